@@ -1,0 +1,191 @@
+"""The vocabulary every output uses: services, endpoints, call sites, diagnostics.
+
+Plain frozen dataclasses holding tuples, with no I/O and no imports from the rest of
+decouple, so every layer can depend on this module and nothing here depends on them.
+Field names follow the JSON scan schema (``schema_version`` 1) one to one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+SCHEMA_VERSION = 1
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+class Category(str, Enum):
+    """Where a call site lives, which decides whether it counts as production coupling."""
+
+    PRODUCTION = "production"
+    TEST = "test"
+    LOADGEN = "loadgen"
+    SCRIPT = "script"
+
+
+class Role(str, Enum):
+    #: A real call from one service to another (or an external host).
+    CALL = "call"
+    #: A call inside a generic helper whose URL comes from the helper's parameters. It stays
+    #: out of the graph; each invocation of the helper is a ``CALL`` with ``via_wrapper`` set.
+    WRAPPER = "wrapper"
+
+
+UNKNOWN = "unknown"
+EXTERNAL_PREFIX = "external:"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """Something decouple could not analyse: a file, a config entry or a construct."""
+
+    #: Repo-relative path with ``/`` ("" for problems not tied to one file).
+    file: str
+    line: int
+    severity: Severity
+    #: Stable kebab-case code, e.g. ``parse-error``, ``undecodable``, ``compose-invalid``.
+    code: str
+    message: str
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return (self.file, self.line, self.code, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvValue:
+    """One environment variable value declared for a service, with where it was declared."""
+
+    name: str
+    value: str
+    #: ``file:line`` of the declaration (compose, k8s manifest, Helm values, .env).
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    #: Repo-relative root directory ("." for the repository itself).
+    root: str
+    #: Host names other services use to reach it (compose names, hostnames, k8s Services...).
+    aliases: tuple[str, ...] = ()
+    #: Why decouple believes this is a service, e.g. ``docker-compose.yml:12 build context``.
+    evidence: tuple[str, ...] = ()
+    #: Ports it listens on (compose ``ports:``/``expose:``, k8s containerPort, ``app.run``...),
+    #: so ``127.0.0.1:<port>`` can be told apart.
+    ports: tuple[int, ...] = ()
+    #: Environment variables declared for it in deployment files.
+    env: tuple[EnvValue, ...] = ()
+
+    def env_lookup(self, name: str) -> EnvValue | None:
+        for item in self.env:
+            if item.name == name:
+                return item
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    service: str
+    #: ``http`` or ``grpc``.
+    protocol: str
+    #: HTTP method in upper case, ``*`` for any; gRPC endpoints use ``RPC``.
+    method: str
+    #: Path template with ``{name}`` parameters, or ``/pkg.Service/Method`` for gRPC.
+    path: str
+    #: Qualified name of the handler, e.g. ``userservice.app.create_user``.
+    handler: str
+    file: str
+    line: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (self.service, self.path, self.method, self.handler)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    id: str
+    caller: str
+    file: str
+    line: int
+    end_line: int
+    #: Qualified name of the enclosing function (``<module>`` at module level).
+    function: str
+    client: str
+    #: HTTP method (upper case), the RPC name for gRPC, or ``None`` when not known.
+    method: str | None
+    #: The url (or gRPC target) expression as written in the source.
+    url: str
+    #: The resolved url, with ``{...}`` for parts only known at run time, or ``None``.
+    url_template: str | None
+    #: A service name, ``external:<host>`` or ``unknown``.
+    callee: str
+    #: Matched callee endpoint as ``"METHOD /path"``, or ``None``.
+    endpoint: str | None
+    #: The chain of constants, env vars and config files that led to the url.
+    evidence: tuple[str, ...] = ()
+    category: Category = Category.PRODUCTION
+    role: Role = Role.CALL
+    #: Qualified name of the helper this call was propagated through.
+    via_wrapper: str | None = None
+    result_used: bool = False
+    is_async: bool = False
+    in_loop: bool = False
+    has_timeout: bool = False
+    in_handler: bool = False
+    #: The payload argument as written (``json=order``), or ``None``.
+    payload: str | None = None
+    #: Why the callee is ``unknown`` and the annotation or config line that would fix it.
+    unknown_reason: str | None = None
+    fix_hint: str | None = None
+
+    @property
+    def is_inter_service(self) -> bool:
+        return self.role is Role.CALL and self.callee != UNKNOWN and not self.callee.startswith(
+            EXTERNAL_PREFIX
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    root: str
+    services: tuple[Service, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    call_sites: tuple[CallSite, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    #: Number of Python files looked at, for summaries.
+    files_scanned: int = 0
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+def normalise_url_for_id(url: str) -> str:
+    """Strip what changes without the call's meaning changing: case of scheme/host, trailing /."""
+    text = url.strip()
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        host, slash, path = rest.partition("/")
+        text = f"{scheme.lower()}://{host.lower()}{slash}{path}"
+    return text.rstrip("/") or "/"
+
+
+def call_site_id(
+    caller: str, file: str, function: str, client: str, method: str | None, url: str, nth: int = 0
+) -> str:
+    """Stable id: independent of line numbers, so unrelated edits keep it.
+
+    ``nth`` tells apart identical calls in the same function (the second ``requests.post`` to
+    the same url in one function gets ``nth=1``).
+    """
+    key = "\x1f".join(
+        [caller, file, function, client, (method or "").upper(), normalise_url_for_id(url), str(nth)]
+    )
+    return "cs-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
