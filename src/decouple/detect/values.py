@@ -1,0 +1,224 @@
+"""Symbolic values: what an expression in the scanned code is known to evaluate to.
+
+Detection runs per file and cannot see other files, so a url like
+``f"{settings.USERS_URL}/users/{uid}"`` is recorded symbolically and resolved later, across
+files, against constants, settings and deployment environment. Every value is a small frozen
+dataclass that round-trips through plain JSON lists (for the per-file cache).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    """A literal string (numbers are kept as their text)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    """Parts joined in order: f-strings, ``+``, ``%`` and ``.format`` all become this."""
+
+    parts: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A module-level or class-level name, by qualified name (``shop.config.USERS_URL``).
+
+    Attribute access on a reference extends the name (``shop.config.settings.users_url``); the
+    resolver walks the longest known prefix.
+    """
+
+    qualname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """An environment variable read (``os.getenv``, ``os.environ[...]``, python-decouple...)."""
+
+    name: Value
+    default: Value | None = None
+    #: How it was read, for evidence: ``os.getenv``, ``decouple.config``, ``environs``...
+    reader: str = "os.environ"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A framework settings lookup: Django ``settings.X``, Flask ``app.config["X"]``."""
+
+    framework: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A parameter of the enclosing function: the mark of a wrapper helper."""
+
+    name: str
+    #: Qualified name of the function it belongs to.
+    function: str
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """``urllib.parse.urljoin(base, url)``."""
+
+    base: Value
+    url: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Obj:
+    """The result of calling something by qualified name: a client, a channel, a stub, a
+    settings instance. ``args`` keeps positional arguments, ``kwargs`` keyword ones."""
+
+    type: str
+    args: tuple[Value, ...] = ()
+    kwargs: tuple[tuple[str, Value], ...] = ()
+
+    def kwarg(self, name: str) -> Value | None:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+    def arg(self, index: int, name: str | None = None) -> Value | None:
+        if name is not None:
+            found = self.kwarg(name)
+            if found is not None:
+                return found
+        if 0 <= index < len(self.args):
+            return self.args[index]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Dyn:
+    """Known only at run time; ``text`` is the source expression, shown as ``{text}``."""
+
+    text: str
+
+
+Value: TypeAlias = Lit | Concat | Ref | Env | Setting | Param | Join | Obj | Dyn
+
+_MAX_DYN = 60
+
+
+def dyn(text: str) -> Dyn:
+    text = " ".join(text.split())
+    if len(text) > _MAX_DYN:
+        text = text[: _MAX_DYN - 1] + "…"
+    return Dyn(text)
+
+
+def concat(*parts: Value) -> Value:
+    """Concatenate, flattening nested concats and merging adjacent literals."""
+    flat: list[Value] = []
+    for part in parts:
+        items = part.parts if isinstance(part, Concat) else (part,)
+        for item in items:
+            if isinstance(item, Lit) and flat and isinstance(flat[-1], Lit):
+                flat[-1] = Lit(flat[-1].text + item.text)
+            elif not (isinstance(item, Lit) and item.text == ""):
+                flat.append(item)
+    if not flat:
+        return Lit("")
+    if len(flat) == 1:
+        return flat[0]
+    return Concat(tuple(flat))
+
+
+def contains(value: Value, kind: type) -> bool:
+    """Whether ``value`` holds a node of ``kind`` anywhere inside it."""
+    if isinstance(value, kind):
+        return True
+    if isinstance(value, Concat):
+        return any(contains(p, kind) for p in value.parts)
+    if isinstance(value, Env):
+        return contains(value.name, kind) or (value.default is not None and contains(value.default, kind))
+    if isinstance(value, Join):
+        return contains(value.base, kind) or contains(value.url, kind)
+    if isinstance(value, Obj):
+        return any(contains(a, kind) for a in value.args) or any(contains(v, kind) for _, v in value.kwargs)
+    return False
+
+
+def leading(value: Value) -> Value:
+    """The part that decides the host: the first part of a concatenation, a join's base."""
+    if isinstance(value, Concat):
+        return leading(value.parts[0])
+    if isinstance(value, Join):
+        return leading(value.base)
+    return value
+
+
+def show(value: Value) -> str:
+    """A short human rendering, used in messages and as the url of a wrapper invocation."""
+    if isinstance(value, Lit):
+        return value.text
+    if isinstance(value, Concat):
+        return "".join(show(p) if isinstance(p, Lit) else "{" + show(p) + "}" for p in value.parts)
+    if isinstance(value, Ref):
+        return value.qualname.rsplit(".", 1)[-1]
+    if isinstance(value, Env):
+        return f"${show(value.name)}"
+    if isinstance(value, Setting):
+        return f"{value.framework}:{value.key}"
+    if isinstance(value, Param):
+        return value.name
+    if isinstance(value, Join):
+        return f"urljoin({show(value.base)}, {show(value.url)})"
+    if isinstance(value, Obj):
+        return f"{value.type}(…)"
+    return value.text
+
+
+# --- JSON encoding: compact tagged lists, stable across runs -------------------------------
+
+
+def encode(value: Value) -> Any:
+    if isinstance(value, Lit):
+        return ["L", value.text]
+    if isinstance(value, Concat):
+        return ["C", [encode(p) for p in value.parts]]
+    if isinstance(value, Ref):
+        return ["R", value.qualname]
+    if isinstance(value, Env):
+        return ["E", encode(value.name), None if value.default is None else encode(value.default), value.reader]
+    if isinstance(value, Setting):
+        return ["S", value.framework, value.key]
+    if isinstance(value, Param):
+        return ["P", value.name, value.function]
+    if isinstance(value, Join):
+        return ["J", encode(value.base), encode(value.url)]
+    if isinstance(value, Obj):
+        return ["O", value.type, [encode(a) for a in value.args], [[k, encode(v)] for k, v in value.kwargs]]
+    return ["D", value.text]
+
+
+def decode(data: Any) -> Value:
+    tag = data[0]
+    if tag == "L":
+        return Lit(data[1])
+    if tag == "C":
+        return Concat(tuple(decode(p) for p in data[1]))
+    if tag == "R":
+        return Ref(data[1])
+    if tag == "E":
+        return Env(decode(data[1]), None if data[2] is None else decode(data[2]), data[3])
+    if tag == "S":
+        return Setting(data[1], data[2])
+    if tag == "P":
+        return Param(data[1], data[2])
+    if tag == "J":
+        return Join(decode(data[1]), decode(data[2]))
+    if tag == "O":
+        return Obj(data[1], tuple(decode(a) for a in data[2]), tuple((k, decode(v)) for k, v in data[3]))
+    if tag == "D":
+        return Dyn(data[1])
+    raise ValueError(f"unknown value tag {tag!r}")
