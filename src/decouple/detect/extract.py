@@ -1,0 +1,625 @@
+"""Extraction: one file's source in, its :class:`FileFacts` out.
+
+One pass over the standard library's ``ast`` (about ten times cheaper than libcst), walking
+statements in order so local assignments are known when a call is reached. Records the calls
+that may be requests, the constants and client objects other files may import, settings
+classes, listening ports, and (through ``detect/servers``) the routes a service serves.
+Files whose syntax the running Python cannot parse fall back to libcst's parser, which knows
+newer grammar, and are converted to ``ast`` through their source positions.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from decouple.detect.context import ModuleContext, Scope, dotted, module_level_statements
+from decouple.detect.facts import Constant, FileFacts, FunctionInfo, Port, RawCall
+from decouple.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
+from decouple.model import Diagnostic, Severity
+
+_DIRECTIVE = re.compile(r"#\s*decouple:\s*(ignore|target\s*=\s*([A-Za-z0-9_.:\-]+))")
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SUBMITTERS = {"submit": 0, "to_thread": 0, "run_in_executor": 1, "apply_async": 0, "spawn": 0, "start_soon": 0}
+_SETTINGS_BASES = frozenset({"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"})
+_SERVE_FUNCS = frozenset({"uvicorn.run", "aiohttp.web.run_app", "web.run_app", "hypercorn.run", "waitress.serve"})
+_MAX_SRC = 200
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """What decides which calls are worth recording (part of the cache key)."""
+
+    #: Top-level modules of client libraries (``requests``, ``httpx``...).
+    client_modules: frozenset[str] = frozenset()
+    #: Method names that may be requests when called on objects of unknown type.
+    method_names: frozenset[str] = frozenset()
+    #: Qualified names of configured custom clients.
+    custom_clients: frozenset[str] = frozenset()
+    #: Short names of the project's wrapper helpers, learned from a first pass.
+    wrapper_names: frozenset[str] = frozenset()
+    #: Route extractors: ``(tree, context) -> (routes, mounts, grpc_methods)``.
+    server_extractors: tuple[Callable[..., object], ...] = field(default=())
+
+
+def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnostic | None]:
+    """Parse with ``ast``; on a syntax error retry with libcst's newer grammar."""
+    try:
+        return ast.parse(source, filename=path), None
+    except SyntaxError as exc:
+        first_error = exc
+    except (ValueError, RecursionError, MemoryError) as exc:
+        code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
+        return None, Diagnostic(path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}")
+    tree = _parse_with_libcst(source)
+    if tree is not None:
+        return tree, None
+    line = first_error.lineno or 1
+    message = first_error.msg or "invalid syntax"
+    hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
+    return None, Diagnostic(path, line, Severity.WARNING, "parse-error", f"syntax error: {message}{hint}; file skipped")
+
+
+def _looks_like_python2(source: bytes) -> bool:
+    return bool(re.search(rb"^\s*print\s+[\"'\w]", source, re.M) or re.search(rb"except\s+\w+\s*,\s*\w+\s*:", source))
+
+
+def _parse_with_libcst(source: bytes) -> ast.Module | None:
+    """Newer syntax (PEP 695, 701, 758) than this Python knows: parse with libcst, which
+    accepts it, then lower the parts ``ast`` cannot express so the rest is still analysed."""
+    try:
+        import libcst as cst
+    except ImportError:  # pragma: no cover - libcst is a dependency
+        return None
+    try:
+        module = cst.parse_module(source)
+    except Exception:  # libcst raises ParserSyntaxError and, on odd input, others
+        return None
+    try:
+        text = module.code
+        lowered = _lower_new_syntax(text)
+        return ast.parse(lowered)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def _lower_new_syntax(text: str) -> str:
+    # PEP 695 type aliases and 3.14 `except A, B:` are the common cases; rewrite each line in
+    # place so line numbers stay the same.
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if re.match(r"type\s+\w+(\[.*\])?\s*=", stripped):
+            out.append(indent + "pass")
+            continue
+        m = re.match(r"except\s+([^():]+,[^():]+):(.*)$", stripped)
+        if m and " as " not in m.group(1):
+            out.append(f"{indent}except ({m.group(1)}):{m.group(2)}")
+            continue
+        out.append(re.sub(r"^(\s*)(def|class)\s+(\w+)\[[^\]]*\]", r"\1\2 \3", line))
+    return "\n".join(out)
+
+
+def extract_facts(
+    source: bytes,
+    path: str,
+    module: str,
+    options: ExtractOptions,
+    *,
+    is_package: bool = False,
+) -> FileFacts:
+    """All facts of one file. Never raises for bad input: problems become diagnostics."""
+    tree, problem = parse_source(source, path)
+    if tree is None:
+        return FileFacts(path=path, module=module, diagnostics=(problem,) if problem else ())
+    try:
+        return _Extractor(tree, source, path, module, options, is_package).run()
+    except RecursionError:
+        return FileFacts(
+            path=path,
+            module=module,
+            diagnostics=(Diagnostic(path, 1, Severity.WARNING, "too-deep", "nesting too deep to analyse; file skipped"),),
+        )
+
+
+class _Extractor:
+    def __init__(
+        self, tree: ast.Module, source: bytes, path: str, module: str, options: ExtractOptions, is_package: bool
+    ) -> None:
+        self.tree = tree
+        self.path = path
+        self.ctx = ModuleContext(tree, module, is_package=is_package)
+        self.options = options
+        self.calls: list[RawCall] = []
+        self.constants: list[Constant] = []
+        self.functions: list[FunctionInfo] = []
+        self.ports: list[Port] = []
+        self.settings_classes: list[tuple[str, str]] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.targets, self.ignored = _directives(source)
+        #: Ancestors of the node being visited, innermost last.
+        self.stack: list[ast.AST] = []
+        self._function_infos: dict[str, FunctionInfo] = {}
+
+    def run(self) -> FileFacts:
+        ctx = self.ctx
+        self._record_module_constants()
+        self._walk_body(self.tree.body, ctx.module_scope)
+        routes: list[object] = []
+        mounts: list[object] = []
+        grpc: list[object] = []
+        for extractor in self.options.server_extractors:
+            try:
+                r, m, g = extractor(self.tree, ctx)  # type: ignore[misc]
+            except (RecursionError, ValueError, AttributeError, TypeError, IndexError, KeyError) as exc:
+                self.diagnostics.append(
+                    Diagnostic(self.path, 1, Severity.NOTE, "route-extraction", f"routes not read: {type(exc).__name__}: {exc}")
+                )
+                continue
+            routes.extend(r)
+            mounts.extend(m)
+            grpc.extend(g)
+        is_loadgen = any(q == "locust" or q.startswith("locust.") for q in ctx.imports.values())
+        return FileFacts(
+            path=self.path,
+            module=ctx.module,
+            constants=tuple(self.constants),
+            functions=tuple(self._function_infos.values()),
+            calls=tuple(self.calls),
+            routes=tuple(routes),  # type: ignore[arg-type]
+            mounts=tuple(mounts),  # type: ignore[arg-type]
+            grpc_methods=tuple(grpc),  # type: ignore[arg-type]
+            ports=tuple(self.ports),
+            settings_classes=tuple(self.settings_classes),
+            is_loadgen=is_loadgen,
+            diagnostics=tuple(self.diagnostics),
+            ignored_lines=tuple(sorted(self.ignored)),
+        )
+
+    # --- constants ---------------------------------------------------------------------------
+
+    def _record_module_constants(self) -> None:
+        ctx = self.ctx
+        for stmt in module_level_statements(self.tree.body):
+            if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        self._constant(f"{ctx.module}.{target.id}", ctx.evaluate(stmt.value), stmt.lineno)
+                    elif isinstance(target, ast.Attribute):
+                        self._attribute_constant(target, stmt.value, ctx.module_scope, stmt.lineno)
+                    elif isinstance(target, ast.Subscript):
+                        self._config_item(target, stmt.value, ctx.module_scope, stmt.lineno)
+
+    def _constant(self, qualname: str, value: Value, line: int) -> None:
+        if isinstance(value, Dyn):
+            return
+        self.constants.append(Constant(qualname, value, line))
+
+    def _attribute_constant(self, target: ast.Attribute, expr: ast.expr, scope: Scope, line: int) -> None:
+        """``self.x = ...``, ``app.state.client = ...``, ``settings.URL = ...``."""
+        ref = self.ctx.evaluate(target, scope)
+        if isinstance(ref, Ref):
+            self._constant(ref.qualname, self.ctx.evaluate(expr, scope), line)
+        else:
+            base = self.ctx.evaluate(target.value, scope)
+            if isinstance(base, Obj):
+                self._constant(f"{base.type}.{target.attr}", self.ctx.evaluate(expr, scope), line)
+        parts = dotted(target)
+        if parts and len(parts) >= 2 and parts[-2] == "state":
+            # app.state.users = ..., request.app.state.users: keyed by the attribute alone
+            self._constant(f"@state.{target.attr}", self.ctx.evaluate(expr, scope), line)
+
+    def _config_item(self, target: ast.Subscript, expr: ast.expr, scope: Scope, line: int) -> None:
+        parts = dotted(target.value)
+        key = self.ctx.evaluate(target.slice, scope)
+        if parts and parts[-1] == "config" and isinstance(key, Lit):
+            self._constant(f"@flask.{key.text}", self.ctx.evaluate(expr, scope), line)
+
+    # --- walking -----------------------------------------------------------------------------
+
+    def _walk_body(self, body: Sequence[ast.stmt], scope: Scope) -> None:
+        for stmt in body:
+            self._stmt(stmt, scope)
+
+    def _stmt(self, stmt: ast.stmt, scope: Scope) -> None:
+        self.stack.append(stmt)
+        try:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                self._function(stmt, scope)
+            elif isinstance(stmt, ast.ClassDef):
+                self._class(stmt, scope)
+            else:
+                self._visit_exprs(stmt, scope)
+                if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                    self._bind(stmt, scope)
+                elif isinstance(stmt, ast.With | ast.AsyncWith):
+                    for item in stmt.items:
+                        if isinstance(item.optional_vars, ast.Name):
+                            value = self.ctx.evaluate(item.context_expr, scope)
+                            if scope.kind == "function":
+                                scope.locals[item.optional_vars.id] = value if not isinstance(value, Dyn) else Dyn(item.optional_vars.id)
+                elif isinstance(stmt, ast.For | ast.AsyncFor) and isinstance(stmt.target, ast.Name) and scope.kind == "function":
+                    scope.locals[stmt.target.id] = Dyn(stmt.target.id)
+                for child_body in _child_bodies(stmt):
+                    self._walk_body(child_body, scope)
+        finally:
+            self.stack.pop()
+
+    def _bind(self, stmt: ast.Assign | ast.AnnAssign, scope: Scope) -> None:
+        assert stmt.value is not None
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        value = self.ctx.evaluate(stmt.value, scope)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if scope.kind == "function":
+                    scope.locals[target.id] = value if not isinstance(value, Dyn) else Dyn(target.id)
+                elif scope.kind == "class":
+                    self._constant(f"{scope.qualname}.{target.id}", value, stmt.lineno)
+            elif isinstance(target, ast.Attribute) and scope.kind != "module":
+                self._attribute_constant(target, stmt.value, scope, stmt.lineno)
+            elif isinstance(target, ast.Subscript) and scope.kind != "module":
+                self._config_item(target, stmt.value, scope, stmt.lineno)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
+        for deco in node.decorator_list:
+            self._visit_expr(deco, scope)
+        qualname = f"{scope.qualname}.{node.name}"
+        args = node.args
+        params = tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
+        if args.vararg:
+            params += (args.vararg.arg,)
+        if args.kwarg:
+            params += (args.kwarg.arg,)
+        is_method = scope.kind == "class"
+        owner = scope.qualname if is_method else scope.owner_class
+        inner = Scope(
+            "function",
+            qualname,
+            parent=scope,
+            params=params,
+            owner_class=owner,
+            assigned=frozenset(_assigned_names(node)),
+        )
+        self._function_infos[qualname] = FunctionInfo(qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method)
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self._visit_expr(default, scope)
+        self.stack.append(node)
+        try:
+            self._walk_body(node.body, inner)
+        finally:
+            self.stack.pop()
+
+    def _class(self, node: ast.ClassDef, scope: Scope) -> None:
+        qualname = f"{scope.qualname}.{node.name}"
+        bases = self.ctx.base_qualnames(node)
+        if any(b in _SETTINGS_BASES or b.endswith(".BaseSettings") for b in bases):
+            self.settings_classes.append((qualname, _env_prefix(node)))
+        inner = Scope("class", qualname, parent=scope, owner_class=qualname)
+        for stmt in node.body:
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is None and isinstance(stmt.target, ast.Name):
+                continue
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                value = _field_default(stmt.value)
+                if value is not None:
+                    self._constant(f"{qualname}.{stmt.target.id}", self.ctx.evaluate(value, inner), stmt.lineno)
+                    continue
+        self.stack.append(node)
+        try:
+            self._walk_body(node.body, inner)
+        finally:
+            self.stack.pop()
+
+    # --- expressions -------------------------------------------------------------------------
+
+    def _visit_exprs(self, stmt: ast.stmt, scope: Scope) -> None:
+        for name, value in ast.iter_fields(stmt):
+            if name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                continue
+            if isinstance(value, ast.expr):
+                self._visit_expr(value, scope)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.expr):
+                        self._visit_expr(item, scope)
+                    elif isinstance(item, ast.withitem):
+                        self.stack.append(item)
+                        self._visit_expr(item.context_expr, scope)
+                        self.stack.pop()
+                    elif isinstance(item, ast.keyword):
+                        self._visit_expr(item.value, scope)
+
+    def _visit_expr(self, expr: ast.expr, scope: Scope) -> None:
+        # iterative over children, recursive only through the stack of ancestors we need
+        self.stack.append(expr)
+        try:
+            if isinstance(expr, ast.Call):
+                self._call(expr, scope)
+            for child in ast.iter_child_nodes(expr):
+                if isinstance(child, ast.expr):
+                    self._visit_expr(child, scope)
+                elif isinstance(child, ast.keyword | ast.comprehension):
+                    self.stack.append(child)
+                    for grand in ast.iter_child_nodes(child):
+                        if isinstance(grand, ast.expr):
+                            self._visit_expr(grand, scope)
+                    self.stack.pop()
+        finally:
+            self.stack.pop()
+
+    def _call(self, call: ast.Call, scope: Scope) -> None:
+        ctx = self.ctx
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        self._maybe_port(call, name, scope)
+        if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
+            index = _SUBMITTERS[name]
+            self._candidate(call, call.args[index], call.args[index + 1 :], call.keywords, scope, submitted=True)
+            return
+        self._candidate(call, func, call.args, call.keywords, scope, submitted=False)
+
+    def _candidate(
+        self,
+        call: ast.Call,
+        func: ast.expr,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+        *,
+        submitted: bool,
+    ) -> None:
+        ctx = self.ctx
+        options = self.options
+        qual = ctx.qualname(func, scope)
+        receiver: Value | None = None
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if qual is None and isinstance(func, ast.Name):
+            value = ctx.evaluate(func, scope)
+            if isinstance(value, Ref):
+                qual = value.qualname
+        if qual is None and isinstance(func, ast.Attribute):
+            receiver = ctx.evaluate(func.value, scope)
+        if not self._worth_recording(qual, receiver, name):
+            return
+        if qual is not None and qual.rpartition(".")[2] != name and not submitted:
+            name = qual.rpartition(".")[2]
+        self.calls.append(self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted))
+
+    def _worth_recording(self, qual: str | None, receiver: Value | None, name: str) -> bool:
+        options = self.options
+        if qual is not None:
+            top = qual.split(".", 1)[0]
+            if top in options.client_modules or qual in options.custom_clients:
+                return True
+            short = qual.rpartition(".")[2]
+            return short in options.wrapper_names
+        if receiver is None:
+            return False
+        if isinstance(receiver, Obj):
+            top = receiver.type.split(".", 1)[0]
+            if top in options.client_modules or receiver.type.endswith("Stub") or receiver.type in options.custom_clients:
+                return True
+            if any(c.startswith(receiver.type + ".") for c in options.custom_clients):
+                return True
+        if isinstance(receiver, Ref | Param | Obj):
+            if name in options.method_names:
+                return True
+            if name[:1].isupper() and name[1:2].islower() and isinstance(receiver, Ref | Obj):
+                return True
+            if isinstance(receiver, Ref) and name in options.wrapper_names:
+                return True
+        return False
+
+    def _raw_call(
+        self,
+        call: ast.Call,
+        qual: str | None,
+        receiver: Value | None,
+        name: str,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+        submitted: bool,
+    ) -> RawCall:
+        ctx = self.ctx
+        line = call.lineno
+        end_line = call.end_lineno or line
+        function = scope.qualname if scope.kind == "function" else f"{scope.qualname}.<body>" if scope.kind == "class" else "<module>"
+        arg_values = tuple(ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else dyn(_src(a)) for a in args)
+        kw_values = tuple((k.arg, ctx.evaluate(k.value, scope)) for k in keywords if k.arg is not None)
+        return RawCall(
+            line=line,
+            end_line=end_line,
+            col=call.col_offset,
+            function=function,
+            name=name,
+            func=qual,
+            receiver=receiver,
+            args=arg_values,
+            kwargs=kw_values,
+            arg_src=tuple(_src(a)[:_MAX_SRC] for a in args),
+            kwarg_src=tuple((k.arg, _src(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None),
+            result_used=self._result_used(call, scope),
+            in_loop=self._in_loop(),
+            is_async=self._in_async() or self._awaited(call),
+            target_override=self._override(line, end_line),
+            submitted=submitted,
+        )
+
+    # --- flags -------------------------------------------------------------------------------
+
+    def _enclosing_function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        for node in reversed(self.stack):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return node
+        return None
+
+    def _in_async(self) -> bool:
+        return isinstance(self._enclosing_function(), ast.AsyncFunctionDef)
+
+    def _awaited(self, call: ast.Call) -> bool:
+        parent = self._parent_of(call)
+        return isinstance(parent, ast.Await)
+
+    def _parent_of(self, node: ast.AST) -> ast.AST | None:
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i] is node:
+                return self.stack[i - 1]
+        return None
+
+    def _in_loop(self) -> bool:
+        for node in reversed(self.stack):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+                return False
+            if isinstance(node, _LOOPS):
+                return True
+        return False
+
+    def _result_used(self, call: ast.Call, scope: Scope) -> bool:
+        node: ast.AST = call
+        # climb through wrappers that pass the value on unchanged
+        while True:
+            parent = self._parent_of(node)
+            if isinstance(parent, ast.Await):
+                node = parent
+                continue
+            if isinstance(parent, ast.Call) and parent.func is not node and self._is_submitter(parent):
+                node = parent
+                continue
+            break
+        if parent is None:
+            return False
+        if isinstance(parent, ast.Expr):
+            return False
+        if isinstance(parent, ast.Attribute):
+            # requests.post(...).raise_for_status() only turns failures into exceptions
+            grand = self._parent_of(parent)
+            return not (parent.attr == "raise_for_status" and isinstance(grand, ast.Call) and isinstance(self._parent_of(grand), ast.Expr))
+        if isinstance(parent, ast.Assign | ast.AnnAssign):
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            if len(names) != len(targets):
+                return True
+            return any(name != "_" and self._is_read(name, parent) for name in names)
+        if isinstance(parent, ast.withitem):
+            var = parent.optional_vars
+            if var is None:
+                return False
+            if isinstance(var, ast.Name):
+                with_stmt = self._parent_of(parent)
+                return isinstance(with_stmt, ast.With | ast.AsyncWith) and _reads(var.id, with_stmt.body)
+            return True
+        return True
+
+    def _is_submitter(self, call: ast.Call) -> bool:
+        func = call.func
+        return isinstance(func, ast.Attribute) and func.attr in _SUBMITTERS
+
+    def _is_read(self, name: str, assign: ast.AST) -> bool:
+        func = self._enclosing_function()
+        body: Iterable[ast.AST] = func.body if func is not None else self.tree.body
+        line = getattr(assign, "lineno", 0)
+        for stmt in body:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                    if getattr(node, "lineno", 0) >= line:
+                        return True
+        return False
+
+    def _override(self, line: int, end_line: int) -> str | None:
+        for candidate in (line, line - 1, *range(line + 1, end_line + 1)):
+            if candidate in self.targets:
+                return self.targets[candidate]
+        return None
+
+    def _maybe_port(self, call: ast.Call, name: str, scope: Scope) -> None:
+        if name not in ("run", "run_app", "serve"):
+            return
+        for kw in call.keywords:
+            if kw.arg == "port" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, int):
+                qual = self.ctx.qualname(call.func, scope) or name
+                self.ports.append(Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})"))
+
+
+def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                return True
+    return False
+
+
+def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    bodies: list[list[ast.stmt]] = []
+    for attr in ("body", "orelse", "finalbody"):
+        value = getattr(stmt, attr, None)
+        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+            bodies.append(value)
+    for handler in getattr(stmt, "handlers", []) or []:
+        bodies.append(handler.body)
+    for case in getattr(stmt, "cases", []) or []:
+        bodies.append(case.body)
+    return bodies
+
+
+def _assigned_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _env_prefix(cls: ast.ClassDef) -> str:
+    for node in ast.walk(cls):
+        if isinstance(node, ast.keyword) and node.arg == "env_prefix" and isinstance(node.value, ast.Constant):
+            return str(node.value.value)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == "env_prefix" and isinstance(node.value, ast.Constant):
+                    return str(node.value.value)
+    return ""
+
+
+def _field_default(expr: ast.expr) -> ast.expr | None:
+    """A pydantic field's default: the value itself, or ``Field(default)``'s."""
+    if isinstance(expr, ast.Call):
+        parts = dotted(expr.func)
+        if parts and parts[-1] == "Field":
+            for kw in expr.keywords:
+                if kw.arg == "default":
+                    return kw.value
+            return expr.args[0] if expr.args else None
+    return expr
+
+
+def _directives(source: bytes) -> tuple[dict[int, str], set[int]]:
+    targets: dict[int, str] = {}
+    ignored: set[int] = set()
+    if b"decouple:" not in source:
+        return targets, ignored
+    for number, raw in enumerate(source.splitlines(), start=1):
+        if b"decouple:" not in raw:
+            continue
+        match = _DIRECTIVE.search(raw.decode("utf-8", "replace"))
+        if match is None:
+            continue
+        if match.group(1) == "ignore":
+            ignored.add(number)
+        else:
+            targets[number] = match.group(2)
+    return targets, ignored
+
+
+def _src(node: ast.AST) -> str:
+    try:
+        return " ".join(ast.unparse(node).split())
+    except Exception:  # see context._src
+        return type(node).__name__
+
+
+__all__ = ["ExtractOptions", "extract_facts", "parse_source"]
+_unused = (Param,)

@@ -1,0 +1,51 @@
+"""Single-file detection, for detector examples and quick experiments.
+
+Runs extraction on one snippet and resolves receivers against that snippet's own constants,
+which is all an example needs. The full pipeline (``decouple.api.scan``) resolves across files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from decouple.detect.base import Detector, Match
+from decouple.detect.extract import ExtractOptions, extract_facts
+from decouple.detect.facts import FileFacts, RawCall
+from decouple.detect.receivers import resolve_receiver
+from decouple.detect.values import Value
+
+
+def options_for(detectors: Sequence[Detector], custom_clients: frozenset[str] = frozenset()) -> ExtractOptions:
+    modules: set[str] = set()
+    methods: set[str] = set()
+    for detector in detectors:
+        modules.update(detector.modules)
+        methods.update(detector.method_names)
+    return ExtractOptions(
+        client_modules=frozenset(modules), method_names=frozenset(methods), custom_clients=custom_clients
+    )
+
+
+def match_raw(call: RawCall, facts: FileFacts, detectors: Sequence[Detector]) -> Match | None:
+    table: dict[str, Value] = {c.qualname: c.value for c in facts.constants}
+    receiver = resolve_receiver(call.receiver, table.get)
+    for detector in detectors:
+        found = detector.match(call, receiver)
+        if found is not None:
+            return found
+    return None
+
+
+def detect_calls_in_source(
+    code: str, detectors: Sequence[Detector], *, module: str = "example", custom_clients: frozenset[str] = frozenset()
+) -> list[tuple[RawCall, Match]]:
+    """Every request in ``code``, in source order, with the detector's match."""
+    facts = extract_facts(code.encode(), "example.py", module, options_for(detectors, custom_clients))
+    found = []
+    for call in facts.calls:
+        if call.line in facts.ignored_lines:
+            continue
+        match = match_raw(call, facts, detectors)
+        if match is not None:
+            found.append((call, match))
+    return sorted(found, key=lambda pair: (pair[0].line, pair[0].col))
