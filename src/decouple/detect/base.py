@@ -9,11 +9,12 @@ they are cheap, pure and easy to test from examples.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
 from decouple.detect.facts import RawCall
-from decouple.detect.values import Dyn, Lit, Obj, Value
+from decouple.detect.values import Dyn, Lit, Obj, Value, show
 from decouple.model import Category
 
 
@@ -43,6 +44,9 @@ class Match:
     category: Category | None = None
     #: gRPC: the stub's qualified name, used to find the ``/pkg.Service/Method`` path.
     grpc_stub: str | None = None
+    #: The response is consumed as a stream (``stream=True``, ``httpx.stream``, websockets):
+    #: a migration blocker, since a fire-and-forget send has no stream to read.
+    streaming: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +63,17 @@ class Example:
 class Detector:
     """Base class of client detectors. Subclasses set the class variables and ``match``."""
 
-    #: Short name, also the module name under ``detect/``.
+    #: Short name: the module name under ``detect/`` without the trailing underscore that
+    #: keeps it from shadowing its library (``requests_.py`` -> ``requests``).
     name: ClassVar[str] = ""
+    # ``modules`` and ``method_names`` are plain attributes rather than ClassVars so that a
+    # detector built from configuration (``custom``) can set them per instance.
     #: Top-level modules whose functions or classes the detector recognises; a file that
     #: mentions none of them (and no known client object) is not parsed for this detector.
-    modules: ClassVar[tuple[str, ...]] = ()
+    modules: tuple[str, ...] = ()
     #: Method names that make a request when called on one of this library's objects. Calls of
     #: these names on values defined in other files are kept for cross-file resolution.
-    method_names: ClassVar[frozenset[str]] = frozenset()
+    method_names: frozenset[str] = frozenset()
     #: Whether any method of a recognised object is a call (gRPC stubs: any ``PascalCase``).
     any_pascal_method: ClassVar[bool] = False
     examples: ClassVar[tuple[Example, ...]] = ()
@@ -88,6 +95,51 @@ def lit_upper(value: Value | None) -> str | None:
     return None
 
 
+def is_none(value: Value | None) -> bool:
+    """Whether ``value`` is the literal ``None`` (extraction records it as ``Dyn("None")``)."""
+    return isinstance(value, Dyn) and value.text == "None"
+
+
+def is_true(value: Value | None) -> bool:
+    """Whether ``value`` is the literal ``True`` (booleans are kept as their text)."""
+    return isinstance(value, Lit) and value.text == "True"
+
+
+#: What a missing url argument (``requests.get(**kwargs)``) is recorded as.
+MISSING = Dyn("?")
+
+
+def argument(call: RawCall, index: int | None, key: str | None) -> tuple[Value, str]:
+    """An argument's value and source text, by position or keyword; :data:`MISSING` and ``""``
+    when the call does not pass it."""
+    value = call.arg(index, key)
+    if value is None:
+        return MISSING, ""
+    return value, call.src(index, key) or ""
+
+
+def source_of(value: Value) -> str:
+    """An approximation of the source of a value whose text was not kept (an argument of a
+    ``Request(...)`` built elsewhere): literals quoted, names as written."""
+    if isinstance(value, Lit):
+        return repr(value.text)
+    return show(value)
+
+
+def sets_timeout(value: Value | None) -> bool | None:
+    """What a ``timeout=`` value says: ``None`` when it is absent (the library default
+    applies), ``False`` when it disables timeouts (``None``, or a timeout object such as
+    ``aiohttp.ClientTimeout()`` built with nothing but ``None``), ``True`` otherwise."""
+    if value is None:
+        return None
+    if is_none(value):
+        return False
+    if isinstance(value, Obj) and value.type.rpartition(".")[2].endswith("Timeout"):
+        given = [*value.args, *(v for _, v in value.kwargs)]
+        return any(not is_none(v) for v in given)
+    return True
+
+
 def has_kwarg(call: RawCall, *names: str) -> bool:
     """True when one of ``names`` is passed and is not a literal ``None``."""
     for key, value in call.kwargs:
@@ -96,9 +148,19 @@ def has_kwarg(call: RawCall, *names: str) -> bool:
     return False
 
 
-def payload_of(call: RawCall, *keys: str) -> str | None:
-    """The first payload keyword present, as written: ``json=order``."""
-    for key, text in call.kwarg_src:
-        if key in keys:
-            return f"{key}={text}"
+def payload_of(
+    call: RawCall, *keys: str, positional: Mapping[int, str] | None = None
+) -> str | None:
+    """The payload argument as written (``json=order``), preferring ``keys`` in the order
+    given; a literal ``None`` is no payload. ``positional`` maps positions to parameter names
+    for payloads that may be passed positionally (``requests.post(url, data)``); such a
+    payload is shown as its source text alone.
+    """
+    for key in keys:
+        for name, text in call.kwarg_src:
+            if name == key and text != "None":
+                return f"{key}={text}"
+        for index, name in (positional or {}).items():
+            if name == key and index < len(call.arg_src) and call.arg_src[index] != "None":
+                return call.arg_src[index]
     return None
