@@ -9,6 +9,7 @@ they are cheap, pure and easy to test from examples.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -58,6 +59,12 @@ class Example:
     method: str | None
     url_src: str
     line: int
+
+
+def snippet(code: str) -> str:
+    """Example code written indented inside a class body, as it will be scanned: dedented,
+    starting at line 1 (the newline after the opening quotes is dropped)."""
+    return textwrap.dedent(code).lstrip("\n")
 
 
 class Detector:

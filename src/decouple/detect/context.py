@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from decouple.detect.values import (
-    Concat,
     Dyn,
     Env,
     Join,
@@ -41,6 +40,7 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
 _DJANGO_SETTINGS = frozenset({"django.conf.settings"})
+_STR_METHODS = {"upper": str.upper, "lower": str.lower, "strip": str.strip, "title": str.title}
 _MAX_DEPTH = 40
 
 
@@ -361,11 +361,12 @@ class ModuleContext:
             # "...".format(...)
             if func.attr == "format" and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str):
                 return self._format(func.value.value, call, scope, depth)
-            if func.attr in ("rstrip", "strip", "lstrip", "lower") and not call.args:
-                return self.evaluate(func.value, scope, depth)
-            if func.attr == "rstrip":
+            if func.attr in ("rstrip", "lstrip", "strip") and call.args:
+                # BASE.rstrip("/"): the joined url reads the same for matching purposes
                 return self.evaluate(func.value, scope, depth)
             receiver = self.evaluate(func.value, scope, depth)
+            if isinstance(receiver, Lit) and func.attr in _STR_METHODS and not call.args:
+                return Lit(_STR_METHODS[func.attr](receiver.text))
             if isinstance(receiver, Obj) and receiver.type in ("environs.Env", "environ.Env") and call.args:
                 default = _arg(call, 1, "default")
                 return Env(
@@ -459,4 +460,3 @@ def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 __all__ = ["ENV_READERS", "ModuleContext", "Scope", "build_imports", "dotted", "module_level_statements"]
-_ = (Concat,)

@@ -25,9 +25,7 @@ _LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
 _MAX_MERGE_DEPTH = 8
 
 
-def compose_documents(
-    text: str, file: str, code: str
-) -> tuple[list[Node], Diagnostic | None]:
+def compose_documents(text: str, file: str, code: str) -> tuple[list[Node], Diagnostic | None]:
     """Parse every document of ``text`` into nodes.
 
     On a syntax error returns the documents read so far and a diagnostic with the line of
@@ -42,9 +40,7 @@ def compose_documents(
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         problem = exc.problem or exc.context or "invalid YAML"
-        return documents, Diagnostic(
-            file, line, Severity.WARNING, code, f"invalid YAML: {problem}"
-        )
+        return documents, Diagnostic(file, line, Severity.WARNING, code, f"invalid YAML: {problem}")
     except yaml.YAMLError as exc:
         return documents, Diagnostic(file, 0, Severity.WARNING, code, f"invalid YAML: {exc}")
     return documents, None

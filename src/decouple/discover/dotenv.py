@@ -69,20 +69,22 @@ def parse_dotenv(text: str, file: str, environ: Mapping[str, str] | None = None)
             # A bare KEY means "pass it through from the environment": no value to record.
             continue
         if not rest.startswith("="):
-            diagnostics.append(_bad(file, line_no, f"expected '=' after {key!r}, got {_clip(raw)!r}"))
+            diagnostics.append(
+                _bad(file, line_no, f"expected '=' after {key!r}, got {_clip(raw)!r}")
+            )
             continue
         rest = rest[1:].lstrip()
         if rest[:1] in ("'", '"'):
             quote = rest[0]
             body, consumed, closed = _quoted(rest[1:], quote, lines, index)
             if not closed:
-                diagnostics.append(_bad(file, line_no, f"unterminated {quote} quote in value of {key!r}"))
+                diagnostics.append(
+                    _bad(file, line_no, f"unterminated {quote} quote in value of {key!r}")
+                )
                 continue
             index += consumed
-            if quote == '"':
-                value = interpolate(_unescape(body), lookup)
-            else:
-                value = body
+            # Single quotes are literal, as in the shell.
+            value = interpolate(_unescape(body), lookup) if quote == '"' else body
         else:
             value = interpolate(_strip_comment(rest), lookup)
         known[key] = value

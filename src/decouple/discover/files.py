@@ -109,7 +109,11 @@ def is_deploy_file(path: str) -> bool:
         return True
     if name.endswith(".env") or name.startswith(".env."):
         return True
-    if name.startswith("Dockerfile") or name.endswith(".Dockerfile") or name.endswith(".dockerfile"):
+    if (
+        name.startswith("Dockerfile")
+        or name.endswith(".Dockerfile")
+        or name.endswith(".dockerfile")
+    ):
         return True
     if fnmatch.fnmatchcase(name, "requirements*.txt"):
         return True
@@ -216,7 +220,7 @@ class _IgnoreFile:
     """The patterns of one ``.gitignore``, relative to the directory holding it."""
 
     base: str
-    spec: pathspec.PathSpec
+    spec: pathspec.GitIgnoreSpec
 
     def verdict(self, path: str, is_dir: bool) -> bool | None:
         """True: ignored, False: re-included by ``!pattern``, None: no pattern matched."""
@@ -234,7 +238,7 @@ class _IgnoreFile:
         return result
 
 
-def _spec(lines: Iterable[str]) -> pathspec.PathSpec:
+def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(list(lines))
 
 
@@ -267,7 +271,10 @@ class _Walker:
         skip = (
             name in _SKIP_DIR_NAMES
             or name.endswith(".egg-info")
-            or (name in _BUILD_DIR_NAMES and not os.path.exists(os.path.join(absolute, "__init__.py")))
+            or (
+                name in _BUILD_DIR_NAMES
+                and not os.path.exists(os.path.join(absolute, "__init__.py"))
+            )
             or _is_virtualenv(absolute)
         )
         self._skip_cache[rel] = skip
@@ -327,7 +334,9 @@ class _Walker:
             parents = _ancestors(rel)
             if any(self._skip_dir(parent) for parent in parents):
                 continue
-            if any(self._excluded(parent, True) for parent in parents) or self._excluded(rel, False):
+            if any(self._excluded(parent, True) for parent in parents) or self._excluded(
+                rel, False
+            ):
                 continue
             absolute = self._abs(rel)
             try:
@@ -365,7 +374,9 @@ class _Walker:
                 with os.scandir(absolute) as iterator:
                     entries = sorted(iterator, key=lambda e: e.name)
             except OSError as exc:
-                self._note(rel or ".", "unreadable", f"directory not readable: {exc.strerror or exc}")
+                self._note(
+                    rel or ".", "unreadable", f"directory not readable: {exc.strerror or exc}"
+                )
                 continue
             ignore = self._read_gitignore(rel, entries)
             if ignore is not None:
@@ -439,7 +450,11 @@ def _is_virtualenv(directory: str) -> bool:
     # older virtualenvs and conda-style layouts kept under arbitrary names such as ``env``.
     return any(
         os.path.exists(os.path.join(directory, marker))
-        for marker in ("pyvenv.cfg", os.path.join("bin", "activate"), os.path.join("Scripts", "activate"))
+        for marker in (
+            "pyvenv.cfg",
+            os.path.join("bin", "activate"),
+            os.path.join("Scripts", "activate"),
+        )
     )
 
 
@@ -459,7 +474,9 @@ def _readlink(path: str) -> str:
 # -- categories -----------------------------------------------------------------------------
 
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
-_LOADGEN_DIRS = frozenset({"loadtest", "loadtests", "load_tests", "load-tests", "locust", "loadgen"})
+_LOADGEN_DIRS = frozenset(
+    {"loadtest", "loadtests", "load_tests", "load-tests", "locust", "loadgen"}
+)
 _SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools"})
 
 
@@ -497,5 +514,5 @@ def categorize(path: str, config: Config) -> Category:
 
 
 @functools.lru_cache(maxsize=64)
-def _glob_spec(globs: tuple[str, ...]) -> pathspec.PathSpec:
+def _glob_spec(globs: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     return _spec(globs)

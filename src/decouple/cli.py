@@ -1,0 +1,150 @@
+"""The ``decouple`` command line: parse options, call one library function, render, exit.
+
+Exit status: 0 ok; 1 a gate failed (``--fail-on-score``, or ``--baseline`` saw a new
+synchronous inter-service call); 2 usage, path or configuration error.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from decouple import __version__
+
+EXIT_OK = 0
+EXIT_GATE = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="decouple",
+    help=(
+        "Find the synchronous calls between your Python services, see the coupling, and "
+        "migrate chosen calls to Kafka events.\n\n"
+        "Start with: decouple scan ./repo"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"decouple {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer reads the annotation at run time
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """decouple: untangle services that call each other directly."""
+
+
+@app.command()
+def scan(
+    path: Annotated[Path, typer.Argument(help="Repository (or folder) to scan.")],
+    format: Annotated[
+        Optional[OutputFormat],  # noqa: UP045
+        typer.Option("--format", "-f", help="table (default on a terminal), json (schema_version 1) or sarif (2.1.0)."),
+    ] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,  # noqa: UP045
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", help="A decouple.toml or pyproject.toml to use instead of the repository's."),
+    ] = None,
+    exclude: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--exclude", "-x", help="Glob of paths to skip (gitignore syntax); repeatable."),
+    ] = None,
+    callee: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--callee", help="Only call sites whose callee is this service (or external:<host>, unknown)."),
+    ] = None,
+    endpoint: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--endpoint", help='Only call sites that hit this endpoint, e.g. "POST /orders".'),
+    ] = None,
+    baseline: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--baseline",
+            help="A previous `scan --format json`; exit 1 if a new synchronous inter-service edge or call site appeared.",
+        ),
+    ] = None,
+    fail_on_score: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--fail-on-score", help="Exit 1 if any service's hotspot score is above X."),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")] = False,
+    jobs: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--jobs", "-j", min=1, help="Worker processes for parsing (default: CPU count)."),
+    ] = None,
+) -> None:
+    """Find every inter-service call in PATH and resolve it to its callee.
+
+    Examples:
+
+      decouple scan ./repo
+
+      decouple scan ./repo --format json -o scan.json
+
+      decouple scan ./repo --callee payments --endpoint "POST /charges"
+
+      decouple scan ./repo --baseline main-scan.json   # CI ratchet
+    """
+    from decouple.commands import ScanCommand, run_scan_command
+
+    command = ScanCommand(
+        path=path,
+        format=format.value if format else None,
+        output=output,
+        config=config,
+        exclude=tuple(exclude or ()),
+        callee=callee,
+        endpoint=endpoint,
+        baseline=baseline,
+        fail_on_score=fail_on_score,
+        use_cache=not no_cache,
+        jobs=jobs,
+    )
+    raise typer.Exit(run_scan_command(command))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit status instead of raising ``SystemExit``."""
+    try:
+        app(args=argv, prog_name="decouple", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except SystemExit as exc:  # click's own usage errors
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return EXIT_USAGE
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        raise
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

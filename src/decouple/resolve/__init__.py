@@ -1,0 +1,1 @@
+"""Resolution: symbolic values, hosts and endpoints across files."""
