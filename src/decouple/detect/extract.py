@@ -49,10 +49,17 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnosti
     try:
         return ast.parse(source, filename=path), None
     except SyntaxError as exc:
+        if "null bytes" in (exc.msg or ""):
+            return None, Diagnostic(path, exc.lineno or 1, Severity.WARNING, "null-bytes", "file contains NUL bytes (binary?); skipped")
         first_error = exc
     except (ValueError, RecursionError, MemoryError) as exc:
         code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
         return None, Diagnostic(path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}")
+    if "too many nested" in (first_error.msg or "") or _bracket_depth(source) > _MAX_FALLBACK_DEPTH:
+        # libcst's native parser overflows its stack on such input instead of raising
+        return None, Diagnostic(
+            path, first_error.lineno or 1, Severity.WARNING, "too-deep", "nesting too deep to analyse; file skipped"
+        )
     tree = _parse_with_libcst(source)
     if tree is not None:
         return tree, None
@@ -60,6 +67,21 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnosti
     message = first_error.msg or "invalid syntax"
     hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
     return None, Diagnostic(path, line, Severity.WARNING, "parse-error", f"syntax error: {message}{hint}; file skipped")
+
+
+_MAX_FALLBACK_DEPTH = 100
+
+
+def _bracket_depth(source: bytes) -> int:
+    """Deepest bracket nesting, ignoring strings roughly: a cheap guard before libcst."""
+    depth = deepest = 0
+    for byte in source:
+        if byte in b"([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b")]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _looks_like_python2(source: bytes) -> bool:

@@ -1,0 +1,320 @@
+"""The extraction engine: static values, candidate calls and their flags."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from decouple.detect.extract import ExtractOptions, extract_facts
+from decouple.detect.facts import FileFacts, RawCall
+from decouple.detect.values import Concat, Dyn, Env, Join, Lit, Obj, Param, Ref, Setting
+
+OPTIONS = ExtractOptions(
+    client_modules=frozenset({"requests", "httpx"}),
+    method_names=frozenset({"get", "post"}),
+)
+
+
+def facts_of(code: str, options: ExtractOptions = OPTIONS, module: str = "svc.mod") -> FileFacts:
+    return extract_facts(textwrap.dedent(code).encode(), "svc/mod.py", module, options)
+
+
+def only_call(code: str, name: str = "post") -> RawCall:
+    calls = [c for c in facts_of(code).calls if c.name == name]
+    assert len(calls) == 1, calls
+    return calls[0]
+
+
+def constant(facts: FileFacts, qualname: str) -> object:
+    return next(c.value for c in facts.constants if c.qualname == qualname)
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ('"http://users:8000"', Lit("http://users:8000")),
+        ('f"{BASE}/users/{uid}"', Concat((Ref("svc.mod.BASE"), Lit("/users/"), Dyn("uid")))),
+        ('"%s/users/%d" % (BASE, 3)', Concat((Ref("svc.mod.BASE"), Lit("/users/3")))),
+        ('"{}/users/{id}".format(BASE, id=7)', Concat((Ref("svc.mod.BASE"), Lit("/users/7")))),
+        ('BASE + "/users"', Concat((Ref("svc.mod.BASE"), Lit("/users")))),
+        ('urljoin(BASE, "users")', Join(Ref("svc.mod.BASE"), Lit("users"))),
+        ('os.getenv("USERS_URL", "http://u")', Env(Lit("USERS_URL"), Lit("http://u"), "os.getenv")),
+        ('os.environ["USERS_URL"]', Env(Lit("USERS_URL"), None, "os.environ")),
+        ('os.environ.get("USERS_URL")', Env(Lit("USERS_URL"), None, "os.environ")),
+        ('os.getenv("USERS_URL") or "http://x"', Env(Lit("USERS_URL"), Lit("http://x"), "os.getenv")),
+        ('os.getenv(f"{NAME.upper()}_SERVICE_HOST")', Env(Concat((Ref("svc.mod.NAME"), Lit("_SERVICE_HOST"))), None, "os.getenv")),
+        ("os.getenv(f\"{'users'.upper()}_HOST\")", Env(Lit("USERS_HOST"), None, "os.getenv")),
+        ('config("USERS_URL")', Env(Lit("USERS_URL"), None, "python-decouple")),
+        ("settings.USERS_URL", Setting("django", "USERS_URL")),
+        ('app.config["USERS_URL"]', Setting("flask", "USERS_URL")),
+        ("requests.Session()", Obj("requests.Session")),
+    ],
+)
+def test_expressions_evaluate_to_symbolic_values(expr: str, expected: object) -> None:
+    code = f"""
+    import os, requests
+    from urllib.parse import urljoin
+    from decouple import config
+    from django.conf import settings
+    BASE = "http://users:8000"
+    NAME = "users"
+    VALUE = {expr}
+    """
+    if "NAME.upper()" in expr:
+        # a method on a reference stays symbolic: the resolver knows NAME's value
+        value = constant(facts_of(code), "svc.mod.VALUE")
+        assert isinstance(value, Env)
+        return
+    assert constant(facts_of(code), "svc.mod.VALUE") == expected
+
+
+def test_import_aliases_resolve_to_the_library() -> None:
+    call = only_call(
+        """
+        import requests as rq
+        def f():
+            rq.post("http://a/b")
+        """
+    )
+    assert call.func == "requests.post"
+
+
+def test_from_import_called_bare_inside_a_class_is_found() -> None:
+    call = only_call(
+        """
+        from requests import get
+        class Helper:
+            def fetch(self):
+                return get("http://a/b")
+        """,
+        name="get",
+    )
+    assert call.func == "requests.get"
+    assert call.function == "svc.mod.Helper.fetch"
+    assert call.result_used
+
+
+def test_a_local_function_named_get_is_not_a_candidate() -> None:
+    facts = facts_of(
+        """
+        def get(url):
+            return url
+        def f():
+            get("http://a/b")
+        """
+    )
+    assert facts.calls == ()
+
+
+def test_a_shadowed_library_name_is_not_the_library() -> None:
+    facts = facts_of(
+        """
+        import requests
+        def f(requests):
+            requests.post("http://a/b")
+        """
+    )
+    assert all(c.func != "requests.post" for c in facts.calls)
+
+
+def test_session_on_self_is_recorded_as_a_class_attribute() -> None:
+    facts = facts_of(
+        """
+        import requests
+        class Client:
+            def __init__(self):
+                self.session = requests.Session()
+            def send(self):
+                self.session.post("http://a/b")
+        """
+    )
+    assert constant(facts, "svc.mod.Client.session") == Obj("requests.Session")
+    call = next(c for c in facts.calls if c.name == "post")
+    assert call.receiver == Ref("svc.mod.Client.session")
+
+
+def test_with_block_binds_the_client() -> None:
+    call = only_call(
+        """
+        import httpx
+        async def f():
+            async with httpx.AsyncClient(base_url="http://users") as client:
+                await client.post("/users")
+        """
+    )
+    assert call.receiver == Obj("httpx.AsyncClient", kwargs=(("base_url", Lit("http://users")),))
+    assert call.is_async and not call.result_used
+
+
+@pytest.mark.parametrize(
+    ("body", "used"),
+    [
+        ('requests.post(URL)', False),
+        ('_ = requests.post(URL)', False),
+        ('r = requests.post(URL)', False),
+        ('r = requests.post(URL)\n    return r.json()', True),
+        ('return requests.post(URL)', True),
+        ('if requests.post(URL).ok:\n        pass', True),
+        ('log(requests.post(URL))', True),
+        ('requests.post(URL).raise_for_status()', False),
+        ('x = requests.post(URL).json()', True),
+    ],
+)
+def test_result_used_follows_what_the_code_does_with_the_response(body: str, used: bool) -> None:
+    call = only_call(f"import requests\nURL = 'http://a'\ndef f():\n    {body}\n")
+    assert call.result_used is used
+
+
+def test_calls_in_loops_and_comprehensions_are_flagged() -> None:
+    facts = facts_of(
+        """
+        import requests
+        def f(items):
+            for i in items:
+                requests.post("http://a/b", json=i)
+            [requests.post("http://a/c") for _ in items]
+            requests.post("http://a/d")
+        """
+    )
+    flags = {c.line: c.in_loop for c in facts.calls}
+    assert flags == {5: True, 6: True, 7: False}
+
+
+def test_executor_submit_records_the_submitted_call() -> None:
+    call = only_call(
+        """
+        import requests
+        def f(executor, order):
+            executor.submit(requests.post, "http://a/b", json=order)
+        """
+    )
+    assert call.submitted and call.func == "requests.post"
+    assert call.args == (Lit("http://a/b"),)
+    assert call.kwarg_src == (("json", "order"),)
+
+
+def test_parameters_are_kept_symbolic_for_wrapper_helpers() -> None:
+    call = only_call(
+        """
+        import requests
+        def call_service(base, path, payload):
+            return requests.post(base + path, json=payload, timeout=3)
+        """
+    )
+    assert call.args == (Concat((Param("base", "svc.mod.call_service"), Param("path", "svc.mod.call_service"))),)
+
+
+def test_clients_created_under_main_guard_are_module_constants() -> None:
+    facts = facts_of(
+        """
+        import requests
+        if __name__ == "__main__":
+            session = requests.Session()
+        """
+    )
+    assert constant(facts, "svc.mod.session") == Obj("requests.Session")
+
+
+def test_app_state_clients_are_recorded_by_attribute_name() -> None:
+    facts = facts_of(
+        """
+        import httpx
+        async def lifespan(app):
+            app.state.users = httpx.AsyncClient(base_url="http://users:8000")
+            yield
+        """
+    )
+    assert constant(facts, "@state.users") == Obj("httpx.AsyncClient", kwargs=(("base_url", Lit("http://users:8000")),))
+
+
+def test_annotations_set_the_target_and_mark_ignored_lines() -> None:
+    facts = facts_of(
+        """
+        import requests
+        def f(url):
+            # decouple: target=billing
+            requests.post(url)
+            requests.post(url)  # decouple: ignore
+        """
+    )
+    first, second = sorted(facts.calls, key=lambda c: c.line)
+    assert first.target_override == "billing"
+    assert second.line in facts.ignored_lines
+
+
+def test_ports_given_in_code_are_recorded() -> None:
+    facts = facts_of(
+        """
+        from flask import Flask
+        app = Flask(__name__)
+        if __name__ == "__main__":
+            app.run(host="0.0.0.0", port=5001)
+        """
+    )
+    assert [p.port for p in facts.ports] == [5001]
+
+
+def test_pydantic_settings_fields_are_constants_with_the_env_prefix() -> None:
+    facts = facts_of(
+        """
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+        from pydantic import Field
+        class Settings(BaseSettings):
+            model_config = SettingsConfigDict(env_prefix="SHOP_")
+            users_url: str = "http://users:8000"
+            orders_url: str = Field("http://orders:8000")
+        """
+    )
+    assert facts.settings_classes == (("svc.mod.Settings", "SHOP_"),)
+    assert constant(facts, "svc.mod.Settings.users_url") == Lit("http://users:8000")
+    assert constant(facts, "svc.mod.Settings.orders_url") == Lit("http://orders:8000")
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        (b"def f(:\n    pass\n", "parse-error"),
+        (b'print "hello"\n', "parse-error"),
+        (b"x = 1\x00\n", "null-bytes"),
+        (b"x = '\xff\xfe'\n", "parse-error"),
+    ],
+)
+def test_bad_files_become_diagnostics_not_exceptions(source: bytes, code: str) -> None:
+    facts = extract_facts(source, "bad.py", "bad", OPTIONS)
+    assert [d.code for d in facts.diagnostics] == [code]
+    assert facts.diagnostics[0].file == "bad.py"
+
+
+def test_python2_files_are_named_as_such() -> None:
+    facts = extract_facts(b'print "hello"\n', "old.py", "old", OPTIONS)
+    assert "Python 2" in facts.diagnostics[0].message
+
+
+def test_very_deep_nesting_is_a_diagnostic() -> None:
+    source = ("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n").encode()
+    facts = extract_facts(source, "deep.py", "deep", OPTIONS)
+    assert facts.diagnostics and facts.diagnostics[0].code in ("too-deep", "parse-error")
+
+
+def test_newer_syntax_falls_back_to_libcst_and_is_still_analysed() -> None:
+    source = b"import requests\ntype Url = str\ndef f():\n    requests.post('http://a/b')\n"
+    facts = extract_facts(source, "new.py", "new", OPTIONS)
+    assert facts.diagnostics == ()
+    assert [c.func for c in facts.calls] == ["requests.post"]
+
+
+def test_facts_round_trip_through_json() -> None:
+    facts = facts_of(
+        """
+        import requests, os
+        BASE = os.getenv("X", "http://a")
+        class C:
+            def __init__(self):
+                self.s = requests.Session()
+            def f(self, uid):
+                for _ in range(3):
+                    self.s.post(f"{BASE}/u/{uid}", json={"a": 1})
+        """
+    )
+    assert FileFacts.from_json(facts.to_json()) == facts
