@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from decouple.detect.facts import RawCall
-from decouple.detect.values import Dyn, Lit, Obj, Value, show
+from decouple.detect.values import Dyn, Lit, Obj, Value
 from decouple.model import Category
 
 
@@ -123,14 +123,6 @@ def argument(call: RawCall, index: int | None, key: str | None) -> tuple[Value, 
     if value is None:
         return MISSING, ""
     return value, call.src(index, key) or ""
-
-
-def source_of(value: Value) -> str:
-    """An approximation of the source of a value whose text was not kept (an argument of a
-    ``Request(...)`` built elsewhere): literals quoted, names as written."""
-    if isinstance(value, Lit):
-        return repr(value.text)
-    return show(value)
 
 
 def sets_timeout(value: Value | None) -> bool | None:

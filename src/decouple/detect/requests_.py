@@ -25,7 +25,12 @@ _FUNCTIONS = frozenset(
 )
 #: The class, where it is defined, and the lowercase factory ``requests.session()``.
 SESSION_TYPES = frozenset(
-    {"requests.Session", "requests.sessions.Session", "requests.session", "requests.sessions.session"}
+    {
+        "requests.Session",
+        "requests.sessions.Session",
+        "requests.session",
+        "requests.sessions.session",
+    }
 )
 #: Request constructors a ``Session.send`` argument may come from.
 _REQUEST_TYPES = frozenset({"requests.Request", "requests.models.Request"})
