@@ -364,6 +364,8 @@ class HelmWorkload:
     image: str | None
     file: str
     line: int
+    #: ``port``/``containerPort``/``targetPort`` next to the env, or under ``service:``.
+    ports: tuple[int, ...] = ()
 
     @property
     def evidence(self) -> str:
@@ -410,7 +412,9 @@ def _helm_walk(
             children.append((key, value))
     if env:
         owner = next((p for p in reversed(path) if p not in _STRUCTURAL_KEYS), chart)
-        found.append(HelmWorkload(owner, tuple(env), _helm_image(node), file, env_line))
+        found.append(
+            HelmWorkload(owner, tuple(env), _helm_image(node), file, env_line, _helm_ports(node))
+        )
     for key, child in children:
         _helm_walk(child, [*path, key], chart, file, found, depth + 1)
 
@@ -442,6 +446,19 @@ def _helm_env(node: Node, file: str) -> list[EnvValue]:
                 name, _, value = text.partition("=")
                 values.append(EnvValue(name.strip(), value, f"{file}:{_yaml.line_of(item)}"))
     return values
+
+
+_HELM_PORT_KEYS = ("port", "containerPort", "targetPort", "servicePort", "httpPort", "grpcPort")
+
+
+def _helm_ports(node: Node) -> tuple[int, ...]:
+    ports: list[int] = []
+    for holder in (node, _yaml.get(node, "service")):
+        for key in _HELM_PORT_KEYS:
+            port = _int(_yaml.scalar(_yaml.get(holder, key)))
+            if port is not None and port not in ports:
+                ports.append(port)
+    return tuple(ports)
 
 
 def _helm_image(node: Node) -> str | None:

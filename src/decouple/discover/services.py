@@ -419,7 +419,9 @@ class _Discovery:
                             continue
                         builder = self._builder(workload.name, code_root)
                         builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
-                    builder.add(evidence=[workload.evidence], env=workload.env)
+                    builder.add(
+                        evidence=[workload.evidence], env=workload.env, ports=workload.ports
+                    )
 
     def _chart_dirs(self) -> set[str]:
         return {
@@ -447,7 +449,9 @@ class _Discovery:
             if directory == "." or not self._may_be_service_dir(directory):
                 continue
             roots = [b.root for b in self.builders.values() if b.root not in ("", ".")]
-            if any(_nested(directory, r) or _nested(r, directory) for r in roots):
+            # A marker inside a known service is part of it; a directory holding known
+            # services groups them rather than being one.
+            if any(directory == r or _nested(directory, r) or _nested(r, directory) for r in roots):
                 continue
             if found_before and not marker_dir.is_strong:
                 continue
