@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from decouple.model import CallSite, Category, Role, ScanResult, Severity
+from decouple.model import EXTERNAL_PREFIX, CallSite, Category, Role, ScanResult, Severity
 from decouple.render._common import (
     callee_kind,
     flag_tags,
@@ -88,7 +88,8 @@ def render_table(result: ScanResult, *, width: int | None = None, color: bool = 
     _wrappers(console, [c for c in call_sites if c.role is Role.WRAPPER], calls)
     _unknowns(console, [c for c in calls if callee_kind(c) == "unknown"])
     _diagnostics(console, result)
-    return out.getvalue()
+    # rich pads every line to the table's width; trailing blanks only get in a diff's way.
+    return "".join(line.rstrip(" ") + "\n" for line in out.getvalue().splitlines())
 
 
 def _clean(value: object) -> str:
@@ -116,14 +117,14 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _table(title: str, *columns: str, dim: bool = False) -> Table:
+def _table(title: str, *columns: str, dim: bool = False, expand: bool = False) -> Table:
     table = Table(
         title=Text(title, style="bold"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        expand=False,
+        expand=expand,
         style="dim" if dim else "",
         header_style="bold",
     )
@@ -140,13 +141,21 @@ def _header(console: Console, result: ScanResult) -> None:
     parts = [
         f"{_plural(summary.files_scanned, 'file')} scanned",
         _plural(summary.services, "service"),
-        f"{_plural(summary.call_sites, 'call site')} "
-        f"({summary.inter_service_calls} inter-service, {summary.external_calls} external, "
-        f"{summary.unknown_callees} unknown)",
+        _plural(summary.call_sites, "call site"),
         _plural(summary.diagnostics, "diagnostic"),
     ]
     line.append(" · " + " · ".join(parts))
     console.print(line)
+    other = sum(n for category, n in summary.by_category.items() if category != "production")
+    console.print(
+        Text(
+            f"production: {_plural(summary.inter_service_calls, 'inter-service call')}"
+            f" on {_plural(summary.inter_service_edges, 'edge')}, "
+            f"{summary.external_calls} external, {summary.unknown_callees} unknown · "
+            f"{other} test/loadgen/script {'call' if other == 1 else 'calls'}",
+            style="dim",
+        )
+    )
     console.print()
 
 
@@ -176,14 +185,25 @@ def _flags(site: CallSite) -> Text:
     for index, tag in enumerate(flag_tags(site)):
         if index:
             text.append(", ")
+        if site.via_wrapper and tag == f"via {site.via_wrapper}":
+            # The last name is enough here; the wrappers section has the qualified one.
+            tag = f"via {site.via_wrapper.rsplit('.', 1)[-1]}"
         text.append(_clean(tag), style=_FLAG_STYLES.get(tag, ""))
     return text
 
 
+def _callee_label(callee: str) -> str:
+    # "api.stripe.com (external)" wraps at its space; "external:api.stripe.com" would not.
+    if callee.startswith(EXTERNAL_PREFIX):
+        return _clean(f"{callee.removeprefix(EXTERNAL_PREFIX)} (external)")
+    return _clean(callee)
+
+
 def _call_cell(site: CallSite) -> Text:
+    """What is called on the first line; the client and where, dimmed, on the second."""
     text = _text(target_label(site))
     text.append("\n")
-    text.append(_clean(site.client), style="dim")
+    text.append(_clean(f"{site.client} · {site.file}:{site.line}"), style="dim")
     return text
 
 
@@ -195,9 +215,13 @@ def _call_sites(
             console.print(Text(empty, style="bold"))
             console.print()
         return
+    table = _table(title, dim=dim, expand=True)
+    table.add_column("caller → callee", ratio=2, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    table.add_column("call · where", ratio=4, overflow="fold")
+    table.add_column("flags", ratio=2, overflow="fold")
     # Grouped by edge, so every call from one service to another reads as one block.
     grouped = sorted(sites, key=lambda c: (c.caller, c.callee, c.file, c.line, c.id))
-    table = _table(title, "caller → callee", "id", "call", "at", "flags", dim=dim)
     for (caller, callee), edge_sites in groupby(grouped, key=lambda c: (c.caller, c.callee)):
         rows = list(edge_sites)
         for index, site in enumerate(rows):
@@ -205,12 +229,11 @@ def _call_sites(
             if index == 0:
                 edge.append(_clean(caller), style="bold")
                 edge.append(" → ")
-                edge.append(_clean(callee), style="bold cyan")
+                edge.append(_callee_label(callee), style="bold cyan")
             table.add_row(
                 edge,
                 _text(site.id),
                 _call_cell(site),
-                _text(f"{site.file}:{site.line}"),
                 _flags(site),
                 end_section=index == len(rows) - 1,
             )
