@@ -3,8 +3,10 @@
 ``render_json`` writes the document DESIGN.md specifies, plus fields that schema 1 allows
 to be added:
 
-- top level: ``root`` (the scanned path as the caller gave it), ``files_scanned`` and a
-  derived ``summary`` object of counts (see ``decouple.render._common.Summary``);
+- top level: ``root`` (the scanned directory's name only, never its absolute path, so the
+  same tree gives the same bytes on every machine and merged scans are told apart by
+  repository name), ``files_scanned`` and a derived ``summary`` object of counts (see
+  ``decouple.render._common.Summary``);
 - services: ``ports`` and ``env``. ``env`` lists each variable's ``name`` and ``source`` but
   never its value, because deployment files routinely hold secrets and scan output is
   uploaded as a CI artifact;
@@ -19,7 +21,7 @@ for merging the scans of several repositories). It ignores fields it does not kn
 file written by a newer decouple with added fields still loads, and it rejects anything
 that is not a decouple scan of schema version 1 with a ``DecoupleError`` that names every
 problem found. ``summary`` is derived data and is not read back; env values come back
-empty because they were never written.
+empty because they were never written, and ``root`` comes back as the directory's name.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from enum import Enum
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 import decouple
@@ -62,7 +65,7 @@ def render_json(result: ScanResult) -> str:
     document = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": decouple.__version__},
-        "root": result.root,
+        "root": portable_root(result.root),
         "files_scanned": result.files_scanned,
         "summary": summarise(result).as_dict(),
         "services": [_service(s) for s in sorted_services(result.services)],
@@ -73,6 +76,12 @@ def render_json(result: ScanResult) -> str:
     # ensure_ascii: source decoded with surrogateescape can hold lone surrogates, which
     # would make the text unencodable as UTF-8 when the CLI writes it; escapes always work.
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def portable_root(root: str) -> str:
+    """The last component of the scanned path (``/home/ci/src/shop`` -> ``shop``)."""
+    name = PurePath(root.replace("\\", "/")).name
+    return name or root or "."
 
 
 def _service(service: Service) -> dict[str, object]:

@@ -69,6 +69,25 @@ def test_document_has_the_design_shape() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("root", "written"),
+    [
+        ("/home/ci/work/shop", "shop"),
+        ("/home/ci/work/shop/", "shop"),
+        ("C:\\work\\shop", "shop"),
+        ("shop", "shop"),
+        (".", "."),
+        ("", "."),
+    ],
+)
+def test_root_is_written_as_the_directory_name_only(root: str, written: str) -> None:
+    """An absolute path would make the same tree's JSON differ from machine to machine."""
+    text = render_json(replace(mixed(), root=root))
+
+    assert json.loads(text)["root"] == written
+    assert load_scan_json(text).root == written
+
+
 def test_call_sites_are_ordered_by_file_line_and_id() -> None:
     sites = json.loads(render_json(mixed()))["call_sites"]
 
@@ -172,6 +191,7 @@ def test_fields_added_after_the_first_release_are_optional() -> None:
     assert loaded.call_sites[0].fix_hint is None
     assert loaded.services[0].ports == ()
     assert loaded.root == ""
+    assert loaded.files_scanned == 0
 
 
 def test_env_values_come_back_empty() -> None:
