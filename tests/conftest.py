@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# Fixtures are scanned, never run: the sample repositories hold their own test files,
+# which import packages (requests, their own services) that the suite does not install.
+collect_ignore = ["fixtures"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
