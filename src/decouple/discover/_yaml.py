@@ -39,6 +39,8 @@ def compose_documents(text: str, file: str, code: str) -> tuple[list[Node], Diag
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
+        # An unclosed bracket is noticed at end of input, one line past the last one.
+        line = min(line, len(text.splitlines()))
         problem = exc.problem or exc.context or "invalid YAML"
         return documents, Diagnostic(file, line, Severity.WARNING, code, f"invalid YAML: {problem}")
     except yaml.YAMLError as exc:

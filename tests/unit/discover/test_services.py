@@ -1,0 +1,513 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from decouple.config import Config, ServiceConfig
+from decouple.discover.files import list_files
+from decouple.discover.services import ServiceDiscovery, discover_services, service_for_path
+from decouple.model import EnvValue, Service
+
+from .conftest import Tree
+
+
+def discover(root: Path, config: Config | None = None) -> ServiceDiscovery:
+    return discover_services(root, list_files(root), config or Config())
+
+
+def by_name(result: ServiceDiscovery) -> dict[str, Service]:
+    return {s.name: s for s in result.services}
+
+
+def codes(result: ServiceDiscovery) -> list[tuple[str, int, str]]:
+    return [(d.file, d.line, d.code) for d in result.diagnostics]
+
+
+COMPOSE = """
+services:
+  users:
+    build: ./services/users
+    hostname: users
+    environment:
+      ORDERS_URL: http://orders:8001
+  orders:
+    build: ./services/orders
+    ports: ["8001:8001"]
+  postgres:
+    image: postgres:16
+"""
+
+
+# -- order of sources ---------------------------------------------------------------------------
+
+
+def test_configured_services_come_first_and_compose_adds_to_them(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+            "services/legacy/users_impl/app.py": "",
+        }
+    )
+    config = Config(
+        services=(
+            ServiceConfig(
+                "users", root="services/legacy", aliases=("users.internal",), ports=(9000,)
+            ),
+        ),
+        source="pyproject.toml",
+    )
+
+    users = by_name(discover(root, config))["users"]
+
+    assert users.root == "services/legacy"
+    assert users.aliases == ("users", "users.internal")
+    assert users.evidence == (
+        "pyproject.toml [tool.decouple.services.users]",
+        "docker-compose.yml:3 build context",
+    )
+    assert users.ports == (9000,)
+    assert users.env == (EnvValue("ORDERS_URL", "http://orders:8001", "docker-compose.yml:6"),)
+
+
+def test_a_configured_service_without_root_finds_its_directory_or_stays_elsewhere(
+    make_tree: Tree,
+) -> None:
+    root = make_tree({"src/billing/app.py": "", "src/shop/app.py": ""})
+    config = Config(
+        services=(ServiceConfig("billing"), ServiceConfig("payments", aliases=("pay.acme.io",))),
+        source="decouple.toml",
+    )
+
+    services = by_name(discover(root, config))
+
+    assert services["billing"].root == "src/billing"
+    assert services["billing"].evidence == ("decouple.toml [services.billing]",)
+    assert services["payments"].root == ""
+    assert service_for_path(list(services.values()), "src/shop/app.py") is None
+
+
+def test_a_configured_root_that_does_not_exist_is_a_diagnostic(make_tree: Tree) -> None:
+    root = make_tree({"app.py": ""})
+    config = Config(
+        services=(ServiceConfig("users", root="services/users"),), source="pyproject.toml"
+    )
+
+    result = discover(root, config)
+
+    assert codes(result) == [("pyproject.toml", 0, "config-root-missing")]
+    assert by_name(result)["users"].root == "services/users"
+
+
+# -- compose ------------------------------------------------------------------------------------
+
+
+def test_compose_services_are_found_and_images_are_infrastructure(make_tree: Tree) -> None:
+    root = make_tree(
+        {"docker-compose.yml": COMPOSE, "services/users/app.py": "", "services/orders/app.py": ""}
+    )
+
+    result = discover(root)
+
+    assert [(s.name, s.root) for s in result.services] == [
+        ("orders", "services/orders"),
+        ("users", "services/users"),
+    ]
+    assert result.infra_hosts == {"postgres": "postgres:16"}
+
+
+def test_an_override_file_adds_env_to_a_service_built_in_the_main_file(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "docker-compose.override.yml": """
+                services:
+                  users:
+                    environment:
+                      DEBUG_URL: http://debugger:5678
+                """,
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    users = by_name(result)["users"]
+    assert (
+        EnvValue("DEBUG_URL", "http://debugger:5678", "docker-compose.override.yml:4") in users.env
+    )
+    assert "users" not in result.infra_hosts
+
+
+def test_compose_interpolates_from_the_root_env_which_is_also_global_env(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            ".env": "USERS_HOST=users\nUSERS_URL=http://${USERS_HOST}:8000\n",
+            "docker-compose.yml": """
+                services:
+                  web:
+                    build: ./web
+                    environment:
+                      - USERS_URL=${USERS_URL}
+                """,
+            "web/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    assert result.global_env == (
+        EnvValue("USERS_HOST", "users", ".env:1"),
+        EnvValue("USERS_URL", "http://users:8000", ".env:2"),
+    )
+    assert by_name(result)["web"].env == (
+        EnvValue("USERS_URL", "http://users:8000", "docker-compose.yml:5"),
+    )
+
+
+def test_a_malformed_compose_file_is_a_diagnostic_and_discovery_goes_on(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": "services:\n  web:\n    build: .\n   bad: indent\n",
+            "services/users/Dockerfile": "FROM python\n",
+            "services/users/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    assert codes(result) == [("docker-compose.yml", 4, "compose-invalid")]
+    assert [(s.name, s.root) for s in result.services] == [("users", "services/users")]
+
+
+def test_dockerfile_ports_and_env_are_added_to_the_service_they_build(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "services/users/Dockerfile": "FROM python\nENV USERS_DB=postgres://db\nEXPOSE 8000\n",
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+        }
+    )
+
+    users = by_name(discover(root))["users"]
+
+    assert users.ports == (8000,)
+    assert users.env[-1] == EnvValue("USERS_DB", "postgres://db", "services/users/Dockerfile:2")
+
+
+# -- Kubernetes and Helm ----------------------------------------------------------------------------
+
+K8S_USERS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: users-deployment
+spec:
+  template:
+    metadata:
+      labels: {app: users}
+    spec:
+      containers:
+        - name: users
+          image: acme/users:1
+          ports: [{containerPort: 8000}]
+          env:
+            - name: NOTIFY_URL
+              value: http://notifications:8003
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: users-svc
+spec:
+  selector: {app: users}
+  ports: [{port: 80, targetPort: 8000}]
+"""
+
+
+def test_a_k8s_service_becomes_an_alias_of_the_compose_service_its_deployment_runs(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "k8s/users.yaml": K8S_USERS,
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    assert [s.name for s in result.services] == ["orders", "users"]
+    users = by_name(result)["users"]
+    assert users.aliases == ("users", "users-svc")
+    assert users.evidence == (
+        "docker-compose.yml:3 build context",
+        "k8s/users.yaml:1 Deployment users-deployment",
+        "k8s/users.yaml:18 Service users-svc",
+    )
+    assert users.ports == (80, 8000)
+    assert EnvValue("NOTIFY_URL", "http://notifications:8003", "k8s/users.yaml:16") in users.env
+
+
+def test_a_k8s_only_deployment_finds_its_code_by_directory_name(make_tree: Tree) -> None:
+    root = make_tree({"k8s/users.yaml": K8S_USERS, "src/users/app.py": "", "src/other/app.py": ""})
+
+    result = discover(root)
+
+    users = by_name(result)["users-deployment"]
+    assert users.root == "src/users"
+    assert users.aliases == ("users-deployment", "users-svc")
+    assert users.evidence[0] == "src/users/ holds the code of users-deployment"
+
+
+def test_a_deployment_of_an_image_built_elsewhere_is_infrastructure(make_tree: Tree) -> None:
+    redis = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: cache}
+        spec:
+          template:
+            metadata: {labels: {app: cache}}
+            spec: {containers: [{name: redis, image: redis:7}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: redis}
+        spec: {selector: {app: cache}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: payments-gateway}
+        spec: {type: ExternalName, externalName: api.payments.example}
+        """
+    root = make_tree({"k8s/infra.yaml": redis, "app/main.py": ""})
+
+    result = discover(root)
+
+    assert result.infra_hosts == {
+        "cache": "redis:7",
+        "redis": "redis:7",
+        "payments-gateway": "api.payments.example",
+    }
+
+
+def test_a_k8s_service_without_selector_matches_a_service_by_name(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "k8s/orders.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: orders, namespace: shop}\n",
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+        }
+    )
+
+    orders = by_name(discover(root))["orders"]
+
+    assert orders.aliases == (
+        "orders",
+        "orders.shop",
+        "orders.shop.svc",
+        "orders.shop.svc.cluster.local",
+    )
+
+
+def test_malformed_manifests_are_reported_but_helm_templates_are_not_parsed(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "k8s/broken.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: [x\n",
+            "k8s/templated.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Values.name }}\n",
+            "charts/shop/Chart.yaml": "apiVersion: v2\nname: shop\n",
+            "charts/shop/templates/deployment.yaml": "{{- range .Values.services }}\nkind: Deployment\napiVersion: x\n  bad: [\n{{- end }}\n",
+            "charts/shop/values.yaml": "users:\n  env:\n    ORDERS_URL: http://orders:8001\n",
+            "services/users/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    assert codes(result) == [("k8s/broken.yaml", 4, "k8s-invalid")]
+    users = by_name(result)["users"]
+    assert users.root == "services/users"
+    assert users.env == (EnvValue("ORDERS_URL", "http://orders:8001", "charts/shop/values.yaml:3"),)
+    assert "charts/shop/values.yaml:2 Helm values users" in users.evidence
+
+
+def test_helm_values_env_is_merged_into_the_compose_service(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "deploy/helm/shop/Chart.yaml": "apiVersion: v2\nname: shop\n",
+            "deploy/helm/shop/values.yaml": """
+                orders:
+                  port: 8001
+                  env:
+                    USERS_URL: http://users:8000
+                mailer:
+                  image: {repository: acme/mailer}
+                  env:
+                    SMTP: smtp://relay
+                """,
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    orders = by_name(result)["orders"]
+    assert (
+        EnvValue("USERS_URL", "http://users:8000", "deploy/helm/shop/values.yaml:4") in orders.env
+    )
+    assert orders.evidence[-1] == "deploy/helm/shop/values.yaml:3 Helm values orders"
+    assert result.infra_hosts["mailer"] == "acme/mailer"
+
+
+# -- marker files and fallback ----------------------------------------------------------------------
+
+
+def test_marker_directories_become_services_named_after_the_directory(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "pyproject.toml": "",
+            "services/users/Dockerfile": "FROM python\n",
+            "services/users/app/manage.py": "",
+            "services/orders/requirements.txt": "",
+            "services/orders/orders/app.py": "",
+            "docs/requirements.txt": "",
+            "tests/requirements.txt": "",
+            ".devcontainer/Dockerfile": "",
+        }
+    )
+
+    result = discover(root)
+
+    assert [(s.name, s.root, s.evidence) for s in result.services] == [
+        ("orders", "services/orders", ("services/orders/requirements.txt marker file",)),
+        ("users", "services/users", ("services/users/Dockerfile marker file",)),
+    ]
+
+
+def test_weak_markers_do_not_add_services_next_to_compose_ones_but_strong_markers_do(
+    make_tree: Tree,
+) -> None:
+    """A shared library with a pyproject.toml is not a service; a Dockerfile'd worker is."""
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+            "libs/shopcore/pyproject.toml": "",
+            "workers/mailer/Dockerfile": "FROM python\n",
+            "services/users/sub/Dockerfile": "FROM python\n",
+        }
+    )
+
+    assert [s.name for s in discover(root).services] == ["mailer", "orders", "users"]
+
+
+def test_marker_services_with_the_same_directory_name_are_told_apart(make_tree: Tree) -> None:
+    root = make_tree({"a/api/Dockerfile": "", "b/api/Dockerfile": ""})
+
+    assert [(s.name, s.root) for s in discover(root).services] == [
+        ("api", "a/api"),
+        ("b-api", "b/api"),
+    ]
+
+
+def test_without_any_evidence_the_repository_is_one_service(make_tree: Tree) -> None:
+    root = make_tree({"app.py": "", "lib/util.py": ""}, name="shop-monolith")
+
+    [service] = discover(root).services
+
+    assert (service.name, service.root) == ("shop-monolith", ".")
+    assert service.evidence == (
+        "fallback: no service markers found; the repository is one service",
+    )
+
+
+def test_root_markers_name_the_single_service_when_nothing_else_is_found(make_tree: Tree) -> None:
+    root = make_tree({"manage.py": "", "requirements.txt": "", "shop/views.py": ""}, name="shop")
+
+    [service] = discover(root).services
+
+    assert (service.name, service.root) == ("shop", ".")
+    assert service.evidence == ("manage.py marker file", "requirements.txt marker file")
+
+
+def test_an_empty_repository_is_still_one_service(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+
+    result = discover(tmp_path / "empty")
+
+    assert [(s.name, s.root) for s in result.services] == [("empty", ".")]
+    assert result.diagnostics == ()
+
+
+# -- env files and unreadable inputs ----------------------------------------------------------------
+
+
+def test_an_env_file_inside_a_service_belongs_to_that_service(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "services/users/.env": "SEARCH_URL=http://search:8004\nnot valid\n",
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    users = by_name(result)["users"]
+    assert EnvValue("SEARCH_URL", "http://search:8004", "services/users/.env:1") in users.env
+    assert codes(result) == [("services/users/.env", 2, "dotenv-invalid")]
+    assert result.global_env == ()
+
+
+def test_undecodable_deployment_files_are_diagnostics(make_tree: Tree) -> None:
+    root = make_tree({"services/users/app.py": ""})
+    (root / "docker-compose.yml").write_bytes(b"services:\n  web:\n    build: \xff\xfe\n")
+
+    result = discover(root)
+
+    assert codes(result) == [("docker-compose.yml", 0, "undecodable")]
+
+
+# -- service_for_path -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "owner"),
+    [
+        ("services/users/app.py", "users"),
+        ("services/users/admin/views.py", "users-admin"),
+        ("services/users-extra/app.py", "monolith"),
+        ("services/orders/app.py", "orders-api"),
+        ("tools/x.py", "monolith"),
+    ],
+)
+def test_the_longest_root_owns_a_path(path: str, owner: str) -> None:
+    services = [
+        Service("monolith", "."),
+        Service("users", "services/users"),
+        Service("users-admin", "services/users/admin"),
+        Service("orders-api", "services/orders"),
+        Service("orders-worker", "services/orders"),
+        Service("external", ""),
+    ]
+
+    assert service_for_path(services, path) == owner
+
+
+def test_no_service_owns_a_path_outside_every_root() -> None:
+    assert (
+        service_for_path([Service("users", "services/users"), Service("x", "")], "lib/a.py") is None
+    )
