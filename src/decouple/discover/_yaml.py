@@ -114,14 +114,3 @@ def sequence(node: Node | None) -> list[Node]:
     if isinstance(node, SequenceNode):
         return list(node.value)
     return []
-
-
-def to_python(node: Node | None, _depth: int = 0) -> object:
-    """A plain-data view of a node (strings for every scalar) for small, shallow values."""
-    if node is None or _depth > 32:
-        return None
-    if isinstance(node, ScalarNode):
-        return scalar(node)
-    if isinstance(node, SequenceNode):
-        return [to_python(child, _depth + 1) for child in node.value]
-    return {key: to_python(value, _depth + 1) for key, _, value in items(node)}

@@ -162,8 +162,11 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> FileListing:
         paths, diagnostics = listed
         walker.diagnostics.extend(diagnostics)
         walker.take_git_paths(paths)
-    python = sorted({p for p in walker.files if is_python_file(p)})
-    deploy = sorted({p for p in walker.files if is_deploy_file(p)})
+    files = walker.files
+    if not all(_is_utf8(p) for p in files):
+        files = [p for p in files if _is_utf8(p) or walker.reject_name(p)]
+    python = sorted({p for p in files if is_python_file(p)})
+    deploy = sorted({p for p in files if is_deploy_file(p)})
     return FileListing(
         python=tuple(python),
         deploy=tuple(deploy),
@@ -252,6 +255,7 @@ class _Walker:
         self.files: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self._skip_cache: dict[str, bool] = {}
+        self._excluded_dirs: dict[str, bool] = {}
 
     # -- shared rules -------------------------------------------------------------------
 
@@ -259,7 +263,15 @@ class _Walker:
         return os.path.join(self.root, rel) if rel else str(self.root)
 
     def _excluded(self, rel: str, is_dir: bool) -> bool:
-        return self.exclude is not None and bool(self.exclude.verdict(rel, is_dir))
+        if self.exclude is None:
+            return False
+        if not is_dir:
+            return bool(self.exclude.verdict(rel, False))
+        # Git mode asks about every ancestor of every file; directories repeat a lot.
+        cached = self._excluded_dirs.get(rel)
+        if cached is None:
+            cached = self._excluded_dirs[rel] = bool(self.exclude.verdict(rel, True))
+        return cached
 
     def _skip_dir(self, rel: str) -> bool:
         """Whether a directory never holds the project's own code."""
@@ -325,6 +337,13 @@ class _Walker:
                 )
             return False, True
         return True, False
+
+    def reject_name(self, rel: str) -> bool:
+        """Report a path whose name is not UTF-8; outputs could not spell it. Returns False."""
+        if is_python_file(rel) or is_deploy_file(rel):
+            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            self._note(shown, "undecodable-path", "file name is not valid UTF-8; not scanned")
+        return False
 
     # -- git mode -----------------------------------------------------------------------
 
@@ -438,6 +457,14 @@ def _ignored(ignores: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
         if verdict is not None:
             result = verdict
     return result
+
+
+def _is_utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _ancestors(rel: str) -> list[str]:

@@ -51,6 +51,7 @@ MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
 
 # Directories whose marker files describe documentation builds or examples, not services.
 _NOT_SERVICE_DIRS = frozenset({"docs", "doc", "examples", "example", "fixtures"})
+_TEST_DATA_DIRS = frozenset({"fixtures", "testdata", "test_data"})
 
 _T = TypeVar("_T")
 
@@ -73,10 +74,12 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
     """The service owning a repo-relative path: the longest root that contains it.
 
     Root ``"."`` contains every path; root ``""`` (code kept elsewhere) contains none.
-    On equal roots the first service in ``services`` wins.
+    Services sharing a root (compose ``web`` and ``worker`` built from one directory) are
+    told apart by preferring the one named like the directory, then one that listens on a
+    port, then the first in ``services``.
     """
     best: Service | None = None
-    best_length = -1
+    best_key: tuple[int, bool, bool] | None = None
     for service in services:
         root = service.root
         if root == "":
@@ -87,8 +90,9 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
             length = len(root)
         else:
             continue
-        if length > best_length:
-            best, best_length = service, length
+        key = (length, service.name == posixpath.basename(root), bool(service.ports))
+        if best_key is None or key > best_key:
+            best, best_key = service, key
     return best.name if best is not None else None
 
 
@@ -157,7 +161,9 @@ class _Discovery:
         self.builders: dict[str, _Builder] = {}
         self.infra_hosts: dict[str, str] = {}
         self._texts: dict[str, str | None] = {}
-        self._deploy = set(listing.deploy)
+        # Compose files and manifests under tests/ or fixtures/ describe test setups (or
+        # sample repositories), not how this repository's services are deployed.
+        self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
         self._all_paths = sorted(set(listing.python) | self._deploy)
         self._code_dirs = _directories_with_code(listing.python)
         # .env files already accounted for (compose interpolation or env_file:).
@@ -556,6 +562,13 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _is_test_path(rel: str, config: Config) -> bool:
+    directories = rel.split("/")[:-1]
+    if any(d in _TEST_DATA_DIRS for d in directories):
+        return True
+    return categorize(rel, config) is Category.TEST
 
 
 def _directories_with_code(python_files: Iterable[str]) -> set[str]:

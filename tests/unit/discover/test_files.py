@@ -377,3 +377,18 @@ def test_configured_globs_come_before_conventions() -> None:
     assert categorize("services/perf_checkout.py", config) is Category.LOADGEN
     assert categorize("tests/fixtures/gen.py", config) is Category.SCRIPT
     assert categorize("services/checkout.py", config) is Category.PRODUCTION
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs byte file names")
+def test_a_file_name_that_is_not_utf8_is_reported_and_skipped(
+    make_tree: Tree, mode: Callable[[Path], None]
+) -> None:
+    root = make_tree({"app/main.py": ""})
+    with open(os.path.join(os.fsencode(root), b"app", b"caf\xe9.py"), "wb"):
+        pass
+    mode(root)
+
+    listing = list_files(root)
+
+    assert listing.python == ("app/main.py",)
+    assert codes(listing) == [("app/caf\ufffd.py", "undecodable-path")]

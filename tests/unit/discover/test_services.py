@@ -511,3 +511,34 @@ def test_no_service_owns_a_path_outside_every_root() -> None:
     assert (
         service_for_path([Service("users", "services/users"), Service("x", "")], "lib/a.py") is None
     )
+
+
+def test_services_sharing_a_root_prefer_the_one_named_like_it_then_a_server() -> None:
+    worker = Service("celery-worker", "services/orders")
+    api = Service("api", "services/orders", ports=(8000,))
+    orders = Service("orders", "services/orders")
+
+    assert service_for_path([worker, api], "services/orders/app.py") == "api"
+    assert service_for_path([worker, api, orders], "services/orders/app.py") == "orders"
+    assert service_for_path(
+        [worker, Service("beat", "services/orders")], "services/orders/x.py"
+    ) == ("celery-worker")
+
+
+def test_deployment_files_of_tests_and_fixtures_do_not_describe_services(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": COMPOSE,
+            "services/users/app.py": "",
+            "services/orders/app.py": "",
+            "tests/integration/docker-compose.yml": "services:\n  runner:\n    build: ../..\n",
+            "tests/fixtures/sample/k8s/app.yaml": K8S_USERS,
+            "services/users/tests/.env": "ORDERS_URL=http://localhost:1\n",
+        }
+    )
+
+    result = discover(root)
+
+    assert [s.name for s in result.services] == ["orders", "users"]
+    assert by_name(result)["users"].aliases == ("users",)
+    assert all(e.value != "http://localhost:1" for e in by_name(result)["users"].env)
