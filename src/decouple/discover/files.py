@@ -20,6 +20,7 @@ import fnmatch
 import functools
 import os
 import posixpath
+import re
 import stat
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -29,7 +30,7 @@ from pathlib import Path
 import pathspec
 
 from decouple.config import Config
-from decouple.errors import PathError
+from decouple.errors import ConfigError, PathError
 from decouple.model import Category, Diagnostic, Severity
 
 
@@ -149,6 +150,7 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> FileListing:
 
     Raises:
         PathError: ``root`` does not exist or is not a directory.
+        ConfigError: an ``exclude`` pattern is not a valid glob.
     """
     if not root.exists():
         raise PathError(f"{root}: no such file or directory")
@@ -188,7 +190,8 @@ def _git_listing(root: Path) -> tuple[list[str], list[Diagnostic]] | None:
         return None
     if listed.returncode != 0:
         return None
-    paths = sorted({os.fsdecode(p) for p in listed.stdout.split(b"\0") if p})
+    # A nested repository that is not a submodule is listed once, as ``inner/``.
+    paths = sorted({os.fsdecode(p).rstrip("/") for p in listed.stdout.split(b"\0") if p})
     diagnostics = []
     for line in listed.stderr.decode("utf-8", "replace").splitlines():
         # git skips directories it cannot open with a warning; keep that visible.
@@ -242,7 +245,25 @@ class _IgnoreFile:
 
 
 def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
-    return pathspec.GitIgnoreSpec.from_lines(list(lines))
+    return _compile(lines)[0]
+
+
+def _compile(lines: Iterable[str]) -> tuple[pathspec.GitIgnoreSpec, list[tuple[int, str]]]:
+    """Compile gitignore-style lines, returning the ``(line number, text)`` of invalid ones.
+
+    pathspec rejects the whole list for one bad line (``!``, ``[z-a]``); git itself just
+    ignores such a line, so each is checked on its own and left out.
+    """
+    good: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except (ValueError, re.error):
+            bad.append((number, line))
+        else:
+            good.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(good), bad
 
 
 class _Walker:
@@ -251,7 +272,17 @@ class _Walker:
     def __init__(self, root: Path, exclude: Sequence[str]) -> None:
         self.root = root
         self.root_real = os.path.realpath(root)
-        self.exclude = _IgnoreFile("", _spec(exclude)) if exclude else None
+        self.exclude: _IgnoreFile | None = None
+        if exclude:
+            spec, bad = _compile(exclude)
+            if bad:
+                raise ConfigError(
+                    [
+                        f"exclude pattern {text!r} is not a valid gitignore-style glob"
+                        for _, text in bad
+                    ]
+                )
+            self.exclude = _IgnoreFile("", spec)
         self.files: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self._skip_cache: dict[str, bool] = {}
@@ -369,7 +400,7 @@ class _Walker:
                 if keep:
                     self.files.append(rel)
             elif stat.S_ISDIR(st.st_mode):
-                # A submodule: git lists it as one entry, so walk it ourselves.
+                # A submodule or nested repository: git lists it as one entry, so walk it.
                 if not self._skip_dir(rel) and not self._excluded(rel, True):
                     self.walk(rel)
             else:
@@ -446,7 +477,14 @@ class _Walker:
         except OSError as exc:
             self._note(path, "unreadable", f"cannot read .gitignore: {exc.strerror or exc}")
             return None
-        return _IgnoreFile(rel, _spec(text.splitlines()))
+        spec, bad = _compile(text.splitlines())
+        for number, line in bad:
+            self.diagnostics.append(
+                Diagnostic(
+                    path, number, Severity.NOTE, "gitignore-invalid", f"pattern {line!r} ignored"
+                )
+            )
+        return _IgnoreFile(rel, spec)
 
 
 def _ignored(ignores: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from decouple.config import Config
 from decouple.discover.files import FileListing, categorize, is_deploy_file, list_files
-from decouple.errors import PathError
+from decouple.errors import ConfigError, PathError
 from decouple.model import Category
 
 from .conftest import Tree
@@ -392,3 +392,39 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_skipped(
 
     assert listing.python == ("app/main.py",)
     assert codes(listing) == [("app/caf\ufffd.py", "undecodable-path")]
+
+
+def test_an_invalid_gitignore_line_is_noted_and_the_other_lines_still_apply(
+    make_tree: Tree,
+) -> None:
+    root = make_tree({".gitignore": "!\n[z-a]\ngenerated/\n", "generated/x.py": "", "app.py": ""})
+
+    listing = list_files(root)
+
+    assert listing.python == ("app.py",)
+    assert [(d.file, d.line, d.code) for d in listing.diagnostics] == [
+        (".gitignore", 1, "gitignore-invalid"),
+        (".gitignore", 2, "gitignore-invalid"),
+    ]
+
+
+def test_an_invalid_exclude_pattern_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'!'"):
+        list_files(tmp_path, exclude=["legacy/", "!"])
+
+
+def test_a_nested_repository_is_walked_with_its_own_gitignore(
+    make_tree: Tree, git_init: GitInit
+) -> None:
+    root = make_tree(
+        {
+            "top.py": "",
+            "inner/pkg/a.py": "",
+            "inner/.gitignore": "scratch.py\n",
+            "inner/pkg/scratch.py": "",
+        }
+    )
+    git_init(root)
+    git_init(root / "inner")
+
+    assert list_files(root).python == ("inner/pkg/a.py", "top.py")
