@@ -51,9 +51,12 @@ class CustomDetector(Detector):
     ``has_timeout`` needs a ``timeout`` argument other than ``None``; the payload is the
     argument named ``json``, ``data``, ``payload`` or ``body``.
 
-    Deliberately ignored: the helper's own body (the library call inside it is a wrapper,
-    not a call site of its own), other functions of the same module, and methods of
-    subclasses of a configured class.
+    A configured helper's calls are reported as calls of the helper, labelled with its
+    qualified name; the library call inside the helper's body is then only the wrapper.
+
+    Deliberately ignored: other functions of the configured module, methods called on
+    instances of subclasses of a configured class, and a configured class reached through a
+    re-export under another name (configure the name the callers import).
     """
 
     name = "custom"
