@@ -61,19 +61,24 @@ def scalar(node: Node | None) -> str | None:
     return None
 
 
-def items(node: Node | None, _depth: int = 0) -> Iterator[tuple[str, Node, Node]]:
+def items(node: Node | None) -> Iterator[tuple[str, Node, Node]]:
     """Yield ``(key, key_node, value_node)`` of a mapping, with ``<<`` merges applied.
 
     Explicit keys win over merged ones, as in YAML 1.1; non-scalar keys are skipped.
     """
-    if not isinstance(node, MappingNode):
+    yield from _items(node, set(), 0)
+
+
+def _items(node: Node | None, visited: set[int], depth: int) -> Iterator[tuple[str, Node, Node]]:
+    if not isinstance(node, MappingNode) or id(node) in visited:
         return
+    # Each mapping is merged at most once: aliases share nodes, so a file that merges the
+    # same anchor many times over (a "billion laughs") stays linear.
+    visited.add(id(node))
     seen: set[str] = set()
     merged: list[Node] = []
     for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge" or (
-            isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.style is None
-        ):
+        if key_node.tag == "tag:yaml.org,2002:merge":
             merged.append(value_node)
             continue
         key = scalar(key_node)
@@ -81,12 +86,12 @@ def items(node: Node | None, _depth: int = 0) -> Iterator[tuple[str, Node, Node]
             continue
         seen.add(key)
         yield key, key_node, value_node
-    if _depth >= _MAX_MERGE_DEPTH:
+    if depth >= _MAX_MERGE_DEPTH:
         return
     for source in merged:
         sources = source.value if isinstance(source, SequenceNode) else [source]
         for mapping in sources:
-            for key, key_node, value_node in items(mapping, _depth + 1):
+            for key, key_node, value_node in _items(mapping, visited, depth + 1):
                 if key not in seen:
                     seen.add(key)
                     yield key, key_node, value_node

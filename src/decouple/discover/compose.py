@@ -133,6 +133,8 @@ class _Reader:
                 services_node = document
             else:
                 return
+        if isinstance(services_node, ScalarNode) and _yaml.scalar(services_node) is None:
+            return  # ``services:`` with nothing under it yet
         if not isinstance(services_node, MappingNode):
             self._invalid(services_node, "'services' must be a mapping of service names")
             return

@@ -351,6 +351,7 @@ _STRUCTURAL_KEYS = frozenset(
     }
 )
 _MAX_HELM_DEPTH = 5
+_HELM_BUDGET = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,15 +391,25 @@ def parse_helm_values(text: str, file: str, chart: str) -> HelmValues:
     diagnostics = [error] if error is not None else []
     found: list[HelmWorkload] = []
     if documents:
-        _helm_walk(documents[0], [], chart, file, found, depth=0)
+        _helm_walk(documents[0], [], chart, file, found, depth=0, budget=[_HELM_BUDGET])
     return HelmValues(chart=chart, workloads=tuple(found), diagnostics=tuple(diagnostics))
 
 
 def _helm_walk(
-    node: Node, path: list[str], chart: str, file: str, found: list[HelmWorkload], depth: int
+    node: Node,
+    path: list[str],
+    chart: str,
+    file: str,
+    found: list[HelmWorkload],
+    depth: int,
+    budget: list[int],
 ) -> None:
-    if not isinstance(node, MappingNode) or depth > _MAX_HELM_DEPTH:
+    # Anchors let one mapping be reached along many paths (and legitimately: two workloads
+    # sharing ``*common`` env), so work is bounded by a visit budget rather than by
+    # visiting each node once.
+    if not isinstance(node, MappingNode) or depth > _MAX_HELM_DEPTH or budget[0] <= 0:
         return
+    budget[0] -= 1
     if path and path[0] == "global":
         return
     env: list[EnvValue] = []
@@ -416,7 +427,7 @@ def _helm_walk(
             HelmWorkload(owner, tuple(env), _helm_image(node), file, env_line, _helm_ports(node))
         )
     for key, child in children:
-        _helm_walk(child, [*path, key], chart, file, found, depth + 1)
+        _helm_walk(child, [*path, key], chart, file, found, depth + 1, budget)
 
 
 def _helm_env(node: Node, file: str) -> list[EnvValue]:

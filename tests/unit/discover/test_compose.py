@@ -309,7 +309,8 @@ def test_a_wrongly_shaped_file_is_a_diagnostic_not_a_crash() -> None:
     assert [(d.line, d.code) for d in result.diagnostics] == [(2, "compose-invalid")]
 
 
-def test_a_file_without_services_yields_nothing_and_no_diagnostic() -> None:
-    result = compose("x-note: nothing here\n")
-
-    assert result == ComposeFile(file="docker-compose.yml")
+@pytest.mark.parametrize(
+    "text", ["x-note: nothing here\n", "services:\n", "", "# only a comment\n"]
+)
+def test_a_file_without_services_yields_nothing_and_no_diagnostic(text: str) -> None:
+    assert compose(text) == ComposeFile(file="docker-compose.yml")
