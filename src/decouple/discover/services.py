@@ -22,6 +22,7 @@ and hands their text to the pure parsers in :mod:`~decouple.discover.compose`,
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -161,6 +162,7 @@ class _Discovery:
         self.builders: dict[str, _Builder] = {}
         self.infra_hosts: dict[str, str] = {}
         self._texts: dict[str, str | None] = {}
+        self._root_real = os.path.realpath(root)
         # Compose files and manifests under tests/ or fixtures/ describe test setups (or
         # sample repositories), not how this repository's services are deployed.
         self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
@@ -178,7 +180,11 @@ class _Discovery:
         text: str | None = None
         path = self.root / rel
         try:
-            if path.stat().st_size > MAX_DEPLOY_FILE_BYTES:
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, self._root_real]) != self._root_real:
+                # Listed files were checked already; env_file paths named by compose were not.
+                self._diag(rel, "symlink-outside", "points outside the scanned tree; not read")
+            elif path.stat().st_size > MAX_DEPLOY_FILE_BYTES:
                 self._diag(rel, "too-large", f"larger than {MAX_DEPLOY_FILE_BYTES} bytes; not read")
             else:
                 text = path.read_bytes().decode("utf-8-sig")
@@ -192,8 +198,8 @@ class _Discovery:
         return text
 
     def _read_existing(self, rel: str) -> str | None:
-        # env_file paths come from compose and may point at files outside the listing
-        # (gitignored .env): read them only if they are inside the tree.
+        # compose reads env_file paths even when git ignores them (a local .env), so they
+        # are read whether listed or not -- but never from outside the tree.
         if rel.startswith("../") or posixpath.isabs(rel):
             return None
         return self.read(rel)

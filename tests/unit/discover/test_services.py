@@ -542,3 +542,19 @@ def test_deployment_files_of_tests_and_fixtures_do_not_describe_services(make_tr
     assert [s.name for s in result.services] == ["orders", "users"]
     assert by_name(result)["users"].aliases == ("users",)
     assert all(e.value != "http://localhost:1" for e in by_name(result)["users"].env)
+
+
+def test_an_env_file_symlinked_out_of_the_tree_is_not_read(make_tree: Tree) -> None:
+    outside = make_tree({"secrets.env": "TOKEN=s3cret\n"}, name="outside")
+    root = make_tree(
+        {
+            "docker-compose.yml": "services:\n  web:\n    build: ./web\n    env_file: web.env\n",
+            "web/app.py": "",
+        }
+    )
+    (root / "web.env").symlink_to(outside / "secrets.env")
+
+    result = discover(root)
+
+    assert by_name(result)["web"].env == ()
+    assert ("web.env", 0, "symlink-outside") in codes(result)
