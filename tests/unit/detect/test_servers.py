@@ -1,0 +1,154 @@
+"""Every route extractor finds exactly what its examples say, and nothing in its look-alikes."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import pytest
+
+import decouple.detect.servers as servers
+from decouple.detect.extract import ExtractOptions, extract_facts
+from decouple.detect.facts import FileFacts
+from decouple.detect.servers import FRAMEWORK_TOKENS, SERVER_EXTRACTORS, may_serve
+from decouple.detect.servers._common import Route, ServerExample, mount_of, route_of
+
+OPTIONS = ExtractOptions(server_extractors=SERVER_EXTRACTORS)
+
+
+def _modules() -> list[ModuleType]:
+    return [
+        importlib.import_module(f"{servers.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(servers.__path__)
+        if not info.name.startswith("_")
+    ]
+
+
+MODULES = _modules()
+EXAMPLES = [
+    pytest.param(example, id=f"{module.__name__.rpartition('.')[2]}-{index}")
+    for module in MODULES
+    for index, example in enumerate(module.EXAMPLES)
+]
+COUNTER_EXAMPLES = [
+    pytest.param(code, id=f"{module.__name__.rpartition('.')[2]}-{index}")
+    for module in MODULES
+    for index, code in enumerate(module.COUNTER_EXAMPLES)
+]
+
+
+def _facts(code: str, module: str = "example") -> FileFacts:
+    return extract_facts(code.encode(), f"{module.replace('.', '/')}.py", module, OPTIONS)
+
+
+def _checked(expected: Route, found: Route) -> Route:
+    """``found`` with its owner dropped where the example leaves the owner unchecked."""
+    if expected.owner is None:
+        return Route(found.methods, found.path, found.handler, found.line)
+    return found
+
+
+def _key(route: Route) -> tuple[int, str, str]:
+    return (route.line, route.handler, route.methods)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_an_example_gives_exactly_its_routes_mounts_and_grpc_methods(
+    example: ServerExample,
+) -> None:
+    facts = _facts(example.code, example.module)
+
+    assert facts.diagnostics == ()
+    expected = sorted(example.routes, key=_key)
+    found = sorted((route_of(r) for r in facts.routes), key=_key)
+    assert len(found) == len(expected), "\n".join(map(str, found))
+    assert [_checked(e, f) for e, f in zip(expected, found, strict=True)] == expected
+    assert sorted(map(mount_of, facts.mounts), key=lambda m: m.line) == sorted(
+        example.mounts, key=lambda m: m.line
+    )
+    assert list(facts.grpc_methods) == list(example.grpc)
+
+
+@pytest.mark.parametrize("code", COUNTER_EXAMPLES)
+def test_a_counter_example_gives_no_route_mount_or_grpc_method(code: str) -> None:
+    facts = _facts(code)
+
+    assert (facts.routes, facts.mounts, facts.grpc_methods, facts.diagnostics) == ((), (), (), ())
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_an_example_passes_the_token_prefilter(example: ServerExample) -> None:
+    assert may_serve(example.code.encode())
+
+
+def test_every_extractor_module_is_registered_and_documented() -> None:
+    registered = {f.__module__ for f in SERVER_EXTRACTORS}
+
+    assert registered == {m.__name__ for m in MODULES}
+    for module in MODULES:
+        assert module.__doc__ and len(module.__doc__) > 200, module.__name__
+        assert module.EXAMPLES and module.COUNTER_EXAMPLES, module.__name__
+
+
+def test_the_prefilter_rejects_a_file_without_any_framework_token() -> None:
+    assert "flask" in FRAMEWORK_TOKENS
+    assert not may_serve(b"import requests\n\nrequests.get('http://users/users')\n")
+
+
+def test_a_route_inside_an_application_factory_is_owned_by_the_local_app_object() -> None:
+    facts = _facts(
+        "from flask import Flask, Blueprint\n"
+        "def create_app():\n"
+        "    app = Flask(__name__)\n"
+        "    bp = Blueprint('api', __name__, url_prefix='/api')\n"
+        "    @bp.get('/ping')\n"
+        "    def ping():\n"
+        "        return 'pong'\n"
+        "    app.register_blueprint(bp)\n"
+        "    return app\n"
+    )
+
+    (route,) = facts.routes
+    (mount,) = facts.mounts
+    assert route.handler == "example.create_app.ping"
+    assert route.owner == mount.child
+    assert mount_of(mount).parent == "flask.Flask()"
+
+
+def test_a_blueprint_imported_into_a_views_module_is_read_without_a_flask_import() -> None:
+    facts = _facts(
+        "from . import bp\n\n@bp.route('/orders/<int:oid>')\ndef order(oid):\n    ...\n",
+        "shop.orders.views",
+    )
+
+    assert [route_of(r) for r in facts.routes] == [
+        Route("GET", "/orders/<int:oid>", "shop.orders.views.order", 3, owner="shop.orders.bp")
+    ]
+
+
+def test_one_decorator_is_read_by_one_extractor_only() -> None:
+    facts = _facts(
+        "from fastapi import FastAPI\nfrom starlette.routing import Route\napp = FastAPI()\n\n"
+        "@app.get('/a')\ndef a():\n    ...\n"
+    )
+
+    assert [(r.framework, r.line) for r in facts.routes] == [("fastapi", 5)]
+
+
+def test_a_route_table_is_read_wherever_it_is_defined_in_the_module() -> None:
+    facts = _facts(
+        "from aiohttp import web\n"
+        "async def h(request):\n    ...\n"
+        "def make():\n"
+        "    app = web.Application()\n"
+        "    app.router.add_route('GET', '/a', h)\n"
+        "    app.router.add_delete('/a/{id}', h)\n"
+        "    return app\n"
+    )
+
+    assert [(r.methods, r.path, r.handler) for r in facts.routes] == [
+        (("GET",), facts.routes[0].path, "example.h"),
+        (("DELETE",), facts.routes[1].path, "example.h"),
+    ]
+    assert {type(r.owner).__name__ for r in facts.routes} == {"Obj"}
