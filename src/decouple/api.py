@@ -226,9 +226,14 @@ def extract_all(
     jobs: int | None = None,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
+    all_files: Sequence[str] | None = None,
 ) -> list[FileFacts]:
-    """Facts for every file in ``paths``, in the same order."""
-    python_files = frozenset(paths)
+    """Facts for every file in ``paths``, in the same order.
+
+    ``all_files`` is every Python file of the tree (default: ``paths``); module names depend
+    on which ``__init__.py`` files exist.
+    """
+    python_files = frozenset(all_files if all_files is not None else paths)
     work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
     tokens = prefilter_tokens(options)
     fingerprint = _fingerprint(options)
@@ -272,6 +277,12 @@ def _prepare_cache(path: Path) -> None:
 
 def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     """Scan the repository at ``root``: every inter-service call, resolved to its callee."""
+    options = options or ScanOptions()
+    root = Path(root)
+    if not root.exists():
+        raise PathError(f"{root}: no such file or directory")
+    if not root.is_dir():
+        raise PathError(f"{root}: not a directory (decouple scans a repository folder)")
     from decouple.detect.registry import build_detectors
     from decouple.discover.files import categorize, list_files
     from decouple.discover.services import discover_services, service_for_path
@@ -280,12 +291,6 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple.resolve.hosts import HostMap
     from decouple.resolve.index import ProjectIndex
 
-    options = options or ScanOptions()
-    root = Path(root)
-    if not root.exists():
-        raise PathError(f"{root}: no such file or directory")
-    if not root.is_dir():
-        raise PathError(f"{root}: not a directory (decouple scans a repository folder)")
     root = root.resolve()
     config, diagnostics = load_configuration(root, options.config_path)
     listing = list_files(root, (*config.exclude, *options.exclude))
@@ -300,7 +305,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     services = list(discovery.services)
 
     def service_of(path: str) -> str | None:
-        return service_for_path(services, path)
+        # Code outside every service (scripts/, loadtest/) is named after its top folder.
+        return service_for_path(services, path) or (path.split("/", 1)[0] if "/" in path else None)
 
     def category_of(path: str) -> Category:
         return categorize(path, config)
@@ -309,6 +315,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     extract_options = detection_options(detectors, config)
     facts = extract_all(root, python, extract_options, jobs=options.jobs, cache_dir=cache_dir, progress=options.progress)
     by_path = {f.path: f for f in facts}
+    # Matching a configured client's positional arguments needs the functions' signatures.
+    detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
 
     known_wrappers: set[str] = set()
     for _ in range(4):
@@ -325,7 +333,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         wrapper_options = detection_options(detectors, config, known_wrappers)
         needles = tuple(n.encode() for n in known_wrappers)
         again = [p for p in python if _mentions(root / p, needles)]
-        for fresh in extract_all(root, again, wrapper_options, jobs=options.jobs, cache_dir=cache_dir):
+        for fresh in extract_all(
+            root, again, wrapper_options, jobs=options.jobs, cache_dir=cache_dir, all_files=python
+        ):
             by_path[fresh.path] = fresh
         facts = [by_path[p] for p in python]
 

@@ -127,22 +127,16 @@ def scan(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit status instead of raising ``SystemExit``."""
-    try:
-        app(args=argv, prog_name="decouple", standalone_mode=False)
-    except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except SystemExit as exc:  # click's own usage errors
-        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
-    except Exception as exc:
-        import click
+    """Console entry point; returns the exit status instead of raising ``SystemExit``.
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return EXIT_USAGE
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
-        raise
+    Usage errors (unknown option, missing argument) exit 2, as documented.
+    """
+    try:
+        app(args=argv, prog_name="decouple")
+    except SystemExit as exc:
+        if exc.code is None:
+            return EXIT_OK
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     return EXIT_OK
 
 

@@ -309,6 +309,10 @@ class ModuleContext:
             if expr.attr == "client" and self._is_locust_user(owner):
                 return Obj("locust.client", kwargs=(("host", Ref(f"{owner}.host")),))
             return Ref(f"{owner}.{expr.attr}")
+        if expr.attr == "state":
+            # app.state / request.app.state / request.state: one shared namespace per service,
+            # filled by `app.state.x = ...` and by a lifespan's `yield {"x": ...}`.
+            return Ref("@state")
         qual = self.qualname(expr, scope)
         if qual is not None:
             if qual.rpartition(".")[0] in _DJANGO_SETTINGS:
@@ -338,6 +342,9 @@ class ModuleContext:
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
         func = call.func
         qual = self.qualname(func, scope)
+        if isinstance(func, ast.Name) and func.id in ("str", "int") and call.args and not _is_local(scope, func.id):
+            if func.id not in self.globals and func.id not in self.imports:
+                return self.evaluate(call.args[0], scope, depth)
         if qual is None and isinstance(func, ast.Name):
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
@@ -365,8 +372,12 @@ class ModuleContext:
                 # BASE.rstrip("/"): the joined url reads the same for matching purposes
                 return self.evaluate(func.value, scope, depth)
             receiver = self.evaluate(func.value, scope, depth)
-            if isinstance(receiver, Lit) and func.attr in _STR_METHODS and not call.args:
-                return Lit(_STR_METHODS[func.attr](receiver.text))
+            if func.attr in _STR_METHODS and not call.args:
+                if isinstance(receiver, Lit):
+                    return Lit(_STR_METHODS[func.attr](receiver.text))
+                if isinstance(receiver, Param | Ref):
+                    # kept symbolic: a helper's `name.upper()` is known once `name` is bound
+                    return Obj(f"str.{func.attr}", (receiver,))
             if isinstance(receiver, Obj) and receiver.type in ("environs.Env", "environ.Env") and call.args:
                 default = _arg(call, 1, "default")
                 return Env(

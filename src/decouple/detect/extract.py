@@ -230,10 +230,12 @@ class _Extractor:
             base = self.ctx.evaluate(target.value, scope)
             if isinstance(base, Obj):
                 self._constant(f"{base.type}.{target.attr}", self.ctx.evaluate(expr, scope), line)
-        parts = dotted(target)
-        if parts and len(parts) >= 2 and parts[-2] == "state":
-            # app.state.users = ..., request.app.state.users: keyed by the attribute alone
-            self._constant(f"@state.{target.attr}", self.ctx.evaluate(expr, scope), line)
+
+    def _lifespan_state(self, state: ast.Dict, scope: Scope) -> None:
+        """A lifespan's ``yield {"http": client}`` is what handlers read as ``request.state.http``."""
+        for key, value in zip(state.keys, state.values, strict=False):
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self._constant(f"@state.{key.value}", self.ctx.evaluate(value, scope), value.lineno)
 
     def _config_item(self, target: ast.Subscript, expr: ast.expr, scope: Scope, line: int) -> None:
         parts = dotted(target.value)
@@ -360,6 +362,8 @@ class _Extractor:
         try:
             if isinstance(expr, ast.Call):
                 self._call(expr, scope)
+            elif isinstance(expr, ast.Yield) and isinstance(expr.value, ast.Dict):
+                self._lifespan_state(expr.value, scope)
             for child in ast.iter_child_nodes(expr):
                 if isinstance(child, ast.expr):
                     self._visit_expr(child, scope)

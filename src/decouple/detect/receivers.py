@@ -64,13 +64,4 @@ def resolve_receiver(value: Value | None, lookup: Lookup) -> Obj | None:
     found = follow(value, lookup)
     if isinstance(found, Obj):
         return found
-    if isinstance(found, Ref):
-        # app.state.users / request.app.state.users: stored on a state object by name
-        head, _, attr = found.qualname.rpartition(".")
-        if head.endswith("state"):
-            state = lookup(f"@state.{attr}")
-            if state is not None:
-                state = follow(state, lookup)
-                if isinstance(state, Obj):
-                    return state
     return None

@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 
 from decouple.detect.base import Detector, Match
 from decouple.detect.facts import FileFacts, RawCall
-from decouple.detect.receivers import resolve_receiver
-from decouple.detect.values import Concat, Env, Join, Obj, Param, Value
+from decouple.detect.grpc_ import channel_target
+from decouple.detect.receivers import follow, resolve_receiver
+from decouple.detect.values import Concat, Env, Join, Obj, Param, Ref, Value
 from decouple.model import UNKNOWN, CallSite, Category, Endpoint, Role, call_site_id
 from decouple.resolve.hosts import HostMap, split_url
 from decouple.resolve.index import ProjectIndex
@@ -169,7 +170,7 @@ class CallResolver:
             else:
                 reason = f"service argument {service_text.text!r} names no known service"
                 hint = f"declare it under [tool.decouple.services.{service_text.text}]"
-        elif url.params and target.dynamic_host:
+        elif target.dynamic_host and _host_has_param(url):
             role = Role.WRAPPER
             fn = self.index.function(call.function, caller)
             params = fn.params if fn else ()
@@ -222,7 +223,12 @@ class CallResolver:
             return url
         if "://" in url.text or url.text.startswith("//"):
             return url
-        base = renderer.render(match.base)
+        base_value = match.base
+        if match.protocol == "grpc" and isinstance(base_value, Ref):
+            # a channel made elsewhere (a module global): its target is what matters
+            channel = follow(base_value, self.index.lookup(renderer.service))
+            base_value = channel_target(channel) or base_value
+        base = renderer.render(base_value)
         text = base.text
         if url.text:
             text = text.rstrip("/") + "/" + url.text.lstrip("/")
@@ -334,3 +340,23 @@ def _substitute_src(text: str, sources: dict[str, str]) -> str:
         return text
     pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in sources) + r")\b")
     return pattern.sub(lambda m: sources[m.group(1)], text)
+
+
+def _host_has_param(url: Rendered) -> bool:
+    """Whether a parameter of the enclosing function decides the host (the mark of a helper)."""
+    text = url.text
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    depth = 0
+    end = len(text)
+    for i, ch in enumerate(text):
+        # the host part ends at the first "/" outside a placeholder
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "/" and depth == 0:
+            end = i
+            break
+    host = text[:end]
+    return any("{" + p + "}" in host for p in url.params) or (host == "" and bool(url.params))

@@ -15,6 +15,7 @@ from decouple.detect.values import Concat, Dyn, Env, Join, Lit, Obj, Param, Ref,
 from decouple.resolve.index import ProjectIndex
 
 _MAX_DEPTH = 25
+_STR_METHODS = {"upper": str.upper, "lower": str.lower, "strip": str.strip, "title": str.title}
 
 
 @dataclass
@@ -67,6 +68,12 @@ class ValueRenderer:
             return self._setting(value, out, d)
         if isinstance(value, Ref):
             return self._ref(value, out, d)
+        if isinstance(value, Obj) and value.type.startswith("str.") and len(value.args) == 1:
+            inner = self._render(value.args[0], out, d)
+            method = value.type[4:]
+            if "{" not in inner and method in _STR_METHODS:
+                return _STR_METHODS[method](inner)
+            return "{" + f"{inner}.{method}()" + "}"
         if isinstance(value, Obj):
             # A deferred environs read defined in another module: `env.str("X")`
             if value.type.endswith((".str()", ".url()", ".__call__()")) and value.args:
