@@ -20,6 +20,7 @@ from itertools import groupby
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -33,6 +34,8 @@ from decouple.render._common import (
     summarise,
     target_label,
 )
+
+_MAX_ALIASES = 3
 
 #: Width used when the caller does not pass one; the CLI passes the terminal's width.
 DEFAULT_WIDTH = 100
@@ -170,10 +173,14 @@ def _services(console: Console, result: ScanResult) -> None:
         evidence = service.evidence[0] if service.evidence else ""
         if len(service.evidence) > 1:
             evidence += f" (+{len(service.evidence) - 1} more)"
+        # k8s adds four spellings of every name; the first few are what a reader needs.
+        aliases = ", ".join(service.aliases[:_MAX_ALIASES])
+        if len(service.aliases) > _MAX_ALIASES:
+            aliases += f" (+{len(service.aliases) - _MAX_ALIASES} more)"
         table.add_row(
             _text(service.name, "bold"),
             _text(service.root),
-            _text(", ".join(service.aliases)),
+            _text(aliases),
             _text(evidence),
         )
     console.print(table)
@@ -200,10 +207,12 @@ def _callee_label(callee: str) -> str:
 
 
 def _call_cell(site: CallSite) -> Text:
-    """What is called on the first line; the client and where, dimmed, on the second."""
+    """What is called and with which client, then (dimmed) where the call is."""
     text = _text(target_label(site))
+    text.append(" · ", style="dim")
+    text.append(_clean(site.client))
     text.append("\n")
-    text.append(_clean(f"{site.client} · {site.file}:{site.line}"), style="dim")
+    text.append(_clean(f"{site.file}:{site.line}"), style="dim")
     return text
 
 
@@ -215,30 +224,56 @@ def _call_sites(
             console.print(Text(empty, style="bold"))
             console.print()
         return
-    table = _table(title, dim=dim, expand=True)
-    table.add_column("caller → callee", ratio=2, overflow="fold")
-    table.add_column("id", no_wrap=True)
-    table.add_column("call · where", ratio=4, overflow="fold")
-    table.add_column("flags", ratio=2, overflow="fold")
-    # Grouped by edge, so every call from one service to another reads as one block.
+    style = "dim" if dim else ""
+    console.print(Text(title, style="bold"))
+    # Fixed widths, so the separate per-edge tables below line up as one.
+    flags_width = max(12, min(32, (console.width - 17) // 4))
+    # 6 = one space of padding on each inner side of three columns plus two dividers.
+    call_width = max(12, console.width - _INDENT - _ID_WIDTH - flags_width - 6)
+    widths = (_ID_WIDTH, call_width, flags_width)
+    console.print(_indented(_site_rows(widths, [], style, header=True)))
+    # One heading per edge, then its calls: every call from one service to another reads
+    # as a block, and the call column gets the width an edge column would take.
     grouped = sorted(sites, key=lambda c: (c.caller, c.callee, c.file, c.line, c.id))
     for (caller, callee), edge_sites in groupby(grouped, key=lambda c: (c.caller, c.callee)):
         rows = list(edge_sites)
-        for index, site in enumerate(rows):
-            edge = Text()
-            if index == 0:
-                edge.append(_clean(caller), style="bold")
-                edge.append(" → ")
-                edge.append(_callee_label(callee), style="bold cyan")
-            table.add_row(
-                edge,
-                _text(site.id),
-                _call_cell(site),
-                _flags(site),
-                end_section=index == len(rows) - 1,
-            )
-    console.print(table)
+        heading = Text(style=style)
+        heading.append(_clean(caller), style="bold")
+        heading.append(" → ")
+        heading.append(_callee_label(callee), style="bold cyan")
+        heading.append(f"  ({_plural(len(rows), 'call')})", style="dim")
+        console.print(heading)
+        console.print(_indented(_site_rows(widths, rows, style, header=False)))
     console.print()
+
+
+_INDENT = 2
+_ID_WIDTH = len("cs-00000000")
+
+
+def _indented(table: Table) -> Padding:
+    return Padding(table, (0, 0, 0, _INDENT))
+
+
+def _site_rows(
+    widths: tuple[int, int, int], sites: list[CallSite], style: str, *, header: bool
+) -> Table:
+    table = Table(
+        # The same box for header and rows: it decides the gap between columns.
+        box=box.SIMPLE_HEAD,
+        show_header=header,
+        show_edge=False,
+        pad_edge=False,
+        style=style,
+        header_style="bold",
+    )
+    id_width, call_width, flags_width = widths
+    table.add_column("id", width=id_width, min_width=id_width, no_wrap=True)
+    table.add_column("call · where", width=call_width, overflow="fold")
+    table.add_column("flags", width=flags_width, overflow="fold")
+    for site in sites:
+        table.add_row(_text(site.id), _call_cell(site), _flags(site))
+    return table
 
 
 def _wrappers(console: Console, wrappers: list[CallSite], calls: Iterable[CallSite]) -> None:
@@ -250,20 +285,18 @@ def _wrappers(console: Console, wrappers: list[CallSite], calls: Iterable[CallSi
             via_counts[site.via_wrapper] = via_counts.get(site.via_wrapper, 0) + 1
     table = _table(
         "Wrappers (generic helpers; their calls are listed above, 'via <helper>')",
-        "helper",
-        "call",
-        "at",
-        "calls via it",
         dim=True,
+        expand=True,
     )
+    table.add_column("helper · where", ratio=1, overflow="fold")
+    table.add_column("call", ratio=1, overflow="fold")
+    table.add_column("calls via it", no_wrap=True, justify="right")
     for site in wrappers:
-        call = " ".join(part for part in (site.method, site.url) if part)
-        table.add_row(
-            _text(site.function),
-            _text(f"{site.client} {call}"),
-            _text(f"{site.file}:{site.line}"),
-            _text(via_counts.get(site.function, 0)),
-        )
+        helper = _text(site.function)
+        helper.append("\n")
+        helper.append(_clean(f"{site.file}:{site.line}"), style="dim")
+        call = " ".join(part for part in (site.client, site.method, site.url) if part)
+        table.add_row(helper, _text(call), _text(via_counts.get(site.function, 0)))
     console.print(table)
     console.print()
 
@@ -271,14 +304,19 @@ def _wrappers(console: Console, wrappers: list[CallSite], calls: Iterable[CallSi
 def _unknowns(console: Console, unknowns: list[CallSite]) -> None:
     if not unknowns:
         return
-    table = _table("Unknown callees (how to fix)", "id", "at", "why", "fix")
+    table = _table("Unknown callees (how to fix)", expand=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("where · why · fix", ratio=1, overflow="fold")
     for site in unknowns:
-        table.add_row(
-            _text(site.id),
-            _text(f"{site.file}:{site.line}"),
-            _text(site.unknown_reason or "target not resolvable statically"),
-            _text(site.fix_hint or "add `# decouple: target=<service>` on the call", "green"),
+        cell = _text(f"{site.file}:{site.line}", "dim")
+        cell.append("\n")
+        cell.append(_clean(site.unknown_reason or "the target is not resolvable statically"))
+        cell.append("\nfix: ", style="bold")
+        cell.append(
+            _clean(site.fix_hint or "add `# decouple: target=<service>` on the call"),
+            style="green",
         )
+        table.add_row(_text(site.id), cell)
     console.print(table)
     console.print()
 
@@ -288,13 +326,18 @@ def _diagnostics(console: Console, result: ScanResult) -> None:
     if not diagnostics:
         console.print(Text("No diagnostics: every file was analysed."))
         return
-    table = _table("Diagnostics (not analysed)", "at", "severity", "code", "message")
+    table = _table("Diagnostics (not analysed)", expand=True)
+    table.add_column("where · message", ratio=1, overflow="fold")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("code", no_wrap=True)
     for diagnostic in diagnostics:
         where = f"{diagnostic.file}:{diagnostic.line}" if diagnostic.line else diagnostic.file
+        cell = _text(where or "(repository)", "bold")
+        cell.append("\n")
+        cell.append(_clean(diagnostic.message))
         table.add_row(
-            _text(where or "(repository)"),
+            cell,
             _text(diagnostic.severity.value, _SEVERITY_STYLES[diagnostic.severity]),
             _text(diagnostic.code),
-            _text(diagnostic.message),
         )
     console.print(table)
