@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 from types import ModuleType
 
+import hypothesmith
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import decouple.detect.servers as servers
+from decouple.detect.context import ModuleContext
 from decouple.detect.extract import ExtractOptions, extract_facts
 from decouple.detect.facts import FileFacts
 from decouple.detect.servers import FRAMEWORK_TOKENS, SERVER_EXTRACTORS, may_serve
@@ -152,3 +157,32 @@ def test_a_route_table_is_read_wherever_it_is_defined_in_the_module() -> None:
         (("DELETE",), facts.routes[1].path, "example.h"),
     ]
     assert {type(r.owner).__name__ for r in facts.routes} == {"Obj"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hypothesmith.from_node())
+def test_no_extractor_raises_on_arbitrary_valid_code(code: str) -> None:
+    tree = ast.parse(code)
+    ctx = ModuleContext(tree, "fuzz")
+
+    for extract in SERVER_EXTRACTORS:
+        routes, mounts, methods = extract(tree, ctx)
+        assert isinstance(routes, list) and isinstance(mounts, list) and isinstance(methods, list)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_no_extractor_raises_on_examples_with_a_line_dropped(data: st.DataObject) -> None:
+    """Half-written route code (a decorator without arguments, a list cut short) is skipped quietly."""
+    code = data.draw(st.sampled_from([e.code for m in MODULES for e in m.EXAMPLES]))
+    lines = code.splitlines()
+    drop = data.draw(st.integers(0, len(lines) - 1))
+    variant = "\n".join(lines[:drop] + lines[drop + 1 :])
+    try:
+        tree = ast.parse(variant)
+    except SyntaxError:
+        return
+    ctx = ModuleContext(tree, "example")
+
+    for extract in SERVER_EXTRACTORS:
+        extract(tree, ctx)

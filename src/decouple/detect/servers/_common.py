@@ -13,6 +13,7 @@ resolution; an object created inside a function (an application factory) is kept
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -138,21 +139,24 @@ class Frame:
         return None
 
 
-_WALK_CACHE: list[tuple[ast.Module, ModuleContext, list[tuple[ast.AST, Frame]]]] = []
+#: The last module walked, per thread: every extractor walks the same file in turn.
+_LAST_WALK = threading.local()
 
 
 def walk(tree: ast.Module, ctx: ModuleContext) -> list[tuple[ast.AST, Frame]]:
     """Every function and class definition and every call, in source order, with its frame.
 
-    Decorators, default values and base classes belong to the enclosing frame. The result of
-    the last module walked is kept, since every extractor walks the same file in turn.
+    Decorators, default values and base classes belong to the enclosing frame.
     """
-    if _WALK_CACHE and _WALK_CACHE[0][0] is tree and _WALK_CACHE[0][1] is ctx:
-        return _WALK_CACHE[0][2]
+    cached: tuple[ast.Module, ModuleContext, list[tuple[ast.AST, Frame]]] | None = getattr(
+        _LAST_WALK, "entry", None
+    )
+    if cached is not None and cached[0] is tree and cached[1] is ctx:
+        return cached[2]
     out: list[tuple[ast.AST, Frame]] = []
     root = Frame(ctx, "module", ctx.module, node=tree)
     _walk_body(tree.body, root, out)
-    _WALK_CACHE[:] = [(tree, ctx, out)]
+    _LAST_WALK.entry = (tree, ctx, out)
     return out
 
 
@@ -311,11 +315,18 @@ def framework_of(owner: ast.expr, frame: Frame) -> str | None:
 
 
 def imported_framework(ctx: ModuleContext) -> str | None:
+    """The web framework the module imports, if any (remembered for the last module asked)."""
+    cached: tuple[ModuleContext, str | None] | None = getattr(_LAST_WALK, "framework", None)
+    if cached is not None and cached[0] is ctx:
+        return cached[1]
+    found: str | None = None
     imported = set(ctx.imports.values())
     for package, framework in _IMPORT_PRIORITY:
         if any(q == package or q.startswith(package + ".") for q in imported):
-            return framework
-    return None
+            found = framework
+            break
+    _LAST_WALK.framework = (ctx, found)
+    return found
 
 
 def looks_like_path(value: Value) -> bool:

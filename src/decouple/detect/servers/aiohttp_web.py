@@ -54,6 +54,7 @@ _DEFS = {
     for name in (*_VERBS, "route", "view")
 }
 _ADDERS = {f"add_{verb}": verb for verb in _VERBS}
+_ROUTER_METHODS = frozenset({*_ADDERS, "add_route", "add_view", "add_routes", "add_subapp"})
 
 
 def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
@@ -90,7 +91,9 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
             if found_methods:
                 continue
         routes.append(RawRoute("aiohttp", owner, methods or _ANY, path, handler, deco.lineno))
-    named_lists = _named_lists(tree, ctx)
+    # route definitions (`web.get(...)`) are recognised by qualified name, so need the import
+    imports_aiohttp = any(q.startswith("aiohttp") for q in ctx.imports.values())
+    named_lists = _named_lists(tree, ctx) if imports_aiohttp else {}
     for call, frame in calls(tree, ctx):
         _router_call(call, frame, routes, mounts, named_lists)
     for table, owner, frame in named_lists.values():
@@ -106,7 +109,7 @@ def _router_call(
     named_lists: dict[int, tuple[ast.List | ast.Tuple, Value, Frame]],
 ) -> None:
     found = method_call(call)
-    if found is None:
+    if found is None or found[1] not in _ROUTER_METHODS:
         return
     receiver, name = found
     # `app.router.add_get(...)` belongs to the application

@@ -60,6 +60,8 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
     """Route tables, mounts and application routes of one module."""
     routes: list[RawRoute] = []
     mounts: list[RawMount] = []
+    if not any(q.startswith(("starlette.", "fastapi")) for q in ctx.imports.values()):
+        return routes, mounts, []
     reader = _Reader(routes, mounts)
     targets = _assignment_targets(tree)
     tables: list[tuple[ast.List | ast.Tuple, Value, Frame]] = []
