@@ -11,7 +11,10 @@
   the blueprint's own, as Flask does; other frameworks add the mount prefix in front of it;
 - Django views that accept only some methods (``@require_POST``, class-based views) restrict
   the routes naming them;
-- gRPC servicer methods get their ``/package.Service/Method`` path from the generated stubs.
+- gRPC servicer methods get their ``/package.Service/Method`` path from the generated stubs;
+- an endpoint belongs to the service of its file, or, for a route of a shared library that an
+  application mounts, to the application's service. Names are looked up in the service's own
+  files first, since services often share module names (``app.api``).
 
 Paths are normalised to ``{name}`` parameters (Flask/Django ``<int:id>``, regex ``(?P<id>..)``,
 Starlette ``{id:int}``), with one leading ``/`` and no doubled slashes. A part that cannot be
@@ -39,7 +42,9 @@ Lookup = Callable[[str], Value | None]
 #: A service name for a repo-relative file path.
 ServiceOf = Callable[[str], str | None]
 
-#: Identity of a route owner: ``("ref", qualname)`` or ``("local", module, value)``.
+#: The path pieces in front of an owner's routes, and the root it is reached from.
+_Chain = tuple[list[Value], tuple[object, ...]]
+#: Identity of a route owner: ``("ref", service, qualname)`` or ``("local", module, value)``.
 _Key = tuple[object, ...]
 
 UNKNOWN_PART = "{?}"
@@ -78,6 +83,14 @@ class _Builder:
         self.facts = facts
         self.service_of = service_of
         self.lookup = lookup
+        #: Constants by (service, qualname): services often share module names (``app.api``),
+        #: and a service's own definition is the one its routes mean.
+        self.constants: dict[tuple[str | None, str], Value] = {}
+        for f in facts:
+            service = service_of(f.path)
+            for constant in f.constants:
+                self.constants.setdefault((service, constant.qualname), constant.value)
+        self._lookups: dict[str | None, Lookup] = {}
         self.diagnostics: list[Diagnostic] = []
         #: Owner key -> the value it was recorded as (for its own prefix) and its service.
         self.owners: dict[_Key, tuple[Value, str | None]] = {}
@@ -86,7 +99,7 @@ class _Builder:
         #: Servicer qualname -> method -> (path, service of the generated file).
         self.rpcs: dict[str, dict[str, str]] = defaultdict(dict)
         self.rpc_services: dict[str, str | None] = {}
-        self._chains: dict[_Key, list[list[Value]]] = {}
+        self._chains: dict[_Key, list[_Chain]] = {}
         self._reported_cycles: set[tuple[str, int]] = set()
 
     def build(self) -> tuple[list[Endpoint], list[Diagnostic]]:
@@ -99,9 +112,12 @@ class _Builder:
                 if route.framework == _DJANGO_VIEW:
                     self.view_methods[route.handler] = route.methods
                 elif route.protocol != "grpc":
-                    self.owners.setdefault(self._key(route.owner, f.module), (route.owner, service))
+                    key = self._key(route.owner, f.module, service)
+                    self.owners.setdefault(key, (route.owner, service))
             for mount in f.mounts:
-                self.owners.setdefault(self._key(mount.parent, f.module), (mount.parent, service))
+                self.owners.setdefault(
+                    self._key(mount.parent, f.module, service), (mount.parent, service)
+                )
         for f in self.facts:
             service = self.service_of(f.path)
             for mount in f.mounts:
@@ -126,22 +142,36 @@ class _Builder:
 
     # --- owners and mounts ---------------------------------------------------------------
 
-    def _key(self, owner: Value, module: str) -> _Key:
-        """Identity of an owner: a module-level name by its qualified name (through aliases),
-        anything else (an object created in a function, a parameter) within its module."""
+    def _lookup_in(self, service: str | None) -> Lookup:
+        """Constants as ``service`` sees them: its own first, then the project's."""
+        found = self._lookups.get(service)
+        if found is None:
+
+            def found(qualname: str) -> Value | None:
+                own = self.constants.get((service, qualname))
+                return own if own is not None else self.lookup(qualname)
+
+            self._lookups[service] = found
+        return found
+
+    def _key(self, owner: Value, module: str, service: str | None) -> _Key:
+        """Identity of an owner: a module-level name by its qualified name (through aliases)
+        within its service, anything else (an object created in a function, a parameter)
+        within its module."""
         if isinstance(owner, Ref):
+            lookup = self._lookup_in(service)
             qualname = owner.qualname
             for _ in range(_MAX_HOPS):
-                value = self.lookup(qualname)
+                value = lookup(qualname)
                 if not isinstance(value, Ref) or value.qualname == qualname:
                     break
                 qualname = value.qualname
-            return ("ref", qualname)
+            return ("ref", service, qualname)
         return ("local", module, owner)
 
     def _add_edge(self, mount: RawMount, f: FileFacts, service: str | None) -> None:
-        child = self._known(self._key(mount.child, f.module), service)
-        parent = self._key(mount.parent, f.module)
+        child = self._known(self._key(mount.child, f.module, service), service)
+        parent = self._key(mount.parent, f.module, service)
         if child == parent:
             return
         self.owners.setdefault(child, (mount.child, service))
@@ -149,19 +179,24 @@ class _Builder:
 
     def _known(self, key: _Key, service: str | None) -> _Key:
         """The owner a mounted name means: itself, its module's ``urlpatterns`` (Django's
-        ``include(urls_module)``), or a known owner whose name ends the same way (module names
-        seen from inside a service, ``users.urls``, against ``services.users.users.urls``)."""
+        ``include(urls_module)``), the same name in another service (a shared library), or a
+        known owner whose name ends the same way (module names seen from inside a service,
+        ``users.urls``, against ``services.users.users.urls``); this service's first."""
         if key in self.owners or key[0] != "ref":
             return key
-        qualname = str(key[1])
+        qualname = str(key[2])
+        refs = [k for k in self.owners if k[0] == "ref"]
         for wanted in (qualname, f"{qualname}.urlpatterns"):
-            if ("ref", wanted) in self.owners:
-                return ("ref", wanted)
+            if ("ref", service, wanted) in self.owners:
+                return ("ref", service, wanted)
             suffix = "." + wanted
-            matches = [k for k in self.owners if k[0] == "ref" and str(k[1]).endswith(suffix)]
-            same = [k for k in matches if self.owners[k][1] == service]
-            if len(same) == 1 or (not same and len(matches) == 1):
-                return (same or matches)[0]
+            for matches in (
+                [k for k in refs if k[2] == wanted],
+                [k for k in refs if str(k[2]).endswith(suffix)],
+            ):
+                same = [k for k in matches if k[1] == service]
+                if len(same) == 1 or (not same and len(matches) == 1):
+                    return (same or matches)[0]
         return key
 
     def _own_prefix(self, key: _Key) -> Value | None:
@@ -169,7 +204,7 @@ class _Builder:
         recorded = self.owners.get(key)
         if recorded is None:
             return None
-        obj = follow(recorded[0], self.lookup)
+        obj = follow(recorded[0], self._lookup_in(recorded[1]))
         if not isinstance(obj, Obj):
             return None
         kind = obj.type.rpartition(".")[2]
@@ -182,15 +217,14 @@ class _Builder:
             return None
         return prefix
 
-    def _prefix_chains(self, key: _Key, stack: tuple[_Key, ...] = ()) -> list[list[Value]]:
+    def _prefix_chains(self, key: _Key, stack: tuple[_Key, ...] = ()) -> list[_Chain]:
         """Each way the owner is reached from a root: the path pieces before its routes."""
         if key in self._chains:
             return self._chains[key]
         own = self._own_prefix(key)
         mine = [own] if own is not None else []
-        edges = self.edges.get(key, [])
-        chains: list[list[Value]] = []
-        for edge in edges:
+        chains: list[_Chain] = []
+        for edge in self.edges.get(key, []):
             if edge.parent in stack or edge.parent == key or len(stack) >= _MAX_DEPTH:
                 self._cycle(edge)
                 continue
@@ -200,11 +234,11 @@ class _Builder:
                 here = [edge.prefix] if given else mine
             else:
                 here = ([edge.prefix] if given else []) + mine
-            for outer in self._prefix_chains(edge.parent, (*stack, key)):
+            for outer, root in self._prefix_chains(edge.parent, (*stack, key)):
                 if len(chains) < _MAX_CHAINS:
-                    chains.append(outer + here)
+                    chains.append((outer + here, root))
         if not chains:
-            chains = [mine]
+            chains = [(mine, key)]
         if not stack:
             self._chains[key] = chains
         return chains
@@ -232,9 +266,13 @@ class _Builder:
         if route.framework == "django" and methods == ("*",):
             methods = self.view_methods.get(route.handler, methods)
         found: list[Endpoint] = []
-        for chain in self._prefix_chains(self._key(route.owner, f.module)):
+        owner = self._key(route.owner, f.module, self.service_of(f.path))
+        lookup = self._lookup_in(self.service_of(f.path))
+        for chain, root in self._prefix_chains(owner):
             pieces = [*chain, route.path]
-            path = join_path([normalise_template(self._render(p)) for p in pieces])
+            # a route of a shared library is served by the service whose app mounts it
+            served_by = self.owners[root][1] if root in self.owners else None
+            path = join_path([normalise_template(self._render(p, lookup)) for p in pieces])
             if UNKNOWN_PART in path:
                 self.diagnostics.append(
                     Diagnostic(
@@ -246,24 +284,34 @@ class _Builder:
                     )
                 )
             found.extend(
-                Endpoint(service, "http", method.upper(), path, route.handler, f.path, route.line)
+                Endpoint(
+                    served_by or service,
+                    "http",
+                    method.upper(),
+                    path,
+                    route.handler,
+                    f.path,
+                    route.line,
+                )
                 for method in methods
             )
         return found
 
-    def _render(self, value: Value, depth: int = 0) -> str:
+    def _render(self, value: Value, lookup: Lookup, depth: int = 0) -> str:
         """A path piece as text; what is not known statically becomes ``{?}``."""
         if depth > _MAX_DEPTH:
             return UNKNOWN_PART
         if isinstance(value, Lit):
             return value.text
         if isinstance(value, Concat):
-            return "".join(self._render(p, depth + 1) for p in value.parts)
+            return "".join(self._render(p, lookup, depth + 1) for p in value.parts)
         if isinstance(value, Ref):
-            found = follow(value, self.lookup)
-            return UNKNOWN_PART if isinstance(found, Ref) else self._render(found, depth + 1)
+            found = follow(value, lookup)
+            return (
+                UNKNOWN_PART if isinstance(found, Ref) else self._render(found, lookup, depth + 1)
+            )
         if isinstance(value, Env) and value.default is not None:
-            return self._render(value.default, depth + 1)
+            return self._render(value.default, lookup, depth + 1)
         return UNKNOWN_PART
 
     def _rpc(self, route: RawRoute, f: FileFacts, service: str) -> list[Endpoint]:

@@ -252,6 +252,65 @@ def test_a_django_include_finds_the_urlconf_under_a_longer_module_name() -> None
     assert _labels(endpoints) == {("svc", "*", "/shop/cart/")}
 
 
+def test_two_services_with_the_same_module_names_keep_their_own_prefixes() -> None:
+    api = """
+        from fastapi import APIRouter
+
+        router = APIRouter(prefix="/%s")
+
+        @router.get("/{item_id}")
+        def get(item_id):
+            ...
+    """
+    main = """
+        from fastapi import FastAPI
+
+        from app.api import router
+
+        app = FastAPI()
+        app.include_router(router, prefix="/%s")
+    """
+    endpoints, _ = _build(
+        {
+            "carts/app/api.py": api % "carts",
+            "carts/app/main.py": main % "v1",
+            "stock/app/api.py": api % "stock",
+            "stock/app/main.py": main % "v2",
+        }
+    )
+
+    assert _labels(endpoints) == {
+        ("carts", "GET", "/v1/carts/{item_id}"),
+        ("stock", "GET", "/v2/stock/{item_id}"),
+    }
+
+
+def test_a_blueprint_from_a_shared_library_is_served_by_the_service_registering_it() -> None:
+    endpoints, _ = _build(
+        {
+            "libs/health/views.py": """
+                from flask import Blueprint
+
+                bp = Blueprint("health", __name__)
+
+                @bp.get("/live")
+                def live():
+                    ...
+            """,
+            "web/web/app.py": """
+                from flask import Flask
+
+                from health.views import bp
+
+                app = Flask(__name__)
+                app.register_blueprint(bp, url_prefix="/_health")
+            """,
+        }
+    )
+
+    assert _labels(endpoints) == {("web", "GET", "/_health/live")}
+
+
 def test_aiohttp_route_table_and_sub_application_get_their_prefixes() -> None:
     endpoints, _ = _build(
         {
