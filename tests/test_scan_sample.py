@@ -44,7 +44,9 @@ def site(result: ScanResult, file: str, line: int):  # type: ignore[no-untyped-d
     return found[0]
 
 
-def test_the_sample_scan_matches_the_reviewed_golden_file(result: ScanResult, update_goldens: bool) -> None:
+def test_the_sample_scan_matches_the_reviewed_golden_file(
+    result: ScanResult, update_goldens: bool
+) -> None:
     text = normalised_json(result)
     if update_goldens:
         GOLDEN.write_text(text, encoding="utf-8")
@@ -69,10 +71,14 @@ def test_corrupt_cache_files_are_ignored_and_rebuilt(tmp_path: Path, result: Sca
     scan(SAMPLE, ScanOptions(cache_dir=cache, jobs=1))
     for entry in cache.rglob("*.json"):
         entry.write_text("{not json", encoding="utf-8")
-    assert normalised_json(scan(SAMPLE, ScanOptions(cache_dir=cache, jobs=1))) == normalised_json(result)
+    assert normalised_json(scan(SAMPLE, ScanOptions(cache_dir=cache, jobs=1))) == normalised_json(
+        result
+    )
 
 
-def test_a_scan_of_a_git_clone_matches_the_scan_of_the_folder(sample_copy: Path, result: ScanResult) -> None:
+def test_a_scan_of_a_git_clone_matches_the_scan_of_the_folder(
+    sample_copy: Path, result: ScanResult
+) -> None:
     cloned = scan(sample_copy, ScanOptions(use_cache=False, jobs=1))
     assert [(s.file, s.line, s.callee) for s in cloned.call_sites] == [
         (s.file, s.line, s.callee) for s in result.call_sites
@@ -81,7 +87,17 @@ def test_a_scan_of_a_git_clone_matches_the_scan_of_the_folder(sample_copy: Path,
 
 def test_every_compose_service_is_found_with_its_evidence(result: ScanResult) -> None:
     names = [s.name for s in result.services]
-    assert names == ["emails", "frontend", "inventory", "notifications", "orders", "payments", "recommendations", "search", "users"]
+    assert names == [
+        "emails",
+        "frontend",
+        "inventory",
+        "notifications",
+        "orders",
+        "payments",
+        "recommendations",
+        "search",
+        "users",
+    ]
     assert all(s.evidence for s in result.services)
 
 
@@ -105,7 +121,9 @@ def test_localhost_with_a_port_names_the_service_listening_there(result: ScanRes
     assert (found.callee, found.url_template) == ("notifications", "http://127.0.0.1:8003/notify")
 
 
-def test_env_var_names_built_from_a_helper_argument_resolve_per_invocation(result: ScanResult) -> None:
+def test_env_var_names_built_from_a_helper_argument_resolve_per_invocation(
+    result: ScanResult,
+) -> None:
     users = site(result, "services/recommendations/recommendations/api.py", 19)
     search = site(result, "services/recommendations/recommendations/api.py", 26)
     assert (users.callee, users.via_wrapper) == ("users", "recommendations.upstream.fetch_json")
@@ -131,7 +149,9 @@ def test_app_state_clients_and_grpc_stubs_are_resolved(result: ScanResult) -> No
 
 
 def test_tests_load_generators_and_scripts_are_classified(result: ScanResult) -> None:
-    assert site(result, "services/orders/tests/test_users_contract.py", 17).category is Category.TEST
+    assert (
+        site(result, "services/orders/tests/test_users_contract.py", 17).category is Category.TEST
+    )
     assert site(result, "loadtest/locustfile.py", 16).category is Category.LOADGEN
     assert site(result, "scripts/smoke_check.py", 20).category is Category.SCRIPT
     # Flask's in-process test client is no network call at all
@@ -154,7 +174,22 @@ def test_cli_json_output_is_the_library_output(tmp_path: Path, result: ScanResul
 
 def test_cli_filters_by_callee(tmp_path: Path) -> None:
     out = tmp_path / "scan.json"
-    assert main(["scan", str(SAMPLE), "-f", "json", "--no-cache", "--callee", "payments", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "scan",
+                str(SAMPLE),
+                "-f",
+                "json",
+                "--no-cache",
+                "--callee",
+                "payments",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["call_sites"] and {s["callee"] for s in data["call_sites"]} == {"payments"}
 
@@ -164,21 +199,63 @@ def test_cli_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert "no such file or directory" in capsys.readouterr().err
 
 
-def test_cli_baseline_ratchet_fires_only_on_new_coupling(tmp_path: Path, result: ScanResult) -> None:
+def test_cli_baseline_ratchet_fires_only_on_new_coupling(
+    tmp_path: Path, result: ScanResult
+) -> None:
     same = tmp_path / "same.json"
     same.write_text(normalised_json(result), encoding="utf-8")
-    assert main(["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", str(tmp_path / "o.json"), "--baseline", str(same)]) == 0
+    assert (
+        main(
+            [
+                "scan",
+                str(SAMPLE),
+                "-f",
+                "json",
+                "--no-cache",
+                "-o",
+                str(tmp_path / "o.json"),
+                "--baseline",
+                str(same),
+            ]
+        )
+        == 0
+    )
     data = json.loads(normalised_json(result))
-    data["call_sites"] = [s for s in data["call_sites"] if not (s["caller"] == "orders" and s["callee"] == "payments")]
+    data["call_sites"] = [
+        s for s in data["call_sites"] if not (s["caller"] == "orders" and s["callee"] == "payments")
+    ]
     older = tmp_path / "older.json"
     older.write_text(json.dumps(data), encoding="utf-8")
-    assert main(["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", str(tmp_path / "o.json"), "--baseline", str(older)]) == 1
+    assert (
+        main(
+            [
+                "scan",
+                str(SAMPLE),
+                "-f",
+                "json",
+                "--no-cache",
+                "-o",
+                str(tmp_path / "o.json"),
+                "--baseline",
+                str(older),
+            ]
+        )
+        == 1
+    )
 
 
 def test_cli_fail_on_score_gates(tmp_path: Path) -> None:
     out = str(tmp_path / "o.json")
-    assert main(["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", out, "--fail-on-score", "1000"]) == 0
-    assert main(["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", out, "--fail-on-score", "1"]) == 1
+    assert (
+        main(
+            ["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", out, "--fail-on-score", "1000"]
+        )
+        == 0
+    )
+    assert (
+        main(["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", out, "--fail-on-score", "1"])
+        == 1
+    )
 
 
 def test_cli_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,11 +27,13 @@ from decouple.errors import ConfigError, PathError
 from decouple.model import (
     Category,
     Diagnostic,
+    Endpoint,
     Role,
     ScanResult,
     Service,
     Severity,
 )
+from decouple.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -63,7 +65,8 @@ def load_configuration(root: Path, explicit: Path | None) -> tuple[Config, list[
         return load_config(root), []
     except ConfigError as exc:
         return Config(), [
-            Diagnostic("pyproject.toml", 1, Severity.ERROR, "config-invalid", problem) for problem in exc.problems
+            Diagnostic("pyproject.toml", 1, Severity.ERROR, "config-invalid", problem)
+            for problem in exc.problems
         ]
 
 
@@ -91,7 +94,9 @@ def module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str
     return ".".join(n.replace("-", "_") for n in names) or "__main__", is_package
 
 
-def detection_options(detectors: Sequence[Detector], config: Config, wrapper_names: Iterable[str] = ()) -> ExtractOptions:
+def detection_options(
+    detectors: Sequence[Detector], config: Config, wrapper_names: Iterable[str] = ()
+) -> ExtractOptions:
     from decouple.detect.servers import SERVER_EXTRACTORS
 
     modules: set[str] = set()
@@ -117,7 +122,20 @@ def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
     from decouple.detect.servers import FRAMEWORK_TOKENS
 
     tokens = {*options.client_modules, *FRAMEWORK_TOKENS, *options.wrapper_names}
-    tokens.update({"://", "environ", "getenv", "config", "settings", "Settings", "Stub", "_HOST", "_URL", "_ADDR"})
+    tokens.update(
+        {
+            "://",
+            "environ",
+            "getenv",
+            "config",
+            "settings",
+            "Settings",
+            "Stub",
+            "_HOST",
+            "_URL",
+            "_ADDR",
+        }
+    )
     tokens.update(q.rpartition(".")[2] for q in options.custom_clients)
     return tuple(sorted(t.encode() for t in tokens if t))
 
@@ -144,7 +162,13 @@ class _Job:
     is_package: bool
 
 
-def _extract_one(job: _Job, options: ExtractOptions, tokens: tuple[bytes, ...], cache: str | None, fingerprint: str) -> FileFacts:
+def _extract_one(
+    job: _Job,
+    options: ExtractOptions,
+    tokens: tuple[bytes, ...],
+    cache: str | None,
+    fingerprint: str,
+) -> FileFacts:
     """Facts of one file; every failure is a diagnostic (the file is the unit of failure)."""
     full = os.path.join(job.root, job.path)
     try:
@@ -154,22 +178,38 @@ def _extract_one(job: _Job, options: ExtractOptions, tokens: tuple[bytes, ...], 
                 job.path,
                 job.module,
                 diagnostics=(
-                    Diagnostic(job.path, 1, Severity.NOTE, "too-large",
-                               f"{size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // 2**20} MiB limit (generated?); file skipped"),
+                    Diagnostic(
+                        job.path,
+                        1,
+                        Severity.NOTE,
+                        "too-large",
+                        f"{size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // 2**20} MiB limit (generated?); file skipped",
+                    ),
                 ),
             )
         with open(full, "rb") as handle:
             source = handle.read()
     except OSError as exc:
         return FileFacts(
-            job.path, job.module,
-            diagnostics=(Diagnostic(job.path, 1, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"),),
+            job.path,
+            job.module,
+            diagnostics=(
+                Diagnostic(
+                    job.path,
+                    1,
+                    Severity.WARNING,
+                    "unreadable",
+                    f"cannot read: {exc.strerror or exc}",
+                ),
+            ),
         )
     if not any(token in source for token in tokens):
         return FileFacts(job.path, job.module)
     key = None
     if cache is not None:
-        key = hashlib.sha256(source + b"\0" + job.module.encode() + b"\0" + fingerprint.encode()).hexdigest()
+        key = hashlib.sha256(
+            source + b"\0" + job.module.encode() + b"\0" + fingerprint.encode()
+        ).hexdigest()
         cached = _cache_read(cache, key, job.path)
         if cached is not None:
             return cached
@@ -213,7 +253,9 @@ def _cache_write(cache: str, key: str, facts: FileFacts) -> None:
         pass  # a read-only tree scans fine without a cache
 
 
-def _extract_chunk(args: tuple[list[_Job], ExtractOptions, tuple[bytes, ...], str | None, str]) -> list[dict[str, Any]]:
+def _extract_chunk(
+    args: tuple[list[_Job], ExtractOptions, tuple[bytes, ...], str | None, str],
+) -> list[dict[str, Any]]:
     jobs, options, tokens, cache, fingerprint = args
     return [_extract_one(job, options, tokens, cache, fingerprint).to_json() for job in jobs]
 
@@ -254,7 +296,9 @@ def extract_all(
     out: list[FileFacts] = []
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for chunk_result in pool.map(_extract_chunk, [(c, options, tokens, cache, fingerprint) for c in chunks]):
+        for chunk_result in pool.map(
+            _extract_chunk, [(c, options, tokens, cache, fingerprint) for c in chunks]
+        ):
             out.extend(FileFacts.from_json(d) for d in chunk_result)
             done += len(chunk_result)
             if progress is not None:
@@ -289,7 +333,6 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple.resolve.calls import CallResolver
     from decouple.resolve.endpoints import build_endpoints, match_endpoint
     from decouple.resolve.hosts import HostMap
-    from decouple.resolve.index import ProjectIndex
 
     root = root.resolve()
     config, diagnostics = load_configuration(root, options.config_path)
@@ -313,7 +356,14 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
 
     python = list(listing.python)
     extract_options = detection_options(detectors, config)
-    facts = extract_all(root, python, extract_options, jobs=options.jobs, cache_dir=cache_dir, progress=options.progress)
+    facts = extract_all(
+        root,
+        python,
+        extract_options,
+        jobs=options.jobs,
+        cache_dir=cache_dir,
+        progress=options.progress,
+    )
     by_path = {f.path: f for f in facts}
     # Matching a configured client's positional arguments needs the functions' signatures.
     detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
@@ -321,9 +371,19 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     known_wrappers: set[str] = set()
     for _ in range(4):
         services = _with_code_ports(services, facts, service_of)
-        index = ProjectIndex(facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts))
+        index = ProjectIndex(
+            facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts)
+        )
         endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
-        resolver = CallResolver(index, detectors, HostMap(services, dict(discovery.infra_hosts)), endpoints, category_of, match_endpoint)
+        endpoints = _at_handler_definitions(endpoints, index)
+        resolver = CallResolver(
+            index,
+            detectors,
+            HostMap(services, dict(discovery.infra_hosts)),
+            endpoints,
+            category_of,
+            match_endpoint,
+        )
         resolution = resolver.resolve()
         names = {w.short_name for w in resolution.wrappers.values()}
         if names <= known_wrappers:
@@ -346,9 +406,27 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         services=tuple(sorted(services, key=lambda s: s.name)),
         endpoints=tuple(sorted(endpoints, key=lambda e: e.sort_key())),
         call_sites=tuple(sorted(resolution.call_sites, key=lambda c: (c.file, c.line, c.id))),
-        diagnostics=tuple(sorted(set(diagnostics) | set(endpoint_diags), key=lambda d: d.sort_key())),
+        diagnostics=tuple(
+            sorted(set(diagnostics) | set(endpoint_diags), key=lambda d: d.sort_key())
+        ),
         files_scanned=len(python),
     )
+
+
+def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) -> list[Endpoint]:
+    """Point each endpoint at its handler's ``def`` (not the decorator or the urls.py entry):
+    that is where a reader, and a later migration, goes."""
+    out = []
+    for endpoint in endpoints:
+        entries = index.functions.get(endpoint.handler, [])
+        same_service = [
+            (p, fn) for p, fn in entries if index.service_of(p) == endpoint.service
+        ] or entries
+        if same_service:
+            path, fn = same_service[0]
+            endpoint = replace(endpoint, file=path, line=fn.line)
+        out.append(endpoint)
+    return out
 
 
 def _mentions(path: Path, needles: tuple[bytes, ...]) -> bool:
@@ -359,7 +437,9 @@ def _mentions(path: Path, needles: tuple[bytes, ...]) -> bool:
     return any(n in data for n in needles)
 
 
-def _with_code_ports(services: list[Service], facts: Sequence[FileFacts], service_of: Callable[[str], str | None]) -> list[Service]:
+def _with_code_ports(
+    services: list[Service], facts: Sequence[FileFacts], service_of: Callable[[str], str | None]
+) -> list[Service]:
     """Ports that only the code states (``app.run(port=5001)``) help tell ``127.0.0.1:5001`` apart."""
     extra: dict[str, set[int]] = {}
     evidence: dict[str, list[str]] = {}

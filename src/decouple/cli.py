@@ -49,7 +49,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         Optional[bool],  # noqa: UP045 - typer reads the annotation at run time
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = None,
 ) -> None:
     """decouple: untangle services that call each other directly."""
@@ -60,24 +62,39 @@ def scan(
     path: Annotated[Path, typer.Argument(help="Repository (or folder) to scan.")],
     format: Annotated[
         Optional[OutputFormat],  # noqa: UP045
-        typer.Option("--format", "-f", help="table (default on a terminal), json (schema_version 1) or sarif (2.1.0)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (default on a terminal), json (schema_version 1) or sarif (2.1.0).",
+        ),
     ] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,  # noqa: UP045
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="A decouple.toml or pyproject.toml to use instead of the repository's."),
+        typer.Option(
+            "--config", help="A decouple.toml or pyproject.toml to use instead of the repository's."
+        ),
     ] = None,
     exclude: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--exclude", "-x", help="Glob of paths to skip (gitignore syntax); repeatable."),
+        typer.Option(
+            "--exclude", "-x", help="Glob of paths to skip (gitignore syntax); repeatable."
+        ),
     ] = None,
     callee: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--callee", help="Only call sites whose callee is this service (or external:<host>, unknown)."),
+        typer.Option(
+            "--callee",
+            help="Only call sites whose callee is this service (or external:<host>, unknown).",
+        ),
     ] = None,
     endpoint: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--endpoint", help='Only call sites that hit this endpoint, e.g. "POST /orders".'),
+        typer.Option(
+            "--endpoint", help='Only call sites that hit this endpoint, e.g. "POST /orders".'
+        ),
     ] = None,
     baseline: Annotated[
         Optional[Path],  # noqa: UP045
@@ -90,10 +107,14 @@ def scan(
         Optional[float],  # noqa: UP045
         typer.Option("--fail-on-score", help="Exit 1 if any service's hotspot score is above X."),
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")
+    ] = False,
     jobs: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option("--jobs", "-j", min=1, help="Worker processes for parsing (default: CPU count)."),
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes for parsing (default: CPU count)."
+        ),
     ] = None,
 ) -> None:
     """Find every inter-service call in PATH and resolve it to its callee.

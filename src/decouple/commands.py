@@ -45,7 +45,10 @@ def filter_sites(result: ScanResult, callee: str | None, endpoint: str | None) -
             s
             for s in sites
             if s.endpoint is not None
-            and (s.endpoint.upper() == wanted or (not path and s.endpoint.upper().split(" ", 1)[-1] == method))
+            and (
+                s.endpoint.upper() == wanted
+                or (not path and s.endpoint.upper().split(" ", 1)[-1] == method)
+            )
         )
     return replace(result, call_sites=sites)
 
@@ -57,7 +60,11 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
         edges = set()
         ids = set()
         for site in result.call_sites:
-            if site.role is Role.CALL and site.is_inter_service and site.category is Category.PRODUCTION:
+            if (
+                site.role is Role.CALL
+                and site.is_inter_service
+                and site.category is Category.PRODUCTION
+            ):
                 edges.add((site.caller, site.callee))
                 ids.add(site.id)
         return edges, ids
@@ -65,12 +72,20 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     base_edges, base_ids = keyed(baseline)
     problems = []
     for site in current.call_sites:
-        if not (site.role is Role.CALL and site.is_inter_service and site.category is Category.PRODUCTION):
+        if not (
+            site.role is Role.CALL
+            and site.is_inter_service
+            and site.category is Category.PRODUCTION
+        ):
             continue
         if (site.caller, site.callee) not in base_edges:
-            problems.append(f"new edge {site.caller} -> {site.callee} at {site.file}:{site.line} ({site.id})")
+            problems.append(
+                f"new edge {site.caller} -> {site.callee} at {site.file}:{site.line} ({site.id})"
+            )
         elif site.id not in base_ids:
-            problems.append(f"new call site {site.caller} -> {site.callee} at {site.file}:{site.line} ({site.id})")
+            problems.append(
+                f"new call site {site.caller} -> {site.callee} at {site.file}:{site.line} ({site.id})"
+            )
     return problems
 
 
@@ -93,7 +108,13 @@ def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], Non
         return None, lambda: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    bar = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    )
     task = bar.add_task("scan", total=None)
     bar.start()
 
@@ -127,7 +148,9 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
             try:
                 baseline = load_scan_json(command.baseline.read_text(encoding="utf-8"))
             except OSError as exc:
-                raise DecoupleError(f"{command.baseline}: cannot read baseline: {exc.strerror or exc}") from exc
+                raise DecoupleError(
+                    f"{command.baseline}: cannot read baseline: {exc.strerror or exc}"
+                ) from exc
     except DecoupleError as exc:
         stop()
         print(f"decouple: error: {exc}", file=err)
@@ -147,7 +170,9 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         try:
             write_atomic(command.output, text)
         except OSError as exc:
-            print(f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err)
+            print(
+                f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
+            )
             return EXIT_USAGE
     else:
         sys.stdout.write(text)
@@ -162,9 +187,16 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
     if command.fail_on_score is not None:
         from decouple.scores import hotspot_scores
 
-        over = [(name, score) for name, score in hotspot_scores(result).items() if score > command.fail_on_score]
+        over = [
+            (name, score)
+            for name, score in hotspot_scores(result).items()
+            if score > command.fail_on_score
+        ]
         for name, score in sorted(over, key=lambda item: -item[1]):
-            print(f"decouple: service {name} has hotspot score {score:.1f} > {command.fail_on_score}", file=err)
+            print(
+                f"decouple: service {name} has hotspot score {score:.1f} > {command.fail_on_score}",
+                file=err,
+            )
         if over:
             status = EXIT_GATE
     return status

@@ -71,7 +71,10 @@ class Config:
     def detection_fingerprint(self) -> str:
         """Hash of what changes per-file detection results (part of the cache key)."""
         payload = json.dumps(
-            [[c.qualname, c.service_arg, c.url_arg, c.path_arg, c.method, c.method_arg] for c in self.clients],
+            [
+                [c.qualname, c.service_arg, c.url_arg, c.path_arg, c.method, c.method_arg]
+                for c in self.clients
+            ],
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -100,7 +103,9 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
     problems: list[str] = []
     known = {"exclude", "services", "clients", "tests", "loadgen", "scripts"}
     for key in sorted(set(table) - known):
-        problems.append(f"{source}: unknown key 'tool.decouple.{key}' (known: {', '.join(sorted(known))})")
+        problems.append(
+            f"{source}: unknown key 'tool.decouple.{key}' (known: {', '.join(sorted(known))})"
+        )
 
     services: list[ServiceConfig] = []
     raw_services = table.get("services", {})

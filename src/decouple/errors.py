@@ -1,9 +1,9 @@
 """User-facing errors.
 
-    DecoupleError                 anything the user can fix; the CLI prints it and exits 2
-    ├── PathError                 a path that does not exist or is not a directory
-    ├── ConfigError               one or more problems in pyproject.toml / decouple.toml
-    └── SelectionError            an id, edge or service name that matches nothing
+DecoupleError                 anything the user can fix; the CLI prints it and exits 2
+├── PathError                 a path that does not exist or is not a directory
+├── ConfigError               one or more problems in pyproject.toml / decouple.toml
+└── SelectionError            an id, edge or service name that matches nothing
 """
 
 from __future__ import annotations

@@ -150,8 +150,10 @@ class CallSite:
 
     @property
     def is_inter_service(self) -> bool:
-        return self.role is Role.CALL and self.callee != UNKNOWN and not self.callee.startswith(
-            EXTERNAL_PREFIX
+        return (
+            self.role is Role.CALL
+            and self.callee != UNKNOWN
+            and not self.callee.startswith(EXTERNAL_PREFIX)
         )
 
 
@@ -186,6 +188,14 @@ def call_site_id(
     the same url in one function gets ``nth=1``).
     """
     key = "\x1f".join(
-        [caller, file, function, client, (method or "").upper(), normalise_url_for_id(url), str(nth)]
+        [
+            caller,
+            file,
+            function,
+            client,
+            (method or "").upper(),
+            normalise_url_for_id(url),
+            str(nth),
+        ]
     )
     return "cs-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]

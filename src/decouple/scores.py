@@ -47,7 +47,11 @@ def score_components(result: ScanResult) -> dict[str, ScoreComponents]:
     callers: dict[str, set[str]] = defaultdict(set)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for site in result.call_sites:
-        if site.role is not Role.CALL or site.category is not Category.PRODUCTION or not site.is_inter_service:
+        if (
+            site.role is not Role.CALL
+            or site.category is not Category.PRODUCTION
+            or not site.is_inter_service
+        ):
             continue
         if site.caller == site.callee:
             continue
@@ -62,7 +66,9 @@ def score_components(result: ScanResult) -> dict[str, ScoreComponents]:
     for service in result.services:
         name = service.name
         c = counts.get(name, [0, 0, 0, 0])
-        out[name] = ScoreComponents(name, len(callees[name]), len(callers[name]), c[0], c[1], c[2], c[3])
+        out[name] = ScoreComponents(
+            name, len(callees[name]), len(callers[name]), c[0], c[1], c[2], c[3]
+        )
     return out
 
 

@@ -9,7 +9,7 @@ Function bodies are evaluated with a :class:`Scope` that tracks local assignment
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from decouple.detect.values import (
@@ -40,7 +40,12 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
 _DJANGO_SETTINGS = frozenset({"django.conf.settings"})
-_STR_METHODS = {"upper": str.upper, "lower": str.lower, "strip": str.strip, "title": str.title}
+_STR_METHODS: dict[str, Callable[[str], str]] = {
+    "upper": str.upper,
+    "lower": str.lower,
+    "strip": str.strip,
+    "title": str.title,
+}
 _MAX_DEPTH = 40
 
 
@@ -67,7 +72,11 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
             if node.level:
                 parts = package.split(".") if package else []
                 if node.level > 1:
-                    parts = parts[: len(parts) - (node.level - 1)] if node.level - 1 <= len(parts) else []
+                    parts = (
+                        parts[: len(parts) - (node.level - 1)]
+                        if node.level - 1 <= len(parts)
+                        else []
+                    )
                 base = ".".join([*parts, base] if base else parts)
             for alias in node.names:
                 if alias.name == "*":
@@ -121,7 +130,11 @@ class ModuleContext:
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
                         self.globals[target.id] = stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None and isinstance(stmt.target, ast.Name):
+            elif (
+                isinstance(stmt, ast.AnnAssign)
+                and stmt.value is not None
+                and isinstance(stmt.target, ast.Name)
+            ):
                 self.globals[stmt.target.id] = stmt.value
             elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.functions[stmt.name] = stmt
@@ -168,7 +181,7 @@ class ModuleContext:
             return dyn(_src(expr))
         return self._eval(expr, scope, depth + 1)
 
-    def _eval(self, expr: ast.expr, scope: Scope, depth: int) -> Value:  # noqa: C901 - a dispatch
+    def _eval(self, expr: ast.expr, scope: Scope, depth: int) -> Value:
         ev = self.evaluate
         if isinstance(expr, ast.Constant):
             if isinstance(expr.value, str):
@@ -193,7 +206,11 @@ class ModuleContext:
         if isinstance(expr, ast.BinOp):
             if isinstance(expr.op, ast.Add):
                 return concat(ev(expr.left, scope, depth), ev(expr.right, scope, depth))
-            if isinstance(expr.op, ast.Mod) and isinstance(expr.left, ast.Constant) and isinstance(expr.left.value, str):
+            if (
+                isinstance(expr.op, ast.Mod)
+                and isinstance(expr.left, ast.Constant)
+                and isinstance(expr.left.value, str)
+            ):
                 return self._percent(expr.left.value, expr.right, scope, depth)
             return dyn(_src(expr))
         if isinstance(expr, ast.Name):
@@ -267,11 +284,19 @@ class ModuleContext:
                 out = ""
                 value: Value
                 if field_name == "":
-                    value = self.evaluate(call.args[auto], scope, depth) if auto < len(call.args) else Dyn("?")
+                    value = (
+                        self.evaluate(call.args[auto], scope, depth)
+                        if auto < len(call.args)
+                        else Dyn("?")
+                    )
                     auto += 1
                 elif field_name.isdigit():
                     idx = int(field_name)
-                    value = self.evaluate(call.args[idx], scope, depth) if idx < len(call.args) else Dyn("?")
+                    value = (
+                        self.evaluate(call.args[idx], scope, depth)
+                        if idx < len(call.args)
+                        else Dyn("?")
+                    )
                 else:
                     kw = next((k.value for k in call.keywords if k.arg == field_name), None)
                     value = self.evaluate(kw, scope, depth) if kw is not None else Dyn(field_name)
@@ -342,9 +367,15 @@ class ModuleContext:
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
         func = call.func
         qual = self.qualname(func, scope)
-        if isinstance(func, ast.Name) and func.id in ("str", "int") and call.args and not _is_local(scope, func.id):
-            if func.id not in self.globals and func.id not in self.imports:
-                return self.evaluate(call.args[0], scope, depth)
+        if (
+            isinstance(func, ast.Name)
+            and func.id in ("str", "int")
+            and call.args
+            and not _is_local(scope, func.id)
+            and func.id not in self.globals
+            and func.id not in self.imports
+        ):
+            return self.evaluate(call.args[0], scope, depth)
         if qual is None and isinstance(func, ast.Name):
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
@@ -360,13 +391,20 @@ class ModuleContext:
                     how,
                 )
             if qual in _URLJOIN and len(call.args) >= 2:
-                return Join(self.evaluate(call.args[0], scope, depth), self.evaluate(call.args[1], scope, depth))
+                return Join(
+                    self.evaluate(call.args[0], scope, depth),
+                    self.evaluate(call.args[1], scope, depth),
+                )
             if qual in ("str", "builtins.str") and call.args:
                 return self.evaluate(call.args[0], scope, depth)
             return self._obj(qual, call, scope, depth)
         if isinstance(func, ast.Attribute):
             # "...".format(...)
-            if func.attr == "format" and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str):
+            if (
+                func.attr == "format"
+                and isinstance(func.value, ast.Constant)
+                and isinstance(func.value.value, str)
+            ):
                 return self._format(func.value.value, call, scope, depth)
             if func.attr in ("rstrip", "lstrip", "strip") and call.args:
                 # BASE.rstrip("/"): the joined url reads the same for matching purposes
@@ -378,7 +416,11 @@ class ModuleContext:
                 if isinstance(receiver, Param | Ref):
                     # kept symbolic: a helper's `name.upper()` is known once `name` is bound
                     return Obj(f"str.{func.attr}", (receiver,))
-            if isinstance(receiver, Obj) and receiver.type in ("environs.Env", "environ.Env") and call.args:
+            if (
+                isinstance(receiver, Obj)
+                and receiver.type in ("environs.Env", "environ.Env")
+                and call.args
+            ):
                 default = _arg(call, 1, "default")
                 return Env(
                     self.evaluate(call.args[0], scope, depth),
@@ -388,12 +430,25 @@ class ModuleContext:
             if isinstance(receiver, Ref) and func.attr in _ENVIRONS_METHODS and call.args:
                 # an Env() instance defined in another module: keep as a deferred read
                 return Obj(f"{receiver.qualname}.{func.attr}()", self._args(call, scope, depth))
-            if isinstance(receiver, Ref) and func.attr == "get" and call.args and receiver.qualname.endswith(".config"):
+            if (
+                isinstance(receiver, Ref)
+                and func.attr == "get"
+                and call.args
+                and receiver.qualname.endswith(".config")
+            ):
                 return Setting("flask", _lit_text(self.evaluate(call.args[0], scope, depth)))
             if isinstance(receiver, Obj):
-                return Obj(f"{receiver.type}.{func.attr}()", self._args(call, scope, depth), self._kwargs(call, scope, depth))
+                return Obj(
+                    f"{receiver.type}.{func.attr}()",
+                    self._args(call, scope, depth),
+                    self._kwargs(call, scope, depth),
+                )
             if isinstance(receiver, Ref):
-                return Obj(f"{receiver.qualname}.{func.attr}()", self._args(call, scope, depth), self._kwargs(call, scope, depth))
+                return Obj(
+                    f"{receiver.qualname}.{func.attr}()",
+                    self._args(call, scope, depth),
+                    self._kwargs(call, scope, depth),
+                )
         if isinstance(func, ast.Name) and func.id in ("Env",) and not call.args:
             return Obj("environs.Env")
         return dyn(_src(call))
@@ -405,11 +460,16 @@ class ModuleContext:
 
     def _args(self, call: ast.Call, scope: Scope, depth: int) -> tuple[Value, ...]:
         return tuple(
-            self.evaluate(a, scope, depth) if not isinstance(a, ast.Starred) else dyn(_src(a)) for a in call.args[:6]
+            self.evaluate(a, scope, depth) if not isinstance(a, ast.Starred) else dyn(_src(a))
+            for a in call.args[:6]
         )
 
     def _kwargs(self, call: ast.Call, scope: Scope, depth: int) -> tuple[tuple[str, Value], ...]:
-        return tuple((k.arg, self.evaluate(k.value, scope, depth)) for k in call.keywords if k.arg is not None)
+        return tuple(
+            (k.arg, self.evaluate(k.value, scope, depth))
+            for k in call.keywords
+            if k.arg is not None
+        )
 
     def _is_locust_user(self, class_qualname: str) -> bool:
         name = class_qualname.rpartition(".")[2]
@@ -435,7 +495,9 @@ def _arg(call: ast.Call, index: int | None, name: str) -> ast.expr | None:
 def _is_local(scope: Scope, name: str) -> bool:
     current: Scope | None = scope
     while current is not None:
-        if current.kind == "function" and (name in current.locals or name in current.params or name in current.assigned):
+        if current.kind == "function" and (
+            name in current.locals or name in current.params or name in current.assigned
+        ):
             return True
         current = current.parent
     return False
@@ -470,4 +532,11 @@ def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     return _module_level_statements(body)
 
 
-__all__ = ["ENV_READERS", "ModuleContext", "Scope", "build_imports", "dotted", "module_level_statements"]
+__all__ = [
+    "ENV_READERS",
+    "ModuleContext",
+    "Scope",
+    "build_imports",
+    "dotted",
+    "module_level_statements",
+]

@@ -16,16 +16,48 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from decouple.detect.context import ModuleContext, Scope, dotted, module_level_statements
-from decouple.detect.facts import Constant, FileFacts, FunctionInfo, Port, RawCall
+from decouple.detect.facts import (
+    Constant,
+    FileFacts,
+    FunctionInfo,
+    GrpcMethod,
+    Port,
+    RawCall,
+    RawMount,
+    RawRoute,
+)
 from decouple.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
 from decouple.model import Diagnostic, Severity
 
 _DIRECTIVE = re.compile(r"#\s*decouple:\s*(ignore|target\s*=\s*([A-Za-z0-9_.:\-]+))")
-_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_SUBMITTERS = {"submit": 0, "to_thread": 0, "run_in_executor": 1, "apply_async": 0, "spawn": 0, "start_soon": 0}
-_SETTINGS_BASES = frozenset({"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"})
-_SERVE_FUNCS = frozenset({"uvicorn.run", "aiohttp.web.run_app", "web.run_app", "hypercorn.run", "waitress.serve"})
+_LOOPS = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+_SUBMITTERS = {
+    "submit": 0,
+    "to_thread": 0,
+    "run_in_executor": 1,
+    "apply_async": 0,
+    "spawn": 0,
+    "start_soon": 0,
+}
+_SETTINGS_BASES = frozenset(
+    {"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"}
+)
+_SERVE_FUNCS = frozenset(
+    {"uvicorn.run", "aiohttp.web.run_app", "web.run_app", "hypercorn.run", "waitress.serve"}
+)
 _MAX_SRC = 200
+
+ServerExtractor = Callable[
+    [ast.Module, ModuleContext], tuple[Sequence[RawRoute], Sequence[RawMount], Sequence[GrpcMethod]]
+]
 
 
 @dataclass(frozen=True)
@@ -41,7 +73,7 @@ class ExtractOptions:
     #: Short names of the project's wrapper helpers, learned from a first pass.
     wrapper_names: frozenset[str] = frozenset()
     #: Route extractors: ``(tree, context) -> (routes, mounts, grpc_methods)``.
-    server_extractors: tuple[Callable[..., object], ...] = field(default=())
+    server_extractors: tuple[ServerExtractor, ...] = field(default=())
 
 
 def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnostic | None]:
@@ -50,15 +82,27 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnosti
         return ast.parse(source, filename=path), None
     except SyntaxError as exc:
         if "null bytes" in (exc.msg or ""):
-            return None, Diagnostic(path, exc.lineno or 1, Severity.WARNING, "null-bytes", "file contains NUL bytes (binary?); skipped")
+            return None, Diagnostic(
+                path,
+                exc.lineno or 1,
+                Severity.WARNING,
+                "null-bytes",
+                "file contains NUL bytes (binary?); skipped",
+            )
         first_error = exc
     except (ValueError, RecursionError, MemoryError) as exc:
         code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
-        return None, Diagnostic(path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}")
+        return None, Diagnostic(
+            path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}"
+        )
     if "too many nested" in (first_error.msg or "") or _bracket_depth(source) > _MAX_FALLBACK_DEPTH:
         # libcst's native parser overflows its stack on such input instead of raising
         return None, Diagnostic(
-            path, first_error.lineno or 1, Severity.WARNING, "too-deep", "nesting too deep to analyse; file skipped"
+            path,
+            first_error.lineno or 1,
+            Severity.WARNING,
+            "too-deep",
+            "nesting too deep to analyse; file skipped",
         )
     tree = _parse_with_libcst(source)
     if tree is not None:
@@ -66,7 +110,9 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnosti
     line = first_error.lineno or 1
     message = first_error.msg or "invalid syntax"
     hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
-    return None, Diagnostic(path, line, Severity.WARNING, "parse-error", f"syntax error: {message}{hint}; file skipped")
+    return None, Diagnostic(
+        path, line, Severity.WARNING, "parse-error", f"syntax error: {message}{hint}; file skipped"
+    )
 
 
 _MAX_FALLBACK_DEPTH = 100
@@ -85,7 +131,10 @@ def _bracket_depth(source: bytes) -> int:
 
 
 def _looks_like_python2(source: bytes) -> bool:
-    return bool(re.search(rb"^\s*print\s+[\"'\w]", source, re.M) or re.search(rb"except\s+\w+\s*,\s*\w+\s*:", source))
+    return bool(
+        re.search(rb"^\s*print\s+[\"'\w]", source, re.M)
+        or re.search(rb"except\s+\w+\s*,\s*\w+\s*:", source)
+    )
 
 
 def _parse_with_libcst(source: bytes) -> ast.Module | None:
@@ -143,13 +192,27 @@ def extract_facts(
         return FileFacts(
             path=path,
             module=module,
-            diagnostics=(Diagnostic(path, 1, Severity.WARNING, "too-deep", "nesting too deep to analyse; file skipped"),),
+            diagnostics=(
+                Diagnostic(
+                    path,
+                    1,
+                    Severity.WARNING,
+                    "too-deep",
+                    "nesting too deep to analyse; file skipped",
+                ),
+            ),
         )
 
 
 class _Extractor:
     def __init__(
-        self, tree: ast.Module, source: bytes, path: str, module: str, options: ExtractOptions, is_package: bool
+        self,
+        tree: ast.Module,
+        source: bytes,
+        path: str,
+        module: str,
+        options: ExtractOptions,
+        is_package: bool,
     ) -> None:
         self.tree = tree
         self.path = path
@@ -170,15 +233,28 @@ class _Extractor:
         ctx = self.ctx
         self._record_module_constants()
         self._walk_body(self.tree.body, ctx.module_scope)
-        routes: list[object] = []
-        mounts: list[object] = []
-        grpc: list[object] = []
+        routes: list[RawRoute] = []
+        mounts: list[RawMount] = []
+        grpc: list[GrpcMethod] = []
         for extractor in self.options.server_extractors:
             try:
-                r, m, g = extractor(self.tree, ctx)  # type: ignore[misc]
-            except (RecursionError, ValueError, AttributeError, TypeError, IndexError, KeyError) as exc:
+                r, m, g = extractor(self.tree, ctx)
+            except (
+                RecursionError,
+                ValueError,
+                AttributeError,
+                TypeError,
+                IndexError,
+                KeyError,
+            ) as exc:
                 self.diagnostics.append(
-                    Diagnostic(self.path, 1, Severity.NOTE, "route-extraction", f"routes not read: {type(exc).__name__}: {exc}")
+                    Diagnostic(
+                        self.path,
+                        1,
+                        Severity.NOTE,
+                        "route-extraction",
+                        f"routes not read: {type(exc).__name__}: {exc}",
+                    )
                 )
                 continue
             routes.extend(r)
@@ -191,9 +267,9 @@ class _Extractor:
             constants=tuple(self.constants),
             functions=tuple(self._function_infos.values()),
             calls=tuple(self.calls),
-            routes=tuple(routes),  # type: ignore[arg-type]
-            mounts=tuple(mounts),  # type: ignore[arg-type]
-            grpc_methods=tuple(grpc),  # type: ignore[arg-type]
+            routes=tuple(routes),
+            mounts=tuple(mounts),
+            grpc_methods=tuple(grpc),
             ports=tuple(self.ports),
             settings_classes=tuple(self.settings_classes),
             is_loadgen=is_loadgen,
@@ -210,7 +286,9 @@ class _Extractor:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
                     if isinstance(target, ast.Name):
-                        self._constant(f"{ctx.module}.{target.id}", ctx.evaluate(stmt.value), stmt.lineno)
+                        self._constant(
+                            f"{ctx.module}.{target.id}", ctx.evaluate(stmt.value), stmt.lineno
+                        )
                     elif isinstance(target, ast.Attribute):
                         self._attribute_constant(target, stmt.value, ctx.module_scope, stmt.lineno)
                     elif isinstance(target, ast.Subscript):
@@ -221,7 +299,9 @@ class _Extractor:
             return
         self.constants.append(Constant(qualname, value, line))
 
-    def _attribute_constant(self, target: ast.Attribute, expr: ast.expr, scope: Scope, line: int) -> None:
+    def _attribute_constant(
+        self, target: ast.Attribute, expr: ast.expr, scope: Scope, line: int
+    ) -> None:
         """``self.x = ...``, ``app.state.client = ...``, ``settings.URL = ...``."""
         ref = self.ctx.evaluate(target, scope)
         if isinstance(ref, Ref):
@@ -265,8 +345,16 @@ class _Extractor:
                         if isinstance(item.optional_vars, ast.Name):
                             value = self.ctx.evaluate(item.context_expr, scope)
                             if scope.kind == "function":
-                                scope.locals[item.optional_vars.id] = value if not isinstance(value, Dyn) else Dyn(item.optional_vars.id)
-                elif isinstance(stmt, ast.For | ast.AsyncFor) and isinstance(stmt.target, ast.Name) and scope.kind == "function":
+                                scope.locals[item.optional_vars.id] = (
+                                    value
+                                    if not isinstance(value, Dyn)
+                                    else Dyn(item.optional_vars.id)
+                                )
+                elif (
+                    isinstance(stmt, ast.For | ast.AsyncFor)
+                    and isinstance(stmt.target, ast.Name)
+                    and scope.kind == "function"
+                ):
                     scope.locals[stmt.target.id] = Dyn(stmt.target.id)
                 for child_body in _child_bodies(stmt):
                     self._walk_body(child_body, scope)
@@ -280,7 +368,9 @@ class _Extractor:
         for target in targets:
             if isinstance(target, ast.Name):
                 if scope.kind == "function":
-                    scope.locals[target.id] = value if not isinstance(value, Dyn) else Dyn(target.id)
+                    scope.locals[target.id] = (
+                        value if not isinstance(value, Dyn) else Dyn(target.id)
+                    )
                 elif scope.kind == "class":
                     self._constant(f"{scope.qualname}.{target.id}", value, stmt.lineno)
             elif isinstance(target, ast.Attribute) and scope.kind != "module":
@@ -308,7 +398,9 @@ class _Extractor:
             owner_class=owner,
             assigned=frozenset(_assigned_names(node)),
         )
-        self._function_infos[qualname] = FunctionInfo(qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method)
+        self._function_infos[qualname] = FunctionInfo(
+            qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method
+        )
         for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
             self._visit_expr(default, scope)
         self.stack.append(node)
@@ -324,12 +416,22 @@ class _Extractor:
             self.settings_classes.append((qualname, _env_prefix(node)))
         inner = Scope("class", qualname, parent=scope, owner_class=qualname)
         for stmt in node.body:
-            if isinstance(stmt, ast.AnnAssign) and stmt.value is None and isinstance(stmt.target, ast.Name):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and stmt.value is None
+                and isinstance(stmt.target, ast.Name)
+            ):
                 continue
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and stmt.value is not None
+            ):
                 value = _field_default(stmt.value)
                 if value is not None:
-                    self._constant(f"{qualname}.{stmt.target.id}", self.ctx.evaluate(value, inner), stmt.lineno)
+                    self._constant(
+                        f"{qualname}.{stmt.target.id}", self.ctx.evaluate(value, inner), stmt.lineno
+                    )
                     continue
         self.stack.append(node)
         try:
@@ -377,13 +479,20 @@ class _Extractor:
             self.stack.pop()
 
     def _call(self, call: ast.Call, scope: Scope) -> None:
-        ctx = self.ctx
         func = call.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        name = (
+            func.attr
+            if isinstance(func, ast.Attribute)
+            else func.id
+            if isinstance(func, ast.Name)
+            else ""
+        )
         self._maybe_port(call, name, scope)
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
-            self._candidate(call, call.args[index], call.args[index + 1 :], call.keywords, scope, submitted=True)
+            self._candidate(
+                call, call.args[index], call.args[index + 1 :], call.keywords, scope, submitted=True
+            )
             return
         self._candidate(call, func, call.args, call.keywords, scope, submitted=False)
 
@@ -398,10 +507,15 @@ class _Extractor:
         submitted: bool,
     ) -> None:
         ctx = self.ctx
-        options = self.options
         qual = ctx.qualname(func, scope)
         receiver: Value | None = None
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        name = (
+            func.attr
+            if isinstance(func, ast.Attribute)
+            else func.id
+            if isinstance(func, ast.Name)
+            else ""
+        )
         if qual is None and isinstance(func, ast.Name):
             value = ctx.evaluate(func, scope)
             if isinstance(value, Ref):
@@ -409,10 +523,18 @@ class _Extractor:
         if qual is None and isinstance(func, ast.Attribute):
             receiver = ctx.evaluate(func.value, scope)
         if not self._worth_recording(qual, receiver, name):
-            return
+            if qual is None or not isinstance(func, ast.Attribute):
+                return
+            # `from .clients import search_client; search_client.get(...)`: the imported name
+            # may be an object rather than a module, so try it as a method call too.
+            qual, receiver = None, ctx.evaluate(func.value, scope)
+            if not self._worth_recording(None, receiver, name):
+                return
         if qual is not None and qual.rpartition(".")[2] != name and not submitted:
             name = qual.rpartition(".")[2]
-        self.calls.append(self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted))
+        self.calls.append(
+            self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
+        )
 
     def _worth_recording(self, qual: str | None, receiver: Value | None, name: str) -> bool:
         options = self.options
@@ -426,7 +548,11 @@ class _Extractor:
             return False
         if isinstance(receiver, Obj):
             top = receiver.type.split(".", 1)[0]
-            if top in options.client_modules or receiver.type.endswith("Stub") or receiver.type in options.custom_clients:
+            if (
+                top in options.client_modules
+                or receiver.type.endswith("Stub")
+                or receiver.type in options.custom_clients
+            ):
                 return True
             if any(c.startswith(receiver.type + ".") for c in options.custom_clients):
                 return True
@@ -453,9 +579,19 @@ class _Extractor:
         ctx = self.ctx
         line = call.lineno
         end_line = call.end_lineno or line
-        function = scope.qualname if scope.kind == "function" else f"{scope.qualname}.<body>" if scope.kind == "class" else "<module>"
-        arg_values = tuple(ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else dyn(_src(a)) for a in args)
-        kw_values = tuple((k.arg, ctx.evaluate(k.value, scope)) for k in keywords if k.arg is not None)
+        function = (
+            scope.qualname
+            if scope.kind == "function"
+            else f"{scope.qualname}.<body>"
+            if scope.kind == "class"
+            else "<module>"
+        )
+        arg_values = tuple(
+            ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else dyn(_src(a)) for a in args
+        )
+        kw_values = tuple(
+            (k.arg, ctx.evaluate(k.value, scope)) for k in keywords if k.arg is not None
+        )
         return RawCall(
             line=line,
             end_line=end_line,
@@ -467,10 +603,12 @@ class _Extractor:
             args=arg_values,
             kwargs=kw_values,
             arg_src=tuple(_src(a)[:_MAX_SRC] for a in args),
-            kwarg_src=tuple((k.arg, _src(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None),
+            kwarg_src=tuple(
+                (k.arg, _src(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None
+            ),
             result_used=self._result_used(call, scope),
             in_loop=self._in_loop(),
-            is_async=self._in_async() or self._awaited(call),
+            is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
         )
@@ -512,7 +650,11 @@ class _Extractor:
             if isinstance(parent, ast.Await):
                 node = parent
                 continue
-            if isinstance(parent, ast.Call) and parent.func is not node and self._is_submitter(parent):
+            if (
+                isinstance(parent, ast.Call)
+                and parent.func is not node
+                and self._is_submitter(parent)
+            ):
                 node = parent
                 continue
             break
@@ -523,7 +665,11 @@ class _Extractor:
         if isinstance(parent, ast.Attribute):
             # requests.post(...).raise_for_status() only turns failures into exceptions
             grand = self._parent_of(parent)
-            return not (parent.attr == "raise_for_status" and isinstance(grand, ast.Call) and isinstance(self._parent_of(grand), ast.Expr))
+            return not (
+                parent.attr == "raise_for_status"
+                and isinstance(grand, ast.Call)
+                and isinstance(self._parent_of(grand), ast.Expr)
+            )
         if isinstance(parent, ast.Assign | ast.AnnAssign):
             targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
@@ -536,7 +682,9 @@ class _Extractor:
                 return False
             if isinstance(var, ast.Name):
                 with_stmt = self._parent_of(parent)
-                return isinstance(with_stmt, ast.With | ast.AsyncWith) and _reads(var.id, with_stmt.body)
+                return isinstance(with_stmt, ast.With | ast.AsyncWith) and _reads(
+                    var.id, with_stmt.body
+                )
             return True
         return True
 
@@ -550,9 +698,13 @@ class _Extractor:
         line = getattr(assign, "lineno", 0)
         for stmt in body:
             for node in ast.walk(stmt):
-                if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-                    if getattr(node, "lineno", 0) >= line:
-                        return True
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id == name
+                    and isinstance(node.ctx, ast.Load)
+                    and getattr(node, "lineno", 0) >= line
+                ):
+                    return True
         return False
 
     def _override(self, line: int, end_line: int) -> str | None:
@@ -565,9 +717,15 @@ class _Extractor:
         if name not in ("run", "run_app", "serve"):
             return
         for kw in call.keywords:
-            if kw.arg == "port" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, int):
+            if (
+                kw.arg == "port"
+                and isinstance(kw.value, ast.Constant)
+                and isinstance(kw.value.value, int)
+            ):
                 qual = self.ctx.qualname(call.func, scope) or name
-                self.ports.append(Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})"))
+                self.ports.append(
+                    Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})")
+                )
 
 
 def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
@@ -601,11 +759,19 @@ def _assigned_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 
 def _env_prefix(cls: ast.ClassDef) -> str:
     for node in ast.walk(cls):
-        if isinstance(node, ast.keyword) and node.arg == "env_prefix" and isinstance(node.value, ast.Constant):
+        if (
+            isinstance(node, ast.keyword)
+            and node.arg == "env_prefix"
+            and isinstance(node.value, ast.Constant)
+        ):
             return str(node.value.value)
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                if isinstance(target, ast.Name) and target.id == "env_prefix" and isinstance(node.value, ast.Constant):
+                if (
+                    isinstance(target, ast.Name)
+                    and target.id == "env_prefix"
+                    and isinstance(node.value, ast.Constant)
+                ):
                     return str(node.value.value)
     return ""
 

@@ -37,7 +37,7 @@ class RawCall:
     kwarg_src: tuple[tuple[str, str], ...]
     result_used: bool
     in_loop: bool
-    #: Inside ``async def`` (or awaited).
+    #: Awaited: the call itself is asynchronous (a blocking call inside ``async def`` is not).
     is_async: bool
     #: ``# decouple: target=<service>`` on the call or the line above.
     target_override: str | None = None
@@ -154,18 +154,34 @@ class FileFacts:
             "path": self.path,
             "module": self.module,
             "constants": [[c.qualname, encode(c.value), c.line] for c in self.constants],
-            "functions": [[f.qualname, list(f.params), f.is_async, f.line, f.is_method] for f in self.functions],
+            "functions": [
+                [f.qualname, list(f.params), f.is_async, f.line, f.is_method]
+                for f in self.functions
+            ],
             "calls": [_call_to_json(c) for c in self.calls],
             "routes": [
-                [r.framework, encode(r.owner), list(r.methods), encode(r.path), r.handler, r.line, r.protocol]
+                [
+                    r.framework,
+                    encode(r.owner),
+                    list(r.methods),
+                    encode(r.path),
+                    r.handler,
+                    r.line,
+                    r.protocol,
+                ]
                 for r in self.routes
             ],
-            "mounts": [[m.framework, encode(m.parent), encode(m.child), encode(m.prefix), m.line] for m in self.mounts],
+            "mounts": [
+                [m.framework, encode(m.parent), encode(m.child), encode(m.prefix), m.line]
+                for m in self.mounts
+            ],
             "grpc_methods": [[g.stub, g.servicer, g.method, g.path] for g in self.grpc_methods],
             "ports": [[p.port, p.line, p.how] for p in self.ports],
             "settings_classes": [list(s) for s in self.settings_classes],
             "is_loadgen": self.is_loadgen,
-            "diagnostics": [[d.file, d.line, d.severity.value, d.code, d.message] for d in self.diagnostics],
+            "diagnostics": [
+                [d.file, d.line, d.severity.value, d.code, d.message] for d in self.diagnostics
+            ],
             "ignored_lines": list(self.ignored_lines),
         }
 
@@ -175,21 +191,25 @@ class FileFacts:
             path=data["path"],
             module=data["module"],
             constants=tuple(Constant(q, decode(v), ln) for q, v, ln in data["constants"]),
-            functions=tuple(FunctionInfo(q, tuple(p), a, ln, m) for q, p, a, ln, m in data["functions"]),
+            functions=tuple(
+                FunctionInfo(q, tuple(p), a, ln, m) for q, p, a, ln, m in data["functions"]
+            ),
             calls=tuple(_call_from_json(c) for c in data["calls"]),
             routes=tuple(
                 RawRoute(fw, decode(o), tuple(ms), decode(p), h, ln, proto)
                 for fw, o, ms, p, h, ln, proto in data["routes"]
             ),
             mounts=tuple(
-                RawMount(fw, decode(p), decode(c), decode(x), ln) for fw, p, c, x, ln in data["mounts"]
+                RawMount(fw, decode(p), decode(c), decode(x), ln)
+                for fw, p, c, x, ln in data["mounts"]
             ),
             grpc_methods=tuple(GrpcMethod(*g) for g in data["grpc_methods"]),
             ports=tuple(Port(*p) for p in data["ports"]),
             settings_classes=tuple((q, prefix) for q, prefix in data["settings_classes"]),
             is_loadgen=data["is_loadgen"],
             diagnostics=tuple(
-                Diagnostic(f, ln, Severity(s), code, msg) for f, ln, s, code, msg in data["diagnostics"]
+                Diagnostic(f, ln, Severity(s), code, msg)
+                for f, ln, s, code, msg in data["diagnostics"]
             ),
             ignored_lines=tuple(data["ignored_lines"]),
         )
@@ -197,20 +217,41 @@ class FileFacts:
 
 def _call_to_json(c: RawCall) -> list[Any]:
     return [
-        c.line, c.end_line, c.col, c.function, c.name, c.func,
+        c.line,
+        c.end_line,
+        c.col,
+        c.function,
+        c.name,
+        c.func,
         None if c.receiver is None else encode(c.receiver),
-        [encode(a) for a in c.args], [[k, encode(v)] for k, v in c.kwargs],
-        list(c.arg_src), [list(kv) for kv in c.kwarg_src],
-        c.result_used, c.in_loop, c.is_async, c.target_override, c.submitted,
+        [encode(a) for a in c.args],
+        [[k, encode(v)] for k, v in c.kwargs],
+        list(c.arg_src),
+        [list(kv) for kv in c.kwarg_src],
+        c.result_used,
+        c.in_loop,
+        c.is_async,
+        c.target_override,
+        c.submitted,
     ]
 
 
 def _call_from_json(d: list[Any]) -> RawCall:
     return RawCall(
-        line=d[0], end_line=d[1], col=d[2], function=d[3], name=d[4], func=d[5],
+        line=d[0],
+        end_line=d[1],
+        col=d[2],
+        function=d[3],
+        name=d[4],
+        func=d[5],
         receiver=None if d[6] is None else decode(d[6]),
         args=tuple(decode(a) for a in d[7]),
         kwargs=tuple((k, decode(v)) for k, v in d[8]),
-        arg_src=tuple(d[9]), kwarg_src=tuple((k, s) for k, s in d[10]),
-        result_used=d[11], in_loop=d[12], is_async=d[13], target_override=d[14], submitted=d[15],
+        arg_src=tuple(d[9]),
+        kwarg_src=tuple((k, s) for k, s in d[10]),
+        result_used=d[11],
+        in_loop=d[12],
+        is_async=d[13],
+        target_override=d[14],
+        submitted=d[15],
     )

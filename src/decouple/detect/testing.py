@@ -15,14 +15,18 @@ from decouple.detect.receivers import resolve_receiver
 from decouple.detect.values import Value
 
 
-def options_for(detectors: Sequence[Detector], custom_clients: frozenset[str] = frozenset()) -> ExtractOptions:
+def options_for(
+    detectors: Sequence[Detector], custom_clients: frozenset[str] = frozenset()
+) -> ExtractOptions:
     modules: set[str] = set()
     methods: set[str] = set()
     for detector in detectors:
         modules.update(detector.modules)
         methods.update(detector.method_names)
     return ExtractOptions(
-        client_modules=frozenset(modules), method_names=frozenset(methods), custom_clients=custom_clients
+        client_modules=frozenset(modules),
+        method_names=frozenset(methods),
+        custom_clients=custom_clients,
     )
 
 
@@ -37,10 +41,16 @@ def match_raw(call: RawCall, facts: FileFacts, detectors: Sequence[Detector]) ->
 
 
 def detect_calls_in_source(
-    code: str, detectors: Sequence[Detector], *, module: str = "example", custom_clients: frozenset[str] = frozenset()
+    code: str,
+    detectors: Sequence[Detector],
+    *,
+    module: str = "example",
+    custom_clients: frozenset[str] = frozenset(),
 ) -> list[tuple[RawCall, Match]]:
     """Every request in ``code``, in source order, with the detector's match."""
-    facts = extract_facts(code.encode(), "example.py", module, options_for(detectors, custom_clients))
+    facts = extract_facts(
+        code.encode(), "example.py", module, options_for(detectors, custom_clients)
+    )
     found = []
     for call in facts.calls:
         if call.line in facts.ignored_lines:

@@ -140,11 +140,15 @@ def contains(value: Value, kind: type) -> bool:
     if isinstance(value, Concat):
         return any(contains(p, kind) for p in value.parts)
     if isinstance(value, Env):
-        return contains(value.name, kind) or (value.default is not None and contains(value.default, kind))
+        return contains(value.name, kind) or (
+            value.default is not None and contains(value.default, kind)
+        )
     if isinstance(value, Join):
         return contains(value.base, kind) or contains(value.url, kind)
     if isinstance(value, Obj):
-        return any(contains(a, kind) for a in value.args) or any(contains(v, kind) for _, v in value.kwargs)
+        return any(contains(a, kind) for a in value.args) or any(
+            contains(v, kind) for _, v in value.kwargs
+        )
     return False
 
 
@@ -189,7 +193,12 @@ def encode(value: Value) -> Any:
     if isinstance(value, Ref):
         return ["R", value.qualname]
     if isinstance(value, Env):
-        return ["E", encode(value.name), None if value.default is None else encode(value.default), value.reader]
+        return [
+            "E",
+            encode(value.name),
+            None if value.default is None else encode(value.default),
+            value.reader,
+        ]
     if isinstance(value, Setting):
         return ["S", value.framework, value.key]
     if isinstance(value, Param):
@@ -197,7 +206,12 @@ def encode(value: Value) -> Any:
     if isinstance(value, Join):
         return ["J", encode(value.base), encode(value.url)]
     if isinstance(value, Obj):
-        return ["O", value.type, [encode(a) for a in value.args], [[k, encode(v)] for k, v in value.kwargs]]
+        return [
+            "O",
+            value.type,
+            [encode(a) for a in value.args],
+            [[k, encode(v)] for k, v in value.kwargs],
+        ]
     return ["D", value.text]
 
 
@@ -218,7 +232,9 @@ def decode(data: Any) -> Value:
     if tag == "J":
         return Join(decode(data[1]), decode(data[2]))
     if tag == "O":
-        return Obj(data[1], tuple(decode(a) for a in data[2]), tuple((k, decode(v)) for k, v in data[3]))
+        return Obj(
+            data[1], tuple(decode(a) for a in data[2]), tuple((k, decode(v)) for k, v in data[3])
+        )
     if tag == "D":
         return Dyn(data[1])
     raise ValueError(f"unknown value tag {tag!r}")

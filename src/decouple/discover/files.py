@@ -193,12 +193,20 @@ def _git_listing(root: Path) -> tuple[list[str], list[Diagnostic]] | None:
     # Tracked files that the ignore rules match (generated code committed with `add -f`)
     # are left out too: the rules say what the team considers not its source.
     try:
-        ignored_tracked = _git(root, "ls-files", "--cached", "--ignored", "--exclude-standard", "-z")
-        skip = {p for p in ignored_tracked.stdout.split(b"\0") if p} if ignored_tracked.returncode == 0 else set()
+        ignored_tracked = _git(
+            root, "ls-files", "--cached", "--ignored", "--exclude-standard", "-z"
+        )
+        skip = (
+            {p for p in ignored_tracked.stdout.split(b"\0") if p}
+            if ignored_tracked.returncode == 0
+            else set()
+        )
     except (OSError, subprocess.SubprocessError):
         skip = set()
     # A nested repository that is not a submodule is listed once, as ``inner/``.
-    paths = sorted({os.fsdecode(p).rstrip("/") for p in listed.stdout.split(b"\0") if p and p not in skip})
+    paths = sorted(
+        {os.fsdecode(p).rstrip("/") for p in listed.stdout.split(b"\0") if p and p not in skip}
+    )
     diagnostics = []
     for line in listed.stderr.decode("utf-8", "replace").splitlines():
         # git skips directories it cannot open with a warning; keep that visible.

@@ -107,9 +107,9 @@ class CallResolver:
                 if wrapper is None:
                     continue
                 done.add(key)
-                site, inner = self._invocation(facts, call, wrapper)
-                if site is not None:
-                    drafts.append((facts, site))
+                invoked, inner = self._invocation(facts, call, wrapper)
+                if invoked is not None:
+                    drafts.append((facts, invoked))
                 if inner is not None and inner.qualname not in wrappers:
                     new[inner.qualname] = inner
             if not new:
@@ -126,7 +126,9 @@ class CallResolver:
                 return found
         return None
 
-    def _wrapper_for(self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]) -> Wrapper | None:
+    def _wrapper_for(
+        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
+    ) -> Wrapper | None:
         if call.func is not None:
             return wrappers.get(call.func)
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
@@ -147,7 +149,9 @@ class CallResolver:
         renderer = ValueRenderer(self.index, caller)
         url = self._combined(match, renderer)
         grpc = match.protocol == "grpc"
-        category = match.category or (Category.LOADGEN if facts.is_loadgen else self.categorize(facts.path))
+        category = match.category or (
+            Category.LOADGEN if facts.is_loadgen else self.categorize(facts.path)
+        )
         evidence = list(dict.fromkeys(url.evidence))
         callee = UNKNOWN
         reason: str | None = None
@@ -159,7 +163,9 @@ class CallResolver:
         if call.target_override:
             named = self.hosts.service_named(call.target_override)
             callee = named or call.target_override
-            evidence.append(f"annotation `# decouple: target={call.target_override}` at {facts.path}:{call.line}")
+            evidence.append(
+                f"annotation `# decouple: target={call.target_override}` at {facts.path}:{call.line}"
+            )
         elif match.service is not None:
             service_text = renderer.render(match.service)
             named = self.hosts.service_named(service_text.text)
@@ -176,7 +182,9 @@ class CallResolver:
             params = fn.params if fn else ()
             reason = f"host comes from parameter(s) {', '.join(sorted(set(url.params)))} of {call.function}"
             hint = "each call of this helper is reported as its own call site"
-            wrapper = Wrapper(call.function, params, bool(fn and fn.is_method), call, receiver, match, facts.path)
+            wrapper = Wrapper(
+                call.function, params, bool(fn and fn.is_method), call, receiver, match, facts.path
+            )
         else:
             found = self.hosts.callee(target, caller)
             callee = found.name
@@ -251,7 +259,10 @@ class CallResolver:
             method = self.index.grpc_methods.get((stub, match.method))
             rpc_path = method.path if method else None
             for endpoint in candidates:
-                if endpoint.protocol == "grpc" and (endpoint.path == rpc_path or (rpc_path is None and endpoint.path.endswith("/" + match.method))):
+                if endpoint.protocol == "grpc" and (
+                    endpoint.path == rpc_path
+                    or (rpc_path is None and endpoint.path.endswith("/" + match.method))
+                ):
                     return endpoint
             return None
         http = [e for e in candidates if e.protocol == "http"]
@@ -259,7 +270,9 @@ class CallResolver:
 
     # --- wrappers ----------------------------------------------------------------------------
 
-    def _invocation(self, facts: FileFacts, call: RawCall, wrapper: Wrapper) -> tuple[CallSite | None, Wrapper | None]:
+    def _invocation(
+        self, facts: FileFacts, call: RawCall, wrapper: Wrapper
+    ) -> tuple[CallSite | None, Wrapper | None]:
         params = wrapper.params[1:] if wrapper.is_method else wrapper.params
         binding: dict[str, Value] = {}
         sources: dict[str, str] = {}
@@ -303,10 +316,26 @@ class CallResolver:
         sites: list[CallSite] = []
         for _, site in drafts:
             url_key = site.url_template or site.url
-            key = (site.caller, site.file, site.function, site.client, site.method or "", url_key, site.via_wrapper or "")
+            key = (
+                site.caller,
+                site.file,
+                site.function,
+                site.client,
+                site.method or "",
+                url_key,
+                site.via_wrapper or "",
+            )
             nth = seen[key]
             seen[key] += 1
-            ident = call_site_id(site.caller, site.file, site.function, site.client, site.method, url_key + (site.via_wrapper or ""), nth)
+            ident = call_site_id(
+                site.caller,
+                site.file,
+                site.function,
+                site.client,
+                site.method,
+                url_key + (site.via_wrapper or ""),
+                nth,
+            )
             sites.append(replace(site, id=ident))
         return sites
 
@@ -319,7 +348,9 @@ def _substitute(value: Value, function: str, binding: dict[str, Value]) -> Value
     if isinstance(value, Concat):
         return Concat(tuple(_substitute(p, function, binding) for p in value.parts))
     if isinstance(value, Join):
-        return Join(_substitute(value.base, function, binding), _substitute(value.url, function, binding))
+        return Join(
+            _substitute(value.base, function, binding), _substitute(value.url, function, binding)
+        )
     if isinstance(value, Env):
         return Env(
             _substitute(value.name, function, binding),

@@ -37,7 +37,7 @@ def split_url(text: str, *, grpc: bool = False) -> Target:
         rest = text.split("://", 1)[1]
     elif text.startswith("//"):
         rest = text[2:]
-    elif text.startswith("/") or text.startswith("{") and text.find("}") == len(text) - 1:
+    elif text.startswith("/") or (text.startswith("{") and text.find("}") == len(text) - 1):
         if text.startswith("{"):
             return Target(None, None, "", dynamic_host=True)
         return Target(None, None, text.split("?", 1)[0])
@@ -70,7 +70,9 @@ class Callee:
 class HostMap:
     """Host aliases and ports of every service, and the known infrastructure hosts."""
 
-    def __init__(self, services: list[Service] | tuple[Service, ...], infra: dict[str, str]) -> None:
+    def __init__(
+        self, services: list[Service] | tuple[Service, ...], infra: dict[str, str]
+    ) -> None:
         self.by_alias: dict[str, list[str]] = {}
         self.by_port: dict[int, list[str]] = {}
         for service in services:
@@ -94,7 +96,9 @@ class HostMap:
             if len(owners) == 1:
                 return Callee(owners[0], evidence=f"port {target.port} -> service {owners[0]}")
             if not owners:
-                return Callee(UNKNOWN, reason=f"no service is known to listen on port {target.port}")
+                return Callee(
+                    UNKNOWN, reason=f"no service is known to listen on port {target.port}"
+                )
             return Callee(UNKNOWN, reason=f"port {target.port} is used by {', '.join(owners)}")
         short = host.split(".")[0]
         for candidate in (host, short):
@@ -105,11 +109,16 @@ class HostMap:
                 if target.port is not None:
                     by_port = [o for o in owners if o in self.by_port.get(target.port, [])]
                     if len(by_port) == 1:
-                        return Callee(by_port[0], evidence=f"host {host}:{target.port} -> service {by_port[0]}")
+                        return Callee(
+                            by_port[0],
+                            evidence=f"host {host}:{target.port} -> service {by_port[0]}",
+                        )
                 return Callee(UNKNOWN, reason=f"host {host} is an alias of {', '.join(owners)}")
         if host in self.infra or short in self.infra:
             image = self.infra.get(host) or self.infra.get(short)
-            return Callee(f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} is infrastructure ({image})")
+            return Callee(
+                f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} is infrastructure ({image})"
+            )
         return Callee(f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} matches no service")
 
     def service_named(self, name: str) -> str | None:

@@ -23,19 +23,27 @@ class ProjectIndex:
     service_of: Callable[[str], str | None]
     global_env: Sequence[EnvValue] = ()
     infra_hosts: dict[str, str] = field(default_factory=dict)
-    constants: dict[str, list[tuple[str, Constant]]] = field(default_factory=lambda: defaultdict(list))
-    functions: dict[str, list[tuple[str, FunctionInfo]]] = field(default_factory=lambda: defaultdict(list))
+    constants: dict[str, list[tuple[str, Constant]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    functions: dict[str, list[tuple[str, FunctionInfo]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     grpc_methods: dict[tuple[str, str], GrpcMethod] = field(default_factory=dict)
     settings_classes: dict[str, str] = field(default_factory=dict)
     #: Django settings keys and Flask config keys: (framework, key) -> definitions.
-    settings: dict[tuple[str, str], list[tuple[str, Constant]]] = field(default_factory=lambda: defaultdict(list))
+    settings: dict[tuple[str, str], list[tuple[str, Constant]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
     def __post_init__(self) -> None:
         for facts in self.facts:
             for const in facts.constants:
                 self.constants[const.qualname].append((facts.path, const))
                 if const.qualname.startswith("@flask."):
-                    self.settings[("flask", const.qualname[len("@flask.") :])].append((facts.path, const))
+                    self.settings[("flask", const.qualname[len("@flask.") :])].append(
+                        (facts.path, const)
+                    )
                 elif _is_django_settings_module(facts.module) and const.qualname.count(".") >= 1:
                     key = const.qualname.rpartition(".")[2]
                     if key.isupper():
@@ -49,7 +57,9 @@ class ProjectIndex:
                 self.settings_classes[qualname] = prefix
         self.services_by_name = {s.name: s for s in self.services}
 
-    def _pick(self, entries: list[tuple[str, Constant]], service: str | None) -> tuple[str, Constant] | None:
+    def _pick(
+        self, entries: list[tuple[str, Constant]], service: str | None
+    ) -> tuple[str, Constant] | None:
         if not entries:
             return None
         if service is not None:

@@ -8,14 +8,32 @@ only at run time stays as a ``{placeholder}``. Every step taken is recorded as e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from decouple.detect.values import Concat, Dyn, Env, Join, Lit, Obj, Param, Ref, Setting, Value, show
+from decouple.detect.values import (
+    Concat,
+    Dyn,
+    Env,
+    Join,
+    Lit,
+    Obj,
+    Param,
+    Ref,
+    Setting,
+    Value,
+    show,
+)
 from decouple.resolve.index import ProjectIndex
 
 _MAX_DEPTH = 25
-_STR_METHODS = {"upper": str.upper, "lower": str.lower, "strip": str.strip, "title": str.title}
+_STR_METHODS: dict[str, Callable[[str], str]] = {
+    "upper": str.upper,
+    "lower": str.lower,
+    "strip": str.strip,
+    "title": str.title,
+}
 
 
 @dataclass
@@ -42,7 +60,7 @@ class ValueRenderer:
         out.text = self._render(value, out, 0)
         return out
 
-    def _render(self, value: Value, out: Rendered, depth: int) -> str:  # noqa: C901 - dispatch
+    def _render(self, value: Value, out: Rendered, depth: int) -> str:
         if depth > _MAX_DEPTH:
             self._unknown(out, "value too deeply nested to follow")
             return "{?}"
@@ -77,7 +95,11 @@ class ValueRenderer:
         if isinstance(value, Obj):
             # A deferred environs read defined in another module: `env.str("X")`
             if value.type.endswith((".str()", ".url()", ".__call__()")) and value.args:
-                return self._env(Env(value.args[0], value.args[1] if len(value.args) > 1 else None, "environs"), out, d)
+                return self._env(
+                    Env(value.args[0], value.args[1] if len(value.args) > 1 else None, "environs"),
+                    out,
+                    d,
+                )
             return "{" + show(value) + "}"
         return "{?}"
 
@@ -154,7 +176,9 @@ class ValueRenderer:
                 if isinstance(base, Obj):
                     return self._ref(Ref(f"{base.type}.{'.'.join(reversed(rest))}"), out, depth + 1)
                 if isinstance(base, Ref):
-                    return self._ref(Ref(f"{base.qualname}.{'.'.join(reversed(rest))}"), out, depth + 1)
+                    return self._ref(
+                        Ref(f"{base.qualname}.{'.'.join(reversed(rest))}"), out, depth + 1
+                    )
                 break
             head, _, tail = head.rpartition(".")
             rest.append(tail)

@@ -42,8 +42,14 @@ def constant(facts: FileFacts, qualname: str) -> object:
         ('os.getenv("USERS_URL", "http://u")', Env(Lit("USERS_URL"), Lit("http://u"), "os.getenv")),
         ('os.environ["USERS_URL"]', Env(Lit("USERS_URL"), None, "os.environ")),
         ('os.environ.get("USERS_URL")', Env(Lit("USERS_URL"), None, "os.environ")),
-        ('os.getenv("USERS_URL") or "http://x"', Env(Lit("USERS_URL"), Lit("http://x"), "os.getenv")),
-        ('os.getenv(f"{NAME.upper()}_SERVICE_HOST")', Env(Concat((Ref("svc.mod.NAME"), Lit("_SERVICE_HOST"))), None, "os.getenv")),
+        (
+            'os.getenv("USERS_URL") or "http://x"',
+            Env(Lit("USERS_URL"), Lit("http://x"), "os.getenv"),
+        ),
+        (
+            'os.getenv(f"{NAME.upper()}_SERVICE_HOST")',
+            Env(Concat((Ref("svc.mod.NAME"), Lit("_SERVICE_HOST"))), None, "os.getenv"),
+        ),
         ("os.getenv(f\"{'users'.upper()}_HOST\")", Env(Lit("USERS_HOST"), None, "os.getenv")),
         ('config("USERS_URL")', Env(Lit("USERS_URL"), None, "python-decouple")),
         ("settings.USERS_URL", Setting("django", "USERS_URL")),
@@ -150,15 +156,15 @@ def test_with_block_binds_the_client() -> None:
 @pytest.mark.parametrize(
     ("body", "used"),
     [
-        ('requests.post(URL)', False),
-        ('_ = requests.post(URL)', False),
-        ('r = requests.post(URL)', False),
-        ('r = requests.post(URL)\n    return r.json()', True),
-        ('return requests.post(URL)', True),
-        ('if requests.post(URL).ok:\n        pass', True),
-        ('log(requests.post(URL))', True),
-        ('requests.post(URL).raise_for_status()', False),
-        ('x = requests.post(URL).json()', True),
+        ("requests.post(URL)", False),
+        ("_ = requests.post(URL)", False),
+        ("r = requests.post(URL)", False),
+        ("r = requests.post(URL)\n    return r.json()", True),
+        ("return requests.post(URL)", True),
+        ("if requests.post(URL).ok:\n        pass", True),
+        ("log(requests.post(URL))", True),
+        ("requests.post(URL).raise_for_status()", False),
+        ("x = requests.post(URL).json()", True),
     ],
 )
 def test_result_used_follows_what_the_code_does_with_the_response(body: str, used: bool) -> None:
@@ -202,7 +208,9 @@ def test_parameters_are_kept_symbolic_for_wrapper_helpers() -> None:
             return requests.post(base + path, json=payload, timeout=3)
         """
     )
-    assert call.args == (Concat((Param("base", "svc.mod.call_service"), Param("path", "svc.mod.call_service"))),)
+    assert call.args == (
+        Concat((Param("base", "svc.mod.call_service"), Param("path", "svc.mod.call_service"))),
+    )
 
 
 def test_clients_created_under_main_guard_are_module_constants() -> None:
@@ -225,7 +233,9 @@ def test_app_state_clients_are_recorded_by_attribute_name() -> None:
             yield
         """
     )
-    assert constant(facts, "@state.users") == Obj("httpx.AsyncClient", kwargs=(("base_url", Lit("http://users:8000")),))
+    assert constant(facts, "@state.users") == Obj(
+        "httpx.AsyncClient", kwargs=(("base_url", Lit("http://users:8000")),)
+    )
 
 
 def test_annotations_set_the_target_and_mark_ignored_lines() -> None:
