@@ -9,10 +9,11 @@ Function bodies are evaluated with a :class:`Scope` that tracks local assignment
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from decouple.detect.values import (
+    STR_METHODS,
     Dyn,
     Env,
     Join,
@@ -31,21 +32,12 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
     "os.getenv": (1, "os.getenv"),
     "os.environ.get": (1, "os.environ"),
     "os.environ.setdefault": (1, "os.environ"),
-    "os.environ.__getitem__": (None, "os.environ"),
     "decouple.config": (1, "python-decouple"),
-    "decouple.AutoConfig": (None, "python-decouple"),
-    "environ.Env": (None, "django-environ"),
 }
 #: Method names of an ``environs.Env()`` / ``environ.Env()`` instance that read a variable.
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
 _DJANGO_SETTINGS = frozenset({"django.conf.settings"})
-_STR_METHODS: dict[str, Callable[[str], str]] = {
-    "upper": str.upper,
-    "lower": str.lower,
-    "strip": str.strip,
-    "title": str.title,
-}
 _MAX_DEPTH = 40
 
 
@@ -125,7 +117,7 @@ class ModuleContext:
         self.classes: dict[str, ast.ClassDef] = {}
         #: Class qualname -> qualified names of its bases.
         self.class_bases: dict[str, tuple[str, ...]] = {}
-        for stmt in _module_level_statements(tree.body):
+        for stmt in module_level_statements(tree.body):
             if isinstance(stmt, ast.Assign):
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
@@ -178,7 +170,7 @@ class ModuleContext:
             return Dyn("None")
         scope = scope or self.module_scope
         if depth > _MAX_DEPTH:
-            return dyn(_src(expr))
+            return dyn(source_text(expr))
         return self._eval(expr, scope, depth + 1)
 
     def _eval(self, expr: ast.expr, scope: Scope, depth: int) -> Value:
@@ -194,12 +186,12 @@ class ModuleContext:
                 return Lit(str(expr.value))
             if isinstance(expr.value, int | float):
                 return Lit(str(expr.value))
-            return dyn(_src(expr))
+            return dyn(source_text(expr))
         if isinstance(expr, ast.JoinedStr):
             parts: list[Value] = []
             for part in expr.values:
                 if isinstance(part, ast.FormattedValue):
-                    parts.append(self._format_part(part.value, scope, depth))
+                    parts.append(ev(part.value, scope, depth))
                 else:
                     parts.append(ev(part, scope, depth))
             return concat(*parts)
@@ -212,7 +204,7 @@ class ModuleContext:
                 and isinstance(expr.left.value, str)
             ):
                 return self._percent(expr.left.value, expr.right, scope, depth)
-            return dyn(_src(expr))
+            return dyn(source_text(expr))
         if isinstance(expr, ast.Name):
             return self._name(expr.id, scope, depth)
         if isinstance(expr, ast.Attribute):
@@ -233,11 +225,7 @@ class ModuleContext:
             return ev(expr.value, scope, depth)
         if isinstance(expr, ast.NamedExpr):
             return ev(expr.value, scope, depth)
-        return dyn(_src(expr))
-
-    def _format_part(self, expr: ast.expr, scope: Scope, depth: int) -> Value:
-        value = self.evaluate(expr, scope, depth)
-        return value
+        return dyn(source_text(expr))
 
     def _percent(self, template: str, right: ast.expr, scope: Scope, depth: int) -> Value:
         items = right.elts if isinstance(right, ast.Tuple) else [right]
@@ -278,7 +266,7 @@ class ModuleContext:
             if ch == "{":
                 end = text.find("}", i)
                 if end < 0:
-                    return dyn(_src(call))
+                    return dyn(source_text(call))
                 field_name = text[i + 1 : end].split("!")[0].split(":")[0]
                 parts.append(Lit(out))
                 out = ""
@@ -346,9 +334,7 @@ class ModuleContext:
         inner = self.evaluate(base, scope, depth)
         if isinstance(inner, Ref):
             return Ref(f"{inner.qualname}.{expr.attr}")
-        if isinstance(inner, Obj) and expr.attr in ("state",):
-            return Ref(f"{inner.type}.{expr.attr}")
-        return dyn(_src(expr))
+        return dyn(source_text(expr))
 
     def _subscript(self, expr: ast.Subscript, scope: Scope, depth: int) -> Value:
         key = self.evaluate(expr.slice, scope, depth)
@@ -362,7 +348,7 @@ class ModuleContext:
         inner = self.evaluate(expr.value, scope, depth)
         if isinstance(inner, Ref) and isinstance(key, Lit):
             return Ref(f"{inner.qualname}[{key.text}]")
-        return dyn(_src(expr))
+        return dyn(source_text(expr))
 
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
         func = call.func
@@ -410,9 +396,9 @@ class ModuleContext:
                 # BASE.rstrip("/"): the joined url reads the same for matching purposes
                 return self.evaluate(func.value, scope, depth)
             receiver = self.evaluate(func.value, scope, depth)
-            if func.attr in _STR_METHODS and not call.args:
+            if func.attr in STR_METHODS and not call.args:
                 if isinstance(receiver, Lit):
-                    return Lit(_STR_METHODS[func.attr](receiver.text))
+                    return Lit(STR_METHODS[func.attr](receiver.text))
                 if isinstance(receiver, Param | Ref):
                     # kept symbolic: a helper's `name.upper()` is known once `name` is bound
                     return Obj(f"str.{func.attr}", (receiver,))
@@ -451,7 +437,7 @@ class ModuleContext:
                 )
         if isinstance(func, ast.Name) and func.id in ("Env",) and not call.args:
             return Obj("environs.Env")
-        return dyn(_src(call))
+        return dyn(source_text(call))
 
     def _obj(self, qual: str, call: ast.Call, scope: Scope, depth: int) -> Obj:
         if qual in ("environs.Env",):
@@ -460,7 +446,9 @@ class ModuleContext:
 
     def _args(self, call: ast.Call, scope: Scope, depth: int) -> tuple[Value, ...]:
         return tuple(
-            self.evaluate(a, scope, depth) if not isinstance(a, ast.Starred) else dyn(_src(a))
+            self.evaluate(a, scope, depth)
+            if not isinstance(a, ast.Starred)
+            else dyn(source_text(a))
             for a in call.args[:6]
         )
 
@@ -503,33 +491,42 @@ def _is_local(scope: Scope, name: str) -> bool:
     return False
 
 
-def _module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements that run at import time, looking into if/try/with blocks (including
     ``if __name__ == "__main__":``, where scripts often create their clients)."""
     for stmt in body:
         yield stmt
         if isinstance(stmt, ast.If):
-            yield from _module_level_statements(stmt.body)
-            yield from _module_level_statements(stmt.orelse)
+            yield from module_level_statements(stmt.body)
+            yield from module_level_statements(stmt.orelse)
         elif isinstance(stmt, ast.Try):
-            yield from _module_level_statements(stmt.body)
+            yield from module_level_statements(stmt.body)
             for handler in stmt.handlers:
-                yield from _module_level_statements(handler.body)
-            yield from _module_level_statements(stmt.orelse)
-            yield from _module_level_statements(stmt.finalbody)
+                yield from module_level_statements(handler.body)
+            yield from module_level_statements(stmt.orelse)
+            yield from module_level_statements(stmt.finalbody)
         elif isinstance(stmt, ast.With):
-            yield from _module_level_statements(stmt.body)
+            yield from module_level_statements(stmt.body)
 
 
-def _src(node: ast.AST) -> str:
+def source_text(node: ast.AST) -> str:
+    """An expression as written, on one line (for urls and payloads shown to users)."""
     try:
-        return ast.unparse(node)
+        return " ".join(ast.unparse(node).split())
     except Exception:  # unparse has failed on exotic trees; a label is enough here
         return type(node).__name__
 
 
-def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    return _module_level_statements(body)
+def child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists nested in a compound statement (if/for/while/try/with/match)."""
+    bodies: list[list[ast.stmt]] = []
+    for name in ("body", "orelse", "finalbody"):
+        value = getattr(stmt, name, None)
+        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+            bodies.append(value)
+    bodies.extend(h.body for h in getattr(stmt, "handlers", []) or [])
+    bodies.extend(c.body for c in getattr(stmt, "cases", []) or [])
+    return bodies
 
 
 __all__ = [
@@ -537,6 +534,8 @@ __all__ = [
     "ModuleContext",
     "Scope",
     "build_imports",
+    "child_bodies",
     "dotted",
     "module_level_statements",
+    "source_text",
 ]

@@ -15,7 +15,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from decouple.detect.context import ModuleContext, Scope, dotted, module_level_statements
+from decouple.detect.context import (
+    ModuleContext,
+    Scope,
+    child_bodies,
+    dotted,
+    module_level_statements,
+    source_text,
+)
 from decouple.detect.facts import (
     Constant,
     FileFacts,
@@ -356,7 +363,7 @@ class _Extractor:
                     and scope.kind == "function"
                 ):
                     scope.locals[stmt.target.id] = Dyn(stmt.target.id)
-                for child_body in _child_bodies(stmt):
+                for child_body in child_bodies(stmt):
                     self._walk_body(child_body, scope)
         finally:
             self.stack.pop()
@@ -364,7 +371,13 @@ class _Extractor:
     def _bind(self, stmt: ast.Assign | ast.AnnAssign, scope: Scope) -> None:
         assert stmt.value is not None
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        value = self.ctx.evaluate(stmt.value, scope)
+        expr: ast.expr | None = stmt.value
+        if scope.kind == "class" and isinstance(stmt, ast.AnnAssign):
+            # an annotated field (dataclass, pydantic settings): its default is the value
+            expr = _field_default(stmt.value)
+            if expr is None:
+                return
+        value = self.ctx.evaluate(expr, scope)
         for target in targets:
             if isinstance(target, ast.Name):
                 if scope.kind == "function":
@@ -415,24 +428,6 @@ class _Extractor:
         if any(b in _SETTINGS_BASES or b.endswith(".BaseSettings") for b in bases):
             self.settings_classes.append((qualname, _env_prefix(node)))
         inner = Scope("class", qualname, parent=scope, owner_class=qualname)
-        for stmt in node.body:
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and stmt.value is None
-                and isinstance(stmt.target, ast.Name)
-            ):
-                continue
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and stmt.value is not None
-            ):
-                value = _field_default(stmt.value)
-                if value is not None:
-                    self._constant(
-                        f"{qualname}.{stmt.target.id}", self.ctx.evaluate(value, inner), stmt.lineno
-                    )
-                    continue
         self.stack.append(node)
         try:
             self._walk_body(node.body, inner)
@@ -480,13 +475,7 @@ class _Extractor:
 
     def _call(self, call: ast.Call, scope: Scope) -> None:
         func = call.func
-        name = (
-            func.attr
-            if isinstance(func, ast.Attribute)
-            else func.id
-            if isinstance(func, ast.Name)
-            else ""
-        )
+        name = _call_name(func)
         self._maybe_port(call, name, scope)
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
@@ -509,13 +498,7 @@ class _Extractor:
         ctx = self.ctx
         qual = ctx.qualname(func, scope)
         receiver: Value | None = None
-        name = (
-            func.attr
-            if isinstance(func, ast.Attribute)
-            else func.id
-            if isinstance(func, ast.Name)
-            else ""
-        )
+        name = _call_name(func)
         if qual is None and isinstance(func, ast.Name):
             value = ctx.evaluate(func, scope)
             if isinstance(value, Ref):
@@ -530,7 +513,7 @@ class _Extractor:
             qual, receiver = None, ctx.evaluate(func.value, scope)
             if not self._worth_recording(None, receiver, name):
                 return
-        if qual is not None and qual.rpartition(".")[2] != name and not submitted:
+        if qual is not None:
             name = qual.rpartition(".")[2]
         self.calls.append(
             self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
@@ -587,7 +570,8 @@ class _Extractor:
             else "<module>"
         )
         arg_values = tuple(
-            ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else dyn(_src(a)) for a in args
+            ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else dyn(source_text(a))
+            for a in args
         )
         kw_values = tuple(
             (k.arg, ctx.evaluate(k.value, scope)) for k in keywords if k.arg is not None
@@ -602,9 +586,9 @@ class _Extractor:
             receiver=receiver,
             args=arg_values,
             kwargs=kw_values,
-            arg_src=tuple(_src(a)[:_MAX_SRC] for a in args),
+            arg_src=tuple(source_text(a)[:_MAX_SRC] for a in args),
             kwarg_src=tuple(
-                (k.arg, _src(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None
+                (k.arg, source_text(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None
             ),
             result_used=self._result_used(call, scope),
             in_loop=self._in_loop(),
@@ -728,25 +712,18 @@ class _Extractor:
                 )
 
 
+def _call_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
 def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
     for stmt in body:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
                 return True
     return False
-
-
-def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    bodies: list[list[ast.stmt]] = []
-    for attr in ("body", "orelse", "finalbody"):
-        value = getattr(stmt, attr, None)
-        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-            bodies.append(value)
-    for handler in getattr(stmt, "handlers", []) or []:
-        bodies.append(handler.body)
-    for case in getattr(stmt, "cases", []) or []:
-        bodies.append(case.body)
-    return bodies
 
 
 def _assigned_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
@@ -806,12 +783,4 @@ def _directives(source: bytes) -> tuple[dict[int, str], set[int]]:
     return targets, ignored
 
 
-def _src(node: ast.AST) -> str:
-    try:
-        return " ".join(ast.unparse(node).split())
-    except Exception:  # see context._src
-        return type(node).__name__
-
-
 __all__ = ["ExtractOptions", "extract_facts", "parse_source"]
-_unused = (Param,)

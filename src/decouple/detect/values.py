@@ -8,6 +8,7 @@ dataclass that round-trips through plain JSON lists (for the per-file cache).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -107,6 +108,15 @@ class Dyn:
 Value: TypeAlias = Lit | Concat | Ref | Env | Setting | Param | Join | Obj | Dyn
 
 _MAX_DYN = 60
+
+#: String methods whose result is still known statically (``NAME.upper()``). A method on a
+#: value not yet known is kept as ``Obj("str.<method>", (value,))`` and applied on rendering.
+STR_METHODS: dict[str, Callable[[str], str]] = {
+    "upper": str.upper,
+    "lower": str.lower,
+    "strip": str.strip,
+    "title": str.title,
+}
 
 
 def dyn(text: str) -> Dyn:

@@ -8,11 +8,11 @@ only at run time stays as a ``{placeholder}``. Every step taken is recorded as e
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from decouple.detect.values import (
+    STR_METHODS,
     Concat,
     Dyn,
     Env,
@@ -28,12 +28,6 @@ from decouple.detect.values import (
 from decouple.resolve.index import ProjectIndex
 
 _MAX_DEPTH = 25
-_STR_METHODS: dict[str, Callable[[str], str]] = {
-    "upper": str.upper,
-    "lower": str.lower,
-    "strip": str.strip,
-    "title": str.title,
-}
 
 
 @dataclass
@@ -89,8 +83,8 @@ class ValueRenderer:
         if isinstance(value, Obj) and value.type.startswith("str.") and len(value.args) == 1:
             inner = self._render(value.args[0], out, d)
             method = value.type[4:]
-            if "{" not in inner and method in _STR_METHODS:
-                return _STR_METHODS[method](inner)
+            if "{" not in inner and method in STR_METHODS:
+                return STR_METHODS[method](inner)
             return "{" + f"{inner}.{method}()" + "}"
         if isinstance(value, Obj):
             # A deferred environs read defined in another module: `env.str("X")`
@@ -120,9 +114,6 @@ class ValueRenderer:
         if declared is not None:
             out.evidence.append(f"{name} <- {declared.source}")
             return declared.value
-        if self.service is not None:
-            # A settings-class field falls back to the env var of the same name.
-            pass
         if value.default is not None:
             text = self._render(value.default, out, depth)
             out.evidence.append(f"{name} (not set in deployment files) default in code: {text}")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from decouple.detect.context import ModuleContext, Scope, dotted
+from decouple.detect.context import ModuleContext, Scope, child_bodies, dotted, source_text
 from decouple.detect.facts import GrpcMethod, RawMount, RawRoute
 from decouple.detect.values import Concat, Dyn, Lit, Obj, Param, Ref, Value, leading, show
 
@@ -182,7 +182,7 @@ def _walk_body(body: list[ast.stmt], frame: Frame, out: list[tuple[ast.AST, Fram
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, ast.AST):
                     _calls(item, frame, out)
-        for child in _child_bodies(stmt):
+        for child in child_bodies(stmt):
             _walk_body(child, frame, out)
 
 
@@ -192,23 +192,12 @@ def _calls(node: ast.AST, frame: Frame, out: list[tuple[ast.AST, Frame]]) -> Non
     out.extend((n, frame) for n in found)
 
 
-def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    bodies: list[list[ast.stmt]] = []
-    for name in ("body", "orelse", "finalbody"):
-        value = getattr(stmt, name, None)
-        if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-            bodies.append(value)
-    bodies.extend(h.body for h in getattr(stmt, "handlers", []) or [])
-    bodies.extend(c.body for c in getattr(stmt, "cases", []) or [])
-    return bodies
-
-
 def _body_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements of one function body, looking into blocks but not nested definitions."""
     for stmt in body:
         yield stmt
         if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for child in _child_bodies(stmt):
+            for child in child_bodies(stmt):
                 yield from _body_statements(child)
 
 
@@ -365,7 +354,7 @@ def handler_name(expr: ast.expr, frame: Frame) -> str:
     parts = dotted(expr)
     if parts:
         return ".".join(parts)
-    return " ".join(ast.unparse(expr).split())
+    return source_text(expr)
 
 
 def def_qualname(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, frame: Frame) -> str:
