@@ -28,7 +28,6 @@ from decouple.model import (
     Category,
     Diagnostic,
     Endpoint,
-    Role,
     ScanResult,
     Service,
     Severity,
@@ -97,22 +96,15 @@ def module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str
 def detection_options(
     detectors: Sequence[Detector], config: Config, wrapper_names: Iterable[str] = ()
 ) -> ExtractOptions:
+    """Extraction options for a scan: the detectors' needs, configured clients, learned
+    helper names, and every route extractor."""
+    from decouple.detect.registry import extract_options
     from decouple.detect.servers import SERVER_EXTRACTORS
 
-    modules: set[str] = set()
-    methods: set[str] = set()
-    for detector in detectors:
-        modules.update(detector.modules)
-        methods.update(detector.method_names)
-    custom = frozenset(c.qualname for c in config.clients)
-    for qualname in custom:
-        modules.add(qualname.split(".", 1)[0])
-        methods.add(qualname.rpartition(".")[2])
-    return ExtractOptions(
-        client_modules=frozenset(modules),
-        method_names=frozenset(methods),
-        custom_clients=custom,
-        wrapper_names=frozenset(wrapper_names),
+    return extract_options(
+        detectors,
+        custom_clients=(c.qualname for c in config.clients),
+        wrapper_names=wrapper_names,
         server_extractors=SERVER_EXTRACTORS,
     )
 
@@ -174,35 +166,17 @@ def _extract_one(
     try:
         size = os.path.getsize(full)
         if size > MAX_FILE_BYTES:
-            return FileFacts(
-                job.path,
-                job.module,
-                diagnostics=(
-                    Diagnostic(
-                        job.path,
-                        1,
-                        Severity.NOTE,
-                        "too-large",
-                        f"{size / 1e6:.1f} MB is over the {MAX_FILE_BYTES // 2**20} MiB limit (generated?); file skipped",
-                    ),
-                ),
+            limit = MAX_FILE_BYTES // 2**20
+            return _skipped(
+                job,
+                Severity.NOTE,
+                "too-large",
+                f"{size / 1e6:.1f} MB is over the {limit} MiB limit (generated?); file skipped",
             )
         with open(full, "rb") as handle:
             source = handle.read()
     except OSError as exc:
-        return FileFacts(
-            job.path,
-            job.module,
-            diagnostics=(
-                Diagnostic(
-                    job.path,
-                    1,
-                    Severity.WARNING,
-                    "unreadable",
-                    f"cannot read: {exc.strerror or exc}",
-                ),
-            ),
-        )
+        return _skipped(job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}")
     if not any(token in source for token in tokens):
         return FileFacts(job.path, job.module)
     key = None
@@ -214,20 +188,15 @@ def _extract_one(
         if cached is not None:
             return cached
     facts = extract_facts(source, job.path, job.module, options, is_package=job.is_package)
-    facts = _undecodable(facts, source)
     if cache is not None and key is not None:
         _cache_write(cache, key, facts)
     return facts
 
 
-def _undecodable(facts: FileFacts, source: bytes) -> FileFacts:
-    """Give undecodable files their own code, so the message says what is wrong."""
-    out = []
-    for diag in facts.diagnostics:
-        if diag.code == "parse-error" and ("codec" in diag.message or "decode" in diag.message):
-            diag = replace(diag, code="undecodable")
-        out.append(diag)
-    return replace(facts, diagnostics=tuple(out))
+def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFacts:
+    return FileFacts(
+        job.path, job.module, diagnostics=(Diagnostic(job.path, 1, severity, code, message),)
+    )
 
 
 def _cache_read(cache: str, key: str, path: str) -> FileFacts | None:
@@ -457,12 +426,3 @@ def _with_code_ports(
             service = replace(service, ports=tuple(sorted({*service.ports, *ports})))
         out.append(service)
     return out
-
-
-def inter_service_edges(result: ScanResult) -> set[tuple[str, str]]:
-    """Production, synchronous caller -> callee pairs between services (for the CI ratchet)."""
-    return {
-        (c.caller, c.callee)
-        for c in result.call_sites
-        if c.role is Role.CALL and c.is_inter_service and c.category is Category.PRODUCTION
-    }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from decouple.errors import DecoupleError
-from decouple.model import Category, Role, ScanResult
+from decouple.model import ScanResult
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
@@ -60,11 +60,7 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
         edges = set()
         ids = set()
         for site in result.call_sites:
-            if (
-                site.role is Role.CALL
-                and site.is_inter_service
-                and site.category is Category.PRODUCTION
-            ):
+            if site.is_production_coupling:
                 edges.add((site.caller, site.callee))
                 ids.add(site.id)
         return edges, ids
@@ -72,11 +68,7 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     base_edges, base_ids = keyed(baseline)
     problems = []
     for site in current.call_sites:
-        if not (
-            site.role is Role.CALL
-            and site.is_inter_service
-            and site.category is Category.PRODUCTION
-        ):
+        if not site.is_production_coupling:
             continue
         if (site.caller, site.callee) not in base_edges:
             problems.append(
@@ -124,39 +116,43 @@ def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], Non
     return update, bar.stop
 
 
+def _load_baseline(path: Path) -> ScanResult:
+    from decouple.render.json import load_scan_json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DecoupleError(
+            f"{path}: cannot read baseline: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
+    return load_scan_json(text, source=str(path))
+
+
 def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None) -> int:
     from decouple.api import ScanOptions, scan
     from decouple.render import RENDERERS
 
     err = sys.stderr
-    progress, stop = _progress_bar()
     try:
-        result = scan(
-            command.path,
-            ScanOptions(
-                exclude=command.exclude,
-                config_path=command.config,
-                jobs=command.jobs,
-                use_cache=command.use_cache,
-                progress=progress,
-            ),
-        )
-        baseline = None
-        if command.baseline is not None:
-            from decouple.render.json import load_scan_json
-
-            try:
-                baseline = load_scan_json(command.baseline.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise DecoupleError(
-                    f"{command.baseline}: cannot read baseline: {exc.strerror or exc}"
-                ) from exc
+        # Read the baseline first: a wrong path should not cost a whole scan.
+        baseline = _load_baseline(command.baseline) if command.baseline is not None else None
+        progress, stop = _progress_bar()
+        try:
+            result = scan(
+                command.path,
+                ScanOptions(
+                    exclude=command.exclude,
+                    config_path=command.config,
+                    jobs=command.jobs,
+                    use_cache=command.use_cache,
+                    progress=progress,
+                ),
+            )
+        finally:
+            stop()
     except DecoupleError as exc:
-        stop()
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
-    finally:
-        stop()
     shown = filter_sites(result, command.callee, command.endpoint)
     tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
     fmt = command.format or ("table" if tty or command.output is None else "json")

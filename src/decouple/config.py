@@ -23,10 +23,8 @@ All problems are collected and reported together in one :class:`ConfigError`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,18 +64,6 @@ class Config:
     test_globs: tuple[str, ...] = ()
     loadgen_globs: tuple[str, ...] = ()
     script_globs: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def detection_fingerprint(self) -> str:
-        """Hash of what changes per-file detection results (part of the cache key)."""
-        payload = json.dumps(
-            [
-                [c.qualname, c.service_arg, c.url_arg, c.path_arg, c.method, c.method_arg]
-                for c in self.clients
-            ],
-            sort_keys=True,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def _arg(value: Any, where: str, problems: list[str]) -> ArgRef | None:
@@ -87,6 +73,15 @@ def _arg(value: Any, where: str, problems: list[str]) -> ArgRef | None:
         problems.append(f"{where}: expected an argument name or position, got {value!r}")
         return None
     return value
+
+
+def _method(value: Any, where: str, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isalpha():
+        problems.append(f'{where}: expected an HTTP method such as "POST", got {value!r}')
+        return None
+    return value.upper()
 
 
 def _str_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -151,23 +146,27 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
             service_arg=_arg(spec.get("service_arg"), f"{where}.service_arg", problems),
             url_arg=_arg(spec.get("url_arg"), f"{where}.url_arg", problems),
             path_arg=_arg(spec.get("path_arg"), f"{where}.path_arg", problems),
-            method=spec.get("method") if isinstance(spec.get("method"), str) else None,
+            method=_method(spec.get("method"), f"{where}.method", problems),
             method_arg=_arg(spec.get("method_arg"), f"{where}.method_arg", problems),
         )
         if client.service_arg is None and client.url_arg is None:
             problems.append(f"{where}: set 'service_arg' or 'url_arg' so decouple knows the callee")
         clients.append(client)
 
+    exclude = _str_list(table.get("exclude"), f"{source}: exclude", problems)
+    test_globs = _str_list(table.get("tests"), f"{source}: tests", problems)
+    loadgen_globs = _str_list(table.get("loadgen"), f"{source}: loadgen", problems)
+    script_globs = _str_list(table.get("scripts"), f"{source}: scripts", problems)
     if problems:
         raise ConfigError(problems)
     return Config(
-        exclude=_str_list(table.get("exclude"), f"{source}: exclude", problems),
+        exclude=exclude,
         services=tuple(services),
         clients=tuple(clients),
         source=source,
-        test_globs=_str_list(table.get("tests"), f"{source}: tests", problems),
-        loadgen_globs=_str_list(table.get("loadgen"), f"{source}: loadgen", problems),
-        script_globs=_str_list(table.get("scripts"), f"{source}: scripts", problems),
+        test_globs=test_globs,
+        loadgen_globs=loadgen_globs,
+        script_globs=script_globs,
     )
 
 

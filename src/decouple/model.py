@@ -156,6 +156,16 @@ class CallSite:
             and not self.callee.startswith(EXTERNAL_PREFIX)
         )
 
+    @property
+    def is_production_coupling(self) -> bool:
+        """A production call from one service to another: what the scores and the CI
+        ratchet count (tests, load generators, scripts, helpers and self-calls do not)."""
+        return (
+            self.is_inter_service
+            and self.category is Category.PRODUCTION
+            and self.caller != self.callee
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:

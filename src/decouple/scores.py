@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from decouple.model import Category, Role, ScanResult
+from decouple.model import ScanResult
 
 FAN_OUT_WEIGHT = 2.0
 FAN_IN_WEIGHT = 1.0
@@ -47,13 +47,7 @@ def score_components(result: ScanResult) -> dict[str, ScoreComponents]:
     callers: dict[str, set[str]] = defaultdict(set)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for site in result.call_sites:
-        if (
-            site.role is not Role.CALL
-            or site.category is not Category.PRODUCTION
-            or not site.is_inter_service
-        ):
-            continue
-        if site.caller == site.callee:
+        if not site.is_production_coupling:
             continue
         callees[site.caller].add(site.callee)
         callers[site.callee].add(site.caller)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -86,8 +87,20 @@ class ExtractOptions:
 def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnostic | None]:
     """Parse with ``ast``; on a syntax error retry with libcst's newer grammar."""
     try:
-        return ast.parse(source, filename=path), None
+        with warnings.catch_warnings():
+            # `"\d"` and friends in the scanned code are its owners' business, not noise
+            # for every scan to print.
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename=path), None
     except SyntaxError as exc:
+        if "codec" in (exc.msg or "") or "decode" in (exc.msg or ""):
+            return None, Diagnostic(
+                path,
+                exc.lineno or 1,
+                Severity.WARNING,
+                "undecodable",
+                f"cannot decode: {exc.msg}; file skipped",
+            )
         if "null bytes" in (exc.msg or ""):
             return None, Diagnostic(
                 path,

@@ -14,6 +14,7 @@ from decouple.config import Config
 from decouple.detect.aiohttp_ import AiohttpDetector
 from decouple.detect.base import Detector, Match
 from decouple.detect.custom import CustomDetector, signatures_of
+from decouple.detect.extract import ExtractOptions, ServerExtractor
 from decouple.detect.facts import FunctionInfo, RawCall
 from decouple.detect.grpc_ import GrpcDetector
 from decouple.detect.http_client import HttpClientDetector
@@ -68,6 +69,23 @@ def client_modules(detectors: Sequence[Detector] = DETECTORS) -> frozenset[str]:
 def candidate_method_names(detectors: Sequence[Detector] = DETECTORS) -> frozenset[str]:
     """Method names extraction records when called on an object of not yet known type."""
     return frozenset(name for detector in detectors for name in detector.method_names)
+
+
+def extract_options(
+    detectors: Sequence[Detector] = DETECTORS,
+    *,
+    custom_clients: Iterable[str] = (),
+    wrapper_names: Iterable[str] = (),
+    server_extractors: tuple[ServerExtractor, ...] = (),
+) -> ExtractOptions:
+    """What extraction records for these detectors (configured clients included)."""
+    return ExtractOptions(
+        client_modules=client_modules(detectors),
+        method_names=candidate_method_names(detectors),
+        custom_clients=frozenset(custom_clients),
+        wrapper_names=frozenset(wrapper_names),
+        server_extractors=server_extractors,
+    )
 
 
 def match_call(

@@ -9,35 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from decouple.detect.base import Detector, Match
-from decouple.detect.extract import ExtractOptions, extract_facts
+from decouple.detect.extract import extract_facts
 from decouple.detect.facts import FileFacts, RawCall
 from decouple.detect.receivers import resolve_receiver
+from decouple.detect.registry import extract_options, match_call
 from decouple.detect.values import Value
-
-
-def options_for(
-    detectors: Sequence[Detector], custom_clients: frozenset[str] = frozenset()
-) -> ExtractOptions:
-    modules: set[str] = set()
-    methods: set[str] = set()
-    for detector in detectors:
-        modules.update(detector.modules)
-        methods.update(detector.method_names)
-    return ExtractOptions(
-        client_modules=frozenset(modules),
-        method_names=frozenset(methods),
-        custom_clients=custom_clients,
-    )
 
 
 def match_raw(call: RawCall, facts: FileFacts, detectors: Sequence[Detector]) -> Match | None:
     table: dict[str, Value] = {c.qualname: c.value for c in facts.constants}
-    receiver = resolve_receiver(call.receiver, table.get)
-    for detector in detectors:
-        found = detector.match(call, receiver)
-        if found is not None:
-            return found
-    return None
+    return match_call(call, resolve_receiver(call.receiver, table.get), detectors)
 
 
 def detect_calls_in_source(
@@ -48,9 +29,8 @@ def detect_calls_in_source(
     custom_clients: frozenset[str] = frozenset(),
 ) -> list[tuple[RawCall, Match]]:
     """Every request in ``code``, in source order, with the detector's match."""
-    facts = extract_facts(
-        code.encode(), "example.py", module, options_for(detectors, custom_clients)
-    )
+    options = extract_options(detectors, custom_clients=custom_clients)
+    facts = extract_facts(code.encode(), "example.py", module, options)
     found = []
     for call in facts.calls:
         if call.line in facts.ignored_lines:

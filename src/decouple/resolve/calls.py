@@ -19,8 +19,17 @@ from decouple.detect.base import Detector, Match
 from decouple.detect.facts import FileFacts, RawCall
 from decouple.detect.grpc_ import channel_target
 from decouple.detect.receivers import follow, resolve_receiver
+from decouple.detect.registry import match_call
 from decouple.detect.values import Concat, Env, Join, Obj, Param, Ref, Value
-from decouple.model import UNKNOWN, CallSite, Category, Endpoint, Role, call_site_id
+from decouple.model import (
+    EXTERNAL_PREFIX,
+    UNKNOWN,
+    CallSite,
+    Category,
+    Endpoint,
+    Role,
+    call_site_id,
+)
 from decouple.resolve.hosts import HostMap, split_url
 from decouple.resolve.index import ProjectIndex
 from decouple.resolve.values import Rendered, ValueRenderer
@@ -120,11 +129,7 @@ class CallResolver:
     # --- matching ----------------------------------------------------------------------------
 
     def _match(self, call: RawCall, receiver: Obj | None) -> Match | None:
-        for detector in self.detectors:
-            found = detector.match(call, receiver)
-            if found is not None:
-                return found
-        return None
+        return match_call(call, receiver, self.detectors)
 
     def _wrapper_for(
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
@@ -195,7 +200,7 @@ class CallResolver:
                 hint = url.hint or (
                     f"add `# decouple: target=<service>` on the line above {facts.path}:{call.line}"
                 )
-        if callee != UNKNOWN and not callee.startswith("external:"):
+        if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
             endpoint = self._endpoint(callee, match, target.path, grpc)
         site = CallSite(
             id="",

@@ -287,7 +287,7 @@ def test_pydantic_settings_fields_are_constants_with_the_env_prefix() -> None:
         (b"def f(:\n    pass\n", "parse-error"),
         (b'print "hello"\n', "parse-error"),
         (b"x = 1\x00\n", "null-bytes"),
-        (b"x = '\xff\xfe'\n", "parse-error"),
+        (b"x = '\xff\xfe'\n", "undecodable"),
     ],
 )
 def test_bad_files_become_diagnostics_not_exceptions(source: bytes, code: str) -> None:
