@@ -17,43 +17,38 @@ Lookup = Callable[[str], Value | None]
 _MAX_HOPS = 12
 
 
-def follow(value: Value, lookup: Lookup, trail: list[str] | None = None) -> Value:
-    """Replace references by what they name, as far as ``lookup`` knows.
+def rebase_on_prefix(qualname: str, lookup: Lookup) -> Ref | None:
+    """``mod.settings.users_url`` where only ``mod.settings`` is known: the same attribute on
+    what the longest known prefix names (``mod.Settings.users_url`` for a ``Settings()``)."""
+    head, _, tail = qualname.rpartition(".")
+    rest = [tail]
+    while head:
+        base = lookup(head)
+        if base is not None:
+            suffix = ".".join(reversed(rest))
+            if isinstance(base, Obj):
+                return Ref(f"{base.type}.{suffix}")
+            if isinstance(base, Ref):
+                return Ref(f"{base.qualname}.{suffix}")
+            return None
+        head, _, tail = head.rpartition(".")
+        rest.append(tail)
+    return None
 
-    ``trail`` collects the qualified names passed through, for evidence.
-    """
+
+def follow(value: Value, lookup: Lookup) -> Value:
+    """Replace references by what they name, as far as ``lookup`` knows."""
     for _ in range(_MAX_HOPS):
         if not isinstance(value, Ref):
             return value
         found = lookup(value.qualname)
-        if found is not None:
-            if trail is not None:
-                trail.append(value.qualname)
-            if found == value:
+        if found is None:
+            found = rebase_on_prefix(value.qualname, lookup)
+            if found is None:
                 return value
-            value = found
-            continue
-        # Longest known prefix: `mod.settings.users_url` where `mod.settings` is known.
-        head, _, tail = value.qualname.rpartition(".")
-        prefix_tail = [tail]
-        resolved = False
-        while head:
-            base = lookup(head)
-            if base is not None:
-                base = follow(base, lookup, trail)
-                rest = ".".join(reversed(prefix_tail))
-                if isinstance(base, Obj):
-                    value = Ref(f"{base.type}.{rest}")
-                elif isinstance(base, Ref):
-                    value = Ref(f"{base.qualname}.{rest}")
-                else:
-                    return value
-                resolved = True
-                break
-            head, _, tail = head.rpartition(".")
-            prefix_tail.append(tail)
-        if not resolved:
+        if found == value:
             return value
+        value = found
     return value
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from decouple.detect.receivers import rebase_on_prefix
 from decouple.detect.values import (
     STR_METHODS,
     Concat,
@@ -157,22 +158,9 @@ class ValueRenderer:
             path, const = found
             out.evidence.append(f"{qualname.rpartition('.')[2]} <- {path}:{const.line}")
             return self._render(const.value, out, depth)
-        # Longest known prefix: `settings.users_url` where `settings = Settings()`.
-        head, _, tail = qualname.rpartition(".")
-        rest = [tail]
-        while head:
-            found = index.constant(head, self.service)
-            if found is not None:
-                base = found[1].value
-                if isinstance(base, Obj):
-                    return self._ref(Ref(f"{base.type}.{'.'.join(reversed(rest))}"), out, depth + 1)
-                if isinstance(base, Ref):
-                    return self._ref(
-                        Ref(f"{base.qualname}.{'.'.join(reversed(rest))}"), out, depth + 1
-                    )
-                break
-            head, _, tail = head.rpartition(".")
-            rest.append(tail)
+        rebased = rebase_on_prefix(qualname, self.index.lookup(self.service))
+        if rebased is not None:
+            return self._ref(rebased, out, depth + 1)
         short = qualname.rpartition(".")[2]
         self._unknown(
             out,
