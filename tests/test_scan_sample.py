@@ -269,3 +269,26 @@ def test_the_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(SAMPLE), "--format", "table", "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "payments" in out and "pricing.py" in out
+
+
+def test_the_documented_score_example_holds() -> None:
+    """The worked example in docs/outputs.md, computed by the code."""
+    from decouple.model import CallSite, Service
+    from decouple.scores import hotspot_scores
+
+    def call(callee: str, **flags: bool) -> CallSite:
+        base = {"has_timeout": True} | flags
+        return CallSite(
+            "x", "a", "a.py", 1, 1, "f", "requests", "POST", "u", None, callee, None, **base
+        )
+
+    sites = (
+        call("b", in_loop=True),
+        call("b", has_timeout=False),
+        call("c"),
+        CallSite(
+            "y", "d", "d.py", 1, 1, "f", "requests", "POST", "u", None, "a", None, has_timeout=True
+        ),
+    )
+    services = tuple(Service(n, n) for n in "abcd")
+    assert hotspot_scores(ScanResult(root=".", services=services, call_sites=sites))["a"] == 9

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -48,7 +48,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool],  # noqa: UP045 - typer reads the annotation at run time
+        bool | None,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
@@ -59,61 +59,81 @@ def _root(
 
 @app.command()
 def scan(
-    path: Annotated[Path, typer.Argument(help="Repository (or folder) to scan.")],
+    path: Annotated[Path, typer.Argument(help="Repository (or folder) to scan.", metavar="PATH")],
     format: Annotated[
-        Optional[OutputFormat],  # noqa: UP045
+        OutputFormat | None,
         typer.Option(
             "--format",
             "-f",
-            help="table (default on a terminal), json (schema_version 1) or sarif (2.1.0).",
+            metavar="FORMAT",
+            help="table (default), json (schema_version 1; the default with --output) or sarif (2.1.0).",
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
     config: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
-            "--config", help="A decouple.toml or pyproject.toml to use instead of the repository's."
+            "--config",
+            metavar="FILE",
+            help="A decouple.toml or pyproject.toml to use instead of the repository's.",
         ),
     ] = None,
     exclude: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        list[str] | None,
         typer.Option(
-            "--exclude", "-x", help="Glob of paths to skip (gitignore syntax); repeatable."
+            "--exclude",
+            "-x",
+            metavar="GLOB",
+            help="Paths to skip (gitignore syntax); repeatable.",
         ),
     ] = None,
     callee: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option(
             "--callee",
-            help="Only call sites whose callee is this service (or external:<host>, unknown).",
+            metavar="SERVICE",
+            help="Only call sites whose callee is SERVICE (or external:<host>, unknown).",
         ),
     ] = None,
     endpoint: Annotated[
-        Optional[str],  # noqa: UP045
+        str | None,
         typer.Option(
-            "--endpoint", help='Only call sites that hit this endpoint, e.g. "POST /orders".'
+            "--endpoint",
+            metavar="ENDPOINT",
+            help='Only call sites that hit ENDPOINT, e.g. "POST /orders".',
         ),
     ] = None,
     baseline: Annotated[
-        Optional[Path],  # noqa: UP045
+        Path | None,
         typer.Option(
             "--baseline",
-            help="A previous `scan --format json`; exit 1 if a new synchronous inter-service edge or call site appeared.",
+            metavar="FILE",
+            help="A previous `scan --format json`: exit 1 if a synchronous call between "
+            "services appeared that it does not have (a CI ratchet).",
         ),
     ] = None,
     fail_on_score: Annotated[
-        Optional[float],  # noqa: UP045
-        typer.Option("--fail-on-score", help="Exit 1 if any service's hotspot score is above X."),
+        float | None,
+        typer.Option(
+            "--fail-on-score",
+            metavar="X",
+            help="Exit 1 if a service's hotspot score is above X (formula: docs/outputs.md).",
+        ),
     ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")
     ] = False,
     jobs: Annotated[
-        Optional[int],  # noqa: UP045
+        int | None,
         typer.Option(
-            "--jobs", "-j", min=1, help="Worker processes for parsing (default: CPU count)."
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Worker processes for parsing (default: CPU count).",
         ),
     ] = None,
 ) -> None:
@@ -128,6 +148,10 @@ def scan(
       decouple scan ./repo --callee payments --endpoint "POST /charges"
 
       decouple scan ./repo --baseline main-scan.json   # CI ratchet
+
+    Exit status: 0 ok; 1 a gate failed (--baseline, --fail-on-score); 2 usage,
+    path or configuration error. An unresolved callee comes with the annotation
+    (# decouple: target=<service>) or config entry that would fix it.
     """
     from decouple.commands import ScanCommand, run_scan_command
 
