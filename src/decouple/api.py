@@ -39,6 +39,8 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 CACHE_DIR_NAME = ".decouple-cache"
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_THRESHOLD = 48
+#: Extraction passes that learn wrapper helpers (one level of helper per pass).
+MAX_WRAPPER_PASSES = 4
 
 Progress = Callable[[int, int], None]
 
@@ -337,9 +339,11 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     # Matching a configured client's positional arguments needs the functions' signatures.
     detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
 
+    services = _with_code_ports(services, facts, service_of)
+    hosts = HostMap(services, dict(discovery.infra_hosts))
     known_wrappers: set[str] = set()
-    for _ in range(4):
-        services = _with_code_ports(services, facts, service_of)
+    # Helpers calling helpers are learned one level per pass.
+    for _ in range(MAX_WRAPPER_PASSES):
         index = ProjectIndex(
             facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts)
         )
@@ -348,7 +352,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         resolver = CallResolver(
             index,
             detectors,
-            HostMap(services, dict(discovery.infra_hosts)),
+            hosts,
             endpoints,
             category_of,
             match_endpoint,
