@@ -658,7 +658,7 @@ class _Extractor:
         if parent is None:
             return False
         if isinstance(parent, ast.Expr):
-            return False
+            return self._response_read_later(call)
         if isinstance(parent, ast.Attribute):
             # requests.post(...).raise_for_status() only turns failures into exceptions
             grand = self._parent_of(parent)
@@ -684,6 +684,29 @@ class _Extractor:
                 )
             return True
         return True
+
+    def _response_read_later(self, call: ast.Call) -> bool:
+        """http.client's ``conn.request(...)`` returns nothing: the response is read by a
+        later ``conn.getresponse()`` on the same connection."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("request", "putrequest", "endheaders")
+            and isinstance(func.value, ast.Name)
+        ):
+            return False
+        conn = func.value.id
+        enclosing = self._enclosing_function()
+        body: Iterable[ast.AST] = enclosing.body if enclosing is not None else self.tree.body
+        return any(
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "getresponse"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == conn
+            for stmt in body
+            for node in ast.walk(stmt)
+        )
 
     def _is_submitter(self, call: ast.Call) -> bool:
         func = call.func

@@ -328,3 +328,26 @@ def test_facts_round_trip_through_json() -> None:
         """
     )
     assert FileFacts.from_json(facts.to_json()) == facts
+
+
+def test_http_client_request_is_used_when_its_response_is_read() -> None:
+    options = ExtractOptions(
+        client_modules=frozenset({"http"}), method_names=frozenset({"request"})
+    )
+    facts = facts_of(
+        """
+        import http.client
+        def read():
+            conn = http.client.HTTPConnection("users", 8000)
+            conn.request("GET", "/users/1")
+            return conn.getresponse().read()
+        def fire():
+            conn = http.client.HTTPConnection("users", 8000)
+            conn.request("POST", "/events")
+        """,
+        options,
+    )
+    used = {
+        c.function.rpartition(".")[2]: c.result_used for c in facts.calls if c.name == "request"
+    }
+    assert used == {"read": True, "fire": False}
