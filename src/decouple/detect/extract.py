@@ -15,6 +15,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from decouple.detect.context import (
     ModuleContext,
@@ -169,11 +170,66 @@ def _parse_with_libcst(source: bytes) -> ast.Module | None:
     except Exception:  # libcst raises ParserSyntaxError and, on odd input, others
         return None
     try:
-        text = module.code
-        lowered = _lower_new_syntax(text)
-        return ast.parse(lowered)
+        text = _lower_new_syntax(_lower_fstrings(module).code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+def _lower_fstrings(module: Any) -> Any:
+    """PEP 701 f-strings (``f"{d["key"]}"``, backslashes in replacement fields) rewritten for
+    older parsers: an inner string takes the other quote, and a field that still cannot be
+    expressed becomes a placeholder name, so the rest of the file is analysed. Only quote
+    characters and field contents change, so line numbers stay the same."""
+    import libcst as cst
+
+    class Lower(cst.CSTTransformer):
+        def __init__(self) -> None:
+            self.quotes: list[str] = []
+
+        def visit_FormattedString(self, node: cst.FormattedString) -> None:
+            self.quotes.append(node.quote)
+
+        def leave_FormattedString(
+            self, original: cst.FormattedString, updated: cst.FormattedString
+        ) -> cst.BaseExpression:
+            self.quotes.pop()
+            if self.quotes and self.quotes[-1][0] in updated.quote:
+                # a nested f-string with the enclosing quote: give it the other one
+                other = "'" if updated.quote[0] == '"' else '"'
+                return updated.with_changes(
+                    start=updated.start.replace(updated.quote, other), end=other
+                )
+            return updated
+
+        def leave_SimpleString(
+            self, original: cst.SimpleString, updated: cst.SimpleString
+        ) -> cst.BaseExpression:
+            if not self.quotes:
+                return updated
+            outer = self.quotes[-1][0]
+            quote = updated.quote
+            if outer not in quote or len(quote) != 1:
+                return updated
+            other = "'" if quote == '"' else '"'
+            body = updated.value[updated.value.index(quote) + 1 : -1]
+            if other in body:
+                return updated
+            prefix = updated.prefix
+            return updated.with_changes(value=f"{prefix}{other}{body}{other}")
+
+        def leave_FormattedStringExpression(
+            self, original: cst.FormattedStringExpression, updated: cst.FormattedStringExpression
+        ) -> cst.FormattedStringExpression:
+            code = cst.Module(body=[]).code_for_node(updated.expression)
+            outer = self.quotes[-1][0] if self.quotes else '"'
+            if "\\" in code or outer in code or "#" in code or "\n" in code:
+                return updated.with_changes(expression=cst.Name("_"))
+            return updated
+
+    return module.visit(Lower())
 
 
 def _lower_new_syntax(text: str) -> str:

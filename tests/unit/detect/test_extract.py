@@ -351,3 +351,20 @@ def test_http_client_request_is_used_when_its_response_is_read() -> None:
         c.function.rpartition(".")[2]: c.result_used for c in facts.calls if c.name == "request"
     }
     assert used == {"read": True, "fire": False}
+
+
+def test_pep701_fstrings_are_analysed_on_older_pythons() -> None:
+    source = (
+        b"import os, requests\n"
+        b'BASE = f"{os.environ["USERS_URL"]}"\n'
+        b"def f(items, d):\n"
+        b'    requests.post(f"{BASE}/users/{d["id"]}", json={"x": f"{"\\n".join(items)}"})\n'
+    )
+    facts = extract_facts(source, "new.py", "new", OPTIONS)
+    assert facts.diagnostics == ()
+    (call,) = facts.calls
+    assert call.line == 4
+    assert call.args[0] == Concat((Ref("new.BASE"), Lit("/users/"), Dyn("d['id']")))
+    assert next(c.value for c in facts.constants if c.qualname == "new.BASE") == Env(
+        Lit("USERS_URL"), None, "os.environ"
+    )
