@@ -659,7 +659,7 @@ class _Extractor:
             kwarg_src=tuple(
                 (k.arg, source_text(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None
             ),
-            result_used=self._result_used(call, scope),
+            result_used=self._result_used(call),
             in_loop=self._in_loop(),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
@@ -695,7 +695,7 @@ class _Extractor:
                 return True
         return False
 
-    def _result_used(self, call: ast.Call, scope: Scope) -> bool:
+    def _result_used(self, call: ast.Call) -> bool:
         node: ast.AST = call
         # climb through wrappers that pass the value on unchanged
         while True:

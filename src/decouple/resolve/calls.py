@@ -49,7 +49,6 @@ class Wrapper:
     call: RawCall
     receiver: Obj | None
     match: Match
-    path: str
 
     @property
     def short_name(self) -> str:
@@ -188,10 +187,10 @@ class CallResolver:
             reason = f"host comes from parameter(s) {', '.join(sorted(set(url.params)))} of {call.function}"
             hint = "each call of this helper is reported as its own call site"
             wrapper = Wrapper(
-                call.function, params, bool(fn and fn.is_method), call, receiver, match, facts.path
+                call.function, params, bool(fn and fn.is_method), call, receiver, match
             )
         else:
-            found = self.hosts.callee(target, caller)
+            found = self.hosts.callee(target)
             callee = found.name
             if found.evidence:
                 evidence.append(found.evidence)

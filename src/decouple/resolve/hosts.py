@@ -83,7 +83,7 @@ class HostMap:
         self.infra = {k.lower(): v for k, v in infra.items()}
         self.names = {s.name for s in services}
 
-    def callee(self, target: Target, caller: str | None) -> Callee:
+    def callee(self, target: Target) -> Callee:
         if target.dynamic_host:
             return Callee(UNKNOWN, reason="the host is only known at run time")
         host = target.host
