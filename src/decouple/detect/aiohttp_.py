@@ -57,7 +57,7 @@ class AiohttpDetector(Detector):
             """),
             client="aiohttp",
             method="GET",
-            url_src="f'{INVENTORY_URL}/items/{sku}'",
+            url_src='f"{INVENTORY_URL}/items/{sku}"',
             line=5,
         ),
         Example(
@@ -70,7 +70,7 @@ class AiohttpDetector(Detector):
             """),
             client="aiohttp",
             method="POST",
-            url_src="'/shipments'",
+            url_src='"/shipments"',
             line=5,
         ),
         Example(
@@ -97,7 +97,7 @@ class AiohttpDetector(Detector):
             """),
             client="aiohttp",
             method="GET",
-            url_src="'/feed'",
+            url_src='"/feed"',
             line=5,
         ),
     )

@@ -107,8 +107,14 @@ class Scope:
 class ModuleContext:
     """Static knowledge about one module: imports, module-level bindings, classes."""
 
-    def __init__(self, tree: ast.Module, module: str, *, is_package: bool = False) -> None:
+    def __init__(
+        self, tree: ast.Module, module: str, *, is_package: bool = False, text: str | None = None
+    ) -> None:
         self.tree = tree
+        #: Source lines as UTF-8 (``ast`` positions count UTF-8 bytes), for "as written" text.
+        self._lines = (
+            [line.encode("utf-8") for line in text.splitlines(keepends=True)] if text else []
+        )
         self.module = module
         self.imports = build_imports(tree, module, is_package)
         #: Module-level assignments: name -> expression (the last one wins).
@@ -134,6 +140,29 @@ class ModuleContext:
                 self.classes[stmt.name] = stmt
         self.module_scope = Scope("module", module)
         self._evaluating: set[int] = set()
+
+    def source_text(self, node: ast.AST) -> str:
+        """An expression exactly as written (lines joined with one space); ``ast.unparse``
+        when positions are missing. Unparsing would differ between Python versions."""
+        lineno: int | None = getattr(node, "lineno", None)
+        end_lineno: int | None = getattr(node, "end_lineno", None)
+        col: int | None = getattr(node, "col_offset", None)
+        end_col: int | None = getattr(node, "end_col_offset", None)
+        if (
+            lineno is None
+            or end_lineno is None
+            or col is None
+            or end_col is None
+            or end_lineno > len(self._lines)
+        ):
+            return source_text(node)
+        if lineno == end_lineno:
+            raw = self._lines[lineno - 1][col:end_col]
+            return raw.decode("utf-8", "replace")
+        pieces = [self._lines[lineno - 1][col:]]
+        pieces.extend(self._lines[lineno : end_lineno - 1])
+        pieces.append(self._lines[end_lineno - 1][:end_col])
+        return " ".join(p.decode("utf-8", "replace").strip() for p in pieces if p.strip())
 
     # --- names ------------------------------------------------------------------------------
 
@@ -170,7 +199,7 @@ class ModuleContext:
             return Dyn("None")
         scope = scope or self.module_scope
         if depth > _MAX_DEPTH:
-            return dyn(source_text(expr))
+            return dyn(self.source_text(expr))
         return self._eval(expr, scope, depth + 1)
 
     def _eval(self, expr: ast.expr, scope: Scope, depth: int) -> Value:
@@ -186,7 +215,7 @@ class ModuleContext:
                 return Lit(str(expr.value))
             if isinstance(expr.value, int | float):
                 return Lit(str(expr.value))
-            return dyn(source_text(expr))
+            return dyn(self.source_text(expr))
         if isinstance(expr, ast.JoinedStr):
             parts: list[Value] = []
             for part in expr.values:
@@ -204,7 +233,7 @@ class ModuleContext:
                 and isinstance(expr.left.value, str)
             ):
                 return self._percent(expr.left.value, expr.right, scope, depth)
-            return dyn(source_text(expr))
+            return dyn(self.source_text(expr))
         if isinstance(expr, ast.Name):
             return self._name(expr.id, scope, depth)
         if isinstance(expr, ast.Attribute):
@@ -225,7 +254,7 @@ class ModuleContext:
             return ev(expr.value, scope, depth)
         if isinstance(expr, ast.NamedExpr):
             return ev(expr.value, scope, depth)
-        return dyn(source_text(expr))
+        return dyn(self.source_text(expr))
 
     def _percent(self, template: str, right: ast.expr, scope: Scope, depth: int) -> Value:
         items = right.elts if isinstance(right, ast.Tuple) else [right]
@@ -266,7 +295,7 @@ class ModuleContext:
             if ch == "{":
                 end = text.find("}", i)
                 if end < 0:
-                    return dyn(source_text(call))
+                    return dyn(self.source_text(call))
                 field_name = text[i + 1 : end].split("!")[0].split(":")[0]
                 parts.append(Lit(out))
                 out = ""
@@ -334,7 +363,7 @@ class ModuleContext:
         inner = self.evaluate(base, scope, depth)
         if isinstance(inner, Ref):
             return Ref(f"{inner.qualname}.{expr.attr}")
-        return dyn(source_text(expr))
+        return dyn(self.source_text(expr))
 
     def _subscript(self, expr: ast.Subscript, scope: Scope, depth: int) -> Value:
         key = self.evaluate(expr.slice, scope, depth)
@@ -348,7 +377,7 @@ class ModuleContext:
         inner = self.evaluate(expr.value, scope, depth)
         if isinstance(inner, Ref) and isinstance(key, Lit):
             return Ref(f"{inner.qualname}[{key.text}]")
-        return dyn(source_text(expr))
+        return dyn(self.source_text(expr))
 
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
         func = call.func
@@ -437,7 +466,7 @@ class ModuleContext:
                 )
         if isinstance(func, ast.Name) and func.id in ("Env",) and not call.args:
             return Obj("environs.Env")
-        return dyn(source_text(call))
+        return dyn(self.source_text(call))
 
     def _obj(self, qual: str, call: ast.Call, scope: Scope, depth: int) -> Obj:
         if qual in ("environs.Env",):
@@ -448,7 +477,7 @@ class ModuleContext:
         return tuple(
             self.evaluate(a, scope, depth)
             if not isinstance(a, ast.Starred)
-            else dyn(source_text(a))
+            else dyn(self.source_text(a))
             for a in call.args[:6]
         )
 

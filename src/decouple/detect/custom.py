@@ -82,7 +82,7 @@ class CustomDetector(Detector):
             """),
             client="acme.rpc.call_service",
             method="POST",
-            url_src="'/charges'",
+            url_src='"/charges"',
             line=4,
         ),
         Example(
@@ -96,7 +96,7 @@ class CustomDetector(Detector):
             """),
             client="acme.http.ApiClient.send",
             method="DELETE",
-            url_src="f'{ORDERS_URL}/orders/{order_id}'",
+            url_src='f"{ORDERS_URL}/orders/{order_id}"',
             line=6,
         ),
     )

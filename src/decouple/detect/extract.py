@@ -11,7 +11,9 @@ newer grammar, and are converted to ``ast`` through their source positions.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +25,6 @@ from decouple.detect.context import (
     child_bodies,
     dotted,
     module_level_statements,
-    source_text,
 )
 from decouple.detect.facts import (
     Constant,
@@ -85,54 +86,83 @@ class ExtractOptions:
     server_extractors: tuple[ServerExtractor, ...] = field(default=())
 
 
-def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, Diagnostic | None]:
-    """Parse with ``ast``; on a syntax error retry with libcst's newer grammar."""
+def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diagnostic | None]:
+    """Parse with ``ast``; on a syntax error retry with libcst's newer grammar.
+
+    Returns the tree, the text its positions refer to (the decoded source, or its lowered
+    form after the libcst fallback), and the problem when there is no tree.
+    """
     try:
         with warnings.catch_warnings():
             # `"\d"` and friends in the scanned code are its owners' business, not noise
             # for every scan to print.
             warnings.simplefilter("ignore")
-            return ast.parse(source, filename=path), None
+            tree = ast.parse(source, filename=path)
+        return tree, _decode(source), None
     except SyntaxError as exc:
         if "codec" in (exc.msg or "") or "decode" in (exc.msg or ""):
-            return None, Diagnostic(
-                path,
-                exc.lineno or 1,
-                Severity.WARNING,
-                "undecodable",
-                f"cannot decode: {exc.msg}; file skipped",
+            return (
+                None,
+                "",
+                Diagnostic(
+                    path,
+                    exc.lineno or 1,
+                    Severity.WARNING,
+                    "undecodable",
+                    f"cannot decode: {exc.msg}; file skipped",
+                ),
             )
         if "null bytes" in (exc.msg or ""):
-            return None, Diagnostic(
-                path,
-                exc.lineno or 1,
-                Severity.WARNING,
-                "null-bytes",
-                "file contains NUL bytes (binary?); skipped",
+            return (
+                None,
+                "",
+                Diagnostic(
+                    path,
+                    exc.lineno or 1,
+                    Severity.WARNING,
+                    "null-bytes",
+                    "file contains NUL bytes (binary?); skipped",
+                ),
             )
         first_error = exc
     except (ValueError, RecursionError, MemoryError) as exc:
         code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
-        return None, Diagnostic(
-            path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}"
+        return (
+            None,
+            "",
+            Diagnostic(
+                path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}"
+            ),
         )
     if "too many nested" in (first_error.msg or "") or _bracket_depth(source) > _MAX_FALLBACK_DEPTH:
         # libcst's native parser overflows its stack on such input instead of raising
-        return None, Diagnostic(
-            path,
-            first_error.lineno or 1,
-            Severity.WARNING,
-            "too-deep",
-            "nesting too deep to analyse; file skipped",
+        return (
+            None,
+            "",
+            Diagnostic(
+                path,
+                first_error.lineno or 1,
+                Severity.WARNING,
+                "too-deep",
+                "nesting too deep to analyse; file skipped",
+            ),
         )
-    tree = _parse_with_libcst(source)
-    if tree is not None:
-        return tree, None
+    lowered = _parse_with_libcst(source)
+    if lowered is not None:
+        return lowered[0], lowered[1], None
     line = first_error.lineno or 1
     message = first_error.msg or "invalid syntax"
     hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
-    return None, Diagnostic(
-        path, line, Severity.WARNING, "parse-error", f"syntax error: {message}{hint}; file skipped"
+    return (
+        None,
+        "",
+        Diagnostic(
+            path,
+            line,
+            Severity.WARNING,
+            "parse-error",
+            f"syntax error: {message}{hint}; file skipped",
+        ),
     )
 
 
@@ -158,7 +188,16 @@ def _looks_like_python2(source: bytes) -> bool:
     )
 
 
-def _parse_with_libcst(source: bytes) -> ast.Module | None:
+def _decode(source: bytes) -> str:
+    """The text ``ast`` parsed: decoded with the file's coding cookie (PEP 263) or BOM."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return source.decode("utf-8", "replace")
+
+
+def _parse_with_libcst(source: bytes) -> tuple[ast.Module, str] | None:
     """Newer syntax (PEP 695, 701, 758) than this Python knows: parse with libcst, which
     accepts it, then lower the parts ``ast`` cannot express so the rest is still analysed."""
     try:
@@ -173,7 +212,7 @@ def _parse_with_libcst(source: bytes) -> ast.Module | None:
         text = _lower_new_syntax(_lower_fstrings(module).code)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ast.parse(text)
+            return ast.parse(text), text
     except (SyntaxError, ValueError, RecursionError):
         return None
 
@@ -259,11 +298,11 @@ def extract_facts(
     is_package: bool = False,
 ) -> FileFacts:
     """All facts of one file. Never raises for bad input: problems become diagnostics."""
-    tree, problem = parse_source(source, path)
+    tree, text, problem = parse_source(source, path)
     if tree is None:
         return FileFacts(path=path, module=module, diagnostics=(problem,) if problem else ())
     try:
-        return _Extractor(tree, source, path, module, options, is_package).run()
+        return _Extractor(tree, source, text, path, module, options, is_package).run()
     except RecursionError:
         return FileFacts(
             path=path,
@@ -285,6 +324,7 @@ class _Extractor:
         self,
         tree: ast.Module,
         source: bytes,
+        text: str,
         path: str,
         module: str,
         options: ExtractOptions,
@@ -292,7 +332,7 @@ class _Extractor:
     ) -> None:
         self.tree = tree
         self.path = path
-        self.ctx = ModuleContext(tree, module, is_package=is_package)
+        self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
         self.options = options
         self.calls: list[RawCall] = []
         self.constants: list[Constant] = []
@@ -639,7 +679,9 @@ class _Extractor:
             else "<module>"
         )
         arg_values = tuple(
-            ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else dyn(source_text(a))
+            ctx.evaluate(a, scope)
+            if not isinstance(a, ast.Starred)
+            else dyn(self.ctx.source_text(a))
             for a in args
         )
         kw_values = tuple(
@@ -655,9 +697,11 @@ class _Extractor:
             receiver=receiver,
             args=arg_values,
             kwargs=kw_values,
-            arg_src=tuple(source_text(a)[:_MAX_SRC] for a in args),
+            arg_src=tuple(self.ctx.source_text(a)[:_MAX_SRC] for a in args),
             kwarg_src=tuple(
-                (k.arg, source_text(k.value)[:_MAX_SRC]) for k in keywords if k.arg is not None
+                (k.arg, self.ctx.source_text(k.value)[:_MAX_SRC])
+                for k in keywords
+                if k.arg is not None
             ),
             result_used=self._result_used(call),
             in_loop=self._in_loop(),

@@ -58,7 +58,7 @@ class HttpClientDetector(Detector):
             """),
             client="http.client",
             method="POST",
-            url_src="f'/items/{sku}/reserve'",
+            url_src='f"/items/{sku}/reserve"',
             line=5,
         ),
         Example(
@@ -72,7 +72,7 @@ class HttpClientDetector(Detector):
             """),
             client="http.client",
             method="GET",
-            url_src="'/balance'",
+            url_src='"/balance"',
             line=5,
         ),
     )

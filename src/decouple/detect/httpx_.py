@@ -70,7 +70,7 @@ class HttpxDetector(Detector):
             """),
             client="httpx",
             method="GET",
-            url_src="f'{SEARCH_URL}/search'",
+            url_src='f"{SEARCH_URL}/search"',
             line=4,
         ),
         Example(
@@ -96,7 +96,7 @@ class HttpxDetector(Detector):
             """),
             client="httpx.Client",
             method="POST",
-            url_src="'/reindex'",
+            url_src='"/reindex"',
             line=6,
         ),
         Example(
@@ -109,7 +109,7 @@ class HttpxDetector(Detector):
             """),
             client="httpx.AsyncClient",
             method="POST",
-            url_src="'/events'",
+            url_src='"/events"',
             line=5,
         ),
         Example(
@@ -121,7 +121,7 @@ class HttpxDetector(Detector):
             """),
             client="httpx.Client",
             method="HEAD",
-            url_src="client.build_request('HEAD', HEALTH_URL)",
+            url_src='client.build_request("HEAD", HEALTH_URL)',
             line=4,
         ),
     )

@@ -64,7 +64,7 @@ class LocustDetector(Detector):
             """),
             client="locust",
             method="GET",
-            url_src="'/products'",
+            url_src='"/products"',
             line=8,
         ),
         Example(
@@ -79,7 +79,7 @@ class LocustDetector(Detector):
             """),
             client="locust",
             method="POST",
-            url_src="'/checkout'",
+            url_src='"/checkout"',
             line=7,
         ),
     )

@@ -88,7 +88,7 @@ class RequestsDetector(Detector):
             """),
             client="requests",
             method="POST",
-            url_src="f'{ORDERS_URL}/orders'",
+            url_src='f"{ORDERS_URL}/orders"',
             line=4,
         ),
         Example(
@@ -99,7 +99,7 @@ class RequestsDetector(Detector):
             """),
             client="requests",
             method="GET",
-            url_src="'http://users:8080/users/1'",
+            url_src='"http://users:8080/users/1"',
             line=3,
         ),
         Example(
@@ -139,7 +139,7 @@ class RequestsDetector(Detector):
             """),
             client="requests.Session",
             method="GET",
-            url_src="f'{USERS_URL}/users/{uid}'",
+            url_src='f"{USERS_URL}/users/{uid}"',
             line=8,
         ),
         Example(

@@ -90,7 +90,7 @@ class Urllib3Detector(Detector):
             """),
             client="urllib3",
             method="POST",
-            url_src="PAYMENTS_URL + '/charges'",
+            url_src='PAYMENTS_URL + "/charges"',
             line=6,
         ),
         Example(
@@ -101,7 +101,7 @@ class Urllib3Detector(Detector):
             """),
             client="urllib3",
             method="GET",
-            url_src="'https://api.github.com/zen'",
+            url_src='"https://api.github.com/zen"',
             line=3,
         ),
         Example(
@@ -114,7 +114,7 @@ class Urllib3Detector(Detector):
             """),
             client="urllib3",
             method="PUT",
-            url_src="'/entries'",
+            url_src='"/entries"',
             line=5,
         ),
     )

@@ -65,7 +65,7 @@ class UrllibRequestDetector(Detector):
             """),
             client="urllib.request",
             method="GET",
-            url_src="RATES_URL + '/latest'",
+            url_src='RATES_URL + "/latest"',
             line=4,
         ),
         Example(
@@ -92,7 +92,7 @@ class UrllibRequestDetector(Detector):
             """),
             client="urllib.request",
             method="DELETE",
-            url_src="urllib.request.Request(ITEMS_URL, method='DELETE')",
+            url_src='urllib.request.Request(ITEMS_URL, method="DELETE")',
             line=4,
         ),
     )
