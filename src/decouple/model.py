@@ -102,6 +102,9 @@ class Endpoint:
     handler: str
     file: str
     line: int
+    #: The server framework that registered it (flask, fastapi, django, aiohttp, starlette,
+    #: grpc), which decides how a generated consumer calls the handler.
+    framework: str | None = None
 
     @property
     def label(self) -> str:
@@ -142,6 +145,11 @@ class CallSite:
     in_loop: bool = False
     has_timeout: bool = False
     in_handler: bool = False
+    #: The response is read as a stream (``stream=True``, ``httpx.stream``, websockets).
+    streaming: bool = False
+    #: Inside a database transaction (``with transaction.atomic()``, ``session.begin()``...):
+    #: an event sent from there escapes a rollback.
+    in_transaction: bool = False
     #: The payload argument as written (``json=order``), or ``None``.
     payload: str | None = None
     #: Why the callee is ``unknown`` and the annotation or config line that would fix it.

@@ -40,6 +40,20 @@ from decouple.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
 from decouple.model import Diagnostic, Severity
 
 _DIRECTIVE = re.compile(r"#\s*decouple:\s*(ignore|target\s*=\s*([A-Za-z0-9_.:\-]+))")
+#: Last names of context managers and decorators that open a database transaction: Django's
+#: ``transaction.atomic``, SQLAlchemy's ``session.begin()``/``begin_nested()``, asyncpg's and
+#: peewee's ``conn.transaction()``.
+_TRANSACTION_NAMES = frozenset({"atomic", "begin", "begin_nested", "transaction"})
+
+
+def _is_transaction(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    if isinstance(expr, ast.Attribute):
+        return expr.attr in _TRANSACTION_NAMES
+    return isinstance(expr, ast.Name) and expr.id in _TRANSACTION_NAMES
+
+
 _LOOPS = (
     ast.For,
     ast.AsyncFor,
@@ -705,6 +719,7 @@ class _Extractor:
             ),
             result_used=self._result_used(call),
             in_loop=self._in_loop(),
+            in_transaction=self._in_transaction(),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
@@ -737,6 +752,18 @@ class _Extractor:
                 return False
             if isinstance(node, _LOOPS):
                 return True
+        return False
+
+    def _in_transaction(self) -> bool:
+        for node in reversed(self.stack):
+            if isinstance(node, ast.With | ast.AsyncWith) and any(
+                _is_transaction(item.context_expr) for item in node.items
+            ):
+                return True
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return any(_is_transaction(d) for d in node.decorator_list)
+            if isinstance(node, ast.Lambda | ast.ClassDef):
+                return False
         return False
 
     def _result_used(self, call: ast.Call) -> bool:

@@ -43,6 +43,8 @@ class RawCall:
     target_override: str | None = None
     #: Submitted through ``executor.submit(fn, ...)`` and the like.
     submitted: bool = False
+    #: Inside ``with transaction.atomic()``, ``session.begin()`` and the like.
+    in_transaction: bool = False
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -233,6 +235,7 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.is_async,
         c.target_override,
         c.submitted,
+        c.in_transaction,
     ]
 
 
@@ -254,4 +257,5 @@ def _call_from_json(d: list[Any]) -> RawCall:
         is_async=d[13],
         target_override=d[14],
         submitted=d[15],
+        in_transaction=d[16],
     )

@@ -105,6 +105,7 @@ def _endpoint(endpoint: Endpoint) -> dict[str, object]:
         "handler": endpoint.handler,
         "file": endpoint.file,
         "line": endpoint.line,
+        "framework": endpoint.framework,
     }
 
 
@@ -131,6 +132,8 @@ def _call_site(site: CallSite) -> dict[str, object]:
         "in_loop": site.in_loop,
         "has_timeout": site.has_timeout,
         "in_handler": site.in_handler,
+        "streaming": site.streaming,
+        "in_transaction": site.in_transaction,
         "payload": site.payload,
         "unknown_reason": site.unknown_reason,
         "fix_hint": site.fix_hint,
@@ -330,6 +333,7 @@ def _read_endpoint(r: _Reader, obj: dict[str, Any], path: str) -> Endpoint:
         handler=r.get(obj, "handler", _MISSING, str, path),
         file=r.get(obj, "file", _MISSING, str, path),
         line=r.get(obj, "line", _MISSING, int, path),
+        framework=r.optional_str(obj, "framework", path),
     )
 
 
@@ -356,6 +360,8 @@ def _read_call_site(r: _Reader, obj: dict[str, Any], path: str) -> CallSite:
         in_loop=r.get(obj, "in_loop", False, bool, path),
         has_timeout=r.get(obj, "has_timeout", False, bool, path),
         in_handler=r.get(obj, "in_handler", False, bool, path),
+        streaming=r.get(obj, "streaming", False, bool, path),
+        in_transaction=r.get(obj, "in_transaction", False, bool, path),
         payload=r.optional_str(obj, "payload", path),
         unknown_reason=r.optional_str(obj, "unknown_reason", path),
         fix_hint=r.optional_str(obj, "fix_hint", path),

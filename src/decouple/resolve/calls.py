@@ -223,6 +223,8 @@ class CallResolver:
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,
             in_handler=call.function in self.handlers,
+            streaming=match.streaming,
+            in_transaction=call.in_transaction,
             payload=match.payload,
             unknown_reason=reason if callee == UNKNOWN else None,
             fix_hint=hint if callee == UNKNOWN else None,
@@ -300,6 +302,7 @@ class CallResolver:
             function=call.function,
             result_used=call.result_used,
             in_loop=call.in_loop,
+            in_transaction=call.in_transaction,
             is_async=call.is_async or inner.is_async,
             target_override=call.target_override or inner.target_override,
         )

@@ -292,6 +292,7 @@ class _Builder:
                     route.handler,
                     f.path,
                     route.line,
+                    route.framework,
                 )
                 for method in methods
             )
@@ -336,7 +337,9 @@ class _Builder:
             path = rpcs[method]
         else:
             return []  # a public helper of the servicer, not an RPC of the service
-        return [Endpoint(service, "grpc", "RPC", path, route.handler, f.path, route.line)]
+        return [
+            Endpoint(service, "grpc", "RPC", path, route.handler, f.path, route.line, "grpc")
+        ]
 
     def _rpcs_of(self, servicer: str, service: str) -> dict[str, str] | None:
         if servicer in self.rpcs:

@@ -188,6 +188,37 @@ def test_calls_in_loops_and_comprehensions_are_flagged() -> None:
     assert flags == {5: True, 6: True, 7: False}
 
 
+def test_calls_inside_database_transactions_are_flagged() -> None:
+    facts = facts_of(
+        """
+        import requests
+        from django.db import transaction
+
+        def django_block(order):
+            with transaction.atomic():
+                requests.post("http://a/b", json=order)
+            requests.post("http://a/c")
+
+        @transaction.atomic
+        def django_decorated(order):
+            requests.post("http://a/d")
+
+        async def sqlalchemy(session, conn):
+            async with session.begin():
+                requests.post("http://a/e")
+            async with conn.transaction():
+                def later():
+                    requests.post("http://a/f")  # runs whenever it is called, not here
+
+        def plain(lock):
+            with lock:
+                requests.post("http://a/g")
+        """
+    )
+    flags = {c.line: c.in_transaction for c in facts.calls}
+    assert flags == {7: True, 8: False, 12: True, 16: True, 19: False, 23: False}
+
+
 def test_executor_submit_records_the_submitted_call() -> None:
     call = only_call(
         """
