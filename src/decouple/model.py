@@ -35,6 +35,10 @@ class Role(str, Enum):
     #: A call inside a generic helper whose URL comes from the helper's parameters. It stays
     #: out of the graph; each invocation of the helper is a ``CALL`` with ``via_wrapper`` set.
     WRAPPER = "wrapper"
+    #: A call site already migrated to a Kafka send (recognised by its provenance marker):
+    #: ``url`` is the topic, ``callee`` the consuming service. Asynchronous coupling, so it
+    #: counts in no hotspot score; the graph draws it through a topic node.
+    EVENT = "event"
 
 
 UNKNOWN = "unknown"
