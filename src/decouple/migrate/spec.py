@@ -6,12 +6,18 @@ call the producer module named here. Paths are repo-relative with ``/``.
 
 The generated producer module's interface, which rewritten call sites rely on::
 
-    send_event(topic, data, *, key=None, headers=None) -> None            # sync clients
-    async send_event_async(topic, data, *, key=None, headers=None) -> None  # aiokafka
+    send_event(topic, data, *, key=None, headers=None, path_params=None) -> None
+    async send_event_async(topic, data, *, key=None, headers=None, path_params=None) -> None
 
 Both wrap ``data`` in a CloudEvents-style envelope (``specversion``, ``id``, ``type``,
 ``source``, ``time``, ``datacontenttype``, ``data``) and use ``key`` (else the payload's
-id-like field, else none) as the Kafka key.
+id-like field, else none) as the Kafka key. ``data`` is exactly the body the HTTP call sent
+(``None`` when it sent none; a gRPC request as ``json_format.MessageToDict`` with proto field
+names). ``path_params`` are the endpoint's path parameters the url carried
+(``{"order_id": "42"}`` for ``/orders/{order_id}/cancel``); the envelope carries them as the
+extension attribute ``pathparams`` (omitted when empty), which the consumer passes to the
+handler. ``headers`` are the trace/correlation headers the call sent (str values), set as
+Kafka headers.
 """
 
 from __future__ import annotations
@@ -54,6 +60,11 @@ class TopicSpec:
     payload_schema: dict[str, Any] | None = None
     #: Call-site ids whose sends land here.
     site_ids: tuple[str, ...] = ()
+    #: Names of the endpoint's path parameters the events carry in ``pathparams``.
+    path_params: tuple[str, ...] = ()
+    #: What the producers pass as the Kafka key (a ``data`` field or path parameter name),
+    #: for documentation; ``None`` when the key is left to the producer's own rule.
+    key_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
