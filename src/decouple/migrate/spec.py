@@ -78,6 +78,9 @@ class ProducerSpec:
     sync_client: str | None
     #: Some migrated site is in ``async def``: the module also offers ``send_event_async``.
     needs_async: bool
+    #: The topics its sites send to, so each event carries its topic's ``event_type``
+    #: (a topic not listed gets its own name as the type).
+    topics: tuple[TopicSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
