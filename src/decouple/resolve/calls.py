@@ -10,7 +10,9 @@ levels of helpers as the code has.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -374,10 +376,60 @@ def _substitute(value: Value, function: str, binding: dict[str, Value]) -> Value
 
 
 def _substitute_src(text: str, sources: dict[str, str]) -> str:
+    """``text`` with each parameter name replaced by the argument's source. Only names are
+    replaced: not words inside strings (``{"data": data}``), attributes or keyword names."""
     if not sources:
         return text
-    pattern = re.compile(r"\b(" + "|".join(re.escape(k) for k in sources) + r")\b")
-    return pattern.sub(lambda m: sources[m.group(1)], text)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    out: list[str] = []
+    pos = 0
+    significant = [t for t in tokens if t.type not in _LAYOUT_TOKENS]
+    for i, tok in enumerate(significant):
+        if tok.type == tokenize.STRING and _is_fstring(tok.string):
+            begin = starts[tok.start[0] - 1] + tok.start[1]
+            end = starts[tok.end[0] - 1] + tok.end[1]
+            out.append(text[pos:begin])
+            out.append(_FIELD_NAME.sub(lambda m: _in_fields(m, sources), tok.string))
+            pos = end
+            continue
+        if tok.type != tokenize.NAME or tok.string not in sources:
+            continue
+        before = significant[i - 1].string if i > 0 else ""
+        after = significant[i + 1].string if i + 1 < len(significant) else ""
+        if before == "." or (after == "=" and before in ("(", ",")):
+            continue
+        begin = starts[tok.start[0] - 1] + tok.start[1]
+        end = starts[tok.end[0] - 1] + tok.end[1]
+        out.append(text[pos:begin])
+        out.append(sources[tok.string])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _is_fstring(token: str) -> bool:
+    prefix = token[: len(token) - len(token.lstrip("rRbBuUfF"))]
+    return "f" in prefix.lower()
+
+
+#: A name inside an f-string (Python 3.11 tokenizes the whole f-string as one token).
+_FIELD_NAME = re.compile(r"(?<![\w.\"'])([A-Za-z_]\w*)\b")
+
+
+def _in_fields(match: re.Match[str], sources: dict[str, str]) -> str:
+    name = match.group(1)
+    return sources.get(name, name)
+
+
+_LAYOUT_TOKENS = frozenset(
+    {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+)
 
 
 def _host_has_param(url: Rendered) -> bool:
