@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from decouple import __version__
+from decouple import __version__, cli_graph
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -169,6 +169,9 @@ def scan(
         jobs=jobs,
     )
     raise typer.Exit(run_scan_command(command))
+
+
+cli_graph.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,214 @@
+"""What ``decouple graph`` and ``decouple hotspots`` do, as functions tests can call.
+
+The typer layer (``decouple.cli_graph``) only turns options into these dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from decouple.commands import EXIT_OK, EXIT_USAGE, write_atomic
+from decouple.errors import DecoupleError
+from decouple.graph.history import DEFAULT_WINDOW, change_counts, parse_window
+from decouple.graph.merge import merge_scans
+from decouple.graph.score import Hotspot, rank_hotspots
+from decouple.graph.view import ViewOptions, build_view
+from decouple.model import ScanResult
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the scan comes from: a directory to scan, or ``scan --format json`` files."""
+
+    path: Path | None = None
+    from_files: tuple[Path, ...] = ()
+    exclude: tuple[str, ...] = ()
+    config: Path | None = None
+    use_cache: bool = True
+    #: Change-frequency window (``90d`` or a date); ``None`` turns git history off.
+    since: str | None = DEFAULT_WINDOW
+
+
+def load(source: Source) -> tuple[ScanResult, dict[str, int] | None]:
+    """The scan (merged when several files are given) and the change counts, if any."""
+    window = parse_window(source.since) if source.since is not None else None
+    if source.path is not None and source.from_files:
+        raise DecoupleError("give either PATH or --from files, not both")
+    if source.from_files:
+        from decouple.render.json import load_scan_json
+
+        results = []
+        for path in source.from_files:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DecoupleError(
+                    f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+                ) from exc
+            results.append(load_scan_json(text, source=str(path)))
+        # Scans read from files have no work tree to read history from.
+        return merge_scans(results), None
+    if source.path is None:
+        raise DecoupleError("give a PATH to scan or --from scan.json files")
+    from decouple.api import ScanOptions, scan
+
+    result = scan(
+        source.path,
+        ScanOptions(exclude=source.exclude, config_path=source.config, use_cache=source.use_cache),
+    )
+    changes = change_counts(result, source.path, window) if window is not None else None
+    return result, changes
+
+
+@dataclass(frozen=True)
+class GraphCommand:
+    source: Source
+    svg: Path | None = None
+    dot: Path | None = None
+    mermaid: Path | None = None
+    json: Path | None = None
+    html: Path | None = None
+    view: ViewOptions = field(default_factory=ViewOptions)
+
+
+def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) -> int:
+    """Write every requested output; with none requested, DOT goes to stdout."""
+    from decouple.graph.render_dot import render_dot
+    from decouple.graph.render_html import render_html
+    from decouple.graph.render_json import render_graph_json
+    from decouple.graph.render_mermaid import render_mermaid
+    from decouple.graph.render_svg import render_svg
+
+    out = stdout or sys.stdout
+    err = sys.stderr
+    try:
+        result, changes = load(command.source)
+        view = build_view(result, rank_hotspots(result, changes=changes), command.view)
+        texts: list[tuple[Path, str]] = []
+        if command.dot:
+            texts.append((command.dot, render_dot(view)))
+        if command.mermaid:
+            texts.append((command.mermaid, render_mermaid(view)))
+        if command.json:
+            texts.append((command.json, render_graph_json(view)))
+        svg = render_svg(view) if command.svg or command.html else None
+        if command.svg and svg is not None:
+            texts.append((command.svg, svg.decode("utf-8")))
+        if command.html:
+            texts.append((command.html, render_html(view, svg)))
+    except DecoupleError as exc:
+        print(f"decouple: error: {exc}", file=err)
+        return EXIT_USAGE
+    if not texts and not command.svg:
+        out.write(render_dot(view))
+        out.flush()
+    for path, text in texts:
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            print(f"decouple: error: cannot write {path}: {exc.strerror or exc}", file=err)
+            return EXIT_USAGE
+    for line in view.hidden:
+        print(f"decouple: not shown: {line}", file=err)
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class HotspotsCommand:
+    source: Source
+    top: int | None = None
+    format: str = "table"
+
+
+def hotspots_json(hotspots: list[Hotspot]) -> str:
+    from decouple.graph.render_json import hotspot_dict
+    from decouple.migratability import assess
+
+    items = []
+    for h in hotspots:
+        item = hotspot_dict(h)
+        item["call_sites"] = [
+            {
+                "id": a.site.id,
+                "callee": a.site.callee,
+                "endpoint": a.site.endpoint,
+                "file": a.site.file,
+                "line": a.site.line,
+                "migratability": assess(a.site).label,
+                "blockers": [f.code for f in a.migratability.blockers],
+                "cautions": [f.code for f in a.migratability.cautions],
+            }
+            for a in h.sites
+        ]
+        items.append(item)
+    return json.dumps({"hotspots": items}, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = False) -> str:
+    """The ranking as a table, then each service's easy wins (ids to hand to migrate)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Hotspots (score formula: docs/graph.md)", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("service")
+    table.add_column("score", justify="right")
+    table.add_column("why (components)")
+    table.add_column("longest chain")
+    table.add_column("migratable")
+    for h in hotspots:
+        labels = [a.migratability.label for a in h.sites]
+        # Text, not str: names from scanned code must not be read as rich markup.
+        table.add_row(
+            str(h.rank),
+            Text(h.service),
+            f"{h.score:g}",
+            Text(h.components.explain()),
+            Text(" → ".join(h.metrics.chain) or "-"),
+            f"{labels.count('easy')} easy, {labels.count('review')} review, "
+            f"{labels.count('blocked')} blocked",
+        )
+    console = Console(width=width, color_system="standard" if color else None, record=True)
+    with console.capture() as capture:
+        console.print(table)
+        for h in hotspots:
+            wins = [a for a in h.sites if a.is_easy_win]
+            if not wins:
+                continue
+            console.print(
+                f"easy wins in {h.service} (fire-and-forget, nothing to watch):",
+                highlight=False,
+                markup=False,
+            )
+            for a in wins:
+                s = a.site
+                console.print(
+                    f"  {s.id}  {s.file}:{s.line} → {s.callee} {s.endpoint or ''}",
+                    highlight=False,
+                    markup=False,
+                )
+    return capture.get()
+
+
+def run_hotspots_command(
+    command: HotspotsCommand, *, stdout: TextIO | None = None, stdout_is_tty: bool | None = None
+) -> int:
+    out = stdout or sys.stdout
+    try:
+        result, changes = load(command.source)
+    except DecoupleError as exc:
+        print(f"decouple: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    hotspots = rank_hotspots(result, changes=changes, top=command.top)
+    if command.format == "json":
+        out.write(hotspots_json(hotspots))
+    else:
+        tty = out.isatty() if stdout_is_tty is None else stdout_is_tty
+        out.write(hotspots_table(hotspots, color=tty))
+    out.flush()
+    return EXIT_OK
