@@ -69,14 +69,16 @@ def topic_for(endpoint: Endpoint, *path_params: str) -> TopicSpec:
     )
 
 
-def create_topics(broker: Broker, workdir: Path, topics: list[TopicSpec], client: str) -> str:
+def create_topics(
+    broker: Broker, workdir: Path, topics: list[TopicSpec], client: str, partitions: int = 2
+) -> str:
     """Run the generated topic script (partitions and replication from its environment)."""
     script = write(
         workdir / f"create_topics_{next(_names)}.py", render_topic_script(topics, client=client)
     )
     env = python_env(
         broker,
-        KAFKA_TOPIC_PARTITIONS="2",
+        KAFKA_TOPIC_PARTITIONS=str(partitions),
         KAFKA_DEAD_LETTER_PARTITIONS="1",
         KAFKA_REPLICATION_FACTOR="1",
     )

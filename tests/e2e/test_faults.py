@@ -1,0 +1,141 @@
+"""The generated consumer under failure: killed mid-stream, stopped mid-stream, and fed
+events it has already handled.
+
+The topics have one partition, so a redelivered event comes back before any later one and
+"every event handled once" can be checked as soon as the last one is. Handlers pause
+``E2E_HANDLER_DELAY_S`` before doing anything, so a signal lands inside an event.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from .apps import MAILER_SEND, Callee, create_topics, run_caller, start_consumer, topic_for
+from .harness import Broker, read_records, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _send(broker: Broker, tmp_path: Path, topic: str, numbers: range) -> None:
+    run_caller(
+        broker,
+        tmp_path,
+        "kafka-python",
+        "notify",
+        [[topic, {"user_id": n, "template": "welcome"}, f"req-{n}"] for n in numbers],
+    )
+
+
+def _handled(callee: Callee) -> Counter[int]:
+    return Counter(entry["body"]["user_id"] for entry in read_records(callee.records))
+
+
+def _wait_handled(callee: Callee, numbers: range) -> Counter[int]:
+    return wait_for(
+        lambda: set(_handled(callee)) >= set(numbers) and _handled(callee),
+        30,
+        f"events {numbers} handled",
+    )
+
+
+def _marked(database: Path) -> int:
+    if not database.exists():
+        return 0
+    with sqlite3.connect(database) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM handled_events").fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not there yet
+            return 0
+
+
+def test_a_consumer_killed_mid_stream_loses_nothing_and_handles_nothing_twice(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """SIGKILL right after an event was marked handled, while the next one is in its
+    handler: the restarted consumer gets the uncommitted events again, skips the one the
+    SQLite idempotency store remembers and handles the rest."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], "kafka-python", partitions=1)
+    database = tmp_path / "handled.sqlite"
+    store = {"DECOUPLE_IDEMPOTENCY_DB": str(database), "E2E_HANDLER_DELAY_S": "0.3"}
+    callee = start_consumer(broker, tmp_path, "mailer", topic, "kafka-python", "app", **store)
+    try:
+        _send(broker, tmp_path, topic.name, range(8))
+        wait_for(lambda: _marked(database) >= 3, 30, "three events marked handled")
+        callee.consumer.kill()
+        before = _handled(callee)
+        assert 3 <= sum(before.values()) < 8
+
+        callee.consumer.start()
+        handled = _wait_handled(callee, range(8))
+        assert callee.consumer.terminate() == 0
+        assert _handled(callee) == handled == Counter(range(8))
+    finally:
+        callee.consumer.stop()
+
+
+def test_sigterm_finishes_the_current_event_commits_it_and_exits(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """With the in-memory store, a restart handles nothing twice only because the
+    stopping consumer committed what it had handled."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], "kafka-python", partitions=1)
+    callee = start_consumer(
+        broker, tmp_path, "mailer", topic, "kafka-python", "app", E2E_HANDLER_DELAY_S="0.2"
+    )
+    try:
+        _send(broker, tmp_path, topic.name, range(6))
+        wait_for(lambda: sum(_handled(callee).values()) >= 2, 30, "two events handled")
+        assert callee.consumer.terminate() == 0
+        stopped_after = sum(_handled(callee).values())
+        assert stopped_after < 6
+        assert "finishing the current event, then stopping" in callee.consumer.output()
+
+        callee.consumer.start()
+        _wait_handled(callee, range(6))
+        assert callee.consumer.terminate() == 0
+        assert _handled(callee) == Counter(range(6))
+    finally:
+        callee.consumer.stop()
+
+
+@pytest.mark.parametrize(
+    ("store", "handled_twice"),
+    [("sqlite", False), ("memory", True)],
+    ids=["sqlite-store-skips-repeats", "memory-store-forgets-on-restart"],
+)
+def test_events_delivered_again_after_a_restart(
+    broker: Broker, tmp_path: Path, store: str, handled_twice: bool
+) -> None:
+    """Events delivered again (a new consumer group reads the topic from the start, as
+    after an offset reset or a commit lost in a crash) are skipped when the idempotency
+    store persists; the in-memory default forgets them when the process restarts."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
+    env = {"DECOUPLE_IDEMPOTENCY_DB": str(tmp_path / "handled.sqlite")} if store == "sqlite" else {}
+    callee = start_consumer(broker, tmp_path, "mailer", topic, "confluent-kafka", "app", **env)
+    try:
+        _send(broker, tmp_path, topic.name, range(3))
+        _wait_handled(callee, range(3))
+        assert callee.consumer.terminate() == 0
+
+        callee.consumer.env["DECOUPLE_CONSUMER_GROUP"] = f"{topic.name}.replay"
+        callee.consumer.start()
+        _send(broker, tmp_path, topic.name, range(3, 4))
+        _wait_handled(callee, range(4))
+        if handled_twice:
+            wait_for(
+                lambda: sum(_handled(callee).values()) >= 7,
+                30,
+                "the replayed events handled again",
+            )
+        assert callee.consumer.terminate() == 0
+        repeat = 2 if handled_twice else 1
+        assert _handled(callee) == Counter({0: repeat, 1: repeat, 2: repeat, 3: 1})
+    finally:
+        callee.consumer.stop()
