@@ -1,0 +1,120 @@
+"""What a payload expression says statically: its JSON Schema and its id-like key field.
+
+Only literal dicts say anything: ``{"order_id": order.id, "kind": "order_placed"}`` gives an
+object with two required properties, the second a string. Values the code computes are
+left untyped (``{}``), never guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from typing import Any
+
+_CONSTANT_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+)
+
+
+def _parse(source: str | None) -> ast.expr | None:
+    if not source:
+        return None
+    try:
+        return ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def infer_schema(source: str | None) -> dict[str, Any] | None:
+    """JSON Schema of a literal dict payload, ``None`` when the payload is not one."""
+    node = _parse(source)
+    if not isinstance(node, ast.Dict):
+        return None
+    return _schema(node)
+
+
+def _schema(node: ast.expr) -> dict[str, Any]:
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return {"type": "null"}
+        for kind, name in _CONSTANT_TYPES:
+            if isinstance(node.value, kind):
+                return {"type": name}
+        return {}
+    if isinstance(node, ast.JoinedStr):
+        return {"type": "string"}
+    if isinstance(node, (ast.List, ast.Tuple, ast.ListComp)):
+        items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node.elt]
+        schemas = [_schema(e) for e in items]
+        out: dict[str, Any] = {"type": "array"}
+        if schemas and all(s == schemas[0] for s in schemas) and schemas[0]:
+            out["items"] = schemas[0]
+        return out
+    if isinstance(node, ast.Dict):
+        properties: dict[str, Any] = {}
+        open_ended = False
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                properties[key.value] = _schema(value)
+            else:
+                open_ended = True  # ``**other`` or a computed key
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if properties:
+            schema["required"] = list(properties)
+        if open_ended:
+            schema["additionalProperties"] = True
+        return schema
+    if isinstance(node, ast.Compare | ast.BoolOp) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+    ):
+        return {"type": "boolean"}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        simple = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+        if node.func.id in simple:
+            return {"type": simple[node.func.id]}
+    return {}
+
+
+def merge_schemas(schemas: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """One schema for a topic several sites send to: properties of all, required by all.
+    ``None`` when any site's payload is not a literal dict."""
+    if not schemas or any(s is None for s in schemas):
+        return None
+    known = [s for s in schemas if s is not None]
+    first = known[0]
+    if all(s == first for s in known):
+        return first
+    properties: dict[str, Any] = {}
+    for schema in known:
+        for name, sub in schema.get("properties", {}).items():
+            if name in properties and properties[name] != sub:
+                properties[name] = {}
+            else:
+                properties.setdefault(name, sub)
+    required = [name for name in properties if all(name in s.get("required", ()) for s in known)]
+    merged: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        merged["required"] = required
+    merged["additionalProperties"] = True
+    return merged
+
+
+def key_field(source: str | None, path_params: Sequence[str] = ()) -> str | None:
+    """The field the producer keys events by: ``id``, else the first ``*_id`` field of a literal
+    dict payload, else the first such path parameter (the generated producer's own rule)."""
+    node = _parse(source)
+    names: list[str] = []
+    if isinstance(node, ast.Dict):
+        names = [
+            k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
+        ]
+    for fields in (names, list(path_params)):
+        if "id" in fields:
+            return "id"
+        for name in fields:
+            if name.endswith("_id"):
+                return name
+    return None

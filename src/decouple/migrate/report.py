@@ -1,0 +1,294 @@
+"""What a migration tells people: the terminal summary, the PR description, the commit message."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from decouple.model import CallSite, Role
+
+if TYPE_CHECKING:
+    from decouple.migrate.plan import PlannedSite
+    from decouple.migrate.run import MigrationResult
+    from decouple.migrate.select import Refusal
+
+
+def _where(site: CallSite) -> str:
+    return f"{site.file}:{site.line}"
+
+
+def _handler(result: MigrationResult, topic: str) -> str:
+    for consumer in result.plan.consumers:
+        if consumer.topic.name == topic:
+            if consumer.handler is not None:
+                return f"{consumer.handler.module}.{consumer.handler.attribute}"
+            return "(none found: fill in the generated consumer)"
+    return "?"
+
+
+def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
+    """Plain text for stderr: every migrated site with its cautions, every refusal with its
+    reason and suggestion, every generated file left alone."""
+    lines: list[str] = []
+    migrated = result.plan.rewrites
+    topics = sorted({p.send.topic for p in migrated})
+    mode = "dry run: the diff follows; --write applies it" if dry_run else "writing"
+    lines.append(
+        f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
+        f"{len(result.plan.refused) + len(result.failed)} refused ({mode})"
+    )
+    for item in migrated:
+        site = item.site
+        send = "await send_event_async" if item.in_async_def else "send_event"
+        lines.append(
+            f"  {site.id}  {_where(site)}  {site.caller} -> {item.send.topic} -> {site.callee}"
+            f"  ({send})"
+        )
+        for finding in item.cautions:
+            lines.append(f"      caution [{finding.code}]: {finding.reason}; {finding.suggestion}")
+        for note in item.notes:
+            lines.append(f"      note: {note}")
+    for site in result.plan.already_migrated:
+        lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
+    refusals = list(result.plan.refused)
+    if refusals or result.failed:
+        lines.append("refused:")
+    for refusal in refusals:
+        where = (
+            f"{_where(refusal.site)}  {refusal.site.caller} -> {refusal.site.callee}"
+            if refusal.site
+            else ""
+        )
+        lines.append(f"  {refusal.site_id}  {where}".rstrip())
+        for finding in refusal.reasons:
+            lines.append(f"      [{finding.code}] {finding.reason}")
+            lines.append(f"      instead: {finding.suggestion}")
+    for ident, why in result.failed:
+        lines.append(f"  {ident}  [not-rewritable] {why}")
+    for path, why in result.kept:
+        lines.append(f"kept {path}: {why}")
+    for service, note in result.dependency_notes:
+        lines.append(f"dependencies of {service}: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def commit_message(result: MigrationResult, label: str) -> str:
+    migrated = result.plan.rewrites
+    topics = sorted({p.send.topic for p in migrated})
+    callers = sorted({p.site.caller for p in migrated})
+    subject = (
+        f"Send {', '.join(callers)}'s fire-and-forget calls as Kafka events"
+        if len(callers) > 1 or not migrated
+        else f"{label}: send fire-and-forget calls as Kafka events"
+    )
+    body = [
+        "The calls' responses were never read, so a send through the service's producer",
+        "keeps their meaning; the callees consume the topics with generated consumers.",
+        "",
+        *[f"- {p.site.id} {_where(p.site)} -> {p.send.topic}" for p in migrated],
+        "",
+        f"Topics: {', '.join(topics)}",
+        "Generated with decouple migrate.",
+    ]
+    return subject + "\n\n" + "\n".join(body) + "\n"
+
+
+# --- PR description ---------------------------------------------------------------------------
+
+
+def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
+    """Markdown for the pull request: summary, sites, refusals, graphs, rollout, risks."""
+    plan = result.plan
+    migrated = plan.rewrites
+    topics = [t for t in plan.topics if set(t.site_ids) & {p.site.id for p in migrated}]
+    callers = sorted({p.site.caller for p in migrated})
+    callees = sorted({p.site.callee for p in migrated})
+    out: list[str] = []
+    heading = (
+        f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
+    )
+    out.append(f"# {heading}\n")
+    out.append("## Summary\n")
+    out.append(
+        f"{len(migrated)} fire-and-forget call site(s) in {', '.join(callers) or 'no service'} "
+        f"become sends to {len(topics)} Kafka topic(s), consumed by "
+        f"{', '.join(callees) or 'no service'}. None of these calls had its response read, "
+        "so the callers behave as before, except that the callee now does the work "
+        "asynchronously, at least once, and may lag.\n"
+    )
+    out.append(
+        "Each send goes through one generated producer module per caller service "
+        "(`acks=all`, idempotence, flush at exit, delivery errors logged) and carries a "
+        "CloudEvents-style envelope (`id`, `type`, `source`, `time`, `data`). Each topic gets a "
+        "generated consumer in the callee (own consumer group, manual commit after success, "
+        "bounded retries, dead-letter topic, graceful shutdown, idempotency by event id) "
+        "that calls the endpoint's existing handler.\n"
+    )
+    out.append("## Migrated call sites\n")
+    out.append("| call site | id | caller → callee | topic | callee handler | notes |")
+    out.append("|---|---|---|---|---|---|")
+    for item in migrated:
+        site = item.site
+        notes = [f"⚠ {f.code}: {f.reason}" for f in item.cautions] + list(item.notes)
+        out.append(
+            f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
+            f"`{item.send.topic}` | `{_handler(result, item.send.topic)}` | "
+            f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
+        )
+    out.append("")
+    cautions = [(p, f) for p in migrated for f in p.cautions]
+    if cautions:
+        out.append("### Review these\n")
+        for item, finding in cautions:
+            out.append(
+                f"- `{_where(item.site)}` ({finding.code}): {finding.reason}. "
+                f"{finding.suggestion[0].upper()}{finding.suggestion[1:]}."
+            )
+        out.append("")
+    refused = _refusals(plan.refused)
+    if refused or result.failed:
+        out.append("## Not migrated\n")
+        out.append("| call site | caller → callee | why | what would work instead |")
+        out.append("|---|---|---|---|")
+        for refusal in refused:
+            named = refusal.site
+            where = f"`{_where(named)}` `{refusal.site_id}`" if named else f"`{refusal.site_id}`"
+            edge = f"{named.caller} → {named.callee}" if named else ""
+            out.append(
+                f"| {where} | {edge} | {'; '.join(_cell(f.reason) for f in refusal.reasons)} | "
+                f"{'; '.join(_cell(f.suggestion) for f in refusal.reasons)} |"
+            )
+        for ident, why in result.failed:
+            out.append(f"| `{ident}` | | {_cell(why)} | rewrite it by hand |")
+        out.append("")
+    out.append("## Coupling before and after\n")
+    out.append("Before:\n")
+    out.append("```mermaid\n" + _mermaid(result, after=False) + "```\n")
+    out.append("After:\n")
+    out.append("```mermaid\n" + _mermaid(result, after=True) + "```\n")
+    out.append("## New topics\n")
+    out.append("| topic | dead-letter topic | consumer group | producers | consumer module |")
+    out.append("|---|---|---|---|---|")
+    for consumer in plan.consumers:
+        if consumer.topic not in topics:
+            continue
+        out.append(
+            f"| `{consumer.topic.name}` | `{consumer.topic.dead_letter}` | `{consumer.group_id}` "
+            f"| {', '.join(consumer.topic.producers)} | `python -m {consumer.module}` "
+            f"(from `{consumer.import_root}`) |"
+        )
+    out.append("")
+    out.append(
+        f"Described in [`{plan.asyncapi_path}`]({plan.asyncapi_path}) (AsyncAPI 3.0); created by "
+        f"[`{plan.topic_script_path}`]({plan.topic_script_path}).\n"
+    )
+    out.append("## Rollout checklist\n")
+    out.extend(
+        [
+            f"- [ ] Create the topics and their dead-letter topics: "
+            f"`KAFKA_BOOTSTRAP_SERVERS=... python {plan.topic_script_path}` "
+            "(partitions and replication from the environment).",
+            "- [ ] Deploy the consumers **before** the producers, one process per topic "
+            "next to each callee:",
+            *[
+                f"  - [ ] `{c.service}`: `python -m {c.module}` (from `{c.import_root}`)"
+                for c in plan.consumers
+                if c.topic in topics
+            ],
+            "- [ ] Set `KAFKA_BOOTSTRAP_SERVERS` (and the security settings) for every caller "
+            "and consumer; see docs/generated-code.md.",
+            "- [ ] Deploy the callers; the sends replace the HTTP calls in the same release.",
+            "- [ ] Watch consumer lag per group and the dead-letter topics "
+            f"({', '.join(f'`{t.dead_letter}`' for t in topics)}); replay or fix what lands "
+            "there.",
+            "- [ ] Once the topics carry the traffic, retire the callee endpoints nobody calls "
+            "any more (or keep them for other callers).",
+        ]
+    )
+    out.append("")
+    out.append("## Risks\n")
+    risks = [
+        "**Asynchronous now.** The callee handles each event later (lag), not before the "
+        "caller's request returns. Anything that relied on the effect being visible right "
+        "after the call (a redirect that reads it back, a test) needs a look.",
+        "**At-least-once delivery.** A consumer crash between handling and commit repeats an "
+        "event; the generated idempotency hook skips repeats by event id only within its "
+        "store (in memory by default; set `DECOUPLE_IDEMPOTENCY_DB`).",
+        "**Errors move.** A failing handler no longer fails the caller's request: after the "
+        "retries the event goes to the dead-letter topic. Alert on it.",
+        "**Ordering** is per key (the payload's id-like field); events without one are spread "
+        "over partitions.",
+        "**Kafka becomes a dependency** of every caller and callee listed above: its outage "
+        "now delays this work instead of failing requests (sends are buffered, then dropped "
+        "with an error logged once the producer's buffer and timeouts are exhausted).",
+    ]
+    if any(f.code == "in-loop" for _, f in cautions):
+        risks.append(
+            "**Bursts.** Some sends run in a loop: one request can now produce many events."
+        )
+    if any(f.code == "in-transaction" for _, f in cautions):
+        risks.append(
+            "**Transactions.** Some sends run inside a database transaction and go out even "
+            "if it rolls back, as the HTTP calls did; an outbox table would make them exact."
+        )
+    out.extend(f"- {r}" for r in risks)
+    out.append("")
+    return "\n".join(out)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _refusals(refusals: Iterable[Refusal]) -> list[Refusal]:
+    return sorted(refusals, key=lambda r: (r.site.file if r.site else "", r.site_id))
+
+
+def _node(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _mermaid(result: MigrationResult, *, after: bool) -> str:
+    """The services the migration touches, their synchronous calls (solid) and, after, the
+    topics the migrated calls became (dashed, through a topic node)."""
+    migrated = {p.site.id: p for p in result.plan.rewrites}
+    involved = {p.site.caller for p in migrated.values()} | {
+        p.site.callee for p in migrated.values()
+    }
+    sync: dict[tuple[str, str], int] = defaultdict(int)
+    events: dict[tuple[str, str, str], int] = defaultdict(int)
+    for site in result.scan.call_sites:
+        if not (site.is_production_coupling or site.role is Role.EVENT):
+            continue
+        if site.caller not in involved and site.callee not in involved:
+            continue
+        planned = migrated.get(site.id)
+        if site.role is Role.EVENT:
+            events[(site.caller, site.url_template or site.url, site.callee)] += 1
+        elif after and planned is not None:
+            events[(site.caller, planned.send.topic, site.callee)] += 1
+        else:
+            sync[(site.caller, site.callee)] += 1
+    lines = ["flowchart LR"]
+    services = sorted(
+        {n for edge in sync for n in edge} | {e[0] for e in events} | {e[2] for e in events}
+    )
+    for name in services:
+        lines.append(f"    {_node(name)}[{name}]")
+    for topic in sorted({e[1] for e in events}):
+        lines.append(f"    t_{_node(topic)}([{topic}])")
+    for (caller, callee), count in sorted(sync.items()):
+        label = f"|{count} calls|" if count > 1 else ""
+        lines.append(f"    {_node(caller)} -->{label} {_node(callee)}")
+    drawn: set[tuple[str, str]] = set()
+    for (caller, topic, callee), _count in sorted(events.items()):
+        lines.append(f"    {_node(caller)} -.-> t_{_node(topic)}")
+        if (topic, callee) not in drawn:
+            lines.append(f"    t_{_node(topic)} -.-> {_node(callee)}")
+            drawn.add((topic, callee))
+    return "\n".join(lines) + "\n"
+
+
+def summarise_sites(items: Sequence[PlannedSite]) -> list[str]:
+    return [f"{p.site.id} {_where(p.site)} -> {p.send.topic}" for p in items]

@@ -1,0 +1,273 @@
+"""``migrate``: scan, select, plan, rewrite and generate, as file changes nobody has written yet.
+
+Nothing here writes to the repository: :func:`migrate` returns the changes (old and new
+bytes per file) and :mod:`decouple.migrate.changes` turns them into a diff, a write, a patch
+or a git branch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from decouple.migrate.changes import FileChange
+from decouple.migrate.codemod import rewrite_source
+from decouple.migrate.deps import DEPENDENCY_FILES, add_requirement
+from decouple.migrate.plan import (
+    CONSUMER_PACKAGE,
+    MigrationPlan,
+    PlanOptions,
+    layout_of,
+    plan_migration,
+)
+from decouple.migrate.select import Criteria, Selection, select_sites
+from decouple.model import CallSite, ScanResult
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    criteria: Criteria
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    exclude: tuple[str, ...] = ()
+    config_path: Path | None = None
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    root: Path
+    scan: ScanResult
+    plan: MigrationPlan
+    changes: tuple[FileChange, ...]
+    #: ``(path, why)``: generated files left as they are (edited by someone, or not ours).
+    kept: tuple[tuple[str, str], ...] = ()
+    #: ``(site id, why)``: chosen sites the rewrite could not apply after all.
+    failed: tuple[tuple[str, str], ...] = ()
+    #: ``(service, note)``: services whose dependency file could not be updated.
+    dependency_notes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def migrated(self) -> tuple[CallSite, ...]:
+        failed = {i for i, _ in self.failed}
+        return tuple(p.site for p in self.plan.rewrites if p.site.id not in failed)
+
+
+def migrate(root: Path | str, options: MigrateOptions) -> MigrationResult:
+    """Plan the migration of the sites ``options`` select in the repository at ``root``."""
+    from decouple.api import ScanOptions, scan
+
+    result = scan(
+        root,
+        ScanOptions(
+            exclude=options.exclude, config_path=options.config_path, use_cache=options.use_cache
+        ),
+    )
+    return migrate_scanned(result, select_sites(result, options.criteria), options.plan)
+
+
+def migrate_scanned(
+    result: ScanResult, selection: Selection, options: PlanOptions
+) -> MigrationResult:
+    """The migration of ``selection`` on a scan just taken of ``result.root``."""
+    root = Path(result.root)
+    module_of = _module_namer(root)
+    read = _reader(root)
+    plan = plan_migration(result, selection, options, module_of=module_of, read=read)
+    changes: list[FileChange] = []
+    failed: list[tuple[str, str]] = []
+    by_file: dict[str, list[object]] = defaultdict(list)
+    for item in plan.rewrites:
+        by_file[item.site.file].append(item)
+    width = line_length(root)
+    for path, items in sorted(by_file.items()):
+        source = read(path)
+        assert source is not None  # the planner refused sites in missing files
+        layout = layout_of(path, module_of)
+        package = layout.module.rpartition(".")[0]
+        if path.endswith("__init__.py"):
+            package = layout.module
+        rewrite = rewrite_source(
+            source,
+            [item.send for item in items],  # type: ignore[attr-defined]
+            module_name=layout.module,
+            package=package,
+            line_width=width,
+        )
+        failed.extend(rewrite.skipped.items())
+        if rewrite.code != source:
+            changes.append(FileChange(path, source, rewrite.code, "rewrite"))
+    if failed:
+        gone = {i for i, _ in failed}
+        sites = tuple(p for p in plan.sites if p.site.id not in gone)
+        plan = replace(plan, sites=sites)
+    generated, kept = _generated(plan, read)
+    changes.extend(generated)
+    dep_changes, dep_notes = _dependencies(plan, read, result)
+    changes.extend(dep_changes)
+    return MigrationResult(
+        root=root,
+        scan=result,
+        plan=plan,
+        changes=tuple(sorted(changes, key=lambda c: c.path)),
+        kept=tuple(kept),
+        failed=tuple(failed),
+        dependency_notes=tuple(dep_notes),
+    )
+
+
+def line_length(root: Path) -> int:
+    """The repository's configured line length (ruff, then black), else the codemod's own."""
+    import tomllib
+
+    from decouple.migrate.codemod import LINE_WIDTH
+
+    for name in ("ruff.toml", ".ruff.toml", "pyproject.toml"):
+        try:
+            data = tomllib.loads((root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        tool = data.get("tool", {}) if name == "pyproject.toml" else {"ruff": data}
+        for section in ("ruff", "black"):
+            value = tool.get(section, {}).get("line-length")
+            if isinstance(value, int) and value > 40:
+                return value
+    return LINE_WIDTH
+
+
+def _module_namer(root: Path) -> Callable[[str], str]:
+    from decouple.api import module_name
+    from decouple.discover.files import list_files
+
+    python = frozenset(list_files(root).python)
+
+    def module_of(path: str) -> str:
+        return module_name(path, python)[0]
+
+    return module_of
+
+
+def _reader(root: Path) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        try:
+            return (root / path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    return read
+
+
+def _generated(
+    plan: MigrationPlan, read: Callable[[str], bytes | None]
+) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    from decouple.migrate import generate
+
+    wanted: list[tuple[str, str, bool]] = []
+    for producer in plan.producers:
+        wanted.append((producer.path, generate.render_producer(producer), False))
+    packages: set[str] = set()
+    for consumer in plan.consumers:
+        wanted.append((consumer.path, generate.render_consumer(consumer), False))
+        wanted.append((consumer.test_path, generate.render_consumer_test(consumer), False))
+        packages.add(consumer.path.rsplit("/", 1)[0])
+    for folder in sorted(packages):
+        wanted.append(
+            (
+                f"{folder}/__init__.py",
+                '"""Kafka consumers generated by decouple migrate: one module per topic, each '
+                'run with ``python -m``."""\n',
+                False,
+            )
+        )
+    if plan.topics:
+        wanted.append((plan.asyncapi_path, generate.render_asyncapi(plan.topics), False))
+        client = plan.consumers[0].client if plan.consumers else "kafka-python"
+        wanted.append(
+            (plan.topic_script_path, generate.render_topic_script(plan.topics, client=client), True)
+        )
+    changes: list[FileChange] = []
+    kept: list[tuple[str, str]] = []
+    for path, text, executable in wanted:
+        new = text.encode("utf-8")
+        old = read(path)
+        if old == new:
+            continue
+        if old is not None:
+            current = old.decode("utf-8", errors="replace")
+            if generate.is_user_edited(current):
+                why = (
+                    "edited since decouple generated it"
+                    if generate.provenance_of(current)
+                    else "not written by decouple"
+                )
+                kept.append((path, f"{why}; left as it is (delete it to regenerate)"))
+                continue
+        changes.append(FileChange(path, old, new, "generated", executable=executable))
+    return changes, kept
+
+
+def _dependencies(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for root, requirement in plan.requirements:
+        wanted[root].append(requirement)
+    by_root = {s.root: s.name for s in result.services}
+    changes: list[FileChange] = []
+    notes: list[tuple[str, str]] = []
+    for root, requirements in sorted(wanted.items()):
+        for name in DEPENDENCY_FILES:
+            path = name if root in ("", ".") else f"{root}/{name}"
+            data = read(path)
+            if data is None:
+                continue
+            text = data.decode("utf-8")
+            changed = text
+            handled = True
+            for requirement in requirements:
+                updated = add_requirement(path, changed, requirement)
+                if updated is None:
+                    handled = handled and _lists(path, changed, requirement)
+                    continue
+                changed = updated
+            if not handled and changed == text:
+                continue  # no dependency list in this file: try the next kind
+            if changed != text:
+                changes.append(FileChange(path, data, changed.encode("utf-8"), "dependencies"))
+            break
+        else:
+            notes.append(
+                (
+                    by_root.get(root, root),
+                    f"no requirements.txt, pyproject.toml or setup.cfg in {root}: "
+                    f"add {', '.join(requirements)} to its dependencies",
+                )
+            )
+    return changes, notes
+
+
+def _lists(path: str, text: str, requirement: str) -> bool:
+    """Whether ``text`` already lists ``requirement`` (``add_requirement`` returned None)."""
+    from decouple.migrate.deps import normalise
+
+    return normalise(requirement) in {
+        normalise(word)
+        for word in text.replace('"', " ").replace("'", " ").replace("=", " ").split()
+    }
+
+
+def consumer_packages(plan: MigrationPlan) -> Sequence[str]:
+    return sorted({c.path.rsplit("/", 1)[0] for c in plan.consumers if CONSUMER_PACKAGE in c.path})
+
+
+def ensure_inside(root: Path, paths: Sequence[str]) -> None:
+    """Every path stays inside ``root`` once symlinks are followed."""
+    from decouple.migrate.changes import OutsideRepositoryError
+
+    real_root = os.path.realpath(root)
+    for path in paths:
+        real = os.path.realpath(os.path.join(real_root, path))
+        if os.path.commonpath([real_root, real]) != real_root:
+            raise OutsideRepositoryError(f"{path}: outside the repository; nothing was written")
