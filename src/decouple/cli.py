@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from decouple import __version__, cli_graph
+from decouple import __version__, cli_graph, cli_migrate
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -172,6 +172,7 @@ def scan(
 
 
 cli_graph.register(app)
+cli_migrate.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
