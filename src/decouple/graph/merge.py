@@ -71,13 +71,21 @@ def _joined(first: Service, other: Service) -> Service:
 
 
 def _resolved(site: CallSite, hosts: HostMap, endpoints: dict[str, list[Endpoint]]) -> CallSite:
-    """The site with its callee resolved against every scan's services, if it was not."""
+    """The site with its callee resolved against every scan's services, if it was not.
+
+    A callee named by an annotation in a scan that did not know that service has no
+    endpoint yet; it gets one here.
+    """
+    grpc = site.client == "grpc"
+    target = split_url(site.url_template or "", grpc=grpc)
     if site.callee != UNKNOWN and not site.callee.startswith(EXTERNAL_PREFIX):
-        return site
+        name = hosts.service_named(site.callee) or site.callee
+        if site.endpoint is not None or not site.url_template or name not in endpoints:
+            return site
+        endpoint = _endpoint(site, target.path, endpoints[name], grpc)
+        return replace(site, callee=name, endpoint=endpoint.label if endpoint else None)
     if not site.url_template:
         return site
-    grpc = site.client == "grpc"
-    target = split_url(site.url_template, grpc=grpc)
     found = hosts.callee(target)
     if found.name == UNKNOWN or found.name.startswith(EXTERNAL_PREFIX):
         return site
