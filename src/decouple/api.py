@@ -128,6 +128,7 @@ def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
             "_HOST",
             "_URL",
             "_ADDR",
+            "decouple: migrated",  # sends an earlier migration wrote
         }
     )
     tokens.update(q.rpartition(".")[2] for q in options.custom_clients)

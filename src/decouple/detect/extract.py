@@ -16,7 +16,7 @@ import re
 import tokenize
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from decouple.detect.context import (
@@ -26,6 +26,8 @@ from decouple.detect.context import (
     dotted,
     module_level_statements,
 )
+from decouple.detect.events import TOKEN as EVENT_TOKEN
+from decouple.detect.events import find_event_sends
 from decouple.detect.facts import (
     Constant,
     FileFacts,
@@ -316,7 +318,10 @@ def extract_facts(
     if tree is None:
         return FileFacts(path=path, module=module, diagnostics=(problem,) if problem else ())
     try:
-        return _Extractor(tree, source, text, path, module, options, is_package).run()
+        facts = _Extractor(tree, source, text, path, module, options, is_package).run()
+        if EVENT_TOKEN in source:
+            facts = replace(facts, events=find_event_sends(tree, text))
+        return facts
     except RecursionError:
         return FileFacts(
             path=path,

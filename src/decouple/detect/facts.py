@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from decouple.detect.events import EventSend
 from decouple.detect.values import Value, decode, encode
 from decouple.model import Diagnostic, Severity
 
@@ -150,6 +151,8 @@ class FileFacts:
     diagnostics: tuple[Diagnostic, ...] = ()
     #: Lines carrying ``# decouple: ignore``.
     ignored_lines: tuple[int, ...] = field(default=())
+    #: Sends an earlier ``decouple migrate`` wrote (under their provenance marker).
+    events: tuple[EventSend, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,6 +188,7 @@ class FileFacts:
                 [d.file, d.line, d.severity.value, d.code, d.message] for d in self.diagnostics
             ],
             "ignored_lines": list(self.ignored_lines),
+            "events": [e.to_json() for e in self.events],
         }
 
     @classmethod
@@ -214,6 +218,7 @@ class FileFacts:
                 for f, ln, s, code, msg in data["diagnostics"]
             ),
             ignored_lines=tuple(data["ignored_lines"]),
+            events=tuple(EventSend.from_json(e) for e in data.get("events", ())),
         )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from decouple.detect.base import Detector, Match
+from decouple.detect.events import EventSend
 from decouple.detect.facts import FileFacts, RawCall
 from decouple.detect.grpc_ import channel_target
 from decouple.detect.receivers import follow, resolve_receiver
@@ -125,7 +126,35 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
-        return Resolution(self._assign_ids(drafts), wrappers)
+        events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
+        return Resolution(self._assign_ids(drafts) + events, wrappers)
+
+    def _event_site(self, facts: FileFacts, event: EventSend) -> CallSite:
+        """A send an earlier migration wrote: asynchronous coupling through a topic."""
+        function = (
+            event.function if event.function == "<module>" else f"{facts.module}.{event.function}"
+        )
+        return CallSite(
+            id=event.site_id,
+            caller=self.index.service_of(facts.path) or UNKNOWN,
+            file=facts.path,
+            line=event.line,
+            end_line=event.end_line,
+            function=function,
+            client="kafka",
+            method=None,
+            url=event.topic,
+            url_template=event.topic,
+            callee=event.callee,
+            endpoint=event.endpoint,
+            evidence=(f"{facts.path}:{event.marker_line} decouple: migrated",),
+            category=self.categorize(facts.path),
+            role=Role.EVENT,
+            is_async=event.is_async,
+            has_timeout=True,
+            in_handler=function in self.handlers,
+            payload=event.payload,
+        )
 
     # --- matching ----------------------------------------------------------------------------
 
