@@ -12,7 +12,7 @@ import re
 from html import escape
 
 from decouple.graph.score import Hotspot
-from decouple.graph.view import GraphView, site_line
+from decouple.graph.view import GraphView, site_flags, site_target
 from decouple.migratability import assess
 
 _PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
@@ -98,11 +98,11 @@ def render_html(view: GraphView, svg: bytes | str | None) -> str:
         verdict = assess(site)
         reasons = [f"<b>{e(f.code)}</b>: {e(f.reason)}" for f in verdict.blockers]
         reasons += [f"{e(f.code)}: {e(f.reason)}" for f in verdict.cautions]
-        flags = site_line(site).rsplit(" (", 1)[-1].rstrip(")")
+        flags = ", ".join(site_flags(site))
         out.append(
             f"<tr><td><code>{e(site.id)}</code></td>"
             f"<td>{e(site.caller)} &rarr; {e(site.callee)}</td>"
-            f"<td>{e(site.endpoint or site.url_template or site.url)}</td>"
+            f"<td>{e(site_target(site))}</td>"
             f"<td><code>{e(site.file)}:{site.line}</code><br>"
             f'<span class="muted">{e(site.function)}</span></td>'
             f"<td>{e(flags)}</td>"

@@ -2,7 +2,7 @@
 
 Nodes carry their kind, score, colour level, score components and metrics; links carry the
 aggregated call sites. ``call_sites`` lists every drawn site with its flags and its
-migratability, and ``graph.hidden`` what the filters left out. Byte-identical for equal
+migratability (and its url as written: resolved urls can hold deployment values), and ``graph.hidden`` what the filters left out. Byte-identical for equal
 input: keys sorted, lists in a fixed order.
 """
 
@@ -26,7 +26,12 @@ def hotspot_dict(h: Hotspot) -> dict[str, object]:
         "service": h.service,
         "score": h.score,
         "components": {
-            part.name: {"count": part.count, "weight": part.weight, "points": part.points}
+            part.name: {
+                # No history read: the change count is unknown, not zero.
+                "count": None if part.name == "changes" and c.changes is None else part.count,
+                "weight": part.weight,
+                "points": part.points,
+            }
             for part in c.parts()
         },
         "explain": c.explain(),
@@ -77,7 +82,7 @@ def render_graph_json(view: GraphView) -> str:
                 "client": site.client,
                 "method": site.method,
                 "endpoint": site.endpoint,
-                "url_template": site.url_template,
+                "url": site.url,
                 "result_used": site.result_used,
                 "is_async": site.is_async,
                 "in_loop": site.in_loop,

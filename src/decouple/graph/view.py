@@ -113,16 +113,28 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def site_line(site: CallSite) -> str:
-    target = site.endpoint or site.url_template or site.url
-    flags = [
+def site_target(site: CallSite) -> str:
+    """The endpoint hit, else the method and the url *as written*: a resolved url can hold
+    a value from a deployment file (a webhook token), and pictures get pasted into PRs."""
+    if site.endpoint:
+        return site.endpoint
+    return f"{site.method} {site.url}" if site.method else site.url
+
+
+def site_flags(site: CallSite) -> list[str]:
+    return [
         "uses result" if site.result_used else "fire-and-forget",
         *(["loop"] if site.in_loop else []),
         *([] if site.has_timeout or site.role is Role.EVENT else ["no timeout"]),
         *(["async"] if site.is_async else []),
         *(["in handler"] if site.in_handler else []),
     ]
-    return f"{site.id} {site.file}:{site.line} {site.method or ''} {target} ({', '.join(flags)})"
+
+
+def site_line(site: CallSite) -> str:
+    """``id file:line target (flags)``: one call site in a tooltip."""
+    flags = ", ".join(site_flags(site))
+    return f"{site.id} {site.file}:{site.line} {site_target(site)} ({flags})"
 
 
 def _tooltip(head: str, sites: Sequence[CallSite]) -> str:
