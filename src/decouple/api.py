@@ -11,14 +11,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decouple import __version__
+from decouple.cache import (
+    Manifest,
+    content_digest,
+    facts_key,
+    read_facts,
+    result_key,
+    write_facts,
+)
+from decouple.cache import (
+    prepare as prepare_cache,
+)
 from decouple.config import Config, load_config
 from decouple.detect.base import Detector
 from decouple.detect.extract import ExtractOptions, extract_facts
@@ -33,6 +43,9 @@ from decouple.model import (
     Severity,
 )
 from decouple.resolve.index import ProjectIndex
+
+if TYPE_CHECKING:
+    from decouple.discover.files import FileListing
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -157,17 +170,24 @@ class _Job:
     is_package: bool
 
 
+#: What extracting one file tells the manifest: (size, mtime_ns) at read time, the content
+#: digest, and whether the prefilter rejected it. None when the file was not read.
+_Seen = tuple[int, int, str, bool] | None
+
+
 def _extract_one(
     job: _Job,
     options: ExtractOptions,
     tokens: tuple[bytes, ...],
     cache: str | None,
     fingerprint: str,
-) -> FileFacts:
+) -> tuple[FileFacts, _Seen]:
     """Facts of one file; every failure is a diagnostic (the file is the unit of failure)."""
     full = os.path.join(job.root, job.path)
     try:
-        size = os.path.getsize(full)
+        # stat before reading: an edit during the read leaves a newer mtime than recorded
+        stat = os.stat(full)
+        size = stat.st_size
         if size > MAX_FILE_BYTES:
             limit = MAX_FILE_BYTES // 2**20
             return _skipped(
@@ -175,25 +195,27 @@ def _extract_one(
                 Severity.NOTE,
                 "too-large",
                 f"{size / 1e6:.1f} MB is over the {limit} MiB limit (generated?); file skipped",
-            )
+            ), (size, stat.st_mtime_ns, f"size:{size}", True)
         with open(full, "rb") as handle:
             source = handle.read()
     except OSError as exc:
-        return _skipped(job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}")
+        return _skipped(
+            job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"
+        ), None
+    digest = content_digest(source) if cache is not None else ""
+    seen = (stat.st_size, stat.st_mtime_ns, digest, False)
     if not any(token in source for token in tokens):
-        return FileFacts(job.path, job.module)
+        return FileFacts(job.path, job.module), (*seen[:3], True)
     key = None
     if cache is not None:
-        key = hashlib.sha256(
-            source + b"\0" + job.module.encode() + b"\0" + fingerprint.encode()
-        ).hexdigest()
-        cached = _cache_read(cache, key, job.path)
+        key = facts_key(digest, job.module, fingerprint)
+        cached = read_facts(cache, key, job.path)
         if cached is not None:
-            return cached
+            return cached, seen
     facts = extract_facts(source, job.path, job.module, options, is_package=job.is_package)
     if cache is not None and key is not None:
-        _cache_write(cache, key, facts)
-    return facts
+        write_facts(cache, key, facts)
+    return facts, seen
 
 
 def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFacts:
@@ -202,34 +224,15 @@ def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFact
     )
 
 
-def _cache_read(cache: str, key: str, path: str) -> FileFacts | None:
-    try:
-        with open(os.path.join(cache, key[:2], key + ".json"), encoding="utf-8") as handle:
-            data = json.load(handle)
-        facts = FileFacts.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return None  # missing, corrupt or foreign: rebuilt below
-    return facts if facts.path == path else None
-
-
-def _cache_write(cache: str, key: str, facts: FileFacts) -> None:
-    folder = os.path.join(cache, key[:2])
-    try:
-        os.makedirs(folder, exist_ok=True)
-        # temp file + rename: a concurrent run never reads half a file
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(facts.to_json(), handle, separators=(",", ":"))
-        os.replace(tmp, os.path.join(folder, key + ".json"))
-    except OSError:
-        pass  # a read-only tree scans fine without a cache
-
-
 def _extract_chunk(
     args: tuple[list[_Job], ExtractOptions, tuple[bytes, ...], str | None, str],
-) -> list[dict[str, Any]]:
+) -> list[tuple[dict[str, Any], _Seen]]:
     jobs, options, tokens, cache, fingerprint = args
-    return [_extract_one(job, options, tokens, cache, fingerprint).to_json() for job in jobs]
+    out = []
+    for job in jobs:
+        facts, seen = _extract_one(job, options, tokens, cache, fingerprint)
+        out.append((facts.to_json(), seen))
+    return out
 
 
 def extract_all(
@@ -241,11 +244,13 @@ def extract_all(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     all_files: Sequence[str] | None = None,
+    manifest: Manifest | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
     ``all_files`` is every Python file of the tree (default: ``paths``); module names depend
-    on which ``__init__.py`` files exist.
+    on which ``__init__.py`` files exist. With a ``manifest``, files whose size and mtime it
+    knows are neither read nor hashed: their facts come straight from the cache.
     """
     python_files = frozenset(all_files if all_files is not None else paths)
     work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
@@ -253,39 +258,64 @@ def extract_all(
     fingerprint = _fingerprint(options)
     cache = str(cache_dir) if cache_dir is not None else None
     if cache is not None:
-        _prepare_cache(Path(cache))
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+        prepare_cache(Path(cache))
+    if cache is None:
+        manifest = None
+    results: list[FileFacts | None] = [None] * len(work)
+    pending: list[int] = []
+    if manifest is not None and cache is not None:
+        for i, job in enumerate(work):
+            hit = _known(job, manifest, cache, fingerprint)
+            if hit is None:
+                pending.append(i)
+            else:
+                results[i] = hit
+    else:
+        pending = list(range(len(work)))
     total = len(work)
-    if workers <= 1 or total < PARALLEL_THRESHOLD:
-        results = []
-        for i, job in enumerate(work, start=1):
-            results.append(_extract_one(job, options, tokens, cache, fingerprint))
-            if progress is not None and (i % 50 == 0 or i == total):
-                progress(i, total)
-        return results
-    size = max(16, total // (workers * 8))
-    chunks = [work[i : i + size] for i in range(0, total, size)]
-    out: list[FileFacts] = []
-    done = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for chunk_result in pool.map(
-            _extract_chunk, [(c, options, tokens, cache, fingerprint) for c in chunks]
-        ):
-            out.extend(FileFacts.from_json(d) for d in chunk_result)
-            done += len(chunk_result)
-            if progress is not None:
-                progress(done, total)
-    return out
+    done = total - len(pending)
+
+    def seen(job: _Job, facts: FileFacts, info: _Seen) -> FileFacts:
+        if manifest is not None and info is not None:
+            size, mtime_ns, digest, rejected = info
+            manifest.record_stat(job.path, size, mtime_ns, digest)
+            if rejected:
+                manifest.reject(fingerprint, digest)
+        return facts
+
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
+        for n, i in enumerate(pending, start=1):
+            facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
+            results[i] = seen(work[i], facts, info)
+            if progress is not None and (n % 50 == 0 or n == len(pending)):
+                progress(done + n, total)
+    else:
+        size = max(16, len(pending) // (workers * 8))
+        chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            args = [([work[i] for i in c], options, tokens, cache, fingerprint) for c in chunks]
+            for chunk, chunk_result in zip(chunks, pool.map(_extract_chunk, args), strict=True):
+                for i, (data, info) in zip(chunk, chunk_result, strict=True):
+                    results[i] = seen(work[i], FileFacts.from_json(data), info)
+                done += len(chunk_result)
+                if progress is not None:
+                    progress(done, total)
+    return [r for r in results if r is not None]
 
 
-def _prepare_cache(path: Path) -> None:
+def _known(job: _Job, manifest: Manifest, cache: str, fingerprint: str) -> FileFacts | None:
+    """Facts of a file the manifest knows unchanged, from the cache; None to read it."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        ignore = path / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# decouple's per-file cache; safe to delete\n*\n", encoding="utf-8")
+        stat = os.stat(os.path.join(job.root, job.path))
     except OSError:
-        pass
+        return None
+    digest = manifest.digest(job.path, stat)
+    if digest is None or stat.st_size > MAX_FILE_BYTES:
+        return None
+    if manifest.is_rejected(fingerprint, digest):
+        return FileFacts(job.path, job.module)
+    return read_facts(cache, facts_key(digest, job.module, fingerprint), job.path)
 
 
 # --- the whole scan -----------------------------------------------------------------------
@@ -309,13 +339,22 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     root = root.resolve()
     config, diagnostics = load_configuration(root, options.config_path)
     listing = list_files(root, (*config.exclude, *options.exclude))
+    cache_dir = None
+    manifest = None
+    inputs: _Inputs | None = None
+    if options.use_cache:
+        cache_dir = options.cache_dir or root / CACHE_DIR_NAME
+        prepare_cache(cache_dir)
+        manifest = Manifest(cache_dir, root)
+        inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
+        previous = inputs.previous_result()
+        if previous is not None:
+            return previous
+        inputs.hash_deploy_files()
     diagnostics.extend(listing.diagnostics)
     discovery = discover_services(root, listing, config)
     diagnostics.extend(discovery.diagnostics)
     detectors = build_detectors(config)
-    cache_dir = None
-    if options.use_cache:
-        cache_dir = options.cache_dir or root / CACHE_DIR_NAME
 
     services = list(discovery.services)
 
@@ -335,6 +374,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         jobs=options.jobs,
         cache_dir=cache_dir,
         progress=options.progress,
+        manifest=manifest,
     )
     by_path = {f.path: f for f in facts}
     # Matching a configured client's positional arguments needs the functions' signatures.
@@ -368,14 +408,20 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         needles = tuple(n.encode() for n in known_wrappers)
         again = [p for p in python if _mentions(root / p, needles)]
         for fresh in extract_all(
-            root, again, wrapper_options, jobs=options.jobs, cache_dir=cache_dir, all_files=python
+            root,
+            again,
+            wrapper_options,
+            jobs=options.jobs,
+            cache_dir=cache_dir,
+            all_files=python,
+            manifest=manifest,
         ):
             by_path[fresh.path] = fresh
         facts = [by_path[p] for p in python]
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
-    return ScanResult(
+    result = ScanResult(
         root=str(root),
         services=tuple(sorted(services, key=lambda s: s.name)),
         endpoints=tuple(sorted(endpoints, key=lambda e: e.sort_key())),
@@ -385,6 +431,100 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         ),
         files_scanned=len(python),
     )
+    if inputs is not None:
+        inputs.store_result(result, discovery.files_read)
+    return result
+
+
+class _Inputs:
+    """Everything a scan's result depends on, as one key: the previous result is reused
+    when the key is unchanged. File contents enter the key by digest; the manifest knows
+    the digests of files whose size and mtime are unchanged, so a rerun reads nothing."""
+
+    def __init__(
+        self,
+        root: Path,
+        listing: FileListing,
+        config: Config,
+        config_diagnostics: Sequence[Diagnostic],
+        options: ScanOptions,
+        manifest: Manifest,
+    ) -> None:
+        self.root = root
+        self.listing = listing
+        self.manifest = manifest
+        self.base = [
+            repr(config),
+            [repr(d) for d in config_diagnostics],
+            list(options.exclude),
+            str(options.config_path),
+            list(listing.python),
+            list(listing.deploy),
+            [repr(d) for d in listing.diagnostics],
+        ]
+        self.deploy_digests: dict[str, str] = {}
+
+    def _known_digest(self, path: str) -> str | None:
+        try:
+            stat = os.stat(os.path.join(self.root, path))
+        except OSError:
+            return None
+        return self.manifest.digest(path, stat)
+
+    def _hash(self, path: str) -> str:
+        """Digest of a file as it is now (recorded in the manifest), or a marker."""
+        full = os.path.join(self.root, path)
+        try:
+            stat = os.stat(full)
+            known = self.manifest.digest(path, stat)
+            if known is not None:
+                return known
+            with open(full, "rb") as handle:
+                digest = content_digest(handle.read())
+        except OSError as exc:
+            return f"unreadable:{type(exc).__name__}"
+        self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
+        return digest
+
+    def previous_result(self) -> ScanResult | None:
+        """The last result, if no input changed since (judged without reading any file)."""
+        stored = self.manifest.result_extra
+        if self.manifest.result_key is None or stored is None:
+            return None
+        digests = {}
+        for path in (*self.listing.python, *self.listing.deploy, *stored):
+            if path in stored and not os.path.lexists(self.root / path):
+                digests[path] = "missing"
+                continue
+            digest = self._known_digest(path)
+            if digest is None:
+                return None
+            digests[path] = digest
+        key = result_key([self.base, digests, stored])
+        return self.manifest.cached_result(key)
+
+    def hash_deploy_files(self) -> None:
+        # before discovery reads them: an edit meanwhile then makes the next key differ
+        self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
+
+    def store_result(self, result: ScanResult, files_read: Sequence[str]) -> None:
+        digests = dict(self.deploy_digests)
+        for path in self.listing.python:
+            entry = self.manifest.files.get(path)
+            if entry is None:
+                # unreadable: the key cannot say whether it changes, so keep no result
+                self.manifest.save(self.root, self._live(()))
+                return
+            digests[path] = entry[2]
+        listed = set(self.listing.python) | set(self.listing.deploy)
+        extra = sorted(p for p in files_read if p not in listed)
+        for path in extra:
+            digests[path] = self._hash(path) if os.path.lexists(self.root / path) else "missing"
+        self.manifest.store_result(result_key([self.base, digests, extra]), result, extra)
+        self.manifest.save(self.root, self._live(extra))
+
+    def _live(self, extra: Sequence[str]) -> set[str]:
+        return {*self.listing.python, *self.listing.deploy, *extra}
 
 
 def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) -> list[Endpoint]:

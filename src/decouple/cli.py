@@ -124,8 +124,17 @@ def scan(
         ),
     ] = None,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")
+        bool, typer.Option("--no-cache", help="Ignore and do not write the cache.")
     ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            help="Where to keep per-file results between runs (default: PATH/.decouple-cache). "
+            "Safe to delete; shared safely by concurrent runs.",
+        ),
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -166,6 +175,7 @@ def scan(
         baseline=baseline,
         fail_on_score=fail_on_score,
         use_cache=not no_cache,
+        cache_dir=cache_dir,
         jobs=jobs,
     )
     raise typer.Exit(run_scan_command(command))

@@ -30,6 +30,7 @@ class ScanCommand:
     baseline: Path | None = None
     fail_on_score: float | None = None
     use_cache: bool = True
+    cache_dir: Path | None = None
     jobs: int | None = None
 
 
@@ -145,6 +146,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
                     config_path=command.config,
                     jobs=command.jobs,
                     use_cache=command.use_cache,
+                    cache_dir=command.cache_dir,
                     progress=progress,
                 ),
             )

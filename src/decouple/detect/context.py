@@ -9,6 +9,7 @@ Function bodies are evaluated with a :class:`Scope` that tracks local assignment
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -51,7 +52,7 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
     """Local name -> qualified name for every import in the module (any nesting level)."""
     table: dict[str, str] = {}
     package = module_package(module, is_package)
-    for node in ast.walk(tree):
+    for node in _statements_breadth_first(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -75,6 +76,42 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
                     continue
                 table[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
     return table
+
+
+_BODY_FIELDS = frozenset({"body", "handlers", "orelse", "finalbody", "cases"})
+
+
+def _statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
+    """The nodes ``ast.walk`` would give, in its order, restricted to statements (and the
+    handlers and match cases that hold them): imports are statements, so the expressions,
+    most of a tree, need not be visited."""
+    queue: deque[ast.AST] = deque([tree])
+    while queue:
+        node = queue.popleft()
+        yield node
+        for name in node._fields:
+            if name in _BODY_FIELDS:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    queue.extend(v for v in value if isinstance(v, ast.AST))
+
+
+def iter_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk`` in the same (breadth-first) order, about twice as fast: fields are read
+    directly instead of through ``ast.iter_child_nodes``."""
+    queue: deque[ast.AST] = deque([node])
+    pop, push, AST = queue.popleft, queue.append, ast.AST
+    while queue:
+        node = pop()
+        yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, AST):
+                push(value)
+            elif type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        push(item)
 
 
 def dotted(expr: ast.expr) -> list[str] | None:
@@ -565,6 +602,7 @@ __all__ = [
     "build_imports",
     "child_bodies",
     "dotted",
+    "iter_nodes",
     "module_level_statements",
     "source_text",
 ]

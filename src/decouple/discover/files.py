@@ -16,7 +16,6 @@ applied, and symlinks are checked: nothing outside the root and no loop is ever 
 from __future__ import annotations
 
 import errno
-import fnmatch
 import functools
 import os
 import posixpath
@@ -116,8 +115,8 @@ def is_deploy_file(path: str) -> bool:
         or name.endswith(".dockerfile")
     ):
         return True
-    if fnmatch.fnmatchcase(name, "requirements*.txt"):
-        return True
+    if name.startswith("requirements") and name.endswith(".txt") and len(name) >= 16:
+        return True  # requirements*.txt
     if name.endswith((".yml", ".yaml")):
         return is_compose_file(path) or not _is_ci_yaml(path)
     return False
@@ -396,6 +395,8 @@ class _Walker:
     def take_git_paths(self, paths: Sequence[str]) -> None:
         """Filter paths listed by git through the skip, exclude and symlink rules."""
         for rel in paths:
+            if not _listable(rel) and not _is_dir_or_link(self._abs(rel)):
+                continue  # neither source nor deployment, nor a submodule or a link to check
             parents = _ancestors(rel)
             if any(self._skip_dir(parent) for parent in parents):
                 continue
@@ -426,12 +427,14 @@ class _Walker:
     def walk(self, start: str) -> None:
         """Walk ``start`` (repo-relative) applying nested ``.gitignore`` files."""
         visited: set[str] = set()
-        # An explicit stack keeps very deep trees from hitting the recursion limit.
-        stack: list[tuple[str, tuple[_IgnoreFile, ...]]] = [(start, ())]
+        # An explicit stack keeps very deep trees from hitting the recursion limit. Only
+        # real directories are pushed (links go through _take_link), so a child's real path
+        # is its parent's plus its name: one realpath call for the whole walk.
+        start_real = os.path.realpath(self._abs(start))
+        stack: list[tuple[str, tuple[_IgnoreFile, ...], str]] = [(start, (), start_real)]
         while stack:
-            rel, ignores = stack.pop()
+            rel, ignores, real = stack.pop()
             absolute = self._abs(rel)
-            real = os.path.realpath(absolute)
             if real in visited:
                 continue
             visited.add(real)
@@ -460,9 +463,15 @@ class _Walker:
                 elif is_dir:
                     if self._wanted_dir(child, ignores):
                         subdirs.append(child)
-                elif entry.is_file(follow_symlinks=False) and self._wanted_file(child, ignores):
+                elif (
+                    entry.is_file(follow_symlinks=False)
+                    and _listable(child)
+                    and self._wanted_file(child, ignores)
+                ):
                     self.files.append(child)
-            stack.extend((d, ignores) for d in reversed(subdirs))
+            stack.extend(
+                (d, ignores, os.path.join(real, d.rpartition("/")[2])) for d in reversed(subdirs)
+            )
 
     def _take_link(self, rel: str, ignores: tuple[_IgnoreFile, ...], parent_real: str) -> None:
         # Ignore rules first: an ignored or excluded link is not worth a diagnostic.
@@ -510,6 +519,20 @@ def _ignored(ignores: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
         if verdict is not None:
             result = verdict
     return result
+
+
+def _listable(rel: str) -> bool:
+    """Whether a file is one a listing returns (Python source or a deployment file); the
+    rest of a tree is not worth matching against ignore rules."""
+    return rel.endswith(".py") or is_deploy_file(rel)
+
+
+def _is_dir_or_link(path: str) -> bool:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISDIR(mode) or stat.S_ISLNK(mode)
 
 
 def _is_utf8(rel: str) -> bool:

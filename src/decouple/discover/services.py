@@ -69,6 +69,8 @@ class ServiceDiscovery:
     infra_hosts: dict[str, str] = field(default_factory=dict, hash=False)
     #: Values from ``.env`` files at the repository root, ``.env`` first.
     global_env: tuple[EnvValue, ...] = ()
+    #: Every repo-relative file discovery tried to read (the scan cache's inputs).
+    files_read: tuple[str, ...] = field(default=(), compare=False)
 
 
 def service_for_path(services: Sequence[Service], path: str) -> str | None:
@@ -229,6 +231,7 @@ class _Discovery:
             diagnostics=tuple(sorted(set(self.diagnostics), key=Diagnostic.sort_key)),
             infra_hosts=infra,
             global_env=global_env,
+            files_read=tuple(sorted(self._texts)),
         )
 
     def _global_env(self) -> tuple[EnvValue, ...]:

@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from decouple.detect.context import ModuleContext, Scope, child_bodies, dotted, source_text
+from decouple.detect.context import (
+    ModuleContext,
+    Scope,
+    child_bodies,
+    dotted,
+    iter_nodes,
+    source_text,
+)
 from decouple.detect.facts import GrpcMethod, RawMount, RawRoute
 from decouple.detect.values import Concat, Dyn, Lit, Obj, Param, Ref, Value, leading, show
 
@@ -187,7 +194,7 @@ def _walk_body(body: list[ast.stmt], frame: Frame, out: list[tuple[ast.AST, Fram
 
 
 def _calls(node: ast.AST, frame: Frame, out: list[tuple[ast.AST, Frame]]) -> None:
-    found = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+    found = [n for n in iter_nodes(node) if type(n) is ast.Call]
     found.sort(key=lambda n: (n.lineno, n.col_offset))
     out.extend((n, frame) for n in found)
 

@@ -1,0 +1,187 @@
+"""The scan cache: a rerun gives exactly what a scan without cache gives, whatever changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import decouple.api
+from decouple.api import ScanOptions, scan
+from decouple.cli import main
+from decouple.render.json import render_json
+
+SAMPLE = Path(__file__).parent / "fixtures" / "sample"
+CLIENTS = "services/frontend/frontend/clients.py"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    return root
+
+
+def uncached(root: Path) -> str:
+    return render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+
+
+def cached(root: Path, cache: Path) -> str:
+    return render_json(scan(root, ScanOptions(cache_dir=cache, jobs=1)))
+
+
+def test_an_unchanged_tree_returns_the_previous_result_without_analysing(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    expected = uncached(repo)
+    assert cached(repo, cache) == expected
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a file was analysed again")
+
+    monkeypatch.setattr(decouple.api, "extract_facts", fail)
+    monkeypatch.setattr(decouple.api, "content_digest", fail)
+    assert cached(repo, cache) == expected
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["url", "new file", "deleted file", "compose", "config", "helper"],
+)
+def test_after_an_edit_the_cached_scan_equals_a_fresh_one(
+    repo: Path, tmp_path: Path, edit: str
+) -> None:
+    cache = tmp_path / "cache"
+    cached(repo, cache)
+    clients = repo / CLIENTS
+    if edit == "url":
+        text = clients.read_text(encoding="utf-8")
+        assert "/items/" in text
+        clients.write_text(text.replace("/items/", "/products/"), encoding="utf-8")
+    elif edit == "new file":
+        (repo / "services/frontend/frontend/extra.py").write_text(
+            "import requests\n\ndef ping():\n    requests.get('http://orders:8000/health', timeout=1)\n",
+            encoding="utf-8",
+        )
+    elif edit == "deleted file":
+        clients.unlink()
+    elif edit == "compose":
+        compose = repo / "docker-compose.yml"
+        compose.write_text(
+            compose.read_text(encoding="utf-8").replace("orders:", "purchasing:", 1),
+            encoding="utf-8",
+        )
+    elif edit == "config":
+        (repo / "decouple.toml").write_text('exclude = ["services/frontend/**"]\n')
+    elif edit == "helper":
+        with clients.open("a", encoding="utf-8") as handle:
+            handle.write("\n\ndef fetch(host):\n    return requests.get(f'http://{host}/x')\n")
+    assert cached(repo, cache) == uncached(repo)
+    # and once more, now from the cache alone
+    assert cached(repo, cache) == uncached(repo)
+
+
+def test_an_edit_within_the_same_timestamp_tick_is_still_seen(repo: Path, tmp_path: Path) -> None:
+    """On a file system with whole-second timestamps, a second edit in the same second keeps
+    size and mtime: a file modified that recently is not trusted by its timestamps (as git
+    does with racily clean index entries)."""
+    cache = tmp_path / "cache"
+    clients = repo / CLIENTS
+    text = clients.read_text(encoding="utf-8")
+    second = int(time.time()) * 1_000_000_000
+    os.utime(clients, ns=(second, second))
+    cached(repo, cache)
+    same_size = text.replace("/items/", "/itmes/")
+    assert len(same_size) == len(text) and same_size != text
+    clients.write_text(same_size, encoding="utf-8")
+    os.utime(clients, ns=(second, second))
+    assert cached(repo, cache) == uncached(repo)
+
+
+def test_corrupt_and_foreign_cache_files_are_ignored_and_rebuilt(
+    repo: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    expected = uncached(repo)
+    cached(repo, cache)
+    manifests = list(cache.glob("manifest-*.json"))
+    assert len(manifests) == 1
+    data = json.loads(manifests[0].read_text(encoding="utf-8"))
+    data["version"] = "0.0.0-other"
+    manifests[0].write_text(json.dumps(data), encoding="utf-8")
+    assert cached(repo, cache) == expected
+    for entry in cache.rglob("*.json"):
+        entry.write_text('{"path": 3, "files": []}', encoding="utf-8")
+    assert cached(repo, cache) == expected
+    for entry in cache.rglob("*.json"):
+        entry.write_bytes(b"\xff\x00 not json")
+    assert cached(repo, cache) == expected
+    assert cached(repo, cache) == expected
+
+
+def test_a_stale_stored_result_is_not_returned_for_another_tree(repo: Path, tmp_path: Path) -> None:
+    """Two checkouts sharing one --cache-dir keep their own manifests."""
+    cache = tmp_path / "cache"
+    other = tmp_path / "other"
+    shutil.copytree(repo, other, symlinks=True)
+    (other / CLIENTS).unlink()
+    assert cached(repo, cache) == uncached(repo)
+    assert cached(other, cache) == uncached(other)
+    assert cached(repo, cache) == uncached(repo)
+
+
+def _scan_json(args: tuple[str, str]) -> str:
+    root, cache = args
+    return render_json(scan(root, ScanOptions(cache_dir=Path(cache), jobs=1)))
+
+
+def test_concurrent_runs_share_a_cache_without_corrupting_it(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    expected = uncached(repo)
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(_scan_json, [(str(repo), str(cache))] * 6))
+    assert all(r == expected for r in results)
+    assert not list(cache.rglob("*.tmp"))
+    assert cached(repo, cache) == expected
+
+
+def test_cache_dir_option_keeps_the_tree_clean(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "elsewhere"
+    out = tmp_path / "scan.json"
+    status = main(["scan", str(repo), "-f", "json", "-o", str(out), "--cache-dir", str(cache)])
+    assert status == 0
+    assert list(cache.glob("manifest-*.json"))
+    assert not (repo / ".decouple-cache").exists()
+    assert out.read_text(encoding="utf-8") == uncached(repo)
+    status = main(["scan", str(repo), "-f", "json", "-o", str(out), "--no-cache"])
+    assert status == 0 and not (repo / ".decouple-cache").exists()
+
+
+#: Imported only by the commands that need them, never to parse arguments or print help.
+HEAVY = ("rich", "networkx", "libcst", "jinja2", "yaml", "pathspec", "graphviz", "pygments")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import decouple.cli",
+        "from decouple.cli import main; main(['--help'])",
+        "from decouple.cli import main; main(['scan', '--help'])",
+    ],
+)
+def test_starting_the_cli_imports_nothing_heavy(code: str) -> None:
+    """`decouple --help` must stay fast: commands import their dependencies when they run."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    loaded = {name.split(".")[0] for name in done.stderr.split()}
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
