@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from decouple.migrate.imports import add_import, drop_unused, names_in, separate_docstring
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
 PAYLOAD_KEYWORDS = ("json", "data", "payload", "body", "params", "fields")
@@ -56,7 +56,8 @@ TRACE_HEADERS = frozenset(
 )
 #: Constructors whose ``with`` block only exists to make HTTP calls.
 _CLIENT_FACTORIES = re.compile(
-    r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool)$"
+    r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"
+    r"|insecure_channel|secure_channel)$"
 )
 MARKER = re.compile(
     r"#\s*decouple:\s*migrated\s+(?P<id>cs-[0-9a-f]+)\s+to\s+(?P<topic>[A-Za-z0-9._-]+)"
@@ -102,6 +103,8 @@ class CallFacts:
     headers: tuple[tuple[str, str], ...] = ()
     #: Something a reviewer should know (headers that are not carried...).
     notes: tuple[str, ...] = ()
+    #: Column the payload started at, to re-indent its continuation lines where it moves.
+    payload_column: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +168,10 @@ def _locate(
             problems[spec.site_id] = why
             continue
         in_async = _in_async_def(statement, parents)
-        payload, notes = _payload_source(wrapper.module, call, spec)
+        payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
         headers, header_notes = _trace_headers(wrapper.module, call)
-        facts = CallFacts(spec.site_id, in_async, payload, headers, (*notes, *header_notes))
+        column = positions[payload_node].start.column if payload_node is not None else 0  # type: ignore[attr-defined]
+        facts = CallFacts(spec.site_id, in_async, payload, headers, (*notes, *header_notes), column)
         located = _Located(call, statement, facts)
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]
         if isinstance(parent, cst.With):
@@ -209,14 +213,17 @@ def _in_async_def(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode])
 
 def _payload_source(
     module: cst.Module, call: cst.Call, spec: SendSpec
-) -> tuple[str | None, tuple[str, ...]]:
+) -> tuple[str | None, tuple[str, ...], cst.CSTNode | None]:
+    """The payload's source, notes about it, and its node when it is taken from the call."""
     hint = spec.payload_hint
     if spec.is_grpc:
         positional = [a for a in call.args if a.keyword is None and a.star == ""]
         request = positional[0] if positional else _keyword(call, "request")
-        return (module.code_for_node(request.value) if request else None), ()
+        if request is None:
+            return None, (), None
+        return module.code_for_node(request.value), (), request.value
     if hint is None:
-        return None, ()
+        return None, (), None
     keyword, eq, expression = hint.partition("=")
     if not eq or not keyword.isidentifier():
         keyword, expression = "", hint
@@ -230,12 +237,12 @@ def _payload_source(
                 break
     if arg is None:
         # A wrapper that builds the payload from its parameters: the scan substituted them.
-        return expression.strip() or None, ()
+        return expression.strip() or None, (), None
     value = _unwrap_dumps(arg.value)
     notes: tuple[str, ...] = ()
     if keyword == "data" and isinstance(value, cst.Dict):
         notes = ("the call sent `data=` as a form body; the event carries it as JSON",)
-    return module.code_for_node(value), notes
+    return module.code_for_node(value), notes, value
 
 
 def _unwrap_dumps(value: cst.BaseExpression) -> cst.BaseExpression:
@@ -303,8 +310,6 @@ def rewrite_source(
     source: bytes,
     sites: Sequence[SendSpec],
     *,
-    module_name: str,
-    package: str,
     line_width: int = LINE_WIDTH,
 ) -> FileRewrite:
     """``source`` with every site in ``sites`` rewritten into a send."""
@@ -314,9 +319,7 @@ def rewrite_source(
     if not found:
         return FileRewrite(source, problems)
     specs = {s.site_id: s for s in sites}
-    context = CodemodContext(
-        wrapper=wrapper, full_module_name=module_name, full_package_name=package
-    )
+    removed: set[str] = set()
     lines = module.code.splitlines()
     by_statement: dict[int, tuple[SendSpec, _Located]] = {}
     with_blocks: dict[int, cst.With] = {}
@@ -338,7 +341,7 @@ def rewrite_source(
         line = lines[positions[node].start.line - 1]
         return line[: len(line) - len(line.lstrip())]
 
-    transformer = _Rewriter(module, by_statement, unwrapped, indent_of, context, line_width)
+    transformer = _Rewriter(module, by_statement, unwrapped, indent_of, removed, line_width)
     new_module = wrapper.module.visit(transformer)
     needs_async = any(located.facts.in_async_def for _, located in by_statement.values())
     needs_sync = any(not located.facts.in_async_def for _, located in by_statement.values())
@@ -346,114 +349,17 @@ def rewrite_source(
     names = [
         n for n, wanted in (("send_event", needs_sync), ("send_event_async", needs_async)) if wanted
     ]
+    new_module = drop_unused(new_module, removed)
+    if first.relative:
+        target = "." * first.relative + first.producer_module.rsplit(".", 1)[-1]
+    else:
+        target = first.producer_module
+    new_module = add_import(new_module, f"from {target} import {', '.join(names)}")
     if any(specs[i].is_grpc for i in found):
-        AddImportsVisitor.add_needed_import(context, "google.protobuf", "json_format")
-        new_module = AddImportsVisitor(context).transform_module(new_module)
-    new_module = RemoveImportsVisitor(context).transform_module(new_module)
-    new_module = _add_producer_import(new_module, first.producer_module, first.relative, names)
+        new_module = add_import(new_module, "from google.protobuf import json_format")
+    new_module = separate_docstring(new_module)
     notes = {i: located.facts.notes for i, located in found.items() if located.facts.notes}
     return FileRewrite(new_module.bytes, problems, notes)
-
-
-def _add_producer_import(
-    module: cst.Module, producer: str, relative: int, names: Sequence[str]
-) -> cst.Module:
-    """Import ``names`` from the producer once, after the file's last top-level import and
-    in its style: relative when the producer is reached relatively."""
-    target = ("." * relative + producer.rsplit(".", 1)[-1]) if relative else producer
-    body = list(module.body)
-    last = -1
-    present: set[str] = set()
-    for index, statement in enumerate(body):
-        if not isinstance(statement, cst.SimpleStatementLine):
-            if isinstance(statement, (cst.If, cst.Try)) and last >= 0:
-                continue  # ``try: import x`` guards among the imports
-            break
-        small = statement.body[0] if len(statement.body) == 1 else None
-        if isinstance(small, (cst.Import, cst.ImportFrom)):
-            last = index
-            if (
-                isinstance(small, cst.ImportFrom)
-                and _from_text(small) == target
-                and not isinstance(small.names, cst.ImportStar)
-            ):
-                present.update(a.evaluated_name for a in small.names)
-        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.SimpleString):
-            continue  # the docstring
-        elif last >= 0:
-            break
-    missing = [n for n in names if n not in present]
-    if not missing:
-        return module
-    line = cst.parse_statement(f"from {target} import {', '.join(missing)}\n")
-    assert isinstance(line, cst.SimpleStatementLine)
-    previous = body[last] if last >= 0 else None
-    same_group = False
-    if isinstance(previous, cst.SimpleStatementLine) and isinstance(
-        previous.body[0], cst.ImportFrom
-    ):
-        before = _from_text(previous.body[0])
-        same_group = before.startswith(".") == target.startswith(".") and (
-            before.startswith(".") or before.split(".")[0] == target.split(".")[0]
-        )
-    if last >= 0 and not same_group:
-        line = line.with_changes(leading_lines=[cst.EmptyLine()])
-        body.insert(last + 1, line)
-    elif last >= 0:
-        place = _sorted_place(body, last, target)
-        following = body[place]
-        if (
-            place <= last
-            and isinstance(following, cst.SimpleStatementLine)
-            and following.leading_lines
-        ):
-            # First in its block: the blank lines before the block now come before it.
-            line = line.with_changes(leading_lines=following.leading_lines)
-            body[place] = following.with_changes(leading_lines=[])
-        body.insert(place, line)
-    else:
-        body.insert(0, line)
-    if last < 0 and len(body) > 1:
-        nxt = body[1]
-        if (
-            isinstance(nxt, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
-            and not nxt.leading_lines
-        ):
-            body[1] = nxt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
-    return module.with_changes(body=body)
-
-
-def _sorted_place(body: Sequence[cst.CSTNode], last: int, target: str) -> int:
-    """Where ``from <target> import ...`` goes in the block of ``from`` imports ending at
-    ``last``: its alphabetical place when the block is sorted, else after it."""
-    first = last
-    while first > 0:
-        previous = body[first - 1]
-        if not (
-            isinstance(previous, cst.SimpleStatementLine)
-            and isinstance(previous.body[0], cst.ImportFrom)
-            and not getattr(body[first], "leading_lines", ())
-        ):
-            break
-        first -= 1
-    names = []
-    for statement in body[first : last + 1]:
-        assert isinstance(statement, cst.SimpleStatementLine)
-        node = statement.body[0]
-        assert isinstance(node, cst.ImportFrom)
-        names.append(_from_text(node).lstrip(".").lower())
-    if names != sorted(names):
-        return last + 1
-    key = target.lstrip(".").lower()
-    for offset, name in enumerate(names):
-        if name > key:
-            return first + offset
-    return last + 1
-
-
-def _from_text(node: cst.ImportFrom) -> str:
-    dots = "." * len(node.relative)
-    return dots + ("" if node.module is None else cst.Module([]).code_for_node(node.module))
 
 
 def _only_opens_clients(block: cst.With) -> bool:
@@ -483,7 +389,7 @@ class _Rewriter(cst.CSTTransformer):
         statements: dict[int, tuple[SendSpec, _Located]],
         unwrapped: set[int],
         indent_of: object,
-        context: CodemodContext,
+        removed: set[str],
         line_width: int,
     ) -> None:
         self.line_width = line_width
@@ -491,18 +397,29 @@ class _Rewriter(cst.CSTTransformer):
         self.statements = statements
         self.unwrapped = unwrapped
         self.indent_of = indent_of
-        self.context = context
+        self.removed = removed
 
     def _send(self, spec: SendSpec, located: _Located, indent: str) -> cst.SimpleStatementLine:
         facts = located.facts
         name = "send_event_async" if facts.in_async_def else "send_event"
         data = facts.payload or "None"
+        # Continuation lines of copied code are relative to the old statement's indentation
+        # and become relative to the new one's: move them so their alignment holds.
+        old_indent = len(self._statement_indent(located))
         if "\n" in data:
             flat = _flatten(data)
             if flat is not None and len(indent) + 4 + len(flat) + 1 <= self.line_width:
                 data = flat
+            else:
+                data = _shift(data, old_indent + 4 - facts.payload_column)
         if spec.is_grpc and facts.payload:
             data = f"json_format.MessageToDict({data}, preserving_proto_field_name=True)"
+            if "\n" in data or len(indent) + 4 + len(data) + 1 > self.line_width:
+                request = _shift(facts.payload, old_indent + 8 - facts.payload_column)
+                data = (
+                    f"json_format.MessageToDict(\n        {request},\n"
+                    "        preserving_proto_field_name=True,\n    )"
+                )
         args = [f'"{spec.topic}"', data]
         if spec.key:
             args.append(f"key={spec.key}")
@@ -531,7 +448,7 @@ class _Rewriter(cst.CSTTransformer):
             *located.statement.leading_lines,
             cst.EmptyLine(indent=True, comment=cst.Comment(marker)),
         ]
-        RemoveImportsVisitor.remove_unused_import_by_node(self.context, located.statement)
+        self.removed.update(names_in([located.statement]))
         return statement.with_changes(
             leading_lines=leading, trailing_whitespace=located.statement.trailing_whitespace
         )
@@ -545,6 +462,11 @@ class _Rewriter(cst.CSTTransformer):
         spec, located = entry
         indent = self._indent(located)
         return self._send(spec, located, indent)
+
+    def _statement_indent(self, located: _Located) -> str:
+        indent_of = self.indent_of
+        assert callable(indent_of)
+        return str(indent_of(located.statement))
 
     def _indent(self, located: _Located) -> str:
         indent_of = self.indent_of
@@ -561,7 +483,7 @@ class _Rewriter(cst.CSTTransformer):
         body = updated_node.body
         assert isinstance(body, cst.IndentedBlock)
         for item in original_node.items:
-            RemoveImportsVisitor.remove_unused_import_by_node(self.context, item)
+            self.removed.update(names_in([item]))
         statements = list(body.body)
         if statements:
             first = statements[0]
@@ -570,6 +492,20 @@ class _Rewriter(cst.CSTTransformer):
                 leading_lines=[*updated_node.leading_lines, *first.leading_lines]
             )
         return cst.FlattenSentinel(statements)
+
+
+def _shift(code: str, columns: int) -> str:
+    """``code`` with its continuation lines moved ``columns`` to the right (left if negative),
+    so an argument keeps its inner alignment where it moves."""
+    lines = code.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if columns >= 0:
+            out.append(" " * columns + line if line.strip() else line)
+        else:
+            lead = len(line) - len(line.lstrip(" "))
+            out.append(line[min(lead, -columns) :])
+    return "\n".join(out)
 
 
 def _flatten(code: str) -> str | None:

@@ -20,7 +20,6 @@ from decouple.migrate.plan import (
     CONSUMER_PACKAGE,
     MigrationPlan,
     PlanOptions,
-    layout_of,
     plan_migration,
 )
 from decouple.migrate.select import Criteria, Selection, select_sites
@@ -85,15 +84,9 @@ def migrate_scanned(
     for path, items in sorted(by_file.items()):
         source = read(path)
         assert source is not None  # the planner refused sites in missing files
-        layout = layout_of(path, module_of)
-        package = layout.module.rpartition(".")[0]
-        if path.endswith("__init__.py"):
-            package = layout.module
         rewrite = rewrite_source(
             source,
             [item.send for item in items],  # type: ignore[attr-defined]
-            module_name=layout.module,
-            package=package,
             line_width=width,
         )
         failed.extend(rewrite.skipped.items())

@@ -1,0 +1,251 @@
+"""Imports after a rewrite: the producer's added once where isort (and ruff) put it, and the
+ones the removed calls were the last users of taken out.
+
+Sections follow isort's defaults, as ruff applies them without configuration: ``__future__``,
+standard library, everything else absolute (a service's own package cannot be told from a
+third-party one without configuration, so ruff puts them together), then relative imports.
+Within a section, ``import x`` lines come first, then ``from x import y``, each sorted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+import libcst as cst
+
+FUTURE, STDLIB, THIRD_PARTY, LOCAL = range(4)
+
+
+def names_in(nodes: Iterable[cst.CSTNode]) -> set[str]:
+    """Every name the nodes read (not attribute names, not keyword argument names)."""
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            found.add(node.value)
+
+    for node in nodes:
+        node.visit(_Names())
+    return found
+
+
+def _dotted(node: cst.BaseExpression | None) -> str:
+    if node is None:
+        return ""
+    return cst.Module([]).code_for_node(node)
+
+
+def _bound(alias: cst.ImportAlias, is_from: bool) -> str:
+    if alias.asname is not None:
+        target = alias.asname.name
+        assert isinstance(target, cst.Name)
+        return target.value
+    name = _dotted(alias.name)
+    return name if is_from else name.split(".")[0]
+
+
+def _import_of(statement: cst.CSTNode) -> cst.Import | cst.ImportFrom | None:
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        small = statement.body[0]
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            return small
+    return None
+
+
+def drop_unused(module: cst.Module, candidates: set[str]) -> cst.Module:
+    """Take out top-level imports of ``candidates`` that nothing in ``module`` reads any more."""
+    if not candidates:
+        return module
+    code = module.code
+    body = [s for s in module.body if _import_of(s) is None]
+    used = names_in(body)
+    # Names exported through __all__ stay imported.
+    keep = {n for n in candidates if "__all__" in code and (f'"{n}"' in code or f"'{n}'" in code)}
+    out: list[cst.BaseStatement] = []
+    carried: list[cst.EmptyLine] = []
+
+    def with_carried(statement: cst.BaseStatement) -> cst.BaseStatement:
+        nonlocal carried
+        if not carried or not isinstance(
+            statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+        ):
+            return statement
+        own = list(statement.leading_lines)
+        comments = [line for line in carried if line.comment is not None]
+        blank = [cst.EmptyLine()] if carried[0].comment is None and not own else []
+        carried = []
+        return statement.with_changes(leading_lines=[*blank, *comments, *own])
+
+    for statement in module.body:
+        node = _import_of(statement)
+        if node is None or (
+            isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar)
+        ):
+            out.append(with_carried(statement))
+            continue
+        assert isinstance(statement, cst.SimpleStatementLine)
+        is_from = isinstance(node, cst.ImportFrom)
+        names = node.names
+        assert not isinstance(names, cst.ImportStar)
+        kept = [
+            a
+            for a in names
+            if not (_bound(a, is_from) in candidates and _bound(a, is_from) not in used | keep)
+        ]
+        if len(kept) == len(names):
+            out.append(with_carried(statement))
+        elif kept:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            new_node = node.with_changes(names=kept)
+            if is_from and isinstance(new_node, cst.ImportFrom) and len(kept) == 1:
+                new_node = new_node.with_changes(lpar=None, rpar=None)
+            out.append(with_carried(statement.with_changes(body=[new_node])))
+        else:
+            # The statement goes; its blank lines and comments stay for what follows.
+            carried = [*carried, *statement.leading_lines]
+    return module.with_changes(body=out)
+
+
+def _kind(node: cst.Import | cst.ImportFrom) -> int:
+    if isinstance(node, cst.ImportFrom):
+        if node.relative:
+            return LOCAL
+        top = _dotted(node.module).split(".")[0]
+    else:
+        top = _dotted(node.names[0].name).split(".")[0]
+    if top == "__future__":
+        return FUTURE
+    return STDLIB if top in sys.stdlib_module_names else THIRD_PARTY
+
+
+def _sort_key(node: cst.Import | cst.ImportFrom) -> tuple[int, int, str]:
+    if isinstance(node, cst.ImportFrom):
+        return (1, -len(node.relative), _dotted(node.module).lower())
+    return (0, 0, _dotted(node.names[0].name).lower())
+
+
+def add_import(module: cst.Module, text: str) -> cst.Module:
+    """``module`` with the import statement ``text`` (``from x import a, b``) in its section,
+    merged into an existing ``from x import`` of the same module."""
+    new = cst.parse_statement(text.rstrip("\n") + "\n")
+    node = _import_of(new)
+    assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
+    body = list(module.body)
+    wanted = [_dotted(a.name) for a in node.names]
+    # The import region: the docstring, then imports (and guards among them).
+    start = 0
+    if body and _is_docstring(body[0]):
+        start = 1
+    end = start
+    while end < len(body) and (_import_of(body[end]) is not None):
+        end += 1
+    for index in range(start, end):
+        existing = _import_of(body[index])
+        if (
+            isinstance(existing, cst.ImportFrom)
+            and not isinstance(existing.names, cst.ImportStar)
+            and len(existing.relative) == len(node.relative)
+            and _dotted(existing.module) == _dotted(node.module)
+        ):
+            have = {_dotted(a.name) for a in existing.names}
+            missing = [n for n in wanted if n not in have]
+            if not missing:
+                return module
+            names = sorted({*have, *missing})
+            merged = cst.parse_statement(
+                f"from {'.' * len(existing.relative)}{_dotted(existing.module)} import "
+                f"{', '.join(names)}\n"
+            )
+            statement = body[index]
+            assert isinstance(statement, cst.SimpleStatementLine)
+            body[index] = merged.with_changes(
+                leading_lines=statement.leading_lines,
+                trailing_whitespace=statement.trailing_whitespace,
+            )
+            return module.with_changes(body=body)
+    kind = _kind(node)
+    key = _sort_key(node)
+    # Blocks of imports separated by blank lines, each of one section.
+    blocks: list[tuple[int, int]] = []
+    for index in range(start, end):
+        statement = body[index]
+        if not blocks or getattr(statement, "leading_lines", ()):
+            blocks.append((index, index + 1))
+        else:
+            blocks[-1] = (blocks[-1][0], index + 1)
+    for first, last in reversed(blocks):
+        kinds = {_kind(n) for n in (_import_of(body[i]) for i in range(first, last)) if n}
+        if kinds == {kind}:
+            place = last
+            for index in range(first, last):
+                existing = _import_of(body[index])
+                if existing is not None and _sort_key(existing) > key:
+                    place = index
+                    break
+            if place == first:
+                statement = body[first]
+                assert isinstance(statement, cst.SimpleStatementLine)
+                new = new.with_changes(leading_lines=statement.leading_lines)
+                body[first] = statement.with_changes(leading_lines=[])
+            body.insert(place, new)
+            return module.with_changes(body=body)
+    # A section of its own, after the sections that come before it.
+    place = start
+    for first, last in blocks:
+        kinds = {_kind(n) for n in (_import_of(body[i]) for i in range(first, last)) if n}
+        if kinds and max(kinds) < kind:
+            place = last
+    blank = [cst.EmptyLine()]
+    if place < len(body) and place < end:
+        # Sections after ours keep a blank line between them and us.
+        following = body[place]
+        assert isinstance(following, cst.SimpleStatementLine)
+        own = list(following.leading_lines)
+        if place == 0:
+            own = [line for line in own if line.comment is not None]
+        new = new.with_changes(leading_lines=own if place == 0 else own or blank)
+        body[place] = following.with_changes(leading_lines=blank)
+        body.insert(place, new)
+        return module.with_changes(body=body)
+    if place > 0:
+        new = new.with_changes(leading_lines=blank)
+    body.insert(place, new)
+    after = place + 1
+    if after < len(body) and place == end:
+        following = body[after]
+        lines = getattr(following, "leading_lines", None)
+        if lines is not None and not any(line.comment is None for line in lines):
+            gap = 2 if isinstance(following, cst.BaseCompoundStatement) else 1
+            body[after] = following.with_changes(leading_lines=[*(blank * gap), *lines])
+    return module.with_changes(body=body)
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def separate_docstring(module: cst.Module) -> cst.Module:
+    """One blank line between the module docstring and what follows it, as before an import
+    that went away."""
+    body = list(module.body)
+    if len(body) > 1 and _is_docstring(body[0]):
+        following = body[1]
+        lines = getattr(following, "leading_lines", None)
+        if lines is not None and not lines:
+            body[1] = following.with_changes(leading_lines=[cst.EmptyLine()])
+            return module.with_changes(body=body)
+    return module
