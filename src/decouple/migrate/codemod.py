@@ -170,7 +170,7 @@ def _locate(
         in_async = _in_async_def(statement, parents)
         payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
         headers, header_notes = _trace_headers(wrapper.module, call)
-        column = positions[payload_node].start.column if payload_node is not None else 0  # type: ignore[attr-defined]
+        column = positions[payload_node].start.column if payload_node is not None else 0
         facts = CallFacts(spec.site_id, in_async, payload, headers, (*notes, *header_notes), column)
         located = _Located(call, statement, facts)
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]

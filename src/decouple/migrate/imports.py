@@ -178,7 +178,9 @@ def add_import(module: cst.Module, text: str) -> cst.Module:
     blocks: list[tuple[int, int]] = []
     for index in range(start, end):
         statement = body[index]
-        if not blocks or getattr(statement, "leading_lines", ()):
+        if not blocks or (
+            isinstance(statement, cst.SimpleStatementLine) and statement.leading_lines
+        ):
             blocks.append((index, index + 1))
         else:
             blocks[-1] = (blocks[-1][0], index + 1)
