@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import decouple.api
+import decouple.detect.extract
 from decouple.api import ScanOptions, scan
 from decouple.cli import main
 from decouple.render.json import render_json
@@ -47,7 +48,7 @@ def test_an_unchanged_tree_returns_the_previous_result_without_analysing(
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("a file was analysed again")
 
-    monkeypatch.setattr(decouple.api, "extract_facts", fail)
+    monkeypatch.setattr(decouple.detect.extract, "extract_facts", fail)
     monkeypatch.setattr(decouple.api, "content_digest", fail)
     assert cached(repo, cache) == expected
 

@@ -30,9 +30,6 @@ from decouple.cache import (
     prepare as prepare_cache,
 )
 from decouple.config import Config, load_config
-from decouple.detect.base import Detector
-from decouple.detect.extract import ExtractOptions, extract_facts
-from decouple.detect.facts import FileFacts
 from decouple.errors import ConfigError, PathError
 from decouple.model import (
     Category,
@@ -42,10 +39,15 @@ from decouple.model import (
     Service,
     Severity,
 )
-from decouple.resolve.index import ProjectIndex
 
 if TYPE_CHECKING:
+    # Analysis modules are imported where used: a rerun that reuses its previous result,
+    # and `decouple --help`, never load them.
+    from decouple.detect.base import Detector
+    from decouple.detect.extract import ExtractOptions
+    from decouple.detect.facts import FileFacts
     from decouple.discover.files import FileListing
+    from decouple.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -183,6 +185,9 @@ def _extract_one(
     fingerprint: str,
 ) -> tuple[FileFacts, _Seen]:
     """Facts of one file; every failure is a diagnostic (the file is the unit of failure)."""
+    from decouple.detect.extract import extract_facts
+    from decouple.detect.facts import FileFacts
+
     full = os.path.join(job.root, job.path)
     try:
         # stat before reading: an edit during the read leaves a newer mtime than recorded
@@ -219,6 +224,8 @@ def _extract_one(
 
 
 def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFacts:
+    from decouple.detect.facts import FileFacts
+
     return FileFacts(
         job.path, job.module, diagnostics=(Diagnostic(job.path, 1, severity, code, message),)
     )
@@ -252,6 +259,8 @@ def extract_all(
     on which ``__init__.py`` files exist. With a ``manifest``, files whose size and mtime it
     knows are neither read nor hashed: their facts come straight from the cache.
     """
+    from decouple.detect.facts import FileFacts
+
     python_files = frozenset(all_files if all_files is not None else paths)
     work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
     tokens = prefilter_tokens(options)
@@ -306,6 +315,8 @@ def extract_all(
 
 def _known(job: _Job, manifest: Manifest, cache: str, fingerprint: str) -> FileFacts | None:
     """Facts of a file the manifest knows unchanged, from the cache; None to read it."""
+    from decouple.detect.facts import FileFacts
+
     try:
         stat = os.stat(os.path.join(job.root, job.path))
     except OSError:
@@ -329,12 +340,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         raise PathError(f"{root}: no such file or directory")
     if not root.is_dir():
         raise PathError(f"{root}: not a directory (decouple scans a repository folder)")
-    from decouple.detect.registry import build_detectors
-    from decouple.discover.files import categorize, list_files
-    from decouple.discover.services import discover_services, service_for_path
-    from decouple.resolve.calls import CallResolver
-    from decouple.resolve.endpoints import build_endpoints, match_endpoint
-    from decouple.resolve.hosts import HostMap
+    from decouple.discover.files import list_files
 
     root = root.resolve()
     config, diagnostics = load_configuration(root, options.config_path)
@@ -351,6 +357,14 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         if previous is not None:
             return previous
         inputs.hash_deploy_files()
+    from decouple.detect.registry import build_detectors
+    from decouple.discover.files import categorize
+    from decouple.discover.services import discover_services, service_for_path
+    from decouple.resolve.calls import CallResolver
+    from decouple.resolve.endpoints import build_endpoints, match_endpoint
+    from decouple.resolve.hosts import HostMap
+    from decouple.resolve.index import ProjectIndex
+
     diagnostics.extend(listing.diagnostics)
     discovery = discover_services(root, listing, config)
     diagnostics.extend(discovery.diagnostics)

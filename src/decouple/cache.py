@@ -30,10 +30,12 @@ import tempfile
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decouple import __version__, model
-from decouple.detect.facts import FileFacts
+
+if TYPE_CHECKING:
+    from decouple.detect.facts import FileFacts
 
 #: Bumped when the layout or the meaning of an entry changes.
 FORMAT = 2
@@ -54,6 +56,8 @@ def facts_key(digest: str, module: str, fingerprint: str) -> str:
 
 def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
     """Cached facts of ``path``, or None when missing, corrupt or someone else's."""
+    from decouple.detect.facts import FileFacts
+
     try:
         with open(os.path.join(folder, key[:2], key + ".json"), encoding="utf-8") as handle:
             data = json.load(handle)

@@ -524,7 +524,20 @@ def _ignored(ignores: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
 def _listable(rel: str) -> bool:
     """Whether a file is one a listing returns (Python source or a deployment file); the
     rest of a tree is not worth matching against ignore rules."""
-    return rel.endswith(".py") or is_deploy_file(rel)
+    if rel.endswith(".py"):
+        return True
+    name = rel[rel.rfind("/") + 1 :]
+    dot = name.rfind(".")
+    if dot > 0 and name[dot + 1 :] not in _DEPLOY_EXTENSIONS and not name.startswith(_DEPLOY_STEMS):
+        return False  # translations, images, data: most files of a large tree
+    return is_deploy_file(rel)
+
+
+#: Extensions (and name prefixes) that ``is_deploy_file`` may accept; anything else is not.
+_DEPLOY_EXTENSIONS = frozenset(
+    {"yml", "yaml", "txt", "env", "toml", "cfg", "dockerfile", "Dockerfile"}
+)
+_DEPLOY_STEMS = (".env", "Dockerfile", "Procfile")
 
 
 def _is_dir_or_link(path: str) -> bool:

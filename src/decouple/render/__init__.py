@@ -6,27 +6,64 @@ byte-identical output. ``RENDERERS`` maps each ``scan --format`` name to its fun
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from decouple.model import ScanResult
-from decouple.render.json import load_scan_json, render_json
-from decouple.render.sarif import RULES, render_sarif
-from decouple.render.table import render_table
+
+if TYPE_CHECKING:
+    from decouple.render.json import load_scan_json, render_json
+    from decouple.render.sarif import RULES, render_sarif
+    from decouple.render.table import render_table
 
 #: A renderer for ``scan``: the result in, the complete output text out.
 Renderer = Callable[[ScanResult], str]
 
 
+# Each format imports its module when used: JSON output never loads rich.
+def _json(result: ScanResult) -> str:
+    from decouple.render.json import render_json
+
+    return render_json(result)
+
+
+def _sarif(result: ScanResult) -> str:
+    from decouple.render.sarif import render_sarif
+
+    return render_sarif(result)
+
+
 def _table_with_defaults(result: ScanResult) -> str:
     # render_table takes keyword options; this gives it the common one-argument shape.
+    from decouple.render.table import render_table
+
     return render_table(result)
 
 
 RENDERERS: dict[str, Renderer] = {
-    "json": render_json,
-    "sarif": render_sarif,
+    "json": _json,
+    "sarif": _sarif,
     "table": _table_with_defaults,
 }
+
+_HOMES = {
+    "RULES": "decouple.render.sarif",
+    "load_scan_json": "decouple.render.json",
+    "render_json": "decouple.render.json",
+    "render_sarif": "decouple.render.sarif",
+    "render_table": "decouple.render.table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RENDERERS",
