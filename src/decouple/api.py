@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -419,8 +420,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         known_wrappers |= names
         # Second pass: files that mention a helper by name are re-read for its invocations.
         wrapper_options = detection_options(detectors, config, known_wrappers)
-        needles = tuple(n.encode() for n in known_wrappers)
-        again = [p for p in python if _mentions(root / p, needles)]
+        calls = _calls_of(known_wrappers)
+        again = [p for p in python if _mentions(root / p, calls)]
         for fresh in extract_all(
             root,
             again,
@@ -557,12 +558,20 @@ def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) 
     return out
 
 
-def _mentions(path: Path, needles: tuple[bytes, ...]) -> bool:
+def _calls_of(names: Iterable[str]) -> re.Pattern[bytes]:
+    """Any mention of one of ``names`` as a whole word except its definition: a call, an
+    import (``from x import name as alias``), an alias or an argument (``submit(name)``).
+    A substring would also find ``async_update`` for ``update``, in most files."""
+    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
+
+
+def _mentions(path: Path, calls: re.Pattern[bytes]) -> bool:
     try:
         data = path.read_bytes()
     except OSError:
         return False
-    return any(n in data for n in needles)
+    return calls.search(data) is not None
 
 
 def _with_code_ports(
