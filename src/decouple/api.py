@@ -373,9 +373,20 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
 
     services = list(discovery.services)
 
+    owners: dict[str, str | None] = {}
+    owners_for: list[list[Service]] = [services]
+
     def service_of(path: str) -> str | None:
+        # asked for every call, constant and route: remembered while `services` stays
+        if owners_for[0] is not services:
+            owners.clear()
+            owners_for[0] = services
+        if path in owners:
+            return owners[path]
         # Code outside every service (scripts/, loadtest/) is named after its top folder.
-        return service_for_path(services, path) or (path.split("/", 1)[0] if "/" in path else None)
+        owner = service_for_path(services, path) or (path.split("/", 1)[0] if "/" in path else None)
+        owners[path] = owner
+        return owner
 
     def category_of(path: str) -> Category:
         return categorize(path, config)
@@ -420,8 +431,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         known_wrappers |= names
         # Second pass: files that mention a helper by name are re-read for its invocations.
         wrapper_options = detection_options(detectors, config, known_wrappers)
+        needles = tuple(n.encode() for n in known_wrappers)
         calls = _calls_of(known_wrappers)
-        again = [p for p in python if _mentions(root / p, calls)]
+        again = [p for p in python if _mentions(root / p, needles, calls)]
         for fresh in extract_all(
             root,
             again,
@@ -566,12 +578,13 @@ def _calls_of(names: Iterable[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
 
 
-def _mentions(path: Path, calls: re.Pattern[bytes]) -> bool:
+def _mentions(path: Path, names: tuple[bytes, ...], calls: re.Pattern[bytes]) -> bool:
     try:
         data = path.read_bytes()
     except OSError:
         return False
-    return calls.search(data) is not None
+    # a substring test first: much faster than the regex, and most files fail it
+    return any(n in data for n in names) and calls.search(data) is not None
 
 
 def _with_code_ports(
