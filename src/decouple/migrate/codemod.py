@@ -354,7 +354,8 @@ def rewrite_source(
         target = "." * first.relative + first.producer_module.rsplit(".", 1)[-1]
     else:
         target = first.producer_module
-    new_module = add_import(new_module, f"from {target} import {', '.join(names)}")
+    own = first.producer_module.split(".")[0] if "." in first.producer_module else None
+    new_module = add_import(new_module, f"from {target} import {', '.join(names)}", own_package=own)
     if any(specs[i].is_grpc for i in found):
         new_module = add_import(new_module, "from google.protobuf import json_format")
     new_module = separate_docstring(new_module)

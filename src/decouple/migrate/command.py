@@ -101,7 +101,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
     selection = select_sites(result, criteria)
     options = PlanOptions(client=command.client, topic_template=template)
     whole = migrate_scanned(result, selection, options)
-    parts = [Part("all selected call sites", "", whole, whole.changes)]
+    parts = [Part("", "", whole, whole.changes)]
     if command.split_by_edge:
         parts = _split(result, selection, options, whole)
     err.write(render_summary(whole, dry_run=not command.write))
@@ -120,7 +120,9 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
 
         for part in parts:
             target = _numbered(command.pr_body, part, len(parts))
-            target.write_text(render_pr_body(part.result, title=part.label), encoding="utf-8")
+            target.write_text(
+                render_pr_body(part.result, title=part.label or None), encoding="utf-8"
+            )
             print(f"decouple: wrote {target}", file=err)
     if command.branch is not None:
         from decouple.migrate.changes import commit_to_branch

@@ -2,9 +2,8 @@
 ones the removed calls were the last users of taken out.
 
 Sections follow isort's defaults, as ruff applies them without configuration: ``__future__``,
-standard library, everything else absolute (a service's own package cannot be told from a
-third-party one without configuration, so ruff puts them together), then relative imports.
-Within a section, ``import x`` lines come first, then ``from x import y``, each sorted.
+standard library, third party, the file's own top-level package (first party), then relative
+imports. Within a section, ``import x`` lines come first, then ``from x import y``, each sorted.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Iterable
 
 import libcst as cst
 
-FUTURE, STDLIB, THIRD_PARTY, LOCAL = range(4)
+FUTURE, STDLIB, THIRD_PARTY, FIRST_PARTY, LOCAL = range(5)
 
 
 def names_in(nodes: Iterable[cst.CSTNode]) -> set[str]:
@@ -112,10 +111,18 @@ def drop_unused(module: cst.Module, candidates: set[str]) -> cst.Module:
         else:
             # The statement goes; its blank lines and comments stay for what follows.
             carried = [*carried, *statement.leading_lines]
+    if out and module.body and out[0] is not module.body[0]:
+        # The file's first statement went: what is first now starts at the top.
+        first = out[0]
+        if isinstance(first, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            lines = list(first.leading_lines)
+            while lines and lines[0].comment is None:
+                lines.pop(0)
+            out[0] = first.with_changes(leading_lines=lines)
     return module.with_changes(body=out)
 
 
-def _kind(node: cst.Import | cst.ImportFrom) -> int:
+def _kind(node: cst.Import | cst.ImportFrom, own: str | None = None) -> int:
     if isinstance(node, cst.ImportFrom):
         if node.relative:
             return LOCAL
@@ -124,6 +131,8 @@ def _kind(node: cst.Import | cst.ImportFrom) -> int:
         top = _dotted(node.names[0].name).split(".")[0]
     if top == "__future__":
         return FUTURE
+    if own is not None and top == own:
+        return FIRST_PARTY
     return STDLIB if top in sys.stdlib_module_names else THIRD_PARTY
 
 
@@ -133,9 +142,10 @@ def _sort_key(node: cst.Import | cst.ImportFrom) -> tuple[int, int, str]:
     return (0, 0, _dotted(node.names[0].name).lower())
 
 
-def add_import(module: cst.Module, text: str) -> cst.Module:
+def add_import(module: cst.Module, text: str, *, own_package: str | None = None) -> cst.Module:
     """``module`` with the import statement ``text`` (``from x import a, b``) in its section,
-    merged into an existing ``from x import`` of the same module."""
+    merged into an existing ``from x import`` of the same module. ``own_package`` is the
+    file's top-level package, whose absolute imports are first party."""
     new = cst.parse_statement(text.rstrip("\n") + "\n")
     node = _import_of(new)
     assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
@@ -172,7 +182,7 @@ def add_import(module: cst.Module, text: str) -> cst.Module:
                 trailing_whitespace=statement.trailing_whitespace,
             )
             return module.with_changes(body=body)
-    kind = _kind(node)
+    kind = _kind(node, own_package)
     key = _sort_key(node)
     # Blocks of imports separated by blank lines, each of one section.
     blocks: list[tuple[int, int]] = []
@@ -185,7 +195,9 @@ def add_import(module: cst.Module, text: str) -> cst.Module:
         else:
             blocks[-1] = (blocks[-1][0], index + 1)
     for first, last in reversed(blocks):
-        kinds = {_kind(n) for n in (_import_of(body[i]) for i in range(first, last)) if n}
+        kinds = {
+            _kind(n, own_package) for n in (_import_of(body[i]) for i in range(first, last)) if n
+        }
         if kinds == {kind}:
             place = last
             for index in range(first, last):
@@ -203,7 +215,9 @@ def add_import(module: cst.Module, text: str) -> cst.Module:
     # A section of its own, after the sections that come before it.
     place = start
     for first, last in blocks:
-        kinds = {_kind(n) for n in (_import_of(body[i]) for i in range(first, last)) if n}
+        kinds = {
+            _kind(n, own_package) for n in (_import_of(body[i]) for i in range(first, last)) if n
+        }
         if kinds and max(kinds) < kind:
             place = last
     blank = [cst.EmptyLine()]

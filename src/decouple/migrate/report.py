@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from decouple.migratability import Finding
 from decouple.model import CallSite, Role
 
 if TYPE_CHECKING:
@@ -51,21 +52,22 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
             lines.append(f"      note: {note}")
     for site in result.plan.already_migrated:
         lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
-    refusals = list(result.plan.refused)
+    refusals = _refusals(result.plan.refused)
     if refusals or result.failed:
-        lines.append("refused:")
+        lines.append(f"refused ({len(refusals) + len(result.failed)}):")
     for refusal in refusals:
+        codes = ", ".join(f.code for f in refusal.reasons)
         where = (
-            f"{_where(refusal.site)}  {refusal.site.caller} -> {refusal.site.callee}"
+            f"{_where(refusal.site)}  {refusal.site.caller} -> {refusal.site.callee}  "
             if refusal.site
             else ""
         )
-        lines.append(f"  {refusal.site_id}  {where}".rstrip())
-        for finding in refusal.reasons:
-            lines.append(f"      [{finding.code}] {finding.reason}")
-            lines.append(f"      instead: {finding.suggestion}")
+        lines.append(f"  {refusal.site_id}  {where}[{codes}]")
     for ident, why in result.failed:
         lines.append(f"  {ident}  [not-rewritable] {why}")
+    for finding in _findings(refusals):
+        lines.append(f"  [{finding.code}] {finding.reason}")
+        lines.append(f"      instead: {finding.suggestion}")
     for path, why in result.kept:
         lines.append(f"kept {path}: {why}")
     for service, note in result.dependency_notes:
@@ -149,19 +151,22 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     refused = _refusals(plan.refused)
     if refused or result.failed:
         out.append("## Not migrated\n")
-        out.append("| call site | caller → callee | why | what would work instead |")
-        out.append("|---|---|---|---|")
-        for refusal in refused:
-            named = refusal.site
-            where = f"`{_where(named)}` `{refusal.site_id}`" if named else f"`{refusal.site_id}`"
-            edge = f"{named.caller} → {named.callee}" if named else ""
-            out.append(
-                f"| {where} | {edge} | {'; '.join(_cell(f.reason) for f in refusal.reasons)} | "
-                f"{'; '.join(_cell(f.suggestion) for f in refusal.reasons)} |"
-            )
-        for ident, why in result.failed:
-            out.append(f"| `{ident}` | | {_cell(why)} | rewrite it by hand |")
-        out.append("")
+        for finding in _findings(refused):
+            sites = [r for r in refused if finding in r.reasons]
+            out.append(f"**{finding.code}**: {finding.reason}. Instead: {finding.suggestion}.\n")
+            for refusal in sites:
+                named = refusal.site
+                if named is None:
+                    out.append(f"- `{refusal.site_id}`")
+                else:
+                    out.append(
+                        f"- `{_where(named)}` `{refusal.site_id}` {named.caller} → {named.callee}"
+                    )
+            out.append("")
+        if result.failed:
+            out.append("**not-rewritable**: the rewrite could not apply; rewrite these by hand.\n")
+            out.extend(f"- `{ident}`: {why}" for ident, why in result.failed)
+            out.append("")
     out.append("## Coupling before and after\n")
     out.append("Before:\n")
     out.append("```mermaid\n" + _mermaid(result, after=False) + "```\n")
@@ -242,7 +247,18 @@ def _cell(text: str) -> str:
 
 
 def _refusals(refusals: Iterable[Refusal]) -> list[Refusal]:
-    return sorted(refusals, key=lambda r: (r.site.file if r.site else "", r.site_id))
+    return sorted(
+        refusals, key=lambda r: (r.site.file if r.site else "", r.site.line if r.site else 0)
+    )
+
+
+def _findings(refusals: Iterable[Refusal]) -> list[Finding]:
+    """Each distinct reason once, in the order first met."""
+    seen: dict[str, Finding] = {}
+    for refusal in refusals:
+        for finding in refusal.reasons:
+            seen.setdefault(finding.code, finding)
+    return list(seen.values())
 
 
 def _node(name: str) -> str:
