@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import ast
+
+from decouple.detect.events import EventSend, find_event_sends
+
+SOURCE = """\
+from .decouple_producer import send_event, send_event_async
+
+
+class Orders:
+    async def placed(self, order):
+        # decouple: migrated cs-96c05d70 to notifications.notify (notifications POST /notify)
+        await send_event_async(
+            "notifications.notify",
+            {"order_id": order.id},
+        )
+
+
+def cancel(order_id):
+    # decouple: migrated cs-e09e46ac to orders.cancel (orders POST /api/orders/{order_id}/cancel)
+    # (the loop used to call orders once per order)
+    send_event("orders.cancel", None, path_params={"order_id": order_id})
+
+
+def gone():
+    # decouple: migrated cs-00000000 to x.y (x)
+    print("the send under this marker was removed")
+"""
+
+
+def test_each_marker_names_the_send_under_it() -> None:
+    sends = find_event_sends(ast.parse(SOURCE), SOURCE)
+    assert sends == (
+        EventSend(
+            site_id="cs-96c05d70",
+            topic="notifications.notify",
+            callee="notifications",
+            endpoint="POST /notify",
+            line=7,
+            end_line=10,
+            function="Orders.placed",
+            is_async=True,
+            payload='{"order_id": order.id}',
+            marker_line=6,
+        ),
+        EventSend(
+            site_id="cs-e09e46ac",
+            topic="orders.cancel",
+            callee="orders",
+            endpoint="POST /api/orders/{order_id}/cancel",
+            line=16,
+            end_line=16,
+            function="cancel",
+            is_async=False,
+            payload=None,
+            marker_line=14,
+        ),
+    )
+
+
+def test_sends_round_trip_through_the_cache_format() -> None:
+    for send in find_event_sends(ast.parse(SOURCE), SOURCE):
+        assert EventSend.from_json(send.to_json()) == send

@@ -1,0 +1,133 @@
+"""The planner on the sample repository: names, places and handler references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from decouple.api import ScanOptions, scan
+from decouple.migrate.naming import TopicNameError
+from decouple.migrate.plan import MigrationPlan, PlanOptions, layout_of
+from decouple.migrate.run import migrate_scanned
+from decouple.migrate.select import Criteria, select_sites
+from decouple.model import ScanResult
+
+SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample"
+SERVICES = ("emails", "frontend", "notifications", "orders", "payments", "users")
+
+
+@pytest.fixture(scope="module")
+def result() -> ScanResult:
+    return scan(SAMPLE, ScanOptions(use_cache=False))
+
+
+def _plan(result: ScanResult, **options: str) -> MigrationPlan:
+    selection = select_sites(result, Criteria(services=SERVICES))
+    return migrate_scanned(result, selection, PlanOptions(**options)).plan
+
+
+def test_producers_go_in_the_callers_top_level_package(result: ScanResult) -> None:
+    plan = _plan(result)
+    homes = {p.service: (p.path, p.module, p.sync_client, p.needs_async) for p in plan.producers}
+    assert homes["orders"] == (
+        "services/orders/orders/decouple_producer.py",
+        "orders.decouple_producer",
+        "kafka-python",
+        True,
+    )
+    assert homes["users"][:2] == (
+        "services/users/accounts/decouple_producer.py",
+        "accounts.decouple_producer",
+    )
+    assert homes["payments"][3] is False
+
+
+def test_consumers_go_in_the_handlers_package_with_tests_beside_the_service(
+    result: ScanResult,
+) -> None:
+    plan = _plan(result)
+    consumer = next(c for c in plan.consumers if c.topic.name == "orders.cancel")
+    assert consumer.path == "services/orders/orders/decouple_consumers/orders_cancel.py"
+    assert consumer.module == "orders.decouple_consumers.orders_cancel"
+    assert consumer.import_root == "services/orders"
+    assert consumer.test_path == "services/orders/tests/test_orders_cancel_consumer.py"
+    assert consumer.group_id == "orders.orders.cancel"
+    assert consumer.handler is not None
+    assert (consumer.handler.module, consumer.handler.attribute) == ("orders.api", "cancel_order")
+    assert consumer.topic.path_params == ("order_id",)
+    emails = next(c for c in plan.consumers if c.topic.name == "emails.send")
+    assert emails.handler is not None and emails.handler.app_object == "app"
+    users = next(c for c in plan.consumers if c.topic.name == "users.deactivate")
+    assert users.path == "services/users/accounts/decouple_consumers/users_deactivate.py"
+    assert users.handler is not None and users.handler.module == "accounts.views"
+
+
+def test_topics_gather_their_producers_sites_and_schema(result: ScanResult) -> None:
+    plan = _plan(result)
+    topics = {t.name: t for t in plan.topics}
+    assert set(topics) == {
+        "emails.send",
+        "inventory.stock-release",
+        "notifications.notify",
+        "orders.cancel",
+        "orders.payment-events",
+        "recommendations.events",
+        "users.deactivate",
+        "users.preferences",
+    }
+    notify = topics["notifications.notify"]
+    assert notify.producers == ("emails", "orders", "users")
+    assert notify.dead_letter == "notifications.notify.dlq"
+    assert notify.payload_schema is not None
+    assert notify.payload_schema["required"] == ["kind"]
+    stock = topics["inventory.stock-release"]
+    assert stock.key_field == "reservation_id"
+    assert stock.payload_schema == {
+        "type": "object",
+        "properties": {"reservation_id": {}},
+        "required": ["reservation_id"],
+    }
+    assert topics["orders.payment-events"].payload_schema is None
+
+
+def test_a_send_carries_the_path_parameters_its_url_filled_in(result: ScanResult) -> None:
+    plan = _plan(result)
+    sends = {p.site.id: p.send for p in plan.sites}
+    assert sends["cs-945a9009"].path_params == (("order_id", "order_id"),)
+    assert sends["cs-e09e46ac"].path_params == (("order_id", "order['id']"),)
+    assert sends["cs-9d95a416"].path_params == (("user_id", "user_id"),)
+    assert sends["cs-4f798040"].path_params == ()
+
+
+def test_every_touched_service_gets_its_kafka_clients(result: ScanResult) -> None:
+    plan = _plan(result, client="confluent-kafka")
+    assert ("services/orders", "aiokafka") in plan.requirements
+    assert ("services/orders", "confluent-kafka") in plan.requirements
+    assert ("services/inventory", "confluent-kafka") in plan.requirements
+    assert all(req != "kafka-python" for _, req in plan.requirements)
+
+
+def test_a_topic_that_would_escape_the_repository_is_an_error(result: ScanResult) -> None:
+    with pytest.raises(TopicNameError, match="illegal character"):
+        _plan(result, topic_template="../{callee}")
+
+
+def test_a_layout_knows_the_import_root_and_the_package() -> None:
+    def module_of(path: str) -> str:
+        return {
+            "services/orders/orders/api.py": "orders.api",
+            "services/orders/orders/__init__.py": "orders",
+            "scripts/run.py": "run",
+        }[path]
+
+    api = layout_of("services/orders/orders/api.py", module_of)
+    assert (api.import_root, api.package, api.package_dir) == (
+        "services/orders",
+        "orders",
+        "services/orders/orders",
+    )
+    init = layout_of("services/orders/orders/__init__.py", module_of)
+    assert (init.import_root, init.package) == ("services/orders", "orders")
+    script = layout_of("scripts/run.py", module_of)
+    assert (script.import_root, script.package) == ("scripts", None)
