@@ -132,12 +132,16 @@ def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
     from decouple.detect.servers import FRAMEWORK_TOKENS
 
     tokens = {*options.client_modules, *FRAMEWORK_TOKENS, *options.wrapper_names}
+    if "http" in tokens:
+        # http.client, not every "https://", "aiohttp" or "HTTP_OK": those have tokens of
+        # their own where they matter
+        tokens.discard("http")
+        tokens.update({"http.client", "http import client"})
     tokens.update(
         {
             "://",
             "environ",
             "getenv",
-            "config",
             "settings",
             "Settings",
             "Stub",
@@ -151,6 +155,19 @@ def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
     return tuple(sorted(t.encode() for t in tokens if t))
 
 
+#: A module named ``config`` imported (``from . import config``, ``from app.config import
+#: X``, ``import app.config as cfg``): its constants and client objects may be used here.
+#: The bare word would match ``config_entry`` and ``ConfigEntry`` in most files of some trees.
+_CONFIG_IMPORT = re.compile(rb"\b(?:import|from)[ \t][^\n]*\bconfig\b")
+
+
+def worth_parsing(source: bytes, tokens: tuple[bytes, ...]) -> bool:
+    """The byte prefilter: whether ``source`` may hold anything a scan reads."""
+    if any(token in source for token in tokens):
+        return True
+    return b"config" in source and _CONFIG_IMPORT.search(source) is not None
+
+
 def _fingerprint(options: ExtractOptions) -> str:
     payload = json.dumps(
         [
@@ -160,6 +177,9 @@ def _fingerprint(options: ExtractOptions) -> str:
             sorted(options.custom_clients),
             sorted(options.wrapper_names),
             [f"{f.__module__}.{f.__qualname__}" for f in options.server_extractors],
+            # what the prefilter rejects is cached too
+            [t.decode() for t in prefilter_tokens(options)],
+            _CONFIG_IMPORT.pattern.decode(),
         ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -210,7 +230,7 @@ def _extract_one(
         ), None
     digest = content_digest(source) if cache is not None else ""
     seen = (stat.st_size, stat.st_mtime_ns, digest, False)
-    if not any(token in source for token in tokens):
+    if not worth_parsing(source, tokens):
         return FileFacts(job.path, job.module), (*seen[:3], True)
     key = None
     if cache is not None:
