@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from decouple.migratability import Finding
-from decouple.model import CallSite, Role
+from decouple.model import CallSite, Role, ScanResult
 
 if TYPE_CHECKING:
     from decouple.migrate.plan import PlannedSite
@@ -127,6 +126,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "bounded retries, dead-letter topic, graceful shutdown, idempotency by event id) "
         "that calls the endpoint's existing handler.\n"
     )
+    changes = _score_changes(result)
+    if changes:
+        out.append(f"Hotspot scores (docs/graph.md): {changes}.\n")
     out.append("## Migrated call sites\n")
     out.append("| call site | id | caller → callee | topic | callee handler | notes |")
     out.append("|---|---|---|---|---|---|")
@@ -261,49 +263,47 @@ def _findings(refusals: Iterable[Refusal]) -> list[Finding]:
     return list(seen.values())
 
 
-def _node(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name)
+def _after(result: MigrationResult) -> ScanResult:
+    """The scan as it will read once the migrated calls are sends."""
+    from dataclasses import replace
+
+    sends = {p.site.id: p.send for p in result.plan.rewrites}
+    sites = tuple(
+        replace(
+            s,
+            role=Role.EVENT,
+            client="kafka",
+            url=sends[s.id].topic,
+            url_template=sends[s.id].topic,
+        )
+        if s.id in sends
+        else s
+        for s in result.scan.call_sites
+    )
+    return replace(result.scan, call_sites=sites)
+
+
+def _score_changes(result: MigrationResult) -> str:
+    from decouple.graph.score import hotspot_scores
+
+    before = hotspot_scores(result.scan)
+    after = hotspot_scores(_after(result))
+    moved = sorted(
+        (name for name in before if after.get(name) != before[name]),
+        key=lambda name: (after.get(name, 0) - before[name], name),
+    )
+    return ", ".join(f"{n} {before[n]:g} → {after.get(n, 0):g}" for n in moved)
 
 
 def _mermaid(result: MigrationResult, *, after: bool) -> str:
-    """The services the migration touches, their synchronous calls (solid) and, after, the
-    topics the migrated calls became (dashed, through a topic node)."""
-    migrated = {p.site.id: p for p in result.plan.rewrites}
-    involved = {p.site.caller for p in migrated.values()} | {
-        p.site.callee for p in migrated.values()
-    }
-    sync: dict[tuple[str, str], int] = defaultdict(int)
-    events: dict[tuple[str, str, str], int] = defaultdict(int)
-    for site in result.scan.call_sites:
-        if not (site.is_production_coupling or site.role is Role.EVENT):
-            continue
-        if site.caller not in involved and site.callee not in involved:
-            continue
-        planned = migrated.get(site.id)
-        if site.role is Role.EVENT:
-            events[(site.caller, site.url_template or site.url, site.callee)] += 1
-        elif after and planned is not None:
-            events[(site.caller, planned.send.topic, site.callee)] += 1
-        else:
-            sync[(site.caller, site.callee)] += 1
-    lines = ["flowchart LR"]
-    services = sorted(
-        {n for edge in sync for n in edge} | {e[0] for e in events} | {e[2] for e in events}
-    )
-    for name in services:
-        lines.append(f"    {_node(name)}[{name}]")
-    for topic in sorted({e[1] for e in events}):
-        lines.append(f"    t_{_node(topic)}([{topic}])")
-    for (caller, callee), count in sorted(sync.items()):
-        label = f"|{count} calls|" if count > 1 else ""
-        lines.append(f"    {_node(caller)} -->{label} {_node(callee)}")
-    drawn: set[tuple[str, str]] = set()
-    for (caller, topic, callee), _count in sorted(events.items()):
-        lines.append(f"    {_node(caller)} -.-> t_{_node(topic)}")
-        if (topic, callee) not in drawn:
-            lines.append(f"    t_{_node(topic)} -.-> {_node(callee)}")
-            drawn.add((topic, callee))
-    return "\n".join(lines) + "\n"
+    """The coupling graph as ``decouple graph --mermaid`` draws it, before the migration and
+    after it (the migrated calls as events through their topics)."""
+    from decouple.graph.render_mermaid import render_mermaid
+    from decouple.graph.score import rank_hotspots
+    from decouple.graph.view import build_view
+
+    scan = _after(result) if after else result.scan
+    return render_mermaid(build_view(scan, rank_hotspots(scan)))
 
 
 def summarise_sites(items: Sequence[PlannedSite]) -> list[str]:
