@@ -103,13 +103,35 @@ def _assert_golden(actual: str, name: str, update: bool) -> None:
         pytest.fail(f"{name} differs (pytest --update-goldens):\n" + "\n".join(list(diff)[:200]))
 
 
-def test_the_full_migration_diff_matches_the_reviewed_golden_file(
+def test_the_full_migration_matches_the_reviewed_golden_files(
     repo: Path, update_goldens: bool
 ) -> None:
+    """The rewrites and dependency edits as a diff, every file the migration writes, and the
+    summary. The generated files' contents have their own goldens
+    (tests/fixtures/golden/generated/), so a template change is reviewed there once."""
     status, diff, summary = _everything(repo)
     assert status == EXIT_OK
-    _assert_golden(diff.decode("utf-8"), "all-services.diff", update_goldens)
+    edits, files = _split_diff(diff.decode("utf-8"))
+    _assert_golden(edits, "all-services.diff", update_goldens)
+    _assert_golden(files, "all-services.files.txt", update_goldens)
     _assert_golden(summary, "all-services.summary.txt", update_goldens)
+
+
+def _split_diff(diff: str) -> tuple[str, str]:
+    """The diff of files that existed before, and one line per file written (``new`` or
+    ``edit``, with its mode)."""
+    edits: list[str] = []
+    listing: list[str] = []
+    for block in diff.split("diff --git ")[1:]:
+        header = block.splitlines()[0]
+        path = header.split(" b/", 1)[1]
+        if "\nnew file mode " in block:
+            mode = block.split("\nnew file mode ", 1)[1].split("\n", 1)[0]
+            listing.append(f"new  {mode}  {path}")
+        else:
+            listing.append(f"edit         {path}")
+            edits.append("diff --git " + block)
+    return "".join(edits), "\n".join(listing) + "\n"
 
 
 def test_every_fire_and_forget_call_site_migrates_and_the_rest_are_refused_with_reasons(
