@@ -33,11 +33,22 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
     lines: list[str] = []
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
-    mode = "dry run: the diff follows; --write applies it" if dry_run else "writing"
+    mode = "dry run; --write applies it" if dry_run else "writing"
     lines.append(
         f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
         f"{len(result.plan.refused) + len(result.failed)} refused ({mode})"
     )
+    if result.changes:
+        counts = {
+            k: sum(c.kind == k for c in result.changes)
+            for k in ("rewrite", "dependencies", "generated")
+        }
+        lines.append(
+            f"  files: {counts['rewrite']} rewritten, {counts['dependencies']} dependency "
+            f"file(s), {counts['generated']} generated (in this order in the diff)"
+        )
+    elif not dry_run or not migrated:
+        lines.append("  nothing to change")
     for item in migrated:
         site = item.site
         send = "await send_event_async" if item.in_async_def else "send_event"

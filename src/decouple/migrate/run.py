@@ -25,6 +25,10 @@ from decouple.migrate.plan import (
 from decouple.migrate.select import Criteria, Selection, select_sites
 from decouple.model import CallSite, ScanResult
 
+#: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
+#: then the generated files.
+KIND_ORDER = ("rewrite", "dependencies", "generated")
+
 
 @dataclass(frozen=True)
 class MigrateOptions:
@@ -104,7 +108,7 @@ def migrate_scanned(
         root=root,
         scan=result,
         plan=plan,
-        changes=tuple(sorted(changes, key=lambda c: c.path)),
+        changes=tuple(sorted(changes, key=lambda c: (KIND_ORDER.index(c.kind), c.path))),
         kept=tuple(kept),
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
