@@ -1,7 +1,7 @@
-"""Generated consumers calling real Flask, FastAPI and Starlette handlers in-process: how an
-event becomes the request the handler used to get, and how its answer becomes the
-consumer's decision (handled, retried, dead-lettered). No broker: ``handle_record`` is what
-the Kafka loop calls for each record."""
+"""Generated consumers calling real Flask, FastAPI, Starlette, Django, aiohttp and gRPC
+handlers in-process: how an event becomes the request the handler used to get, and how its
+answer becomes the consumer's decision (handled, retried, dead-lettered). No broker:
+``handle_record`` is what the Kafka loop calls for each record."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ _count = itertools.count()
 def _consumer(
     tmp_path: Path, endpoint: Endpoint, attribute: str, app_object: str | None = None
 ) -> ModuleType:
-    module, _, _ = endpoint.handler.rpartition(".")
+    module = endpoint.handler.removesuffix("." + attribute)
     path_params = tuple(part[1:-1] for part in endpoint.path.split("/") if part.startswith("{"))
     topic = TopicSpec(
         name=f"{endpoint.service}.test",
@@ -285,3 +285,216 @@ def test_a_starlette_endpoint_gets_a_request_with_the_body_path_parameters_and_h
     )
     received = importlib.import_module("alerts.app").received
     assert received[0] == ({"kind": "signup"}, {"user_id": "3"}, "req-7")
+
+
+# -- Django ------------------------------------------------------------------------------
+
+DJANGO_FILES = {
+    "djsite/__init__.py": "",
+    "djsite/settings.py": (
+        'SECRET_KEY = "test"\nROOT_URLCONF = "djsite.urls"\nINSTALLED_APPS = []\n'
+        "DATABASES = {}\nUSE_TZ = True\n"
+    ),
+    "djsite/urls.py": (
+        "from django.urls import path\n\nfrom . import views\n\n"
+        "urlpatterns = [\n"
+        '    path("api/users/<int:user_id>/preferences/", views.preferences),\n'
+        '    path("api/ping/", views.Ping.as_view()),\n'
+        "]\n"
+    ),
+    "djsite/views.py": """\
+import json
+
+from django.http import HttpResponse, JsonResponse
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+received = []
+
+
+@csrf_exempt
+@require_http_methods(["PATCH"])
+def preferences(request, user_id):
+    received.append((user_id, json.loads(request.body), request.headers.get("X-Request-Id")))
+    return JsonResponse({"ok": True})
+
+
+class Ping(View):
+    def post(self, request):
+        received.append("ping")
+        return HttpResponse(status=204)
+""",
+}
+
+
+def _write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_a_django_view_gets_a_request_factory_request_through_the_url_resolver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_files(tmp_path, DJANGO_FILES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "djsite.settings")
+    preferences = Endpoint(
+        "users",
+        "http",
+        "PATCH",
+        "/api/users/{user_id}/preferences/",
+        "djsite.views.preferences",
+        "djsite/views.py",
+        12,
+        "django",
+    )
+    ping = Endpoint(
+        "users", "http", "POST", "/api/ping/", "djsite.views.Ping", "djsite/views.py", 17, "django"
+    )
+    consumer = _consumer(tmp_path, preferences, "preferences")
+    event = _event({"newsletter": False}, pathparams={"user_id": "12"})
+    assert _handle(consumer, event, consumer.load_handler()).action == "handled"
+    class_based = _consumer(tmp_path, ping, "Ping")
+    assert _handle(class_based, _event(None), class_based.load_handler()).action == "handled"
+    received = importlib.import_module("djsite.views").received
+    assert received == [(12, {"newsletter": False}, "req-7"), "ping"]
+
+
+# -- aiohttp -----------------------------------------------------------------------------
+
+AIOHTTP_APP = """\
+from aiohttp import web
+
+routes = web.RouteTableDef()
+received = []
+
+
+@routes.post("/stock/{sku}/release")
+async def release(request):
+    body = await request.json()
+    if body.get("reservation_id") == "unknown":
+        raise web.HTTPNotFound()
+    if body.get("reservation_id") == "accepted":
+        raise web.HTTPAccepted()
+    received.append(
+        (request.match_info["sku"], body, request.headers.get("X-Request-Id"), request.app["name"])
+    )
+    return web.json_response({"released": True})
+
+
+app = web.Application()
+app["name"] = "inventory"
+app.add_routes(routes)
+"""
+
+
+def test_an_aiohttp_handler_gets_a_mocked_request_with_the_body_and_match_info(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_files(tmp_path, {"stock/__init__.py": "", "stock/app.py": AIOHTTP_APP})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    endpoint = Endpoint(
+        "inventory",
+        "http",
+        "POST",
+        "/stock/{sku}/release",
+        "stock.app.release",
+        "stock/app.py",
+        8,
+        "aiohttp",
+    )
+    consumer = _consumer(tmp_path, endpoint, "release", "app")
+    handler = consumer.load_handler()
+    sku = {"pathparams": {"sku": "A-1"}}
+    assert _handle(consumer, _event({"reservation_id": "r-1"}, **sku), handler).action == "handled"
+    assert _handle(consumer, _event({"reservation_id": "accepted"}, **sku), handler).action == (
+        "handled"
+    )
+    missing = _handle(consumer, _event({"reservation_id": "unknown"}, **sku), handler)
+    assert (missing.action, missing.attempts) == ("dead_letter", 1)
+    received = importlib.import_module("stock.app").received
+    assert received == [("A-1", {"reservation_id": "r-1"}, "req-7", "inventory")]
+
+
+# -- gRPC --------------------------------------------------------------------------------
+
+GRPC_MESSAGES = '''\
+"""What protoc would generate for refunds.proto, registered by hand in the default pool."""
+
+import enum
+
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="refunds_test.proto", package="shop.refunds.v1", syntax="proto3"
+)
+_request = _file.message_type.add(name="RefundRequest")
+_request.field.add(name="charge_id", number=1, type=9, label=1)
+_request.field.add(name="amount_cents", number=2, type=3, label=1)
+_file.message_type.add(name="RefundResponse")
+_method = _file.service.add(name="RefundService").method.add(name="Refund")
+_method.input_type = ".shop.refunds.v1.RefundRequest"
+_method.output_type = ".shop.refunds.v1.RefundResponse"
+descriptor_pool.Default().Add(_file)
+
+
+class StatusCode(enum.Enum):
+    NOT_FOUND = 5
+    UNAVAILABLE = 14
+'''
+
+GRPC_SERVER = """\
+from . import messages
+
+received = []
+
+
+class RefundService:
+    def Refund(self, request, context):
+        if request.charge_id == "missing":
+            context.abort(messages.StatusCode.NOT_FOUND, "unknown charge")
+        if request.charge_id == "busy":
+            context.set_code(messages.StatusCode.UNAVAILABLE)
+            return None
+        metadata = dict(context.invocation_metadata())
+        received.append((request.charge_id, request.amount_cents, metadata["x-request-id"]))
+        return None
+"""
+
+
+def test_a_grpc_servicer_gets_its_request_message_parsed_from_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_files(
+        tmp_path,
+        {
+            "refunds/__init__.py": "",
+            "refunds/messages.py": GRPC_MESSAGES,
+            "refunds/server.py": GRPC_SERVER,
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    endpoint = Endpoint(
+        "payments",
+        "grpc",
+        "RPC",
+        "/shop.refunds.v1.RefundService/Refund",
+        "refunds.server.RefundService.Refund",
+        "refunds/server.py",
+        7,
+        "grpc",
+    )
+    consumer = _consumer(tmp_path, endpoint, "RefundService.Refund")
+    handler = consumer.load_handler()
+    ok = _handle(consumer, _event({"charge_id": "ch-1", "amount_cents": "250"}), handler)
+    missing = _handle(consumer, _event({"charge_id": "missing"}), handler)
+    busy = _handle(consumer, _event({"charge_id": "busy"}), handler)
+    not_a_request = _handle(consumer, _event({"no_such_field": 1}), handler)
+    assert ok.action == "handled"
+    assert (missing.action, missing.attempts) == ("dead_letter", 1)
+    assert (busy.action, busy.attempts) == ("dead_letter", 2)
+    assert (not_a_request.action, not_a_request.attempts) == ("dead_letter", 1)
+    received = importlib.import_module("refunds.server").received
+    assert received == [("ch-1", 250, "req-7")]
