@@ -282,8 +282,8 @@ def _asyncapi_document(topics: Sequence[TopicSpec], title: str) -> dict[str, Any
         channels[topic.dead_letter] = {
             "address": topic.dead_letter,
             "title": topic.dead_letter,
-            "description": f"Events from {topic.name} that {topic.callee}'s consumer could not "
-            "handle after its retries; the original record with decouple.error.* headers.",
+            "description": f"Events from {topic.name} that the consumer in {topic.callee} could "
+            "not handle after its retries: the original record with decouple.error.* headers.",
             "messages": {"event": {"$ref": f"#/components/messages/{message_id}"}},
         }
         for producer in topic.producers:
