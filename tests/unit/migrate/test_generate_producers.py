@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import os
 import socket
 import sys
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
+from typing import ClassVar
 
 import pytest
 
@@ -130,3 +134,81 @@ def test_data_that_is_not_json_raises_as_it_did_with_the_http_client(
 ) -> None:
     with pytest.raises(TypeError):
         producer.send_event("emails.send", {"when": object()})
+
+
+class FakeProducer:
+    """Stands in for kafka.KafkaProducer: counts how many are made, records sends."""
+
+    made = 0
+    DEFAULT_CONFIG: ClassVar[dict[str, object]] = {"bootstrap_timeout_ms": 30000}
+
+    def __init__(self, **config: object) -> None:
+        type(self).made += 1
+        self.config = config
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_threads_share_one_producer_per_process(
+    producer: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kafka
+
+    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
+    FakeProducer.made = 0
+    barrier = threading.Barrier(8)
+
+    def get() -> object:
+        barrier.wait()
+        return producer.get_producer()
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: get(), range(8)))
+    producer.close()
+    assert FakeProducer.made == 1
+    assert all(item is got[0] for item in got)
+    config = got[0].config  # type: ignore[attr-defined]
+    assert (config["acks"], config["enable_idempotence"]) == ("all", True)
+    assert config["bootstrap_timeout_ms"] == config["max_block_ms"] == 10_000
+
+
+def test_idempotence_is_switched_off_from_the_environment(
+    producer: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kafka
+
+    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
+    monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "false")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "svc")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "secret")
+    monkeypatch.setenv("KAFKA_SSL_CAFILE", "/etc/ca.pem")
+    config = producer.get_producer().config
+    producer.close()
+    assert config["enable_idempotence"] is False
+    assert config["security_protocol"] == "SASL_SSL"
+    assert (config["sasl_mechanism"], config["sasl_plain_username"]) == ("SCRAM-SHA-512", "svc")
+    assert config["ssl_cafile"] == "/etc/ca.pem"
+
+
+def test_a_forked_child_makes_its_own_producer(
+    producer: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kafka
+
+    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
+    parent = producer.get_producer()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, b"new" if producer.get_producer() is not parent else b"same")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 4) == b"new"
+    assert producer.get_producer() is parent
+    producer.close()
