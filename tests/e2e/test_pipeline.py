@@ -1,7 +1,7 @@
 """The whole pipeline on a small repository: ``decouple migrate --write`` rewrites the shop's
-HTTP calls, then the rewritten functions run, unchanged, against the broker and the
-generated consumers hand the mailer's Flask view and billing's FastAPI handler exactly what
-the HTTP calls used to send.
+HTTP calls; the generated consumer tests pass in the callees; then the rewritten functions
+run, unchanged, against the broker and the generated consumers hand the mailer's Flask view
+and billing's FastAPI handler exactly what the HTTP calls used to send.
 
 The repository is tests/fixtures/e2e/repo (the shop and a docker-compose file) with the
 fixture services mailer and billing copied into services/. Everything is found the way a
@@ -81,6 +81,14 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
     shop = repo / "services" / "shop"
     assert "send_event(" in (shop / "shop" / "signup.py").read_text()
     assert "await send_event_async(" in (shop / "shop" / "orders.py").read_text()
+
+    for callee in ("mailer", "billing"):
+        tests = run_python(
+            ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            repo / "services" / callee,
+            python_env(broker),
+        )
+        assert " passed" in tests.stdout, tests.stdout
 
     (script,) = _generated(repo, "creates the Kafka topics")
     topics_env = python_env(broker, KAFKA_REPLICATION_FACTOR="1", KAFKA_TOPIC_PARTITIONS="1")
