@@ -3,7 +3,9 @@ events it has already handled.
 
 The topics have one partition, so a redelivered event comes back before any later one and
 "every event handled once" can be checked as soon as the last one is. Handlers pause
-``E2E_HANDLER_DELAY_S`` before doing anything, so a signal lands inside an event.
+``E2E_HANDLER_DELAY_S`` before doing anything, so a signal lands inside an event. The
+callers send with kafka-python's idempotent producer (the default, which this broker
+supports), so every duplicate these tests see comes from the consumer side.
 """
 
 from __future__ import annotations
