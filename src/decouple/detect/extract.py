@@ -15,7 +15,7 @@ import io
 import re
 import tokenize
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from decouple.detect.context import (
     Scope,
     child_bodies,
     dotted,
+    iter_nodes,
     module_level_statements,
 )
 from decouple.detect.events import TOKEN as EVENT_TOKEN
@@ -38,6 +39,8 @@ from decouple.detect.facts import (
     RawMount,
     RawRoute,
 )
+from decouple.detect.lowering import lower_new_syntax
+from decouple.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
 from decouple.model import Diagnostic, Severity
 
@@ -150,6 +153,17 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
                 path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}"
             ),
         )
+    # Most newer syntax (PEP 695 generics and aliases, PEP 758 except lists) is rewritten
+    # in the text, keeping every line, and read by ast; libcst is the slow last resort.
+    text = _decode(source)
+    lowered_text = lower_new_syntax(text)
+    if lowered_text is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ast.parse(lowered_text, filename=path), lowered_text, None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
     if "too many nested" in (first_error.msg or "") or _bracket_depth(source) > _MAX_FALLBACK_DEPTH:
         # libcst's native parser overflows its stack on such input instead of raising
         return (
@@ -359,10 +373,15 @@ class _Extractor:
         self.ports: list[Port] = []
         self.settings_classes: list[tuple[str, str]] = []
         self.diagnostics: list[Diagnostic] = []
+        self.source = source
         self.targets, self.ignored = _directives(source)
         #: Ancestors of the node being visited, innermost last.
         self.stack: list[ast.AST] = []
         self._function_infos: dict[str, FunctionInfo] = {}
+        #: Per body (by id): name -> last line it is read on (see _is_read).
+        self._last_reads: dict[int, dict[str, int]] = {}
+        #: Per function (by id): every name it or its nested code assigns.
+        self._stored: dict[int, set[str]] | None = None
 
     def run(self) -> FileFacts:
         ctx = self.ctx
@@ -371,7 +390,11 @@ class _Extractor:
         routes: list[RawRoute] = []
         mounts: list[RawMount] = []
         grpc: list[GrpcMethod] = []
+        # The built-in route extractors find nothing in a file without a framework's tokens.
+        serves = may_serve(self.source)
         for extractor in self.options.server_extractors:
+            if not serves and extractor in SERVER_EXTRACTORS:
+                continue
             try:
                 r, m, g = extractor(self.tree, ctx)
             except (
@@ -471,20 +494,27 @@ class _Extractor:
                 self._function(stmt, scope)
             elif isinstance(stmt, ast.ClassDef):
                 self._class(stmt, scope)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                # Items bind in order: `with A() as s, s.get(url) as r` uses the first in
+                # the second, so each is visited, then bound.
+                for item in stmt.items:
+                    self.stack.append(item)
+                    self._visit_expr(item.context_expr, scope)
+                    self.stack.pop()
+                    if item.optional_vars is not None:
+                        self._visit_expr(item.optional_vars, scope)
+                    if isinstance(item.optional_vars, ast.Name):
+                        value = self.ctx.evaluate(item.context_expr, scope)
+                        if scope.kind == "function":
+                            scope.locals[item.optional_vars.id] = (
+                                value if not isinstance(value, Dyn) else Dyn(item.optional_vars.id)
+                            )
+                for child_body in child_bodies(stmt):
+                    self._walk_body(child_body, scope)
             else:
                 self._visit_exprs(stmt, scope)
                 if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
                     self._bind(stmt, scope)
-                elif isinstance(stmt, ast.With | ast.AsyncWith):
-                    for item in stmt.items:
-                        if isinstance(item.optional_vars, ast.Name):
-                            value = self.ctx.evaluate(item.context_expr, scope)
-                            if scope.kind == "function":
-                                scope.locals[item.optional_vars.id] = (
-                                    value
-                                    if not isinstance(value, Dyn)
-                                    else Dyn(item.optional_vars.id)
-                                )
                 elif (
                     isinstance(stmt, ast.For | ast.AsyncFor)
                     and isinstance(stmt.target, ast.Name)
@@ -537,7 +567,7 @@ class _Extractor:
             parent=scope,
             params=params,
             owner_class=owner,
-            assigned=frozenset(_assigned_names(node)),
+            assigned=frozenset(self._assigned_names(node)),
         )
         self._function_infos[qualname] = FunctionInfo(
             qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method
@@ -549,6 +579,13 @@ class _Extractor:
             self._walk_body(node.body, inner)
         finally:
             self.stack.pop()
+
+    def _assigned_names(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+        """Names stored anywhere in ``func`` (nested code included), from one walk of the
+        module instead of one walk per function."""
+        if self._stored is None:
+            self._stored = _stored_names(self.tree)
+        return self._stored.get(id(func), set())
 
     def _class(self, node: ast.ClassDef, scope: Scope) -> None:
         qualname = f"{scope.qualname}.{node.name}"
@@ -583,18 +620,20 @@ class _Extractor:
 
     def _visit_expr(self, expr: ast.expr, scope: Scope) -> None:
         # iterative over children, recursive only through the stack of ancestors we need
+        if type(expr) in _LEAVES:
+            return  # names and constants hold no call
         self.stack.append(expr)
         try:
             if isinstance(expr, ast.Call):
                 self._call(expr, scope)
             elif isinstance(expr, ast.Yield) and isinstance(expr.value, ast.Dict):
                 self._lifespan_state(expr.value, scope)
-            for child in ast.iter_child_nodes(expr):
+            for child in _children(expr):
                 if isinstance(child, ast.expr):
                     self._visit_expr(child, scope)
                 elif isinstance(child, ast.keyword | ast.comprehension):
                     self.stack.append(child)
-                    for grand in ast.iter_child_nodes(child):
+                    for grand in _children(child):
                         if isinstance(grand, ast.expr):
                             self._visit_expr(grand, scope)
                     self.stack.pop()
@@ -845,19 +884,13 @@ class _Extractor:
         return isinstance(func, ast.Attribute) and func.attr in _SUBMITTERS
 
     def _is_read(self, name: str, assign: ast.AST) -> bool:
+        """Whether ``name`` is read at or after ``assign``'s line in the enclosing body."""
         func = self._enclosing_function()
-        body: Iterable[ast.AST] = func.body if func is not None else self.tree.body
-        line = getattr(assign, "lineno", 0)
-        for stmt in body:
-            for node in ast.walk(stmt):
-                if (
-                    isinstance(node, ast.Name)
-                    and node.id == name
-                    and isinstance(node.ctx, ast.Load)
-                    and getattr(node, "lineno", 0) >= line
-                ):
-                    return True
-        return False
+        body: Sequence[ast.AST] = func.body if func is not None else self.tree.body
+        last = self._last_reads.get(id(body))
+        if last is None:
+            last = self._last_reads[id(body)] = _last_reads(body)
+        return last.get(name, -1) >= getattr(assign, "lineno", 0)
 
     def _override(self, line: int, end_line: int) -> str | None:
         for candidate in (line, line - 1, *range(line + 1, end_line + 1)):
@@ -894,12 +927,55 @@ def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
     return False
 
 
-def _assigned_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(func):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-    return names
+def _stored_names(tree: ast.Module) -> dict[int, set[str]]:
+    """For every function (by id), the names stored in it or in code nested in it: what
+    ``ast.walk(function)`` would find, for all functions in one walk."""
+    out: dict[int, set[str]] = {}
+    # (node, the sets of the functions enclosing it, itself included)
+    stack: list[tuple[ast.AST, tuple[set[str], ...]]] = [(tree, ())]
+    while stack:
+        node, sets = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                for names in sets:
+                    names.add(node.id)  # type: ignore[attr-defined]
+            continue
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            own: set[str] = set()
+            out[id(node)] = own
+            sets = (*sets, own)
+        stack.extend((child, sets) for child in _children(node))
+    return out
+
+
+def _last_reads(body: Sequence[ast.AST]) -> dict[str, int]:
+    """Name -> the last line it is read (loaded) on, anywhere in ``body``."""
+    last: dict[str, int] = {}
+    for stmt in body:
+        for node in iter_nodes(stmt):
+            if type(node) is ast.Name and type(node.ctx) is ast.Load:
+                line = node.lineno
+                name = node.id
+                if last.get(name, -1) < line:
+                    last[name] = line
+    return last
+
+
+#: Expression nodes without children worth visiting.
+_LEAVES = frozenset({ast.Name, ast.Constant})
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.iter_child_nodes`` without its per-field generator (same nodes, same order)."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            yield value
+        elif type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    yield item
 
 
 def _env_prefix(cls: ast.ClassDef) -> str:

@@ -1,0 +1,116 @@
+"""Extraction's fast paths give what the slow ones gave: newer syntax, one-walk helpers."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from decouple.api import ScanOptions, detection_options, scan
+from decouple.config import Config
+from decouple.detect import extract
+from decouple.detect.registry import build_detectors
+
+SAMPLE = Path(__file__).parents[2] / "fixtures" / "sample"
+
+
+def options() -> extract.ExtractOptions:
+    return detection_options(build_detectors(Config()), Config())
+
+
+def facts(source: str) -> extract.FileFacts:
+    return extract.extract_facts(
+        textwrap.dedent(source).encode(), "svc/client.py", "svc.client", options()
+    )
+
+
+def test_generic_definitions_are_read_without_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_libcst(source: bytes) -> None:
+        raise AssertionError("libcst was used")
+
+    monkeypatch.setattr(extract, "_parse_with_libcst", no_libcst)
+    found = facts(
+        """
+        import requests
+
+        type Payload = dict[str, object]
+
+        class Client[T]:
+            def send[P: Payload](self, payload: P) -> T:
+                return requests.post("http://orders:8000/orders", json=payload)
+
+        def ping[
+            T,
+        ]() -> None:
+            requests.get("http://orders:8000/health", timeout=1)
+        """
+    )
+    assert not found.diagnostics
+    assert [(c.line, c.name) for c in found.calls] == [(8, "post"), (13, "get")]
+
+
+def test_with_items_bind_in_order() -> None:
+    """`async with (ClientSession() as s, s.get(url) as r)`: the second item uses the first."""
+    found = facts(
+        """
+        import aiohttp
+
+        async def fetch(url):
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as resp,
+            ):
+                return await resp.text()
+        """
+    )
+    gets = [c for c in found.calls if c.name == "get"]
+    assert len(gets) == 1 and gets[0].line == 7
+    assert gets[0].receiver is not None and "aiohttp" in repr(gets[0].receiver)
+
+
+def test_the_parenthesised_with_call_is_a_call_site(tmp_path: Path) -> None:
+    (tmp_path / "client.py").write_text(
+        textwrap.dedent(
+            """
+            import aiohttp
+
+            async def fetch():
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get("http://example.com/x") as resp,
+                ):
+                    return await resp.text()
+            """
+        ),
+        encoding="utf-8",
+    )
+    result = scan(tmp_path, ScanOptions(use_cache=False, jobs=1))
+    assert [(s.file, s.line, s.client) for s in result.call_sites] == [("client.py", 7, "aiohttp")]
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLE.rglob("*.py")), ids=lambda p: p.name)
+def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except SyntaxError:
+        pytest.skip("not parseable on purpose")
+    stored = extract._stored_names(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            expected = {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            assert stored[id(node)] == expected
+            last = extract._last_reads(node.body)
+            for name in {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}:
+                lines = [
+                    n.lineno
+                    for stmt in node.body
+                    for n in ast.walk(stmt)
+                    if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                ]
+                assert last.get(name, -1) == max(lines, default=-1)
