@@ -47,6 +47,7 @@ __all__ = [
     "render_consumer_test",
     "render_producer",
     "render_topic_script",
+    "sample_payload",
 ]
 
 #: Frameworks whose handlers a generated consumer can call (``Endpoint.framework``).
