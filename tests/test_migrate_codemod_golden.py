@@ -124,6 +124,14 @@ def test_a_call_that_is_not_a_statement_is_skipped_with_the_reason() -> None:
     }
 
 
+def test_a_helper_payload_naming_what_the_call_site_lacks_is_skipped() -> None:
+    code, skipped = _rewrite(CASES / "wrapper_payload_from_helper_locals")
+    assert code == (CASES / "wrapper_payload_from_helper_locals" / "input.py").read_bytes()
+    assert skipped == {
+        "cs-eeee0001": "the helper builds its payload from now, which the call site does not have"
+    }
+
+
 def test_a_call_edited_since_the_scan_is_skipped() -> None:
     source, specs, _data = _load(CASES / "requests_post_json")
     moved = [SendSpec(**{**_fields(specs[0]), "line": 3, "end_line": 3})]

@@ -20,6 +20,8 @@ site (role ``event``) with the same id, and a later migration leaves it alone.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -168,7 +170,11 @@ def _locate(
             problems[spec.site_id] = why
             continue
         in_async = _in_async_def(statement, parents)
-        payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
+        try:
+            payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
+        except _NotRewritable as exc:
+            problems[spec.site_id] = str(exc)
+            continue
         headers, header_notes = _trace_headers(wrapper.module, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
         facts = CallFacts(spec.site_id, in_async, payload, headers, (*notes, *header_notes), column)
@@ -237,12 +243,46 @@ def _payload_source(
                 break
     if arg is None:
         # A wrapper that builds the payload from its parameters: the scan substituted them.
-        return expression.strip() or None, (), None
+        # Names the helper has and the call site lacks would make the send fail at run time.
+        text = expression.strip()
+        missing = _free_names(text) - names_in([module]) - _BUILTINS
+        if missing:
+            raise _NotRewritable(
+                f"the helper builds its payload from {', '.join(sorted(missing))}, which the "
+                "call site does not have"
+            )
+        return text or None, (), None
     value = _unwrap_dumps(arg.value)
     notes: tuple[str, ...] = ()
     if keyword == "data" and isinstance(value, cst.Dict):
         notes = ("the call sent `data=` as a form body; the event carries it as JSON",)
     return module.code_for_node(value), notes, value
+
+
+class _NotRewritable(Exception):
+    pass
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _free_names(expression: str) -> set[str]:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return {"<unparsable payload>"}
+    bound = {
+        n.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.comprehension)
+        for n in ast.walk(node.target)
+        if isinstance(n, ast.Name)
+    }
+    return {
+        n.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in bound
+    }
 
 
 def _unwrap_dumps(value: cst.BaseExpression) -> cst.BaseExpression:
