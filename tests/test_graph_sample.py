@@ -203,7 +203,7 @@ def test_cli_hotspots_table_and_json(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "orders" in out and "frontend" in out and "payments" not in out.split("easy wins")[0]
     assert "fan-out 6x2=12" in out
-    assert "easy wins in orders" in out and "cs-9e36f82f" in out
+    assert "easy win cs-9e36f82f  services/orders/orders/receipts.py:9 → emails" in out
     assert main(["hotspots", str(SAMPLE), "--no-cache", "-f", "json", "--top", "3"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [h["service"] for h in data["hotspots"]] == ["orders", "frontend", "users"]

@@ -149,49 +149,54 @@ def hotspots_json(hotspots: list[Hotspot]) -> str:
 
 
 def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = False) -> str:
-    """The ranking as a table, then each service's easy wins (ids to hand to migrate)."""
+    """The ranking as a table of counts, then per service the sum behind its score, its
+    longest chain and its easy wins (ids to hand to ``decouple migrate --select``)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Hotspots (score formula: docs/graph.md)", show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("service")
-    table.add_column("score", justify="right")
-    table.add_column("why (components)")
-    table.add_column("longest chain")
-    table.add_column("migratable")
+    table = Table(
+        title="Hotspots (score formula: docs/graph.md)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in ("#", "service", "score", "fan-out", "fan-in", "sites", "chain", "cycle calls"):
+        table.add_column(name, justify="left" if name == "service" else "right")
+    table.add_column("changes", justify="right")
+    table.add_column("easy/review/blocked", justify="right")
     for h in hotspots:
+        c = h.components
         labels = [a.migratability.label for a in h.sites]
         # Text, not str: names from scanned code must not be read as rich markup.
         table.add_row(
             str(h.rank),
             Text(h.service),
             f"{h.score:g}",
-            Text(h.components.explain()),
-            Text(" → ".join(h.metrics.chain) or "-"),
-            f"{labels.count('easy')} easy, {labels.count('review')} review, "
-            f"{labels.count('blocked')} blocked",
+            str(c.fan_out),
+            str(c.fan_in),
+            str(c.call_sites),
+            str(c.chain_depth),
+            str(c.cycle_calls),
+            "-" if c.changes is None else str(c.changes),
+            f"{labels.count('easy')}/{labels.count('review')}/{labels.count('blocked')}",
         )
-    console = Console(width=width, color_system="standard" if color else None, record=True)
+    console = Console(width=width, color_system="standard" if color else None)
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
     with console.capture() as capture:
         console.print(table)
         for h in hotspots:
-            wins = [a for a in h.sites if a.is_easy_win]
-            if not wins:
-                continue
-            console.print(
-                f"easy wins in {h.service} (fire-and-forget, nothing to watch):",
-                highlight=False,
-                markup=False,
-            )
-            for a in wins:
-                s = a.site
-                console.print(
-                    f"  {s.id}  {s.file}:{s.line} → {s.callee} {s.endpoint or ''}",
-                    highlight=False,
-                    markup=False,
-                )
+            say(f"{h.rank}. {h.service}: {h.components.explain()}")
+            if h.metrics.chain:
+                say(f"   longest chain: {' → '.join(h.metrics.chain)}")
+            for a in h.sites:
+                if a.is_easy_win:
+                    s = a.site
+                    say(f"   easy win {s.id}  {s.file}:{s.line} → {s.callee} {s.endpoint or ''}")
     return capture.get()
 
 
