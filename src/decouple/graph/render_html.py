@@ -25,6 +25,8 @@ th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code{font:12px ui-monospace,Menlo,Consolas,monospace}
 .graph{overflow:auto;border:1px solid #ddd;padding:8px;max-height:90vh}
+.graph svg{max-width:100%;height:auto}
+td.n{white-space:nowrap}table{font-size:13px}
 .easy{color:#1e7b34;font-weight:600}.review{color:#9a6700}.blocked{color:#b03a2e}
 .muted{color:#666}ul.notes{margin:4px 0}
 """
@@ -74,7 +76,7 @@ def render_html(view: GraphView, svg: bytes | str | None) -> str:
     head = "".join(f"<th>{e(p.name)} &times;{p.weight:g}</th>" for p in parts)
     out.append(
         f"<table><tr><th>#</th><th>service</th><th>score</th>{head}"
-        "<th>longest chain</th><th>cycle with</th><th>instability</th><th>betweenness</th>"
+        "<th>longest chain</th><th>calls closing a cycle</th><th>instability</th><th>betweenness</th>"
         "<th>easy wins</th><th>blocked</th></tr>"
     )
     for h in view.hotspots:
@@ -83,7 +85,7 @@ def render_html(view: GraphView, svg: bytes | str | None) -> str:
         out.append(
             f'<tr id="hotspot-{h.rank}"><td class="n">{h.rank}</td><td>{e(h.service)}</td>'
             f'<td class="n"><b>{h.score:g}</b></td>{_components(h)}'
-            f"<td>{e(' → '.join(m.chain))}</td><td>{e(', '.join(m.cycle))}</td>"
+            f"<td>{e(' → '.join(m.chain))}</td><td>{e(', '.join(m.cycle_calls))}</td>"
             f'<td class="n">{instability}</td><td class="n">{m.betweenness:.3f}</td>'
             f'<td class="n easy">{len(h.easy_wins)}</td><td class="n">{len(h.blocked)}</td></tr>'
         )
