@@ -19,6 +19,7 @@ from decouple.migrate.deps import DEPENDENCY_FILES, add_requirement
 from decouple.migrate.plan import (
     CONSUMER_PACKAGE,
     MigrationPlan,
+    PlannedSite,
     PlanOptions,
     plan_migration,
 )
@@ -81,25 +82,36 @@ def migrate_scanned(
     plan = plan_migration(result, selection, options, module_of=module_of, read=read)
     changes: list[FileChange] = []
     failed: list[tuple[str, str]] = []
-    by_file: dict[str, list[object]] = defaultdict(list)
+    by_file: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in plan.rewrites:
         by_file[item.site.file].append(item)
     width = line_length(root)
     for path, items in sorted(by_file.items()):
         source = read(path)
         assert source is not None  # the planner refused sites in missing files
-        rewrite = rewrite_source(
-            source,
-            [item.send for item in items],  # type: ignore[attr-defined]
-            line_width=width,
-        )
+        try:
+            rewrite = rewrite_source(source, [item.send for item in items], line_width=width)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the file is the unit of failure: the others go on
+            why = f"the rewrite failed: {type(exc).__name__}: {exc}"
+            failed.extend((item.site.id, why) for item in items)
+            continue
         failed.extend(rewrite.skipped.items())
         if rewrite.code != source:
             changes.append(FileChange(path, source, rewrite.code, "rewrite"))
     if failed:
+        # Plan again without the sites the rewrite could not apply, so no topic or consumer
+        # is generated for a call that still goes over HTTP.
         gone = {i for i, _ in failed}
-        sites = tuple(p for p in plan.sites if p.site.id not in gone)
-        plan = replace(plan, sites=sites)
+        kept_sites = tuple(c for c in selection.chosen if c[0].id not in gone)
+        plan = plan_migration(
+            result,
+            replace(selection, chosen=kept_sites),
+            options,
+            module_of=module_of,
+            read=read,
+        )
     generated, kept = _generated(plan, read)
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)

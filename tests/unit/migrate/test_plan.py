@@ -131,3 +131,27 @@ def test_a_layout_knows_the_import_root_and_the_package() -> None:
     assert (init.import_root, init.package) == ("services/orders", "orders")
     script = layout_of("scripts/run.py", module_of)
     assert (script.import_root, script.package) == ("scripts", None)
+
+
+def test_a_file_the_rewrite_fails_on_is_reported_and_the_rest_goes_on(
+    result: ScanResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import decouple.migrate.run as run
+
+    real = run.rewrite_source
+
+    def flaky(source: bytes, sites: object, **options: object) -> object:
+        if b"report_bounce" in source:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(source, sites, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run, "rewrite_source", flaky)
+    selection = select_sites(result, Criteria(services=("emails", "orders")))
+    migrated = migrate_scanned(result, selection, PlanOptions())
+    assert migrated.failed == (
+        ("cs-4f798040", "the rewrite failed: RecursionError: maximum recursion depth exceeded"),
+    )
+    assert "cs-4f798040" not in {p.site.id for p in migrated.plan.sites}
+    assert "services/emails/emails/tracking.py" not in {c.path for c in migrated.changes}
+    assert "services/emails/emails/decouple_producer.py" not in {c.path for c in migrated.changes}
+    assert "services/orders/orders/events.py" in {c.path for c in migrated.changes}
