@@ -91,17 +91,17 @@ def test_sigterm_finishes_the_current_event_commits_it_and_exits(
         broker, tmp_path, "mailer", topic, "kafka-python", "app", E2E_HANDLER_DELAY_S="0.2"
     )
     try:
-        _send(broker, tmp_path, topic.name, range(6))
+        _send(broker, tmp_path, topic.name, range(10))
         wait_for(lambda: sum(_handled(callee).values()) >= 2, 30, "two events handled")
         assert callee.consumer.terminate() == 0
         stopped_after = sum(_handled(callee).values())
-        assert stopped_after < 6
+        assert stopped_after < 10
         assert "finishing the current event, then stopping" in callee.consumer.output()
 
         callee.consumer.start()
-        _wait_handled(callee, range(6))
+        _wait_handled(callee, range(10))
         assert callee.consumer.terminate() == 0
-        assert _handled(callee) == Counter(range(6))
+        assert _handled(callee) == Counter(range(10))
     finally:
         callee.consumer.stop()
 
