@@ -220,6 +220,11 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),
         "handler": handler,
         "handler_name": f"{handler.module}.{handler.attribute}" if handler else None,
+        "unsupported_handler": (
+            f"{spec.handler.module}.{spec.handler.attribute}"
+            if spec.handler and not handler
+            else None
+        ),
         "endpoint": endpoint.label if endpoint else None,
         "endpoint_service": endpoint.service if endpoint else spec.service,
         "method": method,
