@@ -437,3 +437,17 @@ def test_calls_in_tests_and_scripts_are_refused_as_not_production(repo: Path) ->
     test_site = next(s for s in result.call_sites if s.category is Category.TEST)
     status, _, err = _migrate(repo, select=(test_site.id,))
     assert status == EXIT_REFUSED and "[not-production]" in err
+
+
+def test_tool_decouple_migrate_sets_the_defaults_and_options_override_them(repo: Path) -> None:
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8")
+        + '\n[tool.decouple.migrate]\ntopic-template = "shop.{callee}.{endpoint}"\n'
+        'client = "confluent-kafka"\n',
+        encoding="utf-8",
+    )
+    _, diff, _ = _migrate(repo, select=("cs-4f798040",))
+    assert b'"shop.notifications.notify"' in diff and b"+confluent-kafka==" in diff
+    _, diff, _ = _migrate(repo, select=("cs-4f798040",), topic_template="{callee}.{endpoint}")
+    assert b'"notifications.notify"' in diff

@@ -52,18 +52,20 @@ def migrate(
         ),
     ] = None,
     client: Annotated[
-        SyncClient,
+        SyncClient | None,
         typer.Option(
             "--client",
-            help="Kafka library for synchronous call sites (async def sites use aiokafka).",
+            help="Kafka library for synchronous call sites (async def sites use aiokafka); "
+            "default kafka-python, or [tool.decouple.migrate] client.",
         ),
-    ] = SyncClient.kafka_python,
+    ] = None,
     topic_template: Annotated[
         str | None,
         typer.Option(
             "--topic-template",
             metavar="T",
-            help="Topic names, from {callee}, {endpoint}, {caller}, {method} (default {callee}.{endpoint}).",
+            help="Topic names, from {callee}, {endpoint}, {caller}, {method} (default "
+            "{callee}.{endpoint}, or [tool.decouple.migrate] topic-template).",
         ),
     ] = None,
     write: Annotated[
@@ -132,7 +134,7 @@ def migrate(
         edges=tuple(edge or ()),
         services=tuple(service or ()),
         top=top,
-        client=client.value,
+        client=client.value if client else None,
         topic_template=topic_template,
         write=write,
         patch=patch,

@@ -15,6 +15,10 @@ service_arg = "service"                  # argument naming the callee service (n
 # path_arg = 1                           # optional: argument holding the path
 method = "POST"                          # optional: fixed HTTP method
 # method_arg = "method"                  # ...or the argument holding it
+
+[tool.decouple.migrate]                  # defaults for `decouple migrate` (options override)
+topic-template = "shop.{callee}.{endpoint}"
+client = "confluent-kafka"               # or "kafka-python" (the default)
 ```
 
 In ``decouple.toml`` the same tables sit at the top level (``[services.users]``).
@@ -64,6 +68,9 @@ class Config:
     test_globs: tuple[str, ...] = ()
     loadgen_globs: tuple[str, ...] = ()
     script_globs: tuple[str, ...] = ()
+    #: ``[tool.decouple.migrate]``: the topic template and the Kafka client for sync sites.
+    migrate_topic_template: str | None = None
+    migrate_client: str | None = None
 
 
 def _arg(value: Any, where: str, problems: list[str]) -> ArgRef | None:
@@ -96,7 +103,7 @@ def _str_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
 def parse_config(table: dict[str, Any], source: str) -> Config:
     """Build a :class:`Config` from the ``[tool.decouple]`` table, reporting every problem."""
     problems: list[str] = []
-    known = {"exclude", "services", "clients", "tests", "loadgen", "scripts"}
+    known = {"exclude", "services", "clients", "tests", "loadgen", "scripts", "migrate"}
     for key in sorted(set(table) - known):
         problems.append(
             f"{source}: unknown key 'tool.decouple.{key}' (known: {', '.join(sorted(known))})"
@@ -153,6 +160,7 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
             problems.append(f"{where}: set 'service_arg' or 'url_arg' so decouple knows the callee")
         clients.append(client)
 
+    topic_template, sync_client = _migrate(table.get("migrate", {}), f"{source}: migrate", problems)
     exclude = _str_list(table.get("exclude"), f"{source}: exclude", problems)
     test_globs = _str_list(table.get("tests"), f"{source}: tests", problems)
     loadgen_globs = _str_list(table.get("loadgen"), f"{source}: loadgen", problems)
@@ -167,7 +175,30 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
         test_globs=test_globs,
         loadgen_globs=loadgen_globs,
         script_globs=script_globs,
+        migrate_topic_template=topic_template,
+        migrate_client=sync_client,
     )
+
+
+#: The Kafka clients ``decouple migrate`` generates synchronous producers for.
+MIGRATE_CLIENTS = ("kafka-python", "confluent-kafka")
+
+
+def _migrate(value: Any, where: str, problems: list[str]) -> tuple[str | None, str | None]:
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a table")
+        return None, None
+    for key in sorted(set(value) - {"topic-template", "client"}):
+        problems.append(f"{where}: unknown key {key!r} (known: client, topic-template)")
+    template = value.get("topic-template")
+    if template is not None and not isinstance(template, str):
+        problems.append(f"{where}.topic-template: expected a string")
+        template = None
+    client = value.get("client")
+    if client is not None and client not in MIGRATE_CLIENTS:
+        problems.append(f"{where}.client: expected one of {', '.join(MIGRATE_CLIENTS)}")
+        client = None
+    return template, client
 
 
 def load_config(root: Path, explicit: Path | None = None) -> Config:

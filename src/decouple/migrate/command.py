@@ -33,7 +33,9 @@ class MigrateCommand:
     edges: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     top: int | None = None
-    client: str = "kafka-python"
+    #: ``None``: ``[tool.decouple.migrate]`` client, else kafka-python.
+    client: str | None = None
+    #: ``None``: ``[tool.decouple.migrate]`` topic-template, else ``{callee}.{endpoint}``.
     topic_template: str | None = None
     write: bool = False
     patch: Path | None = None
@@ -73,6 +75,7 @@ def run_migrate_command(
 
 def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | None) -> int:
     from decouple.api import ScanOptions, scan
+    from decouple.config import load_config
     from decouple.migrate.changes import colourise, dirty_paths, render_diff, write_changes
     from decouple.migrate.naming import DEFAULT_TOPIC_TEMPLATE, check_template
     from decouple.migrate.plan import PlanOptions
@@ -80,7 +83,14 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
     from decouple.migrate.run import migrate_scanned
     from decouple.migrate.select import Criteria, parse_edge, select_sites
 
-    template = command.topic_template or DEFAULT_TOPIC_TEMPLATE
+    root = command.path
+    config = load_config(root, command.config) if root.is_dir() else None
+    template = (
+        command.topic_template
+        or (config.migrate_topic_template if config else None)
+        or DEFAULT_TOPIC_TEMPLATE
+    )
+    client = command.client or (config.migrate_client if config else None) or "kafka-python"
     check_template(template)
     criteria = Criteria(
         ids=command.select,
@@ -88,7 +98,6 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
         services=command.services,
         top=command.top,
     )
-    root = command.path
     if (command.write or command.branch) and not command.allow_dirty:
         dirty = dirty_paths(root) if root.is_dir() else None
         if dirty:
@@ -99,7 +108,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
             )
     result = scan(root, ScanOptions(config_path=command.config, use_cache=command.use_cache))
     selection = select_sites(result, criteria)
-    options = PlanOptions(client=command.client, topic_template=template)
+    options = PlanOptions(client=client, topic_template=template)
     whole = migrate_scanned(result, selection, options)
     parts = [Part("", "", whole, whole.changes)]
     if command.split_by_edge:
