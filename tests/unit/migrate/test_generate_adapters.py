@@ -305,7 +305,7 @@ DJANGO_FILES = {
     "djsite/views.py": """\
 import json
 
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -316,6 +316,8 @@ received = []
 @csrf_exempt
 @require_http_methods(["PATCH"])
 def preferences(request, user_id):
+    if user_id == 404:
+        raise Http404("no such user")
     received.append((user_id, json.loads(request.body), request.headers.get("X-Request-Id")))
     return JsonResponse({"ok": True})
 
@@ -356,6 +358,12 @@ def test_a_django_view_gets_a_request_factory_request_through_the_url_resolver(
     consumer = _consumer(tmp_path, preferences, "preferences")
     event = _event({"newsletter": False}, pathparams={"user_id": "12"})
     assert _handle(consumer, event, consumer.load_handler()).action == "handled"
+    missing = _handle(consumer, _event({}, pathparams={"user_id": "404"}), consumer.load_handler())
+    assert (missing.action, missing.attempts, str(missing.error)) == (
+        "dead_letter",
+        1,
+        "Http404: no such user",
+    )
     class_based = _consumer(tmp_path, ping, "Ping")
     assert _handle(class_based, _event(None), class_based.load_handler()).action == "handled"
     received = importlib.import_module("djsite.views").received
