@@ -77,7 +77,7 @@ def test_kafka_python_sends_reach_the_flask_view_and_bad_events_go_to_the_dead_l
         callee.consumer.stop()
 
 
-def test_confluent_kafka_sends_reach_fastapi_handlers_with_models_and_path_parameters(
+def test_confluent_kafka_sends_reach_fastapi_handlers_and_unfit_events_are_dead_lettered(
     broker: Broker, tmp_path: Path
 ) -> None:
     invoices = topic_for(BILLING_INVOICES)
@@ -99,7 +99,11 @@ def test_confluent_kafka_sends_reach_fastapi_handlers_with_models_and_path_param
             tmp_path,
             "confluent-kafka",
             "cancel",
-            [[refunds.name, "42", {"reason": "damaged"}], [refunds.name, "43", {}]],
+            [
+                [refunds.name, "42", {"reason": "damaged"}],
+                [refunds.name, "not-a-number", {}],  # order_id: int cannot take it
+                [refunds.name, "43", {}],
+            ],
         )
         # The pydantic model gets its default; the background task runs after the handler.
         assert [
@@ -123,6 +127,13 @@ def test_confluent_kafka_sends_reach_fastapi_handlers_with_models_and_path_param
             {"endpoint": "refund", "order_id": 42, "body": {"reason": "damaged"}, "notify": True},
             {"endpoint": "refund", "order_id": 43, "body": {}, "notify": True},
         ]
+        (dead,) = read_topic(broker, refunds.dead_letter, 1)
+        headers = dict(dead.headers)
+        assert (headers["decouple.error.type"], headers["decouple.attempts"]) == (
+            b"PermanentError",
+            b"1",
+        )
+        assert json.loads(dead.value)["pathparams"] == {"order_id": "not-a-number"}
     finally:
         invoice_consumer.consumer.stop()
         refund_consumer.consumer.stop()
