@@ -98,6 +98,12 @@ def migrate_scanned(
             failed.extend((item.site.id, why) for item in items)
             continue
         failed.extend(rewrite.skipped.items())
+        problem = _does_not_compile(rewrite.code, source, path)
+        if problem is not None:  # never hand out code that cannot run; say why instead
+            failed.extend(
+                (item.site.id, problem) for item in items if item.site.id not in rewrite.skipped
+            )
+            continue
         if rewrite.code != source:
             changes.append(FileChange(path, source, rewrite.code, "rewrite"))
     if failed:
@@ -125,6 +131,20 @@ def migrate_scanned(
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
     )
+
+
+def _does_not_compile(code: bytes, original: bytes, path: str) -> str | None:
+    """Why the rewritten file does not compile, when the original did (a file in syntax newer
+    than this Python is not checked)."""
+    try:
+        compile(code, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        try:
+            compile(original, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return None
+        return f"the rewritten file does not compile ({exc}); nothing was changed in it"
+    return None
 
 
 def line_length(root: Path) -> int:
