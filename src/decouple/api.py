@@ -446,13 +446,15 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         )
         resolution = resolver.resolve()
         names = {w.short_name for w in resolution.wrappers.values()}
-        if names <= known_wrappers:
+        new = names - known_wrappers
+        if not new:
             break
-        known_wrappers |= names
-        # Second pass: files that mention a helper by name are re-read for its invocations.
+        known_wrappers |= new
+        # Next pass: files that mention a new helper by name are re-read for its invocations.
+        # A file naming none of them would give what it gave with the names known before.
         wrapper_options = detection_options(detectors, config, known_wrappers)
-        needles = tuple(n.encode() for n in known_wrappers)
-        calls = _calls_of(known_wrappers)
+        needles = tuple(n.encode() for n in new)
+        calls = _calls_of(new)
         again = [p for p in python if _mentions(root / p, needles, calls)]
         for fresh in extract_all(
             root,

@@ -929,24 +929,45 @@ def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
 
 def _stored_names(tree: ast.Module) -> dict[int, set[str]]:
     """For every function (by id), the names stored in it or in code nested in it: what
-    ``ast.walk(function)`` would find, for all functions in one walk."""
+    ``ast.walk(function)`` would find, for all functions with one walk of each outermost
+    function (code outside functions is not walked: only its statements are looked at)."""
     out: dict[int, set[str]] = {}
-    # (node, the sets of the functions enclosing it, itself included)
-    stack: list[tuple[ast.AST, tuple[set[str], ...]]] = [(tree, ())]
+    statements: list[ast.stmt] = list(tree.body)
+    while statements:
+        stmt = statements.pop()
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            _function_stores(stmt, out)
+        elif isinstance(stmt, ast.ClassDef):
+            statements.extend(stmt.body)
+        else:
+            for body in child_bodies(stmt):
+                statements.extend(body)
+    return out
+
+
+def _function_stores(func: ast.AST, out: dict[int, set[str]]) -> None:
+    own: set[str] = set()
+    out[id(func)] = own
+    # (node, the sets of the functions enclosing it, innermost last)
+    stack: list[tuple[ast.AST, tuple[set[str], ...]]] = [(func, (own,))]
+    Name, Store, AST = ast.Name, ast.Store, ast.AST
     while stack:
         node, sets = stack.pop()
-        kind = type(node)
-        if kind is ast.Name:
-            if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
-                for names in sets:
-                    names.add(node.id)  # type: ignore[attr-defined]
-            continue
-        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
-            own: set[str] = set()
-            out[id(node)] = own
-            sets = (*sets, own)
-        stack.extend((child, sets) for child in _children(node))
-    return out
+        for field_name in node._fields:
+            value = getattr(node, field_name, None)
+            children = value if type(value) is list else (value,)
+            for child in children:
+                kind = type(child)
+                if kind is Name:
+                    if type(child.ctx) is Store:  # type: ignore[union-attr]
+                        for names in sets:
+                            names.add(child.id)  # type: ignore[union-attr]
+                elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                    inner: set[str] = set()
+                    out[id(child)] = inner
+                    stack.append((child, (*sets, inner)))  # type: ignore[arg-type]
+                elif isinstance(child, AST) and kind is not ast.Constant:
+                    stack.append((child, sets))
 
 
 def _last_reads(body: Sequence[ast.AST]) -> dict[str, int]:
