@@ -451,3 +451,21 @@ def test_tool_decouple_migrate_sets_the_defaults_and_options_override_them(repo:
     assert b'"shop.notifications.notify"' in diff and b"+confluent-kafka==" in diff
     _, diff, _ = _migrate(repo, select=("cs-4f798040",), topic_template="{callee}.{endpoint}")
     assert b'"notifications.notify"' in diff
+
+
+def test_split_pr_bodies_start_from_the_edges_before_them(repo: Path, tmp_path: Path) -> None:
+    status, _, _ = _migrate(
+        repo,
+        edges=("orders:emails", "frontend:emails"),
+        pr_body=tmp_path / "pr.md",
+        split_by_edge=True,
+    )
+    assert status == EXIT_OK
+    first = (tmp_path / "pr-01-frontend-to-emails.md").read_text(encoding="utf-8")
+    second = (tmp_path / "pr-02-orders-to-emails.md").read_text(encoding="utf-8")
+    assert first.startswith("# Migrate frontend → emails to Kafka events")
+    assert "`services/frontend/frontend/views/shop.py:63`" in first
+    assert "services/orders/orders/receipts.py" not in first
+    before_second = second.split("Before:", 1)[1].split("After:", 1)[0]
+    assert "emails.send" in before_second  # frontend's sends are already events there
+    assert "`services/orders/orders/receipts.py:9`" in second

@@ -171,6 +171,7 @@ def _split(
     are what migrating edge k adds to edges 1..k-1, so the patches apply (and the branches
     stack) in order."""
     from decouple.migrate.changes import FileChange
+    from decouple.migrate.report import as_migrated
     from decouple.migrate.run import migrate_scanned
     from decouple.migrate.select import Selection
 
@@ -203,7 +204,14 @@ def _split(
         mine = tuple(
             p for p in step.plan.rewrites if (p.site.caller, p.site.callee) == (caller, callee)
         )
-        shown = replace(step, plan=replace(step.plan, sites=mine), changes=tuple(changes))
+        earlier = [p for p in step.plan.rewrites if p not in mine]
+        # This part's "before" is the tree with the earlier parts applied.
+        shown = replace(
+            step,
+            scan=as_migrated(result, earlier),
+            plan=replace(step.plan, sites=mine),
+            changes=tuple(changes),
+        )
         parts.append(
             Part(
                 f"{caller} → {callee}",

@@ -274,11 +274,11 @@ def _findings(refusals: Iterable[Refusal]) -> list[Finding]:
     return list(seen.values())
 
 
-def _after(result: MigrationResult) -> ScanResult:
-    """The scan as it will read once the migrated calls are sends."""
+def as_migrated(scan: ScanResult, planned: Iterable[PlannedSite]) -> ScanResult:
+    """``scan`` as it will read once the ``planned`` calls are sends (role ``event``)."""
     from dataclasses import replace
 
-    sends = {p.site.id: p.send for p in result.plan.rewrites}
+    sends = {p.site.id: p.send for p in planned}
     sites = tuple(
         replace(
             s,
@@ -289,9 +289,13 @@ def _after(result: MigrationResult) -> ScanResult:
         )
         if s.id in sends
         else s
-        for s in result.scan.call_sites
+        for s in scan.call_sites
     )
-    return replace(result.scan, call_sites=sites)
+    return replace(scan, call_sites=sites)
+
+
+def _after(result: MigrationResult) -> ScanResult:
+    return as_migrated(result.scan, result.plan.rewrites)
 
 
 def _score_changes(result: MigrationResult) -> str:
