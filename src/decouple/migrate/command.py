@@ -9,7 +9,6 @@ refused; 2 usage, path, configuration, selection or git error.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -222,7 +221,3 @@ def _split(
         )
         previous = {**previous, **current}
     return parts
-
-
-def edge_slugs(parts: Sequence[Part]) -> list[str]:
-    return [p.slug for p in parts]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from decouple.migratability import Finding
@@ -319,7 +319,3 @@ def _mermaid(result: MigrationResult, *, after: bool) -> str:
 
     scan = _after(result) if after else result.scan
     return render_mermaid(build_view(scan, rank_hotspots(scan)))
-
-
-def summarise_sites(items: Sequence[PlannedSite]) -> list[str]:
-    return [f"{p.site.id} {_where(p.site)} -> {p.send.topic}" for p in items]

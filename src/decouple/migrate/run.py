@@ -7,9 +7,8 @@ or a git branch.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from decouple.migrate.changes import FileChange
 from decouple.migrate.codemod import rewrite_source
 from decouple.migrate.deps import DEPENDENCY_FILES, add_requirement
 from decouple.migrate.plan import (
-    CONSUMER_PACKAGE,
     MigrationPlan,
     PlannedSite,
     PlanOptions,
@@ -285,18 +283,3 @@ def _lists(path: str, text: str, requirement: str) -> bool:
         normalise(word)
         for word in text.replace('"', " ").replace("'", " ").replace("=", " ").split()
     }
-
-
-def consumer_packages(plan: MigrationPlan) -> Sequence[str]:
-    return sorted({c.path.rsplit("/", 1)[0] for c in plan.consumers if CONSUMER_PACKAGE in c.path})
-
-
-def ensure_inside(root: Path, paths: Sequence[str]) -> None:
-    """Every path stays inside ``root`` once symlinks are followed."""
-    from decouple.migrate.changes import OutsideRepositoryError
-
-    real_root = os.path.realpath(root)
-    for path in paths:
-        real = os.path.realpath(os.path.join(real_root, path))
-        if os.path.commonpath([real_root, real]) != real_root:
-            raise OutsideRepositoryError(f"{path}: outside the repository; nothing was written")
