@@ -35,6 +35,7 @@ from decouple.graph.build import (
     topic_of,
 )
 from decouple.graph.score import Hotspot
+from decouple.migratability import assess
 from decouple.model import UNKNOWN, CallSite, Category, Diagnostic, Role, ScanResult
 from decouple.render.json import portable_root
 
@@ -132,9 +133,13 @@ def site_flags(site: CallSite) -> list[str]:
 
 
 def site_line(site: CallSite) -> str:
-    """``id file:line target (flags)``: one call site in a tooltip."""
+    """``id file:line target (flags; migratability)``: one call site in a tooltip."""
     flags = ", ".join(site_flags(site))
-    return f"{site.id} {site.file}:{site.line} {site_target(site)} ({flags})"
+    verdict = assess(site)
+    label = verdict.label
+    if verdict.blockers:
+        label += ": " + ", ".join(f.code for f in verdict.blockers)
+    return f"{site.id} {site.file}:{site.line} {site_target(site)} ({flags}; {label})"
 
 
 def _tooltip(head: str, sites: Sequence[CallSite]) -> str:

@@ -106,9 +106,13 @@ def test_topics_are_drawn_in_their_own_box() -> None:
     }
 
 
-def test_tooltips_list_the_call_sites() -> None:
+def test_tooltips_list_the_call_sites_with_their_migratability() -> None:
     v = view(scan())
     [edge] = [e for e in v.edges if (e.source, e.target) == ("web", "orders")]
-    assert edge.tooltip.startswith("web -> orders: 2 call sites\n")
-    assert "web/app.py:1 POST POST /orders (fire-and-forget, in handler)" not in edge.tooltip
-    assert "POST /orders (fire-and-forget)" in edge.tooltip
+    head, *lines = edge.tooltip.split("\n")
+    assert head == "web -> orders: 2 call sites"
+    assert lines == [
+        f"{i} web/app.py:1 POST /orders (fire-and-forget; easy)" for i in edge.data.sites
+    ]
+    [blocked] = [e for e in v.edges if e.target == "external:api.stripe.com"]
+    assert blocked.tooltip.endswith("(fire-and-forget; blocked: external-callee)")
