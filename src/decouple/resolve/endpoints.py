@@ -337,9 +337,7 @@ class _Builder:
             path = rpcs[method]
         else:
             return []  # a public helper of the servicer, not an RPC of the service
-        return [
-            Endpoint(service, "grpc", "RPC", path, route.handler, f.path, route.line, "grpc")
-        ]
+        return [Endpoint(service, "grpc", "RPC", path, route.handler, f.path, route.line, "grpc")]
 
     def _rpcs_of(self, servicer: str, service: str) -> dict[str, str] | None:
         if servicer in self.rpcs:

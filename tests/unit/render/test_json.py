@@ -172,7 +172,7 @@ def test_loaded_result_remembers_which_version_wrote_it() -> None:
 def test_unknown_fields_are_ignored_so_newer_files_still_load() -> None:
     document = json.loads(render_json(mixed()))
     document["graph"] = {"nodes": []}
-    document["call_sites"][0]["streaming"] = True
+    document["call_sites"][0]["retries"] = 3
     document["services"][0]["team"] = "checkout"
 
     assert load_scan_json(json.dumps(document)) == canonical(mixed())

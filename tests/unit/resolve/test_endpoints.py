@@ -415,6 +415,7 @@ def test_a_grpc_servicer_method_is_served_at_the_path_of_the_generated_stub() ->
             "payments.server.PaymentService.Charge",
             "payments/payments/server.py",
             4,
+            "grpc",
         )
     ]
     assert diagnostics == []
