@@ -181,7 +181,8 @@ def build_view(
                 f"--no-external: {_plural(len(hosts), 'external host or unresolved callee', 'external hosts and unresolved callees')}"
                 f" ({_plural(len(outside), 'call site')}) left out"
             )
-        drawn = [s for s in drawn if s not in outside]
+        gone = {s.id for s in outside}
+        drawn = [s for s in drawn if s.id not in gone]
 
     legs: dict[tuple[str, str], list[CallSite]] = defaultdict(list)
     for site in drawn:
