@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 _PATH = typer.Argument(
     help="Repository (or folder) to scan; or give --from scan files instead.",
-    metavar="[PATH]",
+    metavar="PATH",
     show_default=False,
 )
 _FROM = typer.Option(
