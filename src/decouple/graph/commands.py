@@ -126,7 +126,6 @@ class HotspotsCommand:
 
 def hotspots_json(hotspots: list[Hotspot]) -> str:
     from decouple.graph.render_json import hotspot_dict
-    from decouple.migratability import assess
 
     items = []
     for h in hotspots:
@@ -138,7 +137,7 @@ def hotspots_json(hotspots: list[Hotspot]) -> str:
                 "endpoint": a.site.endpoint,
                 "file": a.site.file,
                 "line": a.site.line,
-                "migratability": assess(a.site).label,
+                "migratability": a.migratability.label,
                 "blockers": [f.code for f in a.migratability.blockers],
                 "cautions": [f.code for f in a.migratability.cautions],
             }
