@@ -79,6 +79,17 @@ def test_outputs_match_the_reviewed_golden_files(
     assert text == path.read_text(encoding="utf-8")
 
 
+def test_orders_expanded_matches_its_reviewed_golden_file(
+    result: ScanResult, update_goldens: bool
+) -> None:
+    options = ViewOptions(focus="orders", expand="orders", min_calls=1)
+    text = render_mermaid(build_view(result, rank_hotspots(result), options))
+    path = GOLDEN / "sample-graph-orders-expanded.mmd"
+    if update_goldens:
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
 def test_the_ranking_is_the_one_an_expert_gives_the_sample(result: ScanResult) -> None:
     """orders is the hub (called by five services, calling six, in a cycle with each of
     them); frontend is the biggest caller but nothing depends on it; payments calls only
