@@ -144,10 +144,13 @@ def test_headers_that_are_not_a_literal_are_not_carried_and_the_report_says_so()
     source, specs, _data = _load(CASES / "trace_headers")
     result = rewrite_source(source, specs)
     assert result.notes == {
+        "cs-aaaa0001": (
+            "`NOTIFY` is no longer used in this file; remove it unless other modules import it",
+        ),
         "cs-aaaa0002": (
             "`headers=extra_headers` is not carried: name the trace headers to keep in the "
             "send's `headers=`",
-        )
+        ),
     }
 
 

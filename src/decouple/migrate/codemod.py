@@ -399,8 +399,44 @@ def rewrite_source(
     if any(specs[i].is_grpc for i in found):
         new_module = add_import(new_module, "from google.protobuf import json_format")
     new_module = separate_docstring(new_module)
-    notes = {i: located.facts.notes for i, located in found.items() if located.facts.notes}
+    leftovers = _left_over_globals(new_module, removed)
+    notes: dict[str, tuple[str, ...]] = {}
+    for ident, located in found.items():
+        mine = [name for name in leftovers if name in transformer.removed_by_site.get(ident, ())]
+        extra = tuple(
+            f"`{name}` is no longer used in this file; remove it unless other modules import it"
+            for name in mine
+        )
+        leftovers = [name for name in leftovers if name not in mine]
+        if located.facts.notes or extra:
+            notes[ident] = (*located.facts.notes, *extra)
     return FileRewrite(new_module.bytes, problems, notes)
+
+
+def _left_over_globals(module: cst.Module, removed: set[str]) -> list[str]:
+    """Module-level names assigned once that only the removed calls read."""
+    assigned: dict[str, cst.BaseStatement] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            continue
+        small = statement.body[0]
+        if (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+        ):
+            name = small.targets[0].target.value
+            if name in removed:
+                assigned[name] = statement
+    out = []
+    for name, assignment in assigned.items():
+        others = [s for s in module.body if s is not assignment]
+        exported = "__all__" in module.code and (
+            f"'{name}'" in module.code or f'"{name}"' in module.code
+        )
+        if name not in names_in(others) and not exported:
+            out.append(name)
+    return sorted(out)
 
 
 def _only_opens_clients(block: cst.With) -> bool:
@@ -439,6 +475,7 @@ class _Rewriter(cst.CSTTransformer):
         self.unwrapped = unwrapped
         self.indent_of = indent_of
         self.removed = removed
+        self.removed_by_site: dict[str, set[str]] = {}
 
     def _send(self, spec: SendSpec, located: _Located, indent: str) -> cst.SimpleStatementLine:
         facts = located.facts
@@ -489,7 +526,9 @@ class _Rewriter(cst.CSTTransformer):
             *located.statement.leading_lines,
             cst.EmptyLine(indent=True, comment=cst.Comment(marker)),
         ]
-        self.removed.update(names_in([located.statement]))
+        used = names_in([located.statement])
+        self.removed.update(used)
+        self.removed_by_site[spec.site_id] = used
         return statement.with_changes(
             leading_lines=leading, trailing_whitespace=located.statement.trailing_whitespace
         )

@@ -80,6 +80,7 @@ def migrate_scanned(
     plan = plan_migration(result, selection, options, module_of=module_of, read=read)
     changes: list[FileChange] = []
     failed: list[tuple[str, str]] = []
+    notes: dict[str, tuple[str, ...]] = {}
     by_file: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in plan.rewrites:
         by_file[item.site.file].append(item)
@@ -102,6 +103,7 @@ def migrate_scanned(
                 (item.site.id, problem) for item in items if item.site.id not in rewrite.skipped
             )
             continue
+        notes.update(rewrite.notes)
         if rewrite.code != source:
             changes.append(FileChange(path, source, rewrite.code, "rewrite"))
     if failed:
@@ -115,6 +117,14 @@ def migrate_scanned(
             options,
             module_of=module_of,
             read=read,
+        )
+    if notes:
+        plan = replace(
+            plan,
+            sites=tuple(
+                replace(p, notes=tuple(dict.fromkeys((*p.notes, *notes.get(p.site.id, ())))))
+                for p in plan.sites
+            ),
         )
     generated, kept = _generated(plan, read)
     changes.extend(generated)
