@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,6 +273,7 @@ def extract_all(
     progress: Progress | None = None,
     all_files: Sequence[str] | None = None,
     manifest: Manifest | None = None,
+    pools: _Pools | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -321,17 +322,66 @@ def extract_all(
             if progress is not None and (n % 50 == 0 or n == len(pending)):
                 progress(done + n, total)
     else:
+        # The calling process works too: one worker process fewer, and the worker processes
+        # (reused by every pass of a scan) are forked before the facts fill this one.
         size = max(16, len(pending) // (workers * 8))
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            args = [([work[i] for i in c], options, tokens, cache, fingerprint) for c in chunks]
-            for chunk, chunk_result in zip(chunks, pool.map(_extract_chunk, args), strict=True):
-                for i, (data, info) in zip(chunk, chunk_result, strict=True):
-                    results[i] = seen(work[i], FileFacts.from_json(data), info)
-                done += len(chunk_result)
-                if progress is not None:
-                    progress(done, total)
+        pool = (pools or _Pools()).get(workers - 1)
+        queued: dict[Future[list[tuple[dict[str, Any], _Seen]]], list[int]] = {}
+        upcoming = iter(chunks)
+
+        def submit() -> bool:
+            chunk = next(upcoming, None)
+            if chunk is None:
+                return False
+            args = ([work[i] for i in chunk], options, tokens, cache, fingerprint)
+            queued[pool.submit(_extract_chunk, args)] = chunk
+            return True
+
+        def collect(future: Future[list[tuple[dict[str, Any], _Seen]]]) -> None:
+            nonlocal done
+            chunk = queued.pop(future)
+            for i, (data, info) in zip(chunk, future.result(), strict=True):
+                results[i] = seen(work[i], FileFacts.from_json(data), info)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+
+        for _ in range(2 * (workers - 1)):
+            submit()
+        while True:
+            for future in [f for f in queued if f.done()]:
+                collect(future)
+                submit()
+            chunk = next(upcoming, None)
+            if chunk is None:
+                break
+            for i in chunk:  # this process's share, while the workers do theirs
+                facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
+                results[i] = seen(work[i], facts, info)
+            done += len(chunk)
+        for future in list(queued):
+            collect(future)
+        if pools is None:
+            pool.shutdown()
     return [r for r in results if r is not None]
+
+
+class _Pools:
+    """Worker processes started once and shared by the passes of one scan."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=max(1, workers))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 def _known(job: _Job, manifest: Manifest, cache: str, fingerprint: str) -> FileFacts | None:
@@ -411,62 +461,69 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     def category_of(path: str) -> Category:
         return categorize(path, config)
 
-    python = list(listing.python)
-    extract_options = detection_options(detectors, config)
-    facts = extract_all(
-        root,
-        python,
-        extract_options,
-        jobs=options.jobs,
-        cache_dir=cache_dir,
-        progress=options.progress,
-        manifest=manifest,
-    )
-    by_path = {f.path: f for f in facts}
-    # Matching a configured client's positional arguments needs the functions' signatures.
-    detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
-
-    services = _with_code_ports(services, facts, service_of)
-    hosts = HostMap(services, dict(discovery.infra_hosts))
-    known_wrappers: set[str] = set()
-    # Helpers calling helpers are learned one level per pass.
-    for _ in range(MAX_WRAPPER_PASSES):
-        index = ProjectIndex(
-            facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts)
-        )
-        endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
-        endpoints = _at_handler_definitions(endpoints, index)
-        resolver = CallResolver(
-            index,
-            detectors,
-            hosts,
-            endpoints,
-            category_of,
-            match_endpoint,
-        )
-        resolution = resolver.resolve()
-        names = {w.short_name for w in resolution.wrappers.values()}
-        new = names - known_wrappers
-        if not new:
-            break
-        known_wrappers |= new
-        # Next pass: files that mention a new helper by name are re-read for its invocations.
-        # A file naming none of them would give what it gave with the names known before.
-        wrapper_options = detection_options(detectors, config, known_wrappers)
-        needles = tuple(n.encode() for n in new)
-        calls = _calls_of(new)
-        again = [p for p in python if _mentions(root / p, needles, calls)]
-        for fresh in extract_all(
+    pools = _Pools()
+    try:
+        python = list(listing.python)
+        extract_options = detection_options(detectors, config)
+        facts = extract_all(
             root,
-            again,
-            wrapper_options,
+            python,
+            extract_options,
             jobs=options.jobs,
             cache_dir=cache_dir,
-            all_files=python,
+            progress=options.progress,
             manifest=manifest,
-        ):
-            by_path[fresh.path] = fresh
-        facts = [by_path[p] for p in python]
+            pools=pools,
+        )
+        by_path = {f.path: f for f in facts}
+        # Matching a configured client's positional arguments needs the functions' signatures.
+        detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
+
+        services = _with_code_ports(services, facts, service_of)
+        hosts = HostMap(services, dict(discovery.infra_hosts))
+        known_wrappers: set[str] = set()
+        # Helpers calling helpers are learned one level per pass.
+        for _ in range(MAX_WRAPPER_PASSES):
+            index = ProjectIndex(
+                facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts)
+            )
+            endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
+            endpoints = _at_handler_definitions(endpoints, index)
+            resolver = CallResolver(
+                index,
+                detectors,
+                hosts,
+                endpoints,
+                category_of,
+                match_endpoint,
+            )
+            resolution = resolver.resolve()
+            names = {w.short_name for w in resolution.wrappers.values()}
+            new = names - known_wrappers
+            if not new:
+                break
+            known_wrappers |= new
+            # Next pass: files that mention a new helper by name are re-read for its invocations.
+            # A file naming none of them would give what it gave with the names known before.
+            wrapper_options = detection_options(detectors, config, known_wrappers)
+            needles = tuple(n.encode() for n in new)
+            calls = _calls_of(new)
+            again = [p for p in python if _mentions(root / p, needles, calls)]
+            for fresh in extract_all(
+                root,
+                again,
+                wrapper_options,
+                jobs=options.jobs,
+                cache_dir=cache_dir,
+                all_files=python,
+                manifest=manifest,
+                pools=pools,
+            ):
+                by_path[fresh.path] = fresh
+            facts = [by_path[p] for p in python]
+
+    finally:
+        pools.close()
 
     for f in facts:
         diagnostics.extend(f.diagnostics)

@@ -79,7 +79,8 @@ def _write_json(target: str, data: object) -> None:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                # dumps, not dump: json.dump streams through the pure-Python encoder
+                handle.write(json.dumps(data, separators=(",", ":")))
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
