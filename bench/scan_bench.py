@@ -269,7 +269,9 @@ def corpora(specs: list[str]) -> list[tuple[str, Path, str | None]]:
             # a copy: the "changed" run edits a file, and the fixture belongs to the tests
             copy = corpus.cache_root() / "sample"
             shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(corpus.SAMPLE, copy, symlinks=True)
+            shutil.copytree(
+                corpus.SAMPLE, copy, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache")
+            )
             out.append(("sample", copy, EDITED["sample"]))
         elif kind == "synthetic":
             for size in (sizes or "100,1000,10000").split(","):
@@ -299,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="decouple-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         print(f"# decouple scan benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-        print(f"\n{os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\n{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load}\n")
         starts = startup(bench, args.rounds)
         print("| startup | wall s |\n|---|---:|")
         for k, v in starts.items():
@@ -310,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = bench.run_corpus(name, root, args.rounds, edited)
             print()
             print(table(name, files, rows), flush=True)
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"\n(load average after {name}: {load})", flush=True)
             raw[name] = {k: [s.__dict__ for s in r.samples] for k, r in rows.items()}
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1), encoding="utf-8")

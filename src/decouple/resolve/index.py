@@ -38,13 +38,14 @@ class ProjectIndex:
 
     def __post_init__(self) -> None:
         for facts in self.facts:
+            django_settings = bool(facts.constants) and _is_django_settings_module(facts.module)
             for const in facts.constants:
                 self.constants[const.qualname].append((facts.path, const))
                 if const.qualname.startswith("@flask."):
                     self.settings[("flask", const.qualname[len("@flask.") :])].append(
                         (facts.path, const)
                     )
-                elif _is_django_settings_module(facts.module) and const.qualname.count(".") >= 1:
+                elif django_settings and const.qualname.count(".") >= 1:
                     key = const.qualname.rpartition(".")[2]
                     if key.isupper():
                         self.settings[("django", key)].append((facts.path, const))
