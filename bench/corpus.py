@@ -95,7 +95,7 @@ def post_event_{n}():
     return {{}}
 '''
 
-_PLAIN = '''"""Plain module {n}: no clients, no routes (most of a real codebase)."""
+_PLAIN = '''"""Plain module {n}: records and arithmetic, like most of a real codebase."""
 
 from dataclasses import dataclass
 
@@ -121,7 +121,7 @@ def total_{n}(records: list[Record{n}]) -> int:
 def synthetic(files: int) -> Path:
     """A monorepo of ``files`` Python files in ``files // 100`` services (at least 2):
     one in ten files calls another service, one in ten declares routes, the rest is plain."""
-    target = cache_root() / f"synthetic-{files}"
+    target = cache_root() / f"synthetic-v2-{files}"
     if (target / ".complete").exists():
         return target
     services = max(2, files // 100)
