@@ -7,6 +7,7 @@ from, one per producer client and one consumer per framework, and what
 
 from __future__ import annotations
 
+from decouple.migrate.naming import consumer_group
 from decouple.migrate.spec import ConsumerSpec, HandlerRef, ProducerSpec, TopicSpec
 from decouple.model import Endpoint
 
@@ -202,7 +203,7 @@ def _consumer(
         service=service,
         path=f"services/{service}/{package}/decouple_consumers/{slug}.py",
         module=f"{package}.decouple_consumers.{slug}",
-        group_id=f"{service}.{topic.name}",
+        group_id=consumer_group(service, topic.name),
         client=client,
         handler=handler,
         test_path=f"services/{service}/tests/test_decouple_{slug}.py",

@@ -90,3 +90,13 @@ def module_slug(topic: str) -> str:
     """A Python module name for a topic's consumer: ``emails.send`` -> ``emails_send``."""
     slug = re.sub(r"[^a-z0-9]+", "_", topic.lower()).strip("_")
     return slug if slug and not slug[0].isdigit() else f"topic_{slug}"
+
+
+def consumer_group(callee: str, topic: str) -> str:
+    """The callee's consumer group for a topic: ``emails.send`` in emails -> ``emails.send``.
+
+    Groups and topics live in separate namespaces, so the topic's name is the clearest group
+    name when it already starts with the callee; otherwise the callee is put in front, so
+    every group names the service that owns it.
+    """
+    return topic if topic.startswith(f"{callee}.") else f"{callee}.{topic}"

@@ -32,6 +32,7 @@ from decouple.migrate.codemod import CallFacts, SendSpec, inspect_calls
 from decouple.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
+    consumer_group,
     endpoint_slug,
     module_slug,
     topic_name,
@@ -443,7 +444,7 @@ def _consumers(
                 service=topic.callee,
                 path=_join(folder, f"{slug}.py"),
                 module=module_name,
-                group_id=f"{topic.callee}.{topic.name}",
+                group_id=consumer_group(topic.callee, topic.name),
                 client=options.client,
                 handler=handler,
                 test_path=_join(layout.import_root, "tests", f"test_{slug}_consumer.py"),

@@ -5,6 +5,7 @@ import pytest
 from decouple.migrate.naming import (
     MAX_TOPIC_LENGTH,
     TopicNameError,
+    consumer_group,
     endpoint_slug,
     module_slug,
     topic_name,
@@ -81,3 +82,15 @@ def test_module_slugs_are_python_identifiers() -> None:
     assert module_slug("emails.send") == "emails_send"
     assert module_slug("inventory.stock-release") == "inventory_stock_release"
     assert module_slug("9lives.x") == "topic_9lives_x"
+
+
+@pytest.mark.parametrize(
+    ("callee", "topic", "group"),
+    [
+        ("emails", "emails.send", "emails.send"),
+        ("emails", "shop.mail.send", "emails.shop.mail.send"),
+        ("emails", "emailsx.send", "emails.emailsx.send"),
+    ],
+)
+def test_a_consumer_group_names_its_service_once(callee: str, topic: str, group: str) -> None:
+    assert consumer_group(callee, topic) == group

@@ -52,7 +52,7 @@ def test_consumers_go_in_the_handlers_package_with_tests_beside_the_service(
     assert consumer.module == "orders.decouple_consumers.orders_cancel"
     assert consumer.import_root == "services/orders"
     assert consumer.test_path == "services/orders/tests/test_orders_cancel_consumer.py"
-    assert consumer.group_id == "orders.orders.cancel"
+    assert consumer.group_id == "orders.cancel"
     assert consumer.handler is not None
     assert (consumer.handler.module, consumer.handler.attribute) == ("orders.api", "cancel_order")
     assert consumer.topic.path_params == ("order_id",)
