@@ -212,6 +212,11 @@ def endpoint_graph(result: ScanResult) -> nx.DiGraph[str]:
         if target not in graph:
             graph.add_node(target, kind=node_kind(target), service=None, label=target)
         grouped[(source, target, EVENT if site.role is Role.EVENT else CALL)].append(site)
+        if site.role is Role.EVENT and site.callee != UNKNOWN:
+            consumer = endpoint_node(site.callee, site.endpoint) if site.endpoint else site.callee
+            if consumer not in graph:
+                graph.add_node(consumer, kind=node_kind(consumer), service=None, label=consumer)
+            grouped[(target, consumer, EVENT)].append(site)
     for (source, target, kind), sites in sorted(grouped.items()):
         data = aggregate(kind, sites)
         graph.add_edge(source, target, data=data, **data.as_attrs())

@@ -63,3 +63,11 @@ def test_the_endpoint_view_goes_from_calling_functions_to_endpoints() -> None:
     assert graph.has_edge("web::web.views.cart()", "orders")
     assert graph.nodes["orders::GET /unused"]["kind"] == "endpoint"
     assert graph.nodes["web::web.views.checkout()"]["kind"] == "function"
+
+
+def test_the_endpoint_view_draws_an_event_through_its_topic_to_the_consumer() -> None:
+    graph = endpoint_graph(scan_of([event("orders", "orders.placed", "mail")]))
+    [(function, topic)] = [(a, b) for a, b in graph.edges if b.startswith("topic:")]
+    assert topic == "topic:orders.placed"
+    assert function.startswith("orders::orders.app.publish")
+    assert graph.has_edge("topic:orders.placed", "mail")
