@@ -140,8 +140,8 @@ class _Collect(HTMLParser):
         self.text.append(data)
 
 
-def test_the_html_page_is_self_contained_with_graph_and_tables(view: GraphView, svg: bytes) -> None:
-    page = render_html(view, svg)
+def test_the_html_page_is_self_contained_with_graph_and_tables(view: GraphView) -> None:
+    page = render_html(view, render_svg(view, links=True))
     parser = _Collect()
     parser.feed(page)
     tags = [t for t, _ in parser.tags]
@@ -155,6 +155,10 @@ def test_the_html_page_is_self_contained_with_graph_and_tables(view: GraphView, 
     for service in SERVICES:
         assert service in text
     assert "services/orders/orders/api.py:60" in text
+    # Clicking orders in the graph goes to its row of the hotspot table.
+    links = {a.get("xlink:href") or a.get("href") for t, a in parser.tags if t == "a"}
+    assert "#hotspot-1" in links
+    assert ("tr", {"id": "hotspot-1"}) in parser.tags
     assert "response-used" in text and "easy" in text
 
 

@@ -95,11 +95,11 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
             texts.append((command.mermaid, render_mermaid(view)))
         if command.json:
             texts.append((command.json, render_graph_json(view)))
-        svg = render_svg(view) if command.svg or command.html else None
-        if command.svg and svg is not None:
-            texts.append((command.svg, svg.decode("utf-8")))
+        if command.svg:
+            texts.append((command.svg, render_svg(view).decode("utf-8")))
         if command.html:
-            texts.append((command.html, render_html(view, svg)))
+            # Its own layout: in the page, services link to their hotspot rows.
+            texts.append((command.html, render_html(view, render_svg(view, links=True))))
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE

@@ -16,7 +16,7 @@ import html
 import math
 from typing import TYPE_CHECKING
 
-from decouple.graph.build import ENDPOINT, EVENT, EXTERNAL, FUNCTION, TOPIC, UNRESOLVED
+from decouple.graph.build import ENDPOINT, EVENT, EXTERNAL, FUNCTION, SERVICE, TOPIC, UNRESOLVED
 from decouple.graph.view import GraphView, ViewEdge, ViewNode
 
 if TYPE_CHECKING:
@@ -46,7 +46,9 @@ def pen_width(count: int) -> str:
     return f"{min(6.0, 1.0 + 1.5 * math.log2(max(count, 1))):.1f}"
 
 
-def to_digraph(view: GraphView) -> graphviz.Digraph:
+def to_digraph(view: GraphView, *, links: bool = False) -> graphviz.Digraph:
+    """The view as a ``graphviz.Digraph``. With ``links``, each service node links to
+    ``#hotspot-<rank>``, its row in the HTML page's hotspot table."""
     import graphviz
 
     dot = graphviz.Digraph(
@@ -64,17 +66,18 @@ def to_digraph(view: GraphView) -> graphviz.Digraph:
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7"},
     )
     ids = {node.id: f"n{index}" for index, node in enumerate(view.nodes)}
+    ranks = {h.service: h.rank for h in view.hotspots} if links else {}
     clusters: dict[str, list[ViewNode]] = {}
     for node in view.nodes:
         if node.cluster is None:
-            dot.node(ids[node.id], **_node_attrs(node))
+            dot.node(ids[node.id], **_node_attrs(node, ranks))
         else:
             clusters.setdefault(node.cluster, []).append(node)
     for index, (name, members) in enumerate(sorted(clusters.items())):
         with dot.subgraph(name=f"cluster_{index}") as sub:
             sub.attr(**_cluster_attrs(name, view))
             for node in members:
-                sub.node(ids[node.id], **_node_attrs(node))
+                sub.node(ids[node.id], **_node_attrs(node, ranks))
     for edge in view.edges:
         dot.edge(ids[edge.source], ids[edge.target], **_edge_attrs(edge))
     with dot.subgraph(name="cluster_legend") as legend:
@@ -83,9 +86,9 @@ def to_digraph(view: GraphView) -> graphviz.Digraph:
     return dot
 
 
-def render_dot(view: GraphView) -> str:
+def render_dot(view: GraphView, *, links: bool = False) -> str:
     """The DOT source of the view (deterministic: a golden file compares it byte for byte)."""
-    source: str = to_digraph(view).source
+    source: str = to_digraph(view, links=links).source
     return source
 
 
@@ -105,8 +108,10 @@ def _cluster_attrs(name: str, view: GraphView) -> dict[str, str]:
     }
 
 
-def _node_attrs(node: ViewNode) -> dict[str, str]:
+def _node_attrs(node: ViewNode, ranks: dict[str, int]) -> dict[str, str]:
     attrs = {"tooltip": dot_text(node.tooltip)}
+    if node.kind == SERVICE and node.id in ranks:
+        attrs["URL"] = f"#hotspot-{ranks[node.id]}"
     if node.kind == EXTERNAL:
         attrs |= {"shape": "box", "style": "dashed,rounded", "color": "#777777"}
         attrs["label"] = dot_text(node.label)

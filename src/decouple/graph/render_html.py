@@ -50,7 +50,8 @@ def _components(h: Hotspot) -> str:
 
 
 def render_html(view: GraphView, svg: bytes | str | None) -> str:
-    """The page; ``svg`` is :func:`render_svg`'s output (``None`` when there is no engine)."""
+    """The page; ``svg`` is :func:`render_svg`'s output, best with ``links=True`` (``None``
+    when there is no engine)."""
     e = escape
     out = [
         "<!DOCTYPE html>",

@@ -111,6 +111,7 @@ def layout(dot_source: str, fmt: str = "svg", engine: Engine | None = None) -> b
     return done.stdout
 
 
-def render_svg(view: GraphView, engine: Engine | None = None) -> bytes:
-    """The view as SVG (UTF-8 bytes), laid out by :func:`find_engine`'s engine."""
-    return layout(render_dot(view), "svg", engine)
+def render_svg(view: GraphView, engine: Engine | None = None, *, links: bool = False) -> bytes:
+    """The view as SVG (UTF-8 bytes), laid out by :func:`find_engine`'s engine. ``links``
+    makes each service a link to its row of :func:`render_html`'s hotspot table."""
+    return layout(render_dot(view, links=links), "svg", engine)
