@@ -35,6 +35,7 @@ from decouple.model import (
 )
 from decouple.resolve.hosts import HostMap, split_url
 from decouple.resolve.index import ProjectIndex
+from decouple.resolve.redact import redact_url
 from decouple.resolve.values import Rendered, ValueRenderer
 
 EndpointMatcher = Callable[[str | None, str, Sequence[Endpoint]], Endpoint | None]
@@ -242,7 +243,7 @@ class CallResolver:
             client=match.client,
             method=match.method,
             url=match.url_src,
-            url_template=url.text if url.text else None,
+            url_template=redact_url(url.text) if url.text else None,
             callee=callee,
             endpoint=endpoint.label if endpoint else None,
             evidence=tuple(evidence),
