@@ -27,6 +27,7 @@ do not matter, and the most specific template wins.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -516,8 +517,10 @@ def _outside_braces(text: str, mark: str) -> int:
     return -1
 
 
-def _segments(path: str) -> list[str]:
-    """Non-empty segments, not splitting inside ``{...}`` (run-time parts may hold a ``/``)."""
+@functools.lru_cache(maxsize=8192)
+def _segments(path: str) -> tuple[str, ...]:
+    """Non-empty segments, not splitting inside ``{...}`` (run-time parts may hold a ``/``).
+    Remembered: every call is matched against every endpoint's template."""
     parts: list[str] = []
     current: list[str] = []
     depth = 0
@@ -532,13 +535,13 @@ def _segments(path: str) -> list[str]:
         else:
             current.append(ch)
     parts.append("".join(current))
-    return [p for p in parts if p]
+    return tuple(p for p in parts if p)
 
 
 _PARAM = re.compile(r"\{[^{}]*\}")
 
 
-def _specificity(template: list[str], segments: list[str]) -> int | None:
+def _specificity(template: tuple[str, ...], segments: tuple[str, ...]) -> int | None:
     """How specifically ``template`` matches the call's segments: two points per literal
     segment, one per segment mixing literal text and a parameter; ``None`` when it does not."""
     if len(template) != len(segments):
