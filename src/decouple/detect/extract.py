@@ -143,7 +143,8 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
                     "file contains NUL bytes (binary?); skipped",
                 ),
             )
-        first_error = exc
+        # the traceback would hold this frame (source, text) in a cycle until collected
+        first_error = exc.with_traceback(None)
     except (ValueError, RecursionError, MemoryError) as exc:
         code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
         return (
