@@ -7,8 +7,9 @@ Kubernetes manifests, Helm values, ``.env`` files and marker files into
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from decouple._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from decouple.discover.compose import ComposeFile, parse_compose
@@ -67,13 +68,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -6,10 +6,10 @@ byte-identical output. ``RENDERERS`` maps each ``scan --format`` name to its fun
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from decouple._lazy import lazy_attributes
 from decouple.model import ScanResult
 
 if TYPE_CHECKING:
@@ -56,13 +56,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES, globals())
 
 
 __all__ = [
