@@ -125,10 +125,22 @@ class Manifest:
             if data.get("root") != root:
                 return
             files = data["files"]
-            rejected = {fp: set(digests) for fp, digests in data["rejected"].items()}
+            rejected = {
+                fp: {d for d in digests if isinstance(d, str)}
+                for fp, digests in data["rejected"].items()
+            }
             if not isinstance(files, dict):
                 return
-            self.files = files
+            # a foreign or damaged entry is dropped, not trusted: [size, mtime_ns, digest]
+            self.files = {
+                path: entry
+                for path, entry in files.items()
+                if isinstance(entry, list)
+                and len(entry) == 3
+                and type(entry[0]) is int
+                and type(entry[1]) is int
+                and isinstance(entry[2], str)
+            }
             self.rejected = rejected
             result = data.get("result")
             if isinstance(result, dict) and isinstance(result.get("key"), str):
@@ -137,7 +149,7 @@ class Manifest:
                     self.result_key = result["key"]
                     self.result = result.get("value")
                     self.result_extra = extra
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             self.files, self.rejected = {}, {}
 
     # -- files ---------------------------------------------------------------------------
@@ -175,7 +187,7 @@ class Manifest:
             return None
         try:
             value = decode_model(self.result)
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             return None
         return value if isinstance(value, model.ScanResult) else None
 
