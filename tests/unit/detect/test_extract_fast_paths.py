@@ -90,12 +90,20 @@ def test_the_parenthesised_with_call_is_a_call_site(tmp_path: Path) -> None:
     assert [(s.file, s.line, s.client) for s in result.call_sites] == [("client.py", 7, "aiohttp")]
 
 
-@pytest.mark.parametrize("path", sorted(SAMPLE.rglob("*.py")), ids=lambda p: p.name)
-def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
+def _parseable(path: Path) -> bool:
+    # the sample holds a Python 2 file and a syntax error on purpose
     try:
-        tree = ast.parse(path.read_bytes())
+        ast.parse(path.read_bytes())
     except SyntaxError:
-        pytest.skip("not parseable on purpose")
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
+)
+def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
+    tree = ast.parse(path.read_bytes())
     stored = extract._stored_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
