@@ -177,6 +177,28 @@ def test_cache_dir_option_keeps_the_tree_clean(repo: Path, tmp_path: Path) -> No
     assert status == 0 and not (repo / ".decouple-cache").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["hotspots", "--format", "json"],
+        ["graph", "--mermaid", "{out}"],
+        ["migrate", "--select", "cs-3cefa2af", "--patch", "{out}"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_every_scanning_command_keeps_its_cache_where_it_is_told(
+    repo: Path, tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "elsewhere"
+    out = str(tmp_path / "out")
+    argv = [a.replace("{out}", out) for a in args]
+    assert main([*argv[:1], str(repo), *argv[1:], "--cache-dir", str(cache)]) == 0
+    assert list(cache.glob("manifest-*.json"))
+    assert not (repo / ".decouple-cache").exists()
+    assert main([*argv[:1], str(repo), *argv[1:], "--no-cache"]) == 0
+    assert not (repo / ".decouple-cache").exists()
+
+
 #: Imported only by the commands that need them, never to parse arguments or print help.
 HEAVY = ("rich", "networkx", "libcst", "jinja2", "yaml", "pathspec", "graphviz", "pygments")
 

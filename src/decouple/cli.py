@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from decouple import __version__, cli_graph, cli_migrate
+from decouple import cli_options as options
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -73,23 +74,8 @@ def scan(
         Path | None,
         typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout."),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            metavar="FILE",
-            help="A decouple.toml or pyproject.toml to use instead of the repository's.",
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            "-x",
-            metavar="GLOB",
-            help="Paths to skip (gitignore syntax); repeatable.",
-        ),
-    ] = None,
+    config: Annotated[Path | None, options.CONFIG] = None,
+    exclude: Annotated[list[str] | None, options.EXCLUDE] = None,
     callee: Annotated[
         str | None,
         typer.Option(
@@ -123,18 +109,8 @@ def scan(
             help="Exit 1 if a service's hotspot score is above X (formula: docs/outputs.md).",
         ),
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Ignore and do not write the cache.")
-    ] = False,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            metavar="DIR",
-            help="Where to keep per-file results between runs (default: PATH/.decouple-cache). "
-            "Safe to delete; shared safely by concurrent runs.",
-        ),
-    ] = None,
+    no_cache: Annotated[bool, options.NO_CACHE] = False,
+    cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
     jobs: Annotated[
         int | None,
         typer.Option(

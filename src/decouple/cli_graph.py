@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from decouple import cli_options as options
+
 if TYPE_CHECKING:
     from decouple.graph.commands import Source
 
@@ -30,13 +32,6 @@ _SINCE = typer.Option(
     "(2026-01-31). Read from git; skipped without history.",
 )
 _NO_HISTORY = typer.Option("--no-history", help="Leave change frequency out of the score.")
-_EXCLUDE = typer.Option(
-    "--exclude", "-x", metavar="GLOB", help="Paths to skip (gitignore syntax); repeatable."
-)
-_CONFIG = typer.Option(
-    "--config", metavar="FILE", help="A decouple.toml or pyproject.toml to use instead."
-)
-_NO_CACHE = typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")
 
 
 class HotspotFormat(str, Enum):
@@ -50,6 +45,7 @@ def _source(
     exclude: list[str] | None,
     config: Path | None,
     no_cache: bool,
+    cache_dir: Path | None,
     since: str,
     no_history: bool,
 ) -> Source:
@@ -61,6 +57,7 @@ def _source(
         exclude=tuple(exclude or ()),
         config=config,
         use_cache=not no_cache,
+        cache_dir=cache_dir,
         since=None if no_history else since,
     )
 
@@ -110,9 +107,10 @@ def graph(
     from_files: Annotated[list[Path] | None, _FROM] = None,
     since: Annotated[str, _SINCE] = "90d",
     no_history: Annotated[bool, _NO_HISTORY] = False,
-    exclude: Annotated[list[str] | None, _EXCLUDE] = None,
-    config: Annotated[Path | None, _CONFIG] = None,
-    no_cache: Annotated[bool, _NO_CACHE] = False,
+    exclude: Annotated[list[str] | None, options.EXCLUDE] = None,
+    config: Annotated[Path | None, options.CONFIG] = None,
+    no_cache: Annotated[bool, options.NO_CACHE] = False,
+    cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
 ) -> None:
     """Draw the coupling graph of PATH, hotspots coloured.
 
@@ -134,7 +132,7 @@ def graph(
     from decouple.graph.view import ViewOptions
 
     command = GraphCommand(
-        source=_source(path, from_files, exclude, config, no_cache, since, no_history),
+        source=_source(path, from_files, exclude, config, no_cache, cache_dir, since, no_history),
         svg=svg,
         dot=dot,
         mermaid=mermaid,
@@ -163,9 +161,10 @@ def hotspots(
     from_files: Annotated[list[Path] | None, _FROM] = None,
     since: Annotated[str, _SINCE] = "90d",
     no_history: Annotated[bool, _NO_HISTORY] = False,
-    exclude: Annotated[list[str] | None, _EXCLUDE] = None,
-    config: Annotated[Path | None, _CONFIG] = None,
-    no_cache: Annotated[bool, _NO_CACHE] = False,
+    exclude: Annotated[list[str] | None, options.EXCLUDE] = None,
+    config: Annotated[Path | None, options.CONFIG] = None,
+    no_cache: Annotated[bool, options.NO_CACHE] = False,
+    cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
 ) -> None:
     """Rank the services of PATH by hotspot score, with the components of each score.
 
@@ -183,7 +182,7 @@ def hotspots(
     from decouple.graph.commands import HotspotsCommand, run_hotspots_command
 
     command = HotspotsCommand(
-        source=_source(path, from_files, exclude, config, no_cache, since, no_history),
+        source=_source(path, from_files, exclude, config, no_cache, cache_dir, since, no_history),
         top=top,
         format=format.value,
     )

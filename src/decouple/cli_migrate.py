@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from decouple import cli_options as options
+
 
 class SyncClient(str, Enum):
     kafka_python = "kafka-python"
@@ -101,13 +103,9 @@ def migrate(
             "--allow-dirty", help="Let --write and --branch run with uncommitted changes."
         ),
     ] = False,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", metavar="FILE", help="A decouple.toml or pyproject.toml to use."),
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Ignore and do not write .decouple-cache/.")
-    ] = False,
+    config: Annotated[Path | None, options.CONFIG] = None,
+    no_cache: Annotated[bool, options.NO_CACHE] = False,
+    cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
 ) -> None:
     """Rewrite chosen fire-and-forget calls into Kafka sends and generate the consumers.
 
@@ -144,5 +142,6 @@ def migrate(
         allow_dirty=allow_dirty,
         config=config,
         use_cache=not no_cache,
+        cache_dir=cache_dir,
     )
     raise typer.Exit(run_migrate_command(command))

@@ -29,6 +29,7 @@ class Source:
     exclude: tuple[str, ...] = ()
     config: Path | None = None
     use_cache: bool = True
+    cache_dir: Path | None = None
     #: Change-frequency window (``90d`` or a date); ``None`` turns git history off.
     since: str | None = DEFAULT_WINDOW
 
@@ -58,7 +59,12 @@ def load(source: Source) -> tuple[ScanResult, dict[str, int] | None]:
 
     result = scan(
         source.path,
-        ScanOptions(exclude=source.exclude, config_path=source.config, use_cache=source.use_cache),
+        ScanOptions(
+            exclude=source.exclude,
+            config_path=source.config,
+            use_cache=source.use_cache,
+            cache_dir=source.cache_dir,
+        ),
     )
     changes = change_counts(result, source.path, window) if window is not None else None
     return result, changes

@@ -44,6 +44,7 @@ class MigrateCommand:
     allow_dirty: bool = False
     config: Path | None = None
     use_cache: bool = True
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,12 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
                 f"the work tree has uncommitted changes ({shown}); commit or stash them, "
                 "or pass --allow-dirty"
             )
-    result = scan(root, ScanOptions(config_path=command.config, use_cache=command.use_cache))
+    result = scan(
+        root,
+        ScanOptions(
+            config_path=command.config, use_cache=command.use_cache, cache_dir=command.cache_dir
+        ),
+    )
     selection = select_sites(result, criteria)
     options = PlanOptions(client=client, topic_template=template)
     whole = migrate_scanned(result, selection, options)

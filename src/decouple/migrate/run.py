@@ -36,6 +36,7 @@ class MigrateOptions:
     exclude: tuple[str, ...] = ()
     config_path: Path | None = None
     use_cache: bool = True
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ def migrate(root: Path | str, options: MigrateOptions) -> MigrationResult:
     result = scan(
         root,
         ScanOptions(
-            exclude=options.exclude, config_path=options.config_path, use_cache=options.use_cache
+            exclude=options.exclude,
+            config_path=options.config_path,
+            use_cache=options.use_cache,
+            cache_dir=options.cache_dir,
         ),
     )
     return migrate_scanned(result, select_sites(result, options.criteria), options.plan)
