@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from decouple.detect.extract import ExtractOptions
     from decouple.detect.facts import FileFacts
     from decouple.discover.files import FileListing
+    from decouple.rereads import ImportGraph
     from decouple.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
@@ -439,6 +440,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple.detect.registry import build_detectors
     from decouple.discover.files import categorize
     from decouple.discover.services import discover_services, service_for_path
+    from decouple.rereads import Helper
+    from decouple.rereads import select as select_rereads
     from decouple.resolve.calls import CallResolver
     from decouple.resolve.endpoints import build_endpoints, match_endpoint
     from decouple.resolve.hosts import HostMap
@@ -492,6 +495,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         services = _with_code_ports(services, facts, service_of)
         hosts = HostMap(services, dict(discovery.infra_hosts))
         known_wrappers: set[str] = set()
+        graph: ImportGraph | None = None
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
             index = ProjectIndex(
@@ -513,12 +517,18 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             if not new:
                 break
             known_wrappers |= new
-            # Next pass: files that mention a new helper by name are re-read for its invocations.
-            # A file naming none of them would give what it gave with the names known before.
+            # Next pass: files that may invoke a new helper (they name it and are connected
+            # to its module by imports) are re-read for its invocations. Any other file would
+            # give what it gave with the names known before.
             wrapper_options = detection_options(detectors, config, known_wrappers)
-            needles = tuple(n.encode() for n in new)
-            calls = _calls_of(new)
-            again = [p for p in python if _mentions(root / p, needles, calls)]
+            if graph is None:
+                graph = _import_graph(root, python)
+            helpers = [
+                Helper(q, w.is_method)
+                for q, w in resolution.wrappers.items()
+                if w.short_name in new
+            ]
+            again = select_rereads(python, helpers, graph, lambda p: _read(root / p))
             for fresh in extract_all(
                 root,
                 again,
@@ -660,21 +670,27 @@ def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) 
     return out
 
 
-def _calls_of(names: Iterable[str]) -> re.Pattern[bytes]:
-    """Any mention of one of ``names`` as a whole word except its definition: a call, an
-    import (``from x import name as alias``), an alias or an argument (``submit(name)``).
-    A substring would also find ``async_update`` for ``update``, in most files."""
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names))
-    return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
-
-
-def _mentions(path: Path, names: tuple[bytes, ...], calls: re.Pattern[bytes]) -> bool:
+def _read(path: Path) -> bytes | None:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError:
-        return False
-    # a substring test first: much faster than the regex, and most files fail it
-    return any(n in data for n in names) and calls.search(data) is not None
+        return None
+
+
+def _import_graph(root: Path, python: Sequence[str]) -> ImportGraph:
+    """What every Python file imports (read once per scan, when a helper is first learned)."""
+    from decouple.rereads import ImportGraph, import_targets
+
+    files = frozenset(python)
+    named = {path: module_name(path, files) for path in python}
+    packages = frozenset(module for module, is_package in named.values() if is_package)
+    targets: dict[str, frozenset[str]] = {}
+    for path, (module, is_package) in named.items():
+        data = _read(root / path)
+        targets[path] = (
+            frozenset() if data is None else import_targets(data, module, is_package, packages)
+        )
+    return ImportGraph({path: module for path, (module, _) in named.items()}, targets)
 
 
 def _with_code_ports(

@@ -1,0 +1,262 @@
+"""Which files a helper pass re-reads: those that may invoke one of the new helpers.
+
+A helper ``pkg.mod.func`` (or method ``pkg.mod.Class.meth``) is invoked through a name that
+static resolution ties to its definition: ``func(...)``, ``mod.func(...)``, ``obj.meth(...)``
+with ``obj`` a ``Class`` instance, ``Class.__init__(self, ...)``. Every such name reaches the
+file through an import, so a file can hold an invocation only if
+
+- it names the invocation word as a whole word (``func``, ``meth``; for ``__init__`` both
+  ``__init__`` and the class name), and
+- it is *connected* to the defining module: it is that module, or it imports that module,
+  something from it (``from pkg.mod import func``), or a package prefix of it (``import
+  pkg``, ``from pkg import mod``), relative imports resolved -- or, transitively, it imports
+  a connected module the same way. The transitive step covers re-exports at any depth
+  (``from .mod import func`` in ``pkg/__init__.py``, then ``from pkg import func``) and
+  objects handed on through other modules (``from pkg.clients import client``, where
+  ``pkg.clients`` builds a ``pkg.mod.Class``).
+
+Imports are found in the source text by a pattern, not by parsing: files the prefilter
+rejected have no facts, and a helper pass must see them too. The pattern finds every import
+``ast`` sees (``from x import (a,  # comment``, continuations, ``if x: import y``, imports
+in functions) and more: an import written in a string or docstring counts too, which only
+ever adds a file. Text that cannot be an import (``import executor job ...`` in prose) is
+skipped. Not followed, as static resolution does not follow them either: ``__import__``,
+``importlib.import_module``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+#: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
+#: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names
+#: run to the closing parenthesis, or to the end of the logical line (continuations joined).
+_IMPORT = re.compile(
+    r"[ \t\f]*(?:"
+    r"from(?P<base>[ \t\f]*\.[\w. \t\f]*?|[ \t\f]+[\w.]+)[ \t\f]*(?:\\\r?\n[ \t\f]*)?import\b"
+    r"(?P<names>[ \t\f]*\((?:#[^\n]*|[^)#])*\)|(?:\\\r?\n|[^\n;])*)"
+    r"|import\b(?P<modules>(?:\\\r?\n|[^\n;])*))"
+)
+_NAME = re.compile(r"[^\W\d][\w.]*(?:\s+as\s+[^\W\d]\w*)?")
+
+
+def module_package(module: str, is_package: bool) -> str:
+    """The package relative imports start from (as ``detect.context`` resolves them)."""
+    return module if is_package else module.rpartition(".")[0]
+
+
+def import_targets(
+    source: bytes, module: str, is_package: bool, packages: Container[str] = frozenset()
+) -> frozenset[str]:
+    """Dotted names the file's imports refer to, relative imports resolved.
+
+    ``import a.b.c as x`` and ``from a.b import c`` give ``a.b.c`` (a module or a name in
+    ``a.b``), ``from a.b import *`` gives ``a.b``; plain ``import a.b.c`` gives ``a.b.c`` and
+    binds ``a``. Dotted names the file writes through a name an import binds are added
+    too, for names bound to one of ``packages``: ``a.x.func`` after ``import a.b``,
+    ``mod.sub.func`` after ``from pkg import mod``.
+    A package reached that way is not otherwise a target: ``from . import components``
+    does not tie a file to every module under ``components``.
+    """
+    if b"import" not in source:
+        return frozenset()
+    text = source.decode("utf-8", "replace")
+    package = module_package(module, is_package)
+    out: set[str] = set()
+    bound: dict[str, set[str]] = {}  # local name -> what it refers to
+    for match in _statements(text):
+        base, names, modules = match.group("base", "names", "modules")
+        if modules is not None:
+            for item in _items(modules):
+                if not _NAME.fullmatch(item):
+                    continue  # prose: "import executor job for each platform." in a docstring
+                name, _, alias = (part.strip() for part in item.partition(" as "))
+                out.add(name)
+                if alias:
+                    bound.setdefault(alias, set()).add(name)
+                else:
+                    head = name.split(".")[0]
+                    bound.setdefault(head, set()).add(head)
+            continue
+        base = "".join(base.split())
+        level = len(base) - len(base.lstrip("."))
+        base = base[level:]
+        if level:
+            parts = package.split(".") if package else []
+            if level > 1:
+                parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+            base = ".".join([*parts, base] if base else parts)
+        for item in _items(names.strip().removeprefix("(").removesuffix(")")):
+            if item == "*":
+                if base:
+                    out.add(base)
+                continue
+            if not _NAME.fullmatch(item) or "." in item.partition(" as ")[0]:
+                continue  # prose again
+            name, _, alias = (part.strip() for part in item.partition(" as "))
+            target = f"{base}.{name}" if base else name
+            out.add(target)
+            bound.setdefault(alias or name, set()).add(target)
+    # only a package has attributes that are modules of their own
+    heads = sorted(n for n, targets in bound.items() if any(t in packages for t in targets))
+    if heads:
+        alternatives = "|".join(re.escape(h) for h in heads)
+        for chain in re.findall(rf"(?<![\w.])(?:{alternatives})(?:\.\w+)+", text):
+            head, _, rest = chain.partition(".")
+            for target in bound.get(head, ()):
+                out.add(f"{target}.{rest}")
+    return frozenset(out)
+
+
+def _statements(text: str) -> Iterator[re.Match[str]]:
+    """The import statements of ``text``: tried where a statement can start before each
+    ``import`` (the line's start, after a ``;`` or ``:``). Searching for the word first is
+    several times faster than trying the pattern at every line."""
+    done = 0
+    pos = text.find("import")
+    while pos != -1:
+        start = text.rfind("\n", 0, pos) + 1
+        while start > 1:  # a continued line: the statement began on the line before
+            end = start - 2
+            if text[end] == "\r" and end > 0:
+                end -= 1
+            if text[end] != "\\":
+                break
+            start = text.rfind("\n", 0, end) + 1
+        candidates = [start]
+        for separator in ";:":
+            at = text.find(separator, start, pos)
+            while at != -1:
+                candidates.append(at + 1)
+                at = text.find(separator, at + 1, pos)
+        for candidate in sorted(candidates):
+            if candidate < done:
+                continue
+            match = _IMPORT.match(text, candidate)
+            if match is not None:
+                done = match.end()
+                yield match
+        pos = text.find("import", max(pos + 6, done))
+
+
+def _items(names: str) -> list[str]:
+    """``a as b, c`` (comments, continuations and a trailing comma allowed) -> items."""
+    lines = [line.partition("#")[0] for line in names.replace("\\\n", " ").splitlines()]
+    items = [" ".join(i.split()) for i in " ".join(lines).split(",")]
+    if items and items[-1] == "":
+        items.pop()  # trailing comma
+    return items
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A learned helper: its qualified name and whether it is a method."""
+
+    qualname: str
+    is_method: bool
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """What an invocation names: the helper's own name; for a constructor also the
+        class (``Client(url)``)."""
+        prefix, _, short = self.qualname.rpartition(".")
+        if short == "__init__" and prefix:
+            return (short, prefix.rpartition(".")[2])
+        return (short,)
+
+
+def defining_module(qualname: str, modules: Iterable[str]) -> str | None:
+    """The longest module name that is a dotted prefix of ``qualname``."""
+    known = set(modules)
+    parts = qualname.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in known:
+            return candidate
+    return None
+
+
+class ImportGraph:
+    """Which files are connected, through imports, to a module (see the module docstring)."""
+
+    def __init__(self, modules: Mapping[str, str], targets: Mapping[str, frozenset[str]]) -> None:
+        """``modules``: path -> module name; ``targets``: path -> its ``import_targets``."""
+        self.modules = dict(modules)
+        self.files_of: dict[str, list[str]] = {}
+        for path, module in self.modules.items():
+            self.files_of.setdefault(module, []).append(path)
+        #: target -> files importing it, and the targets sorted (those under ``m`` are the
+        #: range from ``m.`` to ``m/``, "/" following "." in code point order)
+        self.importers: dict[str, list[str]] = {}
+        for path, names in targets.items():
+            for name in names:
+                self.importers.setdefault(name, []).append(path)
+        self.targets = sorted(self.importers)
+
+    def importing(self, module: str) -> Iterator[str]:
+        """Files importing ``module`` or a name in it (``module.func``, ``module.sub``)."""
+        yield from self.importers.get(module, ())
+        first = bisect_left(self.targets, module + ".")
+        last = bisect_left(self.targets, module + "/")
+        for target in self.targets[first:last]:
+            yield from self.importers[target]
+
+    def connected(self, module: str) -> set[str]:
+        """Files connected to ``module``: itself, and its importers, transitively."""
+        seen_modules = {module}
+        files = set(self.files_of.get(module, ()))
+        queue = deque([module])
+        while queue:
+            current = queue.popleft()
+            for path in self.importing(current):
+                if path in files:
+                    continue
+                files.add(path)
+                importer = self.modules.get(path)
+                if importer is not None and importer not in seen_modules:
+                    seen_modules.add(importer)
+                    files.update(self.files_of.get(importer, ()))
+                    queue.append(importer)
+        return files
+
+
+def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:
+    """Any mention of one of ``words`` as a whole word except a ``def`` of it: a call, an
+    import (``from x import name as alias``), an alias or an argument (``submit(name)``).
+    A substring would also find ``async_update`` for ``update``, in most files."""
+    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(set(words)))
+    return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
+
+
+def select(
+    paths: Sequence[str],
+    helpers: Iterable[Helper],
+    graph: ImportGraph,
+    read: Callable[[str], bytes | None],
+) -> list[str]:
+    """The files of ``paths`` (in their order) that may invoke one of ``helpers``."""
+    wanted: dict[str, set[str]] = {}  # path -> words it must name
+    modules = set(graph.files_of)
+    for helper in helpers:
+        module = defining_module(helper.qualname, modules)
+        # a helper outside every known module (cannot happen for facts of this scan):
+        # every file may name it
+        files = graph.connected(module) if module is not None else set(paths)
+        for path in files:
+            wanted.setdefault(path, set()).update(helper.words)
+    out = []
+    for path in paths:
+        words = wanted.get(path)
+        if not words:
+            continue
+        data = read(path)
+        if data is None:
+            continue
+        needles = [w.encode() for w in words]
+        if any(n in data for n in needles) and words_pattern(words).search(data):
+            out.append(path)
+    return out

@@ -1,0 +1,235 @@
+"""Which files a helper pass re-reads: those that name the helper and reach its module."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from decouple import rereads
+from decouple.api import ScanOptions, module_name, scan
+from decouple.render.json import render_json
+from decouple.rereads import Helper, ImportGraph, import_targets, select
+
+SAMPLE = Path(__file__).parent.parent / "fixtures" / "sample"
+
+
+def targets(
+    source: str, module: str = "pkg.here", packages: frozenset[str] = frozenset()
+) -> set[str]:
+    return set(import_targets(source.encode(), module, module.endswith("pkg"), packages))
+
+
+# --- import_targets -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import a.b.c as x\n", {"a.b.c"}),
+        ("import os, json as j\n", {"os", "json"}),
+        ("from a.b import c, d as e\n", {"a.b.c", "a.b.d"}),
+        ("from a.b import *\n", {"a.b"}),
+        ("from a.b import (\n    c,  # see f(x)\n    d,\n)\n", {"a.b.c", "a.b.d"}),
+        ("from a.b \\\n    import c\n", {"a.b.c"}),
+        ("from a.b import c, \\\n    d\n", {"a.b.c", "a.b.d"}),
+        ("if TYPE_CHECKING: import a.b as ab\n", {"a.b"}),
+        ("x = 1; from a import b\n", {"a.b"}),
+        ("def f():\n    from a import b\n    return b\n", {"a.b"}),
+        ("try:\n    import a as x\nexcept ImportError:\n    x = None\n", {"a"}),
+        ("from.mod import f\n", {"pkg.mod.f"}),
+        ("from . import mod\n", {"pkg.mod"}),
+        ("from .. import top\n", {"top"}),
+        ("from ..other import g\n", {"other.g"}),
+        ('"""Usage:\n\n    import executor job for each platform.\n"""\n', set()),
+        ('HELP = """\nfrom a.b import c\n"""\n', {"a.b.c"}),  # a string counts: only ever adds
+        ("importlib.import_module('a.b')\n", set()),
+    ],
+)
+def test_import_targets(source: str, expected: set[str]) -> None:
+    assert targets(source) == expected
+
+
+def test_a_relative_import_in_a_package_starts_from_the_package_itself() -> None:
+    got = import_targets(b"from . import mod\nfrom .sub import f\n", "pkg", True)
+    assert set(got) == {"pkg.mod", "pkg.sub.f"}
+
+
+def test_names_written_through_a_bound_package_are_targets() -> None:
+    source = "import a.b\nfrom pkg import sub as s\n\na.x.func()\ns.mod.Client()\nother.y.z()\n"
+    got = targets(source, packages=frozenset({"a", "pkg.sub"}))
+    assert got == {"a.b", "pkg.sub", "a.x.func", "pkg.sub.mod.Client"}
+
+
+def test_a_package_alone_does_not_reach_its_modules() -> None:
+    """``from . import components`` must not tie the file to every component."""
+    got = targets("from . import components\n", "app.loader", frozenset({"app.components"}))
+    assert got == {"app.components"}
+
+
+# --- selection ----------------------------------------------------------------------------
+
+
+def pick(tree: dict[str, str], *helpers: Helper) -> list[str]:
+    paths = sorted(tree)
+    files = frozenset(paths)
+    named = {p: module_name(p, files) for p in paths}
+    packages = frozenset(m for m, is_package in named.values() if is_package)
+    graph = ImportGraph(
+        {p: m for p, (m, _) in named.items()},
+        {p: import_targets(tree[p].encode(), m, ip, packages) for p, (m, ip) in named.items()},
+    )
+    return select(paths, helpers, graph, lambda p: tree[p].encode())
+
+
+BASE = {
+    "pkg/__init__.py": "",
+    "pkg/mod.py": (
+        "import requests\n\n"
+        "def update(url):\n    return requests.get(url)\n\n"
+        "class Client:\n    def __init__(self, url):\n        requests.get(url)\n\n"
+        "    def update(self, url):\n        return requests.get(url)\n\n"
+        "def caller():\n    return update('http://x')\n"
+    ),
+}
+FUNC = Helper("pkg.mod.update", is_method=False)
+METHOD = Helper("pkg.mod.Client.update", is_method=True)
+INIT = Helper("pkg.mod.Client.__init__", is_method=True)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from pkg.mod import update\nupdate('http://a')\n",
+        "from pkg.mod import update as u\nu('http://a')\n",
+        "from pkg import mod\nmod.update('http://a')\n",
+        "import pkg.mod\npkg.mod.update('http://a')\n",
+        "import pkg.mod as m\nm.update('http://a')\n",
+        "import pkg\npkg.mod.update('http://a')\n",
+        "from pkg.mod import *\nupdate('http://a')\n",
+        "def f():\n    from pkg.mod import update\n    update('http://a')\n",
+    ],
+)
+def test_a_file_importing_the_helper_and_naming_it_is_reread(source: str) -> None:
+    assert pick({**BASE, "app/main.py": source}, FUNC) == ["app/main.py", "pkg/mod.py"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # names the word, imports nothing of the helper's module
+        "from other import update\nupdate('http://a')\n",
+        "import os\nstate.update({'a': 1})\n",
+        # imports the module's package, not the module
+        "import pkg\npkg.update('http://a')\n",
+        "from pkg import other\nother.update('http://a')\n",
+        # imports the module, never names the helper (async_update is another word)
+        "from pkg import mod\nmod.async_update('http://a')\n",
+        # only defines a function of that name
+        "from pkg import mod\n\ndef update(x):\n    return x\n",
+    ],
+)
+def test_a_file_that_cannot_invoke_the_helper_is_not_reread(source: str) -> None:
+    assert pick({**BASE, "app/main.py": source}, FUNC) == ["pkg/mod.py"]
+
+
+def test_a_re_export_is_followed() -> None:
+    tree = {
+        **BASE,
+        "pkg/__init__.py": "from .mod import update\n",
+        "app/__init__.py": "",
+        "app/main.py": "from pkg import update\nupdate('http://a')\n",
+        "app/deeper.py": "from app.main import update\nupdate('http://b')\n",
+    }
+    assert pick(tree, FUNC) == ["app/deeper.py", "app/main.py", "pkg/__init__.py", "pkg/mod.py"]
+
+
+def test_a_method_is_looked_for_where_an_instance_can_reach() -> None:
+    tree = {
+        **BASE,
+        "pkg/clients.py": "from pkg.mod import Client\n\nclient = Client('http://a')\n",
+        "app/main.py": "from pkg.clients import client\nclient.update('http://b')\n",
+        "app/other.py": "import json\nsettings.update(json.loads('{}'))\n",
+    }
+    assert pick(tree, METHOD) == ["app/main.py", "pkg/mod.py"]
+
+
+def test_a_constructor_helper_is_looked_for_by_its_class_name_too() -> None:
+    tree = {
+        **BASE,
+        "app/main.py": "from pkg.mod import Client\nClient('http://a')\n",
+        "app/sub.py": "from pkg import mod\n\nclass Sub(mod.Client):\n"
+        "    def __init__(self):\n        mod.Client.__init__(self, 'http://b')\n",
+        "app/other.py": "class Client:\n    pass\n\nClient()\n",
+    }
+    assert pick(tree, INIT) == ["app/main.py", "app/sub.py", "pkg/mod.py"]
+
+
+def test_relative_imports_are_resolved() -> None:
+    tree = {
+        **BASE,
+        "pkg/sibling.py": "from .mod import update\nupdate('http://a')\n",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/deep.py": "from ..mod import update\nupdate('http://a')\n",
+        "pkg/sub/wrong.py": "from .mod import update\nupdate('http://a')\n",  # pkg.sub.mod
+    }
+    assert pick(tree, FUNC) == ["pkg/mod.py", "pkg/sibling.py", "pkg/sub/deep.py"]
+
+
+def test_an_unreadable_file_is_skipped() -> None:
+    tree = {**BASE, "app/main.py": "from pkg.mod import update\nupdate('http://a')\n"}
+    paths = sorted(tree)
+    graph = ImportGraph(
+        {p: module_name(p, frozenset(paths))[0] for p in paths},
+        {p: import_targets(tree[p].encode(), "x", False) for p in paths},
+    )
+    assert select(paths, [FUNC], graph, lambda p: None) == []
+
+
+# --- the whole scan: the selection loses nothing ------------------------------------------
+
+HELPERS_TREE = {
+    "svc/pkg/__init__.py": "from .mod import fetch\n",
+    "svc/pkg/mod.py": (
+        "import requests\n\n"
+        "def fetch(url):\n    return requests.get(url, timeout=3)\n\n"
+        "class Api:\n    def __init__(self, base):\n        requests.get(base, timeout=3)\n\n"
+        "    def update(self, base):\n        return requests.post(base, timeout=3)\n"
+    ),
+    "svc/pkg/clients.py": "from pkg.mod import Api\n\napi = Api('http://orders:8000/a')\n",
+    "svc/app.py": (
+        "from pkg import fetch, mod\nfrom pkg.clients import api\n\n"
+        "def run():\n    fetch('http://orders:8000/b')\n    mod.fetch('http://orders:8000/c')\n"
+        "    api.update('http://orders:8000/d')\n    mod.Api('http://orders:8000/e')\n"
+    ),
+    "svc/unrelated.py": "def update(x):\n    return x\n\nupdate(1)\nfetch = print\nfetch(2)\n",
+}
+
+
+@pytest.mark.parametrize("tree", ["helpers", "sample"])
+def test_results_equal_those_of_rereading_every_file(
+    tree: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / tree
+    if tree == "sample":
+        shutil.copytree(SAMPLE, root)
+    else:
+        for path, text in HELPERS_TREE.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
+    chosen: list[list[str]] = []
+    real = rereads.select
+
+    def spy(paths, helpers, graph, read):  # type: ignore[no-untyped-def]
+        chosen.append(real(paths, helpers, graph, read))
+        return chosen[-1]
+
+    monkeypatch.setattr(rereads, "select", spy)
+    precise = render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    assert chosen, "the tree has helpers: a helper pass ran"
+    monkeypatch.setattr(rereads, "select", lambda paths, *_: list(paths))
+    everything = render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    assert precise == everything
+    if tree == "helpers":
+        assert "svc/unrelated.py" not in chosen[0]
