@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import decouple
 import decouple.api
+import decouple.cache
 import decouple.detect.extract
 from decouple.api import ScanOptions, scan
 from decouple.cli import main
@@ -51,6 +53,33 @@ def test_an_unchanged_tree_returns_the_previous_result_without_analysing(
     monkeypatch.setattr(decouple.detect.extract, "extract_facts", fail)
     monkeypatch.setattr(decouple.api, "content_digest", fail)
     assert cached(repo, cache) == expected
+
+
+def test_other_decouple_code_reuses_nothing_from_the_cache(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editable install changed under the same version number: results are recomputed."""
+    cache = tmp_path / "cache"
+    expected = cached(repo, cache)
+    analysed: list[str] = []
+    real = decouple.detect.extract.extract_facts
+
+    def counting(source: bytes, path: str, *args: object, **kwargs: object) -> object:
+        analysed.append(path)
+        return real(source, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decouple.detect.extract, "extract_facts", counting)
+    monkeypatch.setattr(decouple.cache, "code_version", lambda: "0.1.0+other")
+    monkeypatch.setattr(decouple.api, "code_version", lambda: "0.1.0+other")
+    assert cached(repo, cache) == expected
+    assert CLIENTS in analysed
+
+
+def test_the_code_stamp_follows_the_installed_modules() -> None:
+    stamp = decouple.cache.code_version()
+    assert stamp.startswith(decouple.__version__ + "+")
+    decouple.cache.code_version.cache_clear()
+    assert decouple.cache.code_version() == stamp
 
 
 @pytest.mark.parametrize(

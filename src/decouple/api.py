@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from decouple import __version__
 from decouple.cache import (
     Manifest,
+    code_version,
     content_digest,
     facts_key,
     read_facts,
@@ -179,7 +179,7 @@ def worth_parsing(source: bytes, tokens: tuple[bytes, ...]) -> bool:
 def _fingerprint(options: ExtractOptions) -> str:
     payload = json.dumps(
         [
-            __version__,
+            code_version(),
             sorted(options.client_modules),
             sorted(options.method_names),
             sorted(options.custom_clients),

@@ -23,6 +23,7 @@ in the cache is executed or unpickled: it is JSON, decoded into decouple's own t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -44,6 +45,24 @@ FORMAT = 2
 #: whole seconds suggest a coarse file system (FAT, HFS+, ext3), which gets the long window.
 RACY_NS = 100_000_000
 RACY_COARSE_NS = 2_000_000_000
+
+
+@functools.cache
+def code_version() -> str:
+    """decouple's version and a stamp of its own code (size and mtime of each module).
+
+    Part of every key: an editable install, or a release rebuilt without a version bump,
+    must never hand back facts or results that older code produced.
+    """
+    package = Path(__file__).parent
+    stamp = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp.update(f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return f"{__version__}+{stamp.hexdigest()[:12]}"
 
 
 def content_digest(source: bytes) -> str:
@@ -120,7 +139,7 @@ class Manifest:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            if data.get("format") != FORMAT or data.get("version") != __version__:
+            if data.get("format") != FORMAT or data.get("version") != code_version():
                 return
             if data.get("root") != root:
                 return
@@ -219,7 +238,7 @@ class Manifest:
         digests = {e[2] for e in files.values()}
         data = {
             "format": FORMAT,
-            "version": __version__,
+            "version": code_version(),
             "root": str(root),
             "files": files,
             "rejected": {fp: sorted(d & digests) for fp, d in self.rejected.items()},
