@@ -84,7 +84,16 @@ def test_the_code_stamp_follows_the_installed_modules() -> None:
 
 @pytest.mark.parametrize(
     "edit",
-    ["url", "new file", "deleted file", "compose", "config", "helper"],
+    [
+        "url",
+        "new file",
+        "deleted file",
+        "compose",
+        "config",
+        "helper",
+        "gitignore rule",
+        "renamed directory",
+    ],
 )
 def test_after_an_edit_the_cached_scan_equals_a_fresh_one(
     repo: Path, tmp_path: Path, edit: str
@@ -111,6 +120,12 @@ def test_after_an_edit_the_cached_scan_equals_a_fresh_one(
         )
     elif edit == "config":
         (repo / "decouple.toml").write_text('exclude = ["services/frontend/**"]\n')
+    elif edit == "gitignore rule":
+        # the root directory's mtime stays: only the .gitignore's tells
+        with (repo / ".gitignore").open("a", encoding="utf-8") as handle:
+            handle.write(f"\n{CLIENTS}\n")
+    elif edit == "renamed directory":
+        (repo / "services/frontend").rename(repo / "services/storefront")
     elif edit == "helper":
         with clients.open("a", encoding="utf-8") as handle:
             handle.write("\n\ndef fetch(host):\n    return requests.get(f'http://{host}/x')\n")
@@ -248,3 +263,80 @@ def test_starting_the_cli_imports_nothing_heavy(code: str) -> None:
     )
     loaded = {name.split(".")[0] for name in done.stderr.split()}
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def _graph(root: Path, cache: Path | None) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The import graph of ``root`` as a scan builds it, with or without the cache."""
+    from decouple.discover.files import list_files
+
+    python = list(list_files(root, ()).python)
+    manifest = None
+    if cache is not None:
+        manifest = decouple.cache.Manifest(cache, root)
+        # as a scan does before building the graph: the manifest knows every file's digest
+        decouple.api.extract_all(
+            root,
+            python,
+            decouple.api.detection_options([], decouple.api.Config()),
+            jobs=1,
+            cache_dir=cache,
+            manifest=manifest,
+        )
+        manifest.save(root, set(python))
+    graph = decouple.api._import_graph(root, python, cache, manifest)
+    return graph.modules, graph.importers
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["import", "new file", "deleted file", "new package", "renamed directory", "corrupt"],
+)
+def test_cached_imports_equal_fresh_ones_after_an_edit(
+    repo: Path, tmp_path: Path, edit: str
+) -> None:
+    cache = tmp_path / "cache"
+    assert _graph(repo, cache) == _graph(repo, None)
+    clients = repo / CLIENTS
+    frontend = repo / "services/frontend/frontend"
+    if edit == "import":
+        with clients.open("a", encoding="utf-8") as handle:
+            handle.write("\nimport shopcore.http\nfrom . import extra_mod\n")
+    elif edit == "new file":
+        (frontend / "extra.py").write_text("from shopcore import http\n", encoding="utf-8")
+    elif edit == "deleted file":
+        clients.unlink()
+    elif edit == "new package":
+        # module names and the set of packages change: `services.frontend` becomes one
+        (repo / "services/frontend/__init__.py").write_text("", encoding="utf-8")
+    elif edit == "renamed directory":
+        frontend.rename(repo / "services/frontend/storefront")
+    elif edit == "corrupt":
+        for entry in cache.glob("imports-*.json"):
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            data["files"] = {path: [1, None, "x", 3] for path in data["files"]}
+            entry.write_text(json.dumps(data), encoding="utf-8")
+    fresh = _graph(repo, None)
+    assert _graph(repo, cache) == fresh
+    # and once more, now from the cache alone
+    assert _graph(repo, cache) == fresh
+
+
+def test_unchanged_files_imports_come_from_the_cache(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    expected = _graph(repo, cache)
+    read: list[str] = []
+    real = decouple.api._read
+
+    def counting(path: str) -> bytes | None:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(decouple.api, "_read", counting)
+    original = (repo / CLIENTS).read_bytes()
+    (repo / CLIENTS).write_bytes(original + b"\nimport shopcore.http\n")
+    assert _graph(repo, cache) != expected
+    assert [os.path.relpath(p, repo) for p in read] == [CLIENTS]
+    (repo / CLIENTS).write_bytes(original)
+    assert _graph(repo, cache) == expected

@@ -8,6 +8,7 @@ The CLI is a thin layer over these functions; tests call them directly.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decouple.cache import (
+    ImportsCache,
     Manifest,
     code_version,
     content_digest,
@@ -424,13 +426,14 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
 
     root = root.resolve()
     config, diagnostics = load_configuration(root, options.config_path)
-    listing = list_files(root, (*config.exclude, *options.exclude))
     cache_dir = None
-    manifest = None
-    inputs: _Inputs | None = None
     if options.use_cache:
         cache_dir = options.cache_dir or root / CACHE_DIR_NAME
         prepare_cache(cache_dir)
+    listing = list_files(root, (*config.exclude, *options.exclude), cache_dir)
+    manifest = None
+    inputs: _Inputs | None = None
+    if options.use_cache and cache_dir is not None:
         manifest = Manifest(cache_dir, root)
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
         previous = inputs.previous_result()
@@ -522,13 +525,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             # give what it gave with the names known before.
             wrapper_options = detection_options(detectors, config, known_wrappers)
             if graph is None:
-                graph = _import_graph(root, python)
+                graph = _import_graph(root, python, cache_dir, manifest)
             helpers = [
                 Helper(q, w.is_method)
                 for q, w in resolution.wrappers.items()
                 if w.short_name in new
             ]
-            again = select_rereads(python, helpers, graph, lambda p: _read(root / p))
+            again = select_rereads(python, helpers, graph, functools.partial(_read_in, str(root)))
             for fresh in extract_all(
                 root,
                 again,
@@ -670,26 +673,57 @@ def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) 
     return out
 
 
-def _read(path: Path) -> bytes | None:
+def _read_in(root: str, path: str) -> bytes | None:
+    return _read(os.path.join(root, path))
+
+
+def _read(path: str) -> bytes | None:
+    # plain str paths: thousands of files per pass, and pathlib's joins cost as much as reads
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError:
         return None
 
 
-def _import_graph(root: Path, python: Sequence[str]) -> ImportGraph:
-    """What every Python file imports (read once per scan, when a helper is first learned)."""
+def _import_graph(
+    root: Path,
+    python: Sequence[str],
+    cache_dir: Path | None = None,
+    manifest: Manifest | None = None,
+) -> ImportGraph:
+    """What every Python file imports (found once per scan, when a helper is first learned).
+
+    With a cache, a file whose size and mtime the manifest knows is not read: its targets
+    come from the imports cache when its digest, module and the tree's packages match.
+    """
     from decouple.rereads import ImportGraph, import_targets
 
     files = frozenset(python)
     named = {path: module_name(path, files) for path in python}
     packages = frozenset(module for module, is_package in named.values() if is_package)
+    cache = ImportsCache(cache_dir, root, packages) if cache_dir is not None else None
     targets: dict[str, frozenset[str]] = {}
+    base = str(root)
     for path, (module, is_package) in named.items():
-        data = _read(root / path)
-        targets[path] = (
-            frozenset() if data is None else import_targets(data, module, is_package, packages)
-        )
+        full = os.path.join(base, path)
+        if cache is not None and manifest is not None:
+            try:
+                digest = manifest.digest(path, os.stat(full))
+            except OSError:
+                digest = None
+            if digest is not None:
+                hit = cache.get(path, digest, module, is_package)
+                if hit is not None:
+                    targets[path] = hit
+                    continue
+        data = _read(full)
+        found = frozenset() if data is None else import_targets(data, module, is_package, packages)
+        targets[path] = found
+        if cache is not None and data is not None:
+            cache.put(path, content_digest(data), module, is_package, found)
+    if cache is not None:
+        cache.save(python)
     return ImportGraph({path: module for path, (module, _) in named.items()}, targets)
 
 

@@ -6,6 +6,10 @@ Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
                                 decouple version and the detection options)
     manifest-<root>.json        per scanned root: path -> (size, mtime_ns, content digest),
                                 the digests the byte prefilter rejected, and the last result
+    imports-<root>.json         per scanned root: each file's import targets, by digest
+                                (read only by scans that learn a helper)
+    listing-<root>.json         per scanned root, walk mode: the last listing and the stamps
+                                of the directories it depends on (decouple.discover.files)
 
 The manifest lets a rerun skip reading and hashing files whose size and modification time
 are unchanged; when every input of the scan (Python files, deployment files, configuration,
@@ -29,6 +33,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,6 +254,76 @@ class Manifest:
         _write_json(str(self.path), data)
 
 
+class ImportsCache:
+    """Each file's import targets (for the helper passes), per scanned root.
+
+    An entry is reused only for the same path, content digest, module name and package flag,
+    under the same set of packages (import targets depend on which names are packages) and
+    the same decouple code: everything :func:`decouple.rereads.import_targets` reads. Kept
+    apart from the manifest, which an unchanged rerun loads: only scans that learn a helper
+    read this one.
+    """
+
+    def __init__(self, directory: Path, root: Path, packages: Iterable[str]) -> None:
+        name = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        self.path = directory / f"imports-{name}.json"
+        self.root = str(root)
+        self.stamp = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()
+        self.files: dict[str, list[Any]] = {}
+        self.dirty = False
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if (
+                data.get("format") == FORMAT
+                and data.get("version") == code_version()
+                and data.get("root") == self.root
+                and data.get("packages") == self.stamp
+                and isinstance(data.get("files"), dict)
+            ):
+                self.files = data["files"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            self.files = {}
+
+    def get(self, path: str, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
+        entry = self.files.get(path)
+        try:
+            if (
+                isinstance(entry, list)
+                and len(entry) == 4
+                and entry[0] == digest
+                and entry[1] == module
+                and entry[2] is is_package
+                and isinstance(entry[3], list)
+                and all(isinstance(t, str) for t in entry[3])
+            ):
+                return frozenset(entry[3])
+        except TypeError:
+            return None
+        return None
+
+    def put(
+        self, path: str, digest: str, module: str, is_package: bool, targets: frozenset[str]
+    ) -> None:
+        self.files[path] = [digest, module, is_package, sorted(targets)]
+        self.dirty = True
+
+    def save(self, live: Iterable[str]) -> None:
+        """Write the entries of the files in ``live`` (this scan's), if anything changed."""
+        if not self.dirty:
+            return
+        files = {p: self.files[p] for p in live if p in self.files}
+        data = {
+            "format": FORMAT,
+            "version": code_version(),
+            "root": self.root,
+            "packages": self.stamp,
+            "files": files,
+        }
+        _write_json(str(self.path), data)
+        self.dirty = False
+
+
 def result_key(parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
 
@@ -291,6 +366,7 @@ def decode_model(value: Any) -> Any:
 
 __all__ = [
     "FORMAT",
+    "ImportsCache",
     "Manifest",
     "content_digest",
     "decode_model",

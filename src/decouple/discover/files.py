@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import errno
 import functools
+import hashlib
+import json
 import os
 import posixpath
 import re
 import stat
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +143,9 @@ def _is_ci_yaml(path: str) -> bool:
     return name in _NON_DEPLOY_YAML or name.startswith("azure-pipelines")
 
 
-def list_files(root: Path, exclude: Sequence[str] = ()) -> FileListing:
+def list_files(
+    root: Path, exclude: Sequence[str] = (), cache_dir: Path | None = None
+) -> FileListing:
     """List the Python and deployment files under ``root``.
 
     Honours ``.gitignore`` (through git when ``root`` is inside a work tree, even as a
@@ -158,11 +163,25 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> FileListing:
     walker = _Walker(root, exclude)
     listed = _git_listing(root)
     if listed is None:
+        cache = ListingCache(cache_dir, root, exclude) if cache_dir is not None else None
+        if cache is not None:
+            known = cache.load()
+            if known is not None:
+                return known
+            walker.stamps = {}
         walker.walk("")
+        if cache is not None and walker.cacheable and walker.stamps is not None:
+            listing = _listing(walker)
+            cache.save(listing, walker.stamps)
+            return listing
     else:
         paths, diagnostics = listed
         walker.diagnostics.extend(diagnostics)
         walker.take_git_paths(paths)
+    return _listing(walker)
+
+
+def _listing(walker: _Walker) -> FileListing:
     files = walker.files
     if not all(_is_utf8(p) for p in files):
         files = [p for p in files if _is_utf8(p) or walker.reject_name(p)]
@@ -173,6 +192,82 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> FileListing:
         deploy=tuple(deploy),
         diagnostics=tuple(sorted(set(walker.diagnostics), key=Diagnostic.sort_key)),
     )
+
+
+def _stamp_of(path: str) -> list[int] | None:
+    """What tells a path changed: mtime, size, inode and type (None: missing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino, stat.S_IFMT(st.st_mode)]
+
+
+class ListingCache:
+    """The last walk's listing, reused while nothing it depends on changed.
+
+    Walk mode only (git lists a work tree itself). The listing depends on each directory's
+    entries (their names and types) in the directories walked or checked for virtualenv and
+    build markers, and on the ``.gitignore`` files read: a directory's mtime changes when an
+    entry is created, deleted or renamed in it, and a ``.gitignore``'s when it is edited.
+    Each of those paths is stamped before it is read; the listing is reused only when every
+    stamp is unchanged and the root, ``exclude`` and decouple's code are the same. A walk that
+    met a symlink or an unreadable entry is not kept (a link's target can change elsewhere),
+    nor one that saw a path modified within the racy window (an edit in the same timestamp
+    tick would keep its mtime).
+    """
+
+    def __init__(self, directory: Path, root: Path, exclude: Sequence[str]) -> None:
+        from decouple import cache
+
+        name = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        self.path = directory / f"listing-{name}.json"
+        self.key = [cache.FORMAT, cache.code_version(), str(root), list(exclude)]
+        self.root = str(root)
+
+    def load(self) -> FileListing | None:
+        from decouple import cache
+
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("key") != self.key:
+                return None
+            stamps = data["stamps"]
+            if not isinstance(stamps, dict) or not stamps:
+                return None
+            for rel, stamp in stamps.items():
+                if _stamp_of(os.path.join(self.root, rel) if rel else self.root) != stamp:
+                    return None
+            listing = cache.decode_model(data["listing"])
+            python, deploy, diagnostics = listing
+            if not (
+                all(isinstance(p, str) for p in (*python, *deploy))
+                and all(isinstance(d, Diagnostic) for d in diagnostics)
+            ):
+                return None
+            return FileListing(python=python, deploy=deploy, diagnostics=diagnostics)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None
+
+    def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None:
+        from decouple import cache
+
+        now = time.time_ns()
+        for stamp in stamps.values():
+            if stamp is None:
+                continue
+            mtime = stamp[0]
+            window = cache.RACY_COARSE_NS if mtime % 1_000_000_000 == 0 else cache.RACY_NS
+            if mtime > now - window:
+                return  # too recent to vouch for: walked again next time
+        data = {
+            "key": self.key,
+            "stamps": stamps,
+            "listing": cache.encode_model([listing.python, listing.deploy, listing.diagnostics]),
+        }
+        cache.prepare(self.path.parent)
+        cache._write_json(str(self.path), data)
 
 
 def _git_listing(root: Path) -> tuple[list[str], list[Diagnostic]] | None:
@@ -301,6 +396,12 @@ class _Walker:
         self.diagnostics: list[Diagnostic] = []
         self._skip_cache: dict[str, bool] = {}
         self._excluded_dirs: dict[str, bool] = {}
+        #: Walk mode: every directory and file the listing depends on, with its state (see
+        #: :class:`ListingCache`); None when not tracked.
+        self.stamps: dict[str, list[int] | None] | None = None
+        #: False once the walk met something the stamps cannot vouch for (a symlink, whose
+        #: target may change elsewhere; an unreadable entry).
+        self.cacheable = True
 
     # -- shared rules -------------------------------------------------------------------
 
@@ -325,22 +426,33 @@ class _Walker:
             return cached
         name = posixpath.basename(rel)
         absolute = self._abs(rel)
-        skip = (
-            name in _SKIP_DIR_NAMES
-            or name.endswith(".egg-info")
-            or (
+        skip = name in _SKIP_DIR_NAMES or name.endswith(".egg-info")
+        if not skip:
+            # decided by what the directory holds, and its bin/ and Scripts/ when they exist
+            # (creating one changes the directory's own mtime)
+            self._stamp(rel)
+            for sub in ("bin", "Scripts"):
+                self._stamp(f"{rel}/{sub}" if rel else sub, only_existing=True)
+            skip = (
                 name in _BUILD_DIR_NAMES
                 and not os.path.exists(os.path.join(absolute, "__init__.py"))
-            )
-            or _is_virtualenv(absolute)
-        )
+            ) or _is_virtualenv(absolute)
         self._skip_cache[rel] = skip
         return skip
+
+    def _stamp(self, rel: str, only_existing: bool = False) -> None:
+        """Remember the state of a path the walk's result depends on (for the listing cache):
+        a directory's mtime changes when an entry is added, removed or renamed."""
+        if self.stamps is not None and rel not in self.stamps:
+            stamp = _stamp_of(self._abs(rel))
+            if stamp is not None or not only_existing:
+                self.stamps[rel] = stamp
 
     def _inside_root(self, real: str) -> bool:
         return real == self.root_real or real.startswith(self.root_real.rstrip(os.sep) + os.sep)
 
     def _note(self, rel: str, code: str, message: str) -> None:
+        self.cacheable = False
         self.diagnostics.append(Diagnostic(rel, 0, Severity.WARNING, code, message))
 
     def _check_symlink(self, rel: str, parent_real: str) -> tuple[bool, bool]:
@@ -438,6 +550,7 @@ class _Walker:
             if real in visited:
                 continue
             visited.add(real)
+            self._stamp(rel)  # before listing: an entry added meanwhile leaves a newer mtime
             try:
                 with os.scandir(absolute) as iterator:
                     entries = sorted(iterator, key=lambda e: e.name)
@@ -474,6 +587,7 @@ class _Walker:
             )
 
     def _take_link(self, rel: str, ignores: tuple[_IgnoreFile, ...], parent_real: str) -> None:
+        self.cacheable = False  # its target can change without any stamp changing
         # Ignore rules first: an ignored or excluded link is not worth a diagnostic.
         if _ignored(ignores, rel, False) or self._excluded(rel, False):
             return
@@ -496,6 +610,7 @@ class _Walker:
         if not any(e.name == ".gitignore" for e in entries):
             return None
         path = f"{rel}/.gitignore" if rel else ".gitignore"
+        self._stamp(path)
         try:
             text = Path(self._abs(path)).read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
