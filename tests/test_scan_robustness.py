@@ -65,3 +65,16 @@ def test_a_repo_whose_services_live_elsewhere_still_reports_every_call(tmp_path:
     result = scan(tmp_path, ScanOptions(use_cache=False))
     (site,) = result.call_sites
     assert site.callee == "external:billing"
+
+
+def test_a_cache_dir_that_is_a_file_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from decouple.cli import main
+
+    (tmp_path / "app.py").write_text("x = 1\n", encoding="utf-8")
+    not_a_dir = tmp_path / "cache.txt"
+    not_a_dir.write_text("", encoding="utf-8")
+    assert main(["scan", str(tmp_path), "--cache-dir", str(not_a_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "--cache-dir" in err and "is a file" in err

@@ -19,6 +19,8 @@ NO_CACHE = typer.Option("--no-cache", help="Ignore and do not write the cache.")
 CACHE_DIR = typer.Option(
     "--cache-dir",
     metavar="DIR",
+    # an existing file is refused up front; an unwritable directory only costs speed
+    file_okay=False,
     help="Where to keep per-file results between runs (default: PATH/.decouple-cache). "
     "Safe to delete; shared safely by concurrent runs.",
 )
