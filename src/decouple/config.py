@@ -208,6 +208,8 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
     simply no configuration.
     """
     if explicit is not None:
+        if explicit.is_dir():
+            raise ConfigError([f"{explicit}: is a directory, not a config file"])
         if not explicit.is_file():
             raise ConfigError([f"{explicit}: config file not found"])
         return _load_file(explicit, explicit.name)

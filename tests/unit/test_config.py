@@ -82,3 +82,8 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
 def test_an_explicit_config_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path, tmp_path / "missing.toml")
+
+
+def test_an_explicit_config_that_is_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path, tmp_path)
