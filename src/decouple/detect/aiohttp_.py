@@ -7,8 +7,7 @@ from decouple.detect.base import (
     Detector,
     Example,
     Match,
-    argument,
-    lit_upper,
+    method_and_url,
     payload_of,
     sets_timeout,
     snippet,
@@ -131,13 +130,9 @@ class AiohttpDetector(Detector):
 
 
 def _request(call: RawCall, session: Obj | None) -> Match:
-    if call.name == "request":
-        method = lit_upper(call.arg(0, "method"))
-        url, url_src = argument(call, 1, "url")
-    else:
-        # A websocket handshake is an HTTP GET with an upgrade header.
-        method = "GET" if call.name == "ws_connect" else call.name.upper()
-        url, url_src = argument(call, 0, "url")
+    method, url, url_src = method_and_url(call, call.name == "request")
+    if call.name == "ws_connect":
+        method = "GET"  # a websocket handshake is an HTTP GET with an upgrade header
     return Match(
         client="aiohttp",
         method=method,

@@ -125,6 +125,14 @@ def argument(call: RawCall, index: int | None, key: str | None) -> tuple[Value, 
     return value, call.src(index, key) or ""
 
 
+def method_and_url(call: RawCall, method_first: bool) -> tuple[str | None, Value, str]:
+    """The HTTP method and the url of a request call: ``request("POST", url)`` when
+    ``method_first``, else ``post(url)`` (the method is the call's name)."""
+    if method_first:
+        return (lit_upper(call.arg(0, "method")), *argument(call, 1, "url"))
+    return (call.name.upper(), *argument(call, 0, "url"))
+
+
 def sets_timeout(value: Value | None) -> bool | None:
     """What a ``timeout=`` value says: ``None`` when it is absent (the library default
     applies), ``False`` when it disables timeouts (``None``, or a timeout object such as

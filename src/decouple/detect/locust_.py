@@ -7,8 +7,7 @@ from decouple.detect.base import (
     Detector,
     Example,
     Match,
-    argument,
-    lit_upper,
+    method_and_url,
     payload_of,
     sets_timeout,
     snippet,
@@ -109,12 +108,7 @@ class LocustDetector(Detector):
             return None
         if call.name not in _METHODS:
             return None
-        if call.name in _METHOD_FIRST:
-            method = lit_upper(call.arg(0, "method"))
-            url, url_src = argument(call, 1, "url")
-        else:
-            method = call.name.upper()
-            url, url_src = argument(call, 0, "url")
+        method, url, url_src = method_and_url(call, call.name in _METHOD_FIRST)
         return Match(
             client="locust",
             method=method,

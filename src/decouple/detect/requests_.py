@@ -11,6 +11,7 @@ from decouple.detect.base import (
     argument,
     is_true,
     lit_upper,
+    method_and_url,
     payload_of,
     sets_timeout,
     snippet,
@@ -219,12 +220,7 @@ class RequestsDetector(Detector):
 
 
 def _request(call: RawCall, client: str, positional: dict[int, str]) -> Match:
-    if call.name == "request":
-        method = lit_upper(call.arg(0, "method"))
-        url, url_src = argument(call, 1, "url")
-    else:
-        method = call.name.upper()
-        url, url_src = argument(call, 0, "url")
+    method, url, url_src = method_and_url(call, call.name == "request")
     return Match(
         client=client,
         method=method,
