@@ -12,6 +12,7 @@ from pathlib import Path
 
 from decouple.graph.history import DEFAULT_WINDOW, change_counts, parse_window
 from decouple.graph.score import ScoreComponents, score_components
+from decouple.graph.score import hotspot_scores as _scores
 from decouple.model import ScanResult
 
 __all__ = ["ScoreComponents", "hotspot_scores", "score_components"]
@@ -23,4 +24,4 @@ def hotspot_scores(result: ScanResult) -> dict[str, float]:
     changes = None
     if root is not None and root.is_dir():
         changes = change_counts(result, root, parse_window(DEFAULT_WINDOW))
-    return {name: c.score for name, c in score_components(result, changes=changes).items()}
+    return _scores(result, changes=changes)

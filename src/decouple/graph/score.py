@@ -220,4 +220,6 @@ def rank_hotspots(
 def hotspot_scores(
     result: ScanResult, *, changes: Mapping[str, int] | None = None
 ) -> dict[str, float]:
+    """Each service's score; ``changes`` as for :func:`score_components`
+    (:func:`decouple.scores.hotspot_scores` reads them from git)."""
     return {name: parts.score for name, parts in score_components(result, changes=changes).items()}
