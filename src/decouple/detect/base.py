@@ -147,14 +147,6 @@ def sets_timeout(value: Value | None) -> bool | None:
     return True
 
 
-def has_kwarg(call: RawCall, *names: str) -> bool:
-    """True when one of ``names`` is passed and is not a literal ``None``."""
-    for key, value in call.kwargs:
-        if key in names and not (isinstance(value, Dyn) and value.text == "None"):
-            return True
-    return False
-
-
 def payload_of(
     call: RawCall, *keys: str, positional: Mapping[int, str] | None = None
 ) -> str | None:
