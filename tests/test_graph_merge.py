@@ -144,3 +144,15 @@ def test_path_and_from_together_are_a_usage_error(
 ) -> None:
     assert main(["hotspots", str(SAMPLE), "--from", str(scans["shop-back"])]) == 2
     assert "either PATH or --from" in capsys.readouterr().err
+
+
+def test_a_missing_or_malformed_from_file_is_a_usage_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.json"
+    assert main(["hotspots", "--from", str(missing)]) == 2
+    assert f"{missing}: cannot read scan file: " in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    assert main(["graph", "--from", str(broken)]) == 2
+    assert f"{broken} is not valid JSON" in capsys.readouterr().err

@@ -117,14 +117,16 @@ def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], Non
     return update, bar.stop
 
 
-def _load_baseline(path: Path) -> ScanResult:
+def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
+    """A ``scan --format json`` file (a ``--baseline``, a ``--from``) read back; a file that
+    cannot be read or is not a scan is a :class:`DecoupleError` naming it."""
     from decouple.render.json import load_scan_json
 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DecoupleError(
-            f"{path}: cannot read baseline: {getattr(exc, 'strerror', None) or exc}"
+            f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
     return load_scan_json(text, source=str(path))
 
@@ -136,7 +138,9 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
     err = sys.stderr
     try:
         # Read the baseline first: a wrong path should not cost a whole scan.
-        baseline = _load_baseline(command.baseline) if command.baseline is not None else None
+        baseline = None
+        if command.baseline is not None:
+            baseline = read_scan_file(command.baseline, what="baseline")
         progress, stop = _progress_bar()
         try:
             result = scan(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from decouple.commands import EXIT_OK, EXIT_USAGE, write_atomic
+from decouple.commands import EXIT_OK, EXIT_USAGE, read_scan_file, write_atomic
 from decouple.errors import DecoupleError
 from decouple.graph.history import DEFAULT_WINDOW, change_counts, parse_window
 from decouple.graph.merge import merge_scans
@@ -40,19 +40,8 @@ def load(source: Source) -> tuple[ScanResult, dict[str, int] | None]:
     if source.path is not None and source.from_files:
         raise DecoupleError("give either PATH or --from files, not both")
     if source.from_files:
-        from decouple.render.json import load_scan_json
-
-        results = []
-        for path in source.from_files:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise DecoupleError(
-                    f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-                ) from exc
-            results.append(load_scan_json(text, source=str(path)))
         # Scans read from files have no work tree to read history from.
-        return merge_scans(results), None
+        return merge_scans([read_scan_file(path) for path in source.from_files]), None
     if source.path is None:
         raise DecoupleError("give a PATH to scan or --from scan.json files")
     from decouple.api import ScanOptions, scan
