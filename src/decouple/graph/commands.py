@@ -98,7 +98,7 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
-    if not texts and not command.svg:
+    if not texts:
         out.write(render_dot(view))
         out.flush()
     for path, text in texts:
