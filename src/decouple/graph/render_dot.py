@@ -137,9 +137,16 @@ def _node_attrs(node: ViewNode, ranks: dict[str, int]) -> dict[str, str]:
     return attrs
 
 
+def edge_colour(edge: ViewEdge) -> str:
+    """Blue for a Kafka event, red inside a cycle, grey otherwise (DOT and Mermaid alike)."""
+    if edge.data.kind == EVENT:
+        return EVENT_COLOUR
+    return CYCLE_COLOUR if edge.in_cycle else EDGE_COLOUR
+
+
 def _edge_attrs(edge: ViewEdge) -> dict[str, str]:
     data = edge.data
-    colour = EVENT_COLOUR if data.kind == EVENT else CYCLE_COLOUR if edge.in_cycle else EDGE_COLOUR
+    colour = edge_colour(edge)
     attrs = {
         "penwidth": pen_width(data.count),
         "color": colour,

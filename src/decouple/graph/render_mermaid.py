@@ -12,8 +12,8 @@ scanned code cannot break out of them.
 
 from __future__ import annotations
 
-from decouple.graph.build import ENDPOINT, EVENT, EXTERNAL, FUNCTION, TOPIC, UNRESOLVED
-from decouple.graph.render_dot import CYCLE_COLOUR, EVENT_COLOUR, FILLS, TEXT, pen_width
+from decouple.graph.build import ENDPOINT, EXTERNAL, FUNCTION, TOPIC, UNRESOLVED
+from decouple.graph.render_dot import EVENT_COLOUR, FILLS, TEXT, edge_colour, pen_width
 from decouple.graph.view import GraphView, ViewNode
 
 _ENTITIES = {
@@ -93,10 +93,9 @@ def render_mermaid(view: GraphView) -> str:
         data = edge.data
         arrow = "-.->" if data.is_async else "-->"
         out.append(f'  {ids[edge.source]} {arrow}|"{data.count}"| {ids[edge.target]}')
-        colour = (
-            EVENT_COLOUR if data.kind == EVENT else CYCLE_COLOUR if edge.in_cycle else "#555555"
+        styles.append(
+            f"  linkStyle {index} stroke-width:{pen_width(data.count)}px,stroke:{edge_colour(edge)}"
         )
-        styles.append(f"  linkStyle {index} stroke-width:{pen_width(data.count)}px,stroke:{colour}")
     out += styles
     legend = [
         "legend",
