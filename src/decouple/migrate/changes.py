@@ -124,9 +124,24 @@ def _target(root: Path, path: str) -> Path:
     return Path(target)
 
 
+def _read_only(path: Path) -> bool:
+    """No write permission for us, or none for anyone (a superuser could write it anyway)."""
+    return not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222
+
+
 def write_changes(root: Path, changes: Sequence[FileChange]) -> None:
-    """Write every change or none: stage all, then rename into place, rolling back on error."""
+    """Write every change or none: stage all, then rename into place, rolling back on error.
+
+    A read-only file is refused before anything is written: replacing it would go around
+    its permission, and putting its old bytes back on error would fail.
+    """
     targets = [(_target(root, c.path), c) for c in changes]
+    read_only = [c.path for t, c in targets if t.exists() and _read_only(t)]
+    if read_only:
+        raise DecoupleError(
+            f"read-only: {', '.join(read_only)}; make them writable or leave their call sites "
+            "out of the migration; nothing was written"
+        )
     made_dirs: list[Path] = []
     staged: list[tuple[str, Path, FileChange]] = []
     replaced: list[tuple[Path, FileChange]] = []

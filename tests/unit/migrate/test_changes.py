@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from decouple.errors import DecoupleError
 from decouple.migrate.changes import (
     FileChange,
     OutsideRepositoryError,
@@ -84,3 +85,16 @@ def test_nothing_is_written_outside_the_repository(tmp_path: Path) -> None:
         with pytest.raises(OutsideRepositoryError):
             write_changes(root, [FileChange(path, None, b"x\n", "generated")])
     assert not (tmp_path / "evil.py").exists()
+
+
+def test_a_read_only_file_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    root = _repo(tmp_path, {"a.py": b"old\n", "b.py": b"old\n"})
+    (root / "b.py").chmod(0o444)
+    changes = [
+        FileChange("a.py", b"old\n", b"new\n", "rewrite"),
+        FileChange("b.py", b"old\n", b"new\n", "rewrite"),
+    ]
+    with pytest.raises(DecoupleError, match=r"read-only: b\.py"):
+        write_changes(root, changes)
+    assert (root / "a.py").read_bytes() == b"old\n"
+    assert (root / "b.py").read_bytes() == b"old\n"
