@@ -469,3 +469,19 @@ def test_split_pr_bodies_start_from_the_edges_before_them(repo: Path, tmp_path: 
     before_second = second.split("Before:", 1)[1].split("After:", 1)[0]
     assert "emails.send" in before_second  # frontend's sends are already events there
     assert "`services/orders/orders/receipts.py:9`" in second
+
+
+def test_an_output_that_cannot_be_written_is_named_without_a_traceback(
+    repo: Path, tmp_path: Path
+) -> None:
+    for option in ("patch", "pr_body"):
+        target = tmp_path / "missing" / "out"
+        status, _, err = _migrate(repo, select=("cs-9e36f82f",), **{option: target})
+        assert status == EXIT_USAGE
+        assert f"decouple: error: cannot write {target}" in err
+    receipts = repo / "services" / "orders" / "orders" / "receipts.py"
+    receipts.chmod(0o444)
+    status, _, err = _migrate(repo, select=("cs-9e36f82f",), write=True)
+    assert status == EXIT_USAGE
+    assert "read-only: services/orders/orders/receipts.py" in err
+    assert _git(repo, "status", "--porcelain") == ""

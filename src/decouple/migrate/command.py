@@ -9,6 +9,8 @@ refused; 2 usage, path, configuration, selection or git error.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -127,16 +129,17 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
     if command.patch is not None:
         for part in parts:
             target = _numbered(command.patch, part, len(parts))
-            target.write_bytes(render_diff(part.changes))
+            with _writing(target):
+                target.write_bytes(render_diff(part.changes))
             print(f"decouple: wrote {target}", file=err)
     if command.pr_body is not None:
+        from decouple.commands import write_atomic
         from decouple.migrate.report import render_pr_body
 
         for part in parts:
             target = _numbered(command.pr_body, part, len(parts))
-            target.write_text(
-                render_pr_body(part.result, title=part.label or None), encoding="utf-8"
-            )
+            with _writing(target):
+                write_atomic(target, render_pr_body(part.result, title=part.label or None))
             print(f"decouple: wrote {target}", file=err)
     if command.branch is not None:
         from decouple.migrate.changes import commit_to_branch
@@ -156,11 +159,23 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
             )
             print(f"decouple: branch {name} at {parent[:12]} (git switch {name})", file=err)
     if command.write and whole.changes:
-        write_changes(root, whole.changes)
+        with _writing():
+            write_changes(root, whole.changes)
         print(f"decouple: wrote {len(whole.changes)} files", file=err)
     refused_named = {r.site_id for r in whole.plan.refused} & set(command.select)
     failed_named = {i for i, _ in whole.failed} & set(command.select)
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
+
+
+@contextmanager
+def _writing(target: Path | None = None) -> Iterator[None]:
+    """A refused write as a message naming the file (``target``, else the one the system
+    names) and the reason, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = target or exc.filename
+        raise DecoupleError(f"cannot write {where}: {exc.strerror or exc}") from exc
 
 
 def _numbered(path: Path, part: Part, count: int) -> Path:
