@@ -52,6 +52,18 @@ RACY_NS = 100_000_000
 RACY_COARSE_NS = 2_000_000_000
 
 
+def is_racy(mtime_ns: int, now_ns: int) -> bool:
+    """Whether a file modified at ``mtime_ns`` is too recent at ``now_ns`` for its size and
+    mtime to prove it unchanged later (see :data:`RACY_NS`)."""
+    window = RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else RACY_NS
+    return mtime_ns > now_ns - window
+
+
+def root_file(directory: Path, kind: str, root: Path) -> Path:
+    """The cache file of one kind (``manifest``, ``imports``, ``listing``) for a scanned root."""
+    return directory / f"{kind}-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.json"
+
+
 @functools.cache
 def code_version() -> str:
     """decouple's version and a stamp of its own code (size and mtime of each module).
@@ -129,8 +141,7 @@ class Manifest:
 
     def __init__(self, directory: Path, root: Path) -> None:
         self.directory = directory
-        name = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-        self.path = directory / f"manifest-{name}.json"
+        self.path = root_file(directory, "manifest", root)
         self.files: dict[str, list[Any]] = {}
         self.rejected: dict[str, set[str]] = {}
         self.result_key: str | None = None
@@ -233,9 +244,7 @@ class Manifest:
             entry = self.files.get(path)
             if entry is None:
                 continue
-            mtime = entry[1]
-            window = RACY_COARSE_NS if mtime % 1_000_000_000 == 0 else RACY_NS
-            if isinstance(mtime, int) and mtime > now - window:
+            if is_racy(entry[1], now):
                 # size and mtime cannot prove this file unchanged next time: keep the digest
                 # for the result key, but make the stat comparison fail
                 entry = [-1, -1, entry[2]]
@@ -265,8 +274,7 @@ class ImportsCache:
     """
 
     def __init__(self, directory: Path, root: Path, packages: Iterable[str]) -> None:
-        name = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-        self.path = directory / f"imports-{name}.json"
+        self.path = root_file(directory, "imports", root)
         self.root = str(root)
         self.stamp = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()
         self.files: dict[str, list[Any]] = {}

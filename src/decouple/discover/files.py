@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import json
 import os
 import posixpath
@@ -220,8 +219,7 @@ class ListingCache:
     def __init__(self, directory: Path, root: Path, exclude: Sequence[str]) -> None:
         from decouple import cache
 
-        name = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-        self.path = directory / f"listing-{name}.json"
+        self.path = cache.root_file(directory, "listing", root)
         self.key = [cache.FORMAT, cache.code_version(), str(root), list(exclude)]
         self.root = str(root)
 
@@ -254,13 +252,8 @@ class ListingCache:
         from decouple import cache
 
         now = time.time_ns()
-        for stamp in stamps.values():
-            if stamp is None:
-                continue
-            mtime = stamp[0]
-            window = cache.RACY_COARSE_NS if mtime % 1_000_000_000 == 0 else cache.RACY_NS
-            if mtime > now - window:
-                return  # too recent to vouch for: walked again next time
+        if any(stamp is not None and cache.is_racy(stamp[0], now) for stamp in stamps.values()):
+            return  # too recent to vouch for: walked again next time
         data = {
             "key": self.key,
             "stamps": stamps,
