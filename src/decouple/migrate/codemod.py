@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
+from decouple.detect.events import MARKER
 from decouple.migrate.imports import add_import, drop_unused, names_in, separate_docstring
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
@@ -60,10 +61,6 @@ TRACE_HEADERS = frozenset(
 _CLIENT_FACTORIES = re.compile(
     r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"
     r"|insecure_channel|secure_channel)$"
-)
-MARKER = re.compile(
-    r"#\s*decouple:\s*migrated\s+(?P<id>cs-[0-9a-f]+)\s+to\s+(?P<topic>[A-Za-z0-9._-]+)"
-    r"\s+\((?P<callee>[^\s)]+)(?:\s+(?P<endpoint>[^)]*))?\)"
 )
 #: Beyond this width a rewritten call is laid out one argument per line (the repository's
 #: configured ``line-length`` replaces it).
