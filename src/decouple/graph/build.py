@@ -97,6 +97,15 @@ def topic_of(site: CallSite) -> str:
     return TOPIC_PREFIX + (site.url_template or site.url).strip("\"'")
 
 
+def site_legs(site: CallSite) -> list[tuple[str, str]]:
+    """The service-level edges a drawn site runs along: caller -> callee, or for an event
+    caller -> topic -> consumer (the second leg only when the consumer is known)."""
+    if site.role is Role.EVENT:
+        topic = topic_of(site)
+        return [(site.caller, topic)] + ([(topic, site.callee)] if site.callee != UNKNOWN else [])
+    return [(site.caller, site.callee)]
+
+
 def aggregate(kind: str, sites: Iterable[CallSite]) -> EdgeData:
     items = sorted(sites, key=lambda s: s.id)
     return EdgeData(
@@ -119,13 +128,9 @@ def service_edges(result: ScanResult) -> dict[tuple[str, str], EdgeData]:
     for site in result.call_sites:
         if not is_drawn(site) or site.caller == site.callee:
             continue
-        if site.role is Role.EVENT:
-            topic = topic_of(site)
-            grouped[(site.caller, topic, EVENT)].append(site)
-            if site.callee != UNKNOWN:
-                grouped[(topic, site.callee, EVENT)].append(site)
-        else:
-            grouped[(site.caller, site.callee, CALL)].append(site)
+        kind = EVENT if site.role is Role.EVENT else CALL
+        for source, target in site_legs(site):
+            grouped[(source, target, kind)].append(site)
     return {(a, b): aggregate(kind, sites) for (a, b, kind), sites in sorted(grouped.items())}
 
 

@@ -32,11 +32,11 @@ from decouple.graph.build import (
     function_node,
     is_drawn,
     node_kind,
-    topic_of,
+    site_legs,
 )
 from decouple.graph.score import Hotspot
 from decouple.migratability import assess
-from decouple.model import UNKNOWN, CallSite, Category, Diagnostic, Role, ScanResult
+from decouple.model import CallSite, Category, Diagnostic, Role, ScanResult
 from decouple.render.json import portable_root
 
 #: Colour levels for hotspot scores: level i covers scores from LEVELS[i] x the top score.
@@ -100,14 +100,6 @@ class GraphView:
             if node.id == node_id:
                 return node
         raise KeyError(node_id)
-
-
-def _legs(site: CallSite) -> list[tuple[str, str]]:
-    """The service-level edges a drawn site runs along (two for an event: via its topic)."""
-    if site.role is Role.EVENT:
-        topic = topic_of(site)
-        return [(site.caller, topic)] + ([(topic, site.callee)] if site.callee != UNKNOWN else [])
-    return [(site.caller, site.callee)]
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -186,7 +178,7 @@ def build_view(
 
     legs: dict[tuple[str, str], list[CallSite]] = defaultdict(list)
     for site in drawn:
-        for leg in _legs(site):
+        for leg in site_legs(site):
             legs[leg].append(site)
     if options.min_calls > 1:
         thin = {leg: ss for leg, ss in legs.items() if len(ss) < options.min_calls}
