@@ -1,7 +1,7 @@
-"""``migrate``: scan, select, plan, rewrite and generate, as file changes nobody has written yet.
+"""``migrate_scanned``: plan, rewrite and generate, as file changes nobody has written yet.
 
-Nothing here writes to the repository: :func:`migrate` returns the changes (old and new
-bytes per file) and :mod:`decouple.migrate.changes` turns them into a diff, a write, a patch
+Nothing here writes to the repository: :func:`migrate_scanned` returns the changes (old and
+new bytes per file) and :mod:`decouple.migrate.changes` turns them into a diff, a write, a patch
 or a git branch.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from decouple.migrate.changes import FileChange
@@ -21,22 +21,12 @@ from decouple.migrate.plan import (
     PlanOptions,
     plan_migration,
 )
-from decouple.migrate.select import Criteria, Selection, select_sites
+from decouple.migrate.select import Selection
 from decouple.model import CallSite, ScanResult
 
 #: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
 #: then the generated files.
 KIND_ORDER = ("rewrite", "dependencies", "generated")
-
-
-@dataclass(frozen=True)
-class MigrateOptions:
-    criteria: Criteria
-    plan: PlanOptions = field(default_factory=PlanOptions)
-    exclude: tuple[str, ...] = ()
-    config_path: Path | None = None
-    use_cache: bool = True
-    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -56,22 +46,6 @@ class MigrationResult:
     def migrated(self) -> tuple[CallSite, ...]:
         failed = {i for i, _ in self.failed}
         return tuple(p.site for p in self.plan.rewrites if p.site.id not in failed)
-
-
-def migrate(root: Path | str, options: MigrateOptions) -> MigrationResult:
-    """Plan the migration of the sites ``options`` select in the repository at ``root``."""
-    from decouple.api import ScanOptions, scan
-
-    result = scan(
-        root,
-        ScanOptions(
-            exclude=options.exclude,
-            config_path=options.config_path,
-            use_cache=options.use_cache,
-            cache_dir=options.cache_dir,
-        ),
-    )
-    return migrate_scanned(result, select_sites(result, options.criteria), options.plan)
 
 
 def migrate_scanned(
