@@ -194,6 +194,19 @@ def test_cli_filters_by_callee(tmp_path: Path) -> None:
     assert data["call_sites"] and {s["callee"] for s in data["call_sites"]} == {"payments"}
 
 
+def test_cli_a_callee_or_endpoint_matching_nothing_is_named_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "scan.json"
+    args = ["scan", str(SAMPLE), "-f", "json", "--no-cache", "-o", str(out)]
+    assert main([*args, "--callee", "paymnts", "--endpoint", "POST /nowhere"]) == 0
+    err = capsys.readouterr().err
+    assert "--callee paymnts matches no call site" in err and "payments" in err
+    assert '--endpoint "POST /nowhere" matches no call site' in err
+    assert main([*args, "--callee", "payments"]) == 0
+    assert "matches no call site" not in capsys.readouterr().err
+
+
 def test_cli_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "/no/such/repo"]) == 2
     assert "no such file or directory" in capsys.readouterr().err

@@ -54,6 +54,19 @@ def filter_sites(result: ScanResult, callee: str | None, endpoint: str | None) -
     return replace(result, call_sites=sites)
 
 
+def unmatched_filters(result: ScanResult, callee: str | None, endpoint: str | None) -> list[str]:
+    """Filters that select no call site of ``result`` on their own: most often a typo, which
+    would otherwise look like a clean report."""
+    notes = []
+    if callee and not filter_sites(result, callee, None).call_sites:
+        known = sorted({s.callee for s in result.call_sites})
+        shown = ", ".join(known[:10]) + (f" (+{len(known) - 10} more)" if len(known) > 10 else "")
+        notes.append(f"--callee {callee} matches no call site (callees: {shown or 'none'})")
+    if endpoint and not filter_sites(result, None, endpoint).call_sites:
+        notes.append(f'--endpoint "{endpoint}" matches no call site')
+    return notes
+
+
 def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     """Synchronous production calls between services that the baseline did not have."""
 
@@ -160,6 +173,8 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
     shown = filter_sites(result, command.callee, command.endpoint)
+    for note in unmatched_filters(result, command.callee, command.endpoint):
+        print(f"decouple: warning: {note}", file=err)
     tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
     fmt = command.format or ("table" if tty or command.output is None else "json")
     if fmt == "table":
