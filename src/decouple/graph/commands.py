@@ -76,7 +76,7 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
     from decouple.graph.render_html import render_html
     from decouple.graph.render_json import render_graph_json
     from decouple.graph.render_mermaid import render_mermaid
-    from decouple.graph.render_svg import render_svg
+    from decouple.graph.render_svg import render_svg, without_links
 
     out = stdout or sys.stdout
     err = sys.stderr
@@ -90,11 +90,14 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
             texts.append((command.mermaid, render_mermaid(view)))
         if command.json:
             texts.append((command.json, render_graph_json(view)))
+        # In the page, services link to their hotspot rows; a standalone SVG is the same
+        # layout without those links, so asking for both lays the graph out once.
+        linked = render_svg(view, links=True) if command.html else None
         if command.svg:
-            texts.append((command.svg, render_svg(view).decode("utf-8")))
+            svg = render_svg(view) if linked is None else without_links(linked)
+            texts.append((command.svg, svg.decode("utf-8")))
         if command.html:
-            # Its own layout: in the page, services link to their hotspot rows.
-            texts.append((command.html, render_html(view, render_svg(view, links=True))))
+            texts.append((command.html, render_html(view, linked)))
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE

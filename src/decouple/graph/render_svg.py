@@ -15,6 +15,7 @@ Nothing found is a :class:`EngineNotFound` naming every place that was looked at
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,8 @@ ENV_VAR = "DECOUPLE_DOT"
 BUNDLED = "graphviz-pure"
 #: A layout of thousands of nodes takes seconds; minutes means something is wrong.
 LAYOUT_TIMEOUT = 300
+#: What ``links=True`` adds to each service node of the SVG (Graphviz writes ``URL`` so).
+_HOTSPOT_LINK = re.compile(rb' (?:xlink:)?href="#hotspot-\d+"')
 
 
 class EngineNotFound(DecoupleError):
@@ -115,3 +118,9 @@ def render_svg(view: GraphView, engine: Engine | None = None, *, links: bool = F
     """The view as SVG (UTF-8 bytes), laid out by :func:`find_engine`'s engine. ``links``
     makes each service a link to its row of :func:`render_html`'s hotspot table."""
     return layout(render_dot(view, links=links), "svg", engine)
+
+
+def without_links(svg: bytes) -> bytes:
+    """``render_svg(view, links=True)`` as ``render_svg(view)`` gives it. The links change no
+    position, so the page and the standalone SVG can share one layout, the slow part."""
+    return _HOTSPOT_LINK.sub(b"", svg)

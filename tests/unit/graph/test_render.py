@@ -17,7 +17,15 @@ from decouple.graph.render_dot import dot_text, render_dot
 from decouple.graph.render_html import render_html
 from decouple.graph.render_json import render_graph_json
 from decouple.graph.render_mermaid import mermaid_text, render_mermaid
-from decouple.graph.render_svg import EngineNotFound, LayoutError, find_engine, render_svg
+from decouple.graph.render_svg import (
+    Engine,
+    EngineNotFound,
+    LayoutError,
+    find_engine,
+    layout,
+    render_svg,
+    without_links,
+)
 from decouple.graph.score import rank_hotspots
 from decouple.graph.view import GraphView, build_view
 
@@ -87,6 +95,30 @@ def test_the_svg_of_markup_names_is_valid_xml_and_shows_them_as_text(view: Graph
     texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert WEB in texts and API in texts
     assert not [e for e in root.iter() if e.tag.endswith("script")]
+
+
+def test_the_page_s_svg_without_its_links_is_the_standalone_svg(view: GraphView) -> None:
+    linked = render_svg(view, links=True)
+    assert b'href="#hotspot-' in linked
+    assert without_links(linked) == render_svg(view)
+
+
+def test_svg_and_html_together_lay_the_graph_out_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[str] = []
+
+    def counted(source: str, fmt: str = "svg", engine: Engine | None = None) -> bytes:
+        runs.append(source)
+        return layout(source, fmt, engine)
+
+    monkeypatch.setattr(svg_module, "layout", counted)
+    sample = Path(__file__).parents[2] / "fixtures" / "sample"
+    svg, page = tmp_path / "g.svg", tmp_path / "g.html"
+    assert main(["graph", str(sample), "--no-cache", "--svg", str(svg), "--html", str(page)]) == 0
+    assert len(runs) == 1
+    assert "#hotspot-" not in svg.read_text(encoding="utf-8")
+    assert 'href="#hotspot-1"' in page.read_text(encoding="utf-8")
 
 
 def test_the_html_escapes_every_string_from_the_scanned_code(view: GraphView) -> None:
