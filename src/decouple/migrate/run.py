@@ -153,13 +153,25 @@ def line_length(root: Path) -> int:
 
 
 def _module_namer(root: Path) -> Callable[[str], str]:
-    from decouple.api import module_name
-    from decouple.discover.files import list_files
+    """A file's module name as the scan gave it (``api.module_name``), from the
+    ``__init__.py`` files above it: asking for those few is cheaper than listing the
+    repository again, which the scan has just done."""
+    from functools import cache
 
-    python = frozenset(list_files(root).python)
+    from decouple.api import module_name
+
+    @cache
+    def is_package(folder: str) -> bool:
+        return (root / folder / "__init__.py").is_file()
 
     def module_of(path: str) -> str:
-        return module_name(path, python)[0]
+        folders = path.split("/")[:-1]
+        inits = {
+            f"{'/'.join(folders[:i])}/__init__.py"
+            for i in range(1, len(folders) + 1)
+            if is_package("/".join(folders[:i]))
+        }
+        return module_name(path, inits)[0]
 
     return module_of
 
