@@ -55,10 +55,6 @@ class ServiceMetrics:
         """Hops in the longest chain through the service."""
         return len(self.chain_sites)
 
-    @property
-    def in_cycle(self) -> bool:
-        return bool(self.cycle)
-
 
 def service_metrics(result: ScanResult) -> dict[str, ServiceMetrics]:
     """Every metric of every declared service (and of any caller found in production code)."""
