@@ -120,40 +120,18 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
         return tree, _decode(source), None
     except SyntaxError as exc:
         if "codec" in (exc.msg or "") or "decode" in (exc.msg or ""):
-            return (
-                None,
-                "",
-                Diagnostic(
-                    path,
-                    exc.lineno or 1,
-                    Severity.WARNING,
-                    "undecodable",
-                    f"cannot decode: {exc.msg}; file skipped",
-                ),
+            return _skipped(
+                path, exc.lineno, "undecodable", f"cannot decode: {exc.msg}; file skipped"
             )
         if "null bytes" in (exc.msg or ""):
-            return (
-                None,
-                "",
-                Diagnostic(
-                    path,
-                    exc.lineno or 1,
-                    Severity.WARNING,
-                    "null-bytes",
-                    "file contains NUL bytes (binary?); skipped",
-                ),
+            return _skipped(
+                path, exc.lineno, "null-bytes", "file contains NUL bytes (binary?); skipped"
             )
         # the traceback would hold this frame (source, text) in a cycle until collected
         first_error = exc.with_traceback(None)
     except (ValueError, RecursionError, MemoryError) as exc:
         code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
-        return (
-            None,
-            "",
-            Diagnostic(
-                path, 1, Severity.WARNING, code, f"cannot parse: {type(exc).__name__}: {exc}"
-            ),
-        )
+        return _skipped(path, 1, code, f"cannot parse: {type(exc).__name__}: {exc}")
     # Most newer syntax (PEP 695 generics and aliases, PEP 758 except lists) is rewritten
     # in the text, keeping every line, and read by ast; libcst is the slow last resort.
     text = _decode(source)
@@ -167,34 +145,22 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
             pass
     if "too many nested" in (first_error.msg or "") or _bracket_depth(source) > _MAX_FALLBACK_DEPTH:
         # libcst's native parser overflows its stack on such input instead of raising
-        return (
-            None,
-            "",
-            Diagnostic(
-                path,
-                first_error.lineno or 1,
-                Severity.WARNING,
-                "too-deep",
-                "nesting too deep to analyse; file skipped",
-            ),
+        return _skipped(
+            path, first_error.lineno, "too-deep", "nesting too deep to analyse; file skipped"
         )
     lowered = _parse_with_libcst(source)
     if lowered is not None:
         return lowered[0], lowered[1], None
-    line = first_error.lineno or 1
     message = first_error.msg or "invalid syntax"
     hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
-    return (
-        None,
-        "",
-        Diagnostic(
-            path,
-            line,
-            Severity.WARNING,
-            "parse-error",
-            f"syntax error: {message}{hint}; file skipped",
-        ),
+    return _skipped(
+        path, first_error.lineno, "parse-error", f"syntax error: {message}{hint}; file skipped"
     )
+
+
+def _skipped(path: str, line: int | None, code: str, message: str) -> tuple[None, str, Diagnostic]:
+    """What :func:`parse_source` returns for a file it cannot read: no tree, the reason."""
+    return None, "", Diagnostic(path, line or 1, Severity.WARNING, code, message)
 
 
 _MAX_FALLBACK_DEPTH = 100
