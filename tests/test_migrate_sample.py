@@ -485,3 +485,22 @@ def test_an_output_that_cannot_be_written_is_named_without_a_traceback(
     assert status == EXIT_USAGE
     assert "read-only: services/orders/orders/receipts.py" in err
     assert _git(repo, "status", "--porcelain") == ""
+
+
+def test_top_ranks_services_as_decouple_hotspots_does_history_included(repo: Path) -> None:
+    from decouple.graph.history import DEFAULT_WINDOW, change_counts, parse_window
+    from decouple.graph.score import rank_hotspots
+    from decouple.migrate.select import top_services
+
+    # recommendations ties notifications on coupling alone; its history breaks the tie.
+    upstream = repo / "services" / "recommendations" / "recommendations" / "upstream.py"
+    for n in range(5):
+        with upstream.open("a", encoding="utf-8") as handle:
+            handle.write(f"# edit {n}\n")
+        _git(repo, "add", "-A")
+        _commit(repo, f"edit {n}")
+    result = scan(repo, ScanOptions(use_cache=False))
+    changes = change_counts(result, repo, parse_window(DEFAULT_WINDOW))
+    ranked = [h.service for h in rank_hotspots(result, changes=changes, top=4)]
+    assert ranked != [h.service for h in rank_hotspots(result, top=4)]
+    assert top_services(result, 4) == ranked

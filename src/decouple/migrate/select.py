@@ -111,15 +111,12 @@ def select_sites(result: ScanResult, criteria: Criteria) -> Selection:
 
 
 def top_services(result: ScanResult, n: int) -> list[str]:
-    """The ``n`` services with the highest hotspot score (ties by name)."""
-    try:
-        from decouple.graph.score import rank_hotspots
-    except ImportError:  # pragma: no cover - the graph package ships with decouple
-        from decouple.scores import hotspot_scores
+    """The ``n`` services ``decouple hotspots`` ranks highest: the same score, change
+    frequency included when the repository has git history (ties by name)."""
+    from decouple.scores import hotspot_scores
 
-        scores = hotspot_scores(result)
-        return sorted(scores, key=lambda name: (-scores[name], name))[:n]
-    return [h.service for h in rank_hotspots(result, top=n)]
+    scores = hotspot_scores(result)
+    return sorted(scores, key=lambda name: (-scores[name], name))[:n]
 
 
 def describe_findings(findings: Sequence[Finding]) -> str:
