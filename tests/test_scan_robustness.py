@@ -60,6 +60,13 @@ def test_a_malformed_pyproject_is_a_diagnostic_not_a_crash(tmp_path: Path) -> No
     assert ("pyproject.toml", "config-invalid") in codes
 
 
+def test_a_malformed_decouple_toml_is_a_diagnostic_on_that_file(tmp_path: Path) -> None:
+    (tmp_path / "decouple.toml").write_text("[clients\n", encoding="utf-8")
+    (tmp_path / "app.py").write_text("x = 1\n", encoding="utf-8")
+    result = scan(tmp_path, ScanOptions(use_cache=False))
+    assert [(d.file, d.code) for d in result.diagnostics] == [("decouple.toml", "config-invalid")]
+
+
 def test_a_repo_whose_services_live_elsewhere_still_reports_every_call(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text(GOOD)
     result = scan(tmp_path, ScanOptions(use_cache=False))

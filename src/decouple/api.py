@@ -92,7 +92,7 @@ def load_configuration(root: Path, explicit: Path | None) -> tuple[Config, list[
         return load_config(root), []
     except ConfigError as exc:
         return Config(), [
-            Diagnostic("pyproject.toml", 1, Severity.ERROR, "config-invalid", problem)
+            Diagnostic(exc.file or "pyproject.toml", 1, Severity.ERROR, "config-invalid", problem)
             for problem in exc.problems
         ]
 

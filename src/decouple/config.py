@@ -215,7 +215,10 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
         return _load_file(explicit, explicit.name)
     for candidate in (root / "decouple.toml", root / "pyproject.toml"):
         if candidate.is_file():
-            config = _load_file(candidate, candidate.name)
+            try:
+                config = _load_file(candidate, candidate.name)
+            except ConfigError as exc:
+                raise ConfigError(exc.problems, candidate.name) from None
             if config.source is not None:
                 return config
     return Config()

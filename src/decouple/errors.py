@@ -18,8 +18,10 @@ class PathError(DecoupleError):
 
 
 class ConfigError(DecoupleError):
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], file: str | None = None) -> None:
         self.problems = problems
+        #: The repository's configuration file at fault (``decouple.toml``), when known.
+        self.file = file
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
