@@ -123,22 +123,8 @@ def _router_call(
     if name in _ADDERS or name in ("add_route", "add_view"):
         if not on_router:
             return
-        if name == "add_route":
-            method, given, handler = (
-                argument(call, 0, "method"),
-                argument(call, 1, "path"),
-                argument(call, 2, "handler"),
-            )
-            methods: tuple[str, ...] | None = literal_methods(method, frame, _ANY)
-        else:
-            given, handler = argument(call, 0, "path"), argument(call, 1, "handler")
-            methods = (_ADDERS[name].upper(),) if name in _ADDERS else None
-        if given is not None and handler is not None:
-            routes.extend(
-                view_routes(
-                    "aiohttp", owner, evaluate(given, frame), handler, frame, line, methods, _ANY
-                )
-            )
+        verb = "route" if name == "add_route" else _ADDERS.get(name, "view")
+        _add_route(call, verb, owner, frame, routes)
     elif name == "add_routes":
         given = argument(call, 0, "routes")
         if isinstance(given, ast.List | ast.Tuple):
@@ -164,29 +150,27 @@ def _definitions(
         kind = _DEFS.get(frame.ctx.qualname(item.func) or "")
         if kind is None:
             continue
-        if kind == "route":
-            method, given, handler = (
-                argument(item, 0, "method"),
-                argument(item, 1, "path"),
-                argument(item, 2, "handler"),
+        _add_route(item, kind, owner, frame, routes)
+
+
+def _add_route(
+    call: ast.Call, verb: str, owner: Value, frame: Frame, routes: list[RawRoute]
+) -> None:
+    """The route(s) of ``route(method, path, handler)`` (``verb`` "route"), ``get(path,
+    handler)`` and the like, or ``view(path, View)`` (any method the view defines)."""
+    methods: tuple[str, ...] | None
+    if verb == "route":
+        given, handler = argument(call, 1, "path"), argument(call, 2, "handler")
+        methods = literal_methods(argument(call, 0, "method"), frame, _ANY)
+    else:
+        given, handler = argument(call, 0, "path"), argument(call, 1, "handler")
+        methods = None if verb == "view" else (verb.upper(),)
+    if given is not None and handler is not None:
+        routes.extend(
+            view_routes(
+                "aiohttp", owner, evaluate(given, frame), handler, frame, call.lineno, methods, _ANY
             )
-            methods: tuple[str, ...] | None = literal_methods(method, frame, _ANY)
-        else:
-            given, handler = argument(item, 0, "path"), argument(item, 1, "handler")
-            methods = (kind.upper(),) if kind != "view" else None
-        if given is not None and handler is not None:
-            routes.extend(
-                view_routes(
-                    "aiohttp",
-                    owner,
-                    evaluate(given, frame),
-                    handler,
-                    frame,
-                    item.lineno,
-                    methods,
-                    _ANY,
-                )
-            )
+        )
 
 
 def _named_lists(
