@@ -118,7 +118,7 @@ def scan(
             "-j",
             min=1,
             metavar="N",
-            help="Worker processes for parsing (default: CPU count).",
+            help="Worker processes for parsing (default: CPU count, at most 8).",
         ),
     ] = None,
 ) -> None:
