@@ -140,7 +140,6 @@ class Manifest:
     """What the last scan of one root saw: file stats and digests, and its result."""
 
     def __init__(self, directory: Path, root: Path) -> None:
-        self.directory = directory
         self.path = root_file(directory, "manifest", root)
         self.files: dict[str, list[Any]] = {}
         self.rejected: dict[str, set[str]] = {}
@@ -191,13 +190,10 @@ class Manifest:
 
     def digest(self, path: str, stat: os.stat_result) -> str | None:
         """The content digest recorded for ``path`` if its size and mtime are unchanged."""
-        entry = self.files.get(path)
-        try:
-            if entry is not None and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
-                digest = entry[2]
-                return digest if isinstance(digest, str) else None
-        except (IndexError, TypeError):
-            return None
+        entry = self.files.get(path)  # well-formed: _load drops any other
+        if entry is not None and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
+            digest: str = entry[2]
+            return digest
         return None
 
     def record_stat(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
