@@ -504,3 +504,18 @@ def test_top_ranks_services_as_decouple_hotspots_does_history_included(repo: Pat
     ranked = [h.service for h in rank_hotspots(result, changes=changes, top=4)]
     assert ranked != [h.service for h in rank_hotspots(result, top=4)]
     assert top_services(result, 4) == ranked
+
+
+def test_a_bad_or_taken_branch_name_is_refused_before_any_branch_is_made(repo: Path) -> None:
+    status, _, err = _migrate(repo, select=("cs-9e36f82f",), branch="bad..name")
+    assert status == EXIT_USAGE and "--branch 'bad..name': not a valid branch name" in err
+    assert "decouple migrate:" not in err  # refused before the scan and the summary
+    _git(repo, "branch", "events-02-frontend-to-recommendations")
+    status, _, err = _migrate(repo, services=("frontend",), branch="events", split_by_edge=True)
+    assert (
+        status == EXIT_USAGE
+        and "branch events-02-frontend-to-recommendations exists already" in err
+    )
+    assert _git(repo, "branch", "--list", "events*").split() == [
+        "events-02-frontend-to-recommendations"
+    ]

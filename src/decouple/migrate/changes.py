@@ -221,6 +221,27 @@ def dirty_paths(root: Path) -> list[str] | None:
     return [line[3:] for line in status.splitlines() if line.strip()]
 
 
+def check_new_branch(root: Path, branch: str) -> Path:
+    """The work tree's top folder, once ``branch`` is known to be a valid name that no
+    branch has yet; else a :class:`GitError` saying which of the two it is not."""
+    top = git_toplevel(root)
+    if top is None:
+        raise GitError(f"{root}: not inside a git work tree; --branch needs git")
+    try:
+        _git(root, "check-ref-format", "--branch", branch)
+    except GitError as exc:
+        raise GitError(f"--branch {branch!r}: not a valid branch name ({exc})") from exc
+    exists = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if exists.returncode == 0:
+        raise GitError(f"branch {branch} exists already; pick another name or delete it")
+    return top
+
+
 def commit_to_branch(
     root: Path,
     branch: str,
@@ -231,18 +252,7 @@ def commit_to_branch(
 ) -> str:
     """Create ``branch`` at a new commit on ``parent`` holding ``changes``; the work tree,
     the index and the current branch are left as they are. Returns the commit id."""
-    top = git_toplevel(root)
-    if top is None:
-        raise GitError(f"{root}: not inside a git work tree; --branch needs git")
-    _git(root, "check-ref-format", "--branch", branch)
-    exists = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-        cwd=root,
-        capture_output=True,
-        check=False,
-    )
-    if exists.returncode == 0:
-        raise GitError(f"branch {branch} exists already; pick another name or delete it")
+    top = check_new_branch(root, branch)
     prefix = os.path.relpath(os.path.realpath(root), os.path.realpath(top)).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
     fd, index = tempfile.mkstemp(prefix="decouple-index-")

@@ -78,7 +78,13 @@ def run_migrate_command(
 def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | None) -> int:
     from decouple.api import ScanOptions, scan
     from decouple.config import load_config
-    from decouple.migrate.changes import colourise, dirty_paths, render_diff, write_changes
+    from decouple.migrate.changes import (
+        check_new_branch,
+        colourise,
+        dirty_paths,
+        render_diff,
+        write_changes,
+    )
     from decouple.migrate.naming import DEFAULT_TOPIC_TEMPLATE, check_template
     from decouple.migrate.plan import PlanOptions
     from decouple.migrate.report import render_summary
@@ -100,6 +106,8 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
         services=command.services,
         top=command.top,
     )
+    if command.branch is not None and not command.split_by_edge and root.is_dir():
+        check_new_branch(root, command.branch)  # before the scan: a typo costs nothing
     if (command.write or command.branch) and not command.allow_dirty:
         dirty = dirty_paths(root) if root.is_dir() else None
         if dirty:
@@ -145,11 +153,16 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
         from decouple.migrate.changes import commit_to_branch
         from decouple.migrate.report import commit_message
 
+        names = [
+            (command.branch if not part.slug else f"{command.branch}-{part.slug}", part)
+            for part in parts
+            if part.changes
+        ]
+        if command.split_by_edge:  # every name checked before the first branch is made
+            for name, _ in names:
+                check_new_branch(root, name)
         parent = "HEAD"
-        for part in parts:
-            name = command.branch if not part.slug else f"{command.branch}-{part.slug}"
-            if not part.changes:
-                continue
+        for name, part in names:
             parent = commit_to_branch(
                 root.resolve(),
                 name,
