@@ -68,13 +68,15 @@ def select_sites(result: ScanResult, criteria: Criteria) -> Selection:
             "nothing selected: pass --select ID, --edge CALLER:CALLEE, --service NAME or --top N"
         )
     names = {s.name for s in result.services}
+    known = ", ".join(sorted(names)) or "none"
     for caller, callee in criteria.edges:
         for name in (caller, callee):
             if name not in names:
-                raise SelectionError(f"--edge {caller}:{callee}: no service named {name!r}")
+                raise SelectionError(
+                    f"--edge {caller}:{callee}: no service named {name!r} (services: {known})"
+                )
     for name in criteria.services:
         if name not in names:
-            known = ", ".join(sorted(names)) or "none"
             raise SelectionError(f"--service {name}: no such service (services: {known})")
     by_id = {s.id: s for s in result.call_sites}
     named: dict[str, CallSite] = {}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from decouple.errors import SelectionError
@@ -93,3 +95,9 @@ def test_an_edge_is_caller_colon_callee() -> None:
     assert parse_edge(" orders : emails ") == ("orders", "emails")
     with pytest.raises(SelectionError, match="expected CALLER:CALLEE"):
         parse_edge("orders")
+
+
+def test_an_unknown_edge_end_lists_the_services_there_are() -> None:
+    known = ", ".join(sorted(s.name for s in RESULT.services))
+    with pytest.raises(SelectionError, match=re.escape(f"(services: {known})")):
+        select_sites(RESULT, Criteria(edges=(("orders", "billing"),)))
