@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -142,18 +142,31 @@ class _Calls(cst.CSTVisitor):
         self.calls.append((start.line, end.line, start.column, -end.column, node))
 
 
+class ParsedSource:
+    """A file's libcst tree with the positions, parents and calls both the planner's
+    :func:`inspect_calls` and :func:`rewrite_source` read: parse once, use for both."""
+
+    __slots__ = ("calls", "parents", "positions", "source", "wrapper")
+
+    def __init__(self, source: bytes) -> None:
+        self.source = source
+        self.wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+        self.positions = self.wrapper.resolve(PositionProvider)
+        self.parents = self.wrapper.resolve(ParentNodeProvider)
+        finder = _Calls(self.positions)
+        self.wrapper.module.visit(finder)
+        self.calls = finder.calls
+
+
 def _locate(
-    module: cst.Module, wrapper: MetadataWrapper, sites: Sequence[SendSpec]
+    parsed: ParsedSource, sites: Sequence[SendSpec]
 ) -> tuple[dict[str, _Located], dict[str, str]]:
-    positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
-    finder = _Calls(positions)
-    wrapper.module.visit(finder)
+    wrapper, positions, parents = parsed.wrapper, parsed.positions, parsed.parents
     found: dict[str, _Located] = {}
     problems: dict[str, str] = {}
     for spec in sites:
         matches = sorted(
-            (c for c in finder.calls if c[0] == spec.line and c[1] == spec.end_line),
+            (c for c in parsed.calls if c[0] == spec.line and c[1] == spec.end_line),
             key=lambda c: (c[2], c[3]),
         )
         if not matches:
@@ -333,11 +346,16 @@ def _trace_headers(
     return tuple(kept), ()
 
 
-def inspect_calls(source: bytes, sites: Sequence[SendSpec]) -> dict[str, CallFacts | str]:
-    """For each site, what the planner needs to know (or why it cannot be rewritten)."""
-    module = cst.parse_module(source)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    found, problems = _locate(module, wrapper, sites)
+Parse = Callable[[bytes], ParsedSource]
+
+
+def inspect_calls(
+    source: bytes, sites: Sequence[SendSpec], *, parse: Parse = ParsedSource
+) -> dict[str, CallFacts | str]:
+    """For each site, what the planner needs to know (or why it cannot be rewritten).
+
+    ``parse`` may hand out a tree parsed before (the rewrite that follows reuses it)."""
+    found, problems = _locate(parse(source), sites)
     out: dict[str, CallFacts | str] = dict(problems)
     out.update({ident: located.facts for ident, located in found.items()})
     return out
@@ -348,11 +366,12 @@ def rewrite_source(
     sites: Sequence[SendSpec],
     *,
     line_width: int = LINE_WIDTH,
+    parse: Parse = ParsedSource,
 ) -> FileRewrite:
     """``source`` with every site in ``sites`` rewritten into a send."""
-    module = cst.parse_module(source)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    found, problems = _locate(module, wrapper, sites)
+    parsed = parse(source)
+    wrapper, module, positions = parsed.wrapper, parsed.wrapper.module, parsed.positions
+    found, problems = _locate(parsed, sites)
     if not found:
         return FileRewrite(source, problems)
     specs = {s.site_id: s for s in sites}
@@ -365,7 +384,6 @@ def rewrite_source(
         parent = located.parent_with
         if parent is not None and _only_opens_clients(parent):
             with_blocks[id(parent)] = parent
-    positions = wrapper.resolve(PositionProvider)
     # A with-block is unwrapped only when every statement in it is rewritten.
     unwrapped = {
         key

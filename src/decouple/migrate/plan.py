@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from decouple.errors import DecoupleError
 from decouple.migratability import Finding
-from decouple.migrate.codemod import CallFacts, SendSpec, inspect_calls
+from decouple.migrate.codemod import CallFacts, Parse, ParsedSource, SendSpec, inspect_calls
 from decouple.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
@@ -143,8 +143,11 @@ def plan_migration(
     *,
     module_of: ModuleOf,
     read: ReadFile,
+    parse: Parse = ParsedSource,
 ) -> MigrationPlan:
-    """Decide every name, path and rewrite before anything is rendered or written."""
+    """Decide every name, path and rewrite before anything is rendered or written.
+
+    ``parse`` lets the caller keep each file's tree for the rewrite that follows."""
     if options.client not in SYNC_CLIENTS:
         raise PlanError(f"--client {options.client}: expected one of {', '.join(SYNC_CLIENTS)}")
     endpoints = {(e.service, e.label): e for e in result.endpoints}
@@ -240,7 +243,7 @@ def plan_migration(
             facts = {s.id: "the file no longer exists" for s, _, _ in entries}
         else:
             try:
-                facts = inspect_calls(source, [send for _, _, send in entries])
+                facts = inspect_calls(source, [send for _, _, send in entries], parse=parse)
             except Exception as exc:  # the file is the unit of failure
                 facts = {s.id: f"cannot parse the file: {exc}" for s, _, _ in entries}
         for site, cautions, send in entries:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from decouple.migrate.changes import FileChange
-from decouple.migrate.codemod import rewrite_source
+from decouple.migrate.codemod import ParsedSource, rewrite_source
 from decouple.migrate.deps import DEPENDENCY_FILES, add_requirement
 from decouple.migrate.plan import (
     MigrationPlan,
@@ -55,7 +56,8 @@ def migrate_scanned(
     root = Path(result.root)
     module_of = _module_namer(root)
     read = _reader(root)
-    plan = plan_migration(result, selection, options, module_of=module_of, read=read)
+    parse = cache(ParsedSource)  # each file parsed once, for the plan and the rewrite
+    plan = plan_migration(result, selection, options, module_of=module_of, read=read, parse=parse)
     changes: list[FileChange] = []
     failed: list[tuple[str, str]] = []
     notes: dict[str, tuple[str, ...]] = {}
@@ -67,7 +69,9 @@ def migrate_scanned(
         source = read(path)
         assert source is not None  # the planner refused sites in missing files
         try:
-            rewrite = rewrite_source(source, [item.send for item in items], line_width=width)
+            rewrite = rewrite_source(
+                source, [item.send for item in items], line_width=width, parse=parse
+            )
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # the file is the unit of failure: the others go on
@@ -95,6 +99,7 @@ def migrate_scanned(
             options,
             module_of=module_of,
             read=read,
+            parse=parse,
         )
     if notes:
         plan = replace(
@@ -156,8 +161,6 @@ def _module_namer(root: Path) -> Callable[[str], str]:
     """A file's module name as the scan gave it (``api.module_name``), from the
     ``__init__.py`` files above it: asking for those few is cheaper than listing the
     repository again, which the scan has just done."""
-    from functools import cache
-
     from decouple.api import module_name
 
     @cache
