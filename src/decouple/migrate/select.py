@@ -9,7 +9,6 @@ An id that no longer matches the code is refused too: the code was edited since 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from decouple.errors import SelectionError
@@ -119,7 +118,3 @@ def top_services(result: ScanResult, n: int) -> list[str]:
 
     scores = hotspot_scores(result)
     return sorted(scores, key=lambda name: (-scores[name], name))[:n]
-
-
-def describe_findings(findings: Sequence[Finding]) -> str:
-    return "; ".join(f.reason for f in findings)
