@@ -121,8 +121,10 @@ def migrate(
 
       decouple migrate ./repo --service orders --branch events/orders --pr-body pr.md
 
+      decouple migrate ./repo --top 3 --split-by edge --patch migration.patch
+
     Exit status: 0 done; 1 a site named with --select was refused; 2 usage, path,
-    configuration, selection or git error. See docs/migrate.md.
+    configuration, selection, git or write error. See docs/migrate.md.
     """
     from decouple.migrate.command import MigrateCommand, run_migrate_command
 

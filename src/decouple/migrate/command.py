@@ -3,7 +3,7 @@
 Data (the diff) goes to stdout, the summary (what migrates, cautions, refusals with reasons,
 files left alone) to stderr. Exit status: 0 done (refusals of sites picked by ``--edge``,
 ``--service`` or ``--top`` are reported, not failures); 1 a site named with ``--select`` was
-refused; 2 usage, path, configuration, selection or git error.
+refused; 2 usage, path, configuration, selection, git or write error.
 """
 
 from __future__ import annotations
