@@ -14,13 +14,13 @@ from types import ModuleType
 
 import pytest
 
-import decouple.detect.base
-from decouple.detect.base import Detector, Example
-from decouple.detect.registry import DETECTORS, example_detector
-from decouple.detect.testing import detect_calls_in_source
+import decouple_services.detect.base
+from decouple_services.detect.base import Detector, Example
+from decouple_services.detect.registry import DETECTORS, example_detector
+from decouple_services.detect.testing import detect_calls_in_source
 
 ROOT = Path(__file__).resolve().parents[1]
-DETECT_DIR = Path(decouple.detect.base.__file__).parent
+DETECT_DIR = Path(decouple_services.detect.base.__file__).parent
 #: All detectors at once, configured as their examples expect: an example must be found the
 #: same way among all of them, and a counter-example by none of them.
 ALL = tuple(example_detector(d) for d in DETECTORS)
@@ -60,7 +60,7 @@ def _detect_modules() -> dict[type[Detector], str]:
     """Detector classes defined in ``decouple/detect/*.py``, with their module's file stem."""
     defined: dict[type[Detector], str] = {}
     for path in sorted(DETECT_DIR.glob("*.py")):
-        module = importlib.import_module(f"decouple.detect.{path.stem}")
+        module = importlib.import_module(f"decouple_services.detect.{path.stem}")
         for value in vars(module).values():
             if (
                 isinstance(value, type)

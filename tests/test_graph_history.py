@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from decouple.cli import main
+from decouple_services.cli import main
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 DAY = 86_400
@@ -82,8 +82,8 @@ def test_a_bad_window_is_a_usage_error(repo: Path, capsys: pytest.CaptureFixture
 
 
 def test_the_scan_gate_counts_the_same_history(repo: Path, tmp_path: Path) -> None:
-    from decouple.api import ScanOptions, scan
-    from decouple.scores import hotspot_scores
+    from decouple_services.app.pipeline import ScanOptions, scan
+    from decouple_services.graph.gate import hotspot_scores
 
     scores = hotspot_scores(scan(repo, ScanOptions(use_cache=False, jobs=1)))
     assert scores["frontend"] == 37 + 4 * 0.5

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from decouple.api import ScanOptions, scan
-from decouple.cli import main
-from decouple.graph import merge_scans, rank_hotspots
-from decouple.model import ScanResult
-from decouple.render.json import load_scan_json, render_json
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.cli import main
+from decouple_services.core.model import ScanResult
+from decouple_services.graph import merge_scans, rank_hotspots
+from decouple_services.render.json import load_scan_json, render_json
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 HALVES = {

@@ -13,9 +13,10 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from decouple.api import ScanOptions, scan
-from decouple.cli import main
-from decouple.graph import (
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.cli import main
+from decouple_services.core.model import ScanResult
+from decouple_services.graph import (
     GraphView,
     ViewOptions,
     build_view,
@@ -26,7 +27,6 @@ from decouple.graph import (
     render_mermaid,
     render_svg,
 )
-from decouple.model import ScanResult
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "sample"
@@ -236,8 +236,8 @@ def test_scan_fail_on_score_gates_on_the_hotspot_score(tmp_path: Path) -> None:
 
 def test_help_loads_no_graph_library() -> None:
     code = (
-        "import sys; from decouple.cli import main; main(['--help'])\n"
-        "heavy = {'networkx', 'rich', 'graphviz', 'decouple.graph'} & set(sys.modules)\n"
+        "import sys; from decouple_services.cli import main; main(['--help'])\n"
+        "heavy = {'networkx', 'rich', 'graphviz', 'decouple_services.graph'} & set(sys.modules)\n"
         "assert not heavy, heavy"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from decouple.migrate.codemod import SendSpec, find_markers, rewrite_source
+from decouple_services.migrate.codemod import SendSpec, find_markers, rewrite_source
 
 CASES = Path(__file__).parent / "fixtures" / "migrate" / "codemod"
 NAMES = sorted(p.name for p in CASES.iterdir() if (p / "input.py").exists())

@@ -10,7 +10,7 @@ import libcst as cst
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from decouple.migrate.codemod import SendSpec, find_markers, rewrite_source
+from decouple_services.migrate.codemod import SendSpec, find_markers, rewrite_source
 
 STATEMENTS = st.sampled_from(
     [

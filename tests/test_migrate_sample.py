@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from decouple.api import ScanOptions, scan
-from decouple.migratability import assess
-from decouple.migrate.command import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
-from decouple.migrate.command import run_migrate_command as run
-from decouple.model import Category, Role
+from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
+from decouple_services.app.migrate import run_migrate_command as run
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.core.model import Category, Role
+from decouple_services.graph.migratability import assess
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 GOLDEN = Path(__file__).parent / "fixtures" / "migrate" / "sample"
@@ -425,7 +425,7 @@ def test_the_cli_prints_a_coloured_diff_only_on_a_terminal(repo: Path) -> None:
 
 
 def test_the_command_line_runs_migrate(repo: Path) -> None:
-    from decouple.cli import main
+    from decouple_services.cli import main
 
     assert main(["migrate", str(repo), "--select", "cs-00000000", "--no-cache"]) == EXIT_REFUSED
     assert main(["migrate", str(repo), "--no-cache"]) == EXIT_USAGE
@@ -488,9 +488,9 @@ def test_an_output_that_cannot_be_written_is_named_without_a_traceback(
 
 
 def test_top_ranks_services_as_decouple_hotspots_does_history_included(repo: Path) -> None:
-    from decouple.graph.history import DEFAULT_WINDOW, change_counts, parse_window
-    from decouple.graph.score import rank_hotspots
-    from decouple.migrate.select import top_services
+    from decouple_services.graph.history import DEFAULT_WINDOW, change_counts, parse_window
+    from decouple_services.graph.score import rank_hotspots
+    from decouple_services.migrate.select import top_services
 
     # recommendations ties notifications on coupling alone; its history breaks the tie.
     upstream = repo / "services" / "recommendations" / "recommendations" / "upstream.py"

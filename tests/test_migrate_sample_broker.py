@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from e2e.harness import Broker, python_env, read_topic, run_python, start_broker
 
-from decouple.migrate.command import EXIT_OK, MigrateCommand, run_migrate_command
+from decouple_services.app.migrate import EXIT_OK, MigrateCommand, run_migrate_command
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 SERVICES = ("emails", "frontend", "notifications", "orders", "payments", "users")

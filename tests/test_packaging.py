@@ -15,8 +15,8 @@ def test_the_wheel_ships_templates_and_py_typed(tmp_path: Path) -> None:
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
         check=True,
     )
-    (wheel,) = tmp_path.glob("decouple-*.whl")
+    (wheel,) = tmp_path.glob("decouple_services-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "decouple/templates/README.md" in names
-    assert "decouple/py.typed" in names
-    assert "decouple/cli.py" in names
+    assert "decouple_services/templates/README.md" in names
+    assert "decouple_services/py.typed" in names
+    assert "decouple_services/cli/__init__.py" in names

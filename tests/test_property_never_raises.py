@@ -5,11 +5,11 @@ from __future__ import annotations
 import hypothesmith
 from hypothesis import HealthCheck, given, settings
 
-from decouple.api import detection_options
-from decouple.config import Config
-from decouple.detect.extract import extract_facts
-from decouple.detect.facts import FileFacts
-from decouple.detect.registry import build_detectors
+from decouple_services.app.pipeline import detection_options
+from decouple_services.core.config import Config
+from decouple_services.detect.extract import extract_facts
+from decouple_services.detect.facts import FileFacts
+from decouple_services.detect.registry import build_detectors
 
 OPTIONS = detection_options(build_detectors(Config()), Config())
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-import decouple
-import decouple.api
-import decouple.cache
-import decouple.detect.extract
-from decouple.api import ScanOptions, scan
-from decouple.cli import main
-from decouple.render.json import render_json
+import decouple_services
+import decouple_services.app.cache
+import decouple_services.app.pipeline
+import decouple_services.detect.extract
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.cli import main
+from decouple_services.render.json import render_json
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 CLIENTS = "services/frontend/frontend/clients.py"
@@ -50,8 +50,8 @@ def test_an_unchanged_tree_returns_the_previous_result_without_analysing(
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("a file was analysed again")
 
-    monkeypatch.setattr(decouple.detect.extract, "extract_facts", fail)
-    monkeypatch.setattr(decouple.api, "content_digest", fail)
+    monkeypatch.setattr(decouple_services.detect.extract, "extract_facts", fail)
+    monkeypatch.setattr(decouple_services.app.pipeline, "content_digest", fail)
     assert cached(repo, cache) == expected
 
 
@@ -62,24 +62,24 @@ def test_other_decouple_code_reuses_nothing_from_the_cache(
     cache = tmp_path / "cache"
     expected = cached(repo, cache)
     analysed: list[str] = []
-    real = decouple.detect.extract.extract_facts
+    real = decouple_services.detect.extract.extract_facts
 
     def counting(source: bytes, path: str, *args: object, **kwargs: object) -> object:
         analysed.append(path)
         return real(source, path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(decouple.detect.extract, "extract_facts", counting)
-    monkeypatch.setattr(decouple.cache, "code_version", lambda: "0.1.0+other")
-    monkeypatch.setattr(decouple.api, "code_version", lambda: "0.1.0+other")
+    monkeypatch.setattr(decouple_services.detect.extract, "extract_facts", counting)
+    monkeypatch.setattr(decouple_services.app.cache, "code_version", lambda: "0.1.0+other")
+    monkeypatch.setattr(decouple_services.app.pipeline, "code_version", lambda: "0.1.0+other")
     assert cached(repo, cache) == expected
     assert CLIENTS in analysed
 
 
 def test_the_code_stamp_follows_the_installed_modules() -> None:
-    stamp = decouple.cache.code_version()
-    assert stamp.startswith(decouple.__version__ + "+")
-    decouple.cache.code_version.cache_clear()
-    assert decouple.cache.code_version() == stamp
+    stamp = decouple_services.app.cache.code_version()
+    assert stamp.startswith(decouple_services.__version__ + "+")
+    decouple_services.app.cache.code_version.cache_clear()
+    assert decouple_services.app.cache.code_version() == stamp
 
 
 @pytest.mark.parametrize(
@@ -250,9 +250,9 @@ HEAVY = ("rich", "networkx", "libcst", "jinja2", "yaml", "pathspec", "graphviz",
 @pytest.mark.parametrize(
     "code",
     [
-        "import decouple.cli",
-        "from decouple.cli import main; main(['--help'])",
-        "from decouple.cli import main; main(['scan', '--help'])",
+        "import decouple_services.cli",
+        "from decouple_services.cli import main; main(['--help'])",
+        "from decouple_services.cli import main; main(['scan', '--help'])",
     ],
 )
 def test_starting_the_cli_imports_nothing_heavy(code: str) -> None:
@@ -267,23 +267,25 @@ def test_starting_the_cli_imports_nothing_heavy(code: str) -> None:
 
 def _graph(root: Path, cache: Path | None) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The import graph of ``root`` as a scan builds it, with or without the cache."""
-    from decouple.discover.files import list_files
+    from decouple_services.discover.files import list_files
 
     python = list(list_files(root, ()).python)
     manifest = None
     if cache is not None:
-        manifest = decouple.cache.Manifest(cache, root)
+        manifest = decouple_services.app.cache.Manifest(cache, root)
         # as a scan does before building the graph: the manifest knows every file's digest
-        decouple.api.extract_all(
+        decouple_services.app.pipeline.extract_all(
             root,
             python,
-            decouple.api.detection_options([], decouple.api.Config()),
+            decouple_services.app.pipeline.detection_options(
+                [], decouple_services.app.pipeline.Config()
+            ),
             jobs=1,
             cache_dir=cache,
             manifest=manifest,
         )
         manifest.save(root, set(python))
-    graph = decouple.api._import_graph(root, python, cache, manifest)
+    graph = decouple_services.app.pipeline._import_graph(root, python, cache, manifest)
     return graph.modules, graph.importers
 
 
@@ -327,13 +329,13 @@ def test_unchanged_files_imports_come_from_the_cache(
     cache = tmp_path / "cache"
     expected = _graph(repo, cache)
     read: list[str] = []
-    real = decouple.api._read
+    real = decouple_services.app.pipeline._read
 
     def counting(path: str) -> bytes | None:
         read.append(path)
         return real(path)
 
-    monkeypatch.setattr(decouple.api, "_read", counting)
+    monkeypatch.setattr(decouple_services.app.pipeline, "_read", counting)
     original = (repo / CLIENTS).read_bytes()
     (repo / CLIENTS).write_bytes(original + b"\nimport shopcore.http\n")
     assert _graph(repo, cache) != expected

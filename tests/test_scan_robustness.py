@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from decouple.api import ScanOptions, scan
-from decouple.errors import PathError
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.core.errors import PathError
 
 GOOD = 'import requests\n\ndef f():\n    requests.post("http://billing:8000/charge", timeout=2)\n'
 
@@ -77,7 +77,7 @@ def test_a_repo_whose_services_live_elsewhere_still_reports_every_call(tmp_path:
 def test_a_cache_dir_that_is_a_file_is_refused_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from decouple.cli import main
+    from decouple_services.cli import main
 
     (tmp_path / "app.py").write_text("x = 1\n", encoding="utf-8")
     not_a_dir = tmp_path / "cache.txt"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from decouple.api import ScanOptions, scan
-from decouple.cli import main
-from decouple.model import Category, Role, ScanResult
-from decouple.render.json import render_json
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.cli import main
+from decouple_services.core.model import Category, Role, ScanResult
+from decouple_services.render.json import render_json
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "sample"
@@ -286,8 +286,8 @@ def test_the_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_documented_score_example_holds() -> None:
     """The worked example in docs/outputs.md, computed by the code."""
-    from decouple.model import CallSite, Service
-    from decouple.scores import hotspot_scores
+    from decouple_services.core.model import CallSite, Service
+    from decouple_services.graph.gate import hotspot_scores
 
     def call(callee: str, **flags: bool) -> CallSite:
         base = {"has_timeout": True} | flags

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from decouple.migrate.generate import render_consumer, render_producer, render_topic_script
-from decouple.migrate.spec import ConsumerSpec, HandlerRef, ProducerSpec, TopicSpec
-from decouple.model import Endpoint
+from decouple_services.core.model import Endpoint
+from decouple_services.migrate.generate import render_consumer, render_producer, render_topic_script
+from decouple_services.migrate.spec import ConsumerSpec, HandlerRef, ProducerSpec, TopicSpec
 
 from .harness import (
     FAST_GROUP_ENV,

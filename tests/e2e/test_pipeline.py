@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from decouple.migrate.generate import provenance_of
+from decouple_services.migrate.generate import provenance_of
 
 from .harness import (
     FAST_GROUP_ENV,
@@ -70,7 +70,7 @@ def _generated(repo: Path, what: str) -> list[Path]:
 def test_a_migrated_repository_delivers_what_its_http_calls_sent(
     broker: Broker, repo: Path, tmp_path: Path
 ) -> None:
-    cli = "from decouple.cli import main; raise SystemExit(main())"
+    cli = "from decouple_services.cli import main; raise SystemExit(main())"
     migrate = subprocess.run(
         [sys.executable, "-c", cli, "migrate", str(repo), "--service", "shop", "--write"],
         capture_output=True,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from decouple.config import ClientConfig, Config, ServiceConfig, load_config
-from decouple.errors import ConfigError
+from decouple_services.core.config import ClientConfig, Config, ServiceConfig, load_config
+from decouple_services.core.errors import ConfigError
 
 VALID = """
 [tool.decouple]

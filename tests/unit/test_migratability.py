@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from decouple.migratability import assess
-from decouple.model import CallSite, Category, Role
+from decouple_services.core.model import CallSite, Category, Role
+from decouple_services.graph.migratability import assess
 
 SITE = CallSite(
     id="cs-1",

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from decouple import rereads
-from decouple.api import ScanOptions, module_name, scan
-from decouple.render.json import render_json
-from decouple.rereads import Helper, ImportGraph, import_targets, select
+from decouple_services.app import rereads
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.app.rereads import Helper, ImportGraph, import_targets, select
+from decouple_services.discover.files import module_name
+from decouple_services.render.json import render_json
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "sample"
 

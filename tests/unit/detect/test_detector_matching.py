@@ -13,16 +13,17 @@ from dataclasses import replace
 
 import pytest
 
-from decouple.config import ClientConfig, Config, parse_config
-from decouple.detect.aiohttp_ import AiohttpDetector
-from decouple.detect.base import MISSING, Detector, Match
-from decouple.detect.custom import CustomDetector, signatures_of
-from decouple.detect.facts import FunctionInfo, RawCall
-from decouple.detect.grpc_ import GrpcDetector, channel_target
-from decouple.detect.http_client import HttpClientDetector
-from decouple.detect.httpx_ import HttpxDetector
-from decouple.detect.locust_ import LocustDetector
-from decouple.detect.registry import (
+from decouple_services.core.config import ClientConfig, Config, parse_config
+from decouple_services.core.model import Category
+from decouple_services.detect.aiohttp_ import AiohttpDetector
+from decouple_services.detect.base import MISSING, Detector, Match
+from decouple_services.detect.custom import CustomDetector, signatures_of
+from decouple_services.detect.facts import FunctionInfo, RawCall
+from decouple_services.detect.grpc_ import GrpcDetector, channel_target
+from decouple_services.detect.http_client import HttpClientDetector
+from decouple_services.detect.httpx_ import HttpxDetector
+from decouple_services.detect.locust_ import LocustDetector
+from decouple_services.detect.registry import (
     DETECTORS,
     build_detectors,
     candidate_method_names,
@@ -30,11 +31,10 @@ from decouple.detect.registry import (
     example_detector,
     match_call,
 )
-from decouple.detect.requests_ import RequestsDetector
-from decouple.detect.urllib3_ import Urllib3Detector
-from decouple.detect.urllib_request import UrllibRequestDetector
-from decouple.detect.values import Concat, Dyn, Lit, Obj, Param, Ref, Value, show
-from decouple.model import Category
+from decouple_services.detect.requests_ import RequestsDetector
+from decouple_services.detect.urllib3_ import Urllib3Detector
+from decouple_services.detect.urllib_request import UrllibRequestDetector
+from decouple_services.detect.values import Concat, Dyn, Lit, Obj, Param, Ref, Value, show
 
 NONE = Dyn("None")
 TRUE = Lit("True")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from decouple.detect.events import EventSend, find_event_sends
+from decouple_services.detect.events import EventSend, find_event_sends
 
 SOURCE = """\
 from .decouple_producer import send_event, send_event_async

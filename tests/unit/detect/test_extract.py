@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from decouple.detect.extract import ExtractOptions, extract_facts
-from decouple.detect.facts import FileFacts, RawCall
-from decouple.detect.values import Concat, Dyn, Env, Join, Lit, Obj, Param, Ref, Setting
+from decouple_services.detect.extract import ExtractOptions, extract_facts
+from decouple_services.detect.facts import FileFacts, RawCall
+from decouple_services.detect.values import Concat, Dyn, Env, Join, Lit, Obj, Param, Ref, Setting
 
 OPTIONS = ExtractOptions(
     client_modules=frozenset({"requests", "httpx"}),

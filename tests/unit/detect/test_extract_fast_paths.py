@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from decouple.api import ScanOptions, detection_options, scan
-from decouple.config import Config
-from decouple.detect import extract
-from decouple.detect.registry import build_detectors
+from decouple_services.app.pipeline import ScanOptions, detection_options, scan
+from decouple_services.core.config import Config
+from decouple_services.detect import extract
+from decouple_services.detect.registry import build_detectors
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "sample"
 

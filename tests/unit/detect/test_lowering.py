@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from decouple.detect.lowering import lower_new_syntax
+from decouple_services.detect.lowering import lower_new_syntax
 
 
 def lowered(source: str) -> str:

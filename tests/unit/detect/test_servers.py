@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import decouple.detect.servers as servers
-from decouple.detect.context import ModuleContext
-from decouple.detect.extract import ExtractOptions, extract_facts
-from decouple.detect.facts import FileFacts
-from decouple.detect.servers import FRAMEWORK_TOKENS, SERVER_EXTRACTORS, may_serve
-from decouple.detect.servers._common import Route, ServerExample, mount_of, route_of
+import decouple_services.detect.servers as servers
+from decouple_services.detect.context import ModuleContext
+from decouple_services.detect.extract import ExtractOptions, extract_facts
+from decouple_services.detect.facts import FileFacts
+from decouple_services.detect.servers import FRAMEWORK_TOKENS, SERVER_EXTRACTORS, may_serve
+from decouple_services.detect.servers._common import Route, ServerExample, mount_of, route_of
 
 OPTIONS = ExtractOptions(server_extractors=SERVER_EXTRACTORS)
 

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from decouple.discover.compose import ComposeFile, parse_compose
-from decouple.model import EnvValue, Service
+from decouple_services.core.model import EnvValue, Service
+from decouple_services.discover.compose import ComposeFile, parse_compose
 
 
 def compose(

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from decouple.discover.dotenv import interpolate, parse_dotenv
-from decouple.model import EnvValue
+from decouple_services.core.model import EnvValue
+from decouple_services.discover.dotenv import interpolate, parse_dotenv
 
 
 def parse(text: str, environ: dict[str, str] | None = None) -> list[tuple[str, str, str]]:

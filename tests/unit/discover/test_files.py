@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from decouple.config import Config
-from decouple.discover.files import FileListing, categorize, is_deploy_file, list_files
-from decouple.errors import ConfigError, PathError
-from decouple.model import Category
+from decouple_services.core.config import Config
+from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.model import Category
+from decouple_services.discover.files import FileListing, categorize, is_deploy_file, list_files
 
 from .conftest import Tree
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import textwrap
 
-from decouple.discover.k8s import (
+from decouple_services.core.model import EnvValue
+from decouple_services.discover.k8s import (
     ConfigMapRef,
     HelmWorkload,
     looks_like_manifest,
@@ -10,7 +11,6 @@ from decouple.discover.k8s import (
     parse_manifests,
     resolve_config_refs,
 )
-from decouple.model import EnvValue
 
 FRONTEND = textwrap.dedent(
     """

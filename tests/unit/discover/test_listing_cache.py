@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import decouple.cache
-import decouple.discover.files as files
-from decouple.discover.files import FileListing, list_files
+import decouple_services.app.cache
+import decouple_services.discover.files as files
+from decouple_services.app.cache import ListingCache
+from decouple_services.discover.files import FileListing, list_files
 
 from .conftest import Tree
 
@@ -47,7 +48,7 @@ def age(root: Path) -> None:
 
 
 def listed(root: Path, cache: Path, exclude: tuple[str, ...] = ()) -> FileListing:
-    return list_files(root, exclude, cache_dir=cache)
+    return list_files(root, exclude, ListingCache(cache, root, exclude))
 
 
 def append(path: Path, text: str) -> None:
@@ -129,7 +130,7 @@ def test_a_recently_modified_tree_is_walked_next_time(
     """A directory changed within the racy window may change again in the same tick."""
     # A window wider than any scheduling delay: on a loaded machine more than the default
     # 0.1 s may pass between writing the tree and listing it.
-    monkeypatch.setattr(decouple.cache, "RACY_NS", 3_600 * 1_000_000_000)
+    monkeypatch.setattr(decouple_services.app.cache, "RACY_NS", 3_600 * 1_000_000_000)
     root = make_tree(TREE)
     cache = tmp_path / "cache"
     listed(root, cache)

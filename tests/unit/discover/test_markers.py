@@ -4,8 +4,13 @@ import textwrap
 
 import pytest
 
-from decouple.discover.markers import MarkerDir, find_marker_dirs, marker_kind, parse_dockerfile
-from decouple.model import EnvValue
+from decouple_services.core.model import EnvValue
+from decouple_services.discover.markers import (
+    MarkerDir,
+    find_marker_dirs,
+    marker_kind,
+    parse_dockerfile,
+)
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decouple.discover.compose import parse_compose
-from decouple.discover.dotenv import interpolate, parse_dotenv
-from decouple.discover.k8s import parse_helm_values, parse_manifests
-from decouple.discover.markers import parse_dockerfile
+from decouple_services.discover.compose import parse_compose
+from decouple_services.discover.dotenv import interpolate, parse_dotenv
+from decouple_services.discover.k8s import parse_helm_values, parse_manifests
+from decouple_services.discover.markers import parse_dockerfile
 
 _scalars = st.one_of(
     st.none(),

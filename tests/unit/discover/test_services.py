@@ -4,10 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from decouple.config import Config, ServiceConfig
-from decouple.discover.files import list_files
-from decouple.discover.services import ServiceDiscovery, discover_services, service_for_path
-from decouple.model import EnvValue, Service
+from decouple_services.core.config import Config, ServiceConfig
+from decouple_services.core.model import EnvValue, Service
+from decouple_services.discover.files import list_files
+from decouple_services.discover.services import (
+    ServiceDiscovery,
+    discover_services,
+    service_for_path,
+)
 
 from .conftest import Tree
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from decouple.model import CallSite, Category, Endpoint, Role, ScanResult, Service
+from decouple_services.core.model import CallSite, Category, Endpoint, Role, ScanResult, Service
 
 _ids = itertools.count()
 

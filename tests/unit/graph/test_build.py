@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decouple.graph.build import build_graph, coupling_graph, endpoint_graph
-from decouple.model import Category
+from decouple_services.core.model import Category
+from decouple_services.graph.build import build_graph, coupling_graph, endpoint_graph
 
 from .factory import call, event, handler, scan_of
 

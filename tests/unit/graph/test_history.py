@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from decouple.errors import DecoupleError
-from decouple.graph.history import Window, change_counts, parse_window
+from decouple_services.core.errors import DecoupleError
+from decouple_services.graph.history import Window, change_counts, parse_window
 
 from .factory import call, scan_of
 

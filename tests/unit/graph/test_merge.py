@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from decouple.graph.merge import merge_scans
-from decouple.model import Endpoint, ScanResult, Service
+from decouple_services.core.model import Endpoint, ScanResult, Service
+from decouple_services.graph.merge import merge_scans
 
 from .factory import call
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decouple.graph.metrics import service_metrics
-from decouple.model import Category
+from decouple_services.core.model import Category
+from decouple_services.graph.metrics import service_metrics
 
 from .factory import call, chain, handler, scan_of
 

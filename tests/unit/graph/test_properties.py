@@ -9,13 +9,13 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decouple.graph.metrics import service_metrics
-from decouple.graph.render_dot import render_dot
-from decouple.graph.render_json import render_graph_json
-from decouple.graph.render_mermaid import render_mermaid
-from decouple.graph.score import rank_hotspots
-from decouple.graph.view import ViewOptions, build_view
-from decouple.model import CallSite, Category, Endpoint, ScanResult, Service
+from decouple_services.core.model import CallSite, Category, Endpoint, ScanResult, Service
+from decouple_services.graph.metrics import service_metrics
+from decouple_services.graph.render_dot import render_dot
+from decouple_services.graph.render_json import render_graph_json
+from decouple_services.graph.render_mermaid import render_mermaid
+from decouple_services.graph.score import rank_hotspots
+from decouple_services.graph.view import ViewOptions, build_view
 
 from .factory import call, event, handler
 

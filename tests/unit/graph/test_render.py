@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from decouple.api import ScanOptions, scan
-from decouple.cli import main
-from decouple.graph.render_dot import dot_text, render_dot
-from decouple.graph.render_html import render_html
-from decouple.graph.render_json import render_graph_json
-from decouple.graph.render_mermaid import mermaid_text, render_mermaid
-from decouple.graph.render_svg import (
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.cli import main
+from decouple_services.graph.render_dot import dot_text, render_dot
+from decouple_services.graph.render_html import render_html
+from decouple_services.graph.render_json import render_graph_json
+from decouple_services.graph.render_mermaid import mermaid_text, render_mermaid
+from decouple_services.graph.render_svg import (
     Engine,
     EngineNotFound,
     LayoutError,
@@ -26,10 +26,10 @@ from decouple.graph.render_svg import (
     render_svg,
     without_links,
 )
-from decouple.graph.score import rank_hotspots
-from decouple.graph.view import GraphView, build_view
+from decouple_services.graph.score import rank_hotspots
+from decouple_services.graph.view import GraphView, build_view
 
-svg_module = importlib.import_module("decouple.graph.render_svg")
+svg_module = importlib.import_module("decouple_services.graph.render_svg")
 WEB = "<b>web</b>"
 API = 'evil&<i>api</i>"q'
 SCRIPT = "<script>alert(1)</script>"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from decouple.graph.score import rank_hotspots, score_components
-from decouple.model import Category
+from decouple_services.core.model import Category
+from decouple_services.graph.score import rank_hotspots, score_components
 
 from .factory import call, event, handler, scan_of
 

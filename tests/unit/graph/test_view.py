@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from decouple.errors import SelectionError
-from decouple.graph.score import rank_hotspots
-from decouple.graph.view import ViewOptions, build_view
-from decouple.model import Category, ScanResult
+from decouple_services.core.errors import SelectionError
+from decouple_services.core.model import Category, ScanResult
+from decouple_services.graph.score import rank_hotspots
+from decouple_services.graph.view import ViewOptions, build_view
 
 from .factory import call, event, handler, scan_of
 

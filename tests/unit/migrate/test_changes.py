@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from decouple.errors import DecoupleError
-from decouple.migrate.changes import (
+from decouple_services.core.errors import DecoupleError
+from decouple_services.migrate.changes import (
     FileChange,
     OutsideRepositoryError,
     colourise,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from decouple.config import parse_config
-from decouple.errors import ConfigError
+from decouple_services.core.config import parse_config
+from decouple_services.core.errors import ConfigError
 
 
 def test_migrate_defaults_come_from_tool_decouple_migrate() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from decouple.migrate.deps import VERSIONS, add_requirement
+from decouple_services.migrate.deps import VERSIONS, add_requirement
 
 KP = VERSIONS["kafka-python"]
 

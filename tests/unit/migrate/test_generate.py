@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 import yaml
 
-from decouple import __version__
-from decouple.migrate import gen_examples
-from decouple.migrate.generate import (
+from decouple_services import __version__
+from decouple_services.migrate import gen_examples
+from decouple_services.migrate.generate import (
     is_user_edited,
     provenance_of,
     render_asyncapi,

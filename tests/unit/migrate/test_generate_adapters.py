@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from decouple.migrate.generate import render_consumer
-from decouple.migrate.spec import ConsumerSpec, HandlerRef, TopicSpec
-from decouple.model import Endpoint
+from decouple_services.core.model import Endpoint
+from decouple_services.migrate.generate import render_consumer
+from decouple_services.migrate.spec import ConsumerSpec, HandlerRef, TopicSpec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "e2e"
 _count = itertools.count()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from decouple.migrate import gen_examples
-from decouple.migrate.generate import (
+from decouple_services.migrate import gen_examples
+from decouple_services.migrate.generate import (
     render_asyncapi,
     render_consumer,
     render_consumer_test,

@@ -20,9 +20,9 @@ from typing import ClassVar
 
 import pytest
 
-from decouple.migrate import gen_examples
-from decouple.migrate.generate import render_producer
-from decouple.migrate.spec import ProducerSpec
+from decouple_services.migrate import gen_examples
+from decouple_services.migrate.generate import render_producer
+from decouple_services.migrate.spec import ProducerSpec
 
 _count = itertools.count()
 

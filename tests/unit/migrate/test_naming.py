@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from decouple.migrate.naming import (
+from decouple_services.migrate.naming import (
     MAX_TOPIC_LENGTH,
     TopicNameError,
     consumer_group,

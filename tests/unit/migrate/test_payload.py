@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from decouple.migrate.payload import infer_schema, key_field, merge_schemas
+from decouple_services.migrate.payload import infer_schema, key_field, merge_schemas
 
 
 def test_a_literal_dict_gives_an_object_schema_with_what_the_literals_say() -> None:

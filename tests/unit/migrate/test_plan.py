@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from decouple.api import ScanOptions, scan
-from decouple.migrate.naming import TopicNameError
-from decouple.migrate.plan import MigrationPlan, PlanOptions, layout_of
-from decouple.migrate.run import migrate_scanned
-from decouple.migrate.select import Criteria, select_sites
-from decouple.model import ScanResult
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.core.model import ScanResult
+from decouple_services.migrate.naming import TopicNameError
+from decouple_services.migrate.plan import MigrationPlan, PlanOptions, layout_of
+from decouple_services.migrate.run import migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample"
 SERVICES = ("emails", "frontend", "notifications", "orders", "payments", "users")
@@ -136,7 +136,7 @@ def test_a_layout_knows_the_import_root_and_the_package() -> None:
 def test_a_file_the_rewrite_fails_on_is_reported_and_the_rest_goes_on(
     result: ScanResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import decouple.migrate.run as run
+    import decouple_services.migrate.run as run
 
     real = run.rewrite_source
 

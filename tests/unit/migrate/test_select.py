@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from decouple.errors import SelectionError
-from decouple.migrate.select import Criteria, parse_edge, select_sites
-from decouple.model import CallSite, Category, Role, ScanResult, Service
+from decouple_services.core.errors import SelectionError
+from decouple_services.core.model import CallSite, Category, Role, ScanResult, Service
+from decouple_services.migrate.select import Criteria, parse_edge, select_sites
 
 
 def _site(ident: str, caller: str, callee: str, **flags: object) -> CallSite:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from decouple.model import (
+from decouple_services.core.model import (
     CallSite,
     Category,
     Diagnostic,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from decouple.model import ScanResult
-from decouple.render import render_json, render_sarif
+from decouple_services.core.model import ScanResult
+from decouple_services.render import render_json, render_sarif
 
 from .cases import CASES, GOLDEN_DIR
 

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import json
 
-import decouple.render
-from decouple.render import RENDERERS, load_scan_json, render_json, render_sarif, render_table
+import decouple_services.render
+from decouple_services.render import (
+    RENDERERS,
+    load_scan_json,
+    render_json,
+    render_sarif,
+    render_table,
+)
 
 from .cases import mixed
 
@@ -26,5 +32,5 @@ def test_json_renderer_output_loads_back() -> None:
 
 
 def test_public_names_are_exported() -> None:
-    for name in decouple.render.__all__:
-        assert hasattr(decouple.render, name)
+    for name in decouple_services.render.__all__:
+        assert hasattr(decouple_services.render, name)

@@ -7,10 +7,10 @@ from typing import TypeVar
 
 import pytest
 
-import decouple
-from decouple.errors import DecoupleError
-from decouple.model import EnvValue, ScanResult
-from decouple.render.json import load_scan_json, render_json
+import decouple_services
+from decouple_services.core.errors import DecoupleError
+from decouple_services.core.model import EnvValue, ScanResult
+from decouple_services.render.json import load_scan_json, render_json
 
 from .cases import CASES, CREATE_USER, FRONTEND, SECRET, mixed
 
@@ -57,7 +57,7 @@ def test_document_has_the_design_shape() -> None:
     document = json.loads(render_json(mixed()))
 
     assert document["schema_version"] == 1
-    assert document["tool"] == {"name": "decouple", "version": decouple.__version__}
+    assert document["tool"] == {"name": "decouple", "version": decouple_services.__version__}
     assert [s["name"] for s in document["services"]] == ["frontend", "orders", "userservice"]
     for site in document["call_sites"]:
         assert set(site) >= DESIGN_CALL_SITE_FIELDS

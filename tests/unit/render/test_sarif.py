@@ -10,9 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-import decouple
-from decouple.model import Diagnostic, ScanResult, Severity
-from decouple.render.sarif import RULES, render_sarif
+import decouple_services
+from decouple_services.core.model import Diagnostic, ScanResult, Severity
+from decouple_services.render.sarif import RULES, render_sarif
 
 from .cases import (
     CASES,
@@ -116,7 +116,7 @@ def test_driver_lists_every_rule_with_stable_ids_and_indices() -> None:
     driver = sarif(mixed())["runs"][0]["tool"]["driver"]
 
     assert driver["name"] == "decouple"
-    assert driver["version"] == decouple.__version__
+    assert driver["version"] == decouple_services.__version__
     assert driver["informationUri"].startswith("https://")
     assert [(r["id"], r["name"], r["defaultConfiguration"]["level"]) for r in driver["rules"]] == [
         ("DCP001", "synchronous-service-call", "warning"),

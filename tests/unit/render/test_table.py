@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from decouple.model import Diagnostic, Role, ScanResult, Service, Severity
-from decouple.render.table import render_table
+from decouple_services.core.model import Diagnostic, Role, ScanResult, Service, Severity
+from decouple_services.render.table import render_table
 
 from .cases import (
     CHARGE,

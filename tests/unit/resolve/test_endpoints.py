@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 
-from decouple.detect.extract import ExtractOptions, extract_facts
-from decouple.detect.facts import FileFacts
-from decouple.detect.servers import SERVER_EXTRACTORS
-from decouple.model import Endpoint, Severity
-from decouple.resolve.endpoints import (
+from decouple_services.core.model import Endpoint, Severity
+from decouple_services.detect.extract import ExtractOptions, extract_facts
+from decouple_services.detect.facts import FileFacts
+from decouple_services.detect.servers import SERVER_EXTRACTORS
+from decouple_services.resolve.endpoints import (
     build_endpoints,
     join_path,
     match_endpoint,

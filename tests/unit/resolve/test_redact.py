@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from decouple.resolve.redact import redact_url
+from decouple_services.resolve.redact import redact_url
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,444 @@
+"""The scan cache: per-file facts keyed by content, and a manifest that makes reruns cheap.
+
+Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
+
+    ab/ab12...ef.json           facts of one file: key = sha256(content digest, module name,
+                                decouple version and the detection options)
+    manifest-<root>.json        per scanned root: path -> (size, mtime_ns, content digest),
+                                the digests the byte prefilter rejected, and the last result
+    imports-<root>.json         per scanned root: each file's import targets, by digest
+                                (read only by scans that learn a helper)
+    listing-<root>.json         per scanned root, walk mode: the last listing and the stamps
+                                of the directories it depends on (decouple_services.discover.files)
+
+The manifest lets a rerun skip reading and hashing files whose size and modification time
+are unchanged; when every input of the scan (Python files, deployment files, configuration,
+options, version) is unchanged, the previous result is returned without any analysis.
+Files modified within :data:`RACY_NS` of the manifest being written are not trusted by their
+timestamps next time (an edit in the same clock tick keeps size and mtime): they are read
+and hashed again, as git does for its index.
+
+Everything here is an optimisation: a missing, corrupt or foreign file is ignored and
+rebuilt, writes go to a temporary file renamed into place (concurrent runs never read half a
+file; the last manifest written wins), and an unwritable directory only costs speed. Nothing
+in the cache is executed or unpickled: it is JSON, decoded into decouple's own types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from decouple_services import __version__
+from decouple_services.core import model
+from decouple_services.core.model import Diagnostic
+
+if TYPE_CHECKING:
+    from decouple_services.detect.facts import FileFacts
+    from decouple_services.discover.files import FileListing
+
+#: Bumped when the layout or the meaning of an entry changes.
+FORMAT = 2
+#: A file modified this close to the moment the manifest is written is re-hashed next time:
+#: another edit within the same timestamp tick would keep its size and mtime. Timestamps in
+#: whole seconds suggest a coarse file system (FAT, HFS+, ext3), which gets the long window.
+RACY_NS = 100_000_000
+RACY_COARSE_NS = 2_000_000_000
+
+
+def is_racy(mtime_ns: int, now_ns: int) -> bool:
+    """Whether a file modified at ``mtime_ns`` is too recent at ``now_ns`` for its size and
+    mtime to prove it unchanged later (see :data:`RACY_NS`)."""
+    window = RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else RACY_NS
+    return mtime_ns > now_ns - window
+
+
+def root_file(directory: Path, kind: str, root: Path) -> Path:
+    """The cache file of one kind (``manifest``, ``imports``, ``listing``) for a scanned root."""
+    return directory / f"{kind}-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.json"
+
+
+@functools.cache
+def code_version() -> str:
+    """decouple's version and a stamp of its own code (size and mtime of each module).
+
+    Part of every key: an editable install, or a release rebuilt without a version bump,
+    must never hand back facts or results that older code produced.
+    """
+    package = Path(__file__).parent
+    stamp = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp.update(f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return f"{__version__}+{stamp.hexdigest()[:12]}"
+
+
+def content_digest(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()
+
+
+def facts_key(digest: str, module: str, fingerprint: str) -> str:
+    return hashlib.sha256(f"{digest}\0{module}\0{fingerprint}".encode()).hexdigest()
+
+
+def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
+    """Cached facts of ``path``, or None when missing, corrupt or someone else's."""
+    from decouple_services.detect.facts import FileFacts
+
+    try:
+        with open(os.path.join(folder, key[:2], key + ".json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+        facts = FileFacts.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None  # missing, corrupt or foreign: rebuilt by the caller
+    return facts if facts.path == path else None
+
+
+def write_facts(folder: str, key: str, facts: FileFacts) -> None:
+    _write_json(os.path.join(folder, key[:2], key + ".json"), facts.to_json())
+
+
+def _write_json(target: str, data: object) -> None:
+    folder = os.path.dirname(target)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        # temp file + rename: a concurrent run never reads half a file
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                # dumps, not dump: json.dump streams through the pure-Python encoder
+                handle.write(json.dumps(data, separators=(",", ":")))
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # a read-only tree scans fine without a cache
+
+
+def prepare(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        ignore = path / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# decouple's per-file cache; safe to delete\n*\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+class Manifest:
+    """What the last scan of one root saw: file stats and digests, and its result."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.path = root_file(directory, "manifest", root)
+        self.files: dict[str, list[Any]] = {}
+        self.rejected: dict[str, set[str]] = {}
+        self.result_key: str | None = None
+        self.result: Any = None
+        #: Files outside the listing that the stored result's discovery read.
+        self.result_extra: list[str] | None = None
+        self.dirty = False
+        self._load(str(root))
+
+    def _load(self, root: str) -> None:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("format") != FORMAT or data.get("version") != code_version():
+                return
+            if data.get("root") != root:
+                return
+            files = data["files"]
+            rejected = {
+                fp: {d for d in digests if isinstance(d, str)}
+                for fp, digests in data["rejected"].items()
+            }
+            if not isinstance(files, dict):
+                return
+            # a foreign or damaged entry is dropped, not trusted: [size, mtime_ns, digest]
+            self.files = {
+                path: entry
+                for path, entry in files.items()
+                if isinstance(entry, list)
+                and len(entry) == 3
+                and type(entry[0]) is int
+                and type(entry[1]) is int
+                and isinstance(entry[2], str)
+            }
+            self.rejected = rejected
+            result = data.get("result")
+            if isinstance(result, dict) and isinstance(result.get("key"), str):
+                extra = result.get("extra")
+                if isinstance(extra, list) and all(isinstance(p, str) for p in extra):
+                    self.result_key = result["key"]
+                    self.result = result.get("value")
+                    self.result_extra = extra
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            self.files, self.rejected = {}, {}
+
+    # -- files ---------------------------------------------------------------------------
+
+    def digest(self, path: str, stat: os.stat_result) -> str | None:
+        """The content digest recorded for ``path`` if its size and mtime are unchanged."""
+        entry = self.files.get(path)  # well-formed: _load drops any other
+        if entry is not None and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
+            digest: str = entry[2]
+            return digest
+        return None
+
+    def record_stat(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
+        entry = [size, mtime_ns, digest]
+        if self.files.get(path) != entry:
+            self.files[path] = entry
+            self.dirty = True
+
+    def is_rejected(self, fingerprint: str, digest: str) -> bool:
+        return digest in self.rejected.get(fingerprint, ())
+
+    def reject(self, fingerprint: str, digest: str) -> None:
+        found = self.rejected.setdefault(fingerprint, set())
+        if digest not in found:
+            found.add(digest)
+            self.dirty = True
+
+    # -- whole result --------------------------------------------------------------------
+
+    def cached_result(self, key: str) -> model.ScanResult | None:
+        if key != self.result_key or self.result is None:
+            return None
+        try:
+            value = decode_model(self.result)
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        return value if isinstance(value, model.ScanResult) else None
+
+    def store_result(self, key: str, result: model.ScanResult, extra: list[str]) -> None:
+        if key == self.result_key:
+            return
+        self.result_key = key
+        self.result = encode_model(result)
+        self.result_extra = extra
+        self.dirty = True
+
+    def save(self, root: Path, live: set[str]) -> None:
+        """Write the manifest (only the files of this scan), if anything changed."""
+        if not self.dirty:
+            return
+        now = time.time_ns()
+        files: dict[str, list[Any]] = {}
+        for path in live:
+            entry = self.files.get(path)
+            if entry is None:
+                continue
+            if is_racy(entry[1], now):
+                # size and mtime cannot prove this file unchanged next time: keep the digest
+                # for the result key, but make the stat comparison fail
+                entry = [-1, -1, entry[2]]
+            files[path] = entry
+        digests = {e[2] for e in files.values()}
+        data = {
+            "format": FORMAT,
+            "version": code_version(),
+            "root": str(root),
+            "files": files,
+            "rejected": {fp: sorted(d & digests) for fp, d in self.rejected.items()},
+            "result": {"key": self.result_key, "value": self.result, "extra": self.result_extra}
+            if self.result_key
+            else None,
+        }
+        _write_json(str(self.path), data)
+
+
+class ImportsCache:
+    """Each file's import targets (for the helper passes), per scanned root.
+
+    An entry is reused only for the same path, content digest, module name and package flag,
+    under the same set of packages (import targets depend on which names are packages) and
+    the same decouple code: everything :func:`decouple_services.app.rereads.import_targets` reads. Kept
+    apart from the manifest, which an unchanged rerun loads: only scans that learn a helper
+    read this one.
+    """
+
+    def __init__(self, directory: Path, root: Path, packages: Iterable[str]) -> None:
+        self.path = root_file(directory, "imports", root)
+        self.root = str(root)
+        self.stamp = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()
+        self.files: dict[str, list[Any]] = {}
+        self.dirty = False
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if (
+                data.get("format") == FORMAT
+                and data.get("version") == code_version()
+                and data.get("root") == self.root
+                and data.get("packages") == self.stamp
+                and isinstance(data.get("files"), dict)
+            ):
+                self.files = data["files"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            self.files = {}
+
+    def get(self, path: str, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
+        entry = self.files.get(path)
+        try:
+            if (
+                isinstance(entry, list)
+                and len(entry) == 4
+                and entry[0] == digest
+                and entry[1] == module
+                and entry[2] is is_package
+                and isinstance(entry[3], list)
+                and all(isinstance(t, str) for t in entry[3])
+            ):
+                return frozenset(entry[3])
+        except TypeError:
+            return None
+        return None
+
+    def put(
+        self, path: str, digest: str, module: str, is_package: bool, targets: frozenset[str]
+    ) -> None:
+        self.files[path] = [digest, module, is_package, sorted(targets)]
+        self.dirty = True
+
+    def save(self, live: Iterable[str]) -> None:
+        """Write the entries of the files in ``live`` (this scan's), if anything changed."""
+        if not self.dirty:
+            return
+        files = {p: self.files[p] for p in live if p in self.files}
+        data = {
+            "format": FORMAT,
+            "version": code_version(),
+            "root": self.root,
+            "packages": self.stamp,
+            "files": files,
+        }
+        _write_json(str(self.path), data)
+        self.dirty = False
+
+
+def result_key(parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+# --- ScanResult <-> JSON, generically (new model fields need no change here) ---------------
+
+_CLASSES: dict[str, type] = {
+    name: obj
+    for name, obj in vars(model).items()
+    if isinstance(obj, type) and obj.__module__ == model.__name__
+}
+
+
+def encode_model(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return {"@enum": type(value).__name__, "v": value.value}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {"@": type(value).__name__}
+        for f in dataclasses.fields(value):
+            if f.compare:
+                out[f.name] = encode_model(getattr(value, f.name))
+        return out
+    if isinstance(value, tuple | list):
+        return [encode_model(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+def decode_model(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(decode_model(v) for v in value)
+    if isinstance(value, dict):
+        if "@enum" in value:
+            return _CLASSES[value["@enum"]](value["v"])
+        cls = _CLASSES[value["@"]]
+        return cls(**{k: decode_model(v) for k, v in value.items() if k != "@"})
+    return value
+
+
+__all__ = [
+    "FORMAT",
+    "ImportsCache",
+    "ListingCache",
+    "Manifest",
+    "content_digest",
+    "decode_model",
+    "encode_model",
+    "facts_key",
+    "prepare",
+    "read_facts",
+    "result_key",
+    "write_facts",
+]
+
+
+class ListingCache:
+    """The last walk's listing, reused while nothing it depends on changed.
+
+    Walk mode only (git lists a work tree itself). The listing depends on each directory's
+    entries (their names and types) in the directories walked or checked for virtualenv and
+    build markers, and on the ``.gitignore`` files read: a directory's mtime changes when an
+    entry is created, deleted or renamed in it, and a ``.gitignore``'s when it is edited.
+    Each of those paths is stamped before it is read; the listing is reused only when every
+    stamp is unchanged and the root, ``exclude`` and decouple's code are the same. A walk that
+    met a symlink or an unreadable entry is not kept (a link's target can change elsewhere),
+    nor one that saw a path modified within the racy window (an edit in the same timestamp
+    tick would keep its mtime).
+    """
+
+    def __init__(self, directory: Path, root: Path, exclude: Sequence[str]) -> None:
+        self.path = root_file(directory, "listing", root)
+        self.key = [FORMAT, code_version(), str(root), list(exclude)]
+        self.root = str(root)
+
+    def load(self) -> FileListing | None:
+        from decouple_services.discover.files import FileListing, stamp_of
+
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("key") != self.key:
+                return None
+            stamps = data["stamps"]
+            if not isinstance(stamps, dict) or not stamps:
+                return None
+            for rel, stamp in stamps.items():
+                if stamp_of(os.path.join(self.root, rel) if rel else self.root) != stamp:
+                    return None
+            listing = decode_model(data["listing"])
+            python, deploy, diagnostics = listing
+            if not (
+                all(isinstance(p, str) for p in (*python, *deploy))
+                and all(isinstance(d, Diagnostic) for d in diagnostics)
+            ):
+                return None
+            return FileListing(python=python, deploy=deploy, diagnostics=diagnostics)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None
+
+    def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None:
+        now = time.time_ns()
+        if any(stamp is not None and is_racy(stamp[0], now) for stamp in stamps.values()):
+            return  # too recent to vouch for: walked again next time
+        data = {
+            "key": self.key,
+            "stamps": stamps,
+            "listing": encode_model([listing.python, listing.deploy, listing.diagnostics]),
+        }
+        prepare(self.path.parent)
+        _write_json(str(self.path), data)

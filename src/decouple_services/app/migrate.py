@@ -1,0 +1,257 @@
+"""``decouple migrate`` as a function tests can call: options in, exit status out.
+
+Data (the diff) goes to stdout, the summary (what migrates, cautions, refusals with reasons,
+files left alone) to stderr. Exit status: 0 done (refusals of sites picked by ``--edge``,
+``--service`` or ``--top`` are reported, not failures); 1 a site named with ``--select`` was
+refused; 2 usage, path, configuration, selection, git or write error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from decouple_services.core.errors import DecoupleError
+
+if TYPE_CHECKING:
+    from decouple_services.core.model import ScanResult
+    from decouple_services.migrate.changes import FileChange
+    from decouple_services.migrate.plan import PlanOptions
+    from decouple_services.migrate.run import MigrationResult
+    from decouple_services.migrate.select import Selection
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class MigrateCommand:
+    path: Path
+    select: tuple[str, ...] = ()
+    edges: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    top: int | None = None
+    #: ``None``: ``[tool.decouple.migrate]`` client, else kafka-python.
+    client: str | None = None
+    #: ``None``: ``[tool.decouple.migrate]`` topic-template, else ``{callee}.{endpoint}``.
+    topic_template: str | None = None
+    write: bool = False
+    patch: Path | None = None
+    branch: str | None = None
+    pr_body: Path | None = None
+    split_by_edge: bool = False
+    allow_dirty: bool = False
+    config: Path | None = None
+    use_cache: bool = True
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One reviewable unit: the whole migration, or one caller -> callee edge of it."""
+
+    label: str
+    slug: str
+    result: MigrationResult
+    changes: tuple[FileChange, ...]
+
+
+def run_migrate_command(
+    command: MigrateCommand,
+    *,
+    stdout: IO[bytes] | None = None,
+    stderr: IO[str] | None = None,
+    color: bool | None = None,
+) -> int:
+    out = stdout if stdout is not None else sys.stdout.buffer
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        return _run(command, out, err, color)
+    except DecoupleError as exc:
+        print(f"decouple: error: {exc}", file=err)
+        return EXIT_USAGE
+
+
+def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | None) -> int:
+    from decouple_services.app.pipeline import ScanOptions, scan
+    from decouple_services.core.config import load_config
+    from decouple_services.migrate.changes import (
+        check_new_branch,
+        colourise,
+        dirty_paths,
+        render_diff,
+        write_changes,
+    )
+    from decouple_services.migrate.naming import DEFAULT_TOPIC_TEMPLATE, check_template
+    from decouple_services.migrate.plan import PlanOptions
+    from decouple_services.migrate.report import render_summary
+    from decouple_services.migrate.run import migrate_scanned
+    from decouple_services.migrate.select import Criteria, parse_edge, select_sites
+
+    root = command.path
+    config = load_config(root, command.config) if root.is_dir() else None
+    template = (
+        command.topic_template
+        or (config.migrate_topic_template if config else None)
+        or DEFAULT_TOPIC_TEMPLATE
+    )
+    client = command.client or (config.migrate_client if config else None) or "kafka-python"
+    check_template(template)
+    criteria = Criteria(
+        ids=command.select,
+        edges=tuple(parse_edge(e) for e in command.edges),
+        services=command.services,
+        top=command.top,
+    )
+    if command.branch is not None and not command.split_by_edge and root.is_dir():
+        check_new_branch(root, command.branch)  # before the scan: a typo costs nothing
+    if (command.write or command.branch) and not command.allow_dirty:
+        dirty = dirty_paths(root) if root.is_dir() else None
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+            raise DecoupleError(
+                f"the work tree has uncommitted changes ({shown}); commit or stash them, "
+                "or pass --allow-dirty"
+            )
+    result = scan(
+        root,
+        ScanOptions(
+            config_path=command.config, use_cache=command.use_cache, cache_dir=command.cache_dir
+        ),
+    )
+    selection = select_sites(result, criteria)
+    options = PlanOptions(client=client, topic_template=template)
+    whole = migrate_scanned(result, selection, options)
+    parts = [Part("", "", whole, whole.changes)]
+    if command.split_by_edge:
+        parts = _split(result, selection, options, whole)
+    err.write(render_summary(whole, dry_run=not command.write))
+    diff = render_diff(whole.changes)
+    if not (command.write or command.patch or command.branch or command.pr_body):
+        tty = out.isatty() if color is None else color
+        out.write(colourise(diff) if tty else diff)
+        out.flush()
+    if command.patch is not None:
+        for part in parts:
+            target = _numbered(command.patch, part, len(parts))
+            with _writing(target):
+                target.write_bytes(render_diff(part.changes))
+            print(f"decouple: wrote {target}", file=err)
+    if command.pr_body is not None:
+        from decouple_services.app.scan import write_atomic
+        from decouple_services.migrate.report import render_pr_body
+
+        for part in parts:
+            target = _numbered(command.pr_body, part, len(parts))
+            with _writing(target):
+                write_atomic(target, render_pr_body(part.result, title=part.label or None))
+            print(f"decouple: wrote {target}", file=err)
+    if command.branch is not None:
+        from decouple_services.migrate.changes import commit_to_branch
+        from decouple_services.migrate.report import commit_message
+
+        names = [
+            (command.branch if not part.slug else f"{command.branch}-{part.slug}", part)
+            for part in parts
+            if part.changes
+        ]
+        if command.split_by_edge:  # every name checked before the first branch is made
+            for name, _ in names:
+                check_new_branch(root, name)
+        parent = "HEAD"
+        for name, part in names:
+            parent = commit_to_branch(
+                root.resolve(),
+                name,
+                part.changes,
+                commit_message(part.result, part.label),
+                parent=parent,
+            )
+            print(f"decouple: branch {name} at {parent[:12]} (git switch {name})", file=err)
+    if command.write and whole.changes:
+        with _writing():
+            write_changes(root, whole.changes)
+        print(f"decouple: wrote {len(whole.changes)} files", file=err)
+    refused_named = {r.site_id for r in whole.plan.refused} & set(command.select)
+    failed_named = {i for i, _ in whole.failed} & set(command.select)
+    return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
+
+
+@contextmanager
+def _writing(target: Path | None = None) -> Iterator[None]:
+    """A refused write as a message naming the file (``target``, else the one the system
+    names) and the reason, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = target or exc.filename
+        raise DecoupleError(f"cannot write {where}: {exc.strerror or exc}") from exc
+
+
+def _numbered(path: Path, part: Part, count: int) -> Path:
+    if count == 1 or not part.slug:
+        return path
+    return path.with_name(f"{path.stem}-{part.slug}{path.suffix}")
+
+
+def _split(
+    result: ScanResult, selection: Selection, options: PlanOptions, whole: MigrationResult
+) -> list[Part]:
+    """One part per caller -> callee edge, each on top of the previous ones: part k's changes
+    are what migrating edge k adds to edges 1..k-1, so the patches apply (and the branches
+    stack) in order."""
+    from decouple_services.migrate.changes import FileChange
+    from decouple_services.migrate.report import as_migrated
+    from decouple_services.migrate.run import migrate_scanned
+    from decouple_services.migrate.select import Selection
+
+    edges: list[tuple[str, str]] = []
+    for site, _ in selection.chosen:
+        if (site.caller, site.callee) not in edges:
+            edges.append((site.caller, site.callee))
+    parts: list[Part] = []
+    previous: dict[str, bytes] = {}
+    originals: dict[str, bytes | None] = {}
+    for index, (caller, callee) in enumerate(edges, start=1):
+        upto = set(edges[:index])
+        chosen = tuple(c for c in selection.chosen if (c[0].caller, c[0].callee) in upto)
+        refused = tuple(
+            r
+            for r in selection.refused
+            if r.site is not None and (r.site.caller, r.site.callee) == (caller, callee)
+        )
+        step = migrate_scanned(result, Selection(chosen, refused), options)
+        current: dict[str, bytes] = {}
+        for change in step.changes:
+            current[change.path] = change.after
+            originals.setdefault(change.path, change.before)
+        changes = []
+        for path in sorted(current):
+            before = previous.get(path, originals[path])
+            if before != current[path]:
+                executable = next(c.executable for c in step.changes if c.path == path)
+                changes.append(FileChange(path, before, current[path], "edge", executable))
+        mine = tuple(
+            p for p in step.plan.rewrites if (p.site.caller, p.site.callee) == (caller, callee)
+        )
+        earlier = [p for p in step.plan.rewrites if p not in mine]
+        # This part's "before" is the tree with the earlier parts applied.
+        shown = replace(
+            step,
+            scan=as_migrated(result, earlier),
+            plan=replace(step.plan, sites=mine),
+            changes=tuple(changes),
+        )
+        parts.append(
+            Part(
+                f"{caller} → {callee}",
+                f"{index:02d}-{caller}-to-{callee}",
+                shown,
+                tuple(changes),
+            )
+        )
+        previous = {**previous, **current}
+    return parts

@@ -1,0 +1,732 @@
+"""The library API: one function per stage, and ``scan`` that runs them in order.
+
+    discover files and services -> extract per-file facts (parallel, cached)
+    -> build endpoints -> resolve call sites (wrappers included) -> ScanResult
+
+The CLI is a thin layer over these functions; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from decouple_services.app.cache import (
+    ImportsCache,
+    ListingCache,
+    Manifest,
+    code_version,
+    content_digest,
+    facts_key,
+    read_facts,
+    result_key,
+    write_facts,
+)
+from decouple_services.app.cache import (
+    prepare as prepare_cache,
+)
+from decouple_services.core.config import Config, load_config
+from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.model import (
+    Category,
+    Diagnostic,
+    Endpoint,
+    ScanResult,
+    Service,
+    Severity,
+)
+from decouple_services.discover.files import module_name
+
+if TYPE_CHECKING:
+    # Analysis modules are imported where used: a rerun that reuses its previous result,
+    # and `decouple --help`, never load them.
+    from decouple_services.app.rereads import ImportGraph
+    from decouple_services.detect.base import Detector
+    from decouple_services.detect.extract import ExtractOptions
+    from decouple_services.detect.facts import FileFacts
+    from decouple_services.discover.files import FileListing
+    from decouple_services.resolve.index import ProjectIndex
+
+#: Files larger than this are reported and skipped: generated code, vendored bundles.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+CACHE_DIR_NAME = ".decouple-cache"
+#: Below this many files to parse, worker processes cost more than they save.
+PARALLEL_THRESHOLD = 48
+#: Extraction passes that learn wrapper helpers (one level of helper per pass).
+MAX_WRAPPER_PASSES = 4
+
+Progress = Callable[[int, int], None]
+
+#: The cycle collector's thresholds while a scan runs. ``ast.parse`` allocates a node per
+#: token, so with the default (700 allocations) the collector ran hundreds of times per file,
+#: each time over every young tree and fact: a third of a large scan. Trees and facts hold
+#: no cycles; turning the collector off entirely left other garbage and tripled memory.
+_GC_THRESHOLDS = (10_000, 10, 10)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    exclude: tuple[str, ...] = ()
+    config_path: Path | None = None
+    jobs: int | None = None
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    progress: Progress | None = field(default=None, compare=False)
+
+
+# --- stage: configuration -----------------------------------------------------------------
+
+
+def load_configuration(root: Path, explicit: Path | None) -> tuple[Config, list[Diagnostic]]:
+    """An explicit ``--config`` must be valid; a broken pyproject.toml is a diagnostic."""
+    if explicit is not None:
+        return load_config(root, explicit), []
+    try:
+        return load_config(root), []
+    except ConfigError as exc:
+        return Config(), [
+            Diagnostic(exc.file or "pyproject.toml", 1, Severity.ERROR, "config-invalid", problem)
+            for problem in exc.problems
+        ]
+
+
+# --- stage: per-file facts ----------------------------------------------------------------
+
+
+def detection_options(
+    detectors: Sequence[Detector], config: Config, wrapper_names: Iterable[str] = ()
+) -> ExtractOptions:
+    """Extraction options for a scan: the detectors' needs, configured clients, learned
+    helper names, and every route extractor."""
+    from decouple_services.detect.registry import extract_options
+    from decouple_services.detect.servers import SERVER_EXTRACTORS
+
+    return extract_options(
+        detectors,
+        custom_clients=(c.qualname for c in config.clients),
+        wrapper_names=wrapper_names,
+        server_extractors=SERVER_EXTRACTORS,
+    )
+
+
+def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
+    """Substrings a file must contain to be worth parsing: clients, servers, urls, settings."""
+    from decouple_services.detect.servers import FRAMEWORK_TOKENS
+
+    tokens = {*options.client_modules, *FRAMEWORK_TOKENS, *options.wrapper_names}
+    if "http" in tokens:
+        # http.client, not every "https://", "aiohttp" or "HTTP_OK": those have tokens of
+        # their own where they matter
+        tokens.discard("http")
+        tokens.update({"http.client", "http import client"})
+    tokens.update(
+        {
+            "://",
+            "environ",
+            "getenv",
+            "settings",
+            "Settings",
+            "Stub",
+            "_HOST",
+            "_URL",
+            "_ADDR",
+            "decouple: migrated",  # sends an earlier migration wrote
+        }
+    )
+    tokens.update(q.rpartition(".")[2] for q in options.custom_clients)
+    return tuple(sorted(t.encode() for t in tokens if t))
+
+
+#: A module named ``config`` imported (``from . import config``, ``from app.config import
+#: X``, ``import app.config as cfg``): its constants and client objects may be used here.
+#: The bare word would match ``config_entry`` and ``ConfigEntry`` in most files of some trees.
+_CONFIG_IMPORT = re.compile(rb"\b(?:import|from)[ \t][^\n]*\bconfig\b")
+
+
+def worth_parsing(source: bytes, tokens: tuple[bytes, ...]) -> bool:
+    """The byte prefilter: whether ``source`` may hold anything a scan reads."""
+    if any(token in source for token in tokens):
+        return True
+    return b"config" in source and _CONFIG_IMPORT.search(source) is not None
+
+
+def _fingerprint(options: ExtractOptions) -> str:
+    payload = json.dumps(
+        [
+            code_version(),
+            sorted(options.client_modules),
+            sorted(options.method_names),
+            sorted(options.custom_clients),
+            sorted(options.wrapper_names),
+            [f"{f.__module__}.{f.__qualname__}" for f in options.server_extractors],
+            # what the prefilter rejects is cached too
+            [t.decode() for t in prefilter_tokens(options)],
+            _CONFIG_IMPORT.pattern.decode(),
+        ]
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Job:
+    root: str
+    path: str
+    module: str
+    is_package: bool
+
+
+#: What extracting one file tells the manifest: (size, mtime_ns) at read time, the content
+#: digest, and whether the prefilter rejected it. None when the file was not read.
+_Seen = tuple[int, int, str, bool] | None
+
+
+def _extract_one(
+    job: _Job,
+    options: ExtractOptions,
+    tokens: tuple[bytes, ...],
+    cache: str | None,
+    fingerprint: str,
+) -> tuple[FileFacts, _Seen]:
+    """Facts of one file; every failure is a diagnostic (the file is the unit of failure)."""
+    from decouple_services.detect.extract import extract_facts
+    from decouple_services.detect.facts import FileFacts
+
+    full = os.path.join(job.root, job.path)
+    try:
+        # stat before reading: an edit during the read leaves a newer mtime than recorded
+        stat = os.stat(full)
+        size = stat.st_size
+        if size > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES // 2**20
+            return _skipped(
+                job,
+                Severity.NOTE,
+                "too-large",
+                f"{size / 1e6:.1f} MB is over the {limit} MiB limit (generated?); file skipped",
+            ), (size, stat.st_mtime_ns, f"size:{size}", True)
+        with open(full, "rb") as handle:
+            source = handle.read()
+    except OSError as exc:
+        return _skipped(
+            job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"
+        ), None
+    digest = content_digest(source) if cache is not None else ""
+    seen = (stat.st_size, stat.st_mtime_ns, digest, False)
+    if not worth_parsing(source, tokens):
+        return FileFacts(job.path, job.module), (*seen[:3], True)
+    key = None
+    if cache is not None:
+        key = facts_key(digest, job.module, fingerprint)
+        cached = read_facts(cache, key, job.path)
+        if cached is not None:
+            return cached, seen
+    facts = extract_facts(source, job.path, job.module, options, is_package=job.is_package)
+    if cache is not None and key is not None:
+        write_facts(cache, key, facts)
+    return facts, seen
+
+
+def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFacts:
+    from decouple_services.detect.facts import FileFacts
+
+    return FileFacts(
+        job.path, job.module, diagnostics=(Diagnostic(job.path, 1, severity, code, message),)
+    )
+
+
+def _extract_chunk(
+    args: tuple[list[_Job], ExtractOptions, tuple[bytes, ...], str | None, str],
+) -> list[tuple[dict[str, Any], _Seen]]:
+    jobs, options, tokens, cache, fingerprint = args
+    gc.set_threshold(*_GC_THRESHOLDS)  # a worker process: see _GC_THRESHOLDS
+    out = []
+    for job in jobs:
+        facts, seen = _extract_one(job, options, tokens, cache, fingerprint)
+        out.append((facts.to_json(), seen))
+    return out
+
+
+def extract_all(
+    root: Path,
+    paths: Sequence[str],
+    options: ExtractOptions,
+    *,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    all_files: Sequence[str] | None = None,
+    manifest: Manifest | None = None,
+    pools: _Pools | None = None,
+) -> list[FileFacts]:
+    """Facts for every file in ``paths``, in the same order.
+
+    ``all_files`` is every Python file of the tree (default: ``paths``); module names depend
+    on which ``__init__.py`` files exist. With a ``manifest``, files whose size and mtime it
+    knows are neither read nor hashed: their facts come straight from the cache.
+    """
+    from decouple_services.detect.facts import FileFacts
+
+    python_files = frozenset(all_files if all_files is not None else paths)
+    work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
+    tokens = prefilter_tokens(options)
+    fingerprint = _fingerprint(options)
+    cache = str(cache_dir) if cache_dir is not None else None
+    if cache is not None:
+        prepare_cache(Path(cache))
+    if cache is None:
+        manifest = None
+    results: list[FileFacts | None] = [None] * len(work)
+    pending: list[int] = []
+    if manifest is not None and cache is not None:
+        for i, job in enumerate(work):
+            hit = _known(job, manifest, cache, fingerprint)
+            if hit is None:
+                pending.append(i)
+            else:
+                results[i] = hit
+    else:
+        pending = list(range(len(work)))
+    total = len(work)
+    done = total - len(pending)
+
+    def seen(job: _Job, facts: FileFacts, info: _Seen) -> FileFacts:
+        if manifest is not None and info is not None:
+            size, mtime_ns, digest, rejected = info
+            manifest.record_stat(job.path, size, mtime_ns, digest)
+            if rejected:
+                manifest.reject(fingerprint, digest)
+        return facts
+
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
+        for n, i in enumerate(pending, start=1):
+            facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
+            results[i] = seen(work[i], facts, info)
+            if progress is not None and (n % 50 == 0 or n == len(pending)):
+                progress(done + n, total)
+    else:
+        # The calling process works too: one worker process fewer, and the worker processes
+        # (reused by every pass of a scan) are forked before the facts fill this one.
+        size = max(16, len(pending) // (workers * 8))
+        chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+        pool = (pools or _Pools()).get(workers - 1)
+        queued: dict[Future[list[tuple[dict[str, Any], _Seen]]], list[int]] = {}
+        upcoming = iter(chunks)
+
+        def submit() -> bool:
+            chunk = next(upcoming, None)
+            if chunk is None:
+                return False
+            args = ([work[i] for i in chunk], options, tokens, cache, fingerprint)
+            queued[pool.submit(_extract_chunk, args)] = chunk
+            return True
+
+        def collect(future: Future[list[tuple[dict[str, Any], _Seen]]]) -> None:
+            nonlocal done
+            chunk = queued.pop(future)
+            for i, (data, info) in zip(chunk, future.result(), strict=True):
+                results[i] = seen(work[i], FileFacts.from_json(data), info)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+
+        for _ in range(2 * (workers - 1)):
+            submit()
+        while True:
+            for future in [f for f in queued if f.done()]:
+                collect(future)
+                submit()
+            chunk = next(upcoming, None)
+            if chunk is None:
+                break
+            for i in chunk:  # this process's share, while the workers do theirs
+                facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
+                results[i] = seen(work[i], facts, info)
+            done += len(chunk)
+        for future in list(queued):
+            collect(future)
+        if pools is None:
+            pool.shutdown()
+    return [r for r in results if r is not None]
+
+
+class _Pools:
+    """Worker processes started once and shared by the passes of one scan."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=max(1, workers))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def _known(job: _Job, manifest: Manifest, cache: str, fingerprint: str) -> FileFacts | None:
+    """Facts of a file the manifest knows unchanged, from the cache; None to read it."""
+    from decouple_services.detect.facts import FileFacts
+
+    try:
+        stat = os.stat(os.path.join(job.root, job.path))
+    except OSError:
+        return None
+    digest = manifest.digest(job.path, stat)
+    if digest is None or stat.st_size > MAX_FILE_BYTES:
+        return None
+    if manifest.is_rejected(fingerprint, digest):
+        return FileFacts(job.path, job.module)
+    return read_facts(cache, facts_key(digest, job.module, fingerprint), job.path)
+
+
+# --- the whole scan -----------------------------------------------------------------------
+
+
+def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
+    """Scan the repository at ``root``: every inter-service call, resolved to its callee."""
+    options = options or ScanOptions()
+    root = Path(root)
+    if not root.exists():
+        raise PathError(f"{root}: no such file or directory")
+    if not root.is_dir():
+        raise PathError(f"{root}: not a directory (decouple scans a repository folder)")
+    from decouple_services.discover.files import list_files
+
+    root = root.resolve()
+    config, diagnostics = load_configuration(root, options.config_path)
+    cache_dir = None
+    if options.use_cache:
+        cache_dir = options.cache_dir or root / CACHE_DIR_NAME
+        prepare_cache(cache_dir)
+    exclude = (*config.exclude, *options.exclude)
+    listing_cache = ListingCache(cache_dir, root, exclude) if cache_dir is not None else None
+    listing = list_files(root, exclude, listing_cache)
+    manifest = None
+    inputs: _Inputs | None = None
+    if options.use_cache and cache_dir is not None:
+        manifest = Manifest(cache_dir, root)
+        inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
+        previous = inputs.previous_result()
+        if previous is not None:
+            return previous
+        inputs.hash_deploy_files()
+    from decouple_services.app.rereads import Helper
+    from decouple_services.app.rereads import select as select_rereads
+    from decouple_services.detect.registry import build_detectors
+    from decouple_services.discover.files import categorize
+    from decouple_services.discover.services import discover_services, service_for_path
+    from decouple_services.resolve.calls import CallResolver
+    from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
+    from decouple_services.resolve.hosts import HostMap
+    from decouple_services.resolve.index import ProjectIndex
+
+    diagnostics.extend(listing.diagnostics)
+    discovery = discover_services(root, listing, config)
+    diagnostics.extend(discovery.diagnostics)
+    detectors = build_detectors(config)
+
+    services = list(discovery.services)
+
+    owners: dict[str, str | None] = {}
+    owners_for: list[list[Service]] = [services]
+
+    def service_of(path: str) -> str | None:
+        # asked for every call, constant and route: remembered while `services` stays
+        if owners_for[0] is not services:
+            owners.clear()
+            owners_for[0] = services
+        if path in owners:
+            return owners[path]
+        # Code outside every service (scripts/, loadtest/) is named after its top folder.
+        owner = service_for_path(services, path) or (path.split("/", 1)[0] if "/" in path else None)
+        owners[path] = owner
+        return owner
+
+    def category_of(path: str) -> Category:
+        return categorize(path, config)
+
+    pools = _Pools()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLDS)
+    try:
+        python = list(listing.python)
+        extract_options = detection_options(detectors, config)
+        facts = extract_all(
+            root,
+            python,
+            extract_options,
+            jobs=options.jobs,
+            cache_dir=cache_dir,
+            progress=options.progress,
+            manifest=manifest,
+            pools=pools,
+        )
+        by_path = {f.path: f for f in facts}
+        # Matching a configured client's positional arguments needs the functions' signatures.
+        detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
+
+        services = _with_code_ports(services, facts, service_of)
+        hosts = HostMap(services, dict(discovery.infra_hosts))
+        known_wrappers: set[str] = set()
+        graph: ImportGraph | None = None
+        # Helpers calling helpers are learned one level per pass.
+        for _ in range(MAX_WRAPPER_PASSES):
+            index = ProjectIndex(
+                facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts)
+            )
+            endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
+            endpoints = _at_handler_definitions(endpoints, index)
+            resolver = CallResolver(
+                index,
+                detectors,
+                hosts,
+                endpoints,
+                category_of,
+                match_endpoint,
+            )
+            resolution = resolver.resolve()
+            names = {w.short_name for w in resolution.wrappers.values()}
+            new = names - known_wrappers
+            if not new:
+                break
+            known_wrappers |= new
+            # Next pass: files that may invoke a new helper (they name it and are connected
+            # to its module by imports) are re-read for its invocations. Any other file would
+            # give what it gave with the names known before.
+            wrapper_options = detection_options(detectors, config, known_wrappers)
+            if graph is None:
+                graph = _import_graph(root, python, cache_dir, manifest)
+            helpers = [
+                Helper(q, w.is_method)
+                for q, w in resolution.wrappers.items()
+                if w.short_name in new
+            ]
+            again = select_rereads(python, helpers, graph, functools.partial(_read_in, str(root)))
+            for fresh in extract_all(
+                root,
+                again,
+                wrapper_options,
+                jobs=options.jobs,
+                cache_dir=cache_dir,
+                all_files=python,
+                manifest=manifest,
+                pools=pools,
+            ):
+                by_path[fresh.path] = fresh
+            facts = [by_path[p] for p in python]
+
+    finally:
+        pools.close()
+        gc.set_threshold(*thresholds)
+
+    for f in facts:
+        diagnostics.extend(f.diagnostics)
+    result = ScanResult(
+        root=str(root),
+        services=tuple(sorted(services, key=lambda s: s.name)),
+        endpoints=tuple(sorted(endpoints, key=lambda e: e.sort_key())),
+        call_sites=tuple(sorted(resolution.call_sites, key=lambda c: (c.file, c.line, c.id))),
+        diagnostics=tuple(
+            sorted(set(diagnostics) | set(endpoint_diags), key=lambda d: d.sort_key())
+        ),
+        files_scanned=len(python),
+    )
+    if inputs is not None:
+        inputs.store_result(result, discovery.files_read)
+    return result
+
+
+class _Inputs:
+    """Everything a scan's result depends on, as one key: the previous result is reused
+    when the key is unchanged. File contents enter the key by digest; the manifest knows
+    the digests of files whose size and mtime are unchanged, so a rerun reads nothing."""
+
+    def __init__(
+        self,
+        root: Path,
+        listing: FileListing,
+        config: Config,
+        config_diagnostics: Sequence[Diagnostic],
+        options: ScanOptions,
+        manifest: Manifest,
+    ) -> None:
+        self.root = root
+        self.listing = listing
+        self.manifest = manifest
+        self.base = [
+            repr(config),
+            [repr(d) for d in config_diagnostics],
+            list(options.exclude),
+            str(options.config_path),
+            list(listing.python),
+            list(listing.deploy),
+            [repr(d) for d in listing.diagnostics],
+        ]
+        self.deploy_digests: dict[str, str] = {}
+
+    def _known_digest(self, path: str) -> str | None:
+        try:
+            stat = os.stat(os.path.join(self.root, path))
+        except OSError:
+            return None
+        return self.manifest.digest(path, stat)
+
+    def _hash(self, path: str) -> str:
+        """Digest of a file as it is now (recorded in the manifest), or a marker."""
+        full = os.path.join(self.root, path)
+        try:
+            stat = os.stat(full)
+            known = self.manifest.digest(path, stat)
+            if known is not None:
+                return known
+            with open(full, "rb") as handle:
+                digest = content_digest(handle.read())
+        except OSError as exc:
+            return f"unreadable:{type(exc).__name__}"
+        self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
+        return digest
+
+    def previous_result(self) -> ScanResult | None:
+        """The last result, if no input changed since (judged without reading any file)."""
+        stored = self.manifest.result_extra
+        if self.manifest.result_key is None or stored is None:
+            return None
+        digests = {}
+        for path in (*self.listing.python, *self.listing.deploy, *stored):
+            if path in stored and not os.path.lexists(self.root / path):
+                digests[path] = "missing"
+                continue
+            digest = self._known_digest(path)
+            if digest is None:
+                return None
+            digests[path] = digest
+        key = result_key([self.base, digests, stored])
+        return self.manifest.cached_result(key)
+
+    def hash_deploy_files(self) -> None:
+        # before discovery reads them: an edit meanwhile then makes the next key differ
+        self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
+
+    def store_result(self, result: ScanResult, files_read: Sequence[str]) -> None:
+        digests = dict(self.deploy_digests)
+        for path in self.listing.python:
+            entry = self.manifest.files.get(path)
+            if entry is None:
+                # unreadable: the key cannot say whether it changes, so keep no result
+                self.manifest.save(self.root, self._live(()))
+                return
+            digests[path] = entry[2]
+        listed = set(self.listing.python) | set(self.listing.deploy)
+        extra = sorted(p for p in files_read if p not in listed)
+        for path in extra:
+            digests[path] = self._hash(path) if os.path.lexists(self.root / path) else "missing"
+        self.manifest.store_result(result_key([self.base, digests, extra]), result, extra)
+        self.manifest.save(self.root, self._live(extra))
+
+    def _live(self, extra: Sequence[str]) -> set[str]:
+        return {*self.listing.python, *self.listing.deploy, *extra}
+
+
+def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) -> list[Endpoint]:
+    """Point each endpoint at its handler's ``def`` (not the decorator or the urls.py entry):
+    that is where a reader, and a later migration, goes."""
+    out = []
+    for endpoint in endpoints:
+        entries = index.functions.get(endpoint.handler, [])
+        same_service = [
+            (p, fn) for p, fn in entries if index.service_of(p) == endpoint.service
+        ] or entries
+        if same_service:
+            path, fn = same_service[0]
+            endpoint = replace(endpoint, file=path, line=fn.line)
+        out.append(endpoint)
+    return out
+
+
+def _read_in(root: str, path: str) -> bytes | None:
+    return _read(os.path.join(root, path))
+
+
+def _read(path: str) -> bytes | None:
+    # plain str paths: thousands of files per pass, and pathlib's joins cost as much as reads
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _import_graph(
+    root: Path,
+    python: Sequence[str],
+    cache_dir: Path | None = None,
+    manifest: Manifest | None = None,
+) -> ImportGraph:
+    """What every Python file imports (found once per scan, when a helper is first learned).
+
+    With a cache, a file whose size and mtime the manifest knows is not read: its targets
+    come from the imports cache when its digest, module and the tree's packages match.
+    """
+    from decouple_services.app.rereads import ImportGraph, import_targets
+
+    files = frozenset(python)
+    named = {path: module_name(path, files) for path in python}
+    packages = frozenset(module for module, is_package in named.values() if is_package)
+    cache = ImportsCache(cache_dir, root, packages) if cache_dir is not None else None
+    targets: dict[str, frozenset[str]] = {}
+    base = str(root)
+    for path, (module, is_package) in named.items():
+        full = os.path.join(base, path)
+        if cache is not None and manifest is not None:
+            try:
+                digest = manifest.digest(path, os.stat(full))
+            except OSError:
+                digest = None
+            if digest is not None:
+                hit = cache.get(path, digest, module, is_package)
+                if hit is not None:
+                    targets[path] = hit
+                    continue
+        data = _read(full)
+        found = frozenset() if data is None else import_targets(data, module, is_package, packages)
+        targets[path] = found
+        if cache is not None and data is not None:
+            cache.put(path, content_digest(data), module, is_package, found)
+    if cache is not None:
+        cache.save(python)
+    return ImportGraph({path: module for path, (module, _) in named.items()}, targets)
+
+
+def _with_code_ports(
+    services: list[Service], facts: Sequence[FileFacts], service_of: Callable[[str], str | None]
+) -> list[Service]:
+    """Ports that only the code states (``app.run(port=5001)``) help tell ``127.0.0.1:5001`` apart."""
+    extra: dict[str, set[int]] = {}
+    evidence: dict[str, list[str]] = {}
+    for f in facts:
+        owner = service_of(f.path)
+        if owner is None:
+            continue
+        for port in f.ports:
+            extra.setdefault(owner, set()).add(port.port)
+            evidence.setdefault(owner, []).append(f"{f.path}:{port.line} {port.how}")
+    out = []
+    for service in services:
+        ports = extra.get(service.name, set()) - set(service.ports)
+        if ports:
+            service = replace(service, ports=tuple(sorted({*service.ports, *ports})))
+        out.append(service)
+    return out

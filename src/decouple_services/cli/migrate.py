@@ -1,0 +1,149 @@
+"""The ``decouple migrate`` command: options -> :class:`MigrateCommand` -> exit status.
+
+Only typer and the standard library at module level, so ``decouple --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from decouple_services.cli import options
+
+
+class SyncClient(str, Enum):
+    kafka_python = "kafka-python"
+    confluent_kafka = "confluent-kafka"
+
+
+class SplitBy(str, Enum):
+    edge = "edge"
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="migrate")(migrate)
+
+
+def migrate(
+    path: Annotated[Path, typer.Argument(help="Repository to migrate.", metavar="PATH")],
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select", "-s", metavar="ID", help="A call-site id from `decouple scan`; repeatable."
+        ),
+    ] = None,
+    edge: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--edge", metavar="CALLER:CALLEE", help="Every call from CALLER to CALLEE; repeatable."
+        ),
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service", metavar="NAME", help="Every call NAME makes to other services; repeatable."
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top", min=1, metavar="N", help="The calls of the N highest-ranked hotspots."
+        ),
+    ] = None,
+    client: Annotated[
+        SyncClient | None,
+        typer.Option(
+            "--client",
+            help="Kafka library for synchronous call sites (async def sites use aiokafka); "
+            "default kafka-python, or [tool.decouple.migrate] client.",
+        ),
+    ] = None,
+    topic_template: Annotated[
+        str | None,
+        typer.Option(
+            "--topic-template",
+            metavar="T",
+            help="Topic names, from {callee}, {endpoint}, {caller}, {method} (default "
+            "{callee}.{endpoint}, or [tool.decouple.migrate] topic-template).",
+        ),
+    ] = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Apply the changes to the files (all or none).")
+    ] = False,
+    patch: Annotated[
+        Path | None, typer.Option("--patch", metavar="FILE", help="Write the diff to FILE.")
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            metavar="NAME",
+            help="Create git branch NAME with the changes committed (work tree untouched).",
+        ),
+    ] = None,
+    pr_body: Annotated[
+        Path | None,
+        typer.Option(
+            "--pr-body", metavar="FILE", help="Write a pull-request description (Markdown) to FILE."
+        ),
+    ] = None,
+    split_by: Annotated[
+        SplitBy | None,
+        typer.Option(
+            "--split-by",
+            help="edge: one patch, branch and PR body per caller -> callee edge, stacked in order.",
+        ),
+    ] = None,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-dirty", help="Let --write and --branch run with uncommitted changes."
+        ),
+    ] = False,
+    config: Annotated[Path | None, options.CONFIG] = None,
+    no_cache: Annotated[bool, options.NO_CACHE] = False,
+    cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
+) -> None:
+    """Rewrite chosen fire-and-forget calls into Kafka sends and generate the consumers.
+
+    Without --write, --patch, --branch or --pr-body this is a dry run: the unified diff goes
+    to stdout (`git apply` takes it) and a summary of what migrates, what is refused and why
+    goes to stderr.
+
+    Examples:
+
+      decouple migrate ./repo --select cs-3f9a1c2e
+
+      decouple migrate ./repo --edge orders:emails --write
+
+      decouple migrate ./repo --service orders --branch events/orders --pr-body pr.md
+
+      decouple migrate ./repo --top 3 --split-by edge --patch migration.patch
+
+    Exit status: 0 done; 1 a site named with --select was refused; 2 usage, path,
+    configuration, selection, git or write error. See docs/migrate.md.
+    """
+    from decouple_services.app.migrate import MigrateCommand, run_migrate_command
+
+    command = MigrateCommand(
+        path=path,
+        select=tuple(select or ()),
+        edges=tuple(edge or ()),
+        services=tuple(service or ()),
+        top=top,
+        client=client.value if client else None,
+        topic_template=topic_template,
+        write=write,
+        patch=patch,
+        branch=branch,
+        pr_body=pr_body,
+        split_by_edge=split_by is SplitBy.edge,
+        allow_dirty=allow_dirty,
+        config=config,
+        use_cache=not no_cache,
+        cache_dir=cache_dir,
+    )
+    raise typer.Exit(run_migrate_command(command))

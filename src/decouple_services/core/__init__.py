@@ -1,0 +1,1 @@
+"""The bottom layer: the model every stage speaks, errors, and configuration."""

@@ -1,0 +1,242 @@
+"""Configuration: ``[tool.decouple]`` in pyproject.toml, or a ``decouple.toml`` file.
+
+```toml
+[tool.decouple]
+exclude = ["legacy/**", "*_generated.py"]
+
+[tool.decouple.services.users]          # declared services come first
+root = "services/users"
+aliases = ["users", "users.internal"]
+ports = [8001]
+
+[tool.decouple.clients."acme.rpc.call_service"]   # a project's own client
+service_arg = "service"                  # argument naming the callee service (name or index)
+# url_arg = "url"                        # ...or the argument holding the URL
+# path_arg = 1                           # optional: argument holding the path
+method = "POST"                          # optional: fixed HTTP method
+# method_arg = "method"                  # ...or the argument holding it
+
+[tool.decouple.migrate]                  # defaults for `decouple migrate` (options override)
+topic-template = "shop.{callee}.{endpoint}"
+client = "confluent-kafka"               # or "kafka-python" (the default)
+```
+
+In ``decouple.toml`` the same tables sit at the top level (``[services.users]``).
+All problems are collected and reported together in one :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from decouple_services.core.errors import ConfigError
+
+ArgRef = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    name: str
+    root: str | None = None
+    aliases: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """A project's own client callable: a function, or a class whose methods make calls."""
+
+    qualname: str
+    service_arg: ArgRef | None = None
+    url_arg: ArgRef | None = None
+    path_arg: ArgRef | None = None
+    method: str | None = None
+    method_arg: ArgRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    exclude: tuple[str, ...] = ()
+    services: tuple[ServiceConfig, ...] = ()
+    clients: tuple[ClientConfig, ...] = ()
+    #: Where the configuration came from (``pyproject.toml``), for messages.
+    source: str | None = None
+    #: Glob patterns of files that are tests / load generators / scripts, on top of defaults.
+    test_globs: tuple[str, ...] = ()
+    loadgen_globs: tuple[str, ...] = ()
+    script_globs: tuple[str, ...] = ()
+    #: ``[tool.decouple.migrate]``: the topic template and the Kafka client for sync sites.
+    migrate_topic_template: str | None = None
+    migrate_client: str | None = None
+
+
+def _arg(value: Any, where: str, problems: list[str]) -> ArgRef | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        problems.append(f"{where}: expected an argument name or position, got {value!r}")
+        return None
+    return value
+
+
+def _method(value: Any, where: str, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isalpha():
+        problems.append(f'{where}: expected an HTTP method such as "POST", got {value!r}')
+        return None
+    return value.upper()
+
+
+def _str_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where}: expected a list of strings")
+        return ()
+    return tuple(value)
+
+
+def parse_config(table: dict[str, Any], source: str) -> Config:
+    """Build a :class:`Config` from the ``[tool.decouple]`` table, reporting every problem."""
+    problems: list[str] = []
+    known = {"exclude", "services", "clients", "tests", "loadgen", "scripts", "migrate"}
+    for key in sorted(set(table) - known):
+        problems.append(
+            f"{source}: unknown key 'tool.decouple.{key}' (known: {', '.join(sorted(known))})"
+        )
+
+    services: list[ServiceConfig] = []
+    raw_services = table.get("services", {})
+    if not isinstance(raw_services, dict):
+        problems.append(f"{source}: 'services' must be a table of service tables")
+        raw_services = {}
+    for name, spec in sorted(raw_services.items()):
+        where = f"{source}: services.{name}"
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: expected a table")
+            continue
+        root = spec.get("root")
+        if root is not None and not isinstance(root, str):
+            problems.append(f"{where}.root: expected a string")
+            root = None
+        ports_raw = spec.get("ports", [])
+        ports: tuple[int, ...] = ()
+        if not isinstance(ports_raw, list) or not all(isinstance(p, int) for p in ports_raw):
+            problems.append(f"{where}.ports: expected a list of integers")
+        else:
+            ports = tuple(ports_raw)
+        services.append(
+            ServiceConfig(
+                name=name,
+                root=root,
+                aliases=_str_list(spec.get("aliases"), f"{where}.aliases", problems),
+                ports=ports,
+            )
+        )
+
+    clients: list[ClientConfig] = []
+    raw_clients = table.get("clients", {})
+    if not isinstance(raw_clients, dict):
+        problems.append(f"{source}: 'clients' must be a table")
+        raw_clients = {}
+    for qualname, spec in sorted(raw_clients.items()):
+        where = f"{source}: clients.{qualname}"
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: expected a table")
+            continue
+        client = ClientConfig(
+            qualname=qualname,
+            service_arg=_arg(spec.get("service_arg"), f"{where}.service_arg", problems),
+            url_arg=_arg(spec.get("url_arg"), f"{where}.url_arg", problems),
+            path_arg=_arg(spec.get("path_arg"), f"{where}.path_arg", problems),
+            method=_method(spec.get("method"), f"{where}.method", problems),
+            method_arg=_arg(spec.get("method_arg"), f"{where}.method_arg", problems),
+        )
+        if client.service_arg is None and client.url_arg is None:
+            problems.append(f"{where}: set 'service_arg' or 'url_arg' so decouple knows the callee")
+        clients.append(client)
+
+    topic_template, sync_client = _migrate(table.get("migrate", {}), f"{source}: migrate", problems)
+    exclude = _str_list(table.get("exclude"), f"{source}: exclude", problems)
+    test_globs = _str_list(table.get("tests"), f"{source}: tests", problems)
+    loadgen_globs = _str_list(table.get("loadgen"), f"{source}: loadgen", problems)
+    script_globs = _str_list(table.get("scripts"), f"{source}: scripts", problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        exclude=exclude,
+        services=tuple(services),
+        clients=tuple(clients),
+        source=source,
+        test_globs=test_globs,
+        loadgen_globs=loadgen_globs,
+        script_globs=script_globs,
+        migrate_topic_template=topic_template,
+        migrate_client=sync_client,
+    )
+
+
+#: The Kafka clients ``decouple migrate`` generates synchronous producers for.
+MIGRATE_CLIENTS = ("kafka-python", "confluent-kafka")
+
+
+def _migrate(value: Any, where: str, problems: list[str]) -> tuple[str | None, str | None]:
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a table")
+        return None, None
+    for key in sorted(set(value) - {"topic-template", "client"}):
+        problems.append(f"{where}: unknown key {key!r} (known: client, topic-template)")
+    template = value.get("topic-template")
+    if template is not None and not isinstance(template, str):
+        problems.append(f"{where}.topic-template: expected a string")
+        template = None
+    client = value.get("client")
+    if client is not None and client not in MIGRATE_CLIENTS:
+        problems.append(f"{where}.client: expected one of {', '.join(MIGRATE_CLIENTS)}")
+        client = None
+    return template, client
+
+
+def load_config(root: Path, explicit: Path | None = None) -> Config:
+    """Read the configuration for the repository at ``root``.
+
+    An explicit file must exist and parse; a pyproject.toml without ``[tool.decouple]`` is
+    simply no configuration.
+    """
+    if explicit is not None:
+        if explicit.is_dir():
+            raise ConfigError([f"{explicit}: is a directory, not a config file"])
+        if not explicit.is_file():
+            raise ConfigError([f"{explicit}: config file not found"])
+        return _load_file(explicit, explicit.name)
+    for candidate in (root / "decouple.toml", root / "pyproject.toml"):
+        if candidate.is_file():
+            try:
+                config = _load_file(candidate, candidate.name)
+            except ConfigError as exc:
+                raise ConfigError(exc.problems, candidate.name) from None
+            if config.source is not None:
+                return config
+    return Config()
+
+
+def _load_file(path: Path, label: str) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{label}: cannot read: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: invalid TOML: {exc}"]) from exc
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("decouple")
+        if table is None:
+            return Config()
+    else:
+        table = data
+    if not isinstance(table, dict):
+        raise ConfigError([f"{label}: [tool.decouple] must be a table"])
+    return parse_config(table, label)

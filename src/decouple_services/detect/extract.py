@@ -1,0 +1,1018 @@
+"""Extraction: one file's source in, its :class:`FileFacts` out.
+
+One pass over the standard library's ``ast`` (about ten times cheaper than libcst), walking
+statements in order so local assignments are known when a call is reached. Records the calls
+that may be requests, the constants and client objects other files may import, settings
+classes, listening ports, and (through ``detect/servers``) the routes a service serves.
+Files whose syntax the running Python cannot parse fall back to libcst's parser, which knows
+newer grammar, and are converted to ``ast`` through their source positions.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from decouple_services.core.model import Diagnostic, Severity
+from decouple_services.detect.context import (
+    ModuleContext,
+    Scope,
+    child_bodies,
+    dotted,
+    iter_nodes,
+    module_level_statements,
+)
+from decouple_services.detect.events import TOKEN as EVENT_TOKEN
+from decouple_services.detect.events import find_event_sends
+from decouple_services.detect.facts import (
+    Constant,
+    FileFacts,
+    FunctionInfo,
+    GrpcMethod,
+    Port,
+    RawCall,
+    RawMount,
+    RawRoute,
+)
+from decouple_services.detect.lowering import lower_new_syntax
+from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
+from decouple_services.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
+
+_DIRECTIVE = re.compile(r"#\s*decouple:\s*(ignore|target\s*=\s*([A-Za-z0-9_.:\-]+))")
+#: Last names of context managers and decorators that open a database transaction: Django's
+#: ``transaction.atomic``, SQLAlchemy's ``session.begin()``/``begin_nested()``, asyncpg's and
+#: peewee's ``conn.transaction()``.
+_TRANSACTION_NAMES = frozenset({"atomic", "begin", "begin_nested", "transaction"})
+
+
+def _is_transaction(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    if isinstance(expr, ast.Attribute):
+        return expr.attr in _TRANSACTION_NAMES
+    return isinstance(expr, ast.Name) and expr.id in _TRANSACTION_NAMES
+
+
+_LOOPS = (
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+_SUBMITTERS = {
+    "submit": 0,
+    "to_thread": 0,
+    "run_in_executor": 1,
+    "apply_async": 0,
+    "spawn": 0,
+    "start_soon": 0,
+}
+_SETTINGS_BASES = frozenset(
+    {"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"}
+)
+_SERVE_FUNCS = frozenset(
+    {"uvicorn.run", "aiohttp.web.run_app", "web.run_app", "hypercorn.run", "waitress.serve"}
+)
+_MAX_SRC = 200
+
+ServerExtractor = Callable[
+    [ast.Module, ModuleContext], tuple[Sequence[RawRoute], Sequence[RawMount], Sequence[GrpcMethod]]
+]
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """What decides which calls are worth recording (part of the cache key)."""
+
+    #: Top-level modules of client libraries (``requests``, ``httpx``...).
+    client_modules: frozenset[str] = frozenset()
+    #: Method names that may be requests when called on objects of unknown type.
+    method_names: frozenset[str] = frozenset()
+    #: Qualified names of configured custom clients.
+    custom_clients: frozenset[str] = frozenset()
+    #: Short names of the project's wrapper helpers, learned from a first pass.
+    wrapper_names: frozenset[str] = frozenset()
+    #: Route extractors: ``(tree, context) -> (routes, mounts, grpc_methods)``.
+    server_extractors: tuple[ServerExtractor, ...] = field(default=())
+
+
+def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diagnostic | None]:
+    """Parse with ``ast``; on a syntax error retry with libcst's newer grammar.
+
+    Returns the tree, the text its positions refer to (the decoded source, or its lowered
+    form after the libcst fallback), and the problem when there is no tree.
+    """
+    try:
+        with warnings.catch_warnings():
+            # `"\d"` and friends in the scanned code are its owners' business, not noise
+            # for every scan to print.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=path)
+        return tree, _decode(source), None
+    except SyntaxError as exc:
+        if "codec" in (exc.msg or "") or "decode" in (exc.msg or ""):
+            return _skipped(
+                path, exc.lineno, "undecodable", f"cannot decode: {exc.msg}; file skipped"
+            )
+        if "null bytes" in (exc.msg or ""):
+            return _skipped(
+                path, exc.lineno, "null-bytes", "file contains NUL bytes (binary?); skipped"
+            )
+        # the traceback would hold this frame (source, text) in a cycle until collected
+        first_error = exc.with_traceback(None)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        code = "too-deep" if isinstance(exc, RecursionError | MemoryError) else "null-bytes"
+        return _skipped(path, 1, code, f"cannot parse: {type(exc).__name__}: {exc}")
+    # Most newer syntax (PEP 695 generics and aliases, PEP 758 except lists) is rewritten
+    # in the text, keeping every line, and read by ast; libcst is the slow last resort.
+    text = _decode(source)
+    lowered_text = lower_new_syntax(text)
+    if lowered_text is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ast.parse(lowered_text, filename=path), lowered_text, None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+    if "too many nested" in (first_error.msg or "") or _bracket_depth(source) > _MAX_FALLBACK_DEPTH:
+        # libcst's native parser overflows its stack on such input instead of raising
+        return _skipped(
+            path, first_error.lineno, "too-deep", "nesting too deep to analyse; file skipped"
+        )
+    lowered = _parse_with_libcst(source)
+    if lowered is not None:
+        return lowered[0], lowered[1], None
+    message = first_error.msg or "invalid syntax"
+    hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
+    return _skipped(
+        path, first_error.lineno, "parse-error", f"syntax error: {message}{hint}; file skipped"
+    )
+
+
+def _skipped(path: str, line: int | None, code: str, message: str) -> tuple[None, str, Diagnostic]:
+    """What :func:`parse_source` returns for a file it cannot read: no tree, the reason."""
+    return None, "", Diagnostic(path, line or 1, Severity.WARNING, code, message)
+
+
+_MAX_FALLBACK_DEPTH = 100
+
+
+def _bracket_depth(source: bytes) -> int:
+    """Deepest bracket nesting, ignoring strings roughly: a cheap guard before libcst."""
+    depth = deepest = 0
+    for byte in source:
+        if byte in b"([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b")]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _looks_like_python2(source: bytes) -> bool:
+    return bool(
+        re.search(rb"^\s*print\s+[\"'\w]", source, re.M)
+        or re.search(rb"except\s+\w+\s*,\s*\w+\s*:", source)
+    )
+
+
+def _decode(source: bytes) -> str:
+    """The text ``ast`` parsed: decoded with the file's coding cookie (PEP 263) or BOM."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return source.decode("utf-8", "replace")
+
+
+def _parse_with_libcst(source: bytes) -> tuple[ast.Module, str] | None:
+    """Newer syntax (PEP 695, 701, 758) than this Python knows: parse with libcst, which
+    accepts it, then lower the parts ``ast`` cannot express so the rest is still analysed."""
+    try:
+        import libcst as cst
+    except ImportError:  # pragma: no cover - libcst is a dependency
+        return None
+    try:
+        module = cst.parse_module(source)
+    except Exception:  # libcst raises ParserSyntaxError and, on odd input, others
+        return None
+    try:
+        text = _lower_new_syntax(_lower_fstrings(module).code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text), text
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def _lower_fstrings(module: Any) -> Any:
+    """PEP 701 f-strings (``f"{d["key"]}"``, backslashes in replacement fields) rewritten for
+    older parsers: an inner string takes the other quote, and a field that still cannot be
+    expressed becomes a placeholder name, so the rest of the file is analysed. Only quote
+    characters and field contents change, so line numbers stay the same."""
+    import libcst as cst
+
+    class Lower(cst.CSTTransformer):
+        def __init__(self) -> None:
+            self.quotes: list[str] = []
+
+        def visit_FormattedString(self, node: cst.FormattedString) -> None:
+            self.quotes.append(node.quote)
+
+        def leave_FormattedString(
+            self, original: cst.FormattedString, updated: cst.FormattedString
+        ) -> cst.BaseExpression:
+            self.quotes.pop()
+            if self.quotes and self.quotes[-1][0] in updated.quote:
+                # a nested f-string with the enclosing quote: give it the other one
+                other = "'" if updated.quote[0] == '"' else '"'
+                return updated.with_changes(
+                    start=updated.start.replace(updated.quote, other), end=other
+                )
+            return updated
+
+        def leave_SimpleString(
+            self, original: cst.SimpleString, updated: cst.SimpleString
+        ) -> cst.BaseExpression:
+            if not self.quotes:
+                return updated
+            outer = self.quotes[-1][0]
+            quote = updated.quote
+            if outer not in quote or len(quote) != 1:
+                return updated
+            other = "'" if quote == '"' else '"'
+            body = updated.value[updated.value.index(quote) + 1 : -1]
+            if other in body:
+                return updated
+            prefix = updated.prefix
+            return updated.with_changes(value=f"{prefix}{other}{body}{other}")
+
+        def leave_FormattedStringExpression(
+            self, original: cst.FormattedStringExpression, updated: cst.FormattedStringExpression
+        ) -> cst.FormattedStringExpression:
+            code = cst.Module(body=[]).code_for_node(updated.expression)
+            outer = self.quotes[-1][0] if self.quotes else '"'
+            if "\\" in code or outer in code or "#" in code or "\n" in code:
+                return updated.with_changes(expression=cst.Name("_"))
+            return updated
+
+    return module.visit(Lower())
+
+
+def _lower_new_syntax(text: str) -> str:
+    # PEP 695 type aliases and 3.14 `except A, B:` are the common cases; rewrite each line in
+    # place so line numbers stay the same.
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if re.match(r"type\s+\w+(\[.*\])?\s*=", stripped):
+            out.append(indent + "pass")
+            continue
+        m = re.match(r"except\s+([^():]+,[^():]+):(.*)$", stripped)
+        if m and " as " not in m.group(1):
+            out.append(f"{indent}except ({m.group(1)}):{m.group(2)}")
+            continue
+        out.append(re.sub(r"^(\s*)(def|class)\s+(\w+)\[[^\]]*\]", r"\1\2 \3", line))
+    return "\n".join(out)
+
+
+def extract_facts(
+    source: bytes,
+    path: str,
+    module: str,
+    options: ExtractOptions,
+    *,
+    is_package: bool = False,
+) -> FileFacts:
+    """All facts of one file. Never raises for bad input: problems become diagnostics."""
+    tree, text, problem = parse_source(source, path)
+    if tree is None:
+        return FileFacts(path=path, module=module, diagnostics=(problem,) if problem else ())
+    try:
+        facts = _Extractor(tree, source, text, path, module, options, is_package).run()
+        if EVENT_TOKEN in source:
+            facts = replace(facts, events=find_event_sends(tree, text))
+        return facts
+    except RecursionError:
+        return FileFacts(
+            path=path,
+            module=module,
+            diagnostics=(
+                Diagnostic(
+                    path,
+                    1,
+                    Severity.WARNING,
+                    "too-deep",
+                    "nesting too deep to analyse; file skipped",
+                ),
+            ),
+        )
+
+
+class _Extractor:
+    def __init__(
+        self,
+        tree: ast.Module,
+        source: bytes,
+        text: str,
+        path: str,
+        module: str,
+        options: ExtractOptions,
+        is_package: bool,
+    ) -> None:
+        self.tree = tree
+        self.path = path
+        self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
+        self.options = options
+        self.calls: list[RawCall] = []
+        self.constants: list[Constant] = []
+        self.functions: list[FunctionInfo] = []
+        self.ports: list[Port] = []
+        self.settings_classes: list[tuple[str, str]] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.source = source
+        self.targets, self.ignored = _directives(source)
+        #: Ancestors of the node being visited, innermost last.
+        self.stack: list[ast.AST] = []
+        self._function_infos: dict[str, FunctionInfo] = {}
+        #: Per body (by id): name -> last line it is read on (see _is_read).
+        self._last_reads: dict[int, dict[str, int]] = {}
+        #: Per function (by id): every name it or its nested code assigns.
+        self._stored: dict[int, set[str]] | None = None
+
+    def run(self) -> FileFacts:
+        ctx = self.ctx
+        self._record_module_constants()
+        self._walk_body(self.tree.body, ctx.module_scope)
+        routes: list[RawRoute] = []
+        mounts: list[RawMount] = []
+        grpc: list[GrpcMethod] = []
+        # The built-in route extractors find nothing in a file without a framework's tokens.
+        serves = may_serve(self.source)
+        for extractor in self.options.server_extractors:
+            if not serves and extractor in SERVER_EXTRACTORS:
+                continue
+            try:
+                r, m, g = extractor(self.tree, ctx)
+            except (
+                RecursionError,
+                ValueError,
+                AttributeError,
+                TypeError,
+                IndexError,
+                KeyError,
+            ) as exc:
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.path,
+                        1,
+                        Severity.NOTE,
+                        "route-extraction",
+                        f"routes not read: {type(exc).__name__}: {exc}",
+                    )
+                )
+                continue
+            routes.extend(r)
+            mounts.extend(m)
+            grpc.extend(g)
+        is_loadgen = any(q == "locust" or q.startswith("locust.") for q in ctx.imports.values())
+        return FileFacts(
+            path=self.path,
+            module=ctx.module,
+            constants=tuple(self.constants),
+            functions=tuple(self._function_infos.values()),
+            calls=tuple(self.calls),
+            routes=tuple(routes),
+            mounts=tuple(mounts),
+            grpc_methods=tuple(grpc),
+            ports=tuple(self.ports),
+            settings_classes=tuple(self.settings_classes),
+            is_loadgen=is_loadgen,
+            diagnostics=tuple(self.diagnostics),
+            ignored_lines=tuple(sorted(self.ignored)),
+        )
+
+    # --- constants ---------------------------------------------------------------------------
+
+    def _record_module_constants(self) -> None:
+        ctx = self.ctx
+        for stmt in module_level_statements(self.tree.body):
+            if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        self._constant(
+                            f"{ctx.module}.{target.id}", ctx.evaluate(stmt.value), stmt.lineno
+                        )
+                    elif isinstance(target, ast.Attribute):
+                        self._attribute_constant(target, stmt.value, ctx.module_scope, stmt.lineno)
+                    elif isinstance(target, ast.Subscript):
+                        self._config_item(target, stmt.value, ctx.module_scope, stmt.lineno)
+
+    def _constant(self, qualname: str, value: Value, line: int) -> None:
+        if isinstance(value, Dyn):
+            return
+        self.constants.append(Constant(qualname, value, line))
+
+    def _attribute_constant(
+        self, target: ast.Attribute, expr: ast.expr, scope: Scope, line: int
+    ) -> None:
+        """``self.x = ...``, ``app.state.client = ...``, ``settings.URL = ...``."""
+        ref = self.ctx.evaluate(target, scope)
+        if isinstance(ref, Ref):
+            self._constant(ref.qualname, self.ctx.evaluate(expr, scope), line)
+        else:
+            base = self.ctx.evaluate(target.value, scope)
+            if isinstance(base, Obj):
+                self._constant(f"{base.type}.{target.attr}", self.ctx.evaluate(expr, scope), line)
+
+    def _lifespan_state(self, state: ast.Dict, scope: Scope) -> None:
+        """A lifespan's ``yield {"http": client}`` is what handlers read as ``request.state.http``."""
+        for key, value in zip(state.keys, state.values, strict=False):
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self._constant(f"@state.{key.value}", self.ctx.evaluate(value, scope), value.lineno)
+
+    def _config_item(self, target: ast.Subscript, expr: ast.expr, scope: Scope, line: int) -> None:
+        parts = dotted(target.value)
+        key = self.ctx.evaluate(target.slice, scope)
+        if parts and parts[-1] == "config" and isinstance(key, Lit):
+            self._constant(f"@flask.{key.text}", self.ctx.evaluate(expr, scope), line)
+
+    # --- walking -----------------------------------------------------------------------------
+
+    def _walk_body(self, body: Sequence[ast.stmt], scope: Scope) -> None:
+        for stmt in body:
+            self._stmt(stmt, scope)
+
+    def _stmt(self, stmt: ast.stmt, scope: Scope) -> None:
+        self.stack.append(stmt)
+        try:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                self._function(stmt, scope)
+            elif isinstance(stmt, ast.ClassDef):
+                self._class(stmt, scope)
+            elif isinstance(stmt, ast.With | ast.AsyncWith):
+                # Items bind in order: `with A() as s, s.get(url) as r` uses the first in
+                # the second, so each is visited, then bound.
+                for item in stmt.items:
+                    self.stack.append(item)
+                    self._visit_expr(item.context_expr, scope)
+                    self.stack.pop()
+                    if item.optional_vars is not None:
+                        self._visit_expr(item.optional_vars, scope)
+                    if isinstance(item.optional_vars, ast.Name):
+                        value = self.ctx.evaluate(item.context_expr, scope)
+                        if scope.kind == "function":
+                            scope.locals[item.optional_vars.id] = (
+                                value if not isinstance(value, Dyn) else Dyn(item.optional_vars.id)
+                            )
+                for child_body in child_bodies(stmt):
+                    self._walk_body(child_body, scope)
+            else:
+                self._visit_exprs(stmt, scope)
+                if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+                    self._bind(stmt, scope)
+                elif (
+                    isinstance(stmt, ast.For | ast.AsyncFor)
+                    and isinstance(stmt.target, ast.Name)
+                    and scope.kind == "function"
+                ):
+                    scope.locals[stmt.target.id] = Dyn(stmt.target.id)
+                for child_body in child_bodies(stmt):
+                    self._walk_body(child_body, scope)
+        finally:
+            self.stack.pop()
+
+    def _bind(self, stmt: ast.Assign | ast.AnnAssign, scope: Scope) -> None:
+        assert stmt.value is not None
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        expr: ast.expr | None = stmt.value
+        if scope.kind == "class" and isinstance(stmt, ast.AnnAssign):
+            # an annotated field (dataclass, pydantic settings): its default is the value
+            expr = _field_default(stmt.value)
+            if expr is None:
+                return
+        value = self.ctx.evaluate(expr, scope)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if scope.kind == "function":
+                    scope.locals[target.id] = (
+                        value if not isinstance(value, Dyn) else Dyn(target.id)
+                    )
+                elif scope.kind == "class":
+                    self._constant(f"{scope.qualname}.{target.id}", value, stmt.lineno)
+            elif isinstance(target, ast.Attribute) and scope.kind != "module":
+                self._attribute_constant(target, stmt.value, scope, stmt.lineno)
+            elif isinstance(target, ast.Subscript) and scope.kind != "module":
+                self._config_item(target, stmt.value, scope, stmt.lineno)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
+        for deco in node.decorator_list:
+            self._visit_expr(deco, scope)
+        qualname = f"{scope.qualname}.{node.name}"
+        args = node.args
+        params = tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
+        if args.vararg:
+            params += (args.vararg.arg,)
+        if args.kwarg:
+            params += (args.kwarg.arg,)
+        is_method = scope.kind == "class"
+        owner = scope.qualname if is_method else scope.owner_class
+        inner = Scope(
+            "function",
+            qualname,
+            parent=scope,
+            params=params,
+            owner_class=owner,
+            assigned=frozenset(self._assigned_names(node)),
+        )
+        self._function_infos[qualname] = FunctionInfo(
+            qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method
+        )
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self._visit_expr(default, scope)
+        self.stack.append(node)
+        try:
+            self._walk_body(node.body, inner)
+        finally:
+            self.stack.pop()
+
+    def _assigned_names(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+        """Names stored anywhere in ``func`` (nested code included), from one walk of the
+        module instead of one walk per function."""
+        if self._stored is None:
+            self._stored = _stored_names(self.tree)
+        return self._stored.get(id(func), set())
+
+    def _class(self, node: ast.ClassDef, scope: Scope) -> None:
+        qualname = f"{scope.qualname}.{node.name}"
+        bases = self.ctx.base_qualnames(node)
+        if any(b in _SETTINGS_BASES or b.endswith(".BaseSettings") for b in bases):
+            self.settings_classes.append((qualname, _env_prefix(node)))
+        inner = Scope("class", qualname, parent=scope, owner_class=qualname)
+        self.stack.append(node)
+        try:
+            self._walk_body(node.body, inner)
+        finally:
+            self.stack.pop()
+
+    # --- expressions -------------------------------------------------------------------------
+
+    def _visit_exprs(self, stmt: ast.stmt, scope: Scope) -> None:
+        for name, value in ast.iter_fields(stmt):
+            if name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                continue
+            if isinstance(value, ast.expr):
+                self._visit_expr(value, scope)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.expr):
+                        self._visit_expr(item, scope)
+                    elif isinstance(item, ast.withitem):
+                        self.stack.append(item)
+                        self._visit_expr(item.context_expr, scope)
+                        self.stack.pop()
+                    elif isinstance(item, ast.keyword):
+                        self._visit_expr(item.value, scope)
+
+    def _visit_expr(self, expr: ast.expr, scope: Scope) -> None:
+        # iterative over children, recursive only through the stack of ancestors we need
+        if type(expr) in _LEAVES:
+            return  # names and constants hold no call
+        self.stack.append(expr)
+        try:
+            if isinstance(expr, ast.Call):
+                self._call(expr, scope)
+            elif isinstance(expr, ast.Yield) and isinstance(expr.value, ast.Dict):
+                self._lifespan_state(expr.value, scope)
+            for child in _children(expr):
+                if isinstance(child, ast.expr):
+                    self._visit_expr(child, scope)
+                elif isinstance(child, ast.keyword | ast.comprehension):
+                    self.stack.append(child)
+                    for grand in _children(child):
+                        if isinstance(grand, ast.expr):
+                            self._visit_expr(grand, scope)
+                    self.stack.pop()
+        finally:
+            self.stack.pop()
+
+    def _call(self, call: ast.Call, scope: Scope) -> None:
+        func = call.func
+        name = _call_name(func)
+        self._maybe_port(call, name, scope)
+        if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
+            index = _SUBMITTERS[name]
+            self._candidate(
+                call, call.args[index], call.args[index + 1 :], call.keywords, scope, submitted=True
+            )
+            return
+        self._candidate(call, func, call.args, call.keywords, scope, submitted=False)
+
+    def _candidate(
+        self,
+        call: ast.Call,
+        func: ast.expr,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+        *,
+        submitted: bool,
+    ) -> None:
+        ctx = self.ctx
+        qual = ctx.qualname(func, scope)
+        receiver: Value | None = None
+        name = _call_name(func)
+        if qual is None and isinstance(func, ast.Name):
+            value = ctx.evaluate(func, scope)
+            if isinstance(value, Ref):
+                qual = value.qualname
+        if qual is None and isinstance(func, ast.Attribute):
+            receiver = ctx.evaluate(func.value, scope)
+        if not self._worth_recording(qual, receiver, name):
+            if qual is None or not isinstance(func, ast.Attribute):
+                return
+            # `from .clients import search_client; search_client.get(...)`: the imported name
+            # may be an object rather than a module, so try it as a method call too.
+            qual, receiver = None, ctx.evaluate(func.value, scope)
+            if not self._worth_recording(None, receiver, name):
+                return
+        if qual is not None:
+            name = qual.rpartition(".")[2]
+        self.calls.append(
+            self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
+        )
+
+    def _worth_recording(self, qual: str | None, receiver: Value | None, name: str) -> bool:
+        options = self.options
+        if qual is not None:
+            top = qual.split(".", 1)[0]
+            if top in options.client_modules or qual in options.custom_clients:
+                return True
+            short = qual.rpartition(".")[2]
+            return short in options.wrapper_names
+        if receiver is None:
+            return False
+        if isinstance(receiver, Obj):
+            top = receiver.type.split(".", 1)[0]
+            if (
+                top in options.client_modules
+                or receiver.type.endswith("Stub")
+                or receiver.type in options.custom_clients
+            ):
+                return True
+            if any(c.startswith(receiver.type + ".") for c in options.custom_clients):
+                return True
+        if isinstance(receiver, Ref | Param | Obj):
+            if name in options.method_names:
+                return True
+            if name[:1].isupper() and name[1:2].islower() and isinstance(receiver, Ref | Obj):
+                return True
+            if isinstance(receiver, Ref) and name in options.wrapper_names:
+                return True
+        return False
+
+    def _raw_call(
+        self,
+        call: ast.Call,
+        qual: str | None,
+        receiver: Value | None,
+        name: str,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+        submitted: bool,
+    ) -> RawCall:
+        ctx = self.ctx
+        line = call.lineno
+        end_line = call.end_lineno or line
+        function = (
+            scope.qualname
+            if scope.kind == "function"
+            else f"{scope.qualname}.<body>"
+            if scope.kind == "class"
+            else "<module>"
+        )
+        arg_values = tuple(
+            ctx.evaluate(a, scope)
+            if not isinstance(a, ast.Starred)
+            else dyn(self.ctx.source_text(a))
+            for a in args
+        )
+        kw_values = tuple(
+            (k.arg, ctx.evaluate(k.value, scope)) for k in keywords if k.arg is not None
+        )
+        return RawCall(
+            line=line,
+            end_line=end_line,
+            col=call.col_offset,
+            function=function,
+            name=name,
+            func=qual,
+            receiver=receiver,
+            args=arg_values,
+            kwargs=kw_values,
+            arg_src=tuple(self.ctx.source_text(a)[:_MAX_SRC] for a in args),
+            kwarg_src=tuple(
+                (k.arg, self.ctx.source_text(k.value)[:_MAX_SRC])
+                for k in keywords
+                if k.arg is not None
+            ),
+            result_used=self._result_used(call),
+            in_loop=self._in_loop(),
+            in_transaction=self._in_transaction(),
+            is_async=self._awaited(call),
+            target_override=self._override(line, end_line),
+            submitted=submitted,
+        )
+
+    # --- flags -------------------------------------------------------------------------------
+
+    def _enclosing_function(self) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        for node in reversed(self.stack):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return node
+        return None
+
+    def _in_async(self) -> bool:
+        return isinstance(self._enclosing_function(), ast.AsyncFunctionDef)
+
+    def _awaited(self, call: ast.Call) -> bool:
+        parent = self._parent_of(call)
+        return isinstance(parent, ast.Await)
+
+    def _parent_of(self, node: ast.AST) -> ast.AST | None:
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i] is node:
+                return self.stack[i - 1]
+        return None
+
+    def _in_loop(self) -> bool:
+        for node in reversed(self.stack):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+                return False
+            if isinstance(node, _LOOPS):
+                return True
+        return False
+
+    def _in_transaction(self) -> bool:
+        for node in reversed(self.stack):
+            if isinstance(node, ast.With | ast.AsyncWith) and any(
+                _is_transaction(item.context_expr) for item in node.items
+            ):
+                return True
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return any(_is_transaction(d) for d in node.decorator_list)
+            if isinstance(node, ast.Lambda | ast.ClassDef):
+                return False
+        return False
+
+    def _result_used(self, call: ast.Call) -> bool:
+        node: ast.AST = call
+        # climb through wrappers that pass the value on unchanged
+        while True:
+            parent = self._parent_of(node)
+            if isinstance(parent, ast.Await):
+                node = parent
+                continue
+            if (
+                isinstance(parent, ast.Call)
+                and parent.func is not node
+                and self._is_submitter(parent)
+            ):
+                node = parent
+                continue
+            break
+        if parent is None:
+            return False
+        if isinstance(parent, ast.Expr):
+            return self._response_read_later(call)
+        if isinstance(parent, ast.Attribute):
+            # requests.post(...).raise_for_status() only turns failures into exceptions
+            grand = self._parent_of(parent)
+            return not (
+                parent.attr == "raise_for_status"
+                and isinstance(grand, ast.Call)
+                and isinstance(self._parent_of(grand), ast.Expr)
+            )
+        if isinstance(parent, ast.Assign | ast.AnnAssign):
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            if len(names) != len(targets):
+                return True
+            return any(name != "_" and self._is_read(name, parent) for name in names)
+        if isinstance(parent, ast.withitem):
+            var = parent.optional_vars
+            if var is None:
+                return False
+            if isinstance(var, ast.Name):
+                with_stmt = self._parent_of(parent)
+                return isinstance(with_stmt, ast.With | ast.AsyncWith) and _reads(
+                    var.id, with_stmt.body
+                )
+            return True
+        return True
+
+    def _response_read_later(self, call: ast.Call) -> bool:
+        """http.client's ``conn.request(...)`` returns nothing: the response is read by a
+        later ``conn.getresponse()`` on the same connection."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("request", "putrequest", "endheaders")
+            and isinstance(func.value, ast.Name)
+        ):
+            return False
+        conn = func.value.id
+        enclosing = self._enclosing_function()
+        body: Iterable[ast.AST] = enclosing.body if enclosing is not None else self.tree.body
+        return any(
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "getresponse"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == conn
+            for stmt in body
+            for node in ast.walk(stmt)
+        )
+
+    def _is_submitter(self, call: ast.Call) -> bool:
+        func = call.func
+        return isinstance(func, ast.Attribute) and func.attr in _SUBMITTERS
+
+    def _is_read(self, name: str, assign: ast.AST) -> bool:
+        """Whether ``name`` is read at or after ``assign``'s line in the enclosing body."""
+        func = self._enclosing_function()
+        body: Sequence[ast.AST] = func.body if func is not None else self.tree.body
+        last = self._last_reads.get(id(body))
+        if last is None:
+            last = self._last_reads[id(body)] = _last_reads(body)
+        return last.get(name, -1) >= getattr(assign, "lineno", 0)
+
+    def _override(self, line: int, end_line: int) -> str | None:
+        for candidate in (line, line - 1, *range(line + 1, end_line + 1)):
+            if candidate in self.targets:
+                return self.targets[candidate]
+        return None
+
+    def _maybe_port(self, call: ast.Call, name: str, scope: Scope) -> None:
+        if name not in ("run", "run_app", "serve"):
+            return
+        for kw in call.keywords:
+            if (
+                kw.arg == "port"
+                and isinstance(kw.value, ast.Constant)
+                and isinstance(kw.value.value, int)
+            ):
+                qual = self.ctx.qualname(call.func, scope) or name
+                self.ports.append(
+                    Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})")
+                )
+
+
+def _call_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                return True
+    return False
+
+
+def _stored_names(tree: ast.Module) -> dict[int, set[str]]:
+    """For every function (by id), the names stored in it or in code nested in it: what
+    ``ast.walk(function)`` would find, for all functions with one walk of each outermost
+    function (code outside functions is not walked: only its statements are looked at)."""
+    out: dict[int, set[str]] = {}
+    statements: list[ast.stmt] = list(tree.body)
+    while statements:
+        stmt = statements.pop()
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            _function_stores(stmt, out)
+        elif isinstance(stmt, ast.ClassDef):
+            statements.extend(stmt.body)
+        else:
+            for body in child_bodies(stmt):
+                statements.extend(body)
+    return out
+
+
+def _function_stores(func: ast.AST, out: dict[int, set[str]]) -> None:
+    own: set[str] = set()
+    out[id(func)] = own
+    # (node, the sets of the functions enclosing it, innermost last)
+    stack: list[tuple[ast.AST, tuple[set[str], ...]]] = [(func, (own,))]
+    Name, Store, AST = ast.Name, ast.Store, ast.AST
+    while stack:
+        node, sets = stack.pop()
+        for field_name in node._fields:
+            value = getattr(node, field_name, None)
+            children = value if type(value) is list else (value,)
+            for child in children:
+                kind = type(child)
+                if kind is Name:
+                    if type(child.ctx) is Store:  # type: ignore[union-attr]
+                        for names in sets:
+                            names.add(child.id)  # type: ignore[union-attr]
+                elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                    inner: set[str] = set()
+                    out[id(child)] = inner
+                    stack.append((child, (*sets, inner)))  # type: ignore[arg-type]
+                elif isinstance(child, AST) and kind is not ast.Constant:
+                    stack.append((child, sets))
+
+
+def _last_reads(body: Sequence[ast.AST]) -> dict[str, int]:
+    """Name -> the last line it is read (loaded) on, anywhere in ``body``."""
+    last: dict[str, int] = {}
+    for stmt in body:
+        for node in iter_nodes(stmt):
+            if type(node) is ast.Name and type(node.ctx) is ast.Load:
+                line = node.lineno
+                name = node.id
+                if last.get(name, -1) < line:
+                    last[name] = line
+    return last
+
+
+#: Expression nodes without children worth visiting.
+_LEAVES = frozenset({ast.Name, ast.Constant})
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.iter_child_nodes`` without its per-field generator (same nodes, same order)."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            yield value
+        elif type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST):
+                    yield item
+
+
+def _env_prefix(cls: ast.ClassDef) -> str:
+    for node in ast.walk(cls):
+        if (
+            isinstance(node, ast.keyword)
+            and node.arg == "env_prefix"
+            and isinstance(node.value, ast.Constant)
+        ):
+            return str(node.value.value)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Name)
+                    and target.id == "env_prefix"
+                    and isinstance(node.value, ast.Constant)
+                ):
+                    return str(node.value.value)
+    return ""
+
+
+def _field_default(expr: ast.expr) -> ast.expr | None:
+    """A pydantic field's default: the value itself, or ``Field(default)``'s."""
+    if isinstance(expr, ast.Call):
+        parts = dotted(expr.func)
+        if parts and parts[-1] == "Field":
+            for kw in expr.keywords:
+                if kw.arg == "default":
+                    return kw.value
+            return expr.args[0] if expr.args else None
+    return expr
+
+
+def _directives(source: bytes) -> tuple[dict[int, str], set[int]]:
+    targets: dict[int, str] = {}
+    ignored: set[int] = set()
+    if b"decouple:" not in source:
+        return targets, ignored
+    for number, raw in enumerate(source.splitlines(), start=1):
+        if b"decouple:" not in raw:
+            continue
+        match = _DIRECTIVE.search(raw.decode("utf-8", "replace"))
+        if match is None:
+            continue
+        if match.group(1) == "ignore":
+            ignored.add(number)
+        else:
+            targets[number] = match.group(2)
+    return targets, ignored
+
+
+__all__ = ["ExtractOptions", "extract_facts", "parse_source"]

@@ -1,0 +1,266 @@
+"""Per-file facts: everything resolution needs to know about one file, and nothing more.
+
+Facts are the unit of caching and of parallel work: extracted from one file's source alone,
+serialisable to JSON, and small (whole syntax trees are never kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from decouple_services.core.model import Diagnostic, Severity
+from decouple_services.detect.events import EventSend
+from decouple_services.detect.values import Value, decode, encode
+
+
+@dataclass(frozen=True, slots=True)
+class RawCall:
+    """A call that may be an outgoing request, before any cross-file resolution.
+
+    Either ``func`` is set (a function called by qualified name, ``requests.post``) or
+    ``receiver`` is (a method ``name`` called on a value: a client object, or a reference to
+    something defined elsewhere that may turn out to be one).
+    """
+
+    line: int
+    end_line: int
+    col: int
+    #: Qualified name of the enclosing function, ``<module>`` at module level.
+    function: str
+    name: str
+    func: str | None
+    receiver: Value | None
+    args: tuple[Value, ...]
+    kwargs: tuple[tuple[str, Value], ...]
+    #: Source text of each argument, then of each keyword argument (``json=order``).
+    arg_src: tuple[str, ...]
+    kwarg_src: tuple[tuple[str, str], ...]
+    result_used: bool
+    in_loop: bool
+    #: Awaited: the call itself is asynchronous (a blocking call inside ``async def`` is not).
+    is_async: bool
+    #: ``# decouple: target=<service>`` on the call or the line above.
+    target_override: str | None = None
+    #: Submitted through ``executor.submit(fn, ...)`` and the like.
+    submitted: bool = False
+    #: Inside ``with transaction.atomic()``, ``session.begin()`` and the like.
+    in_transaction: bool = False
+
+    def kwarg(self, key: str) -> Value | None:
+        for k, v in self.kwargs:
+            if k == key:
+                return v
+        return None
+
+    def arg(self, index: int | None, key: str | None = None) -> Value | None:
+        if key is not None:
+            found = self.kwarg(key)
+            if found is not None:
+                return found
+        if index is not None and 0 <= index < len(self.args):
+            return self.args[index]
+        return None
+
+    def src(self, index: int | None, key: str | None = None) -> str | None:
+        if key is not None:
+            for k, text in self.kwarg_src:
+                if k == key:
+                    return text
+        if index is not None and 0 <= index < len(self.arg_src):
+            return self.arg_src[index]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionInfo:
+    qualname: str
+    params: tuple[str, ...]
+    is_async: bool
+    line: int
+    #: For methods: ``self``/``cls`` is the first of ``params`` and is skipped on invocation.
+    is_method: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A module-level, class-level or ``self.`` attribute assignment."""
+
+    qualname: str
+    value: Value
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawRoute:
+    """A server route as written: owner object, methods, path, handler."""
+
+    framework: str
+    #: The app/router/blueprint the route is registered on (``Ref`` or ``Obj``).
+    owner: Value
+    methods: tuple[str, ...]
+    path: Value
+    handler: str
+    line: int
+    protocol: str = "http"
+
+
+@dataclass(frozen=True, slots=True)
+class RawMount:
+    """``register_blueprint``, ``include_router``, Django ``include``, aiohttp ``add_subapp``."""
+
+    framework: str
+    parent: Value
+    child: Value
+    prefix: Value
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcMethod:
+    """From a generated ``*_pb2_grpc.py``: a stub or servicer method and its full RPC path."""
+
+    stub: str
+    servicer: str
+    method: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    port: int
+    line: int
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    path: str
+    module: str
+    constants: tuple[Constant, ...] = ()
+    functions: tuple[FunctionInfo, ...] = ()
+    calls: tuple[RawCall, ...] = ()
+    routes: tuple[RawRoute, ...] = ()
+    mounts: tuple[RawMount, ...] = ()
+    grpc_methods: tuple[GrpcMethod, ...] = ()
+    ports: tuple[Port, ...] = ()
+    #: Qualified names of pydantic ``BaseSettings`` classes, with their ``env_prefix``.
+    settings_classes: tuple[tuple[str, str], ...] = ()
+    #: Imports a load-testing framework (locust): calls here are load generation.
+    is_loadgen: bool = False
+    diagnostics: tuple[Diagnostic, ...] = ()
+    #: Lines carrying ``# decouple: ignore``.
+    ignored_lines: tuple[int, ...] = field(default=())
+    #: Sends an earlier ``decouple migrate`` wrote (under their provenance marker).
+    events: tuple[EventSend, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "module": self.module,
+            "constants": [[c.qualname, encode(c.value), c.line] for c in self.constants],
+            "functions": [
+                [f.qualname, list(f.params), f.is_async, f.line, f.is_method]
+                for f in self.functions
+            ],
+            "calls": [_call_to_json(c) for c in self.calls],
+            "routes": [
+                [
+                    r.framework,
+                    encode(r.owner),
+                    list(r.methods),
+                    encode(r.path),
+                    r.handler,
+                    r.line,
+                    r.protocol,
+                ]
+                for r in self.routes
+            ],
+            "mounts": [
+                [m.framework, encode(m.parent), encode(m.child), encode(m.prefix), m.line]
+                for m in self.mounts
+            ],
+            "grpc_methods": [[g.stub, g.servicer, g.method, g.path] for g in self.grpc_methods],
+            "ports": [[p.port, p.line, p.how] for p in self.ports],
+            "settings_classes": [list(s) for s in self.settings_classes],
+            "is_loadgen": self.is_loadgen,
+            "diagnostics": [
+                [d.file, d.line, d.severity.value, d.code, d.message] for d in self.diagnostics
+            ],
+            "ignored_lines": list(self.ignored_lines),
+            "events": [e.to_json() for e in self.events],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileFacts:
+        return cls(
+            path=data["path"],
+            module=data["module"],
+            constants=tuple(Constant(q, decode(v), ln) for q, v, ln in data["constants"]),
+            functions=tuple(
+                FunctionInfo(q, tuple(p), a, ln, m) for q, p, a, ln, m in data["functions"]
+            ),
+            calls=tuple(_call_from_json(c) for c in data["calls"]),
+            routes=tuple(
+                RawRoute(fw, decode(o), tuple(ms), decode(p), h, ln, proto)
+                for fw, o, ms, p, h, ln, proto in data["routes"]
+            ),
+            mounts=tuple(
+                RawMount(fw, decode(p), decode(c), decode(x), ln)
+                for fw, p, c, x, ln in data["mounts"]
+            ),
+            grpc_methods=tuple(GrpcMethod(*g) for g in data["grpc_methods"]),
+            ports=tuple(Port(*p) for p in data["ports"]),
+            settings_classes=tuple((q, prefix) for q, prefix in data["settings_classes"]),
+            is_loadgen=data["is_loadgen"],
+            diagnostics=tuple(
+                Diagnostic(f, ln, Severity(s), code, msg)
+                for f, ln, s, code, msg in data["diagnostics"]
+            ),
+            ignored_lines=tuple(data["ignored_lines"]),
+            events=tuple(EventSend.from_json(e) for e in data.get("events", ())),
+        )
+
+
+def _call_to_json(c: RawCall) -> list[Any]:
+    return [
+        c.line,
+        c.end_line,
+        c.col,
+        c.function,
+        c.name,
+        c.func,
+        None if c.receiver is None else encode(c.receiver),
+        [encode(a) for a in c.args],
+        [[k, encode(v)] for k, v in c.kwargs],
+        list(c.arg_src),
+        [list(kv) for kv in c.kwarg_src],
+        c.result_used,
+        c.in_loop,
+        c.is_async,
+        c.target_override,
+        c.submitted,
+        c.in_transaction,
+    ]
+
+
+def _call_from_json(d: list[Any]) -> RawCall:
+    return RawCall(
+        line=d[0],
+        end_line=d[1],
+        col=d[2],
+        function=d[3],
+        name=d[4],
+        func=d[5],
+        receiver=None if d[6] is None else decode(d[6]),
+        args=tuple(decode(a) for a in d[7]),
+        kwargs=tuple((k, decode(v)) for k, v in d[8]),
+        arg_src=tuple(d[9]),
+        kwarg_src=tuple((k, s) for k, s in d[10]),
+        result_used=d[11],
+        in_loop=d[12],
+        is_async=d[13],
+        target_override=d[14],
+        submitted=d[15],
+        in_transaction=d[16],
+    )

@@ -1,0 +1,709 @@
+"""Which files of a repository decouple looks at, and what kind of code each one is.
+
+Two ways to list a tree, with the same result shape:
+
+* inside a git work tree, ``git ls-files --cached --others --exclude-standard`` — git knows
+  ignore rules (nested ``.gitignore``, ``.git/info/exclude``, the global excludes file)
+  better than any reimplementation;
+* elsewhere, an ``os.scandir`` walk applying every ``.gitignore`` met on the way with
+  pathspec's gitignore semantics.
+
+On top of either, directories that never hold a project's own code (virtualenvs,
+site-packages, node_modules, caches, build output) are skipped, ``exclude`` globs are
+applied, and symlinks are checked: nothing outside the root and no loop is ever followed.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import posixpath
+import re
+import stat
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pathspec
+
+from decouple_services.core.config import Config
+from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.model import Category, Diagnostic, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class FileListing:
+    """The files of one repository that discovery and detection read."""
+
+    #: Repo-relative posix paths of Python source files, sorted.
+    python: tuple[str, ...] = ()
+    #: Repo-relative posix paths of deployment and packaging files (compose, manifests, Helm
+    #: values, ``.env``, Dockerfiles, pyproject.toml, requirements...), sorted.
+    deploy: tuple[str, ...] = ()
+    #: Files and directories that could not be listed (unreadable, symlink problems).
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+# Directory names that never hold the project's own code, wherever they appear.
+_SKIP_DIR_NAMES = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "__pycache__",
+        "node_modules",
+        "site-packages",
+        "dist-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".eggs",
+        ".decouple-cache",
+        ".pyre",
+        ".pytype",
+        "__pypackages__",
+    }
+)
+# ``build`` and ``dist`` are setuptools output almost always, but a package may be called
+# ``build``; one with an ``__init__.py`` is kept so real code is never silently dropped.
+_BUILD_DIR_NAMES = frozenset({"build", "dist"})
+
+_DEPLOY_NAMES = frozenset(
+    {"pyproject.toml", "setup.py", "setup.cfg", "manage.py", "Procfile", ".env"}
+)
+# YAML that configures CI, docs or linters rather than deploying services.
+_NON_DEPLOY_YAML = frozenset(
+    {
+        "mkdocs.yml",
+        "mkdocs.yaml",
+        "codecov.yml",
+        "codecov.yaml",
+        "appveyor.yml",
+        "bitbucket-pipelines.yml",
+        "environment.yml",
+        "environment.yaml",
+        "cloudbuild.yaml",
+        "cloudbuild.yml",
+        "buildspec.yml",
+        "dependabot.yml",
+    }
+)
+
+
+def is_python_file(path: str) -> bool:
+    """Whether a repo-relative path is Python source decouple parses."""
+    return path.endswith(".py")
+
+
+def is_deploy_file(path: str) -> bool:
+    """Whether a repo-relative path may describe services (deployment or packaging)."""
+    name = posixpath.basename(path)
+    if name in _DEPLOY_NAMES:
+        return True
+    if name.endswith(".env") or name.startswith(".env."):
+        return True
+    if (
+        name.startswith("Dockerfile")
+        or name.endswith(".Dockerfile")
+        or name.endswith(".dockerfile")
+    ):
+        return True
+    if name.startswith("requirements") and name.endswith(".txt") and len(name) >= 16:
+        return True  # requirements*.txt
+    if name.endswith((".yml", ".yaml")):
+        return is_compose_file(path) or not _is_ci_yaml(path)
+    return False
+
+
+def is_compose_file(path: str) -> bool:
+    """Whether a path names a docker-compose file (``docker-compose*.yml``, ``compose*.yaml``)."""
+    name = posixpath.basename(path)
+    return name.endswith((".yml", ".yaml")) and (
+        name.startswith("docker-compose") or name.startswith("compose")
+    )
+
+
+def _is_ci_yaml(path: str) -> bool:
+    parts = path.split("/")
+    name = parts[-1]
+    # Dot-directories (.github, .gitlab, .circleci, .devcontainer...) and dotfiles
+    # (.gitlab-ci.yml, .pre-commit-config.yaml, .travis.yml) configure tools, not services.
+    if any(part.startswith(".") for part in parts):
+        return True
+    return name in _NON_DEPLOY_YAML or name.startswith("azure-pipelines")
+
+
+class ListingStore(Protocol):
+    """Where a walk's listing is kept between runs (the app layer's cache)."""
+
+    def load(self) -> FileListing | None: ...
+
+    def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None: ...
+
+
+def list_files(
+    root: Path, exclude: Sequence[str] = (), listing_cache: ListingStore | None = None
+) -> FileListing:
+    """List the Python and deployment files under ``root``.
+
+    Honours ``.gitignore`` (through git when ``root`` is inside a work tree, even as a
+    subdirectory of one), skips virtualenvs and build output, applies the ``exclude``
+    gitignore-style globs, and never follows a symlink out of the tree or into a loop.
+
+    Raises:
+        PathError: ``root`` does not exist or is not a directory.
+        ConfigError: an ``exclude`` pattern is not a valid glob.
+    """
+    if not root.exists():
+        raise PathError(f"{root}: no such file or directory")
+    if not root.is_dir():
+        raise PathError(f"{root}: not a directory")
+    walker = _Walker(root, exclude)
+    listed = _git_listing(root)
+    if listed is None:
+        cache = listing_cache
+        if cache is not None:
+            known = cache.load()
+            if known is not None:
+                return known
+            walker.stamps = {}
+        walker.walk("")
+        if cache is not None and walker.cacheable and walker.stamps is not None:
+            listing = _listing(walker)
+            cache.save(listing, walker.stamps)
+            return listing
+    else:
+        paths, diagnostics = listed
+        walker.diagnostics.extend(diagnostics)
+        walker.take_git_paths(paths)
+    return _listing(walker)
+
+
+def _listing(walker: _Walker) -> FileListing:
+    files = walker.files
+    if not all(_is_utf8(p) for p in files):
+        files = [p for p in files if _is_utf8(p) or walker.reject_name(p)]
+    python = sorted({p for p in files if is_python_file(p)})
+    deploy = sorted({p for p in files if is_deploy_file(p)})
+    return FileListing(
+        python=tuple(python),
+        deploy=tuple(deploy),
+        diagnostics=tuple(sorted(set(walker.diagnostics), key=Diagnostic.sort_key)),
+    )
+
+
+def stamp_of(path: str) -> list[int] | None:
+    """What tells a path changed: mtime, size, inode and type (None: missing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino, stat.S_IFMT(st.st_mode)]
+
+
+def _git_listing(root: Path) -> tuple[list[str], list[Diagnostic]] | None:
+    """Paths git would track under ``root``, or ``None`` to fall back to walking."""
+    try:
+        inside = _git(root, "rev-parse", "--is-inside-work-tree")
+        if inside.returncode != 0 or inside.stdout.strip() != b"true":
+            return None
+        # A root that the enclosing repository ignores would list as empty; walk it instead.
+        if _git(root, "check-ignore", "-q", ".").returncode == 0:
+            return None
+        listed = _git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if listed.returncode != 0:
+        return None
+    # Tracked files that the ignore rules match (generated code committed with `add -f`)
+    # are left out too: the rules say what the team considers not its source.
+    try:
+        ignored_tracked = _git(
+            root, "ls-files", "--cached", "--ignored", "--exclude-standard", "-z"
+        )
+        skip = (
+            {p for p in ignored_tracked.stdout.split(b"\0") if p}
+            if ignored_tracked.returncode == 0
+            else set()
+        )
+    except (OSError, subprocess.SubprocessError):
+        skip = set()
+    # A nested repository that is not a submodule is listed once, as ``inner/``.
+    paths = sorted(
+        {os.fsdecode(p).rstrip("/") for p in listed.stdout.split(b"\0") if p and p not in skip}
+    )
+    diagnostics = []
+    for line in listed.stderr.decode("utf-8", "replace").splitlines():
+        # git skips directories it cannot open with a warning; keep that visible.
+        marker = "could not open directory '"
+        if marker in line:
+            rest = line.split(marker, 1)[1]
+            directory, _, reason = rest.partition("': ")
+            diagnostics.append(
+                Diagnostic(
+                    directory.rstrip("/"),
+                    0,
+                    Severity.WARNING,
+                    "unreadable",
+                    f"directory not readable: {reason or 'unknown reason'}",
+                )
+            )
+    return paths, diagnostics
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", "-C", str(root), *args],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _IgnoreFile:
+    """The patterns of one ``.gitignore``, relative to the directory holding it."""
+
+    base: str
+    spec: pathspec.GitIgnoreSpec
+
+    def verdict(self, path: str, is_dir: bool) -> bool | None:
+        """True: ignored, False: re-included by ``!pattern``, None: no pattern matched."""
+        if self.base:
+            if not path.startswith(self.base + "/"):
+                return None
+            path = path[len(self.base) + 1 :]
+        if is_dir:
+            path += "/"
+        result: bool | None = None
+        # gitignore semantics: the last matching pattern decides.
+        for pattern in self.spec.patterns:
+            if pattern.include is not None and pattern.match_file(path) is not None:
+                result = bool(pattern.include)
+        return result
+
+
+def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    return _compile(lines)[0]
+
+
+def _compile(lines: Iterable[str]) -> tuple[pathspec.GitIgnoreSpec, list[tuple[int, str]]]:
+    """Compile gitignore-style lines, returning the ``(line number, text)`` of invalid ones.
+
+    pathspec rejects the whole list for one bad line (``!``, ``[z-a]``); git itself just
+    ignores such a line, so each is checked on its own and left out.
+    """
+    good: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except (ValueError, re.error):
+            bad.append((number, line))
+        else:
+            good.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(good), bad
+
+
+class _Walker:
+    """Collects files under one root; holds the state a single listing needs."""
+
+    def __init__(self, root: Path, exclude: Sequence[str]) -> None:
+        self.root = root
+        self.root_real = os.path.realpath(root)
+        self.exclude: _IgnoreFile | None = None
+        if exclude:
+            spec, bad = _compile(exclude)
+            if bad:
+                raise ConfigError(
+                    [
+                        f"exclude pattern {text!r} is not a valid gitignore-style glob"
+                        for _, text in bad
+                    ]
+                )
+            self.exclude = _IgnoreFile("", spec)
+        self.files: list[str] = []
+        self.diagnostics: list[Diagnostic] = []
+        self._skip_cache: dict[str, bool] = {}
+        self._excluded_dirs: dict[str, bool] = {}
+        #: Walk mode: every directory and file the listing depends on, with its state (see
+        #: :class:`ListingStore`); None when not tracked.
+        self.stamps: dict[str, list[int] | None] | None = None
+        #: False once the walk met something the stamps cannot vouch for (a symlink, whose
+        #: target may change elsewhere; an unreadable entry).
+        self.cacheable = True
+
+    # -- shared rules -------------------------------------------------------------------
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.root, rel) if rel else str(self.root)
+
+    def _excluded(self, rel: str, is_dir: bool) -> bool:
+        if self.exclude is None:
+            return False
+        if not is_dir:
+            return bool(self.exclude.verdict(rel, False))
+        # Git mode asks about every ancestor of every file; directories repeat a lot.
+        cached = self._excluded_dirs.get(rel)
+        if cached is None:
+            cached = self._excluded_dirs[rel] = bool(self.exclude.verdict(rel, True))
+        return cached
+
+    def _skip_dir(self, rel: str) -> bool:
+        """Whether a directory never holds the project's own code."""
+        cached = self._skip_cache.get(rel)
+        if cached is not None:
+            return cached
+        name = posixpath.basename(rel)
+        absolute = self._abs(rel)
+        skip = name in _SKIP_DIR_NAMES or name.endswith(".egg-info")
+        if not skip:
+            # decided by what the directory holds, and its bin/ and Scripts/ when they exist
+            # (creating one changes the directory's own mtime)
+            self._stamp(rel)
+            for sub in ("bin", "Scripts"):
+                self._stamp(f"{rel}/{sub}" if rel else sub, only_existing=True)
+            skip = (
+                name in _BUILD_DIR_NAMES
+                and not os.path.exists(os.path.join(absolute, "__init__.py"))
+            ) or _is_virtualenv(absolute)
+        self._skip_cache[rel] = skip
+        return skip
+
+    def _stamp(self, rel: str, only_existing: bool = False) -> None:
+        """Remember the state of a path the walk's result depends on (for the listing cache):
+        a directory's mtime changes when an entry is added, removed or renamed."""
+        if self.stamps is not None and rel not in self.stamps:
+            stamp = stamp_of(self._abs(rel))
+            if stamp is not None or not only_existing:
+                self.stamps[rel] = stamp
+
+    def _inside_root(self, real: str) -> bool:
+        return real == self.root_real or real.startswith(self.root_real.rstrip(os.sep) + os.sep)
+
+    def _note(self, rel: str, code: str, message: str) -> None:
+        self.cacheable = False
+        self.diagnostics.append(Diagnostic(rel, 0, Severity.WARNING, code, message))
+
+    def _check_symlink(self, rel: str, parent_real: str) -> tuple[bool, bool]:
+        """Decide about a symlink: ``(follow_or_keep, is_dir)``.
+
+        A symlinked directory inside the tree is not followed: its target is listed where it
+        really lives, so following would only duplicate files or loop.
+        """
+        absolute = self._abs(rel)
+        try:
+            st = os.stat(absolute)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._note(rel, "symlink-loop", "symlink loop: the link resolves to itself")
+            elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                if _may_matter(rel):
+                    target = _readlink(absolute)
+                    self._note(rel, "broken-symlink", f"broken symlink to {target}")
+            else:
+                self._note(rel, "unreadable", f"cannot follow symlink: {exc.strerror}")
+            return False, False
+        is_dir = stat.S_ISDIR(st.st_mode)
+        real = os.path.realpath(absolute)
+        if not self._inside_root(real):
+            if is_dir or _may_matter(rel):
+                kind = "directory" if is_dir else "file"
+                self._note(
+                    rel,
+                    "symlink-outside",
+                    f"symlinked {kind} points outside the scanned tree ({_readlink(absolute)}); not followed",
+                )
+            return False, is_dir
+        if is_dir:
+            if parent_real == real or parent_real.startswith(real.rstrip(os.sep) + os.sep):
+                self._note(
+                    rel,
+                    "symlink-loop",
+                    f"symlink to an enclosing directory ({_readlink(absolute)}); not followed",
+                )
+            return False, True
+        return True, False
+
+    def reject_name(self, rel: str) -> bool:
+        """Report a path whose name is not UTF-8; outputs could not spell it. Returns False."""
+        if is_python_file(rel) or is_deploy_file(rel):
+            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            self._note(shown, "undecodable-path", "file name is not valid UTF-8; not scanned")
+        return False
+
+    # -- git mode -----------------------------------------------------------------------
+
+    def take_git_paths(self, paths: Sequence[str]) -> None:
+        """Filter paths listed by git through the skip, exclude and symlink rules."""
+        for rel in paths:
+            if not _listable(rel) and not _is_dir_or_link(self._abs(rel)):
+                continue  # neither source nor deployment, nor a submodule or a link to check
+            parents = _ancestors(rel)
+            if any(self._skip_dir(parent) for parent in parents):
+                continue
+            if any(self._excluded(parent, True) for parent in parents) or self._excluded(
+                rel, False
+            ):
+                continue
+            absolute = self._abs(rel)
+            try:
+                st = os.lstat(absolute)
+            except OSError:
+                # Listed in the index but deleted from the work tree.
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                parent_real = os.path.realpath(self._abs(posixpath.dirname(rel)))
+                keep, _ = self._check_symlink(rel, parent_real)
+                if keep:
+                    self.files.append(rel)
+            elif stat.S_ISDIR(st.st_mode):
+                # A submodule or nested repository: git lists it as one entry, so walk it.
+                if not self._skip_dir(rel) and not self._excluded(rel, True):
+                    self.walk(rel)
+            else:
+                self.files.append(rel)
+
+    # -- walk mode ----------------------------------------------------------------------
+
+    def walk(self, start: str) -> None:
+        """Walk ``start`` (repo-relative) applying nested ``.gitignore`` files."""
+        visited: set[str] = set()
+        # An explicit stack keeps very deep trees from hitting the recursion limit. Only
+        # real directories are pushed (links go through _take_link), so a child's real path
+        # is its parent's plus its name: one realpath call for the whole walk.
+        start_real = os.path.realpath(self._abs(start))
+        stack: list[tuple[str, tuple[_IgnoreFile, ...], str]] = [(start, (), start_real)]
+        while stack:
+            rel, ignores, real = stack.pop()
+            absolute = self._abs(rel)
+            if real in visited:
+                continue
+            visited.add(real)
+            self._stamp(rel)  # before listing: an entry added meanwhile leaves a newer mtime
+            try:
+                with os.scandir(absolute) as iterator:
+                    entries = sorted(iterator, key=lambda e: e.name)
+            except OSError as exc:
+                self._note(
+                    rel or ".", "unreadable", f"directory not readable: {exc.strerror or exc}"
+                )
+                continue
+            ignore = self._read_gitignore(rel, entries)
+            if ignore is not None:
+                ignores = (*ignores, ignore)
+            subdirs: list[str] = []
+            for entry in entries:
+                child = f"{rel}/{entry.name}" if rel else entry.name
+                try:
+                    is_link = entry.is_symlink()
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError as exc:
+                    self._note(child, "unreadable", f"cannot stat: {exc.strerror or exc}")
+                    continue
+                if is_link:
+                    self._take_link(child, ignores, real)
+                elif is_dir:
+                    if self._wanted_dir(child, ignores):
+                        subdirs.append(child)
+                elif (
+                    entry.is_file(follow_symlinks=False)
+                    and _listable(child)
+                    and self._wanted_file(child, ignores)
+                ):
+                    self.files.append(child)
+            stack.extend(
+                (d, ignores, os.path.join(real, d.rpartition("/")[2])) for d in reversed(subdirs)
+            )
+
+    def _take_link(self, rel: str, ignores: tuple[_IgnoreFile, ...], parent_real: str) -> None:
+        self.cacheable = False  # its target can change without any stamp changing
+        # Ignore rules first: an ignored or excluded link is not worth a diagnostic.
+        if _ignored(ignores, rel, False) or self._excluded(rel, False):
+            return
+        looks_like_dir = os.path.isdir(self._abs(rel))
+        if looks_like_dir and not self._wanted_dir(rel, ignores):
+            return
+        keep, is_dir = self._check_symlink(rel, parent_real)
+        if keep and not is_dir:
+            self.files.append(rel)
+
+    def _wanted_dir(self, rel: str, ignores: tuple[_IgnoreFile, ...]) -> bool:
+        return not (
+            self._skip_dir(rel) or _ignored(ignores, rel, True) or self._excluded(rel, True)
+        )
+
+    def _wanted_file(self, rel: str, ignores: tuple[_IgnoreFile, ...]) -> bool:
+        return not (_ignored(ignores, rel, False) or self._excluded(rel, False))
+
+    def _read_gitignore(self, rel: str, entries: Sequence[os.DirEntry[str]]) -> _IgnoreFile | None:
+        if not any(e.name == ".gitignore" for e in entries):
+            return None
+        path = f"{rel}/.gitignore" if rel else ".gitignore"
+        self._stamp(path)
+        try:
+            text = Path(self._abs(path)).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            self._note(path, "unreadable", f"cannot read .gitignore: {exc.strerror or exc}")
+            return None
+        spec, bad = _compile(text.splitlines())
+        for number, line in bad:
+            self.diagnostics.append(
+                Diagnostic(
+                    path, number, Severity.NOTE, "gitignore-invalid", f"pattern {line!r} ignored"
+                )
+            )
+        return _IgnoreFile(rel, spec)
+
+
+def _ignored(ignores: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
+    result = False
+    # Deeper .gitignore files come later in the tuple and override shallower ones.
+    for ignore in ignores:
+        verdict = ignore.verdict(rel, is_dir)
+        if verdict is not None:
+            result = verdict
+    return result
+
+
+def _listable(rel: str) -> bool:
+    """Whether a file is one a listing returns (Python source or a deployment file); the
+    rest of a tree is not worth matching against ignore rules."""
+    if rel.endswith(".py"):
+        return True
+    name = rel[rel.rfind("/") + 1 :]
+    dot = name.rfind(".")
+    if dot > 0 and name[dot + 1 :] not in _DEPLOY_EXTENSIONS and not name.startswith(_DEPLOY_STEMS):
+        return False  # translations, images, data: most files of a large tree
+    return is_deploy_file(rel)
+
+
+#: Extensions (and name prefixes) that ``is_deploy_file`` may accept; anything else is not.
+_DEPLOY_EXTENSIONS = frozenset(
+    {"yml", "yaml", "txt", "env", "toml", "cfg", "dockerfile", "Dockerfile"}
+)
+_DEPLOY_STEMS = (".env", "Dockerfile", "Procfile")
+
+
+def _is_dir_or_link(path: str) -> bool:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISDIR(mode) or stat.S_ISLNK(mode)
+
+
+def _is_utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _ancestors(rel: str) -> list[str]:
+    parts = rel.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _is_virtualenv(directory: str) -> bool:
+    # pyvenv.cfg marks every venv/virtualenv>=20 environment; the activate scripts catch
+    # older virtualenvs and conda-style layouts kept under arbitrary names such as ``env``.
+    return any(
+        os.path.exists(os.path.join(directory, marker))
+        for marker in (
+            "pyvenv.cfg",
+            os.path.join("bin", "activate"),
+            os.path.join("Scripts", "activate"),
+        )
+    )
+
+
+def _may_matter(rel: str) -> bool:
+    """Whether a dangling link could have been a file decouple reads (or a directory)."""
+    name = posixpath.basename(rel)
+    return is_python_file(rel) or is_deploy_file(rel) or "." not in name
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+# -- categories -----------------------------------------------------------------------------
+
+_TEST_DIRS = frozenset({"tests", "test", "testing"})
+_LOADGEN_DIRS = frozenset(
+    {"loadtest", "loadtests", "load_tests", "load-tests", "locust", "loadgen"}
+)
+_SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools"})
+
+
+def categorize(path: str, config: Config) -> Category:
+    """The category of a repo-relative path, from its name alone.
+
+    Configured globs (``tests``, ``loadgen``, ``scripts`` in ``[tool.decouple]``) come
+    first, then the conventions: locust files and load-test directories are load
+    generators, test directories and ``test_*.py``/``*_test.py``/``conftest.py`` are tests,
+    ``scripts/``, ``bin/`` and ``tools/`` hold scripts. Everything else is production.
+    Refinement by content (a file importing locust) happens in detection.
+    """
+    for globs, category in (
+        (config.test_globs, Category.TEST),
+        (config.loadgen_globs, Category.LOADGEN),
+        (config.script_globs, Category.SCRIPT),
+    ):
+        if globs and _glob_spec(globs).match_file(path):
+            return category
+    parts = path.split("/")
+    name = parts[-1]
+    directories = parts[:-1]
+    if name.startswith("locustfile") or any(d in _LOADGEN_DIRS for d in directories):
+        return Category.LOADGEN
+    if (
+        any(d in _TEST_DIRS for d in directories)
+        or (name.startswith("test_") and name.endswith(".py"))
+        or name.endswith("_test.py")
+        or name in ("conftest.py", "tests.py")
+    ):
+        return Category.TEST
+    if any(d in _SCRIPT_DIRS for d in directories):
+        return Category.SCRIPT
+    return Category.PRODUCTION
+
+
+@functools.lru_cache(maxsize=64)
+def _glob_spec(globs: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    return _spec(globs)
+
+
+def module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str, bool]:
+    """Dotted module name as the file's siblings would import it, and whether it is a package.
+
+    Climbs while the parent directory is a package (has ``__init__.py``); a service that runs
+    its files as scripts (no packages) gets top-level module names, as its imports expect.
+    """
+    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
+    is_package = parts[-1] == "__init__"
+    dirs = parts[:-1]
+    stem = [] if is_package else [parts[-1]]
+    i = len(dirs)
+    while i > 0 and "/".join(dirs[:i]) + "/__init__.py" in python_files:
+        i -= 1
+    if is_package:
+        i = min(i, len(dirs) - 1) if dirs else 0
+        names = dirs[i:]
+    else:
+        names = dirs[i:] + stem
+    return ".".join(n.replace("-", "_") for n in names) or "__main__", is_package

@@ -1,0 +1,188 @@
+"""Marker files that make a directory look like a deployable service, and Dockerfile facts.
+
+When no compose file or manifest names a service, a directory holding a Dockerfile,
+pyproject.toml, setup.py, requirements.txt or manage.py is the next best evidence.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from decouple_services.core.model import EnvValue
+from decouple_services.discover._ports import parse_port_spec, ports_in_command
+from decouple_services.discover.dotenv import interpolate
+
+# Files that say "this directory is deployed and run": enough on their own even when
+# compose or k8s already described other services.
+_STRONG = ("Dockerfile", "manage.py", "Procfile")
+# Files that say "this directory is a Python project": a service only when nothing better
+# is known, since libraries shared between services carry them too.
+_WEAK = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def marker_kind(name: str) -> str | None:
+    """``"strong"``, ``"weak"`` or ``None`` for a file name."""
+    if name in _STRONG or is_dockerfile(name):
+        return "strong"
+    if name in _WEAK or fnmatch.fnmatchcase(name, "requirements*.txt"):
+        return "weak"
+    return None
+
+
+def is_dockerfile(name: str) -> bool:
+    """Whether a file name is a Dockerfile (``Dockerfile``, ``Dockerfile.prod``, ``api.Dockerfile``)."""
+    return name.startswith("Dockerfile") or name.endswith((".Dockerfile", ".dockerfile"))
+
+
+@dataclass(frozen=True, slots=True)
+class MarkerDir:
+    """A directory holding marker files."""
+
+    #: Repo-relative directory ("." for the repository root).
+    directory: str
+    #: Names of the marker files in it, sorted.
+    markers: tuple[str, ...]
+
+    @property
+    def is_strong(self) -> bool:
+        return any(marker_kind(m) == "strong" for m in self.markers)
+
+    @property
+    def depth(self) -> int:
+        return 0 if self.directory == "." else self.directory.count("/") + 1
+
+
+def find_marker_dirs(paths: Iterable[str]) -> tuple[MarkerDir, ...]:
+    """Group marker files by directory, shallowest directories first."""
+    by_dir: dict[str, set[str]] = {}
+    for path in paths:
+        name = posixpath.basename(path)
+        if marker_kind(name) is not None:
+            by_dir.setdefault(posixpath.dirname(path) or ".", set()).add(name)
+    dirs = [MarkerDir(d, tuple(sorted(names))) for d, names in by_dir.items()]
+    return tuple(sorted(dirs, key=lambda m: (m.depth, m.directory)))
+
+
+@dataclass(frozen=True, slots=True)
+class DockerfileFacts:
+    """What the final stage of a Dockerfile says about the running service."""
+
+    ports: tuple[int, ...] = ()
+    env: tuple[EnvValue, ...] = ()
+
+
+_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
+
+
+def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
+    """``EXPOSE`` ports, ``ENV`` values and ports named in ``CMD``/``ENTRYPOINT``.
+
+    Multi-stage builds: only the final stage runs, and a stage built ``FROM`` an earlier
+    one inherits its env and ports. ``$VAR`` references are expanded from ``ARG`` defaults
+    and earlier ``ENV`` values. Unparseable instructions are skipped: a Dockerfile only
+    adds detail to a service that is already known.
+    """
+    stages: dict[str, tuple[dict[str, EnvValue], list[int]]] = {}
+    env: dict[str, EnvValue] = {}
+    args: dict[str, str] = {}
+    ports: list[int] = []
+
+    def lookup(name: str) -> str | None:
+        if name in env:
+            return env[name].value
+        return args.get(name)
+
+    for line_no, instruction in _instructions(text):
+        match = _INSTRUCTION.match(instruction)
+        if match is None:
+            continue
+        keyword, rest = match.group(1).upper(), match.group(2).strip()
+        if keyword == "FROM":
+            words = rest.split()
+            base = next((w for w in words if not w.startswith("--")), "")
+            inherited = stages.get(base.lower())
+            env = dict(inherited[0]) if inherited else {}
+            ports = list(inherited[1]) if inherited else []
+            if len(words) >= 3 and words[-2].upper() == "AS":
+                stages[words[-1].lower()] = (env, ports)
+        elif keyword == "ARG":
+            name, _, default = rest.partition("=")
+            if default:
+                args[name.strip()] = _unquote(default.strip())
+        elif keyword == "ENV":
+            for name, value in _env_pairs(rest):
+                env[name] = EnvValue(name, interpolate(value, lookup), f"{file}:{line_no}")
+        elif keyword == "EXPOSE":
+            for word in rest.split():
+                ports.extend(parse_port_spec(interpolate(word, lookup)))
+        elif keyword in ("CMD", "ENTRYPOINT"):
+            ports.extend(ports_in_command(interpolate(_command_text(rest), lookup)))
+    return DockerfileFacts(tuple(dict.fromkeys(ports)), tuple(env.values()))
+
+
+def _instructions(text: str) -> Iterable[tuple[int, str]]:
+    """Logical instructions with the line they start on, continuations joined."""
+    escape = "\\"
+    pending: list[str] = []
+    start = 0
+    for index, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not pending and re.match(r"#\s*escape\s*=\s*`", stripped):
+            escape = "`"
+            continue
+        if stripped.startswith("#"):
+            continue
+        if not pending:
+            if not stripped:
+                continue
+            start = index
+        if stripped.endswith(escape):
+            pending.append(stripped[:-1])
+            continue
+        pending.append(stripped)
+        yield start, " ".join(pending)
+        pending = []
+    if pending:
+        yield start, " ".join(pending)
+
+
+def _env_pairs(rest: str) -> list[tuple[str, str]]:
+    try:
+        words = shlex.split(rest, posix=True)
+    except ValueError:
+        return []
+    if not words:
+        return []
+    if "=" not in words[0]:
+        # Legacy form: ``ENV NAME value with spaces``.
+        name, _, value = rest.partition(" ")
+        return [(name, _unquote(value.strip()))]
+    pairs = []
+    for word in words:
+        name, equals, value = word.partition("=")
+        if equals and name:
+            pairs.append((name, value))
+    return pairs
+
+
+def _command_text(rest: str) -> str:
+    if rest.startswith("["):
+        try:
+            parsed = json.loads(rest)
+        except ValueError:
+            return rest
+        if isinstance(parsed, list):
+            return " ".join(str(part) for part in parsed)
+    return rest
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text

@@ -1,0 +1,620 @@
+"""Which services a repository holds, and the evidence for each.
+
+Sources are consulted in the order an engineer new to the repository would trust them:
+
+1. ``[tool.decouple.services]`` in the configuration — the team said so;
+2. docker-compose files — services with a ``build:`` context;
+3. Kubernetes manifests and Helm values — Deployments, the Services in front of them, env;
+4. marker files (Dockerfile, manage.py, Procfile, pyproject.toml, setup.py,
+   requirements.txt) in subdirectories;
+5. fallback: the repository is one service.
+
+A later source never creates a second service under a name an earlier one found: it adds
+aliases, ports, env and evidence to it. Names that are reachable but built elsewhere
+(a postgres image, a k8s Deployment of an external image) are returned as
+``infra_hosts`` so that calls to them are recognised rather than reported unknown.
+
+This module is the I/O edge of discovery: it reads files through a small caching reader
+and hands their text to the pure parsers in :mod:`~decouple_services.discover.compose`,
+:mod:`~decouple_services.discover.k8s`, :mod:`~decouple_services.discover.dotenv` and
+:mod:`~decouple_services.discover.markers`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+from decouple_services.core.config import Config, ServiceConfig
+from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
+from decouple_services.discover.compose import ComposeFile, parse_compose
+from decouple_services.discover.dotenv import parse_dotenv
+from decouple_services.discover.files import FileListing, categorize, is_compose_file
+from decouple_services.discover.k8s import (
+    ConfigMap,
+    KubeService,
+    Workload,
+    looks_like_manifest,
+    parse_helm_values,
+    parse_manifests,
+    resolve_config_refs,
+)
+from decouple_services.discover.markers import find_marker_dirs, is_dockerfile, parse_dockerfile
+
+#: Deployment files larger than this are generated dumps, not something a team maintains.
+MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
+
+# Directories whose marker files describe documentation builds or examples, not services.
+_NOT_SERVICE_DIRS = frozenset({"docs", "doc", "examples", "example", "fixtures"})
+_TEST_DATA_DIRS = frozenset({"fixtures", "testdata", "test_data"})
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDiscovery:
+    """The services of a repository and what else discovery learned on the way."""
+
+    #: Services sorted by name.
+    services: tuple[Service, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    #: Host names of infrastructure and of services whose code is elsewhere -> image
+    #: (or ExternalName target; ``""`` when unknown).
+    infra_hosts: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Values from ``.env`` files at the repository root, ``.env`` first.
+    global_env: tuple[EnvValue, ...] = ()
+    #: Every repo-relative file discovery tried to read (the scan cache's inputs).
+    files_read: tuple[str, ...] = field(default=(), compare=False)
+
+
+def service_for_path(services: Sequence[Service], path: str) -> str | None:
+    """The service owning a repo-relative path: the longest root that contains it.
+
+    Root ``"."`` contains every path; root ``""`` (code kept elsewhere) contains none.
+    Services sharing a root (compose ``web`` and ``worker`` built from one directory) are
+    told apart by preferring the one named like the directory, then one that listens on a
+    port, then the first in ``services``.
+    """
+    best: Service | None = None
+    best_key: tuple[int, bool, bool] | None = None
+    for service in services:
+        root = service.root
+        if root == "":
+            continue
+        if root == ".":
+            length = 0
+        elif path == root or path.startswith(root + "/"):
+            length = len(root)
+        else:
+            continue
+        key = (length, service.name == posixpath.basename(root), bool(service.ports))
+        if best_key is None or key > best_key:
+            best, best_key = service, key
+    return best.name if best is not None else None
+
+
+def discover_services(root: Path, listing: FileListing, config: Config) -> ServiceDiscovery:
+    """Find the services of the repository at ``root`` from the files in ``listing``.
+
+    Never raises for a bad file: unreadable or malformed files become diagnostics.
+    """
+    return _Discovery(root, listing, config).run()
+
+
+class _Builder:
+    """A service while sources are still adding to it."""
+
+    def __init__(self, name: str, root: str) -> None:
+        self.name = name
+        self.root = root
+        self.aliases: list[str] = [name]
+        self.evidence: list[str] = []
+        self.ports: list[int] = []
+        self.env: list[EnvValue] = []
+        self.dockerfiles: list[str] = []
+
+    def add(
+        self,
+        *,
+        aliases: Iterable[str] = (),
+        evidence: Iterable[str] = (),
+        ports: Iterable[int] = (),
+        env: Iterable[EnvValue] = (),
+    ) -> None:
+        _extend_unique(self.aliases, aliases)
+        _extend_unique(self.evidence, evidence)
+        _extend_unique(self.ports, ports)
+        # The same name may carry different values per deployment (compose vs k8s); both
+        # are kept, the first source's first, so resolution can show every candidate.
+        seen = {(e.name, e.value) for e in self.env}
+        for value in env:
+            if (value.name, value.value) not in seen:
+                seen.add((value.name, value.value))
+                self.env.append(value)
+
+    def build(self) -> Service:
+        return Service(
+            name=self.name,
+            root=self.root,
+            aliases=tuple(self.aliases),
+            evidence=tuple(self.evidence),
+            ports=tuple(sorted(self.ports)),
+            env=tuple(self.env),
+        )
+
+
+def _extend_unique(target: list[_T], items: Iterable[_T]) -> None:
+    for item in items:
+        if item not in target:
+            target.append(item)
+
+
+class _Discovery:
+    def __init__(self, root: Path, listing: FileListing, config: Config) -> None:
+        self.root = root
+        self.listing = listing
+        self.config = config
+        self.diagnostics: list[Diagnostic] = []
+        self.builders: dict[str, _Builder] = {}
+        self.infra_hosts: dict[str, str] = {}
+        self._texts: dict[str, str | None] = {}
+        self._root_real = os.path.realpath(root)
+        # Compose files and manifests under tests/ or fixtures/ describe test setups (or
+        # sample repositories), not how this repository's services are deployed.
+        self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
+        self._all_paths = sorted(set(listing.python) | self._deploy)
+        self._code_dirs = _directories_with_code(listing.python)
+        # .env files already accounted for (compose interpolation or env_file:).
+        self._used_env_files: set[str] = set()
+
+    # -- I/O ------------------------------------------------------------------------------
+
+    def read(self, rel: str) -> str | None:
+        """Text of a repo-relative file, or ``None`` with a diagnostic (cached)."""
+        if rel in self._texts:
+            return self._texts[rel]
+        text: str | None = None
+        path = self.root / rel
+        try:
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, self._root_real]) != self._root_real:
+                # Listed files were checked already; env_file paths named by compose were not.
+                self._diag(rel, "symlink-outside", "points outside the scanned tree; not read")
+            elif path.stat().st_size > MAX_DEPLOY_FILE_BYTES:
+                self._diag(rel, "too-large", f"larger than {MAX_DEPLOY_FILE_BYTES} bytes; not read")
+            else:
+                text = path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            text = None
+        except UnicodeDecodeError as exc:
+            self._diag(rel, "undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}")
+        except OSError as exc:
+            self._diag(rel, "unreadable", f"cannot read: {exc.strerror or exc}")
+        self._texts[rel] = text
+        return text
+
+    def _read_existing(self, rel: str) -> str | None:
+        # compose reads env_file paths even when git ignores them (a local .env), so they
+        # are read whether listed or not -- but never from outside the tree.
+        if rel.startswith("../") or posixpath.isabs(rel):
+            return None
+        return self.read(rel)
+
+    def _diag(self, file: str, code: str, message: str, line: int = 0) -> None:
+        self.diagnostics.append(Diagnostic(file, line, Severity.WARNING, code, message))
+
+    # -- the stages -------------------------------------------------------------------------
+
+    def run(self) -> ServiceDiscovery:
+        global_env = self._global_env()
+        self._from_config()
+        self._from_compose(global_env)
+        self._from_kubernetes()
+        self._from_helm()
+        self._from_markers()
+        self._fallback()
+        self._dockerfiles()
+        self._service_env_files()
+        services = tuple(sorted((b.build() for b in self.builders.values()), key=lambda s: s.name))
+        taken = {alias for service in services for alias in service.aliases}
+        infra = {
+            host: image for host, image in sorted(self.infra_hosts.items()) if host not in taken
+        }
+        return ServiceDiscovery(
+            services=services,
+            diagnostics=tuple(sorted(set(self.diagnostics), key=Diagnostic.sort_key)),
+            infra_hosts=infra,
+            global_env=global_env,
+            files_read=tuple(sorted(self._texts)),
+        )
+
+    def _global_env(self) -> tuple[EnvValue, ...]:
+        root_env_files = sorted(
+            (p for p in self._deploy if "/" not in p and _is_env_file(p)),
+            key=lambda p: (p != ".env", p),
+        )
+        values: list[EnvValue] = []
+        for rel in root_env_files:
+            self._used_env_files.add(rel)
+            text = self.read(rel)
+            if text is None:
+                continue
+            parsed = parse_dotenv(text, rel)
+            self.diagnostics.extend(parsed.diagnostics)
+            values.extend(parsed.values)
+        return tuple(values)
+
+    def _from_config(self) -> None:
+        source = self.config.source or "pyproject.toml"
+        table = "tool.decouple.services" if source.endswith("pyproject.toml") else "services"
+        for spec in self.config.services:
+            root = self._config_root(spec, source)
+            builder = self._builder(spec.name, root)
+            builder.add(
+                aliases=spec.aliases,
+                evidence=[f"{source} [{table}.{spec.name}]"],
+                ports=spec.ports,
+            )
+
+    def _config_root(self, spec: ServiceConfig, source: str) -> str:
+        if spec.root is None:
+            return self._guess_root([spec.name]) or ""
+        root = posixpath.normpath(spec.root.replace("\\", "/").strip("/") or ".")
+        if root.startswith("../") or root == ".." or not (self.root / root).is_dir():
+            self._diag(
+                source,
+                "config-root-missing",
+                f"services.{spec.name}.root {spec.root!r} is not a directory of the repository",
+            )
+        return root
+
+    def _from_compose(self, global_env: tuple[EnvValue, ...]) -> None:
+        global_values = {v.name: v.value for v in global_env}
+        compose_files = sorted(
+            (p for p in self._deploy if is_compose_file(p)),
+            # docker-compose.yml before docker-compose.override.yml: the override adds to it.
+            key=lambda p: (posixpath.dirname(p), "override" in p, p),
+        )
+        parsed_files: list[ComposeFile] = []
+        for rel in compose_files:
+            text = self.read(rel)
+            if text is None:
+                continue
+            directory = posixpath.dirname(rel)
+            environ = global_values
+            local_env = f"{directory}/.env" if directory else ".env"
+            if directory and local_env in self._deploy:
+                # compose reads the .env of the project directory, the compose file's own.
+                self._used_env_files.add(local_env)
+                local_text = self.read(local_env)
+                if local_text is not None:
+                    local = parse_dotenv(local_text, local_env)
+                    self.diagnostics.extend(local.diagnostics)
+                    environ = local.as_dict()
+            parsed = parse_compose(
+                text,
+                rel,
+                environ=environ,
+                read_text=self._read_existing,
+                is_code_dir=self._code_dirs.__contains__,
+            )
+            parsed_files.append(parsed)
+            self.diagnostics.extend(parsed.diagnostics)
+            self._used_env_files.update(parsed.env_files)
+            for service in parsed.services:
+                builder = self._builder(service.name, service.root)
+                builder.add(
+                    aliases=service.aliases,
+                    evidence=service.evidence,
+                    ports=service.ports,
+                    env=service.env,
+                )
+                dockerfile = parsed.dockerfiles.get(service.name)
+                if dockerfile:
+                    _extend_unique(builder.dockerfiles, [dockerfile])
+        # Image-only entries extend a service built in another compose file (an override
+        # file adding env); only the rest are infrastructure.
+        for parsed in parsed_files:
+            for service in parsed.image_services:
+                built = self.builders.get(service.name)
+                if built is not None and built.root != "":
+                    built.add(
+                        aliases=service.aliases,
+                        evidence=service.evidence,
+                        ports=service.ports,
+                        env=service.env,
+                    )
+                else:
+                    for alias in service.aliases:
+                        self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
+
+    def _from_kubernetes(self) -> None:
+        charts = self._chart_dirs()
+        workloads: list[Workload] = []
+        kube_services: list[KubeService] = []
+        config_maps: list[ConfigMap] = []
+        for rel in sorted(self._deploy):
+            if not rel.endswith((".yml", ".yaml")) or is_compose_file(rel):
+                continue
+            if _inside_chart(rel, charts):
+                # Chart templates are Go templates, not YAML; values files are read below.
+                continue
+            text = self.read(rel)
+            if text is None or not looks_like_manifest(text):
+                continue
+            manifests = parse_manifests(text, rel)
+            if manifests.diagnostics and "{{" not in text:
+                self.diagnostics.extend(manifests.diagnostics)
+            workloads.extend(manifests.workloads)
+            kube_services.extend(manifests.services)
+            config_maps.extend(manifests.config_maps)
+
+        owner: list[_Builder | None] = []
+        for workload in workloads:
+            builder = self._match_workload(workload)
+            owner.append(builder)
+            if builder is None:
+                image = workload.images[0] if workload.images else ""
+                self.infra_hosts.setdefault(workload.name, image)
+                continue
+            builder.add(
+                evidence=[workload.evidence],
+                ports=workload.ports,
+                env=(*workload.env, *resolve_config_refs(workload, config_maps)),
+            )
+        for kube_service in kube_services:
+            selected = [i for i, w in enumerate(workloads) if kube_service.selects(w)]
+            builders = [b for i in selected if (b := owner[i]) is not None]
+            if not selected:
+                by_name = self._find(kube_service.name)
+                builders = [by_name] if by_name is not None else []
+            if builders:
+                for builder in dict.fromkeys(builders):
+                    builder.add(
+                        aliases=kube_service.host_aliases(),
+                        evidence=[kube_service.evidence],
+                        ports=kube_service.ports,
+                    )
+                continue
+            target = kube_service.external_name or next(
+                (img for i in selected for img in workloads[i].images), ""
+            )
+            for alias in kube_service.host_aliases():
+                self.infra_hosts.setdefault(alias, target)
+
+    def _match_workload(self, workload: Workload) -> _Builder | None:
+        names = list(workload.candidate_names())
+        names += [_image_name(image) for image in workload.images]
+        for name in names:
+            builder = self._find(name)
+            if builder is not None:
+                if builder.root == "":
+                    builder.root = self._guess_root(names) or ""
+                return builder
+        code_root = self._guess_root(names)
+        if code_root is None:
+            return None
+        builder = self._builder(workload.name, code_root)
+        builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
+        return builder
+
+    def _from_helm(self) -> None:
+        for chart_dir in sorted(self._chart_dirs()):
+            prefix = "" if chart_dir == "." else chart_dir + "/"
+            chart_name = self._chart_name(chart_dir)
+            values_files = sorted(
+                p
+                for p in self._deploy
+                if p.startswith(prefix)
+                and "/" not in p[len(prefix) :]
+                and posixpath.basename(p).startswith("values")
+                and p.endswith((".yaml", ".yml"))
+            )
+            for rel in values_files:
+                text = self.read(rel)
+                if text is None:
+                    continue
+                values = parse_helm_values(text, rel, chart_name)
+                self.diagnostics.extend(values.diagnostics)
+                for workload in values.workloads:
+                    names = [workload.name] + (
+                        [_image_name(workload.image)] if workload.image else []
+                    )
+                    builder = next((b for n in names if (b := self._find(n)) is not None), None)
+                    if builder is None:
+                        code_root = self._guess_root(names)
+                        if code_root is None:
+                            self.infra_hosts.setdefault(workload.name, workload.image or "")
+                            continue
+                        builder = self._builder(workload.name, code_root)
+                        builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
+                    builder.add(
+                        evidence=[workload.evidence], env=workload.env, ports=workload.ports
+                    )
+
+    def _chart_dirs(self) -> set[str]:
+        return {
+            posixpath.dirname(p) or "."
+            for p in self._deploy
+            if posixpath.basename(p) == "Chart.yaml"
+        }
+
+    def _chart_name(self, chart_dir: str) -> str:
+        rel = "Chart.yaml" if chart_dir == "." else f"{chart_dir}/Chart.yaml"
+        text = self.read(rel)
+        if text is not None:
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("name"), str):
+                return str(data["name"])
+        return posixpath.basename(chart_dir) if chart_dir != "." else self.root.resolve().name
+
+    def _from_markers(self) -> None:
+        found_before = any(b.root != "" for b in self.builders.values())
+        for marker_dir in find_marker_dirs(self._all_paths):
+            directory = marker_dir.directory
+            if directory == "." or not self._may_be_service_dir(directory):
+                continue
+            roots = [b.root for b in self.builders.values() if b.root not in ("", ".")]
+            # A marker inside a known service is part of it; a directory holding known
+            # services groups them rather than being one.
+            if any(directory == r or _nested(directory, r) or _nested(r, directory) for r in roots):
+                continue
+            if found_before and not marker_dir.is_strong:
+                continue
+            name = posixpath.basename(directory)
+            if name in self.builders:
+                name = directory.replace("/", "-")
+            builder = self._builder(name, directory)
+            builder.add(evidence=[f"{directory}/{m} marker file" for m in marker_dir.markers])
+
+    def _may_be_service_dir(self, directory: str) -> bool:
+        parts = directory.split("/")
+        if any(p.startswith(".") or p in _NOT_SERVICE_DIRS for p in parts):
+            return False
+        category = categorize(f"{directory}/__main__.py", self.config)
+        return category in (Category.PRODUCTION, Category.LOADGEN)
+
+    def _fallback(self) -> None:
+        if any(b.root != "" for b in self.builders.values()):
+            return
+        name = self.root.resolve().name or "repository"
+        markers = next(
+            (m.markers for m in find_marker_dirs(self._all_paths) if m.directory == "."), ()
+        )
+        evidence = [f"{m} marker file" for m in markers] or [
+            "fallback: no service markers found; the repository is one service"
+        ]
+        existing = self.builders.get(name)
+        if existing is not None:
+            existing.root = "."
+            existing.add(evidence=evidence)
+            return
+        self._builder(name, ".").add(evidence=evidence)
+
+    def _dockerfiles(self) -> None:
+        for builder in self.builders.values():
+            if builder.root == "":
+                continue
+            in_root = [
+                p
+                for p in self._deploy
+                if (posixpath.dirname(p) or ".") == builder.root
+                and is_dockerfile(posixpath.basename(p))
+            ]
+            declared = builder.dockerfiles or sorted(in_root)
+            for rel in declared:
+                if rel not in self._deploy:
+                    continue
+                text = self.read(rel)
+                if text is None:
+                    continue
+                facts = parse_dockerfile(text, rel)
+                builder.add(ports=facts.ports, env=facts.env)
+
+    def _service_env_files(self) -> None:
+        services = [b.build() for b in self.builders.values()]
+        for rel in sorted(self._deploy):
+            if not _is_env_file(rel) or rel in self._used_env_files or "/" not in rel:
+                continue
+            owner = service_for_path(services, rel)
+            if owner is None:
+                continue
+            text = self.read(rel)
+            if text is None:
+                continue
+            parsed = parse_dotenv(text, rel)
+            self.diagnostics.extend(parsed.diagnostics)
+            self.builders[owner].add(env=parsed.values)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _builder(self, name: str, root: str) -> _Builder:
+        builder = self.builders.get(name)
+        if builder is None:
+            builder = self.builders[name] = _Builder(name, root)
+        elif builder.root == "" and root != "":
+            # A configured service without a root learns it from compose or a manifest.
+            builder.root = root
+        return builder
+
+    def _find(self, name: str) -> _Builder | None:
+        """A known service by name, else by alias."""
+        if name in self.builders:
+            return self.builders[name]
+        for builder in self.builders.values():
+            if name in builder.aliases:
+                return builder
+        return None
+
+    def _guess_root(self, names: Iterable[str]) -> str | None:
+        """A code directory named like the service (``src/frontend`` for ``frontend``)."""
+        wanted: set[str] = set()
+        for name in names:
+            wanted |= {name, name.replace("-", "_"), name.replace("_", "-")}
+        taken = [b.root for b in self.builders.values() if b.root not in ("", ".")]
+        candidates = [
+            d
+            for d in self._code_dirs
+            if posixpath.basename(d) in wanted
+            and self._may_be_service_dir(d)
+            and not any(_nested(d, r) or d == r for r in taken)
+        ]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _is_test_path(rel: str, config: Config) -> bool:
+    directories = rel.split("/")[:-1]
+    if any(d in _TEST_DATA_DIRS for d in directories):
+        return True
+    return categorize(rel, config) is Category.TEST
+
+
+def _directories_with_code(python_files: Iterable[str]) -> set[str]:
+    dirs: set[str] = set()
+    for path in python_files:
+        directory = posixpath.dirname(path)
+        while directory and directory not in dirs:
+            dirs.add(directory)
+            directory = posixpath.dirname(directory)
+    return dirs
+
+
+def _nested(path: str, root: str) -> bool:
+    """Whether ``path`` lies strictly inside ``root``."""
+    return path.startswith(root + "/")
+
+
+def _inside_chart(rel: str, charts: set[str]) -> bool:
+    for chart in charts:
+        prefix = "" if chart == "." else chart + "/"
+        if rel.startswith(prefix):
+            rest = rel[len(prefix) :]
+            if (
+                rest.startswith(("templates/", "charts/"))
+                or rest == "Chart.yaml"
+                or ("/" not in rest and posixpath.basename(rest).startswith("values"))
+            ):
+                return True
+    return False
+
+
+def _is_env_file(rel: str) -> bool:
+    name = posixpath.basename(rel)
+    return name == ".env" or name.endswith(".env") or name.startswith(".env.")
+
+
+def _image_name(image: str) -> str:
+    """``gcr.io/proj/userservice:1.2`` -> ``userservice``."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[0]

@@ -1,0 +1,130 @@
+"""Can this call become a Kafka event? Per call site: the easy wins, the blockers, the cautions.
+
+A call whose response nobody reads (``result_used`` false) is *fire-and-forget*: replacing it
+with a send changes nothing the caller relies on. Blockers make a send wrong, and the
+migration refuses such sites with the reason and what would be needed instead. Cautions do
+not make a send wrong, but a reviewer should know about them; they are named wherever the
+site is listed (hotspots, graph pages, PR bodies).
+
+A call inside a loop or a database transaction is a caution, not a blocker: a send per
+iteration delivers what the calls delivered, and the HTTP call escaped a rollback just as the
+send will. Both deserve a reviewer's eye (batching, an outbox), which is what a caution says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, CallSite, Category, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    #: Short stable code: ``response-used``, ``streaming``, ``in-loop``...
+    code: str
+    reason: str
+    suggestion: str
+
+
+@dataclass(frozen=True, slots=True)
+class Migratability:
+    site_id: str
+    fire_and_forget: bool
+    blockers: tuple[Finding, ...] = ()
+    cautions: tuple[Finding, ...] = ()
+
+    @property
+    def migratable(self) -> bool:
+        return not self.blockers
+
+    @property
+    def label(self) -> str:
+        """``easy`` (fire-and-forget, nothing to watch), ``review`` (migratable with cautions)
+        or ``blocked``."""
+        if self.blockers:
+            return "blocked"
+        return "review" if self.cautions else "easy"
+
+
+RESPONSE_USED = Finding(
+    "response-used",
+    "the caller reads the response, and a fire-and-forget send has none",
+    "keep the call synchronous, or split it: send a command event now and have the callee "
+    "publish the result as an event the caller consumes (or serve it from a local read model)",
+)
+STREAMING = Finding(
+    "streaming",
+    "the response is read as a stream",
+    "keep the call synchronous; a stream of results could become a topic the caller consumes",
+)
+UNKNOWN_CALLEE = Finding(
+    "unknown-callee",
+    "the callee could not be resolved, so there is no service to deliver the event to",
+    "name it with `# decouple: target=<service>` on the line above the call, then scan again",
+)
+EXTERNAL_CALLEE = Finding(
+    "external-callee",
+    "the callee is outside the organisation and cannot consume a topic",
+    "keep the call; if it must leave the request path, move it into a worker of your own",
+)
+SELF_CALL = Finding(
+    "self-call",
+    "the service calls itself",
+    "call the function directly instead of going over the network",
+)
+NOT_PRODUCTION = Finding(
+    "not-production",
+    "the call is in tests, a load generator or a script",
+    "migrate the production call it exercises; tests follow the production code",
+)
+WRAPPER = Finding(
+    "wrapper",
+    "this is a generic helper whose url comes from its parameters",
+    "migrate the call sites that invoke the helper instead",
+)
+IN_LOOP = Finding(
+    "in-loop",
+    "the call runs in a loop, so one request becomes many events",
+    "check that consumers can take the burst, or send one batch event for the loop",
+)
+IN_TRANSACTION = Finding(
+    "in-transaction",
+    "the call runs inside a database transaction; the event is sent even if it rolls back",
+    "as the HTTP call did; for exactly-once effects write the event to an outbox table",
+)
+NO_ENDPOINT = Finding(
+    "no-endpoint",
+    "no callee endpoint matched the url, so the generated consumer cannot call a handler",
+    "fill in the marked place in the generated consumer",
+)
+
+
+def assess(site: CallSite) -> Migratability:
+    blockers: list[Finding] = []
+    cautions: list[Finding] = []
+    if site.role is Role.WRAPPER:
+        blockers.append(WRAPPER)
+    if site.category is not Category.PRODUCTION:
+        blockers.append(NOT_PRODUCTION)
+    if site.callee == UNKNOWN:
+        blockers.append(UNKNOWN_CALLEE)
+    elif site.callee.startswith(EXTERNAL_PREFIX):
+        blockers.append(EXTERNAL_CALLEE)
+    elif site.callee == site.caller:
+        blockers.append(SELF_CALL)
+    if site.result_used:
+        blockers.append(RESPONSE_USED)
+    if site.streaming:
+        blockers.append(STREAMING)
+    if site.in_loop:
+        cautions.append(IN_LOOP)
+    if site.in_transaction:
+        cautions.append(IN_TRANSACTION)
+    if site.endpoint is None and not blockers:
+        cautions.append(NO_ENDPOINT)
+    return Migratability(
+        site.id,
+        fire_and_forget=not site.result_used,
+        blockers=tuple(blockers),
+        cautions=tuple(cautions),
+    )

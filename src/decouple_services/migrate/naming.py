@@ -1,0 +1,102 @@
+"""Topic names from the template, checked against Kafka's rules, and the names derived from them.
+
+The template's fields: ``{callee}``, ``{endpoint}`` (the endpoint slug), ``{caller}`` and
+``{method}``. The default, ``{callee}.{endpoint}``, names ``POST /api/orders/{order_id}/cancel``
+on ``orders`` as ``orders.cancel``: path parameters, ``api``/version segments and a first segment
+repeating the service's name do not name anything. A gRPC method is its own slug (``/shop.payments.v1.PaymentService/Refund`` ->
+``refund``).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+from decouple_services.core.errors import DecoupleError
+
+DEFAULT_TOPIC_TEMPLATE = "{callee}.{endpoint}"
+TEMPLATE_FIELDS = ("callee", "endpoint", "caller", "method")
+#: Kafka's limit is 249 characters; the dead-letter suffix must still fit.
+DEAD_LETTER_SUFFIX = ".dlq"
+MAX_TOPIC_LENGTH = 249 - len(DEAD_LETTER_SUFFIX)
+_LEGAL = re.compile(r"^[A-Za-z0-9._-]+$")
+_NOISE_SEGMENTS = re.compile(r"^(api|v\d+)$", re.IGNORECASE)
+
+
+class TopicNameError(DecoupleError):
+    """A topic template or the name it gives breaks Kafka's rules."""
+
+
+def kebab(text: str) -> str:
+    """``PaymentService`` -> ``payment-service``; ``stock_release`` -> ``stock-release``."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", text)
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def endpoint_slug(path: str, *, protocol: str = "http", service: str = "") -> str:
+    """The part of a topic name an endpoint (or a url path) gives. A first segment that
+    repeats the service's name goes (``/api/orders/{id}/cancel`` on orders -> ``cancel``)."""
+    if protocol == "grpc" or (re.match(r"^/[\w.]+/\w+$", path) and "." in path.split("/")[1]):
+        return kebab(path.rsplit("/", 1)[-1])
+    segments = [
+        kebab(s)
+        for s in path.split("?", 1)[0].split("/")
+        if s and not s.startswith("{") and not s.startswith("<") and not _NOISE_SEGMENTS.match(s)
+    ]
+    segments = [s for s in segments if s]
+    if len(segments) > 1 and service and segments[0] == kebab(service):
+        segments = segments[1:]
+    return "-".join(segments)
+
+
+def check_template(template: str) -> None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise TopicNameError(f"--topic-template {template!r}: {exc}") from exc
+    unknown = [f for f in fields if f not in TEMPLATE_FIELDS]
+    if unknown:
+        raise TopicNameError(
+            f"--topic-template {template!r}: unknown field {{{unknown[0]}}} "
+            f"(fields: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})"
+        )
+
+
+def topic_name(template: str, *, callee: str, endpoint: str, caller: str, method: str) -> str:
+    """The topic the template gives, or :class:`TopicNameError` saying which rule it breaks."""
+    check_template(template)
+    name = template.format(callee=callee, endpoint=endpoint, caller=caller, method=method.lower())
+    problem = topic_problem(name)
+    if problem:
+        raise TopicNameError(f"topic {name!r} (from {template!r}): {problem}")
+    return name
+
+
+def topic_problem(name: str) -> str | None:
+    """Why ``name`` is not a legal Kafka topic (with room for its dead-letter topic), or None."""
+    if not name:
+        return "empty"
+    if name in (".", ".."):
+        return "'.' and '..' are not topic names"
+    if not _LEGAL.match(name):
+        bad = sorted({c for c in name if not re.match(r"[A-Za-z0-9._-]", c)})
+        return f"illegal character(s) {''.join(bad)!r}: Kafka allows letters, digits, '.', '_', '-'"
+    if len(name) > MAX_TOPIC_LENGTH:
+        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{DEAD_LETTER_SUFFIX}'"
+    return None
+
+
+def module_slug(topic: str) -> str:
+    """A Python module name for a topic's consumer: ``emails.send`` -> ``emails_send``."""
+    slug = re.sub(r"[^a-z0-9]+", "_", topic.lower()).strip("_")
+    return slug if slug and not slug[0].isdigit() else f"topic_{slug}"
+
+
+def consumer_group(callee: str, topic: str) -> str:
+    """The callee's consumer group for a topic: ``emails.send`` in emails -> ``emails.send``.
+
+    Groups and topics live in separate namespaces, so the topic's name is the clearest group
+    name when it already starts with the callee; otherwise the callee is put in front, so
+    every group names the service that owns it.
+    """
+    return topic if topic.startswith(f"{callee}.") else f"{callee}.{topic}"

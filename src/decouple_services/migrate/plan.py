@@ -1,0 +1,516 @@
+"""The planner: scan + selection -> topics, producers, consumers and one rewrite per site.
+
+Where files go (repo-relative; a service's *import root* is the folder holding its top-level
+package, ``services/orders`` for package ``orders``):
+
+* the producer: one per caller service, inside the top-level package of its first migrated
+  file (``services/orders/orders/decouple_producer.py``, imported as
+  ``orders.decouple_producer``), or next to the file when the caller is not a package;
+* a consumer per topic, in the package of the callee's handler
+  (``services/emails/emails/decouple_consumers/emails_send.py``, run with
+  ``python -m emails.decouple_consumers.emails_send`` from ``services/emails``); its test in
+  the callee's ``tests/`` folder (``services/emails/tests/test_emails_send_consumer.py``);
+* one AsyncAPI document and one topic-creation script for the repository:
+  ``decouple/asyncapi.yaml``, ``decouple/create_topics.py``.
+
+Sites migrated earlier (role ``event``) are planned again from their sends, so the AsyncAPI
+document, the script, the producers and the consumers always describe every migrated topic
+and a run on migrated code reproduces them unchanged.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from decouple_services.core.errors import DecoupleError
+from decouple_services.core.model import CallSite, Endpoint, Role, ScanResult, Service
+from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.codemod import (
+    CallFacts,
+    Parse,
+    ParsedSource,
+    SendSpec,
+    inspect_calls,
+)
+from decouple_services.migrate.naming import (
+    DEAD_LETTER_SUFFIX,
+    DEFAULT_TOPIC_TEMPLATE,
+    consumer_group,
+    endpoint_slug,
+    module_slug,
+    topic_name,
+)
+from decouple_services.migrate.payload import infer_schema, key_field, merge_schemas
+from decouple_services.migrate.select import Refusal, Selection
+from decouple_services.migrate.spec import (
+    ASYNC_CLIENT,
+    SYNC_CLIENTS,
+    ConsumerSpec,
+    HandlerRef,
+    ProducerSpec,
+    TopicSpec,
+)
+
+PRODUCER_MODULE = "decouple_producer"
+CONSUMER_PACKAGE = "decouple_consumers"
+ASYNCAPI_PATH = "decouple/asyncapi.yaml"
+TOPIC_SCRIPT_PATH = "decouple/create_topics.py"
+
+NOT_REWRITABLE = "not-rewritable"
+
+#: ``path -> dotted module name`` as the file's own service imports it.
+ModuleOf = Callable[[str], str]
+#: ``path -> bytes`` of a repository file, or ``None`` when it does not exist.
+ReadFile = Callable[[str], bytes | None]
+
+
+class PlanError(DecoupleError):
+    """The selection cannot be planned (a topic name breaks Kafka's rules, a path escapes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    client: str = "kafka-python"
+    topic_template: str = DEFAULT_TOPIC_TEMPLATE
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSite:
+    site: CallSite
+    send: SendSpec
+    cautions: tuple[Finding, ...] = ()
+    #: ``await send_event_async`` (the call is in ``async def``).
+    in_async_def: bool = False
+    #: What a reviewer should know beyond the cautions.
+    notes: tuple[str, ...] = ()
+    #: Already migrated by an earlier run: planned for the generated files, not rewritten.
+    carried: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationPlan:
+    sites: tuple[PlannedSite, ...]
+    refused: tuple[Refusal, ...]
+    topics: tuple[TopicSpec, ...]
+    producers: tuple[ProducerSpec, ...]
+    consumers: tuple[ConsumerSpec, ...]
+    #: ``(dependency file's folder, requirement name)`` for each service a send or consumer
+    #: was added to: the folder is the service root.
+    requirements: tuple[tuple[str, str], ...] = ()
+    asyncapi_path: str = ASYNCAPI_PATH
+    topic_script_path: str = TOPIC_SCRIPT_PATH
+    already_migrated: tuple[CallSite, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def rewrites(self) -> tuple[PlannedSite, ...]:
+        return tuple(p for p in self.sites if not p.carried)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a file's code runs from."""
+
+    import_root: str
+    #: Top-level package, or ``None`` for a script-style module.
+    package: str | None
+    module: str
+
+    @property
+    def package_dir(self) -> str:
+        if self.package is None:
+            return self.import_root
+        return _join(self.import_root, self.package.replace(".", "/"))
+
+
+def layout_of(path: str, module_of: ModuleOf) -> Layout:
+    module = module_of(path)
+    parts = module.split(".")
+    directories = path.split("/")[:-1]
+    depth = len(parts) - (0 if path.endswith("/__init__.py") or path == "__init__.py" else 1)
+    root = "/".join(directories[: len(directories) - depth]) if depth else "/".join(directories)
+    package = parts[0] if len(parts) > 1 or path.endswith("__init__.py") else None
+    return Layout(root or ".", package, module)
+
+
+def _join(*parts: str) -> str:
+    joined = posixpath.join(*[p for p in parts if p and p != "."])
+    return posixpath.normpath(joined) if joined else "."
+
+
+def plan_migration(
+    result: ScanResult,
+    selection: Selection,
+    options: PlanOptions,
+    *,
+    module_of: ModuleOf,
+    read: ReadFile,
+    parse: Parse = ParsedSource,
+) -> MigrationPlan:
+    """Decide every name, path and rewrite before anything is rendered or written.
+
+    ``parse`` lets the caller keep each file's tree for the rewrite that follows."""
+    if options.client not in SYNC_CLIENTS:
+        raise PlanError(f"--client {options.client}: expected one of {', '.join(SYNC_CLIENTS)}")
+    endpoints = {(e.service, e.label): e for e in result.endpoints}
+    services = {s.name: s for s in result.services}
+    chosen = list(selection.chosen)
+    carried = [s for s in result.call_sites if s.role is Role.EVENT]
+
+    # Topic per (callee, endpoint or url path); slugs that collide get the method appended.
+    def endpoint_of(site: CallSite) -> Endpoint | None:
+        return endpoints.get((site.callee, site.endpoint)) if site.endpoint else None
+
+    slugs: dict[tuple[str, str], set[str]] = defaultdict(set)
+    keys: dict[str, tuple[str, str, str]] = {}
+    for site in [s for s, _ in chosen] + carried:
+        endpoint = endpoint_of(site)
+        if endpoint is not None:
+            slug = endpoint_slug(endpoint.path, protocol=endpoint.protocol, service=site.callee)
+            ident = endpoint.label
+        else:
+            path = _url_path(site.url_template or "") or ""
+            slug = endpoint_slug(path, service=site.callee) or module_slug(
+                site.function.rsplit(".", 1)[-1]
+            )
+            ident = f"{site.method or '*'} {path}"
+        slug = slug or (site.method or "event").lower()
+        slugs[(site.callee, slug)].add(ident)
+        keys[site.id] = (site.callee, slug, ident)
+    topic_of: dict[str, str] = {}
+    for site in [s for s, _ in chosen] + carried:
+        if site.role is Role.EVENT:
+            topic_of[site.id] = (site.url_template or site.url).strip("\"'")
+            continue
+        callee, slug, ident = keys[site.id]
+        if len(slugs[(callee, slug)]) > 1:
+            slug = f"{slug}-{kebab_method(ident)}"
+        topic_of[site.id] = topic_name(
+            options.topic_template,
+            callee=callee,
+            endpoint=slug,
+            caller=site.caller,
+            method=site.method or "event",
+        )
+
+    # Producers: one per caller service.
+    producer_home: dict[str, tuple[str, str, str | None]] = {}
+    for site in sorted([s for s, _ in chosen] + carried, key=lambda s: (s.file, s.line)):
+        if site.caller in producer_home:
+            continue
+        layout = layout_of(site.file, module_of)
+        if layout.package is not None:
+            path = _join(layout.package_dir, f"{PRODUCER_MODULE}.py")
+            module = f"{layout.package}.{PRODUCER_MODULE}"
+        else:
+            path = _join(posixpath.dirname(site.file), f"{PRODUCER_MODULE}.py")
+            module = PRODUCER_MODULE
+        producer_home[site.caller] = (path, module, layout.package)
+
+    planned: list[PlannedSite] = []
+    refused = list(selection.refused)
+    by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
+    for site, verdict in chosen:
+        path, module, package = producer_home[site.caller]
+        endpoint = endpoint_of(site)
+        params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
+        relative = 0
+        layout = layout_of(site.file, module_of)
+        if (
+            package is not None
+            and layout.package == package
+            and _imports_relatively(read(site.file))
+        ):
+            relative = len(layout.module.split(".")) - (
+                0 if site.file.endswith("__init__.py") else 1
+            )
+        send = SendSpec(
+            site_id=site.id,
+            line=site.line,
+            end_line=site.end_line,
+            topic=topic_of[site.id],
+            callee=site.callee,
+            endpoint=site.endpoint,
+            producer_module=module,
+            relative=relative,
+            path_params=params,
+            payload_hint=site.payload,
+            is_grpc=site.client == "grpc",
+        )
+        by_file[site.file].append((site, verdict.cautions, send))
+    for file, entries in sorted(by_file.items()):
+        source = read(file)
+        facts: dict[str, CallFacts | str]
+        if source is None:
+            facts = {s.id: "the file no longer exists" for s, _, _ in entries}
+        else:
+            try:
+                facts = inspect_calls(source, [send for _, _, send in entries], parse=parse)
+            except Exception as exc:  # the file is the unit of failure
+                facts = {s.id: f"cannot parse the file: {exc}" for s, _, _ in entries}
+        for site, cautions, send in entries:
+            fact = facts[site.id]
+            if isinstance(fact, str):
+                refused.append(
+                    Refusal(
+                        site.id,
+                        site,
+                        (Finding(NOT_REWRITABLE, fact, "rewrite this call by hand"),),
+                    )
+                )
+                continue
+            planned.append(PlannedSite(site, send, cautions, fact.in_async_def, fact.notes))
+    for site in carried:
+        path, module, _ = producer_home[site.caller]
+        send = SendSpec(
+            site.id,
+            site.line,
+            site.end_line,
+            topic_of[site.id],
+            site.callee,
+            site.endpoint,
+            module,
+            payload_hint=site.payload,
+        )
+        planned.append(PlannedSite(site, send, in_async_def=site.is_async, carried=True))
+    planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
+
+    topics = _topics(planned, endpoint_of)
+    producers = _producers(planned, topics, producer_home, options)
+    consumers = _consumers(topics, result, module_of, read, options, services)
+    requirements = _requirements(planned, consumers, services, options)
+    for path in [p.path for p in producers] + [c.path for c in consumers]:
+        _inside_repo(path)
+    return MigrationPlan(
+        sites=tuple(planned),
+        refused=tuple(refused),
+        topics=topics,
+        producers=producers,
+        consumers=consumers,
+        requirements=requirements,
+        already_migrated=selection.already_migrated,
+    )
+
+
+def kebab_method(ident: str) -> str:
+    return ident.split(" ", 1)[0].lower().replace("*", "any")
+
+
+def _url_path(url: str) -> str | None:
+    if "://" in url:
+        rest = url.split("://", 1)[1]
+        slash = rest.find("/")
+        return rest[slash:] if slash >= 0 else "/"
+    return url if url.startswith("/") else None
+
+
+def _path_params(endpoint: Endpoint, site: CallSite) -> tuple[tuple[str, str], ...]:
+    """``(name, source)`` for each ``{name}`` of the endpoint's path the url fills in."""
+    if endpoint.protocol != "http" or "{" not in endpoint.path:
+        return ()
+    url_path = _url_path(site.url_template or "")
+    if url_path is None:
+        return ()
+    wanted = [s for s in endpoint.path.strip("/").split("/")]
+    given = [s for s in url_path.split("?", 1)[0].strip("/").split("/")]
+    if len(wanted) != len(given):
+        return ()
+    out = []
+    for pattern, segment in zip(wanted, given, strict=True):
+        match = re.fullmatch(r"\{(\w+)(?::[^}]*)?\}", pattern)
+        if match is None:
+            continue
+        inner = re.fullmatch(r"\{(.+)\}", segment)
+        if inner is not None:
+            out.append((match.group(1), inner.group(1)))
+        elif segment:
+            out.append((match.group(1), repr(segment)))
+    return tuple(out)
+
+
+_RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.", re.MULTILINE)
+
+
+def _imports_relatively(source: bytes | None) -> bool:
+    return source is not None and _RELATIVE_IMPORT.search(source) is not None
+
+
+def _topics(
+    planned: Sequence[PlannedSite], endpoint_of: Callable[[CallSite], Endpoint | None]
+) -> tuple[TopicSpec, ...]:
+    groups: dict[str, list[PlannedSite]] = defaultdict(list)
+    for item in planned:
+        groups[item.send.topic].append(item)
+    topics = []
+    for name, items in sorted(groups.items()):
+        callees = {i.site.callee for i in items}
+        if len(callees) > 1:
+            raise PlanError(
+                f"topic {name!r} would be consumed by {', '.join(sorted(callees))}: "
+                "use a --topic-template with {callee}"
+            )
+        endpoint = next((e for e in map(endpoint_of, (i.site for i in items)) if e), None)
+        payloads = [_payload_text(i) for i in items]
+        params: tuple[str, ...] = ()
+        if endpoint is not None and endpoint.protocol == "http":
+            params = tuple(re.findall(r"\{(\w+)", endpoint.path))
+        topics.append(
+            TopicSpec(
+                name=name,
+                dead_letter=name + DEAD_LETTER_SUFFIX,
+                callee=items[0].site.callee,
+                producers=tuple(sorted({i.site.caller for i in items})),
+                event_type=name,
+                endpoint=endpoint,
+                payload_schema=merge_schemas([infer_schema(p) for p in payloads]),
+                site_ids=tuple(sorted(i.site.id for i in items)),
+                path_params=params,
+                key_field=key_field(payloads[0], params)
+                if len({key_field(p, params) for p in payloads}) == 1
+                else None,
+            )
+        )
+    return tuple(topics)
+
+
+def _payload_text(item: PlannedSite) -> str | None:
+    hint = item.send.payload_hint
+    if hint is None:
+        return None
+    keyword, eq, expression = hint.partition("=")
+    return expression if eq and keyword.isidentifier() else hint
+
+
+def _producers(
+    planned: Sequence[PlannedSite],
+    topics: Sequence[TopicSpec],
+    homes: dict[str, tuple[str, str, str | None]],
+    options: PlanOptions,
+) -> tuple[ProducerSpec, ...]:
+    by_name = {t.name: t for t in topics}
+    out = []
+    for service in sorted({p.site.caller for p in planned}):
+        items = [p for p in planned if p.site.caller == service]
+        path, module, _ = homes[service]
+        needs_sync = any(not p.in_async_def for p in items)
+        out.append(
+            ProducerSpec(
+                service=service,
+                path=path,
+                module=module,
+                sync_client=options.client if needs_sync else None,
+                needs_async=any(p.in_async_def for p in items),
+                topics=tuple(by_name[n] for n in sorted({p.send.topic for p in items})),
+            )
+        )
+    return tuple(out)
+
+
+_FLASK_APP = re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE)
+
+
+def _consumers(
+    topics: Sequence[TopicSpec],
+    result: ScanResult,
+    module_of: ModuleOf,
+    read: ReadFile,
+    options: PlanOptions,
+    services: Mapping[str, Service],
+) -> tuple[ConsumerSpec, ...]:
+    out = []
+    for topic in topics:
+        endpoint = topic.endpoint
+        handler: HandlerRef | None = None
+        if endpoint is not None:
+            layout = layout_of(endpoint.file, module_of)
+            module = layout.module
+            attribute = (
+                endpoint.handler[len(module) + 1 :]
+                if endpoint.handler.startswith(module + ".")
+                else endpoint.handler.rpartition(".")[2]
+            )
+            app_object = None
+            if endpoint.framework == "flask":
+                found = _FLASK_APP.search(read(endpoint.file) or b"")
+                app_object = found.group(1).decode() if found else None
+            handler = HandlerRef(endpoint, module, attribute, app_object)
+        else:
+            layout = _service_layout(topic.callee, result, module_of)
+        slug = module_slug(topic.name)
+        if layout.package is not None:
+            folder = _join(layout.package_dir, CONSUMER_PACKAGE)
+            module_name = f"{layout.package}.{CONSUMER_PACKAGE}.{slug}"
+        else:
+            folder = _join(layout.import_root, CONSUMER_PACKAGE)
+            module_name = f"{CONSUMER_PACKAGE}.{slug}"
+        out.append(
+            ConsumerSpec(
+                topic=topic,
+                service=topic.callee,
+                path=_join(folder, f"{slug}.py"),
+                module=module_name,
+                group_id=consumer_group(topic.callee, topic.name),
+                client=options.client,
+                handler=handler,
+                test_path=_join(layout.import_root, "tests", f"test_{slug}_consumer.py"),
+                import_root=layout.import_root,
+            )
+        )
+    return tuple(out)
+
+
+def _service_layout(service: str, result: ScanResult, module_of: ModuleOf) -> Layout:
+    """A callee without a matched endpoint: its most common top-level package."""
+    root = next((s.root for s in result.services if s.name == service), None)
+    files = [e.file for e in result.endpoints if e.service == service] or [
+        s.file for s in result.call_sites if s.caller == service
+    ]
+    layouts = Counter(layout_of(f, module_of) for f in files)
+    for layout, _ in layouts.most_common():
+        if layout.package is not None:
+            return Layout(layout.import_root, layout.package, layout.package)
+    return Layout(root or ".", None, "")
+
+
+_REQUIREMENT = {
+    "kafka-python": "kafka-python",
+    "confluent-kafka": "confluent-kafka",
+    ASYNC_CLIENT: "aiokafka",
+}
+
+
+def _requirements(
+    planned: Sequence[PlannedSite],
+    consumers: Sequence[ConsumerSpec],
+    services: Mapping[str, Service],
+    options: PlanOptions,
+) -> tuple[tuple[str, str], ...]:
+    wanted: set[tuple[str, str]] = set()
+
+    def root_of(name: str) -> str | None:
+        service = services.get(name)
+        return service.root if service is not None else None
+
+    for item in planned:
+        root = root_of(item.site.caller)
+        if root is None:
+            continue
+        client = ASYNC_CLIENT if item.in_async_def else options.client
+        wanted.add((root, _REQUIREMENT[client]))
+        if item.send.is_grpc:
+            wanted.add((root, "protobuf"))
+    for consumer in consumers:
+        root = root_of(consumer.service)
+        if root is not None:
+            wanted.add((root, _REQUIREMENT[consumer.client]))
+    return tuple(sorted(wanted))
+
+
+def _inside_repo(path: str) -> None:
+    normal = posixpath.normpath(path)
+    if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
+        raise PlanError(f"{path}: outside the repository; nothing is written there")

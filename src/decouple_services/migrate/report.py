@@ -1,0 +1,321 @@
+"""What a migration tells people: the terminal summary, the PR description, the commit message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from decouple_services.core.model import CallSite, Role, ScanResult
+from decouple_services.graph.migratability import Finding
+
+if TYPE_CHECKING:
+    from decouple_services.migrate.plan import PlannedSite
+    from decouple_services.migrate.run import MigrationResult
+    from decouple_services.migrate.select import Refusal
+
+
+def _where(site: CallSite) -> str:
+    return f"{site.file}:{site.line}"
+
+
+def _handler(result: MigrationResult, topic: str) -> str:
+    for consumer in result.plan.consumers:
+        if consumer.topic.name == topic:
+            if consumer.handler is not None:
+                return f"{consumer.handler.module}.{consumer.handler.attribute}"
+            return "(none found: fill in the generated consumer)"
+    return "?"
+
+
+def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
+    """Plain text for stderr: every migrated site with its cautions, every refusal with its
+    reason and suggestion, every generated file left alone."""
+    lines: list[str] = []
+    migrated = result.plan.rewrites
+    topics = sorted({p.send.topic for p in migrated})
+    mode = "dry run; --write applies it" if dry_run else "writing"
+    lines.append(
+        f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
+        f"{len(result.plan.refused) + len(result.failed)} refused ({mode})"
+    )
+    if result.changes:
+        counts = {
+            k: sum(c.kind == k for c in result.changes)
+            for k in ("rewrite", "dependencies", "generated")
+        }
+        lines.append(
+            f"  files: {counts['rewrite']} rewritten, {counts['dependencies']} dependency "
+            f"file(s), {counts['generated']} generated (in this order in the diff)"
+        )
+    elif not dry_run or not migrated:
+        lines.append("  nothing to change")
+    for item in migrated:
+        site = item.site
+        send = "await send_event_async" if item.in_async_def else "send_event"
+        lines.append(
+            f"  {site.id}  {_where(site)}  {site.caller} -> {item.send.topic} -> {site.callee}"
+            f"  ({send})"
+        )
+        for finding in item.cautions:
+            lines.append(f"      caution [{finding.code}]: {finding.reason}; {finding.suggestion}")
+        for note in item.notes:
+            lines.append(f"      note: {note}")
+    for site in result.plan.already_migrated:
+        lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
+    refusals = _refusals(result.plan.refused)
+    if refusals or result.failed:
+        lines.append(f"refused ({len(refusals) + len(result.failed)}):")
+    for refusal in refusals:
+        codes = ", ".join(f.code for f in refusal.reasons)
+        where = (
+            f"{_where(refusal.site)}  {refusal.site.caller} -> {refusal.site.callee}  "
+            if refusal.site
+            else ""
+        )
+        lines.append(f"  {refusal.site_id}  {where}[{codes}]")
+    for ident, why in result.failed:
+        lines.append(f"  {ident}  [not-rewritable] {why}")
+    for finding in _findings(refusals):
+        lines.append(f"  [{finding.code}] {finding.reason}")
+        lines.append(f"      instead: {finding.suggestion}")
+    for path, why in result.kept:
+        lines.append(f"kept {path}: {why}")
+    for service, note in result.dependency_notes:
+        lines.append(f"dependencies of {service}: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def commit_message(result: MigrationResult, label: str) -> str:
+    migrated = result.plan.rewrites
+    topics = sorted({p.send.topic for p in migrated})
+    callers = sorted({p.site.caller for p in migrated})
+    subject = (
+        f"Send {', '.join(callers)}'s fire-and-forget calls as Kafka events"
+        if len(callers) > 1 or not migrated
+        else f"{label}: send fire-and-forget calls as Kafka events"
+    )
+    body = [
+        "The calls' responses were never read, so a send through the service's producer",
+        "keeps their meaning; the callees consume the topics with generated consumers.",
+        "",
+        *[f"- {p.site.id} {_where(p.site)} -> {p.send.topic}" for p in migrated],
+        "",
+        f"Topics: {', '.join(topics)}",
+        "Generated with decouple migrate.",
+    ]
+    return subject + "\n\n" + "\n".join(body) + "\n"
+
+
+# --- PR description ---------------------------------------------------------------------------
+
+
+def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
+    """Markdown for the pull request: summary, sites, refusals, graphs, rollout, risks."""
+    plan = result.plan
+    migrated = plan.rewrites
+    topics = [t for t in plan.topics if set(t.site_ids) & {p.site.id for p in migrated}]
+    callers = sorted({p.site.caller for p in migrated})
+    callees = sorted({p.site.callee for p in migrated})
+    out: list[str] = []
+    heading = (
+        f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
+    )
+    out.append(f"# {heading}\n")
+    out.append("## Summary\n")
+    out.append(
+        f"{len(migrated)} fire-and-forget call site(s) in {', '.join(callers) or 'no service'} "
+        f"become sends to {len(topics)} Kafka topic(s), consumed by "
+        f"{', '.join(callees) or 'no service'}. None of these calls had its response read, "
+        "so the callers behave as before, except that the callee now does the work "
+        "asynchronously, at least once, and may lag.\n"
+    )
+    out.append(
+        "Each send goes through one generated producer module per caller service "
+        "(`acks=all`, idempotence, flush at exit, delivery errors logged) and carries a "
+        "CloudEvents-style envelope (`id`, `type`, `source`, `time`, `data`). Each topic gets a "
+        "generated consumer in the callee (own consumer group, manual commit after success, "
+        "bounded retries, dead-letter topic, graceful shutdown, idempotency by event id) "
+        "that calls the endpoint's existing handler.\n"
+    )
+    changes = _score_changes(result)
+    if changes:
+        out.append(f"Hotspot scores (docs/graph.md): {changes}.\n")
+    out.append("## Migrated call sites\n")
+    out.append("| call site | id | caller → callee | topic | callee handler | notes |")
+    out.append("|---|---|---|---|---|---|")
+    for item in migrated:
+        site = item.site
+        notes = [f"⚠ {f.code}: {f.reason}" for f in item.cautions] + list(item.notes)
+        out.append(
+            f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
+            f"`{item.send.topic}` | `{_handler(result, item.send.topic)}` | "
+            f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
+        )
+    out.append("")
+    cautions = [(p, f) for p in migrated for f in p.cautions]
+    if cautions:
+        out.append("### Review these\n")
+        for item, finding in cautions:
+            out.append(
+                f"- `{_where(item.site)}` ({finding.code}): {finding.reason}. "
+                f"{finding.suggestion[0].upper()}{finding.suggestion[1:]}."
+            )
+        out.append("")
+    refused = _refusals(plan.refused)
+    if refused or result.failed:
+        out.append("## Not migrated\n")
+        for finding in _findings(refused):
+            sites = [r for r in refused if finding in r.reasons]
+            out.append(f"**{finding.code}**: {finding.reason}. Instead: {finding.suggestion}.\n")
+            for refusal in sites:
+                named = refusal.site
+                if named is None:
+                    out.append(f"- `{refusal.site_id}`")
+                else:
+                    out.append(
+                        f"- `{_where(named)}` `{refusal.site_id}` {named.caller} → {named.callee}"
+                    )
+            out.append("")
+        if result.failed:
+            out.append("**not-rewritable**: the rewrite could not apply; rewrite these by hand.\n")
+            out.extend(f"- `{ident}`: {why}" for ident, why in result.failed)
+            out.append("")
+    out.append("## Coupling before and after\n")
+    out.append("Before:\n")
+    out.append("```mermaid\n" + _mermaid(result, after=False) + "```\n")
+    out.append("After:\n")
+    out.append("```mermaid\n" + _mermaid(result, after=True) + "```\n")
+    out.append("## New topics\n")
+    out.append("| topic | dead-letter topic | consumer group | producers | consumer module |")
+    out.append("|---|---|---|---|---|")
+    for consumer in plan.consumers:
+        if consumer.topic not in topics:
+            continue
+        out.append(
+            f"| `{consumer.topic.name}` | `{consumer.topic.dead_letter}` | `{consumer.group_id}` "
+            f"| {', '.join(consumer.topic.producers)} | `python -m {consumer.module}` "
+            f"(from `{consumer.import_root}`) |"
+        )
+    out.append("")
+    out.append(
+        f"Described in [`{plan.asyncapi_path}`]({plan.asyncapi_path}) (AsyncAPI 3.0); created by "
+        f"[`{plan.topic_script_path}`]({plan.topic_script_path}).\n"
+    )
+    out.append("## Rollout checklist\n")
+    out.extend(
+        [
+            f"- [ ] Create the topics and their dead-letter topics: "
+            f"`KAFKA_BOOTSTRAP_SERVERS=... python {plan.topic_script_path}` "
+            "(partitions and replication from the environment).",
+            "- [ ] Deploy the consumers **before** the producers, one process per topic "
+            "next to each callee:",
+            *[
+                f"  - [ ] `{c.service}`: `python -m {c.module}` (from `{c.import_root}`)"
+                for c in plan.consumers
+                if c.topic in topics
+            ],
+            "- [ ] Set `KAFKA_BOOTSTRAP_SERVERS` (and the security settings) for every caller "
+            "and consumer; see docs/generated-code.md.",
+            "- [ ] Deploy the callers; the sends replace the HTTP calls in the same release.",
+            "- [ ] Watch consumer lag per group and the dead-letter topics "
+            f"({', '.join(f'`{t.dead_letter}`' for t in topics)}); replay or fix what lands "
+            "there.",
+            "- [ ] Once the topics carry the traffic, retire the callee endpoints nobody calls "
+            "any more (or keep them for other callers).",
+        ]
+    )
+    out.append("")
+    out.append("## Risks\n")
+    risks = [
+        "**Asynchronous now.** The callee handles each event later (lag), not before the "
+        "caller's request returns. Anything that relied on the effect being visible right "
+        "after the call (a redirect that reads it back, a test) needs a look.",
+        "**At-least-once delivery.** A consumer crash between handling and commit repeats an "
+        "event; the generated idempotency hook skips repeats by event id only within its "
+        "store (in memory by default; set `DECOUPLE_IDEMPOTENCY_DB`).",
+        "**Errors move.** A failing handler no longer fails the caller's request: after the "
+        "retries the event goes to the dead-letter topic. Alert on it.",
+        "**Ordering** is per key (the payload's id-like field); events without one are spread "
+        "over partitions.",
+        "**Kafka becomes a dependency** of every caller and callee listed above: its outage "
+        "now delays this work instead of failing requests (sends are buffered, then dropped "
+        "with an error logged once the producer's buffer and timeouts are exhausted).",
+    ]
+    if any(f.code == "in-loop" for _, f in cautions):
+        risks.append(
+            "**Bursts.** Some sends run in a loop: one request can now produce many events."
+        )
+    if any(f.code == "in-transaction" for _, f in cautions):
+        risks.append(
+            "**Transactions.** Some sends run inside a database transaction and go out even "
+            "if it rolls back, as the HTTP calls did; an outbox table would make them exact."
+        )
+    out.extend(f"- {r}" for r in risks)
+    out.append("")
+    return "\n".join(out)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _refusals(refusals: Iterable[Refusal]) -> list[Refusal]:
+    return sorted(
+        refusals, key=lambda r: (r.site.file if r.site else "", r.site.line if r.site else 0)
+    )
+
+
+def _findings(refusals: Iterable[Refusal]) -> list[Finding]:
+    """Each distinct reason once, in the order first met."""
+    seen: dict[str, Finding] = {}
+    for refusal in refusals:
+        for finding in refusal.reasons:
+            seen.setdefault(finding.code, finding)
+    return list(seen.values())
+
+
+def as_migrated(scan: ScanResult, planned: Iterable[PlannedSite]) -> ScanResult:
+    """``scan`` as it will read once the ``planned`` calls are sends (role ``event``)."""
+    from dataclasses import replace
+
+    sends = {p.site.id: p.send for p in planned}
+    sites = tuple(
+        replace(
+            s,
+            role=Role.EVENT,
+            client="kafka",
+            url=sends[s.id].topic,
+            url_template=sends[s.id].topic,
+        )
+        if s.id in sends
+        else s
+        for s in scan.call_sites
+    )
+    return replace(scan, call_sites=sites)
+
+
+def _after(result: MigrationResult) -> ScanResult:
+    return as_migrated(result.scan, result.plan.rewrites)
+
+
+def _score_changes(result: MigrationResult) -> str:
+    from decouple_services.graph.score import hotspot_scores
+
+    before = hotspot_scores(result.scan)
+    after = hotspot_scores(_after(result))
+    moved = sorted(
+        (name for name in before if after.get(name) != before[name]),
+        key=lambda name: (after.get(name, 0) - before[name], name),
+    )
+    return ", ".join(f"{n} {before[n]:g} → {after.get(n, 0):g}" for n in moved)
+
+
+def _mermaid(result: MigrationResult, *, after: bool) -> str:
+    """The coupling graph as ``decouple graph --mermaid`` draws it, before the migration and
+    after it (the migrated calls as events through their topics)."""
+    from decouple_services.graph.render_mermaid import render_mermaid
+    from decouple_services.graph.score import rank_hotspots
+    from decouple_services.graph.view import build_view
+
+    scan = _after(result) if after else result.scan
+    return render_mermaid(build_view(scan, rank_hotspots(scan)))

@@ -1,0 +1,288 @@
+"""``migrate_scanned``: plan, rewrite and generate, as file changes nobody has written yet.
+
+Nothing here writes to the repository: :func:`migrate_scanned` returns the changes (old and
+new bytes per file) and :mod:`decouple_services.migrate.changes` turns them into a diff, a write, a patch
+or a git branch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+from decouple_services.core.model import CallSite, ScanResult
+from decouple_services.migrate.changes import FileChange
+from decouple_services.migrate.codemod import ParsedSource, rewrite_source
+from decouple_services.migrate.deps import DEPENDENCY_FILES, add_requirement
+from decouple_services.migrate.plan import (
+    MigrationPlan,
+    PlannedSite,
+    PlanOptions,
+    plan_migration,
+)
+from decouple_services.migrate.select import Selection
+
+#: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
+#: then the generated files.
+KIND_ORDER = ("rewrite", "dependencies", "generated")
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    root: Path
+    scan: ScanResult
+    plan: MigrationPlan
+    changes: tuple[FileChange, ...]
+    #: ``(path, why)``: generated files left as they are (edited by someone, or not ours).
+    kept: tuple[tuple[str, str], ...] = ()
+    #: ``(site id, why)``: chosen sites the rewrite could not apply after all.
+    failed: tuple[tuple[str, str], ...] = ()
+    #: ``(service, note)``: services whose dependency file could not be updated.
+    dependency_notes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def migrated(self) -> tuple[CallSite, ...]:
+        failed = {i for i, _ in self.failed}
+        return tuple(p.site for p in self.plan.rewrites if p.site.id not in failed)
+
+
+def migrate_scanned(
+    result: ScanResult, selection: Selection, options: PlanOptions
+) -> MigrationResult:
+    """The migration of ``selection`` on a scan just taken of ``result.root``."""
+    root = Path(result.root)
+    module_of = _module_namer(root)
+    read = _reader(root)
+    parse = cache(ParsedSource)  # each file parsed once, for the plan and the rewrite
+    plan = plan_migration(result, selection, options, module_of=module_of, read=read, parse=parse)
+    changes: list[FileChange] = []
+    failed: list[tuple[str, str]] = []
+    notes: dict[str, tuple[str, ...]] = {}
+    by_file: dict[str, list[PlannedSite]] = defaultdict(list)
+    for item in plan.rewrites:
+        by_file[item.site.file].append(item)
+    width = line_length(root)
+    for path, items in sorted(by_file.items()):
+        source = read(path)
+        assert source is not None  # the planner refused sites in missing files
+        try:
+            rewrite = rewrite_source(
+                source, [item.send for item in items], line_width=width, parse=parse
+            )
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the file is the unit of failure: the others go on
+            why = f"the rewrite failed: {type(exc).__name__}: {exc}"
+            failed.extend((item.site.id, why) for item in items)
+            continue
+        failed.extend(rewrite.skipped.items())
+        problem = _does_not_compile(rewrite.code, source, path)
+        if problem is not None:  # never hand out code that cannot run; say why instead
+            failed.extend(
+                (item.site.id, problem) for item in items if item.site.id not in rewrite.skipped
+            )
+            continue
+        notes.update(rewrite.notes)
+        if rewrite.code != source:
+            changes.append(FileChange(path, source, rewrite.code, "rewrite"))
+    if failed:
+        # Plan again without the sites the rewrite could not apply, so no topic or consumer
+        # is generated for a call that still goes over HTTP.
+        gone = {i for i, _ in failed}
+        kept_sites = tuple(c for c in selection.chosen if c[0].id not in gone)
+        plan = plan_migration(
+            result,
+            replace(selection, chosen=kept_sites),
+            options,
+            module_of=module_of,
+            read=read,
+            parse=parse,
+        )
+    if notes:
+        plan = replace(
+            plan,
+            sites=tuple(
+                replace(p, notes=tuple(dict.fromkeys((*p.notes, *notes.get(p.site.id, ())))))
+                for p in plan.sites
+            ),
+        )
+    generated, kept = _generated(plan, read)
+    changes.extend(generated)
+    dep_changes, dep_notes = _dependencies(plan, read, result)
+    changes.extend(dep_changes)
+    return MigrationResult(
+        root=root,
+        scan=result,
+        plan=plan,
+        changes=tuple(sorted(changes, key=lambda c: (KIND_ORDER.index(c.kind), c.path))),
+        kept=tuple(kept),
+        failed=tuple(failed),
+        dependency_notes=tuple(dep_notes),
+    )
+
+
+def _does_not_compile(code: bytes, original: bytes, path: str) -> str | None:
+    """Why the rewritten file does not compile, when the original did (a file in syntax newer
+    than this Python is not checked)."""
+    try:
+        compile(code, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        try:
+            compile(original, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return None
+        return f"the rewritten file does not compile ({exc}); nothing was changed in it"
+    return None
+
+
+def line_length(root: Path) -> int:
+    """The repository's configured line length (ruff, then black), else the codemod's own."""
+    import tomllib
+
+    from decouple_services.migrate.codemod import LINE_WIDTH
+
+    for name in ("ruff.toml", ".ruff.toml", "pyproject.toml"):
+        try:
+            data = tomllib.loads((root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        tool = data.get("tool", {}) if name == "pyproject.toml" else {"ruff": data}
+        for section in ("ruff", "black"):
+            value = tool.get(section, {}).get("line-length")
+            if isinstance(value, int) and value > 40:
+                return value
+    return LINE_WIDTH
+
+
+def _module_namer(root: Path) -> Callable[[str], str]:
+    """A file's module name as the scan gave it (``discover.files.module_name``), from the
+    ``__init__.py`` files above it: asking for those few is cheaper than listing the
+    repository again, which the scan has just done."""
+    from decouple_services.discover.files import module_name
+
+    @cache
+    def is_package(folder: str) -> bool:
+        return (root / folder / "__init__.py").is_file()
+
+    def module_of(path: str) -> str:
+        folders = path.split("/")[:-1]
+        inits = {
+            f"{'/'.join(folders[:i])}/__init__.py"
+            for i in range(1, len(folders) + 1)
+            if is_package("/".join(folders[:i]))
+        }
+        return module_name(path, inits)[0]
+
+    return module_of
+
+
+def _reader(root: Path) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        try:
+            return (root / path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    return read
+
+
+def _generated(
+    plan: MigrationPlan, read: Callable[[str], bytes | None]
+) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    from decouple_services.migrate import generate
+
+    wanted: list[tuple[str, str, bool]] = []
+    for producer in plan.producers:
+        wanted.append((producer.path, generate.render_producer(producer), False))
+    packages: set[str] = set()
+    for consumer in plan.consumers:
+        wanted.append((consumer.path, generate.render_consumer(consumer), False))
+        wanted.append((consumer.test_path, generate.render_consumer_test(consumer), False))
+        packages.add(consumer.path.rsplit("/", 1)[0])
+    for folder in sorted(packages):
+        wanted.append(
+            (
+                f"{folder}/__init__.py",
+                '"""Kafka consumers generated by decouple migrate: one module per topic, each '
+                'run with ``python -m``."""\n',
+                False,
+            )
+        )
+    if plan.topics:
+        wanted.append((plan.asyncapi_path, generate.render_asyncapi(plan.topics), False))
+        client = plan.consumers[0].client if plan.consumers else "kafka-python"
+        wanted.append(
+            (plan.topic_script_path, generate.render_topic_script(plan.topics, client=client), True)
+        )
+    changes: list[FileChange] = []
+    kept: list[tuple[str, str]] = []
+    for path, text, executable in wanted:
+        new = text.encode("utf-8")
+        old = read(path)
+        if old == new:
+            continue
+        if old is not None:
+            current = old.decode("utf-8", errors="replace")
+            if generate.is_user_edited(current):
+                why = (
+                    "edited since decouple generated it"
+                    if generate.provenance_of(current)
+                    else "not written by decouple"
+                )
+                kept.append((path, f"{why}; left as it is (delete it to regenerate)"))
+                continue
+        changes.append(FileChange(path, old, new, "generated", executable=executable))
+    return changes, kept
+
+
+def _dependencies(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for root, requirement in plan.requirements:
+        wanted[root].append(requirement)
+    by_root = {s.root: s.name for s in result.services}
+    changes: list[FileChange] = []
+    notes: list[tuple[str, str]] = []
+    for root, requirements in sorted(wanted.items()):
+        for name in DEPENDENCY_FILES:
+            path = name if root in ("", ".") else f"{root}/{name}"
+            data = read(path)
+            if data is None:
+                continue
+            text = data.decode("utf-8")
+            changed = text
+            handled = True
+            for requirement in requirements:
+                updated = add_requirement(path, changed, requirement)
+                if updated is None:
+                    handled = handled and _lists(path, changed, requirement)
+                    continue
+                changed = updated
+            if not handled and changed == text:
+                continue  # no dependency list in this file: try the next kind
+            if changed != text:
+                changes.append(FileChange(path, data, changed.encode("utf-8"), "dependencies"))
+            break
+        else:
+            notes.append(
+                (
+                    by_root.get(root, root),
+                    f"no requirements.txt, pyproject.toml or setup.cfg in {root}: "
+                    f"add {', '.join(requirements)} to its dependencies",
+                )
+            )
+    return changes, notes
+
+
+def _lists(path: str, text: str, requirement: str) -> bool:
+    """Whether ``text`` already lists ``requirement`` (``add_requirement`` returned None)."""
+    from decouple_services.migrate.deps import normalise
+
+    return normalise(requirement) in {
+        normalise(word)
+        for word in text.replace('"', " ").replace("'", " ").replace("=", " ").split()
+    }

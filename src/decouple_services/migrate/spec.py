@@ -1,0 +1,101 @@
+"""What a migration generates, decided before anything is rendered or written.
+
+The planner fills these in from a scan and the user's selection; the generators
+(:mod:`decouple_services.migrate.generate`) turn them into files; the codemod rewrites call sites to
+call the producer module named here. Paths are repo-relative with ``/``.
+
+The generated producer module's interface, which rewritten call sites rely on::
+
+    send_event(topic, data, *, key=None, headers=None, path_params=None) -> None
+    async send_event_async(topic, data, *, key=None, headers=None, path_params=None) -> None
+
+Both wrap ``data`` in a CloudEvents-style envelope (``specversion``, ``id``, ``type``,
+``source``, ``time``, ``datacontenttype``, ``data``) and use ``key`` (else the payload's
+id-like field, else none) as the Kafka key. ``data`` is exactly the body the HTTP call sent
+(``None`` when it sent none; a gRPC request as ``json_format.MessageToDict`` with proto field
+names). ``path_params`` are the endpoint's path parameters the url carried
+(``{"order_id": "42"}`` for ``/orders/{order_id}/cancel``); the envelope carries them as the
+extension attribute ``pathparams`` (omitted when empty), which the consumer passes to the
+handler. ``headers`` are the trace/correlation headers the call sent (str values), set as
+Kafka headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from decouple_services.core.model import Endpoint
+
+#: The Kafka clients a generated producer or consumer can use.
+SYNC_CLIENTS = ("kafka-python", "confluent-kafka")
+ASYNC_CLIENT = "aiokafka"
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerRef:
+    """How a generated consumer reaches the callee's handler for the matched endpoint."""
+
+    endpoint: Endpoint
+    #: Module to import, as the callee process imports it (``emails.app``).
+    module: str
+    #: Attribute path inside that module (``send_email``, ``EmailServicer.Send``).
+    attribute: str
+    #: Module attribute holding the framework's application object where the call needs it
+    #: (a Flask ``app`` for ``test_request_context``), else ``None``.
+    app_object: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    dead_letter: str
+    callee: str
+    #: Caller services that send to it.
+    producers: tuple[str, ...]
+    #: CloudEvents ``type`` of the events on this topic.
+    event_type: str
+    endpoint: Endpoint | None = None
+    #: JSON Schema of ``data``, inferred from literal dict payloads; ``None`` when unknown.
+    payload_schema: dict[str, Any] | None = None
+    #: Call-site ids whose sends land here.
+    site_ids: tuple[str, ...] = ()
+    #: Names of the endpoint's path parameters the events carry in ``pathparams``.
+    path_params: tuple[str, ...] = ()
+    #: What the producers pass as the Kafka key (a ``data`` field or path parameter name),
+    #: for documentation; ``None`` when the key is left to the producer's own rule.
+    key_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerSpec:
+    service: str
+    #: Where the module is written (``services/orders/orders/decouple_producer.py``).
+    path: str
+    #: The import rewritten sites use (``orders.decouple_producer``).
+    module: str
+    #: ``kafka-python`` or ``confluent-kafka`` when any migrated site is synchronous.
+    sync_client: str | None
+    #: Some migrated site is in ``async def``: the module also offers ``send_event_async``.
+    needs_async: bool
+    #: The topics its sites send to, so each event carries its topic's ``event_type``
+    #: (a topic not listed gets its own name as the type).
+    topics: tuple[TopicSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    topic: TopicSpec
+    service: str
+    #: Where the module is written; it runs with ``python -m <module>``.
+    path: str
+    module: str
+    group_id: str
+    #: The Kafka client the consumer uses (one of :data:`SYNC_CLIENTS`).
+    client: str
+    handler: HandlerRef | None
+    #: Where its generated test is written, in the callee's tests.
+    test_path: str
+    #: Folder the callee's code runs from (``services/emails``), for ``python -m``.
+    import_root: str = "."
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -1,0 +1,482 @@
+"""Call sites: recognised requests, resolved to a callee, with flags and evidence.
+
+For each recorded call the detectors decide whether it is a request; its url is rendered
+(``resolve/values.py``), its host mapped to a service (``resolve/hosts.py``) and its path
+matched to one of the callee's endpoints. A request inside a helper whose host comes from the
+helper's parameters is a *wrapper* site; each invocation of the helper becomes a call site of
+its own, with the helper's parameters bound to the invocation's arguments, through as many
+levels of helpers as the code has.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from decouple_services.core.model import (
+    EXTERNAL_PREFIX,
+    UNKNOWN,
+    CallSite,
+    Category,
+    Endpoint,
+    Role,
+    call_site_id,
+)
+from decouple_services.detect.base import Detector, Match
+from decouple_services.detect.events import EventSend
+from decouple_services.detect.facts import FileFacts, RawCall
+from decouple_services.detect.grpc_ import channel_target
+from decouple_services.detect.receivers import follow, resolve_receiver
+from decouple_services.detect.registry import match_call
+from decouple_services.detect.values import Concat, Env, Join, Obj, Param, Ref, Value
+from decouple_services.resolve.hosts import HostMap, split_url
+from decouple_services.resolve.index import ProjectIndex
+from decouple_services.resolve.redact import redact_url
+from decouple_services.resolve.values import Rendered, ValueRenderer
+
+EndpointMatcher = Callable[[str | None, str, Sequence[Endpoint]], Endpoint | None]
+MAX_WRAPPER_LEVELS = 5
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """A helper whose request's host comes from its parameters."""
+
+    qualname: str
+    params: tuple[str, ...]
+    is_method: bool
+    #: The request inside it, with the helper's parameters still symbolic.
+    call: RawCall
+    receiver: Obj | None
+    match: Match
+
+    @property
+    def short_name(self) -> str:
+        return self.qualname.rpartition(".")[2]
+
+
+@dataclass
+class Resolution:
+    call_sites: list[CallSite]
+    wrappers: dict[str, Wrapper]
+
+
+class CallResolver:
+    def __init__(
+        self,
+        index: ProjectIndex,
+        detectors: Sequence[Detector],
+        hosts: HostMap,
+        endpoints: Sequence[Endpoint],
+        categorize: Callable[[str], Category],
+        match_endpoint: EndpointMatcher,
+    ) -> None:
+        self.index = index
+        self.detectors = detectors
+        self.hosts = hosts
+        self.endpoints_by_service: dict[str, list[Endpoint]] = defaultdict(list)
+        for endpoint in endpoints:
+            self.endpoints_by_service[endpoint.service].append(endpoint)
+        self.handlers = {e.handler for e in endpoints}
+        self.categorize = categorize
+        self.match_endpoint = match_endpoint
+
+    # --- entry point -------------------------------------------------------------------------
+
+    def resolve(self) -> Resolution:
+        drafts: list[tuple[FileFacts, CallSite]] = []
+        wrappers: dict[str, Wrapper] = {}
+        pending: list[tuple[FileFacts, RawCall]] = []
+        for facts in self.index.facts:
+            ignored = set(facts.ignored_lines)
+            for call in facts.calls:
+                if call.line in ignored or call.line - 1 in ignored:
+                    continue
+                caller = self.index.service_of(facts.path)
+                receiver = resolve_receiver(call.receiver, self.index.lookup(caller))
+                match = self._match(call, receiver)
+                if match is None:
+                    pending.append((facts, call))
+                    continue
+                site, wrapper = self._site(facts, call, receiver, match, via=None)
+                drafts.append((facts, site))
+                if wrapper is not None:
+                    wrappers[wrapper.qualname] = wrapper
+        # Invocations of helpers, level by level: a helper calling a helper is found once the
+        # inner one is known.
+        done: set[tuple[str, int, int]] = set()
+        for _ in range(MAX_WRAPPER_LEVELS):
+            new: dict[str, Wrapper] = {}
+            for facts, call in pending:
+                key = (facts.path, call.line, call.col)
+                if key in done:
+                    continue
+                wrapper = self._wrapper_for(call, facts, wrappers)
+                if wrapper is None:
+                    continue
+                done.add(key)
+                invoked, inner = self._invocation(facts, call, wrapper)
+                if invoked is not None:
+                    drafts.append((facts, invoked))
+                if inner is not None and inner.qualname not in wrappers:
+                    new[inner.qualname] = inner
+            if not new:
+                break
+            wrappers.update(new)
+        events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
+        return Resolution(self._assign_ids(drafts) + events, wrappers)
+
+    def _event_site(self, facts: FileFacts, event: EventSend) -> CallSite:
+        """A send an earlier migration wrote: asynchronous coupling through a topic."""
+        function = (
+            event.function if event.function == "<module>" else f"{facts.module}.{event.function}"
+        )
+        return CallSite(
+            id=event.site_id,
+            caller=self.index.service_of(facts.path) or UNKNOWN,
+            file=facts.path,
+            line=event.line,
+            end_line=event.end_line,
+            function=function,
+            client="kafka",
+            method=None,
+            url=event.topic,
+            url_template=event.topic,
+            callee=event.callee,
+            endpoint=event.endpoint,
+            evidence=(f"{facts.path}:{event.marker_line} decouple: migrated",),
+            category=self.categorize(facts.path),
+            role=Role.EVENT,
+            is_async=event.is_async,
+            has_timeout=True,
+            in_handler=function in self.handlers,
+            payload=event.payload,
+        )
+
+    # --- matching ----------------------------------------------------------------------------
+
+    def _match(self, call: RawCall, receiver: Obj | None) -> Match | None:
+        return match_call(call, receiver, self.detectors)
+
+    def _wrapper_for(
+        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
+    ) -> Wrapper | None:
+        if call.func is not None:
+            return wrappers.get(call.func)
+        if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
+            owner = call.function.rpartition(".")[0]
+            return wrappers.get(f"{owner}.{call.name}")
+        caller = self.index.service_of(facts.path)
+        receiver = resolve_receiver(call.receiver, self.index.lookup(caller))
+        if receiver is not None:
+            return wrappers.get(f"{receiver.type}.{call.name}")
+        return None
+
+    # --- one site ----------------------------------------------------------------------------
+
+    def _site(
+        self, facts: FileFacts, call: RawCall, receiver: Obj | None, match: Match, via: str | None
+    ) -> tuple[CallSite, Wrapper | None]:
+        caller = self.index.service_of(facts.path) or UNKNOWN
+        renderer = ValueRenderer(self.index, caller)
+        url = self._combined(match, renderer)
+        grpc = match.protocol == "grpc"
+        category = match.category or (
+            Category.LOADGEN if facts.is_loadgen else self.categorize(facts.path)
+        )
+        evidence = list(dict.fromkeys(url.evidence))
+        callee = UNKNOWN
+        reason: str | None = None
+        hint: str | None = None
+        endpoint: Endpoint | None = None
+        wrapper: Wrapper | None = None
+        target = split_url(url.text, grpc=grpc)
+        role = Role.CALL
+        if call.target_override:
+            named = self.hosts.service_named(call.target_override)
+            callee = named or call.target_override
+            evidence.append(
+                f"annotation `# decouple: target={call.target_override}` at {facts.path}:{call.line}"
+            )
+        elif match.service is not None:
+            service_text = renderer.render(match.service)
+            named = self.hosts.service_named(service_text.text)
+            evidence.extend(service_text.evidence)
+            if named is not None:
+                callee = named
+                evidence.append(f"service argument {service_text.text!r} -> service {named}")
+            else:
+                reason = f"service argument {service_text.text!r} names no known service"
+                hint = f"declare it under [tool.decouple.services.{service_text.text}]"
+        elif target.dynamic_host and _host_has_param(url):
+            role = Role.WRAPPER
+            fn = self.index.function(call.function, caller)
+            params = fn.params if fn else ()
+            reason = f"host comes from parameter(s) {', '.join(sorted(set(url.params)))} of {call.function}"
+            hint = "each call of this helper is reported as its own call site"
+            wrapper = Wrapper(
+                call.function, params, bool(fn and fn.is_method), call, receiver, match
+            )
+        else:
+            found = self.hosts.callee(target)
+            callee = found.name
+            if found.evidence:
+                evidence.append(found.evidence)
+            if callee == UNKNOWN:
+                reason = url.unknown or found.reason
+                hint = url.hint or (
+                    f"add `# decouple: target=<service>` on the line above {facts.path}:{call.line}"
+                )
+        if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
+            endpoint = self._endpoint(callee, match, target.path, grpc)
+        site = CallSite(
+            id="",
+            caller=caller,
+            file=facts.path,
+            line=call.line,
+            end_line=call.end_line,
+            function=call.function,
+            client=match.client,
+            method=match.method,
+            url=match.url_src,
+            url_template=redact_url(url.text) if url.text else None,
+            callee=callee,
+            endpoint=endpoint.label if endpoint else None,
+            evidence=tuple(evidence),
+            category=category,
+            role=role,
+            via_wrapper=via,
+            result_used=call.result_used,
+            is_async=call.is_async or match.is_async,
+            in_loop=call.in_loop,
+            has_timeout=match.has_timeout,
+            in_handler=call.function in self.handlers,
+            streaming=match.streaming,
+            in_transaction=call.in_transaction,
+            payload=match.payload,
+            unknown_reason=reason if callee == UNKNOWN else None,
+            fix_hint=hint if callee == UNKNOWN else None,
+        )
+        return site, wrapper
+
+    def _combined(self, match: Match, renderer: ValueRenderer) -> Rendered:
+        url = renderer.render(match.url)
+        if match.base is None:
+            return url
+        if "://" in url.text or url.text.startswith("//"):
+            return url
+        base_value = match.base
+        if match.protocol == "grpc" and isinstance(base_value, Ref):
+            # a channel made elsewhere (a module global): its target is what matters
+            channel = follow(base_value, self.index.lookup(renderer.service))
+            base_value = channel_target(channel) or base_value
+        base = renderer.render(base_value)
+        text = base.text
+        if url.text:
+            text = text.rstrip("/") + "/" + url.text.lstrip("/")
+        return Rendered(
+            text,
+            evidence=base.evidence + url.evidence,
+            unknown=base.unknown or url.unknown,
+            hint=base.hint or url.hint,
+            params=base.params + url.params,
+        )
+
+    def _endpoint(self, callee: str, match: Match, path: str, grpc: bool) -> Endpoint | None:
+        candidates = self.endpoints_by_service.get(callee, [])
+        if not candidates:
+            return None
+        if grpc:
+            stub = match.grpc_stub
+            if stub is None or match.method is None:
+                return None
+            method = self.index.grpc_methods.get((stub, match.method))
+            rpc_path = method.path if method else None
+            for endpoint in candidates:
+                if endpoint.protocol == "grpc" and (
+                    endpoint.path == rpc_path
+                    or (rpc_path is None and endpoint.path.endswith("/" + match.method))
+                ):
+                    return endpoint
+            return None
+        http = [e for e in candidates if e.protocol == "http"]
+        return self.match_endpoint(match.method, path or "/", http)
+
+    # --- wrappers ----------------------------------------------------------------------------
+
+    def _invocation(
+        self, facts: FileFacts, call: RawCall, wrapper: Wrapper
+    ) -> tuple[CallSite | None, Wrapper | None]:
+        params = wrapper.params[1:] if wrapper.is_method else wrapper.params
+        binding: dict[str, Value] = {}
+        sources: dict[str, str] = {}
+        for name, value, src in zip(params, call.args, call.arg_src, strict=False):
+            binding[name] = value
+            sources[name] = src
+        for (key, value), (_, src) in zip(call.kwargs, call.kwarg_src, strict=False):
+            if key in params:
+                binding[key] = value
+                sources[key] = src
+        inner = wrapper.call
+        bound = replace(
+            inner,
+            args=tuple(_substitute(a, wrapper.qualname, binding) for a in inner.args),
+            kwargs=tuple((k, _substitute(v, wrapper.qualname, binding)) for k, v in inner.kwargs),
+            arg_src=tuple(_substitute_src(s, sources) for s in inner.arg_src),
+            kwarg_src=tuple((k, _substitute_src(s, sources)) for k, s in inner.kwarg_src),
+            line=call.line,
+            end_line=call.end_line,
+            col=call.col,
+            function=call.function,
+            result_used=call.result_used,
+            in_loop=call.in_loop,
+            in_transaction=call.in_transaction,
+            is_async=call.is_async or inner.is_async,
+            target_override=call.target_override or inner.target_override,
+        )
+        receiver = wrapper.receiver
+        match = self._match(bound, receiver)
+        if match is None:
+            return None, None
+        site, nested = self._site(facts, bound, receiver, match, via=wrapper.qualname)
+        if nested is not None:
+            nested = replace(nested, call=bound)
+        return site, nested
+
+    # --- ids ---------------------------------------------------------------------------------
+
+    def _assign_ids(self, drafts: list[tuple[FileFacts, CallSite]]) -> list[CallSite]:
+        drafts.sort(key=lambda pair: (pair[1].file, pair[1].line, pair[1].end_line, pair[1].client))
+        seen: dict[tuple[str, ...], int] = defaultdict(int)
+        sites: list[CallSite] = []
+        for _, site in drafts:
+            url_key = site.url_template or site.url
+            key = (
+                site.caller,
+                site.file,
+                site.function,
+                site.client,
+                site.method or "",
+                url_key,
+                site.via_wrapper or "",
+            )
+            nth = seen[key]
+            seen[key] += 1
+            ident = call_site_id(
+                site.caller,
+                site.file,
+                site.function,
+                site.client,
+                site.method,
+                url_key + (site.via_wrapper or ""),
+                nth,
+            )
+            sites.append(replace(site, id=ident))
+        return sites
+
+
+def _substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
+    if isinstance(value, Param):
+        if value.function == function and value.name in binding:
+            return binding[value.name]
+        return value
+    if isinstance(value, Concat):
+        return Concat(tuple(_substitute(p, function, binding) for p in value.parts))
+    if isinstance(value, Join):
+        return Join(
+            _substitute(value.base, function, binding), _substitute(value.url, function, binding)
+        )
+    if isinstance(value, Env):
+        return Env(
+            _substitute(value.name, function, binding),
+            None if value.default is None else _substitute(value.default, function, binding),
+            value.reader,
+        )
+    if isinstance(value, Obj):
+        return Obj(
+            value.type,
+            tuple(_substitute(a, function, binding) for a in value.args),
+            tuple((k, _substitute(v, function, binding)) for k, v in value.kwargs),
+        )
+    return value
+
+
+def _substitute_src(text: str, sources: dict[str, str]) -> str:
+    """``text`` with each parameter name replaced by the argument's source. Only names are
+    replaced: not words inside strings (``{"data": data}``), attributes or keyword names."""
+    if not sources:
+        return text
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    out: list[str] = []
+    pos = 0
+    significant = [t for t in tokens if t.type not in _LAYOUT_TOKENS]
+    for i, tok in enumerate(significant):
+        if tok.type == tokenize.STRING and _is_fstring(tok.string):
+            begin = starts[tok.start[0] - 1] + tok.start[1]
+            end = starts[tok.end[0] - 1] + tok.end[1]
+            out.append(text[pos:begin])
+            out.append(_FIELD_NAME.sub(lambda m: _in_fields(m, sources), tok.string))
+            pos = end
+            continue
+        if tok.type != tokenize.NAME or tok.string not in sources:
+            continue
+        before = significant[i - 1].string if i > 0 else ""
+        after = significant[i + 1].string if i + 1 < len(significant) else ""
+        if before == "." or (after == "=" and before in ("(", ",")):
+            continue
+        begin = starts[tok.start[0] - 1] + tok.start[1]
+        end = starts[tok.end[0] - 1] + tok.end[1]
+        out.append(text[pos:begin])
+        out.append(sources[tok.string])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _is_fstring(token: str) -> bool:
+    prefix = token[: len(token) - len(token.lstrip("rRbBuUfF"))]
+    return "f" in prefix.lower()
+
+
+#: A name inside an f-string (Python 3.11 tokenizes the whole f-string as one token).
+_FIELD_NAME = re.compile(r"(?<![\w.\"'])([A-Za-z_]\w*)\b")
+
+
+def _in_fields(match: re.Match[str], sources: dict[str, str]) -> str:
+    name = match.group(1)
+    return sources.get(name, name)
+
+
+_LAYOUT_TOKENS = frozenset(
+    {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+)
+
+
+def _host_has_param(url: Rendered) -> bool:
+    """Whether a parameter of the enclosing function decides the host (the mark of a helper)."""
+    text = url.text
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    depth = 0
+    end = len(text)
+    for i, ch in enumerate(text):
+        # the host part ends at the first "/" outside a placeholder
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "/" and depth == 0:
+            end = i
+            break
+    host = text[:end]
+    return any("{" + p + "}" in host for p in url.params) or (host == "" and bool(url.params))

@@ -1,0 +1,128 @@
+"""From a resolved url (or gRPC target) to the service that receives the call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Service
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"})
+_HOSTPORT = re.compile(r"^(?P<host>\[[^\]]+\]|[^/:{}\s]+)(?::(?P<port>\d+))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The parts of a resolved url that decide the callee."""
+
+    host: str | None
+    port: int | None
+    path: str
+    #: The host part holds a run-time placeholder.
+    dynamic_host: bool = False
+
+
+def split_url(text: str, *, grpc: bool = False) -> Target:
+    """Split ``http://users:8000/users/{id}?x=1`` into host, port and path.
+
+    gRPC targets are ``host:port`` (optionally ``dns:///host:port`` or ``ipv4:``).
+    """
+    if grpc:
+        for prefix in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+            if text.startswith(prefix):
+                text = text[len(prefix) :]
+        text = text.split("/", 1)[0]
+        return _hostport(text, "")
+    if "://" in text:
+        rest = text.split("://", 1)[1]
+    elif text.startswith("//"):
+        rest = text[2:]
+    elif text.startswith("/") or (text.startswith("{") and text.find("}") == len(text) - 1):
+        if text.startswith("{"):
+            return Target(None, None, "", dynamic_host=True)
+        return Target(None, None, text.split("?", 1)[0])
+    else:
+        rest = text
+    hostport, slash, path = rest.partition("/")
+    path = (slash + path).split("?", 1)[0].split("#", 1)[0]
+    return _hostport(hostport, path or "/")
+
+
+def _hostport(hostport: str, path: str) -> Target:
+    if "{" in hostport:
+        return Target(None, None, path, dynamic_host=True)
+    if "@" in hostport:
+        hostport = hostport.rsplit("@", 1)[1]
+    match = _HOSTPORT.match(hostport)
+    if not match:
+        return Target(None, None, path, dynamic_host=True)
+    port = int(match.group("port")) if match.group("port") else None
+    return Target(match.group("host").lower(), port, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Callee:
+    name: str
+    evidence: str | None = None
+    reason: str | None = None
+
+
+class HostMap:
+    """Host aliases and ports of every service, and the known infrastructure hosts."""
+
+    def __init__(
+        self, services: list[Service] | tuple[Service, ...], infra: dict[str, str]
+    ) -> None:
+        self.by_alias: dict[str, list[str]] = {}
+        self.by_port: dict[int, list[str]] = {}
+        for service in services:
+            for alias in {service.name.lower(), *(a.lower() for a in service.aliases)}:
+                self.by_alias.setdefault(alias, []).append(service.name)
+            for port in service.ports:
+                self.by_port.setdefault(port, []).append(service.name)
+        self.infra = {k.lower(): v for k, v in infra.items()}
+        self.names = {s.name for s in services}
+
+    def callee(self, target: Target) -> Callee:
+        if target.dynamic_host:
+            return Callee(UNKNOWN, reason="the host is only known at run time")
+        host = target.host
+        if host is None:
+            return Callee(UNKNOWN, reason="relative url and no base url on the client")
+        if host in _LOOPBACK:
+            if target.port is None:
+                return Callee(UNKNOWN, reason=f"{host} without a port cannot name a service")
+            owners = sorted(set(self.by_port.get(target.port, [])))
+            if len(owners) == 1:
+                return Callee(owners[0], evidence=f"port {target.port} -> service {owners[0]}")
+            if not owners:
+                return Callee(
+                    UNKNOWN, reason=f"no service is known to listen on port {target.port}"
+                )
+            return Callee(UNKNOWN, reason=f"port {target.port} is used by {', '.join(owners)}")
+        short = host.split(".")[0]
+        for candidate in (host, short):
+            owners = sorted(set(self.by_alias.get(candidate, [])))
+            if len(owners) == 1:
+                return Callee(owners[0], evidence=f"host {host} -> service {owners[0]}")
+            if len(owners) > 1:
+                if target.port is not None:
+                    by_port = [o for o in owners if o in self.by_port.get(target.port, [])]
+                    if len(by_port) == 1:
+                        return Callee(
+                            by_port[0],
+                            evidence=f"host {host}:{target.port} -> service {by_port[0]}",
+                        )
+                return Callee(UNKNOWN, reason=f"host {host} is an alias of {', '.join(owners)}")
+        if host in self.infra or short in self.infra:
+            image = self.infra.get(host) or self.infra.get(short)
+            return Callee(
+                f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} is infrastructure ({image})"
+            )
+        return Callee(f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} matches no service")
+
+    def service_named(self, name: str) -> str | None:
+        if name in self.names:
+            return name
+        owners = sorted(set(self.by_alias.get(name.lower(), [])))
+        return owners[0] if len(owners) == 1 else None

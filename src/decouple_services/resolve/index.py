@@ -1,0 +1,109 @@
+"""The project index: every file's facts, looked up by qualified name, per calling service.
+
+Two services often have modules of the same name (``app.config`` in each), so a lookup from a
+call in service A prefers A's definition; a definition from elsewhere is used only when A has
+none, and the evidence says where it came from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from decouple_services.core.model import EnvValue, Service
+from decouple_services.detect.facts import Constant, FileFacts, FunctionInfo, GrpcMethod
+from decouple_services.detect.values import Value
+
+
+@dataclass
+class ProjectIndex:
+    facts: Sequence[FileFacts]
+    services: Sequence[Service]
+    service_of: Callable[[str], str | None]
+    global_env: Sequence[EnvValue] = ()
+    infra_hosts: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, list[tuple[str, Constant]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    functions: dict[str, list[tuple[str, FunctionInfo]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    grpc_methods: dict[tuple[str, str], GrpcMethod] = field(default_factory=dict)
+    settings_classes: dict[str, str] = field(default_factory=dict)
+    #: Django settings keys and Flask config keys: (framework, key) -> definitions.
+    settings: dict[tuple[str, str], list[tuple[str, Constant]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def __post_init__(self) -> None:
+        for facts in self.facts:
+            django_settings = bool(facts.constants) and _is_django_settings_module(facts.module)
+            for const in facts.constants:
+                self.constants[const.qualname].append((facts.path, const))
+                if const.qualname.startswith("@flask."):
+                    self.settings[("flask", const.qualname[len("@flask.") :])].append(
+                        (facts.path, const)
+                    )
+                elif django_settings and const.qualname.count(".") >= 1:
+                    key = const.qualname.rpartition(".")[2]
+                    if key.isupper():
+                        self.settings[("django", key)].append((facts.path, const))
+            for fn in facts.functions:
+                self.functions[fn.qualname].append((facts.path, fn))
+            for g in facts.grpc_methods:
+                self.grpc_methods[(g.stub, g.method)] = g
+                self.grpc_methods[(g.servicer, g.method)] = g
+            for qualname, prefix in facts.settings_classes:
+                self.settings_classes[qualname] = prefix
+        self.services_by_name = {s.name: s for s in self.services}
+
+    def _pick(
+        self, entries: list[tuple[str, Constant]], service: str | None
+    ) -> tuple[str, Constant] | None:
+        if not entries:
+            return None
+        if service is not None:
+            for path, const in entries:
+                if self.service_of(path) == service:
+                    return path, const
+        return entries[0]
+
+    def constant(self, qualname: str, service: str | None) -> tuple[str, Constant] | None:
+        return self._pick(self.constants.get(qualname, []), service)
+
+    def setting(self, framework: str, key: str, service: str | None) -> tuple[str, Constant] | None:
+        return self._pick(self.settings.get((framework, key), []), service)
+
+    def function(self, qualname: str, service: str | None) -> FunctionInfo | None:
+        entries = self.functions.get(qualname, [])
+        if not entries:
+            return None
+        if service is not None:
+            for path, fn in entries:
+                if self.service_of(path) == service:
+                    return fn
+        return entries[0][1]
+
+    def lookup(self, service: str | None) -> Callable[[str], Value | None]:
+        def find(qualname: str) -> Value | None:
+            found = self.constant(qualname, service)
+            return found[1].value if found else None
+
+        return find
+
+    def env(self, name: str, service: str | None) -> EnvValue | None:
+        """A deployment-declared value: the caller's own env first, then the repo's .env."""
+        if service is not None and service in self.services_by_name:
+            found = self.services_by_name[service].env_lookup(name)
+            if found is not None:
+                return found
+        for item in self.global_env:
+            if item.name == name:
+                return item
+        return None
+
+
+def _is_django_settings_module(module: str) -> bool:
+    parts = module.split(".")
+    return "settings" in parts or parts[-1].endswith("settings")

@@ -1,0 +1,183 @@
+"""Turning a symbolic value into text, the way an expert reads the code.
+
+Literals, concatenations and joins become text; references are looked up (constants, client
+attributes, settings fields); environment variables take the value the caller's deployment
+files give them, then the repository's ``.env``, then the default in code. Whatever is known
+only at run time stays as a ``{placeholder}``. Every step taken is recorded as evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from decouple_services.detect.receivers import rebase_on_prefix
+from decouple_services.detect.values import (
+    STR_METHODS,
+    Concat,
+    Dyn,
+    Env,
+    Join,
+    Lit,
+    Obj,
+    Param,
+    Ref,
+    Setting,
+    Value,
+    show,
+)
+from decouple_services.resolve.index import ProjectIndex
+
+_MAX_DEPTH = 25
+
+
+@dataclass
+class Rendered:
+    text: str
+    evidence: list[str] = field(default_factory=list)
+    #: Why part of the value is unknown (the first reason met), or None.
+    unknown: str | None = None
+    #: What would fix it (an annotation or configuration line).
+    hint: str | None = None
+    #: Names of parameters of the enclosing function the value depends on.
+    params: list[str] = field(default_factory=list)
+
+
+class ValueRenderer:
+    """Renders values for calls made from one service."""
+
+    def __init__(self, index: ProjectIndex, service: str | None) -> None:
+        self.index = index
+        self.service = service
+
+    def render(self, value: Value) -> Rendered:
+        out = Rendered("")
+        out.text = self._render(value, out, 0)
+        return out
+
+    def _render(self, value: Value, out: Rendered, depth: int) -> str:
+        if depth > _MAX_DEPTH:
+            self._unknown(out, "value too deeply nested to follow")
+            return "{?}"
+        d = depth + 1
+        if isinstance(value, Lit):
+            return value.text
+        if isinstance(value, Concat):
+            return "".join(self._render(p, out, d) for p in value.parts)
+        if isinstance(value, Join):
+            base = self._render(value.base, out, d)
+            rel = self._render(value.url, out, d)
+            if base.startswith("{") and "}" in base:
+                return base.rstrip("/") + "/" + rel.lstrip("/")
+            return urljoin(base, rel)
+        if isinstance(value, Param):
+            out.params.append(value.name)
+            return "{" + value.name + "}"
+        if isinstance(value, Dyn):
+            return "{" + value.text + "}"
+        if isinstance(value, Env):
+            return self._env(value, out, d)
+        if isinstance(value, Setting):
+            return self._setting(value, out, d)
+        if isinstance(value, Ref):
+            return self._ref(value, out, d)
+        if isinstance(value, Obj) and value.type.startswith("str.") and len(value.args) == 1:
+            inner = self._render(value.args[0], out, d)
+            method = value.type[4:]
+            if "{" not in inner and method in STR_METHODS:
+                return STR_METHODS[method](inner)
+            return "{" + f"{inner}.{method}()" + "}"
+        if isinstance(value, Obj):
+            # A deferred environs read defined in another module: `env.str("X")`
+            if value.type.endswith((".str()", ".url()", ".__call__()")) and value.args:
+                return self._env(
+                    Env(value.args[0], value.args[1] if len(value.args) > 1 else None, "environs"),
+                    out,
+                    d,
+                )
+            return "{" + show(value) + "}"
+        return "{?}"
+
+    def _unknown(self, out: Rendered, reason: str, hint: str | None = None) -> None:
+        if out.unknown is None:
+            out.unknown = reason
+            out.hint = hint
+
+    def _env(self, value: Env, out: Rendered, depth: int) -> str:
+        name_probe = Rendered("")
+        name = self._render(value.name, name_probe, depth)
+        if name_probe.params:
+            out.params.extend(name_probe.params)
+        if "{" in name:
+            self._unknown(out, f"environment variable name {name} is computed at run time")
+            return "{$" + name + "}"
+        declared = self.index.env(name, self.service)
+        if declared is not None:
+            out.evidence.append(f"{name} <- {declared.source}")
+            return declared.value
+        if value.default is not None:
+            text = self._render(value.default, out, depth)
+            out.evidence.append(f"{name} (not set in deployment files) default in code: {text}")
+            return text
+        where = self.service or "the calling service"
+        self._unknown(
+            out,
+            f"environment variable {name} has no value in docker-compose, Kubernetes, Helm or .env files "
+            "and no default in code",
+            f"declare {name} for {where} in docker-compose.yml or a manifest, "
+            "or add `# decouple: target=<service>` on the call",
+        )
+        return "{$" + name + "}"
+
+    def _setting(self, value: Setting, out: Rendered, depth: int) -> str:
+        found = self.index.setting(value.framework, value.key, self.service)
+        label = "settings" if value.framework == "django" else "app.config"
+        if found is not None:
+            path, const = found
+            out.evidence.append(f"{label}.{value.key} <- {path}:{const.line}")
+            return self._render(const.value, out, depth)
+        declared = self.index.env(value.key, self.service)
+        if declared is not None:
+            out.evidence.append(f"{label}.{value.key} <- {value.key} <- {declared.source}")
+            return declared.value
+        self._unknown(
+            out,
+            f"{label}[{value.key!r}] is not assigned in any analysed file",
+            "add `# decouple: target=<service>` on the call",
+        )
+        return "{" + f"{label}.{value.key}" + "}"
+
+    def _ref(self, value: Ref, out: Rendered, depth: int) -> str:
+        index = self.index
+        qualname = value.qualname
+        env_text = self._settings_field_env(qualname, out)
+        if env_text is not None:
+            return env_text
+        found = index.constant(qualname, self.service)
+        if found is not None:
+            path, const = found
+            out.evidence.append(f"{qualname.rpartition('.')[2]} <- {path}:{const.line}")
+            return self._render(const.value, out, depth)
+        rebased = rebase_on_prefix(qualname, self.index.lookup(self.service))
+        if rebased is not None:
+            return self._ref(rebased, out, depth + 1)
+        short = qualname.rpartition(".")[2]
+        self._unknown(
+            out,
+            f"{qualname} is not defined in any analysed file",
+            "add `# decouple: target=<service>` on the call, or configure the client in [tool.decouple.clients]",
+        )
+        return "{" + short + "}"
+
+    def _settings_field_env(self, qualname: str, out: Rendered) -> str | None:
+        """A pydantic settings field is overridden by its environment variable."""
+        owner, _, name = qualname.rpartition(".")
+        if owner not in self.index.settings_classes:
+            return None
+        prefix = self.index.settings_classes[owner]
+        var = f"{prefix}{name}".upper()
+        declared = self.index.env(var, self.service)
+        if declared is None:
+            return None
+        out.evidence.append(f"{owner.rpartition('.')[2]}.{name} <- {var} <- {declared.source}")
+        return declared.value
