@@ -678,7 +678,7 @@ class _Extractor:
                 return True
             if name[:1].isupper() and name[1:2].islower() and isinstance(receiver, Ref | Obj):
                 return True
-            if isinstance(receiver, Ref) and name in options.wrapper_names:
+            if isinstance(receiver, Ref | Param) and name in options.wrapper_names:
                 return True
         return False
 

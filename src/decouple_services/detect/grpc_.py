@@ -77,6 +77,21 @@ class GrpcDetector(Detector):
             url_src="'payments:50051'",
             line=7,
         ),
+        Example(
+            snippet("""
+                import grpc
+                from users.gen import users_pb2_grpc
+
+                def add_user(request):
+                    channel = grpc.insecure_channel("data:50051")
+                    stub = users_pb2_grpc.AuthServiceStub(channel)
+                    return stub.addUserService(request)
+            """),
+            client="grpc",
+            method="addUserService",
+            url_src="'data:50051'",
+            line=7,
+        ),
     )
     counter_examples = (
         snippet("""
@@ -102,7 +117,9 @@ class GrpcDetector(Detector):
         if call.func is not None or receiver is None:
             return None
         rpc, _, style = call.name.partition(".")
-        if not rpc[:1].isupper() or (style and style not in CALL_STYLES):
+        # RPC names are UpperCamel by convention only: protos with `rpc getUser(...)` exist,
+        # and the stub's type already says it is gRPC.
+        if not rpc.isidentifier() or rpc.startswith("_") or (style and style not in CALL_STYLES):
             return None
         channel = receiver.arg(0, "channel")
         if not _is_stub(receiver.type, channel):

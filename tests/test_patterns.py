@@ -1,0 +1,43 @@
+"""Patterns met in real repositories, one small repository each under tests/fixtures/patterns/.
+
+Each folder holds the code of the pattern (written for it, not copied from anywhere) and an
+``expected.json``: the call sites the scan must report, field by field. With
+``"exhaustive": true`` it must report no other.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.render.json import render_json
+
+PATTERNS = Path(__file__).parent / "fixtures" / "patterns"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PATTERNS.iterdir() if p.is_dir()))
+def test_pattern(name: str) -> None:
+    root = PATTERNS / name
+    expected: dict[str, Any] = json.loads((root / "expected.json").read_text(encoding="utf-8"))
+    result = json.loads(render_json(scan(root, ScanOptions(use_cache=False, jobs=1))))
+    sites = result["call_sites"]
+    for want in expected["call_sites"]:
+        here = [s for s in sites if (s["file"], s["line"]) == (want["file"], want["line"])]
+        assert here, f"no call site at {want['file']}:{want['line']}; found {_brief(sites)}"
+        got = {key: here[0].get(key) for key in want}
+        assert got == want, f"{want['file']}:{want['line']}: {here[0]['evidence']}"
+    if expected.get("exhaustive"):
+        wanted = {(w["file"], w["line"]) for w in expected["call_sites"]}
+        extra = [s for s in sites if (s["file"], s["line"]) not in wanted]
+        assert not extra, f"unexpected call sites: {_brief(extra)}"
+    for service, want_root in expected.get("services", {}).items():
+        roots = {s["name"]: s["root"] for s in result["services"]}
+        assert roots.get(service) == want_root, roots
+
+
+def _brief(sites: list[dict[str, Any]]) -> list[str]:
+    return [f"{s['file']}:{s['line']} {s['role']} {s['callee']}" for s in sites]
