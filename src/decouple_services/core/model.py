@@ -41,6 +41,16 @@ class Role(str, Enum):
     EVENT = "event"
 
 
+class Confidence(str, Enum):
+    #: The callee follows from values in the repository (literals, constants, deployment
+    #: files, aliases, ports).
+    EXACT = "exact"
+    #: The value is not in the repository; the callee was inferred from a name (a variable,
+    #: a setting, a stub class) or from the one service serving a gRPC stub. The evidence
+    #: says which.
+    INFERRED = "inferred"
+
+
 UNKNOWN = "unknown"
 EXTERNAL_PREFIX = "external:"
 
@@ -159,6 +169,8 @@ class CallSite:
     #: Why the callee is ``unknown`` and the annotation or config line that would fix it.
     unknown_reason: str | None = None
     fix_hint: str | None = None
+    #: How the callee was found: from values (``exact``) or inferred from names (``inferred``).
+    confidence: Confidence = Confidence.EXACT
 
     @property
     def is_inter_service(self) -> bool:

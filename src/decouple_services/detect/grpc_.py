@@ -14,6 +14,10 @@ _INTERCEPT = frozenset({"grpc.intercept_channel"})
 #: Extraction records them as a method named ``"Charge.future"`` called on the stub.
 CALL_STYLES = frozenset({"future", "with_call"})
 _GENERATED_MODULE_SUFFIX = "_pb2_grpc"
+#: A channel's own methods: called on a stub by mistake, never an RPC.
+_CHANNEL_METHODS = frozenset(
+    {"close", "subscribe", "unsubscribe", "channel_ready", "get_state", "wait_for_state_change"}
+)
 
 
 class GrpcDetector(Detector):
@@ -119,7 +123,12 @@ class GrpcDetector(Detector):
         rpc, _, style = call.name.partition(".")
         # RPC names are UpperCamel by convention only: protos with `rpc getUser(...)` exist,
         # and the stub's type already says it is gRPC.
-        if not rpc.isidentifier() or rpc.startswith("_") or (style and style not in CALL_STYLES):
+        if (
+            not rpc.isidentifier()
+            or rpc.startswith("_")
+            or rpc in _CHANNEL_METHODS
+            or (style and style not in CALL_STYLES)
+        ):
             return None
         channel = receiver.arg(0, "channel")
         if not _is_stub(receiver.type, channel):

@@ -38,6 +38,7 @@ from decouple_services.core.model import (
     SCHEMA_VERSION,
     CallSite,
     Category,
+    Confidence,
     Diagnostic,
     Endpoint,
     EnvValue,
@@ -137,6 +138,7 @@ def _call_site(site: CallSite) -> dict[str, object]:
         "payload": site.payload,
         "unknown_reason": site.unknown_reason,
         "fix_hint": site.fix_hint,
+        "confidence": site.confidence.value,
     }
 
 
@@ -365,6 +367,7 @@ def _read_call_site(r: _Reader, obj: dict[str, Any], path: str) -> CallSite:
         payload=r.optional_str(obj, "payload", path),
         unknown_reason=r.optional_str(obj, "unknown_reason", path),
         fix_hint=r.optional_str(obj, "fix_hint", path),
+        confidence=r.enum(obj, "confidence", Confidence, Confidence.EXACT, path),
     )
 
 

@@ -22,6 +22,7 @@ from decouple_services.core.model import (
     UNKNOWN,
     CallSite,
     Category,
+    Confidence,
     Endpoint,
     Role,
     call_site_id,
@@ -35,6 +36,7 @@ from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import Concat, Env, Join, Obj, Param, Ref, Value
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
+from decouple_services.resolve.infer import CalleeInference, Inferred, host_names
 from decouple_services.resolve.redact import redact_url
 from decouple_services.resolve.values import Rendered, ValueRenderer
 
@@ -82,6 +84,7 @@ class CallResolver:
         for endpoint in endpoints:
             self.endpoints_by_service[endpoint.service].append(endpoint)
         self.handlers = {e.handler for e in endpoints}
+        self.inference = CalleeInference(index.services, endpoints)
         self.categorize = categorize
         self.match_endpoint = match_endpoint
 
@@ -196,6 +199,7 @@ class CallResolver:
         wrapper: Wrapper | None = None
         target = split_url(url.text, grpc=grpc)
         role = Role.CALL
+        confidence = Confidence.EXACT
         if call.target_override:
             named = self.hosts.service_named(call.target_override)
             callee = named or call.target_override
@@ -226,6 +230,10 @@ class CallResolver:
             callee = found.name
             if found.evidence:
                 evidence.append(found.evidence)
+            inferred = self._infer(match, url) if callee == UNKNOWN else None
+            if inferred is not None:
+                callee, confidence = inferred.callee, Confidence.INFERRED
+                evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
             if callee == UNKNOWN:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
@@ -260,8 +268,20 @@ class CallResolver:
             payload=match.payload,
             unknown_reason=reason if callee == UNKNOWN else None,
             fix_hint=hint if callee == UNKNOWN else None,
+            confidence=confidence,
         )
         return site, wrapper
+
+    def _infer(self, match: Match, url: Rendered) -> Inferred | None:
+        """A callee for a call whose host is not in the repository: the one service serving
+        its gRPC stub, or the one service its variable, setting or stub is named after."""
+        names = host_names(url.text) or ([match.url_src] if match.url_src else [])
+        if match.grpc_stub is not None:
+            served = self.inference.by_grpc_server(match.grpc_stub)
+            if served is not None:
+                return served
+            names.append(match.grpc_stub.rpartition(".")[2])
+        return self.inference.by_name(names)
 
     def _combined(self, match: Match, renderer: ValueRenderer) -> Rendered:
         url = renderer.render(match.url)

@@ -115,10 +115,12 @@ class HostMap:
                         )
                 return Callee(UNKNOWN, reason=f"host {host} is an alias of {', '.join(owners)}")
         if host in self.infra or short in self.infra:
-            image = self.infra.get(host) or self.infra.get(short)
-            return Callee(
-                f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} is infrastructure ({image})"
-            )
+            # Declared in the repository's deployment files but built elsewhere (an image):
+            # still one of this system's services, whatever it is written in.
+            name = host if host in self.infra else short
+            image = self.infra[name]
+            built = f" ({image})" if image else ""
+            return Callee(name, evidence=f"host {host} -> service {name}{built}, declared without code here")
         return Callee(f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} matches no service")
 
     def service_named(self, name: str) -> str | None:

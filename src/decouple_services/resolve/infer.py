@@ -1,0 +1,173 @@
+"""Callees inferred when the value is not in the repository.
+
+A url read from a Secret or a CI variable has no value to follow, but its name usually says
+where it goes: ``USERS_SERVICE_URL`` goes to ``users``, ``settings.PAYMENT_API`` to
+``payment``, a ``CartServiceStub`` to ``cart``. And a gRPC stub goes to the service that
+registers its servicer, whatever the stub's channel says. Such callees are marked
+``inferred`` with the reason; an inference is made only when exactly one service fits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from decouple_services.core.model import Endpoint, Service
+
+#: Words that say "this is an address" rather than which service it is.
+GENERIC = frozenset(
+    {
+        "url",
+        "urls",
+        "uri",
+        "host",
+        "hostname",
+        "base",
+        "api",
+        "apis",
+        "endpoint",
+        "endpoints",
+        "address",
+        "addr",
+        "server",
+        "service",
+        "services",
+        "svc",
+        "http",
+        "https",
+        "port",
+        "root",
+        "prefix",
+        "path",
+        "internal",
+        "external",
+        "public",
+        "private",
+        "remote",
+        "settings",
+        "setting",
+        "config",
+        "conf",
+        "cfg",
+        "env",
+        "environ",
+        "os",
+        "getenv",
+        "get",
+        "self",
+        "cls",
+        "app",
+        "state",
+        "client",
+        "clients",
+        "conn",
+        "connection",
+        "target",
+        "dsn",
+        "link",
+        "domain",
+        "name",
+        "value",
+        "default",
+        "local",
+        "localhost",
+        "stub",
+        "channel",
+        "grpc",
+        "rest",
+        "v1",
+        "v2",
+        "v3",
+        "the",
+        "to",
+        "of",
+        "for",
+        "and",
+        "web",
+        "backend",
+        "frontend",
+        "main",
+        "core",
+        "common",
+    }
+)
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def words(text: str) -> frozenset[str]:
+    """The distinctive words of a name: split at case changes and punctuation, singular,
+    generic words dropped."""
+    out = set()
+    for raw in _WORD.findall(text):
+        word = raw.lower()
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        if word not in GENERIC and not word.isdigit():
+            out.add(word)
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class Inferred:
+    callee: str
+    reason: str
+
+
+class CalleeInference:
+    def __init__(self, services: Sequence[Service], endpoints: Iterable[Endpoint]) -> None:
+        self.words = {
+            s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
+            for s in services
+        }
+        #: gRPC service (``pkg.Service`` and bare ``Service``) -> services serving it.
+        self.grpc_servers: dict[str, set[str]] = {}
+        for endpoint in endpoints:
+            if endpoint.protocol != "grpc":
+                continue
+            full = endpoint.path.strip("/").rpartition("/")[0]
+            for key in {full, full.rpartition(".")[2]}:
+                self.grpc_servers.setdefault(key, set()).add(endpoint.service)
+
+    def by_grpc_server(self, stub_type: str) -> Inferred | None:
+        """The one service registering the servicer of ``stub_type`` (``...FooStub``)."""
+        name = stub_type.rpartition(".")[2].removesuffix("Stub")
+        servers = self.grpc_servers.get(name, set())
+        if len(servers) != 1:
+            return None
+        (server,) = servers
+        return Inferred(
+            server, f"{name} is served by {server} only (its servicer is registered there)"
+        )
+
+    def by_name(self, names: Iterable[str]) -> Inferred | None:
+        """The one service whose name fits the words of ``names`` (variables, settings,
+        stub classes), or None when none or several do."""
+        for name in names:
+            wanted = words(name)
+            if not wanted:
+                continue
+            fits = [s for s, own in self.words.items() if own and (wanted <= own or own <= wanted)]
+            if len(fits) > 1:
+                exact = [s for s in fits if self.words[s] == wanted]
+                fits = exact
+            if len(fits) == 1:
+                return Inferred(fits[0], f"inferred from the name {name!r}")
+        return None
+
+
+def host_names(url_text: str) -> list[str]:
+    """The names standing for the host in a rendered url: ``{settings.USERS_URL}/users`` ->
+    ``["settings.USERS_URL"]``; nothing when the host is written out."""
+    rest = url_text.split("://", 1)[1] if "://" in url_text else url_text
+    depth = 0
+    for i, ch in enumerate(rest):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "/" and depth == 0:
+            rest = rest[:i]
+            break
+    return [m.group(1) for m in _PLACEHOLDER.finditer(rest) if m.group(1).strip()]
