@@ -14,6 +14,7 @@ from decouple_services.core.model import (
     UNKNOWN,
     CallSite,
     Category,
+    Confidence,
     Diagnostic,
     Endpoint,
     Role,
@@ -67,6 +68,8 @@ def flag_tags(site: CallSite) -> list[str]:
         tags.append("in-handler")
     if site.via_wrapper:
         tags.append(f"via {site.via_wrapper}")
+    if site.confidence is Confidence.INFERRED:
+        tags.append("inferred callee")
     if site.category is not Category.PRODUCTION:
         tags.append(site.category.value)
     return tags

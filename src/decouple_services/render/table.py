@@ -54,6 +54,7 @@ _FLAG_STYLES = {
     "no-timeout": "red",
     "async": "cyan",
     "in-handler": "yellow",
+    "inferred callee": "yellow",
 }
 _SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "dim"}
 

@@ -120,7 +120,9 @@ class HostMap:
             name = host if host in self.infra else short
             image = self.infra[name]
             built = f" ({image})" if image else ""
-            return Callee(name, evidence=f"host {host} -> service {name}{built}, declared without code here")
+            return Callee(
+                name, evidence=f"host {host} -> service {name}{built}, declared without code here"
+            )
         return Callee(f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} matches no service")
 
     def service_named(self, name: str) -> str | None:
