@@ -243,6 +243,9 @@ def main() -> int:
         labels = json.loads(path.read_text(encoding="utf-8"))
         if args.repo and labels["repo"] not in args.repo:
             continue
+        if "calls" not in labels or "services" not in labels:
+            print(f"{labels['repo']}: labels not finished, skipped", file=sys.stderr)
+            continue
         tree = args.corpus_dir / path.stem
         if not tree.is_dir():
             print(f"{labels['repo']}: not extracted in {tree} (see README.md)", file=sys.stderr)
