@@ -2,7 +2,8 @@
 
 Each folder holds the code of the pattern (written for it, not copied from anywhere) and an
 ``expected.json``: the call sites the scan must report, field by field. With
-``"exhaustive": true`` it must report no other.
+``"exhaustive": true`` it must report no other; ``"services"`` gives the roots services
+must have (and with ``"exhaustive_services": true``, the only services).
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ def test_pattern(name: str) -> None:
         wanted = {(w["file"], w["line"]) for w in expected["call_sites"]}
         extra = [s for s in sites if (s["file"], s["line"]) not in wanted]
         assert not extra, f"unexpected call sites: {_brief(extra)}"
+    roots = {s["name"]: s["root"] for s in result["services"]}
     for service, want_root in expected.get("services", {}).items():
-        roots = {s["name"]: s["root"] for s in result["services"]}
         assert roots.get(service) == want_root, roots
+    if expected.get("exhaustive_services"):
+        assert sorted(roots) == sorted(expected["services"]), roots
 
 
 def _brief(sites: list[dict[str, Any]]) -> list[str]:

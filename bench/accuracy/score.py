@@ -82,7 +82,7 @@ def norm_root(root: str | None) -> str | None:
 
 
 def service_map(labels: dict[str, Any], scan: dict[str, Any], tally: Tally) -> dict[str, str]:
-    """Reported service name -> labelled service name (by name, then by root)."""
+    """Reported service name -> labelled service name (by name, else by root)."""
     labelled = labels["services"]
     by_name = {s["name"]: s for s in labelled}
     by_root: dict[str, str] = {}
@@ -93,10 +93,10 @@ def service_map(labels: dict[str, Any], scan: dict[str, Any], tally: Tally) -> d
     mapping: dict[str, str] = {}
     for s in scan["services"]:
         name, root = s["name"], norm_root(s.get("root"))
-        if root is not None and root in by_root:
-            mapping[name] = by_root[root]
-        elif name in by_name:
+        if name in by_name:
             mapping[name] = name
+        elif root is not None and root in by_root:
+            mapping[name] = by_root[root]
     hits = Counter(mapping.values())
     tally.services = len(labelled)
     tally.services_found = len(hits)

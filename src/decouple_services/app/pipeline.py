@@ -441,6 +441,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     services = list(discovery.services)
 
     owners: dict[str, str | None] = {}
+    roots: dict[str, str] = {}
     owners_for: list[list[Service]] = [services]
 
     def service_of(path: str) -> str | None:
@@ -448,10 +449,22 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         if owners_for[0] is not services:
             owners.clear()
             owners_for[0] = services
+            roots.clear()
+        if not roots:
+            roots.update((s.name, s.root) for s in services)
         if path in owners:
             return owners[path]
-        # Code outside every service (scripts/, loadtest/) is named after its top folder.
-        owner = service_for_path(services, path) or (path.split("/", 1)[0] if "/" in path else None)
+        # Code outside every service (scripts/, loadtest/) is named after its top folder, and
+        # so is a top-level tests/ or scripts/ folder that only a service rooted at the whole
+        # repository would hold: those are not part of what that service deploys.
+        owner = service_for_path(services, path)
+        top = path.split("/", 1)[0] if "/" in path else None
+        if owner is None or (
+            top is not None
+            and roots.get(owner) == "."
+            and categorize(top + "/x.py", config) is not Category.PRODUCTION
+        ):
+            owner = top or owner
         owners[path] = owner
         return owner
 

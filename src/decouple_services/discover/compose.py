@@ -43,6 +43,8 @@ class ComposeFile:
     infra_hosts: dict[str, str] = field(default_factory=dict, hash=False)
     #: Service name -> repo-relative Dockerfile its build uses.
     dockerfiles: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Service name -> its ``entrypoint`` and ``command``, as one command line.
+    commands: dict[str, str] = field(default_factory=dict, hash=False)
     #: Repo-relative ``env_file:`` paths this file reads.
     env_files: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
@@ -81,6 +83,7 @@ def parse_compose(
         image_services=tuple(reader.image_services),
         infra_hosts=reader.infra_hosts,
         dockerfiles=reader.dockerfiles,
+        commands=reader.commands,
         env_files=tuple(dict.fromkeys(reader.env_files)),
         diagnostics=tuple(reader.diagnostics),
     )
@@ -103,6 +106,7 @@ class _Reader:
         self.image_services: list[Service] = []
         self.infra_hosts: dict[str, str] = {}
         self.dockerfiles: dict[str, str] = {}
+        self.commands: dict[str, str] = {}
         self.env_files: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self._definitions: dict[str, Node] = {}
@@ -176,6 +180,9 @@ class _Reader:
                     aliases.append(alias)
         aliases = list(dict.fromkeys(aliases))
         ports = self._ports(spec)
+        command = self._command(spec)
+        if command:
+            self.commands[name] = command
         env = self._env(name, spec)
         image = self._text(_yaml.get(spec, "image")) or ""
 
@@ -264,14 +271,19 @@ class _Reader:
             value = self._text(item)
             if value:
                 ports.extend(parse_port_spec(value))
-        for key in ("command", "entrypoint"):
+        ports.extend(ports_in_command(self._command(spec)))
+        return list(dict.fromkeys(ports))
+
+    def _command(self, spec: MappingNode) -> str:
+        """``entrypoint`` then ``command``, each a string or a list, as one command line."""
+        parts: list[str] = []
+        for key in ("entrypoint", "command"):
             node = _yaml.get(spec, key)
             if isinstance(node, SequenceNode):
-                command = " ".join(t for t in (self._text(n) for n in node.value) if t)
+                parts.extend(t for t in (self._text(n) for n in node.value) if t)
             else:
-                command = self._text(node) or ""
-            ports.extend(ports_in_command(command))
-        return list(dict.fromkeys(ports))
+                parts.append(self._text(node) or "")
+        return " ".join(p for p in parts if p)
 
     def _env(self, name: str, spec: MappingNode) -> list[EnvValue]:
         by_name: dict[str, EnvValue] = {}

@@ -75,6 +75,8 @@ class DockerfileFacts:
 
     ports: tuple[int, ...] = ()
     env: tuple[EnvValue, ...] = ()
+    #: ``ENTRYPOINT`` and ``CMD`` of the final stage, as one command line.
+    command: str = ""
 
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
@@ -92,6 +94,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
     env: dict[str, EnvValue] = {}
     args: dict[str, str] = {}
     ports: list[int] = []
+    run: dict[str, str] = {}
 
     def lookup(name: str) -> str | None:
         if name in env:
@@ -109,6 +112,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             inherited = stages.get(base.lower())
             env = dict(inherited[0]) if inherited else {}
             ports = list(inherited[1]) if inherited else []
+            run = {}
             if len(words) >= 3 and words[-2].upper() == "AS":
                 stages[words[-1].lower()] = (env, ports)
         elif keyword == "ARG":
@@ -122,8 +126,10 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             for word in rest.split():
                 ports.extend(parse_port_spec(interpolate(word, lookup)))
         elif keyword in ("CMD", "ENTRYPOINT"):
-            ports.extend(ports_in_command(interpolate(_command_text(rest), lookup)))
-    return DockerfileFacts(tuple(dict.fromkeys(ports)), tuple(env.values()))
+            run[keyword] = interpolate(_command_text(rest), lookup)
+            ports.extend(ports_in_command(run[keyword]))
+    command = " ".join(run[k] for k in ("ENTRYPOINT", "CMD") if k in run)
+    return DockerfileFacts(tuple(dict.fromkeys(ports)), tuple(env.values()), command)
 
 
 def _instructions(text: str) -> Iterable[tuple[int, str]]:

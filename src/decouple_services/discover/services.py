@@ -35,6 +35,7 @@ from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
+from decouple_services.discover.entrypoints import entry_file
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
 from decouple_services.discover.k8s import (
     ConfigMap,
@@ -118,6 +119,8 @@ class _Builder:
         self.ports: list[int] = []
         self.env: list[EnvValue] = []
         self.dockerfiles: list[str] = []
+        #: The compose ``entrypoint``/``command``, when it sets one.
+        self.command = ""
 
     def add(
         self,
@@ -215,6 +218,7 @@ class _Discovery:
         global_env = self._global_env()
         self._from_config()
         self._from_compose(global_env)
+        self._narrow_shared_roots()
         self._from_kubernetes()
         self._from_helm()
         self._from_markers()
@@ -318,6 +322,7 @@ class _Discovery:
                 dockerfile = parsed.dockerfiles.get(service.name)
                 if dockerfile:
                     _extend_unique(builder.dockerfiles, [dockerfile])
+                builder.command = builder.command or parsed.commands.get(service.name, "")
         # Image-only entries extend a service built in another compose file (an override
         # file adding env); only the rest are infrastructure.
         for parsed in parsed_files:
@@ -333,6 +338,39 @@ class _Discovery:
                 else:
                     for alias in service.aliases:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
+
+    def _narrow_shared_roots(self) -> None:
+        """Services built from one shared context own the folder of the module they run.
+
+        ``context: .`` with a Dockerfile per service gives every service the whole tree;
+        a worker whose command is ``python -m scripts.workers.submission_worker`` owns
+        ``scripts/workers`` instead. A service whose command runs no Python module of the
+        tree (a shell script, ``gunicorn``) keeps the context.
+        """
+        by_root: dict[str, list[_Builder]] = {}
+        for builder in self.builders.values():
+            if builder.root:
+                by_root.setdefault(builder.root, []).append(builder)
+        python = set(self.listing.python)
+        for root, group in by_root.items():
+            if len(group) < 2:
+                continue
+            for builder in group:
+                command = builder.command or self._dockerfile_command(builder)
+                entry = entry_file(command, root, python) if command else None
+                if entry is None:
+                    continue
+                folder = posixpath.dirname(entry) or "."
+                if folder != root and (root == "." or folder.startswith(root + "/")):
+                    builder.root = folder
+                    builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
+
+    def _dockerfile_command(self, builder: _Builder) -> str:
+        for rel in builder.dockerfiles:
+            text = self.read(rel) if rel in self._deploy else None
+            if text is not None:
+                return parse_dockerfile(text, rel).command
+        return ""
 
     def _from_kubernetes(self) -> None:
         charts = self._chart_dirs()
@@ -459,9 +497,13 @@ class _Discovery:
 
     def _from_markers(self) -> None:
         found_before = any(b.root != "" for b in self.builders.values())
+        # A Dockerfile that a compose build names belongs to that service, wherever it is.
+        built_with = {posixpath.dirname(d) for b in self.builders.values() for d in b.dockerfiles}
         for marker_dir in find_marker_dirs(self._all_paths):
             directory = marker_dir.directory
             if directory == "." or not self._may_be_service_dir(directory):
+                continue
+            if directory in built_with and all(is_dockerfile(m) for m in marker_dir.markers):
                 continue
             roots = [b.root for b in self.builders.values() if b.root not in ("", ".")]
             # A marker inside a known service is part of it; a directory holding known

@@ -1,0 +1,44 @@
+"""Which Python file a container runs, from its command line.
+
+Compose services built from one shared context (``context: .`` with a Dockerfile each)
+would all own the whole tree; the module their command runs says which part is theirs:
+``python -m scripts.workers.submission_worker`` runs ``scripts/workers/``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Collection
+
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
+#: Interpreter options that take no value; anything else stops the search.
+_FLAGS = frozenset({"-u", "-B", "-O", "-OO", "-E", "-s", "-S", "-I", "-b", "-bb", "-q"})
+
+
+def entry_file(command: str, context: str, python_files: Collection[str]) -> str | None:
+    """The repo-relative file ``python -m pkg.mod`` or ``python path/to/file.py`` runs in
+    ``command``, when it is one of ``python_files`` under the build ``context``."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    for index, word in enumerate(words):
+        if not _PYTHON.match(posixpath.basename(word)):
+            continue
+        rest = words[index + 1 :]
+        while rest and rest[0] in _FLAGS:
+            rest = rest[1:]
+        if len(rest) >= 2 and rest[0] == "-m":
+            stem = rest[1].replace(".", "/")
+            candidates = [f"{stem}.py", f"{stem}/__main__.py"]
+        elif rest and rest[0].endswith(".py"):
+            candidates = [rest[0].removeprefix("./")]
+        else:
+            continue
+        for candidate in candidates:
+            path = posixpath.normpath(posixpath.join(context, candidate))
+            if path in python_files:
+                return path
+    return None
