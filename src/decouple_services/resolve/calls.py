@@ -216,7 +216,9 @@ class CallResolver:
             else:
                 reason = f"service argument {service_text.text!r} names no known service"
                 hint = f"declare it under [tool.decouple.services.{service_text.text}]"
-        elif target.dynamic_host and _host_has_param(url):
+        elif target.dynamic_host and _host_has_param(url) and match.grpc_stub is None:
+            # A gRPC stub's type names the service and the RPC, so a stub on a channel that a
+            # caller passes in is still a call site; only the address is the caller's.
             role = Role.WRAPPER
             fn = self.index.function(call.function, caller)
             params = fn.params if fn else ()
