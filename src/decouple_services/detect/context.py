@@ -388,6 +388,14 @@ class ModuleContext:
             if expr.attr == "client" and self._is_locust_user(owner):
                 return Obj("locust.client", kwargs=(("host", Ref(f"{owner}.host")),))
             return Ref(f"{owner}.{expr.attr}")
+        if (
+            expr.attr == "client"
+            and isinstance(base, ast.Name)
+            and self._imports_locust()
+            and isinstance(self._name(base.id, scope, depth), Param)
+        ):
+            # `def signup(l): l.client.post(...)`: load-test helpers take the user or TaskSet.
+            return Obj("locust.client")
         if expr.attr == "state":
             # app.state / request.app.state / request.state: one shared namespace per service,
             # filled by `app.state.x = ...` and by a lifespan's `yield {"x": ...}`.
@@ -530,7 +538,14 @@ class ModuleContext:
         cls = self.classes.get(name)
         if cls is None:
             return False
-        return any(b.startswith("locust.") and b.endswith("User") for b in self.base_qualnames(cls))
+        # A TaskSet's self.client is its user's client.
+        return any(
+            b.startswith("locust.") and b.endswith(("User", "TaskSet"))
+            for b in self.base_qualnames(cls)
+        )
+
+    def _imports_locust(self) -> bool:
+        return any(q == "locust" or q.startswith("locust.") for q in self.imports.values())
 
 
 def _lit_text(value: Value) -> str:

@@ -34,8 +34,10 @@ class LocustDetector(Detector):
 
     Finds ``self.client.get(...)``, ``post``, ``put``, ``patch``, ``delete``, ``head``,
     ``options``, ``request(method, url)`` and ``rest(method, url)`` inside classes deriving
-    from locust's ``HttpUser`` or ``FastHttpUser``. The class's ``host`` attribute becomes the
-    call's base. Every call is classified as load generation, wherever the file lives, so
+    from locust's ``HttpUser`` or ``FastHttpUser``, or from a ``TaskSet`` (whose client is
+    its user's), and in helper functions of a locust file that receive the user or the task
+    set (``def signup(l): l.client.post(...)``). A user class's ``host`` attribute becomes
+    the call's base. Every call is classified as load generation, wherever the file lives, so
     it is reported but not counted as production coupling.
 
     ``has_timeout`` needs ``timeout=`` on the call; the payload comes from ``json=``,
@@ -80,6 +82,37 @@ class LocustDetector(Detector):
             method="POST",
             url_src='"/checkout"',
             line=7,
+        ),
+        Example(
+            snippet("""
+                from locust import SequentialTaskSet, task
+
+                class Checkout(SequentialTaskSet):
+                    @task
+                    def pay(self):
+                        self.client.post(f"{PAYMENT_URL}/pay", json={"amount": 3})
+            """),
+            client="locust",
+            method="POST",
+            url_src='f"{PAYMENT_URL}/pay"',
+            line=6,
+        ),
+        Example(
+            snippet("""
+                from locust import HttpUser, task
+
+                def create_item(session, price):
+                    session.client.post(f"{STOCK_URL}/item/create/{price}")
+
+                class Admin(HttpUser):
+                    @task
+                    def stock(self):
+                        create_item(self, 3)
+            """),
+            client="locust",
+            method="POST",
+            url_src='f"{STOCK_URL}/item/create/{price}"',
+            line=4,
         ),
     )
     counter_examples = (
