@@ -139,6 +139,9 @@ class Scope:
     owner_class: str | None = None
     #: Names assigned anywhere in this function: a read before the assignment is still local.
     assigned: frozenset[str] = frozenset()
+    #: Parameters annotated with a client type (``session: aiohttp.ClientSession``): the
+    #: object they hold, whatever the caller passes.
+    param_types: dict[str, str] = field(default_factory=dict)
 
 
 class ModuleContext:
@@ -215,6 +218,38 @@ class ModuleContext:
             return ".".join([self.imports[head], *parts[1:]])
         if head in self.functions or head in self.classes:
             return ".".join([self.module, *parts])
+        return None
+
+    def client_type(self, annotation: ast.expr | None, scope: Scope | None = None) -> str | None:
+        """The client class an annotation names (``aiohttp.ClientSession``,
+        ``Optional[httpx.AsyncClient]``, ``Annotated[FooStub, Depends(...)]``,
+        ``"UsersClient"``), or None for anything else: only types that make requests count,
+        so an annotated ``url: HttpUrl`` stays a parameter."""
+        for _ in range(4):
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                try:
+                    annotation = ast.parse(annotation.value, mode="eval").body
+                except SyntaxError:
+                    return None
+            elif isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+                left, right = annotation.left, annotation.right
+                annotation = right if _is_none(left) else left
+            elif isinstance(annotation, ast.Subscript):
+                wrapper = dotted(annotation.value)
+                if not wrapper or wrapper[-1] not in ("Optional", "Annotated"):
+                    return None
+                inner = annotation.slice
+                annotation = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+            else:
+                break
+        if annotation is None:
+            return None
+        qual = self.qualname(annotation, scope)
+        if qual is None:
+            return None
+        top, cls = qual.split(".", 1)[0], qual.rpartition(".")[2]
+        if top in _CLIENT_MODULES or cls.endswith(("Stub", "Client", "Session")):
+            return qual
         return None
 
     def base_qualnames(self, cls: ast.ClassDef) -> tuple[str, ...]:
@@ -369,7 +404,8 @@ class ModuleContext:
                 if name in current.locals:
                     return current.locals[name]
                 if name in current.params:
-                    return Param(name, current.qualname)
+                    typed = current.param_types.get(name)
+                    return Obj(typed) if typed else Param(name, current.qualname)
                 if current.kind == "function" and name in current.assigned:
                     return Dyn(name)
             current = current.parent
@@ -419,6 +455,10 @@ class ModuleContext:
         if parts and parts[-1] == "config" and isinstance(key, Lit):
             # Flask: app.config["X"], current_app.config["X"]
             return Setting("flask", key.text)
+        if parts and parts[-1] in _AIOHTTP_APP_NAMES and isinstance(key, Lit | Ref):
+            # aiohttp's per-application storage: one namespace per service, like app.state
+            # (keys are strings or web.AppKey constants).
+            return Ref(f"@app[{key.text if isinstance(key, Lit) else key.qualname}]")
         inner = self.evaluate(expr.value, scope, depth)
         if isinstance(inner, Ref) and isinstance(key, Lit):
             return Ref(f"{inner.qualname}[{key.text}]")
@@ -546,6 +586,19 @@ class ModuleContext:
 
     def _imports_locust(self) -> bool:
         return any(q == "locust" or q.startswith("locust.") for q in self.imports.values())
+
+
+#: Names of an aiohttp application where handlers and startup hooks reach it:
+#: ``app[...]``, ``request.app[...]``, ``request.config_dict[...]``.
+_AIOHTTP_APP_NAMES = frozenset({"app", "config_dict"})
+
+
+#: Libraries whose annotated objects make requests.
+_CLIENT_MODULES = frozenset({"aiohttp", "httpx", "requests", "urllib3", "grpc"})
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _lit_text(value: Value) -> str:

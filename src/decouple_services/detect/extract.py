@@ -44,6 +44,31 @@ from decouple_services.detect.lowering import lower_new_syntax
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
 
+
+def _dependency(
+    default: ast.expr | None, annotation: ast.expr | None, ctx: ModuleContext, scope: Scope
+) -> str | None:
+    """The function a FastAPI ``Depends(...)`` names, in a default or an ``Annotated``."""
+    candidates: list[ast.expr] = [default] if default is not None else []
+    if isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple):
+        candidates.extend(annotation.slice.elts[1:])
+    for node in candidates:
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and (dotted(node.func) or [""])[-1] == "Depends"
+        ):
+            return ctx.qualname(node.args[0], scope)
+    return None
+
+
+def _opaque(value: Value) -> bool:
+    """A value with nothing to follow: run-time only, a parameter, or a DI marker."""
+    return isinstance(value, Dyn | Param) or (
+        isinstance(value, Obj) and value.type.rpartition(".")[2] in ("Depends", "Provide")
+    )
+
+
 _DIRECTIVE = re.compile(r"#\s*decouple:\s*(ignore|target\s*=\s*([A-Za-z0-9_.:\-]+))")
 #: Last names of context managers and decorators that open a database transaction: Django's
 #: ``transaction.atomic``, SQLAlchemy's ``session.begin()``/``begin_nested()``, asyncpg's and
@@ -336,6 +361,7 @@ class _Extractor:
         self.options = options
         self.calls: list[RawCall] = []
         self.constants: list[Constant] = []
+        self._factories: set[str] = set()
         self.functions: list[FunctionInfo] = []
         self.ports: list[Port] = []
         self.settings_classes: list[tuple[str, str]] = []
@@ -447,6 +473,11 @@ class _Extractor:
         key = self.ctx.evaluate(target.slice, scope)
         if parts and parts[-1] == "config" and isinstance(key, Lit):
             self._constant(f"@flask.{key.text}", self.ctx.evaluate(expr, scope), line)
+            return
+        slot = self.ctx.evaluate(target, scope)
+        if isinstance(slot, Ref) and slot.qualname.startswith("@app["):
+            # aiohttp: `app["session"] = ClientSession()`, read back as request.app["session"]
+            self._constant(slot.qualname, self.ctx.evaluate(expr, scope), line)
 
     # --- walking -----------------------------------------------------------------------------
 
@@ -482,6 +513,15 @@ class _Extractor:
                 self._visit_exprs(stmt, scope)
                 if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
                     self._bind(stmt, scope)
+                elif isinstance(stmt, ast.Return) and stmt.value is not None:
+                    self._factory_return(stmt.value, scope)
+                elif (
+                    isinstance(stmt, ast.Expr)
+                    and isinstance(stmt.value, ast.Yield)
+                    and stmt.value.value is not None
+                ):
+                    # a dependency or lifespan generator: what it yields is what users get
+                    self._factory_return(stmt.value.value, scope)
                 elif (
                     isinstance(stmt, ast.For | ast.AsyncFor)
                     and isinstance(stmt.target, ast.Name)
@@ -493,6 +533,16 @@ class _Extractor:
         finally:
             self.stack.pop()
 
+    def _factory_return(self, expr: ast.expr, scope: Scope) -> None:
+        """What a factory returns (``def get_stub(): return FooStub(channel)``), recorded as
+        the constant ``<function>()`` so a call of it is known to give that object."""
+        if scope.kind != "function":
+            return
+        value = self.ctx.evaluate(expr, scope)
+        if isinstance(value, Obj) and scope.qualname not in self._factories:
+            self._factories.add(scope.qualname)
+            self._constant(f"{scope.qualname}()", value, expr.lineno)
+
     def _bind(self, stmt: ast.Assign | ast.AnnAssign, scope: Scope) -> None:
         assert stmt.value is not None
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -503,6 +553,12 @@ class _Extractor:
             if expr is None:
                 return
         value = self.ctx.evaluate(expr, scope)
+        if isinstance(stmt, ast.AnnAssign) and _opaque(value):
+            # `client: httpx.AsyncClient = Depends(get_client)`: the annotation says what the
+            # name holds when its value cannot be followed (a Ref may still resolve: kept).
+            typed = self.ctx.client_type(stmt.annotation, scope)
+            if typed is not None:
+                value = Obj(typed)
         for target in targets:
             if isinstance(target, ast.Name):
                 if scope.kind == "function":
@@ -528,6 +584,27 @@ class _Extractor:
             params += (args.kwarg.arg,)
         is_method = scope.kind == "class"
         owner = scope.qualname if is_method else scope.owner_class
+        positional = [*args.posonlyargs, *args.args]
+        defaults: dict[str, ast.expr] = dict(
+            zip(
+                [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+                args.defaults,
+                strict=True,
+            )
+        )
+        defaults.update(
+            (a.arg, d)
+            for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            if d is not None
+        )
+        typed: dict[str, str] = {}
+        for a in [*positional, *args.kwonlyargs]:
+            # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
+            # dependency returns or yields; else the annotated client type.
+            provider = _dependency(defaults.get(a.arg), a.annotation, self.ctx, scope)
+            kind = provider or self.ctx.client_type(a.annotation, scope)
+            if kind:
+                typed[a.arg] = kind
         inner = Scope(
             "function",
             qualname,
@@ -535,6 +612,7 @@ class _Extractor:
             params=params,
             owner_class=owner,
             assigned=frozenset(self._assigned_names(node)),
+            param_types=typed,
         )
         self._function_infos[qualname] = FunctionInfo(
             qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method

@@ -57,6 +57,12 @@ def resolve_receiver(value: Value | None, lookup: Lookup) -> Obj | None:
     if value is None:
         return None
     found = follow(value, lookup)
-    if isinstance(found, Obj):
-        return found
-    return None
+    for _ in range(_MAX_HOPS):
+        if not isinstance(found, Obj):
+            return None
+        # A call of a factory function gives what the factory returns.
+        made = lookup(f"{found.type}()")
+        if made is None or made == found:
+            return found
+        found = follow(made, lookup)
+    return found if isinstance(found, Obj) else None
