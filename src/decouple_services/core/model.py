@@ -159,6 +159,9 @@ class CallSite:
     #: Why the callee is ``unknown`` and the annotation or config line that would fix it.
     unknown_reason: str | None = None
     fix_hint: str | None = None
+    #: Rule codes (``DCP004``) suppressed at this call by ``# decouple: ignore[DCP004]`` on
+    #: the call or the line above: the findings of those rules are reported as suppressed.
+    suppressed: tuple[str, ...] = ()
 
     @property
     def is_inter_service(self) -> bool:
@@ -180,6 +183,22 @@ class CallSite:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractViolation:
+    """A synchronous call site that a declared contract (``[tool.decouple.contracts]``)
+    forbids."""
+
+    #: The id of the call site that breaks the contract.
+    call_site: str
+    caller: str
+    callee: str
+    #: The contract as the configuration states it: ``forbid "orders -> users"``,
+    #: ``allow [...]``, ``layers [...]``.
+    contract: str
+    #: Why this call breaks it, in one sentence.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     root: str
     services: tuple[Service, ...] = ()
@@ -188,6 +207,8 @@ class ScanResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     #: Number of Python files looked at, for summaries.
     files_scanned: int = 0
+    #: Call sites that break a declared contract, one entry per call site and contract.
+    contract_violations: tuple[ContractViolation, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
 

@@ -125,6 +125,7 @@ def test_driver_lists_every_rule_with_stable_ids_and_indices() -> None:
         ("DCP004", "call-without-timeout", "warning"),
         ("DCP005", "call-in-loop", "warning"),
         ("DCP006", "service-call-wrapper", "note"),
+        ("DCP007", "contract-violation", "error"),
     ]
     for rule in driver["rules"]:
         assert rule["shortDescription"]["text"]
