@@ -303,3 +303,60 @@ def test_a_contract_naming_an_unknown_service_is_a_config_error_naming_the_known
     assert "contracts.forbid[0]: unknown service 'userz'" in err
     assert "contracts.layers[0]: unknown service 'web'" in err
     assert "known services: frontend, orders, users" in err
+
+
+# --- the pre-commit hook and the GitHub Action -----------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_pre_commit_hook_runs_the_gates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "decouple" and hook["language"] == "python"
+    assert hook["pass_filenames"] is False
+    command, *args = shlex.split(hook["entry"]) + hook["args"]
+    assert command == "decouple"
+
+    clean = make_repo(tmp_path / "clean")
+    monkeypatch.chdir(clean / "svc")
+    assert main([*args, "--no-cache"]) == 0
+    broken = make_repo(
+        tmp_path / "broken", '[tool.decouple.contracts]\nforbid = ["orders -> users"]\n'
+    )
+    monkeypatch.chdir(broken / "svc")
+    assert main([*args, "--no-cache"]) == 1
+    assert "decouple: contract forbid" in capsys.readouterr().err
+
+
+def test_the_action_scans_uploads_sarif_and_gates_with_options_that_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    import yaml
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    steps = action["runs"]["steps"]
+    uses = [s.get("uses", "") for s in steps]
+    assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
+    scripts = [s["run"] for s in steps if "run" in s]
+    scans = [line.strip() for s in scripts for line in s.splitlines() if "decouple scan" in line]
+    assert any("--format sarif" in s and "--exit-zero" in s for s in scans)
+    assert any("--format github" in s and "--exit-zero" not in s for s in scans)
+    main(["scan", "--help"])
+    help_text = capsys.readouterr().out
+    for scan_line in scans:
+        for option in re.findall(r"--[a-z-]+", scan_line):
+            assert option in help_text, f"{option} is not a scan option"
+    # Inputs reach scripts through env, so a crafted input cannot inject shell code.
+    assert not any("${{" in script for script in scripts)
+    declared = set(action["inputs"])
+    used = set(re.findall(r"inputs\.([a-z-]+)", (ROOT / "action.yml").read_text()))
+    assert used <= declared
