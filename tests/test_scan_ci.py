@@ -360,3 +360,18 @@ def test_the_action_scans_uploads_sarif_and_gates_with_options_that_exist(
     declared = set(action["inputs"])
     used = set(re.findall(r"inputs\.([a-z-]+)", (ROOT / "action.yml").read_text()))
     assert used <= declared
+
+
+def test_an_inline_ignore_naming_no_rule_is_a_diagnostic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo such as ``ignore[DCP04]`` would otherwise suppress nothing, silently."""
+    repo = make_repo(tmp_path)
+    app = repo / "svc" / "frontend" / "frontend" / "app.py"
+    app.write_text(FRONTEND.replace(".json()", ".json()  # decouple: ignore[DCP04]"))
+
+    _, out, _ = scan(repo, "--format", "json", capsys=capsys)
+
+    (diagnostic,) = [d for d in json.loads(out)["diagnostics"] if d["code"] == "unknown-rule"]
+    assert (diagnostic["file"], diagnostic["line"]) == ("frontend/frontend/app.py", 5)
+    assert "ignore[DCP04] names no rule" in diagnostic["message"]
