@@ -87,3 +87,71 @@ def test_an_explicit_config_file_must_exist(tmp_path: Path) -> None:
 def test_an_explicit_config_that_is_a_directory_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path, tmp_path)
+
+
+GATES = """
+[tool.decouple]
+baseline = "ci/scan.json"
+fail-on-score = 20
+exit-zero = true
+select = ["dcp001", "DCP007"]
+ignore = ["DCP002"]
+
+[tool.decouple.contracts]
+forbid = ["orders -> users", "* -> legacy"]
+allow = ["frontend -> orders"]
+layers = [["frontend"], ["orders", "payments"], "users"]
+"""
+
+
+def test_gates_and_contracts_are_read(tmp_path: Path) -> None:
+    from decouple_services.core.config import Contracts, Edge, Gates
+
+    (tmp_path / "pyproject.toml").write_text(GATES)
+    config = load_config(tmp_path)
+
+    assert config.gates == Gates(
+        baseline="ci/scan.json",
+        fail_on_score=20.0,
+        exit_zero=True,
+        select=("DCP001", "DCP007"),
+        ignore=("DCP002",),
+    )
+    assert config.contracts == Contracts(
+        forbid=(Edge("orders", "users"), Edge("*", "legacy")),
+        allow=(Edge("frontend", "orders"),),
+        layers=(("frontend",), ("orders", "payments"), ("users",)),
+    )
+
+
+def test_every_gate_and_contract_problem_is_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        """
+[tool.decouple]
+baseline = 3
+fail-on-score = "high"
+exit-zero = "yes"
+select = ["E501"]
+
+[tool.decouple.contracts]
+forbid = ["orders users"]
+allow = "frontend -> orders"
+layers = [["a"], ["a"]]
+cycles = true
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+
+    text = "\n".join(caught.value.problems)
+    for expected in (
+        "baseline: expected the path",
+        "fail-on-score: expected a number",
+        "exit-zero: expected true or false",
+        "'E501' is not a rule code",
+        'contracts.forbid[0]: expected "caller -> callee"',
+        "contracts.allow: expected a list of strings",
+        "contracts.layers[1]: 'a' is already in layers[0]",
+        "contracts: unknown key 'cycles'",
+    ):
+        assert expected in text

@@ -37,6 +37,7 @@ from decouple_services.app.cache import (
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.model import (
+    CallSite,
     Category,
     Diagnostic,
     Endpoint,
@@ -547,6 +548,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
+    diagnostics.extend(unknown_suppressions(resolution.call_sites))
     result = ScanResult(
         root=str(root),
         services=tuple(sorted(services, key=lambda s: s.name)),
@@ -560,6 +562,28 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     if inputs is not None:
         inputs.store_result(result, discovery.files_read)
     return result
+
+
+def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:
+    """``# decouple: ignore[DCP04]`` names no rule: a typo that would silently suppress
+    nothing, so it is a diagnostic at the call."""
+    from decouple_services.render.rules import RULES_BY_ID
+
+    out = []
+    for site in call_sites:
+        unknown = [code for code in site.suppressed if code not in RULES_BY_ID]
+        if unknown:
+            out.append(
+                Diagnostic(
+                    site.file,
+                    site.line,
+                    Severity.WARNING,
+                    "unknown-rule",
+                    f"# decouple: ignore[{', '.join(unknown)}] names no rule "
+                    f"(rules: {', '.join(RULES_BY_ID)})",
+                )
+            )
+    return out
 
 
 class _Inputs:

@@ -6,13 +6,15 @@ The typer layer (``cli.py``) only turns options into these small dataclasses.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from decouple_services.core.errors import DecoupleError
+from decouple_services.core.config import Config, Gates, rule_codes
+from decouple_services.core.errors import ConfigError, DecoupleError
 from decouple_services.core.model import ScanResult
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
@@ -27,11 +29,99 @@ class ScanCommand:
     exclude: tuple[str, ...] = ()
     callee: str | None = None
     endpoint: str | None = None
+    #: Gates; ``None`` (and empty selections) take the value of ``[tool.decouple]``.
     baseline: Path | None = None
     fail_on_score: float | None = None
+    exit_zero: bool | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
     use_cache: bool = True
     cache_dir: Path | None = None
     jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class EffectiveGates:
+    """The gates a scan runs under: its options over ``[tool.decouple]``."""
+
+    baseline: Path | None
+    fail_on_score: float | None
+    exit_zero: bool
+    select: frozenset[str]
+    ignore: frozenset[str]
+
+
+def effective_gates(command: ScanCommand, gates: Gates, config_dir: Path) -> EffectiveGates:
+    """Options override the configuration; a configured baseline is relative to the folder of
+    the configuration file. Rule codes are checked against the rules that exist."""
+    from decouple_services.render.rules import RULES_BY_ID
+
+    problems: list[str] = []
+
+    def codes(option: str, given: tuple[str, ...], configured: tuple[str, ...]) -> frozenset[str]:
+        if not given:
+            return frozenset(configured)
+        split = tuple(part for value in given for part in value.split(",") if part.strip())
+        return frozenset(rule_codes(split, option, problems))
+
+    select = codes("--select", command.select, gates.select)
+    ignore = codes("--ignore", command.ignore, gates.ignore)
+    for code in sorted((select | ignore) - set(RULES_BY_ID)):
+        problems.append(f"unknown rule {code} (rules: {', '.join(RULES_BY_ID)})")
+    if problems:
+        raise DecoupleError("; ".join(problems))
+    baseline = command.baseline
+    if baseline is None and gates.baseline is not None:
+        baseline = config_dir / gates.baseline
+    return EffectiveGates(
+        baseline=baseline,
+        fail_on_score=(
+            command.fail_on_score if command.fail_on_score is not None else gates.fail_on_score
+        ),
+        exit_zero=command.exit_zero if command.exit_zero is not None else gates.exit_zero,
+        select=select,
+        ignore=ignore,
+    )
+
+
+def repository_prefix(path: Path) -> str:
+    """The scanned folder's path inside its git repository (``services/``), ``""`` at the top
+    level or outside git: SARIF and annotations give paths from the repository root."""
+    try:
+        done = subprocess.run(
+            # An fsmonitor hook configured in the repository is not ours to start.
+            ["git", "-c", "core.fsmonitor=", "rev-parse", "--show-toplevel"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    top = done.stdout.strip()
+    if done.returncode != 0 or not top:
+        return ""
+    try:
+        inside = path.resolve().relative_to(Path(top).resolve())
+    except ValueError:
+        return ""
+    text = inside.as_posix()
+    return "" if text == "." else text + "/"
+
+
+def apply_contracts(result: ScanResult, config: Config) -> ScanResult:
+    """The scan with the contract violations of ``config.contracts``; a contract naming a
+    service the scan does not know is a :class:`ConfigError` naming the known ones."""
+    from decouple_services.graph.contracts import check_contracts, unknown_services
+
+    if not config.contracts:
+        return result
+    problems = unknown_services(config.contracts, result.services)
+    if problems:
+        source = config.source or "configuration"
+        raise ConfigError([f"{source}: {problem}" for problem in problems], config.source)
+    return replace(result, contract_violations=check_contracts(result, config.contracts))
 
 
 def filter_sites(result: ScanResult, callee: str | None, endpoint: str | None) -> ScanResult:
@@ -145,15 +235,22 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
 
 
 def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None) -> int:
-    from decouple_services.app.pipeline import ScanOptions, scan
+    from decouple_services.app.pipeline import ScanOptions, load_configuration, scan
     from decouple_services.render import RENDERERS
+    from decouple_services.render.options import RenderOptions
+    from decouple_services.render.rules import CONTRACT, RuleSelection, find
 
     err = sys.stderr
     try:
+        root = command.path.resolve()
+        # The scan reports a broken pyproject.toml as a diagnostic; the gates are then unset.
+        config, _ = load_configuration(root, command.config)
+        config_dir = command.config.resolve().parent if command.config else root
+        gates = effective_gates(command, config.gates, config_dir)
         # Read the baseline first: a wrong path should not cost a whole scan.
         baseline = None
-        if command.baseline is not None:
-            baseline = read_scan_file(command.baseline, what="baseline")
+        if gates.baseline is not None:
+            baseline = read_scan_file(gates.baseline, what="baseline")
         progress, stop = _progress_bar()
         try:
             result = scan(
@@ -169,6 +266,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
             )
         finally:
             stop()
+        result = apply_contracts(result, config)
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
@@ -177,12 +275,17 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         print(f"decouple: warning: {note}", file=err)
     tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
     fmt = command.format or ("table" if tty or command.output is None else "json")
+    selection = RuleSelection(gates.select, gates.ignore)
+    options = RenderOptions(
+        selection=selection,
+        uri_prefix=repository_prefix(root) if fmt in ("sarif", "github") else "",
+    )
     if fmt == "table":
         from decouple_services.render.table import render_table
 
-        text = render_table(shown, color=tty and command.output is None)
+        text = render_table(shown, options, color=tty and command.output is None)
     else:
-        text = RENDERERS[fmt](shown)
+        text = RENDERERS[fmt](shown, options)
     if command.output is not None:
         try:
             write_atomic(command.output, text)
@@ -194,26 +297,30 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    status = EXIT_OK
+    failed = False
     if baseline is not None:
         problems = new_coupling(result, baseline)
         for problem in problems:
             print(f"decouple: {problem}", file=err)
-        if problems:
-            status = EXIT_GATE
-    if command.fail_on_score is not None:
+        failed |= bool(problems)
+    if gates.fail_on_score is not None:
         from decouple_services.graph.gate import hotspot_scores
 
-        over = [
-            (name, score)
-            for name, score in hotspot_scores(result).items()
-            if score > command.fail_on_score
-        ]
+        limit = gates.fail_on_score
+        over = [(name, score) for name, score in hotspot_scores(result).items() if score > limit]
         for name, score in sorted(over, key=lambda item: -item[1]):
-            print(
-                f"decouple: service {name} has hotspot score {score:.1f} > {command.fail_on_score}",
-                file=err,
-            )
-        if over:
-            status = EXIT_GATE
-    return status
+            print(f"decouple: service {name} has hotspot score {score:.1f} > {limit:g}", file=err)
+        failed |= bool(over)
+    broken = [f for f in find(result, selection) if f.rule is CONTRACT and not f.suppressed]
+    for finding in broken:
+        site = finding.site
+        print(
+            f"decouple: contract {finding.contract} broken by {site.caller} -> {site.callee} "
+            f"at {site.file}:{site.line} ({site.id})",
+            file=err,
+        )
+    failed |= bool(broken)
+    if failed and gates.exit_zero:
+        print("decouple: gate failed; exit status 0 because of exit-zero", file=err)
+        return EXIT_OK
+    return EXIT_GATE if failed else EXIT_OK

@@ -1,7 +1,8 @@
 """The ``decouple`` command line: parse options, call one library function, render, exit.
 
-Exit status: 0 ok; 1 a gate failed (``--fail-on-score``, or ``--baseline`` saw a new
-synchronous inter-service call); 2 usage, path or configuration error.
+Exit status: 0 ok; 1 a gate failed (``--fail-on-score``, ``--baseline`` saw a new
+synchronous inter-service call, or a call breaks a declared contract), unless
+``--exit-zero``; 2 usage, path or configuration error.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     sarif = "sarif"
+    github = "github"
 
 
 def _version(value: bool) -> None:
@@ -69,7 +71,8 @@ def scan(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="table (default), json (schema_version 1; the default with --output) or sarif (2.1.0).",
+            help="table (default), json (schema_version 1; the default with --output), "
+            "sarif (2.1.0, for code scanning) or github (Actions annotations).",
         ),
     ] = None,
     output: Annotated[
@@ -100,7 +103,8 @@ def scan(
             "--baseline",
             metavar="FILE",
             help="A previous `scan --format json`: exit 1 if a synchronous call between "
-            "services appeared that it does not have (a CI ratchet).",
+            "services appeared that it does not have (a CI ratchet). Default: "
+            "[tool.decouple] baseline.",
         ),
     ] = None,
     fail_on_score: Annotated[
@@ -108,7 +112,35 @@ def scan(
         typer.Option(
             "--fail-on-score",
             metavar="X",
-            help="Exit 1 if a service's hotspot score is above X (formula: docs/outputs.md).",
+            help="Exit 1 if a service's hotspot score is above X (formula: docs/outputs.md). "
+            "Default: [tool.decouple] fail-on-score.",
+        ),
+    ] = None,
+    exit_zero: Annotated[
+        bool | None,
+        typer.Option(
+            "--exit-zero/--no-exit-zero",
+            help="Report what the gates find, but exit 0 (errors still exit 2). "
+            "Default: [tool.decouple] exit-zero.",
+            show_default=False,
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            metavar="CODE",
+            help="Report only these rules (DCP001...; repeat or comma-separate). "
+            "Default: [tool.decouple] select, else all.",
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ignore",
+            metavar="CODE",
+            help="Never report these rules (DCP002...; repeat or comma-separate). "
+            "Default: [tool.decouple] ignore.",
         ),
     ] = None,
     no_cache: Annotated[bool, options.NO_CACHE] = False,
@@ -136,9 +168,15 @@ def scan(
 
       decouple scan ./repo --baseline main-scan.json   # CI ratchet
 
-    Exit status: 0 ok; 1 a gate failed (--baseline, --fail-on-score); 2 usage,
-    path or configuration error. An unresolved callee comes with the annotation
-    (# decouple: target=<service>) or config entry that would fix it.
+      decouple scan . --format sarif -o decouple.sarif --exit-zero
+
+      decouple scan . --format github --select DCP001,DCP007
+
+    Exit status: 0 ok; 1 a gate failed (--baseline, --fail-on-score, a contract of
+    [tool.decouple.contracts]) unless --exit-zero; 2 usage, path or configuration
+    error. An unresolved callee comes with the annotation (# decouple: target=<service>)
+    or config entry that would fix it; # decouple: ignore[DCP004] on a call suppresses
+    that rule there.
     """
     from decouple_services.app.scan import ScanCommand, run_scan_command
 
@@ -152,6 +190,9 @@ def scan(
         endpoint=endpoint,
         baseline=baseline,
         fail_on_score=fail_on_score,
+        exit_zero=exit_zero,
+        select=tuple(select or ()),
+        ignore=tuple(ignore or ()),
         use_cache=not no_cache,
         cache_dir=cache_dir,
         jobs=jobs,

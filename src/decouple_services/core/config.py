@@ -21,14 +21,32 @@ topic-template = "shop.{callee}.{endpoint}"
 client = "confluent-kafka"               # or "kafka-python" (the default)
 ```
 
+Gates and rule selection for ``decouple scan`` (its options override them):
+
+```toml
+[tool.decouple]
+baseline = "scan.json"                   # exit 1 on synchronous coupling the baseline lacks
+fail-on-score = 20                       # exit 1 when a hotspot score is above 20
+exit-zero = false                        # true: report, but always exit 0 on findings
+select = ["DCP001", "DCP007"]            # report only these rules
+ignore = ["DCP002"]                      # never report these
+
+[tool.decouple.contracts]                # declared architecture; breaking it exits 1
+forbid = ["orders -> users"]             # these synchronous edges must not exist
+allow = ["frontend -> orders", "orders -> payments"]   # among the services named here,
+                                         # only these edges may exist
+layers = [["frontend"], ["orders", "payments"], ["users"]]   # call only the layers below
+```
+
 In ``decouple.toml`` the same tables sit at the top level (``[services.users]``).
 All problems are collected and reported together in one :class:`ConfigError`.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +76,56 @@ class ClientConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Edge:
+    """``caller -> callee`` in a contract; ``*`` on either side stands for any service."""
+
+    caller: str
+    callee: str
+
+    def __str__(self) -> str:
+        return f"{self.caller} -> {self.callee}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contracts:
+    """``[tool.decouple.contracts]``: which synchronous edges between services may exist."""
+
+    #: Edges that must not exist.
+    forbid: tuple[Edge, ...] = ()
+    #: Among the services these edges name, only these edges may exist.
+    allow: tuple[Edge, ...] = ()
+    #: Layers from top to bottom: a service may call only services of the layers below it.
+    layers: tuple[tuple[str, ...], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.forbid or self.allow or self.layers)
+
+    def services(self) -> list[tuple[str, str]]:
+        """Every service a contract names, with where it is named (``forbid[0]``)."""
+        named: list[tuple[str, str]] = []
+        for key, edges in (("forbid", self.forbid), ("allow", self.allow)):
+            for index, edge in enumerate(edges):
+                named.extend(
+                    (f"{key}[{index}]", name) for name in (edge.caller, edge.callee) if name != "*"
+                )
+        for index, layer in enumerate(self.layers):
+            named.extend((f"layers[{index}]", name) for name in layer)
+        return named
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """The CI gates of ``decouple scan``, as ``[tool.decouple]`` sets them."""
+
+    #: A previous ``scan --format json``, relative to the configuration file's folder.
+    baseline: str | None = None
+    fail_on_score: float | None = None
+    exit_zero: bool = False
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     exclude: tuple[str, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
@@ -71,6 +139,8 @@ class Config:
     #: ``[tool.decouple.migrate]``: the topic template and the Kafka client for sync sites.
     migrate_topic_template: str | None = None
     migrate_client: str | None = None
+    gates: Gates = field(default_factory=Gates)
+    contracts: Contracts = field(default_factory=Contracts)
 
 
 def _arg(value: Any, where: str, problems: list[str]) -> ArgRef | None:
@@ -103,7 +173,17 @@ def _str_list(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
 def parse_config(table: dict[str, Any], source: str) -> Config:
     """Build a :class:`Config` from the ``[tool.decouple]`` table, reporting every problem."""
     problems: list[str] = []
-    known = {"exclude", "services", "clients", "tests", "loadgen", "scripts", "migrate"}
+    known = {
+        "exclude",
+        "services",
+        "clients",
+        "tests",
+        "loadgen",
+        "scripts",
+        "migrate",
+        *_GATE_KEYS,
+        "contracts",
+    }
     for key in sorted(set(table) - known):
         problems.append(
             f"{source}: unknown key 'tool.decouple.{key}' (known: {', '.join(sorted(known))})"
@@ -165,6 +245,8 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
     test_globs = _str_list(table.get("tests"), f"{source}: tests", problems)
     loadgen_globs = _str_list(table.get("loadgen"), f"{source}: loadgen", problems)
     script_globs = _str_list(table.get("scripts"), f"{source}: scripts", problems)
+    gates = _gates(table, source, problems)
+    contracts = _contracts(table.get("contracts", {}), f"{source}: contracts", problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -177,6 +259,93 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
         script_globs=script_globs,
         migrate_topic_template=topic_template,
         migrate_client=sync_client,
+        gates=gates,
+        contracts=contracts,
+    )
+
+
+_GATE_KEYS = ("baseline", "fail-on-score", "exit-zero", "select", "ignore")
+#: A rule code as ``select``/``ignore`` and ``# decouple: ignore[...]`` name it.
+RULE_CODE = re.compile(r"DCP\d{3}")
+
+
+def rule_codes(values: tuple[str, ...], where: str, problems: list[str]) -> tuple[str, ...]:
+    """Rule codes, upper-cased; anything that is not shaped like ``DCP001`` is a problem."""
+    codes = []
+    for value in values:
+        code = value.strip().upper()
+        if RULE_CODE.fullmatch(code):
+            codes.append(code)
+        else:
+            problems.append(f"{where}: {value!r} is not a rule code such as DCP001")
+    return tuple(codes)
+
+
+def _gates(table: dict[str, Any], source: str, problems: list[str]) -> Gates:
+    baseline = table.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline):
+        problems.append(f"{source}: baseline: expected the path of a `scan --format json` file")
+        baseline = None
+    score = table.get("fail-on-score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        problems.append(f"{source}: fail-on-score: expected a number, got {score!r}")
+        score = None
+    exit_zero = table.get("exit-zero", False)
+    if not isinstance(exit_zero, bool):
+        problems.append(f"{source}: exit-zero: expected true or false, got {exit_zero!r}")
+        exit_zero = False
+    select = _str_list(table.get("select"), f"{source}: select", problems)
+    ignore = _str_list(table.get("ignore"), f"{source}: ignore", problems)
+    return Gates(
+        baseline=baseline,
+        fail_on_score=float(score) if score is not None else None,
+        exit_zero=exit_zero,
+        select=rule_codes(select, f"{source}: select", problems),
+        ignore=rule_codes(ignore, f"{source}: ignore", problems),
+    )
+
+
+def _edges(value: Any, where: str, problems: list[str]) -> tuple[Edge, ...]:
+    edges = []
+    for index, text in enumerate(_str_list(value, where, problems)):
+        caller, arrow, callee = text.partition("->")
+        caller, callee = caller.strip(), callee.strip()
+        if not arrow or not caller or not callee or "->" in callee:
+            problems.append(f'{where}[{index}]: expected "caller -> callee", got {text!r}')
+            continue
+        edges.append(Edge(caller, callee))
+    return tuple(edges)
+
+
+def _contracts(value: Any, where: str, problems: list[str]) -> Contracts:
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a table")
+        return Contracts()
+    for key in sorted(set(value) - {"forbid", "allow", "layers"}):
+        problems.append(f"{where}: unknown key {key!r} (known: allow, forbid, layers)")
+    layers: list[tuple[str, ...]] = []
+    raw_layers = value.get("layers", [])
+    if not isinstance(raw_layers, list):
+        problems.append(f"{where}.layers: expected a list of layers, top first")
+        raw_layers = []
+    seen: dict[str, int] = {}
+    for index, layer in enumerate(raw_layers):
+        # A layer of one service may be written as its bare name.
+        names = [layer] if isinstance(layer, str) else layer
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            problems.append(f"{where}.layers[{index}]: expected a list of service names")
+            continue
+        for name in names:
+            if name in seen:
+                problems.append(
+                    f"{where}.layers[{index}]: {name!r} is already in layers[{seen[name]}]"
+                )
+            seen.setdefault(name, index)
+        layers.append(tuple(names))
+    return Contracts(
+        forbid=_edges(value.get("forbid"), f"{where}.forbid", problems),
+        allow=_edges(value.get("allow"), f"{where}.allow", problems),
+        layers=tuple(layers),
     )
 
 

@@ -171,6 +171,9 @@ class CallSite:
     fix_hint: str | None = None
     #: How the callee was found: from values (``exact``) or inferred from names (``inferred``).
     confidence: Confidence = Confidence.EXACT
+    #: Rule codes (``DCP004``) suppressed at this call by ``# decouple: ignore[DCP004]`` on
+    #: the call or the line above: the findings of those rules are reported as suppressed.
+    suppressed: tuple[str, ...] = ()
 
     @property
     def is_inter_service(self) -> bool:
@@ -192,6 +195,22 @@ class CallSite:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractViolation:
+    """A synchronous call site that a declared contract (``[tool.decouple.contracts]``)
+    forbids."""
+
+    #: The id of the call site that breaks the contract.
+    call_site: str
+    caller: str
+    callee: str
+    #: The contract as the configuration states it: ``forbid "orders -> users"``,
+    #: ``allow [...]``, ``layers [...]``.
+    contract: str
+    #: Why this call breaks it, in one sentence.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     root: str
     services: tuple[Service, ...] = ()
@@ -200,6 +219,8 @@ class ScanResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     #: Number of Python files looked at, for summaries.
     files_scanned: int = 0
+    #: Call sites that break a declared contract, one entry per call site and contract.
+    contract_violations: tuple[ContractViolation, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
 

@@ -69,7 +69,11 @@ def _opaque(value: Value) -> bool:
     )
 
 
-_DIRECTIVE = re.compile(r"#\s*decouple:\s*(ignore|target\s*=\s*([A-Za-z0-9_.:\-]+))")
+#: ``# decouple: ignore`` (drop the call), ``# decouple: ignore[DCP004, DCP005]`` (keep the
+#: call, suppress those rules' findings at it) and ``# decouple: target=<service>``.
+_DIRECTIVE = re.compile(
+    r"#\s*decouple:\s*(?:(ignore)\b(?:\s*\[([^\]]*)\])?|target\s*=\s*([A-Za-z0-9_.:\-]+))"
+)
 #: Last names of context managers and decorators that open a database transaction: Django's
 #: ``transaction.atomic``, SQLAlchemy's ``session.begin()``/``begin_nested()``, asyncpg's and
 #: peewee's ``conn.transaction()``.
@@ -367,7 +371,7 @@ class _Extractor:
         self.settings_classes: list[tuple[str, str]] = []
         self.diagnostics: list[Diagnostic] = []
         self.source = source
-        self.targets, self.ignored = _directives(source)
+        self.targets, self.ignored, self.suppressions = _directives(source)
         #: Ancestors of the node being visited, innermost last.
         self.stack: list[ast.AST] = []
         self._function_infos: dict[str, FunctionInfo] = {}
@@ -426,6 +430,7 @@ class _Extractor:
             is_loadgen=is_loadgen,
             diagnostics=tuple(self.diagnostics),
             ignored_lines=tuple(sorted(self.ignored)),
+            suppressions=tuple(sorted(self.suppressions.items())),
         )
 
     # --- constants ---------------------------------------------------------------------------
@@ -1075,22 +1080,29 @@ def _field_default(expr: ast.expr) -> ast.expr | None:
     return expr
 
 
-def _directives(source: bytes) -> tuple[dict[int, str], set[int]]:
+def _directives(
+    source: bytes,
+) -> tuple[dict[int, str], set[int], dict[int, tuple[str, ...]]]:
+    """Per line: the ``target=`` service, the ``ignore`` marker, the ``ignore[...]`` codes."""
     targets: dict[int, str] = {}
     ignored: set[int] = set()
+    suppressions: dict[int, tuple[str, ...]] = {}
     if b"decouple:" not in source:
-        return targets, ignored
+        return targets, ignored, suppressions
     for number, raw in enumerate(source.splitlines(), start=1):
         if b"decouple:" not in raw:
             continue
         match = _DIRECTIVE.search(raw.decode("utf-8", "replace"))
         if match is None:
             continue
-        if match.group(1) == "ignore":
+        if match.group(1) is None:
+            targets[number] = match.group(3)
+        elif match.group(2) is None:
             ignored.add(number)
         else:
-            targets[number] = match.group(2)
-    return targets, ignored
+            codes = (code.strip().upper() for code in match.group(2).split(","))
+            suppressions[number] = tuple(sorted({code for code in codes if code}))
+    return targets, ignored, suppressions
 
 
 __all__ = ["ExtractOptions", "extract_facts", "parse_source"]

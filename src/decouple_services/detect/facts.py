@@ -151,6 +151,8 @@ class FileFacts:
     diagnostics: tuple[Diagnostic, ...] = ()
     #: Lines carrying ``# decouple: ignore``.
     ignored_lines: tuple[int, ...] = field(default=())
+    #: Lines carrying ``# decouple: ignore[DCP004, ...]``, with the rule codes named there.
+    suppressions: tuple[tuple[int, tuple[str, ...]], ...] = field(default=())
     #: Sends an earlier ``decouple migrate`` wrote (under their provenance marker).
     events: tuple[EventSend, ...] = ()
 
@@ -188,6 +190,7 @@ class FileFacts:
                 [d.file, d.line, d.severity.value, d.code, d.message] for d in self.diagnostics
             ],
             "ignored_lines": list(self.ignored_lines),
+            "suppressions": [[line, list(codes)] for line, codes in self.suppressions],
             "events": [e.to_json() for e in self.events],
         }
 
@@ -218,6 +221,9 @@ class FileFacts:
                 for f, ln, s, code, msg in data["diagnostics"]
             ),
             ignored_lines=tuple(data["ignored_lines"]),
+            suppressions=tuple(
+                (line, tuple(codes)) for line, codes in data.get("suppressions", ())
+            ),
             events=tuple(EventSend.from_json(e) for e in data.get("events", ())),
         )
 

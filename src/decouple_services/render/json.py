@@ -10,7 +10,14 @@ to be added:
 - services: ``ports`` and ``env``. ``env`` lists each variable's ``name`` and ``source`` but
   never its value, because deployment files routinely hold secrets and scan output is
   uploaded as a CI artifact;
-- call sites: ``unknown_reason`` and ``fix_hint``.
+- call sites: ``unknown_reason``, ``fix_hint`` and ``suppressed`` (the rule codes a
+  ``# decouple: ignore[DCP004]`` at the call suppresses);
+- ``contract_violations``: each call site that breaks a declared contract, with the
+  contract and the reason;
+- ``findings``: what the rules report (``decouple_services.render.rules``) under the
+  ``--select``/``--ignore`` selection, one entry per rule and call site, each saying
+  whether an inline ``ignore[...]`` suppresses it. The call-site inventory itself is never
+  narrowed by the selection: it is the data other commands read back.
 
 The output is byte-identical for equal input: keys sorted, lists in one canonical order
 (services by name, endpoints by their sort key, call sites by file, line and id, diagnostics
@@ -20,7 +27,7 @@ by their sort key), two-space indent, a trailing newline, no timestamps.
 for merging the scans of several repositories). It ignores fields it does not know, so a
 file written by a newer decouple with added fields still loads, and it rejects anything
 that is not a decouple scan of schema version 1 with a ``DecoupleError`` that names every
-problem found. ``summary`` is derived data and is not read back; env values come back
+problem found. ``summary`` and ``findings`` are derived data and are not read back; env values come back
 empty because they were never written, and ``root`` comes back as the directory's name.
 """
 
@@ -39,6 +46,7 @@ from decouple_services.core.model import (
     CallSite,
     Category,
     Confidence,
+    ContractViolation,
     Diagnostic,
     Endpoint,
     EnvValue,
@@ -54,6 +62,8 @@ from decouple_services.render._common import (
     sorted_services,
     summarise,
 )
+from decouple_services.render.options import RenderOptions
+from decouple_services.render.rules import Finding, find
 
 TOOL_NAME = "decouple"
 
@@ -61,8 +71,9 @@ TOOL_NAME = "decouple"
 _MAX_PROBLEMS = 20
 
 
-def render_json(result: ScanResult) -> str:
+def render_json(result: ScanResult, options: RenderOptions | None = None) -> str:
     """Render a scan as the versioned JSON document, byte-identical for equal input."""
+    options = options or RenderOptions()
     document = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": decouple_services.__version__},
@@ -73,6 +84,11 @@ def render_json(result: ScanResult) -> str:
         "endpoints": [_endpoint(e) for e in sorted_endpoints(result.endpoints)],
         "call_sites": [_call_site(c) for c in sorted_call_sites(result.call_sites)],
         "diagnostics": [_diagnostic(d) for d in sorted_diagnostics(result.diagnostics)],
+        "contract_violations": [
+            _violation(v)
+            for v in sorted(result.contract_violations, key=lambda v: (v.call_site, v.contract))
+        ],
+        "findings": [_finding(f) for f in find(result, options.selection)],
     }
     # ensure_ascii: source decoded with surrogateescape can hold lone surrogates, which
     # would make the text unencodable as UTF-8 when the CLI writes it; escapes always work.
@@ -139,6 +155,31 @@ def _call_site(site: CallSite) -> dict[str, object]:
         "unknown_reason": site.unknown_reason,
         "fix_hint": site.fix_hint,
         "confidence": site.confidence.value,
+        "suppressed": list(site.suppressed),
+    }
+
+
+def _violation(violation: ContractViolation) -> dict[str, object]:
+    return {
+        "call_site": violation.call_site,
+        "caller": violation.caller,
+        "callee": violation.callee,
+        "contract": violation.contract,
+        "reason": violation.reason,
+    }
+
+
+def _finding(finding: Finding) -> dict[str, object]:
+    return {
+        "rule": finding.rule.id,
+        "name": finding.rule.name,
+        "level": finding.rule.level,
+        "call_site": finding.site.id,
+        "file": finding.site.file,
+        "line": finding.site.line,
+        "suppressed": finding.suppressed,
+        "contract": finding.contract,
+        "message": finding.message,
     }
 
 
@@ -174,6 +215,7 @@ def load_scan_json(text: str, *, source: str = "scan JSON") -> ScanResult:
         endpoints=tuple(reader.items(document, "endpoints", _read_endpoint)),
         call_sites=tuple(reader.items(document, "call_sites", _read_call_site)),
         diagnostics=tuple(reader.items(document, "diagnostics", _read_diagnostic)),
+        contract_violations=tuple(reader.items(document, "contract_violations", _read_violation)),
         extra={"tool_version": document["tool"].get("version")},
     )
     if reader.problems:
@@ -368,6 +410,17 @@ def _read_call_site(r: _Reader, obj: dict[str, Any], path: str) -> CallSite:
         unknown_reason=r.optional_str(obj, "unknown_reason", path),
         fix_hint=r.optional_str(obj, "fix_hint", path),
         confidence=r.enum(obj, "confidence", Confidence, Confidence.EXACT, path),
+        suppressed=r.strings(obj, "suppressed", path),
+    )
+
+
+def _read_violation(r: _Reader, obj: dict[str, Any], path: str) -> ContractViolation:
+    return ContractViolation(
+        call_site=r.get(obj, "call_site", _MISSING, str, path),
+        caller=r.get(obj, "caller", _MISSING, str, path),
+        callee=r.get(obj, "callee", _MISSING, str, path),
+        contract=r.get(obj, "contract", _MISSING, str, path),
+        reason=r.get(obj, "reason", "", str, path),
     )
 
 

@@ -41,6 +41,8 @@ from decouple_services.render._common import (
     summarise,
     target_label,
 )
+from decouple_services.render.options import RenderOptions
+from decouple_services.render.rules import RULES, Finding, find
 
 _MAX_ALIASES = 3
 
@@ -59,11 +61,20 @@ _FLAG_STYLES = {
 _SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "dim"}
 
 
-def render_table(result: ScanResult, *, width: int | None = None, color: bool = False) -> str:
+def render_table(
+    result: ScanResult,
+    options: RenderOptions | None = None,
+    *,
+    width: int | None = None,
+    color: bool = False,
+) -> str:
     """Render a scan as a readable report, with ANSI colours only when ``color`` is true.
 
-    ``width`` is the number of columns to lay out for (default 100).
+    ``width`` is the number of columns to lay out for (default 100). The call-site sections
+    list every call; the findings (under ``options.selection``) are counted per rule at the
+    end, and contract violations get a section of their own.
     """
+    findings = find(result, (options or RenderOptions()).selection)
     out = StringIO()
     console = Console(
         file=out,
@@ -98,6 +109,8 @@ def render_table(result: ScanResult, *, width: int | None = None, color: bool = 
     )
     _wrappers(console, [c for c in call_sites if c.role is Role.WRAPPER], calls)
     _unknowns(console, [c for c in calls if callee_kind(c) == "unknown"])
+    _violations(console, [f for f in findings if f.contract is not None and not f.suppressed])
+    _rule_counts(console, findings)
     _diagnostics(console, result)
     # rich pads every line to the table's width; trailing blanks only get in a diff's way.
     return "".join(line.rstrip(" ") + "\n" for line in out.getvalue().splitlines())
@@ -204,6 +217,9 @@ def _flags(site: CallSite) -> Text:
             # The last name is enough here; the wrappers section has the qualified one.
             tag = f"via {site.via_wrapper.rsplit('.', 1)[-1]}"
         text.append(_clean(tag), style=_FLAG_STYLES.get(tag, ""))
+    if site.suppressed:
+        text.append(", " if text else "")
+        text.append(_clean(f"ignore[{', '.join(site.suppressed)}]"), style="dim")
     return text
 
 
@@ -325,6 +341,42 @@ def _unknowns(console: Console, unknowns: list[CallSite]) -> None:
             style="green",
         )
         table.add_row(_text(site.id), cell)
+    console.print(table)
+    console.print()
+
+
+def _violations(console: Console, findings: list[Finding]) -> None:
+    if not findings:
+        return
+    table = _table("Contract violations (DCP007, exit status 1)", expand=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("call · where · contract", ratio=1, overflow="fold")
+    for finding in findings:
+        site = finding.site
+        cell = _text(f"{site.caller} → {site.callee}", "bold")
+        cell.append(" · ", style="dim")
+        cell.append(_clean(f"{site.file}:{site.line}"), style="dim")
+        cell.append("\n")
+        cell.append(_clean(finding.contract or ""), style="red")
+        table.add_row(_text(site.id), cell)
+    console.print(table)
+    console.print()
+
+
+def _rule_counts(console: Console, findings: list[Finding]) -> None:
+    if not findings:
+        return
+    table = _table("Findings by rule", "rule", "name", "findings", "suppressed inline")
+    for rule in RULES:
+        mine = [f for f in findings if f.rule is rule]
+        if mine:
+            suppressed = sum(1 for f in mine if f.suppressed)
+            table.add_row(
+                _text(rule.id),
+                _text(rule.name),
+                _text(str(len(mine) - suppressed)),
+                _text(str(suppressed) if suppressed else "", "dim"),
+            )
     console.print(table)
     console.print()
 

@@ -271,6 +271,7 @@ class CallResolver:
             unknown_reason=reason if callee == UNKNOWN else None,
             fix_hint=hint if callee == UNKNOWN else None,
             confidence=confidence,
+            suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
 
@@ -399,6 +400,17 @@ class CallResolver:
             )
             sites.append(replace(site, id=ident))
         return sites
+
+
+def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...]:
+    """Rule codes of ``# decouple: ignore[...]`` on the line above the call or on its lines."""
+    if not facts.suppressions:
+        return ()
+    codes: set[str] = set()
+    for number, named in facts.suppressions:
+        if line - 1 <= number <= end_line:
+            codes.update(named)
+    return tuple(sorted(codes))
 
 
 def _substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:

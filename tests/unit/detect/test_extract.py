@@ -402,3 +402,22 @@ def test_pep701_fstrings_are_analysed_on_older_pythons() -> None:
     assert next(c.value for c in facts.constants if c.qualname == "new.BASE") == Env(
         Lit("USERS_URL"), None, "os.environ"
     )
+
+
+def test_ignore_with_rule_codes_is_recorded_and_does_not_drop_the_line() -> None:
+    facts = facts_of(
+        """
+        import requests
+
+        def f():
+            requests.get("http://a")  # decouple: ignore[DCP004]
+            # decouple: ignore[dcp004 , DCP005,]
+            requests.get("http://b")
+            requests.get("http://c")  # decouple: ignore
+            requests.get("http://d")  # decouple: ignored-by-someone
+        """
+    )
+
+    assert facts.suppressions == ((5, ("DCP004",)), (6, ("DCP004", "DCP005")))
+    assert facts.ignored_lines == (8,)
+    assert FileFacts.from_json(facts.to_json()) == facts

@@ -5,7 +5,10 @@ import json
 import decouple_services.render
 from decouple_services.render import (
     RENDERERS,
+    RenderOptions,
+    RuleSelection,
     load_scan_json,
+    render_github,
     render_json,
     render_sarif,
     render_table,
@@ -15,15 +18,18 @@ from .cases import mixed
 
 
 def test_every_scan_format_has_a_renderer() -> None:
-    assert sorted(RENDERERS) == ["json", "sarif", "table"]
+    assert sorted(RENDERERS) == ["github", "json", "sarif", "table"]
 
 
-def test_renderers_take_only_the_result() -> None:
+def test_renderers_take_the_result_and_the_options() -> None:
     result = mixed()
+    options = RenderOptions(selection=RuleSelection(select=frozenset({"DCP004"})))
 
-    assert RENDERERS["json"](result) == render_json(result)
-    assert RENDERERS["sarif"](result) == render_sarif(result)
-    assert RENDERERS["table"](result) == render_table(result)
+    assert RENDERERS["json"](result, options) == render_json(result, options)
+    assert RENDERERS["sarif"](result, options) == render_sarif(result, options)
+    assert RENDERERS["table"](result, options) == render_table(result, options)
+    assert RENDERERS["github"](result, options) == render_github(result, options)
+    assert RENDERERS["github"](result, None) != render_github(result, options)
 
 
 def test_json_renderer_output_loads_back() -> None:

@@ -11,7 +11,9 @@ import jsonschema
 import pytest
 
 import decouple_services
-from decouple_services.core.model import Diagnostic, ScanResult, Severity
+from decouple_services.core.model import ContractViolation, Diagnostic, ScanResult, Severity
+from decouple_services.render.options import RenderOptions
+from decouple_services.render.rules import REPOSITORY_URL, RuleSelection
 from decouple_services.render.sarif import RULES, render_sarif
 
 from .cases import (
@@ -125,6 +127,7 @@ def test_driver_lists_every_rule_with_stable_ids_and_indices() -> None:
         ("DCP004", "call-without-timeout", "warning"),
         ("DCP005", "call-in-loop", "warning"),
         ("DCP006", "service-call-wrapper", "note"),
+        ("DCP007", "contract-violation", "error"),
     ]
     for rule in driver["rules"]:
         assert rule["shortDescription"]["text"]
@@ -281,3 +284,242 @@ def test_output_does_not_depend_on_input_order() -> None:
     )
 
     assert render_sarif(reversed_result) == render_sarif(result)
+
+
+# --- code scanning: repository-relative paths, categories, rule pages, suppressions -------
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def with_contract(result: ScanResult) -> ScanResult:
+    violation = ContractViolation(
+        call_site=PLACE_ORDER.id,
+        caller="frontend",
+        callee="orders",
+        contract='forbid "frontend -> orders"',
+        reason="frontend must not call orders synchronously",
+    )
+    return replace(result, contract_violations=(violation,))
+
+
+def test_uris_are_relative_to_the_repository_root_when_a_subfolder_is_scanned(
+    validator: jsonschema.Draft4Validator,
+) -> None:
+    """``scan services/`` used to put alerts on ``src/...`` instead of ``services/src/...``."""
+    log = json.loads(render_sarif(mixed(), RenderOptions(uri_prefix="services/")))
+
+    (result,) = results_for(log, CREATE_USER.id)
+    location = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "services/src/frontend/views.py", "uriBaseId": "%SRCROOT%"}
+    notification_uris = [
+        n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for n in log["runs"][0]["invocations"][0]["toolConfigurationNotifications"]
+        if "locations" in n
+    ]
+    assert notification_uris and all(u.startswith("services/") for u in notification_uris)
+    assert schema_errors(validator, log) == []
+
+
+def test_the_source_root_is_declared_in_original_uri_base_ids() -> None:
+    run = sarif(mixed())["runs"][0]
+
+    assert set(run["originalUriBaseIds"]) == {"%SRCROOT%"}
+    # No absolute path: the log is the same wherever the repository is checked out.
+    assert "uri" not in run["originalUriBaseIds"]["%SRCROOT%"]
+
+
+def test_automation_details_give_each_scanned_folder_its_own_category() -> None:
+    """Code scanning replaces the previous analysis of the same category: two folders of one
+    repository need two categories, or the second upload closes the first one's alerts."""
+    ids = [
+        json.loads(render_sarif(mixed(), RenderOptions(uri_prefix=prefix)))["runs"][0][
+            "automationDetails"
+        ]["id"]
+        for prefix in ("", "services/", "tools/")
+    ]
+
+    assert ids == ["decouple/", "decouple/services/", "decouple/tools/"]
+    categories = [i.rsplit("/", 1)[0] for i in ids]
+    assert len(set(categories)) == 3
+
+
+def test_every_rule_links_to_its_page_in_the_repository() -> None:
+    driver = sarif(mixed())["runs"][0]["tool"]["driver"]
+
+    assert driver["informationUri"] == REPOSITORY_URL
+    for rule in driver["rules"]:
+        assert rule["helpUri"] == f"{REPOSITORY_URL}/blob/main/docs/rules/{rule['id']}.md"
+        page = REPO_ROOT / "docs" / "rules" / f"{rule['id']}.md"
+        assert page.is_file(), f"{page} is missing"
+        text = page.read_text(encoding="utf-8")
+        assert text.startswith(f"# {rule['id']} {rule['name']}")
+        # The page says what the log says (pages are written from the same rule data).
+        assert rule["fullDescription"]["text"] in text
+        assert rule["help"]["text"] in text
+
+
+def test_an_inline_suppression_is_a_sarif_in_source_suppression(
+    validator: jsonschema.Draft4Validator,
+) -> None:
+    quiet = replace(PLACE_ORDER, suppressed=("DCP004",))
+    log = sarif(ScanResult(root=".", call_sites=(quiet,)))
+
+    by_rule = {r["ruleId"]: r for r in results_for(log, quiet.id)}
+    assert set(by_rule) == {"DCP001", "DCP004", "DCP005"}
+    assert by_rule["DCP004"]["suppressions"] == [
+        {
+            "kind": "inSource",
+            "justification": "# decouple: ignore[DCP004] at src/frontend/cart.py:55",
+        }
+    ]
+    assert "suppressions" not in by_rule["DCP001"]
+    assert "suppressions" not in by_rule["DCP005"]
+    assert schema_errors(validator, log) == []
+
+
+def test_selection_keeps_only_the_selected_rules_but_lists_every_rule() -> None:
+    options = RenderOptions(selection=RuleSelection(ignore=frozenset({"DCP004", "DCP001"})))
+    log = json.loads(render_sarif(mixed(), options))
+
+    rule_ids = {r["ruleId"] for r in log["runs"][0]["results"]}
+    assert rule_ids and not rule_ids & {"DCP004", "DCP001"}
+    assert len(log["runs"][0]["tool"]["driver"]["rules"]) == len(RULES)
+
+
+def test_a_contract_violation_is_a_DCP007_error_naming_the_contract(
+    validator: jsonschema.Draft4Validator,
+) -> None:
+    log = sarif(with_contract(mixed()))
+
+    (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "DCP007"]
+    assert result["level"] == "error"
+    assert 'forbid "frontend -> orders"' in result["message"]["text"]
+    assert result["properties"]["contract"] == 'forbid "frontend -> orders"'
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 55
+    # Its own fingerprint: the DCP001 alert at the same call is a different alert.
+    assert result["partialFingerprints"]["decoupleCallSiteId/v1"].startswith(PLACE_ORDER.id + "/")
+    assert schema_errors(validator, log) == []
+
+
+# GitHub code scanning's documented requirements for uploaded SARIF ("SARIF support for code
+# scanning", docs.github.com), each checked by name. The JSON schema does not know them.
+def github_code_scanning_problems(log: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+
+    def check(rule: str, ok: bool) -> None:
+        if not ok:
+            problems.append(rule)
+
+    check("sarifLog.$schema is set", bool(log.get("$schema")))
+    check("sarifLog.version is 2.1.0", log.get("version") == "2.1.0")
+    runs = log.get("runs", [])
+    check("runs: 1 to 20 per file", 1 <= len(runs) <= 20)
+    for run in runs:
+        driver = run["tool"]["driver"]
+        check("toolComponent.name is not empty", bool(driver.get("name")))
+        check("toolComponent.rules is present", isinstance(driver.get("rules"), list))
+        rules = driver.get("rules", [])
+        check("rules: at most 25,000 per run", len(rules) <= 25_000)
+        ids = [r.get("id") for r in rules]
+        check("reportingDescriptor.id is unique and set", all(ids) and len(set(ids)) == len(ids))
+        for r in rules:
+            check("reportingDescriptor.name: at most 255 chars", len(r.get("name", "")) <= 255)
+            for key in ("shortDescription", "fullDescription"):
+                text = r.get(key, {}).get("text", "")
+                check(f"reportingDescriptor.{key}.text: 1 to 1024 chars", 0 < len(text) <= 1024)
+            check("reportingDescriptor.help.text is set", bool(r.get("help", {}).get("text")))
+            check(
+                "defaultConfiguration.level is note, warning or error",
+                r["defaultConfiguration"]["level"] in {"note", "warning", "error"},
+            )
+            props = r.get("properties", {})
+            check("properties.tags: at most 20 per rule", len(props.get("tags", [])) <= 20)
+            check(
+                "properties.precision is very-high, high, medium or low",
+                props.get("precision") in {"very-high", "high", "medium", "low"},
+            )
+            check(
+                "properties.problem.severity is error, warning or recommendation",
+                props.get("problem.severity") in {"error", "warning", "recommendation"},
+            )
+        auto = run.get("automationDetails", {}).get("id")
+        check(
+            "runAutomationDetails.id is category/run-id with a category",
+            isinstance(auto, str) and "/" in auto and bool(auto.rsplit("/", 1)[0]),
+        )
+        results = run.get("results")
+        check("results[] is present", isinstance(results, list))
+        check("results: at most 25,000 per run", len(results or []) <= 25_000)
+        for res in results or []:
+            check("result.ruleId names a rule", res.get("ruleId") in ids)
+            check(
+                "result.ruleIndex points at that rule",
+                ids[res.get("ruleIndex", -1)] == res.get("ruleId"),
+            )
+            check("result.message.text is not empty", bool(res.get("message", {}).get("text")))
+            locations = res.get("locations", [])
+            check("result.locations: 1 to 10", 1 <= len(locations) <= 10)
+            check("result.partialFingerprints is set", bool(res.get("partialFingerprints")))
+            for loc in locations:
+                physical = loc["physicalLocation"]
+                uri = physical["artifactLocation"]["uri"]
+                check(
+                    "artifactLocation.uri is relative to the repository root",
+                    bool(uri) and "://" not in uri and not uri.startswith(("/", "./", "../")),
+                )
+                region = physical.get("region", {})
+                check("region.startLine is at least 1", region.get("startLine", 0) >= 1)
+                check(
+                    "region.endLine is not before startLine",
+                    region.get("endLine", 0) >= region.get("startLine", 0),
+                )
+    return problems
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("prefix", ["", "services/"])
+def test_log_meets_github_code_scanning_requirements(case: str, prefix: str) -> None:
+    log = json.loads(render_sarif(with_contract(CASES[case]()), RenderOptions(uri_prefix=prefix)))
+
+    assert github_code_scanning_problems(log) == []
+
+
+@pytest.mark.parametrize(
+    ("break_it", "rule"),
+    [
+        pytest.param(
+            lambda log: log["runs"][0]["results"][0].update(ruleId="DCP999"),
+            "result.ruleId names a rule",
+            id="unknown-rule",
+        ),
+        pytest.param(
+            lambda log: log["runs"][0]["results"][0]["locations"][0]["physicalLocation"][
+                "artifactLocation"
+            ].update(uri="file:///home/ci/repo/src/app.py"),
+            "artifactLocation.uri is relative to the repository root",
+            id="absolute-uri",
+        ),
+        pytest.param(
+            lambda log: log["runs"][0].update(automationDetails={"id": "decouple"}),
+            "runAutomationDetails.id is category/run-id with a category",
+            id="no-category",
+        ),
+        pytest.param(
+            lambda log: log["runs"][0]["results"][0].pop("partialFingerprints"),
+            "result.partialFingerprints is set",
+            id="no-fingerprint",
+        ),
+        pytest.param(
+            lambda log: log["runs"][0]["tool"]["driver"]["rules"][0].update(
+                fullDescription={"text": "x" * 1025}
+            ),
+            "reportingDescriptor.fullDescription.text: 1 to 1024 chars",
+            id="long-description",
+        ),
+    ],
+)
+def test_github_requirement_check_catches_a_broken_log(break_it: Any, rule: str) -> None:
+    log = copy.deepcopy(sarif(mixed()))
+    break_it(log)
+
+    assert rule in github_code_scanning_problems(log)
