@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from decouple_services.core.model import CallSite, Category, Role
+from decouple_services.core.model import CallSite, Category, Confidence, Role
 from decouple_services.graph.migratability import assess
 
 SITE = CallSite(
@@ -52,6 +52,7 @@ def test_blockers_are_named(change: dict[str, object], code: str) -> None:
         ({"in_loop": True}, "in-loop"),
         ({"in_transaction": True}, "in-transaction"),
         ({"endpoint": None}, "no-endpoint"),
+        ({"confidence": Confidence.INFERRED}, "inferred-callee"),
     ],
 )
 def test_cautions_keep_a_site_migratable_but_call_for_review(

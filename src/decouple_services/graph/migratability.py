@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, CallSite, Category, Role
+from decouple_services.core.model import (
+    EXTERNAL_PREFIX,
+    UNKNOWN,
+    CallSite,
+    Category,
+    Confidence,
+    Role,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,13 @@ SELF_CALL = Finding(
     "the service calls itself",
     "call the function directly instead of going over the network",
 )
+INFERRED_CALLEE = Finding(
+    "inferred-callee",
+    "the callee was inferred from a name (or the one service serving the gRPC stub), not "
+    "resolved from values in the repository",
+    "check that the event should go to this service; `# decouple: target=<service>` on the "
+    "line above the call makes it exact",
+)
 NOT_PRODUCTION = Finding(
     "not-production",
     "the call is in tests, a load generator or a script",
@@ -122,6 +136,8 @@ def assess(site: CallSite) -> Migratability:
         cautions.append(IN_TRANSACTION)
     if site.endpoint is None and not blockers:
         cautions.append(NO_ENDPOINT)
+    if site.confidence is Confidence.INFERRED and not blockers:
+        cautions.append(INFERRED_CALLEE)
     return Migratability(
         site.id,
         fire_and_forget=not site.result_used,

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from decouple_services.core.model import CallSite, Category, Role, ScanResult
+from decouple_services.core.model import CallSite, Category, Confidence, Role, ScanResult
 from decouple_services.render._common import callee_kind, is_production_call, sorted_call_sites
 
 #: The project's home; rule pages live under ``docs/rules/`` there (pyproject's
@@ -296,7 +296,17 @@ def _sync_message(site: CallSite) -> str:
             "The response is not used: this call can become a fire-and-forget event "
             f"(decouple migrate --select {site.id})."
         )
+    if site.confidence is Confidence.INFERRED:
+        why.append(f"The callee is inferred, not resolved: {_inference(site)}.")
     return f"{site.caller} → {site.callee}: {_what(site)}. " + " ".join(why)
+
+
+def _inference(site: CallSite) -> str:
+    """The evidence line that says why the callee was inferred."""
+    return next(
+        (e for e in site.evidence if e.startswith("inferred from") or " is served by " in e),
+        "see the evidence",
+    )
 
 
 def _external_message(site: CallSite) -> str:

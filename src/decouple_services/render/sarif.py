@@ -153,6 +153,7 @@ def _result(finding: Finding, options: RenderOptions) -> dict[str, object]:
         "method": site.method,
         "endpoint": site.endpoint,
         "urlTemplate": site.url_template,
+        "confidence": site.confidence.value,
     }
     if finding.contract is not None:
         properties["contract"] = finding.contract
