@@ -198,7 +198,22 @@ class ImportGraph:
         self.targets = sorted(self.importers)
 
     def importing(self, module: str) -> Iterator[str]:
-        """Files importing ``module`` or a name in it (``module.func``, ``module.sub``)."""
+        """Files importing ``module`` or a name in it (``module.func``, ``module.sub``).
+
+        Also files of the same package importing it without the package's prefix: a
+        service run from its own folder writes ``from network import x`` for the module
+        ``gateway.network``.
+        """
+        yield from self._importing(module)
+        head, _, tail = module.partition(".")
+        while tail:
+            for path in self._importing(tail):
+                if self.modules.get(path, "").startswith(head + "."):
+                    yield path
+            step, _, tail = tail.partition(".")
+            head = f"{head}.{step}"
+
+    def _importing(self, module: str) -> Iterator[str]:
         yield from self.importers.get(module, ())
         first = bisect_left(self.targets, module + ".")
         last = bisect_left(self.targets, module + "/")

@@ -476,6 +476,23 @@ class ModuleContext:
             and func.id not in self.imports
         ):
             return self.evaluate(call.args[0], scope, depth)
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "getattr"
+            and len(call.args) == 2
+            and not _is_local(scope, func.id)
+            and func.id not in self.globals
+            and func.id not in self.imports
+        ):
+            # `getattr(session, method)`: a bound method picked at run time, kept so that
+            # calling it reads as `session.request(method, ...)`
+            return Obj(
+                GETATTR,
+                (
+                    self.evaluate(call.args[0], scope, depth),
+                    self.evaluate(call.args[1], scope, depth),
+                ),
+            )
         if qual is None and isinstance(func, ast.Name):
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
@@ -592,6 +609,9 @@ class ModuleContext:
 #: ``app[...]``, ``request.app[...]``, ``request.config_dict[...]``.
 _AIOHTTP_APP_NAMES = frozenset({"app", "config_dict"})
 
+
+#: The value of ``getattr(obj, name)``: ``Obj(GETATTR, (obj, name))``.
+GETATTR = "builtins.getattr"
 
 #: Libraries whose annotated objects make requests.
 _CLIENT_MODULES = frozenset({"aiohttp", "httpx", "requests", "urllib3", "grpc"})

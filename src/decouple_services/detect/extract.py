@@ -21,6 +21,7 @@ from typing import Any
 
 from decouple_services.core.model import Diagnostic, Severity
 from decouple_services.detect.context import (
+    GETATTR,
     ModuleContext,
     Scope,
     child_bodies,
@@ -713,6 +714,11 @@ class _Extractor:
         submitted: bool,
     ) -> None:
         ctx = self.ctx
+        if isinstance(func, ast.Name | ast.Call):
+            picked = ctx.evaluate(func, scope)
+            if isinstance(picked, Obj) and picked.type == GETATTR and len(picked.args) == 2:
+                self._getattr_call(call, picked.args[0], picked.args[1], args, keywords, scope)
+                return
         qual = ctx.qualname(func, scope)
         receiver: Value | None = None
         name = _call_name(func)
@@ -735,6 +741,29 @@ class _Extractor:
         self.calls.append(
             self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
         )
+
+    def _getattr_call(
+        self,
+        call: ast.Call,
+        receiver: Value,
+        method: Value,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+    ) -> None:
+        """``getattr(session, "post")(url)`` is ``session.post(url)``, and
+        ``getattr(session, method)(url)`` is ``session.request(method, url)``."""
+        if isinstance(method, Lit):
+            name = method.text
+        elif isinstance(method, Param):
+            name = "request"
+            args = [ast.Name(id=method.name, ctx=ast.Load()), *args]
+        else:
+            return
+        if self._worth_recording(None, receiver, name):
+            self.calls.append(
+                self._raw_call(call, None, receiver, name, args, keywords, scope, False)
+            )
 
     def _worth_recording(self, qual: str | None, receiver: Value | None, name: str) -> bool:
         options = self.options

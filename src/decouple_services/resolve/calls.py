@@ -169,7 +169,15 @@ class CallResolver:
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
     ) -> Wrapper | None:
         if call.func is not None:
-            return wrappers.get(call.func)
+            found = wrappers.get(call.func)
+            if found is None:
+                # `from network import make_request` in a service whose files are modules of
+                # its package (`gateway.network`): the import names the module as the
+                # service's own entry point sees it.
+                tail = "." + call.func
+                matches = [w for q, w in wrappers.items() if q.endswith(tail)]
+                found = matches[0] if len(matches) == 1 else None
+            return found
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return wrappers.get(f"{owner}.{call.name}")
@@ -220,13 +228,14 @@ class CallResolver:
             # A gRPC stub's type names the service and the RPC, so a stub on a channel that a
             # caller passes in is still a call site; only the address is the caller's.
             role = Role.WRAPPER
-            fn = self.index.function(call.function, caller)
+            helper = _helper_of(call.function, match)
+            fn = self.index.function(helper, caller)
             params = fn.params if fn else ()
-            reason = f"host comes from parameter(s) {', '.join(sorted(set(url.params)))} of {call.function}"
-            hint = "each call of this helper is reported as its own call site"
-            wrapper = Wrapper(
-                call.function, params, bool(fn and fn.is_method), call, receiver, match
+            reason = (
+                f"host comes from parameter(s) {', '.join(sorted(set(url.params)))} of {helper}"
             )
+            hint = "each call of this helper is reported as its own call site"
+            wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
             found = self.hosts.callee(target)
             callee = found.name
@@ -411,6 +420,34 @@ def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...
         if line - 1 <= number <= end_line:
             codes.update(named)
     return tuple(sorted(codes))
+
+
+def _helper_of(function: str, match: Match) -> str:
+    """The function whose parameters decide the host: ``function`` itself, or the enclosing
+    factory whose parameters a closure reads (``def route(service_url): def wrapper(f):
+    async def inner(): await request(f"{service_url}{path}")``); its calls are then the
+    call sites, decorator calls included."""
+    owners = {p.function for value in (match.url, match.base) for p in _params(value)}
+    owners.discard(function)
+    if len(owners) == 1:
+        (owner,) = owners
+        if function.startswith(owner + "."):
+            return owner
+    return function
+
+
+def _params(value: Value | None) -> list[Param]:
+    if isinstance(value, Param):
+        return [value]
+    if isinstance(value, Concat):
+        return [p for part in value.parts for p in _params(part)]
+    if isinstance(value, Join):
+        return _params(value.base) + _params(value.url)
+    if isinstance(value, Env):
+        return _params(value.name) + _params(value.default)
+    if isinstance(value, Obj):
+        return [p for a in (*value.args, *(v for _, v in value.kwargs)) for p in _params(a)]
+    return []
 
 
 def _substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:

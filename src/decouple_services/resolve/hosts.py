@@ -48,9 +48,19 @@ def split_url(text: str, *, grpc: bool = False) -> Target:
     return _hostport(hostport, path or "/")
 
 
+_PORT_THEN_PLACEHOLDER = re.compile(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}(?=\{)")
+
+
 def _hostport(hostport: str, path: str) -> Target:
     if "{" in hostport:
-        return Target(None, None, path, dynamic_host=True)
+        # `f"{BASE}{request.path}"` with BASE = "http://users:8000": after an explicit port,
+        # a run-time part can only be the path.
+        after_port = _PORT_THEN_PLACEHOLDER.match(hostport)
+        if after_port is None:
+            return Target(None, None, path, dynamic_host=True)
+        rest = hostport[after_port.end() :]
+        hostport = hostport[: after_port.end()]
+        path = rest + (path if path != "/" else "")
     if "@" in hostport:
         hostport = hostport.rsplit("@", 1)[1]
     match = _HOSTPORT.match(hostport)
