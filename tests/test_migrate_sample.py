@@ -20,6 +20,7 @@ import pytest
 from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
 from decouple_services.app.migrate import run_migrate_command as run
 from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.app.terminal import Terminal
 from decouple_services.core.model import Category, Role
 from decouple_services.graph.migratability import assess
 
@@ -82,7 +83,7 @@ def _migrate(root: Path, **options: object) -> tuple[int, bytes, str]:
     out = io.BytesIO()
     err = io.StringIO()
     command = MigrateCommand(path=root, use_cache=False, **options)  # type: ignore[arg-type]
-    status = run(command, stdout=out, stderr=err, color=False)
+    status = run(command, stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -419,7 +420,7 @@ def test_the_cli_prints_a_coloured_diff_only_on_a_terminal(repo: Path) -> None:
         MigrateCommand(path=repo, select=("cs-9e36f82f",), use_cache=False),
         stdout=out,
         stderr=io.StringIO(),
-        color=True,
+        terminal=Terminal(color_stdout=True),
     )
     assert b"\x1b[32m+" in out.getvalue() and b"\x1b[" not in plain
 

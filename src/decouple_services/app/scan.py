@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from decouple_services.app.terminal import Terminal
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import ScanResult
 
@@ -109,27 +109,6 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    task = bar.add_task("scan", total=None)
-    bar.start()
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update, bar.stop
-
-
 def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
     """A ``scan --format json`` file (a ``--baseline``, a ``--from``) read back; a file that
     cannot be read or is not a scan is a :class:`DecoupleError` naming it."""
@@ -144,18 +123,20 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
     return load_scan_json(text, source=str(path))
 
 
-def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None) -> int:
+def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) -> int:
+    """Scan, render, write and gate; the exit status. ``terminal`` says whether to colour
+    the table, draw a progress bar and how much to say (plain output when ``None``)."""
     from decouple_services.app.pipeline import ScanOptions, scan
     from decouple_services.render import RENDERERS
 
+    term = terminal or Terminal()
     err = sys.stderr
     try:
         # Read the baseline first: a wrong path should not cost a whole scan.
         baseline = None
         if command.baseline is not None:
             baseline = read_scan_file(command.baseline, what="baseline")
-        progress, stop = _progress_bar()
-        try:
+        with term.phase("scan"), term.progress_bar() as progress:
             result = scan(
                 command.path,
                 ScanOptions(
@@ -165,22 +146,25 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
                     use_cache=command.use_cache,
                     cache_dir=command.cache_dir,
                     progress=progress,
+                    notes=term.detail if term.verbose else None,
                 ),
             )
-        finally:
-            stop()
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
+    term.detail(
+        f"{result.files_scanned} Python files, {len(result.services)} services, "
+        f"{len(result.endpoints)} endpoints, {len(result.call_sites)} call sites, "
+        f"{len(result.diagnostics)} diagnostics"
+    )
     shown = filter_sites(result, command.callee, command.endpoint)
     for note in unmatched_filters(result, command.callee, command.endpoint):
         print(f"decouple: warning: {note}", file=err)
-    tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
-    fmt = command.format or ("table" if tty or command.output is None else "json")
+    fmt = command.format or ("table" if command.output is None else "json")
     if fmt == "table":
         from decouple_services.render.table import render_table
 
-        text = render_table(shown, color=tty and command.output is None)
+        text = render_table(shown, color=term.color_stdout and command.output is None)
     else:
         text = RENDERERS[fmt](shown)
     if command.output is not None:
@@ -191,6 +175,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
             )
             return EXIT_USAGE
+        term.info(f"decouple: wrote {command.output}")
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
