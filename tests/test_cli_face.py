@@ -277,8 +277,19 @@ def test_quiet_migrate_drops_the_summary_but_names_a_refused_site(shop: Path, ca
     assert err == "decouple: refused cs-00000000 (run without -q for the reason)\n"
 
 
-def test_library_callers_get_plain_output_by_default() -> None:
-    assert Terminal() == Terminal(False, False, False, Verbosity.NORMAL)
+def test_library_callers_get_plain_output_whatever_the_environment(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the face reads the colour variables; a program calling the app layer decides."""
+    from decouple_services.app.scan import ScanCommand, run_scan_command
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    command = ScanCommand(path=SAMPLE, cache_dir=cache)
+    assert run_scan_command(command) == 0
+    plain = capsys.readouterr().out
+    assert "Call sites" in plain and not ANSI.search(plain)
+    assert run_scan_command(command, terminal=Terminal(color_stdout=True)) == 0
+    assert ANSI.search(capsys.readouterr().out)
 
 
 # -- shell completion and python -m ----------------------------------------------------------
@@ -319,6 +330,22 @@ def test_the_completion_scripts_variable_makes_decouple_answer_with_candidates()
 def test_install_and_show_completion_are_offered() -> None:
     status, text, _ = _run(["--help"])
     assert status == 0 and "--install-completion" in text and "--show-completion" in text
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_what_show_completion_prints_for_that_shell(shell: str) -> None:
+    """`completion SHELL` borrows typer's script text; it must stay what typer's own
+    --show-completion gives (typer takes the shell as a value when detection is off)."""
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "decouple_services", "--show-completion", shell],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == _run(["completion", shell])[1]
 
 
 def test_python_dash_m_is_the_decouple_command() -> None:

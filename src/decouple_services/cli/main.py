@@ -72,7 +72,6 @@ class Shell(str, Enum):
     powershell = "powershell"
 
 
-@app.command()
 def completion(
     shell: Annotated[Shell, typer.Argument(help="bash, zsh, fish or powershell.")],
 ) -> None:
@@ -205,6 +204,7 @@ def scan(
 
 cli_graph.register(app)
 cli_migrate.register(app)
+app.command()(completion)  # last in --help: the commands that do the work come first
 
 
 def main(argv: list[str] | None = None) -> int:
