@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -20,11 +21,13 @@ import pytest
 from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
 from decouple_services.app.migrate import run_migrate_command as run
 from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.app.terminal import Terminal
 from decouple_services.core.model import Category, Role
 from decouple_services.graph.migratability import assess
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 GOLDEN = Path(__file__).parent / "fixtures" / "migrate" / "sample"
+SCHEMAS = Path(__file__).parent / "fixtures" / "schemas"
 #: What generated code is held to (see tests/unit/migrate/test_generate_golden.py).
 GENERATED_RUFF = Path(__file__).parent / "fixtures" / "golden" / "generated" / "ruff.toml"
 SERVICES = (
@@ -82,7 +85,7 @@ def _migrate(root: Path, **options: object) -> tuple[int, bytes, str]:
     out = io.BytesIO()
     err = io.StringIO()
     command = MigrateCommand(path=root, use_cache=False, **options)  # type: ignore[arg-type]
-    status = run(command, stdout=out, stderr=err, color=False)
+    status = run(command, stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -177,6 +180,28 @@ def test_write_changes_the_tree_and_a_second_run_changes_nothing(repo: Path) -> 
     status, again, summary = _migrate(repo, select=("cs-4f798040",))
     assert (status, again) == (EXIT_OK, b"")
     assert "already migrated to notifications.notify" in summary
+
+
+def test_the_migration_writes_valid_asyncapi_per_application_and_combined(repo: Path) -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((SCHEMAS / "asyncapi-3.0.0.json").read_text(encoding="utf-8"))
+    _everything(repo, write=True)
+    combined = yaml.safe_load((repo / "decouple/asyncapi.yaml").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(schema).validate(combined)
+    applications = sorted(p.stem for p in (repo / "decouple/asyncapi").glob("*.yaml"))
+    assert applications == sorted({op.split(".", 1)[0] for op in combined["operations"]}), (
+        "one document for each service that sends or receives"
+    )
+    operations: set[str] = set()
+    for name in applications:
+        text = (repo / "decouple/asyncapi" / f"{name}.yaml").read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+        jsonschema.Draft7Validator(schema).validate(document)
+        assert all(op.startswith(f"{name}.") for op in document["operations"])
+        operations |= set(document["operations"])
+    assert operations == set(combined["operations"])
 
 
 def _commit_all(root: Path) -> None:
@@ -419,7 +444,7 @@ def test_the_cli_prints_a_coloured_diff_only_on_a_terminal(repo: Path) -> None:
         MigrateCommand(path=repo, select=("cs-9e36f82f",), use_cache=False),
         stdout=out,
         stderr=io.StringIO(),
-        color=True,
+        terminal=Terminal(color_stdout=True),
     )
     assert b"\x1b[32m+" in out.getvalue() and b"\x1b[" not in plain
 

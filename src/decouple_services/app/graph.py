@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from decouple_services.app.scan import EXIT_OK, EXIT_USAGE, read_scan_file, write_atomic
+from decouple_services.app.terminal import Terminal
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import ScanResult
 from decouple_services.graph.history import DEFAULT_WINDOW, change_counts, parse_window
@@ -34,8 +35,11 @@ class Source:
     since: str | None = DEFAULT_WINDOW
 
 
-def load(source: Source) -> tuple[ScanResult, dict[str, int] | None]:
+def load(
+    source: Source, terminal: Terminal | None = None
+) -> tuple[ScanResult, dict[str, int] | None]:
     """The scan (merged when several files are given) and the change counts, if any."""
+    term = terminal or Terminal()
     window = parse_window(source.since) if source.since is not None else None
     if source.path is not None and source.from_files:
         raise DecoupleError("give either PATH or --from files, not both")
@@ -46,16 +50,22 @@ def load(source: Source) -> tuple[ScanResult, dict[str, int] | None]:
         raise DecoupleError("give a PATH to scan or --from scan.json files")
     from decouple_services.app.pipeline import ScanOptions, scan
 
-    result = scan(
-        source.path,
-        ScanOptions(
-            exclude=source.exclude,
-            config_path=source.config,
-            use_cache=source.use_cache,
-            cache_dir=source.cache_dir,
-        ),
-    )
-    changes = change_counts(result, source.path, window) if window is not None else None
+    with term.phase("scan"), term.progress_bar() as progress:
+        result = scan(
+            source.path,
+            ScanOptions(
+                exclude=source.exclude,
+                config_path=source.config,
+                use_cache=source.use_cache,
+                cache_dir=source.cache_dir,
+                progress=progress,
+                notes=term.detail if term.verbose else None,
+            ),
+        )
+    if window is None:
+        return result, None
+    with term.phase("change frequency from git"):
+        changes = change_counts(result, source.path, window)
     return result, changes
 
 
@@ -70,7 +80,9 @@ class GraphCommand:
     view: ViewOptions = field(default_factory=ViewOptions)
 
 
-def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) -> int:
+def run_graph_command(
+    command: GraphCommand, *, stdout: TextIO | None = None, terminal: Terminal | None = None
+) -> int:
     """Write every requested output; with none requested, DOT goes to stdout."""
     from decouple_services.graph.render_dot import render_dot
     from decouple_services.graph.render_html import render_html
@@ -80,8 +92,9 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
 
     out = stdout or sys.stdout
     err = sys.stderr
+    term = terminal or Terminal()
     try:
-        result, changes = load(command.source)
+        result, changes = load(command.source, term)
         view = build_view(result, rank_hotspots(result, changes=changes), command.view)
         texts: list[tuple[Path, str]] = []
         if command.dot:
@@ -92,10 +105,11 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
             texts.append((command.json, render_graph_json(view)))
         # In the page, services link to their hotspot rows; a standalone SVG is the same
         # layout without those links, so asking for both lays the graph out once.
-        linked = render_svg(view, links=True) if command.html else None
-        if command.svg:
-            svg = render_svg(view) if linked is None else without_links(linked)
-            texts.append((command.svg, svg.decode("utf-8")))
+        with term.phase("layout"):
+            linked = render_svg(view, links=True) if command.html else None
+            if command.svg:
+                svg = render_svg(view) if linked is None else without_links(linked)
+                texts.append((command.svg, svg.decode("utf-8")))
         if command.html:
             texts.append((command.html, render_html(view, linked)))
     except DecoupleError as exc:
@@ -110,8 +124,9 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
         except OSError as exc:
             print(f"decouple: error: cannot write {path}: {exc.strerror or exc}", file=err)
             return EXIT_USAGE
+        term.detail(f"wrote {path}", file=err)
     for line in view.hidden:
-        print(f"decouple: not shown: {line}", file=err)
+        term.info(f"decouple: not shown: {line}", file=err)
     return EXIT_OK
 
 
@@ -179,7 +194,15 @@ def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = F
             "-" if c.changes is None else str(c.changes),
             f"{labels.count('easy')}/{labels.count('review')}/{labels.count('blocked')}",
         )
-    console = Console(width=width, color_system="standard" if color else None)
+    # Decided by the caller alone: rich's own reading of the environment stays out of it.
+    console = Console(
+        width=width,
+        color_system="standard" if color else None,
+        no_color=not color,
+        force_terminal=color,
+        force_jupyter=False,
+        force_interactive=False,
+    )
 
     def say(text: str) -> None:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
@@ -198,11 +221,12 @@ def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = F
 
 
 def run_hotspots_command(
-    command: HotspotsCommand, *, stdout: TextIO | None = None, stdout_is_tty: bool | None = None
+    command: HotspotsCommand, *, stdout: TextIO | None = None, terminal: Terminal | None = None
 ) -> int:
     out = stdout or sys.stdout
+    term = terminal or Terminal()
     try:
-        result, changes = load(command.source)
+        result, changes = load(command.source, term)
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -210,7 +234,6 @@ def run_hotspots_command(
     if command.format == "json":
         out.write(hotspots_json(hotspots))
     else:
-        tty = out.isatty() if stdout_is_tty is None else stdout_is_tty
-        out.write(hotspots_table(hotspots, color=tty))
+        out.write(hotspots_table(hotspots, color=term.color_stdout))
     out.flush()
     return EXIT_OK

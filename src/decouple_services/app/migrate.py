@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from decouple_services.app.terminal import Terminal
 from decouple_services.core.errors import DecoupleError
 
 if TYPE_CHECKING:
@@ -64,18 +65,20 @@ def run_migrate_command(
     *,
     stdout: IO[bytes] | None = None,
     stderr: IO[str] | None = None,
-    color: bool | None = None,
+    terminal: Terminal | None = None,
 ) -> int:
+    """Run a migration; the exit status. ``terminal`` says whether the diff on stdout is
+    coloured and how much goes to stderr (plain output when ``None``)."""
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr
     try:
-        return _run(command, out, err, color)
+        return _run(command, out, err, terminal or Terminal())
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
 
 
-def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | None) -> int:
+def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) -> int:
     from decouple_services.app.pipeline import ScanOptions, scan
     from decouple_services.core.config import load_config
     from decouple_services.migrate.changes import (
@@ -116,30 +119,43 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
                 f"the work tree has uncommitted changes ({shown}); commit or stash them, "
                 "or pass --allow-dirty"
             )
-    result = scan(
-        root,
-        ScanOptions(
-            config_path=command.config, use_cache=command.use_cache, cache_dir=command.cache_dir
-        ),
-    )
-    selection = select_sites(result, criteria)
-    options = PlanOptions(client=client, topic_template=template)
-    whole = migrate_scanned(result, selection, options)
-    parts = [Part("", "", whole, whole.changes)]
-    if command.split_by_edge:
-        parts = _split(result, selection, options, whole)
-    err.write(render_summary(whole, dry_run=not command.write))
+    with term.phase("scan", file=err), term.progress_bar() as progress:
+        result = scan(
+            root,
+            ScanOptions(
+                config_path=command.config,
+                use_cache=command.use_cache,
+                cache_dir=command.cache_dir,
+                progress=progress,
+                notes=(lambda line: term.detail(line, file=err)) if term.verbose else None,
+            ),
+        )
+    with term.phase("plan, rewrite and generate", file=err):
+        selection = select_sites(result, criteria)
+        options = PlanOptions(client=client, topic_template=template)
+        whole = migrate_scanned(result, selection, options)
+        parts = [Part("", "", whole, whole.changes)]
+        if command.split_by_edge:
+            parts = _split(result, selection, options, whole)
+    refused_named = {r.site_id for r in whole.plan.refused} & set(command.select)
+    failed_named = {i for i, _ in whole.failed} & set(command.select)
+    if term.quiet:
+        # The summary is informational, but a named site that was refused is why the exit
+        # status is 1: say which, in one line each.
+        for ident in sorted(refused_named | failed_named):
+            print(f"decouple: refused {ident} (run without -q for the reason)", file=err)
+    else:
+        err.write(render_summary(whole, dry_run=not command.write))
     diff = render_diff(whole.changes)
     if not (command.write or command.patch or command.branch or command.pr_body):
-        tty = out.isatty() if color is None else color
-        out.write(colourise(diff) if tty else diff)
+        out.write(colourise(diff) if term.color_stdout else diff)
         out.flush()
     if command.patch is not None:
         for part in parts:
             target = _numbered(command.patch, part, len(parts))
             with _writing(target):
                 target.write_bytes(render_diff(part.changes))
-            print(f"decouple: wrote {target}", file=err)
+            term.info(f"decouple: wrote {target}", file=err)
     if command.pr_body is not None:
         from decouple_services.app.scan import write_atomic
         from decouple_services.migrate.report import render_pr_body
@@ -148,7 +164,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
             target = _numbered(command.pr_body, part, len(parts))
             with _writing(target):
                 write_atomic(target, render_pr_body(part.result, title=part.label or None))
-            print(f"decouple: wrote {target}", file=err)
+            term.info(f"decouple: wrote {target}", file=err)
     if command.branch is not None:
         from decouple_services.migrate.changes import commit_to_branch
         from decouple_services.migrate.report import commit_message
@@ -170,13 +186,11 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
                 commit_message(part.result, part.label),
                 parent=parent,
             )
-            print(f"decouple: branch {name} at {parent[:12]} (git switch {name})", file=err)
+            term.info(f"decouple: branch {name} at {parent[:12]} (git switch {name})", file=err)
     if command.write and whole.changes:
         with _writing():
             write_changes(root, whole.changes)
-        print(f"decouple: wrote {len(whole.changes)} files", file=err)
-    refused_named = {r.site_id for r in whole.plan.refused} & set(command.select)
-    failed_named = {i for i, _ in whole.failed} & set(command.select)
+        term.info(f"decouple: wrote {len(whole.changes)} files", file=err)
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,8 @@ class ScanOptions:
     use_cache: bool = True
     cache_dir: Path | None = None
     progress: Progress | None = field(default=None, compare=False)
+    #: Told what each phase did, with the time since the scan started (``-v``).
+    notes: Callable[[str], None] | None = field(default=None, compare=False)
 
 
 # --- stage: configuration -----------------------------------------------------------------
@@ -407,6 +410,12 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple_services.discover.files import list_files
 
     root = root.resolve()
+    started = time.perf_counter()
+
+    def note(message: str) -> None:
+        if options.notes is not None:
+            options.notes(f"{time.perf_counter() - started:6.2f} s  {message}")
+
     config, diagnostics = load_configuration(root, options.config_path)
     cache_dir = None
     if options.use_cache:
@@ -415,6 +424,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     exclude = (*config.exclude, *options.exclude)
     listing_cache = ListingCache(cache_dir, root, exclude) if cache_dir is not None else None
     listing = list_files(root, exclude, listing_cache)
+    note(f"listed {len(listing.python)} Python files")
     manifest = None
     inputs: _Inputs | None = None
     if options.use_cache and cache_dir is not None:
@@ -422,6 +432,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
         previous = inputs.previous_result()
         if previous is not None:
+            note("no input changed since the last scan: its result reused")
             return previous
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
@@ -440,6 +451,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     detectors = build_detectors(config)
 
     services = list(discovery.services)
+    note(f"discovered {len(services)} services")
 
     owners: dict[str, str | None] = {}
     roots: dict[str, str] = {}
@@ -489,6 +501,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             pools=pools,
         )
         by_path = {f.path: f for f in facts}
+        note(f"read {len(facts)} files")
         # Matching a configured client's positional arguments needs the functions' signatures.
         detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
 
@@ -514,6 +527,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             resolution = resolver.resolve()
             names = {w.short_name for w in resolution.wrappers.values()}
             new = names - known_wrappers
+            note(
+                f"resolved {len(resolution.call_sites)} call sites"
+                + (f"; {len(new)} new wrapper helper(s) to follow" if new else "")
+            )
             if not new:
                 break
             known_wrappers |= new

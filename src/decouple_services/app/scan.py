@@ -9,10 +9,10 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from decouple_services.app.terminal import Terminal
 from decouple_services.core.config import Config, Gates, rule_codes
 from decouple_services.core.errors import ConfigError, DecoupleError
 from decouple_services.core.model import ScanResult
@@ -199,27 +199,6 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    task = bar.add_task("scan", total=None)
-    bar.start()
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update, bar.stop
-
-
 def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
     """A ``scan --format json`` file (a ``--baseline``, a ``--from``) read back; a file that
     cannot be read or is not a scan is a :class:`DecoupleError` naming it."""
@@ -234,13 +213,16 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
     return load_scan_json(text, source=str(path))
 
 
-def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None) -> int:
+def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) -> int:
+    """Scan, render, write and gate; the exit status. ``terminal`` says whether to colour
+    the table, draw a progress bar and how much to say (plain output when ``None``)."""
     from decouple_services.app.pipeline import ScanOptions, load_configuration, scan
     from decouple_services.render import RENDERERS
     from decouple_services.render.options import RenderOptions
     from decouple_services.render.rules import CONTRACT, RuleSelection, find
 
     err = sys.stderr
+    term = terminal or Terminal()
     try:
         root = command.path.resolve()
         # The scan reports a broken pyproject.toml as a diagnostic; the gates are then unset.
@@ -251,8 +233,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         baseline = None
         if gates.baseline is not None:
             baseline = read_scan_file(gates.baseline, what="baseline")
-        progress, stop = _progress_bar()
-        try:
+        with term.phase("scan"), term.progress_bar() as progress:
             result = scan(
                 command.path,
                 ScanOptions(
@@ -262,19 +243,22 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
                     use_cache=command.use_cache,
                     cache_dir=command.cache_dir,
                     progress=progress,
+                    notes=term.detail if term.verbose else None,
                 ),
             )
-        finally:
-            stop()
         result = apply_contracts(result, config)
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)
         return EXIT_USAGE
+    term.detail(
+        f"{result.files_scanned} Python files, {len(result.services)} services, "
+        f"{len(result.endpoints)} endpoints, {len(result.call_sites)} call sites, "
+        f"{len(result.diagnostics)} diagnostics"
+    )
     shown = filter_sites(result, command.callee, command.endpoint)
     for note in unmatched_filters(result, command.callee, command.endpoint):
         print(f"decouple: warning: {note}", file=err)
-    tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
-    fmt = command.format or ("table" if tty or command.output is None else "json")
+    fmt = command.format or ("table" if command.output is None else "json")
     selection = RuleSelection(gates.select, gates.ignore)
     options = RenderOptions(
         selection=selection,
@@ -283,7 +267,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
     if fmt == "table":
         from decouple_services.render.table import render_table
 
-        text = render_table(shown, options, color=tty and command.output is None)
+        text = render_table(shown, options, color=term.color_stdout and command.output is None)
     else:
         text = RENDERERS[fmt](shown, options)
     if command.output is not None:
@@ -294,6 +278,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
             )
             return EXIT_USAGE
+        term.info(f"decouple: wrote {command.output}")
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

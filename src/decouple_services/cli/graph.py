@@ -63,6 +63,7 @@ def _source(
 
 
 def graph(
+    ctx: typer.Context,
     path: Annotated[Path | None, _PATH] = None,
     svg: Annotated[
         Path | None, typer.Option("--svg", metavar="FILE", help="SVG (no system Graphviz needed).")
@@ -111,6 +112,8 @@ def graph(
     config: Annotated[Path | None, options.CONFIG] = None,
     no_cache: Annotated[bool, options.NO_CACHE] = False,
     cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
+    quiet: Annotated[bool, options.QUIET] = False,
+    verbose: Annotated[bool, options.VERBOSE] = False,
 ) -> None:
     """Draw the coupling graph of PATH, hotspots coloured.
 
@@ -146,10 +149,11 @@ def graph(
             expand=expand,
         ),
     )
-    raise typer.Exit(run_graph_command(command))
+    raise typer.Exit(run_graph_command(command, terminal=options.terminal(ctx, quiet, verbose)))
 
 
 def hotspots(
+    ctx: typer.Context,
     path: Annotated[Path | None, _PATH] = None,
     top: Annotated[
         int | None, typer.Option("--top", min=1, metavar="N", help="Only the first N.")
@@ -165,6 +169,8 @@ def hotspots(
     config: Annotated[Path | None, options.CONFIG] = None,
     no_cache: Annotated[bool, options.NO_CACHE] = False,
     cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
+    quiet: Annotated[bool, options.QUIET] = False,
+    verbose: Annotated[bool, options.VERBOSE] = False,
 ) -> None:
     """Rank the services of PATH by hotspot score, with the components of each score.
 
@@ -186,7 +192,7 @@ def hotspots(
         top=top,
         format=format.value,
     )
-    raise typer.Exit(run_hotspots_command(command))
+    raise typer.Exit(run_hotspots_command(command, terminal=options.terminal(ctx, quiet, verbose)))
 
 
 def register(app: typer.Typer) -> None:

@@ -31,7 +31,6 @@ app = typer.Typer(
         "Start with: decouple scan ./repo"
     ),
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -52,18 +51,60 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool | None,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = None,
+    quiet: Annotated[bool, options.QUIET] = False,
+    verbose: Annotated[bool, options.VERBOSE] = False,
 ) -> None:
     """decouple: untangle services that call each other directly."""
+    # -q/-v work before the command (`decouple -q scan .`) and after it (`decouple scan . -q`):
+    # the commands read what was given here from ctx.obj.
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+def completion(
+    shell: Annotated[Shell, typer.Argument(help="bash, zsh, fish or powershell.")],
+) -> None:
+    """Print the shell completion script for SHELL, to save where your shell loads it.
+
+    Examples:
+
+      decouple completion bash > ~/.local/share/bash-completion/completions/decouple
+
+      decouple completion zsh > "${fpath[1]}/_decouple"
+
+      decouple completion fish > ~/.config/fish/completions/decouple.fish
+
+    `decouple --install-completion` does this for the shell you are in.
+    """
+    # The text --show-completion prints, for a shell named rather than detected. typer
+    # keeps the function in a private module; tests/test_cli_face.py holds it to its output.
+    from typer._completion_shared import get_completion_script
+
+    # The variable the scripts set when they ask decouple for candidates: typer derives it
+    # from the program's name, as --show-completion does.
+    typer.echo(
+        get_completion_script(
+            prog_name="decouple", complete_var="_DECOUPLE_COMPLETE", shell=shell.value
+        )
+    )
 
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Repository (or folder) to scan.", metavar="PATH")],
     format: Annotated[
         OutputFormat | None,
@@ -145,6 +186,8 @@ def scan(
     ] = None,
     no_cache: Annotated[bool, options.NO_CACHE] = False,
     cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
+    quiet: Annotated[bool, options.QUIET] = False,
+    verbose: Annotated[bool, options.VERBOSE] = False,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -197,11 +240,12 @@ def scan(
         cache_dir=cache_dir,
         jobs=jobs,
     )
-    raise typer.Exit(run_scan_command(command))
+    raise typer.Exit(run_scan_command(command, terminal=options.terminal(ctx, quiet, verbose)))
 
 
 cli_graph.register(app)
 cli_migrate.register(app)
+app.command()(completion)  # last in --help: the commands that do the work come first
 
 
 def main(argv: list[str] | None = None) -> int:

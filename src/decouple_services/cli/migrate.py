@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def migrate(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="Repository to migrate.", metavar="PATH")],
     select: Annotated[
         list[str] | None,
@@ -106,6 +107,8 @@ def migrate(
     config: Annotated[Path | None, options.CONFIG] = None,
     no_cache: Annotated[bool, options.NO_CACHE] = False,
     cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
+    quiet: Annotated[bool, options.QUIET] = False,
+    verbose: Annotated[bool, options.VERBOSE] = False,
 ) -> None:
     """Rewrite chosen fire-and-forget calls into Kafka sends and generate the consumers.
 
@@ -146,4 +149,4 @@ def migrate(
         use_cache=not no_cache,
         cache_dir=cache_dir,
     )
-    raise typer.Exit(run_migrate_command(command))
+    raise typer.Exit(run_migrate_command(command, terminal=options.terminal(ctx, quiet, verbose)))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import typer
 
+from decouple_services.app.terminal import Terminal, Verbosity
+
 CONFIG = typer.Option(
     "--config",
     metavar="FILE",
@@ -24,3 +26,26 @@ CACHE_DIR = typer.Option(
     help="Where to keep per-file results between runs (default: PATH/.decouple-cache). "
     "Safe to delete; shared safely by concurrent runs.",
 )
+QUIET = typer.Option(
+    "--quiet",
+    "-q",
+    help="Say less: no progress bar and no informational lines on stderr (errors, warnings "
+    "and gate failures still print).",
+)
+VERBOSE = typer.Option(
+    "--verbose", "-v", help="Say more: what each phase did and how long it took, on stderr."
+)
+
+
+def terminal(ctx: typer.Context, quiet: bool, verbose: bool) -> Terminal:
+    """The run's :class:`Terminal`: ``-q``/``-v`` given before the command (kept by the
+    callback in ``ctx.obj``) or after it, with the environment's colour conventions."""
+    from decouple_services.cli.console import terminal as from_environment
+
+    given = ctx.obj if isinstance(ctx.obj, dict) else {}
+    quiet = quiet or bool(given.get("quiet"))
+    verbose = verbose or bool(given.get("verbose"))
+    if quiet and verbose:
+        raise typer.BadParameter("give --quiet or --verbose, not both", ctx=ctx)
+    level = Verbosity.QUIET if quiet else Verbosity.VERBOSE if verbose else Verbosity.NORMAL
+    return from_environment(level)

@@ -27,6 +27,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from decouple_services import __version__
+from decouple_services.migrate.naming import consumer_group
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
     SYNC_CLIENTS,
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     import jinja2
 
 __all__ = [
+    "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
+    "asyncapi_applications",
     "is_user_edited",
     "provenance_of",
     "render_asyncapi",
@@ -128,7 +131,8 @@ def render_consumer_test(spec: ConsumerSpec) -> str:
 
 def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-python") -> str:
     """A Python script that creates the topics and their dead-letter topics, idempotently,
-    with partitions and replication from the environment (``client``'s admin API)."""
+    with partitions and replication from the environment (``client``'s admin API), by
+    default those the AsyncAPI document's channel bindings state."""
     if client not in SYNC_CLIENTS:
         raise ValueError(f"unknown client {client!r}: use one of {SYNC_CLIENTS}")
     ordered = sorted(topics, key=lambda t: t.name)
@@ -136,19 +140,48 @@ def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-pyt
         "create_topics.py.j2",
         client=client,
         topics=[(t.name, t.dead_letter) for t in ordered],
+        partitions=TOPIC_PARTITIONS,
+        dead_letter_partitions=DEAD_LETTER_PARTITIONS,
+        replicas=REPLICATION_FACTOR,
     )
     return _python_file(body, "creates the Kafka topics of the migrated calls", "", shebang=True)
 
 
-def render_asyncapi(topics: Sequence[TopicSpec], *, title: str = "Migrated service events") -> str:
+def render_asyncapi(
+    topics: Sequence[TopicSpec], *, application: str | None = None, title: str | None = None
+) -> str:
     """An AsyncAPI 3.0 document of the topics, their dead-letter topics, the events (a
-    CloudEvents envelope whose ``data`` follows the payload schema) and who sends and
-    receives them."""
+    CloudEvents envelope whose ``data`` follows the payload schema), the Kafka server and
+    bindings, and who sends and receives them.
+
+    With ``application`` the document is that service's own, as AsyncAPI 3 means a document
+    to be: only the operations it performs (the sends of a producer; the receive and the
+    dead-letter send of a consumer) and the channels and messages they use. Without it, the
+    combined view of every application (:func:`asyncapi_applications`).
+    """
     import yaml
 
-    document = _asyncapi_document(sorted(topics, key=lambda t: t.name), title)
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-    return _with_header(body, "AsyncAPI 3.0 document of the migrated calls' topics")
+    ordered = sorted(topics, key=lambda t: t.name)
+    if application is not None and application not in asyncapi_applications(ordered):
+        raise ValueError(f"{application!r} neither sends nor receives any of these topics")
+
+    class Dumper(yaml.SafeDumper):
+        # The event and its dead-letter message share schema objects; anchors and aliases
+        # (&id001, *id001) would make the document valid YAML but hard to read and diff.
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    document = _asyncapi_document(ordered, title, application)
+    body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+    what = "AsyncAPI 3.0 document of the migrated calls' topics"
+    if application is not None:
+        what = f"AsyncAPI 3.0 document of the {application} service's events"
+    return _with_header(body, what)
+
+
+def asyncapi_applications(topics: Sequence[TopicSpec]) -> list[str]:
+    """The services that send or receive any of ``topics``: one AsyncAPI document each."""
+    return sorted({name for t in topics for name in (*t.producers, t.callee)})
 
 
 # -- sample payloads -----------------------------------------------------------------------
@@ -246,83 +279,219 @@ def _join(names: Sequence[str]) -> str:
 # -- AsyncAPI ------------------------------------------------------------------------------
 
 
-def _asyncapi_document(topics: Sequence[TopicSpec], title: str) -> dict[str, Any]:
+#: What the generated topic script creates unless its environment says otherwise
+#: (``KAFKA_TOPIC_PARTITIONS``, ``KAFKA_DEAD_LETTER_PARTITIONS``, ``KAFKA_REPLICATION_FACTOR``);
+#: the AsyncAPI channel bindings state the same numbers.
+TOPIC_PARTITIONS = 6
+DEAD_LETTER_PARTITIONS = 1
+REPLICATION_FACTOR = 3
+#: Where generated clients connect when ``KAFKA_BOOTSTRAP_SERVERS`` is not set.
+DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
+_KAFKA_BINDING = "0.5.0"
+_SERVER = "kafka"
+
+#: The headers a generated consumer adds to a record it dead-letters, after the record's
+#: own (``dead_letter_headers`` in ``consumer.py.j2``). Values are UTF-8 text.
+DEAD_LETTER_HEADERS: tuple[tuple[str, str], ...] = (
+    ("decouple.error.type", "Class name of the last error (empty when there was none)."),
+    ("decouple.error.message", "Text of the last error, cut at 1000 characters."),
+    ("decouple.attempts", "How many times the handler was tried, as a decimal number."),
+    ("decouple.original.topic", "The topic the record was consumed from."),
+    ("decouple.original.partition", "Its partition there, as a decimal number."),
+    ("decouple.original.offset", "Its offset there, as a decimal number."),
+    ("decouple.consumer.group", "The consumer group that gave up on it."),
+)
+
+
+def _asyncapi_document(
+    topics: Sequence[TopicSpec], title: str | None, application: str | None
+) -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for topic in topics:
+        producers = [p for p in topic.producers if application in (None, p)]
+        consumes = application in (None, topic.callee)
+        if not producers and not consumes:
+            continue
         message_id = f"{topic.name}.event"
-        endpoint = topic.endpoint.label if topic.endpoint else None
-        data_schema: dict[str, Any] = dict(topic.payload_schema or {})
-        if not data_schema:
-            data_schema = {"description": "Not inferred: the call's body was not a literal."}
-        messages[message_id] = {
-            "name": topic.event_type,
-            "title": f"{topic.event_type} event",
-            "summary": f"What {_join(topic.producers) or 'its producers'} used to send to "
-            f"{topic.callee}" + (f" as {endpoint}." if endpoint else "."),
-            "contentType": "application/cloudevents+json",
-            "headers": {
-                "type": "object",
-                "properties": {"content-type": {"const": "application/cloudevents+json"}},
-            },
-            "payload": _envelope_schema(topic, data_schema),
-            "bindings": {
-                "kafka": {
-                    "key": {
-                        "type": "string",
-                        "description": _key_description(topic),
-                    },
-                    "bindingVersion": "0.5.0",
-                }
-            },
-        }
+        messages[message_id] = _event_message(topic)
         channels[topic.name] = {
             "address": topic.name,
             "title": topic.name,
-            "description": f"Events for {topic.callee}"
-            + (f" ({endpoint})" if endpoint else "")
-            + f"; call sites: {', '.join(topic.site_ids) or 'none recorded'}.",
+            "description": _channel_description(topic),
             "messages": {"event": {"$ref": f"#/components/messages/{message_id}"}},
+            "bindings": _channel_bindings(topic.name, TOPIC_PARTITIONS),
         }
-        channels[topic.dead_letter] = {
-            "address": topic.dead_letter,
-            "title": topic.dead_letter,
-            "description": f"Events from {topic.name} that the consumer in {topic.callee} could "
-            "not handle after its retries: the original record with decouple.error.* headers.",
-            "messages": {"event": {"$ref": f"#/components/messages/{message_id}"}},
-        }
-        for producer in topic.producers:
+        for producer in producers:
             operations[f"{producer}.send.{topic.name}"] = {
                 "action": "send",
                 "title": f"{producer} sends {topic.event_type}",
                 "channel": {"$ref": f"#/channels/{topic.name}"},
                 "messages": [{"$ref": f"#/channels/{topic.name}/messages/event"}],
             }
+        if not consumes:
+            continue
+        group = consumer_group(topic.callee, topic.name)
+        dead_letter_id = f"{topic.name}.dead-letter"
+        messages[dead_letter_id] = _dead_letter_message(topic, group)
+        channels[topic.dead_letter] = {
+            "address": topic.dead_letter,
+            "title": topic.dead_letter,
+            "description": f"Events from {topic.name} that the consumer in {topic.callee} could "
+            "not handle after its retries: the original record with decouple.error.* headers.",
+            "messages": {"deadLetter": {"$ref": f"#/components/messages/{dead_letter_id}"}},
+            "bindings": _channel_bindings(topic.dead_letter, DEAD_LETTER_PARTITIONS),
+        }
         operations[f"{topic.callee}.receive.{topic.name}"] = {
             "action": "receive",
             "title": f"{topic.callee} handles {topic.event_type}",
             "channel": {"$ref": f"#/channels/{topic.name}"},
             "messages": [{"$ref": f"#/channels/{topic.name}/messages/event"}],
+            "bindings": {
+                "kafka": {
+                    "groupId": {
+                        "type": "string",
+                        "default": group,
+                        "description": "DECOUPLE_CONSUMER_GROUP overrides it.",
+                    },
+                    "bindingVersion": _KAFKA_BINDING,
+                }
+            },
         }
         operations[f"{topic.callee}.deadletter.{topic.name}"] = {
             "action": "send",
             "title": f"{topic.callee} dead-letters what it could not handle",
             "channel": {"$ref": f"#/channels/{topic.dead_letter}"},
-            "messages": [{"$ref": f"#/channels/{topic.dead_letter}/messages/event"}],
+            "messages": [{"$ref": f"#/channels/{topic.dead_letter}/messages/deadLetter"}],
         }
+    if application is None:
+        description = (
+            "Topics that replace synchronous calls between services, generated by decouple "
+            f"{__version__}: the combined view of every application. Each event is a "
+            "CloudEvents 1.0 envelope in JSON."
+        )
+    else:
+        description = (
+            f"The Kafka events the {application} service sends and receives in place of "
+            f"synchronous calls, generated by decouple {__version__}. Each event is a "
+            "CloudEvents 1.0 envelope in JSON. The combined document describes every "
+            "application."
+        )
     return {
         "asyncapi": "3.0.0",
         "info": {
-            "title": title,
+            "title": title
+            or ("Migrated service events" if application is None else f"{application} events"),
             "version": "1.0.0",
-            "description": "Topics that replace synchronous calls between services, generated "
-            f"by decouple {__version__}. Each event is a CloudEvents 1.0 envelope in JSON.",
+            "description": description,
         },
         "defaultContentType": "application/cloudevents+json",
+        "servers": {_SERVER: _kafka_server()},
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages},
+    }
+
+
+def _kafka_server() -> dict[str, Any]:
+    return {
+        "host": "{bootstrap}",
+        "protocol": "kafka",
+        "title": "Kafka",
+        "description": "The brokers every generated producer, consumer and the topic script "
+        "connect to, from KAFKA_BOOTSTRAP_SERVERS (security from KAFKA_SECURITY_PROTOCOL, "
+        "KAFKA_SASL_* and KAFKA_SSL_*).",
+        "variables": {
+            "bootstrap": {
+                "default": DEFAULT_BOOTSTRAP_SERVERS,
+                "description": "KAFKA_BOOTSTRAP_SERVERS, a comma-separated list of host:port "
+                "(any one broker of the cluster here).",
+            }
+        },
+        "bindings": {"kafka": {"bindingVersion": _KAFKA_BINDING}},
+    }
+
+
+def _channel_description(topic: TopicSpec) -> str:
+    endpoint = topic.endpoint.label if topic.endpoint else None
+    return (
+        f"Events for {topic.callee}"
+        + (f" ({endpoint})" if endpoint else "")
+        + f"; call sites: {', '.join(topic.site_ids) or 'none recorded'}."
+    )
+
+
+def _channel_bindings(topic: str, partitions: int) -> dict[str, Any]:
+    return {
+        "kafka": {
+            "topic": topic,
+            "partitions": partitions,
+            "replicas": REPLICATION_FACTOR,
+            # Never compacted: compaction keeps one event per key, and two events with the
+            # same key (two emails to one user) are both meant to be handled.
+            "topicConfiguration": {"cleanup.policy": ["delete"]},
+            "bindingVersion": _KAFKA_BINDING,
+        }
+    }
+
+
+def _event_message(topic: TopicSpec) -> dict[str, Any]:
+    endpoint = topic.endpoint.label if topic.endpoint else None
+    return {
+        "name": topic.event_type,
+        "title": f"{topic.event_type} event",
+        "summary": f"What {_join(topic.producers) or 'its producers'} used to send to "
+        f"{topic.callee}" + (f" as {endpoint}." if endpoint else "."),
+        "contentType": "application/cloudevents+json",
+        "headers": {
+            "type": "object",
+            "properties": {"content-type": {"const": "application/cloudevents+json"}},
+        },
+        "payload": _envelope_schema(topic, _data_schema(topic)),
+        "bindings": _key_binding(topic),
+    }
+
+
+def _dead_letter_message(topic: TopicSpec, group: str) -> dict[str, Any]:
+    headers: dict[str, Any] = {"content-type": {"const": "application/cloudevents+json"}}
+    for name, description in DEAD_LETTER_HEADERS:
+        headers[name] = {"type": "string", "description": description}
+    headers["decouple.error.message"]["maxLength"] = 1000
+    for name in ("decouple.attempts", "decouple.original.partition", "decouple.original.offset"):
+        headers[name]["pattern"] = "^[0-9]+$"
+    headers["decouple.original.topic"]["const"] = topic.name
+    headers["decouple.consumer.group"]["default"] = group
+    return {
+        "name": f"{topic.event_type}.dead-letter",
+        "title": f"{topic.event_type} event, dead-lettered",
+        "summary": f"A record from {topic.name} that the consumer in {topic.callee} gave up "
+        "on: its key, value and headers unchanged (a record that was not an event keeps its "
+        "bytes), with what failed and where the record was.",
+        "contentType": "application/cloudevents+json",
+        "headers": {
+            "type": "object",
+            "description": "The original record's headers, then the consumer's decouple.* "
+            "headers (UTF-8 text).",
+            "required": [name for name, _ in DEAD_LETTER_HEADERS],
+            "properties": headers,
+        },
+        "payload": _envelope_schema(topic, _data_schema(topic)),
+        "bindings": _key_binding(topic),
+    }
+
+
+def _data_schema(topic: TopicSpec) -> dict[str, Any]:
+    data_schema: dict[str, Any] = dict(topic.payload_schema or {})
+    return data_schema or {"description": "Not inferred: the call's body was not a literal."}
+
+
+def _key_binding(topic: TopicSpec) -> dict[str, Any]:
+    return {
+        "kafka": {
+            "key": {"type": "string", "description": _key_description(topic)},
+            "bindingVersion": _KAFKA_BINDING,
+        }
     }
 
 

@@ -10,8 +10,9 @@ package, ``services/orders`` for package ``orders``):
   (``services/emails/emails/decouple_consumers/emails_send.py``, run with
   ``python -m emails.decouple_consumers.emails_send`` from ``services/emails``); its test in
   the callee's ``tests/`` folder (``services/emails/tests/test_emails_send_consumer.py``);
-* one AsyncAPI document and one topic-creation script for the repository:
-  ``decouple/asyncapi.yaml``, ``decouple/create_topics.py``.
+* AsyncAPI 3.0 documents: one per application that sends or receives an event
+  (``decouple/asyncapi/orders.yaml``) and the combined view (``decouple/asyncapi.yaml``);
+  one topic-creation script for the repository (``decouple/create_topics.py``).
 
 Sites migrated earlier (role ``event``) are planned again from their sends, so the AsyncAPI
 document, the script, the producers and the consumers always describe every migrated topic
@@ -58,6 +59,8 @@ from decouple_services.migrate.spec import (
 PRODUCER_MODULE = "decouple_producer"
 CONSUMER_PACKAGE = "decouple_consumers"
 ASYNCAPI_PATH = "decouple/asyncapi.yaml"
+#: One document per application, named after the service.
+ASYNCAPI_DIR = "decouple/asyncapi"
 TOPIC_SCRIPT_PATH = "decouple/create_topics.py"
 
 NOT_REWRITABLE = "not-rewritable"
@@ -102,6 +105,7 @@ class MigrationPlan:
     #: was added to: the folder is the service root.
     requirements: tuple[tuple[str, str], ...] = ()
     asyncapi_path: str = ASYNCAPI_PATH
+    asyncapi_dir: str = ASYNCAPI_DIR
     topic_script_path: str = TOPIC_SCRIPT_PATH
     already_migrated: tuple[CallSite, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
@@ -109,6 +113,11 @@ class MigrationPlan:
     @property
     def rewrites(self) -> tuple[PlannedSite, ...]:
         return tuple(p for p in self.sites if not p.carried)
+
+    def asyncapi_application_path(self, service: str) -> str:
+        """Where the AsyncAPI document of one application (a service) goes."""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", service).strip(".-") or "service"
+        return f"{self.asyncapi_dir}/{name}.yaml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         )
     out.append("")
     out.append(
-        f"Described in [`{plan.asyncapi_path}`]({plan.asyncapi_path}) (AsyncAPI 3.0); created by "
+        f"Described in [`{plan.asyncapi_path}`]({plan.asyncapi_path}) (AsyncAPI 3.0, every "
+        f"application) and one document per application in [`{plan.asyncapi_dir}/`]"
+        f"({plan.asyncapi_dir}); created by "
         f"[`{plan.topic_script_path}`]({plan.topic_script_path}).\n"
     )
     out.append("## Rollout checklist\n")

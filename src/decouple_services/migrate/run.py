@@ -213,6 +213,14 @@ def _generated(
         )
     if plan.topics:
         wanted.append((plan.asyncapi_path, generate.render_asyncapi(plan.topics), False))
+        for application in generate.asyncapi_applications(plan.topics):
+            wanted.append(
+                (
+                    plan.asyncapi_application_path(application),
+                    generate.render_asyncapi(plan.topics, application=application),
+                    False,
+                )
+            )
         client = plan.consumers[0].client if plan.consumers else "kafka-python"
         wanted.append(
             (plan.topic_script_path, generate.render_topic_script(plan.topics, client=client), True)

@@ -3,12 +3,17 @@ refuse, and the generated consumer tests passing where the callee would run them
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
+import types
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -17,6 +22,7 @@ import yaml
 from decouple_services import __version__
 from decouple_services.migrate import gen_examples
 from decouple_services.migrate.generate import (
+    asyncapi_applications,
     is_user_edited,
     provenance_of,
     render_asyncapi,
@@ -106,10 +112,157 @@ def test_the_event_type_of_each_topic_is_in_its_producer() -> None:
 # -- AsyncAPI ----------------------------------------------------------------------------
 
 
-def test_the_asyncapi_document_is_valid_asyncapi_3() -> None:
-    document = yaml.safe_load(render_asyncapi(gen_examples.TOPICS))
+def _documents() -> dict[str, dict[str, Any]]:
+    """The combined document (key ``""``) and every application's."""
+    documents = {"": yaml.safe_load(render_asyncapi(gen_examples.TOPICS))}
+    for name in asyncapi_applications(gen_examples.TOPICS):
+        text = render_asyncapi(gen_examples.TOPICS, application=name)
+        documents[name] = yaml.safe_load(text)
+    return documents
+
+
+def _load_module(text: str, name: str, folder: Path) -> types.ModuleType:
+    path = folder / f"{name}.py"
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up while the class is built
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def _resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def test_every_asyncapi_document_is_valid_asyncapi_3() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    jsonschema.Draft7Validator(schema).validate(document)
+    documents = _documents()
+    senders_and_receivers = {n for t in gen_examples.TOPICS for n in (*t.producers, t.callee)}
+    assert set(documents) == {"", *senders_and_receivers}
+    for name, document in documents.items():
+        errors = list(jsonschema.Draft7Validator(schema).iter_errors(document))
+        assert not errors, (name or "combined", [e.message for e in errors[:3]])
+        for ref in _refs(document):
+            _resolve(document, ref)  # every reference lands inside its own document
+
+
+def test_each_application_document_holds_its_own_operations_and_only_what_they_use() -> None:
+    documents = _documents()
+    combined = documents.pop("")
+    assert set(combined["operations"]) == {
+        op for document in documents.values() for op in document["operations"]
+    }
+    for name, document in documents.items():
+        assert document["info"]["title"] == f"{name} events"
+        assert all(op.startswith(f"{name}.") for op in document["operations"]), name
+        used_channels = {
+            _resolve(document, op["channel"]["$ref"])["address"]
+            for op in document["operations"].values()
+        }
+        assert set(document["channels"]) == used_channels
+        used_messages = {
+            ref.rsplit("/", 1)[1]
+            for channel in document["channels"].values()
+            for ref in _refs(channel["messages"])
+        }
+        assert set(document["components"]["messages"]) == used_messages
+    orders = documents["orders"]
+    assert set(orders["operations"]) == {
+        "orders.send.emails.send",
+        "orders.send.inventory.stock-release",
+        "orders.send.payments.refund",
+        "orders.receive.orders.cancel-order",
+        "orders.deadletter.orders.cancel-order",
+    }
+    # a producer sees the topics it sends to, not their dead-letter topics
+    assert "emails.send.dlq" not in orders["channels"]
+    assert "orders.cancel-order.dlq" in orders["channels"]
+
+
+def test_a_service_without_events_has_no_document() -> None:
+    with pytest.raises(ValueError, match="neither sends nor receives"):
+        render_asyncapi(gen_examples.TOPICS, application="billing")
+
+
+def test_the_kafka_server_is_where_the_generated_clients_connect() -> None:
+    for document in _documents().values():
+        server = document["servers"]["kafka"]
+        assert server["protocol"] == "kafka"
+        assert server["host"] == "{bootstrap}"
+        variable = server["variables"]["bootstrap"]
+        assert "KAFKA_BOOTSTRAP_SERVERS" in variable["description"]
+        producer = render_producer(gen_examples.PRODUCERS["kafka-python"])
+        assert f'_env("KAFKA_BOOTSTRAP_SERVERS", "{variable["default"]}")' in producer
+
+
+def test_channel_bindings_state_what_the_topic_script_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("KAFKA_TOPIC_PARTITIONS", "KAFKA_DEAD_LETTER_PARTITIONS"):
+        monkeypatch.delenv(variable, raising=False)
+    script_text = render_topic_script(gen_examples.TOPICS)
+    script = _load_module(script_text, "create_topics", tmp_path)
+    replicas = re.search(r'_env_int\("KAFKA_REPLICATION_FACTOR", (\d+)\)', script_text)
+    assert replicas is not None
+    channels = _documents()[""]["channels"]
+    assert set(channels) == set(script.wanted())
+    for name, partitions in script.wanted().items():
+        binding = channels[name]["bindings"]["kafka"]
+        assert binding["topic"] == name
+        assert binding["partitions"] == partitions
+        assert binding["replicas"] == int(replicas.group(1))
+        assert binding["topicConfiguration"] == {
+            key: [value] for key, value in script.topic_config().items()
+        }
+
+
+def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
+    spec = gen_examples.CONSUMERS["no-handler"]
+    consumer = _load_module(render_consumer(spec), "consumer", tmp_path)
+    written = consumer.dead_letter_headers(
+        [("content-type", b"application/cloudevents+json")],
+        consumer.Outcome("dead_letter", "event-1", 4, RuntimeError("boom")),
+        group=spec.group_id,
+        partition=2,
+        offset=17,
+    )
+    document = yaml.safe_load(render_asyncapi(gen_examples.TOPICS, application=spec.service))
+    channel = document["channels"][spec.topic.dead_letter]
+    message = _resolve(document, channel["messages"]["deadLetter"]["$ref"])
+    headers = message["headers"]
+    added = [name for name, _ in written[1:]]
+    assert headers["required"] == added
+    jsonschema.Draft7Validator(headers).validate(
+        {name: value.decode("utf-8") for name, value in written}
+    )
+    assert headers["properties"]["decouple.original.topic"]["const"] == spec.topic.name
+    assert headers["properties"]["decouple.consumer.group"]["default"] == spec.group_id
+    # the record itself is the event, unchanged
+    event = _resolve(document, document["channels"][spec.topic.name]["messages"]["event"]["$ref"])
+    assert message["payload"] == event["payload"]
+    assert "deadLetter" not in document["channels"][spec.topic.name]["messages"]
 
 
 def test_the_asyncapi_document_describes_topics_envelopes_and_who_sends_them() -> None:

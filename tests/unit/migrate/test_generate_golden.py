@@ -43,6 +43,13 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
         for name in ("flask", "fastapi", "no-handler")
     },
     "asyncapi.yaml": lambda: render_asyncapi(gen_examples.TOPICS),
+    # orders sends and receives; emails only receives.
+    **{
+        f"asyncapi/{name}.yaml": (
+            lambda name=name: render_asyncapi(gen_examples.TOPICS, application=name)
+        )
+        for name in ("orders", "emails")
+    },
     "create_topics/kafka-python.py": lambda: render_topic_script(gen_examples.TOPICS),
     "create_topics/confluent-kafka.py": lambda: render_topic_script(
         gen_examples.TOPICS, client="confluent-kafka"
