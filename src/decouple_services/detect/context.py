@@ -142,6 +142,9 @@ class Scope:
     #: Parameters annotated with a client type (``session: aiohttp.ClientSession``): the
     #: object they hold, whatever the caller passes.
     param_types: dict[str, str] = field(default_factory=dict)
+    #: Defaults of the parameters of an ``__init__`` (what ``self.x = x`` holds when the
+    #: class is built without ``x``).
+    param_defaults: dict[str, Value] = field(default_factory=dict)
 
 
 class ModuleContext:
@@ -319,6 +322,11 @@ class ModuleContext:
             first = ev(expr.values[0], scope, depth)
             if isinstance(first, Env) and first.default is None and len(expr.values) == 2:
                 return Env(first.name, ev(expr.values[1], scope, depth), first.reader)
+            if isinstance(first, Param):
+                # `self.base_url = base_url or Config.USERS_URL`: an optional override, and
+                # the default every caller that passes nothing gets.
+                fallback = ev(expr.values[-1], scope, depth)
+                return first if isinstance(fallback, Dyn | Param) else fallback
             return first if not isinstance(first, Dyn) else ev(expr.values[-1], scope, depth)
         if isinstance(expr, ast.IfExp):
             return ev(expr.body, scope, depth)

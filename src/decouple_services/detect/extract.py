@@ -462,7 +462,12 @@ class _Extractor:
         """``self.x = ...``, ``app.state.client = ...``, ``settings.URL = ...``."""
         ref = self.ctx.evaluate(target, scope)
         if isinstance(ref, Ref):
-            self._constant(ref.qualname, self.ctx.evaluate(expr, scope), line)
+            value = self.ctx.evaluate(expr, scope)
+            if isinstance(value, Param) and value.function == scope.qualname:
+                # `self.base_url = base_url` in `__init__(self, base_url=USERS_URL)`: the
+                # default is what an instance built without it holds.
+                value = scope.param_defaults.get(value.name, value)
+            self._constant(ref.qualname, value, line)
         else:
             base = self.ctx.evaluate(target.value, scope)
             if isinstance(base, Obj):
@@ -540,12 +545,13 @@ class _Extractor:
             self.stack.pop()
 
     def _factory_return(self, expr: ast.expr, scope: Scope) -> None:
-        """What a factory returns (``def get_stub(): return FooStub(channel)``), recorded as
-        the constant ``<function>()`` so a call of it is known to give that object."""
+        """What a function returns first (``def get_stub(): return FooStub(channel)``,
+        ``def kernel_url(): return settings.KERNEL_URL``), recorded as the constant
+        ``<function>()`` so a call of it is known to give that value."""
         if scope.kind != "function":
             return
         value = self.ctx.evaluate(expr, scope)
-        if isinstance(value, Obj) and scope.qualname not in self._factories:
+        if not isinstance(value, Dyn | Param) and scope.qualname not in self._factories:
             self._factories.add(scope.qualname)
             self._constant(f"{scope.qualname}()", value, expr.lineno)
 
@@ -619,6 +625,7 @@ class _Extractor:
             owner_class=owner,
             assigned=frozenset(self._assigned_names(node)),
             param_types=typed,
+            param_defaults=self._init_defaults(node.name, defaults, scope),
         )
         self._function_infos[qualname] = FunctionInfo(
             qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method
@@ -630,6 +637,18 @@ class _Extractor:
             self._walk_body(node.body, inner)
         finally:
             self.stack.pop()
+
+    def _init_defaults(
+        self, name: str, defaults: dict[str, ast.expr], scope: Scope
+    ) -> dict[str, Value]:
+        if name != "__init__" or scope.kind != "class":
+            return {}
+        known: dict[str, Value] = {}
+        for param, expr in defaults.items():
+            value = self.ctx.evaluate(expr, scope)
+            if not isinstance(value, Dyn) and not (isinstance(value, Lit) and not value.text):
+                known[param] = value
+        return known
 
     def _assigned_names(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
         """Names stored anywhere in ``func`` (nested code included), from one walk of the

@@ -84,7 +84,9 @@ class CallResolver:
         for endpoint in endpoints:
             self.endpoints_by_service[endpoint.service].append(endpoint)
         self.handlers = {e.handler for e in endpoints}
-        self.inference = CalleeInference(index.services, endpoints)
+        self.inference = CalleeInference(
+            index.services, endpoints, lambda path: categorize(path) is Category.PRODUCTION
+        )
         self.categorize = categorize
         self.match_endpoint = match_endpoint
 
@@ -288,6 +290,9 @@ class CallResolver:
         """A callee for a call whose host is not in the repository: the one service serving
         its gRPC stub, or the one service its variable, setting or stub is named after."""
         names = host_names(url.text) or ([match.url_src] if match.url_src else [])
+        # then the names the value was followed through, nearest the host first:
+        # `KERNEL_URL <- ...`, `get_kernel_url() <- ...`
+        names += [e.partition(" <- ")[0] for e in reversed(url.evidence) if " <- " in e]
         if match.grpc_stub is not None:
             served = self.inference.by_grpc_server(match.grpc_stub)
             if served is not None:

@@ -70,6 +70,65 @@ def _hostport(hostport: str, path: str) -> Target:
     return Target(match.group("host").lower(), port, path)
 
 
+#: Endings of names that only resolve inside a cluster or a private network.
+_INTERNAL_SUFFIXES = (
+    ".svc",
+    ".cluster.local",
+    ".local",
+    ".internal",
+    ".lan",
+    ".localdomain",
+    ".consul",
+)
+#: Top-level domains of the public names services call (a second label among them makes a
+#: public name, not `<service>.<namespace>`).
+_PUBLIC_TLDS = frozenset(
+    {
+        "com",
+        "net",
+        "org",
+        "io",
+        "dev",
+        "app",
+        "ai",
+        "co",
+        "uk",
+        "de",
+        "fr",
+        "nl",
+        "eu",
+        "us",
+        "ca",
+        "au",
+        "in",
+        "jp",
+        "cn",
+        "ru",
+        "br",
+        "es",
+        "it",
+        "ch",
+        "se",
+        "no",
+        "pl",
+        "cloud",
+        "info",
+        "biz",
+        "me",
+        "tv",
+        "gov",
+        "edu",
+    }
+)
+
+
+def _may_be_internal(host: str) -> bool:
+    labels = host.split(".")
+    if len(labels) == 1 or host.endswith(_INTERNAL_SUFFIXES):
+        return True
+    return labels[-1] not in _PUBLIC_TLDS
+
+
 @dataclass(frozen=True, slots=True)
 class Callee:
     name: str
@@ -111,7 +170,9 @@ class HostMap:
                 )
             return Callee(UNKNOWN, reason=f"port {target.port} is used by {', '.join(owners)}")
         short = host.split(".")[0]
-        for candidate in (host, short):
+        # `users.default.svc.cluster.local` and `users.shop` name the service users;
+        # `api.newrelic.com` does not name a service called api.
+        for candidate in (host, short) if _may_be_internal(host) else (host,):
             owners = sorted(set(self.by_alias.get(candidate, [])))
             if len(owners) == 1:
                 return Callee(owners[0], evidence=f"host {host} -> service {owners[0]}")

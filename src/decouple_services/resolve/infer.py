@@ -10,7 +10,7 @@ registers its servicer, whatever the stub's channel says. Such callees are marke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from decouple_services.core.model import Endpoint, Service
@@ -116,7 +116,12 @@ class Inferred:
 
 
 class CalleeInference:
-    def __init__(self, services: Sequence[Service], endpoints: Iterable[Endpoint]) -> None:
+    def __init__(
+        self,
+        services: Sequence[Service],
+        endpoints: Iterable[Endpoint],
+        is_production: Callable[[str], bool] = lambda path: True,
+    ) -> None:
         self.words = {
             s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
             for s in services
@@ -124,7 +129,11 @@ class CalleeInference:
         #: gRPC service (``pkg.Service`` and bare ``Service``) -> services serving it.
         self.grpc_servers: dict[str, set[str]] = {}
         for endpoint in endpoints:
-            if endpoint.protocol != "grpc":
+            # A servicer registered by a test's mock server, or by code outside every
+            # service, serves nothing in production.
+            if endpoint.protocol != "grpc" or endpoint.service not in self.words:
+                continue
+            if not is_production(endpoint.file):
                 continue
             full = endpoint.path.strip("/").rpartition("/")[0]
             for key in {full, full.rpartition(".")[2]}:
@@ -145,7 +154,9 @@ class CalleeInference:
         """The one service whose name fits the words of ``names`` (variables, settings,
         stub classes), or None when none or several do."""
         for name in names:
-            wanted = words(name)
+            # The name itself, not the modules it lives in: `app.kernel_utils.get_odk_url()`
+            # speaks of odk, not of kernel.
+            wanted = words(name.split("(")[0].rpartition(".")[2])
             if not wanted:
                 continue
             fits = [s for s, own in self.words.items() if own and (wanted <= own or own <= wanted)]

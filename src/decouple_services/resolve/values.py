@@ -95,6 +95,13 @@ class ValueRenderer:
                     out,
                     d,
                 )
+            if not value.args and not value.kwargs:
+                # `get_kernel_url()`: what the function returns, when it returns one value
+                found = self.index.constant(f"{value.type}()", self.service)
+                if found is not None:
+                    path, const = found
+                    out.evidence.append(f"{value.type.rpartition('.')[2]}() <- {path}:{const.line}")
+                    return self._render(const.value, out, d)
             return "{" + show(value) + "}"
         return "{?}"
 

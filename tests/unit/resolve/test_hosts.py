@@ -1,10 +1,11 @@
-"""split_url: where the host ends when parts of the url are only known at run time."""
+"""Hosts: where the host ends in a url, and which names can name a service."""
 
 from __future__ import annotations
 
 import pytest
 
-from decouple_services.resolve.hosts import split_url
+from decouple_services.core.model import Service
+from decouple_services.resolve.hosts import HostMap, split_url
 
 
 @pytest.mark.parametrize(
@@ -31,3 +32,18 @@ def test_host_port_and_path(url: str, host: str, port: int, path: str) -> None:
 )
 def test_a_run_time_host_stays_unknown(url: str) -> None:
     assert split_url(url).dynamic_host
+
+
+@pytest.mark.parametrize(
+    ("host", "callee"),
+    [
+        ("api", "api"),
+        ("api.shop", "api"),  # <service>.<namespace>
+        ("api.shop.svc.cluster.local", "api"),
+        ("api.newrelic.com", "external:api.newrelic.com"),
+        ("api.github.io", "external:api.github.io"),
+    ],
+)
+def test_a_public_name_never_matches_a_service_by_its_first_label(host: str, callee: str) -> None:
+    hosts = HostMap([Service("api", "api")], {})
+    assert hosts.callee(split_url(f"http://{host}/x")).name == callee

@@ -1,0 +1,84 @@
+"""Callee inference: one fitting service or none."""
+
+from __future__ import annotations
+
+import pytest
+
+from decouple_services.core.model import Endpoint, Service
+from decouple_services.resolve.infer import CalleeInference, host_names, words
+
+SERVICES = [
+    Service("users", "users"),
+    Service("meet-summary", "summary"),
+    Service("fastchat-controller", "controller"),
+    Service("celery-worker", "worker"),
+    Service("model-worker", "models"),
+    Service("web", "."),
+]
+
+
+def test_words_drop_what_only_says_address() -> None:
+    assert words("USERS_SERVICE_URL") == {"user"}
+    assert words("settings.SUMMARY_SERVICE_ENDPOINT") == {"summary"}
+    assert words("CartServiceStub") == {"cart"}
+    assert words("api_base_url") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["USERS_SERVICE_URL"], "users"),
+        (["settings.SUMMARY_SERVICE_ENDPOINT"], "meet-summary"),
+        (["controller_address"], "fastchat-controller"),
+        (["UsersServiceStub"], "users"),
+    ],
+)
+def test_one_fitting_service(names: list[str], callee: str) -> None:
+    found = CalleeInference(SERVICES, []).by_name(names)
+    assert found is not None and found.callee == callee
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["worker_addr"],  # two services fit: celery-worker and model-worker
+        ["API_URL"],  # nothing distinctive
+        ["PAYMENTS_URL"],  # no service fits
+        ["WEB_URL"],  # "web" is generic: a name made only of it proves nothing
+    ],
+)
+def test_no_inference_when_none_or_several_fit(names: list[str]) -> None:
+    assert CalleeInference(SERVICES, []).by_name(names) is None
+
+
+def rpc(service: str, file: str) -> Endpoint:
+    return Endpoint(
+        service, "grpc", "RPC", "/pkg.Ledger/GetBalance", "x.Ledger.GetBalance", file, 1
+    )
+
+
+def test_a_stub_goes_to_the_one_service_serving_it_in_production() -> None:
+    inference = CalleeInference(
+        SERVICES,
+        [rpc("users", "users/server.py"), rpc("web", "tests/mock_server.py")],
+        lambda path: not path.startswith("tests/"),
+    )
+    found = inference.by_grpc_server("gen.ledger_pb2_grpc.LedgerStub")
+    assert found is not None and found.callee == "users"
+
+
+def test_a_stub_served_by_several_services_is_not_inferred() -> None:
+    inference = CalleeInference(SERVICES, [rpc("users", "a.py"), rpc("web", "b.py")])
+    assert inference.by_grpc_server("LedgerStub") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "names"),
+    [
+        ("{settings.USERS_URL}/users/{id}", ["settings.USERS_URL"]),
+        ("http://{USERS_HOST}:8000/x", ["USERS_HOST"]),
+        ("http://users:8000/x/{id}", []),
+    ],
+)
+def test_host_names(url: str, names: list[str]) -> None:
+    assert host_names(url) == names
