@@ -226,9 +226,10 @@ class CallResolver:
             else:
                 reason = f"service argument {service_text.text!r} names no known service"
                 hint = f"declare it under [tool.decouple.services.{service_text.text}]"
-        elif target.dynamic_host and _host_has_param(url) and match.grpc_stub is None:
-            # A gRPC stub's type names the service and the RPC, so a stub on a channel that a
-            # caller passes in is still a call site; only the address is the caller's.
+        elif target.dynamic_host and _host_has_param(url) and not _stub_on_passed_channel(receiver):
+            # A gRPC stub's type names the service and the RPC, so a stub on a channel object
+            # the caller passes in is still a call site; only the address is the caller's.
+            # A helper that builds the channel from an address parameter is a wrapper.
             role = Role.WRAPPER
             helper = _helper_of(call.function, match)
             fn = self.index.function(helper, caller)
@@ -376,6 +377,10 @@ class CallResolver:
             target_override=call.target_override or inner.target_override,
         )
         receiver = wrapper.receiver
+        if receiver is not None:
+            # a gRPC helper's stub is built on a channel to an address parameter
+            bound_receiver = _substitute(receiver, wrapper.qualname, binding)
+            receiver = bound_receiver if isinstance(bound_receiver, Obj) else receiver
         match = self._match(bound, receiver)
         if match is None:
             return None, None
@@ -425,6 +430,14 @@ def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...
         if line - 1 <= number <= end_line:
             codes.update(named)
     return tuple(sorted(codes))
+
+
+def _stub_on_passed_channel(receiver: Obj | None) -> bool:
+    return (
+        receiver is not None
+        and receiver.type.endswith("Stub")
+        and isinstance(receiver.arg(0, "channel"), Param)
+    )
 
 
 def _helper_of(function: str, match: Match) -> str:
