@@ -594,7 +594,10 @@ class _Extractor:
             params += (args.vararg.arg,)
         if args.kwarg:
             params += (args.kwarg.arg,)
-        is_method = scope.kind == "class"
+        # A staticmethod binds no self/cls: its first parameter is a real argument.
+        is_method = scope.kind == "class" and not any(
+            (dotted(d) or [""])[-1] == "staticmethod" for d in node.decorator_list
+        )
         owner = scope.qualname if is_method else scope.owner_class
         positional = [*args.posonlyargs, *args.args]
         defaults: dict[str, ast.expr] = dict(
@@ -809,7 +812,7 @@ class _Extractor:
                 return True
             if name[:1].isupper() and name[1:2].islower() and isinstance(receiver, Ref | Obj):
                 return True
-            if isinstance(receiver, Ref | Param) and name in options.wrapper_names:
+            if isinstance(receiver, Ref | Param | Obj) and name in options.wrapper_names:
                 return True
         return False
 

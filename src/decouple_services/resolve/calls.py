@@ -55,6 +55,10 @@ class Wrapper:
     call: RawCall
     receiver: Obj | None
     match: Match
+    #: The host is fixed and only the path comes from the parameters (``def get(path):
+    #: requests.get(USERS + path)``): each use is a call site with its own endpoint, and
+    #: the helper's request stays a call site when no use of it is found.
+    path_only: bool = False
 
     @property
     def short_name(self) -> str:
@@ -95,6 +99,8 @@ class CallResolver:
     def resolve(self) -> Resolution:
         drafts: list[tuple[FileFacts, CallSite]] = []
         wrappers: dict[str, Wrapper] = {}
+        own_site: dict[str, int] = {}
+        uses: dict[str, int] = defaultdict(int)
         pending: list[tuple[FileFacts, RawCall]] = []
         for facts in self.index.facts:
             ignored = set(facts.ignored_lines)
@@ -111,6 +117,7 @@ class CallResolver:
                 drafts.append((facts, site))
                 if wrapper is not None:
                     wrappers[wrapper.qualname] = wrapper
+                    own_site[wrapper.qualname] = len(drafts) - 1
         # Invocations of helpers, level by level: a helper calling a helper is found once the
         # inner one is known.
         done: set[tuple[str, int, int]] = set()
@@ -127,11 +134,18 @@ class CallResolver:
                 invoked, inner = self._invocation(facts, call, wrapper)
                 if invoked is not None:
                     drafts.append((facts, invoked))
+                    uses[wrapper.qualname] += 1
                 if inner is not None and inner.qualname not in wrappers:
                     new[inner.qualname] = inner
+                    own_site.setdefault(inner.qualname, len(drafts) - 1)
             if not new:
                 break
             wrappers.update(new)
+        for qualname, index in own_site.items():
+            if wrappers[qualname].path_only and not uses[qualname]:
+                # a path helper nobody is seen calling: its request is the call site
+                facts, site = drafts[index]
+                drafts[index] = (facts, replace(site, role=Role.CALL))
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(drafts) + events, wrappers)
 
@@ -252,6 +266,29 @@ class CallResolver:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
                     f"add `# decouple: target=<service>` on the line above {facts.path}:{call.line}"
+                )
+        if (
+            role is Role.CALL
+            and callee != UNKNOWN
+            and via is None
+            and target.path.lstrip("/").startswith("{")
+        ):
+            # The whole path is a run-time value: only a parameter standing for the path
+            # (`get(path)`), not one filling a segment of it (`/users/{user_id}`), makes a
+            # helper whose uses name the endpoint.
+            helper = _helper_of(call.function, match)
+            if any(p.function == helper for p in _params(match.url)):
+                # `UserService.get(path)`: the host is the class's, the endpoint the caller's
+                role = Role.WRAPPER
+                fn = self.index.function(helper, caller)
+                wrapper = Wrapper(
+                    helper,
+                    fn.params if fn else (),
+                    bool(fn and fn.is_method),
+                    call,
+                    receiver,
+                    match,
+                    path_only=True,
                 )
         if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
             endpoint = self._endpoint(callee, match, target.path, grpc)
