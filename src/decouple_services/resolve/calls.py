@@ -36,7 +36,7 @@ from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import Concat, Env, Join, Obj, Param, Ref, Value
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
-from decouple_services.resolve.infer import CalleeInference, Inferred, host_names
+from decouple_services.resolve.infer import CalleeInference, Inferred, host_names, host_part
 from decouple_services.resolve.redact import redact_url
 from decouple_services.resolve.values import Rendered, ValueRenderer
 
@@ -590,19 +590,5 @@ _LAYOUT_TOKENS = frozenset(
 
 def _host_has_param(url: Rendered) -> bool:
     """Whether a parameter of the enclosing function decides the host (the mark of a helper)."""
-    text = url.text
-    if "://" in text:
-        text = text.split("://", 1)[1]
-    depth = 0
-    end = len(text)
-    for i, ch in enumerate(text):
-        # the host part ends at the first "/" outside a placeholder
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif ch == "/" and depth == 0:
-            end = i
-            break
-    host = text[:end]
+    host = host_part(url.text)
     return any("{" + p + "}" in host for p in url.params) or (host == "" and bool(url.params))

@@ -171,6 +171,13 @@ class CalleeInference:
 def host_names(url_text: str) -> list[str]:
     """The names standing for the host in a rendered url: ``{settings.USERS_URL}/users`` ->
     ``["settings.USERS_URL"]``; nothing when the host is written out."""
+    host = host_part(url_text)
+    return [m.group(1) for m in _PLACEHOLDER.finditer(host) if m.group(1).strip()]
+
+
+def host_part(url_text: str) -> str:
+    """The host (and port) of a rendered url, scheme dropped: it ends at the first ``/``
+    outside a ``{...}`` placeholder."""
     rest = url_text.split("://", 1)[1] if "://" in url_text else url_text
     depth = 0
     for i, ch in enumerate(rest):
@@ -179,6 +186,5 @@ def host_names(url_text: str) -> list[str]:
         elif ch == "}":
             depth -= 1
         elif ch == "/" and depth == 0:
-            rest = rest[:i]
-            break
-    return [m.group(1) for m in _PLACEHOLDER.finditer(rest) if m.group(1).strip()]
+            return rest[:i]
+    return rest
