@@ -255,6 +255,20 @@ class ModuleContext:
             return qual
         return None
 
+    def session_type(self, is_async: bool) -> str | None:
+        """What an unannotated ``session`` parameter holds in this module: the session of
+        the one HTTP client library it imports (helpers take the caller's session), or None
+        when it imports none or several, or a database library whose sessions look alike."""
+        tops = {q.split(".", 1)[0] for q in self.imports.values()}
+        if tops & _DB_SESSION_MODULES:
+            return None
+        libraries = tops & set(_SESSION_TYPES)
+        if len(libraries) != 1:
+            return None
+        (library,) = libraries
+        sync, asynchronous = _SESSION_TYPES[library]
+        return asynchronous if is_async else sync
+
     def base_qualnames(self, cls: ast.ClassDef) -> tuple[str, ...]:
         names = []
         for base in cls.bases:
@@ -620,6 +634,17 @@ _AIOHTTP_APP_NAMES = frozenset({"app", "config_dict"})
 
 #: The value of ``getattr(obj, name)``: ``Obj(GETATTR, (obj, name))``.
 GETATTR = "builtins.getattr"
+
+#: Parameter names that hold an HTTP session by convention, and what each library's is.
+SESSION_PARAMS = frozenset({"session", "http_session", "http_client", "http"})
+_SESSION_TYPES = {
+    "aiohttp": ("aiohttp.ClientSession", "aiohttp.ClientSession"),
+    "httpx": ("httpx.Client", "httpx.AsyncClient"),
+    "requests": ("requests.Session", "requests.Session"),
+}
+_DB_SESSION_MODULES = frozenset(
+    {"sqlalchemy", "sqlmodel", "django", "pymongo", "boto3", "cassandra"}
+)
 
 #: Libraries whose annotated objects make requests.
 _CLIENT_MODULES = frozenset({"aiohttp", "httpx", "requests", "urllib3", "grpc"})

@@ -22,6 +22,7 @@ from typing import Any
 from decouple_services.core.model import Diagnostic, Severity
 from decouple_services.detect.context import (
     GETATTR,
+    SESSION_PARAMS,
     ModuleContext,
     Scope,
     child_bodies,
@@ -618,6 +619,9 @@ class _Extractor:
             # dependency returns or yields; else the annotated client type.
             provider = _dependency(defaults.get(a.arg), a.annotation, self.ctx, scope)
             kind = provider or self.ctx.client_type(a.annotation, scope)
+            if kind is None and a.annotation is None and a.arg in SESSION_PARAMS:
+                # `async def post_status(session, url): await session.post(url)`
+                kind = self.ctx.session_type(isinstance(node, ast.AsyncFunctionDef))
             if kind:
                 typed[a.arg] = kind
         inner = Scope(
