@@ -33,6 +33,7 @@ from decouple_services.detect.context import (
 from decouple_services.detect.events import TOKEN as EVENT_TOKEN
 from decouple_services.detect.events import find_event_sends
 from decouple_services.detect.facts import (
+    BASES,
     Constant,
     FileFacts,
     FunctionInfo,
@@ -669,6 +670,14 @@ class _Extractor:
         bases = self.ctx.base_qualnames(node)
         if any(b in _SETTINGS_BASES or b.endswith(".BaseSettings") for b in bases):
             self.settings_classes.append((qualname, _env_prefix(node)))
+        project_bases = [
+            b for b in bases if "." in b and not b.startswith(("builtins.", "typing."))
+        ]
+        if project_bases:
+            # `class AuthClient(BaseClient)`: its methods may call helpers defined on the base
+            self._constant(
+                f"{qualname}.{BASES}", Obj(BASES, tuple(Ref(b) for b in project_bases)), node.lineno
+            )
         inner = Scope("class", qualname, parent=scope, owner_class=qualname)
         self.stack.append(node)
         try:

@@ -13,6 +13,9 @@ from decouple_services.core.model import Diagnostic, Severity
 from decouple_services.detect.events import EventSend
 from decouple_services.detect.values import Value, decode, encode
 
+#: The constant ``<class>.__bases__`` lists a class's project bases, as references.
+BASES = "__bases__"
+
 
 @dataclass(frozen=True, slots=True)
 class RawCall:

@@ -29,11 +29,11 @@ from decouple_services.core.model import (
 )
 from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.events import EventSend
-from decouple_services.detect.facts import FileFacts, RawCall
+from decouple_services.detect.facts import BASES, FileFacts, RawCall
 from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import follow, resolve_receiver
 from decouple_services.detect.registry import match_call
-from decouple_services.detect.values import Concat, Env, Join, Obj, Param, Ref, Value
+from decouple_services.detect.values import Concat, Env, Join, Lit, Obj, Param, Ref, Value
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import CalleeInference, Inferred, host_names, host_part
@@ -185,22 +185,38 @@ class CallResolver:
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
     ) -> Wrapper | None:
         if call.func is not None:
-            found = wrappers.get(call.func)
-            if found is None:
-                # `from network import make_request` in a service whose files are modules of
-                # its package (`gateway.network`): the import names the module as the
-                # service's own entry point sees it.
-                tail = "." + call.func
-                matches = [w for q, w in wrappers.items() if q.endswith(tail)]
-                found = matches[0] if len(matches) == 1 else None
-            return found
+            # `from network import make_request` in a service whose files are modules of its
+            # package (`gateway.network`): the import names the module as the service's own
+            # entry point sees it.
+            return wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+        caller = self.index.service_of(facts.path)
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
-            return wrappers.get(f"{owner}.{call.name}")
-        caller = self.index.service_of(facts.path)
+            return self._method_wrapper(owner, call.name, wrappers, caller)
         receiver = resolve_receiver(call.receiver, self.index.lookup(caller))
         if receiver is not None:
-            return wrappers.get(f"{receiver.type}.{call.name}")
+            return self._method_wrapper(receiver.type, call.name, wrappers, caller)
+        return None
+
+    def _method_wrapper(
+        self, cls: str, name: str, wrappers: dict[str, Wrapper], caller: str | None
+    ) -> Wrapper | None:
+        """The helper ``cls.name``, defined on the class or inherited from a base class of
+        the project (``class AuthClient(BaseClient)`` calling ``self._post``)."""
+        lookup = self.index.lookup(caller)
+        queue: list[str] = [cls]
+        seen: set[str] = set()
+        while queue and len(seen) < 16:
+            current = queue.pop(0)
+            seen.add(current)
+            found = wrappers.get(f"{current}.{name}") or _by_suffix(wrappers, f"{current}.{name}")
+            if found is not None:
+                return found
+            bases = lookup(f"{current}.{BASES}")
+            if isinstance(bases, Obj):
+                queue += [
+                    b.qualname for b in bases.args if isinstance(b, Ref) and b.qualname not in seen
+                ]
         return None
 
     # --- one site ----------------------------------------------------------------------------
@@ -271,7 +287,7 @@ class CallResolver:
             role is Role.CALL
             and callee != UNKNOWN
             and via is None
-            and target.path.lstrip("/").startswith("{")
+            and _whole_path_is_param(match.url)
         ):
             # The whole path is a run-time value: only a parameter standing for the path
             # (`get(path)`), not one filling a segment of it (`/users/{user_id}`), makes a
@@ -467,6 +483,33 @@ def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...
         if line - 1 <= number <= end_line:
             codes.update(named)
     return tuple(sorted(codes))
+
+
+def _whole_path_is_param(url: Value) -> bool:
+    """``client.get(path)``, ``cls.BASE + path``, ``f"{self.base}/{path}"``: a parameter
+    right after the base, standing for the whole path; not ``f"{base}/users/{user_id}"``."""
+    if isinstance(url, Param):
+        return True
+    if not isinstance(url, Concat):
+        return False
+    for part in url.parts:
+        if isinstance(part, Param):
+            return True
+        if isinstance(part, Lit):
+            text = (
+                part.text.split("://", 1)[1].partition("/")[2] if "://" in part.text else part.text
+            )
+            if text.strip("/"):
+                return False
+    return False
+
+
+def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
+    """The one helper whose qualified name ends with ``name`` (a module imported without
+    its package prefix, or a base class named through such an import)."""
+    tail = "." + name
+    matches = [w for q, w in wrappers.items() if q.endswith(tail)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _stub_on_passed_channel(receiver: Obj | None) -> bool:
