@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.fs import write_output
 
 if TYPE_CHECKING:
     from decouple_services.core.model import ScanResult
@@ -138,16 +139,15 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
         for part in parts:
             target = _numbered(command.patch, part, len(parts))
             with _writing(target):
-                target.write_bytes(render_diff(part.changes))
+                write_output(target, render_diff(part.changes))
             print(f"decouple: wrote {target}", file=err)
     if command.pr_body is not None:
-        from decouple_services.app.scan import write_atomic
         from decouple_services.migrate.report import render_pr_body
 
         for part in parts:
             target = _numbered(command.pr_body, part, len(parts))
             with _writing(target):
-                write_atomic(target, render_pr_body(part.result, title=part.label or None))
+                write_output(target, render_pr_body(part.result, title=part.label or None))
             print(f"decouple: wrote {target}", file=err)
     if command.branch is not None:
         from decouple_services.migrate.changes import commit_to_branch

@@ -5,14 +5,13 @@ The typer layer (``cli.py``) only turns options into these small dataclasses.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.fs import write_output
 from decouple_services.core.model import ScanResult
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
@@ -95,20 +94,6 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     return problems
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so a reader never sees half a file."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     if not sys.stderr.isatty():
         return None, lambda: None
@@ -185,7 +170,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         text = RENDERERS[fmt](shown)
     if command.output is not None:
         try:
-            write_atomic(command.output, text)
+            write_output(command.output, text)
         except OSError as exc:
             print(
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
