@@ -22,8 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-#: What is read of one deployment, configuration or cache file at most.
-MAX_TEXT_BYTES = 4 * 2**20
+#: What is read of one source, deployment, configuration or cache file at most.
+MAX_TEXT_BYTES = 5 * 2**20
 
 
 class ReadRefused(OSError):
