@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
-
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
+from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
@@ -449,12 +448,12 @@ class _Discovery:
         rel = "Chart.yaml" if chart_dir == "." else f"{chart_dir}/Chart.yaml"
         text = self.read(rel)
         if text is not None:
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError:
-                data = None
-            if isinstance(data, dict) and isinstance(data.get("name"), str):
-                return str(data["name"])
+            documents, error = _yaml.compose_documents(text, rel, "helm-chart-invalid")
+            if error is not None:
+                self.diagnostics.append(error)
+            name = _yaml.scalar(_yaml.get(documents[0], "name")) if documents else None
+            if name:
+                return name
         return posixpath.basename(chart_dir) if chart_dir != "." else self.root.resolve().name
 
     def _from_markers(self) -> None:
