@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services import __version__
 from decouple_services.core import model
+from decouple_services.core.fs import read_regular
 from decouple_services.core.model import Diagnostic
 
 if TYPE_CHECKING:
@@ -98,12 +100,20 @@ def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
     from decouple_services.detect.facts import FileFacts
 
     try:
-        with open(os.path.join(folder, key[:2], key + ".json"), encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = _read_json(os.path.join(folder, key[:2], key + ".json"))
         facts = FileFacts.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return None  # missing, corrupt or foreign: rebuilt by the caller
+    except Exception:  # any content at all: missing, corrupt or foreign
+        return None  # rebuilt by the caller
     return facts if facts.path == path else None
+
+
+#: A cache file larger than this is not read (a manifest with its last result is the largest).
+MAX_CACHE_FILE_BYTES = 256 * 2**20
+
+
+def _read_json(path: str) -> Any:
+    """A cache file's JSON; raises on anything that is not a regular file holding JSON."""
+    return json.loads(read_regular(path, MAX_CACHE_FILE_BYTES))
 
 
 def write_facts(folder: str, key: str, facts: FileFacts) -> None:
@@ -113,6 +123,8 @@ def write_facts(folder: str, key: str, facts: FileFacts) -> None:
 def _write_json(target: str, data: object) -> None:
     folder = os.path.dirname(target)
     try:
+        if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
+            return  # never renamed over a FIFO, a device or a link someone put there
         os.makedirs(folder, exist_ok=True)
         # temp file + rename: a concurrent run never reads half a file
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
@@ -155,8 +167,7 @@ class Manifest:
 
     def _load(self, root: str) -> None:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = _read_json(str(self.path))
             if data.get("format") != FORMAT or data.get("version") != code_version():
                 return
             if data.get("root") != root:
@@ -186,7 +197,7 @@ class Manifest:
                     self.result_key = result["key"]
                     self.result = result.get("value")
                     self.result_extra = extra
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except Exception:  # a cache file may hold anything; it is rebuilt
             self.files, self.rejected = {}, {}
 
     # -- files ---------------------------------------------------------------------------
@@ -221,7 +232,7 @@ class Manifest:
             return None
         try:
             value = decode_model(self.result)
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        except Exception:  # a stored result may hold anything; the scan runs instead
             return None
         return value if isinstance(value, model.ScanResult) else None
 
@@ -279,8 +290,7 @@ class ImportsCache:
         self.files: dict[str, list[Any]] = {}
         self.dirty = False
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = _read_json(str(self.path))
             if (
                 data.get("format") == FORMAT
                 and data.get("version") == code_version()
@@ -289,7 +299,7 @@ class ImportsCache:
                 and isinstance(data.get("files"), dict)
             ):
                 self.files = data["files"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except Exception:  # a cache file may hold anything; it is rebuilt
             self.files = {}
 
     def get(self, path: str, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
@@ -410,8 +420,7 @@ class ListingCache:
         from decouple_services.discover.files import FileListing, stamp_of
 
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = _read_json(str(self.path))
             if data.get("key") != self.key:
                 return None
             stamps = data["stamps"]
@@ -428,7 +437,7 @@ class ListingCache:
             ):
                 return None
             return FileListing(python=python, deploy=deploy, diagnostics=diagnostics)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except Exception:  # a cache file may hold anything; it is rebuilt
             return None
 
     def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None:

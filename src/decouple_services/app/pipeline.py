@@ -36,6 +36,7 @@ from decouple_services.app.cache import (
 )
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.fs import read_regular
 from decouple_services.core.model import (
     Category,
     Diagnostic,
@@ -213,8 +214,7 @@ def _extract_one(
                 "too-large",
                 f"{size / 1e6:.1f} MB is over the {limit} MiB limit (generated?); file skipped",
             ), (size, stat.st_mtime_ns, f"size:{size}", True)
-        with open(full, "rb") as handle:
-            source = handle.read()
+        source = read_regular(full, MAX_FILE_BYTES)
     except OSError as exc:
         return _skipped(
             job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"
@@ -592,8 +592,7 @@ class _Inputs:
             known = self.manifest.digest(path, stat)
             if known is not None:
                 return known
-            with open(full, "rb") as handle:
-                digest = content_digest(handle.read())
+            digest = content_digest(read_regular(full, MAX_FILE_BYTES))
         except OSError as exc:
             return f"unreadable:{type(exc).__name__}"
         self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
@@ -663,8 +662,7 @@ def _read_in(root: str, path: str) -> bytes | None:
 def _read(path: str) -> bytes | None:
     # plain str paths: thousands of files per pass, and pathlib's joins cost as much as reads
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_regular(path, MAX_FILE_BYTES)
     except OSError:
         return None
 

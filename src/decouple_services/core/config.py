@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from decouple_services.core.errors import ConfigError
+from decouple_services.core.fs import read_regular
 
 ArgRef = int | str
 
@@ -210,7 +211,7 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
     if explicit is not None:
         if explicit.is_dir():
             raise ConfigError([f"{explicit}: is a directory, not a config file"])
-        if not explicit.is_file():
+        if not explicit.exists():
             raise ConfigError([f"{explicit}: config file not found"])
         return _load_file(explicit, explicit.name)
     for candidate in (root / "decouple.toml", root / "pyproject.toml"):
@@ -226,9 +227,11 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
 
 def _load_file(path: Path, label: str) -> Config:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{label}: cannot read: {exc}"]) from exc
+        raise ConfigError(
+            [f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}"]
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{label}: invalid TOML: {exc}"]) from exc
     if path.name == "pyproject.toml":

@@ -31,6 +31,7 @@ import pathspec
 
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.fs import read_regular
 from decouple_services.core.model import Category, Diagnostic, Severity
 
 
@@ -46,6 +47,9 @@ class FileListing:
     #: Files and directories that could not be listed (unreadable, symlink problems).
     diagnostics: tuple[Diagnostic, ...] = ()
 
+
+#: A .gitignore larger than this is not read (its patterns would not be applied).
+MAX_GITIGNORE_BYTES = 2**20
 
 # Directory names that never hold the project's own code, wherever they appear.
 _SKIP_DIR_NAMES = frozenset(
@@ -551,7 +555,7 @@ class _Walker:
         path = f"{rel}/.gitignore" if rel else ".gitignore"
         self._stamp(path)
         try:
-            text = Path(self._abs(path)).read_text(encoding="utf-8", errors="replace")
+            text = read_regular(self._abs(path), MAX_GITIGNORE_BYTES).decode("utf-8", "replace")
         except OSError as exc:
             self._note(path, "unreadable", f"cannot read .gitignore: {exc.strerror or exc}")
             return None

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from decouple_services.core.config import Config, ServiceConfig
+from decouple_services.core.fs import ReadRefused, read_in_root
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
@@ -179,18 +180,14 @@ class _Discovery:
         if rel in self._texts:
             return self._texts[rel]
         text: str | None = None
-        path = self.root / rel
         try:
-            real = os.path.realpath(path)
-            if os.path.commonpath([real, self._root_real]) != self._root_real:
-                # Listed files were checked already; env_file paths named by compose were not.
-                self._diag(rel, "symlink-outside", "points outside the scanned tree; not read")
-            elif path.stat().st_size > MAX_DEPLOY_FILE_BYTES:
-                self._diag(rel, "too-large", f"larger than {MAX_DEPLOY_FILE_BYTES} bytes; not read")
-            else:
-                text = path.read_bytes().decode("utf-8-sig")
+            # Listed files were checked already; env_file paths named by compose were not.
+            text = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES).decode("utf-8-sig")
         except FileNotFoundError:
             text = None
+        except ReadRefused as exc:
+            code = "symlink-outside" if exc.code == "outside" else exc.code
+            self._diag(rel, code, str(exc.strerror))
         except UnicodeDecodeError as exc:
             self._diag(rel, "undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}")
         except OSError as exc:
