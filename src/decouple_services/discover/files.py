@@ -221,11 +221,11 @@ def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[D
             return None
         costly = _costly_ignore_pattern(root)
         if costly is not None:
-            path, line, pattern = costly
+            source, number, pattern = costly
             notes.append(
                 Diagnostic(
-                    path,
-                    line,
+                    source,
+                    number,
                     Severity.NOTE,
                     "gitignore-costly",
                     f"pattern {pattern!r} takes git exponential time to match; "
