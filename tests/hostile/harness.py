@@ -69,6 +69,7 @@ class Sandbox:
         (self.base / "home" / ".gitconfig").write_text(
             "[user]\n\tname = Hostile\n\temail = hostile@example.invalid\n"
         )
+        self.snapshot()
 
     def write(self, rel: str, text: str | bytes) -> Path:
         path = self.repo / rel
@@ -117,15 +118,26 @@ class Sandbox:
         """Remember the state of ``outside/`` to compare after the run."""
         self._before = _tree(self.outside)
 
-    def run(self, *args: str, timeout: float = WALL_SECONDS, cwd: Path | None = None) -> Outcome:
-        if not self._before:
-            self.snapshot()
+    def run(
+        self,
+        *args: str,
+        timeout: float = WALL_SECONDS,
+        cwd: Path | None = None,
+        prelude: str = "",
+    ) -> Outcome:
+        """Run ``decouple ARGS``; ``prelude`` is Python run first in the same process (a
+        test's way to plant a fault)."""
         out_path = self.base / "tmp" / "stdout"
         err_path = self.base / "tmp" / "stderr"
         start = time.monotonic()
         with out_path.open("wb") as out, err_path.open("wb") as err:
+            command = [sys.executable, "-m", "decouple_services", *args]
+            if prelude:
+                entry = "import sys\nfrom decouple_services.cli.main import main\n"
+                entry += "sys.exit(main(sys.argv[1:]))\n"
+                command = [sys.executable, "-c", prelude + entry, *args]
             child = subprocess.Popen(
-                [sys.executable, "-m", "decouple_services", *args],
+                command,
                 cwd=cwd or self.repo,
                 env=self.env(),
                 stdin=subprocess.DEVNULL,

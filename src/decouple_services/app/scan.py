@@ -11,10 +11,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from decouple_services.core.errors import DecoupleError
-from decouple_services.core.fs import write_output
+from decouple_services.core.fs import read_regular, write_output
 from decouple_services.core.model import ScanResult
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+#: A --baseline or --from file larger than this is not read.
+MAX_SCAN_FILE_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,15 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
     from decouple_services.render.json import load_scan_json
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_SCAN_FILE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DecoupleError(
             f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
-    return load_scan_json(text, source=str(path))
+    try:
+        return load_scan_json(text, source=str(path))
+    except RecursionError:
+        raise DecoupleError(f"{path}: not a {what}: JSON nested too deeply") from None
 
 
 def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None) -> int:

@@ -234,8 +234,13 @@ def _load_file(path: Path, label: str) -> Config:
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{label}: invalid TOML: {exc}"]) from exc
+    except RecursionError:
+        raise ConfigError([f"{label}: invalid TOML: nested too deeply"]) from None
     if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("decouple")
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError([f"{label}: [tool] must be a table"])
+        table = tool.get("decouple")
         if table is None:
             return Config()
     else:

@@ -49,6 +49,11 @@ def kind_of(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
+#: The last file this process opened for reading: named when an unexpected error ends the
+#: command, as the likeliest cause.
+last_read: str | None = None
+
+
 def read_regular(path: str | os.PathLike[str], max_bytes: int = MAX_TEXT_BYTES) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``.
 
@@ -56,6 +61,8 @@ def read_regular(path: str | os.PathLike[str], max_bytes: int = MAX_TEXT_BYTES) 
         ReadRefused: not a regular file (``not-regular``) or too large (``too-large``).
         OSError: it cannot be opened or read.
     """
+    global last_read
+    last_read = os.fspath(path)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(path, flags)
     try:
