@@ -88,6 +88,7 @@ def test_a_fifo_as_cache_dir_is_refused(sandbox: Sandbox) -> None:
         "scan", ".", "--format", "json", "--cache-dir", str(sandbox.base / "cache")
     )
     assert_ok(outcome)
+    assert b"cache-unusable" in outcome.stdout
     assert is_fifo(sandbox.base / "cache")
 
 
@@ -97,3 +98,26 @@ def test_a_fifo_as_config_file_is_an_error(sandbox: Sandbox) -> None:
     outcome = sandbox.run("scan", ".", "--config", str(sandbox.base / "decouple.toml"))
     assert_fails_with_one_line(outcome, 2, "decouple.toml", "FIFO")
     assert is_fifo(sandbox.base / "decouple.toml")
+
+
+def test_a_cache_folder_linking_out_of_the_tree_is_not_followed(sandbox: Sandbox) -> None:
+    sandbox.write("orders/app.py", CALLER)
+    (sandbox.outside / "cache").mkdir()
+    (sandbox.repo / ".decouple-cache").symlink_to(sandbox.outside / "cache")
+    sandbox.snapshot()
+    outcome = sandbox.run("scan", ".", "--format", "json")
+    assert_ok(outcome)
+    assert b"billing" in outcome.stdout
+    assert b"cache-unusable" in outcome.stdout
+    # the fixture checks that outside/ is as it was
+
+
+def test_a_cache_subfolder_linking_out_of_the_tree_is_not_written(sandbox: Sandbox) -> None:
+    sandbox.write("orders/app.py", CALLER)
+    cache = sandbox.repo / ".decouple-cache"
+    cache.mkdir()
+    for i in range(256):
+        (cache / f"{i:02x}").symlink_to(sandbox.outside)
+    outcome = sandbox.run("scan", ".", "--format", "json")
+    assert_ok(outcome)
+    assert b"billing" in outcome.stdout

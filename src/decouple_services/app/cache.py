@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services import __version__
 from decouple_services.core import model
-from decouple_services.core.fs import read_regular
+from decouple_services.core.fs import kind_of, read_regular
 from decouple_services.core.model import Diagnostic
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ def _write_json(target: str, data: object) -> None:
     try:
         if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
             return  # never renamed over a FIFO, a device or a link someone put there
+        if os.path.islink(folder):
+            return  # a subfolder linked elsewhere (a cache shipped in the tree) is not used
         os.makedirs(folder, exist_ok=True)
         # temp file + rename: a concurrent run never reads half a file
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
@@ -141,14 +143,38 @@ def _write_json(target: str, data: object) -> None:
         pass  # a read-only tree scans fine without a cache
 
 
-def prepare(path: Path) -> None:
+def prepare(path: Path, *, follow_link: bool = False) -> str | None:
+    """Make the cache folder ready; returns why it cannot be used (None: it can).
+
+    The default folder lives in the scanned tree, which may come from anyone: a
+    ``.decouple-cache`` that is a symlink would have decouple write wherever it points, so
+    it is refused unless ``follow_link`` (a ``--cache-dir`` the user named).
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return f"cannot use the cache folder {path}: {exc.strerror or exc}"
+    else:
+        if stat.S_ISLNK(st.st_mode) and not follow_link:
+            return f"the cache folder {path} is a symlink; not followed"
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return f"cannot use the cache folder {path}: {exc.strerror or exc}"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"the cache folder {path} is {kind_of(st.st_mode)}, not a directory"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        ignore = path / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# decouple's per-file cache; safe to delete\n*\n", encoding="utf-8")
+        # O_EXCL | O_NOFOLLOW: an existing .gitignore, or a link planted there, is left alone
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path / ".gitignore", flags, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# decouple's per-file cache; safe to delete\n*\n")
     except OSError:
-        pass
+        pass  # exists already, or a read-only tree: it scans fine without a cache
+    return None
 
 
 class Manifest:

@@ -280,8 +280,8 @@ def extract_all(
     tokens = prefilter_tokens(options)
     fingerprint = _fingerprint(options)
     cache = str(cache_dir) if cache_dir is not None else None
-    if cache is not None:
-        prepare_cache(Path(cache))
+    if cache is not None and prepare_cache(Path(cache), follow_link=True) is not None:
+        cache = None
     if cache is None:
         manifest = None
     results: list[FileFacts | None] = [None] * len(work)
@@ -410,7 +410,18 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     cache_dir = None
     if options.use_cache:
         cache_dir = options.cache_dir or root / CACHE_DIR_NAME
-        prepare_cache(cache_dir)
+        problem = prepare_cache(cache_dir, follow_link=options.cache_dir is not None)
+        if problem is not None:
+            diagnostics.append(
+                Diagnostic(
+                    CACHE_DIR_NAME if options.cache_dir is None else str(options.cache_dir),
+                    0,
+                    Severity.WARNING,
+                    "cache-unusable",
+                    f"{problem}; scanning without a cache",
+                )
+            )
+            cache_dir = None
     exclude = (*config.exclude, *options.exclude)
     listing_cache = ListingCache(cache_dir, root, exclude) if cache_dir is not None else None
     listing = list_files(root, exclude, listing_cache)
