@@ -15,6 +15,7 @@ from decouple_services.app.scan import EXIT_OK, EXIT_USAGE, read_scan_file
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import write_output
 from decouple_services.core.model import ScanResult
+from decouple_services.core.text import printable
 from decouple_services.graph.history import DEFAULT_WINDOW, change_counts, parse_window
 from decouple_services.graph.merge import merge_scans
 from decouple_services.graph.score import Hotspot, rank_hotspots
@@ -112,7 +113,7 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
             print(f"decouple: error: cannot write {path}: {exc.strerror or exc}", file=err)
             return EXIT_USAGE
     for line in view.hidden:
-        print(f"decouple: not shown: {line}", file=err)
+        print(f"decouple: not shown: {printable(line)}", file=err)
     return EXIT_OK
 
 
@@ -170,7 +171,7 @@ def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = F
         # Text, not str: names from scanned code must not be read as rich markup.
         table.add_row(
             str(h.rank),
-            Text(h.service),
+            Text(printable(h.service)),
             f"{h.score:g}",
             str(c.fan_out),
             str(c.fan_in),
@@ -183,7 +184,7 @@ def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = F
     console = Console(width=width, color_system="standard" if color else None)
 
     def say(text: str) -> None:
-        console.print(text, highlight=False, markup=False, soft_wrap=True)
+        console.print(printable(text), highlight=False, markup=False, soft_wrap=True)
 
     with console.capture() as capture:
         console.print(table)

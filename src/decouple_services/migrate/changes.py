@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.text import printable
 
 
 class OutsideRepositoryError(DecoupleError):
@@ -48,17 +49,39 @@ def render_diff(changes: Sequence[FileChange]) -> bytes:
     """A unified diff of ``changes`` in git's format (``git apply`` takes it)."""
     out: list[bytes] = []
     for change in changes:
-        path = change.path.encode("utf-8")
-        out.append(b"diff --git a/" + path + b" b/" + path + b"\n")
+        old, new = _diff_path("a/", change.path), _diff_path("b/", change.path)
+        out.append(b"diff --git " + old + b" " + new + b"\n")
         mode = b"100755" if change.executable else b"100644"
         if change.before is None:
             out.append(b"new file mode " + mode + b"\n")
             out.append(b"--- /dev/null\n")
         else:
-            out.append(b"--- a/" + path + b"\n")
-        out.append(b"+++ b/" + path + b"\n")
+            out.append(b"--- " + old + b"\n")
+        out.append(b"+++ " + new + b"\n")
         out.extend(_hunks(_lines(change.before or b""), _lines(change.after)))
     return b"".join(out)
+
+
+_C_ESCAPES = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v", 12: b"\\f", 13: b"\\r"}
+_C_ESCAPES |= {ord('"'): b'\\"', ord("\\"): b"\\\\"}
+
+
+def _diff_path(prefix: str, path: str) -> bytes:
+    """A path in a diff header, quoted as git quotes it when it holds control characters,
+    quotes or backslashes: ``git apply`` reads it back, and a terminal shows it inert."""
+    raw = (prefix + path).encode("utf-8", "surrogateescape")
+    if printable(path) == path and '"' not in path and "\\" not in path:
+        return raw
+    out = bytearray(b'"')
+    for byte in raw:
+        if byte in _C_ESCAPES:
+            out += _C_ESCAPES[byte]
+        elif byte < 0x20 or byte >= 0x7F:
+            out += b"\\%03o" % byte
+        else:
+            out.append(byte)
+    out += b'"'
+    return bytes(out)
 
 
 def _hunks(a: list[bytes], b: list[bytes], context: int = 3) -> list[bytes]:
