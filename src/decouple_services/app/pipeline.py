@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from decouple_services.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 1536 * 1024
 CACHE_DIR_NAME = ".decouple-cache"
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_THRESHOLD = 48
@@ -207,12 +207,12 @@ def _extract_one(
         stat = os.stat(full)
         size = stat.st_size
         if size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // 2**20
+            limit = MAX_FILE_BYTES / 2**20
             return _skipped(
                 job,
                 Severity.NOTE,
                 "too-large",
-                f"{size / 1e6:.1f} MB is over the {limit} MiB limit (generated?); file skipped",
+                f"{size / 1e6:.1f} MB is over the {limit:g} MiB limit (generated?); file skipped",
             ), (size, stat.st_mtime_ns, f"size:{size}", True)
         source = read_regular(full, MAX_FILE_BYTES)
     except OSError as exc:
@@ -306,7 +306,9 @@ def extract_all(
                 manifest.reject(fingerprint, digest)
         return facts
 
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    # More workers than CPUs only adds processes (and their memory) competing for them.
+    cpus = os.cpu_count() or 1
+    workers = min(jobs, cpus) if jobs is not None else min(cpus, 8)
     if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
         for n, i in enumerate(pending, start=1):
             facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
@@ -603,7 +605,7 @@ class _Inputs:
             known = self.manifest.digest(path, stat)
             if known is not None:
                 return known
-            digest = content_digest(read_regular(full, MAX_FILE_BYTES))
+            digest = content_digest(read_regular(full))
         except OSError as exc:
             return f"unreadable:{type(exc).__name__}"
         self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)

@@ -122,7 +122,7 @@ def scan(
             "-j",
             min=1,
             metavar="N",
-            help="Worker processes for parsing (default: CPU count, at most 8).",
+            help="Worker processes for parsing (default: CPU count, at most 8; never more than the CPU count).",
         ),
     ] = None,
 ) -> None:
