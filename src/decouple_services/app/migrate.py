@@ -70,6 +70,11 @@ def run_migrate_command(
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr
     try:
+        if (command.write or command.branch) and command.path.is_dir():
+            from decouple_services.migrate.changes import repository_lock
+
+            with repository_lock(command.path):
+                return _run(command, out, err, color)
         return _run(command, out, err, color)
     except DecoupleError as exc:
         print(f"decouple: error: {exc}", file=err)

@@ -13,7 +13,7 @@ import os
 import stat
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,6 +204,34 @@ def write_changes(root: Path, changes: Sequence[FileChange]) -> None:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+
+
+@contextlib.contextmanager
+def repository_lock(root: Path) -> Iterator[None]:
+    """Hold the repository (its git work tree's top folder, else ``root``) for one writing
+    migration. Two at once would each plan from the files as they were and the second write
+    would drop the first one's topics from the shared AsyncAPI document and topic script; the
+    second is refused instead. An advisory ``flock`` on the folder itself: no lock file is
+    left behind, and the lock goes with the process however it ends.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Windows
+        yield
+        return
+    top = git_toplevel(root) or root
+    fd = os.open(top, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DecoupleError(
+                f"another decouple migrate is writing to {top}; run this one when it has "
+                "finished, so it plans from that migration's result"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # --- git ------------------------------------------------------------------------------------
