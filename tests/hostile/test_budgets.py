@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .harness import Sandbox, assert_ok
 
 CALLER = 'import requests\n\ndef f():\n    requests.post("http://billing:8000/charge", timeout=2)\n'
@@ -62,3 +64,18 @@ def test_a_chart_nested_a_hundred_thousand_deep(sandbox: Sandbox) -> None:
     sandbox.write("chart/values.yaml", "a: " + "[" * 100_000 + "]" * 100_000 + "\n")
     sandbox.write("app.py", CALLER)
     assert "nesting depth" in _scan_json(sandbox)
+
+
+def test_an_env_file_out_of_the_tree_named_by_thousands_of_services(sandbox: Sandbox) -> None:
+    (sandbox.repo / "big.env").write_text("A=" + "x" * (6 * 2**20) + "\n")
+    services = "".join(
+        f"  s{i}:\n    image: x\n    env_file: [../outside/secret.txt, big.env]\n"
+        for i in range(2500)
+    )
+    sandbox.write("docker-compose.yml", "services:\n" + services)
+    sandbox.write("app.py", CALLER)
+    diagnostics = json.loads(_scan_json(sandbox))["diagnostics"]
+    about = [d for d in diagnostics if "secret" in d["file"] + d["message"]]
+    large = [d for d in diagnostics if "big.env" in d["file"] + d["message"]]
+    assert [d["code"] for d in about] == ["symlink-outside"], about[:3]
+    assert [d["code"] for d in large] == ["too-large"], large[:3]

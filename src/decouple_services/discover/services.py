@@ -164,6 +164,8 @@ class _Discovery:
         self.builders: dict[str, _Builder] = {}
         self.infra_hosts: dict[str, str] = {}
         self._texts: dict[str, str | None] = {}
+        #: Files that exist but were not read (reported once, on the file).
+        self._not_read: set[str] = set()
         self._root_real = os.path.realpath(root)
         # Compose files and manifests under tests/ or fixtures/ describe test setups (or
         # sample repositories), not how this repository's services are deployed.
@@ -188,19 +190,31 @@ class _Discovery:
         except ReadRefused as exc:
             code = "symlink-outside" if exc.code == "outside" else exc.code
             self._diag(rel, code, str(exc.strerror))
+            self._not_read.add(rel)
         except UnicodeDecodeError as exc:
             self._diag(rel, "undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}")
+            self._not_read.add(rel)
         except OSError as exc:
             self._diag(rel, "unreadable", f"cannot read: {exc.strerror or exc}")
+            self._not_read.add(rel)
         self._texts[rel] = text
         return text
 
     def _read_existing(self, rel: str) -> str | None:
+        """An ``env_file:`` named by compose: None when missing; ReadRefused when it exists
+        but is not read (the reason is reported once, on the file, not per service)."""
         # compose reads env_file paths even when git ignores them (a local .env), so they
         # are read whether listed or not -- but never from outside the tree.
-        if rel.startswith("../") or posixpath.isabs(rel):
-            return None
-        return self.read(rel)
+        if rel == ".." or rel.startswith("../") or posixpath.isabs(rel):
+            if rel not in self._texts:
+                self._texts[rel] = None
+                self._not_read.add(rel)
+                self._diag(rel, "symlink-outside", "env_file outside the scanned tree; not read")
+            raise ReadRefused("outside", "outside the scanned tree")
+        text = self.read(rel)
+        if rel in self._not_read:
+            raise ReadRefused("not-read", "not read")
+        return text
 
     def _diag(self, file: str, code: str, message: str, line: int = 0) -> None:
         self.diagnostics.append(Diagnostic(file, line, Severity.WARNING, code, message))
