@@ -32,6 +32,7 @@ import pathspec
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
+from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
 
 
@@ -316,11 +317,11 @@ def is_costly_glob(pattern: str) -> bool:
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        ["git", "-C", str(root), *args],
+        git_argv(root, *args),
         capture_output=True,
         timeout=120,
         check=False,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+        env=git_env(),
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.text import printable
 
 
@@ -242,11 +243,11 @@ def _git(
 ) -> str:
     try:
         done = subprocess.run(
-            ["git", *args],
+            git_argv(None, *args),
             cwd=root,
             input=data,
             capture_output=True,
-            env={**os.environ, **env} if env else None,
+            env=git_env(env),
             check=False,
         )
     except FileNotFoundError as exc:
@@ -283,9 +284,10 @@ def check_new_branch(root: Path, branch: str) -> Path:
     except GitError as exc:
         raise GitError(f"--branch {branch!r}: not a valid branch name ({exc})") from exc
     exists = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        git_argv(None, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"),
         cwd=root,
         capture_output=True,
+        env=git_env(),
         check=False,
     )
     if exists.returncode == 0:
