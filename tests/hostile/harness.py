@@ -130,7 +130,10 @@ class Sandbox:
         out_path = self.base / "tmp" / "stdout"
         err_path = self.base / "tmp" / "stderr"
         start = time.monotonic()
-        with out_path.open("wb") as out, err_path.open("wb") as err:
+        stdin_path = self.base / "tmp" / "stdin"
+        stdin_path.write_bytes(b"")
+        # stdin is an empty file of the sandbox: the suite never opens the real /dev/null
+        with stdin_path.open("rb") as stdin, out_path.open("wb") as out, err_path.open("wb") as err:
             command = [sys.executable, "-m", "decouple_services", *args]
             if prelude:
                 entry = "import sys\nfrom decouple_services.cli.main import main\n"
@@ -140,7 +143,7 @@ class Sandbox:
                 command,
                 cwd=cwd or self.repo,
                 env=self.env(),
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,

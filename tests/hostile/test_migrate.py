@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
+
 import pytest
 
-from .harness import Sandbox, assert_fails_with_one_line, assert_within_limits
+from .harness import WALL_SECONDS, Sandbox, assert_fails_with_one_line, assert_within_limits
 
 CALLER = 'import requests\n\ndef f():\n    requests.post("http://billing:8000/charge", timeout=2)\n'
 SECRET = "root:x:0:0"
@@ -57,9 +62,6 @@ def _two_edges(sandbox: Sandbox) -> None:
 
 
 def test_a_migration_holding_the_repository_refuses_a_second(sandbox: Sandbox) -> None:
-    import fcntl
-    import os
-
     _two_edges(sandbox)
     fd = os.open(sandbox.repo, os.O_RDONLY)
     try:
@@ -72,23 +74,20 @@ def test_a_migration_holding_the_repository_refuses_a_second(sandbox: Sandbox) -
 
 
 def test_two_concurrent_migrations_never_lose_topics(sandbox: Sandbox) -> None:
-    import subprocess
-    import sys
-
     _two_edges(sandbox)
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "decouple_services", "migrate", ".", "--edge", edge, "--write"],
             cwd=sandbox.repo,
             env=sandbox.env(),
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for edge in ("orders:billing", "orders:shipping")
     ]
-    statuses = [run.wait(timeout=60) for run in runs]
-    messages = [run.stderr.read() if run.stderr else "" for run in runs]
+    messages = [run.communicate(timeout=WALL_SECONDS)[1] for run in runs]
+    statuses = [run.returncode for run in runs]
     source = (sandbox.repo / "orders" / "app.py").read_text()
     if statuses == [0, 0]:  # one after the other: both topics kept
         assert source.count("send_event(") == 2, messages
