@@ -72,3 +72,9 @@ def test_a_patch_naming_such_a_file_still_applies(sandbox: Sandbox) -> None:
     patch = (sandbox.base / "p.diff").read_bytes()
     _assert_clean(patch.decode("utf-8", "replace"))
     sandbox.git("apply", "--check", str(sandbox.base / "p.diff"))
+
+
+def test_the_html_page_holds_no_control_characters(sandbox: Sandbox) -> None:
+    _repo(sandbox)
+    assert_ok(sandbox.run("graph", ".", "--html", "out.html", "--no-cache"))
+    _assert_clean((sandbox.repo / "out.html").read_text(encoding="utf-8"))
