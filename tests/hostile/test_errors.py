@@ -72,3 +72,13 @@ def test_an_unexpected_error_exits_3_naming_the_file_and_how_to_report(sandbox: 
     )
     outcome = sandbox.run("scan", ".", "--no-cache", prelude=prelude)
     assert_fails_with_one_line(outcome, 3, ".env", "KeyError", "report")
+
+
+def test_a_baseline_with_many_wrong_fields_is_one_line(sandbox: Sandbox) -> None:
+    sandbox.write("app.py", CALLER)
+    assert_ok(sandbox.run("scan", ".", "--format", "json", "-o", "../scan.json", "--no-cache"))
+    document = json.loads((sandbox.base / "scan.json").read_text())
+    document["call_sites"] = [{"id": 1}, {"line": "x"}, 7]
+    (sandbox.base / "scan.json").write_text(json.dumps(document))
+    outcome = sandbox.run("scan", ".", "--baseline", "../scan.json", "--no-cache")
+    assert_fails_with_one_line(outcome, 2, "scan.json", "not a valid decouple scan")
