@@ -104,6 +104,8 @@ def test_a_symlinked_output_is_written_where_it_points_not_replaced(sandbox: San
     target.write_text("")
     link = sandbox.base / "link.json"
     link.symlink_to(target)
-    assert_ok(sandbox.run("scan", str(sandbox.repo), "--format", "json", "-o", str(link)))
+    outcome = sandbox.run("scan", str(sandbox.repo), "--format", "json", "-o", str(link))
+    assert_ok(outcome)
     assert link.is_symlink()
     assert b"schema_version" in target.read_bytes()
+    assert f"{link} is a symlink; wrote {target}" in outcome.stderr

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from decouple_services.app.scan import EXIT_OK, EXIT_USAGE, read_scan_file
+from decouple_services.app.scan import (
+    EXIT_OK,
+    EXIT_USAGE,
+    read_scan_file,
+    write_output_noting_links,
+)
 from decouple_services.core.errors import DecoupleError
-from decouple_services.core.fs import write_output
 from decouple_services.core.model import ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.history import DEFAULT_WINDOW, change_counts, parse_window
@@ -108,7 +112,7 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
         out.flush()
     for path, text in texts:
         try:
-            write_output(path, text)
+            write_output_noting_links(path, text, err)
         except OSError as exc:
             print(f"decouple: error: cannot write {path}: {exc.strerror or exc}", file=err)
             return EXIT_USAGE

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from decouple_services.app.scan import write_output_noting_links
 from decouple_services.core.errors import DecoupleError
-from decouple_services.core.fs import write_output
 
 if TYPE_CHECKING:
     from decouple_services.core.model import ScanResult
@@ -144,7 +144,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
         for part in parts:
             target = _numbered(command.patch, part, len(parts))
             with _writing(target):
-                write_output(target, render_diff(part.changes))
+                write_output_noting_links(target, render_diff(part.changes), err)
             print(f"decouple: wrote {target}", file=err)
     if command.pr_body is not None:
         from decouple_services.migrate.report import render_pr_body
@@ -152,7 +152,8 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
         for part in parts:
             target = _numbered(command.pr_body, part, len(parts))
             with _writing(target):
-                write_output(target, render_pr_body(part.result, title=part.label or None))
+                body = render_pr_body(part.result, title=part.label or None)
+                write_output_noting_links(target, body, err)
             print(f"decouple: wrote {target}", file=err)
     if command.branch is not None:
         from decouple_services.migrate.changes import commit_to_branch

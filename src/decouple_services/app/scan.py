@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import read_regular, write_output
@@ -96,6 +97,14 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     return problems
 
 
+def write_output_noting_links(path: Path, data: str | bytes, err: IO[str]) -> None:
+    """:func:`write_output`, saying so on ``err`` when ``path`` is a symlink whose target
+    was replaced."""
+    target = write_output(path, data)
+    if target is not None:
+        print(f"decouple: note: {path} is a symlink; wrote {target}", file=err)
+
+
 def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     if not sys.stderr.isatty():
         return None, lambda: None
@@ -175,7 +184,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         text = RENDERERS[fmt](shown)
     if command.output is not None:
         try:
-            write_output(command.output, text)
+            write_output_noting_links(command.output, text, err)
         except OSError as exc:
             print(
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err

@@ -111,8 +111,11 @@ def read_in_root(root: str | os.PathLike[str], rel: str, max_bytes: int = MAX_TE
     return read_regular(path, max_bytes)
 
 
-def write_output(path: str | os.PathLike[str], data: str | bytes) -> None:
+def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     """Write an output where the user asked for it (see the module docstring).
+
+    Returns the file actually replaced when ``path`` is a symlink to it (for a message:
+    the link stays, its target changes), else None.
 
     Raises:
         OSError: it cannot be written (a directory, a dangling link, no permission...).
@@ -123,7 +126,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> None:
         sys.stdout.flush()
         sys.stdout.buffer.write(raw)
         sys.stdout.buffer.flush()
-        return
+        return None
     try:
         st: os.stat_result | None = os.stat(name)
     except FileNotFoundError:
@@ -140,7 +143,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> None:
         fd = os.open(name, flags)
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
-        return
+        return None
     target = Path(os.path.realpath(name))  # a link to a regular file: replace the file
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -153,6 +156,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return str(target) if os.path.islink(name) else None
 
 
 def _umask() -> int:
