@@ -130,6 +130,7 @@ class Sandbox:
         out_path = self.base / "tmp" / "stdout"
         err_path = self.base / "tmp" / "stderr"
         start = time.monotonic()
+        specials = _specials(self.base)
         stdin_path = self.base / "tmp" / "stdin"
         stdin_path.write_bytes(b"")
         # stdin is an empty file of the sandbox: the suite never opens the real /dev/null
@@ -174,10 +175,24 @@ class Sandbox:
         )
         out_path.unlink()
         err_path.unlink()
+        # Every FIFO and device the case made is still one: none was renamed over or removed.
+        assert _specials(self.base) == specials, outcome.describe()
         return outcome
 
     def assert_outside_untouched(self) -> None:
         assert _tree(self.outside) == self._before, "something outside the repository changed"
+
+
+def _specials(folder: Path) -> dict[str, int]:
+    """Path -> file type of every FIFO, device and socket under ``folder``."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            kind = stat.S_IFMT(os.lstat(path).st_mode)
+            if kind in (stat.S_IFIFO, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK):
+                found[path] = kind
+    return found
 
 
 def _tree(folder: Path) -> dict[str, tuple[int, str]]:
