@@ -78,3 +78,16 @@ def test_the_html_page_holds_no_control_characters(sandbox: Sandbox) -> None:
     _repo(sandbox)
     assert_ok(sandbox.run("graph", ".", "--html", "out.html", "--no-cache"))
     _assert_clean((sandbox.repo / "out.html").read_text(encoding="utf-8"))
+
+
+def test_messages_naming_services_are_escaped(sandbox: Sandbox) -> None:
+    _repo(sandbox)
+    # --callee matching nothing lists the callees there are; --edge naming an unknown
+    # service lists the services: both on stderr, both from the tree
+    outcome = sandbox.run("scan", ".", "--callee", "nobody", "--no-cache")
+    assert_ok(outcome)
+    _assert_clean(outcome.stderr)
+    outcome = sandbox.run("migrate", ".", "--edge", "nobody:billing", "--no-cache")
+    assert outcome.status == 2, outcome.describe()
+    assert "\\x1b" in outcome.stderr, outcome.describe()
+    _assert_clean(outcome.stderr)

@@ -105,7 +105,7 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
         if command.html:
             texts.append((command.html, render_html(view, linked)))
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=err)
+        print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
     if not texts:
         out.write(render_dot(view))
@@ -114,10 +114,12 @@ def run_graph_command(command: GraphCommand, *, stdout: TextIO | None = None) ->
         try:
             write_output_noting_links(path, text, err)
         except OSError as exc:
-            print(f"decouple: error: cannot write {path}: {exc.strerror or exc}", file=err)
+            print(
+                printable(f"decouple: error: cannot write {path}: {exc.strerror or exc}"), file=err
+            )
             return EXIT_USAGE
     for line in view.hidden:
-        print(f"decouple: not shown: {printable(line)}", file=err)
+        print(printable(f"decouple: not shown: {line}"), file=err)
     return EXIT_OK
 
 
@@ -210,7 +212,7 @@ def run_hotspots_command(
     try:
         result, changes = load(command.source)
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=sys.stderr)
+        print(printable(f"decouple: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     hotspots = rank_hotspots(result, changes=changes, top=command.top)
     if command.format == "json":

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING
 
 from decouple_services.app.scan import write_output_noting_links
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.text import printable
 
 if TYPE_CHECKING:
     from decouple_services.core.model import ScanResult
@@ -77,7 +78,7 @@ def run_migrate_command(
                 return _run(command, out, err, color)
         return _run(command, out, err, color)
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=err)
+        print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
 
 
@@ -145,7 +146,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
             target = _numbered(command.patch, part, len(parts))
             with _writing(target):
                 write_output_noting_links(target, render_diff(part.changes), err)
-            print(f"decouple: wrote {target}", file=err)
+            print(printable(f"decouple: wrote {target}"), file=err)
     if command.pr_body is not None:
         from decouple_services.migrate.report import render_pr_body
 
@@ -154,7 +155,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
             with _writing(target):
                 body = render_pr_body(part.result, title=part.label or None)
                 write_output_noting_links(target, body, err)
-            print(f"decouple: wrote {target}", file=err)
+            print(printable(f"decouple: wrote {target}"), file=err)
     if command.branch is not None:
         from decouple_services.migrate.changes import commit_to_branch
         from decouple_services.migrate.report import commit_message
@@ -176,11 +177,13 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], color: bool | No
                 commit_message(part.result, part.label),
                 parent=parent,
             )
-            print(f"decouple: branch {name} at {parent[:12]} (git switch {name})", file=err)
+            print(
+                printable(f"decouple: branch {name} at {parent[:12]} (git switch {name})"), file=err
+            )
     if command.write and whole.changes:
         with _writing():
             write_changes(root, whole.changes)
-        print(f"decouple: wrote {len(whole.changes)} files", file=err)
+        print(printable(f"decouple: wrote {len(whole.changes)} files"), file=err)
     refused_named = {r.site_id for r in whole.plan.refused} & set(command.select)
     failed_named = {i for i, _ in whole.failed} & set(command.select)
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK

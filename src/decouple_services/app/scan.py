@@ -14,6 +14,7 @@ from typing import IO
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import read_regular, write_output
 from decouple_services.core.model import ScanResult
+from decouple_services.core.text import printable
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 #: A --baseline or --from file larger than this is not read.
@@ -102,7 +103,7 @@ def write_output_noting_links(path: Path, data: str | bytes, err: IO[str]) -> No
     was replaced."""
     target = write_output(path, data)
     if target is not None:
-        print(f"decouple: note: {path} is a symlink; wrote {target}", file=err)
+        print(printable(f"decouple: note: {path} is a symlink; wrote {target}"), file=err)
 
 
 def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
@@ -169,11 +170,11 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
         finally:
             stop()
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=err)
+        print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
     shown = filter_sites(result, command.callee, command.endpoint)
     for note in unmatched_filters(result, command.callee, command.endpoint):
-        print(f"decouple: warning: {note}", file=err)
+        print(printable(f"decouple: warning: {note}"), file=err)
     tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
     fmt = command.format or ("table" if tty or command.output is None else "json")
     if fmt == "table":
@@ -197,7 +198,7 @@ def run_scan_command(command: ScanCommand, *, stdout_is_tty: bool | None = None)
     if baseline is not None:
         problems = new_coupling(result, baseline)
         for problem in problems:
-            print(f"decouple: {problem}", file=err)
+            print(printable(f"decouple: {problem}"), file=err)
         if problems:
             status = EXIT_GATE
     if command.fail_on_score is not None:
