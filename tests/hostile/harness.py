@@ -134,7 +134,13 @@ class Sandbox:
         stdin_path = self.base / "tmp" / "stdin"
         stdin_path.write_bytes(b"")
         # stdin is an empty file of the sandbox: the suite never opens the real /dev/null
-        with stdin_path.open("rb") as stdin, out_path.open("wb") as out, err_path.open("wb") as err:
+        # w+b, read back through the same handles: what the child wrote to its stdout and
+        # stderr, even if something renamed another file over these paths meanwhile.
+        with (
+            stdin_path.open("rb") as stdin,
+            out_path.open("w+b") as out,
+            err_path.open("w+b") as err,
+        ):
             command = [sys.executable, "-m", "decouple_services", *args]
             if prelude:
                 entry = "import sys\nfrom decouple_services.cli.main import main\n"
@@ -165,16 +171,14 @@ class Sandbox:
                     child.wait()
                     break
                 time.sleep(0.02)
-        wall = time.monotonic() - start
-        outcome = Outcome(
-            status,
-            out_path.read_bytes(),
-            err_path.read_bytes().decode("utf-8", "replace"),
-            wall,
-            rss_kib / 1024,
-        )
-        out_path.unlink()
-        err_path.unlink()
+            wall = time.monotonic() - start
+            out.seek(0)
+            err.seek(0)
+            outcome = Outcome(
+                status, out.read(), err.read().decode("utf-8", "replace"), wall, rss_kib / 1024
+            )
+        out_path.unlink(missing_ok=True)
+        err_path.unlink(missing_ok=True)
         # Every FIFO and device the case made is still one: none was renamed over or removed.
         assert _specials(self.base) == specials, outcome.describe()
         return outcome

@@ -109,3 +109,10 @@ def test_a_symlinked_output_is_written_where_it_points_not_replaced(sandbox: San
     assert link.is_symlink()
     assert b"schema_version" in target.read_bytes()
     assert f"{link} is a symlink; wrote {target}" in outcome.stderr
+
+
+def test_dev_stdout_redirected_to_a_file_is_written_in_place(sandbox: Sandbox) -> None:
+    _repo(sandbox)
+    outcome = sandbox.run("scan", str(sandbox.repo), "--format", "json", "-o", "/dev/stdout")
+    assert_ok(outcome)
+    assert b'"schema_version"' in outcome.stdout

@@ -137,8 +137,9 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
             ) from None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "is a directory")
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        # Devices, FIFOs, /dev/stdout: through the name, in place; never renamed over.
+    if st is not None and (not stat.S_ISREG(st.st_mode) or _is_special_path(name)):
+        # Devices, FIFOs, /dev/stdout (also when it is a file the shell opened): through
+        # the name, in place; never renamed over.
         flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(name, flags)
         with os.fdopen(fd, "wb") as handle:
@@ -157,6 +158,11 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
             os.unlink(tmp)
         raise
     return str(target) if os.path.islink(name) else None
+
+
+def _is_special_path(name: str) -> bool:
+    real = os.path.abspath(name)
+    return real.startswith(("/dev/", "/proc/"))
 
 
 def _umask() -> int:
