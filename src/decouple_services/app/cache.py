@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services import __version__
 from decouple_services.core import model
+from decouple_services.core.fs import kind_of, read_regular
 from decouple_services.core.model import Diagnostic
 
 if TYPE_CHECKING:
@@ -98,12 +100,20 @@ def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
     from decouple_services.detect.facts import FileFacts
 
     try:
-        with open(os.path.join(folder, key[:2], key + ".json"), encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = _read_json(os.path.join(folder, key[:2], key + ".json"))
         facts = FileFacts.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return None  # missing, corrupt or foreign: rebuilt by the caller
+    except Exception:  # any content at all: missing, corrupt or foreign
+        return None  # rebuilt by the caller
     return facts if facts.path == path else None
+
+
+#: A cache file larger than this is not read (a manifest with its last result is the largest).
+MAX_CACHE_FILE_BYTES = 256 * 2**20
+
+
+def _read_json(path: str) -> Any:
+    """A cache file's JSON; raises on anything that is not a regular file holding JSON."""
+    return json.loads(read_regular(path, MAX_CACHE_FILE_BYTES))
 
 
 def write_facts(folder: str, key: str, facts: FileFacts) -> None:
@@ -113,6 +123,10 @@ def write_facts(folder: str, key: str, facts: FileFacts) -> None:
 def _write_json(target: str, data: object) -> None:
     folder = os.path.dirname(target)
     try:
+        if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
+            return  # never renamed over a FIFO, a device or a link someone put there
+        if os.path.islink(folder):
+            return  # a subfolder linked elsewhere (a cache shipped in the tree) is not used
         os.makedirs(folder, exist_ok=True)
         # temp file + rename: a concurrent run never reads half a file
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
@@ -129,14 +143,38 @@ def _write_json(target: str, data: object) -> None:
         pass  # a read-only tree scans fine without a cache
 
 
-def prepare(path: Path) -> None:
+def prepare(path: Path, *, follow_link: bool = False) -> str | None:
+    """Make the cache folder ready; returns why it cannot be used (None: it can).
+
+    The default folder lives in the scanned tree, which may come from anyone: a
+    ``.decouple-cache`` that is a symlink would have decouple write wherever it points, so
+    it is refused unless ``follow_link`` (a ``--cache-dir`` the user named).
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return f"cannot use the cache folder {path}: {exc.strerror or exc}"
+    else:
+        if stat.S_ISLNK(st.st_mode) and not follow_link:
+            return f"the cache folder {path} is a symlink; not followed"
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return f"cannot use the cache folder {path}: {exc.strerror or exc}"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"the cache folder {path} is {kind_of(st.st_mode)}, not a directory"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        ignore = path / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# decouple's per-file cache; safe to delete\n*\n", encoding="utf-8")
+        # O_EXCL | O_NOFOLLOW: an existing .gitignore, or a link planted there, is left alone
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path / ".gitignore", flags, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# decouple's per-file cache; safe to delete\n*\n")
     except OSError:
-        pass
+        pass  # exists already, or a read-only tree: it scans fine without a cache
+    return None
 
 
 class Manifest:
@@ -155,8 +193,7 @@ class Manifest:
 
     def _load(self, root: str) -> None:
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = _read_json(str(self.path))
             if data.get("format") != FORMAT or data.get("version") != code_version():
                 return
             if data.get("root") != root:
@@ -186,7 +223,7 @@ class Manifest:
                     self.result_key = result["key"]
                     self.result = result.get("value")
                     self.result_extra = extra
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except Exception:  # a cache file may hold anything; it is rebuilt
             self.files, self.rejected = {}, {}
 
     # -- files ---------------------------------------------------------------------------
@@ -221,7 +258,7 @@ class Manifest:
             return None
         try:
             value = decode_model(self.result)
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        except Exception:  # a stored result may hold anything; the scan runs instead
             return None
         return value if isinstance(value, model.ScanResult) else None
 
@@ -279,8 +316,7 @@ class ImportsCache:
         self.files: dict[str, list[Any]] = {}
         self.dirty = False
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = _read_json(str(self.path))
             if (
                 data.get("format") == FORMAT
                 and data.get("version") == code_version()
@@ -289,7 +325,7 @@ class ImportsCache:
                 and isinstance(data.get("files"), dict)
             ):
                 self.files = data["files"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except Exception:  # a cache file may hold anything; it is rebuilt
             self.files = {}
 
     def get(self, path: str, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
@@ -410,8 +446,7 @@ class ListingCache:
         from decouple_services.discover.files import FileListing, stamp_of
 
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = _read_json(str(self.path))
             if data.get("key") != self.key:
                 return None
             stamps = data["stamps"]
@@ -428,7 +463,7 @@ class ListingCache:
             ):
                 return None
             return FileListing(python=python, deploy=deploy, diagnostics=diagnostics)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except Exception:  # a cache file may hold anything; it is rebuilt
             return None
 
     def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None:

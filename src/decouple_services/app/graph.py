@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from decouple_services.app.scan import EXIT_OK, EXIT_USAGE, read_scan_file, write_atomic
+from decouple_services.app.scan import (
+    EXIT_OK,
+    EXIT_USAGE,
+    read_scan_file,
+    write_output_noting_links,
+)
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import ScanResult
+from decouple_services.core.text import printable
 from decouple_services.graph.history import DEFAULT_WINDOW, change_counts, parse_window
 from decouple_services.graph.merge import merge_scans
 from decouple_services.graph.score import Hotspot, rank_hotspots
@@ -113,20 +119,22 @@ def run_graph_command(
         if command.html:
             texts.append((command.html, render_html(view, linked)))
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=err)
+        print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
     if not texts:
         out.write(render_dot(view))
         out.flush()
     for path, text in texts:
         try:
-            write_atomic(path, text)
+            write_output_noting_links(path, text, err)
         except OSError as exc:
-            print(f"decouple: error: cannot write {path}: {exc.strerror or exc}", file=err)
+            print(
+                printable(f"decouple: error: cannot write {path}: {exc.strerror or exc}"), file=err
+            )
             return EXIT_USAGE
         term.detail(f"wrote {path}", file=err)
     for line in view.hidden:
-        term.info(f"decouple: not shown: {line}", file=err)
+        term.info(printable(f"decouple: not shown: {line}"), file=err)
     return EXIT_OK
 
 
@@ -184,7 +192,7 @@ def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = F
         # Text, not str: names from scanned code must not be read as rich markup.
         table.add_row(
             str(h.rank),
-            Text(h.service),
+            Text(printable(h.service)),
             f"{h.score:g}",
             str(c.fan_out),
             str(c.fan_in),
@@ -205,7 +213,7 @@ def hotspots_table(hotspots: list[Hotspot], *, width: int = 100, color: bool = F
     )
 
     def say(text: str) -> None:
-        console.print(text, highlight=False, markup=False, soft_wrap=True)
+        console.print(printable(text), highlight=False, markup=False, soft_wrap=True)
 
     with console.capture() as capture:
         console.print(table)
@@ -228,7 +236,7 @@ def run_hotspots_command(
     try:
         result, changes = load(command.source, term)
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=sys.stderr)
+        print(printable(f"decouple: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     hotspots = rank_hotspots(result, changes=changes, top=command.top)
     if command.format == "json":

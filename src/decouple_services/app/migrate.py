@@ -15,8 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from decouple_services.app.scan import write_output_noting_links
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.text import printable
 
 if TYPE_CHECKING:
     from decouple_services.core.model import ScanResult
@@ -72,9 +74,14 @@ def run_migrate_command(
     out = stdout if stdout is not None else sys.stdout.buffer
     err = stderr if stderr is not None else sys.stderr
     try:
+        if (command.write or command.branch) and command.path.is_dir():
+            from decouple_services.migrate.changes import repository_lock
+
+            with repository_lock(command.path):
+                return _run(command, out, err, terminal or Terminal())
         return _run(command, out, err, terminal or Terminal())
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=err)
+        print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
 
 
@@ -154,17 +161,17 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
         for part in parts:
             target = _numbered(command.patch, part, len(parts))
             with _writing(target):
-                target.write_bytes(render_diff(part.changes))
-            term.info(f"decouple: wrote {target}", file=err)
+                write_output_noting_links(target, render_diff(part.changes), err)
+            term.info(printable(f"decouple: wrote {target}"), file=err)
     if command.pr_body is not None:
-        from decouple_services.app.scan import write_atomic
         from decouple_services.migrate.report import render_pr_body
 
         for part in parts:
             target = _numbered(command.pr_body, part, len(parts))
             with _writing(target):
-                write_atomic(target, render_pr_body(part.result, title=part.label or None))
-            term.info(f"decouple: wrote {target}", file=err)
+                body = render_pr_body(part.result, title=part.label or None)
+                write_output_noting_links(target, body, err)
+            term.info(printable(f"decouple: wrote {target}"), file=err)
     if command.branch is not None:
         from decouple_services.migrate.changes import commit_to_branch
         from decouple_services.migrate.report import commit_message
@@ -186,11 +193,13 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
                 commit_message(part.result, part.label),
                 parent=parent,
             )
-            term.info(f"decouple: branch {name} at {parent[:12]} (git switch {name})", file=err)
+            term.info(
+                printable(f"decouple: branch {name} at {parent[:12]} (git switch {name})"), file=err
+            )
     if command.write and whole.changes:
         with _writing():
             write_changes(root, whole.changes)
-        term.info(f"decouple: wrote {len(whole.changes)} files", file=err)
+        term.info(printable(f"decouple: wrote {len(whole.changes)} files"), file=err)
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
 
 

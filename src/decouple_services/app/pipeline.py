@@ -37,6 +37,7 @@ from decouple_services.app.cache import (
 )
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.fs import read_regular
 from decouple_services.core.model import (
     CallSite,
     Category,
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from decouple_services.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 1536 * 1024
 CACHE_DIR_NAME = ".decouple-cache"
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_THRESHOLD = 48
@@ -210,15 +211,14 @@ def _extract_one(
         stat = os.stat(full)
         size = stat.st_size
         if size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // 2**20
+            limit = MAX_FILE_BYTES / 2**20
             return _skipped(
                 job,
                 Severity.NOTE,
                 "too-large",
-                f"{size / 1e6:.1f} MB is over the {limit} MiB limit (generated?); file skipped",
+                f"{size / 1e6:.1f} MB is over the {limit:g} MiB limit (generated?); file skipped",
             ), (size, stat.st_mtime_ns, f"size:{size}", True)
-        with open(full, "rb") as handle:
-            source = handle.read()
+        source = read_regular(full, MAX_FILE_BYTES)
     except OSError as exc:
         return _skipped(
             job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"
@@ -284,8 +284,8 @@ def extract_all(
     tokens = prefilter_tokens(options)
     fingerprint = _fingerprint(options)
     cache = str(cache_dir) if cache_dir is not None else None
-    if cache is not None:
-        prepare_cache(Path(cache))
+    if cache is not None and prepare_cache(Path(cache), follow_link=True) is not None:
+        cache = None
     if cache is None:
         manifest = None
     results: list[FileFacts | None] = [None] * len(work)
@@ -310,7 +310,9 @@ def extract_all(
                 manifest.reject(fingerprint, digest)
         return facts
 
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, 8)
+    # More workers than CPUs only adds processes (and their memory) competing for them.
+    cpus = os.cpu_count() or 1
+    workers = min(jobs, cpus) if jobs is not None else min(cpus, 8)
     if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
         for n, i in enumerate(pending, start=1):
             facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
@@ -420,7 +422,18 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     cache_dir = None
     if options.use_cache:
         cache_dir = options.cache_dir or root / CACHE_DIR_NAME
-        prepare_cache(cache_dir)
+        problem = prepare_cache(cache_dir, follow_link=options.cache_dir is not None)
+        if problem is not None:
+            diagnostics.append(
+                Diagnostic(
+                    CACHE_DIR_NAME if options.cache_dir is None else str(options.cache_dir),
+                    0,
+                    Severity.WARNING,
+                    "cache-unusable",
+                    f"{problem}; scanning without a cache",
+                )
+            )
+            cache_dir = None
     exclude = (*config.exclude, *options.exclude)
     listing_cache = ListingCache(cache_dir, root, exclude) if cache_dir is not None else None
     listing = list_files(root, exclude, listing_cache)
@@ -646,8 +659,7 @@ class _Inputs:
             known = self.manifest.digest(path, stat)
             if known is not None:
                 return known
-            with open(full, "rb") as handle:
-                digest = content_digest(handle.read())
+            digest = content_digest(read_regular(full))
         except OSError as exc:
             return f"unreadable:{type(exc).__name__}"
         self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
@@ -717,8 +729,7 @@ def _read_in(root: str, path: str) -> bytes | None:
 def _read(path: str) -> bytes | None:
     # plain str paths: thousands of files per pass, and pathlib's joins cost as much as reads
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_regular(path, MAX_FILE_BYTES)
     except OSError:
         return None
 

@@ -5,17 +5,22 @@ The typer layer (``cli.py``) only turns options into these small dataclasses.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.config import Config, Gates, rule_codes
 from decouple_services.core.errors import ConfigError, DecoupleError
+from decouple_services.core.fs import read_regular, write_output
+from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import ScanResult
+from decouple_services.core.text import printable
+
+#: A --baseline or --from file larger than this is not read.
+MAX_SCAN_FILE_BYTES = 512 * 2**20
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
@@ -89,9 +94,8 @@ def repository_prefix(path: Path) -> str:
     level or outside git: SARIF and annotations give paths from the repository root."""
     try:
         done = subprocess.run(
-            # An fsmonitor hook configured in the repository is not ours to start.
-            ["git", "-c", "core.fsmonitor=", "rev-parse", "--show-toplevel"],
-            cwd=path,
+            git_argv(path, "rev-parse", "--show-toplevel"),
+            env=git_env(),
             capture_output=True,
             text=True,
             timeout=30,
@@ -185,18 +189,12 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     return problems
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so a reader never sees half a file."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def write_output_noting_links(path: Path, data: str | bytes, err: IO[str]) -> None:
+    """:func:`write_output`, saying so on ``err`` when ``path`` is a symlink whose target
+    was replaced."""
+    target = write_output(path, data)
+    if target is not None:
+        print(printable(f"decouple: note: {path} is a symlink; wrote {target}"), file=err)
 
 
 def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
@@ -205,12 +203,15 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
     from decouple_services.render.json import load_scan_json
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, MAX_SCAN_FILE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DecoupleError(
             f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
-    return load_scan_json(text, source=str(path))
+    try:
+        return load_scan_json(text, source=str(path))
+    except RecursionError:
+        raise DecoupleError(f"{path}: not a {what}: JSON nested too deeply") from None
 
 
 def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) -> int:
@@ -248,7 +249,7 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
             )
         result = apply_contracts(result, config)
     except DecoupleError as exc:
-        print(f"decouple: error: {exc}", file=err)
+        print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
     term.detail(
         f"{result.files_scanned} Python files, {len(result.services)} services, "
@@ -257,7 +258,7 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
     )
     shown = filter_sites(result, command.callee, command.endpoint)
     for note in unmatched_filters(result, command.callee, command.endpoint):
-        print(f"decouple: warning: {note}", file=err)
+        print(printable(f"decouple: warning: {note}"), file=err)
     fmt = command.format or ("table" if command.output is None else "json")
     selection = RuleSelection(gates.select, gates.ignore)
     options = RenderOptions(
@@ -272,7 +273,7 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
         text = RENDERERS[fmt](shown, options)
     if command.output is not None:
         try:
-            write_atomic(command.output, text)
+            write_output_noting_links(command.output, text, err)
         except OSError as exc:
             print(
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
@@ -286,7 +287,7 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
     if baseline is not None:
         problems = new_coupling(result, baseline)
         for problem in problems:
-            print(f"decouple: {problem}", file=err)
+            print(printable(f"decouple: {problem}"), file=err)
         failed |= bool(problems)
     if gates.fail_on_score is not None:
         from decouple_services.graph.gate import hotspot_scores
@@ -294,14 +295,19 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
         limit = gates.fail_on_score
         over = [(name, score) for name, score in hotspot_scores(result).items() if score > limit]
         for name, score in sorted(over, key=lambda item: -item[1]):
-            print(f"decouple: service {name} has hotspot score {score:.1f} > {limit:g}", file=err)
+            print(
+                printable(f"decouple: service {name} has hotspot score {score:.1f} > {limit:g}"),
+                file=err,
+            )
         failed |= bool(over)
     broken = [f for f in find(result, selection) if f.rule is CONTRACT and not f.suppressed]
     for finding in broken:
         site = finding.site
         print(
-            f"decouple: contract {finding.contract} broken by {site.caller} -> {site.callee} "
-            f"at {site.file}:{site.line} ({site.id})",
+            printable(
+                f"decouple: contract {finding.contract} broken by {site.caller} -> "
+                f"{site.callee} at {site.file}:{site.line} ({site.id})"
+            ),
             file=err,
         )
     failed |= bool(broken)

@@ -2,7 +2,8 @@
 
 Exit status: 0 ok; 1 a gate failed (``--fail-on-score``, ``--baseline`` saw a new
 synchronous inter-service call, or a call breaks a declared contract), unless
-``--exit-zero``; 2 usage, path or configuration error.
+``--exit-zero``; 2 usage, path or configuration error; 3 an internal error (a bug: one
+line naming the file being read, never a traceback).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from decouple_services.cli import options
 EXIT_OK = 0
 EXIT_GATE = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
 
 app = typer.Typer(
     name="decouple",
@@ -195,7 +197,7 @@ def scan(
             "-j",
             min=1,
             metavar="N",
-            help="Worker processes for parsing (default: CPU count, at most 8).",
+            help="Worker processes for parsing (default: CPU count, at most 8; never more than the CPU count).",
         ),
     ] = None,
 ) -> None:
@@ -217,9 +219,9 @@ def scan(
 
     Exit status: 0 ok; 1 a gate failed (--baseline, --fail-on-score, a contract of
     [tool.decouple.contracts]) unless --exit-zero; 2 usage, path or configuration
-    error. An unresolved callee comes with the annotation (# decouple: target=<service>)
-    or config entry that would fix it; # decouple: ignore[DCP004] on a call suppresses
-    that rule there.
+    error; 3 internal error (a bug: please report it). An unresolved callee comes with
+    the annotation (# decouple: target=<service>) or config entry that would fix it;
+    # decouple: ignore[DCP004] on a call suppresses that rule there.
     """
     from decouple_services.app.scan import ScanCommand, run_scan_command
 
@@ -253,13 +255,43 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors (unknown option, missing argument) exit 2, as documented.
     """
+    from decouple_services.core.errors import DecoupleError
+    from decouple_services.core.text import printable
+
     try:
         app(args=argv, prog_name="decouple")
     except SystemExit as exc:
         if exc.code is None:
             return EXIT_OK
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except DecoupleError as exc:  # one a command did not report itself
+        print(printable(f"decouple: error: {_one_line(str(exc))}"), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("decouple: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug; status 1 would read as a failed gate
+        print(internal_error(exc), file=sys.stderr)
+        return EXIT_INTERNAL
     return EXIT_OK
+
+
+def internal_error(exc: BaseException) -> str:
+    """The one line an unexpected error ends the command with: what, where, what to do."""
+    from decouple_services.core import fs
+    from decouple_services.core.text import printable
+
+    where = f" while reading {fs.last_read}" if fs.last_read else ""
+    what = _one_line(f"{type(exc).__name__}: {exc}")
+    return printable(
+        f"decouple: internal error{where}: {what} -- this is a bug in decouple; "
+        "please report it with this line and the command that ran"
+    )
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 if __name__ == "__main__":  # pragma: no cover

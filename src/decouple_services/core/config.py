@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from decouple_services.core.errors import ConfigError
+from decouple_services.core.fs import read_regular
 
 ArgRef = int | str
 
@@ -379,7 +380,7 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
     if explicit is not None:
         if explicit.is_dir():
             raise ConfigError([f"{explicit}: is a directory, not a config file"])
-        if not explicit.is_file():
+        if not explicit.exists():
             raise ConfigError([f"{explicit}: config file not found"])
         return _load_file(explicit, explicit.name)
     for candidate in (root / "decouple.toml", root / "pyproject.toml"):
@@ -395,13 +396,20 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
 
 def _load_file(path: Path, label: str) -> Config:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{label}: cannot read: {exc}"]) from exc
+        raise ConfigError(
+            [f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}"]
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{label}: invalid TOML: {exc}"]) from exc
+    except RecursionError:
+        raise ConfigError([f"{label}: invalid TOML: nested too deeply"]) from None
     if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("decouple")
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError([f"{label}: [tool] must be a table"])
+        table = tool.get("decouple")
         if table is None:
             return Config()
     else:

@@ -22,7 +22,8 @@ class ConfigError(DecoupleError):
         self.problems = problems
         #: The repository's configuration file at fault (``decouple.toml``), when known.
         self.file = file
-        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        # One line, however many problems: a message per line would read as several errors.
+        super().__init__("invalid configuration: " + "; ".join(problems))
 
 
 class SelectionError(DecoupleError):

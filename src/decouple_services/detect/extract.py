@@ -180,10 +180,19 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
         return _skipped(
             path, first_error.lineno, "too-deep", "nesting too deep to analyse; file skipped"
         )
+    message = first_error.msg or "invalid syntax"
+    if len(source) > MAX_FALLBACK_BYTES:
+        # libcst's parser takes about 600 times a file's size in memory
+        return _skipped(
+            path,
+            first_error.lineno,
+            "parse-error",
+            f"syntax error: {message}; over {MAX_FALLBACK_BYTES // 1024} KiB, too large "
+            "for the newer-syntax parser; file skipped",
+        )
     lowered = _parse_with_libcst(source)
     if lowered is not None:
         return lowered[0], lowered[1], None
-    message = first_error.msg or "invalid syntax"
     hint = " (Python 2 syntax?)" if _looks_like_python2(source) else ""
     return _skipped(
         path, first_error.lineno, "parse-error", f"syntax error: {message}{hint}; file skipped"
@@ -196,6 +205,12 @@ def _skipped(path: str, line: int | None, code: str, message: str) -> tuple[None
 
 
 _MAX_FALLBACK_DEPTH = 100
+#: Candidate calls recorded per file at most. Each costs resolution work later; a file
+#: holding thousands (a 100k-line function of requests) is generated or hostile.
+MAX_CALLS_PER_FILE = 2000
+#: Larger files with a syntax error are not handed to libcst: its parser needs about 600
+#: times the file's size in memory, per worker (2.9 GB for a 4.9 MB file).
+MAX_FALLBACK_BYTES = 512 * 1024
 
 
 def _bracket_depth(source: bytes) -> int:
@@ -367,6 +382,7 @@ class _Extractor:
         self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
         self.options = options
         self.calls: list[RawCall] = []
+        self._calls_capped = False
         self.constants: list[Constant] = []
         self._factories: set[str] = set()
         self.functions: list[FunctionInfo] = []
@@ -727,6 +743,20 @@ class _Extractor:
             self.stack.pop()
 
     def _call(self, call: ast.Call, scope: Scope) -> None:
+        if len(self.calls) >= MAX_CALLS_PER_FILE:
+            if not self._calls_capped:
+                self._calls_capped = True
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.path,
+                        call.lineno,
+                        Severity.WARNING,
+                        "too-many-calls",
+                        f"more than {MAX_CALLS_PER_FILE} candidate calls (generated?); "
+                        "calls from this line on are not analysed",
+                    )
+                )
+            return
         func = call.func
         name = _call_name(func)
         self._maybe_port(call, name, scope)

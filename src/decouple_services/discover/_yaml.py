@@ -20,6 +20,13 @@ _LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
 
+#: How many nodes aliases may add to a document when expanded (each visit through an alias
+#: counts): a 3 KB manifest whose env, containers and items repeat one anchor otherwise
+#: costs minutes of walking. Documents without aliases are not limited by this.
+MAX_ALIAS_EXPANSION = 100_000
+#: How deep collections may nest; every reader walks them.
+MAX_NESTING = 200
+
 #: YAML merge keys (``<<: *defaults``) are applied to at most this many levels, so a file
 #: built to blow up (merges of merges of merges) costs bounded time.
 _MAX_MERGE_DEPTH = 8
@@ -34,8 +41,18 @@ def compose_documents(text: str, file: str, code: str) -> tuple[list[Node], Diag
     documents: list[Node] = []
     try:
         for document in yaml.compose_all(text, Loader=_LOADER):
-            if document is not None:
-                documents.append(document)
+            if document is None:
+                continue
+            problem = _too_costly(document)
+            if problem is not None:
+                line = line_of(document)
+                return documents, Diagnostic(
+                    file, line, Severity.WARNING, code, f"{problem}; document not read"
+                )
+            documents.append(document)
+    except RecursionError:
+        problem = f"collections nested more than {MAX_NESTING} deep"
+        return documents, Diagnostic(file, 0, Severity.WARNING, code, f"{problem}; not read")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -46,6 +63,45 @@ def compose_documents(text: str, file: str, code: str) -> tuple[list[Node], Diag
     except yaml.YAMLError as exc:
         return documents, Diagnostic(file, 0, Severity.WARNING, code, f"invalid YAML: {exc}")
     return documents, None
+
+
+def _too_costly(document: Node) -> str | None:
+    """Why walking ``document`` would cost too much (alias fan-out, nesting), or None.
+
+    Sizes are computed once per distinct node, bottom-up and without recursion, so the
+    check itself is linear in the file.
+    """
+    sizes: dict[int, int] = {}
+    started: set[int] = set()
+    cap = MAX_ALIAS_EXPANSION * 2
+    stack: list[tuple[Node, bool, int]] = [(document, False, 0)]
+    while stack:
+        node, children_done, depth = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in started:
+                return "an alias refers to a collection that contains it"
+            if depth > MAX_NESTING:
+                return f"collections nested more than {MAX_NESTING} deep"
+            started.add(key)
+            stack.append((node, True, depth))
+            stack.extend((child, False, depth + 1) for child in children if id(child) not in sizes)
+            continue
+        sizes[key] = min(cap, 1 + sum(sizes[id(child)] for child in children))
+    if sizes[id(document)] - len(sizes) > MAX_ALIAS_EXPANSION:
+        return f"aliases expand the document by more than {MAX_ALIAS_EXPANSION} nodes"
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
 
 
 def line_of(node: Node) -> int:

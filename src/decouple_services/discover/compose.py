@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from decouple_services.core.fs import ReadRefused
 from decouple_services.core.model import Diagnostic, EnvValue, Service, Severity
 from decouple_services.discover import _yaml
 from decouple_services.discover._ports import parse_port_spec, ports_in_command
-from decouple_services.discover.dotenv import interpolate, parse_dotenv
+from decouple_services.discover.dotenv import DotenvFile, interpolate, parse_dotenv
 
 #: Reads a repo-relative file; ``None`` when it does not exist or cannot be read.
 ReadText = Callable[[str], "str | None"]
@@ -65,7 +66,8 @@ def parse_compose(
         file: its repo-relative path; build contexts and ``env_file:`` paths are relative
             to its directory.
         environ: values for ``${VAR}`` interpolation (the project's ``.env``).
-        read_text: reads ``env_file:`` files; without it they are reported missing.
+        read_text: reads ``env_file:`` files (None: missing; raising ``ReadRefused``: there
+            but not read, the reader reports why); without it they are reported missing.
         is_code_dir: tells whether a directory holds Python code. When a build context is
             the repository root and the Dockerfile sits in a subdirectory, that
             subdirectory is the service's root if it holds code (``services/x/Dockerfile``),
@@ -110,6 +112,23 @@ class _Reader:
         self.env_files: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self._definitions: dict[str, Node] = {}
+        #: env_file paths: parsed once however many services name them (None: not there).
+        self._env_files: dict[str, DotenvFile | None] = {}
+        self._reported: set[str] = set()
+
+    def _env_file(self, rel: str) -> DotenvFile | None:
+        if rel not in self._env_files:
+            parsed = None
+            try:
+                text = self.read_text(rel)
+            except ReadRefused:
+                self._reported.add(rel)  # the reader said why, on the file itself
+                text = None
+            if text is not None:
+                parsed = parse_dotenv(text, rel, self.environ)
+                self.diagnostics.extend(parsed.diagnostics)
+            self._env_files[rel] = parsed
+        return self._env_files[rel]
 
     def _invalid(self, node: Node | None, message: str, code: str = "compose-invalid") -> None:
         line = _yaml.line_of(node) if node is not None else 0
@@ -303,15 +322,14 @@ class _Reader:
                 continue
             rel = posixpath.normpath(posixpath.join(self.directory, path))
             self.env_files.append(rel)
-            text = self.read_text(rel)
-            if text is None:
-                if required:
+            parsed = self._env_file(rel)
+            if parsed is None:
+                if required and rel not in self._reported:
+                    self._reported.add(rel)  # once, not once per service naming it
                     self._invalid(
                         path_node, f"service {name!r}: env_file {rel} not found", "env-file-missing"
                     )
                 continue
-            parsed = parse_dotenv(text, rel, self.environ)
-            self.diagnostics.extend(parsed.diagnostics)
             for declared in parsed.values:
                 by_name[declared.name] = declared
         environment = _yaml.get(spec, "environment")

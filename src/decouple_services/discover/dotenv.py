@@ -19,6 +19,15 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 #: Looks a variable up; ``None`` when it is not set.
 Lookup = Callable[[str], "str | None"]
 
+#: Budgets of one expansion. A value that doubles the previous one on each of 40 lines is
+#: a 600-byte file asking for terabytes; defaults nested thousands deep recurse as deep.
+MAX_EXPANDED_CHARS = 65_536
+MAX_NESTING = 32
+
+
+class InterpolationLimit(ValueError):
+    """An expansion beyond :data:`MAX_EXPANDED_CHARS` or :data:`MAX_NESTING`."""
+
 
 @dataclass(frozen=True, slots=True)
 class DotenvFile:
@@ -84,9 +93,18 @@ def parse_dotenv(text: str, file: str, environ: Mapping[str, str] | None = None)
                 continue
             index += consumed
             # Single quotes are literal, as in the shell.
-            value = interpolate(_unescape(body), lookup) if quote == '"' else body
+            written = _unescape(body) if quote == '"' else None
+            value = body
         else:
-            value = interpolate(_strip_comment(rest), lookup)
+            written = _strip_comment(rest)
+            value = written
+        if written is not None:
+            try:
+                value = expand(written, lookup)
+            except InterpolationLimit as exc:
+                # Kept as written: the next line referring to it cannot grow from it either.
+                diagnostics.append(_bad(file, line_no, f"value of {key!r} {exc}; kept as written"))
+                value = written
         known[key] = value
         values.append(EnvValue(key, value, f"{file}:{line_no}"))
     return DotenvFile(tuple(values), tuple(diagnostics))
@@ -146,38 +164,54 @@ def interpolate(value: str, lookup: Lookup) -> str:
 
     Supports ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:+alt}``, ``${VAR+alt}``,
     ``${VAR:?msg}``, ``${VAR?msg}``, nested references inside defaults, and ``$$`` for a
-    literal ``$``. References that cannot be expanded are kept as written.
+    literal ``$``. References that cannot be expanded are kept as written, and so is a
+    value whose expansion is beyond the budgets (:func:`expand` says why).
     """
+    try:
+        return expand(value, lookup)
+    except InterpolationLimit:
+        return value
+
+
+def expand(value: str, lookup: Lookup, _depth: int = 0) -> str:
+    """:func:`interpolate`, raising :class:`InterpolationLimit` past the budgets."""
     if "$" not in value:
         return value
+    if _depth > MAX_NESTING:
+        raise InterpolationLimit(f"has references nested more than {MAX_NESTING} deep")
     out: list[str] = []
+    size = 0
     position = 0
     while position < len(value):
         char = value[position]
         if char != "$":
-            out.append(char)
+            piece = char
             position += 1
-            continue
-        nxt = value[position + 1 : position + 2]
-        if nxt == "$":
-            out.append("$")
+        elif value[position + 1 : position + 2] == "$":
+            piece = "$"
             position += 2
-        elif nxt == "{":
+        elif value[position + 1 : position + 2] == "{":
             end = _closing_brace(value, position + 2)
             if end < 0:
-                out.append(value[position:])
-                break
-            out.append(_expand_braced(value[position + 2 : end], value[position : end + 1], lookup))
-            position = end + 1
+                piece = value[position:]
+                position = len(value)
+            else:
+                braced = value[position + 2 : end]
+                piece = _expand_braced(braced, value[position : end + 1], lookup, _depth + 1)
+                position = end + 1
         else:
             match = _NAME.match(value, position + 1)
             if match is None:
-                out.append("$")
+                piece = "$"
                 position += 1
-                continue
-            found = lookup(match.group(0))
-            out.append(found if found is not None else "$" + match.group(0))
-            position = match.end()
+            else:
+                found = lookup(match.group(0))
+                piece = found if found is not None else "$" + match.group(0)
+                position = match.end()
+        size += len(piece)
+        if size > MAX_EXPANDED_CHARS:
+            raise InterpolationLimit(f"expands to more than {MAX_EXPANDED_CHARS} characters")
+        out.append(piece)
     return "".join(out)
 
 
@@ -197,7 +231,7 @@ def _closing_brace(value: str, start: int) -> int:
     return -1
 
 
-def _expand_braced(inner: str, written: str, lookup: Lookup) -> str:
+def _expand_braced(inner: str, written: str, lookup: Lookup, depth: int) -> str:
     match = _NAME.match(inner)
     if match is None:
         return written
@@ -216,10 +250,10 @@ def _expand_braced(inner: str, written: str, lookup: Lookup) -> str:
     is_set = current is not None
     if operator in (":-", "-"):
         use_default = not set_and_non_empty if operator == ":-" else not is_set
-        return interpolate(word, lookup) if use_default else str(current)
+        return expand(word, lookup, depth) if use_default else str(current)
     if operator in (":+", "+"):
         use_alt = set_and_non_empty if operator == ":+" else is_set
-        return interpolate(word, lookup) if use_alt else ""
+        return expand(word, lookup, depth) if use_alt else ""
     # ``:?``/``?`` fail the deployment when unset; statically that value is simply unknown.
     ok = set_and_non_empty if operator == ":?" else is_set
     return str(current) if ok else written

@@ -31,6 +31,8 @@ import pathspec
 
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
+from decouple_services.core.fs import read_regular
+from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
 
 
@@ -46,6 +48,9 @@ class FileListing:
     #: Files and directories that could not be listed (unreadable, symlink problems).
     diagnostics: tuple[Diagnostic, ...] = ()
 
+
+#: A .gitignore larger than this is not read (its patterns would not be applied).
+MAX_GITIGNORE_BYTES = 2**20
 
 # Directory names that never hold the project's own code, wherever they appear.
 _SKIP_DIR_NAMES = frozenset(
@@ -167,7 +172,7 @@ def list_files(
     if not root.is_dir():
         raise PathError(f"{root}: not a directory")
     walker = _Walker(root, exclude)
-    listed = _git_listing(root)
+    listed = _git_listing(root, walker.diagnostics)
     if listed is None:
         cache = listing_cache
         if cache is not None:
@@ -209,11 +214,25 @@ def stamp_of(path: str) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size, st.st_ino, stat.S_IFMT(st.st_mode)]
 
 
-def _git_listing(root: Path) -> tuple[list[str], list[Diagnostic]] | None:
+def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[Diagnostic]] | None:
     """Paths git would track under ``root``, or ``None`` to fall back to walking."""
     try:
         inside = _git(root, "rev-parse", "--is-inside-work-tree")
         if inside.returncode != 0 or inside.stdout.strip() != b"true":
+            return None
+        costly = _costly_ignore_pattern(root)
+        if costly is not None:
+            source, number, pattern = costly
+            notes.append(
+                Diagnostic(
+                    source,
+                    number,
+                    Severity.NOTE,
+                    "gitignore-costly",
+                    f"pattern {pattern!r} takes git exponential time to match; "
+                    "the tree is walked instead",
+                )
+            )
             return None
         # A root that the enclosing repository ignores would list as empty; walk it instead.
         if _git(root, "check-ignore", "-q", ".").returncode == 0:
@@ -259,13 +278,50 @@ def _git_listing(root: Path) -> tuple[list[str], list[Diagnostic]] | None:
     return paths, diagnostics
 
 
+#: More ``*`` runs than this in one segment of an ignore pattern makes git's wildmatch
+#: backtrack exponentially (``*a*a*a*a*a*a*ab`` against a long name takes minutes).
+MAX_STARS_PER_SEGMENT = 3
+
+
+def _costly_ignore_pattern(root: Path) -> tuple[str, int, str] | None:
+    """The first tracked ignore pattern (file, line, text) git would take too long to match,
+    if any: git matches every tracked and untracked path against each, in C but without a
+    bound on backtracking."""
+    listed = _git(root, "ls-files", "-z", "--cached", "--", ".gitignore", "**/.gitignore")
+    if listed.returncode != 0:
+        return None
+    names = [os.fsdecode(p) for p in listed.stdout.split(b"\0") if p]
+    exclude = _git(root, "rev-parse", "--git-path", "info/exclude")
+    sources = [(n, os.path.join(root, n)) for n in names]
+    if exclude.returncode == 0 and exclude.stdout.strip():
+        info = os.fsdecode(exclude.stdout.strip())
+        sources.append((".git/info/exclude", os.path.join(root, info)))
+    for shown, path in sources:
+        try:
+            text = read_regular(path, MAX_GITIGNORE_BYTES).decode("utf-8", "replace")
+        except OSError:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if is_costly_glob(line):
+                return shown, number, line
+    return None
+
+
+def is_costly_glob(pattern: str) -> bool:
+    """Whether a gitignore-style pattern has more ``*`` runs in one path segment than
+    :data:`MAX_STARS_PER_SEGMENT`."""
+    return any(
+        len(re.findall(r"\*+", segment)) > MAX_STARS_PER_SEGMENT for segment in pattern.split("/")
+    )
+
+
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        ["git", "-C", str(root), *args],
+        git_argv(root, *args),
         capture_output=True,
         timeout=120,
         check=False,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
+        env=git_env(),
     )
 
 
@@ -284,12 +340,10 @@ class _IgnoreFile:
             path = path[len(self.base) + 1 :]
         if is_dir:
             path += "/"
-        result: bool | None = None
-        # gitignore semantics: the last matching pattern decides.
-        for pattern in self.spec.patterns:
-            if pattern.include is not None and pattern.match_file(path) is not None:
-                result = bool(pattern.include)
-        return result
+        # gitignore semantics: the last matching pattern decides. pathspec picks its re2
+        # backend when google-re2 is installed (a dependency): linear-time matching, where
+        # Python's re backtracks exponentially on a pattern such as ``*a*a*a*a*a*a*ab``.
+        return self.spec.check_file(path).include
 
 
 def _spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
@@ -551,7 +605,7 @@ class _Walker:
         path = f"{rel}/.gitignore" if rel else ".gitignore"
         self._stamp(path)
         try:
-            text = Path(self._abs(path)).read_text(encoding="utf-8", errors="replace")
+            text = read_regular(self._abs(path), MAX_GITIGNORE_BYTES).decode("utf-8", "replace")
         except OSError as exc:
             self._note(path, "unreadable", f"cannot read .gitignore: {exc.strerror or exc}")
             return None

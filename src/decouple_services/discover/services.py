@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
-
 from decouple_services.core.config import Config, ServiceConfig
+from decouple_services.core.fs import ReadRefused, read_in_root
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
+from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import entry_file
@@ -167,6 +167,8 @@ class _Discovery:
         self.builders: dict[str, _Builder] = {}
         self.infra_hosts: dict[str, str] = {}
         self._texts: dict[str, str | None] = {}
+        #: Files that exist but were not read (reported once, on the file).
+        self._not_read: set[str] = set()
         self._root_real = os.path.realpath(root)
         # Compose files and manifests under tests/ or fixtures/ describe test setups (or
         # sample repositories), not how this repository's services are deployed.
@@ -183,31 +185,39 @@ class _Discovery:
         if rel in self._texts:
             return self._texts[rel]
         text: str | None = None
-        path = self.root / rel
         try:
-            real = os.path.realpath(path)
-            if os.path.commonpath([real, self._root_real]) != self._root_real:
-                # Listed files were checked already; env_file paths named by compose were not.
-                self._diag(rel, "symlink-outside", "points outside the scanned tree; not read")
-            elif path.stat().st_size > MAX_DEPLOY_FILE_BYTES:
-                self._diag(rel, "too-large", f"larger than {MAX_DEPLOY_FILE_BYTES} bytes; not read")
-            else:
-                text = path.read_bytes().decode("utf-8-sig")
+            # Listed files were checked already; env_file paths named by compose were not.
+            text = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES).decode("utf-8-sig")
         except FileNotFoundError:
             text = None
+        except ReadRefused as exc:
+            code = "symlink-outside" if exc.code == "outside" else exc.code
+            self._diag(rel, code, str(exc.strerror))
+            self._not_read.add(rel)
         except UnicodeDecodeError as exc:
             self._diag(rel, "undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}")
+            self._not_read.add(rel)
         except OSError as exc:
             self._diag(rel, "unreadable", f"cannot read: {exc.strerror or exc}")
+            self._not_read.add(rel)
         self._texts[rel] = text
         return text
 
     def _read_existing(self, rel: str) -> str | None:
+        """An ``env_file:`` named by compose: None when missing; ReadRefused when it exists
+        but is not read (the reason is reported once, on the file, not per service)."""
         # compose reads env_file paths even when git ignores them (a local .env), so they
         # are read whether listed or not -- but never from outside the tree.
-        if rel.startswith("../") or posixpath.isabs(rel):
-            return None
-        return self.read(rel)
+        if rel == ".." or rel.startswith("../") or posixpath.isabs(rel):
+            if rel not in self._texts:
+                self._texts[rel] = None
+                self._not_read.add(rel)
+                self._diag(rel, "symlink-outside", "env_file outside the scanned tree; not read")
+            raise ReadRefused("outside", "outside the scanned tree")
+        text = self.read(rel)
+        if rel in self._not_read:
+            raise ReadRefused("not-read", "not read")
+        return text
 
     def _diag(self, file: str, code: str, message: str, line: int = 0) -> None:
         self.diagnostics.append(Diagnostic(file, line, Severity.WARNING, code, message))
@@ -487,12 +497,12 @@ class _Discovery:
         rel = "Chart.yaml" if chart_dir == "." else f"{chart_dir}/Chart.yaml"
         text = self.read(rel)
         if text is not None:
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError:
-                data = None
-            if isinstance(data, dict) and isinstance(data.get("name"), str):
-                return str(data["name"])
+            documents, error = _yaml.compose_documents(text, rel, "helm-chart-invalid")
+            if error is not None:
+                self.diagnostics.append(error)
+            name = _yaml.scalar(_yaml.get(documents[0], "name")) if documents else None
+            if name:
+                return name
         return posixpath.basename(chart_dir) if chart_dir != "." else self.root.resolve().name
 
     def _from_markers(self) -> None:

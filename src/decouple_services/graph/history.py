@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import ScanResult
 
 DEFAULT_WINDOW = "90d"
@@ -74,7 +75,8 @@ def calling_files(result: ScanResult) -> dict[str, set[str]]:
 def _git(root: Path, *args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), *args],
+            git_argv(root, *args),
+            env=git_env(),
             capture_output=True,
             text=True,
             encoding="utf-8",

@@ -16,6 +16,7 @@ import html
 import math
 from typing import TYPE_CHECKING
 
+from decouple_services.core.text import printable
 from decouple_services.graph.build import (
     ENDPOINT,
     EVENT,
@@ -46,7 +47,7 @@ def dot_text(text: str) -> graphviz.quoting.NoHtml:
     """
     import graphviz
 
-    lines = text.replace("\\", "\\\\").split("\n")
+    lines = [printable(line).replace("\\", "\\\\") for line in text.split("\n")]
     return graphviz.nohtml("\\n".join(lines))
 
 
@@ -181,7 +182,7 @@ def legend_label(view: GraphView) -> str:
     )
 
     def row(text: str, colour: str | None = None, bold: bool = False) -> str:
-        body = html.escape(text)
+        body = html.escape(printable(text))
         if bold:
             body = f"<b>{body}</b>"
         if colour:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from decouple_services.core.text import printable
 from decouple_services.graph.migratability import assess
 from decouple_services.graph.score import Hotspot
 from decouple_services.graph.view import GraphView, site_flags, site_target
@@ -52,7 +53,10 @@ def _components(h: Hotspot) -> str:
 def render_html(view: GraphView, svg: bytes | str | None) -> str:
     """The page; ``svg`` is :func:`render_svg`'s output, best with ``links=True`` (``None``
     when there is no engine)."""
-    e = escape
+
+    def e(text: str) -> str:
+        return escape(printable(text))
+
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

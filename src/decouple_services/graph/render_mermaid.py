@@ -12,6 +12,7 @@ scanned code cannot break out of them.
 
 from __future__ import annotations
 
+from decouple_services.core.text import printable
 from decouple_services.graph.build import ENDPOINT, EXTERNAL, FUNCTION, TOPIC, UNRESOLVED
 from decouple_services.graph.render_dot import EVENT_COLOUR, FILLS, TEXT, edge_colour, pen_width
 from decouple_services.graph.view import GraphView, ViewNode
@@ -33,8 +34,8 @@ _ENTITIES = {
 
 def mermaid_text(text: str) -> str:
     """``text`` as the inside of a quoted Mermaid label; lines joined with ``<br/>``."""
-    escaped = "".join(_ENTITIES.get(ch, ch) for ch in text)
-    return "<br/>".join(escaped.split("\n"))
+    lines = ("".join(_ENTITIES.get(ch, ch) for ch in printable(line)) for line in text.split("\n"))
+    return "<br/>".join(lines)
 
 
 def _shape(node: ViewNode, label: str) -> str:

@@ -13,11 +13,13 @@ import os
 import stat
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from decouple_services.core.errors import DecoupleError
+from decouple_services.core.git import git_argv, git_env
+from decouple_services.core.text import printable
 
 
 class OutsideRepositoryError(DecoupleError):
@@ -48,17 +50,39 @@ def render_diff(changes: Sequence[FileChange]) -> bytes:
     """A unified diff of ``changes`` in git's format (``git apply`` takes it)."""
     out: list[bytes] = []
     for change in changes:
-        path = change.path.encode("utf-8")
-        out.append(b"diff --git a/" + path + b" b/" + path + b"\n")
+        old, new = _diff_path("a/", change.path), _diff_path("b/", change.path)
+        out.append(b"diff --git " + old + b" " + new + b"\n")
         mode = b"100755" if change.executable else b"100644"
         if change.before is None:
             out.append(b"new file mode " + mode + b"\n")
             out.append(b"--- /dev/null\n")
         else:
-            out.append(b"--- a/" + path + b"\n")
-        out.append(b"+++ b/" + path + b"\n")
+            out.append(b"--- " + old + b"\n")
+        out.append(b"+++ " + new + b"\n")
         out.extend(_hunks(_lines(change.before or b""), _lines(change.after)))
     return b"".join(out)
+
+
+_C_ESCAPES = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v", 12: b"\\f", 13: b"\\r"}
+_C_ESCAPES |= {ord('"'): b'\\"', ord("\\"): b"\\\\"}
+
+
+def _diff_path(prefix: str, path: str) -> bytes:
+    """A path in a diff header, quoted as git quotes it when it holds control characters,
+    quotes or backslashes: ``git apply`` reads it back, and a terminal shows it inert."""
+    raw = (prefix + path).encode("utf-8", "surrogateescape")
+    if printable(path) == path and '"' not in path and "\\" not in path:
+        return raw
+    out = bytearray(b'"')
+    for byte in raw:
+        if byte in _C_ESCAPES:
+            out += _C_ESCAPES[byte]
+        elif byte < 0x20 or byte >= 0x7F:
+            out += b"\\%03o" % byte
+        else:
+            out.append(byte)
+    out += b'"'
+    return bytes(out)
 
 
 def _hunks(a: list[bytes], b: list[bytes], context: int = 3) -> list[bytes]:
@@ -183,6 +207,34 @@ def write_changes(root: Path, changes: Sequence[FileChange]) -> None:
         raise
 
 
+@contextlib.contextmanager
+def repository_lock(root: Path) -> Iterator[None]:
+    """Hold the repository (its git work tree's top folder, else ``root``) for one writing
+    migration. Two at once would each plan from the files as they were and the second write
+    would drop the first one's topics from the shared AsyncAPI document and topic script; the
+    second is refused instead. An advisory ``flock`` on the folder itself: no lock file is
+    left behind, and the lock goes with the process however it ends.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Windows
+        yield
+        return
+    top = git_toplevel(root) or root
+    fd = os.open(top, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DecoupleError(
+                f"another decouple migrate is writing to {top}; run this one when it has "
+                "finished, so it plans from that migration's result"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 # --- git ------------------------------------------------------------------------------------
 
 
@@ -191,11 +243,11 @@ def _git(
 ) -> str:
     try:
         done = subprocess.run(
-            ["git", *args],
+            git_argv(None, *args),
             cwd=root,
             input=data,
             capture_output=True,
-            env={**os.environ, **env} if env else None,
+            env=git_env(env),
             check=False,
         )
     except FileNotFoundError as exc:
@@ -232,9 +284,10 @@ def check_new_branch(root: Path, branch: str) -> Path:
     except GitError as exc:
         raise GitError(f"--branch {branch!r}: not a valid branch name ({exc})") from exc
     exists = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        git_argv(None, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"),
         cwd=root,
         capture_output=True,
+        env=git_env(),
         check=False,
     )
     if exists.returncode == 0:

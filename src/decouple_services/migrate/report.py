@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from decouple_services.core.model import CallSite, Role, ScanResult
+from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
         lines.append(f"kept {path}: {why}")
     for service, note in result.dependency_notes:
         lines.append(f"dependencies of {service}: {note}")
-    return "\n".join(lines) + "\n"
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def commit_message(result: MigrationResult, label: str) -> str:

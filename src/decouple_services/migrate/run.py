@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
+from decouple_services.core.errors import DecoupleError
+from decouple_services.core.fs import ReadRefused, read_in_root
 from decouple_services.core.model import CallSite, ScanResult
 from decouple_services.migrate.changes import FileChange
 from decouple_services.migrate.codemod import ParsedSource, rewrite_source
@@ -146,8 +148,8 @@ def line_length(root: Path) -> int:
 
     for name in ("ruff.toml", ".ruff.toml", "pyproject.toml"):
         try:
-            data = tomllib.loads((root / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = tomllib.loads(read_in_root(root, name).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             continue
         tool = data.get("tool", {}) if name == "pyproject.toml" else {"ruff": data}
         for section in ("ruff", "black"):
@@ -180,11 +182,19 @@ def _module_namer(root: Path) -> Callable[[str], str]:
 
 
 def _reader(root: Path) -> Callable[[str], bytes | None]:
+    """Bytes of a repo-relative file, None when there is none. A file that leads out of the
+    tree or is not a regular file stops the migration before anything is shown: its
+    content would otherwise reach the diff, the patch or a commit."""
+
     def read(path: str) -> bytes | None:
         try:
-            return (root / path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return read_in_root(root, path)
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except ReadRefused as exc:
+            raise DecoupleError(f"{path}: {exc.strerror}; nothing was written") from exc
+        except OSError as exc:
+            raise DecoupleError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
     return read
 

@@ -221,8 +221,9 @@ def load_scan_json(text: str, *, source: str = "scan JSON") -> ScanResult:
     if reader.problems:
         shown = reader.problems[:_MAX_PROBLEMS]
         more = len(reader.problems) - len(shown)
-        lines = [f"  - {p}" for p in shown] + ([f"  - and {more} more"] if more else [])
-        raise DecoupleError(f"{source} is not a valid decouple scan:\n" + "\n".join(lines))
+        listed = [*shown, *([f"and {more} more"] if more else [])]
+        # one line: a message per line would read as several errors
+        raise DecoupleError(f"{source} is not a valid decouple scan: " + "; ".join(listed))
     return result
 
 

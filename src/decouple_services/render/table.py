@@ -13,7 +13,6 @@ terminal.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from io import StringIO
 from itertools import groupby
@@ -32,6 +31,7 @@ from decouple_services.core.model import (
     ScanResult,
     Severity,
 )
+from decouple_services.core.text import printable
 from decouple_services.render._common import (
     callee_kind,
     flag_tags,
@@ -117,20 +117,7 @@ def render_table(
 
 
 def _clean(value: object) -> str:
-    """Scanned text made safe to print: no control characters, no lone surrogates."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    chars = []
-    for char in text:
-        if char in "\n\r\t":
-            chars.append(" ")
-        elif char.isprintable() and unicodedata.category(char) != "Cs":
-            chars.append(char)
-        else:
-            # Shown escaped, as repr would, so the reader still sees what is there.
-            chars.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
-    return "".join(chars)
+    return printable(value)
 
 
 def _text(value: object, style: str = "") -> Text:
