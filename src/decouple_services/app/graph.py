@@ -15,6 +15,7 @@ from decouple_services.app.scan import (
     EXIT_OK,
     EXIT_USAGE,
     read_scan_file,
+    scan_shown,
     write_output_noting_links,
 )
 from decouple_services.app.terminal import Terminal
@@ -54,20 +55,18 @@ def load(
         return merge_scans([read_scan_file(path) for path in source.from_files]), None
     if source.path is None:
         raise DecoupleError("give a PATH to scan or --from scan.json files")
-    from decouple_services.app.pipeline import ScanOptions, scan
+    from decouple_services.app.pipeline import ScanOptions
 
-    with term.phase("scan"), term.progress_bar() as progress:
-        result = scan(
-            source.path,
-            ScanOptions(
-                exclude=source.exclude,
-                config_path=source.config,
-                use_cache=source.use_cache,
-                cache_dir=source.cache_dir,
-                progress=progress,
-                notes=term.detail if term.verbose else None,
-            ),
-        )
+    result = scan_shown(
+        term,
+        source.path,
+        ScanOptions(
+            exclude=source.exclude,
+            config_path=source.config,
+            use_cache=source.use_cache,
+            cache_dir=source.cache_dir,
+        ),
+    )
     if window is None:
         return result, None
     with term.phase("change frequency from git"):

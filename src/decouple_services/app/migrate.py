@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from decouple_services.app.scan import write_output_noting_links
+from decouple_services.app.scan import scan_shown, write_output_noting_links
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.text import printable
@@ -86,7 +86,7 @@ def run_migrate_command(
 
 
 def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) -> int:
-    from decouple_services.app.pipeline import ScanOptions, scan
+    from decouple_services.app.pipeline import ScanOptions
     from decouple_services.core.config import load_config
     from decouple_services.migrate.changes import (
         check_new_branch,
@@ -126,17 +126,14 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
                 f"the work tree has uncommitted changes ({shown}); commit or stash them, "
                 "or pass --allow-dirty"
             )
-    with term.phase("scan", file=err), term.progress_bar() as progress:
-        result = scan(
-            root,
-            ScanOptions(
-                config_path=command.config,
-                use_cache=command.use_cache,
-                cache_dir=command.cache_dir,
-                progress=progress,
-                notes=(lambda line: term.detail(line, file=err)) if term.verbose else None,
-            ),
-        )
+    result = scan_shown(
+        term,
+        root,
+        ScanOptions(
+            config_path=command.config, use_cache=command.use_cache, cache_dir=command.cache_dir
+        ),
+        file=err,
+    )
     with term.phase("plan, rewrite and generate", file=err):
         selection = select_sites(result, criteria)
         options = PlanOptions(client=client, topic_template=template)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.config import Config, Gates, rule_codes
@@ -18,6 +18,9 @@ from decouple_services.core.fs import read_regular, write_output
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import ScanResult
 from decouple_services.core.text import printable
+
+if TYPE_CHECKING:
+    from decouple_services.app.pipeline import ScanOptions
 
 #: A --baseline or --from file larger than this is not read.
 MAX_SCAN_FILE_BYTES = 512 * 2**20
@@ -214,10 +217,22 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
         raise DecoupleError(f"{path}: not a {what}: JSON nested too deeply") from None
 
 
+def scan_shown(
+    term: Terminal, path: Path, options: ScanOptions, *, file: IO[str] | None = None
+) -> ScanResult:
+    """Scan as every command does on a terminal: a timed phase and a progress bar, and the
+    pipeline's notes with ``-v``."""
+    from decouple_services.app.pipeline import scan
+
+    notes = (lambda line: term.detail(line, file=file)) if term.verbose else None
+    with term.phase("scan", file=file), term.progress_bar() as progress:
+        return scan(path, replace(options, progress=progress, notes=notes))
+
+
 def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) -> int:
     """Scan, render, write and gate; the exit status. ``terminal`` says whether to colour
     the table, draw a progress bar and how much to say (plain output when ``None``)."""
-    from decouple_services.app.pipeline import ScanOptions, load_configuration, scan
+    from decouple_services.app.pipeline import ScanOptions, load_configuration
     from decouple_services.render import RENDERERS
     from decouple_services.render.options import RenderOptions
     from decouple_services.render.rules import CONTRACT, RuleSelection, find
@@ -234,19 +249,17 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
         baseline = None
         if gates.baseline is not None:
             baseline = read_scan_file(gates.baseline, what="baseline")
-        with term.phase("scan"), term.progress_bar() as progress:
-            result = scan(
-                command.path,
-                ScanOptions(
-                    exclude=command.exclude,
-                    config_path=command.config,
-                    jobs=command.jobs,
-                    use_cache=command.use_cache,
-                    cache_dir=command.cache_dir,
-                    progress=progress,
-                    notes=term.detail if term.verbose else None,
-                ),
-            )
+        result = scan_shown(
+            term,
+            command.path,
+            ScanOptions(
+                exclude=command.exclude,
+                config_path=command.config,
+                jobs=command.jobs,
+                use_cache=command.use_cache,
+                cache_dir=command.cache_dir,
+            ),
+        )
         result = apply_contracts(result, config)
     except DecoupleError as exc:
         print(printable(f"decouple: error: {exc}"), file=err)
