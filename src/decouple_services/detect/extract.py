@@ -91,6 +91,9 @@ def _is_transaction(expr: ast.expr) -> bool:
     return isinstance(expr, ast.Name) and expr.id in _TRANSACTION_NAMES
 
 
+#: Elements of a module-level list or tuple recorded one by one; longer ones are data.
+_MAX_ELEMENTS = 64
+
 _LOOPS = (
     ast.For,
     ast.AsyncFor,
@@ -464,10 +467,19 @@ class _Extractor:
                         self._constant(
                             f"{ctx.module}.{target.id}", ctx.evaluate(stmt.value), stmt.lineno
                         )
+                        self._element_constants(f"{ctx.module}.{target.id}", stmt.value)
                     elif isinstance(target, ast.Attribute):
                         self._attribute_constant(target, stmt.value, ctx.module_scope, stmt.lineno)
                     elif isinstance(target, ast.Subscript):
                         self._config_item(target, stmt.value, ctx.module_scope, stmt.lineno)
+
+    def _element_constants(self, qualname: str, expr: ast.expr) -> None:
+        """``SERVICE_URLS = ["http://users:8000", ...]``: each element is known by its
+        index, as ``SERVICE_URLS[0]`` reads it."""
+        if isinstance(expr, ast.List | ast.Tuple) and len(expr.elts) <= _MAX_ELEMENTS:
+            for i, elt in enumerate(expr.elts):
+                if not isinstance(elt, ast.Starred):
+                    self._constant(f"{qualname}[{i}]", self.ctx.evaluate(elt), elt.lineno)
 
     def _constant(self, qualname: str, value: Value, line: int) -> None:
         if isinstance(value, Dyn):

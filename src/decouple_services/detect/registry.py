@@ -16,6 +16,7 @@ from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.custom import CustomDetector, signatures_of
 from decouple_services.detect.extract import ExtractOptions, ServerExtractor
 from decouple_services.detect.facts import FunctionInfo, RawCall
+from decouple_services.detect.gateway_route import GatewayRouteDetector
 from decouple_services.detect.grpc_ import GrpcDetector
 from decouple_services.detect.http_client import HttpClientDetector
 from decouple_services.detect.httpx_ import HttpxDetector
@@ -38,6 +39,7 @@ DETECTORS: tuple[Detector, ...] = (
     HttpClientDetector(),
     GrpcDetector(),
     LocustDetector(),
+    GatewayRouteDetector(),
 )
 
 
