@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from decouple_services.detect.values import (
+    STR_FORMAT,
     STR_METHODS,
     Dyn,
     Env,
@@ -548,7 +549,25 @@ class ModuleContext:
             if func.attr in ("rstrip", "lstrip", "strip") and call.args:
                 # BASE.rstrip("/"): the joined url reads the same for matching purposes
                 return self.evaluate(func.value, scope, depth)
+            if (
+                isinstance(func.value, ast.Name)
+                and func.value.id in ("self", "cls")
+                and scope.owner_class
+            ):
+                # `self.url_for(path)`: known once the method's return is looked up
+                return Obj(
+                    f"{scope.owner_class}.{func.attr}()",
+                    self._args(call, scope, depth),
+                    self._kwargs(call, scope, depth),
+                )
             receiver = self.evaluate(func.value, scope, depth)
+            if func.attr == "format" and isinstance(receiver, Ref):
+                # `URLS["user"].format(user_id)`: a template defined elsewhere
+                return Obj(
+                    STR_FORMAT,
+                    (receiver, *self._args(call, scope, depth)),
+                    self._kwargs(call, scope, depth),
+                )
             if func.attr in STR_METHODS and not call.args:
                 if isinstance(receiver, Lit):
                     return Lit(STR_METHODS[func.attr](receiver.text))
@@ -576,6 +595,11 @@ class ModuleContext:
                 and receiver.qualname.endswith(".config")
             ):
                 return Setting("flask", _lit_text(self.evaluate(call.args[0], scope, depth)))
+            if isinstance(receiver, Ref) and func.attr == "get" and len(call.args) == 1:
+                key = self.evaluate(call.args[0], scope, depth)
+                if isinstance(key, Lit):
+                    # `URLS.get("get_user")` on a module-level dict: its item
+                    return Ref(f"{receiver.qualname}[{key.text}]")
             if isinstance(receiver, Obj):
                 return Obj(
                     f"{receiver.type}.{func.attr}()",

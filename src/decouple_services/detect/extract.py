@@ -474,12 +474,17 @@ class _Extractor:
                         self._config_item(target, stmt.value, ctx.module_scope, stmt.lineno)
 
     def _element_constants(self, qualname: str, expr: ast.expr) -> None:
-        """``SERVICE_URLS = ["http://users:8000", ...]``: each element is known by its
-        index, as ``SERVICE_URLS[0]`` reads it."""
+        """``SERVICE_URLS = ["http://users:8000", ...]``, ``PATHS = {"user": "/users/{}"}``:
+        each element is known by its index or key, as ``SERVICE_URLS[0]`` reads it."""
         if isinstance(expr, ast.List | ast.Tuple) and len(expr.elts) <= _MAX_ELEMENTS:
             for i, elt in enumerate(expr.elts):
                 if not isinstance(elt, ast.Starred):
                     self._constant(f"{qualname}[{i}]", self.ctx.evaluate(elt), elt.lineno)
+        elif isinstance(expr, ast.Dict) and len(expr.keys) <= _MAX_ELEMENTS:
+            # `URLS = {"get_user": "/users/{}/"}`, read as URLS["get_user"] or URLS.get(...)
+            for key, item in zip(expr.keys, expr.values, strict=True):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self._constant(f"{qualname}[{key.value}]", self.ctx.evaluate(item), item.lineno)
 
     def _constant(self, qualname: str, value: Value, line: int) -> None:
         if isinstance(value, Dyn):

@@ -61,7 +61,7 @@ def resolve_receiver(value: Value | None, lookup: Lookup) -> Obj | None:
         if not isinstance(found, Obj):
             return None
         # A call of a factory function gives what the factory returns.
-        made = lookup(f"{found.type}()")
+        made = lookup(f"{found.type.removesuffix('()')}()")
         if made is None or made == found:
             return found
         found = follow(made, lookup)

@@ -143,6 +143,39 @@ def concat(*parts: Value) -> Value:
     return Concat(tuple(flat))
 
 
+#: ``template.format(*args, **kwargs)`` of a template defined elsewhere:
+#: ``Obj(STR_FORMAT, (template, *args), kwargs)``.
+STR_FORMAT = "str.format"
+
+
+def substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
+    """``value`` with the parameters of ``function`` replaced by the values bound to them
+    (a helper's url, read at one of its calls)."""
+    if isinstance(value, Param):
+        if value.function == function and value.name in binding:
+            return binding[value.name]
+        return value
+    if isinstance(value, Concat):
+        return Concat(tuple(substitute(p, function, binding) for p in value.parts))
+    if isinstance(value, Join):
+        return Join(
+            substitute(value.base, function, binding), substitute(value.url, function, binding)
+        )
+    if isinstance(value, Env):
+        return Env(
+            substitute(value.name, function, binding),
+            None if value.default is None else substitute(value.default, function, binding),
+            value.reader,
+        )
+    if isinstance(value, Obj):
+        return Obj(
+            value.type,
+            tuple(substitute(a, function, binding) for a in value.args),
+            tuple((k, substitute(v, function, binding)) for k, v in value.kwargs),
+        )
+    return value
+
+
 def contains(value: Value, kind: type) -> bool:
     """Whether ``value`` holds a node of ``kind`` anywhere inside it."""
     if isinstance(value, kind):

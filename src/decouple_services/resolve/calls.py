@@ -33,7 +33,17 @@ from decouple_services.detect.facts import BASES, FileFacts, RawCall
 from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import follow, resolve_receiver
 from decouple_services.detect.registry import match_call
-from decouple_services.detect.values import Concat, Env, Join, Lit, Obj, Param, Ref, Value
+from decouple_services.detect.values import (
+    Concat,
+    Env,
+    Join,
+    Lit,
+    Obj,
+    Param,
+    Ref,
+    Value,
+    substitute,
+)
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import CalleeInference, Inferred, host_names, host_part
@@ -225,7 +235,7 @@ class CallResolver:
         self, facts: FileFacts, call: RawCall, receiver: Obj | None, match: Match, via: str | None
     ) -> tuple[CallSite, Wrapper | None]:
         caller = self.index.service_of(facts.path) or UNKNOWN
-        renderer = ValueRenderer(self.index, caller)
+        renderer = ValueRenderer(self.index, caller, call.function)
         url = self._combined(match, renderer)
         grpc = match.protocol == "grpc"
         category = match.category or (
@@ -352,7 +362,9 @@ class CallResolver:
             if served is not None:
                 return served
             names.append(match.grpc_stub.rpartition(".")[2])
-        return self.inference.by_name(names)
+        return self.inference.by_name(names) or self.inference.by_env_value(
+            names, self.index.env_everywhere, lambda value: self.hosts.callee(split_url(value)).name
+        )
 
     def _combined(self, match: Match, renderer: ValueRenderer) -> Rendered:
         url = renderer.render(match.url)
@@ -415,8 +427,8 @@ class CallResolver:
         inner = wrapper.call
         bound = replace(
             inner,
-            args=tuple(_substitute(a, wrapper.qualname, binding) for a in inner.args),
-            kwargs=tuple((k, _substitute(v, wrapper.qualname, binding)) for k, v in inner.kwargs),
+            args=tuple(substitute(a, wrapper.qualname, binding) for a in inner.args),
+            kwargs=tuple((k, substitute(v, wrapper.qualname, binding)) for k, v in inner.kwargs),
             arg_src=tuple(_substitute_src(s, sources) for s in inner.arg_src),
             kwarg_src=tuple((k, _substitute_src(s, sources)) for k, s in inner.kwarg_src),
             line=call.line,
@@ -432,7 +444,7 @@ class CallResolver:
         receiver = wrapper.receiver
         if receiver is not None:
             # a gRPC helper's stub is built on a channel to an address parameter
-            bound_receiver = _substitute(receiver, wrapper.qualname, binding)
+            bound_receiver = substitute(receiver, wrapper.qualname, binding)
             receiver = bound_receiver if isinstance(bound_receiver, Obj) else receiver
         match = self._match(bound, receiver)
         if match is None:
@@ -546,32 +558,6 @@ def _params(value: Value | None) -> list[Param]:
     if isinstance(value, Obj):
         return [p for a in (*value.args, *(v for _, v in value.kwargs)) for p in _params(a)]
     return []
-
-
-def _substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
-    if isinstance(value, Param):
-        if value.function == function and value.name in binding:
-            return binding[value.name]
-        return value
-    if isinstance(value, Concat):
-        return Concat(tuple(_substitute(p, function, binding) for p in value.parts))
-    if isinstance(value, Join):
-        return Join(
-            _substitute(value.base, function, binding), _substitute(value.url, function, binding)
-        )
-    if isinstance(value, Env):
-        return Env(
-            _substitute(value.name, function, binding),
-            None if value.default is None else _substitute(value.default, function, binding),
-            value.reader,
-        )
-    if isinstance(value, Obj):
-        return Obj(
-            value.type,
-            tuple(_substitute(a, function, binding) for a in value.args),
-            tuple((k, _substitute(v, function, binding)) for k, v in value.kwargs),
-        )
-    return value
 
 
 def _substitute_src(text: str, sources: dict[str, str]) -> str:

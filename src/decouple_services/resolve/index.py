@@ -103,6 +103,12 @@ class ProjectIndex:
                 return item
         return None
 
+    def env_everywhere(self, name: str) -> list[EnvValue]:
+        """Every value ``name`` is declared with, in any service's deployment files or the
+        repository's .env files."""
+        found = [e for s in self.services for e in s.env if e.name == name]
+        return found + [e for e in self.global_env if e.name == name]
+
 
 def _is_django_settings_module(module: str) -> bool:
     parts = module.split(".")

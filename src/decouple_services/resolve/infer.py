@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from decouple_services.core.model import Endpoint, Service
+from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Endpoint, EnvValue, Service
 
 #: Words that say "this is an address" rather than which service it is.
 GENERIC = frozenset(
@@ -94,6 +94,8 @@ GENERIC = frozenset(
 )
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+#: What an environment variable's name looks like: ``EVALAI_API_SERVER``.
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
 def words(text: str) -> frozenset[str]:
@@ -165,6 +167,33 @@ class CalleeInference:
                 fits = exact
             if len(fits) == 1:
                 return Inferred(fits[0], f"inferred from the name {name!r}")
+        return None
+
+    def by_env_value(
+        self,
+        names: Iterable[str],
+        declared: Callable[[str], Sequence[EnvValue]],
+        callee_of: Callable[[str], str],
+    ) -> Inferred | None:
+        """``self.API_HOST`` set from a constructor argument: an environment variable of
+        that name, declared for some process of the repository (``declared``), says where it
+        points when every declaration naming a service or infrastructure of the repository names
+        the same one.
+        ``callee_of`` names the callee of a url (``unknown`` or ``external:...`` otherwise)."""
+        for name in names:
+            var = name.split("(")[0].rpartition(".")[2]
+            if not _ENV_NAME.fullmatch(var):
+                continue
+            services: dict[str, EnvValue] = {}
+            for item in declared(var):
+                callee = callee_of(item.value)
+                if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
+                    services.setdefault(callee, item)
+            if len(services) == 1:
+                ((callee, item),) = services.items()
+                return Inferred(
+                    callee, f"{var} is {item.value!r} where it is declared ({item.source})"
+                )
         return None
 
 

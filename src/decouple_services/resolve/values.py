@@ -8,11 +8,13 @@ only at run time stays as a ``{placeholder}``. Every step taken is recorded as e
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from decouple_services.detect.receivers import rebase_on_prefix
 from decouple_services.detect.values import (
+    STR_FORMAT,
     STR_METHODS,
     Concat,
     Dyn,
@@ -25,6 +27,7 @@ from decouple_services.detect.values import (
     Setting,
     Value,
     show,
+    substitute,
 )
 from decouple_services.resolve.index import ProjectIndex
 
@@ -46,9 +49,14 @@ class Rendered:
 class ValueRenderer:
     """Renders values for calls made from one service."""
 
-    def __init__(self, index: ProjectIndex, service: str | None) -> None:
+    def __init__(
+        self, index: ProjectIndex, service: str | None, function: str | None = None
+    ) -> None:
         self.index = index
         self.service = service
+        #: The function the call is in: only its parameters (or those of a function
+        #: enclosing it) make it a helper; others were bound elsewhere.
+        self.function = function
 
     def render(self, value: Value) -> Rendered:
         out = Rendered("")
@@ -71,7 +79,16 @@ class ValueRenderer:
                 return base.rstrip("/") + "/" + rel.lstrip("/")
             return urljoin(base, rel)
         if isinstance(value, Param):
-            out.params.append(value.name)
+            if self._foreign(value):
+                # `self.base = base` in `__init__`: fixed by whoever built the object
+                owner = value.function.removesuffix(".__init__").rpartition(".")[2]
+                self._unknown(
+                    out,
+                    f"{value.name} is given to {owner} by the code that builds it",
+                    "add `# decouple: target=<service>` on the call",
+                )
+            else:
+                out.params.append(value.name)
             return "{" + value.name + "}"
         if isinstance(value, Dyn):
             return "{" + value.text + "}"
@@ -81,6 +98,8 @@ class ValueRenderer:
             return self._setting(value, out, d)
         if isinstance(value, Ref):
             return self._ref(value, out, d)
+        if isinstance(value, Obj) and value.type == STR_FORMAT and value.args:
+            return self._format(value, out, d)
         if isinstance(value, Obj) and value.type.startswith("str.") and len(value.args) == 1:
             inner = self._render(value.args[0], out, d)
             method = value.type[4:]
@@ -95,15 +114,53 @@ class ValueRenderer:
                     out,
                     d,
                 )
-            if not value.args and not value.kwargs:
-                # `get_kernel_url()`: what the function returns, when it returns one value
-                found = self.index.constant(f"{value.type}()", self.service)
-                if found is not None:
-                    path, const = found
-                    out.evidence.append(f"{value.type.rpartition('.')[2]}() <- {path}:{const.line}")
-                    return self._render(const.value, out, d)
+            returned = returned_value(self.index, value, self.service)
+            if returned is not None:
+                # `get_kernel_url()`, `self.url_for(path)`: what the function returns, its
+                # parameters bound to the call's arguments
+                result, where = returned
+                out.evidence.append(
+                    f"{value.type.removesuffix('()').rpartition('.')[2]}() <- {where}"
+                )
+                return self._render(result, out, d)
             return "{" + show(value) + "}"
         return "{?}"
+
+    def _format(self, value: Obj, out: Rendered, depth: int) -> str:
+        """``template.format(...)`` with the template found: each field filled with its
+        argument, rendered; a template that cannot be parsed stays as it is."""
+        template = self._render(value.args[0], out, depth)
+        args = value.args[1:]
+        kwargs = dict(value.kwargs)
+        pieces: list[str] = []
+        auto = 0
+        try:
+            fields = list(string.Formatter().parse(template))
+        except ValueError:
+            return template
+        for literal, name, _, _ in fields:
+            pieces.append(literal)
+            if name is None:
+                continue
+            arg: Value | None
+            if name == "":
+                arg = args[auto] if auto < len(args) else None
+                auto += 1
+            elif name.isdigit():
+                arg = args[int(name)] if int(name) < len(args) else None
+            else:
+                arg = kwargs.get(name)
+            pieces.append(self._render(arg, out, depth) if arg is not None else "{" + name + "}")
+        return "".join(pieces)
+
+    def _foreign(self, param: Param) -> bool:
+        """A parameter of another function than the call's (or one enclosing it)."""
+        here = self.function
+        return (
+            here is not None
+            and here != param.function
+            and not here.startswith(param.function + ".")
+        )
 
     def _unknown(self, out: Rendered, reason: str, hint: str | None = None) -> None:
         if out.unknown is None:
@@ -188,3 +245,27 @@ class ValueRenderer:
             return None
         out.evidence.append(f"{owner.rpartition('.')[2]}.{name} <- {var} <- {declared.source}")
         return declared.value
+
+
+def returned_value(index: ProjectIndex, call: Obj, service: str | None) -> tuple[Value, str] | None:
+    """What the call ``call`` returns (a function's or method's first ``return``), with the
+    function's parameters bound to the call's arguments, and where that ``return`` is; None
+    when nothing is known.
+
+    ``call`` is ``Obj("pkg.get_url", args)`` for a function called by name, or
+    ``Obj("pkg.Client.url_for()", args)`` for a method called on an object, whose first
+    parameter (``self``) is the object and takes no argument.
+    """
+    function = call.type.removesuffix("()")
+    found = index.constant(f"{function}()", service)
+    if found is None:
+        return None
+    path, const = found
+    where = f"{path}:{const.line}"
+    info = index.function(function, service) if call.args or call.kwargs else None
+    if info is None:
+        return const.value, where
+    params = info.params[1:] if info.is_method else info.params
+    binding: dict[str, Value] = dict(zip(params, call.args, strict=False))
+    binding.update((k, v) for k, v in call.kwargs if k in params)
+    return substitute(const.value, function, binding), where

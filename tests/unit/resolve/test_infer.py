@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from decouple_services.core.model import Endpoint, Service
+from decouple_services.core.model import Endpoint, EnvValue, Service
 from decouple_services.resolve.infer import CalleeInference, host_names, words
 
 SERVICES = [
@@ -82,3 +82,37 @@ def test_a_stub_served_by_several_services_is_not_inferred() -> None:
 )
 def test_host_names(url: str, names: list[str]) -> None:
     assert host_names(url) == names
+
+
+def _declared(values: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    def find(name: str) -> list[EnvValue]:
+        return [EnvValue(name, v, f"w{i}.env:1") for i, v in enumerate(values.get(name, []))]
+
+    return find
+
+
+def _callee(value: str) -> str:
+    host = value.split("://")[-1].split(":")[0].split("/")[0]
+    return host if host in {s.name for s in SERVICES} else "unknown"
+
+
+def test_an_env_named_attribute_goes_where_its_declarations_agree() -> None:
+    declared = _declared({"USERS_API_HOST": ["http://users:8000", "http://localhost:8000"]})
+    found = CalleeInference(SERVICES, []).by_env_value(["self.USERS_API_HOST"], declared, _callee)
+    assert found is not None and found.callee == "users"
+    assert "w0.env:1" in found.reason
+
+
+@pytest.mark.parametrize(
+    ("names", "values"),
+    [
+        (["self.API_HOST"], {"API_HOST": ["http://users:8000", "http://web:8000"]}),  # disagree
+        (["self.API_HOST"], {"API_HOST": ["http://localhost:8000"]}),  # names no service
+        (["self.api_host"], {"api_host": ["http://users:8000"]}),  # not an env var's name
+        (["self.API_HOST"], {}),  # declared nowhere
+    ],
+)
+def test_no_env_inference_when_declarations_do_not_name_one_service(
+    names: list[str], values: dict[str, list[str]]
+) -> None:
+    assert CalleeInference(SERVICES, []).by_env_value(names, _declared(values), _callee) is None
