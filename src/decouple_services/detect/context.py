@@ -516,6 +516,20 @@ class ModuleContext:
                     self.evaluate(call.args[1], scope, depth),
                 ),
             )
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "format"
+            and not isinstance(func.value, ast.Constant)
+        ):
+            template = self.evaluate(func.value, scope, depth)
+            if isinstance(template, Ref | Setting | Env):
+                # `URLS["user"].format(user_id)`, `settings.URL_TEMPLATE.format(path=p)`: a
+                # template defined elsewhere
+                return Obj(
+                    STR_FORMAT,
+                    (template, *self._args(call, scope, depth)),
+                    self._kwargs(call, scope, depth),
+                )
         if qual is None and isinstance(func, ast.Name):
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
@@ -561,13 +575,6 @@ class ModuleContext:
                     self._kwargs(call, scope, depth),
                 )
             receiver = self.evaluate(func.value, scope, depth)
-            if func.attr == "format" and isinstance(receiver, Ref):
-                # `URLS["user"].format(user_id)`: a template defined elsewhere
-                return Obj(
-                    STR_FORMAT,
-                    (receiver, *self._args(call, scope, depth)),
-                    self._kwargs(call, scope, depth),
-                )
             if func.attr in STR_METHODS and not call.args:
                 if isinstance(receiver, Lit):
                     return Lit(STR_METHODS[func.attr](receiver.text))

@@ -185,7 +185,8 @@ class HostMap:
                             evidence=f"host {host}:{target.port} -> service {by_port[0]}",
                         )
                 return Callee(UNKNOWN, reason=f"host {host} is an alias of {', '.join(owners)}")
-        if host in self.infra or short in self.infra:
+        internal_short = short if _may_be_internal(host) else None
+        if host in self.infra or internal_short in self.infra:
             # Declared in the repository's deployment files but built elsewhere (an image):
             # still one of this system's services, whatever it is written in.
             name = host if host in self.infra else short

@@ -47,3 +47,16 @@ def test_a_run_time_host_stays_unknown(url: str) -> None:
 def test_a_public_name_never_matches_a_service_by_its_first_label(host: str, callee: str) -> None:
     hosts = HostMap([Service("api", "api")], {})
     assert hosts.callee(split_url(f"http://{host}/x")).name == callee
+
+
+@pytest.mark.parametrize(
+    ("host", "callee"),
+    [
+        ("redis", "redis"),
+        ("redis.cache.svc.cluster.local", "redis"),
+        ("redis.example.com", "external:redis.example.com"),
+    ],
+)
+def test_infrastructure_declared_as_an_image_follows_the_same_rule(host: str, callee: str) -> None:
+    hosts = HostMap([Service("web", "web")], {"redis": "redis:7"})
+    assert hosts.callee(split_url(f"http://{host}:6379/")).name == callee
