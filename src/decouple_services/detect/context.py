@@ -40,6 +40,8 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
 _DJANGO_SETTINGS = frozenset({"django.conf.settings"})
+#: django-configurations' value classes (``values.Value``, ``values.URLValue``...).
+_CONFIGURATIONS_VALUES = "configurations.values."
 _MAX_DEPTH = 40
 
 
@@ -623,10 +625,55 @@ class ModuleContext:
             return Obj("environs.Env")
         return dyn(self.source_text(call))
 
-    def _obj(self, qual: str, call: ast.Call, scope: Scope, depth: int) -> Obj:
+    def _obj(self, qual: str, call: ast.Call, scope: Scope, depth: int) -> Value:
         if qual in ("environs.Env",):
             return Obj("environs.Env")
+        if qual.startswith(_CONFIGURATIONS_VALUES) and qual.endswith("Value"):
+            return self._configurations_value(call, None, scope, depth) or Obj(
+                qual, self._args(call, scope, depth), self._kwargs(call, scope, depth)
+            )
         return Obj(qual, self._args(call, scope, depth), self._kwargs(call, scope, depth))
+
+    def _configurations_value(
+        self, call: ast.Call, attribute: str | None, scope: Scope, depth: int
+    ) -> Value | None:
+        """django-configurations' ``values.Value(default, environ_name=..., environ_prefix=...)``:
+        the environment variable ``{prefix}_{name}`` (``DJANGO_`` and the setting's own name
+        unless told otherwise), with the default. ``attribute`` is the setting's name, None
+        when the call is not seen assigned to one."""
+        kwargs = {k.arg: k.value for k in call.keywords if k.arg is not None}
+        default = call.args[0] if call.args else kwargs.get("default")
+        environ = kwargs.get("environ", ast.Constant(True))
+        if isinstance(environ, ast.Constant) and environ.value is False:
+            # read from no variable: the default is the value
+            return self.evaluate(default, scope, depth) if default is not None else None
+        name_expr = kwargs.get("environ_name")
+        if isinstance(name_expr, ast.Constant) and isinstance(name_expr.value, str):
+            name = name_expr.value
+        elif name_expr is None and attribute is not None:
+            name = attribute
+        else:
+            return None
+        prefix_expr = kwargs.get("environ_prefix", ast.Constant("DJANGO"))
+        if not isinstance(prefix_expr, ast.Constant) or not isinstance(
+            prefix_expr.value, str | type(None)
+        ):
+            return None
+        prefix = f"{prefix_expr.value}_" if prefix_expr.value else ""
+        return Env(
+            Lit(prefix + name),
+            self.evaluate(default, scope, depth) if default is not None else None,
+            "django-configurations",
+        )
+
+    def configurations_setting(self, expr: ast.expr, attribute: str, scope: Scope) -> Value | None:
+        """``URL = values.Value(...)`` in a configuration class: the variable it reads."""
+        if not isinstance(expr, ast.Call):
+            return None
+        qual = self.qualname(expr.func, scope)
+        if qual is None or not qual.startswith(_CONFIGURATIONS_VALUES):
+            return None
+        return self._configurations_value(expr, attribute, scope, 0)
 
     def _args(self, call: ast.Call, scope: Scope, depth: int) -> tuple[Value, ...]:
         return tuple(

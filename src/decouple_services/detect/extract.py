@@ -600,6 +600,14 @@ class _Extractor:
             if expr is None:
                 return
         value = self.ctx.evaluate(expr, scope)
+        if (
+            scope.kind == "class"
+            and expr is not None
+            and len(targets) == 1
+            and isinstance(targets[0], ast.Name)
+        ):
+            # a django-configurations setting named after its attribute: `URL = values.Value()`
+            value = self.ctx.configurations_setting(expr, targets[0].id, scope) or value
         if isinstance(stmt, ast.AnnAssign) and _opaque(value):
             # `client: httpx.AsyncClient = Depends(get_client)`: the annotation says what the
             # name holds when its value cannot be followed (a Ref may still resolve: kept).
