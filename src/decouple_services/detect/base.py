@@ -48,6 +48,9 @@ class Match:
     #: The response is consumed as a stream (``stream=True``, ``httpx.stream``, websockets):
     #: a migration blocker, since a fire-and-forget send has no stream to read.
     streaming: bool = False
+    #: Only a function some other package provides matches this way: a function of the same
+    #: name defined in the scanned repository is read as a helper instead.
+    library_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,8 @@ class Detector:
     method_names: frozenset[str] = frozenset()
     #: Whether any method of a recognised object is a call (gRPC stubs: any ``PascalCase``).
     any_pascal_method: ClassVar[bool] = False
+    #: Whether functions of any module may match (helpers recognised by their shape).
+    any_module: ClassVar[bool] = False
     examples: ClassVar[tuple[Example, ...]] = ()
     #: Code that looks similar but must produce no call site.
     counter_examples: ClassVar[tuple[str, ...]] = ()

@@ -43,6 +43,7 @@ from decouple_services.detect.facts import (
     RawMount,
     RawRoute,
 )
+from decouple_services.detect.library_helper import looks_like_a_request
 from decouple_services.detect.lowering import lower_new_syntax
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
@@ -818,7 +819,9 @@ class _Extractor:
                 qual = value.qualname
         if qual is None and isinstance(func, ast.Attribute):
             receiver = ctx.evaluate(func.value, scope)
-        if not self._worth_recording(qual, receiver, name):
+        if not self._worth_recording(qual, receiver, name) and not (
+            qual is not None and _requests_shaped(qual, args, keywords)
+        ):
             if qual is None or not isinstance(func, ast.Attribute):
                 return
             # `from .clients import search_client; search_client.get(...)`: the imported name
@@ -1080,6 +1083,15 @@ class _Extractor:
                 self.ports.append(
                     Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})")
                 )
+
+
+def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast.keyword]) -> bool:
+    """A helper of another package called like ``requests.request`` (see
+    :mod:`decouple_services.detect.library_helper`)."""
+    first = args[0] if args else None
+    verb = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+    named = frozenset(k.arg for k in keywords if k.arg is not None)
+    return looks_like_a_request(qual.rpartition(".")[2], named, verb)
 
 
 def _call_name(func: ast.expr) -> str:

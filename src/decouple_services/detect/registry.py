@@ -8,7 +8,7 @@ detector module is listed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 from decouple_services.core.config import Config
 from decouple_services.detect.aiohttp_ import AiohttpDetector
@@ -20,6 +20,7 @@ from decouple_services.detect.gateway_route import GatewayRouteDetector
 from decouple_services.detect.grpc_ import GrpcDetector
 from decouple_services.detect.http_client import HttpClientDetector
 from decouple_services.detect.httpx_ import HttpxDetector
+from decouple_services.detect.library_helper import LibraryHelperDetector
 from decouple_services.detect.locust_ import LocustDetector
 from decouple_services.detect.requests_ import RequestsDetector
 from decouple_services.detect.urllib3_ import Urllib3Detector
@@ -40,6 +41,7 @@ DETECTORS: tuple[Detector, ...] = (
     GrpcDetector(),
     LocustDetector(),
     GatewayRouteDetector(),
+    LibraryHelperDetector(),
 )
 
 
@@ -91,9 +93,13 @@ def extract_options(
 
 
 def match_call(
-    call: RawCall, receiver: Obj | None, detectors: Sequence[Detector] = DETECTORS
+    call: RawCall,
+    receiver: Obj | None,
+    detectors: Sequence[Detector] = DETECTORS,
+    defined: Container[str] = frozenset(),
 ) -> Match | None:
-    """The first detector's match for ``call``, whose receiver resolved to ``receiver``."""
+    """The first detector's match for ``call``, whose receiver resolved to ``receiver``;
+    ``defined`` holds the qualified names of the functions the scanned code defines."""
     if receiver is None and isinstance(call.receiver, Obj):
         # Built in the same expression (`requests.Session().get(...)`): nothing to resolve.
         receiver = call.receiver
@@ -101,9 +107,9 @@ def match_call(
     for detector in detectors:
         # Extraction records a call by name only for some detector's module; skipping the
         # others keeps matching cheap on large repositories.
-        if top is not None and top not in detector.modules:
+        if top is not None and top not in detector.modules and not detector.any_module:
             continue
         found = detector.match(call, receiver)
-        if found is not None:
+        if found is not None and not (found.library_only and call.func in defined):
             return found
     return None

@@ -18,7 +18,8 @@ from decouple_services.detect.values import Value
 
 def match_raw(call: RawCall, facts: FileFacts, detectors: Sequence[Detector]) -> Match | None:
     table: dict[str, Value] = {c.qualname: c.value for c in facts.constants}
-    return match_call(call, resolve_receiver(call.receiver, table.get), detectors)
+    defined = {f.qualname for f in facts.functions}
+    return match_call(call, resolve_receiver(call.receiver, table.get), detectors, defined)
 
 
 def detect_calls_in_source(

@@ -49,6 +49,9 @@ class ComposeFile:
     #: Repo-relative ``env_file:`` paths this file reads.
     env_files: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: Image-only service name -> (repo-relative compose file, service) it ``extends`` in
+    #: another file: where its build is.
+    extends: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
 
 
 def parse_compose(
@@ -88,6 +91,7 @@ def parse_compose(
         commands=reader.commands,
         env_files=tuple(dict.fromkeys(reader.env_files)),
         diagnostics=tuple(reader.diagnostics),
+        extends=reader.extends,
     )
 
 
@@ -112,6 +116,7 @@ class _Reader:
         self.env_files: list[str] = []
         self.diagnostics: list[Diagnostic] = []
         self._definitions: dict[str, Node] = {}
+        self.extends: dict[str, tuple[str, str]] = {}
         #: env_file paths: parsed once however many services name them (None: not there).
         self._env_files: dict[str, DotenvFile | None] = {}
         self._reported: set[str] = set()
@@ -207,6 +212,8 @@ class _Reader:
 
         build = self._build_of(spec)
         root = self._root(name, build) if build is not None else None
+        if build is None:
+            self._note_extends(name, spec)
         if build is None or root is None:
             if build is not None:
                 # A remote or out-of-tree context: the code is not in this repository.
@@ -233,6 +240,18 @@ class _Reader:
                 env=tuple(env),
             )
         )
+
+    def _note_extends(self, name: str, spec: MappingNode) -> None:
+        """``extends: {file: base.yml, service: web-base}``: the build is in that file."""
+        extends = _yaml.get(spec, "extends")
+        if not isinstance(extends, MappingNode):
+            return
+        other = self._text(_yaml.get(extends, "file"))
+        base = self._text(_yaml.get(extends, "service"))
+        if other and base:
+            path = posixpath.normpath(posixpath.join(self.directory, other))
+            if not path.startswith("../"):
+                self.extends[name] = (path, base)
 
     def _root(self, name: str, build: Node) -> str | None:
         if isinstance(build, MappingNode):

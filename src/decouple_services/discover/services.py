@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,6 +334,7 @@ class _Discovery:
                 if dockerfile:
                     _extend_unique(builder.dockerfiles, [dockerfile])
                 builder.command = builder.command or parsed.commands.get(service.name, "")
+        self._inherit_builds(parsed_files)
         # Image-only entries extend a service built in another compose file (an override
         # file adding env); only the rest are infrastructure.
         for parsed in parsed_files:
@@ -348,6 +350,47 @@ class _Discovery:
                 else:
                     for alias in service.aliases:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
+
+    def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
+        """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
+        service run is ``kernel``, built as ``kernel-base`` is. The base is a template, not a
+        service of its own, once a service of another name extends it. A service of a test
+        compose file (``docker-compose-test.yml``) extending the same base as a service of
+        another file is that service run for tests: one of its names, not a second service."""
+        built_in = {
+            (parsed.file, service.name) for parsed in parsed_files for service in parsed.services
+        }
+        by_base: dict[str, list[tuple[ComposeFile, Service]]] = {}
+        for parsed in parsed_files:
+            for service in parsed.image_services:
+                found = parsed.extends.get(service.name)
+                if found is None or found not in built_in or found[1] == service.name:
+                    continue
+                base = self.builders.get(found[1])
+                if base is not None and base.root:
+                    by_base.setdefault(found[1], []).append((parsed, service))
+        for base_name, extenders in by_base.items():
+            base = self.builders.pop(base_name)
+            extenders.sort(key=lambda pair: _is_test_compose(pair[0].file))
+            main: _Builder | None = None
+            for parsed, service in extenders:
+                is_test = _is_test_compose(parsed.file)
+                if main is not None and is_test:
+                    main.add(aliases=service.aliases, evidence=service.evidence)
+                    continue
+                builder = self._builder(service.name, base.root)
+                builder.add(
+                    evidence=[
+                        *service.evidence,
+                        f"extends {base_name} ({parsed.extends[service.name][0]})",
+                    ],
+                    ports=[*service.ports, *base.ports],
+                    aliases=service.aliases,
+                    env=[*service.env, *base.env],
+                )
+                _extend_unique(builder.dockerfiles, base.dockerfiles)
+                builder.command = builder.command or base.command
+                main = main or builder
 
     def _narrow_shared_roots(self) -> None:
         """Services built from one shared context own the folder of the module they run.
@@ -623,6 +666,12 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _is_test_compose(rel: str) -> bool:
+    """``docker-compose-test.yml``, ``compose.tests.yaml``: a setup to run the tests in."""
+    name = posixpath.basename(rel).lower()
+    return any(word in ("test", "tests", "testing", "ci") for word in re.split(r"[-_.]", name))
 
 
 def _is_test_path(rel: str, config: Config) -> bool:

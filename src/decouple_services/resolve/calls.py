@@ -189,7 +189,7 @@ class CallResolver:
     # --- matching ----------------------------------------------------------------------------
 
     def _match(self, call: RawCall, receiver: Obj | None) -> Match | None:
-        return match_call(call, receiver, self.detectors)
+        return match_call(call, receiver, self.detectors, self.index.functions)
 
     def _wrapper_for(
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]

@@ -1,0 +1,120 @@
+"""Detector for request helpers of other packages, called like ``requests.request``."""
+
+from __future__ import annotations
+
+from decouple_services.detect.base import (
+    HTTP_VERBS,
+    Detector,
+    Example,
+    Match,
+    argument,
+    lit_upper,
+    payload_of,
+    sets_timeout,
+    snippet,
+)
+from decouple_services.detect.facts import RawCall
+from decouple_services.detect.values import Lit, Obj
+
+#: The names such helpers go by.
+HELPER_NAMES = frozenset({"request", "make_request", "send_request"})
+
+
+def looks_like_a_request(name: str, keywords: frozenset[str], first_arg: str | None) -> bool:
+    """Whether a call of a function named ``name`` reads as ``requests.request``: it passes
+    ``url=``, or an HTTP verb first (``request("POST", url)``)."""
+    if name not in HELPER_NAMES:
+        return False
+    return "url" in keywords or (first_arg is not None and first_arg.lower() in HTTP_VERBS)
+
+
+class LibraryHelperDetector(Detector):
+    """Requests made through a helper that another package provides (a company SDK's
+    ``request(method=..., url=...)`` with retries and auth), called exactly like
+    ``requests.request``.
+
+    Matches a call of a function named ``request``, ``make_request`` or ``send_request`` that
+    the scanned repository imports but does not define, passing the url by keyword
+    (``url=``) or an HTTP verb as the first argument (``request("POST", url, json=...)``).
+    The method is the ``method=`` keyword or that first argument; the payload is ``json=``,
+    ``data=`` or ``files=``; ``timeout=`` counts as a timeout. The client is shown as the
+    helper's qualified name, so the table says whose code makes the request.
+
+    Deliberately ignored: a helper of the same name that the repository defines (its body is
+    read instead, and each call of it is a helper use), calls passing neither ``url=`` nor a
+    verb (``request(payload)``), and methods called on objects (``client.request(...)`` is
+    left to the client libraries' detectors).
+    """
+
+    name = "library_helper"
+    any_module = True
+    examples = (
+        Example(
+            snippet("""
+                from acme.sdk.http import request
+
+                def push(record):
+                    request(method="post", url=f"{KERNEL_URL}/records", json=record)
+            """),
+            client="acme.sdk.http.request",
+            method="POST",
+            url_src='f"{KERNEL_URL}/records"',
+            line=4,
+        ),
+        Example(
+            snippet("""
+                from acme.sdk import http
+
+                def remove(pk):
+                    http.make_request("DELETE", f"{KERNEL_URL}/records/{pk}", timeout=3)
+            """),
+            client="acme.sdk.http.make_request",
+            method="DELETE",
+            url_src='f"{KERNEL_URL}/records/{pk}"',
+            line=4,
+        ),
+    )
+    counter_examples = (
+        snippet("""
+            from acme.sdk.http import request
+
+            def push(record):
+                request(record)
+        """),
+        snippet("""
+            from acme.sdk.queue import send
+
+            def push(record):
+                send(topic="records", value=record)
+        """),
+        snippet("""
+            def request(method, url):
+                return method, url
+
+            request(method="get", url="/local")
+        """),
+    )
+
+    def match(self, call: RawCall, receiver: Obj | None) -> Match | None:
+        if call.func is None or "." not in call.func:
+            return None
+        first = call.arg(0)
+        verb = first.text if isinstance(first, Lit) else None
+        keywords = frozenset(k for k, _ in call.kwargs)
+        if not looks_like_a_request(call.name, keywords, verb):
+            return None
+        if "url" in keywords:
+            method = lit_upper(call.kwarg("method")) or lit_upper(first)
+            url, url_src = argument(call, None, "url")
+        else:
+            method = verb.upper() if verb else None
+            url, url_src = argument(call, 1, "url")
+        return Match(
+            client=call.func,
+            method=method,
+            url=url,
+            url_src=url_src,
+            has_timeout=bool(sets_timeout(call.kwarg("timeout"))),
+            payload=payload_of(call, "json", "data", "files"),
+            library_only=True,
+        )
