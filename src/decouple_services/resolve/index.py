@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from decouple_services.core.model import EnvValue, Service
 from decouple_services.detect.facts import Constant, FileFacts, FunctionInfo, GrpcMethod
-from decouple_services.detect.values import Value
+from decouple_services.detect.values import Obj, Value
 
 
 @dataclass
@@ -36,11 +36,18 @@ class ProjectIndex:
         default_factory=lambda: defaultdict(list)
     )
 
+    #: Class -> the objects of it built where a constant or attribute holds them.
+    constructions: dict[str, list[tuple[str, Constant]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
     def __post_init__(self) -> None:
         for facts in self.facts:
             django_settings = bool(facts.constants) and _is_django_settings_module(facts.module)
             for const in facts.constants:
                 self.constants[const.qualname].append((facts.path, const))
+                if isinstance(const.value, Obj) and (const.value.args or const.value.kwargs):
+                    self.constructions[const.value.type].append((facts.path, const))
                 if const.qualname.startswith("@flask."):
                     self.settings[("flask", const.qualname[len("@flask.") :])].append(
                         (facts.path, const)

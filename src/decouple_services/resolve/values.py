@@ -79,6 +79,9 @@ class ValueRenderer:
                 return base.rstrip("/") + "/" + rel.lstrip("/")
             return urljoin(base, rel)
         if isinstance(value, Param):
+            built = self._constructor_argument(value, out, d)
+            if built is not None:
+                return built
             if self._foreign(value):
                 # `self.base = base` in `__init__`: fixed by whoever built the object
                 owner = value.function.removesuffix(".__init__").rpartition(".")[2]
@@ -152,6 +155,41 @@ class ValueRenderer:
                 arg = kwargs.get(name)
             pieces.append(self._render(arg, out, depth) if arg is not None else "{" + name + "}")
         return "".join(pieces)
+
+    def _constructor_argument(self, param: Param, out: Rendered, depth: int) -> str | None:
+        """``self.base_url = base_url`` in ``__init__``, read by a method of the class (or of
+        a subclass): the argument the objects of that class are built with
+        (``users = UsersClient(base_url=USERS_URL)``), when every object built where the
+        analysed code keeps it gets the same one."""
+        if not param.function.endswith(".__init__") or not self._foreign(param):
+            return None
+        init_class = param.function.removesuffix(".__init__")
+        here = (self.function or "").rpartition(".")[0]
+        info = self.index.function(param.function, self.service)
+        if info is None:
+            return None
+        params = info.params[1:] if info.is_method else info.params
+        texts: dict[str, tuple[str, str, Rendered]] = {}
+        for cls in dict.fromkeys([here, init_class]):
+            for path, const in self.index.constructions.get(cls, []):
+                obj = const.value
+                assert isinstance(obj, Obj)
+                bound = dict(zip(params, obj.args, strict=False)) | dict(obj.kwargs)
+                if param.name not in bound:
+                    continue
+                rendered = Rendered("")
+                rendered.text = self._render(bound[param.name], rendered, depth)
+                texts.setdefault(rendered.text, (cls, f"{path}:{const.line}", rendered))
+            if texts:
+                break
+        if len(texts) != 1:
+            return None
+        ((text, (cls, where, rendered)),) = texts.items()
+        out.evidence.append(f"{param.name} <- {cls.rpartition('.')[2]}(...) at {where}")
+        out.evidence.extend(rendered.evidence)
+        if rendered.unknown:
+            self._unknown(out, rendered.unknown, rendered.hint)
+        return text
 
     def _foreign(self, param: Param) -> bool:
         """A parameter of another function than the call's (or one enclosing it)."""
