@@ -42,3 +42,26 @@ def entry_file(command: str, context: str, python_files: Collection[str]) -> str
             if path in python_files:
                 return path
     return None
+
+
+#: Interpreters of other languages whose first argument is the script they run.
+_OTHER_RUNTIMES = frozenset({"node", "nodejs", "deno", "bun", "ruby", "php"})
+
+
+def foreign_script_folder(command: str, context: str) -> str | None:
+    """The repo-relative folder of the script ``node kuma/javascript/ssr-server.js`` runs in
+    ``command``: a service built from a Python tree that runs another language's script owns
+    that folder, not the Python code around it. None for anything else."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    for index, word in enumerate(words[:-1]):
+        if posixpath.basename(word) not in _OTHER_RUNTIMES:
+            continue
+        script = next((w for w in words[index + 1 :] if not w.startswith("-")), None)
+        if script is None or "/" not in script.strip("/") or script.startswith(("/", "..")):
+            return None
+        folder = posixpath.normpath(posixpath.join(context, posixpath.dirname(script)))
+        return None if folder.startswith("..") else folder
+    return None

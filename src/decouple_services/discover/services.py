@@ -36,7 +36,7 @@ from decouple_services.core.model import Category, Diagnostic, EnvValue, Service
 from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
-from decouple_services.discover.entrypoints import entry_file
+from decouple_services.discover.entrypoints import entry_file, foreign_script_folder
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
 from decouple_services.discover.k8s import (
     ConfigMap,
@@ -75,16 +75,21 @@ class ServiceDiscovery:
     files_read: tuple[str, ...] = field(default=(), compare=False)
 
 
+#: Names a request-serving process usually has, among processes built from one tree.
+_SERVER_NAMES = frozenset({"web", "app", "api", "server", "backend", "django", "flask"})
+
+
 def service_for_path(services: Sequence[Service], path: str) -> str | None:
     """The service owning a repo-relative path: the longest root that contains it.
 
     Root ``"."`` contains every path; root ``""`` (code kept elsewhere) contains none.
     Services sharing a root (compose ``web`` and ``worker`` built from one directory) are
     told apart by preferring the one named like the directory, then one that listens on a
-    port, then the first in ``services``.
+    port, then one named as servers are (``web``, ``app``, ``api``...), then the first in
+    ``services``.
     """
     best: Service | None = None
-    best_key: tuple[int, bool, bool] | None = None
+    best_key: tuple[int, bool, bool, bool] | None = None
     for service in services:
         root = service.root
         if root == "":
@@ -95,7 +100,12 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
             length = len(root)
         else:
             continue
-        key = (length, service.name == posixpath.basename(root), bool(service.ports))
+        key = (
+            length,
+            service.name == posixpath.basename(root),
+            bool(service.ports),
+            service.name in _SERVER_NAMES,
+        )
         if best_key is None or key > best_key:
             best, best_key = service, key
     return best.name if best is not None else None
@@ -412,6 +422,10 @@ class _Discovery:
                 command = builder.command or self._dockerfile_command(builder)
                 entry = entry_file(command, root, python) if command else None
                 if entry is None:
+                    folder = foreign_script_folder(command, root) if command else None
+                    if folder is not None and folder != root:
+                        builder.root = folder
+                        builder.add(evidence=[f"runs {command.strip()[:80]}"])
                     continue
                 folder = posixpath.dirname(entry) or "."
                 if folder != root and (root == "." or folder.startswith(root + "/")):
