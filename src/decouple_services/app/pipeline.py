@@ -525,7 +525,12 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
             index = ProjectIndex(
-                facts, services, service_of, discovery.global_env, dict(discovery.infra_hosts)
+                facts,
+                services,
+                service_of,
+                discovery.global_env,
+                dict(discovery.infra_hosts),
+                is_test=lambda path: category_of(path) is Category.TEST,
             )
             endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
             endpoints = _at_handler_definitions(endpoints, index)

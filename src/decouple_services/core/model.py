@@ -95,6 +95,9 @@ class Service:
     ports: tuple[int, ...] = ()
     #: Environment variables declared for it in deployment files.
     env: tuple[EnvValue, ...] = ()
+    #: Repo-relative files its command runs (``python -m pkg.serve.api``): its own even
+    #: where it shares a folder with other processes.
+    entries: tuple[str, ...] = ()
 
     def env_lookup(self, name: str) -> EnvValue | None:
         for item in self.env:

@@ -83,13 +83,16 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
     """The service owning a repo-relative path: the longest root that contains it.
 
     Root ``"."`` contains every path; root ``""`` (code kept elsewhere) contains none.
-    Services sharing a root (compose ``web`` and ``worker`` built from one directory) are
-    told apart by preferring the one named like the directory, then one that listens on a
+    A file a service's command runs is that service's. Services sharing a root (compose
+    ``web`` and ``worker`` built from one directory) are told apart by preferring the one named like the directory, then one that listens on a
     port, then one named as servers are (``web``, ``app``, ``api``...), then the first in
     ``services``.
     """
     best: Service | None = None
     best_key: tuple[int, bool, bool, bool] | None = None
+    for service in services:
+        if path in service.entries:
+            return service.name
     for service in services:
         root = service.root
         if root == "":
@@ -132,6 +135,7 @@ class _Builder:
         self.dockerfiles: list[str] = []
         #: The compose ``entrypoint``/``command``, when it sets one.
         self.command = ""
+        self.entries: list[str] = []
 
     def add(
         self,
@@ -160,6 +164,7 @@ class _Builder:
             evidence=tuple(self.evidence),
             ports=tuple(sorted(self.ports)),
             env=tuple(self.env),
+            entries=tuple(self.entries),
         )
 
 
@@ -421,6 +426,18 @@ class _Discovery:
             for builder in group:
                 command = builder.command or self._dockerfile_command(builder)
                 entry = entry_file(command, root, python) if command else None
+                if entry is None and command and not self._holds_python(root):
+                    # A context of Dockerfiles only, whose image installs the package the
+                    # repository holds (`pip install fschat`, then `python -m fastchat...`):
+                    # the file run is the service's; the package around it may be any
+                    # process's, so the root stays.
+                    installed = entry_file(command, ".", python)
+                    if installed is not None:
+                        builder.entries.append(installed)
+                        builder.add(evidence=[f"runs {installed} ({command.strip()[:80]})"])
+                        continue
+                if entry is not None:
+                    builder.entries.append(entry)
                 if entry is None:
                     folder = foreign_script_folder(command, root) if command else None
                     if folder is not None and folder != root:
@@ -431,6 +448,11 @@ class _Discovery:
                 if folder != root and (root == "." or folder.startswith(root + "/")):
                     builder.root = folder
                     builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
+
+    def _holds_python(self, root: str) -> bool:
+        if root == ".":
+            return bool(self.listing.python)
+        return any(p.startswith(root + "/") for p in self.listing.python)
 
     def _dockerfile_command(self, builder: _Builder) -> str:
         for rel in builder.dockerfiles:

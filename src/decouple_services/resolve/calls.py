@@ -235,7 +235,7 @@ class CallResolver:
         self, facts: FileFacts, call: RawCall, receiver: Obj | None, match: Match, via: str | None
     ) -> tuple[CallSite, Wrapper | None]:
         caller = self.index.service_of(facts.path) or UNKNOWN
-        renderer = ValueRenderer(self.index, caller, call.function)
+        renderer = ValueRenderer(self.index, caller, call.function, facts.path)
         url = self._combined(match, renderer)
         grpc = match.protocol == "grpc"
         category = match.category or (

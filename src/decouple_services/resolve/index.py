@@ -23,6 +23,8 @@ class ProjectIndex:
     service_of: Callable[[str], str | None]
     global_env: Sequence[EnvValue] = ()
     infra_hosts: dict[str, str] = field(default_factory=dict)
+    #: Whether a file is a test's (tests/, test_*.py, conftest.py).
+    is_test: Callable[[str], bool] = lambda path: False
     constants: dict[str, list[tuple[str, Constant]]] = field(
         default_factory=lambda: defaultdict(list)
     )

@@ -50,10 +50,16 @@ class ValueRenderer:
     """Renders values for calls made from one service."""
 
     def __init__(
-        self, index: ProjectIndex, service: str | None, function: str | None = None
+        self,
+        index: ProjectIndex,
+        service: str | None,
+        function: str | None = None,
+        path: str | None = None,
     ) -> None:
         self.index = index
         self.service = service
+        #: The file the call is in.
+        self.path = path
         #: The function the call is in: only its parameters (or those of a function
         #: enclosing it) make it a helper; others were bound elsewhere.
         self.function = function
@@ -172,6 +178,10 @@ class ValueRenderer:
         texts: dict[str, tuple[str, str, Rendered]] = {}
         for cls in dict.fromkeys([here, init_class]):
             for path, const in self.index.constructions.get(cls, []):
+                if self.index.is_test(path) and not self.index.is_test(self.path or ""):
+                    # a test's object (`EvalAI_Interface(token, "http://dummy")`) says
+                    # nothing of where production code calls
+                    continue
                 obj = const.value
                 assert isinstance(obj, Obj)
                 bound = dict(zip(params, obj.args, strict=False)) | dict(obj.kwargs)
