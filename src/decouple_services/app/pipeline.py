@@ -157,9 +157,13 @@ def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
 _CONFIG_IMPORT = re.compile(rb"\b(?:import|from)[ \t][^\n]*\bconfig\b")
 
 
-def worth_parsing(source: bytes, tokens: tuple[bytes, ...]) -> bool:
-    """The byte prefilter: whether ``source`` may hold anything a scan reads."""
+def worth_parsing(source: bytes, tokens: tuple[bytes, ...], path: str = "") -> bool:
+    """The byte prefilter: whether ``source`` may hold anything a scan reads. A package's
+    ``__init__.py`` importing names is read for what it re-exports (``from .clients import
+    Clients``), through which other modules name the classes they use."""
     if any(token in source for token in tokens):
+        return True
+    if path.endswith("__init__.py") and b"import" in source:
         return True
     return b"config" in source and _CONFIG_IMPORT.search(source) is not None
 
@@ -225,7 +229,7 @@ def _extract_one(
         ), None
     digest = content_digest(source) if cache is not None else ""
     seen = (stat.st_size, stat.st_mtime_ns, digest, False)
-    if not worth_parsing(source, tokens):
+    if not worth_parsing(source, tokens, job.path):
         return FileFacts(job.path, job.module), (*seen[:3], True)
     key = None
     if cache is not None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from decouple_services.detect.values import (
+    CALLED,
     STR_FORMAT,
     STR_METHODS,
     Dyn,
@@ -469,6 +470,10 @@ class ModuleContext:
         inner = self.evaluate(base, scope, depth)
         if isinstance(inner, Ref):
             return Ref(f"{inner.qualname}.{expr.attr}")
+        if isinstance(inner, Obj) and not inner.args and _is_class_name(inner.type):
+            # `clients.users` on a parameter typed `clients: Clients`: the attribute its
+            # class sets
+            return Ref(f"{inner.type}.{expr.attr}")
         return dyn(self.source_text(expr))
 
     def _subscript(self, expr: ast.Subscript, scope: Scope, depth: int) -> Value:
@@ -491,6 +496,9 @@ class ModuleContext:
 
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
         func = call.func
+        if isinstance(func, ast.Subscript):
+            # `GrpcClient[UsersStub](...)`: a generic class is built as the class is
+            func = func.value
         qual = self.qualname(func, scope)
         if (
             isinstance(func, ast.Name)
@@ -536,6 +544,14 @@ class ModuleContext:
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
                 qual = local.qualname
+            elif isinstance(local, Param):
+                # `self._stub = stub(channel)`: whatever the caller passes, called; known
+                # once the parameter is bound (an object built with `stub=UsersStub`)
+                return Obj(
+                    CALLED,
+                    (local, *self._args(call, scope, depth)),
+                    self._kwargs(call, scope, depth),
+                )
         if qual is not None:
             reader = ENV_READERS.get(qual)
             if reader is not None and call.args:
@@ -708,6 +724,13 @@ class ModuleContext:
 #: Names of an aiohttp application where handlers and startup hooks reach it:
 #: ``app[...]``, ``request.app[...]``, ``request.config_dict[...]``.
 _AIOHTTP_APP_NAMES = frozenset({"app", "config_dict"})
+
+
+def _is_class_name(qualname: str) -> bool:
+    """``pkg.mod.Clients``: a dotted name ending in a class's CapWords name (not a call's
+    result ``pkg.f()``, nor a library's lowercase factory)."""
+    last = qualname.rpartition(".")[2]
+    return "." in qualname and last[:1].isupper() and last.isidentifier()
 
 
 #: The value of ``getattr(obj, name)``: ``Obj(GETATTR, (obj, name))``.

@@ -383,6 +383,7 @@ class _Extractor:
     ) -> None:
         self.tree = tree
         self.path = path
+        self.is_package = is_package
         self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
         self.options = options
         self.calls: list[RawCall] = []
@@ -461,6 +462,15 @@ class _Extractor:
     def _record_module_constants(self) -> None:
         ctx = self.ctx
         for stmt in module_level_statements(self.tree.body):
+            if isinstance(stmt, ast.ImportFrom) and self.is_package:
+                # `from .params import Clients` in a package's __init__: `pkg.Clients`
+                # names `pkg.params.Clients` for every module importing it from the package
+                for alias in stmt.names:
+                    local = alias.asname or alias.name
+                    origin = ctx.imports.get(local)
+                    if alias.name != "*" and origin and origin != f"{ctx.module}.{local}":
+                        self._constant(f"{ctx.module}.{local}", Ref(origin), stmt.lineno)
+                continue
             if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
@@ -878,6 +888,10 @@ class _Extractor:
                 return True
             if any(c.startswith(receiver.type + ".") for c in options.custom_clients):
                 return True
+        if isinstance(receiver, Obj) and receiver.type.endswith("()") and _is_rpc_name(name):
+            # `holder.users.request().get_user(req)`: what the method returns is known only
+            # across files (a stub a generic client keeps)
+            return True
         if isinstance(receiver, Ref | Param | Obj):
             if name in options.method_names:
                 return True
@@ -1092,6 +1106,50 @@ def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast
     verb = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
     named = frozenset(k.arg for k in keywords if k.arg is not None)
     return looks_like_a_request(qual.rpartition(".")[2], named, verb)
+
+
+def _is_rpc_name(name: str) -> bool:
+    """A method name an RPC may have: public, and not one of the string, container or
+    response methods a chained call usually is."""
+    return not name.startswith("_") and name not in _NOT_RPC
+
+
+#: Methods chained on a call's result that are never requests.
+_NOT_RPC = frozenset(
+    {
+        "json",
+        "text",
+        "read",
+        "decode",
+        "encode",
+        "strip",
+        "split",
+        "lower",
+        "upper",
+        "format",
+        "replace",
+        "join",
+        "items",
+        "keys",
+        "values",
+        "get",
+        "copy",
+        "append",
+        "raise_for_status",
+        "close",
+        "result",
+        "isoformat",
+        "all",
+        "first",
+        "filter",
+        "exists",
+        "count",
+        "order_by",
+        "save",
+        "delete",
+        "update",
+    }
+)
 
 
 def _call_name(func: ast.expr) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from decouple_services.detect.values import Obj, Ref, Value
+from decouple_services.detect.values import Obj, Ref, Value, called, substitute
 
 Lookup = Callable[[str], Value | None]
 
@@ -52,8 +52,16 @@ def follow(value: Value, lookup: Lookup) -> Value:
     return value
 
 
-def resolve_receiver(value: Value | None, lookup: Lookup) -> Obj | None:
-    """The object a method is called on, if it can be known."""
+#: The parameters of a function, by qualified name (None when it is not known).
+ParamsOf = Callable[[str], "tuple[str, ...] | None"]
+
+
+def resolve_receiver(
+    value: Value | None, lookup: Lookup, params_of: ParamsOf | None = None
+) -> Obj | None:
+    """The object a method is called on, if it can be known. With ``params_of``, a method
+    called on an object kept somewhere (``holder.users.request()``) gives what the method
+    returns for that object, its constructor's arguments bound."""
     if value is None:
         return None
     found = follow(value, lookup)
@@ -62,7 +70,57 @@ def resolve_receiver(value: Value | None, lookup: Lookup) -> Obj | None:
             return None
         # A call of a factory function gives what the factory returns.
         made = lookup(f"{found.type.removesuffix('()')}()")
+        if made is None and params_of is not None:
+            made = method_result(found, lookup, params_of)
         if made is None or made == found:
             return found
         found = follow(made, lookup)
     return found if isinstance(found, Obj) else None
+
+
+def method_result(call: Obj, lookup: Lookup, params_of: ParamsOf) -> Value | None:
+    """``Obj("pkg.Holder.users.request()")``: the object ``pkg.Holder.users`` names
+    (``GrpcClient(stub=UsersStub, host=...)``), then what its class's ``request`` returns
+    (``self._stub``, set in ``__init__`` to ``stub(channel)``), read with the object's
+    constructor arguments: ``UsersStub(channel)``."""
+    if not call.type.endswith("()"):
+        return None
+    prefix, _, method = call.type.removesuffix("()").rpartition(".")
+    if not prefix:
+        return None
+    instance = follow(Ref(prefix), lookup)
+    if not isinstance(instance, Obj) or instance.type.endswith("()"):
+        return None
+    cls = follow(Ref(instance.type), lookup)
+    cls_name = cls.qualname if isinstance(cls, Ref) else instance.type
+    returned = lookup(f"{cls_name}.{method}()")
+    if returned is None:
+        return None
+    init = f"{cls_name}.__init__"
+    names = params_of(init)
+    if names is None:
+        return None
+    binding = dict(zip(names[1:], instance.args, strict=False)) | dict(instance.kwargs)
+    return _bound(returned, cls_name, init, binding, lookup, 3)
+
+
+def _bound(
+    value: Value, cls: str, init: str, binding: dict[str, Value], lookup: Lookup, depth: int
+) -> Value:
+    """``value`` read for one object: its own attributes (``self._channel``) replaced by what
+    ``__init__`` set them to, the constructor's parameters by the object's arguments."""
+    for _ in range(_MAX_HOPS):
+        if not (isinstance(value, Ref) and value.qualname.startswith(cls + ".")):
+            break
+        found = lookup(value.qualname)
+        if found is None:
+            return value
+        value = found
+    value = called(substitute(value, init, binding))
+    if isinstance(value, Obj) and depth > 0:
+        return Obj(
+            value.type,
+            tuple(_bound(a, cls, init, binding, lookup, depth - 1) for a in value.args),
+            tuple((k, _bound(v, cls, init, binding, lookup, depth - 1)) for k, v in value.kwargs),
+        )
+    return value

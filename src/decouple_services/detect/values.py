@@ -143,6 +143,10 @@ def concat(*parts: Value) -> Value:
     return Concat(tuple(flat))
 
 
+#: A call of a value known only once bound (a parameter): ``Obj(CALLED, (callee, *args),
+#: kwargs)``; see :func:`called`.
+CALLED = "builtins.__call__"
+
 #: ``template.format(*args, **kwargs)`` of a template defined elsewhere:
 #: ``Obj(STR_FORMAT, (template, *args), kwargs)``.
 STR_FORMAT = "str.format"
@@ -173,6 +177,16 @@ def substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
             tuple(substitute(a, function, binding) for a in value.args),
             tuple((k, substitute(v, function, binding)) for k, v in value.kwargs),
         )
+    return value
+
+
+def called(value: Value) -> Value:
+    """``Obj(CALLED, (Ref("pkg.UsersStub"), channel))`` once its callee is known: the call of
+    that name, ``Obj("pkg.UsersStub", (channel,))``."""
+    if isinstance(value, Obj) and value.type == CALLED and value.args:
+        callee = value.args[0]
+        if isinstance(callee, Ref):
+            return Obj(callee.qualname, value.args[1:], value.kwargs)
     return value
 
 

@@ -483,8 +483,12 @@ class _Discovery:
             config_maps.extend(manifests.config_maps)
 
         owner: list[_Builder | None] = []
+        created: list[int] = []
         for workload in workloads:
+            known = self._find_workload(workload)
             builder = self._match_workload(workload)
+            if builder is not None and known is None:
+                created.append(len(owner))
             owner.append(builder)
             if builder is None:
                 image = workload.images[0] if workload.images else ""
@@ -514,6 +518,23 @@ class _Discovery:
             )
             for alias in kube_service.host_aliases():
                 self.infra_hosts.setdefault(alias, target)
+        for i in created:
+            # A service first met as a Deployment goes by the name of the one Service in
+            # front of it: the host other services call it by.
+            fronts = [k for k in kube_services if k.selects(workloads[i])]
+            builder = owner[i]
+            if len(fronts) == 1 and builder is not None and fronts[0].name not in self.builders:
+                self._rename(builder, fronts[0].name)
+
+    def _rename(self, builder: _Builder, name: str) -> None:
+        del self.builders[builder.name]
+        builder.name = name
+        _extend_unique(builder.aliases, [name])
+        self.builders[name] = builder
+
+    def _find_workload(self, workload: Workload) -> _Builder | None:
+        names = [*workload.candidate_names(), *(_image_name(i) for i in workload.images)]
+        return next((b for n in names if (b := self._find(n)) is not None), None)
 
     def _match_workload(self, workload: Workload) -> _Builder | None:
         names = list(workload.candidate_names())

@@ -31,7 +31,7 @@ from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.events import EventSend
 from decouple_services.detect.facts import BASES, FileFacts, RawCall
 from decouple_services.detect.grpc_ import channel_target
-from decouple_services.detect.receivers import follow, resolve_receiver
+from decouple_services.detect.receivers import ParamsOf, follow, resolve_receiver
 from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import (
     Concat,
@@ -118,7 +118,9 @@ class CallResolver:
                 if call.line in ignored or call.line - 1 in ignored:
                     continue
                 caller = self.index.service_of(facts.path)
-                receiver = resolve_receiver(call.receiver, self.index.lookup(caller))
+                receiver = resolve_receiver(
+                    call.receiver, self.index.lookup(caller), self._params_of(caller)
+                )
                 match = self._match(call, receiver)
                 if match is None:
                     pending.append((facts, call))
@@ -188,6 +190,13 @@ class CallResolver:
 
     # --- matching ----------------------------------------------------------------------------
 
+    def _params_of(self, caller: str | None) -> ParamsOf:
+        def params(qualname: str) -> tuple[str, ...] | None:
+            fn = self.index.function(qualname, caller)
+            return fn.params if fn is not None else None
+
+        return params
+
     def _match(self, call: RawCall, receiver: Obj | None) -> Match | None:
         return match_call(call, receiver, self.detectors, self.index.functions)
 
@@ -203,7 +212,9 @@ class CallResolver:
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
-        receiver = resolve_receiver(call.receiver, self.index.lookup(caller))
+        receiver = resolve_receiver(
+            call.receiver, self.index.lookup(caller), self._params_of(caller)
+        )
         if receiver is not None:
             return self._method_wrapper(receiver.type, call.name, wrappers, caller)
         return None

@@ -264,7 +264,8 @@ def test_a_k8s_only_deployment_finds_its_code_by_directory_name(make_tree: Tree)
 
     result = discover(root)
 
-    users = by_name(result)["users-deployment"]
+    # named after the one Service in front of it: the host its callers use
+    users = by_name(result)["users-svc"]
     assert users.root == "src/users"
     assert users.aliases == ("users-deployment", "users-svc")
     assert users.evidence[0] == "src/users/ holds the code of users-deployment"
