@@ -196,6 +196,7 @@ class ImportGraph:
             for name in names:
                 self.importers.setdefault(name, []).append(path)
         self.targets = sorted(self.importers)
+        self._tails: dict[str, list[str]] | None = None
 
     def importing(self, module: str) -> Iterator[str]:
         """Files importing ``module`` or a name in it (``module.func``, ``module.sub``).
@@ -212,6 +213,23 @@ class ImportGraph:
                     yield path
             step, _, tail = tail.partition(".")
             head = f"{head}.{step}"
+        # And files naming it with more package in front: the scan names modules from the
+        # nearest folder without __init__.py (`clients.base`), code run from above it
+        # imports `src.clients.base`.
+        for target in self._prefixed().get(module, ()):
+            yield from self.importers[target]
+
+    def _prefixed(self) -> dict[str, list[str]]:
+        """Each dotted tail of every import target (``b.c`` of ``a.b.c``, and of its
+        names) -> the targets ending with it; built on first use."""
+        if self._tails is None:
+            self._tails = {}
+            for target in self.targets:
+                parts = target.split(".")
+                for start in range(1, len(parts)):
+                    for end in range(start + 1, len(parts) + 1):
+                        self._tails.setdefault(".".join(parts[start:end]), []).append(target)
+        return self._tails
 
     def _importing(self, module: str) -> Iterator[str]:
         yield from self.importers.get(module, ())

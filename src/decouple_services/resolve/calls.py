@@ -306,8 +306,7 @@ class CallResolver:
                 )
         if (
             role is Role.CALL
-            and callee != UNKNOWN
-            and via is None
+            and (callee != UNKNOWN or url.built_with)
             and _whole_path_is_param(match.url)
         ):
             # The whole path is a run-time value: only a parameter standing for the path
@@ -398,6 +397,7 @@ class CallResolver:
             unknown=base.unknown or url.unknown,
             hint=base.hint or url.hint,
             params=base.params + url.params,
+            built_with=base.built_with + url.built_with,
         )
 
     def _endpoint(self, callee: str, match: Match, path: str, grpc: bool) -> Endpoint | None:
@@ -529,9 +529,13 @@ def _whole_path_is_param(url: Value) -> bool:
 
 def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
     """The one helper whose qualified name ends with ``name`` (a module imported without
-    its package prefix, or a base class named through such an import)."""
+    its package prefix, or a base class named through such an import), or else is the end
+    of ``name`` (a folder without ``__init__.py``: ``src/clients/base.py`` is module
+    ``clients.base`` to the scan, ``src.clients.base`` to code importing it)."""
     tail = "." + name
     matches = [w for q, w in wrappers.items() if q.endswith(tail)]
+    if not matches:
+        matches = [w for q, w in wrappers.items() if name.endswith("." + q)]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -44,6 +44,9 @@ class Rendered:
     hint: str | None = None
     #: Names of parameters of the enclosing function the value depends on.
     params: list[str] = field(default_factory=list)
+    #: Constructor parameters the value depends on, not bound where the call is: each
+    #: object of the class may get its own (``BaseClient(base_url)``).
+    built_with: list[str] = field(default_factory=list)
 
 
 class ValueRenderer:
@@ -90,6 +93,8 @@ class ValueRenderer:
                 return built
             if self._foreign(value):
                 # `self.base = base` in `__init__`: fixed by whoever built the object
+                if value.function.endswith(".__init__"):
+                    out.built_with.append(value.name)
                 owner = value.function.removesuffix(".__init__").rpartition(".")[2]
                 self._unknown(
                     out,
