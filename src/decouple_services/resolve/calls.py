@@ -308,6 +308,7 @@ class CallResolver:
             role is Role.CALL
             and (callee != UNKNOWN or url.built_with)
             and _whole_path_is_param(match.url)
+            and _rendered_path_is_param(renderer.render(match.url))
         ):
             # The whole path is a run-time value: only a parameter standing for the path
             # (`get(path)`), not one filling a segment of it (`/users/{user_id}`), makes a
@@ -525,6 +526,24 @@ def _whole_path_is_param(url: Value) -> bool:
             if text.strip("/"):
                 return False
     return False
+
+
+def _rendered_path_is_param(url: Rendered) -> bool:
+    """The url argument, rendered, has a parameter for its whole path: not
+    ``f"{CASTS_URL}{cast_id}"`` where the variable's value (``http://cast:8000/api/casts/``)
+    fixes the path and the parameter fills its last segment. A client's ``base_url`` is
+    not part of the argument."""
+    text = url.text.split("://", 1)[1] if "://" in url.text else url.text
+    host = host_part(text)
+    path = text[len(host) :].lstrip("/")
+    # an API's version prefix is part of its base: `https://api.example.com/v3/{path}`
+    while path and _API_PREFIX.match(path):
+        path = path.partition("/")[2]
+    return not path or any(path.startswith("{" + p + "}") for p in url.params)
+
+
+#: Path segments that say which API, not which resource: ``api/``, ``v3/``, ``rest/``.
+_API_PREFIX = re.compile(r"(?:api|rest|v\d+(?:\.\d+)?)/", re.IGNORECASE)
 
 
 def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
