@@ -164,6 +164,7 @@ class ModuleContext:
         )
         self.module = module
         self.imports = build_imports(tree, module, is_package)
+        self._stub: str | None = None
         #: Module-level assignments: name -> expression (the last one wins).
         self.globals: dict[str, ast.expr] = {}
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
@@ -258,6 +259,29 @@ class ModuleContext:
         if top in _CLIENT_MODULES or cls.endswith(("Stub", "Client", "Session")):
             return qual
         return None
+
+    def stub_type(self) -> str | None:
+        """What an unannotated ``stub`` (``grpc_stub``, ``users_stub``) parameter holds in
+        this module: the one gRPC stub class of a generated ``*_pb2_grpc`` module it uses,
+        or None when it uses none or several."""
+        if self._stub is None:
+            stubs: set[str] = set()
+            generated = {
+                local: qual
+                for local, qual in self.imports.items()
+                if qual.rpartition(".")[2].endswith("_pb2_grpc")
+                or qual.rpartition(".")[0].endswith("_pb2_grpc")
+            }
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Attribute) and node.attr.endswith("Stub"):
+                    if isinstance(node.value, ast.Name) and node.value.id in generated:
+                        stubs.add(f"{generated[node.value.id]}.{node.attr}")
+                elif isinstance(node, ast.Name) and node.id.endswith("Stub"):
+                    qual = generated.get(node.id)
+                    if qual is not None:
+                        stubs.add(qual)
+            self._stub = next(iter(stubs)) if len(stubs) == 1 else ""
+        return self._stub or None
 
     def session_type(self, is_async: bool) -> str | None:
         """What an unannotated ``session`` parameter holds in this module: the session of

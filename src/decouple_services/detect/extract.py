@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import io
+import posixpath
 import re
 import tokenize
 import warnings
@@ -384,6 +385,11 @@ class _Extractor:
         self.tree = tree
         self.path = path
         self.is_package = is_package
+        self._fixtures: frozenset[str] | None = None
+        name = posixpath.basename(path)
+        self.is_test_file = (
+            name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+        )
         self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
         self.options = options
         self.calls: list[RawCall] = []
@@ -667,6 +673,13 @@ class _Extractor:
             if d is not None
         )
         typed: dict[str, str] = {}
+        fixture = _fixture_name(node, self.ctx)
+        if fixture is not None:
+            # `@pytest.fixture def grpc_stub(): yield UsersStub(channel)`: what tests naming
+            # it get
+            self._constant(f"{FIXTURE}{fixture}()", Ref(f"{qualname}()"), node.lineno)
+        fixtures_here = self.is_test_file and (fixture is not None or node.name.startswith("test"))
+        parametrized = _parametrized(node) if fixtures_here else frozenset()
         for a in [*positional, *args.kwonlyargs]:
             # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
             # dependency returns or yields; else the annotated client type.
@@ -675,6 +688,26 @@ class _Extractor:
             if kind is None and a.annotation is None and a.arg in SESSION_PARAMS:
                 # `async def post_status(session, url): await session.post(url)`
                 kind = self.ctx.session_type(isinstance(node, ast.AsyncFunctionDef))
+            if (
+                kind is None
+                and fixtures_here
+                and a.arg not in parametrized
+                and a.arg in self._module_fixtures()
+            ):
+                kind = f"{FIXTURE}{a.arg}"
+            if kind is None and a.annotation is None and _stub_param(a.arg):
+                # `def insert(stub, obs): stub.PutObservations(...)` in a module using
+                # one generated stub class
+                kind = self.ctx.stub_type()
+            if (
+                kind is None
+                and a.annotation is None
+                and fixtures_here
+                and a.arg not in parametrized
+                and a.arg not in ("self", "cls")
+            ):
+                # a test (or fixture) asks for a pytest fixture by naming it
+                kind = f"{FIXTURE}{a.arg}"
             if kind:
                 typed[a.arg] = kind
         inner = Scope(
@@ -697,6 +730,17 @@ class _Extractor:
             self._walk_body(node.body, inner)
         finally:
             self.stack.pop()
+
+    def _module_fixtures(self) -> frozenset[str]:
+        """Names of the pytest fixtures this module defines."""
+        if self._fixtures is None:
+            self._fixtures = frozenset(
+                name
+                for node in ast.walk(self.tree)
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and (name := _fixture_name(node, self.ctx)) is not None
+            )
+        return self._fixtures
 
     def _init_defaults(
         self, name: str, defaults: dict[str, ast.expr], scope: Scope
@@ -1106,6 +1150,45 @@ def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast
     verb = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
     named = frozenset(k.arg for k in keywords if k.arg is not None)
     return looks_like_a_request(qual.rpartition(".")[2], named, verb)
+
+
+#: The prefix of a pytest fixture's name as a value: ``Obj("@fixture.grpc_stub")`` is
+#: what a test parameter ``grpc_stub`` holds, ``@fixture.grpc_stub()`` what the fixture gives.
+FIXTURE = "@fixture."
+_FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture"})
+
+
+def _fixture_name(node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: ModuleContext) -> str | None:
+    """The name tests ask for a pytest fixture by (``name=`` or the function's own)."""
+    for deco in node.decorator_list:
+        call = deco if isinstance(deco, ast.Call) else None
+        qual = ctx.qualname(call.func if call is not None else deco)
+        if qual not in _FIXTURE_DECORATORS:
+            continue
+        for kw in call.keywords if call is not None else ():
+            if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                return str(kw.value.value)
+        return node.name
+    return None
+
+
+def _parametrized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """Argument names ``@pytest.mark.parametrize("url, status", ...)`` fills."""
+    names: set[str] = set()
+    for deco in node.decorator_list:
+        if (
+            isinstance(deco, ast.Call)
+            and (dotted(deco.func) or [""])[-1] == "parametrize"
+            and deco.args
+            and isinstance(deco.args[0], ast.Constant)
+            and isinstance(deco.args[0].value, str)
+        ):
+            names.update(n.strip() for n in deco.args[0].value.split(","))
+    return frozenset(names)
+
+
+def _stub_param(name: str) -> bool:
+    return name == "stub" or name.endswith("_stub")
 
 
 def _is_rpc_name(name: str) -> bool:
