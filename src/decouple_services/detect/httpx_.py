@@ -53,7 +53,9 @@ class HttpxDetector(Detector):
     stream=True)`` are marked as streaming. The payload comes from ``json=``, ``data=``,
     ``content=``, ``files=`` or ``params=``, in that order of preference.
 
-    Deliberately ignored: building clients, timeouts, limits and requests
+    Deliberately ignored: clients calling an app in the same process (``app=app``, or
+    ``transport=httpx.ASGITransport(app=app)`` / ``WSGITransport``: a test of the app, not a
+    call of another service), building clients, timeouts, limits and requests
     (``httpx.Timeout(...)``, ``client.build_request(...)``), exceptions, and response
     methods.
     """
@@ -154,6 +156,18 @@ class HttpxDetector(Detector):
             headers = httpx.Headers({"a": "b"})
             headers.get("a")
         """),
+        snippet("""
+            import httpx
+
+            from shop.main import app
+
+            async def test_orders():
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                    await c.get("/orders")
+                async with httpx.AsyncClient(app=app, base_url="http://test") as c:
+                    await c.post("/orders", json={})
+        """),
     )
 
     def match(self, call: RawCall, receiver: Obj | None) -> Match | None:
@@ -161,7 +175,7 @@ class HttpxDetector(Detector):
             if call.func not in _FUNCTIONS:
                 return None
             return _request(call, "httpx", None)
-        if receiver is None or receiver.type not in _CLIENTS:
+        if receiver is None or receiver.type not in _CLIENTS or _in_process(receiver):
             return None
         client = "httpx.AsyncClient" if receiver.type in ASYNC_CLIENTS else "httpx.Client"
         if call.name == "send":
@@ -205,6 +219,19 @@ def _send(call: RawCall, client: str, owner: Obj) -> Match:
         is_async=client == "httpx.AsyncClient",
         streaming=is_true(call.kwarg("stream")),
     )
+
+
+def _in_process(client: Obj) -> bool:
+    """A client calling an app in the same process (``AsyncClient(app=app)``,
+    ``transport=ASGITransport(app)``): a test of the app, not a call of another service."""
+    if client.kwarg("app") is not None:
+        return True
+    transport = client.kwarg("transport")
+    return isinstance(transport, Obj) and transport.type.rpartition(".")[2] in _APP_TRANSPORTS
+
+
+#: httpx transports that call a Python app in the same process.
+_APP_TRANSPORTS = frozenset({"ASGITransport", "WSGITransport"})
 
 
 def _base(owner: Obj | None) -> Value | None:
