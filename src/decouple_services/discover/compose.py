@@ -12,7 +12,6 @@ Parsing is pure: the caller supplies the file text, the project's ``.env`` value
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -215,24 +214,6 @@ class _Reader:
         root = self._root(name, build) if build is not None else None
         if build is None:
             self._note_extends(name, spec)
-            mounted = self._mounted_code(spec, command)
-            if mounted is not None:
-                # `image: locustio/locust` running `-f /mnt/locust/locustfile.py` from
-                # `./tests/performance:/mnt/locust`: the mounted folder is its code
-                self.services.append(
-                    Service(
-                        name=name,
-                        root=mounted,
-                        aliases=tuple(aliases),
-                        evidence=(
-                            f"{self.file}:{_yaml.line_of(key_node)} image {image or '(none)'} "
-                            f"runs code mounted from {mounted}",
-                        ),
-                        ports=tuple(ports),
-                        env=tuple(env),
-                    )
-                )
-                return
         if build is None or root is None:
             if build is not None:
                 # A remote or out-of-tree context: the code is not in this repository.
@@ -259,26 +240,6 @@ class _Reader:
                 env=tuple(env),
             )
         )
-
-    def _mounted_code(self, spec: MappingNode, command: str) -> str | None:
-        """The repository folder an image-only service runs its command from: a volume
-        ``./dir:/path`` whose container path the command names, holding Python code."""
-        if not command or self.is_code_dir is None:
-            return None
-        for node in _yaml.sequence(_yaml.get(spec, "volumes")):
-            text = self._text(node)
-            if not text or text.count(":") < 1:
-                continue
-            source, _, rest = text.partition(":")
-            target = rest.partition(":")[0].rstrip("/")
-            if not source.startswith(".") or not target.startswith("/"):
-                continue
-            if not re.search(re.escape(target) + r"(?:/|\b)", command):
-                continue
-            folder = posixpath.normpath(posixpath.join(self.directory, source))
-            if not folder.startswith("..") and self.is_code_dir(folder):
-                return folder
-        return None
 
     def _note_extends(self, name: str, spec: MappingNode) -> None:
         """``extends: {file: base.yml, service: web-base}``: the build is in that file."""
