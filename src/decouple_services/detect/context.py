@@ -636,7 +636,11 @@ class ModuleContext:
                 )
             if isinstance(receiver, Ref) and func.attr in _ENVIRONS_METHODS and call.args:
                 # an Env() instance defined in another module: keep as a deferred read
-                return Obj(f"{receiver.qualname}.{func.attr}()", self._args(call, scope, depth))
+                return Obj(
+                    f"{receiver.qualname}.{func.attr}()",
+                    self._args(call, scope, depth),
+                    self._kwargs(call, scope, depth),
+                )
             if (
                 isinstance(receiver, Ref)
                 and func.attr == "get"

@@ -35,6 +35,8 @@ from decouple_services.detect.events import TOKEN as EVENT_TOKEN
 from decouple_services.detect.events import find_event_sends
 from decouple_services.detect.facts import (
     BASES,
+    CALL_PARAM,
+    REQUEST_FUNCTION_PARAMS,
     Constant,
     FileFacts,
     FunctionInfo,
@@ -871,6 +873,17 @@ class _Extractor:
             value = ctx.evaluate(func, scope)
             if isinstance(value, Ref):
                 qual = value.qualname
+            elif (
+                isinstance(value, Param)
+                and value.function == scope.qualname
+                and value.name in REQUEST_FUNCTION_PARAMS
+            ):
+                # `def _request(self, method, url): method(url)`: the request function is
+                # the caller's (`self._request(requests.post, url)`), known at each call
+                self.calls.append(
+                    self._raw_call(call, None, value, CALL_PARAM, args, keywords, scope, submitted)
+                )
+                return
         if qual is None and isinstance(func, ast.Attribute):
             receiver = ctx.evaluate(func.value, scope)
         if not self._worth_recording(qual, receiver, name) and not (
@@ -967,9 +980,7 @@ class _Extractor:
             else "<module>"
         )
         arg_values = tuple(
-            ctx.evaluate(a, scope)
-            if not isinstance(a, ast.Starred)
-            else dyn(self.ctx.source_text(a))
+            ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else self._starred(a, scope)
             for a in args
         )
         kw_values = tuple(
@@ -998,6 +1009,15 @@ class _Extractor:
             target_override=self._override(line, end_line),
             submitted=submitted,
         )
+
+    def _starred(self, arg: ast.Starred, scope: Scope) -> Value:
+        """``method(*args)`` in ``def _request(self, method, *args)``: the arguments the
+        helper was handed, of which the first (the url, for a request function) is bound
+        at each use; any other ``*x`` is unknown."""
+        value = self.ctx.evaluate(arg.value, scope) if isinstance(arg.value, ast.Name) else None
+        if isinstance(value, Param) and value.function == scope.qualname:
+            return value
+        return dyn(self.ctx.source_text(arg))
 
     # --- flags -------------------------------------------------------------------------------
 

@@ -15,6 +15,14 @@ from decouple_services.detect.values import Value, decode, encode
 
 #: The constant ``<class>.__bases__`` lists a class's project bases, as references.
 BASES = "__bases__"
+#: The ``name`` of a :class:`RawCall` calling a parameter of its function (``method(url)``
+#: with ``method`` a parameter): a request once an invocation binds it to a client function.
+CALL_PARAM = "__call__"
+#: Parameter names that hold the request function a helper is handed
+#: (``self._request(requests.post, url)``); calls of other parameters are callbacks.
+REQUEST_FUNCTION_PARAMS = frozenset(
+    {"method", "request_method", "http_method", "request", "request_func", "send", "verb"}
+)
 
 
 @dataclass(frozen=True, slots=True)

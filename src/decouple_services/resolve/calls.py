@@ -29,7 +29,7 @@ from decouple_services.core.model import (
 )
 from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.events import EventSend
-from decouple_services.detect.facts import BASES, FileFacts, RawCall
+from decouple_services.detect.facts import BASES, CALL_PARAM, FileFacts, RawCall
 from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import ParamsOf, follow, resolve_receiver
 from decouple_services.detect.registry import match_call
@@ -64,7 +64,8 @@ class Wrapper:
     #: The request inside it, with the helper's parameters still symbolic.
     call: RawCall
     receiver: Obj | None
-    match: Match
+    #: None for a helper calling the request function it is handed (``method(url)``).
+    match: Match | None
     #: The host is fixed and only the path comes from the parameters (``def get(path):
     #: requests.get(USERS + path)``): each use is a call site with its own endpoint, and
     #: the helper's request stays a call site when no use of it is found.
@@ -103,6 +104,7 @@ class CallResolver:
         )
         self.categorize = categorize
         self.match_endpoint = match_endpoint
+        self._client_modules = frozenset(m for d in detectors for m in d.modules)
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -130,6 +132,15 @@ class CallResolver:
                 if wrapper is not None:
                     wrappers[wrapper.qualname] = wrapper
                     own_site[wrapper.qualname] = len(drafts) - 1
+        for facts, call in pending:
+            if call.name == CALL_PARAM and isinstance(call.receiver, Param):
+                # `def _request(self, method, url): method(url)`: a helper whose uses hand it
+                # the request function
+                fn = self.index.function(call.function, self.index.service_of(facts.path))
+                if fn is not None and call.function not in wrappers:
+                    wrappers[call.function] = Wrapper(
+                        call.function, fn.params, fn.is_method, call, None, None
+                    )
         # Invocations of helpers, level by level: a helper calling a helper is found once the
         # inner one is known.
         done: set[tuple[str, int, int]] = set()
@@ -142,12 +153,17 @@ class CallResolver:
                 wrapper = self._wrapper_for(call, facts, wrappers)
                 if wrapper is None:
                     continue
-                done.add(key)
                 invoked, inner = self._invocation(facts, call, wrapper)
+                if wrapper.match is None and invoked is None and inner is None:
+                    # handed no request function here; a helper of the same name found at
+                    # a later level may still take this call
+                    continue
+                done.add(key)
                 if invoked is not None:
                     drafts.append((facts, invoked))
                     uses[wrapper.qualname] += 1
-                if inner is not None and inner.qualname not in wrappers:
+                known = wrappers.get(inner.qualname) if inner is not None else None
+                if inner is not None and (known is None or known.match is None):
                     new[inner.qualname] = inner
                     own_site.setdefault(inner.qualname, len(drafts) - 1)
             if not new:
@@ -458,6 +474,11 @@ class CallResolver:
             # a gRPC helper's stub is built on a channel to an address parameter
             bound_receiver = substitute(receiver, wrapper.qualname, binding)
             receiver = bound_receiver if isinstance(bound_receiver, Obj) else receiver
+        if inner.name == CALL_PARAM and isinstance(inner.receiver, Param):
+            handed = binding.get(inner.receiver.name)
+            if not isinstance(handed, Ref):
+                return None, None
+            bound, receiver = self._handed(bound, handed, facts)
         match = self._match(bound, receiver)
         if match is None:
             return None, None
@@ -465,6 +486,16 @@ class CallResolver:
         if nested is not None:
             nested = replace(nested, call=bound)
         return site, nested
+
+    def _handed(self, call: RawCall, function: Ref, facts: FileFacts) -> tuple[RawCall, Obj | None]:
+        """``method(url)`` once ``method`` is bound: ``requests.post(url)`` for a library
+        function, ``session.post(url)`` for a method of a client object."""
+        prefix, _, name = function.qualname.rpartition(".")
+        if prefix.split(".", 1)[0] in self._client_modules:
+            return replace(call, func=function.qualname, name=name, receiver=None), None
+        caller = self.index.service_of(facts.path)
+        owner = resolve_receiver(Ref(prefix), self.index.lookup(caller), self._params_of(caller))
+        return replace(call, func=None, name=name, receiver=Ref(prefix)), owner
 
     # --- ids ---------------------------------------------------------------------------------
 

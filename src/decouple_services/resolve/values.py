@@ -8,6 +8,7 @@ only at run time stays as a ``{placeholder}``. Every step taken is recorded as e
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
@@ -123,11 +124,11 @@ class ValueRenderer:
         if isinstance(value, Obj):
             # A deferred environs read defined in another module: `env.str("X")`
             if value.type.endswith((".str()", ".url()", ".__call__()")) and value.args:
-                return self._env(
-                    Env(value.args[0], value.args[1] if len(value.args) > 1 else None, "environs"),
-                    out,
-                    d,
-                )
+                default = value.args[1] if len(value.args) > 1 else value.kwarg("default")
+                return self._env(Env(value.args[0], default, "environs"), out, d)
+            joined = self._url_join(value, out, d)
+            if joined is not None:
+                return joined
             returned = returned_value(self.index, value, self.service)
             if returned is not None:
                 # `get_kernel_url()`, `self.url_for(path)`: what the function returns, its
@@ -205,6 +206,28 @@ class ValueRenderer:
         if rendered.unknown:
             self._unknown(out, rendered.unknown, rendered.hint)
         return text
+
+    def _url_join(self, value: Obj, out: Rendered, depth: int) -> str | None:
+        """``build_url(self.base, "template", slug)``: a helper named for joining urls that
+        returns no single value to follow (it joins its fragments in a loop), read as the
+        fragments joined with ``/`` when the first one is an absolute url."""
+        name = value.type.removesuffix("()").rpartition(".")[2].lower()
+        if not value.args or not _JOINER.search(name) or value.type.startswith("str."):
+            return None
+        if self.index.constant(f"{value.type.removesuffix('()')}()", self.service) is not None:
+            return None  # it returns a value: followed as such
+        probe = Rendered("")
+        first = self._render(value.args[0], probe, depth)
+        if "://" not in first:
+            return None
+        out.evidence.extend(probe.evidence)
+        out.params.extend(probe.params)
+        out.built_with.extend(probe.built_with)
+        if probe.unknown:
+            self._unknown(out, probe.unknown, probe.hint)
+        rest = [self._render(a, out, depth).strip("/") for a in value.args[1:]]
+        out.evidence.append(f"{name}(...) read as its fragments joined with '/'")
+        return "/".join([first.rstrip("/"), *[r for r in rest if r]])
 
     def _foreign(self, param: Param) -> bool:
         """A parameter of another function than the call's (or one enclosing it)."""
@@ -298,6 +321,10 @@ class ValueRenderer:
             return None
         out.evidence.append(f"{owner.rpartition('.')[2]}.{name} <- {var} <- {declared.source}")
         return declared.value
+
+
+#: Names of helpers that build a url from fragments: ``build_url``, ``join_url``, ``urljoin``.
+_JOINER = re.compile(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|for)")
 
 
 def returned_value(index: ProjectIndex, call: Obj, service: str | None) -> tuple[Value, str] | None:
