@@ -312,6 +312,8 @@ class CallResolver:
             if found.evidence:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None
+            if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
+                inferred = self._by_route(match.method, target.path, facts.path)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
@@ -392,6 +394,27 @@ class CallResolver:
         return self.inference.by_name(names) or self.inference.by_env_value(
             names, self.index.env_everywhere, lambda value: self.hosts.callee(split_url(value)).name
         )
+
+    def _by_route(self, method: str | None, path: str, file: str) -> Inferred | None:
+        """A relative url with no base in the code (a load test given ``--host`` on the
+        command line): the one service with a route for it, when its path has a fixed
+        segment and another service's catch-all does not also match."""
+        fixed = [p for p in path.split("?")[0].split("/") if p and "{" not in p]
+        if not fixed:
+            return None
+        found: list[str] = []
+        for service, endpoints in self.endpoints_by_service.items():
+            http = [
+                e
+                for e in endpoints
+                if e.protocol == "http" and self.categorize(e.file) is Category.PRODUCTION
+            ]
+            hit = self.match_endpoint(method, path, http)
+            if hit is not None and hit.path.strip("/"):
+                found.append(service)
+        if len(found) != 1:
+            return None
+        return Inferred(found[0], f"only {found[0]} has a route for {method or '*'} {path}")
 
     def _combined(self, match: Match, renderer: ValueRenderer) -> Rendered:
         url = renderer.render(match.url)
