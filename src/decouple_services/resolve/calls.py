@@ -105,6 +105,11 @@ class CallResolver:
         self.categorize = categorize
         self.match_endpoint = match_endpoint
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
+        #: Functions making a request (what they return is a service's answer).
+        self._requesting: frozenset[str] = frozenset()
+        self._last_from_response = False
+        #: Helper -> uses dropped because the address was another service's answer.
+        self._answered: dict[str, int] = defaultdict(int)
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -132,6 +137,7 @@ class CallResolver:
                 if wrapper is not None:
                     wrappers[wrapper.qualname] = wrapper
                     own_site[wrapper.qualname] = len(drafts) - 1
+        self._requesting = frozenset(site.function for _, site in drafts)
         for facts, call in pending:
             if call.name == CALL_PARAM and isinstance(call.receiver, Param):
                 # `def _request(self, method, url): method(url)`: a helper whose uses hand it
@@ -174,8 +180,34 @@ class CallResolver:
                 # a path helper nobody is seen calling: its request is the call site
                 facts, site = drafts[index]
                 drafts[index] = (facts, replace(site, role=Role.CALL))
+            elif self._answered[qualname] and not uses[qualname]:
+                drafts[index] = self._answered_helper(drafts[index], wrappers[qualname])
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(drafts) + events, wrappers)
+
+    def _answered_helper(
+        self, draft: tuple[FileFacts, CallSite], wrapper: Wrapper
+    ) -> tuple[FileFacts, CallSite]:
+        """A helper every use of which hands it an address read from another service's
+        answer (``fetch(worker_addr + "/generate")`` with ``worker_addr`` from a
+        controller): its own request is the call site, its callee inferred from the
+        parameter's name when one service fits."""
+        facts, site = draft
+        values = (wrapper.match.url, wrapper.match.base) if wrapper.match is not None else ()
+        names = [p.name for v in values for p in _params(v) if p.function == wrapper.qualname]
+        found = self.inference.by_name(names)
+        why = "every use hands it an address read from another service's answer"
+        if found is None:
+            return facts, replace(site, role=Role.CALL, unknown_reason=f"the host is {why}")
+        return facts, replace(
+            site,
+            role=Role.CALL,
+            callee=found.callee,
+            confidence=Confidence.INFERRED,
+            evidence=(*site.evidence, f"{found.reason} ({why})"),
+            unknown_reason=None,
+            fix_hint=None,
+        )
 
     def _event_site(self, facts: FileFacts, event: EventSend) -> CallSite:
         """A send an earlier migration wrote: asynchronous coupling through a topic."""
@@ -263,7 +295,9 @@ class CallResolver:
     ) -> tuple[CallSite, Wrapper | None]:
         caller = self.index.service_of(facts.path) or UNKNOWN
         renderer = ValueRenderer(self.index, caller, call.function, facts.path)
+        renderer.requesting = self._requesting
         url = self._combined(match, renderer)
+        self._last_from_response = url.from_response
         grpc = match.protocol == "grpc"
         category = match.category or (
             Category.LOADGEN if facts.is_loadgen else self.categorize(facts.path)
@@ -506,6 +540,11 @@ class CallResolver:
         if match is None:
             return None, None
         site, nested = self._site(facts, bound, receiver, match, via=wrapper.qualname)
+        if site.role is Role.CALL and self._last_from_response:
+            # the address is another service's answer: no better known here than inside
+            # the helper
+            self._answered[wrapper.qualname] += 1
+            return None, None
         if nested is not None:
             nested = replace(nested, call=bound)
         return site, nested

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Container
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -48,6 +49,9 @@ class Rendered:
     #: Constructor parameters the value depends on, not bound where the call is: each
     #: object of the class may get its own (``BaseClient(base_url)``).
     built_with: list[str] = field(default_factory=list)
+    #: Part of the value is what a function making a request returned: another service's
+    #: answer (``worker_addr = get_worker_address()`` asking a controller).
+    from_response: bool = False
 
 
 class ValueRenderer:
@@ -64,6 +68,8 @@ class ValueRenderer:
         self.service = service
         #: The file the call is in.
         self.path = path
+        #: Functions that make a request: what they return is another service's answer.
+        self.requesting: Container[str] = frozenset()
         #: The function the call is in: only its parameters (or those of a function
         #: enclosing it) make it a helper; others were bound elsewhere.
         self.function = function
@@ -130,6 +136,8 @@ class ValueRenderer:
             if joined is not None:
                 return joined
             returned = returned_value(self.index, value, self.service)
+            if value.type.removesuffix("()") in self.requesting:
+                out.from_response = True
             if returned is not None:
                 # `get_kernel_url()`, `self.url_for(path)`: what the function returns, its
                 # parameters bound to the call's arguments
