@@ -9,6 +9,7 @@ Function bodies are evaluated with a :class:`Scope` that tracks local assignment
 from __future__ import annotations
 
 import ast
+import builtins
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ def module_package(module: str, is_package: bool) -> str:
 def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, str]:
     """Local name -> qualified name for every import in the module (any nesting level)."""
     table: dict[str, str] = {}
+    stars: list[str] = []
     package = module_package(module, is_package)
     for node in _statements_breadth_first(tree):
         if isinstance(node, ast.Import):
@@ -77,12 +79,21 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
                 base = ".".join([*parts, base] if base else parts)
             for alias in node.names:
                 if alias.name == "*":
+                    if base:
+                        stars.append(base)
                     continue
                 table[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    if stars:
+        # `from ..api.users import *`: a name defined nowhere else comes from there (from
+        # one of them, unknown which, when there are several: "")
+        table[STAR] = stars[0] if len(stars) == 1 else ""
     return table
 
 
 _BODY_FIELDS = frozenset({"body", "handlers", "orelse", "finalbody", "cases"})
+#: The key of the import table holding the one module a ``from x import *`` names.
+STAR = "*"
+_BUILTINS = frozenset(dir(builtins))
 
 
 def _statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
@@ -226,6 +237,9 @@ class ModuleContext:
             return ".".join([self.imports[head], *parts[1:]])
         if head in self.functions or head in self.classes:
             return ".".join([self.module, *parts])
+        star = self.imports.get(STAR)
+        if star and head not in self.globals and head not in _BUILTINS:
+            return ".".join([star, *parts])
         return None
 
     def client_type(self, annotation: ast.expr | None, scope: Scope | None = None) -> str | None:

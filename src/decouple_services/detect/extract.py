@@ -24,6 +24,7 @@ from decouple_services.core.model import Diagnostic, Severity
 from decouple_services.detect.context import (
     GETATTR,
     SESSION_PARAMS,
+    STAR,
     ModuleContext,
     Scope,
     child_bodies,
@@ -884,6 +885,15 @@ class _Extractor:
                     self._raw_call(call, None, value, CALL_PARAM, args, keywords, scope, submitted)
                 )
                 return
+        if (
+            qual is None
+            and isinstance(func, ast.Name)
+            and ctx.imports.get(STAR) == ""
+            and func.id in self.options.wrapper_names
+            and func.id not in ctx.globals
+        ):
+            # a helper from one of several `import *`: named bare, found by its name
+            qual = func.id
         if qual is None and isinstance(func, ast.Attribute):
             receiver = ctx.evaluate(func.value, scope)
         if not self._worth_recording(qual, receiver, name) and not (
