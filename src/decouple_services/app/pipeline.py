@@ -523,7 +523,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
 
         services = _with_code_ports(services, facts, service_of)
-        hosts = HostMap(services, dict(discovery.infra_hosts))
+        hosts = HostMap(services, dict(discovery.infra_hosts), discovery.gateway_routes)
         known_wrappers: set[str] = set()
         graph: ImportGraph | None = None
         # Helpers calling helpers are learned one level per pass.

@@ -52,6 +52,8 @@ class ComposeFile:
     #: Image-only service name -> (repo-relative compose file, service) it ``extends`` in
     #: another file: where its build is.
     extends: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
+    #: Image-only service name -> repo-relative nginx configuration mounted into it.
+    nginx_configs: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 def parse_compose(
@@ -92,6 +94,7 @@ def parse_compose(
         env_files=tuple(dict.fromkeys(reader.env_files)),
         diagnostics=tuple(reader.diagnostics),
         extends=reader.extends,
+        nginx_configs=reader.nginx_configs,
     )
 
 
@@ -117,6 +120,7 @@ class _Reader:
         self.diagnostics: list[Diagnostic] = []
         self._definitions: dict[str, Node] = {}
         self.extends: dict[str, tuple[str, str]] = {}
+        self.nginx_configs: dict[str, str] = {}
         #: env_file paths: parsed once however many services name them (None: not there).
         self._env_files: dict[str, DotenvFile | None] = {}
         self._reported: set[str] = set()
@@ -214,6 +218,7 @@ class _Reader:
         root = self._root(name, build) if build is not None else None
         if build is None:
             self._note_extends(name, spec)
+            self._note_nginx(name, spec)
         if build is None or root is None:
             if build is not None:
                 # A remote or out-of-tree context: the code is not in this repository.
@@ -240,6 +245,18 @@ class _Reader:
                 env=tuple(env),
             )
         )
+
+    def _note_nginx(self, name: str, spec: MappingNode) -> None:
+        """``./gateway_nginx.conf:/etc/nginx/nginx.conf``: an nginx configuration from the
+        repository, read for the paths the gateway forwards."""
+        for node in _yaml.sequence(_yaml.get(spec, "volumes")):
+            source, _, rest = (self._text(node) or "").partition(":")
+            target = rest.partition(":")[0]
+            if source.startswith(".") and source.endswith(".conf") and "nginx" in target:
+                path = posixpath.normpath(posixpath.join(self.directory, source))
+                if not path.startswith(".."):
+                    self.nginx_configs[name] = path
+                    return
 
     def _note_extends(self, name: str, spec: MappingNode) -> None:
         """``extends: {file: base.yml, service: web-base}``: the build is in that file."""

@@ -48,6 +48,7 @@ from decouple_services.discover.k8s import (
     resolve_config_refs,
 )
 from decouple_services.discover.markers import find_marker_dirs, is_dockerfile, parse_dockerfile
+from decouple_services.discover.nginx import GatewayRoute, parse_routes
 
 #: Deployment files larger than this are generated dumps, not something a team maintains.
 MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
@@ -73,6 +74,8 @@ class ServiceDiscovery:
     global_env: tuple[EnvValue, ...] = ()
     #: Every repo-relative file discovery tried to read (the scan cache's inputs).
     files_read: tuple[str, ...] = field(default=(), compare=False)
+    #: Host name of a gateway -> the paths it forwards to other hosts (nginx).
+    gateway_routes: dict[str, tuple[GatewayRoute, ...]] = field(default_factory=dict, hash=False)
 
 
 #: Names a request-serving process usually has, among processes built from one tree.
@@ -84,9 +87,9 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
 
     Root ``"."`` contains every path; root ``""`` (code kept elsewhere) contains none.
     A file a service's command runs is that service's. Services sharing a root (compose
-    ``web`` and ``worker`` built from one directory) are told apart by preferring the one named like the directory, then one that listens on a
-    port, then one named as servers are (``web``, ``app``, ``api``...), then the first in
-    ``services``.
+    ``web`` and ``worker`` built from one directory) are told apart by preferring the one
+    named like the directory, then one that listens on a port, then one named as servers
+    are (``web``, ``app``, ``api``...), then the first in ``services``.
     """
     best: Service | None = None
     best_key: tuple[int, bool, bool, bool] | None = None
@@ -182,6 +185,7 @@ class _Discovery:
         self.diagnostics: list[Diagnostic] = []
         self.builders: dict[str, _Builder] = {}
         self.infra_hosts: dict[str, str] = {}
+        self.gateway_routes: dict[str, tuple[GatewayRoute, ...]] = {}
         self._texts: dict[str, str | None] = {}
         #: Files that exist but were not read (reported once, on the file).
         self._not_read: set[str] = set()
@@ -262,6 +266,7 @@ class _Discovery:
             infra_hosts=infra,
             global_env=global_env,
             files_read=tuple(sorted(self._texts)),
+            gateway_routes=self.gateway_routes,
         )
 
     def _global_env(self) -> tuple[EnvValue, ...]:
@@ -350,6 +355,14 @@ class _Discovery:
                     _extend_unique(builder.dockerfiles, [dockerfile])
                 builder.command = builder.command or parsed.commands.get(service.name, "")
         self._inherit_builds(parsed_files)
+        for parsed in parsed_files:
+            for name, conf in parsed.nginx_configs.items():
+                text = self.read(conf)
+                routes = tuple(parse_routes(text, conf)) if text is not None else ()
+                if routes:
+                    service = next(s for s in parsed.image_services if s.name == name)
+                    for alias in service.aliases:
+                        self.gateway_routes[alias] = routes
         # Image-only entries extend a service built in another compose file (an override
         # file adding env); only the rest are infrastructure.
         for parsed in parsed_files:

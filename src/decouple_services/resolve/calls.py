@@ -343,6 +343,9 @@ class CallResolver:
         else:
             found = self.hosts.callee(target)
             callee = found.name
+            if found.path is not None:
+                # a gateway in between: the callee receives the forwarded path
+                target = replace(target, path=found.path)
             if found.evidence:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None

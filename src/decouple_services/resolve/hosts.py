@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Service
+from decouple_services.discover.nginx import GatewayRoute, route_for
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"})
 _HOSTPORT = re.compile(r"^(?P<host>\[[^\]]+\]|[^/:{}\s]+)(?::(?P<port>\d+))?$")
@@ -134,14 +136,21 @@ class Callee:
     name: str
     evidence: str | None = None
     reason: str | None = None
+    #: The path the callee receives, when a gateway in between rewrites it.
+    path: str | None = None
 
 
 class HostMap:
     """Host aliases and ports of every service, and the known infrastructure hosts."""
 
     def __init__(
-        self, services: list[Service] | tuple[Service, ...], infra: dict[str, str]
+        self,
+        services: list[Service] | tuple[Service, ...],
+        infra: dict[str, str],
+        gateways: Mapping[str, Sequence[GatewayRoute]] | None = None,
     ) -> None:
+        #: Gateway host -> the paths it forwards (nginx ``location`` blocks).
+        self.gateways = {k.lower(): list(v) for k, v in (gateways or {}).items()}
         self.by_alias: dict[str, list[str]] = {}
         self.by_port: dict[int, list[str]] = {}
         for service in services:
@@ -153,6 +162,25 @@ class HostMap:
         self.names = {s.name for s in services}
 
     def callee(self, target: Target) -> Callee:
+        found = self._callee(target)
+        routes = self.gateways.get((target.host or "").lower())
+        routed = route_for(routes, target.path or "/") if routes else None
+        if routed is None:
+            return found
+        route, path = routed
+        behind = self._callee(Target(route.host, route.port, path))
+        if behind.name == UNKNOWN or behind.name.startswith(EXTERNAL_PREFIX):
+            return found
+        return Callee(
+            behind.name,
+            evidence=(
+                f"gateway {target.host} forwards {route.prefix} to {route.host} "
+                f"({route.source}); {behind.evidence}"
+            ),
+            path=path,
+        )
+
+    def _callee(self, target: Target) -> Callee:
         if target.dynamic_host:
             return Callee(UNKNOWN, reason="the host is only known at run time")
         host = target.host
