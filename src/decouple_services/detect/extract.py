@@ -651,6 +651,9 @@ class _Extractor:
         for deco in node.decorator_list:
             self._visit_expr(deco, scope)
         qualname = f"{scope.qualname}.{node.name}"
+        if scope.kind == "function":
+            # a closure: `return inner` hands the function out (a fixture's request helper)
+            scope.locals[node.name] = Ref(qualname)
         args = node.args
         params = tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
         if args.vararg:
@@ -874,6 +877,12 @@ class _Extractor:
             value = ctx.evaluate(func, scope)
             if isinstance(value, Ref):
                 qual = value.qualname
+            elif isinstance(value, Obj) and value.type.startswith(FIXTURE):
+                # `make_get_request("/films")`: a fixture handing out a request helper
+                self.calls.append(
+                    self._raw_call(call, None, value, CALL_PARAM, args, keywords, scope, submitted)
+                )
+                return
             elif (
                 isinstance(value, Param)
                 and value.function == scope.qualname

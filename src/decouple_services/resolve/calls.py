@@ -257,6 +257,12 @@ class CallResolver:
             # entry point sees it.
             return wrappers.get(call.func) or _by_suffix(wrappers, call.func)
         caller = self.index.service_of(facts.path)
+        if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
+            # a pytest fixture handing out a helper: the function it returns
+            handed = follow(Ref(f"{call.receiver.type}()"), self.index.lookup(caller))
+            if isinstance(handed, Ref):
+                return wrappers.get(handed.qualname) or _by_suffix(wrappers, handed.qualname)
+            return None
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
