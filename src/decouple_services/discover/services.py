@@ -78,6 +78,10 @@ class ServiceDiscovery:
     gateway_routes: dict[str, tuple[GatewayRoute, ...]] = field(default_factory=dict, hash=False)
 
 
+_COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
+_COMPOSE_BUILD = re.compile(r"^[ \t]+(?:build|image):", re.MULTILINE)
+_MANIFEST_KEYS = re.compile(r"^(?:apiVersion|kind|on|jobs):", re.MULTILINE)
+
 #: Names a request-serving process usually has, among processes built from one tree.
 _SERVER_NAMES = frozenset({"web", "app", "api", "server", "backend", "django", "flask"})
 
@@ -312,7 +316,7 @@ class _Discovery:
     def _from_compose(self, global_env: tuple[EnvValue, ...]) -> None:
         global_values = {v.name: v.value for v in global_env}
         compose_files = sorted(
-            (p for p in self._deploy if is_compose_file(p)),
+            (p for p in self._deploy if is_compose_file(p) or self._compose_by_content(p)),
             # docker-compose.yml before docker-compose.override.yml: the override adds to it.
             key=lambda p: (posixpath.dirname(p), "override" in p, p),
         )
@@ -378,6 +382,19 @@ class _Discovery:
                 else:
                     for alias in service.aliases:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
+
+    def _compose_by_content(self, rel: str) -> bool:
+        """A compose file by another name (``docker_compose/app.yaml``): YAML whose top level
+        has ``services:`` with a ``build:`` or ``image:`` under it, and no manifest keys."""
+        if not rel.endswith((".yml", ".yaml")):
+            return False
+        text = self.read(rel)
+        return (
+            text is not None
+            and _COMPOSE_SERVICES.search(text) is not None
+            and _COMPOSE_BUILD.search(text) is not None
+            and _MANIFEST_KEYS.search(text) is None
+        )
 
     def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
         """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
