@@ -17,6 +17,32 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _FLAGS = frozenset({"-u", "-B", "-O", "-OO", "-E", "-s", "-S", "-I", "-b", "-bb", "-q"})
 
 
+#: Servers started with ``module:app`` (``uvicorn orders.main:app``).
+_APP_SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "granian"})
+_APP_TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\(\))?")
+
+
+def served_module(command: str, context: str, python_files: Collection[str]) -> str | None:
+    """The repo-relative file holding the app ``uvicorn orders.main:app`` (gunicorn,
+    hypercorn, daphne, granian) serves in ``command``, when it is one of ``python_files``
+    under the build ``context``. Unlike a module ``python -m`` runs, it says which file is
+    the service's, not which folder: the app module is one part of the code it serves."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    for index, word in enumerate(words):
+        if posixpath.basename(word) not in _APP_SERVERS:
+            continue
+        target = next((w for w in words[index + 1 :] if _APP_TARGET.fullmatch(w)), None)
+        if target is not None:
+            stem = target.partition(":")[0].replace(".", "/")
+            path = posixpath.normpath(posixpath.join(context, f"{stem}.py"))
+            if path in python_files:
+                return path
+    return None
+
+
 def entry_file(command: str, context: str, python_files: Collection[str]) -> str | None:
     """The repo-relative file ``python -m pkg.mod`` or ``python path/to/file.py`` runs in
     ``command``, when it is one of ``python_files`` under the build ``context``."""

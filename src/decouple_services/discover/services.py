@@ -36,7 +36,11 @@ from decouple_services.core.model import Category, Diagnostic, EnvValue, Service
 from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
-from decouple_services.discover.entrypoints import entry_file, foreign_script_folder
+from decouple_services.discover.entrypoints import (
+    entry_file,
+    foreign_script_folder,
+    served_module,
+)
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
 from decouple_services.discover.k8s import (
     ConfigMap,
@@ -468,6 +472,9 @@ class _Discovery:
                         continue
                 if entry is not None:
                     builder.entries.append(entry)
+                served = served_module(command, root, python) if command else None
+                if entry is None and served is not None:
+                    builder.entries.append(served)
                 if entry is None:
                     folder = foreign_script_folder(command, root) if command else None
                     if folder is not None and folder != root:

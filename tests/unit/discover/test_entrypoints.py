@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from decouple_services.discover.entrypoints import entry_file
+from decouple_services.discover.entrypoints import entry_file, served_module
 
 FILES = {"scripts/workers/submit.py", "svc/app/__main__.py", "svc/run.py", "manage.py"}
 
@@ -40,3 +40,21 @@ def test_the_module_or_script_a_command_runs(command: str, context: str, expecte
 )
 def test_no_entry_file(command: str) -> None:
     assert entry_file(command, ".", FILES) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "context", "expected"),
+    [
+        ("uvicorn run:app --host 0.0.0.0 --port 8000", "svc", "svc/run.py"),
+        (
+            "gunicorn -w 4 -b :80 scripts.workers.submit:application",
+            ".",
+            "scripts/workers/submit.py",
+        ),
+        ("gunicorn app.wsgi", ".", None),  # a module, not module:app
+        ("uvicorn not.there:app", ".", None),  # not a file of the tree
+        ("python -m scripts.workers.submit", ".", None),  # not an app server
+    ],
+)
+def test_the_module_an_app_server_serves(command: str, context: str, expected: str | None) -> None:
+    assert served_module(command, context, FILES) == expected
