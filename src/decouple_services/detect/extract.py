@@ -654,6 +654,11 @@ class _Extractor:
         if scope.kind == "function":
             # a closure: `return inner` hands the function out (a fixture's request helper)
             scope.locals[node.name] = Ref(qualname)
+        elif scope.kind == "class" and any(
+            (dotted(d) or [""])[-1] in _PROPERTIES for d in node.decorator_list
+        ):
+            # `@property def url(self): return ...`: `self.url` is what the method returns
+            self._constant(qualname, Ref(f"{qualname}()"), node.lineno)
         args = node.args
         params = tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
         if args.vararg:
@@ -1190,6 +1195,9 @@ def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast
     named = frozenset(k.arg for k in keywords if k.arg is not None)
     return looks_like_a_request(qual.rpartition(".")[2], named, verb)
 
+
+#: Decorators making a method read as an attribute.
+_PROPERTIES = frozenset({"property", "cached_property"})
 
 #: The prefix of a pytest fixture's name as a value: ``Obj("@fixture.grpc_stub")`` is
 #: what a test parameter ``grpc_stub`` holds, ``@fixture.grpc_stub()`` what the fixture gives.

@@ -616,6 +616,9 @@ def _whole_path_is_param(url: Value) -> bool:
     right after the base, standing for the whole path; not ``f"{base}/users/{user_id}"``."""
     if isinstance(url, Param):
         return True
+    if isinstance(url, Join):
+        # `urljoin(self.url, method)`: the base is the client's; the joined part is the path
+        return isinstance(url.url, Param)
     if not isinstance(url, Concat):
         return False
     for part in url.parts:
@@ -645,7 +648,7 @@ def _rendered_path_is_param(url: Rendered) -> bool:
 
 
 #: Path segments that say which API, not which resource: ``api/``, ``v3/``, ``rest/``.
-_API_PREFIX = re.compile(r"(?:api|rest|v\d+(?:\.\d+)?)/", re.IGNORECASE)
+_API_PREFIX = re.compile(r"(?:api|rest|v?\d+(?:\.\d+)?)/", re.IGNORECASE)
 
 
 def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:

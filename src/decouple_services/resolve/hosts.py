@@ -51,6 +51,10 @@ def split_url(text: str, *, grpc: bool = False) -> Target:
 
 
 _PORT_THEN_PLACEHOLDER = re.compile(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}(?=\{)")
+#: ``{tenant}.api.example.com``: run-time labels in front of a fixed domain.
+_PUBLIC_UNDER_PLACEHOLDER = re.compile(
+    r"(?:\{[^{}]*\}[A-Za-z0-9\-]*\.)+((?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,})"
+)
 
 
 def _hostport(hostport: str, path: str) -> Target:
@@ -58,6 +62,11 @@ def _hostport(hostport: str, path: str) -> Target:
         # `f"{BASE}{request.path}"` with BASE = "http://users:8000": after an explicit port,
         # a run-time part can only be the path.
         after_port = _PORT_THEN_PLACEHOLDER.match(hostport)
+        public = _PUBLIC_UNDER_PLACEHOLDER.fullmatch(hostport)
+        if after_port is None and public is not None and not _may_be_internal(public.group(1)):
+            # `https://{key}.rest.akismet.com/1.1/`: a run-time subdomain of a public domain
+            # is still that domain's
+            return Target(public.group(1).lower(), None, path)
         if after_port is None:
             return Target(None, None, path, dynamic_host=True)
         rest = hostport[after_port.end() :]

@@ -60,3 +60,19 @@ def test_a_public_name_never_matches_a_service_by_its_first_label(host: str, cal
 def test_infrastructure_declared_as_an_image_follows_the_same_rule(host: str, callee: str) -> None:
     hosts = HostMap([Service("web", "web")], {"redis": "redis:7"})
     assert hosts.callee(split_url(f"http://{host}:6379/")).name == callee
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://{key}.rest.akismet.com/1.1/verify", "rest.akismet.com"),
+        ("https://{tenant}.{region}.api.example.org/v1", "api.example.org"),
+    ],
+)
+def test_a_run_time_subdomain_of_a_public_domain_is_that_domain(url: str, host: str) -> None:
+    target = split_url(url)
+    assert (target.host, target.dynamic_host) == (host, False)
+
+
+def test_a_run_time_name_in_a_cluster_domain_stays_unknown() -> None:
+    assert split_url("http://{svc}.default.svc.cluster.local/x").dynamic_host
