@@ -419,7 +419,13 @@ def _producers(
     return tuple(out)
 
 
-_FLASK_APP = re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE)
+_DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
+#: The application object next to a handler, which generated consumers hand events to.
+_APP_OBJECT = {
+    "flask": re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE),
+    "fastapi": re.compile(rb"^(\w+)\s*=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE),
+    "starlette": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Starlette\(", re.MULTILINE),
+}
 
 
 def _consumers(
@@ -443,8 +449,8 @@ def _consumers(
                 else endpoint.handler.rpartition(".")[2]
             )
             app_object = None
-            if endpoint.framework == "flask":
-                found = _FLASK_APP.search(read(endpoint.file) or b"")
+            if endpoint.framework in _APP_OBJECT:
+                found = _APP_OBJECT[endpoint.framework].search(read(endpoint.file) or b"")
                 app_object = found.group(1).decode() if found else None
             handler = HandlerRef(endpoint, module, attribute, app_object)
         else:
@@ -456,6 +462,11 @@ def _consumers(
         else:
             folder = _join(layout.import_root, CONSUMER_PACKAGE)
             module_name = f"{CONSUMER_PACKAGE}.{slug}"
+        extra: dict[str, object] = {}
+        if endpoint is not None and endpoint.framework == "django":
+            found = _DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
+            if found:
+                extra["django_settings_module"] = found.group(1).decode()
         out.append(
             ConsumerSpec(
                 topic=topic,
@@ -467,6 +478,7 @@ def _consumers(
                 handler=handler,
                 test_path=_join(layout.import_root, "tests", f"test_{slug}_consumer.py"),
                 import_root=layout.import_root,
+                extra=extra,
             )
         )
     return tuple(out)
@@ -485,10 +497,12 @@ def _service_layout(service: str, result: ScanResult, module_of: ModuleOf) -> La
     return Layout(root or ".", None, "")
 
 
+#: The generated runtime sends and consumes with confluent-kafka whatever the client
+#: option says: one client per service, whose enqueue blocks neither threads nor loops.
 _REQUIREMENT = {
-    "kafka-python": "kafka-python",
+    "kafka-python": "confluent-kafka",
     "confluent-kafka": "confluent-kafka",
-    ASYNC_CLIENT: "aiokafka",
+    ASYNC_CLIENT: "confluent-kafka",
 }
 
 

@@ -205,6 +205,12 @@ def _generated(
     from decouple_services.migrate import generate
 
     wanted: list[tuple[str, str, bool]] = []
+    # One runtime per service package, shared by its producer and consumers.
+    runtimes = {generate.runtime_location(p.module, p.path, 1)[0] for p in plan.producers}
+    runtimes |= {generate.consumer_runtime(c)[0] for c in plan.consumers}
+    runtime = generate.render_runtime() if runtimes else ""
+    for path in sorted(runtimes):
+        wanted.append((path, runtime, False))
     for producer in plan.producers:
         wanted.append((producer.path, generate.render_producer(producer), False))
     packages: set[str] = set()
@@ -250,6 +256,12 @@ def _generated(
                     if generate.provenance_of(current)
                     else "not written by decouple"
                 )
+                ours, theirs = (
+                    generate.runtime_version_of(text),
+                    generate.runtime_version_of(current),
+                )
+                if ours is not None and ours != theirs:
+                    why += f"; runtime {ours} is available, this one is {theirs or 'unversioned'}"
                 kept.append((path, f"{why}; left as it is (delete it to regenerate)"))
                 continue
         changes.append(FileChange(path, old, new, "generated", executable=executable))
