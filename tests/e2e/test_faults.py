@@ -88,7 +88,14 @@ def test_sigterm_finishes_the_current_event_commits_it_and_exits(
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], "kafka-python", partitions=1)
     callee = start_consumer(
-        broker, tmp_path, "mailer", topic, "kafka-python", "app", E2E_HANDLER_DELAY_S="0.2"
+        broker,
+        tmp_path,
+        "mailer",
+        topic,
+        "kafka-python",
+        "app",
+        E2E_HANDLER_DELAY_S="0.2",
+        DECOUPLE_IDEMPOTENCY_DB="memory",
     )
     try:
         _send(broker, tmp_path, topic.name, range(10))
@@ -116,10 +123,11 @@ def test_events_delivered_again_after_a_restart(
 ) -> None:
     """Events delivered again (a new consumer group reads the topic from the start, as
     after an offset reset or a commit lost in a crash) are skipped when the idempotency
-    store persists; the in-memory default forgets them when the process restarts."""
+    store persists; the in-memory one forgets them when the process restarts."""
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
-    env = {"DECOUPLE_IDEMPOTENCY_DB": str(tmp_path / "handled.sqlite")} if store == "sqlite" else {}
+    database = str(tmp_path / "handled.sqlite") if store == "sqlite" else "memory"
+    env = {"DECOUPLE_IDEMPOTENCY_DB": database}
     callee = start_consumer(broker, tmp_path, "mailer", topic, "confluent-kafka", "app", **env)
     try:
         _send(broker, tmp_path, topic.name, range(3))
