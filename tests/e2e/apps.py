@@ -180,6 +180,11 @@ def cancel(topic, order_id, payload):
     decouple_producer.send_event(topic, payload, path_params={"order_id": order_id})
 
 
+def post_entry(topic, account_id, payload):
+    # was: requests.post(f"{LEDGER}/accounts/{account_id}/entries", json=payload)
+    decouple_producer.send_event(topic, payload, path_params={"account_id": account_id})
+
+
 async def notify_async(topic, payload, request_id):
     # was: await client.post(url, json=payload, headers={"X-Request-Id": request_id})
     await decouple_producer.send_event_async(
