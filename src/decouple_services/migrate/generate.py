@@ -58,13 +58,14 @@ __all__ = [
 ]
 
 #: Frameworks whose handlers a generated consumer can call (``Endpoint.framework``).
-FRAMEWORKS = ("flask", "fastapi", "django", "starlette", "grpc")
+FRAMEWORKS = ("flask", "fastapi", "django", "aiohttp", "starlette", "grpc")
 #: How the runtime hands events to each framework's application.
 _KINDS = {
     "flask": "wsgi",
     "django": "django",
     "fastapi": "asgi",
     "starlette": "asgi",
+    "aiohttp": "aiohttp",
     "grpc": "grpc",
 }
 
@@ -303,7 +304,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
     path_params = tuple(topic.path_params) or tuple(_PATH_PARAM_RE.findall(path))
     target = ""
     todo = "no handler was found for these events"
-    if handler is not None and kind in ("wsgi", "asgi"):
+    if handler is not None and kind in ("wsgi", "asgi", "aiohttp"):
         # The application object, so events cross the same stack a request does.
         target = f"{handler.module}:{handler.app_object or 'app'}"
     elif handler is not None and kind == "grpc":

@@ -425,6 +425,7 @@ _APP_OBJECT = {
     "flask": re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE),
     "fastapi": re.compile(rb"^(\w+)\s*=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE),
     "starlette": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Starlette\(", re.MULTILINE),
+    "aiohttp": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Application\(", re.MULTILINE),
 }
 
 
