@@ -306,7 +306,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
     todo = "no handler was found for these events"
     if handler is not None and kind in ("wsgi", "asgi", "aiohttp"):
         # The application object, so events cross the same stack a request does.
-        target = f"{handler.module}:{handler.app_object or 'app'}"
+        target = f"{handler.app_module or handler.module}:{handler.app_object or 'app'}"
     elif handler is not None and kind == "grpc":
         target = f"{handler.module}:{handler.attribute.rpartition('.')[0]}"
     elif handler is not None and kind == "none":
@@ -680,9 +680,9 @@ def attribute_name(path_param: str) -> str:
 
 
 def _body_hash(body: str) -> str:
-    """The hash of Python code's syntax tree (docstrings with their lines stripped), so
-    the repository's formatter (ruff, black, isort's line wrapping) is not an edit; of the
-    text, line endings and trailing blanks aside, for anything else."""
+    """The hash of Python code's syntax tree (docstrings with their lines stripped) and
+    comments, so the repository's formatter (ruff, black, isort's line wrapping) is not an
+    edit; of the text, line endings and trailing blanks aside, for anything else."""
     try:
         tree = ast.parse(body)
     except (SyntaxError, ValueError):
@@ -697,7 +697,20 @@ def _body_hash(body: str) -> str:
             ):
                 lines = first.value.value.strip().splitlines()
                 first.value.value = "\n".join(line.strip() for line in lines)
-    return hashlib.sha256(ast.dump(tree).encode("utf-8")).hexdigest()
+    # Comments are the user's too: a formatter moves them and pads their "#", no more.
+    comments = [c.lstrip("#").strip() for c in _comments(body)]
+    return hashlib.sha256("\n".join([ast.dump(tree), *comments]).encode("utf-8")).hexdigest()
+
+
+def _comments(body: str) -> list[str]:
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(body).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return [line.strip() for line in body.splitlines() if line.strip().startswith("#")]
+    return [token.string for token in tokens if token.type == tokenize.COMMENT]
 
 
 def _text_hash(body: str) -> str:

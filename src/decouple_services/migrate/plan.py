@@ -429,6 +429,26 @@ _APP_OBJECT = {
 }
 
 
+#: Where a service makes its application when the handler's module only holds routes.
+_APP_FILES = ("main.py", "app.py", "application.py", "server.py", "asgi.py", "wsgi.py")
+
+
+def _application(
+    endpoint: Endpoint, read: ReadFile, module_of: ModuleOf
+) -> tuple[str | None, str | None]:
+    """``(module, attribute)`` of the application object serving ``endpoint``: in the
+    handler's own file, else in a file next to it that makes one."""
+    pattern = _APP_OBJECT.get(endpoint.framework or "")
+    if pattern is None:
+        return None, None
+    folder = posixpath.dirname(endpoint.file)
+    for path in (endpoint.file, *(_join(folder, name) for name in _APP_FILES)):
+        found = pattern.search(read(path) or b"")
+        if found:
+            return module_of(path), found.group(1).decode()
+    return None, None
+
+
 def _consumers(
     topics: Sequence[TopicSpec],
     result: ScanResult,
@@ -449,11 +469,14 @@ def _consumers(
                 if endpoint.handler.startswith(module + ".")
                 else endpoint.handler.rpartition(".")[2]
             )
-            app_object = None
-            if endpoint.framework in _APP_OBJECT:
-                found = _APP_OBJECT[endpoint.framework].search(read(endpoint.file) or b"")
-                app_object = found.group(1).decode() if found else None
-            handler = HandlerRef(endpoint, module, attribute, app_object)
+            app_module, app_object = _application(endpoint, read, module_of)
+            handler = HandlerRef(
+                endpoint,
+                module,
+                attribute,
+                app_object,
+                app_module if app_module != module else None,
+            )
         else:
             layout = _service_layout(topic.callee, result, module_of)
         slug = module_slug(topic.name)
