@@ -216,8 +216,9 @@ def run_caller(
     calls: list[list[Any]],
     **env: str,
 ) -> None:
-    """Write the migrated caller with a producer for ``sync_client`` (aiokafka when
-    ``None``) and run ``function`` once per call, in a process of its own."""
+    """Write the migrated caller with its producer (sync sites when ``sync_client`` is
+    given, ``async def`` ones when it is ``None``: the same runtime client either way) and
+    run ``function`` once per call, in a process of its own."""
     root = workdir / f"caller_{next(_names)}"
     spec = ProducerSpec(
         service="shop",
