@@ -15,10 +15,10 @@ import pytest
 
 from decouple_services.migrate import gen_examples
 from decouple_services.migrate.generate import (
+    is_user_edited,
     render_asyncapi,
     render_consumer,
     render_consumer_test,
-    is_user_edited,
     render_producer,
     render_runtime,
     render_topic_script,
