@@ -43,10 +43,12 @@ __all__ = [
     "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
     "asyncapi_applications",
+    "compose_override_path",
     "consumer_runtime",
     "is_user_edited",
     "provenance_of",
     "render_asyncapi",
+    "render_compose_override",
     "render_consumer",
     "render_consumer_test",
     "render_producer",
@@ -248,6 +250,147 @@ def _plain(value: Any) -> bool:
 def asyncapi_applications(topics: Sequence[TopicSpec]) -> list[str]:
     """The services that send or receive any of ``topics``: one AsyncAPI document each."""
     return sorted({name for t in topics for name in (*t.producers, t.callee)})
+
+
+# -- compose -------------------------------------------------------------------------------
+
+#: The broker a compose override adds: one KRaft node, enough to run the services locally.
+KAFKA_IMAGE = "apache/kafka:3.9.1"
+
+
+def render_compose_override(
+    compose_file: str,
+    compose: Mapping[str, Any],
+    consumers: Sequence[ConsumerSpec],
+    producers: Sequence[str],
+    compose_names: Mapping[str, str],
+    topic_script: str,
+) -> str | None:
+    """A compose file to run over ``compose_file`` (``docker compose -f <it> -f <this>``):
+    a Kafka broker, the topic script run once, one container per consumer built as its
+    service is, and ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is
+    the parsed ``compose_file``; ``compose_names`` maps decouple's service names to its
+    services. ``None`` when none of the services is in it."""
+    import posixpath
+
+    import yaml
+
+    services = compose.get("services") if isinstance(compose.get("services"), Mapping) else {}
+    assert isinstance(services, Mapping)
+    wanted = [c for c in consumers if compose_names.get(c.service) in services]
+    senders = [compose_names[p] for p in producers if compose_names.get(p) in services]
+    if not wanted and not senders:
+        return None
+    base = posixpath.basename(compose_file)
+    folder = posixpath.dirname(compose_file)
+    networks = sorted(
+        {
+            str(name)
+            for service in {*senders, *(compose_names[c.service] for c in wanted)}
+            for name in _networks(services[service])
+        }
+    )
+    bootstrap = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    out: dict[str, Any] = {
+        "kafka": {
+            "image": KAFKA_IMAGE,
+            "environment": {
+                "KAFKA_NODE_ID": "1",
+                "KAFKA_PROCESS_ROLES": "broker,controller",
+                "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+                "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092",
+                "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
+                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+                "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+            },
+            "healthcheck": {
+                "test": [
+                    "CMD-SHELL",
+                    "/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --list",
+                ],
+                "interval": "5s",
+                "retries": 20,
+            },
+        }
+    }
+    if networks:
+        out["kafka"]["networks"] = networks
+    # The topic script needs confluent-kafka: any image the migration gave it will do.
+    runner = compose_names[wanted[0].service] if wanted else senders[0]
+    script_folder = posixpath.relpath(posixpath.dirname(topic_script) or ".", folder or ".")
+    out["kafka-topics"] = {
+        "extends": {"file": base, "service": runner},
+        **_reset_instance(),
+        "command": ["python", f"/decouple/{posixpath.basename(topic_script)}"],
+        "volumes": [
+            f"{script_folder if script_folder.startswith('.') else './' + script_folder}:/decouple:ro"
+        ],
+        "environment": {**bootstrap, "KAFKA_REPLICATION_FACTOR": "1"},
+        "depends_on": {"kafka": {"condition": "service_healthy"}},
+        "restart": "no",
+    }
+    ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
+    for consumer in sorted(wanted, key=lambda c: c.module):
+        name = f"{compose_names[consumer.service]}-{consumer.module.rpartition('.')[2]}"
+        out[re.sub(r"[^a-z0-9_-]", "-", name.lower())] = {
+            "extends": {"file": base, "service": compose_names[consumer.service]},
+            **_reset_instance(),
+            "command": ["python", "-m", consumer.module],
+            "environment": bootstrap,
+            "depends_on": ready,
+            "restart": "unless-stopped",
+        }
+    for sender in sorted(set(senders)):
+        out[sender] = {"environment": bootstrap, "depends_on": ready}
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    Dumper.add_representer(
+        _Reset, lambda dumper, data: dumper.represent_scalar("!reset", data.value, style="")
+    )
+    Dumper.add_representer(
+        _ResetList, lambda dumper, data: dumper.represent_sequence("!reset", [], flow_style=True)
+    )
+    override = posixpath.basename(compose_override_path(compose_file))
+    body = (
+        f"# Run over {base}: docker compose -f {base} -f {override} up\n"
+        "# Consumers are built as their services are and run `python -m`: the image must hold\n"
+        "# the service's package where its working directory can import it.\n"
+        + yaml.dump({"services": out}, Dumper=Dumper, sort_keys=False, width=100)
+    )
+    return _with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
+
+
+def compose_override_path(compose_file: str) -> str:
+    """``docker-compose.decouple.yml`` next to ``docker-compose.yml``."""
+    return compose_file.rsplit(".", 1)[0] + ".decouple.yml"
+
+
+class _Reset(str):
+    value = ""  # compose ignores what follows !reset: the key is dropped
+
+
+class _ResetList(list[Any]):
+    pass
+
+
+def _reset_instance() -> dict[str, Any]:
+    """What a container made from another service must not inherit (compose's ``!reset``)."""
+    null = _Reset()
+    return {"container_name": null, "hostname": null, "ports": _ResetList()}
+
+
+def _networks(service: Any) -> list[Any]:
+    networks = service.get("networks") if isinstance(service, Mapping) else None
+    if isinstance(networks, Mapping):
+        return list(networks)
+    return list(networks) if isinstance(networks, list) else []
 
 
 # -- sample payloads -----------------------------------------------------------------------

@@ -7,7 +7,8 @@ or a git branch.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -111,7 +112,7 @@ def migrate_scanned(
                 for p in plan.sites
             ),
         )
-    generated, kept = _generated(plan, read)
+    generated, kept = _generated(plan, read, result)
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
@@ -200,7 +201,7 @@ def _reader(root: Path) -> Callable[[str], bytes | None]:
 
 
 def _generated(
-    plan: MigrationPlan, read: Callable[[str], bytes | None]
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
 ) -> tuple[list[FileChange], list[tuple[str, str]]]:
     from decouple_services.migrate import generate
 
@@ -241,6 +242,8 @@ def _generated(
         wanted.append(
             (plan.topic_script_path, generate.render_topic_script(plan.topics, client=client), True)
         )
+    if plan.topics:
+        wanted.extend(_compose_override(plan, read, result))
     changes: list[FileChange] = []
     kept: list[tuple[str, str]] = []
     for path, text, executable in wanted:
@@ -266,6 +269,52 @@ def _generated(
                 continue
         changes.append(FileChange(path, old, new, "generated", executable=executable))
     return changes, kept
+
+
+_COMPOSE_EVIDENCE = re.compile(r"^(\S*(?:docker-)?compose[^/:]*\.ya?ml):\d+ ")
+
+
+def _compose_override(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> list[tuple[str, str, bool]]:
+    """``<compose>.decouple.yml`` next to the compose file the services were found in,
+    when there is one: the broker and the consumer processes, without editing it."""
+    import yaml
+
+    from decouple_services.migrate import generate
+
+    files = Counter(
+        found.group(1)
+        for service in result.services
+        for evidence in service.evidence
+        if (found := _COMPOSE_EVIDENCE.match(evidence))
+    )
+    if not files:
+        return []
+    compose_file = files.most_common(1)[0][0]
+    try:
+        compose = yaml.safe_load(read(compose_file) or b"")
+    except yaml.YAMLError:
+        return []
+    if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict):
+        return []
+    names: dict[str, str] = {}
+    for service in result.services:
+        for candidate in (service.name, *service.aliases):
+            if candidate in compose["services"]:
+                names[service.name] = candidate
+                break
+    text = generate.render_compose_override(
+        compose_file,
+        compose,
+        plan.consumers,
+        [p.service for p in plan.producers],
+        names,
+        plan.topic_script_path,
+    )
+    if text is None:
+        return []
+    return [(generate.compose_override_path(compose_file), text, False)]
 
 
 def _dependencies(

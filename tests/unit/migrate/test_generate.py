@@ -370,3 +370,52 @@ def test_the_generated_consumer_tests_pass_without_a_broker(tmp_path: Path) -> N
         bool(generate._consumer_context(s)["target"]) for s in gen_examples.CONSUMERS.values()
     )
     assert f"{len(tests) + with_target} passed" in result.stdout
+
+
+# -- compose -------------------------------------------------------------------------------
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """Reads compose's ``!reset`` tag as the marker it is."""
+
+
+_ComposeLoader.add_multi_constructor("!reset", lambda loader, suffix, node: "<reset>")
+
+
+def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_consumer() -> None:
+    compose = {
+        "services": {
+            "emails": {"build": "./services/emails", "networks": ["shop"], "ports": ["1:1"]},
+            "shop-orders": {"build": "./services/orders", "networks": {"shop": {}}},
+            "postgres": {"image": "postgres"},
+        }
+    }
+    consumers = [gen_examples.CONSUMERS["flask"], gen_examples.CONSUMERS["django"]]
+    text = generate.render_compose_override(
+        "deploy/docker-compose.yml",
+        compose,
+        consumers,
+        ["orders", "frontend"],
+        {"emails": "emails", "orders": "shop-orders"},
+        "decouple/create_topics.py",
+    )
+    assert text is not None and not is_user_edited(text)
+    assert "docker compose -f docker-compose.yml -f docker-compose.decouple.yml up" in text
+    services = yaml.load(text, Loader=_ComposeLoader)["services"]
+    # users is not in this compose file, frontend neither: left out.
+    assert set(services) == {"kafka", "kafka-topics", "emails-emails_send", "shop-orders"}
+    assert services["kafka"]["networks"] == ["shop"]
+    consumer = services["emails-emails_send"]
+    assert consumer["extends"] == {"file": "docker-compose.yml", "service": "emails"}
+    assert consumer["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
+    assert consumer["ports"] == consumer["container_name"] == "<reset>"
+    assert consumer["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    topics = services["kafka-topics"]
+    assert topics["volumes"] == ["../decouple:/decouple:ro"]
+    assert topics["command"] == ["python", "/decouple/create_topics.py"]
+    ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
+    assert services["shop-orders"] == {
+        "environment": {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"},
+        "depends_on": ready,
+    }
+    assert generate.render_compose_override("c.yml", compose, [], ["x"], {}, "t.py") is None
