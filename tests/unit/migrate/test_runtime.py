@@ -226,6 +226,27 @@ def test_a_starlette_app_gets_its_lifespan_state_in_each_request(
     assert received == [("3", {"kind": "x"}, "req-7", "connected")]
 
 
+def test_an_asgi_app_without_a_lifespan_is_served_all_the_same(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bare_asgi.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        raise RuntimeError('no lifespan here')\n"
+        "    await receive()\n"
+        "    await send({'type': 'http.response.start', 'status': 204, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b''})\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, "bare_asgi:app", "asgi", "/")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {}).status == 204
+    finally:
+        app.close()
+
+
 # -- Django ----------------------------------------------------------------------------------
 
 
