@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .apps import MAILER_SEND, Callee, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, wait_for
+from .harness import Broker, read_records, rewind_group, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -121,9 +121,9 @@ def test_sigterm_finishes_the_current_event_commits_it_and_exits(
 def test_events_delivered_again_after_a_restart(
     broker: Broker, tmp_path: Path, store: str, handled_twice: bool
 ) -> None:
-    """Events delivered again (a new consumer group reads the topic from the start, as
-    after an offset reset or a commit lost in a crash) are skipped when the idempotency
-    store persists; the in-memory one forgets them when the process restarts."""
+    """Events delivered again (the group's offsets reset to the start, as an operator does
+    or as a commit lost in a crash does) are skipped when the idempotency store persists;
+    the in-memory one forgets them when the process restarts."""
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
     database = str(tmp_path / "handled.sqlite") if store == "sqlite" else "memory"
@@ -134,7 +134,7 @@ def test_events_delivered_again_after_a_restart(
         _wait_handled(callee, range(3))
         assert callee.consumer.terminate() == 0
 
-        callee.consumer.env["DECOUPLE_CONSUMER_GROUP"] = f"{topic.name}.replay"
+        rewind_group(broker, f"mailer.{topic.name}", topic.name)
         callee.consumer.start()
         _send(broker, tmp_path, topic.name, range(3, 4))
         _wait_handled(callee, range(4))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from .apps import (
+    BILLING_INVOICES,
     BILLING_REFUND,
     LEDGER_ENTRIES,
     MAILER_SEND,
@@ -212,3 +214,41 @@ def test_a_rebalance_in_the_middle_of_a_retry_loses_and_repeats_nothing(
     finally:
         first.consumer.stop()
         second.stop()
+
+
+def test_one_event_reaches_three_consumer_groups_through_three_frameworks(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """One topic, one send; the mailer (Flask), billing (FastAPI) and the ledger (Django)
+    each consume it in a group of its own, and each handler takes from the event's data
+    what it needs (the ledger its path parameter too)."""
+    name = f"shop.order-placed-{time.monotonic_ns()}"
+    topics = [
+        replace(topic_for(endpoint), name=name, dead_letter=f"{name}.dlq", path_params=params)
+        for endpoint, params in (
+            (MAILER_SEND, ()),
+            (BILLING_INVOICES, ()),
+            (LEDGER_ENTRIES, ("account_id",)),
+        )
+    ]
+    create_topics(broker, tmp_path, topics[:1], CLIENT)
+    callees = [
+        start_consumer(broker, tmp_path, topic.callee, topic, CLIENT, "app" if n == 0 else None)
+        for n, topic in enumerate(topics)
+    ]
+    try:
+        placed = {"user_id": 7, "order_id": "o-9", "amount_cents": 1200, "account_id": 3}
+        run_caller(broker, tmp_path, CLIENT, "notify", [[name, placed, "req-1"]])
+        # The three handlers record into one file (it is named after the topic).
+        records = callees[0].records
+        wanted = {"send", "invoices", "invoice-sent", "entries"}
+        wait_for(lambda: {r["endpoint"] for r in read_records(records)} >= wanted, 30, "all")
+        by_endpoint = {r["endpoint"]: r for r in read_records(records)}
+        mail, invoice, entry = (by_endpoint[e] for e in ("send", "invoices", "entries"))
+        assert len(read_records(records)) == 4
+        assert mail == {"endpoint": "send", "body": placed, "request_id": "req-1"}
+        assert invoice["invoice"] == {"order_id": "o-9", "amount_cents": 1200, "currency": "EUR"}
+        assert (entry["account_id"], entry["entry"]) == (3, placed)
+    finally:
+        for callee in callees:
+            callee.consumer.stop()

@@ -544,6 +544,18 @@ def test_backoff_is_exponential_with_full_jitter(
         assert max(delays) > ceiling / 2  # spread out, not a fixed delay
 
 
+def test_one_store_serves_several_consumer_groups_each_seeing_the_event_once(
+    runtime: ModuleType,
+) -> None:
+    store = runtime.MemoryStore()
+    sub = _sub(runtime, "x:y", "function", "/")
+    value = runtime.encode(runtime.make_event("x", "y", {"n": 1}))
+    app = Flaky(failures=0)
+    outcomes = [runtime.handle(value, [], sub, app, store, group) for group in ("a", "b", "a")]
+    assert [o.action for o in outcomes] == ["handled", "handled", "duplicate"]
+    assert app.calls == 2
+
+
 def test_the_sqlite_store_remembers_across_restarts(runtime: ModuleType, tmp_path: Path) -> None:
     path = str(tmp_path / "handled.sqlite")
     store = runtime.SqliteStore(path)
