@@ -262,6 +262,12 @@ def test_a_django_view_gets_the_request_through_middleware_and_the_url_resolver(
     app = runtime.application(sub)
     assert _handle(runtime, sub, app, {"amount_cents": 5}, account_id="4").status == 201
     assert _handle(runtime, sub, app, {"amount_cents": "5"}, account_id="4").status == 400
+    # The Host the callers used is one ALLOWED_HOSTS lets in; another is refused.
+    elsewhere = _sub(
+        runtime, "", "django", "/accounts/{account_id}/entries", "account_id",
+        settings="ledger.settings", host="elsewhere",
+    )  # fmt: skip
+    assert _handle(runtime, elsewhere, app, {"amount_cents": 5}, account_id="4").status == 400
     monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", "{}")
     assert _handle(runtime, sub, app, {"amount_cents": 5}, account_id="4").status == 403
     assert _recorded(records) == [
