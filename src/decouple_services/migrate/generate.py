@@ -46,11 +46,13 @@ __all__ = [
     "compose_override_path",
     "consumer_runtime",
     "is_user_edited",
+    "k8s_consumers_path",
     "provenance_of",
     "render_asyncapi",
     "render_compose_override",
     "render_consumer",
     "render_consumer_test",
+    "render_k8s_consumers",
     "render_producer",
     "render_runtime",
     "render_topic_script",
@@ -365,6 +367,73 @@ def render_compose_override(
         + yaml.dump({"services": out}, Dumper=Dumper, sort_keys=False, width=100)
     )
     return _with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
+
+
+def render_k8s_consumers(
+    manifest: str, documents: Sequence[Any], deployment: str, consumers: Sequence[ConsumerSpec]
+) -> str | None:
+    """One Deployment per consumer, made from the service's own Deployment ``deployment``
+    in ``manifest`` (``documents``: its parsed YAML documents): the same image, environment
+    and namespace, ``python -m <consumer>`` as the command, no ports or probes, and labels
+    of its own so the service's Service never routes requests to it. ``None`` when the
+    manifest has no such Deployment."""
+    import copy
+
+    import yaml
+
+    source = next(
+        (
+            d
+            for d in documents
+            if isinstance(d, dict)
+            and d.get("kind") == "Deployment"
+            and (d.get("metadata") or {}).get("name") == deployment
+        ),
+        None,
+    )
+    containers = (((source or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    if source is None or not containers.get("containers"):
+        return None
+    made = []
+    for consumer in sorted(consumers, key=lambda c: c.module):
+        slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
+        name = f"{deployment}-{slug}".strip("-")[:63].rstrip("-")
+        labels = {"app": name, "decouple.consumer-of": deployment}
+        copied = copy.deepcopy(source)
+        copied["metadata"]["name"] = name
+        copied["metadata"]["labels"] = dict(labels)
+        spec = copied["spec"]
+        spec["selector"] = {"matchLabels": {"app": name}}
+        spec["template"].setdefault("metadata", {})["labels"] = dict(labels)
+        container = spec["template"]["spec"]["containers"][0]
+        container.pop("args", None)
+        for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
+            container.pop(key, None)
+        container["command"] = ["python", "-m", consumer.module]
+        env = [e for e in container.get("env") or [] if e.get("name") != "KAFKA_BOOTSTRAP_SERVERS"]
+        container["env"] = [*env, {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"}]
+        made.append(copied)
+    body = (
+        f"# One Deployment per consumer, made from the {deployment} Deployment in "
+        f"{posixpath_basename(manifest)}.\n"
+        "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
+        "# of the services that send.\n" + yaml.safe_dump_all(made, sort_keys=False, width=100)
+    )
+    return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+
+
+def k8s_consumers_path(manifest: str, deployment: str) -> str:
+    """``k8s/users-consumers.decouple.yaml`` next to ``k8s/users.yaml``."""
+    folder = manifest.rpartition("/")[0]
+    return (
+        f"{folder}/{deployment}-consumers.decouple.yaml"
+        if folder
+        else (f"{deployment}-consumers.decouple.yaml")
+    )
+
+
+def posixpath_basename(path: str) -> str:
+    return path.rpartition("/")[2]
 
 
 def compose_override_path(compose_file: str) -> str:

@@ -27,6 +27,7 @@ from decouple_services.migrate.plan import (
     plan_migration,
 )
 from decouple_services.migrate.select import Selection
+from decouple_services.migrate.spec import ConsumerSpec
 
 #: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
 #: then the generated files.
@@ -244,6 +245,7 @@ def _generated(
         )
     if plan.topics:
         wanted.extend(_compose_override(plan, read, result))
+        wanted.extend(_k8s_consumers(plan, read, result))
     changes: list[FileChange] = []
     kept: list[tuple[str, str]] = []
     for path, text, executable in wanted:
@@ -315,6 +317,42 @@ def _compose_override(
     if text is None:
         return []
     return [(generate.compose_override_path(compose_file), text, False)]
+
+
+_DEPLOYMENT_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Deployment (\S+)$")
+
+
+def _k8s_consumers(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> list[tuple[str, str, bool]]:
+    """A manifest of consumer Deployments next to each callee's own Deployment."""
+    import yaml
+
+    from decouple_services.migrate import generate
+
+    by_service: dict[str, list[ConsumerSpec]] = defaultdict(list)
+    for consumer in plan.consumers:
+        by_service[consumer.service].append(consumer)
+    out: list[tuple[str, str, bool]] = []
+    for service in result.services:
+        if service.name not in by_service:
+            continue
+        for evidence in service.evidence:
+            found = _DEPLOYMENT_EVIDENCE.match(evidence)
+            if found is None:
+                continue
+            manifest, deployment = found.groups()
+            try:
+                documents = list(yaml.safe_load_all(read(manifest) or b""))
+            except yaml.YAMLError:
+                continue
+            text = generate.render_k8s_consumers(
+                manifest, documents, deployment, by_service[service.name]
+            )
+            if text is not None:
+                out.append((generate.k8s_consumers_path(manifest, deployment), text, False))
+            break
+    return out
 
 
 def _dependencies(

@@ -419,3 +419,58 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
         "depends_on": ready,
     }
     assert generate.render_compose_override("c.yml", compose, [], ["x"], {}, "t.py") is None
+
+
+def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
+    manifest = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "emails"}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "emails", "namespace": "shop", "labels": {"app": "emails"}},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "emails"}},
+                "template": {
+                    "metadata": {"labels": {"app": "emails"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "emails",
+                                "image": "shop/emails:1",
+                                "args": ["gunicorn", "emails.app:app"],
+                                "ports": [{"containerPort": 5000}],
+                                "readinessProbe": {"httpGet": {"path": "/health"}},
+                                "env": [{"name": "SMTP_HOST", "value": "mail"}],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    ]
+    spec = gen_examples.CONSUMERS["flask"]
+    text = generate.render_k8s_consumers("k8s/emails.yaml", manifest, "emails", [spec])
+    assert text is not None and not is_user_edited(text) and "&id" not in text
+    (deployment,) = yaml.safe_load_all(text)
+    assert deployment["metadata"] == {
+        "name": "emails-emails-send",
+        "namespace": "shop",
+        "labels": {"app": "emails-emails-send", "decouple.consumer-of": "emails"},
+    }
+    # Labels of its own: the emails Service (selector app=emails) never sends it requests.
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-emails-send"}}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-emails-send"
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "shop/emails:1"
+    assert container["command"] == ["python", "-m", spec.module]
+    assert not {"args", "ports", "readinessProbe"} & set(container)
+    assert container["env"] == [
+        {"name": "SMTP_HOST", "value": "mail"},
+        {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
+    ]
+    assert manifest[1]["spec"]["replicas"] == 2 and "args" in str(manifest)  # not modified
+    assert generate.render_k8s_consumers("k8s/emails.yaml", manifest, "other", [spec]) is None
+    assert generate.k8s_consumers_path("k8s/emails.yaml", "emails") == (
+        "k8s/emails-consumers.decouple.yaml"
+    )
