@@ -289,7 +289,7 @@ def _compose_override(
         found.group(1)
         for service in result.services
         for evidence in service.evidence
-        if (found := _COMPOSE_EVIDENCE.match(evidence))
+        if (found := _COMPOSE_EVIDENCE.match(evidence)) and not _ours(found.group(1))
     )
     if not files:
         return []
@@ -319,6 +319,11 @@ def _compose_override(
     return [(generate.compose_override_path(compose_file), text, False)]
 
 
+def _ours(path: str) -> bool:
+    """A deployment file a migration wrote: never the source of another."""
+    return ".decouple." in path.rsplit("/", 1)[-1]
+
+
 _DEPLOYMENT_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Deployment (\S+)$")
 
 
@@ -342,6 +347,8 @@ def _k8s_consumers(
             if found is None:
                 continue
             manifest, deployment = found.groups()
+            if _ours(manifest):
+                continue
             try:
                 documents = list(yaml.safe_load_all(read(manifest) or b""))
             except yaml.YAMLError:
