@@ -173,3 +173,18 @@ def test_idempotence_is_switched_off_from_the_environment(
     producer.send_event("t", {})
     assert len(FakeProducer.made) == 2
     assert FakeProducer.made[-1].config["enable.idempotence"] is False
+
+
+def test_a_report_arriving_after_an_async_caller_gave_up_and_its_loop_closed_is_logged(
+    producer: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The delivery report of an event whose caller timed out comes after ``asyncio.run``
+    closed the loop: it is logged as the failure it is, not raised in the poll thread."""
+    FakeProducer.answer = "never"
+    with pytest.raises(producer.EventNotAccepted):
+        asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=0.05))
+    with pytest.raises(producer.EventNotAccepted):
+        producer.send_event_and_wait("t", {}, timeout=0.05)
+    for record in producer.producer._client.sent:
+        record["on_delivery"]("Local: Message timed out", None)
+    assert caplog.text.count("was not delivered: Local: Message timed out") == 2
