@@ -408,6 +408,30 @@ def test_a_generated_file_someone_edited_is_kept_and_the_summary_says_so(repo: P
     ) in err
 
 
+def test_a_newer_runtime_replaces_an_untouched_one_and_an_edited_one_is_named(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fix to the runtime reaches code generated earlier: the next migration touching the
+    service replaces its runtime, unless someone edited it, which the summary then says."""
+    from decouple_services.migrate import generate
+
+    emails = repo / "services/emails/emails/decouple_runtime.py"
+    orders = repo / "services/orders/orders/decouple_runtime.py"
+    monkeypatch.setattr(generate, "RUNTIME_VERSION", "0")
+    _migrate(repo, select=("cs-9e36f82f",), write=True)
+    assert '__version__ = "0"' in emails.read_text(encoding="utf-8")
+    edited = orders.read_text(encoding="utf-8") + "# patched here\n"
+    orders.write_text(edited, encoding="utf-8")
+    _commit_all(repo)
+
+    monkeypatch.setattr(generate, "RUNTIME_VERSION", "7")
+    status, _diff, err = _migrate(repo, select=("cs-3cefa2af", "cs-9e36f82f"), write=True)
+    assert status == EXIT_OK
+    assert '__version__ = "7"' in emails.read_text(encoding="utf-8")
+    assert orders.read_text(encoding="utf-8") == edited
+    assert "runtime 7 is available, this one is 0" in err
+
+
 def test_a_refused_or_stale_id_named_with_select_exits_1(repo: Path) -> None:
     status, diff, err = _migrate(repo, select=("cs-dffb77b3", "cs-00000000"))
     assert status == EXIT_REFUSED and diff == b""

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from decouple_services.core.model import Endpoint
-from decouple_services.migrate.generate import render_consumer, render_producer, render_topic_script
+from decouple_services.migrate.generate import (
+    render_consumer,
+    render_producer,
+    render_runtime,
+    render_topic_script,
+)
 from decouple_services.migrate.spec import ConsumerSpec, HandlerRef, ProducerSpec, TopicSpec
 
 from .harness import (
@@ -52,6 +57,24 @@ BILLING_REFUND = Endpoint(
     "billing/api.py",
     23,
     "fastapi",
+)
+
+
+LEDGER_ENTRIES = Endpoint(
+    "ledger",
+    "http",
+    "POST",
+    "/accounts/{account_id}/entries",
+    "ledger.views.add_entry",
+    "ledger/views.py",
+    12,
+    "django",
+)
+
+#: The consumers' own credentials: the mailer's auth hook and the ledger's middleware
+#: check them, for events as for requests.
+CREDENTIALS = json.dumps(
+    {"Authorization": "Bearer internal-token", "X-Service-Token": "ledger-token"}
 )
 
 
@@ -108,6 +131,7 @@ def start_consumer(
     assert endpoint is not None
     module, _, attribute = endpoint.handler.rpartition(".")
     slug = topic.name.replace(".", "_").replace("-", "_")
+    extra = {"django_settings_module": f"{service}.settings"} if service == "ledger" else {}
     spec = ConsumerSpec(
         topic=topic,
         service=service,
@@ -118,10 +142,18 @@ def start_consumer(
         handler=HandlerRef(endpoint, module, attribute, app_object),
         test_path=f"{service}/tests/test_consume_{slug}.py",
         import_root=service,
+        extra=extra,
     )
     write(root / service / f"consume_{slug}.py", render_consumer(spec))
+    write(root / service / "decouple_runtime.py", render_runtime())
     records = workdir / f"{slug}.jsonl"
-    process_env = python_env(broker, **FAST_GROUP_ENV, E2E_RECORD_FILE=str(records))
+    process_env = python_env(
+        broker,
+        **FAST_GROUP_ENV,
+        E2E_RECORD_FILE=str(records),
+        DECOUPLE_REQUEST_HEADERS=CREDENTIALS,
+        DECOUPLE_IDEMPOTENCY_DB=str(workdir / f"{slug}.handled.sqlite"),
+    )
     process_env.update(env)
     consumer = ConsumerProcess(spec.module, root, process_env, workdir / f"consumer-{slug}")
     return Callee(consumer.start(), records)
@@ -148,6 +180,11 @@ def cancel(topic, order_id, payload):
     decouple_producer.send_event(topic, payload, path_params={"order_id": order_id})
 
 
+def post_entry(topic, account_id, payload):
+    # was: requests.post(f"{LEDGER}/accounts/{account_id}/entries", json=payload)
+    decouple_producer.send_event(topic, payload, path_params={"account_id": account_id})
+
+
 async def notify_async(topic, payload, request_id):
     # was: await client.post(url, json=payload, headers={"X-Request-Id": request_id})
     await decouple_producer.send_event_async(
@@ -158,7 +195,6 @@ async def notify_async(topic, payload, request_id):
 async def _main_async(calls):
     for call in calls:
         await notify_async(*call)
-    await decouple_producer.close_async()
 
 
 if __name__ == "__main__":
@@ -168,7 +204,7 @@ if __name__ == "__main__":
     else:
         for call in calls:
             globals()[sys.argv[1]](*call)
-    # No explicit flush: the producer module flushes at exit.
+    # No explicit flush: the runtime flushes at exit.
 '''
 
 
@@ -180,8 +216,9 @@ def run_caller(
     calls: list[list[Any]],
     **env: str,
 ) -> None:
-    """Write the migrated caller with a producer for ``sync_client`` (aiokafka when
-    ``None``) and run ``function`` once per call, in a process of its own."""
+    """Write the migrated caller with its producer (sync sites when ``sync_client`` is
+    given, ``async def`` ones when it is ``None``: the same runtime client either way) and
+    run ``function`` once per call, in a process of its own."""
     root = workdir / f"caller_{next(_names)}"
     spec = ProducerSpec(
         service="shop",
@@ -192,5 +229,6 @@ def run_caller(
     )
     write(root / "shop" / "__init__.py", "")
     write(root / "shop" / "decouple_producer.py", render_producer(spec))
+    write(root / "shop" / "decouple_runtime.py", render_runtime())
     write(root / "shop" / "calls.py", CALLER)
     run_python(["-m", "shop.calls", function, json.dumps(calls)], root, python_env(broker, **env))

@@ -247,5 +247,21 @@ def read_topic(broker: Broker, topic: str, count: int, timeout: float = 20) -> l
         consumer.close()
 
 
+def rewind_group(broker: Broker, group: str, topic: str) -> None:
+    """Commit offset 0 on every partition of ``topic`` for ``group`` (whose consumers are
+    stopped): the next consumer of the group reads the topic again from the start."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        offsets = [TopicPartition(topic, partition, 0) for partition in partitions]
+        consumer.commit(offsets=offsets, asynchronous=False)
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], 10)
+        assert all(tp.offset == 0 for tp in committed), committed
+    finally:
+        consumer.close()
+
+
 def iter_lines(text: str) -> Iterator[str]:
     yield from (line for line in text.splitlines() if line.strip())

@@ -1,10 +1,9 @@
-"""Migrated callers send through each producer client; the generated consumer, running as
-``python -m``, hands the callee's real handler exactly what the HTTP call used to send.
+"""Migrated callers send through the generated producer; the generated consumer, running as
+``python -m``, hands each event to the callee's real application, which gives its handler
+exactly what the HTTP call used to send, through its hooks, middleware and validation.
 
-Idempotent producers: kafka-python and confluent-kafka run with the default
-(``KAFKA_ENABLE_IDEMPOTENCE`` unset, so on), which this broker supports for them. aiokafka
-runs with ``KAFKA_ENABLE_IDEMPOTENCE=false``: its idempotent producer does not start against
-this broker (its InitProducerId request fails), so that test says so in its environment.
+The producer is idempotent (``KAFKA_ENABLE_IDEMPOTENCE`` unset, so on), which this broker
+supports for confluent-kafka.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ def canonical(entry: object) -> str:
     return json.dumps(entry, sort_keys=True)
 
 
-def test_kafka_python_sends_reach_the_flask_view_and_bad_events_go_to_the_dead_letter_topic(
+def test_sends_reach_the_flask_view_through_its_auth_hook_and_failures_are_dead_lettered(
     broker: Broker, tmp_path: Path
 ) -> None:
     topic = topic_for(MAILER_SEND)
@@ -67,17 +66,20 @@ def test_kafka_python_sends_reach_the_flask_view_and_bad_events_go_to_the_dead_l
         )
         dead = read_topic(broker, topic.dead_letter, 2)
         by_error = {dict(r.headers)["decouple.error.type"]: dict(r.headers) for r in dead}
-        assert set(by_error) == {b"ValueError", b"PermanentError"}
-        assert by_error[b"ValueError"]["decouple.attempts"] == b"3"  # 1 + DECOUPLE_MAX_RETRIES
+        # The view's exception is the 500 Flask answers: retried, then dead-lettered; the
+        # 400 is final at once.
+        assert set(by_error) == {b"RuntimeError", b"PermanentError"}
+        assert by_error[b"RuntimeError"]["decouple.attempts"] == b"3"  # 1 + DECOUPLE_MAX_RETRIES
+        assert by_error[b"RuntimeError"]["decouple.error.message"].endswith(b"answered 500")
         assert by_error[b"PermanentError"]["decouple.attempts"] == b"1"
-        assert by_error[b"ValueError"]["X-Request-Id"] == b"req-poison"
+        assert by_error[b"RuntimeError"]["X-Request-Id"] == b"req-poison"
         assert callee.consumer.exited() is None, "the consumer goes on after dead-lettering"
         assert len(read_records(callee.records)) == len(payloads)
     finally:
         callee.consumer.stop()
 
 
-def test_confluent_kafka_sends_reach_fastapi_handlers_and_unfit_events_are_dead_lettered(
+def test_fastapi_handlers_get_lifespan_state_middleware_and_validation(
     broker: Broker, tmp_path: Path
 ) -> None:
     invoices = topic_for(BILLING_INVOICES)
@@ -122,26 +124,28 @@ def test_confluent_kafka_sends_reach_fastapi_handlers_and_unfit_events_are_dead_
             )
             == 3
         )
-        # Path parameters arrive converted to the handler's int; the query default applies.
+        # Path parameters arrive converted to the handler's int; the query default applies;
+        # the handler read the state the app's lifespan made and its middleware set.
         assert _bodies(refund_consumer.records, 2) == [
             {"endpoint": "refund", "order_id": 42, "body": {"reason": "damaged"}, "notify": True},
             {"endpoint": "refund", "order_id": 43, "body": {}, "notify": True},
         ]
         (dead,) = read_topic(broker, refunds.dead_letter, 1)
         headers = dict(dead.headers)
+        # FastAPI's validation answered 422: dead-lettered at once.
         assert (headers["decouple.error.type"], headers["decouple.attempts"]) == (
             b"PermanentError",
             b"1",
         )
-        assert json.loads(dead.value)["pathparams"] == {"order_id": "not-a-number"}
+        assert headers["decouple.error.message"].endswith(b"answered 422")
+        # A path parameter is a string attribute of the envelope, never a map.
+        assert json.loads(dead.value)["orderid"] == "not-a-number"
     finally:
         invoice_consumer.consumer.stop()
         refund_consumer.consumer.stop()
 
 
-def test_aiokafka_sends_from_async_code_reach_the_flask_view(
-    broker: Broker, tmp_path: Path
-) -> None:
+def test_sends_from_async_code_reach_the_flask_view(broker: Broker, tmp_path: Path) -> None:
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], "kafka-python")
     callee = start_consumer(broker, tmp_path, "mailer", topic, "confluent-kafka", app_object="app")
@@ -155,8 +159,6 @@ def test_aiokafka_sends_from_async_code_reach_the_flask_view(
             None,
             "async",
             [[topic.name, payload, f"async-{n}"] for n, payload in enumerate(payloads)],
-            # aiokafka's idempotent producer cannot start against this broker.
-            KAFKA_ENABLE_IDEMPOTENCE="false",
         )
         assert _bodies(callee.records, 4) == sorted(
             (

@@ -22,6 +22,7 @@ import pytest
 
 from decouple_services.migrate.generate import provenance_of
 
+from .apps import CREDENTIALS
 from .harness import (
     FAST_GROUP_ENV,
     FIXTURES,
@@ -102,7 +103,12 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
             match = _RUN_LINE.search(path.read_text(encoding="utf-8"))
             assert match is not None, path
             import_root, module = match.groups()
-            env = python_env(broker, **FAST_GROUP_ENV, E2E_RECORD_FILE=str(records))
+            env = python_env(
+                broker,
+                **FAST_GROUP_ENV,
+                E2E_RECORD_FILE=str(records),
+                DECOUPLE_REQUEST_HEADERS=CREDENTIALS,
+            )
             log = tmp_path / f"consumer-{module}"
             consumers.append(ConsumerProcess(module, repo / import_root, env, log).start())
         assert len(consumers) == 2
@@ -119,8 +125,7 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
                 "import asyncio; from shop.orders import cancel; asyncio.run(cancel(5, 'late'))",
             ],
             shop,
-            # aiokafka's idempotent producer cannot start against this broker.
-            python_env(broker, KAFKA_ENABLE_IDEMPOTENCE="false"),
+            python_env(broker),
         )
 
         handled = wait_for(

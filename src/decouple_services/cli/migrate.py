@@ -58,8 +58,8 @@ def migrate(
         SyncClient | None,
         typer.Option(
             "--client",
-            help="Kafka library for synchronous call sites (async def sites use aiokafka); "
-            "default kafka-python, or [tool.decouple.migrate] client.",
+            help="Accepted for compatibility: generated code sends and consumes with "
+            "confluent-kafka whatever it says.",
         ),
     ] = None,
     topic_template: Annotated[

@@ -30,7 +30,6 @@ from decouple_services import __version__
 from decouple_services.core.text import printable, printable_lines
 from decouple_services.migrate.naming import consumer_group
 from decouple_services.migrate.spec import (
-    ASYNC_CLIENT,
     SYNC_CLIENTS,
     ConsumerSpec,
     ProducerSpec,
@@ -44,18 +43,40 @@ __all__ = [
     "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
     "asyncapi_applications",
+    "compose_override_path",
+    "consumer_runtime",
     "is_user_edited",
+    "k8s_consumers_path",
     "provenance_of",
     "render_asyncapi",
+    "render_compose_override",
     "render_consumer",
     "render_consumer_test",
+    "render_k8s_consumers",
     "render_producer",
+    "render_runtime",
     "render_topic_script",
+    "runtime_location",
+    "runtime_version_of",
     "sample_payload",
 ]
 
 #: Frameworks whose handlers a generated consumer can call (``Endpoint.framework``).
 FRAMEWORKS = ("flask", "fastapi", "django", "aiohttp", "starlette", "grpc")
+#: How the runtime hands events to each framework's application.
+_KINDS = {
+    "flask": "wsgi",
+    "django": "django",
+    "fastapi": "asgi",
+    "starlette": "asgi",
+    "aiohttp": "aiohttp",
+    "grpc": "grpc",
+}
+
+#: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
+#: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
+RUNTIME_VERSION = "1"
+RUNTIME_MODULE = "decouple_runtime"
 
 _MARKER = "decouple:generated sha256="
 _MARKER_RE = re.compile(r"^#\s*decouple:generated sha256=([0-9a-f]{64})\s*$")
@@ -94,7 +115,38 @@ def is_user_edited(text: str) -> bool:
     if provenance is None:
         return True
     _, _, body = text.partition(f"{_MARKER}{provenance[1]}")
-    return _body_hash(body.partition("\n")[2]) != provenance[1]
+    body = body.partition("\n")[2]
+    return provenance[1] not in (_body_hash(body), _text_hash(body))
+
+
+def runtime_version_of(text: str) -> str | None:
+    """The ``__version__`` of a ``decouple_runtime.py``, ``None`` when it states none."""
+    found = re.search(r'^__version__ = "([^"]*)"', text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def runtime_location(module: str, path: str, depth: int) -> tuple[str, str]:
+    """``(path, module)`` of the runtime a generated module imports: in the package
+    ``depth`` levels above it (1 for a producer, 2 for a consumer in its package)."""
+    package = module.split(".")[:-depth]
+    folder = path.split("/")[:-depth]
+    return (
+        "/".join([*folder, f"{RUNTIME_MODULE}.py"]),
+        ".".join([*package, RUNTIME_MODULE]),
+    )
+
+
+def consumer_runtime(spec: ConsumerSpec) -> tuple[str, str]:
+    """``(path, module)`` of the runtime a consumer imports: in its service's package,
+    above the consumers' own package when it has one."""
+    depth = 2 if spec.module.split(".")[-2:-1] == ["decouple_consumers"] else 1
+    return runtime_location(spec.module, spec.path, depth)
+
+
+def render_runtime() -> str:
+    """The runtime every generated producer and consumer of a service imports."""
+    body = _render("runtime.py.j2", runtime_version=RUNTIME_VERSION)
+    return _python_file(body, f"Kafka runtime {RUNTIME_VERSION} of the migrated calls", "")
 
 
 def render_producer(spec: ProducerSpec) -> str:
@@ -103,13 +155,12 @@ def render_producer(spec: ProducerSpec) -> str:
         raise ValueError(f"unknown sync client {spec.sync_client!r}: use one of {SYNC_CLIENTS}")
     if spec.sync_client is None and not spec.needs_async:
         raise ValueError(f"producer for {spec.service} has neither a sync client nor async sites")
-    clients = [c for c in (spec.sync_client, ASYNC_CLIENT if spec.needs_async else None) if c]
+    # Whatever the sites, the runtime sends through one confluent-kafka client: its
+    # enqueue never blocks a thread or an event loop, so one client serves both.
     body = _render(
         "producer.py.j2",
         service=spec.service,
-        sync_client=spec.sync_client,
-        needs_async=spec.needs_async,
-        clients=" and ".join(clients),
+        runtime_module=runtime_location(spec.module, spec.path, 1)[1],
         event_types=sorted({(t.name, t.event_type) for t in spec.topics}),
     )
     return _python_file(body, f"Kafka producer for the {spec.service} service", spec.path)
@@ -124,7 +175,7 @@ def render_consumer(spec: ConsumerSpec) -> str:
 def render_consumer_test(spec: ConsumerSpec) -> str:
     """Broker-free tests of the generated consumer, for the callee's test suite."""
     context = _consumer_context(spec)
-    context["sample"] = _py_value(sample_payload(spec.topic.payload_schema))
+    context["sample"] = _py_block(sample_payload(spec.topic.payload_schema), len("DATA = "))
     context["sample_path_params"] = _py_value({name: "1" for name in context["path_params"]})
     body = _render("consumer_test.py.j2", **context)
     return _python_file(body, f"tests of the {spec.topic.name} consumer", spec.test_path)
@@ -172,6 +223,20 @@ def render_asyncapi(
         def ignore_aliases(self, data: Any) -> bool:
             return True
 
+    def mapping(dumper: yaml.SafeDumper, data: Mapping[Any, Any]) -> Any:
+        # A short mapping of plain values on one line ({type: string, const: '1.0'}):
+        # the document stays as readable and takes a third of the lines.
+        flow = len(data) <= 5 and all(_plain(v) for v in data.values())
+        flow = flow and sum(len(str(k)) + len(str(v)) + 4 for k, v in data.items()) <= 76
+        return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flow)
+
+    def sequence(dumper: yaml.SafeDumper, data: list[Any]) -> Any:
+        flow = all(_plain(v) for v in data) and sum(len(str(v)) + 2 for v in data) <= 60
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+    Dumper.add_representer(dict, mapping)
+    Dumper.add_representer(list, sequence)
+
     document = _asyncapi_document(ordered, title, application)
     body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
     what = "AsyncAPI 3.0 document of the migrated calls' topics"
@@ -180,9 +245,221 @@ def render_asyncapi(
     return _with_header(body, what)
 
 
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
 def asyncapi_applications(topics: Sequence[TopicSpec]) -> list[str]:
     """The services that send or receive any of ``topics``: one AsyncAPI document each."""
     return sorted({name for t in topics for name in (*t.producers, t.callee)})
+
+
+# -- compose -------------------------------------------------------------------------------
+
+#: The broker a compose override adds: one KRaft node, enough to run the services locally.
+KAFKA_IMAGE = "apache/kafka:3.9.1"
+
+
+def render_compose_override(
+    compose_file: str,
+    compose: Mapping[str, Any],
+    consumers: Sequence[ConsumerSpec],
+    producers: Sequence[str],
+    compose_names: Mapping[str, str],
+    topic_script: str,
+) -> str | None:
+    """A compose file to run over ``compose_file`` (``docker compose -f <it> -f <this>``):
+    a Kafka broker, the topic script run once, one container per consumer built as its
+    service is, and ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is
+    the parsed ``compose_file``; ``compose_names`` maps decouple's service names to its
+    services. ``None`` when none of the services is in it."""
+    import posixpath
+
+    import yaml
+
+    services = compose.get("services") if isinstance(compose.get("services"), Mapping) else {}
+    assert isinstance(services, Mapping)
+    wanted = [c for c in consumers if compose_names.get(c.service) in services]
+    senders = [compose_names[p] for p in producers if compose_names.get(p) in services]
+    if not wanted and not senders:
+        return None
+    base = posixpath.basename(compose_file)
+    folder = posixpath.dirname(compose_file)
+    networks = sorted(
+        {
+            str(name)
+            for service in {*senders, *(compose_names[c.service] for c in wanted)}
+            for name in _networks(services[service])
+        }
+    )
+    bootstrap = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    out: dict[str, Any] = {
+        "kafka": {
+            "image": KAFKA_IMAGE,
+            "environment": {
+                "KAFKA_NODE_ID": "1",
+                "KAFKA_PROCESS_ROLES": "broker,controller",
+                "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+                "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092",
+                "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
+                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+                "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+            },
+            "healthcheck": {
+                "test": [
+                    "CMD-SHELL",
+                    "/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --list",
+                ],
+                "interval": "5s",
+                "retries": 20,
+            },
+        }
+    }
+    if networks:
+        out["kafka"]["networks"] = networks
+    # The topic script needs confluent-kafka: any image the migration gave it will do.
+    runner = compose_names[wanted[0].service] if wanted else senders[0]
+    script_folder = posixpath.relpath(posixpath.dirname(topic_script) or ".", folder or ".")
+    out["kafka-topics"] = {
+        "extends": {"file": base, "service": runner},
+        **_reset_instance(),
+        "command": ["python", f"/decouple/{posixpath.basename(topic_script)}"],
+        "volumes": [
+            f"{script_folder if script_folder.startswith('.') else './' + script_folder}:/decouple:ro"
+        ],
+        "environment": {**bootstrap, "KAFKA_REPLICATION_FACTOR": "1"},
+        "depends_on": {"kafka": {"condition": "service_healthy"}},
+        "restart": "no",
+    }
+    ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
+    for consumer in sorted(wanted, key=lambda c: c.module):
+        name = f"{compose_names[consumer.service]}-{consumer.module.rpartition('.')[2]}"
+        out[re.sub(r"[^a-z0-9_-]", "-", name.lower())] = {
+            "extends": {"file": base, "service": compose_names[consumer.service]},
+            **_reset_instance(),
+            "command": ["python", "-m", consumer.module],
+            "environment": bootstrap,
+            "depends_on": ready,
+            "restart": "unless-stopped",
+        }
+    for sender in sorted(set(senders)):
+        out[sender] = {"environment": bootstrap, "depends_on": ready}
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    Dumper.add_representer(
+        _Reset, lambda dumper, data: dumper.represent_scalar("!reset", data.value, style="")
+    )
+    Dumper.add_representer(
+        _ResetList, lambda dumper, data: dumper.represent_sequence("!reset", [], flow_style=True)
+    )
+    override = posixpath.basename(compose_override_path(compose_file))
+    body = (
+        f"# Run over {base}: docker compose -f {base} -f {override} up\n"
+        "# Consumers are built as their services are and run `python -m`: the image must hold\n"
+        "# the service's package where its working directory can import it.\n"
+        + yaml.dump({"services": out}, Dumper=Dumper, sort_keys=False, width=100)
+    )
+    return _with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
+
+
+def render_k8s_consumers(
+    manifest: str, documents: Sequence[Any], deployment: str, consumers: Sequence[ConsumerSpec]
+) -> str | None:
+    """One Deployment per consumer, made from the service's own Deployment ``deployment``
+    in ``manifest`` (``documents``: its parsed YAML documents): the same image, environment
+    and namespace, ``python -m <consumer>`` as the command, no ports or probes, and labels
+    of its own so the service's Service never routes requests to it. ``None`` when the
+    manifest has no such Deployment."""
+    import copy
+
+    import yaml
+
+    source = next(
+        (
+            d
+            for d in documents
+            if isinstance(d, dict)
+            and d.get("kind") == "Deployment"
+            and (d.get("metadata") or {}).get("name") == deployment
+        ),
+        None,
+    )
+    containers = (((source or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    if source is None or not containers.get("containers"):
+        return None
+    made = []
+    for consumer in sorted(consumers, key=lambda c: c.module):
+        slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
+        name = f"{deployment}-{slug}".strip("-")[:63].rstrip("-")
+        labels = {"app": name, "decouple.consumer-of": deployment}
+        copied = copy.deepcopy(source)
+        copied["metadata"]["name"] = name
+        copied["metadata"]["labels"] = dict(labels)
+        spec = copied["spec"]
+        spec["selector"] = {"matchLabels": {"app": name}}
+        spec["template"].setdefault("metadata", {})["labels"] = dict(labels)
+        container = spec["template"]["spec"]["containers"][0]
+        container.pop("args", None)
+        for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
+            container.pop(key, None)
+        container["command"] = ["python", "-m", consumer.module]
+        env = [e for e in container.get("env") or [] if e.get("name") != "KAFKA_BOOTSTRAP_SERVERS"]
+        container["env"] = [*env, {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"}]
+        made.append(copied)
+    body = (
+        f"# One Deployment per consumer, made from the {deployment} Deployment in "
+        f"{posixpath_basename(manifest)}.\n"
+        "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
+        "# of the services that send.\n" + yaml.safe_dump_all(made, sort_keys=False, width=100)
+    )
+    return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+
+
+def k8s_consumers_path(manifest: str, deployment: str) -> str:
+    """``k8s/users-consumers.decouple.yaml`` next to ``k8s/users.yaml``."""
+    folder = manifest.rpartition("/")[0]
+    return (
+        f"{folder}/{deployment}-consumers.decouple.yaml"
+        if folder
+        else (f"{deployment}-consumers.decouple.yaml")
+    )
+
+
+def posixpath_basename(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def compose_override_path(compose_file: str) -> str:
+    """``docker-compose.decouple.yml`` next to ``docker-compose.yml``."""
+    return compose_file.rsplit(".", 1)[0] + ".decouple.yml"
+
+
+class _Reset(str):
+    value = ""  # compose ignores what follows !reset: the key is dropped
+
+
+class _ResetList(list[Any]):
+    pass
+
+
+def _reset_instance() -> dict[str, Any]:
+    """What a container made from another service must not inherit (compose's ``!reset``)."""
+    null = _Reset()
+    return {"container_name": null, "hostname": null, "ports": _ResetList()}
+
+
+def _networks(service: Any) -> list[Any]:
+    networks = service.get("networks") if isinstance(service, Mapping) else None
+    if isinstance(networks, Mapping):
+        return list(networks)
+    return list(networks) if isinstance(networks, list) else []
 
 
 # -- sample payloads -----------------------------------------------------------------------
@@ -231,42 +508,42 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         raise ValueError(f"unknown consumer client {spec.client!r}: use one of {SYNC_CLIENTS}")
     topic = spec.topic
     endpoint = spec.handler.endpoint if spec.handler else topic.endpoint
-    framework = spec.handler.endpoint.framework if spec.handler else None
-    if framework not in FRAMEWORKS:
-        framework = None
-    handler = spec.handler if framework else None
+    handler = spec.handler
+    framework = handler.endpoint.framework if handler else None
+    kind = _KINDS.get(framework or "", "none")
     path = endpoint.path if endpoint else ""
     method = endpoint.method if endpoint and endpoint.method not in ("*", "RPC") else "POST"
     path_params = tuple(topic.path_params) or tuple(_PATH_PARAM_RE.findall(path))
-    servicer, _, rpc = handler.attribute.rpartition(".") if handler else ("", "", "")
+    target = ""
+    todo = "no handler was found for these events"
+    if handler is not None and kind in ("wsgi", "asgi", "aiohttp"):
+        # The application object, so events cross the same stack a request does.
+        target = f"{handler.app_module or handler.module}:{handler.app_object or 'app'}"
+    elif handler is not None and kind == "grpc":
+        target = f"{handler.module}:{handler.attribute.rpartition('.')[0]}"
+    elif handler is not None and kind == "none":
+        todo = (
+            f"the handler, {handler.module}.{handler.attribute}, is served by "
+            f"{framework or 'a framework'}, whose application decouple cannot call yet"
+        )
     return {
         "service": spec.service,
         "module": spec.module,
+        "runtime_module": consumer_runtime(spec)[1],
         "import_root": spec.import_root,
         "topic": topic.name,
         "dead_letter": topic.dead_letter,
-        "event_type": topic.event_type,
         "group_id": spec.group_id,
-        "client": spec.client,
-        "client_id": f"{spec.service}-{topic.name}-consumer",
         "producers": _join(topic.producers) or "its producers",
-        "framework": framework,
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),
-        "handler": handler,
+        "kind": kind,
+        "target": target,
+        "todo": todo,
         "handler_name": f"{handler.module}.{handler.attribute}" if handler else None,
-        "unsupported_handler": (
-            f"{spec.handler.module}.{spec.handler.attribute}"
-            if spec.handler and not handler
-            else None
-        ),
-        "endpoint": endpoint.label if endpoint else None,
-        "endpoint_service": endpoint.service if endpoint else spec.service,
         "method": method,
         "path": path,
         "path_params": path_params,
-        "servicer": servicer,
-        "rpc": rpc,
-        "django_settings": spec.extra.get("django_settings_module"),
+        "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
     }
 
 
@@ -310,6 +587,7 @@ def _asyncapi_document(
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
     for topic in topics:
         producers = [p for p in topic.producers if application in (None, p)]
         consumes = application in (None, topic.callee)
@@ -317,6 +595,8 @@ def _asyncapi_document(
             continue
         message_id = f"{topic.name}.event"
         messages[message_id] = _event_message(topic)
+        # The event and its dead letter share one envelope schema.
+        schemas[topic.name] = _envelope_schema(topic, _data_schema(topic))
         channels[topic.name] = {
             "address": topic.name,
             "title": topic.name,
@@ -336,6 +616,7 @@ def _asyncapi_document(
         group = consumer_group(topic.callee, topic.name)
         dead_letter_id = f"{topic.name}.dead-letter"
         messages[dead_letter_id] = _dead_letter_message(topic, group)
+        schemas.setdefault("dead-letter-headers", _dead_letter_headers())
         channels[topic.dead_letter] = {
             "address": topic.dead_letter,
             "title": topic.dead_letter,
@@ -391,7 +672,7 @@ def _asyncapi_document(
         "servers": {_SERVER: _kafka_server()},
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"schemas": schemas, "messages": messages},
     }
 
 
@@ -449,36 +730,38 @@ def _event_message(topic: TopicSpec) -> dict[str, Any]:
             "type": "object",
             "properties": {"content-type": {"const": "application/cloudevents+json"}},
         },
-        "payload": _envelope_schema(topic, _data_schema(topic)),
+        "payload": {"$ref": f"#/components/schemas/{topic.name}"},
         "bindings": _key_binding(topic),
     }
 
 
 def _dead_letter_message(topic: TopicSpec, group: str) -> dict[str, Any]:
+    return {
+        "name": f"{topic.event_type}.dead-letter",
+        "title": f"{topic.event_type} event, dead-lettered",
+        "summary": f"A record from {topic.name} that the consumer in {topic.callee} "
+        f"({group}) gave up on: its key, value and headers unchanged, with what failed.",
+        "contentType": "application/cloudevents+json",
+        "headers": {"$ref": "#/components/schemas/dead-letter-headers"},
+        "payload": {"$ref": f"#/components/schemas/{topic.name}"},
+        "bindings": _key_binding(topic),
+    }
+
+
+def _dead_letter_headers() -> dict[str, Any]:
+    """The headers every dead letter carries: one schema per document, whatever the topic."""
     headers: dict[str, Any] = {"content-type": {"const": "application/cloudevents+json"}}
     for name, description in DEAD_LETTER_HEADERS:
         headers[name] = {"type": "string", "description": description}
     headers["decouple.error.message"]["maxLength"] = 1000
     for name in ("decouple.attempts", "decouple.original.partition", "decouple.original.offset"):
         headers[name]["pattern"] = "^[0-9]+$"
-    headers["decouple.original.topic"]["const"] = topic.name
-    headers["decouple.consumer.group"]["default"] = group
     return {
-        "name": f"{topic.event_type}.dead-letter",
-        "title": f"{topic.event_type} event, dead-lettered",
-        "summary": f"A record from {topic.name} that the consumer in {topic.callee} gave up "
-        "on: its key, value and headers unchanged (a record that was not an event keeps its "
-        "bytes), with what failed and where the record was.",
-        "contentType": "application/cloudevents+json",
-        "headers": {
-            "type": "object",
-            "description": "The original record's headers, then the consumer's decouple.* "
-            "headers (UTF-8 text).",
-            "required": [name for name, _ in DEAD_LETTER_HEADERS],
-            "properties": headers,
-        },
-        "payload": _envelope_schema(topic, _data_schema(topic)),
-        "bindings": _key_binding(topic),
+        "type": "object",
+        "description": "The original record's headers, then the consumer's decouple.* "
+        "headers (UTF-8 text).",
+        "required": [name for name, _ in DEAD_LETTER_HEADERS],
+        "properties": headers,
     }
 
 
@@ -506,18 +789,16 @@ def _envelope_schema(topic: TopicSpec, data_schema: dict[str, Any]) -> dict[str,
         "datacontenttype": {"type": "string", "const": "application/json"},
         "data": data_schema,
     }
-    if topic.path_params:
-        properties["pathparams"] = {
-            "type": "object",
-            "description": "The endpoint's path parameters the call's url carried.",
-            "properties": {name: {"type": "string"} for name in topic.path_params},
-            "required": list(topic.path_params),
+    required = ["specversion", "id", "type", "source", "time", "datacontenttype", "data"]
+    for name in topic.path_params:
+        # A string extension attribute each: CloudEvents allows no map-valued attribute.
+        attribute = attribute_name(name)
+        properties[attribute] = {
+            "type": "string",
+            "description": f"The path parameter {name} the call's url carried.",
         }
-    return {
-        "type": "object",
-        "required": ["specversion", "id", "type", "source", "time", "datacontenttype", "data"],
-        "properties": properties,
-    }
+        required.append(attribute)
+    return {"type": "object", "required": required, "properties": properties}
 
 
 def _key_description(topic: TopicSpec) -> str:
@@ -573,6 +854,18 @@ def _py_value(value: Any) -> str:
     return repr(value)
 
 
+def _py_block(value: Any, indent: int, width: int = 88) -> str:
+    """A literal of ``value`` for an assignment: one item a line when it would not fit,
+    with the trailing comma that keeps a formatter from joining the lines again."""
+    flat = _py_value(value)
+    if indent + len(flat) <= width or not isinstance(value, Mapping | list) or not value:
+        return flat
+    if isinstance(value, Mapping):
+        items = [f"{_py_value(k)}: {_py_value(v)}" for k, v in value.items()]
+        return "{\n" + "".join(f"    {item},\n" for item in items) + "}"
+    return "[\n" + "".join(f"    {_py_value(v)},\n" for v in value) + "]"
+
+
 def _python_file(body: str, what: str, path: str, *, shebang: bool = False) -> str:
     try:
         ast.parse(body, filename=path or "<generated>")
@@ -592,7 +885,48 @@ def _with_header(body: str, what: str, *, shebang: bool = False) -> str:
     return "\n".join(header) + "\n" + body
 
 
+def attribute_name(path_param: str) -> str:
+    """The CloudEvents attribute a path parameter travels in (``decouple_runtime`` names
+    it the same way): lower-case letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", path_param.lower()) or "param"
+
+
 def _body_hash(body: str) -> str:
+    """The hash of Python code's syntax tree (docstrings with their lines stripped) and
+    comments, so the repository's formatter (ruff, black, isort's line wrapping) is not an
+    edit; of the text, line endings and trailing blanks aside, for anything else."""
+    try:
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError):
+        return _text_hash(body)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                lines = first.value.value.strip().splitlines()
+                first.value.value = "\n".join(line.strip() for line in lines)
+    # Comments are the user's too: a formatter moves them and pads their "#", no more.
+    comments = [c.lstrip("#").strip() for c in _comments(body)]
+    return hashlib.sha256("\n".join([ast.dump(tree), *comments]).encode("utf-8")).hexdigest()
+
+
+def _comments(body: str) -> list[str]:
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(body).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return [line.strip() for line in body.splitlines() if line.strip().startswith("#")]
+    return [token.string for token in tokens if token.type == tokenize.COMMENT]
+
+
+def _text_hash(body: str) -> str:
+    """What files generated before the syntax-tree hash carry."""
     lines = [line.rstrip() for line in body.replace("\r\n", "\n").split("\n")]
     normalised = "\n".join(lines).strip("\n")
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()

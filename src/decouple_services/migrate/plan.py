@@ -419,7 +419,34 @@ def _producers(
     return tuple(out)
 
 
-_FLASK_APP = re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE)
+_DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
+#: The application object next to a handler, which generated consumers hand events to.
+_APP_OBJECT = {
+    "flask": re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE),
+    "fastapi": re.compile(rb"^(\w+)\s*=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE),
+    "starlette": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Starlette\(", re.MULTILINE),
+    "aiohttp": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Application\(", re.MULTILINE),
+}
+
+
+#: Where a service makes its application when the handler's module only holds routes.
+_APP_FILES = ("main.py", "app.py", "application.py", "server.py", "asgi.py", "wsgi.py")
+
+
+def _application(
+    endpoint: Endpoint, read: ReadFile, module_of: ModuleOf
+) -> tuple[str | None, str | None]:
+    """``(module, attribute)`` of the application object serving ``endpoint``: in the
+    handler's own file, else in a file next to it that makes one."""
+    pattern = _APP_OBJECT.get(endpoint.framework or "")
+    if pattern is None:
+        return None, None
+    folder = posixpath.dirname(endpoint.file)
+    for path in (endpoint.file, *(_join(folder, name) for name in _APP_FILES)):
+        found = pattern.search(read(path) or b"")
+        if found:
+            return module_of(path), found.group(1).decode()
+    return None, None
 
 
 def _consumers(
@@ -442,11 +469,14 @@ def _consumers(
                 if endpoint.handler.startswith(module + ".")
                 else endpoint.handler.rpartition(".")[2]
             )
-            app_object = None
-            if endpoint.framework == "flask":
-                found = _FLASK_APP.search(read(endpoint.file) or b"")
-                app_object = found.group(1).decode() if found else None
-            handler = HandlerRef(endpoint, module, attribute, app_object)
+            app_module, app_object = _application(endpoint, read, module_of)
+            handler = HandlerRef(
+                endpoint,
+                module,
+                attribute,
+                app_object,
+                app_module if app_module != module else None,
+            )
         else:
             layout = _service_layout(topic.callee, result, module_of)
         slug = module_slug(topic.name)
@@ -456,6 +486,11 @@ def _consumers(
         else:
             folder = _join(layout.import_root, CONSUMER_PACKAGE)
             module_name = f"{CONSUMER_PACKAGE}.{slug}"
+        extra: dict[str, object] = {}
+        if endpoint is not None and endpoint.framework == "django":
+            found = _DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
+            if found:
+                extra["django_settings_module"] = found.group(1).decode()
         out.append(
             ConsumerSpec(
                 topic=topic,
@@ -467,6 +502,7 @@ def _consumers(
                 handler=handler,
                 test_path=_join(layout.import_root, "tests", f"test_{slug}_consumer.py"),
                 import_root=layout.import_root,
+                extra=extra,
             )
         )
     return tuple(out)
@@ -485,10 +521,12 @@ def _service_layout(service: str, result: ScanResult, module_of: ModuleOf) -> La
     return Layout(root or ".", None, "")
 
 
+#: The generated runtime sends and consumes with confluent-kafka whatever the client
+#: option says: one client per service, whose enqueue blocks neither threads nor loops.
 _REQUIREMENT = {
-    "kafka-python": "kafka-python",
+    "kafka-python": "confluent-kafka",
     "confluent-kafka": "confluent-kafka",
-    ASYNC_CLIENT: "aiokafka",
+    ASYNC_CLIENT: "confluent-kafka",
 }
 
 

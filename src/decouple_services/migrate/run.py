@@ -7,7 +7,8 @@ or a git branch.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
@@ -26,6 +27,7 @@ from decouple_services.migrate.plan import (
     plan_migration,
 )
 from decouple_services.migrate.select import Selection
+from decouple_services.migrate.spec import ConsumerSpec
 
 #: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
 #: then the generated files.
@@ -111,7 +113,7 @@ def migrate_scanned(
                 for p in plan.sites
             ),
         )
-    generated, kept = _generated(plan, read)
+    generated, kept = _generated(plan, read, result)
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
@@ -200,11 +202,17 @@ def _reader(root: Path) -> Callable[[str], bytes | None]:
 
 
 def _generated(
-    plan: MigrationPlan, read: Callable[[str], bytes | None]
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
 ) -> tuple[list[FileChange], list[tuple[str, str]]]:
     from decouple_services.migrate import generate
 
     wanted: list[tuple[str, str, bool]] = []
+    # One runtime per service package, shared by its producer and consumers.
+    runtimes = {generate.runtime_location(p.module, p.path, 1)[0] for p in plan.producers}
+    runtimes |= {generate.consumer_runtime(c)[0] for c in plan.consumers}
+    runtime = generate.render_runtime() if runtimes else ""
+    for path in sorted(runtimes):
+        wanted.append((path, runtime, False))
     for producer in plan.producers:
         wanted.append((producer.path, generate.render_producer(producer), False))
     packages: set[str] = set()
@@ -235,6 +243,9 @@ def _generated(
         wanted.append(
             (plan.topic_script_path, generate.render_topic_script(plan.topics, client=client), True)
         )
+    if plan.topics:
+        wanted.extend(_compose_override(plan, read, result))
+        wanted.extend(_k8s_consumers(plan, read, result))
     changes: list[FileChange] = []
     kept: list[tuple[str, str]] = []
     for path, text, executable in wanted:
@@ -250,10 +261,105 @@ def _generated(
                     if generate.provenance_of(current)
                     else "not written by decouple"
                 )
+                ours, theirs = (
+                    generate.runtime_version_of(text),
+                    generate.runtime_version_of(current),
+                )
+                if ours is not None and ours != theirs:
+                    why += f"; runtime {ours} is available, this one is {theirs or 'unversioned'}"
                 kept.append((path, f"{why}; left as it is (delete it to regenerate)"))
                 continue
         changes.append(FileChange(path, old, new, "generated", executable=executable))
     return changes, kept
+
+
+_COMPOSE_EVIDENCE = re.compile(r"^(\S*(?:docker-)?compose[^/:]*\.ya?ml):\d+ ")
+
+
+def _compose_override(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> list[tuple[str, str, bool]]:
+    """``<compose>.decouple.yml`` next to the compose file the services were found in,
+    when there is one: the broker and the consumer processes, without editing it."""
+    import yaml
+
+    from decouple_services.migrate import generate
+
+    files = Counter(
+        found.group(1)
+        for service in result.services
+        for evidence in service.evidence
+        if (found := _COMPOSE_EVIDENCE.match(evidence)) and not _ours(found.group(1))
+    )
+    if not files:
+        return []
+    compose_file = files.most_common(1)[0][0]
+    try:
+        compose = yaml.safe_load(read(compose_file) or b"")
+    except yaml.YAMLError:
+        return []
+    if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict):
+        return []
+    names: dict[str, str] = {}
+    for service in result.services:
+        for candidate in (service.name, *service.aliases):
+            if candidate in compose["services"]:
+                names[service.name] = candidate
+                break
+    text = generate.render_compose_override(
+        compose_file,
+        compose,
+        plan.consumers,
+        [p.service for p in plan.producers],
+        names,
+        plan.topic_script_path,
+    )
+    if text is None:
+        return []
+    return [(generate.compose_override_path(compose_file), text, False)]
+
+
+def _ours(path: str) -> bool:
+    """A deployment file a migration wrote: never the source of another."""
+    return ".decouple." in path.rsplit("/", 1)[-1]
+
+
+_DEPLOYMENT_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Deployment (\S+)$")
+
+
+def _k8s_consumers(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> list[tuple[str, str, bool]]:
+    """A manifest of consumer Deployments next to each callee's own Deployment."""
+    import yaml
+
+    from decouple_services.migrate import generate
+
+    by_service: dict[str, list[ConsumerSpec]] = defaultdict(list)
+    for consumer in plan.consumers:
+        by_service[consumer.service].append(consumer)
+    out: list[tuple[str, str, bool]] = []
+    for service in result.services:
+        if service.name not in by_service:
+            continue
+        for evidence in service.evidence:
+            found = _DEPLOYMENT_EVIDENCE.match(evidence)
+            if found is None:
+                continue
+            manifest, deployment = found.groups()
+            if _ours(manifest):
+                continue
+            try:
+                documents = list(yaml.safe_load_all(read(manifest) or b""))
+            except yaml.YAMLError:
+                continue
+            text = generate.render_k8s_consumers(
+                manifest, documents, deployment, by_service[service.name]
+            )
+            if text is not None:
+                out.append((generate.k8s_consumers_path(manifest, deployment), text, False))
+            break
+    return out
 
 
 def _dependencies(

@@ -44,6 +44,9 @@ class HandlerRef:
     #: Module attribute holding the framework's application object where the call needs it
     #: (a Flask ``app`` for ``test_request_context``), else ``None``.
     app_object: str | None = None
+    #: Module holding ``app_object`` when it is not ``module`` (routers in one module, the
+    #: application made in ``main.py``).
+    app_module: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,12 @@ import pytest
 
 from decouple_services.migrate import gen_examples
 from decouple_services.migrate.generate import (
+    is_user_edited,
     render_asyncapi,
     render_consumer,
     render_consumer_test,
     render_producer,
+    render_runtime,
     render_topic_script,
 )
 
@@ -40,8 +42,9 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
         f"consumer_test/test_{name}.py": (
             lambda spec=gen_examples.CONSUMERS[name]: render_consumer_test(spec)
         )
-        for name in ("flask", "fastapi", "no-handler")
+        for name in ("flask", "django", "no-handler")
     },
+    "runtime/decouple_runtime.py": render_runtime,
     "asyncapi.yaml": lambda: render_asyncapi(gen_examples.TOPICS),
     # orders sends and receives; emails only receives.
     **{
@@ -112,11 +115,17 @@ def test_generated_python_is_ruff_formatted_and_ruff_clean(tmp_path: Path) -> No
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_generated_python_stays_formatted_at_100_columns_too(tmp_path: Path) -> None:
-    """Projects formatting at 100 columns (as this one does) leave it alone too, so their
-    formatter does not turn decouple's output into a user edit."""
+@pytest.mark.parametrize("width", [79, 100, 120])
+def test_the_repositorys_formatter_is_not_an_edit(tmp_path: Path, width: int) -> None:
+    """A repository that formats at another width reflows decouple's output; the files
+    stay decouple's to regenerate, because their hash is of the syntax tree."""
     _write_python(tmp_path)
-    result = _ruff(
-        "format", "--check", "--diff", "--isolated", "--line-length", "100", str(tmp_path)
-    )
+    result = _ruff("format", "--isolated", "--line-length", str(width), str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
+    reflowed = 0
+    for name, render in ARTEFACTS.items():
+        if name.endswith(".py"):
+            text = (tmp_path / name).read_text(encoding="utf-8")
+            reflowed += text != render()
+            assert not is_user_edited(text), name
+    assert reflowed  # the formatter did change something

@@ -1,214 +1,190 @@
-"""The generated producer modules in-process, without a broker: the envelope, the key, the
-headers, and what a call site sees when Kafka is unreachable (a logged error, no raise)."""
+"""The generated producer module over the runtime, in-process, with confluent-kafka's
+producer replaced by a recorder: the names call sites import, the envelope, the key and
+headers, and what a caller sees when the broker refuses, fails or never answers."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
-import os
-import socket
 import sys
-import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from datetime import datetime
+import time
 from pathlib import Path
 from types import ModuleType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from decouple_services.migrate import gen_examples
-from decouple_services.migrate.generate import render_producer
-from decouple_services.migrate.spec import ProducerSpec
+from decouple_services.migrate.generate import render_producer, render_runtime
 
 _count = itertools.count()
 
 
-def _load(tmp_path: Path, spec: ProducerSpec) -> ModuleType:
-    name = f"generated_producer_{next(_count)}"
-    target = tmp_path / f"{name}.py"
-    target.write_text(render_producer(spec), encoding="utf-8")
-    loader = importlib.util.spec_from_file_location(name, target)
-    assert loader is not None and loader.loader is not None
-    module = importlib.util.module_from_spec(loader)
-    sys.modules[name] = module
-    loader.loader.exec_module(module)
-    return module
+class FakeProducer:
+    """confluent_kafka.Producer as the runtime uses it. ``answer`` decides each delivery:
+    ``None`` acknowledges, an error string fails it, ``"never"`` leaves it unanswered."""
+
+    made: ClassVar[list[FakeProducer]] = []
+    answer: ClassVar[Any] = None
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.sent: list[dict[str, Any]] = []
+        FakeProducer.made.append(self)
+
+    def produce(self, topic: str, **record: Any) -> None:
+        if self.answer == "full":
+            raise BufferError("queue full")
+        self.sent.append({"topic": topic, **record})
+        if self.answer != "never":
+            record["on_delivery"](self.answer, None)
+
+    def poll(self, timeout: float) -> int:
+        time.sleep(timeout)
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        return 0
 
 
 @pytest.fixture
-def producer(tmp_path: Path) -> ModuleType:
-    return _load(tmp_path, gen_examples.PRODUCERS["kafka-python"])
+def producer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    import confluent_kafka
+
+    monkeypatch.setattr(confluent_kafka, "Producer", FakeProducer)
+    monkeypatch.setattr(FakeProducer, "made", [])
+    monkeypatch.setattr(FakeProducer, "answer", None)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    package = f"shop_{next(_count)}"
+    spec = gen_examples.PRODUCERS["orders"]
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    text = render_producer(spec).replace("from orders.", f"from {package}.")
+    (tmp_path / package / "decouple_producer.py").write_text(text)
+    (tmp_path / package / "decouple_runtime.py").write_text(render_runtime())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__(f"{package}.decouple_producer", fromlist=["*"])
+    yield module
+    for name in [n for n in sys.modules if n.startswith(package)]:
+        del sys.modules[name]
 
 
-def test_the_envelope_is_a_cloudevent_around_the_data(
-    producer: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    event = producer.make_event("emails.send", {"user_id": 3})
-    assert set(event) == {"specversion", "id", "type", "source", "time", "datacontenttype", "data"}
-    assert event["specversion"] == "1.0"
-    assert uuid.UUID(event["id"]).version == 4
-    assert event["type"] == "com.shop.emails.send"
-    assert event["source"] == "frontend"
-    assert datetime.fromisoformat(event["time"]).tzinfo is not None
-    assert (event["datacontenttype"], event["data"]) == ("application/json", {"user_id": 3})
-    monkeypatch.setenv("DECOUPLE_EVENT_SOURCE", "/shop/frontend")
-    other = producer.make_event("unlisted.topic", None, {"order_id": 42})
-    assert (other["type"], other["source"]) == ("unlisted.topic", "/shop/frontend")
-    assert other["pathparams"] == {"order_id": "42"}
-    assert other["id"] != event["id"]
+def _sent(producer: ModuleType) -> dict[str, Any]:
+    return producer.producer._client.sent[-1]  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize(
-    ("data", "key", "path_params", "expected"),
-    [
-        ({"id": 7, "user_id": 3}, None, None, b"7"),
-        ({"order_id": "o-1", "user_id": 3}, None, None, b"o-1"),
-        ({"order_id": None, "user_id": 3}, None, None, b"3"),
-        ({"user_id": 3}, "explicit", None, b"explicit"),
-        ({"user_id": 3}, b"raw", None, b"raw"),
-        ({"note": "x"}, None, {"order_id": "42"}, b"42"),
-        ({"note": "x"}, None, None, None),
-        (["not", "a", "mapping"], None, None, None),
-    ],
-)
-def test_the_key_is_explicit_or_the_first_id_like_field(
-    producer: ModuleType,
-    data: object,
-    key: object,
-    path_params: dict[str, str] | None,
-    expected: bytes | None,
-) -> None:
-    assert producer.event_key(data, key, path_params) == expected
+def test_the_module_offers_the_names_rewritten_call_sites_import(producer: ModuleType) -> None:
+    for name in (
+        "send_event",
+        "send_event_and_wait",
+        "send_event_async",
+        "send_event_and_wait_async",
+        "EventNotAccepted",
+        "EVENT_TYPES",
+    ):
+        assert hasattr(producer, name), name
+    assert issubclass(producer.EventNotAccepted, Exception)
 
 
-def test_headers_carry_the_content_type_then_the_call_s_own(producer: ModuleType) -> None:
-    assert producer._headers({"X-Request-Id": "r-1", "traceparent": b"00-ab"}) == [
-        ("content-type", b"application/cloudevents+json"),
-        ("X-Request-Id", b"r-1"),
-        ("traceparent", b"00-ab"),
-    ]
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{closed_port()}")
-    monkeypatch.setenv("KAFKA_MAX_BLOCK_MS", "300")
-    monkeypatch.setenv("KAFKA_FLUSH_TIMEOUT_S", "0.2")
-
-
-@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
-def test_an_unreachable_broker_is_logged_not_raised_at_the_call_site(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, client: str
-) -> None:
-    _unreachable(monkeypatch)
-    module = _load(tmp_path, replace(gen_examples.PRODUCERS[client], sync_client=client))
-    try:
-        module.send_event("emails.send", {"user_id": 1})
-        module.flush()
-    finally:
-        module.close()
-    assert any(record.levelname == "ERROR" for record in caplog.records)
-
-
-def test_an_unreachable_broker_is_logged_not_raised_in_async_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    _unreachable(monkeypatch)
-    module = _load(tmp_path, gen_examples.PRODUCERS["aiokafka"])
-    asyncio.run(module.send_event_async("inventory.stock-release", {"reservation_id": "r"}))
-    assert [r.levelname for r in caplog.records if "not delivered" in r.getMessage()] == ["ERROR"]
-
-
-def test_data_that_is_not_json_raises_as_it_did_with_the_http_client(
+def test_the_producer_is_made_at_import_with_acks_all_and_idempotence(
     producer: ModuleType,
 ) -> None:
-    with pytest.raises(TypeError):
-        producer.send_event("emails.send", {"when": object()})
+    (client,) = FakeProducer.made
+    assert client.config["acks"] == "all"
+    assert client.config["enable.idempotence"] is True
+    assert client.config["bootstrap.servers"] == "kafka:9092"
 
 
-class FakeProducer:
-    """Stands in for kafka.KafkaProducer: counts how many are made, records sends."""
-
-    made = 0
-    DEFAULT_CONFIG: ClassVar[dict[str, object]] = {"bootstrap_timeout_ms": 30000}
-
-    def __init__(self, **config: object) -> None:
-        type(self).made += 1
-        self.config = config
-
-    def flush(self, timeout: float | None = None) -> None:
-        pass
-
-    def close(self, timeout: float | None = None) -> None:
-        pass
-
-
-def test_threads_share_one_producer_per_process(
-    producer: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_the_envelope_carries_the_topics_event_type_and_path_parameters_as_attributes(
+    producer: ModuleType,
 ) -> None:
-    import kafka
+    import json
 
-    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
-    FakeProducer.made = 0
-    barrier = threading.Barrier(8)
+    topic, event_type = next(iter(producer.EVENT_TYPES.items()))
+    event_id = producer.send_event(topic, {"a": 1}, path_params={"order_id": 42})
+    record = _sent(producer)
+    event = json.loads(record["value"])
+    assert event["id"] == event_id
+    assert event["type"] == event_type
+    assert event["source"] == "orders"
+    assert event["orderid"] == "42" and "pathparams" not in event
+    assert record["key"] is None
 
-    def get() -> object:
-        barrier.wait()
-        return producer.get_producer()
 
-    with ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(lambda _: get(), range(8)))
-    producer.close()
-    assert FakeProducer.made == 1
-    assert all(item is got[0] for item in got)
-    config = got[0].config  # type: ignore[attr-defined]
-    assert (config["acks"], config["enable_idempotence"]) == ("all", True)
-    assert config["bootstrap_timeout_ms"] == config["max_block_ms"] == 10_000
+def test_the_key_and_the_calls_headers_travel_with_the_record(producer: ModuleType) -> None:
+    producer.send_event("t", {}, key=17, headers={"X-Request-Id": "req-1"})
+    record = _sent(producer)
+    assert record["key"] == b"17"
+    names = [name for name, _ in record["headers"]]
+    assert names == ["content-type", "ce_id", "X-Request-Id"]
+    assert record["headers"][2] == ("X-Request-Id", b"req-1")
+
+
+def test_a_send_that_waits_returns_on_the_acknowledgement_and_raises_on_a_failure(
+    producer: ModuleType,
+) -> None:
+    assert producer.send_event_and_wait("t", {"n": 1}, timeout=1)
+    FakeProducer.answer = "Broker: not enough in-sync replicas"
+    with pytest.raises(producer.EventNotAccepted, match="in-sync"):
+        producer.send_event_and_wait("t", {"n": 2}, timeout=1)
+    with pytest.raises(producer.EventNotAccepted, match="in-sync"):
+        asyncio.run(producer.send_event_and_wait_async("t", {"n": 3}, timeout=1))
+
+
+def test_a_send_that_waits_gives_up_at_its_bound(producer: ModuleType) -> None:
+    FakeProducer.answer = "never"
+    started = time.monotonic()
+    with pytest.raises(producer.EventNotAccepted, match="no acknowledgement"):
+        producer.send_event_and_wait("t", {}, timeout=0.3)
+    with pytest.raises(producer.EventNotAccepted, match="no acknowledgement"):
+        asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=0.3))
+    assert time.monotonic() - started < 1.5
+
+
+def test_fire_and_forget_never_waits_and_a_full_queue_raises_at_once(
+    producer: ModuleType,
+) -> None:
+    FakeProducer.answer = "never"
+    started = time.monotonic()
+    producer.send_event("t", {})
+    asyncio.run(producer.send_event_async("t", {}))
+    assert time.monotonic() - started < 0.2
+    FakeProducer.answer = "full"
+    with pytest.raises(producer.EventNotAccepted, match="queue is full"):
+        producer.send_event("t", {})
+
+
+def test_a_failed_delivery_after_the_call_is_logged_and_counted(
+    producer: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = sys.modules[producer.__name__.replace("decouple_producer", "decouple_runtime")]
+    before = runtime.DELIVERY_FAILURES
+    FakeProducer.answer = "Local: Message timed out"
+    event_id = producer.send_event("t", {})
+    assert before + 1 == runtime.DELIVERY_FAILURES
+    assert f"event {event_id} for t was not delivered: Local: Message timed out" in caplog.text
 
 
 def test_idempotence_is_switched_off_from_the_environment(
     producer: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kafka
-
-    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
     monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "false")
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", "svc")
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "secret")
-    monkeypatch.setenv("KAFKA_SSL_CAFILE", "/etc/ca.pem")
-    config = producer.get_producer().config
-    producer.close()
-    assert config["enable_idempotence"] is False
-    assert config["security_protocol"] == "SASL_SSL"
-    assert (config["sasl_mechanism"], config["sasl_plain_username"]) == ("SCRAM-SHA-512", "svc")
-    assert config["ssl_cafile"] == "/etc/ca.pem"
+    producer.producer._pid = -1  # as in a child forked after the producer was made
+    producer.send_event("t", {})
+    assert len(FakeProducer.made) == 2
+    assert FakeProducer.made[-1].config["enable.idempotence"] is False
 
 
-def test_a_forked_child_makes_its_own_producer(
-    producer: ModuleType, monkeypatch: pytest.MonkeyPatch
+def test_a_report_arriving_after_an_async_caller_gave_up_and_its_loop_closed_is_logged(
+    producer: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import kafka
-
-    monkeypatch.setattr(kafka, "KafkaProducer", FakeProducer)
-    parent = producer.get_producer()
-    read, write = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - runs in the child
-        os.write(write, b"new" if producer.get_producer() is not parent else b"same")
-        os._exit(0)
-    os.waitpid(child, 0)
-    assert os.read(read, 4) == b"new"
-    assert producer.get_producer() is parent
-    producer.close()
+    """The delivery report of an event whose caller timed out comes after ``asyncio.run``
+    closed the loop: it is logged as the failure it is, not raised in the poll thread."""
+    FakeProducer.answer = "never"
+    with pytest.raises(producer.EventNotAccepted):
+        asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=0.05))
+    with pytest.raises(producer.EventNotAccepted):
+        producer.send_event_and_wait("t", {}, timeout=0.05)
+    for record in producer.producer._client.sent:
+        record["on_delivery"]("Local: Message timed out", None)
+    assert caplog.text.count("was not delivered: Local: Message timed out") == 2

@@ -1,0 +1,187 @@
+"""The request path never waits on the broker longer than it waited on the HTTP call.
+
+A migrated caller that had ``timeout=2`` runs against no configured broker, a broker that
+is down, and one that accepts connections and never answers. Fire-and-forget sends return
+at once; sends that wait for the acknowledgement give up within their bound and raise; ten
+concurrent callers do not queue behind each other. A send that fails reaches the caller as
+an error, or, once queued, the error log and the failure count.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from decouple_services.migrate.generate import render_producer, render_runtime
+from decouple_services.migrate.spec import ProducerSpec
+
+from .harness import Broker, free_port, python_env, run_python, write
+
+pytestmark = pytest.mark.e2e
+
+#: Runs one kind of send ``count`` times on as many threads (or tasks), and prints how
+#: long each took and what it raised.
+CALLER = """\
+import asyncio, json, sys, threading, time
+
+from shop import decouple_producer as producer
+from shop import decouple_runtime
+
+kind, count, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = {"user_id": 7, "blob": "x" * int(sys.argv[4])}
+results = []
+
+
+def call():
+    started = time.monotonic()
+    try:
+        if kind == "send":
+            producer.send_event(topic, data)
+        else:
+            producer.send_event_and_wait(topic, data, timeout=2)
+        error = None
+    except producer.EventNotAccepted as exc:
+        error = str(exc)
+    results.append({"seconds": time.monotonic() - started, "error": error})
+
+
+async def call_async():
+    started = time.monotonic()
+    try:
+        if kind == "send_async":
+            await producer.send_event_async(topic, data)
+        else:
+            await producer.send_event_and_wait_async(topic, data, timeout=2)
+        error = None
+    except producer.EventNotAccepted as exc:
+        error = str(exc)
+    results.append({"seconds": time.monotonic() - started, "error": error})
+
+
+async def main_async():
+    await asyncio.gather(*(call_async() for _ in range(count)))
+
+
+if kind.endswith("_async"):
+    asyncio.run(main_async())
+else:
+    threads = [threading.Thread(target=call) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+producer.producer.flush(5)
+print(json.dumps({"results": results, "failures": decouple_runtime.DELIVERY_FAILURES}))
+"""
+
+
+@pytest.fixture(scope="module")
+def caller(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("caller")
+    spec = ProducerSpec(
+        "shop", "shop/decouple_producer.py", "shop.decouple_producer", "confluent-kafka", True
+    )
+    write(root / "shop" / "__init__.py", "")
+    write(root / "shop" / "decouple_producer.py", render_producer(spec))
+    write(root / "shop" / "decouple_runtime.py", render_runtime())
+    write(root / "caller.py", CALLER)
+    return root
+
+
+@pytest.fixture(scope="module")
+def black_hole() -> Iterator[str]:
+    """A listener that accepts connections and never answers a byte."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for connection in held:
+            connection.close()
+
+
+def _call(
+    caller: Path, env: dict[str, str], kind: str, count: int = 1, size: int = 10
+) -> tuple[list[dict[str, object]], str, int]:
+    done = run_python(
+        ["caller.py", kind, str(count), "shop.events", str(size)], caller, env, timeout=60
+    )
+    printed = json.loads(done.stdout.splitlines()[-1])
+    return printed["results"], done.stderr, printed["failures"]
+
+
+def _unreachable(broker: Broker, where: str, black_hole: str) -> dict[str, str]:
+    address = black_hole if where == "silent" else f"127.0.0.1:{free_port()}"
+    env = python_env(broker, KAFKA_DELIVERY_TIMEOUT_MS="1500")
+    env["KAFKA_BOOTSTRAP_SERVERS"] = address
+    return env
+
+
+@pytest.mark.parametrize("kind", ["send", "send_and_wait", "send_async", "send_and_wait_async"])
+def test_without_bootstrap_servers_every_send_fails_at_once(
+    broker: Broker, caller: Path, kind: str
+) -> None:
+    env = python_env(broker)
+    del env["KAFKA_BOOTSTRAP_SERVERS"]
+    (result,), _, _ = _call(caller, env, kind)
+    assert result["seconds"] < 0.2
+    assert "KAFKA_BOOTSTRAP_SERVERS is not set" in str(result["error"])
+
+
+@pytest.mark.parametrize("where", ["down", "silent"])
+def test_fire_and_forget_returns_at_once_and_a_lost_event_is_logged_and_counted(
+    broker: Broker, caller: Path, black_hole: str, where: str
+) -> None:
+    env = _unreachable(broker, where, black_hole)
+    for kind in ("send", "send_async"):
+        results, stderr, failures = _call(caller, env, kind, count=10)
+        assert all(r["error"] is None for r in results)
+        assert max(float(r["seconds"]) for r in results) < 0.2, results  # type: ignore[arg-type]
+        # Nothing disappears in silence: each event that was never delivered is logged.
+        assert stderr.count("was not delivered") == failures == 10, stderr
+
+
+@pytest.mark.parametrize("where", ["down", "silent"])
+@pytest.mark.parametrize("kind", ["send_and_wait", "send_and_wait_async"])
+def test_waiting_sends_give_up_within_the_old_timeout_without_queueing(
+    broker: Broker, caller: Path, black_hole: str, where: str, kind: str
+) -> None:
+    """Ten concurrent callers, each with the 2 s the HTTP call had: each is back, with an
+    error, after about 2 s, not 2, 4, 6... as callers queued on a lock would be."""
+    results, _, _ = _call(caller, _unreachable(broker, where, black_hole), kind, count=10)
+    seconds = [float(r["seconds"]) for r in results]  # type: ignore[arg-type]
+    # No acknowledgement within 2 s, or the queued event timed out (KAFKA_DELIVERY_TIMEOUT_MS
+    # is 1.5 s here): EventNotAccepted either way.
+    assert all(
+        "no acknowledgement" in str(r["error"]) or "timed out" in str(r["error"]).lower()
+        for r in results
+    ), results
+    assert min(seconds) >= 1.9 and max(seconds) < 2.6, seconds
+
+
+def test_a_send_the_broker_refuses_reaches_the_caller_as_an_error(
+    broker: Broker, caller: Path
+) -> None:
+    (accepted,), _, _ = _call(caller, python_env(broker), "send_and_wait")
+    assert accepted["error"] is None
+    (refused,), _, _ = _call(caller, python_env(broker), "send_and_wait", size=2_000_000)
+    assert "too large" in str(refused["error"]).lower(), refused
+    (refused_at_once,), _, _ = _call(caller, python_env(broker), "send", size=2_000_000)
+    assert "too large" in str(refused_at_once["error"]).lower(), refused_at_once

@@ -1,0 +1,634 @@
+"""The generated runtime without a broker: how an event crosses the callee's own
+application (Flask, FastAPI, Starlette, Django, aiohttp, gRPC) and how the answer becomes
+the consumer's decision; the consumer loop's retries, rebalances and idempotency; the
+producer's refusals that must reach the caller at once.
+
+The runtime is rendered once into a temporary folder and imported from there, as a
+service imports its own copy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from decouple_services.migrate.generate import RUNTIME_VERSION, render_runtime
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "e2e"
+CREDENTIALS = {"Authorization": "Bearer internal-token", "X-Service-Token": "ledger-token"}
+_count = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    folder = tmp_path_factory.mktemp("runtime")
+    target = folder / "decouple_runtime_under_test.py"
+    target.write_text(render_runtime(), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(target.stem, target)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[target.stem] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[target.stem]
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps(CREDENTIALS))
+
+
+@pytest.fixture
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "records.jsonl"
+    monkeypatch.setenv("E2E_RECORD_FILE", str(path))
+    return path
+
+
+def _recorded(path: Path) -> list[Any]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _sub(runtime: ModuleType, target: str, kind: str, path: str, *params: str, **more: Any) -> Any:
+    return runtime.Subscription(
+        topic="t", group="g", dead_letter="t.dlq", target=target, kind=kind, path=path,
+        path_params=params, **more,
+    )  # fmt: skip
+
+
+def _handle(runtime: ModuleType, sub: Any, app: Any, data: Any, **params: str) -> Any:
+    event = runtime.make_event("com.example.test.v1", "tests", data, params)
+    headers = [("content-type", b"application/cloudevents+json"), ("X-Request-Id", b"req-7")]
+    return runtime.handle(runtime.encode(event), headers, sub, app, runtime.MemoryStore())
+
+
+# -- the envelope --------------------------------------------------------------------------
+
+
+def test_the_envelope_has_only_valid_cloudevents_attributes(runtime: ModuleType) -> None:
+    event = runtime.make_event("users.user-registered.v1", "users", {"a": 1}, {"order_id": 42})
+    assert event["specversion"] == "1.0"
+    # Path parameters are string attributes: lower-case letters and digits, no maps.
+    assert event["orderid"] == "42"
+    for name, value in event.items():
+        assert name.isalnum() and name.islower(), name
+        assert name == "data" or isinstance(value, str)
+    assert runtime.path_params(event, ("order_id",)) == {"order_id": "42"}
+    # A path parameter the producer put in the data is found there too.
+    inside = runtime.make_event("x", "y", {"order_id": 7})
+    assert runtime.path_params(inside, ("order_id",)) == {"order_id": "7"}
+
+
+def test_the_runtime_states_its_version(runtime: ModuleType) -> None:
+    assert runtime.__version__ == RUNTIME_VERSION
+
+
+# -- Flask (WSGI) --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mailer(monkeypatch: pytest.MonkeyPatch, records: Path, runtime: ModuleType) -> Any:
+    monkeypatch.syspath_prepend(str(FIXTURES / "mailer"))
+    return runtime.load("mailer.app:app")
+
+
+@pytest.mark.usefixtures("credentials")
+def test_a_flask_view_gets_the_data_as_its_json_body_through_the_apps_hooks(
+    runtime: ModuleType, mailer: Any, records: Path
+) -> None:
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send")
+    app = runtime.application(sub)
+    outcome = _handle(runtime, sub, app, {"to": "a@example.com", "template": "welcome"})
+    assert (outcome.action, outcome.status) == ("handled", 202)
+    assert _recorded(records) == [
+        {
+            "endpoint": "send",
+            "body": {"to": "a@example.com", "template": "welcome"},
+            "request_id": "req-7",
+        }
+    ]
+    welcome = _sub(runtime, "mailer.app:app", "wsgi", "/users/{user_id}/welcome", "user_id")
+    assert _handle(runtime, welcome, app, None, user_id="5").action == "handled"
+    assert _recorded(records)[-1] == {"endpoint": "welcome", "user_id": 5, "body": None}
+
+
+def test_the_apps_auth_hook_refuses_an_event_without_the_consumers_credentials(
+    runtime: ModuleType, mailer: Any, records: Path
+) -> None:
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send")
+    outcome = _handle(runtime, sub, runtime.application(sub), {"to": "a@example.com"})
+    assert (outcome.action, outcome.status) == ("dead_letter", 401)
+    assert _recorded(records) == []
+
+
+@pytest.mark.usefixtures("credentials")
+def test_4xx_is_final_5xx_and_exceptions_are_retried_and_repeats_skipped(
+    runtime: ModuleType, mailer: Any
+) -> None:
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send")
+    app = runtime.application(sub)
+    assert _handle(runtime, sub, app, {"template": "welcome"}).action == "dead_letter"
+    failed = _handle(runtime, sub, app, {"to": "x", "template": "poison"})
+    assert (failed.action, failed.status) == ("retry", 500)  # Flask's answer to the raise
+    assert runtime.handle(b"{not json", [], sub, app, runtime.MemoryStore()).action == (
+        "dead_letter"
+    )
+    missing = _sub(runtime, "mailer.app:app", "wsgi", "/users/{user_id}/welcome", "user_id")
+    assert _handle(runtime, missing, app, {}).action == "dead_letter"
+    store = runtime.MemoryStore()
+    value = runtime.encode(runtime.make_event("x", "y", {"to": "a", "template": "w"}))
+    assert runtime.handle(value, [], sub, app, store).action == "handled"
+    assert runtime.handle(value, [], sub, app, store).action == "duplicate"
+
+
+# -- FastAPI and Starlette (ASGI) -----------------------------------------------------------
+
+
+@pytest.fixture
+def billing(monkeypatch: pytest.MonkeyPatch, records: Path) -> None:
+    monkeypatch.syspath_prepend(str(FIXTURES / "billing"))
+
+
+@pytest.mark.usefixtures("billing")
+def test_a_fastapi_app_runs_its_lifespan_middleware_validation_and_background_tasks(
+    runtime: ModuleType, records: Path
+) -> None:
+    refund = _sub(runtime, "billing.api:app", "asgi", "/api/orders/{order_id}/refund", "order_id")
+    app = runtime.application(refund)
+    try:
+        # The handler reads the state the lifespan made and the middleware set.
+        assert _handle(runtime, refund, app, {"why": "late"}, order_id="9").action == "handled"
+        unfit = _handle(runtime, refund, app, {}, order_id="nine")
+        assert (unfit.action, unfit.status) == ("dead_letter", 422)
+        invoices = _sub(runtime, "billing.api:app", "asgi", "/api/invoices")
+        sent = {"order_id": "o-1", "amount_cents": 100}
+        assert _handle(runtime, invoices, app, sent).status == 201
+    finally:
+        app.close()
+    assert _recorded(records) == [
+        {"endpoint": "refund", "order_id": 9, "body": {"why": "late"}, "notify": True},
+        {"endpoint": "invoices", "invoice": {**sent, "currency": "EUR"}},
+        {"endpoint": "invoice-sent", "order_id": "o-1"},
+    ]
+
+
+STARLETTE_APP = """\
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+received = []
+
+
+async def notify(request):
+    body = await request.json()
+    received.append(
+        (request.path_params["user_id"], body, request.headers["x-request-id"], request.state.db)
+    )
+    return JSONResponse({"ok": True}, status_code=202)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    yield {"db": "connected"}
+
+
+app = Starlette(routes=[Route("/users/{user_id}/notify", notify, methods=["POST"])], lifespan=lifespan)
+"""
+
+
+def test_a_starlette_app_gets_its_lifespan_state_in_each_request(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "notifier.py").write_text(STARLETTE_APP, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, "notifier:app", "asgi", "/users/{user_id}/notify", "user_id")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {"kind": "x"}, user_id="3").status == 202
+    finally:
+        app.close()
+    received = importlib.import_module("notifier").received
+    assert received == [("3", {"kind": "x"}, "req-7", "connected")]
+
+
+def test_an_asgi_app_without_a_lifespan_is_served_all_the_same(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bare_asgi.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        raise RuntimeError('no lifespan here')\n"
+        "    await receive()\n"
+        "    await send({'type': 'http.response.start', 'status': 204, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b''})\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, "bare_asgi:app", "asgi", "/")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {}).status == 204
+    finally:
+        app.close()
+
+
+# -- Django ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("credentials")
+def test_a_django_view_gets_the_request_through_middleware_and_the_url_resolver(
+    runtime: ModuleType, records: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(FIXTURES / "ledger"))
+    sub = _sub(
+        runtime, "", "django", "/accounts/{account_id}/entries", "account_id",
+        settings="ledger.settings",
+    )  # fmt: skip
+    app = runtime.application(sub)
+    assert _handle(runtime, sub, app, {"amount_cents": 5}, account_id="4").status == 201
+    assert _handle(runtime, sub, app, {"amount_cents": "5"}, account_id="4").status == 400
+    # The Host the callers used is one ALLOWED_HOSTS lets in; another is refused.
+    elsewhere = _sub(
+        runtime, "", "django", "/accounts/{account_id}/entries", "account_id",
+        settings="ledger.settings", host="elsewhere",
+    )  # fmt: skip
+    assert _handle(runtime, elsewhere, app, {"amount_cents": 5}, account_id="4").status == 400
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", "{}")
+    assert _handle(runtime, sub, app, {"amount_cents": 5}, account_id="4").status == 403
+    assert _recorded(records) == [
+        {"endpoint": "entries", "account_id": 4, "entry": {"amount_cents": 5}, "by": "service"}
+    ]
+
+
+# -- aiohttp ---------------------------------------------------------------------------------
+
+AIOHTTP_APP = """\
+from aiohttp import web
+
+routes = web.RouteTableDef()
+received = []
+
+
+@routes.post("/stock/{sku}/release")
+async def release(request):
+    body = await request.json()
+    if body.get("reservation_id") == "unknown":
+        raise web.HTTPNotFound()
+    received.append((request.match_info["sku"], body, request.headers["X-Request-Id"], request.app["db"]))
+    return web.json_response({"ok": True})
+
+
+async def connect(app):
+    app["db"] = "connected"
+
+
+app = web.Application()
+app.add_routes(routes)
+app.on_startup.append(connect)
+"""
+
+
+def test_an_aiohttp_app_runs_its_startup_hooks_and_routes(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "stock.py").write_text(AIOHTTP_APP, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, "stock:app", "aiohttp", "/stock/{sku}/release", "sku")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {"reservation_id": "r"}, sku="A-1").status == 200
+        assert _handle(runtime, sub, app, {"reservation_id": "unknown"}, sku="A").status == 404
+    finally:
+        app.close()
+    received = importlib.import_module("stock").received
+    assert received == [("A-1", {"reservation_id": "r"}, "req-7", "connected")]
+
+
+# -- gRPC ------------------------------------------------------------------------------------
+
+GRPC_MESSAGES = '''\
+"""What protoc would generate for refunds.proto, registered by hand in the default pool."""
+
+import enum
+
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="refunds_runtime_test.proto", package="shop.refunds.v2", syntax="proto3"
+)
+_request = _file.message_type.add(name="RefundRequest")
+_request.field.add(name="charge_id", number=1, type=9, label=1)
+_request.field.add(name="amount_cents", number=2, type=3, label=1)
+_file.message_type.add(name="RefundResponse")
+_method = _file.service.add(name="RefundService").method.add(name="Refund")
+_method.input_type = ".shop.refunds.v2.RefundRequest"
+_method.output_type = ".shop.refunds.v2.RefundResponse"
+descriptor_pool.Default().Add(_file)
+
+
+class StatusCode(enum.Enum):
+    NOT_FOUND = 5
+    UNAVAILABLE = 14
+'''
+
+GRPC_SERVER = """\
+from . import messages
+
+received = []
+
+
+class RefundService:
+    def Refund(self, request, context):
+        if request.charge_id == "missing":
+            context.abort(messages.StatusCode.NOT_FOUND, "unknown charge")
+        if request.charge_id == "busy":
+            context.set_code(messages.StatusCode.UNAVAILABLE)
+            return None
+        metadata = dict(context.invocation_metadata())
+        received.append((request.charge_id, request.amount_cents, metadata["x-request-id"]))
+        return None
+"""
+
+
+def test_a_grpc_servicer_gets_its_request_message_parsed_from_the_data(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "refunds").mkdir()
+    (tmp_path / "refunds" / "__init__.py").write_text("")
+    (tmp_path / "refunds" / "messages.py").write_text(GRPC_MESSAGES)
+    (tmp_path / "refunds" / "server.py").write_text(GRPC_SERVER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(
+        runtime, "refunds.server:RefundService", "grpc", "/shop.refunds.v2.RefundService/Refund"
+    )
+    app = runtime.application(sub)
+    ok = _handle(runtime, sub, app, {"charge_id": "ch-1", "amount_cents": "250"})
+    assert ok.action == "handled"
+    assert _handle(runtime, sub, app, {"charge_id": "missing"}).action == "dead_letter"
+    assert _handle(runtime, sub, app, {"charge_id": "busy"}).action == "retry"
+    assert _handle(runtime, sub, app, {"no_such_field": 1}).action == "dead_letter"
+    received = importlib.import_module("refunds.server").received
+    assert received == [("ch-1", 250, "req-7")]
+
+
+# -- the consumer loop -------------------------------------------------------------------------
+
+
+class Record:
+    def __init__(self, offset: int, value: bytes, partition: int = 0) -> None:
+        self._offset, self._value, self._partition = offset, value, partition
+
+    def topic(self) -> str:
+        return "t"
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def key(self) -> None:
+        return None
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return []
+
+
+class Client:
+    """What the loop asks of a confluent-kafka consumer, written down."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self.calls.append((name, args or kwargs))
+
+
+class Partition:
+    def __init__(self, topic: str, partition: int, offset: int = -1001) -> None:
+        self.topic, self.partition, self.offset = topic, partition, offset
+
+    def __repr__(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+class Flaky:
+    """An application that answers 503 ``failures`` times, then 200."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        return 503 if self.calls <= self.failures else 200
+
+    def close(self) -> None:
+        pass
+
+
+def _consumer(runtime: ModuleType, app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MS", "1")
+    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MAX_MS", "1")
+    monkeypatch.setenv("DECOUPLE_MAX_RETRIES", "2")
+    sub = _sub(runtime, "x:y", "function", "/")
+
+    class Sent:
+        def __init__(self) -> None:
+            self.dead: list[Any] = []
+
+        def produce_raw(self, *args: Any) -> None:
+            self.dead.append(args)
+
+        def flush(self, timeout: float) -> int:
+            return 0
+
+    consumer = runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
+    consumer._apps["t"] = app
+    consumer._owned.add(("t", 0))
+    return consumer
+
+
+def _value(runtime: ModuleType) -> bytes:
+    return runtime.encode(runtime.make_event("x", "y", {"n": next(_count)}))
+
+
+def test_a_failing_event_pauses_and_rewinds_its_partition_instead_of_sleeping(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=1)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    record, later = Record(5, _value(runtime)), Record(6, _value(runtime))
+    consumer._one(client, record, Partition)
+    names = [name for name, _ in client.calls]
+    assert names == ["pause", "seek"]
+    assert repr(client.calls[1][1][0]) == "t/0@5"  # back to the failed record
+    # A record fetched before the rewind is dropped: it comes again, in order.
+    client.calls.clear()
+    consumer._one(client, later, Partition)
+    assert client.calls == [] and app.calls == 1
+    # Due again: the partition resumes, the retried record is handled and committed.
+    import time
+
+    time.sleep(0.01)
+    consumer._resume_due(client, Partition)
+    consumer._one(client, record, Partition)
+    assert [name for name, _ in client.calls] == ["resume", "store_offsets", "commit"]
+    assert app.calls == 2 and ("t", 0) not in consumer._retrying
+
+
+def test_an_event_failing_past_its_retries_is_dead_lettered_then_committed(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
+    client = Client()
+    record = Record(3, _value(runtime))
+    for _ in range(3):
+        time.sleep(0.01)
+        consumer._one(client, record, Partition)
+    (dead,) = consumer.producer.dead
+    headers = dict(dead[3])
+    assert dead[0] == "t.dlq"
+    assert headers["decouple.attempts"] == b"3"
+    assert headers["decouple.error.message"] == b"the application answered 503"
+    assert client.calls[-2:] == [
+        ("store_offsets", {"message": record}),
+        ("commit", {"asynchronous": True}),
+    ]
+
+
+def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=1)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    consumer._one(client, Record(5, _value(runtime)), Partition)
+    assert ("t", 0) in consumer._retrying
+    client.calls.clear()
+    consumer._on_revoke(client, [Partition("t", 0)])
+    assert client.calls == [("commit", {"asynchronous": False})]
+    assert consumer._retrying == {} and consumer._owned == set()
+    # Not ours any more: a record of it still in the local queue is left to its new owner.
+    consumer._one(client, Record(6, _value(runtime)), Partition)
+    assert app.calls == 1
+    client.calls.clear()
+    back = [Partition("t", 0)]
+    consumer._on_assign(client, back)
+    assert client.calls == [("assign", (back,)), ("resume", (back,))]
+
+
+def test_backoff_is_exponential_with_full_jitter(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MS", "100")
+    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MAX_MS", "1000")
+    for attempt, ceiling in ((1, 0.1), (2, 0.2), (4, 0.8), (9, 1.0)):
+        delays = [runtime.backoff(attempt) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling / 2  # spread out, not a fixed delay
+
+
+def test_one_store_serves_several_consumer_groups_each_seeing_the_event_once(
+    runtime: ModuleType,
+) -> None:
+    store = runtime.MemoryStore()
+    sub = _sub(runtime, "x:y", "function", "/")
+    value = runtime.encode(runtime.make_event("x", "y", {"n": 1}))
+    app = Flaky(failures=0)
+    outcomes = [runtime.handle(value, [], sub, app, store, group) for group in ("a", "b", "a")]
+    assert [o.action for o in outcomes] == ["handled", "handled", "duplicate"]
+    assert app.calls == 2
+
+
+def test_the_sqlite_store_remembers_across_restarts(runtime: ModuleType, tmp_path: Path) -> None:
+    path = str(tmp_path / "handled.sqlite")
+    store = runtime.SqliteStore(path)
+    store.mark("e-1")
+    store.close()
+    again = runtime.SqliteStore(path)
+    assert again.seen("e-1") and not again.seen("e-2")
+
+
+def test_the_default_store_is_a_file_and_memory_only_when_asked(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(runtime.open_store("g"), runtime.SqliteStore)
+    assert (tmp_path / "decouple-handled-g.sqlite").exists()
+    monkeypatch.setenv("DECOUPLE_IDEMPOTENCY_DB", "memory")
+    assert isinstance(runtime.open_store("g"), runtime.MemoryStore)
+
+
+# -- the producer --------------------------------------------------------------------------
+
+
+def test_without_bootstrap_servers_every_send_raises_at_once(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    producer = runtime.Producer("shop", {"t": "shop.thing.v1"})
+    with pytest.raises(runtime.EventNotAccepted, match="KAFKA_BOOTSTRAP_SERVERS"):
+        producer.send("t", {"a": 1})
+    with pytest.raises(runtime.EventNotAccepted):
+        producer.send_and_wait("t", {"a": 1}, timeout=5)
+    with pytest.raises(runtime.EventNotAccepted):
+        asyncio.run(producer.send_async("t", {}))
+    with pytest.raises(runtime.EventNotAccepted):
+        asyncio.run(producer.send_and_wait_async("t", {}))
+
+
+def test_data_that_is_not_json_raises_at_the_call_as_with_the_http_client(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    producer = runtime.Producer("shop", {})
+    with pytest.raises(TypeError):
+        producer.send("t", {"when": object()})
+
+
+def test_a_delivery_failure_is_counted_and_handed_to_the_hook(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[Any] = []
+    monkeypatch.setattr(runtime, "on_delivery_failure", lambda *args: seen.append(args))
+    before = runtime.DELIVERY_FAILURES
+    runtime._delivery_failed("t", {"id": "e-1"}, "timed out")
+    assert before + 1 == runtime.DELIVERY_FAILURES
+    assert seen == [("t", {"id": "e-1"}, "timed out")]
+
+
+def test_a_consumer_thread_that_cannot_start_says_why_and_holds_nothing_up(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    sub = _sub(runtime, "json:dumps", "function", "/")
+    before = threading.active_count()
+    with runtime.consuming_in_thread([sub], service="s", store=runtime.MemoryStore()) as consumer:
+        pass
+    assert consumer.stopping.is_set()
+    assert threading.active_count() <= before
+    assert "the consumer stopped: KAFKA_BOOTSTRAP_SERVERS is not set" in caplog.text
