@@ -69,7 +69,9 @@ def compare(decouple: str, root: Path, work: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("roots", nargs="*", type=Path)
-    parser.add_argument("--accuracy", action="store_true", help="the accuracy corpus's repositories")
+    parser.add_argument(
+        "--accuracy", action="store_true", help="the accuracy corpus's repositories"
+    )
     parser.add_argument("--decouple", default=str(Path(sys.executable).parent / "decouple"))
     args = parser.parse_args(argv)
     roots = list(args.roots)

@@ -235,3 +235,14 @@ def test_naming_needs_every_word_of_a_group() -> None:
     texts = {"a.py": b"state.http = 1", "b.py": b"http = 1", "c.py": b"https = 1"}
     assert naming(sorted(texts), [("state", "http")], texts.get) == ["a.py"]
     assert naming(sorted(texts), ["http"], texts.get) == ["a.py", "b.py"]
+
+
+def test_an_application_slot_is_asked_from_the_files_filling_it() -> None:
+    texts = {
+        "a.py": b'app["session"] = ClientSession()\n',
+        "b.py": b"app[SESSION]: ClientSession = make()\n",
+        "c.py": b'session = request.app["session"]\nif app["session"] == x: pass\n',
+    }
+    asked = Asked(keys={"session", "SESSION"})
+    found = asked_paths(asked, {}, sorted(texts), texts.get)
+    assert found == {"a.py", "b.py"}

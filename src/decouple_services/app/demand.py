@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
     from decouple_services.detect.values import Value
@@ -183,6 +184,8 @@ class Asked:
     django_settings: bool = False
     #: Words a defining file must all name (``("state", "http")`` for ``@state.http``).
     words: set[tuple[str, ...]] = field(default_factory=set)
+    #: Keys of aiohttp application slots (``app["session"] = ...``, ``app[KEY] = ...``).
+    keys: set[str] = field(default_factory=set)
 
 
 class _Recording(dict[Any, Any]):
@@ -244,6 +247,11 @@ def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIn
 
 def _note_qualname(qualname: str, asked: Asked) -> None:
     if qualname.startswith("@"):
+        if qualname.startswith("@app["):
+            key = qualname[5:].rstrip("]").rpartition(".")[2]
+            if key:
+                asked.keys.add(key)
+            return
         words = slot_words(qualname)
         if words:
             asked.words.add(words)
@@ -285,6 +293,8 @@ def asked_paths(
         )
     if asked.words:
         out.update(naming(sorted(todo - out), asked.words, read))
+    if asked.keys:
+        out.update(assigning(sorted(todo - out), asked.keys, read))
     return out
 
 
@@ -303,15 +313,19 @@ def slot_words(qualname: str) -> tuple[str, ...]:
 # --- client objects named elsewhere ------------------------------------------------------
 
 
-def client_names(facts: Sequence[FileFacts], options: ExtractOptions) -> set[str]:
+def client_names(
+    facts: Sequence[FileFacts], options: ExtractOptions, detectors: Sequence[Detector] = ()
+) -> set[str]:
     """The definitions that hold a client object, by qualified name: ``shop.http.session``
     for ``session = requests.Session()``, ``shop.api.get_stub`` for a function returning a
     stub (``shop.api.get_stub()``), aliases of those; application slots (``@state.http``)
-    as they are written. What a client's call returns (``requests.Session().get()``) is not
-    a client."""
+    as they are written. A client is what one of ``detectors`` recognises a request on
+    (``requests.Session``, not ``aiohttp.web.Response``), a stub, or a configured client;
+    what a client's call returns (``requests.Session().get()``) is not one."""
     from decouple_services.detect.facts import BASES
     from decouple_services.detect.values import Obj, Ref
 
+    probe = _client_probe(options, detectors)
     constants: dict[str, Value] = {}
     for f in facts:
         for const in f.constants:
@@ -320,9 +334,8 @@ def client_names(facts: Sequence[FileFacts], options: ExtractOptions) -> set[str
     def is_client_type(kind: str, depth: int) -> bool:
         if "()" in kind:
             return False
-        top = kind.split(".", 1)[0]
         if (
-            top in options.client_modules
+            probe(kind)
             or kind.endswith("Stub")
             or kind in options.custom_clients
             or any(c.startswith(kind + ".") for c in options.custom_clients)
@@ -347,6 +360,71 @@ def client_names(facts: Sequence[FileFacts], options: ExtractOptions) -> set[str
         return False
 
     return {q.removesuffix("()") for q, value in constants.items() if is_client(value)}
+
+
+def _client_probe(options: ExtractOptions, detectors: Sequence[Detector]) -> Callable[[str], bool]:
+    """Whether some detector takes a request method called on an object of a type (of a
+    client library's module); without detectors, every type of such a module."""
+    from decouple_services.detect.facts import RawCall
+    from decouple_services.detect.registry import match_call
+    from decouple_services.detect.values import Lit, Obj
+
+    shapes = ((Lit("http://decouple.invalid/"),), (Lit("GET"), Lit("http://decouple.invalid/")))
+    known: dict[str, bool] = {}
+
+    def probe(kind: str) -> bool:
+        if kind.split(".", 1)[0] not in options.client_modules:
+            return False
+        if not detectors:
+            return True
+        if kind not in known:
+            receiver = Obj(kind)
+            known[kind] = any(
+                match_call(
+                    RawCall(
+                        1,
+                        1,
+                        0,
+                        "<module>",
+                        name,
+                        None,
+                        receiver,
+                        args,
+                        (),
+                        tuple(f"a{i}" for i in range(len(args))),
+                        (),
+                        False,
+                        False,
+                        False,
+                    ),
+                    receiver,
+                    detectors,
+                )
+                is not None
+                for name in sorted(options.method_names)
+                for args in shapes
+            )
+        return known[kind]
+
+    return probe
+
+
+def assigning(
+    paths: Sequence[str], keys: Iterable[str], read: Callable[[str], bytes | None]
+) -> list[str]:
+    """Those of ``paths`` that assign a subscript with one of ``keys`` (``x["key"] = ...``,
+    ``x[KEY]: T = ...``): where an application slot is filled."""
+    alternatives = b"|".join(re.escape(k.encode()) for k in sorted(keys))
+    pattern = re.compile(
+        rb"(?<![\w.])(?:" + alternatives + rb")['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
+    )
+    needles = [k.encode() for k in keys]
+    out = []
+    for path in paths:
+        data = read(path)
+        if data is not None and any(n in data for n in needles) and pattern.search(data):
+            out.append(path)
+    return out
 
 
 def naming(

@@ -510,7 +510,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             manifest=manifest,
             pools=pools,
             prefilter=None if demand is None else demand.candidates(extract_options),
-            rejected=unparsed if demand is not None else None,
+            rejected=unparsed,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -543,6 +543,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 parse(first)
         # Matching a configured client's positional arguments needs the functions' signatures.
         detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
+        if demand is not None:
+            demand.detectors = detectors
 
         services = _with_code_ports(services, facts, service_of)
         hosts = HostMap(services, dict(discovery.infra_hosts))
@@ -666,6 +668,8 @@ class _Demand:
         self.read = functools.partial(_read_in, str(root))
         self.options = options
         self.config = config
+        #: What recognises a request (set once configured clients' signatures are known).
+        self.detectors: Sequence[Detector] = ()
         #: Words (slots, config keys) and client objects already looked for.
         self.searched: set[tuple[str, ...]] = set()
         self.clients: set[str] = set()
@@ -699,7 +703,7 @@ class _Demand:
         words = asked.words - self.searched
         self.searched |= asked.words
         found = asked_paths(replace(asked, words=words), self.modules, unparsed, self.read)
-        clients = client_names(facts, self.options) - self.clients
+        clients = client_names(facts, self.options, self.detectors) - self.clients
         if clients:
             self.clients |= clients
             rest = sorted(unparsed - found)
