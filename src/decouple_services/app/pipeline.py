@@ -28,6 +28,7 @@ from decouple_services.app.cache import (
     content_digest,
     facts_key,
     read_facts,
+    refresh_facts,
     result_key,
     write_facts,
 )
@@ -181,8 +182,9 @@ def _extract_one(
     prefilter: Prefilter,
     cache: str | None,
     fingerprint: str,
-) -> tuple[FileFacts, _Seen]:
-    """Facts of one file; every failure is a diagnostic (the file is the unit of failure)."""
+) -> tuple[FileFacts, _Seen, str | None]:
+    """Facts of one file; every failure is a diagnostic (the file is the unit of failure).
+    The third item is the cache key of facts computed here, for the caller to store."""
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.facts import FileFacts
 
@@ -193,31 +195,33 @@ def _extract_one(
         size = stat.st_size
         if size > MAX_FILE_BYTES:
             limit = MAX_FILE_BYTES / 2**20
-            return _skipped(
-                job,
-                Severity.NOTE,
-                "too-large",
-                f"{size / 1e6:.1f} MB is over the {limit:g} MiB limit (generated?); file skipped",
-            ), (size, stat.st_mtime_ns, f"size:{size}", True)
+            return (
+                _skipped(
+                    job,
+                    Severity.NOTE,
+                    "too-large",
+                    f"{size / 1e6:.1f} MB is over the {limit:g} MiB limit (generated?); "
+                    "file skipped",
+                ),
+                (size, stat.st_mtime_ns, f"size:{size}", True),
+                None,
+            )
         source = read_regular(full, MAX_FILE_BYTES)
     except OSError as exc:
-        return _skipped(
-            job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"
-        ), None
+        message = f"cannot read: {exc.strerror or exc}"
+        return _skipped(job, Severity.WARNING, "unreadable", message), None, None
     digest = content_digest(source) if cache is not None else ""
     seen = (stat.st_size, stat.st_mtime_ns, digest, False)
     if not prefilter.passes(source):
-        return FileFacts(job.path, job.module), (*seen[:3], True)
+        return FileFacts(job.path, job.module), (*seen[:3], True), None
     key = None
     if cache is not None:
         key = facts_key(digest, job.module, fingerprint)
         cached = read_facts(cache, key, job.path)
         if cached is not None:
-            return cached, seen
+            return cached, seen, None
     facts = extract_facts(source, job.path, job.module, options, is_package=job.is_package)
-    if cache is not None and key is not None:
-        write_facts(cache, key, facts)
-    return facts, seen
+    return facts, seen, key
 
 
 def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFacts:
@@ -228,15 +232,16 @@ def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFact
     )
 
 
-def _extract_chunk(
-    args: tuple[list[_Job], ExtractOptions, Prefilter, str | None, str],
-) -> list[tuple[dict[str, Any], _Seen]]:
+_Chunk = list[tuple[dict[str, Any], _Seen, str | None]]
+
+
+def _extract_chunk(args: tuple[list[_Job], ExtractOptions, Prefilter, str | None, str]) -> _Chunk:
     jobs, options, prefilter, cache, fingerprint = args
     gc.set_threshold(*_GC_THRESHOLDS)  # a worker process: see _GC_THRESHOLDS
     out = []
     for job in jobs:
-        facts, seen = _extract_one(job, options, prefilter, cache, fingerprint)
-        out.append((facts.to_json(), seen))
+        facts, seen, key = _extract_one(job, options, prefilter, cache, fingerprint)
+        out.append((facts.to_json(), seen, key))
     return out
 
 
@@ -253,6 +258,7 @@ def extract_all(
     pools: _Pools | None = None,
     prefilter: Prefilter | None = None,
     rejected: set[str] | None = None,
+    computed: list[tuple[str, str]] | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -260,7 +266,9 @@ def extract_all(
     on which ``__init__.py`` files exist. With a ``manifest``, files whose size and mtime it
     knows are neither read nor hashed: their facts come straight from the cache.
     ``prefilter`` decides which files are parsed (default: the everything-parsed path's);
-    the others get empty facts, and their paths are added to ``rejected``.
+    the others get empty facts, and their paths are added to ``rejected``. Facts parsed
+    here are stored in the cache as one pack, or added to ``computed`` (key, JSON text) for
+    the caller to store with those of its other passes.
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts
@@ -276,6 +284,11 @@ def extract_all(
         cache = None
     if cache is None:
         manifest = None
+    else:
+        refresh_facts(cache)
+    store = computed is None
+    if computed is None:
+        computed = []
     results: list[FileFacts | None] = [None] * len(work)
     pending: list[int] = []
     if manifest is not None and cache is not None:
@@ -294,7 +307,11 @@ def extract_all(
     total = len(work)
     done = total - len(pending)
 
-    def seen(job: _Job, facts: FileFacts, info: _Seen) -> FileFacts:
+    def seen(
+        job: _Job, facts: FileFacts, info: _Seen, key: str | None, data: dict[str, Any] | None
+    ) -> FileFacts:
+        if key is not None and computed is not None:
+            computed.append((key, json.dumps(facts.to_json() if data is None else data)))
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
         if manifest is not None and info is not None:
@@ -309,8 +326,8 @@ def extract_all(
     workers = min(jobs, cpus) if jobs is not None else min(cpus, 8)
     if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
         for n, i in enumerate(pending, start=1):
-            facts, info = _extract_one(work[i], options, prefilter, cache, fingerprint)
-            results[i] = seen(work[i], facts, info)
+            facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+            results[i] = seen(work[i], facts, info, key, None)
             if progress is not None and (n % 50 == 0 or n == len(pending)):
                 progress(done + n, total)
     else:
@@ -319,7 +336,7 @@ def extract_all(
         size = max(16, len(pending) // (workers * 8))
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
         pool = (pools or _Pools()).get(workers - 1)
-        queued: dict[Future[list[tuple[dict[str, Any], _Seen]]], list[int]] = {}
+        queued: dict[Future[_Chunk], list[int]] = {}
         upcoming = iter(chunks)
 
         def submit() -> bool:
@@ -330,11 +347,11 @@ def extract_all(
             queued[pool.submit(_extract_chunk, args)] = chunk
             return True
 
-        def collect(future: Future[list[tuple[dict[str, Any], _Seen]]]) -> None:
+        def collect(future: Future[_Chunk]) -> None:
             nonlocal done
             chunk = queued.pop(future)
-            for i, (data, info) in zip(chunk, future.result(), strict=True):
-                results[i] = seen(work[i], FileFacts.from_json(data), info)
+            for i, (data, info, key) in zip(chunk, future.result(), strict=True):
+                results[i] = seen(work[i], FileFacts.from_json(data), info, key, data)
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
@@ -349,13 +366,15 @@ def extract_all(
             if chunk is None:
                 break
             for i in chunk:  # this process's share, while the workers do theirs
-                facts, info = _extract_one(work[i], options, prefilter, cache, fingerprint)
-                results[i] = seen(work[i], facts, info)
+                facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+                results[i] = seen(work[i], facts, info, key, None)
             done += len(chunk)
         for future in list(queued):
             collect(future)
         if pools is None:
             pool.shutdown()
+    if cache is not None and store:
+        write_facts(cache, computed)
     return [r for r in results if r is not None]
 
 
@@ -500,6 +519,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         extract_options = detection_options(detectors, config)
         demand = None if options.full_parse else _Demand(root, python, config, extract_options)
         unparsed: set[str] = set()
+        # one pack of new facts for the whole scan, written when it is done
+        computed: list[tuple[str, str]] = []
         facts = extract_all(
             root,
             python,
@@ -509,6 +530,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             progress=options.progress,
             manifest=manifest,
             pools=pools,
+            computed=computed,
             prefilter=None if demand is None else demand.candidates(extract_options),
             rejected=unparsed,
         )
@@ -528,6 +550,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 all_files=python,
                 manifest=manifest,
                 pools=pools,
+                computed=computed,
             ):
                 by_path[fresh.path] = fresh
             unparsed.difference_update(paths)
@@ -605,6 +628,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 all_files=python,
                 manifest=manifest,
                 pools=pools,
+                computed=computed,
             ):
                 by_path[fresh.path] = fresh
             unparsed.difference_update(again)
@@ -613,6 +637,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     finally:
         pools.close()
         gc.set_threshold(*thresholds)
+    if cache_dir is not None and computed:
+        write_facts(str(cache_dir), computed)
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
