@@ -698,6 +698,7 @@ class _Demand:
         self.detectors: Sequence[Detector] = ()
         #: Words (slots, config keys) and client objects already looked for.
         self.searched: set[tuple[str, ...]] = set()
+        self.keys: set[str] = set()
         self.clients: set[str] = set()
 
     def candidates(self, options: ExtractOptions) -> Prefilter:
@@ -726,9 +727,14 @@ class _Demand:
 
         if not unparsed:
             return []
+        # a word or key looked for once was found wherever it is: not looked for again
         words = asked.words - self.searched
-        self.searched |= asked.words
-        found = asked_paths(replace(asked, words=words), self.modules, unparsed, self.read)
+        keys = asked.keys - self.keys
+        self.searched |= words
+        self.keys |= keys
+        found = asked_paths(
+            replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
+        )
         clients = client_names(facts, self.options, self.detectors) - self.clients
         if clients:
             self.clients |= clients
