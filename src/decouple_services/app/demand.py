@@ -271,7 +271,7 @@ def asked_paths(
     read: Callable[[str], bytes | None],
 ) -> set[str]:
     """Files not parsed yet that may define something resolution looked up: the module of
-    each qualified name and of each of its prefixes (``a.b.C.x`` may live in ``a/b.py``),
+    each qualified name (its longest prefix naming a module: ``a.b.C.x`` in ``a/b.py``),
     Django settings modules when a Django setting was read, and files naming a Flask config
     key or an application slot (``@state.http``, ``@app["session"]``) that was read.
     ``modules`` maps module names to paths (several services often have modules of the
@@ -279,10 +279,11 @@ def asked_paths(
     todo = set(unparsed)
     out: set[str] = set()
     for qualname in asked.qualnames:
+        # the defining module: the longest prefix that is a module of the tree
         name = qualname.removesuffix("()")
-        while name:
-            out.update(p for p in modules.get(name, ()) if p in todo)
+        while name and name not in modules:
             name = name.rpartition(".")[0]
+        out.update(p for p in modules.get(name, ()) if p in todo)
     if asked.django_settings:
         out.update(
             p

@@ -537,10 +537,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
 
-        def parse(paths: list[str]) -> None:
-            # What resolution asks for, through the everything-parsed path's prefilter: a
-            # file that path would not parse gives nothing here either, so results agree.
+        def parse(paths: list[str]) -> bool:
+            """Parse what resolution asks for; whether any of it can change resolution.
+
+            Through the everything-parsed path's prefilter: a file that path would not
+            parse gives nothing here either, so results agree."""
             nonlocal facts
+            inert = True
             for fresh in extract_all(
                 root,
                 paths,
@@ -553,9 +556,11 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 computed=computed,
             ):
                 by_path[fresh.path] = fresh
+                inert = inert and _inert(fresh)
             unparsed.difference_update(paths)
             facts = [by_path[p] for p in python]
             note(f"parsed {len(paths)} more files that resolution asks for")
+            return not inert
 
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
@@ -597,9 +602,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 )
                 resolution = resolver.resolve()
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
-                if not wanted:
+                # files holding nothing resolution reads (an empty `__init__.py`): the
+                # resolution just made stands
+                if not wanted or not parse(wanted):
                     break
-                parse(wanted)
             names = {w.short_name for w in resolution.wrappers.values()}
             new = names - known_wrappers
             note(
@@ -678,6 +684,24 @@ def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def _inert(facts: FileFacts) -> bool:
+    """Whether ``facts`` hold nothing resolution or endpoints read (diagnostics aside)."""
+    return not (
+        facts.constants
+        or facts.functions
+        or facts.calls
+        or facts.routes
+        or facts.mounts
+        or facts.grpc_methods
+        or facts.ports
+        or facts.settings_classes
+        or facts.is_loadgen
+        or facts.events
+        or facts.ignored_lines
+        or facts.suppressions
+    )
 
 
 class _Demand:
