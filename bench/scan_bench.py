@@ -1,6 +1,7 @@
 """Time ``decouple scan`` against the ast floor and semgrep, on real and synthetic corpora.
 
     python bench/scan_bench.py                       # homeassistant, 3 rounds
+    python bench/scan_bench.py --corpus netbox --corpus polar:/path/to/a/clone
     python bench/scan_bench.py --corpus sample --corpus synthetic:100,1000,10000
     python bench/scan_bench.py --semgrep ~/.cache/decouple-bench/venv/bin/semgrep
 
@@ -9,6 +10,8 @@ then again), and the table shows medians:
 
 - cold: ``decouple scan`` with an empty cache directory (a first CI run);
 - no-cache: ``--no-cache`` (nothing read or written);
+- full-parse: ``--no-cache --full-parse``, the everything-parsed path: its call sites must be
+  those of the cold run (every field compared, not only ``file:line``);
 - changed: one file edited since the previous run (a different edit every round);
 - warm: nothing changed since the previous run;
 - floor: ``bench/floor.py``, read and ``ast.parse`` of every .py file in one process;
@@ -61,6 +64,8 @@ class Sample:
 class Row:
     samples: list[Sample] = field(default_factory=list)
     found: set[tuple[str, int]] | None = None
+    #: Call sites, endpoints and services in full, for the comparison with --full-parse.
+    sites: list[str] | None = None
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in self.samples)
@@ -129,6 +134,16 @@ def decouple_found(path: Path) -> set[tuple[str, int]]:
     return {(site["file"], site["line"]) for site in data["call_sites"]}
 
 
+def decouple_sites(path: Path) -> list[str]:
+    """Every call site, endpoint and service of a JSON result, each as canonical text."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return sorted(
+        f"{key}: {json.dumps(item, sort_keys=True)}"
+        for key in ("call_sites", "endpoints", "services")
+        for item in data[key]
+    )
+
+
 def semgrep_found(path: Path, root: Path) -> set[tuple[str, int]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     found = set()
@@ -172,7 +187,8 @@ class Bench:
 
     def run_corpus(self, name: str, root: Path, rounds: int, edited: str | None) -> dict[str, Row]:
         rows: dict[str, Row] = {
-            k: Row() for k in ("cold", "no-cache", "changed", "warm", "floor", "semgrep")
+            k: Row()
+            for k in ("cold", "no-cache", "full-parse", "changed", "warm", "floor", "semgrep")
         }
         if self.semgrep is None:
             del rows["semgrep"]
@@ -191,7 +207,13 @@ class Bench:
                     measure(self.scan(root, out, "--cache-dir", str(cold_cache)))
                 )
                 rows["cold"].found = decouple_found(out)
+                rows["cold"].sites = decouple_sites(out)
                 rows["no-cache"].samples.append(measure(self.scan(root, out, "--no-cache")))
+                rows["full-parse"].samples.append(
+                    measure(self.scan(root, out, "--no-cache", "--full-parse"))
+                )
+                rows["full-parse"].found = decouple_found(out)
+                rows["full-parse"].sites = decouple_sites(out)
                 if target is not None and original is not None:
                     edit = f"\n\ndef _bench_edit_{i}(value):\n    return value + {i}\n"
                     target.write_bytes(original + edit.encode())
@@ -245,6 +267,17 @@ def table(name: str, files: int, rows: dict[str, Row]) -> str:
     failed = [k for k, r in rows.items() if any(s.status != 0 for s in r.samples)]
     if failed:
         lines.append(f"\nnon-zero exit status: {', '.join(failed)}")
+    full, cold = rows["full-parse"].sites, rows["cold"].sites
+    if full is not None and cold is not None:
+        lines.append("")
+        if full == cold:
+            lines.append(
+                f"Call sites, endpoints and services identical to --full-parse's ({len(cold)})."
+            )
+        else:
+            lines.append("DIFFERENT from --full-parse:")
+            lines += [f"- only with --full-parse: {x[:200]}" for x in sorted(set(full) - set(cold))]
+            lines += [f"- only on demand: {x[:200]}" for x in sorted(set(cold) - set(full))]
     if "semgrep" in rows and rows["semgrep"].found is not None and rows["cold"].found is not None:
         missed = sorted(rows["semgrep"].found - rows["cold"].found)
         extra = len(rows["cold"].found - rows["semgrep"].found)
@@ -265,6 +298,11 @@ def corpora(specs: list[str]) -> list[tuple[str, Path, str | None]]:
         kind, _, sizes = spec.partition(":")
         if kind == "homeassistant":
             out.append(("homeassistant", corpus.homeassistant(), EDITED["homeassistant"]))
+        elif kind in corpus.GIT_CORPORA:
+            # `netbox` (fetched from GitHub) or `netbox:/path/to/a/clone`
+            local = Path(sizes) if sizes else None
+            spec = corpus.GIT_CORPORA[kind]
+            out.append((kind, corpus.git_corpus(kind, local), spec.edited))
         elif kind == "sample":
             # a copy: the "changed" run edits a file, and the fixture belongs to the tests
             copy = corpus.cache_root() / "sample"
@@ -285,7 +323,11 @@ def corpora(specs: list[str]) -> list[tuple[str, Path, str | None]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", action="append", help="homeassistant, sample, synthetic:N,M")
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        help="homeassistant, netbox[:GIT_DIR], polar[:GIT_DIR], sample, synthetic:N,M",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     here = Path(sys.executable).parent
     parser.add_argument("--decouple", default=str(here / "decouple"))

@@ -238,7 +238,7 @@ def test_verbose_tells_each_phase_and_its_time(tmp_path: Path) -> None:
     status, _, err = _scan(tmp_path, "--no-cache", "-v")
     assert status == 0
     assert re.search(r"^decouple: +[\d.]+ s +listed \d+ Python files$", err, re.M)
-    assert re.search(r"^decouple: +[\d.]+ s +read \d+ files$", err, re.M)
+    assert re.search(r"^decouple: +[\d.]+ s +read \d+ files, parsed \d+$", err, re.M)
     assert re.search(r"^decouple: scan: [\d.]+ s$", err, re.M)
     assert re.search(r"^decouple: \d+ Python files, 9 services, .* call sites", err, re.M)
     assert _scan(tmp_path, "--no-cache")[2] == ""

@@ -342,3 +342,43 @@ def test_unchanged_files_imports_come_from_the_cache(
     assert [os.path.relpath(p, repo) for p in read] == [CLIENTS]
     (repo / CLIENTS).write_bytes(original)
     assert _graph(repo, cache) == expected
+
+
+def test_a_scan_writes_one_pack_and_packs_are_merged_past_the_limit(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decouple_services.app.cache, "MAX_PACKS", 3)
+    cache = tmp_path / "cache"
+    cached(repo, cache)
+    assert len(list((cache / "packs").glob("pack-*.jsonl"))) == 1
+    assert not list(cache.rglob("*.tmp"))
+    clients = repo / CLIENTS
+    original = clients.read_text(encoding="utf-8")
+    for n in range(6):
+        clients.write_text(original + f"\n\ndef extra_{n}():\n    return {n}\n", encoding="utf-8")
+        assert cached(repo, cache) == uncached(repo)
+        assert 1 <= len(list((cache / "packs").glob("pack-*.jsonl"))) <= 3
+
+
+def test_damaged_packs_are_ignored_and_their_facts_rebuilt(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    expected = uncached(repo)
+    cached(repo, cache)
+    # what another process would see: nothing loaded yet, and no stored result to reuse
+    monkeypatch.setattr(decouple_services.app.cache, "_PACKS", {})
+    for manifest in cache.glob("manifest-*.json"):
+        manifest.unlink()
+    (pack,) = (cache / "packs").glob("pack-*.jsonl")
+    lines = pack.read_bytes().split(b"\n")
+    damaged = [
+        lines[0].replace(b'"path"', b'"nopath"'),  # foreign content under a right key
+        b"\xff\x00 not json\tat all",
+        b"x" * 64 + b"\t{}",
+        lines[1][: len(lines[1]) // 2],  # half a line
+        *lines[2:],
+    ]
+    pack.write_bytes(b"\n".join(damaged))
+    os.mkfifo(cache / "packs" / "pack-0-fifo.jsonl")  # never read, never waited on
+    assert cached(repo, cache) == expected

@@ -2,8 +2,9 @@
 
 Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
 
-    ab/ab12...ef.json           facts of one file: key = sha256(content digest, module name,
-                                decouple version and the detection options)
+    packs/pack-<random>.jsonl   facts of the files one scan parsed, a line each:
+                                key TAB facts-json, key = sha256(content digest, module
+                                name, decouple version and the detection options)
     manifest-<root>.json        per scanned root: path -> (size, mtime_ns, content digest),
                                 the digests the byte prefilter rejected, and the last result
     imports-<root>.json         per scanned root: each file's import targets, by digest
@@ -26,6 +27,7 @@ in the cache is executed or unpickled: it is JSON, decoded into decouple's own t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
     from decouple_services.discover.files import FileListing
 
 #: Bumped when the layout or the meaning of an entry changes.
-FORMAT = 2
+FORMAT = 3
 #: A file modified this close to the moment the manifest is written is re-hashed next time:
 #: another edit within the same timestamp tick would keep its size and mtime. Timestamps in
 #: whole seconds suggest a coarse file system (FAT, HFS+, ext3), which gets the long window.
@@ -99,12 +101,107 @@ def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
     """Cached facts of ``path``, or None when missing, corrupt or someone else's."""
     from decouple_services.detect.facts import FileFacts
 
+    body = _packs(folder).get(key)
+    if body is None:
+        return None
     try:
-        data = _read_json(os.path.join(folder, key[:2], key + ".json"))
-        facts = FileFacts.from_json(data)
-    except Exception:  # any content at all: missing, corrupt or foreign
+        facts = FileFacts.from_json(json.loads(body))
+    except Exception:  # any content at all: corrupt or foreign
         return None  # rebuilt by the caller
     return facts if facts.path == path else None
+
+
+PACKS = "packs"
+#: More pack files than this are merged into one by the next scan that writes.
+MAX_PACKS = 16
+
+
+class _Packs:
+    """The facts of one cache folder's pack files, as raw JSON by key.
+
+    One pack file per scan that parsed anything: writing a few thousand small files cost a
+    cold scan seconds; one file is one write and one rename. Packs are never changed once
+    written, so concurrent scans only ever add whole files (or merge them, below); a pack
+    that vanishes between listing and reading (merged by another scan) is skipped, and its
+    facts are rebuilt if no other pack has them. Loaded lazily, once per process, and again
+    for packs that appeared since (:meth:`refresh`).
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = os.path.join(folder, PACKS)
+        self.entries: dict[str, bytes] = {}
+        self.seen: set[str] = set()
+
+    def names(self) -> list[str]:
+        try:
+            return sorted(
+                n for n in os.listdir(self.folder) if n.startswith("pack-") and n.endswith(".jsonl")
+            )
+        except OSError:
+            return []
+
+    def refresh(self) -> None:
+        for name in self.names():
+            if name in self.seen:
+                continue
+            self.seen.add(name)
+            try:
+                data = read_regular(os.path.join(self.folder, name), MAX_CACHE_FILE_BYTES)
+            except OSError:
+                continue  # merged away meanwhile, or not a regular file: ignored
+            self._add(data)
+
+    def _add(self, data: bytes) -> None:
+        for line in data.split(b"\n"):
+            key, tab, body = line.partition(b"\t")
+            if tab and len(key) == 64:
+                self.entries.setdefault(key.decode("ascii", "replace"), body)
+
+    def get(self, key: str) -> bytes | None:
+        return self.entries.get(key)
+
+    def write(self, items: Sequence[tuple[str, str]]) -> None:
+        """One new pack with ``items`` (key, facts JSON); packs merged past :data:`MAX_PACKS`."""
+        if not items:
+            return
+        text = "".join(f"{key}\t{body}\n" for key, body in items if "\n" not in body)
+        self._add(text.encode())
+        names = self.names()
+        if len(names) + 1 > MAX_PACKS:
+            # merge what this process has read (every listed pack after a refresh) into
+            # the new pack, then drop the merged files
+            self.refresh()
+            merged = b"".join(k.encode() + b"\t" + v + b"\n" for k, v in self.entries.items())
+            if _write_text(self._new_name(), merged):
+                for name in names:
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(self.folder, name))
+            return
+        _write_text(self._new_name(), text.encode())
+
+    def _new_name(self) -> str:
+        return os.path.join(self.folder, f"pack-{time.time_ns():x}-{os.urandom(4).hex()}.jsonl")
+
+
+_PACKS: dict[str, _Packs] = {}
+
+
+def _packs(folder: str) -> _Packs:
+    found = _PACKS.get(folder)
+    if found is None:
+        found = _PACKS[folder] = _Packs(folder)
+        found.refresh()
+    return found
+
+
+def refresh_facts(folder: str) -> None:
+    """See the packs other scans wrote since this process last looked."""
+    _packs(folder).refresh()
+
+
+def write_facts(folder: str, items: Sequence[tuple[str, str]]) -> None:
+    """Store facts (key, JSON text) computed by one pass of a scan, as one pack file."""
+    _packs(folder).write(items)
 
 
 #: A cache file larger than this is not read (a manifest with its last result is the largest).
@@ -116,31 +213,33 @@ def _read_json(path: str) -> Any:
     return json.loads(read_regular(path, MAX_CACHE_FILE_BYTES))
 
 
-def write_facts(folder: str, key: str, facts: FileFacts) -> None:
-    _write_json(os.path.join(folder, key[:2], key + ".json"), facts.to_json())
-
-
 def _write_json(target: str, data: object) -> None:
+    # dumps, not dump: json.dump streams through the pure-Python encoder
+    _write_text(target, json.dumps(data, separators=(",", ":")).encode())
+
+
+def _write_text(target: str, data: bytes) -> bool:
+    """``data`` into ``target`` through a temporary file and a rename; False if not written."""
     folder = os.path.dirname(target)
     try:
         if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
-            return  # never renamed over a FIFO, a device or a link someone put there
+            return False  # never renamed over a FIFO, a device or a link someone put there
         if os.path.islink(folder):
-            return  # a subfolder linked elsewhere (a cache shipped in the tree) is not used
+            return False  # a subfolder linked elsewhere (a cache shipped in the tree) is not used
         os.makedirs(folder, exist_ok=True)
         # temp file + rename: a concurrent run never reads half a file
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # dumps, not dump: json.dump streams through the pure-Python encoder
-                handle.write(json.dumps(data, separators=(",", ":")))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
     except OSError:
-        pass  # a read-only tree scans fine without a cache
+        return False  # a read-only tree scans fine without a cache
+    return True
 
 
 def prepare(path: Path, *, follow_link: bool = False) -> str | None:
@@ -418,6 +517,7 @@ __all__ = [
     "facts_key",
     "prepare",
     "read_facts",
+    "refresh_facts",
     "result_key",
     "write_facts",
 ]

@@ -13,7 +13,7 @@ import gc
 import hashlib
 import json
 import os
-import re
+import posixpath
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,12 +29,14 @@ from decouple_services.app.cache import (
     content_digest,
     facts_key,
     read_facts,
+    refresh_facts,
     result_key,
     write_facts,
 )
 from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
+from decouple_services.app.demand import Asked, Prefilter, asking_index
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
@@ -47,6 +49,7 @@ from decouple_services.core.model import (
     Service,
     Severity,
 )
+from decouple_services.detect.extract import FIXTURE
 from decouple_services.discover.files import module_name
 
 if TYPE_CHECKING:
@@ -83,6 +86,9 @@ class ScanOptions:
     jobs: int | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    #: Parse every file the broad prefilter passes, as versions before on-demand parsing
+    #: did, instead of the candidates and what resolution asks for. Same call sites, slower.
+    full_parse: bool = False
     progress: Progress | None = field(default=None, compare=False)
     #: Told what each phase did, with the time since the scan started (``-v``).
     notes: Callable[[str], None] | None = field(default=None, compare=False)
@@ -124,51 +130,29 @@ def detection_options(
 
 
 def prefilter_tokens(options: ExtractOptions) -> tuple[bytes, ...]:
-    """Substrings a file must contain to be worth parsing: clients, servers, urls, settings."""
-    from decouple_services.detect.servers import FRAMEWORK_TOKENS
+    """Substrings the everything-parsed path looks for: clients, servers, urls, settings."""
+    from decouple_services.app.demand import broad_prefilter
 
-    tokens = {*options.client_modules, *FRAMEWORK_TOKENS, *options.wrapper_names}
-    if "http" in tokens:
-        # http.client, not every "https://", "aiohttp" or "HTTP_OK": those have tokens of
-        # their own where they matter
-        tokens.discard("http")
-        tokens.update({"http.client", "http import client"})
-    tokens.update(
-        {
-            "://",
-            "environ",
-            "getenv",
-            "settings",
-            "Settings",
-            "Stub",
-            "_HOST",
-            "_URL",
-            "_ADDR",
-            "decouple: migrated",  # sends an earlier migration wrote
-        }
-    )
-    tokens.update(q.rpartition(".")[2] for q in options.custom_clients)
-    return tuple(sorted(t.encode() for t in tokens if t))
-
-
-#: A module named ``config`` imported (``from . import config``, ``from app.config import
-#: X``, ``import app.config as cfg``): its constants and client objects may be used here.
-#: The bare word would match ``config_entry`` and ``ConfigEntry`` in most files of some trees.
-_CONFIG_IMPORT = re.compile(rb"\b(?:import|from)[ \t][^\n]*\bconfig\b")
+    return broad_prefilter(options).tokens
 
 
 def worth_parsing(source: bytes, tokens: tuple[bytes, ...], path: str = "") -> bool:
-    """The byte prefilter: whether ``source`` may hold anything a scan reads. A package's
-    ``__init__.py`` importing names is read for what it re-exports (``from .clients import
-    Clients``), through which other modules name the classes they use."""
-    if any(token in source for token in tokens):
-        return True
-    if path.endswith("__init__.py") and b"import" in source:
-        return True
-    return b"config" in source and _CONFIG_IMPORT.search(source) is not None
+    """The everything-parsed path's byte prefilter: whether ``source`` may hold anything a
+    scan reads. A package's ``__init__.py`` importing names is read for what it re-exports
+    (``from .clients import Clients``), through which other modules name the classes they
+    use."""
+    from decouple_services.app.demand import CONFIG_IMPORT, Prefilter
+
+    return Prefilter(tokens, (CONFIG_IMPORT,)).passes(source) or reexports(path, source)
+
+
+def reexports(path: str, source: bytes) -> bool:
+    """A package's ``__init__.py`` importing names: read whatever else it holds."""
+    return path.endswith("__init__.py") and b"import" in source
 
 
 def _fingerprint(options: ExtractOptions) -> str:
+    """What a file's facts depend on besides its content and module name."""
     payload = json.dumps(
         [
             code_version(),
@@ -177,11 +161,14 @@ def _fingerprint(options: ExtractOptions) -> str:
             sorted(options.custom_clients),
             sorted(options.wrapper_names),
             [f"{f.__module__}.{f.__qualname__}" for f in options.server_extractors],
-            # what the prefilter rejects is cached too
-            [t.decode() for t in prefilter_tokens(options)],
-            _CONFIG_IMPORT.pattern.decode(),
         ]
     )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _reject_key(fingerprint: str, prefilter: Prefilter) -> str:
+    """Key of what ``prefilter`` rejected, remembered by digest in the manifest."""
+    payload = json.dumps([fingerprint, prefilter.key()])
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -201,11 +188,12 @@ _Seen = tuple[int, int, str, bool] | None
 def _extract_one(
     job: _Job,
     options: ExtractOptions,
-    tokens: tuple[bytes, ...],
+    prefilter: Prefilter,
     cache: str | None,
     fingerprint: str,
-) -> tuple[FileFacts, _Seen]:
-    """Facts of one file; every failure is a diagnostic (the file is the unit of failure)."""
+) -> tuple[FileFacts, _Seen, str | None]:
+    """Facts of one file; every failure is a diagnostic (the file is the unit of failure).
+    The third item is the cache key of facts computed here, for the caller to store."""
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.facts import FileFacts
 
@@ -216,31 +204,33 @@ def _extract_one(
         size = stat.st_size
         if size > MAX_FILE_BYTES:
             limit = MAX_FILE_BYTES / 2**20
-            return _skipped(
-                job,
-                Severity.NOTE,
-                "too-large",
-                f"{size / 1e6:.1f} MB is over the {limit:g} MiB limit (generated?); file skipped",
-            ), (size, stat.st_mtime_ns, f"size:{size}", True)
+            return (
+                _skipped(
+                    job,
+                    Severity.NOTE,
+                    "too-large",
+                    f"{size / 1e6:.1f} MB is over the {limit:g} MiB limit (generated?); "
+                    "file skipped",
+                ),
+                (size, stat.st_mtime_ns, f"size:{size}", True),
+                None,
+            )
         source = read_regular(full, MAX_FILE_BYTES)
     except OSError as exc:
-        return _skipped(
-            job, Severity.WARNING, "unreadable", f"cannot read: {exc.strerror or exc}"
-        ), None
+        message = f"cannot read: {exc.strerror or exc}"
+        return _skipped(job, Severity.WARNING, "unreadable", message), None, None
     digest = content_digest(source) if cache is not None else ""
     seen = (stat.st_size, stat.st_mtime_ns, digest, False)
-    if not worth_parsing(source, tokens, job.path):
-        return FileFacts(job.path, job.module), (*seen[:3], True)
+    if not prefilter.passes(source) and not reexports(job.path, source):
+        return FileFacts(job.path, job.module), (*seen[:3], True), None
     key = None
     if cache is not None:
         key = facts_key(digest, job.module, fingerprint)
         cached = read_facts(cache, key, job.path)
         if cached is not None:
-            return cached, seen
+            return cached, seen, None
     facts = extract_facts(source, job.path, job.module, options, is_package=job.is_package)
-    if cache is not None and key is not None:
-        write_facts(cache, key, facts)
-    return facts, seen
+    return facts, seen, key
 
 
 def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFacts:
@@ -251,15 +241,16 @@ def _skipped(job: _Job, severity: Severity, code: str, message: str) -> FileFact
     )
 
 
-def _extract_chunk(
-    args: tuple[list[_Job], ExtractOptions, tuple[bytes, ...], str | None, str],
-) -> list[tuple[dict[str, Any], _Seen]]:
-    jobs, options, tokens, cache, fingerprint = args
+_Chunk = list[tuple[dict[str, Any], _Seen, str | None]]
+
+
+def _extract_chunk(args: tuple[list[_Job], ExtractOptions, Prefilter, str | None, str]) -> _Chunk:
+    jobs, options, prefilter, cache, fingerprint = args
     gc.set_threshold(*_GC_THRESHOLDS)  # a worker process: see _GC_THRESHOLDS
     out = []
     for job in jobs:
-        facts, seen = _extract_one(job, options, tokens, cache, fingerprint)
-        out.append((facts.to_json(), seen))
+        facts, seen, key = _extract_one(job, options, prefilter, cache, fingerprint)
+        out.append((facts.to_json(), seen, key))
     return out
 
 
@@ -274,44 +265,69 @@ def extract_all(
     all_files: Sequence[str] | None = None,
     manifest: Manifest | None = None,
     pools: _Pools | None = None,
+    prefilter: Prefilter | None = None,
+    rejected: set[str] | None = None,
+    computed: list[tuple[str, str]] | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
     ``all_files`` is every Python file of the tree (default: ``paths``); module names depend
     on which ``__init__.py`` files exist. With a ``manifest``, files whose size and mtime it
     knows are neither read nor hashed: their facts come straight from the cache.
+    ``prefilter`` decides which files are parsed (default: the everything-parsed path's);
+    the others get empty facts, and their paths are added to ``rejected``. Facts parsed
+    here are stored in the cache as one pack, or added to ``computed`` (key, JSON text) for
+    the caller to store with those of its other passes.
     """
+    from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts
 
     python_files = frozenset(all_files if all_files is not None else paths)
     work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
-    tokens = prefilter_tokens(options)
+    if prefilter is None:
+        prefilter = broad_prefilter(options)
     fingerprint = _fingerprint(options)
+    reject_key = _reject_key(fingerprint, prefilter)
     cache = str(cache_dir) if cache_dir is not None else None
     if cache is not None and prepare_cache(Path(cache), follow_link=True) is not None:
         cache = None
     if cache is None:
         manifest = None
+    else:
+        refresh_facts(cache)
+    store = computed is None
+    if computed is None:
+        computed = []
     results: list[FileFacts | None] = [None] * len(work)
     pending: list[int] = []
     if manifest is not None and cache is not None:
         for i, job in enumerate(work):
-            hit = _known(job, manifest, cache, fingerprint)
+            hit = _known(job, manifest, cache, fingerprint, reject_key)
             if hit is None:
                 pending.append(i)
-            else:
-                results[i] = hit
+                continue
+            if hit is False or hit is True:
+                if rejected is not None:
+                    rejected.add(job.path)
+                hit = FileFacts(job.path, job.module)
+            results[i] = hit
     else:
         pending = list(range(len(work)))
     total = len(work)
     done = total - len(pending)
 
-    def seen(job: _Job, facts: FileFacts, info: _Seen) -> FileFacts:
+    def seen(
+        job: _Job, facts: FileFacts, info: _Seen, key: str | None, data: dict[str, Any] | None
+    ) -> FileFacts:
+        if key is not None and computed is not None:
+            computed.append((key, json.dumps(facts.to_json() if data is None else data)))
+        if info is not None and info[3] and rejected is not None:
+            rejected.add(job.path)
         if manifest is not None and info is not None:
-            size, mtime_ns, digest, rejected = info
+            size, mtime_ns, digest, was_rejected = info
             manifest.record_stat(job.path, size, mtime_ns, digest)
-            if rejected:
-                manifest.reject(fingerprint, digest)
+            if was_rejected:
+                manifest.reject(reject_key, digest)
         return facts
 
     # More workers than CPUs only adds processes (and their memory) competing for them.
@@ -319,8 +335,8 @@ def extract_all(
     workers = min(jobs, cpus) if jobs is not None else min(cpus, 8)
     if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
         for n, i in enumerate(pending, start=1):
-            facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
-            results[i] = seen(work[i], facts, info)
+            facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+            results[i] = seen(work[i], facts, info, key, None)
             if progress is not None and (n % 50 == 0 or n == len(pending)):
                 progress(done + n, total)
     else:
@@ -329,22 +345,22 @@ def extract_all(
         size = max(16, len(pending) // (workers * 8))
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
         pool = (pools or _Pools()).get(workers - 1)
-        queued: dict[Future[list[tuple[dict[str, Any], _Seen]]], list[int]] = {}
+        queued: dict[Future[_Chunk], list[int]] = {}
         upcoming = iter(chunks)
 
         def submit() -> bool:
             chunk = next(upcoming, None)
             if chunk is None:
                 return False
-            args = ([work[i] for i in chunk], options, tokens, cache, fingerprint)
+            args = ([work[i] for i in chunk], options, prefilter, cache, fingerprint)
             queued[pool.submit(_extract_chunk, args)] = chunk
             return True
 
-        def collect(future: Future[list[tuple[dict[str, Any], _Seen]]]) -> None:
+        def collect(future: Future[_Chunk]) -> None:
             nonlocal done
             chunk = queued.pop(future)
-            for i, (data, info) in zip(chunk, future.result(), strict=True):
-                results[i] = seen(work[i], FileFacts.from_json(data), info)
+            for i, (data, info, key) in zip(chunk, future.result(), strict=True):
+                results[i] = seen(work[i], FileFacts.from_json(data), info, key, data)
             done += len(chunk)
             if progress is not None:
                 progress(done, total)
@@ -359,13 +375,15 @@ def extract_all(
             if chunk is None:
                 break
             for i in chunk:  # this process's share, while the workers do theirs
-                facts, info = _extract_one(work[i], options, tokens, cache, fingerprint)
-                results[i] = seen(work[i], facts, info)
+                facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+                results[i] = seen(work[i], facts, info, key, None)
             done += len(chunk)
         for future in list(queued):
             collect(future)
         if pools is None:
             pool.shutdown()
+    if cache is not None and store:
+        write_facts(cache, computed)
     return [r for r in results if r is not None]
 
 
@@ -386,10 +404,11 @@ class _Pools:
             self._pool = None
 
 
-def _known(job: _Job, manifest: Manifest, cache: str, fingerprint: str) -> FileFacts | None:
-    """Facts of a file the manifest knows unchanged, from the cache; None to read it."""
-    from decouple_services.detect.facts import FileFacts
-
+def _known(
+    job: _Job, manifest: Manifest, cache: str, fingerprint: str, reject_key: str
+) -> FileFacts | bool | None:
+    """Facts of a file the manifest knows unchanged, from the cache (False when the
+    prefilter rejected it); None to read it."""
     try:
         stat = os.stat(os.path.join(job.root, job.path))
     except OSError:
@@ -397,8 +416,8 @@ def _known(job: _Job, manifest: Manifest, cache: str, fingerprint: str) -> FileF
     digest = manifest.digest(job.path, stat)
     if digest is None or stat.st_size > MAX_FILE_BYTES:
         return None
-    if manifest.is_rejected(fingerprint, digest):
-        return FileFacts(job.path, job.module)
+    if manifest.is_rejected(reject_key, digest):
+        return False
     return read_facts(cache, facts_key(digest, job.module, fingerprint), job.path)
 
 
@@ -507,6 +526,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     try:
         python = list(listing.python)
         extract_options = detection_options(detectors, config)
+        demand = None if options.full_parse else _Demand(root, python, config, extract_options)
+        unparsed: set[str] = set()
+        # one pack of new facts for the whole scan, written when it is done
+        computed: list[tuple[str, str]] = []
         facts = extract_all(
             root,
             python,
@@ -516,37 +539,87 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             progress=options.progress,
             manifest=manifest,
             pools=pools,
+            computed=computed,
+            prefilter=None if demand is None else demand.candidates(extract_options),
+            rejected=unparsed,
         )
         by_path = {f.path: f for f in facts}
-        note(f"read {len(facts)} files")
+        note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
+
+        def parse(paths: list[str]) -> bool:
+            """Parse what resolution asks for; whether any of it can change resolution.
+
+            Through the everything-parsed path's prefilter: a file that path would not
+            parse gives nothing here either, so results agree."""
+            nonlocal facts
+            inert = True
+            for fresh in extract_all(
+                root,
+                paths,
+                extract_options,
+                jobs=options.jobs,
+                cache_dir=cache_dir,
+                all_files=python,
+                manifest=manifest,
+                pools=pools,
+                computed=computed,
+            ):
+                by_path[fresh.path] = fresh
+                inert = inert and _inert(fresh)
+            unparsed.difference_update(paths)
+            facts = [by_path[p] for p in python]
+            note(f"parsed {len(paths)} more files that resolution asks for")
+            return not inert
+
+        asked = Asked()
+        index_type: type[ProjectIndex] = ProjectIndex
+        if demand is not None:
+            index_type = asking_index(ProjectIndex, asked)
+            first = demand.initial(unparsed)
+            if first:
+                parse(first)
         # Matching a configured client's positional arguments needs the functions' signatures.
         detectors = build_detectors(config, functions=[fn for f in facts for fn in f.functions])
+        if demand is not None:
+            demand.detectors = detectors
 
         services = _with_code_ports(services, facts, service_of)
         hosts = HostMap(services, dict(discovery.infra_hosts), discovery.gateway_routes)
         known_wrappers: set[str] = set()
-        graph: ImportGraph | None = None
+        graphs: list[ImportGraph] = []
+
+        def graph() -> ImportGraph:
+            if not graphs:
+                graphs.append(_import_graph(root, python, cache_dir, manifest))
+            return graphs[0]
+
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
-            index = ProjectIndex(
-                facts,
-                services,
-                service_of,
-                discovery.global_env,
-                dict(discovery.infra_hosts),
-                is_test=lambda path: category_of(path) is Category.TEST,
-            )
-            endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
-            endpoints = _at_handler_definitions(endpoints, index)
-            resolver = CallResolver(
-                index,
-                detectors,
-                hosts,
-                endpoints,
-                category_of,
-                match_endpoint,
-            )
-            resolution = resolver.resolve()
+            while True:
+                index = index_type(
+                    facts,
+                    services,
+                    service_of,
+                    discovery.global_env,
+                    dict(discovery.infra_hosts),
+                    is_test=lambda path: category_of(path) is Category.TEST,
+                )
+                endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
+                endpoints = _at_handler_definitions(endpoints, index)
+                resolver = CallResolver(
+                    index,
+                    detectors,
+                    hosts,
+                    endpoints,
+                    category_of,
+                    match_endpoint,
+                )
+                resolution = resolver.resolve()
+                wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
+                # files holding nothing resolution reads (an empty `__init__.py`): the
+                # resolution just made stands
+                if not wanted or not parse(wanted):
+                    break
             names = {w.short_name for w in resolution.wrappers.values()}
             new = names - known_wrappers
             note(
@@ -560,14 +633,12 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             # to its module by imports) are re-read for its invocations. Any other file would
             # give what it gave with the names known before.
             wrapper_options = detection_options(detectors, config, known_wrappers)
-            if graph is None:
-                graph = _import_graph(root, python, cache_dir, manifest)
             helpers = [
                 Helper(q, w.is_method)
                 for q, w in resolution.wrappers.items()
                 if w.short_name in new
             ]
-            again = select_rereads(python, helpers, graph, functools.partial(_read_in, str(root)))
+            again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
             for fresh in extract_all(
                 root,
                 again,
@@ -577,13 +648,17 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 all_files=python,
                 manifest=manifest,
                 pools=pools,
+                computed=computed,
             ):
                 by_path[fresh.path] = fresh
+            unparsed.difference_update(again)
             facts = [by_path[p] for p in python]
 
     finally:
         pools.close()
         gc.set_threshold(*thresholds)
+    if cache_dir is not None and computed:
+        write_facts(str(cache_dir), computed)
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
@@ -625,6 +700,107 @@ def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:
     return out
 
 
+def _inert(facts: FileFacts) -> bool:
+    """Whether ``facts`` hold nothing resolution or endpoints read (diagnostics aside)."""
+    return not (
+        facts.constants
+        or facts.functions
+        or facts.calls
+        or facts.routes
+        or facts.mounts
+        or facts.grpc_methods
+        or facts.ports
+        or facts.settings_classes
+        or facts.is_loadgen
+        or facts.events
+        or facts.ignored_lines
+        or facts.suppressions
+    )
+
+
+class _Demand:
+    """Parsing from the calls outward (see ``app/demand.py``): the candidates first, then
+    the files resolution asks for, until it asks for nothing new."""
+
+    def __init__(
+        self, root: Path, python: Sequence[str], config: Config, options: ExtractOptions
+    ) -> None:
+        files = frozenset(python)
+        self.modules: dict[str, list[str]] = {}
+        for path in python:
+            self.modules.setdefault(module_name(path, files)[0], []).append(path)
+        self.read = functools.partial(_read_in, str(root))
+        self.options = options
+        self.config = config
+        #: What recognises a request (set once configured clients' signatures are known).
+        self.detectors: Sequence[Detector] = ()
+        #: Words (slots, config keys) and client objects already looked for.
+        self.searched: set[tuple[str, ...]] = set()
+        self.keys: set[str] = set()
+        self.clients: set[str] = set()
+        self.fixtures: set[tuple[str, str]] = set()
+
+    def candidates(self, options: ExtractOptions) -> Prefilter:
+        from decouple_services.app.demand import candidate_prefilter
+
+        return candidate_prefilter(options)
+
+    def initial(self, unparsed: set[str]) -> list[str]:
+        """Modules of configured clients: their signatures place positional arguments."""
+        from decouple_services.app.demand import Asked, asked_paths
+
+        asked = Asked(qualnames={c.qualname for c in self.config.clients})
+        return sorted(asked_paths(asked, self.modules, unparsed, self.read))
+
+    def wanted(
+        self,
+        asked: Asked,
+        facts: Sequence[FileFacts],
+        unparsed: set[str],
+        graph: Callable[[], ImportGraph],
+    ) -> list[str]:
+        """Unparsed files resolution asked for, and files that may use a client object."""
+        from decouple_services.app.demand import asked_paths, client_names, naming, slot_words
+        from decouple_services.app.rereads import Helper
+        from decouple_services.app.rereads import select as select_rereads
+
+        if not unparsed:
+            return []
+        # a word or key looked for once was found wherever it is: not looked for again
+        words = asked.words - self.searched
+        keys = asked.keys - self.keys
+        self.searched |= words
+        self.keys |= keys
+        found = asked_paths(
+            replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
+        )
+        # pytest fixtures: a test asks for one by naming it, without importing anything
+        fixtures = {
+            (const.qualname[len(FIXTURE) : -2], posixpath.dirname(f.path))
+            for f in facts
+            for const in f.constants
+            if const.qualname.startswith(FIXTURE)
+        } - self.fixtures
+        if fixtures:
+            self.fixtures |= fixtures
+            for name, folder in fixtures:
+                tests = [
+                    p
+                    for p in sorted(unparsed - found)
+                    if (not folder or p.startswith(folder + "/")) and _is_test_module(p)
+                ]
+                found.update(naming(tests, [name], self.read))
+        clients = client_names(facts, self.options, self.detectors) - self.clients
+        if clients:
+            self.clients |= clients
+            rest = sorted(unparsed - found)
+            found.update(naming(rest, {slot_words(c) for c in clients if c[:1] == "@"}, self.read))
+            helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
+            if helpers:
+                found.update(select_rereads(rest, helpers, graph(), self.read))
+        return sorted(found)
+
+
 class _Inputs:
     """Everything a scan's result depends on, as one key: the previous result is reused
     when the key is unchanged. File contents enter the key by digest; the manifest knows
@@ -647,6 +823,7 @@ class _Inputs:
             [repr(d) for d in config_diagnostics],
             list(options.exclude),
             str(options.config_path),
+            options.full_parse,
             list(listing.python),
             list(listing.deploy),
             [repr(d) for d in listing.diagnostics],
@@ -804,3 +981,9 @@ def _with_code_ports(
             service = replace(service, ports=tuple(sorted({*service.ports, *ports})))
         out.append(service)
     return out
+
+
+def _is_test_module(path: str) -> bool:
+    """``test_*.py``, ``*_test.py`` or ``conftest.py``: where pytest fixtures are used."""
+    name = posixpath.basename(path)
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")

@@ -197,6 +197,7 @@ class ImportGraph:
                 self.importers.setdefault(name, []).append(path)
         self.targets = sorted(self.importers)
         self._tails: dict[str, list[str]] | None = None
+        self._connected: dict[str, frozenset[str]] = {}
 
     def importing(self, module: str) -> Iterator[str]:
         """Files importing ``module`` or a name in it (``module.func``, ``module.sub``).
@@ -238,8 +239,15 @@ class ImportGraph:
         for target in self.targets[first:last]:
             yield from self.importers[target]
 
-    def connected(self, module: str) -> set[str]:
-        """Files connected to ``module``: itself, and its importers, transitively."""
+    def connected(self, module: str) -> frozenset[str]:
+        """Files connected to ``module``: itself, and its importers, transitively
+        (remembered: the helper passes and the client objects of a scan ask again)."""
+        found = self._connected.get(module)
+        if found is None:
+            found = self._connected[module] = frozenset(self._connect(module))
+        return found
+
+    def _connect(self, module: str) -> set[str]:
         seen_modules = {module}
         files = set(self.files_of.get(module, ()))
         queue = deque([module])

@@ -46,6 +46,8 @@ class ScanCommand:
     use_cache: bool = True
     cache_dir: Path | None = None
     jobs: int | None = None
+    #: See ScanOptions.full_parse.
+    full_parse: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
                 jobs=command.jobs,
                 use_cache=command.use_cache,
                 cache_dir=command.cache_dir,
+                full_parse=command.full_parse,
             ),
         )
         result = apply_contracts(result, config)

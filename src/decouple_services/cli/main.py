@@ -200,6 +200,14 @@ def scan(
             help="Worker processes for parsing (default: CPU count, at most 8; never more than the CPU count).",
         ),
     ] = None,
+    full_parse: Annotated[
+        bool,
+        typer.Option(
+            "--full-parse",
+            help="Parse every file that mentions a client, a framework or a setting, not "
+            "only the files calls are in and what they use (slower; same call sites).",
+        ),
+    ] = False,
 ) -> None:
     """Find every inter-service call in PATH and resolve it to its callee.
 
@@ -241,6 +249,7 @@ def scan(
         use_cache=not no_cache,
         cache_dir=cache_dir,
         jobs=jobs,
+        full_parse=full_parse,
     )
     raise typer.Exit(run_scan_command(command, terminal=options.terminal(ctx, quiet, verbose)))
 

@@ -1,0 +1,457 @@
+"""Which files a scan parses: the candidates up front, then what resolution asks for.
+
+A call to another service sits in a file that names its client: the client library, a
+configured client, a learned helper, or a client object defined elsewhere. Routes sit in files
+that use a route-declaring construct, and code ports in ``run(port=...)``. Those files are
+the *candidates*, parsed first (:func:`candidate_prefilter`); in a large codebase they are a
+few percent of it. Everything else is parsed only when it is asked for:
+
+- :func:`asked_paths`: resolution runs on what is parsed, through an index that records
+  every lookup (:func:`asking_index`); the modules it looked in are parsed (a lookup of
+  ``shop.config.USERS_URL`` asks for ``shop/config.py``), Django settings modules when it
+  read ``settings.X``, files naming a Flask ``config[...]`` key or application slot it
+  read; then resolution runs again, until it asks for nothing new.
+- :func:`client_names`: the client objects found so far (a module-level ``session =
+  requests.Session()``, an attribute holding a stub); a file naming one and connected to its
+  module by imports (``app/rereads.py``, as for helpers) may call it without naming the
+  client library (``from .http import session; session.get(url)``).
+
+Both are followed until nothing new is asked. The broad prefilter of older versions
+(:func:`broad_prefilter`: settings, ``environ``, ``://``, framework names...) is kept behind
+``ScanOptions.full_parse``; the benchmark compares the call sites of the two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decouple_services.detect.base import Detector
+    from decouple_services.detect.extract import ExtractOptions
+    from decouple_services.detect.facts import FileFacts
+    from decouple_services.detect.values import Value
+    from decouple_services.resolve.index import ProjectIndex
+
+
+#: A regular expression over bytes, tried only on a file containing one of its needles
+#: (``bytes in`` is a fast scan; a regular expression over every file is not).
+Pattern = tuple[tuple[bytes, ...], bytes]
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """Byte-level test of whether a file is worth parsing: any of ``tokens`` as a
+    substring, or any of ``patterns`` matching. No tokens and no patterns: every file
+    passes."""
+
+    tokens: tuple[bytes, ...]
+    patterns: tuple[Pattern, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        return not self.tokens and not self.patterns
+
+    def passes(self, source: bytes) -> bool:
+        if self.everything:
+            return True
+        if any(token in source for token in self.tokens):
+            return True
+        return any(
+            any(n in source for n in needles) and _compiled(regex).search(source) is not None
+            for needles, regex in self.patterns
+        )
+
+    def key(self) -> list[str]:
+        """What the prefilter is, for cache keys of what it rejected."""
+        return [
+            *(t.decode("utf-8", "replace") for t in self.tokens),
+            *(r.decode("utf-8", "replace") for _, r in self.patterns),
+        ]
+
+
+EVERYTHING = Prefilter(())
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: bytes) -> re.Pattern[bytes]:
+    return re.compile(pattern, re.MULTILINE)
+
+
+#: A module named ``config`` imported (``from . import config``, ``from app.config import
+#: X``, ``import app.config as cfg``): its constants and client objects may be used here.
+#: The bare word would match ``config_entry`` and ``ConfigEntry`` in most files of some trees.
+CONFIG_IMPORT: Pattern = ((b"config",), rb"\b(?:import|from)[ \t][^\n]*\bconfig\b")
+
+
+def _client_tokens(options: ExtractOptions) -> set[str]:
+    tokens = {*options.client_modules, *options.wrapper_names}
+    if "http" in tokens:
+        # http.client, not every "https://", "aiohttp" or "HTTP_OK": those have tokens of
+        # their own where they matter
+        tokens.discard("http")
+        tokens.update({"http.client", "http import client"})
+    tokens.update(q.rpartition(".")[2] for q in options.custom_clients)
+    return tokens
+
+
+def broad_prefilter(options: ExtractOptions) -> Prefilter:
+    """Every file that may hold a call, a route or any definition a call may use (the
+    everything-parsed path, ``ScanOptions.full_parse``)."""
+    from decouple_services.detect.servers import FRAMEWORK_TOKENS
+
+    tokens = _client_tokens(options) | set(FRAMEWORK_TOKENS)
+    tokens.update(
+        {
+            "://",
+            "environ",
+            "getenv",
+            "settings",
+            "Settings",
+            "Stub",
+            "_HOST",
+            "_URL",
+            "_ADDR",
+            "decouple: migrated",  # sends an earlier migration wrote
+        }
+    )
+    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), (CONFIG_IMPORT,))
+
+
+#: What a route extractor reads (``detect/servers/``), as text a file must contain: Django
+#: URLconfs, decorators naming a route method, route-table calls and classes, gRPC
+#: servicers and generated stubs. Framework names alone (``django`` is in nearly every file
+#: of a Django project) are not enough. Django views (the methods a view accepts) are not
+#: candidates: the endpoints ask for their handlers' modules.
+ROUTE_TOKENS: tuple[str, ...] = (
+    "urlpatterns",
+    "include(",
+    "add_url_rule",
+    "register_blueprint",
+    "add_api_route",
+    "include_router",
+    ".mount(",
+    "add_route",
+    "add_view",
+    "add_subapp",
+    "RouteTableDef",
+    "Servicer",
+    "_grpc",
+    "Stub",
+    *(f"add_{verb}" for verb in ("get", "post", "put", "patch", "delete", "head", "options")),
+)
+_VERBS = rb"(?:route|get|post|put|patch|delete|head|options|trace|api_route|view|websocket)"
+# Each pattern runs only on the files holding one of its needles: a pattern that does not
+# start with a literal tries every position of the file (ten times slower than a scan).
+ROUTE_PATTERNS: tuple[Pattern, ...] = (
+    # `path(`, `re_path(`, `url(` as names of their own (not `os.path(` or `get_url(`); the
+    # look-behind after the literal keeps the fast scan for it
+    (
+        (b"path(", b"url("),
+        rb"path\((?<![\w.]path\()|re_path\((?<![\w.]re_path\()|url\((?<![\w.]url\()",
+    ),
+    # a decorator naming a route method: `@app.get("/")`, `@bp.route(...)`
+    ((b"@",), rb"@[^\n]*\.[ \t]*" + _VERBS + rb"\b"),
+    (
+        (b"Route", b"Mount", b"Starlette", b"FastAPI"),
+        rb"(?:Route|Mount|Router|Starlette|FastAPI)\b",
+    ),
+    ((b"web.",), rb"web\.(?:get|post|put|patch|delete|head|options|route|view)\b"),
+    # `app.run(port=5001)`: a port only the code states
+    ((b"port",), rb"port[ \t]*=[ \t]*\d"),
+)
+
+
+def candidate_prefilter(options: ExtractOptions) -> Prefilter:
+    """Files that may hold a call (they name a client library, a configured client, a
+    learned helper, or carry a ``# decouple:`` directive), a route or a code port."""
+    tokens = _client_tokens(options) | {"decouple:", *ROUTE_TOKENS}
+    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), ROUTE_PATTERNS)
+
+
+# --- definitions on demand ---------------------------------------------------------------
+
+
+@dataclass
+class Asked:
+    """What resolution looked up: qualified names (constants, functions, settings classes,
+    stubs), whether it read a Django setting, Flask config keys and application slots."""
+
+    qualnames: set[str] = field(default_factory=set)
+    django_settings: bool = False
+    #: Words a defining file must all name (``("state", "http")`` for ``@state.http``).
+    words: set[tuple[str, ...]] = field(default_factory=set)
+    #: Keys of aiohttp application slots (``app["session"] = ...``, ``app[KEY] = ...``).
+    keys: set[str] = field(default_factory=set)
+
+
+class _Recording(dict[Any, Any]):
+    """A dict that tells ``asked`` every key looked up in it."""
+
+    def __init__(self, data: Mapping[Any, Any], note: Callable[[Any], None]) -> None:
+        super().__init__(data)
+        self._note = note
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._note(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._note(key)
+        return super().__contains__(key)
+
+    def __getitem__(self, key: Any) -> Any:
+        self._note(key)
+        return super().__getitem__(key)
+
+
+def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIndex]:
+    """``index_type`` whose lookups are recorded in ``asked``: what resolution needs is
+    what it looks up, hits and misses alike."""
+
+    def note(key: Any) -> None:
+        if isinstance(key, tuple):
+            key = key[0]
+        if isinstance(key, str):
+            _note_qualname(key, asked)
+
+    base: Any = index_type
+
+    class AskingIndex(base):  # type: ignore[misc]
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            for name in ("functions", "grpc_methods", "settings_classes"):
+                setattr(self, name, _Recording(getattr(self, name), note))
+
+        def constant(self, qualname: str, service: str | None) -> Any:
+            note(qualname)
+            return super().constant(qualname, service)
+
+        def setting(self, framework: str, key: str, service: str | None) -> Any:
+            if framework == "django":
+                asked.django_settings = True
+            else:
+                asked.words.add(("config", key))
+            return super().setting(framework, key, service)
+
+        def function(self, qualname: str, service: str | None) -> Any:
+            note(qualname)
+            return super().function(qualname, service)
+
+    found: type[ProjectIndex] = AskingIndex
+    return found
+
+
+def _note_qualname(qualname: str, asked: Asked) -> None:
+    if qualname.startswith("@"):
+        if qualname.startswith("@app["):
+            key = qualname[5:].rstrip("]").rpartition(".")[2]
+            if key:
+                asked.keys.add(key)
+            return
+        words = slot_words(qualname)
+        if words:
+            asked.words.add(words)
+    else:
+        asked.qualnames.add(qualname)
+
+
+def is_django_settings_module(module: str) -> bool:
+    parts = module.split(".")
+    return "settings" in parts or parts[-1].endswith("settings")
+
+
+def asked_paths(
+    asked: Asked,
+    modules: Mapping[str, Sequence[str]],
+    unparsed: Iterable[str],
+    read: Callable[[str], bytes | None],
+) -> set[str]:
+    """Files not parsed yet that may define something resolution looked up: the module of
+    each qualified name (its longest prefix naming a module: ``a.b.C.x`` in ``a/b.py``),
+    Django settings modules when a Django setting was read, and files naming a Flask config
+    key or an application slot (``@state.http``, ``@app["session"]``) that was read.
+    ``modules`` maps module names to paths (several services often have modules of the
+    same name: all of them are asked for)."""
+    todo = set(unparsed)
+    out: set[str] = set()
+    for qualname in asked.qualnames:
+        # the defining module: the longest prefix that is a module of the tree
+        name = qualname.removesuffix("()")
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        out.update(p for p in modules.get(name, ()) if p in todo)
+    if asked.django_settings:
+        out.update(
+            p
+            for module, paths in modules.items()
+            if is_django_settings_module(module)
+            for p in paths
+            if p in todo
+        )
+    if asked.words:
+        out.update(naming(sorted(todo - out), asked.words, read))
+    if asked.keys:
+        out.update(assigning(sorted(todo - out), asked.keys, read))
+    return out
+
+
+def slot_words(qualname: str) -> tuple[str, ...]:
+    """What a file assigning an application slot names: ``@state.http`` -> ``("state",
+    "http")``; ``@app[session]`` -> ``("session",)``; nothing for a bare ``@state``."""
+    body = qualname[1:]
+    if body.startswith("app["):
+        key = body[4:].rstrip("]").rpartition(".")[2]
+        return (key,) if key else ()
+    head, _, rest = body.partition(".")
+    name = rest.partition(".")[0].partition("[")[0]
+    return (head, name) if name else ()
+
+
+# --- client objects named elsewhere ------------------------------------------------------
+
+
+def client_names(
+    facts: Sequence[FileFacts], options: ExtractOptions, detectors: Sequence[Detector] = ()
+) -> set[str]:
+    """The definitions that hold a client object, by qualified name: ``shop.http.session``
+    for ``session = requests.Session()``, ``shop.api.get_stub`` for a function returning a
+    stub (``shop.api.get_stub()``), aliases of those; application slots (``@state.http``)
+    as they are written. A client is what one of ``detectors`` recognises a request on
+    (``requests.Session``, not ``aiohttp.web.Response``), a stub, or a configured client;
+    what a client's call returns (``requests.Session().get()``) is not one."""
+    from decouple_services.detect.facts import BASES
+    from decouple_services.detect.values import Obj, Ref
+
+    probe = _client_probe(options, detectors)
+    constants: dict[str, Value] = {}
+    for f in facts:
+        for const in f.constants:
+            constants.setdefault(const.qualname, const.value)
+
+    def is_client_type(kind: str, depth: int) -> bool:
+        if "()" in kind:
+            return False
+        if (
+            probe(kind)
+            or kind.endswith("Stub")
+            or kind in options.custom_clients
+            or any(c.startswith(kind + ".") for c in options.custom_clients)
+        ):
+            return True
+        if depth > 6:
+            return False
+        made = constants.get(kind + "()")
+        if made is not None and is_client(made, depth + 1):
+            return True
+        bases = constants.get(f"{kind}.{BASES}")
+        return isinstance(bases, Obj) and any(
+            isinstance(b, Ref) and is_client_type(b.qualname, depth + 1) for b in bases.args
+        )
+
+    def is_client(value: Value, depth: int = 0) -> bool:
+        if isinstance(value, Obj):
+            return value.type != BASES and is_client_type(value.type, depth)
+        if isinstance(value, Ref) and depth <= 6:
+            found = constants.get(value.qualname)
+            return found is not None and is_client(found, depth + 1)
+        return False
+
+    return {q.removesuffix("()") for q, value in constants.items() if is_client(value)}
+
+
+def _client_probe(options: ExtractOptions, detectors: Sequence[Detector]) -> Callable[[str], bool]:
+    """Whether some detector takes a request method called on an object of a type (of a
+    client library's module); without detectors, every type of such a module."""
+    from decouple_services.detect.facts import RawCall
+    from decouple_services.detect.registry import match_call
+    from decouple_services.detect.values import Lit, Obj
+
+    shapes = ((Lit("http://decouple.invalid/"),), (Lit("GET"), Lit("http://decouple.invalid/")))
+    known: dict[str, bool] = {}
+
+    def probe(kind: str) -> bool:
+        if kind.split(".", 1)[0] not in options.client_modules:
+            return False
+        if not detectors:
+            return True
+        if kind not in known:
+            receiver = Obj(kind)
+            known[kind] = any(
+                match_call(
+                    RawCall(
+                        1,
+                        1,
+                        0,
+                        "<module>",
+                        name,
+                        None,
+                        receiver,
+                        args,
+                        (),
+                        tuple(f"a{i}" for i in range(len(args))),
+                        (),
+                        False,
+                        False,
+                        False,
+                    ),
+                    receiver,
+                    detectors,
+                )
+                is not None
+                for name in sorted(options.method_names)
+                for args in shapes
+            )
+        return known[kind]
+
+    return probe
+
+
+def assigning(
+    paths: Sequence[str], keys: Iterable[str], read: Callable[[str], bytes | None]
+) -> list[str]:
+    """Those of ``paths`` that assign a subscript with one of ``keys`` (``x["key"] = ...``,
+    ``x[KEY]: T = ...``): where an application slot is filled."""
+    alternatives = b"|".join(re.escape(k.encode()) for k in sorted(keys))
+    pattern = re.compile(
+        rb"(?<![\w.])(?:" + alternatives + rb")['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
+    )
+    needles = [k.encode() for k in keys]
+    out = []
+    for path in paths:
+        data = read(path)
+        if data is not None and any(n in data for n in needles) and pattern.search(data):
+            out.append(path)
+    return out
+
+
+def naming(
+    paths: Sequence[str],
+    groups: Iterable[str | tuple[str, ...]],
+    read: Callable[[str], bytes | None],
+) -> list[str]:
+    """Those of ``paths`` whose text names, as whole words, every word of one of ``groups``
+    (a lone string is a group of one)."""
+    wanted = [(g,) if isinstance(g, str) else g for g in groups]
+    wanted = [g for g in wanted if g and all(g)]
+    if not wanted:
+        return []
+    words = sorted({w for g in wanted for w in g})
+    pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
+    single = any(len(g) == 1 for g in wanted)
+    out = []
+    for path in paths:
+        data = read(path)
+        if data is None:
+            continue
+        if single and len(wanted) == len(words):
+            if pattern.search(data) is not None:
+                out.append(path)
+            continue
+        named = {m.decode() for m in pattern.findall(data)}
+        if any(all(w in named for w in g) for g in wanted):
+            out.append(path)
+    return out

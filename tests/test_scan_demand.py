@@ -1,0 +1,248 @@
+"""On-demand parsing: the candidates first, then what resolution asks for. Its call sites,
+endpoints and services are those of parsing everything (``full_parse``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import decouple_services.app.pipeline
+from decouple_services.app.demand import (
+    Asked,
+    asked_paths,
+    candidate_prefilter,
+    client_names,
+    naming,
+    slot_words,
+)
+from decouple_services.app.pipeline import ScanOptions, detection_options, scan
+from decouple_services.core.config import Config
+from decouple_services.detect.extract import extract_facts
+from decouple_services.detect.registry import build_detectors
+from decouple_services.render.json import render_json
+
+SAMPLE = Path(__file__).parent / "fixtures" / "sample"
+
+
+def _options() -> object:
+    config = Config()
+    return detection_options(build_detectors(config), config)
+
+
+def _comparable(root: Path, *, full_parse: bool, cache: Path | None = None) -> dict[str, object]:
+    options = ScanOptions(
+        jobs=1, use_cache=cache is not None, cache_dir=cache, full_parse=full_parse
+    )
+    data = json.loads(render_json(scan(root, options)))
+    return {k: data[k] for k in ("call_sites", "endpoints", "services")}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+#: A service whose calls use what other modules define: a settings module, a client object
+#: built elsewhere and imported by name, an application slot, a class attribute.
+TREE = {
+    "docker-compose.yml": """\
+        services:
+          shop:
+            build: ./shop
+          users:
+            build: ./users
+        """,
+    "shop/app/__init__.py": "",
+    "shop/app/settings.py": """\
+        import os
+        USERS_URL = os.environ.get("USERS_URL", "http://users:8000")
+        """,
+    "shop/app/http.py": """\
+        import requests
+        session = requests.Session()
+        """,
+    "shop/app/orders.py": """\
+        from app import settings
+        from app.http import session
+
+
+        def place(order_id):
+            session.post(settings.USERS_URL + "/orders", json={"id": order_id})
+        """,
+    "shop/app/plain.py": """\
+        from app import settings
+
+        def broken(:
+            return settings.DEBUG
+        """,
+    "users/svc/__init__.py": "",
+    "users/svc/api.py": """\
+        from flask import Flask
+        app = Flask(__name__)
+
+
+        @app.route("/orders", methods=["POST"])
+        def orders():
+            return {}
+        """,
+}
+
+
+def test_on_demand_gives_what_parsing_everything_gives_on_the_sample(tmp_path: Path) -> None:
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    assert _comparable(root, full_parse=False) == _comparable(root, full_parse=True)
+
+
+def test_a_client_object_and_a_setting_from_unparsed_modules_are_asked_for(tmp_path: Path) -> None:
+    root = write(tmp_path / "repo", TREE)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert site["file"] == "shop/app/orders.py"
+    assert site["callee"] == "users"
+    assert site["endpoint"] == "POST /orders"
+
+
+def test_files_nothing_asks_for_are_not_parsed(tmp_path: Path) -> None:
+    # plain.py mentions settings (the everything-parsed prefilter takes it) and has a
+    # syntax error: reported only when it is parsed
+    root = write(tmp_path / "repo", TREE)
+    full = scan(root, ScanOptions(jobs=1, use_cache=False, full_parse=True))
+    narrow = scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert any(d.file == "shop/app/plain.py" for d in full.diagnostics)
+    assert not any(d.file == "shop/app/plain.py" for d in narrow.diagnostics)
+
+
+def test_a_cached_on_demand_scan_equals_a_fresh_one_after_edits(tmp_path: Path) -> None:
+    root = write(tmp_path / "repo", TREE)
+    cache = tmp_path / "cache"
+    assert _comparable(root, full_parse=False, cache=cache) == _comparable(root, full_parse=True)
+    # the settings module changes: the cached facts of orders.py stay, the answer follows
+    (root / "shop/app/settings.py").write_text('USERS_URL = "http://shop:9000"\n')
+    assert _comparable(root, full_parse=False, cache=cache) == _comparable(root, full_parse=True)
+    # the client object moves to another module
+    (root / "shop/app/http.py").write_text("from app.clients import session\n")
+    write(root, {"shop/app/clients.py": "import httpx\nsession = httpx.Client()\n"})
+    assert _comparable(root, full_parse=False, cache=cache) == _comparable(root, full_parse=True)
+
+
+def test_the_cli_flag_selects_the_everything_parsed_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from decouple_services.cli.main import app
+
+    root = write(tmp_path / "repo", TREE)
+    seen: list[bool] = []
+    real = decouple_services.app.pipeline.scan
+
+    def spy(path: Path, options: ScanOptions) -> object:
+        seen.append(options.full_parse)
+        return real(path, options)
+
+    monkeypatch.setattr(decouple_services.app.pipeline, "scan", spy)
+    runner = CliRunner()
+    for extra in ([], ["--full-parse"]):
+        result = runner.invoke(app, ["scan", str(root), "--no-cache", "-q", *extra])
+        assert result.exit_code in (0, 1), result.output
+    assert seen == [False, True]
+
+
+# --- the pieces --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        ("import requests\n", True),
+        ("from .base import thing\nthing.get(URL)  # decouple: target=users\n", True),
+        ('@router.get("/items")\nasync def items(): ...\n', True),
+        ('@ bp . route("/x")\ndef x(): ...\n', True),
+        ("urlpatterns = []\n", True),
+        ('urls = [path("a/", view)]\n', True),
+        ("app.run(port=5001)\n", True),
+        ("class UsersServicer(pb2_grpc.UsersServicer): ...\n", True),
+        # what only the everything-parsed path takes
+        ("from django.db import models\nfrom django.conf import settings\n", False),
+        ('BASE_URL = "https://example.com"\nimport os\nos.environ["X"]\n', False),
+        ("value = os.path.join(a, b)\nget_url(x)\n", False),
+        ("@property\ndef name(self): return self.data.get('name')\n", False),
+    ],
+)
+def test_the_candidate_prefilter(text: str, passes: bool) -> None:
+    assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
+
+
+def test_asked_qualnames_map_to_every_module_of_that_name() -> None:
+    modules = {"app.config": ["a/app/config.py", "b/app/config.py"], "app": ["a/app/__init__.py"]}
+    asked = Asked(qualnames={"app.config.settings.USERS_URL"})
+    found = asked_paths(
+        asked, modules, ["a/app/config.py", "b/app/config.py", "x.py"], lambda p: b""
+    )
+    assert found == {"a/app/config.py", "b/app/config.py"}
+
+
+def test_django_settings_and_slots_are_asked_by_what_defines_them() -> None:
+    modules = {"site.settings.base": ["site/settings/base.py"], "site.views": ["site/views.py"]}
+    texts = {
+        "site/settings/base.py": b"X = 1\n",
+        "site/views.py": b"app.state.http = make()\n",
+        "site/other.py": b"http = 1\n",
+    }
+    asked = Asked(django_settings=True, words={slot_words("@state.http")})
+    found = asked_paths(asked, modules, sorted(texts), texts.get)
+    assert found == {"site/settings/base.py", "site/views.py"}
+
+
+@pytest.mark.parametrize(
+    ("qualname", "words"),
+    [("@state.http", ("state", "http")), ("@app[session]", ("session",)), ("@state", ())],
+)
+def test_slot_words(qualname: str, words: tuple[str, ...]) -> None:
+    assert slot_words(qualname) == words
+
+
+def test_client_objects_are_definitions_holding_a_client_not_what_its_calls_return() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+        from .base import Base
+        session = requests.Session()
+        alias = session
+        body = session.get("http://x").json()
+        count = 3
+
+
+        def make():
+            return requests.Session()
+        """
+    ).encode()
+    facts = extract_facts(source, "pkg/http.py", "pkg.http", _options())  # type: ignore[arg-type]
+    names = client_names([facts], _options())  # type: ignore[arg-type]
+    assert names == {"pkg.http.session", "pkg.http.alias", "pkg.http.make"}
+
+
+def test_naming_needs_every_word_of_a_group() -> None:
+    texts = {"a.py": b"state.http = 1", "b.py": b"http = 1", "c.py": b"https = 1"}
+    assert naming(sorted(texts), [("state", "http")], texts.get) == ["a.py"]
+    assert naming(sorted(texts), ["http"], texts.get) == ["a.py", "b.py"]
+
+
+def test_an_application_slot_is_asked_from_the_files_filling_it() -> None:
+    texts = {
+        "a.py": b'app["session"] = ClientSession()\n',
+        "b.py": b"app[SESSION]: ClientSession = make()\n",
+        "c.py": b'session = request.app["session"]\nif app["session"] == x: pass\n',
+    }
+    asked = Asked(keys={"session", "SESSION"})
+    found = asked_paths(asked, {}, sorted(texts), texts.get)
+    assert found == {"a.py", "b.py"}
