@@ -403,7 +403,8 @@ class _Discovery:
     def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
         """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
         service run is ``kernel``, built as ``kernel-base`` is. The base is a template, not a
-        service of its own, once a service of another name extends it. A service of a test
+        service of its own, once a service of another name extends it (unless it is in the
+        main compose file, where it runs as well). A service of a test
         compose file (``docker-compose-test.yml``) extending the same base as a service of
         another file is that service run for tests: one of its names, not a second service."""
         built_in = {
@@ -419,7 +420,14 @@ class _Discovery:
                 if base is not None and base.root:
                     by_base.setdefault(found[1], []).append((parsed, service))
         for base_name, extenders in by_base.items():
-            base = self.builders.pop(base_name)
+            # a base in the main compose file is a service in its own right (a consumer
+            # container extending `emails`); one in a file of bases is a template
+            in_main = any(
+                _is_main_compose(p.file)
+                for p in parsed_files
+                if any(s.name == base_name for s in p.services)
+            )
+            base = self.builders[base_name] if in_main else self.builders.pop(base_name)
             extenders.sort(key=lambda pair: _is_test_compose(pair[0].file))
             main: _Builder | None = None
             for parsed, service in extenders:
@@ -760,6 +768,16 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _is_main_compose(rel: str) -> bool:
+    """``docker-compose.yml``, ``compose.yaml``: the file ``docker compose up`` reads."""
+    return posixpath.basename(rel) in {
+        "docker-compose.yml",
+        "docker-compose.yaml",
+        "compose.yml",
+        "compose.yaml",
+    }
 
 
 def _is_test_compose(rel: str) -> bool:
