@@ -21,6 +21,7 @@ and a run on migrated code reproduces them unchanged.
 
 from __future__ import annotations
 
+import ast
 import posixpath
 import re
 from collections import Counter, defaultdict
@@ -28,7 +29,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from decouple_services.core.errors import DecoupleError
-from decouple_services.core.model import CallSite, Endpoint, Role, ScanResult, Service
+from decouple_services.core.model import (
+    CallSite,
+    Endpoint,
+    ResponseUse,
+    Role,
+    ScanResult,
+    Service,
+)
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import (
     CallFacts,
@@ -36,12 +44,14 @@ from decouple_services.migrate.codemod import (
     ParsedSource,
     SendSpec,
     inspect_calls,
+    with_path_params,
 )
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
     consumer_group,
     endpoint_slug,
+    event_type,
     module_slug,
     topic_name,
 )
@@ -237,6 +247,7 @@ def plan_migration(
             relative = len(layout.module.split(".")) - (
                 0 if site.file.endswith("__init__.py") else 1
             )
+        key, origin = choose_key(params, _payload_of(site.payload))
         send = SendSpec(
             site_id=site.id,
             line=site.line,
@@ -246,9 +257,12 @@ def plan_migration(
             endpoint=site.endpoint,
             producer_module=module,
             relative=relative,
+            key=key,
             path_params=params,
             payload_hint=site.payload,
             is_grpc=site.client == "grpc",
+            wait=site.response_use is ResponseUse.STATUS,
+            key_origin=origin,
         )
         by_file[site.file].append((site, verdict.cautions, send))
     for file, entries in sorted(by_file.items()):
@@ -303,6 +317,45 @@ def plan_migration(
         requirements=requirements,
         already_migrated=selection.already_migrated,
     )
+
+
+def _payload_of(hint: str | None) -> str | None:
+    """The payload expression of a scan's ``json=order``."""
+    if hint is None:
+        return None
+    keyword, eq, expression = hint.partition("=")
+    return expression if eq and keyword.isidentifier() else hint
+
+
+def choose_key(params: Sequence[tuple[str, str]], payload: str | None) -> tuple[str | None, str]:
+    """The Kafka key of a send, decided now so a reviewer sees it: the entity id the url
+    carried (a path parameter named ``id`` or ``*_id``, else the only one), else the payload's
+    ``id`` or first ``*_id`` field. Events with one key keep their order. ``(None, why)`` when
+    there is no entity id to key by."""
+    named = [(n, src) for n, src in params if n == "id" or n.endswith("_id")]
+    chosen = named[0] if named else params[0] if len(params) == 1 else None
+    if chosen is not None:
+        return chosen[1], f"path parameter {chosen[0]}"
+    field = key_field(payload)
+    source = _field_source(payload, field) if field else None
+    if field is not None and source is not None:
+        return source, f"the payload's {field}"
+    return None, "no entity id in the url or the payload"
+
+
+def _field_source(payload: str | None, field: str) -> str | None:
+    """The source of ``field``'s value in a literal dict payload, if it is a simple one."""
+    try:
+        node = ast.parse((payload or "").strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Dict):
+        return None
+    for key, value in zip(node.keys, node.values, strict=True):
+        if isinstance(key, ast.Constant) and key.value == field:
+            text = ast.unparse(value)
+            return text if "\n" not in text else None
+    return None
 
 
 def kebab_method(ident: str) -> str:
@@ -373,7 +426,7 @@ def _topics(
                 dead_letter=name + DEAD_LETTER_SUFFIX,
                 callee=items[0].site.callee,
                 producers=tuple(sorted({i.site.caller for i in items})),
-                event_type=name,
+                event_type=event_type(name),
                 endpoint=endpoint,
                 payload_schema=merge_schemas([infer_schema(p) for p in payloads]),
                 site_ids=tuple(sorted(i.site.id for i in items)),
@@ -387,11 +440,12 @@ def _topics(
 
 
 def _payload_text(item: PlannedSite) -> str | None:
-    hint = item.send.payload_hint
-    if hint is None:
-        return None
-    keyword, eq, expression = hint.partition("=")
-    return expression if eq and keyword.isidentifier() else hint
+    """The event's data as the send writes it: the payload, with the path parameters the
+    url carried as fields (a send migrated earlier already has them)."""
+    payload = _payload_of(item.send.payload_hint)
+    if item.carried or item.send.is_grpc or not item.send.path_params:
+        return payload
+    return with_path_params(payload, item.send.path_params)[0]
 
 
 def _producers(

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from decouple_services.migrate.select import Refusal
 
 
+def _send_call(item: PlannedSite) -> str:
+    """How the rewritten site sends: ``send_event``, ``await send_event_and_wait_async``..."""
+    name = "send_event_and_wait" if item.send.wait else "send_event"
+    return f"await {name}_async" if item.in_async_def else name
+
+
 def _where(site: CallSite) -> str:
     return f"{site.file}:{site.line}"
 
@@ -52,7 +58,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
         lines.append("  nothing to change")
     for item in migrated:
         site = item.site
-        send = "await send_event_async" if item.in_async_def else "send_event"
+        send = _send_call(item)
         lines.append(
             f"  {site.id}  {_where(site)}  {site.caller} -> {item.send.topic} -> {site.callee}"
             f"  ({send})"

@@ -1,0 +1,159 @@
+"""Sites whose response was only checked for success become sends that wait, and say what
+changes: the bound, the checks that go, the except clauses that stop firing."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from decouple_services.migrate.codemod import (
+    CallFacts,
+    SendSpec,
+    inspect_calls,
+    rewrite_source,
+    with_path_params,
+)
+
+CASE = Path(__file__).resolve().parents[2] / "fixtures" / "migrate" / "codemod" / "status_checks"
+
+
+def _spec(line: int, end_line: int | None = None, **extra: object) -> SendSpec:
+    fields: dict[str, object] = {
+        "site_id": f"cs-{line:08x}",
+        "line": line,
+        "end_line": end_line or line,
+        "topic": "emails.send",
+        "callee": "emails",
+        "endpoint": "POST /send",
+        "producer_module": "orders.decouple_producer",
+        "wait": True,
+        **extra,
+    }
+    return SendSpec(**fields)  # type: ignore[arg-type]
+
+
+def _facts(source: bytes, spec: SendSpec) -> CallFacts:
+    fact = inspect_calls(source, [spec])[spec.site_id]
+    assert isinstance(fact, CallFacts), fact
+    return fact
+
+
+def test_the_bound_comes_from_the_old_calls_timeout() -> None:
+    source = (CASE / "input.py").read_bytes()
+    assert _facts(source, _spec(16)).timeout == "2"
+    assert _facts(source, _spec(24)).timeout == "30.05"  # (connect, read)
+    assert _facts(source, _spec(28)).timeout == "TIMEOUT"  # a module constant holding a number
+    audit = _facts(source, _spec(42))
+    assert audit.timeout is None
+    assert any("`timeout=settings.AUDIT_TIMEOUT` is not a number" in n for n in audit.notes)
+
+
+def test_each_status_site_says_what_changes_and_which_lines_stop_running() -> None:
+    source = (CASE / "input.py").read_bytes()
+    welcome = _facts(source, _spec(16))
+    assert welcome.notes[0].startswith("success now means Kafka accepted the event within 2 s")
+    assert "emails's 4xx/5xx no longer reach this caller" in welcome.notes[0]
+    assert "`emails.send.dlq`" in welcome.notes[0]
+    assert (
+        "line 17: the check `if resp.status_code != 202:` is gone; its failure branch "
+        "(line 18) no longer runs" in welcome.notes
+    )
+    track = _facts(source, _spec(36))
+    assert (
+        "line 37: `except requests.RequestException` no longer fires: a send that is not "
+        "accepted raises `EventNotAccepted`, which it does not catch"
+    ) in track.notes
+
+
+def test_a_broad_except_now_catches_the_failed_send() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            try:
+                requests.post("http://a/x", json=event).raise_for_status()
+            except Exception:
+                pass
+        """
+    ).encode()
+    facts = _facts(source, _spec(6, payload_hint="json=event"))
+    assert (
+        "line 7: `except Exception` now catches `EventNotAccepted` (the event was not accepted) "
+        "instead of the call's failures" in facts.notes
+    )
+    code = rewrite_source(source, [_spec(6, payload_hint="json=event")]).code.decode()
+    assert 'send_event_and_wait("emails.send", event)\n    except Exception:' in code
+    assert "raise_for_status" not in code
+
+
+def test_a_site_whose_body_is_read_after_all_is_not_rewritten() -> None:
+    source = (
+        b"import requests\n\ndef f():\n    r = requests.post('http://a/x')\n    return r.json()\n"
+    )
+    found = inspect_calls(source, [_spec(4)])
+    assert isinstance(found["cs-00000004"], str)
+    assert "read beyond its success" in str(found["cs-00000004"])
+    assert rewrite_source(source, [_spec(4)]).code == source
+
+
+def test_a_check_in_an_elif_is_left_for_a_person() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(flag):
+            if flag:
+                pass
+            elif not requests.post("http://a/x").ok:
+                raise RuntimeError()
+        """
+    ).encode()
+    found = inspect_calls(source, [_spec(7)])
+    assert "elif" in str(found["cs-00000007"])
+
+
+def test_a_positive_check_keeps_its_success_branch_in_place() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            r = requests.post("http://a/x", json=event, timeout=5)
+            if r.ok:
+                done(event)
+            else:
+                raise RuntimeError(r.status_code)
+            after()
+        """
+    ).encode()
+    code = rewrite_source(source, [_spec(5, payload_hint="json=event")]).code.decode()
+    assert code.endswith(
+        '    send_event_and_wait("emails.send", event, timeout=5)\n    done(event)\n    after()\n'
+    )
+    compile(code, "f.py", "exec")
+
+
+def test_a_none_site_sends_without_waiting() -> None:
+    source = b"import requests\n\ndef f(e):\n    requests.post('http://a/x', json=e, timeout=2)\n"
+    code = rewrite_source(source, [_spec(4, wait=False, payload_hint="json=e")]).code.decode()
+    assert 'send_event("emails.send", e)\n' in code
+    assert "timeout" not in code
+
+
+def test_path_parameters_go_inside_the_data() -> None:
+    params = (("user_id", "uid"),)
+    assert with_path_params(None, params) == ('{"user_id": uid}', ())
+    assert with_path_params('{"a": 1}', params) == ('{"a": 1, "user_id": uid}', ())
+    assert with_path_params("{}", params) == ('{"user_id": uid}', ())
+    assert with_path_params('{\n    "a": 1\n}', params) == (
+        '{\n    "a": 1,\n    "user_id": uid,\n}',
+        (),
+    )
+    merged, notes = with_path_params("profile", params)
+    assert merged == '{**profile, "user_id": uid}'
+    assert notes and "must be a mapping" in notes[0]
+    # the payload's own field wins, and the reviewer is told
+    kept, notes = with_path_params('{"user_id": user.id}', params)
+    assert kept == '{"user_id": user.id}'
+    assert notes == ("the payload's own `user_id` field is sent; the path carried `uid`",)
