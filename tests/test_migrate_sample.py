@@ -489,6 +489,20 @@ def test_tool_decouple_migrate_sets_the_defaults_and_options_override_them(repo:
     assert b'"notifications.notify"' in diff
 
 
+def test_a_pr_body_is_written_beside_the_diff_on_stdout(repo: Path, tmp_path: Path) -> None:
+    status, dry_run, _ = _migrate(repo, select=("cs-9115b7d3",))
+    status, out, _ = _migrate(repo, select=("cs-9115b7d3",), pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK
+    assert out == dry_run and b"send_event_and_wait(" in out
+    body = (tmp_path / "pr.md").read_text(encoding="utf-8")
+    row = next(line for line in body.splitlines() if "`cs-9115b7d3`" in line)
+    assert "| `send_event_and_wait` | `uid` (path parameter user_id) |" in row
+    assert "success used to mean recommendations handled the call" in row
+    assert "`recommendations.profiles.dlq`" in row
+    assert "## Reviewing the event path" in body
+    assert "Sends that wait (`services/users/accounts/tasks.py:17`)" in body
+
+
 def test_split_pr_bodies_start_from_the_edges_before_them(repo: Path, tmp_path: Path) -> None:
     status, _, _ = _migrate(
         repo,

@@ -33,7 +33,6 @@ from decouple_services.core.model import ResponseUse
 from decouple_services.detect.events import MARKER
 from decouple_services.detect.response import ResponseReading, classify, parent_map
 from decouple_services.migrate.imports import add_import, drop_unused, names_in, separate_docstring
-from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
 PAYLOAD_KEYWORDS = ("json", "data", "payload", "body", "params", "fields")
@@ -412,13 +411,9 @@ def _first_line(code: str) -> str:
 
 
 def _wait_note(spec: SendSpec, timeout: str | None) -> str:
-    bound = f"within {timeout} s" if timeout else "within the producer's bound"
-    return (
-        f"success now means Kafka accepted the event {bound} (like HTTP 202), not that "
-        f"{spec.callee} handled it: `send_event_and_wait` raises `EventNotAccepted` otherwise; "
-        f"{spec.callee}'s 4xx/5xx no longer reach this caller, they go to "
-        f"`{spec.topic}{DEAD_LETTER_SUFFIX}`"
-    )
+    if timeout:
+        return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
+    return "the send waits for Kafka's acknowledgement within the producer's bound"
 
 
 def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:
