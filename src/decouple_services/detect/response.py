@@ -220,7 +220,9 @@ def _chained(attribute: ast.Attribute, parent_of: Parent) -> ResponseReading:
     return _body(f"`.{attribute.attr}` of the response is read (line {attribute.lineno})")
 
 
-def _test_check(start: ast.AST, parent_of: Parent, *, chained: bool = False) -> StatusCheck | None:
+def _test_check(
+    start: ast.AST, parent_of: Parent, *, chained: bool = False, name: str | None = None
+) -> StatusCheck | None:
     """The ``if``/``assert`` whose test ``start`` is part of, when that test only asks whether
     the response succeeded (and which branch runs then)."""
     node = start
@@ -228,7 +230,7 @@ def _test_check(start: ast.AST, parent_of: Parent, *, chained: bool = False) -> 
     while isinstance(parent, ast.UnaryOp | ast.BoolOp | ast.Compare):
         node, parent = parent, parent_of(parent)
     if isinstance(parent, ast.If) and parent.test is node:
-        polarity = _polarity(node)
+        polarity = _polarity(node, name)
         if polarity is None:
             return None
         failure = parent.orelse if polarity else parent.body
@@ -243,21 +245,25 @@ def _test_check(start: ast.AST, parent_of: Parent, *, chained: bool = False) -> 
             lines,
             chained,
         )
-    if isinstance(parent, ast.Assert) and parent.test is node and _polarity(node) is True:
+    if isinstance(parent, ast.Assert) and parent.test is node and _polarity(node, name) is True:
         return StatusCheck(
             parent.lineno, parent.end_lineno or parent.lineno, "assert", "", (0, 0), chained
         )
     return None
 
 
-def _polarity(test: ast.AST) -> bool | None:
+def _polarity(test: ast.AST, name: str | None = None) -> bool | None:
     """Whether ``test`` being true means the response succeeded (``True``), failed
-    (``False``), or neither is known (``None``: it tests something else too)."""
+    (``False``), or neither is known (``None``: it tests something else too). The response
+    itself (``name``) tests true on success: a requests ``Response`` is true when ``ok``, and
+    other clients' responses are always true, so their success branch ran anyway."""
+    if name is not None and isinstance(test, ast.Name) and test.id == name:
+        return True
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        inner = _polarity(test.operand)
+        inner = _polarity(test.operand, name)
         return None if inner is None else not inner
     if isinstance(test, ast.BoolOp):
-        values = {_polarity(v) for v in test.values}
+        values = {_polarity(v, name) for v in test.values}
         return values.pop() if len(values) == 1 else None
     if isinstance(test, ast.Attribute):
         return STATUS_ATTRIBUTES.get(test.attr) if _is_response_attr(test) else None
@@ -355,6 +361,9 @@ def _reads(name: str, loads: Sequence[ast.Name], parent_of: Parent) -> ResponseR
     for load in loads:
         attribute = parent_of(load)
         if not isinstance(attribute, ast.Attribute) or attribute.value is not load:
+            check = _test_check(load, parent_of, name=name)  # ``if resp:``
+            if check is not None:
+                checks[check.line] = check
             continue
         if attribute.attr == "raise_for_status":
             call = parent_of(attribute)
@@ -368,7 +377,7 @@ def _reads(name: str, loads: Sequence[ast.Name], parent_of: Parent) -> ResponseR
                     statement.lineno, statement.end_lineno or statement.lineno, "raise_for_status"
                 )
         elif attribute.attr in STATUS_ATTRIBUTES:
-            check = _test_check(attribute, parent_of)
+            check = _test_check(attribute, parent_of, name=name)
             if check is not None:
                 checks[check.line] = check
     for load in loads:

@@ -264,11 +264,19 @@ def _locate(
         column = positions[payload_node].start.column if payload_node is not None else 0
         timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
         if spec.path_params and not spec.is_grpc:
+            known = names_in([wrapper.module]) | _BUILTINS
+            missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
+            if missing:
+                problems[spec.site_id] = (
+                    f"the url is built from {', '.join(sorted(missing))}, which the call site "
+                    "does not have"
+                )
+                continue
             notes = (*notes, *with_path_params(payload, spec.path_params)[1])
         wait_notes: tuple[str, ...] = ()
         if reading is not None:
             wait_notes = (
-                _wait_note(spec, timeout),
+                *((_wait_note(timeout),) if timeout else ()),
                 *timeout_notes,
                 *check_notes,
                 *_handler_notes(reading),
@@ -402,7 +410,46 @@ def _checks(
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             what += f"; its failure branch ({span}) no longer runs"
         notes.append(what)
+        acted = _acts_on_failure(node, check.success_branch, module) if check.kind == "if" else None
+        if acted is not None:
+            notes.append(
+                f"the failure branch did more than report the failure (`{acted}`): the "
+                "callee's refusal was an answer this caller acted on, and no event brings it "
+                "back; keep the call if that answer matters"
+            )
     return drops, tuple(notes)
+
+
+#: Calls that only report a failure: logging, printing, warnings, aborting the request.
+_REPORTING = re.compile(
+    r"(^|\.)(log|debug|info|warning|warn|error|exception|critical|print|abort|fail)$"
+)
+
+
+def _acts_on_failure(node: cst.CSTNode, success: str, module: cst.Module) -> str | None:
+    """The first statement of an ``if`` check's failure branch that does more than report
+    the failure (``rollback_stock(removed)``, ``order.status = FAILED``), as written."""
+    if not isinstance(node, cst.If):
+        return None
+    if success == "body":
+        branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
+    else:
+        branch = node.body
+    statements = branch.body if isinstance(branch, cst.IndentedBlock) else []
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return _first_line(module.code_for_node(statement))
+        for small in statement.body:
+            if isinstance(small, cst.Raise | cst.Return | cst.Pass):
+                continue
+            if (
+                isinstance(small, cst.Expr)
+                and isinstance(small.value, cst.Call)
+                and _REPORTING.search(_dotted(small.value.func) or "")
+            ):
+                continue
+            return _first_line(module.code_for_node(small))
+    return None
 
 
 def _first_line(code: str) -> str:
@@ -410,10 +457,8 @@ def _first_line(code: str) -> str:
     return line.strip()
 
 
-def _wait_note(spec: SendSpec, timeout: str | None) -> str:
-    if timeout:
-        return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
-    return "the send waits for Kafka's acknowledgement within the producer's bound"
+def _wait_note(timeout: str) -> str:
+    return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
 
 
 def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:
@@ -547,6 +592,17 @@ def _payload_source(
             return None, (), None
         return module.code_for_node(request.value), (), request.value
     if hint is None:
+        # A helper that passes ``**kwargs`` on: the scan saw no payload, but the call site
+        # may name one (``sendinblue.request("POST", "contacts", json={...})``).
+        given = next((a for k in PAYLOAD_KEYWORDS if (a := _keyword(call, k)) is not None), None)
+        if given is not None:
+            value = _unwrap_dumps(given.value)
+            return module.code_for_node(value), (), value
+        if any(a.star == "**" for a in call.args):
+            raise _NotRewritable(
+                "the call passes `**` arguments, so what it sends cannot be read; rewrite it by "
+                "hand"
+            )
         return None, (), None
     keyword, eq, expression = hint.partition("=")
     if not eq or not keyword.isidentifier():
@@ -1053,6 +1109,9 @@ class _Rewriter(cst.CSTTransformer):
             send = self._send(spec, located, self._indent(located))
             return cst.FlattenSentinel([send, *self._kept(original_node, updated_node)])
         if id(original_node) not in self.drops:
+            if _emptied(original_node, updated_node):
+                # ``if raise_errors: resp.raise_for_status()`` with the check gone
+                return cst.RemoveFromParent()
             return updated_node
         kept = self._kept(original_node, updated_node)
         if not kept:
@@ -1119,6 +1178,29 @@ class _Rewriter(cst.CSTTransformer):
                 leading_lines=[*updated_node.leading_lines, *first.leading_lines]
             )
         return cst.FlattenSentinel(statements)
+
+
+def _emptied(original: cst.If, updated: cst.If) -> bool:
+    """An ``if`` whose every statement the rewrite took out (libcst leaves a ``pass``), with
+    no ``else`` and a test without side effects: nothing is left for it to do."""
+
+    def only_pass(node: cst.If) -> bool:
+        body = node.body
+        return isinstance(body, cst.IndentedBlock) and (
+            not body.body  # rendered as ``pass``
+            or (
+                len(body.body) == 1
+                and isinstance(body.body[0], cst.SimpleStatementLine)
+                and all(isinstance(small, cst.Pass) for small in body.body[0].body)
+            )
+        )
+
+    return (
+        only_pass(updated)
+        and not only_pass(original)
+        and updated.orelse is None
+        and isinstance(updated.test, cst.Name | cst.Attribute)
+    )
 
 
 def _shift(code: str, columns: int) -> str:

@@ -102,6 +102,8 @@ class PlannedSite:
     notes: tuple[str, ...] = ()
     #: Already migrated by an earlier run: planned for the generated files, not rewritten.
     carried: bool = False
+    #: The payload expression the rewrite sends (read from the call), when known.
+    payload: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +239,24 @@ def plan_migration(
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
         params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
+        carried_in_url = url_fields(site, len(params))
+        if isinstance(carried_in_url, str):
+            refused.append(
+                Refusal(
+                    site.id,
+                    site,
+                    (
+                        Finding(
+                            NOT_REWRITABLE,
+                            carried_in_url,
+                            "declare the callee's route so its path parameters are known "
+                            "(scan the callee too), or rewrite this call by hand",
+                        ),
+                    ),
+                )
+            )
+            continue
+        params = (*params, *carried_in_url)
         relative = 0
         layout = layout_of(site.file, module_of)
         if (
@@ -286,7 +306,11 @@ def plan_migration(
                     )
                 )
                 continue
-            planned.append(PlannedSite(site, send, cautions, fact.in_async_def, fact.notes))
+            planned.append(
+                PlannedSite(
+                    site, send, cautions, fact.in_async_def, fact.notes, payload=fact.payload
+                )
+            )
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -370,6 +394,72 @@ def _url_path(url: str) -> str | None:
     return url if url.startswith("/") else None
 
 
+#: A value only known at run time in a url's path or query (``/orders/{order.id}``, ``?{q}``),
+#: as the resolved template shows it; one glued to another (``{base}{path}``) is configuration.
+_RUNTIME_PART = re.compile(r"(?<=[/?=&])\{[^{}]*\}")
+
+
+def url_fields(site: CallSite, matched: int) -> tuple[tuple[str, str], ...] | str:
+    """Values the url carries beyond the ``matched`` path parameters of its endpoint, as
+    ``(field, source)`` for the event's data, or why they cannot be carried (the event would
+    lose them). They are read from the url as written at the call: an f-string's
+    placeholders (``f"{GATEWAY}/stock/{item_id}/{qty}"`` -> ``item_id``, ``qty``)."""
+    template = site.url_template or ""
+    rest = template.split("://", 1)[1] if "://" in template else template
+    rest = rest[rest.find("/") :] if "/" in rest else ""
+    parts = _RUNTIME_PART.findall(rest)
+    if len(parts) <= matched:
+        return ()
+    expressions = _url_placeholders(site.url)
+    if expressions is None or len(expressions) != len(parts):
+        return (
+            f"the url carries values known only at run time ({', '.join(parts[matched:])}) "
+            "that no endpoint names, so the event would lose them"
+        )
+    out = []
+    for expression in expressions[matched:]:
+        name = _field_name(expression)
+        if name is None:
+            return (
+                f"the url carries `{ast.unparse(expression)}`, which has no name to carry it "
+                "under in the event"
+            )
+        out.append((name, ast.unparse(expression)))
+    return tuple(out)
+
+
+def _url_placeholders(source: str) -> list[ast.expr] | None:
+    """The placeholders of the url's f-string after its base (the first part, which names the
+    host), or ``None`` when the url is not written as one at the call."""
+    try:
+        node = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    strings = [node] if isinstance(node, ast.JoinedStr) else []
+    if isinstance(node, ast.BinOp) and isinstance(node.right, ast.JoinedStr):
+        strings = [node.right]  # API_URL + f"contacts/{name}"
+    if not strings:
+        return None
+    values = strings[0].values
+    found = [v.value for v in values if isinstance(v, ast.FormattedValue)]
+    if strings[0] is node and values and isinstance(values[0], ast.FormattedValue):
+        found = found[1:]  # f"{BASE}/..."
+    return found
+
+
+def _field_name(expression: ast.expr) -> str | None:
+    """``item_id`` -> ``item_id``; ``order.user_id`` -> ``user_id``; ``course.id`` ->
+    ``course_id``; anything computed -> ``None``."""
+    if isinstance(expression, ast.Name):
+        return expression.id
+    if isinstance(expression, ast.Attribute):
+        if expression.attr == "id" and isinstance(expression.value, ast.Name | ast.Attribute):
+            owner = _field_name(expression.value)
+            return f"{owner}_id" if owner and owner != "self" else "id"
+        return expression.attr
+    return None
+
+
 def _path_params(endpoint: Endpoint, site: CallSite) -> tuple[tuple[str, str], ...]:
     """``(name, source)`` for each ``{name}`` of the endpoint's path the url fills in."""
     if endpoint.protocol != "http" or "{" not in endpoint.path:
@@ -442,7 +532,7 @@ def _topics(
 def _payload_text(item: PlannedSite) -> str | None:
     """The event's data as the send writes it: the payload, with the path parameters the
     url carried as fields (a send migrated earlier already has them)."""
-    payload = _payload_of(item.send.payload_hint)
+    payload = item.payload or _payload_of(item.send.payload_hint)
     if item.carried or item.send.is_grpc or not item.send.path_params:
         return payload
     return with_path_params(payload, item.send.path_params)[0]

@@ -157,3 +157,75 @@ def test_path_parameters_go_inside_the_data() -> None:
     kept, notes = with_path_params('{"user_id": user.id}', params)
     assert kept == '{"user_id": user.id}'
     assert notes == ("the payload's own `user_id` field is sent; the path carried `uid`",)
+
+
+def test_a_helper_invocation_naming_its_body_sends_it() -> None:
+    """``def request(method, path, **kwargs)``: the scan sees no payload in the helper, the
+    invocation names it; the body must not be dropped."""
+    source = textwrap.dedent(
+        """
+        from . import sendinblue
+
+        def export(payload):
+            sendinblue.request("POST", "contacts/import", json={"rows": payload})
+        """
+    ).encode()
+    spec = _spec(5, wait=False)
+    code = rewrite_source(source, [spec]).code.decode()
+    assert 'send_event("emails.send", {"rows": payload})' in code
+    hidden = source.replace(b'json={"rows": payload}', b"**options")
+    found = inspect_calls(hidden, [spec])
+    assert "`**` arguments" in str(found[spec.site_id])
+
+
+def test_a_conditional_check_goes_with_its_condition() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def track(url, raise_errors=False):
+            try:
+                response = requests.post(url, timeout=2)
+                if raise_errors:
+                    response.raise_for_status()
+            except requests.RequestException:
+                if raise_errors:
+                    raise
+        """
+    ).encode()
+    spec = _spec(6)
+    code = rewrite_source(source, [spec]).code.decode()
+    assert "pass" not in code and "raise_for_status" not in code
+    assert (
+        '        send_event_and_wait("emails.send", None, timeout=2)\n'
+        "    except requests.RequestException:\n"
+    ) in code
+    notes = _facts(source, spec).notes
+    assert any(
+        n.startswith("line 9: `except requests.RequestException` no longer fires") for n in notes
+    )
+
+
+def test_a_failure_branch_that_compensates_is_called_out() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def checkout(item_id, removed):
+            reply = requests.post(f"http://stock/subtract/{item_id}")
+            if reply.status_code != 200:
+                log.warning("out of stock")
+                rollback_stock(removed)
+                abort(400, "out of stock")
+        """
+    ).encode()
+    notes = _facts(source, _spec(5)).notes
+    assert any(
+        n.startswith(
+            "the failure branch did more than report the failure (`rollback_stock(removed)`)"
+        )
+        for n in notes
+    )
+    reporting = source.replace(b"        rollback_stock(removed)\n", b"")
+    assert reporting != source
+    assert not any("did more than report" in n for n in _facts(reporting, _spec(5)).notes)
