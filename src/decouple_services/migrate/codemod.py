@@ -239,6 +239,11 @@ def _locate(
             continue
         call = _request_call([m[4] for m in matches])
         reading: ResponseReading | None = None
+        unread = False
+        if not spec.wait:
+            # ``ret = await fetch(...)`` with ``ret`` never read is a statement of its own
+            found_reading = parsed.reading(spec.line, spec.end_line)
+            unread = found_reading is not None and found_reading.use is ResponseUse.NONE
         if spec.wait:
             reading = parsed.reading(spec.line, spec.end_line)
             if reading is None:
@@ -249,7 +254,7 @@ def _locate(
                     f"the response is read beyond its success ({reading.why}): scan again"
                 )
                 continue
-        statement, why = _statement_of(call, parents, wait=spec.wait)
+        statement, why = _statement_of(call, parents, wait=spec.wait, unread=unread)
         if statement is None:
             problems[spec.site_id] = why
             continue
@@ -314,10 +319,15 @@ def _request_call(calls: Sequence[cst.Call]) -> cst.Call:
 
 
 def _statement_of(
-    call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode], *, wait: bool = False
+    call: cst.Call,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    *,
+    wait: bool = False,
+    unread: bool = False,
 ) -> tuple[cst.SimpleStatementLine | cst.If | cst.With | None, str]:
     """The statement the send replaces: the one holding the call, or (``wait`` sites only)
-    the ``if`` testing the chained call or the ``with`` opening it."""
+    the ``if`` testing the chained call or the ``with`` opening it. ``unread``: the name the
+    call is assigned to is never read, so the assignment goes with the call."""
     node: cst.CSTNode = call
     parent = parents.get(node)
     if isinstance(parent, cst.Await):
@@ -338,7 +348,7 @@ def _statement_of(
         isinstance(parent, cst.Assign)
         and len(parent.targets) == 1
         and isinstance(parent.targets[0].target, cst.Name)
-        and (wait or parent.targets[0].target.value == "_")
+        and (wait or unread or parent.targets[0].target.value == "_")
     ):
         pass
     else:

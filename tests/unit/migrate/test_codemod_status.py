@@ -229,3 +229,11 @@ def test_a_failure_branch_that_compensates_is_called_out() -> None:
     reporting = source.replace(b"        rollback_stock(removed)\n", b"")
     assert reporting != source
     assert not any("did more than report" in n for n in _facts(reporting, _spec(5)).notes)
+
+
+def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() -> None:
+    source = b"async def show(c):\n    ret = await fetch_remote(c + '/refresh')\n    return 1\n"
+    code = rewrite_source(source, [_spec(2, wait=False)]).code.decode()
+    assert '    await send_event_async("emails.send", None)\n    return 1\n' in code
+    read = source.replace(b"return 1", b"return ret")
+    assert "larger expression" in str(inspect_calls(read, [_spec(2, wait=False)])["cs-00000002"])
