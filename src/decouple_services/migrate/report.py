@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from decouple_services.core.model import CallSite, Role, ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
 
 if TYPE_CHECKING:
@@ -71,6 +72,13 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
             lines.append(f"      note: {note}")
     for site in result.plan.already_migrated:
         lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
+    for group in candidates(migrated):
+        lines.append(
+            f"one fact, {len(group.callees)} services: {group.function} ({group.file}) tells "
+            f"{', '.join(group.callees)} ({', '.join(group.site_ids)}): a candidate for one "
+            f"domain event they subscribe to (say {group.suggested}), instead of one command "
+            "topic per callee"
+        )
     refusals = _refusals(result.plan.refused)
     if refusals or result.failed:
         lines.append(f"refused ({len(refusals) + len(result.failed)}):")
@@ -194,12 +202,20 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         )
     out.append("")
     cautions = [(p, f) for p in migrated for f in p.cautions]
-    if cautions:
+    groups = candidates(migrated)
+    if cautions or groups:
         out.append("### Review these\n")
         for item, finding in cautions:
             out.append(
                 f"- `{_where(item.site)}` ({finding.code}): {finding.reason}. "
                 f"{finding.suggestion[0].upper()}{finding.suggestion[1:]}."
+            )
+        for group in groups:
+            out.append(
+                f"- `{group.function}` (`{group.file}`) tells {', '.join(group.callees)} about "
+                f"one fact ({', '.join(f'`{i}`' for i in group.site_ids)}): a candidate for one "
+                f"domain event they subscribe to (say `{group.suggested}`), so this caller "
+                "stops naming every consumer."
             )
         out.append("")
     refused = _refusals(plan.refused)
