@@ -125,7 +125,7 @@ class FileRewrite:
 
 
 class _Located:
-    __slots__ = ("call", "drops", "facts", "parent_with", "replaced", "statement")
+    __slots__ = ("call", "drops", "facts", "parent_with", "statement", "widen")
 
     def __init__(
         self,
@@ -142,6 +142,9 @@ class _Located:
         #: Success checks elsewhere, by node id: ``drop``, or the branch to keep (``body``,
         #: ``orelse``) in place of an ``if``.
         self.drops: dict[int, str] = {}
+        #: ``except`` clauses (by node id) that caught only the client's failures: they catch
+        #: ``EventNotAccepted`` too, so a refused send is handled as a failed call was.
+        self.widen: set[int] = set()
 
 
 class _Calls(cst.CSTVisitor):
@@ -166,6 +169,9 @@ class _Calls(cst.CSTVisitor):
         self._statement(node)
 
     def visit_If(self, node: cst.If) -> None:
+        self._statement(node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         self._statement(node)
 
 
@@ -297,6 +303,14 @@ def _locate(
         )
         located = _Located(call, statement, facts)
         located.drops = drops
+        if reading is not None:
+            located.widen = {
+                id(node)
+                for handler in reading.handlers
+                if handler.client_only
+                for node in parsed.statements.get(handler.line, [])
+                if isinstance(node, cst.ExceptHandler)
+            }
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]
         if isinstance(parent, cst.With):
             located.parent_with = parent
@@ -477,8 +491,9 @@ def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:
         caught = ", ".join(handler.caught) or "everything"
         if handler.client_only:
             out.append(
-                f"line {handler.line}: `except {caught}` no longer fires: a send that is not "
-                "accepted raises `EventNotAccepted`, which it does not catch"
+                f"line {handler.line}: `except {caught}` now also catches `EventNotAccepted`, "
+                "so a send Kafka did not accept is handled as the failed call was; the "
+                "callee's own failures no longer reach it"
             )
         else:
             out.append(
@@ -754,9 +769,11 @@ def rewrite_source(
     by_statement: dict[int, tuple[SendSpec, _Located]] = {}
     with_blocks: dict[int, cst.With] = {}
     drops: dict[int, str] = {}
+    widen: set[int] = set()
     for ident, located in found.items():
         by_statement[id(located.statement)] = (specs[ident], located)
         drops.update(located.drops)
+        widen |= located.widen
         for block in _enclosing_withs(located.statement, parsed.parents):
             if _only_opens_clients(block):
                 with_blocks[id(block)] = block
@@ -770,11 +787,15 @@ def rewrite_source(
         line = lines[positions[node].start.line - 1]
         return line[: len(line) - len(line.lstrip())]
 
-    transformer = _Rewriter(module, by_statement, unwrapped, indent_of, removed, line_width, drops)
+    transformer = _Rewriter(
+        module, by_statement, unwrapped, indent_of, removed, line_width, drops, widen
+    )
     new_module = wrapper.module.visit(transformer)
     wanted = {_send_name(spec, located) for spec, located in by_statement.values()}
     first = next(iter(specs.values()))
     names = [n for n in SEND_NAMES if n in wanted]
+    if transformer.widened:
+        names.insert(0, NOT_ACCEPTED)
     new_module = drop_unused(new_module, removed)
     if first.relative:
         target = "." * first.relative + first.producer_module.rsplit(".", 1)[-1]
@@ -948,6 +969,8 @@ def _dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+#: What the producer module raises when Kafka does not accept an event in time.
+NOT_ACCEPTED = "EventNotAccepted"
 #: The producer module's functions, in the order they are imported.
 SEND_NAMES = ("send_event", "send_event_and_wait", "send_event_and_wait_async", "send_event_async")
 
@@ -1019,8 +1042,11 @@ class _Rewriter(cst.CSTTransformer):
         removed: set[str],
         line_width: int,
         drops: dict[int, str],
+        widen: set[int],
     ) -> None:
         self.drops = drops
+        self.widen = widen
+        self.widened = False
         self.line_width = line_width
         self.module = module
         self.statements = statements
@@ -1109,6 +1135,29 @@ class _Rewriter(cst.CSTTransformer):
         if isinstance(block, cst.SimpleStatementSuite):
             return [cst.SimpleStatementLine(body=block.body)]
         return []
+
+    def leave_ExceptHandler(
+        self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
+    ) -> cst.ExceptHandler:
+        caught = updated_node.type
+        if id(original_node) not in self.widen or caught is None:
+            return updated_node
+        self.widened = True
+        extra = cst.Element(cst.Name(NOT_ACCEPTED))
+        if isinstance(caught, cst.Tuple):
+            elements = list(caught.elements)
+            last = elements[-1]
+            elements[-1] = last.with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+            return updated_node.with_changes(type=caught.with_changes(elements=[*elements, extra]))
+        pair = cst.Tuple(
+            [
+                cst.Element(caught, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                extra,
+            ]
+        )
+        return updated_node.with_changes(type=pair)
 
     def leave_If(
         self, original_node: cst.If, updated_node: cst.If

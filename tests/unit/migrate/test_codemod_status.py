@@ -60,8 +60,9 @@ def test_each_status_site_says_what_changes_and_which_lines_stop_running() -> No
     )
     track = _facts(source, _spec(36))
     assert (
-        "line 37: `except requests.RequestException` no longer fires: a send that is not "
-        "accepted raises `EventNotAccepted`, which it does not catch"
+        "line 37: `except requests.RequestException` now also catches `EventNotAccepted`, so a "
+        "send Kafka did not accept is handled as the failed call was; the callee's own "
+        "failures no longer reach it"
     ) in track.notes
 
 
@@ -198,12 +199,28 @@ def test_a_conditional_check_goes_with_its_condition() -> None:
     assert "pass" not in code and "raise_for_status" not in code
     assert (
         '        send_event_and_wait("emails.send", None, timeout=2)\n'
-        "    except requests.RequestException:\n"
+        "    except (requests.RequestException, EventNotAccepted):\n"
     ) in code
+    assert "from orders.decouple_producer import EventNotAccepted, send_event_and_wait\n" in code
     notes = _facts(source, spec).notes
-    assert any(
-        n.startswith("line 9: `except requests.RequestException` no longer fires") for n in notes
-    )
+    assert any(n.startswith("line 9: `except requests.RequestException` now also") for n in notes)
+
+
+def test_a_tuple_of_client_exceptions_gets_the_send_failure_added() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            try:
+                requests.post("http://a/x", json=event)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                log(exc)
+        """
+    ).encode()
+    code = rewrite_source(source, [_spec(6, payload_hint="json=event")]).code.decode()
+    assert "except (requests.ConnectionError, requests.Timeout, EventNotAccepted) as exc:" in code
+    compile(code, "f.py", "exec")
 
 
 def test_a_failure_branch_that_compensates_is_called_out() -> None:
