@@ -959,18 +959,34 @@ class _Extractor:
         return False
 
     def _response_use(self, call: ast.Call) -> ResponseUse:
-        """What the caller does with the response (:mod:`decouple_services.detect.response`)."""
-        if self._parents is None:
-            self._parents = parent_map(self.tree)
-        parents = self._parents
+        """What the caller does with the response (:mod:`decouple_services.detect.response`).
+
+        The call's ancestors come from the walk's stack; the parents of other nodes, and the
+        reads of names, only when the response is bound to a name: most calls are statements
+        of their own, and a file of them must not pay for a walk of its whole tree each."""
+        stack = self.stack
+        ancestors = {id(stack[i]): stack[i - 1] for i in range(1, len(stack))}
+
+        def parent_of(node: ast.AST) -> ast.AST | None:
+            found = ancestors.get(id(node))
+            if found is not None:
+                return found
+            if self._parents is None:
+                self._parents = parent_map(self.tree)
+            return self._parents.get(id(node))
+
         enclosing = self._enclosing_function()
         body = enclosing.body if enclosing is not None else self.tree.body
-        index = self._name_loads.get(id(body))
-        if index is None:
-            index = self._name_loads[id(body)] = name_loads(body)
+
+        def index() -> dict[str, list[ast.Name]]:
+            found = self._name_loads.get(id(body))
+            if found is None:
+                found = self._name_loads[id(body)] = name_loads(body)
+            return found
+
         reading = classify(
             call,
-            lambda node: parents.get(id(node)),
+            parent_of,
             body,
             passes_through=lambda parent, node: (
                 isinstance(parent, ast.Call)

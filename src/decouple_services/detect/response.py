@@ -63,6 +63,11 @@ CLIENT_EXCEPTIONS = frozenset(
 )
 
 
+#: More reads than this is not a success check: the value is a client, or used for real
+#: (and looking at each read would cost a walk of the whole file per call).
+MAX_STATUS_READS = 32
+
+
 @dataclass(frozen=True, slots=True)
 class StatusCheck:
     """A statement that only checks the response's success (lines 1-based)."""
@@ -116,13 +121,14 @@ def classify(
     body: Sequence[ast.stmt],
     *,
     passes_through: Callable[[ast.AST, ast.AST], bool] | None = None,
-    index: Mapping[str, Sequence[ast.Name]] | None = None,
+    index: Callable[[], Mapping[str, Sequence[ast.Name]]] | None = None,
 ) -> ResponseReading:
     """How the response of ``call`` is used. ``parent_of`` gives each node's parent;
     ``body`` is the enclosing function's body (the module's at module level), where a name
     the response is bound to is read; ``passes_through(parent, node)`` says whether a parent
-    hands the value on unchanged (``executor.submit(...)``). ``index`` is :func:`name_loads`
-    of ``body``, for callers that classify many calls of one body."""
+    hands the value on unchanged (``executor.submit(...)``). ``index()`` gives :func:`name_loads`
+    of ``body``, for callers that classify many calls of one body (asked only when the
+    response is bound to a name)."""
     node: ast.AST = call
     parent = parent_of(node)
     while isinstance(parent, ast.Await) or (
@@ -144,7 +150,7 @@ def _direct(
     parent: ast.AST | None,
     parent_of: Parent,
     body: Sequence[ast.stmt],
-    index: Mapping[str, Sequence[ast.Name]] | None,
+    index: Callable[[], Mapping[str, Sequence[ast.Name]]] | None,
 ) -> ResponseReading:
     if parent is None or isinstance(parent, ast.Expr):
         return ResponseReading(ResponseUse.NONE)
@@ -157,10 +163,9 @@ def _direct(
         name = targets[0].id
         if name == "_":
             return ResponseReading(ResponseUse.NONE)
-        loads = (index if index is not None else name_loads(body)).get(name, ())
-        after = [
-            n for n in loads if n.lineno >= parent.lineno and not _inside(n, parent, parent_of)
-        ]
+        loads = (index() if index is not None else name_loads(body)).get(name, ())
+        own = {id(n) for n in ast.walk(parent)}  # ``r = f(r)`` reads the old ``r``
+        after = [n for n in loads if n.lineno >= parent.lineno and id(n) not in own]
         return _reads(name, after, parent_of)
     if isinstance(parent, ast.withitem):
         var = parent.optional_vars
@@ -171,7 +176,7 @@ def _direct(
             return _body("the response is unpacked")
         first = statement.body[0].lineno
         last = statement.body[-1].end_lineno or first
-        loads = (index if index is not None else name_loads(body)).get(var.id, ())
+        loads = (index() if index is not None else name_loads(body)).get(var.id, ())
         return _reads(var.id, [n for n in loads if first <= n.lineno <= last], parent_of)
     return _body(f"the response is used in {_describe(parent)}")
 
@@ -357,6 +362,10 @@ def _reads(name: str, loads: Sequence[ast.Name], parent_of: Parent) -> ResponseR
     of the branch that handles a failure), ``none`` when there is none, else ``body``."""
     if not loads:
         return ResponseReading(ResponseUse.NONE, name=name)
+    if len(loads) > MAX_STATUS_READS:
+        return ResponseReading(
+            ResponseUse.BODY, name=name, why=f"`{name}` is read {len(loads)} times"
+        )
     checks: dict[int, StatusCheck] = {}
     for load in loads:
         attribute = parent_of(load)
@@ -402,15 +411,6 @@ def _covered(load: ast.Name, check: StatusCheck) -> bool:
         return True
     # the test itself: the ``if`` line up to the first line of its branches
     return line == check.line
-
-
-def _inside(node: ast.AST, ancestor: ast.AST, parent_of: Parent) -> bool:
-    current: ast.AST | None = parent_of(node)
-    while current is not None:
-        if current is ancestor:
-            return True
-        current = parent_of(current)
-    return False
 
 
 def _handlers(node: ast.AST, parent_of: Parent) -> tuple[Handler, ...]:
