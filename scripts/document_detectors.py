@@ -33,6 +33,13 @@ attributes and modules. Each section below is a detector's own documentation, fo
 its examples: code it finds, reported as shown, and look-alikes it ignores. The test suite
 runs every one of them.
 
+Whatever the client, each call site also says what the caller does with the response,
+`response_use`: `none` (nothing reads it), `status` (only its success is checked:
+`raise_for_status()`, `if resp.status_code != 202:`, `if not resp.ok:`, aiohttp's
+`if resp.status >= 400:`, a `try`/`except` around the call) or `body` (anything else). One
+classifier (`detect/response.py`) decides it for every library; its cases are in
+[resolution.md](resolution.md) and `tests/unit/detect/test_response.py`.
+
 Detectors are tried in the order listed; the first that recognises a call reports it.
 """
 

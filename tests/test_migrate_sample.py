@@ -59,6 +59,13 @@ FIRE_AND_FORGET = {
     "cs-e09e46ac",  # users -> orders, views.py (in a loop: migrates with a caution)
     "cs-cce06312",  # users -> notifications, views.py (requests.request)
 }
+#: Sites whose response is only checked for success: sends that wait for the broker.
+STATUS_ONLY = {
+    "cs-651bad7b",  # inventory -> notifications, low_stock.py (`if r.status != 202` in aiohttp)
+    "cs-7f8c36bc",  # inventory -> search, search_sync.py (`if resp.status >= 400`, in a loop)
+    "cs-9115b7d3",  # users -> recommendations, tasks.py (`if resp.status_code >= 400`)
+}
+MIGRATABLE = FIRE_AND_FORGET | STATUS_ONLY
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -142,14 +149,18 @@ def test_every_fire_and_forget_call_site_migrates_and_the_rest_are_refused_with_
 ) -> None:
     result = scan(repo, ScanOptions(use_cache=False))
     easy = {s.id for s in result.call_sites if s.is_production_coupling and assess(s).migratable}
-    assert easy == FIRE_AND_FORGET
+    assert easy == MIGRATABLE
     _, _, summary = _everything(repo)
-    for ident in FIRE_AND_FORGET:
+    for ident in MIGRATABLE:
         assert f"  {ident}  " in summary
+    for line in summary.splitlines():
+        if line.startswith(tuple(f"  {ident}  " for ident in STATUS_ONLY)):
+            assert line.endswith("send_event_and_wait)") or line.endswith("_and_wait_async)")
     assert "cs-e09e46ac" in summary and "caution [in-loop]" in summary
+    assert "caution [status-checked]" in summary
     refused = [s for s in result.call_sites if s.is_production_coupling and s.id not in easy]
     for site in refused:
-        assert site.id in summary.split("refused (30):", 1)[1], site.id
+        assert site.id in summary.split("refused (27):", 1)[1], site.id
     assert "[response-used]" in summary and "instead: keep the call synchronous" in summary
 
 
@@ -167,11 +178,11 @@ def test_write_changes_the_tree_and_a_second_run_changes_nothing(repo: Path) -> 
     assert status == EXIT_OK and diff == b""
     rescanned = scan(repo, ScanOptions(use_cache=False))
     events = {s.id: s for s in rescanned.call_sites if s.role is Role.EVENT}
-    assert set(events) == FIRE_AND_FORGET
+    assert set(events) == MIGRATABLE
     assert events["cs-945a9009"].url == "orders.payment-events"
     assert events["cs-945a9009"].callee == "orders"
     assert events["cs-96c05d70"].is_async
-    assert not {s.id for s in rescanned.call_sites if s.role is Role.CALL} & FIRE_AND_FORGET
+    assert not {s.id for s in rescanned.call_sites if s.role is Role.CALL} & MIGRATABLE
     _commit_all(repo)
     status, again, summary = _everything(repo)
     assert status == EXIT_OK
@@ -345,7 +356,7 @@ def test_split_by_edge_gives_patches_that_apply_in_order_to_the_same_tree(
     edges = {
         (s.caller, s.callee)
         for s in scan(repo, ScanOptions(use_cache=False)).call_sites
-        if s.id in FIRE_AND_FORGET
+        if s.id in MIGRATABLE
     }
     assert len(patches) == len(edges)
     for patch in patches:
@@ -500,6 +511,20 @@ def test_tool_decouple_migrate_sets_the_defaults_and_options_override_them(repo:
     assert b'"shop.notifications.notify"' in diff and b"+confluent-kafka==" in diff
     _, diff, _ = _migrate(repo, select=("cs-4f798040",), topic_template="{callee}.{endpoint}")
     assert b'"notifications.notify"' in diff
+
+
+def test_a_pr_body_is_written_beside_the_diff_on_stdout(repo: Path, tmp_path: Path) -> None:
+    status, dry_run, _ = _migrate(repo, select=("cs-9115b7d3",))
+    status, out, _ = _migrate(repo, select=("cs-9115b7d3",), pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK
+    assert out == dry_run and b"send_event_and_wait(" in out
+    body = (tmp_path / "pr.md").read_text(encoding="utf-8")
+    row = next(line for line in body.splitlines() if "`cs-9115b7d3`" in line)
+    assert "| `send_event_and_wait` | `uid` (path parameter user_id) |" in row
+    assert "success used to mean recommendations handled the call" in row
+    assert "`recommendations.profiles.dlq`" in row
+    assert "## Reviewing the event path" in body
+    assert "Sends that wait (`services/users/accounts/tasks.py:17`)" in body
 
 
 def test_split_pr_bodies_start_from_the_edges_before_them(repo: Path, tmp_path: Path) -> None:

@@ -102,10 +102,15 @@ def test_migrated_callers_send_what_the_http_calls_sent(
     )
 
     (payment,) = _events(broker, f"{client}.orders.payment-events", 1)
-    assert payment["data"] == {"outcome": "succeeded", "charge_id": "ch_1", "amount_cents": 2500}
-    # The url's path parameter is a string attribute of the envelope.
-    assert payment["orderid"] == "o-17" and "pathparams" not in payment
-    assert payment["type"] == f"{client}.orders.payment-events"
+    # the path parameter travels inside data, not as a (map-valued) envelope extension
+    assert payment["data"] == {
+        "outcome": "succeeded",
+        "charge_id": "ch_1",
+        "amount_cents": 2500,
+        "order_id": "o-17",
+    }
+    assert "pathparams" not in payment
+    assert payment["type"] == f"{client}.orders.payment-events.v1"
     assert {"specversion", "id", "source", "time"} <= payment.keys()
 
     notify = _events(broker, f"{client}.notifications.notify", 2)

@@ -151,7 +151,8 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     else:
         err.write(render_summary(whole, dry_run=not command.write))
     diff = render_diff(whole.changes)
-    if not (command.write or command.patch or command.branch or command.pr_body):
+    # A PR description is written beside the diff, not instead of it.
+    if not (command.write or command.patch or command.branch):
         out.write(colourise(diff) if term.color_stdout else diff)
         out.flush()
     if command.patch is not None:

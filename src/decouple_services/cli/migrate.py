@@ -88,7 +88,10 @@ def migrate(
     pr_body: Annotated[
         Path | None,
         typer.Option(
-            "--pr-body", metavar="FILE", help="Write a pull-request description (Markdown) to FILE."
+            "--pr-body",
+            metavar="FILE",
+            help="Write a pull-request description (Markdown) to FILE; the diff still goes "
+            "to stdout.",
         ),
     ] = None,
     split_by: Annotated[

@@ -51,6 +51,19 @@ class Confidence(str, Enum):
     INFERRED = "inferred"
 
 
+class ResponseUse(str, Enum):
+    """What the caller does with a call's response, which decides what a migration may do."""
+
+    #: Nothing reads it: the call can become a fire-and-forget send.
+    NONE = "none"
+    #: Only its success is checked (``raise_for_status()``, ``if resp.status_code != 202``,
+    #: ``if not resp.ok``, a ``try``/``except`` around the call): the call can become a send
+    #: that waits for the broker's acknowledgement, which succeeds or raises likewise.
+    STATUS = "status"
+    #: Something reads the body, the headers, or hands the response on: no send can stand in.
+    BODY = "body"
+
+
 UNKNOWN = "unknown"
 EXTERNAL_PREFIX = "external:"
 
@@ -157,6 +170,7 @@ class CallSite:
     role: Role = Role.CALL
     #: Qualified name of the helper this call was propagated through.
     via_wrapper: str | None = None
+    #: The response is read in any way (``response_use`` is not ``none``).
     result_used: bool = False
     is_async: bool = False
     in_loop: bool = False
@@ -177,6 +191,17 @@ class CallSite:
     #: Rule codes (``DCP004``) suppressed at this call by ``# decouple: ignore[DCP004]`` on
     #: the call or the line above: the findings of those rules are reported as suppressed.
     suppressed: tuple[str, ...] = ()
+    #: What the caller does with the response: ``none``, ``status`` (a success check only)
+    #: or ``body``.
+    response_use: ResponseUse = ResponseUse.NONE
+
+    def __post_init__(self) -> None:
+        # The two say one thing: a site built with ``result_used`` alone (older scans, tests)
+        # reads its response in some way nobody classified, which is ``body``.
+        if self.result_used and self.response_use is ResponseUse.NONE:
+            object.__setattr__(self, "response_use", ResponseUse.BODY)
+        elif not self.result_used and self.response_use is not ResponseUse.NONE:
+            object.__setattr__(self, "result_used", True)
 
     @property
     def is_inter_service(self) -> bool:

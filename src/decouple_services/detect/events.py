@@ -19,7 +19,9 @@ MARKER = re.compile(
     r"\s+\((?P<callee>[^\s)]+)(?:\s+(?P<endpoint>[^)]*))?\)"
 )
 TOKEN = b"decouple: migrated"
-SEND_FUNCTIONS = frozenset({"send_event", "send_event_async"})
+SEND_FUNCTIONS = frozenset(
+    {"send_event", "send_event_async", "send_event_and_wait", "send_event_and_wait_async"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from decouple_services.core.model import Diagnostic, Severity
+from decouple_services.core.model import Diagnostic, ResponseUse, Severity
 from decouple_services.detect.context import (
     GETATTR,
     SESSION_PARAMS,
@@ -29,7 +29,6 @@ from decouple_services.detect.context import (
     Scope,
     child_bodies,
     dotted,
-    iter_nodes,
     module_level_statements,
 )
 from decouple_services.detect.events import TOKEN as EVENT_TOKEN
@@ -49,6 +48,7 @@ from decouple_services.detect.facts import (
 )
 from decouple_services.detect.library_helper import looks_like_a_request
 from decouple_services.detect.lowering import lower_new_syntax
+from decouple_services.detect.response import classify, name_loads, parent_map
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
 
@@ -408,8 +408,10 @@ class _Extractor:
         #: Ancestors of the node being visited, innermost last.
         self.stack: list[ast.AST] = []
         self._function_infos: dict[str, FunctionInfo] = {}
-        #: Per body (by id): name -> last line it is read on (see _is_read).
-        self._last_reads: dict[int, dict[str, int]] = {}
+        #: Per body (by id): the reads of each name (see _response_use).
+        self._name_loads: dict[int, dict[str, list[ast.Name]]] = {}
+        #: Every node's parent (by id), built when the first candidate call is met.
+        self._parents: dict[int, ast.AST] | None = None
         #: Per function (by id): every name it or its nested code assigns.
         self._stored: dict[int, set[str]] | None = None
 
@@ -996,6 +998,7 @@ class _Extractor:
         ctx = self.ctx
         line = call.lineno
         end_line = call.end_lineno or line
+        use = self._response_use(call)
         function = (
             scope.qualname
             if scope.kind == "function"
@@ -1026,7 +1029,8 @@ class _Extractor:
                 for k in keywords
                 if k.arg is not None
             ),
-            result_used=self._result_used(call),
+            result_used=use is not ResponseUse.NONE,
+            response_use=use.value,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
             is_async=self._awaited(call),
@@ -1084,51 +1088,46 @@ class _Extractor:
                 return False
         return False
 
-    def _result_used(self, call: ast.Call) -> bool:
-        node: ast.AST = call
-        # climb through wrappers that pass the value on unchanged
-        while True:
-            parent = self._parent_of(node)
-            if isinstance(parent, ast.Await):
-                node = parent
-                continue
-            if (
+    def _response_use(self, call: ast.Call) -> ResponseUse:
+        """What the caller does with the response (:mod:`decouple_services.detect.response`).
+
+        The call's ancestors come from the walk's stack; the parents of other nodes, and the
+        reads of names, only when the response is bound to a name: most calls are statements
+        of their own, and a file of them must not pay for a walk of its whole tree each."""
+        stack = self.stack
+        ancestors = {id(stack[i]): stack[i - 1] for i in range(1, len(stack))}
+
+        def parent_of(node: ast.AST) -> ast.AST | None:
+            found = ancestors.get(id(node))
+            if found is not None:
+                return found
+            if self._parents is None:
+                self._parents = parent_map(self.tree)
+            return self._parents.get(id(node))
+
+        enclosing = self._enclosing_function()
+        body = enclosing.body if enclosing is not None else self.tree.body
+
+        def index() -> dict[str, list[ast.Name]]:
+            found = self._name_loads.get(id(body))
+            if found is None:
+                found = self._name_loads[id(body)] = name_loads(body)
+            return found
+
+        reading = classify(
+            call,
+            parent_of,
+            body,
+            passes_through=lambda parent, node: (
                 isinstance(parent, ast.Call)
                 and parent.func is not node
                 and self._is_submitter(parent)
-            ):
-                node = parent
-                continue
-            break
-        if parent is None:
-            return False
-        if isinstance(parent, ast.Expr):
-            return self._response_read_later(call)
-        if isinstance(parent, ast.Attribute):
-            # requests.post(...).raise_for_status() only turns failures into exceptions
-            grand = self._parent_of(parent)
-            return not (
-                parent.attr == "raise_for_status"
-                and isinstance(grand, ast.Call)
-                and isinstance(self._parent_of(grand), ast.Expr)
-            )
-        if isinstance(parent, ast.Assign | ast.AnnAssign):
-            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            if len(names) != len(targets):
-                return True
-            return any(name != "_" and self._is_read(name, parent) for name in names)
-        if isinstance(parent, ast.withitem):
-            var = parent.optional_vars
-            if var is None:
-                return False
-            if isinstance(var, ast.Name):
-                with_stmt = self._parent_of(parent)
-                return isinstance(with_stmt, ast.With | ast.AsyncWith) and _reads(
-                    var.id, with_stmt.body
-                )
-            return True
-        return True
+            ),
+            index=index,
+        )
+        if reading.use is ResponseUse.NONE and self._response_read_later(call):
+            return ResponseUse.BODY
+        return reading.use
 
     def _response_read_later(self, call: ast.Call) -> bool:
         """http.client's ``conn.request(...)`` returns nothing: the response is read by a
@@ -1156,15 +1155,6 @@ class _Extractor:
     def _is_submitter(self, call: ast.Call) -> bool:
         func = call.func
         return isinstance(func, ast.Attribute) and func.attr in _SUBMITTERS
-
-    def _is_read(self, name: str, assign: ast.AST) -> bool:
-        """Whether ``name`` is read at or after ``assign``'s line in the enclosing body."""
-        func = self._enclosing_function()
-        body: Sequence[ast.AST] = func.body if func is not None else self.tree.body
-        last = self._last_reads.get(id(body))
-        if last is None:
-            last = self._last_reads[id(body)] = _last_reads(body)
-        return last.get(name, -1) >= getattr(assign, "lineno", 0)
 
     def _override(self, line: int, end_line: int) -> str | None:
         for candidate in (line, line - 1, *range(line + 1, end_line + 1)):
@@ -1288,14 +1278,6 @@ def _call_name(func: ast.expr) -> str:
     return func.id if isinstance(func, ast.Name) else ""
 
 
-def _reads(name: str, body: Sequence[ast.stmt]) -> bool:
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-                return True
-    return False
-
-
 def _stored_names(tree: ast.Module) -> dict[int, set[str]]:
     """For every function (by id), the names stored in it or in code nested in it: what
     ``ast.walk(function)`` would find, for all functions with one walk of each outermost
@@ -1337,19 +1319,6 @@ def _function_stores(func: ast.AST, out: dict[int, set[str]]) -> None:
                     stack.append((child, (*sets, inner)))  # type: ignore[arg-type]
                 elif isinstance(child, AST) and kind is not ast.Constant:
                     stack.append((child, sets))
-
-
-def _last_reads(body: Sequence[ast.AST]) -> dict[str, int]:
-    """Name -> the last line it is read (loaded) on, anywhere in ``body``."""
-    last: dict[str, int] = {}
-    for stmt in body:
-        for node in iter_nodes(stmt):
-            if type(node) is ast.Name and type(node.ctx) is ast.Load:
-                line = node.lineno
-                name = node.id
-                if last.get(name, -1) < line:
-                    last[name] = line
-    return last
 
 
 #: Expression nodes without children worth visiting.

@@ -57,6 +57,8 @@ class RawCall:
     submitted: bool = False
     #: Inside ``with transaction.atomic()``, ``session.begin()`` and the like.
     in_transaction: bool = False
+    #: ``none``, ``status`` or ``body`` (:mod:`decouple_services.detect.response`).
+    response_use: str = "none"
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -258,6 +260,7 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.target_override,
         c.submitted,
         c.in_transaction,
+        c.response_use,
     ]
 
 
@@ -280,4 +283,5 @@ def _call_from_json(d: list[Any]) -> RawCall:
         target_override=d[14],
         submitted=d[15],
         in_transaction=d[16],
+        response_use=d[17],
     )

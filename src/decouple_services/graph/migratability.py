@@ -1,7 +1,10 @@
 """Can this call become a Kafka event? Per call site: the easy wins, the blockers, the cautions.
 
-A call whose response nobody reads (``result_used`` false) is *fire-and-forget*: replacing it
-with a send changes nothing the caller relies on. Blockers make a send wrong, and the
+A call whose response nobody reads (``response_use`` ``none``) is *fire-and-forget*: replacing
+it with a send changes nothing the caller relies on. A call whose response is only checked for
+success (``status``) becomes a send that waits for the broker's acknowledgement: the check then
+means "the event is durably accepted" (like HTTP 202), not "the callee succeeded", which is a
+caution. A call whose body is read (``body``) is refused. Blockers make a send wrong, and the
 migration refuses such sites with the reason and what would be needed instead. Cautions do
 not make a send wrong, but a reviewer should know about them; they are named wherever the
 site is listed (hotspots, graph pages, PR bodies).
@@ -21,6 +24,7 @@ from decouple_services.core.model import (
     CallSite,
     Category,
     Confidence,
+    ResponseUse,
     Role,
 )
 
@@ -55,9 +59,19 @@ class Migratability:
 
 RESPONSE_USED = Finding(
     "response-used",
-    "the caller reads the response, and a fire-and-forget send has none",
-    "keep the call synchronous, or split it: send a command event now and have the callee "
-    "publish the result as an event the caller consumes (or serve it from a local read model)",
+    "the caller reads the response body, and a send has none",
+    "keep the call synchronous; or request/reply over Kafka (a reply topic and a correlation "
+    "id, with a bounded wait); or split it: send a command event now and have the callee "
+    "publish the result as an event the caller consumes; or serve the data from a local read "
+    "model fed by the callee's events",
+)
+STATUS_CHECKED = Finding(
+    "status-checked",
+    "the caller only checks that the call succeeded; the send waits for the broker's "
+    "acknowledgement instead, so success now means the event is durably accepted (like HTTP "
+    "202), not that the callee handled it: its 4xx/5xx go to the dead-letter topic",
+    "check that nothing after the call relies on the callee's work being done; alert on the "
+    "dead-letter topic",
 )
 STREAMING = Finding(
     "streaming",
@@ -126,10 +140,12 @@ def assess(site: CallSite) -> Migratability:
         blockers.append(EXTERNAL_CALLEE)
     elif site.callee == site.caller:
         blockers.append(SELF_CALL)
-    if site.result_used:
+    if site.response_use is ResponseUse.BODY:
         blockers.append(RESPONSE_USED)
     if site.streaming:
         blockers.append(STREAMING)
+    if site.response_use is ResponseUse.STATUS and not blockers:
+        cautions.append(STATUS_CHECKED)
     if site.in_loop:
         cautions.append(IN_LOOP)
     if site.in_transaction:
@@ -140,7 +156,7 @@ def assess(site: CallSite) -> Migratability:
         cautions.append(INFERRED_CALLEE)
     return Migratability(
         site.id,
-        fire_and_forget=not site.result_used,
+        fire_and_forget=site.response_use is ResponseUse.NONE,
         blockers=tuple(blockers),
         cautions=tuple(cautions),
     )

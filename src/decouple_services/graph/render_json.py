@@ -84,6 +84,7 @@ def render_graph_json(view: GraphView) -> str:
                 "endpoint": site.endpoint,
                 "url": site.url,
                 "result_used": site.result_used,
+                "response_use": site.response_use.value,
                 "is_async": site.is_async,
                 "in_loop": site.in_loop,
                 "has_timeout": site.has_timeout,

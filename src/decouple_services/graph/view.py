@@ -17,7 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from decouple_services.core.errors import SelectionError
-from decouple_services.core.model import CallSite, Category, Diagnostic, Role, ScanResult
+from decouple_services.core.model import (
+    CallSite,
+    Category,
+    Diagnostic,
+    ResponseUse,
+    Role,
+    ScanResult,
+)
 from decouple_services.graph.build import (
     CALL,
     ENDPOINT,
@@ -116,7 +123,11 @@ def site_target(site: CallSite) -> str:
 
 def site_flags(site: CallSite) -> list[str]:
     return [
-        "uses result" if site.result_used else "fire-and-forget",
+        {
+            ResponseUse.NONE: "fire-and-forget",
+            ResponseUse.STATUS: "status only",
+            ResponseUse.BODY: "uses result",
+        }[site.response_use],
         *(["loop"] if site.in_loop else []),
         *([] if site.has_timeout or site.role is Role.EVENT else ["no timeout"]),
         *(["async"] if site.is_async else []),

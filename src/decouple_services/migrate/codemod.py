@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
+from decouple_services.core.model import ResponseUse
 from decouple_services.detect.events import MARKER
+from decouple_services.detect.response import ResponseReading, classify, parent_map
 from decouple_services.migrate.imports import add_import, drop_unused, names_in, separate_docstring
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
@@ -88,6 +90,12 @@ class SendSpec:
     #: The payload as the scan wrote it (``json=order``), to find it in wrapper invocations.
     payload_hint: str | None = None
     is_grpc: bool = False
+    #: The caller checked the response's success (``response_use`` ``status``): the send
+    #: waits for the broker's acknowledgement (``send_event_and_wait``) and the checks go.
+    wait: bool = False
+    #: Where the key comes from (``path parameter user_id``), shown above the send; ``None``
+    #: with no key says why there is none.
+    key_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,8 @@ class CallFacts:
     notes: tuple[str, ...] = ()
     #: Column the payload started at, to re-indent its continuation lines where it moves.
     payload_column: int = 0
+    #: The bound of ``send_event_and_wait`` (source), from the old call's ``timeout=``.
+    timeout: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,18 +125,26 @@ class FileRewrite:
 
 
 class _Located:
-    __slots__ = ("call", "facts", "parent_with", "statement")
+    __slots__ = ("call", "drops", "facts", "parent_with", "statement", "widen")
 
     def __init__(
         self,
         call: cst.Call,
-        statement: cst.SimpleStatementLine,
+        statement: cst.SimpleStatementLine | cst.If | cst.With,
         facts: CallFacts,
     ) -> None:
         self.call = call
+        #: The statement the send replaces: the call's own, or an ``if`` testing the chained
+        #: call, or a ``with`` over it (their success branch or body stay after the send).
         self.statement = statement
         self.facts = facts
         self.parent_with: cst.With | None = None
+        #: Success checks elsewhere, by node id: ``drop``, or the branch to keep (``body``,
+        #: ``orelse``) in place of an ``if``.
+        self.drops: dict[int, str] = {}
+        #: ``except`` clauses (by node id) that caught only the client's failures: they catch
+        #: ``EventNotAccepted`` too, so a refused send is handled as a failed call was.
+        self.widen: set[int] = set()
 
 
 class _Calls(cst.CSTVisitor):
@@ -135,18 +153,33 @@ class _Calls(cst.CSTVisitor):
     def __init__(self, positions: Mapping[cst.CSTNode, object]) -> None:
         self.positions = positions
         self.calls: list[tuple[int, int, int, int, cst.Call]] = []
+        #: First line -> the statements starting there.
+        self.statements: dict[int, list[cst.CSTNode]] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         pos = self.positions[node]
         start, end = pos.start, pos.end  # type: ignore[attr-defined]
         self.calls.append((start.line, end.line, start.column, -end.column, node))
 
+    def _statement(self, node: cst.CSTNode) -> None:
+        line = self.positions[node].start.line  # type: ignore[attr-defined]
+        self.statements.setdefault(line, []).append(node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._statement(node)
+
+    def visit_If(self, node: cst.If) -> None:
+        self._statement(node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._statement(node)
+
 
 class ParsedSource:
     """A file's libcst tree with the positions, parents and calls both the planner's
     :func:`inspect_calls` and :func:`rewrite_source` read: parse once, use for both."""
 
-    __slots__ = ("calls", "parents", "positions", "source", "wrapper")
+    __slots__ = ("_ast", "calls", "parents", "positions", "source", "statements", "wrapper")
 
     def __init__(self, source: bytes) -> None:
         self.source = source
@@ -156,6 +189,42 @@ class ParsedSource:
         finder = _Calls(self.positions)
         self.wrapper.module.visit(finder)
         self.calls = finder.calls
+        self.statements = finder.statements
+        self._ast: tuple[ast.Module, dict[int, ast.AST]] | None = None
+
+    def reading(self, line: int, end_line: int) -> ResponseReading | None:
+        """What the code does with the response of the outermost call spanning the lines
+        (:mod:`decouple_services.detect.response`), ``None`` when ``ast`` cannot read it."""
+        if self._ast is None:
+            try:
+                tree = ast.parse(self.source)
+            except (SyntaxError, ValueError):
+                return None
+            self._ast = (tree, parent_map(tree))
+        tree, parents = self._ast
+        calls = sorted(
+            (
+                n
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Call) and n.lineno == line and n.end_lineno == end_line
+            ),
+            key=lambda n: (n.col_offset, -(n.end_col_offset or 0)),
+        )
+        if not calls:
+            return None
+        request = calls[0]
+        # ``requests.post(...).raise_for_status()`` spans the same lines as the request
+        while isinstance(request.func, ast.Attribute) and request.func.attr == "raise_for_status":
+            inner = request.func.value
+            inner = inner.value if isinstance(inner, ast.Await) else inner
+            if not (isinstance(inner, ast.Call) and inner in calls):
+                break
+            request = inner
+        node: ast.AST | None = request
+        while node is not None and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node = parents.get(id(node))
+        body = node.body if node is not None else tree.body
+        return classify(request, lambda n: parents.get(id(n)), body)
 
 
 def _locate(
@@ -174,21 +243,74 @@ def _locate(
                 f"no call at lines {spec.line}-{spec.end_line} any more (edited since the scan?)"
             )
             continue
-        call = matches[0][4]
-        statement, why = _statement_of(call, parents)
+        call = _request_call([m[4] for m in matches])
+        reading: ResponseReading | None = None
+        unread = False
+        if not spec.wait:
+            # ``ret = await fetch(...)`` with ``ret`` never read is a statement of its own
+            found_reading = parsed.reading(spec.line, spec.end_line)
+            unread = found_reading is not None and found_reading.use is ResponseUse.NONE
+        if spec.wait:
+            reading = parsed.reading(spec.line, spec.end_line)
+            if reading is None:
+                problems[spec.site_id] = "the file cannot be read with this Python's parser"
+                continue
+            if reading.use is ResponseUse.BODY:
+                problems[spec.site_id] = (
+                    f"the response is read beyond its success ({reading.why}): scan again"
+                )
+                continue
+        statement, why = _statement_of(call, parents, wait=spec.wait, unread=unread)
         if statement is None:
             problems[spec.site_id] = why
             continue
         in_async = _in_async_def(statement, parents)
         try:
             payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
+            drops, check_notes = _checks(parsed, reading, statement) if reading else ({}, ())
         except _NotRewritable as exc:
             problems[spec.site_id] = str(exc)
             continue
         headers, header_notes = _trace_headers(wrapper.module, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
-        facts = CallFacts(spec.site_id, in_async, payload, headers, (*notes, *header_notes), column)
+        timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
+        if spec.path_params and not spec.is_grpc:
+            known = names_in([wrapper.module]) | _BUILTINS
+            missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
+            if missing:
+                problems[spec.site_id] = (
+                    f"the url is built from {', '.join(sorted(missing))}, which the call site "
+                    "does not have"
+                )
+                continue
+            notes = (*notes, *with_path_params(payload, spec.path_params)[1])
+        wait_notes: tuple[str, ...] = ()
+        if reading is not None:
+            wait_notes = (
+                *((_wait_note(timeout),) if timeout else ()),
+                *timeout_notes,
+                *check_notes,
+                *_handler_notes(reading),
+            )
+        facts = CallFacts(
+            spec.site_id,
+            in_async,
+            payload,
+            headers,
+            (*wait_notes, *notes, *header_notes),
+            column,
+            timeout,
+        )
         located = _Located(call, statement, facts)
+        located.drops = drops
+        if reading is not None:
+            located.widen = {
+                id(node)
+                for handler in reading.handlers
+                if handler.client_only
+                for node in parsed.statements.get(handler.line, [])
+                if isinstance(node, cst.ExceptHandler)
+            }
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]
         if isinstance(parent, cst.With):
             located.parent_with = parent
@@ -196,16 +318,51 @@ def _locate(
     return found, problems
 
 
+def _request_call(calls: Sequence[cst.Call]) -> cst.Call:
+    """The request among the calls spanning a site's lines, outermost first: the call a
+    chained ``.raise_for_status()`` is made on, not the chained call (a client built on the
+    line, ``PoolManager().request(...)``, is not the request)."""
+    call = calls[0]
+    while isinstance(call.func, cst.Attribute) and call.func.attr.value == "raise_for_status":
+        inner = call.func.value
+        inner = inner.expression if isinstance(inner, cst.Await) else inner
+        if not (isinstance(inner, cst.Call) and any(inner is c for c in calls)):
+            break
+        call = inner
+    return call
+
+
 def _statement_of(
-    call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]
-) -> tuple[cst.SimpleStatementLine | None, str]:
+    call: cst.Call,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    *,
+    wait: bool = False,
+    unread: bool = False,
+) -> tuple[cst.SimpleStatementLine | cst.If | cst.With | None, str]:
+    """The statement the send replaces: the one holding the call, or (``wait`` sites only)
+    the ``if`` testing the chained call or the ``with`` opening it. ``unread``: the name the
+    call is assigned to is never read, so the assignment goes with the call."""
     node: cst.CSTNode = call
     parent = parents.get(node)
     if isinstance(parent, cst.Await):
         node, parent = parent, parents.get(parent)
+    if wait and isinstance(parent, cst.Attribute) and parent.value is node:
+        holder = _chained_holder(parent, parents)
+        if holder is None:
+            return None, "the call's status is checked in a way this rewrite cannot take"
+        if isinstance(holder, cst.If):
+            return _compound(holder, parents)
+        node, parent = holder, parents.get(holder)
+    if wait and isinstance(parent, cst.WithItem):
+        block = parents.get(parent)
+        if not isinstance(block, cst.With) or len(block.items) != 1:
+            return None, "the call is opened in a `with` with other items"
+        return _compound(block, parents)
     if isinstance(parent, cst.Expr) or (
         isinstance(parent, cst.Assign)
-        and all(isinstance(t.target, cst.Name) and t.target.value == "_" for t in parent.targets)
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0].target, cst.Name)
+        and (wait or unread or parent.targets[0].target.value == "_")
     ):
         pass
     else:
@@ -214,6 +371,227 @@ def _statement_of(
     if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
         return None, "the call shares its line with other statements"
     return line, ""
+
+
+def _chained_holder(
+    attribute: cst.Attribute, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> cst.CSTNode | None:
+    """For ``call.raise_for_status()`` the call around the attribute (its statement is the
+    check); for ``if not call.ok:`` the ``if``."""
+    parent = parents.get(attribute)
+    if attribute.attr.value == "raise_for_status":
+        return parent if isinstance(parent, cst.Call) else None
+    node: cst.CSTNode = attribute
+    while isinstance(parent, cst.UnaryOperation | cst.BooleanOperation | cst.Comparison):
+        node, parent = parent, parents.get(parent)
+    if isinstance(parent, cst.If) and parent.test is node:
+        return parent
+    return None
+
+
+def _compound(
+    block: cst.If | cst.With, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> tuple[cst.If | cst.With | None, str]:
+    if isinstance(parents.get(block), cst.If):
+        return None, "the call is tested in an `elif`; rewrite it by hand"
+    return block, ""
+
+
+def _checks(
+    parsed: ParsedSource, reading: ResponseReading, replaced: cst.CSTNode
+) -> tuple[dict[int, str], tuple[str, ...]]:
+    """The success checks to take out (by node id) and what the reviewer is told of them."""
+    drops: dict[int, str] = {}
+    notes: list[str] = []
+    module = parsed.wrapper.module
+    for check in reading.checks:
+        nodes = parsed.statements.get(check.line, [])
+        kind = cst.If if check.kind == "if" else cst.SimpleStatementLine
+        node = next((n for n in nodes if isinstance(n, kind)), None)
+        if node is None:
+            raise _NotRewritable(f"cannot find the success check at line {check.line}")
+        test = _first_line(module.code_for_node(node))
+        if node is replaced or (check.chained and check.kind == "raise_for_status"):
+            if node is replaced and check.kind == "if":
+                drops[id(node)] = check.success_branch
+            what = f"line {check.line}: `{test}` is gone"
+        elif check.kind == "if":
+            if isinstance(parsed.parents.get(node), cst.If):
+                raise _NotRewritable(
+                    f"the success check at line {check.line} is an `elif`; rewrite it by hand"
+                )
+            if isinstance(node, cst.SimpleStatementLine) and len(node.body) != 1:
+                raise _NotRewritable(f"line {check.line} holds other statements too")
+            drops[id(node)] = check.success_branch
+            what = f"line {check.line}: the check `{test}` is gone"
+        else:
+            if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+                raise _NotRewritable(f"line {check.line} holds other statements too")
+            drops[id(node)] = "drop"
+            what = f"line {check.line}: `{test}` is gone"
+        first, last = check.failure_lines
+        if first:
+            span = f"line {first}" if first == last else f"lines {first}-{last}"
+            what += f"; its failure branch ({span}) no longer runs"
+        notes.append(what)
+        acted = _acts_on_failure(node, check.success_branch, module) if check.kind == "if" else None
+        if acted is not None:
+            notes.append(
+                f"the failure branch did more than report the failure (`{acted}`): the "
+                "callee's refusal was an answer this caller acted on, and no event brings it "
+                "back; keep the call if that answer matters"
+            )
+    return drops, tuple(notes)
+
+
+#: Calls that only report a failure: logging, printing, warnings, aborting the request.
+_REPORTING = re.compile(
+    r"(^|\.)(log|debug|info|warning|warn|error|exception|critical|print|abort|fail)$"
+)
+
+
+def _acts_on_failure(node: cst.CSTNode, success: str, module: cst.Module) -> str | None:
+    """The first statement of an ``if`` check's failure branch that does more than report
+    the failure (``rollback_stock(removed)``, ``order.status = FAILED``), as written."""
+    if not isinstance(node, cst.If):
+        return None
+    if success == "body":
+        branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
+    else:
+        branch = node.body
+    statements = branch.body if isinstance(branch, cst.IndentedBlock) else []
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return _first_line(module.code_for_node(statement))
+        for small in statement.body:
+            if isinstance(small, cst.Raise | cst.Return | cst.Pass):
+                continue
+            if (
+                isinstance(small, cst.Expr)
+                and isinstance(small.value, cst.Call)
+                and _REPORTING.search(_dotted(small.value.func) or "")
+            ):
+                continue
+            return _first_line(module.code_for_node(small))
+    return None
+
+
+def _first_line(code: str) -> str:
+    line = code.strip().splitlines()[0] if code.strip() else ""
+    return line.strip()
+
+
+def _wait_note(timeout: str) -> str:
+    return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
+
+
+def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:
+    out = []
+    for handler in reading.handlers:
+        caught = ", ".join(handler.caught) or "everything"
+        if handler.client_only:
+            out.append(
+                f"line {handler.line}: `except {caught}` now also catches `EventNotAccepted`, "
+                "so a send Kafka did not accept is handled as the failed call was; the "
+                "callee's own failures no longer reach it"
+            )
+        else:
+            out.append(
+                f"line {handler.line}: `except {caught}` now catches `EventNotAccepted` (the "
+                "event was not accepted) instead of the call's failures"
+            )
+    return tuple(out)
+
+
+def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[str, ...]]:
+    """The send's bound from the old call's ``timeout=``: a number, the sum of a
+    ``(connect, read)`` pair, a timeout object's total, or a module constant holding one."""
+    module = parsed.wrapper.module
+    arg = _keyword(call, "timeout")
+    if arg is None:
+        # the client the call was made on, opened in a ``with`` around it, may set one
+        for block in _enclosing_withs(call, parsed.parents):
+            for item in block.items:
+                client = item.item
+                given = _keyword(client, "timeout") if isinstance(client, cst.Call) else None
+                if given is not None:
+                    bound = _number(_local_value(given.value, call, parsed))
+                    if bound is not None:
+                        return bound, ()
+        return None, ("the old call passed no `timeout=`: the send waits the producer's bound",)
+    value = arg.value
+    number = _number(_local_value(value, call, parsed))
+    if number is not None:
+        return number, ()
+    if isinstance(value, cst.Name) and _module_number(module, value.value):
+        return value.value, ()
+    text = module.code_for_node(value)
+    return None, (
+        f"the old call's `timeout={text}` is not a number this rewrite can read: the send waits "
+        "the producer's bound; pass `timeout=` to make it shorter",
+    )
+
+
+def _local_value(
+    value: cst.BaseExpression, at: cst.CSTNode, parsed: ParsedSource
+) -> cst.BaseExpression:
+    """A name's value when the enclosing function assigns it once at its top level
+    (``timeout = aiohttp.ClientTimeout(total=3)``), else ``value`` itself."""
+    if not isinstance(value, cst.Name):
+        return value
+    current = parsed.parents.get(at)
+    while current is not None and not isinstance(current, cst.FunctionDef):
+        current = parsed.parents.get(current)
+    if current is None or not isinstance(current.body, cst.IndentedBlock):
+        return value
+    found = [
+        small.value
+        for statement in current.body.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        for small in statement.body
+        if isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == value.value
+    ]
+    return found[0] if len(found) == 1 else value
+
+
+def _number(value: cst.BaseExpression) -> str | None:
+    if isinstance(value, cst.Integer | cst.Float):
+        return value.value
+    if isinstance(value, cst.Tuple):
+        parts = [_number(e.value) for e in value.elements]
+        if parts and all(p is not None for p in parts):
+            total = sum(float(p) for p in parts if p is not None)
+            return f"{total:g}"
+        return None
+    if (
+        isinstance(value, cst.Call)
+        and _dotted(value.func)
+        and str(_dotted(value.func)).endswith("Timeout")
+    ):
+        given = _keyword(value, "total") or _keyword(value, "timeout")
+        if given is None:
+            positional = [a for a in value.args if a.keyword is None]
+            given = positional[0] if positional else None
+        return _number(given.value) if given is not None else None
+    return None
+
+
+def _module_number(module: cst.Module, name: str) -> bool:
+    """Whether ``name`` is assigned a number once at module level."""
+    values = [
+        small.value
+        for statement in module.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        for small in statement.body
+        if isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == name
+    ]
+    return len(values) == 1 and isinstance(values[0], cst.Integer | cst.Float)
 
 
 def _in_async_def(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
@@ -239,6 +617,17 @@ def _payload_source(
             return None, (), None
         return module.code_for_node(request.value), (), request.value
     if hint is None:
+        # A helper that passes ``**kwargs`` on: the scan saw no payload, but the call site
+        # may name one (``sendinblue.request("POST", "contacts", json={...})``).
+        given = next((a for k in PAYLOAD_KEYWORDS if (a := _keyword(call, k)) is not None), None)
+        if given is not None:
+            value = _unwrap_dumps(given.value)
+            return module.code_for_node(value), (), value
+        if any(a.star == "**" for a in call.args):
+            raise _NotRewritable(
+                "the call passes `**` arguments, so what it sends cannot be read; rewrite it by "
+                "hand"
+            )
         return None, (), None
     keyword, eq, expression = hint.partition("=")
     if not eq or not keyword.isidentifier():
@@ -379,31 +768,34 @@ def rewrite_source(
     lines = module.code.splitlines()
     by_statement: dict[int, tuple[SendSpec, _Located]] = {}
     with_blocks: dict[int, cst.With] = {}
+    drops: dict[int, str] = {}
+    widen: set[int] = set()
     for ident, located in found.items():
         by_statement[id(located.statement)] = (specs[ident], located)
-        parent = located.parent_with
-        if parent is not None and _only_opens_clients(parent):
-            with_blocks[id(parent)] = parent
-    # A with-block is unwrapped only when every statement in it is rewritten.
+        drops.update(located.drops)
+        widen |= located.widen
+        for block in _enclosing_withs(located.statement, parsed.parents):
+            if _only_opens_clients(block):
+                with_blocks[id(block)] = block
+    # A with-block that opened a client around a rewritten call is unwrapped when what stays
+    # of its body no longer uses the client (checked as the block is left).
     unwrapped = {
-        key
-        for key, block in with_blocks.items()
-        if isinstance(block.body, cst.IndentedBlock)
-        and all(id(stmt) in by_statement for stmt in block.body.body)
+        key for key, block in with_blocks.items() if isinstance(block.body, cst.IndentedBlock)
     }
 
     def indent_of(node: cst.CSTNode) -> str:
         line = lines[positions[node].start.line - 1]
         return line[: len(line) - len(line.lstrip())]
 
-    transformer = _Rewriter(module, by_statement, unwrapped, indent_of, removed, line_width)
+    transformer = _Rewriter(
+        module, by_statement, unwrapped, indent_of, removed, line_width, drops, widen
+    )
     new_module = wrapper.module.visit(transformer)
-    needs_async = any(located.facts.in_async_def for _, located in by_statement.values())
-    needs_sync = any(not located.facts.in_async_def for _, located in by_statement.values())
+    wanted = {_send_name(spec, located) for spec, located in by_statement.values()}
     first = next(iter(specs.values()))
-    names = [
-        n for n, wanted in (("send_event", needs_sync), ("send_event_async", needs_async)) if wanted
-    ]
+    names = [n for n in SEND_NAMES if n in wanted]
+    if transformer.widened:
+        names.insert(0, NOT_ACCEPTED)
     new_module = drop_unused(new_module, removed)
     if first.relative:
         target = "." * first.relative + first.producer_module.rsplit(".", 1)[-1]
@@ -414,6 +806,11 @@ def rewrite_source(
     if any(specs[i].is_grpc for i in found):
         new_module = add_import(new_module, "from google.protobuf import json_format")
     new_module = separate_docstring(new_module)
+    dead: set[int] = set()
+    local_leftovers = _left_over_locals(new_module, removed, dead)
+    if dead:
+        new_module = new_module.visit(_DropStatements(dead))
+        new_module = drop_unused(new_module, removed)
     leftovers = _left_over_globals(new_module, removed)
     notes: dict[str, tuple[str, ...]] = {}
     for ident, located in found.items():
@@ -423,9 +820,94 @@ def rewrite_source(
             for name in mine
         )
         leftovers = [name for name in leftovers if name not in mine]
+        function = _function_of(located.statement, parsed.parents)
+        stale = local_leftovers.pop(function, []) if function else []
+        extra = (
+            *extra,
+            *(
+                f"`{name}` in `{function}` only served the old call: removed"
+                if gone
+                else f"`{name}` is no longer used in `{function}`; remove it"
+                for name, gone in stale
+            ),
+        )
         if located.facts.notes or extra:
             notes[ident] = (*located.facts.notes, *extra)
+    if leftovers:  # read only by a client block the rewrite unwrapped
+        ident = min(found, key=lambda i: specs[i].line)
+        notes[ident] = (
+            *notes.get(ident, found[ident].facts.notes),
+            *(
+                f"`{name}` is no longer used in this file; remove it unless other modules import it"
+                for name in leftovers
+            ),
+        )
     return FileRewrite(new_module.bytes, problems, notes)
+
+
+def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> str | None:
+    current = parents.get(node)
+    while current is not None:
+        if isinstance(current, cst.FunctionDef):
+            return current.name.value
+        current = parents.get(current)
+    return None
+
+
+def _left_over_locals(
+    module: cst.Module, removed: set[str], dead: set[int]
+) -> dict[str, list[tuple[str, bool]]]:
+    """Per function name: locals assigned once at its top level that only removed code read
+    (``timeout = aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped). The
+    statements of those that can go without a side effect are added to ``dead``."""
+    out: dict[str, list[tuple[str, bool]]] = {}
+
+    class _Functions(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            body = node.body.body if isinstance(node.body, cst.IndentedBlock) else []
+            for statement in body:
+                if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+                    continue
+                small = statement.body[0]
+                if not (
+                    isinstance(small, cst.Assign)
+                    and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)
+                ):
+                    continue
+                name = small.targets[0].target.value
+                others = [s for s in body if s is not statement]
+                if name in removed and name not in names_in(others):
+                    inert = _inert(small.value)
+                    out.setdefault(node.name.value, []).append((name, inert))
+                    if inert:
+                        dead.add(id(statement))
+
+    module.visit(_Functions())
+    return out
+
+
+class _DropStatements(cst.CSTTransformer):
+    def __init__(self, dead: set[int]) -> None:
+        self.dead = dead
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
+        return cst.RemoveFromParent() if id(original_node) in self.dead else updated_node
+
+
+def _inert(value: cst.BaseExpression) -> bool:
+    """A value whose assignment can go with its last reader: a literal, or a timeout object
+    (``aiohttp.ClientTimeout(total=3)``, ``httpx.Timeout(5)``) built from literals."""
+    if isinstance(value, cst.Integer | cst.Float | cst.SimpleString):
+        return True
+    if isinstance(value, cst.Tuple):
+        return all(_inert(e.value) for e in value.elements)
+    if isinstance(value, cst.Call):
+        name = _dotted(value.func) or ""
+        return name.endswith("Timeout") and all(_inert(a.value) for a in value.args)
+    return False
 
 
 def _left_over_globals(module: cst.Module, removed: set[str]) -> list[str]:
@@ -454,6 +936,19 @@ def _left_over_globals(module: cst.Module, removed: set[str]) -> list[str]:
     return sorted(out)
 
 
+def _enclosing_withs(
+    node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> list[cst.With]:
+    """The ``with`` blocks around ``node`` inside its function, innermost first."""
+    out = []
+    current = parents.get(node)
+    while current is not None and not isinstance(current, cst.FunctionDef | cst.ClassDef):
+        if isinstance(current, cst.With):
+            out.append(current)
+        current = parents.get(current)
+    return out
+
+
 def _only_opens_clients(block: cst.With) -> bool:
     for item in block.items:
         call = item.item
@@ -474,6 +969,69 @@ def _dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+#: What the producer module raises when Kafka does not accept an event in time.
+NOT_ACCEPTED = "EventNotAccepted"
+#: The producer module's functions, in the order they are imported.
+SEND_NAMES = ("send_event", "send_event_and_wait", "send_event_and_wait_async", "send_event_async")
+
+
+def _send_name(spec: SendSpec, located: _Located) -> str:
+    name = "send_event_and_wait" if spec.wait else "send_event"
+    return name + "_async" if located.facts.in_async_def else name
+
+
+def with_path_params(
+    data: str | None, params: Sequence[tuple[str, str]]
+) -> tuple[str | None, tuple[str, ...]]:
+    """``data`` with the path parameters the url carried as fields of its own: a literal dict
+    gets them as entries (a field it already has wins), anything else is merged into."""
+    if not params:
+        return data, ()
+    entries = [(f'"{name}"', source) for name, source in params]
+    if data is None:
+        return "{" + ", ".join(f"{k}: {v}" for k, v in entries) + "}", ()
+    try:
+        node = ast.parse(data.strip(), mode="eval").body
+    except SyntaxError:
+        node = None
+    if not isinstance(node, ast.Dict):
+        pairs = ", ".join(f"{k}: {v}" for k, v in entries)
+        return "{**" + data + ", " + pairs + "}", (
+            f"the payload `{_first_line(data)}` must be a mapping: the path parameters "
+            f"({', '.join(n for n, _ in params)}) are merged into it",
+        )
+    have = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+    notes = tuple(
+        f"the payload's own `{name}` field is sent; the path carried `{source}`"
+        for name, source in params
+        if name in have
+    )
+    entries = [
+        (k, v) for (k, v), (name, _) in zip(entries, params, strict=True) if name not in have
+    ]
+    if not entries:
+        return data, notes
+    text = data.rstrip()
+    assert text.endswith("}")
+    inner = text[:-1].rstrip()
+    if "\n" not in text:
+        separator = "" if inner.endswith("{") else " " if inner.endswith(",") else ", "
+        return inner + separator + ", ".join(f"{k}: {v}" for k, v in entries) + "}", notes
+    lines = text.split("\n")
+    closing = lines[-1]
+    body = [line for line in lines[:-1]]
+    last = next((line for line in reversed(body[1:]) if line.strip()), None)
+    indent = (
+        last[: len(last) - len(last.lstrip())]
+        if last
+        else closing[: len(closing) - len(closing.lstrip())] + "    "
+    )
+    if last is not None and not body[-1].rstrip().endswith((",", "{")):
+        body[-1] = body[-1].rstrip() + ","
+    added = [f"{indent}{k}: {v}," for k, v in entries]
+    return "\n".join([*body, *added, closing]), notes
+
+
 class _Rewriter(cst.CSTTransformer):
     def __init__(
         self,
@@ -483,7 +1041,12 @@ class _Rewriter(cst.CSTTransformer):
         indent_of: object,
         removed: set[str],
         line_width: int,
+        drops: dict[int, str],
+        widen: set[int],
     ) -> None:
+        self.drops = drops
+        self.widen = widen
+        self.widened = False
         self.line_width = line_width
         self.module = module
         self.statements = statements
@@ -494,7 +1057,7 @@ class _Rewriter(cst.CSTTransformer):
 
     def _send(self, spec: SendSpec, located: _Located, indent: str) -> cst.SimpleStatementLine:
         facts = located.facts
-        name = "send_event_async" if facts.in_async_def else "send_event"
+        name = _send_name(spec, located)
         data = facts.payload or "None"
         # Continuation lines of copied code are relative to the old statement's indentation
         # and become relative to the new one's: move them so their alignment holds.
@@ -513,15 +1076,17 @@ class _Rewriter(cst.CSTTransformer):
                     f"json_format.MessageToDict(\n        {request},\n"
                     "        preserving_proto_field_name=True,\n    )"
                 )
+        if spec.path_params and not spec.is_grpc:
+            merged, _ = with_path_params(facts.payload and data, spec.path_params)
+            data = merged or "None"
         args = [f'"{spec.topic}"', data]
         if spec.key:
             args.append(f"key={spec.key}")
         if facts.headers:
             pairs = ", ".join(f"{k}: {v}" for k, v in facts.headers)
             args.append(f"headers={{{pairs}}}")
-        if spec.path_params:
-            pairs = ", ".join(f'"{k}": {v}' for k, v in spec.path_params)
-            args.append(f"path_params={{{pairs}}}")
+        if spec.wait and facts.timeout:
+            args.append(f"timeout={facts.timeout}")
         prefix = "await " if facts.in_async_def else ""
         one_line = f"{prefix}{name}({', '.join(args)})"
         multi = located.statement is not None and (
@@ -541,18 +1106,90 @@ class _Rewriter(cst.CSTTransformer):
             *located.statement.leading_lines,
             cst.EmptyLine(indent=True, comment=cst.Comment(marker)),
         ]
+        if spec.key_origin:
+            key = f"event key: {spec.key or 'none'} ({spec.key_origin})"
+            leading.append(cst.EmptyLine(indent=True, comment=cst.Comment(f"# {key}")))
         used = names_in([located.statement])
         self.removed.update(used)
         self.removed_by_site[spec.site_id] = used
-        return statement.with_changes(
-            leading_lines=leading, trailing_whitespace=located.statement.trailing_whitespace
+        if isinstance(located.statement, cst.SimpleStatementLine):
+            return statement.with_changes(
+                leading_lines=leading, trailing_whitespace=located.statement.trailing_whitespace
+            )
+        return statement.with_changes(leading_lines=leading)
+
+    def _kept(self, original: cst.CSTNode, updated: cst.If | cst.With) -> list[cst.BaseStatement]:
+        """What stays of a replaced ``if`` (its success branch) or ``with`` (its body)."""
+        self.removed.update(names_in([original]))
+        if isinstance(updated, cst.With):
+            block: cst.BaseSuite | None = updated.body
+        elif self.drops.get(id(original)) == "body":
+            block = updated.body
+        else:
+            orelse = updated.orelse
+            if isinstance(orelse, cst.If):
+                return [orelse]
+            block = orelse.body if orelse is not None else None
+        if isinstance(block, cst.IndentedBlock):
+            return list(block.body)
+        if isinstance(block, cst.SimpleStatementSuite):
+            return [cst.SimpleStatementLine(body=block.body)]
+        return []
+
+    def leave_ExceptHandler(
+        self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
+    ) -> cst.ExceptHandler:
+        caught = updated_node.type
+        if id(original_node) not in self.widen or caught is None:
+            return updated_node
+        self.widened = True
+        extra = cst.Element(cst.Name(NOT_ACCEPTED))
+        if isinstance(caught, cst.Tuple):
+            elements = list(caught.elements)
+            last = elements[-1]
+            elements[-1] = last.with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+            return updated_node.with_changes(type=caught.with_changes(elements=[*elements, extra]))
+        pair = cst.Tuple(
+            [
+                cst.Element(caught, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                extra,
+            ]
         )
+        return updated_node.with_changes(type=pair)
+
+    def leave_If(
+        self, original_node: cst.If, updated_node: cst.If
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        entry = self.statements.get(id(original_node))
+        if entry is not None:
+            spec, located = entry
+            send = self._send(spec, located, self._indent(located))
+            return cst.FlattenSentinel([send, *self._kept(original_node, updated_node)])
+        if id(original_node) not in self.drops:
+            if _emptied(original_node, updated_node):
+                # ``if raise_errors: resp.raise_for_status()`` with the check gone
+                return cst.RemoveFromParent()
+            return updated_node
+        kept = self._kept(original_node, updated_node)
+        if not kept:
+            return cst.RemoveFromParent()
+        first = kept[0]
+        if isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+            kept[0] = first.with_changes(
+                leading_lines=[*updated_node.leading_lines, *first.leading_lines]
+            )
+        return cst.FlattenSentinel(kept)
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
         entry = self.statements.get(id(original_node))
         if entry is None:
+            if self.drops.get(id(original_node)) == "drop":
+                self.removed.update(names_in([original_node]))
+                return cst.RemoveFromParent()  # type: ignore[return-value]
             return updated_node
         spec, located = entry
         indent = self._indent(located)
@@ -573,8 +1210,21 @@ class _Rewriter(cst.CSTTransformer):
     def leave_With(
         self, original_node: cst.With, updated_node: cst.With
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        entry = self.statements.get(id(original_node))
+        if entry is not None:
+            spec, located = entry
+            send = self._send(spec, located, self._indent(located))
+            return cst.FlattenSentinel([send, *self._kept(original_node, updated_node)])
         if id(original_node) not in self.unwrapped:
             return updated_node
+        bound = {
+            name
+            for item in original_node.items
+            if item.asname is not None
+            for name in names_in([item.asname])
+        }
+        if bound & names_in(list(updated_node.body.body)):
+            return updated_node  # what stays of the block still uses the client
         body = updated_node.body
         assert isinstance(body, cst.IndentedBlock)
         for item in original_node.items:
@@ -582,11 +1232,34 @@ class _Rewriter(cst.CSTTransformer):
         statements = list(body.body)
         if statements:
             first = statements[0]
-            assert isinstance(first, cst.SimpleStatementLine)
+            assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
             statements[0] = first.with_changes(
                 leading_lines=[*updated_node.leading_lines, *first.leading_lines]
             )
         return cst.FlattenSentinel(statements)
+
+
+def _emptied(original: cst.If, updated: cst.If) -> bool:
+    """An ``if`` whose every statement the rewrite took out (libcst leaves a ``pass``), with
+    no ``else`` and a test without side effects: nothing is left for it to do."""
+
+    def only_pass(node: cst.If) -> bool:
+        body = node.body
+        return isinstance(body, cst.IndentedBlock) and (
+            not body.body  # rendered as ``pass``
+            or (
+                len(body.body) == 1
+                and isinstance(body.body[0], cst.SimpleStatementLine)
+                and all(isinstance(small, cst.Pass) for small in body.body[0].body)
+            )
+        )
+
+    return (
+        only_pass(updated)
+        and not only_pass(original)
+        and updated.orelse is None
+        and isinstance(updated.test, cst.Name | cst.Attribute)
+    )
 
 
 def _shift(code: str, columns: int) -> str:

@@ -100,3 +100,14 @@ def consumer_group(callee: str, topic: str) -> str:
     every group names the service that owns it.
     """
     return topic if topic.startswith(f"{callee}.") else f"{callee}.{topic}"
+
+
+_VERSIONED = re.compile(r"\.v\d+$")
+
+
+def event_type(name: str) -> str:
+    """The CloudEvents ``type`` of the events named ``name`` (a topic, or a domain event such
+    as ``users.user-registered``): the name with its schema version, ``.v1`` unless it ends
+    with one (``emails.send`` -> ``emails.send.v1``). A change that breaks consumers gets a
+    new version, and consumers can tell the two apart."""
+    return name if _VERSIONED.search(name) else f"{name}.v1"

@@ -21,6 +21,7 @@ and a run on migrated code reproduces them unchanged.
 
 from __future__ import annotations
 
+import ast
 import posixpath
 import re
 from collections import Counter, defaultdict
@@ -28,7 +29,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from decouple_services.core.errors import DecoupleError
-from decouple_services.core.model import CallSite, Endpoint, Role, ScanResult, Service
+from decouple_services.core.model import (
+    CallSite,
+    Endpoint,
+    ResponseUse,
+    Role,
+    ScanResult,
+    Service,
+)
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import (
     CallFacts,
@@ -36,12 +44,14 @@ from decouple_services.migrate.codemod import (
     ParsedSource,
     SendSpec,
     inspect_calls,
+    with_path_params,
 )
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
     consumer_group,
     endpoint_slug,
+    event_type,
     module_slug,
     topic_name,
 )
@@ -92,6 +102,8 @@ class PlannedSite:
     notes: tuple[str, ...] = ()
     #: Already migrated by an earlier run: planned for the generated files, not rewritten.
     carried: bool = False
+    #: The payload expression the rewrite sends (read from the call), when known.
+    payload: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +239,24 @@ def plan_migration(
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
         params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
+        carried_in_url = url_fields(site, len(params))
+        if isinstance(carried_in_url, str):
+            refused.append(
+                Refusal(
+                    site.id,
+                    site,
+                    (
+                        Finding(
+                            NOT_REWRITABLE,
+                            carried_in_url,
+                            "declare the callee's route so its path parameters are known "
+                            "(scan the callee too), or rewrite this call by hand",
+                        ),
+                    ),
+                )
+            )
+            continue
+        params = (*params, *carried_in_url)
         relative = 0
         layout = layout_of(site.file, module_of)
         if (
@@ -237,6 +267,7 @@ def plan_migration(
             relative = len(layout.module.split(".")) - (
                 0 if site.file.endswith("__init__.py") else 1
             )
+        key, origin = choose_key(params, _payload_of(site.payload))
         send = SendSpec(
             site_id=site.id,
             line=site.line,
@@ -246,9 +277,12 @@ def plan_migration(
             endpoint=site.endpoint,
             producer_module=module,
             relative=relative,
+            key=key,
             path_params=params,
             payload_hint=site.payload,
             is_grpc=site.client == "grpc",
+            wait=site.response_use is ResponseUse.STATUS,
+            key_origin=origin,
         )
         by_file[site.file].append((site, verdict.cautions, send))
     for file, entries in sorted(by_file.items()):
@@ -272,7 +306,11 @@ def plan_migration(
                     )
                 )
                 continue
-            planned.append(PlannedSite(site, send, cautions, fact.in_async_def, fact.notes))
+            planned.append(
+                PlannedSite(
+                    site, send, cautions, fact.in_async_def, fact.notes, payload=fact.payload
+                )
+            )
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -305,6 +343,45 @@ def plan_migration(
     )
 
 
+def _payload_of(hint: str | None) -> str | None:
+    """The payload expression of a scan's ``json=order``."""
+    if hint is None:
+        return None
+    keyword, eq, expression = hint.partition("=")
+    return expression if eq and keyword.isidentifier() else hint
+
+
+def choose_key(params: Sequence[tuple[str, str]], payload: str | None) -> tuple[str | None, str]:
+    """The Kafka key of a send, decided now so a reviewer sees it: the entity id the url
+    carried (a path parameter named ``id`` or ``*_id``, else the only one), else the payload's
+    ``id`` or first ``*_id`` field. Events with one key keep their order. ``(None, why)`` when
+    there is no entity id to key by."""
+    named = [(n, src) for n, src in params if n == "id" or n.endswith("_id")]
+    chosen = named[0] if named else params[0] if len(params) == 1 else None
+    if chosen is not None:
+        return chosen[1], f"path parameter {chosen[0]}"
+    field = key_field(payload)
+    source = _field_source(payload, field) if field else None
+    if field is not None and source is not None:
+        return source, f"the payload's {field}"
+    return None, "no entity id in the url or the payload"
+
+
+def _field_source(payload: str | None, field: str) -> str | None:
+    """The source of ``field``'s value in a literal dict payload, if it is a simple one."""
+    try:
+        node = ast.parse((payload or "").strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Dict):
+        return None
+    for key, value in zip(node.keys, node.values, strict=True):
+        if isinstance(key, ast.Constant) and key.value == field:
+            text = ast.unparse(value)
+            return text if "\n" not in text else None
+    return None
+
+
 def kebab_method(ident: str) -> str:
     return ident.split(" ", 1)[0].lower().replace("*", "any")
 
@@ -315,6 +392,72 @@ def _url_path(url: str) -> str | None:
         slash = rest.find("/")
         return rest[slash:] if slash >= 0 else "/"
     return url if url.startswith("/") else None
+
+
+#: A value only known at run time in a url's path or query (``/orders/{order.id}``, ``?{q}``),
+#: as the resolved template shows it; one glued to another (``{base}{path}``) is configuration.
+_RUNTIME_PART = re.compile(r"(?<=[/?=&])\{[^{}]*\}")
+
+
+def url_fields(site: CallSite, matched: int) -> tuple[tuple[str, str], ...] | str:
+    """Values the url carries beyond the ``matched`` path parameters of its endpoint, as
+    ``(field, source)`` for the event's data, or why they cannot be carried (the event would
+    lose them). They are read from the url as written at the call: an f-string's
+    placeholders (``f"{GATEWAY}/stock/{item_id}/{qty}"`` -> ``item_id``, ``qty``)."""
+    template = site.url_template or ""
+    rest = template.split("://", 1)[1] if "://" in template else template
+    rest = rest[rest.find("/") :] if "/" in rest else ""
+    parts = _RUNTIME_PART.findall(rest)
+    if len(parts) <= matched:
+        return ()
+    expressions = _url_placeholders(site.url)
+    if expressions is None or len(expressions) != len(parts):
+        return (
+            f"the url carries values known only at run time ({', '.join(parts[matched:])}) "
+            "that no endpoint names, so the event would lose them"
+        )
+    out = []
+    for expression in expressions[matched:]:
+        name = _field_name(expression)
+        if name is None:
+            return (
+                f"the url carries `{ast.unparse(expression)}`, which has no name to carry it "
+                "under in the event"
+            )
+        out.append((name, ast.unparse(expression)))
+    return tuple(out)
+
+
+def _url_placeholders(source: str) -> list[ast.expr] | None:
+    """The placeholders of the url's f-string after its base (the first part, which names the
+    host), or ``None`` when the url is not written as one at the call."""
+    try:
+        node = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    strings = [node] if isinstance(node, ast.JoinedStr) else []
+    if isinstance(node, ast.BinOp) and isinstance(node.right, ast.JoinedStr):
+        strings = [node.right]  # API_URL + f"contacts/{name}"
+    if not strings:
+        return None
+    values = strings[0].values
+    found = [v.value for v in values if isinstance(v, ast.FormattedValue)]
+    if strings[0] is node and values and isinstance(values[0], ast.FormattedValue):
+        found = found[1:]  # f"{BASE}/..."
+    return found
+
+
+def _field_name(expression: ast.expr) -> str | None:
+    """``item_id`` -> ``item_id``; ``order.user_id`` -> ``user_id``; ``course.id`` ->
+    ``course_id``; anything computed -> ``None``."""
+    if isinstance(expression, ast.Name):
+        return expression.id
+    if isinstance(expression, ast.Attribute):
+        if expression.attr == "id" and isinstance(expression.value, ast.Name | ast.Attribute):
+            owner = _field_name(expression.value)
+            return f"{owner}_id" if owner and owner != "self" else "id"
+        return expression.attr
+    return None
 
 
 def _path_params(endpoint: Endpoint, site: CallSite) -> tuple[tuple[str, str], ...]:
@@ -373,7 +516,7 @@ def _topics(
                 dead_letter=name + DEAD_LETTER_SUFFIX,
                 callee=items[0].site.callee,
                 producers=tuple(sorted({i.site.caller for i in items})),
-                event_type=name,
+                event_type=event_type(name),
                 endpoint=endpoint,
                 payload_schema=merge_schemas([infer_schema(p) for p in payloads]),
                 site_ids=tuple(sorted(i.site.id for i in items)),
@@ -387,11 +530,12 @@ def _topics(
 
 
 def _payload_text(item: PlannedSite) -> str | None:
-    hint = item.send.payload_hint
-    if hint is None:
-        return None
-    keyword, eq, expression = hint.partition("=")
-    return expression if eq and keyword.isidentifier() else hint
+    """The event's data as the send writes it: the payload, with the path parameters the
+    url carried as fields (a send migrated earlier already has them)."""
+    payload = item.payload or _payload_of(item.send.payload_hint)
+    if item.carried or item.send.is_grpc or not item.send.path_params:
+        return payload
+    return with_path_params(payload, item.send.path_params)[0]
 
 
 def _producers(

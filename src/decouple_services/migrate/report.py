@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from decouple_services.core.model import CallSite, Role, ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.grouping import candidates
+from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
 
 if TYPE_CHECKING:
     from decouple_services.migrate.plan import PlannedSite
     from decouple_services.migrate.run import MigrationResult
     from decouple_services.migrate.select import Refusal
+    from decouple_services.migrate.spec import ConsumerSpec
+
+
+def _send_call(item: PlannedSite) -> str:
+    """How the rewritten site sends: ``send_event``, ``await send_event_and_wait_async``..."""
+    name = "send_event_and_wait" if item.send.wait else "send_event"
+    return f"await {name}_async" if item.in_async_def else name
 
 
 def _where(site: CallSite) -> str:
@@ -52,7 +61,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
         lines.append("  nothing to change")
     for item in migrated:
         site = item.site
-        send = "await send_event_async" if item.in_async_def else "send_event"
+        send = _send_call(item)
         lines.append(
             f"  {site.id}  {_where(site)}  {site.caller} -> {item.send.topic} -> {site.callee}"
             f"  ({send})"
@@ -63,6 +72,13 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
             lines.append(f"      note: {note}")
     for site in result.plan.already_migrated:
         lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
+    for group in candidates(migrated):
+        lines.append(
+            f"one fact, {len(group.callees)} services: {group.function} ({group.file}) tells "
+            f"{', '.join(group.callees)} ({', '.join(group.site_ids)}): a candidate for one "
+            f"domain event they subscribe to (say {group.suggested}), instead of one command "
+            "topic per callee"
+        )
     refusals = _refusals(result.plan.refused)
     if refusals or result.failed:
         lines.append(f"refused ({len(refusals) + len(result.failed)}):")
@@ -95,11 +111,27 @@ def commit_message(result: MigrationResult, label: str) -> str:
         if len(callers) > 1 or not migrated
         else f"{label}: send fire-and-forget calls as Kafka events"
     )
+    waiting = [p for p in migrated if p.send.wait]
     body = [
-        "The calls' responses were never read, so a send through the service's producer",
-        "keeps their meaning; the callees consume the topics with generated consumers.",
+        "The calls' responses were never read, or only checked for success, so a send",
+        "through the service's producer keeps what the callers relied on; the callees",
+        "consume the topics with generated consumers.",
+        *(
+            [
+                "",
+                "Where the caller checked the status, the send waits for the broker's",
+                "acknowledgement: success now means the event was accepted, and the callee's",
+                "own errors go to the dead-letter topic.",
+            ]
+            if waiting
+            else []
+        ),
         "",
-        *[f"- {p.site.id} {_where(p.site)} -> {p.send.topic}" for p in migrated],
+        *[
+            f"- {p.site.id} {_where(p.site)} -> {p.send.topic}"
+            + (" (waits for the broker)" if p.send.wait else "")
+            for p in migrated
+        ],
         "",
         f"Topics: {', '.join(topics)}",
         "Generated with decouple migrate.",
@@ -122,44 +154,68 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
     )
     out.append(f"# {heading}\n")
+    waiting = [p for p in migrated if p.send.wait]
     out.append("## Summary\n")
     out.append(
-        f"{len(migrated)} fire-and-forget call site(s) in {', '.join(callers) or 'no service'} "
-        f"become sends to {len(topics)} Kafka topic(s), consumed by "
-        f"{', '.join(callees) or 'no service'}. None of these calls had its response read, "
-        "so the callers behave as before, except that the callee now does the work "
-        "asynchronously, at least once, and may lag.\n"
+        f"{len(migrated)} call site(s) in {', '.join(callers) or 'no service'} become sends to "
+        f"{len(topics)} Kafka topic(s), consumed by {', '.join(callees) or 'no service'}: "
+        f"{len(migrated) - len(waiting)} fire-and-forget (the response was never read: "
+        f"`send_event`, which does not wait) and {len(waiting)} whose response was only "
+        "checked for success (`send_event_and_wait`: it waits, bounded by the old call's "
+        "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it). "
+        "Every site's behaviour change is in the table below: the callee does the work "
+        "later, at least once, and its own errors go to the dead-letter topic instead of "
+        "the caller.\n"
     )
     out.append(
-        "Each send goes through one generated producer module per caller service "
-        "(`acks=all`, idempotence, flush at exit, delivery errors logged) and carries a "
-        "CloudEvents-style envelope (`id`, `type`, `source`, `time`, `data`). Each topic gets a "
-        "generated consumer in the callee (own consumer group, manual commit after success, "
-        "bounded retries, dead-letter topic, graceful shutdown, idempotency by event id) "
-        "that calls the endpoint's existing handler.\n"
+        "Each send goes through one generated producer module per caller service and carries "
+        "a CloudEvents envelope whose `type` is versioned (`<topic>.v1`), keyed by the entity "
+        "id chosen at migration time (shown at each call). Each topic gets a consumer in the "
+        "callee that calls the endpoint's existing handler "
+        "([generated-code.md](docs/generated-code.md)).\n"
     )
     changes = _score_changes(result)
     if changes:
         out.append(f"Hotspot scores (docs/graph.md): {changes}.\n")
     out.append("## Migrated call sites\n")
-    out.append("| call site | id | caller → callee | topic | callee handler | notes |")
-    out.append("|---|---|---|---|---|---|")
+    out.append(
+        "| call site | id | caller → callee | topic | send | key | behaviour change "
+        "| callee handler | notes |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for item in migrated:
         site = item.site
-        notes = [f"⚠ {f.code}: {f.reason}" for f in item.cautions] + list(item.notes)
+        # the cautions' reasons are under "Review these"
+        notes = [f"⚠ {f.code}" for f in item.cautions] + list(item.notes)
+        key = (
+            f"`{item.send.key}` ({item.send.key_origin})"
+            if item.send.key
+            else f"none ({item.send.key_origin})"
+            if item.send.key_origin
+            else "none"
+        )
         out.append(
             f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
-            f"`{item.send.topic}` | `{_handler(result, item.send.topic)}` | "
+            f"`{item.send.topic}` | `{_send_call(item)}` | {_cell(key)} | "
+            f"{_cell(behaviour_change(item))} | `{_handler(result, item.send.topic)}` | "
             f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
         )
     out.append("")
     cautions = [(p, f) for p in migrated for f in p.cautions]
-    if cautions:
+    groups = candidates(migrated)
+    if cautions or groups:
         out.append("### Review these\n")
         for item, finding in cautions:
             out.append(
                 f"- `{_where(item.site)}` ({finding.code}): {finding.reason}. "
                 f"{finding.suggestion[0].upper()}{finding.suggestion[1:]}."
+            )
+        for group in groups:
+            out.append(
+                f"- `{group.function}` (`{group.file}`) tells {', '.join(group.callees)} about "
+                f"one fact ({', '.join(f'`{i}`' for i in group.site_ids)}): a candidate for one "
+                f"domain event they subscribe to (say `{group.suggested}`), so this caller "
+                "stops naming every consumer."
             )
         out.append("")
     refused = _refusals(plan.refused)
@@ -204,6 +260,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         f"({plan.asyncapi_dir}); created by "
         f"[`{plan.topic_script_path}`]({plan.topic_script_path}).\n"
     )
+    out.append("## Reviewing the event path\n")
+    out.extend(_review_steps(migrated, [c for c in plan.consumers if c.topic in topics]))
+    out.append("")
     out.append("## Rollout checklist\n")
     out.extend(
         [
@@ -237,12 +296,15 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "event; the generated idempotency hook skips repeats by event id only within its "
         "store (in memory by default; set `DECOUPLE_IDEMPOTENCY_DB`).",
         "**Errors move.** A failing handler no longer fails the caller's request: after the "
-        "retries the event goes to the dead-letter topic. Alert on it.",
-        "**Ordering** is per key (the payload's id-like field); events without one are spread "
-        "over partitions.",
-        "**Kafka becomes a dependency** of every caller and callee listed above: its outage "
-        "now delays this work instead of failing requests (sends are buffered, then dropped "
-        "with an error logged once the producer's buffer and timeouts are exhausted).",
+        "retries the event goes to the dead-letter topic. Alert on it. Where the caller "
+        "checked the status, success now means the event was accepted, and `except` clauses "
+        "for the HTTP client's errors no longer fire (each is named in the table).",
+        "**Ordering** is per key (the key each send names; see the table); events without "
+        "one are spread over partitions.",
+        "**Kafka becomes a dependency** of every caller and callee listed above: with the "
+        "broker down, the sends that wait fail within their bound, as the HTTP calls failed; "
+        "the fire-and-forget sends do not wait for it (what the producer does with a send it "
+        "cannot deliver is in docs/generated-code.md).",
     ]
     if any(f.code == "in-loop" for _, f in cautions):
         risks.append(
@@ -256,6 +318,66 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
+
+
+def behaviour_change(item: PlannedSite) -> str:
+    """What changes for the caller and the callee at one site, in one sentence or two."""
+    site, send = item.site, item.send
+    dead_letter = f"`{send.topic}{DEAD_LETTER_SUFFIX}`"
+    if item.carried:
+        return "migrated earlier"
+    if send.wait:
+        return (
+            f"success used to mean {site.callee} handled the call; now it means Kafka accepted "
+            f"the event (the send waits for it, and raises `EventNotAccepted` without it). "
+            f"{site.callee} handles it later, at least once; its 4xx/5xx go to {dead_letter} "
+            "instead of reaching this caller"
+        )
+    return (
+        f"the caller no longer waits for {site.callee}, nor fails when {site.callee} is down "
+        f"or slow; {site.callee} handles the event later, at least once; its errors go to "
+        f"{dead_letter}"
+    )
+
+
+def _review_steps(migrated: Sequence[PlannedSite], consumers: Sequence[ConsumerSpec]) -> list[str]:
+    """What a reviewer checks on the event path, with the sites and modules named."""
+    steps = [
+        "- [ ] Each rewritten call: the `# event key:` comment names the entity whose events "
+        "must stay in order (a site without one sends unordered events); `data` holds the "
+        "body and the path parameters the handler needs.",
+    ]
+    waiting = [p for p in migrated if p.send.wait]
+    if waiting:
+        steps.append(
+            "- [ ] Sends that wait ("
+            + ", ".join(f"`{_where(p.site)}`" for p in waiting)
+            + "): nothing after the send relies on the callee's work being done (a read "
+            "back, a redirect, a test); the bound is right for the request path; the `except` "
+            "clauses the notes name catch `EventNotAccepted` where the caller must survive a "
+            "failed send."
+        )
+    fire = [p for p in migrated if not p.send.wait]
+    if fire:
+        steps.append(
+            "- [ ] Fire-and-forget sends ("
+            + ", ".join(f"`{_where(p.site)}`" for p in fire)
+            + "): losing the callee's answer is acceptable, since nothing read it."
+        )
+    steps.extend(
+        [
+            "- [ ] Each consumer calls its handler the way an HTTP request did: authentication "
+            "hooks, middleware, validation and application state it needs are in place "
+            "(run its generated test: " + ", ".join(f"`{c.test_path}`" for c in consumers) + ").",
+            "- [ ] Each handler tolerates the same event twice (delivery is at least once), "
+            "and a consumer that lags does not break a user-visible flow.",
+            "- [ ] Alerts exist on consumer lag and on every dead-letter topic, and someone "
+            "owns replaying it.",
+            "- [ ] The event types (`<topic>.v1`) and payload schemas in the AsyncAPI "
+            "documents describe what the consumers expect.",
+        ]
+    )
+    return steps
 
 
 def _cell(text: str) -> str:

@@ -6,18 +6,21 @@ call the producer module named here. Paths are repo-relative with ``/``.
 
 The generated producer module's interface, which rewritten call sites rely on::
 
-    send_event(topic, data, *, key=None, headers=None, path_params=None) -> None
-    async send_event_async(topic, data, *, key=None, headers=None, path_params=None) -> None
+    send_event(topic, data, *, key=None, headers=None) -> None
+    send_event_and_wait(topic, data, *, key=None, headers=None, timeout=None) -> None
+    async send_event_async(topic, data, *, key=None, headers=None) -> None
+    async send_event_and_wait_async(topic, data, *, key=None, headers=None, timeout=None) -> None
 
-Both wrap ``data`` in a CloudEvents-style envelope (``specversion``, ``id``, ``type``,
-``source``, ``time``, ``datacontenttype``, ``data``) and use ``key`` (else the payload's
-id-like field, else none) as the Kafka key. ``data`` is exactly the body the HTTP call sent
-(``None`` when it sent none; a gRPC request as ``json_format.MessageToDict`` with proto field
-names). ``path_params`` are the endpoint's path parameters the url carried
-(``{"order_id": "42"}`` for ``/orders/{order_id}/cancel``); the envelope carries them as the
-extension attribute ``pathparams`` (omitted when empty), which the consumer passes to the
-handler. ``headers`` are the trace/correlation headers the call sent (str values), set as
-Kafka headers.
+``send_event`` does not wait for the broker; ``send_event_and_wait`` waits at most ``timeout``
+seconds for its acknowledgement and raises ``EventNotAccepted`` (exported by the module) when
+the event was not accepted. Sites whose response was only checked for success use it. All wrap
+``data`` in a CloudEvents-style envelope whose ``type`` is the topic's versioned event type
+(``EVENT_TYPES``, ``emails.send.v1``). ``data`` is the body the HTTP call sent with the
+endpoint's path parameters the url carried as fields of their own (``{"order_id": 42}`` for
+``/orders/{order_id}/cancel`` without a body; a gRPC request as ``json_format.MessageToDict``
+with proto field names). ``key`` is chosen at migration time and written at the call.
+``headers`` are the trace/correlation headers the call sent (str values), set as Kafka
+headers.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class TopicSpec:
     payload_schema: dict[str, Any] | None = None
     #: Call-site ids whose sends land here.
     site_ids: tuple[str, ...] = ()
-    #: Names of the endpoint's path parameters the events carry in ``pathparams``.
+    #: Names of the endpoint's path parameters, which the events carry as fields of ``data``.
     path_params: tuple[str, ...] = ()
     #: What the producers pass as the Kafka key (a ``data`` field or path parameter name),
     #: for documentation; ``None`` when the key is left to the producer's own rule.

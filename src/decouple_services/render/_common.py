@@ -17,6 +17,7 @@ from decouple_services.core.model import (
     Confidence,
     Diagnostic,
     Endpoint,
+    ResponseUse,
     Role,
     ScanResult,
     Service,
@@ -55,9 +56,16 @@ def is_production_call(site: CallSite) -> bool:
     return site.role is Role.CALL and site.category is Category.PRODUCTION
 
 
+_RESPONSE_TAGS = {
+    ResponseUse.NONE: "fire&forget",
+    ResponseUse.STATUS: "status only",
+    ResponseUse.BODY: "uses result",
+}
+
+
 def flag_tags(site: CallSite) -> list[str]:
     """Short tags for a call site's flags, in a fixed order, as the table shows them."""
-    tags = ["uses result" if site.result_used else "fire&forget"]
+    tags = [_RESPONSE_TAGS[site.response_use]]
     if site.in_loop:
         tags.append("loop")
     if not site.has_timeout:

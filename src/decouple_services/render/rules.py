@@ -36,7 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from decouple_services.core.model import CallSite, Category, Confidence, Role, ScanResult
+from decouple_services.core.model import (
+    CallSite,
+    Category,
+    Confidence,
+    ResponseUse,
+    Role,
+    ScanResult,
+)
 from decouple_services.render._common import callee_kind, is_production_call, sorted_call_sites
 
 #: The project's home; rule pages live under ``docs/rules/`` there (pyproject's
@@ -289,8 +296,14 @@ def _sync_message(site: CallSite) -> str:
         why.append(
             f"The call is inside a request handler, so every request to {site.caller} pays for it."
         )
-    if site.result_used:
+    if site.response_use is ResponseUse.BODY:
         why.append("The response is used, so the call cannot simply become an event.")
+    elif site.response_use is ResponseUse.STATUS:
+        why.append(
+            "Only the response's success is checked: this call can become an event sent with "
+            "a bounded wait for the broker's acknowledgement "
+            f"(decouple migrate --select {site.id})."
+        )
     else:
         why.append(
             "The response is not used: this call can become a fire-and-forget event "

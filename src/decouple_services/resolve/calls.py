@@ -24,6 +24,7 @@ from decouple_services.core.model import (
     Category,
     Confidence,
     Endpoint,
+    ResponseUse,
     Role,
     call_site_id,
 )
@@ -408,6 +409,7 @@ class CallResolver:
             role=role,
             via_wrapper=via,
             result_used=call.result_used,
+            response_use=ResponseUse(call.response_use),
             is_async=call.is_async or match.is_async,
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,
@@ -529,7 +531,8 @@ class CallResolver:
             end_line=call.end_line,
             col=call.col,
             function=call.function,
-            result_used=call.result_used,
+            result_used=call.result_used or inner.response_use == "status",
+            response_use=_invocation_use(call.response_use, inner.response_use),
             in_loop=call.in_loop,
             in_transaction=call.in_transaction,
             is_async=call.is_async or inner.is_async,
@@ -760,3 +763,11 @@ def _host_has_param(url: Rendered) -> bool:
     """Whether a parameter of the enclosing function decides the host (the mark of a helper)."""
     host = host_part(url.text)
     return any("{" + p + "}" in host for p in url.params) or (host == "" and bool(url.params))
+
+
+def _invocation_use(outer: str, inner: str) -> str:
+    """A helper invocation's response use: the invocation's own, but at least ``status`` when
+    the helper checks the status itself (its ``raise_for_status()`` aborted the caller)."""
+    if outer == ResponseUse.NONE.value and inner == ResponseUse.STATUS.value:
+        return inner
+    return outer

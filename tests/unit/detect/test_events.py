@@ -62,3 +62,21 @@ def test_each_marker_names_the_send_under_it() -> None:
 def test_sends_round_trip_through_the_cache_format() -> None:
     for send in find_event_sends(ast.parse(SOURCE), SOURCE):
         assert EventSend.from_json(send.to_json()) == send
+
+
+def test_sends_that_wait_and_their_key_comment_are_found_too() -> None:
+    source = (
+        "def welcome(user_id):\n"
+        "    # decouple: migrated cs-00000001 to emails.send (emails POST /send)\n"
+        "    # event key: user_id (the payload's user_id)\n"
+        '    send_event_and_wait("emails.send", {"user_id": user_id}, key=user_id, timeout=2)\n'
+        "\n"
+        "async def remind(user_id):\n"
+        "    # decouple: migrated cs-00000002 to emails.remind (emails)\n"
+        '    await send_event_and_wait_async("emails.remind", {"user_id": user_id})\n'
+    )
+    sends = find_event_sends(ast.parse(source), source)
+    assert [(s.site_id, s.line, s.is_async, s.payload) for s in sends] == [
+        ("cs-00000001", 4, False, '{"user_id": user_id}'),
+        ("cs-00000002", 8, True, '{"user_id": user_id}'),
+    ]

@@ -164,7 +164,8 @@ def test_with_block_binds_the_client() -> None:
         ("return requests.post(URL)", True),
         ("if requests.post(URL).ok:\n        pass", True),
         ("log(requests.post(URL))", True),
-        ("requests.post(URL).raise_for_status()", False),
+        # a status check reads the response (response_use "status")
+        ("requests.post(URL).raise_for_status()", True),
         ("x = requests.post(URL).json()", True),
     ],
 )

@@ -113,12 +113,3 @@ def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
             }
             assert stored[id(node)] == expected
-            last = extract._last_reads(node.body)
-            for name in {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}:
-                lines = [
-                    n.lineno
-                    for stmt in node.body
-                    for n in ast.walk(stmt)
-                    if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                ]
-                assert last.get(name, -1) == max(lines, default=-1)

@@ -73,9 +73,12 @@ def test_topics_gather_their_producers_sites_and_schema(result: ScanResult) -> N
         "orders.cancel",
         "orders.payment-events",
         "recommendations.events",
+        # users checks only the status of its PUT /profiles/{user_id}: a send that waits
+        "recommendations.profiles",
         "users.deactivate",
         "users.preferences",
     }
+    assert {t.event_type for t in topics.values()} == {f"{name}.v1" for name in topics}
     notify = topics["notifications.notify"]
     assert notify.producers == ("emails", "orders", "users")
     assert notify.dead_letter == "notifications.notify.dlq"
@@ -88,7 +91,27 @@ def test_topics_gather_their_producers_sites_and_schema(result: ScanResult) -> N
         "properties": {"reservation_id": {}},
         "required": ["reservation_id"],
     }
-    assert topics["orders.payment-events"].payload_schema is None
+    # {**event, "order_id": order_id}: the path parameter is known, the rest is not
+    assert topics["orders.payment-events"].payload_schema == {
+        "type": "object",
+        "properties": {"order_id": {}},
+        "required": ["order_id"],
+        "additionalProperties": True,
+    }
+
+
+def test_status_sites_wait_and_keys_are_chosen_at_migration_time(result: ScanResult) -> None:
+    plan = _plan(result)
+    sends = {p.send.topic: p.send for p in plan.sites}
+    profiles = sends["recommendations.profiles"]
+    # resp = s.put("{}/profiles/{}".format(..., uid), ...); if resp.status_code >= 400: ...
+    assert profiles.wait
+    assert (profiles.key, profiles.key_origin) == ("uid", "path parameter user_id")
+    assert not sends["users.deactivate"].wait
+    item = next(p for p in plan.sites if p.send.topic == "recommendations.profiles")
+    assert [c.code for c in item.cautions] == ["status-checked", "in-loop"]
+    assert "the send waits at most 3 s for Kafka's acknowledgement (the old timeout)" in item.notes
+    assert any("the check `if resp.status_code >= 400:` is gone" in n for n in item.notes)
 
 
 def test_a_send_carries_the_path_parameters_its_url_filled_in(result: ScanResult) -> None:

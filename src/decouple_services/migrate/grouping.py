@@ -1,0 +1,59 @@
+"""Sites that tell several services about one fact: candidates for one domain event.
+
+A function that posts a welcome mail, an analytics event and a cache refresh after a user
+registers makes its callers name every consumer and shape every payload. The summary offers
+to make those sends one event the services subscribe to; this module finds the candidates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from decouple_services.migrate.naming import kebab
+
+if TYPE_CHECKING:
+    from decouple_services.migrate.plan import PlannedSite
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """Sends in one function to more than one service, which could be one domain event."""
+
+    file: str
+    function: str
+    site_ids: tuple[str, ...]
+    callees: tuple[str, ...]
+    #: A name to start from (``users.register``): the caller's domain, then the function;
+    #: the fact is best renamed in the past tense (``users.user-registered``).
+    suggested: str
+
+
+def candidates(planned: Sequence[PlannedSite]) -> list[Candidate]:
+    """Functions with sends to two or more services among ``planned`` (rewrites only)."""
+    by_function: dict[tuple[str, str], list[PlannedSite]] = defaultdict(list)
+    for item in planned:
+        if not item.carried:
+            by_function[(item.site.file, item.site.function)].append(item)
+    out = []
+    for (file, function), items in sorted(by_function.items()):
+        callees = tuple(sorted({i.site.callee for i in items}))
+        if len(callees) < 2:
+            continue
+        out.append(
+            Candidate(
+                file,
+                function,
+                tuple(i.site.id for i in sorted(items, key=lambda i: i.site.line)),
+                callees,
+                _suggested(items, function),
+            )
+        )
+    return out
+
+
+def _suggested(items: Sequence[PlannedSite], function: str) -> str:
+    """The publisher's domain (the caller service: it owns the fact), then the function."""
+    return f"{kebab(items[0].site.caller)}.{kebab(function.rsplit('.', 1)[-1]) or 'event'}"

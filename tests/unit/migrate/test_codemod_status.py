@@ -1,0 +1,256 @@
+"""Sites whose response was only checked for success become sends that wait, and say what
+changes: the bound, the checks that go, the except clauses that stop firing."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from decouple_services.migrate.codemod import (
+    CallFacts,
+    SendSpec,
+    inspect_calls,
+    rewrite_source,
+    with_path_params,
+)
+
+CASE = Path(__file__).resolve().parents[2] / "fixtures" / "migrate" / "codemod" / "status_checks"
+
+
+def _spec(line: int, end_line: int | None = None, **extra: object) -> SendSpec:
+    fields: dict[str, object] = {
+        "site_id": f"cs-{line:08x}",
+        "line": line,
+        "end_line": end_line or line,
+        "topic": "emails.send",
+        "callee": "emails",
+        "endpoint": "POST /send",
+        "producer_module": "orders.decouple_producer",
+        "wait": True,
+        **extra,
+    }
+    return SendSpec(**fields)  # type: ignore[arg-type]
+
+
+def _facts(source: bytes, spec: SendSpec) -> CallFacts:
+    fact = inspect_calls(source, [spec])[spec.site_id]
+    assert isinstance(fact, CallFacts), fact
+    return fact
+
+
+def test_the_bound_comes_from_the_old_calls_timeout() -> None:
+    source = (CASE / "input.py").read_bytes()
+    assert _facts(source, _spec(16)).timeout == "2"
+    assert _facts(source, _spec(24)).timeout == "30.05"  # (connect, read)
+    assert _facts(source, _spec(28)).timeout == "TIMEOUT"  # a module constant holding a number
+    audit = _facts(source, _spec(42))
+    assert audit.timeout is None
+    assert any("`timeout=settings.AUDIT_TIMEOUT` is not a number" in n for n in audit.notes)
+
+
+def test_each_status_site_says_what_changes_and_which_lines_stop_running() -> None:
+    source = (CASE / "input.py").read_bytes()
+    welcome = _facts(source, _spec(16))
+    assert welcome.notes[0] == (
+        "the send waits at most 2 s for Kafka's acknowledgement (the old timeout)"
+    )
+    assert (
+        "line 17: the check `if resp.status_code != 202:` is gone; its failure branch "
+        "(line 18) no longer runs" in welcome.notes
+    )
+    track = _facts(source, _spec(36))
+    assert (
+        "line 37: `except requests.RequestException` now also catches `EventNotAccepted`, so a "
+        "send Kafka did not accept is handled as the failed call was; the callee's own "
+        "failures no longer reach it"
+    ) in track.notes
+
+
+def test_a_broad_except_now_catches_the_failed_send() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            try:
+                requests.post("http://a/x", json=event).raise_for_status()
+            except Exception:
+                pass
+        """
+    ).encode()
+    facts = _facts(source, _spec(6, payload_hint="json=event"))
+    assert (
+        "line 7: `except Exception` now catches `EventNotAccepted` (the event was not accepted) "
+        "instead of the call's failures" in facts.notes
+    )
+    code = rewrite_source(source, [_spec(6, payload_hint="json=event")]).code.decode()
+    assert 'send_event_and_wait("emails.send", event)\n    except Exception:' in code
+    assert "raise_for_status" not in code
+
+
+def test_a_site_whose_body_is_read_after_all_is_not_rewritten() -> None:
+    source = (
+        b"import requests\n\ndef f():\n    r = requests.post('http://a/x')\n    return r.json()\n"
+    )
+    found = inspect_calls(source, [_spec(4)])
+    assert isinstance(found["cs-00000004"], str)
+    assert "read beyond its success" in str(found["cs-00000004"])
+    assert rewrite_source(source, [_spec(4)]).code == source
+
+
+def test_a_check_in_an_elif_is_left_for_a_person() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(flag):
+            if flag:
+                pass
+            elif not requests.post("http://a/x").ok:
+                raise RuntimeError()
+        """
+    ).encode()
+    found = inspect_calls(source, [_spec(7)])
+    assert "elif" in str(found["cs-00000007"])
+
+
+def test_a_positive_check_keeps_its_success_branch_in_place() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            r = requests.post("http://a/x", json=event, timeout=5)
+            if r.ok:
+                done(event)
+            else:
+                raise RuntimeError(r.status_code)
+            after()
+        """
+    ).encode()
+    code = rewrite_source(source, [_spec(5, payload_hint="json=event")]).code.decode()
+    assert code.endswith(
+        '    send_event_and_wait("emails.send", event, timeout=5)\n    done(event)\n    after()\n'
+    )
+    compile(code, "f.py", "exec")
+
+
+def test_a_none_site_sends_without_waiting() -> None:
+    source = b"import requests\n\ndef f(e):\n    requests.post('http://a/x', json=e, timeout=2)\n"
+    code = rewrite_source(source, [_spec(4, wait=False, payload_hint="json=e")]).code.decode()
+    assert 'send_event("emails.send", e)\n' in code
+    assert "timeout" not in code
+
+
+def test_path_parameters_go_inside_the_data() -> None:
+    params = (("user_id", "uid"),)
+    assert with_path_params(None, params) == ('{"user_id": uid}', ())
+    assert with_path_params('{"a": 1}', params) == ('{"a": 1, "user_id": uid}', ())
+    assert with_path_params("{}", params) == ('{"user_id": uid}', ())
+    assert with_path_params('{\n    "a": 1\n}', params) == (
+        '{\n    "a": 1,\n    "user_id": uid,\n}',
+        (),
+    )
+    merged, notes = with_path_params("profile", params)
+    assert merged == '{**profile, "user_id": uid}'
+    assert notes and "must be a mapping" in notes[0]
+    # the payload's own field wins, and the reviewer is told
+    kept, notes = with_path_params('{"user_id": user.id}', params)
+    assert kept == '{"user_id": user.id}'
+    assert notes == ("the payload's own `user_id` field is sent; the path carried `uid`",)
+
+
+def test_a_helper_invocation_naming_its_body_sends_it() -> None:
+    """``def request(method, path, **kwargs)``: the scan sees no payload in the helper, the
+    invocation names it; the body must not be dropped."""
+    source = textwrap.dedent(
+        """
+        from . import sendinblue
+
+        def export(payload):
+            sendinblue.request("POST", "contacts/import", json={"rows": payload})
+        """
+    ).encode()
+    spec = _spec(5, wait=False)
+    code = rewrite_source(source, [spec]).code.decode()
+    assert 'send_event("emails.send", {"rows": payload})' in code
+    hidden = source.replace(b'json={"rows": payload}', b"**options")
+    found = inspect_calls(hidden, [spec])
+    assert "`**` arguments" in str(found[spec.site_id])
+
+
+def test_a_conditional_check_goes_with_its_condition() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def track(url, raise_errors=False):
+            try:
+                response = requests.post(url, timeout=2)
+                if raise_errors:
+                    response.raise_for_status()
+            except requests.RequestException:
+                if raise_errors:
+                    raise
+        """
+    ).encode()
+    spec = _spec(6)
+    code = rewrite_source(source, [spec]).code.decode()
+    assert "pass" not in code and "raise_for_status" not in code
+    assert (
+        '        send_event_and_wait("emails.send", None, timeout=2)\n'
+        "    except (requests.RequestException, EventNotAccepted):\n"
+    ) in code
+    assert "from orders.decouple_producer import EventNotAccepted, send_event_and_wait\n" in code
+    notes = _facts(source, spec).notes
+    assert any(n.startswith("line 9: `except requests.RequestException` now also") for n in notes)
+
+
+def test_a_tuple_of_client_exceptions_gets_the_send_failure_added() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            try:
+                requests.post("http://a/x", json=event)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                log(exc)
+        """
+    ).encode()
+    code = rewrite_source(source, [_spec(6, payload_hint="json=event")]).code.decode()
+    assert "except (requests.ConnectionError, requests.Timeout, EventNotAccepted) as exc:" in code
+    compile(code, "f.py", "exec")
+
+
+def test_a_failure_branch_that_compensates_is_called_out() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def checkout(item_id, removed):
+            reply = requests.post(f"http://stock/subtract/{item_id}")
+            if reply.status_code != 200:
+                log.warning("out of stock")
+                rollback_stock(removed)
+                abort(400, "out of stock")
+        """
+    ).encode()
+    notes = _facts(source, _spec(5)).notes
+    assert any(
+        n.startswith(
+            "the failure branch did more than report the failure (`rollback_stock(removed)`)"
+        )
+        for n in notes
+    )
+    reporting = source.replace(b"        rollback_stock(removed)\n", b"")
+    assert reporting != source
+    assert not any("did more than report" in n for n in _facts(reporting, _spec(5)).notes)
+
+
+def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() -> None:
+    source = b"async def show(c):\n    ret = await fetch_remote(c + '/refresh')\n    return 1\n"
+    code = rewrite_source(source, [_spec(2, wait=False)]).code.decode()
+    assert '    await send_event_async("emails.send", None)\n    return 1\n' in code
+    read = source.replace(b"return 1", b"return ret")
+    assert "larger expression" in str(inspect_calls(read, [_spec(2, wait=False)])["cs-00000002"])

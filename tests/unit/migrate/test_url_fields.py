@@ -1,0 +1,90 @@
+"""Values a url carries at run time travel in the event's data, or the site is refused: an
+event never silently loses what the HTTP call sent in its url."""
+
+from __future__ import annotations
+
+import pytest
+
+from decouple_services.core.model import CallSite
+from decouple_services.migrate.plan import choose_key, url_fields
+
+
+def _site(url: str, template: str) -> CallSite:
+    return CallSite(
+        id="cs-1",
+        caller="order",
+        file="order/app.py",
+        line=1,
+        end_line=1,
+        function="checkout",
+        client="requests",
+        method="POST",
+        url=url,
+        url_template=template,
+        callee="stock",
+        endpoint=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "template", "fields"),
+    [
+        # nothing at run time beyond the base
+        ('f"{BASE}/api/me/thoughts/"', "{$BACKEND}/api/me/thoughts/", ()),
+        ("_REALMS_URL", "{settings.get(…)}{settings.get(…)}", ()),
+        (
+            'f"{GATEWAY_URL}/stock/subtract/{item_id}/{quantity}"',
+            "http://gateway:80/stock/subtract/{item_id}/{quantity}",
+            (("item_id", "item_id"), ("quantity", "quantity")),
+        ),
+        (
+            'f"{ORDERS}/{self.order_id}/update-payment/"',
+            "http://orders:8007/orders/{UUIDField(…)}/update-payment/",
+            (("order_id", "self.order_id"),),
+        ),
+        (
+            'f"/courses/{course.id}/clone"',
+            "{API}/courses/{course.id}/clone",
+            (("course_id", "course.id"),),
+        ),
+        (
+            'API_URL + f"contacts/attributes/{name}"',
+            "https://api/v3/contacts/attributes/{name}",
+            (("name", "name"),),
+        ),
+    ],
+)
+def test_run_time_parts_of_the_url_become_fields(url: str, template: str, fields: object) -> None:
+    assert url_fields(_site(url, template), 0) == fields
+
+
+@pytest.mark.parametrize(
+    ("url", "template", "why"),
+    [
+        ("url", "http://mockga:7000/collect?{urlencode(…)}", "values known only at run time"),
+        ('API_URL + f"contacts/{quote(email)}"', "https://api/contacts/{quote(…)}", "no name"),
+    ],
+)
+def test_a_url_whose_run_time_parts_cannot_be_carried_is_refused(
+    url: str, template: str, why: str
+) -> None:
+    refusal = url_fields(_site(url, template), 0)
+    assert isinstance(refusal, str) and why in refusal
+
+
+def test_parts_an_endpoint_names_are_not_counted_twice() -> None:
+    site = _site('f"{USERS}/users/{uid}"', "http://users/users/{uid}")
+    assert url_fields(site, 1) == ()
+
+
+def test_the_key_is_the_entity_id_the_url_or_payload_carries() -> None:
+    assert choose_key((("order_id", "order['id']"),), None) == (
+        "order['id']",
+        "path parameter order_id",
+    )
+    assert choose_key((("item_id", "item_id"), ("quantity", "q")), None)[0] == "item_id"
+    assert choose_key((), '{"user_id": user.id, "kind": "x"}') == (
+        "user.id",
+        "the payload's user_id",
+    )
+    assert choose_key((), "payload") == (None, "no entity id in the url or the payload")
