@@ -239,9 +239,13 @@ def _generated(
                     False,
                 )
             )
-        client = plan.consumers[0].client if plan.consumers else "kafka-python"
+        # the services' runtime speaks confluent-kafka, the one client their requirements get
         wanted.append(
-            (plan.topic_script_path, generate.render_topic_script(plan.topics, client=client), True)
+            (
+                plan.topic_script_path,
+                generate.render_topic_script(plan.topics, client="confluent-kafka"),
+                True,
+            )
         )
     if plan.topics:
         wanted.extend(_compose_override(plan, read, result))

@@ -632,3 +632,30 @@ def test_a_consumer_thread_that_cannot_start_says_why_and_holds_nothing_up(
     assert consumer.stopping.is_set()
     assert threading.active_count() <= before
     assert "the consumer stopped: KAFKA_BOOTSTRAP_SERVERS is not set" in caplog.text
+
+
+def test_only_tracing_headers_cross_from_the_record_and_the_consumers_own_win(
+    runtime: ModuleType, credentials: None
+) -> None:
+    record = [
+        ("authorization", b"Bearer forged"),
+        ("x-user-id", b"admin"),
+        ("host", b"evil.example"),
+        ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ]
+    headers = runtime._http_headers(record)
+    names = [name.lower() for name, _ in headers]
+    assert ("Authorization", "Bearer internal-token") in headers
+    assert names.count("authorization") == 1 and "x-user-id" not in names and "host" not in names
+    assert "traceparent" in names
+
+
+def test_path_parameters_put_in_data_leave_the_request_body(runtime: ModuleType) -> None:
+    event = {"data": {"order_id": 5, "reason": "late"}}
+    assert json.loads(runtime._body(event, ("order_id",))) == {"reason": "late"}
+    # sent as an attribute (earlier releases), a body field of that name is the caller's
+    event_with_attribute = {"orderid": "5", "data": {"order_id": 5, "reason": "late"}}
+    assert json.loads(runtime._body(event_with_attribute, ("order_id",))) == {
+        "order_id": 5,
+        "reason": "late",
+    }
