@@ -573,6 +573,12 @@ _APP_OBJECT = {
 }
 
 
+#: An application factory at module level (``def create_app():``), for apps made on demand.
+_APP_FACTORY = re.compile(
+    rb"^(?:async\s+)?def\s+(create_app|make_app|get_app|build_app|app_factory|init_app)\s*\(\s*\)",
+    re.MULTILINE,
+)
+
 #: Where a service makes its application when the handler's module only holds routes.
 _APP_FILES = ("main.py", "app.py", "application.py", "server.py", "asgi.py", "wsgi.py")
 
@@ -586,10 +592,16 @@ def _application(
     if pattern is None:
         return None, None
     folder = posixpath.dirname(endpoint.file)
-    for path in (endpoint.file, *(_join(folder, name) for name in _APP_FILES)):
+    paths = (endpoint.file, *(_join(folder, name) for name in _APP_FILES))
+    for path in paths:
         found = pattern.search(read(path) or b"")
         if found:
             return module_of(path), found.group(1).decode()
+    for path in paths:
+        # `def create_app(): app = web.Application(); ...; return app`: the consumer calls it
+        factory = _APP_FACTORY.search(read(path) or b"")
+        if factory:
+            return module_of(path), factory.group(1).decode() + "()"
     return None, None
 
 

@@ -180,3 +180,27 @@ def test_a_file_the_rewrite_fails_on_is_reported_and_the_rest_goes_on(
     assert "services/emails/emails/tracking.py" not in {c.path for c in migrated.changes}
     assert "services/emails/emails/decouple_producer.py" not in {c.path for c in migrated.changes}
     assert "services/orders/orders/events.py" in {c.path for c in migrated.changes}
+
+
+def test_an_app_made_by_a_factory_is_served_by_calling_it() -> None:
+    from decouple_services.core.model import Endpoint
+    from decouple_services.migrate.plan import _application
+
+    files = {
+        "svc/inventory/app.py": (
+            b"from aiohttp import web\n\n\ndef create_app():\n"
+            b"    app = web.Application()\n    return app\n"
+        ),
+        "svc/orders/main.py": b"from fastapi import FastAPI\n\napp = FastAPI()\n",
+    }
+
+    def module_of(path: str) -> str:
+        return path.removeprefix("svc/").removesuffix(".py").replace("/", ".")
+
+    def endpoint(file: str, framework: str) -> Endpoint:
+        return Endpoint("s", "http", "POST", "/x", "h.x", file, 1, framework=framework)
+
+    found = _application(endpoint("svc/inventory/app.py", "aiohttp"), files.get, module_of)
+    assert found == ("inventory.app", "create_app()")
+    found = _application(endpoint("svc/orders/api.py", "fastapi"), files.get, module_of)
+    assert found == ("orders.main", "app")
