@@ -546,17 +546,15 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
 
-        def parse(paths: list[str]) -> bool:
-            """Parse what resolution asks for; whether any of it can change resolution.
-
-            Through the everything-parsed path's prefilter: a file that path would not
-            parse gives nothing here either, so results agree."""
+        def reparse(paths: list[str], with_options: ExtractOptions) -> bool:
+            """Extract ``paths`` again into the scan's facts; whether any gives something
+            resolution reads."""
             nonlocal facts
             inert = True
             for fresh in extract_all(
                 root,
                 paths,
-                extract_options,
+                with_options,
                 jobs=options.jobs,
                 cache_dir=cache_dir,
                 all_files=python,
@@ -568,8 +566,16 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 inert = inert and _inert(fresh)
             unparsed.difference_update(paths)
             facts = [by_path[p] for p in python]
-            note(f"parsed {len(paths)} more files that resolution asks for")
             return not inert
+
+        def parse(paths: list[str]) -> bool:
+            """Parse what resolution asks for; whether any of it can change resolution.
+
+            Through the everything-parsed path's prefilter: a file that path would not
+            parse gives nothing here either, so results agree."""
+            changed = reparse(paths, extract_options)
+            note(f"parsed {len(paths)} more files that resolution asks for")
+            return changed
 
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
@@ -639,20 +645,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 if w.short_name in new
             ]
             again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
-            for fresh in extract_all(
-                root,
-                again,
-                wrapper_options,
-                jobs=options.jobs,
-                cache_dir=cache_dir,
-                all_files=python,
-                manifest=manifest,
-                pools=pools,
-                computed=computed,
-            ):
-                by_path[fresh.path] = fresh
-            unparsed.difference_update(again)
-            facts = [by_path[p] for p in python]
+            reparse(again, wrapper_options)
 
     finally:
         pools.close()
