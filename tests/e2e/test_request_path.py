@@ -69,8 +69,9 @@ def test_django_middleware_auth_and_view_validation_apply_to_events(
 def test_without_the_consumers_credentials_the_apps_own_checks_refuse_events(
     broker: Broker, tmp_path: Path
 ) -> None:
-    """The Flask before_request hook and the Django middleware answer 401 and 403: final,
-    so each event is dead-lettered after one attempt and nothing reaches a handler."""
+    """The Flask before_request hook and the Django middleware answer 401 and 403: the
+    consumer's own credential is missing, not the event at fault, so each event is retried
+    before it is dead-lettered, and nothing reaches a handler."""
     mail, ledger = topic_for(MAILER_SEND), topic_for(LEDGER_ENTRIES, "account_id")
     create_topics(broker, tmp_path, [mail, ledger], "confluent-kafka")
     no_credentials = {"DECOUPLE_REQUEST_HEADERS": "{}"}
@@ -82,9 +83,9 @@ def test_without_the_consumers_credentials_the_apps_own_checks_refuse_events(
             broker, tmp_path, CLIENT, "post_entry", [[ledger.name, "3", {"amount_cents": 1}]]
         )
         refused = _dead_letters(broker, mail.dead_letter, 1)
-        assert refused["the application answered 401"]["decouple.attempts"] == b"1"
+        assert int(refused["the application answered 401"]["decouple.attempts"]) > 1
         refused = _dead_letters(broker, ledger.dead_letter, 1)
-        assert refused["the application answered 403"]["decouple.attempts"] == b"1"
+        assert int(refused["the application answered 403"]["decouple.attempts"]) > 1
         assert read_records(mailer.records) == read_records(books.records) == []
     finally:
         mailer.consumer.stop()
