@@ -826,6 +826,7 @@ def _environment() -> jinja2.Environment:
         finalize=_inert,
     )
     environment.filters["py"] = _py_value
+    environment.globals["import_from"] = _import_from
     return environment
 
 
@@ -852,6 +853,16 @@ def _py_value(value: Any) -> str:
             return f"[{inner}]"
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     return repr(value)
+
+
+def _import_from(module: str, *names: str, width: int = 88) -> str:
+    """``from module import a, b`` as isort (ruff's ``I001``) writes it: on one line when it
+    fits, else one name a line in parentheses. Module names come from the tree and can be
+    long."""
+    flat = f"from {module} import {', '.join(names)}"
+    if len(flat) <= width:
+        return flat
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
 
 
 def _py_block(value: Any, indent: int, width: int = 88) -> str:

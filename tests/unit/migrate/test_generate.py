@@ -474,3 +474,30 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
     assert generate.k8s_consumers_path("k8s/emails.yaml", "emails") == (
         "k8s/emails-consumers.decouple.yaml"
     )
+
+
+@pytest.mark.parametrize("module", ["app.consumers.orders", "src.consumers." + "a_long_topic" * 7])
+def test_an_import_is_written_as_the_import_sorter_writes_it(tmp_path: Path, module: str) -> None:
+    """Module names come from the tree; a long one is wrapped, or ruff's I001 flags the file."""
+    line = generate._import_from(module, "SUBSCRIPTION", "main")
+    source = tmp_path / "consumer.py"
+    source.write_text(f"{line}\n\nprint(SUBSCRIPTION, main)\n", encoding="utf-8")
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--select",
+            "I",
+            "--line-length",
+            "88",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout
+    assert (line.count("\n") == 0) == (len(module) < 60)
