@@ -54,6 +54,11 @@ class ComposeFile:
     extends: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
     #: Image-only service name -> repo-relative nginx configuration mounted into it.
     nginx_configs: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Image-only service name -> repo-relative HAProxy configuration mounted into it.
+    haproxy_configs: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Image-only service name -> the ports it publishes on the host (``"8081:80"``: 8081),
+    #: where a call to ``localhost:8081`` reaches it.
+    published_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
 
 
 def parse_compose(
@@ -95,6 +100,8 @@ def parse_compose(
         diagnostics=tuple(reader.diagnostics),
         extends=reader.extends,
         nginx_configs=reader.nginx_configs,
+        haproxy_configs=reader.haproxy_configs,
+        published_ports=reader.published_ports,
     )
 
 
@@ -121,6 +128,8 @@ class _Reader:
         self._definitions: dict[str, Node] = {}
         self.extends: dict[str, tuple[str, str]] = {}
         self.nginx_configs: dict[str, str] = {}
+        self.haproxy_configs: dict[str, str] = {}
+        self.published_ports: dict[str, tuple[int, ...]] = {}
         #: env_file paths: parsed once however many services name them (None: not there).
         self._env_files: dict[str, DotenvFile | None] = {}
         self._reported: set[str] = set()
@@ -218,7 +227,10 @@ class _Reader:
         root = self._root(name, build) if build is not None else None
         if build is None:
             self._note_extends(name, spec)
-            self._note_nginx(name, spec)
+            self._note_gateway(name, spec)
+            published = self._published(spec)
+            if published:
+                self.published_ports[name] = tuple(published)
         if build is None or root is None:
             if build is not None:
                 # A remote or out-of-tree context: the code is not in this repository.
@@ -246,17 +258,40 @@ class _Reader:
             )
         )
 
-    def _note_nginx(self, name: str, spec: MappingNode) -> None:
-        """``./gateway_nginx.conf:/etc/nginx/nginx.conf``: an nginx configuration from the
-        repository, read for the paths the gateway forwards."""
+    def _note_gateway(self, name: str, spec: MappingNode) -> None:
+        """A gateway configuration from the repository, read for the paths the gateway
+        forwards: ``./gateway_nginx.conf:/etc/nginx/nginx.conf`` (nginx) or
+        ``./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg`` (HAProxy)."""
         for node in _yaml.sequence(_yaml.get(spec, "volumes")):
             source, _, rest = (self._text(node) or "").partition(":")
             target = rest.partition(":")[0]
-            if source.startswith(".") and source.endswith(".conf") and "nginx" in target:
-                path = posixpath.normpath(posixpath.join(self.directory, source))
-                if not path.startswith(".."):
-                    self.nginx_configs[name] = path
-                    return
+            if not source.startswith("."):
+                continue
+            path = posixpath.normpath(posixpath.join(self.directory, source))
+            if path.startswith(".."):
+                continue
+            if source.endswith(".conf") and "nginx" in target:
+                self.nginx_configs.setdefault(name, path)
+            elif source.endswith(".cfg") and "haproxy" in target:
+                self.haproxy_configs.setdefault(name, path)
+
+    def _published(self, spec: MappingNode) -> list[int]:
+        """The host side of ``ports:`` (``"8081:80"`` and ``"127.0.0.1:8081:80"`` give 8081;
+        a lone ``"80"`` is published on a random port, so gives nothing)."""
+        ports: list[int] = []
+        for item in _yaml.sequence(_yaml.get(spec, "ports")):
+            if isinstance(item, MappingNode):
+                value = self._text(_yaml.get(item, "published"))
+                if value:
+                    ports.extend(parse_port_spec(value))
+                continue
+            text = (self._text(item) or "").split("/", 1)[0]
+            if text.startswith("["):
+                text = text.partition("]")[2].lstrip(":")
+            parts = text.split(":")
+            if len(parts) >= 2:
+                ports.extend(parse_port_spec(parts[-2]))
+        return list(dict.fromkeys(ports))
 
     def _note_extends(self, name: str, spec: MappingNode) -> None:
         """``extends: {file: base.yml, service: web-base}``: the build is in that file."""

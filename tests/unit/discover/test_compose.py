@@ -314,3 +314,35 @@ def test_a_wrongly_shaped_file_is_a_diagnostic_not_a_crash() -> None:
 )
 def test_a_file_without_services_yields_nothing_and_no_diagnostic(text: str) -> None:
     assert compose(text) == ComposeFile(file="docker-compose.yml")
+
+
+def test_image_services_publish_host_ports_and_mount_gateway_configurations() -> None:
+    result = compose(
+        """
+        services:
+          lb:
+            image: haproxy:2.9
+            volumes:
+              - ./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro
+            ports:
+              - "8081:80"
+              - "127.0.0.1:8443:443/tcp"
+              - target: 9000
+                published: 9001
+          proxy:
+            image: nginx
+            volumes:
+              - ./proxy.conf:/etc/nginx/conf.d/default.conf
+              - ./app.cfg:/srv/app.cfg
+            ports:
+              - "80"
+          db:
+            image: postgres
+            expose:
+              - "5432"
+        """
+    )
+    assert result.published_ports == {"lb": (8081, 8443, 9001)}
+    assert result.haproxy_configs == {"lb": "deploy/haproxy.cfg"}
+    # a .cfg mounted anywhere else is no HAProxy configuration
+    assert result.nginx_configs == {"proxy": "proxy.conf"}
