@@ -36,6 +36,7 @@ from decouple_services.detect.receivers import ParamsOf, follow, resolve_receive
 from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import (
     Concat,
+    Dyn,
     Env,
     Join,
     Lit,
@@ -47,7 +48,13 @@ from decouple_services.detect.values import (
 )
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
-from decouple_services.resolve.infer import CalleeInference, Inferred, host_names, host_part
+from decouple_services.resolve.infer import (
+    CalleeInference,
+    Inferred,
+    by_webhook_vendor,
+    host_names,
+    host_part,
+)
 from decouple_services.resolve.redact import redact_url
 from decouple_services.resolve.values import Rendered, ValueRenderer
 
@@ -436,8 +443,15 @@ class CallResolver:
             if served is not None:
                 return served
             names.append(match.grpc_stub.rpartition(".")[2])
-        return self.inference.by_name(names) or self.inference.by_env_value(
-            names, self.index.env_everywhere, lambda value: self.hosts.callee(split_url(value)).name
+        whole = url.text.strip() == "{" + (host_names(url.text) or [""])[0] + "}"
+        return (
+            self.inference.by_name(names)
+            or self.inference.by_env_value(
+                names,
+                self.index.env_everywhere,
+                lambda value: self.hosts.callee(split_url(value)).name,
+            )
+            or by_webhook_vendor(names, whole)
         )
 
     def _by_route(self, method: str | None, path: str, file: str) -> Inferred | None:
@@ -520,6 +534,15 @@ class CallResolver:
             if key in params:
                 binding[key] = value
                 sources[key] = src
+        passed_on = any(k == "**" for k, _ in call.kwargs) or any(
+            isinstance(a, Dyn) and a.text.startswith("*") for a in call.args
+        )
+        if not passed_on:
+            # `send(message=m)` of `def send(webhook=settings.HOOK_URL, message="")`: the
+            # parameter left out holds its default
+            fn = self.index.function(wrapper.qualname, self.index.service_of(facts.path))
+            for name, value in fn.defaults if fn is not None else ():
+                binding.setdefault(name, value)
         inner = wrapper.call
         bound = replace(
             inner,

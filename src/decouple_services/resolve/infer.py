@@ -197,6 +197,27 @@ class CalleeInference:
         return None
 
 
+#: Vendors whose incoming webhooks all live on one host: a url held in a variable named
+#: after them (``SLACK_WEBHOOK_URL``, ``challenge.slack_url``) is posted there.
+_WEBHOOK_HOSTS = {"slack": "hooks.slack.com", "discord": "discord.com"}
+_HOOK_WORDS = frozenset({"hook", "webhook"})
+
+
+def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
+    """``external:hooks.slack.com`` for a url named after Slack's (or Discord's) webhooks:
+    the name says ``webhook``, or the variable is the whole url (a vendor's API is called
+    at a path of its own, a webhook at the url it gave)."""
+    for name in names:
+        said = words(name.split("(")[0].rpartition(".")[2])
+        for vendor, host in _WEBHOOK_HOSTS.items():
+            if vendor in said and (whole_url or said & _HOOK_WORDS):
+                return Inferred(
+                    f"{EXTERNAL_PREFIX}{host}",
+                    f"{name!r} names a {vendor} webhook, and {vendor} webhooks live on {host}",
+                )
+    return None
+
+
 def host_names(url_text: str) -> list[str]:
     """The names standing for the host in a rendered url: ``{settings.USERS_URL}/users`` ->
     ``["settings.USERS_URL"]``; nothing when the host is written out."""
