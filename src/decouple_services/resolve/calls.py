@@ -364,7 +364,7 @@ class CallResolver:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
-                inferred = self._by_route(match.method, target.path, facts.path)
+                inferred = self._by_route(match.method, target.path, facts.path, category)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
@@ -454,10 +454,14 @@ class CallResolver:
             or by_webhook_vendor(names, whole)
         )
 
-    def _by_route(self, method: str | None, path: str, file: str) -> Inferred | None:
+    def _by_route(
+        self, method: str | None, path: str, file: str, category: Category
+    ) -> Inferred | None:
         """A relative url with no base in the code (a load test given ``--host`` on the
         command line): the one service with a route for it, when its path has a fixed
-        segment and another service's catch-all does not also match."""
+        segment and another service's catch-all does not also match. A service's own
+        production code asking a host it learns at run time for a path it serves itself is
+        a proxy handing the request on, not a call of itself: no inference then."""
         fixed = [p for p in path.split("?")[0].split("/") if p and "{" not in p]
         if not fixed:
             return None
@@ -472,6 +476,8 @@ class CallResolver:
             if hit is not None and hit.path.strip("/"):
                 found.append(service)
         if len(found) != 1:
+            return None
+        if category is Category.PRODUCTION and found[0] == self.index.service_of(file):
             return None
         return Inferred(found[0], f"only {found[0]} has a route for {method or '*'} {path}")
 

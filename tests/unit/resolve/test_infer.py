@@ -31,6 +31,7 @@ def test_words_drop_what_only_says_address() -> None:
         (["settings.SUMMARY_SERVICE_ENDPOINT"], "meet-summary"),
         (["controller_address"], "fastchat-controller"),
         (["UsersServiceStub"], "users"),
+        (['SERVICE_URLS["users"]'], "users"),  # a quoted key names the entry
     ],
 )
 def test_one_fitting_service(names: list[str], callee: str) -> None:
@@ -45,6 +46,7 @@ def test_one_fitting_service(names: list[str], callee: str) -> None:
         ["API_URL"],  # nothing distinctive
         ["PAYMENTS_URL"],  # no service fits
         ["WEB_URL"],  # "web" is generic: a name made only of it proves nothing
+        ["service_urls[users_kind]"],  # an index known at run time may pick any entry
     ],
 )
 def test_no_inference_when_none_or_several_fit(names: list[str]) -> None:
