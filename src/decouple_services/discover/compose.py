@@ -29,6 +29,10 @@ ReadText = Callable[[str], "str | None"]
 _MAX_EXTENDS = 8
 
 
+#: Endings of the template a setup step copies to a missing env file.
+_TEMPLATE_SUFFIXES = (".dist", ".example", ".sample", ".template")
+
+
 @dataclass(frozen=True, slots=True)
 class ComposeFile:
     """What one compose file says about services."""
@@ -137,14 +141,20 @@ class _Reader:
     def _env_file(self, rel: str) -> DotenvFile | None:
         if rel not in self._env_files:
             parsed = None
-            try:
-                text = self.read_text(rel)
-            except ReadRefused:
-                self._reported.add(rel)  # the reader said why, on the file itself
-                text = None
-            if text is not None:
-                parsed = parse_dotenv(text, rel, self.environ)
-                self.diagnostics.extend(parsed.diagnostics)
+            # An env file made at setup from the template the repository keeps
+            # (`cp env.d/common.dist env.d/common`, `.env.example` -> `.env`) is read from it.
+            for candidate in (rel, *(rel + suffix for suffix in _TEMPLATE_SUFFIXES)):
+                try:
+                    text = self.read_text(candidate)
+                except ReadRefused:
+                    self._reported.add(rel)  # the reader said why, on the file itself
+                    break
+                if text is not None:
+                    parsed = parse_dotenv(text, candidate, self.environ)
+                    self.diagnostics.extend(parsed.diagnostics)
+                    if candidate != rel:
+                        self.env_files.append(candidate)
+                    break
             self._env_files[rel] = parsed
         return self._env_files[rel]
 

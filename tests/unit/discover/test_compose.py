@@ -346,3 +346,26 @@ def test_image_services_publish_host_ports_and_mount_gateway_configurations() ->
     assert result.haproxy_configs == {"lb": "deploy/haproxy.cfg"}
     # a .cfg mounted anywhere else is no HAProxy configuration
     assert result.nginx_configs == {"proxy": "proxy.conf"}
+
+
+def test_a_missing_env_file_is_read_from_the_template_the_repository_keeps() -> None:
+    result = compose(
+        """
+        services:
+          web:
+            build: ./web
+            env_file:
+              - env.d/development/common
+              - env.d/development/secrets
+        """,
+        files={"env.d/development/common.dist": "USERS_URL=http://users:8000\n"},
+    )
+    [declared] = only(result).env
+    assert (declared.name, declared.value) == ("USERS_URL", "http://users:8000")
+    assert declared.source == "env.d/development/common.dist:1"
+    assert "env.d/development/common.dist" in result.env_files
+    # with no template either, the missing file is still reported
+    missing = [d for d in result.diagnostics if d.code == "env-file-missing"]
+    assert [d.message for d in missing] == [
+        "service 'web': env_file env.d/development/secrets not found"
+    ]
