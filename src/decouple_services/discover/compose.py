@@ -12,8 +12,9 @@ Parsing is pure: the caller supplies the file text, the project's ``.env`` value
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -31,6 +32,13 @@ _MAX_EXTENDS = 8
 
 #: Endings of the template a setup step copies to a missing env file.
 _TEMPLATE_SUFFIXES = (".dist", ".example", ".sample", ".template")
+#: What a template puts where the real value goes: ``x``, ``xxx``, ``changeme``,
+#: ``<your-token>``, ``your_webhook_url``, ``...``, ``TODO``.
+_PLACEHOLDER = re.compile(
+    r"^\s*(?:|x+|\.{3,}|\*+|-+|changeme|change[-_ ]me|todo|fixme|replace[-_ ]?me|<[^>]*>"
+    r"|your[-_ ]\S*)\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +162,9 @@ class _Reader:
                     self.diagnostics.extend(parsed.diagnostics)
                     if candidate != rel:
                         self.env_files.append(candidate)
+                        # `SLACK_WEBHOOK_URL=x`: a blank to fill in says nothing
+                        real = tuple(v for v in parsed.values if not _PLACEHOLDER.match(v.value))
+                        parsed = replace(parsed, values=real)
                     break
             self._env_files[rel] = parsed
         return self._env_files[rel]

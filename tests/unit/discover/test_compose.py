@@ -358,11 +358,20 @@ def test_a_missing_env_file_is_read_from_the_template_the_repository_keeps() -> 
               - env.d/development/common
               - env.d/development/secrets
         """,
-        files={"env.d/development/common.dist": "USERS_URL=http://users:8000\n"},
+        files={
+            "env.d/development/common.dist": (
+                "USERS_URL=http://users:8000\nSLACK_WEBHOOK_URL=x\nTOKEN=<your-token>\n"
+                "SENTRY_DSN=\nORDERS_HOST=orders\n"
+            )
+        },
     )
-    [declared] = only(result).env
-    assert (declared.name, declared.value) == ("USERS_URL", "http://users:8000")
-    assert declared.source == "env.d/development/common.dist:1"
+    # the blanks a template leaves to fill in (`x`, `<your-token>`, empty) are not values
+    declared = {v.name: v for v in only(result).env}
+    assert {n: v.value for n, v in declared.items()} == {
+        "USERS_URL": "http://users:8000",
+        "ORDERS_HOST": "orders",
+    }
+    assert declared["USERS_URL"].source == "env.d/development/common.dist:1"
     assert "env.d/development/common.dist" in result.env_files
     # with no template either, the missing file is still reported
     missing = [d for d in result.diagnostics if d.code == "env-file-missing"]
