@@ -590,7 +590,12 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             demand.detectors = detectors
 
         services = _with_code_ports(services, facts, service_of)
-        hosts = HostMap(services, dict(discovery.infra_hosts), discovery.gateway_routes)
+        hosts = HostMap(
+            services,
+            dict(discovery.infra_hosts),
+            discovery.gateway_routes,
+            discovery.infra_ports,
+        )
         known_wrappers: set[str] = set()
         graphs: list[ImportGraph] = []
 

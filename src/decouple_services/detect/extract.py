@@ -734,7 +734,12 @@ class _Extractor:
             param_defaults=self._init_defaults(node.name, defaults, scope),
         )
         self._function_infos[qualname] = FunctionInfo(
-            qualname, params, isinstance(node, ast.AsyncFunctionDef), node.lineno, is_method
+            qualname,
+            params,
+            isinstance(node, ast.AsyncFunctionDef),
+            node.lineno,
+            is_method,
+            tuple(self._followed_defaults(defaults, scope).items()),
         )
         for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
             self._visit_expr(default, scope)
@@ -760,6 +765,10 @@ class _Extractor:
     ) -> dict[str, Value]:
         if name != "__init__" or scope.kind != "class":
             return {}
+        return self._followed_defaults(defaults, scope)
+
+    def _followed_defaults(self, defaults: dict[str, ast.expr], scope: Scope) -> dict[str, Value]:
+        """The defaults worth following: not computed at run time, not an empty string."""
         known: dict[str, Value] = {}
         for param, expr in defaults.items():
             value = self.ctx.evaluate(expr, scope)
@@ -1010,8 +1019,12 @@ class _Extractor:
             ctx.evaluate(a, scope) if not isinstance(a, ast.Starred) else self._starred(a, scope)
             for a in args
         )
+        # `helper(**options)` stays as a `**` keyword: it may pass any parameter
         kw_values = tuple(
-            (k.arg, ctx.evaluate(k.value, scope)) for k in keywords if k.arg is not None
+            (k.arg, ctx.evaluate(k.value, scope))
+            if k.arg is not None
+            else ("**", dyn(self.ctx.source_text(k.value)))
+            for k in keywords
         )
         return RawCall(
             line=line,
@@ -1025,9 +1038,7 @@ class _Extractor:
             kwargs=kw_values,
             arg_src=tuple(self.ctx.source_text(a)[:_MAX_SRC] for a in args),
             kwarg_src=tuple(
-                (k.arg, self.ctx.source_text(k.value)[:_MAX_SRC])
-                for k in keywords
-                if k.arg is not None
+                (k.arg or "**", self.ctx.source_text(k.value)[:_MAX_SRC]) for k in keywords
             ),
             result_used=use is not ResponseUse.NONE,
             response_use=use.value,

@@ -93,6 +93,9 @@ class FunctionInfo:
     line: int
     #: For methods: ``self``/``cls`` is the first of ``params`` and is skipped on invocation.
     is_method: bool = False
+    #: Parameter -> its default, when the default is a value the scan can follow
+    #: (``def notify(webhook=settings.SLACK_URL)``): what a call leaving it out passes.
+    defaults: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +178,14 @@ class FileFacts:
             "module": self.module,
             "constants": [[c.qualname, encode(c.value), c.line] for c in self.constants],
             "functions": [
-                [f.qualname, list(f.params), f.is_async, f.line, f.is_method]
+                [
+                    f.qualname,
+                    list(f.params),
+                    f.is_async,
+                    f.line,
+                    f.is_method,
+                    [[name, encode(value)] for name, value in f.defaults],
+                ]
                 for f in self.functions
             ],
             "calls": [_call_to_json(c) for c in self.calls],
@@ -214,7 +224,8 @@ class FileFacts:
             module=data["module"],
             constants=tuple(Constant(q, decode(v), ln) for q, v, ln in data["constants"]),
             functions=tuple(
-                FunctionInfo(q, tuple(p), a, ln, m) for q, p, a, ln, m in data["functions"]
+                FunctionInfo(q, tuple(p), a, ln, m, tuple((n, decode(v)) for n, v in d))
+                for q, p, a, ln, m, d in data["functions"]
             ),
             calls=tuple(_call_from_json(c) for c in data["calls"]),
             routes=tuple(

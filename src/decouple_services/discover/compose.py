@@ -12,8 +12,9 @@ Parsing is pure: the caller supplies the file text, the project's ``.env`` value
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -27,6 +28,17 @@ from decouple_services.discover.dotenv import DotenvFile, interpolate, parse_dot
 ReadText = Callable[[str], "str | None"]
 
 _MAX_EXTENDS = 8
+
+
+#: Endings of the template a setup step copies to a missing env file.
+_TEMPLATE_SUFFIXES = (".dist", ".example", ".sample", ".template")
+#: What a template puts where the real value goes: ``x``, ``xxx``, ``changeme``,
+#: ``<your-token>``, ``your_webhook_url``, ``...``, ``TODO``.
+_PLACEHOLDER = re.compile(
+    r"^\s*(?:|x+|\.{3,}|\*+|-+|changeme|change[-_ ]me|todo|fixme|replace[-_ ]?me|<[^>]*>"
+    r"|your[-_ ]\S*)\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,11 @@ class ComposeFile:
     extends: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
     #: Image-only service name -> repo-relative nginx configuration mounted into it.
     nginx_configs: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Image-only service name -> repo-relative HAProxy configuration mounted into it.
+    haproxy_configs: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Image-only service name -> the ports it publishes on the host (``"8081:80"``: 8081),
+    #: where a call to ``localhost:8081`` reaches it.
+    published_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
 
 
 def parse_compose(
@@ -95,6 +112,8 @@ def parse_compose(
         diagnostics=tuple(reader.diagnostics),
         extends=reader.extends,
         nginx_configs=reader.nginx_configs,
+        haproxy_configs=reader.haproxy_configs,
+        published_ports=reader.published_ports,
     )
 
 
@@ -121,6 +140,8 @@ class _Reader:
         self._definitions: dict[str, Node] = {}
         self.extends: dict[str, tuple[str, str]] = {}
         self.nginx_configs: dict[str, str] = {}
+        self.haproxy_configs: dict[str, str] = {}
+        self.published_ports: dict[str, tuple[int, ...]] = {}
         #: env_file paths: parsed once however many services name them (None: not there).
         self._env_files: dict[str, DotenvFile | None] = {}
         self._reported: set[str] = set()
@@ -128,14 +149,23 @@ class _Reader:
     def _env_file(self, rel: str) -> DotenvFile | None:
         if rel not in self._env_files:
             parsed = None
-            try:
-                text = self.read_text(rel)
-            except ReadRefused:
-                self._reported.add(rel)  # the reader said why, on the file itself
-                text = None
-            if text is not None:
-                parsed = parse_dotenv(text, rel, self.environ)
-                self.diagnostics.extend(parsed.diagnostics)
+            # An env file made at setup from the template the repository keeps
+            # (`cp env.d/common.dist env.d/common`, `.env.example` -> `.env`) is read from it.
+            for candidate in (rel, *(rel + suffix for suffix in _TEMPLATE_SUFFIXES)):
+                try:
+                    text = self.read_text(candidate)
+                except ReadRefused:
+                    self._reported.add(rel)  # the reader said why, on the file itself
+                    break
+                if text is not None:
+                    parsed = parse_dotenv(text, candidate, self.environ)
+                    self.diagnostics.extend(parsed.diagnostics)
+                    if candidate != rel:
+                        self.env_files.append(candidate)
+                        # `SLACK_WEBHOOK_URL=x`: a blank to fill in says nothing
+                        real = tuple(v for v in parsed.values if not _PLACEHOLDER.match(v.value))
+                        parsed = replace(parsed, values=real)
+                    break
             self._env_files[rel] = parsed
         return self._env_files[rel]
 
@@ -218,7 +248,10 @@ class _Reader:
         root = self._root(name, build) if build is not None else None
         if build is None:
             self._note_extends(name, spec)
-            self._note_nginx(name, spec)
+            self._note_gateway(name, spec)
+            published = self._published(spec)
+            if published:
+                self.published_ports[name] = tuple(published)
         if build is None or root is None:
             if build is not None:
                 # A remote or out-of-tree context: the code is not in this repository.
@@ -246,17 +279,40 @@ class _Reader:
             )
         )
 
-    def _note_nginx(self, name: str, spec: MappingNode) -> None:
-        """``./gateway_nginx.conf:/etc/nginx/nginx.conf``: an nginx configuration from the
-        repository, read for the paths the gateway forwards."""
+    def _note_gateway(self, name: str, spec: MappingNode) -> None:
+        """A gateway configuration from the repository, read for the paths the gateway
+        forwards: ``./gateway_nginx.conf:/etc/nginx/nginx.conf`` (nginx) or
+        ``./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg`` (HAProxy)."""
         for node in _yaml.sequence(_yaml.get(spec, "volumes")):
             source, _, rest = (self._text(node) or "").partition(":")
             target = rest.partition(":")[0]
-            if source.startswith(".") and source.endswith(".conf") and "nginx" in target:
-                path = posixpath.normpath(posixpath.join(self.directory, source))
-                if not path.startswith(".."):
-                    self.nginx_configs[name] = path
-                    return
+            if not source.startswith("."):
+                continue
+            path = posixpath.normpath(posixpath.join(self.directory, source))
+            if path.startswith(".."):
+                continue
+            if source.endswith(".conf") and "nginx" in target:
+                self.nginx_configs.setdefault(name, path)
+            elif source.endswith(".cfg") and "haproxy" in target:
+                self.haproxy_configs.setdefault(name, path)
+
+    def _published(self, spec: MappingNode) -> list[int]:
+        """The host side of ``ports:`` (``"8081:80"`` and ``"127.0.0.1:8081:80"`` give 8081;
+        a lone ``"80"`` is published on a random port, so gives nothing)."""
+        ports: list[int] = []
+        for item in _yaml.sequence(_yaml.get(spec, "ports")):
+            if isinstance(item, MappingNode):
+                value = self._text(_yaml.get(item, "published"))
+                if value:
+                    ports.extend(parse_port_spec(value))
+                continue
+            text = (self._text(item) or "").split("/", 1)[0]
+            if text.startswith("["):
+                text = text.partition("]")[2].lstrip(":")
+            parts = text.split(":")
+            if len(parts) >= 2:
+                ports.extend(parse_port_spec(parts[-2]))
+        return list(dict.fromkeys(ports))
 
     def _note_extends(self, name: str, spec: MappingNode) -> None:
         """``extends: {file: base.yml, service: web-base}``: the build is in that file."""

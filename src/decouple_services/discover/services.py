@@ -33,7 +33,7 @@ from typing import TypeVar
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
-from decouple_services.discover import _yaml
+from decouple_services.discover import _yaml, haproxy
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
@@ -78,8 +78,10 @@ class ServiceDiscovery:
     global_env: tuple[EnvValue, ...] = ()
     #: Every repo-relative file discovery tried to read (the scan cache's inputs).
     files_read: tuple[str, ...] = field(default=(), compare=False)
-    #: Host name of a gateway -> the paths it forwards to other hosts (nginx).
+    #: Host name of a gateway -> the paths it forwards to other hosts (nginx, HAProxy).
     gateway_routes: dict[str, tuple[GatewayRoute, ...]] = field(default_factory=dict, hash=False)
+    #: Infrastructure service name -> the ports compose publishes it on (``localhost:N``).
+    infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
 
 
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -194,6 +196,7 @@ class _Discovery:
         self.builders: dict[str, _Builder] = {}
         self.infra_hosts: dict[str, str] = {}
         self.gateway_routes: dict[str, tuple[GatewayRoute, ...]] = {}
+        self.infra_ports: dict[str, tuple[int, ...]] = {}
         self._texts: dict[str, str | None] = {}
         #: Files that exist but were not read (reported once, on the file).
         self._not_read: set[str] = set()
@@ -275,6 +278,7 @@ class _Discovery:
             global_env=global_env,
             files_read=tuple(sorted(self._texts)),
             gateway_routes=self.gateway_routes,
+            infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
         )
 
     def _global_env(self) -> tuple[EnvValue, ...]:
@@ -364,9 +368,11 @@ class _Discovery:
                 builder.command = builder.command or parsed.commands.get(service.name, "")
         self._inherit_builds(parsed_files)
         for parsed in parsed_files:
-            for name, conf in parsed.nginx_configs.items():
+            configs = [(n, c, parse_routes) for n, c in parsed.nginx_configs.items()]
+            configs += [(n, c, haproxy.parse_routes) for n, c in parsed.haproxy_configs.items()]
+            for name, conf, parse in configs:
                 text = self.read(conf)
-                routes = tuple(parse_routes(text, conf)) if text is not None else ()
+                routes = tuple(parse(text, conf)) if text is not None else ()
                 if routes:
                     service = next(s for s in parsed.image_services if s.name == name)
                     for alias in service.aliases:
@@ -386,6 +392,9 @@ class _Discovery:
                 else:
                     for alias in service.aliases:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
+                    published = parsed.published_ports.get(service.name)
+                    if published:
+                        self.infra_ports.setdefault(service.name, published)
 
     def _compose_by_content(self, rel: str) -> bool:
         """A compose file by another name (``docker_compose/app.yaml``): YAML whose top level

@@ -36,6 +36,7 @@ from decouple_services.detect.receivers import ParamsOf, follow, resolve_receive
 from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import (
     Concat,
+    Dyn,
     Env,
     Join,
     Lit,
@@ -47,7 +48,13 @@ from decouple_services.detect.values import (
 )
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
-from decouple_services.resolve.infer import CalleeInference, Inferred, host_names, host_part
+from decouple_services.resolve.infer import (
+    CalleeInference,
+    Inferred,
+    by_webhook_vendor,
+    host_names,
+    host_part,
+)
 from decouple_services.resolve.redact import redact_url
 from decouple_services.resolve.values import Rendered, ValueRenderer
 
@@ -357,7 +364,7 @@ class CallResolver:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
-                inferred = self._by_route(match.method, target.path, facts.path)
+                inferred = self._by_route(match.method, target.path, facts.path, category)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
@@ -436,14 +443,25 @@ class CallResolver:
             if served is not None:
                 return served
             names.append(match.grpc_stub.rpartition(".")[2])
-        return self.inference.by_name(names) or self.inference.by_env_value(
-            names, self.index.env_everywhere, lambda value: self.hosts.callee(split_url(value)).name
+        whole = url.text.strip() == "{" + (host_names(url.text) or [""])[0] + "}"
+        return (
+            self.inference.by_name(names)
+            or self.inference.by_env_value(
+                names,
+                self.index.env_everywhere,
+                lambda value: self.hosts.callee(split_url(value)).name,
+            )
+            or by_webhook_vendor(names, whole)
         )
 
-    def _by_route(self, method: str | None, path: str, file: str) -> Inferred | None:
+    def _by_route(
+        self, method: str | None, path: str, file: str, category: Category
+    ) -> Inferred | None:
         """A relative url with no base in the code (a load test given ``--host`` on the
         command line): the one service with a route for it, when its path has a fixed
-        segment and another service's catch-all does not also match."""
+        segment and another service's catch-all does not also match. A service's own
+        production code asking a host it learns at run time for a path it serves itself is
+        a proxy handing the request on, not a call of itself: no inference then."""
         fixed = [p for p in path.split("?")[0].split("/") if p and "{" not in p]
         if not fixed:
             return None
@@ -458,6 +476,8 @@ class CallResolver:
             if hit is not None and hit.path.strip("/"):
                 found.append(service)
         if len(found) != 1:
+            return None
+        if category is Category.PRODUCTION and found[0] == self.index.service_of(file):
             return None
         return Inferred(found[0], f"only {found[0]} has a route for {method or '*'} {path}")
 
@@ -520,6 +540,15 @@ class CallResolver:
             if key in params:
                 binding[key] = value
                 sources[key] = src
+        passed_on = any(k == "**" for k, _ in call.kwargs) or any(
+            isinstance(a, Dyn) and a.text.startswith("*") for a in call.args
+        )
+        if not passed_on:
+            # `send(message=m)` of `def send(webhook=settings.HOOK_URL, message="")`: the
+            # parameter left out holds its default
+            fn = self.index.function(wrapper.qualname, self.index.service_of(facts.path))
+            for name, value in fn.defaults if fn is not None else ():
+                binding.setdefault(name, value)
         inner = wrapper.call
         bound = replace(
             inner,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Service
 from decouple_services.discover.nginx import GatewayRoute, route_for
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"})
+#: Gateways in front of gateways (a load balancer before an nginx) are followed this far.
+_MAX_GATEWAY_HOPS = 4
 _HOSTPORT = re.compile(r"^(?P<host>\[[^\]]+\]|[^/:{}\s]+)(?::(?P<port>\d+))?$")
 
 
@@ -157,8 +159,10 @@ class HostMap:
         services: list[Service] | tuple[Service, ...],
         infra: dict[str, str],
         gateways: Mapping[str, Sequence[GatewayRoute]] | None = None,
+        infra_ports: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
-        #: Gateway host -> the paths it forwards (nginx ``location`` blocks).
+        #: Gateway host -> the paths it forwards (nginx ``location`` blocks, HAProxy
+        #: ``use_backend`` rules).
         self.gateways = {k.lower(): list(v) for k, v in (gateways or {}).items()}
         self.by_alias: dict[str, list[str]] = {}
         self.by_port: dict[int, list[str]] = {}
@@ -168,26 +172,65 @@ class HostMap:
             for port in service.ports:
                 self.by_port.setdefault(port, []).append(service.name)
         self.infra = {k.lower(): v for k, v in infra.items()}
+        #: Published port -> the image-only services published there.
+        self.infra_by_port: dict[int, list[str]] = {}
+        for host, ports in (infra_ports or {}).items():
+            for port in ports:
+                self.infra_by_port.setdefault(port, []).append(host.lower())
         self.names = {s.name for s in services}
 
     def callee(self, target: Target) -> Callee:
         found = self._callee(target)
-        routes = self.gateways.get((target.host or "").lower())
+        if found.name == UNKNOWN and target.host in _LOOPBACK and target.port is not None:
+            by_image = self._published_at(target)
+            if by_image is not None:
+                return by_image
+        return self._through_gateways(target, found, depth=0)
+
+    def _published_at(self, target: Target) -> Callee | None:
+        """``localhost:8081`` with no service of this repository's code on 8081: the
+        image-only service compose publishes 8081 for, or past it when it is a gateway.
+        Several compose files publishing it from different services (a load balancer in
+        one, the nginx behind it in another) must all lead to the same service."""
+        port = target.port
+        if port is None or self.by_port.get(port):
+            return None
+        ends: list[Callee] = []
+        for host in sorted(set(self.infra_by_port.get(port, []))):
+            image = self.infra.get(host, "")
+            built = f" ({image})" if image else ""
+            published = Callee(host, evidence=f"port {port} is published by {host}{built}")
+            ends.append(self._through_gateways(target, published, depth=0))
+        if not ends or len({e.name for e in ends}) != 1:
+            return None
+        if len(ends) == 1:
+            return ends[0]
+        return replace(
+            ends[0],
+            evidence=f"port {port} is published by {len(ends)} services, each reaching "
+            f"{ends[0].name}; {ends[0].evidence}",
+        )
+
+    def _through_gateways(self, target: Target, found: Callee, depth: int) -> Callee:
+        """Past a gateway to the service its route for the path names: a load balancer in
+        front of an nginx in front of the api is followed to the api."""
+        # `localhost:8081` reaching the gateway by its published port is the gateway too
+        gateway = found.name.lower() if found.name.lower() in self.gateways else target.host
+        routes = self.gateways.get((gateway or "").lower())
         routed = route_for(routes, target.path or "/") if routes else None
-        if routed is None:
+        if routed is None or depth >= _MAX_GATEWAY_HOPS:
             return found
         route, path = routed
-        behind = self._callee(Target(route.host, route.port, path))
+        next_target = Target(route.host, route.port, path)
+        behind = self._callee(next_target)
         if behind.name == UNKNOWN or behind.name.startswith(EXTERNAL_PREFIX):
             return found
-        return Callee(
-            behind.name,
-            evidence=(
-                f"gateway {target.host} forwards {route.prefix} to {route.host} "
-                f"({route.source}); {behind.evidence}"
-            ),
-            path=path,
-        )
+        step = f"gateway {gateway} forwards {route.prefix} to {route.host} ({route.source})"
+        if behind.name.lower() != (gateway or "").lower():
+            deeper = self._through_gateways(next_target, behind, depth + 1)
+            if deeper is not behind:
+                return replace(deeper, evidence=f"{step}; {deeper.evidence}")
+        return Callee(behind.name, evidence=f"{step}; {behind.evidence}", path=path)
 
     def _callee(self, target: Target) -> Callee:
         if target.dynamic_host:

@@ -12,8 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from decouple_services.core.model import EnvValue, Service
-from decouple_services.detect.facts import Constant, FileFacts, FunctionInfo, GrpcMethod
-from decouple_services.detect.values import Obj, Value
+from decouple_services.detect.facts import BASES, Constant, FileFacts, FunctionInfo, GrpcMethod
+from decouple_services.detect.values import Obj, Ref, Value
+
+#: Base classes searched for an inherited attribute.
+_MAX_BASES = 16
 
 
 @dataclass
@@ -79,7 +82,31 @@ class ProjectIndex:
         return entries[0]
 
     def constant(self, qualname: str, service: str | None) -> tuple[str, Constant] | None:
-        return self._pick(self.constants.get(qualname, []), service)
+        found = self._pick(self.constants.get(qualname, []), service)
+        if found is None and "." in qualname and not qualname.endswith(BASES):
+            inherited = self._inherited(qualname)
+            if inherited is not None:
+                found = self._pick(self.constants[inherited], service)
+        return found
+
+    def _inherited(self, qualname: str) -> str | None:
+        """``Child.base_url`` (or ``Child.url_for()``) defined on a project base class: set
+        by ``self.base_url = ...`` in ``BaseTestCase.setUp``, a class attribute of
+        ``BaseClient``, returned by its method. The nearest base's, breadth first."""
+        owner, _, attr = qualname.rpartition(".")
+        queue, seen = [owner], {owner}
+        while queue and len(seen) < _MAX_BASES:
+            for _, const in self.constants.get(f"{queue.pop(0)}.{BASES}", [])[:1]:
+                if not isinstance(const.value, Obj):
+                    continue
+                for base in const.value.args:
+                    if not isinstance(base, Ref) or base.qualname in seen:
+                        continue
+                    if f"{base.qualname}.{attr}" in self.constants:
+                        return f"{base.qualname}.{attr}"
+                    seen.add(base.qualname)
+                    queue.append(base.qualname)
+        return None
 
     def setting(self, framework: str, key: str, service: str | None) -> tuple[str, Constant] | None:
         return self._pick(self.settings.get((framework, key), []), service)

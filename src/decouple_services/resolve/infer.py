@@ -156,9 +156,7 @@ class CalleeInference:
         """The one service whose name fits the words of ``names`` (variables, settings,
         stub classes), or None when none or several do."""
         for name in names:
-            # The name itself, not the modules it lives in: `app.kernel_utils.get_odk_url()`
-            # speaks of odk, not of kernel.
-            wanted = words(name.split("(")[0].rpartition(".")[2])
+            wanted = words(_own_name(name))
             if not wanted:
                 continue
             fits = [s for s, own in self.words.items() if own and (wanted <= own or own <= wanted)]
@@ -195,6 +193,38 @@ class CalleeInference:
                     callee, f"{var} is {item.value!r} where it is declared ({item.source})"
                 )
         return None
+
+
+#: Vendors whose incoming webhooks all live on one host: a url held in a variable named
+#: after them (``SLACK_WEBHOOK_URL``, ``challenge.slack_url``) is posted there.
+_WEBHOOK_HOSTS = {"slack": "hooks.slack.com", "discord": "discord.com"}
+_HOOK_WORDS = frozenset({"hook", "webhook"})
+
+
+def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
+    """``external:hooks.slack.com`` for a url named after Slack's (or Discord's) webhooks:
+    the name says ``webhook``, or the variable is the whole url (a vendor's API is called
+    at a path of its own, a webhook at the url it gave)."""
+    for name in names:
+        said = words(_own_name(name))
+        for vendor, host in _WEBHOOK_HOSTS.items():
+            if vendor in said and (whole_url or said & _HOOK_WORDS):
+                return Inferred(
+                    f"{EXTERNAL_PREFIX}{host}",
+                    f"{name!r} names a {vendor} webhook, and {vendor} webhooks live on {host}",
+                )
+    return None
+
+
+#: ``[product_type]``: an index known only at run time (a quoted key is kept).
+_RUN_TIME_INDEX = re.compile(r"\[[^\]\"']*\]")
+
+
+def _own_name(name: str) -> str:
+    """The name itself, not the modules it lives in (``app.kernel_utils.get_odk_url()``
+    speaks of odk, not of kernel), nor a run-time index (``SERVICE_URLS[kind]`` is any of
+    them; ``SERVICE_URLS["users"]`` is users')."""
+    return _RUN_TIME_INDEX.sub("", name.split("(")[0]).rpartition(".")[2]
 
 
 def host_names(url_text: str) -> list[str]:

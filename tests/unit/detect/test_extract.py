@@ -422,3 +422,34 @@ def test_ignore_with_rule_codes_is_recorded_and_does_not_drop_the_line() -> None
     assert facts.suppressions == ((5, ("DCP004",)), (6, ("DCP004", "DCP005")))
     assert facts.ignored_lines == (8,)
     assert FileFacts.from_json(facts.to_json()) == facts
+
+
+def test_parameter_defaults_that_can_be_followed_are_kept_and_survive_json() -> None:
+    facts = facts_of(
+        """
+        import requests
+        from django.conf import settings
+        HOOK = "http://alerts:8000/hook"
+        def notify(message, url=HOOK, webhook=settings.SLACK_URL, retries=None, tag=""):
+            requests.post(url, json={"text": message})
+        """
+    )
+    [notify] = [f for f in facts.functions if f.qualname == "svc.mod.notify"]
+    defaults = dict(notify.defaults)
+    assert defaults["url"] == Ref("svc.mod.HOOK")
+    assert isinstance(defaults["webhook"], Setting)
+    # `None` and `""` say nothing about where a request goes
+    assert "retries" not in defaults and "tag" not in defaults
+    assert FileFacts.from_json(facts.to_json()) == facts
+
+
+def test_keyword_unpacking_is_kept_as_a_double_star_argument() -> None:
+    call = only_call(
+        """
+        import requests
+        def f(opts):
+            requests.post("http://a/b", timeout=3, **opts)
+        """
+    )
+    assert [k for k, _ in call.kwargs] == ["timeout", "**"]
+    assert [k for k, _ in call.kwarg_src] == ["timeout", "**"]

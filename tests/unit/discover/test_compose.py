@@ -314,3 +314,67 @@ def test_a_wrongly_shaped_file_is_a_diagnostic_not_a_crash() -> None:
 )
 def test_a_file_without_services_yields_nothing_and_no_diagnostic(text: str) -> None:
     assert compose(text) == ComposeFile(file="docker-compose.yml")
+
+
+def test_image_services_publish_host_ports_and_mount_gateway_configurations() -> None:
+    result = compose(
+        """
+        services:
+          lb:
+            image: haproxy:2.9
+            volumes:
+              - ./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro
+            ports:
+              - "8081:80"
+              - "127.0.0.1:8443:443/tcp"
+              - target: 9000
+                published: 9001
+          proxy:
+            image: nginx
+            volumes:
+              - ./proxy.conf:/etc/nginx/conf.d/default.conf
+              - ./app.cfg:/srv/app.cfg
+            ports:
+              - "80"
+          db:
+            image: postgres
+            expose:
+              - "5432"
+        """
+    )
+    assert result.published_ports == {"lb": (8081, 8443, 9001)}
+    assert result.haproxy_configs == {"lb": "deploy/haproxy.cfg"}
+    # a .cfg mounted anywhere else is no HAProxy configuration
+    assert result.nginx_configs == {"proxy": "proxy.conf"}
+
+
+def test_a_missing_env_file_is_read_from_the_template_the_repository_keeps() -> None:
+    result = compose(
+        """
+        services:
+          web:
+            build: ./web
+            env_file:
+              - env.d/development/common
+              - env.d/development/secrets
+        """,
+        files={
+            "env.d/development/common.dist": (
+                "USERS_URL=http://users:8000\nSLACK_WEBHOOK_URL=x\nTOKEN=<your-token>\n"
+                "SENTRY_DSN=\nORDERS_HOST=orders\n"
+            )
+        },
+    )
+    # the blanks a template leaves to fill in (`x`, `<your-token>`, empty) are not values
+    declared = {v.name: v for v in only(result).env}
+    assert {n: v.value for n, v in declared.items()} == {
+        "USERS_URL": "http://users:8000",
+        "ORDERS_HOST": "orders",
+    }
+    assert declared["USERS_URL"].source == "env.d/development/common.dist:1"
+    assert "env.d/development/common.dist" in result.env_files
+    # with no template either, the missing file is still reported
+    missing = [d for d in result.diagnostics if d.code == "env-file-missing"]
+    assert [d.message for d in missing] == [
+        "service 'web': env_file env.d/development/secrets not found"
+    ]

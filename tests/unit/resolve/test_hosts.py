@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from decouple_services.core.model import Service
+from decouple_services.discover.nginx import GatewayRoute
 from decouple_services.resolve.hosts import HostMap, split_url
 
 
@@ -76,3 +77,48 @@ def test_a_run_time_subdomain_of_a_public_domain_is_that_domain(url: str, host: 
 
 def test_a_run_time_name_in_a_cluster_domain_stays_unknown() -> None:
     assert split_url("http://{svc}.default.svc.cluster.local/x").dynamic_host
+
+
+def _gateway(prefix: str, host: str, port: int | None, path: str | None = None) -> GatewayRoute:
+    return GatewayRoute(prefix=prefix, host=host, port=port, replacement=path, source="gw.conf:1")
+
+
+def test_localhost_on_a_port_an_image_publishes_is_that_image() -> None:
+    hosts = HostMap(
+        [Service("web", "web", ports=(8000,))], {"grafana": "grafana"}, None, {"grafana": (3000,)}
+    )
+    assert hosts.callee(split_url("http://localhost:3000/api")).name == "grafana"
+    # a port this repository's own code listens on stays that service's
+    assert hosts.callee(split_url("http://localhost:8000/x")).name == "web"
+    assert hosts.callee(split_url("http://localhost:4000/x")).name == "unknown"
+
+
+def test_gateways_in_front_of_gateways_are_followed_to_the_service() -> None:
+    hosts = HostMap(
+        [Service("api", "api", ports=(8000,))],
+        {"balancer": "haproxy", "proxy": "nginx"},
+        {"balancer": [_gateway("/", "proxy", 80)], "proxy": [_gateway("/api", "api", 8000, "/v1")]},
+        {"balancer": (8081,)},
+    )
+    found = hosts.callee(split_url("http://127.0.0.1:8081/api/items"))
+    assert (found.name, found.path) == ("api", "/v1/items")
+    assert "balancer forwards / to proxy" in (found.evidence or "")
+    # a path no route of the second gateway takes ends at that gateway
+    assert hosts.callee(split_url("http://127.0.0.1:8081/other")).name == "proxy"
+
+
+def test_a_port_published_by_services_leading_to_different_places_is_unknown() -> None:
+    hosts = HostMap(
+        [Service("api", "api", ports=(8000,)), Service("admin", "admin", ports=(9000,))],
+        {"edge": "nginx", "edge2": "nginx"},
+        {"edge": [_gateway("/", "api", 8000)], "edge2": [_gateway("/", "admin", 9000)]},
+        {"edge": (8081,), "edge2": (8081,)},
+    )
+    assert hosts.callee(split_url("http://localhost:8081/x")).name == "unknown"
+    same = HostMap(
+        [Service("api", "api", ports=(8000,))],
+        {"edge": "nginx", "edge2": "haproxy"},
+        {"edge": [_gateway("/", "api", 8000)], "edge2": [_gateway("/", "edge", 80)]},
+        {"edge": (8081,), "edge2": (8081,)},
+    )
+    assert same.callee(split_url("http://localhost:8081/x")).name == "api"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from decouple_services.core.model import Endpoint, EnvValue, Service
-from decouple_services.resolve.infer import CalleeInference, host_names, words
+from decouple_services.resolve.infer import CalleeInference, by_webhook_vendor, host_names, words
 
 SERVICES = [
     Service("users", "users"),
@@ -31,6 +31,7 @@ def test_words_drop_what_only_says_address() -> None:
         (["settings.SUMMARY_SERVICE_ENDPOINT"], "meet-summary"),
         (["controller_address"], "fastchat-controller"),
         (["UsersServiceStub"], "users"),
+        (['SERVICE_URLS["users"]'], "users"),  # a quoted key names the entry
     ],
 )
 def test_one_fitting_service(names: list[str], callee: str) -> None:
@@ -45,6 +46,7 @@ def test_one_fitting_service(names: list[str], callee: str) -> None:
         ["API_URL"],  # nothing distinctive
         ["PAYMENTS_URL"],  # no service fits
         ["WEB_URL"],  # "web" is generic: a name made only of it proves nothing
+        ["service_urls[users_kind]"],  # an index known at run time may pick any entry
     ],
 )
 def test_no_inference_when_none_or_several_fit(names: list[str]) -> None:
@@ -116,3 +118,33 @@ def test_no_env_inference_when_declarations_do_not_name_one_service(
     names: list[str], values: dict[str, list[str]]
 ) -> None:
     assert CalleeInference(SERVICES, []).by_env_value(names, _declared(values), _callee) is None
+
+
+@pytest.mark.parametrize(
+    ("names", "whole", "callee"),
+    [
+        (["MONITORING_SLACK_WEBHOOK_URL"], False, "external:hooks.slack.com"),
+        (["settings.SLACK_WEB_HOOK_URL"], False, "external:hooks.slack.com"),
+        (["challenge.slack_url"], True, "external:hooks.slack.com"),
+        (["DISCORD_WEBHOOK"], True, "external:discord.com"),
+    ],
+)
+def test_a_url_named_after_a_vendors_webhook_goes_to_its_host(
+    names: list[str], whole: bool, callee: str
+) -> None:
+    found = by_webhook_vendor(names, whole)
+    assert found is not None
+    assert found.callee == callee
+
+
+@pytest.mark.parametrize(
+    ("names", "whole"),
+    [
+        (["SLACK_API_URL"], False),  # the Web API, at a path of its own
+        (["SLACKWARE_MIRROR"], True),
+        (["ORDERS_WEBHOOK_URL"], True),
+        (["DISCORD_BOT_URL"], False),
+    ],
+)
+def test_no_vendor_webhook_without_the_vendor_and_the_hook(names: list[str], whole: bool) -> None:
+    assert by_webhook_vendor(names, whole) is None
