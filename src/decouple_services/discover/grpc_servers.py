@@ -109,7 +109,7 @@ def go_registrations(text: str) -> list[tuple[str, int]]:
     found = []
     for match, line in _lines(text, _GO_REGISTER):
         before = match.string[: match.start()]
-        if re.search(r"\bfunc\b", before) or match.group(1).endswith("Handler"):
+        if re.search(r"\bfunc\s+$", before) or match.group(1).endswith("Handler"):
             continue
         found.append((match.group(1), line))
     return found
