@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from decouple_services.core.config import Config
@@ -88,8 +89,8 @@ GO_TREE = {
 }
 
 
-def _reader(files: dict[str, str]):  # type: ignore[no-untyped-def]
-    return lambda rel: files.get(rel)
+def _reader(files: dict[str, str]) -> Callable[[str], str | None]:
+    return files.get
 
 
 def test_a_go_package_outside_every_root_belongs_to_the_one_binary_linking_it() -> None:
