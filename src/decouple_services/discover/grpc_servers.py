@@ -345,8 +345,11 @@ class GoLinker:
         return False
 
 
-def go_main_dirs(go_files: Sequence[str], read: Reader) -> dict[str, str]:
-    """``cmd/<name>`` folders holding a Go main package: name -> folder."""
+def go_main_dirs(
+    go_files: Sequence[str], read: Reader, keep: Callable[[str], bool] = lambda folder: True
+) -> dict[str, str]:
+    """``cmd/<name>`` folders holding a Go main package (and passing ``keep``): name ->
+    folder, the shallowest when several share a name."""
     out: dict[str, str] = {}
     candidates: dict[str, list[str]] = {}
     for rel in go_files:
@@ -359,8 +362,11 @@ def go_main_dirs(go_files: Sequence[str], read: Reader) -> dict[str, str]:
         ):
             candidates.setdefault(folder, []).append(rel)
     for folder, files in sorted(candidates.items(), key=lambda item: (item[0].count("/"), item[0])):
+        name = folder.rpartition("/")[2]
+        if name in out or not keep(folder):
+            continue
         if any((t := read(f)) is not None and is_go_main(t) for f in files):
-            out.setdefault(folder.rpartition("/")[2], folder)
+            out[name] = folder
     return out
 
 

@@ -424,9 +424,10 @@ class _Discovery:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
 
     def _go_commands(self) -> dict[str, str]:
-        """Normalised name -> ``cmd/<name>`` folder holding a Go main package."""
+        """Normalised name -> ``cmd/<name>`` folder holding a Go main package; a test
+        server's command (``pkg/test/echo/cmd/server``) is never what is deployed."""
         if self._go_mains is None:
-            found = go_main_dirs(self.listing.other, self.read_other)
+            found = go_main_dirs(self.listing.other, self.read_other, self._may_be_service_dir)
             self._go_mains = {_squash(name): folder for name, folder in found.items()}
         return self._go_mains
 
@@ -687,8 +688,10 @@ class _Discovery:
                 return builder
         code_root = self._guess_root(names)
         if code_root is None:
+            # its own name and its image's, not labels such as `component: server`
             image = workload.images[0] if workload.images else ""
-            return self._go_builder(workload.name, names, image)
+            own = [workload.name, *(_image_name(i) for i in workload.images)]
+            return self._go_builder(workload.name, own, image)
         builder = self._builder(workload.name, code_root)
         builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
         return builder

@@ -310,3 +310,57 @@ services:
   ledger:
     image: acme/ledger:1
 """
+
+
+def test_a_workload_is_matched_to_a_go_command_by_its_own_name_not_its_labels(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "go.mod": "module example.com/mesh\n",
+            "cmd/server/main.go": "package main\n",
+            "cmd/authz/main.go": "package main\n",
+            "pkg/test/echo/cmd/echo/main.go": "package main\n",
+            "deploy/k8s.yaml": """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata:
+                  name: prometheus
+                  labels: {app.kubernetes.io/component: server}
+                spec:
+                  template:
+                    spec:
+                      containers:
+                        - name: server
+                          image: quay.io/prometheus/prometheus:v2
+                ---
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata:
+                  name: authz
+                spec:
+                  template:
+                    spec:
+                      containers:
+                        - name: authz
+                          image: example/authz:1
+                ---
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata:
+                  name: echo
+                spec:
+                  template:
+                    spec:
+                      containers:
+                        - name: echo
+                          image: example/echo:1
+                """,
+        }
+    )
+    result = discover_services(root, list_files(root), Config())
+    roots = {s.name: s.root for s in result.services}
+    assert roots.get("authz") == "cmd/authz"
+    assert "prometheus" not in roots
+    # a test server's command is not a deployed service's code
+    assert roots.get("echo") != "pkg/test/echo/cmd/echo"
