@@ -65,7 +65,7 @@ _JAVA_IMPL = re.compile(r"\b([A-Za-z_]\w*)Grpc(?:Kt)?\.\1(?:Coroutine)?ImplBase\
 _NODE_ADD = re.compile(
     r"\baddService\(\s*(?:[\w$]+\s*\.\s*)*?([A-Za-z_$][\w$]*?)(\s*\.\s*service|Service)\s*,"
 )
-_COMMENT = re.compile(r"^\s*(?://|/?\*)")
+_COMMENT = re.compile(r"[ \t]*(?://|/?\*)")
 
 #: Extension -> (language, the bytes a registering file must hold).
 _LANGUAGES: dict[str, tuple[str, bytes]] = {
@@ -94,12 +94,14 @@ def language_of(path: str) -> tuple[str, bytes] | None:
     return _LANGUAGES.get(name.rpartition(".")[2])
 
 
-def _lines(text: str, pattern: re.Pattern[str]) -> Iterable[tuple[re.Match[str], int]]:
-    for number, line in enumerate(text.splitlines(), 1):
-        if _COMMENT.match(line):
+def _lines(text: str, pattern: re.Pattern[str]) -> Iterable[tuple[re.Match[str], int, str]]:
+    """Matches outside comment lines, with their line number and the line's text before
+    them."""
+    for match in pattern.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        if _COMMENT.match(text, start):
             continue
-        for match in pattern.finditer(line):
-            yield match, number
+        yield match, text.count("\n", 0, start) + 1, text[start : match.start()]
 
 
 def go_registrations(text: str) -> list[tuple[str, int]]:
@@ -107,8 +109,7 @@ def go_registrations(text: str) -> list[tuple[str, int]]:
     ``func RegisterPaymentServer(...)`` and grpc-gateway's ``Register...HandlerServer``
     are not registrations."""
     found = []
-    for match, line in _lines(text, _GO_REGISTER):
-        before = match.string[: match.start()]
+    for match, line, before in _lines(text, _GO_REGISTER):
         if re.search(r"\bfunc\s+$", before) or match.group(1).endswith("Handler"):
             continue
         found.append((match.group(1), line))
@@ -117,13 +118,13 @@ def go_registrations(text: str) -> list[tuple[str, int]]:
 
 def java_registrations(text: str) -> list[tuple[str, int]]:
     """``class PaymentImpl extends PaymentGrpc.PaymentImplBase`` -> ``[("Payment", line)]``."""
-    return [(m.group(1), line) for m, line in _lines(text, _JAVA_IMPL)]
+    return [(m.group(1), line) for m, line, _ in _lines(text, _JAVA_IMPL)]
 
 
 def node_registrations(text: str) -> list[tuple[str, int]]:
     """``server.addService(proto.shop.Payment.service, impl)`` -> ``[("Payment", line)]``;
     ``server.addService(PaymentService, impl)`` (grpc-tools' generated code) too."""
-    return [(m.group(1), line) for m, line in _lines(text, _NODE_ADD) if m.group(1)]
+    return [(m.group(1), line) for m, line, _ in _lines(text, _NODE_ADD) if m.group(1)]
 
 
 def cpp_registrations(
@@ -132,7 +133,7 @@ def cpp_registrations(
     """The proto services a C++ file registers with ``RegisterService(``: the
     ``X::Service`` classes named in it and in the headers it includes from the repository
     (two levels, its own header first), when a generated ``.grpc.pb.h`` is among them."""
-    calls = [line for _, line in _lines(text, _CPP_REGISTER)]
+    calls = [line for _, line, _ in _lines(text, _CPP_REGISTER)]
     if not calls:
         return []
     texts = {path: text}
@@ -155,7 +156,7 @@ def cpp_registrations(
     ):
         return []
     names = dict.fromkeys(
-        match.group(1) for t in texts.values() for match, _ in _lines(t, _CPP_SERVICE)
+        match.group(1) for t in texts.values() for match, _, _ in _lines(t, _CPP_SERVICE)
     )
     return [(name, calls[0]) for name in names]
 
@@ -259,6 +260,9 @@ def go_module_path(text: str) -> str | None:
 
 def go_imports(text: str) -> list[str]:
     """The import paths of a Go file."""
+    # imports precede every declaration: the rest of the file is not searched
+    end = text.find("\nfunc ")
+    text = text if end < 0 else text[:end]
     found = [_GO_QUOTED.findall(block) for block in _GO_IMPORT_BLOCK.findall(text)]
     return [p for block in found for p in block] + _GO_IMPORT_ONE.findall(text)
 
@@ -287,6 +291,8 @@ class GoLinker:
         self.modules.sort(key=lambda m: -len(m[0]))
         self.services = services
         self._imports: dict[str, list[str]] = {}
+        self._mains: dict[str, list[str]] = {}
+        self._closures: dict[str, set[str]] = {}
 
     def _folder(self, import_path: str) -> str | None:
         for module, folder in self.modules:
@@ -311,12 +317,14 @@ class GoLinker:
 
     def main_packages(self, root: str) -> list[str]:
         """Folders of ``package main`` in a service's root (itself or below)."""
-        out = []
-        for folder, files in self.by_dir.items():
-            inside = root == "." or folder == root or folder.startswith(root + "/")
-            if inside and any((t := self.read(f)) is not None and is_go_main(t) for f in files):
-                out.append(folder)
-        return sorted(out)
+        if root not in self._mains:
+            out = []
+            for folder, files in self.by_dir.items():
+                inside = root == "." or folder == root or folder.startswith(root + "/")
+                if inside and any((t := self.read(f)) is not None and is_go_main(t) for f in files):
+                    out.append(folder)
+            self._mains[root] = sorted(out)
+        return self._mains[root]
 
     def binaries_linking(self, package: str) -> dict[str, str]:
         """Service -> the main package of it that imports ``package``, for every service
@@ -332,17 +340,16 @@ class GoLinker:
         return out
 
     def _reaches(self, start: str, package: str) -> bool:
-        seen = {start}
-        queue = [start]
-        while queue:
-            folder = queue.pop()
-            if folder == package:
-                return True
-            for target in self._package_imports(folder):
-                if target not in seen:
-                    seen.add(target)
-                    queue.append(target)
-        return False
+        if start not in self._closures:
+            seen = {start}
+            queue = [start]
+            while queue:
+                for target in self._package_imports(queue.pop()):
+                    if target not in seen:
+                        seen.add(target)
+                        queue.append(target)
+            self._closures[start] = seen
+        return package in self._closures[start]
 
 
 def go_main_dirs(

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from decouple_services.core.config import Config, ServiceConfig
-from decouple_services.core.fs import ReadRefused, read_in_root
+from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
@@ -67,6 +67,8 @@ from decouple_services.discover.nginx import GatewayRoute, parse_routes
 
 #: Deployment files larger than this are generated dumps, not something a team maintains.
 MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
+#: Sources in other languages larger than this are bundles or generated code, not a server.
+MAX_OTHER_FILE_BYTES = 1024 * 1024
 
 # Directories whose marker files describe documentation builds or examples, not services.
 _NOT_SERVICE_DIRS = frozenset({"docs", "doc", "examples", "example", "fixtures"})
@@ -477,7 +479,8 @@ class _Discovery:
             return self._other_bytes[rel]
         data: bytes | None = None
         try:
-            data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
+            # listed files only: the listing never holds a link out of the tree
+            data = read_regular(os.path.join(self._root_real, rel), MAX_OTHER_FILE_BYTES)
         except (OSError, ReadRefused):
             data = None
         self._other_bytes[rel] = data
