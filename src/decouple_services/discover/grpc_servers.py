@@ -84,12 +84,20 @@ _LANGUAGES: dict[str, tuple[str, bytes]] = {
 _VENDORED = frozenset({"vendor", "third_party", "third-party", "node_modules", "external"})
 
 
+#: Each language's naming of tests and test doubles: a server they start serves no one.
+_TEST_NAME = re.compile(
+    r"(?:_test\.(?:go|cc|cpp|cxx)|Tests?\.(?:java|kt)|\.(?:test|spec)\.(?:[cm]?js|ts))$"
+)
+_TEST_FOLDERS = frozenset({"__tests__", "testutil", "testutils", "testing", "mock", "mocks"})
+
+
 def language_of(path: str) -> tuple[str, bytes] | None:
     """The language of a file that may register a servicer, and its byte token."""
     name = path.rpartition("/")[2]
-    if name.endswith(("_test.go", ".pb.go", ".pb.gw.go", ".d.ts")):
+    if name.endswith((".pb.go", ".pb.gw.go", ".d.ts")) or _TEST_NAME.search(name):
         return None
-    if any(part in _VENDORED for part in path.split("/")[:-1]):
+    folders = path.split("/")[:-1]
+    if any(part in _VENDORED or part in _TEST_FOLDERS for part in folders):
         return None
     return _LANGUAGES.get(name.rpartition(".")[2])
 

@@ -145,6 +145,12 @@ def test_generated_test_and_vendored_files_are_not_read() -> None:
     assert language_of("internal/server_test.go") is None
     assert language_of("vendor/google.golang.org/grpc/server.go") is None
     assert language_of("web/types.d.ts") is None
+    assert language_of("web/server.test.js") is None
+    assert language_of("web/__tests__/server.ts") is None
+    assert language_of("server/server_test.cc") is None
+    assert language_of("src/main/java/LedgerServiceTest.java") is None
+    assert language_of("internal/testutil/server.go") is None
+    assert language_of("web/server.js") == ("javascript", b"addService")
     assert language_of("internal/server.go") == ("go", b"Register")
 
 
