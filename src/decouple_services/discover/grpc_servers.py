@@ -125,8 +125,18 @@ def go_registrations(text: str) -> list[tuple[str, int]]:
 
 
 def java_registrations(text: str) -> list[tuple[str, int]]:
-    """``class PaymentImpl extends PaymentGrpc.PaymentImplBase`` -> ``[("Payment", line)]``."""
-    return [(m.group(1), line) for m, line, _ in _lines(text, _JAVA_IMPL)]
+    """``class PaymentImpl extends PaymentGrpc.PaymentImplBase`` -> ``[("Payment", line)]``;
+    also ``extends PaymentImplBase`` with ``PaymentGrpc.PaymentImplBase`` imported."""
+    found = []
+    for match, line, before in _lines(text, _JAVA_IMPL):
+        name = match.group(1)
+        if not before.lstrip().startswith("import"):
+            found.append((name, line))
+            continue
+        extends = re.search(rf"(?:\bextends\s+|:\s*){name}(?:Coroutine)?ImplBase\b", text)
+        if extends is not None:
+            found.append((name, text.count("\n", 0, extends.start()) + 1))
+    return found
 
 
 def node_registrations(text: str) -> list[tuple[str, int]]:

@@ -217,6 +217,13 @@ def test_java_and_kotlin_servicers_extend_the_generated_impl_base() -> None:
     assert java_registrations("class A extends FooGrpc.BarImplBase {}") == []
 
 
+def test_a_java_servicer_may_extend_the_impl_base_it_imports() -> None:
+    text = "import shop.LedgerGrpc.LedgerImplBase;\n\nclass Impl extends LedgerImplBase {}\n"
+    assert java_registrations(text) == [("Ledger", 3)]
+    # imported for something else, extended by nothing here
+    assert java_registrations("import shop.LedgerGrpc.LedgerImplBase;\nclass Other {}\n") == []
+
+
 def test_node_add_service_names_the_service_from_the_loaded_proto_or_generated_code() -> None:
     text = dedent(
         """
