@@ -46,7 +46,7 @@ class FileListing:
     #: values, ``.env``, Dockerfiles, pyproject.toml, requirements...), sorted.
     deploy: tuple[str, ...] = ()
     #: Repo-relative posix paths of source and build files in other languages (Go, C++,
-    #: Java, Kotlin, JavaScript/TypeScript, ``.proto``, ``go.mod``, Bazel ``BUILD``), sorted:
+    #: Java, Kotlin, JavaScript/TypeScript, ``go.mod``, Bazel ``BUILD``), sorted:
     #: the servers Python code calls may be written in them.
     other: tuple[str, ...] = ()
     #: Files and directories that could not be listed (unreadable, symlink problems).
@@ -114,7 +114,7 @@ def is_python_file(path: str) -> bool:
 
 #: Extensions of source files in other languages that may hold a gRPC server or a binary.
 OTHER_SOURCE_EXTENSIONS = frozenset(
-    {"go", "cc", "cpp", "cxx", "h", "hh", "hpp", "java", "kt", "js", "mjs", "cjs", "ts", "proto"}
+    {"go", "cc", "cpp", "cxx", "h", "hh", "hpp", "java", "kt", "js", "mjs", "cjs", "ts"}
 )
 _OTHER_NAMES = frozenset({"go.mod", "BUILD", "BUILD.bazel"})
 
