@@ -134,6 +134,35 @@ def test_after_an_edit_the_cached_scan_equals_a_fresh_one(
     assert cached(repo, cache) == uncached(repo)
 
 
+GO_SERVER = Path(__file__).parent / "fixtures" / "patterns" / "grpc-server-in-go"
+
+
+@pytest.mark.parametrize("edit", ["registration", "new server file", "import"])
+def test_after_an_edit_of_another_language_the_cached_scan_equals_a_fresh_one(
+    tmp_path: Path, edit: str
+) -> None:
+    """Servicers registered in Go are inputs of the scan as much as Python files are."""
+    root = tmp_path / "repo"
+    shutil.copytree(GO_SERVER, root)
+    cache = tmp_path / "cache"
+    before = cached(root, cache)
+    server = root / "internal/payments/server.go"
+    if edit == "registration":
+        server.write_text(
+            server.read_text().replace("RegisterPaymentsServer", "RegisterBillsServer")
+        )
+    elif edit == "new server file":
+        (root / "internal/reports/server.go").write_text(
+            "package reports\n\nfunc Serve() { pb.RegisterPaymentsServer(s, impl) }\n"
+        )
+    elif edit == "import":
+        main_go = root / "cmd/payments/main.go"
+        main_go.write_text(main_go.read_text().replace("internal/payments", "internal/reports"))
+    after = cached(root, cache)
+    assert after == uncached(root)
+    assert after != before
+
+
 def test_an_edit_within_the_same_timestamp_tick_is_still_seen(repo: Path, tmp_path: Path) -> None:
     """On a file system with whole-second timestamps, a second edit in the same second keeps
     size and mtime: a file modified that recently is not trusted by its timestamps (as git

@@ -556,13 +556,13 @@ class ListingCache:
                 if stamp_of(os.path.join(self.root, rel) if rel else self.root) != stamp:
                     return None
             listing = decode_model(data["listing"])
-            python, deploy, diagnostics = listing
+            python, deploy, other, diagnostics = listing
             if not (
-                all(isinstance(p, str) for p in (*python, *deploy))
+                all(isinstance(p, str) for p in (*python, *deploy, *other))
                 and all(isinstance(d, Diagnostic) for d in diagnostics)
             ):
                 return None
-            return FileListing(python=python, deploy=deploy, diagnostics=diagnostics)
+            return FileListing(python=python, deploy=deploy, other=other, diagnostics=diagnostics)
         except Exception:  # a cache file may hold anything; it is rebuilt
             return None
 
@@ -573,7 +573,9 @@ class ListingCache:
         data = {
             "key": self.key,
             "stamps": stamps,
-            "listing": encode_model([listing.python, listing.deploy, listing.diagnostics]),
+            "listing": encode_model(
+                [listing.python, listing.deploy, listing.other, listing.diagnostics]
+            ),
         }
         prepare(self.path.parent)
         _write_json(str(self.path), data)

@@ -624,6 +624,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                     endpoints,
                     category_of,
                     match_endpoint,
+                    discovery.grpc_servicers,
                 )
                 resolution = resolver.resolve()
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
@@ -824,6 +825,7 @@ class _Inputs:
             options.full_parse,
             list(listing.python),
             list(listing.deploy),
+            list(listing.other),
             [repr(d) for d in listing.diagnostics],
         ]
         self.deploy_digests: dict[str, str] = {}

@@ -41,6 +41,10 @@ class GrpcDetector(Detector):
     another module), the call's base is the channel expression; :func:`channel_target`
     turns it into the target once it is resolved.
 
+    When the channel's target is not in the repository, the callee is the one service
+    registering the stub's servicer: ``add_*_to_server`` in Python, or the registration of a
+    server written in Go, C++, Java/Kotlin or Node (see resolution.md).
+
     Deliberately ignored: creating channels and stubs, servicers and ``add_*_to_server`` (the
     server side), ``channel.close()``, and classes named ``*Stub`` from anywhere else, such
     as test doubles.

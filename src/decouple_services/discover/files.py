@@ -45,6 +45,10 @@ class FileListing:
     #: Repo-relative posix paths of deployment and packaging files (compose, manifests, Helm
     #: values, ``.env``, Dockerfiles, pyproject.toml, requirements...), sorted.
     deploy: tuple[str, ...] = ()
+    #: Repo-relative posix paths of source and build files in other languages (Go, C++,
+    #: Java, Kotlin, JavaScript/TypeScript, ``go.mod``, Bazel ``BUILD``), sorted:
+    #: the servers Python code calls may be written in them.
+    other: tuple[str, ...] = ()
     #: Files and directories that could not be listed (unreadable, symlink problems).
     diagnostics: tuple[Diagnostic, ...] = ()
 
@@ -106,6 +110,22 @@ _NON_DEPLOY_YAML = frozenset(
 def is_python_file(path: str) -> bool:
     """Whether a repo-relative path is Python source decouple parses."""
     return path.endswith(".py")
+
+
+#: Extensions of source files in other languages that may hold a gRPC server or a binary.
+OTHER_SOURCE_EXTENSIONS = frozenset(
+    {"go", "cc", "cpp", "cxx", "h", "hh", "hpp", "java", "kt", "js", "mjs", "cjs", "ts"}
+)
+_OTHER_NAMES = frozenset({"go.mod", "BUILD", "BUILD.bazel"})
+
+
+def is_other_source(path: str) -> bool:
+    """Whether a repo-relative path is source or a build file in another language."""
+    name = path[path.rfind("/") + 1 :]
+    if name in _OTHER_NAMES:
+        return True
+    dot = name.rfind(".")
+    return dot > 0 and name[dot + 1 :] in OTHER_SOURCE_EXTENSIONS and not name.endswith(".d.ts")
 
 
 def is_deploy_file(path: str) -> bool:
@@ -198,9 +218,11 @@ def _listing(walker: _Walker) -> FileListing:
         files = [p for p in files if _is_utf8(p) or walker.reject_name(p)]
     python = sorted({p for p in files if is_python_file(p)})
     deploy = sorted({p for p in files if is_deploy_file(p)})
+    other = sorted({p for p in files if is_other_source(p)})
     return FileListing(
         python=tuple(python),
         deploy=tuple(deploy),
+        other=tuple(other),
         diagnostics=tuple(sorted(set(walker.diagnostics), key=Diagnostic.sort_key)),
     )
 
@@ -632,7 +654,7 @@ def _ignored(ignores: tuple[_IgnoreFile, ...], rel: str, is_dir: bool) -> bool:
 def _listable(rel: str) -> bool:
     """Whether a file is one a listing returns (Python source or a deployment file); the
     rest of a tree is not worth matching against ignore rules."""
-    if rel.endswith(".py"):
+    if rel.endswith(".py") or is_other_source(rel):
         return True
     name = rel[rel.rfind("/") + 1 :]
     dot = name.rfind(".")

@@ -77,6 +77,10 @@ class DockerfileFacts:
     env: tuple[EnvValue, ...] = ()
     #: ``ENTRYPOINT`` and ``CMD`` of the final stage, as one command line.
     command: str = ""
+    #: File names the final stage ships from the build: what it copies from an earlier
+    #: stage (``COPY --from=build /out/server /usr/bin/server``), and the program its
+    #: command runs.
+    binaries: tuple[str, ...] = ()
 
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
@@ -95,6 +99,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
     args: dict[str, str] = {}
     ports: list[int] = []
     run: dict[str, str] = {}
+    copied: list[str] = []
 
     def lookup(name: str) -> str | None:
         if name in env:
@@ -113,6 +118,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             env = dict(inherited[0]) if inherited else {}
             ports = list(inherited[1]) if inherited else []
             run = {}
+            copied = []
             if len(words) >= 3 and words[-2].upper() == "AS":
                 stages[words[-1].lower()] = (env, ports)
         elif keyword == "ARG":
@@ -128,8 +134,13 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
         elif keyword in ("CMD", "ENTRYPOINT"):
             run[keyword] = interpolate(_command_text(rest), lookup)
             ports.extend(ports_in_command(run[keyword]))
+        elif keyword == "COPY" and "--from=" in rest:
+            words = [w for w in rest.split() if not w.startswith("--")]
+            copied += [posixpath.basename(w.rstrip("/")) for w in words[:-1]]
     command = " ".join(run[k] for k in ("ENTRYPOINT", "CMD") if k in run)
-    return DockerfileFacts(tuple(dict.fromkeys(ports)), tuple(env.values()), command)
+    program = posixpath.basename(command.split()[0]) if command.split() else ""
+    binaries = tuple(dict.fromkeys(b for b in (*copied, program) if b))
+    return DockerfileFacts(tuple(dict.fromkeys(ports)), tuple(env.values()), command, binaries)
 
 
 def _instructions(text: str) -> Iterable[tuple[int, str]]:
@@ -192,3 +203,19 @@ def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
     return text
+
+
+_BAZEL_BINARY = re.compile(
+    r"^[ \t]*(?:cc_binary|go_binary)\(\s*(?:#[^\n]*\n\s*)*name\s*=\s*[\"']([\w.+-]+)[\"']",
+    re.MULTILINE,
+)
+
+
+def bazel_binaries(text: str) -> list[tuple[str, int]]:
+    """``cc_binary(name = "server", ...)`` and ``go_binary`` targets of a Bazel ``BUILD``
+    file, with their lines: the binaries built from that folder, named as Bazel names the
+    output file."""
+    return [
+        (match.group(1), text.count("\n", 0, match.start()) + 1)
+        for match in _BAZEL_BINARY.finditer(text)
+    ]

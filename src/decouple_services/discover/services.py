@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from decouple_services.core.config import Config, ServiceConfig
-from decouple_services.core.fs import ReadRefused, read_in_root
+from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.discover import _yaml, haproxy
 from decouple_services.discover.compose import ComposeFile, parse_compose
@@ -42,6 +42,12 @@ from decouple_services.discover.entrypoints import (
     served_module,
 )
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
+from decouple_services.discover.grpc_servers import (
+    GrpcServicer,
+    assign_services,
+    find_registrations,
+    go_main_dirs,
+)
 from decouple_services.discover.k8s import (
     ConfigMap,
     KubeService,
@@ -51,11 +57,18 @@ from decouple_services.discover.k8s import (
     parse_manifests,
     resolve_config_refs,
 )
-from decouple_services.discover.markers import find_marker_dirs, is_dockerfile, parse_dockerfile
+from decouple_services.discover.markers import (
+    bazel_binaries,
+    find_marker_dirs,
+    is_dockerfile,
+    parse_dockerfile,
+)
 from decouple_services.discover.nginx import GatewayRoute, parse_routes
 
 #: Deployment files larger than this are generated dumps, not something a team maintains.
 MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
+#: Sources in other languages larger than this are bundles or generated code, not a server.
+MAX_OTHER_FILE_BYTES = 1024 * 1024
 
 # Directories whose marker files describe documentation builds or examples, not services.
 _NOT_SERVICE_DIRS = frozenset({"docs", "doc", "examples", "example", "fixtures"})
@@ -82,6 +95,8 @@ class ServiceDiscovery:
     gateway_routes: dict[str, tuple[GatewayRoute, ...]] = field(default_factory=dict, hash=False)
     #: Infrastructure service name -> the ports compose publishes it on (``localhost:N``).
     infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
+    #: gRPC servicers registered by code in other languages, with the service of each.
+    grpc_servicers: tuple[GrpcServicer, ...] = ()
 
 
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -208,6 +223,9 @@ class _Discovery:
         self._code_dirs = _directories_with_code(listing.python)
         # .env files already accounted for (compose interpolation or env_file:).
         self._used_env_files: set[str] = set()
+        self._go_mains: dict[str, str] | None = None
+        #: Source files in other languages read (kept only while discovery runs).
+        self._other_bytes: dict[str, bytes | None] = {}
 
     # -- I/O ------------------------------------------------------------------------------
 
@@ -262,11 +280,13 @@ class _Discovery:
         self._narrow_shared_roots()
         self._from_kubernetes()
         self._from_helm()
+        self._from_bazel_binaries()
         self._from_markers()
         self._fallback()
         self._dockerfiles()
         self._service_env_files()
         services = tuple(sorted((b.build() for b in self.builders.values()), key=lambda s: s.name))
+        servicers = self._grpc_servicers(services)
         taken = {alias for service in services for alias in service.aliases}
         infra = {
             host: image for host, image in sorted(self.infra_hosts.items()) if host not in taken
@@ -276,9 +296,23 @@ class _Discovery:
             diagnostics=tuple(sorted(set(self.diagnostics), key=Diagnostic.sort_key)),
             infra_hosts=infra,
             global_env=global_env,
-            files_read=tuple(sorted(self._texts)),
+            files_read=tuple(sorted({*self._texts, *self._other_bytes})),
             gateway_routes=self.gateway_routes,
             infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
+            grpc_servicers=tuple(servicers),
+        )
+
+    def _grpc_servicers(self, services: Sequence[Service]) -> list[GrpcServicer]:
+        paths = [p for p in self.listing.other if not _is_test_path(p, self.config)]
+        found = find_registrations(paths, self._read_other_bytes)
+        if not found:
+            return []
+        return assign_services(
+            found,
+            services,
+            lambda path: service_for_path(services, path),
+            self.listing.other,
+            self.read_other,
         )
 
     def _global_env(self) -> tuple[EnvValue, ...]:
@@ -389,12 +423,77 @@ class _Discovery:
                         ports=service.ports,
                         env=service.env,
                     )
+                elif self._adopt_go_command(
+                    service.name, parsed.infra_hosts.get(service.name, ""), service
+                ):
+                    continue
                 else:
                     for alias in service.aliases:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
                     published = parsed.published_ports.get(service.name)
                     if published:
                         self.infra_ports.setdefault(service.name, published)
+
+    def _go_commands(self) -> dict[str, str]:
+        """Normalised name -> ``cmd/<name>`` folder holding a Go main package; a test
+        server's command (``pkg/test/echo/cmd/server``) is never what is deployed."""
+        if self._go_mains is None:
+            found = go_main_dirs(self.listing.other, self.read_other, self._may_be_service_dir)
+            self._go_mains = {_squash(name): folder for name, folder in found.items()}
+        return self._go_mains
+
+    def _go_command_root(self, names: Iterable[str], image: str) -> str | None:
+        """The ``cmd/<name>`` folder of the Go binary a deployed image runs, when the image
+        is not an official library image (``postgres``, ``redis``) and the service is named
+        like the folder."""
+        if not image or _is_library_image(image):
+            return None
+        mains = self._go_commands()
+        return next((mains[n] for n in map(_squash, names) if n in mains), None)
+
+    def _adopt_go_command(self, name: str, image: str, service: Service) -> bool:
+        """An image-only compose service running a Go command of the repository
+        (``cmd/<name>``) is that command's service; whether it was."""
+        builder = self._go_builder(name, [name], image)
+        if builder is None:
+            return False
+        builder.add(
+            aliases=service.aliases, evidence=service.evidence, ports=service.ports, env=service.env
+        )
+        return True
+
+    def _go_builder(self, name: str, names: Iterable[str], image: str | None) -> _Builder | None:
+        """The service of a deployed image named like a Go command of the repository: the
+        one already rooted at its folder (deployed under another name elsewhere), or a new
+        one."""
+        root = self._go_command_root(names, image or "")
+        if root is None:
+            return None
+        builder = next((b for b in self.builders.values() if b.root == root), None)
+        if builder is None:
+            builder = self._builder(name, root)
+        else:
+            builder.add(aliases=[name])
+        builder.add(evidence=[f"{root} holds the Go main package of {name} (image {image})"])
+        return builder
+
+    def read_other(self, rel: str) -> str | None:
+        """Text of a listed source file in another language (None if unreadable), quietly:
+        it is read for what it serves, not scanned."""
+        data = self._read_other_bytes(rel)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def _read_other_bytes(self, rel: str) -> bytes | None:
+        if rel in self._other_bytes:
+            return self._other_bytes[rel]
+        data: bytes | None = None
+        try:
+            # listed files only: the listing never holds a link out of the tree
+            data = read_regular(os.path.join(self._root_real, rel), MAX_OTHER_FILE_BYTES)
+        except (OSError, ReadRefused):
+            data = None
+        self._other_bytes[rel] = data
+        return data
 
     def _compose_by_content(self, rel: str) -> bool:
         """A compose file by another name (``docker_compose/app.yaml``): YAML whose top level
@@ -601,7 +700,10 @@ class _Discovery:
                 return builder
         code_root = self._guess_root(names)
         if code_root is None:
-            return None
+            # its own name and its image's, not labels such as `component: server`
+            image = workload.images[0] if workload.images else ""
+            own = [workload.name, *(_image_name(i) for i in workload.images)]
+            return self._go_builder(workload.name, own, image)
         builder = self._builder(workload.name, code_root)
         builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
         return builder
@@ -631,11 +733,16 @@ class _Discovery:
                     builder = next((b for n in names if (b := self._find(n)) is not None), None)
                     if builder is None:
                         code_root = self._guess_root(names)
-                        if code_root is None:
+                        if code_root is not None:
+                            builder = self._builder(workload.name, code_root)
+                            builder.add(
+                                evidence=[f"{code_root}/ holds the code of {workload.name}"]
+                            )
+                        else:
+                            builder = self._go_builder(workload.name, names, workload.image)
+                        if builder is None:
                             self.infra_hosts.setdefault(workload.name, workload.image or "")
                             continue
-                        builder = self._builder(workload.name, code_root)
-                        builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
                     builder.add(
                         evidence=[workload.evidence], env=workload.env, ports=workload.ports
                     )
@@ -658,6 +765,43 @@ class _Discovery:
             if name:
                 return name
         return posixpath.basename(chart_dir) if chart_dir != "." else self.root.resolve().name
+
+    def _from_bazel_binaries(self) -> None:
+        """A Bazel ``cc_binary``/``go_binary`` that a Dockerfile ships (copies from its
+        build stage, or runs) is a service named after the target, rooted at its ``BUILD``
+        folder, with the Dockerfile's ports."""
+        targets: dict[str, tuple[str, int]] = {}
+        for rel in self.listing.other:
+            if rel.rpartition("/")[2] not in ("BUILD", "BUILD.bazel"):
+                continue
+            data = self._read_other_bytes(rel)
+            if data is None or b"_binary(" not in data:
+                continue
+            for name, line in bazel_binaries(data.decode("utf-8", "replace")):
+                targets.setdefault(name, (rel, line))
+        if not targets:
+            return
+        claimed = {d for b in self.builders.values() for d in b.dockerfiles}
+        for rel in sorted(self._deploy):
+            if not is_dockerfile(posixpath.basename(rel)) or rel in claimed:
+                continue
+            text = self.read(rel)
+            if text is None:
+                continue
+            for binary in parse_dockerfile(text, rel).binaries:
+                if binary not in targets:
+                    continue
+                build, line = targets[binary]
+                root = posixpath.dirname(build) or "."
+                builder = self._find(binary) or next(
+                    (b for b in self.builders.values() if b.root == root), None
+                )
+                if builder is None:
+                    builder = self._builder(binary, root)
+                elif builder.root == "":
+                    builder.root = root
+                builder.add(evidence=[f"{build}:{line} builds {binary}, shipped by {rel}"])
+                _extend_unique(builder.dockerfiles, [rel])
 
     def _from_markers(self) -> None:
         found_before = any(b.root != "" for b in self.builders.values())
@@ -834,6 +978,22 @@ def _inside_chart(rel: str, charts: set[str]) -> bool:
 def _is_env_file(rel: str) -> bool:
     name = posixpath.basename(rel)
     return name == ".env" or name.endswith(".env") or name.startswith(".env.")
+
+
+def _squash(name: str) -> str:
+    """``event-ingester`` and ``eventingester`` are one name."""
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def _is_library_image(image: str) -> bool:
+    """``postgres:16``, ``docker.io/library/redis``: an official image, never this
+    repository's code."""
+    name = image.split("@", 1)[0]
+    head, sep, tail = name.rpartition(":")
+    if sep and "/" not in tail:
+        name = head
+    name = name.removeprefix("docker.io/").removeprefix("library/")
+    return "/" not in name
 
 
 def _image_name(image: str) -> str:

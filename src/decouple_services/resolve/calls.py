@@ -46,6 +46,7 @@ from decouple_services.detect.values import (
     Value,
     substitute,
 )
+from decouple_services.discover.grpc_servers import GrpcServicer
 from decouple_services.resolve.hosts import HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
@@ -99,6 +100,7 @@ class CallResolver:
         endpoints: Sequence[Endpoint],
         categorize: Callable[[str], Category],
         match_endpoint: EndpointMatcher,
+        servicers: Sequence[GrpcServicer] = (),
     ) -> None:
         self.index = index
         self.detectors = detectors
@@ -108,7 +110,10 @@ class CallResolver:
             self.endpoints_by_service[endpoint.service].append(endpoint)
         self.handlers = {e.handler for e in endpoints}
         self.inference = CalleeInference(
-            index.services, endpoints, lambda path: categorize(path) is Category.PRODUCTION
+            index.services,
+            endpoints,
+            lambda path: categorize(path) is Category.PRODUCTION,
+            servicers,
         )
         self.categorize = categorize
         self.match_endpoint = match_endpoint

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Endpoint, EnvValue, Service
+from decouple_services.discover.grpc_servers import GrpcServicer
 
 #: Words that say "this is an address" rather than which service it is.
 GENERIC = frozenset(
@@ -123,6 +124,7 @@ class CalleeInference:
         services: Sequence[Service],
         endpoints: Iterable[Endpoint],
         is_production: Callable[[str], bool] = lambda path: True,
+        servicers: Iterable[GrpcServicer] = (),
     ) -> None:
         self.words = {
             s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
@@ -140,6 +142,13 @@ class CalleeInference:
             full = endpoint.path.strip("/").rpartition("/")[0]
             for key in {full, full.rpartition(".")[2]}:
                 self.grpc_servers.setdefault(key, set()).add(endpoint.service)
+        #: (gRPC service, serving service) -> where code in another language registers it.
+        self.foreign: dict[tuple[str, str], GrpcServicer] = {}
+        for servicer in servicers:
+            if servicer.service is None or servicer.service not in self.words:
+                continue
+            self.grpc_servers.setdefault(servicer.name, set()).add(servicer.service)
+            self.foreign.setdefault((servicer.name, servicer.service), servicer)
 
     def by_grpc_server(self, stub_type: str) -> Inferred | None:
         """The one service registering the servicer of ``stub_type`` (``...FooStub``)."""
@@ -148,6 +157,13 @@ class CalleeInference:
         if len(servers) != 1:
             return None
         (server,) = servers
+        foreign = self.foreign.get((name, server))
+        if foreign is not None:
+            return Inferred(
+                server,
+                f"{name} is served by {server} only (registered at {foreign.file}:"
+                f"{foreign.line}, {foreign.language}; {foreign.how})",
+            )
         return Inferred(
             server, f"{name} is served by {server} only (its servicer is registered there)"
         )

@@ -9,7 +9,13 @@ import pytest
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.model import Category
-from decouple_services.discover.files import FileListing, categorize, is_deploy_file, list_files
+from decouple_services.discover.files import (
+    FileListing,
+    categorize,
+    is_deploy_file,
+    is_other_source,
+    list_files,
+)
 
 from .conftest import Tree
 
@@ -326,6 +332,38 @@ def test_deployment_and_packaging_files_are_listed_as_deploy(path: str) -> None:
 )
 def test_ci_config_and_other_files_are_not_deploy(path: str) -> None:
     assert not is_deploy_file(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "other"),
+    [
+        ("internal/server/server.go", True),
+        ("go.mod", True),
+        ("server/BUILD", True),
+        ("server/BUILD.bazel", True),
+        ("server/server.cc", True),
+        ("server/server.h", True),
+        ("src/main/java/App.java", True),
+        ("web/server.ts", True),
+        ("api/shop.proto", False),
+        ("web/types.d.ts", False),
+        ("app/main.py", False),
+        ("README.md", False),
+        ("docker-compose.yml", False),
+        ("BUILDING", False),
+    ],
+)
+def test_sources_in_other_languages_are_listed_apart(path: str, other: bool) -> None:
+    assert is_other_source(path) is other
+
+
+def test_a_listing_holds_other_language_sources_in_git_and_walk_mode(
+    make_tree: Tree, git_init: Callable[[Path], None]
+) -> None:
+    root = make_tree({"app.py": "", "cmd/server/main.go": "", "node_modules/x/index.js": ""})
+    assert list_files(root).other == ("cmd/server/main.go",)
+    git_init(root)
+    assert list_files(root).other == ("cmd/server/main.go",)
 
 
 def test_python_and_deploy_lists_are_sorted_and_overlap_for_setup_py(make_tree: Tree) -> None:

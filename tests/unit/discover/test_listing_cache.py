@@ -21,6 +21,8 @@ TREE = {
     ".gitignore": "generated/\n/scripts/bin/\n",
     "app/__init__.py": "",
     "app/main.py": "",
+    "cmd/server/main.go": "",
+    "generated/server.go": "",
     "app/sub/deep.py": "",
     "svc/.gitignore": "local_*.py\n",
     "svc/api.py": "",

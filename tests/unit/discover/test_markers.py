@@ -7,6 +7,7 @@ import pytest
 from decouple_services.core.model import EnvValue
 from decouple_services.discover.markers import (
     MarkerDir,
+    bazel_binaries,
     find_marker_dirs,
     marker_kind,
     parse_dockerfile,
@@ -106,3 +107,41 @@ def test_a_garbled_dockerfile_yields_nothing_rather_than_failing() -> None:
 
     assert facts.ports == ()
     assert facts.env == ()
+
+
+def test_a_dockerfile_ships_what_its_final_stage_copies_from_a_build_and_runs() -> None:
+    text = textwrap.dedent(
+        """
+        FROM golang AS build
+        COPY --from=tools /bin/linter /bin/linter
+        RUN go build -o /out/server ./cmd/server
+        FROM debian:12
+        COPY --from=build /out/server /out/migrate /usr/bin/
+        COPY config.yaml /etc/app/
+        CMD ["/usr/bin/server", "--port", "8080"]
+        """
+    )
+    assert parse_dockerfile(text, "Dockerfile").binaries == ("server", "migrate")
+
+
+def test_a_dockerfile_without_a_build_stage_ships_only_its_command() -> None:
+    text = "FROM python:3.12\nCOPY . /app\nCMD python app.py\n"
+    assert parse_dockerfile(text, "Dockerfile").binaries == ("python",)
+
+
+def test_bazel_binaries_are_the_named_binary_targets() -> None:
+    text = textwrap.dedent(
+        """
+        cc_library(name = "lib")
+
+        cc_binary(
+            # the server
+            name = "model_server",
+            deps = [":lib"],
+        )
+
+        go_binary(name = "tool")
+        py_binary(name = "script")
+        """
+    )
+    assert bazel_binaries(text) == [("model_server", 4), ("tool", 10)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from decouple_services.core.model import Endpoint, EnvValue, Service
+from decouple_services.discover.grpc_servers import GrpcServicer
 from decouple_services.resolve.infer import CalleeInference, by_webhook_vendor, host_names, words
 
 SERVICES = [
@@ -71,6 +72,24 @@ def test_a_stub_goes_to_the_one_service_serving_it_in_production() -> None:
 
 def test_a_stub_served_by_several_services_is_not_inferred() -> None:
     inference = CalleeInference(SERVICES, [rpc("users", "a.py"), rpc("web", "b.py")])
+    assert inference.by_grpc_server("LedgerStub") is None
+
+
+def test_a_stub_goes_to_the_one_service_registering_it_in_another_language() -> None:
+    servicers = [
+        GrpcServicer("Ledger", "internal/ledger/server.go", 7, "go", "users", "cmd/users imports"),
+        GrpcServicer("Orphan", "internal/orphan/server.go", 3, "go", None, "linked by none"),
+    ]
+    inference = CalleeInference(SERVICES, [], servicers=servicers)
+    found = inference.by_grpc_server("gen.ledger_pb2_grpc.LedgerStub")
+    assert found is not None and found.callee == "users"
+    assert "internal/ledger/server.go:7, go" in found.reason
+    assert inference.by_grpc_server("OrphanStub") is None
+
+
+def test_a_stub_registered_by_python_and_by_another_language_elsewhere_is_not_inferred() -> None:
+    servicers = [GrpcServicer("Ledger", "cmd/web/main.go", 7, "go", "web")]
+    inference = CalleeInference(SERVICES, [rpc("users", "users/server.py")], servicers=servicers)
     assert inference.by_grpc_server("LedgerStub") is None
 
 
