@@ -351,7 +351,10 @@ class _Discovery:
             self.diagnostics.extend(parsed.diagnostics)
             self._used_env_files.update(parsed.env_files)
             for service in parsed.services:
-                builder = self._builder(service.name, service.root)
+                builder = self._builder(
+                    service.name,
+                    self._context_root(service.root, parsed.dockerfiles.get(service.name)),
+                )
                 builder.add(
                     aliases=service.aliases,
                     evidence=service.evidence,
@@ -386,6 +389,15 @@ class _Discovery:
                 else:
                     for alias in service.aliases:
                         self.infra_hosts.setdefault(alias, parsed.infra_hosts.get(alias, ""))
+
+    def _context_root(self, context: str, dockerfile: str | None) -> str:
+        """A build context that is not in the tree (a folder renamed since the compose file
+        was written) whose Dockerfile is: the Dockerfile's folder stands for it."""
+        if context in ("", ".") or (self.root / context).is_dir():
+            return context
+        if dockerfile is not None and dockerfile in self._deploy:
+            return posixpath.dirname(dockerfile) or "."
+        return context
 
     def _compose_by_content(self, rel: str) -> bool:
         """A compose file by another name (``docker_compose/app.yaml``): YAML whose top level
@@ -488,11 +500,36 @@ class _Discovery:
                     if folder is not None and folder != root:
                         builder.root = folder
                         builder.add(evidence=[f"runs {command.strip()[:80]}"])
+                        continue
+                    copied = self._copied_code_folder(builder, root)
+                    if copied is not None:
+                        builder.root = copied
+                        builder.add(evidence=[f"its Dockerfile copies {copied}/ alone"])
                     continue
                 folder = posixpath.dirname(entry) or "."
                 if folder != root and (root == "." or folder.startswith(root + "/")):
                     builder.root = folder
                     builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
+
+    def _copied_code_folder(self, builder: _Builder, root: str) -> str | None:
+        """The one folder of Python code the service's Dockerfile copies from the shared
+        context (``COPY fastapi_solution /app``, beside files such as ``pyproject.toml``):
+        the image holds that code and no other. None when it copies the whole context, or
+        several code folders, or none."""
+        for rel in builder.dockerfiles:
+            text = self.read(rel) if rel in self._deploy else None
+            if text is None:
+                continue
+            copied = parse_dockerfile(text, rel).copied
+            if "." in copied:
+                return None
+            folders = {
+                path
+                for source in copied
+                if (path := source if root == "." else f"{root}/{source}") in self._code_dirs
+            }
+            return folders.pop() if len(folders) == 1 else None
+        return None
 
     def _holds_python(self, root: str) -> bool:
         if root == ".":

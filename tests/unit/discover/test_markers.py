@@ -106,3 +106,29 @@ def test_a_garbled_dockerfile_yields_nothing_rather_than_failing() -> None:
 
     assert facts.ports == ()
     assert facts.env == ()
+
+
+def test_what_the_final_stage_copies_from_the_context() -> None:
+    text = textwrap.dedent(
+        """
+        FROM python:3.12 AS build
+        COPY everything/ /src/
+        FROM python:3.12
+        ARG APP=orders
+        COPY --chown=app:app requirements.txt /app/
+        ADD /${APP}/* /app/${APP}/
+        COPY ["conf/a.ini", "conf/b.ini", "/etc/"]
+        COPY --from=build /src /src
+        ADD https://example.com/tool.tar.gz /opt/
+        """
+    )
+
+    facts = parse_dockerfile(text, "Dockerfile")
+
+    assert facts.copied == ("requirements.txt", "orders", "conf/a.ini", "conf/b.ini")
+
+
+def test_copying_the_whole_context_is_a_dot() -> None:
+    facts = parse_dockerfile("FROM python\nCOPY ./ /app\nCOPY ../outside /x\n", "Dockerfile")
+
+    assert facts.copied == (".",)

@@ -563,3 +563,56 @@ def test_an_env_file_symlinked_out_of_the_tree_is_not_read(make_tree: Tree) -> N
 
     assert by_name(result)["web"].env == ()
     assert ("web.env", 0, "symlink-outside") in codes(result)
+
+
+# -- roots narrowed within a shared build context ----------------------------------------------
+
+
+def test_a_service_of_a_shared_context_owns_the_one_code_folder_its_dockerfile_copies(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  api:
+                    build: {context: ., dockerfile: Dockerfile.api}
+                  etl:
+                    build: {context: ., dockerfile: Dockerfile.etl}
+                  all:
+                    build: {context: ., dockerfile: Dockerfile.all}
+                """,
+            "Dockerfile.api": "FROM python\nCOPY pyproject.toml /\nCOPY api/* /api/\n",
+            "Dockerfile.etl": "FROM python\nCOPY etl /etl\nCOPY api /api\n",
+            "Dockerfile.all": "FROM python\nCOPY api /api\nCOPY . /app\n",
+            "api/main.py": "",
+            "etl/run.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["api"].root == "api"
+    assert services["etl"].root == "."  # two code folders: the context says no more
+    assert services["all"].root == "."
+
+
+def test_a_build_context_missing_from_the_tree_is_its_dockerfiles_folder(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "deploy/docker-compose.yml": """
+                services:
+                  checks:
+                    build: {context: ../old-name, dockerfile: ../checks/Dockerfile}
+                  lost:
+                    build: {context: ../gone}
+                """,
+            "checks/Dockerfile": "FROM python\n",
+            "checks/smoke.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["checks"].root == "checks"
+    assert services["lost"].root == "gone"  # no Dockerfile to go by either
