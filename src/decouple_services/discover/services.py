@@ -37,9 +37,13 @@ from decouple_services.discover import _yaml
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
+    console_scripts,
     entry_file,
     foreign_script_folder,
+    imported_files,
+    script_in_tree,
     served_module,
+    shell_scripts,
 )
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
 from decouple_services.discover.k8s import (
@@ -62,6 +66,10 @@ _NOT_SERVICE_DIRS = frozenset({"docs", "doc", "examples", "example", "fixtures"}
 _TEST_DATA_DIRS = frozenset({"fixtures", "testdata", "test_data"})
 
 _T = TypeVar("_T")
+
+#: Modules followed from one process's entry files, at most: enough for the code a worker
+#: imports, bounded on a large package.
+_MAX_IMPORTED = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +265,7 @@ class _Discovery:
         self._from_config()
         self._from_compose(global_env)
         self._narrow_shared_roots()
+        self._claim_imports()
         self._from_kubernetes()
         self._from_helm()
         self._from_markers()
@@ -477,9 +486,10 @@ class _Discovery:
         for root, group in by_root.items():
             if len(group) < 2:
                 continue
+            scripts = self._console_scripts(root)
             for builder in group:
                 command = builder.command or self._dockerfile_command(builder)
-                entry = entry_file(command, root, python) if command else None
+                entry = self._command_entry(command, root, python, scripts) if command else None
                 if entry is None and command and not self._holds_python(root):
                     # A context of Dockerfiles only, whose image installs the package the
                     # repository holds (`pip install fschat`, then `python -m fastchat...`):
@@ -510,6 +520,86 @@ class _Discovery:
                 if folder != root and (root == "." or folder.startswith(root + "/")):
                     builder.root = folder
                     builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
+
+    def _claim_imports(self) -> None:
+        """Processes sharing a folder, each known by the file it runs: a module of the tree
+        that one of them imports (directly or through other modules) and none of the
+        others does is that one's (``worker_utils.py`` beside three workers, imported by
+        one). Left alone when some process of the folder runs nothing known: it may use
+        any module there."""
+        by_root: dict[str, list[_Builder]] = {}
+        for builder in self.builders.values():
+            if builder.root:
+                by_root.setdefault(builder.root, []).append(builder)
+        groups = [g for g in by_root.values() if len(g) >= 2 and all(b.entries for b in g)]
+        if not groups:
+            return
+        services = [b.build() for b in self.builders.values()]
+        run = {entry for builder in self.builders.values() for entry in builder.entries}
+        for group in groups:
+            reach = {b.name: self._imported_from(b.entries, b.root) for b in group}
+            users: dict[str, int] = {}
+            for files in reach.values():
+                for path in files:
+                    users[path] = users.get(path, 0) + 1
+            names = {b.name for b in group}
+            for builder in group:
+                for path in sorted(reach[builder.name]):
+                    if users[path] > 1 or path in run:
+                        continue
+                    owner = service_for_path(services, path)
+                    if owner is None or owner in names:
+                        builder.entries.append(path)
+
+    def _imported_from(self, entries: Iterable[str], root: str) -> set[str]:
+        """The Python files of the tree reached by imports from ``entries``."""
+        python = set(self.listing.python)
+        bases = [root, "."] if root != "." else ["."]
+        seen: set[str] = set(entries)
+        todo = list(entries)
+        while todo and len(seen) < _MAX_IMPORTED:
+            path = todo.pop()
+            text = self.read(path)
+            if text is None:
+                continue
+            for found in imported_files(text, path, python, bases):
+                if found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+        return seen - set(entries)
+
+    def _console_scripts(self, root: str) -> dict[str, str]:
+        """The console scripts the package at ``root`` declares (name -> module)."""
+        found: dict[str, str] = {}
+        for name in ("setup.py", "setup.cfg", "pyproject.toml"):
+            rel = name if root == "." else f"{root}/{name}"
+            text = self.read(rel) if rel in self._deploy else None
+            if text is not None:
+                found.update(console_scripts(text, rel))
+        return found
+
+    def _command_entry(
+        self, command: str, root: str, python: set[str], scripts: dict[str, str]
+    ) -> str | None:
+        """The Python file ``command`` runs: named on it (``python -m``, a console script
+        of the package), else named by a shell script of the tree it runs
+        (``sh /code/docker/start.sh`` whose last line is ``python -m app.worker``)."""
+        entry = entry_file(command, root, python, scripts)
+        if entry is not None:
+            return entry
+        for written in shell_scripts(command):
+            rel = script_in_tree(written, root, self._is_file)
+            text = self.read(rel) if rel is not None else None
+            for line in (text or "").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    entry = entry_file(line, root, python, scripts)
+                    if entry is not None:
+                        return entry
+        return None
+
+    def _is_file(self, rel: str) -> bool:
+        return rel in self._deploy or rel in self.listing.python or (self.root / rel).is_file()
 
     def _copied_code_folder(self, builder: _Builder, root: str) -> str | None:
         """The one folder of Python code the service's Dockerfile copies from the shared

@@ -616,3 +616,48 @@ def test_a_build_context_missing_from_the_tree_is_its_dockerfiles_folder(make_tr
 
     assert services["checks"].root == "checks"
     assert services["lost"].root == "gone"  # no Dockerfile to go by either
+
+
+def test_a_module_only_one_process_of_a_folder_imports_is_that_processs(
+    make_tree: Tree,
+) -> None:
+    files = {
+        "docker-compose.yml": """
+            services:
+              resize:
+                build: .
+                command: python -m jobs.resize
+              index:
+                build: .
+                command: python -m jobs.index
+            """,
+        "jobs/resize.py": "from .client import fetch\nfrom jobs import common\n",
+        "jobs/index.py": "import jobs.common\n",
+        "jobs/client.py": "",
+        "jobs/common.py": "",
+    }
+    services = by_name(discover(make_tree(files)))
+
+    assert set(services["resize"].entries) == {"jobs/resize.py", "jobs/client.py"}
+    assert services["index"].entries == ("jobs/index.py",)  # common.py is both's
+
+
+def test_imports_claim_nothing_while_a_process_of_the_folder_runs_nothing_known(
+    make_tree: Tree,
+) -> None:
+    files = {
+        "docker-compose.yml": """
+            services:
+              resize:
+                build: .
+                command: python resize.py
+              web:
+                build: .
+                command: ./start.sh
+            """,
+        "resize.py": "from client import fetch\n",
+        "client.py": "",
+    }
+    services = by_name(discover(make_tree(files)))
+
+    assert services["resize"].entries == ("resize.py",)
