@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,6 +487,9 @@ class _Discovery:
         for root, group in by_root.items():
             if len(group) < 2:
                 continue
+            # a folder every process copies is their common code, not one process's
+            copies = {b.name: self._copied_code_folder(b, root) for b in group}
+            copied_by = Counter(folder for folder in copies.values() if folder is not None)
             scripts = self._console_scripts(root)
             for builder in group:
                 command = builder.command or self._dockerfile_command(builder)
@@ -511,8 +515,8 @@ class _Discovery:
                         builder.root = folder
                         builder.add(evidence=[f"runs {command.strip()[:80]}"])
                         continue
-                    copied = self._copied_code_folder(builder, root)
-                    if copied is not None:
+                    copied = copies[builder.name]
+                    if copied is not None and copied_by[copied] == 1:
                         builder.root = copied
                         builder.add(evidence=[f"its Dockerfile copies {copied}/ alone"])
                     continue
@@ -604,8 +608,9 @@ class _Discovery:
     def _copied_code_folder(self, builder: _Builder, root: str) -> str | None:
         """The one folder of Python code the service's Dockerfile copies from the shared
         context (``COPY fastapi_solution /app``, beside files such as ``pyproject.toml``):
-        the image holds that code and no other. None when it copies the whole context, or
-        several code folders, or none."""
+        the image holds that code and no other (the caller checks that no other process
+        of the context copies it too). None when it copies the whole context, or several
+        code folders, or none."""
         for rel in builder.dockerfiles:
             text = self.read(rel) if rel in self._deploy else None
             if text is None:
@@ -656,10 +661,19 @@ class _Discovery:
 
         owner: list[_Builder | None] = []
         created: list[int] = []
+        #: image -> the service a workload running it was found to be
+        by_image: dict[str, _Builder] = {}
         for workload in workloads:
             known = self._find_workload(workload)
-            builder = self._match_workload(workload)
-            if builder is not None and known is None:
+            # a second workload of the same image (a locust worker beside its master) runs
+            # the same code: it is that service, as one named like the image would be
+            same_image = next((by_image[i] for i in workload.images if i in by_image), None)
+            builder = same_image if known is None else None
+            builder = builder or self._match_workload(workload)
+            if builder is not None:
+                for image in workload.images:
+                    by_image.setdefault(image, builder)
+            if builder is not None and known is None and builder is not same_image:
                 created.append(len(owner))
             owner.append(builder)
             if builder is None:
@@ -717,12 +731,42 @@ class _Discovery:
                 if builder.root == "":
                     builder.root = self._guess_root(names) or ""
                 return builder
-        code_root = self._guess_root(names)
+        beside = self._dockerfile_beside(workload.file)
+        code_root = beside or self._guess_root(names)
         if code_root is None:
             return None
         builder = self._builder(workload.name, code_root)
-        builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
+        if beside is not None:
+            builder.add(evidence=[f"{code_root}/Dockerfile builds the image {workload.file} runs"])
+        else:
+            builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
         return builder
+
+    def _dockerfile_beside(self, manifest: str) -> str | None:
+        """The folder of the one Dockerfile kept with a manifest (``locust/k8s/master.yaml``
+        beside ``locust/image/Dockerfile``): the nearest folder above the manifest, short of
+        the repository itself, that holds Dockerfiles, when it holds exactly one, beside
+        Python code, that no service has yet. A top-level ``k8s/`` folder deploying
+        every service finds no such folder."""
+        taken = [b.root for b in self.builders.values() if b.root not in ("", ".")]
+        folder = posixpath.dirname(manifest)
+        while folder:
+            built = {
+                posixpath.dirname(p)
+                for p in self._deploy
+                if p.startswith(folder + "/") and is_dockerfile(posixpath.basename(p))
+            }
+            if built:
+                if len(built) > 1:
+                    return None
+                found = built.pop()
+                if found not in self._code_dirs or any(
+                    found == r or _nested(found, r) or _nested(r, found) for r in taken
+                ):
+                    return None
+                return found
+            folder = posixpath.dirname(folder)
+        return None
 
     def _from_helm(self) -> None:
         for chart_dir in sorted(self._chart_dirs()):

@@ -271,6 +271,57 @@ def test_a_k8s_only_deployment_finds_its_code_by_directory_name(make_tree: Tree)
     assert users.evidence[0] == "src/users/ holds the code of users-deployment"
 
 
+def _deployment(name: str, image: str) -> str:
+    return f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: {name}}}
+        spec:
+          template:
+            metadata: {{labels: {{app: {name}}}}}
+            spec: {{containers: [{{name: {name}, image: "{image}"}}]}}
+        """
+
+
+def test_a_deployment_kept_with_one_dockerfile_is_built_from_it(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "load/k8s/master.yaml": _deployment("locust-master", "acme/stress:1"),
+            "load/k8s/worker.yaml": _deployment("locust-worker", "acme/stress:1"),
+            "load/image/Dockerfile": "FROM python\n",
+            "load/image/tasks/tasks.py": "",
+            "stress/locustfile.py": "",  # named like the image, but nothing deploys it
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["locust-master"].root == "load/image"
+    assert "locust-master" in services and "locust-worker" not in services
+    assert "load/k8s/worker.yaml:1 Deployment locust-worker" in services["locust-master"].evidence
+
+
+def test_a_top_level_k8s_folder_or_several_dockerfiles_say_nothing_of_the_code(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "k8s/users.yaml": _deployment("users", "acme/users:1"),
+            "deploy/k8s/orders.yaml": _deployment("orders", "acme/orders:1"),
+            "deploy/a/Dockerfile": "FROM python\n",
+            "deploy/a/x.py": "",
+            "deploy/b/Dockerfile": "FROM python\n",
+            "deploy/b/y.py": "",
+            "src/users/app.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["users"].root == "src/users"  # found by its name, as before
+    assert "orders" not in services
+
+
 def test_a_deployment_of_an_image_built_elsewhere_is_infrastructure(make_tree: Tree) -> None:
     redis = """
         apiVersion: apps/v1
