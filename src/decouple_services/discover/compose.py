@@ -28,6 +28,9 @@ ReadText = Callable[[str], "str | None"]
 
 _MAX_EXTENDS = 8
 
+#: Compose profiles that start services only to test the others.
+_TEST_PROFILES = frozenset({"test", "tests", "testing", "unit", "unittest", "ci", "e2e"})
+
 
 @dataclass(frozen=True, slots=True)
 class ComposeFile:
@@ -54,6 +57,8 @@ class ComposeFile:
     extends: dict[str, tuple[str, str]] = field(default_factory=dict, hash=False)
     #: Image-only service name -> repo-relative nginx configuration mounted into it.
     nginx_configs: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Services only test profiles start (``profiles: [test]``).
+    test_profile: tuple[str, ...] = ()
 
 
 def parse_compose(
@@ -95,6 +100,7 @@ def parse_compose(
         diagnostics=tuple(reader.diagnostics),
         extends=reader.extends,
         nginx_configs=reader.nginx_configs,
+        test_profile=tuple(reader.test_profile),
     )
 
 
@@ -121,6 +127,7 @@ class _Reader:
         self._definitions: dict[str, Node] = {}
         self.extends: dict[str, tuple[str, str]] = {}
         self.nginx_configs: dict[str, str] = {}
+        self.test_profile: list[str] = []
         #: env_file paths: parsed once however many services name them (None: not there).
         self._env_files: dict[str, DotenvFile | None] = {}
         self._reported: set[str] = set()
@@ -213,6 +220,9 @@ class _Reader:
             self.commands[name] = command
         env = self._env(name, spec)
         image = self._text(_yaml.get(spec, "image")) or ""
+        profiles = [self._text(p) or "" for p in _yaml.sequence(_yaml.get(spec, "profiles"))]
+        if profiles and all(p.lower() in _TEST_PROFILES for p in profiles):
+            self.test_profile.append(name)
 
         build = self._build_of(spec)
         root = self._root(name, build) if build is not None else None

@@ -376,6 +376,7 @@ class _Discovery:
                     _extend_unique(builder.dockerfiles, [dockerfile])
                 builder.command = builder.command or parsed.commands.get(service.name, "")
         self._inherit_builds(parsed_files)
+        self._join_test_runs(parsed_files)
         for parsed in parsed_files:
             for name, conf in parsed.nginx_configs.items():
                 text = self.read(conf)
@@ -422,13 +423,33 @@ class _Discovery:
             and _MANIFEST_KEYS.search(text) is None
         )
 
+    def _join_test_runs(self, parsed_files: list[ComposeFile]) -> None:
+        """A service only a test profile starts (``profiles: [test]``) built from the
+        context of a service that runs anyway (``api-unit`` beside ``api``, both from
+        ``./api``) is that service run for its tests: one more of its names."""
+        test_only = {name for parsed in parsed_files for name in parsed.test_profile}
+        for name in sorted(test_only):
+            runner = self.builders.get(name)
+            if runner is None or not runner.root:
+                continue
+            others = [
+                b
+                for b in self.builders.values()
+                if b.root == runner.root and b.name not in test_only
+            ]
+            if len(others) != 1:
+                continue
+            del self.builders[name]
+            others[0].add(aliases=runner.aliases, evidence=runner.evidence)
+
     def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
         """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
         service run is ``kernel``, built as ``kernel-base`` is. The base is a template, not a
         service of its own, once a service of another name extends it (unless it is in the
         main compose file, where it runs as well). A service of a test
         compose file (``docker-compose-test.yml``) extending the same base as a service of
-        another file is that service run for tests: one of its names, not a second service."""
+        another file, or extending a base that runs in its own right, is that service run
+        for tests: one of its names, not a second service."""
         built_in = {
             (parsed.file, service.name) for parsed in parsed_files for service in parsed.services
         }
@@ -451,7 +472,8 @@ class _Discovery:
             )
             base = self.builders[base_name] if in_main else self.builders.pop(base_name)
             extenders.sort(key=lambda pair: _is_test_compose(pair[0].file))
-            main: _Builder | None = None
+            # a base that runs in its own right is the service a test file's extender runs
+            main: _Builder | None = base if in_main else None
             for parsed, service in extenders:
                 is_test = _is_test_compose(parsed.file)
                 if main is not None and is_test:

@@ -712,3 +712,78 @@ def test_imports_claim_nothing_while_a_process_of_the_folder_runs_nothing_known(
     services = by_name(discover(make_tree(files)))
 
     assert services["resize"].entries == ("resize.py",)
+
+
+def test_a_code_folder_every_process_of_a_context_copies_narrows_none(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "svc/docker-compose.yml": """
+                services:
+                  web:
+                    build: {context: ., dockerfile: Dockerfile}
+                  worker:
+                    build: {context: ., dockerfile: Dockerfile.worker}
+                """,
+            "svc/Dockerfile": "FROM python\nCOPY pyproject.toml /\nCOPY app /app/app\n",
+            "svc/Dockerfile.worker": "FROM python\nCOPY app /app/app\n",
+            "svc/app/main.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["web"].root == "svc"
+    assert services["worker"].root == "svc"
+
+
+def test_a_test_profile_service_built_like_another_is_that_service_run_for_tests(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  api:
+                    build: ./api
+                  api-unit:
+                    profiles: [test]
+                    build: {context: ./api, dockerfile: unit.Dockerfile}
+                  e2e:
+                    profiles: [test]
+                    build: ./e2e
+                """,
+            "api/app.py": "",
+            "e2e/test_flow.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert sorted(services) == ["api", "e2e"]  # e2e builds code of its own: a service
+    assert services["api"].aliases == ("api", "api-unit")
+
+
+def test_a_test_file_service_extending_a_running_service_is_that_service(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "client/docker-compose.yml": "services:\n  client:\n    build: .\n",
+            "docker-compose-test.yml": """
+                services:
+                  client-test:
+                    extends: {file: ./client/docker-compose.yml, service: client}
+                """,
+            "docker-compose-dev.yml": """
+                services:
+                  client-dev:
+                    extends: {file: ./client/docker-compose.yml, service: client}
+                """,
+            "client/lib.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert sorted(services) == ["client", "client-dev"]
+    assert "client-test" in services["client"].aliases
