@@ -252,3 +252,87 @@ def _module_file_at(stem: str, python_files: Collection[str]) -> str | None:
         if candidate in python_files:
             return candidate
     return None
+
+
+#: Calls that start a server and block: the process is that server.
+_SERVE_CALLS = frozenset(
+    {"run_app", "uvicorn.run", "hypercorn.run", "waitress.serve", "wait_for_termination"}
+)
+#: Web frameworks whose application object has a blocking ``run(host=..., port=...)``.
+_RUN_FRAMEWORKS = ("flask", "quart", "sanic", "bottle", "fastapi")
+#: Cheap test before parsing: only a module mentioning one of these may start a server.
+_SERVE_HINT = re.compile(r"run_app|uvicorn\.run|hypercorn|waitress|wait_for_termination|\.run\(")
+
+
+def starts_server(source: str) -> bool:
+    """Whether a module run as a program starts a server: its ``if __name__ ==
+    "__main__":`` block calls ``web.run_app(...)``, ``uvicorn.run(...)``,
+    ``waitress.serve(...)``, a gRPC server's ``wait_for_termination()``, or, in a module
+    importing a web framework, ``app.run(...)`` with a ``host`` or ``port``."""
+    if "__main__" not in source or _SERVE_HINT.search(source) is None:
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    framework = any(
+        (
+            isinstance(n, ast.Import)
+            and any(a.name.split(".")[0] in _RUN_FRAMEWORKS for a in n.names)
+        )
+        or (
+            isinstance(n, ast.ImportFrom)
+            and (n.module or "").split(".")[0] in _RUN_FRAMEWORKS
+            and not n.level
+        )
+        for n in tree.body
+    )
+    functions = {
+        n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    for block in tree.body:
+        if not (isinstance(block, ast.If) and _is_main_test(block.test)):
+            continue
+        calls = [n for n in ast.walk(block) if isinstance(n, ast.Call)]
+        # one level down: `if __name__ == "__main__": run()`, the server started in run()
+        local = [
+            functions[c.func.id]
+            for c in calls
+            if isinstance(c.func, ast.Name) and c.func.id in functions
+        ]
+        calls += [n for f in local for n in ast.walk(f) if isinstance(n, ast.Call)]
+        if any(_serves(call, framework) for call in calls):
+            return True
+    return False
+
+
+def _serves(call: ast.Call, framework: bool) -> bool:
+    name = _dotted(call.func)
+    if name in _SERVE_CALLS or name.rpartition(".")[2] in ("run_app", "wait_for_termination"):
+        return True
+    return (
+        framework
+        and name.endswith(".run")
+        and name != "asyncio.run"
+        and any(k.arg in ("host", "port") for k in call.keywords)
+    )
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else node.attr
+    return ""

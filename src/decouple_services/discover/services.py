@@ -45,6 +45,7 @@ from decouple_services.discover.entrypoints import (
     script_in_tree,
     served_module,
     shell_scripts,
+    starts_server,
 )
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
 from decouple_services.discover.k8s import (
@@ -270,6 +271,7 @@ class _Discovery:
         self._from_kubernetes()
         self._from_helm()
         self._from_markers()
+        self._from_server_programs()
         self._fallback()
         self._dockerfiles()
         self._service_env_files()
@@ -872,6 +874,35 @@ class _Discovery:
             return False
         category = categorize(f"{directory}/__main__.py", self.config)
         return category in (Category.PRODUCTION, Category.LOADGEN)
+
+    def _from_server_programs(self) -> None:
+        """Without any deployment file or marker naming a service, the programs that start a
+        server (``if __name__ == "__main__": web.run_app(app, port=9001)``) are the
+        processes the repository runs, examples included (a library's example services are
+        the only services it has). Each owns its file; its root is the file's folder."""
+        if any(b.root != "" for b in self.builders.values()):
+            return
+        found: list[str] = []
+        for path in self.listing.python:
+            parts = path.split("/")
+            if any(p.startswith(".") for p in parts) or categorize(path, self.config) in (
+                Category.TEST,
+                Category.LOADGEN,
+            ):
+                continue
+            text = self.read(path)
+            if text is not None and starts_server(text):
+                found.append(path)
+        stems = Counter(posixpath.splitext(posixpath.basename(p))[0] for p in found)
+        for path in found:
+            stem = posixpath.splitext(posixpath.basename(path))[0]
+            directory = posixpath.dirname(path) or "."
+            name = stem
+            if stems[stem] > 1 or name in self.builders:
+                name = posixpath.splitext(path)[0].replace("/", "-")
+            builder = self._builder(name, directory)
+            builder.entries.append(path)
+            builder.add(evidence=[f"{path} starts a server when run"])
 
     def _fallback(self) -> None:
         if any(b.root != "" for b in self.builders.values()):

@@ -11,6 +11,7 @@ from decouple_services.discover.entrypoints import (
     script_in_tree,
     served_module,
     shell_scripts,
+    starts_server,
 )
 
 FILES = {"scripts/workers/submit.py", "svc/app/__main__.py", "svc/run.py", "manage.py"}
@@ -176,3 +177,33 @@ def test_the_files_a_module_imports() -> None:
         "lib/tools.py",
     }
     assert imported_files("def (", "jobs/resize.py", files, ["."]) == set()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'from aiohttp import web\nif __name__ == "__main__":\n    web.run_app(app, port=8080)\n',
+        'import uvicorn\nif __name__ == "__main__":\n    uvicorn.run("m:app", port=8000)\n',
+        "from flask import Flask\napp = Flask(__name__)\n"
+        'if __name__ == "__main__":\n    app.run(host="0.0.0.0")\n',
+        "def serve():\n    server.start()\n    server.wait_for_termination()\n"
+        'if __name__ == "__main__":\n    serve()\n',
+    ],
+)
+def test_a_program_that_starts_a_server(source: str) -> None:
+    assert starts_server(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import asyncio\nif __name__ == "__main__":\n    asyncio.run(main())\n',
+        "from aiohttp import web\nweb.run_app(app)\n",  # not run as a program
+        'import unittest\nif __name__ == "__main__":\n    unittest.main()\n',
+        'if __name__ == "__main__":\n    app.run(port=5000)\n',  # imports no web framework
+        'from flask import Flask\nif __name__ == "__main__":\n    app.run()\n',  # CLI run
+        'if __name__ == "__main__":\n    web.run_app(\n',  # does not parse
+    ],
+)
+def test_a_program_that_starts_no_server(source: str) -> None:
+    assert not starts_server(source)

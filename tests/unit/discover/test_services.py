@@ -787,3 +787,41 @@ def test_a_test_file_service_extending_a_running_service_is_that_service(
 
     assert sorted(services) == ["client", "client-dev"]
     assert "client-test" in services["client"].aliases
+
+
+SERVER_PROGRAM = 'from aiohttp import web\nif __name__ == "__main__":\n    web.run_app(app)\n'
+
+
+def test_without_deployment_files_the_programs_starting_servers_are_the_services(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "setup.py": "",
+            "lib/core.py": "",
+            "examples/a/server.py": SERVER_PROGRAM,
+            "examples/b/server.py": SERVER_PROGRAM,
+            "examples/b/worker.py": SERVER_PROGRAM,
+            "tests/test_app.py": SERVER_PROGRAM,
+        }
+    )
+
+    services = {s.name: (s.root, s.entries) for s in discover(root).services}
+
+    assert services == {
+        "examples-a-server": ("examples/a", ("examples/a/server.py",)),
+        "examples-b-server": ("examples/b", ("examples/b/server.py",)),
+        "worker": ("examples/b", ("examples/b/worker.py",)),
+    }
+
+
+def test_server_programs_are_not_services_beside_deployment_files(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": "services:\n  api:\n    build: ./api\n",
+            "api/main.py": "",
+            "examples/demo.py": SERVER_PROGRAM,
+        }
+    )
+
+    assert [s.name for s in discover(root).services] == ["api"]
