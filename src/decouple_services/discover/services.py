@@ -268,6 +268,7 @@ class _Discovery:
         self._from_compose(global_env)
         self._narrow_shared_roots()
         self._claim_imports()
+        self._claim_task_modules()
         self._from_kubernetes()
         self._from_helm()
         self._from_markers()
@@ -579,6 +580,36 @@ class _Discovery:
                     if owner is None or owner in names:
                         builder.entries.append(path)
 
+    def _claim_task_modules(self) -> None:
+        """A Celery worker (``celery -A proj worker``) sharing its folder with other
+        processes runs the task modules Celery discovers there (``tasks.py`` of each
+        application): the web process only queues them."""
+        by_root: dict[str, list[_Builder]] = {}
+        for builder in self.builders.values():
+            if builder.root:
+                by_root.setdefault(builder.root, []).append(builder)
+        run = {entry for builder in self.builders.values() for entry in builder.entries}
+        for root, group in by_root.items():
+            if len(group) < 2:
+                continue
+            workers = [
+                b
+                for b in group
+                if any(
+                    _is_celery_worker(line)
+                    for line in self._command_lines(b.command or self._dockerfile_command(b), root)
+                )
+            ]
+            if len(workers) != 1:
+                continue
+            for path in self.listing.python:
+                if (
+                    posixpath.basename(path) == "tasks.py"
+                    and (root == "." or path.startswith(root + "/"))
+                    and path not in run
+                ):
+                    workers[0].entries.append(path)
+
     def _imported_from(self, entries: Iterable[str], root: str) -> set[str]:
         """The Python files of the tree reached by imports from ``entries``."""
         python = set(self.listing.python)
@@ -612,19 +643,26 @@ class _Discovery:
         """The Python file ``command`` runs: named on it (``python -m``, a console script
         of the package), else named by a shell script of the tree it runs
         (``sh /code/docker/start.sh`` whose last line is ``python -m app.worker``)."""
-        entry = entry_file(command, root, python, scripts)
-        if entry is not None:
-            return entry
+        for line in self._command_lines(command, root):
+            entry = entry_file(line, root, python, scripts)
+            if entry is not None:
+                return entry
+        return None
+
+    def _command_lines(self, command: str, root: str) -> list[str]:
+        """``command``, then the commands of the shell scripts of the tree it runs (lines
+        continued with ``\\`` joined, comments left out)."""
+        lines = [command]
         for written in shell_scripts(command):
             rel = script_in_tree(written, root, self._is_file)
             text = self.read(rel) if rel is not None else None
-            for line in (text or "").splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    entry = entry_file(line, root, python, scripts)
-                    if entry is not None:
-                        return entry
-        return None
+            joined = (text or "").replace("\\\n", " ")
+            lines += [
+                line.strip()
+                for line in joined.splitlines()
+                if line.strip() and not line.strip().startswith("#")
+            ]
+        return lines
 
     def _is_file(self, rel: str) -> bool:
         return rel in self._deploy or rel in self.listing.python or (self.root / rel).is_file()
@@ -992,6 +1030,15 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _is_celery_worker(command: str) -> bool:
+    """``celery -A proj worker ...`` (also ``python -m celery``)."""
+    words = command.split()
+    return any(
+        posixpath.basename(word) == "celery" and "worker" in words[index + 1 :]
+        for index, word in enumerate(words)
+    )
 
 
 def _is_main_compose(rel: str) -> bool:

@@ -825,3 +825,52 @@ def test_server_programs_are_not_services_beside_deployment_files(make_tree: Tre
     )
 
     assert [s.name for s in discover(root).services] == ["api"]
+
+
+def test_a_celery_worker_sharing_a_folder_runs_its_task_modules(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  web:
+                    build: .
+                    command: gunicorn proj.wsgi:application
+                  worker:
+                    build: .
+                    command: ./start-worker.sh
+                  beat:
+                    build: .
+                    command: celery -A proj beat
+                """,
+            "start-worker.sh": "#!/bin/sh\nexec celery -A proj \\\n  worker --concurrency=2\n",
+            "proj/wsgi.py": "",
+            "proj/orders/tasks.py": "",
+            "proj/orders/views.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["worker"].entries == ("proj/orders/tasks.py",)
+    assert services["beat"].entries == ()  # beat schedules tasks, it does not run them
+
+
+def test_task_modules_stay_put_with_two_workers_or_none(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  fast:
+                    build: .
+                    command: celery -A proj worker -Q fast
+                  slow:
+                    build: .
+                    command: celery -A proj worker -Q slow
+                """,
+            "proj/tasks.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["fast"].entries == services["slow"].entries == ()
