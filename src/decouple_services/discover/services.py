@@ -241,6 +241,15 @@ class _Discovery:
         self._texts[rel] = text
         return text
 
+    def _read_code(self, rel: str) -> str | None:
+        """A Python file's text, not kept: the scan reads every Python file anyway, so
+        discovery neither holds their texts nor lists them among its own inputs."""
+        try:
+            data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
+        except OSError:  # ReadRefused too: reported where the scan reads the file
+            return None
+        return data.decode("utf-8", "replace")
+
     def _read_existing(self, rel: str) -> str | None:
         """An ``env_file:`` named by compose: None when missing; ReadRefused when it exists
         but is not read (the reason is reported once, on the file, not per service)."""
@@ -618,7 +627,7 @@ class _Discovery:
         todo = list(entries)
         while todo and len(seen) < _MAX_IMPORTED:
             path = todo.pop()
-            text = self.read(path)
+            text = self._read_code(path)
             if text is None:
                 continue
             for found in imported_files(text, path, python, bases):
@@ -928,7 +937,7 @@ class _Discovery:
                 Category.LOADGEN,
             ):
                 continue
-            text = self.read(path)
+            text = self._read_code(path)
             if text is not None and starts_server(text):
                 found.append(path)
         stems = Counter(posixpath.splitext(posixpath.basename(p))[0] for p in found)
