@@ -29,6 +29,9 @@ ReadText = Callable[[str], "str | None"]
 
 _MAX_EXTENDS = 8
 
+#: Compose profiles that start services only to test the others.
+_TEST_PROFILES = frozenset({"test", "tests", "testing", "unit", "unittest", "ci", "e2e"})
+
 
 #: Endings of the template a setup step copies to a missing env file.
 _TEMPLATE_SUFFIXES = (".dist", ".example", ".sample", ".template")
@@ -71,6 +74,8 @@ class ComposeFile:
     #: Image-only service name -> the ports it publishes on the host (``"8081:80"``: 8081),
     #: where a call to ``localhost:8081`` reaches it.
     published_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
+    #: Services only test profiles start (``profiles: [test]``).
+    test_profile: tuple[str, ...] = ()
 
 
 def parse_compose(
@@ -114,6 +119,7 @@ def parse_compose(
         nginx_configs=reader.nginx_configs,
         haproxy_configs=reader.haproxy_configs,
         published_ports=reader.published_ports,
+        test_profile=tuple(reader.test_profile),
     )
 
 
@@ -142,6 +148,7 @@ class _Reader:
         self.nginx_configs: dict[str, str] = {}
         self.haproxy_configs: dict[str, str] = {}
         self.published_ports: dict[str, tuple[int, ...]] = {}
+        self.test_profile: list[str] = []
         #: env_file paths: parsed once however many services name them (None: not there).
         self._env_files: dict[str, DotenvFile | None] = {}
         self._reported: set[str] = set()
@@ -243,6 +250,9 @@ class _Reader:
             self.commands[name] = command
         env = self._env(name, spec)
         image = self._text(_yaml.get(spec, "image")) or ""
+        profiles = [self._text(p) or "" for p in _yaml.sequence(_yaml.get(spec, "profiles"))]
+        if profiles and all(p.lower() in _TEST_PROFILES for p in profiles):
+            self.test_profile.append(name)
 
         build = self._build_of(spec)
         root = self._root(name, build) if build is not None else None

@@ -81,6 +81,10 @@ class DockerfileFacts:
     #: stage (``COPY --from=build /out/server /usr/bin/server``), and the program its
     #: command runs.
     binaries: tuple[str, ...] = ()
+    #: What the final stage copies from the build context (``COPY``/``ADD`` sources, not
+    #: ``--from`` another stage), context-relative, with globs and trailing ``/`` dropped:
+    #: ``"."`` when it copies the whole context.
+    copied: tuple[str, ...] = ()
 
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
@@ -100,6 +104,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
     ports: list[int] = []
     run: dict[str, str] = {}
     copied: list[str] = []
+    shipped: list[str] = []
 
     def lookup(name: str) -> str | None:
         if name in env:
@@ -119,6 +124,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             ports = list(inherited[1]) if inherited else []
             run = {}
             copied = []
+            shipped = []
             if len(words) >= 3 and words[-2].upper() == "AS":
                 stages[words[-1].lower()] = (env, ports)
         elif keyword == "ARG":
@@ -136,11 +142,48 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             ports.extend(ports_in_command(run[keyword]))
         elif keyword == "COPY" and "--from=" in rest:
             words = [w for w in rest.split() if not w.startswith("--")]
-            copied += [posixpath.basename(w.rstrip("/")) for w in words[:-1]]
+            shipped += [posixpath.basename(w.rstrip("/")) for w in words[:-1]]
+        elif keyword in ("COPY", "ADD"):
+            copied.extend(_copy_sources(interpolate(rest, lookup)))
     command = " ".join(run[k] for k in ("ENTRYPOINT", "CMD") if k in run)
     program = posixpath.basename(command.split()[0]) if command.split() else ""
-    binaries = tuple(dict.fromkeys(b for b in (*copied, program) if b))
-    return DockerfileFacts(tuple(dict.fromkeys(ports)), tuple(env.values()), command, binaries)
+    binaries = tuple(dict.fromkeys(b for b in (*shipped, program) if b))
+    return DockerfileFacts(
+        tuple(dict.fromkeys(ports)),
+        tuple(env.values()),
+        command,
+        binaries,
+        tuple(dict.fromkeys(copied)),
+    )
+
+
+def _copy_sources(rest: str) -> list[str]:
+    """The context paths ``COPY [--chown=x] src... dest`` copies; none for ``--from``."""
+    if rest.startswith("["):
+        try:
+            parsed = json.loads(rest)
+        except ValueError:
+            return []
+        words = [str(w) for w in parsed] if isinstance(parsed, list) else []
+    else:
+        try:
+            words = shlex.split(rest)
+        except ValueError:
+            return []
+    if any(w.startswith("--from") for w in words):
+        return []
+    paths = [w for w in words if not w.startswith("--")][:-1]
+    sources = []
+    for path in paths:
+        if "://" in path:
+            continue  # ADD of a url
+        path = posixpath.normpath(path.lstrip("/") or ".")
+        # `dir/*`, `dir/*.py`: the directory is what is copied
+        while path != "." and any(c in posixpath.basename(path) for c in "*?["):
+            path = posixpath.dirname(path) or "."
+        if not path.startswith(".."):
+            sources.append(path)
+    return sources
 
 
 def _instructions(text: str) -> Iterable[tuple[int, str]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +38,14 @@ from decouple_services.discover import _yaml, haproxy
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
+    console_scripts,
     entry_file,
     foreign_script_folder,
+    imported_files,
+    script_in_tree,
     served_module,
+    shell_scripts,
+    starts_server,
 )
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
 from decouple_services.discover.grpc_servers import (
@@ -75,6 +81,10 @@ _NOT_SERVICE_DIRS = frozenset({"docs", "doc", "examples", "example", "fixtures"}
 _TEST_DATA_DIRS = frozenset({"fixtures", "testdata", "test_data"})
 
 _T = TypeVar("_T")
+
+#: Modules followed from one process's entry files, at most: enough for the code a worker
+#: imports, bounded on a large package.
+_MAX_IMPORTED = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +262,15 @@ class _Discovery:
         self._texts[rel] = text
         return text
 
+    def _read_code(self, rel: str) -> str | None:
+        """A Python file's text, not kept: the scan reads every Python file anyway, so
+        discovery neither holds their texts nor lists them among its own inputs."""
+        try:
+            data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
+        except OSError:  # ReadRefused too: reported where the scan reads the file
+            return None
+        return data.decode("utf-8", "replace")
+
     def _read_existing(self, rel: str) -> str | None:
         """An ``env_file:`` named by compose: None when missing; ReadRefused when it exists
         but is not read (the reason is reported once, on the file, not per service)."""
@@ -278,10 +297,13 @@ class _Discovery:
         self._from_config()
         self._from_compose(global_env)
         self._narrow_shared_roots()
+        self._claim_imports()
+        self._claim_task_modules()
         self._from_kubernetes()
         self._from_helm()
         self._from_bazel_binaries()
         self._from_markers()
+        self._from_server_programs()
         self._fallback()
         self._dockerfiles()
         self._service_env_files()
@@ -389,7 +411,10 @@ class _Discovery:
             self.diagnostics.extend(parsed.diagnostics)
             self._used_env_files.update(parsed.env_files)
             for service in parsed.services:
-                builder = self._builder(service.name, service.root)
+                builder = self._builder(
+                    service.name,
+                    self._context_root(service.root, parsed.dockerfiles.get(service.name)),
+                )
                 builder.add(
                     aliases=service.aliases,
                     evidence=service.evidence,
@@ -401,6 +426,7 @@ class _Discovery:
                     _extend_unique(builder.dockerfiles, [dockerfile])
                 builder.command = builder.command or parsed.commands.get(service.name, "")
         self._inherit_builds(parsed_files)
+        self._join_test_runs(parsed_files)
         for parsed in parsed_files:
             configs = [(n, c, parse_routes) for n, c in parsed.nginx_configs.items()]
             configs += [(n, c, haproxy.parse_routes) for n, c in parsed.haproxy_configs.items()]
@@ -495,6 +521,15 @@ class _Discovery:
         self._other_bytes[rel] = data
         return data
 
+    def _context_root(self, context: str, dockerfile: str | None) -> str:
+        """A build context that is not in the tree (a folder renamed since the compose file
+        was written) whose Dockerfile is: the Dockerfile's folder stands for it."""
+        if context in ("", ".") or (self.root / context).is_dir():
+            return context
+        if dockerfile is not None and dockerfile in self._deploy:
+            return posixpath.dirname(dockerfile) or "."
+        return context
+
     def _compose_by_content(self, rel: str) -> bool:
         """A compose file by another name (``docker_compose/app.yaml``): YAML whose top level
         has ``services:`` with a ``build:`` or ``image:`` under it, and no manifest keys."""
@@ -508,13 +543,33 @@ class _Discovery:
             and _MANIFEST_KEYS.search(text) is None
         )
 
+    def _join_test_runs(self, parsed_files: list[ComposeFile]) -> None:
+        """A service only a test profile starts (``profiles: [test]``) built from the
+        context of a service that runs anyway (``api-unit`` beside ``api``, both from
+        ``./api``) is that service run for its tests: one more of its names."""
+        test_only = {name for parsed in parsed_files for name in parsed.test_profile}
+        for name in sorted(test_only):
+            runner = self.builders.get(name)
+            if runner is None or not runner.root:
+                continue
+            others = [
+                b
+                for b in self.builders.values()
+                if b.root == runner.root and b.name not in test_only
+            ]
+            if len(others) != 1:
+                continue
+            del self.builders[name]
+            others[0].add(aliases=runner.aliases, evidence=runner.evidence)
+
     def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
         """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
         service run is ``kernel``, built as ``kernel-base`` is. The base is a template, not a
         service of its own, once a service of another name extends it (unless it is in the
         main compose file, where it runs as well). A service of a test
         compose file (``docker-compose-test.yml``) extending the same base as a service of
-        another file is that service run for tests: one of its names, not a second service."""
+        another file, or extending a base that runs in its own right, is that service run
+        for tests: one of its names, not a second service."""
         built_in = {
             (parsed.file, service.name) for parsed in parsed_files for service in parsed.services
         }
@@ -537,7 +592,8 @@ class _Discovery:
             )
             base = self.builders[base_name] if in_main else self.builders.pop(base_name)
             extenders.sort(key=lambda pair: _is_test_compose(pair[0].file))
-            main: _Builder | None = None
+            # a base that runs in its own right is the service a test file's extender runs
+            main: _Builder | None = base if in_main else None
             for parsed, service in extenders:
                 is_test = _is_test_compose(parsed.file)
                 if main is not None and is_test:
@@ -573,9 +629,13 @@ class _Discovery:
         for root, group in by_root.items():
             if len(group) < 2:
                 continue
+            # a folder every process copies is their common code, not one process's
+            copies = {b.name: self._copied_code_folder(b, root) for b in group}
+            copied_by = Counter(folder for folder in copies.values() if folder is not None)
+            scripts = self._console_scripts(root)
             for builder in group:
                 command = builder.command or self._dockerfile_command(builder)
-                entry = entry_file(command, root, python) if command else None
+                entry = self._command_entry(command, root, python, scripts) if command else None
                 if entry is None and command and not self._holds_python(root):
                     # A context of Dockerfiles only, whose image installs the package the
                     # repository holds (`pip install fschat`, then `python -m fastchat...`):
@@ -596,11 +656,154 @@ class _Discovery:
                     if folder is not None and folder != root:
                         builder.root = folder
                         builder.add(evidence=[f"runs {command.strip()[:80]}"])
+                        continue
+                    copied = copies[builder.name]
+                    if copied is not None and copied_by[copied] == 1:
+                        builder.root = copied
+                        builder.add(evidence=[f"its Dockerfile copies {copied}/ alone"])
                     continue
                 folder = posixpath.dirname(entry) or "."
                 if folder != root and (root == "." or folder.startswith(root + "/")):
                     builder.root = folder
                     builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
+
+    def _claim_imports(self) -> None:
+        """Processes sharing a folder, each known by the file it runs: a module of the tree
+        that one of them imports (directly or through other modules) and none of the
+        others does is that one's (``worker_utils.py`` beside three workers, imported by
+        one). Left alone when some process of the folder runs nothing known: it may use
+        any module there."""
+        by_root: dict[str, list[_Builder]] = {}
+        for builder in self.builders.values():
+            if builder.root:
+                by_root.setdefault(builder.root, []).append(builder)
+        groups = [g for g in by_root.values() if len(g) >= 2 and all(b.entries for b in g)]
+        if not groups:
+            return
+        services = [b.build() for b in self.builders.values()]
+        run = {entry for builder in self.builders.values() for entry in builder.entries}
+        for group in groups:
+            reach = {b.name: self._imported_from(b.entries, b.root) for b in group}
+            users: dict[str, int] = {}
+            for files in reach.values():
+                for path in files:
+                    users[path] = users.get(path, 0) + 1
+            names = {b.name for b in group}
+            for builder in group:
+                for path in sorted(reach[builder.name]):
+                    if users[path] > 1 or path in run:
+                        continue
+                    owner = service_for_path(services, path)
+                    if owner is None or owner in names:
+                        builder.entries.append(path)
+
+    def _claim_task_modules(self) -> None:
+        """A Celery worker (``celery -A proj worker``) sharing its folder with other
+        processes runs the task modules Celery discovers there (``tasks.py`` of each
+        application): the web process only queues them."""
+        by_root: dict[str, list[_Builder]] = {}
+        for builder in self.builders.values():
+            if builder.root:
+                by_root.setdefault(builder.root, []).append(builder)
+        run = {entry for builder in self.builders.values() for entry in builder.entries}
+        for root, group in by_root.items():
+            if len(group) < 2:
+                continue
+            workers = [
+                b
+                for b in group
+                if any(
+                    _is_celery_worker(line)
+                    for line in self._command_lines(b.command or self._dockerfile_command(b), root)
+                )
+            ]
+            if len(workers) != 1:
+                continue
+            for path in self.listing.python:
+                if (
+                    posixpath.basename(path) == "tasks.py"
+                    and (root == "." or path.startswith(root + "/"))
+                    and path not in run
+                ):
+                    workers[0].entries.append(path)
+
+    def _imported_from(self, entries: Iterable[str], root: str) -> set[str]:
+        """The Python files of the tree reached by imports from ``entries``."""
+        python = set(self.listing.python)
+        bases = [root, "."] if root != "." else ["."]
+        seen: set[str] = set(entries)
+        todo = list(entries)
+        while todo and len(seen) < _MAX_IMPORTED:
+            path = todo.pop()
+            text = self._read_code(path)
+            if text is None:
+                continue
+            for found in imported_files(text, path, python, bases):
+                if found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+        return seen - set(entries)
+
+    def _console_scripts(self, root: str) -> dict[str, str]:
+        """The console scripts the package at ``root`` declares (name -> module)."""
+        found: dict[str, str] = {}
+        for name in ("setup.py", "setup.cfg", "pyproject.toml"):
+            rel = name if root == "." else f"{root}/{name}"
+            text = self.read(rel) if rel in self._deploy else None
+            if text is not None:
+                found.update(console_scripts(text, rel))
+        return found
+
+    def _command_entry(
+        self, command: str, root: str, python: set[str], scripts: dict[str, str]
+    ) -> str | None:
+        """The Python file ``command`` runs: named on it (``python -m``, a console script
+        of the package), else named by a shell script of the tree it runs
+        (``sh /code/docker/start.sh`` whose last line is ``python -m app.worker``)."""
+        for line in self._command_lines(command, root):
+            entry = entry_file(line, root, python, scripts)
+            if entry is not None:
+                return entry
+        return None
+
+    def _command_lines(self, command: str, root: str) -> list[str]:
+        """``command``, then the commands of the shell scripts of the tree it runs (lines
+        continued with ``\\`` joined, comments left out)."""
+        lines = [command]
+        for written in shell_scripts(command):
+            rel = script_in_tree(written, root, self._is_file)
+            text = self.read(rel) if rel is not None else None
+            joined = (text or "").replace("\\\n", " ")
+            lines += [
+                line.strip()
+                for line in joined.splitlines()
+                if line.strip() and not line.strip().startswith("#")
+            ]
+        return lines
+
+    def _is_file(self, rel: str) -> bool:
+        return rel in self._deploy or rel in self.listing.python or (self.root / rel).is_file()
+
+    def _copied_code_folder(self, builder: _Builder, root: str) -> str | None:
+        """The one folder of Python code the service's Dockerfile copies from the shared
+        context (``COPY fastapi_solution /app``, beside files such as ``pyproject.toml``):
+        the image holds that code and no other (the caller checks that no other process
+        of the context copies it too). None when it copies the whole context, or several
+        code folders, or none."""
+        for rel in builder.dockerfiles:
+            text = self.read(rel) if rel in self._deploy else None
+            if text is None:
+                continue
+            copied = parse_dockerfile(text, rel).copied
+            if "." in copied:
+                return None
+            folders = {
+                path
+                for source in copied
+                if (path := source if root == "." else f"{root}/{source}") in self._code_dirs
+            }
+            return folders.pop() if len(folders) == 1 else None
+        return None
 
     def _holds_python(self, root: str) -> bool:
         if root == ".":
@@ -637,10 +840,19 @@ class _Discovery:
 
         owner: list[_Builder | None] = []
         created: list[int] = []
+        #: image -> the service a workload running it was found to be
+        by_image: dict[str, _Builder] = {}
         for workload in workloads:
             known = self._find_workload(workload)
-            builder = self._match_workload(workload)
-            if builder is not None and known is None:
+            # a second workload of the same image (a locust worker beside its master) runs
+            # the same code: it is that service, as one named like the image would be
+            same_image = next((by_image[i] for i in workload.images if i in by_image), None)
+            builder = same_image if known is None else None
+            builder = builder or self._match_workload(workload)
+            if builder is not None:
+                for image in workload.images:
+                    by_image.setdefault(image, builder)
+            if builder is not None and known is None and builder is not same_image:
                 created.append(len(owner))
             owner.append(builder)
             if builder is None:
@@ -698,15 +910,45 @@ class _Discovery:
                 if builder.root == "":
                     builder.root = self._guess_root(names) or ""
                 return builder
-        code_root = self._guess_root(names)
+        beside = self._dockerfile_beside(workload.file)
+        code_root = beside or self._guess_root(names)
         if code_root is None:
             # its own name and its image's, not labels such as `component: server`
             image = workload.images[0] if workload.images else ""
             own = [workload.name, *(_image_name(i) for i in workload.images)]
             return self._go_builder(workload.name, own, image)
         builder = self._builder(workload.name, code_root)
-        builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
+        if beside is not None:
+            builder.add(evidence=[f"{code_root}/Dockerfile builds the image {workload.file} runs"])
+        else:
+            builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
         return builder
+
+    def _dockerfile_beside(self, manifest: str) -> str | None:
+        """The folder of the one Dockerfile kept with a manifest (``locust/k8s/master.yaml``
+        beside ``locust/image/Dockerfile``): the nearest folder above the manifest, short of
+        the repository itself, that holds Dockerfiles, when it holds exactly one, beside
+        Python code, that no service has yet. A top-level ``k8s/`` folder deploying
+        every service finds no such folder."""
+        taken = [b.root for b in self.builders.values() if b.root not in ("", ".")]
+        folder = posixpath.dirname(manifest)
+        while folder:
+            built = {
+                posixpath.dirname(p)
+                for p in self._deploy
+                if p.startswith(folder + "/") and is_dockerfile(posixpath.basename(p))
+            }
+            if built:
+                if len(built) > 1:
+                    return None
+                found = built.pop()
+                if found not in self._code_dirs or any(
+                    found == r or _nested(found, r) or _nested(r, found) for r in taken
+                ):
+                    return None
+                return found
+            folder = posixpath.dirname(folder)
+        return None
 
     def _from_helm(self) -> None:
         for chart_dir in sorted(self._chart_dirs()):
@@ -833,6 +1075,35 @@ class _Discovery:
         category = categorize(f"{directory}/__main__.py", self.config)
         return category in (Category.PRODUCTION, Category.LOADGEN)
 
+    def _from_server_programs(self) -> None:
+        """Without any deployment file or marker naming a service, the programs that start a
+        server (``if __name__ == "__main__": web.run_app(app, port=9001)``) are the
+        processes the repository runs, examples included (a library's example services are
+        the only services it has). Each owns its file; its root is the file's folder."""
+        if any(b.root != "" for b in self.builders.values()):
+            return
+        found: list[str] = []
+        for path in self.listing.python:
+            parts = path.split("/")
+            if any(p.startswith(".") for p in parts) or categorize(path, self.config) in (
+                Category.TEST,
+                Category.LOADGEN,
+            ):
+                continue
+            text = self._read_code(path)
+            if text is not None and starts_server(text):
+                found.append(path)
+        stems = Counter(posixpath.splitext(posixpath.basename(p))[0] for p in found)
+        for path in found:
+            stem = posixpath.splitext(posixpath.basename(path))[0]
+            directory = posixpath.dirname(path) or "."
+            name = stem
+            if stems[stem] > 1 or name in self.builders:
+                name = posixpath.splitext(path)[0].replace("/", "-")
+            builder = self._builder(name, directory)
+            builder.entries.append(path)
+            builder.add(evidence=[f"{path} starts a server when run"])
+
     def _fallback(self) -> None:
         if any(b.root != "" for b in self.builders.values()):
             return
@@ -921,6 +1192,15 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _is_celery_worker(command: str) -> bool:
+    """``celery -A proj worker ...`` (also ``python -m celery``)."""
+    words = command.split()
+    return any(
+        posixpath.basename(word) == "celery" and "worker" in words[index + 1 :]
+        for index, word in enumerate(words)
+    )
 
 
 def _is_main_compose(rel: str) -> bool:

@@ -264,6 +264,28 @@ def test_extends_in_the_same_file_inherits_the_build() -> None:
     assert [(s.name, s.root) for s in result.services] == [("base", "app"), ("worker", "app")]
 
 
+def test_services_only_test_profiles_start_are_marked() -> None:
+    result = compose(
+        """
+        services:
+          api:
+            build: ./api
+            profiles: [debug]
+          api-unit:
+            build: ./api
+            profiles: ["test"]
+          e2e:
+            build: ./e2e
+            profiles: [test, full]
+          lint:
+            image: ruff
+            profiles: [CI]
+        """
+    )
+
+    assert result.test_profile == ("api-unit", "lint")
+
+
 def test_version_1_files_have_services_at_the_top_level() -> None:
     result = compose(
         """

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from decouple_services.discover.entrypoints import entry_file, served_module
+from decouple_services.discover.entrypoints import (
+    console_scripts,
+    entry_file,
+    imported_files,
+    script_in_tree,
+    served_module,
+    shell_scripts,
+    starts_server,
+)
 
 FILES = {"scripts/workers/submit.py", "svc/app/__main__.py", "svc/run.py", "manage.py"}
 
@@ -58,3 +66,144 @@ def test_no_entry_file(command: str) -> None:
 )
 def test_the_module_an_app_server_serves(command: str, context: str, expected: str | None) -> None:
     assert served_module(command, context, FILES) == expected
+
+
+SETUP_PY = """
+setup(
+    entry_points={
+        "console_scripts": ["svc-run=svc.run:main", "other = not.there:main"],
+    },
+)
+"""
+SETUP_PY_TEXT_FORM = """
+setup(
+    entry_points=\"\"\"
+        [console_scripts]
+        svc-run=svc.run:main
+    \"\"\",
+)
+"""
+PYPROJECT = """
+[project.scripts]
+svc-run = "svc.run:main"
+[tool.poetry.scripts]
+migrate = "scripts.workers.submit:main"
+"""
+SETUP_CFG = """
+[options.entry_points]
+console_scripts =
+    svc-run = svc.run:main
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "file"),
+    [
+        (SETUP_PY, "setup.py"),
+        (SETUP_PY_TEXT_FORM, "setup.py"),
+        (PYPROJECT, "pyproject.toml"),
+        (SETUP_CFG, "setup.cfg"),
+    ],
+)
+def test_console_scripts_a_package_declares(text: str, file: str) -> None:
+    assert console_scripts(text, file)["svc-run"] == "svc.run"
+
+
+@pytest.mark.parametrize(
+    ("text", "file"),
+    [
+        ("[project\nbroken", "pyproject.toml"),
+        ("[options.entry_points\n", "setup.cfg"),
+        ('setup(name="x", version="1=2:3")', "setup.py"),  # no console_scripts at all
+    ],
+)
+def test_no_console_scripts(text: str, file: str) -> None:
+    assert console_scripts(text, file) == {}
+
+
+def test_a_command_running_a_console_script_runs_its_module() -> None:
+    scripts = {"svc-run": "svc.run", "ghost": "not.there"}
+
+    assert entry_file("svc-run --port 80", ".", FILES, scripts) == "svc/run.py"
+    assert entry_file("/usr/local/bin/svc-run", ".", FILES, scripts) == "svc/run.py"
+    assert entry_file("ghost --port 80", ".", FILES, scripts) is None
+    assert entry_file("svc-run", ".", FILES) is None  # without the package's scripts
+
+
+def test_the_shell_scripts_a_command_runs() -> None:
+    assert shell_scripts("sh /code/docker/start.sh") == ["/code/docker/start.sh"]
+    assert shell_scripts("./entrypoint.sh web") == ["./entrypoint.sh"]
+    assert shell_scripts("bash run-worker") == ["run-worker"]
+    assert shell_scripts('sh -c "pytest -q"') == []
+    assert shell_scripts("python -m app") == []
+
+
+def test_a_script_of_the_image_is_found_in_the_tree() -> None:
+    files = {"ctx/docker/start.sh", "ctx/start.sh"}
+
+    assert script_in_tree("/code/docker/start.sh", "ctx", files.__contains__) == (
+        "ctx/docker/start.sh"
+    )
+    assert script_in_tree("./start.sh", "ctx", files.__contains__) == "ctx/start.sh"
+    assert script_in_tree("docker/missing.sh", "ctx", files.__contains__) is None
+    assert script_in_tree("../start.sh", "ctx/docker", files.__contains__) is None
+
+
+def test_the_files_a_module_imports() -> None:
+    files = {
+        "jobs/__init__.py",
+        "jobs/resize.py",
+        "jobs/client.py",
+        "jobs/common.py",
+        "pkg/__init__.py",
+        "pkg/util.py",
+        "lib/tools.py",
+    }
+    source = (
+        "import os\n"
+        "from .client import fetch\n"
+        "from jobs import common\n"
+        "import pkg.util\n"
+        "from tools import x\n"
+    )
+
+    found = imported_files(source, "jobs/resize.py", files, [".", "lib"])
+
+    assert found == {
+        "jobs/client.py",
+        "jobs/common.py",
+        "jobs/__init__.py",
+        "pkg/util.py",
+        "lib/tools.py",
+    }
+    assert imported_files("def (", "jobs/resize.py", files, ["."]) == set()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'from aiohttp import web\nif __name__ == "__main__":\n    web.run_app(app, port=8080)\n',
+        'import uvicorn\nif __name__ == "__main__":\n    uvicorn.run("m:app", port=8000)\n',
+        "from flask import Flask\napp = Flask(__name__)\n"
+        'if __name__ == "__main__":\n    app.run(host="0.0.0.0")\n',
+        "def serve():\n    server.start()\n    server.wait_for_termination()\n"
+        'if __name__ == "__main__":\n    serve()\n',
+    ],
+)
+def test_a_program_that_starts_a_server(source: str) -> None:
+    assert starts_server(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import asyncio\nif __name__ == "__main__":\n    asyncio.run(main())\n',
+        "from aiohttp import web\nweb.run_app(app)\n",  # not run as a program
+        'import unittest\nif __name__ == "__main__":\n    unittest.main()\n',
+        'if __name__ == "__main__":\n    app.run(port=5000)\n',  # imports no web framework
+        'from flask import Flask\nif __name__ == "__main__":\n    app.run()\n',  # CLI run
+        'if __name__ == "__main__":\n    web.run_app(\n',  # does not parse
+    ],
+)
+def test_a_program_that_starts_no_server(source: str) -> None:
+    assert not starts_server(source)

@@ -145,3 +145,29 @@ def test_bazel_binaries_are_the_named_binary_targets() -> None:
         """
     )
     assert bazel_binaries(text) == [("model_server", 4), ("tool", 10)]
+
+
+def test_what_the_final_stage_copies_from_the_context() -> None:
+    text = textwrap.dedent(
+        """
+        FROM python:3.12 AS build
+        COPY everything/ /src/
+        FROM python:3.12
+        ARG APP=orders
+        COPY --chown=app:app requirements.txt /app/
+        ADD /${APP}/* /app/${APP}/
+        COPY ["conf/a.ini", "conf/b.ini", "/etc/"]
+        COPY --from=build /src /src
+        ADD https://example.com/tool.tar.gz /opt/
+        """
+    )
+
+    facts = parse_dockerfile(text, "Dockerfile")
+
+    assert facts.copied == ("requirements.txt", "orders", "conf/a.ini", "conf/b.ini")
+
+
+def test_copying_the_whole_context_is_a_dot() -> None:
+    facts = parse_dockerfile("FROM python\nCOPY ./ /app\nCOPY ../outside /x\n", "Dockerfile")
+
+    assert facts.copied == (".",)

@@ -271,6 +271,57 @@ def test_a_k8s_only_deployment_finds_its_code_by_directory_name(make_tree: Tree)
     assert users.evidence[0] == "src/users/ holds the code of users-deployment"
 
 
+def _deployment(name: str, image: str) -> str:
+    return f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: {name}}}
+        spec:
+          template:
+            metadata: {{labels: {{app: {name}}}}}
+            spec: {{containers: [{{name: {name}, image: "{image}"}}]}}
+        """
+
+
+def test_a_deployment_kept_with_one_dockerfile_is_built_from_it(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "load/k8s/master.yaml": _deployment("locust-master", "acme/stress:1"),
+            "load/k8s/worker.yaml": _deployment("locust-worker", "acme/stress:1"),
+            "load/image/Dockerfile": "FROM python\n",
+            "load/image/tasks/tasks.py": "",
+            "stress/locustfile.py": "",  # named like the image, but nothing deploys it
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["locust-master"].root == "load/image"
+    assert "locust-master" in services and "locust-worker" not in services
+    assert "load/k8s/worker.yaml:1 Deployment locust-worker" in services["locust-master"].evidence
+
+
+def test_a_top_level_k8s_folder_or_several_dockerfiles_say_nothing_of_the_code(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "k8s/users.yaml": _deployment("users", "acme/users:1"),
+            "deploy/k8s/orders.yaml": _deployment("orders", "acme/orders:1"),
+            "deploy/a/Dockerfile": "FROM python\n",
+            "deploy/a/x.py": "",
+            "deploy/b/Dockerfile": "FROM python\n",
+            "deploy/b/y.py": "",
+            "src/users/app.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["users"].root == "src/users"  # found by its name, as before
+    assert "orders" not in services
+
+
 def test_a_deployment_of_an_image_built_elsewhere_is_infrastructure(make_tree: Tree) -> None:
     redis = """
         apiVersion: apps/v1
@@ -563,3 +614,263 @@ def test_an_env_file_symlinked_out_of_the_tree_is_not_read(make_tree: Tree) -> N
 
     assert by_name(result)["web"].env == ()
     assert ("web.env", 0, "symlink-outside") in codes(result)
+
+
+# -- roots narrowed within a shared build context ----------------------------------------------
+
+
+def test_a_service_of_a_shared_context_owns_the_one_code_folder_its_dockerfile_copies(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  api:
+                    build: {context: ., dockerfile: Dockerfile.api}
+                  etl:
+                    build: {context: ., dockerfile: Dockerfile.etl}
+                  all:
+                    build: {context: ., dockerfile: Dockerfile.all}
+                """,
+            "Dockerfile.api": "FROM python\nCOPY pyproject.toml /\nCOPY api/* /api/\n",
+            "Dockerfile.etl": "FROM python\nCOPY etl /etl\nCOPY api /api\n",
+            "Dockerfile.all": "FROM python\nCOPY api /api\nCOPY . /app\n",
+            "api/main.py": "",
+            "etl/run.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["api"].root == "api"
+    assert services["etl"].root == "."  # two code folders: the context says no more
+    assert services["all"].root == "."
+
+
+def test_a_build_context_missing_from_the_tree_is_its_dockerfiles_folder(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "deploy/docker-compose.yml": """
+                services:
+                  checks:
+                    build: {context: ../old-name, dockerfile: ../checks/Dockerfile}
+                  lost:
+                    build: {context: ../gone}
+                """,
+            "checks/Dockerfile": "FROM python\n",
+            "checks/smoke.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["checks"].root == "checks"
+    assert services["lost"].root == "gone"  # no Dockerfile to go by either
+
+
+def test_a_module_only_one_process_of_a_folder_imports_is_that_processs(
+    make_tree: Tree,
+) -> None:
+    files = {
+        "docker-compose.yml": """
+            services:
+              resize:
+                build: .
+                command: python -m jobs.resize
+              index:
+                build: .
+                command: python -m jobs.index
+            """,
+        "jobs/resize.py": "from .client import fetch\nfrom jobs import common\n",
+        "jobs/index.py": "import jobs.common\n",
+        "jobs/client.py": "",
+        "jobs/common.py": "",
+    }
+    services = by_name(discover(make_tree(files)))
+
+    assert set(services["resize"].entries) == {"jobs/resize.py", "jobs/client.py"}
+    assert services["index"].entries == ("jobs/index.py",)  # common.py is both's
+
+
+def test_imports_claim_nothing_while_a_process_of_the_folder_runs_nothing_known(
+    make_tree: Tree,
+) -> None:
+    files = {
+        "docker-compose.yml": """
+            services:
+              resize:
+                build: .
+                command: python resize.py
+              web:
+                build: .
+                command: ./start.sh
+            """,
+        "resize.py": "from client import fetch\n",
+        "client.py": "",
+    }
+    services = by_name(discover(make_tree(files)))
+
+    assert services["resize"].entries == ("resize.py",)
+
+
+def test_a_code_folder_every_process_of_a_context_copies_narrows_none(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "svc/docker-compose.yml": """
+                services:
+                  web:
+                    build: {context: ., dockerfile: Dockerfile}
+                  worker:
+                    build: {context: ., dockerfile: Dockerfile.worker}
+                """,
+            "svc/Dockerfile": "FROM python\nCOPY pyproject.toml /\nCOPY app /app/app\n",
+            "svc/Dockerfile.worker": "FROM python\nCOPY app /app/app\n",
+            "svc/app/main.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["web"].root == "svc"
+    assert services["worker"].root == "svc"
+
+
+def test_a_test_profile_service_built_like_another_is_that_service_run_for_tests(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  api:
+                    build: ./api
+                  api-unit:
+                    profiles: [test]
+                    build: {context: ./api, dockerfile: unit.Dockerfile}
+                  e2e:
+                    profiles: [test]
+                    build: ./e2e
+                """,
+            "api/app.py": "",
+            "e2e/test_flow.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert sorted(services) == ["api", "e2e"]  # e2e builds code of its own: a service
+    assert services["api"].aliases == ("api", "api-unit")
+
+
+def test_a_test_file_service_extending_a_running_service_is_that_service(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "client/docker-compose.yml": "services:\n  client:\n    build: .\n",
+            "docker-compose-test.yml": """
+                services:
+                  client-test:
+                    extends: {file: ./client/docker-compose.yml, service: client}
+                """,
+            "docker-compose-dev.yml": """
+                services:
+                  client-dev:
+                    extends: {file: ./client/docker-compose.yml, service: client}
+                """,
+            "client/lib.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert sorted(services) == ["client", "client-dev"]
+    assert "client-test" in services["client"].aliases
+
+
+SERVER_PROGRAM = 'from aiohttp import web\nif __name__ == "__main__":\n    web.run_app(app)\n'
+
+
+def test_without_deployment_files_the_programs_starting_servers_are_the_services(
+    make_tree: Tree,
+) -> None:
+    root = make_tree(
+        {
+            "setup.py": "",
+            "lib/core.py": "",
+            "examples/a/server.py": SERVER_PROGRAM,
+            "examples/b/server.py": SERVER_PROGRAM,
+            "examples/b/worker.py": SERVER_PROGRAM,
+            "tests/test_app.py": SERVER_PROGRAM,
+        }
+    )
+
+    services = {s.name: (s.root, s.entries) for s in discover(root).services}
+
+    assert services == {
+        "examples-a-server": ("examples/a", ("examples/a/server.py",)),
+        "examples-b-server": ("examples/b", ("examples/b/server.py",)),
+        "worker": ("examples/b", ("examples/b/worker.py",)),
+    }
+
+
+def test_server_programs_are_not_services_beside_deployment_files(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": "services:\n  api:\n    build: ./api\n",
+            "api/main.py": "",
+            "examples/demo.py": SERVER_PROGRAM,
+        }
+    )
+
+    assert [s.name for s in discover(root).services] == ["api"]
+
+
+def test_a_celery_worker_sharing_a_folder_runs_its_task_modules(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  web:
+                    build: .
+                    command: gunicorn proj.wsgi:application
+                  worker:
+                    build: .
+                    command: ./start-worker.sh
+                  beat:
+                    build: .
+                    command: celery -A proj beat
+                """,
+            "start-worker.sh": "#!/bin/sh\nexec celery -A proj \\\n  worker --concurrency=2\n",
+            "proj/wsgi.py": "",
+            "proj/orders/tasks.py": "",
+            "proj/orders/views.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["worker"].entries == ("proj/orders/tasks.py",)
+    assert services["beat"].entries == ()  # beat schedules tasks, it does not run them
+
+
+def test_task_modules_stay_put_with_two_workers_or_none(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  fast:
+                    build: .
+                    command: celery -A proj worker -Q fast
+                  slow:
+                    build: .
+                    command: celery -A proj worker -Q slow
+                """,
+            "proj/tasks.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert services["fast"].entries == services["slow"].entries == ()
