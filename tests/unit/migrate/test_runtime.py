@@ -450,27 +450,29 @@ class Flaky:
         pass
 
 
+class Sent:
+    """The consumer's producer, for dead letters."""
+
+    def __init__(self) -> None:
+        self.dead: list[Any] = []
+        #: Dead-letter sends to refuse before accepting one.
+        self.refuse = 0
+
+    def produce_raw(self, *args: Any) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise sys.modules["decouple_runtime_under_test"].EventNotAccepted("unavailable")
+        self.dead.append(args)
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
 def _consumer(runtime: ModuleType, app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DECOUPLE_RETRY_BASE_S", "0.001")
     monkeypatch.setenv("DECOUPLE_RETRY_CAP_S", "0.001")
     monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "3")
     sub = _sub(runtime, "x:y", "function", "/")
-
-    class Sent:
-        def __init__(self) -> None:
-            self.dead: list[Any] = []
-            #: Dead-letter sends to refuse before accepting one.
-            self.refuse = 0
-
-        def produce_raw(self, *args: Any) -> None:
-            if self.refuse:
-                self.refuse -= 1
-                raise runtime.EventNotAccepted("the dead-letter topic is unavailable")
-            self.dead.append(args)
-
-        def flush(self, timeout: float) -> int:
-            return 0
-
     consumer = runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
     consumer._apps["t"] = app
     consumer._owned.add(("t", 0))
@@ -812,6 +814,46 @@ def test_the_apps_startup_runs_once_per_process_whatever_consumes_its_events(
     assert once.stopped == []  # one consumer still uses it
     apps[-1].close()
     assert once.stopped == [1]
+
+
+NESTED_APP = """\
+import threading
+
+import decouple_runtime_under_test as runtime
+
+SUBSCRIPTION = runtime.Subscription(
+    topic="t", group="g", dead_letter="t.dlq", target="nested:app", kind="asgi"
+)
+threads = []
+
+
+async def app(scope, receive, send):
+    assert scope["type"] == "lifespan"
+    await receive()
+    # the service's own lifespan consumes its topic in-process
+    async with runtime.consuming_in_lifespan([SUBSCRIPTION], service="s"):
+        threads.extend(t.name for t in threading.enumerate())
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+    await send({"type": "lifespan.shutdown.complete"})
+"""
+
+
+def test_a_consumer_beside_the_service_starts_its_lifespan_without_a_second_consumer(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    (tmp_path / "nested.py").write_text(NESTED_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    nested = importlib.import_module("nested")
+    consumer = runtime.Consumer(
+        [nested.SUBSCRIPTION], service="s", store=runtime.MemoryStore(), producer=Sent()
+    )
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: FakeKafka(consumer, [], 0))
+    consumer.run()
+    assert nested.threads and "decouple-consumer" not in nested.threads
 
 
 def test_the_loop_touches_its_liveness_file_and_logs_its_counts(
