@@ -175,6 +175,13 @@ def notify(topic, payload, request_id):
     decouple_producer.send_event(topic, payload, headers={"X-Request-Id": request_id})
 
 
+def notify_keyed(topic, payload, request_id, key):
+    # was: requests.post(url, json=payload, headers={"X-Request-Id": request_id}, timeout=2)
+    decouple_producer.send_event(
+        topic, payload, key=key, headers={"X-Request-Id": request_id}
+    )
+
+
 def cancel(topic, order_id, payload):
     # was: requests.post(f"{BILLING}/api/orders/{order_id}/refund", json=payload)
     decouple_producer.send_event(topic, payload, path_params={"order_id": order_id})

@@ -69,7 +69,7 @@ def test_sends_reach_the_flask_view_through_its_auth_hook_and_failures_are_dead_
         # The view's exception is the 500 Flask answers: retried, then dead-lettered; the
         # 400 is final at once.
         assert set(by_error) == {b"RuntimeError", b"PermanentError"}
-        assert by_error[b"RuntimeError"]["decouple.attempts"] == b"3"  # 1 + DECOUPLE_MAX_RETRIES
+        assert by_error[b"RuntimeError"]["decouple.attempts"] == b"3"  # DECOUPLE_RETRY_ATTEMPTS
         assert by_error[b"RuntimeError"]["decouple.error.message"].endswith(b"answered 500")
         assert by_error[b"PermanentError"]["decouple.attempts"] == b"1"
         assert by_error[b"RuntimeError"]["X-Request-Id"] == b"req-poison"

@@ -179,9 +179,10 @@ def test_a_rebalance_in_the_middle_of_a_retry_loses_and_repeats_nothing(
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=2)
     slow_retries = {
-        "DECOUPLE_RETRY_BACKOFF_MS": "1500",
-        "DECOUPLE_RETRY_BACKOFF_MAX_MS": "1500",
-        "DECOUPLE_MAX_RETRIES": "5",
+        "DECOUPLE_RETRY_BASE_S": "1.5",
+        "DECOUPLE_RETRY_CAP_S": "1.5",
+        "DECOUPLE_RETRY_JITTER": "1",
+        "DECOUPLE_RETRY_ATTEMPTS": "6",
         "E2E_HANDLER_DELAY_S": "0.05",
     }
     first = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow_retries)

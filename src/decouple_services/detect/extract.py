@@ -1007,7 +1007,7 @@ class _Extractor:
         ctx = self.ctx
         line = call.lineno
         end_line = call.end_lineno or line
-        use = self._response_use(call)
+        use, status_checked = self._response_use(call)
         function = (
             scope.qualname
             if scope.kind == "function"
@@ -1042,6 +1042,7 @@ class _Extractor:
             ),
             result_used=use is not ResponseUse.NONE,
             response_use=use.value,
+            status_checked=status_checked,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
             is_async=self._awaited(call),
@@ -1099,8 +1100,9 @@ class _Extractor:
                 return False
         return False
 
-    def _response_use(self, call: ast.Call) -> ResponseUse:
-        """What the caller does with the response (:mod:`decouple_services.detect.response`).
+    def _response_use(self, call: ast.Call) -> tuple[ResponseUse, bool]:
+        """What the caller does with the response (:mod:`decouple_services.detect.response`),
+        and whether it checks the response's success.
 
         The call's ancestors come from the walk's stack; the parents of other nodes, and the
         reads of names, only when the response is bound to a name: most calls are statements
@@ -1136,9 +1138,10 @@ class _Extractor:
             ),
             index=index,
         )
+        checked = reading.use is ResponseUse.STATUS or bool(reading.checks)
         if reading.use is ResponseUse.NONE and self._response_read_later(call):
-            return ResponseUse.BODY
-        return reading.use
+            return ResponseUse.BODY, checked
+        return reading.use, checked
 
     def _response_read_later(self, call: ast.Call) -> bool:
         """http.client's ``conn.request(...)`` returns nothing: the response is read by a

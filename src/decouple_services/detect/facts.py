@@ -59,6 +59,9 @@ class RawCall:
     in_transaction: bool = False
     #: ``none``, ``status`` or ``body`` (:mod:`decouple_services.detect.response`).
     response_use: str = "none"
+    #: The response's success is checked (``raise_for_status()``, ``if not resp.ok:``),
+    #: whatever else reads it: a helper that does so aborts the callers that ignore it.
+    status_checked: bool = False
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -272,6 +275,7 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.submitted,
         c.in_transaction,
         c.response_use,
+        c.status_checked,
     ]
 
 
@@ -295,4 +299,5 @@ def _call_from_json(d: list[Any]) -> RawCall:
         submitted=d[15],
         in_transaction=d[16],
         response_use=d[17],
+        status_checked=d[18],
     )

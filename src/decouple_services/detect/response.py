@@ -104,6 +104,8 @@ class Handler:
 @dataclass(frozen=True, slots=True)
 class ResponseReading:
     use: ResponseUse
+    #: The success checks; for ``body`` too, where they say the response's failure aborts
+    #: the code around the call (``raise_for_status()`` before ``return resp.json()``).
     checks: tuple[StatusCheck, ...] = ()
     handlers: tuple[Handler, ...] = ()
     #: The name the response is bound to (``resp = ...``), if any.
@@ -389,15 +391,16 @@ def _reads(name: str, loads: Sequence[ast.Name], parent_of: Parent) -> ResponseR
             check = _test_check(attribute, parent_of, name=name)
             if check is not None:
                 checks[check.line] = check
+    found = tuple(sorted(checks.values(), key=lambda c: c.line))
     for load in loads:
         if any(_covered(load, check) for check in checks.values()):
             continue
+        # the checks stay known: a helper that checks and returns the response still
+        # aborts a caller that ignores what it returns
         return ResponseReading(
-            ResponseUse.BODY, name=name, why=f"`{name}` is read at line {load.lineno}"
+            ResponseUse.BODY, found, name=name, why=f"`{name}` is read at line {load.lineno}"
         )
-    return ResponseReading(
-        ResponseUse.STATUS, tuple(sorted(checks.values(), key=lambda c: c.line)), name=name
-    )
+    return ResponseReading(ResponseUse.STATUS, found, name=name)
 
 
 def _covered(load: ast.Name, check: StatusCheck) -> bool:

@@ -291,6 +291,7 @@ def _locate(
                 *timeout_notes,
                 *check_notes,
                 *_handler_notes(reading),
+                *_helper_check_notes(wrapper.module, call, reading),
             )
         facts = CallFacts(
             spec.site_id,
@@ -483,6 +484,21 @@ def _first_line(code: str) -> str:
 
 def _wait_note(timeout: str) -> str:
     return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
+
+
+def _helper_check_notes(
+    module: cst.Module, call: cst.Call, reading: ResponseReading
+) -> tuple[str, ...]:
+    """A site waits with no check of its own: the helper it called checked the answer."""
+    if reading.checks or reading.handlers:
+        return ()
+    helper = module.code_for_node(call.func)
+    return (
+        f"`{helper}(...)` checked the callee's answer itself (raise_for_status() or a status "
+        "test in its body); that check no longer runs for this site: the send raises "
+        "`EventNotAccepted` when Kafka does not accept the event, and the callee's own "
+        "4xx/5xx go to the dead-letter topic",
+    )
 
 
 def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:

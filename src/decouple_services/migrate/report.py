@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from decouple_services.core.model import CallSite, Role, ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.generate import consumer_runtime
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
 
@@ -279,9 +280,14 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "- [ ] Set `KAFKA_BOOTSTRAP_SERVERS` (and the security settings) for every caller "
             "and consumer; see docs/generated-code.md.",
             "- [ ] Deploy the callers; the sends replace the HTTP calls in the same release.",
-            "- [ ] Watch consumer lag per group and the dead-letter topics "
-            f"({', '.join(f'`{t.dead_letter}`' for t in topics)}); replay or fix what lands "
-            "there.",
+            "- [ ] Watch consumer lag per group and the dead-letter topics; once what made "
+            "an event fail is fixed, publish it again on its topic (same key and headers):",
+            *[
+                f"  - [ ] `{c.topic.dead_letter}`: `python -m {consumer_runtime(c)[1]} redrive "
+                f"--topic {c.topic.dead_letter}` (from `{c.import_root}`)"
+                for c in plan.consumers
+                if c.topic in topics
+            ],
             "- [ ] Once the topics carry the traffic, retire the callee endpoints nobody calls "
             "any more (or keep them for other callers).",
         ]
@@ -294,9 +300,10 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "after the call (a redirect that reads it back, a test) needs a look.",
         "**At-least-once delivery.** A consumer crash between handling and commit repeats an "
         "event; the generated idempotency hook skips repeats by event id only within its "
-        "store (in memory by default; set `DECOUPLE_IDEMPOTENCY_DB`).",
+        "store (a SQLite file per consumer group by default: `DECOUPLE_IDEMPOTENCY_DB`).",
         "**Errors move.** A failing handler no longer fails the caller's request: after the "
-        "retries the event goes to the dead-letter topic. Alert on it. Where the caller "
+        "retries (7 to 14 minutes of failures by default) the event goes to the "
+        "dead-letter topic. Alert on it. Where the caller "
         "checked the status, success now means the event was accepted, and `except` clauses "
         "for the HTTP client's errors no longer fire (each is named in the table).",
         "**Ordering** is per key (the key each send names; see the table); events without "

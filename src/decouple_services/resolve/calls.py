@@ -123,6 +123,12 @@ class CallResolver:
         self._last_from_response = False
         #: Helper -> uses dropped because the address was another service's answer.
         self._answered: dict[str, int] = defaultdict(int)
+        #: Functions whose request's success they check themselves: a configured client
+        #: (``shopcore.rpc.call_service``) defined in the repository and doing so aborts
+        #: the callers that ignore its answer.
+        self._checking = frozenset(
+            call.function for facts in index.facts for call in facts.calls if call.status_checked
+        )
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -420,8 +426,10 @@ class CallResolver:
             category=category,
             role=role,
             via_wrapper=via,
-            result_used=call.result_used,
-            response_use=ResponseUse(call.response_use),
+            result_used=call.result_used or match.client in self._checking,
+            response_use=ResponseUse(
+                _invocation_use(call.response_use, match.client in self._checking)
+            ),
             is_async=call.is_async or match.is_async,
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,
@@ -565,8 +573,8 @@ class CallResolver:
             end_line=call.end_line,
             col=call.col,
             function=call.function,
-            result_used=call.result_used or inner.response_use == "status",
-            response_use=_invocation_use(call.response_use, inner.response_use),
+            result_used=call.result_used or inner.status_checked,
+            response_use=_invocation_use(call.response_use, inner.status_checked),
             in_loop=call.in_loop,
             in_transaction=call.in_transaction,
             is_async=call.is_async or inner.is_async,
@@ -799,9 +807,10 @@ def _host_has_param(url: Rendered) -> bool:
     return any("{" + p + "}" in host for p in url.params) or (host == "" and bool(url.params))
 
 
-def _invocation_use(outer: str, inner: str) -> str:
+def _invocation_use(outer: str, helper_checks_status: bool) -> str:
     """A helper invocation's response use: the invocation's own, but at least ``status`` when
-    the helper checks the status itself (its ``raise_for_status()`` aborted the caller)."""
-    if outer == ResponseUse.NONE.value and inner == ResponseUse.STATUS.value:
-        return inner
+    the helper checks the status itself (its ``raise_for_status()`` aborted the caller), also
+    when the helper goes on to read the body the invocation then ignores."""
+    if outer == ResponseUse.NONE.value and helper_checks_status:
+        return ResponseUse.STATUS.value
     return outer

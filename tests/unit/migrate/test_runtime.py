@@ -413,6 +413,9 @@ class Record:
     def headers(self) -> list[tuple[str, bytes]]:
         return []
 
+    def error(self) -> None:
+        return None
+
 
 class Client:
     """What the loop asks of a confluent-kafka consumer, written down."""
@@ -447,22 +450,29 @@ class Flaky:
         pass
 
 
+class Sent:
+    """The consumer's producer, for dead letters."""
+
+    def __init__(self) -> None:
+        self.dead: list[Any] = []
+        #: Dead-letter sends to refuse before accepting one.
+        self.refuse = 0
+
+    def produce_raw(self, *args: Any) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise sys.modules["decouple_runtime_under_test"].EventNotAccepted("unavailable")
+        self.dead.append(args)
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
 def _consumer(runtime: ModuleType, app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MS", "1")
-    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MAX_MS", "1")
-    monkeypatch.setenv("DECOUPLE_MAX_RETRIES", "2")
+    monkeypatch.setenv("DECOUPLE_RETRY_BASE_S", "0.001")
+    monkeypatch.setenv("DECOUPLE_RETRY_CAP_S", "0.001")
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "3")
     sub = _sub(runtime, "x:y", "function", "/")
-
-    class Sent:
-        def __init__(self) -> None:
-            self.dead: list[Any] = []
-
-        def produce_raw(self, *args: Any) -> None:
-            self.dead.append(args)
-
-        def flush(self, timeout: float) -> int:
-            return 0
-
     consumer = runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
     consumer._apps["t"] = app
     consumer._owned.add(("t", 0))
@@ -541,15 +551,357 @@ def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume
     assert client.calls == [("assign", (back,)), ("resume", (back,))]
 
 
-def test_backoff_is_exponential_with_full_jitter(
+def test_backoff_is_exponential_capped_and_jittered(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MS", "100")
-    monkeypatch.setenv("DECOUPLE_RETRY_BACKOFF_MAX_MS", "1000")
-    for attempt, ceiling in ((1, 0.1), (2, 0.2), (4, 0.8), (9, 1.0)):
-        delays = [runtime.backoff(attempt) for _ in range(200)]
-        assert all(0 <= d <= ceiling for d in delays)
-        assert max(delays) > ceiling / 2  # spread out, not a fixed delay
+    monkeypatch.setenv("DECOUPLE_RETRY_BASE_S", "0.1")
+    monkeypatch.setenv("DECOUPLE_RETRY_CAP_S", "1")
+    monkeypatch.setenv("DECOUPLE_RETRY_JITTER", "0.5")
+    policy = runtime.RetryPolicy.from_env()
+    for attempt, ceiling in ((1, 0.1), (2, 0.2), (4, 0.8), (9, 1.0), (500, 1.0)):
+        delays = [policy.delay(attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert max(delays) - min(delays) > ceiling / 4  # spread out, not a fixed delay
+
+
+def test_the_default_retries_ride_out_minutes_not_seconds(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("ATTEMPTS", "BASE_S", "CAP_S", "JITTER"):
+        monkeypatch.delenv(f"DECOUPLE_RETRY_{name}", raising=False)
+    policy = runtime.RetryPolicy.from_env()
+    shortest, longest = policy.window()
+    # a deploy or a failover of a few minutes is ridden out before anything is dead-lettered
+    assert shortest >= 5 * 60 and longest <= 20 * 60
+    assert policy.attempts == 10 and policy.cap == 300
+    assert "dead-lettered after 6.8 to 13.5 min" in policy.describe()
+    # a setting of the schedule before this version is named, not silently ignored
+    monkeypatch.setenv("DECOUPLE_MAX_RETRIES", "3")
+    runtime.RetryPolicy.from_env()
+    assert "DECOUPLE_MAX_RETRIES is no longer read: set DECOUPLE_RETRY_ATTEMPTS" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ATTEMPTS", "0"), ("BASE_S", "0"), ("BASE_S", "600"), ("JITTER", "1.5")],
+)
+def test_a_retry_setting_out_of_range_stops_the_consumer_naming_it(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"DECOUPLE_RETRY_{name}", value)
+    with pytest.raises(ValueError, match=f"DECOUPLE_RETRY_{name}"):
+        runtime.RetryPolicy.from_env()
+
+
+class Answering:
+    """An application that always gives one answer."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        return self.status
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_dead_letter_send_is_retried_without_handling_the_event_again(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Answering(400)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer.producer.refuse = 1
+    client = Client()
+    record = Record(4, _value(runtime))
+    consumer._one(client, record, Partition)
+    assert consumer.producer.dead == []
+    assert [name for name, _ in client.calls] == ["pause", "seek"]  # it comes again
+    consumer._retrying[("t", 0)] = (4, 1, 0.0)  # due now
+    client.calls.clear()
+    consumer._one(client, record, Partition)
+    # only the dead-letter send was tried again: the handler ran once
+    assert app.calls == 1
+    (dead,) = consumer.producer.dead
+    assert dict(dead[3])["decouple.error.message"] == b"the application answered 400"
+    assert [name for name, _ in client.calls] == ["store_offsets", "commit"]
+    assert consumer._undelivered == {}
+
+
+class FakeKafka:
+    """confluent-kafka's Consumer over a list of records (offsets 0, 1...): ``seek``
+    rewinds, ``pause`` holds the partition back, and the consumer is stopped once every
+    record was polled. ``store_offsets`` fails ``failing_stores`` times."""
+
+    def __init__(self, consumer: Any, records: list[Record], failing_stores: int) -> None:
+        self.consumer, self.records, self.failing_stores = consumer, records, failing_stores
+        self.cursor, self.paused, self.stored = 0, False, 0
+
+    def subscribe(self, topics: Any, on_assign: Any, **callbacks: Any) -> None:
+        on_assign(self, [Partition("t", 0)])
+
+    def poll(self, timeout: float) -> Record | None:
+        if self.paused:
+            return None
+        if self.cursor >= len(self.records):
+            self.consumer.stop()
+            return None
+        self.cursor += 1
+        return self.records[self.cursor - 1]
+
+    def store_offsets(self, message: Record) -> None:
+        from confluent_kafka import KafkaException
+
+        if self.failing_stores:
+            self.failing_stores -= 1
+            raise KafkaException("Local: Erroneous state")
+        self.stored += 1
+
+    def seek(self, partition: Partition) -> None:
+        self.cursor = partition.offset
+
+    def pause(self, partitions: Any) -> None:
+        self.paused = True
+
+    def resume(self, partitions: Any) -> None:
+        self.paused = False
+
+    def assign(self, partitions: Any) -> None:
+        pass
+
+    def commit(self, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failure_around_a_record_does_not_end_the_consumer_and_the_record_comes_again(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    app = Flaky(failures=0)
+    consumer = _consumer(runtime, app, monkeypatch)
+    fake = FakeKafka(consumer, [Record(0, _value(runtime)), Record(1, _value(runtime))], 1)
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
+    consumer.run()  # returns once the records are used up, raising nothing
+    # record 0's offset could not be stored: it came again, was skipped as handled, stored
+    assert consumer.counts == {"handled": 2, "error": 1, "duplicate": 1}
+    assert app.calls == 2 and fake.stored == 2
+
+
+def test_the_entry_point_reports_a_failure_and_exits_1_instead_of_raising(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import signal
+
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    sub = _sub(runtime, "json:dumps", "function", "/")
+    assert runtime.main([sub], service="s") == 1
+    assert "the consumer stopped: KAFKA_BOOTSTRAP_SERVERS is not set" in caplog.text
+
+
+SLOW_WSGI = """\
+import time
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(3)
+    start_response("200 OK", [])
+    return [b""]
+"""
+
+SLOW_ASGI = """\
+import asyncio
+
+cancelled = []
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    await receive()
+    try:
+        await asyncio.sleep(5)
+    except asyncio.CancelledError:
+        cancelled.append(scope["path"])
+        raise
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_handler_running_past_its_timeout_is_a_failure_to_retry(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import time
+
+    name = f"slow_{kind}"
+    (tmp_path / f"{name}.py").write_text(SLOW_WSGI if kind == "wsgi" else SLOW_ASGI)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.3")
+    slow = _sub(runtime, f"{name}:app", kind, "/slow")
+    app = runtime.application(slow)
+    try:
+        started = time.monotonic()
+        outcome = _handle(runtime, slow, app, {})
+        assert time.monotonic() - started < 2
+        assert outcome.action == "retry"
+        assert isinstance(outcome.error, runtime.HandlerTimeout)
+        # the next event does not wait behind the stuck one
+        started = time.monotonic()
+        fast = _sub(runtime, f"{name}:app", kind, "/fast")
+        if kind == "wsgi":
+            assert _handle(runtime, fast, app, {}).action == "handled"
+            assert time.monotonic() - started < 1
+        else:  # the coroutine was cancelled, not left running
+            cancelled = importlib.import_module(name).cancelled
+            while not cancelled and time.monotonic() - started < 2:
+                time.sleep(0.01)
+            assert cancelled == ["/slow"]
+    finally:
+        app.close()
+
+
+LIFESPAN_APP = """\
+started = []
+stopped = []
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                started.append(1)
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                stopped.append(1)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await receive()
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+
+def test_the_apps_startup_runs_once_per_process_whatever_consumes_its_events(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "once.py").write_text(LIFESPAN_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    subs = [
+        runtime.Subscription(
+            topic=topic, group=topic, dead_letter=f"{topic}.dlq", target="once:app", kind="asgi"
+        )
+        for topic in ("a", "b")
+    ]
+    both = runtime.Consumer(subs, service="s", store=runtime.MemoryStore(), producer=object())
+    alone = runtime.Consumer(subs[:1], service="s", store=runtime.MemoryStore(), producer=object())
+    apps = [both._app("a"), both._app("b"), alone._app("a")]
+    once = importlib.import_module("once")
+    assert once.started == [1]
+    for sub, app in zip([*subs, subs[0]], apps, strict=True):
+        assert _handle(runtime, sub, app, {}).status == 204
+    for app in apps[:-1]:
+        app.close()
+    assert once.stopped == []  # one consumer still uses it
+    apps[-1].close()
+    assert once.stopped == [1]
+
+
+NESTED_APP = """\
+import threading
+
+import decouple_runtime_under_test as runtime
+
+SUBSCRIPTION = runtime.Subscription(
+    topic="t", group="g", dead_letter="t.dlq", target="nested:app", kind="asgi"
+)
+threads = []
+
+
+async def app(scope, receive, send):
+    assert scope["type"] == "lifespan"
+    await receive()
+    # the service's own lifespan consumes its topic in-process
+    async with runtime.consuming_in_lifespan([SUBSCRIPTION], service="s"):
+        threads.extend(t.name for t in threading.enumerate())
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+    await send({"type": "lifespan.shutdown.complete"})
+"""
+
+
+def test_a_consumer_beside_the_service_starts_its_lifespan_without_a_second_consumer(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    (tmp_path / "nested.py").write_text(NESTED_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    nested = importlib.import_module("nested")
+    consumer = runtime.Consumer(
+        [nested.SUBSCRIPTION], service="s", store=runtime.MemoryStore(), producer=Sent()
+    )
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: FakeKafka(consumer, [], 0))
+    consumer.run()
+    assert nested.threads and "decouple-consumer" not in nested.threads
+
+
+def test_the_loop_touches_its_liveness_file_and_logs_its_counts(
+    runtime: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+    import time
+
+    alive = tmp_path / "alive"
+    monkeypatch.setenv("DECOUPLE_LIVENESS_FILE", str(alive))
+    monkeypatch.setenv("DECOUPLE_STATS_INTERVAL_S", "0.01")
+    consumer = _consumer(runtime, Flaky(failures=0), monkeypatch)
+    caplog.set_level(logging.INFO)
+    consumer._beat()
+    assert alive.exists()
+    first = alive.stat().st_mtime
+    consumer._one(Client(), Record(0, _value(runtime)), Partition)
+    time.sleep(1.05)
+    consumer._beat()
+    assert alive.stat().st_mtime > first
+    assert "stats g: handled=1" in caplog.text
+
+
+def test_a_dead_letter_goes_back_to_its_topic_with_its_own_headers_only(
+    runtime: ModuleType,
+) -> None:
+    headers = [
+        ("ce_id", b"e-1"),
+        ("X-Request-Id", b"req-1"),
+        ("decouple.error.message", b"the application answered 503"),
+        ("decouple.original.topic", b"emails.send"),
+    ]
+    assert runtime.original_topic("anything", headers) == "emails.send"
+    assert runtime.original_topic("emails.send.dlq", []) == "emails.send"
+    with pytest.raises(runtime.PermanentError, match="give --to"):
+        runtime.original_topic("elsewhere", [])
+    assert runtime.redrive_headers(headers) == [("ce_id", b"e-1"), ("X-Request-Id", b"req-1")]
+
+
+def test_the_redrive_command_says_what_is_missing(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    assert runtime.cli(["redrive", "--topic", "emails.send.dlq"]) == 1
+    assert "redrive: KAFKA_BOOTSTRAP_SERVERS is not set" in capsys.readouterr().err
 
 
 def test_one_store_serves_several_consumer_groups_each_seeing_the_event_once(
