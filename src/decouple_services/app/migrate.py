@@ -50,6 +50,8 @@ class MigrateCommand:
     config: Path | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    #: ``--event``: the ``select``-ed sites become one domain event of this name.
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     )
     client = command.client or (config.migrate_client if config else None) or "kafka-python"
     check_template(template)
+    _check_event_options(command)
     criteria = Criteria(
         ids=command.select,
         edges=tuple(parse_edge(e) for e in command.edges),
@@ -136,7 +139,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     )
     with term.phase("plan, rewrite and generate", file=err):
         selection = select_sites(result, criteria)
-        options = PlanOptions(client=client, topic_template=template)
+        options = PlanOptions(client=client, topic_template=template, event=command.event)
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]
         if command.split_by_edge:
@@ -199,6 +202,36 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
             write_changes(root, whole.changes)
         term.info(printable(f"decouple: wrote {len(whole.changes)} files"), file=err)
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
+
+
+def _check_event_options(command: MigrateCommand) -> None:
+    """``--event`` names the calls of one function: only ``--select`` picks them."""
+    if command.event is None:
+        return
+    from decouple_services.core.errors import SelectionError
+    from decouple_services.migrate.events import parse_event_name
+
+    parse_event_name(command.event)
+    others = [
+        option
+        for option, given in (
+            ("--edge", command.edges),
+            ("--service", command.services),
+            ("--top", command.top),
+            ("--split-by", command.split_by_edge),
+        )
+        if given
+    ]
+    if others:
+        raise SelectionError(
+            f"--event takes the calls of one function with --select ID, not {others[0]}: "
+            "pick their ids from `decouple scan` (the summary offers them)"
+        )
+    if not command.select:
+        raise SelectionError(
+            "--event needs the calls it replaces: --select ID for each (the summary of a "
+            "migration offers them for functions that tell several services one fact)"
+        )
 
 
 @contextmanager

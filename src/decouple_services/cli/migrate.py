@@ -101,6 +101,15 @@ def migrate(
             help="edge: one patch, branch and PR body per caller -> callee edge, stacked in order.",
         ),
     ] = None,
+    event: Annotated[
+        str | None,
+        typer.Option(
+            "--event",
+            metavar="DOMAIN.FACT",
+            help="Make the --select-ed calls of one function one domain event "
+            "(users.user-registered): one send, one consumer group per service.",
+        ),
+    ] = None,
     allow_dirty: Annotated[
         bool,
         typer.Option(
@@ -129,6 +138,8 @@ def migrate(
 
       decouple migrate ./repo --top 3 --split-by edge --patch migration.patch
 
+      decouple migrate ./repo --event users.user-registered -s cs-1 -s cs-2 -s cs-3
+
     Exit status: 0 done; 1 a site named with --select was refused; 2 usage, path,
     configuration, selection, git or write error. See docs/migrate.md.
     """
@@ -148,6 +159,7 @@ def migrate(
         pr_body=pr_body,
         split_by_edge=split_by is SplitBy.edge,
         allow_dirty=allow_dirty,
+        event=event,
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

@@ -75,7 +75,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "3"
+RUNTIME_VERSION = "4"
 RUNTIME_MODULE = "decouple_runtime"
 
 _MARKER = "decouple:generated sha256="
@@ -544,6 +544,9 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path": path,
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
+        "fields": topic.fields if topic.subscribers else None,
+        "subscribers": _join(topic.subscribers),
+        "event_type": topic.event_type,
     }
 
 
@@ -695,7 +698,17 @@ def _kafka_server() -> dict[str, Any]:
     }
 
 
+def _event_summary(topic: TopicSpec) -> str:
+    return (
+        f"The domain event {topic.event_type}, published by "
+        f"{_join(topic.producers) or 'its producers'}; subscribed by "
+        f"{_join(topic.subscribers)}, each in a consumer group of its own."
+    )
+
+
 def _channel_description(topic: TopicSpec) -> str:
+    if topic.subscribers:
+        return _event_summary(topic)
     endpoint = topic.endpoint.label if topic.endpoint else None
     return (
         f"Events for {topic.callee}"
@@ -723,7 +736,9 @@ def _event_message(topic: TopicSpec) -> dict[str, Any]:
     return {
         "name": topic.event_type,
         "title": f"{topic.event_type} event",
-        "summary": f"What {_join(topic.producers) or 'its producers'} used to send to "
+        "summary": _event_summary(topic)
+        if topic.subscribers
+        else f"What {_join(topic.producers) or 'its producers'} used to send to "
         f"{topic.callee}" + (f" as {endpoint}." if endpoint else "."),
         "contentType": "application/cloudevents+json",
         "headers": {

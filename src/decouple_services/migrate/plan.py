@@ -26,7 +26,7 @@ import posixpath
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import (
@@ -37,14 +37,24 @@ from decouple_services.core.model import (
     ScanResult,
     Service,
 )
-from decouple_services.graph.migratability import Finding
+from decouple_services.graph.migratability import Finding, Migratability
 from decouple_services.migrate.codemod import (
     CallFacts,
     Parse,
     ParsedSource,
     SendSpec,
     inspect_calls,
+    marker_text,
     with_path_params,
+)
+from decouple_services.migrate.events import (
+    Contribution,
+    EventConflict,
+    EventName,
+    fields_comment,
+    fields_of_marker,
+    parse_event_name,
+    union,
 )
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -89,6 +99,8 @@ class PlanError(DecoupleError):
 class PlanOptions:
     client: str = "kafka-python"
     topic_template: str = DEFAULT_TOPIC_TEMPLATE
+    #: ``--event``: the chosen sites become this one domain event (``users.user-registered``).
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,12 @@ class PlannedSite:
     carried: bool = False
     #: The payload expression the rewrite sends (read from the call), when known.
     payload: str | None = None
+    #: Part of a domain event: its send is the event's (the first site's) or folded into it.
+    event: bool = False
+    #: The fields of the event's data this site's callee takes (``None``: all of them).
+    fields: tuple[str, ...] | None = None
+    #: The bound of a send that waits, from the old call's ``timeout=``.
+    timeout: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +197,11 @@ def plan_migration(
         raise PlanError(f"--client {options.client}: expected one of {', '.join(SYNC_CLIENTS)}")
     endpoints = {(e.service, e.label): e for e in result.endpoints}
     services = {s.name: s for s in result.services}
+    event = parse_event_name(options.event) if options.event else None
     chosen = list(selection.chosen)
+    event_refused: list[Refusal] = []
+    if event is not None:
+        chosen, event_refused = _event_selection(selection)
     carried = [s for s in result.call_sites if s.role is Role.EVENT]
 
     # Topic per (callee, endpoint or url path); slugs that collide get the method appended.
@@ -207,6 +229,9 @@ def plan_migration(
         if site.role is Role.EVENT:
             topic_of[site.id] = (site.url_template or site.url).strip("\"'")
             continue
+        if event is not None:
+            topic_of[site.id] = event.topic
+            continue
         callee, slug, ident = keys[site.id]
         if len(slugs[(callee, slug)]) > 1:
             slug = f"{slug}-{kebab_method(ident)}"
@@ -233,7 +258,7 @@ def plan_migration(
         producer_home[site.caller] = (path, module, layout.package)
 
     planned: list[PlannedSite] = []
-    refused = list(selection.refused)
+    refused = [*selection.refused, *event_refused]
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
@@ -308,9 +333,17 @@ def plan_migration(
                 continue
             planned.append(
                 PlannedSite(
-                    site, send, cautions, fact.in_async_def, fact.notes, payload=fact.payload
+                    site,
+                    send,
+                    cautions,
+                    fact.in_async_def,
+                    fact.notes,
+                    payload=fact.payload,
+                    timeout=fact.timeout,
                 )
             )
+    if event is not None:
+        planned, refused = _one_event(planned, refused, event, read, parse)
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -323,10 +356,20 @@ def plan_migration(
             module,
             payload_hint=site.payload,
         )
-        planned.append(PlannedSite(site, send, in_async_def=site.is_async, carried=True))
+        is_event, fields = _carried_event(site, read)
+        planned.append(
+            PlannedSite(
+                site,
+                send,
+                in_async_def=site.is_async,
+                carried=True,
+                event=is_event,
+                fields=fields,
+            )
+        )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
 
-    topics = _topics(planned, endpoint_of)
+    topics = _topics(planned, endpoint_of, event)
     producers = _producers(planned, topics, producer_home, options)
     consumers = _consumers(topics, result, module_of, read, options, services)
     requirements = _requirements(planned, consumers, services, options)
@@ -492,13 +535,19 @@ def _imports_relatively(source: bytes | None) -> bool:
 
 
 def _topics(
-    planned: Sequence[PlannedSite], endpoint_of: Callable[[CallSite], Endpoint | None]
+    planned: Sequence[PlannedSite],
+    endpoint_of: Callable[[CallSite], Endpoint | None],
+    event: EventName | None = None,
 ) -> tuple[TopicSpec, ...]:
     groups: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in planned:
         groups[item.send.topic].append(item)
-    topics = []
+    topics: list[TopicSpec] = []
     for name, items in sorted(groups.items()):
+        if any(i.event for i in items):
+            kind = event.type if event is not None and event.topic == name else event_type(name)
+            topics.extend(_event_topics(name, kind, items, endpoint_of))
+            continue
         callees = {i.site.callee for i in items}
         if len(callees) > 1:
             raise PlanError(
@@ -717,3 +766,185 @@ def _inside_repo(path: str) -> None:
     normal = posixpath.normpath(path)
     if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
         raise PlanError(f"{path}: outside the repository; nothing is written there")
+
+
+# -- domain events -------------------------------------------------------------------------
+
+EVENT_FINDING = "event"
+
+
+def _event_selection(
+    selection: Selection,
+) -> tuple[list[tuple[CallSite, Migratability]], list[Refusal]]:
+    """The sites of ``--event``: all of them, in one function, or none (each refused with
+    the reason: an event that leaves out a call would stop telling its service the fact)."""
+    chosen = list(selection.chosen)
+    if not chosen:
+        return [], []
+    why: str | None = None
+    if selection.refused:
+        named = ", ".join(r.site_id for r in selection.refused)
+        why = f"{named} cannot be migrated (see its reason), and the event needs every call"
+    places = {(s.file, s.function) for s, _ in chosen}
+    if why is None and len(places) > 1:
+        shown = "; ".join(f"{s.id} in {s.file}:{s.function}" for s, _ in chosen)
+        why = f"the sites are in different functions ({shown}); an event is one fact told once"
+    if why is None:
+        return chosen, []
+    return [], [_event_refusal(site, why) for site, _ in chosen]
+
+
+def _event_refusal(site: CallSite, why: str) -> Refusal:
+    return Refusal(
+        site.id,
+        site,
+        (
+            Finding(
+                EVENT_FINDING,
+                f"not made part of the event: {why}",
+                "fix what the reason names, select only sites of one function, or migrate "
+                "the calls one by one (without --event)",
+            ),
+        ),
+    )
+
+
+def _one_event(
+    planned: list[PlannedSite],
+    refused: list[Refusal],
+    event: EventName,
+    read: ReadFile,
+    parse: Parse,
+) -> tuple[list[PlannedSite], list[Refusal]]:
+    """The sites planned for ``--event`` made one send: the first site's, carrying the union
+    of what every call sent, keyed by the entity id; the others' statements removed."""
+    mine = sorted((p for p in planned if not p.carried), key=lambda p: p.site.line)
+    others = [p for p in planned if p.carried]
+    if not mine:
+        return planned, refused
+    ids = {p.site.id for p in mine}
+
+    def refuse_all(why: str) -> tuple[list[PlannedSite], list[Refusal]]:
+        return others, [*refused, *(_event_refusal(p.site, why) for p in mine)]
+
+    dropped = [r.site_id for r in refused if r.site_id in ids]
+    if dropped:
+        return refuse_all(f"{', '.join(dropped)} cannot be rewritten (see its reason)")
+    parts = [
+        Contribution(p.site.id, p.payload, () if p.send.is_grpc else p.send.path_params)
+        for p in mine
+    ]
+    try:
+        data = union(parts)
+    except EventConflict as conflict:
+        return refuse_all(str(conflict))
+    if any(p.send.is_grpc for p in mine):
+        return refuse_all("a gRPC call's request message cannot be merged into an event's data")
+    lead = mine[0]
+    params = [pair for p in mine for pair in p.send.path_params]
+    key, origin = choose_key(params, data.expression)
+    waits = [p for p in mine if p.send.wait]
+    timeout = next((p.timeout for p in waits if p.timeout is not None), None)
+    sends = {
+        lead.site.id: replace(
+            lead.send,
+            event=True,
+            data=data.expression,
+            data_entries=tuple(f'"{n}": {s}' for n, s in data.entries),
+            key=key,
+            key_origin=origin,
+            wait=bool(waits),
+            timeout=timeout,
+            marker_suffix=fields_comment(data.fields[lead.site.id]),
+            markers=tuple(
+                marker_text(p.site.id, event.topic, p.site.callee, p.site.endpoint)
+                + fields_comment(data.fields[p.site.id])
+                for p in mine[1:]
+            ),
+        )
+    }
+    for item in mine[1:]:
+        sends[item.site.id] = replace(
+            item.send,
+            fold_into=lead.site.id,
+            marker_suffix=fields_comment(data.fields[item.site.id]),
+        )
+    source = read(lead.site.file)
+    facts = inspect_calls(source or b"", list(sends.values()), parse=parse)
+    problems = [f"{ident}: {fact}" for ident, fact in facts.items() if isinstance(fact, str)]
+    if problems:
+        return refuse_all("; ".join(problems))
+    made = [
+        replace(
+            p,
+            send=sends[p.site.id],
+            event=True,
+            fields=data.fields[p.site.id],
+            payload=data.expression,
+            in_async_def=lead.in_async_def if p is lead else p.in_async_def,
+        )
+        for p in mine
+    ]
+    return [*made, *others], refused
+
+
+def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:
+    """Whether a send migrated earlier is a domain event's, and what its subscriber takes,
+    from the marker above it (``... (emails POST /send) fields: to, user_id``)."""
+    source = read(site.file)
+    if source is None:
+        return False, None
+    lines = source.decode("utf-8", errors="replace").splitlines()
+    number = site.line - 1
+    while number > 0 and lines[number - 1].lstrip().startswith("#"):
+        line = lines[number - 1]
+        if f"migrated {site.id} " in line:
+            return fields_of_marker(line)
+        number -= 1
+    return False, None
+
+
+def _event_topics(
+    name: str,
+    kind: str,
+    items: Sequence[PlannedSite],
+    endpoint_of: Callable[[CallSite], Endpoint | None],
+) -> list[TopicSpec]:
+    """One spec per subscriber of a domain event: the same topic, type and data, each with
+    its own consumer group, dead-letter topic, handler, path parameters and fields."""
+    by_callee: dict[str, list[PlannedSite]] = defaultdict(list)
+    for item in items:
+        by_callee[item.site.callee].append(item)
+    subscribers = tuple(sorted(by_callee))
+    data = _payload_text(items[0]) if items[0].carried else items[0].payload
+    out = []
+    for callee, mine in sorted(by_callee.items()):
+        endpoint = next((e for e in map(endpoint_of, (i.site for i in mine)) if e), None)
+        params: tuple[str, ...] = ()
+        if endpoint is not None and endpoint.protocol == "http":
+            params = tuple(re.findall(r"\{(\w+)", endpoint.path))
+        taken: list[str] = []
+        fields: tuple[str, ...] | None = ()
+        for item in mine:
+            if item.fields is None:
+                fields = None
+                break
+            taken.extend(f for f in item.fields if f not in taken)
+            fields = tuple(taken)
+        out.append(
+            TopicSpec(
+                name=name,
+                dead_letter=f"{name}.{callee}{DEAD_LETTER_SUFFIX}",
+                callee=callee,
+                producers=tuple(sorted({i.site.caller for i in items})),
+                event_type=kind,
+                endpoint=endpoint,
+                payload_schema=infer_schema(data),
+                site_ids=tuple(sorted(i.site.id for i in mine)),
+                path_params=params,
+                key_field=key_field(data, params),
+                subscribers=subscribers,
+                fields=fields,
+            )
+        )
+    return out
