@@ -318,7 +318,7 @@ def _locate(
             timeout,
         )
         if spec.fold_into is not None:
-            unsafe = _not_removable(parsed, statement, reading)
+            unsafe = _not_removable(statement, reading)
             if unsafe is not None:
                 problems[spec.site_id] = unsafe
                 continue
@@ -341,7 +341,6 @@ def _locate(
 
 
 def _not_removable(
-    parsed: ParsedSource,
     statement: cst.SimpleStatementLine | cst.If | cst.With,
     reading: ResponseReading | None,
 ) -> str | None:
@@ -363,9 +362,6 @@ def _not_removable(
             "a `try`/`except` guards it, which would guard nothing once the call goes; "
             "keep it out of the event or rewrite it by hand"
         )
-    block = parsed.parents.get(statement)
-    if isinstance(block, cst.IndentedBlock) and len(block.body) < 2:
-        return "it is the only statement of its block; keep it out of the event"
     return None
 
 

@@ -545,9 +545,24 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
+        "takes": _takes(topic.fields, path_params),
         "subscribers": _join(topic.subscribers),
         "event_type": topic.event_type,
     }
+
+
+def _takes(fields: Sequence[str] | None, path_params: Sequence[str]) -> str:
+    """What a domain event's subscriber takes from its data, in words."""
+    body = (
+        "all of it as the body"
+        if fields is None
+        else f"{', '.join(fields)} as the body"
+        if fields
+        else "no body"
+    )
+    if not path_params:
+        return body
+    return f"{body}, and {', '.join(path_params)} for the path"
 
 
 def _join(names: Sequence[str]) -> str:

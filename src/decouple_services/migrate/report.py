@@ -37,9 +37,10 @@ def _handler(result: MigrationResult, topic: str, callee: str | None = None) -> 
     return "?"
 
 
-def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
+def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH") -> str:
     """Plain text for stderr: every migrated site with its cautions, every refusal with its
-    reason and suggestion, every generated file left alone."""
+    reason and suggestion, every generated file left alone. ``path``: the repository as the
+    user named it, for the commands the summary offers."""
     lines: list[str] = []
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
@@ -80,7 +81,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
             f"one fact, {len(group.callees)} services: {group.function} ({group.file}) tells "
             f"{', '.join(group.callees)} ({', '.join(group.site_ids)}): a candidate for one "
             "domain event they subscribe to, instead of one command topic per callee "
-            f"(name the fact in the past tense): {group.command(str(result.root))}"
+            f"(name the fact in the past tense): {group.command(path)}"
         )
     refusals = _refusals(result.plan.refused)
     if refusals or result.failed:
