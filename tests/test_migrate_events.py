@@ -190,3 +190,96 @@ def test_a_bad_event_name_is_a_usage_error(repo: Path) -> None:
     status, _, err = _migrate(repo, event="registered", select=("cs-00000000",))
     assert status == EXIT_USAGE
     assert "DOMAIN.FACT" in err
+
+
+AUDIT_CONSUMER = "services/audit/audit/decouple_consumers/users_user_registered.py"
+
+
+@pytest.fixture
+def migrated(repo: Path) -> Path:
+    """The repository with the event made and committed."""
+    assert _event(repo, _ids(repo), write=True)[0] == EXIT_OK
+    _commit(repo, "users.user-registered")
+    return repo
+
+
+def test_a_subscriber_is_added_without_touching_the_producer(
+    migrated: Path, update_goldens: bool
+) -> None:
+    status, diff, summary = _migrate(
+        migrated,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=("to",),
+    )
+    assert status == EXIT_OK, summary
+    touched = [line.split(" b/", 1)[1] for line in diff.splitlines() if line.startswith("diff ")]
+    assert AUDIT_CONSUMER in touched
+    assert not [p for p in touched if p.startswith("services/users/")]
+    assert "subscriber audit added to users.user-registered.v1" in summary
+    assert "group audit.users.user-registered" in summary
+
+    assert (
+        _migrate(
+            migrated,
+            subscribe=EVENT,
+            services=("audit",),
+            endpoint="POST /users/{user_id}/audit",
+            fields=("to",),
+            write=True,
+        )[0]
+        == EXIT_OK
+    )
+    _assert_golden((migrated / AUDIT_CONSUMER).read_text(), "audit_consumer.py", update_goldens)
+    asyncapi = (migrated / "decouple/asyncapi.yaml").read_text()
+    assert "audit.receive.users.user-registered" in asyncapi
+    _commit(migrated, "audit subscribes")
+
+    # Planned again from the code and the AsyncAPI document: nothing changes, nothing is lost.
+    status, diff, summary = _migrate(migrated, services=("users",))
+    assert (status, diff) == (EXIT_OK, ""), summary
+    status, _, err = _migrate(migrated, subscribe=EVENT, services=("audit",))
+    assert status == EXIT_USAGE
+    assert "audit already subscribes to users.user-registered" in err
+
+
+def test_a_subscriber_with_several_endpoints_must_name_one(migrated: Path) -> None:
+    status, _, err = _migrate(migrated, subscribe=EVENT, services=("audit",))
+    assert status == EXIT_USAGE
+    assert "audit has 2 endpoints (GET /health, POST /users/{user_id}/audit)" in err
+    assert "--endpoint" in err
+
+
+def test_a_subscriber_needing_what_the_event_lacks_is_refused(migrated: Path) -> None:
+    status, _, err = _migrate(
+        migrated,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=("phone",),
+    )
+    assert status == EXIT_USAGE
+    assert "needs phone, which the event's data does not carry" in err
+
+
+def test_subscribing_to_an_event_nobody_sends_is_an_error(migrated: Path) -> None:
+    status, _, err = _migrate(migrated, subscribe="users.user-deleted", services=("audit",))
+    assert status == EXIT_USAGE
+    assert "no domain event users.user-deleted is sent" in err
+    assert "(events: users.user-registered)" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"subscribe": EVENT, "select": ("cs-1",), "services": ("audit",)}, "not with --select"),
+        ({"subscribe": EVENT}, "--service NAME, once"),
+        ({"subscribe": EVENT, "services": ("audit", "cache")}, "--service NAME, once"),
+        ({"endpoint": "POST /x", "services": ("users",)}, "go with --subscribe"),
+    ],
+)
+def test_subscribe_option_errors(repo: Path, options: dict[str, object], message: str) -> None:
+    status, _, err = _migrate(repo, **options)
+    assert status == EXIT_USAGE
+    assert message in err

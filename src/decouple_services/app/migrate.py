@@ -23,7 +23,7 @@ from decouple_services.core.text import printable
 if TYPE_CHECKING:
     from decouple_services.core.model import ScanResult
     from decouple_services.migrate.changes import FileChange
-    from decouple_services.migrate.plan import PlanOptions
+    from decouple_services.migrate.plan import PlanOptions, SubscribeRequest
     from decouple_services.migrate.run import MigrationResult
     from decouple_services.migrate.select import Selection
 
@@ -52,6 +52,12 @@ class MigrateCommand:
     cache_dir: Path | None = None
     #: ``--event``: the ``select``-ed sites become one domain event of this name.
     event: str | None = None
+    #: ``--subscribe``: add ``services[0]`` as a subscriber of this existing domain event.
+    subscribe: str | None = None
+    #: ``--endpoint`` (with ``subscribe``): the subscriber's endpoint taking the events.
+    endpoint: str | None = None
+    #: ``--field`` (with ``subscribe``): the fields of the data its handler takes.
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     from decouple_services.migrate.plan import PlanOptions
     from decouple_services.migrate.report import render_summary
     from decouple_services.migrate.run import migrate_scanned
-    from decouple_services.migrate.select import Criteria, parse_edge, select_sites
+    from decouple_services.migrate.select import Criteria, Selection, parse_edge, select_sites
 
     root = command.path
     config = load_config(root, command.config) if root.is_dir() else None
@@ -138,8 +144,16 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
         file=err,
     )
     with term.phase("plan, rewrite and generate", file=err):
-        selection = select_sites(result, criteria)
-        options = PlanOptions(client=client, topic_template=template, event=command.event)
+        if command.subscribe is not None:
+            selection = Selection((), ())
+        else:
+            selection = select_sites(result, criteria)
+        options = PlanOptions(
+            client=client,
+            topic_template=template,
+            event=command.event,
+            subscribe=_subscription(command),
+        )
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]
         if command.split_by_edge:
@@ -204,11 +218,46 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
 
 
+def _subscription(command: MigrateCommand) -> SubscribeRequest | None:
+    from decouple_services.migrate.plan import SubscribeRequest
+
+    if command.subscribe is None:
+        return None
+    return SubscribeRequest(
+        command.subscribe, command.services[0], command.endpoint, command.fields or None
+    )
+
+
 def _check_event_options(command: MigrateCommand) -> None:
-    """``--event`` names the calls of one function: only ``--select`` picks them."""
+    """``--event`` names the calls of one function: only ``--select`` picks them.
+    ``--subscribe`` names one service, and nothing to rewrite."""
+    from decouple_services.core.errors import SelectionError
+
+    if command.subscribe is None and (command.endpoint or command.fields):
+        raise SelectionError("--endpoint and --field go with --subscribe EVENT --service NAME")
+    if command.subscribe is not None:
+        from decouple_services.migrate.events import parse_event_name
+
+        parse_event_name(command.subscribe, "--subscribe")
+        given = [
+            option
+            for option, value in (
+                ("--select", command.select),
+                ("--edge", command.edges),
+                ("--top", command.top),
+                ("--event", command.event),
+                ("--split-by", command.split_by_edge),
+            )
+            if value
+        ]
+        if given:
+            raise SelectionError(
+                f"--subscribe adds a consumer and rewrites no call: not with {given[0]}"
+            )
+        if len(command.services) != 1:
+            raise SelectionError("--subscribe needs the subscribing service: --service NAME, once")
     if command.event is None:
         return
-    from decouple_services.core.errors import SelectionError
     from decouple_services.migrate.events import parse_event_name
 
     parse_event_name(command.event)

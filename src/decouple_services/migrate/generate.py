@@ -546,6 +546,8 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
         "takes": _takes(topic.fields, path_params),
+        # added with --subscribe: no call of a producer ever reached this handler
+        "subscribed": bool(topic.subscribers) and not topic.site_ids,
         "subscribers": _join(topic.subscribers),
         "event_type": topic.event_type,
     }
@@ -584,6 +586,9 @@ REPLICATION_FACTOR = 3
 #: Where generated clients connect when ``KAFKA_BOOTSTRAP_SERVERS`` is not set.
 DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
 _KAFKA_BINDING = "0.5.0"
+#: The AsyncAPI extension of a domain event's receive operation: the subscriber's endpoint
+#: and the fields of the data it takes (``*``: all), read back by the planner.
+SUBSCRIPTION_EXTENSION = "x-decouple-subscription"
 _SERVER = "kafka"
 
 #: The headers a generated consumer adds to a record it dead-letters, after the record's
@@ -659,6 +664,12 @@ def _asyncapi_document(
                 }
             },
         }
+        if topic.subscribers:
+            # What a later migration needs to plan this subscription again.
+            operations[f"{topic.callee}.receive.{topic.name}"][SUBSCRIPTION_EXTENSION] = {
+                "endpoint": topic.endpoint.label if topic.endpoint else None,
+                "fields": "*" if topic.fields is None else list(topic.fields),
+            }
         operations[f"{topic.callee}.deadletter.{topic.name}"] = {
             "action": "send",
             "title": f"{topic.callee} dead-letters what it could not handle",

@@ -101,6 +101,30 @@ class PlanOptions:
     topic_template: str = DEFAULT_TOPIC_TEMPLATE
     #: ``--event``: the chosen sites become this one domain event (``users.user-registered``).
     event: str | None = None
+    #: ``--subscribe``: add a subscriber to an existing domain event, touching no producer.
+    subscribe: SubscribeRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeRequest:
+    #: The event (``users.user-registered``), as ``--event`` named it.
+    event: str
+    service: str
+    #: The endpoint whose handler takes the events (``POST /events``), or ``None`` when the
+    #: service has only one.
+    endpoint: str | None = None
+    #: The fields of the event's data the handler takes as its body (``None``: all).
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A domain event's subscriber with no call site of its own (added by ``--subscribe``)."""
+
+    topic: str
+    callee: str
+    endpoint: Endpoint
+    fields: tuple[str, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +163,8 @@ class MigrationPlan:
     topic_script_path: str = TOPIC_SCRIPT_PATH
     already_migrated: tuple[CallSite, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    #: Subscriptions ``--subscribe`` adds (one spec each).
+    subscribed: tuple[TopicSpec, ...] = ()
 
     @property
     def rewrites(self) -> tuple[PlannedSite, ...]:
@@ -369,7 +395,12 @@ def plan_migration(
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
 
-    topics = _topics(planned, endpoint_of, event)
+    recorded = _recorded_subscribers(read, endpoints)
+    added: Subscriber | None = None
+    if options.subscribe is not None:
+        added = _new_subscriber(options.subscribe, planned, result, recorded)
+        recorded.setdefault(added.topic, []).append(added)
+    topics = _topics(planned, endpoint_of, event, recorded)
     producers = _producers(planned, topics, producer_home, options)
     consumers = _consumers(topics, result, module_of, read, options, services)
     requirements = _requirements(planned, consumers, services, options)
@@ -383,6 +414,9 @@ def plan_migration(
         consumers=consumers,
         requirements=requirements,
         already_migrated=selection.already_migrated,
+        subscribed=tuple(
+            t for t in topics if added and (t.name, t.callee) == (added.topic, added.callee)
+        ),
     )
 
 
@@ -538,6 +572,7 @@ def _topics(
     planned: Sequence[PlannedSite],
     endpoint_of: Callable[[CallSite], Endpoint | None],
     event: EventName | None = None,
+    recorded: Mapping[str, Sequence[Subscriber]] | None = None,
 ) -> tuple[TopicSpec, ...]:
     groups: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in planned:
@@ -546,7 +581,8 @@ def _topics(
     for name, items in sorted(groups.items()):
         if any(i.event for i in items):
             kind = event.type if event is not None and event.topic == name else event_type(name)
-            topics.extend(_event_topics(name, kind, items, endpoint_of))
+            extra = (recorded or {}).get(name, ())
+            topics.extend(_event_topics(name, kind, items, endpoint_of, extra))
             continue
         callees = {i.site.callee for i in items}
         if len(callees) > 1:
@@ -909,15 +945,36 @@ def _event_topics(
     kind: str,
     items: Sequence[PlannedSite],
     endpoint_of: Callable[[CallSite], Endpoint | None],
+    extra: Sequence[Subscriber] = (),
 ) -> list[TopicSpec]:
     """One spec per subscriber of a domain event: the same topic, type and data, each with
     its own consumer group, dead-letter topic, handler, path parameters and fields."""
     by_callee: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in items:
         by_callee[item.site.callee].append(item)
-    subscribers = tuple(sorted(by_callee))
+    added = {s.callee: s for s in extra if s.callee not in by_callee}
+    subscribers = tuple(sorted({*by_callee, *added}))
     data = _payload_text(items[0]) if items[0].carried else items[0].payload
     out = []
+    for callee, subscriber in sorted(added.items()):
+        wanted: tuple[str, ...] = ()
+        if subscriber.endpoint.protocol == "http":
+            wanted = tuple(re.findall(r"\{(\w+)", subscriber.endpoint.path))
+        out.append(
+            TopicSpec(
+                name=name,
+                dead_letter=f"{name}.{callee}{DEAD_LETTER_SUFFIX}",
+                callee=callee,
+                producers=tuple(sorted({i.site.caller for i in items})),
+                event_type=kind,
+                endpoint=subscriber.endpoint,
+                payload_schema=infer_schema(data),
+                path_params=wanted,
+                key_field=key_field(data, wanted),
+                subscribers=subscribers,
+                fields=subscriber.fields,
+            )
+        )
     for callee, mine in sorted(by_callee.items()):
         endpoint = next((e for e in map(endpoint_of, (i.site for i in mine)) if e), None)
         params: tuple[str, ...] = ()
@@ -948,3 +1005,109 @@ def _event_topics(
             )
         )
     return out
+
+
+def _recorded_subscribers(
+    read: ReadFile, endpoints: Mapping[tuple[str, str], Endpoint]
+) -> dict[str, list[Subscriber]]:
+    """Subscribers an earlier ``--subscribe`` added, as the combined AsyncAPI document
+    records them (they have no call site whose marker would)."""
+    import yaml
+
+    from decouple_services.migrate.generate import SUBSCRIPTION_EXTENSION
+
+    raw = read(ASYNCAPI_PATH)
+    if raw is None:
+        return {}
+    try:
+        document = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return {}
+    operations = document.get("operations") if isinstance(document, dict) else None
+    out: dict[str, list[Subscriber]] = defaultdict(list)
+    for name, operation in (operations or {}).items():
+        if not isinstance(operation, dict) or not isinstance(name, str):
+            continue
+        recorded = operation.get(SUBSCRIPTION_EXTENSION)
+        callee, _, topic = name.partition(".receive.")
+        if not isinstance(recorded, dict) or not topic:
+            continue
+        endpoint = endpoints.get((callee, str(recorded.get("endpoint"))))
+        taken = recorded.get("fields")
+        if endpoint is None or not (taken == "*" or isinstance(taken, list)):
+            continue
+        fields = None if taken == "*" else tuple(str(f) for f in taken)
+        out[topic].append(Subscriber(topic, callee, endpoint, fields))
+    return dict(out)
+
+
+def _new_subscriber(
+    request: SubscribeRequest,
+    planned: Sequence[PlannedSite],
+    result: ScanResult,
+    recorded: Mapping[str, Sequence[Subscriber]],
+) -> Subscriber:
+    """The subscriber ``--subscribe`` asks for, checked against the event as the code sends
+    it: the event exists, the service does not subscribe yet, one endpoint takes it, and
+    what that endpoint needs is in the event's data."""
+    from decouple_services.core.errors import SelectionError
+
+    topic = parse_event_name(request.event, "--subscribe").topic
+    sends = [p for p in planned if p.carried and p.event and p.send.topic == topic]
+    if not sends:
+        known = sorted({p.send.topic for p in planned if p.carried and p.event})
+        raise SelectionError(
+            f"--subscribe {request.event}: no domain event {topic} is sent in this repository "
+            f"(events: {', '.join(known) or 'none'}); make it with --event first"
+        )
+    services = sorted(s.name for s in result.services)
+    if request.service not in services:
+        raise SelectionError(
+            f"--service {request.service}: no such service (services: {', '.join(services)})"
+        )
+    subscribed = {p.site.callee for p in sends} | {s.callee for s in recorded.get(topic, ())}
+    if request.service in subscribed:
+        raise SelectionError(f"{request.service} already subscribes to {topic}: nothing to add")
+    mine = [e for e in result.endpoints if e.service == request.service]
+    if request.endpoint is not None:
+        wanted = " ".join(request.endpoint.split())
+        method, _, path = wanted.partition(" ")
+        chosen = [
+            e
+            for e in mine
+            if e.label == wanted
+            or (path and e.method == method.upper() and e.path == path)
+            or e.path == wanted
+        ]
+    else:
+        chosen = mine
+    if len(chosen) != 1:
+        listed = ", ".join(sorted(e.label for e in mine)) or "none found"
+        what = (
+            f"--endpoint {request.endpoint!r} names {'none' if not chosen else 'several'} of "
+            f"{request.service}'s endpoints"
+            if request.endpoint is not None
+            else f"{request.service} has {len(mine) or 'no'} endpoints"
+        )
+        raise SelectionError(
+            f"--subscribe {request.event}: {what} ({listed}); name the one whose handler "
+            'takes the event with --endpoint "METHOD /path"'
+        )
+    endpoint = chosen[0]
+    data = sends[0].send.payload_hint
+    node = None
+    try:
+        node = ast.parse((data or "").strip(), mode="eval").body if data else None
+    except SyntaxError:
+        node = None
+    if isinstance(node, ast.Dict):
+        have = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+        needed = [*re.findall(r"\{(\w+)", endpoint.path), *(request.fields or ())]
+        missing = [n for n in needed if n not in have]
+        if missing:
+            raise SelectionError(
+                f"--subscribe {request.event}: {endpoint.label} needs "
+                f"{', '.join(missing)}, which the event's data does not carry (it has "
+                f"{', '.join(sorted(str(h) for h in have))})"
+            )
+    return Subscriber(topic, request.service, endpoint, request.fields)

@@ -164,6 +164,14 @@ def event_lines(result: MigrationResult) -> list[str]:
                 f"{t.callee} (group {groups.get(t.callee, '?')}, takes {_takes(t)})" for t in specs
             )
         )
+    for topic in result.plan.subscribed:
+        group = next((c.group_id for c in result.plan.consumers if c.topic == topic), "?")
+        endpoint = topic.endpoint.label if topic.endpoint else "?"
+        lines.append(
+            f"subscriber {topic.callee} added to {topic.event_type} on {topic.name}: group "
+            f"{group}, {endpoint}, takes {_takes(topic)}; the publisher "
+            f"({', '.join(topic.producers)}) is not touched"
+        )
     return lines
 
 
