@@ -153,14 +153,15 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
 EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "events"
 
 
-def test_one_domain_event_reaches_three_consumer_groups_through_the_generated_code(
+def test_one_domain_event_reaches_its_consumer_groups_through_the_generated_code(
     broker: Broker, tmp_path: Path
 ) -> None:
     """tests/fixtures/events: ``register`` tells emails (Flask), analytics (FastAPI, a model
     that forbids extra fields) and the cache (Flask, a path parameter and no body).
     ``migrate --event`` makes the three calls one send; the one event it publishes reaches
     the three services, each in its own consumer group, each handler getting back exactly
-    what its HTTP call used to send."""
+    what its HTTP call used to send. Then ``migrate --subscribe`` adds audit, which nobody
+    called, without touching the caller, and the next event reaches it too."""
     repo = tmp_path / "users-repo"
     shutil.copytree(EVENTS, repo, ignore=shutil.ignore_patterns("__pycache__"))
     _git(repo, "init", "-q", "-b", "main")
@@ -236,6 +237,54 @@ def test_one_domain_event_reaches_three_consumer_groups_through_the_generated_co
         )
         time.sleep(1)  # one event, one delivery per group: nothing more comes
         assert len(read_records(records)) == 3
+
+        caller = (repo / "services/users/users/registration.py").read_bytes()
+        audit = ["--service", "audit", "--endpoint", "POST /users/{user_id}/audit", "--field", "to"]
+        subscribe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                cli,
+                "migrate",
+                str(repo),
+                "--subscribe",
+                event[1],
+                *audit,
+                "--write",
+                "--allow-dirty",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert subscribe.returncode == 0, subscribe.stderr
+        assert (repo / "services/users/users/registration.py").read_bytes() == caller
+        run_python([str(script)], repo, topics_env)  # the audit dead-letter topic
+        (module,) = [p for p in _generated(repo, "Kafka consumer of") if "audit" in p.parts]
+        match = _RUN_LINE.search(module.read_text(encoding="utf-8"))
+        assert match is not None
+        env = python_env(broker, **FAST_GROUP_ENV, E2E_RECORD_FILE=str(records))
+        started = ConsumerProcess(match[2], repo / match[1], env, tmp_path / "consumer-audit")
+        consumers.append(started.start())
+        run_python(
+            ["-c", "from users.registration import register; register(8, 'bo@example.com', 'Bo')"],
+            repo / "services" / "users",
+            python_env(broker),
+        )
+        later = wait_for(
+            lambda: len(read_records(records)) >= 8 and read_records(records)[3:],
+            30,
+            "the second event handled by the four services",
+        )
+        assert sorted(r["service"] for r in later) == [
+            "analytics", "audit", "audit", "cache", "emails",
+        ]  # fmt: skip
+        # A new group starts from the oldest event the topic keeps (KAFKA_AUTO_OFFSET_RESET):
+        # audit catches up on the registration before it subscribed, then takes the new one.
+        audited = sorted((r for r in later if r["service"] == "audit"), key=lambda r: r["user_id"])
+        assert audited == [
+            {"service": "audit", "user_id": 7, "body": {"to": "ada@example.com"}},
+            {"service": "audit", "user_id": 8, "body": {"to": "bo@example.com"}},
+        ]
     finally:
         for consumer in consumers:
             consumer.stop()
