@@ -385,9 +385,9 @@ def _check_folds(
         if mine is not parsed.parents.get(lead.statement):
             line = parsed.positions[found[spec.site_id].statement].start.line
             problems[spec.site_id] = (
-                f"line {line} runs under a condition or loop the event's send does not (or "
-                "the other way round): folded into one send, the fact would be told at other "
-                "times; keep it out of the event"
+                f"line {line} is not in the block of the event's send (a condition, loop or "
+                "`with` is around one of them only): folded into one send, the fact would be "
+                "told at other times; keep it out of the event"
             )
             del found[spec.site_id]
 

@@ -878,7 +878,7 @@ def _one_event(
         return refuse_all("a gRPC call's request message cannot be merged into an event's data")
     lead = mine[0]
     params = [pair for p in mine for pair in p.send.path_params]
-    key, origin = choose_key(params, data.expression)
+    key, origin = _entity_key(event, data.entries) or choose_key(params, data.expression)
     waits = [p for p in mine if p.send.wait]
     timeout = next((p.timeout for p in waits if p.timeout is not None), None)
     sends = {
@@ -922,6 +922,17 @@ def _one_event(
         for p in mine
     ]
     return [*made, *others], refused
+
+
+def _entity_key(event: EventName, entries: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The id of the entity the event is about, when its data carries one named after the
+    event's domain (``orders.order-cancelled`` -> ``order_id``): its events stay in order."""
+    domain = event.topic.split(".", 1)[0].replace("-", "_")
+    wanted = {f"{domain}_id", f"{domain.removesuffix('s')}_id"}
+    for name, source in entries:
+        if name in wanted and "\n" not in source:
+            return source, f"the event's entity, {name}"
+    return None
 
 
 def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:
