@@ -283,3 +283,15 @@ def test_subscribe_option_errors(repo: Path, options: dict[str, object], message
     status, _, err = _migrate(repo, **options)
     assert status == EXIT_USAGE
     assert message in err
+
+
+def test_a_second_version_keeps_its_type_when_planned_again(repo: Path) -> None:
+    ids = _ids(repo)
+    select = (ids["emails"], ids["analytics"], ids["cache"])
+    status, _, summary = _migrate(repo, select=select, event=f"{EVENT}.v2", write=True)
+    assert status == EXIT_OK, summary
+    producer = repo / "services/users/users/decouple_producer.py"
+    assert '"users.user-registered": "users.user-registered.v2"' in producer.read_text()
+    _commit(repo, "v2")
+    status, diff, summary = _migrate(repo, services=("users",))
+    assert (status, diff) == (EXIT_OK, ""), summary

@@ -395,12 +395,12 @@ def plan_migration(
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
 
-    recorded = _recorded_subscribers(read, endpoints)
+    recorded, recorded_types = _recorded_subscribers(read, endpoints)
     added: Subscriber | None = None
     if options.subscribe is not None:
         added = _new_subscriber(options.subscribe, planned, result, recorded)
         recorded.setdefault(added.topic, []).append(added)
-    topics = _topics(planned, endpoint_of, event, recorded)
+    topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
     producers = _producers(planned, topics, producer_home, options)
     consumers = _consumers(topics, result, module_of, read, options, services)
     requirements = _requirements(planned, consumers, services, options)
@@ -573,6 +573,7 @@ def _topics(
     endpoint_of: Callable[[CallSite], Endpoint | None],
     event: EventName | None = None,
     recorded: Mapping[str, Sequence[Subscriber]] | None = None,
+    recorded_types: Mapping[str, str] | None = None,
 ) -> tuple[TopicSpec, ...]:
     groups: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in planned:
@@ -580,7 +581,11 @@ def _topics(
     topics: list[TopicSpec] = []
     for name, items in sorted(groups.items()):
         if any(i.event for i in items):
-            kind = event.type if event is not None and event.topic == name else event_type(name)
+            kind = (
+                event.type
+                if event is not None and event.topic == name
+                else (recorded_types or {}).get(name, event_type(name))
+            )
             extra = (recorded or {}).get(name, ())
             topics.extend(_event_topics(name, kind, items, endpoint_of, extra))
             continue
@@ -1020,21 +1025,30 @@ def _event_topics(
 
 def _recorded_subscribers(
     read: ReadFile, endpoints: Mapping[tuple[str, str], Endpoint]
-) -> dict[str, list[Subscriber]]:
+) -> tuple[dict[str, list[Subscriber]], dict[str, str]]:
     """Subscribers an earlier ``--subscribe`` added, as the combined AsyncAPI document
-    records them (they have no call site whose marker would)."""
+    records them (they have no call site whose marker would), and each topic's event type
+    (an event made as ``.v2`` stays ``.v2``)."""
     import yaml
 
     from decouple_services.migrate.generate import SUBSCRIPTION_EXTENSION
 
     raw = read(ASYNCAPI_PATH)
     if raw is None:
-        return {}
+        return {}, {}
     try:
         document = yaml.safe_load(raw)
     except yaml.YAMLError:
-        return {}
-    operations = document.get("operations") if isinstance(document, dict) else None
+        return {}, {}
+    if not isinstance(document, dict):
+        return {}, {}
+    messages = (document.get("components") or {}).get("messages") or {}
+    types = {
+        str(ident).removesuffix(".event"): str(message["name"])
+        for ident, message in messages.items()
+        if str(ident).endswith(".event") and isinstance(message, dict) and message.get("name")
+    }
+    operations = document.get("operations")
     out: dict[str, list[Subscriber]] = defaultdict(list)
     for name, operation in (operations or {}).items():
         if not isinstance(operation, dict) or not isinstance(name, str):
@@ -1049,7 +1063,7 @@ def _recorded_subscribers(
             continue
         fields = None if taken == "*" else tuple(str(f) for f in taken)
         out[topic].append(Subscriber(topic, callee, endpoint, fields))
-    return dict(out)
+    return dict(out), types
 
 
 def _new_subscriber(
