@@ -295,3 +295,23 @@ def test_a_second_version_keeps_its_type_when_planned_again(repo: Path) -> None:
     _commit(repo, "v2")
     status, diff, summary = _migrate(repo, services=("users",))
     assert (status, diff) == (EXIT_OK, ""), summary
+
+
+def test_a_service_called_twice_is_refused_one_event_reaches_it_once(repo: Path) -> None:
+    path = repo / REGISTRATION
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "    return USERS[user_id]",
+            '    requests.post(f"{EMAILS_URL}/send", json={"to": email}, timeout=2)\n'
+            "    return USERS[user_id]",
+        )
+    )
+    _commit(repo, "emails twice")
+    result = scan(repo, ScanOptions(use_cache=False))
+    select = tuple(s.id for s in result.call_sites if s.file == REGISTRATION)
+    assert len(select) == 4
+    status, diff, summary = _migrate(repo, select=select, event=EVENT)
+    assert status == EXIT_REFUSED
+    assert diff == ""
+    assert "emails is called more than once" in summary

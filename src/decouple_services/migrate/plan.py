@@ -830,6 +830,13 @@ def _event_selection(
     if why is None and len(places) > 1:
         shown = "; ".join(f"{s.id} in {s.file}:{s.function}" for s, _ in chosen)
         why = f"the sites are in different functions ({shown}); an event is one fact told once"
+    callees = Counter(s.callee for s, _ in chosen)
+    twice = sorted(c for c, n in callees.items() if n > 1)
+    if why is None and twice:
+        why = (
+            f"{', '.join(twice)} is called more than once, and an event reaches each subscriber "
+            "once, through one handler; migrate the extra call on its own"
+        )
     if why is None:
         return chosen, []
     return [], [_event_refusal(site, why) for site, _ in chosen]
