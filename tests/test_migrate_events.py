@@ -315,3 +315,22 @@ def test_a_service_called_twice_is_refused_one_event_reaches_it_once(repo: Path)
     assert status == EXIT_REFUSED
     assert diff == ""
     assert "emails is called more than once" in summary
+
+
+def test_headers_of_a_folded_call_are_named_when_the_send_does_not_carry_them(
+    repo: Path,
+) -> None:
+    path = repo / REGISTRATION
+    path.write_text(
+        path.read_text()
+        .replace(
+            '"name": "user_registered", "user_id": user_id},',
+            '"name": "user_registered", "user_id": user_id},\n'
+            '        headers={"X-Request-ID": request_id()},',
+        )
+        .replace("USERS: dict", 'def request_id() -> str:\n    return "r"\n\n\nUSERS: dict')
+    )
+    _commit(repo, "headers")
+    status, _, summary = _event(repo, _ids(repo))
+    assert status == EXIT_OK, summary
+    assert 'its headers "X-Request-ID" are not carried' in summary

@@ -922,9 +922,26 @@ def _one_event(
     problems = [f"{ident}: {fact}" for ident, fact in facts.items() if isinstance(fact, str)]
     if problems:
         return refuse_all("; ".join(problems))
+    lead_facts = facts[lead.site.id]
+    carried = lead_facts.headers if isinstance(lead_facts, CallFacts) else ()
+
+    def header_notes(item: PlannedSite) -> tuple[str, ...]:
+        fact = facts[item.site.id]
+        if not isinstance(fact, CallFacts) or item is lead:
+            return item.notes
+        lost = [k for k, v in fact.headers if (k, v) not in carried]
+        if not lost:
+            return item.notes
+        return (
+            *item.notes,
+            f"its headers {', '.join(lost)} are not carried: the event's one send carries "
+            f"those of {lead.site.id}; add them to the send's `headers=` if they matter",
+        )
+
     made = [
         replace(
             p,
+            notes=header_notes(p),
             send=sends[p.site.id],
             event=True,
             fields=data.fields[p.site.id],
