@@ -124,7 +124,8 @@ def test_the_full_migration_matches_the_reviewed_golden_files(
     edits, files = _split_diff(diff.decode("utf-8"))
     _assert_golden(edits, "all-services.diff", update_goldens)
     _assert_golden(files, "all-services.files.txt", update_goldens)
-    _assert_golden(summary, "all-services.summary.txt", update_goldens)
+    # the summary offers commands naming the repository as it was given
+    _assert_golden(summary.replace(str(repo), "<repo>"), "all-services.summary.txt", update_goldens)
 
 
 def _split_diff(diff: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,146 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
             ],
             key=_canonical,
         )
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+
+
+EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "events"
+
+
+def test_one_domain_event_reaches_its_consumer_groups_through_the_generated_code(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """tests/fixtures/events: ``register`` tells emails (Flask), analytics (FastAPI, a model
+    that forbids extra fields) and the cache (Flask, a path parameter and no body).
+    ``migrate --event`` makes the three calls one send; the one event it publishes reaches
+    the three services, each in its own consumer group, each handler getting back exactly
+    what its HTTP call used to send. Then ``migrate --subscribe`` adds audit, which nobody
+    called, without touching the caller, and the next event reaches it too."""
+    repo = tmp_path / "users-repo"
+    shutil.copytree(EVENTS, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "users")
+    cli = "from decouple_services.cli import main; raise SystemExit(main())"
+    scanned = subprocess.run(
+        [sys.executable, "-c", cli, "scan", str(repo), "--format", "json", "--no-cache"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ids = [s["id"] for s in json.loads(scanned.stdout)["call_sites"]]
+    assert len(ids) == 3
+    selects = [arg for ident in ids for arg in ("--select", ident)]
+    event = ("--event", "users.user-registered")
+    migrate = subprocess.run(
+        [sys.executable, "-c", cli, "migrate", str(repo), *event, *selects, "--write"],
+        capture_output=True,
+        text=True,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    assert "3 call site(s) -> 1 topic(s), 0 refused" in migrate.stderr
+
+    (script,) = _generated(repo, "creates the Kafka topics")
+    topics_env = python_env(broker, KAFKA_REPLICATION_FACTOR="1", KAFKA_TOPIC_PARTITIONS="1")
+    created = run_python([str(script)], repo, topics_env).stdout
+    assert "created  users.user-registered (" in created
+    assert "created  users.user-registered.analytics.dlq" in created
+
+    consumers: list[ConsumerProcess] = []
+    records = tmp_path / "handled.jsonl"
+    groups = set()
+    try:
+        for path in _generated(repo, "Kafka consumer of"):
+            text = path.read_text(encoding="utf-8")
+            match = _RUN_LINE.search(text)
+            assert match is not None, path
+            groups.add(re.search(r'group="([^"]+)"', text).group(1))  # type: ignore[union-attr]
+            import_root, module = match.groups()
+            env = python_env(broker, **FAST_GROUP_ENV, E2E_RECORD_FILE=str(records))
+            log = tmp_path / f"consumer-{module}"
+            consumers.append(ConsumerProcess(module, repo / import_root, env, log).start())
+        assert groups == {
+            "emails.users.user-registered",
+            "analytics.users.user-registered",
+            "cache.users.user-registered",
+        }
+
+        run_python(
+            [
+                "-c",
+                "from users.registration import register; register(7, 'ada@example.com', 'Ada')",
+            ],
+            repo / "services" / "users",
+            python_env(broker),
+        )
+        handled = wait_for(
+            lambda: len(read_records(records)) >= 3 and read_records(records),
+            30,
+            "the event handled by the three services",
+        )
+        assert sorted(handled, key=_canonical) == sorted(
+            [
+                {
+                    "service": "emails",
+                    "body": {"to": "ada@example.com", "template": "welcome", "user_id": 7},
+                },
+                {"service": "analytics", "body": {"name": "user_registered", "user_id": 7}},
+                {"service": "cache", "user_id": 7, "body": ""},
+            ],
+            key=_canonical,
+        )
+        time.sleep(1)  # one event, one delivery per group: nothing more comes
+        assert len(read_records(records)) == 3
+
+        caller = (repo / "services/users/users/registration.py").read_bytes()
+        audit = ["--service", "audit", "--endpoint", "POST /users/{user_id}/audit", "--field", "to"]
+        subscribe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                cli,
+                "migrate",
+                str(repo),
+                "--subscribe",
+                event[1],
+                *audit,
+                "--write",
+                "--allow-dirty",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert subscribe.returncode == 0, subscribe.stderr
+        assert (repo / "services/users/users/registration.py").read_bytes() == caller
+        run_python([str(script)], repo, topics_env)  # the audit dead-letter topic
+        (module,) = [p for p in _generated(repo, "Kafka consumer of") if "audit" in p.parts]
+        match = _RUN_LINE.search(module.read_text(encoding="utf-8"))
+        assert match is not None
+        env = python_env(broker, **FAST_GROUP_ENV, E2E_RECORD_FILE=str(records))
+        started = ConsumerProcess(match[2], repo / match[1], env, tmp_path / "consumer-audit")
+        consumers.append(started.start())
+        run_python(
+            ["-c", "from users.registration import register; register(8, 'bo@example.com', 'Bo')"],
+            repo / "services" / "users",
+            python_env(broker),
+        )
+        later = wait_for(
+            lambda: len(read_records(records)) >= 8 and read_records(records)[3:],
+            30,
+            "the second event handled by the four services",
+        )
+        assert sorted(r["service"] for r in later) == [
+            "analytics", "audit", "audit", "cache", "emails",
+        ]  # fmt: skip
+        # A new group starts from the oldest event the topic keeps (KAFKA_AUTO_OFFSET_RESET):
+        # audit catches up on the registration before it subscribed, then takes the new one.
+        audited = sorted((r for r in later if r["service"] == "audit"), key=lambda r: r["user_id"])
+        assert audited == [
+            {"service": "audit", "user_id": 7, "body": {"to": "ada@example.com"}},
+            {"service": "audit", "user_id": 8, "body": {"to": "bo@example.com"}},
+        ]
     finally:
         for consumer in consumers:
             consumer.stop()

@@ -23,7 +23,7 @@ from decouple_services.core.text import printable
 if TYPE_CHECKING:
     from decouple_services.core.model import ScanResult
     from decouple_services.migrate.changes import FileChange
-    from decouple_services.migrate.plan import PlanOptions
+    from decouple_services.migrate.plan import PlanOptions, SubscribeRequest
     from decouple_services.migrate.run import MigrationResult
     from decouple_services.migrate.select import Selection
 
@@ -50,6 +50,14 @@ class MigrateCommand:
     config: Path | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    #: ``--event``: the ``select``-ed sites become one domain event of this name.
+    event: str | None = None
+    #: ``--subscribe``: add ``services[0]`` as a subscriber of this existing domain event.
+    subscribe: str | None = None
+    #: ``--endpoint`` (with ``subscribe``): the subscriber's endpoint taking the events.
+    endpoint: str | None = None
+    #: ``--field`` (with ``subscribe``): the fields of the data its handler takes.
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     from decouple_services.migrate.plan import PlanOptions
     from decouple_services.migrate.report import render_summary
     from decouple_services.migrate.run import migrate_scanned
-    from decouple_services.migrate.select import Criteria, parse_edge, select_sites
+    from decouple_services.migrate.select import Criteria, Selection, parse_edge, select_sites
 
     root = command.path
     config = load_config(root, command.config) if root.is_dir() else None
@@ -110,6 +118,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     )
     client = command.client or (config.migrate_client if config else None) or "kafka-python"
     check_template(template)
+    _check_event_options(command)
     criteria = Criteria(
         ids=command.select,
         edges=tuple(parse_edge(e) for e in command.edges),
@@ -135,8 +144,16 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
         file=err,
     )
     with term.phase("plan, rewrite and generate", file=err):
-        selection = select_sites(result, criteria)
-        options = PlanOptions(client=client, topic_template=template)
+        if command.subscribe is not None:
+            selection = Selection((), ())
+        else:
+            selection = select_sites(result, criteria)
+        options = PlanOptions(
+            client=client,
+            topic_template=template,
+            event=command.event,
+            subscribe=_subscription(command),
+        )
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]
         if command.split_by_edge:
@@ -149,7 +166,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
         for ident in sorted(refused_named | failed_named):
             print(f"decouple: refused {ident} (run without -q for the reason)", file=err)
     else:
-        err.write(render_summary(whole, dry_run=not command.write))
+        err.write(render_summary(whole, dry_run=not command.write, path=str(command.path)))
     diff = render_diff(whole.changes)
     # A PR description is written beside the diff, not instead of it.
     if not (command.write or command.patch or command.branch):
@@ -199,6 +216,71 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
             write_changes(root, whole.changes)
         term.info(printable(f"decouple: wrote {len(whole.changes)} files"), file=err)
     return EXIT_REFUSED if refused_named or failed_named else EXIT_OK
+
+
+def _subscription(command: MigrateCommand) -> SubscribeRequest | None:
+    from decouple_services.migrate.plan import SubscribeRequest
+
+    if command.subscribe is None:
+        return None
+    return SubscribeRequest(
+        command.subscribe, command.services[0], command.endpoint, command.fields or None
+    )
+
+
+def _check_event_options(command: MigrateCommand) -> None:
+    """``--event`` names the calls of one function: only ``--select`` picks them.
+    ``--subscribe`` names one service, and nothing to rewrite."""
+    from decouple_services.core.errors import SelectionError
+
+    if command.subscribe is None and (command.endpoint or command.fields):
+        raise SelectionError("--endpoint and --field go with --subscribe EVENT --service NAME")
+    if command.subscribe is not None:
+        from decouple_services.migrate.events import parse_event_name
+
+        parse_event_name(command.subscribe, "--subscribe")
+        given = [
+            option
+            for option, value in (
+                ("--select", command.select),
+                ("--edge", command.edges),
+                ("--top", command.top),
+                ("--event", command.event),
+                ("--split-by", command.split_by_edge),
+            )
+            if value
+        ]
+        if given:
+            raise SelectionError(
+                f"--subscribe adds a consumer and rewrites no call: not with {given[0]}"
+            )
+        if len(command.services) != 1:
+            raise SelectionError("--subscribe needs the subscribing service: --service NAME, once")
+    if command.event is None:
+        return
+    from decouple_services.migrate.events import parse_event_name
+
+    parse_event_name(command.event)
+    others = [
+        option
+        for option, given in (
+            ("--edge", command.edges),
+            ("--service", command.services),
+            ("--top", command.top),
+            ("--split-by", command.split_by_edge),
+        )
+        if given
+    ]
+    if others:
+        raise SelectionError(
+            f"--event takes the calls of one function with --select ID, not {others[0]}: "
+            "pick their ids from `decouple scan` (the summary offers them)"
+        )
+    if not command.select:
+        raise SelectionError(
+            "--event needs the calls it replaces: --select ID for each (the summary of a "
+            "migration offers them for functions that tell several services one fact)"
+        )
 
 
 @contextmanager

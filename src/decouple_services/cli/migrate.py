@@ -101,6 +101,42 @@ def migrate(
             help="edge: one patch, branch and PR body per caller -> callee edge, stacked in order.",
         ),
     ] = None,
+    event: Annotated[
+        str | None,
+        typer.Option(
+            "--event",
+            metavar="DOMAIN.FACT",
+            help="Make the --select-ed calls of one function one domain event "
+            "(users.user-registered): one send, one consumer group per service.",
+        ),
+    ] = None,
+    subscribe: Annotated[
+        str | None,
+        typer.Option(
+            "--subscribe",
+            metavar="DOMAIN.FACT",
+            help="Add --service NAME as a subscriber of this domain event, made earlier with "
+            "--event; no producer changes.",
+        ),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            metavar="'METHOD /path'",
+            help="With --subscribe: the service's endpoint whose handler takes the events "
+            "(needed when it has more than one).",
+        ),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            metavar="NAME",
+            help="With --subscribe: a field of the event's data the handler takes as its "
+            "body; repeatable (default: all of them).",
+        ),
+    ] = None,
     allow_dirty: Annotated[
         bool,
         typer.Option(
@@ -129,6 +165,10 @@ def migrate(
 
       decouple migrate ./repo --top 3 --split-by edge --patch migration.patch
 
+      decouple migrate ./repo --event users.user-registered -s cs-1 -s cs-2 -s cs-3
+
+      decouple migrate ./repo --subscribe users.user-registered --service audit
+
     Exit status: 0 done; 1 a site named with --select was refused; 2 usage, path,
     configuration, selection, git or write error. See docs/migrate.md.
     """
@@ -148,6 +188,10 @@ def migrate(
         pr_body=pr_body,
         split_by_edge=split_by is SplitBy.edge,
         allow_dirty=allow_dirty,
+        event=event,
+        subscribe=subscribe,
+        endpoint=endpoint,
+        fields=tuple(field or ()),
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

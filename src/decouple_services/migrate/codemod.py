@@ -96,6 +96,20 @@ class SendSpec:
     #: Where the key comes from (``path parameter user_id``), shown above the send; ``None``
     #: with no key says why there is none.
     key_origin: str | None = None
+    #: A domain event's one send (:mod:`decouple_services.migrate.events`): ``data`` is the
+    #: event's data as written, in place of the call's payload and path parameters.
+    event: bool = False
+    data: str | None = None
+    #: The data's entries (``"to": user.email``), one a line when the send is laid out wide.
+    data_entries: tuple[str, ...] = ()
+    #: The bound of the wait when it comes from another of the event's calls.
+    timeout: str | None = None
+    #: Text after the marker's ``(callee endpoint)`` (what the subscriber takes).
+    marker_suffix: str = ""
+    #: The markers of the other calls the event's send stands for, one comment line each.
+    markers: tuple[str, ...] = ()
+    #: The site whose send this call is folded into: its statement is removed.
+    fold_into: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +288,8 @@ def _locate(
         headers, header_notes = _trace_headers(wrapper.module, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
         timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
+        if spec.timeout is not None:  # an event's send waits as its status-checked call did
+            timeout, timeout_notes = spec.timeout, ()
         if spec.path_params and not spec.is_grpc:
             known = names_in([wrapper.module]) | _BUILTINS
             missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
@@ -291,7 +307,12 @@ def _locate(
                 *timeout_notes,
                 *check_notes,
                 *_handler_notes(reading),
-                *_helper_check_notes(wrapper.module, call, reading),
+                # An event's send that waits for another of its calls checked nothing here.
+                *(
+                    _helper_check_notes(wrapper.module, call, reading)
+                    if spec.timeout is None
+                    else ()
+                ),
             )
         facts = CallFacts(
             spec.site_id,
@@ -302,6 +323,11 @@ def _locate(
             column,
             timeout,
         )
+        if spec.fold_into is not None:
+            unsafe = _not_removable(statement, reading)
+            if unsafe is not None:
+                problems[spec.site_id] = unsafe
+                continue
         located = _Located(call, statement, facts)
         located.drops = drops
         if reading is not None:
@@ -316,7 +342,60 @@ def _locate(
         if isinstance(parent, cst.With):
             located.parent_with = parent
         found[spec.site_id] = located
+    _check_folds(sites, found, problems, parsed)
     return found, problems
+
+
+def _not_removable(
+    statement: cst.SimpleStatementLine | cst.If | cst.With,
+    reading: ResponseReading | None,
+) -> str | None:
+    """Why a call folded into an event's send cannot simply go, or ``None``."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return (
+            "its status is tested in an `if` or it opens a `with`, so removing it would "
+            "change the code around it; keep it out of the event or rewrite it by hand"
+        )
+    if any(line.comment is not None for line in statement.leading_lines) or (
+        statement.trailing_whitespace.comment is not None
+    ):
+        return (
+            "it carries comments of its own, which would go with it; move them off the call, "
+            "or keep it out of the event"
+        )
+    if reading is not None and reading.handlers:
+        return (
+            "a `try`/`except` guards it, which would guard nothing once the call goes; "
+            "keep it out of the event or rewrite it by hand"
+        )
+    return None
+
+
+def _check_folds(
+    sites: Sequence[SendSpec],
+    found: dict[str, _Located],
+    problems: dict[str, str],
+    parsed: ParsedSource,
+) -> None:
+    """A call folded into the event's send must run whenever that send runs: in the same
+    block, not under a condition or a loop of its own."""
+    for spec in sites:
+        if spec.fold_into is None or spec.site_id not in found:
+            continue
+        lead = found.get(spec.fold_into)
+        if lead is None:
+            problems[spec.site_id] = f"the event's send ({spec.fold_into}) cannot be written"
+            del found[spec.site_id]
+            continue
+        mine = parsed.parents.get(found[spec.site_id].statement)
+        if mine is not parsed.parents.get(lead.statement):
+            line = parsed.positions[found[spec.site_id].statement].start.line
+            problems[spec.site_id] = (
+                f"line {line} is not in the block of the event's send (a condition, loop or "
+                "`with` is around one of them only): folded into one send, the fact would be "
+                "told at other times; keep it out of the event"
+            )
+            del found[spec.site_id]
 
 
 def _request_call(calls: Sequence[cst.Call]) -> cst.Call:
@@ -807,7 +886,11 @@ def rewrite_source(
         module, by_statement, unwrapped, indent_of, removed, line_width, drops, widen
     )
     new_module = wrapper.module.visit(transformer)
-    wanted = {_send_name(spec, located) for spec, located in by_statement.values()}
+    wanted = {
+        _send_name(spec, located)
+        for spec, located in by_statement.values()
+        if spec.fold_into is None
+    }
     first = next(iter(specs.values()))
     names = [n for n in SEND_NAMES if n in wanted]
     if transformer.widened:
@@ -991,6 +1074,12 @@ NOT_ACCEPTED = "EventNotAccepted"
 SEND_NAMES = ("send_event", "send_event_and_wait", "send_event_and_wait_async", "send_event_async")
 
 
+def marker_text(site_id: str, topic: str, callee: str, endpoint: str | None) -> str:
+    """The provenance marker above a send (:data:`MARKER` reads it back)."""
+    marker = f"# decouple: migrated {site_id} to {topic} ({callee}"
+    return marker + (f" {endpoint})" if endpoint else ")")
+
+
 def _send_name(spec: SendSpec, located: _Located) -> str:
     name = "send_event_and_wait" if spec.wait else "send_event"
     return name + "_async" if located.facts.in_async_def else name
@@ -1092,7 +1181,11 @@ class _Rewriter(cst.CSTTransformer):
                     f"json_format.MessageToDict(\n        {request},\n"
                     "        preserving_proto_field_name=True,\n    )"
                 )
-        if spec.path_params and not spec.is_grpc:
+        if spec.event:
+            data = spec.data or "None"
+            if spec.data_entries and len(indent) + 4 + len(data) + 1 > self.line_width:
+                data = "{\n" + "".join(f"        {e},\n" for e in spec.data_entries) + "    }"
+        elif spec.path_params and not spec.is_grpc:
             merged, _ = with_path_params(facts.payload and data, spec.path_params)
             data = merged or "None"
         args = [f'"{spec.topic}"', data]
@@ -1101,8 +1194,9 @@ class _Rewriter(cst.CSTTransformer):
         if facts.headers:
             pairs = ", ".join(f"{k}: {v}" for k, v in facts.headers)
             args.append(f"headers={{{pairs}}}")
-        if spec.wait and facts.timeout:
-            args.append(f"timeout={facts.timeout}")
+        timeout = spec.timeout or facts.timeout
+        if spec.wait and timeout:
+            args.append(f"timeout={timeout}")
         prefix = "await " if facts.in_async_def else ""
         one_line = f"{prefix}{name}({', '.join(args)})"
         multi = located.statement is not None and (
@@ -1116,11 +1210,11 @@ class _Rewriter(cst.CSTTransformer):
             code = one_line + "\n"
         statement = cst.parse_statement(code, config=self.module.config_for_parsing)
         assert isinstance(statement, cst.SimpleStatementLine)
-        marker = f"# decouple: migrated {spec.site_id} to {spec.topic} ({spec.callee}"
-        marker += f" {spec.endpoint})" if spec.endpoint else ")"
+        marker = marker_text(spec.site_id, spec.topic, spec.callee, spec.endpoint)
         leading = [
             *located.statement.leading_lines,
-            cst.EmptyLine(indent=True, comment=cst.Comment(marker)),
+            cst.EmptyLine(indent=True, comment=cst.Comment(marker + spec.marker_suffix)),
+            *(cst.EmptyLine(indent=True, comment=cst.Comment(m)) for m in spec.markers),
         ]
         if spec.key_origin:
             key = f"event key: {spec.key or 'none'} ({spec.key_origin})"
@@ -1208,6 +1302,11 @@ class _Rewriter(cst.CSTTransformer):
                 return cst.RemoveFromParent()  # type: ignore[return-value]
             return updated_node
         spec, located = entry
+        if spec.fold_into is not None:  # told by the event's one send
+            used = names_in([original_node])
+            self.removed.update(used)
+            self.removed_by_site[spec.site_id] = used
+            return cst.RemoveFromParent()  # type: ignore[return-value]
         indent = self._indent(located)
         return self._send(spec, located, indent)
 

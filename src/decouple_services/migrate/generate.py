@@ -75,7 +75,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "4"
+RUNTIME_VERSION = "5"
 RUNTIME_MODULE = "decouple_runtime"
 
 _MARKER = "decouple:generated sha256="
@@ -544,7 +544,27 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path": path,
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
+        "fields": topic.fields if topic.subscribers else None,
+        "takes": _takes(topic.fields, path_params),
+        # added with --subscribe: no call of a producer ever reached this handler
+        "subscribed": bool(topic.subscribers) and not topic.site_ids,
+        "subscribers": _join(topic.subscribers),
+        "event_type": topic.event_type,
     }
+
+
+def _takes(fields: Sequence[str] | None, path_params: Sequence[str]) -> str:
+    """What a domain event's subscriber takes from its data, in words."""
+    body = (
+        "all of it as the body"
+        if fields is None
+        else f"{', '.join(fields)} as the body"
+        if fields
+        else "no body"
+    )
+    if not path_params:
+        return body
+    return f"{body}, and {', '.join(path_params)} for the path"
 
 
 def _join(names: Sequence[str]) -> str:
@@ -566,6 +586,9 @@ REPLICATION_FACTOR = 3
 #: Where generated clients connect when ``KAFKA_BOOTSTRAP_SERVERS`` is not set.
 DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
 _KAFKA_BINDING = "0.5.0"
+#: The AsyncAPI extension of a domain event's receive operation: the subscriber's endpoint
+#: and the fields of the data it takes (``*``: all), read back by the planner.
+SUBSCRIPTION_EXTENSION = "x-decouple-subscription"
 _SERVER = "kafka"
 
 #: The headers a generated consumer adds to a record it dead-letters, after the record's
@@ -641,6 +664,12 @@ def _asyncapi_document(
                 }
             },
         }
+        if topic.subscribers:
+            # What a later migration needs to plan this subscription again.
+            operations[f"{topic.callee}.receive.{topic.name}"][SUBSCRIPTION_EXTENSION] = {
+                "endpoint": topic.endpoint.label if topic.endpoint else None,
+                "fields": "*" if topic.fields is None else list(topic.fields),
+            }
         operations[f"{topic.callee}.deadletter.{topic.name}"] = {
             "action": "send",
             "title": f"{topic.callee} dead-letters what it could not handle",
@@ -695,7 +724,17 @@ def _kafka_server() -> dict[str, Any]:
     }
 
 
+def _event_summary(topic: TopicSpec) -> str:
+    return (
+        f"The domain event {topic.event_type}, published by "
+        f"{_join(topic.producers) or 'its producers'}; subscribed by "
+        f"{_join(topic.subscribers)}, each in a consumer group of its own."
+    )
+
+
 def _channel_description(topic: TopicSpec) -> str:
+    if topic.subscribers:
+        return _event_summary(topic)
     endpoint = topic.endpoint.label if topic.endpoint else None
     return (
         f"Events for {topic.callee}"
@@ -723,7 +762,9 @@ def _event_message(topic: TopicSpec) -> dict[str, Any]:
     return {
         "name": topic.event_type,
         "title": f"{topic.event_type} event",
-        "summary": f"What {_join(topic.producers) or 'its producers'} used to send to "
+        "summary": _event_summary(topic)
+        if topic.subscribers
+        else f"What {_join(topic.producers) or 'its producers'} used to send to "
         f"{topic.callee}" + (f" as {endpoint}." if endpoint else "."),
         "contentType": "application/cloudevents+json",
         "headers": {

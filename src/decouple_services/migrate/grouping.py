@@ -30,12 +30,17 @@ class Candidate:
     #: the fact is best renamed in the past tense (``users.user-registered``).
     suggested: str
 
+    def command(self, path: str = "PATH") -> str:
+        """The ``decouple migrate`` line that makes these sends one domain event."""
+        selects = " ".join(f"--select {i}" for i in self.site_ids)
+        return f"decouple migrate {path} --event {self.suggested} {selects}"
+
 
 def candidates(planned: Sequence[PlannedSite]) -> list[Candidate]:
     """Functions with sends to two or more services among ``planned`` (rewrites only)."""
     by_function: dict[tuple[str, str], list[PlannedSite]] = defaultdict(list)
     for item in planned:
-        if not item.carried:
+        if not item.carried and not item.event:
             by_function[(item.site.file, item.site.function)].append(item)
     out = []
     for (file, function), items in sorted(by_function.items()):

@@ -26,7 +26,7 @@ import posixpath
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import (
@@ -37,14 +37,24 @@ from decouple_services.core.model import (
     ScanResult,
     Service,
 )
-from decouple_services.graph.migratability import Finding
+from decouple_services.graph.migratability import Finding, Migratability
 from decouple_services.migrate.codemod import (
     CallFacts,
     Parse,
     ParsedSource,
     SendSpec,
     inspect_calls,
+    marker_text,
     with_path_params,
+)
+from decouple_services.migrate.events import (
+    Contribution,
+    EventConflict,
+    EventName,
+    fields_comment,
+    fields_of_marker,
+    parse_event_name,
+    union,
 )
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -89,6 +99,32 @@ class PlanError(DecoupleError):
 class PlanOptions:
     client: str = "kafka-python"
     topic_template: str = DEFAULT_TOPIC_TEMPLATE
+    #: ``--event``: the chosen sites become this one domain event (``users.user-registered``).
+    event: str | None = None
+    #: ``--subscribe``: add a subscriber to an existing domain event, touching no producer.
+    subscribe: SubscribeRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeRequest:
+    #: The event (``users.user-registered``), as ``--event`` named it.
+    event: str
+    service: str
+    #: The endpoint whose handler takes the events (``POST /events``), or ``None`` when the
+    #: service has only one.
+    endpoint: str | None = None
+    #: The fields of the event's data the handler takes as its body (``None``: all).
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A domain event's subscriber with no call site of its own (added by ``--subscribe``)."""
+
+    topic: str
+    callee: str
+    endpoint: Endpoint
+    fields: tuple[str, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +140,12 @@ class PlannedSite:
     carried: bool = False
     #: The payload expression the rewrite sends (read from the call), when known.
     payload: str | None = None
+    #: Part of a domain event: its send is the event's (the first site's) or folded into it.
+    event: bool = False
+    #: The fields of the event's data this site's callee takes (``None``: all of them).
+    fields: tuple[str, ...] | None = None
+    #: The bound of a send that waits, from the old call's ``timeout=``.
+    timeout: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +163,8 @@ class MigrationPlan:
     topic_script_path: str = TOPIC_SCRIPT_PATH
     already_migrated: tuple[CallSite, ...] = ()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    #: Subscriptions ``--subscribe`` adds (one spec each).
+    subscribed: tuple[TopicSpec, ...] = ()
 
     @property
     def rewrites(self) -> tuple[PlannedSite, ...]:
@@ -179,7 +223,11 @@ def plan_migration(
         raise PlanError(f"--client {options.client}: expected one of {', '.join(SYNC_CLIENTS)}")
     endpoints = {(e.service, e.label): e for e in result.endpoints}
     services = {s.name: s for s in result.services}
+    event = parse_event_name(options.event) if options.event else None
     chosen = list(selection.chosen)
+    event_refused: list[Refusal] = []
+    if event is not None:
+        chosen, event_refused = _event_selection(selection)
     carried = [s for s in result.call_sites if s.role is Role.EVENT]
 
     # Topic per (callee, endpoint or url path); slugs that collide get the method appended.
@@ -207,6 +255,9 @@ def plan_migration(
         if site.role is Role.EVENT:
             topic_of[site.id] = (site.url_template or site.url).strip("\"'")
             continue
+        if event is not None:
+            topic_of[site.id] = event.topic
+            continue
         callee, slug, ident = keys[site.id]
         if len(slugs[(callee, slug)]) > 1:
             slug = f"{slug}-{kebab_method(ident)}"
@@ -233,7 +284,7 @@ def plan_migration(
         producer_home[site.caller] = (path, module, layout.package)
 
     planned: list[PlannedSite] = []
-    refused = list(selection.refused)
+    refused = [*selection.refused, *event_refused]
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
@@ -308,9 +359,17 @@ def plan_migration(
                 continue
             planned.append(
                 PlannedSite(
-                    site, send, cautions, fact.in_async_def, fact.notes, payload=fact.payload
+                    site,
+                    send,
+                    cautions,
+                    fact.in_async_def,
+                    fact.notes,
+                    payload=fact.payload,
+                    timeout=fact.timeout,
                 )
             )
+    if event is not None:
+        planned, refused = _one_event(planned, refused, event, read, parse)
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -323,10 +382,25 @@ def plan_migration(
             module,
             payload_hint=site.payload,
         )
-        planned.append(PlannedSite(site, send, in_async_def=site.is_async, carried=True))
+        is_event, fields = _carried_event(site, read)
+        planned.append(
+            PlannedSite(
+                site,
+                send,
+                in_async_def=site.is_async,
+                carried=True,
+                event=is_event,
+                fields=fields,
+            )
+        )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
 
-    topics = _topics(planned, endpoint_of)
+    recorded, recorded_types = _recorded_subscribers(read, endpoints)
+    added: Subscriber | None = None
+    if options.subscribe is not None:
+        added = _new_subscriber(options.subscribe, planned, result, recorded)
+        recorded.setdefault(added.topic, []).append(added)
+    topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
     producers = _producers(planned, topics, producer_home, options)
     consumers = _consumers(topics, result, module_of, read, options, services)
     requirements = _requirements(planned, consumers, services, options)
@@ -340,6 +414,9 @@ def plan_migration(
         consumers=consumers,
         requirements=requirements,
         already_migrated=selection.already_migrated,
+        subscribed=tuple(
+            t for t in topics if added and (t.name, t.callee) == (added.topic, added.callee)
+        ),
     )
 
 
@@ -492,13 +569,26 @@ def _imports_relatively(source: bytes | None) -> bool:
 
 
 def _topics(
-    planned: Sequence[PlannedSite], endpoint_of: Callable[[CallSite], Endpoint | None]
+    planned: Sequence[PlannedSite],
+    endpoint_of: Callable[[CallSite], Endpoint | None],
+    event: EventName | None = None,
+    recorded: Mapping[str, Sequence[Subscriber]] | None = None,
+    recorded_types: Mapping[str, str] | None = None,
 ) -> tuple[TopicSpec, ...]:
     groups: dict[str, list[PlannedSite]] = defaultdict(list)
     for item in planned:
         groups[item.send.topic].append(item)
-    topics = []
+    topics: list[TopicSpec] = []
     for name, items in sorted(groups.items()):
+        if any(i.event for i in items):
+            kind = (
+                event.type
+                if event is not None and event.topic == name
+                else (recorded_types or {}).get(name, event_type(name))
+            )
+            extra = (recorded or {}).get(name, ())
+            topics.extend(_event_topics(name, kind, items, endpoint_of, extra))
+            continue
         callees = {i.site.callee for i in items}
         if len(callees) > 1:
             raise PlanError(
@@ -717,3 +807,356 @@ def _inside_repo(path: str) -> None:
     normal = posixpath.normpath(path)
     if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
         raise PlanError(f"{path}: outside the repository; nothing is written there")
+
+
+# -- domain events -------------------------------------------------------------------------
+
+EVENT_FINDING = "event"
+
+
+def _event_selection(
+    selection: Selection,
+) -> tuple[list[tuple[CallSite, Migratability]], list[Refusal]]:
+    """The sites of ``--event``: all of them, in one function, or none (each refused with
+    the reason: an event that leaves out a call would stop telling its service the fact)."""
+    chosen = list(selection.chosen)
+    if not chosen:
+        return [], []
+    why: str | None = None
+    if selection.refused:
+        named = ", ".join(r.site_id for r in selection.refused)
+        why = f"{named} cannot be migrated (see its reason), and the event needs every call"
+    places = {(s.file, s.function) for s, _ in chosen}
+    if why is None and len(places) > 1:
+        shown = "; ".join(f"{s.id} in {s.file}:{s.function}" for s, _ in chosen)
+        why = f"the sites are in different functions ({shown}); an event is one fact told once"
+    callees = Counter(s.callee for s, _ in chosen)
+    twice = sorted(c for c, n in callees.items() if n > 1)
+    if why is None and twice:
+        why = (
+            f"{', '.join(twice)} is called more than once, and an event reaches each subscriber "
+            "once, through one handler; migrate the extra call on its own"
+        )
+    if why is None:
+        return chosen, []
+    return [], [_event_refusal(site, why) for site, _ in chosen]
+
+
+def _event_refusal(site: CallSite, why: str) -> Refusal:
+    return Refusal(
+        site.id,
+        site,
+        (
+            Finding(
+                EVENT_FINDING,
+                f"not made part of the event: {why}",
+                "fix what the reason names, select only sites of one function, or migrate "
+                "the calls one by one (without --event)",
+            ),
+        ),
+    )
+
+
+def _one_event(
+    planned: list[PlannedSite],
+    refused: list[Refusal],
+    event: EventName,
+    read: ReadFile,
+    parse: Parse,
+) -> tuple[list[PlannedSite], list[Refusal]]:
+    """The sites planned for ``--event`` made one send: the first site's, carrying the union
+    of what every call sent, keyed by the entity id; the others' statements removed."""
+    mine = sorted((p for p in planned if not p.carried), key=lambda p: p.site.line)
+    others = [p for p in planned if p.carried]
+    if not mine:
+        return planned, refused
+    ids = {p.site.id for p in mine}
+
+    def refuse_all(why: str) -> tuple[list[PlannedSite], list[Refusal]]:
+        return others, [*refused, *(_event_refusal(p.site, why) for p in mine)]
+
+    dropped = [r.site_id for r in refused if r.site_id in ids]
+    if dropped:
+        return refuse_all(f"{', '.join(dropped)} cannot be rewritten (see its reason)")
+    parts = [
+        Contribution(p.site.id, p.payload, () if p.send.is_grpc else p.send.path_params)
+        for p in mine
+    ]
+    try:
+        data = union(parts)
+    except EventConflict as conflict:
+        return refuse_all(str(conflict))
+    if any(p.send.is_grpc for p in mine):
+        return refuse_all("a gRPC call's request message cannot be merged into an event's data")
+    lead = mine[0]
+    params = [pair for p in mine for pair in p.send.path_params]
+    key, origin = _entity_key(event, data.entries) or choose_key(params, data.expression)
+    waits = [p for p in mine if p.send.wait]
+    timeout = next((p.timeout for p in waits if p.timeout is not None), None)
+    sends = {
+        lead.site.id: replace(
+            lead.send,
+            event=True,
+            data=data.expression,
+            data_entries=tuple(f'"{n}": {s}' for n, s in data.entries),
+            key=key,
+            key_origin=origin,
+            wait=bool(waits),
+            timeout=timeout,
+            marker_suffix=fields_comment(data.fields[lead.site.id]),
+            markers=tuple(
+                marker_text(p.site.id, event.topic, p.site.callee, p.site.endpoint)
+                + fields_comment(data.fields[p.site.id])
+                for p in mine[1:]
+            ),
+        )
+    }
+    for item in mine[1:]:
+        sends[item.site.id] = replace(
+            item.send,
+            fold_into=lead.site.id,
+            marker_suffix=fields_comment(data.fields[item.site.id]),
+        )
+    source = read(lead.site.file)
+    facts = inspect_calls(source or b"", list(sends.values()), parse=parse)
+    problems = [f"{ident}: {fact}" for ident, fact in facts.items() if isinstance(fact, str)]
+    if problems:
+        return refuse_all("; ".join(problems))
+    lead_facts = facts[lead.site.id]
+    carried = lead_facts.headers if isinstance(lead_facts, CallFacts) else ()
+
+    def header_notes(item: PlannedSite) -> tuple[str, ...]:
+        fact = facts[item.site.id]
+        if not isinstance(fact, CallFacts) or item is lead:
+            return item.notes
+        lost = [k for k, v in fact.headers if (k, v) not in carried]
+        if not lost:
+            return item.notes
+        return (
+            *item.notes,
+            f"its headers {', '.join(lost)} are not carried: the event's one send carries "
+            f"those of {lead.site.id}; add them to the send's `headers=` if they matter",
+        )
+
+    made = [
+        replace(
+            p,
+            notes=header_notes(p),
+            send=sends[p.site.id],
+            event=True,
+            fields=data.fields[p.site.id],
+            payload=data.expression,
+            in_async_def=lead.in_async_def if p is lead else p.in_async_def,
+        )
+        for p in mine
+    ]
+    return [*made, *others], refused
+
+
+def _entity_key(event: EventName, entries: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The id of the entity the event is about, when its data carries one named after the
+    event's domain (``orders.order-cancelled`` -> ``order_id``): its events stay in order."""
+    domain = event.topic.split(".", 1)[0].replace("-", "_")
+    wanted = {f"{domain}_id", f"{domain.removesuffix('s')}_id"}
+    for name, source in entries:
+        if name in wanted and "\n" not in source:
+            return source, f"the event's entity, {name}"
+    return None
+
+
+def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:
+    """Whether a send migrated earlier is a domain event's, and what its subscriber takes,
+    from the marker above it (``... (emails POST /send) fields: to, user_id``)."""
+    source = read(site.file)
+    if source is None:
+        return False, None
+    lines = source.decode("utf-8", errors="replace").splitlines()
+    number = site.line - 1
+    while number > 0 and lines[number - 1].lstrip().startswith("#"):
+        line = lines[number - 1]
+        if f"migrated {site.id} " in line:
+            return fields_of_marker(line)
+        number -= 1
+    return False, None
+
+
+def _event_topics(
+    name: str,
+    kind: str,
+    items: Sequence[PlannedSite],
+    endpoint_of: Callable[[CallSite], Endpoint | None],
+    extra: Sequence[Subscriber] = (),
+) -> list[TopicSpec]:
+    """One spec per subscriber of a domain event: the same topic, type and data, each with
+    its own consumer group, dead-letter topic, handler, path parameters and fields."""
+    by_callee: dict[str, list[PlannedSite]] = defaultdict(list)
+    for item in items:
+        by_callee[item.site.callee].append(item)
+    added = {s.callee: s for s in extra if s.callee not in by_callee}
+    subscribers = tuple(sorted({*by_callee, *added}))
+    data = _payload_text(items[0]) if items[0].carried else items[0].payload
+    out = []
+    for callee, subscriber in sorted(added.items()):
+        wanted: tuple[str, ...] = ()
+        if subscriber.endpoint.protocol == "http":
+            wanted = tuple(re.findall(r"\{(\w+)", subscriber.endpoint.path))
+        out.append(
+            TopicSpec(
+                name=name,
+                dead_letter=f"{name}.{callee}{DEAD_LETTER_SUFFIX}",
+                callee=callee,
+                producers=tuple(sorted({i.site.caller for i in items})),
+                event_type=kind,
+                endpoint=subscriber.endpoint,
+                payload_schema=infer_schema(data),
+                path_params=wanted,
+                key_field=key_field(data, wanted),
+                subscribers=subscribers,
+                fields=subscriber.fields,
+            )
+        )
+    for callee, mine in sorted(by_callee.items()):
+        endpoint = next((e for e in map(endpoint_of, (i.site for i in mine)) if e), None)
+        params: tuple[str, ...] = ()
+        if endpoint is not None and endpoint.protocol == "http":
+            params = tuple(re.findall(r"\{(\w+)", endpoint.path))
+        taken: list[str] = []
+        fields: tuple[str, ...] | None = ()
+        for item in mine:
+            if item.fields is None:
+                fields = None
+                break
+            taken.extend(f for f in item.fields if f not in taken)
+            fields = tuple(taken)
+        out.append(
+            TopicSpec(
+                name=name,
+                dead_letter=f"{name}.{callee}{DEAD_LETTER_SUFFIX}",
+                callee=callee,
+                producers=tuple(sorted({i.site.caller for i in items})),
+                event_type=kind,
+                endpoint=endpoint,
+                payload_schema=infer_schema(data),
+                site_ids=tuple(sorted(i.site.id for i in mine)),
+                path_params=params,
+                key_field=key_field(data, params),
+                subscribers=subscribers,
+                fields=fields,
+            )
+        )
+    return out
+
+
+def _recorded_subscribers(
+    read: ReadFile, endpoints: Mapping[tuple[str, str], Endpoint]
+) -> tuple[dict[str, list[Subscriber]], dict[str, str]]:
+    """Subscribers an earlier ``--subscribe`` added, as the combined AsyncAPI document
+    records them (they have no call site whose marker would), and each topic's event type
+    (an event made as ``.v2`` stays ``.v2``)."""
+    import yaml
+
+    from decouple_services.migrate.generate import SUBSCRIPTION_EXTENSION
+
+    raw = read(ASYNCAPI_PATH)
+    if raw is None:
+        return {}, {}
+    try:
+        document = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return {}, {}
+    if not isinstance(document, dict):
+        return {}, {}
+    messages = (document.get("components") or {}).get("messages") or {}
+    types = {
+        str(ident).removesuffix(".event"): str(message["name"])
+        for ident, message in messages.items()
+        if str(ident).endswith(".event") and isinstance(message, dict) and message.get("name")
+    }
+    operations = document.get("operations")
+    out: dict[str, list[Subscriber]] = defaultdict(list)
+    for name, operation in (operations or {}).items():
+        if not isinstance(operation, dict) or not isinstance(name, str):
+            continue
+        recorded = operation.get(SUBSCRIPTION_EXTENSION)
+        callee, _, topic = name.partition(".receive.")
+        if not isinstance(recorded, dict) or not topic:
+            continue
+        endpoint = endpoints.get((callee, str(recorded.get("endpoint"))))
+        taken = recorded.get("fields")
+        if endpoint is None or not (taken == "*" or isinstance(taken, list)):
+            continue
+        fields = None if taken == "*" else tuple(str(f) for f in taken)
+        out[topic].append(Subscriber(topic, callee, endpoint, fields))
+    return dict(out), types
+
+
+def _new_subscriber(
+    request: SubscribeRequest,
+    planned: Sequence[PlannedSite],
+    result: ScanResult,
+    recorded: Mapping[str, Sequence[Subscriber]],
+) -> Subscriber:
+    """The subscriber ``--subscribe`` asks for, checked against the event as the code sends
+    it: the event exists, the service does not subscribe yet, one endpoint takes it, and
+    what that endpoint needs is in the event's data."""
+    from decouple_services.core.errors import SelectionError
+
+    topic = parse_event_name(request.event, "--subscribe").topic
+    sends = [p for p in planned if p.carried and p.event and p.send.topic == topic]
+    if not sends:
+        known = sorted({p.send.topic for p in planned if p.carried and p.event})
+        raise SelectionError(
+            f"--subscribe {request.event}: no domain event {topic} is sent in this repository "
+            f"(events: {', '.join(known) or 'none'}); make it with --event first"
+        )
+    services = sorted(s.name for s in result.services)
+    if request.service not in services:
+        raise SelectionError(
+            f"--service {request.service}: no such service (services: {', '.join(services)})"
+        )
+    subscribed = {p.site.callee for p in sends} | {s.callee for s in recorded.get(topic, ())}
+    if request.service in subscribed:
+        raise SelectionError(f"{request.service} already subscribes to {topic}: nothing to add")
+    mine = [e for e in result.endpoints if e.service == request.service]
+    if request.endpoint is not None:
+        wanted = " ".join(request.endpoint.split())
+        method, _, path = wanted.partition(" ")
+        chosen = [
+            e
+            for e in mine
+            if e.label == wanted
+            or (path and e.method == method.upper() and e.path == path)
+            or e.path == wanted
+        ]
+    else:
+        chosen = mine
+    if len(chosen) != 1:
+        listed = ", ".join(sorted(e.label for e in mine)) or "none found"
+        what = (
+            f"--endpoint {request.endpoint!r} names {'none' if not chosen else 'several'} of "
+            f"{request.service}'s endpoints"
+            if request.endpoint is not None
+            else f"{request.service} has {len(mine) or 'no'} endpoints"
+        )
+        raise SelectionError(
+            f"--subscribe {request.event}: {what} ({listed}); name the one whose handler "
+            'takes the event with --endpoint "METHOD /path"'
+        )
+    endpoint = chosen[0]
+    data = sends[0].send.payload_hint
+    node = None
+    try:
+        node = ast.parse((data or "").strip(), mode="eval").body if data else None
+    except SyntaxError:
+        node = None
+    if isinstance(node, ast.Dict):
+        have = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+        needed = [*re.findall(r"\{(\w+)", endpoint.path), *(request.fields or ())]
+        missing = [n for n in needed if n not in have]
+        if missing:
+            raise SelectionError(
+                f"--subscribe {request.event}: {endpoint.label} needs "
+                f"{', '.join(missing)}, which the event's data does not carry (it has "
+                f"{', '.join(sorted(str(h) for h in have))})"
+            )
+    return Subscriber(topic, request.service, endpoint, request.fields)

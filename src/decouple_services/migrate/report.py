@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from decouple_services.migrate.plan import PlannedSite
     from decouple_services.migrate.run import MigrationResult
     from decouple_services.migrate.select import Refusal
-    from decouple_services.migrate.spec import ConsumerSpec
+    from decouple_services.migrate.spec import ConsumerSpec, TopicSpec
 
 
 def _send_call(item: PlannedSite) -> str:
@@ -29,18 +29,19 @@ def _where(site: CallSite) -> str:
     return f"{site.file}:{site.line}"
 
 
-def _handler(result: MigrationResult, topic: str) -> str:
+def _handler(result: MigrationResult, topic: str, callee: str | None = None) -> str:
     for consumer in result.plan.consumers:
-        if consumer.topic.name == topic:
+        if consumer.topic.name == topic and callee in (None, consumer.service):
             if consumer.handler is not None:
                 return f"{consumer.handler.module}.{consumer.handler.attribute}"
             return "(none found: fill in the generated consumer)"
     return "?"
 
 
-def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
+def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH") -> str:
     """Plain text for stderr: every migrated site with its cautions, every refusal with its
-    reason and suggestion, every generated file left alone."""
+    reason and suggestion, every generated file left alone. ``path``: the repository as the
+    user named it, for the commands the summary offers."""
     lines: list[str] = []
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
@@ -63,6 +64,8 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
     for item in migrated:
         site = item.site
         send = _send_call(item)
+        if item.send.fold_into is not None:
+            send = f"told by the event's send, {item.send.fold_into}; its statement goes"
         lines.append(
             f"  {site.id}  {_where(site)}  {site.caller} -> {item.send.topic} -> {site.callee}"
             f"  ({send})"
@@ -73,12 +76,13 @@ def render_summary(result: MigrationResult, *, dry_run: bool) -> str:
             lines.append(f"      note: {note}")
     for site in result.plan.already_migrated:
         lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
+    lines.extend(event_lines(result))
     for group in candidates(migrated):
         lines.append(
             f"one fact, {len(group.callees)} services: {group.function} ({group.file}) tells "
             f"{', '.join(group.callees)} ({', '.join(group.site_ids)}): a candidate for one "
-            f"domain event they subscribe to (say {group.suggested}), instead of one command "
-            "topic per callee"
+            "domain event they subscribe to, instead of one command topic per callee "
+            f"(name the fact in the past tense): {group.command(path)}"
         )
     refusals = _refusals(result.plan.refused)
     if refusals or result.failed:
@@ -143,6 +147,46 @@ def commit_message(result: MigrationResult, label: str) -> str:
 # --- PR description ---------------------------------------------------------------------------
 
 
+def event_lines(result: MigrationResult) -> list[str]:
+    """Each domain event the migration makes: its publisher, its send, its subscribers."""
+    lines = []
+    leads = [p for p in result.plan.rewrites if p.event and p.send.event]
+    for lead in leads:
+        specs = [t for t in result.plan.topics if t.name == lead.send.topic and t.subscribers]
+        if not specs:
+            continue
+        groups = {c.service: c.group_id for c in result.plan.consumers if c.topic in specs}
+        key = lead.send.key or "none"
+        lines.append(
+            f"domain event {specs[0].event_type} on {lead.send.topic}: published by "
+            f"{lead.site.caller} ({lead.site.function}, {_where(lead.site)}, "
+            f"{_send_call(lead)} keyed by {key}); subscribers: "
+            + ", ".join(
+                f"{t.callee} (group {groups.get(t.callee, '?')}, takes {_takes(t)})" for t in specs
+            )
+        )
+    for topic in result.plan.subscribed:
+        group = next((c.group_id for c in result.plan.consumers if c.topic == topic), "?")
+        endpoint = topic.endpoint.label if topic.endpoint else "?"
+        lines.append(
+            f"subscriber {topic.callee} added to {topic.event_type} on {topic.name}: group "
+            f"{group}, {endpoint}, takes {_takes(topic)}; the publisher "
+            f"({', '.join(topic.producers)}) is not touched"
+        )
+    return lines
+
+
+def _takes(topic: TopicSpec) -> str:
+    parts = []
+    if topic.fields is None:
+        parts.append("all of the data")
+    elif topic.fields:
+        parts.append(", ".join(topic.fields))
+    if topic.path_params:
+        parts.append("path " + ", ".join(topic.path_params))
+    return "; ".join(parts) or "no body"
+
+
 def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     """Markdown for the pull request: summary, sites, refusals, graphs, rollout, risks."""
     plan = result.plan
@@ -175,6 +219,17 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "callee that calls the endpoint's existing handler "
         "([generated-code.md](docs/generated-code.md)).\n"
     )
+    events = event_lines(result)
+    if events:
+        out.append("### Domain events\n")
+        out.append(
+            "These calls told several services about one fact; they become one event the "
+            "services subscribe to, each in a consumer group of its own, so the caller no "
+            "longer names every consumer. Each consumer hands its handler only the fields "
+            "its call used to send.\n"
+        )
+        out.extend(f"- {_cell(line)}" for line in events)
+        out.append("")
     changes = _score_changes(result)
     if changes:
         out.append(f"Hotspot scores (docs/graph.md): {changes}.\n")
@@ -198,7 +253,7 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         out.append(
             f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
             f"`{item.send.topic}` | `{_send_call(item)}` | {_cell(key)} | "
-            f"{_cell(behaviour_change(item))} | `{_handler(result, item.send.topic)}` | "
+            f"{_cell(behaviour_change(item))} | `{_handler(result, item.send.topic, site.callee)}` | "
             f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
         )
     out.append("")
@@ -215,8 +270,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             out.append(
                 f"- `{group.function}` (`{group.file}`) tells {', '.join(group.callees)} about "
                 f"one fact ({', '.join(f'`{i}`' for i in group.site_ids)}): a candidate for one "
-                f"domain event they subscribe to (say `{group.suggested}`), so this caller "
-                "stops naming every consumer."
+                "domain event they subscribe to, so this caller stops naming every consumer: "
+                f"`{group.command()}` (name the fact in the past tense)."
             )
         out.append("")
     refused = _refusals(plan.refused)
@@ -331,6 +386,8 @@ def behaviour_change(item: PlannedSite) -> str:
     """What changes for the caller and the callee at one site, in one sentence or two."""
     site, send = item.site, item.send
     dead_letter = f"`{send.topic}{DEAD_LETTER_SUFFIX}`"
+    if item.event:
+        dead_letter = f"`{send.topic}.{site.callee}{DEAD_LETTER_SUFFIX}`"
     if item.carried:
         return "migrated earlier"
     if send.wait:

@@ -92,6 +92,15 @@ def migrate_scanned(
         notes.update(rewrite.notes)
         if rewrite.code != source:
             changes.append(FileChange(path, source, rewrite.code, "rewrite"))
+    event_ids = {p.site.id for p in plan.rewrites if p.event}
+    if event_ids & {i for i, _ in failed}:
+        # An event that lost one of its calls would stop telling that service the fact.
+        files = {p.site.file for p in plan.rewrites if p.event}
+        changes = [c for c in changes if c.path not in files]
+        gone = {i for i, _ in failed}
+        failed.extend(
+            (i, "another call of the event could not be rewritten") for i in event_ids - gone
+        )
     if failed:
         # Plan again without the sites the rewrite could not apply, so no topic or consumer
         # is generated for a call that still goes over HTTP.

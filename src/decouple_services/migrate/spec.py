@@ -71,6 +71,12 @@ class TopicSpec:
     #: What the producers pass as the Kafka key (a ``data`` field or path parameter name),
     #: for documentation; ``None`` when the key is left to the producer's own rule.
     key_field: str | None = None
+    #: A domain event's subscribers (every service with a consumer group on the topic; this
+    #: spec is ``callee``'s subscription), empty for a command topic.
+    subscribers: tuple[str, ...] = ()
+    #: The fields of ``data`` the callee's handler takes as its body (``()``: no body;
+    #: ``None``: all of it, path parameters aside).
+    fields: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1013,3 +1013,21 @@ def test_path_parameters_put_in_data_leave_the_request_body(runtime: ModuleType)
         "order_id": 5,
         "reason": "late",
     }
+
+
+@pytest.mark.usefixtures("credentials")
+def test_a_domain_events_subscriber_gets_only_its_own_fields(
+    runtime: ModuleType, mailer: Any, records: Path
+) -> None:
+    """One event carries what several calls sent; each handler gets back only its own."""
+    data = {"to": "a@example.com", "template": "welcome", "user_id": 5, "name": "registered"}
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send", fields=("to", "template"))
+    app = runtime.application(sub)
+    assert _handle(runtime, sub, app, data).action == "handled"
+    assert _recorded(records)[-1]["body"] == {"to": "a@example.com", "template": "welcome"}
+    # a call that sent no body: the path parameter, and no body at all
+    welcome = _sub(
+        runtime, "mailer.app:app", "wsgi", "/users/{user_id}/welcome", "user_id", fields=()
+    )
+    assert _handle(runtime, welcome, app, data).action == "handled"
+    assert _recorded(records)[-1] == {"endpoint": "welcome", "user_id": 5, "body": None}

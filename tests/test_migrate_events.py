@@ -1,0 +1,336 @@
+"""Domain events end to end on tests/fixtures/events: ``register`` tells emails, analytics
+and the cache about a new user. ``decouple migrate --event users.user-registered`` makes the
+three calls one send and three consumers, each taking back only what its call sent.
+
+The goldens under tests/fixtures/migrate/events/ are the reviewed outputs: the rewritten
+caller, the three consumers, the combined AsyncAPI document and the summary. Regenerate with
+``pytest --update-goldens`` and review the diff like code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
+from decouple_services.app.migrate import run_migrate_command as run
+from decouple_services.app.pipeline import ScanOptions, scan
+
+FIXTURE = Path(__file__).parent / "fixtures" / "events"
+GOLDEN = Path(__file__).parent / "fixtures" / "migrate" / "events"
+EVENT = "users.user-registered"
+REGISTRATION = "services/users/users/registration.py"
+CONSUMERS = {
+    "emails": "services/emails/emails/decouple_consumers/users_user_registered.py",
+    "analytics": "services/analytics/analytics/decouple_consumers/users_user_registered.py",
+    "cache": "services/cache/cache/decouple_consumers/users_user_registered.py",
+}
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "users-repo"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    _git(root, "init", "-q", "-b", "main")
+    _commit(root, "users")
+    return root
+
+
+def _commit(root: Path, message: str) -> None:
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", message)
+
+
+def _ids(root: Path) -> dict[str, str]:
+    """The call sites of ``register`` by callee, as ``decouple scan`` shows them."""
+    result = scan(root, ScanOptions(use_cache=False))
+    return {s.callee: s.id for s in result.call_sites if s.file == REGISTRATION}
+
+
+def _migrate(root: Path, **options: object) -> tuple[int, str, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    command = MigrateCommand(path=root, use_cache=False, **options)  # type: ignore[arg-type]
+    status = run(command, stdout=out, stderr=err)
+    return status, out.getvalue().decode("utf-8"), err.getvalue()
+
+
+def _assert_golden(actual: str, name: str, update: bool) -> None:
+    golden = GOLDEN / name
+    if update:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    expected = golden.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(), actual.splitlines(), name, "actual", lineterm=""
+        )
+        pytest.fail(f"{name} differs (pytest --update-goldens):\n" + "\n".join(list(diff)[:200]))
+
+
+def _event(root: Path, ids: dict[str, str], **options: object) -> tuple[int, str, str]:
+    select = (ids["emails"], ids["analytics"], ids["cache"])
+    return _migrate(root, select=select, event=EVENT, **options)
+
+
+def test_the_summary_offers_the_event_command_for_one_function_telling_three_services(
+    repo: Path,
+) -> None:
+    ids = _ids(repo)
+    status, _, summary = _migrate(repo, services=("users",))
+    assert status == EXIT_OK
+    offer = f"--event users.register --select {ids['emails']} --select {ids['analytics']}"
+    assert f"decouple migrate {repo} {offer} --select {ids['cache']}" in summary
+
+
+def test_three_calls_become_one_event_and_three_consumers(repo: Path, update_goldens: bool) -> None:
+    ids = _ids(repo)
+    status, _, summary = _event(repo, ids, write=True)
+    assert status == EXIT_OK, summary
+    _assert_golden(summary.replace(str(repo), "<repo>"), "summary.txt", update_goldens)
+    _assert_golden((repo / REGISTRATION).read_text(), "registration.py", update_goldens)
+    for service, path in CONSUMERS.items():
+        _assert_golden((repo / path).read_text(), f"{service}_consumer.py", update_goldens)
+    _assert_golden((repo / "decouple/asyncapi.yaml").read_text(), "asyncapi.yaml", update_goldens)
+    caller = (repo / REGISTRATION).read_text()
+    assert caller.count("send_event") == 2  # the import and the one send
+    assert "requests" not in caller
+    compile(caller, REGISTRATION, "exec")
+
+    # Migrating again changes nothing: the three markers stand for the one send.
+    _commit(repo, "migrated")
+    status, diff, summary = _migrate(repo, services=("users",))
+    assert (status, diff) == (EXIT_OK, ""), summary
+    assert "0 call site(s)" in summary
+
+
+def test_the_generated_consumer_tests_pass_in_each_subscriber(repo: Path) -> None:
+    import sys
+
+    assert _event(repo, _ids(repo), write=True)[0] == EXIT_OK
+    for service in CONSUMERS:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            cwd=repo / "services" / service,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sites_in_two_functions_are_refused_with_the_reason(repo: Path) -> None:
+    path = repo / REGISTRATION
+    text = path.read_text()
+    text = text.replace(
+        "    resp = requests.post(",
+        "\n\ndef refresh(user_id: int) -> None:\n    resp = requests.post(",
+    )
+    text = text.replace("    return USERS[user_id]\n", "")
+    path.write_text(text + "\n")
+    _commit(repo, "two functions")
+    status, diff, summary = _event(repo, _ids(repo))
+    assert status == EXIT_REFUSED
+    assert diff == ""
+    assert "the sites are in different functions" in summary
+
+
+def test_one_field_sent_with_two_values_is_refused_with_the_reason(repo: Path) -> None:
+    path = repo / REGISTRATION
+    path.write_text(
+        path.read_text().replace(
+            '"name": "user_registered", "user_id": user_id',
+            '"name": "user_registered", "user_id": str(user_id)',
+        )
+    )
+    _commit(repo, "conflict")
+    status, diff, summary = _event(repo, _ids(repo))
+    assert status == EXIT_REFUSED
+    assert diff == ""
+    assert "field `user_id` is `user_id`" in summary and "`str(user_id)`" in summary
+
+
+def test_a_call_under_its_own_condition_is_not_folded_into_the_send(repo: Path) -> None:
+    path = repo / REGISTRATION
+    text = path.read_text().replace(
+        '    requests.post(\n        f"{ANALYTICS_URL}',
+        '    if email:\n        requests.post(\n        f"{ANALYTICS_URL}',
+    )
+    path.write_text(text)
+    _commit(repo, "conditional")
+    status, diff, summary = _event(repo, _ids(repo))
+    assert status == EXIT_REFUSED
+    assert diff == ""
+    assert "is not in the block of the event's send" in summary
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"edges": ("users:emails",)}, "--event takes the calls of one function with --select"),
+        ({"top": 1}, "not --top"),
+        ({}, "--event needs the calls it replaces"),
+    ],
+)
+def test_event_option_errors(repo: Path, options: dict[str, object], message: str) -> None:
+    status, _, err = _migrate(repo, event=EVENT, **options)
+    assert status == EXIT_USAGE
+    assert message in err
+
+
+def test_a_bad_event_name_is_a_usage_error(repo: Path) -> None:
+    status, _, err = _migrate(repo, event="registered", select=("cs-00000000",))
+    assert status == EXIT_USAGE
+    assert "DOMAIN.FACT" in err
+
+
+AUDIT_CONSUMER = "services/audit/audit/decouple_consumers/users_user_registered.py"
+
+
+@pytest.fixture
+def migrated(repo: Path) -> Path:
+    """The repository with the event made and committed."""
+    assert _event(repo, _ids(repo), write=True)[0] == EXIT_OK
+    _commit(repo, "users.user-registered")
+    return repo
+
+
+def test_a_subscriber_is_added_without_touching_the_producer(
+    migrated: Path, update_goldens: bool
+) -> None:
+    status, diff, summary = _migrate(
+        migrated,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=("to",),
+    )
+    assert status == EXIT_OK, summary
+    touched = [line.split(" b/", 1)[1] for line in diff.splitlines() if line.startswith("diff ")]
+    assert AUDIT_CONSUMER in touched
+    assert not [p for p in touched if p.startswith("services/users/")]
+    assert "subscriber audit added to users.user-registered.v1" in summary
+    assert "group audit.users.user-registered" in summary
+
+    assert (
+        _migrate(
+            migrated,
+            subscribe=EVENT,
+            services=("audit",),
+            endpoint="POST /users/{user_id}/audit",
+            fields=("to",),
+            write=True,
+        )[0]
+        == EXIT_OK
+    )
+    _assert_golden((migrated / AUDIT_CONSUMER).read_text(), "audit_consumer.py", update_goldens)
+    asyncapi = (migrated / "decouple/asyncapi.yaml").read_text()
+    assert "audit.receive.users.user-registered" in asyncapi
+    _commit(migrated, "audit subscribes")
+
+    # Planned again from the code and the AsyncAPI document: nothing changes, nothing is lost.
+    status, diff, summary = _migrate(migrated, services=("users",))
+    assert (status, diff) == (EXIT_OK, ""), summary
+    status, _, err = _migrate(migrated, subscribe=EVENT, services=("audit",))
+    assert status == EXIT_USAGE
+    assert "audit already subscribes to users.user-registered" in err
+
+
+def test_a_subscriber_with_several_endpoints_must_name_one(migrated: Path) -> None:
+    status, _, err = _migrate(migrated, subscribe=EVENT, services=("audit",))
+    assert status == EXIT_USAGE
+    assert "audit has 2 endpoints (GET /health, POST /users/{user_id}/audit)" in err
+    assert "--endpoint" in err
+
+
+def test_a_subscriber_needing_what_the_event_lacks_is_refused(migrated: Path) -> None:
+    status, _, err = _migrate(
+        migrated,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=("phone",),
+    )
+    assert status == EXIT_USAGE
+    assert "needs phone, which the event's data does not carry" in err
+
+
+def test_subscribing_to_an_event_nobody_sends_is_an_error(migrated: Path) -> None:
+    status, _, err = _migrate(migrated, subscribe="users.user-deleted", services=("audit",))
+    assert status == EXIT_USAGE
+    assert "no domain event users.user-deleted is sent" in err
+    assert "(events: users.user-registered)" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"subscribe": EVENT, "select": ("cs-1",), "services": ("audit",)}, "not with --select"),
+        ({"subscribe": EVENT}, "--service NAME, once"),
+        ({"subscribe": EVENT, "services": ("audit", "cache")}, "--service NAME, once"),
+        ({"endpoint": "POST /x", "services": ("users",)}, "go with --subscribe"),
+    ],
+)
+def test_subscribe_option_errors(repo: Path, options: dict[str, object], message: str) -> None:
+    status, _, err = _migrate(repo, **options)
+    assert status == EXIT_USAGE
+    assert message in err
+
+
+def test_a_second_version_keeps_its_type_when_planned_again(repo: Path) -> None:
+    ids = _ids(repo)
+    select = (ids["emails"], ids["analytics"], ids["cache"])
+    status, _, summary = _migrate(repo, select=select, event=f"{EVENT}.v2", write=True)
+    assert status == EXIT_OK, summary
+    producer = repo / "services/users/users/decouple_producer.py"
+    assert '"users.user-registered": "users.user-registered.v2"' in producer.read_text()
+    _commit(repo, "v2")
+    status, diff, summary = _migrate(repo, services=("users",))
+    assert (status, diff) == (EXIT_OK, ""), summary
+
+
+def test_a_service_called_twice_is_refused_one_event_reaches_it_once(repo: Path) -> None:
+    path = repo / REGISTRATION
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "    return USERS[user_id]",
+            '    requests.post(f"{EMAILS_URL}/send", json={"to": email}, timeout=2)\n'
+            "    return USERS[user_id]",
+        )
+    )
+    _commit(repo, "emails twice")
+    result = scan(repo, ScanOptions(use_cache=False))
+    select = tuple(s.id for s in result.call_sites if s.file == REGISTRATION)
+    assert len(select) == 4
+    status, diff, summary = _migrate(repo, select=select, event=EVENT)
+    assert status == EXIT_REFUSED
+    assert diff == ""
+    assert "emails is called more than once" in summary
+
+
+def test_headers_of_a_folded_call_are_named_when_the_send_does_not_carry_them(
+    repo: Path,
+) -> None:
+    path = repo / REGISTRATION
+    path.write_text(
+        path.read_text()
+        .replace(
+            '"name": "user_registered", "user_id": user_id},',
+            '"name": "user_registered", "user_id": user_id},\n'
+            '        headers={"X-Request-ID": request_id()},',
+        )
+        .replace("USERS: dict", 'def request_id() -> str:\n    return "r"\n\n\nUSERS: dict')
+    )
+    _commit(repo, "headers")
+    status, _, summary = _event(repo, _ids(repo))
+    assert status == EXIT_OK, summary
+    assert 'its headers "X-Request-ID" are not carried' in summary
