@@ -87,6 +87,52 @@ def test_import_aliases_resolve_to_the_library() -> None:
     assert call.func == "requests.post"
 
 
+@pytest.mark.parametrize(
+    ("imports", "call", "func"),
+    [
+        ("from six.moves import urllib", "urllib.request.urlopen(URL)", "urllib.request.urlopen"),
+        ("from six.moves.urllib import request", "request.urlopen(URL)", "urllib.request.urlopen"),
+        (
+            "import six.moves.urllib.request as ur",
+            "ur.urlretrieve(URL)",
+            "urllib.request.urlretrieve",
+        ),
+        (
+            "from six.moves import http_client",
+            "http_client.HTTPConnection(URL)",
+            "http.client.HTTPConnection",
+        ),
+        (
+            "from future.moves.urllib.request import urlopen",
+            "urlopen(URL)",
+            "urllib.request.urlopen",
+        ),
+    ],
+)
+def test_compatibility_layers_name_the_standard_library(imports: str, call: str, func: str) -> None:
+    options = ExtractOptions(client_modules=frozenset({"urllib", "http"}))
+    code = f"""
+    {imports}
+    URL = "http://users:8000/users"
+    def fetch():
+        return {call}
+    """
+    (found,) = facts_of(code, options).calls
+    assert found.func == func
+
+
+def test_a_project_module_named_like_a_compatibility_layer_keeps_its_name() -> None:
+    options = ExtractOptions(client_modules=frozenset({"urllib", "requests"}))
+    code = """
+    from sixes.moves import urllib
+    from shop.six.moves import urllib as shop_urllib
+    def fetch():
+        urllib.request.urlopen("http://a/b")
+        shop_urllib.request.urlopen("http://a/b")
+    """
+    assert [c.func for c in facts_of(code, options).calls] == []
+
+
 def test_from_import_called_bare_inside_a_class_is_found() -> None:
     call = only_call(
         """
