@@ -883,7 +883,7 @@ class _Extractor:
         if qual is None and isinstance(func, ast.Name):
             value = ctx.evaluate(func, scope)
             if isinstance(value, Ref):
-                qual = value.qualname
+                qual = self._wrapped_function(func.id, value) or value.qualname
             elif isinstance(value, Obj) and value.type.startswith(FIXTURE):
                 # `make_get_request("/films")`: a fixture handing out a request helper
                 self.calls.append(
@@ -927,6 +927,28 @@ class _Extractor:
         self.calls.append(
             self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
         )
+
+    def _wrapped_function(self, name: str, ref: Ref) -> str | None:
+        """The library function a module-level ``name`` wraps: ``get = retry(requests.get)``,
+        ``post = partial(requests.post, timeout=5)``. A decorator applied to a request
+        function calls it as it is called; its one positional argument must be a function
+        of a client library (not a class, and not applied by one of the library's own)."""
+        expr = self.ctx.globals.get(name)
+        if not isinstance(expr, ast.Call) or ref.qualname != f"{self.ctx.module}.{name}":
+            return None
+        value = self.ctx.evaluate(expr)
+        if not isinstance(value, Obj) or len(value.args) != 1:
+            return None
+        if not isinstance(value.args[0], Ref):
+            return None
+        wrapped = value.args[0].qualname
+        top, _, short = wrapped.partition(".")
+        modules = self.options.client_modules
+        if top not in modules or not short or value.type.split(".", 1)[0] in modules:
+            return None
+        if wrapped.rpartition(".")[2][:1].isupper():
+            return None
+        return wrapped
 
     def _getattr_call(
         self,

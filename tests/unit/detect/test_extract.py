@@ -133,6 +133,48 @@ def test_a_project_module_named_like_a_compatibility_layer_keeps_its_name() -> N
     assert [c.func for c in facts_of(code, options).calls] == []
 
 
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "retry(requests.post)",
+        "functools.partial(requests.post, timeout=5)",
+        "backoff(requests.post)",
+    ],
+)
+def test_a_module_name_bound_to_a_wrapped_request_function_calls_it(binding: str) -> None:
+    code = f"""
+    import functools
+    import requests
+    from shop.retries import backoff, retry
+    post = {binding}
+    def send(order):
+        return post("http://orders:8000/orders", json=order)
+    """
+    (call,) = [c for c in facts_of(code).calls if c.line == 7]
+    assert call.func == "requests.post"
+    assert call.args == (Lit("http://orders:8000/orders"),)
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "retry(requests.post, 3)",  # a positional argument more: not called as it is
+        "retry(requests.Session)",  # a class: its objects are made, not requests
+        "retry(fetch_local)",  # not a client library's function
+        "requests.Session(requests.post)",  # the library's own object
+    ],
+)
+def test_other_bindings_are_not_request_functions(binding: str) -> None:
+    code = f"""
+    import requests
+    from shop.retries import retry, fetch_local
+    post = {binding}
+    def send(order):
+        return post("http://orders:8000/orders", json=order)
+    """
+    assert not [c for c in facts_of(code).calls if c.line == 6 and c.func == "requests.post"]
+
+
 def test_from_import_called_bare_inside_a_class_is_found() -> None:
     call = only_call(
         """
