@@ -88,6 +88,12 @@ _DIRECTIVE = re.compile(
 _TRANSACTION_NAMES = frozenset({"atomic", "begin", "begin_nested", "transaction"})
 
 
+#: ``unittest.mock.patch`` and the ``mock`` backport: ``patch("pkg.mod.name")``.
+_PATCHERS = frozenset({"unittest.mock.patch", "mock.patch"})
+#: ``patch.object(module, "name")``.
+_OBJECT_PATCHERS = frozenset({"unittest.mock.patch.object", "mock.patch.object"})
+
+
 def _is_transaction(expr: ast.expr) -> bool:
     if isinstance(expr, ast.Call):
         expr = expr.func
@@ -389,6 +395,7 @@ class _Extractor:
         self.path = path
         self.is_package = is_package
         self._fixtures: frozenset[str] | None = None
+        self._imports_mock: bool | None = None
         name = posixpath.basename(path)
         self.is_test_file = (
             name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
@@ -1059,6 +1066,7 @@ class _Extractor:
             response_use=use.value,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
+            patched=self._patched(),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
@@ -1101,6 +1109,47 @@ class _Extractor:
             if isinstance(node, _LOOPS):
                 return True
         return False
+
+    def _patched(self) -> tuple[str, ...]:
+        """What ``mock.patch`` replaces where the call runs: the decorators of the enclosing
+        functions and classes, and the ``with patch(...)`` blocks around it."""
+        if self._imports_mock is None:
+            self._imports_mock = any(
+                q == "mock" or q.startswith(("mock.", "unittest.mock"))
+                for q in self.ctx.imports.values()
+            )
+        if not self._imports_mock:
+            return ()
+        found: list[str] = []
+        for node in self.stack:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                exprs: list[ast.expr] = list(node.decorator_list)
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                exprs = [item.context_expr for item in node.items]
+            else:
+                continue
+            found += [t for e in exprs if (t := self._patch_target(e)) is not None]
+        return tuple(dict.fromkeys(found))
+
+    def _patch_target(self, expr: ast.expr) -> str | None:
+        """``patch("pkg.mod.fetch")`` -> ``pkg.mod.fetch``; ``patch.object(mod, "fetch")``
+        -> ``<mod's qualified name>.fetch``."""
+        if not isinstance(expr, ast.Call) or not expr.args:
+            return None
+        qual = self.ctx.qualname(expr.func)
+        if qual is None:
+            return None
+        first = expr.args[0]
+        if qual in _PATCHERS:
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return first.value
+            return None
+        if qual in _OBJECT_PATCHERS and len(expr.args) > 1:
+            owner = self.ctx.qualname(first)
+            attr = expr.args[1]
+            if owner and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                return f"{owner}.{attr.value}"
+        return None
 
     def _in_transaction(self) -> bool:
         for node in reversed(self.stack):

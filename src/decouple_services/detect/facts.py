@@ -59,6 +59,9 @@ class RawCall:
     in_transaction: bool = False
     #: ``none``, ``status`` or ``body`` (:mod:`decouple_services.detect.response`).
     response_use: str = "none"
+    #: What ``mock.patch`` replaces around the call (the decorators of the enclosing
+    #: functions and classes, ``with patch(...)`` blocks): dotted targets.
+    patched: tuple[str, ...] = ()
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -261,6 +264,7 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.submitted,
         c.in_transaction,
         c.response_use,
+        list(c.patched),
     ]
 
 
@@ -284,4 +288,5 @@ def _call_from_json(d: list[Any]) -> RawCall:
         submitted=d[15],
         in_transaction=d[16],
         response_use=d[17],
+        patched=tuple(d[18]) if len(d) > 18 else (),
     )

@@ -71,6 +71,8 @@ class Wrapper:
     #: requests.get(USERS + path)``): each use is a call site with its own endpoint, and
     #: the helper's request stays a call site when no use of it is found.
     path_only: bool = False
+    #: The helpers between this one and the request, outermost first.
+    inner: tuple[str, ...] = ()
 
     @property
     def short_name(self) -> str:
@@ -524,6 +526,9 @@ class CallResolver:
     def _invocation(
         self, facts: FileFacts, call: RawCall, wrapper: Wrapper
     ) -> tuple[CallSite | None, Wrapper | None]:
+        if call.patched and _replaced(call.patched, wrapper, facts.module):
+            # the test replaces the helper (or one it calls) with a mock: nothing is sent
+            return None, None
         params = wrapper.params[1:] if wrapper.is_method else wrapper.params
         binding: dict[str, Value] = {}
         sources: dict[str, str] = {}
@@ -574,7 +579,7 @@ class CallResolver:
             self._answered[wrapper.qualname] += 1
             return None, None
         if nested is not None:
-            nested = replace(nested, call=bound)
+            nested = replace(nested, call=bound, inner=(wrapper.qualname, *wrapper.inner))
         return site, nested
 
     def _handed(self, call: RawCall, function: Ref, facts: FileFacts) -> tuple[RawCall, Obj | None]:
@@ -617,6 +622,17 @@ class CallResolver:
             )
             sites.append(replace(site, id=ident))
         return sites
+
+
+def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:
+    """Whether ``mock.patch`` of one of ``targets`` replaces the helper used in ``module``
+    (where it is defined, or the name ``module`` imported it under) or a helper it calls.
+    Replacing only the library function underneath (``requests.get``) is not enough: the
+    helper still runs, and the use stays a call site."""
+    names = (wrapper.qualname, *wrapper.inner, f"{module}.{wrapper.short_name}")
+    # a target may name the module with more package in front than the scan does
+    # (`tests.test_sync.fetch` for a `tests/` folder without `__init__.py`)
+    return any(t == name or t.endswith("." + name) for t in targets for name in names)
 
 
 def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...]:

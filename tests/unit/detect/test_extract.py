@@ -200,6 +200,51 @@ def test_a_parameter_annotated_with_a_project_class_holds_its_object(
     assert [c.receiver for c in calls] == ([receiver] if receiver is not None else [])
 
 
+def test_what_mock_patch_replaces_around_a_call_is_recorded() -> None:
+    options = ExtractOptions(wrapper_names=frozenset({"fetch"}))
+    code = """
+    from unittest import mock
+    from svc import api
+    from svc.api import fetch
+
+    @mock.patch("svc.api.get_json")
+    class TestFetch:
+        @mock.patch("svc.api.fetch")
+        def test_patched(self, fake, other):
+            with mock.patch.object(api, "session"), open("x"):
+                fetch(1)
+
+        def test_class_patch_only(self, fake):
+            fetch(2)
+
+    def test_free():
+        fetch(3)
+    """
+    patched = {c.line: c.patched for c in facts_of(code, options).calls if c.name == "fetch"}
+    assert patched == {
+        11: ("svc.api.get_json", "svc.api.fetch", "svc.api.session"),
+        14: ("svc.api.get_json",),
+        17: (),
+    }
+    roundtrip = FileFacts.from_json(facts_of(code, options).to_json())
+    assert [c.patched for c in roundtrip.calls if c.name == "fetch"] == list(patched.values())
+
+
+def test_patch_like_names_of_other_libraries_are_not_mocks() -> None:
+    options = ExtractOptions(wrapper_names=frozenset({"fetch"}))
+    code = """
+    import requests
+    from svc.api import fetch
+    from svc.http import patch
+
+    @patch("svc.api.fetch")
+    def test_not_a_mock():
+        with requests.patch("http://a/b"):
+            fetch(1)
+    """
+    assert [c.patched for c in facts_of(code, options).calls if c.name == "fetch"] == [()]
+
+
 def test_from_import_called_bare_inside_a_class_is_found() -> None:
     call = only_call(
         """
