@@ -121,6 +121,11 @@ _SUBMITTERS = {
     "apply_async": 0,
     "spawn": 0,
     "start_soon": 0,
+    # `executor.map(stub.PutObservations, requests)`, `pool.imap(fetch, urls)`: the
+    # function runs once per element (what it is given is an element, unknown here)
+    "map": 0,
+    "imap": 0,
+    "imap_unordered": 0,
 }
 _SETTINGS_BASES = frozenset(
     {"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"}

@@ -391,6 +391,36 @@ def test_executor_submit_records_the_submitted_call() -> None:
     assert call.kwarg_src == (("json", "order"),)
 
 
+@pytest.mark.parametrize(
+    "mapped",
+    [
+        "executor.map(requests.post, orders)",
+        "map(requests.post, orders)",
+        "pool.imap_unordered(requests.post, orders)",
+    ],
+)
+def test_a_request_function_mapped_over_elements_is_a_call(mapped: str) -> None:
+    code = f"""
+    import requests
+    def f(executor, pool, orders):
+        for response in {mapped}:
+            print(response)
+    """
+    (call,) = [c for c in facts_of(code).calls if c.func == "requests.post"]
+    assert call.submitted
+
+
+def test_mapping_something_else_records_no_request() -> None:
+    code = """
+    import requests
+    def f(frame, orders):
+        frame.map(str.upper)
+        list(map(len, orders))
+        return requests
+    """
+    assert facts_of(code).calls == ()
+
+
 def test_parameters_are_kept_symbolic_for_wrapper_helpers() -> None:
     call = only_call(
         """
