@@ -300,24 +300,6 @@ class ModuleContext:
             return qual
         return None
 
-    def project_class(self, annotation: ast.expr | None, scope: Scope | None = None) -> str | None:
-        """The class of the scanned project a plain annotation names (``clients:
-        GrpcClientParams``), defined in this module or imported from the module's own
-        top-level package, whose attributes and methods the resolver can follow; None for a
-        library's type, a generic or anything else."""
-        parts = dotted(annotation) if annotation is not None else None
-        if not parts:
-            return None
-        qual = self.qualname(annotation, scope)  # type: ignore[arg-type]
-        if qual is None or not _is_class_name(qual):
-            return None
-        if parts[0] in self.classes:
-            return qual
-        package = self.module.split(".", 1)[0]
-        if "." in self.module and parts[0] in self.imports and qual.startswith(package + "."):
-            return qual
-        return None
-
     def stub_type(self) -> str | None:
         """What an unannotated ``stub`` (``grpc_stub``, ``users_stub``) parameter holds in
         this module: the one gRPC stub class of a generated ``*_pb2_grpc`` module it uses,

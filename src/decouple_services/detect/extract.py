@@ -709,11 +709,7 @@ class _Extractor:
             # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
             # dependency returns or yields; else the annotated client type.
             provider = _dependency(defaults.get(a.arg), a.annotation, self.ctx, scope)
-            kind = (
-                provider
-                or self.ctx.client_type(a.annotation, scope)
-                or self.ctx.project_class(a.annotation, scope)
-            )
+            kind = provider or self.ctx.client_type(a.annotation, scope)
             if kind is None and a.annotation is None and a.arg in SESSION_PARAMS:
                 # `async def post_status(session, url): await session.post(url)`
                 kind = self.ctx.session_type(isinstance(node, ast.AsyncFunctionDef))

@@ -175,31 +175,6 @@ def test_other_bindings_are_not_request_functions(binding: str) -> None:
     assert not [c for c in facts_of(code).calls if c.line == 6 and c.func == "requests.post"]
 
 
-@pytest.mark.parametrize(
-    ("annotation", "receiver"),
-    [
-        ("Backends", Ref("svc.clients.Backends.billing")),
-        ("Local", Ref("svc.mod.Local.billing")),
-        ("Vendor", None),  # another package's type: nothing to follow
-        ("Optional[Backends]", None),  # only plain names
-    ],
-)
-def test_a_parameter_annotated_with_a_project_class_holds_its_object(
-    annotation: str, receiver: object
-) -> None:
-    code = f"""
-        from typing import Optional
-        from svc.clients import Backends
-        from vendor.sdk import Vendor
-        class Local:
-            pass
-        def charge(backends: {annotation}, order):
-            return backends.billing.post("/charges", json=order)
-        """
-    calls = [c for c in facts_of(code).calls if c.name == "post"]
-    assert [c.receiver for c in calls] == ([receiver] if receiver is not None else [])
-
-
 def test_what_mock_patch_replaces_around_a_call_is_recorded() -> None:
     options = ExtractOptions(wrapper_names=frozenset({"fetch"}))
     code = """
