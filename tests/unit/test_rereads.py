@@ -178,6 +178,23 @@ def test_relative_imports_are_resolved() -> None:
     assert pick(tree, FUNC) == ["pkg/mod.py", "pkg/sibling.py", "pkg/sub/deep.py"]
 
 
+def test_a_module_imported_without_its_top_folder_is_reached_from_anywhere() -> None:
+    """``apps/jobs/utils.py`` is ``apps.jobs.utils`` to the scan; tests run with ``apps/``
+    on the path import ``jobs.utils``. A one-word tail (``utils``) is not enough, nor a
+    tail another module of the scan is named."""
+    tree = {
+        "apps/__init__.py": "",
+        "apps/jobs/__init__.py": "",
+        "apps/jobs/utils.py": "import requests\n\ndef fetch(url):\n    return requests.get(url)\n",
+        "tests/test_jobs.py": "from jobs.utils import fetch\nfetch('http://a')\n",
+        "tests/test_short.py": "from utils import fetch\nfetch('http://a')\n",
+    }
+    helper = Helper("apps.jobs.utils.fetch", is_method=False)
+    assert pick(tree, helper) == ["tests/test_jobs.py"]
+    shadowed = {**tree, "jobs/__init__.py": "", "jobs/utils.py": "def fetch(x):\n    return x\n"}
+    assert "tests/test_jobs.py" not in pick(shadowed, helper)
+
+
 def test_an_unreadable_file_is_skipped() -> None:
     tree = {**BASE, "app/main.py": "from pkg.mod import update\nupdate('http://a')\n"}
     paths = sorted(tree)

@@ -204,13 +204,18 @@ class ImportGraph:
 
         Also files of the same package importing it without the package's prefix: a
         service run from its own folder writes ``from network import x`` for the module
-        ``gateway.network``.
+        ``gateway.network``; and any file importing it by a dotted tail that names no
+        other module (``from jobs.utils import x`` for ``apps.jobs.utils``).
         """
         yield from self._importing(module)
         head, _, tail = module.partition(".")
         while tail:
+            # A dotted tail no module of the scan is named (`jobs.utils` of
+            # `apps.jobs.utils`) is that module to code run with the folder above it on
+            # the path (`apps/` in a Django project, imported by top-level tests too).
+            anywhere = "." in tail and tail not in self.files_of
             for path in self._importing(tail):
-                if self.modules.get(path, "").startswith(head + "."):
+                if anywhere or self.modules.get(path, "").startswith(head + "."):
                     yield path
             step, _, tail = tail.partition(".")
             head = f"{head}.{step}"

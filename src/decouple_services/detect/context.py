@@ -83,11 +83,37 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
                         stars.append(base)
                     continue
                 table[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+    for local, qualname in table.items():
+        table[local] = standard_name(qualname)
     if stars:
         # `from ..api.users import *`: a name defined nowhere else comes from there (from
         # one of them, unknown which, when there are several: "")
         table[STAR] = stars[0] if len(stars) == 1 else ""
     return table
+
+
+#: Compatibility layers re-exporting the standard library under another name (``from
+#: six.moves import urllib``): the standard module they stand for, longest prefix first.
+_MOVES = (
+    ("six.moves.urllib_parse", "urllib.parse"),
+    ("six.moves.urllib_request", "urllib.request"),
+    ("six.moves.http_client", "http.client"),
+    ("six.moves.urllib", "urllib"),
+    ("future.moves.", ""),
+    ("future.backports.", ""),
+)
+
+
+def standard_name(qualname: str) -> str:
+    """``six.moves.urllib.request`` -> ``urllib.request``: a name a compatibility layer
+    re-exports, as the standard library names it; any other name as it is."""
+    for moved, standard in _MOVES:
+        if moved.endswith("."):
+            if qualname.startswith(moved):
+                return standard + qualname[len(moved) :]
+        elif qualname == moved or qualname.startswith(moved + "."):
+            return standard + qualname[len(moved) :]
+    return qualname
 
 
 _BODY_FIELDS = frozenset({"body", "handlers", "orelse", "finalbody", "cases"})

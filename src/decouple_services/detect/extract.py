@@ -88,6 +88,12 @@ _DIRECTIVE = re.compile(
 _TRANSACTION_NAMES = frozenset({"atomic", "begin", "begin_nested", "transaction"})
 
 
+#: ``unittest.mock.patch`` and the ``mock`` backport: ``patch("pkg.mod.name")``.
+_PATCHERS = frozenset({"unittest.mock.patch", "mock.patch"})
+#: ``patch.object(module, "name")``.
+_OBJECT_PATCHERS = frozenset({"unittest.mock.patch.object", "mock.patch.object"})
+
+
 def _is_transaction(expr: ast.expr) -> bool:
     if isinstance(expr, ast.Call):
         expr = expr.func
@@ -115,6 +121,11 @@ _SUBMITTERS = {
     "apply_async": 0,
     "spawn": 0,
     "start_soon": 0,
+    # `executor.map(stub.PutObservations, requests)`, `pool.imap(fetch, urls)`: the
+    # function runs once per element (what it is given is an element, unknown here)
+    "map": 0,
+    "imap": 0,
+    "imap_unordered": 0,
 }
 _SETTINGS_BASES = frozenset(
     {"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"}
@@ -389,6 +400,7 @@ class _Extractor:
         self.path = path
         self.is_package = is_package
         self._fixtures: frozenset[str] | None = None
+        self._imports_mock: bool | None = None
         name = posixpath.basename(path)
         self.is_test_file = (
             name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
@@ -892,7 +904,7 @@ class _Extractor:
         if qual is None and isinstance(func, ast.Name):
             value = ctx.evaluate(func, scope)
             if isinstance(value, Ref):
-                qual = value.qualname
+                qual = self._wrapped_function(func.id, value) or value.qualname
             elif isinstance(value, Obj) and value.type.startswith(FIXTURE):
                 # `make_get_request("/films")`: a fixture handing out a request helper
                 self.calls.append(
@@ -936,6 +948,28 @@ class _Extractor:
         self.calls.append(
             self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
         )
+
+    def _wrapped_function(self, name: str, ref: Ref) -> str | None:
+        """The library function a module-level ``name`` wraps: ``get = retry(requests.get)``,
+        ``post = partial(requests.post, timeout=5)``. A decorator applied to a request
+        function calls it as it is called; its one positional argument must be a function
+        of a client library (not a class, and not applied by one of the library's own)."""
+        expr = self.ctx.globals.get(name)
+        if not isinstance(expr, ast.Call) or ref.qualname != f"{self.ctx.module}.{name}":
+            return None
+        value = self.ctx.evaluate(expr)
+        if not isinstance(value, Obj) or len(value.args) != 1:
+            return None
+        if not isinstance(value.args[0], Ref):
+            return None
+        wrapped = value.args[0].qualname
+        top, _, short = wrapped.partition(".")
+        modules = self.options.client_modules
+        if top not in modules or not short or value.type.split(".", 1)[0] in modules:
+            return None
+        if wrapped.rpartition(".")[2][:1].isupper():
+            return None
+        return wrapped
 
     def _getattr_call(
         self,
@@ -1045,6 +1079,7 @@ class _Extractor:
             status_checked=status_checked,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
+            patched=self._patched(),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
@@ -1087,6 +1122,47 @@ class _Extractor:
             if isinstance(node, _LOOPS):
                 return True
         return False
+
+    def _patched(self) -> tuple[str, ...]:
+        """What ``mock.patch`` replaces where the call runs: the decorators of the enclosing
+        functions and classes, and the ``with patch(...)`` blocks around it."""
+        if self._imports_mock is None:
+            self._imports_mock = any(
+                q == "mock" or q.startswith(("mock.", "unittest.mock"))
+                for q in self.ctx.imports.values()
+            )
+        if not self._imports_mock:
+            return ()
+        found: list[str] = []
+        for node in self.stack:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                exprs: list[ast.expr] = list(node.decorator_list)
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                exprs = [item.context_expr for item in node.items]
+            else:
+                continue
+            found += [t for e in exprs if (t := self._patch_target(e)) is not None]
+        return tuple(dict.fromkeys(found))
+
+    def _patch_target(self, expr: ast.expr) -> str | None:
+        """``patch("pkg.mod.fetch")`` -> ``pkg.mod.fetch``; ``patch.object(mod, "fetch")``
+        -> ``<mod's qualified name>.fetch``."""
+        if not isinstance(expr, ast.Call) or not expr.args:
+            return None
+        qual = self.ctx.qualname(expr.func)
+        if qual is None:
+            return None
+        first = expr.args[0]
+        if qual in _PATCHERS:
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return first.value
+            return None
+        if qual in _OBJECT_PATCHERS and len(expr.args) > 1:
+            owner = self.ctx.qualname(first)
+            attr = expr.args[1]
+            if owner and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                return f"{owner}.{attr.value}"
+        return None
 
     def _in_transaction(self) -> bool:
         for node in reversed(self.stack):

@@ -62,6 +62,9 @@ class RawCall:
     #: The response's success is checked (``raise_for_status()``, ``if not resp.ok:``),
     #: whatever else reads it: a helper that does so aborts the callers that ignore it.
     status_checked: bool = False
+    #: What ``mock.patch`` replaces around the call (the decorators of the enclosing
+    #: functions and classes, ``with patch(...)`` blocks): dotted targets.
+    patched: tuple[str, ...] = ()
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -276,6 +279,7 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.in_transaction,
         c.response_use,
         c.status_checked,
+        list(c.patched),
     ]
 
 
@@ -300,4 +304,5 @@ def _call_from_json(d: list[Any]) -> RawCall:
         in_transaction=d[16],
         response_use=d[17],
         status_checked=d[18],
+        patched=tuple(d[19]),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from decouple_services.detect.base import (
     HTTP_VERBS,
     MISSING,
@@ -33,6 +35,22 @@ SESSION_TYPES = frozenset(
         "requests.sessions.session",
     }
 )
+#: requests-oauthlib's sessions: ``requests.Session`` subclasses that also fetch tokens.
+OAUTH_SESSION_TYPES = frozenset(
+    {
+        "requests_oauthlib.OAuth2Session",
+        "requests_oauthlib.oauth2_session.OAuth2Session",
+        "requests_oauthlib.OAuth1Session",
+        "requests_oauthlib.oauth1_session.OAuth1Session",
+    }
+)
+#: Their token requests, each a POST to the url passed first (or by this keyword).
+_TOKEN_REQUESTS = {
+    "fetch_token": "token_url",
+    "refresh_token": "token_url",
+    "fetch_request_token": "url",
+    "fetch_access_token": "url",
+}
 #: Request constructors a ``Session.send`` argument may come from.
 _REQUEST_TYPES = frozenset({"requests.Request", "requests.models.Request"})
 #: ``session.prepare_request(...)`` as extraction names it (``<receiver>.<method>()``); the
@@ -70,6 +88,10 @@ class RequestsDetector(Detector):
     default timeout), the payload from ``json=``, ``data=``, ``files=`` or ``params=`` (in that
     order of preference), and ``streaming`` for ``stream=True``.
 
+    requests-oauthlib's ``OAuth2Session`` and ``OAuth1Session`` are sessions too, and their
+    token requests (``fetch_token(token_url, ...)``, ``refresh_token``,
+    ``fetch_request_token``, ``fetch_access_token``) are POSTs to the url they are given.
+
     Deliberately ignored: creating a session, ``session.mount(...)`` and other configuration,
     exceptions (``requests.exceptions...``), methods of responses, and methods named like a
     verb on objects that are not sessions. A session subclass defined in the project is not
@@ -77,8 +99,8 @@ class RequestsDetector(Detector):
     """
 
     name = "requests"
-    modules = ("requests",)
-    method_names = _VERBS_AND_REQUEST | {"send"}
+    modules = ("requests", "requests_oauthlib")
+    method_names = _VERBS_AND_REQUEST | {"send"} | frozenset(_TOKEN_REQUESTS)
     examples = (
         Example(
             snippet("""
@@ -155,6 +177,19 @@ class RequestsDetector(Detector):
             url_src="STOCK_URL",
             line=4,
         ),
+        Example(
+            snippet("""
+                from requests_oauthlib import OAuth2Session
+
+                def admin_token(client):
+                    oauth = OAuth2Session(client=client)
+                    return oauth.fetch_token(token_url=f"{KEYCLOAK_URL}/token", timeout=5)
+            """),
+            client="requests_oauthlib.OAuth2Session",
+            method="POST",
+            url_src='f"{KEYCLOAK_URL}/token"',
+            line=5,
+        ),
     )
     counter_examples = (
         snippet("""
@@ -203,6 +238,13 @@ class RequestsDetector(Detector):
             cache = redis.Redis()
             cache.get("http://users:8080/users")
         """),
+        snippet("""
+            from requests_oauthlib import OAuth2Session
+
+            oauth = OAuth2Session(client_id="shop")
+            url, state = oauth.authorization_url("https://auth.example.com/authorize")
+            oauth.token_updater(oauth.token)
+        """),
     )
 
     def match(self, call: RawCall, receiver: Obj | None) -> Match | None:
@@ -210,6 +252,8 @@ class RequestsDetector(Detector):
             if call.func not in _FUNCTIONS:
                 return None
             return _request(call, "requests", _MODULE_POSITIONAL.get(call.name, {}))
+        if receiver is not None and receiver.type in OAUTH_SESSION_TYPES:
+            return _oauth(call, receiver)
         if receiver is None or receiver.type not in SESSION_TYPES:
             return None
         if call.name == "send":
@@ -230,6 +274,25 @@ def _request(call: RawCall, client: str, positional: dict[int, str]) -> Match:
         payload=payload_of(call, *_PAYLOAD_KEYS, positional=positional),
         streaming=is_true(call.kwarg("stream")),
     )
+
+
+def _oauth(call: RawCall, receiver: Obj) -> Match | None:
+    client = "requests_oauthlib." + receiver.type.rpartition(".")[2]
+    keyword = _TOKEN_REQUESTS.get(call.name)
+    if keyword is not None:
+        url, url_src = argument(call, 0, keyword)
+        return Match(
+            client=client,
+            method="POST",
+            url=url,
+            url_src=url_src,
+            has_timeout=bool(sets_timeout(call.kwarg("timeout"))),
+        )
+    if call.name == "send":
+        return replace(_send(call), client=client)
+    if call.name not in _VERBS_AND_REQUEST:
+        return None
+    return _request(call, client, _SESSION_POSITIONAL.get(call.name, {}))
 
 
 def _send(call: RawCall) -> Match:

@@ -160,7 +160,9 @@ def substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
             return binding[value.name]
         return value
     if isinstance(value, Concat):
-        return Concat(tuple(substitute(p, function, binding) for p in value.parts))
+        # flattened: an argument that is itself a template (`get(f"{model}/{pk}/")`) reads
+        # as parts of the url, as if written there
+        return concat(*(substitute(p, function, binding) for p in value.parts))
     if isinstance(value, Join):
         return Join(
             substitute(value.base, function, binding), substitute(value.url, function, binding)

@@ -79,6 +79,8 @@ class Wrapper:
     #: requests.get(USERS + path)``): each use is a call site with its own endpoint, and
     #: the helper's request stays a call site when no use of it is found.
     path_only: bool = False
+    #: The helpers between this one and the request, outermost first.
+    inner: tuple[str, ...] = ()
 
     @property
     def short_name(self) -> str:
@@ -316,8 +318,17 @@ class CallResolver:
     # --- one site ----------------------------------------------------------------------------
 
     def _site(
-        self, facts: FileFacts, call: RawCall, receiver: Obj | None, match: Match, via: str | None
+        self,
+        facts: FileFacts,
+        call: RawCall,
+        receiver: Obj | None,
+        match: Match,
+        via: str | None,
+        *,
+        path_helper: bool = False,
     ) -> tuple[CallSite, Wrapper | None]:
+        """The call site of ``call``; ``path_helper`` when it is the use of a helper taking the
+        path (``call`` bound to this use's arguments)."""
         caller = self.index.service_of(facts.path) or UNKNOWN
         renderer = ValueRenderer(self.index, caller, call.function, facts.path)
         renderer.requesting = self._requesting
@@ -388,7 +399,12 @@ class CallResolver:
             role is Role.CALL
             and (callee != UNKNOWN or url.built_with)
             and _whole_path_is_param(match.url)
-            and _rendered_path_is_param(renderer.render(match.url))
+            and (
+                # a parameter handed on as the path a path helper takes
+                path_helper
+                or _rendered_path_is_param(renderer.render(match.url))
+                or _path_param_named_so(match.url)
+            )
         ):
             # The whole path is a run-time value: only a parameter standing for the path
             # (`get(path)`), not one filling a segment of it (`/users/{user_id}`), makes a
@@ -543,6 +559,9 @@ class CallResolver:
     def _invocation(
         self, facts: FileFacts, call: RawCall, wrapper: Wrapper
     ) -> tuple[CallSite | None, Wrapper | None]:
+        if call.patched and _replaced(call.patched, wrapper, facts.module):
+            # the test replaces the helper (or one it calls) with a mock: nothing is sent
+            return None, None
         params = wrapper.params[1:] if wrapper.is_method else wrapper.params
         binding: dict[str, Value] = {}
         sources: dict[str, str] = {}
@@ -593,14 +612,16 @@ class CallResolver:
         match = self._match(bound, receiver)
         if match is None:
             return None, None
-        site, nested = self._site(facts, bound, receiver, match, via=wrapper.qualname)
+        site, nested = self._site(
+            facts, bound, receiver, match, via=wrapper.qualname, path_helper=wrapper.path_only
+        )
         if site.role is Role.CALL and self._last_from_response:
             # the address is another service's answer: no better known here than inside
             # the helper
             self._answered[wrapper.qualname] += 1
             return None, None
         if nested is not None:
-            nested = replace(nested, call=bound)
+            nested = replace(nested, call=bound, inner=(wrapper.qualname, *wrapper.inner))
         return site, nested
 
     def _handed(self, call: RawCall, function: Ref, facts: FileFacts) -> tuple[RawCall, Obj | None]:
@@ -643,6 +664,17 @@ class CallResolver:
             )
             sites.append(replace(site, id=ident))
         return sites
+
+
+def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:
+    """Whether ``mock.patch`` of one of ``targets`` replaces the helper used in ``module``
+    (where it is defined, or the name ``module`` imported it under) or a helper it calls.
+    Replacing only the library function underneath (``requests.get``) is not enough: the
+    helper still runs, and the use stays a call site."""
+    names = (wrapper.qualname, *wrapper.inner, f"{module}.{wrapper.short_name}")
+    # a target may name the module with more package in front than the scan does
+    # (`tests.test_sync.fetch` for a `tests/` folder without `__init__.py`)
+    return any(t == name or t.endswith("." + name) for t in targets for name in names)
 
 
 def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...]:
@@ -690,6 +722,25 @@ def _rendered_path_is_param(url: Rendered) -> bool:
     while path and _API_PREFIX.match(path):
         path = path.partition("/")[2]
     return not path or any(path.startswith("{" + p + "}") for p in url.params)
+
+
+def _path_param_named_so(url: Value) -> bool:
+    """The parameter standing right after the base is named for a path (``url``, ``path``,
+    ``endpoint``, ``api_path``...): ``f"{KERNEL_URL}/{url}"`` takes the caller's path even
+    when the base's value holds a prefix of its own (``http://kernel:8100/kernel``), where
+    ``f"{CASTS_URL}{cast_id}"`` only fills its last segment."""
+    if isinstance(url, Join):
+        url = url.url
+    parts = url.parts if isinstance(url, Concat) else (url,)
+    first = next((p for p in parts if isinstance(p, Param)), None)
+    if first is None:
+        return False
+    words = [w for w in first.name.lower().split("_") if w]
+    return bool(words) and words[-1] in _PATH_WORDS
+
+
+#: Last words of parameter names that stand for a whole path, not a segment of one.
+_PATH_WORDS = frozenset({"url", "uri", "path", "endpoint", "route"})
 
 
 #: Path segments that say which API, not which resource: ``api/``, ``v3/``, ``rest/``.

@@ -87,6 +87,139 @@ def test_import_aliases_resolve_to_the_library() -> None:
     assert call.func == "requests.post"
 
 
+@pytest.mark.parametrize(
+    ("imports", "call", "func"),
+    [
+        ("from six.moves import urllib", "urllib.request.urlopen(URL)", "urllib.request.urlopen"),
+        ("from six.moves.urllib import request", "request.urlopen(URL)", "urllib.request.urlopen"),
+        (
+            "import six.moves.urllib.request as ur",
+            "ur.urlretrieve(URL)",
+            "urllib.request.urlretrieve",
+        ),
+        (
+            "from six.moves import http_client",
+            "http_client.HTTPConnection(URL)",
+            "http.client.HTTPConnection",
+        ),
+        (
+            "from future.moves.urllib.request import urlopen",
+            "urlopen(URL)",
+            "urllib.request.urlopen",
+        ),
+    ],
+)
+def test_compatibility_layers_name_the_standard_library(imports: str, call: str, func: str) -> None:
+    options = ExtractOptions(client_modules=frozenset({"urllib", "http"}))
+    code = f"""
+    {imports}
+    URL = "http://users:8000/users"
+    def fetch():
+        return {call}
+    """
+    (found,) = facts_of(code, options).calls
+    assert found.func == func
+
+
+def test_a_project_module_named_like_a_compatibility_layer_keeps_its_name() -> None:
+    options = ExtractOptions(client_modules=frozenset({"urllib", "requests"}))
+    code = """
+    from sixes.moves import urllib
+    from shop.six.moves import urllib as shop_urllib
+    def fetch():
+        urllib.request.urlopen("http://a/b")
+        shop_urllib.request.urlopen("http://a/b")
+    """
+    assert [c.func for c in facts_of(code, options).calls] == []
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "retry(requests.post)",
+        "functools.partial(requests.post, timeout=5)",
+        "backoff(requests.post)",
+    ],
+)
+def test_a_module_name_bound_to_a_wrapped_request_function_calls_it(binding: str) -> None:
+    code = f"""
+    import functools
+    import requests
+    from shop.retries import backoff, retry
+    post = {binding}
+    def send(order):
+        return post("http://orders:8000/orders", json=order)
+    """
+    (call,) = [c for c in facts_of(code).calls if c.line == 7]
+    assert call.func == "requests.post"
+    assert call.args == (Lit("http://orders:8000/orders"),)
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "retry(requests.post, 3)",  # a positional argument more: not called as it is
+        "retry(requests.Session)",  # a class: its objects are made, not requests
+        "retry(fetch_local)",  # not a client library's function
+        "requests.Session(requests.post)",  # the library's own object
+    ],
+)
+def test_other_bindings_are_not_request_functions(binding: str) -> None:
+    code = f"""
+    import requests
+    from shop.retries import retry, fetch_local
+    post = {binding}
+    def send(order):
+        return post("http://orders:8000/orders", json=order)
+    """
+    assert not [c for c in facts_of(code).calls if c.line == 6 and c.func == "requests.post"]
+
+
+def test_what_mock_patch_replaces_around_a_call_is_recorded() -> None:
+    options = ExtractOptions(wrapper_names=frozenset({"fetch"}))
+    code = """
+    from unittest import mock
+    from svc import api
+    from svc.api import fetch
+
+    @mock.patch("svc.api.get_json")
+    class TestFetch:
+        @mock.patch("svc.api.fetch")
+        def test_patched(self, fake, other):
+            with mock.patch.object(api, "session"), open("x"):
+                fetch(1)
+
+        def test_class_patch_only(self, fake):
+            fetch(2)
+
+    def test_free():
+        fetch(3)
+    """
+    patched = {c.line: c.patched for c in facts_of(code, options).calls if c.name == "fetch"}
+    assert patched == {
+        11: ("svc.api.get_json", "svc.api.fetch", "svc.api.session"),
+        14: ("svc.api.get_json",),
+        17: (),
+    }
+    roundtrip = FileFacts.from_json(facts_of(code, options).to_json())
+    assert [c.patched for c in roundtrip.calls if c.name == "fetch"] == list(patched.values())
+
+
+def test_patch_like_names_of_other_libraries_are_not_mocks() -> None:
+    options = ExtractOptions(wrapper_names=frozenset({"fetch"}))
+    code = """
+    import requests
+    from svc.api import fetch
+    from svc.http import patch
+
+    @patch("svc.api.fetch")
+    def test_not_a_mock():
+        with requests.patch("http://a/b"):
+            fetch(1)
+    """
+    assert [c.patched for c in facts_of(code, options).calls if c.name == "fetch"] == [()]
+
+
 def test_from_import_called_bare_inside_a_class_is_found() -> None:
     call = only_call(
         """
@@ -231,6 +364,36 @@ def test_executor_submit_records_the_submitted_call() -> None:
     assert call.submitted and call.func == "requests.post"
     assert call.args == (Lit("http://a/b"),)
     assert call.kwarg_src == (("json", "order"),)
+
+
+@pytest.mark.parametrize(
+    "mapped",
+    [
+        "executor.map(requests.post, orders)",
+        "map(requests.post, orders)",
+        "pool.imap_unordered(requests.post, orders)",
+    ],
+)
+def test_a_request_function_mapped_over_elements_is_a_call(mapped: str) -> None:
+    code = f"""
+    import requests
+    def f(executor, pool, orders):
+        for response in {mapped}:
+            print(response)
+    """
+    (call,) = [c for c in facts_of(code).calls if c.func == "requests.post"]
+    assert call.submitted
+
+
+def test_mapping_something_else_records_no_request() -> None:
+    code = """
+    import requests
+    def f(frame, orders):
+        frame.map(str.upper)
+        list(map(len, orders))
+        return requests
+    """
+    assert facts_of(code).calls == ()
 
 
 def test_parameters_are_kept_symbolic_for_wrapper_helpers() -> None:
