@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from decouple_services.cli.main import main
+from decouple_services.cli.commands import main
 
 SERVICES = """
 [tool.decouple.services.orders]

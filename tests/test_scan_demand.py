@@ -139,7 +139,7 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
 ) -> None:
     from typer.testing import CliRunner
 
-    from decouple_services.cli.main import app
+    from decouple_services.cli.commands import app
 
     root = write(tmp_path / "repo", TREE)
     seen: list[bool] = []

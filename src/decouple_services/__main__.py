@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decouple_services.cli import main
+from decouple_services.cli.entry import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -143,7 +143,7 @@ class Sandbox:
         ):
             command = [sys.executable, "-m", "decouple_services", *args]
             if prelude:
-                entry = "import sys\nfrom decouple_services.cli.main import main\n"
+                entry = "import sys\nfrom decouple_services.cli.entry import main\n"
                 entry += "sys.exit(main(sys.argv[1:]))\n"
                 command = [sys.executable, "-c", prelude + entry, *args]
             child = subprocess.Popen(

@@ -16,7 +16,6 @@ import os
 import posixpath
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,10 +48,11 @@ from decouple_services.core.model import (
     Service,
     Severity,
 )
-from decouple_services.detect.extract import FIXTURE
 from decouple_services.discover.files import module_name
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     # Analysis modules are imported where used: a rerun that reuses its previous result,
     # and `decouple --help`, never load them.
     from decouple_services.app.rereads import ImportGraph
@@ -395,6 +395,8 @@ class _Pools:
 
     def get(self, workers: int) -> ProcessPoolExecutor:
         if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
             self._pool = ProcessPoolExecutor(max_workers=max(1, workers))
         return self._pool
 
@@ -773,6 +775,8 @@ class _Demand:
         found = asked_paths(
             replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
         )
+        from decouple_services.detect.extract import FIXTURE
+
         # pytest fixtures: a test asks for one by naming it, without importing anything
         fixtures = {
             (const.qualname[len(FIXTURE) : -2], posixpath.dirname(f.path))

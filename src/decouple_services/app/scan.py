@@ -122,10 +122,10 @@ def repository_prefix(path: Path) -> str:
 def apply_contracts(result: ScanResult, config: Config) -> ScanResult:
     """The scan with the contract violations of ``config.contracts``; a contract naming a
     service the scan does not know is a :class:`ConfigError` naming the known ones."""
-    from decouple_services.graph.contracts import check_contracts, unknown_services
-
     if not config.contracts:
         return result
+    from decouple_services.graph.contracts import check_contracts, unknown_services
+
     problems = unknown_services(config.contracts, result.services)
     if problems:
         source = config.source or "configuration"

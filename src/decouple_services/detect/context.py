@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -188,6 +190,11 @@ class Scope:
     param_defaults: dict[str, Value] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=64)
+def _words(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b")
+
+
 class ModuleContext:
     """Static knowledge about one module: imports, module-level bindings, classes."""
 
@@ -195,6 +202,7 @@ class ModuleContext:
         self, tree: ast.Module, module: str, *, is_package: bool = False, text: str | None = None
     ) -> None:
         self.tree = tree
+        self._text = text
         #: Source lines as UTF-8 (``ast`` positions count UTF-8 bytes), for "as written" text.
         self._lines = (
             [line.encode("utf-8") for line in text.splitlines(keepends=True)] if text else []
@@ -225,6 +233,16 @@ class ModuleContext:
                 self.classes[stmt.name] = stmt
         self.module_scope = Scope("module", module)
         self._evaluating: set[int] = set()
+
+    def mentions(self, *names: str) -> bool:
+        """Whether any of ``names`` may occur as an identifier in the module (an attribute
+        ``app.add_url_rule`` needs the word ``add_url_rule`` in the text): a cheap test that
+        lets a reader skip a walk of the whole tree. True when the text is unknown, or not
+        ASCII (``ast`` folds identifiers to NFKC, so the written word can differ)."""
+        text = self._text
+        if not text or not text.isascii():
+            return True
+        return _words(names).search(text) is not None
 
     def source_text(self, node: ast.AST) -> str:
         """An expression exactly as written (lines joined with one space); ``ast.unparse``

@@ -11,6 +11,7 @@ newer grammar, and are converted to ``ast`` through their source positions.
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import posixpath
 import re
@@ -385,6 +386,40 @@ def extract_facts(
         )
 
 
+class _BodyParents:
+    """``parent_of`` for the nodes of one body (a function's, or the module's), built one
+    statement at a time: a node is looked for in the statement its line falls in, and in
+    every statement only when it is not there (a decorator sits above its ``def`` line)."""
+
+    def __init__(self, owner: ast.AST, body: Sequence[ast.stmt]) -> None:
+        self._body = body
+        self._starts = [stmt.lineno for stmt in body]
+        self._walked: set[int] = set()
+        self._parents: dict[int, ast.AST] = {id(stmt): owner for stmt in body}
+
+    def _walk(self, index: int) -> None:
+        if index not in self._walked:
+            self._walked.add(index)
+            self._parents.update(parent_map(self._body[index]))
+
+    def get(self, node: ast.AST) -> ast.AST | None:
+        found = self._parents.get(id(node))
+        if found is not None:
+            return found
+        line = getattr(node, "lineno", None)
+        if isinstance(line, int):
+            index = bisect.bisect_right(self._starts, line) - 1
+            if index >= 0:
+                self._walk(index)
+                found = self._parents.get(id(node))
+                if found is not None:
+                    return found
+        if len(self._walked) < len(self._body):
+            for index in range(len(self._body)):
+                self._walk(index)
+        return self._parents.get(id(node))
+
+
 class _Extractor:
     def __init__(
         self,
@@ -424,6 +459,8 @@ class _Extractor:
         self._name_loads: dict[int, dict[str, list[ast.Name]]] = {}
         #: Every node's parent (by id), built when the first candidate call is met.
         self._parents: dict[int, ast.AST] | None = None
+        #: Per function (by id, the module's tree for module level): its body's parents.
+        self._body_parents: dict[int, _BodyParents] = {}
         #: Per function (by id): every name it or its nested code assigns.
         self._stored: dict[int, set[str]] | None = None
 
@@ -1185,17 +1222,25 @@ class _Extractor:
         of their own, and a file of them must not pay for a walk of its whole tree each."""
         stack = self.stack
         ancestors = {id(stack[i]): stack[i - 1] for i in range(1, len(stack))}
+        enclosing = self._enclosing_function()
+        body = enclosing.body if enclosing is not None else self.tree.body
+        # The nodes asked about are the call's ancestors and the reads of a name in the
+        # enclosing body: the statements of that body holding them answer, each walked the
+        # first time; the whole tree only if something outside it is asked for.
+        owner: ast.AST = enclosing if enclosing is not None else self.tree
+        local = self._body_parents.get(id(owner))
+        if local is None:
+            local = self._body_parents[id(owner)] = _BodyParents(owner, body)
 
         def parent_of(node: ast.AST) -> ast.AST | None:
-            found = ancestors.get(id(node))
+            if node is self.tree:
+                return None
+            found = ancestors.get(id(node)) or local.get(node)
             if found is not None:
                 return found
             if self._parents is None:
                 self._parents = parent_map(self.tree)
             return self._parents.get(id(node))
-
-        enclosing = self._enclosing_function()
-        body = enclosing.body if enclosing is not None else self.tree.body
 
         def index() -> dict[str, list[ast.Name]]:
             found = self._name_loads.get(id(body))

@@ -25,15 +25,17 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-import pathspec
+from typing import TYPE_CHECKING, Protocol
 
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
+
+if TYPE_CHECKING:
+    # imported where patterns are compiled: a rerun whose listing is reused compiles none
+    import pathspec
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +380,8 @@ def _compile(lines: Iterable[str]) -> tuple[pathspec.GitIgnoreSpec, list[tuple[i
     pathspec rejects the whole list for one bad line (``!``, ``[z-a]``); git itself just
     ignores such a line, so each is checked on its own and left out.
     """
+    import pathspec
+
     good: list[str] = []
     bad: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):

@@ -113,3 +113,78 @@ def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
             }
             assert stored[id(node)] == expected
+
+
+BODY_PARENTS_SOURCE = """
+import requests
+
+def outer(session):
+    a = 1; b = requests.get("http://a/x")
+
+    @decorate(requests.post("http://b/y"))
+    def inner():
+        with session.get("http://c/z") as r:
+            return [x for x in r.json() if x and b.ok]
+
+    try:
+        c = session.get("http://d/w")
+    except (ValueError, KeyError):
+        c = None
+    return c.status_code if c else b
+"""
+
+
+@pytest.mark.parametrize("at_module_level", [False, True])
+def test_the_parents_of_one_body_are_the_whole_trees(at_module_level: bool) -> None:
+    tree = ast.parse(textwrap.dedent(BODY_PARENTS_SOURCE))
+    function = tree.body[1]
+    assert isinstance(function, ast.FunctionDef)
+    owner: ast.AST = tree if at_module_level else function
+    body = tree.body if at_module_level else function.body
+    whole = extract.parent_map(tree)
+    # contexts and operators are shared objects with no one parent: never asked about
+    shared = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+    nodes = [n for stmt in body for n in ast.walk(stmt) if not isinstance(n, shared)]
+    # asked in an order that reaches decorators, same-line statements and nodes without a line
+    for order in (nodes, nodes[::-1]):
+        parents = extract._BodyParents(owner, body)
+        for node in order:
+            assert parents.get(node) is whole[id(node)], ast.dump(node)[:60]
+
+
+def test_route_extractors_walk_no_call_of_a_module_naming_none_they_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from decouple_services.detect.servers import _common
+
+    def no_walk(*args: object) -> None:
+        raise AssertionError("the whole module was walked")
+
+    monkeypatch.setattr(_common, "walk", no_walk)
+    found = facts(
+        """
+        from aiohttp import ClientSession
+        from .views import bp
+
+        @bp.route("/users")
+        def users():
+            return ClientSession().get("http://users/")
+        """
+    )
+    assert [(r.framework, r.path) for r in found.routes] == [("flask", _common.Lit("/users"))]
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "expected"),
+    [
+        ("app.register_blueprint(bp)", ("register_blueprint",), True),
+        ("app.register_blueprints(bp)", ("register_blueprint",), False),
+        ("x = 1", ("mount", "add_route"), False),
+        ("\uff41pp.mount('/', x)", ("nothing",), True),  # not ASCII: may fold to any name
+    ],
+)
+def test_mentions_finds_whole_words(text: str, words: tuple[str, ...], expected: bool) -> None:
+    from decouple_services.detect.context import ModuleContext
+
+    ctx = ModuleContext(ast.parse("pass"), "m", text=text)
+    assert ctx.mentions(*words) is expected

@@ -208,21 +208,58 @@ def _body_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 yield from _body_statements(child)
 
 
-def decorated(
-    tree: ast.Module, ctx: ModuleContext
-) -> Iterator[tuple[ast.Call, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, Frame]]:
+Definition: TypeAlias = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def definitions(tree: ast.Module, ctx: ModuleContext) -> list[tuple[Definition, Frame]]:
+    """Every function and class definition, in source order, with its frame: what
+    :func:`walk` gives without the calls, from the statements alone (no expression is
+    visited, so it costs a small part of a walk)."""
+    cached: tuple[ast.Module, ModuleContext, list[tuple[Definition, Frame]]] | None = getattr(
+        _LAST_WALK, "definitions", None
+    )
+    if cached is not None and cached[0] is tree and cached[1] is ctx:
+        return cached[2]
+    out: list[tuple[Definition, Frame]] = []
+    _definitions(tree.body, Frame(ctx, "module", ctx.module, node=tree), out)
+    _LAST_WALK.definitions = (tree, ctx, out)
+    return out
+
+
+def _definitions(body: list[ast.stmt], frame: Frame, out: list[tuple[Definition, Frame]]) -> None:
+    for stmt in body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            qualname = f"{frame.qualname}.{stmt.name}"
+            frame.defs[stmt.name] = qualname
+            out.append((stmt, frame))
+            kind = "class" if isinstance(stmt, ast.ClassDef) else "function"
+            inner = Frame(frame.ctx, kind, qualname, parent=frame, node=stmt)
+            _definitions(stmt.body, inner, out)
+            continue
+        for child in child_bodies(stmt):
+            _definitions(child, frame, out)
+
+
+def decorated(tree: ast.Module, ctx: ModuleContext) -> Iterator[tuple[ast.Call, Definition, Frame]]:
     """Each decorator call (``@x.route("/a")``) with the definition it decorates."""
-    for node, frame in walk(tree, ctx):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for deco in node.decorator_list:
-                if isinstance(deco, ast.Call):
-                    yield deco, node, frame
+    for node, frame in definitions(tree, ctx):
+        for deco in node.decorator_list:
+            if isinstance(deco, ast.Call):
+                yield deco, node, frame
 
 
-def calls(tree: ast.Module, ctx: ModuleContext) -> Iterator[tuple[ast.Call, Frame]]:
+def calls(
+    tree: ast.Module, ctx: ModuleContext, methods: frozenset[str]
+) -> Iterator[tuple[ast.Call, tuple[ast.expr, str], Frame]]:
+    """Each method call ``receiver.name(...)`` whose name is one of ``methods``, with its
+    receiver and name. A module whose text never names one of them is not walked."""
+    if not ctx.mentions(*sorted(methods)):
+        return
     for node, frame in walk(tree, ctx):
         if isinstance(node, ast.Call):
-            yield node, frame
+            found = method_call(node)
+            if found is not None and found[1] in methods:
+                yield node, found, frame
 
 
 # --- names and values --------------------------------------------------------------------
@@ -424,7 +461,7 @@ def local_class(expr: ast.expr, frame: Frame) -> tuple[ast.ClassDef, str] | None
     if wanted is None:
         cls = frame.ctx.classes.get(expr.id)
         return (cls, f"{frame.ctx.module}.{expr.id}") if cls is not None else None
-    for node, outer in walk(frame.ctx.tree, frame.ctx):
+    for node, outer in definitions(frame.ctx.tree, frame.ctx):
         if isinstance(node, ast.ClassDef) and f"{outer.qualname}.{node.name}" == wanted:
             return node, wanted
     return None

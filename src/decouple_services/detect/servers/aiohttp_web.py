@@ -92,10 +92,13 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
                 continue
         routes.append(RawRoute("aiohttp", owner, methods or _ANY, path, handler, deco.lineno))
     # route definitions (`web.get(...)`) are recognised by qualified name, so need the import
+    # (and a name `web` or `web_routedef` in the text, which their qualified names pass by)
     imports_aiohttp = any(q.startswith("aiohttp") for q in ctx.imports.values())
-    named_lists = _named_lists(tree, ctx) if imports_aiohttp else {}
-    for call, frame in calls(tree, ctx):
-        _router_call(call, frame, routes, mounts, named_lists)
+    named_lists = (
+        _named_lists(tree, ctx) if imports_aiohttp and ctx.mentions("web", "web_routedef") else {}
+    )
+    for call, found, frame in calls(tree, ctx, _ROUTER_METHODS):
+        _router_call(call, found, frame, routes, mounts, named_lists)
     for table, owner, frame in named_lists.values():
         _definitions(table, owner, frame, routes)
     return routes, mounts, []
@@ -103,14 +106,12 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
 
 def _router_call(
     call: ast.Call,
+    found: tuple[ast.expr, str],
     frame: Frame,
     routes: list[RawRoute],
     mounts: list[RawMount],
     named_lists: dict[int, tuple[ast.List | ast.Tuple, Value, Frame]],
 ) -> None:
-    found = method_call(call)
-    if found is None or found[1] not in _ROUTER_METHODS:
-        return
     receiver, name = found
     # `app.router.add_get(...)` belongs to the application
     on_router = isinstance(receiver, ast.Attribute) and receiver.attr == "router"

@@ -37,10 +37,10 @@ from decouple_services.detect.servers._common import (
     ServerExample,
     argument,
     class_methods,
+    definitions,
     evaluate,
     handler_name,
     literal_methods,
-    walk,
 )
 from decouple_services.detect.values import Dyn, Lit, Ref, Value, concat
 
@@ -184,8 +184,8 @@ def _join(prefix: Value, path: Value) -> Value:
 
 def _views(tree: ast.Module, ctx: ModuleContext, routes: list[RawRoute]) -> None:
     """Method restrictions of the views defined in this module."""
-    for node, frame in walk(tree, ctx):
-        qual = f"{frame.qualname}.{getattr(node, 'name', '')}"
+    for node, frame in definitions(tree, ctx):
+        qual = f"{frame.qualname}.{node.name}"
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and frame.kind == "module":
             methods = _decorated_methods(node, frame)
             if methods is not None:

@@ -47,6 +47,7 @@ from decouple_services.detect.servers._common import (
 from decouple_services.detect.values import Value
 
 _DEFAULT = ("GET",)
+_CALLS = frozenset({"add_api_route", "include_router", "mount"})
 
 
 def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
@@ -80,11 +81,7 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
                 deco.lineno,
             )
         )
-    for call, frame in calls(tree, ctx):
-        found = method_call(call)
-        if found is None or found[1] not in ("add_api_route", "include_router", "mount"):
-            continue
-        receiver, name = found
+    for call, (receiver, name), frame in calls(tree, ctx, _CALLS):
         framework = framework_of(receiver, frame)
         owner = owner_value(receiver, frame)
         if name == "include_router":

@@ -48,6 +48,7 @@ from decouple_services.detect.servers._common import (
 
 _SHORTCUTS = frozenset({"get", "post", "put", "patch", "delete"})
 _DEFAULT = ("GET",)
+_CALLS = frozenset({"add_url_rule", "register_blueprint"})
 
 
 def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
@@ -78,11 +79,7 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
         routes.append(
             RawRoute("flask", owner, methods, path, def_qualname(node, frame), deco.lineno)
         )
-    for call, frame in calls(tree, ctx):
-        found = method_call(call)
-        if found is None or found[1] not in ("add_url_rule", "register_blueprint"):
-            continue
-        receiver, name = found
+    for call, (receiver, name), frame in calls(tree, ctx, _CALLS):
         framework = framework_of(receiver, frame)
         if name == "register_blueprint":
             child = argument(call, 0, "blueprint")

@@ -18,14 +18,14 @@ import ast
 from decouple_services.detect.base import snippet
 from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.facts import RawRoute
-from decouple_services.detect.servers._common import Extracted, Route, ServerExample, walk
+from decouple_services.detect.servers._common import Extracted, Route, ServerExample, definitions
 from decouple_services.detect.values import Lit, Ref
 
 
 def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
     """One route per public method of each servicer implementation."""
     routes: list[RawRoute] = []
-    for node, frame in walk(tree, ctx):
+    for node, frame in definitions(tree, ctx):
         if not isinstance(node, ast.ClassDef):
             continue
         bases = [b for b in ctx.base_qualnames(node) if is_servicer_base(b)]

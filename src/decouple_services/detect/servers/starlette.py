@@ -43,6 +43,7 @@ from decouple_services.detect.servers._common import (
 from decouple_services.detect.values import Lit, Ref, Value, concat
 
 _DEFAULT = ("GET",)
+_APP_CALLS = frozenset({"add_route", "mount"})
 _ROUTE = frozenset({"starlette.routing.Route"})
 _MOUNT = frozenset({"starlette.routing.Mount"})
 _TABLE_ITEMS = _ROUTE | _MOUNT
@@ -166,11 +167,7 @@ def _app_methods(
                 deco.lineno,
             )
         )
-    for call, frame in calls(tree, ctx):
-        found = method_call(call)
-        if found is None or found[1] not in ("add_route", "mount"):
-            continue
-        receiver, name = found
+    for call, (receiver, name), frame in calls(tree, ctx, _APP_CALLS):
         framework = framework_of(receiver, frame)
         given = argument(call, 0, "path")
         if given is None:

@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors (unknown option, missing argument) exit 2, as documented.
     """
+    from decouple_services.cli.entry import internal_error, one_line
     from decouple_services.core.errors import DecoupleError
     from decouple_services.core.text import printable
 
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except DecoupleError as exc:  # one a command did not report itself
-        print(printable(f"decouple: error: {_one_line(str(exc))}"), file=sys.stderr)
+        print(printable(f"decouple: error: {one_line(str(exc))}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("decouple: interrupted", file=sys.stderr)
@@ -283,24 +284,6 @@ def main(argv: list[str] | None = None) -> int:
         print(internal_error(exc), file=sys.stderr)
         return EXIT_INTERNAL
     return EXIT_OK
-
-
-def internal_error(exc: BaseException) -> str:
-    """The one line an unexpected error ends the command with: what, where, what to do."""
-    from decouple_services.core import fs
-    from decouple_services.core.text import printable
-
-    where = f" while reading {fs.last_read}" if fs.last_read else ""
-    what = _one_line(f"{type(exc).__name__}: {exc}")
-    return printable(
-        f"decouple: internal error{where}: {what} -- this is a bug in decouple; "
-        "please report it with this line and the command that ran"
-    )
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 if __name__ == "__main__":  # pragma: no cover

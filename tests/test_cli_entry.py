@@ -1,0 +1,152 @@
+"""The console entry point reads a plain ``scan`` command line as typer would, without typer.
+
+Every command line either gives exactly the command and verbosity typer gives, or is left to
+typer; help and errors are typer's own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from decouple_services.app import scan as app_scan
+from decouple_services.app.scan import ScanCommand
+from decouple_services.app.terminal import Terminal, Verbosity
+from decouple_services.cli import console, entry
+from decouple_services.cli.commands import main as typer_main
+
+SAMPLE = Path(__file__).parent / "fixtures" / "sample"
+
+PLAIN = [
+    ["scan", "repo"],
+    ["scan", "repo", "-q"],
+    ["scan", "-v", "repo"],
+    ["scan", "repo", "--format", "json", "-o", "out.json", "--cache-dir", "c"],
+    ["scan", "repo", "--format=sarif", "--output=x.sarif", "--exit-zero"],
+    ["scan", "repo", "-f", "github", "--no-exit-zero", "--select", "DCP001,DCP002"],
+    ["scan", "repo", "-x", "a/*", "--exclude", "b", "--ignore", "DCP003", "--ignore", "DCP004"],
+    ["scan", "repo", "--callee", "users", "--endpoint", "POST /orders", "--baseline", "b.json"],
+    ["scan", "repo", "--fail-on-score", "2.5", "--jobs", "3", "--no-cache", "--full-parse"],
+    ["scan", "repo", "-j", "1", "--config", "decouple.toml", "--quiet"],
+    ["scan", "repo", "--fail-on-score", "1_0", "--jobs", " 2"],
+]
+
+LEFT_TO_TYPER = [
+    [],
+    ["--help"],
+    ["scan"],
+    ["scan", "--help"],
+    ["-q", "scan", "repo"],
+    ["graph", "repo"],
+    ["scan", "a", "b"],
+    ["scan", "repo", "--format", "xml"],
+    ["scan", "repo", "--format"],
+    ["scan", "repo", "-o", "-q"],
+    ["scan", "repo", "-fjson"],
+    ["scan", "repo", "-f=json"],
+    ["scan", "repo", "-qv"],
+    ["scan", "repo", "-q", "-v"],
+    ["scan", "repo", "-q", "-q"],
+    ["scan", "repo", "--format", "json", "--format", "table"],
+    ["scan", "repo", "--jobs", "0"],
+    ["scan", "repo", "--jobs", "two"],
+    ["scan", "repo", "--fail-on-score", "high"],
+    ["scan", "repo", "--no-cache=1"],
+    ["scan", "repo", "--unknown"],
+    ["scan", "--", "repo"],
+    ["scan", "-"],
+    ["scan", ""],
+]
+
+
+def _through_typer(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[ScanCommand, Verbosity]:
+    seen: dict[str, object] = {}
+
+    def run(command: ScanCommand, *, terminal: Terminal | None = None) -> int:
+        seen["command"] = command
+        return 0
+
+    def from_environment(level: Verbosity) -> Terminal:
+        seen["level"] = level
+        return Terminal()
+
+    monkeypatch.setattr(app_scan, "run_scan_command", run)
+    monkeypatch.setattr(console, "terminal", from_environment)
+    assert typer_main(argv) == 0
+    command, level = seen["command"], seen["level"]
+    assert isinstance(command, ScanCommand) and isinstance(level, Verbosity)
+    return command, level
+
+
+@pytest.mark.parametrize("argv", PLAIN, ids=" ".join)
+def test_a_plain_scan_is_read_as_typer_reads_it(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert entry.plain_scan(argv) == _through_typer(argv, monkeypatch)
+
+
+@pytest.mark.parametrize("argv", LEFT_TO_TYPER, ids=" ".join)
+def test_anything_else_is_left_to_typer(argv: list[str]) -> None:
+    assert entry.plain_scan(argv) is None
+
+
+def test_a_cache_dir_that_is_a_file_is_left_to_typer(tmp_path: Path) -> None:
+    file = tmp_path / "file"
+    file.write_text("")
+    assert entry.plain_scan(["scan", "repo", "--cache-dir", str(file)]) is None
+    assert entry.plain_scan(["scan", "repo", "--cache-dir", str(tmp_path)]) is not None
+
+
+def test_completion_is_left_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_DECOUPLE_COMPLETE", "complete_bash")
+    assert entry.plain_scan(["scan", "repo"]) is None
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["scan", "--help"], ["scan", "repo", "--format", "xml"], ["scan"]]
+)
+def test_help_and_usage_errors_are_typers(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = entry.main(argv)
+    through_entry = capsys.readouterr()
+    assert status == typer_main(argv)
+    assert capsys.readouterr() == through_entry
+
+
+def test_a_plain_scan_prints_and_exits_as_through_typer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["scan", str(SAMPLE), "--cache-dir", str(tmp_path), "-f", "json", "--exit-zero"]
+    status = typer_main(argv)
+    through_typer = capsys.readouterr()
+    assert entry.main(argv) == status
+    assert capsys.readouterr() == through_typer
+    missing = ["scan", str(tmp_path / "missing")]
+    status = typer_main(missing)
+    through_typer = capsys.readouterr()
+    assert status == 2
+    assert entry.main(missing) == status
+    assert capsys.readouterr() == through_typer
+
+
+def test_a_rerun_with_nothing_changed_does_not_import_typer(tmp_path: Path) -> None:
+    argv = ["scan", str(SAMPLE), "--cache-dir", str(tmp_path), "-q", "-o", str(tmp_path / "o")]
+    code = (
+        "import sys\n"
+        "from decouple_services.cli.entry import main\n"
+        f"status = main({argv!r})\n"
+        "print(status, 'typer' in sys.modules, 'decouple_services.detect.extract' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    run = [sys.executable, "-c", code]
+    first = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
+    assert first.stdout.split() == ["0", "False", "True"]
+    again = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
+    assert again.stdout.split() == ["0", "False", "False"]
