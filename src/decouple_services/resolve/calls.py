@@ -119,6 +119,12 @@ class CallResolver:
         )
         self.categorize = categorize
         self.match_endpoint = match_endpoint
+        #: Service -> its production HTTP endpoints, and (method, path) -> the services
+        #: routing it: made on first use, for :meth:`_routed`.
+        self._routable: dict[str, list[Endpoint]] | None = None
+        self._routes_for: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        #: (callee, method, path) -> the endpoint it reaches; many calls share one.
+        self._endpoint_for: dict[tuple[str, str | None, str], Endpoint | None] = {}
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
@@ -494,21 +500,35 @@ class CallResolver:
         fixed = [p for p in path.split("?")[0].split("/") if p and "{" not in p]
         if not fixed:
             return None
-        found: list[str] = []
-        for service, endpoints in self.endpoints_by_service.items():
-            http = [
-                e
-                for e in endpoints
-                if e.protocol == "http" and self.categorize(e.file) is Category.PRODUCTION
-            ]
-            hit = self.match_endpoint(method, path, http)
-            if hit is not None and hit.path.strip("/"):
-                found.append(service)
+        found = self._routed(method, path)
         if len(found) != 1:
             return None
         if category is Category.PRODUCTION and found[0] == self.index.service_of(file):
             return None
         return Inferred(found[0], f"only {found[0]} has a route for {method or '*'} {path}")
+
+    def _routed(self, method: str | None, path: str) -> tuple[str, ...]:
+        """The services with a production route for ``method path``. A load test asks the
+        same few paths thousands of times, and a large app has thousands of routes: the
+        answer is kept per path."""
+        key = (method, path)
+        if key not in self._routes_for:
+            if self._routable is None:
+                self._routable = {
+                    service: [
+                        e
+                        for e in endpoints
+                        if e.protocol == "http" and self.categorize(e.file) is Category.PRODUCTION
+                    ]
+                    for service, endpoints in self.endpoints_by_service.items()
+                }
+            found = []
+            for service, http in self._routable.items():
+                hit = self.match_endpoint(method, path, http)
+                if hit is not None and hit.path.strip("/"):
+                    found.append(service)
+            self._routes_for[key] = tuple(found)
+        return self._routes_for[key]
 
     def _combined(self, match: Match, renderer: ValueRenderer) -> Rendered:
         url = renderer.render(match.url)
@@ -551,8 +571,11 @@ class CallResolver:
                 ):
                     return endpoint
             return None
-        http = [e for e in candidates if e.protocol == "http"]
-        return self.match_endpoint(match.method, path or "/", http)
+        key = (callee, match.method, path or "/")
+        if key not in self._endpoint_for:
+            http = [e for e in candidates if e.protocol == "http"]
+            self._endpoint_for[key] = self.match_endpoint(match.method, path or "/", http)
+        return self._endpoint_for[key]
 
     # --- wrappers ----------------------------------------------------------------------------
 
