@@ -33,6 +33,7 @@ from decouple_services.core.model import ResponseUse
 from decouple_services.detect.events import MARKER
 from decouple_services.detect.response import ResponseReading, classify, parent_map
 from decouple_services.migrate.imports import add_import, drop_unused, names_in, separate_docstring
+from decouple_services.migrate.scope import bound_at, undefined_names
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
 PAYLOAD_KEYWORDS = ("json", "data", "payload", "body", "params", "fields")
@@ -265,8 +266,11 @@ def _locate(
             problems[spec.site_id] = why
             continue
         in_async = _in_async_def(statement, parents)
+        # what the call site itself can read: a helper's parameter is not among it
+        scoped = bound_at(parsed.source, spec.line)
+        known = (names_in([wrapper.module]) if scoped is None else scoped) | _BUILTINS
         try:
-            payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
+            payload, notes, payload_node = _payload_source(wrapper.module, call, spec, known)
             drops, check_notes = _checks(parsed, reading, statement) if reading else ({}, ())
         except _NotRewritable as exc:
             problems[spec.site_id] = str(exc)
@@ -275,7 +279,6 @@ def _locate(
         column = positions[payload_node].start.column if payload_node is not None else 0
         timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
         if spec.path_params and not spec.is_grpc:
-            known = names_in([wrapper.module]) | _BUILTINS
             missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
             if missing:
                 problems[spec.site_id] = (
@@ -606,9 +609,10 @@ def _in_async_def(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode])
 
 
 def _payload_source(
-    module: cst.Module, call: cst.Call, spec: SendSpec
+    module: cst.Module, call: cst.Call, spec: SendSpec, known: set[str]
 ) -> tuple[str | None, tuple[str, ...], cst.CSTNode | None]:
-    """The payload's source, notes about it, and its node when it is taken from the call."""
+    """The payload's source, notes about it, and its node when it is taken from the call.
+    ``known``: the names the call site can read."""
     hint = spec.payload_hint
     if spec.is_grpc:
         positional = [a for a in call.args if a.keyword is None and a.star == ""]
@@ -644,7 +648,7 @@ def _payload_source(
         # A wrapper that builds the payload from its parameters: the scan substituted them.
         # Names the helper has and the call site lacks would make the send fail at run time.
         text = expression.strip()
-        missing = _free_names(text) - names_in([module]) - _BUILTINS
+        missing = _free_names(text) - known
         if missing:
             raise _NotRewritable(
                 f"the helper builds its payload from {', '.join(sorted(missing))}, which the "
@@ -757,12 +761,44 @@ def rewrite_source(
     line_width: int = LINE_WIDTH,
     parse: Parse = ParsedSource,
 ) -> FileRewrite:
-    """``source`` with every site in ``sites`` rewritten into a send."""
+    """``source`` with every site in ``sites`` rewritten into a send.
+
+    The result is checked as pyflakes checks for undefined names: a name the rewritten file
+    reads where nothing binds it, and the original did not, means a site's send reads a name
+    its call site lacks or a statement the rewrite took out defined one used later. Such
+    sites are refused with the reason and the file is rewritten without them: code that
+    compiles and fails with ``NameError`` when it runs is never written."""
+    before = undefined_names(source)
+    refused: dict[str, str] = {}
+    remaining = list(sites)
+    while True:
+        result, blame = _rewrite(source, remaining, line_width, parse)
+        after = undefined_names(result.code) if result.code != source else before
+        new = after - before if after is not None and before is not None else set()
+        if not new:
+            return FileRewrite(result.code, {**result.skipped, **refused}, result.notes)
+        culprits = {ident for ident, names in blame.items() if names & new} or set(blame)
+        for ident in culprits:
+            names = sorted(blame[ident] & new) or sorted(new)
+            refused[ident] = (
+                f"the rewritten file would read {', '.join(f'`{n}`' for n in names)} where "
+                "nothing binds it (the old call's helper or a statement the rewrite takes "
+                "out defined it): rewrite it by hand"
+            )
+        remaining = [s for s in remaining if s.site_id not in culprits]
+        if not remaining:
+            return FileRewrite(source, {**result.skipped, **refused})
+
+
+def _rewrite(
+    source: bytes, sites: Sequence[SendSpec], line_width: int, parse: Parse
+) -> tuple[FileRewrite, dict[str, set[str]]]:
+    """The rewrite, and per site the names its send reads or its old statement read."""
     parsed = parse(source)
     wrapper, module, positions = parsed.wrapper, parsed.wrapper.module, parsed.positions
     found, problems = _locate(parsed, sites)
     if not found:
-        return FileRewrite(source, problems)
+        return FileRewrite(source, problems), {}
     specs = {s.site_id: s for s in sites}
     removed: set[str] = set()
     lines = module.code.splitlines()
@@ -842,7 +878,12 @@ def rewrite_source(
                 for name in leftovers
             ),
         )
-    return FileRewrite(new_module.bytes, problems, notes)
+    blame = {
+        ident: transformer.sent_names.get(ident, set())
+        | transformer.removed_by_site.get(ident, set())
+        for ident in found
+    }
+    return FileRewrite(new_module.bytes, problems, notes), blame
 
 
 def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> str | None:
@@ -1054,6 +1095,8 @@ class _Rewriter(cst.CSTTransformer):
         self.indent_of = indent_of
         self.removed = removed
         self.removed_by_site: dict[str, set[str]] = {}
+        #: Site id -> the names its send reads.
+        self.sent_names: dict[str, set[str]] = {}
 
     def _send(self, spec: SendSpec, located: _Located, indent: str) -> cst.SimpleStatementLine:
         facts = located.facts
@@ -1110,6 +1153,7 @@ class _Rewriter(cst.CSTTransformer):
             key = f"event key: {spec.key or 'none'} ({spec.key_origin})"
             leading.append(cst.EmptyLine(indent=True, comment=cst.Comment(f"# {key}")))
         used = names_in([located.statement])
+        self.sent_names[spec.site_id] = names_in([statement])
         self.removed.update(used)
         self.removed_by_site[spec.site_id] = used
         if isinstance(located.statement, cst.SimpleStatementLine):

@@ -254,3 +254,46 @@ def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() 
     assert '    await send_event_async("emails.send", None)\n    return 1\n' in code
     read = source.replace(b"return 1", b"return ret")
     assert "larger expression" in str(inspect_calls(read, [_spec(2, wait=False)])["cs-00000002"])
+
+
+def test_a_helpers_parameter_the_call_site_lacks_is_refused_not_sent() -> None:
+    """``fetch_remote(url, pload=None)`` invoked without ``pload``: the scan's payload is the
+    helper's parameter, bound in the helper and nowhere at the call site."""
+    source = textwrap.dedent(
+        """
+        async def fetch_remote(url, pload=None):
+            async with aiohttp.ClientSession() as session:
+                await session.post(url, json=pload)
+
+        async def show(address):
+            await fetch_remote(address + "/refresh")
+            return 1
+        """
+    ).encode()
+    spec = _spec(7, wait=False, payload_hint="json=pload")
+    result = rewrite_source(source, [spec])
+    assert result.code == source
+    assert "pload" in result.skipped[spec.site_id]
+    assert "pload" in str(inspect_calls(source, [spec])[spec.site_id])
+
+
+def test_a_rewrite_that_would_leave_a_name_undefined_is_refused() -> None:
+    """The last check: whatever the cause, a rewritten file never reads a name that nothing
+    binds where the original bound it (here the client of a ``with`` the rewrite unwraps,
+    read after the block)."""
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def notify(event):
+            with requests.Session() as session:
+                session.post("http://a/x", json=event)
+            return session.headers
+        """
+    ).encode()
+    spec = _spec(6, wait=False, payload_hint="json=event")
+    result = rewrite_source(source, [spec])
+    assert result.code == source
+    assert "`session`" in result.skipped[spec.site_id]
+    unread = source.replace(b"session.headers", b"1")
+    assert 'send_event("emails.send", event)' in rewrite_source(unread, [spec]).code.decode()
