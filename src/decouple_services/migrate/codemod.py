@@ -272,6 +272,7 @@ def _locate(
         try:
             payload, notes, payload_node = _payload_source(wrapper.module, call, spec, known)
             drops, check_notes = _checks(parsed, reading, statement) if reading else ({}, ())
+            widened, handler_notes = _handling(reading) if reading else (set(), ())
         except _NotRewritable as exc:
             problems[spec.site_id] = str(exc)
             continue
@@ -293,7 +294,7 @@ def _locate(
                 *((_wait_note(timeout),) if timeout else ()),
                 *timeout_notes,
                 *check_notes,
-                *_handler_notes(reading),
+                *handler_notes,
             )
         facts = CallFacts(
             spec.site_id,
@@ -309,9 +310,8 @@ def _locate(
         if reading is not None:
             located.widen = {
                 id(node)
-                for handler in reading.handlers
-                if handler.client_only
-                for node in parsed.statements.get(handler.line, [])
+                for line in widened
+                for node in parsed.statements.get(line, [])
                 if isinstance(node, cst.ExceptHandler)
             }
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]
@@ -488,22 +488,59 @@ def _wait_note(timeout: str) -> str:
     return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
 
 
-def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:
-    out = []
+#: What ``except`` catches a send's ``EventNotAccepted`` (an ``Exception``) as written.
+_CATCH_ALL = frozenset({"Exception", "BaseException", "builtins.Exception"})
+
+
+def _handling(reading: ResponseReading) -> tuple[set[int], tuple[str, ...]]:
+    """The lines of the ``except`` clauses that get ``EventNotAccepted`` added, and what the
+    reviewer is told of each clause around the call.
+
+    A clause that reads the client's error (``e.response.text``, ``e.code()``) is left
+    alone: an ``EventNotAccepted`` has none of that and would raise ``AttributeError``
+    there. When every clause that handled the call's failures is such a clause, nothing can
+    handle a refused send as the failed call was: the site is refused."""
+    widened: set[int] = set()
+    out: list[str] = []
+    caught_somewhere = False
+    readers = []
     for handler in reading.handlers:
         caught = ", ".join(handler.caught) or "everything"
-        if handler.client_only:
+        if handler.client_only and handler.reads:
+            readers.append(handler)
+            out.append(
+                f"line {handler.line}: `except {caught}` is left as it was: it reads the "
+                f"error's `{'`, `'.join(handler.reads)}`, which `EventNotAccepted` has not"
+            )
+        elif handler.client_only:
+            widened.add(handler.line)
+            caught_somewhere = True
             out.append(
                 f"line {handler.line}: `except {caught}` now also catches `EventNotAccepted`, "
                 "so a send Kafka did not accept is handled as the failed call was; the "
                 "callee's own failures no longer reach it"
             )
-        else:
+        elif not handler.caught or set(handler.caught) & _CATCH_ALL:
+            caught_somewhere = True
             out.append(
                 f"line {handler.line}: `except {caught}` now catches `EventNotAccepted` (the "
                 "event was not accepted) instead of the call's failures"
             )
-    return tuple(out)
+    if readers and not caught_somewhere:
+        first = readers[0]
+        raise _NotRewritable(
+            f"the `except {', '.join(first.caught)}` at line {first.line} handles the call's "
+            f"failures by reading the error's `{'`, `'.join(first.reads)}`, which a send's "
+            "`EventNotAccepted` has not: adding it there would raise AttributeError, leaving "
+            "it out lets a refused send escape the handling; rewrite the handling by hand"
+        )
+    if reading.handlers and not caught_somewhere:
+        lines = ", ".join(str(h.line) for h in reading.handlers)
+        out.append(
+            f"no `except` around the call (line {lines}) catches `EventNotAccepted`: a send "
+            "Kafka does not accept escapes to this function's caller, unhandled"
+        )
+    return widened, tuple(out)
 
 
 def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[str, ...]]:

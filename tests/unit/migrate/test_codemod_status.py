@@ -297,3 +297,65 @@ def test_a_rewrite_that_would_leave_a_name_undefined_is_refused() -> None:
     assert "`session`" in result.skipped[spec.site_id]
     unread = source.replace(b"session.headers", b"1")
     assert 'send_event("emails.send", event)' in rewrite_source(unread, [spec]).code.decode()
+
+
+def test_a_clause_reading_the_http_error_does_not_get_the_send_failure() -> None:
+    """``e.response.text`` on an ``EventNotAccepted`` is an AttributeError: the clause that
+    reads it is left alone and the broader client clause after it handles a refused send."""
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def update(order_id, payload):
+            try:
+                requests.put(f"http://orders/{order_id}", json=payload, timeout=5).raise_for_status()
+            except requests.exceptions.HTTPError as e:
+                print(f"failed: {e.response.text}")
+            except requests.exceptions.RequestException as e:
+                print(f"connection error: {str(e)}")
+        """
+    ).encode()
+    spec = _spec(6, payload_hint="json=payload")
+    code = rewrite_source(source, [spec]).code.decode()
+    assert "    except requests.exceptions.HTTPError as e:\n" in code
+    assert "    except (requests.exceptions.RequestException, EventNotAccepted) as e:\n" in code
+    assert any(
+        n.startswith("line 7: `except requests.exceptions.HTTPError` is left as it was")
+        for n in _facts(source, spec).notes
+    )
+
+
+def test_a_site_whose_only_failure_handling_reads_the_error_is_refused() -> None:
+    source = textwrap.dedent(
+        """
+        import grpc
+
+        async def put(stub, request):
+            try:
+                await stub.PutObservations(request)
+            except grpc.aio.AioRpcError as grpc_error:
+                raise HTTPException(400, f"{grpc_error.code()}: {grpc_error.details()}")
+        """
+    ).encode()
+    spec = _spec(6, is_grpc=True)
+    found = inspect_calls(source, [spec])[spec.site_id]
+    assert isinstance(found, str) and "`code`, `details`" in found
+    assert rewrite_source(source, [spec]).code == source
+
+
+def test_a_send_failure_no_clause_catches_is_named() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            try:
+                requests.post("http://a/x", json=event).raise_for_status()
+            except LookupError:
+                pass
+        """
+    ).encode()
+    notes = _facts(source, _spec(6, payload_hint="json=event")).notes
+    assert any(
+        "catches `EventNotAccepted`: a send Kafka does not accept escapes" in n for n in notes
+    )
