@@ -274,7 +274,7 @@ def _locate(
             drops, check_notes = _checks(parsed, reading, statement) if reading else ({}, ())
             widened, handler_notes = _handling(reading) if reading else (set(), ())
         except _NotRewritable as exc:
-            problems[spec.site_id] = str(exc)
+            problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
         headers, header_notes = _trace_headers(wrapper.module, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
@@ -439,10 +439,11 @@ def _checks(
         notes.append(what)
         acted = _acts_on_failure(node, check.success_branch, module) if check.kind == "if" else None
         if acted is not None:
-            notes.append(
-                f"the failure branch did more than report the failure (`{acted}`): the "
-                "callee's refusal was an answer this caller acted on, and no event brings it "
-                "back; keep the call if that answer matters"
+            raise _NotRewritable(
+                f"the failure branch of the check at line {check.line} acts on the callee's "
+                f"answer (`{acted}`): a refusal this caller compensates or decides on is a "
+                "business answer, not a success check, and no event brings it back",
+                ANSWER_USED,
             )
     return drops, tuple(notes)
 
@@ -699,8 +700,26 @@ def _payload_source(
     return module.code_for_node(value), notes, value
 
 
+#: Refusal code of a site whose caller acts on the callee's refusal (a saga step).
+ANSWER_USED = "answer-used"
+NOT_REWRITABLE = "not-rewritable"
+
+
+class Problem(str):
+    """Why a site is not rewritten (the text), with the refusal code it is reported under."""
+
+    code: str
+
+    def __new__(cls, reason: str, code: str = NOT_REWRITABLE) -> Problem:
+        made = super().__new__(cls, reason)
+        made.code = code
+        return made
+
+
 class _NotRewritable(Exception):
-    pass
+    def __init__(self, reason: str, code: str = NOT_REWRITABLE) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 _BUILTINS = frozenset(dir(builtins))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from decouple_services.migrate.codemod import (
     CallFacts,
+    Problem,
     SendSpec,
     inspect_calls,
     rewrite_source,
@@ -223,7 +224,9 @@ def test_a_tuple_of_client_exceptions_gets_the_send_failure_added() -> None:
     compile(code, "f.py", "exec")
 
 
-def test_a_failure_branch_that_compensates_is_called_out() -> None:
+def test_a_failure_branch_that_compensates_is_refused_as_an_answer_used() -> None:
+    """``if reply.status_code != 200: rollback_stock(...); abort(400)`` decides on the callee's
+    answer: a saga step, not a success check."""
     source = textwrap.dedent(
         """
         import requests
@@ -236,16 +239,13 @@ def test_a_failure_branch_that_compensates_is_called_out() -> None:
                 abort(400, "out of stock")
         """
     ).encode()
-    notes = _facts(source, _spec(5)).notes
-    assert any(
-        n.startswith(
-            "the failure branch did more than report the failure (`rollback_stock(removed)`)"
-        )
-        for n in notes
-    )
+    found = inspect_calls(source, [_spec(5)])["cs-00000005"]
+    assert isinstance(found, Problem) and found.code == "answer-used"
+    assert "`rollback_stock(removed)`" in found
+    assert rewrite_source(source, [_spec(5)]).code == source
     reporting = source.replace(b"        rollback_stock(removed)\n", b"")
     assert reporting != source
-    assert not any("did more than report" in n for n in _facts(reporting, _spec(5)).notes)
+    assert isinstance(inspect_calls(reporting, [_spec(5)])["cs-00000005"], CallFacts)
 
 
 def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() -> None:
