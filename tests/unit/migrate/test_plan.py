@@ -252,3 +252,32 @@ def test_values_the_url_carries_take_the_names_of_the_callees_route() -> None:
     topic = next(t for t in plan.topics if t.name == release.send.topic)
     assert topic.payload_schema is not None
     assert set(topic.payload_schema["properties"]) == {"item_id", "amount"}
+
+
+def test_a_files_module_is_named_as_its_own_imports_say(tmp_path: Path) -> None:
+    """``rpl_users/src/services/courses.py`` imports ``rpl_users.src.config``: it runs from
+    the repository's root, so the producer beside it is ``rpl_users.src.services...``, not a
+    top-level ``decouple_producer``; ``from mailbox_manager import enums`` puts the root at
+    ``src/backend``, the folder holding ``mailbox_manager``."""
+    from decouple_services.migrate.run import _module_namer, _reader
+
+    files = {
+        "rpl_users/src/config/env.py": "X = 1\n",
+        "rpl_users/src/services/courses.py": "import httpx\nfrom rpl_users.src.config import env\n",
+        "src/backend/__init__.py": "",
+        "src/backend/mailbox_manager/__init__.py": "",
+        "src/backend/mailbox_manager/enums.py": "",
+        "src/backend/mailbox_manager/commands/__init__.py": "",
+        "src/backend/mailbox_manager/commands/setup.py": "from mailbox_manager import enums\n",
+        "scripts/run.py": "import os\nimport requests\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    module_of = _module_namer(tmp_path, _reader(tmp_path))
+    assert module_of("rpl_users/src/services/courses.py") == "rpl_users.src.services.courses"
+    assert layout_of("rpl_users/src/services/courses.py", module_of).package == "rpl_users"
+    setup = "src/backend/mailbox_manager/commands/setup.py"
+    assert module_of(setup) == "mailbox_manager.commands.setup"
+    assert layout_of(setup, module_of).import_root == "src/backend"
+    assert module_of("scripts/run.py") == "run"  # nothing first-party: as the scan names it
