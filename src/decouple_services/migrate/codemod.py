@@ -448,9 +448,11 @@ def _checks(
     return drops, tuple(notes)
 
 
-#: Calls that only report a failure: logging, printing, warnings, aborting the request.
+#: Calls that only report a failure: logging, printing (a management command's
+#: ``self.stdout.write``, click's ``echo``), warnings, error trackers, aborting the request.
 _REPORTING = re.compile(
-    r"(^|\.)(log|debug|info|warning|warn|error|exception|critical|print|abort|fail)$"
+    r"(^|\.)(log|debug|info|warning|warn|error|exception|critical|print|abort|fail"
+    r"|write|echo|secho|flash|capture_exception|capture_message)$"
 )
 
 
@@ -995,11 +997,30 @@ class _DropStatements(cst.CSTTransformer):
 
 
 def _inert(value: cst.BaseExpression) -> bool:
-    """A value whose assignment can go with its last reader: a literal, or a timeout object
+    """A value whose assignment can go with its last reader: a literal, names and
+    attributes read, strings and sums built from them (``url = self.base + "/register"``,
+    ``headers = {"Authorization": token}``), or a timeout object
     (``aiohttp.ClientTimeout(total=3)``, ``httpx.Timeout(5)``) built from literals."""
-    if isinstance(value, cst.Integer | cst.Float | cst.SimpleString):
+    if isinstance(value, cst.Integer | cst.Float | cst.SimpleString | cst.Name):
         return True
-    if isinstance(value, cst.Tuple):
+    if isinstance(value, cst.Attribute):
+        return _inert(value.value)
+    if isinstance(value, cst.BinaryOperation):
+        return _inert(value.left) and _inert(value.right)
+    if isinstance(value, cst.ConcatenatedString):
+        return _inert(value.left) and _inert(value.right)
+    if isinstance(value, cst.FormattedString):
+        return all(
+            _inert(part.expression)
+            for part in value.parts
+            if isinstance(part, cst.FormattedStringExpression)
+        )
+    if isinstance(value, cst.Dict):
+        return all(
+            isinstance(e, cst.DictElement) and _inert(e.key) and _inert(e.value)
+            for e in value.elements
+        )
+    if isinstance(value, cst.Tuple | cst.List):
         return all(_inert(e.value) for e in value.elements)
     if isinstance(value, cst.Call):
         name = _dotted(value.func) or ""

@@ -246,6 +246,11 @@ def test_a_failure_branch_that_compensates_is_refused_as_an_answer_used() -> Non
     reporting = source.replace(b"        rollback_stock(removed)\n", b"")
     assert reporting != source
     assert isinstance(inspect_calls(reporting, [_spec(5)])["cs-00000005"], CallFacts)
+    # a management command reports on its own stdout
+    written = source.replace(
+        b"rollback_stock(removed)", b"self.stdout.write(self.style.ERROR('no'))"
+    )
+    assert isinstance(inspect_calls(written, [_spec(5)])["cs-00000005"], CallFacts)
 
 
 def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() -> None:
@@ -359,3 +364,22 @@ def test_a_send_failure_no_clause_catches_is_named() -> None:
     assert any(
         "catches `EventNotAccepted`: a send Kafka does not accept escapes" in n for n in notes
     )
+
+
+def test_a_local_that_only_built_the_old_calls_url_goes_with_it() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def register(self, event):
+            url = self.controller + "/register_worker"
+            headers = {"Authorization": self.token}
+            requests.post(url, json=event, headers=headers)
+            return 1
+        """
+    ).encode()
+    spec = _spec(7, wait=False, payload_hint="json=event")
+    result = rewrite_source(source, [spec])
+    code = result.code.decode()
+    assert "url =" not in code and "headers =" not in code
+    assert "`url` in `register` only served the old call: removed" in result.notes[spec.site_id]
