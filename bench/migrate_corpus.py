@@ -97,6 +97,9 @@ def run_repo(repo_dir: Path, name: str, keep: Path | None) -> Row:
             where = f"{refusal.site.file}:{refusal.site.line}" if refusal.site else ""
             row.failed_notes.append(f"refused {refusal.site_id} {where}: {reason.reason}")
     row.failed = [f"{ident}: {why}" for ident, why in migration.failed]
+    row.failed_notes.extend(
+        f"dependencies of {service}: {note}" for service, note in migration.dependency_notes
+    )
     row.files = len(migration.changes)
     if not migration.changes:
         return row
