@@ -11,7 +11,10 @@ the repository:
 - applies the patch with ``git apply`` (the patch applies);
 - compiles every Python file the patch adds or changes (the patch compiles);
 - runs ``ruff check`` on the files the migration generates, with the rules generated code is
-  held to (tests/fixtures/golden/generated/ruff.toml).
+  held to (tests/fixtures/golden/generated/ruff.toml);
+- runs ``ruff check --select F821,F811,F841`` on every file the migration rewrote, before and
+  after, and counts the findings the original did not have (a name left undefined, a
+  redefinition, a local nobody reads): code that compiles and fails when it runs.
 
 Prints one row per repository: eligible sites, migrated, refused by the plan (with the
 reason codes), failed rewrites, files changed, and whether apply, compile and ruff passed.
@@ -20,6 +23,7 @@ reason codes), failed rewrites, files changed, and whether apply, compile and ru
 from __future__ import annotations
 
 import argparse
+import json
 import py_compile
 import shutil
 import subprocess
@@ -59,6 +63,8 @@ class Row:
     applies: bool | None = None
     compile_errors: list[str] = field(default_factory=list)
     ruff_errors: int | None = None
+    #: Undefined/redefined/unused names the rewritten files have and the originals did not.
+    new_names: list[str] = field(default_factory=list)
 
 
 def eligible_ids(result: object) -> list[str]:
@@ -91,6 +97,9 @@ def run_repo(repo_dir: Path, name: str, keep: Path | None) -> Row:
             where = f"{refusal.site.file}:{refusal.site.line}" if refusal.site else ""
             row.failed_notes.append(f"refused {refusal.site_id} {where}: {reason.reason}")
     row.failed = [f"{ident}: {why}" for ident, why in migration.failed]
+    row.failed_notes.extend(
+        f"dependencies of {service}: {note}" for service, note in migration.dependency_notes
+    )
     row.files = len(migration.changes)
     if not migration.changes:
         return row
@@ -135,6 +144,12 @@ def run_repo(repo_dir: Path, name: str, keep: Path | None) -> Row:
             row.ruff_errors = ruff.stdout.count("\n") if ruff.returncode else 0
             if ruff.returncode:
                 sys.stderr.write(ruff.stdout)
+        rewritten = [
+            c.path for c in migration.changes if c.kind != "generated" and c.path.endswith(".py")
+        ]
+        row.new_names = new_name_findings(
+            repo_dir, copy, [p for p in rewritten if (repo_dir / p).is_file()]
+        )
         if keep is not None:
             target = keep / name.replace("/", "__")
             shutil.rmtree(target, ignore_errors=True)
@@ -142,6 +157,46 @@ def run_repo(repo_dir: Path, name: str, keep: Path | None) -> Row:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return row
+
+
+#: Findings that mean rewritten code fails when it runs, or lost what it did.
+NAME_RULES = "F821,F811,F841"
+
+
+def _name_findings(root: Path, paths: list[str]) -> Counter[tuple[str, str, str]]:
+    """``(file, code, message)`` of each finding, counted: lines move in a rewrite."""
+    if not paths:
+        return Counter()
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--select",
+            NAME_RULES,
+            "--output-format",
+            "json",
+            *paths,
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    out: Counter[tuple[str, str, str]] = Counter()
+    for finding in json.loads(found.stdout or "[]"):
+        path = str(Path(finding["filename"]).resolve().relative_to(root.resolve()))
+        out[(path, finding["code"], finding["message"])] += 1
+    return out
+
+
+def new_name_findings(original: Path, rewritten: Path, paths: list[str]) -> list[str]:
+    """The F821/F811/F841 findings of the rewritten files that the originals did not have."""
+    before = _name_findings(original, paths)
+    after = _name_findings(rewritten, paths)
+    return [f"{path}: {code} {message}" for (path, code, message) in (after - before).elements()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in names if n in args.repo]
     print(
         "| repository | eligible | migrated | refused (codes) | failed | files | applies "
-        "| compiles | ruff on generated |"
+        "| compiles | ruff on generated | new F821/F811/F841 |"
     )
-    print("|---|---:|---:|---|---:|---:|---|---|---|")
+    print("|---|---:|---:|---|---:|---:|---|---|---|---:|")
     total = Row("**all**")
     for name in names:
         repo_dir = args.corpus_dir / name.replace("/", "__")
@@ -170,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a crash is a result here, not the end of the run
             print(f"| {name} | crashed: {type(exc).__name__}: {exc} |||||||", flush=True)
             continue
-        for line in row.failed_notes + row.failed + row.compile_errors:
+        for line in row.failed_notes + row.failed + row.compile_errors + row.new_names:
             print(f"  {name}: {line}", file=sys.stderr)
         total.eligible += row.eligible
         total.migrated += row.migrated
@@ -178,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         total.failed += row.failed
         total.files += row.files
         total.compile_errors += row.compile_errors
+        total.new_names += row.new_names
         print(_render(row), flush=True)
     print(_render(total))
     return 0
@@ -190,7 +246,7 @@ def _render(row: Row) -> str:
     ruff = "-" if row.ruff_errors is None else ("clean" if not row.ruff_errors else "errors")
     return (
         f"| {row.repo} | {row.eligible} | {row.migrated} | {refused} | {len(row.failed)} "
-        f"| {row.files} | {applies} | {compiles} | {ruff} |"
+        f"| {row.files} | {applies} | {compiles} | {ruff} | {len(row.new_names)} |"
     )
 
 

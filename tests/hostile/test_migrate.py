@@ -11,13 +11,16 @@ import pytest
 
 from .harness import WALL_SECONDS, Sandbox, assert_fails_with_one_line, assert_within_limits
 
+#: Callees a generated consumer can hand events to: an application serving the route.
+BILLING = 'from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.post("/charge")\ndef handle():\n    return ""\n'
+SHIPPING = 'from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.post("/ship")\ndef handle():\n    return ""\n'
 CALLER = 'import requests\n\ndef f():\n    requests.post("http://billing:8000/charge", timeout=2)\n'
 SECRET = "root:x:0:0"
 
 
 def _repo(sandbox: Sandbox) -> None:
     sandbox.write("orders/app.py", CALLER)
-    sandbox.write("billing/app.py", "x = 1\n")
+    sandbox.write("billing/app.py", BILLING)
     sandbox.write(
         "docker-compose.yml",
         "services:\n  orders:\n    build: ./orders\n  billing:\n    build: ./billing\n",
@@ -52,8 +55,8 @@ def _two_edges(sandbox: Sandbox) -> None:
         "def g():\n"
         '    requests.post("http://shipping:8000/ship", timeout=2)\n',
     )
-    sandbox.write("billing/app.py", "x = 1\n")
-    sandbox.write("shipping/app.py", "x = 1\n")
+    sandbox.write("billing/app.py", BILLING)
+    sandbox.write("shipping/app.py", SHIPPING)
     sandbox.write(
         "docker-compose.yml",
         "services:\n  orders:\n    build: ./orders\n  billing:\n    build: ./billing\n"

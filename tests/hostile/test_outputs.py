@@ -11,12 +11,14 @@ import pytest
 
 from .harness import Sandbox, assert_ok, is_char_device, is_fifo
 
+#: Callees a generated consumer can hand events to: an application serving the route.
+BILLING = 'from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.post("/charge")\ndef handle():\n    return ""\n'
 CALLER = 'import requests\n\ndef f():\n    requests.post("http://billing:8000/charge", timeout=2)\n'
 
 
 def _repo(sandbox: Sandbox) -> None:
     sandbox.write("orders/app.py", CALLER)
-    sandbox.write("billing/app.py", "x = 1\n")
+    sandbox.write("billing/app.py", BILLING)
     sandbox.write(
         "docker-compose.yml",
         "services:\n  orders:\n    build: ./orders\n  billing:\n    build: ./billing\n",

@@ -8,6 +8,8 @@ import pytest
 
 from .harness import Sandbox, assert_ok
 
+#: Callees a generated consumer can hand events to: an application serving the route.
+BILLING = 'from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.post("/charge")\ndef handle():\n    return ""\n'
 CALLER = 'import requests\n\ndef f():\n    requests.post("http://billing:8000/charge", timeout=2)\n'
 EVIL = "or\x1b[2Jders\x1b]0;pwned\x07\x9b31m"
 # the compose file spells it with YAML escapes; the file name holds the raw bytes
@@ -20,7 +22,7 @@ RAW = ("\x1b", "\x07", "\x9b", "\x00")
 
 def _repo(sandbox: Sandbox, compose: str = COMPOSE) -> None:
     sandbox.write("orders/app\x1b]0;file\x07.py", CALLER)
-    sandbox.write("billing/app.py", "x = 1\n")
+    sandbox.write("billing/app.py", BILLING)
     sandbox.write("docker-compose.yml", compose)
 
 

@@ -58,6 +58,7 @@ CLIENT_EXCEPTIONS = frozenset(
         "NewConnectionError",
         "ProtocolError",
         "RpcError",
+        "AioRpcError",
         "HTTPException",
     }
 )
@@ -92,6 +93,9 @@ class Handler:
     line: int
     #: The exception names as written (``requests.RequestException``), empty for ``except:``.
     caught: tuple[str, ...]
+    #: Attributes of the caught exception the clause reads that a plain ``Exception`` has not
+    #: (``e.response``, ``e.code()``), in order of first use.
+    reads: tuple[str, ...] = ()
 
     @property
     def client_only(self) -> bool:
@@ -427,9 +431,30 @@ def _handlers(node: ast.AST, parent_of: Parent) -> tuple[Handler, ...]:
     ):
         if isinstance(current, ast.Try | ast.TryStar) and any(child is s for s in current.body):
             for handler in current.handlers:
-                out.append(Handler(handler.lineno, _caught(handler.type)))
+                out.append(Handler(handler.lineno, _caught(handler.type), _error_reads(handler)))
         child, current = current, parent_of(current)
     return tuple(out)
+
+
+#: What every exception has: reading these works whatever the clause catches.
+_EXCEPTION_ATTRIBUTES = frozenset(dir(Exception()))
+
+
+def _error_reads(handler: ast.ExceptHandler) -> tuple[str, ...]:
+    """``response`` for ``except HTTPError as e: ... e.response.text``."""
+    if handler.name is None:
+        return ()
+    found: dict[str, None] = {}
+    for statement in handler.body:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == handler.name
+                and node.attr not in _EXCEPTION_ATTRIBUTES
+            ):
+                found.setdefault(node.attr)
+    return tuple(found)
 
 
 def _caught(node: ast.expr | None) -> tuple[str, ...]:

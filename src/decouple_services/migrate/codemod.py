@@ -33,6 +33,7 @@ from decouple_services.core.model import ResponseUse
 from decouple_services.detect.events import MARKER
 from decouple_services.detect.response import ResponseReading, classify, parent_map
 from decouple_services.migrate.imports import add_import, drop_unused, names_in, separate_docstring
+from decouple_services.migrate.scope import bound_at, undefined_names
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
 PAYLOAD_KEYWORDS = ("json", "data", "payload", "body", "params", "fields")
@@ -279,11 +280,15 @@ def _locate(
             problems[spec.site_id] = why
             continue
         in_async = _in_async_def(statement, parents)
+        # what the call site itself can read: a helper's parameter is not among it
+        scoped = bound_at(parsed.source, spec.line)
+        known = (names_in([wrapper.module]) if scoped is None else scoped) | _BUILTINS
         try:
-            payload, notes, payload_node = _payload_source(wrapper.module, call, spec)
+            payload, notes, payload_node = _payload_source(wrapper.module, call, spec, known)
             drops, check_notes = _checks(parsed, reading, statement) if reading else ({}, ())
+            widened, handler_notes = _handling(reading) if reading else (set(), ())
         except _NotRewritable as exc:
-            problems[spec.site_id] = str(exc)
+            problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
         headers, header_notes = _trace_headers(wrapper.module, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
@@ -291,7 +296,6 @@ def _locate(
         if spec.timeout is not None:  # an event's send waits as its status-checked call did
             timeout, timeout_notes = spec.timeout, ()
         if spec.path_params and not spec.is_grpc:
-            known = names_in([wrapper.module]) | _BUILTINS
             missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
             if missing:
                 problems[spec.site_id] = (
@@ -306,7 +310,7 @@ def _locate(
                 *((_wait_note(timeout),) if timeout else ()),
                 *timeout_notes,
                 *check_notes,
-                *_handler_notes(reading),
+                *handler_notes,
                 # An event's send that waits for another of its calls checked nothing here.
                 *(
                     _helper_check_notes(wrapper.module, call, reading)
@@ -333,9 +337,8 @@ def _locate(
         if reading is not None:
             located.widen = {
                 id(node)
-                for handler in reading.handlers
-                if handler.client_only
-                for node in parsed.statements.get(handler.line, [])
+                for line in widened
+                for node in parsed.statements.get(line, [])
                 if isinstance(node, cst.ExceptHandler)
             }
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]
@@ -516,17 +519,20 @@ def _checks(
         notes.append(what)
         acted = _acts_on_failure(node, check.success_branch, module) if check.kind == "if" else None
         if acted is not None:
-            notes.append(
-                f"the failure branch did more than report the failure (`{acted}`): the "
-                "callee's refusal was an answer this caller acted on, and no event brings it "
-                "back; keep the call if that answer matters"
+            raise _NotRewritable(
+                f"the failure branch of the check at line {check.line} acts on the callee's "
+                f"answer (`{acted}`): a refusal this caller compensates or decides on is a "
+                "business answer, not a success check, and no event brings it back",
+                ANSWER_USED,
             )
     return drops, tuple(notes)
 
 
-#: Calls that only report a failure: logging, printing, warnings, aborting the request.
+#: Calls that only report a failure: logging, printing (a management command's
+#: ``self.stdout.write``, click's ``echo``), warnings, error trackers, aborting the request.
 _REPORTING = re.compile(
-    r"(^|\.)(log|debug|info|warning|warn|error|exception|critical|print|abort|fail)$"
+    r"(^|\.)(log|debug|info|warning|warn|error|exception|critical|print|abort|fail"
+    r"|write|echo|secho|flash|capture_exception|capture_message)$"
 )
 
 
@@ -580,22 +586,59 @@ def _helper_check_notes(
     )
 
 
-def _handler_notes(reading: ResponseReading) -> tuple[str, ...]:
-    out = []
+#: What ``except`` catches a send's ``EventNotAccepted`` (an ``Exception``) as written.
+_CATCH_ALL = frozenset({"Exception", "BaseException", "builtins.Exception"})
+
+
+def _handling(reading: ResponseReading) -> tuple[set[int], tuple[str, ...]]:
+    """The lines of the ``except`` clauses that get ``EventNotAccepted`` added, and what the
+    reviewer is told of each clause around the call.
+
+    A clause that reads the client's error (``e.response.text``, ``e.code()``) is left
+    alone: an ``EventNotAccepted`` has none of that and would raise ``AttributeError``
+    there. When every clause that handled the call's failures is such a clause, nothing can
+    handle a refused send as the failed call was: the site is refused."""
+    widened: set[int] = set()
+    out: list[str] = []
+    caught_somewhere = False
+    readers = []
     for handler in reading.handlers:
         caught = ", ".join(handler.caught) or "everything"
-        if handler.client_only:
+        if handler.client_only and handler.reads:
+            readers.append(handler)
+            out.append(
+                f"line {handler.line}: `except {caught}` is left as it was: it reads the "
+                f"error's `{'`, `'.join(handler.reads)}`, which `EventNotAccepted` has not"
+            )
+        elif handler.client_only:
+            widened.add(handler.line)
+            caught_somewhere = True
             out.append(
                 f"line {handler.line}: `except {caught}` now also catches `EventNotAccepted`, "
                 "so a send Kafka did not accept is handled as the failed call was; the "
                 "callee's own failures no longer reach it"
             )
-        else:
+        elif not handler.caught or set(handler.caught) & _CATCH_ALL:
+            caught_somewhere = True
             out.append(
                 f"line {handler.line}: `except {caught}` now catches `EventNotAccepted` (the "
                 "event was not accepted) instead of the call's failures"
             )
-    return tuple(out)
+    if readers and not caught_somewhere:
+        first = readers[0]
+        raise _NotRewritable(
+            f"the `except {', '.join(first.caught)}` at line {first.line} handles the call's "
+            f"failures by reading the error's `{'`, `'.join(first.reads)}`, which a send's "
+            "`EventNotAccepted` has not: adding it there would raise AttributeError, leaving "
+            "it out lets a refused send escape the handling; rewrite the handling by hand"
+        )
+    if reading.handlers and not caught_somewhere:
+        lines = ", ".join(str(h.line) for h in reading.handlers)
+        out.append(
+            f"no `except` around the call (line {lines}) catches `EventNotAccepted`: a send "
+            "Kafka does not accept escapes to this function's caller, unhandled"
+        )
+    return widened, tuple(out)
 
 
 def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[str, ...]]:
@@ -701,9 +744,10 @@ def _in_async_def(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode])
 
 
 def _payload_source(
-    module: cst.Module, call: cst.Call, spec: SendSpec
+    module: cst.Module, call: cst.Call, spec: SendSpec, known: set[str]
 ) -> tuple[str | None, tuple[str, ...], cst.CSTNode | None]:
-    """The payload's source, notes about it, and its node when it is taken from the call."""
+    """The payload's source, notes about it, and its node when it is taken from the call.
+    ``known``: the names the call site can read."""
     hint = spec.payload_hint
     if spec.is_grpc:
         positional = [a for a in call.args if a.keyword is None and a.star == ""]
@@ -739,7 +783,7 @@ def _payload_source(
         # A wrapper that builds the payload from its parameters: the scan substituted them.
         # Names the helper has and the call site lacks would make the send fail at run time.
         text = expression.strip()
-        missing = _free_names(text) - names_in([module]) - _BUILTINS
+        missing = _free_names(text) - known
         if missing:
             raise _NotRewritable(
                 f"the helper builds its payload from {', '.join(sorted(missing))}, which the "
@@ -753,8 +797,26 @@ def _payload_source(
     return module.code_for_node(value), notes, value
 
 
+#: Refusal code of a site whose caller acts on the callee's refusal (a saga step).
+ANSWER_USED = "answer-used"
+NOT_REWRITABLE = "not-rewritable"
+
+
+class Problem(str):
+    """Why a site is not rewritten (the text), with the refusal code it is reported under."""
+
+    code: str
+
+    def __new__(cls, reason: str, code: str = NOT_REWRITABLE) -> Problem:
+        made = super().__new__(cls, reason)
+        made.code = code
+        return made
+
+
 class _NotRewritable(Exception):
-    pass
+    def __init__(self, reason: str, code: str = NOT_REWRITABLE) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 _BUILTINS = frozenset(dir(builtins))
@@ -852,12 +914,44 @@ def rewrite_source(
     line_width: int = LINE_WIDTH,
     parse: Parse = ParsedSource,
 ) -> FileRewrite:
-    """``source`` with every site in ``sites`` rewritten into a send."""
+    """``source`` with every site in ``sites`` rewritten into a send.
+
+    The result is checked as pyflakes checks for undefined names: a name the rewritten file
+    reads where nothing binds it, and the original did not, means a site's send reads a name
+    its call site lacks or a statement the rewrite took out defined one used later. Such
+    sites are refused with the reason and the file is rewritten without them: code that
+    compiles and fails with ``NameError`` when it runs is never written."""
+    before = undefined_names(source)
+    refused: dict[str, str] = {}
+    remaining = list(sites)
+    while True:
+        result, blame = _rewrite(source, remaining, line_width, parse)
+        after = undefined_names(result.code) if result.code != source else before
+        new = after - before if after is not None and before is not None else set()
+        if not new:
+            return FileRewrite(result.code, {**result.skipped, **refused}, result.notes)
+        culprits = {ident for ident, names in blame.items() if names & new} or set(blame)
+        for ident in culprits:
+            names = sorted(blame[ident] & new) or sorted(new)
+            refused[ident] = (
+                f"the rewritten file would read {', '.join(f'`{n}`' for n in names)} where "
+                "nothing binds it (the old call's helper or a statement the rewrite takes "
+                "out defined it): rewrite it by hand"
+            )
+        remaining = [s for s in remaining if s.site_id not in culprits]
+        if not remaining:
+            return FileRewrite(source, {**result.skipped, **refused})
+
+
+def _rewrite(
+    source: bytes, sites: Sequence[SendSpec], line_width: int, parse: Parse
+) -> tuple[FileRewrite, dict[str, set[str]]]:
+    """The rewrite, and per site the names its send reads or its old statement read."""
     parsed = parse(source)
     wrapper, module, positions = parsed.wrapper, parsed.wrapper.module, parsed.positions
     found, problems = _locate(parsed, sites)
     if not found:
-        return FileRewrite(source, problems)
+        return FileRewrite(source, problems), {}
     specs = {s.site_id: s for s in sites}
     removed: set[str] = set()
     lines = module.code.splitlines()
@@ -941,7 +1035,12 @@ def rewrite_source(
                 for name in leftovers
             ),
         )
-    return FileRewrite(new_module.bytes, problems, notes)
+    blame = {
+        ident: transformer.sent_names.get(ident, set())
+        | transformer.removed_by_site.get(ident, set())
+        for ident in found
+    }
+    return FileRewrite(new_module.bytes, problems, notes), blame
 
 
 def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> str | None:
@@ -997,11 +1096,30 @@ class _DropStatements(cst.CSTTransformer):
 
 
 def _inert(value: cst.BaseExpression) -> bool:
-    """A value whose assignment can go with its last reader: a literal, or a timeout object
+    """A value whose assignment can go with its last reader: a literal, names and
+    attributes read, strings and sums built from them (``url = self.base + "/register"``,
+    ``headers = {"Authorization": token}``), or a timeout object
     (``aiohttp.ClientTimeout(total=3)``, ``httpx.Timeout(5)``) built from literals."""
-    if isinstance(value, cst.Integer | cst.Float | cst.SimpleString):
+    if isinstance(value, cst.Integer | cst.Float | cst.SimpleString | cst.Name):
         return True
-    if isinstance(value, cst.Tuple):
+    if isinstance(value, cst.Attribute):
+        return _inert(value.value)
+    if isinstance(value, cst.BinaryOperation):
+        return _inert(value.left) and _inert(value.right)
+    if isinstance(value, cst.ConcatenatedString):
+        return _inert(value.left) and _inert(value.right)
+    if isinstance(value, cst.FormattedString):
+        return all(
+            _inert(part.expression)
+            for part in value.parts
+            if isinstance(part, cst.FormattedStringExpression)
+        )
+    if isinstance(value, cst.Dict):
+        return all(
+            isinstance(e, cst.DictElement) and _inert(e.key) and _inert(e.value)
+            for e in value.elements
+        )
+    if isinstance(value, cst.Tuple | cst.List):
         return all(_inert(e.value) for e in value.elements)
     if isinstance(value, cst.Call):
         name = _dotted(value.func) or ""
@@ -1159,6 +1277,8 @@ class _Rewriter(cst.CSTTransformer):
         self.indent_of = indent_of
         self.removed = removed
         self.removed_by_site: dict[str, set[str]] = {}
+        #: Site id -> the names its send reads.
+        self.sent_names: dict[str, set[str]] = {}
 
     def _send(self, spec: SendSpec, located: _Located, indent: str) -> cst.SimpleStatementLine:
         facts = located.facts
@@ -1220,6 +1340,7 @@ class _Rewriter(cst.CSTTransformer):
             key = f"event key: {spec.key or 'none'} ({spec.key_origin})"
             leading.append(cst.EmptyLine(indent=True, comment=cst.Comment(f"# {key}")))
         used = names_in([located.statement])
+        self.sent_names[spec.site_id] = names_in([statement])
         self.removed.update(used)
         self.removed_by_site[spec.site_id] = used
         if isinstance(located.statement, cst.SimpleStatementLine):

@@ -55,6 +55,13 @@ ORDERS_CANCEL = TopicSpec(
         "orders.api.cancel_order",
         "services/orders/orders/api.py",
     ),
+    # the producer's send carries the path parameter the url filled in as a field
+    payload_schema={
+        "type": "object",
+        "properties": {"order_id": {}},
+        "required": ["order_id"],
+        "additionalProperties": True,
+    },
     site_ids=("cs-0c1d2e3f",),
     path_params=("order_id",),
     key_field="order_id",
@@ -74,7 +81,11 @@ USERS_PREFERENCES = TopicSpec(
         "accounts.views.preferences",
         "services/users/accounts/views.py",
     ),
-    payload_schema={"type": "object", "properties": {"newsletter": {"type": "boolean"}}},
+    payload_schema={
+        "type": "object",
+        "properties": {"newsletter": {"type": "boolean"}, "user_id": {}},
+        "required": ["newsletter", "user_id"],
+    },
     site_ids=("cs-9a8b7c6d",),
     path_params=("user_id",),
 )

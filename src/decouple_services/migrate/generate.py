@@ -176,7 +176,6 @@ def render_consumer_test(spec: ConsumerSpec) -> str:
     """Broker-free tests of the generated consumer, for the callee's test suite."""
     context = _consumer_context(spec)
     context["sample"] = _py_block(sample_payload(spec.topic.payload_schema), len("DATA = "))
-    context["sample_path_params"] = _py_value({name: "1" for name in context["path_params"]})
     body = _render("consumer_test.py.j2", **context)
     return _python_file(body, f"tests of the {spec.topic.name} consumer", spec.test_path)
 

@@ -39,9 +39,12 @@ from decouple_services.core.model import (
 )
 from decouple_services.graph.migratability import Finding, Migratability
 from decouple_services.migrate.codemod import (
+    ANSWER_USED,
+    NOT_REWRITABLE,
     CallFacts,
     Parse,
     ParsedSource,
+    Problem,
     SendSpec,
     inspect_calls,
     marker_text,
@@ -82,8 +85,6 @@ ASYNCAPI_PATH = "decouple/asyncapi.yaml"
 #: One document per application, named after the service.
 ASYNCAPI_DIR = "decouple/asyncapi"
 TOPIC_SCRIPT_PATH = "decouple/create_topics.py"
-
-NOT_REWRITABLE = "not-rewritable"
 
 #: ``path -> dotted module name`` as the file's own service imports it.
 ModuleOf = Callable[[str], str]
@@ -307,6 +308,8 @@ def plan_migration(
                 )
             )
             continue
+        if endpoint is not None and carried_in_url:
+            carried_in_url = _as_route_parameters(endpoint, params, carried_in_url)
         params = (*params, *carried_in_url)
         relative = 0
         layout = layout_of(site.file, module_of)
@@ -349,13 +352,14 @@ def plan_migration(
         for site, cautions, send in entries:
             fact = facts[site.id]
             if isinstance(fact, str):
-                refused.append(
-                    Refusal(
-                        site.id,
-                        site,
-                        (Finding(NOT_REWRITABLE, fact, "rewrite this call by hand"),),
-                    )
+                code = fact.code if isinstance(fact, Problem) else NOT_REWRITABLE
+                what_to_do = (
+                    "keep the request/reply call, or have the callee publish its refusal as an "
+                    "event the caller compensates on"
+                    if code == ANSWER_USED
+                    else "rewrite this call by hand"
                 )
+                refused.append(Refusal(site.id, site, (Finding(code, str(fact), what_to_do),)))
                 continue
             planned.append(
                 PlannedSite(
@@ -401,8 +405,22 @@ def plan_migration(
         added = _new_subscriber(options.subscribe, planned, result, recorded)
         recorded.setdefault(added.topic, []).append(added)
     topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
-    producers = _producers(planned, topics, producer_home, options)
     consumers = _consumers(topics, result, module_of, read, options, services)
+    # A consumer that cannot reach the callee's application would dead-letter every event:
+    # its producers are refused, not written.
+    unusable = {c.topic.name: why for c in consumers if (why := _unusable(c)) is not None}
+    if unusable:
+        kept = []
+        for item in planned:
+            why = unusable.get(item.send.topic)
+            if why is None or item.carried:
+                kept.append(item)
+                continue
+            refused.append(Refusal(item.site.id, item.site, (Finding(NO_APP, *why),)))
+        planned = kept
+        topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
+        consumers = _consumers(topics, result, module_of, read, options, services)
+    producers = _producers(planned, topics, producer_home, options)
     requirements = _requirements(planned, consumers, services, options)
     for path in [p.path for p in producers] + [c.path for c in consumers]:
         _inside_repo(path)
@@ -503,6 +521,23 @@ def url_fields(site: CallSite, matched: int) -> tuple[tuple[str, str], ...] | st
             )
         out.append((name, ast.unparse(expression)))
     return tuple(out)
+
+
+def _as_route_parameters(
+    endpoint: Endpoint,
+    matched: Sequence[tuple[str, str]],
+    carried: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, str], ...]:
+    """The url's values under the names the callee's route gives them, in order
+    (``f"{GATEWAY}/subtract/{item_id}/{quantity}"`` to ``/subtract/{item_id}/{amount}``
+    carries ``quantity`` as ``amount``): the consumer reads the route's names."""
+    if endpoint.protocol != "http":
+        return carried
+    names = re.findall(r"\{(\w+)", endpoint.path)
+    rest = names[len(matched) :]
+    if len(rest) != len(carried):
+        return carried
+    return tuple((name, source) for name, (_, source) in zip(rest, carried, strict=True))
 
 
 def _url_placeholders(source: str) -> list[ast.expr] | None:
@@ -656,10 +691,10 @@ def _producers(
 _DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
 #: The application object next to a handler, which generated consumers hand events to.
 _APP_OBJECT = {
-    "flask": re.compile(rb"^(\w+)\s*=\s*(?:flask\.)?Flask\(", re.MULTILINE),
-    "fastapi": re.compile(rb"^(\w+)\s*=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE),
-    "starlette": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Starlette\(", re.MULTILINE),
-    "aiohttp": re.compile(rb"^(\w+)\s*=\s*(?:\w+\.)*Application\(", re.MULTILINE),
+    "flask": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:flask\.)?Flask\(", re.MULTILINE),
+    "fastapi": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:fastapi\.)?FastAPI\(", re.MULTILINE),
+    "starlette": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)*Starlette\(", re.MULTILINE),
+    "aiohttp": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)*Application\(", re.MULTILINE),
 }
 
 
@@ -673,11 +708,17 @@ _APP_FACTORY = re.compile(
 _APP_FILES = ("main.py", "app.py", "application.py", "server.py", "asgi.py", "wsgi.py")
 
 
+#: A mount of routes onto an application: FastAPI/Starlette, Flask, aiohttp.
+_MOUNTS = re.compile(rb"\.(include_router|register_blueprint|add_subapp|mount)\(")
+
+
 def _application(
-    endpoint: Endpoint, read: ReadFile, module_of: ModuleOf
+    endpoint: Endpoint, read: ReadFile, module_of: ModuleOf, root: str | None = None
 ) -> tuple[str | None, str | None]:
     """``(module, attribute)`` of the application object serving ``endpoint``: in the
-    handler's own file, else in a file next to it that makes one."""
+    handler's own file, else in a file next to it that makes one, else in a parent folder (up
+    to the service's ``root``) whose application mounts the handler's router or blueprint
+    (``app.include_router(categories.router)``, ``app.register_blueprint(bp)``)."""
     pattern = _APP_OBJECT.get(endpoint.framework or "")
     if pattern is None:
         return None, None
@@ -692,7 +733,64 @@ def _application(
         factory = _APP_FACTORY.search(read(path) or b"")
         if factory:
             return module_of(path), factory.group(1).decode() + "()"
+    # The routes' module holds a router; the application that mounts it is further up.
+    names = {
+        part.encode()
+        for part in posixpath.splitext(endpoint.file)[0].split("/")[-2:]
+        if part not in ("__init__", "")
+    }
+    top = posixpath.normpath(root) if root and root != "." else ""
+    while folder and folder != top and posixpath.dirname(folder) != folder:
+        folder = posixpath.dirname(folder)
+        for name in _APP_FILES:
+            path = _join(folder, name)
+            text = read(path) or b""
+            found = pattern.search(text)
+            if (
+                found
+                and _MOUNTS.search(text)
+                and any(re.search(rb"\b" + re.escape(n) + rb"\b", text) for n in names)
+            ):
+                return module_of(path), found.group(1).decode()
+        if folder in ("", "."):
+            break
     return None, None
+
+
+#: Refusal code of a site whose callee's application a consumer cannot reach.
+NO_APP = "no-app"
+
+
+def _unusable(consumer: ConsumerSpec) -> tuple[str, str] | None:
+    """``(reason, what to do)`` when a consumer for ``consumer`` could not hand an event to
+    the callee's application, so every event would be dead-lettered."""
+    handler = consumer.handler
+    topic = consumer.topic
+    if handler is None:
+        what = topic.endpoint.label if topic.endpoint else "the call"
+        return (
+            f"no route of {consumer.service} that answers {what} was found (its code was not "
+            "scanned, or is not Python, or the route is registered in a way the scan does not "
+            "read): a consumer would have no handler to give the events to",
+            f"scan {consumer.service}'s code with the caller's so its route is known, or keep "
+            "the call",
+        )
+    framework = handler.endpoint.framework
+    if framework in _APP_OBJECT and handler.app_object is None:
+        return (
+            f"the handler {handler.module}.{handler.attribute} is on a router or blueprint, "
+            f"and no {framework} application that mounts it was found (in its module, next "
+            "to it, or in a parent folder's main.py/app.py): a consumer could not run the "
+            "events through the application",
+            "create the application in a main.py/app.py that includes the router, or keep the call",
+        )
+    if framework not in ("flask", "django", "fastapi", "starlette", "aiohttp", "grpc"):
+        return (
+            f"the handler {handler.module}.{handler.attribute} is served by "
+            f"{framework or 'a framework'}, whose application a consumer cannot call",
+            "keep the call",
+        )
+    return None
 
 
 def _consumers(
@@ -715,7 +813,10 @@ def _consumers(
                 if endpoint.handler.startswith(module + ".")
                 else endpoint.handler.rpartition(".")[2]
             )
-            app_module, app_object = _application(endpoint, read, module_of)
+            service = services.get(topic.callee)
+            app_module, app_object = _application(
+                endpoint, read, module_of, service.root if service else None
+            )
             handler = HandlerRef(
                 endpoint,
                 module,

@@ -7,7 +7,10 @@ or a git branch.
 
 from __future__ import annotations
 
+import ast
+import posixpath
 import re
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -58,8 +61,8 @@ def migrate_scanned(
 ) -> MigrationResult:
     """The migration of ``selection`` on a scan just taken of ``result.root``."""
     root = Path(result.root)
-    module_of = _module_namer(root)
     read = _reader(root)
+    module_of = _module_namer(root, read)
     parse = cache(ParsedSource)  # each file parsed once, for the plan and the rewrite
     plan = plan_migration(result, selection, options, module_of=module_of, read=read, parse=parse)
     changes: list[FileChange] = []
@@ -170,7 +173,7 @@ def line_length(root: Path) -> int:
     return LINE_WIDTH
 
 
-def _module_namer(root: Path) -> Callable[[str], str]:
+def _module_namer(root: Path, read: Callable[[str], bytes | None]) -> Callable[[str], str]:
     """A file's module name as the scan gave it (``discover.files.module_name``), from the
     ``__init__.py`` files above it: asking for those few is cheaper than listing the
     repository again, which the scan has just done."""
@@ -180,6 +183,7 @@ def _module_namer(root: Path) -> Callable[[str], str]:
     def is_package(folder: str) -> bool:
         return (root / folder / "__init__.py").is_file()
 
+    @cache
     def module_of(path: str) -> str:
         folders = path.split("/")[:-1]
         inits = {
@@ -187,9 +191,50 @@ def _module_namer(root: Path) -> Callable[[str], str]:
             for i in range(1, len(folders) + 1)
             if is_package("/".join(folders[:i]))
         }
-        return module_name(path, inits)[0]
+        named = module_name(path, inits)[0]
+        import_root = _import_root(root, path, read)
+        if import_root is None:
+            return named
+        # The file's own absolute imports say where its code is imported from
+        # (``from rpl_users.src.config import env`` run from the repository root): it is
+        # imported the same way, and so is what is generated beside it.
+        inside = path[len(import_root) + 1 :] if import_root else path
+        parts = inside.removesuffix(".py").split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        dotted = ".".join(parts)
+        return dotted if dotted.replace(".", "").replace("_", "").isalnum() else named
 
     return module_of
+
+
+def _import_root(root: Path, path: str, read: Callable[[str], bytes | None]) -> str | None:
+    """The folder the file's first-party absolute imports resolve from (``""`` for the
+    repository's root): the deepest folder above the file where one of them names a module
+    or package of the repository. ``None`` when none does."""
+    try:
+        tree = ast.parse(read(path) or b"")
+    except (SyntaxError, ValueError, ReadRefused):
+        return None
+    modules = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.append(node.module)
+        elif isinstance(node, ast.Import):
+            modules.extend(alias.name for alias in node.names)
+    modules = [m for m in modules if m.split(".")[0] not in sys.stdlib_module_names]
+    folders = path.split("/")[:-1]
+    for depth in range(len(folders), -1, -1):
+        base = root.joinpath(*folders[:depth])
+        for module in modules:
+            target = base.joinpath(*module.split("."))
+            if (
+                target.with_suffix(".py").is_file()
+                or (target / "__init__.py").is_file()
+                or ("." in module and target.is_dir())  # a namespace package's module
+            ):
+                return "/".join(folders[:depth])
+    return None
 
 
 def _reader(root: Path) -> Callable[[str], bytes | None]:
@@ -385,8 +430,7 @@ def _dependencies(
     changes: list[FileChange] = []
     notes: list[tuple[str, str]] = []
     for root, requirements in sorted(wanted.items()):
-        for name in DEPENDENCY_FILES:
-            path = name if root in ("", ".") else f"{root}/{name}"
+        for path in dependency_files(root, read):
             data = read(path)
             if data is None:
                 continue
@@ -403,6 +447,9 @@ def _dependencies(
                 continue  # no dependency list in this file: try the next kind
             if changed != text:
                 changes.append(FileChange(path, data, changed.encode("utf-8"), "dependencies"))
+                stale = stale_lock(path, read)
+                if stale is not None:
+                    notes.append((by_root.get(root, root), stale))
             break
         else:
             notes.append(
@@ -413,6 +460,90 @@ def _dependencies(
                 )
             )
     return changes, notes
+
+
+#: Lock files that pin what a ``pyproject.toml`` lists, and the command that renews each.
+LOCK_FILES = (
+    ("poetry.lock", "poetry lock"),
+    ("uv.lock", "uv lock"),
+    ("pdm.lock", "pdm lock"),
+    ("Pipfile.lock", "pipenv lock"),
+)
+
+
+def stale_lock(path: str, read: Callable[[str], bytes | None]) -> str | None:
+    """What to tell about the lock file beside an edited ``pyproject.toml``: an image that
+    installs from the lock (``poetry install``) fails until it is renewed."""
+    if posixpath.basename(path) != "pyproject.toml":
+        return None
+    folder = posixpath.dirname(path)
+    for name, command in LOCK_FILES:
+        lock = posixpath.join(folder, name) if folder else name
+        if read(lock) is not None:
+            return (
+                f"{lock} no longer matches {path}, which lists the Kafka client now: run "
+                f"`{command}` in {folder or 'the repository root'} before building the image"
+            )
+    return None
+
+
+def dependency_files(root: str, read: Callable[[str], bytes | None]) -> list[str]:
+    """Where a service's dependencies may be listed, in the order to try them: the
+    dependency files in its folder, then those its Dockerfile installs. A folder with neither
+    (code in ``frontend/mythoughts``, built by ``frontend/Dockerfile``) defers to the folder
+    above it, up to two levels."""
+    folder = "" if root in ("", ".") else root
+    for _ in range(3):
+        prefix = folder + "/" if folder else ""
+        listed = [prefix + name for name in DEPENDENCY_FILES]
+        installed = installed_requirements(folder, read)
+        if installed or any(read(p) is not None for p in [*listed, prefix + "Dockerfile"]):
+            return [*listed, *(p for p in installed if p not in listed)]
+        if not folder:
+            break
+        folder = posixpath.dirname(folder)
+    prefix = "" if root in ("", ".") else root + "/"
+    return [prefix + name for name in DEPENDENCY_FILES]
+
+
+_COPY = re.compile(r"^\s*(?:COPY|ADD)\s+(?:--\S+\s+)*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+_PIP_R = re.compile(r"(?:-r|--requirement)[\s=]+(\S+\.txt)")
+
+
+def installed_requirements(root: str, read: Callable[[str], bytes | None]) -> list[str]:
+    """The requirements files the service's Dockerfile installs (``pip install -r
+    /code/conf/pip/requirements.txt``), as repository paths: each ``-r`` path is traced back
+    through the ``COPY`` that put it there, from the service's folder or a folder above it
+    (the build context). Files inside the service's folder come first: a file shared with
+    other services (``base_requirements.txt``) is the last resort."""
+    prefix = "" if root in ("", ".") else root + "/"
+    dockerfile = (read(f"{prefix}Dockerfile") or b"").decode("utf-8", "replace")
+    if not dockerfile:
+        return []
+    copies: list[tuple[str, str]] = []
+    for match in _COPY.finditer(dockerfile.replace("\\\n", " ")):
+        words = match.group(1).split()
+        if len(words) >= 2 and not words[0].startswith("["):
+            copies.extend((source, words[-1]) for source in words[:-1])
+    contexts = [prefix.rstrip("/")]
+    while contexts[-1]:
+        contexts.append(posixpath.dirname(contexts[-1]))
+    found: list[str] = []
+    for wanted in _PIP_R.findall(dockerfile):
+        for source, target in copies:
+            target = target.rstrip("/")
+            if wanted == target or posixpath.basename(wanted) == posixpath.basename(source):
+                rest = ""
+            elif wanted.startswith(target + "/"):
+                rest = wanted[len(target) + 1 :]
+            else:
+                continue
+            for context in contexts:
+                path = posixpath.normpath(posixpath.join(context, source, rest))
+                if not path.startswith("..") and read(path) is not None and path not in found:
+                    found.append(path)
+                    break
+    return sorted(found, key=lambda path: not path.startswith(prefix))
 
 
 def _lists(path: str, text: str, requirement: str) -> bool:

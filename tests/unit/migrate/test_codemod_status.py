@@ -8,6 +8,7 @@ from pathlib import Path
 
 from decouple_services.migrate.codemod import (
     CallFacts,
+    Problem,
     SendSpec,
     inspect_calls,
     rewrite_source,
@@ -223,7 +224,9 @@ def test_a_tuple_of_client_exceptions_gets_the_send_failure_added() -> None:
     compile(code, "f.py", "exec")
 
 
-def test_a_failure_branch_that_compensates_is_called_out() -> None:
+def test_a_failure_branch_that_compensates_is_refused_as_an_answer_used() -> None:
+    """``if reply.status_code != 200: rollback_stock(...); abort(400)`` decides on the callee's
+    answer: a saga step, not a success check."""
     source = textwrap.dedent(
         """
         import requests
@@ -236,16 +239,18 @@ def test_a_failure_branch_that_compensates_is_called_out() -> None:
                 abort(400, "out of stock")
         """
     ).encode()
-    notes = _facts(source, _spec(5)).notes
-    assert any(
-        n.startswith(
-            "the failure branch did more than report the failure (`rollback_stock(removed)`)"
-        )
-        for n in notes
-    )
+    found = inspect_calls(source, [_spec(5)])["cs-00000005"]
+    assert isinstance(found, Problem) and found.code == "answer-used"
+    assert "`rollback_stock(removed)`" in found
+    assert rewrite_source(source, [_spec(5)]).code == source
     reporting = source.replace(b"        rollback_stock(removed)\n", b"")
     assert reporting != source
-    assert not any("did more than report" in n for n in _facts(reporting, _spec(5)).notes)
+    assert isinstance(inspect_calls(reporting, [_spec(5)])["cs-00000005"], CallFacts)
+    # a management command reports on its own stdout
+    written = source.replace(
+        b"rollback_stock(removed)", b"self.stdout.write(self.style.ERROR('no'))"
+    )
+    assert isinstance(inspect_calls(written, [_spec(5)])["cs-00000005"], CallFacts)
 
 
 def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() -> None:
@@ -254,3 +259,127 @@ def test_a_response_assigned_to_a_name_nobody_reads_is_a_statement_of_its_own() 
     assert '    await send_event_async("emails.send", None)\n    return 1\n' in code
     read = source.replace(b"return 1", b"return ret")
     assert "larger expression" in str(inspect_calls(read, [_spec(2, wait=False)])["cs-00000002"])
+
+
+def test_a_helpers_parameter_the_call_site_lacks_is_refused_not_sent() -> None:
+    """``fetch_remote(url, pload=None)`` invoked without ``pload``: the scan's payload is the
+    helper's parameter, bound in the helper and nowhere at the call site."""
+    source = textwrap.dedent(
+        """
+        async def fetch_remote(url, pload=None):
+            async with aiohttp.ClientSession() as session:
+                await session.post(url, json=pload)
+
+        async def show(address):
+            await fetch_remote(address + "/refresh")
+            return 1
+        """
+    ).encode()
+    spec = _spec(7, wait=False, payload_hint="json=pload")
+    result = rewrite_source(source, [spec])
+    assert result.code == source
+    assert "pload" in result.skipped[spec.site_id]
+    assert "pload" in str(inspect_calls(source, [spec])[spec.site_id])
+
+
+def test_a_rewrite_that_would_leave_a_name_undefined_is_refused() -> None:
+    """The last check: whatever the cause, a rewritten file never reads a name that nothing
+    binds where the original bound it (here the client of a ``with`` the rewrite unwraps,
+    read after the block)."""
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def notify(event):
+            with requests.Session() as session:
+                session.post("http://a/x", json=event)
+            return session.headers
+        """
+    ).encode()
+    spec = _spec(6, wait=False, payload_hint="json=event")
+    result = rewrite_source(source, [spec])
+    assert result.code == source
+    assert "`session`" in result.skipped[spec.site_id]
+    unread = source.replace(b"session.headers", b"1")
+    assert 'send_event("emails.send", event)' in rewrite_source(unread, [spec]).code.decode()
+
+
+def test_a_clause_reading_the_http_error_does_not_get_the_send_failure() -> None:
+    """``e.response.text`` on an ``EventNotAccepted`` is an AttributeError: the clause that
+    reads it is left alone and the broader client clause after it handles a refused send."""
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def update(order_id, payload):
+            try:
+                requests.put(f"http://orders/{order_id}", json=payload, timeout=5).raise_for_status()
+            except requests.exceptions.HTTPError as e:
+                print(f"failed: {e.response.text}")
+            except requests.exceptions.RequestException as e:
+                print(f"connection error: {str(e)}")
+        """
+    ).encode()
+    spec = _spec(6, payload_hint="json=payload")
+    code = rewrite_source(source, [spec]).code.decode()
+    assert "    except requests.exceptions.HTTPError as e:\n" in code
+    assert "    except (requests.exceptions.RequestException, EventNotAccepted) as e:\n" in code
+    assert any(
+        n.startswith("line 7: `except requests.exceptions.HTTPError` is left as it was")
+        for n in _facts(source, spec).notes
+    )
+
+
+def test_a_site_whose_only_failure_handling_reads_the_error_is_refused() -> None:
+    source = textwrap.dedent(
+        """
+        import grpc
+
+        async def put(stub, request):
+            try:
+                await stub.PutObservations(request)
+            except grpc.aio.AioRpcError as grpc_error:
+                raise HTTPException(400, f"{grpc_error.code()}: {grpc_error.details()}")
+        """
+    ).encode()
+    spec = _spec(6, is_grpc=True)
+    found = inspect_calls(source, [spec])[spec.site_id]
+    assert isinstance(found, str) and "`code`, `details`" in found
+    assert rewrite_source(source, [spec]).code == source
+
+
+def test_a_send_failure_no_clause_catches_is_named() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def f(event):
+            try:
+                requests.post("http://a/x", json=event).raise_for_status()
+            except LookupError:
+                pass
+        """
+    ).encode()
+    notes = _facts(source, _spec(6, payload_hint="json=event")).notes
+    assert any(
+        "catches `EventNotAccepted`: a send Kafka does not accept escapes" in n for n in notes
+    )
+
+
+def test_a_local_that_only_built_the_old_calls_url_goes_with_it() -> None:
+    source = textwrap.dedent(
+        """
+        import requests
+
+        def register(self, event):
+            url = self.controller + "/register_worker"
+            headers = {"Authorization": self.token}
+            requests.post(url, json=event, headers=headers)
+            return 1
+        """
+    ).encode()
+    spec = _spec(7, wait=False, payload_hint="json=event")
+    result = rewrite_source(source, [spec])
+    code = result.code.decode()
+    assert "url =" not in code and "headers =" not in code
+    assert "`url` in `register` only served the old call: removed" in result.notes[spec.site_id]

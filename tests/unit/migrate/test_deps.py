@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from decouple_services.migrate.deps import VERSIONS, add_requirement
 
 KP = VERSIONS["kafka-python"]
@@ -80,3 +82,56 @@ def test_a_file_without_a_dependency_list_is_not_touched() -> None:
         is None
     )
     assert add_requirement("setup.cfg", "[flake8]\nmax-line-length = 100\n", "kafka-python") is None
+
+
+def _files(tree: dict[str, str]) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        text = tree.get(path)
+        return None if text is None else text.encode()
+
+    return read
+
+
+def test_the_requirements_a_dockerfile_installs_are_found_through_its_copy() -> None:
+    """No requirements.txt beside the code: the Dockerfile's ``pip install -r`` names the
+    file, its ``COPY`` says where it comes from (the service's folder or the build context
+    above it)."""
+    from decouple_services.migrate.run import dependency_files
+
+    read = _files(
+        {
+            "rpl_users/Dockerfile": (
+                "COPY ./base_requirements.txt /rpl_users/base_requirements.txt\n"
+                "COPY ./rpl_users/extra_requirements.txt /rpl_users/extra_requirements.txt\n"
+                "RUN pip install -r /rpl_users/base_requirements.txt \\\n"
+                "    -r /rpl_users/extra_requirements.txt\n"
+            ),
+            "base_requirements.txt": "fastapi\n",
+            "rpl_users/extra_requirements.txt": "httpx\n",
+            "odk/Dockerfile": (
+                "WORKDIR /code\nCOPY --chown=a:a ./conf/pip /code/conf/pip\n"
+                "RUN pip install -q -r /code/conf/pip/requirements.txt\n"
+            ),
+            "odk/setup.cfg": "[metadata]\nname = odk\n",
+            "odk/conf/pip/requirements.txt": "django\n",
+            "ch10/frontend/Dockerfile": "COPY requirements.txt .\nRUN pip install -r requirements.txt\n",
+            "ch10/frontend/requirements.txt": "django\n",
+        }
+    )
+    assert dependency_files("rpl_users", read)[-2:] == [
+        "rpl_users/extra_requirements.txt",
+        "base_requirements.txt",
+    ]
+    assert dependency_files("odk", read)[-1] == "odk/conf/pip/requirements.txt"
+    # the code is in ch10/frontend/mythoughts, the image is built one folder up
+    assert dependency_files("ch10/frontend/mythoughts", read)[0] == "ch10/frontend/requirements.txt"
+
+
+def test_a_lock_file_beside_an_edited_pyproject_is_named() -> None:
+    from decouple_services.migrate.run import stale_lock
+
+    read = _files({"gateway/pyproject.toml": "", "gateway/poetry.lock": ""})
+    note = stale_lock("gateway/pyproject.toml", read)
+    assert note is not None and "gateway/poetry.lock" in note and "`poetry lock`" in note
+    assert stale_lock("other/pyproject.toml", read) is None
+    assert stale_lock("gateway/requirements.txt", read) is None

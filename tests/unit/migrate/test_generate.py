@@ -330,12 +330,9 @@ def test_sample_payloads_fit_their_schema() -> None:
 # -- the generated consumer tests --------------------------------------------------------
 
 
-def test_the_generated_consumer_tests_pass_without_a_broker(tmp_path: Path) -> None:
-    """Each consumer, its runtime and its test written where the callee keeps them, and run
-    with the callee's import root on the path, as the callee's CI would run them. The
-    applications they name are stand-ins here."""
+def _run_consumer_tests(tmp_path: Path, specs: list[Any]) -> subprocess.CompletedProcess[str]:
     roots = set()
-    for spec in gen_examples.CONSUMERS.values():
+    for spec in specs:
         root = tmp_path / spec.import_root
         roots.add(root)
         files = {
@@ -357,19 +354,50 @@ def test_the_generated_consumer_tests_pass_without_a_broker(tmp_path: Path) -> N
         test_file.parent.mkdir(parents=True, exist_ok=True)
         test_file.write_text(render_consumer_test(spec), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(root) for root in sorted(roots))}
-    tests = [str(tmp_path / spec.test_path) for spec in gen_examples.CONSUMERS.values()]
-    result = subprocess.run(
+    tests = [str(tmp_path / spec.test_path) for spec in specs]
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
     )
+
+
+def test_the_generated_consumer_tests_pass_without_a_broker(tmp_path: Path) -> None:
+    """Each consumer, its runtime and its test written where the callee keeps them, and run
+    with the callee's import root on the path, as the callee's CI would run them. The
+    applications they name are stand-ins here."""
+    tests = list(gen_examples.CONSUMERS.values())
+    result = _run_consumer_tests(tmp_path, tests)
     assert result.returncode == 0, result.stdout + result.stderr
     with_target = sum(
         bool(generate._consumer_context(s)["target"]) for s in gen_examples.CONSUMERS.values()
     )
     assert f"{len(tests) + with_target} passed" in result.stdout
+
+
+def test_a_generated_consumer_test_fails_when_the_producers_data_lacks_a_path_parameter(
+    tmp_path: Path,
+) -> None:
+    """The producers send ``quantity`` and the route wants ``{amount}``: every event would be
+    dead-lettered, and the generated test, built from what the producers send, says so."""
+    spec = gen_examples.CONSUMERS["flask"]
+    topic = replace(
+        spec.topic,
+        path_params=("item_id", "amount"),
+        payload_schema={
+            "type": "object",
+            "properties": {"item_id": {"type": "string"}, "quantity": {"type": "integer"}},
+        },
+    )
+    result = _run_consumer_tests(tmp_path, [replace(spec, topic=topic)])
+    assert result.returncode != 0
+    assert "the event has no path parameter amount" in result.stdout
+    fixed = replace(
+        topic, payload_schema={"type": "object", "properties": {"item_id": {}, "amount": {}}}
+    )
+    assert _run_consumer_tests(tmp_path / "fixed", [replace(spec, topic=fixed)]).returncode == 0
 
 
 # -- compose -------------------------------------------------------------------------------

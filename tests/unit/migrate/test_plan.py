@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,79 @@ def test_an_app_made_by_a_factory_is_served_by_calling_it() -> None:
     assert found == ("inventory.app", "create_app()")
     found = _application(endpoint("svc/orders/api.py", "fastapi"), files.get, module_of)
     assert found == ("orders.main", "app")
+
+
+ROUTER_APP = Path(__file__).resolve().parents[2] / "fixtures" / "migrate" / "router_app"
+
+
+def _migrate_all(root: Path) -> MigrationPlan:
+    found = scan(root, ScanOptions(use_cache=False))
+    ids = tuple(s.id for s in found.call_sites if s.callee == "stock")
+    return migrate_scanned(found, select_sites(found, Criteria(ids=ids)), PlanOptions()).plan
+
+
+def test_the_consumer_runs_the_application_that_includes_the_handlers_router() -> None:
+    """``stock/routers/items.py`` holds an ``APIRouter``; ``stock/main.py`` includes it."""
+    plan = _migrate_all(ROUTER_APP)
+    assert [p.site.callee for p in plan.rewrites] == ["stock", "stock"]
+    for consumer in plan.consumers:
+        assert consumer.handler is not None
+        assert (consumer.handler.app_module, consumer.handler.app_object) == ("stock.main", "app")
+
+
+def test_a_site_whose_callee_application_cannot_be_found_is_refused(tmp_path: Path) -> None:
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    (tmp_path / "repo" / "stock" / "stock" / "main.py").unlink()
+    plan = _migrate_all(tmp_path / "repo")
+    assert not plan.rewrites and not plan.consumers and not plan.producers
+    findings = [f for r in plan.refused for f in r.reasons]
+    assert [f.code for f in findings] == ["no-app", "no-app"]
+    assert "stock.routers.items.reserve is on a router" in findings[0].reason + findings[1].reason
+
+
+def test_a_site_whose_callee_has_no_handler_is_refused(tmp_path: Path) -> None:
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    shutil.rmtree(tmp_path / "repo" / "stock" / "stock")
+    plan = _migrate_all(tmp_path / "repo")
+    assert not plan.rewrites and not plan.consumers
+    assert [f.code for r in plan.refused for f in r.reasons] == ["no-app", "no-app"]
+
+
+def test_values_the_url_carries_take_the_names_of_the_callees_route() -> None:
+    """``send_post_request(f".../release/{quantity}")`` reaches ``/release/{amount}``: the
+    event carries ``amount``, which the consumer reads, not ``quantity``."""
+    plan = _migrate_all(ROUTER_APP)
+    release = next(p for p in plan.rewrites if p.site.via_wrapper)
+    assert release.send.path_params == (("item_id", "item_id"), ("amount", "quantity"))
+    topic = next(t for t in plan.topics if t.name == release.send.topic)
+    assert topic.payload_schema is not None
+    assert set(topic.payload_schema["properties"]) == {"item_id", "amount"}
+
+
+def test_a_files_module_is_named_as_its_own_imports_say(tmp_path: Path) -> None:
+    """``rpl_users/src/services/courses.py`` imports ``rpl_users.src.config``: it runs from
+    the repository's root, so the producer beside it is ``rpl_users.src.services...``, not a
+    top-level ``decouple_producer``; ``from mailbox_manager import enums`` puts the root at
+    ``src/backend``, the folder holding ``mailbox_manager``."""
+    from decouple_services.migrate.run import _module_namer, _reader
+
+    files = {
+        "rpl_users/src/config/env.py": "X = 1\n",
+        "rpl_users/src/services/courses.py": "import httpx\nfrom rpl_users.src.config import env\n",
+        "src/backend/__init__.py": "",
+        "src/backend/mailbox_manager/__init__.py": "",
+        "src/backend/mailbox_manager/enums.py": "",
+        "src/backend/mailbox_manager/commands/__init__.py": "",
+        "src/backend/mailbox_manager/commands/setup.py": "from mailbox_manager import enums\n",
+        "scripts/run.py": "import os\nimport requests\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    module_of = _module_namer(tmp_path, _reader(tmp_path))
+    assert module_of("rpl_users/src/services/courses.py") == "rpl_users.src.services.courses"
+    assert layout_of("rpl_users/src/services/courses.py", module_of).package == "rpl_users"
+    setup = "src/backend/mailbox_manager/commands/setup.py"
+    assert module_of(setup) == "mailbox_manager.commands.setup"
+    assert layout_of(setup, module_of).import_root == "src/backend"
+    assert module_of("scripts/run.py") == "run"  # nothing first-party: as the scan names it
