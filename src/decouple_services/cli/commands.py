@@ -264,26 +264,18 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors (unknown option, missing argument) exit 2, as documented.
     """
-    from decouple_services.cli.entry import internal_error, one_line
-    from decouple_services.core.errors import DecoupleError
-    from decouple_services.core.text import printable
+    from decouple_services.cli.entry import guarded
 
-    try:
-        app(args=argv, prog_name="decouple")
-    except SystemExit as exc:
-        if exc.code is None:
-            return EXIT_OK
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    except DecoupleError as exc:  # one a command did not report itself
-        print(printable(f"decouple: error: {one_line(str(exc))}"), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("decouple: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug; status 1 would read as a failed gate
-        print(internal_error(exc), file=sys.stderr)
-        return EXIT_INTERNAL
-    return EXIT_OK
+    def run() -> int:
+        try:
+            app(args=argv, prog_name="decouple")
+        except SystemExit as exc:
+            if exc.code is None:
+                return EXIT_OK
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return EXIT_OK
+
+    return guarded(run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from decouple_services.app.scan import ScanCommand
     from decouple_services.app.terminal import Verbosity
 
@@ -177,14 +179,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_plain_scan(command: ScanCommand, level: Verbosity) -> int:
     """Run a scan read by :func:`plain_scan`, with the exit statuses of the typer path."""
-    from decouple_services.core.errors import DecoupleError
-    from decouple_services.core.text import printable
 
-    try:
+    def run() -> int:
         from decouple_services.app.scan import run_scan_command
         from decouple_services.cli.console import terminal
 
         return run_scan_command(command, terminal=terminal(level))
+
+    return guarded(run)
+
+
+def guarded(run: Callable[[], int]) -> int:
+    """``run()``'s exit status, or the one an error it let through ends the command with:
+    the same on the fast path and through typer."""
+    from decouple_services.core.errors import DecoupleError
+    from decouple_services.core.text import printable
+
+    try:
+        return run()
     except DecoupleError as exc:  # one the command did not report itself
         print(printable(f"decouple: error: {one_line(str(exc))}"), file=sys.stderr)
         return EXIT_USAGE
