@@ -224,13 +224,16 @@ class CallResolver:
         return Resolution(self._assign_ids(drafts) + events, wrappers)
 
     def _referenced(self, qualname: str) -> bool:
-        """Whether the function is handed on by name (``executor.submit(f)``,
-        ``app.add_command(f)``): whoever receives it calls it."""
+        """Whether the function is named anywhere else: handed on (``executor.submit(f)``,
+        ``app.add_command(f)``), whoever receives it calls it; called by a name no helper
+        invocation was found for (a configured client matched as a request itself)."""
         short = qualname.rpartition(".")[2]
         for facts in self.index.facts:
             if short in facts.references:
                 return True
             for call in facts.calls:
+                if call.name == short or (call.func or "").rpartition(".")[2] == short:
+                    return True
                 values = (*call.args, *(v for _, v in call.kwargs))
                 if any(
                     isinstance(v, Ref) and v.qualname.rpartition(".")[2] == short for v in values
