@@ -515,6 +515,7 @@ class _Extractor:
             diagnostics=tuple(self.diagnostics),
             ignored_lines=tuple(sorted(self.ignored)),
             suppressions=tuple(sorted(self.suppressions.items())),
+            references=_references(self.tree, self.options.wrapper_names),
         )
 
     # --- constants ---------------------------------------------------------------------------
@@ -1529,3 +1530,26 @@ def _directives(
 
 
 __all__ = ["ExtractOptions", "extract_facts", "parse_source"]
+
+
+def _references(tree: ast.Module, names: frozenset[str]) -> tuple[str, ...]:
+    """The learned helpers ``tree`` names other than by calling them: a function handed on
+    (``app.add_command(upgrade)``, ``register(callback=notify)``) is called by whoever
+    receives it."""
+    if not names:
+        return ()
+    nodes = list(ast.walk(tree))
+    called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
+    found: set[str] = set()
+    for node in nodes:
+        if id(node) in called:
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
+            found.add(node.id)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Load)
+            and node.attr in names
+        ):
+            found.add(node.attr)
+    return tuple(sorted(found))

@@ -177,6 +177,9 @@ class FileFacts:
     suppressions: tuple[tuple[int, tuple[str, ...]], ...] = field(default=())
     #: Sends an earlier ``decouple migrate`` wrote (under their provenance marker).
     events: tuple[EventSend, ...] = ()
+    #: Learned helpers' short names the file mentions other than by calling them (a
+    #: function handed on as a callback).
+    references: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -221,6 +224,7 @@ class FileFacts:
             "ignored_lines": list(self.ignored_lines),
             "suppressions": [[line, list(codes)] for line, codes in self.suppressions],
             "events": [e.to_json() for e in self.events],
+            "references": list(self.references),
         }
 
     @classmethod
@@ -255,6 +259,7 @@ class FileFacts:
                 (line, tuple(codes)) for line, codes in data.get("suppressions", ())
             ),
             events=tuple(EventSend.from_json(e) for e in data.get("events", ())),
+            references=tuple(data.get("references", ())),
         )
 
 

@@ -144,7 +144,12 @@ class CallResolver:
         drafts: list[tuple[FileFacts, CallSite]] = []
         wrappers: dict[str, Wrapper] = {}
         own_site: dict[str, int] = {}
+        #: Helpers whose own request is a draft (not ones found handing parameters on).
+        direct: set[str] = set()
         uses: dict[str, int] = defaultdict(int)
+        #: Helper -> every invocation found, whatever became of it (a site, a helper
+        #: handing its parameters on, a use a test replaces with a mock).
+        seen: dict[str, int] = defaultdict(int)
         pending: list[tuple[FileFacts, RawCall]] = []
         for facts in self.index.facts:
             ignored = set(facts.ignored_lines)
@@ -164,6 +169,7 @@ class CallResolver:
                 if wrapper is not None:
                     wrappers[wrapper.qualname] = wrapper
                     own_site[wrapper.qualname] = len(drafts) - 1
+                    direct.add(wrapper.qualname)
         self._requesting = frozenset(site.function for _, site in drafts)
         for facts, call in pending:
             if call.name == CALL_PARAM and isinstance(call.receiver, Param):
@@ -192,6 +198,7 @@ class CallResolver:
                     # a later level may still take this call
                     continue
                 done.add(key)
+                seen[wrapper.qualname] += 1
                 if invoked is not None:
                     drafts.append((facts, invoked))
                     uses[wrapper.qualname] += 1
@@ -207,10 +214,72 @@ class CallResolver:
                 # a path helper nobody is seen calling: its request is the call site
                 facts, site = drafts[index]
                 drafts[index] = (facts, replace(site, role=Role.CALL))
+            elif qualname in direct and not seen[qualname] and not self._referenced(qualname):
+                # a host helper nothing in the tree calls (a command-line entry point run
+                # by its framework): its request is the call site
+                drafts[index] = self._uncalled_helper(drafts[index], wrappers[qualname])
             elif self._answered[qualname] and not uses[qualname]:
                 drafts[index] = self._answered_helper(drafts[index], wrappers[qualname])
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(drafts) + events, wrappers)
+
+    def _referenced(self, qualname: str) -> bool:
+        """Whether the function is named anywhere else: handed on (``executor.submit(f)``,
+        ``app.add_command(f)``), whoever receives it calls it; called by a name no helper
+        invocation was found for (a configured client matched as a request itself)."""
+        short = qualname.rpartition(".")[2]
+        for facts in self.index.facts:
+            if short in facts.references:
+                return True
+            for call in facts.calls:
+                if call.name == short or (call.func or "").rpartition(".")[2] == short:
+                    return True
+                values = (*call.args, *(v for _, v in call.kwargs))
+                if any(
+                    isinstance(v, Ref) and v.qualname.rpartition(".")[2] == short for v in values
+                ):
+                    return True
+        return False
+
+    def _uncalled_helper(
+        self, draft: tuple[FileFacts, CallSite], wrapper: Wrapper
+    ) -> tuple[FileFacts, CallSite]:
+        """A helper taking its host from parameters nothing in the tree passes (a click
+        command's ``--base-url``): its own request is the call site, its callee inferred
+        from the parameter's name when one service fits."""
+        facts, site = draft
+        values = (wrapper.match.url, wrapper.match.base) if wrapper.match is not None else ()
+        names = list(
+            dict.fromkeys(
+                p.name for v in values for p in _params(v) if p.function == wrapper.qualname
+            )
+        )
+        why = (
+            f"the address comes from the parameter {', '.join(names) or 'of ' + wrapper.qualname}"
+            ", which nothing in the tree passes"
+        )
+        stub = wrapper.match.grpc_stub if wrapper.match is not None else None
+        found = (
+            self.inference.by_grpc_server(stub) if stub is not None else None
+        ) or self.inference.by_name(names)
+        if found is None:
+            return facts, replace(
+                site,
+                role=Role.CALL,
+                unknown_reason=why,
+                fix_hint=(
+                    f"add `# decouple: target=<service>` on the line above {site.file}:{site.line}"
+                ),
+            )
+        return facts, replace(
+            site,
+            role=Role.CALL,
+            callee=found.callee,
+            confidence=Confidence.INFERRED,
+            evidence=(*site.evidence, f"{found.reason} ({why})"),
+            unknown_reason=None,
+            fix_hint=None,
+        )
 
     def _answered_helper(
         self, draft: tuple[FileFacts, CallSite], wrapper: Wrapper
