@@ -493,6 +493,19 @@ def test_the_command_line_runs_migrate(repo: Path) -> None:
     assert main(["migrate", str(repo), "--edge", "orders", "--no-cache"]) == EXIT_USAGE
 
 
+def test_ids_separated_by_commas_name_several_sites(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from decouple_services.cli import main
+
+    result = scan(repo, ScanOptions(use_cache=False))
+    first, second = [s.id for s in result.call_sites if s.category is not Category.PRODUCTION][:2]
+    main(["migrate", str(repo), "--select", f"{first}, {second}", "--no-cache"])
+    err = capsys.readouterr().err
+    assert "stale-id" not in err
+    assert "2 refused" in err and first in err and second in err
+
+
 def test_calls_in_tests_and_scripts_are_refused_as_not_production(repo: Path) -> None:
     result = scan(repo, ScanOptions(use_cache=False))
     test_site = next(s for s in result.call_sites if s.category is Category.TEST)

@@ -33,7 +33,10 @@ def migrate(
     select: Annotated[
         list[str] | None,
         typer.Option(
-            "--select", "-s", metavar="ID", help="A call-site id from `decouple scan`; repeatable."
+            "--select",
+            "-s",
+            metavar="ID",
+            help="A call-site id from `decouple scan`; repeatable, or several separated by commas.",
         ),
     ] = None,
     edge: Annotated[
@@ -176,7 +179,8 @@ def migrate(
 
     command = MigrateCommand(
         path=path,
-        select=tuple(select or ()),
+        # `-s a,b,c` names three sites (ids have no commas), as `-s a -s b -s c` does.
+        select=tuple(i.strip() for s in select or () for i in s.split(",") if i.strip()),
         edges=tuple(edge or ()),
         services=tuple(service or ()),
         top=top,
