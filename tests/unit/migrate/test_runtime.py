@@ -894,6 +894,32 @@ def test_a_dead_letter_goes_back_to_its_topic_with_its_own_headers_only(
     with pytest.raises(runtime.PermanentError, match="give --to"):
         runtime.original_topic("elsewhere", [])
     assert runtime.redrive_headers(headers) == [("ce_id", b"e-1"), ("X-Request-Id", b"req-1")]
+    from_group = [*headers, ("decouple.consumer.group", b"emails.users.user-registered")]
+    assert runtime.redrive_headers(from_group)[-1] == (
+        "decouple.redrive.group",
+        b"emails.users.user-registered",
+    )
+
+
+def test_a_redriven_record_is_handled_by_the_group_that_dead_lettered_it_only(
+    runtime: ModuleType,
+) -> None:
+    """Every group of a topic reads what redrive publishes on it; the groups whose copy
+    did not fail handled the event already."""
+    calls = []
+
+    def app(subscription: Any, event: Any, headers: Any) -> int:
+        calls.append(subscription)
+        return 200
+
+    sub = _sub(runtime, "x:app", "none", "/send")
+    value = runtime.encode(runtime.make_event("x", "y", {"to": "a"}))
+    redriven = [("decouple.redrive.group", b"emails.signup")]
+    for group, expected in (("analytics.signup", "duplicate"), ("emails.signup", "handled")):
+        outcome = runtime.handle(value, redriven, sub, app, runtime.MemoryStore(), group)
+        assert outcome.action == expected
+    assert runtime.handle(value, [], sub, app, runtime.MemoryStore(), "a").action == "handled"
+    assert len(calls) == 2
 
 
 def test_the_redrive_command_says_what_is_missing(
