@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import symtable
+from functools import lru_cache
 
 _BUILTINS = frozenset(dir(builtins))
 #: Names every module has without binding them.
@@ -20,6 +21,18 @@ _MODULE_NAMES = frozenset(
     | {"__builtins__", "__cached__", "__annotations__", "__dict__", "__module__", "__qualname__"}
 )
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+@lru_cache(maxsize=16)
+def _tables(text: str) -> tuple[ast.Module, symtable.SymbolTable] | None:
+    """The file's tree and symbol tables, once per text (every site of a file asks), or
+    ``None`` when it does not parse or a ``from x import *`` makes its names unknowable."""
+    try:
+        tree = ast.parse(text)
+        top = symtable.symtable(text, "<module>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    return None if _star_import(tree) else (tree, top)
 
 
 def _star_import(tree: ast.AST) -> bool:
@@ -51,14 +64,10 @@ def _module_bound(top: symtable.SymbolTable) -> set[str]:
 def undefined_names(source: str | bytes) -> set[str] | None:
     """Names the file reads where no scope binds them (and no builtin is so named);
     ``None`` when the file cannot be read or a ``from x import *`` makes it unknowable."""
-    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-    try:
-        tree = ast.parse(text)
-        top = symtable.symtable(text, "<module>", "exec")
-    except (SyntaxError, ValueError):
+    tables = _tables(source.decode("utf-8", "replace") if isinstance(source, bytes) else source)
+    if tables is None:
         return None
-    if _star_import(tree):
-        return None
+    _, top = tables
     known = _module_bound(top) | _BUILTINS | _MODULE_NAMES
     out: set[str] = set()
     stack = [top]
@@ -77,14 +86,10 @@ def bound_at(source: str | bytes, line: int) -> set[str] | None:
     """The names code at ``line`` can read: module-level names, then those of each
     enclosing function (a class body's only when the line is directly in it). ``None``
     when this cannot be told (unparsable file, ``import *``)."""
-    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-    try:
-        tree = ast.parse(text)
-        top = symtable.symtable(text, "<module>", "exec")
-    except (SyntaxError, ValueError):
+    tables = _tables(source.decode("utf-8", "replace") if isinstance(source, bytes) else source)
+    if tables is None:
         return None
-    if _star_import(tree):
-        return None
+    tree, top = tables
     chain = sorted(
         (
             node
