@@ -24,6 +24,37 @@ sys.path.insert(0, str(HERE))
 from corpus_dir import default_corpus_dir  # noqa: E402
 
 
+def extract_present_blobs(git_dir: Path, commit: str, target: Path) -> list[str]:
+    git = ["git", "--git-dir", str(git_dir)]
+    listing = subprocess.run(
+        [*git, "ls-tree", "-r", "-z", "--full-tree", commit],
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    missing: list[str] = []
+    for entry in filter(None, listing):
+        meta, _, raw_path = entry.partition(b"\t")
+        mode, kind, sha = meta.decode().split()
+        path = raw_path.decode("utf-8", "surrogateescape")
+        if kind != "blob":
+            continue  # submodules have no content here
+        blob = subprocess.run([*git, "cat-file", "blob", sha], capture_output=True)
+        if blob.returncode != 0:
+            missing.append(path)
+            continue
+        destination = target / path
+        if ".." in Path(path).parts:
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            destination.symlink_to(blob.stdout.decode("utf-8", "surrogateescape"))
+        else:
+            destination.write_bytes(blob.stdout)
+            if mode == "100755":
+                destination.chmod(0o755)
+    return missing
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", help="owner/name, as in the labels")
@@ -39,14 +70,21 @@ def main() -> int:
     args.corpus_dir.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f"{stem}.", dir=args.corpus_dir))
     with tempfile.TemporaryFile() as archive:
-        subprocess.run(
+        done = subprocess.run(
             ["git", "--git-dir", str(args.git_dir), "archive", "--format=tar", commit],
             stdout=archive,
-            check=True,
+            stderr=subprocess.PIPE,
         )
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(partial, filter="data")
+        if done.returncode == 0:
+            archive.seek(0)
+            with tarfile.open(fileobj=archive) as tar:
+                tar.extractall(partial, filter="data")
+        else:
+            # Partial clones and snapshots may lack their largest blobs (data files, never
+            # the code the labels point at): take the tree blob by blob and name what is absent.
+            missing = extract_present_blobs(args.git_dir, commit, partial)
+            for path in missing:
+                print(f"absent from {args.git_dir}: {path}", file=sys.stderr)
     try:
         partial.rename(target)
     except OSError:
