@@ -302,11 +302,14 @@ class CallResolver:
                 else "only known at run time"
             )
             why = f"every use of {qualname} hands it an address {learnt}"
+            handed = _handed_names(qualname, drafts, uses_of, handing, nested_in, {qualname})
             for index in own_sites[qualname]:
                 if index in dropped:
                     continue
                 if drafts[index][1].role is Role.WRAPPER:
-                    drafts[index] = self._answered_helper(drafts[index], wrappers[qualname], why)
+                    drafts[index] = self._answered_helper(
+                        drafts[index], wrappers[qualname], why, handed
+                    )
         return dropped
 
     def _referenced(self, qualname: str) -> bool:
@@ -368,15 +371,22 @@ class CallResolver:
         )
 
     def _answered_helper(
-        self, draft: tuple[FileFacts, CallSite], wrapper: Wrapper, why: str
+        self,
+        draft: tuple[FileFacts, CallSite],
+        wrapper: Wrapper,
+        why: str,
+        handed: Sequence[str] = (),
     ) -> tuple[FileFacts, CallSite]:
         """A request (or a use of a helper) inside a helper whose uses add nothing to the
-        address: the call site, its callee inferred from the names the host goes by there
-        and the helper's parameters, else from the one service routing its path."""
+        address: the call site, its callee inferred from the names the host goes by there,
+        the helper's parameters and the names its uses give it (``handed``), else from the
+        one service routing its path."""
         facts, site = draft
         values = (wrapper.match.url, wrapper.match.base) if wrapper.match is not None else ()
-        names = host_names(site.url_template or "") + [
-            p.name for v in values for p in _params(v) if p.function == wrapper.qualname
+        names = [
+            *host_names(site.url_template or ""),
+            *(p.name for v in values for p in _params(v) if p.function == wrapper.qualname),
+            *handed,
         ]
         found = self.inference.by_name(names)
         if found is None and site.client != "grpc":
@@ -846,6 +856,28 @@ class CallResolver:
             )
             sites.append(replace(site, id=ident))
         return sites
+
+
+def _handed_names(
+    qualname: str,
+    drafts: Sequence[tuple[FileFacts, CallSite]],
+    uses_of: dict[str, list[int]],
+    handing: dict[int, bool],
+    nested_in: dict[int, str],
+    seen: set[str],
+) -> list[str]:
+    """The names a helper's uses give the address they hand it, nearest first, then those
+    given to the helpers handing it on (``_add_engine(engine_ip)`` calling
+    ``_models(pod_ip)``): what the code calls the host where it learns it."""
+    names = [
+        n for i in uses_of.get(qualname, ()) for n in host_names(drafts[i][1].url_template or "")
+    ]
+    for i in uses_of.get(qualname, ()):
+        outer = nested_in.get(i)
+        if handing.get(i) is False and outer is not None and outer not in seen:
+            seen.add(outer)
+            names += _handed_names(outer, drafts, uses_of, handing, nested_in, seen)
+    return list(dict.fromkeys(names))
 
 
 def _path_of(site: CallSite) -> str:
