@@ -894,7 +894,23 @@ def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:
     names = (wrapper.qualname, *wrapper.inner, f"{module}.{wrapper.short_name}")
     # a target may name the module with more package in front than the scan does
     # (`tests.test_sync.fetch` for a `tests/` folder without `__init__.py`)
-    return any(t == name or t.endswith("." + name) for t in targets for name in names)
+    if any(t == name or t.endswith("." + name) for t in targets for name in names):
+        return True
+    # `request.app.state.http = MagicMock(...)` before the use: the helper's request goes
+    # through that attribute (`request.app.state.http().post(...)`), now a mock
+    receiver = _receiver_text(wrapper.call.receiver)
+    return any(
+        t.startswith(".") and re.search(re.escape(t) + r"(?![\w])", receiver) is not None
+        for t in targets
+    )
+
+
+def _receiver_text(value: Value | None) -> str:
+    if isinstance(value, Obj):
+        return value.type
+    if isinstance(value, Ref):
+        return value.qualname
+    return ""
 
 
 def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...]:
