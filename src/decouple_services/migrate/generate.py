@@ -45,6 +45,7 @@ __all__ = [
     "asyncapi_applications",
     "compose_override_path",
     "consumer_runtime",
+    "django_outbox_app",
     "is_user_edited",
     "k8s_consumers_path",
     "provenance_of",
@@ -52,6 +53,7 @@ __all__ = [
     "render_compose_override",
     "render_consumer",
     "render_consumer_test",
+    "render_django_outbox",
     "render_k8s_consumers",
     "render_producer",
     "render_runtime",
@@ -75,8 +77,10 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "6"
+RUNTIME_VERSION = "7"
 RUNTIME_MODULE = "decouple_runtime"
+#: The Django app (a package next to the producer) holding the outbox table.
+OUTBOX_APP = "decouple_outbox"
 
 _MARKER = "decouple:generated sha256="
 _MARKER_RE = re.compile(r"^#\s*decouple:generated sha256=([0-9a-f]{64})\s*$")
@@ -162,8 +166,52 @@ def render_producer(spec: ProducerSpec) -> str:
         service=spec.service,
         runtime_module=runtime_location(spec.module, spec.path, 1)[1],
         event_types=sorted({(t.name, t.event_type) for t in spec.topics}),
+        outbox=spec.outbox,
     )
     return _python_file(body, f"Kafka producer for the {spec.service} service", spec.path)
+
+
+def django_outbox_app(path: str, module: str) -> tuple[str, str]:
+    """``(folder, app module)`` of the Django app holding the outbox table of the producer
+    module at ``path`` (imported as ``module``): a package ``decouple_outbox`` beside it."""
+    folder = path.rsplit("/", 1)[0] if "/" in path else ""
+    package = module.rsplit(".", 1)[0] if "." in module else ""
+    app = f"{package}.{OUTBOX_APP}" if package else OUTBOX_APP
+    return (f"{folder}/{OUTBOX_APP}" if folder else OUTBOX_APP), app
+
+
+def render_django_outbox(spec: ProducerSpec) -> list[tuple[str, str]]:
+    """``(path, text)`` of the small Django app whose model and migration make the outbox
+    table a Django producer's ``send_via_outbox`` writes into."""
+    folder, app = django_outbox_app(spec.path, spec.module)
+    runtime = runtime_location(spec.module, spec.path, 1)[1]
+    what = f"outbox of the {spec.service} service"
+    files = [
+        (f"{folder}/__init__.py", ""),
+        (
+            f"{folder}/apps.py",
+            _python_file(
+                _render(
+                    "outbox/django_apps.py.j2",
+                    service=spec.service,
+                    app=app,
+                    runtime_module=runtime,
+                ),
+                f"Django app of the {what}",
+                "",
+            ),
+        ),
+        (
+            f"{folder}/models.py",
+            _python_file(_render("outbox/django_models.py.j2"), f"table of the {what}", ""),
+        ),
+        (f"{folder}/migrations/__init__.py", ""),
+        (
+            f"{folder}/migrations/0001_initial.py",
+            _python_file(_render("outbox/django_migration.py.j2"), f"migration of the {what}", ""),
+        ),
+    ]
+    return files
 
 
 def render_consumer(spec: ConsumerSpec) -> str:

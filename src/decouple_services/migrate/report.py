@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 def _send_call(item: PlannedSite) -> str:
     """How the rewritten site sends: ``send_event``, ``await send_event_and_wait_async``..."""
+    if item.send.outbox is not None:
+        if item.in_async_def and item.send.outbox == "sqlalchemy":
+            return "await send_via_outbox_async"
+        return "send_via_outbox"
     name = "send_event_and_wait" if item.send.wait else "send_event"
     return f"await {name}_async" if item.in_async_def else name
 

@@ -23,6 +23,7 @@ from decouple_services.core.model import CallSite, ScanResult
 from decouple_services.migrate.changes import FileChange
 from decouple_services.migrate.codemod import ParsedSource, rewrite_source
 from decouple_services.migrate.deps import DEPENDENCY_FILES, add_requirement
+from decouple_services.migrate.outbox import add_installed_app
 from decouple_services.migrate.plan import (
     MigrationPlan,
     PlannedSite,
@@ -129,6 +130,7 @@ def migrate_scanned(
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
+    changes.extend(_outbox_settings(plan, read))
     return MigrationResult(
         root=root,
         scan=result,
@@ -138,6 +140,20 @@ def migrate_scanned(
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
     )
+
+
+def _outbox_settings(plan: MigrationPlan, read: Callable[[str], bytes | None]) -> list[FileChange]:
+    """The Django settings modules that list the generated outbox app in
+    ``INSTALLED_APPS`` (the planner refused the sites whose settings cannot)."""
+    changes = []
+    for path, app in plan.outbox_apps:
+        source = read(path)
+        if source is None:
+            continue
+        edited = add_installed_app(source, app)
+        if isinstance(edited, bytes) and edited != source:
+            changes.append(FileChange(path, source, edited, "dependencies"))
+    return changes
 
 
 def _does_not_compile(code: bytes, original: bytes, path: str) -> str | None:
@@ -269,6 +285,10 @@ def _generated(
         wanted.append((path, runtime, False))
     for producer in plan.producers:
         wanted.append((producer.path, generate.render_producer(producer), False))
+        if producer.outbox == "django":
+            wanted.extend(
+                (path, text, False) for path, text in generate.render_django_outbox(producer)
+            )
     packages: set[str] = set()
     for consumer in plan.consumers:
         wanted.append((consumer.path, generate.render_consumer(consumer), False))

@@ -93,6 +93,9 @@ class ProducerSpec:
     #: The topics its sites send to, so each event carries its topic's ``event_type``
     #: (a topic not listed gets its own name as the type).
     topics: tuple[TopicSpec, ...] = ()
+    #: ``--outbox``: ``django`` or ``sqlalchemy`` when some of its sites write their events
+    #: into the service's outbox table (the module then offers ``send_via_outbox``).
+    outbox: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
