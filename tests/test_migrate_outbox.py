@@ -11,6 +11,7 @@ import pytest
 
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.migrate.plan import PlanOptions
+from decouple_services.migrate.report import render_pr_body, render_summary
 from decouple_services.migrate.run import MigrationResult, migrate_scanned
 from decouple_services.migrate.select import Criteria, select_sites
 
@@ -147,3 +148,17 @@ def test_a_site_that_checked_the_answer_keeps_its_send_that_waits(repo: Path) ->
     assert item.send.wait and item.send.outbox is None
     assert any(n.startswith("--outbox: this site checked the answer") for n in item.notes)
     assert "send_event_and_wait(" in _changed(migrated)["services/store/store/views.py"]
+
+
+def test_the_pr_checklist_creates_each_outbox_table_and_runs_its_relay(repo: Path) -> None:
+    body = render_pr_body(_migrate(repo))
+    assert (
+        "- [ ] store's outbox: create its table (`python manage.py migrate`) and run its "
+        "relay beside it: `python -m store.decouple_runtime relay`"
+    ) in body
+    assert (
+        "- [ ] depot's outbox: create its table (`python -m depot.decouple_runtime "
+        "outbox-table --url URL`) and run its relay beside it: `python -m "
+        "depot.decouple_runtime relay --url URL`"
+    ) in body
+    assert "send_via_outbox" in render_summary(_migrate(repo), dry_run=True)
