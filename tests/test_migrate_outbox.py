@@ -63,18 +63,20 @@ def test_django_and_sqlalchemy_callers_write_into_their_outbox(repo: Path) -> No
     assert [c.code for c in store.cautions] == []
 
     files = _changed(migrated)
-    assert "send_via_outbox(\n            \"mailer.send\"," in files["services/store/store/views.py"]
+    assert 'send_via_outbox(\n            "mailer.send",' in files["services/store/store/views.py"]
     assert "send_via_outbox(\n        session,\n" in files["services/depot/depot/app.py"]
     assert '    "store.decouple_outbox",\n]' in files["services/store/storesite/settings.py"]
     app = "services/store/store/decouple_outbox"
     assert {f"{app}/{n}" for n in ("__init__.py", "apps.py", "models.py")} <= set(files)
     assert 'name = "store.decouple_outbox"' in files[f"{app}/apps.py"]
     assert "migrations.CreateModel(" in files[f"{app}/migrations/0001_initial.py"]
-    assert "send_via_outbox = functools.partial(send_via_django_outbox, producer)" in (
-        files["services/store/store/decouple_producer.py"]
+    assert (
+        "send_via_outbox = functools.partial(send_via_django_outbox, producer)"
+        in (files["services/store/store/decouple_producer.py"])
     )
-    assert "send_via_outbox_async = functools.partial(" in (
-        files["services/depot/depot/decouple_producer.py"]
+    assert (
+        "send_via_outbox_async = functools.partial("
+        in (files["services/depot/depot/decouple_producer.py"])
     )
 
 

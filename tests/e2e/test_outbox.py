@@ -68,16 +68,18 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(root, "add", "-A")
     _git(root, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "shop")
     cli = "from decouple_services.cli import main; raise SystemExit(main())"
+    services = ["--service", "store", "--service", "depot"]
     migrate = subprocess.run(
-        [sys.executable, "-c", cli, "migrate", str(root), "--service", "store"]
-        + ["--service", "depot", "--outbox", "--write"],
+        [sys.executable, "-c", cli, "migrate", str(root), *services, "--outbox", "--write"],
         capture_output=True,
         text=True,
     )
     assert migrate.returncode == 0, migrate.stderr
     assert "2 call site(s) -> 1 topic(s), 0 refused" in migrate.stderr, migrate.stderr
     assert "send_via_outbox(\n" in (root / "services/store/store/views.py").read_text()
-    assert "send_via_outbox(\n        session," in (root / "services/depot/depot/app.py").read_text()
+    assert (
+        "send_via_outbox(\n        session," in (root / "services/depot/depot/app.py").read_text()
+    )
     return root
 
 
@@ -239,9 +241,7 @@ def test_with_the_broker_down_the_request_succeeds_and_the_event_follows_the_bro
         assert _outbox(store)[0]["sent_at"] is None
 
         broker = start_broker(tmp_path, port)
-        topics_env = python_env(
-            broker, KAFKA_REPLICATION_FACTOR="1", KAFKA_TOPIC_PARTITIONS="1"
-        )
+        topics_env = python_env(broker, KAFKA_REPLICATION_FACTOR="1", KAFKA_TOPIC_PARTITIONS="1")
         run_python([str(repo / "decouple" / "create_topics.py")], repo, topics_env)
         wait_for(lambda: _outbox(store)[0]["sent_at"] is not None, 60, "the row sent")
         (record,) = read_topic(broker, "mailer.send", 1)

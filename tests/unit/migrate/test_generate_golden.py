@@ -30,6 +30,7 @@ GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "generate
 #: at 88 columns.
 RUFF_CONFIG = GOLDEN / "ruff.toml"
 
+
 def _django_outbox_file(name: str) -> str:
     files = dict(render_django_outbox(gen_examples.PRODUCERS["outbox-django"]))
     return files[f"services/frontend/frontend/decouple_outbox/{name}"]

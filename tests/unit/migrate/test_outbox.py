@@ -277,7 +277,9 @@ def test_a_call_outside_any_function_names_no_session() -> None:
             'INSTALLED_APPS = [\n    "django.contrib.admin",\n    "shop", "shop.decouple_outbox"]\n',
             id="bracket-on-the-last-line",
         ),
-        pytest.param("INSTALLED_APPS = []\n", 'INSTALLED_APPS = ["shop.decouple_outbox"]\n', id="empty"),
+        pytest.param(
+            "INSTALLED_APPS = []\n", 'INSTALLED_APPS = ["shop.decouple_outbox"]\n', id="empty"
+        ),
         pytest.param(
             'INSTALLED_APPS = ["shop", "shop.decouple_outbox"]\n',
             'INSTALLED_APPS = ["shop", "shop.decouple_outbox"]\n',

@@ -49,9 +49,7 @@ class Broker:
         self.delay = delay
         self._lock = threading.Lock()
 
-    def deliver(
-        self, records: Sequence[tuple[str, bytes | None, bytes | None, Any]]
-    ) -> list[Any]:
+    def deliver(self, records: Sequence[tuple[str, bytes | None, bytes | None, Any]]) -> list[Any]:
         time.sleep(self.delay)
         if self.down:
             return ["broker down"] * len(records)
@@ -88,7 +86,9 @@ def _write(runtime: ModuleType, producer: Any, database: Any, count: int) -> lis
     with Session(database.engine) as session:
         for n in range(count):
             data = {"user_id": n}
-            ids.append(runtime.send_via_session_outbox(producer, session, "emails.send", data, key=n))
+            ids.append(
+                runtime.send_via_session_outbox(producer, session, "emails.send", data, key=n)
+            )
         session.commit()
     return ids
 
