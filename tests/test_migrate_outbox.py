@@ -164,3 +164,51 @@ def test_the_pr_checklist_creates_each_outbox_table_and_runs_its_relay(repo: Pat
         "depot.decouple_runtime relay --url URL`"
     ) in body
     assert "send_via_outbox" in render_summary(_migrate(repo), dry_run=True)
+
+
+def test_a_domain_event_goes_through_the_outbox_as_one_row(repo: Path) -> None:
+    """``--event`` folds the depot's calls to the mailer and to an audit service into one
+    send; with ``--outbox`` that send is one outbox write on the function's session."""
+    audit = repo / "services" / "audit" / "audit"
+    audit.mkdir(parents=True)
+    (audit / "__init__.py").write_text("")
+    (audit / "app.py").write_text(
+        "from flask import Flask, request\n\napp = Flask(__name__)\n\n\n"
+        '@app.post("/events")\ndef event():\n    return {"seen": request.get_json()}, 202\n'
+    )
+    compose = repo / "docker-compose.yml"
+    compose.write_text(
+        compose.read_text()
+        .replace("  mailer:\n", "  audit:\n    build: ./services/audit\n  mailer:\n")
+        .replace(
+            "    build: ./services/depot\n    environment:\n",
+            "    build: ./services/depot\n    environment:\n      AUDIT_URL: http://audit:8000\n",
+        )
+    )
+    app = repo / "services" / "depot" / "depot" / "app.py"
+    app.write_text(
+        app.read_text()
+        .replace(
+            "    return shipment\n",
+            '    requests.post(f"{AUDIT_URL}/events", json={"item": item}, timeout=2)\n'
+            "    return shipment\n",
+        )
+        .replace("engine = ", 'AUDIT_URL = os.environ["AUDIT_URL"]\nengine = ')
+    )
+    result = scan(repo, ScanOptions(use_cache=False))
+    ids = tuple(s.id for s in result.call_sites if s.caller == "depot")
+    assert len(ids) == 2
+    migrated = migrate_scanned(
+        result,
+        select_sites(result, Criteria(ids=ids)),
+        PlanOptions(event="depot.shipped", outbox=True),
+    )
+    assert migrated.plan.refused == () and migrated.failed == ()
+    rewritten = _changed(migrated)["services/depot/depot/app.py"]
+    assert rewritten.count("send_via_outbox(") == 1
+    assert (
+        '    send_via_outbox(\n        session,\n        "depot.shipped",\n'
+        '        {"to": email, "template": "shipped", "user_id": shipment.id, "item": item},\n'
+        "        key=shipment.id,\n    )\n"
+    ) in rewritten
+    assert "requests" not in rewritten

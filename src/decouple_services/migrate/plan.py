@@ -1139,6 +1139,9 @@ def _one_event(
             key_origin=origin,
             wait=bool(waits),
             timeout=timeout,
+            # An event one of whose calls checked the answer waits for Kafka: no outbox.
+            outbox=None if waits else lead.send.outbox,
+            session=None if waits else lead.send.session,
             marker_suffix=fields_comment(data.fields[lead.site.id]),
             markers=tuple(
                 marker_text(p.site.id, event.topic, p.site.callee, p.site.endpoint)
