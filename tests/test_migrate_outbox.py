@@ -212,3 +212,29 @@ def test_a_domain_event_goes_through_the_outbox_as_one_row(repo: Path) -> None:
         "        key=shipment.id,\n    )\n"
     ) in rewritten
     assert "requests" not in rewritten
+
+
+def test_the_compose_override_runs_a_relay_beside_each_outbox_caller(repo: Path) -> None:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """Reads compose's ``!reset`` tag as a marker."""
+
+    Loader.add_multi_constructor("!reset", lambda loader, suffix, node: "<reset>")
+    text = _changed(_migrate(repo))["docker-compose.decouple.yml"]
+    override = yaml.load(text, Loader=Loader)
+    services = override["services"]
+    store = services["store-outbox-relay"]
+    assert store["extends"] == {"file": "docker-compose.yml", "service": "store"}
+    assert store["command"] == ["python", "-m", "store.decouple_runtime", "relay"]
+    assert store["environment"] == {
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+        "DJANGO_SETTINGS_MODULE": "storesite.settings",
+    }
+    depot = services["depot-outbox-relay"]
+    assert depot["command"] == ["python", "-m", "depot.decouple_runtime", "relay"]
+    # Compose stops with this message until the database's URL is given.
+    assert depot["environment"]["DECOUPLE_OUTBOX_URL"].startswith(
+        "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the depot database"
+    )
+    assert "mailer-outbox-relay" not in services

@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
+    "OutboxRelaySpec",
     "asyncapi_applications",
     "compose_override_path",
     "consumer_runtime",
@@ -169,6 +171,19 @@ def render_producer(spec: ProducerSpec) -> str:
         outbox=spec.outbox,
     )
     return _python_file(body, f"Kafka producer for the {spec.service} service", spec.path)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRelaySpec:
+    """The outbox relay of one ``--outbox`` caller, for the deployment files."""
+
+    service: str
+    #: ``python -m <runtime_module> relay``.
+    runtime_module: str
+    #: ``django`` or ``sqlalchemy``.
+    kind: str
+    #: The Django settings module the relay loads (from ``manage.py``), if found.
+    django_settings: str | None = None
 
 
 def django_outbox_app(path: str, module: str) -> tuple[str, str]:
@@ -314,12 +329,14 @@ def render_compose_override(
     producers: Sequence[str],
     compose_names: Mapping[str, str],
     topic_script: str,
+    relays: Sequence[OutboxRelaySpec] = (),
 ) -> str | None:
     """A compose file to run over ``compose_file`` (``docker compose -f <it> -f <this>``):
     a Kafka broker, the topic script run once, one container per consumer built as its
-    service is, and ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is
-    the parsed ``compose_file``; ``compose_names`` maps decouple's service names to its
-    services. ``None`` when none of the services is in it."""
+    service is, one outbox relay per ``--outbox`` caller in ``relays``, and
+    ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is the parsed
+    ``compose_file``; ``compose_names`` maps decouple's service names to its services.
+    ``None`` when none of the services is in it."""
     import posixpath
 
     import yaml
@@ -390,6 +407,27 @@ def render_compose_override(
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
             "environment": bootstrap,
+            "depends_on": ready,
+            "restart": "unless-stopped",
+        }
+    for relay in sorted(relays, key=lambda r: r.service):
+        service = compose_names.get(relay.service)
+        if service not in services:
+            continue
+        environment = dict(bootstrap)
+        if relay.django_settings is not None:
+            environment["DJANGO_SETTINGS_MODULE"] = relay.django_settings
+        elif relay.kind != "django":
+            # The relay reads the service's database: its URL cannot be read from the code.
+            environment["DECOUPLE_OUTBOX_URL"] = (
+                "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the "
+                + f"{relay.service} database the outbox table is in}}"
+            )
+        out[re.sub(r"[^a-z0-9_-]", "-", f"{service}-outbox-relay".lower())] = {
+            "extends": {"file": base, "service": service},
+            **_reset_instance(),
+            "command": ["python", "-m", relay.runtime_module, "relay"],
+            "environment": environment,
             "depends_on": ready,
             "restart": "unless-stopped",
         }

@@ -795,7 +795,7 @@ def _outbox_write(
     if how.kind == OUTBOX_DJANGO:
         path, module, _ = home
         app = django_outbox_app(path, module)[1]
-        found = _DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
+        found = DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
         if found is None:
             return _outbox_refusal(
                 site,
@@ -823,7 +823,8 @@ def _outbox_write(
     return replace(send, outbox=how.kind, session=how.session), how.notes, settings
 
 
-_DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
+#: ``DJANGO_SETTINGS_MODULE`` as ``manage.py`` sets it.
+DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
 #: The application object next to a handler, which generated consumers hand events to.
 _APP_OBJECT = {
     "flask": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:flask\.)?Flask\(", re.MULTILINE),
@@ -970,7 +971,7 @@ def _consumers(
             module_name = f"{CONSUMER_PACKAGE}.{slug}"
         extra: dict[str, object] = {}
         if endpoint is not None and endpoint.framework == "django":
-            found = _DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
+            found = DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
             if found:
                 extra["django_settings_module"] = found.group(1).decode()
         out.append(
