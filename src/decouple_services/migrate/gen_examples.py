@@ -174,7 +174,9 @@ TOPICS = (
 )
 
 
-def _producer(service: str, sync_client: str | None, needs_async: bool) -> ProducerSpec:
+def _producer(
+    service: str, sync_client: str | None, needs_async: bool, outbox: str | None = None
+) -> ProducerSpec:
     return ProducerSpec(
         service=service,
         path=f"services/{service}/{service}/decouple_producer.py",
@@ -182,6 +184,7 @@ def _producer(service: str, sync_client: str | None, needs_async: bool) -> Produ
         sync_client=sync_client,
         needs_async=needs_async,
         topics=tuple(t for t in TOPICS if service in t.producers),
+        outbox=outbox,
     )
 
 
@@ -190,6 +193,10 @@ def _producer(service: str, sync_client: str | None, needs_async: bool) -> Produ
 PRODUCERS = {
     "frontend": _producer("frontend", "confluent-kafka", False),
     "orders": _producer("orders", "confluent-kafka", True),
+    # migrate --outbox: a Django caller writes through Django's connection, a SQLAlchemy
+    # caller on its session.
+    "outbox-django": _producer("frontend", "confluent-kafka", False, "django"),
+    "outbox-sqlalchemy": _producer("orders", "confluent-kafka", True, "sqlalchemy"),
 }
 
 
