@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services import __version__
 from decouple_services.core.text import printable, printable_lines
+from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.naming import consumer_group
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
@@ -291,7 +292,7 @@ def render_compose_override(
             for name in _networks(services[service])
         }
     )
-    bootstrap = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    bootstrap = dict(KAFKA_ENV)
     out: dict[str, Any] = {
         "kafka": {
             "image": KAFKA_IMAGE,
@@ -409,8 +410,10 @@ def render_k8s_consumers(
         for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
             container.pop(key, None)
         container["command"] = ["python", "-m", consumer.module]
-        env = [e for e in container.get("env") or [] if e.get("name") != "KAFKA_BOOTSTRAP_SERVERS"]
-        container["env"] = [*env, {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"}]
+        # The service's own setting, when it has one, names the cluster's brokers already.
+        env = list(container.get("env") or [])
+        have = {e.get("name") for e in env if isinstance(e, dict)}
+        container["env"] = [*env, *({"name": k, "value": v} for k, v in KAFKA_ENV if k not in have)]
         made.append(copied)
     body = (
         f"# One Deployment per consumer, made from the {deployment} Deployment in "
