@@ -231,7 +231,7 @@ def add_helm_env(
     for key in _ENV_KEYS:
         node = _yaml.get(holder, key) if holder is not None else None
         dotted = ".".join((*prefix, key))
-        if node is None or not _reads(rendered, dotted):
+        if node is None or not _reads(rendered, (*prefix, key)):
             continue
         edited = _add_values_env(values, node, env)
         if isinstance(edited, Edit):
@@ -278,9 +278,19 @@ def add_helm_env(
     return HelmEdit(files=((values_path, values + block), (path, new_template)))
 
 
-def _reads(templates: str, dotted: str) -> bool:
-    """Whether the templates use ``.Values.<dotted>`` (also as ``$.Values...``)."""
-    return re.search(r"\.Values\." + re.escape(dotted) + r"(?![\w.])", templates) is not None
+def _reads(templates: str, keys: Sequence[str]) -> bool:
+    """Whether the templates render the values at ``keys``: ``.Values.users.env`` (also
+    ``$.Values...``), or, for a workload of an umbrella chart, ``$svc.env`` in templates
+    that name the workload (``index $.Values "users"``, a ``list "users" ...`` they range
+    over)."""
+    dotted = ".".join(keys)
+    if re.search(r"\.Values\." + re.escape(dotted) + r"(?![\w.])", templates):
+        return True
+    if len(keys) < 2:
+        return False
+    named = re.search(rf"(\.Values\.{re.escape(keys[0])}\b|\"{re.escape(keys[0])}\")", templates)
+    through = re.search(rf"(\$\w+|\s)\.{re.escape(keys[-1])}(?![\w.])", templates)
+    return named is not None and through is not None
 
 
 def _add_values_env(values: str, node: Node, env: Sequence[tuple[str, str]]) -> str | Edit:

@@ -149,3 +149,21 @@ def test_an_umbrella_charts_workload_without_env_is_named_in_a_note() -> None:
     edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)], "users")
     assert edit.files == () and edit.problem is not None
     assert edit.problem.startswith("the users workload of the shop chart: no env")
+
+
+def test_an_umbrella_charts_workload_env_rendered_through_a_variable_gets_the_entry() -> None:
+    template = (
+        '{{- range $name := list "users" "cart" }}\n{{- $svc := index $.Values $name }}\n'
+        + _TEMPLATE.replace(".Values.env", "$svc.env")
+        + "{{- end }}\n"
+    )
+    values = "users:\n  env:\n    A: b\ncart:\n  env:\n    C: d\n"
+    edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", template)], "users")
+    ((_, text),) = edit.files
+    assert yaml.safe_load(text) == {
+        "users": {"env": {"A": "b", "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}},
+        "cart": {"env": {"C": "d"}},
+    }
+    # a workload the templates never name gets a note instead
+    edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)], "users")
+    assert edit.files == () and edit.problem is not None
