@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from decouple_services import __version__
 from decouple_services.core.text import printable, printable_lines
 from decouple_services.migrate.deploy import KAFKA_ENV
+from decouple_services.migrate.fields import describe
 from decouple_services.migrate.naming import consumer_group
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
@@ -547,7 +548,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
-        "takes": _takes(topic.fields, path_params),
+        "takes": _takes(topic.fields, path_params, topic.payload_schema),
         # added with --subscribe: no call of a producer ever reached this handler
         "subscribed": bool(topic.subscribers) and not topic.site_ids,
         "subscribers": _join(topic.subscribers),
@@ -555,18 +556,30 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
     }
 
 
-def _takes(fields: Sequence[str] | None, path_params: Sequence[str]) -> str:
-    """What a domain event's subscriber takes from its data, in words."""
+def _takes(
+    fields: Sequence[str] | None,
+    path_params: Sequence[str],
+    schema: Mapping[str, Any] | None = None,
+) -> str:
+    """What a domain event's subscriber takes from its data, in words, each field with the
+    type the event's schema gives it."""
+    properties = (schema or {}).get("properties") or {}
+
+    def typed(names: Sequence[str]) -> str:
+        return ", ".join(
+            f"{n} ({describe(properties[n])})" if n in properties else n for n in names
+        )
+
     body = (
         "all of it as the body"
         if fields is None
-        else f"{', '.join(fields)} as the body"
+        else f"{typed(fields)} as the body"
         if fields
         else "no body"
     )
     if not path_params:
         return body
-    return f"{body}, and {', '.join(path_params)} for the path"
+    return f"{body}, and {typed(path_params)} for the path"
 
 
 def _join(names: Sequence[str]) -> str:
