@@ -8,13 +8,13 @@ tests/fixtures/migrate/deploy: ``orders`` (and, on Kubernetes, ``billing``) call
 * Helm: the callee's chart gets the entry in the env map its template renders; the caller's
   chart, which has no env, gets a values key and an ``env`` entry in its Deployment template.
 
-The goldens under tests/fixtures/migrate/deploy/golden/ hold the deployment part of each
+The services are shared (``services/``); each repo adds its deployment files to them. The
+goldens under tests/fixtures/migrate/deploy/golden/ hold the deployment part of each
 diff, reviewed; regenerate with ``pytest --update-goldens`` and read the diff.
 """
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
 import shutil
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from goldens import assert_golden
 
 from decouple_services.app.migrate import EXIT_OK, MigrateCommand
 from decouple_services.app.migrate import run_migrate_command as run
@@ -34,8 +35,10 @@ DEPLOYMENT_FILE = re.compile(r"(^k8s/|^charts/|compose)")
 
 
 def _repo(tmp_path: Path, kind: str) -> Path:
+    """The services, deployed the ``kind`` way."""
     root = tmp_path / kind
-    shutil.copytree(FIXTURES / kind, root)
+    shutil.copytree(FIXTURES / "services", root / "services")
+    shutil.copytree(FIXTURES / kind, root, dirs_exist_ok=True)
     for args in (
         ["init", "-q", "-b", "main"],
         ["add", "-A"],
@@ -63,23 +66,12 @@ def _deployment_part(diff: str) -> str:
     )
 
 
-def _assert_golden(actual: str, name: str, update: bool) -> None:
-    golden = GOLDEN / name
-    if update:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(actual, encoding="utf-8")
-    expected = golden.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(expected.splitlines(), actual.splitlines(), name, "actual")
-        pytest.fail(f"{name} differs (pytest --update-goldens):\n" + "\n".join(diff))
-
-
 @pytest.mark.parametrize("kind", ["compose", "k8s", "helm"])
 def test_the_deployment_part_of_the_diff(tmp_path: Path, kind: str, update_goldens: bool) -> None:
     root = _repo(tmp_path, kind)
     status, diff, summary = _migrate(root, kind)
     assert status == EXIT_OK, summary
-    _assert_golden(_deployment_part(diff), f"{kind}.diff", update_goldens)
+    assert_golden(_deployment_part(diff), GOLDEN / f"{kind}.diff", update_goldens)
 
     # Applied, the files still read as YAML, and migrating again adds nothing to them.
     status, _, summary = _migrate(root, kind, write=True)

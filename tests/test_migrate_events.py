@@ -9,13 +9,13 @@ caller, the three consumers, the combined AsyncAPI document and the summary. Reg
 
 from __future__ import annotations
 
-import difflib
 import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from goldens import assert_golden
 
 from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
 from decouple_services.app.migrate import run_migrate_command as run
@@ -65,16 +65,7 @@ def _migrate(root: Path, **options: object) -> tuple[int, str, str]:
 
 
 def _assert_golden(actual: str, name: str, update: bool) -> None:
-    golden = GOLDEN / name
-    if update:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(actual, encoding="utf-8")
-    expected = golden.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(), actual.splitlines(), name, "actual", lineterm=""
-        )
-        pytest.fail(f"{name} differs (pytest --update-goldens):\n" + "\n".join(list(diff)[:200]))
+    assert_golden(actual, GOLDEN / name, update)
 
 
 def _event(root: Path, ids: dict[str, str], **options: object) -> tuple[int, str, str]:
