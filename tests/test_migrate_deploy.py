@@ -143,3 +143,22 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
     assert "python -m emails.decouple_consumers.emails_send" in body
     assert "emails, by hand: the emails chart (charts/emails) runs no consumer process" in body
     assert "`charts/orders/values.yaml`" in body
+
+
+def test_an_edit_that_fails_becomes_a_note_and_the_migration_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decouple_services.migrate import deploy
+
+    def unforeseen(*args: object) -> deploy.Edit:
+        raise RuntimeError("a shape nobody foresaw")
+
+    monkeypatch.setattr(deploy, "add_workload_env", unforeseen)
+    root = _repo(tmp_path, "k8s")
+    status, diff, summary = _migrate(root, "k8s")
+    assert status == EXIT_OK, summary
+    assert "a/k8s/orders.yaml" not in diff and "emails-consumers.decouple.yaml" in diff
+    assert (
+        "deployment of orders: k8s/orders.yaml: could not be edited (RuntimeError: a shape "
+        "nobody foresaw); add KAFKA_BOOTSTRAP_SERVERS=kafka:9092 by hand" in summary
+    )

@@ -238,6 +238,11 @@ def add_helm_env(
             if edited.problem is not None:
                 return HelmEdit(problem=f"{values_path} `{dotted}`: {edited.problem}")
             return HelmEdit()
+        if not _only_values_added(values, edited, (*prefix, key), env):
+            return HelmEdit(
+                problem=f"{values_path} `{dotted}`: could not be edited safely; add "
+                f"{_env_words(env)} to it"
+            )
         return HelmEdit(files=((values_path, edited),))
     where = f"the {workload} workload of the {chart} chart" if workload else f"the {chart} chart"
     value_ref = "{{ .Values." + ".".join(HELM_VALUES_KEY) + " | quote }}"
@@ -276,6 +281,26 @@ def add_helm_env(
         f"{HELM_VALUES_KEY[0]}:{newline}  {HELM_VALUES_KEY[1]}: {_quote(env[0][1])}{newline}"
     )
     return HelmEdit(files=((values_path, values + block), (path, new_template)))
+
+
+def _only_values_added(
+    before: str, after: str, keys: Sequence[str], env: Sequence[tuple[str, str]]
+) -> bool:
+    """Reading the edited values again gives the old ones plus the entries at ``keys``."""
+    try:
+        old, new = yaml.safe_load(before), yaml.safe_load(after)
+    except yaml.YAMLError:
+        return False
+    holder = old
+    for key in keys[:-1]:
+        holder = holder[key]
+    current = holder.get(keys[-1])
+    if isinstance(current, list):
+        have = {e.get("name") for e in current if isinstance(e, dict)}
+        holder[keys[-1]] = [*current, *({"name": k, "value": v} for k, v in env if k not in have)]
+    else:
+        holder[keys[-1]] = {**(current or {}), **{k: v for k, v in env if k not in (current or {})}}
+    return bool(old == new)
 
 
 def _reads(templates: str, keys: Sequence[str]) -> bool:

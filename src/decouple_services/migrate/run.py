@@ -14,8 +14,9 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
+from typing import TypeVar
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import ReadRefused, read_in_root
@@ -451,8 +452,12 @@ def _deployment_env(
         data = read(path)
         if data is None:
             return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not edited: its bytes would not come back as they were
         originals[path] = data
-        return data.decode("utf-8", "replace")
+        return text
 
     charts = _charts(Path(result.root), read)
     for service in sorted(result.services, key=lambda s: s.name):
@@ -471,7 +476,7 @@ def _deployment_env(
                 text = text_of(manifest)
                 if text is None or "{{" in text:
                     continue  # a Helm template: its chart is edited below
-                edit = deploy.add_workload_env(text, kind, name)
+                edit = _guarded(partial(deploy.add_workload_env, text, kind, name), deploy.Edit)
                 if edit.problem is not None:
                     notes.append((service.name, f"{manifest}: {edit.problem}"))
                 elif edit.text is not None:
@@ -562,11 +567,31 @@ def _helm(
         for path in _template_files(root, chart_dir)
         if (text := text_of(path)) is not None
     ]
-    edit = deploy.add_helm_env(chart_name, values_path, values, templates, workload)
+    edit = _guarded(
+        partial(deploy.add_helm_env, chart_name, values_path, values, templates, workload),
+        deploy.HelmEdit,
+    )
     if edit.problem is not None:
         notes.append((service, edit.problem))
     for path, text in edit.files:
         edited[path] = text
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(edit: Callable[[], _T], failed: Callable[..., _T]) -> _T:
+    """An edit of a user's deployment file; one that fails on a shape it did not foresee
+    becomes a note, and the migration goes on."""
+    try:
+        return edit()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        return failed(
+            problem=f"could not be edited ({type(exc).__name__}: {exc}); add "
+            f"{', '.join(f'{k}={v}' for k, v in deploy.KAFKA_ENV)} by hand"
+        )
 
 
 _SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
