@@ -9,13 +9,13 @@ caller, the three consumers, the combined AsyncAPI document and the summary. Reg
 
 from __future__ import annotations
 
-import difflib
 import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from goldens import assert_golden
 
 from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
 from decouple_services.app.migrate import run_migrate_command as run
@@ -65,16 +65,7 @@ def _migrate(root: Path, **options: object) -> tuple[int, str, str]:
 
 
 def _assert_golden(actual: str, name: str, update: bool) -> None:
-    golden = GOLDEN / name
-    if update:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(actual, encoding="utf-8")
-    expected = golden.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(), actual.splitlines(), name, "actual", lineterm=""
-        )
-        pytest.fail(f"{name} differs (pytest --update-goldens):\n" + "\n".join(list(diff)[:200]))
+    assert_golden(actual, GOLDEN / name, update)
 
 
 def _event(root: Path, ids: dict[str, str], **options: object) -> tuple[int, str, str]:
@@ -143,19 +134,76 @@ def test_sites_in_two_functions_are_refused_with_the_reason(repo: Path) -> None:
     assert "the sites are in different functions" in summary
 
 
-def test_one_field_sent_with_two_values_is_refused_with_the_reason(repo: Path) -> None:
+def _edit_analytics_payload(repo: Path, payload: str, before: str = "") -> None:
     path = repo / REGISTRATION
-    path.write_text(
-        path.read_text().replace(
-            '"name": "user_registered", "user_id": user_id',
-            '"name": "user_registered", "user_id": str(user_id)',
-        )
+    text = path.read_text().replace(
+        'json={"name": "user_registered", "user_id": user_id}', f"json={payload}"
     )
-    _commit(repo, "conflict")
+    if before:
+        text = text.replace(
+            '    requests.post(\n        f"{ANALYTICS_URL}',
+            before + '    requests.post(\n        f"{ANALYTICS_URL}',
+        )
+    path.write_text(text)
+    _commit(repo, "edited")
+
+
+def test_one_field_sent_with_two_types_is_refused_with_the_reason(repo: Path) -> None:
+    _edit_analytics_payload(repo, '{"name": "user_registered", "user_id": str(user_id)}')
     status, diff, summary = _event(repo, _ids(repo))
     assert status == EXIT_REFUSED
     assert diff == ""
-    assert "field `user_id` is `user_id`" in summary and "`str(user_id)`" in summary
+    assert "field `user_id` is integer in " in summary
+    assert "(`user_id`) and string in " in summary and "(`str(user_id)`)" in summary
+
+
+def test_one_field_sent_with_two_values_is_refused_with_the_reason(repo: Path) -> None:
+    _edit_analytics_payload(repo, '{"name": "user_registered", "user_id": int(user_id)}')
+    status, diff, summary = _event(repo, _ids(repo))
+    assert (status, diff) == (EXIT_REFUSED, "")
+    assert "field `user_id` is `user_id`" in summary and "`int(user_id)`" in summary
+
+
+def test_a_body_that_cannot_be_read_is_refused_with_the_reason(repo: Path) -> None:
+    _edit_analytics_payload(repo, "payload", '    payload = dict(name="user_registered")\n')
+    status, diff, summary = _event(repo, _ids(repo))
+    assert (status, diff) == (EXIT_REFUSED, "")
+    assert "sends, `payload`, cannot be read" in summary
+
+
+def test_a_pydantic_model_sent_whole_gives_its_fields_and_types(repo: Path) -> None:
+    import yaml
+
+    path = repo / REGISTRATION
+    model = (
+        "from pydantic import BaseModel\n\n\nclass Registered(BaseModel):\n"
+        "    name: str\n    source: str | None = None\n\n\n"
+    )
+    path.write_text(path.read_text().replace("USERS: dict", model + "USERS: dict"))
+    _edit_analytics_payload(
+        repo, "event.model_dump()", '    event = Registered(name="user_registered")\n'
+    )
+    status, _, summary = _event(repo, _ids(repo), write=True)
+    assert status == EXIT_OK, summary
+    caller = (repo / REGISTRATION).read_text()
+    assert "**event.model_dump()," in caller
+    document = yaml.safe_load((repo / "decouple/asyncapi.yaml").read_text())
+    data = document["components"]["schemas"][EVENT]["properties"]["data"]
+    assert data["properties"] == {
+        "to": {"type": "string"},
+        "template": {"type": "string"},
+        "user_id": {"type": "integer"},
+        "name": {"type": "string"},
+        "source": {"type": ["string", "null"]},
+    }
+    consumer = (repo / CONSUMERS["analytics"]).read_text()
+    assert 'fields=("name", "source"),' in consumer
+    assert "name (string), source (string or null) as the body" in consumer
+
+    # Planned again from the send, the event keeps its schema: nothing changes.
+    _commit(repo, "migrated")
+    status, diff, summary = _migrate(repo, services=("users",))
+    assert (status, diff) == (EXIT_OK, ""), summary
 
 
 def test_a_call_under_its_own_condition_is_not_folded_into_the_send(repo: Path) -> None:
@@ -242,6 +290,18 @@ def test_a_subscriber_is_added_without_touching_the_producer(
     status, _, err = _migrate(migrated, subscribe=EVENT, services=("audit",))
     assert status == EXIT_USAGE
     assert "audit already subscribes to users.user-registered" in err
+
+
+def test_a_subscriber_without_fields_takes_every_field_of_the_schema_by_name(
+    migrated: Path,
+) -> None:
+    options = {"subscribe": EVENT, "services": ("audit",), "write": True}
+    status, _, summary = _migrate(migrated, endpoint="POST /users/{user_id}/audit", **options)
+    assert status == EXIT_OK, summary
+    consumer = (migrated / AUDIT_CONSUMER).read_text()
+    # the path parameter aside, the fields the event's schema lists, spelled out
+    assert 'fields=("to", "template", "name"),' in consumer
+    assert "to (string), template (string), name (string) as the body" in consumer
 
 
 def test_a_subscriber_with_several_endpoints_must_name_one(migrated: Path) -> None:

@@ -7,7 +7,6 @@ Regenerate with ``pytest --update-goldens`` and review the diff like code.
 
 from __future__ import annotations
 
-import difflib
 import io
 import json
 import os
@@ -17,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from goldens import assert_golden
 
 from decouple_services.app.migrate import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, MigrateCommand
 from decouple_services.app.migrate import run_migrate_command as run
@@ -101,16 +101,7 @@ def _everything(root: Path, **options: object) -> tuple[int, bytes, str]:
 
 
 def _assert_golden(actual: str, name: str, update: bool) -> None:
-    golden = GOLDEN / name
-    if update:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(actual, encoding="utf-8")
-    expected = golden.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(), actual.splitlines(), name, "actual", lineterm=""
-        )
-        pytest.fail(f"{name} differs (pytest --update-goldens):\n" + "\n".join(list(diff)[:200]))
+    assert_golden(actual, GOLDEN / name, update)
 
 
 def test_the_full_migration_matches_the_reviewed_golden_files(

@@ -6,10 +6,11 @@ one send keyed by the entity id, and one consumer group per subscribing service.
 holds the rules a reviewer has to trust, as pure functions over source text:
 
 * the event's **name**: a legal topic, with an optional schema version (``.v2``);
-* its **data**: the union of what the calls sent. Literal dict payloads merge by key, the
-  same key with two different expressions is a conflict; identical non-literal payloads are
-  one, different ones (or one beside literal dicts) cannot be merged safely. Path parameters
-  travel as fields, as they do for a single call;
+* its **data**: the union of what the calls sent, with a schema: each field and its type
+  (:mod:`decouple_services.migrate.fields`). Literal dicts merge by key, a model sent whole
+  (``order.model_dump()``) brings its fields; the same field with two types, or with two
+  different expressions, is a conflict, and a body whose fields cannot be listed is refused.
+  Path parameters travel as fields, as they do for a single call;
 * each subscriber's **fields**: the part of the data its handler used to get as its body,
   so the consumer hands it back nothing more.
 """
@@ -20,8 +21,10 @@ import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from decouple_services.core.errors import SelectionError
+from decouple_services.migrate.fields import Body, Scope, body_model, compatible, describe, type_of
 from decouple_services.migrate.naming import event_type, topic_problem
 
 _VERSION = re.compile(r"\.(v\d+)$")
@@ -68,33 +71,65 @@ class EventData:
     #: The event's data as the one send writes it (``None`` when no call sent anything).
     expression: str | None
     #: Per site id: the fields of ``data`` its handler took as its body (``()`` for a call
-    #: that sent no body; ``None``: all of the data, for a payload that is not a literal).
+    #: that sent no body).
     fields: dict[str, tuple[str, ...] | None]
-    #: ``(name, source)`` of every field, in the order they first appear, for the key.
+    #: ``(name, source)`` of every field the send writes out, in the order they first
+    #: appear (a model's fields travel inside its dump and are not among them).
     entries: tuple[tuple[str, str], ...]
+    #: JSON Schema of the data: every field with its type (``None`` when there is no data).
+    schema: dict[str, Any] | None = None
+    #: ``(name, source)`` of every field, a model's too (``order.order_id``), for the key.
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 class EventConflict(Exception):
     """The calls' payloads cannot be one event's data; the message says why and what to do."""
 
 
-def union(parts: Sequence[Contribution]) -> EventData:
-    """The event's data from what each call sent (see the module's rules)."""
-    entries: dict[str, tuple[str, str, str]] = {}  # field -> (source, normalised, site id)
-    opaque: tuple[str, str, str] | None = None  # (source, normalised, site id)
-    literal_from: str | None = None
+def union(parts: Sequence[Contribution], scope: Scope | None = None) -> EventData:
+    """The event's data from what each call sent (see the module's rules). ``scope``: what
+    the function holding the calls says about its names, for the fields' types."""
+    scope = scope if scope is not None else Scope()
+    known: dict[str, tuple[str, str, str, dict[str, Any]]] = {}  # source, normal, site, type
+    explicit: dict[str, str] = {}  # field -> source, as the send writes it
+    spreads: dict[str, str] = {}  # normalised -> source of a model's dump
     fields: dict[str, tuple[str, ...] | None] = {}
 
-    def add(name: str, source: str, site_id: str) -> None:
+    def add(name: str, source: str, site_id: str, schema: dict[str, Any]) -> None:
         normal = _normal(source)
-        if name in entries and entries[name][1] != normal:
-            first_source, _, first_site = entries[name]
+        if name not in known:
+            known[name] = (source, normal, site_id, schema)
+            return
+        first_source, first_normal, first_site, first_schema = known[name]
+        if not compatible(first_schema, schema):
+            raise EventConflict(
+                f"field `{name}` is {describe(first_schema)} in {first_site} "
+                f"(`{first_source}`) and {describe(schema)} in {site_id} (`{source}`): one "
+                "event field has one type; make the calls send the same value, or rename "
+                "the field in one of them before migrating"
+            )
+        if first_normal != normal:
             raise EventConflict(
                 f"field `{name}` is `{first_source}` in {first_site} and `{source}` in "
                 f"{site_id}: one event carries one value; make the calls send the same "
                 "expression, or rename the field in one of them before migrating"
             )
-        entries.setdefault(name, (source, normal, site_id))
+        if not first_schema and schema:
+            known[name] = (first_source, first_normal, first_site, schema)
+
+    def spread(text: str, body: Body | None, site_id: str, own: list[str]) -> None:
+        if body is None:
+            raise EventConflict(
+                f"the body {site_id} sends, `{_short(text)}`, cannot be read: an event's data "
+                "needs each field and its type, and this is neither a literal dict nor a "
+                "pydantic model, dataclass or TypedDict the code annotates; write it as a "
+                "literal dict, or annotate the value with its model, before migrating"
+            )
+        spreads.setdefault(_normal(text), text)
+        for name, schema in body.model.fields.items():
+            add(name, body.source(name), site_id, schema)
+            if name not in own:
+                own.append(name)
 
     for part in parts:
         payload = (part.payload or "").strip() or None
@@ -102,43 +137,62 @@ def union(parts: Sequence[Contribution]) -> EventData:
         own: list[str] = []
         if payload is None:
             fields[part.site_id] = ()
-        elif isinstance(node, ast.Dict) and all(
-            isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys
-        ):
+        elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
-                assert isinstance(key, ast.Constant) and isinstance(key.value, str)
-                source = ast.get_source_segment(payload, value) or ""
-                add(key.value, source if "\n" not in source else ast.unparse(value), part.site_id)
-                own.append(key.value)
+                source = ast.get_source_segment(payload, value) or ast.unparse(value)
+                if "\n" in source:
+                    source = ast.unparse(value)
+                if key is None:
+                    spread(source, body_model(value, scope, payload), part.site_id, own)
+                elif isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    add(key.value, source, part.site_id, type_of(value, scope))
+                    explicit.setdefault(key.value, source)
+                    own.append(key.value)
+                else:
+                    raise EventConflict(
+                        f"the body {part.site_id} sends has a key computed at run time "
+                        f"(`{_short(ast.unparse(key))}`): an event's data needs each field "
+                        "by name; write the keys out before migrating"
+                    )
             fields[part.site_id] = tuple(own)
-            literal_from = literal_from or part.site_id
         else:
-            normal = _normal(payload)
-            if opaque is not None and opaque[1] != normal:
-                raise EventConflict(
-                    f"{opaque[2]} sends `{_short(opaque[0])}` and {part.site_id} sends "
-                    f"`{_short(payload)}`: an event has one data, and two payloads that are "
-                    "not literal dicts cannot be merged or checked for conflicts; build one "
-                    "dict both calls send, or write both payloads as literal dicts"
-                )
-            opaque = opaque or (payload, normal, part.site_id)
-            fields[part.site_id] = None
+            body = body_model(node, scope, payload) if node is not None else None
+            spread(payload, body, part.site_id, own)
+            fields[part.site_id] = tuple(own)
         for name, source in part.path_params:
             if name not in own:  # a field the payload has wins, as for a single call
-                add(name, source, part.site_id)
-    if opaque is not None and literal_from is not None:
-        raise EventConflict(
-            f"{opaque[2]} sends `{_short(opaque[0])}`, which is not a literal dict, and "
-            f"{literal_from} sends a literal dict: their fields cannot be checked for "
-            "conflicts; write both payloads as literal dicts, or send the same expression"
-        )
-    pairs = tuple((name, source) for name, (source, _, _) in entries.items())
-    inner = ", ".join(f'"{name}": {source}' for name, source in pairs)
-    if opaque is not None:
-        expression: str | None = "{**" + opaque[0] + ", " + inner + "}" if inner else opaque[0]
+                parsed = _parse(source)
+                add(name, source, part.site_id, type_of(parsed, scope) if parsed else {})
+                explicit.setdefault(name, source)
+    pairs = tuple(explicit.items())
+    inner = [f'"{name}": {source}' for name, source in pairs]
+    dumps = list(spreads.values())
+    if len(dumps) == 1 and not inner:
+        expression: str | None = dumps[0]
+    elif dumps or inner:
+        expression = "{" + ", ".join([*(f"**{d}" for d in dumps), *inner]) + "}"
     else:
-        expression = "{" + inner + "}" if pairs else None
-    return EventData(expression, fields, pairs)
+        expression = None
+    schema: dict[str, Any] | None = None
+    if known:
+        schema = {
+            "type": "object",
+            "properties": {name: entry[3] for name, entry in known.items()},
+            "required": list(known),
+        }
+    sources = tuple((name, entry[0]) for name, entry in known.items())
+    return EventData(expression, fields, pairs, schema, sources)
+
+
+def data_schema(expression: str | None, scope: Scope) -> dict[str, Any] | None:
+    """JSON Schema of an event's data as its send writes it (``None`` when it cannot be
+    read): what the AsyncAPI documents state, also when the event is planned again."""
+    if expression is None:
+        return None
+    try:
+        return union([Contribution("send", expression)], scope).schema
+    except EventConflict:
+        return None
 
 
 def fields_comment(fields: tuple[str, ...] | None) -> str:

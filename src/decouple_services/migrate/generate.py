@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services import __version__
 from decouple_services.core.text import printable, printable_lines
+from decouple_services.migrate.deploy import KAFKA_ENV
+from decouple_services.migrate.fields import describe
 from decouple_services.migrate.naming import consumer_group
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
@@ -356,7 +358,7 @@ def render_compose_override(
             for name in _networks(services[service])
         }
     )
-    bootstrap = {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    bootstrap = dict(KAFKA_ENV)
     out: dict[str, Any] = {
         "kafka": {
             "image": KAFKA_IMAGE,
@@ -495,8 +497,10 @@ def render_k8s_consumers(
         for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
             container.pop(key, None)
         container["command"] = ["python", "-m", consumer.module]
-        env = [e for e in container.get("env") or [] if e.get("name") != "KAFKA_BOOTSTRAP_SERVERS"]
-        container["env"] = [*env, {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"}]
+        # The service's own setting, when it has one, names the cluster's brokers already.
+        env = list(container.get("env") or [])
+        have = {e.get("name") for e in env if isinstance(e, dict)}
+        container["env"] = [*env, *({"name": k, "value": v} for k, v in KAFKA_ENV if k not in have)]
         made.append(copied)
     body = (
         f"# One Deployment per consumer, made from the {deployment} Deployment in "
@@ -630,7 +634,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
-        "takes": _takes(topic.fields, path_params),
+        "takes": _takes(topic.fields, path_params, topic.payload_schema),
         # added with --subscribe: no call of a producer ever reached this handler
         "subscribed": bool(topic.subscribers) and not topic.site_ids,
         "subscribers": _join(topic.subscribers),
@@ -638,18 +642,30 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
     }
 
 
-def _takes(fields: Sequence[str] | None, path_params: Sequence[str]) -> str:
-    """What a domain event's subscriber takes from its data, in words."""
+def _takes(
+    fields: Sequence[str] | None,
+    path_params: Sequence[str],
+    schema: Mapping[str, Any] | None = None,
+) -> str:
+    """What a domain event's subscriber takes from its data, in words, each field with the
+    type the event's schema gives it."""
+    properties = (schema or {}).get("properties") or {}
+
+    def typed(names: Sequence[str]) -> str:
+        return ", ".join(
+            f"{n} ({describe(properties[n])})" if n in properties else n for n in names
+        )
+
     body = (
         "all of it as the body"
         if fields is None
-        else f"{', '.join(fields)} as the body"
+        else f"{typed(fields)} as the body"
         if fields
         else "no body"
     )
     if not path_params:
         return body
-    return f"{body}, and {', '.join(path_params)} for the path"
+    return f"{body}, and {typed(path_params)} for the path"
 
 
 def _join(names: Sequence[str]) -> str:

@@ -36,6 +36,11 @@ def infer_schema(source: str | None) -> dict[str, Any] | None:
     return _schema(node)
 
 
+def literal_schema(node: ast.expr) -> dict[str, Any]:
+    """JSON Schema of what an expression's own syntax says (``{}`` when it says nothing)."""
+    return _schema(node)
+
+
 def _schema(node: ast.expr) -> dict[str, Any]:
     if isinstance(node, ast.Constant):
         if node.value is None:

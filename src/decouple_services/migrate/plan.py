@@ -54,11 +54,13 @@ from decouple_services.migrate.events import (
     Contribution,
     EventConflict,
     EventName,
+    data_schema,
     fields_comment,
     fields_of_marker,
     parse_event_name,
     union,
 )
+from decouple_services.migrate.fields import Scope, module_reader, scope_at
 from decouple_services.migrate.generate import django_outbox_app
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -425,9 +427,9 @@ def plan_migration(
     recorded, recorded_types = _recorded_subscribers(read, endpoints)
     added: Subscriber | None = None
     if options.subscribe is not None:
-        added = _new_subscriber(options.subscribe, planned, result, recorded)
+        added = _new_subscriber(options.subscribe, planned, result, recorded, read)
         recorded.setdefault(added.topic, []).append(added)
-    topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
+    topics = _topics(planned, endpoint_of, read, event, recorded, recorded_types)
     consumers = _consumers(topics, result, module_of, read, options, services)
     # A consumer that cannot reach the callee's application would dead-letter every event:
     # its producers are refused, not written.
@@ -441,7 +443,7 @@ def plan_migration(
                 continue
             refused.append(Refusal(item.site.id, item.site, (Finding(NO_APP, *why),)))
         planned = kept
-        topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
+        topics = _topics(planned, endpoint_of, read, event, recorded, recorded_types)
         consumers = _consumers(topics, result, module_of, read, options, services)
     producers = _producers(planned, topics, producer_home, options, read)
     kept_apps = {
@@ -633,6 +635,7 @@ def _imports_relatively(source: bytes | None) -> bool:
 def _topics(
     planned: Sequence[PlannedSite],
     endpoint_of: Callable[[CallSite], Endpoint | None],
+    read: ReadFile,
     event: EventName | None = None,
     recorded: Mapping[str, Sequence[Subscriber]] | None = None,
     recorded_types: Mapping[str, str] | None = None,
@@ -649,7 +652,7 @@ def _topics(
                 else (recorded_types or {}).get(name, event_type(name))
             )
             extra = (recorded or {}).get(name, ())
-            topics.extend(_event_topics(name, kind, items, endpoint_of, extra))
+            topics.extend(_event_topics(name, kind, items, endpoint_of, read, extra))
             continue
         callees = {i.site.callee for i in items}
         if len(callees) > 1:
@@ -1120,14 +1123,14 @@ def _one_event(
         for p in mine
     ]
     try:
-        data = union(parts)
+        data = union(parts, _scope_of(mine[0].site, read))
     except EventConflict as conflict:
         return refuse_all(str(conflict))
     if any(p.send.is_grpc for p in mine):
         return refuse_all("a gRPC call's request message cannot be merged into an event's data")
     lead = mine[0]
     params = [pair for p in mine for pair in p.send.path_params]
-    key, origin = _entity_key(event, data.entries) or choose_key(params, data.expression)
+    key, origin = _entity_key(event, data.sources) or choose_key(params, data.expression)
     waits = [p for p in mine if p.send.wait]
     timeout = next((p.timeout for p in waits if p.timeout is not None), None)
     sends = {
@@ -1193,6 +1196,15 @@ def _one_event(
     return [*made, *others], refused
 
 
+def _scope_of(site: CallSite, read: ReadFile) -> Scope:
+    """What the function holding ``site`` says about its names and models."""
+    source = read(site.file)
+    if source is None:
+        return Scope()
+    text = source.decode("utf-8", errors="replace")
+    return scope_at(text, site.line, module_reader(site.file, read))
+
+
 def _entity_key(event: EventName, entries: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
     """The id of the entity the event is about, when its data carries one named after the
     event's domain (``orders.order-cancelled`` -> ``order_id``): its events stay in order."""
@@ -1225,6 +1237,7 @@ def _event_topics(
     kind: str,
     items: Sequence[PlannedSite],
     endpoint_of: Callable[[CallSite], Endpoint | None],
+    read: ReadFile,
     extra: Sequence[Subscriber] = (),
 ) -> list[TopicSpec]:
     """One spec per subscriber of a domain event: the same topic, type and data, each with
@@ -1235,6 +1248,9 @@ def _event_topics(
     added = {s.callee: s for s in extra if s.callee not in by_callee}
     subscribers = tuple(sorted({*by_callee, *added}))
     data = _payload_text(items[0]) if items[0].carried else items[0].payload
+    # The data's schema, as the code sending it types its fields: the same when the event
+    # is planned again from the send.
+    schema = data_schema(data, _scope_of(items[0].site, read)) or infer_schema(data)
     out = []
     for callee, subscriber in sorted(added.items()):
         wanted: tuple[str, ...] = ()
@@ -1248,7 +1264,7 @@ def _event_topics(
                 producers=tuple(sorted({i.site.caller for i in items})),
                 event_type=kind,
                 endpoint=subscriber.endpoint,
-                payload_schema=infer_schema(data),
+                payload_schema=schema,
                 path_params=wanted,
                 key_field=key_field(data, wanted),
                 subscribers=subscribers,
@@ -1276,7 +1292,7 @@ def _event_topics(
                 producers=tuple(sorted({i.site.caller for i in items})),
                 event_type=kind,
                 endpoint=endpoint,
-                payload_schema=infer_schema(data),
+                payload_schema=schema,
                 site_ids=tuple(sorted(i.site.id for i in mine)),
                 path_params=params,
                 key_field=key_field(data, params),
@@ -1335,6 +1351,7 @@ def _new_subscriber(
     planned: Sequence[PlannedSite],
     result: ScanResult,
     recorded: Mapping[str, Sequence[Subscriber]],
+    read: ReadFile,
 ) -> Subscriber:
     """The subscriber ``--subscribe`` asks for, checked against the event as the code sends
     it: the event exists, the service does not subscribe yet, one endpoint takes it, and
@@ -1383,20 +1400,31 @@ def _new_subscriber(
             'takes the event with --endpoint "METHOD /path"'
         )
     endpoint = chosen[0]
+    schema = data_schema(_payload_text(sends[0]), _scope_of(sends[0].site, read))
     data = sends[0].send.payload_hint
     node = None
     try:
         node = ast.parse((data or "").strip(), mode="eval").body if data else None
     except SyntaxError:
         node = None
-    if isinstance(node, ast.Dict):
-        have = {k.value for k in node.keys if isinstance(k, ast.Constant)}
-        needed = [*re.findall(r"\{(\w+)", endpoint.path), *(request.fields or ())]
+    have: set[str] | None = None
+    if schema is not None:
+        have = set(schema.get("properties") or {})
+    elif isinstance(node, ast.Dict):
+        have = {str(k.value) for k in node.keys if isinstance(k, ast.Constant)}
+    path_params = re.findall(r"\{(\w+)", endpoint.path)
+    if have is not None:
+        needed = [*path_params, *(request.fields or ())]
         missing = [n for n in needed if n not in have]
         if missing:
             raise SelectionError(
                 f"--subscribe {request.event}: {endpoint.label} needs "
                 f"{', '.join(missing)}, which the event's data does not carry (it has "
-                f"{', '.join(sorted(str(h) for h in have))})"
+                f"{', '.join(sorted(have))})"
             )
-    return Subscriber(topic, request.service, endpoint, request.fields)
+    fields = request.fields
+    if fields is None and schema is not None:
+        # every field the schema names, path parameters aside: what the handler takes is
+        # spelled out in its consumer, never "whatever the data holds"
+        fields = tuple(n for n in schema.get("properties") or {} if n not in path_params)
+    return Subscriber(topic, request.service, endpoint, fields)

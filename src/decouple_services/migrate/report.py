@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from decouple_services.core.model import CallSite, Role, ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.generate import consumer_runtime, runtime_location
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
@@ -77,11 +78,12 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
     if result.changes:
         counts = {
             k: sum(c.kind == k for c in result.changes)
-            for k in ("rewrite", "dependencies", "generated")
+            for k in ("rewrite", "dependencies", "deployment", "generated")
         }
+        deployment = f"{counts['deployment']} deployment file(s), " if counts["deployment"] else ""
         lines.append(
             f"  files: {counts['rewrite']} rewritten, {counts['dependencies']} dependency "
-            f"file(s), {counts['generated']} generated (in this order in the diff)"
+            f"file(s), {deployment}{counts['generated']} generated (in this order in the diff)"
         )
     elif not dry_run or not migrated:
         lines.append("  nothing to change")
@@ -128,6 +130,8 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"kept {path}: {why}")
     for service, note in result.dependency_notes:
         lines.append(f"dependencies of {service}: {note}")
+    for service, note in result.deployment_notes:
+        lines.append(f"deployment of {service}: {note}")
     return "".join(printable(line) + "\n" for line in lines)
 
 
@@ -357,7 +361,11 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
                 if c.topic in topics
             ],
             "- [ ] Set `KAFKA_BOOTSTRAP_SERVERS` (and the security settings) for every caller "
-            "and consumer; see docs/generated-code.md.",
+            "and consumer; see docs/generated-code.md." + _deployment_files(result),
+            *[
+                f"  - [ ] {service}, by hand: {_cell(note)}"
+                for service, note in result.deployment_notes
+            ],
             *_outbox_steps(plan),
             "- [ ] Deploy the callers; the sends replace the HTTP calls in the same release.",
             "- [ ] Watch consumer lag per group and the dead-letter topics; once what made "
@@ -405,6 +413,17 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
+
+
+def _deployment_files(result: MigrationResult) -> str:
+    """The deployment files this change gives ``KAFKA_BOOTSTRAP_SERVERS``, for the checklist."""
+    paths = [f"`{c.path}`" for c in result.changes if c.kind == "deployment"]
+    if not paths:
+        return ""
+    return (
+        f" This change sets it to `{KAFKA_ENV[0][1]}` in {', '.join(paths)}: point it at the "
+        "cluster's brokers there."
+    )
 
 
 def behaviour_change(item: PlannedSite) -> str:

@@ -14,13 +14,15 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import ReadRefused, read_in_root
 from decouple_services.core.model import CallSite, ScanResult
+from decouple_services.discover.k8s import WORKLOAD_KINDS
+from decouple_services.migrate import deploy
 from decouple_services.migrate.changes import FileChange
 from decouple_services.migrate.codemod import ParsedSource, rewrite_source
 from decouple_services.migrate.deps import DEPENDENCY_FILES, add_requirement
@@ -39,8 +41,8 @@ if TYPE_CHECKING:
     from decouple_services.migrate.generate import OutboxRelaySpec
 
 #: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
-#: then the generated files.
-KIND_ORDER = ("rewrite", "dependencies", "generated")
+#: then the deployment files that get the Kafka settings, then the generated files.
+KIND_ORDER = ("rewrite", "dependencies", "deployment", "generated")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class MigrationResult:
     failed: tuple[tuple[str, str], ...] = ()
     #: ``(service, note)``: services whose dependency file could not be updated.
     dependency_notes: tuple[tuple[str, str], ...] = ()
+    #: ``(service, note)``: Kafka settings a deployment file needs and did not get, and where.
+    deployment_notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def migrated(self) -> tuple[CallSite, ...]:
@@ -136,6 +140,8 @@ def migrate_scanned(
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
     changes.extend(_outbox_settings(plan, read))
+    deploy_changes, deploy_notes = _deployment_env(plan, read, result)
+    changes.extend(deploy_changes)
     return MigrationResult(
         root=root,
         scan=result,
@@ -144,6 +150,7 @@ def migrate_scanned(
         kept=tuple(kept),
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
+        deployment_notes=tuple(deploy_notes),
     )
 
 
@@ -466,6 +473,211 @@ def _k8s_consumers(
                 out.append((generate.k8s_consumers_path(manifest, deployment), text, False))
             break
     return out
+
+
+_WORKLOAD_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ (\w+) (\S+)$")
+_HELM_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Helm values (\S+)$")
+
+
+def _deployment_env(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    """The Kafka settings in the deployment files of every service a migration gives a
+    producer or consumers: the callers' Kubernetes workloads (their consumers' Deployments
+    are generated with them), and the Helm charts of both."""
+    if not plan.topics:
+        return [], []
+    callers = {p.service for p in plan.producers}
+    callees = {c.service for c in plan.consumers}
+    edited: dict[str, str] = {}
+    originals: dict[str, bytes] = {}
+    notes: list[tuple[str, str]] = []
+
+    def text_of(path: str) -> str | None:
+        if path in edited:
+            return edited[path]
+        data = read(path)
+        if data is None:
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # not edited: its bytes would not come back as they were
+        originals[path] = data
+        return text
+
+    charts = _charts(Path(result.root), read)
+    for service in sorted(result.services, key=lambda s: s.name):
+        if service.name not in callers | callees:
+            continue
+        helm_done: set[str] = set()
+        for evidence in service.evidence:
+            workload = _WORKLOAD_EVIDENCE.match(evidence)
+            if (
+                workload is not None
+                and workload.group(2) in WORKLOAD_KINDS
+                and service.name in callers
+                and not _ours(workload.group(1))
+            ):
+                manifest, kind, name = workload.groups()
+                text = text_of(manifest)
+                if text is None or "{{" in text:
+                    continue  # a Helm template: its chart is edited below
+                edit = _guarded(partial(deploy.add_workload_env, text, kind, name), deploy.Edit)
+                if edit.problem is not None:
+                    notes.append((service.name, f"{manifest}: {edit.problem}"))
+                elif edit.text is not None:
+                    edited[manifest] = edit.text
+            helm = _HELM_EVIDENCE.match(evidence)
+            if helm is not None:
+                values_path, key = helm.groups()
+                chart_dir = posixpath.dirname(values_path)
+                if chart_dir in helm_done or posixpath.basename(values_path) != "values.yaml":
+                    continue
+                helm_done.add(chart_dir)
+                chart_name = charts.get(chart_dir, posixpath.basename(chart_dir))
+                workload_key = None if key == chart_name else key
+                _helm(
+                    Path(result.root),
+                    chart_dir,
+                    chart_name,
+                    workload_key,
+                    service.name,
+                    text_of,
+                    edited,
+                    notes,
+                )
+        for chart_dir, chart_name in sorted(charts.items()):
+            if chart_dir in helm_done or chart_name not in {service.name, *service.aliases}:
+                continue
+            _helm(
+                Path(result.root),
+                chart_dir,
+                chart_name,
+                None,
+                service.name,
+                text_of,
+                edited,
+                notes,
+            )
+    for consumer in plan.consumers:
+        callee = next((s for s in result.services if s.name == consumer.service), None)
+        if callee is None:
+            continue
+        for chart_dir, chart_name in sorted(charts.items()):
+            if chart_name in {callee.name, *callee.aliases} or any(
+                (m := _HELM_EVIDENCE.match(e)) and posixpath.dirname(m.group(1)) == chart_dir
+                for e in callee.evidence
+            ):
+                notes.append(
+                    (
+                        callee.name,
+                        f"the {chart_name} chart ({chart_dir}) runs no consumer process: add a "
+                        f"Deployment like the service's, with the command `python -m "
+                        f"{consumer.module}` (from `{consumer.import_root}`), no ports and no "
+                        "Service, or start the consumer inside the service's own process "
+                        "(docs/generated-code.md)",
+                    )
+                )
+    changes = [
+        FileChange(path, originals[path], text.encode("utf-8"), "deployment")
+        for path, text in sorted(edited.items())
+        if text.encode("utf-8") != originals[path]
+    ]
+    return changes, list(dict.fromkeys(notes))
+
+
+def _helm(
+    root: Path,
+    chart_dir: str,
+    chart_name: str,
+    workload: str | None,
+    service: str,
+    text_of: Callable[[str], str | None],
+    edited: dict[str, str],
+    notes: list[tuple[str, str]],
+) -> None:
+    prefix = "" if chart_dir in ("", ".") else chart_dir + "/"
+    values_path = prefix + "values.yaml"
+    values = text_of(values_path)
+    if values is None:
+        notes.append(
+            (
+                service,
+                f"the {chart_name} chart has no values.yaml: set "
+                "KAFKA_BOOTSTRAP_SERVERS in its workload's env",
+            )
+        )
+        return
+    templates = [
+        (path, text)
+        for path in _template_files(root, chart_dir)
+        if (text := text_of(path)) is not None
+    ]
+    edit = _guarded(
+        partial(deploy.add_helm_env, chart_name, values_path, values, templates, workload),
+        deploy.HelmEdit,
+    )
+    if edit.problem is not None:
+        notes.append((service, edit.problem))
+    for path, text in edit.files:
+        edited[path] = text
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(edit: Callable[[], _T], failed: Callable[..., _T]) -> _T:
+    """An edit of a user's deployment file; one that fails on a shape it did not foresee
+    becomes a note, and the migration goes on."""
+    try:
+        return edit()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        return failed(
+            problem=f"could not be edited ({type(exc).__name__}: {exc}); add "
+            f"{', '.join(f'{k}={v}' for k, v in deploy.KAFKA_ENV)} by hand"
+        )
+
+
+_SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
+
+
+def _charts(root: Path, read: Callable[[str], bytes | None]) -> dict[str, str]:
+    """``{chart folder: chart name}`` of every Helm chart in the repository (a folder with a
+    ``Chart.yaml``; its ``name``, else the folder's)."""
+    import os
+
+    import yaml
+
+    found: dict[str, str] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS)
+        if "Chart.yaml" not in files:
+            continue
+        rel = Path(folder).relative_to(root).as_posix()
+        rel = "" if rel == "." else rel
+        try:
+            meta = yaml.safe_load(read(f"{rel}/Chart.yaml" if rel else "Chart.yaml") or b"")
+        except yaml.YAMLError:
+            meta = None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        found[rel] = str(name) if name else (posixpath.basename(rel) or root.resolve().name)
+    return found
+
+
+def _template_files(root: Path, chart_dir: str) -> list[str]:
+    """The YAML templates of a chart, repo-relative."""
+    prefix = f"{chart_dir}/templates" if chart_dir else "templates"
+    folder = root / prefix
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(
+        f"{prefix}/{p.relative_to(folder).as_posix()}"
+        for p in folder.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.is_symlink()
+    )
 
 
 def _dependencies(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from decouple_services.core.errors import SelectionError
@@ -13,6 +15,7 @@ from decouple_services.migrate.events import (
     parse_event_name,
     union,
 )
+from decouple_services.migrate.fields import Scope, compatible, scope_at
 
 
 def test_literal_payloads_merge_by_key_and_path_parameters_travel_as_fields() -> None:
@@ -61,25 +64,127 @@ def test_a_path_parameter_that_differs_from_a_field_is_a_conflict() -> None:
         )
 
 
-def test_identical_non_literal_payloads_are_one_and_take_the_path_parameters() -> None:
+_MODULE = """
+from dataclasses import dataclass
+from typing import Literal, Optional, TypedDict
+
+from pydantic import BaseModel
+
+
+class Signup(BaseModel):
+    user_id: int
+    plan: Literal["free", "pro"]
+    referrer: Optional[str] = None
+
+
+@dataclass
+class Refund:
+    id: str
+    amount: float
+
+
+class Counts(TypedDict):
+    user_id: int
+    visits: int
+
+
+def register(user_id: int, email: str, signup: Signup, counts: Counts, tags: list[str]):
+    refund = Refund("r-1", 2.5)
+    pass
+"""
+
+
+def _scope() -> Scope:
+    return scope_at(_MODULE, _MODULE.splitlines().index("    pass") + 1)
+
+
+def test_the_schema_types_each_field_from_literals_annotations_and_models() -> None:
     data = union(
         [
-            Contribution("cs-1", "payload"),
-            Contribution("cs-2", "payload", (("user_id", "user.id"),)),
-        ]
+            Contribution("cs-1", '{"to": email, "template": "welcome", "tags": tags}'),
+            Contribution("cs-2", "signup.model_dump()"),
+            Contribution("cs-3", None, (("user_id", "signup.user_id"),)),
+            Contribution("cs-4", '{"refund": refund.id, "amount": refund.amount}'),
+        ],
+        _scope(),
     )
-    assert data.expression == '{**payload, "user_id": user.id}'
-    assert data.fields == {"cs-1": None, "cs-2": None}
+    assert data.schema is not None
+    assert data.schema["properties"] == {
+        "to": {"type": "string"},
+        "template": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "user_id": {"type": "integer"},
+        "plan": {"type": "string", "enum": ["free", "pro"]},
+        "referrer": {"type": ["string", "null"]},
+        "refund": {"type": "string"},
+        "amount": {"type": "number"},
+    }
+    assert data.schema["required"] == list(data.schema["properties"])
+    # the model travels as its dump; its fields are the second handler's body, by name
+    assert data.expression is not None and data.expression.startswith("{**signup.model_dump(), ")
+    assert data.fields["cs-2"] == ("user_id", "plan", "referrer")
+    # the path parameter is the model's own field, sent with the same value
+    assert ("user_id", "signup.user_id") in data.sources
 
 
-def test_different_non_literal_payloads_are_refused_with_what_to_do() -> None:
-    with pytest.raises(EventConflict, match="build one dict both calls send"):
-        union([Contribution("cs-1", "payload"), Contribution("cs-2", "other")])
+def test_a_typeddict_value_is_read_by_its_keys() -> None:
+    data = union([Contribution("cs-1", "counts")], _scope())
+    assert data.expression == "counts"
+    assert data.fields == {"cs-1": ("user_id", "visits")}
+    assert ("visits", 'counts["visits"]') in data.sources
 
 
-def test_a_non_literal_payload_beside_a_literal_dict_is_refused() -> None:
-    with pytest.raises(EventConflict, match="cannot be checked for conflicts"):
-        union([Contribution("cs-1", "payload"), Contribution("cs-2", '{"a": 1}')])
+def test_one_field_with_two_types_is_refused_naming_both() -> None:
+    with pytest.raises(
+        EventConflict,
+        match=r"field `user_id` is integer in cs-1 \(`user_id`\) and string in cs-2 "
+        r"\(`str\(user_id\)`\): one event field has one type",
+    ):
+        union(
+            [
+                Contribution("cs-1", '{"user_id": user_id}'),
+                Contribution("cs-2", '{"user_id": str(user_id)}'),
+            ],
+            _scope(),
+        )
+
+
+def test_a_models_field_and_a_literal_of_another_type_are_refused() -> None:
+    with pytest.raises(EventConflict, match=r"`plan` is string .* and integer in cs-2"):
+        union(
+            [Contribution("cs-1", "signup.model_dump()"), Contribution("cs-2", '{"plan": 3}')],
+            _scope(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("payload", "shown"),
+    [
+        ("payload", "`payload`"),  # nothing says what it holds
+        ("{**extra, 'a': 1}", "`extra`"),  # an untyped mapping spread into a literal
+        ("asdict(unknown)", "`asdict(unknown)`"),
+    ],
+)
+def test_a_body_whose_fields_cannot_be_listed_is_refused(payload: str, shown: str) -> None:
+    with pytest.raises(
+        EventConflict, match=f"the body cs-2 sends, {re.escape(shown)}, cannot be read"
+    ):
+        union([Contribution("cs-1", '{"a": 1}'), Contribution("cs-2", payload)], _scope())
+
+
+def test_a_key_computed_at_run_time_is_refused() -> None:
+    with pytest.raises(EventConflict, match="key computed at run time"):
+        union([Contribution("cs-1", "{name: 1}")], _scope())
+
+
+def test_an_integer_fits_a_number_field() -> None:
+    data = union(
+        [Contribution("cs-1", '{"amount": 3}'), Contribution("cs-2", '{"amount": 3}')], _scope()
+    )
+    assert data.schema is not None and data.schema["properties"]["amount"] == {"type": "integer"}
+    assert compatible({"type": "number"}, {"type": "integer"})
+    assert not compatible({"type": "string"}, {"type": ["integer", "null"]})
+    assert compatible({}, {"type": "string"})
 
 
 def test_calls_that_sent_nothing_make_an_event_without_data() -> None:

@@ -5,13 +5,13 @@ Regenerate with ``pytest --update-goldens`` and review the diff like code.
 
 from __future__ import annotations
 
-import difflib
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from goldens import assert_golden
 
 from decouple_services.migrate import gen_examples
 from decouple_services.migrate.generate import (
@@ -74,17 +74,7 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
 
 @pytest.mark.parametrize("name", sorted(ARTEFACTS))
 def test_generated_file_matches_its_golden(name: str, update_goldens: bool) -> None:
-    text = ARTEFACTS[name]()
-    golden = GOLDEN / name
-    if update_goldens:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text, encoding="utf-8")
-    expected = golden.read_text(encoding="utf-8")
-    if text != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(), text.splitlines(), "golden", "rendered", lineterm=""
-        )
-        pytest.fail("\n".join(diff))
+    assert_golden(ARTEFACTS[name](), GOLDEN / name, update_goldens)
 
 
 def test_every_golden_file_has_a_case() -> None:

@@ -1,0 +1,463 @@
+"""The Kafka settings a migrated service's deployment needs, added where it is declared.
+
+A caller whose calls became sends cannot start its producer without
+``KAFKA_BOOTSTRAP_SERVERS``; neither can a consumer. The generated compose override and
+consumer Deployments carry the setting; the callers' own Kubernetes workloads and the Helm
+charts of callers and callees are the user's files, edited here as text so that their
+comments, order and quoting stay as written:
+
+* a Kubernetes ``Deployment``/``StatefulSet`` (any pod-template kind) gets an ``env`` entry
+  in its container; the edit is checked by reading the file again: nothing else may change;
+* a Helm chart gets the setting in ``values.yaml``, in the env its templates already render
+  (``env``, ``extraEnv``... as a map or a ``name``/``value`` list), else as a values key
+  (``kafka.bootstrapServers``) and an ``env`` entry in the workload template that reads it.
+
+What cannot be edited safely is returned as a note naming exactly what to add and where.
+Everything here is pure: text in, text (or a reason) out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from decouple_services.discover import _yaml
+from decouple_services.discover.k8s import WORKLOAD_KINDS
+
+#: What every migrated process (producer or consumer) is given: the brokers it connects to.
+#: ``kafka`` is the broker the compose override runs; elsewhere it is a placeholder for the
+#: cluster's own brokers, which the PR's rollout checklist asks to set.
+KAFKA_ENV: tuple[tuple[str, str], ...] = (("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"),)
+#: The values key a Helm chart gets when none of its env settings reaches the template.
+HELM_VALUES_KEY = ("kafka", "bootstrapServers")
+
+_ENV_KEYS = ("env", "extraEnv", "envVars", "extraEnvVars", "environment", "envs")
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """The new text of one file (``None``: nothing to change) or why it was not edited."""
+
+    text: str | None = None
+    problem: str | None = None
+
+
+# -- Kubernetes ----------------------------------------------------------------------------
+
+
+def add_workload_env(
+    text: str, kind: str, name: str, env: Sequence[tuple[str, str]] = KAFKA_ENV
+) -> Edit:
+    """``text`` (a manifest, possibly several documents) with ``env`` added to the container
+    of the workload ``kind``/``name``: the container named after the workload, or its only
+    one. Entries the container sets already are left as they are."""
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        return Edit(problem=f"not valid YAML ({_first_line(error)})")
+    where = f"{kind} {name}"
+    workload = next(
+        (
+            d
+            for d in documents
+            if _yaml.scalar(_yaml.get(d, "kind")) == kind
+            and _yaml.scalar(_yaml.get_path(d, "metadata", "name")) == name
+        ),
+        None,
+    )
+    if workload is None:
+        return Edit(problem=f"no {where} in it")
+    containers_node = _yaml.get_path(workload, "spec", "template", "spec", "containers")
+    containers = _yaml.sequence(containers_node)
+    mine = [c for c in containers if _yaml.scalar(_yaml.get(c, "name")) == name]
+    if not mine and len(containers) == 1:
+        mine = containers
+    if len(mine) != 1 or not isinstance(mine[0], MappingNode):
+        names = ", ".join(_yaml.scalar(_yaml.get(c, "name")) or "?" for c in containers)
+        return Edit(
+            problem=f"{where} has the containers {names or 'none'}: add "
+            f"{_env_words(env)} to the env of the one that runs the service's code"
+        )
+    container = mine[0]
+    env_node = _yaml.get(container, "env")
+    have = {_yaml.scalar(_yaml.get(e, "name")) for e in _yaml.sequence(env_node)}
+    missing = [(k, v) for k, v in env if k not in have]
+    if not missing:
+        return Edit()
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if isinstance(env_node, SequenceNode) and env_node.value and not env_node.flow_style:
+        dash, offset = _dash(lines, env_node.value[0])
+        at = _last_line(env_node) + 1
+        new = _env_items(missing, dash, offset, newline)
+    elif env_node is None or _is_null(env_node):
+        if env_node is not None:
+            return Edit(problem=f"{where}: its env is empty but not a list; add {_env_words(env)}")
+        key_column = container.start_mark.column
+        assert isinstance(containers_node, SequenceNode)
+        dash, offset = _dash(lines, containers_node.value[0])
+        indent = dash - _key_column(lines, containers_node)
+        at = _last_line(container) + 1
+        new = [" " * key_column + "env:" + newline]
+        new += _env_items(missing, key_column + max(indent, 0), offset, newline)
+    else:
+        return Edit(
+            problem=f"{where}: its env is written inline; add {_env_words(env)} to it by hand"
+        )
+    if lines and at >= len(lines) and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    edited = "".join([*lines[:at], *new, *lines[at:]])
+    if not _only_env_added(text, edited, kind, name, missing):
+        return Edit(problem=f"{where}: the file could not be edited safely; add {_env_words(env)}")
+    return Edit(text=edited)
+
+
+def _only_env_added(
+    before: str, after: str, kind: str, name: str, env: Sequence[tuple[str, str]]
+) -> bool:
+    """Reading the edited file again gives the old one plus the entries, nothing else."""
+    try:
+        old = list(yaml.safe_load_all(before))
+        new = list(yaml.safe_load_all(after))
+    except yaml.YAMLError:
+        return False
+    for document in old:
+        if (
+            isinstance(document, dict)
+            and document.get("kind") == kind
+            and (document.get("metadata") or {}).get("name") == name
+        ):
+            containers = document["spec"]["template"]["spec"]["containers"]
+            mine = [c for c in containers if c.get("name") == name] or containers
+            target = mine[0]
+            target["env"] = [*(target.get("env") or []), *({"name": k, "value": v} for k, v in env)]
+    return old == new
+
+
+def _env_items(env: Sequence[tuple[str, str]], dash: int, offset: int, newline: str) -> list[str]:
+    out = []
+    for key, value in env:
+        out.append(" " * dash + "-" + " " * (offset - 1) + f"name: {key}{newline}")
+        out.append(" " * (dash + offset) + f"value: {_quote(value)}{newline}")
+    return out
+
+
+def _dash(lines: Sequence[str], item: Node) -> tuple[int, int]:
+    """``(column of the item's dash, columns from the dash to its content)``."""
+    line = lines[item.start_mark.line]
+    column = item.start_mark.column
+    before = line[:column].rstrip()
+    if before.endswith("-"):
+        dash = len(before) - 1
+        return dash, column - dash
+    return max(column - 2, 0), 2
+
+
+def _key_column(lines: Sequence[str], node: Node) -> int:
+    """The column of the key a block collection is the value of (the line above it)."""
+    number = node.start_mark.line
+    for index in range(number, -1, -1):
+        line = lines[index]
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith(("-", "#")):
+            return len(line) - len(stripped)
+    return 0
+
+
+def _last_line(node: Node) -> int:
+    """The index of the last line holding ``node``'s content: a block collection's own end
+    mark lies at the next token, past any comment or blank line after it."""
+    while isinstance(node, MappingNode | SequenceNode) and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, MappingNode) else last
+    end = node.end_mark
+    return end.line if end.column > 0 else end.line - 1
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _quote(value: str) -> str:
+    """``value`` as a YAML scalar that reads back as the same string."""
+    loaded: Any = yaml.safe_load(value) if value else None
+    return value if loaded == value and ": " not in value and "#" not in value else f'"{value}"'
+
+
+def _env_words(env: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in env)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+# -- Helm ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HelmEdit:
+    #: ``(path, new text)`` of each file changed.
+    files: tuple[tuple[str, str], ...] = ()
+    #: What to add by hand, and where, when a file could not be edited safely.
+    problem: str | None = None
+
+
+def add_helm_env(
+    chart: str,
+    values_path: str,
+    values: str,
+    templates: Sequence[tuple[str, str]],
+    workload: str | None = None,
+    env: Sequence[tuple[str, str]] = KAFKA_ENV,
+) -> HelmEdit:
+    """The edits that give a chart's workload ``env``. ``values``: the text of
+    ``values_path``; ``templates``: ``(path, text)`` of its templates; ``workload``: the
+    values key of the workload in an umbrella chart (``None``: the chart's own)."""
+    try:
+        root = yaml.compose(values, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        return HelmEdit(problem=f"{values_path}: not valid YAML ({_first_line(error)})")
+    prefix: tuple[str, ...] = (workload,) if workload else ()
+    holder = _yaml.get_path(root, *prefix) if prefix else root
+    if root is not None and not isinstance(root, MappingNode):
+        return HelmEdit(problem=f"{values_path}: not a mapping of values")
+    rendered = "\n".join(text for _, text in templates)
+    for key in _ENV_KEYS:
+        node = _yaml.get(holder, key) if holder is not None else None
+        dotted = ".".join((*prefix, key))
+        if node is None or not _reads(rendered, (*prefix, key)):
+            continue
+        edited = _add_values_env(values, node, env)
+        if isinstance(edited, Edit):
+            if edited.problem is not None:
+                return HelmEdit(problem=f"{values_path} `{dotted}`: {edited.problem}")
+            return HelmEdit()
+        if not _only_values_added(values, edited, (*prefix, key), env):
+            return HelmEdit(
+                problem=f"{values_path} `{dotted}`: could not be edited safely; add "
+                f"{_env_words(env)} to it"
+            )
+        return HelmEdit(files=((values_path, edited),))
+    where = f"the {workload} workload of the {chart} chart" if workload else f"the {chart} chart"
+    value_ref = "{{ .Values." + ".".join(HELM_VALUES_KEY) + " | quote }}"
+    wanted = (
+        f"add `{'.'.join(HELM_VALUES_KEY)}: {env[0][1]}` to {values_path} and, to the "
+        f"container's env in its Deployment template, `- name: {env[0][0]}` with "
+        f"`value: {value_ref}`"
+    )
+    if workload or len(env) != 1:
+        return HelmEdit(
+            problem=f"{where}: no env in {values_path} that its templates render; {wanted}"
+        )
+    if root is not None and _yaml.get(root, HELM_VALUES_KEY[0]) is not None:
+        return HelmEdit(
+            problem=f"{where}: {values_path} has a `{HELM_VALUES_KEY[0]}` key already; {wanted}"
+        )
+    chosen = [
+        (path, text)
+        for path, text in templates
+        if re.search(
+            rf"^\s*kind:\s*[\"']?({'|'.join(sorted(WORKLOAD_KINDS))})[\"']?\s*$", text, re.M
+        )
+    ]
+    if len(chosen) != 1:
+        found = ", ".join(p for p, _ in chosen) or "none"
+        return HelmEdit(problem=f"{where}: workload templates {found}, not one; {wanted}")
+    path, template = chosen[0]
+    new_template = _add_template_env(template, env[0][0], value_ref)
+    if new_template is None:
+        return HelmEdit(problem=f"{where}: {path} could not be edited safely; {wanted}")
+    newline = "\r\n" if "\r\n" in values else "\n"
+    tail = "" if not values or values.endswith(("\n", "\r")) else newline
+    block = (
+        f"{tail}{newline if values.strip() else ''}"
+        f"# The Kafka brokers the service's producer and consumers connect to.{newline}"
+        f"{HELM_VALUES_KEY[0]}:{newline}  {HELM_VALUES_KEY[1]}: {_quote(env[0][1])}{newline}"
+    )
+    return HelmEdit(files=((values_path, values + block), (path, new_template)))
+
+
+def _only_values_added(
+    before: str, after: str, keys: Sequence[str], env: Sequence[tuple[str, str]]
+) -> bool:
+    """Reading the edited values again gives the old ones plus the entries at ``keys``."""
+    try:
+        old, new = yaml.safe_load(before), yaml.safe_load(after)
+    except yaml.YAMLError:
+        return False
+    holder = old
+    for key in keys[:-1]:
+        holder = holder[key]
+    current = holder.get(keys[-1])
+    if isinstance(current, list):
+        have = {e.get("name") for e in current if isinstance(e, dict)}
+        holder[keys[-1]] = [*current, *({"name": k, "value": v} for k, v in env if k not in have)]
+    else:
+        holder[keys[-1]] = {**(current or {}), **{k: v for k, v in env if k not in (current or {})}}
+    return bool(old == new)
+
+
+def _reads(templates: str, keys: Sequence[str]) -> bool:
+    """Whether the templates render the values at ``keys``: ``.Values.users.env`` (also
+    ``$.Values...``), or, for a workload of an umbrella chart, ``$svc.env`` in templates
+    that name the workload (``index $.Values "users"``, a ``list "users" ...`` they range
+    over)."""
+    dotted = ".".join(keys)
+    if re.search(r"\.Values\." + re.escape(dotted) + r"(?![\w.])", templates):
+        return True
+    if len(keys) < 2:
+        return False
+    named = re.search(rf"(\.Values\.{re.escape(keys[0])}\b|\"{re.escape(keys[0])}\")", templates)
+    through = re.search(rf"(\$\w+|\s)\.{re.escape(keys[-1])}(?![\w.])", templates)
+    return named is not None and through is not None
+
+
+def _add_values_env(values: str, node: Node, env: Sequence[tuple[str, str]]) -> str | Edit:
+    """``values`` with ``env`` added to the env map or list ``node``."""
+    lines = values.splitlines(keepends=True)
+    newline = "\r\n" if "\r\n" in values else "\n"
+    if isinstance(node, MappingNode):
+        have = {_yaml.scalar(k) for k, _ in node.value}
+        missing = [(k, v) for k, v in env if k not in have]
+        if not missing:
+            return Edit()
+        if node.flow_style or not node.value:
+            return _fill_empty(values, lines, node, missing, newline, as_map=True)
+        column = node.value[0][0].start_mark.column
+        new = [" " * column + f"{k}: {_quote(v)}{newline}" for k, v in missing]
+    elif isinstance(node, SequenceNode):
+        have = {_yaml.scalar(_yaml.get(e, "name")) for e in node.value}
+        missing = [(k, v) for k, v in env if k not in have]
+        if not missing:
+            return Edit()
+        if node.flow_style or not node.value:
+            return _fill_empty(values, lines, node, missing, newline, as_map=False)
+        if not all(isinstance(e, MappingNode) for e in node.value):
+            return Edit(problem="its entries are not name/value pairs")
+        dash, offset = _dash(lines, node.value[0])
+        new = _env_items(missing, dash, offset, newline)
+    else:
+        return Edit(problem="neither a map nor a list")
+    at = _last_line(node) + 1
+    if lines and at >= len(lines) and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    return "".join([*lines[:at], *new, *lines[at:]])
+
+
+def _fill_empty(
+    values: str,
+    lines: list[str],
+    node: Node,
+    env: Sequence[tuple[str, str]],
+    newline: str,
+    *,
+    as_map: bool,
+) -> str | Edit:
+    """``env: {}`` or ``env: []`` made a block holding ``env``."""
+    start, end = node.start_mark, node.end_mark
+    if node.value or start.line != end.line:
+        return Edit(problem="it is written inline; add the entries to it by hand")
+    line = lines[start.line]
+    rest = line[end.column :]
+    if rest.strip() and not rest.strip().startswith("#"):
+        return Edit(problem="it is written inline; add the entries to it by hand")
+    key_column = _key_column(lines, node)
+    head = line[: start.column].rstrip()
+    comment = (" " + rest.strip()) if rest.strip() else ""
+    out = [head + comment + newline]
+    if as_map:
+        out += [" " * (key_column + 2) + f"{k}: {_quote(v)}{newline}" for k, v in env]
+    else:
+        out += _env_items(env, key_column + 2, 2, newline)
+    return "".join([*lines[: start.line], *out, *lines[start.line + 1 :]])
+
+
+_DIRECTIVE = re.compile(r"^\s*\{\{")
+_NINDENT = re.compile(r"nindent\s+(\d+)")
+
+
+def _add_template_env(template: str, name: str, value: str) -> str | None:
+    """The workload template with ``- name: <name> / value: <value>`` first in its
+    container's env (a new ``env:`` after the container's ``image:`` when it has none);
+    ``None`` when the layout is not the one this reads (one ``containers:``, a block list,
+    an ``env:`` that is not inside a condition)."""
+    lines = template.splitlines(keepends=True)
+    newline = "\r\n" if "\r\n" in template else "\n"
+    heads = [i for i, line in enumerate(lines) if re.match(r"^\s*containers:\s*$", line)]
+    if len(heads) != 1:
+        return None
+    head = heads[0]
+    first = next(
+        (
+            i
+            for i in range(head + 1, len(lines))
+            if lines[i].strip() and not _DIRECTIVE.match(lines[i])
+        ),
+        None,
+    )
+    if first is None or not lines[first].lstrip().startswith("- "):
+        return None
+    dash = _indent(lines[first])
+    key = dash + 1 + _indent(lines[first][dash + 1 :])
+    block_end = len(lines)
+    for i in range(first + 1, len(lines)):
+        line = lines[i]
+        if line.strip() and not _DIRECTIVE.match(line) and _indent(line) <= dash:
+            block_end = i
+            break
+    env_line = next(
+        (i for i in range(first, block_end) if re.match(rf"^ {{{key}}}env:\s*$", lines[i])), None
+    )
+    if env_line is not None:
+        previous = next((lines[i] for i in range(env_line - 1, first, -1) if lines[i].strip()), "")
+        if re.match(r"^\s*\{\{-?\s*(if|with|range)\b", previous):
+            return None  # the env renders only under a condition the new entry would share
+        item = None
+        for i in range(env_line + 1, block_end):
+            line = lines[i]
+            if not line.strip():
+                continue
+            found = _NINDENT.search(line)
+            if line.lstrip().startswith("- "):
+                item = _indent(line)
+            elif _DIRECTIVE.match(line) and found:
+                item = int(found.group(1))
+            elif _DIRECTIVE.match(line):
+                continue
+            break
+        if item is None or item <= key - 1:
+            return None
+        at = env_line + 1
+        new = [
+            " " * item + f"- name: {name}{newline}",
+            " " * (item + 2) + f"value: {value}{newline}",
+        ]
+        return "".join([*lines[:at], *new, *lines[at:]])
+    images = [
+        i for i in range(first, block_end) if re.match(rf"^( {{{key}}}|.*- )image:", lines[i])
+    ]
+    if len(images) != 1:
+        return None
+    style = 2
+    for i in range(first, block_end - 1):
+        if re.match(rf"^ {{{key}}}\w+:\s*$", lines[i]) and lines[i + 1].lstrip().startswith("- "):
+            style = _indent(lines[i + 1]) - key
+            break
+    at = images[0] + 1
+    item = key + max(style, 0)
+    new = [
+        " " * key + f"env:{newline}",
+        " " * item + f"- name: {name}{newline}",
+        " " * (item + 2) + f"value: {value}{newline}",
+    ]
+    return "".join([*lines[:at], *new, *lines[at:]])
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))

@@ -1,0 +1,164 @@
+"""Every migrated service's deployment gets the Kafka settings, on the three fixture repos of
+tests/fixtures/migrate/deploy: ``orders`` (and, on Kubernetes, ``billing``) call ``emails``.
+
+* compose: the override gives the sending services ``KAFKA_BOOTSTRAP_SERVERS`` beside the
+  broker and the consumer container;
+* plain Kubernetes: the callers' own Deployment and StatefulSet get an ``env`` entry in the
+  container that runs their code (not the sidecar), the callee's consumers a Deployment;
+* Helm: the callee's chart gets the entry in the env map its template renders; the caller's
+  chart, which has no env, gets a values key and an ``env`` entry in its Deployment template.
+
+The services are shared (``services/``); each repo adds its deployment files to them. The
+goldens under tests/fixtures/migrate/deploy/golden/ hold the deployment part of each
+diff, reviewed; regenerate with ``pytest --update-goldens`` and read the diff.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from goldens import assert_golden
+
+from decouple_services.app.migrate import EXIT_OK, MigrateCommand
+from decouple_services.app.migrate import run_migrate_command as run
+
+FIXTURES = Path(__file__).parent / "fixtures" / "migrate" / "deploy"
+GOLDEN = FIXTURES / "golden"
+CALLERS = {"compose": ("orders",), "k8s": ("orders", "billing"), "helm": ("orders",)}
+DEPLOYMENT_FILE = re.compile(r"(^k8s/|^charts/|compose)")
+
+
+def _repo(tmp_path: Path, kind: str) -> Path:
+    """The services, deployed the ``kind`` way."""
+    root = tmp_path / kind
+    shutil.copytree(FIXTURES / "services", root / "services")
+    shutil.copytree(FIXTURES / kind, root, dirs_exist_ok=True)
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def _migrate(root: Path, kind: str, **options: object) -> tuple[int, str, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    command = MigrateCommand(  # type: ignore[arg-type]
+        path=root, use_cache=False, services=CALLERS[kind], **options
+    )
+    status = run(command, stdout=out, stderr=err)
+    return status, out.getvalue().decode("utf-8"), err.getvalue()
+
+
+def _deployment_part(diff: str) -> str:
+    parts = re.split(r"(?m)^(?=diff --git )", diff)
+    return "".join(
+        p
+        for p in parts
+        if (m := re.match(r"diff --git a/(\S+)", p)) and DEPLOYMENT_FILE.search(m[1])
+    )
+
+
+@pytest.mark.parametrize("kind", ["compose", "k8s", "helm"])
+def test_the_deployment_part_of_the_diff(tmp_path: Path, kind: str, update_goldens: bool) -> None:
+    root = _repo(tmp_path, kind)
+    status, diff, summary = _migrate(root, kind)
+    assert status == EXIT_OK, summary
+    assert_golden(_deployment_part(diff), GOLDEN / f"{kind}.diff", update_goldens)
+
+    # Applied, the files still read as YAML, and migrating again adds nothing to them.
+    status, _, summary = _migrate(root, kind, write=True)
+    assert status == EXIT_OK, summary
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    commit = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "m"]
+    subprocess.run(["git", *commit], cwd=root, check=True)
+    status, again, summary = _migrate(root, kind)
+    assert (status, _deployment_part(again)) == (EXIT_OK, ""), summary
+
+
+def _env(container: dict[str, object]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env") or []}  # type: ignore[attr-defined]
+
+
+def test_compose_gives_the_caller_the_broker(tmp_path: Path) -> None:
+    root = _repo(tmp_path, "compose")
+    assert _migrate(root, "compose", write=True)[0] == EXIT_OK
+    loader = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!reset", lambda loader, suffix, node: None)
+    services = yaml.load((root / "docker-compose.decouple.yml").read_text(), Loader=loader)
+    services = services["services"]
+    assert services["orders"]["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    consumer = services["emails-emails_send"]
+    assert consumer["environment"] == services["orders"]["environment"]
+
+
+def test_kubernetes_callers_get_the_setting_in_the_container_running_their_code(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path, "k8s")
+    status, _, summary = _migrate(root, "k8s", write=True)
+    assert status == EXIT_OK, summary
+    assert "2 deployment file(s)" in summary
+    orders = next(yaml.safe_load_all((root / "k8s/orders.yaml").read_text()))
+    app, sidecar = orders["spec"]["template"]["spec"]["containers"]
+    assert _env(app) == {
+        "EMAILS_URL": "http://emails:5000",
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+    }
+    assert "env" not in sidecar
+    billing = yaml.safe_load((root / "k8s/billing.yaml").read_text())
+    (container,) = billing["spec"]["template"]["spec"]["containers"]
+    assert _env(container) == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    consumers = yaml.safe_load((root / "k8s/emails-consumers.decouple.yaml").read_text())
+    (consumer,) = consumers["spec"]["template"]["spec"]["containers"]
+    assert _env(consumer)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    # the callee's own Deployment serves HTTP and sends nothing: left as it was
+    assert (root / "k8s/emails.yaml").read_bytes() == (
+        FIXTURES / "k8s/k8s/emails.yaml"
+    ).read_bytes()
+
+
+def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) -> None:
+    root = _repo(tmp_path, "helm")
+    status, _, summary = _migrate(root, "helm", write=True, pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK, summary
+    emails = yaml.safe_load((root / "charts/emails/values.yaml").read_text())
+    assert emails["env"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert (root / "charts/emails/templates/deployment.yaml").read_bytes() == (
+        FIXTURES / "helm/charts/emails/templates/deployment.yaml"
+    ).read_bytes()
+    orders = yaml.safe_load((root / "charts/orders/values.yaml").read_text())
+    assert orders["kafka"] == {"bootstrapServers": "kafka:9092"}
+    template = (root / "charts/orders/templates/deployment.yaml").read_text()
+    assert "value: {{ .Values.kafka.bootstrapServers | quote }}" in template
+    # The consumer process is not in the chart: the PR body says what to add.
+    body = (tmp_path / "pr.md").read_text()
+    assert "python -m emails.decouple_consumers.emails_send" in body
+    assert "emails, by hand: the emails chart (charts/emails) runs no consumer process" in body
+    assert "`charts/orders/values.yaml`" in body
+
+
+def test_an_edit_that_fails_becomes_a_note_and_the_migration_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decouple_services.migrate import deploy
+
+    def unforeseen(*args: object) -> deploy.Edit:
+        raise RuntimeError("a shape nobody foresaw")
+
+    monkeypatch.setattr(deploy, "add_workload_env", unforeseen)
+    root = _repo(tmp_path, "k8s")
+    status, diff, summary = _migrate(root, "k8s")
+    assert status == EXIT_OK, summary
+    assert "a/k8s/orders.yaml" not in diff and "emails-consumers.decouple.yaml" in diff
+    assert (
+        "deployment of orders: k8s/orders.yaml: could not be edited (RuntimeError: a shape "
+        "nobody foresaw); add KAFKA_BOOTSTRAP_SERVERS=kafka:9092 by hand" in summary
+    )

@@ -1,0 +1,169 @@
+"""The Kafka settings written into a service's own deployment files, as text edits."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+
+from decouple_services.migrate.deploy import add_helm_env, add_workload_env
+
+
+def _manifest(containers: str, kind: str = "Deployment") -> str:
+    head = f"""\
+        apiVersion: apps/v1
+        kind: {kind}
+        metadata:
+          name: orders
+        spec:
+          template:
+            spec:
+              containers:
+        """
+    return textwrap.dedent(head) + textwrap.indent(textwrap.dedent(containers), "      ")
+
+
+def _env(text: str) -> list[dict[str, str]]:
+    container = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"][0]
+    return list(container.get("env") or [])
+
+
+def test_an_entry_goes_after_the_containers_env_and_nothing_else_moves() -> None:
+    text = _manifest(
+        """\
+        - name: orders
+          image: shop/orders:1
+          env:
+          - name: A  # first
+            value: "1"
+          ports:
+          - containerPort: 80
+        """
+    )
+    edit = add_workload_env(text, "Deployment", "orders")
+    assert edit.problem is None and edit.text is not None
+    assert _env(edit.text) == [
+        {"name": "A", "value": "1"},
+        {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
+    ]
+    added = "        - name: KAFKA_BOOTSTRAP_SERVERS\n          value: kafka:9092\n"
+    assert edit.text.replace(added, "") == text
+
+
+def test_a_statefulset_without_env_gets_one_in_the_style_of_its_lists() -> None:
+    text = _manifest(
+        """\
+        -   name: orders
+            image: shop/orders:1
+            ports:
+            -   containerPort: 80
+        """,
+        kind="StatefulSet",
+    )
+    edit = add_workload_env(text, "StatefulSet", "orders")
+    assert edit.text is not None, edit.problem
+    assert _env(edit.text) == [{"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"}]
+    assert "\n          env:\n          -   name: KAFKA_BOOTSTRAP_SERVERS\n" in edit.text
+
+
+def test_a_setting_the_container_has_is_kept() -> None:
+    text = _manifest(
+        """\
+        - name: orders
+          env:
+          - name: KAFKA_BOOTSTRAP_SERVERS
+            value: broker-0.kafka:9092
+        """
+    )
+    assert add_workload_env(text, "Deployment", "orders").text is None
+
+
+@pytest.mark.parametrize(
+    ("containers", "why"),
+    [
+        (
+            "- name: web\n  image: a\n- name: proxy\n  image: b\n",
+            "has the containers web, proxy",
+        ),
+        ("- name: orders\n  env: [{name: A, value: b}]\n", "written inline"),
+    ],
+)
+def test_what_cannot_be_edited_safely_says_what_to_add(containers: str, why: str) -> None:
+    edit = add_workload_env(_manifest(containers), "Deployment", "orders")
+    assert edit.text is None and edit.problem is not None
+    assert why in edit.problem and "KAFKA_BOOTSTRAP_SERVERS=kafka:9092" in edit.problem
+
+
+def test_another_workload_is_named_as_missing() -> None:
+    edit = add_workload_env(_manifest("- name: orders\n"), "StatefulSet", "orders")
+    assert edit.problem == "no StatefulSet orders in it"
+
+
+_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      containers:
+        - name: {{ .Chart.Name }}
+          image: "{{ .Values.image.repository }}"
+          env:
+            {{- toYaml .Values.env | nindent 12 }}
+"""
+
+
+def test_a_helm_env_list_the_template_renders_gets_the_entry() -> None:
+    values = "env:\n  - name: A\n    value: b\nimage:\n  repository: x\n"
+    edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
+    ((path, text),) = edit.files
+    assert path == "values.yaml"
+    assert yaml.safe_load(text)["env"][-1] == {
+        "name": "KAFKA_BOOTSTRAP_SERVERS",
+        "value": "kafka:9092",
+    }
+
+
+def test_an_empty_helm_env_is_filled() -> None:
+    values = "image:\n  repository: x\nenv: {}  # extra settings\n"
+    edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
+    ((_, text),) = edit.files
+    assert yaml.safe_load(text)["env"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    assert "env: # extra settings\n" in text
+
+
+def test_a_helm_env_under_a_condition_is_named_in_a_note() -> None:
+    template = _TEMPLATE.replace(
+        "          env:\n", "          {{- with .Values.env }}\n          env:\n"
+    )
+    edit = add_helm_env("orders", "values.yaml", "image: x\n", [("templates/d.yaml", template)])
+    assert edit.files == ()
+    assert edit.problem is not None and "could not be edited safely" in edit.problem
+    assert "`kafka.bootstrapServers: kafka:9092`" in edit.problem
+    assert "{{ .Values.kafka.bootstrapServers | quote }}" in edit.problem
+
+
+def test_an_umbrella_charts_workload_without_env_is_named_in_a_note() -> None:
+    values = "users:\n  image: x\n"
+    edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)], "users")
+    assert edit.files == () and edit.problem is not None
+    assert edit.problem.startswith("the users workload of the shop chart: no env")
+
+
+def test_an_umbrella_charts_workload_env_rendered_through_a_variable_gets_the_entry() -> None:
+    template = (
+        '{{- range $name := list "users" "cart" }}\n{{- $svc := index $.Values $name }}\n'
+        + _TEMPLATE.replace(".Values.env", "$svc.env")
+        + "{{- end }}\n"
+    )
+    values = "users:\n  env:\n    A: b\ncart:\n  env:\n    C: d\n"
+    edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", template)], "users")
+    ((_, text),) = edit.files
+    assert yaml.safe_load(text) == {
+        "users": {"env": {"A": "b", "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}},
+        "cart": {"env": {"C": "d"}},
+    }
+    # a workload the templates never name gets a note instead
+    edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)], "users")
+    assert edit.files == () and edit.problem is not None
