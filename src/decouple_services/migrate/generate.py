@@ -75,7 +75,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "6"
+RUNTIME_VERSION = "7"
 RUNTIME_MODULE = "decouple_runtime"
 
 _MARKER = "decouple:generated sha256="
