@@ -544,6 +544,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
+        "forward_headers": tuple(topic.headers),
         "takes": _takes(topic.fields, path_params),
         # added with --subscribe: no call of a producer ever reached this handler
         "subscribed": bool(topic.subscribers) and not topic.site_ids,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -147,6 +148,8 @@ class PlannedSite:
     fields: tuple[str, ...] | None = None
     #: The bound of a send that waits, from the old call's ``timeout=``.
     timeout: str | None = None
+    #: The names (lower case) of the headers the send carries, which the consumer hands on.
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +373,7 @@ def plan_migration(
                     fact.notes,
                     payload=fact.payload,
                     timeout=fact.timeout,
+                    headers=header_names(fact.headers),
                 )
             )
     if event is not None:
@@ -395,6 +399,7 @@ def plan_migration(
                 carried=True,
                 event=is_event,
                 fields=fields,
+                headers=_carried_headers(site, read),
             )
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
@@ -649,6 +654,7 @@ def _topics(
                 key_field=key_field(payloads[0], params)
                 if len({key_field(p, params) for p in payloads}) == 1
                 else None,
+                headers=tuple(sorted({h for i in items for h in i.headers})),
             )
         )
     return tuple(topics)
@@ -1025,6 +1031,8 @@ def _one_event(
         return refuse_all("; ".join(problems))
     lead_facts = facts[lead.site.id]
     carried = lead_facts.headers if isinstance(lead_facts, CallFacts) else ()
+    # the event's one send carries the lead call's headers, for every subscriber
+    carried_names = header_names(carried)
 
     def header_notes(item: PlannedSite) -> tuple[str, ...]:
         fact = facts[item.site.id]
@@ -1048,6 +1056,7 @@ def _one_event(
             fields=data.fields[p.site.id],
             payload=data.expression,
             in_async_def=lead.in_async_def if p is lead else p.in_async_def,
+            headers=carried_names,
         )
         for p in mine
     ]
@@ -1063,6 +1072,44 @@ def _entity_key(event: EventName, entries: Sequence[tuple[str, str]]) -> tuple[s
         if name in wanted and "\n" not in source:
             return source, f"the event's entity, {name}"
     return None
+
+
+def header_names(pairs: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The names, lower case, of ``(name source, value source)`` header pairs."""
+    names = []
+    for name, _ in pairs:
+        try:
+            value = ast.literal_eval(name)
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(value, str):
+            names.append(value.lower())
+    return tuple(sorted(set(names)))
+
+
+def _carried_headers(site: CallSite, read: ReadFile) -> tuple[str, ...]:
+    """The headers a send migrated earlier carries: the string keys of its literal
+    ``headers={...}``, so a later migration's consumer hands on the same ones."""
+    source = read(site.file)
+    if source is None:
+        return ()
+    lines = source.decode("utf-8", errors="replace").splitlines()[site.line - 1 : site.end_line]
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return ()
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg == "headers" and isinstance(keyword.value, ast.Dict):
+                names.update(
+                    key.value.lower()
+                    for key in keyword.value.keys
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str)
+                )
+    return tuple(sorted(names))
 
 
 def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:
@@ -1114,6 +1161,7 @@ def _event_topics(
                 key_field=key_field(data, wanted),
                 subscribers=subscribers,
                 fields=subscriber.fields,
+                headers=tuple(sorted({h for i in items for h in i.headers})),
             )
         )
     for callee, mine in sorted(by_callee.items()):
@@ -1143,6 +1191,7 @@ def _event_topics(
                 key_field=key_field(data, params),
                 subscribers=subscribers,
                 fields=fields,
+                headers=tuple(sorted({h for i in mine for h in i.headers})),
             )
         )
     return out

@@ -19,8 +19,8 @@ the event was not accepted. Sites whose response was only checked for success us
 endpoint's path parameters the url carried as fields of their own (``{"order_id": 42}`` for
 ``/orders/{order_id}/cancel`` without a body; a gRPC request as ``json_format.MessageToDict``
 with proto field names). ``key`` is chosen at migration time and written at the call.
-``headers`` are the trace/correlation headers the call sent (str values), set as Kafka
-headers.
+``headers`` are the headers the call sent (str values; not the HTTP exchange's own, such as
+``Content-Type``), set as Kafka headers, which the consumer hands to the application.
 """
 
 from __future__ import annotations
@@ -77,6 +77,9 @@ class TopicSpec:
     #: The fields of ``data`` the callee's handler takes as its body (``()``: no body;
     #: ``None``: all of it, path parameters aside).
     fields: tuple[str, ...] | None = None
+    #: The names (lower case) of the headers the sends carry, which the consumer hands to
+    #: the callee's application as the calls sent them.
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1202,3 +1202,44 @@ def test_a_domain_events_subscriber_gets_only_its_own_fields(
     )
     assert _handle(runtime, welcome, app, data).action == "handled"
     assert _recorded(records)[-1] == {"endpoint": "welcome", "user_id": 5, "body": None}
+
+
+def test_the_headers_the_call_sent_reach_the_app_and_no_others(
+    runtime: ModuleType, mailer: Any, records: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call sent its Authorization: the consumer hands it on, so the app's own check
+    passes as it did for the call. A header no call sent stays out, whoever wrote it."""
+    monkeypatch.delenv("DECOUPLE_REQUEST_HEADERS", raising=False)
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send", forward_headers=("authorization",))
+    app = runtime.application(sub)
+    value = runtime.encode(runtime.make_event("x", "y", {"to": "a@example.com"}))
+    sent = [("authorization", b"Bearer internal-token"), ("x-user-id", b"admin")]
+    outcome = runtime.handle(value, sent, sub, app, runtime.MemoryStore())
+    assert (outcome.action, outcome.status) == ("handled", 202)
+    names = {name.lower() for name, _ in runtime._http_headers(sent, sub.forward_headers)}
+    assert names == {"authorization"}
+    # a subscription whose calls sent no credential forwards none: the consumer's own, or none
+    plain = _sub(runtime, "mailer.app:app", "wsgi", "/send")
+    assert runtime.handle(value, sent, plain, app, runtime.MemoryStore()).action == "retry"
+
+
+def test_a_refused_caller_credential_is_final_and_a_refused_own_one_retried(
+    runtime: ModuleType, mailer: Any, records: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retrying sends the record's credential again: an expired or revoked token of the
+    caller's goes to the dead-letter topic at once instead of minutes of retries. The
+    consumer's own credential may be rotated meanwhile: retried, and it wins over the
+    record's when both are there."""
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send", forward_headers=("authorization",))
+    app = runtime.application(sub)
+    value = runtime.encode(runtime.make_event("x", "y", {"to": "a@example.com"}))
+    expired = [("Authorization", b"Bearer expired")]
+    monkeypatch.delenv("DECOUPLE_REQUEST_HEADERS", raising=False)
+    outcome = runtime.handle(value, expired, sub, app, runtime.MemoryStore())
+    assert (outcome.action, outcome.status) == ("dead_letter", 401)
+    assert "the caller's credential" in str(outcome.error)
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps({"Authorization": "Bearer rotated"}))
+    outcome = runtime.handle(value, expired, sub, app, runtime.MemoryStore())
+    assert (outcome.action, outcome.status) == ("retry", 401)
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps(CREDENTIALS))
+    assert runtime.handle(value, expired, sub, app, runtime.MemoryStore()).action == "handled"
