@@ -65,6 +65,8 @@ ORDERS_CANCEL = TopicSpec(
     site_ids=("cs-0c1d2e3f",),
     path_params=("order_id",),
     key_field="order_id",
+    # the call sent the user's token: the consumer hands it to the app, which checks it
+    headers=("authorization",),
 )
 
 USERS_PREFERENCES = TopicSpec(
