@@ -58,6 +58,9 @@ TRANSPORT_HEADERS = frozenset(
         "user-agent",
     }
 )
+#: Header names (lower case) that carry a credential: stored in each record a send writes
+#: (docs/security.md), which the PR body names as a risk.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 #: Constructors whose ``with`` block only exists to make HTTP calls.
 _CLIENT_FACTORIES = re.compile(
     r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"

@@ -1098,7 +1098,7 @@ def _carried_headers(site: CallSite, read: ReadFile) -> tuple[str, ...]:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:
         return ()
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue

@@ -5,8 +5,8 @@ headers, and what a caller sees when the broker refuses, fails or never answers.
 from __future__ import annotations
 
 import asyncio
-import json
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
