@@ -366,6 +366,15 @@ def test_a_calls_credential_travels_to_its_consumer_and_survives_a_second_migrat
         pr.read_text()
     )
     _commit(repo, "emails migrated")
+    # the cache call checked its status with timeout=5: the producer opens that bound's
+    # client at startup, and keeps it when a later migration regenerates the module
+    producer = repo / "services/users/users/decouple_producer.py"
+    assert "WAIT_BOUNDS" not in producer.read_text()
+    status, _, summary = _migrate(repo, select=(_ids(repo)["cache"],), write=True)
+    assert status == EXIT_OK, summary
+    assert "WAIT_BOUNDS = (5.0,)" in producer.read_text()
+    _commit(repo, "cache migrated")
     status, _, summary = _migrate(repo, select=(_ids(repo)["analytics"],), write=True)
     assert status == EXIT_OK, summary
     assert forwarded in consumer.read_text()
+    assert "WAIT_BOUNDS = (5.0,)" in producer.read_text()

@@ -86,8 +86,14 @@ print(json.dumps({"results": results, "failures": decouple_runtime.DELIVERY_FAIL
 @pytest.fixture(scope="module")
 def caller(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("caller")
+    # its waiting sends have timeout=2, as the planner finds them
     spec = ProducerSpec(
-        "shop", "shop/decouple_producer.py", "shop.decouple_producer", "confluent-kafka", True
+        "shop",
+        "shop/decouple_producer.py",
+        "shop.decouple_producer",
+        "confluent-kafka",
+        True,
+        wait_bounds=(2.0,),
     )
     write(root / "shop" / "__init__.py", "")
     write(root / "shop" / "decouple_producer.py", render_producer(spec))

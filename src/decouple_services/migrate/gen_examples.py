@@ -176,7 +176,12 @@ TOPICS = (
 )
 
 
-def _producer(service: str, sync_client: str | None, needs_async: bool) -> ProducerSpec:
+def _producer(
+    service: str,
+    sync_client: str | None,
+    needs_async: bool,
+    wait_bounds: tuple[float, ...] = (),
+) -> ProducerSpec:
     return ProducerSpec(
         service=service,
         path=f"services/{service}/{service}/decouple_producer.py",
@@ -184,6 +189,7 @@ def _producer(service: str, sync_client: str | None, needs_async: bool) -> Produ
         sync_client=sync_client,
         needs_async=needs_async,
         topics=tuple(t for t in TOPICS if service in t.producers),
+        wait_bounds=wait_bounds,
     )
 
 
@@ -191,7 +197,8 @@ def _producer(service: str, sync_client: str | None, needs_async: bool) -> Produ
 #: whether its sites are synchronous, ``async def`` or both.
 PRODUCERS = {
     "frontend": _producer("frontend", "confluent-kafka", False),
-    "orders": _producer("orders", "confluent-kafka", True),
+    # its status-checked sites wait 2 and 5 s: their clients are opened at startup
+    "orders": _producer("orders", "confluent-kafka", True, (2.0, 5.0)),
 }
 
 

@@ -162,6 +162,7 @@ def render_producer(spec: ProducerSpec) -> str:
         service=spec.service,
         runtime_module=runtime_location(spec.module, spec.path, 1)[1],
         event_types=sorted({(t.name, t.event_type) for t in spec.topics}),
+        wait_bounds=tuple(sorted(set(spec.wait_bounds))),
     )
     return _python_file(body, f"Kafka producer for the {spec.service} service", spec.path)
 

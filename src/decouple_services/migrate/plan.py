@@ -391,6 +391,7 @@ def plan_migration(
             payload_hint=site.payload,
         )
         is_event, fields = _carried_event(site, read)
+        headers, bound = _carried_send(site, read)
         planned.append(
             PlannedSite(
                 site,
@@ -399,7 +400,8 @@ def plan_migration(
                 carried=True,
                 event=is_event,
                 fields=fields,
-                headers=_carried_headers(site, read),
+                headers=headers,
+                timeout=bound,
             )
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
@@ -681,6 +683,11 @@ def _producers(
         items = [p for p in planned if p.site.caller == service]
         path, module, _ = homes[service]
         needs_sync = any(not p.in_async_def for p in items)
+        bounds = (
+            _bound(p.send.timeout or p.timeout)
+            for p in items
+            if (p.send.wait or p.carried) and not p.send.fold_into
+        )
         out.append(
             ProducerSpec(
                 service=service,
@@ -689,6 +696,7 @@ def _producers(
                 sync_client=options.client if needs_sync else None,
                 needs_async=any(p.in_async_def for p in items),
                 topics=tuple(by_name[n] for n in sorted({p.send.topic for p in items})),
+                wait_bounds=tuple(sorted({b for b in bounds if b is not None})),
             )
         )
     return tuple(out)
@@ -1087,18 +1095,20 @@ def header_names(pairs: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(sorted(set(names)))
 
 
-def _carried_headers(site: CallSite, read: ReadFile) -> tuple[str, ...]:
-    """The headers a send migrated earlier carries: the string keys of its literal
-    ``headers={...}``, so a later migration's consumer hands on the same ones."""
+def _carried_send(site: CallSite, read: ReadFile) -> tuple[tuple[str, ...], str | None]:
+    """What a send migrated earlier carries, so that a later migration generates the same
+    consumer and producer: the string keys of its literal ``headers={...}`` (which the
+    consumer hands on), and the ``timeout=`` of a send that waits, when it is a number."""
     source = read(site.file)
     if source is None:
-        return ()
+        return (), None
     lines = source.decode("utf-8", errors="replace").splitlines()[site.line - 1 : site.end_line]
     try:
         tree = ast.parse(textwrap.dedent("\n".join(lines)))
     except SyntaxError:
-        return ()
+        return (), None
     names: set[str] = set()
+    bound = None
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -1109,7 +1119,21 @@ def _carried_headers(site: CallSite, read: ReadFile) -> tuple[str, ...]:
                     for key in keyword.value.keys
                     if isinstance(key, ast.Constant) and isinstance(key.value, str)
                 )
-    return tuple(sorted(names))
+            waits = isinstance(node.func, ast.Name) and "and_wait" in node.func.id
+            if keyword.arg == "timeout" and waits and _bound(ast.unparse(keyword.value)):
+                bound = ast.unparse(keyword.value)
+    return tuple(sorted(names)), bound
+
+
+def _bound(source: str | None) -> float | None:
+    """A send's ``timeout=`` as seconds, when it is a positive number written out."""
+    try:
+        value = ast.literal_eval(source or "")
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return float(value)
 
 
 def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:

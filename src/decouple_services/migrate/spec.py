@@ -96,6 +96,9 @@ class ProducerSpec:
     #: The topics its sites send to, so each event carries its topic's ``event_type``
     #: (a topic not listed gets its own name as the type).
     topics: tuple[TopicSpec, ...] = ()
+    #: The bounds (seconds) its waiting sites give as numbers: the producer opens their
+    #: clients when the service starts, so the first send of each does not pay for it.
+    wait_bounds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,10 +110,14 @@ def test_the_module_offers_the_names_rewritten_call_sites_import(producer: Modul
 def test_the_producer_is_made_at_import_with_acks_all_and_idempotence(
     producer: ModuleType,
 ) -> None:
-    (client,) = FakeProducer.made
-    assert client.config["acks"] == "all"
-    assert client.config["enable.idempotence"] is True
-    assert client.config["bootstrap.servers"] == "kafka:9092"
+    # the sends that do not wait, and one for each bound the module's waiting sends give
+    assert producer.WAIT_BOUNDS == (2.0, 5.0)
+    timeouts = [client.config["message.timeout.ms"] for client in FakeProducer.made]
+    assert timeouts == [30_000, 1000, 4000]
+    for client in FakeProducer.made:
+        assert client.config["acks"] == "all"
+        assert client.config["enable.idempotence"] is True
+        assert client.config["bootstrap.servers"] == "kafka:9092"
 
 
 def test_the_envelope_carries_the_topics_event_type_and_path_parameters_as_attributes(
@@ -192,7 +196,7 @@ def test_idempotence_is_switched_off_from_the_environment(
     monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "false")
     producer.producer._pid = -1  # as in a child forked after the producer was made
     producer.send_event("t", {})
-    assert len(FakeProducer.made) == 2
+    assert len(FakeProducer.made) == 3 + 1
     assert FakeProducer.made[-1].config["enable.idempotence"] is False
 
 
@@ -220,22 +224,21 @@ def test_a_waiting_send_goes_through_a_client_that_gives_its_event_up_within_the
     """librdkafka keeps trying to deliver an event for its delivery timeout: had a send
     that waited 2 s used the 30 s one, the caller would hear "failed" while the event
     could still be delivered 28 s later."""
-    (default,) = FakeProducer.made
-    assert default.config["message.timeout.ms"] == 30_000
     producer.send_event_and_wait("t", {}, timeout=2)
     producer.send_event_and_wait("t", {}, timeout=2)
     asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=5))
     producer.send_event_and_wait("t", {})  # DECOUPLE_SEND_TIMEOUT_S, 5
     producer.send_event("t", {})
+    producer.send_event_and_wait("t", {}, timeout=3)  # a bound the module did not name
     timeouts = [
         (c.config["message.timeout.ms"], c.config.get("request.timeout.ms"))
         for c in FakeProducer.made
     ]
     # librdkafka notices a timeout up to a second late: the event is given up a second
     # before the bound, and the request that carries it times out no later
-    assert timeouts == [(30_000, None), (1000, 1000), (4000, 4000)]
+    assert timeouts == [(30_000, None), (1000, 1000), (4000, 4000), (2000, 2000)]
     clients = [r["client"] for r in FakeProducer.records]
-    assert clients == [FakeProducer.made[i] for i in (1, 1, 2, 2, 0)]
+    assert clients == [FakeProducer.made[i] for i in (1, 1, 2, 2, 0, 3)]
 
 
 def test_bounds_map_onto_a_few_delivery_timeouts_inside_them(producer: ModuleType) -> None:
@@ -254,7 +257,7 @@ def test_bounds_map_onto_a_few_delivery_timeouts_inside_them(producer: ModuleTyp
         producer.send_event_and_wait("t", {}, timeout=2 + step)
     # at most eight clients for waiting sends; past them, the longest timeout inside the bound
     assert len(FakeProducer.made) == 1 + 8
-    assert FakeProducer.records[-1]["client"].config["message.timeout.ms"] == 9000
+    assert FakeProducer.records[-1]["client"].config["message.timeout.ms"] == 8000
 
 
 def test_a_refusal_is_final_and_a_timeout_is_reported_as_unknown(producer: ModuleType) -> None:
