@@ -94,11 +94,13 @@ class Broker:
             self.process.wait()
 
 
-def start_broker(scratch: Path) -> Broker:
-    port = free_port()
+def start_broker(scratch: Path, port: int | None = None) -> Broker:
+    """Tansu on ``port`` (a free one by default; the port of a stopped broker starts it
+    again, empty: its storage is in memory)."""
+    port = port or free_port()
     address = f"tcp://127.0.0.1:{port}"
     started = time.monotonic()
-    log = (scratch / "tansu.log").open("wb")
+    log = (scratch / "tansu.log").open("ab")
     process = subprocess.Popen(
         [
             str(tansu_binary(scratch)),

@@ -58,6 +58,8 @@ class MigrateCommand:
     endpoint: str | None = None
     #: ``--field`` (with ``subscribe``): the fields of the data its handler takes.
     fields: tuple[str, ...] = ()
+    #: ``--outbox``: fire-and-forget sites write their events into the caller's outbox table.
+    outbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
             topic_template=template,
             event=command.event,
             subscribe=_subscription(command),
+            outbox=command.outbox,
         )
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]

@@ -140,6 +140,16 @@ def migrate(
             "body; repeatable (default: all of them).",
         ),
     ] = None,
+    outbox: Annotated[
+        bool,
+        typer.Option(
+            "--outbox",
+            help="Django and SQLAlchemy callers: write each fire-and-forget event into an "
+            "outbox table in the caller's own database transaction (it commits or rolls back "
+            "with the caller's data); `python -m <package>.decouple_runtime relay` sends the "
+            "rows. Other callers' sites are refused.",
+        ),
+    ] = False,
     allow_dirty: Annotated[
         bool,
         typer.Option(
@@ -172,6 +182,8 @@ def migrate(
 
       decouple migrate ./repo --subscribe users.user-registered --service audit
 
+      decouple migrate ./repo --service orders --outbox --write
+
     Exit status: 0 done; 1 a site named with --select was refused; 2 usage, path,
     configuration, selection, git or write error. See docs/migrate.md.
     """
@@ -196,6 +208,7 @@ def migrate(
         subscribe=subscribe,
         endpoint=endpoint,
         fields=tuple(field or ()),
+        outbox=outbox,
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

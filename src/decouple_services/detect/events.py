@@ -20,7 +20,14 @@ MARKER = re.compile(
 )
 TOKEN = b"decouple: migrated"
 SEND_FUNCTIONS = frozenset(
-    {"send_event", "send_event_async", "send_event_and_wait", "send_event_and_wait_async"}
+    {
+        "send_event",
+        "send_event_async",
+        "send_event_and_wait",
+        "send_event_and_wait_async",
+        "send_via_outbox",
+        "send_via_outbox_async",
+    }
 )
 
 
@@ -107,7 +114,12 @@ def find_event_sends(tree: ast.Module, text: str) -> tuple[EventSend, ...]:
         if entry is None:
             continue
         call, qualname, awaited = entry
-        segment = ast.get_source_segment(text, call.args[1]) if len(call.args) > 1 else None
+        # ``send_via_outbox(session, topic, data)`` names the session first.
+        first = call.args[0] if call.args else None
+        data_at = 1 if isinstance(first, ast.Constant) and isinstance(first.value, str) else 2
+        segment = (
+            ast.get_source_segment(text, call.args[data_at]) if len(call.args) > data_at else None
+        )
         payload = " ".join(segment.split()) if segment else None
         out.append(
             EventSend(

@@ -93,6 +93,10 @@ _TRANSACTION_NAMES = frozenset({"atomic", "begin", "begin_nested", "transaction"
 _PATCHERS = frozenset({"unittest.mock.patch", "mock.patch"})
 #: ``patch.object(module, "name")``.
 _OBJECT_PATCHERS = frozenset({"unittest.mock.patch.object", "mock.patch.object"})
+#: What ``unittest.mock`` builds stand-ins with.
+_MOCK_CLASSES = frozenset(
+    {"Mock", "MagicMock", "AsyncMock", "NonCallableMock", "NonCallableMagicMock", "create_autospec"}
+)
 
 
 def _is_transaction(expr: ast.expr) -> bool:
@@ -436,6 +440,8 @@ class _Extractor:
         self.is_package = is_package
         self._fixtures: frozenset[str] | None = None
         self._imports_mock: bool | None = None
+        #: Function -> (line, attribute) of its assignments of a mock to an attribute.
+        self._mock_assignments: dict[int, list[tuple[int, str]]] = {}
         name = posixpath.basename(path)
         self.is_test_file = (
             name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
@@ -1117,7 +1123,7 @@ class _Extractor:
             status_checked=status_checked,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
-            patched=self._patched(),
+            patched=self._patched(line),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
@@ -1161,9 +1167,11 @@ class _Extractor:
                 return True
         return False
 
-    def _patched(self) -> tuple[str, ...]:
+    def _patched(self, line: int) -> tuple[str, ...]:
         """What ``mock.patch`` replaces where the call runs: the decorators of the enclosing
-        functions and classes, and the ``with patch(...)`` blocks around it."""
+        functions and classes, and the ``with patch(...)`` blocks around it; and, as
+        ``.<attribute>``, the attributes the enclosing function set to a mock before the
+        call (``request.app.state.http = MagicMock(return_value=client)``)."""
         if self._imports_mock is None:
             self._imports_mock = any(
                 q == "mock" or q.startswith(("mock.", "unittest.mock"))
@@ -1180,7 +1188,33 @@ class _Extractor:
             else:
                 continue
             found += [t for e in exprs if (t := self._patch_target(e)) is not None]
+        enclosing = self._enclosing_function()
+        if enclosing is not None:
+            found += [f".{attr}" for attr in self._mocked_attributes(enclosing, line)]
         return tuple(dict.fromkeys(found))
+
+    def _mocked_attributes(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, line: int
+    ) -> list[str]:
+        """Attributes ``function`` assigns a mock object to before ``line``."""
+        found = self._mock_assignments.get(id(function))
+        if found is None:
+            found = self._mock_assignments[id(function)] = [
+                (node.lineno, target.attr)
+                for node in ast.walk(function)
+                if isinstance(node, ast.Assign) and self._is_mock(node.value)
+                for target in node.targets
+                if isinstance(target, ast.Attribute)
+            ]
+        return [attr for at, attr in found if at < line]
+
+    def _is_mock(self, expr: ast.expr) -> bool:
+        if not isinstance(expr, ast.Call):
+            return False
+        qual = self.ctx.qualname(expr.func) or ""
+        return qual.rpartition(".")[0] in ("unittest.mock", "mock") and (
+            qual.rpartition(".")[2] in _MOCK_CLASSES
+        )
 
     def _patch_target(self, expr: ast.expr) -> str | None:
         """``patch("pkg.mod.fetch")`` -> ``pkg.mod.fetch``; ``patch.object(mod, "fetch")``

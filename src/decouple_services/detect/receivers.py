@@ -85,11 +85,17 @@ def method_result(call: Obj, lookup: Lookup, params_of: ParamsOf) -> Value | Non
     constructor arguments: ``UsersStub(channel)``."""
     if not call.type.endswith("()"):
         return None
-    prefix, _, method = call.type.removesuffix("()").rpartition(".")
-    if not prefix:
-        return None
-    instance = follow(Ref(prefix), lookup)
-    if not isinstance(instance, Obj) or instance.type.endswith("()"):
+    named = call.type.removesuffix("()")
+    # an object called itself (`app.state.http()` of a holder whose `__call__` returns
+    # its session), else a method called on an object
+    instance = follow(Ref(named), lookup)
+    prefix, method = named, "__call__"
+    if not _is_instance(instance):
+        prefix, _, method = named.rpartition(".")
+        if not prefix:
+            return None
+        instance = follow(Ref(prefix), lookup)
+    if not isinstance(instance, Obj) or not _is_instance(instance):
         return None
     cls = follow(Ref(instance.type), lookup)
     cls_name = cls.qualname if isinstance(cls, Ref) else instance.type
@@ -98,10 +104,16 @@ def method_result(call: Obj, lookup: Lookup, params_of: ParamsOf) -> Value | Non
         return None
     init = f"{cls_name}.__init__"
     names = params_of(init)
-    if names is None:
+    if names is None and (instance.args or instance.kwargs):
         return None
+    names = names or ("self",)
     binding = dict(zip(names[1:], instance.args, strict=False)) | dict(instance.kwargs)
     return _bound(returned, cls_name, init, binding, lookup, 3)
+
+
+def _is_instance(value: Value | None) -> bool:
+    """An object built from a class (``Holder(...)``), not the result of a call."""
+    return isinstance(value, Obj) and not value.type.endswith("()")
 
 
 def _bound(

@@ -118,7 +118,7 @@ IN_LOOP = Finding(
 IN_TRANSACTION = Finding(
     "in-transaction",
     "the call runs inside a database transaction; the event is sent even if it rolls back",
-    "as the HTTP call did; for exactly-once effects write the event to an outbox table",
+    "as the HTTP call did; `migrate --outbox` writes it in the same transaction (Django, SQLAlchemy)",
 )
 NO_ENDPOINT = Finding(
     "no-endpoint",

@@ -112,6 +112,11 @@ class SendSpec:
     markers: tuple[str, ...] = ()
     #: The site whose send this call is folded into: its statement is removed.
     fold_into: str | None = None
+    #: ``--outbox``: ``django`` or ``sqlalchemy`` when the send writes the event into the
+    #: caller's outbox table (``send_via_outbox``) instead of producing it.
+    outbox: str | None = None
+    #: The SQLAlchemy session the outbox row is written on, as written (``db.session``).
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1204,7 +1209,14 @@ def _dotted(node: cst.BaseExpression) -> str | None:
 #: What the producer module raises when Kafka does not accept an event in time.
 NOT_ACCEPTED = "EventNotAccepted"
 #: The producer module's functions, in the order they are imported.
-SEND_NAMES = ("send_event", "send_event_and_wait", "send_event_and_wait_async", "send_event_async")
+SEND_NAMES = (
+    "send_event",
+    "send_event_and_wait",
+    "send_event_and_wait_async",
+    "send_event_async",
+    "send_via_outbox",
+    "send_via_outbox_async",
+)
 
 
 def marker_text(site_id: str, topic: str, callee: str, endpoint: str | None) -> str:
@@ -1214,6 +1226,11 @@ def marker_text(site_id: str, topic: str, callee: str, endpoint: str | None) -> 
 
 
 def _send_name(spec: SendSpec, located: _Located) -> str:
+    if spec.outbox is not None:
+        # A Django outbox write is synchronous; an async SQLAlchemy session's is awaited.
+        if located.facts.in_async_def and spec.outbox == "sqlalchemy":
+            return "send_via_outbox_async"
+        return "send_via_outbox"
     name = "send_event_and_wait" if spec.wait else "send_event"
     return name + "_async" if located.facts.in_async_def else name
 
@@ -1324,6 +1341,8 @@ class _Rewriter(cst.CSTTransformer):
             merged, _ = with_path_params(facts.payload and data, spec.path_params)
             data = merged or "None"
         args = [f'"{spec.topic}"', data]
+        if spec.session is not None:
+            args.insert(0, spec.session)
         if spec.key:
             args.append(f"key={spec.key}")
         if facts.headers:
@@ -1332,7 +1351,7 @@ class _Rewriter(cst.CSTTransformer):
         timeout = spec.timeout or facts.timeout
         if spec.wait and timeout:
             args.append(f"timeout={timeout}")
-        prefix = "await " if facts.in_async_def else ""
+        prefix = "await " if name.endswith("_async") else ""
         one_line = f"{prefix}{name}({', '.join(args)})"
         multi = located.statement is not None and (
             "\n" in one_line or len(indent) + len(one_line) > self.line_width

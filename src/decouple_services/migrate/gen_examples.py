@@ -180,6 +180,7 @@ def _producer(
     service: str,
     sync_client: str | None,
     needs_async: bool,
+    outbox: str | None = None,
     wait_bounds: tuple[float, ...] = (),
 ) -> ProducerSpec:
     return ProducerSpec(
@@ -190,6 +191,7 @@ def _producer(
         needs_async=needs_async,
         topics=tuple(t for t in TOPICS if service in t.producers),
         wait_bounds=wait_bounds,
+        outbox=outbox,
     )
 
 
@@ -198,7 +200,11 @@ def _producer(
 PRODUCERS = {
     "frontend": _producer("frontend", "confluent-kafka", False),
     # its status-checked sites wait 2 and 5 s: their clients are opened at startup
-    "orders": _producer("orders", "confluent-kafka", True, (2.0, 5.0)),
+    "orders": _producer("orders", "confluent-kafka", True, wait_bounds=(2.0, 5.0)),
+    # migrate --outbox: a Django caller writes through Django's connection, a SQLAlchemy
+    # caller on its session.
+    "outbox-django": _producer("frontend", "confluent-kafka", False, "django"),
+    "outbox-sqlalchemy": _producer("orders", "confluent-kafka", True, "sqlalchemy"),
 }
 
 

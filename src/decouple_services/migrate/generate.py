@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
+    "OutboxRelaySpec",
     "asyncapi_applications",
     "compose_override_path",
     "consumer_runtime",
+    "django_outbox_app",
     "is_user_edited",
     "k8s_consumers_path",
     "provenance_of",
@@ -52,6 +55,7 @@ __all__ = [
     "render_compose_override",
     "render_consumer",
     "render_consumer_test",
+    "render_django_outbox",
     "render_k8s_consumers",
     "render_producer",
     "render_runtime",
@@ -75,8 +79,10 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "7"
+RUNTIME_VERSION = "8"
 RUNTIME_MODULE = "decouple_runtime"
+#: The Django app (a package next to the producer) holding the outbox table.
+OUTBOX_APP = "decouple_outbox"
 
 _MARKER = "decouple:generated sha256="
 _MARKER_RE = re.compile(r"^#\s*decouple:generated sha256=([0-9a-f]{64})\s*$")
@@ -163,8 +169,65 @@ def render_producer(spec: ProducerSpec) -> str:
         runtime_module=runtime_location(spec.module, spec.path, 1)[1],
         event_types=sorted({(t.name, t.event_type) for t in spec.topics}),
         wait_bounds=tuple(sorted(set(spec.wait_bounds))),
+        outbox=spec.outbox,
     )
     return _python_file(body, f"Kafka producer for the {spec.service} service", spec.path)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRelaySpec:
+    """The outbox relay of one ``--outbox`` caller, for the deployment files."""
+
+    service: str
+    #: ``python -m <runtime_module> relay``.
+    runtime_module: str
+    #: ``django`` or ``sqlalchemy``.
+    kind: str
+    #: The Django settings module the relay loads (from ``manage.py``), if found.
+    django_settings: str | None = None
+
+
+def django_outbox_app(path: str, module: str) -> tuple[str, str]:
+    """``(folder, app module)`` of the Django app holding the outbox table of the producer
+    module at ``path`` (imported as ``module``): a package ``decouple_outbox`` beside it."""
+    folder = path.rsplit("/", 1)[0] if "/" in path else ""
+    package = module.rsplit(".", 1)[0] if "." in module else ""
+    app = f"{package}.{OUTBOX_APP}" if package else OUTBOX_APP
+    return (f"{folder}/{OUTBOX_APP}" if folder else OUTBOX_APP), app
+
+
+def render_django_outbox(spec: ProducerSpec) -> list[tuple[str, str]]:
+    """``(path, text)`` of the small Django app whose model and migration make the outbox
+    table a Django producer's ``send_via_outbox`` writes into."""
+    folder, app = django_outbox_app(spec.path, spec.module)
+    runtime = runtime_location(spec.module, spec.path, 1)[1]
+    what = f"outbox of the {spec.service} service"
+    files = [
+        (f"{folder}/__init__.py", ""),
+        (
+            f"{folder}/apps.py",
+            _python_file(
+                _render(
+                    "outbox/django_apps.py.j2",
+                    service=spec.service,
+                    app=app,
+                    runtime_module=runtime,
+                ),
+                f"Django app of the {what}",
+                "",
+            ),
+        ),
+        (
+            f"{folder}/models.py",
+            _python_file(_render("outbox/django_models.py.j2"), f"table of the {what}", ""),
+        ),
+        (f"{folder}/migrations/__init__.py", ""),
+        (
+            f"{folder}/migrations/0001_initial.py",
+            _python_file(_render("outbox/django_migration.py.j2"), f"migration of the {what}", ""),
+        ),
+    ]
+    return files
 
 
 def render_consumer(spec: ConsumerSpec) -> str:
@@ -267,12 +330,14 @@ def render_compose_override(
     producers: Sequence[str],
     compose_names: Mapping[str, str],
     topic_script: str,
+    relays: Sequence[OutboxRelaySpec] = (),
 ) -> str | None:
     """A compose file to run over ``compose_file`` (``docker compose -f <it> -f <this>``):
     a Kafka broker, the topic script run once, one container per consumer built as its
-    service is, and ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is
-    the parsed ``compose_file``; ``compose_names`` maps decouple's service names to its
-    services. ``None`` when none of the services is in it."""
+    service is, one outbox relay per ``--outbox`` caller in ``relays``, and
+    ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is the parsed
+    ``compose_file``; ``compose_names`` maps decouple's service names to its services.
+    ``None`` when none of the services is in it."""
     import posixpath
 
     import yaml
@@ -343,6 +408,27 @@ def render_compose_override(
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
             "environment": bootstrap,
+            "depends_on": ready,
+            "restart": "unless-stopped",
+        }
+    for relay in sorted(relays, key=lambda r: r.service):
+        service = compose_names.get(relay.service)
+        if service not in services:
+            continue
+        environment = dict(bootstrap)
+        if relay.django_settings is not None:
+            environment["DJANGO_SETTINGS_MODULE"] = relay.django_settings
+        elif relay.kind != "django":
+            # The relay reads the service's database: its URL cannot be read from the code.
+            environment["DECOUPLE_OUTBOX_URL"] = (
+                "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the "
+                + f"{relay.service} database the outbox table is in}}"
+            )
+        out[re.sub(r"[^a-z0-9_-]", "-", f"{service}-outbox-relay".lower())] = {
+            "extends": {"file": base, "service": service},
+            **_reset_instance(),
+            "command": ["python", "-m", relay.runtime_module, "relay"],
+            "environment": environment,
             "depends_on": ready,
             "restart": "unless-stopped",
         }

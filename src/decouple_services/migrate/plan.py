@@ -38,7 +38,7 @@ from decouple_services.core.model import (
     ScanResult,
     Service,
 )
-from decouple_services.graph.migratability import Finding, Migratability
+from decouple_services.graph.migratability import IN_TRANSACTION, Finding, Migratability
 from decouple_services.migrate.codemod import (
     ANSWER_USED,
     NOT_REWRITABLE,
@@ -60,6 +60,7 @@ from decouple_services.migrate.events import (
     parse_event_name,
     union,
 )
+from decouple_services.migrate.generate import django_outbox_app
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
@@ -69,6 +70,10 @@ from decouple_services.migrate.naming import (
     module_slug,
     topic_name,
 )
+from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
+from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
+from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
+from decouple_services.migrate.outbox import add_installed_app, outbox_write
 from decouple_services.migrate.payload import infer_schema, key_field, merge_schemas
 from decouple_services.migrate.select import Refusal, Selection
 from decouple_services.migrate.spec import (
@@ -105,6 +110,9 @@ class PlanOptions:
     event: str | None = None
     #: ``--subscribe``: add a subscriber to an existing domain event, touching no producer.
     subscribe: SubscribeRequest | None = None
+    #: ``--outbox``: fire-and-forget sites write their events into the caller's outbox
+    #: table, in its database transaction (Django and SQLAlchemy callers only).
+    outbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +177,8 @@ class MigrationPlan:
     extra: dict[str, object] = field(default_factory=dict, compare=False)
     #: Subscriptions ``--subscribe`` adds (one spec each).
     subscribed: tuple[TopicSpec, ...] = ()
+    #: ``(settings file, app)``: the Django outbox apps to list in ``INSTALLED_APPS``.
+    outbox_apps: tuple[tuple[str, str], ...] = ()
 
     @property
     def rewrites(self) -> tuple[PlannedSite, ...]:
@@ -289,6 +299,8 @@ def plan_migration(
 
     planned: list[PlannedSite] = []
     refused = [*selection.refused, *event_refused]
+    outbox_notes: dict[str, tuple[str, ...]] = {}
+    outbox_apps: dict[str, str] = {}
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
@@ -341,7 +353,18 @@ def plan_migration(
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
         )
-        by_file[site.file].append((site, verdict.cautions, send))
+        if options.outbox:
+            how = _outbox_write(site, send, result, module_of, read, producer_home[site.caller])
+            if isinstance(how, Refusal):
+                refused.append(how)
+                continue
+            send, outbox_notes[site.id], settings = how
+            if settings is not None:
+                outbox_apps[settings[0]] = settings[1]
+        cautions = verdict.cautions
+        if send.outbox is not None:  # the event now commits and rolls back with the data
+            cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
+        by_file[site.file].append((site, cautions, send))
     for file, entries in sorted(by_file.items()):
         source = read(file)
         facts: dict[str, CallFacts | str]
@@ -370,7 +393,7 @@ def plan_migration(
                     send,
                     cautions,
                     fact.in_async_def,
-                    fact.notes,
+                    (*fact.notes, *outbox_notes.get(site.id, ())),
                     payload=fact.payload,
                     timeout=fact.timeout,
                     headers=header_names(fact.headers),
@@ -427,7 +450,10 @@ def plan_migration(
         planned = kept
         topics = _topics(planned, endpoint_of, event, recorded, recorded_types)
         consumers = _consumers(topics, result, module_of, read, options, services)
-    producers = _producers(planned, topics, producer_home, options)
+    producers = _producers(planned, topics, producer_home, options, read)
+    kept_apps = {
+        django_outbox_app(p.path, p.module)[1] for p in producers if p.outbox == OUTBOX_DJANGO
+    }
     requirements = _requirements(planned, consumers, services, options)
     for path in [p.path for p in producers] + [c.path for c in consumers]:
         _inside_repo(path)
@@ -442,6 +468,7 @@ def plan_migration(
         subscribed=tuple(
             t for t in topics if added and (t.name, t.callee) == (added.topic, added.callee)
         ),
+        outbox_apps=tuple(sorted((f, a) for f, a in outbox_apps.items() if a in kept_apps)),
     )
 
 
@@ -676,6 +703,7 @@ def _producers(
     topics: Sequence[TopicSpec],
     homes: dict[str, tuple[str, str, str | None]],
     options: PlanOptions,
+    read: ReadFile,
 ) -> tuple[ProducerSpec, ...]:
     by_name = {t.name: t for t in topics}
     out = []
@@ -697,12 +725,120 @@ def _producers(
                 needs_async=any(p.in_async_def for p in items),
                 topics=tuple(by_name[n] for n in sorted({p.send.topic for p in items})),
                 wait_bounds=tuple(sorted({b for b in bounds if b is not None})),
+                outbox=_outbox_kind(items, read(path)),
             )
         )
     return tuple(out)
 
 
-_DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
+def _outbox_kind(items: Sequence[PlannedSite], producer: bytes | None) -> str | None:
+    """Which outbox a producer module offers: the one its new sites write into, else the
+    one it already offered (sites migrated earlier still call ``send_via_outbox``)."""
+    kinds = {p.send.outbox for p in items if p.send.outbox is not None}
+    if kinds:
+        return OUTBOX_DJANGO if OUTBOX_DJANGO in kinds else OUTBOX_SQLALCHEMY
+    if producer is not None and any(p.carried for p in items):
+        if b"send_via_django_outbox" in producer:
+            return OUTBOX_DJANGO
+        if b"send_via_session_outbox" in producer:
+            return OUTBOX_SQLALCHEMY
+    return None
+
+
+def _is_django_service(service: str, result: ScanResult, root: str, read: ReadFile) -> bool:
+    if any(e.service == service and e.framework == "django" for e in result.endpoints):
+        return True
+    return read(_join(root, "manage.py")) is not None
+
+
+def _outbox_refusal(site: CallSite, why: str, fix: str | None = None) -> Refusal:
+    return Refusal(
+        site.id,
+        site,
+        (
+            Finding(
+                OUTBOX_REFUSED,
+                f"--outbox: {why}",
+                fix
+                or "migrate it without --outbox (its send raises when Kafka does not accept "
+                "the event), or keep the call",
+            ),
+        ),
+    )
+
+
+def _outbox_write(
+    site: CallSite,
+    send: SendSpec,
+    result: ScanResult,
+    module_of: ModuleOf,
+    read: ReadFile,
+    home: tuple[str, str, str | None],
+) -> tuple[SendSpec, tuple[str, ...], tuple[str, str] | None] | Refusal:
+    """The send of ``site`` as an outbox write, the notes it brings and the settings file to
+    list the Django outbox app in; or the site's refusal."""
+    if send.wait:
+        return (
+            send,
+            (
+                "--outbox: this site checked the answer, so its send still waits for Kafka "
+                "and raises when the event is not accepted; it does not use the outbox",
+            ),
+            None,
+        )
+    source = read(site.file)
+    if source is None:
+        return _outbox_refusal(site, "the file no longer exists")
+    layout = layout_of(site.file, module_of)
+    django = _is_django_service(site.caller, result, layout.import_root, read)
+    try:
+        how = outbox_write(source, site.line, django=django)
+    except SyntaxError as error:
+        return _outbox_refusal(site, f"the file does not parse: {error}")
+    if isinstance(how, str):
+        fix = None
+        if "commits" in how:
+            fix = "move the call above the commit and run again, or migrate it without --outbox"
+        elif "several sessions" in how or "no SQLAlchemy session" in how:
+            fix = (
+                "pass the session to the function (a parameter annotated `Session`) and run "
+                "again, or migrate it without --outbox"
+            )
+        return _outbox_refusal(site, how, fix)
+    settings: tuple[str, str] | None = None
+    if how.kind == OUTBOX_DJANGO:
+        path, module, _ = home
+        app = django_outbox_app(path, module)[1]
+        found = DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
+        if found is None:
+            return _outbox_refusal(
+                site,
+                "no `manage.py` naming `DJANGO_SETTINGS_MODULE` next to the service's code, "
+                f"so the outbox app `{app}` cannot be listed in its `INSTALLED_APPS`",
+                f"add `{app}` to `INSTALLED_APPS` yourself, or migrate it without --outbox",
+            )
+        stem = _join(layout.import_root, found.group(1).decode().replace(".", "/"))
+        for candidate in (f"{stem}.py", f"{stem}/__init__.py"):
+            text = read(candidate)
+            if text is None:
+                continue
+            edited = add_installed_app(text, app)
+            if isinstance(edited, str):
+                return _outbox_refusal(
+                    site,
+                    f"{candidate}: {edited}",
+                    f"add `{app}` to `INSTALLED_APPS` yourself and run again, or migrate "
+                    "it without --outbox",
+                )
+            settings = (candidate, app)
+            break
+        else:
+            return _outbox_refusal(site, f"no settings module `{found.group(1).decode()}`")
+    return replace(send, outbox=how.kind, session=how.session), how.notes, settings
+
+
+#: ``DJANGO_SETTINGS_MODULE`` as ``manage.py`` sets it.
+DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
 #: The application object next to a handler, which generated consumers hand events to.
 _APP_OBJECT = {
     "flask": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:flask\.)?Flask\(", re.MULTILINE),
@@ -849,7 +985,7 @@ def _consumers(
             module_name = f"{CONSUMER_PACKAGE}.{slug}"
         extra: dict[str, object] = {}
         if endpoint is not None and endpoint.framework == "django":
-            found = _DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
+            found = DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
             if found:
                 extra["django_settings_module"] = found.group(1).decode()
         out.append(
@@ -1018,6 +1154,9 @@ def _one_event(
             key_origin=origin,
             wait=bool(waits),
             timeout=timeout,
+            # An event one of whose calls checked the answer waits for Kafka: no outbox.
+            outbox=None if waits else lead.send.outbox,
+            session=None if waits else lead.send.session,
             marker_suffix=fields_comment(data.fields[lead.site.id]),
             markers=tuple(
                 marker_text(p.site.id, event.topic, p.site.callee, p.site.endpoint)

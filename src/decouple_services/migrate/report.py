@@ -9,12 +9,12 @@ from decouple_services.core.model import CallSite, Role, ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import CREDENTIAL_HEADERS
-from decouple_services.migrate.generate import consumer_runtime
+from decouple_services.migrate.generate import consumer_runtime, runtime_location
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
 
 if TYPE_CHECKING:
-    from decouple_services.migrate.plan import PlannedSite
+    from decouple_services.migrate.plan import MigrationPlan, PlannedSite
     from decouple_services.migrate.run import MigrationResult
     from decouple_services.migrate.select import Refusal
     from decouple_services.migrate.spec import ConsumerSpec, TopicSpec
@@ -22,8 +22,32 @@ if TYPE_CHECKING:
 
 def _send_call(item: PlannedSite) -> str:
     """How the rewritten site sends: ``send_event``, ``await send_event_and_wait_async``..."""
+    if item.send.outbox is not None:
+        if item.in_async_def and item.send.outbox == "sqlalchemy":
+            return "await send_via_outbox_async"
+        return "send_via_outbox"
     name = "send_event_and_wait" if item.send.wait else "send_event"
     return f"await {name}_async" if item.in_async_def else name
+
+
+def _outbox_steps(plan: MigrationPlan) -> list[str]:
+    """The rollout steps of each ``--outbox`` producer: its table, then its relay."""
+    steps = []
+    for producer in plan.producers:
+        if producer.outbox is None:
+            continue
+        runtime = runtime_location(producer.module, producer.path, 1)[1]
+        url = " --url URL" if producer.outbox != "django" else ""
+        table = (
+            "`python manage.py migrate`"
+            if producer.outbox == "django"
+            else f"`python -m {runtime} outbox-table --url URL`"
+        )
+        steps.append(
+            f"- [ ] {producer.service}'s outbox: create its table ({table}) and run its relay "
+            f"beside it: `python -m {runtime} relay{url}`"
+        )
+    return steps
 
 
 def _where(site: CallSite) -> str:
@@ -337,6 +361,7 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             ],
             "- [ ] Set `KAFKA_BOOTSTRAP_SERVERS` (and the security settings) for every caller "
             "and consumer; see docs/generated-code.md.",
+            *_outbox_steps(plan),
             "- [ ] Deploy the callers; the sends replace the HTTP calls in the same release.",
             "- [ ] Watch consumer lag per group and the dead-letter topics; once what made "
             "an event fail is fixed, publish it again on its topic (same key and headers):",

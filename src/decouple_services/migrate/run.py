@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import ReadRefused, read_in_root
@@ -23,7 +24,9 @@ from decouple_services.core.model import CallSite, ScanResult
 from decouple_services.migrate.changes import FileChange
 from decouple_services.migrate.codemod import ParsedSource, rewrite_source
 from decouple_services.migrate.deps import DEPENDENCY_FILES, add_requirement
+from decouple_services.migrate.outbox import add_installed_app
 from decouple_services.migrate.plan import (
+    DJANGO_SETTINGS,
     MigrationPlan,
     PlannedSite,
     PlanOptions,
@@ -31,6 +34,9 @@ from decouple_services.migrate.plan import (
 )
 from decouple_services.migrate.select import Selection
 from decouple_services.migrate.spec import ConsumerSpec
+
+if TYPE_CHECKING:
+    from decouple_services.migrate.generate import OutboxRelaySpec
 
 #: The diff shows what a reviewer reads first: rewritten call sites, then dependency files,
 #: then the generated files.
@@ -129,6 +135,7 @@ def migrate_scanned(
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
+    changes.extend(_outbox_settings(plan, read))
     return MigrationResult(
         root=root,
         scan=result,
@@ -138,6 +145,20 @@ def migrate_scanned(
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
     )
+
+
+def _outbox_settings(plan: MigrationPlan, read: Callable[[str], bytes | None]) -> list[FileChange]:
+    """The Django settings modules that list the generated outbox app in
+    ``INSTALLED_APPS`` (the planner refused the sites whose settings cannot)."""
+    changes = []
+    for path, app in plan.outbox_apps:
+        source = read(path)
+        if source is None:
+            continue
+        edited = add_installed_app(source, app)
+        if isinstance(edited, bytes) and edited != source:
+            changes.append(FileChange(path, source, edited, "dependencies"))
+    return changes
 
 
 def _does_not_compile(code: bytes, original: bytes, path: str) -> str | None:
@@ -269,6 +290,10 @@ def _generated(
         wanted.append((path, runtime, False))
     for producer in plan.producers:
         wanted.append((producer.path, generate.render_producer(producer), False))
+        if producer.outbox == "django":
+            wanted.extend(
+                (path, text, False) for path, text in generate.render_django_outbox(producer)
+            )
     packages: set[str] = set()
     for consumer in plan.consumers:
         wanted.append((consumer.path, generate.render_consumer(consumer), False))
@@ -371,10 +396,33 @@ def _compose_override(
         [p.service for p in plan.producers],
         names,
         plan.topic_script_path,
+        _relays(plan, read),
     )
     if text is None:
         return []
     return [(generate.compose_override_path(compose_file), text, False)]
+
+
+def _relays(plan: MigrationPlan, read: Callable[[str], bytes | None]) -> list[OutboxRelaySpec]:
+    """The outbox relay each ``--outbox`` producer needs beside its service."""
+    from decouple_services.migrate import generate
+
+    relays = []
+    for producer in plan.producers:
+        if producer.outbox is None:
+            continue
+        runtime = generate.runtime_location(producer.module, producer.path, 1)[1]
+        # The producer's import root: its path less the folders of its dotted module.
+        depth = len(producer.module.split("."))
+        root = "/".join(producer.path.split("/")[:-depth]) or "."
+        settings = None
+        if producer.outbox == "django":
+            found = DJANGO_SETTINGS.search(read(posixpath.join(root, "manage.py")) or b"")
+            settings = found.group(1).decode() if found else None
+        relays.append(
+            generate.OutboxRelaySpec(producer.service, runtime, producer.outbox, settings)
+        )
+    return relays
 
 
 def _ours(path: str) -> bool:

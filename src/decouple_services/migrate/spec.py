@@ -10,10 +10,15 @@ The generated producer module's interface, which rewritten call sites rely on::
     send_event_and_wait(topic, data, *, key=None, headers=None, timeout=None) -> None
     async send_event_async(topic, data, *, key=None, headers=None) -> None
     async send_event_and_wait_async(topic, data, *, key=None, headers=None, timeout=None) -> None
+    send_via_outbox(topic, data, *, key=None, headers=None)            # --outbox, Django
+    send_via_outbox(session, topic, data, *, key=None, headers=None)   # --outbox, SQLAlchemy
+    async send_via_outbox_async(session, topic, data, *, key=None, headers=None)
 
 ``send_event`` does not wait for the broker; ``send_event_and_wait`` waits at most ``timeout``
 seconds for its acknowledgement and raises ``EventNotAccepted`` (exported by the module) when
-the event was not accepted. Sites whose response was only checked for success use it. All wrap
+the event was not accepted. Sites whose response was only checked for success use it.
+``send_via_outbox`` (with ``--outbox``) inserts the event into the caller's outbox table in
+its database transaction, for the runtime's relay to send. All wrap
 ``data`` in a CloudEvents-style envelope whose ``type`` is the topic's versioned event type
 (``EVENT_TYPES``, ``emails.send.v1``). ``data`` is the body the HTTP call sent with the
 endpoint's path parameters the url carried as fields of their own (``{"order_id": 42}`` for
@@ -99,6 +104,9 @@ class ProducerSpec:
     #: The bounds (seconds) its waiting sites give as numbers: the producer opens their
     #: clients when the service starts, so the first send of each does not pay for it.
     wait_bounds: tuple[float, ...] = ()
+    #: ``--outbox``: ``django`` or ``sqlalchemy`` when some of its sites write their events
+    #: into the service's outbox table (the module then offers ``send_via_outbox``).
+    outbox: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,9 +128,10 @@ class CallResolver:
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
+        #: Of the last site drafted: its host is another service's answer; its host is
+        #: known only at run time (that answer, or a value no configuration names).
         self._last_from_response = False
-        #: Helper -> uses dropped because the address was another service's answer.
-        self._answered: dict[str, int] = defaultdict(int)
+        self._last_runtime_host = False
         #: Functions whose request's success they check themselves: a configured client
         #: (``shopcore.rpc.call_service``) defined in the repository and doing so aborts
         #: the callers that ignore its answer.
@@ -144,12 +145,18 @@ class CallResolver:
         drafts: list[tuple[FileFacts, CallSite]] = []
         wrappers: dict[str, Wrapper] = {}
         own_site: dict[str, int] = {}
+        #: Helper -> its requests, and its uses of other helpers still taking the host
+        #: from its parameters (drafts of role wrapper).
+        own_sites: dict[str, list[int]] = defaultdict(list)
+        #: Helper -> the draft of the request its uses are bound to.
+        bound_to: dict[str, int] = {}
         #: Helpers whose own request is a draft (not ones found handing parameters on).
         direct: set[str] = set()
         uses: dict[str, int] = defaultdict(int)
         #: Helper -> every invocation found, whatever became of it (a site, a helper
         #: handing its parameters on, a use a test replaces with a mock).
         seen: dict[str, int] = defaultdict(int)
+        uses_of: dict[str, list[int]] = defaultdict(list)
         pending: list[tuple[FileFacts, RawCall]] = []
         for facts in self.index.facts:
             ignored = set(facts.ignored_lines)
@@ -168,7 +175,8 @@ class CallResolver:
                 drafts.append((facts, site))
                 if wrapper is not None:
                     wrappers[wrapper.qualname] = wrapper
-                    own_site[wrapper.qualname] = len(drafts) - 1
+                    own_site[wrapper.qualname] = bound_to[wrapper.qualname] = len(drafts) - 1
+                    own_sites[wrapper.qualname].append(len(drafts) - 1)
                     direct.add(wrapper.qualname)
         self._requesting = frozenset(site.function for _, site in drafts)
         for facts, call in pending:
@@ -180,6 +188,14 @@ class CallResolver:
                     wrappers[call.function] = Wrapper(
                         call.function, fn.params, fn.is_method, call, None, None
                     )
+        #: Uses that hand a helper nothing but an address the running program learns (a
+        #: loop over discovered instances, another service's answer): their draft -> whether
+        #: it is a call site (else a helper's use handing on its own parameter).
+        handing: dict[int, bool] = {}
+        #: A use inside a helper, still taking the host from that helper's parameter ->
+        #: that helper.
+        nested_in: dict[int, str] = {}
+        answered: set[str] = set()
         # Invocations of helpers, level by level: a helper calling a helper is found once the
         # inner one is known.
         done: set[tuple[str, int, int]] = set()
@@ -201,11 +217,30 @@ class CallResolver:
                 seen[wrapper.qualname] += 1
                 if invoked is not None:
                     drafts.append((facts, invoked))
+                    index = len(drafts) - 1
                     uses[wrapper.qualname] += 1
+                    uses_of[wrapper.qualname].append(index)
+                    bound = bound_to.get(wrapper.qualname)
+                    path = _path_of(drafts[bound][1]) if bound is not None else None
+                    same_path = path is not None and _path_of(invoked) == path
+                    if inner is not None:
+                        nested_in[index] = inner.qualname
+                        own_sites[inner.qualname].append(index)
+                        if same_path:
+                            handing[index] = False
+                    elif same_path and (
+                        self._last_from_response or (self._last_runtime_host and path != "")
+                    ):
+                        # a run-time address handed to a helper that takes the whole url
+                        # (`download(invoice.pdf_url)`) is the use's own target
+                        handing[index] = True
+                        if self._last_from_response:
+                            answered.add(wrapper.qualname)
                 known = wrappers.get(inner.qualname) if inner is not None else None
                 if inner is not None and (known is None or known.match is None):
                     new[inner.qualname] = inner
                     own_site.setdefault(inner.qualname, len(drafts) - 1)
+                    bound_to[inner.qualname] = len(drafts) - 1
             if not new:
                 break
             wrappers.update(new)
@@ -216,12 +251,66 @@ class CallResolver:
                 drafts[index] = (facts, replace(site, role=Role.CALL))
             elif qualname in direct and not seen[qualname] and not self._referenced(qualname):
                 # a host helper nothing in the tree calls (a command-line entry point run
-                # by its framework): its request is the call site
-                drafts[index] = self._uncalled_helper(drafts[index], wrappers[qualname])
-            elif self._answered[qualname] and not uses[qualname]:
-                drafts[index] = self._answered_helper(drafts[index], wrappers[qualname])
+                # by its framework): its requests are the call sites
+                for mine in own_sites[qualname]:
+                    if drafts[mine][1].role is Role.WRAPPER:
+                        drafts[mine] = self._uncalled_helper(drafts[mine], wrappers[qualname])
+        dropped = self._settle_run_time_helpers(
+            drafts, wrappers, own_sites, uses_of, handing, nested_in, answered
+        )
+        kept = [draft for i, draft in enumerate(drafts) if i not in dropped]
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
-        return Resolution(self._assign_ids(drafts) + events, wrappers)
+        return Resolution(self._assign_ids(kept) + events, wrappers)
+
+    def _settle_run_time_helpers(
+        self,
+        drafts: list[tuple[FileFacts, CallSite]],
+        wrappers: dict[str, Wrapper],
+        own_sites: dict[str, list[int]],
+        uses_of: dict[str, list[int]],
+        handing: dict[int, bool],
+        nested_in: dict[int, str],
+        answered: set[str],
+    ) -> set[int]:
+        """Helpers every use of which hands them only an address the running program learns
+        (``for pod in watch(): get_models(pod.ip)``, ``worker_addr`` read from a
+        controller's answer), directly or through helpers handing it on: those uses know no
+        more than the helper, so its own requests, where their paths are fixed, are the call
+        sites, each callee inferred from the names the address goes by. Returns the drafts
+        that are no call sites then: those uses, and the helpers' uses of such helpers."""
+        settled: set[str] = set()
+        grown = True
+        while grown:
+            grown = False
+            for qualname, found in uses_of.items():
+                if qualname in settled or wrappers[qualname].path_only:
+                    continue
+                if all(
+                    handing.get(i) is True
+                    or (handing.get(i) is False and nested_in.get(i) in settled)
+                    for i in found
+                ):
+                    settled.add(qualname)
+                    grown = True
+        dropped: set[int] = set()
+        for qualname in settled:
+            dropped.update(uses_of[qualname])
+        for qualname in settled:
+            learnt = (
+                "read from another service's answer"
+                if qualname in answered
+                else "only known at run time"
+            )
+            why = f"every use of {qualname} hands it an address {learnt}"
+            handed = _handed_names(qualname, drafts, uses_of, handing, nested_in, {qualname})
+            for index in own_sites[qualname]:
+                if index in dropped:
+                    continue
+                if drafts[index][1].role is Role.WRAPPER:
+                    drafts[index] = self._answered_helper(
+                        drafts[index], wrappers[qualname], why, handed
+                    )
+        return dropped
 
     def _referenced(self, qualname: str) -> bool:
         """Whether the function is named anywhere else: handed on (``executor.submit(f)``,
@@ -282,23 +371,35 @@ class CallResolver:
         )
 
     def _answered_helper(
-        self, draft: tuple[FileFacts, CallSite], wrapper: Wrapper
+        self,
+        draft: tuple[FileFacts, CallSite],
+        wrapper: Wrapper,
+        why: str,
+        handed: Sequence[str] = (),
     ) -> tuple[FileFacts, CallSite]:
-        """A helper every use of which hands it an address read from another service's
-        answer (``fetch(worker_addr + "/generate")`` with ``worker_addr`` from a
-        controller): its own request is the call site, its callee inferred from the
-        parameter's name when one service fits."""
+        """A request (or a use of a helper) inside a helper whose uses add nothing to the
+        address: the call site, its callee inferred from the names the host goes by there,
+        the helper's parameters and the names its uses give it (``handed``), else from the
+        one service routing its path."""
         facts, site = draft
         values = (wrapper.match.url, wrapper.match.base) if wrapper.match is not None else ()
-        names = [p.name for v in values for p in _params(v) if p.function == wrapper.qualname]
+        names = [
+            *host_names(site.url_template or ""),
+            *(p.name for v in values for p in _params(v) if p.function == wrapper.qualname),
+            *handed,
+        ]
         found = self.inference.by_name(names)
-        why = "every use hands it an address read from another service's answer"
+        if found is None and site.client != "grpc":
+            found = self._by_route(site.method, _path_of(site), facts.path, site.category)
         if found is None:
-            return facts, replace(site, role=Role.CALL, unknown_reason=f"the host is {why}")
+            return facts, replace(site, role=Role.CALL, unknown_reason=why, fix_hint=None)
+        http = [e for e in self.endpoints_by_service.get(found.callee, []) if e.protocol == "http"]
+        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
         return facts, replace(
             site,
             role=Role.CALL,
             callee=found.callee,
+            endpoint=endpoint.label if endpoint is not None else site.endpoint,
             confidence=Confidence.INFERRED,
             evidence=(*site.evidence, f"{found.reason} ({why})"),
             unknown_reason=None,
@@ -408,7 +509,9 @@ class CallResolver:
         renderer = ValueRenderer(self.index, caller, call.function, facts.path)
         renderer.requesting = self._requesting
         url = self._combined(match, renderer)
-        self._last_from_response = url.from_response
+        hosts = host_names(url.text)
+        self._last_from_response = url.from_response and bool(hosts)
+        self._last_runtime_host = bool(hosts) and (url.from_response or hosts[0] in url.runtime)
         grpc = match.protocol == "grpc"
         category = match.category or (
             Category.LOADGEN if facts.is_loadgen else self.categorize(facts.path)
@@ -621,6 +724,8 @@ class CallResolver:
             hint=base.hint or url.hint,
             params=base.params + url.params,
             built_with=base.built_with + url.built_with,
+            from_response=base.from_response or url.from_response,
+            runtime=base.runtime + url.runtime,
         )
 
     def _endpoint(self, callee: str, match: Match, path: str, grpc: bool) -> Endpoint | None:
@@ -707,11 +812,6 @@ class CallResolver:
         site, nested = self._site(
             facts, bound, receiver, match, via=wrapper.qualname, path_helper=wrapper.path_only
         )
-        if site.role is Role.CALL and self._last_from_response:
-            # the address is another service's answer: no better known here than inside
-            # the helper
-            self._answered[wrapper.qualname] += 1
-            return None, None
         if nested is not None:
             nested = replace(nested, call=bound, inner=(wrapper.qualname, *wrapper.inner))
         return site, nested
@@ -758,6 +858,34 @@ class CallResolver:
         return sites
 
 
+def _handed_names(
+    qualname: str,
+    drafts: Sequence[tuple[FileFacts, CallSite]],
+    uses_of: dict[str, list[int]],
+    handing: dict[int, bool],
+    nested_in: dict[int, str],
+    seen: set[str],
+) -> list[str]:
+    """The names a helper's uses give the address they hand it, nearest first, then those
+    given to the helpers handing it on (``_add_engine(engine_ip)`` calling
+    ``_models(pod_ip)``): what the code calls the host where it learns it."""
+    names = [
+        n for i in uses_of.get(qualname, ()) for n in host_names(drafts[i][1].url_template or "")
+    ]
+    for i in uses_of.get(qualname, ()):
+        outer = nested_in.get(i)
+        if handing.get(i) is False and outer is not None and outer not in seen:
+            seen.add(outer)
+            names += _handed_names(outer, drafts, uses_of, handing, nested_in, seen)
+    return list(dict.fromkeys(names))
+
+
+def _path_of(site: CallSite) -> str:
+    """The path a site reaches, as far as it is known: a helper's use with the path its
+    request has inside the helper hands on an address and nothing else."""
+    return split_url(site.url_template or "").path
+
+
 def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:
     """Whether ``mock.patch`` of one of ``targets`` replaces the helper used in ``module``
     (where it is defined, or the name ``module`` imported it under) or a helper it calls.
@@ -766,7 +894,23 @@ def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:
     names = (wrapper.qualname, *wrapper.inner, f"{module}.{wrapper.short_name}")
     # a target may name the module with more package in front than the scan does
     # (`tests.test_sync.fetch` for a `tests/` folder without `__init__.py`)
-    return any(t == name or t.endswith("." + name) for t in targets for name in names)
+    if any(t == name or t.endswith("." + name) for t in targets for name in names):
+        return True
+    # `request.app.state.http = MagicMock(...)` before the use: the helper's request goes
+    # through that attribute (`request.app.state.http().post(...)`), now a mock
+    receiver = _receiver_text(wrapper.call.receiver)
+    return any(
+        t.startswith(".") and re.search(re.escape(t) + r"(?![\w])", receiver) is not None
+        for t in targets
+    )
+
+
+def _receiver_text(value: Value | None) -> str:
+    if isinstance(value, Obj):
+        return value.type
+    if isinstance(value, Ref):
+        return value.qualname
+    return ""
 
 
 def _suppressed_at(facts: FileFacts, line: int, end_line: int) -> tuple[str, ...]:

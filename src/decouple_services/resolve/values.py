@@ -34,6 +34,9 @@ from decouple_services.detect.values import (
 from decouple_services.resolve.index import ProjectIndex
 
 _MAX_DEPTH = 25
+#: ``conf["api_base"]``: a value read by name from a mapping the program was given (a JSON
+#: or YAML file, a settings dict) is configuration, not something learnt while running.
+_KEYED_READ = re.compile(r"""\[\s*(['"])[^'"]*\1\s*\]$""")
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Rendered:
     #: Part of the value is what a function making a request returned: another service's
     #: answer (``worker_addr = get_worker_address()`` asking a controller).
     from_response: bool = False
+    #: Placeholders standing for what only the running program knows (a loop variable, an
+    #: attribute of an object it was handed): no configuration names them.
+    runtime: list[str] = field(default_factory=list)
 
 
 class ValueRenderer:
@@ -112,6 +118,8 @@ class ValueRenderer:
                 out.params.append(value.name)
             return "{" + value.name + "}"
         if isinstance(value, Dyn):
+            if value.text not in ("?", "None") and not _KEYED_READ.search(value.text):
+                out.runtime.append(value.text)
             return "{" + value.text + "}"
         if isinstance(value, Env):
             return self._env(value, out, d)

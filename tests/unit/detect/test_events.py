@@ -80,3 +80,32 @@ def test_sends_that_wait_and_their_key_comment_are_found_too() -> None:
         ("cs-00000001", 4, False, '{"user_id": user_id}'),
         ("cs-00000002", 8, True, '{"user_id": user_id}'),
     ]
+
+
+OUTBOX_SOURCE = """\
+from .decouple_producer import send_via_outbox, send_via_outbox_async
+
+
+def ship(session, shipment):
+    # decouple: migrated cs-0000a001 to mailer.send (mailer POST /send)
+    send_via_outbox(session, "mailer.send", {"to": shipment.email})
+
+
+async def ship_async(session, shipment):
+    # decouple: migrated cs-0000a002 to mailer.send (mailer POST /send)
+    await send_via_outbox_async(session, "mailer.send", {"to": shipment.email})
+
+
+def place(order):
+    # decouple: migrated cs-0000b001 to mailer.send (mailer POST /send)
+    send_via_outbox("mailer.send", {"user_id": order.id}, key=order.id)
+"""
+
+
+def test_outbox_writes_are_sends_whose_data_follows_the_session() -> None:
+    sends = find_event_sends(ast.parse(OUTBOX_SOURCE), OUTBOX_SOURCE)
+    assert [(s.site_id, s.function, s.is_async, s.payload) for s in sends] == [
+        ("cs-0000a001", "ship", False, '{"to": shipment.email}'),
+        ("cs-0000a002", "ship_async", True, '{"to": shipment.email}'),
+        ("cs-0000b001", "place", False, '{"user_id": order.id}'),
+    ]

@@ -19,6 +19,7 @@ from decouple_services.migrate.generate import (
     render_asyncapi,
     render_consumer,
     render_consumer_test,
+    render_django_outbox,
     render_producer,
     render_runtime,
     render_topic_script,
@@ -28,6 +29,12 @@ GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "generate
 #: The ruff settings generated code is held to: the project's rules, for Python 3.9 up,
 #: at 88 columns.
 RUFF_CONFIG = GOLDEN / "ruff.toml"
+
+
+def _django_outbox_file(name: str) -> str:
+    files = dict(render_django_outbox(gen_examples.PRODUCERS["outbox-django"]))
+    return files[f"services/frontend/frontend/decouple_outbox/{name}"]
+
 
 ARTEFACTS: dict[str, Callable[[], str]] = {
     **{
@@ -45,6 +52,11 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
         for name in ("flask", "django", "no-handler")
     },
     "runtime/decouple_runtime.py": render_runtime,
+    # the Django app of a --outbox producer: the table's model and migration
+    **{
+        f"outbox_django/{name}": (lambda name=name: _django_outbox_file(name))
+        for name in ("apps.py", "models.py", "migrations/0001_initial.py")
+    },
     "asyncapi.yaml": lambda: render_asyncapi(gen_examples.TOPICS),
     # orders sends and receives; emails only receives.
     **{
