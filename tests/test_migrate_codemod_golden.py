@@ -148,10 +148,24 @@ def test_headers_that_are_not_a_literal_are_not_carried_and_the_report_says_so()
             "`NOTIFY` is no longer used in this file; remove it unless other modules import it",
         ),
         "cs-aaaa0002": (
-            "`headers=extra_headers` is not carried: name the trace headers to keep in the "
+            "`headers=extra_headers` is not carried: name the headers to keep in the "
             "send's `headers=`",
         ),
     }
+
+
+def test_the_headers_a_call_sent_travel_credentials_included_but_the_exchanges_own() -> None:
+    """The callee's application checks the call's credential and identity headers as it
+    did (docs/security.md); Accept and User-Agent describe the HTTP exchange, which the
+    consumer makes anew. A header the rewrite cannot name is reported, not dropped silently."""
+    source, specs, _data = _load(CASES / "call_headers_credentials")
+    result = rewrite_source(source, specs)
+    assert result.notes["cs-dddd0002"][:2] == (
+        "header `TENANT_HEADER` is not carried (its name is not a literal): add it to the "
+        "send's `headers=`",
+        "`**base_headers` in `headers=` is not carried: name the headers to keep in the "
+        "send's `headers=`",
+    )
 
 
 def test_the_latin1_crlf_file_keeps_its_encoding_and_newlines() -> None:

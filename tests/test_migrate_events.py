@@ -394,3 +394,47 @@ def test_headers_of_a_folded_call_are_named_when_the_send_does_not_carry_them(
     status, _, summary = _event(repo, _ids(repo))
     assert status == EXIT_OK, summary
     assert 'its headers "X-Request-ID" are not carried' in summary
+
+
+def test_a_calls_credential_travels_to_its_consumer_and_survives_a_second_migration(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The emails call sent the caller's token and a request id: the send carries both,
+    the emails consumer forwards exactly those to its app, and the PR body names the
+    credential stored in the topic. Migrating another call later regenerates the consumer
+    from the send migrated earlier, with the same headers."""
+    registration = repo / REGISTRATION
+    registration.write_text(
+        registration.read_text().replace(
+            '        timeout=2,\n    )\n    requests.post(\n        f"{ANALYTICS_URL}',
+            '        headers={"Authorization": f"Bearer {name}", "X-Request-ID": email, '
+            '"Accept": "application/json"},\n'
+            '        timeout=2,\n    )\n    requests.post(\n        f"{ANALYTICS_URL}',
+            1,
+        )
+    )
+    _commit(repo, "the emails call sends a token")
+    ids = _ids(repo)
+    pr = tmp_path / "pr.md"
+    status, _, summary = _migrate(repo, select=(ids["emails"],), write=True, pr_body=pr)
+    assert status == EXIT_OK, summary
+    assert '"Authorization": f"Bearer {name}", "X-Request-ID": email' in registration.read_text()
+    consumer = repo / "services/emails/emails/decouple_consumers/emails_send.py"
+    forwarded = '    forward_headers=("authorization", "x-request-id"),\n'
+    assert forwarded in consumer.read_text()
+    assert "**Credentials in events.** Some sends carry the headers `authorization`" in (
+        pr.read_text()
+    )
+    _commit(repo, "emails migrated")
+    # the cache call checked its status with timeout=5: the producer opens that bound's
+    # client at startup, and keeps it when a later migration regenerates the module
+    producer = repo / "services/users/users/decouple_producer.py"
+    assert "WAIT_BOUNDS" not in producer.read_text()
+    status, _, summary = _migrate(repo, select=(_ids(repo)["cache"],), write=True)
+    assert status == EXIT_OK, summary
+    assert "WAIT_BOUNDS = (5.0,)" in producer.read_text()
+    _commit(repo, "cache migrated")
+    status, _, summary = _migrate(repo, select=(_ids(repo)["analytics"],), write=True)
+    assert status == EXIT_OK, summary
+    assert forwarded in consumer.read_text()
+    assert "WAIT_BOUNDS = (5.0,)" in producer.read_text()

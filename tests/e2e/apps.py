@@ -182,6 +182,13 @@ def notify_keyed(topic, payload, request_id, key):
     )
 
 
+def notify_as(topic, payload, token):
+    # was: requests.post(url, json=payload, headers={"Authorization": f"Bearer {token}"})
+    decouple_producer.send_event(
+        topic, payload, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
 def cancel(topic, order_id, payload):
     # was: requests.post(f"{BILLING}/api/orders/{order_id}/refund", json=payload)
     decouple_producer.send_event(topic, payload, path_params={"order_id": order_id})

@@ -10,14 +10,16 @@ supports), so every duplicate these tests see comes from the consumer side.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from .apps import MAILER_SEND, Callee, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, rewind_group, wait_for
+from .harness import Broker, read_records, read_topic, rewind_group, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -147,5 +149,51 @@ def test_events_delivered_again_after_a_restart(
         assert callee.consumer.terminate() == 0
         repeat = 2 if handled_twice else 1
         assert _handled(callee) == Counter({0: repeat, 1: repeat, 2: repeat, 3: 1})
+    finally:
+        callee.consumer.stop()
+
+
+def test_a_request_the_caller_retries_with_its_request_id_is_handled_once(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A retry loop around the old call (or the client retrying after a timeout) sends the
+    event again: the request id the call sent makes it the same event id, so the consumer
+    skips the copy. Another payload under the same request id is another event."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
+    callee = start_consumer(broker, tmp_path, "mailer", topic, "confluent-kafka", "app")
+    try:
+        retried = [topic.name, {"user_id": 1, "template": "welcome"}, "req-1"]
+        other = [topic.name, {"user_id": 2, "template": "welcome"}, "req-1"]
+        run_caller(broker, tmp_path, "confluent-kafka", "notify", [retried, retried, other])
+        records = read_topic(broker, topic.name, 3)
+        ids = [json.loads(r.value)["id"] for r in records]
+        assert ids[0] == ids[1] != ids[2]
+        _wait_handled(callee, range(1, 3))
+        time.sleep(2)  # the copy, had it been handled, would have been by now
+        assert callee.consumer.terminate() == 0
+        assert _handled(callee) == Counter({1: 1, 2: 1})
+    finally:
+        callee.consumer.stop()
+
+
+def test_a_handler_past_its_timeout_is_never_run_beside_its_retry(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The Flask handler takes 2 s, the consumer gives it 0.5: the call goes on in its
+    thread, and the event's retry waits for it; the call succeeded, so the event is
+    handled, once, instead of a second run starting while the first still ran."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
+    env = {"E2E_HANDLER_DELAY_S": "2", "DECOUPLE_HANDLER_TIMEOUT_S": "0.5"}
+    callee = start_consumer(broker, tmp_path, "mailer", topic, "confluent-kafka", "app", **env)
+    try:
+        _send(broker, tmp_path, topic.name, range(2))
+        _wait_handled(callee, range(2))
+        time.sleep(3)  # a second run, had one started, would have recorded by now
+        assert callee.consumer.terminate() == 0
+        assert _handled(callee) == Counter({0: 1, 1: 1})
+        output = callee.consumer.output()
+        assert "once the call that timed out has finished" in output, output
     finally:
         callee.consumer.stop()

@@ -92,6 +92,38 @@ def test_without_the_consumers_credentials_the_apps_own_checks_refuse_events(
         books.consumer.stop()
 
 
+def test_the_callers_credential_travels_with_its_event_and_a_refused_one_is_final(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The call sent the user's token; its event carries it, and the Flask hook checks it
+    as it checked the call, with no credential of the consumer's own. A token the app
+    refuses is the caller's: sending it again cannot help, so the event is dead-lettered
+    at its first attempt instead of after minutes of retries."""
+    mail = replace(topic_for(MAILER_SEND), headers=("authorization",))
+    create_topics(broker, tmp_path, [mail], CLIENT)
+    mailer = start_consumer(
+        broker, tmp_path, "mailer", mail, CLIENT, "app", DECOUPLE_REQUEST_HEADERS="{}"
+    )
+    try:
+        run_caller(
+            broker,
+            tmp_path,
+            CLIENT,
+            "notify_as",
+            [
+                [mail.name, {"user_id": 1, "template": "welcome"}, "internal-token"],
+                [mail.name, {"user_id": 2, "template": "welcome"}, "expired-token"],
+            ],
+        )
+        refused = _dead_letters(broker, mail.dead_letter, 1)
+        dead = refused["the application answered 401 to the caller's credential"]
+        assert dead["decouple.attempts"] == b"1"
+        handled = wait_for(lambda: read_records(mailer.records), 20, "the first event")
+        assert [entry["body"]["user_id"] for entry in handled] == [1]
+    finally:
+        mailer.consumer.stop()
+
+
 IN_THREAD = """\
 import json, signal, threading
 

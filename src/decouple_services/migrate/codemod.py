@@ -12,7 +12,8 @@ relative when the file already imports its own package relatively; imports the o
 the last user of go. An ``async with`` / ``with`` block that only opened an HTTP client for
 the rewritten calls is unwrapped. A gRPC request message travels as
 ``json_format.MessageToDict(request, preserving_proto_field_name=True)``; trace and
-correlation headers of a literal ``headers={...}`` travel as Kafka headers.
+the headers of a literal ``headers={...}`` (but for the HTTP exchange's own) travel as Kafka
+headers, for the consumer to hand to the callee's application.
 
 The first comment line is the provenance marker: a later scan reports the send as an event
 site (role ``event``) with the same id, and a later migration leaves it alone.
@@ -37,29 +38,29 @@ from decouple_services.migrate.scope import bound_at, undefined_names
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
 PAYLOAD_KEYWORDS = ("json", "data", "payload", "body", "params", "fields")
-#: Header names (lower case) that follow a request across services: they become Kafka headers.
-TRACE_HEADERS = frozenset(
+#: Header names (lower case) that describe the HTTP exchange, not the request: a send does
+#: not carry them (the consumer makes its own request to the callee's application).
+TRANSPORT_HEADERS = frozenset(
     {
-        "traceparent",
-        "tracestate",
-        "baggage",
-        "b3",
-        "x-b3-traceid",
-        "x-b3-spanid",
-        "x-b3-parentspanid",
-        "x-b3-sampled",
-        "x-request-id",
-        "request-id",
-        "x-correlation-id",
-        "correlation-id",
-        "x-trace-id",
-        "x-amzn-trace-id",
-        "x-cloud-trace-context",
-        "uber-trace-id",
-        "idempotency-key",
-        "x-idempotency-key",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "content-length",
+        "content-type",
+        "expect",
+        "host",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
     }
 )
+#: Header names (lower case) that carry a credential: stored in each record a send writes
+#: (docs/security.md), which the PR body names as a risk.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 #: Constructors whose ``with`` block only exists to make HTTP calls.
 _CLIENT_FACTORIES = re.compile(
     r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"
@@ -126,7 +127,8 @@ class CallFacts:
     in_async_def: bool
     #: Source of the payload expression, as written (``None`` when the call sends none).
     payload: str | None
-    #: ``(name source, value source)`` of trace headers in a literal ``headers={...}``.
+    #: ``(name source, value source)`` of the headers a literal ``headers={...}`` sent,
+    #: but for :data:`TRANSPORT_HEADERS`.
     headers: tuple[tuple[str, str], ...] = ()
     #: Something a reviewer should know (headers that are not carried...).
     notes: tuple[str, ...] = ()
@@ -295,7 +297,7 @@ def _locate(
         except _NotRewritable as exc:
             problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
-        headers, header_notes = _trace_headers(wrapper.module, call)
+        headers, header_notes = _call_headers(wrapper.module, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
         timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
         if spec.timeout is not None:  # an event's send waits as its status-checked call did
@@ -876,25 +878,38 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _trace_headers(
+def _call_headers(
     module: cst.Module, call: cst.Call
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The headers the call sent that its send carries: every entry of a literal dict
+    named by a string (credentials too: the callee's application checks them as it did),
+    but for the exchange's own; a note for each the rewrite cannot name."""
     arg = _keyword(call, "headers")
     if arg is None:
         return (), ()
     if not isinstance(arg.value, cst.Dict):
         return (), (
-            f"`headers={module.code_for_node(arg.value)}` is not carried: name the trace "
+            f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
             "headers to keep in the send's `headers=`",
         )
     kept = []
+    notes = []
     for element in arg.value.elements:
         if not isinstance(element, cst.DictElement):
+            notes.append(
+                f"`{module.code_for_node(element)}` in `headers=` is not carried: name the "
+                "headers to keep in the send's `headers=`"
+            )
             continue
         key = element.key
-        if isinstance(key, cst.SimpleString) and key.evaluated_value.lower() in TRACE_HEADERS:
+        if not isinstance(key, cst.SimpleString):
+            notes.append(
+                f"header `{module.code_for_node(key)}` is not carried (its name is not a "
+                "literal): add it to the send's `headers=`"
+            )
+        elif key.evaluated_value.lower() not in TRANSPORT_HEADERS:
             kept.append((key.value, module.code_for_node(element.value)))
-    return tuple(kept), ()
+    return tuple(kept), tuple(notes)
 
 
 Parse = Callable[[bytes], ParsedSource]

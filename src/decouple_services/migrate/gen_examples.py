@@ -65,6 +65,8 @@ ORDERS_CANCEL = TopicSpec(
     site_ids=("cs-0c1d2e3f",),
     path_params=("order_id",),
     key_field="order_id",
+    # the call sent the user's token: the consumer hands it to the app, which checks it
+    headers=("authorization",),
 )
 
 USERS_PREFERENCES = TopicSpec(
@@ -175,7 +177,11 @@ TOPICS = (
 
 
 def _producer(
-    service: str, sync_client: str | None, needs_async: bool, outbox: str | None = None
+    service: str,
+    sync_client: str | None,
+    needs_async: bool,
+    outbox: str | None = None,
+    wait_bounds: tuple[float, ...] = (),
 ) -> ProducerSpec:
     return ProducerSpec(
         service=service,
@@ -184,6 +190,7 @@ def _producer(
         sync_client=sync_client,
         needs_async=needs_async,
         topics=tuple(t for t in TOPICS if service in t.producers),
+        wait_bounds=wait_bounds,
         outbox=outbox,
     )
 
@@ -192,7 +199,8 @@ def _producer(
 #: whether its sites are synchronous, ``async def`` or both.
 PRODUCERS = {
     "frontend": _producer("frontend", "confluent-kafka", False),
-    "orders": _producer("orders", "confluent-kafka", True),
+    # its status-checked sites wait 2 and 5 s: their clients are opened at startup
+    "orders": _producer("orders", "confluent-kafka", True, wait_bounds=(2.0, 5.0)),
     # migrate --outbox: a Django caller writes through Django's connection, a SQLAlchemy
     # caller on its session.
     "outbox-django": _producer("frontend", "confluent-kafka", False, "django"),

@@ -81,7 +81,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "7"
+RUNTIME_VERSION = "8"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -170,6 +170,7 @@ def render_producer(spec: ProducerSpec) -> str:
         service=spec.service,
         runtime_module=runtime_location(spec.module, spec.path, 1)[1],
         event_types=sorted({(t.name, t.event_type) for t in spec.topics}),
+        wait_bounds=tuple(sorted(set(spec.wait_bounds))),
         outbox=spec.outbox,
     )
     return _python_file(body, f"Kafka producer for the {spec.service} service", spec.path)
@@ -634,6 +635,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
+        "forward_headers": tuple(topic.headers),
         "takes": _takes(topic.fields, path_params, topic.payload_schema),
         # added with --subscribe: no call of a producer ever reached this handler
         "subscribed": bool(topic.subscribers) and not topic.site_ids,

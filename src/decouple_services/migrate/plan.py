@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -157,6 +158,8 @@ class PlannedSite:
     fields: tuple[str, ...] | None = None
     #: The bound of a send that waits, from the old call's ``timeout=``.
     timeout: str | None = None
+    #: The names (lower case) of the headers the send carries, which the consumer hands on.
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +398,7 @@ def plan_migration(
                     (*fact.notes, *outbox_notes.get(site.id, ())),
                     payload=fact.payload,
                     timeout=fact.timeout,
+                    headers=header_names(fact.headers),
                 )
             )
     if event is not None:
@@ -412,6 +416,7 @@ def plan_migration(
             payload_hint=site.payload,
         )
         is_event, fields = _carried_event(site, read)
+        headers, bound = _carried_send(site, read)
         planned.append(
             PlannedSite(
                 site,
@@ -420,6 +425,8 @@ def plan_migration(
                 carried=True,
                 event=is_event,
                 fields=fields,
+                headers=headers,
+                timeout=bound,
             )
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
@@ -679,6 +686,7 @@ def _topics(
                 key_field=key_field(payloads[0], params)
                 if len({key_field(p, params) for p in payloads}) == 1
                 else None,
+                headers=tuple(sorted({h for i in items for h in i.headers})),
             )
         )
     return tuple(topics)
@@ -706,6 +714,11 @@ def _producers(
         items = [p for p in planned if p.site.caller == service]
         path, module, _ = homes[service]
         needs_sync = any(not p.in_async_def for p in items)
+        bounds = (
+            _bound(p.send.timeout or p.timeout)
+            for p in items
+            if (p.send.wait or p.carried) and not p.send.fold_into
+        )
         out.append(
             ProducerSpec(
                 service=service,
@@ -714,6 +727,7 @@ def _producers(
                 sync_client=options.client if needs_sync else None,
                 needs_async=any(p.in_async_def for p in items),
                 topics=tuple(by_name[n] for n in sorted({p.send.topic for p in items})),
+                wait_bounds=tuple(sorted({b for b in bounds if b is not None})),
                 outbox=_outbox_kind(items, read(path)),
             )
         )
@@ -1167,6 +1181,8 @@ def _one_event(
         return refuse_all("; ".join(problems))
     lead_facts = facts[lead.site.id]
     carried = lead_facts.headers if isinstance(lead_facts, CallFacts) else ()
+    # the event's one send carries the lead call's headers, for every subscriber
+    carried_names = header_names(carried)
 
     def header_notes(item: PlannedSite) -> tuple[str, ...]:
         fact = facts[item.site.id]
@@ -1190,6 +1206,7 @@ def _one_event(
             fields=data.fields[p.site.id],
             payload=data.expression,
             in_async_def=lead.in_async_def if p is lead else p.in_async_def,
+            headers=carried_names,
         )
         for p in mine
     ]
@@ -1214,6 +1231,60 @@ def _entity_key(event: EventName, entries: Sequence[tuple[str, str]]) -> tuple[s
         if name in wanted and "\n" not in source:
             return source, f"the event's entity, {name}"
     return None
+
+
+def header_names(pairs: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The names, lower case, of ``(name source, value source)`` header pairs."""
+    names = []
+    for name, _ in pairs:
+        try:
+            value = ast.literal_eval(name)
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(value, str):
+            names.append(value.lower())
+    return tuple(sorted(set(names)))
+
+
+def _carried_send(site: CallSite, read: ReadFile) -> tuple[tuple[str, ...], str | None]:
+    """What a send migrated earlier carries, so that a later migration generates the same
+    consumer and producer: the string keys of its literal ``headers={...}`` (which the
+    consumer hands on), and the ``timeout=`` of a send that waits, when it is a number."""
+    source = read(site.file)
+    if source is None:
+        return (), None
+    lines = source.decode("utf-8", errors="replace").splitlines()[site.line - 1 : site.end_line]
+    try:
+        tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    except SyntaxError:
+        return (), None
+    names: set[str] = set()
+    bound = None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg == "headers" and isinstance(keyword.value, ast.Dict):
+                names.update(
+                    key.value.lower()
+                    for key in keyword.value.keys
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str)
+                )
+            waits = isinstance(node.func, ast.Name) and "and_wait" in node.func.id
+            if keyword.arg == "timeout" and waits and _bound(ast.unparse(keyword.value)):
+                bound = ast.unparse(keyword.value)
+    return tuple(sorted(names)), bound
+
+
+def _bound(source: str | None) -> float | None:
+    """A send's ``timeout=`` as seconds, when it is a positive number written out."""
+    try:
+        value = ast.literal_eval(source or "")
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return float(value)
 
 
 def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:
@@ -1269,6 +1340,7 @@ def _event_topics(
                 key_field=key_field(data, wanted),
                 subscribers=subscribers,
                 fields=subscriber.fields,
+                headers=tuple(sorted({h for i in items for h in i.headers})),
             )
         )
     for callee, mine in sorted(by_callee.items()):
@@ -1298,6 +1370,7 @@ def _event_topics(
                 key_field=key_field(data, params),
                 subscribers=subscribers,
                 fields=fields,
+                headers=tuple(sorted({h for i in mine for h in i.headers})),
             )
         )
     return out

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from decouple_services.core.model import CallSite, Role, ScanResult
 from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.codemod import CREDENTIAL_HEADERS
 from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.generate import consumer_runtime, runtime_location
 from decouple_services.migrate.grouping import candidates
@@ -235,7 +236,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         f"{len(migrated) - len(waiting)} fire-and-forget (the response was never read: "
         f"`send_event`, which does not wait) and {len(waiting)} whose response was only "
         "checked for success (`send_event_and_wait`: it waits, bounded by the old call's "
-        "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it). "
+        "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it, "
+        "`EventOutcomeUnknown` when no answer came in time; the event is given up within the "
+        "bound, never delivered after the caller heard it failed). "
         "Every site's behaviour change is in the table below: the callee does the work "
         "later, at least once, and its own errors go to the dead-letter topic instead of "
         "the caller.\n"
@@ -388,7 +391,10 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "after the call (a redirect that reads it back, a test) needs a look.",
         "**At-least-once delivery.** A consumer crash between handling and commit repeats an "
         "event; the generated idempotency hook skips repeats by event id only within its "
-        "store (a SQLite file per consumer group by default: `DECOUPLE_IDEMPOTENCY_DB`).",
+        "store (a SQLite file per consumer group by default: `DECOUPLE_IDEMPOTENCY_DB`). A "
+        "caller that retries a request sends the event again: the copy is skipped only when "
+        "the send carries an idempotency key (the call's `Idempotency-Key` or `X-Request-ID` "
+        "header, or `idempotency_key=`) and the same data.",
         "**Errors move.** A failing handler no longer fails the caller's request: after the "
         "retries (7 to 14 minutes of failures by default) the event goes to the "
         "dead-letter topic. Alert on it. Where the caller "
@@ -401,6 +407,18 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "the fire-and-forget sends do not wait for it (what the producer does with a send it "
         "cannot deliver is in docs/generated-code.md).",
     ]
+    credentials = sorted({h for p in migrated for h in p.headers if h in CREDENTIAL_HEADERS})
+    if credentials:
+        risks.append(
+            "**Credentials in events.** Some sends carry the headers "
+            + ", ".join(f"`{h}`" for h in credentials)
+            + " their calls sent, for the callee's application to check: they are stored in "
+            "the topic and its dead-letter topic, readable by whoever reads them, for the "
+            "topic's retention, and a token that expires before its event is handled is "
+            "refused (dead-lettered at once). Give a consumer its own credential with "
+            "`DECOUPLE_REQUEST_HEADERS` where the header is a service's static secret "
+            "(docs/security.md, *Credentials in events*)."
+        )
     if any(f.code == "in-loop" for _, f in cautions):
         risks.append(
             "**Bursts.** Some sends run in a loop: one request can now produce many events."
@@ -437,7 +455,8 @@ def behaviour_change(item: PlannedSite) -> str:
     if send.wait:
         return (
             f"success used to mean {site.callee} handled the call; now it means Kafka accepted "
-            f"the event (the send waits for it, and raises `EventNotAccepted` without it). "
+            f"the event (the send waits for it, and raises `EventNotAccepted` without it: the "
+            "event is then not delivered later). "
             f"{site.callee} handles it later, at least once; its 4xx/5xx go to {dead_letter} "
             "instead of reaching this caller"
         )

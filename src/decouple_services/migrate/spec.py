@@ -24,8 +24,8 @@ its database transaction, for the runtime's relay to send. All wrap
 endpoint's path parameters the url carried as fields of their own (``{"order_id": 42}`` for
 ``/orders/{order_id}/cancel`` without a body; a gRPC request as ``json_format.MessageToDict``
 with proto field names). ``key`` is chosen at migration time and written at the call.
-``headers`` are the trace/correlation headers the call sent (str values), set as Kafka
-headers.
+``headers`` are the headers the call sent (str values; not the HTTP exchange's own, such as
+``Content-Type``), set as Kafka headers, which the consumer hands to the application.
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ class TopicSpec:
     #: The fields of ``data`` the callee's handler takes as its body (``()``: no body;
     #: ``None``: all of it, path parameters aside).
     fields: tuple[str, ...] | None = None
+    #: The names (lower case) of the headers the sends carry, which the consumer hands to
+    #: the callee's application as the calls sent them.
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,9 @@ class ProducerSpec:
     #: The topics its sites send to, so each event carries its topic's ``event_type``
     #: (a topic not listed gets its own name as the type).
     topics: tuple[TopicSpec, ...] = ()
+    #: The bounds (seconds) its waiting sites give as numbers: the producer opens their
+    #: clients when the service starts, so the first send of each does not pay for it.
+    wait_bounds: tuple[float, ...] = ()
     #: ``--outbox``: ``django`` or ``sqlalchemy`` when some of its sites write their events
     #: into the service's outbox table (the module then offers ``send_via_outbox``).
     outbox: str | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -20,11 +21,29 @@ from decouple_services.migrate.generate import render_producer, render_runtime
 _count = itertools.count()
 
 
+class KafkaError:
+    """confluent_kafka.KafkaError as a delivery report carries it: a code name and text."""
+
+    def __init__(self, code: str, text: str) -> None:
+        self.code, self.text = code, text
+
+    def name(self) -> str:
+        return self.code
+
+    def __str__(self) -> str:
+        return self.text
+
+
+TIMED_OUT = KafkaError("_MSG_TIMED_OUT", "Local: Message timed out")
+
+
 class FakeProducer:
     """confluent_kafka.Producer as the runtime uses it. ``answer`` decides each delivery:
-    ``None`` acknowledges, an error string fails it, ``"never"`` leaves it unanswered."""
+    ``None`` acknowledges, an error fails it, ``"never"`` leaves it unanswered."""
 
     made: ClassVar[list[FakeProducer]] = []
+    #: Every record any of them was given, in order.
+    records: ClassVar[list[dict[str, Any]]] = []
     answer: ClassVar[Any] = None
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -35,7 +54,8 @@ class FakeProducer:
     def produce(self, topic: str, **record: Any) -> None:
         if self.answer == "full":
             raise BufferError("queue full")
-        self.sent.append({"topic": topic, **record})
+        self.sent.append({"topic": topic, **record, "client": self})
+        self.records.append(self.sent[-1])
         if self.answer != "never":
             record["on_delivery"](self.answer, None)
 
@@ -53,6 +73,7 @@ def producer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
     monkeypatch.setattr(confluent_kafka, "Producer", FakeProducer)
     monkeypatch.setattr(FakeProducer, "made", [])
+    monkeypatch.setattr(FakeProducer, "records", [])
     monkeypatch.setattr(FakeProducer, "answer", None)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     package = f"shop_{next(_count)}"
@@ -70,7 +91,7 @@ def producer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def _sent(producer: ModuleType) -> dict[str, Any]:
-    return producer.producer._client.sent[-1]  # type: ignore[no-any-return]
+    return FakeProducer.records[-1]
 
 
 def test_the_module_offers_the_names_rewritten_call_sites_import(producer: ModuleType) -> None:
@@ -89,10 +110,14 @@ def test_the_module_offers_the_names_rewritten_call_sites_import(producer: Modul
 def test_the_producer_is_made_at_import_with_acks_all_and_idempotence(
     producer: ModuleType,
 ) -> None:
-    (client,) = FakeProducer.made
-    assert client.config["acks"] == "all"
-    assert client.config["enable.idempotence"] is True
-    assert client.config["bootstrap.servers"] == "kafka:9092"
+    # the sends that do not wait, and one for each bound the module's waiting sends give
+    assert producer.WAIT_BOUNDS == (2.0, 5.0)
+    timeouts = [client.config["message.timeout.ms"] for client in FakeProducer.made]
+    assert timeouts == [30_000, 1000, 4000]
+    for client in FakeProducer.made:
+        assert client.config["acks"] == "all"
+        assert client.config["enable.idempotence"] is True
+        assert client.config["bootstrap.servers"] == "kafka:9092"
 
 
 def test_the_envelope_carries_the_topics_event_type_and_path_parameters_as_attributes(
@@ -159,7 +184,7 @@ def test_a_failed_delivery_after_the_call_is_logged_and_counted(
 ) -> None:
     runtime = sys.modules[producer.__name__.replace("decouple_producer", "decouple_runtime")]
     before = runtime.DELIVERY_FAILURES
-    FakeProducer.answer = "Local: Message timed out"
+    FakeProducer.answer = TIMED_OUT
     event_id = producer.send_event("t", {})
     assert before + 1 == runtime.DELIVERY_FAILURES
     assert f"event {event_id} for t was not delivered: Local: Message timed out" in caplog.text
@@ -171,7 +196,7 @@ def test_idempotence_is_switched_off_from_the_environment(
     monkeypatch.setenv("KAFKA_ENABLE_IDEMPOTENCE", "false")
     producer.producer._pid = -1  # as in a child forked after the producer was made
     producer.send_event("t", {})
-    assert len(FakeProducer.made) == 2
+    assert len(FakeProducer.made) == 3 + 1
     assert FakeProducer.made[-1].config["enable.idempotence"] is False
 
 
@@ -185,6 +210,109 @@ def test_a_report_arriving_after_an_async_caller_gave_up_and_its_loop_closed_is_
         asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=0.05))
     with pytest.raises(producer.EventNotAccepted):
         producer.send_event_and_wait("t", {}, timeout=0.05)
-    for record in producer.producer._client.sent:
-        record["on_delivery"]("Local: Message timed out", None)
+    for record in FakeProducer.records:
+        record["on_delivery"](TIMED_OUT, None)
     assert caplog.text.count("was not delivered: Local: Message timed out") == 2
+
+
+# -- the caller's answer is the event's fate -------------------------------------------------
+
+
+def test_a_waiting_send_goes_through_a_client_that_gives_its_event_up_within_the_bound(
+    producer: ModuleType,
+) -> None:
+    """librdkafka keeps trying to deliver an event for its delivery timeout: had a send
+    that waited 2 s used the 30 s one, the caller would hear "failed" while the event
+    could still be delivered 28 s later."""
+    producer.send_event_and_wait("t", {}, timeout=2)
+    producer.send_event_and_wait("t", {}, timeout=2)
+    asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=5))
+    producer.send_event_and_wait("t", {})  # DECOUPLE_SEND_TIMEOUT_S, 5
+    producer.send_event("t", {})
+    producer.send_event_and_wait("t", {}, timeout=3)  # a bound the module did not name
+    timeouts = [
+        (c.config["message.timeout.ms"], c.config.get("request.timeout.ms"))
+        for c in FakeProducer.made
+    ]
+    # librdkafka notices a timeout up to a second late: the event is given up a second
+    # before the bound, and the request that carries it times out no later
+    assert timeouts == [(30_000, None), (1000, 1000), (4000, 4000), (2000, 2000)]
+    clients = [r["client"] for r in FakeProducer.records]
+    assert clients == [FakeProducer.made[i] for i in (1, 1, 2, 2, 0, 3)]
+
+
+def test_bounds_map_onto_a_few_delivery_timeouts_inside_them(producer: ModuleType) -> None:
+    runtime = sys.modules[producer.__name__.replace("decouple_producer", "decouple_runtime")]
+    for bound, expected in (
+        (0.05, 100),
+        (0.3, 100),
+        (1, 500),
+        (1.5, 700),
+        (2, 1000),
+        (2.55, 1500),
+        (30, 29_000),
+    ):
+        assert runtime.delivery_timeout_ms(bound) == expected, bound
+    for step in range(1, 12):
+        producer.send_event_and_wait("t", {}, timeout=2 + step)
+    # at most eight clients for waiting sends; past them, the longest timeout inside the bound
+    assert len(FakeProducer.made) == 1 + 8
+    assert FakeProducer.records[-1]["client"].config["message.timeout.ms"] == 8000
+
+
+def test_a_refusal_is_final_and_a_timeout_is_reported_as_unknown(producer: ModuleType) -> None:
+    FakeProducer.answer = KafkaError("MSG_SIZE_TOO_LARGE", "Broker: Message size too large")
+    with pytest.raises(producer.EventNotAccepted, match="too large") as refused:
+        producer.send_event_and_wait("t", {}, timeout=1)
+    assert not isinstance(refused.value, producer.EventOutcomeUnknown)
+    FakeProducer.answer = TIMED_OUT
+    with pytest.raises(producer.EventOutcomeUnknown, match="may or may not be on the topic"):
+        producer.send_event_and_wait("t", {}, timeout=1)
+    with pytest.raises(producer.EventOutcomeUnknown):
+        asyncio.run(producer.send_event_and_wait_async("t", {}, timeout=1))
+    FakeProducer.answer = "never"
+    with pytest.raises(producer.EventOutcomeUnknown, match="on the topic or will never be"):
+        producer.send_event_and_wait("t", {}, timeout=0.1)
+    # except clauses written for EventNotAccepted catch it
+    assert issubclass(producer.EventOutcomeUnknown, producer.EventNotAccepted)
+
+
+def test_an_event_delivered_after_its_caller_stopped_waiting_is_logged(
+    producer: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    FakeProducer.answer = "never"
+    with pytest.raises(producer.EventOutcomeUnknown):
+        producer.send_event_and_wait("t", {}, timeout=0.05)
+    (record,) = FakeProducer.records
+    record["on_delivery"](None, None)
+    event_id = json.loads(record["value"])["id"]
+    assert f"event {event_id} for t was delivered after its caller stopped waiting" in caplog.text
+
+
+# -- idempotency keys ---------------------------------------------------------------------
+
+
+def test_an_idempotency_key_makes_a_retried_request_send_the_same_event_id(
+    producer: ModuleType,
+) -> None:
+    """A retry loop, a tenacity decorator or the client retrying after a timeout calls the
+    send again: with the key the old call sent, the consumer sees one event id."""
+    first = producer.send_event("t", {"n": 1}, headers={"Idempotency-Key": "order-42"})
+    again = producer.send_event_and_wait(
+        "t", {"n": 1}, headers={"idempotency-key": "order-42"}, timeout=1
+    )
+    assert first == again
+    assert json.loads(_sent(producer)["value"])["id"] == first
+    assert ("ce_id", first.encode()) in _sent(producer)["headers"]
+    # an X-Request-ID the call sent serves as well, and an explicit key comes before both
+    by_request = producer.send_event("t", {"n": 1}, headers={"X-Request-ID": "order-42"})
+    explicit = producer.send_event(
+        "t", {"n": 1}, headers={"X-Request-ID": "r-9"}, idempotency_key="order-42"
+    )
+    assert by_request == explicit == first
+    # another payload under the same key (one request id on every call a request makes),
+    # another topic, or no key at all: other events, never skipped as copies
+    assert producer.send_event("t", {"n": 2}, idempotency_key="order-42") != first
+    assert producer.send_event("u", {"n": 1}, idempotency_key="order-42") != first
+    assert producer.send_event("t", {"n": 1}) != producer.send_event("t", {"n": 1})
+    assert producer.send_event("t", {"n": 1}, headers={"X-Request-ID": ""}) != first

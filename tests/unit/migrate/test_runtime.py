@@ -769,6 +769,151 @@ def test_a_handler_running_past_its_timeout_is_a_failure_to_retry(
         app.close()
 
 
+#: A WSGI app whose calls take ``SLEEPS`` seconds and answer ``STATUSES``, one by one, and
+#: that writes down how many of its calls ran at once.
+OVERRUNNING_WSGI = """\
+import threading
+import time
+
+SLEEPS = [0.8]
+STATUSES = ["200 OK"]
+runs = []
+at_once = []
+_active = [0]
+_lock = threading.Lock()
+
+
+def app(environ, start_response):
+    with _lock:
+        number = len(runs)
+        runs.append(time.monotonic())
+        _active[0] += 1
+        at_once.append(_active[0])
+    try:
+        time.sleep(SLEEPS[number] if number < len(SLEEPS) else 0)
+        start_response(STATUSES[number] if number < len(STATUSES) else "200 OK", [])
+        return [b""]
+    finally:
+        with _lock:
+            _active[0] -= 1
+"""
+
+
+def _overrunning(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Any, ModuleType]:
+    (tmp_path / f"{name}.py").write_text(OVERRUNNING_WSGI)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.2")
+    module = importlib.import_module(name)
+    consumer = _consumer(runtime, None, monkeypatch)
+    consumer._apps["t"] = runtime.WsgiApp(module.app)
+    return consumer, module
+
+
+def _until(condition: Any, timeout: float = 5) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_events(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread cannot be stopped: the retry of an event whose call timed out waits until
+    that call has finished (its partition stays paused, polling goes on), and a call that
+    then succeeded is the event handled: the handler does not run a second time."""
+    consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_ok")
+    client = Client()
+    record = Record(8, _value(runtime))
+    consumer._one(client, record, Partition)
+    assert [name for name, _ in client.calls] == ["pause", "seek"]
+    assert consumer.counts == {"retry": 1}
+    client.calls.clear()
+    # the retry is due at once (1 ms), but the timed-out call still runs: no resume
+    for _ in range(5):
+        consumer._resume_due(client, Partition)
+    assert client.calls == [] and len(module.runs) == 1
+    _until(lambda: not consumer._running[("t", 0)][1].running())
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["resume"]
+    consumer._one(client, record, Partition)
+    assert len(module.runs) == 1  # not run again
+    assert consumer.counts == {"retry": 1, "handled": 1}
+    assert [name for name, _ in client.calls][-2:] == ["store_offsets", "commit"]
+    assert consumer._running == {} and consumer._retrying == {}
+    event_id = json.loads(record.value())["id"]
+    assert consumer.store.seen(f"g/{event_id}")
+
+
+def test_a_wsgi_call_past_its_timeout_that_failed_is_retried_after_it_never_beside_it(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_fail")
+    module.STATUSES[:] = ["503 Service Unavailable", "200 OK"]
+    client = Client()
+    record = Record(2, _value(runtime))
+    consumer._one(client, record, Partition)
+    while not any(name == "resume" for name, _ in client.calls):
+        consumer._resume_due(client, Partition)
+        time.sleep(0.01)
+    consumer._one(client, record, Partition)
+    assert len(module.runs) == 2 and module.at_once == [1, 1]
+    assert module.runs[1] - module.runs[0] >= 0.8  # the second began once the first ended
+    assert consumer.counts == {"retry": 1, "handled": 1}
+
+
+def test_a_partition_revoked_while_its_timed_out_call_runs_waits_for_it(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partition's next owner would run the event beside the call still running:
+    the revoke waits for it (at most the handler timeout, 2 s here) and commits it."""
+    consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_revoke")
+    consumer._one(Client(), Record(4, _value(runtime)), Partition)
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "2")
+    client = Client()
+    consumer._on_revoke(client, [Partition("t", 0)])
+    assert not module.at_once or max(module.at_once) == 1
+    (stored, commit) = client.calls
+    assert stored[0] == "store_offsets"
+    (offset,) = stored[1]["offsets"]
+    assert (offset.topic, offset.partition, offset.offset) == ("t", 0, 5)
+    assert commit == ("commit", {"asynchronous": False})
+    assert consumer._running == {}
+
+
+def test_a_call_stuck_past_the_poll_interval_stops_the_liveness_signal(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that never returns holds its event's partition: the probe fails, and the
+    restart ends the call, so the event's retry runs alone."""
+    import os
+    import time
+
+    alive = tmp_path / "alive"
+    monkeypatch.setenv("DECOUPLE_LIVENESS_FILE", str(alive))
+    monkeypatch.setenv("KAFKA_MAX_POLL_INTERVAL_MS", "300")
+    consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_stuck")
+    module.SLEEPS[:] = [1.5]
+    consumer._one(Client(), Record(0, _value(runtime)), Partition)
+    consumer._beat()
+    assert alive.exists()
+    os.utime(alive, (0, 0))
+    time.sleep(0.5)
+    consumer._beat_at = 0
+    consumer._beat()
+    assert alive.stat().st_mtime == 0  # stuck past the poll interval: not touched
+    _until(lambda: not consumer._running[("t", 0)][1].running())
+    consumer._beat_at = 0
+    consumer._beat()
+    assert alive.stat().st_mtime > 0
+
+
 LIFESPAN_APP = """\
 started = []
 stopped = []
@@ -1057,3 +1202,44 @@ def test_a_domain_events_subscriber_gets_only_its_own_fields(
     )
     assert _handle(runtime, welcome, app, data).action == "handled"
     assert _recorded(records)[-1] == {"endpoint": "welcome", "user_id": 5, "body": None}
+
+
+def test_the_headers_the_call_sent_reach_the_app_and_no_others(
+    runtime: ModuleType, mailer: Any, records: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call sent its Authorization: the consumer hands it on, so the app's own check
+    passes as it did for the call. A header no call sent stays out, whoever wrote it."""
+    monkeypatch.delenv("DECOUPLE_REQUEST_HEADERS", raising=False)
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send", forward_headers=("authorization",))
+    app = runtime.application(sub)
+    value = runtime.encode(runtime.make_event("x", "y", {"to": "a@example.com"}))
+    sent = [("authorization", b"Bearer internal-token"), ("x-user-id", b"admin")]
+    outcome = runtime.handle(value, sent, sub, app, runtime.MemoryStore())
+    assert (outcome.action, outcome.status) == ("handled", 202)
+    names = {name.lower() for name, _ in runtime._http_headers(sent, sub.forward_headers)}
+    assert names == {"authorization"}
+    # a subscription whose calls sent no credential forwards none: the consumer's own, or none
+    plain = _sub(runtime, "mailer.app:app", "wsgi", "/send")
+    assert runtime.handle(value, sent, plain, app, runtime.MemoryStore()).action == "retry"
+
+
+def test_a_refused_caller_credential_is_final_and_a_refused_own_one_retried(
+    runtime: ModuleType, mailer: Any, records: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retrying sends the record's credential again: an expired or revoked token of the
+    caller's goes to the dead-letter topic at once instead of minutes of retries. The
+    consumer's own credential may be rotated meanwhile: retried, and it wins over the
+    record's when both are there."""
+    sub = _sub(runtime, "mailer.app:app", "wsgi", "/send", forward_headers=("authorization",))
+    app = runtime.application(sub)
+    value = runtime.encode(runtime.make_event("x", "y", {"to": "a@example.com"}))
+    expired = [("Authorization", b"Bearer expired")]
+    monkeypatch.delenv("DECOUPLE_REQUEST_HEADERS", raising=False)
+    outcome = runtime.handle(value, expired, sub, app, runtime.MemoryStore())
+    assert (outcome.action, outcome.status) == ("dead_letter", 401)
+    assert "the caller's credential" in str(outcome.error)
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps({"Authorization": "Bearer rotated"}))
+    outcome = runtime.handle(value, expired, sub, app, runtime.MemoryStore())
+    assert (outcome.action, outcome.status) == ("retry", 401)
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps(CREDENTIALS))
+    assert runtime.handle(value, expired, sub, app, runtime.MemoryStore()).action == "handled"
