@@ -988,6 +988,7 @@ def _with_code_ports(
 
 
 def _is_test_module(path: str) -> bool:
-    """``test_*.py``, ``*_test.py`` or ``conftest.py``: where pytest fixtures are used."""
-    name = posixpath.basename(path)
-    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+    """Where pytest fixtures are used (``detect.extract.is_test_module``)."""
+    from decouple_services.detect.extract import is_test_module
+
+    return is_test_module(path)

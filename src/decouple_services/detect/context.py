@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from decouple_services.detect.values import (
     CALLED,
+    FIXTURE,
     STR_FORMAT,
     STR_METHODS,
     Dyn,
@@ -626,9 +627,13 @@ class ModuleContext:
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
                 qual = local.qualname
-            elif isinstance(local, Param):
+            elif isinstance(local, Param) or (
+                isinstance(local, Obj) and local.type.startswith(FIXTURE)
+            ):
                 # `self._stub = stub(channel)`: whatever the caller passes, called; known
-                # once the parameter is bound (an object built with `stub=UsersStub`)
+                # once the parameter is bound (an object built with `stub=UsersStub`).
+                # `make_client(realm)` of a fixture handing out a factory: known once
+                # the fixture's value is looked up.
                 return Obj(
                     CALLED,
                     (local, *self._args(call, scope, depth)),

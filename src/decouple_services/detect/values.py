@@ -143,6 +143,10 @@ def concat(*parts: Value) -> Value:
     return Concat(tuple(flat))
 
 
+#: The prefix of a pytest fixture's name as a value: ``Obj("@fixture.grpc_stub")`` is
+#: what a test parameter ``grpc_stub`` holds, ``@fixture.grpc_stub()`` what the fixture gives.
+FIXTURE = "@fixture."
+
 #: A call of a value known only once bound (a parameter): ``Obj(CALLED, (callee, *args),
 #: kwargs)``; see :func:`called`.
 CALLED = "builtins.__call__"

@@ -160,7 +160,7 @@ class CallResolver:
                 receiver = resolve_receiver(
                     call.receiver, self.index.lookup(caller), self._params_of(caller)
                 )
-                match = self._match(call, receiver)
+                match = self._match(call, receiver, caller)
                 if match is None:
                     pending.append((facts, call))
                     continue
@@ -341,8 +341,10 @@ class CallResolver:
 
         return params
 
-    def _match(self, call: RawCall, receiver: Obj | None) -> Match | None:
-        return match_call(call, receiver, self.detectors, self.index.functions)
+    def _match(self, call: RawCall, receiver: Obj | None, caller: str | None) -> Match | None:
+        return match_call(
+            call, receiver, self.detectors, self.index.functions, self.index.lookup(caller)
+        )
 
     def _wrapper_for(
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
@@ -701,7 +703,7 @@ class CallResolver:
             if not isinstance(handed, Ref):
                 return None, None
             bound, receiver = self._handed(bound, handed, facts)
-        match = self._match(bound, receiver)
+        match = self._match(bound, receiver, self.index.service_of(facts.path))
         if match is None:
             return None, None
         site, nested = self._site(
