@@ -775,7 +775,7 @@ class _Demand:
         found = asked_paths(
             replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
         )
-        from decouple_services.detect.extract import FIXTURE
+        from decouple_services.detect.values import FIXTURE
 
         # pytest fixtures: a test asks for one by naming it, without importing anything
         fixtures = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decouple_services.detect.base import (
+    MISSING,
     Detector,
     Example,
     Match,
@@ -62,14 +63,14 @@ class BravadoDetector(Detector):
             snippet("""
                 from bravado.client import SwaggerClient
 
-                petstore = SwaggerClient.from_url(f"{PETSTORE_URL}/swagger.json")
+                petstore = SwaggerClient.from_spec(PETSTORE_SPEC, "http://petstore:8080")
 
                 def pet(pet_id):
                     return petstore.pet.getPetById(petId=pet_id).response().result
             """),
             client="bravado",
             method="pet.getPetById",
-            url_src="f'{PETSTORE_URL}/swagger.json'",
+            url_src="'http://petstore:8080'",
             line=6,
         ),
         Example(
@@ -130,11 +131,12 @@ class BravadoDetector(Detector):
 
 
 def _origin(client: Obj) -> Value | None:
-    """The url a client's description was read from; None when ``client`` is no client."""
+    """The url a client's description was read from (:data:`MISSING` when not known); None
+    when ``client`` is no client."""
     if client.type == _FROM_URL:
-        return client.arg(0, "spec_url")
+        return client.arg(0, "spec_url") or MISSING
     if client.type == _FROM_SPEC:
-        return client.arg(1, "origin_url")
+        return client.arg(1, "origin_url") or MISSING
     if client.type != _CLIENT:
         return None
     for key in _URL_KEYWORDS:
@@ -143,8 +145,9 @@ def _origin(client: Obj) -> Value | None:
             return found
     first = client.arg(0, "swagger_spec")
     if isinstance(first, Obj):
-        return first.arg(1, "origin_url") if first.type == _SPEC_FROM_DICT else None
-    return first
+        spec_origin = first.arg(1, "origin_url") if first.type == _SPEC_FROM_DICT else None
+        return spec_origin or MISSING
+    return first or MISSING
 
 
 def _source(value: Value) -> str:

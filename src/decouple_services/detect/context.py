@@ -95,6 +95,17 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
     return table
 
 
+def _plain_imports(tree: ast.Module) -> frozenset[str]:
+    """What ``import a.b`` / ``import a.b as c`` statements name (``a.b`` and ``a``)."""
+    found: set[str] = set()
+    for node in _statements_breadth_first(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.add(standard_name(alias.name))
+                found.add(standard_name(alias.name.split(".")[0]))
+    return frozenset(found)
+
+
 #: Compatibility layers re-exporting the standard library under another name (``from
 #: six.moves import urllib``): the standard module they stand for, longest prefix first.
 _MOVES = (
@@ -210,6 +221,8 @@ class ModuleContext:
         )
         self.module = module
         self.imports = build_imports(tree, module, is_package)
+        #: What ``import a.b`` / ``import a.b as c`` statements name: modules for certain.
+        self.imported_modules = _plain_imports(tree)
         self._stub: str | None = None
         #: Module-level assignments: name -> expression (the last one wins).
         self.globals: dict[str, ast.expr] = {}

@@ -15,6 +15,7 @@ import bisect
 import io
 import posixpath
 import re
+import sys
 import tokenize
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -740,9 +741,7 @@ class _Extractor:
             self._constant(f"{FIXTURE}{fixture}()", Ref(f"{qualname}()"), node.lineno)
         # a fixture's own parameters are fixtures wherever it is defined (a package's
         # `__init__.py` that tests star-import)
-        fixtures_here = fixture is not None or (
-            self.is_test_file and node.name.startswith("test")
-        )
+        fixtures_here = fixture is not None or (self.is_test_file and node.name.startswith("test"))
         parametrized = _parametrized(node) if fixtures_here else frozenset()
         for a in [*positional, *args.kwonlyargs]:
             # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
@@ -1012,7 +1011,10 @@ class _Extractor:
         if isinstance(holder, ast.Name) and holder.id in ("self", "cls"):
             return
         owner = self.ctx.evaluate(holder, scope)
-        if not isinstance(owner, Obj | Ref) or (isinstance(owner, Obj) and "()" in owner.type):
+        if isinstance(owner, Obj):
+            if "()" in owner.type:
+                return
+        elif not isinstance(owner, Ref) or not _may_be_an_object(owner.qualname, holder, self.ctx):
             return
         self.calls.append(
             self._raw_call(
@@ -1404,6 +1406,18 @@ def _parametrized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str
         ):
             names.update(n.strip() for n in deco.args[0].value.split(","))
     return frozenset(names)
+
+
+def _may_be_an_object(qualname: str, holder: ast.expr, ctx: ModuleContext) -> bool:
+    """Whether a name holding an operation call (``petstore.pet.getPetById()``) may be an
+    object rather than a module or a class: not a module imported as such (``os.path.join``,
+    ``from six.moves import urllib``), and not a class (``Order.objects.filter``)."""
+    last = qualname.rpartition(".")[2]
+    if not last or last[:1].isupper() or last in sys.stdlib_module_names:
+        return False
+    if isinstance(holder, ast.Name) and holder.id in ctx.imports:
+        return ctx.imports[holder.id] not in ctx.imported_modules
+    return True
 
 
 def _stub_param(name: str) -> bool:

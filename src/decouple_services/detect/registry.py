@@ -23,10 +23,10 @@ from decouple_services.detect.http_client import HttpClientDetector
 from decouple_services.detect.httpx_ import HttpxDetector
 from decouple_services.detect.library_helper import LibraryHelperDetector
 from decouple_services.detect.locust_ import LocustDetector
+from decouple_services.detect.receivers import Lookup
 from decouple_services.detect.requests_ import RequestsDetector
 from decouple_services.detect.urllib3_ import Urllib3Detector
 from decouple_services.detect.urllib_request import UrllibRequestDetector
-from decouple_services.detect.receivers import Lookup
 from decouple_services.detect.values import Obj, Ref
 
 #: Every detector, in the order they are tried; the first match wins. Configured clients come
