@@ -634,7 +634,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 # resolution just made stands
                 if not wanted or not parse(wanted):
                     break
-            names = {w.short_name for w in resolution.wrappers.values()}
+            names = {n for w in resolution.wrappers.values() for n in w.invoked_as}
             new = names - known_wrappers
             note(
                 f"resolved {len(resolution.call_sites)} call sites"
@@ -650,7 +650,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             helpers = [
                 Helper(q, w.is_method)
                 for q, w in resolution.wrappers.items()
-                if w.short_name in new
+                if new.intersection(w.invoked_as)
             ]
             again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
             reparse(again, wrapper_options)

@@ -86,6 +86,15 @@ class Wrapper:
     def short_name(self) -> str:
         return self.qualname.rpartition(".")[2]
 
+    @property
+    def invoked_as(self) -> tuple[str, ...]:
+        """The names an invocation calls it by: its own, and for a constructor the class's
+        (``Client(url)`` runs ``Client.__init__``)."""
+        prefix, _, short = self.qualname.rpartition(".")
+        if short == "__init__" and prefix:
+            return (short, prefix.rpartition(".")[2])
+        return (short,)
+
 
 @dataclass
 class Resolution:
@@ -352,8 +361,12 @@ class CallResolver:
         if call.func is not None:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
-            # entry point sees it.
-            return wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+            # entry point sees it. A class built (`Client(url)`) runs its `__init__`.
+            found = wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+            if found is None and call.name[:1].isupper():
+                init = f"{call.func}.__init__"
+                found = wrappers.get(init) or _by_suffix(wrappers, init)
+            return found
         caller = self.index.service_of(facts.path)
         if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
             # a pytest fixture handing out a helper: the function it returns
