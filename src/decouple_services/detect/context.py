@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from decouple_services.detect.values import (
+    ANSWER,
     CALLED,
     FIXTURE,
     STR_FORMAT,
     STR_METHODS,
+    Concat,
     Dyn,
     Env,
     Join,
@@ -30,6 +32,7 @@ from decouple_services.detect.values import (
     Ref,
     Setting,
     Value,
+    answer_of,
     concat,
     dyn,
 )
@@ -93,6 +96,31 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
         # one of them, unknown which, when there are several: "")
         table[STAR] = stars[0] if len(stars) == 1 else ""
     return table
+
+
+#: Methods reading a response's body as data.
+_BODY_READERS = frozenset({"json"})
+
+
+_MAX_ANSWERS = 4
+
+
+def _answers_deep(value: Value) -> int:
+    """How many answers ``value`` was read through (its first argument, repeatedly)."""
+    count = 0
+    while isinstance(value, Obj) and value.args and count <= _MAX_ANSWERS:
+        if value.type == ANSWER:
+            count += 1
+        value = value.args[0]
+        if isinstance(value, Concat) and value.parts:
+            value = value.parts[0]
+    return count
+
+
+def _is_call_result(value: Value) -> bool:
+    """A value a function call gave (``requests.get(url)``), not an object a method of
+    another gave or a class built with nothing."""
+    return isinstance(value, Obj) and "()" not in value.type and not value.type.startswith("@")
 
 
 def _plain_imports(tree: ast.Module) -> frozenset[str]:
@@ -588,6 +616,10 @@ class ModuleContext:
         inner = self.evaluate(expr.value, scope, depth)
         if isinstance(inner, Ref) and isinstance(key, Lit):
             return Ref(f"{inner.qualname}[{key.text}]")
+        read = answer_of(inner, key)
+        if read is not None:
+            # `content["submissions_url"]` of `content = response.json()`
+            return read
         return dyn(self.source_text(expr))
 
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
@@ -693,6 +725,13 @@ class ModuleContext:
                     self._kwargs(call, scope, depth),
                 )
             receiver = self.evaluate(func.value, scope, depth)
+            if func.attr in _BODY_READERS and not call.args and _is_call_result(receiver):
+                # `response.json()`: the answer of the call `response` holds (a chain of
+                # answers read from answers is followed a few links deep)
+                if _answers_deep(receiver) < _MAX_ANSWERS:
+                    return Obj(ANSWER, (receiver,))
+            if func.attr == "get" and call.args and answer_of(receiver) is not None:
+                return answer_of(receiver, self.evaluate(call.args[0], scope, depth)) or receiver
             if func.attr in STR_METHODS and not call.args:
                 if isinstance(receiver, Lit):
                     return Lit(STR_METHODS[func.attr](receiver.text))

@@ -52,7 +52,19 @@ from decouple_services.detect.library_helper import looks_like_a_request
 from decouple_services.detect.lowering import lower_new_syntax
 from decouple_services.detect.response import classify, name_loads, parent_map
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
-from decouple_services.detect.values import FIXTURE, Dyn, Lit, Obj, Param, Ref, Value, dyn
+from decouple_services.detect.values import (
+    ANSWER,
+    FIXTURE,
+    Dyn,
+    Lit,
+    Obj,
+    Param,
+    Ref,
+    Value,
+    answer_of,
+    dyn,
+    named_answer,
+)
 
 
 def _dependency(
@@ -643,11 +655,27 @@ class _Extractor:
                     and isinstance(stmt.target, ast.Name)
                     and scope.kind == "function"
                 ):
-                    scope.locals[stmt.target.id] = Dyn(stmt.target.id)
+                    answered = self._item_of(stmt.iter, scope)
+                    scope.locals[stmt.target.id] = (
+                        named_answer(answered, stmt.target.id)
+                        if answered is not None
+                        else Dyn(stmt.target.id)
+                    )
                 for child_body in child_bodies(stmt):
                     self._walk_body(child_body, scope)
         finally:
             self.stack.pop()
+
+    def _item_of(self, iterable: ast.expr, scope: Scope) -> Value | None:
+        """An item of what a call answered (``for project in get_all_docs(url)``, ``for
+        row in resp.json()["results"]``): that answer; None for anything else."""
+        value = self.ctx.evaluate(iterable, scope)
+        if answer_of(value) is not None:
+            return value
+        if isinstance(value, Obj) and value.args and "()" not in value.type:
+            if not value.type.startswith(("@", "builtins.")) and "." in value.type:
+                return Obj(ANSWER, (value,))
+        return None
 
     def _factory_return(self, expr: ast.expr, scope: Scope) -> None:
         """What a function returns first (``def get_stub(): return FooStub(channel)``,
@@ -688,7 +716,9 @@ class _Extractor:
             if isinstance(target, ast.Name):
                 if scope.kind == "function":
                     scope.locals[target.id] = (
-                        value if not isinstance(value, Dyn) else Dyn(target.id)
+                        named_answer(value, target.id)
+                        if not isinstance(value, Dyn)
+                        else Dyn(target.id)
                     )
                 elif scope.kind == "class":
                     self._constant(f"{scope.qualname}.{target.id}", value, stmt.lineno)

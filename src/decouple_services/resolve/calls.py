@@ -35,6 +35,7 @@ from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import ParamsOf, follow, resolve_receiver
 from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import (
+    ANSWER,
     Concat,
     Dyn,
     Env,
@@ -480,6 +481,14 @@ class CallResolver:
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
+            answered = (
+                self._hyperlink_callee(facts, call, match.url, depth=0)
+                if callee == UNKNOWN and not grpc
+                else None
+            )
+            if answered is not None:
+                callee, confidence = answered.callee, Confidence.INFERRED
+                evidence.append(answered.reason)
             if callee == UNKNOWN:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
@@ -549,6 +558,49 @@ class CallResolver:
             suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
+
+    def _hyperlink_callee(
+        self, facts: FileFacts, call: RawCall, url: Value, depth: int
+    ) -> Inferred | None:
+        """A url read from another request's answer, from a field named for a link
+        (``project["mappings_url"]``, ``page["next"]``, ``item["url"]``): a REST API's
+        hyperlink, which points back at the service that gave it."""
+        answer = url.parts[0] if isinstance(url, Concat) and url.parts else url
+        if not (isinstance(answer, Obj) and answer.type == ANSWER and answer.args):
+            return None
+        field = answer.kwarg("field")
+        request = answer.args[0]
+        if not (isinstance(field, Lit) and _is_link_field(field.text) and isinstance(request, Obj)):
+            return None
+        if depth >= _MAX_LINKS or "()" in request.type or "." not in request.type:
+            return None
+        asked = replace(
+            call,
+            func=request.type,
+            name=request.type.rpartition(".")[2],
+            receiver=None,
+            args=request.args,
+            kwargs=request.kwargs,
+            arg_src=(),
+            kwarg_src=(),
+            target_override=None,
+        )
+        match = self._match(asked, None, self.index.service_of(facts.path))
+        if match is None:
+            return None
+        callee = self._hyperlink_callee(facts, asked, match.url, depth + 1)
+        if callee is None:
+            before = self._last_from_response
+            site, _ = self._site(facts, asked, None, match, via=None)
+            self._last_from_response = before
+            if site.role is not Role.CALL or site.callee == UNKNOWN:
+                return None
+            callee = Inferred(site.callee, "")
+        return Inferred(
+            callee.callee,
+            f"{field.text!r} is a link read from an answer of {callee.callee} "
+            f"({request.type.rpartition('.')[2]} in {call.function})",
+        )
 
     def _infer(self, match: Match, url: Rendered) -> Inferred | None:
         """A callee for a call whose host is not in the repository: the one service serving
@@ -771,6 +823,16 @@ class CallResolver:
             )
             sites.append(replace(site, id=ident))
         return sites
+
+
+#: How many answers a link is followed back through.
+_MAX_LINKS = 4
+#: Field names of links in a REST answer: ``url``, ``*_url``, ``href``, ``next``...
+_LINK_FIELD = re.compile(r"(?:.*_)?(?:url|uri|href|link)|next|previous|self", re.IGNORECASE)
+
+
+def _is_link_field(name: str) -> bool:
+    return bool(_LINK_FIELD.fullmatch(name))
 
 
 def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:
