@@ -725,11 +725,15 @@ class ModuleContext:
                     self._kwargs(call, scope, depth),
                 )
             receiver = self.evaluate(func.value, scope, depth)
-            if func.attr in _BODY_READERS and not call.args and _is_call_result(receiver):
+            if (
+                func.attr in _BODY_READERS
+                and not call.args
+                and _is_call_result(receiver)
+                and _answers_deep(receiver) < _MAX_ANSWERS
+            ):
                 # `response.json()`: the answer of the call `response` holds (a chain of
                 # answers read from answers is followed a few links deep)
-                if _answers_deep(receiver) < _MAX_ANSWERS:
-                    return Obj(ANSWER, (receiver,))
+                return Obj(ANSWER, (receiver,))
             if func.attr == "get" and call.args and answer_of(receiver) is not None:
                 return answer_of(receiver, self.evaluate(call.args[0], scope, depth)) or receiver
             if func.attr in STR_METHODS and not call.args:

@@ -672,9 +672,14 @@ class _Extractor:
         value = self.ctx.evaluate(iterable, scope)
         if answer_of(value) is not None:
             return value
-        if isinstance(value, Obj) and value.args and "()" not in value.type:
-            if not value.type.startswith(("@", "builtins.")) and "." in value.type:
-                return Obj(ANSWER, (value,))
+        if (
+            isinstance(value, Obj)
+            and value.args
+            and "()" not in value.type
+            and not value.type.startswith(("@", "builtins."))
+            and "." in value.type
+        ):
+            return Obj(ANSWER, (value,))
         return None
 
     def _factory_return(self, expr: ast.expr, scope: Scope) -> None:
