@@ -15,6 +15,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from decouple_services.detect.values import (
     ANSWER,
@@ -35,6 +36,7 @@ from decouple_services.detect.values import (
     answer_of,
     concat,
     dyn,
+    show,
 )
 
 #: Functions that read an environment variable: (qualified name, index of the default arg).
@@ -117,7 +119,7 @@ def _answers_deep(value: Value) -> int:
     return count
 
 
-def _is_call_result(value: Value) -> bool:
+def _is_call_result(value: Value) -> TypeGuard[Obj]:
     """A value a function call gave (``requests.get(url)``), not an object a method of
     another gave or a class built with nothing."""
     return isinstance(value, Obj) and "()" not in value.type and not value.type.startswith("@")
@@ -616,7 +618,7 @@ class ModuleContext:
         inner = self.evaluate(expr.value, scope, depth)
         if isinstance(inner, Ref) and isinstance(key, Lit):
             return Ref(f"{inner.qualname}[{key.text}]")
-        read = answer_of(inner, key)
+        read = answer_of(inner, key, self.source_text(expr))
         if read is not None:
             # `content["submissions_url"]` of `content = response.json()`
             return read
@@ -733,9 +735,11 @@ class ModuleContext:
             ):
                 # `response.json()`: the answer of the call `response` holds (a chain of
                 # answers read from answers is followed a few links deep)
-                return Obj(ANSWER, (receiver,))
+                shown = show(Obj(f"{receiver.type}.{func.attr}()"))
+                return Obj(ANSWER, (receiver,), (("src", Lit(shown)),))
             if func.attr == "get" and call.args and answer_of(receiver) is not None:
-                return answer_of(receiver, self.evaluate(call.args[0], scope, depth)) or receiver
+                key = self.evaluate(call.args[0], scope, depth)
+                return answer_of(receiver, key, self.source_text(call)) or receiver
             if func.attr in STR_METHODS and not call.args:
                 if isinstance(receiver, Lit):
                     return Lit(STR_METHODS[func.attr](receiver.text))

@@ -192,15 +192,19 @@ def substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
     return value
 
 
-def answer_of(value: Value, field: Value | None = None) -> Value | None:
+def answer_of(value: Value, field: Value | None = None, src: str | None = None) -> Value | None:
     """What reading ``value`` further gives when it is an answer (``resp.json()``, an item
-    of it, a field of it): the answer with ``field`` as its last key when that is text;
-    None when ``value`` is no answer."""
+    of it, a field of it): the answer with ``field`` as its last key when that is text,
+    ``src`` the expression read; None when ``value`` is no answer."""
     if not (isinstance(value, Obj) and value.type == ANSWER and value.args):
         return None
-    if isinstance(field, Lit):
-        return Obj(ANSWER, value.args[:1], (("field", field),))
-    return Obj(ANSWER, value.args[:1], tuple((k, v) for k, v in value.kwargs if k == "field"))
+    fields = (
+        (("field", field),)
+        if isinstance(field, Lit)
+        else tuple((k, v) for k, v in value.kwargs if k == "field")
+    )
+    shown = (("src", Lit(src)),) if src is not None else ()
+    return Obj(ANSWER, value.args[:1], (*fields, *shown))
 
 
 def named_answer(value: Value, name: str) -> Value:
@@ -268,10 +272,13 @@ def show(value: Value) -> str:
         return f"urljoin({show(value.base)}, {show(value.url)})"
     if isinstance(value, Obj):
         if value.type == ANSWER:
-            # the name the code keeps it under says what it is (`worker_addr`)
-            named, field = value.kwarg("name"), value.kwarg("field")
-            if isinstance(named, Lit):
-                return named.text
+            # the name the code keeps it under says what it is (`worker_addr`), else the
+            # expression read (`order['id']`)
+            for key in ("name", "src"):
+                text = value.kwarg(key)
+                if isinstance(text, Lit):
+                    return text.text
+            field = value.kwarg("field")
             return f"answer[{field.text}]" if isinstance(field, Lit) else "answer"
         return f"{value.type}(…)"
     return value.text
