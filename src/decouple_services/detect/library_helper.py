@@ -160,25 +160,18 @@ class LibraryHelperDetector(Detector):
         if call.func is None or "." not in call.func:
             return None
         fetching = fetch_verb(call.name)
-        if fetching is not None and call.kwarg("headers") is not None:
-            url, url_src = argument(call, 0, "url")
-            if not _names_a_url(url):
-                return None
-            return Match(
-                client=call.func,
-                method=fetching,
-                url=url,
-                url_src=url_src,
-                has_timeout=bool(sets_timeout(call.kwarg("timeout"))),
-                payload=payload_of(call, "json", "data", "files"),
-                library_only=True,
-            )
         first = call.arg(0)
         verb = first.text if isinstance(first, Lit) else None
         keywords = frozenset(k for k, _ in call.kwargs)
-        if not looks_like_a_request(call.name, keywords, verb):
+        method: str | None
+        if fetching is not None and "headers" in keywords:
+            method = fetching
+            url, url_src = argument(call, 0, "url")
+            if not _names_a_url(url):
+                return None
+        elif not looks_like_a_request(call.name, keywords, verb):
             return None
-        if "url" in keywords:
+        elif "url" in keywords:
             method = lit_upper(call.kwarg("method")) or lit_upper(first)
             url, url_src = argument(call, None, "url")
         else:
