@@ -567,6 +567,10 @@ class ModuleContext:
             return Ref(self.imports[name])
         if name in self.functions or name in self.classes:
             return Ref(f"{self.module}.{name}")
+        star = self.imports.get(STAR)
+        if star and name not in _BUILTINS:
+            # `from . import *`: a name bound nowhere here comes from there (`URL`)
+            return Ref(f"{star}.{name}")
         return Dyn(name)
 
     def _attribute(self, expr: ast.Attribute, scope: Scope, depth: int) -> Value:

@@ -365,7 +365,9 @@ class CallResolver:
             # entry point sees it. A class built (`Client(url)`) runs its `__init__`.
             found = wrappers.get(call.func) or _by_suffix(wrappers, call.func)
             if found is None and call.name[:1].isupper():
-                init = f"{call.func}.__init__"
+                # through a package re-exporting the class (`from .client import Client`)
+                cls = follow(Ref(call.func), self.index.lookup(self.index.service_of(facts.path)))
+                init = f"{cls.qualname if isinstance(cls, Ref) else call.func}.__init__"
                 found = wrappers.get(init) or _by_suffix(wrappers, init)
             return found
         caller = self.index.service_of(facts.path)
