@@ -319,8 +319,8 @@ def client_names(
 ) -> set[str]:
     """The definitions that hold a client object, by qualified name: ``shop.http.session``
     for ``session = requests.Session()``, ``shop.api.get_stub`` for a function returning a
-    stub (``shop.api.get_stub()``), aliases of those; application slots (``@state.http``)
-    as they are written. A client is what one of ``detectors`` recognises a request on
+    stub (``shop.api.get_stub()``), aliases of those, the project's classes deriving from
+    a client class; application slots (``@state.http``) as they are written. A client is what one of ``detectors`` recognises a request on
     (``requests.Session``, not ``aiohttp.web.Response``), a stub, or a configured client;
     what a client's call returns (``requests.Session().get()``) is not one."""
     from decouple_services.detect.facts import BASES
@@ -360,7 +360,20 @@ def client_names(
             return found is not None and is_client(found, depth + 1)
         return False
 
-    return {q.removesuffix("()") for q, value in constants.items() if is_client(value)}
+    holders = {q.removesuffix("()") for q, value in constants.items() if is_client(value)}
+    # a project's client class (`class InventoryClient(SwaggerClient)`): files building
+    # objects of it are where they are used
+    classes = {
+        q.removesuffix(f".{BASES}")
+        for q in constants
+        if q.endswith(f".{BASES}") and is_client_type(q.removesuffix(f".{BASES}"), 0)
+    }
+    return holders | classes
+
+
+#: An operation of one of a client's resources (``client.pet.getPetById(...)``), as
+#: extraction records it: a client generated from an API description is a client too.
+_OPERATION = "resource.operation"
 
 
 def _client_probe(options: ExtractOptions, detectors: Sequence[Detector]) -> Callable[[str], bool]:
@@ -402,7 +415,7 @@ def _client_probe(options: ExtractOptions, detectors: Sequence[Detector]) -> Cal
                     detectors,
                 )
                 is not None
-                for name in sorted(options.method_names)
+                for name in (*sorted(options.method_names), _OPERATION)
                 for args in shapes
             )
         return known[kind]

@@ -634,7 +634,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 # resolution just made stands
                 if not wanted or not parse(wanted):
                     break
-            names = {w.short_name for w in resolution.wrappers.values()}
+            names = {n for w in resolution.wrappers.values() for n in w.invoked_as}
             new = names - known_wrappers
             note(
                 f"resolved {len(resolution.call_sites)} call sites"
@@ -650,7 +650,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             helpers = [
                 Helper(q, w.is_method)
                 for q, w in resolution.wrappers.items()
-                if w.short_name in new
+                if new.intersection(w.invoked_as)
             ]
             again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
             reparse(again, wrapper_options)
@@ -775,7 +775,7 @@ class _Demand:
         found = asked_paths(
             replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
         )
-        from decouple_services.detect.extract import FIXTURE
+        from decouple_services.detect.values import FIXTURE
 
         # pytest fixtures: a test asks for one by naming it, without importing anything
         fixtures = {
@@ -988,6 +988,7 @@ def _with_code_ports(
 
 
 def _is_test_module(path: str) -> bool:
-    """``test_*.py``, ``*_test.py`` or ``conftest.py``: where pytest fixtures are used."""
-    name = posixpath.basename(path)
-    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+    """Where pytest fixtures are used (``detect.extract.is_test_module``)."""
+    from decouple_services.detect.extract import is_test_module
+
+    return is_test_module(path)

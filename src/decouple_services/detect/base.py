@@ -84,6 +84,10 @@ class Detector:
     #: Method names that make a request when called on one of this library's objects. Calls of
     #: these names on values defined in other files are kept for cross-file resolution.
     method_names: frozenset[str] = frozenset()
+    #: Library classes whose subclasses defined in the project the detector also takes: a
+    #: call on an instance of such a subclass is matched as if on the library class, built
+    #: with the subclass's constructor arguments.
+    subclass_bases: frozenset[str] = frozenset()
     #: Whether any method of a recognised object is a call (gRPC stubs: any ``PascalCase``).
     any_pascal_method: ClassVar[bool] = False
     #: Whether functions of any module may match (helpers recognised by their shape).

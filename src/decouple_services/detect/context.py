@@ -15,11 +15,15 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from decouple_services.detect.values import (
+    ANSWER,
     CALLED,
+    FIXTURE,
     STR_FORMAT,
     STR_METHODS,
+    Concat,
     Dyn,
     Env,
     Join,
@@ -29,8 +33,10 @@ from decouple_services.detect.values import (
     Ref,
     Setting,
     Value,
+    answer_of,
     concat,
     dyn,
+    show,
 )
 
 #: Functions that read an environment variable: (qualified name, index of the default arg).
@@ -92,6 +98,42 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
         # one of them, unknown which, when there are several: "")
         table[STAR] = stars[0] if len(stars) == 1 else ""
     return table
+
+
+#: Methods reading a response's body as data.
+_BODY_READERS = frozenset({"json"})
+
+
+_MAX_ANSWERS = 4
+
+
+def _answers_deep(value: Value) -> int:
+    """How many answers ``value`` was read through (its first argument, repeatedly)."""
+    count = 0
+    while isinstance(value, Obj) and value.args and count <= _MAX_ANSWERS:
+        if value.type == ANSWER:
+            count += 1
+        value = value.args[0]
+        if isinstance(value, Concat) and value.parts:
+            value = value.parts[0]
+    return count
+
+
+def _is_call_result(value: Value) -> TypeGuard[Obj]:
+    """A value a function call gave (``requests.get(url)``), not an object a method of
+    another gave or a class built with nothing."""
+    return isinstance(value, Obj) and "()" not in value.type and not value.type.startswith("@")
+
+
+def _plain_imports(tree: ast.Module) -> frozenset[str]:
+    """What ``import a.b`` / ``import a.b as c`` statements name (``a.b`` and ``a``)."""
+    found: set[str] = set()
+    for node in _statements_breadth_first(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.add(standard_name(alias.name))
+                found.add(standard_name(alias.name.split(".")[0]))
+    return frozenset(found)
 
 
 #: Compatibility layers re-exporting the standard library under another name (``from
@@ -209,6 +251,8 @@ class ModuleContext:
         )
         self.module = module
         self.imports = build_imports(tree, module, is_package)
+        #: What ``import a.b`` / ``import a.b as c`` statements name: modules for certain.
+        self.imported_modules = _plain_imports(tree)
         self._stub: str | None = None
         #: Module-level assignments: name -> expression (the last one wins).
         self.globals: dict[str, ast.expr] = {}
@@ -523,6 +567,10 @@ class ModuleContext:
             return Ref(self.imports[name])
         if name in self.functions or name in self.classes:
             return Ref(f"{self.module}.{name}")
+        star = self.imports.get(STAR)
+        if star and name not in _BUILTINS:
+            # `from . import *`: a name bound nowhere here comes from there (`URL`)
+            return Ref(f"{star}.{name}")
         return Dyn(name)
 
     def _attribute(self, expr: ast.Attribute, scope: Scope, depth: int) -> Value:
@@ -574,6 +622,10 @@ class ModuleContext:
         inner = self.evaluate(expr.value, scope, depth)
         if isinstance(inner, Ref) and isinstance(key, Lit):
             return Ref(f"{inner.qualname}[{key.text}]")
+        read = answer_of(inner, key, self.source_text(expr))
+        if read is not None:
+            # `content["submissions_url"]` of `content = response.json()`
+            return read
         return dyn(self.source_text(expr))
 
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
@@ -626,9 +678,13 @@ class ModuleContext:
             local = self._name(func.id, scope, depth)
             if isinstance(local, Ref):
                 qual = local.qualname
-            elif isinstance(local, Param):
+            elif isinstance(local, Param) or (
+                isinstance(local, Obj) and local.type.startswith(FIXTURE)
+            ):
                 # `self._stub = stub(channel)`: whatever the caller passes, called; known
-                # once the parameter is bound (an object built with `stub=UsersStub`)
+                # once the parameter is bound (an object built with `stub=UsersStub`).
+                # `make_client(realm)` of a fixture handing out a factory: known once
+                # the fixture's value is looked up.
                 return Obj(
                     CALLED,
                     (local, *self._args(call, scope, depth)),
@@ -675,6 +731,19 @@ class ModuleContext:
                     self._kwargs(call, scope, depth),
                 )
             receiver = self.evaluate(func.value, scope, depth)
+            if (
+                func.attr in _BODY_READERS
+                and not call.args
+                and _is_call_result(receiver)
+                and _answers_deep(receiver) < _MAX_ANSWERS
+            ):
+                # `response.json()`: the answer of the call `response` holds (a chain of
+                # answers read from answers is followed a few links deep)
+                shown = show(Obj(f"{receiver.type}.{func.attr}()"))
+                return Obj(ANSWER, (receiver,), (("src", Lit(shown)),))
+            if func.attr == "get" and call.args and answer_of(receiver) is not None:
+                key = self.evaluate(call.args[0], scope, depth)
+                return answer_of(receiver, key, self.source_text(call)) or receiver
             if func.attr in STR_METHODS and not call.args:
                 if isinstance(receiver, Lit):
                     return Lit(STR_METHODS[func.attr](receiver.text))

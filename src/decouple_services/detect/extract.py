@@ -15,6 +15,7 @@ import bisect
 import io
 import posixpath
 import re
+import sys
 import tokenize
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,7 +52,19 @@ from decouple_services.detect.library_helper import looks_like_a_request
 from decouple_services.detect.lowering import lower_new_syntax
 from decouple_services.detect.response import classify, name_loads, parent_map
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
-from decouple_services.detect.values import Dyn, Lit, Obj, Param, Ref, Value, dyn
+from decouple_services.detect.values import (
+    ANSWER,
+    FIXTURE,
+    Dyn,
+    Lit,
+    Obj,
+    Param,
+    Ref,
+    Value,
+    answer_of,
+    dyn,
+    named_answer,
+)
 
 
 def _dependency(
@@ -442,10 +455,7 @@ class _Extractor:
         self._imports_mock: bool | None = None
         #: Function -> (line, attribute) of its assignments of a mock to an attribute.
         self._mock_assignments: dict[int, list[tuple[int, str]]] = {}
-        name = posixpath.basename(path)
-        self.is_test_file = (
-            name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
-        )
+        self.is_test_file = is_test_module(path)
         self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
         self.options = options
         self.calls: list[RawCall] = []
@@ -651,11 +661,32 @@ class _Extractor:
                     and isinstance(stmt.target, ast.Name)
                     and scope.kind == "function"
                 ):
-                    scope.locals[stmt.target.id] = Dyn(stmt.target.id)
+                    answered = self._item_of(stmt.iter, scope)
+                    scope.locals[stmt.target.id] = (
+                        named_answer(answered, stmt.target.id)
+                        if answered is not None
+                        else Dyn(stmt.target.id)
+                    )
                 for child_body in child_bodies(stmt):
                     self._walk_body(child_body, scope)
         finally:
             self.stack.pop()
+
+    def _item_of(self, iterable: ast.expr, scope: Scope) -> Value | None:
+        """An item of what a call answered (``for project in get_all_docs(url)``, ``for
+        row in resp.json()["results"]``): that answer; None for anything else."""
+        value = self.ctx.evaluate(iterable, scope)
+        if answer_of(value) is not None:
+            return value
+        if (
+            isinstance(value, Obj)
+            and value.args
+            and "()" not in value.type
+            and not value.type.startswith(("@", "builtins."))
+            and "." in value.type
+        ):
+            return Obj(ANSWER, (value,))
+        return None
 
     def _factory_return(self, expr: ast.expr, scope: Scope) -> None:
         """What a function returns first (``def get_stub(): return FooStub(channel)``,
@@ -696,7 +727,9 @@ class _Extractor:
             if isinstance(target, ast.Name):
                 if scope.kind == "function":
                     scope.locals[target.id] = (
-                        value if not isinstance(value, Dyn) else Dyn(target.id)
+                        named_answer(value, target.id)
+                        if not isinstance(value, Dyn)
+                        else Dyn(target.id)
                     )
                 elif scope.kind == "class":
                     self._constant(f"{scope.qualname}.{target.id}", value, stmt.lineno)
@@ -747,7 +780,9 @@ class _Extractor:
             # `@pytest.fixture def grpc_stub(): yield UsersStub(channel)`: what tests naming
             # it get
             self._constant(f"{FIXTURE}{fixture}()", Ref(f"{qualname}()"), node.lineno)
-        fixtures_here = self.is_test_file and (fixture is not None or node.name.startswith("test"))
+        # a fixture's own parameters are fixtures wherever it is defined (a package's
+        # `__init__.py` that tests star-import)
+        fixtures_here = fixture is not None or (self.is_test_file and node.name.startswith("test"))
         parametrized = _parametrized(node) if fixtures_here else frozenset()
         for a in [*positional, *args.kwonlyargs]:
             # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
@@ -981,16 +1016,51 @@ class _Extractor:
             qual is not None and _requests_shaped(qual, args, keywords)
         ):
             if qual is None or not isinstance(func, ast.Attribute):
+                self._operation_call(call, func, args, keywords, scope, submitted)
                 return
             # `from .clients import search_client; search_client.get(...)`: the imported name
             # may be an object rather than a module, so try it as a method call too.
             qual, receiver = None, ctx.evaluate(func.value, scope)
             if not self._worth_recording(None, receiver, name):
+                self._operation_call(call, func, args, keywords, scope, submitted)
                 return
         if qual is not None:
             name = qual.rpartition(".")[2]
         self.calls.append(
             self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
+        )
+
+    def _operation_call(
+        self,
+        call: ast.Call,
+        func: ast.expr,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+        submitted: bool,
+    ) -> None:
+        """``client.pet.getPetById(petId=42)``: an operation of one of the resources of a
+        client generated from an API description at run time (bravado's ``SwaggerClient``),
+        recorded as the method ``"pet.getPetById"`` called on the client, whose type is
+        known only once the receiver is resolved across files."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute)):
+            return
+        resource, operation = func.value.attr, func.attr
+        if resource.startswith("_") or operation.startswith("_"):
+            return
+        holder = func.value.value
+        if isinstance(holder, ast.Name) and holder.id in ("self", "cls"):
+            return
+        owner = self.ctx.evaluate(holder, scope)
+        if isinstance(owner, Obj):
+            if "()" in owner.type:
+                return
+        elif not isinstance(owner, Ref) or not _may_be_an_object(owner.qualname, holder, self.ctx):
+            return
+        self.calls.append(
+            self._raw_call(
+                call, None, owner, f"{resource}.{operation}", args, keywords, scope, submitted
+            )
         )
 
     def _wrapped_function(self, name: str, ref: Ref) -> str | None:
@@ -1359,9 +1429,22 @@ def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast
 #: Decorators making a method read as an attribute.
 _PROPERTIES = frozenset({"property", "cached_property"})
 
-#: The prefix of a pytest fixture's name as a value: ``Obj("@fixture.grpc_stub")`` is
-#: what a test parameter ``grpc_stub`` holds, ``@fixture.grpc_stub()`` what the fixture gives.
-FIXTURE = "@fixture."
+#: Folders whose modules pytest is pointed at (``tests/test.py`` collected by its path).
+_TEST_FOLDERS = frozenset({"tests", "test", "testing"})
+
+
+def is_test_module(path: str) -> bool:
+    """Whether the module at ``path`` holds tests that ask for pytest fixtures by naming
+    them: ``test_*.py``, ``*_test.py``, ``conftest.py``, or a module in a test folder."""
+    folder, name = posixpath.split(path)
+    return (
+        name == "conftest.py"
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or any(part in _TEST_FOLDERS for part in folder.split("/"))
+    )
+
+
 _FIXTURE_DECORATORS = frozenset({"pytest.fixture", "pytest_asyncio.fixture"})
 
 
@@ -1392,6 +1475,18 @@ def _parametrized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str
         ):
             names.update(n.strip() for n in deco.args[0].value.split(","))
     return frozenset(names)
+
+
+def _may_be_an_object(qualname: str, holder: ast.expr, ctx: ModuleContext) -> bool:
+    """Whether a name holding an operation call (``petstore.pet.getPetById()``) may be an
+    object rather than a module or a class: not a module imported as such (``os.path.join``,
+    ``from six.moves import urllib``), and not a class (``Order.objects.filter``)."""
+    last = qualname.rpartition(".")[2]
+    if not last or last[:1].isupper() or last in sys.stdlib_module_names:
+        return False
+    if isinstance(holder, ast.Name) and holder.id in ctx.imports:
+        return ctx.imports[holder.id] not in ctx.imported_modules
+    return True
 
 
 def _stub_param(name: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from decouple_services.detect.values import Obj, Ref, Value, called, substitute
+from decouple_services.detect.values import CALLED, FIXTURE, Obj, Ref, Value, called, substitute
 
 Lookup = Callable[[str], Value | None]
 
@@ -64,7 +64,7 @@ def resolve_receiver(
     returns for that object, its constructor's arguments bound."""
     if value is None:
         return None
-    found = follow(value, lookup)
+    found = _handed_out_call(follow(value, lookup), lookup)
     for _ in range(_MAX_HOPS):
         if not isinstance(found, Obj):
             return None
@@ -76,6 +76,20 @@ def resolve_receiver(
             return found
         found = follow(made, lookup)
     return found if isinstance(found, Obj) else None
+
+
+def _handed_out_call(value: Value, lookup: Lookup) -> Value:
+    """``make_client(realm)`` where ``make_client`` is a pytest fixture handing out a
+    factory: the factory, called (what it returns is looked up as any function's)."""
+    if not (isinstance(value, Obj) and value.type == CALLED and value.args):
+        return value
+    callee = value.args[0]
+    if not (isinstance(callee, Obj) and callee.type.startswith(FIXTURE)):
+        return value
+    factory = follow(Ref(f"{callee.type}()"), lookup)
+    if not isinstance(factory, Ref):
+        return value
+    return Obj(factory.qualname, value.args[1:], value.kwargs)
 
 
 def method_result(call: Obj, lookup: Lookup, params_of: ParamsOf) -> Value | None:

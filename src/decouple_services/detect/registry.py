@@ -13,19 +13,21 @@ from collections.abc import Container, Iterable, Sequence
 from decouple_services.core.config import Config
 from decouple_services.detect.aiohttp_ import AiohttpDetector
 from decouple_services.detect.base import Detector, Match
+from decouple_services.detect.bravado_ import BravadoDetector
 from decouple_services.detect.custom import CustomDetector, signatures_of
 from decouple_services.detect.extract import ExtractOptions, ServerExtractor
-from decouple_services.detect.facts import FunctionInfo, RawCall
+from decouple_services.detect.facts import BASES, FunctionInfo, RawCall
 from decouple_services.detect.gateway_route import GatewayRouteDetector
 from decouple_services.detect.grpc_ import GrpcDetector
 from decouple_services.detect.http_client import HttpClientDetector
 from decouple_services.detect.httpx_ import HttpxDetector
 from decouple_services.detect.library_helper import LibraryHelperDetector
 from decouple_services.detect.locust_ import LocustDetector
+from decouple_services.detect.receivers import Lookup
 from decouple_services.detect.requests_ import RequestsDetector
 from decouple_services.detect.urllib3_ import Urllib3Detector
 from decouple_services.detect.urllib_request import UrllibRequestDetector
-from decouple_services.detect.values import Obj
+from decouple_services.detect.values import Obj, Ref
 
 #: Every detector, in the order they are tried; the first match wins. Configured clients come
 #: first, so a project's declaration is never overridden by a library detector. Here the
@@ -39,6 +41,7 @@ DETECTORS: tuple[Detector, ...] = (
     UrllibRequestDetector(),
     HttpClientDetector(),
     GrpcDetector(),
+    BravadoDetector(),
     LocustDetector(),
     GatewayRouteDetector(),
     LibraryHelperDetector(),
@@ -97,9 +100,12 @@ def match_call(
     receiver: Obj | None,
     detectors: Sequence[Detector] = DETECTORS,
     defined: Container[str] = frozenset(),
+    lookup: Lookup | None = None,
 ) -> Match | None:
     """The first detector's match for ``call``, whose receiver resolved to ``receiver``;
-    ``defined`` holds the qualified names of the functions the scanned code defines."""
+    ``defined`` holds the qualified names of the functions the scanned code defines.
+    With ``lookup``, an instance of a project class deriving from a library class a
+    detector takes subclasses of (:attr:`Detector.subclass_bases`) is matched as one of it."""
     if receiver is None and isinstance(call.receiver, Obj):
         # Built in the same expression (`requests.Session().get(...)`): nothing to resolve.
         receiver = call.receiver
@@ -110,6 +116,34 @@ def match_call(
         if top is not None and top not in detector.modules and not detector.any_module:
             continue
         found = detector.match(call, receiver)
+        if found is None and receiver is not None and lookup is not None:
+            base = library_base(receiver.type, detector.subclass_bases, lookup)
+            if base is not None:
+                found = detector.match(call, Obj(base, receiver.args, receiver.kwargs))
         if found is not None and not (found.library_only and call.func in defined):
             return found
+    return None
+
+
+#: How far up a class hierarchy a library base is looked for.
+_MAX_BASES = 16
+
+
+def library_base(kind: str, wanted: frozenset[str], lookup: Lookup) -> str | None:
+    """The one of ``wanted`` that the project class ``kind`` derives from, through the
+    bases its definition (and its bases' definitions) name; None when it derives from none."""
+    if not wanted or "()" in kind:
+        return None
+    queue, seen = [kind], {kind}
+    while queue and len(seen) < _MAX_BASES:
+        bases = lookup(f"{queue.pop(0)}.{BASES}")
+        if not isinstance(bases, Obj):
+            continue
+        for base in bases.args:
+            if not isinstance(base, Ref) or base.qualname in seen:
+                continue
+            if base.qualname in wanted:
+                return base.qualname
+            seen.add(base.qualname)
+            queue.append(base.qualname)
     return None

@@ -19,7 +19,9 @@ from decouple_services.detect.values import Value
 def match_raw(call: RawCall, facts: FileFacts, detectors: Sequence[Detector]) -> Match | None:
     table: dict[str, Value] = {c.qualname: c.value for c in facts.constants}
     defined = {f.qualname for f in facts.functions}
-    return match_call(call, resolve_receiver(call.receiver, table.get), detectors, defined)
+    return match_call(
+        call, resolve_receiver(call.receiver, table.get), detectors, defined, table.get
+    )
 
 
 def detect_calls_in_source(

@@ -143,6 +143,16 @@ def concat(*parts: Value) -> Value:
     return Concat(tuple(flat))
 
 
+#: The prefix of a pytest fixture's name as a value: ``Obj("@fixture.grpc_stub")`` is
+#: what a test parameter ``grpc_stub`` holds, ``@fixture.grpc_stub()`` what the fixture gives.
+FIXTURE = "@fixture."
+
+#: What a call answered, read further: ``Obj(ANSWER, (call,), (("field", Lit(key)),))`` for
+#: ``resp.json()["mappings_url"]`` with ``resp = requests.get(url)`` (``call`` is that
+#: request as extraction saw it; ``field`` the last key read, when one was; ``name`` the
+#: variable it is kept in, when it is). See :func:`answer_of`.
+ANSWER = "@answer"
+
 #: A call of a value known only once bound (a parameter): ``Obj(CALLED, (callee, *args),
 #: kwargs)``; see :func:`called`.
 CALLED = "builtins.__call__"
@@ -180,6 +190,30 @@ def substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
             tuple((k, substitute(v, function, binding)) for k, v in value.kwargs),
         )
     return value
+
+
+def answer_of(value: Value, field: Value | None = None, src: str | None = None) -> Value | None:
+    """What reading ``value`` further gives when it is an answer (``resp.json()``, an item
+    of it, a field of it): the answer with ``field`` as its last key when that is text,
+    ``src`` the expression read; None when ``value`` is no answer."""
+    if not (isinstance(value, Obj) and value.type == ANSWER and value.args):
+        return None
+    fields = (
+        (("field", field),)
+        if isinstance(field, Lit)
+        else tuple((k, v) for k, v in value.kwargs if k == "field")
+    )
+    shown = (("src", Lit(src)),) if src is not None else ()
+    return Obj(ANSWER, value.args[:1], (*fields, *shown))
+
+
+def named_answer(value: Value, name: str) -> Value:
+    """An answer kept in the variable ``name``; any other value as it is."""
+    if answer_of(value) is None:
+        return value
+    assert isinstance(value, Obj)
+    fields = tuple((k, v) for k, v in value.kwargs if k == "field")
+    return Obj(ANSWER, value.args[:1], (*fields, ("name", Lit(name))))
 
 
 def called(value: Value) -> Value:
@@ -237,6 +271,15 @@ def show(value: Value) -> str:
     if isinstance(value, Join):
         return f"urljoin({show(value.base)}, {show(value.url)})"
     if isinstance(value, Obj):
+        if value.type == ANSWER:
+            # the name the code keeps it under says what it is (`worker_addr`), else the
+            # expression read (`order['id']`)
+            for key in ("name", "src"):
+                text = value.kwarg(key)
+                if isinstance(text, Lit):
+                    return text.text
+            field = value.kwarg("field")
+            return f"answer[{field.text}]" if isinstance(field, Lit) else "answer"
         return f"{value.type}(…)"
     return value.text
 

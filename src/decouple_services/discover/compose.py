@@ -262,6 +262,22 @@ class _Reader:
             published = self._published(spec)
             if published:
                 self.published_ports[name] = tuple(published)
+        if build is None and image and not profiles:
+            # a service an opt-in profile starts (`profiles: [loadtest]`) is run by hand
+            mounted = self._mounted_program(spec, command)
+            if mounted is not None:
+                root, evidence = mounted
+                self.services.append(
+                    Service(
+                        name=name,
+                        root=root,
+                        aliases=tuple(aliases),
+                        evidence=(evidence,),
+                        ports=tuple(ports),
+                        env=tuple(env),
+                    )
+                )
+                return
         if build is None or root is None:
             if build is not None:
                 # A remote or out-of-tree context: the code is not in this repository.
@@ -288,6 +304,34 @@ class _Reader:
                 env=tuple(env),
             )
         )
+
+    def _mounted_program(self, spec: MappingNode, command: str) -> tuple[str, str] | None:
+        """A stock image running code of the repository mounted into it
+        (``image: locustio/locust``, ``./tests/performance:/mnt/locust``, ``-f
+        /mnt/locust/locustfile.py``): the mounted folder is the service's root, when its
+        command runs a Python file from it and no other service of the file runs code
+        from the same folder (a load test's workers run the master's file)."""
+        if not command or self.is_code_dir is None:
+            return None
+        workdir = self._text(_yaml.get(spec, "working_dir")) or ""
+        programs = [t for t in command.replace("=", " ").split() if t.endswith(".py")]
+        for node in _yaml.sequence(_yaml.get(spec, "volumes")):
+            source, _, rest = (self._text(node) or "").partition(":")
+            target = rest.partition(":")[0].rstrip("/")
+            if not source.startswith(".") or not target.startswith("/"):
+                continue
+            folder = posixpath.normpath(posixpath.join(self.directory, source))
+            if folder.startswith("..") or folder == "." or not self.is_code_dir(folder):
+                continue
+            for program in programs:
+                full = program if program.startswith("/") else posixpath.join(workdir, program)
+                if not full.startswith(target + "/"):
+                    continue
+                if any(s.root == folder for s in self.services):
+                    return None
+                line = _yaml.line_of(node)
+                return folder, f"{self.file}:{line} mounts {source}, runs {program}"
+        return None
 
     def _note_gateway(self, name: str, spec: MappingNode) -> None:
         """A gateway configuration from the repository, read for the paths the gateway

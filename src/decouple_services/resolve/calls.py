@@ -35,6 +35,7 @@ from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import ParamsOf, follow, resolve_receiver
 from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import (
+    ANSWER,
     Concat,
     Dyn,
     Env,
@@ -85,6 +86,15 @@ class Wrapper:
     @property
     def short_name(self) -> str:
         return self.qualname.rpartition(".")[2]
+
+    @property
+    def invoked_as(self) -> tuple[str, ...]:
+        """The names an invocation calls it by: its own, and for a constructor the class's
+        (``Client(url)`` runs ``Client.__init__``)."""
+        prefix, _, short = self.qualname.rpartition(".")
+        if short == "__init__" and prefix:
+            return (short, prefix.rpartition(".")[2])
+        return (short,)
 
 
 @dataclass
@@ -167,7 +177,7 @@ class CallResolver:
                 receiver = resolve_receiver(
                     call.receiver, self.index.lookup(caller), self._params_of(caller)
                 )
-                match = self._match(call, receiver)
+                match = self._match(call, receiver, caller)
                 if match is None:
                     pending.append((facts, call))
                     continue
@@ -442,8 +452,10 @@ class CallResolver:
 
         return params
 
-    def _match(self, call: RawCall, receiver: Obj | None) -> Match | None:
-        return match_call(call, receiver, self.detectors, self.index.functions)
+    def _match(self, call: RawCall, receiver: Obj | None, caller: str | None) -> Match | None:
+        return match_call(
+            call, receiver, self.detectors, self.index.functions, self.index.lookup(caller)
+        )
 
     def _wrapper_for(
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
@@ -451,8 +463,14 @@ class CallResolver:
         if call.func is not None:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
-            # entry point sees it.
-            return wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+            # entry point sees it. A class built (`Client(url)`) runs its `__init__`.
+            found = wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+            if found is None and call.name[:1].isupper():
+                # through a package re-exporting the class (`from .client import Client`)
+                cls = follow(Ref(call.func), self.index.lookup(self.index.service_of(facts.path)))
+                init = f"{cls.qualname if isinstance(cls, Ref) else call.func}.__init__"
+                found = wrappers.get(init) or _by_suffix(wrappers, init)
+            return found
         caller = self.index.service_of(facts.path)
         if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
             # a pytest fixture handing out a helper: the function it returns
@@ -568,6 +586,14 @@ class CallResolver:
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
+            answered = (
+                self._hyperlink_callee(facts, call, match.url, depth=0)
+                if callee == UNKNOWN and not grpc
+                else None
+            )
+            if answered is not None:
+                callee, confidence = answered.callee, Confidence.INFERRED
+                evidence.append(answered.reason)
             if callee == UNKNOWN:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
@@ -637,6 +663,49 @@ class CallResolver:
             suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
+
+    def _hyperlink_callee(
+        self, facts: FileFacts, call: RawCall, url: Value, depth: int
+    ) -> Inferred | None:
+        """A url read from another request's answer, from a field named for a link
+        (``project["mappings_url"]``, ``page["next"]``, ``item["url"]``): a REST API's
+        hyperlink, which points back at the service that gave it."""
+        answer = url.parts[0] if isinstance(url, Concat) and url.parts else url
+        if not (isinstance(answer, Obj) and answer.type == ANSWER and answer.args):
+            return None
+        field = answer.kwarg("field")
+        request = answer.args[0]
+        if not (isinstance(field, Lit) and _is_link_field(field.text) and isinstance(request, Obj)):
+            return None
+        if depth >= _MAX_LINKS or "()" in request.type or "." not in request.type:
+            return None
+        asked = replace(
+            call,
+            func=request.type,
+            name=request.type.rpartition(".")[2],
+            receiver=None,
+            args=request.args,
+            kwargs=request.kwargs,
+            arg_src=(),
+            kwarg_src=(),
+            target_override=None,
+        )
+        match = self._match(asked, None, self.index.service_of(facts.path))
+        if match is None:
+            return None
+        callee = self._hyperlink_callee(facts, asked, match.url, depth + 1)
+        if callee is None:
+            before = self._last_from_response
+            site, _ = self._site(facts, asked, None, match, via=None)
+            self._last_from_response = before
+            if site.role is not Role.CALL or site.callee == UNKNOWN:
+                return None
+            callee = Inferred(site.callee, "")
+        return Inferred(
+            callee.callee,
+            f"{field.text!r} is a link read from an answer of {callee.callee} "
+            f"({request.type.rpartition('.')[2]} in {call.function})",
+        )
 
     def _infer(self, match: Match, url: Rendered) -> Inferred | None:
         """A callee for a call whose host is not in the repository: the one service serving
@@ -806,7 +875,7 @@ class CallResolver:
             if not isinstance(handed, Ref):
                 return None, None
             bound, receiver = self._handed(bound, handed, facts)
-        match = self._match(bound, receiver)
+        match = self._match(bound, receiver, self.index.service_of(facts.path))
         if match is None:
             return None, None
         site, nested = self._site(
@@ -884,6 +953,16 @@ def _path_of(site: CallSite) -> str:
     """The path a site reaches, as far as it is known: a helper's use with the path its
     request has inside the helper hands on an address and nothing else."""
     return split_url(site.url_template or "").path
+
+
+#: How many answers a link is followed back through.
+_MAX_LINKS = 4
+#: Field names of links in a REST answer: ``url``, ``*_url``, ``href``, ``next``...
+_LINK_FIELD = re.compile(r"(?:.*_)?(?:url|uri|href|link)|next|previous|self", re.IGNORECASE)
+
+
+def _is_link_field(name: str) -> bool:
+    return bool(_LINK_FIELD.fullmatch(name))
 
 
 def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:

@@ -483,13 +483,32 @@ def match_endpoint(
             score: tuple[int, int] | None = (1_000, 1) if endpoint.path == wanted else None
         else:
             exact = method is not None and endpoint.method.upper() == method.upper()
-            if method is not None and endpoint.method != "*" and not exact:
+            if (
+                method is not None
+                and endpoint.method != "*"
+                and not exact
+                and not _answers_head(method, endpoint)
+            ):
                 continue
             literal = _specificity(_segments(endpoint.path), segments)
             score = None if literal is None else (literal, 1 if exact else 0)
         if score is not None and (best_score is None or score > best_score):
             best, best_score = endpoint, score
     return best
+
+
+#: Frameworks whose GET routes answer HEAD by themselves (werkzeug, Django's ``View``,
+#: Starlette's ``Route``, aiohttp's ``add_get``); FastAPI's ``APIRoute`` does not.
+_HEAD_FROM_GET = frozenset({"flask", "django", "starlette", "aiohttp"})
+
+
+def _answers_head(method: str, endpoint: Endpoint) -> bool:
+    """A HEAD request reaches a GET route of a framework that answers HEAD for it."""
+    return (
+        method.upper() == "HEAD"
+        and endpoint.method.upper() == "GET"
+        and endpoint.framework in _HEAD_FROM_GET
+    )
 
 
 def _path_only(url: str) -> str:
