@@ -128,6 +128,9 @@ _SUBMITTERS = {
     "imap": 0,
     "imap_unordered": 0,
 }
+#: Submitters taking the function's arguments packed (multiprocessing's
+#: ``pool.apply_async(func, args=(), kwds={})``) rather than spread after it.
+_PACKED_SUBMITTERS = frozenset({"apply_async"})
 _SETTINGS_BASES = frozenset(
     {"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"}
 )
@@ -914,9 +917,10 @@ class _Extractor:
         self._maybe_port(call, name, scope)
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
-            self._candidate(
-                call, call.args[index], call.args[index + 1 :], call.keywords, scope, submitted=True
-            )
+            args, keywords = call.args[index + 1 :], call.keywords
+            if name in _PACKED_SUBMITTERS:
+                args, keywords = _unpacked(args, keywords)
+            self._candidate(call, call.args[index], args, keywords, scope, submitted=True)
             return
         self._candidate(call, func, call.args, call.keywords, scope, submitted=False)
 
@@ -1311,6 +1315,38 @@ class _Extractor:
                 self.ports.append(
                     Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})")
                 )
+
+
+def _unpacked(
+    args: Sequence[ast.expr], keywords: Sequence[ast.keyword]
+) -> tuple[list[ast.expr], list[ast.keyword]]:
+    """The arguments a packed submitter hands its function: ``apply_async(f, (a, b),
+    {"c": c})`` and ``apply_async(f, args=(a, b), kwds={"c": c})`` call ``f(a, b, c=c)``.
+    A tuple or dict not written out stays as it is: its elements are unknown here."""
+    packed: ast.expr | None = args[0] if args else None
+    named: ast.expr | None = args[1] if len(args) > 1 else None
+    rest: list[ast.keyword] = []
+    for keyword in keywords:
+        if keyword.arg == "args" and packed is None:
+            packed = keyword.value
+        elif keyword.arg == "kwds" and named is None:
+            named = keyword.value
+        else:
+            rest.append(keyword)
+    spread: list[ast.expr] = []
+    if isinstance(packed, ast.Tuple | ast.List):
+        spread = list(packed.elts)
+    elif packed is not None:
+        spread = [ast.Starred(value=packed, ctx=ast.Load())]
+    if isinstance(named, ast.Dict) and all(isinstance(k, ast.Constant) for k in named.keys):
+        rest += [
+            ast.keyword(arg=str(k.value), value=v)
+            for k, v in zip(named.keys, named.values, strict=True)
+            if isinstance(k, ast.Constant)
+        ]
+    elif named is not None:
+        rest.append(ast.keyword(arg=None, value=named))
+    return spread, rest
 
 
 def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast.keyword]) -> bool:
