@@ -750,17 +750,23 @@ class _Extractor:
             # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
             # dependency returns or yields; else the annotated client type.
             provider = _dependency(defaults.get(a.arg), a.annotation, self.ctx, scope)
-            kind = provider or self.ctx.client_type(a.annotation, scope)
+            own_fixture = (
+                fixtures_here
+                and a.arg not in parametrized
+                and a.arg != fixture
+                and a.arg in self._module_fixtures()
+            )
+            # pytest hands a test what the module's own fixture gives, whatever the
+            # annotation says (`client: ClientSession` filled by a fixture yielding
+            # `aiohttp_client(app)`, a client of an in-process application)
+            kind = provider or (
+                self._own_fixture_kind(a.arg)
+                if own_fixture
+                else self.ctx.client_type(a.annotation, scope)
+            )
             if kind is None and a.annotation is None and a.arg in SESSION_PARAMS:
                 # `async def post_status(session, url): await session.post(url)`
                 kind = self.ctx.session_type(isinstance(node, ast.AsyncFunctionDef))
-            if (
-                kind is None
-                and fixtures_here
-                and a.arg not in parametrized
-                and a.arg in self._module_fixtures()
-            ):
-                kind = f"{FIXTURE}{a.arg}"
             if kind is None and a.annotation is None and _stub_param(a.arg):
                 # `def insert(stub, obs): stub.PutObservations(...)` in a module using
                 # one generated stub class
@@ -801,6 +807,18 @@ class _Extractor:
             self._walk_body(node.body, inner)
         finally:
             self.stack.pop()
+
+    def _own_fixture_kind(self, name: str) -> str:
+        """What a parameter naming a fixture of this module holds: what the module-level
+        function defining it returns (a ``conftest.py`` fixture of the same name is the one
+        it overrides), else the fixture looked up by name."""
+        for node in self.tree.body:
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and _fixture_name(node, self.ctx) == name
+            ):
+                return f"{self.ctx.module}.{node.name}()"
+        return f"{FIXTURE}{name}"
 
     def _module_fixtures(self) -> frozenset[str]:
         """Names of the pytest fixtures this module defines."""
