@@ -30,6 +30,7 @@ from decouple_services.detect.context import (
     Scope,
     child_bodies,
     dotted,
+    is_local,
     module_level_statements,
 )
 from decouple_services.detect.events import TOKEN as EVENT_TOKEN
@@ -1324,15 +1325,23 @@ class _Extractor:
         if name not in ("run", "run_app", "serve"):
             return
         for kw in call.keywords:
-            if (
-                kw.arg == "port"
-                and isinstance(kw.value, ast.Constant)
-                and isinstance(kw.value.value, int)
-            ):
+            if kw.arg != "port":
+                continue
+            port = self._port_number(kw.value, scope)
+            if port is not None:
                 qual = self.ctx.qualname(call.func, scope) or name
-                self.ports.append(
-                    Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})")
-                )
+                self.ports.append(Port(port, call.lineno, f"{qual}(port={port})"))
+
+    def _port_number(self, expr: ast.expr, scope: Scope) -> int | None:
+        """``port=8000``, or a module-level name bound to a number (``port = 8000``, also
+        under ``if __name__ == "__main__":``; the last binding, as for every global)."""
+        if isinstance(expr, ast.Constant):
+            value = expr.value
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if not isinstance(expr, ast.Name) or is_local(scope, expr.id):
+            return None
+        bound = self.ctx.globals.get(expr.id)
+        return self._port_number(bound, scope) if isinstance(bound, ast.Constant) else None
 
 
 def _unpacked(
