@@ -1042,7 +1042,15 @@ class _Extractor:
         scope: Scope,
     ) -> None:
         """``getattr(session, "post")(url)`` is ``session.post(url)``, and
-        ``getattr(session, method)(url)`` is ``session.request(method, url)``."""
+        ``getattr(session, method)(url)`` is ``session.request(method, url)`` (also with
+        the verb's case changed: ``getattr(session, method.lower())``)."""
+        if (
+            isinstance(method, Obj)
+            and method.type in ("str.lower", "str.upper")
+            and len(method.args) == 1
+            and isinstance(method.args[0], Param)
+        ):
+            method = method.args[0]
         if isinstance(method, Lit):
             name = method.text
         elif isinstance(method, Param):
