@@ -218,6 +218,10 @@ def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIn
         if isinstance(key, str):
             _note_qualname(key, asked)
 
+    def note_built(key: Any) -> None:
+        if isinstance(key, str) and key.rpartition(".")[2]:
+            asked.words.add((key.rpartition(".")[2],))
+
     base: Any = index_type
 
     class AskingIndex(base):  # type: ignore[misc]
@@ -225,6 +229,8 @@ def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIn
             super().__post_init__()
             for name in ("functions", "grpc_methods", "settings_classes"):
                 setattr(self, name, _Recording(getattr(self, name), note))
+            # the objects of a class are built in files naming it, wherever it is defined
+            self.constructions = _Recording(self.constructions, note_built)
 
         def constant(self, qualname: str, service: str | None) -> Any:
             note(qualname)
