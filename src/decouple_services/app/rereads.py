@@ -32,6 +32,8 @@ from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from decouple_services.resolve.calls import snake_case
+
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
 #: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names
 #: run to the closing parenthesis, or to the end of the logical line (continuations joined).
@@ -158,6 +160,15 @@ class Helper:
 
     qualname: str
     is_method: bool
+
+    @property
+    def holder(self) -> str | None:
+        """For a method, the name of a parameter holding an object of its class: the class's
+        name in snake case (``users_client`` for ``UsersClient.get``)."""
+        prefix, _, short = self.qualname.rpartition(".")
+        if not self.is_method or short == "__init__" or not prefix:
+            return None
+        return snake_case(prefix.rpartition(".")[2])
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -294,15 +305,25 @@ def select(
         files = graph.connected(module) if module is not None else set(paths)
         for path in files:
             wanted.setdefault(path, set()).update(helper.words)
+    holders = [(h.holder, h.words) for h in helpers if h.holder is not None]
     out = []
     for path in paths:
         words = wanted.get(path)
-        if not words:
-            continue
-        data = read(path)
+        data = read(path) if words or holders else None
         if data is None:
             continue
-        needles = [w.encode() for w in words]
-        if any(n in data for n in needles) and words_pattern(words).search(data):
+        if words:
+            needles = [w.encode() for w in words]
+            if any(n in data for n in needles) and words_pattern(words).search(data):
+                out.append(path)
+                continue
+        # `def load(self, fetcher): fetcher.fetch(path)`, in a module that need not import
+        # the class: a parameter named after it holds one of its objects
+        if any(
+            holder.encode() in data
+            and words_pattern([holder]).search(data)
+            and words_pattern(names).search(data)
+            for holder, names in holders
+        ):
             out.append(path)
     return out

@@ -94,6 +94,9 @@ _TRANSACTION_NAMES = frozenset({"atomic", "begin", "begin_nested", "transaction"
 _PATCHERS = frozenset({"unittest.mock.patch", "mock.patch"})
 #: ``patch.object(module, "name")``.
 _OBJECT_PATCHERS = frozenset({"unittest.mock.patch.object", "mock.patch.object"})
+_MOCK_FACTORIES = frozenset(
+    {"Mock", "MagicMock", "AsyncMock", "NonCallableMock", "NonCallableMagicMock", "create_autospec"}
+)
 
 
 def _is_transaction(expr: ast.expr) -> bool:
@@ -1148,7 +1151,7 @@ class _Extractor:
             status_checked=status_checked,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
-            patched=self._patched(),
+            patched=self._patched() + self._mocked_attributes(call, scope),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
@@ -1212,6 +1215,52 @@ class _Extractor:
                 continue
             found += [t for e in exprs if (t := self._patch_target(e)) is not None]
         return tuple(dict.fromkeys(found))
+
+    def _mocked_attributes(self, call: ast.Call, scope: Scope) -> tuple[str, ...]:
+        """Attributes of objects the enclosing function set to a mock before the call
+        (``requester._session = mock.Mock()``, also through a name bound to one): the
+        attribute of the object's class (``pkg.Requester._session``), for
+        :func:`~decouple_services.resolve.calls` to tell a request made through it."""
+        if not self._imports_mock or scope.kind != "function":
+            return ()
+        function = next(
+            (n for n in reversed(self.stack) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
+            None,
+        )
+        if function is None:
+            return ()
+        assigns = [
+            n
+            for n in ast.walk(function)
+            if isinstance(n, ast.Assign) and n.lineno < call.lineno and len(n.targets) == 1
+        ]
+        mocks = {
+            target.id
+            for n in assigns
+            if isinstance(target := n.targets[0], ast.Name) and self._is_mock(n.value)
+        }
+        found: list[str] = []
+        for n in assigns:
+            target = n.targets[0]
+            if not isinstance(target, ast.Attribute):
+                continue
+            value = n.value
+            if not (self._is_mock(value) or (isinstance(value, ast.Name) and value.id in mocks)):
+                continue
+            owner = self.ctx.evaluate(target.value, scope)
+            if isinstance(owner, Obj):
+                found.append(f"{owner.type}.{target.attr}")
+            elif isinstance(owner, Ref):
+                found.append(f"{owner.qualname}.{target.attr}")
+        return tuple(found)
+
+    def _is_mock(self, expr: ast.expr) -> bool:
+        if not isinstance(expr, ast.Call):
+            return False
+        qual = self.ctx.qualname(expr.func) or ""
+        return qual.removeprefix("unittest.").startswith("mock.") and (
+            qual.rpartition(".")[2] in _MOCK_FACTORIES
+        )
 
     def _patch_target(self, expr: ast.expr) -> str | None:
         """``patch("pkg.mod.fetch")`` -> ``pkg.mod.fetch``; ``patch.object(mod, "fetch")``
