@@ -227,10 +227,10 @@ def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIn
     class AskingIndex(base):  # type: ignore[misc]
         def __post_init__(self) -> None:
             super().__post_init__()
-            for name in ("functions", "grpc_methods", "settings_classes"):
-                setattr(self, name, _Recording(getattr(self, name), note))
             # the objects of a class are built in files naming it, wherever it is defined
-            self.constructions = _Recording(self.constructions, note_built)
+            noting = {"constructions": note_built}
+            for name in ("functions", "grpc_methods", "settings_classes", "constructions"):
+                setattr(self, name, _Recording(getattr(self, name), noting.get(name, note)))
 
         def constant(self, qualname: str, service: str | None) -> Any:
             note(qualname)

@@ -1224,7 +1224,11 @@ class _Extractor:
         if not self._imports_mock or scope.kind != "function":
             return ()
         function = next(
-            (n for n in reversed(self.stack) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
+            (
+                n
+                for n in reversed(self.stack)
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            ),
             None,
         )
         if function is None:
