@@ -26,6 +26,7 @@ skipped. Not followed, as static resolution does not follow them either: ``__imp
 
 from __future__ import annotations
 
+import posixpath
 import re
 from bisect import bisect_left
 from collections import deque
@@ -297,6 +298,8 @@ def select(
 ) -> list[str]:
     """The files of ``paths`` (in their order) that may invoke one of ``helpers``."""
     wanted: dict[str, set[str]] = {}  # path -> words it must name
+    #: path -> (class name in snake case, method words) a parameter may hold and call
+    held: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     modules = set(graph.files_of)
     for helper in helpers:
         module = defining_module(helper.qualname, modules)
@@ -305,10 +308,18 @@ def select(
         files = graph.connected(module) if module is not None else set(paths)
         for path in files:
             wanted.setdefault(path, set()).update(helper.words)
-    holders = [(h.holder, h.words) for h in helpers if h.holder is not None]
+        holder = helper.holder
+        if holder is not None and module is not None:
+            # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not
+            # import the class (the object is handed in): one of the package's files
+            package = {posixpath.dirname(p) for p in graph.files_of.get(module, ())}
+            for path in paths:
+                if any(path.startswith(f"{d}/") or not d for d in package):
+                    held.setdefault(path, []).append((holder, helper.words))
     out = []
     for path in paths:
         words = wanted.get(path)
+        holders = held.get(path)
         data = read(path) if words or holders else None
         if data is None:
             continue
@@ -317,9 +328,7 @@ def select(
             if any(n in data for n in needles) and words_pattern(words).search(data):
                 out.append(path)
                 continue
-        # `def load(self, fetcher): fetcher.fetch(path)`, in a module that need not import
-        # the class: a parameter named after it holds one of its objects
-        if any(
+        if holders and any(
             holder.encode() in data
             and words_pattern([holder]).search(data)
             and words_pattern(names).search(data)
