@@ -443,6 +443,8 @@ class _Extractor:
         self.is_package = is_package
         self._fixtures: frozenset[str] | None = None
         self._imports_mock: bool | None = None
+        #: Function node id -> its `obj.attr = Mock()` assignments (line, target).
+        self._mock_assignments: dict[int, list[tuple[int, ast.Attribute]]] = {}
         name = posixpath.basename(path)
         self.is_test_file = (
             name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
@@ -1219,37 +1221,21 @@ class _Extractor:
     def _mocked_attributes(self, call: ast.Call, scope: Scope) -> tuple[str, ...]:
         """Attributes of objects the enclosing function set to a mock before the call
         (``requester._session = mock.Mock()``, also through a name bound to one): the
-        attribute of the object's class (``pkg.Requester._session``), for
-        :func:`~decouple_services.resolve.calls` to tell a request made through it."""
+        attribute of the object's class (``pkg.Requester._session``), for resolution to
+        tell a request made through it."""
         if not self._imports_mock or scope.kind != "function":
             return ()
-        function = next(
-            (
-                n
-                for n in reversed(self.stack)
-                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-            ),
-            None,
-        )
+        function = self._enclosing_function()
         if function is None:
             return ()
-        assigns = [
-            n
-            for n in ast.walk(function)
-            if isinstance(n, ast.Assign) and n.lineno < call.lineno and len(n.targets) == 1
-        ]
-        mocks = {
-            target.id
-            for n in assigns
-            if isinstance(target := n.targets[0], ast.Name) and self._is_mock(n.value)
-        }
+        assigned = self._mock_assignments.get(id(function))
+        if assigned is None:
+            assigned = self._mock_assignments[id(function)] = _mock_assignments(
+                function, self._is_mock
+            )
         found: list[str] = []
-        for n in assigns:
-            target = n.targets[0]
-            if not isinstance(target, ast.Attribute):
-                continue
-            value = n.value
-            if not (self._is_mock(value) or (isinstance(value, ast.Name) and value.id in mocks)):
+        for line, target in assigned:
+            if line >= call.lineno:
                 continue
             owner = self.ctx.evaluate(target.value, scope)
             if isinstance(owner, Obj):
@@ -1403,6 +1389,24 @@ class _Extractor:
             return None
         bound = self.ctx.globals.get(expr.id)
         return self._port_number(bound, scope) if isinstance(bound, ast.Constant) else None
+
+
+def _mock_assignments(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, is_mock: Callable[[ast.expr], bool]
+) -> list[tuple[int, ast.Attribute]]:
+    """``obj.attr = Mock()`` (or a name bound to a mock) in ``function``: line and target."""
+    assigns = [n for n in ast.walk(function) if isinstance(n, ast.Assign) and len(n.targets) == 1]
+    mocks = {
+        target.id
+        for n in assigns
+        if isinstance(target := n.targets[0], ast.Name) and is_mock(n.value)
+    }
+    return [
+        (n.lineno, target)
+        for n in assigns
+        if isinstance(target := n.targets[0], ast.Attribute)
+        and (is_mock(n.value) or (isinstance(n.value, ast.Name) and n.value.id in mocks))
+    ]
 
 
 def _unpacked(
