@@ -167,6 +167,19 @@ def test_a_constructor_helper_is_looked_for_by_its_class_name_too() -> None:
     assert pick(tree, INIT) == ["app/main.py", "app/sub.py", "pkg/mod.py"]
 
 
+def test_a_method_is_looked_for_where_a_parameter_named_after_its_class_holds_one() -> None:
+    tree = {
+        **BASE,
+        # in the class's package, importing nothing of it: `client` is handed in
+        "pkg/jobs.py": "def run(client):\n    return client.update('http://a')\n",
+        # names the parameter, calls another method
+        "pkg/other.py": "def run(client):\n    return client.refresh()\n",
+        # outside the package
+        "app/main.py": "def run(client):\n    return client.update('http://a')\n",
+    }
+    assert pick(tree, METHOD) == ["pkg/jobs.py", "pkg/mod.py"]
+
+
 def test_relative_imports_are_resolved() -> None:
     tree = {
         **BASE,

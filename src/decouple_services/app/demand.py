@@ -218,13 +218,19 @@ def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIn
         if isinstance(key, str):
             _note_qualname(key, asked)
 
+    def note_built(key: Any) -> None:
+        if isinstance(key, str) and key.rpartition(".")[2]:
+            asked.words.add((key.rpartition(".")[2],))
+
     base: Any = index_type
 
     class AskingIndex(base):  # type: ignore[misc]
         def __post_init__(self) -> None:
             super().__post_init__()
-            for name in ("functions", "grpc_methods", "settings_classes"):
-                setattr(self, name, _Recording(getattr(self, name), note))
+            # the objects of a class are built in files naming it, wherever it is defined
+            noting = {"constructions": note_built}
+            for name in ("functions", "grpc_methods", "settings_classes", "constructions"):
+                setattr(self, name, _Recording(getattr(self, name), noting.get(name, note)))
 
         def constant(self, qualname: str, service: str | None) -> Any:
             note(qualname)

@@ -26,11 +26,14 @@ skipped. Not followed, as static resolution does not follow them either: ``__imp
 
 from __future__ import annotations
 
+import posixpath
 import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+from decouple_services.resolve.calls import snake_case
 
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
 #: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names
@@ -160,6 +163,15 @@ class Helper:
     is_method: bool
 
     @property
+    def holder(self) -> str | None:
+        """For a method, the name of a parameter holding an object of its class: the class's
+        name in snake case (``users_client`` for ``UsersClient.get``)."""
+        prefix, _, short = self.qualname.rpartition(".")
+        if not self.is_method or short == "__init__" or not prefix:
+            return None
+        return snake_case(prefix.rpartition(".")[2])
+
+    @property
     def words(self) -> tuple[str, ...]:
         """What an invocation names: the helper's own name; for a constructor also the
         class (``Client(url)``)."""
@@ -286,6 +298,8 @@ def select(
 ) -> list[str]:
     """The files of ``paths`` (in their order) that may invoke one of ``helpers``."""
     wanted: dict[str, set[str]] = {}  # path -> words it must name
+    #: path -> (class name in snake case, method words) a parameter may hold and call
+    held: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     modules = set(graph.files_of)
     for helper in helpers:
         module = defining_module(helper.qualname, modules)
@@ -294,15 +308,31 @@ def select(
         files = graph.connected(module) if module is not None else set(paths)
         for path in files:
             wanted.setdefault(path, set()).update(helper.words)
+        holder = helper.holder
+        if holder is not None and module is not None:
+            # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not
+            # import the class (the object is handed in): one of the package's files
+            package = {posixpath.dirname(p) for p in graph.files_of.get(module, ())}
+            for path in paths:
+                if any(path.startswith(f"{d}/") or not d for d in package):
+                    held.setdefault(path, []).append((holder, helper.words))
     out = []
     for path in paths:
         words = wanted.get(path)
-        if not words:
-            continue
-        data = read(path)
+        holders = held.get(path)
+        data = read(path) if words or holders else None
         if data is None:
             continue
-        needles = [w.encode() for w in words]
-        if any(n in data for n in needles) and words_pattern(words).search(data):
+        if words:
+            needles = [w.encode() for w in words]
+            if any(n in data for n in needles) and words_pattern(words).search(data):
+                out.append(path)
+                continue
+        if holders and any(
+            holder.encode() in data
+            and words_pattern([holder]).search(data)
+            and words_pattern(names).search(data)
+            for holder, names in holders
+        ):
             out.append(path)
     return out

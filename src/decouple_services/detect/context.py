@@ -319,7 +319,7 @@ class ModuleContext:
         if parts is None:
             return None
         head = parts[0]
-        if scope is not None and _is_local(scope, head):
+        if scope is not None and is_local(scope, head):
             return None
         if head in self.imports:
             return ".".join([self.imports[head], *parts[1:]])
@@ -638,7 +638,7 @@ class ModuleContext:
             isinstance(func, ast.Name)
             and func.id in ("str", "int")
             and call.args
-            and not _is_local(scope, func.id)
+            and not is_local(scope, func.id)
             and func.id not in self.globals
             and func.id not in self.imports
         ):
@@ -647,7 +647,7 @@ class ModuleContext:
             isinstance(func, ast.Name)
             and func.id == "getattr"
             and len(call.args) == 2
-            and not _is_local(scope, func.id)
+            and not is_local(scope, func.id)
             and func.id not in self.globals
             and func.id not in self.imports
         ):
@@ -923,7 +923,7 @@ def _arg(call: ast.Call, index: int | None, name: str) -> ast.expr | None:
     return None
 
 
-def _is_local(scope: Scope, name: str) -> bool:
+def is_local(scope: Scope, name: str) -> bool:
     current: Scope | None = scope
     while current is not None:
         if current.kind == "function" and (

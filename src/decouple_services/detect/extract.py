@@ -31,6 +31,7 @@ from decouple_services.detect.context import (
     Scope,
     child_bodies,
     dotted,
+    is_local,
     module_level_statements,
 )
 from decouple_services.detect.events import TOKEN as EVENT_TOKEN
@@ -145,6 +146,9 @@ _SUBMITTERS = {
     "imap": 0,
     "imap_unordered": 0,
 }
+#: Submitters taking the function's arguments packed (multiprocessing's
+#: ``pool.apply_async(func, args=(), kwds={})``) rather than spread after it.
+_PACKED_SUBMITTERS = frozenset({"apply_async"})
 _SETTINGS_BASES = frozenset(
     {"pydantic.BaseSettings", "pydantic_settings.BaseSettings", "pydantic.v1.BaseSettings"}
 )
@@ -455,6 +459,8 @@ class _Extractor:
         self._imports_mock: bool | None = None
         #: Function -> (line, attribute) of its assignments of a mock to an attribute.
         self._mock_assignments: dict[int, list[tuple[int, str]]] = {}
+        #: Function node id -> its `obj.attr = Mock()` assignments (line, target).
+        self._mock_targets: dict[int, list[tuple[int, ast.Attribute]]] = {}
         self.is_test_file = is_test_module(path)
         self.ctx = ModuleContext(tree, module, is_package=is_package, text=text)
         self.options = options
@@ -788,17 +794,23 @@ class _Extractor:
             # `client = Depends(get_client)` / `Annotated[X, Depends(get_client)]`: what the
             # dependency returns or yields; else the annotated client type.
             provider = _dependency(defaults.get(a.arg), a.annotation, self.ctx, scope)
-            kind = provider or self.ctx.client_type(a.annotation, scope)
+            own_fixture = (
+                fixtures_here
+                and a.arg not in parametrized
+                and a.arg != fixture
+                and a.arg in self._module_fixtures()
+            )
+            # pytest hands a test what the module's own fixture gives, whatever the
+            # annotation says (`client: ClientSession` filled by a fixture yielding
+            # `aiohttp_client(app)`, a client of an in-process application)
+            kind = provider or (
+                self._own_fixture_kind(a.arg)
+                if own_fixture
+                else self.ctx.client_type(a.annotation, scope)
+            )
             if kind is None and a.annotation is None and a.arg in SESSION_PARAMS:
                 # `async def post_status(session, url): await session.post(url)`
                 kind = self.ctx.session_type(isinstance(node, ast.AsyncFunctionDef))
-            if (
-                kind is None
-                and fixtures_here
-                and a.arg not in parametrized
-                and a.arg in self._module_fixtures()
-            ):
-                kind = f"{FIXTURE}{a.arg}"
             if kind is None and a.annotation is None and _stub_param(a.arg):
                 # `def insert(stub, obs): stub.PutObservations(...)` in a module using
                 # one generated stub class
@@ -839,6 +851,18 @@ class _Extractor:
             self._walk_body(node.body, inner)
         finally:
             self.stack.pop()
+
+    def _own_fixture_kind(self, name: str) -> str:
+        """What a parameter naming a fixture of this module holds: what the module-level
+        function defining it returns (a ``conftest.py`` fixture of the same name is the one
+        it overrides), else the fixture looked up by name."""
+        for node in self.tree.body:
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and _fixture_name(node, self.ctx) == name
+            ):
+                return f"{self.ctx.module}.{node.name}()"
+        return f"{FIXTURE}{name}"
 
     def _module_fixtures(self) -> frozenset[str]:
         """Names of the pytest fixtures this module defines."""
@@ -955,9 +979,10 @@ class _Extractor:
         self._maybe_port(call, name, scope)
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
-            self._candidate(
-                call, call.args[index], call.args[index + 1 :], call.keywords, scope, submitted=True
-            )
+            args, keywords = call.args[index + 1 :], call.keywords
+            if name in _PACKED_SUBMITTERS:
+                args, keywords = _unpacked(args, keywords)
+            self._candidate(call, call.args[index], args, keywords, scope, submitted=True)
             return
         self._candidate(call, func, call.args, call.keywords, scope, submitted=False)
 
@@ -1095,7 +1120,15 @@ class _Extractor:
         scope: Scope,
     ) -> None:
         """``getattr(session, "post")(url)`` is ``session.post(url)``, and
-        ``getattr(session, method)(url)`` is ``session.request(method, url)``."""
+        ``getattr(session, method)(url)`` is ``session.request(method, url)`` (also with
+        the verb's case changed: ``getattr(session, method.lower())``)."""
+        if (
+            isinstance(method, Obj)
+            and method.type in ("str.lower", "str.upper")
+            and len(method.args) == 1
+            and isinstance(method.args[0], Param)
+        ):
+            method = method.args[0]
         if isinstance(method, Lit):
             name = method.text
         elif isinstance(method, Param):
@@ -1193,7 +1226,7 @@ class _Extractor:
             status_checked=status_checked,
             in_loop=self._in_loop(),
             in_transaction=self._in_transaction(),
-            patched=self._patched(line),
+            patched=self._patched(line) + self._mocked_object_attributes(call, scope),
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
@@ -1278,11 +1311,35 @@ class _Extractor:
             ]
         return [attr for at, attr in found if at < line]
 
+    def _mocked_object_attributes(self, call: ast.Call, scope: Scope) -> tuple[str, ...]:
+        """Attributes of objects the enclosing function set to a mock before the call
+        (``requester._session = mock.Mock()``, also through a name bound to one): the
+        attribute of the object's class (``pkg.Requester._session``), for resolution to
+        tell a request made through it."""
+        if not self._imports_mock or scope.kind != "function":
+            return ()
+        function = self._enclosing_function()
+        if function is None:
+            return ()
+        assigned = self._mock_targets.get(id(function))
+        if assigned is None:
+            assigned = self._mock_targets[id(function)] = _mock_assignments(function, self._is_mock)
+        found: list[str] = []
+        for line, target in assigned:
+            if line >= call.lineno:
+                continue
+            owner = self.ctx.evaluate(target.value, scope)
+            if isinstance(owner, Obj):
+                found.append(f"{owner.type}.{target.attr}")
+            elif isinstance(owner, Ref):
+                found.append(f"{owner.qualname}.{target.attr}")
+        return tuple(found)
+
     def _is_mock(self, expr: ast.expr) -> bool:
         if not isinstance(expr, ast.Call):
             return False
         qual = self.ctx.qualname(expr.func) or ""
-        return qual.rpartition(".")[0] in ("unittest.mock", "mock") and (
+        return qual.removeprefix("unittest.").startswith("mock.") and (
             qual.rpartition(".")[2] in _MOCK_CLASSES
         )
 
@@ -1406,15 +1463,73 @@ class _Extractor:
         if name not in ("run", "run_app", "serve"):
             return
         for kw in call.keywords:
-            if (
-                kw.arg == "port"
-                and isinstance(kw.value, ast.Constant)
-                and isinstance(kw.value.value, int)
-            ):
+            if kw.arg != "port":
+                continue
+            port = self._port_number(kw.value, scope)
+            if port is not None:
                 qual = self.ctx.qualname(call.func, scope) or name
-                self.ports.append(
-                    Port(kw.value.value, call.lineno, f"{qual}(port={kw.value.value})")
-                )
+                self.ports.append(Port(port, call.lineno, f"{qual}(port={port})"))
+
+    def _port_number(self, expr: ast.expr, scope: Scope) -> int | None:
+        """``port=8000``, or a module-level name bound to a number (``port = 8000``, also
+        under ``if __name__ == "__main__":``; the last binding, as for every global)."""
+        if isinstance(expr, ast.Constant):
+            value = expr.value
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if not isinstance(expr, ast.Name) or is_local(scope, expr.id):
+            return None
+        bound = self.ctx.globals.get(expr.id)
+        return self._port_number(bound, scope) if isinstance(bound, ast.Constant) else None
+
+
+def _mock_assignments(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, is_mock: Callable[[ast.expr], bool]
+) -> list[tuple[int, ast.Attribute]]:
+    """``obj.attr = Mock()`` (or a name bound to a mock) in ``function``: line and target."""
+    assigns = [n for n in ast.walk(function) if isinstance(n, ast.Assign) and len(n.targets) == 1]
+    mocks = {
+        target.id
+        for n in assigns
+        if isinstance(target := n.targets[0], ast.Name) and is_mock(n.value)
+    }
+    return [
+        (n.lineno, target)
+        for n in assigns
+        if isinstance(target := n.targets[0], ast.Attribute)
+        and (is_mock(n.value) or (isinstance(n.value, ast.Name) and n.value.id in mocks))
+    ]
+
+
+def _unpacked(
+    args: Sequence[ast.expr], keywords: Sequence[ast.keyword]
+) -> tuple[list[ast.expr], list[ast.keyword]]:
+    """The arguments a packed submitter hands its function: ``apply_async(f, (a, b),
+    {"c": c})`` and ``apply_async(f, args=(a, b), kwds={"c": c})`` call ``f(a, b, c=c)``.
+    A tuple or dict not written out stays as it is: its elements are unknown here."""
+    packed: ast.expr | None = args[0] if args else None
+    named: ast.expr | None = args[1] if len(args) > 1 else None
+    rest: list[ast.keyword] = []
+    for keyword in keywords:
+        if keyword.arg == "args" and packed is None:
+            packed = keyword.value
+        elif keyword.arg == "kwds" and named is None:
+            named = keyword.value
+        else:
+            rest.append(keyword)
+    spread: list[ast.expr] = []
+    if isinstance(packed, ast.Tuple | ast.List):
+        spread = list(packed.elts)
+    elif packed is not None:
+        spread = [ast.Starred(value=packed, ctx=ast.Load())]
+    if isinstance(named, ast.Dict) and all(isinstance(k, ast.Constant) for k in named.keys):
+        rest += [
+            ast.keyword(arg=str(k.value), value=v)
+            for k, v in zip(named.keys, named.values, strict=True)
+            if isinstance(k, ast.Constant)
+        ]
+    elif named is not None:
+        rest.append(ast.keyword(arg=None, value=named))
+    return spread, rest
 
 
 def _requests_shaped(qual: str, args: Sequence[ast.expr], keywords: Sequence[ast.keyword]) -> bool:

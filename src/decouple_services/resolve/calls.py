@@ -148,6 +148,7 @@ class CallResolver:
         self._checking = frozenset(
             call.function for facts in index.facts for call in facts.calls if call.status_checked
         )
+        self._by_snake_name: dict[str, tuple[str, ...]] | None = None
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -486,7 +487,29 @@ class CallResolver:
         )
         if receiver is not None:
             return self._method_wrapper(receiver.type, call.name, wrappers, caller)
+        if isinstance(call.receiver, Param):
+            # `def load(self, fetcher): fetcher.fetch(path)`: a parameter named after the
+            # one project class of that name (`Fetcher`) whose method is a helper
+            named = [
+                w
+                for cls in self._classes_named().get(call.receiver.name, ())
+                if (w := self._method_wrapper(cls, call.name, wrappers, caller)) is not None
+            ]
+            if len(named) == 1:
+                return named[0]
         return None
+
+    def _classes_named(self) -> dict[str, tuple[str, ...]]:
+        """Project classes by their name in snake case (``UsersClient`` -> ``users_client``)."""
+        if self._by_snake_name is None:
+            named: dict[str, set[str]] = defaultdict(set)
+            for facts in self.index.facts:
+                for fn in facts.functions:
+                    if fn.is_method:
+                        cls = fn.qualname.rpartition(".")[0]
+                        named[snake_case(cls.rpartition(".")[2])].add(cls)
+            self._by_snake_name = {k: tuple(sorted(v)) for k, v in named.items()}
+        return self._by_snake_name
 
     def _method_wrapper(
         self, cls: str, name: str, wrappers: dict[str, Wrapper], caller: str | None
@@ -825,8 +848,12 @@ class CallResolver:
     def _invocation(
         self, facts: FileFacts, call: RawCall, wrapper: Wrapper
     ) -> tuple[CallSite | None, Wrapper | None]:
-        if call.patched and _replaced(call.patched, wrapper, facts.module):
-            # the test replaces the helper (or one it calls) with a mock: nothing is sent
+        if call.patched and (
+            _replaced(call.patched, wrapper, facts.module)
+            or self._through_mock(call.patched, wrapper, facts)
+        ):
+            # the test replaces the helper (or one it calls, or the object's client the
+            # request is made on) with a mock: nothing is sent
             return None, None
         params = wrapper.params[1:] if wrapper.is_method else wrapper.params
         binding: dict[str, Value] = {}
@@ -884,6 +911,21 @@ class CallResolver:
         if nested is not None:
             nested = replace(nested, call=bound, inner=(wrapper.qualname, *wrapper.inner))
         return site, nested
+
+    def _through_mock(self, patched: Sequence[str], wrapper: Wrapper, facts: FileFacts) -> bool:
+        """Whether the helper's request is made on an attribute the test set to a mock
+        (``requester._session = Mock()`` with the request on ``self.session``, a property
+        returning ``self._session``)."""
+        value = wrapper.call.receiver
+        lookup = self.index.lookup(self.index.service_of(facts.path))
+        names: set[str] = set()
+        for _ in range(8):
+            if not isinstance(value, Ref) or value.qualname in names:
+                break
+            names.add(value.qualname.removesuffix("()"))
+            found = lookup(value.qualname)
+            value = found if found is not None else None
+        return any(t in names for t in patched)
 
     def _handed(self, call: RawCall, function: Ref, facts: FileFacts) -> tuple[RawCall, Obj | None]:
         """``method(url)`` once ``method`` is bound: ``requests.post(url)`` for a library
@@ -963,6 +1005,14 @@ _LINK_FIELD = re.compile(r"(?:.*_)?(?:url|uri|href|link)|next|previous|self", re
 
 def _is_link_field(name: str) -> bool:
     return bool(_LINK_FIELD.fullmatch(name))
+
+
+def snake_case(name: str) -> str:
+    """``UsersClient`` -> ``users_client``, ``HTTPFetcher`` -> ``http_fetcher``."""
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:

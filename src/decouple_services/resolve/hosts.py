@@ -53,6 +53,8 @@ def split_url(text: str, *, grpc: bool = False) -> Target:
 
 
 _PORT_THEN_PLACEHOLDER = re.compile(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}(?=\{)")
+#: ``api.example.com{path}``: a whole public name, then a run-time part.
+_PUBLIC_THEN_PLACEHOLDER = re.compile(r"(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}(?=\{)")
 #: ``{tenant}.api.example.com``: run-time labels in front of a fixed domain.
 _PUBLIC_UNDER_PLACEHOLDER = re.compile(
     r"(?:\{[^{}]*\}[A-Za-z0-9\-]*\.)+((?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,})"
@@ -69,6 +71,12 @@ def _hostport(hostport: str, path: str) -> Target:
             # `https://{key}.rest.akismet.com/1.1/`: a run-time subdomain of a public domain
             # is still that domain's
             return Target(public.group(1).lower(), None, path)
+        named = _PUBLIC_THEN_PLACEHOLDER.match(hostport) if after_port is None else None
+        if named is not None and public is None and not _may_be_internal(named.group(0)):
+            # `f"{self.base_url}{path}"` with the base `https://docs.example.org`: after a
+            # whole public name, a run-time part is the port or the path
+            rest = hostport[named.end() :]
+            return Target(named.group(0).lower(), None, rest + (path if path != "/" else ""))
         if after_port is None:
             return Target(None, None, path, dynamic_host=True)
         rest = hostport[after_port.end() :]

@@ -79,6 +79,10 @@ class ValueRenderer:
         #: The function the call is in: only its parameters (or those of a function
         #: enclosing it) make it a helper; others were bound elsewhere.
         self.function = function
+        #: Constructor parameters being read: a class built from another's parameter of
+        #: the same name (`Client(host)` in `Orders.__init__(self, host)`) leads back to
+        #: it, each step multiplying the objects to read.
+        self._constructing: set[tuple[str, str]] = set()
 
     def render(self, value: Value) -> Rendered:
         out = Rendered("")
@@ -191,6 +195,16 @@ class ValueRenderer:
         analysed code keeps it gets the same one."""
         if not param.function.endswith(".__init__") or not self._foreign(param):
             return None
+        key = (param.function, param.name)
+        if key in self._constructing:
+            return None
+        self._constructing.add(key)
+        try:
+            return self._built_with(param, out, depth)
+        finally:
+            self._constructing.discard(key)
+
+    def _built_with(self, param: Param, out: Rendered, depth: int) -> str | None:
         init_class = param.function.removesuffix(".__init__")
         here = (self.function or "").rpartition(".")[0]
         info = self.index.function(param.function, self.service)
@@ -198,7 +212,11 @@ class ValueRenderer:
             return None
         params = info.params[1:] if info.is_method else info.params
         texts: dict[str, tuple[str, str, Rendered]] = {}
-        for cls in dict.fromkeys([here, init_class]):
+        classes = [init_class]
+        if here != init_class and self.index.function(f"{here}.__init__", self.service) is None:
+            # a subclass built through the `__init__` it inherits: its objects first
+            classes.insert(0, here)
+        for cls in classes:
             for path, const in self.index.constructions.get(cls, []):
                 if self.index.is_test(path) and not self.index.is_test(self.path or ""):
                     # a test's object (`EvalAI_Interface(token, "http://dummy")`) says
@@ -214,10 +232,25 @@ class ValueRenderer:
                 texts.setdefault(rendered.text, (cls, f"{path}:{const.line}", rendered))
             if texts:
                 break
+        if not texts:
+            # no object of the tree is built with it (`Crawler()`, or `Crawler(**options)`
+            # from run-time options): each holds the constructor's default
+            default = dict(info.defaults).get(param.name)
+            if default is None:
+                return None
+            rendered = Rendered("")
+            rendered.text = self._render(default, rendered, depth)
+            texts[rendered.text] = (init_class, "its default", rendered)
         if len(texts) != 1:
             return None
         ((text, (cls, where, rendered)),) = texts.items()
-        out.evidence.append(f"{param.name} <- {cls.rpartition('.')[2]}(...) at {where}")
+        if where == "its default":
+            out.evidence.append(
+                f"{param.name} <- the default of {cls.rpartition('.')[2]}(...): "
+                "no object of the tree is built with it"
+            )
+        else:
+            out.evidence.append(f"{param.name} <- {cls.rpartition('.')[2]}(...) at {where}")
         out.evidence.extend(rendered.evidence)
         if rendered.unknown:
             self._unknown(out, rendered.unknown, rendered.hint)
