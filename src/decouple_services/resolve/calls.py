@@ -452,7 +452,7 @@ class CallResolver:
             hint = "each call of this helper is reported as its own call site"
             wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
-            found = self.hosts.callee(target)
+            found = self.hosts.callee(target, facts.path)
             callee = found.name
             if found.path is not None:
                 # a gateway in between: the callee receives the forwarded path
