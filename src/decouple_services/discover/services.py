@@ -22,6 +22,7 @@ and hands their text to the pure parsers in :mod:`~decouple_services.discover.co
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
@@ -70,6 +71,7 @@ from decouple_services.discover.markers import (
     parse_dockerfile,
 )
 from decouple_services.discover.nginx import GatewayRoute, parse_routes
+from decouple_services.discover.workflows import image_contexts, image_name, is_workflow
 
 #: Deployment files larger than this are generated dumps, not something a team maintains.
 MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
@@ -310,6 +312,10 @@ class _Discovery:
         # .env files already accounted for (compose interpolation or env_file:).
         self._used_env_files: set[str] = set()
         self._go_mains: dict[str, str] | None = None
+        #: image name -> (the folder a CI workflow builds it from, the workflow)
+        self._image_contexts: dict[str, tuple[str, str]] | None = None
+        #: Names given to compose services only to tell namesakes apart.
+        self._made_up: set[str] = set()
         #: Source files in other languages read (kept only while discovery runs).
         self._other_bytes: dict[str, bytes | None] = {}
 
@@ -464,7 +470,10 @@ class _Discovery:
     def copies(self) -> list[str]:
         """Top-level folders holding copies of one system (a course's chapters, versions
         side by side): each builds, from code inside it, a compose service of a name
-        another such folder builds too. Each copy is deployed on its own."""
+        another such folder builds too, and most of their modules are the same files
+        (``mythoughts/thoughts/login.py`` in both). Each copy is deployed on its own;
+        sibling services that only name their compose service alike (``server`` in
+        ``frontend/`` and in ``users/``) are not copies."""
         builders: dict[str, set[str]] = {}
         for rel in self._compose_files():
             top, slash, _ = rel.partition("/")
@@ -475,7 +484,19 @@ class _Discovery:
             for service in parsed.services:
                 if service.root == top or service.root.startswith(top + "/"):
                     builders.setdefault(service.name, set()).add(top)
-        return sorted({top for tops in builders.values() if len(tops) > 1 for top in tops})
+        tops = sorted({top for tops in builders.values() if len(tops) > 1 for top in tops})
+        modules: dict[str, set[str]] = {top: set() for top in tops}
+        for path in self.listing.python:
+            top = path.partition("/")[0]
+            if top in modules and not path.endswith("__init__.py"):
+                modules[top].add("/".join(path.split("/")[-2:]))
+        copies: set[str] = set()
+        for tops_of_name in builders.values():
+            for a, b in itertools.combinations(sorted(tops_of_name), 2):
+                smaller = min(len(modules[a]), len(modules[b]))
+                if smaller and 2 * len(modules[a] & modules[b]) >= smaller:
+                    copies |= {a, b}
+        return sorted(copies)
 
     def _from_compose(self, global_env: tuple[EnvValue, ...]) -> None:
         global_values = {v.name: v.value for v in global_env}
@@ -513,13 +534,16 @@ class _Discovery:
                 root = self._context_root(service.root, parsed.dockerfiles.get(service.name))
                 name = service.name
                 known = self.builders.get(name)
-                if known is not None and compose_dir.get(name, folder) != folder:
-                    if _apart(known.root, root):
-                        # standalone compose files of sibling folders (`frontend/` and
-                        # `users_backend/` each running its code as `server`) name
-                        # different services alike
-                        split.add(name)
-                        name = self._qualified(folder, name)
+                if (
+                    known is not None
+                    and compose_dir.get(name, folder) != folder
+                    and _apart(known.root, root)
+                ):
+                    # standalone compose files of sibling folders (`frontend/` and
+                    # `users_backend/` each running its code as `server`) name different
+                    # services alike
+                    split.add(name)
+                    name = self._qualified(folder, name)
                 builder = self._builder(name, root)
                 compose_dir.setdefault(name, folder)
                 builder.add(
@@ -575,7 +599,9 @@ class _Discovery:
         """``server`` of ``shop/frontend/docker-compose.yml``: ``frontend-server``, or
         ``shop-frontend-server`` when that is taken."""
         short = f"{posixpath.basename(folder) or 'root'}-{name}"
-        return short if short not in self.builders else f"{folder.replace('/', '-')}-{name}"
+        made_up = short if short not in self.builders else f"{folder.replace('/', '-')}-{name}"
+        self._made_up.add(made_up)
+        return made_up
 
     def _go_commands(self) -> dict[str, str]:
         """Normalised name -> ``cmd/<name>`` folder holding a Go main package; a test
@@ -983,6 +1009,7 @@ class _Discovery:
 
         owner: list[_Builder | None] = []
         created: list[int] = []
+        before = {id(b) for b in self.builders.values()}
         #: image -> the service a workload running it was found to be
         by_image: dict[str, _Builder] = {}
         for workload in workloads:
@@ -1028,9 +1055,12 @@ class _Discovery:
                 self.infra_hosts.setdefault(alias, target)
         for i in created:
             # A service first met as a Deployment goes by the name of the one Service in
-            # front of it: the host other services call it by.
+            # front of it: the host other services call it by. So does a compose service
+            # whose name only told it from its namesakes (`users_backend-server`).
             fronts = [k for k in kube_services if k.selects(workloads[i])]
             builder = owner[i]
+            if builder is not None and id(builder) in before and builder.name not in self._made_up:
+                continue
             if len(fronts) == 1 and builder is not None and fronts[0].name not in self.builders:
                 self._rename(builder, fronts[0].name)
 
@@ -1041,18 +1071,21 @@ class _Discovery:
         self.builders[name] = builder
 
     def _find_workload(self, workload: Workload) -> _Builder | None:
-        names = [*workload.candidate_names(), *(_image_name(i) for i in workload.images)]
+        names = [*workload.candidate_names(), *(image_name(i) for i in workload.images)]
         return next((b for n in names if (b := self._find(n)) is not None), None)
 
     def _match_workload(self, workload: Workload) -> _Builder | None:
         names = list(workload.candidate_names())
-        names += [_image_name(image) for image in workload.images]
+        names += [image_name(image) for image in workload.images]
         for name in names:
             builder = self._find(name)
             if builder is not None:
                 if builder.root == "":
                     builder.root = self._guess_root(names) or ""
                 return builder
+        pushed = self._pushed_from(workload.images)
+        if pushed is not None:
+            return pushed
         built = self._built_from(names)
         if built is not None:
             built.add(evidence=[f"{built.root}/ holds the code of {workload.name}"])
@@ -1062,7 +1095,7 @@ class _Discovery:
         if code_root is None:
             # its own name and its image's, not labels such as `component: server`
             image = workload.images[0] if workload.images else ""
-            own = [workload.name, *(_image_name(i) for i in workload.images)]
+            own = [workload.name, *(image_name(i) for i in workload.images)]
             return self._go_builder(workload.name, own, image)
         builder = self._builder(workload.name, code_root)
         if beside is not None:
@@ -1070,6 +1103,24 @@ class _Discovery:
         else:
             builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
         return builder
+
+    def _pushed_from(self, images: Iterable[str]) -> _Builder | None:
+        """The service whose folder a CI workflow builds a workload's image from
+        (``context: ./payment`` with ``tags: ltroin/user:latest``)."""
+        if self._image_contexts is None:
+            self._image_contexts = {}
+            for rel in sorted(p for p in self._deploy if is_workflow(p)):
+                text = self.read(rel)
+                if text is not None:
+                    for image, folder in image_contexts(text, rel).items():
+                        self._image_contexts.setdefault(image, (folder, rel))
+        for image in images:
+            folder, rel = self._image_contexts.get(image_name(image), ("", ""))
+            owners = [b for b in self.builders.values() if folder and b.root == folder]
+            if len(owners) == 1:
+                owners[0].add(evidence=[f"{rel} builds {image_name(image)} from {folder}/"])
+                return owners[0]
+        return None
 
     def _built_from(self, names: Iterable[str]) -> _Builder | None:
         """The compose service built from the one code folder named like a workload (the
@@ -1137,7 +1188,7 @@ class _Discovery:
                 self.diagnostics.extend(values.diagnostics)
                 for workload in values.workloads:
                     names = [workload.name] + (
-                        [_image_name(workload.image)] if workload.image else []
+                        [image_name(workload.image)] if workload.image else []
                     )
                     builder = next((b for n in names if (b := self._find(n)) is not None), None)
                     if builder is None:
@@ -1473,9 +1524,3 @@ def _is_library_image(image: str) -> bool:
         name = head
     name = name.removeprefix("docker.io/").removeprefix("library/")
     return "/" not in name
-
-
-def _image_name(image: str) -> str:
-    """``gcr.io/proj/userservice:1.2`` -> ``userservice``."""
-    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return name.split(":", 1)[0]

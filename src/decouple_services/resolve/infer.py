@@ -130,6 +130,9 @@ class CalleeInference:
             s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
             for s in services
         }
+        #: The words of each name a service goes by, apart: `payment-service` also known
+        #: as `user-service` is exactly what `PAYMENT_URL` names.
+        self.names = {s.name: {frozenset(words(n)) for n in (s.name, *s.aliases)} for s in services}
         #: gRPC service (``pkg.Service`` and bare ``Service``) -> services serving it.
         self.grpc_servers: dict[str, set[str]] = {}
         for endpoint in endpoints:
@@ -177,7 +180,7 @@ class CalleeInference:
                 continue
             fits = [s for s, own in self.words.items() if own and (wanted <= own or own <= wanted)]
             if len(fits) > 1:
-                exact = [s for s in fits if self.words[s] == wanted]
+                exact = [s for s in fits if self.words[s] == wanted or wanted in self.names[s]]
                 fits = exact
             if len(fits) == 1:
                 return Inferred(fits[0], f"inferred from the name {name!r}")
