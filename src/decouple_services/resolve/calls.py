@@ -52,6 +52,7 @@ from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
     Inferred,
+    by_presigned_url,
     by_webhook_vendor,
     host_names,
     host_part,
@@ -460,11 +461,14 @@ class CallResolver:
             if found.evidence:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None
+            if callee.startswith(EXTERNAL_PREFIX):
+                inferred = _stood_in_for(callee, url, via)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
                 inferred = self._by_route(match.method, target.path, facts.path, category)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
-                evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
+                why = found.reason or url.unknown
+                evidence.append(f"{inferred.reason} ({why})" if why else inferred.reason)
             if callee == UNKNOWN:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
@@ -556,6 +560,7 @@ class CallResolver:
                 lambda value: self.hosts.callee(split_url(value)).name,
             )
             or by_webhook_vendor(names, whole)
+            or by_presigned_url(names, self.hosts.infra, self.hosts.names)
         )
 
     def _by_route(
@@ -857,6 +862,31 @@ def _stub_on_passed_channel(receiver: Obj | None) -> bool:
         and receiver.type.endswith("Stub")
         and isinstance(receiver.arg(0, "channel"), Param)
     )
+
+
+#: ``SLACK_URL (not set in deployment files) default in code: http://...``
+_CODE_DEFAULT = " (not set in deployment files) default in code: "
+
+
+def _stood_in_for(callee: str, url: Rendered, helper: str | None) -> Inferred | None:
+    """A vendor's webhook whose only value is a default in code on another host
+    (``os.environ.get("SLACK_WEBHOOK_URL", "http://testslackwebhook.com/hook")``): the
+    default stands in for the url the deployment sets, which is on the vendor's host. The
+    variable, or the helper it is handed to (``send_slack_notification(webhook=...)``),
+    names the vendor."""
+    for item in url.evidence:
+        name, found, default = item.partition(_CODE_DEFAULT)
+        if not found:
+            continue
+        names = [name, *(e.partition(" <- ")[0] for e in reversed(url.evidence) if " <- " in e)]
+        names += [helper] if helper else []
+        vendor = by_webhook_vendor(names, whole_url=url.text.strip() == default.strip())
+        if vendor is not None and vendor.callee != callee:
+            host = callee.removeprefix(EXTERNAL_PREFIX)
+            return Inferred(
+                vendor.callee, f"{vendor.reason}; the default in code ({host}) stands in"
+            )
+    return None
 
 
 def _helper_of(function: str, match: Match) -> str:
