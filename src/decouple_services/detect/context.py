@@ -316,6 +316,10 @@ class ModuleContext:
         top, cls = qual.split(".", 1)[0], qual.rpartition(".")[2]
         if top in _CLIENT_MODULES or cls.endswith(("Stub", "Client", "Session")):
             return qual
+        if _HOLDS_CLIENTS.fullmatch(cls):
+            # `clients: GrpcClientParams`, `deps: ServiceClients`: an object holding clients,
+            # read through what its class's `__init__` sets
+            return qual
         return None
 
     def stub_type(self) -> str | None:
@@ -835,6 +839,10 @@ _DB_SESSION_MODULES = frozenset(
 
 #: Libraries whose annotated objects make requests.
 _CLIENT_MODULES = frozenset({"aiohttp", "httpx", "requests", "urllib3", "grpc"})
+
+
+#: Class names of objects that hold clients: `Clients`, `GrpcClientParams`, `ApiClients`.
+_HOLDS_CLIENTS = re.compile(r"[A-Z]\w*Clients?(?:Params|Container|Registry|Set|Pool)?|Clients")
 
 
 def _is_none(node: ast.expr) -> bool:
