@@ -221,6 +221,7 @@ class CallResolver:
                 drafts[index] = self._uncalled_helper(drafts[index], wrappers[qualname])
             elif self._answered[qualname] and not uses[qualname]:
                 drafts[index] = self._answered_helper(drafts[index], wrappers[qualname])
+        drafts = _next_pages(drafts)
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(drafts) + events, wrappers)
 
@@ -862,6 +863,54 @@ def _stub_on_passed_channel(receiver: Obj | None) -> bool:
         and receiver.type.endswith("Stub")
         and isinstance(receiver.arg(0, "channel"), Param)
     )
+
+
+#: Names of the link to a paginated answer's next page: ``next``, ``next_page``, ``nextUrl``.
+_NEXT_PAGE = re.compile(
+    r"\{?(?:\w+\[[\"'])?next(?:[_-]?(?:page|url|link|uri))?(?:[\"']\])?\}?", re.I
+)
+
+
+def _next_pages(drafts: list[tuple[FileFacts, CallSite]]) -> list[tuple[FileFacts, CallSite]]:
+    """``response = api.make_request(next_page)`` with ``next_page = response["next"]``: the
+    next page of a paginated answer is on the host that gave the first one. A helper use
+    whose url is named for the next page goes to the one service every other use of the
+    helper outside tests reaches."""
+    reached: dict[str, set[str]] = defaultdict(set)
+    for _, site in drafts:
+        if (
+            site.via_wrapper
+            and site.role is Role.CALL
+            and site.category is not Category.TEST
+            and not _NEXT_PAGE.fullmatch(site.url)
+        ):
+            reached[site.via_wrapper].add(site.callee)
+    out: list[tuple[FileFacts, CallSite]] = []
+    for facts, site in drafts:
+        callees = reached.get(site.via_wrapper or "", set())
+        if (
+            site.callee == UNKNOWN
+            and site.role is Role.CALL
+            and _NEXT_PAGE.fullmatch(site.url)
+            and len(callees) == 1
+            and not next(iter(callees)).startswith(EXTERNAL_PREFIX)
+            and UNKNOWN not in callees
+        ):
+            (callee,) = callees
+            why = (
+                f"{site.url} is the next page of an answer of {callee}: every other use of "
+                f"{site.via_wrapper} outside tests reaches {callee}"
+            )
+            site = replace(
+                site,
+                callee=callee,
+                confidence=Confidence.INFERRED,
+                evidence=(*site.evidence, why),
+                unknown_reason=None,
+                fix_hint=None,
+            )
+        out.append((facts, site))
+    return out
 
 
 #: ``SLACK_URL (not set in deployment files) default in code: http://...``
