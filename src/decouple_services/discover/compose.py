@@ -36,10 +36,12 @@ _TEST_PROFILES = frozenset({"test", "tests", "testing", "unit", "unittest", "ci"
 #: Endings of the template a setup step copies to a missing env file.
 _TEMPLATE_SUFFIXES = (".dist", ".example", ".sample", ".template")
 #: What a template puts where the real value goes: ``x``, ``xxx``, ``changeme``,
-#: ``<your-token>``, ``your_webhook_url``, ``...``, ``TODO``.
+#: ``<your-token>``, ``your_webhook_url``, ``...``, ``TODO``, a url on a host telling the
+#: reader to put theirs (``https://configure-your-url.com``, ``http://api.your-domain``).
 _PLACEHOLDER = re.compile(
     r"^\s*(?:|x+|\.{3,}|\*+|-+|changeme|change[-_ ]me|todo|fixme|replace[-_ ]?me|<[^>]*>"
-    r"|your[-_ ]\S*)\s*$",
+    r"|your[-_ ]\S*"
+    r"|(?:[a-z][\w+.-]*://)?(?:[\w-]+[-_.])*your[-_.][\w.-]*(?::\d+)?(?:/\S*)?)\s*$",
     re.IGNORECASE,
 )
 
