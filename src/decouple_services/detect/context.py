@@ -20,6 +20,7 @@ from decouple_services.detect.values import (
     CALLED,
     STR_FORMAT,
     STR_METHODS,
+    URL_ORIGIN,
     Dyn,
     Env,
     Join,
@@ -43,6 +44,28 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
 #: Method names of an ``environs.Env()`` / ``environ.Env()`` instance that read a variable.
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
+_URLUNPARSE = frozenset({"urllib.parse.urlunparse", "urllib.parse.urlunsplit"})
+
+
+def _origin_parts(node: ast.expr) -> ast.expr | None:
+    """``(parts.scheme, parts.netloc, "", "", "", "")``: ``parts``, whose scheme and host
+    make the url; None for any other tuple."""
+    if not isinstance(node, ast.Tuple | ast.List) or len(node.elts) < 2:
+        return None
+    scheme, netloc, *rest = node.elts
+    if not (
+        isinstance(scheme, ast.Attribute)
+        and scheme.attr == "scheme"
+        and isinstance(netloc, ast.Attribute)
+        and netloc.attr == "netloc"
+        and ast.dump(scheme.value) == ast.dump(netloc.value)
+    ):
+        return None
+    if any(not (isinstance(e, ast.Constant) and e.value in ("", None)) for e in rest):
+        return None
+    return scheme.value
+
+
 _DJANGO_SETTINGS = frozenset({"django.conf.settings"})
 #: django-configurations' value classes (``values.Value``, ``values.URLValue``...).
 _CONFIGURATIONS_VALUES = "configurations.values."
@@ -648,6 +671,10 @@ class ModuleContext:
                     self.evaluate(default, scope, depth) if default is not None else None,
                     how,
                 )
+            if qual in _URLUNPARSE and len(call.args) == 1:
+                parts = _origin_parts(call.args[0])
+                if parts is not None:
+                    return Obj(URL_ORIGIN, (self.evaluate(parts, scope, depth),))
             if qual in _URLJOIN and len(call.args) >= 2:
                 return Join(
                     self.evaluate(call.args[0], scope, depth),
