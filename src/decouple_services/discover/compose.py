@@ -97,7 +97,7 @@ def parse_compose(
         environ: values for ``${VAR}`` interpolation (the project's ``.env``).
         read_text: reads ``env_file:`` files (None: missing; raising ``ReadRefused``: there
             but not read, the reader reports why); without it they are reported missing.
-        is_code_dir: tells whether a directory holds Python code. When a build context is
+        is_code_dir: tells whether a directory holds source code. When a build context is
             the repository root and the Dockerfile sits in a subdirectory, that
             subdirectory is the service's root if it holds code (``services/x/Dockerfile``),
             but not when it is a directory of Dockerfiles only (``docker/web.Dockerfile``).

@@ -309,6 +309,9 @@ class _Discovery:
         self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
         self._all_paths = sorted(set(listing.python) | self._deploy)
         self._code_dirs = _directories_with_code(listing.python)
+        #: Folders holding code in any language: a Dockerfile kept with a Node server's
+        #: sources is that server's as much as one kept with Python code.
+        self._source_dirs = self._code_dirs | _directories_with_code(listing.other)
         # .env files already accounted for (compose interpolation or env_file:).
         self._used_env_files: set[str] = set()
         self._go_mains: dict[str, str] | None = None
@@ -480,7 +483,7 @@ class _Discovery:
             text = self.read(rel) if slash else None
             if text is None:
                 continue
-            parsed = parse_compose(text, rel, is_code_dir=self._code_dirs.__contains__)
+            parsed = parse_compose(text, rel, is_code_dir=self._source_dirs.__contains__)
             for service in parsed.services:
                 if service.root == top or service.root.startswith(top + "/"):
                     builders.setdefault(service.name, set()).add(top)
@@ -503,6 +506,8 @@ class _Discovery:
         parsed_files: list[ComposeFile] = []
         #: builder name -> the folder of the compose file that declared it first
         compose_dir: dict[str, str] = {}
+        #: builder name -> the compose files building it
+        declared_in: dict[str, set[str]] = {}
         split: set[str] = set()
         for rel in self._compose_files():
             text = self.read(rel)
@@ -524,7 +529,7 @@ class _Discovery:
                 rel,
                 environ=environ,
                 read_text=self._read_existing,
-                is_code_dir=self._code_dirs.__contains__,
+                is_code_dir=self._source_dirs.__contains__,
             )
             parsed_files.append(parsed)
             self.diagnostics.extend(parsed.diagnostics)
@@ -546,6 +551,7 @@ class _Discovery:
                     name = self._qualified(folder, name)
                 builder = self._builder(name, root)
                 compose_dir.setdefault(name, folder)
+                declared_in.setdefault(name, set()).add(rel)
                 builder.add(
                     aliases=service.aliases,
                     evidence=service.evidence,
@@ -558,6 +564,7 @@ class _Discovery:
                 builder.command = builder.command or parsed.commands.get(service.name, "")
         self._inherit_builds(parsed_files)
         self._join_test_runs(parsed_files)
+        self._join_development_twins(declared_in)
         for name in sorted(split):
             first = self.builders.get(name)
             if first is not None:
@@ -704,6 +711,35 @@ class _Discovery:
                 continue
             del self.builders[name]
             others[0].add(aliases=runner.aliases, evidence=runner.evidence)
+
+    def _join_development_twins(self, declared_in: dict[str, set[str]]) -> None:
+        """``frontend-dev`` built from the Dockerfile ``frontend`` is built from (another
+        target, the sources mounted), in the same compose file or with one of them in a
+        test compose file, is ``frontend`` run for development: one more of its names, not
+        a second service."""
+        for name in sorted(self.builders):
+            files = declared_in.get(name, set())
+            base_files = declared_in.get(
+                next((name.removesuffix(s) for s in _DEVELOPMENT_SUFFIXES if name.endswith(s)), ""),
+                set(),
+            )
+            if not (files & base_files or any(map(_is_test_compose, files | base_files))):
+                continue
+            twin = self.builders.get(name)
+            base_name = next(
+                (name.removesuffix(s) for s in _DEVELOPMENT_SUFFIXES if name.endswith(s)), None
+            )
+            base = self.builders.get(base_name) if base_name else None
+            if (
+                twin is None
+                or base is None
+                or base.root != twin.root
+                or not set(base.dockerfiles) & set(twin.dockerfiles)
+            ):
+                continue
+            del self.builders[name]
+            base.add(aliases=twin.aliases, evidence=twin.evidence, ports=twin.ports, env=twin.env)
+            base.command = base.command or twin.command
 
     def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
         """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
@@ -1434,7 +1470,9 @@ def _is_main_compose(rel: str) -> bool:
 def _is_test_compose(rel: str) -> bool:
     """``docker-compose-test.yml``, ``compose.tests.yaml``: a setup to run the tests in."""
     name = posixpath.basename(rel).lower()
-    return any(word in ("test", "tests", "testing", "ci") for word in re.split(r"[-_.]", name))
+    return any(
+        word in ("test", "tests", "testing", "ci", "e2e") for word in re.split(r"[-_.]", name)
+    )
 
 
 def _is_test_path(rel: str, config: Config) -> bool:
@@ -1453,6 +1491,9 @@ def _directories_with_code(python_files: Iterable[str]) -> set[str]:
             directory = posixpath.dirname(directory)
     return dirs
 
+
+#: Name endings of a service run for development beside the one deployed.
+_DEVELOPMENT_SUFFIXES = ("-development", "-dev", "_dev", "-local")
 
 #: Programs a development task runs: tests and linters, not a deployed process.
 _TASK_PROGRAMS = frozenset(
