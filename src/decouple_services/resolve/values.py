@@ -34,6 +34,7 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.resolve.index import ProjectIndex
+from decouple_services.resolve.infer import host_part
 
 _MAX_DEPTH = 25
 
@@ -344,18 +345,8 @@ _JOINER = re.compile(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|
 
 def _origin(url: str) -> str:
     """``http://kumascript:9080/docs/{path}`` -> ``http://kumascript:9080``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    depth = 0
-    for i, ch in enumerate(rest):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif ch == "/" and depth == 0:
-            return f"{scheme}://{rest[:i]}"
-    return url
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://{host_part(url)}" if sep else url
 
 
 def returned_value(index: ProjectIndex, call: Obj, service: str | None) -> tuple[Value, str] | None:
