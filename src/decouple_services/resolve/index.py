@@ -143,10 +143,36 @@ class ProjectIndex:
             named = [e for e in declared if _ADDRESS_HOST.search(e.value) is None]
             if declared:
                 return named[0] if named else declared[0]
+            deployed = self._deployed_by(self.services_by_name[service], name)
+            if deployed is not None:
+                return deployed
         for item in self.global_env:
             if item.name == name:
                 return item
         return None
+
+    def _deployed_by(self, service: Service, name: str) -> EnvValue | None:
+        """A service no deployment file declares anything for (found by its `manage.py`)
+        inside the build context of the services that deploy it (compose's `context: .`):
+        their value, when those nearest it agree on one."""
+        if service.env or service.root in ("", "."):
+            return None
+        around = [
+            s
+            for s in self.services
+            if s.env and (s.root == "." or service.root.startswith(s.root + "/"))
+        ]
+        if not around:
+            return None
+        nearest = max(len(s.root) if s.root != "." else 0 for s in around)
+        values = [
+            e
+            for s in around
+            if (len(s.root) if s.root != "." else 0) == nearest
+            for e in s.env
+            if e.name == name
+        ]
+        return values[0] if len({e.value for e in values}) == 1 else None
 
     def env_everywhere(self, name: str) -> list[EnvValue]:
         """Every value ``name`` is declared with, in any service's deployment files or the
