@@ -10,7 +10,10 @@ Sources are consulted in the order an engineer new to the repository would trust
 5. fallback: the repository is one service.
 
 A later source never creates a second service under a name an earlier one found: it adds
-aliases, ports, env and evidence to it. Names that are reachable but built elsewhere
+aliases, ports, env and evidence to it. Two exceptions, both about one name meaning two
+programs: copies of one system in top-level folders side by side are discovered apart and
+merged (``discover_services``), and standalone compose files of sibling folders naming
+their own code alike (``server`` in ``frontend/`` and in ``users/``) make two services. Names that are reachable but built elsewhere
 (a postgres image, a k8s Deployment of an external image) are returned as
 ``infra_hosts`` so that calls to them are recognised rather than reported unknown.
 
