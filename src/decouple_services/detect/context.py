@@ -23,6 +23,7 @@ from decouple_services.detect.values import (
     FIXTURE,
     STR_FORMAT,
     STR_METHODS,
+    URL_ORIGIN,
     Concat,
     Dyn,
     Env,
@@ -49,6 +50,28 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
 #: Method names of an ``environs.Env()`` / ``environ.Env()`` instance that read a variable.
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
+_URLUNPARSE = frozenset({"urllib.parse.urlunparse", "urllib.parse.urlunsplit"})
+
+
+def _origin_parts(node: ast.expr) -> ast.expr | None:
+    """``(parts.scheme, parts.netloc, "", "", "", "")``: ``parts``, whose scheme and host
+    make the url; None for any other tuple."""
+    if not isinstance(node, ast.Tuple | ast.List) or len(node.elts) < 2:
+        return None
+    scheme, netloc, *rest = node.elts
+    if not (
+        isinstance(scheme, ast.Attribute)
+        and scheme.attr == "scheme"
+        and isinstance(netloc, ast.Attribute)
+        and netloc.attr == "netloc"
+        and ast.dump(scheme.value) == ast.dump(netloc.value)
+    ):
+        return None
+    if any(not (isinstance(e, ast.Constant) and e.value in ("", None)) for e in rest):
+        return None
+    return scheme.value
+
+
 _DJANGO_SETTINGS = frozenset({"django.conf.settings"})
 #: django-configurations' value classes (``values.Value``, ``values.URLValue``...).
 _CONFIGURATIONS_VALUES = "configurations.values."
@@ -359,6 +382,10 @@ class ModuleContext:
             return None
         top, cls = qual.split(".", 1)[0], qual.rpartition(".")[2]
         if top in _CLIENT_MODULES or cls.endswith(("Stub", "Client", "Session")):
+            return qual
+        if _HOLDS_CLIENTS.fullmatch(cls):
+            # `clients: GrpcClientParams`, `deps: ServiceClients`: an object holding clients,
+            # read through what its class's `__init__` sets
             return qual
         return None
 
@@ -700,6 +727,10 @@ class ModuleContext:
                     self.evaluate(default, scope, depth) if default is not None else None,
                     how,
                 )
+            if qual in _URLUNPARSE and len(call.args) == 1:
+                parts = _origin_parts(call.args[0])
+                if parts is not None:
+                    return Obj(URL_ORIGIN, (self.evaluate(parts, scope, depth),))
             if qual in _URLJOIN and len(call.args) >= 2:
                 return Join(
                     self.evaluate(call.args[0], scope, depth),
@@ -904,6 +935,10 @@ _DB_SESSION_MODULES = frozenset(
 
 #: Libraries whose annotated objects make requests.
 _CLIENT_MODULES = frozenset({"aiohttp", "httpx", "requests", "urllib3", "grpc"})
+
+
+#: Class names of objects that hold clients: `Clients`, `GrpcClientParams`, `ApiClients`.
+_HOLDS_CLIENTS = re.compile(r"[A-Z]\w*Clients?(?:Params|Container|Registry|Set|Pool)?|Clients")
 
 
 def _is_none(node: ast.expr) -> bool:

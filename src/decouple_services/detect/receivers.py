@@ -27,6 +27,11 @@ def rebase_on_prefix(qualname: str, lookup: Lookup) -> Ref | None:
         if base is not None:
             suffix = ".".join(reversed(rest))
             if isinstance(base, Obj):
+                # `settings = get_settings()` with `def get_settings(): return Settings()`:
+                # the attribute is the returned object's
+                made = None if base.args or base.kwargs else lookup(f"{base.type}()")
+                if isinstance(made, Obj) and not made.type.endswith("()"):
+                    return Ref(f"{made.type}.{suffix}")
                 return Ref(f"{base.type}.{suffix}")
             if isinstance(base, Ref):
                 return Ref(f"{base.qualname}.{suffix}")

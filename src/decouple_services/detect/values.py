@@ -161,6 +161,12 @@ CALLED = "builtins.__call__"
 #: ``Obj(STR_FORMAT, (template, *args), kwargs)``.
 STR_FORMAT = "str.format"
 
+#: ``urlunparse((parts.scheme, parts.netloc, "", "", "", ""))`` of ``parts = urlparse(url)``:
+#: the scheme and host of ``url``, ``Obj(URL_ORIGIN, (url_or_parts,))``.
+URL_ORIGIN = "urllib.parse.origin"
+#: Functions splitting a url into parts whose scheme and host are the url's.
+URL_SPLITTERS = frozenset({"urllib.parse.urlparse", "urllib.parse.urlsplit"})
+
 
 def substitute(value: Value, function: str, binding: dict[str, Value]) -> Value:
     """``value`` with the parameters of ``function`` replaced by the values bound to them

@@ -36,10 +36,12 @@ _TEST_PROFILES = frozenset({"test", "tests", "testing", "unit", "unittest", "ci"
 #: Endings of the template a setup step copies to a missing env file.
 _TEMPLATE_SUFFIXES = (".dist", ".example", ".sample", ".template")
 #: What a template puts where the real value goes: ``x``, ``xxx``, ``changeme``,
-#: ``<your-token>``, ``your_webhook_url``, ``...``, ``TODO``.
+#: ``<your-token>``, ``your_webhook_url``, ``...``, ``TODO``, a url on a host telling the
+#: reader to put theirs (``https://configure-your-url.com``, ``http://api.your-domain``).
 _PLACEHOLDER = re.compile(
     r"^\s*(?:|x+|\.{3,}|\*+|-+|changeme|change[-_ ]me|todo|fixme|replace[-_ ]?me|<[^>]*>"
-    r"|your[-_ ]\S*)\s*$",
+    r"|your[-_ ]\S*"
+    r"|(?:[a-z][\w+.-]*://)?(?:[\w-]+[-_.])*your[-_.][\w.-]*(?::\d+)?(?:/\S*)?)\s*$",
     re.IGNORECASE,
 )
 
@@ -95,7 +97,7 @@ def parse_compose(
         environ: values for ``${VAR}`` interpolation (the project's ``.env``).
         read_text: reads ``env_file:`` files (None: missing; raising ``ReadRefused``: there
             but not read, the reader reports why); without it they are reported missing.
-        is_code_dir: tells whether a directory holds Python code. When a build context is
+        is_code_dir: tells whether a directory holds source code. When a build context is
             the repository root and the Dockerfile sits in a subdirectory, that
             subdirectory is the service's root if it holds code (``services/x/Dockerfile``),
             but not when it is a directory of Dockerfiles only (``docker/web.Dockerfile``).

@@ -32,6 +32,7 @@ from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
+from decouple_services.discover.workflows import is_workflow
 
 if TYPE_CHECKING:
     # imported where patterns are compiled: a rerun whose listing is reused compiles none
@@ -146,7 +147,8 @@ def is_deploy_file(path: str) -> bool:
     if name.startswith("requirements") and name.endswith(".txt") and len(name) >= 16:
         return True  # requirements*.txt
     if name.endswith((".yml", ".yaml")):
-        return is_compose_file(path) or not _is_ci_yaml(path)
+        # a CI workflow says which folder each image it pushes is built from
+        return is_compose_file(path) or is_workflow(path) or not _is_ci_yaml(path)
     return False
 
 

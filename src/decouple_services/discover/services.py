@@ -10,7 +10,10 @@ Sources are consulted in the order an engineer new to the repository would trust
 5. fallback: the repository is one service.
 
 A later source never creates a second service under a name an earlier one found: it adds
-aliases, ports, env and evidence to it. Names that are reachable but built elsewhere
+aliases, ports, env and evidence to it. Two exceptions, both about one name meaning two
+programs: copies of one system in top-level folders side by side are discovered apart and
+merged (``discover_services``), and standalone compose files of sibling folders naming
+their own code alike (``server`` in ``frontend/`` and in ``users/``) make two services. Names that are reachable but built elsewhere
 (a postgres image, a k8s Deployment of an external image) are returned as
 ``infra_hosts`` so that calls to them are recognised rather than reported unknown.
 
@@ -22,12 +25,13 @@ and hands their text to the pure parsers in :mod:`~decouple_services.discover.co
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,6 +74,7 @@ from decouple_services.discover.markers import (
     parse_dockerfile,
 )
 from decouple_services.discover.nginx import GatewayRoute, parse_routes
+from decouple_services.discover.workflows import image_contexts, image_name, is_workflow
 
 #: Deployment files larger than this are generated dumps, not something a team maintains.
 MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
@@ -157,7 +162,78 @@ def discover_services(root: Path, listing: FileListing, config: Config) -> Servi
 
     Never raises for a bad file: unreadable or malformed files become diagnostics.
     """
-    return _Discovery(root, listing, config).run()
+    whole = _Discovery(root, listing, config)
+    copies = [] if config.services else whole.copies()
+    if len(copies) < 2:
+        return whole.run()
+    parts = [(c, _Discovery(root, _within(listing, c), config, among_others=True)) for c in copies]
+    parts.append(("", _Discovery(root, _outside(listing, copies), config, among_others=True)))
+    return _merge([(prefix, part.run()) for prefix, part in parts])
+
+
+def _within(listing: FileListing, folder: str) -> FileListing:
+    """The files under ``folder``, with the repository's own ``.env`` files (compose reads
+    them for every project)."""
+    inside = folder + "/"
+    return FileListing(
+        python=tuple(p for p in listing.python if p.startswith(inside)),
+        deploy=tuple(
+            p for p in listing.deploy if p.startswith(inside) or ("/" not in p and _is_env_file(p))
+        ),
+        other=tuple(p for p in listing.other if p.startswith(inside)),
+    )
+
+
+def _outside(listing: FileListing, folders: Sequence[str]) -> FileListing:
+    tops = set(folders)
+    return FileListing(
+        python=tuple(p for p in listing.python if p.split("/", 1)[0] not in tops),
+        deploy=tuple(p for p in listing.deploy if p.split("/", 1)[0] not in tops),
+        other=tuple(p for p in listing.other if p.split("/", 1)[0] not in tops),
+    )
+
+
+def _merge(parts: Sequence[tuple[str, ServiceDiscovery]]) -> ServiceDiscovery:
+    """The discoveries of a repository's copies of one system as one: a name several copies
+    use is qualified by its copy's folder (``chapter10-frontend``), its plain name kept as
+    the host it answers to inside its copy."""
+    uses = Counter(s.name for _, found in parts for s in found.services)
+    services: list[Service] = []
+    servicers: list[GrpcServicer] = []
+    infra: dict[str, str] = {}
+    infra_ports: dict[str, tuple[int, ...]] = {}
+    routes: dict[str, tuple[GatewayRoute, ...]] = {}
+    for prefix, found in parts:
+        names = {
+            s.name: f"{prefix}-{s.name}" if prefix and uses[s.name] > 1 else s.name
+            for s in found.services
+        }
+        for service in found.services:
+            name = names[service.name]
+            aliases = service.aliases if name == service.name else (name, *service.aliases)
+            services.append(replace(service, name=name, aliases=aliases))
+        for servicer in found.grpc_servicers:
+            owner = servicer.service
+            servicers.append(replace(servicer, service=names.get(owner, owner) if owner else None))
+        for host, image in found.infra_hosts.items():
+            infra.setdefault(host, image)
+        for host, ports in found.infra_ports.items():
+            infra_ports.setdefault(host, ports)
+        for host, forwarded in found.gateway_routes.items():
+            routes.setdefault(host, forwarded)
+    taken = {alias for service in services for alias in service.aliases}
+    return ServiceDiscovery(
+        services=tuple(sorted(services, key=lambda s: s.name)),
+        diagnostics=tuple(
+            sorted({d for _, found in parts for d in found.diagnostics}, key=Diagnostic.sort_key)
+        ),
+        infra_hosts={h: i for h, i in sorted(infra.items()) if h not in taken},
+        global_env=parts[-1][1].global_env,
+        files_read=tuple(sorted({f for _, found in parts for f in found.files_read})),
+        gateway_routes=routes,
+        infra_ports={h: p for h, p in sorted(infra_ports.items()) if h in infra and h not in taken},
+        grpc_servicers=tuple(servicers),
+    )
 
 
 class _Builder:
@@ -213,8 +289,13 @@ def _extend_unique(target: list[_T], items: Iterable[_T]) -> None:
 
 
 class _Discovery:
-    def __init__(self, root: Path, listing: FileListing, config: Config) -> None:
+    def __init__(
+        self, root: Path, listing: FileListing, config: Config, *, among_others: bool = False
+    ) -> None:
         self.root = root
+        #: One part of a repository holding copies of one system: the other parts found
+        #: services, so no fallback applies here, and weak markers say nothing.
+        self.among_others = among_others
         self.listing = listing
         self.config = config
         self.diagnostics: list[Diagnostic] = []
@@ -231,9 +312,16 @@ class _Discovery:
         self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
         self._all_paths = sorted(set(listing.python) | self._deploy)
         self._code_dirs = _directories_with_code(listing.python)
+        #: Folders holding code in any language: a Dockerfile kept with a Node server's
+        #: sources is that server's as much as one kept with Python code.
+        self._source_dirs = self._code_dirs | _directories_with_code(listing.other)
         # .env files already accounted for (compose interpolation or env_file:).
         self._used_env_files: set[str] = set()
         self._go_mains: dict[str, str] | None = None
+        #: image name -> (the folder a CI workflow builds it from, the workflow)
+        self._image_contexts: dict[str, tuple[str, str]] | None = None
+        #: Names given to compose services only to tell namesakes apart.
+        self._made_up: set[str] = set()
         #: Source files in other languages read (kept only while discovery runs).
         self._other_bytes: dict[str, bytes | None] = {}
 
@@ -296,6 +384,7 @@ class _Discovery:
         global_env = self._global_env()
         self._from_config()
         self._from_compose(global_env)
+        self._fold_tasks()
         self._narrow_shared_roots()
         self._claim_imports()
         self._claim_task_modules()
@@ -377,15 +466,53 @@ class _Discovery:
             )
         return root
 
-    def _from_compose(self, global_env: tuple[EnvValue, ...]) -> None:
-        global_values = {v.name: v.value for v in global_env}
-        compose_files = sorted(
+    def _compose_files(self) -> list[str]:
+        return sorted(
             (p for p in self._deploy if is_compose_file(p) or self._compose_by_content(p)),
             # docker-compose.yml before docker-compose.override.yml: the override adds to it.
             key=lambda p: (posixpath.dirname(p), "override" in p, p),
         )
+
+    def copies(self) -> list[str]:
+        """Top-level folders holding copies of one system (a course's chapters, versions
+        side by side): each builds, from code inside it, a compose service of a name
+        another such folder builds too, and most of their modules are the same files
+        (``mythoughts/thoughts/login.py`` in both). Each copy is deployed on its own;
+        sibling services that only name their compose service alike (``server`` in
+        ``frontend/`` and in ``users/``) are not copies."""
+        builders: dict[str, set[str]] = {}
+        for rel in self._compose_files():
+            top, slash, _ = rel.partition("/")
+            text = self.read(rel) if slash else None
+            if text is None:
+                continue
+            parsed = parse_compose(text, rel, is_code_dir=self._source_dirs.__contains__)
+            for service in parsed.services:
+                if service.root == top or service.root.startswith(top + "/"):
+                    builders.setdefault(service.name, set()).add(top)
+        tops = sorted({top for tops in builders.values() if len(tops) > 1 for top in tops})
+        modules: dict[str, set[str]] = {top: set() for top in tops}
+        for path in self.listing.python:
+            top = path.partition("/")[0]
+            if top in modules and not path.endswith("__init__.py"):
+                modules[top].add("/".join(path.split("/")[-2:]))
+        copies: set[str] = set()
+        for tops_of_name in builders.values():
+            for a, b in itertools.combinations(sorted(tops_of_name), 2):
+                smaller = min(len(modules[a]), len(modules[b]))
+                if smaller and 2 * len(modules[a] & modules[b]) >= smaller:
+                    copies |= {a, b}
+        return sorted(copies)
+
+    def _from_compose(self, global_env: tuple[EnvValue, ...]) -> None:
+        global_values = {v.name: v.value for v in global_env}
         parsed_files: list[ComposeFile] = []
-        for rel in compose_files:
+        #: builder name -> the folder of the compose file that declared it first
+        compose_dir: dict[str, str] = {}
+        #: builder name -> the compose files building it
+        declared_in: dict[str, set[str]] = {}
+        split: set[str] = set()
+        for rel in self._compose_files():
             text = self.read(rel)
             if text is None:
                 continue
@@ -405,16 +532,29 @@ class _Discovery:
                 rel,
                 environ=environ,
                 read_text=self._read_existing,
-                is_code_dir=self._code_dirs.__contains__,
+                is_code_dir=self._source_dirs.__contains__,
             )
             parsed_files.append(parsed)
             self.diagnostics.extend(parsed.diagnostics)
             self._used_env_files.update(parsed.env_files)
+            folder = posixpath.dirname(rel)
             for service in parsed.services:
-                builder = self._builder(
-                    service.name,
-                    self._context_root(service.root, parsed.dockerfiles.get(service.name)),
-                )
+                root = self._context_root(service.root, parsed.dockerfiles.get(service.name))
+                name = service.name
+                known = self.builders.get(name)
+                if (
+                    known is not None
+                    and compose_dir.get(name, folder) != folder
+                    and _apart(known.root, root)
+                ):
+                    # standalone compose files of sibling folders (`frontend/` and
+                    # `users_backend/` each running its code as `server`) name different
+                    # services alike
+                    split.add(name)
+                    name = self._qualified(folder, name)
+                builder = self._builder(name, root)
+                compose_dir.setdefault(name, folder)
+                declared_in.setdefault(name, set()).add(rel)
                 builder.add(
                     aliases=service.aliases,
                     evidence=service.evidence,
@@ -427,6 +567,11 @@ class _Discovery:
                 builder.command = builder.command or parsed.commands.get(service.name, "")
         self._inherit_builds(parsed_files)
         self._join_test_runs(parsed_files)
+        self._join_development_twins(declared_in)
+        for name in sorted(split):
+            first = self.builders.get(name)
+            if first is not None:
+                self._rename(first, self._qualified(compose_dir[name], name))
         for parsed in parsed_files:
             configs = [(n, c, parse_routes) for n, c in parsed.nginx_configs.items()]
             configs += [(n, c, haproxy.parse_routes) for n, c in parsed.haproxy_configs.items()]
@@ -459,6 +604,14 @@ class _Discovery:
                     published = parsed.published_ports.get(service.name)
                     if published:
                         self.infra_ports.setdefault(service.name, published)
+
+    def _qualified(self, folder: str, name: str) -> str:
+        """``server`` of ``shop/frontend/docker-compose.yml``: ``frontend-server``, or
+        ``shop-frontend-server`` when that is taken."""
+        short = f"{posixpath.basename(folder) or 'root'}-{name}"
+        made_up = short if short not in self.builders else f"{folder.replace('/', '-')}-{name}"
+        self._made_up.add(made_up)
+        return made_up
 
     def _go_commands(self) -> dict[str, str]:
         """Normalised name -> ``cmd/<name>`` folder holding a Go main package; a test
@@ -562,6 +715,35 @@ class _Discovery:
             del self.builders[name]
             others[0].add(aliases=runner.aliases, evidence=runner.evidence)
 
+    def _join_development_twins(self, declared_in: dict[str, set[str]]) -> None:
+        """``frontend-dev`` built from the Dockerfile ``frontend`` is built from (another
+        target, the sources mounted), in the same compose file or with one of them in a
+        test compose file, is ``frontend`` run for development: one more of its names, not
+        a second service."""
+        for name in sorted(self.builders):
+            files = declared_in.get(name, set())
+            base_files = declared_in.get(
+                next((name.removesuffix(s) for s in _DEVELOPMENT_SUFFIXES if name.endswith(s)), ""),
+                set(),
+            )
+            if not (files & base_files or any(map(_is_test_compose, files | base_files))):
+                continue
+            twin = self.builders.get(name)
+            base_name = next(
+                (name.removesuffix(s) for s in _DEVELOPMENT_SUFFIXES if name.endswith(s)), None
+            )
+            base = self.builders.get(base_name) if base_name else None
+            if (
+                twin is None
+                or base is None
+                or base.root != twin.root
+                or not set(base.dockerfiles) & set(twin.dockerfiles)
+            ):
+                continue
+            del self.builders[name]
+            base.add(aliases=twin.aliases, evidence=twin.evidence, ports=twin.ports, env=twin.env)
+            base.command = base.command or twin.command
+
     def _inherit_builds(self, parsed_files: list[ComposeFile]) -> None:
         """``kernel: extends: {file: docker-compose-base.yml, service: kernel-base}``: the
         service run is ``kernel``, built as ``kernel-base`` is. The base is a template, not a
@@ -612,6 +794,32 @@ class _Discovery:
                 _extend_unique(builder.dockerfiles, base.dockerfiles)
                 builder.command = builder.command or base.command
                 main = main or builder
+
+    def _fold_tasks(self) -> None:
+        """Of the services one context builds, those running a test runner or a linter
+        (`entrypoint: pytest`, `flake8`) are tasks of the one that serves, one more of its
+        names; those running a database server (`CMD ["postgres"]`) are infrastructure."""
+        by_root: dict[str, list[_Builder]] = {}
+        for builder in self.builders.values():
+            if builder.root not in ("", "."):
+                by_root.setdefault(builder.root, []).append(builder)
+        for group in by_root.values():
+            if len(group) < 2:
+                continue
+            kinds = {b.name: _program_kind(b.command or self._dockerfile_command(b)) for b in group}
+            serving = [b for b in group if kinds[b.name] is None]
+            if len(serving) != 1:
+                continue
+            for builder in group:
+                kind = kinds[builder.name]
+                if kind is None:
+                    continue
+                del self.builders[builder.name]
+                if kind == "task":
+                    serving[0].add(aliases=builder.aliases, evidence=builder.evidence)
+                else:
+                    for alias in builder.aliases:
+                        self.infra_hosts.setdefault(alias, "")
 
     def _narrow_shared_roots(self) -> None:
         """Services built from one shared context own the folder of the module they run.
@@ -840,6 +1048,7 @@ class _Discovery:
 
         owner: list[_Builder | None] = []
         created: list[int] = []
+        before = {id(b) for b in self.builders.values()}
         #: image -> the service a workload running it was found to be
         by_image: dict[str, _Builder] = {}
         for workload in workloads:
@@ -885,9 +1094,12 @@ class _Discovery:
                 self.infra_hosts.setdefault(alias, target)
         for i in created:
             # A service first met as a Deployment goes by the name of the one Service in
-            # front of it: the host other services call it by.
+            # front of it: the host other services call it by. So does a compose service
+            # whose name only told it from its namesakes (`users_backend-server`).
             fronts = [k for k in kube_services if k.selects(workloads[i])]
             builder = owner[i]
+            if builder is not None and id(builder) in before and builder.name not in self._made_up:
+                continue
             if len(fronts) == 1 and builder is not None and fronts[0].name not in self.builders:
                 self._rename(builder, fronts[0].name)
 
@@ -898,24 +1110,31 @@ class _Discovery:
         self.builders[name] = builder
 
     def _find_workload(self, workload: Workload) -> _Builder | None:
-        names = [*workload.candidate_names(), *(_image_name(i) for i in workload.images)]
+        names = [*workload.candidate_names(), *(image_name(i) for i in workload.images)]
         return next((b for n in names if (b := self._find(n)) is not None), None)
 
     def _match_workload(self, workload: Workload) -> _Builder | None:
         names = list(workload.candidate_names())
-        names += [_image_name(image) for image in workload.images]
+        names += [image_name(image) for image in workload.images]
         for name in names:
             builder = self._find(name)
             if builder is not None:
                 if builder.root == "":
                     builder.root = self._guess_root(names) or ""
                 return builder
+        pushed = self._pushed_from(workload.images)
+        if pushed is not None:
+            return pushed
+        built = self._built_from(names)
+        if built is not None:
+            built.add(evidence=[f"{built.root}/ holds the code of {workload.name}"])
+            return built
         beside = self._dockerfile_beside(workload.file)
         code_root = beside or self._guess_root(names)
         if code_root is None:
             # its own name and its image's, not labels such as `component: server`
             image = workload.images[0] if workload.images else ""
-            own = [workload.name, *(_image_name(i) for i in workload.images)]
+            own = [workload.name, *(image_name(i) for i in workload.images)]
             return self._go_builder(workload.name, own, image)
         builder = self._builder(workload.name, code_root)
         if beside is not None:
@@ -923,6 +1142,44 @@ class _Discovery:
         else:
             builder.add(evidence=[f"{code_root}/ holds the code of {workload.name}"])
         return builder
+
+    def _pushed_from(self, images: Iterable[str]) -> _Builder | None:
+        """The service whose folder a CI workflow builds a workload's image from
+        (``context: ./payment`` with ``tags: ltroin/user:latest``)."""
+        if self._image_contexts is None:
+            self._image_contexts = {}
+            for rel in sorted(p for p in self._deploy if is_workflow(p)):
+                text = self.read(rel)
+                if text is not None:
+                    for image, folder in image_contexts(text, rel).items():
+                        self._image_contexts.setdefault(image, (folder, rel))
+        for image in images:
+            folder, rel = self._image_contexts.get(image_name(image), ("", ""))
+            owners = [b for b in self.builders.values() if folder and b.root == folder]
+            if len(owners) == 1:
+                owners[0].add(evidence=[f"{rel} builds {image_name(image)} from {folder}/"])
+                return owners[0]
+        return None
+
+    def _built_from(self, names: Iterable[str]) -> _Builder | None:
+        """The compose service built from the one code folder named like a workload (the
+        Deployment ``frontend`` of the code compose builds from ``shop/frontend`` as
+        ``server``): the same program, deployed twice."""
+        wanted: set[str] = set()
+        for name in names:
+            wanted |= {name, name.replace("-", "_"), name.replace("_", "-")}
+        folders = {
+            b.root
+            for b in self.builders.values()
+            if b.root not in ("", ".") and posixpath.basename(b.root) in wanted
+        }
+        if len(folders) != 1:
+            return None
+        root = folders.pop()
+        sharing = [b for b in self.builders.values() if b.root == root]
+        return max(
+            sharing, key=lambda b: (bool(b.ports), b.name.rpartition("-")[2] in _SERVER_NAMES)
+        )
 
     def _dockerfile_beside(self, manifest: str) -> str | None:
         """The folder of the one Dockerfile kept with a manifest (``locust/k8s/master.yaml``
@@ -970,7 +1227,7 @@ class _Discovery:
                 self.diagnostics.extend(values.diagnostics)
                 for workload in values.workloads:
                     names = [workload.name] + (
-                        [_image_name(workload.image)] if workload.image else []
+                        [image_name(workload.image)] if workload.image else []
                     )
                     builder = next((b for n in names if (b := self._find(n)) is not None), None)
                     if builder is None:
@@ -1046,7 +1303,7 @@ class _Discovery:
                 _extend_unique(builder.dockerfiles, [rel])
 
     def _from_markers(self) -> None:
-        found_before = any(b.root != "" for b in self.builders.values())
+        found_before = self.among_others or any(b.root != "" for b in self.builders.values())
         # A Dockerfile that a compose build names belongs to that service, wherever it is.
         built_with = {posixpath.dirname(d) for b in self.builders.values() for d in b.dockerfiles}
         for marker_dir in find_marker_dirs(self._all_paths):
@@ -1080,7 +1337,7 @@ class _Discovery:
         server (``if __name__ == "__main__": web.run_app(app, port=9001)``) are the
         processes the repository runs, examples included (a library's example services are
         the only services it has). Each owns its file; its root is the file's folder."""
-        if any(b.root != "" for b in self.builders.values()):
+        if self.among_others or any(b.root != "" for b in self.builders.values()):
             return
         found: list[str] = []
         for path in self.listing.python:
@@ -1105,7 +1362,7 @@ class _Discovery:
             builder.add(evidence=[f"{path} starts a server when run"])
 
     def _fallback(self) -> None:
-        if any(b.root != "" for b in self.builders.values()):
+        if self.among_others or any(b.root != "" for b in self.builders.values()):
             return
         name = self.root.resolve().name or "repository"
         markers = next(
@@ -1216,7 +1473,9 @@ def _is_main_compose(rel: str) -> bool:
 def _is_test_compose(rel: str) -> bool:
     """``docker-compose-test.yml``, ``compose.tests.yaml``: a setup to run the tests in."""
     name = posixpath.basename(rel).lower()
-    return any(word in ("test", "tests", "testing", "ci") for word in re.split(r"[-_.]", name))
+    return any(
+        word in ("test", "tests", "testing", "ci", "e2e") for word in re.split(r"[-_.]", name)
+    )
 
 
 def _is_test_path(rel: str, config: Config) -> bool:
@@ -1234,6 +1493,41 @@ def _directories_with_code(python_files: Iterable[str]) -> set[str]:
             dirs.add(directory)
             directory = posixpath.dirname(directory)
     return dirs
+
+
+#: Name endings of a service run for development beside the one deployed.
+_DEVELOPMENT_SUFFIXES = ("-development", "-dev", "_dev", "-local")
+
+#: Programs a development task runs: tests and linters, not a deployed process.
+_TASK_PROGRAMS = frozenset(
+    {"pytest", "py.test", "tox", "nox", "flake8", "pylint", "mypy", "ruff", "black", "isort"}
+)
+#: Database servers a Dockerfile of the repository may run on a base image.
+_DATABASE_PROGRAMS = frozenset(
+    {"postgres", "postgresql", "mysqld", "mariadbd", "mongod", "redis-server"}
+)
+
+
+def _program_kind(command: str) -> str | None:
+    """``task`` for a test runner or linter, ``database`` for a database server, else
+    None (``python -m pytest`` is pytest)."""
+    words = [w.strip("'\"[],") for w in command.split()]
+    words = [w for w in words if w]
+    if len(words) >= 3 and posixpath.basename(words[0]).startswith("python") and words[1] == "-m":
+        words = words[2:]
+    program = posixpath.basename(words[0]) if words else ""
+    if program in _TASK_PROGRAMS:
+        return "task"
+    if program in _DATABASE_PROGRAMS:
+        return "database"
+    return None
+
+
+def _apart(root: str, other: str) -> bool:
+    """Two code roots neither of which holds the other."""
+    if root in ("", ".") or other in ("", "."):
+        return False
+    return root != other and not _nested(root, other) and not _nested(other, root)
 
 
 def _nested(path: str, root: str) -> bool:
@@ -1274,9 +1568,3 @@ def _is_library_image(image: str) -> bool:
         name = head
     name = name.removeprefix("docker.io/").removeprefix("library/")
     return "/" not in name
-
-
-def _image_name(image: str) -> str:
-    """``gcr.io/proj/userservice:1.2`` -> ``userservice``."""
-    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return name.split(":", 1)[0]

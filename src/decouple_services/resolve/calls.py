@@ -53,6 +53,7 @@ from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
     Inferred,
+    by_presigned_url,
     by_webhook_vendor,
     host_names,
     host_part,
@@ -269,7 +270,7 @@ class CallResolver:
         dropped = self._settle_run_time_helpers(
             drafts, wrappers, own_sites, uses_of, handing, nested_in, answered
         )
-        kept = [draft for i, draft in enumerate(drafts) if i not in dropped]
+        kept = _next_pages([draft for i, draft in enumerate(drafts) if i not in dropped])
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(kept) + events, wrappers)
 
@@ -596,7 +597,7 @@ class CallResolver:
             hint = "each call of this helper is reported as its own call site"
             wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
-            found = self.hosts.callee(target)
+            found = self.hosts.callee(target, facts.path)
             callee = found.name
             if found.path is not None:
                 # a gateway in between: the callee receives the forwarded path
@@ -604,11 +605,14 @@ class CallResolver:
             if found.evidence:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None
+            if callee.startswith(EXTERNAL_PREFIX):
+                inferred = _stood_in_for(callee, url, via)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
                 inferred = self._by_route(match.method, target.path, facts.path, category)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
-                evidence.append(f"{inferred.reason} ({found.reason or url.unknown})")
+                why = found.reason or url.unknown
+                evidence.append(f"{inferred.reason} ({why})" if why else inferred.reason)
             answered = (
                 self._hyperlink_callee(facts, call, match.url, depth=0)
                 if callee == UNKNOWN and not grpc
@@ -751,6 +755,7 @@ class CallResolver:
                 lambda value: self.hosts.callee(split_url(value)).name,
             )
             or by_webhook_vendor(names, whole)
+            or by_presigned_url(names, self.hosts.infra, self.hosts.names)
         )
 
     def _by_route(
@@ -1130,6 +1135,79 @@ def _stub_on_passed_channel(receiver: Obj | None) -> bool:
         and receiver.type.endswith("Stub")
         and isinstance(receiver.arg(0, "channel"), Param)
     )
+
+
+#: Names of the link to a paginated answer's next page: ``next``, ``next_page``, ``nextUrl``.
+_NEXT_PAGE = re.compile(
+    r"\{?(?:\w+\[[\"'])?next(?:[_-]?(?:page|url|link|uri))?(?:[\"']\])?\}?", re.I
+)
+
+
+def _next_pages(drafts: list[tuple[FileFacts, CallSite]]) -> list[tuple[FileFacts, CallSite]]:
+    """``response = api.make_request(next_page)`` with ``next_page = response["next"]``: the
+    next page of a paginated answer is on the host that gave the first one. A helper use
+    whose url is named for the next page goes to the one service every other use of the
+    helper outside tests reaches."""
+    reached: dict[str, set[str]] = defaultdict(set)
+    for _, site in drafts:
+        if (
+            site.via_wrapper
+            and site.role is Role.CALL
+            and site.category is not Category.TEST
+            and not _NEXT_PAGE.fullmatch(site.url)
+        ):
+            reached[site.via_wrapper].add(site.callee)
+    out: list[tuple[FileFacts, CallSite]] = []
+    for facts, site in drafts:
+        callees = reached.get(site.via_wrapper or "", set())
+        if (
+            site.callee == UNKNOWN
+            and site.role is Role.CALL
+            and _NEXT_PAGE.fullmatch(site.url)
+            and len(callees) == 1
+            and not next(iter(callees)).startswith(EXTERNAL_PREFIX)
+            and UNKNOWN not in callees
+        ):
+            (callee,) = callees
+            why = (
+                f"{site.url} is the next page of an answer of {callee}: every other use of "
+                f"{site.via_wrapper} outside tests reaches {callee}"
+            )
+            site = replace(
+                site,
+                callee=callee,
+                confidence=Confidence.INFERRED,
+                evidence=(*site.evidence, why),
+                unknown_reason=None,
+                fix_hint=None,
+            )
+        out.append((facts, site))
+    return out
+
+
+#: ``SLACK_URL (not set in deployment files) default in code: http://...``
+_CODE_DEFAULT = " (not set in deployment files) default in code: "
+
+
+def _stood_in_for(callee: str, url: Rendered, helper: str | None) -> Inferred | None:
+    """A vendor's webhook whose only value is a default in code on another host
+    (``os.environ.get("SLACK_WEBHOOK_URL", "http://testslackwebhook.com/hook")``): the
+    default stands in for the url the deployment sets, which is on the vendor's host. The
+    variable, or the helper it is handed to (``send_slack_notification(webhook=...)``),
+    names the vendor."""
+    for item in url.evidence:
+        name, found, default = item.partition(_CODE_DEFAULT)
+        if not found:
+            continue
+        names = [name, *(e.partition(" <- ")[0] for e in reversed(url.evidence) if " <- " in e)]
+        names += [helper] if helper else []
+        vendor = by_webhook_vendor(names, whole_url=url.text.strip() == default.strip())
+        if vendor is not None and vendor.callee != callee:
+            host = callee.removeprefix(EXTERNAL_PREFIX)
+            return Inferred(
+                vendor.callee, f"{vendor.reason}; the default in code ({host}) stands in"
+            )
+    return None
 
 
 def _helper_of(function: str, match: Match) -> str:

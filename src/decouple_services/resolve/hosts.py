@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -143,6 +144,15 @@ _PUBLIC_TLDS = frozenset(
 )
 
 
+def _is_private_address(host: str) -> bool:
+    """An IPv4 address of a private network (10/8, 172.16/12, 192.168/16)."""
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return address.is_private and not address.is_loopback
+
+
 def _may_be_internal(host: str) -> bool:
     labels = host.split(".")
     if len(labels) == 1 or host.endswith(_INTERNAL_SUFFIXES):
@@ -186,9 +196,39 @@ class HostMap:
             for port in ports:
                 self.infra_by_port.setdefault(port, []).append(host.lower())
         self.names = {s.name for s in services}
+        self.roots = {s.name: s.root for s in services}
 
-    def callee(self, target: Target) -> Callee:
-        found = self._callee(target)
+    def nearest(self, owners: Sequence[str], near: str | None) -> list[str]:
+        """Of several services answering to one host, those whose root shares the most
+        folders with the calling file: copies of one system side by side (a course's
+        chapters) each call their own copy."""
+        if near is None or len(owners) < 2:
+            return list(owners)
+        here = near.split("/")
+
+        def shared(owner: str) -> int:
+            root = self.roots.get(owner, "")
+            parts = root.split("/") if root not in ("", ".") else []
+            count = 0
+            for mine, theirs in zip(here, parts, strict=False):
+                if mine != theirs:
+                    break
+                count += 1
+            return count
+
+        best = max(shared(o) for o in owners)
+        return [o for o in owners if shared(o) == best] if best else list(owners)
+
+    def _holds(self, owner: str, path: str | None) -> bool:
+        root = self.roots.get(owner, "")
+        if path is None or root == "":
+            return False
+        return root == "." or path.startswith(root + "/")
+
+    def callee(self, target: Target, near: str | None = None) -> Callee:
+        """The service a target names; ``near``, the calling file, picks among services of
+        copies of one system answering to the same host."""
+        found = self._callee(target, near)
         if found.name == UNKNOWN and target.host in _LOOPBACK and target.port is not None:
             by_image = self._published_at(target)
             if by_image is not None:
@@ -240,7 +280,7 @@ class HostMap:
                 return replace(deeper, evidence=f"{step}; {deeper.evidence}")
         return Callee(behind.name, evidence=f"{step}; {behind.evidence}", path=path)
 
-    def _callee(self, target: Target) -> Callee:
+    def _callee(self, target: Target, near: str | None = None) -> Callee:
         if target.dynamic_host:
             return Callee(UNKNOWN, reason="the host is only known at run time")
         host = target.host
@@ -249,7 +289,7 @@ class HostMap:
         if host in _LOOPBACK:
             if target.port is None:
                 return Callee(UNKNOWN, reason=f"{host} without a port cannot name a service")
-            owners = sorted(set(self.by_port.get(target.port, [])))
+            owners = self.nearest(sorted(set(self.by_port.get(target.port, []))), near)
             if len(owners) == 1:
                 return Callee(owners[0], evidence=f"port {target.port} -> service {owners[0]}")
             if not owners:
@@ -257,11 +297,26 @@ class HostMap:
                     UNKNOWN, reason=f"no service is known to listen on port {target.port}"
                 )
             return Callee(UNKNOWN, reason=f"port {target.port} is used by {', '.join(owners)}")
+        if target.port is not None and _is_private_address(host):
+            # `http://10.0.10.5:8001` in a compose env file: the developer's docker host,
+            # reaching the port another service of the repository publishes
+            others = [
+                o
+                for o in sorted(set(self.by_port.get(target.port, [])))
+                if not self._holds(o, near)
+            ]
+            owners = self.nearest(others, near)
+            if len(owners) == 1:
+                return Callee(
+                    owners[0],
+                    evidence=f"private address {host}:{target.port} -> port {target.port} "
+                    f"of service {owners[0]}",
+                )
         short = host.split(".")[0]
         # `users.default.svc.cluster.local` and `users.shop` name the service users;
         # `api.newrelic.com` does not name a service called api.
         for candidate in (host, short) if _may_be_internal(host) else (host,):
-            owners = sorted(set(self.by_alias.get(candidate, [])))
+            owners = self.nearest(sorted(set(self.by_alias.get(candidate, []))), near)
             if len(owners) == 1:
                 return Callee(owners[0], evidence=f"host {host} -> service {owners[0]}")
             if len(owners) > 1:

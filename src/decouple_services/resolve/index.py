@@ -7,6 +7,7 @@ none, and the evidence says where it came from.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,11 @@ from dataclasses import dataclass, field
 from decouple_services.core.model import EnvValue, Service
 from decouple_services.detect.facts import BASES, Constant, FileFacts, FunctionInfo, GrpcMethod
 from decouple_services.detect.values import Obj, Ref, Value
+
+#: A url whose host is an IPv4 address literal.
+_ADDRESS_HOST = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/|$)", re.I
+)
 
 #: Base classes searched for an inherited attribute.
 _MAX_BASES = 16
@@ -131,13 +137,42 @@ class ProjectIndex:
     def env(self, name: str, service: str | None) -> EnvValue | None:
         """A deployment-declared value: the caller's own env first, then the repo's .env."""
         if service is not None and service in self.services_by_name:
-            found = self.services_by_name[service].env_lookup(name)
-            if found is not None:
-                return found
+            declared = [e for e in self.services_by_name[service].env if e.name == name]
+            # compose's `USERS_URL=http://10.0.10.5:8001` (the author's machine) beside a
+            # manifest's `http://users-service`: the name is what the deployment calls
+            named = [e for e in declared if _ADDRESS_HOST.search(e.value) is None]
+            if declared:
+                return named[0] if named else declared[0]
+            deployed = self._deployed_by(self.services_by_name[service], name)
+            if deployed is not None:
+                return deployed
         for item in self.global_env:
             if item.name == name:
                 return item
         return None
+
+    def _deployed_by(self, service: Service, name: str) -> EnvValue | None:
+        """A service no deployment file declares anything for (found by its `manage.py`)
+        inside the build context of the services that deploy it (compose's `context: .`):
+        their value, when those nearest it agree on one."""
+        if service.env or service.root in ("", "."):
+            return None
+        around = [
+            s
+            for s in self.services
+            if s.env and (s.root == "." or service.root.startswith(s.root + "/"))
+        ]
+        if not around:
+            return None
+        nearest = max(len(s.root) if s.root != "." else 0 for s in around)
+        values = [
+            e
+            for s in around
+            if (len(s.root) if s.root != "." else 0) == nearest
+            for e in s.env
+            if e.name == name
+        ]
+        return values[0] if len({e.value for e in values}) == 1 else None
 
     def env_everywhere(self, name: str) -> list[EnvValue]:
         """Every value ``name`` is declared with, in any service's deployment files or the

@@ -10,7 +10,7 @@ registers its servicer, whatever the stub's channel says. Such callees are marke
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Endpoint, EnvValue, Service
@@ -130,6 +130,9 @@ class CalleeInference:
             s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
             for s in services
         }
+        #: The words of each name a service goes by, apart: `payment-service` also known
+        #: as `user-service` is exactly what `PAYMENT_URL` names.
+        self.names = {s.name: {frozenset(words(n)) for n in (s.name, *s.aliases)} for s in services}
         #: gRPC service (``pkg.Service`` and bare ``Service``) -> services serving it.
         self.grpc_servers: dict[str, set[str]] = {}
         for endpoint in endpoints:
@@ -177,7 +180,7 @@ class CalleeInference:
                 continue
             fits = [s for s, own in self.words.items() if own and (wanted <= own or own <= wanted)]
             if len(fits) > 1:
-                exact = [s for s in fits if self.words[s] == wanted]
+                exact = [s for s in fits if self.words[s] == wanted or wanted in self.names[s]]
                 fits = exact
             if len(fits) == 1:
                 return Inferred(fits[0], f"inferred from the name {name!r}")
@@ -229,6 +232,42 @@ def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
                     f"{EXTERNAL_PREFIX}{host}",
                     f"{name!r} names a {vendor} webhook, and {vendor} webhooks live on {host}",
                 )
+    return None
+
+
+#: Images of S3-compatible object stores a deployment may run beside its services.
+_OBJECT_STORE_IMAGES = ("minio", "localstack", "seaweedfs", "s3mock")
+_S3_HOST = "s3.amazonaws.com"
+
+
+def by_presigned_url(
+    names: Iterable[str], infra: Mapping[str, str], services: Iterable[str]
+) -> Inferred | None:
+    """A presigned url (``presigned_url``, ``response["presigned_urls"][0]["url"]``) is
+    an S3 object's, signed for one request: the S3-compatible store the deployment runs
+    (a MinIO image), else Amazon S3 itself. Several stores leave it unknown."""
+    for name in names:
+        if "presigned" not in words(name):
+            continue
+        stores = sorted(
+            {
+                h
+                for h, image in infra.items()
+                if any(s in image.lower() for s in _OBJECT_STORE_IMAGES)
+            }
+            | {s for s in services if any(s.lower().startswith(i) for i in _OBJECT_STORE_IMAGES)}
+        )
+        if len(stores) > 1:
+            return None
+        if stores:
+            return Inferred(
+                stores[0],
+                f"{name!r} is a presigned url of {stores[0]}, the object store deployed here",
+            )
+        return Inferred(
+            f"{EXTERNAL_PREFIX}{_S3_HOST}",
+            f"{name!r} is a presigned S3 url and no S3-compatible store is deployed here",
+        )
     return None
 
 

@@ -18,6 +18,8 @@ from decouple_services.detect.receivers import rebase_on_prefix
 from decouple_services.detect.values import (
     STR_FORMAT,
     STR_METHODS,
+    URL_ORIGIN,
+    URL_SPLITTERS,
     Concat,
     Dyn,
     Env,
@@ -32,6 +34,7 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.resolve.index import ProjectIndex
+from decouple_services.resolve.infer import host_part
 
 _MAX_DEPTH = 25
 #: ``conf["api_base"]``: a value read by name from a mapping the program was given (a JSON
@@ -139,6 +142,11 @@ class ValueRenderer:
             if "{" not in inner and method in STR_METHODS:
                 return STR_METHODS[method](inner)
             return "{" + f"{inner}.{method}()" + "}"
+        if isinstance(value, Obj) and value.type in URL_SPLITTERS and value.args:
+            # `urlparse(url)`: its scheme and host are the url's (URL_ORIGIN reads them)
+            return self._render(value.args[0], out, d)
+        if isinstance(value, Obj) and value.type == URL_ORIGIN and value.args:
+            return _origin(self._render(value.args[0], out, d))
         if isinstance(value, Obj):
             # A deferred environs read defined in another module: `env.str("X")`
             if value.type.endswith((".str()", ".url()", ".__call__()")) and value.args:
@@ -374,6 +382,12 @@ class ValueRenderer:
 
 #: Names of helpers that build a url from fragments: ``build_url``, ``join_url``, ``urljoin``.
 _JOINER = re.compile(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|for)")
+
+
+def _origin(url: str) -> str:
+    """``http://kumascript:9080/docs/{path}`` -> ``http://kumascript:9080``."""
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme}://{host_part(url)}" if sep else url
 
 
 def returned_value(index: ProjectIndex, call: Obj, service: str | None) -> tuple[Value, str] | None:

@@ -309,6 +309,8 @@ def test_an_unreadable_directory_is_reported_in_git_mode(
         "requirements-dev.txt",
         "manage.py",
         "Procfile",
+        # GitHub workflows say which folder each image they push is built from
+        ".github/workflows/release.yml",
     ],
 )
 def test_deployment_and_packaging_files_are_listed_as_deploy(path: str) -> None:
@@ -318,7 +320,7 @@ def test_deployment_and_packaging_files_are_listed_as_deploy(path: str) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        ".github/workflows/ci.yml",
+        ".github/dependabot.yml",
         ".gitlab-ci.yml",
         ".pre-commit-config.yaml",
         ".circleci/config.yml",

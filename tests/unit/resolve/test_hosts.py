@@ -122,3 +122,50 @@ def test_a_port_published_by_services_leading_to_different_places_is_unknown() -
         {"edge": (8081,), "edge2": (8081,)},
     )
     assert same.callee(split_url("http://localhost:8081/x")).name == "api"
+
+
+COPIES = [
+    Service("v1-api", "v1/api", aliases=("v1-api", "api"), ports=(8000,)),
+    Service("v2-api", "v2/api", aliases=("v2-api", "api"), ports=(8000,)),
+    Service("v2-web", "v2/web", aliases=("v2-web", "web"), ports=(8080,)),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "near", "callee"),
+    [
+        ("http://api:8000/items", "v1/web/app.py", "v1-api"),
+        ("http://api:8000/items", "v2/web/app.py", "v2-api"),
+        ("http://localhost:8000/items", "v2/web/app.py", "v2-api"),
+        # no copy is nearer to a file outside both
+        ("http://api:8000/items", "tools/build.py", "unknown"),
+        ("http://api:8000/items", None, "unknown"),
+    ],
+)
+def test_a_host_of_several_copies_is_the_callers_own(
+    url: str, near: str | None, callee: str
+) -> None:
+    assert HostMap(COPIES, {}).callee(split_url(url), near).name == callee
+
+
+@pytest.mark.parametrize(
+    ("url", "callee"),
+    [
+        # the developer's docker host reaching a port another service publishes
+        ("http://10.0.0.5:8080/", "v2-web"),
+        ("http://192.168.1.20:8080/", "v2-web"),
+        # not published by any service: an address out there
+        ("http://10.0.0.5:9100/", "external:10.0.0.5"),
+        # a public address is not the developer's machine
+        ("http://8.8.8.8:8080/", "external:8.8.8.8"),
+    ],
+)
+def test_a_private_address_names_the_service_publishing_its_port(url: str, callee: str) -> None:
+    assert HostMap(COPIES, {}).callee(split_url(url), "v1/web/app.py").name == callee
+
+
+def test_a_private_address_does_not_name_the_caller_itself() -> None:
+    hosts = HostMap(COPIES, {})
+    assert hosts.callee(split_url("http://10.0.0.5:8080/"), "v2/web/app.py").name == (
+        "external:10.0.0.5"
+    )

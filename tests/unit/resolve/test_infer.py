@@ -6,7 +6,13 @@ import pytest
 
 from decouple_services.core.model import Endpoint, EnvValue, Service
 from decouple_services.discover.grpc_servers import GrpcServicer
-from decouple_services.resolve.infer import CalleeInference, by_webhook_vendor, host_names, words
+from decouple_services.resolve.infer import (
+    CalleeInference,
+    by_presigned_url,
+    by_webhook_vendor,
+    host_names,
+    words,
+)
 
 SERVICES = [
     Service("users", "users"),
@@ -167,3 +173,33 @@ def test_a_url_named_after_a_vendors_webhook_goes_to_its_host(
 )
 def test_no_vendor_webhook_without_the_vendor_and_the_hook(names: list[str], whole: bool) -> None:
     assert by_webhook_vendor(names, whole) is None
+
+
+def test_a_name_fitting_one_of_a_services_names_exactly_is_that_service() -> None:
+    # `payment` is also deployed as `user-service`; its consumer adds a word of its own
+    services = [
+        Service("payment-service", "payment", aliases=("payment-service", "user-service")),
+        Service("payment-consumer", "consumer", aliases=("user-consumer-service",)),
+    ]
+    found = CalleeInference(services, []).by_name(["PAYMENT_URL"])
+    assert found is not None and found.callee == "payment-service"
+
+
+@pytest.mark.parametrize(
+    ("infra", "services", "callee"),
+    [
+        ({}, [], "external:s3.amazonaws.com"),
+        ({"minio": "minio/minio:latest", "db": "postgres"}, [], "minio"),
+        ({}, ["minio-store", "web"], "minio-store"),
+        ({"minio": "minio/minio", "s3": "localstack/localstack"}, [], None),
+    ],
+)
+def test_a_presigned_url_goes_to_the_object_store(
+    infra: dict[str, str], services: list[str], callee: str | None
+) -> None:
+    found = by_presigned_url(['answer["presigned_url"]'], infra, services)
+    assert (found.callee if found else None) == callee
+
+
+def test_a_url_not_named_presigned_is_no_object_store_url() -> None:
+    assert by_presigned_url(['answer["signed_url"]', "upload_url"], {}, []) is None
