@@ -155,11 +155,12 @@ class _Chart:
                 # item: read the document again without those entries.
                 plain = ["" if start + i in soft else line for i, line in enumerate(body)]
                 found = self._parse(plain, start, template.path)
+            last = start + max(i for i, line in enumerate(body) if line.strip()) + 1
             for problem in found.diagnostics:
                 diagnostics.append(
                     Diagnostic(
                         template.path,
-                        problem.line,
+                        min(problem.line, last),
                         Severity.WARNING,
                         "helm-template-unread",
                         f"Helm template not read as YAML ({problem.message}); its objects "
@@ -394,7 +395,9 @@ def _entry_fits(lines: list[str], index: int) -> bool:
     break the YAML, and is dropped."""
     entry = lines[index]
     indent = len(entry) - len(entry.lstrip())
-    for above in reversed(lines[:index]):
+    # A few lines up is enough for a template someone writes; more is a file built to cost.
+    for position in range(index - 1, max(-1, index - 50), -1):
+        above = lines[position]
         text = above.strip()
         if not text or text.startswith("#"):
             continue
