@@ -161,7 +161,7 @@ class _Chart:
                     Diagnostic(
                         template.path,
                         min(problem.line, last),
-                        Severity.WARNING,
+                        Severity.NOTE,
                         "helm-template-unread",
                         f"Helm template not read as YAML ({problem.message}); its objects "
                         "are not known",
@@ -526,7 +526,7 @@ def _unnamed(path: str, line: int, kind: str, name: str) -> Diagnostic:
     return Diagnostic(
         path,
         line,
-        Severity.WARNING,
+        Severity.NOTE,
         "helm-template-unread",
         f"{kind} named {name_pattern(name)!r}: its name is only known when the chart is "
         "rendered; not read",
