@@ -19,8 +19,10 @@ it reads them tolerantly, line for line, so every object keeps its ``file:line``
 A name made of placeholders and a literal suffix (``{{ .Release.Name }}-engine``,
 ``{{ include "x.fullname" . }}-worker``) names the service by the suffix (``engine``), and
 keeps the whole pattern (``*-engine``) as an alias, which a host such as ``prod-engine``
-matches. A name that is only placeholders (``{{ include "x.fullname" . }}``) or ends with
-one is not read: only the rendered chart knows it. Hosts in env values follow the same
+matches. An object whose name is only placeholders (``{{ include "x.fullname" . }}``) or
+ends with one is left out: only the rendered chart knows it, and a chart is expected to be
+partly unknown, so that is no diagnostic; a document that does not read as YAML is one
+(a note). Hosts in env values follow the same
 rule, so ``http://{{ .Release.Name }}-engine:8000`` reaches ``engine``.
 """
 
@@ -85,8 +87,8 @@ def parse_chart_templates(
     """The workloads, Services and ConfigMaps a chart's templates declare.
 
     ``values_text`` is the chart's ``values.yaml``; ``helpers`` the texts holding its
-    ``define`` blocks (``_helpers.tpl``). What cannot be read is a ``helm-template-unread``
-    diagnostic on the line it starts; nothing raises.
+    ``define`` blocks (``_helpers.tpl``). A document that does not read as YAML is a
+    ``helm-template-unread`` note at the line of the error; nothing raises.
     """
     values: Node | None = None
     if values_text is not None:
@@ -168,11 +170,11 @@ class _Chart:
                     )
                 )
             for workload in found.workloads:
-                kept = self._workload(workload, template.path, diagnostics)
+                kept = self._workload(workload)
                 if kept is not None:
                     workloads.append(kept)
             for service in found.services:
-                kept_service = self._service(service, template.path, diagnostics)
+                kept_service = self._service(service)
                 if kept_service is not None:
                     services.append(kept_service)
             for config_map in found.config_maps:
@@ -186,12 +188,9 @@ class _Chart:
         # Blank lines in front keep each object's line where the template has it.
         return parse_manifests("\n" * start + "\n".join(body), path)
 
-    def _workload(
-        self, workload: Workload, path: str, diagnostics: list[Diagnostic]
-    ) -> Workload | None:
+    def _workload(self, workload: Workload) -> Workload | None:
         name = service_name(workload.name)
         if name is None:
-            diagnostics.append(_unnamed(path, workload.line, workload.kind, workload.name))
             return None
         images = tuple(i for image in workload.images if (i := _image(image)) is not None)
         return replace(
@@ -209,12 +208,9 @@ class _Chart:
             pattern=name_pattern(workload.name) if _TOKEN.search(workload.name) else None,
         )
 
-    def _service(
-        self, service: KubeService, path: str, diagnostics: list[Diagnostic]
-    ) -> KubeService | None:
+    def _service(self, service: KubeService) -> KubeService | None:
         name = service_name(service.name)
         if name is None:
-            diagnostics.append(_unnamed(path, service.line, "Service", service.name))
             return None
         external = service.external_name
         return replace(
@@ -520,15 +516,4 @@ def _env(item: EnvValue) -> EnvValue | None:
     if _TOKEN.search(value):
         return None
     return item if value == item.value else replace(item, value=value)
-
-
-def _unnamed(path: str, line: int, kind: str, name: str) -> Diagnostic:
-    return Diagnostic(
-        path,
-        line,
-        Severity.NOTE,
-        "helm-template-unread",
-        f"{kind} named {name_pattern(name)!r}: its name is only known when the chart is "
-        "rendered; not read",
-    )
 
