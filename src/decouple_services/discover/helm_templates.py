@@ -45,9 +45,7 @@ from decouple_services.discover.k8s import (
     parse_manifests,
 )
 
-_CONTROL = frozenset(
-    {"if", "else", "end", "range", "with", "define", "block", "break", "continue"}
-)
+_CONTROL = frozenset({"if", "else", "end", "range", "with", "define", "block", "break", "continue"})
 _ASSIGN = re.compile(r"^(\$[A-Za-z_][A-Za-z0-9_]*)\s*:?=\s*(.+)$", re.DOTALL)
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\b(?![.\w])")
 _WORD = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\((?:[^()]|\([^()]*\))*\)|[^\s()]+')
@@ -61,11 +59,26 @@ _TOKEN = re.compile(r"__tpl\d+__")
 _LEADING = re.compile(r"^(?:__tpl\d+__|[-_.])+")
 #: Pipe functions that keep a plain value plain (the rest make it a placeholder).
 _PLAIN_FUNCTIONS = frozenset(
-    {"quote", "squote", "trunc", "trimSuffix", "trimPrefix", "trim", "lower", "toString",
-     "default", "nindent", "indent", "int", "required"}
+    {
+        "quote",
+        "squote",
+        "trunc",
+        "trimSuffix",
+        "trimPrefix",
+        "trim",
+        "lower",
+        "toString",
+        "default",
+        "nindent",
+        "indent",
+        "int",
+        "required",
+    }
 )
 _MAX_DEPTH = 8
 _MAX_ACTIONS = 20_000
+#: Documents read per template file: each is parsed on its own, its lines kept.
+_MAX_DOCUMENTS = 500
 #: Longer expressions are not looked into (a placeholder), so a hostile file costs little.
 _MAX_EXPRESSION = 2_000
 
@@ -147,7 +160,18 @@ class _Chart:
         services: list[KubeService] = []
         config_maps: list[ConfigMap] = []
         diagnostics: list[Diagnostic] = []
-        for start, end in _documents(lines):
+        documents = _documents(lines)
+        if len(documents) > _MAX_DOCUMENTS:
+            diagnostics.append(
+                Diagnostic(
+                    template.path,
+                    documents[_MAX_DOCUMENTS][0] + 1,
+                    Severity.NOTE,
+                    "helm-template-unread",
+                    f"more than {_MAX_DOCUMENTS} documents in one template; the rest not read",
+                )
+            )
+        for start, end in documents[:_MAX_DOCUMENTS]:
             body = lines[start:end]
             if not any(line.strip() for line in body):
                 continue
@@ -480,7 +504,7 @@ def _string(word: str) -> str | None:
 
 def _documents(lines: list[str]) -> list[tuple[int, int]]:
     starts = [0] + [i for i, line in enumerate(lines) if _DOCUMENT_START.match(line)]
-    ends = starts[1:] + [len(lines)]
+    ends = [*starts[1:], len(lines)]
     return list(zip(starts, ends, strict=True))
 
 
@@ -516,4 +540,3 @@ def _env(item: EnvValue) -> EnvValue | None:
     if _TOKEN.search(value):
         return None
     return item if value == item.value else replace(item, value=value)
-

@@ -12,6 +12,7 @@ from decouple_services.discover.helm_templates import (
     parse_chart_templates,
     service_name,
 )
+from decouple_services.discover.k8s import Manifests
 
 _HELPERS = """\
 {{- define "app.fullname" -}}
@@ -27,7 +28,7 @@ _HELPERS = """\
 _VALUES = "api:\n  port: 8080\n  image: acme/api\n  tag: '2'\n"
 
 
-def _read(text: str, helpers: str = _HELPERS, values: str = _VALUES):  # type: ignore[no-untyped-def]
+def _read(text: str, helpers: str = _HELPERS, values: str = _VALUES) -> Manifests:
     return parse_chart_templates(
         [ChartTemplate("chart/templates/x.yaml", text)], values_text=values, helpers=[helpers]
     )
@@ -230,8 +231,9 @@ def test_hostile_templates_are_read_in_bounded_time() -> None:
         "{{" * 200_000,
         "{{ a }}" * 100_000,
         '{{ define "x" }}' * 50_000,
-        "kind: Service\n" + "  {{ include \"x\" . | nindent 2 }}\n" * 20_000,
+        "kind: Service\n" + '  {{ include "x" . | nindent 2 }}\n' * 20_000,
         "{{ (" + "(" * 100_000 + " }}",
+        "---\nkind: Service\n" * 100_000,
     ]
     started = time.perf_counter()
     for text in texts:
