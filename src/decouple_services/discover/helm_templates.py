@@ -306,20 +306,20 @@ class _Chart:
         """The text of a pipeline: plain, or holding placeholders."""
         stages = _split_pipeline(expression)
         value = self._command(stages[0], variables, depth) if stages else None
-        if value is not None:
-            for stage in stages[1:]:
-                words = _WORD.findall(stage)
-                if not words or words[0] not in _PLAIN_FUNCTIONS:
-                    value = None
-                    break
-                if words[0] == "default" and value == "" and len(words) > 1:
-                    value = self._word(words[1], variables, depth)
-                    if value is None:
-                        break
-                elif words[0] in ("quote", "squote") and not _TOKEN.search(value):
-                    value = json.dumps(value)
-                elif words[0] == "lower":
-                    value = value.lower()
+        for stage in stages[1:]:
+            words = _WORD.findall(stage)
+            if not words or words[0] not in _PLAIN_FUNCTIONS:
+                value = None
+                break
+            if words[0] == "default" and not value and len(words) > 1:
+                # a value the chart's values.yaml leaves out takes the default, as in Helm
+                value = self._word(words[1], variables, depth)
+            elif value is None:
+                continue
+            elif words[0] in ("quote", "squote") and not _TOKEN.search(value):
+                value = json.dumps(value)
+            elif words[0] == "lower":
+                value = value.lower()
         if value is None:
             return self._token(expression, variables)
         return value

@@ -79,6 +79,7 @@ spec:
     {{- include "app.labels" . | nindent 4 }}
   ports:
     - port: {{ .Values.api.port | default 80 }}
+    - port: {{ .Values.api.metricsPort | default 9090 }}
 """
     )
     (workload,) = found.workloads
@@ -90,7 +91,7 @@ spec:
     assert [(e.name, e.value) for e in workload.env] == [("CACHE_URL", "http://cache:6379")]
     assert service.name == "api"
     assert service.host_aliases() == ("api", "*-api")
-    assert service.ports == (8080,)
+    assert service.ports == (8080, 9090)
     assert service.selects(workload)
     assert found.diagnostics == ()
 
