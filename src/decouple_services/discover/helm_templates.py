@@ -47,6 +47,7 @@ from decouple_services.discover.k8s import (
 
 _CONTROL = frozenset({"if", "else", "end", "range", "with", "define", "block", "break", "continue"})
 _ASSIGN = re.compile(r"^(\$[A-Za-z_][A-Za-z0-9_]*)\s*:?=\s*(.+)$", re.DOTALL)
+_VALUES_PATH = re.compile(r"\$?\.Values(?:\.[A-Za-z0-9_-]+)+")
 _VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\b(?![.\w])")
 _WORD = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\((?:[^()]|\([^()]*\))*\)|[^\s()]+')
 _INDENT = re.compile(r"\|\s*n?indent\s+(\d+)\s*$")
@@ -306,14 +307,17 @@ class _Chart:
         """The text of a pipeline: plain, or holding placeholders."""
         stages = _split_pipeline(expression)
         value = self._command(stages[0], variables, depth) if stages else None
+        missing = value is None and bool(stages) and _values_path(stages[0]) is not None
         for stage in stages[1:]:
             words = _WORD.findall(stage)
             if not words or words[0] not in _PLAIN_FUNCTIONS:
                 value = None
                 break
-            if words[0] == "default" and not value and len(words) > 1:
-                # a value the chart's values.yaml leaves out takes the default, as in Helm
+            if words[0] == "default" and len(words) > 1 and (value == "" or missing):
+                # a value the chart's values.yaml leaves out takes the default, as in Helm;
+                # an expression not understood is no reason to take it
                 value = self._word(words[1], variables, depth)
+                missing = False
             elif value is None:
                 continue
             elif words[0] in ("quote", "squote") and not _TOKEN.search(value):
@@ -329,6 +333,9 @@ class _Chart:
         if not words or depth > _MAX_DEPTH:
             return None
         head, args = words[0], words[1:]
+        path = _values_path(command)
+        if path is not None:
+            return self._value(path)
         if not args:
             return self._word(head, variables, depth)
         if head in ("include", "template") and args:
@@ -467,6 +474,19 @@ def _defines(text: str) -> Iterable[tuple[str, str]]:
                 name = None
             else:
                 depth -= 1
+
+
+_OR_EMPTY_MAP = re.compile(
+    r"\(\s*(\$?\.Values(?:\.[A-Za-z0-9_-]+)+)\s*\|\s*default\s+\(?dict\)?\s*\)"
+)
+
+
+def _values_path(command: str) -> list[str] | None:
+    """The keys of ``.Values.a.b``, also written ``(.Values.a | default dict).b``."""
+    command = _OR_EMPTY_MAP.sub(lambda m: m.group(1), command.strip())
+    if _VALUES_PATH.fullmatch(command) is None:
+        return None
+    return command.removeprefix("$").split(".")[2:]
 
 
 def _split_pipeline(expression: str) -> list[str]:

@@ -80,6 +80,9 @@ spec:
   ports:
     - port: {{ .Values.api.port | default 80 }}
     - port: {{ .Values.api.metricsPort | default 9090 }}
+    - port: {{ (.Values.api.extra | default dict).port | default 7070 }}
+    - port: {{ (.Values.api.extra | default dict).port | default (printf "%s" .x) }}
+    - port: {{ (.Values.api | default dict).port }}
 """
     )
     (workload,) = found.workloads
@@ -91,7 +94,7 @@ spec:
     assert [(e.name, e.value) for e in workload.env] == [("CACHE_URL", "http://cache:6379")]
     assert service.name == "api"
     assert service.host_aliases() == ("api", "*-api")
-    assert service.ports == (8080, 9090)
+    assert service.ports == (8080, 9090, 7070)
     assert service.selects(workload)
     assert found.diagnostics == ()
 
