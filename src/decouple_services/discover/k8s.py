@@ -55,6 +55,8 @@ class Workload:
     config_refs: tuple[ConfigMapRef, ...]
     file: str
     line: int
+    #: The name as a Helm template writes it, its template parts as ``*``.
+    pattern: str | None = None
 
     def label(self, key: str) -> str | None:
         """The value of one label, or ``None``."""
@@ -65,7 +67,8 @@ class Workload:
 
     @property
     def evidence(self) -> str:
-        return f"{self.file}:{self.line} {self.kind} {self.name}"
+        shown = f"{self.name} (Helm {self.pattern})" if self.pattern else self.name
+        return f"{self.file}:{self.line} {self.kind} {shown}"
 
     def candidate_names(self) -> tuple[str, ...]:
         """Names a service of this workload may go by: its name, then its ``app`` labels."""
@@ -89,14 +92,18 @@ class KubeService:
     external_name: str | None
     file: str
     line: int
+    #: The name as a Helm template writes it, its template parts as ``*``.
+    pattern: str | None = None
 
     @property
     def evidence(self) -> str:
-        return f"{self.file}:{self.line} Service {self.name}"
+        shown = f"{self.name} (Helm {self.pattern})" if self.pattern else self.name
+        return f"{self.file}:{self.line} Service {shown}"
 
     def host_aliases(self) -> tuple[str, ...]:
-        """The names pods resolve this Service by (short name, and DNS forms when namespaced)."""
-        names = [self.name]
+        """The names pods resolve this Service by (short name, and DNS forms when namespaced;
+        a Helm template's name pattern)."""
+        names = [self.name, *([self.pattern] if self.pattern else [])]
         if self.namespace:
             base = f"{self.name}.{self.namespace}"
             names += [base, f"{base}.svc", f"{base}.svc.cluster.local"]

@@ -58,9 +58,11 @@ from decouple_services.discover.grpc_servers import (
     find_registrations,
     go_main_dirs,
 )
+from decouple_services.discover.helm_templates import ChartTemplate, parse_chart_templates
 from decouple_services.discover.k8s import (
     ConfigMap,
     KubeService,
+    Manifests,
     Workload,
     looks_like_manifest,
     parse_helm_values,
@@ -1045,6 +1047,12 @@ class _Discovery:
             workloads.extend(manifests.workloads)
             kube_services.extend(manifests.services)
             config_maps.extend(manifests.config_maps)
+        for chart_dir in sorted(charts):
+            manifests = self._chart_templates(chart_dir)
+            self.diagnostics.extend(manifests.diagnostics)
+            workloads.extend(manifests.workloads)
+            kube_services.extend(manifests.services)
+            config_maps.extend(manifests.config_maps)
 
         owner: list[_Builder | None] = []
         created: list[int] = []
@@ -1091,7 +1099,8 @@ class _Discovery:
                 (img for i in selected for img in workloads[i].images), ""
             )
             for alias in kube_service.host_aliases():
-                self.infra_hosts.setdefault(alias, target)
+                if "*" not in alias:  # a Helm name pattern names a service of code only
+                    self.infra_hosts.setdefault(alias, target)
         for i in created:
             # A service first met as a Deployment goes by the name of the one Service in
             # front of it: the host other services call it by. So does a compose service
@@ -1102,6 +1111,25 @@ class _Discovery:
                 continue
             if len(fronts) == 1 and builder is not None and fronts[0].name not in self.builders:
                 self._rename(builder, fronts[0].name)
+
+    def _chart_templates(self, chart_dir: str) -> Manifests:
+        """The objects a chart's templates declare, read as :mod:`helm_templates` does."""
+        prefix = "" if chart_dir == "." else chart_dir + "/"
+        templates = [
+            ChartTemplate(rel, text)
+            for rel in sorted(self._deploy)
+            if rel.startswith(prefix + "templates/")
+            and rel.endswith((".yaml", ".yml"))
+            and (text := self.read(rel)) is not None
+        ]
+        if not templates:
+            return Manifests()
+        helpers = self.read(f"{prefix}templates/_helpers.tpl")
+        return parse_chart_templates(
+            templates,
+            values_text=self.read(f"{prefix}values.yaml"),
+            helpers=[helpers] if helpers is not None else [],
+        )
 
     def _rename(self, builder: _Builder, name: str) -> None:
         del self.builders[builder.name]

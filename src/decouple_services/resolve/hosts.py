@@ -153,6 +153,12 @@ def _is_private_address(host: str) -> bool:
     return address.is_private and not address.is_loopback
 
 
+def _pattern(alias: str) -> re.Pattern[str]:
+    """A Helm name pattern as a regular expression: each ``*`` one or more characters of a
+    DNS label."""
+    return re.compile("[a-z0-9-]+?".join(re.escape(part) for part in alias.split("*")))
+
+
 def _may_be_internal(host: str) -> bool:
     labels = host.split(".")
     if len(labels) == 1 or host.endswith(_INTERNAL_SUFFIXES):
@@ -184,9 +190,13 @@ class HostMap:
         self.gateways = {k.lower(): list(v) for k, v in (gateways or {}).items()}
         self.by_alias: dict[str, list[str]] = {}
         self.by_port: dict[int, list[str]] = {}
+        #: Helm name patterns (``*-engine``: the release's name, then the service's).
+        self.patterns: list[tuple[re.Pattern[str], str]] = []
         for service in services:
             for alias in {service.name.lower(), *(a.lower() for a in service.aliases)}:
                 self.by_alias.setdefault(alias, []).append(service.name)
+                if "*" in alias and alias.strip("*-_.") != "":
+                    self.patterns.append((_pattern(alias), service.name))
             for port in service.ports:
                 self.by_port.setdefault(port, []).append(service.name)
         self.infra = {k.lower(): v for k, v in infra.items()}
@@ -338,6 +348,14 @@ class HostMap:
             return Callee(
                 name, evidence=f"host {host} -> service {name}{built}, declared without code here"
             )
+        # `prod-engine` for a chart naming its Service `{{ .Release.Name }}-engine`
+        if _may_be_internal(host):
+            by_pattern = sorted({s for p, s in self.patterns if p.fullmatch(short)})
+            if len(by_pattern) == 1:
+                return Callee(
+                    by_pattern[0],
+                    evidence=f"host {host} fits the Helm name of service {by_pattern[0]}",
+                )
         return Callee(f"{EXTERNAL_PREFIX}{host}", evidence=f"host {host} matches no service")
 
     def service_named(self, name: str) -> str | None:

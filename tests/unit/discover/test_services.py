@@ -373,7 +373,7 @@ def test_a_k8s_service_without_selector_matches_a_service_by_name(make_tree: Tre
     )
 
 
-def test_malformed_manifests_are_reported_but_helm_templates_are_not_parsed(
+def test_malformed_manifests_are_reported_and_unreadable_helm_templates_noted(
     make_tree: Tree,
 ) -> None:
     root = make_tree(
@@ -389,7 +389,10 @@ def test_malformed_manifests_are_reported_but_helm_templates_are_not_parsed(
 
     result = discover(root)
 
-    assert codes(result) == [("k8s/broken.yaml", 4, "k8s-invalid")]
+    assert codes(result) == [
+        ("charts/shop/templates/deployment.yaml", 4, "helm-template-unread"),
+        ("k8s/broken.yaml", 4, "k8s-invalid"),
+    ]
     users = by_name(result)["users"]
     assert users.root == "services/users"
     assert users.env == (EnvValue("ORDERS_URL", "http://orders:8001", "charts/shop/values.yaml:3"),)

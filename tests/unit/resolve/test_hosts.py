@@ -169,3 +169,28 @@ def test_a_private_address_does_not_name_the_caller_itself() -> None:
     assert hosts.callee(split_url("http://10.0.0.5:8080/"), "v2/web/app.py").name == (
         "external:10.0.0.5"
     )
+
+
+@pytest.mark.parametrize(
+    ("host", "callee"),
+    [
+        ("prod-engine", "engine"),  # a release's name in front of the chart's suffix
+        ("prod-engine.ml.svc.cluster.local", "engine"),
+        ("engine-prod", "external:engine-prod"),  # the suffix must end the name
+        ("prod-engine.example.com", "external:prod-engine.example.com"),  # a public name
+        ("blue-worker", "worker-blue"),  # an exact alias wins over a pattern
+        ("a-cache", "external:a-cache"),  # two patterns fit: no guess
+    ],
+)
+def test_a_helm_name_pattern_names_the_service_when_one_fits(host: str, callee: str) -> None:
+    hosts = HostMap(
+        [
+            Service("engine", "engine", aliases=("*-engine",)),
+            Service("worker", "worker", aliases=("*-worker",)),
+            Service("worker-blue", "wb", aliases=("blue-worker",)),
+            Service("cache", "cache", aliases=("*-cache",)),
+            Service("other-cache", "oc", aliases=("a-*",)),
+        ],
+        {},
+    )
+    assert hosts.callee(split_url(f"http://{host}:8000/")).name == callee
