@@ -36,6 +36,7 @@ from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
 from decouple_services.app.demand import Asked, Prefilter, asking_index
+from decouple_services.app.incremental import SiteMemo
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
@@ -581,8 +582,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
 
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
+        # With a cache, each file's resolution is kept with the definitions it read and
+        # reused while they are unchanged (`app/incremental.py`); `--no-cache` resolves
+        # everything afresh, the reference the reuse is tested against.
+        memo = SiteMemo.load(asked, cache_dir, root) if cache_dir is not None else None
+        if demand is not None or memo is not None:
+            index_type = asking_index(ProjectIndex, asked, memo)
         if demand is not None:
-            index_type = asking_index(ProjectIndex, asked)
             first = demand.initial(unparsed)
             if first:
                 parse(first)
@@ -628,7 +634,19 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                     match_endpoint,
                     discovery.grpc_servicers,
                 )
-                resolution = resolver.resolve()
+                if memo is not None:
+                    memo.context(
+                        [repr(config), repr(services), _signatures(detectors)],
+                        [
+                            repr(endpoints),
+                            sorted(discovery.infra_hosts.items()),
+                            sorted(discovery.gateway_routes.items()),
+                            sorted(discovery.infra_ports.items()),
+                            repr(discovery.global_env),
+                            repr(discovery.grpc_servicers),
+                        ],
+                    )
+                resolution = resolver.resolve(memo)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
@@ -660,6 +678,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         gc.set_threshold(*thresholds)
     if cache_dir is not None and computed:
         write_facts(str(cache_dir), computed)
+    if memo is not None and cache_dir is not None:
+        note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
+        memo.save(cache_dir, root, python)
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
@@ -963,6 +984,13 @@ def _import_graph(
     if cache is not None:
         cache.save(python)
     return ImportGraph({path: module for path, (module, _) in named.items()}, targets)
+
+
+def _signatures(detectors: Sequence[Detector]) -> list[object]:
+    """The configured clients' signatures matching reads (from the scanned functions)."""
+    from decouple_services.detect.custom import CustomDetector
+
+    return [sorted(d.signatures.items()) for d in detectors if isinstance(d, CustomDetector)]
 
 
 def _with_code_ports(
