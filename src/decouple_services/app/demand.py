@@ -217,9 +217,7 @@ _ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes"})
 class _Watched(dict[Any, Any]):
     """A table of the index that reports every key looked up in it."""
 
-    def __init__(
-        self, data: Mapping[Any, Any], seen: Callable[[Any], None], listing: bool
-    ) -> None:
+    def __init__(self, data: Mapping[Any, Any], seen: Callable[[Any], None], listing: bool) -> None:
         super().__init__(data)
         self._seen = seen
         self._listing = listing
