@@ -89,7 +89,10 @@ class SiteMemo:
         self._bucket: _Bucket | None = None
         self._values: dict[Read, str] = {}
         self._keys: dict[int, tuple[FileFacts, str]] = {}
-        self._decoded: dict[int, FilePass] = {}
+        #: id of an entry -> (the entry, its result decoded)
+        self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
+        #: Path -> the cache key of the facts the scan holds for it (``extract_all``).
+        self.facts_keys: dict[str, str] = {}
         #: Path -> the entry this round's resolution of the file used or made.
         self._current: dict[str, dict[str, Any]] = {}
         self.dirty = False
@@ -160,7 +163,7 @@ class SiteMemo:
             ],
             "idle": None,
         }
-        self._decoded[id(entry)] = result
+        self._decoded[id(entry)] = (entry, result)
         variants = [
             e
             for e in self.entries.get(facts.path, ())
@@ -218,6 +221,10 @@ class SiteMemo:
         return self.sites if sites else self.matching
 
     def _key(self, facts: FileFacts) -> str:
+        extracted = self.facts_keys.get(facts.path)
+        if extracted is not None:
+            # the facts' cache key: their file's content, module and the detection options
+            return extracted
         known = self._keys.get(id(facts))
         if known is not None and known[0] is facts:
             return known[1]
@@ -256,24 +263,23 @@ class SiteMemo:
         return self._signature_of(reads)
 
     def _decode(self, entry: dict[str, Any]) -> FilePass:
-        from decouple_services.detect.values import Obj, decode
         from decouple_services.resolve.calls import CallOutcome, FilePass
 
-        found = self._decoded.get(id(entry))
-        if found is None:
-            outcomes: list[CallOutcome | None] = []
-            for item in entry["outcomes"]:
-                if item is None:
-                    outcomes.append(None)
-                    continue
-                receiver = None if item[0] is None else decode(item[0])
-                site = None if item[1] is None else decode_model(item[1])
-                if not (receiver is None or isinstance(receiver, Obj)) or not (
-                    site is None or isinstance(site, CallSite)
-                ):
-                    raise ValueError("not a call outcome")
-                outcomes.append(CallOutcome(receiver, site))
-            found = self._decoded[id(entry)] = FilePass(tuple(outcomes))
+        known = self._decoded.get(id(entry))
+        if known is not None and known[0] is entry:
+            return known[1]
+        outcomes: list[CallOutcome | None] = []
+        for item in entry["outcomes"]:
+            if item is None:
+                outcomes.append(None)
+                continue
+            site = None if item[1] is None else decode_model(item[1])
+            if not (site is None or isinstance(site, CallSite)):
+                raise ValueError("not a call site")
+            # receivers are decoded when a helper lookup needs one
+            outcomes.append(CallOutcome(None, site, encoded=item[0]))
+        found = FilePass(tuple(outcomes))
+        self._decoded[id(entry)] = (entry, found)
         return found
 
     # -- the cache ------------------------------------------------------------------------

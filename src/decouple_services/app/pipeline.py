@@ -269,6 +269,7 @@ def extract_all(
     prefilter: Prefilter | None = None,
     rejected: set[str] | None = None,
     computed: list[tuple[str, str]] | None = None,
+    keys: dict[str, str] | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -278,7 +279,8 @@ def extract_all(
     ``prefilter`` decides which files are parsed (default: the everything-parsed path's);
     the others get empty facts, and their paths are added to ``rejected``. Facts parsed
     here are stored in the cache as one pack, or added to ``computed`` (key, JSON text) for
-    the caller to store with those of its other passes.
+    the caller to store with those of its other passes. ``keys`` is given the cache key
+    of each file's facts (by path) when a cache is used.
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts
@@ -303,7 +305,7 @@ def extract_all(
     pending: list[int] = []
     if manifest is not None and cache is not None:
         for i, job in enumerate(work):
-            hit = _known(job, manifest, cache, fingerprint, reject_key)
+            hit, key = _known(job, manifest, cache, fingerprint, reject_key)
             if hit is None:
                 pending.append(i)
                 continue
@@ -311,6 +313,8 @@ def extract_all(
                 if rejected is not None:
                     rejected.add(job.path)
                 hit = FileFacts(job.path, job.module)
+            elif keys is not None and key is not None:
+                keys[job.path] = key
             results[i] = hit
     else:
         pending = list(range(len(work)))
@@ -324,6 +328,8 @@ def extract_all(
             computed.append((key, json.dumps(facts.to_json() if data is None else data)))
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
+        if keys is not None and info is not None and not info[3] and info[2]:
+            keys[job.path] = facts_key(info[2], job.module, fingerprint)
         if manifest is not None and info is not None:
             size, mtime_ns, digest, was_rejected = info
             manifest.record_stat(job.path, size, mtime_ns, digest)
@@ -409,19 +415,20 @@ class _Pools:
 
 def _known(
     job: _Job, manifest: Manifest, cache: str, fingerprint: str, reject_key: str
-) -> FileFacts | bool | None:
+) -> tuple[FileFacts | bool | None, str | None]:
     """Facts of a file the manifest knows unchanged, from the cache (False when the
-    prefilter rejected it); None to read it."""
+    prefilter rejected it), with their cache key; None to read it."""
     try:
         stat = os.stat(os.path.join(job.root, job.path))
     except OSError:
-        return None
+        return None, None
     digest = manifest.digest(job.path, stat)
     if digest is None or stat.st_size > MAX_FILE_BYTES:
-        return None
+        return None, None
     if manifest.is_rejected(reject_key, digest):
-        return False
-    return read_facts(cache, facts_key(digest, job.module, fingerprint), job.path)
+        return False, None
+    key = facts_key(digest, job.module, fingerprint)
+    return read_facts(cache, key, job.path), key
 
 
 # --- the whole scan -----------------------------------------------------------------------
@@ -533,6 +540,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         unparsed: set[str] = set()
         # one pack of new facts for the whole scan, written when it is done
         computed: list[tuple[str, str]] = []
+        #: path -> the cache key of its facts: what an earlier resolution of it is kept by
+        facts_keys: dict[str, str] = {}
         facts = extract_all(
             root,
             python,
@@ -545,6 +554,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             computed=computed,
             prefilter=None if demand is None else demand.candidates(extract_options),
             rejected=unparsed,
+            keys=facts_keys,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -564,6 +574,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 manifest=manifest,
                 pools=pools,
                 computed=computed,
+                keys=facts_keys,
             ):
                 by_path[fresh.path] = fresh
                 inert = inert and _inert(fresh)
@@ -586,6 +597,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         # reused while they are unchanged (`app/incremental.py`); `--no-cache` resolves
         # everything afresh, the reference the reuse is tested against.
         memo = SiteMemo.load(asked, cache_dir, root) if cache_dir is not None else None
+        if memo is not None:
+            memo.facts_keys = facts_keys
         if demand is not None or memo is not None:
             index_type = asking_index(ProjectIndex, asked, memo)
         if demand is not None:

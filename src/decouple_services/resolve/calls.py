@@ -16,7 +16,7 @@ import tokenize
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from decouple_services.core.model import (
     EXTERNAL_PREFIX,
@@ -45,6 +45,7 @@ from decouple_services.detect.values import (
     Param,
     Ref,
     Value,
+    decode,
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
@@ -97,11 +98,23 @@ class Resolution:
 @dataclass(frozen=True)
 class CallOutcome:
     """One call of a file before any helper is known: the object its method is called on,
-    and the call site when a detector took the call."""
+    and the call site when a detector took the call. A receiver kept in its JSON form
+    (``encoded``, from an earlier scan) is decoded when a helper lookup needs it."""
 
     receiver: Obj | None
     site: CallSite | None = None
     wrapper: Wrapper | None = None
+    encoded: Any = None
+
+    def receiver_value(self) -> Obj | None:
+        if self.encoded is None:
+            return self.receiver
+        value = decode(self.encoded)
+        if not isinstance(value, Obj):
+            raise ValueError("a receiver is an object")
+        object.__setattr__(self, "receiver", value)
+        object.__setattr__(self, "encoded", None)
+        return value
 
 
 @dataclass(frozen=True)
@@ -203,7 +216,7 @@ class CallResolver:
         #: Helper -> every invocation found, whatever became of it (a site, a helper
         #: handing its parameters on, a use a test replaces with a mock).
         seen: dict[str, int] = defaultdict(int)
-        pending: list[tuple[FileFacts, RawCall, Obj | None]] = []
+        pending: list[tuple[FileFacts, RawCall, CallOutcome]] = []
         handed: list[Wrapper] = []
         if memo is not None:
             memo.start(self.index, self._checking)
@@ -222,7 +235,7 @@ class CallResolver:
                 if outcome is None:
                     continue
                 if outcome.site is None:
-                    pending.append((facts, call, outcome.receiver))
+                    pending.append((facts, call, outcome))
                     continue
                 drafts.append((facts, outcome.site))
                 wrapper = outcome.wrapper
@@ -242,8 +255,8 @@ class CallResolver:
                     continue
                 if memo is not None:
                     memo.enter_idle(facts)
-                for call, receiver in group:
-                    self._wrapper_for(call, facts, wrappers, receiver)
+                for call, outcome in group:
+                    self._wrapper_for(call, facts, wrappers, outcome)
                 if memo is not None:
                     memo.keep_idle(facts)
             pending = []
@@ -252,11 +265,11 @@ class CallResolver:
         finished: set[tuple[str, int, int]] = set()
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
-            for facts, call, receiver in pending:
+            for facts, call, outcome in pending:
                 key = (facts.path, call.line, call.col)
                 if key in finished:
                     continue
-                wrapper = self._wrapper_for(call, facts, wrappers, receiver)
+                wrapper = self._wrapper_for(call, facts, wrappers, outcome)
                 if wrapper is None:
                     continue
                 invoked, inner = self._invocation(facts, call, wrapper)
@@ -441,10 +454,9 @@ class CallResolver:
         return match_call(call, receiver, self.detectors, self.index.functions)
 
     def _wrapper_for(
-        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper], receiver: Obj | None
+        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper], first: CallOutcome
     ) -> Wrapper | None:
-        """The helper ``call`` invokes; ``receiver`` is its receiver resolved (the first
-        pass's)."""
+        """The helper ``call`` invokes; ``first`` is what the first pass made of it."""
         if call.func is not None:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
@@ -460,6 +472,12 @@ class CallResolver:
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
+        try:
+            receiver = first.receiver_value()
+        except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
+            receiver = resolve_receiver(
+                call.receiver, self.index.lookup(caller), self._params_of(caller)
+            )
         if receiver is not None:
             return self._method_wrapper(receiver.type, call.name, wrappers, caller)
         return None
@@ -854,17 +872,17 @@ class CallResolver:
 
 
 def _by_file(
-    pending: Sequence[tuple[FileFacts, RawCall, Obj | None]],
-) -> Iterator[tuple[FileFacts, list[tuple[RawCall, Obj | None]]]]:
+    pending: Sequence[tuple[FileFacts, RawCall, CallOutcome]],
+) -> Iterator[tuple[FileFacts, list[tuple[RawCall, CallOutcome]]]]:
     """``pending`` (in file order) as runs of one file's calls."""
-    group: list[tuple[RawCall, Obj | None]] = []
+    group: list[tuple[RawCall, CallOutcome]] = []
     current: FileFacts | None = None
-    for facts, call, receiver in pending:
+    for facts, call, outcome in pending:
         if facts is not current:
             if current is not None:
                 yield current, group
             current, group = facts, []
-        group.append((call, receiver))
+        group.append((call, outcome))
     if current is not None:
         yield current, group
 
