@@ -9,6 +9,8 @@ Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
                                 the digests the byte prefilter rejected, and the last result
     imports-<root>.json         per scanned root: each file's import targets, by digest
                                 (read only by scans that learn a helper)
+    sites-<root>.json           per scanned root: each file's resolution, with the
+                                definitions it read (decouple_services.app.incremental)
     listing-<root>.json         per scanned root, walk mode: the last listing and the stamps
                                 of the directories it depends on (decouple_services.discover.files)
 
@@ -211,6 +213,19 @@ MAX_CACHE_FILE_BYTES = 256 * 2**20
 def _read_json(path: str) -> Any:
     """A cache file's JSON; raises on anything that is not a regular file holding JSON."""
     return json.loads(read_regular(path, MAX_CACHE_FILE_BYTES))
+
+
+def read_cache_json(path: Path) -> Any:
+    """A cache file's JSON, or None when it is missing or holds anything else."""
+    try:
+        return _read_json(str(path))
+    except Exception:  # a cache file may hold anything; it is rebuilt
+        return None
+
+
+def write_cache_json(path: Path, data: object) -> None:
+    """``data`` as JSON into the cache file ``path`` (temporary file and rename)."""
+    _write_json(str(path), data)
 
 
 def _write_json(target: str, data: object) -> None:
@@ -516,9 +531,11 @@ __all__ = [
     "encode_model",
     "facts_key",
     "prepare",
+    "read_cache_json",
     "read_facts",
     "refresh_facts",
     "result_key",
+    "write_cache_json",
     "write_facts",
 ]
 

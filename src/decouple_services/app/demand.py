@@ -24,10 +24,10 @@ Both are followed until nothing new is asked. The broad prefilter of older versi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from decouple_services.detect.base import Detector
@@ -188,59 +188,139 @@ class Asked:
     keys: set[str] = field(default_factory=set)
 
 
-class _Recording(dict[Any, Any]):
-    """A dict that tells ``asked`` every key looked up in it."""
+class Tap(Protocol):
+    """Told every lookup an asking index makes (see ``app/incremental.py``)."""
 
-    def __init__(self, data: Mapping[Any, Any], note: Callable[[Any], None]) -> None:
+    def read(self, table: str, key: Any) -> None:
+        """``key`` looked up in the index's ``table`` (``"*"``: the table was walked)."""
+
+    def asks(self, item: Ask) -> None:
+        """``item`` noted in ``Asked`` (:func:`ask`)."""
+
+
+#: One thing noted in ``Asked``: ``("q", qualname)`` or ``("s", framework, key)``.
+Ask = tuple[str, ...]
+
+#: The index's tables resolution reads by key, and whether a missing key reads as ``[]``.
+WATCHED_TABLES: dict[str, bool] = {
+    "constants": True,
+    "functions": True,
+    "settings": True,
+    "constructions": True,
+    "grpc_methods": False,
+    "settings_classes": False,
+}
+#: The tables whose keys are qualified names resolution asks for.
+_ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes", "constructions"})
+
+
+class _Watched(dict[Any, Any]):
+    """A table of the index that reports every key looked up in it."""
+
+    def __init__(self, data: Mapping[Any, Any], seen: Callable[[Any], None], listing: bool) -> None:
         super().__init__(data)
-        self._note = note
+        self._seen = seen
+        self._listing = listing
+
+    def __missing__(self, key: Any) -> Any:
+        if self._listing:
+            return []
+        raise KeyError(key)
 
     def get(self, key: Any, default: Any = None) -> Any:
-        self._note(key)
+        self._seen(key)
         return super().get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        self._note(key)
+        self._seen(key)
         return super().__contains__(key)
 
     def __getitem__(self, key: Any) -> Any:
-        self._note(key)
+        self._seen(key)
         return super().__getitem__(key)
 
+    def __iter__(self) -> Iterator[Any]:
+        self._seen(_WALKED)
+        return super().__iter__()
 
-def asking_index(index_type: type[ProjectIndex], asked: Asked) -> type[ProjectIndex]:
+    def keys(self) -> Any:
+        self._seen(_WALKED)
+        return super().keys()
+
+    def values(self) -> Any:
+        self._seen(_WALKED)
+        return super().values()
+
+    def items(self) -> Any:
+        self._seen(_WALKED)
+        return super().items()
+
+
+_WALKED = object()
+
+
+def ask(asked: Asked, item: Ask) -> None:
+    """Note ``item`` in ``asked``: a qualified name looked up, or a setting read."""
+    if item[0] == "s":
+        if item[1] == "django":
+            asked.django_settings = True
+        else:
+            asked.words.add(("config", item[2]))
+    elif item[0] == "w":
+        asked.words.add(item[1:])
+    else:
+        _note_qualname(item[1], asked)
+
+
+def asking_index(
+    index_type: type[ProjectIndex], asked: Asked, tap: Tap | None = None
+) -> type[ProjectIndex]:
     """``index_type`` whose lookups are recorded in ``asked``: what resolution needs is
-    what it looks up, hits and misses alike."""
+    what it looks up, hits and misses alike. ``tap`` is told every lookup, with the table
+    and key it read."""
+
+    def noted(item: Ask) -> None:
+        ask(asked, item)
+        if tap is not None:
+            tap.asks(item)
 
     def note(key: Any) -> None:
         if isinstance(key, tuple):
             key = key[0]
         if isinstance(key, str):
-            _note_qualname(key, asked)
+            noted(("q", key))
+
+    def watcher(table: str) -> Callable[[Any], None]:
+        asking = table in _ASKING_TABLES
+
+        def seen(key: Any) -> None:
+            if tap is not None:
+                tap.read(table, "*" if key is _WALKED else key)
+            if asking and key is not _WALKED:
+                # the objects of a class are built in files naming it, wherever it is defined
+                (note_built if table == "constructions" else note)(key)
+
+        return seen
 
     def note_built(key: Any) -> None:
         if isinstance(key, str) and key.rpartition(".")[2]:
-            asked.words.add((key.rpartition(".")[2],))
+            noted(("w", key.rpartition(".")[2]))
 
     base: Any = index_type
 
     class AskingIndex(base):  # type: ignore[misc]
         def __post_init__(self) -> None:
             super().__post_init__()
-            # the objects of a class are built in files naming it, wherever it is defined
-            noting = {"constructions": note_built}
-            for name in ("functions", "grpc_methods", "settings_classes", "constructions"):
-                setattr(self, name, _Recording(getattr(self, name), noting.get(name, note)))
+            for name, listing in WATCHED_TABLES.items():
+                if tap is not None or name in _ASKING_TABLES:
+                    setattr(self, name, _Watched(getattr(self, name), watcher(name), listing))
 
         def constant(self, qualname: str, service: str | None) -> Any:
             note(qualname)
             return super().constant(qualname, service)
 
         def setting(self, framework: str, key: str, service: str | None) -> Any:
-            if framework == "django":
-                asked.django_settings = True
-            else:
-                asked.words.add(("config", key))
+            noted(("s", framework, key))
             return super().setting(framework, key, service)
 
         def function(self, qualname: str, service: str | None) -> Any:

@@ -36,6 +36,7 @@ from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
 from decouple_services.app.demand import Asked, Prefilter, asking_index
+from decouple_services.app.incremental import SiteMemo
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
@@ -268,6 +269,7 @@ def extract_all(
     prefilter: Prefilter | None = None,
     rejected: set[str] | None = None,
     computed: list[tuple[str, str]] | None = None,
+    keys: dict[str, str] | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -277,7 +279,8 @@ def extract_all(
     ``prefilter`` decides which files are parsed (default: the everything-parsed path's);
     the others get empty facts, and their paths are added to ``rejected``. Facts parsed
     here are stored in the cache as one pack, or added to ``computed`` (key, JSON text) for
-    the caller to store with those of its other passes.
+    the caller to store with those of its other passes. ``keys`` is given the cache key
+    of each file's facts (by path) when a cache is used.
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts
@@ -302,7 +305,7 @@ def extract_all(
     pending: list[int] = []
     if manifest is not None and cache is not None:
         for i, job in enumerate(work):
-            hit = _known(job, manifest, cache, fingerprint, reject_key)
+            hit, key = _known(job, manifest, cache, fingerprint, reject_key)
             if hit is None:
                 pending.append(i)
                 continue
@@ -310,6 +313,8 @@ def extract_all(
                 if rejected is not None:
                     rejected.add(job.path)
                 hit = FileFacts(job.path, job.module)
+            elif keys is not None and key is not None:
+                keys[job.path] = key
             results[i] = hit
     else:
         pending = list(range(len(work)))
@@ -323,6 +328,8 @@ def extract_all(
             computed.append((key, json.dumps(facts.to_json() if data is None else data)))
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
+        if keys is not None and info is not None and not info[3] and info[2]:
+            keys[job.path] = facts_key(info[2], job.module, fingerprint)
         if manifest is not None and info is not None:
             size, mtime_ns, digest, was_rejected = info
             manifest.record_stat(job.path, size, mtime_ns, digest)
@@ -408,19 +415,20 @@ class _Pools:
 
 def _known(
     job: _Job, manifest: Manifest, cache: str, fingerprint: str, reject_key: str
-) -> FileFacts | bool | None:
+) -> tuple[FileFacts | bool | None, str | None]:
     """Facts of a file the manifest knows unchanged, from the cache (False when the
-    prefilter rejected it); None to read it."""
+    prefilter rejected it), with their cache key; None to read it."""
     try:
         stat = os.stat(os.path.join(job.root, job.path))
     except OSError:
-        return None
+        return None, None
     digest = manifest.digest(job.path, stat)
     if digest is None or stat.st_size > MAX_FILE_BYTES:
-        return None
+        return None, None
     if manifest.is_rejected(reject_key, digest):
-        return False
-    return read_facts(cache, facts_key(digest, job.module, fingerprint), job.path)
+        return False, None
+    key = facts_key(digest, job.module, fingerprint)
+    return read_facts(cache, key, job.path), key
 
 
 # --- the whole scan -----------------------------------------------------------------------
@@ -532,6 +540,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         unparsed: set[str] = set()
         # one pack of new facts for the whole scan, written when it is done
         computed: list[tuple[str, str]] = []
+        #: path -> the cache key of its facts: what an earlier resolution of it is kept by
+        facts_keys: dict[str, str] = {}
         facts = extract_all(
             root,
             python,
@@ -544,6 +554,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             computed=computed,
             prefilter=None if demand is None else demand.candidates(extract_options),
             rejected=unparsed,
+            keys=facts_keys,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -563,6 +574,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 manifest=manifest,
                 pools=pools,
                 computed=computed,
+                keys=facts_keys,
             ):
                 by_path[fresh.path] = fresh
                 inert = inert and _inert(fresh)
@@ -581,8 +593,15 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
 
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
+        # With a cache, each file's resolution is kept with the definitions it read and
+        # reused while they are unchanged (`app/incremental.py`); `--no-cache` resolves
+        # everything afresh, the reference the reuse is tested against.
+        memo = SiteMemo.load(asked, cache_dir, root) if cache_dir is not None else None
+        if memo is not None:
+            memo.facts_keys = facts_keys
+        if demand is not None or memo is not None:
+            index_type = asking_index(ProjectIndex, asked, memo)
         if demand is not None:
-            index_type = asking_index(ProjectIndex, asked)
             first = demand.initial(unparsed)
             if first:
                 parse(first)
@@ -628,7 +647,19 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                     match_endpoint,
                     discovery.grpc_servicers,
                 )
-                resolution = resolver.resolve()
+                if memo is not None:
+                    memo.context(
+                        [repr(config), repr(services), _signatures(detectors)],
+                        [
+                            repr(endpoints),
+                            sorted(discovery.infra_hosts.items()),
+                            sorted(discovery.gateway_routes.items()),
+                            sorted(discovery.infra_ports.items()),
+                            repr(discovery.global_env),
+                            repr(discovery.grpc_servicers),
+                        ],
+                    )
+                resolution = resolver.resolve(memo)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
@@ -660,6 +691,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         gc.set_threshold(*thresholds)
     if cache_dir is not None and computed:
         write_facts(str(cache_dir), computed)
+    if memo is not None and cache_dir is not None:
+        note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
+        memo.save(cache_dir, root, python)
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
@@ -963,6 +997,13 @@ def _import_graph(
     if cache is not None:
         cache.save(python)
     return ImportGraph({path: module for path, (module, _) in named.items()}, targets)
+
+
+def _signatures(detectors: Sequence[Detector]) -> list[object]:
+    """The configured clients' signatures matching reads (from the scanned functions)."""
+    from decouple_services.detect.custom import CustomDetector
+
+    return [sorted(d.signatures.items()) for d in detectors if isinstance(d, CustomDetector)]
 
 
 def _with_code_ports(

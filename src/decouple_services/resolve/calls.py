@@ -14,8 +14,9 @@ import io
 import re
 import tokenize
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from decouple_services.core.model import (
     EXTERNAL_PREFIX,
@@ -45,6 +46,7 @@ from decouple_services.detect.values import (
     Param,
     Ref,
     Value,
+    decode,
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
@@ -104,6 +106,70 @@ class Resolution:
     wrappers: dict[str, Wrapper]
 
 
+@dataclass(frozen=True)
+class CallOutcome:
+    """One call of a file before any helper is known: the object its method is called on,
+    and the call site when a detector took the call. A receiver kept in its JSON form
+    (``encoded``, from an earlier scan) is decoded when a helper lookup needs it."""
+
+    receiver: Obj | None
+    site: CallSite | None = None
+    wrapper: Wrapper | None = None
+    encoded: Any = None
+
+    def receiver_value(self) -> Obj | None:
+        if self.encoded is None:
+            return self.receiver
+        value = decode(self.encoded)
+        if not isinstance(value, Obj):
+            raise ValueError("a receiver is an object")
+        object.__setattr__(self, "receiver", value)
+        object.__setattr__(self, "encoded", None)
+        return value
+
+
+@dataclass(frozen=True)
+class FilePass:
+    """A file's calls resolved on their own (``None`` for a call ``# decouple: ignore``
+    skips), and the functions handed a request function (``def _request(self, method,
+    url): method(url)``) that become helpers unless a helper of that name is found."""
+
+    outcomes: tuple[CallOutcome | None, ...]
+    handed: tuple[Wrapper, ...] = ()
+
+    @property
+    def standalone(self) -> bool:
+        """Whether nothing here depends on the other files' helpers: no helper found in
+        the file, none handed a request function."""
+        return not self.handed and all(o is None or o.wrapper is None for o in self.outcomes)
+
+
+class ResolutionMemo(Protocol):
+    """Earlier resolutions of a file, reused while what they read is unchanged.
+
+    The resolver tells the memo which file its lookups are made for (:meth:`enter`) and
+    hands it each fresh result (:meth:`keep`); the memo records the lookups itself (the
+    index it watches is the scan's). :meth:`recall` gives a file's earlier result when the
+    file's calls and every definition its resolution read are unchanged. The ``idle``
+    variants do the same for looking up helpers when no helper is known: nothing is found,
+    but the lookups count (they say which files define what resolution needs).
+    """
+
+    def start(self, index: ProjectIndex, checking: frozenset[str]) -> None: ...
+
+    def recall(self, facts: FileFacts) -> FilePass | None: ...
+
+    def enter(self, facts: FileFacts) -> None: ...
+
+    def keep(self, facts: FileFacts, result: FilePass) -> None: ...
+
+    def recall_idle(self, facts: FileFacts) -> bool: ...
+
+    def enter_idle(self, facts: FileFacts) -> None: ...
+
+    def keep_idle(self, facts: FileFacts) -> None: ...
+
+
 class CallResolver:
     def __init__(
         self,
@@ -153,7 +219,7 @@ class CallResolver:
 
     # --- entry point -------------------------------------------------------------------------
 
-    def resolve(self) -> Resolution:
+    def resolve(self, memo: ResolutionMemo | None = None) -> Resolution:
         drafts: list[tuple[FileFacts, CallSite]] = []
         wrappers: dict[str, Wrapper] = {}
         own_site: dict[str, int] = {}
@@ -169,37 +235,51 @@ class CallResolver:
         #: handing its parameters on, a use a test replaces with a mock).
         seen: dict[str, int] = defaultdict(int)
         uses_of: dict[str, list[int]] = defaultdict(list)
-        pending: list[tuple[FileFacts, RawCall]] = []
+        pending: list[tuple[FileFacts, RawCall, CallOutcome]] = []
+        handed: list[Wrapper] = []
+        if memo is not None:
+            memo.start(self.index, self._checking)
         for facts in self.index.facts:
-            ignored = set(facts.ignored_lines)
-            for call in facts.calls:
-                if call.line in ignored or call.line - 1 in ignored:
+            if not facts.calls:
+                continue
+            done = memo.recall(facts) if memo is not None else None
+            if done is None:
+                if memo is not None:
+                    memo.enter(facts)
+                done = self._first_pass(facts)
+                if memo is not None:
+                    memo.keep(facts, done)
+            handed.extend(done.handed)
+            for call, outcome in zip(facts.calls, done.outcomes, strict=True):
+                if outcome is None:
                     continue
-                caller = self.index.service_of(facts.path)
-                receiver = resolve_receiver(
-                    call.receiver, self.index.lookup(caller), self._params_of(caller)
-                )
-                match = self._match(call, receiver, caller)
-                if match is None:
-                    pending.append((facts, call))
+                if outcome.site is None:
+                    pending.append((facts, call, outcome))
                     continue
-                site, wrapper = self._site(facts, call, receiver, match, via=None)
-                drafts.append((facts, site))
+                drafts.append((facts, outcome.site))
+                wrapper = outcome.wrapper
                 if wrapper is not None:
                     wrappers[wrapper.qualname] = wrapper
                     own_site[wrapper.qualname] = bound_to[wrapper.qualname] = len(drafts) - 1
                     own_sites[wrapper.qualname].append(len(drafts) - 1)
                     direct.add(wrapper.qualname)
         self._requesting = frozenset(site.function for _, site in drafts)
-        for facts, call in pending:
-            if call.name == CALL_PARAM and isinstance(call.receiver, Param):
-                # `def _request(self, method, url): method(url)`: a helper whose uses hand it
-                # the request function
-                fn = self.index.function(call.function, self.index.service_of(facts.path))
-                if fn is not None and call.function not in wrappers:
-                    wrappers[call.function] = Wrapper(
-                        call.function, fn.params, fn.is_method, call, None, None
-                    )
+        for helper in handed:
+            if helper.qualname not in wrappers:
+                wrappers[helper.qualname] = helper
+        if not wrappers:
+            # No helper is known: looking one up finds none, but the lookups are what
+            # resolution asks for, file by file.
+            for facts, group in _by_file(pending):
+                if memo is not None and memo.recall_idle(facts):
+                    continue
+                if memo is not None:
+                    memo.enter_idle(facts)
+                for call, outcome in group:
+                    self._wrapper_for(call, facts, wrappers, outcome)
+                if memo is not None:
+                    memo.keep_idle(facts)
+            pending = []
         #: Uses that hand a helper nothing but an address the running program learns (a
         #: loop over discovered instances, another service's answer): their draft -> whether
         #: it is a call site (else a helper's use handing on its own parameter).
@@ -210,14 +290,14 @@ class CallResolver:
         answered: set[str] = set()
         # Invocations of helpers, level by level: a helper calling a helper is found once the
         # inner one is known.
-        done: set[tuple[str, int, int]] = set()
+        finished: set[tuple[str, int, int]] = set()
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
-            for facts, call in pending:
+            for facts, call, outcome in pending:
                 key = (facts.path, call.line, call.col)
-                if key in done:
+                if key in finished:
                     continue
-                wrapper = self._wrapper_for(call, facts, wrappers)
+                wrapper = self._wrapper_for(call, facts, wrappers, outcome)
                 if wrapper is None:
                     continue
                 invoked, inner = self._invocation(facts, call, wrapper)
@@ -225,7 +305,7 @@ class CallResolver:
                     # handed no request function here; a helper of the same name found at
                     # a later level may still take this call
                     continue
-                done.add(key)
+                finished.add(key)
                 seen[wrapper.qualname] += 1
                 if invoked is not None:
                     drafts.append((facts, invoked))
@@ -323,6 +403,35 @@ class CallResolver:
                         drafts[index], wrappers[qualname], why, handed
                     )
         return dropped
+
+    def _first_pass(self, facts: FileFacts) -> FilePass:
+        """The file's calls, each resolved with the definitions it reads and no helper."""
+        ignored = set(facts.ignored_lines)
+        caller = self.index.service_of(facts.path)
+        outcomes: list[CallOutcome | None] = []
+        handed: list[Wrapper] = []
+        for call in facts.calls:
+            if call.line in ignored or call.line - 1 in ignored:
+                outcomes.append(None)
+                continue
+            receiver = resolve_receiver(
+                call.receiver, self.index.lookup(caller), self._params_of(caller)
+            )
+            match = self._match(call, receiver, caller)
+            if match is None:
+                outcomes.append(CallOutcome(receiver))
+                if call.name == CALL_PARAM and isinstance(call.receiver, Param):
+                    # `def _request(self, method, url): method(url)`: a helper whose uses
+                    # hand it the request function
+                    fn = self.index.function(call.function, caller)
+                    if fn is not None:
+                        handed.append(
+                            Wrapper(call.function, fn.params, fn.is_method, call, None, None)
+                        )
+                continue
+            site, wrapper = self._site(facts, call, receiver, match, via=None)
+            outcomes.append(CallOutcome(receiver, site, wrapper))
+        return FilePass(tuple(outcomes), tuple(handed))
 
     def _referenced(self, qualname: str) -> bool:
         """Whether the function is named anywhere else: handed on (``executor.submit(f)``,
@@ -460,8 +569,9 @@ class CallResolver:
         )
 
     def _wrapper_for(
-        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper]
+        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper], first: CallOutcome
     ) -> Wrapper | None:
+        """The helper ``call`` invokes; ``first`` is what the first pass made of it."""
         if call.func is not None:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
@@ -483,9 +593,12 @@ class CallResolver:
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
-        receiver = resolve_receiver(
-            call.receiver, self.index.lookup(caller), self._params_of(caller)
-        )
+        try:
+            receiver = first.receiver_value()
+        except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
+            receiver = resolve_receiver(
+                call.receiver, self.index.lookup(caller), self._params_of(caller)
+            )
         if receiver is not None:
             return self._method_wrapper(receiver.type, call.name, wrappers, caller)
         if isinstance(call.receiver, Param):
@@ -1018,6 +1131,22 @@ def snake_case(name: str) -> str:
 
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _by_file(
+    pending: Sequence[tuple[FileFacts, RawCall, CallOutcome]],
+) -> Iterator[tuple[FileFacts, list[tuple[RawCall, CallOutcome]]]]:
+    """``pending`` (in file order) as runs of one file's calls."""
+    group: list[tuple[RawCall, CallOutcome]] = []
+    current: FileFacts | None = None
+    for facts, call, outcome in pending:
+        if facts is not current:
+            if current is not None:
+                yield current, group
+            current, group = facts, []
+        group.append((call, outcome))
+    if current is not None:
+        yield current, group
 
 
 def _replaced(targets: Sequence[str], wrapper: Wrapper, module: str) -> bool:

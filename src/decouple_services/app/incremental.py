@@ -1,0 +1,378 @@
+"""Resolution file by file, reused while what it read is unchanged.
+
+Resolving a file's calls (``CallResolver._first_pass``: each call's receiver followed to the
+object it names, matched against the detectors, and a matched call rendered into a call
+site) reads three kinds of input:
+
+- the file's own calls, the lines ``# decouple: ignore`` skips, its suppressions and
+  whether it is load generation (its *key*, a digest of those facts);
+- the definitions it looked up in the index, each a table and a key (``constants``
+  ``shop.config.USERS_URL``, ``functions`` ``shop.api.get_stub``, ``settings``
+  ``("django", "USERS_URL")``...), misses included: recorded as they are made, through the
+  same index that records what resolution asks for (``app/demand.py``);
+- the scan's global inputs: configuration, services (which service owns a file, every
+  lookup prefers its definitions), the configured clients' signatures (*matching*); for a
+  file with a call site also the endpoints, host aliases, gateway routes, ports,
+  environment values, gRPC servers of other languages and the functions that check their
+  request's status (*sites*). Any change there invalidates every file that depends on it.
+
+A file's result is reused when its key, the global inputs it depends on and the value at
+every table and key it read are unchanged; then what its lookups asked for is noted again,
+so the files parsed on demand are those of a fresh resolution. A file where a helper was
+found (its sites depend on every other file's) is always resolved again. Looking up
+helpers when none is known finds none, but asks for definitions too: those lookups are
+recorded and replayed the same way (the *idle* part of an entry).
+
+Entries live in memory for the rounds of one scan and in ``sites-<root>.json`` of the cache
+between scans, a few per file (a file is resolved in several rounds of asking, each with
+more definitions parsed). Values are compared through a digest of their ``repr``: frozen
+dataclasses of tuples, the same in every process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from decouple_services.app.cache import (
+    FORMAT,
+    code_version,
+    decode_model,
+    encode_model,
+    read_cache_json,
+    root_file,
+    write_cache_json,
+)
+from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, ask
+from decouple_services.core.model import CallSite
+
+if TYPE_CHECKING:
+    from decouple_services.detect.facts import FileFacts
+    from decouple_services.resolve.calls import FilePass
+    from decouple_services.resolve.index import ProjectIndex
+
+#: Entries kept per file: one per round of asking whose definitions differ.
+MAX_VARIANTS = 4
+
+Read = tuple[str, Any]
+
+
+def digest(parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Bucket:
+    """What one file's resolution read and asked for."""
+
+    reads: set[Read] = field(default_factory=set)
+    asks: set[Ask] = field(default_factory=set)
+    walked: bool = False
+
+
+class SiteMemo:
+    """The resolutions of each file, reused while what they read is unchanged (see the
+    module docstring). One per scan; :meth:`context` before each resolution, then the
+    resolver drives it (``resolve.calls.ResolutionMemo``), and the index reports its
+    lookups to it (``app.demand.Tap``)."""
+
+    def __init__(self, asked: Asked, entries: dict[str, list[dict[str, Any]]] | None = None):
+        self.asked = asked
+        self.entries: dict[str, list[dict[str, Any]]] = entries or {}
+        self.matching = ""
+        self.sites = ""
+        self.sites_base: object = None
+        self.index: ProjectIndex | None = None
+        self._bucket: _Bucket | None = None
+        self._values: dict[Read, str] = {}
+        self._keys: dict[int, tuple[FileFacts, str]] = {}
+        #: id of an entry -> (the entry, its result decoded)
+        self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
+        #: Path -> the cache key of the facts the scan holds for it (``extract_all``).
+        self.facts_keys: dict[str, str] = {}
+        #: Path -> the entry this round's resolution of the file used or made.
+        self._current: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        #: Files resolved afresh and reused, over the scan (for ``-v``).
+        self.fresh = 0
+        self.reused = 0
+
+    # -- the scan's global inputs ---------------------------------------------------------
+
+    def context(self, matching: object, sites: object) -> None:
+        """The global inputs of the next resolution: what matching depends on, and what
+        call sites depend on besides."""
+        self.matching = digest([code_version(), matching])
+        self.sites_base = sites
+
+    # -- ResolutionMemo -------------------------------------------------------------------
+
+    def start(self, index: ProjectIndex, checking: frozenset[str]) -> None:
+        self.index = index
+        self.sites = digest([self.matching, self.sites_base, sorted(checking)])
+        self._values.clear()
+        self._current.clear()
+
+    def recall(self, facts: FileFacts) -> FilePass | None:
+        key = self._key(facts)
+        for entry in self.entries.get(facts.path, ()):
+            if entry["key"] != key or entry["context"] != self._context(entry["sites"]):
+                continue
+            if self._signature(entry["reads"]) != entry["signature"]:
+                continue
+            try:
+                found = self._decode(entry)
+            except Exception:  # a cache file may hold anything: resolved afresh
+                continue
+            for item in entry["asks"]:
+                ask(self.asked, tuple(item))
+            self._current[facts.path] = entry
+            self.reused += 1
+            return found
+        return None
+
+    def enter(self, facts: FileFacts) -> None:
+        self._bucket = _Bucket()
+
+    def keep(self, facts: FileFacts, result: FilePass) -> None:
+        bucket, self._bucket = self._bucket, None
+        self.fresh += 1
+        self._current.pop(facts.path, None)
+        if bucket is None or bucket.walked or not result.standalone:
+            return
+        reads = sorted(bucket.reads, key=repr)
+        sites = any(o is not None and o.site is not None for o in result.outcomes)
+        entry: dict[str, Any] = {
+            "key": self._key(facts),
+            "sites": sites,
+            "context": self._context(sites),
+            "reads": [[table, _to_json(key)] for table, key in reads],
+            "signature": self._signature_of(reads),
+            "asks": sorted(list(item) for item in bucket.asks),
+            "outcomes": [
+                None
+                if o is None
+                else [
+                    None if o.receiver is None else _encode_value(o.receiver),
+                    None if o.site is None else encode_model(o.site),
+                ]
+                for o in result.outcomes
+            ],
+            "idle": None,
+        }
+        self._decoded[id(entry)] = (entry, result)
+        variants = [
+            e
+            for e in self.entries.get(facts.path, ())
+            if (e["key"], e["context"], e["signature"])
+            != (entry["key"], entry["context"], entry["signature"])
+        ]
+        self.entries[facts.path] = [entry, *variants][:MAX_VARIANTS]
+        self._current[facts.path] = entry
+        self.dirty = True
+
+    def recall_idle(self, facts: FileFacts) -> bool:
+        entry = self._current.get(facts.path)
+        idle = entry.get("idle") if entry is not None else None
+        if idle is None or self._signature(idle["reads"]) != idle["signature"]:
+            return False
+        for item in idle["asks"]:
+            ask(self.asked, tuple(item))
+        return True
+
+    def enter_idle(self, facts: FileFacts) -> None:
+        self._bucket = _Bucket()
+
+    def keep_idle(self, facts: FileFacts) -> None:
+        bucket, self._bucket = self._bucket, None
+        entry = self._current.get(facts.path)
+        if bucket is None or entry is None:
+            return
+        if bucket.walked:
+            entry["idle"] = None
+            return
+        reads = sorted(bucket.reads, key=repr)
+        entry["idle"] = {
+            "reads": [[table, _to_json(key)] for table, key in reads],
+            "signature": self._signature_of(reads),
+            "asks": sorted(list(item) for item in bucket.asks),
+        }
+        self.dirty = True
+
+    # -- Tap ------------------------------------------------------------------------------
+
+    def read(self, table: str, key: Any) -> None:
+        if self._bucket is not None:
+            if key == "*":
+                self._bucket.walked = True
+            else:
+                self._bucket.reads.add((table, key))
+
+    def asks(self, item: Ask) -> None:
+        if self._bucket is not None:
+            self._bucket.asks.add(item)
+
+    # -- comparing ------------------------------------------------------------------------
+
+    def _context(self, sites: bool) -> str:
+        return self.sites if sites else self.matching
+
+    def _key(self, facts: FileFacts) -> str:
+        extracted = self.facts_keys.get(facts.path)
+        if extracted is not None:
+            # the facts' cache key: their file's content, module and the detection options
+            return extracted
+        known = self._keys.get(id(facts))
+        if known is not None and known[0] is facts:
+            return known[1]
+        key = digest(
+            [
+                facts.path,
+                facts.module,
+                facts.is_loadgen,
+                facts.ignored_lines,
+                facts.suppressions,
+                facts.calls,
+            ]
+        )
+        self._keys[id(facts)] = (facts, key)
+        return key
+
+    def _value(self, read: Read) -> str:
+        found = self._values.get(read)
+        if found is None:
+            table, key = read
+            assert self.index is not None
+            data = getattr(self.index, table)
+            # dict.get: the raw table, without reporting the lookup
+            found = self._values[read] = digest(dict.get(data, key))
+        return found
+
+    def _signature_of(self, reads: Sequence[Read]) -> str:
+        return digest([self._value(read) for read in reads])
+
+    def _signature(self, stored: list[list[Any]]) -> str:
+        reads: list[Read] = []
+        for table, key in stored:
+            if table not in WATCHED_TABLES:
+                return ""
+            reads.append((table, _from_json(key)))
+        return self._signature_of(reads)
+
+    def _decode(self, entry: dict[str, Any]) -> FilePass:
+        from decouple_services.resolve.calls import CallOutcome, FilePass
+
+        known = self._decoded.get(id(entry))
+        if known is not None and known[0] is entry:
+            return known[1]
+        outcomes: list[CallOutcome | None] = []
+        for item in entry["outcomes"]:
+            if item is None:
+                outcomes.append(None)
+                continue
+            site = None if item[1] is None else decode_model(item[1])
+            if not (site is None or isinstance(site, CallSite)):
+                raise ValueError("not a call site")
+            # receivers are decoded when a helper lookup needs one
+            outcomes.append(CallOutcome(None, site, encoded=item[0]))
+        found = FilePass(tuple(outcomes))
+        self._decoded[id(entry)] = (entry, found)
+        return found
+
+    # -- the cache ------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, asked: Asked, directory: Path | None, root: Path) -> SiteMemo:
+        """The entries the last scan of ``root`` kept, checked for shape (a cache file may
+        hold anything: a damaged one is dropped, never trusted)."""
+        if directory is None:
+            return cls(asked)
+        data = read_cache_json(root_file(directory, "sites", root))
+        entries: dict[str, list[dict[str, Any]]] = {}
+        if (
+            isinstance(data, dict)
+            and data.get("format") == FORMAT
+            and data.get("version") == code_version()
+            and data.get("root") == str(root)
+            and isinstance(data.get("files"), dict)
+        ):
+            for path, variants in data["files"].items():
+                if isinstance(variants, list):
+                    good = [v for v in variants if _well_formed(v)]
+                    if good:
+                        entries[path] = good[:MAX_VARIANTS]
+        return cls(asked, entries)
+
+    def save(self, directory: Path, root: Path, live: Sequence[str]) -> None:
+        """Write the entries of the files in ``live`` (this scan's), if any changed."""
+        if not self.dirty:
+            return
+        files = {p: self.entries[p] for p in live if p in self.entries}
+        write_cache_json(
+            root_file(directory, "sites", root),
+            {"format": FORMAT, "version": code_version(), "root": str(root), "files": files},
+        )
+        self.dirty = False
+
+
+def _well_formed(entry: object) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    try:
+        return (
+            isinstance(entry["key"], str)
+            and isinstance(entry["sites"], bool)
+            and isinstance(entry["context"], str)
+            and isinstance(entry["signature"], str)
+            and _reads_ok(entry["reads"])
+            and _asks_ok(entry["asks"])
+            and isinstance(entry["outcomes"], list)
+            and all(o is None or (isinstance(o, list) and len(o) == 2) for o in entry["outcomes"])
+            and (
+                entry["idle"] is None
+                or (
+                    isinstance(entry["idle"], dict)
+                    and _reads_ok(entry["idle"]["reads"])
+                    and isinstance(entry["idle"]["signature"], str)
+                    and _asks_ok(entry["idle"]["asks"])
+                )
+            )
+        )
+    except (KeyError, TypeError):
+        return False
+
+
+def _reads_ok(reads: object) -> bool:
+    return isinstance(reads, list) and all(
+        isinstance(r, list) and len(r) == 2 and r[0] in WATCHED_TABLES for r in reads
+    )
+
+
+def _asks_ok(asks: object) -> bool:
+    return isinstance(asks, list) and all(
+        isinstance(a, list)
+        and len(a) in (2, 3)
+        and a[0] in ("q", "s")
+        and all(isinstance(x, str) for x in a)
+        for a in asks
+    )
+
+
+def _to_json(key: Any) -> Any:
+    return list(key) if isinstance(key, tuple) else key
+
+
+def _from_json(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
+
+
+def _encode_value(value: Any) -> Any:
+    from decouple_services.detect.values import encode
+
+    return encode(value)
+
+
+__all__ = ["SiteMemo", "digest"]

@@ -1,0 +1,296 @@
+"""A rerun reuses the resolution of what did not change: after any sequence of edits, its
+result is the one a scan without cache gives.
+
+A small multi-service tree is generated from a state (the url a constant holds, the
+name compose gives a service, calls added and removed, a helper and its invocations, a
+client object defined in one module and used in another, a module deleted...); each
+example applies a random sequence of edits to it, and after every edit the cached scan
+(which reuses each file's earlier resolution while what it read is unchanged) must equal
+a scan with ``use_cache=False`` byte for byte.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.detect.facts import FileFacts
+from decouple_services.render.json import render_json
+from decouple_services.resolve.calls import FilePass
+
+
+@dataclass(frozen=True)
+class Tree:
+    """What the generated tree says; :func:`render` turns it into files."""
+
+    users_url: str = "http://users:5000"
+    users_service: str = "users"
+    extra_calls: int = 1
+    config_exists: bool = True
+    constant_name: str = "USERS_URL"
+    helper_host: str | None = "orders:5001"
+    session_module: bool = True
+    route: str = "/users"
+    ignored: bool = False
+    env_default: str = "http://users:5000"
+    compose_env: str | None = "http://orders:5001"
+    base_class: bool = True
+
+
+EDITS = st.one_of(
+    st.builds(
+        lambda v: ("users_url", v),
+        st.sampled_from(
+            [
+                "http://users:5000",
+                "http://orders:5001",
+                "https://api.example.com",
+                "http://accounts:5000/api",
+            ]
+        ),
+    ),
+    st.builds(lambda v: ("users_service", v), st.sampled_from(["users", "accounts"])),
+    st.builds(lambda v: ("extra_calls", v), st.integers(0, 2)),
+    st.builds(lambda v: ("config_exists", v), st.booleans()),
+    st.builds(lambda v: ("constant_name", v), st.sampled_from(["USERS_URL", "USER_API"])),
+    st.builds(lambda v: ("helper_host", v), st.sampled_from([None, "orders:5001", "users:5000"])),
+    st.builds(lambda v: ("session_module", v), st.booleans()),
+    st.builds(lambda v: ("route", v), st.sampled_from(["/users", "/people"])),
+    st.builds(lambda v: ("ignored", v), st.booleans()),
+    st.builds(
+        lambda v: ("env_default", v), st.sampled_from(["http://users:5000", "http://nowhere"])
+    ),
+    st.builds(
+        lambda v: ("compose_env", v), st.sampled_from([None, "http://orders:5001", "http://users"])
+    ),
+    st.builds(lambda v: ("base_class", v), st.booleans()),
+)
+
+
+def render(tree: Tree) -> dict[str, str]:
+    files: dict[str, str] = {}
+    environment = (
+        f"    environment:\n      BILLING_URL: {tree.compose_env}\n" if tree.compose_env else ""
+    )
+    files["docker-compose.yml"] = (
+        "services:\n"
+        f"  {tree.users_service}:\n    build: ./services/users\n    ports: ['5000:5000']\n"
+        "  orders:\n    build: ./services/orders\n    ports: ['5001:5001']\n" + environment
+    )
+    files["services/users/users/__init__.py"] = ""
+    files["services/users/users/app.py"] = (
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+        f'@app.route("{tree.route}/<int:user_id>")\n'
+        "def get_user(user_id):\n    return {}\n\n\n"
+        '@app.route("/health")\ndef health():\n    return "ok"\n'
+    )
+    files["services/orders/orders/__init__.py"] = ""
+    if tree.config_exists:
+        files["services/orders/orders/config.py"] = (
+            f'{tree.constant_name} = "{tree.users_url}"\nTIMEOUT = 5\n'
+        )
+    client = ["import os", "", "import requests", "", "from orders import config", ""]
+    client.append("")
+    client.append("def load_user(user_id):")
+    if tree.ignored:
+        client.append("    # decouple: ignore")
+    client.append('    return requests.get(f"{config.USERS_URL}/users/{user_id}", timeout=2)')
+    for n in range(tree.extra_calls):
+        client += [
+            "",
+            "",
+            f"def notify_{n}(user_id):",
+            f'    base = os.environ.get("BILLING_URL", "{tree.env_default}")',
+            f'    requests.post(base + "/notify/{n}", json={{"id": user_id}}, timeout=2)',
+        ]
+    files["services/orders/orders/client.py"] = "\n".join(client) + "\n"
+    if tree.helper_host is not None:
+        files["services/orders/orders/helpers.py"] = (
+            "import requests\n\n\n"
+            "def call(host, path):\n"
+            '    return requests.get(f"http://{host}{path}", timeout=3)\n'
+        )
+        files["services/orders/orders/jobs.py"] = (
+            "from orders.helpers import call\n\n\n"
+            "class Store:\n    def get(self, key):\n        return key\n\n\n"
+            "store = Store()\n\n\n"
+            f'def sync():\n    call("{tree.helper_host}", "/users/1")\n    store.get("k")\n'
+        )
+    if tree.session_module:
+        files["services/orders/orders/http.py"] = (
+            "import requests\n\nsession = requests.Session()\n"
+        )
+        files["services/orders/orders/refresh.py"] = (
+            "from orders.http import session\nfrom orders.config import TIMEOUT\n\n\n"
+            "def refresh():\n"
+            '    session.post("http://users:5000/users/refresh", timeout=TIMEOUT)\n'
+        )
+    if tree.base_class:
+        # a candidate (it names requests): a base class in a module nothing else makes
+        # resolution parse
+        files["services/orders/orders/base.py"] = (
+            "import requests\n\n\n"
+            f'class BaseClient:\n    base_url = "{tree.users_url}"\n    session = requests\n'
+        )
+        files["services/orders/orders/api.py"] = (
+            "import requests\n\nfrom orders.base import BaseClient\n\n\n"
+            "class UsersClient(BaseClient):\n"
+            "    def fetch(self, user_id):\n"
+            '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n'
+        )
+    return files
+
+
+def write(root: Path, before: dict[str, str], after: dict[str, str]) -> None:
+    for path in before.keys() - after.keys():
+        (root / path).unlink()
+    for path, text in after.items():
+        if before.get(path) != text:
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="decouple-incremental-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(edits=st.lists(EDITS, min_size=1, max_size=5))
+def test_a_rerun_after_any_edits_equals_a_scan_without_cache(
+    workdir: Path, edits: list[tuple[str, object]]
+) -> None:
+    root = Path(tempfile.mkdtemp(dir=workdir))
+    cache = root.parent / (root.name + "-cache")
+    tree = Tree()
+    files = render(tree)
+    write(root, {}, files)
+    try:
+        assert cached(root, cache) == uncached(root)
+        for field_name, value in edits:
+            tree = replace(tree, **{field_name: value})
+            after = render(tree)
+            write(root, files, after)
+            files = after
+            assert cached(root, cache) == uncached(root), (field_name, value)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> None:
+    """The tree's calls resolve through another module's constant, a base class, a helper,
+    a client object and a compose environment value, so the edits above change what
+    resolution reads, not only the files resolved."""
+    write(tmp_path, {}, render(Tree()))
+    result = scan(tmp_path, ScanOptions(use_cache=False, jobs=1))
+    by_file = {(s.file.rpartition("/")[2], s.callee) for s in result.call_sites}
+    assert ("client.py", "users") in by_file
+    assert ("api.py", "users") in by_file
+    assert ("jobs.py", "orders") in by_file
+    assert ("refresh.py", "users") in by_file
+    assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
+
+
+def uncached(root: Path) -> str:
+    return render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+
+
+def cached(root: Path, cache: Path) -> str:
+    return render_json(scan(root, ScanOptions(cache_dir=cache, jobs=1)))
+
+
+def fresh_resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The files a cached scan resolves afresh (not from an earlier resolution)."""
+    from decouple_services.resolve.calls import CallResolver
+
+    resolved: set[str] = set()
+    real = CallResolver._first_pass
+
+    def spy(self: CallResolver, facts: FileFacts) -> FilePass:
+        resolved.add(facts.path.rpartition("/")[2])
+        return real(self, facts)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CallResolver, "_first_pass", spy)
+        result = cached(root, cache)
+    assert result == uncached(root)
+    return resolved
+
+
+def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree())
+    write(root, {}, files)
+    # older than the racy window: the manifest can vouch for the files unchanged
+    time.sleep(0.2)
+    cached(root, cache)
+    assert fresh_resolutions(root, cache, monkeypatch) == set()  # the last result, as it was
+
+    # one more call in client.py: that file alone, and helpers.py, which holds a helper
+    # (its sites depend on every invocation: never reused)
+    after = render(Tree(extra_calls=2))
+    write(root, files, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "helpers.py"}
+
+    # the constant client.py and base.py's class read changes; refresh.py reads another
+    # constant of the same module (TIMEOUT), jobs.py nothing that changed
+    files, after = after, render(Tree(extra_calls=2, users_url="http://orders:5001"))
+    write(root, files, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "api.py", "helpers.py"}
+
+    # a service renamed in docker-compose.yml: every file with a call (which service owns
+    # a file, and the hosts every call site is resolved against, are global inputs)
+    files, after = (
+        after,
+        render(Tree(extra_calls=2, users_url="http://orders:5001", users_service="accounts")),
+    )
+    write(root, files, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {
+        "client.py",
+        "api.py",
+        "helpers.py",
+        "refresh.py",
+        "jobs.py",
+        "http.py",
+    }
+
+
+def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Path) -> None:
+    import json
+
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree())
+    write(root, {}, files)
+    cached(root, cache)
+    (record,) = cache.glob("sites-*.json")
+    data = json.loads(record.read_text(encoding="utf-8"))
+    for variants in data["files"].values():
+        for entry in variants:
+            entry["outcomes"] = [
+                None if o is None else [["?"], {"@": "Nothing"} if o[1] is not None else None]
+                for o in entry["outcomes"]
+            ]
+    # one more call in client.py; jobs.py's earlier resolution, damaged, is what a helper
+    # lookup reads for its `store.get(...)`
+    after = render(Tree(extra_calls=2))
+    write(root, files, after)
+    for damaged in (json.dumps(data), "{", json.dumps({"format": 0}), ""):
+        record.write_text(damaged, encoding="utf-8")
+        assert cached(root, cache) == uncached(root)
+        edited = root / "services/orders/orders/client.py"
+        edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
