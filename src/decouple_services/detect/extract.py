@@ -802,10 +802,11 @@ class _Extractor:
             )
             # pytest hands a test what the module's own fixture gives, whatever the
             # annotation says (`client: ClientSession` filled by a fixture yielding
-            # `aiohttp_client(app)`, a client of an in-process application)
+            # `aiohttp_client(app)`, a client of an in-process application); without an
+            # annotation the fixture found by name says as much, factories included
             kind = provider or (
                 self._own_fixture_kind(a.arg)
-                if own_fixture
+                if own_fixture and a.annotation is not None
                 else self.ctx.client_type(a.annotation, scope)
             )
             if kind is None and a.annotation is None and a.arg in SESSION_PARAMS:
