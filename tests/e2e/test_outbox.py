@@ -147,6 +147,17 @@ def _outbox(service: Store | Depot) -> list[dict[str, object]]:
 
 
 @pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A broker of this module's own: the events these tests leave on mailer.send must not
+    reach the consumers other modules start on the session's broker."""
+    running = start_broker(tmp_path_factory.mktemp("outbox-broker"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
 def mailer(repo: Path, broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The topics created and the mailer's generated consumer running; yields the file the
     mailer's view records each mail it handles in."""

@@ -95,9 +95,7 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
     (script,) = _generated(repo, "creates the Kafka topics")
     topics_env = python_env(broker, KAFKA_REPLICATION_FACTOR="1", KAFKA_TOPIC_PARTITIONS="1")
     created = run_python([str(script)], repo, topics_env).stdout
-    # the broker is shared by the session: another test may have made mailer.send first
-    assert re.search(r"^(created|exists) +mailer\.send ", created, re.MULTILINE), created
-    assert "created  billing.orders-refund.dlq" in created
+    assert "created  mailer.send" in created and "created  billing.orders-refund.dlq" in created
 
     consumers: list[ConsumerProcess] = []
     records = tmp_path / "handled.jsonl"
