@@ -166,6 +166,21 @@ def test_the_pr_checklist_creates_each_outbox_table_and_runs_its_relay(repo: Pat
     assert "send_via_outbox" in render_summary(_migrate(repo), dry_run=True)
 
 
+def test_an_outbox_site_is_described_as_committed_with_the_data(repo: Path) -> None:
+    """An outbox write survives a crash and a broker outage: its row says so, and it is not
+    listed among the fire-and-forget sends that can be lost."""
+    migrated = _migrate(repo)
+    body = render_pr_body(migrated)
+    outboxed = [p for p in migrated.plan.rewrites if p.send.outbox is not None]
+    assert outboxed
+    for item in outboxed:
+        row = next(line for line in body.splitlines() if f"`{item.site.id}`" in line)
+        assert "committed or rolled back with the data" in row
+        assert "relayed to Kafka at least once" in row and "queued in memory" not in row
+    lost = [line for line in body.splitlines() if "can be lost" in line]
+    assert all(f"`{p.site.file}:{p.site.line}`" not in "".join(lost) for p in outboxed)
+
+
 def test_a_domain_event_goes_through_the_outbox_as_one_row(repo: Path) -> None:
     """``--event`` folds the depot's calls to the mailer and to an audit service into one
     send; with ``--outbox`` that send is one outbox write on the function's session."""

@@ -532,6 +532,32 @@ def test_a_pr_body_is_written_beside_the_diff_on_stdout(repo: Path, tmp_path: Pa
     assert "Sends that wait (`services/users/accounts/tasks.py:17`)" in body
 
 
+def test_a_fire_and_forget_site_is_not_promised_at_least_once(repo: Path, tmp_path: Path) -> None:
+    """``send_event`` only queues the event in memory: the PR body and the summary say it can
+    be lost, at the site and among the risks, instead of promising at-least-once delivery."""
+    status, _, err = _migrate(repo, select=("cs-9e36f82f",), pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK
+    body = (tmp_path / "pr.md").read_text(encoding="utf-8")
+    row = next(line for line in body.splitlines() if "`cs-9e36f82f`" in line)
+    assert "| `send_event` |" in row
+    assert "lost if the process dies" in row and "`KAFKA_DELIVERY_TIMEOUT_MS` (30 s)" in row
+    assert "`--outbox`" in row
+    assert not row.split("lost if", 1)[0].endswith("at least once; ")
+    risks = body.split("## Risks", 1)[1]
+    lossy = next(line for line in risks.splitlines() if "can be lost" in line)
+    assert "`services/orders/orders/receipts.py:9`" in lossy and "`--outbox`" in lossy
+    assert "fire-and-forget (cs-9e36f82f): the event is only queued" in err
+
+
+def test_a_waiting_site_has_no_fire_and_forget_risk(repo: Path, tmp_path: Path) -> None:
+    status, _, err = _migrate(repo, select=("cs-9115b7d3",), pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK
+    body = (tmp_path / "pr.md").read_text(encoding="utf-8")
+    assert "can be lost" not in body and "fire-and-forget (" not in err
+    row = next(line for line in body.splitlines() if "`cs-9115b7d3`" in line)
+    assert "`EventOutcomeUnknown`" in row and "Once accepted" in row
+
+
 def test_split_pr_bodies_start_from_the_edges_before_them(repo: Path, tmp_path: Path) -> None:
     status, _, _ = _migrate(
         repo,

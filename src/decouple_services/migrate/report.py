@@ -20,6 +20,38 @@ if TYPE_CHECKING:
     from decouple_services.migrate.select import Refusal
     from decouple_services.migrate.spec import ConsumerSpec, TopicSpec
 
+#: What a fire-and-forget send (``send_event``) guarantees: it only queues the event in the
+#: caller's process, so the caller hears "done" before Kafka has anything.
+FIRE_AND_FORGET_LOSS = (
+    "the event is only queued in the caller's memory: it is lost (logged and counted) if "
+    "the process dies before it is delivered, or Kafka stays unreachable longer than "
+    "`KAFKA_DELIVERY_TIMEOUT_MS` (30 s), or more is left queued at exit than the producer "
+    "flushes in 10 s"
+)
+#: Where a fire-and-forget send can be made durable instead.
+OUTBOX_ADVICE = (
+    "`--outbox` writes the event in the caller's database transaction instead, where the "
+    "caller keeps its data in a database Django or SQLAlchemy manages (docs/migrate.md)"
+)
+
+
+def _sender(item: PlannedSite, migrated: Sequence[PlannedSite]) -> PlannedSite:
+    """The site whose send carries ``item``'s event: itself, or the event's one send that
+    a folded call site is told by."""
+    lead = item.send.fold_into
+    return next((p for p in migrated if p.site.id == lead), item) if lead else item
+
+
+def _fire_and_forget(migrated: Sequence[PlannedSite]) -> list[PlannedSite]:
+    """The sites whose event is only queued in memory: no wait, no outbox."""
+    return [
+        p
+        for p in migrated
+        if not p.carried
+        and not _sender(p, migrated).send.wait
+        and _sender(p, migrated).send.outbox is None
+    ]
+
 
 def _send_call(item: PlannedSite) -> str:
     """How the rewritten site sends: ``send_event``, ``await send_event_and_wait_async``..."""
@@ -101,6 +133,12 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
             lines.append(f"      caution [{finding.code}]: {finding.reason}; {finding.suggestion}")
         for note in item.notes:
             lines.append(f"      note: {note}")
+    fire = _fire_and_forget(migrated)
+    if fire:
+        lines.append(
+            f"fire-and-forget ({', '.join(p.site.id for p in fire)}): {FIRE_AND_FORGET_LOSS}; "
+            f"{OUTBOX_ADVICE}"
+        )
     for site in result.plan.already_migrated:
         lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
     lines.extend(event_lines(result))
@@ -229,19 +267,29 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     )
     out.append(f"# {heading}\n")
     waiting = [p for p in migrated if p.send.wait]
+    outboxed = [p for p in migrated if p.send.outbox is not None and not p.send.wait]
+    fire = [p for p in migrated if not p.send.wait and p.send.outbox is None]
     out.append("## Summary\n")
     out.append(
         f"{len(migrated)} call site(s) in {', '.join(callers) or 'no service'} become sends to "
         f"{len(topics)} Kafka topic(s), consumed by {', '.join(callees) or 'no service'}: "
-        f"{len(migrated) - len(waiting)} fire-and-forget (the response was never read: "
-        f"`send_event`, which does not wait) and {len(waiting)} whose response was only "
+        f"{len(fire)} fire-and-forget (the response was never read: `send_event`, which "
+        f"does not wait: {FIRE_AND_FORGET_LOSS}), "
+        + (
+            f"{len(outboxed)} written to the caller's outbox table with its transaction "
+            "(`send_via_outbox`: committed or rolled back with the data, then relayed to "
+            "Kafka at least once) "
+            if outboxed
+            else ""
+        )
+        + f"and {len(waiting)} whose response was only "
         "checked for success (`send_event_and_wait`: it waits, bounded by the old call's "
         "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it, "
         "`EventOutcomeUnknown` when no answer came in time; the event is given up within the "
         "bound, never delivered after the caller heard it failed). "
-        "Every site's behaviour change is in the table below: the callee does the work "
-        "later, at least once, and its own errors go to the dead-letter topic instead of "
-        "the caller.\n"
+        "Every site's behaviour change is in the table below: once Kafka has the event, the "
+        "callee does the work later, at least once, and its own errors go to the dead-letter "
+        "topic instead of the caller.\n"
     )
     out.append(
         "Each send goes through one generated producer module per caller service and carries "
@@ -284,7 +332,7 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         out.append(
             f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
             f"`{item.send.topic}` | `{_send_call(item)}` | {_cell(key)} | "
-            f"{_cell(behaviour_change(item))} | `{_handler(result, item.send.topic, site.callee)}` | "
+            f"{_cell(behaviour_change(item, _sender(item, migrated)))} | `{_handler(result, item.send.topic, site.callee)}` | "
             f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
         )
     out.append("")
@@ -355,7 +403,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         [
             f"- [ ] Create the topics and their dead-letter topics: "
             f"`KAFKA_BOOTSTRAP_SERVERS=... python {plan.topic_script_path}` "
-            "(partitions and replication from the environment).",
+            "(partitions and replication from the environment; dead-letter topics keep their "
+            "records until deleted unless `KAFKA_DEAD_LETTER_RETENTION_MS` bounds them).",
             "- [ ] Deploy the consumers **before** the producers, one process per topic "
             "next to each callee:",
             *[
@@ -407,6 +456,17 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "the fire-and-forget sends do not wait for it (what the producer does with a send it "
         "cannot deliver is in docs/generated-code.md).",
     ]
+    lossy = _fire_and_forget(migrated)
+    if lossy:
+        risks.insert(
+            1,
+            "**Fire-and-forget sends can be lost.** At "
+            + ", ".join(f"`{_where(p.site)}`" for p in lossy)
+            + f" {FIRE_AND_FORGET_LOSS}. The caller's request has already succeeded, so the "
+            f"work never happens and only the caller's log says so. {OUTBOX_ADVICE[0].upper()}"
+            f"{OUTBOX_ADVICE[1:]}; elsewhere, where the loss matters, call "
+            "`send_event_and_wait` instead: it raises when Kafka does not take the event.",
+        )
     credentials = sorted({h for p in migrated for h in p.headers if h in CREDENTIAL_HEADERS})
     if credentials:
         risks.append(
@@ -444,25 +504,37 @@ def _deployment_files(result: MigrationResult) -> str:
     )
 
 
-def behaviour_change(item: PlannedSite) -> str:
-    """What changes for the caller and the callee at one site, in one sentence or two."""
+def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> str:
+    """What changes for the caller and the callee at one site, in one sentence or two.
+    ``sender``: the site whose send carries the event, when another site's send tells it."""
     site, send = item.site, item.send
+    how = (sender or item).send
     dead_letter = f"`{send.topic}{DEAD_LETTER_SUFFIX}`"
     if item.event:
         dead_letter = f"`{send.topic}.{site.callee}{DEAD_LETTER_SUFFIX}`"
     if item.carried:
         return "migrated earlier"
-    if send.wait:
+    if how.wait:
         return (
             f"success used to mean {site.callee} handled the call; now it means Kafka accepted "
-            f"the event (the send waits for it, and raises `EventNotAccepted` without it: the "
-            "event is then not delivered later). "
-            f"{site.callee} handles it later, at least once; its 4xx/5xx go to {dead_letter} "
-            "instead of reaching this caller"
+            f"the event (the send waits for it, and raises `EventNotAccepted` without it, "
+            "`EventOutcomeUnknown` when no answer came within its bound: the event is then not "
+            f"delivered later). Once accepted, {site.callee} handles it later, at least once; "
+            f"its 4xx/5xx go to {dead_letter} instead of reaching this caller"
+        )
+    waits = f"the caller no longer waits for {site.callee}, nor fails when {site.callee} is down"
+    if how.outbox is not None:
+        return (
+            f"{waits} or slow; the event is written to the caller's outbox table in its "
+            "database transaction (committed or rolled back with the data) and relayed to "
+            f"Kafka at least once; {site.callee} handles it later, at least once; its errors "
+            f"go to {dead_letter}"
         )
     return (
-        f"the caller no longer waits for {site.callee}, nor fails when {site.callee} is down "
-        f"or slow; {site.callee} handles the event later, at least once; its errors go to "
+        f"{waits} or slow; the event is only queued in memory, so it is lost if the process "
+        "dies or Kafka stays unreachable longer than `KAFKA_DELIVERY_TIMEOUT_MS` (30 s) "
+        "(`--outbox` avoids this for a caller whose data Django or SQLAlchemy manages). "
+        f"Once Kafka has it, {site.callee} handles it later, at least once; its errors go to "
         f"{dead_letter}"
     )
 
@@ -489,7 +561,9 @@ def _review_steps(migrated: Sequence[PlannedSite], consumers: Sequence[ConsumerS
         steps.append(
             "- [ ] Fire-and-forget sends ("
             + ", ".join(f"`{_where(p.site)}`" for p in fire)
-            + "): losing the callee's answer is acceptable, since nothing read it."
+            + "): losing the callee's answer is acceptable, since nothing read it; for the "
+            "sends without an outbox, so is losing the *event* on a crash or a broker outage "
+            "longer than `KAFKA_DELIVERY_TIMEOUT_MS` (30 s)."
         )
     steps.extend(
         [

@@ -251,6 +251,24 @@ def test_channel_bindings_state_what_the_topic_script_creates(
     assert script.topic_config(1)["min.insync.replicas"] == "1"
 
 
+def test_dead_letter_topics_keep_their_records_past_the_broker_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
+    script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
+    name, dead_letter = script.TOPICS[0]
+    assert script.is_dead_letter(dead_letter) and not script.is_dead_letter(name)
+    kept = script.topic_config(3, dead_letter=True)
+    assert kept["retention.ms"] == "-1" and kept["retention.bytes"] == "-1"
+    assert kept["cleanup.policy"] == "delete"
+    # the topics themselves follow the broker's retention
+    assert "retention.ms" not in script.topic_config(3)
+    assert script.retention(dead_letter) == "kept until deleted"
+    monkeypatch.setenv("KAFKA_DEAD_LETTER_RETENTION_MS", "2592000000")
+    assert script.topic_config(3, dead_letter=True)["retention.ms"] == "2592000000"
+    assert script.retention(dead_letter) == "retention.ms=2592000000"
+
+
 def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
     runtime = _load_module(render_runtime(), "decouple_runtime", tmp_path)
     spec = gen_examples.CONSUMERS["no-handler"]
