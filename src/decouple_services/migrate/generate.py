@@ -335,13 +335,17 @@ HANDLER_TIMEOUT_S = 60
 #: never older than twice the handler timeout. A call outliving
 #: ``KAFKA_MAX_POLL_INTERVAL_MS`` stops the file, so it fails this test too.
 LIVENESS_MAX_AGE_S = 2 * HANDLER_TIMEOUT_S
-#: Python is in every consumer's image; ``stat -c`` is not in every shell.
-LIVENESS_TEST = (
-    "python",
-    "-c",
-    "import os, sys, time; sys.exit(time.time() - os.path.getmtime("
-    f"{LIVENESS_FILE!r}) > {LIVENESS_MAX_AGE_S})",
-)
+
+
+def liveness_test(path: str = LIVENESS_FILE) -> list[str]:
+    """The probe command failing once the loop's file at ``path`` is missing or stale:
+    Python is in every consumer's image, ``stat -c`` is not in every shell."""
+    return [
+        "python",
+        "-c",
+        "import os, sys, time; "
+        f"sys.exit(time.time() - os.path.getmtime({path!r}) > {LIVENESS_MAX_AGE_S})",
+    ]
 
 
 def render_compose_override(
@@ -432,7 +436,7 @@ def render_compose_override(
             # Docker only marks a stalled consumer unhealthy (`docker compose ps`); an
             # orchestrator or autoheal restarts it.
             "healthcheck": {
-                "test": ["CMD", *LIVENESS_TEST],
+                "test": ["CMD", *liveness_test()],
                 "interval": "30s",
                 "timeout": "10s",
                 "retries": 2,
@@ -506,16 +510,22 @@ def render_k8s_consumers(
         )
         container = copied["spec"]["template"]["spec"]["containers"][0]
         _add_env(container, [("DECOUPLE_LIVENESS_FILE", LIVENESS_FILE)])
+        # A file the service names already is the one the loop touches.
+        path = next(
+            str(e.get("value") or LIVENESS_FILE)
+            for e in container["env"]
+            if isinstance(e, dict) and e.get("name") == "DECOUPLE_LIVENESS_FILE"
+        )
         # Import and the group join come first: the liveness probe starts once the loop
         # has touched the file, however long the application takes to load.
         container["startupProbe"] = {
-            "exec": {"command": list(LIVENESS_TEST)},
+            "exec": {"command": liveness_test(path)},
             "periodSeconds": 10,
             "timeoutSeconds": 10,
             "failureThreshold": 30,
         }
         container["livenessProbe"] = {
-            "exec": {"command": list(LIVENESS_TEST)},
+            "exec": {"command": liveness_test(path)},
             "periodSeconds": 30,
             "timeoutSeconds": 10,
             "failureThreshold": 2,

@@ -443,7 +443,7 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
         "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
         "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
     }
-    assert consumer["healthcheck"]["test"] == ["CMD", *generate.LIVENESS_TEST]
+    assert consumer["healthcheck"]["test"] == ["CMD", *generate.liveness_test()]
     topics = services["kafka-topics"]
     assert topics["volumes"] == ["../decouple:/decouple:ro"]
     assert topics["command"] == ["python", "/decouple/create_topics.py"]
@@ -504,11 +504,19 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
         {"name": "DECOUPLE_LIVENESS_FILE", "value": "/tmp/decouple-alive"},
     ]
-    probe = {"exec": {"command": list(generate.LIVENESS_TEST)}}
+    probe = {"exec": {"command": generate.liveness_test()}}
     assert container["livenessProbe"].items() >= probe.items()
     assert container["startupProbe"].items() >= probe.items()
     # SIGTERM lets the current event finish: longer than the handler timeout.
     assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 90
+    # The file the service names already is the one probed.
+    own = {"name": "DECOUPLE_LIVENESS_FILE", "value": "/run/alive"}
+    manifest[1]["spec"]["template"]["spec"]["containers"][0]["env"].append(own)
+    text = generate.render_k8s_consumers("k8s/emails.yaml", manifest, "emails", [spec])
+    (container,) = yaml.safe_load(text or "")["spec"]["template"]["spec"]["containers"]
+    assert container["env"].count(own) == 1
+    assert container["livenessProbe"]["exec"]["command"] == generate.liveness_test("/run/alive")
+    manifest[1]["spec"]["template"]["spec"]["containers"][0]["env"].remove(own)
     assert manifest[1]["spec"]["replicas"] == 2 and "args" in str(manifest)  # not modified
     assert generate.render_k8s_consumers("k8s/emails.yaml", manifest, "other", [spec]) is None
     assert generate.k8s_consumers_path("k8s/emails.yaml", "emails") == (
@@ -517,7 +525,7 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
 
 
 def _probe(path: Path) -> int:
-    command = [part.replace(generate.LIVENESS_FILE, str(path)) for part in generate.LIVENESS_TEST]
+    command = generate.liveness_test(str(path))
     return subprocess.run([sys.executable, *command[1:]], check=False).returncode
 
 
