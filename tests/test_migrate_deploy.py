@@ -96,7 +96,10 @@ def test_compose_gives_the_caller_the_broker(tmp_path: Path) -> None:
     services = services["services"]
     assert services["orders"]["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
     consumer = services["emails-emails_send"]
-    assert consumer["environment"] == services["orders"]["environment"]
+    assert consumer["environment"] == {
+        **services["orders"]["environment"],
+        "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
+    }
 
 
 def test_kubernetes_callers_get_the_setting_in_the_container_running_their_code(

@@ -253,3 +253,48 @@ def test_the_compose_override_runs_a_relay_beside_each_outbox_caller(repo: Path)
         "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the depot database"
     )
     assert "mailer-outbox-relay" not in services
+
+
+_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+      - name: {name}
+        image: shop/{name}:1
+        ports:
+        - containerPort: 8000
+"""
+
+
+def test_kubernetes_runs_a_relay_beside_each_outbox_callers_deployment(repo: Path) -> None:
+    import yaml
+
+    (repo / "k8s").mkdir()
+    for name in ("store", "depot"):
+        (repo / "k8s" / f"{name}.yaml").write_text(_DEPLOYMENT.format(name=name))
+    changed = _changed(_migrate(repo))
+    store = yaml.safe_load(changed["k8s/store-outbox-relay.decouple.yaml"])
+    assert store["metadata"]["name"] == "store-outbox-relay"
+    assert store["spec"]["replicas"] == 1
+    (container,) = store["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "shop/store:1"
+    assert container["command"] == ["python", "-m", "store.decouple_runtime", "relay"]
+    assert {"name": "DJANGO_SETTINGS_MODULE", "value": "storesite.settings"} in container["env"]
+    depot = yaml.safe_load(changed["k8s/depot-outbox-relay.decouple.yaml"])
+    (container,) = depot["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "depot.decouple_runtime", "relay"]
+    assert "DECOUPLE_OUTBOX_URL" in {e["name"] for e in container["env"]}
+    # Without --outbox nothing is relayed.
+    assert not any("outbox-relay" in path for path in _changed(_migrate(repo, outbox=False)))

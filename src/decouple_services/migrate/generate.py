@@ -52,6 +52,7 @@ __all__ = [
     "django_outbox_app",
     "is_user_edited",
     "k8s_consumers_path",
+    "k8s_relay_path",
     "provenance_of",
     "render_asyncapi",
     "render_compose_override",
@@ -59,6 +60,7 @@ __all__ = [
     "render_consumer_test",
     "render_django_outbox",
     "render_k8s_consumers",
+    "render_k8s_relay",
     "render_producer",
     "render_runtime",
     "render_topic_script",
@@ -324,6 +326,27 @@ def asyncapi_applications(topics: Sequence[TopicSpec]) -> list[str]:
 #: The broker a compose override adds: one KRaft node, enough to run the services locally.
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 
+#: The file a consumer touches while its loop turns, and the age past which it is stuck.
+LIVENESS_FILE = "/tmp/decouple-alive"
+#: The runtime's default ``DECOUPLE_HANDLER_TIMEOUT_S``.
+HANDLER_TIMEOUT_S = 60
+#: A handler call holds the loop for at most the handler timeout, and a rebalance right
+#: after it waits for the timed-out call at most that long again: a healthy loop's file is
+#: never older than twice the handler timeout. A call outliving
+#: ``KAFKA_MAX_POLL_INTERVAL_MS`` stops the file, so it fails this test too.
+LIVENESS_MAX_AGE_S = 2 * HANDLER_TIMEOUT_S
+
+
+def liveness_test(path: str = LIVENESS_FILE) -> list[str]:
+    """The probe command failing once the loop's file at ``path`` is missing or stale:
+    Python is in every consumer's image, ``stat -c`` is not in every shell."""
+    return [
+        "python",
+        "-c",
+        "import os, sys, time; "
+        f"sys.exit(time.time() - os.path.getmtime({path!r}) > {LIVENESS_MAX_AGE_S})",
+    ]
+
 
 def render_compose_override(
     compose_file: str,
@@ -409,7 +432,16 @@ def render_compose_override(
             "extends": {"file": base, "service": compose_names[consumer.service]},
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
-            "environment": bootstrap,
+            "environment": {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE},
+            # Docker only marks a stalled consumer unhealthy (`docker compose ps`); an
+            # orchestrator or autoheal restarts it.
+            "healthcheck": {
+                "test": ["CMD", *liveness_test()],
+                "interval": "30s",
+                "timeout": "10s",
+                "retries": 2,
+                "start_period": "300s",
+            },
             "depends_on": ready,
             "restart": "unless-stopped",
         }
@@ -462,13 +494,107 @@ def render_k8s_consumers(
 ) -> str | None:
     """One Deployment per consumer, made from the service's own Deployment ``deployment``
     in ``manifest`` (``documents``: its parsed YAML documents): the same image, environment
-    and namespace, ``python -m <consumer>`` as the command, no ports or probes, and labels
-    of its own so the service's Service never routes requests to it. ``None`` when the
-    manifest has no such Deployment."""
-    import copy
-
+    and namespace, ``python -m <consumer>`` as the command, no ports or readiness probe, a
+    liveness probe on ``DECOUPLE_LIVENESS_FILE``, and labels of its own so the service's
+    Service never routes requests to it. ``None`` when the manifest has no such Deployment."""
     import yaml
 
+    source = _own_deployment(documents, deployment)
+    if source is None:
+        return None
+    made = []
+    for consumer in sorted(consumers, key=lambda c: c.module):
+        slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
+        copied = _deployment_copy(
+            source, deployment, slug, "decouple.consumer-of", ["python", "-m", consumer.module]
+        )
+        container = copied["spec"]["template"]["spec"]["containers"][0]
+        _add_env(container, [("DECOUPLE_LIVENESS_FILE", LIVENESS_FILE)])
+        # A file the service names already is the one the loop touches.
+        path = next(
+            str(e.get("value") or LIVENESS_FILE)
+            for e in container["env"]
+            if isinstance(e, dict) and e.get("name") == "DECOUPLE_LIVENESS_FILE"
+        )
+        # Import and the group join come first: the liveness probe starts once the loop
+        # has touched the file, however long the application takes to load.
+        container["startupProbe"] = {
+            "exec": {"command": liveness_test(path)},
+            "periodSeconds": 10,
+            "timeoutSeconds": 10,
+            "failureThreshold": 30,
+        }
+        container["livenessProbe"] = {
+            "exec": {"command": liveness_test(path)},
+            "periodSeconds": 30,
+            "timeoutSeconds": 10,
+            "failureThreshold": 2,
+        }
+        # SIGTERM lets the current event finish (at most the handler timeout), then commits.
+        pod = copied["spec"]["template"]["spec"]
+        pod["terminationGracePeriodSeconds"] = max(
+            int(pod.get("terminationGracePeriodSeconds") or 0), HANDLER_TIMEOUT_S + 30
+        )
+        made.append(copied)
+    body = (
+        f"# One Deployment per consumer, made from the {deployment} Deployment in "
+        f"{posixpath_basename(manifest)}.\n"
+        "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
+        "# of the services that send.\n" + yaml.safe_dump_all(made, sort_keys=False, width=100)
+    )
+    return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+
+
+def render_k8s_relay(
+    manifest: str, documents: Sequence[Any], deployment: str, relay: OutboxRelaySpec
+) -> str | None:
+    """The outbox relay of an ``--outbox`` caller, a Deployment made from the caller's own
+    ``deployment`` in ``manifest`` as the consumers' are, running ``python -m
+    <runtime> relay``. ``None`` when the manifest has no such Deployment."""
+    import yaml
+
+    source = _own_deployment(documents, deployment)
+    if source is None:
+        return None
+    copied = _deployment_copy(
+        source,
+        deployment,
+        "outbox-relay",
+        "decouple.outbox-relay-of",
+        ["python", "-m", relay.runtime_module, "relay"],
+    )
+    # Claims never hand one row to two relays, so a rolling update may run two; one is
+    # enough, and on SQLite more only take turns.
+    copied["spec"]["replicas"] = 1
+    container = copied["spec"]["template"]["spec"]["containers"][0]
+    if relay.django_settings is not None:
+        _add_env(container, [("DJANGO_SETTINGS_MODULE", relay.django_settings)])
+    have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
+    secret = f"{deployment}-decouple-outbox"[:253]
+    if relay.kind != "django" and "DECOUPLE_OUTBOX_URL" not in have:
+        # The database's URL cannot be read from the code: the pod waits for the secret.
+        container["env"].append(
+            {
+                "name": "DECOUPLE_OUTBOX_URL",
+                "valueFrom": {"secretKeyRef": {"name": secret, "key": "url"}},
+            }
+        )
+    note = (
+        f"# Create the secret {secret} (key url: the SQLAlchemy URL of the database the\n"
+        "# outbox table is in) before applying.\n"
+        if relay.kind != "django" and "DECOUPLE_OUTBOX_URL" not in have
+        else ""
+    )
+    body = (
+        f"# The outbox relay of the {deployment} Deployment in {posixpath_basename(manifest)}:\n"
+        "# without it the events stay in the outbox table. Set KAFKA_BOOTSTRAP_SERVERS to the\n"
+        "# cluster's brokers.\n" + note + yaml.safe_dump(copied, sort_keys=False, width=100)
+    )
+    return _with_header(body, f"the outbox relay of the {deployment} Deployment")
+
+
+def _own_deployment(documents: Sequence[Any], deployment: str) -> dict[str, Any] | None:
+    """The Deployment named ``deployment`` among ``documents``, if it has containers."""
     source = next(
         (
             d
@@ -480,36 +606,40 @@ def render_k8s_consumers(
         None,
     )
     containers = (((source or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
-    if source is None or not containers.get("containers"):
-        return None
-    made = []
-    for consumer in sorted(consumers, key=lambda c: c.module):
-        slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
-        name = f"{deployment}-{slug}".strip("-")[:63].rstrip("-")
-        labels = {"app": name, "decouple.consumer-of": deployment}
-        copied = copy.deepcopy(source)
-        copied["metadata"]["name"] = name
-        copied["metadata"]["labels"] = dict(labels)
-        spec = copied["spec"]
-        spec["selector"] = {"matchLabels": {"app": name}}
-        spec["template"].setdefault("metadata", {})["labels"] = dict(labels)
-        container = spec["template"]["spec"]["containers"][0]
-        container.pop("args", None)
-        for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
-            container.pop(key, None)
-        container["command"] = ["python", "-m", consumer.module]
-        # The service's own setting, when it has one, names the cluster's brokers already.
-        env = list(container.get("env") or [])
-        have = {e.get("name") for e in env if isinstance(e, dict)}
-        container["env"] = [*env, *({"name": k, "value": v} for k, v in KAFKA_ENV if k not in have)]
-        made.append(copied)
-    body = (
-        f"# One Deployment per consumer, made from the {deployment} Deployment in "
-        f"{posixpath_basename(manifest)}.\n"
-        "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
-        "# of the services that send.\n" + yaml.safe_dump_all(made, sort_keys=False, width=100)
-    )
-    return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+    return source if source is not None and containers.get("containers") else None
+
+
+def _deployment_copy(
+    source: Mapping[str, Any], deployment: str, slug: str, label: str, command: list[str]
+) -> dict[str, Any]:
+    """``source`` as ``<deployment>-<slug>`` running ``command``: no args, ports or probes,
+    the broker's address, and labels of its own so the service's Service never routes
+    requests to it."""
+    import copy
+
+    name = f"{deployment}-{slug}".strip("-")[:63].rstrip("-")
+    labels = {"app": name, label: deployment}
+    copied = copy.deepcopy(dict(source))
+    copied["metadata"]["name"] = name
+    copied["metadata"]["labels"] = dict(labels)
+    spec = copied["spec"]
+    spec["selector"] = {"matchLabels": {"app": name}}
+    spec["template"].setdefault("metadata", {})["labels"] = dict(labels)
+    container = spec["template"]["spec"]["containers"][0]
+    container.pop("args", None)
+    for key in ("ports", "readinessProbe", "livenessProbe", "startupProbe"):
+        container.pop(key, None)
+    container["command"] = command
+    # The service's own setting, when it has one, names the cluster's brokers already.
+    _add_env(container, KAFKA_ENV)
+    return copied
+
+
+def _add_env(container: dict[str, Any], values: Sequence[tuple[str, str]]) -> None:
+    """``values`` appended to the container's ``env``, less the names it sets already."""
+    env = list(container.get("env") or [])
+    have = {e.get("name") for e in env if isinstance(e, dict)}
+    container["env"] = [*env, *({"name": k, "value": v} for k, v in values if k not in have)]
 
 
 def k8s_consumers_path(manifest: str, deployment: str) -> str:
@@ -520,6 +650,13 @@ def k8s_consumers_path(manifest: str, deployment: str) -> str:
         if folder
         else (f"{deployment}-consumers.decouple.yaml")
     )
+
+
+def k8s_relay_path(manifest: str, deployment: str) -> str:
+    """``k8s/users-outbox-relay.decouple.yaml`` next to ``k8s/users.yaml``."""
+    folder = manifest.rpartition("/")[0]
+    name = f"{deployment}-outbox-relay.decouple.yaml"
+    return f"{folder}/{name}" if folder else name
 
 
 def posixpath_basename(path: str) -> str:

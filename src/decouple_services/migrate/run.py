@@ -12,11 +12,11 @@ import posixpath
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import ReadRefused, read_in_root
@@ -443,36 +443,54 @@ _DEPLOYMENT_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Deployment (\S+)$")
 def _k8s_consumers(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
 ) -> list[tuple[str, str, bool]]:
-    """A manifest of consumer Deployments next to each callee's own Deployment."""
-    import yaml
-
+    """A manifest of consumer Deployments next to each callee's own Deployment, and one of
+    the outbox relay next to each ``--outbox`` caller's."""
     from decouple_services.migrate import generate
 
     by_service: dict[str, list[ConsumerSpec]] = defaultdict(list)
     for consumer in plan.consumers:
         by_service[consumer.service].append(consumer)
+    relays = {relay.service: relay for relay in _relays(plan, read)}
     out: list[tuple[str, str, bool]] = []
     for service in result.services:
-        if service.name not in by_service:
+        if service.name not in by_service and service.name not in relays:
             continue
-        for evidence in service.evidence:
-            found = _DEPLOYMENT_EVIDENCE.match(evidence)
-            if found is None:
-                continue
-            manifest, deployment = found.groups()
-            if _ours(manifest):
-                continue
-            try:
-                documents = list(yaml.safe_load_all(read(manifest) or b""))
-            except yaml.YAMLError:
-                continue
+        found = _own_deployment(service.evidence, read)
+        if found is None:
+            continue
+        manifest, deployment, documents = found
+        if service.name in by_service:
             text = generate.render_k8s_consumers(
                 manifest, documents, deployment, by_service[service.name]
             )
             if text is not None:
                 out.append((generate.k8s_consumers_path(manifest, deployment), text, False))
-            break
+        if service.name in relays:
+            text = generate.render_k8s_relay(manifest, documents, deployment, relays[service.name])
+            if text is not None:
+                out.append((generate.k8s_relay_path(manifest, deployment), text, False))
     return out
+
+
+def _own_deployment(
+    evidence: Sequence[str], read: Callable[[str], bytes | None]
+) -> tuple[str, str, list[Any]] | None:
+    """``(manifest, Deployment name, its parsed documents)`` of the first Deployment the
+    scan found a service in, leaving out the files a migration wrote."""
+    import yaml
+
+    for line in evidence:
+        found = _DEPLOYMENT_EVIDENCE.match(line)
+        if found is None:
+            continue
+        manifest, deployment = found.groups()
+        if _ours(manifest):
+            continue
+        try:
+            return manifest, deployment, list(yaml.safe_load_all(read(manifest) or b""))
+        except yaml.YAMLError:
+            continue
+    return None
 
 
 _WORKLOAD_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ (\w+) (\S+)$")

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +23,7 @@ import yaml
 from decouple_services import __version__
 from decouple_services.migrate import gen_examples, generate
 from decouple_services.migrate.generate import (
+    OutboxRelaySpec,
     asyncapi_applications,
     consumer_runtime,
     is_user_edited,
@@ -455,7 +457,11 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
     assert consumer["extends"] == {"file": "docker-compose.yml", "service": "emails"}
     assert consumer["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
     assert consumer["ports"] == consumer["container_name"] == "<reset>"
-    assert consumer["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
+    assert consumer["environment"] == {
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+        "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
+    }
+    assert consumer["healthcheck"]["test"] == ["CMD", *generate.liveness_test()]
     topics = services["kafka-topics"]
     assert topics["volumes"] == ["../decouple:/decouple:ro"]
     assert topics["command"] == ["python", "/decouple/create_topics.py"]
@@ -514,11 +520,102 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
     assert container["env"] == [
         {"name": "SMTP_HOST", "value": "mail"},
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
+        {"name": "DECOUPLE_LIVENESS_FILE", "value": "/tmp/decouple-alive"},
     ]
+    probe = {"exec": {"command": generate.liveness_test()}}
+    assert container["livenessProbe"].items() >= probe.items()
+    assert container["startupProbe"].items() >= probe.items()
+    # SIGTERM lets the current event finish: longer than the handler timeout.
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 90
+    # The file the service names already is the one probed.
+    own = {"name": "DECOUPLE_LIVENESS_FILE", "value": "/run/alive"}
+    manifest[1]["spec"]["template"]["spec"]["containers"][0]["env"].append(own)
+    text = generate.render_k8s_consumers("k8s/emails.yaml", manifest, "emails", [spec])
+    (container,) = yaml.safe_load(text or "")["spec"]["template"]["spec"]["containers"]
+    assert container["env"].count(own) == 1
+    assert container["livenessProbe"]["exec"]["command"] == generate.liveness_test("/run/alive")
+    manifest[1]["spec"]["template"]["spec"]["containers"][0]["env"].remove(own)
     assert manifest[1]["spec"]["replicas"] == 2 and "args" in str(manifest)  # not modified
     assert generate.render_k8s_consumers("k8s/emails.yaml", manifest, "other", [spec]) is None
     assert generate.k8s_consumers_path("k8s/emails.yaml", "emails") == (
         "k8s/emails-consumers.decouple.yaml"
+    )
+
+
+def _probe(path: Path) -> int:
+    command = generate.liveness_test(str(path))
+    return subprocess.run([sys.executable, *command[1:]], check=False).returncode
+
+
+def test_the_liveness_probe_fails_on_a_file_the_loop_stopped_touching(tmp_path: Path) -> None:
+    alive = tmp_path / "alive"
+    assert _probe(alive) != 0  # the loop never started
+    alive.touch()
+    assert _probe(alive) == 0
+    # A call may hold the loop for the handler timeout, and a rebalance then as long again.
+    now = time.time()
+    os.utime(alive, (now - 2 * generate.HANDLER_TIMEOUT_S + 10,) * 2)
+    assert _probe(alive) == 0
+    os.utime(alive, (now - 2 * generate.HANDLER_TIMEOUT_S - 1,) * 2)
+    assert _probe(alive) != 0
+
+
+def test_an_outbox_callers_relay_gets_a_deployment_made_from_its_own() -> None:
+    manifest = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "depot", "namespace": "shop"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "depot"}},
+                "template": {
+                    "metadata": {"labels": {"app": "depot"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "depot",
+                                "image": "shop/depot:1",
+                                "ports": [{"containerPort": 8000}],
+                                "livenessProbe": {"httpGet": {"path": "/health"}},
+                                "envFrom": [{"secretRef": {"name": "depot-db"}}],
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    ]
+    relay = OutboxRelaySpec("depot", "depot.decouple_runtime", "sqlalchemy")
+    text = generate.render_k8s_relay("k8s/depot.yaml", manifest, "depot", relay)
+    assert text is not None and not is_user_edited(text)
+    assert "Create the secret depot-decouple-outbox" in text
+    deployment = yaml.safe_load(text)
+    assert deployment["metadata"]["name"] == "depot-outbox-relay"
+    assert deployment["metadata"]["namespace"] == "shop"
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "depot-outbox-relay"}}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "depot.decouple_runtime", "relay"]
+    assert container["image"] == "shop/depot:1"
+    assert container["envFrom"] == [{"secretRef": {"name": "depot-db"}}]
+    # The relay touches no liveness file: the service's HTTP probe would fail it.
+    assert not {"ports", "livenessProbe", "startupProbe"} & set(container)
+    assert container["env"] == [
+        {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
+        {
+            "name": "DECOUPLE_OUTBOX_URL",
+            "valueFrom": {"secretKeyRef": {"name": "depot-decouple-outbox", "key": "url"}},
+        },
+    ]
+    django = OutboxRelaySpec("depot", "depot.decouple_runtime", "django", "site.settings")
+    text = generate.render_k8s_relay("k8s/depot.yaml", manifest, "depot", django)
+    assert text is not None and "Create the secret" not in text
+    (container,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
+    assert container["env"][1] == {"name": "DJANGO_SETTINGS_MODULE", "value": "site.settings"}
+    assert generate.render_k8s_relay("k8s/depot.yaml", manifest, "other", relay) is None
+    assert generate.k8s_relay_path("k8s/depot.yaml", "depot") == (
+        "k8s/depot-outbox-relay.decouple.yaml"
     )
 
 
