@@ -178,7 +178,7 @@ def test_the_topic_script_creates_topics_and_dead_letter_topics_once(
     topic = topic_for(MAILER_SEND)
     first = create_topics(broker, tmp_path, [topic], client)
     again = create_topics(broker, tmp_path, [topic], client)
-    assert f"created  {topic.name} (2 partitions, 1 replicas)" in first
-    assert f"created  {topic.dead_letter} (1 partitions, 1 replicas)" in first
+    assert f"created  {topic.name} (2 partitions, 1 replicas, broker's default retention)" in first
+    assert f"created  {topic.dead_letter} (1 partitions, 1 replicas, kept until deleted)" in first
     assert f"exists   {topic.name} (2 partitions)" in again
     assert f"exists   {topic.dead_letter} (1 partitions)" in again
