@@ -125,6 +125,7 @@ class CalleeInference:
         endpoints: Iterable[Endpoint],
         is_production: Callable[[str], bool] = lambda path: True,
         servicers: Iterable[GrpcServicer] = (),
+        images: Iterable[str] = (),
     ) -> None:
         self.words = {
             s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
@@ -133,6 +134,14 @@ class CalleeInference:
         #: The words of each name a service goes by, apart: `payment-service` also known
         #: as `user-service` is exactly what `PAYMENT_URL` names.
         self.names = {s.name: {frozenset(words(n)) for n in (s.name, *s.aliases)} for s in services}
+        #: Services the deployment files run from an image, with no code here (a Helm
+        #: Deployment of a stock server, a compose `image:`): named after what they are,
+        #: as code services are. Their cluster DNS forms say no more than the short name.
+        self.images = {
+            host: own
+            for host in images
+            if "." not in host and "*" not in host and (own := words(host))
+        }
         #: gRPC service (``pkg.Service`` and bare ``Service``) -> services serving it.
         self.grpc_servers: dict[str, set[str]] = {}
         for endpoint in endpoints:
@@ -184,7 +193,21 @@ class CalleeInference:
                 fits = exact
             if len(fits) == 1:
                 return Inferred(fits[0], f"inferred from the name {name!r}")
+            if not fits:
+                image = self._image_named(wanted)
+                if image is not None:
+                    return Inferred(
+                        image, f"inferred from the name {name!r} ({image} runs an image)"
+                    )
         return None
+
+    def _image_named(self, wanted: frozenset[str]) -> str | None:
+        """The one image-only service whose name fits ``wanted``, when no service of code
+        does: a discovery helper's ``engine_ip`` speaks of the chart's ``engine-service``."""
+        fits = [h for h, own in self.images.items() if wanted <= own or own <= wanted]
+        if len(fits) > 1:
+            fits = [h for h in fits if self.images[h] == wanted]
+        return fits[0] if len(fits) == 1 else None
 
     def by_env_value(
         self,

@@ -203,3 +203,41 @@ def test_a_presigned_url_goes_to_the_object_store(
 
 def test_a_url_not_named_presigned_is_no_object_store_url() -> None:
     assert by_presigned_url(['answer["signed_url"]', "upload_url"], {}, []) is None
+
+
+IMAGES = ["engine-service", "deployment-engine", "cache-primary", "cache-replica", "users-db"]
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["engine_ip"], "engine-service"),
+        # `engine` fits both engine names: the one that is nothing else wins
+        (["engine_name"], "engine-service"),
+        # a service of code fits first
+        (["users_host"], "users"),
+    ],
+)
+def test_an_image_only_service_fits_a_name_no_code_service_does(
+    names: list[str], callee: str
+) -> None:
+    found = CalleeInference(SERVICES, [], images=IMAGES).by_name(names)
+    assert found is not None and found.callee == callee
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["cache_host"],  # cache-primary and cache-replica
+        ["pod_ip"],
+        ["store_url"],
+    ],
+)
+def test_no_image_only_service_when_none_or_several_fit(names: list[str]) -> None:
+    assert CalleeInference(SERVICES, [], images=IMAGES).by_name(names) is None
+
+
+def test_a_cluster_dns_form_is_no_second_image_service() -> None:
+    images = ["engine", "engine.default.svc.cluster.local"]
+    found = CalleeInference(SERVICES, [], images=images).by_name(["engine_ip"])
+    assert found is not None and found.callee == "engine"
