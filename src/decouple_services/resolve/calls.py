@@ -55,6 +55,7 @@ from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
     Inferred,
+    by_api_vendor,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
@@ -762,7 +763,10 @@ class CallResolver:
                 target = replace(target, path=found.path)
             if found.evidence:
                 evidence.append(found.evidence)
-            inferred = self._infer(match, url) if callee == UNKNOWN else None
+            inferred = (
+                # the function writing the request: the helper's, for one of its uses
+                self._infer(match, url, via or call.function) if callee == UNKNOWN else None
+            )
             if callee.startswith(EXTERNAL_PREFIX):
                 inferred = _stood_in_for(callee, url, via)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
@@ -892,9 +896,10 @@ class CallResolver:
             f"({request.type.rpartition('.')[2]} in {call.function})",
         )
 
-    def _infer(self, match: Match, url: Rendered) -> Inferred | None:
+    def _infer(self, match: Match, url: Rendered, function: str | None = None) -> Inferred | None:
         """A callee for a call whose host is not in the repository: the one service serving
-        its gRPC stub, or the one service its variable, setting or stub is named after."""
+        its gRPC stub, or the one service its variable, setting or stub is named after;
+        ``function`` makes the call (its class may name the API vendor)."""
         names = host_names(url.text) or ([match.url_src] if match.url_src else [])
         # then the names the value was followed through, nearest the host first:
         # `KERNEL_URL <- ...`, `get_kernel_url() <- ...`
@@ -913,6 +918,7 @@ class CallResolver:
                 lambda value: self.hosts.callee(split_url(value)).name,
             )
             or by_webhook_vendor(names, whole)
+            or (by_api_vendor(names, function) if not match.grpc_stub else None)
             or by_presigned_url(names, self.hosts.infra, self.hosts.names)
         )
 

@@ -258,6 +258,45 @@ def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
     return None
 
 
+#: API vendors and the host their official clients send to when no base url is given.
+_API_HOSTS = {
+    "openai": "api.openai.com",
+    "anthropic": "api.anthropic.com",
+    "mistral": "api.mistral.ai",
+    "groq": "api.groq.com",
+    "deepseek": "api.deepseek.com",
+}
+#: Vendors whose endpoints are the customer's own (an Azure OpenAI resource's host).
+_OWN_ENDPOINTS = ("azure",)
+
+
+def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None:
+    """``external:api.openai.com`` for a base url with no value here that is named for
+    OpenAI's API (``OPENAI_BASE_URL``), or that only says it is a base (``api_base``,
+    ``base_url``) and is read by a class named for the vendor (``OpenAIProvider``): where
+    the vendor's own client sends when no base is configured."""
+    owner = (function or "").rpartition(".")[0].rpartition(".")[2]
+    for name in names:
+        own = _own_name(name)
+        said = re.sub(r"[^a-z]", "", own.lower())
+        if words(own):
+            # a name of its own: it names the vendor, or it is not the vendor's base
+            scopes = [said] if any(v in said for v in _API_HOSTS) else []
+        else:
+            scopes = [re.sub(r"[^a-z]", "", owner.lower())]
+        for scope in scopes:
+            if any(o in scope for o in _OWN_ENDPOINTS):
+                continue
+            for vendor, host in _API_HOSTS.items():
+                if vendor in scope:
+                    where = repr(name) if scope == said else f"{name!r} of {owner}"
+                    return Inferred(
+                        f"{EXTERNAL_PREFIX}{host}",
+                        f"{where} is {vendor}'s API base, {host} unless configured otherwise",
+                    )
+    return None
+
+
 #: Images of S3-compatible object stores a deployment may run beside its services.
 _OBJECT_STORE_IMAGES = ("minio", "localstack", "seaweedfs", "s3mock")
 _S3_HOST = "s3.amazonaws.com"

@@ -8,6 +8,7 @@ from decouple_services.core.model import Endpoint, EnvValue, Service
 from decouple_services.discover.grpc_servers import GrpcServicer
 from decouple_services.resolve.infer import (
     CalleeInference,
+    by_api_vendor,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
@@ -241,3 +242,35 @@ def test_a_cluster_dns_form_is_no_second_image_service() -> None:
     images = ["engine", "engine.default.svc.cluster.local"]
     found = CalleeInference(SERVICES, [], images=images).by_name(["engine_ip"])
     assert found is not None and found.callee == "engine"
+
+
+@pytest.mark.parametrize(
+    ("names", "function", "host"),
+    [
+        (["OPENAI_BASE_URL"], None, "api.openai.com"),
+        (["settings.ANTHROPIC_API_URL"], "app.jobs.summarise", "api.anthropic.com"),
+        (["self.config.api_base"], "app.providers.OpenAIProvider.models", "api.openai.com"),
+        (["base_url"], "app.llm.MistralClient.chat", "api.mistral.ai"),
+    ],
+)
+def test_an_api_base_named_for_a_vendor_goes_to_its_host(
+    names: list[str], function: str | None, host: str
+) -> None:
+    found = by_api_vendor(names, function)
+    assert found is not None and found.callee == f"external:{host}"
+
+
+@pytest.mark.parametrize(
+    ("names", "function"),
+    [
+        (["self.config.api_base"], "app.providers.LocalModel.generate"),
+        (["self.config.api_base"], "app.providers.AzureOpenAIProvider.chat"),
+        # a name of its own that is not the vendor's says the class is beside the point
+        (["settings.SEARCH_URL"], "app.providers.OpenAIProvider.search"),
+        (["AZURE_OPENAI_ENDPOINT"], None),
+    ],
+)
+def test_no_api_vendor_without_the_vendor_or_for_own_endpoints(
+    names: list[str], function: str | None
+) -> None:
+    assert by_api_vendor(names, function) is None
