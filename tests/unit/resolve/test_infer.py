@@ -268,6 +268,7 @@ def test_an_api_base_named_for_a_vendor_goes_to_its_host(
         # a name of its own that is not the vendor's says the class is beside the point
         (["settings.SEARCH_URL"], "app.providers.OpenAIProvider.search"),
         (["AZURE_OPENAI_ENDPOINT"], None),
+        (["self.base_url"], "tests.test_compat.TestOpenAICompat.test_models"),
     ],
 )
 def test_no_api_vendor_without_the_vendor_or_for_own_endpoints(
