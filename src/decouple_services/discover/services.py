@@ -29,6 +29,7 @@ import itertools
 import os
 import posixpath
 import re
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,7 @@ from decouple_services.discover.k8s import (
     resolve_config_refs,
 )
 from decouple_services.discover.markers import (
+    DockerfileFacts,
     bazel_binaries,
     find_marker_dirs,
     is_dockerfile,
@@ -1347,11 +1349,82 @@ class _Discovery:
                 continue
             if found_before and not marker_dir.is_strong:
                 continue
+            if all(is_dockerfile(m) for m in marker_dir.markers) and self._programs_built_in(
+                directory, marker_dir.markers
+            ):
+                continue
             name = posixpath.basename(directory)
             if name in self.builders:
                 name = directory.replace("/", "-")
             builder = self._builder(name, directory)
             builder.add(evidence=[f"{directory}/{m} marker file" for m in marker_dir.markers])
+
+    def _programs_built_in(self, directory: str, dockerfiles: Sequence[str]) -> bool:
+        """A folder of Dockerfiles and no code (``docker/Dockerfile``,
+        ``docker/Dockerfile.sidecar``) builds images from the repository: each is the
+        program its command runs out of what it copies (``COPY src/ src/`` with the
+        package's console script, ``COPY scripts/downloader.py .`` with ``uvicorn
+        downloader:app``), the service already holding that file or one rooted at its
+        folder and named after the Dockerfile (``sidecar``) or that folder. False, and
+        nothing added, when the folder holds code or a Dockerfile runs nothing of the
+        tree."""
+        if directory in self._code_dirs or self._holds_python(directory):
+            return False
+        programs: list[tuple[str, str, DockerfileFacts]] = []
+        for name in dockerfiles:
+            rel = f"{directory}/{name}"
+            text = self.read(rel) if rel in self._deploy else None
+            facts = parse_dockerfile(text, rel) if text is not None else None
+            entry = self._program_copied(facts) if facts is not None else None
+            if facts is None or entry is None:
+                return False
+            programs.append((rel, entry, facts))
+        for rel, entry, facts in programs:
+            holders = [
+                b
+                for b in self.builders.values()
+                if b.root != "" and (b.root == "." or entry.startswith(b.root + "/"))
+            ]
+            if holders:
+                builder = max(holders, key=lambda b: len(b.root))
+            else:
+                own = _dockerfile_suffix(posixpath.basename(rel))
+                folder = posixpath.dirname(entry)
+                name = own or posixpath.basename(folder) or posixpath.splitext(entry)[0]
+                if name in self.builders:
+                    name = f"{posixpath.basename(directory)}-{name}"
+                builder = self._builder(name, folder or ".")
+            _extend_unique(builder.entries, [entry])
+            builder.add(evidence=[f"{rel} runs {entry}"], ports=facts.ports, env=facts.env)
+        return True
+
+    def _program_copied(self, facts: DockerfileFacts) -> str | None:
+        """The Python file of the tree an image runs, among what it copies from the
+        repository: a module or console script its command names (``src/`` copied, the
+        package found there), or a file it copies alone and names (``COPY
+        scripts/downloader.py .`` run as ``downloader:app``)."""
+        copied = [c for c in facts.copied if c != "." and not c.startswith(".")]
+        if not copied or "." in facts.copied:
+            return None
+        try:
+            command = " ".join(shlex.split(facts.command))  # `sh -c "..."` read as words
+        except ValueError:
+            return None
+        python = set(self.listing.python)
+        scripts = self._console_scripts(".")
+        for context in (".", *(c for c in copied if c in self._code_dirs or c == "src")):
+            entry = entry_file(command, context, python, scripts) or served_module(
+                command, context, python
+            )
+            if entry is not None and any(entry == c or entry.startswith(c + "/") for c in copied):
+                return entry
+        for source in copied:
+            stem = posixpath.splitext(posixpath.basename(source))[0]
+            if source in python and re.search(
+                rf"(?<![\w/.-]){re.escape(stem)}(?:\.py\b|:\w|\s|$)", command
+            ):
+                return source
+        return None
 
     def _may_be_service_dir(self, directory: str) -> bool:
         parts = directory.split("/")
@@ -1477,6 +1550,16 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _dockerfile_suffix(name: str) -> str | None:
+    """``sidecar`` of ``Dockerfile.sidecar`` and ``sidecar.Dockerfile``."""
+    if name.startswith("Dockerfile."):
+        return name.removeprefix("Dockerfile.") or None
+    for end in (".Dockerfile", ".dockerfile"):
+        if name.endswith(end):
+            return name.removesuffix(end) or None
+    return None
 
 
 def _is_celery_worker(command: str) -> bool:

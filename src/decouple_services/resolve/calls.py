@@ -50,11 +50,12 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
-from decouple_services.resolve.hosts import HostMap, split_url
+from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
     Inferred,
+    by_api_vendor,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
@@ -193,6 +194,7 @@ class CallResolver:
             endpoints,
             lambda path: categorize(path) is Category.PRODUCTION,
             servicers,
+            images=hosts.infra,
         )
         self.categorize = categorize
         self.match_endpoint = match_endpoint
@@ -351,6 +353,7 @@ class CallResolver:
             drafts, wrappers, own_sites, uses_of, handing, nested_in, answered
         )
         kept = _next_pages([draft for i, draft in enumerate(drafts) if i not in dropped])
+        kept = self._run_time_peers(kept)
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(kept) + events, wrappers)
 
@@ -389,9 +392,7 @@ class CallResolver:
             dropped.update(uses_of[qualname])
         for qualname in settled:
             learnt = (
-                "read from another service's answer"
-                if qualname in answered
-                else "only known at run time"
+                "read from another service's answer" if qualname in answered else LEARNT_AT_RUN_TIME
             )
             why = f"every use of {qualname} hands it an address {learnt}"
             handed = _handed_names(qualname, drafts, uses_of, handing, nested_in, {qualname})
@@ -403,6 +404,53 @@ class CallResolver:
                         drafts[index], wrappers[qualname], why, handed
                     )
         return dropped
+
+    def _run_time_peers(
+        self, drafts: list[tuple[FileFacts, CallSite]]
+    ) -> list[tuple[FileFacts, CallSite]]:
+        """A service that learns its peers' addresses at run time (pods it discovers,
+        the backend its router picks for each request) learns them from one place: when
+        every such address of its production code whose names say where it goes reaches
+        one service (``engine_ip`` -> ``engine-service``), its run-time addresses named
+        for nothing (``server_url = router.route_request(endpoints)``, ``info.url``) go to
+        that service too."""
+        reached: dict[str, set[str]] = defaultdict(set)
+        for _, site in drafts:
+            if (
+                site.role is Role.CALL
+                and site.category is Category.PRODUCTION
+                and site.confidence is Confidence.INFERRED
+                and site.evidence
+                and site.evidence[-1].endswith(f"{LEARNT_AT_RUN_TIME})")
+                and site.callee not in (UNKNOWN, site.caller)
+                and not site.callee.startswith(EXTERNAL_PREFIX)
+            ):
+                reached[site.caller].add(site.callee)
+        out: list[tuple[FileFacts, CallSite]] = []
+        for facts, site in drafts:
+            peers = reached.get(site.caller, set())
+            if (
+                len(peers) == 1
+                and site.role is Role.CALL
+                and site.category is Category.PRODUCTION
+                and site.callee == UNKNOWN
+                and (site.unknown_reason or "").endswith(LEARNT_AT_RUN_TIME)
+                and _path_of(site).strip("/")
+            ):
+                (peer,) = peers
+                why = (
+                    f"every address {site.caller} learns at run time that is named for a "
+                    f"service reaches {peer} ({site.unknown_reason})"
+                )
+                site = _inferred(site, peer, why, self._inferred_endpoint(site, peer))
+            out.append((facts, site))
+        return out
+
+    def _inferred_endpoint(self, site: CallSite, callee: str) -> str | None:
+        """The endpoint of an inferred callee the site's path reaches, else the site's own."""
+        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
+        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
+        return endpoint.label if endpoint is not None else site.endpoint
 
     def _first_pass(self, facts: FileFacts) -> FilePass:
         """The file's calls, each resolved with the definitions it reads and no helper."""
@@ -514,18 +562,9 @@ class CallResolver:
             found = self._by_route(site.method, _path_of(site), facts.path, site.category)
         if found is None:
             return facts, replace(site, role=Role.CALL, unknown_reason=why, fix_hint=None)
-        http = [e for e in self.endpoints_by_service.get(found.callee, []) if e.protocol == "http"]
-        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
-        return facts, replace(
-            site,
-            role=Role.CALL,
-            callee=found.callee,
-            endpoint=endpoint.label if endpoint is not None else site.endpoint,
-            confidence=Confidence.INFERRED,
-            evidence=(*site.evidence, f"{found.reason} ({why})"),
-            unknown_reason=None,
-            fix_hint=None,
-        )
+        endpoint = self._inferred_endpoint(site, found.callee)
+        site = replace(site, role=Role.CALL)
+        return facts, _inferred(site, found.callee, f"{found.reason} ({why})", endpoint)
 
     def _event_site(self, facts: FileFacts, event: EventSend) -> CallSite:
         """A send an earlier migration wrote: asynchronous coupling through a topic."""
@@ -711,13 +750,23 @@ class CallResolver:
             wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
             found = self.hosts.callee(target, facts.path)
+            if found.reason is not None and found.reason.endswith(LEARNT_AT_RUN_TIME):
+                # a host the running program learns (a discovered pod, a backend its router
+                # picks) says so; one read from an answer or an unset variable says why
+                if url.from_response:
+                    found = replace(found, reason="the host is read from another service's answer")
+                elif url.unknown is not None:
+                    found = replace(found, reason=None)
             callee = found.name
             if found.path is not None:
                 # a gateway in between: the callee receives the forwarded path
                 target = replace(target, path=found.path)
             if found.evidence:
                 evidence.append(found.evidence)
-            inferred = self._infer(match, url) if callee == UNKNOWN else None
+            inferred = (
+                # the function writing the request: the helper's, for one of its uses
+                self._infer(match, url, via or call.function) if callee == UNKNOWN else None
+            )
             if callee.startswith(EXTERNAL_PREFIX):
                 inferred = _stood_in_for(callee, url, via)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
@@ -847,9 +896,10 @@ class CallResolver:
             f"({request.type.rpartition('.')[2]} in {call.function})",
         )
 
-    def _infer(self, match: Match, url: Rendered) -> Inferred | None:
+    def _infer(self, match: Match, url: Rendered, function: str | None = None) -> Inferred | None:
         """A callee for a call whose host is not in the repository: the one service serving
-        its gRPC stub, or the one service its variable, setting or stub is named after."""
+        its gRPC stub, or the one service its variable, setting or stub is named after;
+        ``function`` makes the call (its class may name the API vendor)."""
         names = host_names(url.text) or ([match.url_src] if match.url_src else [])
         # then the names the value was followed through, nearest the host first:
         # `KERNEL_URL <- ...`, `get_kernel_url() <- ...`
@@ -868,6 +918,7 @@ class CallResolver:
                 lambda value: self.hosts.callee(split_url(value)).name,
             )
             or by_webhook_vendor(names, whole)
+            or (by_api_vendor(names, function) if not match.grpc_stub else None)
             or by_presigned_url(names, self.hosts.infra, self.hosts.names)
         )
 
@@ -1302,16 +1353,22 @@ def _next_pages(drafts: list[tuple[FileFacts, CallSite]]) -> list[tuple[FileFact
                 f"{site.url} is the next page of an answer of {callee}: every other use of "
                 f"{site.via_wrapper} outside tests reaches {callee}"
             )
-            site = replace(
-                site,
-                callee=callee,
-                confidence=Confidence.INFERRED,
-                evidence=(*site.evidence, why),
-                unknown_reason=None,
-                fix_hint=None,
-            )
+            site = _inferred(site, callee, why, site.endpoint)
         out.append((facts, site))
     return out
+
+
+def _inferred(site: CallSite, callee: str, why: str, endpoint: str | None) -> CallSite:
+    """The site with a callee inferred for the reason ``why``."""
+    return replace(
+        site,
+        callee=callee,
+        endpoint=endpoint,
+        confidence=Confidence.INFERRED,
+        evidence=(*site.evidence, why),
+        unknown_reason=None,
+        fix_hint=None,
+    )
 
 
 #: ``SLACK_URL (not set in deployment files) default in code: http://...``
