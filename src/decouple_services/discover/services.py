@@ -48,6 +48,7 @@ from decouple_services.discover.entrypoints import (
     imported_files,
     script_in_tree,
     served_module,
+    served_paths,
     shell_scripts,
     starts_server,
 )
@@ -131,7 +132,8 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
     A file a service's command runs is that service's. Services sharing a root (compose
     ``web`` and ``worker`` built from one directory) are told apart by preferring the one
     named like the directory, then one that listens on a port, then one named as servers
-    are (``web``, ``app``, ``api``...), then the first in ``services``.
+    are (``web``, ``app``, ``api``...), then the first in ``services``. A service known
+    only by the files it runs (``entries_only``) owns those and nothing else of its root.
     """
     best: Service | None = None
     best_key: tuple[int, bool, bool, bool] | None = None
@@ -140,7 +142,7 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
             return service.name
     for service in services:
         root = service.root
-        if root == "":
+        if root == "" or service.entries_only:
             continue
         if root == ".":
             length = 0
@@ -252,6 +254,10 @@ class _Builder:
         #: The compose ``entrypoint``/``command``, when it sets one.
         self.command = ""
         self.entries: list[str] = []
+        #: Owns its entries and the modules only it reaches, not its root's other files.
+        self.entries_only = False
+        #: Found from its code (a module that starts a server), not from a deployment file.
+        self.from_code = False
 
     def add(
         self,
@@ -281,6 +287,7 @@ class _Builder:
             ports=tuple(sorted(self.ports)),
             env=tuple(self.env),
             entries=tuple(self.entries),
+            entries_only=self.entries_only,
         )
 
 
@@ -388,6 +395,7 @@ class _Discovery:
         self._from_compose(global_env)
         self._fold_tasks()
         self._narrow_shared_roots()
+        self._server_modules_beside()
         self._claim_imports()
         self._claim_task_modules()
         self._from_kubernetes()
@@ -849,11 +857,13 @@ class _Discovery:
                 if entry is None and command and not self._holds_python(root):
                     # A context of Dockerfiles only, whose image installs the package the
                     # repository holds (`pip install fschat`, then `python -m fastchat...`):
-                    # the file run is the service's; the package around it may be any
-                    # process's, so the root stays.
+                    # the service is rooted at the package, and the file run is its own;
+                    # the package around it may be any process's.
                     installed = entry_file(command, ".", python)
                     if installed is not None:
+                        builder.root = installed.partition("/")[0] if "/" in installed else "."
                         builder.entries.append(installed)
+                        builder.entries_only = True
                         builder.add(evidence=[f"runs {installed} ({command.strip()[:80]})"])
                         continue
                 if entry is not None:
@@ -877,15 +887,75 @@ class _Discovery:
                     builder.root = folder
                     builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
 
+    def _server_modules_beside(self) -> None:
+        """Processes of an installed package, each known by the module it runs
+        (``python -m fastchat.serve.controller``): the other modules of those modules'
+        folders that start a server when run (``fastchat/serve/gradio_web_server.py``,
+        run as ``python -m fastchat.serve.gradio_web_server``) are processes of the same
+        system that no deployment file names, each a service known by its file. A
+        module run as a command-line tool starts no server and is none. One serving
+        mostly the paths a deployed process serves (``vllm_worker.py`` beside the
+        ``model_worker.py`` compose runs, both answering ``/worker_generate``) is another
+        implementation of that process: one more file it runs."""
+        deployed = [b for b in self.builders.values() if b.entries_only and b.entries]
+        beside: dict[str, _Builder] = {}
+        for builder in deployed:
+            beside.setdefault(posixpath.dirname(builder.entries[0]), builder)
+        if not beside:
+            return
+        serving: dict[str, set[str]] = {}
+        for builder in deployed:
+            files = {*builder.entries, *self._imported_from(builder.entries, builder.root)}
+            serving[builder.name] = {
+                route for path in files for route in served_paths(self._read_code(path) or "")
+            }
+        run = {entry for builder in self.builders.values() for entry in builder.entries}
+        for path in sorted(self.listing.python):
+            folder = posixpath.dirname(path)
+            sibling = beside.get(folder)
+            if (
+                sibling is None
+                or path in run
+                or categorize(path, self.config) is not Category.PRODUCTION
+            ):
+                continue
+            text = self._read_code(path)
+            if text is None or not starts_server(text):
+                continue
+            variant_of = _implemented(served_paths(text), deployed, serving)
+            if variant_of is not None:
+                variant_of.entries.append(path)
+                variant_of.add(evidence=[f"{path} serves the paths {variant_of.entries[0]} does"])
+                continue
+            name = posixpath.splitext(posixpath.basename(path))[0].replace("_", "-")
+            if self._find(name) is not None:
+                name = f"{posixpath.basename(folder)}-{name}"
+                if self._find(name) is not None:
+                    continue
+            builder = self._builder(name, folder or ".")
+            builder.entries.append(path)
+            builder.entries_only = True
+            builder.from_code = True
+            builder.add(
+                evidence=[
+                    f"{path} starts a server when run, beside {sibling.entries[0]} ({sibling.name})"
+                ]
+            )
+
     def _claim_imports(self) -> None:
         """Processes sharing a folder, each known by the file it runs: a module of the tree
         that one of them imports (directly or through other modules) and none of the
         others does is that one's (``worker_utils.py`` beside three workers, imported by
         one). Left alone when some process of the folder runs nothing known: it may use
-        any module there."""
+        any module there. A module several of them reach is the one's whose file all the
+        others import too (they run it as part of themselves); processes a deployment
+        file names come first, before those found from their code. The processes of an
+        installed package (``entries_only``) share the package, whatever their roots."""
         by_root: dict[str, list[_Builder]] = {}
         for builder in self.builders.values():
-            if builder.root:
+            if builder.entries_only:
+                by_root.setdefault("", []).append(builder)
+            elif builder.root:
                 by_root.setdefault(builder.root, []).append(builder)
         groups = [g for g in by_root.values() if len(g) >= 2 and all(b.entries for b in g)]
         if not groups:
@@ -894,18 +964,21 @@ class _Discovery:
         run = {entry for builder in self.builders.values() for entry in builder.entries}
         for group in groups:
             reach = {b.name: self._imported_from(b.entries, b.root) for b in group}
-            users: dict[str, int] = {}
-            for files in reach.values():
-                for path in files:
-                    users[path] = users.get(path, 0) + 1
-            names = {b.name for b in group}
+            runs = {b.name: set(b.entries) for b in group}
+            users: dict[str, list[_Builder]] = {}
             for builder in group:
-                for path in sorted(reach[builder.name]):
-                    if users[path] > 1 or path in run:
-                        continue
-                    owner = service_for_path(services, path)
-                    if owner is None or owner in names:
-                        builder.entries.append(path)
+                for path in reach[builder.name]:
+                    users.setdefault(path, []).append(builder)
+            names = {b.name for b in group}
+            for path, using in sorted(users.items()):
+                if path in run:
+                    continue
+                claimant = _claimant(using, runs, reach)
+                if claimant is None:
+                    continue
+                owner = service_for_path(services, path)
+                if owner is None or owner in names:
+                    claimant.entries.append(path)
 
     def _claim_task_modules(self) -> None:
         """A Celery worker (``celery -A proj worker``) sharing its folder with other
@@ -1477,6 +1550,40 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _implemented(
+    paths: set[str], deployed: Sequence[_Builder], serving: dict[str, set[str]]
+) -> _Builder | None:
+    """The one deployed process serving most of ``paths`` (two at least): the server
+    answering them is another implementation of it."""
+    best: list[_Builder] = []
+    best_shared = 1
+    for builder in deployed:
+        shared = len(paths & serving[builder.name])
+        if 2 * shared <= len(paths) or shared < best_shared:
+            continue
+        if shared > best_shared:
+            best, best_shared = [], shared
+        best.append(builder)
+    return best[0] if len(best) == 1 else None
+
+
+def _claimant(
+    using: Sequence[_Builder], runs: dict[str, set[str]], reach: dict[str, set[str]]
+) -> _Builder | None:
+    """Of the processes reaching a module, the one it is part of: the only one, else the one
+    whose files every other one reaches too; deployed processes before those found from
+    their code."""
+    candidates = [b for b in using if not b.from_code] or list(using)
+    if len(candidates) == 1:
+        return candidates[0]
+    for builder in candidates:
+        if all(
+            runs[builder.name] <= reach[other.name] for other in candidates if other is not builder
+        ):
+            return builder
+    return None
 
 
 def _is_celery_worker(command: str) -> bool:
