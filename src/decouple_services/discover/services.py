@@ -132,19 +132,25 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
     A file a service's command runs is that service's. Services sharing a root (compose
     ``web`` and ``worker`` built from one directory) are told apart by preferring the one
     named like the directory, then one that listens on a port, then one named as servers
-    are (``web``, ``app``, ``api``...), then the first in ``services``. A service known
-    only by the files it runs (``entries_only``) owns those and nothing else of its root.
+    are (``web``, ``app``, ``api``...), then one whose name another's extends (``loader``
+    beside ``ingest-loader``, a variant of it), then the first in ``services``. A service
+    known only by the files it runs (``entries_only``) owns those and nothing else of its
+    root.
     """
     best: Service | None = None
-    best_key: tuple[int, bool, bool, bool] | None = None
-    for service in services:
-        if path in service.entries:
-            return service.name
-    for service in services:
+    best_key: tuple[int, bool, bool, bool, bool] | None = None
+    running = [s for s in services if path in s.entries]
+    if len(running) == 1:
+        return running[0].name
+    # several services running one file (one Dockerfile, two compose services) are told
+    # apart as services sharing a root are
+    for service in running or services:
         root = service.root
-        if root == "" or service.entries_only:
+        if running:
+            length = 0
+        elif root == "" or service.entries_only:
             continue
-        if root == ".":
+        elif root == ".":
             length = 0
         elif path == root or path.startswith(root + "/"):
             length = len(root)
@@ -155,10 +161,20 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
             service.name == posixpath.basename(root),
             bool(service.ports),
             service.name in _SERVER_NAMES,
+            any(
+                _extends_name(other.name, service.name)
+                for other in (running or services)
+                if running or other.root == root
+            ),
         )
         if best_key is None or key > best_key:
             best, best_key = service, key
     return best.name if best is not None else None
+
+
+def _extends_name(name: str, base: str) -> bool:
+    """``ingest-loader`` extends ``loader``, and ``loader-slow`` does too."""
+    return name != base and (name.endswith("-" + base) or name.startswith(base + "-"))
 
 
 def discover_services(root: Path, listing: FileListing, config: Config) -> ServiceDiscovery:
@@ -331,6 +347,8 @@ class _Discovery:
         self._image_contexts: dict[str, tuple[str, str]] | None = None
         #: Names given to compose services only to tell namesakes apart.
         self._made_up: set[str] = set()
+        #: compose service -> the compose files declaring it
+        self._declared_in: dict[str, set[str]] = {}
         #: Source files in other languages read (kept only while discovery runs).
         self._other_bytes: dict[str, bytes | None] = {}
 
@@ -396,6 +414,7 @@ class _Discovery:
         self._fold_tasks()
         self._narrow_shared_roots()
         self._server_modules_beside()
+        self._drop_whole_tree_test_runs()
         self._claim_imports()
         self._claim_task_modules()
         self._from_kubernetes()
@@ -578,6 +597,7 @@ class _Discovery:
         self._inherit_builds(parsed_files)
         self._join_test_runs(parsed_files)
         self._join_development_twins(declared_in)
+        self._declared_in = declared_in
         for name in sorted(split):
             first = self.builders.get(name)
             if first is not None:
@@ -846,10 +866,13 @@ class _Discovery:
         python = set(self.listing.python)
         for root, group in by_root.items():
             if len(group) < 2:
+                if root == ".":
+                    self._narrow_whole_tree(group[0])
                 continue
             # a folder every process copies is their common code, not one process's
-            copies = {b.name: self._copied_code_folder(b, root) for b in group}
-            copied_by = Counter(folder for folder in copies.values() if folder is not None)
+            copies = {b.name: self._copied_code_folders(b, root) for b in group}
+            alone_by = Counter(next(iter(f)) for f in copies.values() if len(f) == 1)
+            copied_by = Counter(folder for folders in copies.values() for folder in folders)
             scripts = self._console_scripts(root)
             for builder in group:
                 command = builder.command or self._dockerfile_command(builder)
@@ -878,9 +901,17 @@ class _Discovery:
                         builder.add(evidence=[f"runs {command.strip()[:80]}"])
                         continue
                     copied = copies[builder.name]
-                    if copied is not None and copied_by[copied] == 1:
-                        builder.root = copied
-                        builder.add(evidence=[f"its Dockerfile copies {copied}/ alone"])
+                    if len(copied) == 1 and alone_by[next(iter(copied))] == 1:
+                        builder.root = next(iter(copied))
+                        builder.add(evidence=[f"its Dockerfile copies {builder.root}/ alone"])
+                        continue
+                    # of several, the one no other process of the context copies
+                    own = sorted(f for f in copied if copied_by[f] == 1)
+                    if len(copied) > 1 and len(own) == 1:
+                        builder.root = own[0]
+                        builder.add(
+                            evidence=[f"its Dockerfile copies {own[0]}/, which no other does"]
+                        )
                     continue
                 folder = posixpath.dirname(entry) or "."
                 if folder != root and (root == "." or folder.startswith(root + "/")):
@@ -941,6 +972,46 @@ class _Discovery:
                     f"{path} starts a server when run, beside {sibling.entries[0]} ({sibling.name})"
                 ]
             )
+
+    def _drop_whole_tree_test_runs(self) -> None:
+        """A service only test compose files declare (``docker-compose.test.yml``), built
+        from the whole repository to run a test runner (``tox``, also behind a wait-for
+        script: ``wait-for-postgres.sh tox``) beside services rooted in folders of their
+        own, runs the others' tests: it is no service, and the tree is not its code."""
+        if not any(b.root not in ("", ".") for b in self.builders.values()):
+            return
+        for name, files in sorted(self._declared_in.items()):
+            builder = self.builders.get(name)
+            if (
+                builder is None
+                or builder.root != "."
+                or not files
+                or not all(_is_test_compose(f) for f in files)
+            ):
+                continue
+            command = builder.command or self._dockerfile_command(builder)
+            words = [posixpath.basename(w.strip("'\"[],")) for w in command.split()]
+            if any(w in _TASK_PROGRAMS for w in words):
+                del self.builders[name]
+
+    def _narrow_whole_tree(self, builder: _Builder) -> None:
+        """A service built alone from the whole repository whose Dockerfile copies one
+        folder of Python code (``COPY src/backend /app``, in any stage: a builder stage's
+        code reaches the final one) and no module of the top level (``manage.py``) runs
+        that code: it is rooted there, and the rest of the tree (``gitlint/``, ``bin/``) is
+        not in its image. Python copied from deeper (a gunicorn configuration under
+        ``docker/files/``) is configuration, not code."""
+        copied: set[str] = set()
+        for rel in builder.dockerfiles:
+            text = self.read(rel) if rel in self._deploy else None
+            if text is not None:
+                copied.update(parse_dockerfile(text, rel).copied_by_any_stage)
+        if "." in copied or any("/" not in p and p in self.listing.python for p in copied):
+            return
+        folders = {p for p in copied if p in self._code_dirs}
+        if len(folders) == 1:
+            builder.root = folders.pop()
+            builder.add(evidence=[f"its Dockerfile copies {builder.root}/ alone"])
 
     def _claim_imports(self) -> None:
         """Processes sharing a folder, each known by the file it runs: a module of the tree
@@ -1067,26 +1138,24 @@ class _Discovery:
     def _is_file(self, rel: str) -> bool:
         return rel in self._deploy or rel in self.listing.python or (self.root / rel).is_file()
 
-    def _copied_code_folder(self, builder: _Builder, root: str) -> str | None:
-        """The one folder of Python code the service's Dockerfile copies from the shared
+    def _copied_code_folders(self, builder: _Builder, root: str) -> frozenset[str]:
+        """The folders of Python code the service's Dockerfile copies from the shared
         context (``COPY fastapi_solution /app``, beside files such as ``pyproject.toml``):
-        the image holds that code and no other (the caller checks that no other process
-        of the context copies it too). None when it copies the whole context, or several
-        code folders, or none."""
+        the image holds that code and no other (the caller checks which other processes
+        of the context copy them too). None when it copies the whole context."""
         for rel in builder.dockerfiles:
             text = self.read(rel) if rel in self._deploy else None
             if text is None:
                 continue
             copied = parse_dockerfile(text, rel).copied
             if "." in copied:
-                return None
-            folders = {
+                return frozenset()
+            return frozenset(
                 path
                 for source in copied
                 if (path := source if root == "." else f"{root}/{source}") in self._code_dirs
-            }
-            return folders.pop() if len(folders) == 1 else None
-        return None
+            )
+        return frozenset()
 
     def _holds_python(self, root: str) -> bool:
         if root == ".":
