@@ -421,6 +421,7 @@ class _Discovery:
         self._from_helm()
         self._from_bazel_binaries()
         self._from_markers()
+        self._root_at_imported_code()
         self._from_server_programs()
         self._fallback()
         self._dockerfiles()
@@ -1494,6 +1495,61 @@ class _Discovery:
                 name = directory.replace("/", "-")
             builder = self._builder(name, directory)
             builder.add(evidence=[f"{directory}/{m} marker file" for m in marker_dir.markers])
+
+    def _root_at_imported_code(self) -> None:
+        """A service whose folder holds one Python file, the program its image runs
+        (``cmd/suggestion/hyperopt/main.py`` beside its Dockerfile), and whose Dockerfile
+        copies code of the rest of the repository (``ADD ./pkg/ /opt/app/pkg/``): the
+        folder of the modules that program alone imports (``pkg/suggestion/hyperopt``,
+        where its servicer is), outside every other service, is its code and its root; the
+        program stays its own."""
+        roots = [b.root for b in self.builders.values() if b.root not in ("", ".")]
+        thin: dict[str, tuple[_Builder, str]] = {}
+        for builder in self.builders.values():
+            # a Dockerfile no compose file builds is built from the repository's root (`docker
+            # build -f cmd/ranker/Dockerfile .`): the paths it copies are the repository's
+            if builder.root in ("", ".") or builder.dockerfiles:
+                continue
+            inside = [p for p in self.listing.python if _nested(p, builder.root)]
+            if len(inside) == 1:
+                thin[builder.name] = (builder, inside[0])
+        reach = {
+            name: {
+                p
+                for p in self._imported_from([entry], ".")
+                if not any(_nested(p, r) for r in roots)
+            }
+            for name, (_, entry) in thin.items()
+        }
+        for name, (builder, entry) in thin.items():
+            others = {p for n, files in reach.items() if n != name for p in files}
+            own = reach[name] - others
+            if not own:
+                continue
+            folder = posixpath.commonpath([posixpath.dirname(p) for p in own])
+            if (
+                not folder
+                or any(_nested(p, folder) for p in others)
+                or any(r == folder or _nested(r, folder) or _nested(folder, r) for r in roots)
+            ):
+                continue
+            dockerfiles = sorted(
+                p
+                for p in self._deploy
+                if posixpath.dirname(p) == builder.root and is_dockerfile(posixpath.basename(p))
+            )
+            copied = {
+                source
+                for rel in dockerfiles
+                if (text := self.read(rel)) is not None
+                for source in parse_dockerfile(text, rel).copied_by_any_stage
+            }
+            if not any(folder == c or _nested(folder, c) for c in copied if c != "."):
+                continue
+            builder.dockerfiles = dockerfiles
+            builder.entries.append(entry)
+            builder.root = folder
+            builder.add(evidence=[f"{entry} runs the code of {folder}/, which its image copies"])
 
     def _may_be_service_dir(self, directory: str) -> bool:
         parts = directory.split("/")
