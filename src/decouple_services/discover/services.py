@@ -928,7 +928,10 @@ class _Discovery:
         module run as a command-line tool starts no server and is none. One serving
         mostly the paths a deployed process serves (``vllm_worker.py`` beside the
         ``model_worker.py`` compose runs, both answering ``/worker_generate``) is another
-        implementation of that process: one more file it runs."""
+        implementation of that process: one more file it runs. A module there defining an
+        application with routes of its own (``app = FastAPI()`` and ``@app.get(...)``)
+        that no process runs or imports is served on its own (``uvicorn
+        fastchat.serve.call_monitor:app``): a process too."""
         deployed = [b for b in self.builders.values() if b.entries_only and b.entries]
         beside: dict[str, _Builder] = {}
         for builder in deployed:
@@ -942,6 +945,8 @@ class _Discovery:
                 route for path in files for route in served_paths(self._read_code(path) or "")
             }
         run = {entry for builder in self.builders.values() for entry in builder.entries}
+        #: modules defining an application they do not serve when run -> its paths
+        apps: dict[str, set[str]] = {}
         for path in sorted(self.listing.python):
             folder = posixpath.dirname(path)
             sibling = beside.get(folder)
@@ -952,27 +957,47 @@ class _Discovery:
             ):
                 continue
             text = self._read_code(path)
-            if text is None or not starts_server(text):
+            if text is None:
                 continue
-            variant_of = _implemented(served_paths(text), deployed, serving)
+            paths = served_paths(text)
+            if not starts_server(text):
+                if paths:
+                    apps[path] = paths
+                continue
+            variant_of = _implemented(paths, deployed, serving)
             if variant_of is not None:
                 variant_of.entries.append(path)
                 variant_of.add(evidence=[f"{path} serves the paths {variant_of.entries[0]} does"])
                 continue
-            name = posixpath.splitext(posixpath.basename(path))[0].replace("_", "-")
-            if self._find(name) is not None:
-                name = f"{posixpath.basename(folder)}-{name}"
-                if self._find(name) is not None:
-                    continue
-            builder = self._builder(name, folder or ".")
-            builder.entries.append(path)
-            builder.entries_only = True
-            builder.from_code = True
-            builder.add(
-                evidence=[
-                    f"{path} starts a server when run, beside {sibling.entries[0]} ({sibling.name})"
-                ]
+            self._code_process(
+                path, f"{path} starts a server when run, beside {sibling.entries[0]}"
             )
+        processes = [b for b in self.builders.values() if b.entries_only]
+        reached = {
+            path
+            for builder in processes
+            for path in (*builder.entries, *self._imported_from(builder.entries, builder.root))
+        }
+        for path, paths in apps.items():
+            if path not in reached and _implemented(paths, deployed, serving) is None:
+                self._code_process(
+                    path, f"{path} defines an application that no process runs or imports"
+                )
+
+    def _code_process(self, path: str, evidence: str) -> None:
+        """A process known from its module: a service named after it, rooted at its folder
+        and owning only its file and what it alone reaches."""
+        folder = posixpath.dirname(path)
+        name = posixpath.splitext(posixpath.basename(path))[0].replace("_", "-")
+        if self._find(name) is not None:
+            name = f"{posixpath.basename(folder)}-{name}"
+            if self._find(name) is not None:
+                return
+        builder = self._builder(name, folder or ".")
+        builder.entries.append(path)
+        builder.entries_only = True
+        builder.from_code = True
+        builder.add(evidence=[evidence])
 
     def _drop_whole_tree_test_runs(self) -> None:
         """A service only test compose files declare (``docker-compose.test.yml``), built
