@@ -513,17 +513,20 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             roots.update((s.name, s.root) for s in services)
         if path in owners:
             return owners[path]
-        # Code outside every service (scripts/, loadtest/) is named after its top folder, and
-        # so is a top-level tests/ or scripts/ folder that only a service rooted at the whole
-        # repository would hold: those are not part of what that service deploys.
+        # Code outside every service (scripts/, loadtest/) is named after its top folder (a
+        # file at the top, `.`), and so is a top-level tests/ or scripts/ folder that only a
+        # service rooted at the whole repository would hold: those are not part of what that
+        # service deploys.
         owner = service_for_path(services, path)
         top = path.split("/", 1)[0] if "/" in path else None
-        if owner is None or (
+        if owner is None:
+            owner = top or "."
+        elif (
             top is not None
             and roots.get(owner) == "."
             and categorize(top + "/x.py", config) is not Category.PRODUCTION
         ):
-            owner = top or owner
+            owner = top
         owners[path] = owner
         return owner
 

@@ -647,8 +647,34 @@ def test_a_service_of_a_shared_context_owns_the_one_code_folder_its_dockerfile_c
     services = by_name(discover(root))
 
     assert services["api"].root == "api"
-    assert services["etl"].root == "."  # two code folders: the context says no more
+    assert services["etl"].root == "etl"  # api/ is api's code too: etl/ is its own
     assert services["all"].root == "."
+
+
+def test_two_code_folders_each_copied_by_another_process_narrow_none(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  api:
+                    build: {context: ., dockerfile: Dockerfile.api}
+                  etl:
+                    build: {context: ., dockerfile: Dockerfile.etl}
+                  jobs:
+                    build: {context: ., dockerfile: Dockerfile.jobs}
+                """,
+            "Dockerfile.api": "FROM python\nCOPY api /api\nCOPY lib /lib\n",
+            "Dockerfile.etl": "FROM python\nCOPY etl /etl\nCOPY lib /lib\n",
+            "Dockerfile.jobs": "FROM python\nCOPY api /api\nCOPY etl /etl\n",
+            "api/main.py": "",
+            "etl/run.py": "",
+            "lib/util.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert {s.root for s in services.values()} == {"."}
 
 
 def test_a_build_context_missing_from_the_tree_is_its_dockerfiles_folder(make_tree: Tree) -> None:
@@ -877,3 +903,58 @@ def test_task_modules_stay_put_with_two_workers_or_none(make_tree: Tree) -> None
     services = by_name(discover(root))
 
     assert services["fast"].entries == services["slow"].entries == ()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "root"),
+    [
+        # a builder stage copies the code, the final stage takes it from there
+        (
+            "FROM python AS build\nCOPY src/api /app\nFROM python\nCOPY --from=build /app /app\n"
+            "COPY deploy/conf/gunicorn.py /etc/gunicorn.py\n",
+            "src/api",
+        ),
+        ("FROM python\nCOPY . /app\n", "."),  # the whole tree
+        ("FROM python\nCOPY src/api /app\nCOPY tools /tools\n", "."),  # two code folders
+        ("FROM python\nCOPY src/api /app\nCOPY manage.py /app/\n", "."),  # a top-level module
+    ],
+)
+def test_a_service_built_alone_from_the_whole_tree_is_rooted_at_the_code_it_copies(
+    make_tree: Tree, dockerfile: str, root: str
+) -> None:
+    tree = make_tree(
+        {
+            "docker-compose.yml": "services:\n  api:\n    build: .\n",
+            "Dockerfile": dockerfile,
+            "src/api/main.py": "",
+            "tools/lint.py": "",
+            "deploy/conf/gunicorn.py": "",
+            "manage.py": "",
+        }
+    )
+
+    assert by_name(discover(tree))["api"].root == root
+
+
+@pytest.mark.parametrize(
+    ("files", "command", "kept"),
+    [
+        ({"docker-compose.test.yml"}, "/app/wait-for-db.sh tox", False),
+        ({"docker-compose.test.yml"}, "python -m http.server", True),  # no test runner
+        ({"docker-compose.yml"}, "pytest", True),  # the main compose file runs it
+    ],
+)
+def test_a_test_run_of_the_whole_tree_is_no_service(
+    make_tree: Tree, files: set[str], command: str, kept: bool
+) -> None:
+    tree = {
+        "docker-compose.yml": "services:\n  api:\n    build: ./api\n",
+        "api/main.py": "",
+        "tools.py": "",
+    }
+    runner = f"services:\n  checks:\n    build: .\n    command: {command}\n"
+    for name in files:
+        tree[name] = tree.get(name, "services:\n") + runner.removeprefix("services:\n")
+    root = make_tree(tree)
+
+    assert ("checks" in by_name(discover(root))) is kept
