@@ -56,6 +56,7 @@ from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
     ANSWER,
     FIXTURE,
+    INIT_DEFAULT,
     Dyn,
     Lit,
     Obj,
@@ -594,8 +595,12 @@ class _Extractor:
             value = self.ctx.evaluate(expr, scope)
             if isinstance(value, Param) and value.function == scope.qualname:
                 # `self.base_url = base_url` in `__init__(self, base_url=USERS_URL)`: the
-                # default is what an instance built without it holds.
+                # default is what an instance built without it holds; the parameter is
+                # kept beside it for a use on an object built with another.
+                param = value
                 value = scope.param_defaults.get(value.name, value)
+                if value is not param:
+                    self._constant(f"{ref.qualname}{INIT_DEFAULT}", param, line)
             self._constant(ref.qualname, value, line)
         else:
             base = self.ctx.evaluate(target.value, scope)
@@ -1231,6 +1236,12 @@ class _Extractor:
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
+            handed_in=(
+                isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id not in ("self", "cls")
+                and call.func.value.id in scope.params
+            ),
         )
 
     def _starred(self, arg: ast.Starred, scope: Scope) -> Value:

@@ -83,6 +83,11 @@ class Wrapper:
     #: requests.get(USERS + path)``): each use is a call site with its own endpoint, and
     #: the helper's request stays a call site when no use of it is found.
     path_only: bool = False
+    #: The host is the default of the class's constructor and the class's objects are
+    #: built where they are used (``DMSClient().merge(...)``): each method call on such an
+    #: object is a call site, read with its constructor's arguments; the request stays the
+    #: call site when no such use is found.
+    by_default: bool = False
     #: The helpers between this one and the request, outermost first.
     inner: tuple[str, ...] = ()
 
@@ -291,6 +296,8 @@ class CallResolver:
         # Invocations of helpers, level by level: a helper calling a helper is found once the
         # inner one is known.
         finished: set[tuple[str, int, int]] = set()
+        #: Uses of a helper reading a constructor's default on an object handed in.
+        handed_in: list[tuple[FileFacts, RawCall, Wrapper]] = []
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
             for facts, call, outcome in pending:
@@ -300,7 +307,14 @@ class CallResolver:
                 wrapper = self._wrapper_for(call, facts, wrappers, outcome)
                 if wrapper is None:
                     continue
-                invoked, inner = self._invocation(facts, call, wrapper)
+                used = self._used_object(call, outcome)
+                if wrapper.by_default and used is None and not _on_self(call):
+                    # an object handed in (`api: CatalogClient`): what it was built with is
+                    # not known here; a call site only when objects are seen built elsewhere
+                    handed_in.append((facts, call, wrapper))
+                    finished.add(key)
+                    continue
+                invoked, inner = self._invocation(facts, call, wrapper, used)
                 if wrapper.match is None and invoked is None and inner is None:
                     # handed no request function here; a helper of the same name found at
                     # a later level may still take this call
@@ -336,9 +350,20 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
+        for facts, call, wrapper in handed_in:
+            if not uses[wrapper.qualname]:
+                continue
+            invoked, _ = self._invocation(facts, call, wrapper)
+            if invoked is not None:
+                drafts.append((facts, invoked))
+                uses[wrapper.qualname] += 1
+                seen[wrapper.qualname] += 1
         for qualname, index in own_site.items():
-            if wrappers[qualname].path_only and not uses[qualname]:
-                # a path helper nobody is seen calling: its request is the call site
+            if (wrappers[qualname].path_only or wrappers[qualname].by_default) and not uses[
+                qualname
+            ]:
+                # a path helper nobody is seen calling, a class nobody is seen building
+                # where it calls it: its request is the call site
                 facts, site = drafts[index]
                 drafts[index] = (facts, replace(site, role=Role.CALL))
             elif qualname in direct and not seen[qualname] and not self._referenced(qualname):
@@ -375,7 +400,11 @@ class CallResolver:
         while grown:
             grown = False
             for qualname, found in uses_of.items():
-                if qualname in settled or wrappers[qualname].path_only:
+                if (
+                    qualname in settled
+                    or wrappers[qualname].path_only
+                    or wrappers[qualname].by_default
+                ):
                     continue
                 if all(
                     handing.get(i) is True
@@ -613,6 +642,23 @@ class CallResolver:
                 return named[0]
         return None
 
+    def _of_class(self, function: str, classes: Sequence[str], caller: str | None) -> bool:
+        """Whether ``function`` is a method of one of ``classes`` or of a project subclass."""
+        lookup = self.index.lookup(caller)
+        queue = [function.rpartition(".")[0]]
+        seen: set[str] = set()
+        while queue and len(seen) < 16:
+            current = queue.pop(0)
+            if current in classes:
+                return True
+            seen.add(current)
+            bases = lookup(f"{current}.{BASES}")
+            if isinstance(bases, Obj):
+                queue += [
+                    b.qualname for b in bases.args if isinstance(b, Ref) and b.qualname not in seen
+                ]
+        return False
+
     def _classes_named(self) -> dict[str, tuple[str, ...]]:
         """Project classes by their name in snake case (``UsersClient`` -> ``users_client``)."""
         if self._by_snake_name is None:
@@ -657,12 +703,15 @@ class CallResolver:
         via: str | None,
         *,
         path_helper: bool = False,
+        used_object: Obj | None = None,
     ) -> tuple[CallSite, Wrapper | None]:
         """The call site of ``call``; ``path_helper`` when it is the use of a helper taking the
-        path (``call`` bound to this use's arguments)."""
+        path (``call`` bound to this use's arguments); ``used_object`` the object a helper's
+        use calls the method on."""
         caller = self.index.service_of(facts.path) or UNKNOWN
         renderer = ValueRenderer(self.index, caller, call.function, facts.path)
         renderer.requesting = self._requesting
+        renderer.object = used_object
         url = self._combined(match, renderer)
         hosts = host_names(url.text)
         self._last_from_response = url.from_response and bool(hosts)
@@ -738,6 +787,26 @@ class CallResolver:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
                     f"add `# decouple: target=<service>` on the line above {facts.path}:{call.line}"
+                )
+            elif (
+                url.defaulted
+                and not self.index.is_test(facts.path)
+                and self._of_class(call.function, url.defaulted, caller)
+            ):
+                # `self.url` holding the constructor's default: whoever builds the object
+                # may give another, so the method's uses on objects are the call sites (a
+                # test class's requests are its tests' own)
+                role = Role.WRAPPER
+                helper = call.function
+                fn = self.index.function(helper, caller)
+                wrapper = Wrapper(
+                    helper,
+                    fn.params if fn else (),
+                    bool(fn and fn.is_method),
+                    call,
+                    receiver,
+                    match,
+                    by_default=True,
                 )
         if (
             role is Role.CALL
@@ -934,6 +1003,7 @@ class CallResolver:
             hint=base.hint or url.hint,
             params=base.params + url.params,
             built_with=base.built_with + url.built_with,
+            defaulted=base.defaulted + url.defaulted,
             from_response=base.from_response or url.from_response,
             runtime=base.runtime + url.runtime,
         )
@@ -964,7 +1034,7 @@ class CallResolver:
     # --- wrappers ----------------------------------------------------------------------------
 
     def _invocation(
-        self, facts: FileFacts, call: RawCall, wrapper: Wrapper
+        self, facts: FileFacts, call: RawCall, wrapper: Wrapper, used: Obj | None = None
     ) -> tuple[CallSite | None, Wrapper | None]:
         if call.patched and (
             _replaced(call.patched, wrapper, facts.module)
@@ -1024,11 +1094,27 @@ class CallResolver:
         if match is None:
             return None, None
         site, nested = self._site(
-            facts, bound, receiver, match, via=wrapper.qualname, path_helper=wrapper.path_only
+            facts,
+            bound,
+            receiver,
+            match,
+            via=wrapper.qualname,
+            path_helper=wrapper.path_only,
+            used_object=used if wrapper.by_default else None,
         )
         if nested is not None:
             nested = replace(nested, call=bound, inner=(wrapper.qualname, *wrapper.inner))
         return site, nested
+
+    def _used_object(self, call: RawCall, outcome: CallOutcome) -> Obj | None:
+        """The object a method is called on (not ``self``: the enclosing object's own
+        constructor arguments are those of whoever builds it)."""
+        if isinstance(call.receiver, Param) or call.handed_in:
+            return None  # `self`, or an object handed in by whoever calls
+        try:
+            return outcome.receiver_value()
+        except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
+            return None
 
     def _through_mock(self, patched: Sequence[str], wrapper: Wrapper, facts: FileFacts) -> bool:
         """Whether the helper's request is made on an attribute the test set to a mock
@@ -1256,6 +1342,10 @@ def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
     if not matches:
         matches = [w for q, w in wrappers.items() if name.endswith("." + q)]
     return matches[0] if len(matches) == 1 else None
+
+
+def _on_self(call: RawCall) -> bool:
+    return isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls")
 
 
 def _stub_on_passed_channel(receiver: Obj | None) -> bool:
