@@ -57,6 +57,7 @@ from decouple_services.detect.values import (
     ANSWER,
     FIXTURE,
     INIT_DEFAULT,
+    SUPER_INIT,
     Dyn,
     Lit,
     Obj,
@@ -586,6 +587,37 @@ class _Extractor:
             return
         self.constants.append(Constant(qualname, value, line))
 
+    def _super_init(self, call: ast.Call, scope: Scope) -> None:
+        """``super().__init__(host=host, port=port)`` in a class's ``__init__``: what its
+        objects hand the base class's constructor (the base's ``self.host``)."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "__init__"
+            and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Name)
+            and func.value.func.id == "super"
+            and scope.kind == "function"
+            and scope.owner_class is not None
+            and scope.qualname == f"{scope.owner_class}.__init__"
+        ):
+            return
+        args: list[Value] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Starred):
+                break  # positions after `*args` are not known
+            args.append(self.ctx.evaluate(arg, scope))
+        kwargs = tuple(
+            (k.arg, self.ctx.evaluate(k.value, scope)) for k in call.keywords if k.arg is not None
+        )
+        self.constants.append(
+            Constant(
+                f"{scope.owner_class}.{SUPER_INIT}",
+                Obj(SUPER_INIT, tuple(args), kwargs),
+                call.lineno,
+            )
+        )
+
     def _attribute_constant(
         self, target: ast.Attribute, expr: ast.expr, scope: Scope, line: int
     ) -> None:
@@ -983,6 +1015,7 @@ class _Extractor:
         func = call.func
         name = _call_name(func)
         self._maybe_port(call, name, scope)
+        self._super_init(call, scope)
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
             args, keywords = call.args[index + 1 :], call.keywords

@@ -60,6 +60,7 @@ from decouple_services.resolve.infer import (
     host_names,
     host_part,
 )
+from decouple_services.resolve.infer import words as name_words
 from decouple_services.resolve.redact import redact_url
 from decouple_services.resolve.values import Rendered, ValueRenderer
 
@@ -768,7 +769,7 @@ class CallResolver:
                 evidence.append(found.evidence)
             inferred = self._infer(match, url) if callee == UNKNOWN else None
             if callee.startswith(EXTERNAL_PREFIX):
-                inferred = _stood_in_for(callee, url, via)
+                inferred = _stood_in_for(callee, url, via) or self._bare_host(target.host)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
                 inferred = self._by_route(match.method, target.path, facts.path, category)
             if inferred is not None:
@@ -938,6 +939,25 @@ class CallResolver:
             )
             or by_webhook_vendor(names, whole)
             or by_presigned_url(names, self.hosts.infra, self.hosts.names)
+        )
+
+    def _bare_host(self, host: str | None) -> Inferred | None:
+        """A host with no domain (``users``) resolves only inside the deployment's network:
+        the one service whose name fits it (``user_service``, ``users-api``), not the
+        internet."""
+        if not host or "." in host or ":" in host or host in _LOOPBACK_NAMES:
+            return None
+        wanted = name_words(host)
+        if not wanted:
+            return None
+        # the same words, not some of them: `ledger-archive` is not `ledger`
+        fits = [s for s, names in self.inference.names.items() if wanted in names]
+        if len(fits) != 1:
+            return None
+        return Inferred(
+            fits[0],
+            f"host {host} has no domain: a name inside the deployment's network, "
+            f"the one service named with the same words ({fits[0]})",
         )
 
     def _by_route(
@@ -1342,6 +1362,10 @@ def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
     if not matches:
         matches = [w for q, w in wrappers.items() if name.endswith("." + q)]
     return matches[0] if len(matches) == 1 else None
+
+
+#: Names of the machine itself: never another service by their words.
+_LOOPBACK_NAMES = frozenset({"localhost", "host.docker.internal"})
 
 
 def _on_self(call: RawCall) -> bool:

@@ -14,11 +14,13 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from decouple_services.detect.facts import BASES
 from decouple_services.detect.receivers import rebase_on_prefix
 from decouple_services.detect.values import (
     INIT_DEFAULT,
     STR_FORMAT,
     STR_METHODS,
+    SUPER_INIT,
     URL_ORIGIN,
     URL_SPLITTERS,
     Concat,
@@ -226,6 +228,11 @@ class ValueRenderer:
         if info is None:
             return None
         params = info.params[1:] if info.is_method else info.params
+        handed = self._handed_to_base(here, init_class, param, params)
+        if handed is not None:
+            value, where = handed
+            out.evidence.append(f"{param.name} <- super().__init__(...) at {where}")
+            return self._render(value, out, depth)
         texts: dict[str, tuple[str, str, Rendered]] = {}
         classes = [init_class]
         if here != init_class and self.index.function(f"{here}.__init__", self.service) is None:
@@ -270,6 +277,37 @@ class ValueRenderer:
         if rendered.unknown:
             self._unknown(out, rendered.unknown, rendered.hint)
         return text
+
+    def _handed_to_base(
+        self, here: str, init_class: str, param: Param, params: Sequence[str]
+    ) -> tuple[Value, str] | None:
+        """What a subclass with its own ``__init__`` hands the base class's
+        (``super().__init__(host=host)``), the method's class being that subclass or one of
+        its own subclasses: its constructor's parameter, read on."""
+        lookup = self.index.lookup(self.service)
+        current = here
+        for _ in range(8):
+            if current == init_class or not current:
+                return None
+            bases = lookup(f"{current}.{BASES}")
+            parent = (
+                bases.args[0].qualname
+                if isinstance(bases, Obj) and bases.args and isinstance(bases.args[0], Ref)
+                else None
+            )
+            found = self.index.constant(f"{current}.{SUPER_INIT}", self.service)
+            if found is not None and parent is not None and _same_class(parent, init_class):
+                path, const = found
+                call = const.value
+                if not isinstance(call, Obj):
+                    return None
+                bound = dict(zip(params, call.args, strict=False)) | dict(call.kwargs)
+                value = bound.get(param.name)
+                return (value, f"{path}:{const.line}") if value is not None else None
+            if found is not None or parent is None:
+                return None  # its own constructor stands between: not read through
+            current = parent
+        return None
 
     def _object_argument(
         self,
@@ -432,6 +470,12 @@ class ValueRenderer:
 
 #: Names of helpers that build a url from fragments: ``build_url``, ``join_url``, ``urljoin``.
 _JOINER = re.compile(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|for)")
+
+
+def _same_class(imported: str, defined: str) -> bool:
+    """A class as a module imports it and as the scan names it (the import may have more
+    package in front: ``app.clients.base.Base`` for ``base.Base``)."""
+    return imported == defined or imported.endswith(f".{defined}")
 
 
 def _origin(url: str) -> str:
