@@ -351,20 +351,22 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
+        live = _built_where_used(wrappers, uses_of, drafts, nested_in)
         for facts, call, wrapper in handed_in:
-            if not uses[wrapper.qualname]:
+            if wrapper.qualname not in live:
                 continue
             invoked, _ = self._invocation(facts, call, wrapper)
             if invoked is not None:
                 drafts.append((facts, invoked))
                 uses[wrapper.qualname] += 1
                 seen[wrapper.qualname] += 1
+        unbuilt: set[int] = set()
         for qualname, index in own_site.items():
-            if (wrappers[qualname].path_only or wrappers[qualname].by_default) and not uses[
-                qualname
-            ]:
-                # a path helper nobody is seen calling, a class nobody is seen building
-                # where it calls it: its request is the call site
+            if wrappers[qualname].by_default:
+                if qualname not in live:
+                    unbuilt |= self._unbuilt(drafts, own_sites[qualname], wrappers, live)
+            elif wrappers[qualname].path_only and not uses[qualname]:
+                # a path helper nobody is seen calling: its request is the call site
                 facts, site = drafts[index]
                 drafts[index] = (facts, replace(site, role=Role.CALL))
             elif qualname in direct and not seen[qualname] and not self._referenced(qualname):
@@ -373,12 +375,35 @@ class CallResolver:
                 for mine in own_sites[qualname]:
                     if drafts[mine][1].role is Role.WRAPPER:
                         drafts[mine] = self._uncalled_helper(drafts[mine], wrappers[qualname])
-        dropped = self._settle_run_time_helpers(
+        dropped = unbuilt | self._settle_run_time_helpers(
             drafts, wrappers, own_sites, uses_of, handing, nested_in, answered
         )
         kept = _next_pages([draft for i, draft in enumerate(drafts) if i not in dropped])
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(kept) + events, wrappers)
+
+    @staticmethod
+    def _unbuilt(
+        drafts: list[tuple[FileFacts, CallSite]],
+        mine: list[int],
+        wrappers: dict[str, Wrapper],
+        live: set[str],
+    ) -> set[int]:
+        """A helper reading its class's constructor default whose objects are never seen
+        built where a method is called on them: its request is the call site again, and a
+        use of another such helper inside it is none (that one's request is). Returns the
+        drafts to drop."""
+        dropped: set[int] = set()
+        for index in mine:
+            facts, site = drafts[index]
+            if site.role is not Role.WRAPPER:
+                continue
+            inner = wrappers.get(site.via_wrapper or "")
+            if inner is not None and inner.by_default and inner.qualname not in live:
+                dropped.add(index)
+            else:
+                drafts[index] = (facts, replace(site, role=Role.CALL))
+        return dropped
 
     def _settle_run_time_helpers(
         self,
@@ -1362,6 +1387,35 @@ def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
     if not matches:
         matches = [w for q, w in wrappers.items() if name.endswith("." + q)]
     return matches[0] if len(matches) == 1 else None
+
+
+def _built_where_used(
+    wrappers: dict[str, Wrapper],
+    uses_of: dict[str, list[int]],
+    drafts: list[tuple[FileFacts, CallSite]],
+    nested_in: dict[int, str],
+) -> set[str]:
+    """The helpers reading their class's constructor default that are called on an object
+    somewhere: a use that is a call site, or one inside a helper that is not such a helper
+    (``def f(url): DMSClient(url).merge(...)``) or is one of these."""
+    live: set[str] = set()
+    grown = True
+    while grown:
+        grown = False
+        for qualname, wrapper in wrappers.items():
+            if not wrapper.by_default or qualname in live:
+                continue
+            for index in uses_of.get(qualname, ()):
+                outer = nested_in.get(index)
+                if drafts[index][1].role is Role.CALL or (
+                    outer is not None
+                    and outer in wrappers
+                    and (not wrappers[outer].by_default or outer in live)
+                ):
+                    live.add(qualname)
+                    grown = True
+                    break
+    return live
 
 
 #: Names of the machine itself: never another service by their words.
