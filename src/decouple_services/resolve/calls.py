@@ -823,16 +823,8 @@ class CallResolver:
                 # may give another, so the method's uses on objects are the call sites (a
                 # test class's requests are its tests' own)
                 role = Role.WRAPPER
-                helper = call.function
-                fn = self.index.function(helper, caller)
-                wrapper = Wrapper(
-                    helper,
-                    fn.params if fn else (),
-                    bool(fn and fn.is_method),
-                    call,
-                    receiver,
-                    match,
-                    by_default=True,
+                wrapper = self._helper(
+                    call.function, call, receiver, match, caller, by_default=True
                 )
         if (
             role is Role.CALL
@@ -852,16 +844,7 @@ class CallResolver:
             if any(p.function == helper for p in _params(match.url)):
                 # `UserService.get(path)`: the host is the class's, the endpoint the caller's
                 role = Role.WRAPPER
-                fn = self.index.function(helper, caller)
-                wrapper = Wrapper(
-                    helper,
-                    fn.params if fn else (),
-                    bool(fn and fn.is_method),
-                    call,
-                    receiver,
-                    match,
-                    path_only=True,
-                )
+                wrapper = self._helper(helper, call, receiver, match, caller, path_only=True)
         if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
             endpoint = self._endpoint(callee, match, target.path, grpc)
         site = CallSite(
@@ -898,6 +881,29 @@ class CallResolver:
             suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
+
+    def _helper(
+        self,
+        helper: str,
+        call: RawCall,
+        receiver: Obj | None,
+        match: Match,
+        caller: str,
+        *,
+        path_only: bool = False,
+        by_default: bool = False,
+    ) -> Wrapper:
+        fn = self.index.function(helper, caller)
+        return Wrapper(
+            helper,
+            fn.params if fn else (),
+            bool(fn and fn.is_method),
+            call,
+            receiver,
+            match,
+            path_only=path_only,
+            by_default=by_default,
+        )
 
     def _hyperlink_callee(
         self, facts: FileFacts, call: RawCall, url: Value, depth: int
