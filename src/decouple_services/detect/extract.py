@@ -701,6 +701,12 @@ class _Extractor:
                     self._factory_return(stmt.value.value, scope)
                 elif (
                     isinstance(stmt, ast.For | ast.AsyncFor)
+                    and scope.kind == "function"
+                    and self._bind_only_element(stmt.target, stmt.iter, scope)
+                ):
+                    pass
+                elif (
+                    isinstance(stmt, ast.For | ast.AsyncFor)
                     and isinstance(stmt.target, ast.Name)
                     and scope.kind == "function"
                 ):
@@ -714,6 +720,73 @@ class _Extractor:
                     self._walk_body(child_body, scope)
         finally:
             self.stack.pop()
+
+    def _bind_only_element(self, target: ast.expr, iterable: ast.expr, scope: Scope) -> bool:
+        """``for name, (url, v) in CHECKS.items()`` over a module-level table of this file
+        holding one entry (``CHECKS = {"users": (f"{USERS_URL}/version", "1.2")}``): the
+        loop's names are that entry's parts. Whether they were bound."""
+        method = None
+        if (
+            isinstance(iterable, ast.Call)
+            and not iterable.args
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr in ("items", "values", "keys")
+        ):
+            method = iterable.func.attr
+            iterable = iterable.func.value
+        if not isinstance(iterable, ast.Name) or is_local(scope, iterable.id):
+            return False
+        table = self._module_literal(iterable.id)
+        element: ast.expr | None = None
+        if isinstance(table, ast.Dict) and method is not None and len(table.keys) == 1:
+            key, value = table.keys[0], table.values[0]
+            if key is None:
+                return False
+            element = (
+                ast.Tuple(elts=[key, value], ctx=ast.Load())
+                if method == "items"
+                else value
+                if method == "values"
+                else key
+            )
+        elif isinstance(table, ast.List | ast.Tuple) and method is None and len(table.elts) == 1:
+            element = table.elts[0]
+        if element is None:
+            return False
+        return self._destructure(target, element, scope)
+
+    def _destructure(self, target: ast.expr, value: ast.expr, scope: Scope) -> bool:
+        if isinstance(target, ast.Name):
+            scope.locals[target.id] = self.ctx.evaluate(value, self.ctx.module_scope)
+            return True
+        if (
+            isinstance(target, ast.Tuple | ast.List)
+            and isinstance(value, ast.Tuple | ast.List)
+            and len(target.elts) == len(value.elts)
+        ):
+            return all(
+                self._destructure(t, v, scope) for t, v in zip(target.elts, value.elts, strict=True)
+            )
+        return False
+
+    def _module_literal(self, name: str) -> ast.expr | None:
+        """The dict, list or tuple literal a module-level name of this file is bound to
+        once."""
+        found: list[ast.expr] = []
+        for stmt in self.tree.body:
+            targets = (
+                stmt.targets
+                if isinstance(stmt, ast.Assign)
+                else [stmt.target]
+                if isinstance(stmt, ast.AnnAssign)
+                else []
+            )
+            value = getattr(stmt, "value", None)
+            if value is not None and any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                found.append(value)
+        if len(found) == 1 and isinstance(found[0], ast.Dict | ast.List | ast.Tuple):
+            return found[0]
+        return None
 
     def _item_of(self, iterable: ast.expr, scope: Scope) -> Value | None:
         """An item of what a call answered (``for project in get_all_docs(url)``, ``for
