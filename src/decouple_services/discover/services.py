@@ -258,6 +258,10 @@ def _merge(parts: Sequence[tuple[str, ServiceDiscovery]]) -> ServiceDiscovery:
     )
 
 
+#: A compose variable: ``${NAME}``, ``${NAME:-default}``, ``$NAME``.
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
 class _Builder:
     """A service while sources are still adding to it."""
 
@@ -615,6 +619,7 @@ class _Discovery:
                     service = next(s for s in parsed.image_services if s.name == name)
                     for alias in service.aliases:
                         self.gateway_routes[alias] = routes
+        self._expand_templates(parsed_files)
         # Image-only entries extend a service built in another compose file (an override
         # file adding env); only the rest are infrastructure.
         for parsed in parsed_files:
@@ -637,6 +642,72 @@ class _Discovery:
                     published = parsed.published_ports.get(service.name)
                     if published:
                         self.infra_ports.setdefault(service.name, published)
+
+    def _expand_templates(self, parsed_files: list[ComposeFile]) -> None:
+        """One compose service started once per folder with a variable naming it
+        (``python -m uvicorn shop.services.${SERVICE_DIR_NAME}.main:app``, each run given
+        its own ``--env-file``): a service per folder the program exists in, named by the
+        folder, in place of the template."""
+        for parsed in parsed_files:
+            for name, command in parsed.commands.items():
+                found = self._template_instances(command)
+                if len(found) < 2:
+                    continue
+                template = self.builders.get(name)
+                dockerfiles: list[str] = []
+                if template is not None and (
+                    # a context compose fills from the shell (`${PWD}`) is no folder here
+                    "$" in template.root
+                    or all(
+                        template.root in (".", "") or folder.startswith(template.root + "/")
+                        for folder, _ in found
+                    )
+                ):
+                    dockerfiles = list(template.dockerfiles)
+                    del self.builders[name]
+                for folder, value in found:
+                    if value in self.builders:
+                        continue
+                    builder = self._builder(value, folder)
+                    _extend_unique(builder.dockerfiles, dockerfiles)
+                    builder.add(
+                        aliases=(value,),
+                        evidence=(f"{parsed.file}: {name} runs {folder} (one run per folder)",),
+                        ports=(),
+                        env=(),
+                    )
+                    builder.command = builder.command or command
+
+    def _template_instances(self, command: str) -> list[tuple[str, str]]:
+        """``(folder, value)`` for each folder a program named with one unset variable
+        (``pkg.services.${NAME}.main:app``, ``services/${NAME}/main.py``) exists in."""
+        out: list[tuple[str, str]] = []
+        for token in command.split():
+            if "${" not in token and "$" not in token:
+                continue
+            program = token.partition(":")[0] if not token.endswith(".py") else token
+            parts = _PLACEHOLDER.split(program)
+            if len(parts) != 2:
+                continue  # one variable only: the folder it names
+            head, tail = parts
+            wanted: tuple[str, ...]
+            if token.endswith(".py"):
+                prefix, suffix = head, tail
+                wanted = (suffix,)
+            else:
+                prefix, suffix = head.replace(".", "/"), tail.replace(".", "/")
+                wanted = (f"{suffix}.py", f"{suffix}/__init__.py")
+            if not prefix.endswith("/") or not suffix.startswith("/") or "$" in prefix + suffix:
+                continue
+            for path in self.listing.python:
+                if not path.startswith(prefix):
+                    continue
+                value, sep, rest = path[len(prefix) :].partition("/")
+                if sep and value and f"/{rest}" in wanted:
+                    out.append((prefix + value, value))
+            if out:
+                break
+        return sorted(set(out))
 
     def _qualified(self, folder: str, name: str) -> str:
         """``server`` of ``shop/frontend/docker-compose.yml``: ``frontend-server``, or

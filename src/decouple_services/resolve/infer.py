@@ -302,6 +302,8 @@ def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None
 #: Images of S3-compatible object stores a deployment may run beside its services.
 _OBJECT_STORE_IMAGES = ("minio", "localstack", "seaweedfs", "s3mock")
 _S3_HOST = "s3.amazonaws.com"
+#: The store's command-line client run once to create buckets (``minio/mc``): no store.
+_STORE_CLIENT_IMAGE = re.compile(r"(?:^|/)mc(?::|$)")
 
 
 def by_presigned_url(
@@ -311,23 +313,36 @@ def by_presigned_url(
     an S3 object's, signed for one request: the S3-compatible store the deployment runs
     (a MinIO image), else Amazon S3 itself. Several stores leave it unknown."""
     for name in names:
-        if "presigned" not in words(name):
+        said = words(name)
+        presigned = "presigned" in said
+        # `cloud_storage_url`, `bucket_url`, `s3_object_url`: an object's url in a store,
+        # the deployed one's when the deployment runs one
+        if not presigned and not ({"cloud", "storage"} <= said or said & {"bucket", "s3"}):
             continue
+        found = {
+            h: image.lower()
+            for h, image in infra.items()
+            if any(s in image.lower() for s in _OBJECT_STORE_IMAGES)
+            and not _STORE_CLIENT_IMAGE.search(image.lower())
+        }
+        # a name standing for another host (a Kubernetes ExternalName `media` ->
+        # `minio.shop.svc.cluster.local`) is that store under another name
         stores = sorted(
             {
-                h
-                for h, image in infra.items()
-                if any(s in image.lower() for s in _OBJECT_STORE_IMAGES)
+                image.split(".")[0] if "/" not in image and image.split(".")[0] in found else h
+                for h, image in found.items()
             }
             | {s for s in services if any(s.lower().startswith(i) for i in _OBJECT_STORE_IMAGES)}
         )
         if len(stores) > 1:
             return None
         if stores:
+            kind = "a presigned url" if presigned else "an object's url"
             return Inferred(
-                stores[0],
-                f"{name!r} is a presigned url of {stores[0]}, the object store deployed here",
+                stores[0], f"{name!r} is {kind} of {stores[0]}, the object store deployed here"
             )
+        if not presigned:
+            continue
         return Inferred(
             f"{EXTERNAL_PREFIX}{_S3_HOST}",
             f"{name!r} is a presigned S3 url and no S3-compatible store is deployed here",
