@@ -518,7 +518,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         # repository would hold: those are not part of what that service deploys.
         owner = service_for_path(services, path)
         top = path.split("/", 1)[0] if "/" in path else None
-        if owner is None or (
+        if path in discovery.apart and top is not None:
+            # a program of its own beside a server program: no part of that server
+            owner = top
+        elif owner is None or (
             top is not None
             and roots.get(owner) == "."
             and categorize(top + "/x.py", config) is not Category.PRODUCTION
@@ -649,7 +652,12 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 )
                 if memo is not None:
                     memo.context(
-                        [repr(config), repr(services), _signatures(detectors)],
+                        [
+                            repr(config),
+                            repr(services),
+                            sorted(discovery.apart),
+                            _signatures(detectors),
+                        ],
                         [
                             repr(endpoints),
                             sorted(discovery.infra_hosts.items()),

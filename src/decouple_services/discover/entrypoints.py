@@ -306,6 +306,17 @@ def starts_server(source: str) -> bool:
     return False
 
 
+def runs_as_program(source: str) -> bool:
+    """Whether a module has an ``if __name__ == "__main__":`` block of its own."""
+    if "__main__" not in source:
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, ast.If) and _is_main_test(n.test) for n in tree.body)
+
+
 def _serves(call: ast.Call, framework: bool) -> bool:
     name = _dotted(call.func)
     if name in _SERVE_CALLS or name.rpartition(".")[2] in ("run_app", "wait_for_termination"):

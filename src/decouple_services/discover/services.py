@@ -50,6 +50,7 @@ from decouple_services.discover.entrypoints import (
     script_in_tree,
     served_module,
     shell_scripts,
+    runs_as_program,
     starts_server,
 )
 from decouple_services.discover.files import FileListing, categorize, is_compose_file
@@ -116,6 +117,9 @@ class ServiceDiscovery:
     infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
     #: gRPC servicers registered by code in other languages, with the service of each.
     grpc_servicers: tuple[GrpcServicer, ...] = ()
+    #: Programs of their own inside a service's folder (a script beside a server program
+    #: that neither starts a server nor is imported by it): no part of that service.
+    apart: frozenset[str] = frozenset()
 
 
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -307,6 +311,7 @@ class _Discovery:
         self.infra_hosts: dict[str, str] = {}
         self.gateway_routes: dict[str, tuple[GatewayRoute, ...]] = {}
         self.infra_ports: dict[str, tuple[int, ...]] = {}
+        self.apart: set[str] = set()
         self._texts: dict[str, str | None] = {}
         #: Files that exist but were not read (reported once, on the file).
         self._not_read: set[str] = set()
@@ -415,6 +420,7 @@ class _Discovery:
             gateway_routes=self.gateway_routes,
             infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
             grpc_servicers=tuple(servicers),
+            apart=frozenset(self.apart),
         )
 
     def _grpc_servicers(self, services: Sequence[Service]) -> list[GrpcServicer]:
@@ -1461,6 +1467,28 @@ class _Discovery:
             builder = self._builder(name, directory)
             builder.entries.append(path)
             builder.add(evidence=[f"{path} starts a server when run"])
+        self._programs_apart(found)
+
+    def _programs_apart(self, servers: Sequence[str]) -> None:
+        """The other programs of a server program's folder (``minimal.py`` beside
+        ``aiohttp_example.py``, each with its own ``__main__`` block) that no server of the
+        folder imports: processes of their own, run by hand, not the server's code."""
+        by_folder: dict[str, list[str]] = {}
+        for path in servers:
+            by_folder.setdefault(posixpath.dirname(path) or ".", []).append(path)
+        for directory, entries in by_folder.items():
+            reached = self._imported_from(entries, directory)
+            for path in self.listing.python:
+                if (
+                    (posixpath.dirname(path) or ".") != directory
+                    or path in entries
+                    or path in reached
+                    or categorize(path, self.config) in (Category.TEST, Category.LOADGEN)
+                ):
+                    continue
+                text = self._read_code(path)
+                if text is not None and runs_as_program(text):
+                    self.apart.add(path)
 
     def _fallback(self) -> None:
         if self.among_others or any(b.root != "" for b in self.builders.values()):

@@ -299,6 +299,25 @@ def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None
     return None
 
 
+#: Servers that collect spans, as a name of an address says them (``jaeger_url``): one
+#: speaking another's protocol (Jaeger's all-in-one takes Zipkin's) is still itself.
+_COLLECTORS = ("zipkin", "jaeger", "tempo")
+
+
+def by_collector(collector: str, names: Iterable[str]) -> Inferred:
+    """The collector a span exporter sends to when its address names no service of the
+    tree: the one a name of the address says (``jaeger_url`` -> ``jaeger``), else the one
+    its protocol talks to (``zipkin`` for a Zipkin exporter)."""
+    for name in names:
+        said = words(_own_name(name))
+        for known in _COLLECTORS:
+            if known in said:
+                return Inferred(known, f"{name!r} names a {known} span collector")
+    return Inferred(
+        collector, f"the exporter sends spans to a {collector}, and no service has its address"
+    )
+
+
 #: Images of S3-compatible object stores a deployment may run beside its services.
 _OBJECT_STORE_IMAGES = ("minio", "localstack", "seaweedfs", "s3mock")
 _S3_HOST = "s3.amazonaws.com"
