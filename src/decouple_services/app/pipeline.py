@@ -524,7 +524,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         elif owner is None or (
             top is not None
             and roots.get(owner) == "."
-            and categorize(top + "/x.py", config) is not Category.PRODUCTION
+            and (
+                categorize(top + "/x.py", config) is not Category.PRODUCTION
+                or top in discovery.unshipped
+            )
         ):
             owner = top or owner
         owners[path] = owner
@@ -656,6 +659,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                             repr(config),
                             repr(services),
                             sorted(discovery.apart),
+                            sorted(discovery.unshipped),
                             _signatures(detectors),
                         ],
                         [

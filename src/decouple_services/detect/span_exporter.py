@@ -150,4 +150,3 @@ class SpanExporterDetector(Detector):
             collector=exporter.collector,
             background=True,
         )
-

@@ -85,6 +85,9 @@ class DockerfileFacts:
     #: ``--from`` another stage), context-relative, with globs and trailing ``/`` dropped:
     #: ``"."`` when it copies the whole context.
     copied: tuple[str, ...] = ()
+    #: What any stage copies from the build context, in the same form: all the image can
+    #: hold of the context's code, through the stages its final stage copies from.
+    context_copied: tuple[str, ...] = ()
 
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
@@ -105,6 +108,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
     run: dict[str, str] = {}
     copied: list[str] = []
     shipped: list[str] = []
+    context_copied: list[str] = []
 
     def lookup(name: str) -> str | None:
         if name in env:
@@ -145,6 +149,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             shipped += [posixpath.basename(w.rstrip("/")) for w in words[:-1]]
         elif keyword in ("COPY", "ADD"):
             copied.extend(_copy_sources(interpolate(rest, lookup)))
+            context_copied.extend(_copy_sources(interpolate(rest, lookup)))
     command = " ".join(run[k] for k in ("ENTRYPOINT", "CMD") if k in run)
     program = posixpath.basename(command.split()[0]) if command.split() else ""
     binaries = tuple(dict.fromkeys(b for b in (*shipped, program) if b))
@@ -154,6 +159,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
         command,
         binaries,
         tuple(dict.fromkeys(copied)),
+        tuple(dict.fromkeys(context_copied)),
     )
 
 
