@@ -8,6 +8,7 @@ from decouple_services.discover.entrypoints import (
     console_scripts,
     entry_file,
     imported_files,
+    runs_as_program,
     script_in_tree,
     served_module,
     shell_scripts,
@@ -207,3 +208,17 @@ def test_a_program_that_starts_a_server(source: str) -> None:
 )
 def test_a_program_that_starts_no_server(source: str) -> None:
     assert not starts_server(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('import sys\n\nif __name__ == "__main__":\n    sys.exit(0)\n', True),
+        ("if '__main__' == __name__:\n    pass\n", False),
+        ('def main():\n    if __name__ == "__main__":\n        pass\n', False),
+        ('NAME = "__main__"\n', False),
+        ('if __name__ == "__main__"\n', False),
+    ],
+)
+def test_a_program_has_a_main_block_at_its_top_level(source: str, expected: bool) -> None:
+    assert runs_as_program(source) is expected
