@@ -258,13 +258,17 @@ def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
     return None
 
 
-#: API vendors and the host their official clients send to when no base url is given.
+#: API vendors and the host their official clients send to when no base url is given
+#: (for a public data API with no official client, the host its documentation gives).
 _API_HOSTS = {
     "openai": "api.openai.com",
     "anthropic": "api.anthropic.com",
     "mistral": "api.mistral.ai",
     "groq": "api.groq.com",
     "deepseek": "api.deepseek.com",
+    "omdb": "www.omdbapi.com",
+    "tmdb": "api.themoviedb.org",
+    "themoviedb": "api.themoviedb.org",
 }
 #: Vendors whose endpoints are the customer's own (an Azure OpenAI resource's host).
 _OWN_ENDPOINTS = ("azure",)
@@ -279,6 +283,8 @@ def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None
     if owner.startswith("Test"):
         owner = ""  # a test class names what it tests, not whom it asks
     for name in names:
+        if "/" in name:
+            continue  # a url's source text (`f"{CATALOG}/omdb/{page}"`): its path names no API
         own = _own_name(name)
         said = re.sub(r"[^a-z]", "", own.lower())
         if words(own):

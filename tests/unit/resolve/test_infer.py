@@ -292,3 +292,16 @@ def test_a_span_collector_is_the_one_the_address_names_else_the_protocols(
     names: list[str], callee: str
 ) -> None:
     assert by_collector("zipkin", names).callee == callee
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["$OMDB_API", "imdb_id"], "external:www.omdbapi.com"),
+        (["$TMDB_BASE_URL"], "external:api.themoviedb.org"),
+        (["$GITHUB_TOKEN"], None),
+    ],
+)
+def test_a_public_data_api_is_named_by_its_vendor(names: list[str], callee: str | None) -> None:
+    found = by_api_vendor(names, None)
+    assert (found.callee if found is not None else None) == callee
