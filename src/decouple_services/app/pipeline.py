@@ -519,12 +519,18 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         # service deploys.
         owner = service_for_path(services, path)
         top = path.split("/", 1)[0] if "/" in path else None
-        if owner is None:
+        if path in discovery.apart and top is not None:
+            # a program of its own beside a server program: no part of that server
+            owner = top
+        elif owner is None:
             owner = top or "."
         elif (
             top is not None
             and roots.get(owner) == "."
-            and categorize(top + "/x.py", config) is not Category.PRODUCTION
+            and (
+                categorize(top + "/x.py", config) is not Category.PRODUCTION
+                or top in discovery.unshipped
+            )
         ):
             owner = top
         owners[path] = owner
@@ -652,7 +658,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 )
                 if memo is not None:
                     memo.context(
-                        [repr(config), repr(services), _signatures(detectors)],
+                        [
+                            repr(config),
+                            repr(services),
+                            sorted(discovery.apart),
+                            sorted(discovery.unshipped),
+                            _signatures(detectors),
+                        ],
                         [
                             repr(endpoints),
                             sorted(discovery.infra_hosts.items()),

@@ -312,6 +312,17 @@ def starts_server(source: str) -> bool:
     return False
 
 
+def runs_as_program(source: str) -> bool:
+    """Whether a module has an ``if __name__ == "__main__":`` block of its own."""
+    if "__main__" not in source:
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, ast.If) and _is_main_test(n.test) for n in tree.body)
+
+
 #: Decorators and calls registering a route, whose first argument is its path.
 _ROUTE_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "route", "api_route", "websocket", "add_api_route"}

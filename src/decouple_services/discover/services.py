@@ -47,6 +47,7 @@ from decouple_services.discover.entrypoints import (
     entry_file,
     foreign_script_folder,
     imported_files,
+    runs_as_program,
     script_in_tree,
     served_module,
     served_paths,
@@ -117,6 +118,12 @@ class ServiceDiscovery:
     infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
     #: gRPC servicers registered by code in other languages, with the service of each.
     grpc_servicers: tuple[GrpcServicer, ...] = ()
+    #: Programs of their own inside a service's folder (a script beside a server program
+    #: that neither starts a server nor is imported by it): no part of that service.
+    apart: frozenset[str] = frozenset()
+    #: Top-level folders of Python code that no service rooted at the whole repository
+    #: copies into its image (a linter's plugins beside a Dockerfile copying ``src/``).
+    unshipped: frozenset[str] = frozenset()
 
 
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -334,6 +341,7 @@ class _Discovery:
         self.infra_hosts: dict[str, str] = {}
         self.gateway_routes: dict[str, tuple[GatewayRoute, ...]] = {}
         self.infra_ports: dict[str, tuple[int, ...]] = {}
+        self.apart: set[str] = set()
         self._texts: dict[str, str | None] = {}
         #: Files that exist but were not read (reported once, on the file).
         self._not_read: set[str] = set()
@@ -447,7 +455,55 @@ class _Discovery:
             gateway_routes=self.gateway_routes,
             infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
             grpc_servicers=tuple(servicers),
+            apart=frozenset(self.apart),
+            unshipped=frozenset(self._unshipped()),
         )
+
+    def _builds_with_tree_mounted(self, rel: str) -> bool:
+        """Whether a service the compose file builds mounts the whole repository
+        (``volumes: [".:/app"]``), so its container holds every folder whatever its image
+        copies."""
+        text = self.read(rel)
+        if text is None or "volumes" not in text:
+            return False
+        documents, _ = _yaml.compose_documents(text, rel, "compose-invalid")
+        here = posixpath.dirname(rel)
+        for document in documents:
+            for _, _, spec in _yaml.items(_yaml.get(document, "services")):
+                if _yaml.get(spec, "build") is None:
+                    continue
+                for node in _yaml.sequence(_yaml.get(spec, "volumes")):
+                    mount = _yaml.scalar(node) or _yaml.scalar(_yaml.get(node, "source")) or ""
+                    source = mount.partition(":")[0]
+                    if (
+                        source.startswith(".")
+                        and posixpath.normpath(posixpath.join(here, source)) == "."
+                    ):
+                        return True
+        return False
+
+    def _unshipped(self) -> set[str]:
+        """Top-level code folders that the images of the services built from the whole
+        repository leave out: every such service has Dockerfiles of the tree, none copies
+        the whole context, and none copies anything of that folder (in any stage)."""
+        whole = [b for b in self.builders.values() if b.root == "."]
+        if any(self._builds_with_tree_mounted(rel) for rel in self._deploy if is_compose_file(rel)):
+            return set()  # the whole tree is mounted into a built container: it holds everything
+        shipped: set[str] = set()
+        for builder in whole:
+            if not builder.dockerfiles:
+                return set()
+            for rel in builder.dockerfiles:
+                text = self.read(rel) if rel in self._deploy else None
+                if text is None:
+                    return set()
+                sources = parse_dockerfile(text, rel).copied_by_any_stage
+                if "." in sources:
+                    return set()
+                shipped.update(source.split("/", 1)[0] for source in sources)
+        if not shipped:
+            return set()
+        return {p.split("/", 1)[0] for p in self.listing.python if "/" in p} - shipped
 
     def _grpc_servicers(self, services: Sequence[Service]) -> list[GrpcServicer]:
         paths = [p for p in self.listing.other if not _is_test_path(p, self.config)]
@@ -1755,6 +1811,28 @@ class _Discovery:
             builder = self._builder(name, directory)
             builder.entries.append(path)
             builder.add(evidence=[f"{path} starts a server when run"])
+        self._programs_apart(found)
+
+    def _programs_apart(self, servers: Sequence[str]) -> None:
+        """The other programs of a server program's folder (``minimal.py`` beside
+        ``aiohttp_example.py``, each with its own ``__main__`` block) that no server of the
+        folder imports: processes of their own, run by hand, not the server's code."""
+        by_folder: dict[str, list[str]] = {}
+        for path in servers:
+            by_folder.setdefault(posixpath.dirname(path) or ".", []).append(path)
+        for directory, entries in by_folder.items():
+            reached = self._imported_from(entries, directory)
+            for path in self.listing.python:
+                if (
+                    (posixpath.dirname(path) or ".") != directory
+                    or path in entries
+                    or path in reached
+                    or categorize(path, self.config) in (Category.TEST, Category.LOADGEN)
+                ):
+                    continue
+                text = self._read_code(path)
+                if text is not None and runs_as_program(text):
+                    self.apart.add(path)
 
     def _fallback(self) -> None:
         if self.among_others or any(b.root != "" for b in self.builders.values()):

@@ -56,6 +56,7 @@ from decouple_services.resolve.infer import (
     CalleeInference,
     Inferred,
     by_api_vendor,
+    by_collector,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
@@ -575,6 +576,10 @@ class CallResolver:
         found = (
             self.inference.by_grpc_server(stub) if stub is not None else None
         ) or self.inference.by_name(names)
+        collector = wrapper.match.collector if wrapper.match is not None else None
+        if found is None and collector is not None:
+            # a test handed the address of a collector it started (a pytest fixture)
+            found = by_collector(collector, names)
         if found is None:
             return facts, replace(
                 site,
@@ -846,6 +851,11 @@ class CallResolver:
                 inferred = _stood_in_for(callee, url, via) or self._bare_host(target.host)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
                 inferred = self._by_route(match.method, target.path, facts.path, category)
+            if inferred is None and callee == UNKNOWN and match.collector is not None:
+                # a span collector run beside the services (by a test, on its default port)
+                names = [*host_names(url.text), match.url_src]
+                names += [e.partition(" <- ")[0] for e in reversed(url.evidence) if " <- " in e]
+                inferred = by_collector(match.collector, names)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 why = found.reason or url.unknown
@@ -913,10 +923,12 @@ class CallResolver:
             category=category,
             role=role,
             via_wrapper=via,
-            result_used=call.result_used or match.client in self._checking,
-            response_use=ResponseUse(
-                _invocation_use(call.response_use, match.client in self._checking)
-            ),
+            # an exporter's answer is read by the library sending in the background
+            result_used=not match.background
+            and (call.result_used or match.client in self._checking),
+            response_use=ResponseUse.NONE
+            if match.background
+            else ResponseUse(_invocation_use(call.response_use, match.client in self._checking)),
             is_async=call.is_async or match.is_async,
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,

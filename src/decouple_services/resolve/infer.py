@@ -258,13 +258,17 @@ def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
     return None
 
 
-#: API vendors and the host their official clients send to when no base url is given.
+#: API vendors and the host their official clients send to when no base url is given
+#: (for a public data API with no official client, the host its documentation gives).
 _API_HOSTS = {
     "openai": "api.openai.com",
     "anthropic": "api.anthropic.com",
     "mistral": "api.mistral.ai",
     "groq": "api.groq.com",
     "deepseek": "api.deepseek.com",
+    "omdb": "www.omdbapi.com",
+    "tmdb": "api.themoviedb.org",
+    "themoviedb": "api.themoviedb.org",
 }
 #: Vendors whose endpoints are the customer's own (an Azure OpenAI resource's host).
 _OWN_ENDPOINTS = ("azure",)
@@ -279,6 +283,8 @@ def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None
     if owner.startswith("Test"):
         owner = ""  # a test class names what it tests, not whom it asks
     for name in names:
+        if "/" in name:
+            continue  # a url's source text (`f"{CATALOG}/omdb/{page}"`): its path names no API
         own = _own_name(name)
         said = re.sub(r"[^a-z]", "", own.lower())
         if words(own):
@@ -297,6 +303,25 @@ def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None
                         f"{where} is {vendor}'s API base, {host} unless configured otherwise",
                     )
     return None
+
+
+#: Servers that collect spans, as a name of an address says them (``jaeger_url``): one
+#: speaking another's protocol (Jaeger's all-in-one takes Zipkin's) is still itself.
+_COLLECTORS = ("zipkin", "jaeger", "tempo")
+
+
+def by_collector(collector: str, names: Iterable[str]) -> Inferred:
+    """The collector a span exporter sends to when its address names no service of the
+    tree: the one a name of the address says (``jaeger_url`` -> ``jaeger``), else the one
+    its protocol talks to (``zipkin`` for a Zipkin exporter)."""
+    for name in names:
+        said = words(_own_name(name))
+        for known in _COLLECTORS:
+            if known in said:
+                return Inferred(known, f"{name!r} names a {known} span collector")
+    return Inferred(
+        collector, f"the exporter sends spans to a {collector}, and no service has its address"
+    )
 
 
 #: Images of S3-compatible object stores a deployment may run beside its services.

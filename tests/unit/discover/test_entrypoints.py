@@ -8,6 +8,7 @@ from decouple_services.discover.entrypoints import (
     console_scripts,
     entry_file,
     imported_files,
+    runs_as_program,
     script_in_tree,
     served_module,
     served_paths,
@@ -224,3 +225,17 @@ def test_the_paths_a_module_serves() -> None:
 
     assert served_paths(source) == {"/generate", "/items/{item_id}", "/health"}
     assert served_paths("@app.post(") == set()
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('import sys\n\nif __name__ == "__main__":\n    sys.exit(0)\n', True),
+        ("if '__main__' == __name__:\n    pass\n", False),
+        ('def main():\n    if __name__ == "__main__":\n        pass\n', False),
+        ('NAME = "__main__"\n', False),
+        ('if __name__ == "__main__"\n', False),
+    ],
+)
+def test_a_program_has_a_main_block_at_its_top_level(source: str, expected: bool) -> None:
+    assert runs_as_program(source) is expected

@@ -958,3 +958,78 @@ def test_a_test_run_of_the_whole_tree_is_no_service(
     root = make_tree(tree)
 
     assert ("checks" in by_name(discover(root))) is kept
+
+
+# -- folders the image of a whole-repository service leaves out --------------------------------
+
+ROOT_DOCKERFILE = """
+FROM python:3.12 AS build
+COPY src/shop /app
+COPY manage.py /app/
+FROM python:3.12
+COPY --from=build /app /app
+CMD ["python", "/app/main.py"]
+"""
+
+
+def test_top_level_folders_no_stage_of_the_image_copies_are_unshipped(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": "services:\n  web:\n    build: .\n"
+            "  translations:\n    image: acme/cli\n    volumes: ['.:/work']\n",
+            "Dockerfile": ROOT_DOCKERFILE,
+            "src/shop/main.py": "",
+            "manage.py": "",  # two code places copied: the service stays rooted at the top
+            "lint/plugin.py": "",
+            "tools/report.py": "",
+        }
+    )
+
+    assert discover(root).unshipped == frozenset({"lint", "tools"})
+
+
+@pytest.mark.parametrize(
+    ("compose", "dockerfile"),
+    [
+        ("services:\n  web:\n    build: .\n    volumes: ['./:/app']\n", ROOT_DOCKERFILE),
+        (
+            "services:\n  web:\n    build: .\n    volumes:\n"
+            "      - type: bind\n        source: .\n        target: /app\n",
+            ROOT_DOCKERFILE,
+        ),
+        ("services:\n  web:\n    build: .\n", "FROM python:3.12\nCOPY . /app\n"),
+    ],
+)
+def test_a_tree_mounted_or_copied_whole_ships_every_folder(
+    make_tree: Tree, compose: str, dockerfile: str
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": compose,
+            "Dockerfile": dockerfile,
+            "src/shop/main.py": "",
+            "lint/plugin.py": "",
+        }
+    )
+
+    assert discover(root).unshipped == frozenset()
+
+
+def test_programs_beside_a_server_program_that_it_does_not_import_are_apart(
+    make_tree: Tree,
+) -> None:
+    main = 'if __name__ == "__main__":\n    main()\n'
+    root = make_tree(
+        {
+            "demo/server.py": "import helpers\nfrom aiohttp import web\n\n"
+            'if __name__ == "__main__":\n    web.run_app(web.Application(), port=9000)\n',
+            "demo/helpers.py": "def main():\n    pass\n\n" + main,
+            "demo/smoke.py": "def main():\n    pass\n\n" + main,
+            "demo/common.py": "VALUE = 1\n",
+        }
+    )
+
+    result = discover(root)
+
+    assert [s.name for s in result.services] == ["server"]
+    assert result.apart == frozenset({"demo/smoke.py"})

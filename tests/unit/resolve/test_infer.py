@@ -9,6 +9,7 @@ from decouple_services.discover.grpc_servers import GrpcServicer
 from decouple_services.resolve.infer import (
     CalleeInference,
     by_api_vendor,
+    by_collector,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
@@ -275,3 +276,32 @@ def test_no_api_vendor_without_the_vendor_or_for_own_endpoints(
     names: list[str], function: str | None
 ) -> None:
     assert by_api_vendor(names, function) is None
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["jaeger_url"], "jaeger"),
+        (["settings.TEMPO_ENDPOINT"], "tempo"),
+        (["@fixture.zipkin_url(…)"], "zipkin"),
+        (["collector_address"], "zipkin"),
+        ([], "zipkin"),
+    ],
+)
+def test_a_span_collector_is_the_one_the_address_names_else_the_protocols(
+    names: list[str], callee: str
+) -> None:
+    assert by_collector("zipkin", names).callee == callee
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["$OMDB_API", "imdb_id"], "external:www.omdbapi.com"),
+        (["$TMDB_BASE_URL"], "external:api.themoviedb.org"),
+        (["$GITHUB_TOKEN"], None),
+    ],
+)
+def test_a_public_data_api_is_named_by_its_vendor(names: list[str], callee: str | None) -> None:
+    found = by_api_vendor(names, None)
+    assert (found.callee if found is not None else None) == callee
