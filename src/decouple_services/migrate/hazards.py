@@ -9,7 +9,10 @@ repeating its event. Everything here reads source text with :mod:`ast`; nothing 
   1. the call is in the body of an ``except`` clause of its function;
   2. the call is in the branch of an ``if`` that handles a failed answer: the body of
      ``if resp.status_code != 200:``, ``if resp.status_code >= 400:``, ``if not resp.ok:``,
-     or the ``else`` of ``if resp.ok:`` / ``if resp.status_code == 200:``;
+     ``if charge.status != CHARGE_STATUS_SUCCEEDED:``, ``if result.state == "declined":``,
+     ``if resp.failed:``, or the ``else`` of ``if resp.ok:`` / ``if resp.status_code == 200:``
+     (a status field compared with a 2xx or 4xx/5xx code, or with a value whose words say
+     it succeeded or failed);
   3. its function is named as an undo: a word of its name (``snake_case`` or ``camelCase``)
      is ``rollback``, ``compensate``, ``compensation``, ``undo`` or ``revert``, or two of
      them read ``roll back``;
@@ -158,32 +161,59 @@ def undoes(name: str) -> bool:
     return any(a == "roll" and b == "back" for a, b in zip(words, words[1:], strict=False))
 
 
+#: Words of a status value (``CHARGE_STATUS_SUCCEEDED``, ``"declined"``) that say how the
+#: answer went.
+_GOOD_WORDS = frozenset({"ok", "success", "succeeded", "successful", "approved", "accepted"})
+_BAD_WORDS = frozenset({"fail", "failed", "failure", "declined", "error", "rejected", "denied"})
+#: Attributes of an answer that are true when it went well, or when it did not.
+_GOOD_FLAGS = frozenset({"ok", "success", "succeeded", "successful", "is_success"})
+_BAD_FLAGS = frozenset({"failed", "is_error", "has_error", "is_failure"})
+_STATUS_FIELDS = frozenset({"status_code", "status", "code", "state", "outcome", "result"})
+
+
+def _outcome(node: ast.expr) -> str | None:
+    """``good`` or ``bad`` for a status value a test compares with, else ``None``."""
+    values = _ints(node)
+    if values:
+        if all(200 <= v < 300 for v in values):
+            return "good"
+        return "bad" if all(v >= 400 for v in values) else None
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    kinds = set()
+    for item in items:
+        if isinstance(item, ast.Constant) and isinstance(item.value, str):
+            words = set(_words(item.value))
+        else:
+            words = set(_words(_last_name(item)))
+        kinds.add("good" if words & _GOOD_WORDS else "bad" if words & _BAD_WORDS else None)
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def _status_test(test: ast.expr) -> str | None:
     """``failure`` when the test is true on a failed answer, ``success`` when it is true on
-    a successful one, ``None`` when it is no status test."""
+    a successful one, ``None`` when it is no test of an answer."""
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         inner = _status_test(test.operand)
         return {"failure": "success", "success": "failure"}.get(inner or "")
-    if isinstance(test, ast.Attribute) and test.attr == "ok":
-        return "success"
+    if isinstance(test, ast.Attribute):
+        if test.attr in _GOOD_FLAGS:
+            return "success"
+        return "failure" if test.attr in _BAD_FLAGS else None
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return None
     left, op, right = test.left, test.ops[0], test.comparators[0]
-    if not (isinstance(left, ast.Attribute) and left.attr in ("status_code", "status", "code")):
+    if not (isinstance(left, ast.Attribute) and left.attr in _STATUS_FIELDS):
         return None
-    values = _ints(right)
-    if not values:
+    if isinstance(op, ast.GtE | ast.Gt | ast.Lt | ast.LtE):
+        values = _ints(right)
+        if not values or values[0] < 299:
+            return None
+        return "failure" if isinstance(op, ast.GtE | ast.Gt) else "success"
+    outcome = _outcome(right)
+    if outcome is None or not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
         return None
-    ok = all(200 <= v < 300 for v in values)
-    if isinstance(op, ast.NotEq | ast.NotIn) and ok:
-        return "failure"
-    if isinstance(op, ast.Eq | ast.In):
-        return "success" if ok else "failure" if all(v >= 400 for v in values) else None
-    if isinstance(op, ast.GtE | ast.Gt) and values[0] >= 299:
-        return "failure"
-    if isinstance(op, ast.Lt | ast.LtE) and values[0] >= 299:
-        return "success"
-    return None
+    same = isinstance(op, ast.Eq | ast.In)
+    return "success" if (outcome == "good") == same else "failure"
 
 
 def _ints(node: ast.expr) -> list[int]:
