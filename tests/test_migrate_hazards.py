@@ -17,7 +17,9 @@ from decouple_services.migrate.select import Criteria, select_sites
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _migrate(root: Path, *, outbox: bool = False, services: tuple[str, ...] = ("orders",)) -> MigrationResult:
+def _migrate(
+    root: Path, *, outbox: bool = False, services: tuple[str, ...] = ("orders",)
+) -> MigrationResult:
     result = scan(root, ScanOptions(use_cache=False))
     selection = select_sites(result, Criteria(services=services))
     return migrate_scanned(result, selection, PlanOptions(outbox=outbox))
@@ -97,7 +99,9 @@ def test_atomic_requests_covers_a_view_unless_it_opts_out(tmp_path: Path) -> Non
     root = _outbox_repo(tmp_path)
     settings = root / "services/store/storesite/settings.py"
     settings.write_text(
-        settings.read_text().replace('"default": {', '"default": {\n        "ATOMIC_REQUESTS": True,', 1)
+        settings.read_text().replace(
+            '"default": {', '"default": {\n        "ATOMIC_REQUESTS": True,', 1
+        )
     )
     _without_atomic(root)
     assert "no-transaction" not in _store_cautions(root)

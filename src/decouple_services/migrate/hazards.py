@@ -38,6 +38,7 @@ Both look at the handler and the functions of its module it calls directly.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -158,7 +159,7 @@ def undoes(name: str) -> bool:
     words = _words(name)
     if any(w in _UNDO_WORDS for w in words):
         return True
-    return any(a == "roll" and b == "back" for a, b in zip(words, words[1:], strict=False))
+    return any(pair == ("roll", "back") for pair in itertools.pairwise(words))
 
 
 #: Words of a status value (``CHARGE_STATUS_SUCCEEDED``, ``"declined"``) that say how the
@@ -274,9 +275,12 @@ def _called_name(call: ast.Call) -> str | None:
     func = call.func
     if isinstance(func, ast.Name):
         return func.id
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        if func.value.id in ("self", "cls"):
-            return func.attr
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id in ("self", "cls")
+    ):
+        return func.attr
     return None
 
 
@@ -304,10 +308,7 @@ def failure_path(source: str | bytes, line: int) -> str | None:
             handling = _failure_handling(caller, node.lineno)
             if handling is not None:
                 name = caller.name if isinstance(caller, Function) else "the module"
-                return (
-                    f"`{function.name}` is called in {handling} of `{name}` "
-                    f"(line {node.lineno})"
-                )
+                return f"`{function.name}` is called in {handling} of `{name}` (line {node.lineno})"
     return None
 
 
@@ -384,9 +385,12 @@ def _increments(function: Function) -> Iterator[tuple[ast.AST, str]]:
         elif isinstance(node, ast.Dict):
             if any(isinstance(k, ast.Constant) and k.value == "$inc" for k in node.keys):
                 yield node, _first_line(node)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if _SQL_INCREMENT.search(node.value):
-                yield node, _first_line(node)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and _SQL_INCREMENT.search(node.value)
+        ):
+            yield node, _first_line(node)
 
 
 def _last_name(node: ast.expr) -> str:

@@ -40,8 +40,9 @@ def _failure(text: str) -> str | None:
 
 
 def test_a_call_in_an_except_clause_is_on_the_failure_path() -> None:
-    assert _failure(
-        """
+    assert (
+        _failure(
+            """
         def charge(order):
             try:
                 gateway.charge(order)
@@ -49,19 +50,24 @@ def test_a_call_in_an_except_clause_is_on_the_failure_path() -> None:
                 requests.post(f"{STOCK}/release/{order.id}")
                 raise
         """
-    ) == "it runs in `except PaymentDeclined` of `charge`"
+        )
+        == "it runs in `except PaymentDeclined` of `charge`"
+    )
 
 
 def test_a_bare_except_clause_counts_too() -> None:
-    assert _failure(
-        """
+    assert (
+        _failure(
+            """
         def charge(order):
             try:
                 gateway.charge(order)
             except:
                 requests.post(f"{STOCK}/release/{order.id}")
         """
-    ) == "it runs in `except` of `charge`"
+        )
+        == "it runs in `except` of `charge`"
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,7 +77,10 @@ def test_a_bare_except_clause_counts_too() -> None:
         ("resp.status_code >= 400", "`if resp.status_code >= 400`"),
         ("not resp.ok", "`if not resp.ok`"),
         ("resp.status_code not in (200, 201)", "`if resp.status_code not in (200, 201)`"),
-        ("charge.status != pb.CHARGE_STATUS_SUCCEEDED", "`if charge.status != pb.CHARGE_STATUS_SUCCEEDED`"),
+        (
+            "charge.status != pb.CHARGE_STATUS_SUCCEEDED",
+            "`if charge.status != pb.CHARGE_STATUS_SUCCEEDED`",
+        ),
         ("result.state == 'declined'", "`if result.state == 'declined'`"),
         ("resp.failed", "`if resp.failed`"),
     ],
@@ -79,19 +88,23 @@ def test_a_bare_except_clause_counts_too() -> None:
 def test_the_branch_that_handles_a_failed_answer_is_on_the_failure_path(
     test: str, where: str
 ) -> None:
-    assert _failure(
-        f"""
+    assert (
+        _failure(
+            f"""
         def checkout(order):
             resp = pay(order)
             if {test}:
                 requests.post(f"{{STOCK}}/add/{{order.item}}")
         """
-    ) == f"it runs in {where} of `checkout`"
+        )
+        == f"it runs in {where} of `checkout`"
+    )
 
 
 def test_the_else_of_a_success_test_is_on_the_failure_path() -> None:
-    assert _failure(
-        """
+    assert (
+        _failure(
+            """
         def checkout(order):
             resp = pay(order)
             if resp.status_code == 200:
@@ -99,7 +112,9 @@ def test_the_else_of_a_success_test_is_on_the_failure_path() -> None:
             else:
                 requests.post(f"{STOCK}/add/{order.item}")
         """
-    ) == "it runs in the `else` of `if resp.status_code == 200` of `checkout`"
+        )
+        == "it runs in the `else` of `if resp.status_code == 200` of `checkout`"
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,13 +179,16 @@ def test_success_paths_and_look_alikes_are_not_failure_paths(body: str) -> None:
 )
 def test_a_function_named_as_an_undo_is_a_compensation(name: str) -> None:
     assert undoes(name)
-    assert _failure(
-        f"""
+    assert (
+        _failure(
+            f"""
         def {name}(items):
             for item_id, n in items:
                 requests.post(f"{{STOCK}}/add/{{item_id}}/{{n}}")
         """
-    ) == f"it is in `{name}`, whose name says it undoes a step"
+        )
+        == f"it is in `{name}`, whose name says it undoes a step"
+    )
 
 
 @pytest.mark.parametrize("name", ["cancel_order", "rollout", "reverse_geocode", "undone_tasks"])
@@ -179,8 +197,9 @@ def test_names_that_only_look_like_undo_are_not(name: str) -> None:
 
 
 def test_a_function_called_from_a_failure_branch_is_a_compensation() -> None:
-    assert _failure(
-        """
+    assert (
+        _failure(
+            """
         def give_back(items):
             for item_id, n in items:
                 requests.post(f"{STOCK}/add/{item_id}/{n}")
@@ -191,7 +210,9 @@ def test_a_function_called_from_a_failure_branch_is_a_compensation() -> None:
                 give_back(order.items)
                 abort(400)
         """
-    ) == "`give_back` is called in `if reply.status_code != 200` of `checkout` (line 8)"
+        )
+        == "`give_back` is called in `if reply.status_code != 200` of `checkout` (line 8)"
+    )
 
 
 def test_a_function_called_only_on_success_is_not_a_compensation() -> None:
@@ -384,7 +405,10 @@ def test_an_unknown_handler_or_an_unparsable_file_has_no_hazards() -> None:
     ("settings", "expected"),
     [
         ("DATABASES = {'default': {'ENGINE': 'x', 'ATOMIC_REQUESTS': True}}", True),
-        ("DATABASES = {'default': {'ENGINE': 'x'}}\nDATABASES['default']['ATOMIC_REQUESTS'] = True", True),
+        (
+            "DATABASES = {'default': {'ENGINE': 'x'}}\nDATABASES['default']['ATOMIC_REQUESTS'] = True",
+            True,
+        ),
         ("DATABASES = {'default': dict(ENGINE='x', ATOMIC_REQUESTS=True)}", True),
         ("DATABASES = {'default': {'ENGINE': 'x'}}", False),
         ("DATABASES = {'default': {'ENGINE': 'x', 'ATOMIC_REQUESTS': False}}", False),
@@ -446,9 +470,13 @@ def test_a_fire_and_forget_send_gets_no_key() -> None:
 
 
 def test_the_compensation_caution_says_it_must_not_be_lost_or_applied_twice() -> None:
-    caution = compensation_caution("it runs in `except X` of `f`", _send(wait=True, compensation=True))
+    caution = compensation_caution(
+        "it runs in `except X` of `f`", _send(wait=True, compensation=True)
+    )
     assert caution.code == "compensation"
     assert "must not be lost or applied twice" in caution.reason
-    assert "waits for Kafka's acknowledgement instead of firing and forgetting" in caution.suggestion
+    assert (
+        "waits for Kafka's acknowledgement instead of firing and forgetting" in caution.suggestion
+    )
     outboxed = compensation_caution("it runs in `except X` of `f`", _send(outbox="django"))
     assert "outbox" in outboxed.suggestion
