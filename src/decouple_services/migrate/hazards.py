@@ -610,6 +610,26 @@ def _header(source: str) -> str:
     return value.lower() if isinstance(value, str) else ""
 
 
+#: ``Hazard.kind`` -> the caution's code, what it says of the handler and what to do.
+_HANDLER_FINDINGS = {
+    "increment": (
+        "non-idempotent-handler",
+        "changes stored state by an amount ({shown}): an event handled twice applies it twice",
+        "make the handler idempotent (record the event id or idempotency key with its write, "
+        "in one transaction, or write absolute values), or give the consumer an idempotency "
+        "store in the service's own database",
+    ),
+    "transient-4xx": (
+        "transient-as-4xx",
+        "answers a 4xx when its database or cache fails ({shown}): the consumer dead-letters "
+        "a 4xx at once, so a passing outage sends events to the dead-letter topic instead of "
+        "retrying them",
+        "answer 503 (or let the error raise) for a database or cache fault, so the consumer "
+        "retries it; until then, redrive the dead-letter topic after an outage",
+    ),
+}
+
+
 def callee_cautions(
     site: CallSite, endpoint: Endpoint | None, read: Callable[[str], bytes | None]
 ) -> tuple[Finding, ...]:
@@ -623,30 +643,10 @@ def callee_cautions(
     name = endpoint.handler.rsplit(".", 1)[-1]
     found = handler_hazards(source, name, endpoint.line)
     out = []
-    increments = [h for h in found if h.kind == "increment"]
-    if increments:
-        shown = "; ".join(f"`{h.code}` ({endpoint.file}:{h.line})" for h in increments[:3])
-        out.append(
-            Finding(
-                "non-idempotent-handler",
-                f"{site.callee}'s handler `{name}` changes stored state by an amount "
-                f"({shown}): an event handled twice applies it twice",
-                "make the handler idempotent (record the event id or idempotency key with "
-                "its write, in one transaction, or write absolute values), or give the "
-                "consumer an idempotency store in the service's own database",
-            )
-        )
-    transient = [h for h in found if h.kind == "transient-4xx"]
-    if transient:
-        shown = "; ".join(f"`{h.code}` ({endpoint.file}:{h.line})" for h in transient[:3])
-        out.append(
-            Finding(
-                "transient-as-4xx",
-                f"{site.callee}'s handler `{name}` answers a 4xx when its database or cache "
-                f"fails ({shown}): the consumer dead-letters a 4xx at once, so a passing "
-                "outage sends events to the dead-letter topic instead of retrying them",
-                "answer 503 (or let the error raise) for a database or cache fault, so the "
-                "consumer retries it; until then, redrive the dead-letter topic after an outage",
-            )
-        )
+    for kind, (code, what, suggestion) in _HANDLER_FINDINGS.items():
+        hits = [h for h in found if h.kind == kind]
+        if hits:
+            shown = "; ".join(f"`{h.code}` ({endpoint.file}:{h.line})" for h in hits[:3])
+            reason = f"{site.callee}'s handler `{name}` {what.format(shown=shown)}"
+            out.append(Finding(code, reason, suggestion))
     return tuple(out)
