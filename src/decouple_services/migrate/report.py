@@ -195,7 +195,16 @@ def commit_message(result: MigrationResult, label: str) -> str:
                 "acknowledgement: success now means the event was accepted, and the callee's",
                 "own errors go to the dead-letter topic.",
             ]
-            if waiting
+            if any(not p.send.compensation for p in waiting)
+            else []
+        ),
+        *(
+            [
+                "",
+                "A call on the caller's failure path (a compensation) waits for the broker",
+                "too: it must not be lost, nor applied twice.",
+            ]
+            if any(p.send.compensation for p in waiting)
             else []
         ),
         "",
