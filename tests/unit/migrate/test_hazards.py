@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import textwrap
 
+import hypothesmith
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from decouple_services.migrate.codemod import CallFacts, SendSpec
 from decouple_services.migrate.hazards import (
@@ -475,3 +477,14 @@ def test_the_compensation_caution_says_it_must_not_be_lost_or_applied_twice() ->
     )
     outboxed = compensation_caution("it runs in `except X` of `f`", _send(outbox="django"))
     assert "outbox" in outboxed.suggestion
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hypothesmith.from_node())
+def test_the_readings_never_raise_on_any_module(source: str) -> None:
+    lines = source.count("\n") + 1
+    for line in (1, lines // 2 + 1, lines):
+        failure_path(source, line)
+        handler_hazards(source, "f", line)
+        non_atomic_request(source, line)
+    atomic_requests(source)
