@@ -900,6 +900,12 @@ _APP_FACTORY = re.compile(
 _APP_FILES = ("main.py", "app.py", "application.py", "server.py", "asgi.py", "wsgi.py")
 
 
+#: A router or blueprint made at module level, which an application mounts by this name.
+_ROUTER_OBJECT = re.compile(
+    rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)*(?:APIRouter|Blueprint|RouteTableDef)\(",
+    re.MULTILINE,
+)
+
 #: A mount of routes onto an application: FastAPI/Starlette, Flask, aiohttp.
 _MOUNTS = re.compile(rb"\.(include_router|register_blueprint|add_subapp|mount)\(")
 
@@ -938,12 +944,15 @@ def _application(
             path = _join(folder, name)
             text = read(path) or b""
             found = pattern.search(text)
-            if (
-                found
-                and _MOUNTS.search(text)
-                and any(re.search(rb"\b" + re.escape(n) + rb"\b", text) for n in names)
+            if not _MOUNTS.search(text) or not any(
+                re.search(rb"\b" + re.escape(n) + rb"\b", text) for n in names
             ):
+                continue
+            if found:
                 return module_of(path), found.group(1).decode()
+            # A router that includes the handler's router (`api_router.include_router(
+            # items.router)`): the application further up mounts it by its own name.
+            names.update(_ROUTER_OBJECT.findall(text))
         if folder in ("", "."):
             break
     return None, None
