@@ -39,6 +39,7 @@ from typing import TypeVar
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
+from decouple_services.core.provenance import is_generated
 from decouple_services.discover import _yaml, haproxy
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
@@ -348,7 +349,11 @@ class _Discovery:
         self._root_real = os.path.realpath(root)
         # Compose files and manifests under tests/ or fixtures/ describe test setups (or
         # sample repositories), not how this repository's services are deployed.
-        self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
+        # A migration's own compose override and manifests (the consumer containers, the
+        # broker, the relays) run decouple's machinery, not services of the repository.
+        self._deploy = {
+            p for p in listing.deploy if not _is_test_path(p, config) and not self._generated(p)
+        }
         self._all_paths = sorted(set(listing.python) | self._deploy)
         self._code_dirs = _directories_with_code(listing.python)
         #: Folders holding code in any language: a Dockerfile kept with a Node server's
@@ -367,6 +372,20 @@ class _Discovery:
         self._other_bytes: dict[str, bytes | None] = {}
 
     # -- I/O ------------------------------------------------------------------------------
+
+    def _generated(self, rel: str) -> bool:
+        """Whether a YAML file carries the provenance header of ``decouple migrate``."""
+        if not rel.endswith((".yml", ".yaml")):
+            return False
+        if rel not in self._texts:
+            # Quietly: a file that cannot be read is reported when discovery reads it.
+            try:
+                data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
+                self._texts[rel] = data.decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                return False
+        text = self._texts[rel]
+        return text is not None and is_generated(text.encode("utf-8"))
 
     def read(self, rel: str) -> str | None:
         """Text of a repo-relative file, or ``None`` with a diagnostic (cached)."""

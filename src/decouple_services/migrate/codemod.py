@@ -117,6 +117,11 @@ class SendSpec:
     outbox: str | None = None
     #: The SQLAlchemy session the outbox row is written on, as written (``db.session``).
     session: str | None = None
+    #: The send waits because the call is on its caller's failure path (a compensation),
+    #: not because the caller checked the answer: no check of the answer is looked for.
+    compensation: bool = False
+    #: Source of the send's ``idempotency_key=``, when the rewrite passes one.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,10 +323,11 @@ def _locate(
                 *timeout_notes,
                 *check_notes,
                 *handler_notes,
-                # An event's send that waits for another of its calls checked nothing here.
+                # An event's send that waits for another of its calls checked nothing here,
+                # and neither did a compensation, which waits for its own sake.
                 *(
                     _helper_check_notes(wrapper.module, call, reading)
-                    if spec.timeout is None
+                    if spec.timeout is None and not spec.compensation
                     else ()
                 ),
             )
@@ -1377,6 +1383,8 @@ class _Rewriter(cst.CSTTransformer):
         if facts.headers:
             pairs = ", ".join(f"{k}: {v}" for k, v in facts.headers)
             args.append(f"headers={{{pairs}}}")
+        if spec.idempotency_key:
+            args.append(f"idempotency_key={spec.idempotency_key}")
         timeout = spec.timeout or facts.timeout
         if spec.wait and timeout:
             args.append(f"timeout={timeout}")
