@@ -1186,6 +1186,13 @@ class _Discovery:
         if len(folders) == 1:
             builder.root = folders.pop()
             builder.add(evidence=[f"its Dockerfile copies {builder.root}/ alone"])
+            # a Python file copied from elsewhere (a start script, a gunicorn configuration)
+            # runs in the image all the same: it is the service's
+            python = set(self.listing.python)
+            _extend_unique(
+                builder.entries,
+                sorted(p for p in copied if p in python and not _nested(p, builder.root)),
+            )
 
     def _claim_imports(self) -> None:
         """Processes sharing a folder, each known by the file it runs: a module of the tree
