@@ -492,7 +492,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple_services.resolve.index import ProjectIndex
 
     diagnostics.extend(listing.diagnostics)
-    discovery = discover_services(root, listing, config)
+    discovery = discover_services(
+        root, listing, config, None if manifest is None else _Programs(root, manifest)
+    )
     diagnostics.extend(discovery.diagnostics)
     detectors = build_detectors(config)
 
@@ -928,6 +930,29 @@ class _Inputs:
 
     def _live(self, extra: Sequence[str]) -> set[str]:
         return {*self.listing.python, *self.listing.deploy, *extra}
+
+
+class _Programs:
+    """Python files known not to start a server (``discover.services.Programs``), by content
+    digest in the manifest: a rerun reads only the files whose size or mtime changed."""
+
+    #: The manifest's set of digests holding them (its version covers decouple's code).
+    KEY = "plain-programs"
+
+    def __init__(self, root: Path, manifest: Manifest) -> None:
+        self.root = str(root)
+        self.manifest = manifest
+
+    def plain(self, path: str) -> bool:
+        try:
+            digest = self.manifest.digest(path, os.stat(os.path.join(self.root, path)))
+        except OSError:
+            return False
+        return digest is not None and self.manifest.is_rejected(self.KEY, digest)
+
+    def seen(self, path: str, data: bytes, starts: bool) -> None:
+        if not starts:
+            self.manifest.reject(self.KEY, content_digest(data))
 
 
 def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) -> list[Endpoint]:
