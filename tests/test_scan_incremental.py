@@ -44,6 +44,10 @@ class Tree:
     env_default: str = "http://users:5000"
     compose_env: str | None = "http://orders:5001"
     base_class: bool = True
+    #: base.py names a client (a candidate) or not (parsed only when asked for)
+    base_candidate: bool = True
+    #: a class ``Fetcher`` whose name a parameter of client.py takes (``fetcher.get(...)``)
+    fetcher_class: bool = False
 
 
 EDITS = st.one_of(
@@ -73,6 +77,8 @@ EDITS = st.one_of(
         lambda v: ("compose_env", v), st.sampled_from([None, "http://orders:5001", "http://users"])
     ),
     st.builds(lambda v: ("base_class", v), st.booleans()),
+    st.builds(lambda v: ("base_candidate", v), st.booleans()),
+    st.builds(lambda v: ("fetcher_class", v), st.booleans()),
 )
 
 
@@ -104,6 +110,9 @@ def render(tree: Tree) -> dict[str, str]:
     if tree.ignored:
         client.append("    # decouple: ignore")
     client.append('    return requests.get(f"{config.USERS_URL}/users/{user_id}", timeout=2)')
+    # a parameter named after a project class: with no helper known, looking one up asks
+    # for that class's bases
+    client += ["", "", "def load(fetcher):", '    return fetcher.get("/users/1")']
     for n in range(tree.extra_calls):
         client += [
             "",
@@ -135,17 +144,28 @@ def render(tree: Tree) -> dict[str, str]:
             '    session.post("http://users:5000/users/refresh", timeout=TIMEOUT)\n'
         )
     if tree.base_class:
-        # a candidate (it names requests): a base class in a module nothing else makes
-        # resolution parse
+        # a base class in a module nothing else makes resolution parse: a candidate (it
+        # names requests), or found through the attribute inherited from it
         files["services/orders/orders/base.py"] = (
-            "import requests\n\n\n"
-            f'class BaseClient:\n    base_url = "{tree.users_url}"\n    session = requests\n'
+            ("import requests\n\n\n" if tree.base_candidate else "")
+            + f'class BaseClient:\n    base_url = "{tree.users_url}"\n'
+            + ("    session = requests\n" if tree.base_candidate else "")
         )
         files["services/orders/orders/api.py"] = (
             "import requests\n\nfrom orders.base import BaseClient\n\n\n"
             "class UsersClient(BaseClient):\n"
             "    def fetch(self, user_id):\n"
             '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n'
+        )
+    # a base class only looking `Fetcher` up reaches; its syntax error is reported when
+    # it is parsed
+    files["services/orders/orders/basefetch.py"] = (
+        'class BaseFetcher:\n    url = "http://users:5000"\n\n\ndef broken(:\n    pass\n'
+    )
+    if tree.fetcher_class:
+        files["services/orders/orders/fetchers.py"] = (
+            "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
+            "class Fetcher(BaseFetcher):\n    def get(self, path):\n        return path\n"
         )
     return files
 
@@ -202,6 +222,25 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert ("jobs.py", "orders") in by_file
     assert ("refresh.py", "users") in by_file
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
+
+
+def test_a_class_a_parameter_is_named_after_changes_what_an_unchanged_file_asks(
+    tmp_path: Path,
+) -> None:
+    # client.py's `fetcher.get(...)` is unchanged; once a class `Fetcher` exists, looking a
+    # helper up for it asks for its bases, and basefetch.py is parsed (its syntax error
+    # reported). A rerun must ask that again, not replay what client.py asked before.
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree(helper_host=None))
+    write(root, {}, files)
+    assert cached(root, cache) == uncached(root)
+    after = render(Tree(helper_host=None, fetcher_class=True))
+    write(root, files, after)
+    result = cached(root, cache)
+    assert result == uncached(root)
+    assert "basefetch.py" in result
+    write(root, after, files)
+    assert cached(root, cache) == uncached(root)
 
 
 def uncached(root: Path) -> str:

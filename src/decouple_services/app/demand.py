@@ -209,6 +209,7 @@ WATCHED_TABLES: dict[str, bool] = {
     "constructions": True,
     "grpc_methods": False,
     "settings_classes": False,
+    "classes": False,
 }
 #: The tables whose keys are qualified names resolution asks for.
 _ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes", "constructions"})
@@ -326,6 +327,10 @@ def asking_index(
         def function(self, qualname: str, service: str | None) -> Any:
             note(qualname)
             return super().function(qualname, service)
+
+        def _defines(self, qualname: str) -> bool:
+            note(qualname)
+            return bool(super()._defines(qualname))
 
     found: type[ProjectIndex] = AskingIndex
     return found

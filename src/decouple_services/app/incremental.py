@@ -246,7 +246,7 @@ class SiteMemo:
         if found is None:
             table, key = read
             assert self.index is not None
-            data = getattr(self.index, table)
+            data = self.index.table(table)
             # dict.get: the raw table, without reporting the lookup
             found = self._values[read] = digest(dict.get(data, key))
         return found
