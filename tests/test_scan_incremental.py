@@ -48,7 +48,21 @@ class Tree:
     base_candidate: bool = True
     #: a class ``Fetcher`` whose name a parameter of client.py takes (``fetcher.get(...)``)
     fetcher_class: bool = False
+    #: functions appended to client.py that nothing calls (an edit no result depends on)
+    appended: int = 0
+    #: what notes.py, a file that is no candidate, holds (see NOTES)
+    notes: str = "constant"
 
+
+#: notes.py's text: nothing any search looks for, or a helper's use and a client object's
+#: use reached only through the searches of on-demand parsing.
+NOTES = {
+    "constant": "LIMIT = 1\n",
+    "function": "def limit():\n    return 2\n",
+    "helper": 'from orders.helpers import call\n\n\ndef poll():\n    call("users:5000", "/users/2")\n',
+    "session": "from orders.http import session\n\n\ndef ping():\n"
+    '    session.get("http://users:5000/users/3", timeout=1)\n',
+}
 
 EDITS = st.one_of(
     st.builds(
@@ -79,6 +93,8 @@ EDITS = st.one_of(
     st.builds(lambda v: ("base_class", v), st.booleans()),
     st.builds(lambda v: ("base_candidate", v), st.booleans()),
     st.builds(lambda v: ("fetcher_class", v), st.booleans()),
+    st.builds(lambda v: ("appended", v), st.integers(0, 2)),
+    st.builds(lambda v: ("notes", v), st.sampled_from(sorted(NOTES))),
 )
 
 
@@ -121,7 +137,10 @@ def render(tree: Tree) -> dict[str, str]:
             f'    base = os.environ.get("BILLING_URL", "{tree.env_default}")',
             f'    requests.post(base + "/notify/{n}", json={{"id": user_id}}, timeout=2)',
         ]
+    for n in range(tree.appended):
+        client += ["", "", f"def extra_{n}():", f"    return {n}"]
     files["services/orders/orders/client.py"] = "\n".join(client) + "\n"
+    files["services/orders/orders/notes.py"] = NOTES[tree.notes]
     if tree.helper_host is not None:
         files["services/orders/orders/helpers.py"] = (
             "import requests\n\n\n"
@@ -187,7 +206,7 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(edits=st.lists(EDITS, min_size=1, max_size=5))
 def test_a_rerun_after_any_edits_equals_a_scan_without_cache(
     workdir: Path, edits: list[tuple[str, object]]
@@ -307,6 +326,56 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "jobs.py",
         "http.py",
     }
+
+
+def resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many times a cached scan resolves its calls (0: the last result stood)."""
+    from decouple_services.resolve.calls import CallResolver
+
+    runs = []
+    real = CallResolver.resolve
+
+    def spy(self: CallResolver, memo: object = None) -> object:
+        runs.append(1)
+        return real(self, memo)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CallResolver, "resolve", spy)
+        result = cached(root, cache)
+    assert result == uncached(root)
+    return len(runs)
+
+
+def test_an_edit_nothing_read_keeps_the_last_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree())
+    write(root, {}, files)
+    time.sleep(0.2)  # older than the racy window
+    assert resolutions(root, cache, monkeypatch) > 0
+    # a function nothing calls appended to a parsed file, a file no search finds edited:
+    # the last result stands, nothing is resolved
+    for tree in (Tree(appended=1), Tree(appended=1, notes="function"), Tree(appended=2)):
+        after = render(tree)
+        write(root, files, after)
+        files = after
+        assert resolutions(root, cache, monkeypatch) == 0, tree
+    # a use of a helper, and of a client object, in the file no search found before: the
+    # searches of on-demand parsing find it now, and the scan runs
+    for notes in ("helper", "session"):
+        after = render(Tree(appended=2, notes=notes))
+        write(root, files, after)
+        files = after
+        assert resolutions(root, cache, monkeypatch) > 0, notes
+        assert "notes.py" in cached(root, cache)
+    # a function a call looks up (the helper's module gains a second definition of `call`)
+    after = {**files}
+    after["services/orders/orders/helpers.py"] += (
+        "\n\ndef call(host, path, retries=3):\n    return host\n"
+    )
+    write(root, files, after)
+    assert resolutions(root, cache, monkeypatch) > 0
 
 
 def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Path) -> None:
