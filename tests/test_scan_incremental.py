@@ -281,21 +281,35 @@ def fresh_resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) 
         resolved.add(facts.path.rpartition("/")[2])
         return real(self, facts)
 
+    spied(root, cache, monkeypatch, "_first_pass", spy)
+    return resolved
+
+
+def spied(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, name: str, spy: object) -> None:
+    """A cached scan with ``CallResolver.<name>`` replaced by ``spy``; its result is a scan
+    without cache's."""
+    from decouple_services.resolve.calls import CallResolver
+
     with monkeypatch.context() as patch:
-        patch.setattr(CallResolver, "_first_pass", spy)
+        patch.setattr(CallResolver, name, spy)
         result = cached(root, cache)
     assert result == uncached(root)
-    return resolved
+
+
+def settled(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The tree written, older than the racy window (the manifest can vouch for its files
+    unchanged): its root, a cache folder and its files."""
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree())
+    write(root, {}, files)
+    time.sleep(0.2)
+    return root, cache, files
 
 
 def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, cache = tmp_path / "repo", tmp_path / "cache"
-    files = render(Tree())
-    write(root, {}, files)
-    # older than the racy window: the manifest can vouch for the files unchanged
-    time.sleep(0.2)
+    root, cache, files = settled(tmp_path)
     cached(root, cache)
     assert fresh_resolutions(root, cache, monkeypatch) == set()  # the last result, as it was
 
@@ -339,20 +353,14 @@ def resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> int
         runs.append(1)
         return real(self, memo)  # type: ignore[arg-type]
 
-    with monkeypatch.context() as patch:
-        patch.setattr(CallResolver, "resolve", spy)
-        result = cached(root, cache)
-    assert result == uncached(root)
+    spied(root, cache, monkeypatch, "resolve", spy)
     return len(runs)
 
 
 def test_an_edit_nothing_read_keeps_the_last_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, cache = tmp_path / "repo", tmp_path / "cache"
-    files = render(Tree())
-    write(root, {}, files)
-    time.sleep(0.2)  # older than the racy window
+    root, cache, files = settled(tmp_path)
     assert resolutions(root, cache, monkeypatch) > 0
     # a function nothing calls appended to a parsed file, a file no search finds edited:
     # the last result stands, nothing is resolved
