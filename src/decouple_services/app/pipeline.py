@@ -1068,6 +1068,7 @@ def _after_neutral_edits(
     )
     # read before a helper search builds the graph again (which replaces the entries)
     imports = ImportsCache(cache_dir, root, packages) if follows_imports else None
+    imported: list[tuple[str, str, str, bool, frozenset[str]]] = []
     for path, (data, stat, digest) in changed.items():
         before = manifest.files[path][2]
         module, is_package = module_name(path, files)
@@ -1092,6 +1093,7 @@ def _after_neutral_edits(
             kept = imports.get(path, before, module, is_package)
             if kept is None or kept != import_targets(data, module, is_package, packages):
                 return None
+            imported.append((path, digest, module, is_package, kept))
         if found_by_queries(path, searched, texts.get, graph):
             return None
     discovery = discover_services(root, listing, config, _Programs(root, manifest))
@@ -1106,6 +1108,11 @@ def _after_neutral_edits(
         if path not in parsed:
             manifest.reject(candidate_key, digest)
     write_facts(str(cache_dir), computed)
+    if imports is not None and imported:
+        # the same imports, under the new contents: the next edit compares with them
+        for entry in imported:
+            imports.put(*entry)
+        imports.save(python)
     inputs.hash_deploy_files()
     key = inputs.store_result(result, discovery.files_read)
     if key is not None:
