@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from decouple_services.detect.facts import FileFacts
     from decouple_services.detect.values import Value
 
-#: A text search of on-demand parsing over unparsed files: ``["words", groups]``,
-#: ``["keys", keys]`` (application slots filled) or ``["helpers", [[qualname, is_method]]]``.
+#: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
+#: ``["keys", keys]`` (application slots filled) or ``["objects", [[qualname, False]]]``
+#: (files that may use a client object); of a helper pass over every file,
+#: ``["helpers", [[qualname, is_method]]]``.
 Query = list[Any]
 
 
@@ -212,7 +214,7 @@ def _query_ok(query: Any) -> bool:
         return all(isinstance(g, list) and all(isinstance(w, str) for w in g) for g in payload)
     if kind == "keys":
         return all(isinstance(k, str) for k in payload)
-    if kind == "helpers":
+    if kind in ("helpers", "objects"):
         return all(
             isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], bool)
             for h in payload

@@ -879,7 +879,7 @@ class _Demand:
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
             if helpers:
                 found.update(select_rereads(rest, helpers, graph(), self.read))
-                self.queries.append(["helpers", sorted([h.qualname, False] for h in helpers)])
+                self.queries.append(["objects", sorted([h.qualname, False] for h in helpers)])
         return sorted(found)
 
 
@@ -1054,7 +1054,7 @@ def _after_neutral_edits(
     python = list(listing.python)
     files = frozenset(python)
     texts = {path: data for path, (data, _, _) in changed.items()}
-    follows_imports = any(kind == "helpers" for kind, _ in record.queries)
+    follows_imports = any(kind in ("helpers", "objects") for kind, _ in record.queries)
     graphs: list[ImportGraph] = []
 
     def graph() -> ImportGraph:
@@ -1077,7 +1077,8 @@ def _after_neutral_edits(
         was = not manifest.is_rejected(candidate_key, before) and path in parsed
         now = candidates.passes(data) or reexports(path, data)
         if was and now and path not in reread:
-            # a parsed file: its facts, and the helper passes that read every file's text
+            # a parsed file: its facts, and the helper passes, which read every file's text
+            # (the other searches read only files not parsed)
             old = read_facts(str(cache_dir), facts_key(before, module, fingerprint), path)
             new = extract_facts(data, path, module, options, is_package=is_package)
             if old is None or not neutral_facts(old, new, record):
