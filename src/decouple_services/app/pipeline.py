@@ -1062,41 +1062,45 @@ def _after_neutral_edits(
             graphs.append(_import_graph(root, python, cache_dir, manifest))
         return graphs[0]
 
-    computed: list[tuple[str, str]] = []
     packages = frozenset(
         m for m, package in map(_module_of(files), python) if package and follows_imports
     )
     # read before a helper search builds the graph again (which replaces the entries)
     imports = ImportsCache(cache_dir, root, packages) if follows_imports else None
     imported: list[tuple[str, str, str, bool, frozenset[str]]] = []
-    for path, (data, stat, digest) in changed.items():
-        before = manifest.files[path][2]
-        module, is_package = module_name(path, files)
-        if stat.st_size > MAX_FILE_BYTES:
-            return None
-        was = not manifest.is_rejected(candidate_key, before) and path in parsed
-        now = candidates.passes(data) or reexports(path, data)
-        if was and now and path not in reread:
-            # a parsed file: its facts, and the helper passes, which read every file's text
-            # (the other searches read only files not parsed)
-            old = read_facts(str(cache_dir), facts_key(before, module, fingerprint), path)
-            new = extract_facts(data, path, module, options, is_package=is_package)
-            if old is None or not neutral_facts(old, new, record):
+    computed: list[tuple[str, str]] = []
+    try:
+        for path, (data, stat, digest) in changed.items():
+            before = manifest.files[path][2]
+            module, is_package = module_name(path, files)
+            if stat.st_size > MAX_FILE_BYTES:
                 return None
-            searched = [q for q in record.queries if q[0] == "helpers"]
-            computed.append((facts_key(digest, module, fingerprint), json.dumps(new.to_json())))
-        elif not was and not now and path not in parsed:
-            searched = record.queries
-        else:
-            return None
-        if imports is not None:
-            # which files a helper search reaches goes through every file's imports
-            kept = imports.get(path, before, module, is_package)
-            if kept is None or kept != import_targets(data, module, is_package, packages):
+            was = not manifest.is_rejected(candidate_key, before) and path in parsed
+            now = candidates.passes(data) or reexports(path, data)
+            if was and now and path not in reread:
+                # a parsed file: its facts, and the helper passes, which read every file's text
+                # (the other searches read only files not parsed)
+                old = read_facts(str(cache_dir), facts_key(before, module, fingerprint), path)
+                new = extract_facts(data, path, module, options, is_package=is_package)
+                # kept either way: the scan that runs when the edit is not neutral reads them
+                computed.append((facts_key(digest, module, fingerprint), json.dumps(new.to_json())))
+                if old is None or not neutral_facts(old, new, record):
+                    return None
+                searched = [q for q in record.queries if q[0] == "helpers"]
+            elif not was and not now and path not in parsed:
+                searched = record.queries
+            else:
                 return None
-            imported.append((path, digest, module, is_package, kept))
-        if found_by_queries(path, searched, texts.get, graph):
-            return None
+            if imports is not None:
+                # which files a helper search reaches goes through every file's imports
+                kept = imports.get(path, before, module, is_package)
+                if kept is None or kept != import_targets(data, module, is_package, packages):
+                    return None
+                imported.append((path, digest, module, is_package, kept))
+            if found_by_queries(path, searched, texts.get, graph):
+                return None
+    finally:
+        write_facts(str(cache_dir), computed)
     discovery = discover_services(root, listing, config, _Programs(root, manifest))
     if _discovery_digest(discovery) != record.discovery:
         return None
@@ -1108,7 +1112,6 @@ def _after_neutral_edits(
         manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
         if path not in parsed:
             manifest.reject(candidate_key, digest)
-    write_facts(str(cache_dir), computed)
     if imports is not None and imported:
         # the same imports, under the new contents: the next edit compares with them
         for entry in imported:
