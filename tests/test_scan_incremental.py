@@ -386,6 +386,28 @@ def test_an_edit_nothing_read_keeps_the_last_result(
     assert resolutions(root, cache, monkeypatch) > 0
 
 
+def test_a_damaged_record_of_what_the_last_scan_read_is_not_trusted(tmp_path: Path) -> None:
+    import json
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    (record,) = cache.glob("edits-*.json")
+    data = json.loads(record.read_text(encoding="utf-8"))
+    # an edit neutral for the record as it was written
+    after = render(Tree(appended=1))
+    write(root, files, after)
+    for damage in ({"functions": [{"x": 1}]}, {"functions": 3}, []):
+        record.write_text(
+            json.dumps({**data, "record": {**data["record"], "reads": damage}}), encoding="utf-8"
+        )
+        assert cached(root, cache) == uncached(root)
+        edited = root / "services/orders/orders/client.py"
+        edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    for damaged in ("{", json.dumps({"format": 0}), ""):
+        record.write_text(damaged, encoding="utf-8")
+        assert cached(root, cache) == uncached(root)
+
+
 def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Path) -> None:
     import json
 

@@ -85,7 +85,7 @@ class EditRecord:
             record = cls(
                 result_key=_text(raw["result_key"]),
                 base=_text(raw["base"]),
-                reads={_text(t): list(keys) for t, keys in raw["reads"].items()},
+                reads={_text(t): _keys(keys) for t, keys in raw["reads"].items()},
                 walked=[_text(t) for t in raw["walked"]],
                 queries=[q for q in raw["queries"] if _query_ok(q)],
                 parsed=[_text(p) for p in raw["parsed"]],
@@ -204,6 +204,16 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("not a string")
     return value
+
+
+def _keys(keys: Any) -> list[Any]:
+    """Keys of one table as stored: names, or lists of names (tuples)."""
+    if not isinstance(keys, list) or not all(
+        isinstance(k, str) or (isinstance(k, list) and all(isinstance(p, str) for p in k))
+        for k in keys
+    ):
+        raise TypeError("not a list of keys")
+    return keys
 
 
 def _query_ok(query: Any) -> bool:
