@@ -246,3 +246,42 @@ def test_an_application_slot_is_asked_from_the_files_filling_it() -> None:
     asked = Asked(keys={"session", "SESSION"})
     found = asked_paths(asked, {}, sorted(texts), texts.get)
     assert found == {"a.py", "b.py"}
+
+
+def test_an_attribute_inherited_from_a_base_class_nothing_else_asks_for_is_found(
+    tmp_path: Path,
+) -> None:
+    # base.py names no client and nothing looks a name up in it: only the search for the
+    # inherited attribute leads there
+    root = write(
+        tmp_path / "repo",
+        {
+            "docker-compose.yml": "services:\n  shop:\n    build: ./shop\n"
+            "  users:\n    build: ./users\n",
+            "shop/app/__init__.py": "",
+            "shop/app/base.py": """\
+                class BaseClient:
+                    base_url = "http://users:8000"
+                """,
+            "shop/app/api.py": """\
+                import requests
+
+                from app.base import BaseClient
+
+
+                class UsersClient(BaseClient):
+                    def fetch(self, user_id):
+                        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)
+                """,
+        },
+    )
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert site["callee"] == "users"
+    # a negative: the attribute defined nowhere is asked for, and no module answers
+    (root / "shop/app/base.py").write_text("class BaseClient:\n    timeout = 3\n")
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert site["callee"] != "users"

@@ -44,7 +44,25 @@ class Tree:
     env_default: str = "http://users:5000"
     compose_env: str | None = "http://orders:5001"
     base_class: bool = True
+    #: base.py names a client (a candidate) or not (parsed only when asked for)
+    base_candidate: bool = True
+    #: a class ``Fetcher`` whose name a parameter of client.py takes (``fetcher.get(...)``)
+    fetcher_class: bool = False
+    #: functions appended to client.py that nothing calls (an edit no result depends on)
+    appended: int = 0
+    #: what notes.py, a file that is no candidate, holds (see NOTES)
+    notes: str = "constant"
 
+
+#: notes.py's text: nothing any search looks for, or a helper's use and a client object's
+#: use reached only through the searches of on-demand parsing.
+NOTES = {
+    "constant": "LIMIT = 1\n",
+    "function": "def limit():\n    return 2\n",
+    "helper": 'from orders.helpers import call\n\n\ndef poll():\n    call("users:5000", "/users/2")\n',
+    "session": "from orders.http import session\n\n\ndef ping():\n"
+    '    session.get("http://users:5000/users/3", timeout=1)\n',
+}
 
 EDITS = st.one_of(
     st.builds(
@@ -73,6 +91,10 @@ EDITS = st.one_of(
         lambda v: ("compose_env", v), st.sampled_from([None, "http://orders:5001", "http://users"])
     ),
     st.builds(lambda v: ("base_class", v), st.booleans()),
+    st.builds(lambda v: ("base_candidate", v), st.booleans()),
+    st.builds(lambda v: ("fetcher_class", v), st.booleans()),
+    st.builds(lambda v: ("appended", v), st.integers(0, 2)),
+    st.builds(lambda v: ("notes", v), st.sampled_from(sorted(NOTES))),
 )
 
 
@@ -104,6 +126,9 @@ def render(tree: Tree) -> dict[str, str]:
     if tree.ignored:
         client.append("    # decouple: ignore")
     client.append('    return requests.get(f"{config.USERS_URL}/users/{user_id}", timeout=2)')
+    # a parameter named after a project class: with no helper known, looking one up asks
+    # for that class's bases
+    client += ["", "", "def load(fetcher):", '    return fetcher.get("/users/1")']
     for n in range(tree.extra_calls):
         client += [
             "",
@@ -112,7 +137,10 @@ def render(tree: Tree) -> dict[str, str]:
             f'    base = os.environ.get("BILLING_URL", "{tree.env_default}")',
             f'    requests.post(base + "/notify/{n}", json={{"id": user_id}}, timeout=2)',
         ]
+    for n in range(tree.appended):
+        client += ["", "", f"def extra_{n}():", f"    return {n}"]
     files["services/orders/orders/client.py"] = "\n".join(client) + "\n"
+    files["services/orders/orders/notes.py"] = NOTES[tree.notes]
     if tree.helper_host is not None:
         files["services/orders/orders/helpers.py"] = (
             "import requests\n\n\n"
@@ -135,17 +163,28 @@ def render(tree: Tree) -> dict[str, str]:
             '    session.post("http://users:5000/users/refresh", timeout=TIMEOUT)\n'
         )
     if tree.base_class:
-        # a candidate (it names requests): a base class in a module nothing else makes
-        # resolution parse
+        # a base class in a module nothing else makes resolution parse: a candidate (it
+        # names requests), or found through the attribute inherited from it
         files["services/orders/orders/base.py"] = (
-            "import requests\n\n\n"
-            f'class BaseClient:\n    base_url = "{tree.users_url}"\n    session = requests\n'
+            ("import requests\n\n\n" if tree.base_candidate else "")
+            + f'class BaseClient:\n    base_url = "{tree.users_url}"\n'
+            + ("    session = requests\n" if tree.base_candidate else "")
         )
         files["services/orders/orders/api.py"] = (
             "import requests\n\nfrom orders.base import BaseClient\n\n\n"
             "class UsersClient(BaseClient):\n"
             "    def fetch(self, user_id):\n"
             '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n'
+        )
+    # a base class only looking `Fetcher` up reaches; its syntax error is reported when
+    # it is parsed
+    files["services/orders/orders/basefetch.py"] = (
+        'class BaseFetcher:\n    url = "http://users:5000"\n\n\ndef broken(:\n    pass\n'
+    )
+    if tree.fetcher_class:
+        files["services/orders/orders/fetchers.py"] = (
+            "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
+            "class Fetcher(BaseFetcher):\n    def get(self, path):\n        return path\n"
         )
     return files
 
@@ -167,7 +206,7 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(edits=st.lists(EDITS, min_size=1, max_size=5))
 def test_a_rerun_after_any_edits_equals_a_scan_without_cache(
     workdir: Path, edits: list[tuple[str, object]]
@@ -204,6 +243,25 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
 
 
+def test_a_class_a_parameter_is_named_after_changes_what_an_unchanged_file_asks(
+    tmp_path: Path,
+) -> None:
+    # client.py's `fetcher.get(...)` is unchanged; once a class `Fetcher` exists, looking a
+    # helper up for it asks for its bases, and basefetch.py is parsed (its syntax error
+    # reported). A rerun must ask that again, not replay what client.py asked before.
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree(helper_host=None))
+    write(root, {}, files)
+    assert cached(root, cache) == uncached(root)
+    after = render(Tree(helper_host=None, fetcher_class=True))
+    write(root, files, after)
+    result = cached(root, cache)
+    assert result == uncached(root)
+    assert "basefetch.py" in result
+    write(root, after, files)
+    assert cached(root, cache) == uncached(root)
+
+
 def uncached(root: Path) -> str:
     return render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
 
@@ -223,21 +281,35 @@ def fresh_resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) 
         resolved.add(facts.path.rpartition("/")[2])
         return real(self, facts)
 
+    spied(root, cache, monkeypatch, "_first_pass", spy)
+    return resolved
+
+
+def spied(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, name: str, spy: object) -> None:
+    """A cached scan with ``CallResolver.<name>`` replaced by ``spy``; its result is a scan
+    without cache's."""
+    from decouple_services.resolve.calls import CallResolver
+
     with monkeypatch.context() as patch:
-        patch.setattr(CallResolver, "_first_pass", spy)
+        patch.setattr(CallResolver, name, spy)
         result = cached(root, cache)
     assert result == uncached(root)
-    return resolved
+
+
+def settled(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The tree written, older than the racy window (the manifest can vouch for its files
+    unchanged): its root, a cache folder and its files."""
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    files = render(Tree())
+    write(root, {}, files)
+    time.sleep(0.2)
+    return root, cache, files
 
 
 def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, cache = tmp_path / "repo", tmp_path / "cache"
-    files = render(Tree())
-    write(root, {}, files)
-    # older than the racy window: the manifest can vouch for the files unchanged
-    time.sleep(0.2)
+    root, cache, files = settled(tmp_path)
     cached(root, cache)
     assert fresh_resolutions(root, cache, monkeypatch) == set()  # the last result, as it was
 
@@ -268,6 +340,72 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "jobs.py",
         "http.py",
     }
+
+
+def resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many times a cached scan resolves its calls (0: the last result stood)."""
+    from decouple_services.resolve.calls import CallResolver
+
+    runs = []
+    real = CallResolver.resolve
+
+    def spy(self: CallResolver, memo: object = None) -> object:
+        runs.append(1)
+        return real(self, memo)  # type: ignore[arg-type]
+
+    spied(root, cache, monkeypatch, "resolve", spy)
+    return len(runs)
+
+
+def test_an_edit_nothing_read_keeps_the_last_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache, files = settled(tmp_path)
+    assert resolutions(root, cache, monkeypatch) > 0
+    # a function nothing calls appended to a parsed file, a file no search finds edited:
+    # the last result stands, nothing is resolved
+    for tree in (Tree(appended=1), Tree(appended=1, notes="function"), Tree(appended=2)):
+        after = render(tree)
+        write(root, files, after)
+        files = after
+        assert resolutions(root, cache, monkeypatch) == 0, tree
+    # a use of a helper, and of a client object, in the file no search found before: the
+    # searches of on-demand parsing find it now, and the scan runs
+    for notes in ("helper", "session"):
+        after = render(Tree(appended=2, notes=notes))
+        write(root, files, after)
+        files = after
+        assert resolutions(root, cache, monkeypatch) > 0, notes
+        assert "notes.py" in cached(root, cache)
+    # a function a call looks up (the helper's module gains a second definition of `call`)
+    after = {**files}
+    after["services/orders/orders/helpers.py"] += (
+        "\n\ndef call(host, path, retries=3):\n    return host\n"
+    )
+    write(root, files, after)
+    assert resolutions(root, cache, monkeypatch) > 0
+
+
+def test_a_damaged_record_of_what_the_last_scan_read_is_not_trusted(tmp_path: Path) -> None:
+    import json
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    (record,) = cache.glob("edits-*.json")
+    data = json.loads(record.read_text(encoding="utf-8"))
+    # an edit neutral for the record as it was written
+    after = render(Tree(appended=1))
+    write(root, files, after)
+    for damage in ({"functions": [{"x": 1}]}, {"functions": 3}, []):
+        record.write_text(
+            json.dumps({**data, "record": {**data["record"], "reads": damage}}), encoding="utf-8"
+        )
+        assert cached(root, cache) == uncached(root)
+        edited = root / "services/orders/orders/client.py"
+        edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    for damaged in ("{", json.dumps({"format": 0}), ""):
+        record.write_text(damaged, encoding="utf-8")
+        assert cached(root, cache) == uncached(root)
 
 
 def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Path) -> None:

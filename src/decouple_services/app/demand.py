@@ -218,6 +218,7 @@ WATCHED_TABLES: dict[str, bool] = {
     "constructions": True,
     "grpc_methods": False,
     "settings_classes": False,
+    "classes": False,
 }
 #: The tables whose keys are qualified names resolution asks for.
 _ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes", "constructions"})
@@ -336,6 +337,10 @@ def asking_index(
             note(qualname)
             return super().function(qualname, service)
 
+        def _defines(self, qualname: str) -> bool:
+            note(qualname)
+            return bool(super()._defines(qualname))
+
     found: type[ProjectIndex] = AskingIndex
     return found
 
@@ -422,20 +427,37 @@ def client_names(
     from decouple_services.detect.values import Obj, Ref
 
     probe = _client_probe(options, detectors)
+    # a configured client or a class holding one (`shop.rpc` for `shop.rpc.Client.call`)
+    custom = {*options.custom_clients}
+    custom.update(c[:i] for c in options.custom_clients for i, x in enumerate(c) if x == ".")
     constants: dict[str, Value] = {}
     for f in facts:
         for const in f.constants:
             constants.setdefault(const.qualname, const.value)
 
+    # Whether a type is a client, searched at most 6 steps deep: an answer found with some
+    # steps left holds with more of them, and a refusal with fewer (kind -> the deepest
+    # start that found one, the shallowest that found none). Project class hierarchies
+    # share their bases; without this each was walked again for every constant.
+    found_from: dict[str, int] = {}
+    refused_from: dict[str, int] = {}
+
     def is_client_type(kind: str, depth: int) -> bool:
+        if depth <= found_from.get(kind, -1):
+            return True
+        if depth >= refused_from.get(kind, 99):
+            return False
+        answer = search_type(kind, depth)
+        if answer:
+            found_from[kind] = max(depth, found_from.get(kind, -1))
+        else:
+            refused_from[kind] = min(depth, refused_from.get(kind, 99))
+        return answer
+
+    def search_type(kind: str, depth: int) -> bool:
         if "()" in kind:
             return False
-        if (
-            probe(kind)
-            or kind.endswith("Stub")
-            or kind in options.custom_clients
-            or any(c.startswith(kind + ".") for c in options.custom_clients)
-        ):
+        if probe(kind) or kind.endswith("Stub") or kind in custom:
             return True
         if depth > 6:
             return False
@@ -548,18 +570,23 @@ def naming(
     if not wanted:
         return []
     words = sorted({w for g in wanted for w in g})
-    pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
-    single = any(len(g) == 1 for g in wanted)
+    needles = [(w, w.encode()) for w in words]
     out = []
     for path in paths:
         data = read(path)
         if data is None:
             continue
-        if single and len(wanted) == len(words):
-            if pattern.search(data) is not None:
-                out.append(path)
+        # a word named as a whole word is a substring first: the fast scan for each word
+        # leaves the regular expression the few files holding one
+        present = [(w, n) for w, n in needles if n in data]
+        if not present or not any(all(w in dict(present) for w in g) for g in wanted):
             continue
-        named = {m.decode() for m in pattern.findall(data)}
+        named = {m.decode() for m in _words_pattern(tuple(n for _, n in present)).findall(data)}
         if any(all(w in named for w in g) for g in wanted):
             out.append(path)
     return out
+
+
+@lru_cache(maxsize=256)
+def _words_pattern(words: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    return re.compile(rb"\b(?:" + b"|".join(re.escape(w) for w in words) + rb")\b")

@@ -96,6 +96,10 @@ class SiteMemo:
         #: Path -> the entry this round's resolution of the file used or made.
         self._current: dict[str, dict[str, Any]] = {}
         self.dirty = False
+        #: Every table and key the scan's lookups read, those of reused resolutions
+        #: included, and the tables walked whole (``app/edits.py``).
+        self.scan_reads: set[Read] = set()
+        self.scan_walked: set[str] = set()
         #: Files resolved afresh and reused, over the scan (for ``-v``).
         self.fresh = 0
         self.reused = 0
@@ -129,6 +133,7 @@ class SiteMemo:
                 continue
             for item in entry["asks"]:
                 ask(self.asked, tuple(item))
+            self._replayed(entry["reads"])
             self._current[facts.path] = entry
             self.reused += 1
             return found
@@ -181,6 +186,7 @@ class SiteMemo:
             return False
         for item in idle["asks"]:
             ask(self.asked, tuple(item))
+        self._replayed(idle["reads"])
         return True
 
     def enter_idle(self, facts: FileFacts) -> None:
@@ -205,6 +211,10 @@ class SiteMemo:
     # -- Tap ------------------------------------------------------------------------------
 
     def read(self, table: str, key: Any) -> None:
+        if key == "*":
+            self.scan_walked.add(table)
+        else:
+            self.scan_reads.add((table, key))
         if self._bucket is not None:
             if key == "*":
                 self._bucket.walked = True
@@ -214,6 +224,10 @@ class SiteMemo:
     def asks(self, item: Ask) -> None:
         if self._bucket is not None:
             self._bucket.asks.add(item)
+
+    def _replayed(self, reads: list[list[Any]]) -> None:
+        """A reused resolution's reads, as if made again."""
+        self.scan_reads.update((table, _from_json(key)) for table, key in reads)
 
     # -- comparing ------------------------------------------------------------------------
 
@@ -246,7 +260,7 @@ class SiteMemo:
         if found is None:
             table, key = read
             assert self.index is not None
-            data = getattr(self.index, table)
+            data = self.index.table(table)
             # dict.get: the raw table, without reporting the lookup
             found = self._values[read] = digest(dict.get(data, key))
         return found

@@ -36,6 +36,7 @@ from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
 from decouple_services.app.demand import Asked, Prefilter, asking_index
+from decouple_services.app.edits import EditRecord, Query, words_query
 from decouple_services.app.incremental import SiteMemo
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
     from decouple_services.discover.files import FileListing
+    from decouple_services.discover.services import ServiceDiscovery
     from decouple_services.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
@@ -483,6 +485,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         if previous is not None:
             note("no input changed since the last scan: its result reused")
             return previous
+        if not options.full_parse and not config.clients:
+            reused = _after_neutral_edits(root, listing, config, inputs, manifest)
+            if reused is not None:
+                note(
+                    "the files edited since the last scan change nothing it read: its result reused"
+                )
+                return reused
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -495,7 +504,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple_services.resolve.index import ProjectIndex
 
     diagnostics.extend(listing.diagnostics)
-    discovery = discover_services(root, listing, config)
+    discovery = discover_services(
+        root, listing, config, None if manifest is None else _Programs(root, manifest)
+    )
     diagnostics.extend(discovery.diagnostics)
     detectors = build_detectors(config)
 
@@ -630,6 +641,8 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             discovery.infra_ports,
         )
         known_wrappers: set[str] = set()
+        #: Files a helper pass extracted again with the helpers' names.
+        reread: set[str] = set()
         graphs: list[ImportGraph] = []
 
         def graph() -> ImportGraph:
@@ -648,7 +661,12 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                     dict(discovery.infra_hosts),
                     is_test=lambda path: category_of(path) is Category.TEST,
                 )
-                endpoints, endpoint_diags = build_endpoints(facts, service_of, index.lookup(None))
+                endpoints, endpoint_diags = build_endpoints(
+                    facts,
+                    service_of,
+                    index.lookup(None),
+                    None if memo is None else functools.partial(memo.read, "constants"),
+                )
                 endpoints = _at_handler_definitions(endpoints, index)
                 resolver = CallResolver(
                     index,
@@ -702,6 +720,11 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 if new.intersection(w.invoked_as)
             ]
             again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
+            if demand is not None:
+                demand.queries.append(
+                    ["helpers", sorted([h.qualname, h.is_method] for h in helpers)]
+                )
+            reread.update(again)
             reparse(again, wrapper_options)
 
     finally:
@@ -727,7 +750,18 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         files_scanned=len(python),
     )
     if inputs is not None:
-        inputs.store_result(result, discovery.files_read)
+        key = inputs.store_result(result, discovery.files_read)
+        if key is not None and memo is not None and demand is not None and cache_dir is not None:
+            EditRecord(
+                result_key=key,
+                base=inputs.base_digest(),
+                reads=_grouped(memo.scan_reads),
+                walked=sorted(memo.scan_walked),
+                queries=demand.queries,
+                parsed=sorted(p for p in python if p not in unparsed),
+                reread=sorted(reread),
+                discovery=_discovery_digest(discovery),
+            ).save(cache_dir, root)
     return result
 
 
@@ -792,6 +826,8 @@ class _Demand:
         self.keys: set[str] = set()
         self.clients: set[str] = set()
         self.fixtures: set[tuple[str, str]] = set()
+        #: The text searches made over unparsed files (``app/edits.py``).
+        self.queries: list[Query] = []
 
     def candidates(self, options: ExtractOptions) -> Prefilter:
         from decouple_services.app.demand import candidate_prefilter
@@ -824,6 +860,10 @@ class _Demand:
         keys = asked.keys - self.keys
         self.searched |= words
         self.keys |= keys
+        if words:
+            self.queries.append(words_query(words))
+        if keys:
+            self.queries.append(["keys", sorted(keys)])
         found = asked_paths(
             replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
         )
@@ -838,6 +878,7 @@ class _Demand:
         } - self.fixtures
         if fixtures:
             self.fixtures |= fixtures
+            self.queries.append(words_query(name for name, _ in fixtures))
             for name, folder in fixtures:
                 tests = [
                     p
@@ -849,10 +890,14 @@ class _Demand:
         if clients:
             self.clients |= clients
             rest = sorted(unparsed - found)
-            found.update(naming(rest, {slot_words(c) for c in clients if c[:1] == "@"}, self.read))
+            slots = {slot_words(c) for c in clients if c[:1] == "@"}
+            found.update(naming(rest, slots, self.read))
+            if slots:
+                self.queries.append(words_query(g for g in slots if g))
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
             if helpers:
                 found.update(select_rereads(rest, helpers, graph(), self.read))
+                self.queries.append(["objects", sorted([h.qualname, False] for h in helpers)])
         return sorted(found)
 
 
@@ -928,24 +973,222 @@ class _Inputs:
         # before discovery reads them: an edit meanwhile then makes the next key differ
         self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
 
-    def store_result(self, result: ScanResult, files_read: Sequence[str]) -> None:
+    def store_result(self, result: ScanResult, files_read: Sequence[str]) -> str | None:
+        """Keep ``result`` with the key of its inputs (returned; None when none is kept)."""
         digests = dict(self.deploy_digests)
         for path in self.listing.python:
             entry = self.manifest.files.get(path)
             if entry is None:
                 # unreadable: the key cannot say whether it changes, so keep no result
                 self.manifest.save(self.root, self._live(()))
-                return
+                return None
             digests[path] = entry[2]
         listed = set(self.listing.python) | set(self.listing.deploy)
         extra = sorted(p for p in files_read if p not in listed)
         for path in extra:
             digests[path] = self._hash(path) if os.path.lexists(self.root / path) else "missing"
-        self.manifest.store_result(result_key([self.base, digests, extra]), result, extra)
+        key = result_key([self.base, digests, extra])
+        self.manifest.store_result(key, result, extra)
         self.manifest.save(self.root, self._live(extra))
+        return key
+
+    def base_digest(self) -> str:
+        """The inputs besides file contents (configuration, options, listing), as a digest."""
+        return result_key([self.base])
+
+    def changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
+        """The Python files whose content changed since the stored result (their content,
+        stat before reading and digest), when nothing else did: None when a deployment file
+        or a file discovery read changed, a file is new, or no result is stored."""
+        stored = self.manifest.result_extra
+        if self.manifest.result_key is None or stored is None:
+            return None
+        changed = {}
+        for path in self.listing.python:
+            entry = self.manifest.files.get(path)
+            if entry is None:
+                return None
+            full = os.path.join(self.root, path)
+            try:
+                stat = os.stat(full)
+                if self.manifest.digest(path, stat) is not None:
+                    continue
+                data = read_regular(full, MAX_FILE_BYTES)
+            except OSError:
+                return None
+            digest = content_digest(data)
+            if digest == entry[2]:
+                self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
+            else:
+                changed[path] = (data, stat, digest)
+        for path in self.listing.deploy:
+            if self._known_digest(path) is None:
+                return None
+        for path in stored:
+            exists = os.path.lexists(self.root / path)
+            if exists != (path in self.manifest.files) or (
+                exists and self._known_digest(path) is None
+            ):
+                return None
+        return changed
 
     def _live(self, extra: Sequence[str]) -> set[str]:
         return {*self.listing.python, *self.listing.deploy, *extra}
+
+
+#: More files edited than this since the last scan: scanned as usual (checking each costs
+#: as much as extracting it, and a large change rarely leaves the result as it was).
+MAX_NEUTRAL_EDITS = 16
+
+
+def _after_neutral_edits(
+    root: Path, listing: FileListing, config: Config, inputs: _Inputs, manifest: Manifest
+) -> ScanResult | None:
+    """The last result, when the only inputs changed since are Python files that change
+    nothing it read (``app/edits.py``), recorded as that result's inputs; else None."""
+    from decouple_services.app.demand import candidate_prefilter
+    from decouple_services.app.edits import found_by_queries, neutral_facts
+    from decouple_services.app.rereads import import_targets
+    from decouple_services.detect.extract import extract_facts
+    from decouple_services.detect.registry import build_detectors
+    from decouple_services.discover.services import discover_services
+
+    cache_dir = manifest.path.parent
+    record = EditRecord.load(cache_dir, root)
+    if (
+        record is None
+        or record.result_key != manifest.result_key
+        or record.base != inputs.base_digest()
+    ):
+        return None
+    changed = inputs.changed_python()
+    if not changed or len(changed) > MAX_NEUTRAL_EDITS:
+        return None
+    options = detection_options(build_detectors(config), config)
+    fingerprint = _fingerprint(options)
+    candidates = candidate_prefilter(options)
+    candidate_key = _reject_key(fingerprint, candidates)
+    parsed, reread = set(record.parsed), set(record.reread)
+    python = list(listing.python)
+    files = frozenset(python)
+    texts = {path: data for path, (data, _, _) in changed.items()}
+    follows_imports = any(kind in ("helpers", "objects") for kind, _ in record.queries)
+    graphs: list[ImportGraph] = []
+
+    def graph() -> ImportGraph:
+        if not graphs:
+            graphs.append(_import_graph(root, python, cache_dir, manifest))
+        return graphs[0]
+
+    packages = frozenset(
+        m for m, package in map(_module_of(files), python) if package and follows_imports
+    )
+    # read before a helper search builds the graph again (which replaces the entries)
+    imports = ImportsCache(cache_dir, root, packages) if follows_imports else None
+    imported: list[tuple[str, str, str, bool, frozenset[str]]] = []
+    computed: list[tuple[str, str]] = []
+    try:
+        for path, (data, stat, digest) in changed.items():
+            before = manifest.files[path][2]
+            module, is_package = module_name(path, files)
+            if stat.st_size > MAX_FILE_BYTES:
+                return None
+            was = not manifest.is_rejected(candidate_key, before) and path in parsed
+            now = candidates.passes(data) or reexports(path, data)
+            if was and now and path not in reread:
+                # a parsed file: its facts, and the helper passes, which read every file's text
+                # (the other searches read only files not parsed)
+                old = read_facts(str(cache_dir), facts_key(before, module, fingerprint), path)
+                new = extract_facts(data, path, module, options, is_package=is_package)
+                # kept either way: the scan that runs when the edit is not neutral reads them
+                computed.append((facts_key(digest, module, fingerprint), json.dumps(new.to_json())))
+                if old is None or not neutral_facts(old, new, record):
+                    return None
+                searched = [q for q in record.queries if q[0] == "helpers"]
+            elif not was and not now and path not in parsed:
+                searched = record.queries
+            else:
+                return None
+            if imports is not None:
+                # which files a helper search reaches goes through every file's imports
+                kept = imports.get(path, before, module, is_package)
+                if kept is None or kept != import_targets(data, module, is_package, packages):
+                    return None
+                imported.append((path, digest, module, is_package, kept))
+            if found_by_queries(path, searched, texts.get, graph):
+                return None
+    finally:
+        write_facts(str(cache_dir), computed)
+    discovery = discover_services(root, listing, config, _Programs(root, manifest))
+    if _discovery_digest(discovery) != record.discovery:
+        return None
+    result = manifest.cached_result(record.result_key)
+    if result is None:
+        return None
+    # what a scan of the edited files would have recorded
+    for path, (_, stat, digest) in changed.items():
+        manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
+        if path not in parsed:
+            manifest.reject(candidate_key, digest)
+    if imports is not None and imported:
+        # the same imports, under the new contents: the next edit compares with them
+        for entry in imported:
+            imports.put(*entry)
+        imports.save(python)
+    inputs.hash_deploy_files()
+    key = inputs.store_result(result, discovery.files_read)
+    if key is not None:
+        record.result_key = key
+        record.save(cache_dir, root)
+    return result
+
+
+def _module_of(files: frozenset[str]) -> Callable[[str], tuple[str, bool]]:
+    return lambda path: module_name(path, files)
+
+
+def _grouped(reads: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
+    """Reads of index tables as JSON: table -> keys (tuples as lists)."""
+    out: dict[str, list[Any]] = {}
+    for table, key in sorted(reads, key=repr):
+        out.setdefault(table, []).append(list(key) if isinstance(key, tuple) else key)
+    return out
+
+
+def _discovery_digest(discovery: ServiceDiscovery) -> str:
+    """What discovery found, files read included, as a digest."""
+    return result_key(
+        [
+            repr(discovery),
+            sorted(discovery.infra_hosts.items()),
+            sorted(discovery.gateway_routes.items()),
+            sorted(discovery.infra_ports.items()),
+            list(discovery.files_read),
+        ]
+    )
+
+
+class _Programs:
+    """Python files known not to start a server (``discover.services.Programs``), by content
+    digest in the manifest: a rerun reads only the files whose size or mtime changed."""
+
+    #: The manifest's set of digests holding them (its version covers decouple's code).
+    KEY = "plain-programs"
+
+    def __init__(self, root: Path, manifest: Manifest) -> None:
+        self.root = str(root)
+        self.manifest = manifest
+
+    def plain(self, path: str) -> bool:
+        try:
+            digest = self.manifest.digest(path, os.stat(os.path.join(self.root, path)))
+        except OSError:
+            return False
+        return digest is not None and self.manifest.is_rejected(self.KEY, digest)
+
+    def seen(self, path: str, data: bytes, starts: bool) -> None:
+        if not starts:
+            self.manifest.reject(self.KEY, content_digest(data))
 
 
 def _at_handler_definitions(endpoints: Sequence[Endpoint], index: ProjectIndex) -> list[Endpoint]:

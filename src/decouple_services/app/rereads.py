@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from decouple_services.resolve.calls import snake_case
+from decouple_services.resolve.index import snake_case
 
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
 #: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names

@@ -5,7 +5,6 @@ The typer layer (``cli.py``) only turns options into these small dataclasses.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -97,6 +96,8 @@ def effective_gates(command: ScanCommand, gates: Gates, config_dir: Path) -> Eff
 def repository_prefix(path: Path) -> str:
     """The scanned folder's path inside its git repository (``services/``), ``""`` at the top
     level or outside git: SARIF and annotations give paths from the repository root."""
+    import subprocess  # only these formats start git: a rerun reusing its result does not
+
     try:
         done = subprocess.run(
             git_argv(path, "rev-parse", "--show-toplevel"),

@@ -21,7 +21,6 @@ import os
 import posixpath
 import re
 import stat
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,10 @@ from decouple_services.core.model import Category, Diagnostic, Severity
 from decouple_services.discover.workflows import is_workflow
 
 if TYPE_CHECKING:
-    # imported where patterns are compiled: a rerun whose listing is reused compiles none
+    # imported where used: a rerun whose listing is reused compiles no pattern, and a tree
+    # outside git starts no process
+    import subprocess
+
     import pathspec
 
 
@@ -256,6 +258,10 @@ def stamp_of(path: str) -> list[int] | None:
 
 def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[Diagnostic]] | None:
     """Paths git would track under ``root``, or ``None`` to fall back to walking."""
+    if not _may_be_in_work_tree(root):
+        return None
+    import subprocess
+
     try:
         inside = _git(root, "rev-parse", "--is-inside-work-tree")
         if inside.returncode != 0 or inside.stdout.strip() != b"true":
@@ -355,7 +361,25 @@ def is_costly_glob(pattern: str) -> bool:
     )
 
 
+def _may_be_in_work_tree(root: Path) -> bool:
+    """Whether git may find a work tree around ``root``: a ``.git`` in it or a folder above
+    it, or the environment naming one. Without either, git would answer no, and a tree
+    unpacked from an archive is listed without starting it."""
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return True
+    folder = os.path.abspath(root)
+    while True:
+        if os.path.lexists(os.path.join(folder, ".git")):
+            return True
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
+
+
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
     return subprocess.run(
         git_argv(root, *args),
         capture_output=True,

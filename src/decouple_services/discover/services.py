@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
@@ -187,17 +187,40 @@ def _extends_name(name: str, base: str) -> bool:
     return name != base and (name.endswith("-" + base) or name.startswith(base + "-"))
 
 
-def discover_services(root: Path, listing: FileListing, config: Config) -> ServiceDiscovery:
+class Programs(Protocol):
+    """What earlier scans learned of Python files run as programs (``app/pipeline.py``
+    keeps it by content digest): the files known not to start a server need not be read."""
+
+    def plain(self, path: str) -> bool:
+        """Whether ``path``, as it is now, is known not to start a server."""
+
+    def seen(self, path: str, data: bytes, starts: bool) -> None:
+        """``path`` was read as ``data``, which starts a server or not."""
+
+
+def discover_services(
+    root: Path, listing: FileListing, config: Config, programs: Programs | None = None
+) -> ServiceDiscovery:
     """Find the services of the repository at ``root`` from the files in ``listing``.
 
     Never raises for a bad file: unreadable or malformed files become diagnostics.
     """
-    whole = _Discovery(root, listing, config)
+    whole = _Discovery(root, listing, config, programs=programs)
     copies = [] if config.services else whole.copies()
     if len(copies) < 2:
         return whole.run()
-    parts = [(c, _Discovery(root, _within(listing, c), config, among_others=True)) for c in copies]
-    parts.append(("", _Discovery(root, _outside(listing, copies), config, among_others=True)))
+    parts = [
+        (c, _Discovery(root, _within(listing, c), config, among_others=True, programs=programs))
+        for c in copies
+    ]
+    parts.append(
+        (
+            "",
+            _Discovery(
+                root, _outside(listing, copies), config, among_others=True, programs=programs
+            ),
+        )
+    )
     return _merge([(prefix, part.run()) for prefix, part in parts])
 
 
@@ -329,9 +352,16 @@ def _extend_unique(target: list[_T], items: Iterable[_T]) -> None:
 
 class _Discovery:
     def __init__(
-        self, root: Path, listing: FileListing, config: Config, *, among_others: bool = False
+        self,
+        root: Path,
+        listing: FileListing,
+        config: Config,
+        *,
+        among_others: bool = False,
+        programs: Programs | None = None,
     ) -> None:
         self.root = root
+        self.programs = programs
         #: One part of a repository holding copies of one system: the other parts found
         #: services, so no fallback applies here, and weak markers say nothing.
         self.among_others = among_others
@@ -418,6 +448,20 @@ class _Discovery:
         except OSError:  # ReadRefused too: reported where the scan reads the file
             return None
         return data.decode("utf-8", "replace")
+
+    def _starts_server(self, rel: str) -> bool:
+        """Whether the Python file ``rel`` starts a server when run (``starts_server``)."""
+        if self.programs is not None and self.programs.plain(rel):
+            return False
+        try:
+            data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
+        except OSError:  # ReadRefused too: reported where the scan reads the file
+            return False
+        # the bytes first: a program without a `__main__` block is most of any tree
+        starts = b"__main__" in data and starts_server(data.decode("utf-8", "replace"))
+        if self.programs is not None:
+            self.programs.seen(rel, data, starts)
+        return starts
 
     def _read_existing(self, rel: str) -> str | None:
         """An ``env_file:`` named by compose: None when missing; ReadRefused when it exists
@@ -1824,8 +1868,7 @@ class _Discovery:
                 Category.LOADGEN,
             ):
                 continue
-            text = self._read_code(path)
-            if text is not None and starts_server(text):
+            if self._starts_server(path):
                 found.append(path)
         stems = Counter(posixpath.splitext(posixpath.basename(p))[0] for p in found)
         for path in found:

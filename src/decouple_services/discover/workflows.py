@@ -14,8 +14,6 @@ from __future__ import annotations
 import posixpath
 import re
 
-from decouple_services.discover import _yaml
-
 #: The directory GitHub reads workflows from.
 WORKFLOWS_DIR = ".github/workflows/"
 
@@ -30,6 +28,10 @@ def image_contexts(text: str, file: str) -> dict[str, str]:
     """Image name (registry and tag dropped: ``user``) -> repo-relative build context, for
     every ``docker/build-push-action`` step of one workflow whose context and tags are
     written out (``${{ ... }}`` expressions are not)."""
+    # the YAML parser, imported here: listing files asks `is_workflow`, and a rerun
+    # whose inputs did not change reads no YAML at all
+    from decouple_services.discover import _yaml
+
     documents, _error = _yaml.compose_documents(text, file, "workflow-invalid")
     found: dict[str, str] = {}
     for document in documents:

@@ -224,7 +224,6 @@ class CallResolver:
         self._checking = frozenset(
             call.function for facts in index.facts for call in facts.calls if call.status_checked
         )
-        self._by_snake_name: dict[str, tuple[str, ...]] | None = None
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -705,7 +704,7 @@ class CallResolver:
             # one project class of that name (`Fetcher`) whose method is a helper
             named = [
                 w
-                for cls in self._classes_named().get(call.receiver.name, ())
+                for cls in self.index.classes_named(call.receiver.name)
                 if (w := self._method_wrapper(cls, call.name, wrappers, caller)) is not None
             ]
             if len(named) == 1:
@@ -728,18 +727,6 @@ class CallResolver:
                     b.qualname for b in bases.args if isinstance(b, Ref) and b.qualname not in seen
                 ]
         return False
-
-    def _classes_named(self) -> dict[str, tuple[str, ...]]:
-        """Project classes by their name in snake case (``UsersClient`` -> ``users_client``)."""
-        if self._by_snake_name is None:
-            named: dict[str, set[str]] = defaultdict(set)
-            for facts in self.index.facts:
-                for fn in facts.functions:
-                    if fn.is_method:
-                        cls = fn.qualname.rpartition(".")[0]
-                        named[snake_case(cls.rpartition(".")[2])].add(cls)
-            self._by_snake_name = {k: tuple(sorted(v)) for k, v in named.items()}
-        return self._by_snake_name
 
     def _method_wrapper(
         self, cls: str, name: str, wrappers: dict[str, Wrapper], caller: str | None
@@ -1323,14 +1310,6 @@ _LINK_FIELD = re.compile(r"(?:.*_)?(?:url|uri|href|link)|next|previous|self", re
 
 def _is_link_field(name: str) -> bool:
     return bool(_LINK_FIELD.fullmatch(name))
-
-
-def snake_case(name: str) -> str:
-    """``UsersClient`` -> ``users_client``, ``HTTPFetcher`` -> ``http_fetcher``."""
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
-
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _by_file(

@@ -62,10 +62,15 @@ _MAX_HOPS = 12
 
 
 def build_endpoints(
-    facts: Sequence[FileFacts], service_of: ServiceOf, lookup: Lookup
+    facts: Sequence[FileFacts],
+    service_of: ServiceOf,
+    lookup: Lookup,
+    noted: Callable[[str], None] | None = None,
 ) -> tuple[list[Endpoint], list[Diagnostic]]:
-    """Every endpoint the files serve, sorted, with notes on what could not be resolved."""
-    return _Builder(facts, service_of, lookup).build()
+    """Every endpoint the files serve, sorted, with notes on what could not be resolved.
+    ``noted`` is told each constant looked up in the files' own tables (``lookup`` is
+    asked only when a service does not define it)."""
+    return _Builder(facts, service_of, lookup, noted).build()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +85,15 @@ class _Edge:
 
 
 class _Builder:
-    def __init__(self, facts: Sequence[FileFacts], service_of: ServiceOf, lookup: Lookup) -> None:
+    def __init__(
+        self,
+        facts: Sequence[FileFacts],
+        service_of: ServiceOf,
+        lookup: Lookup,
+        noted: Callable[[str], None] | None = None,
+    ) -> None:
         self.facts = facts
+        self.noted = noted
         self.service_of = service_of
         self.lookup = lookup
         #: Constants by (service, qualname): services often share module names (``app.api``),
@@ -149,6 +161,8 @@ class _Builder:
         if found is None:
 
             def found(qualname: str) -> Value | None:
+                if self.noted is not None:
+                    self.noted(qualname)
                 own = self.constants.get((service, qualname))
                 return own if own is not None else self.lookup(qualname)
 

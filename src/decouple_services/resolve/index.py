@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from decouple_services.core.model import EnvValue, Service
 from decouple_services.detect.facts import BASES, Constant, FileFacts, FunctionInfo, GrpcMethod
@@ -51,6 +52,10 @@ class ProjectIndex:
     constructions: dict[str, list[tuple[str, Constant]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    #: The project's classes (those with a method) by their name in snake case
+    #: (``UsersClient`` -> ``users_client``): what a parameter of that name may hold.
+    #: Filled on first use (:meth:`table`), in place: an asking index watches it.
+    classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for facts in self.facts:
@@ -75,6 +80,30 @@ class ProjectIndex:
             for qualname, prefix in facts.settings_classes:
                 self.settings_classes[qualname] = prefix
         self.services_by_name = {s.name: s for s in self.services}
+        self._classes_filled = False
+
+    def table(self, name: str) -> dict[Any, Any]:
+        """One of the index's tables by name, filled if it is filled on first use."""
+        if name == "classes" and not self._classes_filled:
+            self._classes_filled = True
+            named: dict[str, set[str]] = defaultdict(set)
+            for facts in self.facts:
+                for fn in facts.functions:
+                    if fn.is_method:
+                        cls = fn.qualname.rpartition(".")[0]
+                        named[snake_case(cls.rpartition(".")[2])].add(cls)
+            dict.update(self.classes, {k: tuple(sorted(v)) for k, v in named.items()})
+        found: dict[Any, Any] = getattr(self, name)
+        return found
+
+    def classes_named(self, snake_name: str) -> tuple[str, ...]:
+        """The project classes named ``snake_name`` in snake case."""
+        found: tuple[str, ...] = self.table("classes").get(snake_name, ())
+        return found
+
+    def _defines(self, qualname: str) -> bool:
+        """Whether a constant ``qualname`` is defined (an asking index notes it asked)."""
+        return qualname in self.constants
 
     def _pick(
         self, entries: list[tuple[str, Constant]], service: str | None
@@ -111,7 +140,8 @@ class ProjectIndex:
                     for name in self._class_names(base.qualname):
                         if name in seen:
                             continue
-                        if f"{name}.{attr}" in self.constants:
+                        # asked, not only looked at: the base's module may be unparsed yet
+                        if self._defines(f"{name}.{attr}"):
                             return f"{name}.{attr}"
                         seen.add(name)
                         queue.append(name)
@@ -125,7 +155,7 @@ class ProjectIndex:
         parts = qualname.split(".")
         for start in range(1, len(parts) - 1):
             tail = ".".join(parts[start:])
-            if f"{tail}.{BASES}" in self.constants or f"{tail}.__init__" in self.functions:
+            if self._defines(f"{tail}.{BASES}") or f"{tail}.__init__" in self.functions:
                 names.append(tail)
                 break
         return names
@@ -200,3 +230,11 @@ class ProjectIndex:
 def _is_django_settings_module(module: str) -> bool:
     parts = module.split(".")
     return "settings" in parts or parts[-1].endswith("settings")
+
+
+def snake_case(name: str) -> str:
+    """``UsersClient`` -> ``users_client``, ``HTTPFetcher`` -> ``http_fetcher``."""
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

@@ -1,0 +1,232 @@
+"""Edits no part of the last result depends on: the result is reused as it is.
+
+A scan's result depends on a Python file through four things: whether the candidate
+prefilter takes it, its facts when it is parsed, the text searches of on-demand parsing
+when it is not (words, application slots, helpers' names: ``app/demand.py``), and what
+discovery reads of it. A cached scan records, for the whole scan (every round of asking,
+endpoints, helpers; the reused resolutions' reads included): every table and key of the
+index it looked up, the tables it walked, the text searches it made, the files it parsed
+and the discovery it saw (:class:`EditRecord`).
+
+When the only inputs that changed since are Python files, each of them is *neutral* when
+
+- it was parsed as a candidate and still is one, and its facts are the same but for
+  functions no lookup asked for (not methods: classes are looked up by their names), no
+  helper pass re-read it, and no client is configured (their signatures read every
+  function); or
+- it was not parsed and still is no candidate, and none of the recorded text searches
+  finds it now (its imports unchanged when a helper search followed imports);
+
+and discovery, run again, sees what it saw. Then every lookup, search and decision of a
+scan would be the one recorded, so the result is the last one (``app/pipeline.py`` stores
+it under the new inputs' key). Anything else scans as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from decouple_services.app.cache import (
+    FORMAT,
+    code_version,
+    read_cache_json,
+    root_file,
+    write_cache_json,
+)
+from decouple_services.app.demand import is_django_settings_module
+
+if TYPE_CHECKING:
+    from decouple_services.app.rereads import ImportGraph
+    from decouple_services.detect.facts import FileFacts
+    from decouple_services.detect.values import Value
+
+#: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
+#: ``["keys", keys]`` (application slots filled) or ``["objects", [[qualname, False]]]``
+#: (files that may use a client object); of a helper pass over every file,
+#: ``["helpers", [[qualname, is_method]]]``.
+Query = list[Any]
+
+
+@dataclass
+class EditRecord:
+    """What one cached scan read, for the scan after it (see the module docstring)."""
+
+    #: The manifest's key of the result this record belongs to.
+    result_key: str = ""
+    #: Digest of the scan's inputs besides file contents (configuration, options, listing).
+    base: str = ""
+    #: Index table -> the keys looked up in it (JSON: tuples as lists).
+    reads: dict[str, list[Any]] = field(default_factory=dict)
+    #: Tables some lookup walked whole.
+    walked: list[str] = field(default_factory=list)
+    queries: list[Query] = field(default_factory=list)
+    #: Files parsed (candidates and files asked for), and those a helper pass re-read.
+    parsed: list[str] = field(default_factory=list)
+    reread: list[str] = field(default_factory=list)
+    #: Digest of what discovery found.
+    discovery: str = ""
+
+    @classmethod
+    def load(cls, directory: Path, root: Path) -> EditRecord | None:
+        data = read_cache_json(root_file(directory, "edits", root))
+        if not (
+            isinstance(data, dict)
+            and data.get("format") == FORMAT
+            and data.get("version") == code_version()
+            and data.get("root") == str(root)
+            and isinstance(data.get("record"), dict)
+        ):
+            return None
+        raw = data["record"]
+        try:
+            record = cls(
+                result_key=_text(raw["result_key"]),
+                base=_text(raw["base"]),
+                reads={_text(t): _keys(keys) for t, keys in raw["reads"].items()},
+                walked=[_text(t) for t in raw["walked"]],
+                queries=[q for q in raw["queries"] if _query_ok(q)],
+                parsed=[_text(p) for p in raw["parsed"]],
+                reread=[_text(p) for p in raw["reread"]],
+                discovery=_text(raw["discovery"]),
+            )
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return None  # a cache file may hold anything: never trusted
+        if len(record.queries) != len(raw["queries"]):
+            return None
+        return record
+
+    def save(self, directory: Path, root: Path) -> None:
+        write_cache_json(
+            root_file(directory, "edits", root),
+            {
+                "format": FORMAT,
+                "version": code_version(),
+                "root": str(root),
+                "record": {
+                    "result_key": self.result_key,
+                    "base": self.base,
+                    "reads": self.reads,
+                    "walked": self.walked,
+                    "queries": self.queries,
+                    "parsed": self.parsed,
+                    "reread": self.reread,
+                    "discovery": self.discovery,
+                },
+            },
+        )
+
+    def read_keys(self, table: str) -> set[Any]:
+        return {tuple(k) if isinstance(k, list) else k for k in self.reads.get(table, ())}
+
+
+def neutral_facts(old: FileFacts, new: FileFacts, record: EditRecord) -> bool:
+    """Whether a parsed file's ``new`` facts change nothing the recorded scan read: only
+    functions and constants differ (a function appended, and what it returns), none
+    looked up; no method (classes are looked up by their names); no constant holding an
+    object or naming a definition (client objects and constructions are found among all
+    constants), an application slot, a fixture or a Django setting."""
+    if replace(old, functions=(), constants=()) != replace(new, functions=(), constants=()):
+        return False
+    functions = set(old.functions) ^ set(new.functions)
+    if functions:
+        if "functions" in record.walked or "classes" in record.walked:
+            return False
+        looked_up = record.read_keys("functions")
+        if any(fn.is_method or fn.qualname in looked_up for fn in functions):
+            return False
+    constants = set(old.constants) ^ set(new.constants)
+    if constants:
+        if {"constants", "constructions", "settings"} & set(record.walked):
+            return False
+        if is_django_settings_module(new.module):
+            return False
+        looked_up = record.read_keys("constants")
+        if any(
+            c.qualname in looked_up or c.qualname.startswith("@") or _holds_objects(c.value)
+            for c in constants
+        ):
+            return False
+    return True
+
+
+def _holds_objects(value: Value) -> bool:
+    """Whether ``value`` holds an object or names a definition, at any depth."""
+    from decouple_services.detect.values import encode
+
+    def walk(data: Any) -> bool:
+        if isinstance(data, list):
+            if data and data[0] in ("O", "R"):
+                return True
+            return any(walk(item) for item in data)
+        return False
+
+    return walk(encode(value))
+
+
+def found_by_queries(
+    path: str,
+    queries: Sequence[Query],
+    read: Callable[[str], bytes | None],
+    graph: Callable[[], ImportGraph],
+) -> bool:
+    """Whether one of the recorded text searches would find the unparsed file ``path``."""
+    from decouple_services.app.demand import assigning, naming
+    from decouple_services.app.rereads import Helper
+    from decouple_services.app.rereads import select as select_rereads
+
+    for kind, payload in queries:
+        if kind == "words":
+            found = naming([path], [tuple(g) for g in payload], read)
+        elif kind == "keys":
+            found = assigning([path], payload, read)
+        else:
+            helpers = [Helper(q, m) for q, m in payload]
+            # a file naming none of the words a use of them needs is never selected: the
+            # import graph, which costs reading every file's imports, is not needed
+            data = read(path) or b""
+            words = {w for h in helpers for w in (*h.words, h.holder or h.words[0])}
+            if not any(w.encode() in data for w in words):
+                continue
+            found = select_rereads([path], helpers, graph(), read)
+        if found:
+            return True
+    return False
+
+
+def words_query(groups: Iterable[str | tuple[str, ...]]) -> Query:
+    return ["words", sorted([g] if isinstance(g, str) else list(g) for g in groups)]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _keys(keys: Any) -> list[Any]:
+    """Keys of one table as stored: names, or lists of names (tuples)."""
+    if not isinstance(keys, list) or not all(
+        isinstance(k, str) or (isinstance(k, list) and all(isinstance(p, str) for p in k))
+        for k in keys
+    ):
+        raise TypeError("not a list of keys")
+    return keys
+
+
+def _query_ok(query: Any) -> bool:
+    if not (isinstance(query, list) and len(query) == 2 and isinstance(query[1], list)):
+        return False
+    kind, payload = query
+    if kind == "words":
+        return all(isinstance(g, list) and all(isinstance(w, str) for w in g) for g in payload)
+    if kind == "keys":
+        return all(isinstance(k, str) for k in payload)
+    if kind in ("helpers", "objects"):
+        return all(
+            isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], bool)
+            for h in payload
+        )
+    return False
