@@ -171,6 +171,8 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"dependencies of {service}: {note}")
     for service, note in result.deployment_notes:
         lines.append(f"deployment of {service}: {note}")
+    for service, note in result.store_notes:
+        lines.append(f"caution [per-pod-dedupe] {service}: {note}")
     return "".join(printable(line) + "\n" for line in lines)
 
 
@@ -440,7 +442,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "after the call (a redirect that reads it back, a test) needs a look.",
         "**At-least-once delivery.** A consumer crash between handling and commit repeats an "
         "event; the generated idempotency hook skips repeats by event id only within its "
-        "store (a SQLite file per consumer group by default: `DECOUPLE_IDEMPOTENCY_DB`). A "
+        "store: a `decouple_handled` table in the callee's own database when it is Django's "
+        "or SQLAlchemy's (`DECOUPLE_IDEMPOTENCY_URL`), else a SQLite file per pod. A "
         "caller that retries a request sends the event again: the copy is skipped only when "
         "the send carries an idempotency key (the call's `Idempotency-Key` or `X-Request-ID` "
         "header, or `idempotency_key=`) and the same data.",
@@ -488,6 +491,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "**Transactions.** Some sends run inside a database transaction and go out even "
             "if it rolls back, as the HTTP calls did; an outbox table would make them exact."
         )
+    risks.extend(
+        f"**Dedupe per pod ({service}).** {_cell(note)}." for service, note in result.store_notes
+    )
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
