@@ -59,8 +59,8 @@ class MigrationResult:
     dependency_notes: tuple[tuple[str, str], ...] = ()
     #: ``(service, note)``: Kafka settings a deployment file needs and did not get, and where.
     deployment_notes: tuple[tuple[str, str], ...] = ()
-    #: ``(service, caution)``: consumers a deployment file runs whose idempotency store is
-    #: a SQLite file per pod (no database of the callee was found for it).
+    #: ``(consumer module, the deployment files that run it)``: consumers whose
+    #: idempotency store is a SQLite file per pod (:data:`PER_POD_DEDUPE`).
     store_notes: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -287,12 +287,22 @@ def _reader(root: Path) -> Callable[[str], bytes | None]:
     return read
 
 
+#: What a consumer deployed without a shared idempotency store means.
+PER_POD_DEDUPE = (
+    "their idempotency store is a SQLite file in the pod (no Django or SQLAlchemy database "
+    "of the service was found): dedupe is per pod and lost on restart; handlers must be "
+    "idempotent. Attempt counts go with the file, so an event that crashes the process is "
+    "retried for as long as the file does not survive the restart. Set "
+    "`DECOUPLE_IDEMPOTENCY_URL` to a database every replica reaches"
+)
+
+
 def store_cautions(
     consumers: Sequence[ConsumerSpec], deployments: Sequence[tuple[str, str, bool]]
 ) -> list[tuple[str, str]]:
-    """``(service, caution)`` for each consumer that ``deployments`` (``(path, text, _)`` of
-    the generated compose and Kubernetes files) run while its idempotency store is a SQLite
-    file in the pod: a store nobody else sees, gone with the container."""
+    """``(consumer module, where)`` for each consumer that ``deployments`` (``(path, text,
+    _)`` of the generated compose and Kubernetes files) run while its idempotency store is a
+    SQLite file in the pod: a store nobody else sees, gone with the container."""
     out = []
     for consumer in consumers:
         if consumer.idempotency != "file":
@@ -301,19 +311,9 @@ def store_cautions(
         for path, text, _ in deployments:
             replicas = _replicas_running(text, consumer.module)
             if replicas is not None:
-                where.append(f"{path}" + (f" ({replicas} replicas)" if replicas > 1 else ""))
+                where.append(path + (f", {replicas} replicas" if replicas > 1 else ""))
         if where:
-            out.append(
-                (
-                    consumer.service,
-                    f"`{consumer.module}` runs from {', '.join(where)} with its idempotency "
-                    "store in a SQLite file in the pod (no Django or SQLAlchemy database of "
-                    f"{consumer.service} was found): dedupe is per pod and lost on restart; "
-                    "handlers must be idempotent. Attempt counts go with it, so an event "
-                    "that crashes the process is retried until the file survives a restart; "
-                    "set DECOUPLE_IDEMPOTENCY_URL to a database every replica reaches",
-                )
-            )
+            out.append((consumer.module, "; ".join(where)))
     return out
 
 
