@@ -505,7 +505,8 @@ def test_a_failing_event_pauses_and_rewinds_its_partition_instead_of_sleeping(
     time.sleep(0.01)
     consumer._resume_due(client, Partition)
     consumer._one(client, record, Partition)
-    assert [name for name, _ in client.calls] == ["resume", "store_offsets", "commit"]
+    # stored for the background auto-commit: no commit request per record
+    assert [name for name, _ in client.calls] == ["resume", "store_offsets"]
     assert app.calls == 2 and ("t", 0) not in consumer._retrying
 
 
@@ -525,10 +526,7 @@ def test_an_event_failing_past_its_retries_is_dead_lettered_then_committed(
     assert dead[0] == "t.dlq"
     assert headers["decouple.attempts"] == b"3"
     assert headers["decouple.error.message"] == b"the application answered 503"
-    assert client.calls[-2:] == [
-        ("store_offsets", {"message": record}),
-        ("commit", {"asynchronous": True}),
-    ]
+    assert client.calls[-1] == ("store_offsets", {"message": record})
 
 
 def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume(
@@ -627,7 +625,7 @@ def test_a_failed_dead_letter_send_is_retried_without_handling_the_event_again(
     assert app.calls == 1
     (dead,) = consumer.producer.dead
     assert dict(dead[3])["decouple.error.message"] == b"the application answered 400"
-    assert [name for name, _ in client.calls] == ["store_offsets", "commit"]
+    assert [name for name, _ in client.calls] == ["store_offsets"]
     assert consumer._undelivered == {}
 
 
@@ -844,7 +842,7 @@ def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_event
     consumer._one(client, record, Partition)
     assert len(module.runs) == 1  # not run again
     assert consumer.counts == {"retry": 1, "handled": 1}
-    assert [name for name, _ in client.calls][-2:] == ["store_offsets", "commit"]
+    assert [name for name, _ in client.calls][-1:] == ["store_offsets"]
     assert consumer._running == {} and consumer._retrying == {}
     event_id = json.loads(record.value())["id"]
     assert consumer.store.seen(f"g/{event_id}")
@@ -1270,6 +1268,22 @@ def test_a_rebalance_does_not_reset_an_events_attempts(
         second._one(Client(), record, Partition)
     (dead,) = second.producer.dead
     assert dict(dead[3])["decouple.attempts"] == b"3" and app.calls == 3
+
+
+def test_a_revoke_waits_for_its_running_calls_together_not_each_in_turn(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+    import time
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.3")
+    consumer = _consumer(runtime, Flaky(failures=0), monkeypatch)
+    partitions = [Partition("t", n) for n in range(3)]
+    for n in range(3):  # calls that never finish
+        consumer._running[("t", n)] = (4, concurrent.futures.Future(), f"e-{n}", 0.0)
+    started = time.monotonic()
+    consumer._settle_running(Client(), partitions)
+    assert 0.25 < time.monotonic() - started < 0.6
 
 
 def test_an_event_failing_past_the_deadline_is_dead_lettered_whatever_its_count(
