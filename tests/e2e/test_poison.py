@@ -71,7 +71,7 @@ def test_an_events_attempts_are_not_reset_when_its_partition_moves(
             first = callee.consumer
             other = ConsumerProcess(first.module, first.cwd, first.env, tmp_path / "other")
             other.start()
-            wait_for(lambda: "revoked" in first.output(), 60, "the second member to join")
+            wait_for(lambda: "assigned" in other.output(), 60, "the second member to join")
             first.kill()  # its session times out: its partition goes to the other member
             survivor = other
         (dead,) = read_topic(broker, topic.dead_letter, 1, timeout=60)

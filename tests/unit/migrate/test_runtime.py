@@ -547,6 +547,12 @@ def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume
     client.calls.clear()
     back = [Partition("t", 0)]
     consumer._on_assign(client, back)
+    # cooperative-sticky by default: only the partitions added are assigned
+    assert client.calls == [("incremental_assign", (back,)), ("resume", (back,))]
+    client.calls.clear()
+    monkeypatch.setenv("KAFKA_PARTITION_ASSIGNMENT_STRATEGY", "range,roundrobin")
+    eager = _consumer(runtime, app, monkeypatch)
+    eager._on_assign(client, back)
     assert client.calls == [("assign", (back,)), ("resume", (back,))]
 
 
@@ -669,6 +675,8 @@ class FakeKafka:
 
     def assign(self, partitions: Any) -> None:
         pass
+
+    incremental_assign = assign
 
     def commit(self, **kwargs: Any) -> None:
         pass
