@@ -154,6 +154,18 @@ def test_headers_that_are_not_a_literal_are_not_carried_and_the_report_says_so()
     }
 
 
+def test_a_headers_dict_made_above_the_call_travels_unless_it_is_changed_after() -> None:
+    """``headers = {...}`` then ``headers=headers``: the literal is what was sent, so its
+    credential travels (the callee checks it as before). Once an item is set on it, the
+    literal no longer says what was sent, and the report names the header dict."""
+    source, specs, _data = _load(CASES / "headers_local_dict")
+    result = rewrite_source(source, specs)
+    assert not any("not carried" in note for note in result.notes["cs-abab0001"])
+    assert result.notes["cs-abab0002"] == (
+        "`headers=headers` is not carried: name the headers to keep in the send's `headers=`",
+    )
+
+
 def test_the_headers_a_call_sent_travel_credentials_included_but_the_exchanges_own() -> None:
     """The callee's application checks the call's credential and identity headers as it
     did (docs/security.md); Accept and User-Agent describe the HTTP exchange, which the

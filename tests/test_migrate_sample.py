@@ -23,6 +23,7 @@ from decouple_services.app.migrate import run_migrate_command as run
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.model import Category, Role
+from decouple_services.core.provenance import is_generated
 from decouple_services.graph.migratability import assess
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
@@ -183,6 +184,26 @@ def test_write_changes_the_tree_and_a_second_run_changes_nothing(repo: Path) -> 
     status, again, summary = _migrate(repo, select=("cs-4f798040",))
     assert (status, again) == (EXIT_OK, b"")
     assert "already migrated to notifications.notify" in summary
+
+
+def test_a_rescan_of_the_migrated_sample_sees_its_services_and_not_the_generated_files(
+    repo: Path,
+) -> None:
+    """The generated runtime, producers and consumers are decouple's machinery, and the
+    compose override's and manifests' consumer containers are not services: a scan of the
+    migrated repository finds what it found before, the calls now events."""
+    before = scan(repo, ScanOptions(use_cache=False))
+    status, _, _ = _everything(repo, write=True)
+    assert status == EXIT_OK
+    assert (repo / "docker-compose.decouple.yml").exists()
+    assert list((repo / "k8s").glob("*.decouple.yaml"))
+    after = scan(repo, ScanOptions(use_cache=False))
+    assert [s.name for s in after.services] == [s.name for s in before.services]
+    generated = {
+        s.file for s in after.call_sites if is_generated((repo / s.file).read_bytes()[:2048])
+    }
+    assert generated == set()
+    assert {s.id for s in after.call_sites} == {s.id for s in before.call_sites}
 
 
 def test_the_migration_writes_valid_asyncapi_per_application_and_combined(repo: Path) -> None:

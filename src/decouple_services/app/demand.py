@@ -86,6 +86,15 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
 #: The bare word would match ``config_entry`` and ``ConfigEntry`` in most files of some trees.
 CONFIG_IMPORT: Pattern = ((b"config",), rb"\b(?:import|from)[ \t][^\n]*\bconfig\b")
 
+#: A request on a client object a class keeps (``self.client.post(...)``,
+#: ``self._session.get(...)``): in a subclass, the object its project base class makes,
+#: with no client library named in the file.
+KEPT_CLIENT: Pattern = (
+    (b"self.",),
+    rb"self\.\w*(?:client|session|http)\w*\.(?:get|post|put|patch|delete|head|options|request"
+    rb"|send|stream)\(",
+)
+
 
 def _client_tokens(options: ExtractOptions) -> set[str]:
     tokens = {*options.client_modules, *options.wrapper_names}
@@ -118,7 +127,7 @@ def broad_prefilter(options: ExtractOptions) -> Prefilter:
             "decouple: migrated",  # sends an earlier migration wrote
         }
     )
-    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), (CONFIG_IMPORT,))
+    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), (CONFIG_IMPORT, KEPT_CLIENT))
 
 
 #: What a route extractor reads (``detect/servers/``), as text a file must contain: Django

@@ -111,6 +111,10 @@ class Service:
     #: Repo-relative files its command runs (``python -m pkg.serve.api``): its own even
     #: where it shares a folder with other processes.
     entries: tuple[str, ...] = ()
+    #: Known only by the files it runs (a process of a package installed into its image,
+    #: beside other processes of it): its root names the package, but the package's other
+    #: modules are no more its own than another process's.
+    entries_only: bool = False
 
     def env_lookup(self, name: str) -> EnvValue | None:
         for item in self.env:

@@ -51,6 +51,12 @@ class Match:
     #: Only a function some other package provides matches this way: a function of the same
     #: name defined in the scanned repository is read as a helper instead.
     library_only: bool = False
+    #: The kind of server the library's protocol talks to (``zipkin`` for a Zipkin span
+    #: exporter): the callee's name when the address names no service of the tree.
+    collector: str | None = None
+    #: The library sends on its own schedule (a batching exporter): the caller never sees
+    #: an answer, whatever it does with what the call returns.
+    background: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,8 @@ from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
     ANSWER,
     FIXTURE,
+    INIT_DEFAULT,
+    SUPER_INIT,
     Dyn,
     Lit,
     Obj,
@@ -585,6 +587,37 @@ class _Extractor:
             return
         self.constants.append(Constant(qualname, value, line))
 
+    def _super_init(self, call: ast.Call, scope: Scope) -> None:
+        """``super().__init__(host=host, port=port)`` in a class's ``__init__``: what its
+        objects hand the base class's constructor (the base's ``self.host``)."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "__init__"
+            and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Name)
+            and func.value.func.id == "super"
+            and scope.kind == "function"
+            and scope.owner_class is not None
+            and scope.qualname == f"{scope.owner_class}.__init__"
+        ):
+            return
+        args: list[Value] = []
+        for arg in call.args:
+            if isinstance(arg, ast.Starred):
+                break  # positions after `*args` are not known
+            args.append(self.ctx.evaluate(arg, scope))
+        kwargs = tuple(
+            (k.arg, self.ctx.evaluate(k.value, scope)) for k in call.keywords if k.arg is not None
+        )
+        self.constants.append(
+            Constant(
+                f"{scope.owner_class}.{SUPER_INIT}",
+                Obj(SUPER_INIT, tuple(args), kwargs),
+                call.lineno,
+            )
+        )
+
     def _attribute_constant(
         self, target: ast.Attribute, expr: ast.expr, scope: Scope, line: int
     ) -> None:
@@ -594,8 +627,12 @@ class _Extractor:
             value = self.ctx.evaluate(expr, scope)
             if isinstance(value, Param) and value.function == scope.qualname:
                 # `self.base_url = base_url` in `__init__(self, base_url=USERS_URL)`: the
-                # default is what an instance built without it holds.
+                # default is what an instance built without it holds; the parameter is
+                # kept beside it for a use on an object built with another.
+                param = value
                 value = scope.param_defaults.get(value.name, value)
+                if value is not param:
+                    self._constant(f"{ref.qualname}{INIT_DEFAULT}", param, line)
             self._constant(ref.qualname, value, line)
         else:
             base = self.ctx.evaluate(target.value, scope)
@@ -664,6 +701,12 @@ class _Extractor:
                     self._factory_return(stmt.value.value, scope)
                 elif (
                     isinstance(stmt, ast.For | ast.AsyncFor)
+                    and scope.kind == "function"
+                    and self._bind_only_element(stmt.target, stmt.iter, scope)
+                ):
+                    pass
+                elif (
+                    isinstance(stmt, ast.For | ast.AsyncFor)
                     and isinstance(stmt.target, ast.Name)
                     and scope.kind == "function"
                 ):
@@ -677,6 +720,73 @@ class _Extractor:
                     self._walk_body(child_body, scope)
         finally:
             self.stack.pop()
+
+    def _bind_only_element(self, target: ast.expr, iterable: ast.expr, scope: Scope) -> bool:
+        """``for name, (url, v) in CHECKS.items()`` over a module-level table of this file
+        holding one entry (``CHECKS = {"users": (f"{USERS_URL}/version", "1.2")}``): the
+        loop's names are that entry's parts. Whether they were bound."""
+        method = None
+        if (
+            isinstance(iterable, ast.Call)
+            and not iterable.args
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr in ("items", "values", "keys")
+        ):
+            method = iterable.func.attr
+            iterable = iterable.func.value
+        if not isinstance(iterable, ast.Name) or is_local(scope, iterable.id):
+            return False
+        table = self._module_literal(iterable.id)
+        element: ast.expr | None = None
+        if isinstance(table, ast.Dict) and method is not None and len(table.keys) == 1:
+            key, value = table.keys[0], table.values[0]
+            if key is None:
+                return False
+            element = (
+                ast.Tuple(elts=[key, value], ctx=ast.Load())
+                if method == "items"
+                else value
+                if method == "values"
+                else key
+            )
+        elif isinstance(table, ast.List | ast.Tuple) and method is None and len(table.elts) == 1:
+            element = table.elts[0]
+        if element is None:
+            return False
+        return self._destructure(target, element, scope)
+
+    def _destructure(self, target: ast.expr, value: ast.expr, scope: Scope) -> bool:
+        if isinstance(target, ast.Name):
+            scope.locals[target.id] = self.ctx.evaluate(value, self.ctx.module_scope)
+            return True
+        if (
+            isinstance(target, ast.Tuple | ast.List)
+            and isinstance(value, ast.Tuple | ast.List)
+            and len(target.elts) == len(value.elts)
+        ):
+            return all(
+                self._destructure(t, v, scope) for t, v in zip(target.elts, value.elts, strict=True)
+            )
+        return False
+
+    def _module_literal(self, name: str) -> ast.expr | None:
+        """The dict, list or tuple literal a module-level name of this file is bound to
+        once."""
+        found: list[ast.expr] = []
+        for stmt in self.tree.body:
+            targets = (
+                stmt.targets
+                if isinstance(stmt, ast.Assign)
+                else [stmt.target]
+                if isinstance(stmt, ast.AnnAssign)
+                else []
+            )
+            value = getattr(stmt, "value", None)
+            if value is not None and any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                found.append(value)
+        if len(found) == 1 and isinstance(found[0], ast.Dict | ast.List | ast.Tuple):
+            return found[0]
+        return None
 
     def _item_of(self, iterable: ast.expr, scope: Scope) -> Value | None:
         """An item of what a call answered (``for project in get_all_docs(url)``, ``for
@@ -978,6 +1088,7 @@ class _Extractor:
         func = call.func
         name = _call_name(func)
         self._maybe_port(call, name, scope)
+        self._super_init(call, scope)
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
             args, keywords = call.args[index + 1 :], call.keywords
@@ -1231,6 +1342,12 @@ class _Extractor:
             is_async=self._awaited(call),
             target_override=self._override(line, end_line),
             submitted=submitted,
+            handed_in=(
+                isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id not in ("self", "cls")
+                and call.func.value.id in scope.params
+            ),
         )
 
     def _starred(self, arg: ast.Starred, scope: Scope) -> Value:

@@ -65,6 +65,9 @@ class RawCall:
     #: What ``mock.patch`` replaces around the call (the decorators of the enclosing
     #: functions and classes, ``with patch(...)`` blocks): dotted targets.
     patched: tuple[str, ...] = ()
+    #: The method is called on a parameter of the enclosing function other than
+    #: ``self``/``cls``: an object handed in, built wherever the caller built it.
+    handed_in: bool = False
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -285,6 +288,7 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.response_use,
         c.status_checked,
         list(c.patched),
+        c.handed_in,
     ]
 
 
@@ -310,4 +314,5 @@ def _call_from_json(d: list[Any]) -> RawCall:
         response_use=d[17],
         status_checked=d[18],
         patched=tuple(d[19]),
+        handed_in=d[20] if len(d) > 20 else False,
     )

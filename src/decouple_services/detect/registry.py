@@ -25,6 +25,7 @@ from decouple_services.detect.library_helper import LibraryHelperDetector
 from decouple_services.detect.locust_ import LocustDetector
 from decouple_services.detect.receivers import Lookup
 from decouple_services.detect.requests_ import RequestsDetector
+from decouple_services.detect.span_exporter import SpanExporterDetector
 from decouple_services.detect.urllib3_ import Urllib3Detector
 from decouple_services.detect.urllib_request import UrllibRequestDetector
 from decouple_services.detect.values import Obj, Ref
@@ -43,6 +44,7 @@ DETECTORS: tuple[Detector, ...] = (
     GrpcDetector(),
     BravadoDetector(),
     LocustDetector(),
+    SpanExporterDetector(),
     GatewayRouteDetector(),
     LibraryHelperDetector(),
 )

@@ -153,6 +153,15 @@ FIXTURE = "@fixture."
 #: variable it is kept in, when it is). See :func:`answer_of`.
 ANSWER = "@answer"
 
+#: Suffix of the constant naming the constructor parameter an attribute holding its default
+#: was set from: ``Client.url@init`` is ``Param("url", "Client.__init__")`` beside
+#: ``Client.url``, the default.
+INIT_DEFAULT = "@init"
+
+#: Suffix of the constant recording what a class's ``__init__`` hands its base class's:
+#: ``Sub.@super`` is ``Obj(SUPER_INIT, args, kwargs)`` of ``super().__init__(host=host)``.
+SUPER_INIT = "@super"
+
 #: A call of a value known only once bound (a parameter): ``Obj(CALLED, (callee, *args),
 #: kwargs)``; see :func:`called`.
 CALLED = "builtins.__call__"

@@ -261,32 +261,38 @@ _SERVE_CALLS = frozenset(
 #: Web frameworks whose application object has a blocking ``run(host=..., port=...)``.
 _RUN_FRAMEWORKS = ("flask", "quart", "sanic", "bottle", "fastapi")
 #: Cheap test before parsing: only a module mentioning one of these may start a server.
-_SERVE_HINT = re.compile(r"run_app|uvicorn\.run|hypercorn|waitress|wait_for_termination|\.run\(")
+_SERVE_HINT = re.compile(
+    r"run_app|uvicorn\.run|hypercorn|waitress|wait_for_termination|\.run\(|\.launch\("
+)
+#: UI frameworks whose application's ``launch(server_name=..., server_port=...)`` serves it.
+_LAUNCH_FRAMEWORKS = ("gradio",)
 
 
 def starts_server(source: str) -> bool:
     """Whether a module run as a program starts a server: its ``if __name__ ==
     "__main__":`` block calls ``web.run_app(...)``, ``uvicorn.run(...)``,
     ``waitress.serve(...)``, a gRPC server's ``wait_for_termination()``, or, in a module
-    importing a web framework, ``app.run(...)`` with a ``host`` or ``port``."""
+    importing a web framework, ``app.run(...)`` with a ``host`` or ``port`` (Gradio's
+    ``demo.launch(...)`` with a ``server_name`` or ``server_port``)."""
     if "__main__" not in source or _SERVE_HINT.search(source) is None:
         return False
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return False
-    framework = any(
-        (
-            isinstance(n, ast.Import)
-            and any(a.name.split(".")[0] in _RUN_FRAMEWORKS for a in n.names)
-        )
-        or (
-            isinstance(n, ast.ImportFrom)
-            and (n.module or "").split(".")[0] in _RUN_FRAMEWORKS
-            and not n.level
-        )
+    imported = {
+        name.split(".")[0]
         for n in tree.body
-    )
+        for name in (
+            [a.name for a in n.names]
+            if isinstance(n, ast.Import)
+            else [n.module or ""]
+            if isinstance(n, ast.ImportFrom) and not n.level
+            else []
+        )
+    }
+    framework = bool(imported.intersection(_RUN_FRAMEWORKS))
+    launches = bool(imported.intersection(_LAUNCH_FRAMEWORKS))
     functions = {
         n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
@@ -301,15 +307,57 @@ def starts_server(source: str) -> bool:
             if isinstance(c.func, ast.Name) and c.func.id in functions
         ]
         calls += [n for f in local for n in ast.walk(f) if isinstance(n, ast.Call)]
-        if any(_serves(call, framework) for call in calls):
+        if any(_serves(call, framework, launches) for call in calls):
             return True
     return False
 
 
-def _serves(call: ast.Call, framework: bool) -> bool:
+def runs_as_program(source: str) -> bool:
+    """Whether a module has an ``if __name__ == "__main__":`` block of its own."""
+    if "__main__" not in source:
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(n, ast.If) and _is_main_test(n.test) for n in tree.body)
+
+
+#: Decorators and calls registering a route, whose first argument is its path.
+_ROUTE_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "route", "api_route", "websocket", "add_api_route"}
+)
+
+
+def served_paths(source: str) -> set[str]:
+    """The literal paths a module registers routes for (``@app.post("/worker_generate")``,
+    ``router.add_api_route("/x", ...)``): what tells two implementations of one server
+    apart from two servers. Nothing for source that does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _ROUTE_METHODS
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and node.args[0].value.startswith("/")
+        ):
+            found.add(node.args[0].value)
+    return found
+
+
+def _serves(call: ast.Call, framework: bool, launches: bool) -> bool:
     name = _dotted(call.func)
     if name in _SERVE_CALLS or name.rpartition(".")[2] in ("run_app", "wait_for_termination"):
         return True
+    if launches and name.rpartition(".")[2] == "launch":
+        return any(k.arg in ("server_name", "server_port") for k in call.keywords)
     return (
         framework
         and name.endswith(".run")

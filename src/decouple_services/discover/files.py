@@ -88,6 +88,10 @@ _SKIP_DIR_NAMES = frozenset(
 # ``build``; one with an ``__init__.py`` is kept so real code is never silently dropped.
 _BUILD_DIR_NAMES = frozenset({"build", "dist"})
 
+#: What setuptools writes into ``build/``: ``lib``, ``lib.linux-x86_64-cpython-312``,
+#: ``bdist.linux-x86_64``, ``temp.*``, ``scripts-3.12``.
+_SETUPTOOLS_BUILD = re.compile(r"(?:lib|bdist|temp|scripts)(?:[.-].*)?")
+
 _DEPLOY_NAMES = frozenset(
     {"pyproject.toml", "setup.py", "setup.cfg", "manage.py", "Procfile", ".env"}
 )
@@ -168,6 +172,16 @@ def _is_ci_yaml(path: str) -> bool:
     if any(part.startswith(".") for part in parts):
         return True
     return name in _NON_DEPLOY_YAML or name.startswith("azure-pipelines")
+
+
+def _holds_setuptools_output(absolute: str) -> bool:
+    """Whether a ``build/`` folder is setuptools' (``build/lib/...``), not one of the
+    project's own (``build/docker-compose/``, ``build/.docker/``: how it is deployed)."""
+    try:
+        names = os.listdir(absolute)
+    except OSError:
+        return True
+    return not names or any(_SETUPTOOLS_BUILD.fullmatch(n) for n in names)
 
 
 class ListingStore(Protocol):
@@ -457,6 +471,7 @@ class _Walker:
             skip = (
                 name in _BUILD_DIR_NAMES
                 and not os.path.exists(os.path.join(absolute, "__init__.py"))
+                and (name != "build" or _holds_setuptools_output(absolute))
             ) or _is_virtualenv(absolute)
         self._skip_cache[rel] = skip
         return skip

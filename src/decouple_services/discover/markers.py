@@ -85,6 +85,9 @@ class DockerfileFacts:
     #: ``--from`` another stage), context-relative, with globs and trailing ``/`` dropped:
     #: ``"."`` when it copies the whole context.
     copied: tuple[str, ...] = ()
+    #: What any stage copies from the build context: code a builder stage copies reaches
+    #: the final one through ``COPY --from``.
+    copied_by_any_stage: tuple[str, ...] = ()
 
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.DOTALL)
@@ -104,6 +107,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
     ports: list[int] = []
     run: dict[str, str] = {}
     copied: list[str] = []
+    copied_by_any: list[str] = []
     shipped: list[str] = []
 
     def lookup(name: str) -> str | None:
@@ -144,7 +148,9 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
             words = [w for w in rest.split() if not w.startswith("--")]
             shipped += [posixpath.basename(w.rstrip("/")) for w in words[:-1]]
         elif keyword in ("COPY", "ADD"):
-            copied.extend(_copy_sources(interpolate(rest, lookup)))
+            sources = _copy_sources(interpolate(rest, lookup))
+            copied.extend(sources)
+            copied_by_any.extend(sources)
     command = " ".join(run[k] for k in ("ENTRYPOINT", "CMD") if k in run)
     program = posixpath.basename(command.split()[0]) if command.split() else ""
     binaries = tuple(dict.fromkeys(b for b in (*shipped, program) if b))
@@ -154,6 +160,7 @@ def parse_dockerfile(text: str, file: str) -> DockerfileFacts:
         command,
         binaries,
         tuple(dict.fromkeys(copied)),
+        tuple(dict.fromkeys(copied_by_any)),
     )
 
 

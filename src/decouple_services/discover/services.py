@@ -29,6 +29,7 @@ import itertools
 import os
 import posixpath
 import re
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from typing import TypeVar
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
+from decouple_services.core.provenance import is_generated
 from decouple_services.discover import _yaml, haproxy
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
@@ -46,8 +48,10 @@ from decouple_services.discover.entrypoints import (
     entry_file,
     foreign_script_folder,
     imported_files,
+    runs_as_program,
     script_in_tree,
     served_module,
+    served_paths,
     shell_scripts,
     starts_server,
 )
@@ -70,6 +74,7 @@ from decouple_services.discover.k8s import (
     resolve_config_refs,
 )
 from decouple_services.discover.markers import (
+    DockerfileFacts,
     bazel_binaries,
     find_marker_dirs,
     is_dockerfile,
@@ -114,6 +119,12 @@ class ServiceDiscovery:
     infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
     #: gRPC servicers registered by code in other languages, with the service of each.
     grpc_servicers: tuple[GrpcServicer, ...] = ()
+    #: Programs of their own inside a service's folder (a script beside a server program
+    #: that neither starts a server nor is imported by it): no part of that service.
+    apart: frozenset[str] = frozenset()
+    #: Top-level folders of Python code that no service rooted at the whole repository
+    #: copies into its image (a linter's plugins beside a Dockerfile copying ``src/``).
+    unshipped: frozenset[str] = frozenset()
 
 
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -131,18 +142,25 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
     A file a service's command runs is that service's. Services sharing a root (compose
     ``web`` and ``worker`` built from one directory) are told apart by preferring the one
     named like the directory, then one that listens on a port, then one named as servers
-    are (``web``, ``app``, ``api``...), then the first in ``services``.
+    are (``web``, ``app``, ``api``...), then one whose name another's extends (``loader``
+    beside ``ingest-loader``, a variant of it), then the first in ``services``. A service
+    known only by the files it runs (``entries_only``) owns those and nothing else of its
+    root.
     """
     best: Service | None = None
-    best_key: tuple[int, bool, bool, bool] | None = None
-    for service in services:
-        if path in service.entries:
-            return service.name
-    for service in services:
+    best_key: tuple[int, bool, bool, bool, bool] | None = None
+    running = [s for s in services if path in s.entries]
+    if len(running) == 1:
+        return running[0].name
+    # several services running one file (one Dockerfile, two compose services) are told
+    # apart as services sharing a root are
+    for service in running or services:
         root = service.root
-        if root == "":
+        if running:
+            length = 0
+        elif root == "" or service.entries_only:
             continue
-        if root == ".":
+        elif root == ".":
             length = 0
         elif path == root or path.startswith(root + "/"):
             length = len(root)
@@ -153,10 +171,20 @@ def service_for_path(services: Sequence[Service], path: str) -> str | None:
             service.name == posixpath.basename(root),
             bool(service.ports),
             service.name in _SERVER_NAMES,
+            any(
+                _extends_name(other.name, service.name)
+                for other in (running or services)
+                if running or other.root == root
+            ),
         )
         if best_key is None or key > best_key:
             best, best_key = service, key
     return best.name if best is not None else None
+
+
+def _extends_name(name: str, base: str) -> bool:
+    """``ingest-loader`` extends ``loader``, and ``loader-slow`` does too."""
+    return name != base and (name.endswith("-" + base) or name.startswith(base + "-"))
 
 
 def discover_services(root: Path, listing: FileListing, config: Config) -> ServiceDiscovery:
@@ -238,6 +266,10 @@ def _merge(parts: Sequence[tuple[str, ServiceDiscovery]]) -> ServiceDiscovery:
     )
 
 
+#: A compose variable: ``${NAME}``, ``${NAME:-default}``, ``$NAME``.
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
 class _Builder:
     """A service while sources are still adding to it."""
 
@@ -252,6 +284,10 @@ class _Builder:
         #: The compose ``entrypoint``/``command``, when it sets one.
         self.command = ""
         self.entries: list[str] = []
+        #: Owns its entries and the modules only it reaches, not its root's other files.
+        self.entries_only = False
+        #: Found from its code (a module that starts a server), not from a deployment file.
+        self.from_code = False
 
     def add(
         self,
@@ -281,6 +317,7 @@ class _Builder:
             ports=tuple(sorted(self.ports)),
             env=tuple(self.env),
             entries=tuple(self.entries),
+            entries_only=self.entries_only,
         )
 
 
@@ -305,13 +342,18 @@ class _Discovery:
         self.infra_hosts: dict[str, str] = {}
         self.gateway_routes: dict[str, tuple[GatewayRoute, ...]] = {}
         self.infra_ports: dict[str, tuple[int, ...]] = {}
+        self.apart: set[str] = set()
         self._texts: dict[str, str | None] = {}
         #: Files that exist but were not read (reported once, on the file).
         self._not_read: set[str] = set()
         self._root_real = os.path.realpath(root)
         # Compose files and manifests under tests/ or fixtures/ describe test setups (or
         # sample repositories), not how this repository's services are deployed.
-        self._deploy = {p for p in listing.deploy if not _is_test_path(p, config)}
+        # A migration's own compose override and manifests (the consumer containers, the
+        # broker, the relays) run decouple's machinery, not services of the repository.
+        self._deploy = {
+            p for p in listing.deploy if not _is_test_path(p, config) and not self._generated(p)
+        }
         self._all_paths = sorted(set(listing.python) | self._deploy)
         self._code_dirs = _directories_with_code(listing.python)
         #: Folders holding code in any language: a Dockerfile kept with a Node server's
@@ -324,10 +366,26 @@ class _Discovery:
         self._image_contexts: dict[str, tuple[str, str]] | None = None
         #: Names given to compose services only to tell namesakes apart.
         self._made_up: set[str] = set()
+        #: compose service -> the compose files declaring it
+        self._declared_in: dict[str, set[str]] = {}
         #: Source files in other languages read (kept only while discovery runs).
         self._other_bytes: dict[str, bytes | None] = {}
 
     # -- I/O ------------------------------------------------------------------------------
+
+    def _generated(self, rel: str) -> bool:
+        """Whether a YAML file carries the provenance header of ``decouple migrate``."""
+        if not rel.endswith((".yml", ".yaml")):
+            return False
+        if rel not in self._texts:
+            # Quietly: a file that cannot be read is reported when discovery reads it.
+            try:
+                data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
+                self._texts[rel] = data.decode("utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                return False
+        text = self._texts[rel]
+        return text is not None and is_generated(text.encode("utf-8"))
 
     def read(self, rel: str) -> str | None:
         """Text of a repo-relative file, or ``None`` with a diagnostic (cached)."""
@@ -388,12 +446,15 @@ class _Discovery:
         self._from_compose(global_env)
         self._fold_tasks()
         self._narrow_shared_roots()
+        self._server_modules_beside()
+        self._drop_whole_tree_test_runs()
         self._claim_imports()
         self._claim_task_modules()
         self._from_kubernetes()
         self._from_helm()
         self._from_bazel_binaries()
         self._from_markers()
+        self._root_at_imported_code()
         self._from_server_programs()
         self._fallback()
         self._dockerfiles()
@@ -413,7 +474,55 @@ class _Discovery:
             gateway_routes=self.gateway_routes,
             infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
             grpc_servicers=tuple(servicers),
+            apart=frozenset(self.apart),
+            unshipped=frozenset(self._unshipped()),
         )
+
+    def _builds_with_tree_mounted(self, rel: str) -> bool:
+        """Whether a service the compose file builds mounts the whole repository
+        (``volumes: [".:/app"]``), so its container holds every folder whatever its image
+        copies."""
+        text = self.read(rel)
+        if text is None or "volumes" not in text:
+            return False
+        documents, _ = _yaml.compose_documents(text, rel, "compose-invalid")
+        here = posixpath.dirname(rel)
+        for document in documents:
+            for _, _, spec in _yaml.items(_yaml.get(document, "services")):
+                if _yaml.get(spec, "build") is None:
+                    continue
+                for node in _yaml.sequence(_yaml.get(spec, "volumes")):
+                    mount = _yaml.scalar(node) or _yaml.scalar(_yaml.get(node, "source")) or ""
+                    source = mount.partition(":")[0]
+                    if (
+                        source.startswith(".")
+                        and posixpath.normpath(posixpath.join(here, source)) == "."
+                    ):
+                        return True
+        return False
+
+    def _unshipped(self) -> set[str]:
+        """Top-level code folders that the images of the services built from the whole
+        repository leave out: every such service has Dockerfiles of the tree, none copies
+        the whole context, and none copies anything of that folder (in any stage)."""
+        whole = [b for b in self.builders.values() if b.root == "."]
+        if any(self._builds_with_tree_mounted(rel) for rel in self._deploy if is_compose_file(rel)):
+            return set()  # the whole tree is mounted into a built container: it holds everything
+        shipped: set[str] = set()
+        for builder in whole:
+            if not builder.dockerfiles:
+                return set()
+            for rel in builder.dockerfiles:
+                text = self.read(rel) if rel in self._deploy else None
+                if text is None:
+                    return set()
+                sources = parse_dockerfile(text, rel).copied_by_any_stage
+                if "." in sources:
+                    return set()
+                shipped.update(source.split("/", 1)[0] for source in sources)
+        if not shipped:
+            return set()
+        return {p.split("/", 1)[0] for p in self.listing.python if "/" in p} - shipped
 
     def _grpc_servicers(self, services: Sequence[Service]) -> list[GrpcServicer]:
         paths = [p for p in self.listing.other if not _is_test_path(p, self.config)]
@@ -570,6 +679,7 @@ class _Discovery:
         self._inherit_builds(parsed_files)
         self._join_test_runs(parsed_files)
         self._join_development_twins(declared_in)
+        self._declared_in = declared_in
         for name in sorted(split):
             first = self.builders.get(name)
             if first is not None:
@@ -584,6 +694,7 @@ class _Discovery:
                     service = next(s for s in parsed.image_services if s.name == name)
                     for alias in service.aliases:
                         self.gateway_routes[alias] = routes
+        self._expand_templates(parsed_files)
         # Image-only entries extend a service built in another compose file (an override
         # file adding env); only the rest are infrastructure.
         for parsed in parsed_files:
@@ -606,6 +717,72 @@ class _Discovery:
                     published = parsed.published_ports.get(service.name)
                     if published:
                         self.infra_ports.setdefault(service.name, published)
+
+    def _expand_templates(self, parsed_files: list[ComposeFile]) -> None:
+        """One compose service started once per folder with a variable naming it
+        (``python -m uvicorn shop.services.${SERVICE_DIR_NAME}.main:app``, each run given
+        its own ``--env-file``): a service per folder the program exists in, named by the
+        folder, in place of the template."""
+        for parsed in parsed_files:
+            for name, command in parsed.commands.items():
+                found = self._template_instances(command)
+                if len(found) < 2:
+                    continue
+                template = self.builders.get(name)
+                dockerfiles: list[str] = []
+                if template is not None and (
+                    # a context compose fills from the shell (`${PWD}`) is no folder here
+                    "$" in template.root
+                    or all(
+                        template.root in (".", "") or folder.startswith(template.root + "/")
+                        for folder, _ in found
+                    )
+                ):
+                    dockerfiles = list(template.dockerfiles)
+                    del self.builders[name]
+                for folder, value in found:
+                    if value in self.builders:
+                        continue
+                    builder = self._builder(value, folder)
+                    _extend_unique(builder.dockerfiles, dockerfiles)
+                    builder.add(
+                        aliases=(value,),
+                        evidence=(f"{parsed.file}: {name} runs {folder} (one run per folder)",),
+                        ports=(),
+                        env=(),
+                    )
+                    builder.command = builder.command or command
+
+    def _template_instances(self, command: str) -> list[tuple[str, str]]:
+        """``(folder, value)`` for each folder a program named with one unset variable
+        (``pkg.services.${NAME}.main:app``, ``services/${NAME}/main.py``) exists in."""
+        out: list[tuple[str, str]] = []
+        for token in command.split():
+            if "${" not in token and "$" not in token:
+                continue
+            program = token.partition(":")[0] if not token.endswith(".py") else token
+            parts = _PLACEHOLDER.split(program)
+            if len(parts) != 2:
+                continue  # one variable only: the folder it names
+            head, tail = parts
+            wanted: tuple[str, ...]
+            if token.endswith(".py"):
+                prefix, suffix = head, tail
+                wanted = (suffix,)
+            else:
+                prefix, suffix = head.replace(".", "/"), tail.replace(".", "/")
+                wanted = (f"{suffix}.py", f"{suffix}/__init__.py")
+            if not prefix.endswith("/") or not suffix.startswith("/") or "$" in prefix + suffix:
+                continue
+            for path in self.listing.python:
+                if not path.startswith(prefix):
+                    continue
+                value, sep, rest = path[len(prefix) :].partition("/")
+                if sep and value and f"/{rest}" in wanted:
+                    out.append((prefix + value, value))
+            if out:
+                break
+        return sorted(set(out))
 
     def _qualified(self, folder: str, name: str) -> str:
         """``server`` of ``shop/frontend/docker-compose.yml``: ``frontend-server``, or
@@ -838,10 +1015,13 @@ class _Discovery:
         python = set(self.listing.python)
         for root, group in by_root.items():
             if len(group) < 2:
+                if root == ".":
+                    self._narrow_whole_tree(group[0])
                 continue
             # a folder every process copies is their common code, not one process's
-            copies = {b.name: self._copied_code_folder(b, root) for b in group}
-            copied_by = Counter(folder for folder in copies.values() if folder is not None)
+            copies = {b.name: self._copied_code_folders(b, root) for b in group}
+            alone_by = Counter(next(iter(f)) for f in copies.values() if len(f) == 1)
+            copied_by = Counter(folder for folders in copies.values() for folder in folders)
             scripts = self._console_scripts(root)
             for builder in group:
                 command = builder.command or self._dockerfile_command(builder)
@@ -849,11 +1029,13 @@ class _Discovery:
                 if entry is None and command and not self._holds_python(root):
                     # A context of Dockerfiles only, whose image installs the package the
                     # repository holds (`pip install fschat`, then `python -m fastchat...`):
-                    # the file run is the service's; the package around it may be any
-                    # process's, so the root stays.
+                    # the service is rooted at the package, and the file run is its own;
+                    # the package around it may be any process's.
                     installed = entry_file(command, ".", python)
                     if installed is not None:
+                        builder.root = installed.partition("/")[0] if "/" in installed else "."
                         builder.entries.append(installed)
+                        builder.entries_only = True
                         builder.add(evidence=[f"runs {installed} ({command.strip()[:80]})"])
                         continue
                 if entry is not None:
@@ -868,24 +1050,157 @@ class _Discovery:
                         builder.add(evidence=[f"runs {command.strip()[:80]}"])
                         continue
                     copied = copies[builder.name]
-                    if copied is not None and copied_by[copied] == 1:
-                        builder.root = copied
-                        builder.add(evidence=[f"its Dockerfile copies {copied}/ alone"])
+                    if len(copied) == 1 and alone_by[next(iter(copied))] == 1:
+                        builder.root = next(iter(copied))
+                        builder.add(evidence=[f"its Dockerfile copies {builder.root}/ alone"])
+                        continue
+                    # of several, the one no other process of the context copies
+                    own = sorted(f for f in copied if copied_by[f] == 1)
+                    if len(copied) > 1 and len(own) == 1:
+                        builder.root = own[0]
+                        builder.add(
+                            evidence=[f"its Dockerfile copies {own[0]}/, which no other does"]
+                        )
                     continue
                 folder = posixpath.dirname(entry) or "."
                 if folder != root and (root == "." or folder.startswith(root + "/")):
                     builder.root = folder
                     builder.add(evidence=[f"runs {entry} ({command.strip()[:80]})"])
 
+    def _server_modules_beside(self) -> None:
+        """Processes of an installed package, each known by the module it runs
+        (``python -m fastchat.serve.controller``): the other modules of those modules'
+        folders that start a server when run (``fastchat/serve/gradio_web_server.py``,
+        run as ``python -m fastchat.serve.gradio_web_server``) are processes of the same
+        system that no deployment file names, each a service known by its file. A
+        module run as a command-line tool starts no server and is none. One serving
+        mostly the paths a deployed process serves (``vllm_worker.py`` beside the
+        ``model_worker.py`` compose runs, both answering ``/worker_generate``) is another
+        implementation of that process: one more file it runs. A module there defining an
+        application with routes of its own (``app = FastAPI()`` and ``@app.get(...)``)
+        that no process runs or imports is served on its own (``uvicorn
+        fastchat.serve.call_monitor:app``): a process too."""
+        deployed = [b for b in self.builders.values() if b.entries_only and b.entries]
+        beside: dict[str, _Builder] = {}
+        for builder in deployed:
+            beside.setdefault(posixpath.dirname(builder.entries[0]), builder)
+        if not beside:
+            return
+        serving: dict[str, set[str]] = {}
+        for builder in deployed:
+            files = {*builder.entries, *self._imported_from(builder.entries, builder.root)}
+            serving[builder.name] = {
+                route for path in files for route in served_paths(self._read_code(path) or "")
+            }
+        run = {entry for builder in self.builders.values() for entry in builder.entries}
+        #: modules defining an application they do not serve when run -> its paths
+        apps: dict[str, set[str]] = {}
+        for path in sorted(self.listing.python):
+            folder = posixpath.dirname(path)
+            sibling = beside.get(folder)
+            if (
+                sibling is None
+                or path in run
+                or categorize(path, self.config) is not Category.PRODUCTION
+            ):
+                continue
+            text = self._read_code(path)
+            if text is None:
+                continue
+            paths = served_paths(text)
+            if not starts_server(text):
+                if paths:
+                    apps[path] = paths
+                continue
+            variant_of = _implemented(paths, deployed, serving)
+            if variant_of is not None:
+                variant_of.entries.append(path)
+                variant_of.add(evidence=[f"{path} serves the paths {variant_of.entries[0]} does"])
+                continue
+            self._code_process(
+                path, f"{path} starts a server when run, beside {sibling.entries[0]}"
+            )
+        processes = [b for b in self.builders.values() if b.entries_only]
+        reached = {
+            path
+            for builder in processes
+            for path in (*builder.entries, *self._imported_from(builder.entries, builder.root))
+        }
+        for path, paths in apps.items():
+            if path not in reached and _implemented(paths, deployed, serving) is None:
+                self._code_process(
+                    path, f"{path} defines an application that no process runs or imports"
+                )
+
+    def _code_process(self, path: str, evidence: str) -> None:
+        """A process known from its module: a service named after it, rooted at its folder
+        and owning only its file and what it alone reaches."""
+        folder = posixpath.dirname(path)
+        name = posixpath.splitext(posixpath.basename(path))[0].replace("_", "-")
+        if self._find(name) is not None:
+            name = f"{posixpath.basename(folder)}-{name}"
+            if self._find(name) is not None:
+                return
+        builder = self._builder(name, folder or ".")
+        builder.entries.append(path)
+        builder.entries_only = True
+        builder.from_code = True
+        builder.add(evidence=[evidence])
+
+    def _drop_whole_tree_test_runs(self) -> None:
+        """A service only test compose files declare (``docker-compose.test.yml``), built
+        from the whole repository to run a test runner (``tox``, also behind a wait-for
+        script: ``wait-for-postgres.sh tox``) beside services rooted in folders of their
+        own, runs the others' tests: it is no service, and the tree is not its code."""
+        if not any(b.root not in ("", ".") for b in self.builders.values()):
+            return
+        for name, files in sorted(self._declared_in.items()):
+            builder = self.builders.get(name)
+            if (
+                builder is None
+                or builder.root != "."
+                or not files
+                or not all(_is_test_compose(f) for f in files)
+            ):
+                continue
+            command = builder.command or self._dockerfile_command(builder)
+            words = [posixpath.basename(w.strip("'\"[],")) for w in command.split()]
+            if any(w in _TASK_PROGRAMS for w in words):
+                del self.builders[name]
+
+    def _narrow_whole_tree(self, builder: _Builder) -> None:
+        """A service built alone from the whole repository whose Dockerfile copies one
+        folder of Python code (``COPY src/backend /app``, in any stage: a builder stage's
+        code reaches the final one) and no module of the top level (``manage.py``) runs
+        that code: it is rooted there, and the rest of the tree (``gitlint/``, ``bin/``) is
+        not in its image. Python copied from deeper (a gunicorn configuration under
+        ``docker/files/``) is configuration, not code."""
+        copied: set[str] = set()
+        for rel in builder.dockerfiles:
+            text = self.read(rel) if rel in self._deploy else None
+            if text is not None:
+                copied.update(parse_dockerfile(text, rel).copied_by_any_stage)
+        if "." in copied or any("/" not in p and p in self.listing.python for p in copied):
+            return
+        folders = {p for p in copied if p in self._code_dirs}
+        if len(folders) == 1:
+            builder.root = folders.pop()
+            builder.add(evidence=[f"its Dockerfile copies {builder.root}/ alone"])
+
     def _claim_imports(self) -> None:
         """Processes sharing a folder, each known by the file it runs: a module of the tree
         that one of them imports (directly or through other modules) and none of the
         others does is that one's (``worker_utils.py`` beside three workers, imported by
         one). Left alone when some process of the folder runs nothing known: it may use
-        any module there."""
+        any module there. A module several of them reach is the one's whose file all the
+        others import too (they run it as part of themselves); processes a deployment
+        file names come first, before those found from their code. The processes of an
+        installed package (``entries_only``) share the package, whatever their roots."""
         by_root: dict[str, list[_Builder]] = {}
         for builder in self.builders.values():
-            if builder.root:
+            if builder.entries_only:
+                by_root.setdefault("", []).append(builder)
+            elif builder.root:
                 by_root.setdefault(builder.root, []).append(builder)
         groups = [g for g in by_root.values() if len(g) >= 2 and all(b.entries for b in g)]
         if not groups:
@@ -894,18 +1209,21 @@ class _Discovery:
         run = {entry for builder in self.builders.values() for entry in builder.entries}
         for group in groups:
             reach = {b.name: self._imported_from(b.entries, b.root) for b in group}
-            users: dict[str, int] = {}
-            for files in reach.values():
-                for path in files:
-                    users[path] = users.get(path, 0) + 1
-            names = {b.name for b in group}
+            runs = {b.name: set(b.entries) for b in group}
+            users: dict[str, list[_Builder]] = {}
             for builder in group:
-                for path in sorted(reach[builder.name]):
-                    if users[path] > 1 or path in run:
-                        continue
-                    owner = service_for_path(services, path)
-                    if owner is None or owner in names:
-                        builder.entries.append(path)
+                for path in reach[builder.name]:
+                    users.setdefault(path, []).append(builder)
+            names = {b.name for b in group}
+            for path, using in sorted(users.items()):
+                if path in run:
+                    continue
+                claimant = _claimant(using, runs, reach)
+                if claimant is None:
+                    continue
+                owner = service_for_path(services, path)
+                if owner is None or owner in names:
+                    claimant.entries.append(path)
 
     def _claim_task_modules(self) -> None:
         """A Celery worker (``celery -A proj worker``) sharing its folder with other
@@ -994,26 +1312,24 @@ class _Discovery:
     def _is_file(self, rel: str) -> bool:
         return rel in self._deploy or rel in self.listing.python or (self.root / rel).is_file()
 
-    def _copied_code_folder(self, builder: _Builder, root: str) -> str | None:
-        """The one folder of Python code the service's Dockerfile copies from the shared
+    def _copied_code_folders(self, builder: _Builder, root: str) -> frozenset[str]:
+        """The folders of Python code the service's Dockerfile copies from the shared
         context (``COPY fastapi_solution /app``, beside files such as ``pyproject.toml``):
-        the image holds that code and no other (the caller checks that no other process
-        of the context copies it too). None when it copies the whole context, or several
-        code folders, or none."""
+        the image holds that code and no other (the caller checks which other processes
+        of the context copy them too). None when it copies the whole context."""
         for rel in builder.dockerfiles:
             text = self.read(rel) if rel in self._deploy else None
             if text is None:
                 continue
             copied = parse_dockerfile(text, rel).copied
             if "." in copied:
-                return None
-            folders = {
+                return frozenset()
+            return frozenset(
                 path
                 for source in copied
                 if (path := source if root == "." else f"{root}/{source}") in self._code_dirs
-            }
-            return folders.pop() if len(folders) == 1 else None
-        return None
+            )
+        return frozenset()
 
     def _holds_python(self, root: str) -> bool:
         if root == ".":
@@ -1347,11 +1663,137 @@ class _Discovery:
                 continue
             if found_before and not marker_dir.is_strong:
                 continue
+            if all(is_dockerfile(m) for m in marker_dir.markers) and self._programs_built_in(
+                directory, marker_dir.markers
+            ):
+                continue
             name = posixpath.basename(directory)
             if name in self.builders:
                 name = directory.replace("/", "-")
             builder = self._builder(name, directory)
             builder.add(evidence=[f"{directory}/{m} marker file" for m in marker_dir.markers])
+
+    def _programs_built_in(self, directory: str, dockerfiles: Sequence[str]) -> bool:
+        """A folder of Dockerfiles and no code (``docker/Dockerfile``,
+        ``docker/Dockerfile.sidecar``) builds images from the repository: each is the
+        program its command runs out of what it copies (``COPY src/ src/`` with the
+        package's console script, ``COPY scripts/downloader.py .`` with ``uvicorn
+        downloader:app``), the service already holding that file or one rooted at its
+        folder and named after the Dockerfile (``sidecar``) or that folder. False, and
+        nothing added, when the folder holds code or a Dockerfile runs nothing of the
+        tree."""
+        if directory in self._code_dirs or self._holds_python(directory):
+            return False
+        programs: list[tuple[str, str, DockerfileFacts]] = []
+        for name in dockerfiles:
+            rel = f"{directory}/{name}"
+            text = self.read(rel) if rel in self._deploy else None
+            facts = parse_dockerfile(text, rel) if text is not None else None
+            entry = self._program_copied(facts) if facts is not None else None
+            if facts is None or entry is None:
+                return False
+            programs.append((rel, entry, facts))
+        for rel, entry, facts in programs:
+            holders = [
+                b
+                for b in self.builders.values()
+                if b.root != "" and (b.root == "." or entry.startswith(b.root + "/"))
+            ]
+            if holders:
+                builder = max(holders, key=lambda b: len(b.root))
+            else:
+                own = _dockerfile_suffix(posixpath.basename(rel))
+                folder = posixpath.dirname(entry)
+                name = own or posixpath.basename(folder) or posixpath.splitext(entry)[0]
+                if name in self.builders:
+                    name = f"{posixpath.basename(directory)}-{name}"
+                builder = self._builder(name, folder or ".")
+            _extend_unique(builder.entries, [entry])
+            builder.add(evidence=[f"{rel} runs {entry}"], ports=facts.ports, env=facts.env)
+        return True
+
+    def _program_copied(self, facts: DockerfileFacts) -> str | None:
+        """The Python file of the tree an image runs, among what it copies from the
+        repository: a module or console script its command names (``src/`` copied, the
+        package found there), or a file it copies alone and names (``COPY
+        scripts/downloader.py .`` run as ``downloader:app``)."""
+        copied = [c for c in facts.copied if c != "." and not c.startswith(".")]
+        if not copied or "." in facts.copied:
+            return None
+        try:
+            command = " ".join(shlex.split(facts.command))  # `sh -c "..."` read as words
+        except ValueError:
+            return None
+        python = set(self.listing.python)
+        scripts = self._console_scripts(".")
+        for context in (".", *(c for c in copied if c in self._code_dirs or c == "src")):
+            entry = entry_file(command, context, python, scripts) or served_module(
+                command, context, python
+            )
+            if entry is not None and any(entry == c or entry.startswith(c + "/") for c in copied):
+                return entry
+        for source in copied:
+            stem = posixpath.splitext(posixpath.basename(source))[0]
+            if source in python and re.search(
+                rf"(?<![\w/.-]){re.escape(stem)}(?:\.py\b|:\w|\s|$)", command
+            ):
+                return source
+        return None
+
+    def _root_at_imported_code(self) -> None:
+        """A service whose folder holds one Python file, the program its image runs
+        (``cmd/suggestion/hyperopt/main.py`` beside its Dockerfile), and whose Dockerfile
+        copies code of the rest of the repository (``ADD ./pkg/ /opt/app/pkg/``): the
+        folder of the modules that program alone imports (``pkg/suggestion/hyperopt``,
+        where its servicer is), outside every other service, is its code and its root; the
+        program stays its own."""
+        roots = [b.root for b in self.builders.values() if b.root not in ("", ".")]
+        thin: dict[str, tuple[_Builder, str]] = {}
+        for builder in self.builders.values():
+            # a Dockerfile no compose file builds is built from the repository's root (`docker
+            # build -f cmd/ranker/Dockerfile .`): the paths it copies are the repository's
+            if builder.root in ("", ".") or builder.dockerfiles:
+                continue
+            inside = [p for p in self.listing.python if _nested(p, builder.root)]
+            if len(inside) == 1:
+                thin[builder.name] = (builder, inside[0])
+        reach = {
+            name: {
+                p
+                for p in self._imported_from([entry], ".")
+                if not any(_nested(p, r) for r in roots)
+            }
+            for name, (_, entry) in thin.items()
+        }
+        for name, (builder, entry) in thin.items():
+            others = {p for n, files in reach.items() if n != name for p in files}
+            own = reach[name] - others
+            if not own:
+                continue
+            folder = posixpath.commonpath([posixpath.dirname(p) for p in own])
+            if (
+                not folder
+                or any(_nested(p, folder) for p in others)
+                or any(r == folder or _nested(r, folder) or _nested(folder, r) for r in roots)
+            ):
+                continue
+            dockerfiles = sorted(
+                p
+                for p in self._deploy
+                if posixpath.dirname(p) == builder.root and is_dockerfile(posixpath.basename(p))
+            )
+            copied = {
+                source
+                for rel in dockerfiles
+                if (text := self.read(rel)) is not None
+                for source in parse_dockerfile(text, rel).copied_by_any_stage
+            }
+            if not any(folder == c or _nested(folder, c) for c in copied if c != "."):
+                continue
+            builder.dockerfiles = dockerfiles
+            builder.entries.append(entry)
+            builder.root = folder
+            builder.add(evidence=[f"{entry} runs the code of {folder}/, which its image copies"])
 
     def _may_be_service_dir(self, directory: str) -> bool:
         parts = directory.split("/")
@@ -1388,6 +1830,28 @@ class _Discovery:
             builder = self._builder(name, directory)
             builder.entries.append(path)
             builder.add(evidence=[f"{path} starts a server when run"])
+        self._programs_apart(found)
+
+    def _programs_apart(self, servers: Sequence[str]) -> None:
+        """The other programs of a server program's folder (``minimal.py`` beside
+        ``aiohttp_example.py``, each with its own ``__main__`` block) that no server of the
+        folder imports: processes of their own, run by hand, not the server's code."""
+        by_folder: dict[str, list[str]] = {}
+        for path in servers:
+            by_folder.setdefault(posixpath.dirname(path) or ".", []).append(path)
+        for directory, entries in by_folder.items():
+            reached = self._imported_from(entries, directory)
+            for path in self.listing.python:
+                if (
+                    (posixpath.dirname(path) or ".") != directory
+                    or path in entries
+                    or path in reached
+                    or categorize(path, self.config) in (Category.TEST, Category.LOADGEN)
+                ):
+                    continue
+                text = self._read_code(path)
+                if text is not None and runs_as_program(text):
+                    self.apart.add(path)
 
     def _fallback(self) -> None:
         if self.among_others or any(b.root != "" for b in self.builders.values()):
@@ -1477,6 +1941,50 @@ class _Discovery:
         if not candidates:
             return None
         return min(candidates, key=lambda d: (d.count("/"), d))
+
+
+def _dockerfile_suffix(name: str) -> str | None:
+    """``sidecar`` of ``Dockerfile.sidecar`` and ``sidecar.Dockerfile``."""
+    if name.startswith("Dockerfile."):
+        return name.removeprefix("Dockerfile.") or None
+    for end in (".Dockerfile", ".dockerfile"):
+        if name.endswith(end):
+            return name.removesuffix(end) or None
+    return None
+
+
+def _implemented(
+    paths: set[str], deployed: Sequence[_Builder], serving: dict[str, set[str]]
+) -> _Builder | None:
+    """The one deployed process serving most of ``paths`` (two at least): the server
+    answering them is another implementation of it."""
+    best: list[_Builder] = []
+    best_shared = 1
+    for builder in deployed:
+        shared = len(paths & serving[builder.name])
+        if 2 * shared <= len(paths) or shared < best_shared:
+            continue
+        if shared > best_shared:
+            best, best_shared = [], shared
+        best.append(builder)
+    return best[0] if len(best) == 1 else None
+
+
+def _claimant(
+    using: Sequence[_Builder], runs: dict[str, set[str]], reach: dict[str, set[str]]
+) -> _Builder | None:
+    """Of the processes reaching a module, the one it is part of: the only one, else the one
+    whose files every other one reaches too; deployed processes before those found from
+    their code."""
+    candidates = [b for b in using if not b.from_code] or list(using)
+    if len(candidates) == 1:
+        return candidates[0]
+    for builder in candidates:
+        if all(
+            runs[builder.name] <= reach[other.name] for other in candidates if other is not builder
+        ):
+            return builder
+    return None
 
 
 def _is_celery_worker(command: str) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -117,6 +117,11 @@ class SendSpec:
     outbox: str | None = None
     #: The SQLAlchemy session the outbox row is written on, as written (``db.session``).
     session: str | None = None
+    #: The send waits because the call is on its caller's failure path (a compensation),
+    #: not because the caller checked the answer: no check of the answer is looked for.
+    compensation: bool = False
+    #: Source of the send's ``idempotency_key=``, when the rewrite passes one.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +302,7 @@ def _locate(
         except _NotRewritable as exc:
             problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
-        headers, header_notes = _call_headers(wrapper.module, call)
+        headers, header_notes = _call_headers(parsed, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
         timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
         if spec.timeout is not None:  # an event's send waits as its status-checked call did
@@ -318,10 +323,11 @@ def _locate(
                 *timeout_notes,
                 *check_notes,
                 *handler_notes,
-                # An event's send that waits for another of its calls checked nothing here.
+                # An event's send that waits for another of its calls checked nothing here,
+                # and neither did a compensation, which waits for its own sake.
                 *(
                     _helper_check_notes(wrapper.module, call, reading)
-                    if spec.timeout is None
+                    if spec.timeout is None and not spec.compensation
                     else ()
                 ),
             )
@@ -702,6 +708,29 @@ def _local_value(
     return found[0] if len(found) == 1 else value
 
 
+def _changed_in_place(name: str, at: cst.CSTNode, parsed: ParsedSource) -> bool:
+    """Whether the function around ``at`` changes the dict ``name`` holds after making it:
+    an item set or deleted (``headers["X-Trace"] = ...``), or a method call on it
+    (``headers.update(...)``). Its literal then no longer says what was sent."""
+    current = parsed.parents.get(at)
+    while current is not None and not isinstance(current, cst.FunctionDef):
+        current = parsed.parents.get(current)
+    if current is None:
+        return True
+    for node in _walk(current):
+        reads = isinstance(node, cst.Attribute) and node.attr.value == "get"
+        target = node.value if isinstance(node, cst.Subscript | cst.Attribute) else None
+        if not reads and isinstance(target, cst.Name) and target.value == name:
+            return True
+    return False
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
 def _number(value: cst.BaseExpression) -> str | None:
     if isinstance(value, cst.Integer | cst.Float):
         return value.value
@@ -879,22 +908,28 @@ def _squash(text: str) -> str:
 
 
 def _call_headers(
-    module: cst.Module, call: cst.Call
+    parsed: ParsedSource, call: cst.Call
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """The headers the call sent that its send carries: every entry of a literal dict
     named by a string (credentials too: the callee's application checks them as it did),
-    but for the exchange's own; a note for each the rewrite cannot name."""
+    but for the exchange's own; a note for each the rewrite cannot name. A dict the
+    function assigns once to a name it never changes (``headers = {...}`` above the call)
+    counts as written in the call."""
+    module = parsed.wrapper.module
     arg = _keyword(call, "headers")
     if arg is None:
         return (), ()
-    if not isinstance(arg.value, cst.Dict):
+    given = arg.value
+    if isinstance(given, cst.Name) and not _changed_in_place(given.value, call, parsed):
+        given = _local_value(given, call, parsed)
+    if not isinstance(given, cst.Dict):
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
             "headers to keep in the send's `headers=`",
         )
     kept = []
     notes = []
-    for element in arg.value.elements:
+    for element in given.elements:
         if not isinstance(element, cst.DictElement):
             notes.append(
                 f"`{module.code_for_node(element)}` in `headers=` is not carried: name the "
@@ -1348,6 +1383,8 @@ class _Rewriter(cst.CSTTransformer):
         if facts.headers:
             pairs = ", ".join(f"{k}: {v}" for k, v in facts.headers)
             args.append(f"headers={{{pairs}}}")
+        if spec.idempotency_key:
+            args.append(f"idempotency_key={spec.idempotency_key}")
         timeout = spec.timeout or facts.timeout
         if spec.wait and timeout:
             args.append(f"timeout={timeout}")

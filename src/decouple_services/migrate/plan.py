@@ -63,6 +63,14 @@ from decouple_services.migrate.events import (
 )
 from decouple_services.migrate.fields import Scope, module_reader, scope_at
 from decouple_services.migrate.generate import django_outbox_app
+from decouple_services.migrate.hazards import (
+    atomic_requests,
+    callee_cautions,
+    compensation_caution,
+    failure_path,
+    idempotency,
+    non_atomic_request,
+)
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
@@ -355,17 +363,27 @@ def plan_migration(
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
         )
+        source = read(site.file)
+        undo = failure_path(source, site.line) if source is not None else None
+        extra: tuple[Finding, ...] = ()
         if options.outbox:
             how = _outbox_write(site, send, result, module_of, read, producer_home[site.caller])
             if isinstance(how, Refusal):
                 refused.append(how)
                 continue
-            send, outbox_notes[site.id], settings = how
+            send, outbox_notes[site.id], settings, extra = how
             if settings is not None:
                 outbox_apps[settings[0]] = settings[1]
+        if undo is not None and not send.wait and send.outbox is None:
+            # Lost, the failure it repairs stays; so it waits for Kafka, as the call
+            # waited for the callee's connection, and raises when Kafka does not take it.
+            send = replace(send, wait=True, compensation=True)
         cautions = verdict.cautions
         if send.outbox is not None:  # the event now commits and rolls back with the data
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
+        if undo is not None:
+            cautions = (*cautions, compensation_caution(undo, send))
+        cautions = (*cautions, *extra, *callee_cautions(site, endpoint_of(site), read))
         by_file[site.file].append((site, cautions, send))
     for file, entries in sorted(by_file.items()):
         source = read(file)
@@ -389,13 +407,14 @@ def plan_migration(
                 )
                 refused.append(Refusal(site.id, site, (Finding(code, str(fact), what_to_do),)))
                 continue
+            send, key_notes = idempotency(send, fact, source)
             planned.append(
                 PlannedSite(
                     site,
                     send,
                     cautions,
                     fact.in_async_def,
-                    (*fact.notes, *outbox_notes.get(site.id, ())),
+                    (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
                     payload=fact.payload,
                     timeout=fact.timeout,
                     headers=header_names(fact.headers),
@@ -777,9 +796,9 @@ def _outbox_write(
     module_of: ModuleOf,
     read: ReadFile,
     home: tuple[str, str, str | None],
-) -> tuple[SendSpec, tuple[str, ...], tuple[str, str] | None] | Refusal:
-    """The send of ``site`` as an outbox write, the notes it brings and the settings file to
-    list the Django outbox app in; or the site's refusal."""
+) -> tuple[SendSpec, tuple[str, ...], tuple[str, str] | None, tuple[Finding, ...]] | Refusal:
+    """The send of ``site`` as an outbox write, the notes it brings, the settings file to
+    list the Django outbox app in and the cautions it brings; or the site's refusal."""
     if send.wait:
         return (
             send,
@@ -788,6 +807,7 @@ def _outbox_write(
                 "and raises when the event is not accepted; it does not use the outbox",
             ),
             None,
+            (),
         )
     source = read(site.file)
     if source is None:
@@ -809,6 +829,7 @@ def _outbox_write(
             )
         return _outbox_refusal(site, how, fix)
     settings: tuple[str, str] | None = None
+    cautions: tuple[Finding, ...] = ()
     if how.kind == OUTBOX_DJANGO:
         path, module, _ = home
         app = django_outbox_app(path, module)[1]
@@ -834,10 +855,28 @@ def _outbox_write(
                     "it without --outbox",
                 )
             settings = (candidate, app)
+            # The row joins a transaction only where one is open; in autocommit it commits
+            # at once, on its own, as each write of the view does.
+            covered = site.in_transaction or (
+                atomic_requests(text) is not False and not non_atomic_request(source, site.line)
+            )
+            if not covered:
+                cautions = (NO_TRANSACTION,)
             break
         else:
             return _outbox_refusal(site, f"no settings module `{found.group(1).decode()}`")
-    return replace(send, outbox=how.kind, session=how.session), how.notes, settings
+    return replace(send, outbox=how.kind, session=how.session), how.notes, settings, cautions
+
+
+NO_TRANSACTION = Finding(
+    "no-transaction",
+    "the call is not inside `transaction.atomic()` (nor an `@atomic` function) and the "
+    "settings do not turn on `ATOMIC_REQUESTS`: in autocommit the outbox row commits on its "
+    "own, as each write of the view does, so the event can exist without the data or the "
+    "data without the event",
+    "open `with transaction.atomic():` around the writes and the send, or set "
+    "`ATOMIC_REQUESTS: True` for the database",
+)
 
 
 #: ``DJANGO_SETTINGS_MODULE`` as ``manage.py`` sets it.
@@ -860,6 +899,12 @@ _APP_FACTORY = re.compile(
 #: Where a service makes its application when the handler's module only holds routes.
 _APP_FILES = ("main.py", "app.py", "application.py", "server.py", "asgi.py", "wsgi.py")
 
+
+#: A router or blueprint made at module level, which an application mounts by this name.
+_ROUTER_OBJECT = re.compile(
+    rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:\w+\.)*(?:APIRouter|Blueprint|RouteTableDef)\(",
+    re.MULTILINE,
+)
 
 #: A mount of routes onto an application: FastAPI/Starlette, Flask, aiohttp.
 _MOUNTS = re.compile(rb"\.(include_router|register_blueprint|add_subapp|mount)\(")
@@ -899,12 +944,15 @@ def _application(
             path = _join(folder, name)
             text = read(path) or b""
             found = pattern.search(text)
-            if (
-                found
-                and _MOUNTS.search(text)
-                and any(re.search(rb"\b" + re.escape(n) + rb"\b", text) for n in names)
+            if not _MOUNTS.search(text) or not any(
+                re.search(rb"\b" + re.escape(n) + rb"\b", text) for n in names
             ):
+                continue
+            if found:
                 return module_of(path), found.group(1).decode()
+            # A router that includes the handler's router (`api_router.include_router(
+            # items.router)`): the application further up mounts it by its own name.
+            names.update(_ROUTER_OBJECT.findall(text))
         if folder in ("", "."):
             break
     return None, None

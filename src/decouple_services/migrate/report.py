@@ -198,7 +198,16 @@ def commit_message(result: MigrationResult, label: str) -> str:
                 "acknowledgement: success now means the event was accepted, and the callee's",
                 "own errors go to the dead-letter topic.",
             ]
-            if waiting
+            if any(not p.send.compensation for p in waiting)
+            else []
+        ),
+        *(
+            [
+                "",
+                "A call on the caller's failure path (a compensation) waits for the broker",
+                "too: it must not be lost, nor applied twice.",
+            ]
+            if any(p.send.compensation for p in waiting)
             else []
         ),
         "",
@@ -288,8 +297,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         + f"and {len(waiting)} whose response was only "
         "checked for success (`send_event_and_wait`: it waits, bounded by the old call's "
         "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it, "
-        "`EventOutcomeUnknown` when no answer came in time; the event is given up within the "
-        "bound, never delivered after the caller heard it failed). "
+        "`EventOutcomeUnknown` when no answer came in time: the event may still appear on the "
+        "topic later, so a caller that retries needs an idempotency key for the consumer to "
+        "skip the copy). "
         "Every site's behaviour change is in the table below: once Kafka has the event, the "
         "callee does the work later, at least once, and its own errors go to the dead-letter "
         "topic instead of the caller.\n"
@@ -487,6 +497,19 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         risks.append(
             "**Bursts.** Some sends run in a loop: one request can now produce many events."
         )
+    if any(f.code == "compensation" for _, f in cautions):
+        risks.append(
+            "**Compensations.** Some sends undo an earlier step on a failure path (named "
+            "under *Review these*): they wait for Kafka instead of firing and forgetting, yet "
+            "a caller's retry or a redelivery applies them twice unless the send carries an "
+            "idempotency key and the handler is idempotent."
+        )
+    if any(f.code == "transient-as-4xx" for _, f in cautions):
+        risks.append(
+            "**Outages dead-lettered.** Some callee handlers answer a 4xx when their database "
+            "or cache fails; the consumer dead-letters every 4xx but 401, 403, 408, 425 and "
+            "429 at once, so an outage fills the dead-letter topic: redrive it afterwards."
+        )
     if any(f.code == "in-transaction" for _, f in cautions):
         risks.append(
             "**Transactions.** Some sends run inside a database transaction and go out even "
@@ -521,12 +544,18 @@ def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> st
     if item.carried:
         return "migrated earlier"
     if how.wait:
+        before = (
+            f"the caller no longer waits for {site.callee}; as a compensation, the send waits "
+            "for Kafka to accept the event"
+            if how.compensation
+            else f"success used to mean {site.callee} handled the call; now it means Kafka "
+            "accepted the event"
+        )
         return (
-            f"success used to mean {site.callee} handled the call; now it means Kafka accepted "
-            f"the event (the send waits for it, and raises `EventNotAccepted` without it, "
-            "`EventOutcomeUnknown` when no answer came within its bound: the event is then not "
-            f"delivered later). Once accepted, {site.callee} handles it later, at least once; "
-            f"its 4xx/5xx go to {dead_letter} instead of reaching this caller"
+            f"{before} (the send waits for it, and raises `EventNotAccepted` without it, "
+            "`EventOutcomeUnknown` when no answer came within its bound: the event may then "
+            f"still appear on the topic later). Once accepted, {site.callee} handles it later, "
+            f"at least once; its 4xx/5xx go to {dead_letter} instead of reaching this caller"
         )
     waits = f"the caller no longer waits for {site.callee}, nor fails when {site.callee} is down"
     if how.outbox is not None:

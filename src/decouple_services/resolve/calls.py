@@ -50,16 +50,19 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
-from decouple_services.resolve.hosts import HostMap, split_url
+from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
     Inferred,
+    by_api_vendor,
+    by_collector,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
     host_part,
 )
+from decouple_services.resolve.infer import words as name_words
 from decouple_services.resolve.redact import redact_url
 from decouple_services.resolve.values import Rendered, ValueRenderer
 
@@ -83,6 +86,11 @@ class Wrapper:
     #: requests.get(USERS + path)``): each use is a call site with its own endpoint, and
     #: the helper's request stays a call site when no use of it is found.
     path_only: bool = False
+    #: The host is the default of the class's constructor and the class's objects are
+    #: built where they are used (``DMSClient().merge(...)``): each method call on such an
+    #: object is a call site, read with its constructor's arguments; the request stays the
+    #: call site when no such use is found.
+    by_default: bool = False
     #: The helpers between this one and the request, outermost first.
     inner: tuple[str, ...] = ()
 
@@ -193,6 +201,7 @@ class CallResolver:
             endpoints,
             lambda path: categorize(path) is Category.PRODUCTION,
             servicers,
+            images=hosts.infra,
         )
         self.categorize = categorize
         self.match_endpoint = match_endpoint
@@ -291,6 +300,8 @@ class CallResolver:
         # Invocations of helpers, level by level: a helper calling a helper is found once the
         # inner one is known.
         finished: set[tuple[str, int, int]] = set()
+        #: Uses of a helper reading a constructor's default on an object handed in.
+        handed_in: list[tuple[FileFacts, RawCall, Wrapper]] = []
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
             for facts, call, outcome in pending:
@@ -300,7 +311,14 @@ class CallResolver:
                 wrapper = self._wrapper_for(call, facts, wrappers, outcome)
                 if wrapper is None:
                     continue
-                invoked, inner = self._invocation(facts, call, wrapper)
+                used = self._used_object(call, outcome)
+                if wrapper.by_default and used is None and not _on_self(call):
+                    # an object handed in (`api: CatalogClient`): what it was built with is
+                    # not known here; a call site only when objects are seen built elsewhere
+                    handed_in.append((facts, call, wrapper))
+                    finished.add(key)
+                    continue
+                invoked, inner = self._invocation(facts, call, wrapper, used)
                 if wrapper.match is None and invoked is None and inner is None:
                     # handed no request function here; a helper of the same name found at
                     # a later level may still take this call
@@ -336,8 +354,21 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
+        live = _built_where_used(wrappers, uses_of, drafts, nested_in)
+        for facts, call, wrapper in handed_in:
+            if wrapper.qualname not in live:
+                continue
+            invoked, _ = self._invocation(facts, call, wrapper)
+            if invoked is not None:
+                drafts.append((facts, invoked))
+                uses[wrapper.qualname] += 1
+                seen[wrapper.qualname] += 1
+        unbuilt: set[int] = set()
         for qualname, index in own_site.items():
-            if wrappers[qualname].path_only and not uses[qualname]:
+            if wrappers[qualname].by_default:
+                if qualname not in live:
+                    unbuilt |= self._unbuilt(drafts, own_sites[qualname], wrappers, live)
+            elif wrappers[qualname].path_only and not uses[qualname]:
                 # a path helper nobody is seen calling: its request is the call site
                 facts, site = drafts[index]
                 drafts[index] = (facts, replace(site, role=Role.CALL))
@@ -347,12 +378,36 @@ class CallResolver:
                 for mine in own_sites[qualname]:
                     if drafts[mine][1].role is Role.WRAPPER:
                         drafts[mine] = self._uncalled_helper(drafts[mine], wrappers[qualname])
-        dropped = self._settle_run_time_helpers(
+        dropped = unbuilt | self._settle_run_time_helpers(
             drafts, wrappers, own_sites, uses_of, handing, nested_in, answered
         )
         kept = _next_pages([draft for i, draft in enumerate(drafts) if i not in dropped])
+        kept = self._run_time_peers(kept)
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(kept) + events, wrappers)
+
+    @staticmethod
+    def _unbuilt(
+        drafts: list[tuple[FileFacts, CallSite]],
+        mine: list[int],
+        wrappers: dict[str, Wrapper],
+        live: set[str],
+    ) -> set[int]:
+        """A helper reading its class's constructor default whose objects are never seen
+        built where a method is called on them: its request is the call site again, and a
+        use of another such helper inside it is none (that one's request is). Returns the
+        drafts to drop."""
+        dropped: set[int] = set()
+        for index in mine:
+            facts, site = drafts[index]
+            if site.role is not Role.WRAPPER:
+                continue
+            inner = wrappers.get(site.via_wrapper or "")
+            if inner is not None and inner.by_default and inner.qualname not in live:
+                dropped.add(index)
+            else:
+                drafts[index] = (facts, replace(site, role=Role.CALL))
+        return dropped
 
     def _settle_run_time_helpers(
         self,
@@ -375,7 +430,11 @@ class CallResolver:
         while grown:
             grown = False
             for qualname, found in uses_of.items():
-                if qualname in settled or wrappers[qualname].path_only:
+                if (
+                    qualname in settled
+                    or wrappers[qualname].path_only
+                    or wrappers[qualname].by_default
+                ):
                     continue
                 if all(
                     handing.get(i) is True
@@ -389,9 +448,7 @@ class CallResolver:
             dropped.update(uses_of[qualname])
         for qualname in settled:
             learnt = (
-                "read from another service's answer"
-                if qualname in answered
-                else "only known at run time"
+                "read from another service's answer" if qualname in answered else LEARNT_AT_RUN_TIME
             )
             why = f"every use of {qualname} hands it an address {learnt}"
             handed = _handed_names(qualname, drafts, uses_of, handing, nested_in, {qualname})
@@ -403,6 +460,53 @@ class CallResolver:
                         drafts[index], wrappers[qualname], why, handed
                     )
         return dropped
+
+    def _run_time_peers(
+        self, drafts: list[tuple[FileFacts, CallSite]]
+    ) -> list[tuple[FileFacts, CallSite]]:
+        """A service that learns its peers' addresses at run time (pods it discovers,
+        the backend its router picks for each request) learns them from one place: when
+        every such address of its production code whose names say where it goes reaches
+        one service (``engine_ip`` -> ``engine-service``), its run-time addresses named
+        for nothing (``server_url = router.route_request(endpoints)``, ``info.url``) go to
+        that service too."""
+        reached: dict[str, set[str]] = defaultdict(set)
+        for _, site in drafts:
+            if (
+                site.role is Role.CALL
+                and site.category is Category.PRODUCTION
+                and site.confidence is Confidence.INFERRED
+                and site.evidence
+                and site.evidence[-1].endswith(f"{LEARNT_AT_RUN_TIME})")
+                and site.callee not in (UNKNOWN, site.caller)
+                and not site.callee.startswith(EXTERNAL_PREFIX)
+            ):
+                reached[site.caller].add(site.callee)
+        out: list[tuple[FileFacts, CallSite]] = []
+        for facts, site in drafts:
+            peers = reached.get(site.caller, set())
+            if (
+                len(peers) == 1
+                and site.role is Role.CALL
+                and site.category is Category.PRODUCTION
+                and site.callee == UNKNOWN
+                and (site.unknown_reason or "").endswith(LEARNT_AT_RUN_TIME)
+                and _path_of(site).strip("/")
+            ):
+                (peer,) = peers
+                why = (
+                    f"every address {site.caller} learns at run time that is named for a "
+                    f"service reaches {peer} ({site.unknown_reason})"
+                )
+                site = _inferred(site, peer, why, self._inferred_endpoint(site, peer))
+            out.append((facts, site))
+        return out
+
+    def _inferred_endpoint(self, site: CallSite, callee: str) -> str | None:
+        """The endpoint of an inferred callee the site's path reaches, else the site's own."""
+        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
+        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
+        return endpoint.label if endpoint is not None else site.endpoint
 
     def _first_pass(self, facts: FileFacts) -> FilePass:
         """The file's calls, each resolved with the definitions it reads and no helper."""
@@ -472,6 +576,10 @@ class CallResolver:
         found = (
             self.inference.by_grpc_server(stub) if stub is not None else None
         ) or self.inference.by_name(names)
+        collector = wrapper.match.collector if wrapper.match is not None else None
+        if found is None and collector is not None:
+            # a test handed the address of a collector it started (a pytest fixture)
+            found = by_collector(collector, names)
         if found is None:
             return facts, replace(
                 site,
@@ -514,18 +622,9 @@ class CallResolver:
             found = self._by_route(site.method, _path_of(site), facts.path, site.category)
         if found is None:
             return facts, replace(site, role=Role.CALL, unknown_reason=why, fix_hint=None)
-        http = [e for e in self.endpoints_by_service.get(found.callee, []) if e.protocol == "http"]
-        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
-        return facts, replace(
-            site,
-            role=Role.CALL,
-            callee=found.callee,
-            endpoint=endpoint.label if endpoint is not None else site.endpoint,
-            confidence=Confidence.INFERRED,
-            evidence=(*site.evidence, f"{found.reason} ({why})"),
-            unknown_reason=None,
-            fix_hint=None,
-        )
+        endpoint = self._inferred_endpoint(site, found.callee)
+        site = replace(site, role=Role.CALL)
+        return facts, _inferred(site, found.callee, f"{found.reason} ({why})", endpoint)
 
     def _event_site(self, facts: FileFacts, event: EventSend) -> CallSite:
         """A send an earlier migration wrote: asynchronous coupling through a topic."""
@@ -613,6 +712,23 @@ class CallResolver:
                 return named[0]
         return None
 
+    def _of_class(self, function: str, classes: Sequence[str], caller: str | None) -> bool:
+        """Whether ``function`` is a method of one of ``classes`` or of a project subclass."""
+        lookup = self.index.lookup(caller)
+        queue = [function.rpartition(".")[0]]
+        seen: set[str] = set()
+        while queue and len(seen) < 16:
+            current = queue.pop(0)
+            if current in classes:
+                return True
+            seen.add(current)
+            bases = lookup(f"{current}.{BASES}")
+            if isinstance(bases, Obj):
+                queue += [
+                    b.qualname for b in bases.args if isinstance(b, Ref) and b.qualname not in seen
+                ]
+        return False
+
     def _classes_named(self) -> dict[str, tuple[str, ...]]:
         """Project classes by their name in snake case (``UsersClient`` -> ``users_client``)."""
         if self._by_snake_name is None:
@@ -657,12 +773,15 @@ class CallResolver:
         via: str | None,
         *,
         path_helper: bool = False,
+        used_object: Obj | None = None,
     ) -> tuple[CallSite, Wrapper | None]:
         """The call site of ``call``; ``path_helper`` when it is the use of a helper taking the
-        path (``call`` bound to this use's arguments)."""
+        path (``call`` bound to this use's arguments); ``used_object`` the object a helper's
+        use calls the method on."""
         caller = self.index.service_of(facts.path) or UNKNOWN
         renderer = ValueRenderer(self.index, caller, call.function, facts.path)
         renderer.requesting = self._requesting
+        renderer.object = used_object
         url = self._combined(match, renderer)
         hosts = host_names(url.text)
         self._last_from_response = url.from_response and bool(hosts)
@@ -711,17 +830,32 @@ class CallResolver:
             wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
             found = self.hosts.callee(target, facts.path)
+            if found.reason is not None and found.reason.endswith(LEARNT_AT_RUN_TIME):
+                # a host the running program learns (a discovered pod, a backend its router
+                # picks) says so; one read from an answer or an unset variable says why
+                if url.from_response:
+                    found = replace(found, reason="the host is read from another service's answer")
+                elif url.unknown is not None:
+                    found = replace(found, reason=None)
             callee = found.name
             if found.path is not None:
                 # a gateway in between: the callee receives the forwarded path
                 target = replace(target, path=found.path)
             if found.evidence:
                 evidence.append(found.evidence)
-            inferred = self._infer(match, url) if callee == UNKNOWN else None
+            inferred = (
+                # the function writing the request: the helper's, for one of its uses
+                self._infer(match, url, via or call.function) if callee == UNKNOWN else None
+            )
             if callee.startswith(EXTERNAL_PREFIX):
-                inferred = _stood_in_for(callee, url, via)
+                inferred = _stood_in_for(callee, url, via) or self._bare_host(target.host)
             if inferred is None and callee == UNKNOWN and target.host is None and not grpc:
                 inferred = self._by_route(match.method, target.path, facts.path, category)
+            if inferred is None and callee == UNKNOWN and match.collector is not None:
+                # a span collector run beside the services (by a test, on its default port)
+                names = [*host_names(url.text), match.url_src]
+                names += [e.partition(" <- ")[0] for e in reversed(url.evidence) if " <- " in e]
+                inferred = by_collector(match.collector, names)
             if inferred is not None:
                 callee, confidence = inferred.callee, Confidence.INFERRED
                 why = found.reason or url.unknown
@@ -738,6 +872,18 @@ class CallResolver:
                 reason = url.unknown or found.reason
                 hint = url.hint or (
                     f"add `# decouple: target=<service>` on the line above {facts.path}:{call.line}"
+                )
+            elif (
+                url.defaulted
+                and not self.index.is_test(facts.path)
+                and self._of_class(call.function, url.defaulted, caller)
+            ):
+                # `self.url` holding the constructor's default: whoever builds the object
+                # may give another, so the method's uses on objects are the call sites (a
+                # test class's requests are its tests' own)
+                role = Role.WRAPPER
+                wrapper = self._helper(
+                    call.function, call, receiver, match, caller, by_default=True
                 )
         if (
             role is Role.CALL
@@ -757,16 +903,7 @@ class CallResolver:
             if any(p.function == helper for p in _params(match.url)):
                 # `UserService.get(path)`: the host is the class's, the endpoint the caller's
                 role = Role.WRAPPER
-                fn = self.index.function(helper, caller)
-                wrapper = Wrapper(
-                    helper,
-                    fn.params if fn else (),
-                    bool(fn and fn.is_method),
-                    call,
-                    receiver,
-                    match,
-                    path_only=True,
-                )
+                wrapper = self._helper(helper, call, receiver, match, caller, path_only=True)
         if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
             endpoint = self._endpoint(callee, match, target.path, grpc)
         site = CallSite(
@@ -786,10 +923,12 @@ class CallResolver:
             category=category,
             role=role,
             via_wrapper=via,
-            result_used=call.result_used or match.client in self._checking,
-            response_use=ResponseUse(
-                _invocation_use(call.response_use, match.client in self._checking)
-            ),
+            # an exporter's answer is read by the library sending in the background
+            result_used=not match.background
+            and (call.result_used or match.client in self._checking),
+            response_use=ResponseUse.NONE
+            if match.background
+            else ResponseUse(_invocation_use(call.response_use, match.client in self._checking)),
             is_async=call.is_async or match.is_async,
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,
@@ -803,6 +942,29 @@ class CallResolver:
             suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
+
+    def _helper(
+        self,
+        helper: str,
+        call: RawCall,
+        receiver: Obj | None,
+        match: Match,
+        caller: str,
+        *,
+        path_only: bool = False,
+        by_default: bool = False,
+    ) -> Wrapper:
+        fn = self.index.function(helper, caller)
+        return Wrapper(
+            helper,
+            fn.params if fn else (),
+            bool(fn and fn.is_method),
+            call,
+            receiver,
+            match,
+            path_only=path_only,
+            by_default=by_default,
+        )
 
     def _hyperlink_callee(
         self, facts: FileFacts, call: RawCall, url: Value, depth: int
@@ -847,9 +1009,10 @@ class CallResolver:
             f"({request.type.rpartition('.')[2]} in {call.function})",
         )
 
-    def _infer(self, match: Match, url: Rendered) -> Inferred | None:
+    def _infer(self, match: Match, url: Rendered, function: str | None = None) -> Inferred | None:
         """A callee for a call whose host is not in the repository: the one service serving
-        its gRPC stub, or the one service its variable, setting or stub is named after."""
+        its gRPC stub, or the one service its variable, setting or stub is named after;
+        ``function`` makes the call (its class may name the API vendor)."""
         names = host_names(url.text) or ([match.url_src] if match.url_src else [])
         # then the names the value was followed through, nearest the host first:
         # `KERNEL_URL <- ...`, `get_kernel_url() <- ...`
@@ -868,7 +1031,27 @@ class CallResolver:
                 lambda value: self.hosts.callee(split_url(value)).name,
             )
             or by_webhook_vendor(names, whole)
+            or (by_api_vendor(names, function) if not match.grpc_stub else None)
             or by_presigned_url(names, self.hosts.infra, self.hosts.names)
+        )
+
+    def _bare_host(self, host: str | None) -> Inferred | None:
+        """A host with no domain (``users``) resolves only inside the deployment's network:
+        the one service whose name fits it (``user_service``, ``users-api``), not the
+        internet."""
+        if not host or "." in host or ":" in host or host in _LOOPBACK_NAMES:
+            return None
+        wanted = name_words(host)
+        if not wanted:
+            return None
+        # the same words, not some of them: `ledger-archive` is not `ledger`
+        fits = [s for s, names in self.inference.names.items() if wanted in names]
+        if len(fits) != 1:
+            return None
+        return Inferred(
+            fits[0],
+            f"host {host} has no domain: a name inside the deployment's network, "
+            f"the one service named with the same words ({fits[0]})",
         )
 
     def _by_route(
@@ -934,6 +1117,7 @@ class CallResolver:
             hint=base.hint or url.hint,
             params=base.params + url.params,
             built_with=base.built_with + url.built_with,
+            defaulted=base.defaulted + url.defaulted,
             from_response=base.from_response or url.from_response,
             runtime=base.runtime + url.runtime,
         )
@@ -964,7 +1148,7 @@ class CallResolver:
     # --- wrappers ----------------------------------------------------------------------------
 
     def _invocation(
-        self, facts: FileFacts, call: RawCall, wrapper: Wrapper
+        self, facts: FileFacts, call: RawCall, wrapper: Wrapper, used: Obj | None = None
     ) -> tuple[CallSite | None, Wrapper | None]:
         if call.patched and (
             _replaced(call.patched, wrapper, facts.module)
@@ -1024,11 +1208,27 @@ class CallResolver:
         if match is None:
             return None, None
         site, nested = self._site(
-            facts, bound, receiver, match, via=wrapper.qualname, path_helper=wrapper.path_only
+            facts,
+            bound,
+            receiver,
+            match,
+            via=wrapper.qualname,
+            path_helper=wrapper.path_only,
+            used_object=used if wrapper.by_default else None,
         )
         if nested is not None:
             nested = replace(nested, call=bound, inner=(wrapper.qualname, *wrapper.inner))
         return site, nested
+
+    def _used_object(self, call: RawCall, outcome: CallOutcome) -> Obj | None:
+        """The object a method is called on (not ``self``: the enclosing object's own
+        constructor arguments are those of whoever builds it)."""
+        if isinstance(call.receiver, Param) or call.handed_in:
+            return None  # `self`, or an object handed in by whoever calls
+        try:
+            return outcome.receiver_value()
+        except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
+            return None
 
     def _through_mock(self, patched: Sequence[str], wrapper: Wrapper, facts: FileFacts) -> bool:
         """Whether the helper's request is made on an attribute the test set to a mock
@@ -1258,6 +1458,43 @@ def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _built_where_used(
+    wrappers: dict[str, Wrapper],
+    uses_of: dict[str, list[int]],
+    drafts: list[tuple[FileFacts, CallSite]],
+    nested_in: dict[int, str],
+) -> set[str]:
+    """The helpers reading their class's constructor default that are called on an object
+    somewhere: a use that is a call site, or one inside a helper that is not such a helper
+    (``def f(url): DMSClient(url).merge(...)``) or is one of these."""
+    live: set[str] = set()
+    grown = True
+    while grown:
+        grown = False
+        for qualname, wrapper in wrappers.items():
+            if not wrapper.by_default or qualname in live:
+                continue
+            for index in uses_of.get(qualname, ()):
+                outer = nested_in.get(index)
+                if drafts[index][1].role is Role.CALL or (
+                    outer is not None
+                    and outer in wrappers
+                    and (not wrappers[outer].by_default or outer in live)
+                ):
+                    live.add(qualname)
+                    grown = True
+                    break
+    return live
+
+
+#: Names of the machine itself: never another service by their words.
+_LOOPBACK_NAMES = frozenset({"localhost", "host.docker.internal"})
+
+
+def _on_self(call: RawCall) -> bool:
+    return isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls")
+
+
 def _stub_on_passed_channel(receiver: Obj | None) -> bool:
     return (
         receiver is not None
@@ -1302,16 +1539,22 @@ def _next_pages(drafts: list[tuple[FileFacts, CallSite]]) -> list[tuple[FileFact
                 f"{site.url} is the next page of an answer of {callee}: every other use of "
                 f"{site.via_wrapper} outside tests reaches {callee}"
             )
-            site = replace(
-                site,
-                callee=callee,
-                confidence=Confidence.INFERRED,
-                evidence=(*site.evidence, why),
-                unknown_reason=None,
-                fix_hint=None,
-            )
+            site = _inferred(site, callee, why, site.endpoint)
         out.append((facts, site))
     return out
+
+
+def _inferred(site: CallSite, callee: str, why: str, endpoint: str | None) -> CallSite:
+    """The site with a callee inferred for the reason ``why``."""
+    return replace(
+        site,
+        callee=callee,
+        endpoint=endpoint,
+        confidence=Confidence.INFERRED,
+        evidence=(*site.evidence, why),
+        unknown_reason=None,
+        fix_hint=None,
+    )
 
 
 #: ``SLACK_URL (not set in deployment files) default in code: http://...``

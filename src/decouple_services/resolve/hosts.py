@@ -166,6 +166,11 @@ def _may_be_internal(host: str) -> bool:
     return labels[-1] not in _PUBLIC_TLDS
 
 
+#: How a callee's reason ends when the address is one the running program learns (a pod
+#: it discovered, a backend its router picked): no configuration names it.
+LEARNT_AT_RUN_TIME = "only known at run time"
+
+
 @dataclass(frozen=True, slots=True)
 class Callee:
     name: str
@@ -292,7 +297,7 @@ class HostMap:
 
     def _callee(self, target: Target, near: str | None = None) -> Callee:
         if target.dynamic_host:
-            return Callee(UNKNOWN, reason="the host is only known at run time")
+            return Callee(UNKNOWN, reason=f"the host is {LEARNT_AT_RUN_TIME}")
         host = target.host
         if host is None:
             return Callee(UNKNOWN, reason="relative url and no base url on the client")

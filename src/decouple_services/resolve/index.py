@@ -106,13 +106,29 @@ class ProjectIndex:
                 if not isinstance(const.value, Obj):
                     continue
                 for base in const.value.args:
-                    if not isinstance(base, Ref) or base.qualname in seen:
+                    if not isinstance(base, Ref):
                         continue
-                    if f"{base.qualname}.{attr}" in self.constants:
-                        return f"{base.qualname}.{attr}"
-                    seen.add(base.qualname)
-                    queue.append(base.qualname)
+                    for name in self._class_names(base.qualname):
+                        if name in seen:
+                            continue
+                        if f"{name}.{attr}" in self.constants:
+                            return f"{name}.{attr}"
+                        seen.add(name)
+                        queue.append(name)
         return None
+
+    def _class_names(self, qualname: str) -> list[str]:
+        """A base class as imported, and as the scan names its module when the import
+        has more package in front (``from app.clients.base import Base`` for
+        ``clients/base.py`` in a folder without ``__init__.py``: ``base.Base``)."""
+        names = [qualname]
+        parts = qualname.split(".")
+        for start in range(1, len(parts) - 1):
+            tail = ".".join(parts[start:])
+            if f"{tail}.{BASES}" in self.constants or f"{tail}.__init__" in self.functions:
+                names.append(tail)
+                break
+        return names
 
     def setting(self, framework: str, key: str, service: str | None) -> tuple[str, Constant] | None:
         return self._pick(self.settings.get((framework, key), []), service)

@@ -125,6 +125,7 @@ class CalleeInference:
         endpoints: Iterable[Endpoint],
         is_production: Callable[[str], bool] = lambda path: True,
         servicers: Iterable[GrpcServicer] = (),
+        images: Iterable[str] = (),
     ) -> None:
         self.words = {
             s.name: frozenset().union(words(s.name), *(words(a) for a in s.aliases))
@@ -133,6 +134,14 @@ class CalleeInference:
         #: The words of each name a service goes by, apart: `payment-service` also known
         #: as `user-service` is exactly what `PAYMENT_URL` names.
         self.names = {s.name: {frozenset(words(n)) for n in (s.name, *s.aliases)} for s in services}
+        #: Services the deployment files run from an image, with no code here (a Helm
+        #: Deployment of a stock server, a compose `image:`): named after what they are,
+        #: as code services are. Their cluster DNS forms say no more than the short name.
+        self.images = {
+            host: own
+            for host in images
+            if "." not in host and "*" not in host and (own := words(host))
+        }
         #: gRPC service (``pkg.Service`` and bare ``Service``) -> services serving it.
         self.grpc_servers: dict[str, set[str]] = {}
         for endpoint in endpoints:
@@ -184,7 +193,21 @@ class CalleeInference:
                 fits = exact
             if len(fits) == 1:
                 return Inferred(fits[0], f"inferred from the name {name!r}")
+            if not fits:
+                image = self._image_named(wanted)
+                if image is not None:
+                    return Inferred(
+                        image, f"inferred from the name {name!r} ({image} runs an image)"
+                    )
         return None
+
+    def _image_named(self, wanted: frozenset[str]) -> str | None:
+        """The one image-only service whose name fits ``wanted``, when no service of code
+        does: a discovery helper's ``engine_ip`` speaks of the chart's ``engine-service``."""
+        fits = [h for h, own in self.images.items() if wanted <= own or own <= wanted]
+        if len(fits) > 1:
+            fits = [h for h in fits if self.images[h] == wanted]
+        return fits[0] if len(fits) == 1 else None
 
     def by_env_value(
         self,
@@ -235,9 +258,77 @@ def by_webhook_vendor(names: Iterable[str], whole_url: bool) -> Inferred | None:
     return None
 
 
+#: API vendors and the host their official clients send to when no base url is given
+#: (for a public data API with no official client, the host its documentation gives).
+_API_HOSTS = {
+    "openai": "api.openai.com",
+    "anthropic": "api.anthropic.com",
+    "mistral": "api.mistral.ai",
+    "groq": "api.groq.com",
+    "deepseek": "api.deepseek.com",
+    "omdb": "www.omdbapi.com",
+    "tmdb": "api.themoviedb.org",
+    "themoviedb": "api.themoviedb.org",
+}
+#: Vendors whose endpoints are the customer's own (an Azure OpenAI resource's host).
+_OWN_ENDPOINTS = ("azure",)
+
+
+def by_api_vendor(names: Iterable[str], function: str | None) -> Inferred | None:
+    """``external:api.openai.com`` for a base url with no value here that is named for
+    OpenAI's API (``OPENAI_BASE_URL``), or that only says it is a base (``api_base``,
+    ``base_url``) and is read by a class named for the vendor (``OpenAIProvider``): where
+    the vendor's own client sends when no base is configured."""
+    owner = (function or "").rpartition(".")[0].rpartition(".")[2]
+    if owner.startswith("Test"):
+        owner = ""  # a test class names what it tests, not whom it asks
+    for name in names:
+        if "/" in name:
+            continue  # a url's source text (`f"{CATALOG}/omdb/{page}"`): its path names no API
+        own = _own_name(name)
+        said = re.sub(r"[^a-z]", "", own.lower())
+        if words(own):
+            # a name of its own: it names the vendor, or it is not the vendor's base
+            scopes = [said] if any(v in said for v in _API_HOSTS) else []
+        else:
+            scopes = [re.sub(r"[^a-z]", "", owner.lower())]
+        for scope in scopes:
+            if any(o in scope for o in _OWN_ENDPOINTS):
+                continue
+            for vendor, host in _API_HOSTS.items():
+                if vendor in scope:
+                    where = repr(name) if scope == said else f"{name!r} of {owner}"
+                    return Inferred(
+                        f"{EXTERNAL_PREFIX}{host}",
+                        f"{where} is {vendor}'s API base, {host} unless configured otherwise",
+                    )
+    return None
+
+
+#: Servers that collect spans, as a name of an address says them (``jaeger_url``): one
+#: speaking another's protocol (Jaeger's all-in-one takes Zipkin's) is still itself.
+_COLLECTORS = ("zipkin", "jaeger", "tempo")
+
+
+def by_collector(collector: str, names: Iterable[str]) -> Inferred:
+    """The collector a span exporter sends to when its address names no service of the
+    tree: the one a name of the address says (``jaeger_url`` -> ``jaeger``), else the one
+    its protocol talks to (``zipkin`` for a Zipkin exporter)."""
+    for name in names:
+        said = words(_own_name(name))
+        for known in _COLLECTORS:
+            if known in said:
+                return Inferred(known, f"{name!r} names a {known} span collector")
+    return Inferred(
+        collector, f"the exporter sends spans to a {collector}, and no service has its address"
+    )
+
+
 #: Images of S3-compatible object stores a deployment may run beside its services.
 _OBJECT_STORE_IMAGES = ("minio", "localstack", "seaweedfs", "s3mock")
 _S3_HOST = "s3.amazonaws.com"
+#: The store's command-line client run once to create buckets (``minio/mc``): no store.
+_STORE_CLIENT_IMAGE = re.compile(r"(?:^|/)mc(?::|$)")
 
 
 def by_presigned_url(
@@ -247,23 +338,36 @@ def by_presigned_url(
     an S3 object's, signed for one request: the S3-compatible store the deployment runs
     (a MinIO image), else Amazon S3 itself. Several stores leave it unknown."""
     for name in names:
-        if "presigned" not in words(name):
+        said = words(name)
+        presigned = "presigned" in said
+        # `cloud_storage_url`, `bucket_url`, `s3_object_url`: an object's url in a store,
+        # the deployed one's when the deployment runs one
+        if not presigned and not ({"cloud", "storage"} <= said or said & {"bucket", "s3"}):
             continue
+        found = {
+            h: image.lower()
+            for h, image in infra.items()
+            if any(s in image.lower() for s in _OBJECT_STORE_IMAGES)
+            and not _STORE_CLIENT_IMAGE.search(image.lower())
+        }
+        # a name standing for another host (a Kubernetes ExternalName `media` ->
+        # `minio.shop.svc.cluster.local`) is that store under another name
         stores = sorted(
             {
-                h
-                for h, image in infra.items()
-                if any(s in image.lower() for s in _OBJECT_STORE_IMAGES)
+                image.split(".")[0] if "/" not in image and image.split(".")[0] in found else h
+                for h, image in found.items()
             }
             | {s for s in services if any(s.lower().startswith(i) for i in _OBJECT_STORE_IMAGES)}
         )
         if len(stores) > 1:
             return None
         if stores:
+            kind = "a presigned url" if presigned else "an object's url"
             return Inferred(
-                stores[0],
-                f"{name!r} is a presigned url of {stores[0]}, the object store deployed here",
+                stores[0], f"{name!r} is {kind} of {stores[0]}, the object store deployed here"
             )
+        if not presigned:
+            continue
         return Inferred(
             f"{EXTERNAL_PREFIX}{_S3_HOST}",
             f"{name!r} is a presigned S3 url and no S3-compatible store is deployed here",

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from decouple_services.detect.facts import BASES
 from decouple_services.detect.receivers import rebase_on_prefix
 from decouple_services.detect.values import (
+    INIT_DEFAULT,
     STR_FORMAT,
     STR_METHODS,
+    SUPER_INIT,
     URL_ORIGIN,
     URL_SPLITTERS,
     Concat,
@@ -55,6 +58,9 @@ class Rendered:
     #: Constructor parameters the value depends on, not bound where the call is: each
     #: object of the class may get its own (``BaseClient(base_url)``).
     built_with: list[str] = field(default_factory=list)
+    #: Classes whose constructor's default the value holds because no object the analysed
+    #: code keeps is built with that argument (``DMSClient()`` built where it is used).
+    defaulted: list[str] = field(default_factory=list)
     #: Part of the value is what a function making a request returned: another service's
     #: answer (``worker_addr = get_worker_address()`` asking a controller).
     from_response: bool = False
@@ -86,6 +92,9 @@ class ValueRenderer:
         #: the same name (`Client(host)` in `Orders.__init__(self, host)`) leads back to
         #: it, each step multiplying the objects to read.
         self._constructing: set[tuple[str, str]] = set()
+        #: The object a helper's use calls the method on (``client.merge(...)`` of
+        #: ``client = DMSClient()``): its constructor's arguments are the helper's.
+        self.object: Obj | None = None
 
     def render(self, value: Value) -> Rendered:
         out = Rendered("")
@@ -219,6 +228,11 @@ class ValueRenderer:
         if info is None:
             return None
         params = info.params[1:] if info.is_method else info.params
+        handed = self._handed_to_base(here, init_class, param, params)
+        if handed is not None:
+            value, where = handed
+            out.evidence.append(f"{param.name} <- super().__init__(...) at {where}")
+            return self._render(value, out, depth)
         texts: dict[str, tuple[str, str, Rendered]] = {}
         classes = [init_class]
         if here != init_class and self.index.function(f"{here}.__init__", self.service) is None:
@@ -264,6 +278,65 @@ class ValueRenderer:
             self._unknown(out, rendered.unknown, rendered.hint)
         return text
 
+    def _handed_to_base(
+        self, here: str, init_class: str, param: Param, params: Sequence[str]
+    ) -> tuple[Value, str] | None:
+        """What a subclass with its own ``__init__`` hands the base class's
+        (``super().__init__(host=host)``), the method's class being that subclass or one of
+        its own subclasses: its constructor's parameter, read on."""
+        lookup = self.index.lookup(self.service)
+        current = here
+        for _ in range(8):
+            if current == init_class or not current:
+                return None
+            bases = lookup(f"{current}.{BASES}")
+            parent = (
+                bases.args[0].qualname
+                if isinstance(bases, Obj) and bases.args and isinstance(bases.args[0], Ref)
+                else None
+            )
+            found = self.index.constant(f"{current}.{SUPER_INIT}", self.service)
+            if found is not None and parent is not None and _same_class(parent, init_class):
+                path, const = found
+                call = const.value
+                if not isinstance(call, Obj):
+                    return None
+                bound = dict(zip(params, call.args, strict=False)) | dict(call.kwargs)
+                value = bound.get(param.name)
+                return (value, f"{path}:{const.line}") if value is not None else None
+            if found is not None or parent is None:
+                return None  # its own constructor stands between: not read through
+            current = parent
+        return None
+
+    def _object_argument(
+        self,
+        param: Param,
+        defaults: Sequence[tuple[str, Value]],
+        params: Sequence[str],
+        out: Rendered,
+        depth: int,
+    ) -> str | None:
+        """The constructor argument of the object the method is called on: the one it was
+        built with, else the constructor's default."""
+        assert self.object is not None
+        obj = self.object
+        if any(k == "**" for k, _ in obj.kwargs) or any(
+            isinstance(a, Dyn) and a.text.startswith("*") for a in obj.args
+        ):
+            return None  # built from unpacked options: any argument may be given
+        bound = dict(zip(params, obj.args, strict=False)) | dict(obj.kwargs)
+        owner = obj.type.rpartition(".")[2]
+        value = bound.get(param.name)
+        if value is None:
+            value = dict(defaults).get(param.name)
+            if value is None:
+                return None
+            out.evidence.append(f"{param.name} <- the default of {owner}(...), the object used")
+        else:
+            out.evidence.append(f"{param.name} <- {owner}(...), the object used")
+        return self._render(value, out, depth)
+
     def _url_join(self, value: Obj, out: Rendered, depth: int) -> str | None:
         """``build_url(self.base, "template", slug)``: a helper named for joining urls that
         returns no single value to follow (it joins its fragments in a loop), read as the
@@ -280,6 +353,7 @@ class ValueRenderer:
         out.evidence.extend(probe.evidence)
         out.params.extend(probe.params)
         out.built_with.extend(probe.built_with)
+        out.defaulted.extend(probe.defaulted)
         if probe.unknown:
             self._unknown(out, probe.unknown, probe.hint)
         rest = [self._render(a, out, depth).strip("/") for a in value.args[1:]]
@@ -353,6 +427,20 @@ class ValueRenderer:
         found = index.constant(qualname, self.service)
         if found is not None:
             path, const = found
+            param = index.constant(f"{qualname}{INIT_DEFAULT}", self.service)
+            if param is not None and isinstance(param[1].value, Param):
+                init = param[1].value
+                init_class = init.function.removesuffix(".__init__")
+                if self.object is not None and self.object.type == init_class:
+                    info = index.function(init.function, self.service)
+                    if info is not None:
+                        params = info.params[1:] if info.is_method else info.params
+                        given = self._object_argument(init, info.defaults, params, out, depth)
+                        if given is not None:
+                            return given
+                else:
+                    # the default, unless whoever builds the object gives another
+                    out.defaulted.append(init_class)
             out.evidence.append(f"{qualname.rpartition('.')[2]} <- {path}:{const.line}")
             return self._render(const.value, out, depth)
         rebased = rebase_on_prefix(qualname, self.index.lookup(self.service))
@@ -382,6 +470,12 @@ class ValueRenderer:
 
 #: Names of helpers that build a url from fragments: ``build_url``, ``join_url``, ``urljoin``.
 _JOINER = re.compile(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|for)")
+
+
+def _same_class(imported: str, defined: str) -> bool:
+    """A class as a module imports it and as the scan names it (the import may have more
+    package in front: ``app.clients.base.Base`` for ``base.Base``)."""
+    return imported == defined or imported.endswith(f".{defined}")
 
 
 def _origin(url: str) -> str:

@@ -8,8 +8,10 @@ from decouple_services.discover.entrypoints import (
     console_scripts,
     entry_file,
     imported_files,
+    runs_as_program,
     script_in_tree,
     served_module,
+    served_paths,
     shell_scripts,
     starts_server,
 )
@@ -188,6 +190,8 @@ def test_the_files_a_module_imports() -> None:
         'if __name__ == "__main__":\n    app.run(host="0.0.0.0")\n',
         "def serve():\n    server.start()\n    server.wait_for_termination()\n"
         'if __name__ == "__main__":\n    serve()\n',
+        'import gradio as gr\nif __name__ == "__main__":\n'
+        "    demo.queue().launch(server_name=args.host, server_port=args.port)\n",
     ],
 )
 def test_a_program_that_starts_a_server(source: str) -> None:
@@ -203,7 +207,35 @@ def test_a_program_that_starts_a_server(source: str) -> None:
         'if __name__ == "__main__":\n    app.run(port=5000)\n',  # imports no web framework
         'from flask import Flask\nif __name__ == "__main__":\n    app.run()\n',  # CLI run
         'if __name__ == "__main__":\n    web.run_app(\n',  # does not parse
+        'if __name__ == "__main__":\n    rocket.launch(server_port=1)\n',  # not gradio
+        'import gradio\nif __name__ == "__main__":\n    ship.launch(at=1)\n',  # no server
     ],
 )
 def test_a_program_that_starts_no_server(source: str) -> None:
     assert not starts_server(source)
+
+
+def test_the_paths_a_module_serves() -> None:
+    source = (
+        "@app.post('/generate')\ndef generate(): ...\n"
+        "@router.get('/items/{item_id}')\ndef item(): ...\n"
+        "app.add_api_route('/health', health)\n"
+        "cache.get('key')\n"  # not a path
+    )
+
+    assert served_paths(source) == {"/generate", "/items/{item_id}", "/health"}
+    assert served_paths("@app.post(") == set()
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('import sys\n\nif __name__ == "__main__":\n    sys.exit(0)\n', True),
+        ("if '__main__' == __name__:\n    pass\n", False),
+        ('def main():\n    if __name__ == "__main__":\n        pass\n', False),
+        ('NAME = "__main__"\n', False),
+        ('if __name__ == "__main__"\n', False),
+    ],
+)
+def test_a_program_has_a_main_block_at_its_top_level(source: str, expected: bool) -> None:
+    assert runs_as_program(source) is expected

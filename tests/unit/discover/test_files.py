@@ -146,6 +146,24 @@ def test_a_package_named_build_or_env_is_kept(make_tree: Tree) -> None:
     assert list_files(root).python == ("build/__init__.py", "build/steps.py", "config/env/prod.py")
 
 
+def test_a_build_folder_of_deployment_files_is_kept(make_tree: Tree) -> None:
+    """``build/docker-compose/`` says how the project is deployed; ``build/lib/`` is
+    setuptools' copy of the code."""
+    root = make_tree(
+        {
+            "build/docker-compose/docker-compose.dev.yml": "services: {}\n",
+            "build/tools/gen.py": "",
+            "pkg/build/lib/pkg/copy.py": "",
+            "pkg/main.py": "",
+        }
+    )
+
+    listing = list_files(root)
+
+    assert listing.python == ("build/tools/gen.py", "pkg/main.py")
+    assert "build/docker-compose/docker-compose.dev.yml" in listing.deploy
+
+
 def test_exclude_globs_drop_files_and_directories(make_tree: Tree) -> None:
     root = make_tree(
         {

@@ -647,8 +647,34 @@ def test_a_service_of_a_shared_context_owns_the_one_code_folder_its_dockerfile_c
     services = by_name(discover(root))
 
     assert services["api"].root == "api"
-    assert services["etl"].root == "."  # two code folders: the context says no more
+    assert services["etl"].root == "etl"  # api/ is api's code too: etl/ is its own
     assert services["all"].root == "."
+
+
+def test_two_code_folders_each_copied_by_another_process_narrow_none(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  api:
+                    build: {context: ., dockerfile: Dockerfile.api}
+                  etl:
+                    build: {context: ., dockerfile: Dockerfile.etl}
+                  jobs:
+                    build: {context: ., dockerfile: Dockerfile.jobs}
+                """,
+            "Dockerfile.api": "FROM python\nCOPY api /api\nCOPY lib /lib\n",
+            "Dockerfile.etl": "FROM python\nCOPY etl /etl\nCOPY lib /lib\n",
+            "Dockerfile.jobs": "FROM python\nCOPY api /api\nCOPY etl /etl\n",
+            "api/main.py": "",
+            "etl/run.py": "",
+            "lib/util.py": "",
+        }
+    )
+
+    services = by_name(discover(root))
+
+    assert {s.root for s in services.values()} == {"."}
 
 
 def test_a_build_context_missing_from_the_tree_is_its_dockerfiles_folder(make_tree: Tree) -> None:
@@ -877,3 +903,133 @@ def test_task_modules_stay_put_with_two_workers_or_none(make_tree: Tree) -> None
     services = by_name(discover(root))
 
     assert services["fast"].entries == services["slow"].entries == ()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "root"),
+    [
+        # a builder stage copies the code, the final stage takes it from there
+        (
+            "FROM python AS build\nCOPY src/api /app\nFROM python\nCOPY --from=build /app /app\n"
+            "COPY deploy/conf/gunicorn.py /etc/gunicorn.py\n",
+            "src/api",
+        ),
+        ("FROM python\nCOPY . /app\n", "."),  # the whole tree
+        ("FROM python\nCOPY src/api /app\nCOPY tools /tools\n", "."),  # two code folders
+        ("FROM python\nCOPY src/api /app\nCOPY manage.py /app/\n", "."),  # a top-level module
+    ],
+)
+def test_a_service_built_alone_from_the_whole_tree_is_rooted_at_the_code_it_copies(
+    make_tree: Tree, dockerfile: str, root: str
+) -> None:
+    tree = make_tree(
+        {
+            "docker-compose.yml": "services:\n  api:\n    build: .\n",
+            "Dockerfile": dockerfile,
+            "src/api/main.py": "",
+            "tools/lint.py": "",
+            "deploy/conf/gunicorn.py": "",
+            "manage.py": "",
+        }
+    )
+
+    assert by_name(discover(tree))["api"].root == root
+
+
+@pytest.mark.parametrize(
+    ("files", "command", "kept"),
+    [
+        ({"docker-compose.test.yml"}, "/app/wait-for-db.sh tox", False),
+        ({"docker-compose.test.yml"}, "python -m http.server", True),  # no test runner
+        ({"docker-compose.yml"}, "pytest", True),  # the main compose file runs it
+    ],
+)
+def test_a_test_run_of_the_whole_tree_is_no_service(
+    make_tree: Tree, files: set[str], command: str, kept: bool
+) -> None:
+    tree = {
+        "docker-compose.yml": "services:\n  api:\n    build: ./api\n",
+        "api/main.py": "",
+        "tools.py": "",
+    }
+    runner = f"services:\n  checks:\n    build: .\n    command: {command}\n"
+    for name in files:
+        tree[name] = tree.get(name, "services:\n") + runner.removeprefix("services:\n")
+    root = make_tree(tree)
+
+    assert ("checks" in by_name(discover(root))) is kept
+
+
+# -- folders the image of a whole-repository service leaves out --------------------------------
+
+ROOT_DOCKERFILE = """
+FROM python:3.12 AS build
+COPY src/shop /app
+COPY manage.py /app/
+FROM python:3.12
+COPY --from=build /app /app
+CMD ["python", "/app/main.py"]
+"""
+
+
+def test_top_level_folders_no_stage_of_the_image_copies_are_unshipped(make_tree: Tree) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": "services:\n  web:\n    build: .\n"
+            "  translations:\n    image: acme/cli\n    volumes: ['.:/work']\n",
+            "Dockerfile": ROOT_DOCKERFILE,
+            "src/shop/main.py": "",
+            "manage.py": "",  # two code places copied: the service stays rooted at the top
+            "lint/plugin.py": "",
+            "tools/report.py": "",
+        }
+    )
+
+    assert discover(root).unshipped == frozenset({"lint", "tools"})
+
+
+@pytest.mark.parametrize(
+    ("compose", "dockerfile"),
+    [
+        ("services:\n  web:\n    build: .\n    volumes: ['./:/app']\n", ROOT_DOCKERFILE),
+        (
+            "services:\n  web:\n    build: .\n    volumes:\n"
+            "      - type: bind\n        source: .\n        target: /app\n",
+            ROOT_DOCKERFILE,
+        ),
+        ("services:\n  web:\n    build: .\n", "FROM python:3.12\nCOPY . /app\n"),
+    ],
+)
+def test_a_tree_mounted_or_copied_whole_ships_every_folder(
+    make_tree: Tree, compose: str, dockerfile: str
+) -> None:
+    root = make_tree(
+        {
+            "docker-compose.yml": compose,
+            "Dockerfile": dockerfile,
+            "src/shop/main.py": "",
+            "lint/plugin.py": "",
+        }
+    )
+
+    assert discover(root).unshipped == frozenset()
+
+
+def test_programs_beside_a_server_program_that_it_does_not_import_are_apart(
+    make_tree: Tree,
+) -> None:
+    main = 'if __name__ == "__main__":\n    main()\n'
+    root = make_tree(
+        {
+            "demo/server.py": "import helpers\nfrom aiohttp import web\n\n"
+            'if __name__ == "__main__":\n    web.run_app(web.Application(), port=9000)\n',
+            "demo/helpers.py": "def main():\n    pass\n\n" + main,
+            "demo/smoke.py": "def main():\n    pass\n\n" + main,
+            "demo/common.py": "VALUE = 1\n",
+        }
+    )
+
+    result = discover(root)
+
+    assert [s.name for s in result.services] == ["server"]
+    assert result.apart == frozenset({"demo/smoke.py"})

@@ -209,6 +209,38 @@ def test_an_app_made_by_a_factory_is_served_by_calling_it() -> None:
     assert found == ("orders.main", "app")
 
 
+def test_an_app_that_mounts_a_router_of_routers_serves_the_handler() -> None:
+    """``api/routes/items.py`` is included by ``api/main.py``'s ``api_router``, which the
+    application in ``main.py`` includes: the consumer runs that application. A router
+    that includes other routes only is no answer."""
+    from decouple_services.core.model import Endpoint
+    from decouple_services.migrate.plan import _application
+
+    files = {
+        "svc/app/api/main.py": (
+            b"from fastapi import APIRouter\nfrom app.api.routes import items\n\n"
+            b"api_router = APIRouter()\napi_router.include_router(items.router)\n"
+        ),
+        "svc/app/main.py": (
+            b"from fastapi import FastAPI\nfrom app.api.main import api_router\n\n"
+            b"app = FastAPI()\napp.include_router(api_router, prefix='/v1')\n"
+        ),
+    }
+
+    def module_of(path: str) -> str:
+        return path.removeprefix("svc/").removesuffix(".py").replace("/", ".")
+
+    def endpoint(file: str) -> Endpoint:
+        return Endpoint("s", "http", "POST", "/x", "h.x", file, 1, framework="fastapi")
+
+    found = _application(endpoint("svc/app/api/routes/items.py"), files.get, module_of)
+    assert found == ("app.main", "app")
+    # The application mounts another router only: the handler's is not served.
+    files["svc/app/main.py"] = files["svc/app/main.py"].replace(b"api_router", b"other_router")
+    found = _application(endpoint("svc/app/api/routes/items.py"), files.get, module_of)
+    assert found == (None, None)
+
+
 ROUTER_APP = Path(__file__).resolve().parents[2] / "fixtures" / "migrate" / "router_app"
 
 

@@ -1446,3 +1446,43 @@ def test_a_refused_caller_credential_is_final_and_a_refused_own_one_retried(
     assert (outcome.action, outcome.status) == ("retry", 401)
     monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps(CREDENTIALS))
     assert runtime.handle(value, expired, sub, app, runtime.MemoryStore()).action == "handled"
+
+
+CLIENT_ADDRESS_APPS = """\
+seen = []
+
+
+def wsgi(environ, start_response):
+    seen.append(environ["REMOTE_ADDR"])
+    start_response("200 OK", [])
+    return [b""]
+
+
+async def asgi(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    seen.append(scope["client"][0])
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_requests_built_from_events_never_come_from_loopback(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """An application that trusts 127.0.0.1 (INTERNAL_IPS, an admin allow-list) must not
+    grant that trust to whoever can write to the topic."""
+    name = f"client_address_{kind}"
+    (tmp_path / f"{name}.py").write_text(CLIENT_ADDRESS_APPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, f"{name}:{kind}", kind, "/x")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {}).action == "handled"
+        monkeypatch.setenv("DECOUPLE_REQUEST_REMOTE_ADDR", "10.1.2.3")
+        assert _handle(runtime, sub, app, {}).action == "handled"
+    finally:
+        app.close()
+    assert importlib.import_module(name).seen == ["192.0.2.1", "10.1.2.3"]

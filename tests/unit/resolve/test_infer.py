@@ -8,6 +8,8 @@ from decouple_services.core.model import Endpoint, EnvValue, Service
 from decouple_services.discover.grpc_servers import GrpcServicer
 from decouple_services.resolve.infer import (
     CalleeInference,
+    by_api_vendor,
+    by_collector,
     by_presigned_url,
     by_webhook_vendor,
     host_names,
@@ -203,3 +205,103 @@ def test_a_presigned_url_goes_to_the_object_store(
 
 def test_a_url_not_named_presigned_is_no_object_store_url() -> None:
     assert by_presigned_url(['answer["signed_url"]', "upload_url"], {}, []) is None
+
+
+IMAGES = ["engine-service", "deployment-engine", "cache-primary", "cache-replica", "users-db"]
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["engine_ip"], "engine-service"),
+        # `engine` fits both engine names: the one that is nothing else wins
+        (["engine_name"], "engine-service"),
+        # a service of code fits first
+        (["users_host"], "users"),
+    ],
+)
+def test_an_image_only_service_fits_a_name_no_code_service_does(
+    names: list[str], callee: str
+) -> None:
+    found = CalleeInference(SERVICES, [], images=IMAGES).by_name(names)
+    assert found is not None and found.callee == callee
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["cache_host"],  # cache-primary and cache-replica
+        ["pod_ip"],
+        ["store_url"],
+    ],
+)
+def test_no_image_only_service_when_none_or_several_fit(names: list[str]) -> None:
+    assert CalleeInference(SERVICES, [], images=IMAGES).by_name(names) is None
+
+
+def test_a_cluster_dns_form_is_no_second_image_service() -> None:
+    images = ["engine", "engine.default.svc.cluster.local"]
+    found = CalleeInference(SERVICES, [], images=images).by_name(["engine_ip"])
+    assert found is not None and found.callee == "engine"
+
+
+@pytest.mark.parametrize(
+    ("names", "function", "host"),
+    [
+        (["OPENAI_BASE_URL"], None, "api.openai.com"),
+        (["settings.ANTHROPIC_API_URL"], "app.jobs.summarise", "api.anthropic.com"),
+        (["self.config.api_base"], "app.providers.OpenAIProvider.models", "api.openai.com"),
+        (["base_url"], "app.llm.MistralClient.chat", "api.mistral.ai"),
+    ],
+)
+def test_an_api_base_named_for_a_vendor_goes_to_its_host(
+    names: list[str], function: str | None, host: str
+) -> None:
+    found = by_api_vendor(names, function)
+    assert found is not None and found.callee == f"external:{host}"
+
+
+@pytest.mark.parametrize(
+    ("names", "function"),
+    [
+        (["self.config.api_base"], "app.providers.LocalModel.generate"),
+        (["self.config.api_base"], "app.providers.AzureOpenAIProvider.chat"),
+        # a name of its own that is not the vendor's says the class is beside the point
+        (["settings.SEARCH_URL"], "app.providers.OpenAIProvider.search"),
+        (["AZURE_OPENAI_ENDPOINT"], None),
+        (["self.base_url"], "tests.test_compat.TestOpenAICompat.test_models"),
+    ],
+)
+def test_no_api_vendor_without_the_vendor_or_for_own_endpoints(
+    names: list[str], function: str | None
+) -> None:
+    assert by_api_vendor(names, function) is None
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["jaeger_url"], "jaeger"),
+        (["settings.TEMPO_ENDPOINT"], "tempo"),
+        (["@fixture.zipkin_url(…)"], "zipkin"),
+        (["collector_address"], "zipkin"),
+        ([], "zipkin"),
+    ],
+)
+def test_a_span_collector_is_the_one_the_address_names_else_the_protocols(
+    names: list[str], callee: str
+) -> None:
+    assert by_collector("zipkin", names).callee == callee
+
+
+@pytest.mark.parametrize(
+    ("names", "callee"),
+    [
+        (["$OMDB_API", "imdb_id"], "external:www.omdbapi.com"),
+        (["$TMDB_BASE_URL"], "external:api.themoviedb.org"),
+        (["$GITHUB_TOKEN"], None),
+    ],
+)
+def test_a_public_data_api_is_named_by_its_vendor(names: list[str], callee: str | None) -> None:
+    found = by_api_vendor(names, None)
+    assert (found.callee if found is not None else None) == callee

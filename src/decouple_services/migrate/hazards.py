@@ -1,0 +1,652 @@
+"""What the code around a call site, and the handler behind it, says about losing or
+repeating its event. Everything here reads source text with :mod:`ast`; nothing is run.
+
+* **A failure path** (:func:`failure_path`): the call runs where its caller handles a failure,
+  so it is a compensation, an undo, a notice of the failure. Such a call runs once, when
+  something went wrong, and nothing retries it: lost, the failure is never repaired; applied
+  twice, it is repaired twice. The rule, from the call outward:
+
+  1. the call is in the body of an ``except`` clause of its function;
+  2. the call is in the branch of an ``if`` that handles a failed answer: the body of
+     ``if resp.status_code != 200:``, ``if resp.status_code >= 400:``, ``if not resp.ok:``,
+     ``if charge.status != CHARGE_STATUS_SUCCEEDED:``, ``if result.state == "declined":``,
+     ``if resp.failed:``, or the ``else`` of ``if resp.ok:`` / ``if resp.status_code == 200:``
+     (a status field compared with a 2xx or 4xx/5xx code, or with a value whose words say
+     it succeeded or failed);
+  3. its function is named as an undo: a word of its name (``snake_case`` or ``camelCase``)
+     is ``rollback``, ``compensate``, ``compensation``, ``undo`` or ``revert``, or two of
+     them read ``roll back``;
+  4. its function is called, in the same module, from a place of rule 1 or 2.
+
+  A ``try`` body, a ``finally`` or a ``try``'s ``else`` is not a failure path; neither is a
+  function named ``cancel_order`` (cancelling is a request of its own, not an undo).
+
+* **Increments** (:func:`handler_hazards`): the handler changes stored state relative to
+  what it holds (``item.stock += amount``, ``STOCK[item] -= n``, ``db.incr(key)``,
+  ``F("stock") + n``, ``{"$inc": ...}``, ``SET stock = stock + %s``), so an event handled
+  twice applies it twice. An augmented assignment to a plain local name, or to an item of a
+  collection the function builds itself, is not stored state.
+* **Transient faults answered as 4xx** (:func:`handler_hazards`): an ``except`` for a
+  database or cache error (``RedisError``, ``OperationalError``, ``SQLAlchemyError``...), or
+  a catch-all around a call on a database or cache object, answers a 4xx status the
+  consumer dead-letters at once (every 4xx but 401, 403, 408, 425 and 429): a passing outage
+  sends the event to the dead-letter topic instead of being retried.
+
+Both look at the handler and the functions of its module it calls directly.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from decouple_services.core.model import CallSite, Endpoint
+from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.codemod import CallFacts, SendSpec
+from decouple_services.migrate.scope import bound_at
+
+__all__ = [
+    "Hazard",
+    "atomic_requests",
+    "callee_cautions",
+    "compensation_caution",
+    "failure_path",
+    "handler_hazards",
+    "idempotency",
+    "non_atomic_request",
+]
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+#: Words of a function's name that say it undoes something.
+_UNDO_WORDS = frozenset({"rollback", "compensate", "compensation", "undo", "revert"})
+#: The 4xx answers the generated consumer retries instead of dead-lettering.
+RETRIED_4XX = frozenset({401, 403, 408, 425, 429})
+#: Methods that change a stored counter by an amount (Redis, memcached, Django's cache).
+_INCREMENT_METHODS = frozenset(
+    {
+        "incr",
+        "incrby",
+        "incrbyfloat",
+        "decr",
+        "decrby",
+        "hincrby",
+        "hincrbyfloat",
+        "zincrby",
+        "increment",
+        "decrement",
+    }
+)
+_SQL_INCREMENT = re.compile(r"\bset\s+(\w+)\s*=\s*\1\s*[-+]", re.IGNORECASE)
+#: Last names of exceptions a database or cache raises for a fault that passes (lost
+#: connection, timeout, failover): not an answer about the request.
+_TRANSIENT_ERRORS = re.compile(
+    r"^(?:\w*RedisError|ConnectionError|TimeoutError|OperationalError|DatabaseError"
+    r"|InterfaceError|SQLAlchemyError|DBAPIError|PyMongoError|AutoReconnect"
+    r"|ServerSelectionTimeoutError|NetworkTimeout|ConnectionFailure|CacheError"
+    r"|ClusterDownError|BusyLoadingError)$"
+)
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
+#: Names of the objects a service talks to its database or cache through.
+_STORE_NAMES = frozenset(
+    {"db", "database", "redis", "cache", "session", "conn", "connection", "cursor", "cur"}
+    | {"collection", "mongo", "pool", "engine", "objects"}
+)
+#: Framework classes and helpers that answer one 4xx status.
+_STATUS_NAMES = {
+    "HttpResponseBadRequest": 400,
+    "HTTPBadRequest": 400,
+    "BadRequest": 400,
+    "HttpResponseNotFound": 404,
+    "HTTPNotFound": 404,
+    "NotFound": 404,
+    "Http404": 404,
+    "HTTPConflict": 409,
+    "Conflict": 409,
+    "HTTPUnprocessableEntity": 422,
+    "UnprocessableEntity": 422,
+}
+_STATUS_ATTR = re.compile(r"_(\d{3})(?:_|$)")
+_STATUS_KEYWORDS = frozenset({"status", "status_code", "code"})
+
+
+@dataclass(frozen=True, slots=True)
+class Hazard:
+    #: ``increment`` or ``transient-4xx``.
+    kind: str
+    line: int
+    #: The code that shows it, as written (one line).
+    code: str
+    #: The function it is in (the handler or a function of its module it calls).
+    function: str
+
+
+def _parse(source: str | bytes) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _first_line(node: ast.AST) -> str:
+    text = ast.unparse(node).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _span(node: ast.AST) -> tuple[int, int]:
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
+
+
+def _inside(line: int, nodes: list[ast.stmt]) -> bool:
+    return any(_span(n)[0] <= line <= _span(n)[1] for n in nodes)
+
+
+# --- failure paths ------------------------------------------------------------------------
+
+
+def _words(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [w for w in spaced.lower().split("_") if w]
+
+
+def undoes(name: str) -> bool:
+    """Whether a function's name says it undoes something (``rollback_stock``,
+    ``compensatePayment``, ``roll_back_order``, ``undo_reservation``)."""
+    words = _words(name)
+    if any(w in _UNDO_WORDS for w in words):
+        return True
+    return any(pair == ("roll", "back") for pair in itertools.pairwise(words))
+
+
+#: Words of a status value (``CHARGE_STATUS_SUCCEEDED``, ``"declined"``) that say how the
+#: answer went.
+_GOOD_WORDS = frozenset({"ok", "success", "succeeded", "successful", "approved", "accepted"})
+_BAD_WORDS = frozenset({"fail", "failed", "failure", "declined", "error", "rejected", "denied"})
+#: Attributes of an answer that are true when it went well, or when it did not.
+_GOOD_FLAGS = frozenset({"ok", "success", "succeeded", "successful", "is_success"})
+_BAD_FLAGS = frozenset({"failed", "is_error", "has_error", "is_failure"})
+_STATUS_FIELDS = frozenset({"status_code", "status", "code", "state", "outcome", "result"})
+
+
+def _outcome(node: ast.expr) -> str | None:
+    """``good`` or ``bad`` for a status value a test compares with, else ``None``."""
+    values = _ints(node)
+    if values:
+        if all(200 <= v < 300 for v in values):
+            return "good"
+        return "bad" if all(v >= 400 for v in values) else None
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    kinds = set()
+    for item in items:
+        if isinstance(item, ast.Constant) and isinstance(item.value, str):
+            words = set(_words(item.value))
+        else:
+            words = set(_words(_last_name(item)))
+        kinds.add("good" if words & _GOOD_WORDS else "bad" if words & _BAD_WORDS else None)
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _status_test(test: ast.expr) -> str | None:
+    """``failure`` when the test is true on a failed answer, ``success`` when it is true on
+    a successful one, ``None`` when it is no test of an answer."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _status_test(test.operand)
+        return {"failure": "success", "success": "failure"}.get(inner or "")
+    if isinstance(test, ast.Attribute):
+        if test.attr in _GOOD_FLAGS:
+            return "success"
+        return "failure" if test.attr in _BAD_FLAGS else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left, op, right = test.left, test.ops[0], test.comparators[0]
+    if not (isinstance(left, ast.Attribute) and left.attr in _STATUS_FIELDS):
+        return None
+    if isinstance(op, ast.GtE | ast.Gt | ast.Lt | ast.LtE):
+        values = _ints(right)
+        if not values or values[0] < 299:
+            return None
+        return "failure" if isinstance(op, ast.GtE | ast.Gt) else "success"
+    outcome = _outcome(right)
+    if outcome is None or not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
+        return None
+    same = isinstance(op, ast.Eq | ast.In)
+    return "success" if (outcome == "good") == same else "failure"
+
+
+def _ints(node: ast.expr) -> list[int]:
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    out = []
+    for item in items:
+        if isinstance(item, ast.Constant) and type(item.value) is int:
+            out.append(item.value)
+        elif isinstance(item, ast.Attribute) and (code := _STATUS_ATTR.search(item.attr)):
+            out.append(int(code.group(1)))  # status.HTTP_400_BAD_REQUEST
+        else:
+            return []
+    return out
+
+
+def _failure_handling(function: ast.AST, line: int) -> str | None:
+    """Where, inside ``function`` (not in functions nested in it), ``line`` runs because
+    something failed: ``except X`` or ``if <failed status test>``, as written."""
+    found: str | None = None
+    stack: list[ast.AST] = [function]
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.ClassDef):
+                continue
+            first, last = _span(child)
+            if not first <= line <= last:
+                continue
+            if isinstance(child, ast.ExceptHandler) and _inside(line, child.body):
+                caught = ast.unparse(child.type) if child.type is not None else ""
+                found = f"`except{' ' + caught if caught else ''}`"
+            elif isinstance(child, ast.If):
+                kind = _status_test(child.test)
+                branch = child.body if kind == "failure" else child.orelse
+                if kind is not None and _inside(line, branch):
+                    test = _first_line(child.test)
+                    found = f"`if {test}`" if kind == "failure" else f"the `else` of `if {test}`"
+            stack.append(child)
+    return found
+
+
+def _functions(tree: ast.Module) -> list[Function]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def _function_at(tree: ast.Module, line: int) -> Function | None:
+    found: Function | None = None
+    for node in _functions(tree):
+        first, last = _span(node)
+        if first <= line <= last and (found is None or node.lineno > found.lineno):
+            found = node
+    return found
+
+
+def _called_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id in ("self", "cls")
+    ):
+        return func.attr
+    return None
+
+
+def failure_path(source: str | bytes, line: int) -> str | None:
+    """Why the call at ``line`` runs on its caller's failure path (module docstring), in a
+    few words; ``None`` when it does not, or the file does not parse."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    function = _function_at(tree, line)
+    where = _failure_handling(function if function is not None else tree, line)
+    if where is not None:
+        owner = f"`{function.name}`" if function is not None else "the module"
+        return f"it runs in {where} of {owner}"
+    if function is None:
+        return None
+    if undoes(function.name):
+        return f"it is in `{function.name}`, whose name says it undoes a step"
+    for caller in [*_functions(tree), tree]:
+        for node in ast.walk(caller):
+            if not (isinstance(node, ast.Call) and _called_name(node) == function.name):
+                continue
+            if caller is not tree and _function_at(tree, node.lineno) is not caller:
+                continue
+            handling = _failure_handling(caller, node.lineno)
+            if handling is not None:
+                name = caller.name if isinstance(caller, Function) else "the module"
+                return f"`{function.name}` is called in {handling} of `{name}` (line {node.lineno})"
+    return None
+
+
+# --- handlers ----------------------------------------------------------------------------
+
+
+def _handler(tree: ast.Module, name: str, line: int) -> Function | None:
+    """The handler function: named ``name`` and holding ``line`` (its ``def`` or a
+    decorator), else the only function so named."""
+    named = [f for f in _functions(tree) if f.name == name]
+    for function in named:
+        first = min([function.lineno, *(d.lineno for d in function.decorator_list)])
+        if first <= line <= (function.end_lineno or function.lineno):
+            return function
+    return named[0] if len(named) == 1 else None
+
+
+def _own_nodes(function: Function) -> Iterator[ast.AST]:
+    stack: list[ast.AST] = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _root(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _built_locally(function: Function, name: str) -> bool:
+    """Whether ``name`` is a collection the function builds itself (``counts = {}``,
+    ``defaultdict(int)``), whose items are no stored state."""
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                continue
+            value = node.value
+            if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp):
+                return True
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name | ast.Attribute):
+                called = value.func.id if isinstance(value.func, ast.Name) else value.func.attr
+                if called in ("dict", "list", "set", "defaultdict", "Counter", "OrderedDict"):
+                    return True
+    return False
+
+
+def _increments(function: Function) -> Iterator[tuple[ast.AST, str]]:
+    for node in _own_nodes(function):
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add | ast.Sub):
+            target = node.target
+            if isinstance(target, ast.Attribute):
+                yield node, _first_line(node)
+            elif isinstance(target, ast.Subscript):
+                root = _root(target)
+                if not (isinstance(root, ast.Name) and _built_locally(function, root.id)):
+                    yield node, _first_line(node)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr.lower() in _INCREMENT_METHODS:
+                yield node, _first_line(node)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+            if any(
+                isinstance(side, ast.Call)
+                and isinstance(side.func, ast.Name | ast.Attribute)
+                and (side.func.id if isinstance(side.func, ast.Name) else side.func.attr) == "F"
+                for side in (node.left, node.right)
+            ):
+                yield node, _first_line(node)
+        elif isinstance(node, ast.Dict):
+            if any(isinstance(k, ast.Constant) and k.value == "$inc" for k in node.keys):
+                yield node, _first_line(node)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and _SQL_INCREMENT.search(node.value)
+        ):
+            yield node, _first_line(node)
+
+
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _caught(handler: ast.ExceptHandler) -> list[str]:
+    if handler.type is None:
+        return ["BaseException"]
+    items = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return [_last_name(i) for i in items]
+
+
+def _touches_store(body: list[ast.stmt]) -> bool:
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                chain: ast.expr = node.func
+                while isinstance(chain, ast.Attribute | ast.Call):
+                    chain = chain.func if isinstance(chain, ast.Call) else chain.value
+                    if isinstance(chain, ast.Attribute) and chain.attr in _STORE_NAMES:
+                        return True
+                if isinstance(chain, ast.Name) and chain.id in _STORE_NAMES:
+                    return True
+    return False
+
+
+def _client_errors(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, int]]:
+    """Each 4xx the statements answer (``abort(400)``, ``return body, 400``,
+    ``Response(status=400)``, ``raise HTTPException(status_code=400)``,
+    ``HttpResponseBadRequest()``), but for those the consumer retries."""
+    for statement in body:
+        for node in ast.walk(statement):
+            status: int | None = None
+            if isinstance(node, ast.Call):
+                name = _last_name(node.func)
+                if name in _STATUS_NAMES:
+                    status = _STATUS_NAMES[name]
+                elif name in ("abort", "HTTPException", "make_response") and node.args:
+                    values = _ints(node.args[-1] if name == "make_response" else node.args[0])
+                    status = values[0] if values else None
+                for keyword in node.keywords:
+                    if keyword.arg in _STATUS_KEYWORDS:
+                        values = _ints(keyword.value)
+                        status = values[0] if values else status
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+                values = _ints(node.value.elts[1]) if len(node.value.elts) > 1 else []
+                status = values[0] if values else None
+            if status is not None and 400 <= status < 500 and status not in RETRIED_4XX:
+                yield node, status
+
+
+def _transient_4xx(function: Function) -> Iterator[tuple[ast.AST, str]]:
+    for node in _own_nodes(function):
+        if not isinstance(node, ast.Try):
+            continue
+        for handler in node.handlers:
+            caught = _caught(handler)
+            transient = [c for c in caught if _TRANSIENT_ERRORS.match(c)]
+            if not transient and not (set(caught) & _CATCH_ALL and _touches_store(node.body)):
+                continue
+            for answer, _ in _client_errors(handler.body):
+                yield answer, f"except {', '.join(caught)}: {_first_line(answer)}"
+                break
+
+
+def handler_hazards(source: str | bytes, name: str, line: int) -> tuple[Hazard, ...]:
+    """The increments and the transient faults answered as 4xx of the handler ``name``
+    defined at ``line`` (its ``def`` or a decorator), and of the functions of its module it
+    calls by name; ``()`` when it cannot be found."""
+    tree = _parse(source)
+    if tree is None:
+        return ()
+    handler = _handler(tree, name, line)
+    if handler is None:
+        return ()
+    functions = {f.name: f for f in _functions(tree) if f.col_offset == 0}
+    seen = [handler]
+    for node in _own_nodes(handler):
+        if isinstance(node, ast.Call):
+            called = functions.get(_called_name(node) or "")
+            if called is not None and called not in seen:
+                seen.append(called)
+    found: list[Hazard] = []
+    for function in seen:
+        for node, code in _increments(function):
+            found.append(Hazard("increment", _span(node)[0], code, function.name))
+        for node, code in _transient_4xx(function):
+            found.append(Hazard("transient-4xx", _span(node)[0], code, function.name))
+    return tuple(sorted(set(found), key=lambda h: (h.kind, h.line, h.code)))
+
+
+# --- Django transactions -----------------------------------------------------------------
+
+
+def atomic_requests(settings: str | bytes) -> bool | None:
+    """Whether a Django settings module turns ``ATOMIC_REQUESTS`` on for a database:
+    ``True`` set literally, ``False`` when it is absent or ``False``, ``None`` when some
+    value is computed (an environment lookup) and cannot be told."""
+    tree = _parse(settings)
+    if tree is None:
+        return None
+    unknown = False
+    for node in ast.walk(tree):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Dict):
+            values = [
+                v
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and k.value == "ATOMIC_REQUESTS"
+            ]
+        elif isinstance(node, ast.Assign):
+            values = [
+                node.value
+                for t in node.targets
+                if isinstance(t, ast.Subscript)
+                and isinstance(t.slice, ast.Constant)
+                and t.slice.value == "ATOMIC_REQUESTS"
+            ]
+        elif isinstance(node, ast.keyword) and node.arg == "ATOMIC_REQUESTS":
+            values = [node.value]
+        for value in values:
+            if isinstance(value, ast.Constant):
+                if value.value is True:
+                    return True
+            else:
+                unknown = True
+    return None if unknown else False
+
+
+def non_atomic_request(source: str | bytes, line: int) -> bool:
+    """Whether the view around ``line`` opts out of ``ATOMIC_REQUESTS``
+    (``@transaction.non_atomic_requests``)."""
+    tree = _parse(source)
+    function = _function_at(tree, line) if tree is not None else None
+    if function is None:
+        return False
+    return any(
+        _last_name(d.func if isinstance(d, ast.Call) else d) == "non_atomic_requests"
+        for d in function.decorator_list
+    )
+
+
+# --- what a migration says of them -------------------------------------------------------
+
+#: Names a caller gives the id of the request or operation it repeats on a retry, first
+#: found first: a send that waits passes the one in scope as its ``idempotency_key=``.
+KEY_NAMES = (
+    "idempotency_key",
+    "request_id",
+    "operation_id",
+    "saga_id",
+    "dedup_key",
+    "dedupe_key",
+    "deduplication_id",
+)
+#: The headers whose value the producer makes the event id from (the runtime's list).
+KEY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key", "x-request-id", "request-id"})
+
+
+def compensation_caution(why: str, send: SendSpec) -> Finding:
+    """The caution of a send on its caller's failure path (``why``: :func:`failure_path`)."""
+    if send.outbox is not None:
+        how = "the outbox writes it in the caller's transaction and relays it at least once"
+    elif send.compensation:
+        how = (
+            "the send waits for Kafka's acknowledgement instead of firing and forgetting, "
+            "and raises `EventNotAccepted` when Kafka does not take it, as the call raised "
+            "when the callee was unreachable (`--outbox` makes it durable where Django or "
+            "SQLAlchemy manage the caller's data)"
+        )
+    else:
+        how = "the send waits for Kafka's acknowledgement"
+    return Finding(
+        "compensation",
+        f"the call runs on its caller's failure path ({why}): a compensation must not be "
+        "lost or applied twice",
+        f"{how}; pass `idempotency_key=` naming the operation it undoes (the order id, the "
+        "payment id) so that a repeat is skipped, and make its handler idempotent",
+    )
+
+
+def idempotency(
+    send: SendSpec, facts: CallFacts, source: bytes | None
+) -> tuple[SendSpec, tuple[str, ...]]:
+    """A send that waits with the idempotency key it can have, and what the reviewer is
+    told: after ``EventOutcomeUnknown`` the event may still reach the topic, so a caller
+    that retries sends a second one the consumer skips only by its key."""
+    if not send.wait or send.outbox is not None or send.event:
+        return send, ()
+    headers = {_header(name) for name, _ in facts.headers}
+    if headers & KEY_HEADERS:
+        return send, ()
+    names = bound_at(source, send.line) if source is not None else None
+    found = next((n for n in KEY_NAMES if names and n in names), None)
+    if found is not None:
+        return replace(send, idempotency_key=found), (
+            f"the send passes `idempotency_key={found}`: a retry of the same operation, "
+            "after `EventOutcomeUnknown` too, gets the same event id and is skipped",
+        )
+    return send, (
+        "no idempotency key: after `EventOutcomeUnknown` the event may still appear on the "
+        "topic, so a caller that retries sends a second event the consumer handles again; "
+        "pass `idempotency_key=` naming the operation (an order id, a request id)",
+    )
+
+
+def _header(source: str) -> str:
+    try:
+        value = ast.literal_eval(source)
+    except (ValueError, SyntaxError):
+        return ""
+    return value.lower() if isinstance(value, str) else ""
+
+
+#: ``Hazard.kind`` -> the caution's code, what it says of the handler and what to do.
+_HANDLER_FINDINGS = {
+    "increment": (
+        "non-idempotent-handler",
+        "changes stored state by an amount ({shown}): an event handled twice applies it twice",
+        "make the handler idempotent (record the event id or idempotency key with its write, "
+        "in one transaction, or write absolute values), or give the consumer an idempotency "
+        "store in the service's own database",
+    ),
+    "transient-4xx": (
+        "transient-as-4xx",
+        "answers a 4xx when its database or cache fails ({shown}): the consumer dead-letters "
+        "a 4xx at once, so a passing outage sends events to the dead-letter topic instead of "
+        "retrying them",
+        "answer 503 (or let the error raise) for a database or cache fault, so the consumer "
+        "retries it; until then, redrive the dead-letter topic after an outage",
+    ),
+}
+
+
+def callee_cautions(
+    site: CallSite, endpoint: Endpoint | None, read: Callable[[str], bytes | None]
+) -> tuple[Finding, ...]:
+    """What the callee's handler does that an event handled twice, or during an outage,
+    makes visible (:func:`handler_hazards`)."""
+    if endpoint is None or endpoint.protocol != "http":
+        return ()
+    source = read(endpoint.file)
+    if source is None:
+        return ()
+    name = endpoint.handler.rsplit(".", 1)[-1]
+    found = handler_hazards(source, name, endpoint.line)
+    out = []
+    for kind, (code, what, suggestion) in _HANDLER_FINDINGS.items():
+        hits = [h for h in found if h.kind == kind]
+        if hits:
+            shown = "; ".join(f"`{h.code}` ({endpoint.file}:{h.line})" for h in hits[:3])
+            reason = f"{site.callee}'s handler `{name}` {what.format(shown=shown)}"
+            out.append(Finding(code, reason, suggestion))
+    return tuple(out)

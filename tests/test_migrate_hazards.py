@@ -1,0 +1,115 @@
+"""Sites whose event must not be lost or applied twice, planned on small repositories:
+compensations on a failure path (tests/fixtures/migrate/saga) wait for Kafka with a caution,
+the callee handlers' increments and 4xx answers to outages are named, and a Django
+``--outbox`` site outside any transaction says so (tests/fixtures/e2e/outbox_repo)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.migrate.plan import PlanOptions
+from decouple_services.migrate.report import render_pr_body, render_summary
+from decouple_services.migrate.run import MigrationResult, migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _migrate(
+    root: Path, *, outbox: bool = False, services: tuple[str, ...] = ("orders",)
+) -> MigrationResult:
+    result = scan(root, ScanOptions(use_cache=False))
+    selection = select_sites(result, Criteria(services=services))
+    return migrate_scanned(result, selection, PlanOptions(outbox=outbox))
+
+
+def _by_line(migrated: MigrationResult) -> dict[int, tuple[bool, tuple[str, ...]]]:
+    return {
+        p.site.line: (p.send.wait, tuple(f.code for f in p.cautions))
+        for p in migrated.plan.rewrites
+    }
+
+
+def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path: Path) -> None:
+    root = tmp_path / "saga"
+    shutil.copytree(FIXTURES / "migrate" / "saga", root)
+    migrated = _migrate(root)
+    assert _by_line(migrated) == {
+        # rollback_stock: named as an undo (and called from an except clause)
+        16: (True, ("in-loop", "compensation", "non-idempotent-handler", "transient-as-4xx")),
+        # forget_reservation: called from the failure branch of a status test
+        20: (True, ("compensation",)),
+        # on the success path, to a handler that answers 503 to an outage: nothing to say
+        34: (False, ()),
+    }
+    rewritten = next(c for c in migrated.changes if c.path.endswith("orders/app.py"))
+    text = rewritten.after.decode()
+    assert text.count("send_event_and_wait(") == 2 and text.count("send_event(") == 1
+    summary = render_summary(migrated, dry_run=True)
+    assert "compensation must not be lost or applied twice" in summary
+    assert "`db.incrby(f'stock:{item_id}', amount)` (services/stock/stock/app.py:14)" in summary
+    assert "except RedisError: abort(400, 'DB error')" in summary
+    assert "no idempotency key: after `EventOutcomeUnknown`" in summary
+    body = render_pr_body(migrated)
+    assert "⚠ compensation<br>⚠ non-idempotent-handler<br>⚠ transient-as-4xx" in body
+    assert "**Compensations.**" in body and "**Outages dead-lettered.**" in body
+    assert "as a compensation, the send waits for Kafka to accept the event" in body
+
+
+def _outbox_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "e2e" / "outbox_repo", root)
+    shutil.copytree(FIXTURES / "e2e" / "mailer", root / "services" / "mailer")
+    return root
+
+
+def _store_cautions(root: Path) -> tuple[str, ...]:
+    migrated = _migrate(root, outbox=True, services=("store",))
+    (item,) = migrated.plan.rewrites
+    assert item.send.outbox == "django"
+    return tuple(f.code for f in item.cautions)
+
+
+def _without_atomic(root: Path, decorator: str = "") -> None:
+    views = root / "services/store/store/views.py"
+    text = views.read_text()
+    text = text.replace("    with transaction.atomic():\n", "    if True:\n")
+    text = text.replace("def place_order(", f"{decorator}def place_order(")
+    views.write_text(text)
+
+
+def test_a_django_outbox_site_inside_atomic_has_no_transaction_caution(tmp_path: Path) -> None:
+    assert "no-transaction" not in _store_cautions(_outbox_repo(tmp_path))
+
+
+def test_a_django_outbox_site_outside_any_transaction_says_so(tmp_path: Path) -> None:
+    root = _outbox_repo(tmp_path)
+    _without_atomic(root)
+    assert _store_cautions(root) == ("no-transaction",)
+    migrated = _migrate(root, outbox=True, services=("store",))
+    assert "caution [no-transaction]: the call is not inside `transaction.atomic()`" in (
+        render_summary(migrated, dry_run=True)
+    )
+    assert "⚠ no-transaction" in render_pr_body(migrated)
+
+
+def test_atomic_requests_covers_a_view_unless_it_opts_out(tmp_path: Path) -> None:
+    root = _outbox_repo(tmp_path)
+    settings = root / "services/store/storesite/settings.py"
+    settings.write_text(
+        settings.read_text().replace(
+            '"default": {', '"default": {\n        "ATOMIC_REQUESTS": True,', 1
+        )
+    )
+    _without_atomic(root)
+    assert "no-transaction" not in _store_cautions(root)
+    _without_atomic(root, "@transaction.non_atomic_requests\n")
+    assert _store_cautions(root) == ("no-transaction",)
+
+
+def test_an_atomic_decorated_view_is_inside_a_transaction(tmp_path: Path) -> None:
+    root = _outbox_repo(tmp_path)
+    _without_atomic(root, "@transaction.atomic\n")
+    assert "no-transaction" not in _store_cautions(root)
