@@ -51,7 +51,8 @@ def _marked(database: Path) -> int:
         return 0
     with sqlite3.connect(database) as db:
         try:
-            return int(db.execute("SELECT COUNT(*) FROM handled_events").fetchone()[0])
+            query = "SELECT COUNT(*) FROM decouple_handled WHERE handled_at IS NOT NULL"
+            return int(db.execute(query).fetchone()[0])
         except sqlite3.OperationalError:  # the table is not there yet
             return 0
 

@@ -233,6 +233,7 @@ def _consumer(
         test_path=f"services/{service}/tests/test_decouple_{slug}.py",
         import_root=f"services/{service}",
         extra=dict(extra),
+        idempotency="django" if "django_settings_module" in extra else "file",
     )
 
 

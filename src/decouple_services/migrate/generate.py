@@ -84,7 +84,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "9"
+RUNTIME_VERSION = "10"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -426,11 +426,18 @@ def render_compose_override(
     ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
     for consumer in sorted(wanted, key=lambda c: c.module):
         name = f"{compose_names[consumer.service]}-{consumer.module.rpartition('.')[2]}"
+        environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
+        if consumer.idempotency == "sqlalchemy":
+            # Handled events are kept in the service's database, which every replica shares.
+            environment["DECOUPLE_IDEMPOTENCY_URL"] = (
+                "${DECOUPLE_IDEMPOTENCY_URL:?the SQLAlchemy URL of the "
+                + f"{consumer.service} database its consumers keep handled events in}}"
+            )
         out[re.sub(r"[^a-z0-9_-]", "-", name.lower())] = {
             "extends": {"file": base, "service": compose_names[consumer.service]},
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
-            "environment": {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE},
+            "environment": environment,
             # Docker only marks a stalled consumer unhealthy (`docker compose ps`); an
             # orchestrator or autoheal restarts it.
             "healthcheck": {
@@ -501,6 +508,8 @@ def render_k8s_consumers(
     if source is None:
         return None
     made = []
+    secret = f"{deployment}-decouple-idempotency"[:253]
+    secret_needed = False
     for consumer in sorted(consumers, key=lambda c: c.module):
         slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
         copied = _deployment_copy(
@@ -508,6 +517,17 @@ def render_k8s_consumers(
         )
         container = copied["spec"]["template"]["spec"]["containers"][0]
         _add_env(container, [("DECOUPLE_LIVENESS_FILE", LIVENESS_FILE)])
+        have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
+        if consumer.idempotency == "sqlalchemy" and "DECOUPLE_IDEMPOTENCY_URL" not in have:
+            # Every replica keeps handled events in the service's database, whose URL
+            # cannot be read from the code: the pod waits for the secret.
+            container["env"].append(
+                {
+                    "name": "DECOUPLE_IDEMPOTENCY_URL",
+                    "valueFrom": {"secretKeyRef": {"name": secret, "key": "url"}},
+                }
+            )
+            secret_needed = True
         # A file the service names already is the one the loop touches.
         path = next(
             str(e.get("value") or LIVENESS_FILE)
@@ -538,7 +558,14 @@ def render_k8s_consumers(
         f"# One Deployment per consumer, made from the {deployment} Deployment in "
         f"{posixpath_basename(manifest)}.\n"
         "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
-        "# of the services that send.\n" + yaml.safe_dump_all(made, sort_keys=False, width=100)
+        "# of the services that send.\n"
+        + (
+            f"# Create the secret {secret} (key url: the SQLAlchemy URL of the service's\n"
+            "# database, where the consumers keep handled events) before applying.\n"
+            if secret_needed
+            else ""
+        )
+        + yaml.safe_dump_all(made, sort_keys=False, width=100)
     )
     return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
 
@@ -776,6 +803,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "subscribed": bool(topic.subscribers) and not topic.site_ids,
         "subscribers": _join(topic.subscribers),
         "event_type": topic.event_type,
+        "idempotency": spec.idempotency,
     }
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "find_session",
     "outbox_write",
     "uses_django",
+    "uses_sqlalchemy",
 ]
 
 DJANGO = "django"
@@ -79,6 +80,14 @@ class OutboxWrite:
 def uses_django(source: bytes) -> bool:
     """Whether a module imports Django."""
     return re.search(rb"^\s*(?:from|import)\s+django\b", source, re.MULTILINE) is not None
+
+
+def uses_sqlalchemy(source: bytes) -> bool:
+    """Whether a module imports SQLAlchemy (or Flask-SQLAlchemy, SQLModel)."""
+    try:
+        return _imports_sqlalchemy(ast.parse(source))
+    except (SyntaxError, ValueError):
+        return False
 
 
 def _imports_sqlalchemy(tree: ast.Module) -> bool:

@@ -83,7 +83,7 @@ from decouple_services.migrate.naming import (
 from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
 from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
 from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
-from decouple_services.migrate.outbox import add_installed_app, outbox_write
+from decouple_services.migrate.outbox import add_installed_app, outbox_write, uses_sqlalchemy
 from decouple_services.migrate.payload import infer_schema, key_field, merge_schemas
 from decouple_services.migrate.select import Refusal, Selection
 from decouple_services.migrate.spec import (
@@ -1035,10 +1035,14 @@ def _consumers(
             folder = _join(layout.import_root, CONSUMER_PACKAGE)
             module_name = f"{CONSUMER_PACKAGE}.{slug}"
         extra: dict[str, object] = {}
+        idempotency = "file"
         if endpoint is not None and endpoint.framework == "django":
             found = DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
             if found:
                 extra["django_settings_module"] = found.group(1).decode()
+                idempotency = OUTBOX_DJANGO
+        elif endpoint is not None and uses_sqlalchemy(read(endpoint.file) or b""):
+            idempotency = OUTBOX_SQLALCHEMY
         out.append(
             ConsumerSpec(
                 topic=topic,
@@ -1051,6 +1055,7 @@ def _consumers(
                 test_path=_join(layout.import_root, "tests", f"test_{slug}_consumer.py"),
                 import_root=layout.import_root,
                 extra=extra,
+                idempotency=idempotency,
             )
         )
     return tuple(out)

@@ -13,6 +13,7 @@ from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.generate import consumer_runtime, runtime_location
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
+from decouple_services.migrate.run import PER_POD_DEDUPE
 
 if TYPE_CHECKING:
     from decouple_services.migrate.plan import MigrationPlan, PlannedSite
@@ -171,6 +172,8 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"dependencies of {service}: {note}")
     for service, note in result.deployment_notes:
         lines.append(f"deployment of {service}: {note}")
+    if result.store_notes:
+        lines.append(f"caution [per-pod-dedupe] {_per_pod(result, '')}")
     return "".join(printable(line) + "\n" for line in lines)
 
 
@@ -450,7 +453,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "after the call (a redirect that reads it back, a test) needs a look.",
         "**At-least-once delivery.** A consumer crash between handling and commit repeats an "
         "event; the generated idempotency hook skips repeats by event id only within its "
-        "store (a SQLite file per consumer group by default: `DECOUPLE_IDEMPOTENCY_DB`). A "
+        "store: a `decouple_handled` table in the callee's own database when it is Django's "
+        "or SQLAlchemy's (`DECOUPLE_IDEMPOTENCY_URL`), else a SQLite file per pod. A "
         "caller that retries a request sends the event again: the copy is skipped only when "
         "the send carries an idempotency key (the call's `Idempotency-Key` or `X-Request-ID` "
         "header, or `idempotency_key=`) and the same data.",
@@ -511,6 +515,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "**Transactions.** Some sends run inside a database transaction and go out even "
             "if it rolls back, as the HTTP calls did; an outbox table would make them exact."
         )
+    if result.store_notes:
+        risks.append(f"**Dedupe per pod.** {_per_pod(result, '`')}.")
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
@@ -608,6 +614,12 @@ def _review_steps(migrated: Sequence[PlannedSite], consumers: Sequence[ConsumerS
         ]
     )
     return steps
+
+
+def _per_pod(result: MigrationResult, quote: str) -> str:
+    """The consumers deployed without a shared idempotency store, and what that means."""
+    named = ", ".join(f"{quote}{m}{quote} ({where})" for m, where in result.store_notes)
+    return f"{named}: {PER_POD_DEDUPE}"
 
 
 def _cell(text: str) -> str:

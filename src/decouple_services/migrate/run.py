@@ -59,6 +59,9 @@ class MigrationResult:
     dependency_notes: tuple[tuple[str, str], ...] = ()
     #: ``(service, note)``: Kafka settings a deployment file needs and did not get, and where.
     deployment_notes: tuple[tuple[str, str], ...] = ()
+    #: ``(consumer module, the deployment files that run it)``: consumers whose
+    #: idempotency store is a SQLite file per pod (:data:`PER_POD_DEDUPE`).
+    store_notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def migrated(self) -> tuple[CallSite, ...]:
@@ -135,7 +138,7 @@ def migrate_scanned(
                 for p in plan.sites
             ),
         )
-    generated, kept = _generated(plan, read, result)
+    generated, kept, store_notes = _generated(plan, read, result)
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
@@ -151,6 +154,7 @@ def migrate_scanned(
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
         deployment_notes=tuple(deploy_notes),
+        store_notes=tuple(store_notes),
     )
 
 
@@ -283,9 +287,69 @@ def _reader(root: Path) -> Callable[[str], bytes | None]:
     return read
 
 
+#: What a consumer deployed without a shared idempotency store means.
+PER_POD_DEDUPE = (
+    "their idempotency store is a SQLite file in the pod (no Django or SQLAlchemy database "
+    "of the service was found): dedupe is per pod and lost on restart; handlers must be "
+    "idempotent. Attempt counts go with the file, so an event that crashes the process is "
+    "retried for as long as the file does not survive the restart. Set "
+    "`DECOUPLE_IDEMPOTENCY_URL` to a database every replica reaches"
+)
+
+
+def store_cautions(
+    consumers: Sequence[ConsumerSpec], deployments: Sequence[tuple[str, str, bool]]
+) -> list[tuple[str, str]]:
+    """``(consumer module, where)`` for each consumer that ``deployments`` (``(path, text,
+    _)`` of the generated compose and Kubernetes files) run while its idempotency store is a
+    SQLite file in the pod: a store nobody else sees, gone with the container."""
+    out = []
+    for consumer in consumers:
+        if consumer.idempotency != "file":
+            continue
+        where = []
+        for path, text, _ in deployments:
+            replicas = _replicas_running(text, consumer.module)
+            if replicas is not None:
+                where.append(path + (f", {replicas} replicas" if replicas > 1 else ""))
+        if where:
+            out.append((consumer.module, "; ".join(where)))
+    return out
+
+
+def _replicas_running(text: str, module: str) -> int | None:
+    """How many replicas of ``python -m <module>`` a generated compose or Kubernetes file
+    runs (1 where it does not say), ``None`` when it does not run it."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # compose's `!reset` and the like: their values do not matter here
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    try:
+        documents = list(yaml.load_all(text, Loader=Loader))  # a SafeLoader
+    except yaml.YAMLError:
+        return None
+    for document in documents:
+        if not isinstance(document, dict):
+            continue
+        if document.get("kind") == "Deployment":
+            spec = document.get("spec") or {}
+            pod = (spec.get("template") or {}).get("spec") or {}
+            commands = [c.get("command") or [] for c in pod.get("containers") or []]
+            if any(module in command for command in commands):
+                return int(spec.get("replicas") or 1)
+        for service in (document.get("services") or {}).values():
+            if isinstance(service, dict) and module in (service.get("command") or []):
+                deploy_ = service.get("deploy") or {}
+                return int(deploy_.get("replicas") or service.get("scale") or 1)
+    return None
+
+
 def _generated(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
-) -> tuple[list[FileChange], list[tuple[str, str]]]:
+) -> tuple[list[FileChange], list[tuple[str, str]], list[tuple[str, str]]]:
     from decouple_services.migrate import generate
 
     wanted: list[tuple[str, str, bool]] = []
@@ -333,9 +397,11 @@ def _generated(
                 True,
             )
         )
+    store_notes: list[tuple[str, str]] = []
     if plan.topics:
-        wanted.extend(_compose_override(plan, read, result))
-        wanted.extend(_k8s_consumers(plan, read, result))
+        deployments = [*_compose_override(plan, read, result), *_k8s_consumers(plan, read, result)]
+        wanted.extend(deployments)
+        store_notes = store_cautions(plan.consumers, deployments)
     changes: list[FileChange] = []
     kept: list[tuple[str, str]] = []
     for path, text, executable in wanted:
@@ -360,7 +426,7 @@ def _generated(
                 kept.append((path, f"{why}; left as it is (delete it to regenerate)"))
                 continue
         changes.append(FileChange(path, old, new, "generated", executable=executable))
-    return changes, kept
+    return changes, kept, store_notes
 
 
 _COMPOSE_EVIDENCE = re.compile(r"^(\S*(?:docker-)?compose[^/:]*\.ya?ml):\d+ ")

@@ -125,3 +125,7 @@ class ConsumerSpec:
     #: Folder the callee's code runs from (``services/emails``), for ``python -m``.
     import_root: str = "."
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: Where the consumer keeps handled events and attempts: ``file`` (a SQLite file in its
+    #: working directory: per pod), or the callee's own database, ``django`` or
+    #: ``sqlalchemy``, which every replica shares.
+    idempotency: str = "file"

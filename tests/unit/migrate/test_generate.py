@@ -542,6 +542,45 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
     )
 
 
+def _emails_deployment() -> dict[str, Any]:
+    container = {"name": "emails", "image": "shop/emails:1", "env": []}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "emails"},
+        "spec": {"replicas": 3, "template": {"spec": {"containers": [container]}}},
+    }
+
+
+def test_a_sqlalchemy_callees_consumers_keep_handled_events_in_its_database() -> None:
+    """The database's URL is not in the code: the Deployment reads it from a secret the
+    manifest names, and the compose service will not start without it."""
+    from decouple_services.migrate.run import store_cautions
+
+    flask = gen_examples.CONSUMERS["flask"]
+    shared = replace(flask, idempotency="sqlalchemy", module=flask.module + "_shared")
+    text = generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [shared])
+    assert text is not None and "Create the secret emails-decouple-idempotency" in text
+    (container,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
+    secret = {"secretKeyRef": {"name": "emails-decouple-idempotency", "key": "url"}}
+    assert {"name": "DECOUPLE_IDEMPOTENCY_URL", "valueFrom": secret} in container["env"]
+    assert store_cautions([shared], [("k8s/c.yaml", text, False)]) == []
+    # a store in the pod: its Deployment's replicas are named in the caution
+    text = generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask])
+    assert text is not None and "DECOUPLE_IDEMPOTENCY_URL" not in text
+    assert store_cautions([flask], [("k8s/c.yaml", text, False)]) == [
+        (flask.module, "k8s/c.yaml, 3 replicas")
+    ]
+    compose = {"services": {"emails": {"image": "shop/emails:1"}}}
+    override = generate.render_compose_override(
+        "compose.yml", compose, [shared, flask], [], {"emails": "emails"}, "decouple/t.py"
+    )
+    assert override is not None and "${DECOUPLE_IDEMPOTENCY_URL:?" in override
+    assert store_cautions([shared, flask], [("compose.decouple.yml", override, False)]) == [
+        (flask.module, "compose.decouple.yml")
+    ]
+
+
 def _probe(path: Path) -> int:
     command = generate.liveness_test(str(path))
     return subprocess.run([sys.executable, *command[1:]], check=False).returncode

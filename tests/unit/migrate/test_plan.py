@@ -62,6 +62,8 @@ def test_consumers_go_in_the_handlers_package_with_tests_beside_the_service(
     users = next(c for c in plan.consumers if c.topic.name == "users.deactivate")
     assert users.path == "services/users/accounts/decouple_consumers/users_deactivate.py"
     assert users.handler is not None and users.handler.module == "accounts.views"
+    # a Django callee keeps handled events in its own database; a Flask one, in a file
+    assert (users.idempotency, emails.idempotency) == ("django", "file")
 
 
 def test_topics_gather_their_producers_sites_and_schema(result: ScanResult) -> None:
@@ -255,6 +257,16 @@ def test_the_consumer_runs_the_application_that_includes_the_handlers_router() -
     for consumer in plan.consumers:
         assert consumer.handler is not None
         assert (consumer.handler.app_module, consumer.handler.app_object) == ("stock.main", "app")
+
+
+def test_a_callee_whose_handlers_use_sqlalchemy_keeps_handled_events_in_its_database(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    assert {c.idempotency for c in _migrate_all(tmp_path / "repo").consumers} == {"file"}
+    items = tmp_path / "repo" / "stock" / "stock" / "routers" / "items.py"
+    items.write_text("from sqlalchemy.orm import Session\n" + items.read_text())
+    assert {c.idempotency for c in _migrate_all(tmp_path / "repo").consumers} == {"sqlalchemy"}
 
 
 def test_a_site_whose_callee_application_cannot_be_found_is_refused(tmp_path: Path) -> None:

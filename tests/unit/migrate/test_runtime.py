@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import itertools
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -504,7 +505,8 @@ def test_a_failing_event_pauses_and_rewinds_its_partition_instead_of_sleeping(
     time.sleep(0.01)
     consumer._resume_due(client, Partition)
     consumer._one(client, record, Partition)
-    assert [name for name, _ in client.calls] == ["resume", "store_offsets", "commit"]
+    # stored for the background auto-commit: no commit request per record
+    assert [name for name, _ in client.calls] == ["resume", "store_offsets"]
     assert app.calls == 2 and ("t", 0) not in consumer._retrying
 
 
@@ -524,10 +526,7 @@ def test_an_event_failing_past_its_retries_is_dead_lettered_then_committed(
     assert dead[0] == "t.dlq"
     assert headers["decouple.attempts"] == b"3"
     assert headers["decouple.error.message"] == b"the application answered 503"
-    assert client.calls[-2:] == [
-        ("store_offsets", {"message": record}),
-        ("commit", {"asynchronous": True}),
-    ]
+    assert client.calls[-1] == ("store_offsets", {"message": record})
 
 
 def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume(
@@ -548,6 +547,12 @@ def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume
     client.calls.clear()
     back = [Partition("t", 0)]
     consumer._on_assign(client, back)
+    # cooperative-sticky by default: only the partitions added are assigned
+    assert client.calls == [("incremental_assign", (back,)), ("resume", (back,))]
+    client.calls.clear()
+    monkeypatch.setenv("KAFKA_PARTITION_ASSIGNMENT_STRATEGY", "range,roundrobin")
+    eager = _consumer(runtime, app, monkeypatch)
+    eager._on_assign(client, back)
     assert client.calls == [("assign", (back,)), ("resume", (back,))]
 
 
@@ -626,7 +631,7 @@ def test_a_failed_dead_letter_send_is_retried_without_handling_the_event_again(
     assert app.calls == 1
     (dead,) = consumer.producer.dead
     assert dict(dead[3])["decouple.error.message"] == b"the application answered 400"
-    assert [name for name, _ in client.calls] == ["store_offsets", "commit"]
+    assert [name for name, _ in client.calls] == ["store_offsets"]
     assert consumer._undelivered == {}
 
 
@@ -670,6 +675,8 @@ class FakeKafka:
 
     def assign(self, partitions: Any) -> None:
         pass
+
+    incremental_assign = assign
 
     def commit(self, **kwargs: Any) -> None:
         pass
@@ -843,7 +850,7 @@ def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_event
     consumer._one(client, record, Partition)
     assert len(module.runs) == 1  # not run again
     assert consumer.counts == {"retry": 1, "handled": 1}
-    assert [name for name, _ in client.calls][-2:] == ["store_offsets", "commit"]
+    assert [name for name, _ in client.calls][-1:] == ["store_offsets"]
     assert consumer._running == {} and consumer._retrying == {}
     event_id = json.loads(record.value())["id"]
     assert consumer.store.seen(f"g/{event_id}")
@@ -1104,6 +1111,202 @@ def test_the_default_store_is_a_file_and_memory_only_when_asked(
     assert (tmp_path / "decouple-handled-g.sqlite").exists()
     monkeypatch.setenv("DECOUPLE_IDEMPOTENCY_DB", "memory")
     assert isinstance(runtime.open_store("g"), runtime.MemoryStore)
+
+
+def test_the_sqlite_store_counts_attempts_across_restarts_and_releases_them(
+    runtime: ModuleType, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "handled.sqlite")
+    store = runtime.SqliteStore(path)
+    assert store.attempt("g/e-1")[0] == 1
+    first = store.attempt("g/e-1")
+    store.close()
+    again = runtime.SqliteStore(path)
+    attempts, since = again.attempt("g/e-1")
+    assert (attempts, since) == (3, first[1]) and not again.seen("g/e-1")
+    again.release("g/e-1")  # dead-lettered: a redrive counts from the start
+    assert again.attempt("g/e-1")[0] == 1
+    again.mark("g/e-1")
+    again.release("g/e-1")  # a handled event stays handled
+    assert again.seen("g/e-1")
+
+
+def test_a_sqlite_file_of_an_earlier_runtime_keeps_its_handled_events(
+    runtime: ModuleType, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE handled_events (event_id TEXT PRIMARY KEY, handled_at REAL)")
+        db.execute("INSERT INTO handled_events VALUES ('g/e-1', 1.0)")
+    store = runtime.SqliteStore(str(path))
+    assert store.seen("g/e-1") and not store.seen("g/e-2")
+
+
+def test_a_sqlalchemy_url_makes_the_store_shared_by_every_consumer_of_the_database(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two consumers (two pods) on one database see each other's marks and attempts."""
+    monkeypatch.setenv("DECOUPLE_IDEMPOTENCY_URL", f"sqlite:///{tmp_path / 'service.db'}")
+    one, two = runtime.open_store("g", "sqlalchemy"), runtime.open_store("g", "sqlalchemy")
+    assert isinstance(one, runtime.DatabaseStore) and "DECOUPLE_IDEMPOTENCY_URL" in one.where
+    assert one.attempt("g/e-1")[0] == 1 and two.attempt("g/e-1")[0] == 2
+    one.mark("g/e-1")
+    assert two.seen("g/e-1")
+
+
+def test_a_django_consumer_keeps_its_store_in_the_services_database(
+    runtime: ModuleType, tmp_path: Path
+) -> None:
+    """In a process of its own: Django is configured once per process."""
+    import subprocess
+
+    database = tmp_path / "django.sqlite"
+    (tmp_path / "store_settings.py").write_text(
+        "SECRET_KEY = 'x'\nINSTALLED_APPS = []\nDATABASES = {'default': "
+        f"{{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(database)!r}}}}}\n"
+    )
+    (tmp_path / "no_database.py").write_text("SECRET_KEY = 'x'\nDATABASES = {}\n")
+    script = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        f"import {runtime.__name__} as runtime\n"
+        "store = runtime.open_store('g', 'django', sys.argv[3])\n"
+        "print(type(store).__name__, store.where)\n"
+        "store.mark('g/e-1')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DECOUPLE_", "DJANGO_"))}
+    folder = str(Path(runtime.__file__).parent)
+
+    def opened(settings: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", script, folder, str(tmp_path), settings],
+            cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    assert opened("store_settings").startswith("DatabaseStore Django's 'default' database")
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        (row,) = db.execute("SELECT event_key, handled_at FROM decouple_handled")
+    assert row[0] == "g/e-1" and row[1] is not None
+    assert not (tmp_path / "decouple-handled-g.sqlite").exists()
+    # a Django service without a database keeps a file, and says so
+    assert opened("no_database").startswith("SqliteStore")
+
+
+def test_a_database_store_that_is_not_configured_says_so_loudly_and_keeps_a_file(
+    runtime: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DECOUPLE_IDEMPOTENCY_URL", raising=False)
+    store = runtime.open_store("g", "sqlalchemy")
+    assert isinstance(store, runtime.SqliteStore)
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "per pod and lost on restart" in error.getMessage()
+
+
+def test_an_unwritable_store_file_falls_back_to_memory_at_error_level_and_stays_loud(
+    runtime: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("DECOUPLE_IDEMPOTENCY_DB", str(tmp_path / "missing" / "h.sqlite"))
+    store = runtime.open_store("g")
+    assert isinstance(store, runtime.MemoryStore)
+    assert any(
+        r.levelname == "ERROR" and "IDEMPOTENCY STORE IN MEMORY" in r.getMessage()
+        for r in caplog.records
+    )
+    monkeypatch.setenv("DECOUPLE_STATS_INTERVAL_S", "0.01")
+    sub = _sub(runtime, "x:y", "function", "/")
+    consumer = runtime.Consumer([sub], service="s", store=store, producer=Sent())
+    caplog.clear()
+    import time
+
+    consumer._beat()
+    time.sleep(0.02)
+    consumer._beat()  # every stats line repeats it
+    assert any(
+        r.levelname == "ERROR" and "h.sqlite failed" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_attempts_that_never_ended_dead_letter_the_event_without_another_call(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each attempt is counted before the call: calls that killed the process leave their
+    count, and the next delivery past the limit goes to the dead-letter topic unrun."""
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "3")
+    policy = runtime.RetryPolicy.from_env()
+    store = runtime.SqliteStore(str(tmp_path / "h.sqlite"))
+    app = Flaky(failures=0)
+    sub = _sub(runtime, "x:y", "function", "/")
+    value = _value(runtime)
+    event_id = runtime.decode(value)["id"]
+    for _ in range(3):  # three processes died inside the call
+        store.attempt(f"g/{event_id}")
+    outcome = runtime.handle(value, [], sub, app, store, "g", policy)
+    assert outcome.action == "dead_letter" and app.calls == 0
+    assert outcome.attempts == 3 and "without an outcome" in str(outcome.error)
+
+
+def test_a_rebalance_does_not_reset_an_events_attempts(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures before a revoke count for the consumer that gets the partition next."""
+    app = Flaky(failures=10)
+    store = runtime.SqliteStore(str(tmp_path / "h.sqlite"))
+    first = _consumer(runtime, app, monkeypatch)
+    first.store = store
+    record = Record(3, _value(runtime))
+    first._one(Client(), record, Partition)
+    first._on_revoke(Client(), [Partition("t", 0)])
+    assert first._retrying == {}
+    second = _consumer(runtime, app, monkeypatch)
+    second.store = store
+    import time
+
+    for _ in range(2):
+        time.sleep(0.01)
+        second._one(Client(), record, Partition)
+    (dead,) = second.producer.dead
+    assert dict(dead[3])["decouple.attempts"] == b"3" and app.calls == 3
+
+
+def test_a_revoke_waits_for_its_running_calls_together_not_each_in_turn(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+    import time
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.3")
+    consumer = _consumer(runtime, Flaky(failures=0), monkeypatch)
+    partitions = [Partition("t", n) for n in range(3)]
+    for n in range(3):  # calls that never finish
+        consumer._running[("t", n)] = (4, concurrent.futures.Future(), f"e-{n}", 0.0)
+    started = time.monotonic()
+    consumer._settle_running(Client(), partitions)
+    assert 0.25 < time.monotonic() - started < 0.6
+
+
+def test_an_event_failing_past_the_deadline_is_dead_lettered_whatever_its_count(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECOUPLE_RETRY_DEADLINE_S", "60")
+    app = Flaky(failures=10)
+    consumer = _consumer(runtime, app, monkeypatch)
+    value = _value(runtime)
+    event_id = runtime.decode(value)["id"]
+    consumer.store.attempt(f"g/{event_id}")
+    consumer.store._attempts[f"g/{event_id}"] = (1, 1.0)  # first tried long ago
+    consumer._one(Client(), Record(3, value), Partition)
+    (dead,) = consumer.producer.dead
+    assert dict(dead[3])["decouple.attempts"] == b"2" and app.calls == 1
 
 
 # -- the producer --------------------------------------------------------------------------
