@@ -39,7 +39,7 @@ from typing import TypeVar
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
-from decouple_services.discover import _yaml, haproxy
+from decouple_services.discover import _yaml, caddy, haproxy
 from decouple_services.discover.compose import ComposeFile, parse_compose
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
@@ -668,12 +668,13 @@ class _Discovery:
         for parsed in parsed_files:
             configs = [(n, c, parse_routes) for n, c in parsed.nginx_configs.items()]
             configs += [(n, c, haproxy.parse_routes) for n, c in parsed.haproxy_configs.items()]
+            configs += [(n, c, caddy.parse_routes) for n, c in parsed.caddy_configs.items()]
             for name, conf, parse in configs:
                 text = self.read(conf)
                 routes = tuple(parse(text, conf)) if text is not None else ()
                 if routes:
-                    service = next(s for s in parsed.image_services if s.name == name)
-                    for alias in service.aliases:
+                    # every file's names of the gateway (an override adding a network alias)
+                    for alias in _gateway_aliases(parsed_files, name):
                         self.gateway_routes[alias] = routes
         self._expand_templates(parsed_files)
         # Image-only entries extend a service built in another compose file (an override
@@ -2085,3 +2086,13 @@ def _is_library_image(image: str) -> bool:
         name = head
     name = name.removeprefix("docker.io/").removeprefix("library/")
     return "/" not in name
+
+
+def _gateway_aliases(parsed_files: list[ComposeFile], name: str) -> list[str]:
+    """The host names a compose service answers to in every compose file declaring it."""
+    aliases: list[str] = []
+    for parsed in parsed_files:
+        for service in parsed.image_services:
+            if service.name == name:
+                _extend_unique(aliases, service.aliases)
+    return aliases

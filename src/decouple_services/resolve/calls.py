@@ -50,7 +50,7 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
-from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, split_url
+from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, Target, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
@@ -867,6 +867,13 @@ class CallResolver:
             hint = "each call of this helper is reported as its own call site"
             wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
+            front = self._own_front(url.text, target, caller)
+            if front is not None:
+                evidence.append(
+                    f"the host of the request {caller} is handling is {front}, the gateway "
+                    f"in front of it"
+                )
+                target = Target(front, None, target.path)
             found = self.hosts.callee(target, facts.path)
             if found.reason is not None and found.reason.endswith(LEARNT_AT_RUN_TIME):
                 # a host the running program learns (a discovered pod, a backend its router
@@ -980,6 +987,14 @@ class CallResolver:
             suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
+
+    def _own_front(self, url: str, target: Target, caller: str) -> str | None:
+        """``f"{request.scheme}://{request.get_host()}/graphql"``: a url on the host the
+        service's own request came in on is the gateway in front of the service, when one
+        gateway forwards to it."""
+        if not target.dynamic_host or _OWN_HOST.match(url) is None:
+            return None
+        return self.hosts.front_of(caller)
 
     def _helper(
         self,
@@ -1345,6 +1360,14 @@ def _handed_names(
             seen.add(outer)
             names += _handed_names(outer, drafts, uses_of, handing, nested_in, seen)
     return list(dict.fromkeys(names))
+
+
+#: A url whose host is the one the handled request was sent to: Django's
+#: ``request.get_host()``, Flask's ``request.host``, Starlette's ``request.url.netloc``.
+_OWN_HOST = re.compile(
+    r"(?:(?:https?|\{[\w.]*\bscheme\})://)?"
+    r"\{(?:request|req)\.(?:get_host\(\)|host|url\.netloc|url\.hostname)\}"
+)
 
 
 def _path_of(site: CallSite) -> str:
