@@ -921,6 +921,7 @@ class CallResolver:
             elif (
                 url.defaulted
                 and not self.index.is_test(facts.path)
+                and not _stub_on_passed_channel(receiver)
                 and self._of_class(call.function, url.defaulted, caller)
             ):
                 # `self.url` holding the constructor's default: whoever builds the object
