@@ -73,6 +73,7 @@ from decouple_services.discover.k8s import (
     resolve_config_refs,
 )
 from decouple_services.discover.markers import (
+    PACKAGE_METADATA,
     DockerfileFacts,
     bazel_binaries,
     find_marker_dirs,
@@ -1632,8 +1633,17 @@ class _Discovery:
         found_before = self.among_others or any(b.root != "" for b in self.builders.values())
         # A Dockerfile that a compose build names belongs to that service, wherever it is.
         built_with = {posixpath.dirname(d) for b in self.builders.values() for d in b.dockerfiles}
-        for marker_dir in find_marker_dirs(self._all_paths):
+        marker_dirs = find_marker_dirs(self._all_paths)
+        # a package's metadata alone (`setup.py`, `pyproject.toml`) beside deployed folders
+        # (a Dockerfile's) is a library they share or an SDK for their users
+        deployed = any(
+            m.is_strong and m.directory != "." and self._may_be_service_dir(m.directory)
+            for m in marker_dirs
+        )
+        for marker_dir in marker_dirs:
             directory = marker_dir.directory
+            if deployed and all(m in PACKAGE_METADATA for m in marker_dir.markers):
+                continue
             if directory == "." or not self._may_be_service_dir(directory):
                 continue
             if directory in built_with and all(is_dockerfile(m) for m in marker_dir.markers):
