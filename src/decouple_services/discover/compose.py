@@ -356,7 +356,10 @@ class _Reader:
                 self.nginx_configs.setdefault(name, path)
             elif source.endswith(".cfg") and "haproxy" in target:
                 self.haproxy_configs.setdefault(name, path)
-            elif posixpath.basename(source) == "Caddyfile" and "caddy" in target.lower():
+            elif posixpath.basename(target) == "Caddyfile" or (
+                posixpath.basename(source).startswith("Caddyfile") and "caddy" in target
+            ):
+                # `./caddy/Caddyfile-dev:/etc/caddy/Caddyfile`
                 self.caddy_configs.setdefault(name, path)
 
     def _published(self, spec: MappingNode) -> list[int]:
