@@ -548,7 +548,15 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
         {"name": "SMTP_HOST", "value": "mail"},
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
         {"name": "DECOUPLE_LIVENESS_FILE", "value": "/tmp/decouple-alive"},
+        # no shared database: the SQLite store lives on a volume of the pod, so a handler
+        # that kills the process still has its attempts counted after the restart
+        {"name": "DECOUPLE_IDEMPOTENCY_DB", "value": "/var/lib/decouple/handled.sqlite"},
     ]
+    assert container["volumeMounts"] == [
+        {"name": "decouple-state", "mountPath": "/var/lib/decouple"}
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "decouple-state", "emptyDir": {}}]
     probe = {"exec": {"command": generate.liveness_test()}}
     assert container["livenessProbe"].items() >= probe.items()
     assert container["startupProbe"].items() >= probe.items()
