@@ -1527,3 +1527,50 @@ def test_requests_built_from_events_never_come_from_loopback(
     finally:
         app.close()
     assert importlib.import_module(name).seen == ["192.0.2.1", "10.1.2.3"]
+
+
+SENDING_WSGI = """\
+import types
+
+import decouple_runtime_under_test as runtime
+
+PRODUCER = types.SimpleNamespace(event_types={}, service="orders")
+sent = []
+
+
+def app(environ, start_response):
+    for n in (1, 2, 2):  # the same send twice is two events, not one
+        sent.append(runtime.outbox_row(PRODUCER, "emails.send", {"n": n})[0])
+    start_response("200 OK", [])
+    return [b""]
+"""
+
+
+@pytest.mark.parametrize("timeout", ["0", "5"])
+def test_sends_a_handler_makes_get_the_same_ids_when_its_event_comes_again(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timeout: str
+) -> None:
+    """A retried or redelivered event runs its handler again: what the handler sends
+    carries the ids it had the first time, so the next consumers skip the copies."""
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", timeout)  # in the thread or beside it
+    monkeypatch.setitem(sys.modules, "decouple_runtime_under_test", runtime)
+    name = f"sending_wsgi_{timeout}"
+    (tmp_path / f"{name}.py").write_text(SENDING_WSGI)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, f"{name}:app", "wsgi", "/x")
+    app = runtime.application(sub)
+    sent = importlib.import_module(name).sent
+    event = runtime.encode(runtime.make_event("com.example.v1", "tests", {"a": 1}))
+    other = runtime.encode(runtime.make_event("com.example.v1", "tests", {"a": 1}))
+    try:
+        for value in (event, event, other):
+            outcome = runtime.handle(value, [], sub, app, runtime.MemoryStore())
+            assert outcome.action == "handled"
+    finally:
+        app.close()
+    first, again, third = sent[:3], sent[3:6], sent[6:]
+    assert first == again and len(set(first)) == 3
+    assert not set(third) & set(first)
+    # a send outside any handling keeps a fresh id each time
+    producer = importlib.import_module(name).PRODUCER
+    assert runtime.outbox_row(producer, "t", {})[0] != runtime.outbox_row(producer, "t", {})[0]
