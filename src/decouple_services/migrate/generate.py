@@ -84,7 +84,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "10"
+RUNTIME_VERSION = "11"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -227,6 +227,12 @@ def render_django_outbox(spec: ProducerSpec) -> list[tuple[str, str]]:
         (
             f"{folder}/migrations/0001_initial.py",
             _python_file(_render("outbox/django_migration.py.j2"), f"migration of the {what}", ""),
+        ),
+        (
+            f"{folder}/migrations/0002_parked.py",
+            _python_file(
+                _render("outbox/django_migration_0002.py.j2"), f"migration of the {what}", ""
+            ),
         ),
     ]
     return files
