@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -68,7 +69,11 @@ class Broker:
 
 @pytest.fixture
 def database(runtime: ModuleType, tmp_path: Path) -> Any:
-    found = runtime.SqlAlchemyDatabase(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+    # DECOUPLE_TEST_OUTBOX_URL runs the tests on another database (its table is dropped).
+    url = os.environ.get("DECOUPLE_TEST_OUTBOX_URL") or f"sqlite:///{tmp_path / 'service.sqlite3'}"
+    found = runtime.SqlAlchemyDatabase(url)
+    with found.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS decouple_outbox")
     found.create_table()
     return found
 
@@ -182,16 +187,17 @@ def test_rows_a_dead_relay_leased_go_to_another_once_the_lease_is_over(
     assert broker.ids() == ids
 
 
-def test_relays_side_by_side_send_every_row_once(
+def test_relays_side_by_side_send_every_row_once_each_key_in_order(
     runtime: ModuleType, producer: Any, database: Any, tmp_path: Path
 ) -> None:
-    ids = _write(runtime, producer, database, 120)
+    keys = [str(n % 5) for n in range(120)]
+    ids = _write_keys(runtime, producer, database, keys)
     broker = Broker(delay=0.01)
     errors: list[BaseException] = []
 
     def relay() -> None:
         # Each relay its own process in production: its own engine and connections.
-        own = runtime.SqlAlchemyDatabase(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+        own = runtime.SqlAlchemyDatabase(sqlalchemy.create_engine(database.engine.url))
         relaying = runtime.OutboxRelay(own, broker, batch=7)
         try:
             while relaying.run_once().sent:
@@ -208,6 +214,9 @@ def test_relays_side_by_side_send_every_row_once(
     assert errors == []
     assert sorted(broker.ids()) == sorted(ids)
     assert len(broker.ids()) == len(set(broker.ids()))
+    for key in set(keys):
+        sent = [event["id"] for _, event, k in broker.delivered if k == key.encode()]
+        assert sent == [i for i, k in zip(ids, keys) if k == key]
 
 
 def test_rows_sent_longer_ago_than_keep_are_deleted(
@@ -515,8 +524,6 @@ class Client:
 def test_the_producer_sends_no_later_record_of_a_key_whose_record_failed(
     runtime: ModuleType, producer: Any
 ) -> None:
-    import os
-
     client = Client(limit=10)
     producer._client, producer._pid = client, os.getpid()
     records = [
