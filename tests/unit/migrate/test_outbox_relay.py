@@ -216,7 +216,7 @@ def test_relays_side_by_side_send_every_row_once_each_key_in_order(
     assert len(broker.ids()) == len(set(broker.ids()))
     for key in set(keys):
         sent = [event["id"] for _, event, k in broker.delivered if k == key.encode()]
-        assert sent == [i for i, k in zip(ids, keys) if k == key]
+        assert sent == [i for i, k in zip(ids, keys, strict=True) if k == key]
 
 
 def test_rows_sent_longer_ago_than_keep_are_deleted(
@@ -304,7 +304,9 @@ class Refusing(Broker):
         return results
 
 
-def _write_keys(runtime: ModuleType, producer: Any, database: Any, keys: Sequence[str]) -> list[str]:
+def _write_keys(
+    runtime: ModuleType, producer: Any, database: Any, keys: Sequence[str]
+) -> list[str]:
     from sqlalchemy.orm import Session
 
     with Session(database.engine) as session:
@@ -511,7 +513,9 @@ class Client:
         self.limit = limit
         self.produced: list[bytes | None] = []
 
-    def produce(self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any) -> None:
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any
+    ) -> None:
         if len(value) > self.limit:
             raise RuntimeError("Message size too large")
         self.produced.append(value)

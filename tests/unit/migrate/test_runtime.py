@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -1341,7 +1341,7 @@ def test_data_that_is_not_json_raises_at_the_call_as_with_the_http_client(
 class FakeKafkaProducer:
     """confluent-kafka's ``Producer``, as far as making one goes: its configuration kept."""
 
-    made: list[dict[str, Any]] = []
+    made: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
