@@ -244,8 +244,10 @@ def test_the_compose_override_runs_a_relay_beside_each_outbox_caller(repo: Path)
     assert store["command"] == ["python", "-m", "store.decouple_runtime", "relay"]
     assert store["environment"] == {
         "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+        "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
         "DJANGO_SETTINGS_MODULE": "storesite.settings",
     }
+    assert "/tmp/decouple-alive" in " ".join(store["healthcheck"]["test"])
     depot = services["depot-outbox-relay"]
     assert depot["command"] == ["python", "-m", "depot.decouple_runtime", "relay"]
     # Compose stops with this message until the database's URL is given.
