@@ -70,6 +70,8 @@ def test_django_and_sqlalchemy_callers_write_into_their_outbox(repo: Path) -> No
     assert {f"{app}/{n}" for n in ("__init__.py", "apps.py", "models.py")} <= set(files)
     assert 'name = "store.decouple_outbox"' in files[f"{app}/apps.py"]
     assert "migrations.CreateModel(" in files[f"{app}/migrations/0001_initial.py"]
+    # a table an earlier runtime made gets the parked rows' column from a migration of its own
+    assert 'name="parked_at"' in files[f"{app}/migrations/0002_parked.py"]
     assert (
         "send_via_outbox = functools.partial(send_via_django_outbox, producer)"
         in (files["services/store/store/decouple_producer.py"])
