@@ -70,6 +70,8 @@ def test_django_and_sqlalchemy_callers_write_into_their_outbox(repo: Path) -> No
     assert {f"{app}/{n}" for n in ("__init__.py", "apps.py", "models.py")} <= set(files)
     assert 'name = "store.decouple_outbox"' in files[f"{app}/apps.py"]
     assert "migrations.CreateModel(" in files[f"{app}/migrations/0001_initial.py"]
+    # a table an earlier runtime made gets the parked rows' column from a migration of its own
+    assert 'name="parked_at"' in files[f"{app}/migrations/0002_parked.py"]
     assert (
         "send_via_outbox = functools.partial(send_via_django_outbox, producer)"
         in (files["services/store/store/decouple_producer.py"])
@@ -244,8 +246,10 @@ def test_the_compose_override_runs_a_relay_beside_each_outbox_caller(repo: Path)
     assert store["command"] == ["python", "-m", "store.decouple_runtime", "relay"]
     assert store["environment"] == {
         "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+        "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
         "DJANGO_SETTINGS_MODULE": "storesite.settings",
     }
+    assert "/tmp/decouple-alive" in " ".join(store["healthcheck"]["test"])
     depot = services["depot-outbox-relay"]
     assert depot["command"] == ["python", "-m", "depot.decouple_runtime", "relay"]
     # Compose stops with this message until the database's URL is given.

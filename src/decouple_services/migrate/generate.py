@@ -84,7 +84,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "11"
+RUNTIME_VERSION = "12"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -228,6 +228,12 @@ def render_django_outbox(spec: ProducerSpec) -> list[tuple[str, str]]:
             f"{folder}/migrations/0001_initial.py",
             _python_file(_render("outbox/django_migration.py.j2"), f"migration of the {what}", ""),
         ),
+        (
+            f"{folder}/migrations/0002_parked.py",
+            _python_file(
+                _render("outbox/django_migration_0002.py.j2"), f"migration of the {what}", ""
+            ),
+        ),
     ]
     return files
 
@@ -324,7 +330,8 @@ def asyncapi_applications(topics: Sequence[TopicSpec]) -> list[str]:
 #: The broker a compose override adds: one KRaft node, enough to run the services locally.
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 
-#: The file a consumer touches while its loop turns, and the age past which it is stuck.
+#: The file a consumer (or relay) touches while its loop turns, and the age past which it
+#: is stuck (a relay pass lasts about the delivery timeout, 31 s, at most).
 LIVENESS_FILE = "/tmp/decouple-alive"
 #: The runtime's default ``DECOUPLE_HANDLER_TIMEOUT_S``.
 HANDLER_TIMEOUT_S = 60
@@ -438,15 +445,7 @@ def render_compose_override(
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
             "environment": environment,
-            # Docker only marks a stalled consumer unhealthy (`docker compose ps`); an
-            # orchestrator or autoheal restarts it.
-            "healthcheck": {
-                "test": ["CMD", *liveness_test()],
-                "interval": "30s",
-                "timeout": "10s",
-                "retries": 2,
-                "start_period": "300s",
-            },
+            "healthcheck": _compose_healthcheck(),
             "depends_on": ready,
             "restart": "unless-stopped",
         }
@@ -454,7 +453,7 @@ def render_compose_override(
         service = compose_names.get(relay.service)
         if service not in services:
             continue
-        environment = dict(bootstrap)
+        environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         if relay.django_settings is not None:
             environment["DJANGO_SETTINGS_MODULE"] = relay.django_settings
         elif relay.kind != "django":
@@ -468,6 +467,7 @@ def render_compose_override(
             **_reset_instance(),
             "command": ["python", "-m", relay.runtime_module, "relay"],
             "environment": environment,
+            "healthcheck": _compose_healthcheck(),
             "depends_on": ready,
             "restart": "unless-stopped",
         }
@@ -522,7 +522,7 @@ def render_k8s_consumers(
             source, deployment, slug, "decouple.consumer-of", ["python", "-m", consumer.module]
         )
         container = copied["spec"]["template"]["spec"]["containers"][0]
-        _add_env(container, [("DECOUPLE_LIVENESS_FILE", LIVENESS_FILE)])
+        _probe_liveness(container)
         have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
         if consumer.idempotency == "sqlalchemy" and "DECOUPLE_IDEMPOTENCY_URL" not in have:
             # Every replica keeps handled events in the service's database, whose URL
@@ -543,26 +543,6 @@ def render_k8s_consumers(
             mounts = container.setdefault("volumeMounts", [])
             mounts.append({"name": STATE_VOLUME, "mountPath": STATE_FILE.rpartition("/")[0]})
             pod.setdefault("volumes", []).append({"name": STATE_VOLUME, "emptyDir": {}})
-        # A file the service names already is the one the loop touches.
-        path = next(
-            str(e.get("value") or LIVENESS_FILE)
-            for e in container["env"]
-            if isinstance(e, dict) and e.get("name") == "DECOUPLE_LIVENESS_FILE"
-        )
-        # Import and the group join come first: the liveness probe starts once the loop
-        # has touched the file, however long the application takes to load.
-        container["startupProbe"] = {
-            "exec": {"command": liveness_test(path)},
-            "periodSeconds": 10,
-            "timeoutSeconds": 10,
-            "failureThreshold": 30,
-        }
-        container["livenessProbe"] = {
-            "exec": {"command": liveness_test(path)},
-            "periodSeconds": 30,
-            "timeoutSeconds": 10,
-            "failureThreshold": 2,
-        }
         # SIGTERM lets the current event finish (at most the handler timeout), then commits.
         pod["terminationGracePeriodSeconds"] = max(
             int(pod.get("terminationGracePeriodSeconds") or 0), HANDLER_TIMEOUT_S + 30
@@ -582,6 +562,45 @@ def render_k8s_consumers(
         + yaml.safe_dump_all(made, sort_keys=False, width=100)
     )
     return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+
+
+def _compose_healthcheck() -> dict[str, Any]:
+    """The healthcheck of a consumer or relay container on its liveness file. Docker only
+    marks a stalled one unhealthy (`docker compose ps`); an orchestrator or autoheal
+    restarts it."""
+    return {
+        "test": ["CMD", *liveness_test()],
+        "interval": "30s",
+        "timeout": "10s",
+        "retries": 2,
+        "start_period": "300s",
+    }
+
+
+def _probe_liveness(container: dict[str, Any]) -> None:
+    """``DECOUPLE_LIVENESS_FILE`` in ``container``'s env, and startup and liveness probes
+    on it."""
+    _add_env(container, [("DECOUPLE_LIVENESS_FILE", LIVENESS_FILE)])
+    # A file the service names already is the one the loop touches.
+    path = next(
+        str(e.get("value") or LIVENESS_FILE)
+        for e in container["env"]
+        if isinstance(e, dict) and e.get("name") == "DECOUPLE_LIVENESS_FILE"
+    )
+    # Import (and a consumer's group join) come first: the liveness probe starts once the
+    # loop has touched the file, however long the application takes to load.
+    container["startupProbe"] = {
+        "exec": {"command": liveness_test(path)},
+        "periodSeconds": 10,
+        "timeoutSeconds": 10,
+        "failureThreshold": 30,
+    }
+    container["livenessProbe"] = {
+        "exec": {"command": liveness_test(path)},
+        "periodSeconds": 30,
+        "timeoutSeconds": 10,
+        "failureThreshold": 2,
+    }
 
 
 def render_k8s_relay(
@@ -608,6 +627,8 @@ def render_k8s_relay(
     container = copied["spec"]["template"]["spec"]["containers"][0]
     if relay.django_settings is not None:
         _add_env(container, [("DJANGO_SETTINGS_MODULE", relay.django_settings)])
+    # The relay touches the file before each pass (a pass lasts the delivery timeout at most).
+    _probe_liveness(container)
     have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
     secret = f"{deployment}-decouple-outbox"[:253]
     if relay.kind != "django" and "DECOUPLE_OUTBOX_URL" not in have:

@@ -673,10 +673,13 @@ def test_an_outbox_callers_relay_gets_a_deployment_made_from_its_own() -> None:
     assert container["command"] == ["python", "-m", "depot.decouple_runtime", "relay"]
     assert container["image"] == "shop/depot:1"
     assert container["envFrom"] == [{"secretRef": {"name": "depot-db"}}]
-    # The relay touches no liveness file: the service's HTTP probe would fail it.
-    assert not {"ports", "livenessProbe", "startupProbe"} & set(container)
+    # The service's HTTP probes would fail the relay: its own are on the file it touches.
+    assert "ports" not in container
+    probe = container["livenessProbe"]["exec"]["command"]
+    assert probe == generate.liveness_test() == container["startupProbe"]["exec"]["command"]
     assert container["env"] == [
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
+        {"name": "DECOUPLE_LIVENESS_FILE", "value": generate.LIVENESS_FILE},
         {
             "name": "DECOUPLE_OUTBOX_URL",
             "valueFrom": {"secretKeyRef": {"name": "depot-decouple-outbox", "key": "url"}},

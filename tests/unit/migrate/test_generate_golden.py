@@ -55,7 +55,12 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
     # the Django app of a --outbox producer: the table's model and migration
     **{
         f"outbox_django/{name}": (lambda name=name: _django_outbox_file(name))
-        for name in ("apps.py", "models.py", "migrations/0001_initial.py")
+        for name in (
+            "apps.py",
+            "models.py",
+            "migrations/0001_initial.py",
+            "migrations/0002_parked.py",
+        )
     },
     "asyncapi.yaml": lambda: render_asyncapi(gen_examples.TOPICS),
     # orders sends and receives; emails only receives.

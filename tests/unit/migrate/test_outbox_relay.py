@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -68,7 +69,11 @@ class Broker:
 
 @pytest.fixture
 def database(runtime: ModuleType, tmp_path: Path) -> Any:
-    found = runtime.SqlAlchemyDatabase(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+    # DECOUPLE_TEST_OUTBOX_URL runs the tests on another database (its table is dropped).
+    url = os.environ.get("DECOUPLE_TEST_OUTBOX_URL") or f"sqlite:///{tmp_path / 'service.sqlite3'}"
+    found = runtime.SqlAlchemyDatabase(url)
+    with found.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS decouple_outbox")
     found.create_table()
     return found
 
@@ -172,7 +177,7 @@ def test_rows_a_dead_relay_leased_go_to_another_once_the_lease_is_over(
 ) -> None:
     ids = _write(runtime, producer, database, 3)
     dead = runtime.OutboxRelay(database, Broker(), lease=0.3)
-    assert len(dead.claim("dead-relay", time.time())) == 3  # and never marks them
+    assert len(dead.claim("dead-relay")) == 3  # and never marks them
 
     broker = Broker()
     other = runtime.OutboxRelay(database, broker)
@@ -182,16 +187,17 @@ def test_rows_a_dead_relay_leased_go_to_another_once_the_lease_is_over(
     assert broker.ids() == ids
 
 
-def test_relays_side_by_side_send_every_row_once(
+def test_relays_side_by_side_send_every_row_once_each_key_in_order(
     runtime: ModuleType, producer: Any, database: Any, tmp_path: Path
 ) -> None:
-    ids = _write(runtime, producer, database, 120)
+    keys = [str(n % 5) for n in range(120)]
+    ids = _write_keys(runtime, producer, database, keys)
     broker = Broker(delay=0.01)
     errors: list[BaseException] = []
 
     def relay() -> None:
         # Each relay its own process in production: its own engine and connections.
-        own = runtime.SqlAlchemyDatabase(f"sqlite:///{tmp_path / 'service.sqlite3'}")
+        own = runtime.SqlAlchemyDatabase(sqlalchemy.create_engine(database.engine.url))
         relaying = runtime.OutboxRelay(own, broker, batch=7)
         try:
             while relaying.run_once().sent:
@@ -208,6 +214,9 @@ def test_relays_side_by_side_send_every_row_once(
     assert errors == []
     assert sorted(broker.ids()) == sorted(ids)
     assert len(broker.ids()) == len(set(broker.ids()))
+    for key in set(keys):
+        sent = [event["id"] for _, event, k in broker.delivered if k == key.encode()]
+        assert sent == [i for i, k in zip(ids, keys, strict=True) if k == key]
 
 
 def test_rows_sent_longer_ago_than_keep_are_deleted(
@@ -236,7 +245,7 @@ class Recorded:
         def opened() -> Iterator[Any]:
             def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
                 self.statements.append(sql)
-                return [(7,)] if sql.startswith("SELECT id FROM") else []
+                return [(7,)] if sql.endswith("FOR UPDATE SKIP LOCKED") else []
 
             yield execute
 
@@ -251,10 +260,280 @@ def test_relays_claim_with_skip_locked_where_the_database_has_it(
     runtime: ModuleType, dialect: str, skips_locked: bool
 ) -> None:
     recorded = Recorded(dialect)
-    runtime.OutboxRelay(recorded, Broker(), batch=10).claim("me", time.time())
+    runtime.OutboxRelay(recorded, Broker(), batch=10).claim("me")
     first = recorded.statements[0]
-    assert first.endswith("ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED") is skips_locked
+    assert first.endswith("ORDER BY o.id LIMIT 10 FOR UPDATE SKIP LOCKED") is skips_locked
     if not skips_locked:
         # SQLite: one UPDATE, which takes the write lock before it reads.
         assert first.startswith("UPDATE decouple_outbox SET lease_owner")
-        assert "(SELECT id FROM decouple_outbox WHERE sent_at IS NULL" in first
+        assert "(SELECT o.id FROM decouple_outbox o WHERE o.sent_at IS NULL" in first
+
+
+def kafka_error(name: str) -> Any:
+    """A delivery error as confluent-kafka reports it (which raises when compared with a
+    string)."""
+    from confluent_kafka import KafkaError
+
+    return KafkaError(getattr(KafkaError, name))
+
+
+class Refusing(Broker):
+    """A broker that refuses the records ``refuse`` picks, with ``error``."""
+
+    def __init__(self, error: Any, refuse: Any) -> None:
+        super().__init__()
+        self.error, self.refuse = error, refuse
+        self.tried: list[dict[str, Any]] = []
+
+    def deliver(self, records: Sequence[tuple[str, bytes | None, bytes | None, Any]]) -> list[Any]:
+        results: list[Any] = []
+        for topic, value, key, _ in records:
+            assert value is not None
+            event = json.loads(value)
+            self.tried.append(event)
+            if self.refuse(event):
+                results.append(self.error)
+            else:
+                self.delivered.append((topic, event, key))
+                results.append(None)
+        return results
+
+
+def _write_keys(
+    runtime: ModuleType, producer: Any, database: Any, keys: Sequence[str]
+) -> list[str]:
+    from sqlalchemy.orm import Session
+
+    with Session(database.engine) as session:
+        ids = [
+            runtime.send_via_session_outbox(producer, session, "emails.send", {"n": n}, key=key)
+            for n, key in enumerate(keys)
+        ]
+        session.commit()
+    return ids
+
+
+def test_a_row_that_can_never_be_sent_is_parked_at_once_logged_and_counted(
+    runtime: ModuleType, producer: Any, database: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = _write_keys(runtime, producer, database, ["a", "b"])
+    broker = Refusing(kafka_error("MSG_SIZE_TOO_LARGE"), lambda event: event["id"] == ids[0])
+    relay = runtime.OutboxRelay(database, broker, retry=0.01)
+
+    done = relay.run_once()
+    assert (done.sent, done.failed, done.parked) == (1, 0, 1)
+    assert relay.parked == 1
+    parked = _rows(database)[0]
+    assert parked["parked_at"] is not None and parked["sent_at"] is None
+    assert parked["attempts"] == 1 and "MSG_SIZE_TOO_LARGE" in parked["last_error"]
+    assert any(
+        r.levelname == "ERROR" and ids[0] in r.getMessage() and "parked" in r.getMessage()
+        for r in caplog.records
+    )
+    time.sleep(0.05)
+    assert relay.run_once().sent == 0  # claimed no more
+    assert [event["id"] for event in broker.tried] == ids
+    assert relay.backlog().parked == 1 and relay.backlog().unsent == 0
+
+
+def test_a_row_failing_max_attempts_times_is_parked_its_delays_doubling(
+    runtime: ModuleType, producer: Any, database: Any
+) -> None:
+    _write_keys(runtime, producer, database, ["a"])
+    broker = Refusing(kafka_error("_TRANSPORT"), lambda event: True)
+    relay = runtime.OutboxRelay(database, broker, retry=0.05, max_attempts=3)
+
+    started = time.monotonic()
+    while not _rows(database)[0]["parked_at"] and time.monotonic() - started < 5:
+        relay.run_once()
+        time.sleep(0.01)
+    (row,) = _rows(database)
+    assert row["parked_at"] is not None and row["attempts"] == 3
+    assert len(broker.tried) == 3
+    # retried after 0.05 s, then 0.1 s: doubled, not every 0.05 s
+    assert time.monotonic() - started >= 0.15
+
+
+def test_a_failed_row_holds_the_later_rows_of_its_key_back_and_other_keys_go_on(
+    runtime: ModuleType, producer: Any, database: Any
+) -> None:
+    ids = _write_keys(runtime, producer, database, ["a", "b", "a", "b", "a"])
+    broker = Refusing(kafka_error("_TRANSPORT"), lambda event: event["id"] == ids[0])
+    relay = runtime.OutboxRelay(database, broker, retry=0.3)
+
+    first = relay.run_once()
+    # the batch's later "a" rows were tried with the first (one produce call); the
+    # broker took them, so they are sent; the next pass has nothing of "a" to jump ahead
+    assert (first.sent, first.failed) == (4, 1)
+    _write_keys(runtime, producer, database, ["a", "b"])
+    second = relay.run_once()
+    assert second.sent == 1  # "b" only: the new "a" waits behind the failed one
+    assert broker.delivered[-1][2] == b"b"
+    broker.refuse = lambda event: False
+    time.sleep(0.35)
+    third = relay.run_once()
+    assert third.sent == 2
+    assert [key for _, _, key in broker.delivered[-2:]] == [b"a", b"a"]
+    assert broker.delivered[-2][1]["id"] == ids[0]
+
+
+def test_a_parked_row_no_longer_holds_its_key_back(
+    runtime: ModuleType, producer: Any, database: Any
+) -> None:
+    ids = _write_keys(runtime, producer, database, ["a"])
+    broker = Refusing(
+        kafka_error("TOPIC_AUTHORIZATION_FAILED"), lambda event: event["id"] == ids[0]
+    )
+    relay = runtime.OutboxRelay(database, broker)
+    assert relay.run_once().parked == 1
+    later = _write_keys(runtime, producer, database, ["a"])
+    assert relay.run_once().sent == 1
+    assert broker.ids() == later
+
+
+def test_rows_behind_an_older_row_of_their_key_leased_elsewhere_wait_for_it(
+    runtime: ModuleType, producer: Any, database: Any
+) -> None:
+    ids = _write_keys(runtime, producer, database, ["a", "a", "b", None])  # type: ignore[list-item]
+    holder = runtime.OutboxRelay(database, Broker(), batch=1, lease=0.3)
+    assert [row[1] for row in holder.claim("other-relay")] == [ids[0]]
+
+    broker = Broker()
+    relay = runtime.OutboxRelay(database, broker)
+    assert relay.run_once().sent == 2
+    assert broker.ids() == [ids[2], ids[3]]  # "b" and the row without a key
+    time.sleep(0.35)
+    assert relay.run_once().sent == 2
+    assert broker.ids()[2:] == ids[:2]
+
+
+def test_leases_follow_the_databases_clock_not_a_relay_hosts(
+    runtime: ModuleType,
+    producer: Any,
+    database: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ids = _write_keys(runtime, producer, database, ["a"])
+    skewed = time.time() + 3600
+    with monkeypatch.context() as patched:  # a relay host an hour ahead
+        patched.setattr(runtime.time, "time", lambda: skewed)
+        assert len(runtime.OutboxRelay(database, Broker(), lease=0.3).claim("fast-clock")) == 1
+    broker = Broker()
+    time.sleep(0.35)
+    assert runtime.OutboxRelay(database, broker).run_once().sent == 1
+    assert broker.ids() == ids
+
+
+def test_sent_rows_are_deleted_in_bounded_chunks(
+    runtime: ModuleType, producer: Any, database: Any
+) -> None:
+    _write(runtime, producer, database, 5)
+    relay = runtime.OutboxRelay(database, Broker(), keep=0.2)
+    relay.purge_chunk, relay.purge_chunks = 2, 2
+    assert relay.run_once().sent == 5
+    time.sleep(0.25)
+    assert relay.purge() == 4
+    assert relay.purge() == 1
+    assert _rows(database) == []
+
+
+def test_a_table_of_an_earlier_runtime_gets_the_new_column_and_index(
+    runtime: ModuleType, producer: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:  # the table as runtime 10 made it
+        connection.exec_driver_sql(
+            "CREATE TABLE decouple_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "event_id VARCHAR(36) NOT NULL UNIQUE, topic VARCHAR(249) NOT NULL, "
+            "msg_key TEXT, value TEXT NOT NULL, headers TEXT NOT NULL, "
+            "created_at FLOAT NOT NULL, sent_at FLOAT, lease_owner VARCHAR(36), "
+            "lease_until FLOAT, attempts INTEGER NOT NULL, last_error TEXT)"
+        )
+        connection.exec_driver_sql(
+            "CREATE INDEX decouple_outbox_unsent ON decouple_outbox (sent_at, id)"
+        )
+    database = runtime.SqlAlchemyDatabase(url)
+    (event_id,) = _write(runtime, producer, database, 1)
+
+    broker = Broker()
+    relay = runtime.OutboxRelay(database, broker)
+    relay.prepare()
+    relay.prepare()  # twice: nothing left to add
+    inspected = sqlalchemy.inspect(sqlalchemy.create_engine(url))
+    assert "parked_at" in {c["name"] for c in inspected.get_columns("decouple_outbox")}
+    assert "decouple_outbox_topic" in {i["name"] for i in inspected.get_indexes("decouple_outbox")}
+    assert relay.run_once().sent == 1
+    assert broker.ids() == [event_id]
+
+
+def test_the_relay_touches_its_liveness_file_and_logs_its_backlog(
+    runtime: ModuleType,
+    producer: Any,
+    database: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _write(runtime, producer, database, 3)
+    liveness = tmp_path / "alive"
+    monkeypatch.setenv("DECOUPLE_LIVENESS_FILE", str(liveness))
+    monkeypatch.setenv("DECOUPLE_STATS_INTERVAL_S", "0.05")
+    broker = Broker()
+    broker.down = True
+    relay = runtime.OutboxRelay(database, broker, retry=60)
+    stop = threading.Event()
+    caplog.set_level("INFO")
+    thread = threading.Thread(target=relay.run, args=(stop, 0.02))
+    thread.start()
+    try:
+        started = time.monotonic()
+        while not any("outbox backlog" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() - started < 5, "no backlog line"
+            time.sleep(0.02)
+        assert liveness.exists()
+        touched = liveness.stat().st_mtime
+        time.sleep(0.1)
+        assert liveness.stat().st_mtime >= touched
+    finally:
+        stop.set()
+        thread.join(10)
+    line = next(r.getMessage() for r in caplog.records if "outbox backlog" in r.getMessage())
+    assert "unsent=3" in line and "parked=0" in line
+
+
+class Client:
+    """A confluent-kafka client whose ``produce`` refuses records over ``limit`` bytes at
+    once, as librdkafka does, and acknowledges the others at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.produced: list[bytes | None] = []
+
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None, headers: Any, on_delivery: Any
+    ) -> None:
+        if len(value) > self.limit:
+            raise RuntimeError("Message size too large")
+        self.produced.append(value)
+        on_delivery(None, None)
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
+
+
+def test_the_producer_sends_no_later_record_of_a_key_whose_record_failed(
+    runtime: ModuleType, producer: Any
+) -> None:
+    client = Client(limit=10)
+    producer._client, producer._pid = client, os.getpid()
+    records = [
+        ("t", b"x" * 20, b"a", []),
+        ("t", b"a2", b"a", []),
+        ("t", b"b1", b"b", []),
+        ("t", b"n1", None, []),
+    ]
+    errors = producer.deliver(records)
+    assert isinstance(errors[0], RuntimeError)
+    assert errors[1:] == [runtime.HELD_BACK, None, None]
+    assert client.produced == [b"b1", b"n1"]

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -1377,6 +1377,80 @@ def test_data_that_is_not_json_raises_at_the_call_as_with_the_http_client(
     producer = runtime.Producer("shop", {})
     with pytest.raises(TypeError):
         producer.send("t", {"when": object()})
+
+
+class FakeKafkaProducer:
+    """confluent-kafka's ``Producer``, as far as making one goes: its configuration kept."""
+
+    made: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        FakeKafkaProducer.made.append(config)
+
+    def poll(self, timeout: float) -> int:
+        threading.Event().wait(timeout)
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
+
+
+@pytest.fixture
+def made(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setattr(confluent_kafka, "Producer", FakeKafkaProducer)
+    monkeypatch.setattr(runtime, "_WARNED", set())
+    FakeKafkaProducer.made = []
+    # no thread polls the fakes
+    monkeypatch.setattr(runtime.Producer, "_serving", lambda self, client: client)
+    yield FakeKafkaProducer.made
+
+
+def test_a_waiting_sends_bound_limits_the_message_timeout_not_the_request_timeout(
+    runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime.Producer("shop", {}, wait_bounds=(3.0,))
+    default, bounded = made
+    assert default["message.timeout.ms"] == 30_000
+    assert bounded["message.timeout.ms"] == 2000
+    assert bounded["request.timeout.ms"] == default["request.timeout.ms"] == 30_000
+
+    monkeypatch.setenv("KAFKA_REQUEST_TIMEOUT_MS", "1000")  # never under 5 s
+    runtime.Producer("shop", {}, wait_bounds=(3.0,))
+    assert [config["request.timeout.ms"] for config in made[2:]] == [5000, 5000]
+
+
+def test_past_the_cap_of_clients_a_send_never_goes_through_a_longer_timeout(
+    runtime: ModuleType, made: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    bounds = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0)
+    producer = runtime.Producer("shop", {}, wait_bounds=bounds)
+    assert len(made) == 1 + runtime._MAX_BOUNDED_PRODUCERS == 1 + len(bounds)
+    ms = runtime.delivery_timeout_ms
+    assert producer.delivery_ms_for(ms(6.0)) == 5000  # its own
+    assert producer.delivery_ms_for(ms(7.55)) == 6000  # 6.5 s would be past the bound
+    assert producer.delivery_ms_for(ms(30.0)) == 9000
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    # every client's timeout is longer: the shortest, the caller's wait bounded here
+    assert producer.delivery_ms_for(ms(2.5)) == 2000
+    assert producer.delivery_ms_for(ms(2.5)) == 2000
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "may be delivered after it" in warned[0]
+    assert len(made) == 1 + len(bounds)  # no client past the cap
+
+
+def test_a_bound_under_two_seconds_is_warned_about_once(
+    runtime: ModuleType, made: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime._Report("t", 5.0)
+    assert not caplog.records
+    runtime._Report("t", 1.0)
+    runtime._Report("t", 0.5)
+    (warned,) = [r.getMessage() for r in caplog.records]
+    assert "1 s bound" in warned and "acks=all" in warned
 
 
 def test_a_delivery_failure_is_counted_and_handed_to_the_hook(
