@@ -4,7 +4,8 @@
 
 For each repository of the accuracy corpus (bench/accuracy/README.md says how to extract
 it), scans it, takes every call site a migration can take in principle (a production call
-from one service to another whose ``response_use`` is ``none`` or ``status``, not a stream),
+from one service to another whose ``response_use`` is ``none`` or ``status``, not a stream
+nor spans a tracing library exports),
 and migrates them all at once, as ``decouple migrate --select`` would. Then, on a copy of
 the repository:
 
@@ -40,6 +41,7 @@ from corpus_dir import default_corpus_dir  # noqa: E402
 
 from decouple_services.app.pipeline import ScanOptions, scan  # noqa: E402
 from decouple_services.core.model import Category, ResponseUse, Role  # noqa: E402
+from decouple_services.graph.migratability import assess  # noqa: E402
 from decouple_services.migrate.changes import render_diff  # noqa: E402
 from decouple_services.migrate.plan import PlanOptions  # noqa: E402
 from decouple_services.migrate.run import migrate_scanned  # noqa: E402
@@ -75,7 +77,7 @@ def eligible_ids(result: object) -> list[str]:
         if s.role is Role.CALL
         and s.category is Category.PRODUCTION
         and s.response_use in TAKEN
-        and not s.streaming
+        and not {"streaming", "telemetry"} & {b.code for b in assess(s).blockers}
         and s.callee not in ("unknown", s.caller)
         and not s.callee.startswith("external:")
     ]

@@ -182,3 +182,28 @@ def test_the_topic_script_creates_topics_and_dead_letter_topics_once(
     assert f"created  {topic.dead_letter} (1 partitions, 1 replicas, kept until deleted)" in first
     assert f"exists   {topic.name} (2 partitions)" in again
     assert f"exists   {topic.dead_letter} (1 partitions)" in again
+
+
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_the_topic_script_reports_an_existing_topic_that_would_lose_events(
+    broker: Broker, tmp_path: Path, client: str
+) -> None:
+    """A topic someone made by hand, compacted (one record kept per key), and a dead-letter
+    topic that expires its records: the script leaves them, and says what to change."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = topic_for(MAILER_SEND)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    made = admin.create_topics(
+        [
+            NewTopic(topic.name, 2, 1, config={"cleanup.policy": "compact"}),
+            NewTopic(topic.dead_letter, 1, 1, config={"retention.ms": "86400000"}),
+        ]
+    )
+    for future in made.values():
+        future.result(timeout=30)
+    out = create_topics(broker, tmp_path, [topic], client)
+    assert f"exists   {topic.name} (2 partitions)" in out
+    assert f"WARNING  {topic.name}: cleanup.policy=compact keeps one record per key" in out
+    assert f"WARNING  {topic.dead_letter}: retention.ms=86400000 expires dead letters" in out
+    assert "set retention.ms=-1" in out

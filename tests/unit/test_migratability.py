@@ -38,6 +38,7 @@ def test_a_fire_and_forget_call_to_a_known_endpoint_is_an_easy_win() -> None:
         ({"callee": "orders"}, "self-call"),
         ({"category": Category.TEST}, "not-production"),
         ({"role": Role.WRAPPER}, "wrapper"),
+        ({"client": "aiozipkin.create", "callee": "zipkin"}, "telemetry"),
     ],
 )
 def test_blockers_are_named(change: dict[str, object], code: str) -> None:

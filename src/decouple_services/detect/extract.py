@@ -634,6 +634,15 @@ class _Extractor:
                 if value is not param:
                     self._constant(f"{ref.qualname}{INIT_DEFAULT}", param, line)
             self._constant(ref.qualname, value, line)
+        elif (
+            scope.kind == "module"
+            and isinstance(target.value, ast.Name)
+            and target.value.id in self.ctx.imports
+        ):
+            # `settings.API_URL = env.str(...)` on the imported settings object: modules
+            # importing `settings` from this one read the attribute through it
+            qualname = f"{self.ctx.module}.{target.value.id}.{target.attr}"
+            self._constant(qualname, self.ctx.evaluate(expr, scope), line)
         else:
             base = self.ctx.evaluate(target.value, scope)
             if isinstance(base, Obj):

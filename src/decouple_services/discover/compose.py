@@ -73,6 +73,8 @@ class ComposeFile:
     nginx_configs: dict[str, str] = field(default_factory=dict, hash=False)
     #: Image-only service name -> repo-relative HAProxy configuration mounted into it.
     haproxy_configs: dict[str, str] = field(default_factory=dict, hash=False)
+    #: Image-only service name -> repo-relative Caddyfile mounted into it.
+    caddy_configs: dict[str, str] = field(default_factory=dict, hash=False)
     #: Image-only service name -> the ports it publishes on the host (``"8081:80"``: 8081),
     #: where a call to ``localhost:8081`` reaches it.
     published_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
@@ -120,6 +122,7 @@ def parse_compose(
         extends=reader.extends,
         nginx_configs=reader.nginx_configs,
         haproxy_configs=reader.haproxy_configs,
+        caddy_configs=reader.caddy_configs,
         published_ports=reader.published_ports,
         test_profile=tuple(reader.test_profile),
     )
@@ -149,6 +152,7 @@ class _Reader:
         self.extends: dict[str, tuple[str, str]] = {}
         self.nginx_configs: dict[str, str] = {}
         self.haproxy_configs: dict[str, str] = {}
+        self.caddy_configs: dict[str, str] = {}
         self.published_ports: dict[str, tuple[int, ...]] = {}
         self.test_profile: list[str] = []
         #: env_file paths: parsed once however many services name them (None: not there).
@@ -337,8 +341,9 @@ class _Reader:
 
     def _note_gateway(self, name: str, spec: MappingNode) -> None:
         """A gateway configuration from the repository, read for the paths the gateway
-        forwards: ``./gateway_nginx.conf:/etc/nginx/nginx.conf`` (nginx) or
-        ``./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg`` (HAProxy)."""
+        forwards: ``./gateway_nginx.conf:/etc/nginx/nginx.conf`` (nginx),
+        ``./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg`` (HAProxy) or
+        ``./caddy/Caddyfile:/etc/caddy/Caddyfile`` (Caddy)."""
         for node in _yaml.sequence(_yaml.get(spec, "volumes")):
             source, _, rest = (self._text(node) or "").partition(":")
             target = rest.partition(":")[0]
@@ -351,6 +356,11 @@ class _Reader:
                 self.nginx_configs.setdefault(name, path)
             elif source.endswith(".cfg") and "haproxy" in target:
                 self.haproxy_configs.setdefault(name, path)
+            elif posixpath.basename(target) == "Caddyfile" or (
+                posixpath.basename(source).startswith("Caddyfile") and "caddy" in target
+            ):
+                # `./caddy/Caddyfile-dev:/etc/caddy/Caddyfile`
+                self.caddy_configs.setdefault(name, path)
 
     def _published(self, spec: MappingNode) -> list[int]:
         """The host side of ``ports:`` (``"8081:80"`` and ``"127.0.0.1:8081:80"`` give 8081;

@@ -24,6 +24,9 @@ _STRONG = ("Dockerfile", "manage.py", "Procfile")
 # Files that say "this directory is a Python project": a service only when nothing better
 # is known, since libraries shared between services carry them too.
 _WEAK = ("pyproject.toml", "setup.py", "setup.cfg")
+#: A distributable package's metadata: with no requirements file or Dockerfile beside it,
+#: a library (or an SDK) rather than something deployed.
+PACKAGE_METADATA = frozenset(_WEAK)
 
 
 def marker_kind(name: str) -> str | None:

@@ -40,7 +40,7 @@ from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.core.provenance import is_generated
-from decouple_services.discover import haproxy
+from decouple_services.discover import caddy, haproxy
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
     console_scripts,
@@ -61,6 +61,7 @@ from decouple_services.discover.files import (
     looks_like_manifest,
 )
 from decouple_services.discover.markers import (
+    PACKAGE_METADATA,
     DockerfileFacts,
     bazel_binaries,
     find_marker_dirs,
@@ -734,12 +735,13 @@ class _Discovery:
         for parsed in parsed_files:
             configs = [(n, c, parse_routes) for n, c in parsed.nginx_configs.items()]
             configs += [(n, c, haproxy.parse_routes) for n, c in parsed.haproxy_configs.items()]
+            configs += [(n, c, caddy.parse_routes) for n, c in parsed.caddy_configs.items()]
             for name, conf, parse in configs:
                 text = self.read(conf)
                 routes = tuple(parse(text, conf)) if text is not None else ()
                 if routes:
-                    service = next(s for s in parsed.image_services if s.name == name)
-                    for alias in service.aliases:
+                    # every file's names of the gateway (an override adding a network alias)
+                    for alias in _gateway_aliases(parsed_files, name):
                         self.gateway_routes[alias] = routes
         self._expand_templates(parsed_files)
         # Image-only entries extend a service built in another compose file (an override
@@ -1717,8 +1719,17 @@ class _Discovery:
         found_before = self.among_others or any(b.root != "" for b in self.builders.values())
         # A Dockerfile that a compose build names belongs to that service, wherever it is.
         built_with = {posixpath.dirname(d) for b in self.builders.values() for d in b.dockerfiles}
-        for marker_dir in find_marker_dirs(self._all_paths):
+        marker_dirs = find_marker_dirs(self._all_paths)
+        # a package's metadata alone (`setup.py`, `pyproject.toml`) beside deployed folders
+        # (a Dockerfile's) is a library they share or an SDK for their users
+        deployed = any(
+            m.is_strong and m.directory != "." and self._may_be_service_dir(m.directory)
+            for m in marker_dirs
+        )
+        for marker_dir in marker_dirs:
             directory = marker_dir.directory
+            if deployed and all(m in PACKAGE_METADATA for m in marker_dir.markers):
+                continue
             if directory == "." or not self._may_be_service_dir(directory):
                 continue
             if directory in built_with and all(is_dockerfile(m) for m in marker_dir.markers):
@@ -2170,3 +2181,13 @@ def _is_library_image(image: str) -> bool:
         name = head
     name = name.removeprefix("docker.io/").removeprefix("library/")
     return "/" not in name
+
+
+def _gateway_aliases(parsed_files: list[ComposeFile], name: str) -> list[str]:
+    """The host names a compose service answers to in every compose file declaring it."""
+    aliases: list[str] = []
+    for parsed in parsed_files:
+        for service in parsed.image_services:
+            if service.name == name:
+                _extend_unique(aliases, service.aliases)
+    return aliases

@@ -27,6 +27,7 @@ from decouple_services.core.model import (
     ResponseUse,
     Role,
 )
+from decouple_services.detect.span_exporter import EXPORTERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,12 @@ STREAMING = Finding(
     "streaming",
     "the response is read as a stream",
     "keep the call synchronous; a stream of results could become a topic the caller consumes",
+)
+TELEMETRY = Finding(
+    "telemetry",
+    "a tracing library sends its spans to the collector in the background: there is no "
+    "request of the caller's to turn into an event",
+    "keep it; exporting spans is not a dependency between services",
 )
 UNKNOWN_CALLEE = Finding(
     "unknown-callee",
@@ -144,6 +151,8 @@ def assess(site: CallSite) -> Migratability:
         blockers.append(RESPONSE_USED)
     if site.streaming:
         blockers.append(STREAMING)
+    if site.client in EXPORTERS:
+        blockers.append(TELEMETRY)
     if site.response_use is ResponseUse.STATUS and not blockers:
         cautions.append(STATUS_CHECKED)
     if site.in_loop:

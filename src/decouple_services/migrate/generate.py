@@ -84,7 +84,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "10"
+RUNTIME_VERSION = "11"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -494,6 +494,12 @@ def render_compose_override(
     return _with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
 
 
+#: Where a consumer without a shared database keeps its SQLite store on Kubernetes: an
+#: ``emptyDir`` volume, which lives as long as the pod, across restarts of its container.
+STATE_VOLUME = "decouple-state"
+STATE_FILE = "/var/lib/decouple/handled.sqlite"
+
+
 def render_k8s_consumers(
     manifest: str, documents: Sequence[Any], deployment: str, consumers: Sequence[ConsumerSpec]
 ) -> str | None:
@@ -528,6 +534,15 @@ def render_k8s_consumers(
                 }
             )
             secret_needed = True
+        pod = copied["spec"]["template"]["spec"]
+        if consumer.idempotency == "file" and "DECOUPLE_IDEMPOTENCY_DB" not in have:
+            # The SQLite store outlives a restart of the container (a handler that kills
+            # the process counts its attempts and is dead-lettered) on a volume of the
+            # pod's: the container's own filesystem starts empty each time.
+            container["env"].append({"name": "DECOUPLE_IDEMPOTENCY_DB", "value": STATE_FILE})
+            mounts = container.setdefault("volumeMounts", [])
+            mounts.append({"name": STATE_VOLUME, "mountPath": STATE_FILE.rpartition("/")[0]})
+            pod.setdefault("volumes", []).append({"name": STATE_VOLUME, "emptyDir": {}})
         # A file the service names already is the one the loop touches.
         path = next(
             str(e.get("value") or LIVENESS_FILE)
@@ -549,7 +564,6 @@ def render_k8s_consumers(
             "failureThreshold": 2,
         }
         # SIGTERM lets the current event finish (at most the handler timeout), then commits.
-        pod = copied["spec"]["template"]["spec"]
         pod["terminationGracePeriodSeconds"] = max(
             int(pod.get("terminationGracePeriodSeconds") or 0), HANDLER_TIMEOUT_S + 30
         )

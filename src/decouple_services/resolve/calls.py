@@ -50,7 +50,7 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
-from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, split_url
+from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, Target, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
     CalleeInference,
@@ -310,6 +310,11 @@ class CallResolver:
                 wrapper = self._wrapper_for(call, facts, wrappers, outcome)
                 if wrapper is None:
                     continue
+                if self._unpacked_test_use(facts, call, wrapper):
+                    # a test running an SDK function with a table of arguments: the address
+                    # is not there, the function's own request is the call site
+                    finished.add(key)
+                    continue
                 used = self._used_object(call, outcome)
                 if wrapper.by_default and used is None and not _on_self(call):
                     # an object handed in (`api: CatalogClient`): what it was built with is
@@ -371,7 +376,11 @@ class CallResolver:
                 # a path helper nobody is seen calling: its request is the call site
                 facts, site = drafts[index]
                 drafts[index] = (facts, replace(site, role=Role.CALL))
-            elif qualname in direct and not seen[qualname] and not self._referenced(qualname):
+            elif (
+                qualname in direct
+                and not seen[qualname]
+                and not self._referenced(wrappers[qualname])
+            ):
                 # a host helper nothing in the tree calls (a command-line entry point run
                 # by its framework): its requests are the call sites
                 for mine in own_sites[qualname]:
@@ -536,16 +545,19 @@ class CallResolver:
             outcomes.append(CallOutcome(receiver, site, wrapper))
         return FilePass(tuple(outcomes), tuple(handed))
 
-    def _referenced(self, qualname: str) -> bool:
+    def _referenced(self, wrapper: Wrapper) -> bool:
         """Whether the function is named anywhere else: handed on (``executor.submit(f)``,
         ``app.add_command(f)``), whoever receives it calls it; called by a name no helper
-        invocation was found for (a configured client matched as a request itself)."""
-        short = qualname.rpartition(".")[2]
+        invocation was found for (a configured client matched as a request itself), other
+        than by a test unpacking a table of arguments into it."""
+        short = wrapper.short_name
         for facts in self.index.facts:
             if short in facts.references:
                 return True
             for call in facts.calls:
                 if call.name == short or (call.func or "").rpartition(".")[2] == short:
+                    if self._unpacked_test_use(facts, call, wrapper):
+                        continue
                     return True
                 values = (*call.args, *(v for _, v in call.kwargs))
                 if any(
@@ -553,6 +565,32 @@ class CallResolver:
                 ):
                     return True
         return False
+
+    def _unpacked_test_use(self, facts: FileFacts, call: RawCall, wrapper: Wrapper) -> bool:
+        """A test calling a host helper with its arguments unpacked from a table
+        (``report(**kwargs)`` under ``@pytest.mark.parametrize``), none of them naming the
+        address: the helper is an entry point the tree's own code does not call (an SDK's
+        function its users call), so the test's call is no use of it. A test replacing the
+        helper with a mock still counts as calling it."""
+        if wrapper.match is None or wrapper.path_only or wrapper.by_default:
+            return False
+        if not self.index.is_test(facts.path):
+            return False
+        stars = [
+            i for i, a in enumerate(call.args) if isinstance(a, Dyn) and a.text.startswith("*")
+        ]
+        if not stars and not any(k == "**" for k, _ in call.kwargs):
+            return False
+        if call.patched and (
+            _replaced(call.patched, wrapper, facts.module)
+            or self._through_mock(call.patched, wrapper, facts)
+        ):
+            return False
+        params = wrapper.params[1:] if wrapper.is_method else wrapper.params
+        given = {k for k, _ in call.kwargs} | set(params[: stars[0] if stars else len(call.args)])
+        values = (wrapper.match.url, wrapper.match.base)
+        address = {p.name for v in values for p in _params(v) if p.function == wrapper.qualname}
+        return bool(address) and not address & given
 
     def _uncalled_helper(
         self, draft: tuple[FileFacts, CallSite], wrapper: Wrapper
@@ -816,6 +854,13 @@ class CallResolver:
             hint = "each call of this helper is reported as its own call site"
             wrapper = Wrapper(helper, params, bool(fn and fn.is_method), call, receiver, match)
         else:
+            front = self._own_front(url.text, target, caller)
+            if front is not None:
+                evidence.append(
+                    f"the host of the request {caller} is handling is {front}, the gateway "
+                    f"in front of it"
+                )
+                target = Target(front, None, target.path)
             found = self.hosts.callee(target, facts.path)
             if found.reason is not None and found.reason.endswith(LEARNT_AT_RUN_TIME):
                 # a host the running program learns (a discovered pod, a backend its router
@@ -863,6 +908,7 @@ class CallResolver:
             elif (
                 url.defaulted
                 and not self.index.is_test(facts.path)
+                and not _stub_on_passed_channel(receiver)
                 and self._of_class(call.function, url.defaulted, caller)
             ):
                 # `self.url` holding the constructor's default: whoever builds the object
@@ -929,6 +975,14 @@ class CallResolver:
             suppressed=_suppressed_at(facts, call.line, call.end_line),
         )
         return site, wrapper
+
+    def _own_front(self, url: str, target: Target, caller: str) -> str | None:
+        """``f"{request.scheme}://{request.get_host()}/graphql"``: a url on the host the
+        service's own request came in on is the gateway in front of the service, when one
+        gateway forwards to it."""
+        if not target.dynamic_host or _OWN_HOST.match(url) is None:
+            return None
+        return self.hosts.front_of(caller)
 
     def _helper(
         self,
@@ -1294,6 +1348,14 @@ def _handed_names(
             seen.add(outer)
             names += _handed_names(outer, drafts, uses_of, handing, nested_in, seen)
     return list(dict.fromkeys(names))
+
+
+#: A url whose host is the one the handled request was sent to: Django's
+#: ``request.get_host()``, Flask's ``request.host``, Starlette's ``request.url.netloc``.
+_OWN_HOST = re.compile(
+    r"(?:(?:https?|\{[\w.]*\bscheme\})://)?"
+    r"\{(?:request|req)\.(?:get_host\(\)|host|url\.netloc|url\.hostname)\}"
+)
 
 
 def _path_of(site: CallSite) -> str:

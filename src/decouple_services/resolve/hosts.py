@@ -274,6 +274,18 @@ class HostMap:
             f"{ends[0].name}; {ends[0].evidence}",
         )
 
+    def front_of(self, service: str) -> str | None:
+        """The one gateway forwarding some path to ``service``: the address the service's
+        clients reach it at, and so the host of a request it receives. None when no gateway,
+        or several, front it."""
+        fronts: dict[int, str] = {}
+        for host, routes in sorted(self.gateways.items()):
+            if any(self._callee(Target(r.host, r.port, "/")).name == service for r in routes):
+                fronts.setdefault(id(routes), host)
+        if len({tuple(self.gateways[h]) for h in fronts.values()}) != 1:
+            return None
+        return next(iter(fronts.values()))
+
     def _through_gateways(self, target: Target, found: Callee, depth: int) -> Callee:
         """Past a gateway to the service its route for the path names: a load balancer in
         front of an nginx in front of the api is followed to the api."""

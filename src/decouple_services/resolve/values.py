@@ -228,12 +228,19 @@ class ValueRenderer:
         if info is None:
             return None
         params = info.params[1:] if info.is_method else info.params
+        if self.object is not None and self.object.type == init_class:
+            # a method called on an object built where it is used: that object's argument
+            given = self._object_argument(param, info.defaults, params, out, depth)
+            if given is not None:
+                return given
         handed = self._handed_to_base(here, init_class, param, params)
         if handed is not None:
             value, where = handed
             out.evidence.append(f"{param.name} <- super().__init__(...) at {where}")
             return self._render(value, out, depth)
         texts: dict[str, tuple[str, str, Rendered]] = {}
+        #: Every object read is one a function builds and returns to whoever calls it.
+        returned = True
         classes = [init_class]
         if here != init_class and self.index.function(f"{here}.__init__", self.service) is None:
             # a subclass built through the `__init__` it inherits: its objects first
@@ -252,6 +259,7 @@ class ValueRenderer:
                 rendered = Rendered("")
                 rendered.text = self._render(bound[param.name], rendered, depth)
                 texts.setdefault(rendered.text, (cls, f"{path}:{const.line}", rendered))
+                returned = returned and const.qualname.endswith("()")
             if texts:
                 break
         if not texts:
@@ -273,6 +281,11 @@ class ValueRenderer:
             )
         else:
             out.evidence.append(f"{param.name} <- {cls.rpartition('.')[2]}(...) at {where}")
+            if returned:
+                # objects a factory builds for each caller (`def get_client(request): return
+                # Client(endpoint=...)`), or built where used: the methods called on them
+                # are the call sites, each with its object's argument
+                out.defaulted.append(init_class)
         out.evidence.extend(rendered.evidence)
         if rendered.unknown:
             self._unknown(out, rendered.unknown, rendered.hint)

@@ -400,3 +400,25 @@ def test_a_missing_env_file_is_read_from_the_template_the_repository_keeps() -> 
     assert [d.message for d in missing] == [
         "service 'web': env_file env.d/development/secrets not found"
     ]
+
+
+def test_a_caddyfile_mounted_into_a_service_is_its_gateway_configuration() -> None:
+    result = compose(
+        """
+        services:
+          web:
+            image: caddy:2
+            volumes:
+              - ./caddy/Caddyfile-dev:/etc/caddy/Caddyfile:ro
+              - ./caddy/data:/data
+          edge:
+            image: caddy:2
+            volumes:
+              - ./edge/Caddyfile:/srv/config/Caddyfile
+          files:
+            image: nginx
+            volumes:
+              - ./Caddyfile.md:/usr/share/nginx/html/readme.md
+        """
+    )
+    assert result.caddy_configs == {"web": "caddy/Caddyfile-dev", "edge": "edge/Caddyfile"}

@@ -1033,3 +1033,27 @@ def test_programs_beside_a_server_program_that_it_does_not_import_are_apart(
 
     assert [s.name for s in result.services] == ["server"]
     assert result.apart == frozenset({"demo/smoke.py"})
+
+
+def test_package_metadata_alone_beside_deployed_folders_is_no_service(make_tree: Tree) -> None:
+    """An SDK's setup.py next to Dockerfile'd services is a library; requirements.txt still
+    marks a folder that is run."""
+    root = make_tree(
+        {
+            "cmd/ledger/Dockerfile": "FROM python\n",
+            "cmd/ledger/main.py": "",
+            "sdk/python/setup.py": "",
+            "sdk/python/ledger_sdk/client.py": "",
+            "models/pyproject.toml": "",
+            "models/models/user.py": "",
+            "reports/requirements.txt": "",
+            "reports/report.py": "",
+        }
+    )
+
+    result = discover(root)
+
+    assert [(s.name, s.root) for s in result.services] == [
+        ("ledger", "cmd/ledger"),
+        ("reports", "reports"),
+    ]

@@ -271,6 +271,33 @@ def test_dead_letter_topics_keep_their_records_past_the_broker_default(
     assert script.retention(dead_letter) == "retention.ms=2592000000"
 
 
+def test_an_existing_topics_settings_that_lose_events_are_named_with_their_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
+    monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
+    script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
+    name, dead_letter = script.TOPICS[0]
+    # as the script would make them: nothing to say
+    assert script.config_problems(name, script.topic_config(3), 3) == []
+    assert script.config_problems(dead_letter, script.topic_config(3, True), 3) == []
+    compacted = script.config_problems(
+        name, {"cleanup.policy": "compact,delete", "min.insync.replicas": "1"}, 3
+    )
+    assert [p.rsplit(": ", 1)[1] for p in compacted] == [
+        "set cleanup.policy=delete",
+        "set min.insync.replicas=2",
+    ]
+    # one replica: one in sync is all there can be
+    assert script.config_problems(name, {"min.insync.replicas": "1"}, 1) == []
+    expiring = script.config_problems(dead_letter, {"retention.ms": "604800000"}, 3)
+    assert expiring == ["retention.ms=604800000 expires dead letters nobody replayed: set "
+                        "retention.ms=-1"]  # fmt: skip
+    monkeypatch.setenv("KAFKA_DEAD_LETTER_RETENTION_MS", "2592000000")
+    assert script.config_problems(dead_letter, {"retention.ms": "-1"}, 3) == []
+    assert script.config_problems(name, {"retention.ms": "3600000"}, 3) == []
+
+
 def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
     runtime = _load_module(render_runtime(), "decouple_runtime", tmp_path)
     spec = gen_examples.CONSUMERS["no-handler"]
@@ -521,7 +548,15 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
         {"name": "SMTP_HOST", "value": "mail"},
         {"name": "KAFKA_BOOTSTRAP_SERVERS", "value": "kafka:9092"},
         {"name": "DECOUPLE_LIVENESS_FILE", "value": "/tmp/decouple-alive"},
+        # no shared database: the SQLite store lives on a volume of the pod, so a handler
+        # that kills the process still has its attempts counted after the restart
+        {"name": "DECOUPLE_IDEMPOTENCY_DB", "value": "/var/lib/decouple/handled.sqlite"},
     ]
+    assert container["volumeMounts"] == [
+        {"name": "decouple-state", "mountPath": "/var/lib/decouple"}
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "decouple-state", "emptyDir": {}}]
     probe = {"exec": {"command": generate.liveness_test()}}
     assert container["livenessProbe"].items() >= probe.items()
     assert container["startupProbe"].items() >= probe.items()

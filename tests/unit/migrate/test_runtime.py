@@ -1103,6 +1103,47 @@ def test_the_sqlite_store_remembers_across_restarts(runtime: ModuleType, tmp_pat
     assert again.seen("e-1") and not again.seen("e-2")
 
 
+def test_old_handled_events_are_purged_a_bounded_batch_at_a_time_through_an_index(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge runs in the transaction marking an event: a backlog of old rows goes a
+    batch a minute, never in one long delete of the whole table."""
+    import sqlite3
+
+    clock = [0.0]
+    monkeypatch.setattr(runtime.time, "time", lambda: clock[0])
+    path = tmp_path / "handled.sqlite"
+    store = runtime.SqliteStore(str(path), keep=90)
+
+    def rows() -> int:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("SELECT COUNT(*) FROM decouple_handled").fetchone()[0])
+
+    for n in range(999):
+        store.mark(f"old-{n}")
+    clock[0] = 1.0
+    for n in range(999, 1500):  # after a thousand marks comes a purge: nothing old yet
+        store.mark(f"old-{n}")
+    assert rows() == 1500
+    clock[0] = 100.0
+    store.mark("new-1")  # a minute since the last purge: one batch of the oldest goes
+    assert rows() == 1501 - 1000
+    clock[0] = 120.0
+    store.mark("new-2")  # too soon for another
+    assert rows() == 502
+    clock[0] = 161.0
+    store.mark("new-3")
+    assert rows() == 3 and store.seen("new-1") and not store.seen("old-1499")
+    with sqlite3.connect(path) as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT event_key FROM decouple_handled WHERE first_seen < 1 "
+            "ORDER BY first_seen LIMIT 1000"
+        ).fetchall()
+    assert "decouple_handled_first_seen" in str(plan)
+    store.close()
+    runtime.SqliteStore(str(path)).close()  # the index made by an earlier start is fine
+
+
 def test_the_default_store_is_a_file_and_memory_only_when_asked(
     runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
