@@ -156,8 +156,12 @@ class _Packs:
     def _add(self, data: bytes) -> None:
         for line in data.split(b"\n"):
             key, tab, body = line.partition(b"\t")
-            if tab and len(key) == 64:
-                self.entries.setdefault(key.decode("ascii", "replace"), body)
+            if tab:
+                self._put(key, body)
+
+    def _put(self, key: bytes, body: bytes) -> None:
+        if len(key) == 64:
+            self.entries.setdefault(key.decode("ascii", "replace"), body)
 
     def get(self, key: str) -> bytes | None:
         return self.entries.get(key)
@@ -166,20 +170,24 @@ class _Packs:
         """One new pack with ``items`` (key, facts JSON); packs merged past :data:`MAX_PACKS`."""
         if not items:
             return
-        text = "".join(f"{key}\t{body}\n" for key, body in items if "\n" not in body)
-        self._add(text.encode())
+        # Line by line, never the pack as one text: a cold scan of a large tree writes tens
+        # of megabytes of facts, and a text of them (and its encoding) was the scan's peak.
+        lines = [(key.encode(), body.encode()) for key, body in items if "\n" not in body]
+        for key, body in lines:
+            if b"\t" not in key:
+                self._put(key, body)
         names = self.names()
         if len(names) + 1 > MAX_PACKS:
             # merge what this process has read (every listed pack after a refresh) into
             # the new pack, then drop the merged files
             self.refresh()
-            merged = b"".join(k.encode() + b"\t" + v + b"\n" for k, v in self.entries.items())
-            if _write_text(self._new_name(), merged):
+            merged = ((k.encode(), v) for k, v in self.entries.items())
+            if _write_lines(self._new_name(), merged):
                 for name in names:
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(self.folder, name))
             return
-        _write_text(self._new_name(), text.encode())
+        _write_lines(self._new_name(), lines)
 
     def _new_name(self) -> str:
         return os.path.join(self.folder, f"pack-{time.time_ns():x}-{os.urandom(4).hex()}.jsonl")
@@ -233,8 +241,17 @@ def _write_json(target: str, data: object) -> None:
     _write_text(target, json.dumps(data, separators=(",", ":")).encode())
 
 
+def _write_lines(target: str, lines: Iterable[tuple[bytes, bytes]]) -> bool:
+    """A pack of ``key\\tbody`` lines into ``target``, as :func:`_write_text` writes."""
+    return _write_chunks(target, (part for k, v in lines for part in (k, b"\t", v, b"\n")))
+
+
 def _write_text(target: str, data: bytes) -> bool:
     """``data`` into ``target`` through a temporary file and a rename; False if not written."""
+    return _write_chunks(target, (data,))
+
+
+def _write_chunks(target: str, chunks: Iterable[bytes]) -> bool:
     folder = os.path.dirname(target)
     try:
         if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
@@ -246,7 +263,8 @@ def _write_text(target: str, data: bytes) -> bool:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                for chunk in chunks:
+                    handle.write(chunk)
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):

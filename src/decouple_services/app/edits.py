@@ -174,8 +174,6 @@ def found_by_queries(
 ) -> bool:
     """Whether one of the recorded text searches would find the unparsed file ``path``."""
     from decouple_services.app.demand import assigning, naming
-    from decouple_services.app.rereads import Helper
-    from decouple_services.app.rereads import select as select_rereads
 
     for kind, payload in queries:
         if kind == "words":
@@ -183,6 +181,9 @@ def found_by_queries(
         elif kind == "keys":
             found = assigning([path], payload, read)
         else:
+            from decouple_services.app.rereads import Helper
+            from decouple_services.app.rereads import select as select_rereads
+
             helpers = [Helper(q, m) for q, m in payload]
             # a file naming none of the words a use of them needs is never selected: the
             # import graph, which costs reading every file's imports, is not needed

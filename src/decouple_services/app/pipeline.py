@@ -35,9 +35,6 @@ from decouple_services.app.cache import (
 from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
-from decouple_services.app.demand import Asked, Prefilter, asking_index
-from decouple_services.app.edits import EditRecord, Query, words_query
-from decouple_services.app.incremental import SiteMemo
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
@@ -56,8 +53,10 @@ from decouple_services.discover.files import module_name
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    # Analysis modules are imported where used: a rerun that reuses its previous result,
-    # and `decouple --help`, never load them.
+    # Analysis modules, and those of asking and of the scan's records, are imported where
+    # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
+    from decouple_services.app.demand import Asked, Prefilter
+    from decouple_services.app.edits import Query
     from decouple_services.app.rereads import ImportGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
@@ -614,6 +613,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
+        from decouple_services.app.demand import Asked, asking_index
+        from decouple_services.app.edits import EditRecord
+        from decouple_services.app.incremental import SiteMemo
+
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
         # With a cache, each file's resolution is kept with the definitions it read and
@@ -850,6 +853,7 @@ class _Demand:
     ) -> list[str]:
         """Unparsed files resolution asked for, and files that may use a client object."""
         from decouple_services.app.demand import asked_paths, client_names, naming, slot_words
+        from decouple_services.app.edits import words_query
         from decouple_services.app.rereads import Helper
         from decouple_services.app.rereads import select as select_rereads
 
@@ -1047,8 +1051,7 @@ def _after_neutral_edits(
     """The last result, when the only inputs changed since are Python files that change
     nothing it read (``app/edits.py``), recorded as that result's inputs; else None."""
     from decouple_services.app.demand import candidate_prefilter
-    from decouple_services.app.edits import found_by_queries, neutral_facts
-    from decouple_services.app.rereads import import_targets
+    from decouple_services.app.edits import EditRecord, found_by_queries, neutral_facts
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.services import discover_services
@@ -1111,6 +1114,8 @@ def _after_neutral_edits(
                 return None
             if imports is not None:
                 # which files a helper search reaches goes through every file's imports
+                from decouple_services.app.rereads import import_targets
+
                 kept = imports.get(path, before, module, is_package)
                 if kept is None or kept != import_targets(data, module, is_package, packages):
                     return None

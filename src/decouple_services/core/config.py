@@ -45,7 +45,6 @@ All problems are collected and reported together in one :class:`ConfigError`.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,6 +394,9 @@ def load_config(root: Path, explicit: Path | None = None) -> Config:
 
 
 def _load_file(path: Path, label: str) -> Config:
+    # imported here: a tree without a configuration file never needs the TOML parser
+    import tomllib
+
     try:
         data = tomllib.loads(read_regular(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -8,11 +8,9 @@ would all own the whole tree; the module their command runs says which part is t
 from __future__ import annotations
 
 import ast
-import configparser
 import posixpath
 import re
 import shlex
-import tomllib
 from collections.abc import Callable, Collection, Mapping
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
@@ -105,7 +103,10 @@ def console_scripts(text: str, file: str) -> dict[str, str]:
     that cannot be read as its kind."""
     name = posixpath.basename(file)
     found: dict[str, str] = {}
+    # the parsers are imported for a file of their kind: most trees discovery reads hold none
     if name == "pyproject.toml":
+        import tomllib
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError:
@@ -120,6 +121,8 @@ def console_scripts(text: str, file: str) -> dict[str, str]:
                     if isinstance(target, str) and ":" in target:
                         found[script] = target.partition(":")[0].strip()
     elif name == "setup.cfg":
+        import configparser
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(text)

@@ -166,6 +166,11 @@ def is_compose_file(path: str) -> bool:
     )
 
 
+def looks_like_manifest(text: str) -> bool:
+    """Cheap test: only YAML that names an ``apiVersion`` and a ``kind`` is read as k8s."""
+    return "apiVersion" in text and "kind" in text
+
+
 def _is_ci_yaml(path: str) -> bool:
     parts = path.split("/")
     name = parts[-1]

@@ -136,11 +136,6 @@ class Manifests:
     diagnostics: tuple[Diagnostic, ...] = ()
 
 
-def looks_like_manifest(text: str) -> bool:
-    """Cheap test: only YAML that names an ``apiVersion`` and a ``kind`` is read as k8s."""
-    return "apiVersion" in text and "kind" in text
-
-
 def parse_manifests(text: str, file: str) -> Manifests:
     """Read the Kubernetes objects of a (multi-document) manifest file.
 

@@ -34,14 +34,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.core.provenance import is_generated
-from decouple_services.discover import _yaml, caddy, haproxy
-from decouple_services.discover.compose import ComposeFile, parse_compose
+from decouple_services.discover import caddy, haproxy
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
     console_scripts,
@@ -55,23 +54,11 @@ from decouple_services.discover.entrypoints import (
     shell_scripts,
     starts_server,
 )
-from decouple_services.discover.files import FileListing, categorize, is_compose_file
-from decouple_services.discover.grpc_servers import (
-    GrpcServicer,
-    assign_services,
-    find_registrations,
-    go_main_dirs,
-)
-from decouple_services.discover.helm_templates import ChartTemplate, parse_chart_templates
-from decouple_services.discover.k8s import (
-    ConfigMap,
-    KubeService,
-    Manifests,
-    Workload,
+from decouple_services.discover.files import (
+    FileListing,
+    categorize,
+    is_compose_file,
     looks_like_manifest,
-    parse_helm_values,
-    parse_manifests,
-    resolve_config_refs,
 )
 from decouple_services.discover.markers import (
     PACKAGE_METADATA,
@@ -83,6 +70,14 @@ from decouple_services.discover.markers import (
 )
 from decouple_services.discover.nginx import GatewayRoute, parse_routes
 from decouple_services.discover.workflows import image_contexts, image_name, is_workflow
+
+if TYPE_CHECKING:
+    # The readers of deployment formats (and the YAML parser under them) are imported
+    # where a file of their kind is read: a tree without one, and a rerun that finds the
+    # last result still good, never load them.
+    from decouple_services.discover.compose import ComposeFile
+    from decouple_services.discover.grpc_servers import GrpcServicer
+    from decouple_services.discover.k8s import ConfigMap, KubeService, Manifests, Workload
 
 #: Deployment files larger than this are generated dumps, not something a team maintains.
 MAX_DEPLOY_FILE_BYTES = 5 * 1024 * 1024
@@ -530,6 +525,8 @@ class _Discovery:
         text = self.read(rel)
         if text is None or "volumes" not in text:
             return False
+        from decouple_services.discover import _yaml
+
         documents, _ = _yaml.compose_documents(text, rel, "compose-invalid")
         here = posixpath.dirname(rel)
         for document in documents:
@@ -570,6 +567,8 @@ class _Discovery:
         return {p.split("/", 1)[0] for p in self.listing.python if "/" in p} - shipped
 
     def _grpc_servicers(self, services: Sequence[Service]) -> list[GrpcServicer]:
+        from decouple_services.discover.grpc_servers import assign_services, find_registrations
+
         paths = [p for p in self.listing.other if not _is_test_path(p, self.config)]
         found = find_registrations(paths, self._read_other_bytes)
         if not found:
@@ -642,6 +641,8 @@ class _Discovery:
             text = self.read(rel) if slash else None
             if text is None:
                 continue
+            from decouple_services.discover.compose import parse_compose
+
             parsed = parse_compose(text, rel, is_code_dir=self._source_dirs.__contains__)
             for service in parsed.services:
                 if service.root == top or service.root.startswith(top + "/"):
@@ -683,6 +684,8 @@ class _Discovery:
                     local = parse_dotenv(local_text, local_env)
                     self.diagnostics.extend(local.diagnostics)
                     environ = local.as_dict()
+            from decouple_services.discover.compose import parse_compose
+
             parsed = parse_compose(
                 text,
                 rel,
@@ -842,6 +845,8 @@ class _Discovery:
         """Normalised name -> ``cmd/<name>`` folder holding a Go main package; a test
         server's command (``pkg/test/echo/cmd/server``) is never what is deployed."""
         if self._go_mains is None:
+            from decouple_services.discover.grpc_servers import go_main_dirs
+
             found = go_main_dirs(self.listing.other, self.read_other, self._may_be_service_dir)
             self._go_mains = {_squash(name): folder for name, folder in found.items()}
         return self._go_mains
@@ -1410,6 +1415,8 @@ class _Discovery:
             text = self.read(rel)
             if text is None or not looks_like_manifest(text):
                 continue
+            from decouple_services.discover.k8s import parse_manifests
+
             manifests = parse_manifests(text, rel)
             if manifests.diagnostics and "{{" not in text:
                 self.diagnostics.extend(manifests.diagnostics)
@@ -1429,6 +1436,8 @@ class _Discovery:
         #: image -> the service a workload running it was found to be
         by_image: dict[str, _Builder] = {}
         for workload in workloads:
+            from decouple_services.discover.k8s import resolve_config_refs
+
             known = self._find_workload(workload)
             # a second workload of the same image (a locust worker beside its master) runs
             # the same code: it is that service, as one named like the image would be
@@ -1483,6 +1492,9 @@ class _Discovery:
 
     def _chart_templates(self, chart_dir: str) -> Manifests:
         """The objects a chart's templates declare, read as :mod:`helm_templates` does."""
+        from decouple_services.discover.helm_templates import ChartTemplate, parse_chart_templates
+        from decouple_services.discover.k8s import Manifests
+
         prefix = "" if chart_dir == "." else chart_dir + "/"
         templates = [
             ChartTemplate(rel, text)
@@ -1620,6 +1632,8 @@ class _Discovery:
                 text = self.read(rel)
                 if text is None:
                     continue
+                from decouple_services.discover.k8s import parse_helm_values
+
                 values = parse_helm_values(text, rel, chart_name)
                 self.diagnostics.extend(values.diagnostics)
                 for workload in values.workloads:
@@ -1654,6 +1668,8 @@ class _Discovery:
         rel = "Chart.yaml" if chart_dir == "." else f"{chart_dir}/Chart.yaml"
         text = self.read(rel)
         if text is not None:
+            from decouple_services.discover import _yaml
+
             documents, error = _yaml.compose_documents(text, rel, "helm-chart-invalid")
             if error is not None:
                 self.diagnostics.append(error)

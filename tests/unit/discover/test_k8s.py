@@ -3,10 +3,10 @@ from __future__ import annotations
 import textwrap
 
 from decouple_services.core.model import EnvValue
+from decouple_services.discover.files import looks_like_manifest
 from decouple_services.discover.k8s import (
     ConfigMapRef,
     HelmWorkload,
-    looks_like_manifest,
     parse_helm_values,
     parse_manifests,
     resolve_config_refs,
