@@ -166,6 +166,19 @@ def test_a_headers_dict_made_above_the_call_travels_unless_it_is_changed_after()
     )
 
 
+def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently() -> None:
+    """``s.headers["Authorization"] = ...`` on a session, or ``auth=`` on the call: the
+    send carries neither, and a callee behind auth would refuse every event; the report
+    says so and names the consumer's own credential. A plain session has nothing to say."""
+    source, specs, _data = _load(CASES / "client_credentials")
+    notes = rewrite_source(source, specs).notes
+    own = "give the consumer its own credential with `DECOUPLE_REQUEST_HEADERS`"
+    assert notes["cs-acac0001"][0].startswith("`s.headers` set on the client is not carried")
+    assert notes["cs-acac0002"][0].startswith("`auth=` of the call is not carried")
+    assert own in notes["cs-acac0001"][0] and own in notes["cs-acac0002"][0]
+    assert not any("not carried" in n for n in notes.get("cs-acac0003", ()))
+
+
 def test_the_headers_a_call_sent_travel_credentials_included_but_the_exchanges_own() -> None:
     """The callee's application checks the call's credential and identity headers as it
     did (docs/security.md); Accept and User-Agent describe the HTTP exchange, which the

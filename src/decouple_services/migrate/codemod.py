@@ -708,6 +708,65 @@ def _local_value(
     return found[0] if len(found) == 1 else value
 
 
+def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
+    """A note for each credential the call sent that its send does not carry: ``auth=``
+    on the call, and headers or auth set on the session or client it was made on
+    (``s.headers["Authorization"] = ...``, ``requests.Session(...)`` with ``headers=``,
+    ``httpx.Client(auth=...)``). The consumer would call the callee without them."""
+    notes = []
+    if _keyword(call, "auth") is not None:
+        notes.append(f"`auth=` of the call is not carried{_OWN_CREDENTIAL}")
+    if not isinstance(call.func, cst.Attribute) or not isinstance(call.func.value, cst.Name):
+        return tuple(notes)
+    client = call.func.value.value
+    current = parsed.parents.get(call)
+    while current is not None and not isinstance(current, cst.FunctionDef | cst.Module):
+        current = parsed.parents.get(current)
+    if current is None:
+        return tuple(notes)
+    for node in _walk(current):
+        made = None
+        if isinstance(node, cst.WithItem) and isinstance(node.asname, cst.AsName):
+            name = node.asname.name
+            made = node.item if isinstance(name, cst.Name) and name.value == client else None
+        elif isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value == client for t in node.targets
+        ):
+            made = node.value
+        if isinstance(made, cst.Call) and any(
+            _keyword(made, k) is not None for k in ("headers", "auth", "cookies")
+        ):
+            notes.append(f"the headers or auth `{client}` was made with are not carried")
+        target: cst.BaseExpression | None = node.target if isinstance(node, cst.AugAssign) else None
+        if isinstance(node, cst.Assign):
+            target = node.targets[0].target if len(node.targets) == 1 else None
+        if isinstance(target, cst.Subscript):
+            target = target.value
+        if (
+            isinstance(target, cst.Attribute)
+            and target.attr.value in ("headers", "auth", "cookies")
+            and isinstance(target.value, cst.Name)
+            and target.value.value == client
+        ):
+            notes.append(f"`{client}.{target.attr.value}` set on the client is not carried")
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "update"
+            and _dotted(node.func.value) == f"{client}.headers"
+        ):
+            notes.append(f"`{client}.headers` set on the client is not carried")
+    unique = list(dict.fromkeys(notes))
+    return tuple(n if n.endswith(_OWN_CREDENTIAL) else n + _OWN_CREDENTIAL for n in unique)
+
+
+#: What a credential the send does not carry calls for.
+_OWN_CREDENTIAL = (
+    ": the consumer calls the callee without it; give the consumer its own credential "
+    "with `DECOUPLE_REQUEST_HEADERS` (docs/security.md)"
+)
+
+
 def _changed_in_place(name: str, at: cst.CSTNode, parsed: ParsedSource) -> bool:
     """Whether the function around ``at`` changes the dict ``name`` holds after making it:
     an item set or deleted (``headers["X-Trace"] = ...``), or a method call on it
@@ -918,7 +977,7 @@ def _call_headers(
     module = parsed.wrapper.module
     arg = _keyword(call, "headers")
     if arg is None:
-        return (), ()
+        return (), _client_credentials(parsed, call)
     given = arg.value
     if isinstance(given, cst.Name) and not _changed_in_place(given.value, call, parsed):
         given = _local_value(given, call, parsed)
@@ -944,7 +1003,7 @@ def _call_headers(
             )
         elif key.evaluated_value.lower() not in TRANSPORT_HEADERS:
             kept.append((key.value, module.code_for_node(element.value)))
-    return tuple(kept), tuple(notes)
+    return tuple(kept), (*notes, *_client_credentials(parsed, call))
 
 
 Parse = Callable[[bytes], ParsedSource]
