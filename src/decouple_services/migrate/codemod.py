@@ -690,9 +690,7 @@ def _local_value(
     (``timeout = aiohttp.ClientTimeout(total=3)``), else ``value`` itself."""
     if not isinstance(value, cst.Name):
         return value
-    current = parsed.parents.get(at)
-    while current is not None and not isinstance(current, cst.FunctionDef):
-        current = parsed.parents.get(current)
+    current = _enclosing_function(at, parsed.parents)
     if current is None or not isinstance(current.body, cst.IndentedBlock):
         return value
     found = [
@@ -719,11 +717,8 @@ def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]
     if not isinstance(call.func, cst.Attribute) or not isinstance(call.func.value, cst.Name):
         return tuple(notes)
     client = call.func.value.value
-    current = parsed.parents.get(call)
-    while current is not None and not isinstance(current, cst.FunctionDef | cst.Module):
-        current = parsed.parents.get(current)
-    if current is None:
-        return tuple(notes)
+    # a client made at module level is set up there
+    current = _enclosing_function(call, parsed.parents) or parsed.wrapper.module
     for node in _walk(current):
         made = None
         if isinstance(node, cst.WithItem) and isinstance(node.asname, cst.AsName):
@@ -771,9 +766,7 @@ def _changed_in_place(name: str, at: cst.CSTNode, parsed: ParsedSource) -> bool:
     """Whether the function around ``at`` changes the dict ``name`` holds after making it:
     an item set or deleted (``headers["X-Trace"] = ...``), or a method call on it
     (``headers.update(...)``). Its literal then no longer says what was sent."""
-    current = parsed.parents.get(at)
-    while current is not None and not isinstance(current, cst.FunctionDef):
-        current = parsed.parents.get(current)
+    current = _enclosing_function(at, parsed.parents)
     if current is None:
         return True
     for node in _walk(current):
@@ -782,6 +775,16 @@ def _changed_in_place(name: str, at: cst.CSTNode, parsed: ParsedSource) -> bool:
         if not reads and isinstance(target, cst.Name) and target.value == name:
             return True
     return False
+
+
+def _enclosing_function(
+    node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> cst.FunctionDef | None:
+    """The function ``node`` is in, or ``None`` at module level."""
+    current = parents.get(node)
+    while current is not None and not isinstance(current, cst.FunctionDef):
+        current = parents.get(current)
+    return current
 
 
 def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -1158,12 +1161,8 @@ def _rewrite(
 
 
 def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> str | None:
-    current = parents.get(node)
-    while current is not None:
-        if isinstance(current, cst.FunctionDef):
-            return current.name.value
-        current = parents.get(current)
-    return None
+    found = _enclosing_function(node, parents)
+    return found.name.value if found is not None else None
 
 
 def _left_over_locals(
