@@ -51,7 +51,7 @@ from decouple_services.core.provenance import is_generated
 from decouple_services.discover.files import module_name
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future
 
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
@@ -269,7 +269,6 @@ def extract_all(
     progress: Progress | None = None,
     all_files: Sequence[str] | None = None,
     manifest: Manifest | None = None,
-    pools: _Pools | None = None,
     prefilter: Prefilter | None = None,
     rejected: set[str] | None = None,
     computed: list[tuple[str, str]] | None = None,
@@ -351,70 +350,54 @@ def extract_all(
             if progress is not None and (n % 50 == 0 or n == len(pending)):
                 progress(done + n, total)
     else:
-        # The calling process works too: one worker process fewer, and the worker processes
-        # (reused by every pass of a scan) are forked before the facts fill this one.
+        # The calling process works too: one worker process fewer. The workers end with
+        # this call: the scan's later calls parse a few files each, in this process.
+        from concurrent.futures import ProcessPoolExecutor
+
         size = max(16, len(pending) // (workers * 8))
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-        pool = (pools or _Pools()).get(workers - 1)
-        queued: dict[Future[_Chunk], list[int]] = {}
-        upcoming = iter(chunks)
+        pool = ProcessPoolExecutor(max_workers=workers - 1)
+        try:
+            queued: dict[Future[_Chunk], list[int]] = {}
+            upcoming = iter(chunks)
 
-        def submit() -> bool:
-            chunk = next(upcoming, None)
-            if chunk is None:
-                return False
-            args = ([work[i] for i in chunk], options, prefilter, cache, fingerprint)
-            queued[pool.submit(_extract_chunk, args)] = chunk
-            return True
+            def submit() -> bool:
+                chunk = next(upcoming, None)
+                if chunk is None:
+                    return False
+                args = ([work[i] for i in chunk], options, prefilter, cache, fingerprint)
+                queued[pool.submit(_extract_chunk, args)] = chunk
+                return True
 
-        def collect(future: Future[_Chunk]) -> None:
-            nonlocal done
-            chunk = queued.pop(future)
-            for i, (data, info, key) in zip(chunk, future.result(), strict=True):
-                results[i] = seen(work[i], FileFacts.from_json(data), info, key, data)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+            def collect(future: Future[_Chunk]) -> None:
+                nonlocal done
+                chunk = queued.pop(future)
+                for i, (data, info, key) in zip(chunk, future.result(), strict=True):
+                    results[i] = seen(work[i], FileFacts.from_json(data), info, key, data)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
 
-        for _ in range(2 * (workers - 1)):
-            submit()
-        while True:
-            for future in [f for f in queued if f.done()]:
-                collect(future)
+            for _ in range(2 * (workers - 1)):
                 submit()
-            chunk = next(upcoming, None)
-            if chunk is None:
-                break
-            for i in chunk:  # this process's share, while the workers do theirs
-                facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
-                results[i] = seen(work[i], facts, info, key, None)
-            done += len(chunk)
-        for future in list(queued):
-            collect(future)
-        if pools is None:
+            while True:
+                for future in [f for f in queued if f.done()]:
+                    collect(future)
+                    submit()
+                chunk = next(upcoming, None)
+                if chunk is None:
+                    break
+                for i in chunk:  # this process's share, while the workers do theirs
+                    facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+                    results[i] = seen(work[i], facts, info, key, None)
+                done += len(chunk)
+            for future in list(queued):
+                collect(future)
+        finally:
             pool.shutdown()
     if cache is not None and store:
         write_facts(cache, computed)
     return [r for r in results if r is not None]
-
-
-class _Pools:
-    """Worker processes started once and shared by the passes of one scan."""
-
-    def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
-
-    def get(self, workers: int) -> ProcessPoolExecutor:
-        if self._pool is None:
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(max_workers=max(1, workers))
-        return self._pool
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
 
 
 def _known(
@@ -552,7 +535,6 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     def category_of(path: str) -> Category:
         return categorize(path, config)
 
-    pools = _Pools()
     thresholds = gc.get_threshold()
     gc.set_threshold(*_GC_THRESHOLDS)
     try:
@@ -572,7 +554,6 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             cache_dir=cache_dir,
             progress=options.progress,
             manifest=manifest,
-            pools=pools,
             computed=computed,
             prefilter=None if demand is None else demand.candidates(extract_options),
             rejected=unparsed,
@@ -580,6 +561,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
+        # The worker processes keep in their heaps what parsing their share of the tree left
+        # there, and a scan's later passes parse a few files each: those are parsed in this
+        # process, and the workers end now instead of adding their memory to the peak of
+        # resolution. (A worker forked later would start as large as this process.)
 
         def reparse(paths: list[str], with_options: ExtractOptions) -> bool:
             """Extract ``paths`` again into the scan's facts; whether any gives something
@@ -590,11 +575,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 root,
                 paths,
                 with_options,
-                jobs=options.jobs,
+                jobs=1,
                 cache_dir=cache_dir,
                 all_files=python,
                 manifest=manifest,
-                pools=pools,
                 computed=computed,
                 keys=facts_keys,
             ):
@@ -731,7 +715,6 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             reparse(again, wrapper_options)
 
     finally:
-        pools.close()
         gc.set_threshold(*thresholds)
     if cache_dir is not None and computed:
         write_facts(str(cache_dir), computed)
