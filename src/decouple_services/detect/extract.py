@@ -986,10 +986,13 @@ class _Extractor:
 
     def _module_fixtures(self) -> frozenset[str]:
         """Names of the pytest fixtures this module defines."""
+        if self._fixtures is None and b"fixture" not in self.source:
+            # a decorator resolving to `pytest.fixture` names it somewhere in the text
+            self._fixtures = frozenset()
         if self._fixtures is None:
             self._fixtures = frozenset(
                 name
-                for node in ast.walk(self.tree)
+                for node in _statements(self.tree)
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
                 and (name := _fixture_name(node, self.ctx)) is not None
             )
@@ -1783,6 +1786,17 @@ def _call_name(func: ast.expr) -> str:
     if isinstance(func, ast.Attribute):
         return func.attr
     return func.id if isinstance(func, ast.Name) else ""
+
+
+def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Every statement of the module, nested ones included: the nodes of ``ast.walk`` a
+    ``def`` can be (no expression holds a statement), without walking the expressions."""
+    todo: list[ast.stmt] = list(reversed(tree.body))
+    while todo:
+        stmt = todo.pop()
+        yield stmt
+        for body in reversed(child_bodies(stmt)):
+            todo.extend(reversed(body))
 
 
 def _stored_names(tree: ast.Module) -> dict[int, set[str]]:

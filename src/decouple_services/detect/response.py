@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -354,12 +355,27 @@ def _op_polarity(op: ast.cmpop, value: ast.AST) -> bool | None:
 
 
 def name_loads(body: Sequence[ast.stmt]) -> dict[str, list[ast.Name]]:
-    """Every read of a name in ``body``, by name."""
+    """Every read of a name in ``body``, by name, in the order of ``ast.walk`` of each
+    statement (the walk written out: this runs over every body a response is bound in)."""
     out: dict[str, list[ast.Name]] = {}
+    Name, Load, AST = ast.Name, ast.Load, ast.AST
     for statement in body:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                out.setdefault(node.id, []).append(node)
+        todo: deque[ast.AST] = deque((statement,))
+        pop, push = todo.popleft, todo.append
+        while todo:
+            node = pop()
+            if isinstance(node, Name):
+                if isinstance(node.ctx, Load):
+                    out.setdefault(node.id, []).append(node)
+                continue  # a name's only child is its context
+            for field in node._fields:
+                value = getattr(node, field, None)
+                if isinstance(value, AST):
+                    push(value)
+                elif isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, AST):
+                            push(item)
     return out
 
 
@@ -465,5 +481,23 @@ def _caught(node: ast.expr | None) -> tuple[str, ...]:
 
 
 def parent_map(tree: ast.AST) -> dict[int, ast.AST]:
-    """``id(child) -> parent`` for every node of ``tree``."""
-    return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    """``id(child) -> parent`` for every node of ``tree``, in the order of ``ast.walk``
+    and ``ast.iter_child_nodes`` (written out: a node's children, a list of them included,
+    are the nodes among its fields)."""
+    out: dict[int, ast.AST] = {}
+    AST = ast.AST
+    todo: deque[ast.AST] = deque((tree,))
+    pop, push = todo.popleft, todo.append
+    while todo:
+        node = pop()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                out[id(value)] = node
+                push(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, AST):
+                        out[id(item)] = node
+                        push(item)
+    return out

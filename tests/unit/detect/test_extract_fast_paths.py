@@ -115,6 +115,28 @@ def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
             assert stored[id(node)] == expected
 
 
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
+)
+def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
+    tree = ast.parse(path.read_bytes())
+    assert extract.parent_map(tree) == {
+        id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
+    }
+    bodies = [tree.body] + [
+        n.body for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+    for body in bodies:
+        expected: dict[str, list[ast.Name]] = {}
+        for statement in body:
+            for n in ast.walk(statement):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                    expected.setdefault(n.id, []).append(n)
+        assert extract.name_loads(body) == expected
+    statements = [id(n) for n in extract._statements(tree)]
+    assert sorted(statements) == sorted(id(n) for n in ast.walk(tree) if isinstance(n, ast.stmt))
+
+
 BODY_PARENTS_SOURCE = """
 import requests
 
