@@ -492,11 +492,17 @@ def match_endpoint(
     segments = _segments(wanted)
     best: Endpoint | None = None
     best_score: tuple[int, int] | None = None
-    for endpoint in sorted(candidates, key=lambda e: (*e.sort_key(), e.file, e.line)):
+    # Of equal scores the first in endpoint order wins: the order is asked of ties only,
+    # not sorted for each of thousands of calls.
+    upper = method.upper() if method is not None else None
+    for endpoint in candidates:
         if endpoint.protocol == "grpc":
             score: tuple[int, int] | None = (1_000, 1) if endpoint.path == wanted else None
         else:
-            exact = method is not None and endpoint.method.upper() == method.upper()
+            template = _segments(endpoint.path)
+            if len(template) != len(segments):
+                continue  # what _specificity says first, before the methods are compared
+            exact = upper is not None and endpoint.method.upper() == upper
             if (
                 method is not None
                 and endpoint.method != "*"
@@ -504,11 +510,22 @@ def match_endpoint(
                 and not _answers_head(method, endpoint)
             ):
                 continue
-            literal = _specificity(_segments(endpoint.path), segments)
+            literal = _specificity(template, segments)
             score = None if literal is None else (literal, 1 if exact else 0)
-        if score is not None and (best_score is None or score > best_score):
+        if score is None:
+            continue
+        if (
+            best is None
+            or best_score is None
+            or score > best_score
+            or (score == best_score and _order(endpoint) < _order(best))
+        ):
             best, best_score = endpoint, score
     return best
+
+
+def _order(endpoint: Endpoint) -> tuple[str, str, str, str, str, int]:
+    return (*endpoint.sort_key(), endpoint.file, endpoint.line)
 
 
 #: Frameworks whose GET routes answer HEAD by themselves (werkzeug, Django's ``View``,

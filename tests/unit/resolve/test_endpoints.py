@@ -619,6 +619,18 @@ def test_an_exact_method_wins_over_any_method_at_equal_specificity() -> None:
     assert match_endpoint("PUT", "/users/1", [star, post]) == star
 
 
+def test_of_equal_scores_the_first_in_endpoint_order_wins_whatever_the_order_given() -> None:
+    first = _endpoint("GET", "/users/{id}", handler="a_first")
+    second = _endpoint("GET", "/users/{pk}", handler="b_second")
+    twin = _endpoint("GET", "/users/{id}", handler="a_first")
+    other_file = Endpoint("users", "http", "GET", "/users/{id}", "a_first", "a.py", 9)
+
+    for given in ([first, second], [second, first]):
+        assert match_endpoint("GET", "/users/1", given) is first
+    assert match_endpoint("GET", "/users/1", [second, twin, first]) is twin
+    assert match_endpoint("GET", "/users/1", [first, other_file, second]) is other_file
+
+
 def test_a_segment_mixing_text_and_a_parameter_matches_on_its_text() -> None:
     export = _endpoint("GET", "/reports/{name}.csv")
 
