@@ -50,6 +50,7 @@ from decouple_services.detect.values import (
     substitute,
 )
 from decouple_services.discover.grpc_servers import GrpcServicer
+from decouple_services.resolve.endpoints import path_length, template_length
 from decouple_services.resolve.hosts import LEARNT_AT_RUN_TIME, HostMap, Target, split_url
 from decouple_services.resolve.index import ProjectIndex
 from decouple_services.resolve.infer import (
@@ -207,7 +208,8 @@ class CallResolver:
         self.match_endpoint = match_endpoint
         #: Service -> its production HTTP endpoints, and (method, path) -> the services
         #: routing it: made on first use, for :meth:`_routed`.
-        self._routable: dict[str, list[Endpoint]] | None = None
+        #: service -> its production HTTP endpoints by the length of their templates
+        self._routable: dict[str, dict[int, list[Endpoint]]] | None = None
         self._routes_for: dict[tuple[str | None, str], tuple[str, ...]] = {}
         #: (callee, method, path) -> the endpoint it reaches; many calls share one.
         self._endpoint_for: dict[tuple[str, str | None, str], Endpoint | None] = {}
@@ -1120,17 +1122,18 @@ class CallResolver:
         key = (method, path)
         if key not in self._routes_for:
             if self._routable is None:
-                self._routable = {
-                    service: [
-                        e
-                        for e in endpoints
-                        if e.protocol == "http" and self.categorize(e.file) is Category.PRODUCTION
-                    ]
-                    for service, endpoints in self.endpoints_by_service.items()
-                }
+                self._routable = {}
+                for service, endpoints in self.endpoints_by_service.items():
+                    lengths = self._routable[service] = {}
+                    for e in endpoints:
+                        if e.protocol == "http" and self.categorize(e.file) is Category.PRODUCTION:
+                            lengths.setdefault(template_length(e), []).append(e)
+            # only a template of the path's length can match it: the others are not offered
+            length = path_length(path)
             found = []
-            for service, http in self._routable.items():
-                hit = self.match_endpoint(method, path, http)
+            for service, by_length in self._routable.items():
+                http = by_length.get(length, [])
+                hit = self.match_endpoint(method, path, http) if http else None
                 if hit is not None and hit.path.strip("/"):
                     found.append(service)
             self._routes_for[key] = tuple(found)

@@ -528,6 +528,17 @@ def _order(endpoint: Endpoint) -> tuple[str, str, str, str, str, int]:
     return (*endpoint.sort_key(), endpoint.file, endpoint.line)
 
 
+def path_length(path: str) -> int:
+    """How many segments :func:`match_endpoint` reads in a call's ``path``: an HTTP endpoint
+    whose :func:`template_length` differs never matches it."""
+    return len(_segments(_path_only(path)))
+
+
+def template_length(endpoint: Endpoint) -> int:
+    """How many segments the template of ``endpoint`` has."""
+    return len(_segments(endpoint.path))
+
+
 #: Frameworks whose GET routes answer HEAD by themselves (werkzeug, Django's ``View``,
 #: Starlette's ``Route``, aiohttp's ``add_get``); FastAPI's ``APIRoute`` does not.
 _HEAD_FROM_GET = frozenset({"flask", "django", "starlette", "aiohttp"})
@@ -615,4 +626,11 @@ def _specificity(template: tuple[str, ...], segments: tuple[str, ...]) -> int | 
     return score
 
 
-__all__ = ["build_endpoints", "join_path", "match_endpoint", "normalise_template"]
+__all__ = [
+    "build_endpoints",
+    "join_path",
+    "match_endpoint",
+    "normalise_template",
+    "path_length",
+    "template_length",
+]
