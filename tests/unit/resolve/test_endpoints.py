@@ -15,6 +15,8 @@ from decouple_services.resolve.endpoints import (
     join_path,
     match_endpoint,
     normalise_template,
+    path_length,
+    template_length,
 )
 
 OPTIONS = ExtractOptions(server_extractors=SERVER_EXTRACTORS)
@@ -629,6 +631,22 @@ def test_of_equal_scores_the_first_in_endpoint_order_wins_whatever_the_order_giv
         assert match_endpoint("GET", "/users/1", given) is first
     assert match_endpoint("GET", "/users/1", [second, twin, first]) is twin
     assert match_endpoint("GET", "/users/1", [first, other_file, second]) is other_file
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/users", "/users/1", "/users/1/", "http://h:8/users/{a/b}/x?q=1#f", "users/{id}.csv"],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD", None])
+def test_only_templates_of_the_paths_length_can_match_it(path: str, method: str | None) -> None:
+    written = ["/", "/users", "/users/{id}", "/users/{id}/x", "/users/{id}.csv", "/{a}/{b}/{c}"]
+    endpoints = [_endpoint(m, w) for w in written for m in ("GET", "*")]
+    same_length = [e for e in endpoints if template_length(e) == path_length(path)]
+
+    assert match_endpoint(method, path, endpoints) == match_endpoint(method, path, same_length)
+    for endpoint in endpoints:
+        if template_length(endpoint) != path_length(path):
+            assert match_endpoint(method, path, [endpoint]) is None
 
 
 def test_a_segment_mixing_text_and_a_parameter_matches_on_its_text() -> None:
