@@ -370,6 +370,9 @@ class CallResolver:
                 uses[wrapper.qualname] += 1
                 seen[wrapper.qualname] += 1
         unbuilt: set[int] = set()
+        naming = self._naming(
+            {wrappers[q].short_name for q in own_site if q in direct and not seen.get(q)}
+        )
         for qualname, index in own_site.items():
             if wrappers[qualname].by_default:
                 if qualname not in live:
@@ -381,7 +384,7 @@ class CallResolver:
             elif (
                 qualname in direct
                 and not seen[qualname]
-                and not self._referenced(wrappers[qualname])
+                and not self._referenced(wrappers[qualname], naming)
             ):
                 # a host helper nothing in the tree calls (a command-line entry point run
                 # by its framework): its requests are the call sites
@@ -547,25 +550,41 @@ class CallResolver:
             outcomes.append(CallOutcome(receiver, site, wrapper))
         return FilePass(tuple(outcomes), tuple(handed))
 
-    def _referenced(self, wrapper: Wrapper) -> bool:
+    def _naming(self, shorts: set[str]) -> dict[str, list[tuple[FileFacts, RawCall | None]]]:
+        """Where each of ``shorts`` is named, in the order of the files and their calls: a
+        file's references (no call), a call by that name (with the call), a call given a
+        reference to it (no call; not for a call by that name, whose arguments are not
+        read). One pass over the tree for all the helpers :meth:`_referenced` asks about."""
+        out: dict[str, list[tuple[FileFacts, RawCall | None]]] = {}
+        if not shorts:
+            return out
+        for facts in self.index.facts:
+            for short in shorts.intersection(facts.references):
+                out.setdefault(short, []).append((facts, None))
+            for call in facts.calls:
+                named = {call.name, (call.func or "").rpartition(".")[2]} & shorts
+                for short in named:
+                    out.setdefault(short, []).append((facts, call))
+                for value in (*call.args, *(v for _, v in call.kwargs)):
+                    if isinstance(value, Ref):
+                        short = value.qualname.rpartition(".")[2]
+                        if short in shorts and short not in named:
+                            named.add(short)
+                            out.setdefault(short, []).append((facts, None))
+        return out
+
+    def _referenced(
+        self, wrapper: Wrapper, naming: dict[str, list[tuple[FileFacts, RawCall | None]]]
+    ) -> bool:
         """Whether the function is named anywhere else: handed on (``executor.submit(f)``,
         ``app.add_command(f)``), whoever receives it calls it; called by a name no helper
         invocation was found for (a configured client matched as a request itself), other
-        than by a test unpacking a table of arguments into it."""
-        short = wrapper.short_name
-        for facts in self.index.facts:
-            if short in facts.references:
-                return True
-            for call in facts.calls:
-                if call.name == short or (call.func or "").rpartition(".")[2] == short:
-                    if self._unpacked_test_use(facts, call, wrapper):
-                        continue
-                    return True
-                values = (*call.args, *(v for _, v in call.kwargs))
-                if any(
-                    isinstance(v, Ref) and v.qualname.rpartition(".")[2] == short for v in values
-                ):
-                    return True
+        than by a test unpacking a table of arguments into it. ``naming`` is
+        :meth:`_naming` of a set holding the function's short name."""
+        for facts, call in naming.get(wrapper.short_name, ()):
+            if call is not None and self._unpacked_test_use(facts, call, wrapper):
+                continue
+            return True
         return False
 
     def _unpacked_test_use(self, facts: FileFacts, call: RawCall, wrapper: Wrapper) -> bool:
