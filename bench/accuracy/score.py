@@ -11,7 +11,7 @@ For each labelled repository extracted under the corpus folder (see README.md), 
 - the scan's wall time.
 
 A labelled call matches a reported call site in the same file whose lines overlap it (one
-to one, nearest first). Labelled ``role: "wrapper"`` requests (inside helpers whose url
+to one, nearest first, and among equally near ones the one naming the same callee). Labelled ``role: "wrapper"`` requests (inside helpers whose url
 comes from their parameters) are not counted either way: a reported site there is neither
 a hit nor a false alarm.
 """
@@ -135,15 +135,17 @@ def score_repo(labels: dict[str, Any], scan: dict[str, Any], tally: Tally) -> No
     wrappers = [c for c in labels["calls"] if c["role"] == "wrapper"]
     sites = [s for s in scan["call_sites"] if s.get("role", "call") in {"call", "event"}]
     tally.reported = len(sites)
+    # Nearest first; among equally near pairs (a call reaching one of several services is
+    # labelled, and reported, once per target on the same lines) the same callee first.
     pairs = sorted(
-        (d, i, j)
+        (d, not same_callee(str(label["callee"]), site["callee"], mapping), i, j)
         for i, label in enumerate(counted)
         for j, site in enumerate(sites)
         if (d := overlap(label, site)) is not None
     )
     used_labels: set[int] = set()
     used_sites: set[int] = set()
-    for _, i, j in pairs:
+    for _, _, i, j in pairs:
         if i in used_labels or j in used_sites:
             continue
         used_labels.add(i)

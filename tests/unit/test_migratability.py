@@ -39,6 +39,7 @@ def test_a_fire_and_forget_call_to_a_known_endpoint_is_an_easy_win() -> None:
         ({"category": Category.TEST}, "not-production"),
         ({"role": Role.WRAPPER}, "wrapper"),
         ({"client": "aiozipkin.create", "callee": "zipkin"}, "telemetry"),
+        ({"one_of": "gateway.routing.SERVICES"}, "one-of-targets"),
     ],
 )
 def test_blockers_are_named(change: dict[str, object], code: str) -> None:

@@ -198,6 +198,10 @@ class CallSite:
     #: What the caller does with the response: ``none``, ``status`` (a success check only)
     #: or ``body``.
     response_use: ResponseUse = ResponseUse.NONE
+    #: The mapping the running code picks the target from (``SERVICES[name]`` with ``name``
+    #: known only at run time), when this site is one of the targets it holds: the call
+    #: reaches one of them per request, each reported as a site of its own.
+    one_of: str | None = None
 
     def __post_init__(self) -> None:
         # The two say one thing: a site built with ``result_used`` alone (older scans, tests)

@@ -20,7 +20,9 @@ from typing import TypeGuard
 from decouple_services.detect.values import (
     ANSWER,
     CALLED,
+    FIELD_OF,
     FIXTURE,
+    ONE_OF,
     STR_FORMAT,
     STR_METHODS,
     URL_ORIGIN,
@@ -35,8 +37,10 @@ from decouple_services.detect.values import (
     Setting,
     Value,
     answer_of,
+    as_run_time,
     concat,
     dyn,
+    read_at_run_time,
     show,
 )
 
@@ -250,6 +254,9 @@ class Scope:
     #: Parameters annotated with a client type (``session: aiohttp.ClientSession``): the
     #: object they hold, whatever the caller passes.
     param_types: dict[str, str] = field(default_factory=dict)
+    #: Parameters annotated with another class (``command: ApiRequestCommand``): their
+    #: attributes are the fields its objects are built with.
+    param_models: dict[str, str] = field(default_factory=dict)
     #: Defaults of the parameters of an ``__init__`` (what ``self.x = x`` holds when the
     #: class is built without ``x``).
     param_defaults: dict[str, Value] = field(default_factory=dict)
@@ -366,6 +373,8 @@ class ModuleContext:
                     return None
             elif isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
                 left, right = annotation.left, annotation.right
+                if _is_str(left) or _is_str(right):
+                    return None  # `url: httpx.URL | str`: a value the caller gives
                 annotation = right if _is_none(left) else left
             elif isinstance(annotation, ast.Subscript):
                 wrapper = dotted(annotation.value)
@@ -381,6 +390,8 @@ class ModuleContext:
         if qual is None:
             return None
         top, cls = qual.split(".", 1)[0], qual.rpartition(".")[2]
+        if top in _CLIENT_MODULES and cls in _REQUEST_VALUES:
+            return None
         if top in _CLIENT_MODULES or cls.endswith(("Stub", "Client", "Session")):
             return qual
         if _HOLDS_CLIENTS.fullmatch(cls):
@@ -498,7 +509,9 @@ class ModuleContext:
                 # the default every caller that passes nothing gets.
                 fallback = ev(expr.values[-1], scope, depth)
                 return first if isinstance(fallback, Dyn | Param) else fallback
-            return first if not isinstance(first, Dyn) else ev(expr.values[-1], scope, depth)
+            if read_at_run_time(first):
+                return ev(expr.values[-1], scope, depth)
+            return first
         if isinstance(expr, ast.IfExp):
             return ev(expr.body, scope, depth)
         if isinstance(expr, ast.Await):
@@ -576,6 +589,42 @@ class ModuleContext:
         parts.append(Lit(out))
         return concat(*parts)
 
+    def _param_model(self, name: str, scope: Scope) -> str | None:
+        current: Scope | None = scope
+        while current is not None:
+            if current.kind == "function" or current is scope:
+                if name in current.locals:
+                    return None
+                if name in current.params:
+                    return current.param_models.get(name)
+            current = current.parent
+        return None
+
+    def model_type(self, annotation: ast.expr, scope: Scope | None = None) -> str | None:
+        """The class a parameter's annotation names, when it is a class of the project or
+        of a library other than the standard types (``command: ApiRequestCommand``,
+        ``Optional[Order]``), for reading the fields its objects are built with."""
+        for _ in range(4):
+            if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+                left, right = annotation.left, annotation.right
+                if not (_is_none(left) or _is_none(right)):
+                    return None
+                annotation = right if _is_none(left) else left
+            elif isinstance(annotation, ast.Subscript):
+                wrapper = dotted(annotation.value)
+                if not wrapper or wrapper[-1] not in ("Optional", "Annotated"):
+                    return None
+                inner = annotation.slice
+                annotation = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+            else:
+                break
+        if not isinstance(annotation, ast.Name | ast.Attribute):
+            return None
+        qual = self.qualname(annotation, scope)
+        if qual is None or qual.split(".", 1)[0] in _TYPE_MODULES or "." not in qual:
+            return None
+        return qual if _is_class_name(qual) else None
+
     def _name(self, name: str, scope: Scope, depth: int) -> Value:
         current: Scope | None = scope
         while current is not None:
@@ -627,6 +676,12 @@ class ModuleContext:
         inner = self.evaluate(base, scope, depth)
         if isinstance(inner, Ref):
             return Ref(f"{inner.qualname}.{expr.attr}")
+        if isinstance(inner, Param) and isinstance(base, ast.Name):
+            model = self._param_model(base.id, scope)
+            if model is not None:
+                # `command.service_url` of `command: ApiRequestCommand`: the field its
+                # objects are built with
+                return Obj(FIELD_OF, (Lit(model), Lit(expr.attr), dyn(self.source_text(expr))))
         if isinstance(inner, Obj) and not inner.args and _is_class_name(inner.type):
             # `clients.users` on a parameter typed `clients: Clients`: the attribute its
             # class sets
@@ -653,7 +708,17 @@ class ModuleContext:
         if read is not None:
             # `content["submissions_url"]` of `content = response.json()`
             return read
-        return dyn(self.source_text(expr))
+        shown = dyn(self.source_text(expr))
+        if (
+            isinstance(inner, Ref)
+            and isinstance(expr.slice, _RUN_TIME_KEYS)
+            and not isinstance(key, Lit)
+            and inner.qualname.split(".", 1)[0] not in _TYPE_MODULES
+        ):
+            # `SERVICES[name]`: one of the mapping's values, which one the running program
+            # decides (resolution reads the mapping's table of keys, when it has one)
+            return Obj(ONE_OF, (inner, shown))
+        return shown
 
     def _call(self, call: ast.Call, scope: Scope, depth: int) -> Value:
         func = call.func
@@ -761,7 +826,8 @@ class ModuleContext:
                     self._args(call, scope, depth),
                     self._kwargs(call, scope, depth),
                 )
-            receiver = self.evaluate(func.value, scope, depth)
+            # a method of a field or mapping read (`command.url.strip()`): run time only
+            receiver = as_run_time(self.evaluate(func.value, scope, depth))
             if (
                 func.attr in _BODY_READERS
                 and not call.args
@@ -933,8 +999,21 @@ _DB_SESSION_MODULES = frozenset(
     {"sqlalchemy", "sqlmodel", "django", "pymongo", "boto3", "cassandra"}
 )
 
+#: Keys a mapping is read with that the running program computes: a name, an attribute, a
+#: call, an f-string or an expression (`SERVICES[name]`, `ROUTES[path.split("/")[0]]`);
+#: not a tuple or a slice (`Dict[str, Any]`, `rows[1:]`).
+_RUN_TIME_KEYS = (ast.Name, ast.Attribute, ast.Call, ast.JoinedStr, ast.BinOp, ast.Subscript)
+#: Modules whose subscripted names are types (`Optional[User]`, `list[int]`), not mappings.
+_TYPE_MODULES = frozenset({"typing", "typing_extensions", "collections", "builtins"})
+
 #: Libraries whose annotated objects make requests.
 _CLIENT_MODULES = frozenset({"aiohttp", "httpx", "requests", "urllib3", "grpc"})
+
+
+#: Classes of those libraries that are what a request is made of, not what makes one: an
+#: annotated ``url: httpx.URL`` or ``request: httpx.Request`` stays a parameter, so a helper
+#: sending what its caller built takes the address from its caller.
+_REQUEST_VALUES = frozenset({"URL", "Request", "PreparedRequest"})
 
 
 #: Class names of objects that hold clients: `Clients`, `GrpcClientParams`, `ApiClients`.
@@ -943,6 +1022,10 @@ _HOLDS_CLIENTS = re.compile(r"[A-Z]\w*Clients?(?:Params|Container|Registry|Set|P
 
 def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
+
+
+def _is_str(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("str", "bytes")
 
 
 def _lit_text(value: Value) -> str:

@@ -55,9 +55,13 @@ from decouple_services.detect.response import classify, name_loads, parent_map
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
     ANSWER,
+    ANY_KEY,
+    FIELD_OF,
     FIXTURE,
     INIT_DEFAULT,
+    ONE_OF,
     SUPER_INIT,
+    TABLE_KEYS,
     Dyn,
     Lit,
     Obj,
@@ -67,6 +71,7 @@ from decouple_services.detect.values import (
     answer_of,
     dyn,
     named_answer,
+    shown_as,
 )
 
 
@@ -90,7 +95,11 @@ def _dependency(
 def _opaque(value: Value) -> bool:
     """A value with nothing to follow: run-time only, a parameter, or a DI marker."""
     return isinstance(value, Dyn | Param) or (
-        isinstance(value, Obj) and value.type.rpartition(".")[2] in ("Depends", "Provide")
+        isinstance(value, Obj)
+        and (
+            value.type in (ONE_OF, FIELD_OF)
+            or value.type.rpartition(".")[2] in ("Depends", "Provide")
+        )
     )
 
 
@@ -569,21 +578,28 @@ class _Extractor:
                     elif isinstance(target, ast.Subscript):
                         self._config_item(target, stmt.value, ctx.module_scope, stmt.lineno)
 
-    def _element_constants(self, qualname: str, expr: ast.expr) -> None:
+    def _element_constants(self, qualname: str, expr: ast.expr, scope: Scope | None = None) -> None:
         """``SERVICE_URLS = ["http://users:8000", ...]``, ``PATHS = {"user": "/users/{}"}``:
-        each element is known by its index or key, as ``SERVICE_URLS[0]`` reads it."""
+        each element is known by its index or key, as ``SERVICE_URLS[0]`` reads it. A dict
+        whose keys are all strings also records them (``PATHS[*]``), for a read with a key
+        known only at run time."""
         if isinstance(expr, ast.List | ast.Tuple) and len(expr.elts) <= _MAX_ELEMENTS:
             for i, elt in enumerate(expr.elts):
                 if not isinstance(elt, ast.Starred):
-                    self._constant(f"{qualname}[{i}]", self.ctx.evaluate(elt), elt.lineno)
+                    self._constant(f"{qualname}[{i}]", self.ctx.evaluate(elt, scope), elt.lineno)
         elif isinstance(expr, ast.Dict) and len(expr.keys) <= _MAX_ELEMENTS:
             # `URLS = {"get_user": "/users/{}/"}`, read as URLS["get_user"] or URLS.get(...)
+            keys: list[Value] = []
             for key, item in zip(expr.keys, expr.values, strict=True):
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    self._constant(f"{qualname}[{key.value}]", self.ctx.evaluate(item), item.lineno)
+                    keys.append(Lit(key.value))
+                    value = self.ctx.evaluate(item, scope)
+                    self._constant(f"{qualname}[{key.value}]", value, item.lineno)
+            if keys and len(keys) == len(expr.keys):
+                self._constant(f"{qualname}{ANY_KEY}", Obj(TABLE_KEYS, tuple(keys)), expr.lineno)
 
     def _constant(self, qualname: str, value: Value, line: int) -> None:
-        if isinstance(value, Dyn):
+        if isinstance(value, Dyn) or (isinstance(value, Obj) and value.type == FIELD_OF):
             return
         self.constants.append(Constant(qualname, value, line))
 
@@ -624,6 +640,9 @@ class _Extractor:
         """``self.x = ...``, ``app.state.client = ...``, ``settings.URL = ...``."""
         ref = self.ctx.evaluate(target, scope)
         if isinstance(ref, Ref):
+            if isinstance(expr, ast.Dict):
+                # `self.routes = {"users": USERS_URL, ...}`: read by key, as a class's table
+                self._element_constants(ref.qualname, expr, scope)
             value = self.ctx.evaluate(expr, scope)
             if isinstance(value, Param) and value.function == scope.qualname:
                 # `self.base_url = base_url` in `__init__(self, base_url=USERS_URL)`: the
@@ -820,7 +839,11 @@ class _Extractor:
         if scope.kind != "function":
             return
         value = self.ctx.evaluate(expr, scope)
-        if not isinstance(value, Dyn | Param) and scope.qualname not in self._factories:
+        if (
+            not isinstance(value, Dyn | Param)
+            and not (isinstance(value, Obj) and value.type == FIELD_OF)
+            and scope.qualname not in self._factories
+        ):
             self._factories.add(scope.qualname)
             self._constant(f"{scope.qualname}()", value, expr.lineno)
 
@@ -851,6 +874,7 @@ class _Extractor:
         for target in targets:
             if isinstance(target, ast.Name):
                 if scope.kind == "function":
+                    value = shown_as(value, target.id)
                     scope.locals[target.id] = (
                         named_answer(value, target.id)
                         if not isinstance(value, Dyn)
@@ -858,6 +882,8 @@ class _Extractor:
                     )
                 elif scope.kind == "class":
                     self._constant(f"{scope.qualname}.{target.id}", value, stmt.lineno)
+                    if isinstance(expr, ast.Dict):
+                        self._element_constants(f"{scope.qualname}.{target.id}", expr, scope)
             elif isinstance(target, ast.Attribute) and scope.kind != "module":
                 self._attribute_constant(target, stmt.value, scope, stmt.lineno)
             elif isinstance(target, ast.Subscript) and scope.kind != "module":
@@ -900,6 +926,7 @@ class _Extractor:
             if d is not None
         )
         typed: dict[str, str] = {}
+        models: dict[str, str] = {}
         fixture = _fixture_name(node, self.ctx)
         if fixture is not None:
             # `@pytest.fixture def grpc_stub(): yield UsersStub(channel)`: what tests naming
@@ -946,6 +973,10 @@ class _Extractor:
                 kind = f"{FIXTURE}{a.arg}"
             if kind:
                 typed[a.arg] = kind
+            elif a.annotation is not None:
+                cls = self.ctx.model_type(a.annotation, scope)
+                if cls is not None:
+                    models[a.arg] = cls
         inner = Scope(
             "function",
             qualname,
@@ -954,6 +985,7 @@ class _Extractor:
             owner_class=owner,
             assigned=frozenset(self._assigned_names(node)),
             param_types=typed,
+            param_models=models,
             param_defaults=self._init_defaults(node.name, defaults, scope),
         )
         self._function_infos[qualname] = FunctionInfo(

@@ -166,6 +166,51 @@ SUPER_INIT = "@super"
 #: kwargs)``; see :func:`called`.
 CALLED = "builtins.__call__"
 
+#: A mapping read with a key only the running program knows (``SERVICES[name]``,
+#: ``self.routes[prefix]``): ``Obj(ONE_OF, (Ref("<mapping>"), Dyn(text)))``, ``text`` what
+#: the value is shown as when the mapping's values are not followed (the expression, or
+#: the local name it is kept in). Beside each module, class or attribute dict whose keys
+#: are all strings, extraction records the constant ``<mapping>[*]`` (``ANY_KEY``) =
+#: ``Obj(TABLE_KEYS, (Lit(key), ...))``, the keys in their order; each element is the
+#: constant ``<mapping>[<key>]``.
+ONE_OF = "@one-of"
+ANY_KEY = "[*]"
+TABLE_KEYS = "@keys"
+
+#: An attribute of a parameter annotated with a class (``command.service_url`` of
+#: ``command: ApiRequestCommand``), a model or dataclass its objects are built with by
+#: keyword: ``Obj(FIELD_OF, (Lit(class), Lit(attribute), Dyn(text)))``, ``text`` as for
+#: ``ONE_OF``. Resolution reads the argument every object of the class the tree builds is
+#: given for that field, when they agree.
+FIELD_OF = "@field-of"
+
+
+def read_at_run_time(value: Value) -> bool:
+    """A value only the running program knows: ``Dyn``, or a field or mapping read whose
+    value resolution may still find (``FIELD_OF``, ``ONE_OF``)."""
+    return isinstance(value, Dyn) or (isinstance(value, Obj) and value.type in (ONE_OF, FIELD_OF))
+
+
+def as_run_time(value: Value) -> Value:
+    """``value`` as a plain run-time value (a field or mapping read shown as written)."""
+    if isinstance(value, Obj) and value.type in (ONE_OF, FIELD_OF) and value.args:
+        return value.args[-1]
+    return value
+
+
+def shown_as(value: Value, name: str) -> Value:
+    """A value read at run time kept in the local ``name``: shown by that name when it is
+    not followed further, as any run-time value kept in a local is."""
+    if (
+        isinstance(value, Obj)
+        and value.type in (ONE_OF, FIELD_OF)
+        and value.args
+        and isinstance(value.args[-1], Dyn)
+    ):
+        return Obj(value.type, (*value.args[:-1], Dyn(name)))
+    return value
+
+
 #: ``template.format(*args, **kwargs)`` of a template defined elsewhere:
 #: ``Obj(STR_FORMAT, (template, *args), kwargs)``.
 STR_FORMAT = "str.format"

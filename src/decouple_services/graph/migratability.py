@@ -127,6 +127,13 @@ IN_TRANSACTION = Finding(
     "the call runs inside a database transaction; the event is sent even if it rolls back",
     "as the HTTP call did; `migrate --outbox` writes it in the same transaction (Django, SQLAlchemy)",
 )
+ONE_OF_TARGETS = Finding(
+    "one-of-targets",
+    "the target is chosen at run time from a mapping of several services (a gateway or "
+    "dispatcher forwarding each request to one of them), so no single topic stands for the call",
+    "keep the forwarding synchronous; or have the caller publish one event all the services in "
+    "the mapping consume, each keeping what is theirs",
+)
 NO_ENDPOINT = Finding(
     "no-endpoint",
     "no callee endpoint matched the url, so the generated consumer cannot call a handler",
@@ -147,6 +154,8 @@ def assess(site: CallSite) -> Migratability:
         blockers.append(EXTERNAL_CALLEE)
     elif site.callee == site.caller:
         blockers.append(SELF_CALL)
+    if site.one_of is not None:
+        blockers.append(ONE_OF_TARGETS)
     if site.response_use is ResponseUse.BODY:
         blockers.append(RESPONSE_USED)
     if site.streaming:

@@ -7,6 +7,8 @@
           + 2 x cycle calls (services it calls that reach it back)
           + 0.5 x commits that changed its calling code in the window (at most 10 counted)
 
+A call whose target is one of a mapping's services (``CallSite.one_of``, one site per
+target) counts once among the call sites; each target is an edge of its own.
 Only production, synchronous calls between services count (``CallSite.is_production_coupling``):
 calls to external hosts, unresolved calls, tests, scripts, load generators and calls already
 migrated to Kafka do not. Each term is kept in :class:`ScoreComponents`, so every output
@@ -125,9 +127,17 @@ def score_components(
     """
     metrics = service_metrics(result) if metrics is None else metrics
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    #: A call reaching one of a mapping's services is one call: its sites (one per target)
+    #: make an edge each, and count once here.
+    fanned: set[tuple[str, int, str, str]] = set()
     for site in result.call_sites:
         if not site.is_production_coupling:
             continue
+        if site.one_of is not None:
+            key = (site.file, site.line, site.function, site.one_of)
+            if key in fanned:
+                continue
+            fanned.add(key)
         c = counts[site.caller]
         c[0] += 1
         c[1] += site.in_loop

@@ -10,8 +10,9 @@ to be added:
 - services: ``ports`` and ``env``. ``env`` lists each variable's ``name`` and ``source`` but
   never its value, because deployment files routinely hold secrets and scan output is
   uploaded as a CI artifact;
-- call sites: ``unknown_reason``, ``fix_hint`` and ``suppressed`` (the rule codes a
-  ``# decouple: ignore[DCP004]`` at the call suppresses);
+- call sites: ``unknown_reason``, ``fix_hint``, ``suppressed`` (the rule codes a
+  ``# decouple: ignore[DCP004]`` at the call suppresses) and ``one_of`` (the mapping a
+  target chosen at run time is read from, see ``CallSite.one_of``);
 - ``contract_violations``: each call site that breaks a declared contract, with the
   contract and the reason;
 - ``findings``: what the rules report (``decouple_services.render.rules``) under the
@@ -158,6 +159,7 @@ def _call_site(site: CallSite) -> dict[str, object]:
         "fix_hint": site.fix_hint,
         "confidence": site.confidence.value,
         "suppressed": list(site.suppressed),
+        "one_of": site.one_of,
     }
 
 
@@ -422,6 +424,7 @@ def _read_call_site(r: _Reader, obj: dict[str, Any], path: str) -> CallSite:
         fix_hint=r.optional_str(obj, "fix_hint", path),
         confidence=r.enum(obj, "confidence", Confidence, Confidence.EXACT, path),
         suppressed=r.strings(obj, "suppressed", path),
+        one_of=r.optional_str(obj, "one_of", path),
     )
 
 

@@ -37,6 +37,7 @@ from decouple_services.detect.receivers import ParamsOf, follow, resolve_receive
 from decouple_services.detect.registry import match_call
 from decouple_services.detect.values import (
     ANSWER,
+    ANY_KEY,
     Concat,
     Dyn,
     Env,
@@ -65,9 +66,11 @@ from decouple_services.resolve.infer import (
 )
 from decouple_services.resolve.infer import words as name_words
 from decouple_services.resolve.redact import redact_url
-from decouple_services.resolve.values import Rendered, ValueRenderer
+from decouple_services.resolve.values import Rendered, ValueRenderer, returned_value
 
 EndpointMatcher = Callable[[str | None, str, Sequence[Endpoint]], Endpoint | None]
+#: Between a mapping's name and the placeholder of its value in a draft's ``one_of``.
+_PLACEHOLDER_SEP = "\x1f"
 MAX_WRAPPER_LEVELS = 5
 
 
@@ -395,6 +398,7 @@ class CallResolver:
             drafts, wrappers, own_sites, uses_of, handing, nested_in, answered
         )
         kept = _next_pages([draft for i, draft in enumerate(drafts) if i not in dropped])
+        kept = [(facts, s) for facts, site in kept for s in self._fanned_out(site)]
         kept = self._run_time_peers(kept)
         events = [self._event_site(f, e) for f in self.index.facts for e in f.events]
         return Resolution(self._assign_ids(kept) + events, wrappers)
@@ -721,9 +725,36 @@ class CallResolver:
         return params
 
     def _match(self, call: RawCall, receiver: Obj | None, caller: str | None) -> Match | None:
+        call = self._built_request(call, caller)
         return match_call(
             call, receiver, self.detectors, self.index.functions, self.index.lookup(caller)
         )
+
+    def _built_request(self, call: RawCall, caller: str | None) -> RawCall:
+        """``client.send(request)`` whose request a function of the project builds and
+        returns (``request = self._request("GET", url)``, the method ending in
+        ``client.build_request(method, url)``): the library's request object it returns,
+        its parameters bound to the call's arguments, so the detector reads its method and
+        url; several levels of such functions are followed."""
+        if call.name != "send":
+            return call
+        for _ in range(MAX_WRAPPER_LEVELS):
+            positional = bool(call.args)
+            value = call.args[0] if positional else call.kwarg("request")
+            if not isinstance(value, Obj):
+                return call
+            returned = returned_value(self.index, value, caller)
+            if returned is None or not isinstance(returned[0], Obj) or returned[0] == value:
+                return call
+            built = returned[0]
+            if positional:
+                call = replace(call, args=(built, *call.args[1:]))
+            else:
+                call = replace(
+                    call,
+                    kwargs=tuple((k, built if k == "request" else v) for k, v in call.kwargs),
+                )
+        return call
 
     def _wrapper_for(
         self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper], first: CallOutcome
@@ -994,8 +1025,85 @@ class CallResolver:
             fix_hint=hint if callee == UNKNOWN else None,
             confidence=confidence,
             suppressed=_suppressed_at(facts, call.line, call.end_line),
+            one_of=(
+                f"{url.one_of[0][0]}{_PLACEHOLDER_SEP}{url.one_of[0][1]}"
+                if url.one_of and role is Role.CALL and callee == UNKNOWN and not grpc
+                else None
+            ),
         )
         return site, wrapper
+
+    def _fanned_out(self, site: CallSite) -> list[CallSite]:
+        """A site whose host is a mapping's value read with a key known only at run time
+        (``SERVICES[name] + "/" + path``): one site per value when every value the mapping
+        holds as text is the address of a service of the deployment, each with its own url,
+        callee and endpoint and with ``one_of`` naming the mapping; the site as it was (its
+        callee unknown) when any value is not. Values the mapping holds in another form (a
+        nested dict) are no address and are left out."""
+        if site.one_of is None:
+            return [site]
+        table, _, placeholder = site.one_of.partition(_PLACEHOLDER_SEP)
+        site = replace(site, one_of=None)
+        template = site.url_template or ""
+        if not placeholder or placeholder not in template:
+            return [site]
+        keys = self.index.constant(f"{table}{ANY_KEY}", site.caller)
+        if keys is None or not isinstance(keys[1].value, Obj):
+            return [site]
+        renderer = ValueRenderer(self.index, site.caller, site.function, site.file)
+        short = ".".join(table.rsplit(".", 2)[-2:])
+        targets: list[CallSite] = []
+        values = [k.text for k in keys[1].value.args if isinstance(k, Lit)]
+        for key in values:
+            found = self.index.constant(f"{table}[{key}]", site.caller)
+            if found is None:
+                continue  # a value that is no text (a nested mapping): not an address
+            value = renderer.render(Ref(f"{table}[{key}]"))
+            url = template.replace(placeholder, value.text, 1)
+            target = split_url(url)
+            if value.unknown is not None or target.host is None or target.dynamic_host:
+                return [site]
+            reached = self.hosts.callee(target, site.file)
+            callee, confidence, evidence = reached.name, Confidence.EXACT, reached.evidence
+            if callee == UNKNOWN or callee.startswith(EXTERNAL_PREFIX):
+                # a host with no domain is a name inside the deployment's network
+                inferred = self._bare_host(target.host)
+                if inferred is None:
+                    return [site]
+                callee, confidence = inferred.callee, Confidence.INFERRED
+                evidence = inferred.reason
+            if callee.startswith(EXTERNAL_PREFIX) or callee == UNKNOWN:
+                return [site]
+            path = reached.path if reached.path is not None else target.path
+            endpoint = self._endpoint_of_path(callee, site.method, path)
+            targets.append(
+                replace(
+                    site,
+                    url_template=redact_url(url),
+                    callee=callee,
+                    confidence=confidence,
+                    endpoint=endpoint.label if endpoint else None,
+                    evidence=(
+                        *site.evidence,
+                        *value.evidence,
+                        *((evidence,) if evidence else ()),
+                        f"one of {len(values)} targets of {short} (key {key!r}), chosen at run time",
+                    ),
+                    unknown_reason=None,
+                    fix_hint=None,
+                    one_of=table,
+                )
+            )
+        return targets or [site]
+
+    def _endpoint_of_path(self, callee: str, method: str | None, path: str) -> Endpoint | None:
+        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
+        if not http:
+            return None
+        key = (callee, method, path or "/")
+        if key not in self._endpoint_for:
+            self._endpoint_for[key] = self.match_endpoint(method, path or "/", http)
+        return self._endpoint_for[key]
 
     def _own_front(self, url: str, target: Target, caller: str) -> str | None:
         """``f"{request.scheme}://{request.get_host()}/graphql"``: a url on the host the

@@ -160,6 +160,31 @@ class ProjectIndex:
                 break
         return names
 
+    def imported_name(self, qualname: str) -> str:
+        """``qualname`` as the scan names it: itself when defined, else the longest tail
+        of it that is (``pkg.app.deps.get_url()`` for ``deps.py`` scanned as the module
+        ``deps``: ``deps.get_url()``), for a name imported with more package in front."""
+        if self._defines(qualname):
+            return qualname
+        parts = qualname.split(".")
+        for start in range(1, len(parts) - 1):
+            tail = ".".join(parts[start:])
+            if self._defines(tail):
+                return tail
+        return qualname
+
+    def constructions_of(self, qualname: str) -> list[tuple[str, Constant]]:
+        """The objects of the class ``qualname`` the tree builds, under the name it is
+        imported by or, when the import has more package in front than the scan gives the
+        module (``pkg.app.commands.Cmd`` for ``commands.py`` scanned as ``commands``), the
+        longest tail of it the scan knows."""
+        parts = qualname.split(".")
+        for start in range(len(parts) - 1):
+            found: list[tuple[str, Constant]] = self.constructions.get(".".join(parts[start:]), [])
+            if found:
+                return found
+        return []
+
     def setting(self, framework: str, key: str, service: str | None) -> tuple[str, Constant] | None:
         return self._pick(self.settings.get((framework, key), []), service)
 

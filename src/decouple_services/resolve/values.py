@@ -17,10 +17,14 @@ from urllib.parse import urljoin
 from decouple_services.detect.facts import BASES
 from decouple_services.detect.receivers import rebase_on_prefix
 from decouple_services.detect.values import (
+    ANY_KEY,
+    FIELD_OF,
     INIT_DEFAULT,
+    ONE_OF,
     STR_FORMAT,
     STR_METHODS,
     SUPER_INIT,
+    TABLE_KEYS,
     URL_ORIGIN,
     URL_SPLITTERS,
     Concat,
@@ -67,6 +71,10 @@ class Rendered:
     #: Placeholders standing for what only the running program knows (a loop variable, an
     #: attribute of an object it was handed): no configuration names them.
     runtime: list[str] = field(default_factory=list)
+    #: Mappings read with a key only the running program knows, whose keys are known
+    #: (``SERVICES[name]``): the mapping's qualified name and the placeholder standing for
+    #: the value read in ``text``.
+    one_of: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ValueRenderer:
@@ -151,6 +159,10 @@ class ValueRenderer:
             if "{" not in inner and method in STR_METHODS:
                 return STR_METHODS[method](inner)
             return "{" + f"{inner}.{method}()" + "}"
+        if isinstance(value, Obj) and value.type == ONE_OF and len(value.args) == 2:
+            return self._one_of(value, out, d)
+        if isinstance(value, Obj) and value.type == FIELD_OF and len(value.args) == 3:
+            return self._field_of(value, out, d)
         if isinstance(value, Obj) and value.type in URL_SPLITTERS and value.args:
             # `urlparse(url)`: its scheme and host are the url's (URL_ORIGIN reads them)
             return self._render(value.args[0], out, d)
@@ -177,6 +189,51 @@ class ValueRenderer:
                 return self._render(result, out, d)
             return "{" + show(value) + "}"
         return "{?}"
+
+    def _field_of(self, value: Obj, out: Rendered, depth: int) -> str:
+        """``command.service_url`` of ``command: ApiRequestCommand``: the argument every
+        object of the class the tree builds (outside tests, unless the call is in one) is
+        given for that field by keyword, when they all get the same; else the run-time
+        value it is."""
+        cls, attr, shown = value.args
+        if not (isinstance(cls, Lit) and isinstance(attr, Lit)):
+            return self._render(shown, out, depth)
+        given: dict[Value, str] = {}
+        for path, const in self.index.constructions_of(cls.text):
+            if self.index.is_test(path) and not self.index.is_test(self.path or ""):
+                continue
+            obj = const.value
+            found = obj.kwarg(attr.text) if isinstance(obj, Obj) else None
+            if found is not None:
+                given.setdefault(found, f"{path}:{const.line}")
+        if len(given) != 1:
+            return self._render(shown, out, depth)
+        ((field_value, where),) = given.items()
+        out.evidence.append(f"{attr.text} <- {cls.text.rpartition('.')[2]}(...) at {where}")
+        return self._render(field_value, out, depth)
+
+    def _one_of(self, value: Obj, out: Rendered, depth: int) -> str:
+        """``SERVICES[name]``: shown as the run-time value it is; when the mapping's keys are
+        known, the mapping is recorded for the call site to name each of its values."""
+        table, shown = value.args
+        text = self._render(shown, out, depth)
+        if not isinstance(table, Ref):
+            return text
+        qualname: str | None = table.qualname
+        for _ in range(4):
+            if qualname is None:
+                break
+            found = self.index.constant(f"{qualname}{ANY_KEY}", self.service)
+            if found is not None:
+                path, const = found
+                if isinstance(const.value, Obj) and const.value.type == TABLE_KEYS:
+                    out.one_of.append((qualname, text))
+                    out.evidence.append(f"{qualname.rpartition('.')[2]} <- {path}:{const.line}")
+                break
+            # an attribute the class inherits: the base class's mapping
+            rebased = rebase_on_prefix(qualname, self.index.lookup(self.service))
+            qualname = rebased.qualname if isinstance(rebased, Ref) else None
+        return text
 
     def _format(self, value: Obj, out: Rendered, depth: int) -> str:
         """``template.format(...)`` with the template found: each field filled with its
@@ -508,6 +565,19 @@ def returned_value(index: ProjectIndex, call: Obj, service: str | None) -> tuple
     """
     function = call.type.removesuffix("()")
     found = index.constant(f"{function}()", service)
+    if found is None:
+        # imported with more package in front than the scan names the module by
+        function = index.imported_name(f"{function}()").removesuffix("()")
+        found = index.constant(f"{function}()", service)
+    if found is None:
+        # `get_discovery().url_for(path)` (a dependency handing the object in): the method
+        # of the class whose object the function returns
+        maker, _, method = function.rpartition(".")
+        made = index.constant(index.imported_name(f"{maker}()"), service) if maker else None
+        if made is None or not isinstance(made[1].value, Obj) or "()" in made[1].value.type:
+            return None
+        function = index.imported_name(f"{made[1].value.type}.{method}()").removesuffix("()")
+        found = index.constant(f"{function}()", service)
     if found is None:
         return None
     path, const = found

@@ -616,3 +616,52 @@ def test_keyword_unpacking_is_kept_as_a_double_star_argument() -> None:
     )
     assert [k for k, _ in call.kwargs] == ["timeout", "**"]
     assert [k for k, _ in call.kwarg_src] == ["timeout", "**"]
+
+
+def test_a_mapping_read_with_a_run_time_key_is_one_of_its_values() -> None:
+    facts = facts_of(
+        """
+        import requests
+        from typing import Annotated, Optional
+        SERVICES = {"users": "http://users:8000", "orders": "http://orders:8000"}
+        Dep = Annotated[int, Depends(get)]
+        Maybe = Optional[int]
+        def forward(name, path):
+            base = SERVICES[name]
+            requests.post(f"{base}/{path}")
+            requests.post(SERVICES[name.lower()] + path)
+            requests.post(SERVICES["users"] + path)
+        """
+    )
+    assert constant(facts, "svc.mod.SERVICES[*]") == Obj("@keys", (Lit("users"), Lit("orders")))
+    posts = [c for c in facts.calls if c.name == "post"]
+    table = Ref("svc.mod.SERVICES")
+    path = Param("path", "svc.mod.forward")
+    assert posts[0].args[0] == Concat((Obj("@one-of", (table, Dyn("base"))), Lit("/"), path))
+    assert posts[1].args[0] == Concat(
+        (Obj("@one-of", (table, Dyn("SERVICES[name.lower()]"))), path)
+    )
+    assert posts[2].args[0] == Concat((Ref("svc.mod.SERVICES[users]"), path))
+    # types subscripted are no mapping reads
+    names = {c.qualname for c in facts.constants}
+    assert "svc.mod.Dep" not in names and "svc.mod.Maybe" not in names
+
+
+def test_a_field_of_an_annotated_parameter_is_read_where_its_objects_are_built() -> None:
+    facts = facts_of(
+        """
+        import httpx
+        from app.commands import Command
+        def send(command: Command, other: Optional[Command], url: httpx.URL | str):
+            httpx.post(command.target)
+            httpx.post(command.target.strip())
+            httpx.post(url)
+            httpx.post(command.target or "http://fallback:8000")
+        """
+    )
+    posts = [c.args[0] for c in facts.calls if c.name == "post"]
+    field = Obj("@field-of", (Lit("app.commands.Command"), Lit("target"), Dyn("command.target")))
+    assert posts[0] == field
+    assert posts[1] == Dyn("command.target.strip()")
+    assert posts[2] == Param("url", "svc.mod.send")
+    assert posts[3] == Lit("http://fallback:8000")

@@ -71,3 +71,12 @@ def test_the_endpoint_view_draws_an_event_through_its_topic_to_the_consumer() ->
     assert topic == "topic:orders.placed"
     assert function.startswith("orders::orders.app.publish")
     assert graph.has_edge("topic:orders.placed", "mail")
+
+
+def test_a_call_reaching_one_of_several_services_is_an_edge_to_each() -> None:
+    table = "gateway.routing.SERVICES"
+    to_users = call("gateway", "users", line=41, one_of=table)
+    to_orders = call("gateway", "orders", line=41, one_of=table)
+    graph = build_graph(scan_of([to_users, to_orders]))
+    assert graph.edges["gateway", "users"]["sites"] == (to_users.id,)
+    assert graph.edges["gateway", "orders"]["sites"] == (to_orders.id,)

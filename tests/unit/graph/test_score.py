@@ -136,3 +136,14 @@ def test_explain_lists_the_non_zero_terms_and_the_total() -> None:
         "fan-out 1x2=2 + call sites 2 + in loop 1x0.5=0.5 + no timeout 1x0.5=0.5"
         " + in handler 2x0.5=1 + chain (2-1)x1=1 = 7"
     )
+
+
+def test_a_call_reaching_one_of_several_services_counts_once_among_call_sites() -> None:
+    table = "gateway.routing.SERVICES"
+    fanned = [
+        call("gateway", callee, function="gateway.proxy.forward", line=41, one_of=table)
+        for callee in ("users", "orders", "billing")
+    ]
+    other = call("gateway", "users", function="gateway.proxy.profile", line=50)
+    parts = score_components(scan_of([*fanned, other]))["gateway"]
+    assert (parts.fan_out, parts.call_sites) == (3, 2)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -101,3 +102,20 @@ def test_an_unknown_edge_end_lists_the_services_there_are() -> None:
     known = ", ".join(sorted(s.name for s in RESULT.services))
     with pytest.raises(SelectionError, match=re.escape(f"(services: {known})")):
         select_sites(RESULT, Criteria(edges=(("orders", "billing"),)))
+
+
+def test_a_call_reaching_one_of_several_services_is_refused_for_each_target() -> None:
+    table = "gateway.routing.SERVICES"
+    result = replace(
+        RESULT,
+        call_sites=(
+            _site("cs-00000011", "orders", "emails", one_of=table),
+            _site("cs-00000012", "orders", "users", one_of=table),
+        ),
+    )
+    selection = select_sites(result, Criteria(services=("orders",)))
+    assert selection.chosen == ()
+    refused = {r.site_id: [f.code for f in r.reasons] for r in selection.refused}
+    assert refused == {"cs-00000011": ["one-of-targets"], "cs-00000012": ["one-of-targets"]}
+    reason = selection.refused[0].reasons[0]
+    assert "chosen at run time" in reason.reason and reason.suggestion

@@ -274,3 +274,13 @@ def test_a_long_list_of_problems_is_cut_short() -> None:
     problems = str(excinfo.value).split(": ", 1)[1].split("; ")
     assert len(problems) == 20 + 1
     assert problems[-1].startswith("and ")
+
+
+def test_the_mapping_a_target_is_chosen_from_round_trips() -> None:
+    result = mixed()
+    first = replace(result.call_sites[0], one_of="gateway.routing.SERVICES")
+    result = replace(result, call_sites=(first, *result.call_sites[1:]))
+    written = json.loads(render_json(result))
+    assert [s["one_of"] for s in written["call_sites"]].count("gateway.routing.SERVICES") == 1
+    loaded = load_scan_json(render_json(result))
+    assert loaded == canonical(result)
