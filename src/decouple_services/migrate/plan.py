@@ -29,6 +29,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import libcst as cst
+
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import (
     CallSite,
@@ -597,21 +599,49 @@ def _as_route_parameters(
 
 def _url_placeholders(source: str) -> list[ast.expr] | None:
     """The placeholders of the url's f-string after its base (the first part, which names the
-    host), or ``None`` when the url is not written as one at the call."""
+    host), or ``None`` when the url is not written as one at the call. A helper's url argument
+    placed inside its own f-string counts with its placeholders (``f"{BASE}/{url}"`` given
+    ``url=f"projects/{pk}/"`` reads ``f"{BASE}/{f'projects/{pk}/'}"``, quotes and all, which
+    only Python 3.12's parser reads: libcst reads it on any Python)."""
     try:
-        node = ast.parse(source.strip(), mode="eval").body
-    except SyntaxError:
+        node = cst.parse_expression(source.strip(), config=_F_STRINGS)
+    except cst.ParserSyntaxError:
         return None
-    strings = [node] if isinstance(node, ast.JoinedStr) else []
-    if isinstance(node, ast.BinOp) and isinstance(node.right, ast.JoinedStr):
+    strings = [node] if isinstance(node, cst.FormattedString) else []
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.right, cst.FormattedString):
         strings = [node.right]  # API_URL + f"contacts/{name}"
     if not strings:
         return None
-    values = strings[0].values
-    found = [v.value for v in values if isinstance(v, ast.FormattedValue)]
-    if strings[0] is node and values and isinstance(values[0], ast.FormattedValue):
+    parts = strings[0].parts
+    found = [p.expression for p in parts if isinstance(p, cst.FormattedStringExpression)]
+    if strings[0] is node and parts and isinstance(parts[0], cst.FormattedStringExpression):
         found = found[1:]  # f"{BASE}/..."
-    return found
+    out: list[ast.expr] = []
+    for expression in (e for value in found for e in _flattened(value)):
+        try:
+            out.append(ast.parse(_EMPTY.code_for_node(expression), mode="eval").body)
+        except SyntaxError:
+            return None
+    return out
+
+
+_F_STRINGS = cst.PartialParserConfig(python_version="3.12")
+_EMPTY = cst.Module(body=())
+
+
+def _flattened(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The placeholders of an f-string placed inside another, in order; a literal placed in
+    one (``{'projects'}``) carries nothing."""
+    if isinstance(value, cst.SimpleString | cst.ConcatenatedString | cst.Integer):
+        return []
+    if not isinstance(value, cst.FormattedString):
+        return [value]
+    return [
+        part
+        for item in value.parts
+        if isinstance(item, cst.FormattedStringExpression)
+        for part in _flattened(item.expression)
+    ]
 
 
 def _field_name(expression: ast.expr) -> str | None:

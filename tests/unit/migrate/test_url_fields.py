@@ -52,6 +52,17 @@ def _site(url: str, template: str) -> CallSite:
             "https://api/v3/contacts/attributes/{name}",
             (("name", "name"),),
         ),
+        # a helper's url argument placed inside its own f-string
+        (
+            "f\"{get_url()}/{f'projects/{pk}/artefacts/'}\"",
+            "{get_url(…)}/projects/{pk}/artefacts/",
+            (("pk", "pk"),),
+        ),
+        (
+            "f\"{get_url()}/{f'{'projects'}/{project.project_id}/'}\"",
+            "{get_url(…)}/projects/{project.project_id}/",
+            (("project_id", "project.project_id"),),
+        ),
     ],
 )
 def test_run_time_parts_of_the_url_become_fields(url: str, template: str, fields: object) -> None:
@@ -63,6 +74,11 @@ def test_run_time_parts_of_the_url_become_fields(url: str, template: str, fields
     [
         ("url", "http://mockga:7000/collect?{urlencode(…)}", "values known only at run time"),
         ('API_URL + f"contacts/{quote(email)}"', "https://api/contacts/{quote(…)}", "no name"),
+        (
+            "f\"{get_url()}/{f'rooms/{quote(room)}/'}\"",
+            "{get_url(…)}/rooms/{quote(…)}/",
+            "no name",
+        ),
     ],
 )
 def test_a_url_whose_run_time_parts_cannot_be_carried_is_refused(
