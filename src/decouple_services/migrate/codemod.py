@@ -1328,6 +1328,11 @@ def _send_name(spec: SendSpec, located: _Located) -> str:
     return name + "_async" if located.facts.in_async_def else name
 
 
+#: Expressions ``{**x}`` takes as written; any other (``data or {}``, ``a if b else c``) is
+#: parenthesised, since ``**`` binds tighter than ``or`` and ``if``.
+_SPREADABLE = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.DictComp)
+
+
 def with_path_params(
     data: str | None, params: Sequence[tuple[str, str]]
 ) -> tuple[str | None, tuple[str, ...]]:
@@ -1344,7 +1349,8 @@ def with_path_params(
         node = None
     if not isinstance(node, ast.Dict):
         pairs = ", ".join(f"{k}: {v}" for k, v in entries)
-        return "{**" + data + ", " + pairs + "}", (
+        spread = data if isinstance(node, _SPREADABLE) else f"({data.strip()})"
+        return "{**" + spread + ", " + pairs + "}", (
             f"the payload `{_first_line(data)}` must be a mapping: the path parameters "
             f"({', '.join(n for n, _ in params)}) are merged into it",
         )

@@ -155,6 +155,10 @@ def test_path_parameters_go_inside_the_data() -> None:
     merged, notes = with_path_params("profile", params)
     assert merged == '{**profile, "user_id": uid}'
     assert notes and "must be a mapping" in notes[0]
+    # ``**`` binds tighter than ``or`` and ``if``: such a payload is spread in parentheses
+    assert with_path_params("data or {}", params)[0] == '{**(data or {}), "user_id": uid}'
+    assert with_path_params("a if b else c", params)[0] == '{**(a if b else c), "user_id": uid}'
+    assert with_path_params("self.body", params)[0] == '{**self.body, "user_id": uid}'
     # the payload's own field wins, and the reviewer is told
     kept, notes = with_path_params('{"user_id": user.id}', params)
     assert kept == '{"user_id": user.id}'
