@@ -132,6 +132,19 @@ def test_a_helper_payload_naming_what_the_call_site_lacks_is_skipped() -> None:
     }
 
 
+def test_a_helper_passing_its_own_kwargs_on_sends_what_the_call_site_names() -> None:
+    """The scan reads such a helper's payload as its ``**kwargs``: the call site's ``json=``
+    is the payload, no payload keyword sends ``None``, and a call passing ``**`` itself
+    cannot be read and is skipped."""
+    code, skipped = _rewrite(CASES / "wrapper_passes_kwargs_on")
+    assert b'send_event("api.case-accesses", data)' in code
+    assert b'send_event("api.ping", None)' in code
+    assert skipped == {
+        "cs-aaaa0003": "the call passes `**` arguments, so what it sends cannot be read; "
+        "rewrite it by hand"
+    }
+
+
 def test_a_call_edited_since_the_scan_is_skipped() -> None:
     source, specs, _data = _load(CASES / "requests_post_json")
     moved = [SendSpec(**{**_fields(specs[0]), "line": 3, "end_line": 3})]

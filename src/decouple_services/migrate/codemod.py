@@ -853,6 +853,8 @@ def _payload_source(
         if request is None:
             return None, (), None
         return module.code_for_node(request.value), (), request.value
+    if hint is not None and hint.lstrip().startswith("*"):
+        hint = None  # the helper's own ``*args``/``**kwargs``, passed on as the scan saw them
     if hint is None:
         # A helper that passes ``**kwargs`` on: the scan saw no payload, but the call site
         # may name one (``sendinblue.request("POST", "contacts", json={...})``).
