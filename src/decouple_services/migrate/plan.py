@@ -546,6 +546,21 @@ def _url_path(url: str) -> str | None:
     return url if url.startswith("/") else None
 
 
+def _without_base(template: str) -> str:
+    """The template's path when it starts with its base as a run-time value
+    (``{get_kernel_url(…)}/projects/{project_id}/`` -> ``/projects/{project_id}/``): the
+    scan matched the path after it; the template as it is otherwise."""
+    if not template.startswith("{"):
+        return template
+    depth = 0
+    for index, char in enumerate(template):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            rest = template[index + 1 :]
+            return rest if rest.startswith("/") else template
+    return template
+
+
 #: A value only known at run time in a url's path or query (``/orders/{order.id}``, ``?{q}``),
 #: as the resolved template shows it; one glued to another (``{base}{path}``) is configuration.
 _RUNTIME_PART = re.compile(r"(?<=[/?=&])\{[^{}]*\}")
@@ -661,7 +676,7 @@ def _path_params(endpoint: Endpoint, site: CallSite) -> tuple[tuple[str, str], .
     """``(name, source)`` for each ``{name}`` of the endpoint's path the url fills in."""
     if endpoint.protocol != "http" or "{" not in endpoint.path:
         return ()
-    url_path = _url_path(site.url_template or "")
+    url_path = _url_path(_without_base(site.url_template or ""))
     if url_path is None:
         return ()
     wanted = [s for s in endpoint.path.strip("/").split("/")]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from decouple_services.core.model import CallSite
-from decouple_services.migrate.plan import choose_key, url_fields
+from decouple_services.core.model import CallSite, Endpoint
+from decouple_services.migrate.plan import _path_params, choose_key, url_fields
 
 
 def _site(url: str, template: str) -> CallSite:
@@ -104,3 +104,22 @@ def test_the_key_is_the_entity_id_the_url_or_payload_carries() -> None:
         "the payload's user_id",
     )
     assert choose_key((), "payload") == (None, "no entity id in the url or the payload")
+
+
+def _endpoint(path: str) -> Endpoint:
+    return Endpoint("kernel", "http", "PATCH", path, "kernel.views.ProjectViewSet", "k.py", 1)
+
+
+@pytest.mark.parametrize(
+    ("template", "params"),
+    [
+        # the base is a run-time value: the path after it fills the endpoint's parameters
+        ("{get_kernel_url(…)}/projects/{project_id}/avro-schemas/", (("pk", "project_id"),)),
+        ("http://kernel:8000/projects/{project_id}/avro-schemas/", (("pk", "project_id"),)),
+        # a leading value that is not followed by a path is no base: nothing is read
+        ("{base}projects/{project_id}/avro-schemas/", ()),
+    ],
+)
+def test_path_parameters_are_read_after_the_base(template: str, params: object) -> None:
+    site = _site("url", template)
+    assert _path_params(_endpoint("/projects/{pk}/avro-schemas/"), site) == params
