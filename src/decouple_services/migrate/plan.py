@@ -309,6 +309,7 @@ def plan_migration(
             module = PRODUCER_MODULE
         producer_home[site.caller] = (path, module, layout.package)
 
+    wrappers = {s.function: s for s in result.call_sites if s.role is Role.WRAPPER}
     planned: list[PlannedSite] = []
     refused = [*selection.refused, *event_refused]
     outbox_notes: dict[str, tuple[str, ...]] = {}
@@ -364,6 +365,7 @@ def plan_migration(
             is_grpc=site.client == "grpc",
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
+            helper_params=_helper_parameters(site, wrappers, read, module_of),
         )
         source = read(site.file)
         undo = failure_path(source, site.line) if source is not None else None
@@ -493,6 +495,80 @@ def plan_migration(
         ),
         outbox_apps=tuple(sorted((f, a) for f, a in outbox_apps.items() if a in kept_apps)),
     )
+
+
+def _helper_parameters(
+    site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile, module_of: ModuleOf
+) -> tuple[tuple[str, str | None], ...]:
+    """The parameters of the helper a call goes through, in order (``self`` left out), each
+    with its default's source when that is a literal (``pload=None``): a parameter the call
+    site leaves out sends that default. Empty when the call is not through a helper whose
+    definition is in the repository."""
+    wrapper = wrappers.get(site.via_wrapper or "")
+    source = read(wrapper.file) if wrapper is not None else None
+    if wrapper is None or source is None:
+        return ()
+    module = layout_of(wrapper.file, module_of).module
+    if not wrapper.function.startswith(module + "."):
+        return ()
+    path = wrapper.function[len(module) + 1 :].split(".")
+    try:
+        body: list[ast.stmt] = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return ()
+    found: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    for index, name in enumerate(path):
+        last = index == len(path) - 1
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and n.name == name
+                and (isinstance(n, ast.ClassDef) != last)
+            ),
+            None,
+        )
+        if node is None:
+            return ()
+        if isinstance(node, ast.ClassDef):
+            body = node.body
+        else:
+            found = node
+    if found is None:
+        return ()
+    args = found.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: dict[str, ast.expr] = dict(
+        zip(
+            [a.arg for a in positional][len(positional) - len(args.defaults) :],
+            args.defaults,
+            strict=True,
+        )
+    )
+    defaults.update(
+        (a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+    )
+    names = [a.arg for a in [*positional, *args.kwonlyargs]]
+    if len(path) > 1 and names and not _is_static(found):
+        names = names[1:]  # self or cls
+    return tuple((name, _literal_source(defaults.get(name))) for name in names)
+
+
+def _is_static(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+
+
+def _literal_source(node: ast.expr | None) -> str | None:
+    """A default that is a literal (``None``, ``{}``, ``"json"``, ``3``), as written; ``None``
+    for any other (computed when the helper is defined, so not the call site's to copy)."""
+    if node is None:
+        return None
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return None
+    return ast.unparse(node)
 
 
 def _payload_of(hint: str | None) -> str | None:
