@@ -311,6 +311,13 @@ def _locate(
         if spec.timeout is not None:  # an event's send waits as its status-checked call did
             timeout, timeout_notes = spec.timeout, ()
         if spec.path_params and not spec.is_grpc:
+            unreadable = [src for _, src in spec.path_params if not _parses_as_expression(src)]
+            if unreadable:
+                problems[spec.site_id] = (
+                    f"the url carries `{unreadable[0]}`, a value the scan followed from the "
+                    f"call, and the url at line {spec.line} is not an f-string that names it"
+                )
+                continue
             missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
             if missing:
                 problems[spec.site_id] = (
@@ -981,6 +988,14 @@ def _falsy_literal(node: ast.expr) -> bool:
         return not ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, RecursionError):
         return False
+
+
+def _parses_as_expression(source: str) -> bool:
+    try:
+        ast.parse(source, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _free_names(expression: str) -> set[str]:

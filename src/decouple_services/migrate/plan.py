@@ -759,17 +759,38 @@ def _path_params(endpoint: Endpoint, site: CallSite) -> tuple[tuple[str, str], .
     given = [s for s in url_path.split("?", 1)[0].strip("/").split("/")]
     if len(wanted) != len(given):
         return ()
+    # the scan may show a value it followed (``{self.order_id}`` as ``{UUIDField(…)}``): the
+    # url's own placeholder, in the same place, is the source the send reads, as the text
+    # the url made of it
+    written = _url_placeholders(site.url)
+    if written is not None and len(written) != len(_RUNTIME_PART.findall(url_path)):
+        written = None
     out = []
+    placed = 0  # run-time segments seen so far, the index of the url's placeholder
     for pattern, segment in zip(wanted, given, strict=True):
+        inner = re.fullmatch(r"\{(.+)\}", segment)
+        placed += inner is not None
         match = re.fullmatch(r"\{(\w+)(?::[^}]*)?\}", pattern)
         if match is None:
             continue
-        inner = re.fullmatch(r"\{(.+)\}", segment)
         if inner is not None:
-            out.append((match.group(1), inner.group(1)))
+            source = inner.group(1)
+            if not _parses(source) and written is not None:
+                # the url carried it as text; what the scan followed it to (a model's
+                # UUIDField, a Decimal, a date) may be nothing JSON encodes
+                source = f"str({ast.unparse(written[placed - 1])})"
+            out.append((match.group(1), source))
         elif segment:
             out.append((match.group(1), repr(segment)))
     return tuple(out)
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 _RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.", re.MULTILINE)

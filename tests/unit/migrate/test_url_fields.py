@@ -123,3 +123,17 @@ def _endpoint(path: str) -> Endpoint:
 def test_path_parameters_are_read_after_the_base(template: str, params: object) -> None:
     site = _site("url", template)
     assert _path_params(_endpoint("/projects/{pk}/avro-schemas/"), site) == params
+
+
+def test_a_value_the_scan_followed_is_read_from_the_url_as_written() -> None:
+    # the template shows what `self.order_id` was followed to; the send reads the attribute
+    site = _site(
+        'f"{ORDERS}/{self.order_id}/update-payment/"',
+        "http://orders:8007/orders/{UUIDField(…)}/update-payment/",
+    )
+    endpoint = _endpoint("/orders/{pk}/update-payment/")
+    assert _path_params(endpoint, site) == (("pk", "str(self.order_id)"),)
+    # a url not written as an f-string at the call leaves the value as the scan showed it
+    # (the rewrite then refuses the site: the send could not read it)
+    site = _site("url", "http://orders:8007/orders/{UUIDField(…)}/update-payment/")
+    assert _path_params(endpoint, site) == (("pk", "UUIDField(…)"),)
