@@ -135,8 +135,8 @@ class _Builder:
                     self.view_methods[route.handler] = route.methods
                 elif route.framework == _DRF_ACTION and route.owner == _DRF_LOOKUP:
                     self.lookups[route.handler] = route.path
-                elif route.framework == _DRF_ACTION:
-                    self.actions[route.handler].append(route)
+                elif route.framework == _DRF_ACTION:  # handler: the viewset's method
+                    self.actions[route.handler.rpartition(".")[0]].append(route)
                 elif route.protocol != "grpc":
                     key = self._key(route.owner, f.module, service)
                     self.owners.setdefault(key, (route.owner, service))
@@ -170,11 +170,13 @@ class _Builder:
     def _viewset_routes(self, registration: RawRoute) -> list[RawRoute]:
         """A viewset registered on a DRF router under ``prefix``: its list route
         (``prefix/``), its detail route (``prefix/<pk>/``, or the viewset's ``lookup_field``)
-        and one route per extra action,
-        served by Django as the router's patterns are."""
+        and one route per extra action, whose handler is the action's method; served by
+        Django as the router's patterns are."""
 
-        def route(methods: tuple[str, ...], path: Value, line: int) -> RawRoute:
-            return RawRoute("django", registration.owner, methods, path, registration.handler, line)
+        def route(
+            methods: tuple[str, ...], path: Value, line: int, handler: str = registration.handler
+        ) -> RawRoute:
+            return RawRoute("django", registration.owner, methods, path, handler, line)
 
         prefix = registration.path
         line = registration.line
@@ -187,7 +189,8 @@ class _Builder:
             ),
         ]
         for action in self.actions.get(registration.handler, ()):
-            out.append(route(action.methods, concat(prefix, Lit("/"), action.path), line))
+            path = concat(prefix, Lit("/"), action.path)
+            out.append(route(action.methods, path, line, action.handler))
         return out
 
     # --- owners and mounts ---------------------------------------------------------------

@@ -22,8 +22,8 @@ DRF routers: ``router = DefaultRouter()`` (or ``SimpleRouter()``) at module leve
 ``Ref("<module>.router.urls")`` holding one ``drf-router`` fact per registration (path the
 prefix, handler the viewset); ``include(router.urls)`` and ``urlpatterns = router.urls + [...]``
 mount it. Each ``@action`` of a viewset (also the older ``@detail_route``/``@list_route``) is
-a ``drf-action`` fact with its methods and its path below the prefix (``<pk>/artefacts/`` for
-``detail=True``, ``validate/`` otherwise); resolution turns a registration into the viewset's
+a ``drf-action`` fact with its methods, its path below the prefix (``<pk>/artefacts/`` for
+``detail=True``, ``validate/`` otherwise) and the action's method as its handler; resolution turns a registration into the viewset's
 list route (``projects/``), its detail route (``projects/<pk>/``) and one route per action
 the viewset's own class body defines.
 
@@ -330,7 +330,8 @@ def _actions(cls: ast.ClassDef, qual: str, frame: Frame) -> list[RawRoute]:
             )
             head = Lit(f"<{lookup}>/") if detail else Lit("")
             path = concat(head, url_path, Lit("/"))
-            out.append(RawRoute(ACTION_FACT, Dyn("view"), methods, path, qual, stmt.lineno))
+            handler = f"{qual}.{stmt.name}"
+            out.append(RawRoute(ACTION_FACT, Dyn("view"), methods, path, handler, stmt.lineno))
             break
     return out
 
@@ -462,10 +463,10 @@ EXAMPLES = (
         """),
         module="catalog.views",
         routes=(
-            Route("PATCH", "<pk>/stock-level/", "catalog.views.ProductViewSet", 6),
-            Route("POST", "reindex/", "catalog.views.ProductViewSet", 10),
+            Route("PATCH", "<pk>/stock-level/", "catalog.views.ProductViewSet.stock_level", 6),
+            Route("POST", "reindex/", "catalog.views.ProductViewSet.reindex", 10),
             Route("", "<code>/", "catalog.views.ShelfViewSet", 13),
-            Route("GET", "<code>/label/", "catalog.views.ShelfViewSet", 17),
+            Route("GET", "<code>/label/", "catalog.views.ShelfViewSet.label", 17),
         ),
     ),
     ServerExample(
