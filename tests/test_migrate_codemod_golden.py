@@ -29,6 +29,7 @@ def _load(case: Path) -> tuple[bytes, list[SendSpec], dict[str, str]]:
             **{
                 **site,
                 "path_params": tuple(tuple(p) for p in site.get("path_params", ())),
+                "helper_params": tuple(tuple(p) for p in site.get("helper_params", ())),
             }
         )
         for site in data["sites"]
@@ -130,6 +131,31 @@ def test_a_helper_payload_naming_what_the_call_site_lacks_is_skipped() -> None:
     assert skipped == {
         "cs-eeee0001": "the helper builds its payload from now, which the call site does not have"
     }
+
+
+def test_a_helper_passing_its_own_kwargs_on_sends_what_the_call_site_names() -> None:
+    """The scan reads such a helper's payload as its ``**kwargs``: the call site's ``json=``
+    is the payload, no payload keyword sends ``None``, and a call passing ``**`` itself
+    cannot be read and is skipped."""
+    code, skipped = _rewrite(CASES / "wrapper_passes_kwargs_on")
+    assert b'send_event("api.case-accesses", data)' in code
+    assert b'send_event("api.ping", None)' in code
+    assert skipped == {
+        "cs-aaaa0003": "the call passes `**` arguments, so what it sends cannot be read; "
+        "rewrite it by hand"
+    }
+
+
+def test_a_helper_parameter_the_call_leaves_out_sends_its_literal_default() -> None:
+    """``fetch(url, pload=None)`` called as ``fetch(url)`` sent no body; ``data or {}`` with
+    ``data=None`` left out sent ``{}``. A parameter left out whose default is computed is
+    not the call site's own name of the same spelling: that site is skipped."""
+    code, skipped = _rewrite(CASES / "wrapper_parameter_defaults")
+    assert b'send_event_async("controller.refresh-all-workers", None)' in code
+    assert b'send_event("kernel.extract", {})' in code
+    assert b'send_event("kernel.submissions", objs or {})' in code
+    assert list(skipped) == ["cs-cccc0004"]
+    assert "its parameter data, which the call leaves out" in skipped["cs-cccc0004"]
 
 
 def test_a_call_edited_since_the_scan_is_skipped() -> None:

@@ -122,6 +122,9 @@ class SendSpec:
     compensation: bool = False
     #: Source of the send's ``idempotency_key=``, when the rewrite passes one.
     idempotency_key: str | None = None
+    #: The parameters of the helper the call goes through, in order, each with its literal
+    #: default's source (``None`` for none): a parameter the call leaves out sends it.
+    helper_params: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +311,13 @@ def _locate(
         if spec.timeout is not None:  # an event's send waits as its status-checked call did
             timeout, timeout_notes = spec.timeout, ()
         if spec.path_params and not spec.is_grpc:
+            unreadable = [src for _, src in spec.path_params if not _parses_as_expression(src)]
+            if unreadable:
+                problems[spec.site_id] = (
+                    f"the url carries `{unreadable[0]}`, a value the scan followed from the "
+                    f"call, and the url at line {spec.line} is not an f-string that names it"
+                )
+                continue
             missing = {n for _, src in spec.path_params for n in _free_names(src)} - known
             if missing:
                 problems[spec.site_id] = (
@@ -853,6 +863,8 @@ def _payload_source(
         if request is None:
             return None, (), None
         return module.code_for_node(request.value), (), request.value
+    if hint is not None and hint.lstrip().startswith("*"):
+        hint = None  # the helper's own ``*args``/``**kwargs``, passed on as the scan saw them
     if hint is None:
         # A helper that passes ``**kwargs`` on: the scan saw no payload, but the call site
         # may name one (``sendinblue.request("POST", "contacts", json={...})``).
@@ -880,7 +892,15 @@ def _payload_source(
     if arg is None:
         # A wrapper that builds the payload from its parameters: the scan substituted them.
         # Names the helper has and the call site lacks would make the send fail at run time.
-        text = expression.strip()
+        text, unset = _with_defaults(expression.strip(), call, spec.helper_params)
+        # a parameter left out is the helper's, even where the call site has a name like it
+        left_out = _free_names(text) & unset
+        if left_out:
+            raise _NotRewritable(
+                f"the helper builds its payload from its parameter "
+                f"{', '.join(sorted(left_out))}, which the call leaves out and whose default "
+                "is computed by the helper, not written as a value the send could carry"
+            )
         missing = _free_names(text) - known
         if missing:
             raise _NotRewritable(
@@ -918,6 +938,64 @@ class _NotRewritable(Exception):
 
 
 _BUILTINS = frozenset(dir(builtins))
+
+
+def _with_defaults(
+    text: str, call: cst.Call, params: Sequence[tuple[str, str | None]]
+) -> tuple[str, set[str]]:
+    """The helper's payload with each parameter the call leaves out replaced by its literal
+    default (``json=pload`` of ``fetch(url, pload=None)`` called as ``fetch(url)`` sends
+    ``None``; ``data or {}`` with ``data=None`` left out sends ``{}``), and the parameters
+    left out that have no literal default (the call site is refused for any it would send)."""
+    passed = {a.keyword.value for a in call.args if a.keyword is not None}
+    positional = sum(1 for a in call.args if a.keyword is None and a.star == "")
+    if any(a.star for a in call.args):
+        return text, set()
+    omitted = [
+        (name, default)
+        for index, (name, default) in enumerate(params)
+        if name not in passed and index >= positional
+    ]
+    left_out = {name: default for name, default in omitted if default is not None}
+    unset = {name for name, default in omitted if default is None}
+    if not left_out or not (_free_names(text) & left_out.keys()):
+        return text, unset
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return text, unset
+
+    class _Defaults(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            default = left_out.get(node.id)
+            if default is None or not isinstance(node.ctx, ast.Load):
+                return node
+            return ast.parse(default, mode="eval").body
+
+        def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+            self.generic_visit(node)
+            if not isinstance(node.op, ast.Or):
+                return node
+            # ``None or {}`` is ``{}``: a literal that is false never decides an ``or``
+            kept = [v for v in node.values[:-1] if not _falsy_literal(v)] + node.values[-1:]
+            return kept[0] if len(kept) == 1 else ast.BoolOp(ast.Or(), kept)
+
+    return ast.unparse(_Defaults().visit(tree)), unset
+
+
+def _falsy_literal(node: ast.expr) -> bool:
+    try:
+        return not ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return False
+
+
+def _parses_as_expression(source: str) -> bool:
+    try:
+        ast.parse(source, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _free_names(expression: str) -> set[str]:
@@ -1328,6 +1406,11 @@ def _send_name(spec: SendSpec, located: _Located) -> str:
     return name + "_async" if located.facts.in_async_def else name
 
 
+#: Expressions ``{**x}`` takes as written; any other (``data or {}``, ``a if b else c``) is
+#: parenthesised, since ``**`` binds tighter than ``or`` and ``if``.
+_SPREADABLE = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.DictComp)
+
+
 def with_path_params(
     data: str | None, params: Sequence[tuple[str, str]]
 ) -> tuple[str | None, tuple[str, ...]]:
@@ -1344,7 +1427,8 @@ def with_path_params(
         node = None
     if not isinstance(node, ast.Dict):
         pairs = ", ".join(f"{k}: {v}" for k, v in entries)
-        return "{**" + data + ", " + pairs + "}", (
+        spread = data if isinstance(node, _SPREADABLE) else f"({data.strip()})"
+        return "{**" + spread + ", " + pairs + "}", (
             f"the payload `{_first_line(data)}` must be a mapping: the path parameters "
             f"({', '.join(n for n, _ in params)}) are merged into it",
         )

@@ -29,6 +29,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import libcst as cst
+
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import (
     CallSite,
@@ -307,6 +309,7 @@ def plan_migration(
             module = PRODUCER_MODULE
         producer_home[site.caller] = (path, module, layout.package)
 
+    wrappers = {s.function: s for s in result.call_sites if s.role is Role.WRAPPER}
     planned: list[PlannedSite] = []
     refused = [*selection.refused, *event_refused]
     outbox_notes: dict[str, tuple[str, ...]] = {}
@@ -362,6 +365,7 @@ def plan_migration(
             is_grpc=site.client == "grpc",
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
+            helper_params=_helper_parameters(site, wrappers, read, module_of),
         )
         source = read(site.file)
         undo = failure_path(source, site.line) if source is not None else None
@@ -493,6 +497,80 @@ def plan_migration(
     )
 
 
+def _helper_parameters(
+    site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile, module_of: ModuleOf
+) -> tuple[tuple[str, str | None], ...]:
+    """The parameters of the helper a call goes through, in order (``self`` left out), each
+    with its default's source when that is a literal (``pload=None``): a parameter the call
+    site leaves out sends that default. Empty when the call is not through a helper whose
+    definition is in the repository."""
+    wrapper = wrappers.get(site.via_wrapper or "")
+    source = read(wrapper.file) if wrapper is not None else None
+    if wrapper is None or source is None:
+        return ()
+    module = layout_of(wrapper.file, module_of).module
+    if not wrapper.function.startswith(module + "."):
+        return ()
+    path = wrapper.function[len(module) + 1 :].split(".")
+    try:
+        body: list[ast.stmt] = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return ()
+    found: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    for index, name in enumerate(path):
+        last = index == len(path) - 1
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and n.name == name
+                and (isinstance(n, ast.ClassDef) != last)
+            ),
+            None,
+        )
+        if node is None:
+            return ()
+        if isinstance(node, ast.ClassDef):
+            body = node.body
+        else:
+            found = node
+    if found is None:
+        return ()
+    args = found.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: dict[str, ast.expr] = dict(
+        zip(
+            [a.arg for a in positional][len(positional) - len(args.defaults) :],
+            args.defaults,
+            strict=True,
+        )
+    )
+    defaults.update(
+        (a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+    )
+    names = [a.arg for a in [*positional, *args.kwonlyargs]]
+    if len(path) > 1 and names and not _is_static(found):
+        names = names[1:]  # self or cls
+    return tuple((name, _literal_source(defaults.get(name))) for name in names)
+
+
+def _is_static(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+
+
+def _literal_source(node: ast.expr | None) -> str | None:
+    """A default that is a literal (``None``, ``{}``, ``"json"``, ``3``), as written; ``None``
+    for any other (computed when the helper is defined, so not the call site's to copy)."""
+    if node is None:
+        return None
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return None
+    return ast.unparse(node)
+
+
 def _payload_of(hint: str | None) -> str | None:
     """The payload expression of a scan's ``json=order``."""
     if hint is None:
@@ -542,6 +620,21 @@ def _url_path(url: str) -> str | None:
         slash = rest.find("/")
         return rest[slash:] if slash >= 0 else "/"
     return url if url.startswith("/") else None
+
+
+def _without_base(template: str) -> str:
+    """The template's path when it starts with its base as a run-time value
+    (``{get_kernel_url(…)}/projects/{project_id}/`` -> ``/projects/{project_id}/``): the
+    scan matched the path after it; the template as it is otherwise."""
+    if not template.startswith("{"):
+        return template
+    depth = 0
+    for index, char in enumerate(template):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            rest = template[index + 1 :]
+            return rest if rest.startswith("/") else template
+    return template
 
 
 #: A value only known at run time in a url's path or query (``/orders/{order.id}``, ``?{q}``),
@@ -597,21 +690,49 @@ def _as_route_parameters(
 
 def _url_placeholders(source: str) -> list[ast.expr] | None:
     """The placeholders of the url's f-string after its base (the first part, which names the
-    host), or ``None`` when the url is not written as one at the call."""
+    host), or ``None`` when the url is not written as one at the call. A helper's url argument
+    placed inside its own f-string counts with its placeholders (``f"{BASE}/{url}"`` given
+    ``url=f"projects/{pk}/"`` reads ``f"{BASE}/{f'projects/{pk}/'}"``, quotes and all, which
+    only Python 3.12's parser reads: libcst reads it on any Python)."""
     try:
-        node = ast.parse(source.strip(), mode="eval").body
-    except SyntaxError:
+        node = cst.parse_expression(source.strip(), config=_F_STRINGS)
+    except cst.ParserSyntaxError:
         return None
-    strings = [node] if isinstance(node, ast.JoinedStr) else []
-    if isinstance(node, ast.BinOp) and isinstance(node.right, ast.JoinedStr):
+    strings = [node] if isinstance(node, cst.FormattedString) else []
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.right, cst.FormattedString):
         strings = [node.right]  # API_URL + f"contacts/{name}"
     if not strings:
         return None
-    values = strings[0].values
-    found = [v.value for v in values if isinstance(v, ast.FormattedValue)]
-    if strings[0] is node and values and isinstance(values[0], ast.FormattedValue):
+    parts = strings[0].parts
+    found = [p.expression for p in parts if isinstance(p, cst.FormattedStringExpression)]
+    if strings[0] is node and parts and isinstance(parts[0], cst.FormattedStringExpression):
         found = found[1:]  # f"{BASE}/..."
-    return found
+    out: list[ast.expr] = []
+    for expression in (e for value in found for e in _flattened(value)):
+        try:
+            out.append(ast.parse(_EMPTY.code_for_node(expression), mode="eval").body)
+        except SyntaxError:
+            return None
+    return out
+
+
+_F_STRINGS = cst.PartialParserConfig(python_version="3.12")
+_EMPTY = cst.Module(body=())
+
+
+def _flattened(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The placeholders of an f-string placed inside another, in order; a literal placed in
+    one (``{'projects'}``) carries nothing."""
+    if isinstance(value, cst.SimpleString | cst.ConcatenatedString | cst.Integer):
+        return []
+    if not isinstance(value, cst.FormattedString):
+        return [value]
+    return [
+        part
+        for item in value.parts
+        if isinstance(item, cst.FormattedStringExpression)
+        for part in _flattened(item.expression)
+    ]
 
 
 def _field_name(expression: ast.expr) -> str | None:
@@ -631,24 +752,45 @@ def _path_params(endpoint: Endpoint, site: CallSite) -> tuple[tuple[str, str], .
     """``(name, source)`` for each ``{name}`` of the endpoint's path the url fills in."""
     if endpoint.protocol != "http" or "{" not in endpoint.path:
         return ()
-    url_path = _url_path(site.url_template or "")
+    url_path = _url_path(_without_base(site.url_template or ""))
     if url_path is None:
         return ()
     wanted = [s for s in endpoint.path.strip("/").split("/")]
     given = [s for s in url_path.split("?", 1)[0].strip("/").split("/")]
     if len(wanted) != len(given):
         return ()
+    # the scan may show a value it followed (``{self.order_id}`` as ``{UUIDField(…)}``): the
+    # url's own placeholder, in the same place, is the source the send reads, as the text
+    # the url made of it
+    written = _url_placeholders(site.url)
+    if written is not None and len(written) != len(_RUNTIME_PART.findall(url_path)):
+        written = None
     out = []
+    placed = 0  # run-time segments seen so far, the index of the url's placeholder
     for pattern, segment in zip(wanted, given, strict=True):
+        inner = re.fullmatch(r"\{(.+)\}", segment)
+        placed += inner is not None
         match = re.fullmatch(r"\{(\w+)(?::[^}]*)?\}", pattern)
         if match is None:
             continue
-        inner = re.fullmatch(r"\{(.+)\}", segment)
         if inner is not None:
-            out.append((match.group(1), inner.group(1)))
+            source = inner.group(1)
+            if not _parses(source) and written is not None:
+                # the url carried it as text; what the scan followed it to (a model's
+                # UUIDField, a Decimal, a date) may be nothing JSON encodes
+                source = f"str({ast.unparse(written[placed - 1])})"
+            out.append((match.group(1), source))
         elif segment:
             out.append((match.group(1), repr(segment)))
     return tuple(out)
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 _RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.", re.MULTILINE)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decouple_services.core.model import UNKNOWN, Diagnostic, Endpoint, Severity
 from decouple_services.detect.facts import FileFacts, RawMount, RawRoute
 from decouple_services.detect.receivers import follow
-from decouple_services.detect.values import Concat, Dyn, Env, Lit, Obj, Ref, Value
+from decouple_services.detect.values import Concat, Dyn, Env, Lit, Obj, Ref, Value, concat
 
 #: Qualified name -> recorded constant value (``ProjectIndex.lookup``).
 Lookup = Callable[[str], Value | None]
@@ -51,6 +51,11 @@ _Key = tuple[object, ...]
 UNKNOWN_PART = "{?}"
 #: Framework name of the facts carrying a Django view's accepted methods (``detect/servers/django``).
 _DJANGO_VIEW = "django-view"
+#: A DRF router's registration and a viewset's extra action (``detect/servers/django``).
+_DRF_ROUTER = "drf-router"
+_DRF_ACTION = "drf-action"
+#: Owner of the ``drf-action`` fact giving a viewset's ``lookup_field`` as ``<name>/``.
+_DRF_LOOKUP = Dyn("lookup")
 #: A mount given no prefix (``detect/servers/_common.NO_PREFIX``).
 _NO_PREFIX = Dyn("None")
 _MAX_DEPTH = 16
@@ -109,6 +114,10 @@ class _Builder:
         self.owners: dict[_Key, tuple[Value, str | None]] = {}
         self.edges: dict[_Key, list[_Edge]] = defaultdict(list)
         self.view_methods: dict[str, tuple[str, ...]] = {}
+        #: Viewset qualname -> its extra actions (path below the prefix, methods).
+        self.actions: dict[str, list[RawRoute]] = defaultdict(list)
+        #: Viewset qualname -> its detail route's part when it is not ``<pk>/``.
+        self.lookups: dict[str, Value] = {}
         #: Servicer qualname -> method -> (path, service of the generated file).
         self.rpcs: dict[str, dict[str, str]] = defaultdict(dict)
         self.rpc_services: dict[str, str | None] = {}
@@ -124,6 +133,10 @@ class _Builder:
             for route in f.routes:
                 if route.framework == _DJANGO_VIEW:
                     self.view_methods[route.handler] = route.methods
+                elif route.framework == _DRF_ACTION and route.owner == _DRF_LOOKUP:
+                    self.lookups[route.handler] = route.path
+                elif route.framework == _DRF_ACTION:  # handler: the viewset's method
+                    self.actions[route.handler.rpartition(".")[0]].append(route)
                 elif route.protocol != "grpc":
                     key = self._key(route.owner, f.module, service)
                     self.owners.setdefault(key, (route.owner, service))
@@ -138,20 +151,47 @@ class _Builder:
         found: dict[tuple[str, str, str, str, str], Endpoint] = {}
         for f in self.facts:
             service = self.service_of(f.path) or UNKNOWN
-            for route in f.routes:
-                if route.framework == _DJANGO_VIEW:
+            for raw in f.routes:
+                if raw.framework in (_DJANGO_VIEW, _DRF_ACTION):
                     continue
-                for endpoint in self._endpoints(route, f, service):
-                    key = (
-                        endpoint.service,
-                        endpoint.protocol,
-                        endpoint.method,
-                        endpoint.path,
-                        endpoint.handler,
-                    )
-                    found.setdefault(key, endpoint)
+                for route in self._viewset_routes(raw) if raw.framework == _DRF_ROUTER else [raw]:
+                    for endpoint in self._endpoints(route, f, service):
+                        key = (
+                            endpoint.service,
+                            endpoint.protocol,
+                            endpoint.method,
+                            endpoint.path,
+                            endpoint.handler,
+                        )
+                        found.setdefault(key, endpoint)
         endpoints = sorted(found.values(), key=lambda e: (*e.sort_key(), e.file, e.line))
         return endpoints, sorted(set(self.diagnostics), key=lambda d: d.sort_key())
+
+    def _viewset_routes(self, registration: RawRoute) -> list[RawRoute]:
+        """A viewset registered on a DRF router under ``prefix``: its list route
+        (``prefix/``), its detail route (``prefix/<pk>/``, or the viewset's ``lookup_field``)
+        and one route per extra action, whose handler is the action's method; served by
+        Django as the router's patterns are."""
+
+        def route(
+            methods: tuple[str, ...], path: Value, line: int, handler: str = registration.handler
+        ) -> RawRoute:
+            return RawRoute("django", registration.owner, methods, path, handler, line)
+
+        prefix = registration.path
+        line = registration.line
+        out = [
+            route(("*",), concat(prefix, Lit("/")), line),
+            route(
+                ("*",),
+                concat(prefix, Lit("/"), self.lookups.get(registration.handler, Lit("<pk>/"))),
+                line,
+            ),
+        ]
+        for action in self.actions.get(registration.handler, ()):
+            path = concat(prefix, Lit("/"), action.path)
+            out.append(route(action.methods, path, line, action.handler))
+        return out
 
     # --- owners and mounts ---------------------------------------------------------------
 

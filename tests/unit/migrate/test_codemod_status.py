@@ -155,6 +155,10 @@ def test_path_parameters_go_inside_the_data() -> None:
     merged, notes = with_path_params("profile", params)
     assert merged == '{**profile, "user_id": uid}'
     assert notes and "must be a mapping" in notes[0]
+    # ``**`` binds tighter than ``or`` and ``if``: such a payload is spread in parentheses
+    assert with_path_params("data or {}", params)[0] == '{**(data or {}), "user_id": uid}'
+    assert with_path_params("a if b else c", params)[0] == '{**(a if b else c), "user_id": uid}'
+    assert with_path_params("self.body", params)[0] == '{**self.body, "user_id": uid}'
     # the payload's own field wins, and the reviewer is told
     kept, notes = with_path_params('{"user_id": user.id}', params)
     assert kept == '{"user_id": user.id}'
@@ -383,3 +387,14 @@ def test_a_local_that_only_built_the_old_calls_url_goes_with_it() -> None:
     code = result.code.decode()
     assert "url =" not in code and "headers =" not in code
     assert "`url` in `register` only served the old call: removed" in result.notes[spec.site_id]
+
+
+def test_a_path_parameter_the_send_cannot_read_refuses_the_site_naming_it() -> None:
+    source = b"import requests\n\ndef f(url, p):\n    requests.put(url, json=p, timeout=2)\n"
+    unreadable = _spec(4, wait=False, payload_hint="json=p", path_params=(("pk", "UUIDField(…)"),))
+    result = rewrite_source(source, [unreadable])
+    assert result.code == source
+    assert "`UUIDField(…)`, a value the scan followed" in result.skipped[unreadable.site_id]
+    readable = _spec(4, wait=False, payload_hint="json=p", path_params=(("pk", "str(url)"),))
+    code = rewrite_source(source, [readable]).code.decode()
+    assert '{**p, "pk": str(url)}' in code

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from decouple_services.core.model import CallSite
-from decouple_services.migrate.plan import choose_key, url_fields
+from decouple_services.core.model import CallSite, Endpoint
+from decouple_services.migrate.plan import _path_params, choose_key, url_fields
 
 
 def _site(url: str, template: str) -> CallSite:
@@ -52,6 +52,17 @@ def _site(url: str, template: str) -> CallSite:
             "https://api/v3/contacts/attributes/{name}",
             (("name", "name"),),
         ),
+        # a helper's url argument placed inside its own f-string
+        (
+            "f\"{get_url()}/{f'projects/{pk}/artefacts/'}\"",
+            "{get_url(…)}/projects/{pk}/artefacts/",
+            (("pk", "pk"),),
+        ),
+        (
+            "f\"{get_url()}/{f'{'projects'}/{project.project_id}/'}\"",
+            "{get_url(…)}/projects/{project.project_id}/",
+            (("project_id", "project.project_id"),),
+        ),
     ],
 )
 def test_run_time_parts_of_the_url_become_fields(url: str, template: str, fields: object) -> None:
@@ -63,6 +74,11 @@ def test_run_time_parts_of_the_url_become_fields(url: str, template: str, fields
     [
         ("url", "http://mockga:7000/collect?{urlencode(…)}", "values known only at run time"),
         ('API_URL + f"contacts/{quote(email)}"', "https://api/contacts/{quote(…)}", "no name"),
+        (
+            "f\"{get_url()}/{f'rooms/{quote(room)}/'}\"",
+            "{get_url(…)}/rooms/{quote(…)}/",
+            "no name",
+        ),
     ],
 )
 def test_a_url_whose_run_time_parts_cannot_be_carried_is_refused(
@@ -88,3 +104,36 @@ def test_the_key_is_the_entity_id_the_url_or_payload_carries() -> None:
         "the payload's user_id",
     )
     assert choose_key((), "payload") == (None, "no entity id in the url or the payload")
+
+
+def _endpoint(path: str) -> Endpoint:
+    return Endpoint("kernel", "http", "PATCH", path, "kernel.views.ProjectViewSet", "k.py", 1)
+
+
+@pytest.mark.parametrize(
+    ("template", "params"),
+    [
+        # the base is a run-time value: the path after it fills the endpoint's parameters
+        ("{get_kernel_url(…)}/projects/{project_id}/avro-schemas/", (("pk", "project_id"),)),
+        ("http://kernel:8000/projects/{project_id}/avro-schemas/", (("pk", "project_id"),)),
+        # a leading value that is not followed by a path is no base: nothing is read
+        ("{base}projects/{project_id}/avro-schemas/", ()),
+    ],
+)
+def test_path_parameters_are_read_after_the_base(template: str, params: object) -> None:
+    site = _site("url", template)
+    assert _path_params(_endpoint("/projects/{pk}/avro-schemas/"), site) == params
+
+
+def test_a_value_the_scan_followed_is_read_from_the_url_as_written() -> None:
+    # the template shows what `self.order_id` was followed to; the send reads the attribute
+    site = _site(
+        'f"{ORDERS}/{self.order_id}/update-payment/"',
+        "http://orders:8007/orders/{UUIDField(…)}/update-payment/",
+    )
+    endpoint = _endpoint("/orders/{pk}/update-payment/")
+    assert _path_params(endpoint, site) == (("pk", "str(self.order_id)"),)
+    # a url not written as an f-string at the call leaves the value as the scan showed it
+    # (the rewrite then refuses the site: the send could not read it)
+    site = _site("url", "http://orders:8007/orders/{UUIDField(…)}/update-payment/")
+    assert _path_params(endpoint, site) == (("pk", "UUIDField(…)"),)

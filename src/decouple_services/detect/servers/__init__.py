@@ -38,6 +38,7 @@ FRAMEWORK_TOKENS: tuple[str, ...] = (
     "flask",
     "fastapi",
     "django",
+    "rest_framework",
     "aiohttp",
     "starlette",
     "grpc",
