@@ -1819,18 +1819,18 @@ def test_a_client_a_fatal_error_broke_is_replaced_on_the_next_send(
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     monkeypatch.setattr(confluent_kafka, "Producer", FatalKafkaProducer)
+    monkeypatch.setattr(runtime, "_REPLACE_EVERY_S", 3600.0)
     FatalKafkaProducer.made = []
     producer = runtime.Producer("shop", {})
     (first,) = FatalKafkaProducer.made
     first.broken = True  # the fatal error comes out of the thread polling it
-    _until(lambda: producer._fatal)
-    assert "hit a fatal error" in caplog.text
+    _until(lambda: producer._fatal and "hit a fatal error" in caplog.text, 30)
     producer.send("t", {"n": 1})
     second = FatalKafkaProducer.made[1]
     assert second.produced == ["t"] and first.produced == []
-    _until(lambda: first.flushed)  # its thread ended, and flushed what it held
+    _until(lambda: first.flushed, 30)  # its thread ended, and flushed what it held
     # a send that meets the fatal error first says so; the next one gets a new client,
-    # at most one per few seconds (a cause that stays makes no storm of clients)
+    # at most one per _REPLACE_EVERY_S (a cause that stays makes no storm of clients)
     second.produced.append("fatal")
     with pytest.raises(runtime.EventNotAccepted, match="failed for good"):
         producer.send("t", {"n": 2})
