@@ -58,6 +58,28 @@ def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path
     assert "as a compensation, the send waits for Kafka to accept the event" in body
 
 
+def test_a_callee_handler_answering_409_is_named_with_the_setting_that_makes_it_done(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "saga"
+    shutil.copytree(FIXTURES / "migrate" / "saga", root)
+    stock = root / "services/stock/stock/app.py"
+    stock.write_text(
+        stock.read_text().replace(
+            "    RESERVATIONS.pop(order_id, None)\n",
+            "    if order_id not in RESERVATIONS:\n        abort(409)\n"
+            "    RESERVATIONS.pop(order_id, None)\n",
+        )
+    )
+    migrated = _migrate(root)
+    # forget_reservation's call, to `drop`: a compensation, and now a 409
+    assert _by_line(migrated)[20] == (True, ("compensation", "conflict-answer"))
+    summary = render_summary(migrated, dry_run=True)
+    assert "answers 409 Conflict (`abort(409)` (services/stock/stock/app.py:23))" in summary
+    assert "`done_statuses=(409,)`" in summary
+    assert "**Repeats answered 409.**" in render_pr_body(migrated)
+
+
 def _outbox_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES / "e2e" / "outbox_repo", root)

@@ -198,3 +198,41 @@ def test_a_handler_past_its_timeout_is_never_run_beside_its_retry(
         assert "once the call that timed out has finished" in output, output
     finally:
         callee.consumer.stop()
+
+
+def test_an_idempotency_store_that_is_down_is_waited_out_not_counted_as_attempts(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The store's database is locked by another writer (a database that is down, as far
+    as the consumer can tell) while an event comes, with one attempt allowed per event: the
+    consumer does not call the handler, counts nothing and dead-letters nothing, and
+    handles the event once the store is back."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
+    database = tmp_path / "handled.sqlite"
+    env = {
+        "DECOUPLE_IDEMPOTENCY_DB": str(database),
+        "DECOUPLE_RETRY_ATTEMPTS": "1",
+        "DECOUPLE_RETRY_BASE_S": "0.5",
+        "DECOUPLE_RETRY_CAP_S": "1",
+    }
+    callee = start_consumer(broker, tmp_path, "mailer", topic, "confluent-kafka", "app", **env)
+    try:
+        wait_for(lambda: database.exists() and "assigned" in callee.consumer.output(), 60, "start")
+        lock = sqlite3.connect(database, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # the store's writes wait, then fail
+        _send(broker, tmp_path, topic.name, range(1))
+        wait_for(
+            lambda: callee.consumer.output().count("not counted as an attempt") >= 2,
+            60,
+            "two waits through the outage",
+        )
+        assert read_records(callee.records) == []
+        lock.execute("ROLLBACK")
+        lock.close()
+        _wait_handled(callee, range(1))
+        assert callee.consumer.terminate() == 0
+        assert _handled(callee) == Counter({0: 1})
+        assert "failed for good" not in callee.consumer.output()  # nothing dead-lettered
+    finally:
+        callee.consumer.stop()

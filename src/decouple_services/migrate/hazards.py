@@ -115,7 +115,7 @@ _STATUS_KEYWORDS = frozenset({"status", "status_code", "code"})
 
 @dataclass(frozen=True, slots=True)
 class Hazard:
-    #: ``increment`` or ``transient-4xx``.
+    #: ``increment``, ``transient-4xx`` or ``conflict``.
     kind: str
     line: int
     #: The code that shows it, as written (one line).
@@ -461,10 +461,18 @@ def _transient_4xx(function: Function) -> Iterator[tuple[ast.AST, str]]:
                 break
 
 
+def _conflicts(function: Function) -> Iterator[tuple[ast.AST, str]]:
+    """Each 409 the function answers: dead-lettered by the consumer unless its
+    subscription counts 409 as done."""
+    for node, status in _client_errors(function.body):
+        if status == 409:
+            yield node, _first_line(node)
+
+
 def handler_hazards(source: str | bytes, name: str, line: int) -> tuple[Hazard, ...]:
-    """The increments and the transient faults answered as 4xx of the handler ``name``
-    defined at ``line`` (its ``def`` or a decorator), and of the functions of its module it
-    calls by name; ``()`` when it cannot be found."""
+    """The increments, the transient faults answered as 4xx and the 409 answers of the
+    handler ``name`` defined at ``line`` (its ``def`` or a decorator), and of the functions
+    of its module it calls by name; ``()`` when it cannot be found."""
     tree = _parse(source)
     if tree is None:
         return ()
@@ -484,6 +492,8 @@ def handler_hazards(source: str | bytes, name: str, line: int) -> tuple[Hazard, 
             found.append(Hazard("increment", _span(node)[0], code, function.name))
         for node, code in _transient_4xx(function):
             found.append(Hazard("transient-4xx", _span(node)[0], code, function.name))
+        for node, code in _conflicts(function):
+            found.append(Hazard("conflict", _span(node)[0], code, function.name))
     return tuple(sorted(set(found), key=lambda h: (h.kind, h.line, h.code)))
 
 
@@ -626,6 +636,17 @@ _HANDLER_FINDINGS = {
         "retrying them",
         "answer 503 (or let the error raise) for a database or cache fault, so the consumer "
         "retries it; until then, redrive the dead-letter topic after an outage",
+    ),
+    "conflict": (
+        "conflict-answer",
+        "answers 409 Conflict ({shown}): the consumer dead-letters a 409, so an event whose "
+        "work was done but not marked (a crash between the two, a store lost with its pod) "
+        "goes to the dead-letter topic when it comes again",
+        "where 409 means the work is done already (the resource exists), add "
+        "`done_statuses=(409,)` to the consumer module's `Subscription` (or set "
+        "`DECOUPLE_DONE_STATUSES=409` for the service) so such an event counts as handled; "
+        "a 409 for a real conflict (a stale version, a refused change of state) should stay "
+        "dead-lettered",
     ),
 }
 

@@ -510,6 +510,12 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "or cache fails; the consumer dead-letters every 4xx but 401, 403, 408, 425 and "
             "429 at once, so an outage fills the dead-letter topic: redrive it afterwards."
         )
+    if any(f.code == "conflict-answer" for _, f in cautions):
+        risks.append(
+            "**Repeats answered 409.** Some callee handlers answer 409 Conflict, which the "
+            "consumer dead-letters; where it means the work is done already, add "
+            "`done_statuses=(409,)` to the consumer's `Subscription`."
+        )
     if any(f.code == "in-transaction" for _, f in cautions):
         risks.append(
             "**Transactions.** Some sends run inside a database transaction and go out even "

@@ -387,7 +387,53 @@ def test_a_4xx_answered_to_a_database_or_cache_fault_is_named(caught: str, answe
 )
 def test_4xx_answers_to_anything_else_are_not(body: str, why: str) -> None:
     text = "def handler(item_id, amount):\n" + textwrap.indent(_source(body), "    ")
-    assert _hazards(text + "    return 'ok'\n") == [], why
+    found = _hazards(text + "    return 'ok'\n")
+    assert [kind for kind, _ in found if kind != "conflict"] == [], why
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "abort(409)",
+        "return {'error': 'exists'}, 409",
+        "return JSONResponse({'error': 'exists'}, status_code=409)",
+        "raise HTTPException(status_code=409, detail='exists')",
+        "raise Conflict('exists')",
+        "return web.HTTPConflict()",
+    ],
+)
+def test_a_409_answer_is_named_for_the_done_statuses_setting(answer: str) -> None:
+    found = _hazards(
+        f"""
+        def handler(item_id):
+            if Item.objects.filter(pk=item_id).exists():
+                {answer}
+            Item.objects.create(pk=item_id)
+            return "ok"
+        """
+    )
+    assert [kind for kind, _ in found] == ["conflict"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "abort(400)",
+        "return {'error': 'missing'}, 404",
+        "return {'status': 409}",  # a body that says 409, answered 200
+        "log.info('conflict 409')",
+    ],
+)
+def test_other_answers_and_a_409_in_a_body_are_not_conflicts(answer: str) -> None:
+    found = _hazards(
+        f"""
+        def handler(item_id):
+            if not item_id:
+                {answer}
+            return "ok"
+        """
+    )
+    assert "conflict" not in [kind for kind, _ in found]
 
 
 def test_an_unknown_handler_or_an_unparsable_file_has_no_hazards() -> None:

@@ -537,3 +537,57 @@ def test_the_producer_sends_no_later_record_of_a_key_whose_record_failed(
     assert isinstance(errors[0], RuntimeError)
     assert errors[1:] == [runtime.HELD_BACK, None, None]
     assert client.produced == [b"b1", b"n1"]
+
+
+def test_an_idempotency_key_makes_one_row_however_often_the_request_is_retried(
+    runtime: ModuleType, producer: Any, database: Any
+) -> None:
+    """A retried request (or a handler run again for its event) writes the same event id:
+    its row is written once, and the retry's transaction does not fail on it."""
+    from sqlalchemy.orm import Session
+
+    ids = []
+    for data in ({"order": 7}, {"order": 7}, {"order": 8}):
+        with Session(database.engine) as session:
+            ids.append(
+                runtime.send_via_session_outbox(
+                    producer, session, "emails.send", data, idempotency_key="order-7"
+                )
+            )
+            session.commit()
+    assert ids[0] == ids[1] != ids[2]
+    assert ids[0] == runtime.derived_event_id("emails.send", "order-7", {"order": 7})
+    assert [row["event_id"] for row in _rows(database)] == [ids[0], ids[2]]
+
+
+def test_a_django_callers_outbox_write_takes_an_idempotency_key_too(
+    runtime: ModuleType, producer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+    import sqlite3
+    import types
+
+    db = sqlite3.connect(tmp_path / "django.sqlite3")
+    db.execute(
+        "CREATE TABLE decouple_outbox (id INTEGER PRIMARY KEY, event_id TEXT UNIQUE, "
+        "topic TEXT, msg_key TEXT, value TEXT, headers TEXT, created_at REAL, attempts INT)"
+    )
+
+    class Cursor:
+        def execute(self, sql: str, params: Sequence[Any]) -> None:
+            db.execute(sql.replace("%s", "?"), params)
+
+    connection = types.SimpleNamespace(
+        vendor="sqlite", cursor=lambda: contextlib.nullcontext(Cursor())
+    )
+    fake = types.SimpleNamespace(connections={"default": connection})
+    monkeypatch.setitem(sys.modules, "django.db", fake)
+    sent = [
+        runtime.send_via_django_outbox(producer, "emails.send", {"n": 1}, idempotency_key=k)
+        for k in ("a", "a", "b")
+    ]
+    assert sent[0] == sent[1] != sent[2]
+    assert [r[0] for r in db.execute("SELECT event_id FROM decouple_outbox ORDER BY id")] == [
+        sent[0],
+        sent[2],
+    ]

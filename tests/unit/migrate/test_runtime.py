@@ -1648,3 +1648,225 @@ def test_sends_a_handler_makes_get_the_same_ids_when_its_event_comes_again(
     # a send outside any handling keeps a fresh id each time
     producer = importlib.import_module(name).PRODUCER
     assert runtime.outbox_row(producer, "t", {})[0] != runtime.outbox_row(producer, "t", {})[0]
+
+
+# -- what is not the handler's failure ---------------------------------------------------------
+
+
+class Outage:
+    """An idempotency store down for its first ``down`` lookups, or whose marks fail."""
+
+    def __init__(self, runtime: ModuleType, down: int = 0, marks_fail: bool = False) -> None:
+        self.inner, self.down, self.marks_fail = runtime.MemoryStore(), down, marks_fail
+
+    def seen(self, key: str) -> bool:
+        if self.down:
+            self.down -= 1
+            raise ConnectionError("the database is down")
+        return bool(self.inner.seen(key))
+
+    def attempt(self, key: str) -> Any:
+        return self.inner.attempt(key)
+
+    def mark(self, key: str) -> None:
+        if self.marks_fail:
+            raise ConnectionError("the database is down")
+        self.inner.mark(key)
+
+    def release(self, key: str) -> None:
+        self.inner.release(key)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_store_outage_is_waited_out_without_counting_attempts_or_dead_lettering(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    app = Flaky(failures=1)
+    consumer = _consumer(runtime, app, monkeypatch)  # 3 attempts at most
+    consumer.store = Outage(runtime, down=5)
+    client = Client()
+    record = Record(2, _value(runtime))
+    for _ in range(5):  # more outages than the event has attempts
+        consumer._one(client, record, Partition)
+        assert [name for name, _ in client.calls[-2:]] == ["pause", "seek"]
+        time.sleep(0.01)
+    assert app.calls == 0 and consumer.producer.dead == []
+    assert consumer.counts == {"outage": 5}
+    assert "not counted as an attempt" in caplog.text
+    # back up: the handler's own failures count from the first one
+    consumer._one(client, record, Partition)
+    assert app.calls == 1 and consumer._retrying[("t", 0)][1] == 1
+    time.sleep(0.01)
+    consumer._one(client, record, Partition)
+    assert app.calls == 2 and client.calls[-1] == ("store_offsets", {"message": record})
+    assert consumer.producer.dead == [] and consumer._outages == {}
+
+
+def test_the_wait_through_an_outage_grows_with_jitter_and_stays_short(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ATTEMPTS", "BASE_S", "CAP_S", "JITTER"):
+        monkeypatch.delenv(f"DECOUPLE_RETRY_{name}", raising=False)
+    policy = runtime.RetryPolicy.from_env()
+    cap = runtime.OUTAGE_CAP_S
+    assert 1 <= policy.delay(1, cap) <= 2 and 4 <= policy.delay(3, cap) <= 8
+    late = [policy.delay(12, cap) for _ in range(100)]
+    assert all(cap / 2 <= d <= cap for d in late) and len(set(late)) > 50
+    assert policy.ceiling(12) == 300  # handler retries keep their own cap
+
+
+def test_a_failed_mark_after_the_handler_succeeded_does_not_run_it_again(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Flaky(failures=0)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer.store = Outage(runtime, marks_fail=True)
+    client = Client()
+    record = Record(9, _value(runtime))
+    consumer._one(client, record, Partition)
+    assert app.calls == 1 and client.calls == [("store_offsets", {"message": record})]
+    assert consumer.counts == {"handled": 1}
+    assert "could not mark it" in caplog.text
+
+
+def test_an_answer_the_subscription_counts_as_done_is_handled_not_dead_lettered(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DECOUPLE_DONE_STATUSES", raising=False)
+    conflict = Answering(409)
+    plain = _sub(runtime, "x:y", "function", "/")
+    done = _sub(runtime, "x:y", "function", "/", done_statuses=(409,))
+    assert _handle(runtime, plain, conflict, {}).action == "dead_letter"  # by default
+    store = runtime.MemoryStore()
+    value = _value(runtime)
+    outcome = runtime.handle(value, [], done, conflict, store, "g")
+    assert (outcome.action, outcome.status) == ("handled", 409)
+    assert store.seen(f"g/{runtime.decode(value)['id']}")  # marked like a 2xx
+    assert _handle(runtime, done, Answering(400), {}).action == "dead_letter"
+    # the service's setting wins over every subscription's
+    monkeypatch.setenv("DECOUPLE_DONE_STATUSES", "409, 410")
+    assert _handle(runtime, plain, Answering(410), {}).action == "handled"
+    monkeypatch.setenv("DECOUPLE_DONE_STATUSES", "none")
+    assert _handle(runtime, done, conflict, {}).action == "dead_letter"
+    # a 5xx is a failure whatever it says: refused when the consumer starts
+    monkeypatch.setenv("DECOUPLE_DONE_STATUSES", "503")
+    with pytest.raises(ValueError, match="DECOUPLE_DONE_STATUSES takes 4xx"):
+        _consumer(runtime, conflict, monkeypatch)
+
+
+def test_a_call_past_its_timeout_that_answered_done_is_the_event_handled(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+
+    monkeypatch.delenv("DECOUPLE_DONE_STATUSES", raising=False)
+    call: concurrent.futures.Future[int] = concurrent.futures.Future()
+    call.set_result(409)
+    assert runtime.finished("e-1", call).action == "dead_letter"
+    assert runtime.finished("e-1", call, frozenset({409})).action == "handled"
+
+
+# -- a producer client that failed for good ----------------------------------------------------
+
+
+class FatalKafkaProducer:
+    """confluent-kafka's ``Producer``: ``poll`` raises a fatal error once ``broken``, as
+    the client does, and ``produce`` then refuses with ``_FATAL``."""
+
+    made: ClassVar[list[FatalKafkaProducer]] = []
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config, self.produced, self.flushed = config, [], 0
+        self.broken = False
+        FatalKafkaProducer.made.append(self)
+
+    @staticmethod
+    def fatal() -> Exception:
+        from confluent_kafka import KafkaError, KafkaException
+
+        return KafkaException(
+            KafkaError(KafkaError._FATAL, "Broker: out of order sequence number", fatal=True)
+        )
+
+    def poll(self, timeout: float) -> int:
+        if self.broken:
+            self.broken = False
+            raise self.fatal()
+        threading.Event().wait(timeout / 10)
+        return 0
+
+    def produce(self, topic: str, **kwargs: Any) -> None:
+        if self.produced and self.produced[-1] == "fatal":
+            raise self.fatal()
+        self.produced.append(topic)
+
+    def flush(self, timeout: float = 0) -> int:
+        self.flushed += 1
+        return 0
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_a_client_a_fatal_error_broke_is_replaced_on_the_next_send(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setattr(confluent_kafka, "Producer", FatalKafkaProducer)
+    monkeypatch.setattr(runtime, "_REPLACE_EVERY_S", 3600.0)
+    FatalKafkaProducer.made = []
+    producer = runtime.Producer("shop", {})
+    (first,) = FatalKafkaProducer.made
+    first.broken = True  # the fatal error comes out of the thread polling it
+    _until(lambda: producer._fatal and "hit a fatal error" in caplog.text, 30)
+    producer.send("t", {"n": 1})
+    second = FatalKafkaProducer.made[1]
+    assert second.produced == ["t"] and first.produced == []
+    _until(lambda: first.flushed, 30)  # its thread ended, and flushed what it held
+    # a send that meets the fatal error first says so; the next one gets a new client,
+    # at most one per _REPLACE_EVERY_S (a cause that stays makes no storm of clients)
+    second.produced.append("fatal")
+    with pytest.raises(runtime.EventNotAccepted, match="failed for good"):
+        producer.send("t", {"n": 2})
+    with pytest.raises(runtime.EventNotAccepted, match="a new one is made in"):
+        producer.send("t", {"n": 3})
+    monkeypatch.setattr(runtime, "_REPLACE_EVERY_S", 0.0)
+    producer.send("t", {"n": 4})
+    assert FatalKafkaProducer.made[2].produced == ["t"]
+    # errors librdkafka recovers from by itself are logged, nothing more
+    first.config["error_cb"](confluent_kafka.KafkaError(confluent_kafka.KafkaError._TRANSPORT))
+    assert len(FatalKafkaProducer.made) == 3 and "kafka producer:" in caplog.text
+
+
+# -- Django's database connections in handler threads -------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", ["0", "5"])
+def test_a_handler_thread_closes_stale_django_connections_around_each_event(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, timeout: str
+) -> None:
+    import types
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", timeout)
+    calls: list[str] = []
+    django_db = types.SimpleNamespace(close_old_connections=lambda: calls.append("close"))
+    settings = types.SimpleNamespace(configured=True)
+    monkeypatch.setitem(sys.modules, "django.db", django_db)
+    monkeypatch.setitem(sys.modules, "django.conf", types.SimpleNamespace(settings=settings))
+    handler = runtime.FunctionHandler(lambda data: calls.append("handler"))
+    sub = _sub(runtime, "x:y", "function", "/")
+    try:
+        assert _handle(runtime, sub, handler, {}).action == "handled"
+        assert calls == ["close", "handler", "close"]
+        settings.configured = False  # Django imported, not set up: left alone
+        calls.clear()
+        assert _handle(runtime, sub, handler, {}).action == "handled"
+        assert calls == ["handler"]
+    finally:
+        handler.close()
