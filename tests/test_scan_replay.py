@@ -167,7 +167,7 @@ def test_gate_messages_and_the_exit_status_are_replayed(
     [
         ("--format", "table"),
         ("--format", "json", "--verbose"),
-        ("--format", "json", "--output", "OUT"),
+        ("--format", "json", "--output", "-"),
     ],
 )
 def test_runs_whose_output_depends_on_more_are_not_recorded(
@@ -175,11 +175,40 @@ def test_runs_whose_output_depends_on_more_are_not_recorded(
 ) -> None:
     cache = tmp_path / "cache"
     args = [str(repo), "--cache-dir", str(cache)]
-    args += [str(tmp_path / "out.json") if a == "OUT" else a for a in extra]
+    args += extra
     runs(*args)
     runs(*args)
     assert runs.scans == 2
     assert not list(cache.glob("replay-*.json"))
+
+
+def test_an_output_file_is_written_again_from_the_record(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    out = tmp_path / "out" / "scan.json"
+    out.parent.mkdir()
+    args = (str(repo), "-o", str(out), "--cache-dir", str(tmp_path / "cache"))
+    first = runs(*args)
+    written = out.read_text()
+    out.unlink()
+    assert runs(*args) == first
+    assert runs.scans == 1
+    assert out.read_text() == written
+    assert written == runs(str(repo), "--format", "json", "--no-cache")[0]
+
+
+def test_an_output_through_a_link_is_left_to_the_scan(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    """The scan says which file it replaced through the link."""
+    target = tmp_path / "target.json"
+    target.write_text("")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    args = (str(repo), "-o", str(link), "--cache-dir", str(tmp_path / "cache"))
+    first = runs(*args)
+    assert runs(*args) == first and "is a symlink" in first[1]
+    assert runs.scans == 2
 
 
 def test_a_damaged_record_is_ignored(repo: Path, tmp_path: Path, runs: Runs) -> None:
@@ -200,6 +229,7 @@ def _key(root: str) -> list[object]:
     return command_key(
         root,
         format="json",
+        output=None,
         config=None,
         exclude=(),
         callee=None,

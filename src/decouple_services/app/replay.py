@@ -19,7 +19,8 @@ What the answer depends on, and how each is stamped:
   ``--config``), stamped before they are read;
 - the command line, decouple's own code and the Python version (the record's key).
 
-Only plain runs are recorded: ``--format json`` to stdout, no ``--output``, no baseline
+Only plain runs are recorded: JSON to stdout or to an ``--output`` file that is not a link
+(rewritten from the record, through a temporary file as a scan writes it), no baseline
 (another file's content), no ``-v`` (timings), and no terminal on stdout or stderr (a
 progress bar). Standard library only at import: the check runs before anything else.
 """
@@ -68,6 +69,7 @@ def command_key(
     root: str,
     *,
     format: str | None,
+    output: str | None,
     config: str | None,
     exclude: Sequence[str],
     callee: str | None,
@@ -87,6 +89,7 @@ def command_key(
         list(sys.version_info[:2]),
         root,
         format,
+        None if output is None else os.path.abspath(output),
         None if config is None else os.path.abspath(config),
         list(exclude),
         callee,
@@ -102,7 +105,8 @@ def command_key(
 
 def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
     """The stdout, stderr and exit status recorded at ``path`` for ``key``, when no input
-    it depends on changed since; None otherwise (the scan then runs)."""
+    it depends on changed since, the ``--output`` file of the key rewritten; None otherwise
+    (the scan then runs, and nothing was written)."""
     try:
         with open(path, "rb") as handle:
             data = json.loads(handle.read(MAX_RECORD_BYTES + 1))
@@ -120,11 +124,25 @@ def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
         if not _files_unchanged(root, data["files"]):
             return None
         stdout, stderr, status = data["stdout"], data["stderr"], data["status"]
-        if isinstance(stdout, str) and isinstance(stderr, str) and status in REPLAYABLE_STATUSES:
-            return stdout, stderr, status
+        written, output = data["output"], key[5]
+        if not (
+            isinstance(stdout, str)
+            and isinstance(stderr, str)
+            and status in REPLAYABLE_STATUSES
+            and (output is None) == (written is None)
+        ):
+            return None
     except Exception:  # a record may hold anything: the scan runs instead
         return None
-    return None
+    if output is not None:
+        from decouple_services.core.fs import write_output
+
+        try:
+            if os.path.islink(output) or write_output(output, written) is not None:
+                return None  # a link's target is the scan's to name
+        except OSError:
+            return None  # the scan reports it
+    return stdout, stderr, status
 
 
 def _files_unchanged(root: str, files: Mapping[str, Any]) -> bool:
@@ -171,12 +189,18 @@ class Recorder:
         self.listing: Stamps | None = None
         #: path -> [size, mtime_ns, digest] of what the scan read, or None (missing)
         self.files: dict[str, list[Any] | None] | None = None
+        #: What the run wrote to its ``--output`` file.
+        self.output: str | None = None
         self._out: _Tee | None = None
         self._err: _Tee | None = None
 
     def vouch(self, listing: Stamps, files: Mapping[str, list[Any] | None]) -> None:
         """Told by the scan: the result it returns is the one for these inputs."""
         self.listing, self.files = dict(listing), dict(files)
+
+    def wrote(self, text: str) -> None:
+        """Told by the scan: ``text`` is what it wrote to the ``--output`` file."""
+        self.output = text
 
     @contextmanager
     def capture(self) -> Iterator[None]:
@@ -197,6 +221,7 @@ class Recorder:
             or self._out is None
             or self._err is None
             or status not in REPLAYABLE_STATUSES
+            or (self.key[5] is None) != (self.output is None)
             or not self._still_valid()
         ):
             return False
@@ -209,6 +234,7 @@ class Recorder:
             "files": {p: None if e is None else e[:2] for p, e in self.files.items()},
             "stdout": "".join(self._out.parts),
             "stderr": "".join(self._err.parts),
+            "output": self.output,
             "status": status,
         }
         if not os.path.isdir(os.path.dirname(self.path)):

@@ -235,10 +235,11 @@ def scan_shown(
 
 def replayable(command: ScanCommand, gates: EffectiveGates, term: Terminal) -> bool:
     """Whether a run's output depends only on what ``app/replay.py`` stamps: JSON to
-    stdout, no baseline file, no timings."""
+    stdout or a file (not a link), no baseline file, no timings."""
+    output = command.output
     return (
-        command.format == "json"
-        and command.output is None
+        (command.format or ("table" if output is None else "json")) == "json"
+        and (output is None or (str(output) != "-" and not output.is_symlink()))
         and gates.baseline is None
         and command.use_cache
         and not term.verbose
@@ -316,6 +317,8 @@ def run_scan_command(
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
             )
             return EXIT_USAGE
+        if replay is not None:
+            replay.wrote(text)
         term.info(f"decouple: wrote {command.output}")
     else:
         sys.stdout.write(text)

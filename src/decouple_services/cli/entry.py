@@ -125,9 +125,11 @@ def _replay_key(parsed: _Parsed) -> tuple[str, list[object]] | None:
     from decouple_services.app.replay import command_key, record_path
 
     path, values, lists, flags = parsed
+    output = values.get("output")
     if (
-        values.get("format") != "json"
-        or {"output", "baseline"} & values.keys()
+        values.get("format", "table" if output is None else "json") != "json"
+        or output == "-"
+        or "baseline" in values
         or flags.get("no_cache")
         or flags.get("verbose")
         or sys.stdout.isatty()
@@ -147,6 +149,7 @@ def _replay_key(parsed: _Parsed) -> tuple[str, list[object]] | None:
     key = command_key(
         root,
         format="json",
+        output=output,
         config=values.get("config"),
         exclude=lists.get("exclude", ()),
         callee=values.get("callee"),
