@@ -10,7 +10,6 @@ import functools
 import hashlib
 import os
 import stat
-from pathlib import Path
 
 from decouple_services import __version__
 
@@ -44,14 +43,24 @@ def code_version() -> str:
     Part of every key: an editable install, or a release rebuilt without a version bump,
     must never hand back facts or results that older code produced.
     """
-    package = Path(__file__).resolve().parent.parent
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    lines = []
+    # os.walk and os.stat: pathlib's rglob costs a rerun more than the stat calls themselves
+    for folder, subfolders, names in os.walk(package):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            rel = os.path.relpath(path, package).replace(os.sep, "/")
+            lines.append(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n")
     stamp = hashlib.sha256(__version__.encode())
-    for path in sorted(package.rglob("*.py")):
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        stamp.update(f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    for line in sorted(lines):
+        stamp.update(line.encode())
     return f"{__version__}+{stamp.hexdigest()[:12]}"
 
 
