@@ -1412,31 +1412,31 @@ def made(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[
 def test_a_waiting_sends_bound_limits_the_message_timeout_not_the_request_timeout(
     runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime.Producer("shop", {}, wait_bounds=(3.0,))
+    runtime.Producer("shop", {}, wait_bounds=(8.0,))
     default, bounded = made
-    assert default["message.timeout.ms"] == 30_000
-    assert bounded["message.timeout.ms"] == 2000
+    assert default["message.timeout.ms"] == 300_000
+    assert bounded["message.timeout.ms"] == 7000
     assert bounded["request.timeout.ms"] == default["request.timeout.ms"] == 30_000
 
     monkeypatch.setenv("KAFKA_REQUEST_TIMEOUT_MS", "1000")  # never under 5 s
-    runtime.Producer("shop", {}, wait_bounds=(3.0,))
+    runtime.Producer("shop", {}, wait_bounds=(8.0,))
     assert [config["request.timeout.ms"] for config in made[2:]] == [5000, 5000]
 
 
 def test_past_the_cap_of_clients_a_send_never_goes_through_a_longer_timeout(
     runtime: ModuleType, made: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    bounds = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0)
+    bounds = (7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0)
     producer = runtime.Producer("shop", {}, wait_bounds=bounds)
     assert len(made) == 1 + runtime._MAX_BOUNDED_PRODUCERS == 1 + len(bounds)
     ms = runtime.delivery_timeout_ms
-    assert producer.delivery_ms_for(ms(6.0)) == 5000  # its own
-    assert producer.delivery_ms_for(ms(7.55)) == 6000  # 6.5 s would be past the bound
-    assert producer.delivery_ms_for(ms(30.0)) == 9000
+    assert producer.delivery_ms_for(ms(10.0)) == 9000  # its own
+    assert producer.delivery_ms_for(ms(11.55)) == 10_000  # 10.5 s would be past the bound
+    assert producer.delivery_ms_for(ms(30.0)) == 13_000
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     # every client's timeout is longer: the shortest, the caller's wait bounded here
-    assert producer.delivery_ms_for(ms(2.5)) == 2000
-    assert producer.delivery_ms_for(ms(2.5)) == 2000
+    assert producer.delivery_ms_for(ms(6.5)) == 6000
+    assert producer.delivery_ms_for(ms(6.5)) == 6000
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "may be delivered after it" in warned[0]
     assert len(made) == 1 + len(bounds)  # no client past the cap
@@ -1535,7 +1535,7 @@ def test_the_headers_the_call_sent_reach_the_app_and_no_others(
     outcome = runtime.handle(value, sent, sub, app, runtime.MemoryStore())
     assert (outcome.action, outcome.status) == ("handled", 202)
     names = {name.lower() for name, _ in runtime._http_headers(sent, sub.forward_headers)}
-    assert names == {"authorization"}
+    assert names == {"authorization", "x-forwarded-proto"}
     # a subscription whose calls sent no credential forwards none: the consumer's own, or none
     plain = _sub(runtime, "mailer.app:app", "wsgi", "/send")
     assert runtime.handle(value, sent, plain, app, runtime.MemoryStore()).action == "retry"
