@@ -1240,8 +1240,8 @@ def _with_header(body: str, what: str, *, shebang: bool = False) -> str:
 
 #: The envelope's own attributes, which a path parameter's never takes the name of.
 _CONTEXT_ATTRIBUTES = frozenset(
-    "specversion id type source subject time datacontenttype dataschema data".split()
-)
+    {"specversion", "id", "type", "source", "subject", "time", "datacontenttype", "dataschema"}
+) | {"data"}
 
 
 def attribute_name(path_param: str) -> str:

@@ -2100,7 +2100,7 @@ def test_uuids_datetimes_dates_and_decimals_are_sent_as_strings(runtime: ModuleT
     import uuid
 
     user = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     data = {
         "user_id": user,
         "at": when,
