@@ -106,5 +106,7 @@ def by_name(services: Iterable[ProtoService]) -> Mapping[str, ProtoService]:
         if len({s.full_name for s in group}) != 1:
             continue
         methods = dict.fromkeys(m for s in group for m in s.methods)
-        out[name] = ProtoService(name, group[0].package, tuple(methods), group[0].file, group[0].line)
+        out[name] = ProtoService(
+            name, group[0].package, tuple(methods), group[0].file, group[0].line
+        )
     return out
