@@ -34,6 +34,7 @@ The caution (the site is migrated, the reviewer is told):
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Callable, Iterator
 
@@ -134,7 +135,7 @@ def words(name: str) -> list[str]:
 
 
 def _pairs(found: list[str]) -> set[tuple[str, str]]:
-    return set(zip(found, found[1:], strict=False))
+    return set(itertools.pairwise(found))
 
 
 def _static_path(path: str) -> str:
@@ -220,7 +221,7 @@ def _auth_word(path: str) -> str | None:
     hit = next((w for w in found if w in _AUTH_WORDS), None)
     if hit is not None:
         return hit
-    pair = next((p for p in zip(found, found[1:], strict=False) if p in _AUTH_PAIRS), None)
+    pair = next((p for p in itertools.pairwise(found) if p in _AUTH_PAIRS), None)
     return " ".join(pair) if pair is not None else None
 
 
