@@ -507,6 +507,13 @@ class _Discovery:
         self._service_env_files()
         services = tuple(sorted((b.build() for b in self.builders.values()), key=lambda s: s.name))
         servicers = self._grpc_servicers(services)
+        # read before ``files_read`` is taken: an edited proto is a changed input
+        protos = tuple(
+            read_proto_services(
+                [p for p in self.listing.other if not _is_test_path(p, self.config)],
+                self._read_other_bytes,
+            )
+        )
         taken = {alias for service in services for alias in service.aliases}
         infra = {
             host: image for host, image in sorted(self.infra_hosts.items()) if host not in taken
@@ -520,12 +527,7 @@ class _Discovery:
             gateway_routes=self.gateway_routes,
             infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
             grpc_servicers=tuple(servicers),
-            proto_services=tuple(
-                read_proto_services(
-                    [p for p in self.listing.other if not _is_test_path(p, self.config)],
-                    self._read_other_bytes,
-                )
-            ),
+            proto_services=protos,
             apart=frozenset(self.apart),
             unshipped=frozenset(self._unshipped()),
         )
