@@ -273,18 +273,25 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     topics = [t for t in plan.topics if set(t.site_ids) & {p.site.id for p in migrated}]
     callers = sorted({p.site.caller for p in migrated})
     callees = sorted({p.site.callee for p in migrated})
+    # a domain event's sites share one send (the first site's, the others folded into it)
+    # and one topic with a spec per subscriber: each site counts as the send it ends in
+    senders = {p.site.id: _sender(p, migrated).send for p in migrated}
     out: list[str] = []
     heading = (
         f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
     )
     out.append(f"# {heading}\n")
-    waiting = [p for p in migrated if p.send.wait]
-    outboxed = [p for p in migrated if p.send.outbox is not None and not p.send.wait]
-    fire = [p for p in migrated if not p.send.wait and p.send.outbox is None]
+    waiting = [p for p in migrated if senders[p.site.id].wait]
+    outboxed = [
+        p for p in migrated if senders[p.site.id].outbox is not None and not senders[p.site.id].wait
+    ]
+    fire = [
+        p for p in migrated if not senders[p.site.id].wait and senders[p.site.id].outbox is None
+    ]
     out.append("## Summary\n")
     out.append(
         f"{len(migrated)} call site(s) in {', '.join(callers) or 'no service'} become sends to "
-        f"{len(topics)} Kafka topic(s), consumed by {', '.join(callees) or 'no service'}: "
+        f"{len({t.name for t in topics})} Kafka topic(s), consumed by {', '.join(callees) or 'no service'}: "
         f"{len(fire)} fire-and-forget (the response was never read: `send_event`, which "
         f"does not wait: {FIRE_AND_FORGET_LOSS}), "
         + (
@@ -294,8 +301,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             if outboxed
             else ""
         )
-        + f"and {len(waiting)} whose response was only "
-        "checked for success (`send_event_and_wait`: it waits, bounded by the old call's "
+        + f"and {len(waiting)} whose send waits (the response was only checked for success, "
+        "the call repairs a failure, or it shares one event's send with such a call: "
+        "`send_event_and_wait` waits, bounded by the old call's "
         "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it, "
         "`EventOutcomeUnknown` when no answer came in time: the event may still appear on the "
         "topic later, so a caller that retries needs an idempotency key for the consumer to "
@@ -335,17 +343,18 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         site = item.site
         # the cautions' reasons are under "Review these"
         notes = [f"⚠ {f.code}" for f in item.cautions] + list(item.notes)
+        sender = _sender(item, migrated)
         key = (
-            f"`{item.send.key}` ({item.send.key_origin})"
-            if item.send.key
-            else f"none ({item.send.key_origin})"
-            if item.send.key_origin
+            f"`{sender.send.key}` ({sender.send.key_origin})"
+            if sender.send.key
+            else f"none ({sender.send.key_origin})"
+            if sender.send.key_origin
             else "none"
         )
         out.append(
             f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
-            f"`{item.send.topic}` | `{_send_call(item)}` | {_cell(key)} | "
-            f"{_cell(behaviour_change(item, _sender(item, migrated)))} | `{_handler(result, item.send.topic, site.callee)}` | "
+            f"`{item.send.topic}` | `{_send_call(sender)}` | {_cell(key)} | "
+            f"{_cell(behaviour_change(item, sender))} | `{_handler(result, item.send.topic, site.callee)}` | "
             f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
         )
     out.append("")
