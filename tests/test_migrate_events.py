@@ -428,7 +428,10 @@ def test_a_calls_credential_travels_to_its_consumer_and_survives_a_second_migrat
     _commit(repo, "the emails call sends a token")
     ids = _ids(repo)
     pr = tmp_path / "pr.md"
-    status, _, summary = _migrate(repo, select=(ids["emails"],), write=True, pr_body=pr)
+    # fire-and-forget asked for: only the status-checked cache call's send waits below
+    status, _, summary = _migrate(
+        repo, select=(ids["emails"],), write=True, pr_body=pr, fire_and_forget=True
+    )
     assert status == EXIT_OK, summary
     assert '"Authorization": f"Bearer {name}", "X-Request-ID": email' in registration.read_text()
     consumer = repo / "services/emails/emails/decouple_consumers/emails_send.py"
@@ -446,7 +449,9 @@ def test_a_calls_credential_travels_to_its_consumer_and_survives_a_second_migrat
     assert status == EXIT_OK, summary
     assert "WAIT_BOUNDS = (5.0,)" in producer.read_text()
     _commit(repo, "cache migrated")
-    status, _, summary = _migrate(repo, select=(_ids(repo)["analytics"],), write=True)
+    status, _, summary = _migrate(
+        repo, select=(_ids(repo)["analytics"],), write=True, fire_and_forget=True
+    )
     assert status == EXIT_OK, summary
     assert forwarded in consumer.read_text()
     assert "WAIT_BOUNDS = (5.0,)" in producer.read_text()

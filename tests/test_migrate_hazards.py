@@ -18,11 +18,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _migrate(
-    root: Path, *, outbox: bool = False, services: tuple[str, ...] = ("orders",)
+    root: Path,
+    *,
+    outbox: bool = False,
+    services: tuple[str, ...] = ("orders",),
+    fire_and_forget: bool = False,
 ) -> MigrationResult:
     result = scan(root, ScanOptions(use_cache=False))
     selection = select_sites(result, Criteria(services=services))
-    return migrate_scanned(result, selection, PlanOptions(outbox=outbox))
+    options = PlanOptions(outbox=outbox, fire_and_forget=fire_and_forget)
+    return migrate_scanned(result, selection, options)
 
 
 def _by_line(migrated: MigrationResult) -> dict[int, tuple[bool, tuple[str, ...]]]:
@@ -30,6 +35,17 @@ def _by_line(migrated: MigrationResult) -> dict[int, tuple[bool, tuple[str, ...]
         p.site.line: (p.send.wait, tuple(f.code for f in p.cautions))
         for p in migrated.plan.rewrites
     }
+
+
+def test_fire_and_forget_is_asked_for_where_nothing_caught_the_call(tmp_path: Path) -> None:
+    root = tmp_path / "saga"
+    shutil.copytree(FIXTURES / "migrate" / "saga", root)
+    migrated = _migrate(root, fire_and_forget=True)
+    waits = _by_line(migrated)
+    assert waits[34] == (False, ())  # the one the option changes
+    assert waits[16][0] and waits[20][0] and waits[41][0]  # compensations and checks wait
+    body = render_pr_body(migrated)
+    assert "**Fire-and-forget sends can be lost.**" in body
 
 
 def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path: Path) -> None:
@@ -41,12 +57,18 @@ def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path
         16: (True, ("in-loop", "compensation", "non-idempotent-handler", "transient-as-4xx")),
         # forget_reservation: called from the failure branch of a status test
         20: (True, ("compensation",)),
-        # on the success path, to a handler that answers 503 to an outage: nothing to say
-        34: (False, ()),
+        # on the success path, to a handler that answers 503 to an outage: no caution, but
+        # nothing caught the call's failure, so the send waits and raises as the call did
+        34: (True, ()),
+        # a try around the call checks its success: the send waits, the except takes
+        # EventNotAccepted
+        41: (True, ("status-checked",)),
     }
+    raised = {p.site.line for p in migrated.plan.rewrites if p.send.raised}
+    assert raised == {34}
     rewritten = next(c for c in migrated.changes if c.path.endswith("orders/app.py"))
     text = rewritten.after.decode()
-    assert text.count("send_event_and_wait(") == 2 and text.count("send_event(") == 1
+    assert text.count("send_event_and_wait(") == 4 and text.count("send_event(") == 0
     summary = render_summary(migrated, dry_run=True)
     assert "compensation must not be lost or applied twice" in summary
     assert "`db.incrby(f'stock:{item_id}', amount)` (services/stock/stock/app.py:14)" in summary
@@ -56,6 +78,8 @@ def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path
     assert "⚠ compensation<br>⚠ non-idempotent-handler<br>⚠ transient-as-4xx" in body
     assert "**Compensations.**" in body and "**Outages dead-lettered.**" in body
     assert "as a compensation, the send waits for Kafka to accept the event" in body
+    assert "nothing caught the call's failure, so the send waits for Kafka" in body
+    assert "Where nothing caught the call's failure, the send waits" not in body  # commit text
 
 
 def test_a_callee_handler_answering_409_is_named_with_the_setting_that_makes_it_done(

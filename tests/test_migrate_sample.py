@@ -556,7 +556,9 @@ def test_a_pr_body_is_written_beside_the_diff_on_stdout(repo: Path, tmp_path: Pa
 def test_a_fire_and_forget_site_is_not_promised_at_least_once(repo: Path, tmp_path: Path) -> None:
     """``send_event`` only queues the event in memory: the PR body and the summary say it can
     be lost, at the site and among the risks, instead of promising at-least-once delivery."""
-    status, _, err = _migrate(repo, select=("cs-9e36f82f",), pr_body=tmp_path / "pr.md")
+    status, _, err = _migrate(
+        repo, select=("cs-9e36f82f",), pr_body=tmp_path / "pr.md", fire_and_forget=True
+    )
     assert status == EXIT_OK
     body = (tmp_path / "pr.md").read_text(encoding="utf-8")
     row = next(line for line in body.splitlines() if "`cs-9e36f82f`" in line)

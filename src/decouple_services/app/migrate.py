@@ -60,6 +60,8 @@ class MigrateCommand:
     fields: tuple[str, ...] = ()
     #: ``--outbox``: fire-and-forget sites write their events into the caller's outbox table.
     outbox: bool = False
+    #: ``--fire-and-forget``: see :attr:`PlanOptions.fire_and_forget`.
+    fire_and_forget: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
             event=command.event,
             subscribe=_subscription(command),
             outbox=command.outbox,
+            fire_and_forget=command.fire_and_forget,
         )
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]

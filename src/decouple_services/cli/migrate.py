@@ -150,6 +150,16 @@ def migrate(
             "rows. Other callers' sites are refused.",
         ),
     ] = False,
+    fire_and_forget: Annotated[
+        bool,
+        typer.Option(
+            "--fire-and-forget",
+            help="Let a call whose failure nothing caught become a send that does not wait "
+            "for Kafka (`send_event`): faster, but an event Kafka never takes is lost with "
+            "only a log line, where the call raised. By default such a send waits, bounded "
+            "by the call's timeout, and raises.",
+        ),
+    ] = False,
     allow_dirty: Annotated[
         bool,
         typer.Option(
@@ -209,6 +219,7 @@ def migrate(
         endpoint=endpoint,
         fields=tuple(field or ()),
         outbox=outbox,
+        fire_and_forget=fire_and_forget,
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

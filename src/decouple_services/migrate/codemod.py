@@ -120,6 +120,10 @@ class SendSpec:
     #: The send waits because the call is on its caller's failure path (a compensation),
     #: not because the caller checked the answer: no check of the answer is looked for.
     compensation: bool = False
+    #: The send waits because the call's failure reached its caller (no ``except`` caught
+    #: it): lost in silence, it would have raised before. No check of the answer is looked
+    #: for either.
+    raised: bool = False
     #: Source of the send's ``idempotency_key=``, when the rewrite passes one.
     idempotency_key: str | None = None
     #: The parameters of the helper the call goes through, in order, each with its literal
@@ -337,7 +341,7 @@ def _locate(
                 # and neither did a compensation, which waits for its own sake.
                 *(
                     _helper_check_notes(wrapper.module, call, reading)
-                    if spec.timeout is None and not spec.compensation
+                    if spec.timeout is None and not spec.compensation and not spec.raised
                     else ()
                 ),
             )

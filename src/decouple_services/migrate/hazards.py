@@ -21,6 +21,13 @@ repeating its event. Everything here reads source text with :mod:`ast`; nothing 
   A ``try`` body, a ``finally`` or a ``try``'s ``else`` is not a failure path; neither is a
   function named ``cancel_order`` (cancelling is a request of its own, not an undo).
 
+* **A failure the caller tolerated** (:func:`failure_tolerated`): the call is in the body of
+  a ``try`` of its function whose ``except`` catches what a failed call raises (a catch-all,
+  ``OSError``, or an exception of a client library: ``RequestException``, ``HTTPError``,
+  ``ConnectionError``, ``Timeout``, ``ClientError``, ``RpcError``...), or inside
+  ``contextlib.suppress`` of one. Otherwise the call's failure reached its caller, and a
+  send that is lost where the call would have raised changes what the caller relied on.
+
 * **Increments** (:func:`handler_hazards`): the handler changes stored state relative to
   what it holds (``item.stock += amount``, ``STOCK[item] -= n``, ``db.incr(key)``,
   ``F("stock") + n``, ``{"$inc": ...}``, ``SET stock = stock + %s``), so an event handled
@@ -54,6 +61,7 @@ __all__ = [
     "callee_cautions",
     "compensation_caution",
     "failure_path",
+    "failure_tolerated",
     "handler_hazards",
     "idempotency",
     "non_atomic_request",
@@ -90,6 +98,13 @@ _TRANSIENT_ERRORS = re.compile(
     r"|ClusterDownError|BusyLoadingError)$"
 )
 _CATCH_ALL = frozenset({"Exception", "BaseException"})
+#: What a failed call of a client library raises, by the last part of its name.
+_CALL_ERRORS = re.compile(
+    r"^(?:Exception|BaseException|OSError|IOError|EnvironmentError|Timeout|TimeoutError"
+    r"|\w*(?:Request|Connection|Connect|Connector|Timeout|HTTP|Http|Transport|Rpc|Client"
+    r"|URL|Url|Network|Protocol|Proxy|SSL|Status|Response|Server|Service|Api|API|Grpc|GRPC)"
+    r"\w*(?:Error|Exception)|\w*Timeout)$"
+)
 #: Names of the objects a service talks to its database or cache through.
 _STORE_NAMES = frozenset(
     {"db", "database", "redis", "cache", "session", "conn", "connection", "cursor", "cur"}
@@ -310,6 +325,42 @@ def failure_path(source: str | bytes, line: int) -> str | None:
                 name = caller.name if isinstance(caller, Function) else "the module"
                 return f"`{function.name}` is called in {handling} of `{name}` (line {node.lineno})"
     return None
+
+
+def failure_tolerated(source: str | bytes, line: int) -> bool | None:
+    """Whether the call at ``line`` is in a ``try`` body (or ``contextlib.suppress``) of
+    its function that catches what a failed call raises (module docstring); ``None`` when
+    the file does not parse."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    function = _function_at(tree, line)
+    stack: list[ast.AST] = [function if function is not None else tree]
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.ClassDef):
+                continue
+            first, last = _span(child)
+            if not first <= line <= last and not isinstance(child, ast.Module):
+                continue
+            if isinstance(child, ast.Try | ast.TryStar) and _inside(line, child.body):
+                caught = [c for h in child.handlers for c in _caught(h)]
+                if any(_CALL_ERRORS.match(c) for c in caught):
+                    return True
+            if isinstance(child, ast.With | ast.AsyncWith) and _inside(line, child.body):
+                for item in child.items:
+                    call = item.context_expr
+                    if (
+                        isinstance(call, ast.Call)
+                        and _last_name(call.func) == "suppress"
+                        and any(_CALL_ERRORS.match(_last_name(a)) for a in call.args)
+                    ):
+                        return True
+            stack.append(child)
+    return False
 
 
 # --- handlers ----------------------------------------------------------------------------

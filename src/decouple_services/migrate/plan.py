@@ -70,6 +70,7 @@ from decouple_services.migrate.hazards import (
     callee_cautions,
     compensation_caution,
     failure_path,
+    failure_tolerated,
     idempotency,
     non_atomic_request,
 )
@@ -131,6 +132,9 @@ class PlanOptions:
     #: ``--outbox``: fire-and-forget sites write their events into the caller's outbox
     #: table, in its database transaction (Django and SQLAlchemy callers only).
     outbox: bool = False
+    #: ``--fire-and-forget``: a call whose failure nothing caught still becomes a send that
+    #: does not wait (by default it waits and raises, as the call raised).
+    fire_and_forget: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +396,15 @@ def plan_migration(
             # Lost, the failure it repairs stays; so it waits for Kafka, as the call
             # waited for the callee's connection, and raises when Kafka does not take it.
             send = replace(send, wait=True, compensation=True)
+        elif (
+            not options.fire_and_forget
+            and not send.wait
+            and send.outbox is None
+            and _failure_reached_caller(site, source, wrappers, read)
+        ):
+            # The call raised to its caller when the callee was unreachable: a send that
+            # does not wait would turn that failure into a loss the caller never sees.
+            send = replace(send, wait=True, raised=True)
         cautions = verdict.cautions
         if send.outbox is not None:  # the event now commits and rolls back with the data
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
@@ -510,6 +523,25 @@ def plan_migration(
         ),
         outbox_apps=tuple(sorted((f, a) for f, a in outbox_apps.items() if a in kept_apps)),
     )
+
+
+def _failure_reached_caller(
+    site: CallSite, source: str | bytes | None, wrappers: Mapping[str, CallSite], read: ReadFile
+) -> bool:
+    """Whether a failed call raised to its caller: no ``try`` of the caller's function (nor
+    of the helper the call goes through, around its request) catches what it raises. A file
+    that does not parse says nothing: the call stays fire-and-forget."""
+    places: list[tuple[str | bytes | None, int]] = [(source, site.line)]
+    wrapper = wrappers.get(site.via_wrapper or "")
+    if wrapper is not None:
+        places.append((read(wrapper.file), wrapper.line))
+    for text, line in places:
+        if text is None:
+            return False
+        tolerated = failure_tolerated(text, line)
+        if tolerated is None or tolerated:
+            return False
+    return True
 
 
 def _helper_parameters(

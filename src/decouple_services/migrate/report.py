@@ -198,7 +198,17 @@ def commit_message(result: MigrationResult, label: str) -> str:
                 "acknowledgement: success now means the event was accepted, and the callee's",
                 "own errors go to the dead-letter topic.",
             ]
-            if any(not p.send.compensation for p in waiting)
+            if any(not p.send.compensation and not p.send.raised for p in waiting)
+            else []
+        ),
+        *(
+            [
+                "",
+                "Where nothing caught the call's failure, the send waits for the broker too:",
+                "the caller still fails when the event is not accepted, as it failed when",
+                "the callee was unreachable, instead of losing the event in silence.",
+            ]
+            if any(p.send.raised for p in waiting)
             else []
         ),
         *(
@@ -302,7 +312,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             else ""
         )
         + f"and {len(waiting)} whose send waits (the response was only checked for success, "
-        "the call repairs a failure, or it shares one event's send with such a call: "
+        "the call's failure reached its caller (no `except` caught it), the call repairs a "
+        "failure, or it shares one event's send with such a call: "
         "`send_event_and_wait` waits, bounded by the old call's "
         "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it, "
         "`EventOutcomeUnknown` when no answer came in time: the event may still appear on the "
@@ -475,9 +486,11 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         "**Ordering** is per key (the key each send names; see the table); events without "
         "one are spread over partitions.",
         "**Kafka becomes a dependency** of every caller and callee listed above: with the "
-        "broker down, the sends that wait fail within their bound, as the HTTP calls failed; "
-        "the fire-and-forget sends do not wait for it (what the producer does with a send it "
-        "cannot deliver is in docs/generated-code.md).",
+        "broker down, the sends that wait fail within their bound, as the HTTP calls failed "
+        "(a call whose failure nothing caught gets a send that waits for this reason); "
+        "the fire-and-forget sends, left where the caller caught the call's failure, do not "
+        "wait for it (what the producer does with a send it cannot deliver is in "
+        "docs/generated-code.md).",
     ]
     lossy = _fire_and_forget(migrated)
     if lossy:
@@ -563,6 +576,11 @@ def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> st
             f"the caller no longer waits for {site.callee}; as a compensation, the send waits "
             "for Kafka to accept the event"
             if how.compensation
+            else f"the caller no longer waits for {site.callee}, nor fails when it is down; "
+            "nothing caught the call's failure, so the send waits for Kafka to accept the "
+            "event and the caller fails when Kafka does not, as it failed when "
+            f"{site.callee} was unreachable"
+            if how.raised
             else f"success used to mean {site.callee} handled the call; now it means Kafka "
             "accepted the event"
         )
