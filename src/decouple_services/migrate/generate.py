@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
+    "RETRY_HEADERS",
     "OutboxRelaySpec",
     "asyncapi_applications",
     "compose_override_path",
@@ -253,7 +254,7 @@ def render_consumer_test(spec: ConsumerSpec) -> str:
 
 
 def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-python") -> str:
-    """A Python script that creates the topics and their dead-letter topics, idempotently,
+    """A Python script that creates the topics, their retry and dead-letter topics, idempotently,
     with partitions and replication from the environment (``client``'s admin API), by
     default those the AsyncAPI document's channel bindings state."""
     if client not in SYNC_CLIENTS:
@@ -262,7 +263,7 @@ def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-pyt
     body = _render(
         "create_topics.py.j2",
         client=client,
-        topics=[(t.name, t.dead_letter) for t in ordered],
+        topics=[(t.name, t.dead_letter, t.retry_topic) for t in ordered],
         partitions=TOPIC_PARTITIONS,
         dead_letter_partitions=DEAD_LETTER_PARTITIONS,
         replicas=REPLICATION_FACTOR,
@@ -820,6 +821,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "import_root": spec.import_root,
         "topic": topic.name,
         "dead_letter": topic.dead_letter,
+        "retry_topic": topic.retry_topic,
         "group_id": spec.group_id,
         "producers": _join(topic.producers) or "its producers",
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),
@@ -903,6 +905,12 @@ DEAD_LETTER_HEADERS: tuple[tuple[str, str], ...] = (
     ("decouple.original.offset", "Its offset there, as a decimal number."),
     ("decouple.consumer.group", "The consumer group that gave up on it."),
 )
+#: The headers the consumer adds to a retry record, in the order it writes them.
+RETRY_HEADERS: tuple[tuple[str, str], ...] = (
+    *DEAD_LETTER_HEADERS[:-1],
+    ("decouple.consumer.group", "The consumer group whose retry it is; the others pass it by."),
+    ("decouple.retry.due", "When the retry is due, in seconds since the epoch."),
+)
 
 
 def _asyncapi_document(
@@ -971,6 +979,30 @@ def _asyncapi_document(
                 "endpoint": topic.endpoint.label if topic.endpoint else None,
                 "fields": "*" if topic.fields is None else list(topic.fields),
             }
+        retry_id = f"{topic.name}.retry"
+        messages[retry_id] = _retry_message(topic, group)
+        schemas.setdefault("retry-headers", _retry_headers())
+        channels[topic.retry_topic] = {
+            "address": topic.retry_topic,
+            "title": topic.retry_topic,
+            "description": f"Events without a key from {topic.name} that the consumer in "
+            f"{topic.callee} failed to handle, each waiting until its retry is due while "
+            f"{topic.name} goes on (events with a key are retried in place, in order).",
+            "messages": {"retry": {"$ref": f"#/components/messages/{retry_id}"}},
+            "bindings": _channel_bindings(topic.retry_topic, TOPIC_PARTITIONS),
+        }
+        operations[f"{topic.callee}.retry.{topic.name}"] = {
+            "action": "send",
+            "title": f"{topic.callee} puts off the retries of events without a key",
+            "channel": {"$ref": f"#/channels/{topic.retry_topic}"},
+            "messages": [{"$ref": f"#/channels/{topic.retry_topic}/messages/retry"}],
+        }
+        operations[f"{topic.callee}.receive.{topic.retry_topic}"] = {
+            "action": "receive",
+            "title": f"{topic.callee} retries {topic.event_type} when due",
+            "channel": {"$ref": f"#/channels/{topic.retry_topic}"},
+            "messages": [{"$ref": f"#/channels/{topic.retry_topic}/messages/retry"}],
+        }
         operations[f"{topic.callee}.deadletter.{topic.name}"] = {
             "action": "send",
             "title": f"{topic.callee} dead-letters what it could not handle",
@@ -1090,10 +1122,33 @@ def _dead_letter_message(topic: TopicSpec, group: str) -> dict[str, Any]:
     }
 
 
-def _dead_letter_headers() -> dict[str, Any]:
-    """The headers every dead letter carries: one schema per document, whatever the topic."""
+def _retry_message(topic: TopicSpec, group: str) -> dict[str, Any]:
+    return {
+        "name": f"{topic.event_type}.retry",
+        "title": f"{topic.event_type} event, waiting for its retry",
+        "summary": f"A record without a key from {topic.name} that the consumer in "
+        f"{topic.callee} ({group}) failed to handle: its value and headers unchanged, with "
+        "what failed and when it is due.",
+        "contentType": "application/cloudevents+json",
+        "headers": {"$ref": "#/components/schemas/retry-headers"},
+        "payload": {"$ref": f"#/components/schemas/{topic.name}"},
+    }
+
+
+def _retry_headers() -> dict[str, Any]:
+    """The headers every retry record carries: one schema per document."""
+    schema = _dead_letter_headers(RETRY_HEADERS)
+    schema["properties"]["decouple.retry.due"]["pattern"] = "^[0-9]+(\\.[0-9]+)?$"
+    return schema
+
+
+def _dead_letter_headers(
+    names: tuple[tuple[str, str], ...] = DEAD_LETTER_HEADERS,
+) -> dict[str, Any]:
+    """The headers every dead letter (with ``names``: every retry record) carries: one
+    schema per document, whatever the topic."""
     headers: dict[str, Any] = {"content-type": {"const": "application/cloudevents+json"}}
-    for name, description in DEAD_LETTER_HEADERS:
+    for name, description in names:
         headers[name] = {"type": "string", "description": description}
     headers["decouple.error.message"]["maxLength"] = 1000
     for name in ("decouple.attempts", "decouple.original.partition", "decouple.original.offset"):
@@ -1102,7 +1157,7 @@ def _dead_letter_headers() -> dict[str, Any]:
         "type": "object",
         "description": "The original record's headers, then the consumer's decouple.* "
         "headers (UTF-8 text).",
-        "required": [name for name, _ in DEAD_LETTER_HEADERS],
+        "required": [name for name, _ in names],
         "properties": headers,
     }
 

@@ -16,9 +16,10 @@ from decouple_services.core.errors import DecoupleError
 
 DEFAULT_TOPIC_TEMPLATE = "{callee}.{endpoint}"
 TEMPLATE_FIELDS = ("callee", "endpoint", "caller", "method")
-#: Kafka's limit is 249 characters; the dead-letter suffix must still fit.
+#: Kafka's limit is 249 characters; the dead-letter and retry suffixes must still fit.
 DEAD_LETTER_SUFFIX = ".dlq"
-MAX_TOPIC_LENGTH = 249 - len(DEAD_LETTER_SUFFIX)
+RETRY_SUFFIX = ".retry"
+MAX_TOPIC_LENGTH = 249 - max(len(DEAD_LETTER_SUFFIX), len(RETRY_SUFFIX))
 _LEGAL = re.compile(r"^[A-Za-z0-9._-]+$")
 _NOISE_SEGMENTS = re.compile(r"^(api|v\d+)$", re.IGNORECASE)
 
@@ -82,7 +83,7 @@ def topic_problem(name: str) -> str | None:
         bad = sorted({c for c in name if not re.match(r"[A-Za-z0-9._-]", c)})
         return f"illegal character(s) {''.join(bad)!r}: Kafka allows letters, digits, '.', '_', '-'"
     if len(name) > MAX_TOPIC_LENGTH:
-        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{DEAD_LETTER_SUFFIX}'"
+        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{RETRY_SUFFIX}'"
     return None
 
 

@@ -208,11 +208,14 @@ def test_each_application_document_holds_its_own_operations_and_only_what_they_u
         "orders.send.inventory.stock-release",
         "orders.send.payments.refund",
         "orders.receive.orders.cancel-order",
+        "orders.retry.orders.cancel-order",
+        "orders.receive.orders.cancel-order.retry",
         "orders.deadletter.orders.cancel-order",
     }
-    # a producer sees the topics it sends to, not their dead-letter topics
+    # a producer sees the topics it sends to, not their retry and dead-letter topics
     assert "emails.send.dlq" not in orders["channels"]
-    assert "orders.cancel-order.dlq" in orders["channels"]
+    assert "emails.send.retry" not in orders["channels"]
+    assert {"orders.cancel-order.dlq", "orders.cancel-order.retry"} <= set(orders["channels"])
 
 
 def test_a_service_without_events_has_no_document() -> None:
@@ -258,7 +261,7 @@ def test_dead_letter_topics_keep_their_records_past_the_broker_default(
 ) -> None:
     monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    name, dead_letter = script.TOPICS[0]
+    name, dead_letter, _ = script.TOPICS[0]
     assert script.is_dead_letter(dead_letter) and not script.is_dead_letter(name)
     kept = script.topic_config(3, dead_letter=True)
     assert kept["retention.ms"] == "-1" and kept["retention.bytes"] == "-1"
@@ -277,7 +280,7 @@ def test_an_existing_topics_settings_that_lose_events_are_named_with_their_fix(
     monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
     monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    name, dead_letter = script.TOPICS[0]
+    name, dead_letter, _ = script.TOPICS[0]
     # as the script would make them: nothing to say
     assert script.config_problems(name, script.topic_config(3), 3) == []
     assert script.config_problems(dead_letter, script.topic_config(3, True), 3) == []
@@ -296,6 +299,74 @@ def test_an_existing_topics_settings_that_lose_events_are_named_with_their_fix(
     monkeypatch.setenv("KAFKA_DEAD_LETTER_RETENTION_MS", "2592000000")
     assert script.config_problems(dead_letter, {"retention.ms": "-1"}, 3) == []
     assert script.config_problems(name, {"retention.ms": "3600000"}, 3) == []
+
+
+def test_retry_topics_have_their_topics_partitions_and_outlive_the_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("KAFKA_TOPIC_PARTITIONS", "KAFKA_RETRY_RETENTION_MS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
+    script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
+    assert [retry for _, _, retry in script.TOPICS] == [
+        t.retry_topic for t in sorted(gen_examples.TOPICS, key=lambda t: t.name)
+    ]
+    name, dead_letter, retry = script.TOPICS[0]
+    assert retry == f"{name}.retry" and dead_letter == f"{name}.dlq"
+    assert script.is_retry(retry) and not script.is_retry(name) and not script.is_retry(dead_letter)
+    monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
+    assert script.wanted()[retry] == script.wanted()[name] == 12
+    config = script.topic_config(3, retry=True)
+    # deleted, never compacted; a week, far past the retries' deadline (about 37 minutes)
+    assert config == {
+        "cleanup.policy": "delete",
+        "min.insync.replicas": "2",
+        "retention.ms": "604800000",
+        "retention.bytes": "-1",
+    }
+    assert script.retention(retry) == "retention.ms=604800000"
+    assert script.config_problems(retry, config, 3) == []
+    short = script.config_problems(retry, {"retention.ms": "60000"}, 3)
+    assert short == ["retention.ms=60000 may expire retries before they are due: set "
+                     "retention.ms=604800000"]  # fmt: skip
+    monkeypatch.setenv("KAFKA_RETRY_RETENTION_MS", "86400000")
+    assert script.topic_config(3, retry=True)["retention.ms"] == "86400000"
+
+
+def test_a_domain_events_subscribers_each_have_a_retry_topic_named_as_their_dead_letters() -> None:
+    for topic in gen_examples.TOPICS:
+        assert topic.retry_topic == topic.dead_letter.removesuffix(".dlq") + ".retry"
+    # a domain event's subscriber has a dead-letter topic of its own, and a retry topic
+    subscriber = replace(
+        gen_examples.EMAILS_SEND,
+        name="orders.cancelled",
+        dead_letter="orders.cancelled.emails.dlq",
+        subscribers=("billing", "emails"),
+    )
+    assert subscriber.retry_topic == "orders.cancelled.emails.retry"
+
+
+def test_retry_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
+    runtime = _load_module(render_runtime(), "decouple_runtime", tmp_path)
+    spec = gen_examples.CONSUMERS["no-handler"]
+    written = runtime.retry_headers(
+        [("content-type", b"application/cloudevents+json")],
+        runtime.Outcome("retry", "event-1", RuntimeError("the application answered 503")),
+        2,
+        spec.group_id,
+        (spec.topic.name, 2, 17),
+        1765000000.25,
+    )
+    document = yaml.safe_load(render_asyncapi(gen_examples.TOPICS, application=spec.service))
+    channel = document["channels"][spec.topic.retry_topic]
+    message = _resolve(document, channel["messages"]["retry"]["$ref"])
+    headers = _resolve(document, message["headers"]["$ref"])
+    assert headers["required"] == [name for name, _ in written[1:]]
+    jsonschema.Draft7Validator(headers).validate(
+        {name: value.decode("utf-8") for name, value in written}
+    )
+    event = _resolve(document, document["channels"][spec.topic.name]["messages"]["event"]["$ref"])
+    assert message["payload"] == event["payload"]
 
 
 def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
@@ -336,11 +407,13 @@ def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path:
 
 def test_the_asyncapi_document_describes_topics_envelopes_and_who_sends_them() -> None:
     document = yaml.safe_load(render_asyncapi([gen_examples.EMAILS_SEND]))
-    assert set(document["channels"]) == {"emails.send", "emails.send.dlq"}
+    assert set(document["channels"]) == {"emails.send", "emails.send.dlq", "emails.send.retry"}
     assert set(document["operations"]) == {
         "frontend.send.emails.send",
         "orders.send.emails.send",
         "emails.receive.emails.send",
+        "emails.retry.emails.send",
+        "emails.receive.emails.send.retry",
         "emails.deadletter.emails.send",
     }
     payload = _resolve(

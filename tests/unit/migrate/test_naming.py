@@ -68,9 +68,10 @@ def test_kafka_rules_are_checked(name: str, problem: str) -> None:
     assert found is not None and problem in found
 
 
-def test_a_legal_name_at_the_limit_leaves_room_for_its_dead_letter_topic() -> None:
+def test_a_legal_name_at_the_limit_leaves_room_for_its_dead_letter_and_retry_topics() -> None:
     assert topic_problem("x" * MAX_TOPIC_LENGTH) is None
-    assert len("x" * MAX_TOPIC_LENGTH + ".dlq") == 249
+    assert len("x" * MAX_TOPIC_LENGTH + ".retry") == 249
+    assert len("x" * MAX_TOPIC_LENGTH + ".dlq") < 249
 
 
 def test_a_bad_template_is_an_error_naming_the_field() -> None:

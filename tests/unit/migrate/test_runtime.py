@@ -1453,7 +1453,7 @@ def test_a_due_retry_is_handled_as_the_original_and_dead_lettered_once_its_budge
     consumer._one(client, second_copy, Partition)
     assert app.calls == 3
     assert [sent[0] for sent in consumer.producer.dead] == ["t.retry", "t.retry", "t.dlq"]
-    topic, value, key, headers = consumer.producer.dead[-1]
+    _, value, key, headers = consumer.producer.dead[-1]
     assert value == original.value() and key is None
     dead = dict(headers)
     assert dead["decouple.attempts"] == b"3"
