@@ -254,9 +254,9 @@ def render_consumer_test(spec: ConsumerSpec) -> str:
 
 
 def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-python") -> str:
-    """A Python script that creates the topics, their retry and dead-letter topics, idempotently,
-    with partitions and replication from the environment (``client``'s admin API), by
-    default those the AsyncAPI document's channel bindings state."""
+    """A Python script that creates the topics, their retry and dead-letter topics,
+    idempotently, with partitions and replication from the environment (``client``'s admin
+    API), by default those the AsyncAPI document's channel bindings state."""
     if client not in SYNC_CLIENTS:
         raise ValueError(f"unknown client {client!r}: use one of {SYNC_CLIENTS}")
     ordered = sorted(topics, key=lambda t: t.name)
@@ -274,13 +274,13 @@ def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-pyt
 def render_asyncapi(
     topics: Sequence[TopicSpec], *, application: str | None = None, title: str | None = None
 ) -> str:
-    """An AsyncAPI 3.0 document of the topics, their dead-letter topics, the events (a
+    """An AsyncAPI 3.0 document of the topics, their retry and dead-letter topics, the events (a
     CloudEvents envelope whose ``data`` follows the payload schema), the Kafka server and
     bindings, and who sends and receives them.
 
     With ``application`` the document is that service's own, as AsyncAPI 3 means a document
-    to be: only the operations it performs (the sends of a producer; the receive and the
-    dead-letter send of a consumer) and the channels and messages they use. Without it, the
+    to be: only the operations it performs (the sends of a producer; the receive, the
+    retry send and receive and the dead-letter send of a consumer) and the channels and messages they use. Without it, the
     combined view of every application (:func:`asyncapi_applications`).
     """
     import yaml
