@@ -561,7 +561,7 @@ def test_a_fire_and_forget_site_is_not_promised_at_least_once(repo: Path, tmp_pa
     body = (tmp_path / "pr.md").read_text(encoding="utf-8")
     row = next(line for line in body.splitlines() if "`cs-9e36f82f`" in line)
     assert "| `send_event` |" in row
-    assert "lost if the process dies" in row and "`KAFKA_DELIVERY_TIMEOUT_MS` (30 s)" in row
+    assert "lost if the process dies" in row and "`KAFKA_DELIVERY_TIMEOUT_MS` (5 min)" in row
     assert "`--outbox`" in row
     assert not row.split("lost if", 1)[0].endswith("at least once; ")
     risks = body.split("## Risks", 1)[1]

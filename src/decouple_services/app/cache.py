@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -43,10 +42,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from decouple_services import __version__
 from decouple_services.core import model
 from decouple_services.core.fs import kind_of, read_regular
 from decouple_services.core.model import Diagnostic
+from decouple_services.core.stamps import code_version, is_racy, stamp_of
 
 if TYPE_CHECKING:
     from decouple_services.detect.facts import FileFacts
@@ -54,41 +53,11 @@ if TYPE_CHECKING:
 
 #: Bumped when the layout or the meaning of an entry changes.
 FORMAT = 3
-#: A file modified this close to the moment the manifest is written is re-hashed next time:
-#: another edit within the same timestamp tick would keep its size and mtime. Timestamps in
-#: whole seconds suggest a coarse file system (FAT, HFS+, ext3), which gets the long window.
-RACY_NS = 100_000_000
-RACY_COARSE_NS = 2_000_000_000
-
-
-def is_racy(mtime_ns: int, now_ns: int) -> bool:
-    """Whether a file modified at ``mtime_ns`` is too recent at ``now_ns`` for its size and
-    mtime to prove it unchanged later (see :data:`RACY_NS`)."""
-    window = RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else RACY_NS
-    return mtime_ns > now_ns - window
 
 
 def root_file(directory: Path, kind: str, root: Path) -> Path:
     """The cache file of one kind (``manifest``, ``imports``, ``listing``) for a scanned root."""
     return directory / f"{kind}-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.json"
-
-
-@functools.cache
-def code_version() -> str:
-    """decouple's version and a stamp of its own code (size and mtime of each module).
-
-    Part of every key: an editable install, or a release rebuilt without a version bump,
-    must never hand back facts or results that older code produced.
-    """
-    package = Path(__file__).parent
-    stamp = hashlib.sha256(__version__.encode())
-    for path in sorted(package.rglob("*.py")):
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        stamp.update(f"{path.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return f"{__version__}+{stamp.hexdigest()[:12]}"
 
 
 def content_digest(source: bytes) -> str:
@@ -576,9 +545,12 @@ class ListingCache:
         self.path = root_file(directory, "listing", root)
         self.key = [FORMAT, code_version(), str(root), list(exclude)]
         self.root = str(root)
+        #: The stamps the listing of this run was vouched for by (loaded and found
+        #: unchanged, or saved); None when it was not.
+        self.stamps: dict[str, list[int] | None] | None = None
 
     def load(self) -> FileListing | None:
-        from decouple_services.discover.files import FileListing, stamp_of
+        from decouple_services.discover.files import FileListing
 
         try:
             data = _read_json(str(self.path))
@@ -597,6 +569,7 @@ class ListingCache:
                 and all(isinstance(d, Diagnostic) for d in diagnostics)
             ):
                 return None
+            self.stamps = stamps
             return FileListing(python=python, deploy=deploy, other=other, diagnostics=diagnostics)
         except Exception:  # a cache file may hold anything; it is rebuilt
             return None
@@ -614,3 +587,4 @@ class ListingCache:
         }
         prepare(self.path.parent)
         _write_json(str(self.path), data)
+        self.stamps = stamps

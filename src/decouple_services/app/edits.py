@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
     FORMAT,
-    code_version,
     read_cache_json,
     root_file,
     write_cache_json,
 )
 from decouple_services.app.demand import is_django_settings_module
+from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
     from decouple_services.app.rereads import ImportGraph

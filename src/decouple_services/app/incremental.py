@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
     FORMAT,
-    code_version,
     decode_model,
     encode_model,
     read_cache_json,
@@ -48,6 +47,7 @@ from decouple_services.app.cache import (
 )
 from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, ask
 from decouple_services.core.model import CallSite
+from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
     from decouple_services.detect.facts import FileFacts

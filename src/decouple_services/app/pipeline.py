@@ -24,7 +24,6 @@ from decouple_services.app.cache import (
     ImportsCache,
     ListingCache,
     Manifest,
-    code_version,
     content_digest,
     facts_key,
     read_facts,
@@ -35,6 +34,7 @@ from decouple_services.app.cache import (
 from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
+from decouple_services.app.replay import CACHE_DIR_NAME
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
@@ -48,6 +48,7 @@ from decouple_services.core.model import (
     Severity,
 )
 from decouple_services.core.provenance import is_generated
+from decouple_services.core.stamps import code_version
 from decouple_services.discover.files import module_name
 
 if TYPE_CHECKING:
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
 MAX_FILE_BYTES = 1536 * 1024
-CACHE_DIR_NAME = ".decouple-cache"
 #: Below this many files to parse, worker processes cost more than they save.
 PARALLEL_THRESHOLD = 48
 #: Extraction passes that learn wrapper helpers (one level of helper per pass).
@@ -95,6 +95,12 @@ class ScanOptions:
     progress: Progress | None = field(default=None, compare=False)
     #: Told what each phase did, with the time since the scan started (``-v``).
     notes: Callable[[str], None] | None = field(default=None, compare=False)
+    #: Told, when the cache vouches for the returned result, what it depends on: the
+    #: listing's stamps and ``[size, mtime_ns, digest]`` (None: missing) of each file read
+    #: (see ``app/replay.py``).
+    vouch: Callable[[dict[str, list[int] | None], dict[str, list[Any] | None]], None] | None = (
+        field(default=None, compare=False)
+    )
 
 
 # --- stage: configuration -----------------------------------------------------------------
@@ -466,6 +472,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
         previous = inputs.previous_result()
         if previous is not None:
             note("no input changed since the last scan: its result reused")
+            _vouch(options, root, listing_cache, manifest, listing)
             return previous
         if not options.full_parse and not config.clients:
             reused = _after_neutral_edits(root, listing, config, inputs, manifest)
@@ -473,6 +480,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 note(
                     "the files edited since the last scan change nothing it read: its result reused"
                 )
+                _vouch(options, root, listing_cache, manifest, listing)
                 return reused
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
@@ -748,7 +756,39 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 reread=sorted(reread),
                 discovery=_discovery_digest(discovery),
             ).save(cache_dir, root)
+        _vouch(options, root, listing_cache, manifest, listing)
     return result
+
+
+def _vouch(
+    options: ScanOptions,
+    root: Path,
+    listing_cache: ListingCache | None,
+    manifest: Manifest | None,
+    listing: FileListing,
+) -> None:
+    """Tell ``options.vouch`` what the result just kept or reused depends on, when the
+    cache can say it: a walk's listing and every file's recorded stat."""
+    if (
+        options.vouch is None
+        or listing_cache is None
+        or listing_cache.stamps is None
+        or manifest is None
+        or manifest.result_key is None
+        or manifest.result_extra is None
+    ):
+        return
+    extra = manifest.result_extra
+    files: dict[str, list[Any] | None] = {}
+    for path in (*listing.python, *listing.deploy, *extra):
+        entry = manifest.files.get(path)
+        if entry is None:
+            if path not in extra or os.path.lexists(os.path.join(root, path)):
+                return  # a file the stored key could not vouch for
+            files[path] = None
+            continue
+        files[path] = list(entry)
+    options.vouch(listing_cache.stamps, files)
 
 
 def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:

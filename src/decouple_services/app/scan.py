@@ -20,6 +20,7 @@ from decouple_services.core.text import printable
 
 if TYPE_CHECKING:
     from decouple_services.app.pipeline import ScanOptions
+    from decouple_services.app.replay import Recorder
 
 #: A --baseline or --from file larger than this is not read.
 MAX_SCAN_FILE_BYTES = 512 * 2**20
@@ -232,9 +233,26 @@ def scan_shown(
         return scan(path, replace(options, progress=progress, notes=notes))
 
 
-def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) -> int:
+def replayable(command: ScanCommand, gates: EffectiveGates, term: Terminal) -> bool:
+    """Whether a run's output depends only on what ``app/replay.py`` stamps: JSON to
+    stdout or a file (not a link), no baseline file, no timings."""
+    output = command.output
+    return (
+        (command.format or ("table" if output is None else "json")) == "json"
+        and (output is None or (str(output) != "-" and not output.is_symlink()))
+        and gates.baseline is None
+        and command.use_cache
+        and not term.verbose
+    )
+
+
+def run_scan_command(
+    command: ScanCommand, *, terminal: Terminal | None = None, replay: Recorder | None = None
+) -> int:
     """Scan, render, write and gate; the exit status. ``terminal`` says whether to colour
-    the table, draw a progress bar and how much to say (plain output when ``None``)."""
+    the table, draw a progress bar and how much to say (plain output when ``None``).
+    ``replay`` is told what the result depends on when the run can be replayed (see
+    ``app/replay.py``)."""
     from decouple_services.app.pipeline import ScanOptions, load_configuration
     from decouple_services.render import RENDERERS
     from decouple_services.render.options import RenderOptions
@@ -262,6 +280,9 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
                 use_cache=command.use_cache,
                 cache_dir=command.cache_dir,
                 full_parse=command.full_parse,
+                vouch=replay.vouch
+                if replay is not None and replayable(command, gates, term)
+                else None,
             ),
         )
         result = apply_contracts(result, config)
@@ -296,6 +317,8 @@ def run_scan_command(command: ScanCommand, *, terminal: Terminal | None = None) 
                 f"decouple: error: cannot write {command.output}: {exc.strerror or exc}", file=err
             )
             return EXIT_USAGE
+        if replay is not None:
+            replay.wrote(text)
         term.info(f"decouple: wrote {command.output}")
     else:
         sys.stdout.write(text)

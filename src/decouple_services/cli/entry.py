@@ -63,9 +63,18 @@ _FLAGS = {
 }
 
 
+_Parsed = tuple[str, dict[str, str], dict[str, list[str]], dict[str, bool]]
+
+
 def plain_scan(argv: list[str]) -> tuple[ScanCommand, Verbosity] | None:
     """The command and verbosity of ``decouple scan ...`` as typer would read ``argv``, or
     ``None`` when typer must read it (see the module's docstring)."""
+    parsed = _parse(argv)
+    return None if parsed is None else _command(*parsed)
+
+
+def _parse(argv: list[str]) -> _Parsed | None:
+    """``argv``'s PATH, valued options, repeated options and flags, when all are plain."""
     if not argv or argv[0] != "scan" or "_DECOUPLE_COMPLETE" in os.environ:
         return None
     values: dict[str, str] = {}
@@ -107,7 +116,52 @@ def plain_scan(argv: list[str]) -> tuple[ScanCommand, Verbosity] | None:
             values[field] = given
     if len(paths) != 1 or not paths[0]:
         return None
-    return _command(paths[0], values, lists, flags)
+    return paths[0], values, lists, flags
+
+
+def _replay_key(parsed: _Parsed) -> tuple[str, list[object]] | None:
+    """Where a replayable run of ``parsed`` is recorded and its key (``app/replay.py``), or
+    None when the run cannot be replayed or typer must read the command line."""
+    from decouple_services.app.replay import command_key, record_path
+
+    path, values, lists, flags = parsed
+    output = values.get("output")
+    if (
+        values.get("format", "table" if output is None else "json") != "json"
+        or output == "-"
+        or "baseline" in values
+        or flags.get("no_cache")
+        or flags.get("verbose")
+        or sys.stdout.isatty()
+        or sys.stderr.isatty()
+    ):
+        return None
+    try:
+        if "jobs" in values and int(values["jobs"]) < 1:
+            return None
+        score = float(values["fail_on_score"]) if "fail_on_score" in values else None
+    except ValueError:
+        return None
+    cache_dir = values.get("cache_dir")
+    if cache_dir is not None and os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+        return None
+    root = os.path.realpath(path)
+    key = command_key(
+        root,
+        format="json",
+        output=output,
+        config=values.get("config"),
+        exclude=lists.get("exclude", ()),
+        callee=values.get("callee"),
+        endpoint=values.get("endpoint"),
+        fail_on_score=score,
+        exit_zero=flags.get("exit_zero"),
+        select=lists.get("select", ()),
+        ignore=lists.get("ignore", ()),
+        full_parse=flags.get("full_parse", False),
+        quiet=flags.get("quiet", False),
+    )
+    return record_path(root, cache_dir), key
 
 
 def _command(
@@ -166,27 +220,58 @@ def main(argv: list[str] | None = None) -> int:
     Usage errors (unknown option, missing argument) exit 2, as documented.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    replay = None
     try:
-        plain = plain_scan(args)
+        parsed = _parse(args)
+        replay = None if parsed is None else _replay_key(parsed)
     except Exception:  # reading the command line is never worth a failure: typer reads it
+        parsed = None
+    if replay is not None:
+        from decouple_services.app.replay import answer
+
+        answered = answer(*replay)
+        if answered is not None:  # nothing it depends on changed: the last run's output
+            stdout, stderr, status = answered
+            sys.stdout.write(stdout)
+            sys.stdout.flush()
+            sys.stderr.write(stderr)
+            return status
+    try:
+        plain = None if parsed is None else _command(*parsed)
+    except Exception:
         plain = None
     if plain is None:
         from decouple_services.cli.commands import main as typer_main
 
         return typer_main(argv)
-    return run_plain_scan(*plain)
+    return run_plain_scan(*plain, replay=replay)
 
 
-def run_plain_scan(command: ScanCommand, level: Verbosity) -> int:
-    """Run a scan read by :func:`plain_scan`, with the exit statuses of the typer path."""
+def run_plain_scan(
+    command: ScanCommand, level: Verbosity, replay: tuple[str, list[object]] | None = None
+) -> int:
+    """Run a scan read by :func:`plain_scan`, with the exit statuses of the typer path;
+    with ``replay`` (where and under which key), answered from or recorded for a rerun."""
+    from decouple_services.app.replay import Recorder, config_paths
+
+    recorder = None
+    if replay is not None:
+        path, key = replay
+        config = None if command.config is None else str(command.config)
+        recorder = Recorder(path, key, config_paths(str(key[3]), config))
 
     def run() -> int:
         from decouple_services.app.scan import run_scan_command
         from decouple_services.cli.console import terminal
 
-        return run_scan_command(command, terminal=terminal(level))
+        return run_scan_command(command, terminal=terminal(level), replay=recorder)
 
-    return guarded(run)
+    if recorder is None:
+        return guarded(run)
+    with recorder.capture():
+        status = guarded(run)
+    recorder.save(status)
+    return status
 
 
 def guarded(run: Callable[[], int]) -> int:

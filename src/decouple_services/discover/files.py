@@ -31,6 +31,7 @@ from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
+from decouple_services.core.stamps import may_be_in_work_tree, stamp_of
 from decouple_services.discover.workflows import is_workflow
 
 if TYPE_CHECKING:
@@ -252,18 +253,9 @@ def _listing(walker: _Walker) -> FileListing:
     )
 
 
-def stamp_of(path: str) -> list[int] | None:
-    """What tells a path changed: mtime, size, inode and type (None: missing)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino, stat.S_IFMT(st.st_mode)]
-
-
 def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[Diagnostic]] | None:
     """Paths git would track under ``root``, or ``None`` to fall back to walking."""
-    if not _may_be_in_work_tree(root):
+    if not may_be_in_work_tree(root):
         return None
     import subprocess
 
@@ -364,22 +356,6 @@ def is_costly_glob(pattern: str) -> bool:
     return any(
         len(re.findall(r"\*+", segment)) > MAX_STARS_PER_SEGMENT for segment in pattern.split("/")
     )
-
-
-def _may_be_in_work_tree(root: Path) -> bool:
-    """Whether git may find a work tree around ``root``: a ``.git`` in it or a folder above
-    it, or the environment naming one. Without either, git would answer no, and a tree
-    unpacked from an archive is listed without starting it."""
-    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
-        return True
-    folder = os.path.abspath(root)
-    while True:
-        if os.path.lexists(os.path.join(folder, ".git")):
-            return True
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return False
-        folder = parent
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:

@@ -85,7 +85,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "14"
+RUNTIME_VERSION = "15"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -1293,10 +1293,18 @@ def _with_header(body: str, what: str, *, shebang: bool = False) -> str:
     return "\n".join(header) + "\n" + body
 
 
+#: The envelope's own attributes, which a path parameter's never takes the name of.
+_CONTEXT_ATTRIBUTES = frozenset(
+    {"specversion", "id", "type", "source", "subject", "time", "datacontenttype", "dataschema"}
+) | {"data"}
+
+
 def attribute_name(path_param: str) -> str:
     """The CloudEvents attribute a path parameter travels in (``decouple_runtime`` names
-    it the same way): lower-case letters and digits only."""
-    return re.sub(r"[^a-z0-9]", "", path_param.lower()) or "param"
+    it the same way): lower-case letters and digits only, ``param`` before a context
+    attribute's name (``id`` -> ``paramid``)."""
+    name = re.sub(r"[^a-z0-9]", "", path_param.lower()) or "param"
+    return "param" + name if name in _CONTEXT_ATTRIBUTES else name
 
 
 def _body_hash(body: str) -> str:

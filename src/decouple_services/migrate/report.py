@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 FIRE_AND_FORGET_LOSS = (
     "the event is only queued in the caller's memory: it is lost (logged and counted) if "
     "the process dies before it is delivered, or Kafka stays unreachable longer than "
-    "`KAFKA_DELIVERY_TIMEOUT_MS` (30 s), or more is left queued at exit than the producer "
+    "`KAFKA_DELIVERY_TIMEOUT_MS` (5 min), or more is left queued at exit than the producer "
     "flushes in 10 s"
 )
 #: Where a fire-and-forget send can be made durable instead.
@@ -573,7 +573,7 @@ def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> st
         )
     return (
         f"{waits} or slow; the event is only queued in memory, so it is lost if the process "
-        "dies or Kafka stays unreachable longer than `KAFKA_DELIVERY_TIMEOUT_MS` (30 s) "
+        "dies or Kafka stays unreachable longer than `KAFKA_DELIVERY_TIMEOUT_MS` (5 min) "
         "(`--outbox` avoids this for a caller whose data Django or SQLAlchemy manages). "
         f"Once Kafka has it, {site.callee} handles it later, at least once; its errors go to "
         f"{dead_letter}"
@@ -604,7 +604,7 @@ def _review_steps(migrated: Sequence[PlannedSite], consumers: Sequence[ConsumerS
             + ", ".join(f"`{_where(p.site)}`" for p in fire)
             + "): losing the callee's answer is acceptable, since nothing read it; for the "
             "sends without an outbox, so is losing the *event* on a crash or a broker outage "
-            "longer than `KAFKA_DELIVERY_TIMEOUT_MS` (30 s)."
+            "longer than `KAFKA_DELIVERY_TIMEOUT_MS` (5 min)."
         )
     steps.extend(
         [

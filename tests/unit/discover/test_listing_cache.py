@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import decouple_services.app.cache
+import decouple_services.core.stamps
 import decouple_services.discover.files as files
 from decouple_services.app.cache import ListingCache
 from decouple_services.discover.files import FileListing, list_files
@@ -132,7 +133,7 @@ def test_a_recently_modified_tree_is_walked_next_time(
     """A directory changed within the racy window may change again in the same tick."""
     # A window wider than any scheduling delay: on a loaded machine more than the default
     # 0.1 s may pass between writing the tree and listing it.
-    monkeypatch.setattr(decouple_services.app.cache, "RACY_NS", 3_600 * 1_000_000_000)
+    monkeypatch.setattr(decouple_services.core.stamps, "RACY_NS", 3_600 * 1_000_000_000)
     root = make_tree(TREE)
     cache = tmp_path / "cache"
     listed(root, cache)

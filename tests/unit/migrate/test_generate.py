@@ -794,3 +794,14 @@ def test_an_import_is_written_as_the_import_sorter_writes_it(tmp_path: Path, mod
     )
     assert checked.returncode == 0, checked.stdout
     assert (line.count("\n") == 0) == (len(module) < 60)
+
+
+def test_a_delete_consumer_counts_a_404_on_a_repeat_as_done() -> None:
+    """A redelivered DELETE finds nothing left to delete: its 404 is done when an earlier
+    attempt was made, not a dead letter. Other methods get no such status."""
+    flask = gen_examples.CONSUMERS["flask"]
+    assert flask.handler is not None
+    assert "ok_statuses" not in render_consumer(flask)
+    delete = replace(flask.handler.endpoint, method="DELETE")
+    text = render_consumer(replace(flask, handler=replace(flask.handler, endpoint=delete)))
+    assert 'method="DELETE",' in text and "ok_statuses=(404,)," in text

@@ -1647,31 +1647,31 @@ def made(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[
 def test_a_waiting_sends_bound_limits_the_message_timeout_not_the_request_timeout(
     runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime.Producer("shop", {}, wait_bounds=(3.0,))
+    runtime.Producer("shop", {}, wait_bounds=(8.0,))
     default, bounded = made
-    assert default["message.timeout.ms"] == 30_000
-    assert bounded["message.timeout.ms"] == 2000
+    assert default["message.timeout.ms"] == 300_000
+    assert bounded["message.timeout.ms"] == 7000
     assert bounded["request.timeout.ms"] == default["request.timeout.ms"] == 30_000
 
     monkeypatch.setenv("KAFKA_REQUEST_TIMEOUT_MS", "1000")  # never under 5 s
-    runtime.Producer("shop", {}, wait_bounds=(3.0,))
+    runtime.Producer("shop", {}, wait_bounds=(8.0,))
     assert [config["request.timeout.ms"] for config in made[2:]] == [5000, 5000]
 
 
 def test_past_the_cap_of_clients_a_send_never_goes_through_a_longer_timeout(
     runtime: ModuleType, made: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    bounds = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0)
+    bounds = (7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0)
     producer = runtime.Producer("shop", {}, wait_bounds=bounds)
     assert len(made) == 1 + runtime._MAX_BOUNDED_PRODUCERS == 1 + len(bounds)
     ms = runtime.delivery_timeout_ms
-    assert producer.delivery_ms_for(ms(6.0)) == 5000  # its own
-    assert producer.delivery_ms_for(ms(7.55)) == 6000  # 6.5 s would be past the bound
-    assert producer.delivery_ms_for(ms(30.0)) == 9000
+    assert producer.delivery_ms_for(ms(10.0)) == 9000  # its own
+    assert producer.delivery_ms_for(ms(11.55)) == 10_000  # 10.5 s would be past the bound
+    assert producer.delivery_ms_for(ms(30.0)) == 13_000
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     # every client's timeout is longer: the shortest, the caller's wait bounded here
-    assert producer.delivery_ms_for(ms(2.5)) == 2000
-    assert producer.delivery_ms_for(ms(2.5)) == 2000
+    assert producer.delivery_ms_for(ms(6.5)) == 6000
+    assert producer.delivery_ms_for(ms(6.5)) == 6000
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "may be delivered after it" in warned[0]
     assert len(made) == 1 + len(bounds)  # no client past the cap
@@ -1770,7 +1770,7 @@ def test_the_headers_the_call_sent_reach_the_app_and_no_others(
     outcome = runtime.handle(value, sent, sub, app, runtime.MemoryStore())
     assert (outcome.action, outcome.status) == ("handled", 202)
     names = {name.lower() for name, _ in runtime._http_headers(sent, sub.forward_headers)}
-    assert names == {"authorization"}
+    assert names == {"authorization", "x-forwarded-proto"}
     # a subscription whose calls sent no credential forwards none: the consumer's own, or none
     plain = _sub(runtime, "mailer.app:app", "wsgi", "/send")
     assert runtime.handle(value, sent, plain, app, runtime.MemoryStore()).action == "retry"
@@ -2105,3 +2105,452 @@ def test_a_handler_thread_closes_stale_django_connections_around_each_event(
         assert calls == ["handler"]
     finally:
         handler.close()
+
+
+# -- redirects and the request's scheme -----------------------------------------------------
+
+
+def _wsgi_app(status: str, location: str | None = None) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        if location is not None:
+            headers.append(("Location", location))
+        start_response(status, headers)
+        return [b""]
+
+    return app
+
+
+def _redirects_plain_http(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """What Flask-Talisman's ``force_https`` and Django's ``SECURE_SSL_REDIRECT`` do: a
+    request that did not come over TLS (``wsgi.url_scheme``, or the proxy's
+    ``X-Forwarded-Proto``) is sent to its https:// address."""
+    secure = environ["wsgi.url_scheme"] == "https"
+    proxied = environ.get("HTTP_X_FORWARDED_PROTO") == "https"
+    if not (secure and proxied):
+        target = f"https://{environ['HTTP_HOST']}{environ['PATH_INFO']}"
+        start_response("301 Moved Permanently", [("Location", target)])
+        return [b""]
+    start_response("204 No Content", [])
+    return [b""]
+
+
+def test_a_redirect_is_final_and_dead_lettered_naming_where_it_points(
+    runtime: ModuleType,
+) -> None:
+    sub = _sub(runtime, "x:y", "wsgi", "/orders")
+    app = runtime.WsgiApp(_wsgi_app("301 Moved Permanently", "https://shop.example/orders/"))
+    try:
+        outcome = _handle(runtime, sub, app, {"n": 1})
+    finally:
+        app.close()
+    assert (outcome.action, outcome.status) == ("dead_letter", 301)
+    assert isinstance(outcome.error, runtime.PermanentError)
+    assert str(outcome.error).startswith(
+        "the application answered 301 -> https://shop.example/orders/"
+    )
+    # only a 2xx is success; a redirect without a Location is final all the same
+    assert runtime.answered("e", 302).action == "dead_letter"
+    assert runtime.answered("e", 304).action == "dead_letter"
+    assert runtime.answered("e", 204).action == "handled"
+    assert runtime.answered("e", 199).action == "retry"
+
+
+def test_an_asgi_redirect_carries_its_location_to_the_dead_letter(runtime: ModuleType) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        await receive()
+        location = [(b"location", b"https://shop.example/next")]
+        await send({"type": "http.response.start", "status": 307, "headers": location})
+        await send({"type": "http.response.body", "body": b""})
+
+    sub = _sub(runtime, "x:y", "asgi", "/orders")
+    asgi = runtime.AsgiApp(app)
+    try:
+        outcome = _handle(runtime, sub, runtime._Shared(("k",), asgi), {"n": 1})
+    finally:
+        asgi.close()
+    assert outcome.action == "dead_letter"
+    assert "answered 307 -> https://shop.example/next" in str(outcome.error)
+
+
+def test_an_aiohttp_redirect_is_the_answer_not_followed(runtime: ModuleType) -> None:
+    from aiohttp import web
+
+    followed: list[str] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/elsewhere")
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        followed.append(request.path)
+        return web.Response(status=200)
+
+    application = web.Application()
+    application.router.add_post("/orders", moved)
+    application.router.add_get("/elsewhere", elsewhere)
+    app = runtime.AiohttpApp(application)
+    try:
+        outcome = _handle(runtime, _sub(runtime, "x:y", "aiohttp", "/orders"), app, {"n": 1})
+    finally:
+        app.close()
+    assert (outcome.action, outcome.status) == ("dead_letter", 302)
+    assert "answered 302 -> /elsewhere" in str(outcome.error)
+    assert followed == []
+
+
+def test_requests_look_as_if_they_came_over_tls_unless_set_to_http(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DECOUPLE_REQUEST_SCHEME", raising=False)
+    monkeypatch.delenv("DECOUPLE_REQUEST_HEADERS", raising=False)
+    sub = _sub(runtime, "x:y", "wsgi", "/orders", host="orders")
+    app = runtime.WsgiApp(_redirects_plain_http)
+    try:
+        assert _handle(runtime, sub, app, {"n": 1}).action == "handled"
+        monkeypatch.setenv("DECOUPLE_REQUEST_SCHEME", "http")
+        outcome = _handle(runtime, sub, app, {"n": 2})
+    finally:
+        app.close()
+    assert outcome.action == "dead_letter"
+    assert "answered 301 -> https://orders/orders" in str(outcome.error)
+    monkeypatch.setenv("DECOUPLE_REQUEST_SCHEME", "gopher")
+    with pytest.raises(ValueError, match="DECOUPLE_REQUEST_SCHEME"):
+        runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
+
+
+def test_a_flask_app_forcing_https_handles_the_event(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask-Talisman's ``force_https``, as a hook: ``request.is_secure`` or a redirect."""
+    import flask
+
+    monkeypatch.delenv("DECOUPLE_REQUEST_SCHEME", raising=False)
+    app = flask.Flask("forced")
+    seen: list[str] = []
+
+    @app.before_request
+    def force_https() -> Any:
+        if not flask.request.is_secure:
+            return flask.redirect(flask.request.url.replace("http://", "https://", 1), 301)
+        return None
+
+    @app.post("/orders")
+    def orders() -> Any:
+        seen.append(flask.request.url)
+        return "", 201
+
+    wsgi = runtime.WsgiApp(app)
+    try:
+        outcome = _handle(runtime, _sub(runtime, "x:y", "wsgi", "/orders", host="shop"), wsgi, {})
+    finally:
+        wsgi.close()
+    assert (outcome.action, outcome.status) == ("handled", 201)
+    assert seen == ["https://shop/orders"]
+
+
+def test_an_asgi_scope_says_https(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DECOUPLE_REQUEST_SCHEME", raising=False)
+    monkeypatch.delenv("DECOUPLE_REQUEST_HEADERS", raising=False)
+    scopes: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        scopes.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    asgi = runtime.AsgiApp(app)
+    try:
+        _handle(runtime, _sub(runtime, "x:y", "asgi", "/orders"), asgi, {})
+    finally:
+        asgi.close()
+    (scope,) = scopes
+    assert scope["scheme"] == "https" and scope["server"][1] == 443
+    assert (b"x-forwarded-proto", b"https") in scope["headers"]
+
+
+# -- path parameters named like the envelope's attributes -----------------------------------
+
+
+@pytest.mark.parametrize("name", ["id", "type", "source", "time"])
+def test_a_path_parameter_named_like_a_context_attribute_is_the_datas(
+    runtime: ModuleType, name: str
+) -> None:
+    path = f"/items/{{{name}}}/refresh"
+    event = runtime.make_event("com.example.item.v1", "tests", {name: "item-5"})
+    assert runtime.path_params(event, (name,)) == {name: "item-5"}
+    sub = _sub(runtime, "x:y", "function", path, name)
+    assert runtime.request_path(sub, runtime.path_params(event, (name,))) == "/items/item-5/refresh"
+    # not in the data: never the envelope's own attribute
+    bare = runtime.make_event("com.example.item.v1", "tests", {"other": 1})
+    with pytest.raises(runtime.PermanentError, match=f"no path parameter {name}"):
+        runtime.path_params(bare, (name,))
+
+
+@pytest.mark.parametrize("name", ["id", "type", "source", "time"])
+def test_a_path_parameter_sent_as_an_attribute_never_overwrites_the_envelopes(
+    runtime: ModuleType, name: str
+) -> None:
+    event = runtime.make_event("com.example.item.v1", "tests", {}, {name: "item-5"}, "event-1")
+    assert (event["id"], event["type"], event["source"]) == (
+        "event-1",
+        "com.example.item.v1",
+        "tests",
+    )
+    assert event["time"] != "item-5"
+    assert event[f"param{name}"] == "item-5"
+    assert runtime.path_params(event, (name,)) == {name: "item-5"}
+
+
+def test_two_path_parameters_that_would_share_an_attribute_are_refused(
+    runtime: ModuleType,
+) -> None:
+    with pytest.raises(ValueError, match="order_id and orderId"):
+        runtime.make_event("x", "y", {}, {"order_id": 1, "orderId": 2})
+    assert runtime.make_event("x", "y", {}, {"order_id": 1, "orderId": 1})["orderid"] == "1"
+
+
+def test_a_function_handler_gets_the_datas_id_for_its_id_route(runtime: ModuleType) -> None:
+    seen: list[str] = []
+
+    class App:
+        def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+            seen.append(runtime.request_path(subscription, runtime.path_params(event, ("id",))))
+            return 200
+
+    sub = _sub(runtime, "x:y", "function", "/items/{id}/refresh", "id")
+    assert _handle(runtime, sub, App(), {"id": 42}).action == "handled"
+    assert seen == ["/items/42/refresh"]
+
+
+# -- data JSON cannot carry as it is --------------------------------------------------------
+
+
+def test_uuids_datetimes_dates_and_decimals_are_sent_as_strings(runtime: ModuleType) -> None:
+    import datetime
+    import decimal
+    import uuid
+
+    user = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    data = {
+        "user_id": user,
+        "at": when,
+        "on": datetime.date(2026, 1, 2),
+        "lines": [{"price": decimal.Decimal("19.90")}],
+    }
+    event = runtime.make_event("x", "y", data)
+    assert json.loads(runtime.encode(event))["data"] == {
+        "user_id": "12345678-1234-5678-1234-567812345678",
+        "at": "2026-01-02T03:04:05+00:00",
+        "on": "2026-01-02",
+        "lines": [{"price": "19.90"}],
+    }
+    # an idempotency key's event id is made from such data too
+    assert runtime.derived_event_id("t", "key-1", data) == runtime.derived_event_id(
+        "t", "key-1", dict(data)
+    )
+
+
+def test_data_json_cannot_carry_raises_naming_where_it_is(runtime: ModuleType) -> None:
+    event = runtime.make_event("x", "y", {"items": [{"n": 1}, {"when": object()}]})
+    with pytest.raises(TypeError, match=r"data\.items\[1\]\.when") as raised:
+        runtime.encode(event)
+    assert "object is not JSON serializable" in str(raised.value)
+
+
+# -- the producer's clients -----------------------------------------------------------------
+
+
+def test_every_client_partitions_keys_as_the_java_client_does(
+    runtime: ModuleType, made: list[dict[str, Any]]
+) -> None:
+    runtime.Producer("shop", {}, wait_bounds=(8.0,))
+    assert [config["partitioner"] for config in made] == ["murmur2_random"] * 2
+
+
+def test_fire_and_forget_events_ride_out_minutes_of_outage_unless_set_shorter(
+    runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAFKA_DELIVERY_TIMEOUT_MS", raising=False)
+    runtime.Producer("shop", {})
+    assert made[-1]["message.timeout.ms"] == 300_000
+    monkeypatch.setenv("KAFKA_DELIVERY_TIMEOUT_MS", "60000")
+    runtime.Producer("shop", {})
+    assert made[-1]["message.timeout.ms"] == 60_000
+
+
+def test_dead_letters_and_outbox_rows_never_wait_past_thirty_seconds(
+    runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll loop waits for each dead letter: a 5 min timeout would outlast
+    ``max.poll.interval.ms`` and cost the consumer its partitions."""
+    monkeypatch.delenv("KAFKA_DELIVERY_TIMEOUT_MS", raising=False)
+    shared = runtime.Producer("shop", {})  # the service's own, given to the consumer
+    client, delivery_ms = shared._loop_client()
+    assert delivery_ms == 30_000 and client.config["message.timeout.ms"] == 30_000
+    assert client is not shared._client_for(None)
+    own = runtime.Producer("shop", {}, delivery_ms=runtime.loop_delivery_timeout_ms())
+    assert own._loop_client() == (own._client_for(None), 30_000)
+    monkeypatch.setenv("KAFKA_DELIVERY_TIMEOUT_MS", "1500")
+    assert runtime.loop_delivery_timeout_ms() == 1500
+
+
+class SilentKafkaProducer(FakeKafkaProducer):
+    """A client whose broker never answers: produced events get no report."""
+
+    def produce(self, topic: str, **kwargs: Any) -> None:
+        pass
+
+
+def test_a_short_bound_still_bounds_the_wait_but_gives_the_event_five_seconds(
+    runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import confluent_kafka
+
+    monkeypatch.setattr(confluent_kafka, "Producer", SilentKafkaProducer)
+    ms = runtime.delivery_timeout_ms
+    assert [ms(b) for b in (0.05, 1, 2, 5, 6, 6.1, 30)] == [
+        5000, 5000, 5000, 5000, 5000, 5100, 29_000,
+    ]  # fmt: skip
+    producer = runtime.Producer("shop", {})
+    started = time.monotonic()
+    with pytest.raises(runtime.EventOutcomeUnknown, match="within 1 s"):
+        producer.send_and_wait("t", {"a": 1}, timeout=1)
+    assert time.monotonic() - started < 2
+    assert made[-1]["message.timeout.ms"] == 5000
+
+
+# -- rebalance callbacks never end the consumer ---------------------------------------------
+
+
+class Refusing(Client):
+    """A consumer client whose calls all fail, as during a rebalance gone wrong."""
+
+    def __getattr__(self, name: str) -> Any:
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            self.calls.append((name, args or kwargs))
+            raise RuntimeError(f"{name} failed")
+
+        return refuse
+
+
+def test_a_rebalance_callback_that_fails_is_logged_and_the_consumer_goes_on(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import concurrent.futures
+
+    consumer = _consumer(runtime, Flaky(failures=0), monkeypatch)
+    client = Refusing()
+    back = [Partition("t", 1)]
+    consumer._on_assign(client, back)
+    assert [name for name, _ in client.calls] == ["incremental_assign", "resume"]
+    assert ("t", 1) in consumer._owned  # its records are not dropped
+    # a revoke whose timed-out call succeeded meanwhile: storing its offset and the
+    # commit fail, the partitions are forgotten all the same
+    call: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    call.set_result(200)
+    consumer._running[("t", 0)] = (4, call, "e-1", 0.0)
+    consumer._on_revoke(client, [Partition("t", 0), Partition("t", 1)])
+    assert consumer._owned == set() and consumer._running == {}
+    assert consumer.store.seen("g/e-1")
+    assert "store_offsets" in [name for name, _ in client.calls]
+
+    class Broken:
+        def __iter__(self) -> Any:
+            raise RuntimeError("no partitions")
+
+    consumer._on_lost(client, Broken())
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(failed) == 4, failed
+
+
+# -- answers that mean done when the event comes again --------------------------------------
+
+
+class Answers:
+    """An application that answers the given statuses in turn."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        return self.statuses.pop(0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_404_is_done_only_when_an_earlier_attempt_of_the_event_was_made(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DECOUPLE_OK_STATUSES", raising=False)
+    sub = _sub(runtime, "x:y", "function", "/items/{id}", "id", method="DELETE",
+               ok_statuses=(404,))  # fmt: skip
+    value = runtime.encode(runtime.make_event("x", "y", {"id": 3}, event_id="e-7"))
+    # the first attempt: nothing says the work was done, the 404 is final as before
+    first = runtime.handle(value, [], sub, Answers(404), runtime.MemoryStore(), "g")
+    assert first.action == "dead_letter"
+    # a redelivery: the store counted an attempt that never said how it ended
+    store = runtime.MemoryStore()
+    store.attempt("g/e-7")
+    again = runtime.handle(value, [], sub, Answers(404), store, "g")
+    assert (again.action, again.status) == ("handled", 404)
+    assert store.seen("g/e-7")
+    # a subscription without them: dead-lettered whatever came before
+    plain = _sub(runtime, "x:y", "function", "/items/{id}", "id", method="DELETE")
+    store = runtime.MemoryStore()
+    store.attempt("g/e-7")
+    assert runtime.handle(value, [], plain, Answers(404), store, "g").action == "dead_letter"
+
+
+def test_a_retry_answered_404_by_the_consumer_loop_is_the_event_handled(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.delenv("DECOUPLE_OK_STATUSES", raising=False)
+    app = Answers(503, 404)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer.subscriptions["t"] = _sub(runtime, "x:y", "function", "/", ok_statuses=(404,))
+    client = Client()
+    record = Record(2, _value(runtime))
+    consumer._one(client, record, Partition)
+    time.sleep(0.01)
+    consumer._resume_due(client, Partition)
+    consumer._one(client, record, Partition)
+    assert app.calls == 2 and consumer.producer.dead == []
+    assert consumer.counts == {"retry": 1, "handled": 1}
+    assert client.calls[-1] == ("store_offsets", {"message": record})
+
+
+def test_ok_statuses_are_set_for_the_process_and_4xx_only(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = _sub(runtime, "x:y", "function", "/", ok_statuses=(404,))
+    monkeypatch.setenv("DECOUPLE_OK_STATUSES", "404, 410")
+    assert runtime.ok_statuses(sub) == {404, 410}
+    assert runtime.repeat_statuses(sub, 1) == frozenset()
+    assert runtime.repeat_statuses(sub, 2) == {404, 410}
+    monkeypatch.setenv("DECOUPLE_OK_STATUSES", "none")
+    assert runtime.ok_statuses(sub) == frozenset()
+    monkeypatch.setenv("DECOUPLE_OK_STATUSES", "503")
+    with pytest.raises(ValueError, match="DECOUPLE_OK_STATUSES takes 4xx"):
+        runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
+
+
+def test_the_generator_names_path_parameter_attributes_as_the_runtime_does(
+    runtime: ModuleType,
+) -> None:
+    from decouple_services.migrate.generate import attribute_name
+
+    for name in ("id", "type", "source", "time", "subject", "data", "order_id", "orderId", "_"):
+        assert attribute_name(name) == runtime.attribute_name(name), name
+    assert runtime.attribute_name("id") == "paramid"

@@ -1,0 +1,275 @@
+"""A rerun whose inputs did not change answers with the last run's output.
+
+A ``decouple scan --format json`` rerun over an unchanged tree returns the stored result
+(``Manifest.cached_result``), but only after importing the model, the configuration and the
+renderers, decoding the result and rendering it again: most of a warm run's time, for an
+answer known in advance. So a run that could be answered this way is recorded: the exact
+text it wrote to stdout and stderr, its exit status, and the state of every input the answer
+depends on. The next run with the same command line checks those states with ``os.stat``
+alone and, when none changed, writes the recorded text; nothing else is imported.
+
+What the answer depends on, and how each is stamped:
+
+- the listing: the directories walked and the ``.gitignore`` files read, as the listing
+  cache stamps them (walk mode only: a tree git lists is never recorded, and a ``.git``
+  appearing around the root makes the record unusable);
+- every Python and deployment file listed, and the files discovery read outside the
+  listing: size and mtime, as the manifest vouches for their content;
+- the configuration files (``decouple.toml``, ``pyproject.toml`` at the root, or
+  ``--config``), stamped before they are read;
+- the command line, decouple's own code and the Python version (the record's key).
+
+Only plain runs are recorded: JSON to stdout or to an ``--output`` file that is not a link
+(rewritten from the record, through a temporary file as a scan writes it), no baseline
+(another file's content), no ``-v`` (timings), and no terminal on stdout or stderr (a
+progress bar). Standard library only at import: the check runs before anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from decouple_services.core.stamps import code_version, is_racy, may_be_in_work_tree, stamp_of
+
+#: Bumped when the record's layout or meaning changes.
+REPLAY_FORMAT = 1
+#: The cache folder under the scanned root when ``--cache-dir`` is not given.
+CACHE_DIR_NAME = ".decouple-cache"
+#: A record larger than this is not read (the stdout of a scan of a huge tree).
+MAX_RECORD_BYTES = 64 * 2**20
+#: Exit statuses whose run may be replayed: success and a failed gate.
+REPLAYABLE_STATUSES = (0, 1)
+
+Stamps = dict[str, "list[int] | None"]
+
+
+def record_path(root: str, cache_dir: str | None) -> str:
+    """Where the record of scans of ``root`` lives (one per root: the last one kept)."""
+    folder = cache_dir if cache_dir is not None else os.path.join(root, CACHE_DIR_NAME)
+    name = hashlib.sha256(root.encode()).hexdigest()[:16]
+    return os.path.join(os.path.abspath(folder), f"replay-{name}.json")
+
+
+def config_paths(root: str, explicit: str | None) -> list[str]:
+    """The files the configuration is read from (present or not: creating one changes it)."""
+    if explicit is not None:
+        return [os.path.abspath(explicit)]
+    return [os.path.join(root, "decouple.toml"), os.path.join(root, "pyproject.toml")]
+
+
+def command_key(
+    root: str,
+    *,
+    format: str | None,
+    output: str | None,
+    config: str | None,
+    exclude: Sequence[str],
+    callee: str | None,
+    endpoint: str | None,
+    fail_on_score: float | None,
+    exit_zero: bool | None,
+    select: Sequence[str],
+    ignore: Sequence[str],
+    full_parse: bool,
+    quiet: bool,
+) -> list[Any]:
+    """What a record is kept by: everything on the command line that can change the output
+    (``--jobs`` cannot), decouple's code and the Python version (which syntax parses)."""
+    return [
+        REPLAY_FORMAT,
+        code_version(),
+        list(sys.version_info[:2]),
+        root,
+        format,
+        None if output is None else os.path.abspath(output),
+        None if config is None else os.path.abspath(config),
+        list(exclude),
+        callee,
+        endpoint,
+        fail_on_score,
+        exit_zero,
+        list(select),
+        list(ignore),
+        full_parse,
+        quiet,
+    ]
+
+
+def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
+    """The stdout, stderr and exit status recorded at ``path`` for ``key``, when no input
+    it depends on changed since, the ``--output`` file of the key rewritten; None otherwise
+    (the scan then runs, and nothing was written)."""
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(MAX_RECORD_BYTES + 1))
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        root = key[3]
+        if may_be_in_work_tree(root):
+            return None
+        for where, stamp in data["config"].items():
+            if stamp_of(where) != stamp:
+                return None
+        for rel, stamp in data["listing"].items():
+            if stamp_of(os.path.join(root, rel) if rel else root) != stamp:
+                return None
+        if not _files_unchanged(root, data["files"]):
+            return None
+        stdout, stderr, status = data["stdout"], data["stderr"], data["status"]
+        written, output = data["output"], key[5]
+        if not (
+            isinstance(stdout, str)
+            and isinstance(stderr, str)
+            and status in REPLAYABLE_STATUSES
+            and (output is None) == (written is None)
+        ):
+            return None
+    except Exception:  # a record may hold anything: the scan runs instead
+        return None
+    if output is not None:
+        from decouple_services.core.fs import write_output
+
+        try:
+            if os.path.islink(output) or write_output(output, written) is not None:
+                return None  # a link's target is the scan's to name
+        except OSError:
+            return None  # the scan reports it
+    return stdout, stderr, status
+
+
+def _files_unchanged(root: str, files: Mapping[str, Any]) -> bool:
+    for rel, known in files.items():
+        full = os.path.join(root, rel)
+        if known is None:
+            if os.path.lexists(full):
+                return False
+            continue
+        try:
+            st = os.stat(full)
+        except OSError:
+            return False
+        if [st.st_size, st.st_mtime_ns] != known[:2]:
+            return False
+    return True
+
+
+class _Tee:
+    """A text stream written through, and remembered."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class Recorder:
+    """Records one run for :func:`answer`, once the scan vouched for its inputs."""
+
+    def __init__(self, path: str, key: list[Any], config: Sequence[str]) -> None:
+        self.path = path
+        self.key = key
+        self.root: str = key[3]
+        self.started_ns = time.time_ns()
+        # stamped before the configuration is read: an edit meanwhile shows at save
+        self.config: Stamps = {p: stamp_of(p) for p in config}
+        self.listing: Stamps | None = None
+        #: path -> [size, mtime_ns, digest] of what the scan read, or None (missing)
+        self.files: dict[str, list[Any] | None] | None = None
+        #: What the run wrote to its ``--output`` file.
+        self.output: str | None = None
+        self._out: _Tee | None = None
+        self._err: _Tee | None = None
+
+    def vouch(self, listing: Stamps, files: Mapping[str, list[Any] | None]) -> None:
+        """Told by the scan: the result it returns is the one for these inputs."""
+        self.listing, self.files = dict(listing), dict(files)
+
+    def wrote(self, text: str) -> None:
+        """Told by the scan: ``text`` is what it wrote to the ``--output`` file."""
+        self.output = text
+
+    @contextmanager
+    def capture(self) -> Iterator[None]:
+        """Write through ``sys.stdout`` and ``sys.stderr``, remembering what was written."""
+        out, err = sys.stdout, sys.stderr
+        self._out, self._err = _Tee(out), _Tee(err)
+        sys.stdout, sys.stderr = self._out, self._err
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = out, err
+
+    def save(self, status: int) -> bool:
+        """Write the record if the run can be replayed and no input changed during it."""
+        if (
+            self.listing is None
+            or self.files is None
+            or self._out is None
+            or self._err is None
+            or status not in REPLAYABLE_STATUSES
+            or (self.key[5] is None) != (self.output is None)
+            or not self._still_valid()
+        ):
+            return False
+        from decouple_services.app.cache import write_cache_json
+
+        data = {
+            "key": self.key,
+            "config": self.config,
+            "listing": self.listing,
+            "files": {p: None if e is None else e[:2] for p, e in self.files.items()},
+            "stdout": "".join(self._out.parts),
+            "stderr": "".join(self._err.parts),
+            "output": self.output,
+            "status": status,
+        }
+        if not os.path.isdir(os.path.dirname(self.path)):
+            return False  # the scan made it, or found it unusable
+        write_cache_json(Path(self.path), data)
+        return True
+
+    def _still_valid(self) -> bool:
+        """Every input as the scan saw it, and none modified so recently that a later edit
+        could keep its stamp (see ``core/stamps.py``)."""
+        assert self.listing is not None and self.files is not None
+        now = time.time_ns()
+        for where, stamp in self.config.items():
+            if stamp_of(where) != stamp or (stamp is not None and is_racy(stamp[0], now)):
+                return False
+        for rel, stamp in self.listing.items():
+            if stamp_of(os.path.join(self.root, rel) if rel else self.root) != stamp:
+                return False
+        if not _files_unchanged(self.root, self.files):
+            return False
+        for rel, entry in self.files.items():
+            if entry is None or not is_racy(entry[1], self.started_ns):
+                continue
+            # modified shortly before or during this run: the content must still be the
+            # one scanned, now that the tick of its mtime is over
+            if is_racy(entry[1], now) or not _same_content(os.path.join(self.root, rel), entry):
+                return False
+        return True
+
+
+def _same_content(path: str, entry: list[Any]) -> bool:
+    from decouple_services.app.cache import content_digest
+    from decouple_services.core.fs import read_regular
+
+    try:
+        return bool(content_digest(read_regular(path)) == entry[2])
+    except OSError:
+        return False

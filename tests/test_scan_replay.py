@@ -1,0 +1,268 @@
+"""A rerun with nothing changed answers with the last run's output (``app/replay.py``); any
+change to what the output depends on makes the scan run again, with the output a scan
+without cache gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import decouple_services.app.scan
+from decouple_services.app.replay import Recorder, answer, command_key
+from decouple_services.cli.entry import main
+from decouple_services.core.stamps import may_be_in_work_tree
+
+SAMPLE = Path(__file__).parent / "fixtures" / "sample"
+SERVICE_FILE = "services/orders/orders/api.py"
+
+
+def age(root: Path, seconds: float = 60.0) -> None:
+    """Every file and folder under ``root`` last modified ``seconds`` ago: older than the
+    window in which a stat cannot vouch for a file (``core/stamps.py``)."""
+    when = time.time() - seconds
+    for folder, _, names in os.walk(root, topdown=False):
+        for name in names:
+            os.utime(os.path.join(folder, name), (when, when), follow_symlinks=False)
+        os.utime(folder, (when, when))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    assert not may_be_in_work_tree(tmp_path), "run these tests outside a git work tree"
+    root = tmp_path / "repo"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    age(root)
+    return root
+
+
+class Runs:
+    """``decouple scan`` through the console entry point, counting the scans that ran."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+        self.capsys = capsys
+        self.scans = 0
+        real = decouple_services.app.scan.run_scan_command
+
+        def counting(*args: object, **kwargs: object) -> int:
+            self.scans += 1
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(decouple_services.app.scan, "run_scan_command", counting)
+
+    def __call__(self, *argv: str) -> tuple[str, str, int]:
+        status = main(["scan", *argv])
+        out, err = self.capsys.readouterr()
+        return out, err, status
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runs:
+    return Runs(monkeypatch, capsys)
+
+
+def test_a_rerun_with_nothing_changed_writes_the_last_output_without_scanning(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    args = (str(repo), "--format", "json", "--cache-dir", str(tmp_path / "cache"))
+    first = runs(*args)
+    assert runs.scans == 1 and list((tmp_path / "cache").glob("replay-*.json"))
+    assert runs(*args) == first
+    assert runs.scans == 1
+    assert runs(str(repo), "--format", "json", "--no-cache") == first
+
+
+def _edit(repo: Path) -> None:
+    path = repo / SERVICE_FILE
+    path.write_text(path.read_text() + "\n\ndef added():\n    return 1\n")
+
+
+def _add_file(repo: Path) -> None:
+    folder = repo / "services" / "orders" / "orders" / "extra"
+    folder.mkdir()
+    (folder / "calls.py").write_text(
+        "import requests\n\n\ndef ping():\n    requests.post('http://users:8000/users')\n"
+    )
+
+
+def _remove_file(repo: Path) -> None:
+    (repo / SERVICE_FILE).unlink()
+
+
+def _configure(repo: Path) -> None:
+    (repo / "decouple.toml").write_text('[tool.decouple]\nexclude = ["loadtest/**"]\n')
+
+
+def _edit_pyproject(repo: Path) -> None:
+    path = repo / "pyproject.toml"
+    path.write_text(path.read_text() + '\n[tool.decouple]\nexclude = ["loadtest/**"]\n')
+
+
+def _ignore(repo: Path) -> None:
+    with (repo / ".gitignore").open("a") as handle:
+        handle.write("\nloadtest/\n")
+
+
+def _edit_compose(repo: Path) -> None:
+    path = repo / "docker-compose.yml"
+    path.write_text(path.read_text().replace("orders:", "orders-api:", 1))
+
+
+def _in_work_tree(repo: Path) -> None:
+    (repo / ".git").mkdir()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _edit,
+        _add_file,
+        _remove_file,
+        _configure,
+        _edit_pyproject,
+        _ignore,
+        _edit_compose,
+        _in_work_tree,
+    ],
+)
+def test_a_change_to_any_input_makes_the_scan_run_with_a_fresh_answer(
+    repo: Path, tmp_path: Path, runs: Runs, change: Callable[[Path], None]
+) -> None:
+    args = (str(repo), "--format", "json", "--cache-dir", str(tmp_path / "cache"))
+    runs(*args)
+    change(repo)
+    again = runs(*args)
+    assert runs.scans == 2
+    assert again == runs(str(repo), "--format", "json", "--no-cache")
+
+
+def test_another_command_line_is_not_answered_with_this_ones_output(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    cache = str(tmp_path / "cache")
+    runs(str(repo), "--format", "json", "--cache-dir", cache)
+    narrowed = runs(str(repo), "--format", "json", "--cache-dir", cache, "--callee", "users")
+    assert runs.scans == 2
+    assert narrowed == runs(str(repo), "--format", "json", "--no-cache", "--callee", "users")
+
+
+def test_gate_messages_and_the_exit_status_are_replayed(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    args = (str(repo), "--format", "json", "--cache-dir", str(tmp_path / "cache"))
+    gated = (*args, "--fail-on-score", "0")
+    first = runs(*gated)
+    assert first[2] == 1 and "hotspot score" in first[1]
+    assert runs(*gated) == first
+    assert runs.scans == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--format", "table"),
+        ("--format", "json", "--verbose"),
+        ("--format", "json", "--output", "-"),
+    ],
+)
+def test_runs_whose_output_depends_on_more_are_not_recorded(
+    repo: Path, tmp_path: Path, runs: Runs, extra: tuple[str, ...]
+) -> None:
+    cache = tmp_path / "cache"
+    args = [str(repo), "--cache-dir", str(cache)]
+    args += extra
+    runs(*args)
+    runs(*args)
+    assert runs.scans == 2
+    assert not list(cache.glob("replay-*.json"))
+
+
+def test_an_output_file_is_written_again_from_the_record(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    out = tmp_path / "out" / "scan.json"
+    out.parent.mkdir()
+    args = (str(repo), "-o", str(out), "--cache-dir", str(tmp_path / "cache"))
+    first = runs(*args)
+    written = out.read_text()
+    out.unlink()
+    assert runs(*args) == first
+    assert runs.scans == 1
+    assert out.read_text() == written
+    assert written == runs(str(repo), "--format", "json", "--no-cache")[0]
+
+
+def test_an_output_through_a_link_is_left_to_the_scan(
+    repo: Path, tmp_path: Path, runs: Runs
+) -> None:
+    """The scan says which file it replaced through the link."""
+    target = tmp_path / "target.json"
+    target.write_text("")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    args = (str(repo), "-o", str(link), "--cache-dir", str(tmp_path / "cache"))
+    first = runs(*args)
+    assert runs(*args) == first and "is a symlink" in first[1]
+    assert runs.scans == 2
+
+
+def test_a_damaged_record_is_ignored(repo: Path, tmp_path: Path, runs: Runs) -> None:
+    cache = tmp_path / "cache"
+    args = (str(repo), "--format", "json", "--cache-dir", str(cache))
+    first = runs(*args)
+    (record,) = cache.glob("replay-*.json")
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "files": "not a mapping"}))
+    assert runs(*args) == first
+    assert runs.scans == 2
+    record.write_bytes(b"\xff not json")
+    assert runs(*args) == first
+    assert runs.scans == 3
+
+
+def _key(root: str) -> list[object]:
+    return command_key(
+        root,
+        format="json",
+        output=None,
+        config=None,
+        exclude=(),
+        callee=None,
+        endpoint=None,
+        fail_on_score=None,
+        exit_zero=None,
+        select=(),
+        ignore=(),
+        full_parse=False,
+        quiet=False,
+    )
+
+
+def test_a_file_modified_within_the_racy_window_is_not_vouched_for(tmp_path: Path) -> None:
+    """An edit in the same timestamp tick as the one the scan read would keep the stat."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    st = os.stat(tmp_path / "a.py")
+    recorder = Recorder(str(tmp_path / "replay.json"), _key(str(tmp_path)), [])
+    recorder.vouch({"": None}, {"a.py": [st.st_size, st.st_mtime_ns, "digest"]})
+    with recorder.capture():
+        print("output")
+    assert not recorder.save(0)
+    assert answer(str(tmp_path / "replay.json"), _key(str(tmp_path))) is None
+
+
+def test_a_file_edited_after_it_was_read_is_not_vouched_for(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    age(tmp_path)
+    st = os.stat(tmp_path / "a.py")
+    recorder = Recorder(str(tmp_path / "replay.json"), _key(str(tmp_path)), [])
+    recorder.vouch({}, {"a.py": [st.st_size, st.st_mtime_ns, "digest"]})
+    (tmp_path / "a.py").write_text("x = 22\n")
+    age(tmp_path, 30.0)
+    with recorder.capture():
+        print("output")
+    assert not recorder.save(0)
