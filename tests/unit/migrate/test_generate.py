@@ -478,9 +478,9 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
     assert "docker compose -f docker-compose.yml -f docker-compose.decouple.yml up" in text
     services = yaml.load(text, Loader=_ComposeLoader)["services"]
     # users is not in this compose file, frontend neither: left out.
-    assert set(services) == {"kafka", "kafka-topics", "emails-emails_send", "shop-orders"}
+    assert set(services) == {"kafka", "kafka-topics", "emails-send", "shop-orders"}
     assert services["kafka"]["networks"] == ["shop"]
-    consumer = services["emails-emails_send"]
+    consumer = services["emails-send"]
     assert consumer["extends"] == {"file": "docker-compose.yml", "service": "emails"}
     assert consumer["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
     assert consumer["ports"] == consumer["container_name"] == "<reset>"
@@ -533,13 +533,13 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
     assert text is not None and not is_user_edited(text) and "&id" not in text
     (deployment,) = yaml.safe_load_all(text)
     assert deployment["metadata"] == {
-        "name": "emails-emails-send",
+        "name": "emails-send",
         "namespace": "shop",
-        "labels": {"app": "emails-emails-send", "decouple.consumer-of": "emails"},
+        "labels": {"app": "emails-send", "decouple.consumer-of": "emails"},
     }
     # Labels of its own: the emails Service (selector app=emails) never sends it requests.
-    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-emails-send"}}
-    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-emails-send"
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-send"}}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-send"
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "shop/emails:1"
     assert container["command"] == ["python", "-m", spec.module]
@@ -593,19 +593,31 @@ def test_a_sqlalchemy_callees_consumers_keep_handled_events_in_its_database() ->
     from decouple_services.migrate.run import store_cautions
 
     flask = gen_examples.CONSUMERS["flask"]
-    shared = replace(flask, idempotency="sqlalchemy", module=flask.module + "_shared")
+    shared = replace(
+        flask,
+        idempotency="sqlalchemy",
+        module=flask.module + "_shared",
+        topic=replace(flask.topic, name="emails.send-shared"),
+    )
     text = generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [shared])
     assert text is not None and "Create the secret emails-decouple-idempotency" in text
     (container,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
     secret = {"secretKeyRef": {"name": "emails-decouple-idempotency", "key": "url"}}
     assert {"name": "DECOUPLE_IDEMPOTENCY_URL", "valueFrom": secret} in container["env"]
     assert store_cautions([shared], [("k8s/c.yaml", text, False)]) == []
-    # a store in the pod: its Deployment's replicas are named in the caution
+    # the shared store lets it run the service's replicas
+    assert yaml.safe_load(text)["spec"]["replicas"] == 3
+    # a store in the pod: one replica, whatever the service runs, and the file says why
     text = generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask])
-    assert text is not None and "DECOUPLE_IDEMPOTENCY_URL" not in text
-    assert store_cautions([flask], [("k8s/c.yaml", text, False)]) == [
-        (flask.module, "k8s/c.yaml, 3 replicas")
-    ]
+    assert text is not None and "DECOUPLE_IDEMPOTENCY_URL to a database every replica" in text
+    assert yaml.safe_load(text)["spec"]["replicas"] == 1
+    assert store_cautions([flask], [("k8s/c.yaml", text, False)]) == [(flask.module, "k8s/c.yaml")]
+    # the service's own DECOUPLE_IDEMPOTENCY_URL is a shared store: its replicas stay
+    shared_env = _emails_deployment()
+    url = {"name": "DECOUPLE_IDEMPOTENCY_URL", "value": "postgresql://db/emails"}
+    shared_env["spec"]["template"]["spec"]["containers"][0]["env"].append(url)
+    text = generate.render_k8s_consumers("k8s/e.yaml", [shared_env], "emails", [flask])
+    assert yaml.safe_load(text or "")["spec"]["replicas"] == 3
     compose = {"services": {"emails": {"image": "shop/emails:1"}}}
     override = generate.render_compose_override(
         "compose.yml", compose, [shared, flask], [], {"emails": "emails"}, "decouple/t.py"
