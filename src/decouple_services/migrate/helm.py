@@ -50,8 +50,9 @@ class HelmConsumers:
 
     text: str | None = None
     problem: str | None = None
-    #: Consumers held to one replica (their store is per pod), by module.
-    one_replica: tuple[str, ...] = ()
+    #: ``(module, the template's replicas)`` of the consumers held to one replica (their
+    #: store is per pod).
+    one_replica: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def consumers_template(
     if problem is not None or document is None:
         return HelmConsumers(problem=f"{template_path}: {problem}")
     documents: list[str] = []
-    held: list[str] = []
+    held: list[tuple[str, str]] = []
     everything = template + "\n" + chart_text
     for index, consumer in enumerate(sorted(consumers, key=lambda c: c.module)):
         one = consumer.idempotency == "file" and "DECOUPLE_IDEMPOTENCY_URL" not in everything
@@ -103,14 +104,13 @@ def consumers_template(
             return HelmConsumers(problem=f"{template_path}: {made[1:]}")
         documents.append(made)
         replicas = _path(document, ("spec", "replicas"))
-        if one and replicas is not None and document[replicas].split(":", 1)[1].strip() != "1":
-            held.append(consumer.module)
+        count = document[replicas].split(":", 1)[1].strip() if replicas is not None else "1"
+        if one and count != "1":
+            held.append((consumer.module, count))
     separated = [line for d in documents for line in ["---", d]]
     body = "\n".join(preamble + (separated if preamble else separated[1:])) + "\n"
     if not _parses(body, [c.module for c in consumers]):
-        return HelmConsumers(
-            problem=f"{template_path}: its Deployment could not be copied safely"
-        )
+        return HelmConsumers(problem=f"{template_path}: its Deployment could not be copied safely")
     return HelmConsumers(text=body, one_replica=tuple(held))
 
 
@@ -119,27 +119,36 @@ def _deployment_of(
 ) -> tuple[list[str], list[str] | None, str | None]:
     """``(directives to keep before it, the Deployment document's lines, problem)``."""
     preamble: list[str] = []
-    start = 0
+    start = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if line.strip() and not line.lstrip().startswith("#") and not _DIRECTIVE.match(line)
+        ),
+        None,
+    )
+    if start is None:
+        return [], None, "no Deployment in it"
     ranged = False
-    for start, line in enumerate(lines):
+    for line in lines[:start]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        if not _DIRECTIVE.match(line):
-            break
         found = _RANGE_LIST.match(line)
         if found is not None:
             names = re.findall(r"\"([^\"]*)\"", found.group(2))
             service = next((n for n in service_names if n in names), None)
             if service is None:
-                return [], None, f"its Deployments are made for {', '.join(names)}, not this service"
+                return (
+                    [],
+                    None,
+                    f"its Deployments are made for {', '.join(names)}, not this service",
+                )
             preamble.append(f'{{{{- {found.group(1)} := "{service}" }}}}')
             ranged = True
         elif re.match(r"^\s*\{\{-?\s*(range|if|with)\b", line):
             return [], None, "its Deployment is made in a loop or condition decouple cannot follow"
         else:
             preamble.append(line.strip())
-    else:
-        return [], None, "no Deployment in it"
     body = lines[start:]
     if ranged:
         last = max((i for i, line in enumerate(body) if line.strip()), default=-1)
@@ -155,7 +164,9 @@ def _deployment_of(
     found_documents = [
         c for c in chunks if any(re.match(r"^kind:\s*[\"']?Deployment[\"']?\s*$", x) for x in c)
     ]
-    if len(found_documents) != 1:
+    if not found_documents:
+        return [], None, "no Deployment in it"
+    if len(found_documents) > 1:
         return [], None, f"{len(found_documents)} Deployments in it, not one"
     document = found_documents[0]
     text = "\n".join(document)
@@ -189,7 +200,7 @@ def _consumer_document(
     cut = DNS_LABEL_LENGTH - _HASH - 1
     head = [
         f"{{{{- {full} := {expression} }}}}",
-        f"{{{{- {variable} := ternary (printf \"%s-%s\" (trunc {cut} {full} | trimSuffix \"-\") "
+        f'{{{{- {variable} := ternary (printf "%s-%s" (trunc {cut} {full} | trimSuffix "-") '
         f"(sha1sum {full} | trunc {_HASH})) {full} (gt (len {full}) {DNS_LABEL_LENGTH}) }}}}",
     ]
     own = f"{{{{ {variable} }}}}"
@@ -267,7 +278,9 @@ def _consumer_document(
     added += ["  periodSeconds: 10", "  timeoutSeconds: 10", "  failureThreshold: 30"]
     added += ["livenessProbe:", "  exec:", f"    command: {probe}"]
     added += ["  periodSeconds: 30", "  timeoutSeconds: 10", "  failureThreshold: 2"]
-    env_at = next((i for i, line in enumerate(item) if re.match(rf"^ {{{key}}}env:\s*$", line)), None)
+    env_at = next(
+        (i for i, line in enumerate(item) if re.match(rf"^ {{{key}}}env:\s*$", line)), None
+    )
     if env_at is not None:
         previous = next((item[i] for i in range(env_at - 1, -1, -1) if item[i].strip()), "")
         if re.match(r"^\s*\{\{-?\s*(if|with|range)\b", previous):
@@ -451,7 +464,9 @@ def _parses(body: str, modules: Sequence[str]) -> bool:
     import yaml
 
     plain = "\n".join(
-        re.sub(r"\{\{.*?\}\}", "x", line) for line in body.splitlines() if not _DIRECTIVE.match(line)
+        re.sub(r"\{\{.*?\}\}", "x", line)
+        for line in body.splitlines()
+        if not _DIRECTIVE.match(line)
     )
     try:
         documents: list[Any] = [d for d in yaml.safe_load_all(plain) if d is not None]

@@ -56,7 +56,9 @@ def without_repeats(name: str) -> str:
     return name
 
 
-_REPEATED = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*?)(?:[-_.]\1)+(?![A-Za-z0-9])")
+_REPEATED = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*?)(?:[-_.]\1)+(?![A-Za-z0-9])"
+)
 
 
 def endpoint_slug(path: str, *, protocol: str = "http", service: str = "") -> str:
@@ -70,7 +72,11 @@ def endpoint_slug(path: str, *, protocol: str = "http", service: str = "") -> st
         if s and not s.startswith("{") and not s.startswith("<") and not _NOISE_SEGMENTS.match(s)
     ]
     segments = [s for s in segments if s]
-    if len(segments) > 1 and service and segments[0] in {kebab(service), kebab(without_repeats(service))}:
+    if (
+        len(segments) > 1
+        and service
+        and segments[0] in {kebab(service), kebab(without_repeats(service))}
+    ):
         segments = segments[1:]
     return "-".join(segments)
 

@@ -361,9 +361,7 @@ def _replicas_running(text: str, module: str) -> int | None:
 
 def _generated(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
-) -> tuple[
-    list[FileChange], list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]
-]:
+) -> tuple[list[FileChange], list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
     from decouple_services.migrate import generate
 
     wanted: list[tuple[str, str, bool]] = []
@@ -588,10 +586,10 @@ def _k8s_consumers(
             if text is not None:
                 out.append((generate.k8s_relay_path(manifest, deployment), text, False))
     theirs = {
-        found.group(2): found.group(1)
+        match.group(2): match.group(1)
         for service in result.services
         for line in service.evidence
-        if (found := _DEPLOYMENT_EVIDENCE.match(line)) and not _ours(found.group(1))
+        if (match := _DEPLOYMENT_EVIDENCE.match(line)) and not _ours(match.group(1))
     }
     owners: dict[str, str] = {name: f"{path} (the repository's)" for name, path in theirs.items()}
     for path, text, _ in out:
@@ -767,11 +765,7 @@ def _helm_consumers(
         consumers = by_service.get(service.name)
         if not consumers:
             continue
-        keys = [
-            m.group(2)
-            for e in service.evidence
-            if (m := _HELM_EVIDENCE.match(e)) is not None
-        ]
+        keys = [m.group(2) for e in service.evidence if (m := _HELM_EVIDENCE.match(e)) is not None]
         names = list(dict.fromkeys([service.name, *service.aliases, *keys]))
         for chart_dir, chart_name in sorted(charts.items()):
             values_path = posixpath.join(chart_dir, "values.yaml") if chart_dir else "values.yaml"
@@ -809,17 +803,15 @@ def _helm_consumers(
             ((template_path, made_one),) = good.items()
             assert made_one.text is not None
             folder = posixpath.dirname(template_path)
-            path = posixpath.join(
-                folder, f"{dns_label(service.name)}-consumers.decouple.yaml"
-            )
+            path = posixpath.join(folder, f"{dns_label(service.name)}-consumers.decouple.yaml")
             text = generate.with_header(
                 made_one.text,
                 f"Kafka consumers of {service.name}, made from {posixpath.basename(template_path)}",
             )
             out.append((path, text, False))
             held += [
-                (m, f"{path}: 1 replica, not the chart's replicas of {service.name}")
-                for m in made_one.one_replica
+                (module, f"{path}: 1 replica, not `{replicas}` as {service.name}")
+                for module, replicas in made_one.one_replica
             ]
     return out, held, blockers
 

@@ -628,6 +628,107 @@ def test_a_sqlalchemy_callees_consumers_keep_handled_events_in_its_database() ->
     ]
 
 
+def _long_consumers() -> list[Any]:
+    """Four topics of one callee whose workload names agree on their first 63 characters."""
+    flask = gen_examples.CONSUMERS["flask"]
+    out = []
+    for tail in ("by-event-id", "by-author-id", "by-events-and-author-ids", "by-id"):
+        topic = replace(
+            flask.topic,
+            name=f"notification-service.delete-notifications-{tail}",
+            callee="notification-service-service",
+        )
+        slug = topic.name.replace(".", "_").replace("-", "_")
+        out.append(
+            replace(
+                flask,
+                topic=topic,
+                service="notification-service-service",
+                module=f"src.decouple_consumers.{slug}",
+            )
+        )
+    return out
+
+
+def test_consumer_deployments_with_long_names_get_names_and_selectors_of_their_own() -> None:
+    """Cut at 63 characters, these names were one, and the last Deployment replaced the
+    others: cut now, they end with a hash of the whole name."""
+    deployment = _emails_deployment()
+    deployment["metadata"]["name"] = "notification-service-deployment"
+    consumers = _long_consumers()
+    text = generate.render_k8s_consumers(
+        "k8s/n.yaml", [deployment], "notification-service-deployment", consumers
+    )
+    made = list(yaml.safe_load_all(text or ""))
+    names = [d["metadata"]["name"] for d in made]
+    assert len(set(names)) == 4
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) and len(name) <= 63, name
+        # the slug leaves the service's name out: it is in the Deployment's already
+        assert "notification-service-service" not in name
+    assert "notification-service-deployment-delete-notifications-by-id" in names
+    selectors = [d["spec"]["selector"]["matchLabels"]["app"] for d in made]
+    assert selectors == names
+    assert [d["spec"]["template"]["metadata"]["labels"]["app"] for d in made] == names
+
+
+def test_two_compose_services_of_one_name_are_an_error() -> None:
+    """A generated service named as another (generated, or the repository's own) would be
+    merged into it by compose: the migration stops and says which."""
+    from decouple_services.migrate.naming import WorkloadNameError
+
+    flask = gen_examples.CONSUMERS["flask"]
+    compose = {"services": {"emails": {"image": "shop/emails:1"}, "emails-send": {}}}
+    with pytest.raises(WorkloadNameError, match="'emails-send': the service emails-send"):
+        generate.render_compose_override(
+            "compose.yml", compose, [flask], [], {"emails": "emails"}, "decouple/t.py"
+        )
+    twin = replace(flask, module=flask.module + "_again")
+    compose = {"services": {"emails": {"image": "shop/emails:1"}}}
+    with pytest.raises(WorkloadNameError, match="two compose services would be named"):
+        generate.render_compose_override(
+            "compose.yml", compose, [flask, twin], [], {"emails": "emails"}, "decouple/t.py"
+        )
+    # long names: told apart by their hash
+    override = generate.render_compose_override(
+        "compose.yml",
+        {"services": {"notification-service-service": {"image": "n:1"}}},
+        _long_consumers(),
+        [],
+        {"notification-service-service": "notification-service-service"},
+        "decouple/t.py",
+    )
+    services = yaml.load(override or "", Loader=_ComposeLoader)["services"]
+    assert len([n for n in services if n.startswith("notification-service-service-")]) == 4
+
+
+def test_two_kubernetes_deployments_of_one_name_are_an_error() -> None:
+    from decouple_services.migrate.naming import WorkloadNameError
+
+    flask = gen_examples.CONSUMERS["flask"]
+    twin = replace(flask, module=flask.module + "_again")
+    with pytest.raises(WorkloadNameError, match="two Deployments would be named 'emails-send'"):
+        generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask, twin])
+
+
+def test_a_compose_consumer_with_a_store_per_container_runs_one() -> None:
+    flask = gen_examples.CONSUMERS["flask"]
+    shared = replace(flask, idempotency="sqlalchemy")
+    for base, held in (
+        ({"image": "e:1", "deploy": {"replicas": 3}}, {"deploy": {"replicas": 1}}),
+        ({"image": "e:1", "scale": 2}, {"scale": 1}),
+        ({"image": "e:1"}, {}),
+        # a shared store named in the service's environment: its replicas stay
+        ({"image": "e:1", "scale": 2, "environment": ["DECOUPLE_IDEMPOTENCY_URL=x"]}, {}),
+    ):
+        override = generate.render_compose_override(
+            "compose.yml", {"services": {"emails": base}}, [flask], [], {"emails": "emails"}, "t.py"
+        )
+        consumer = yaml.load(override or "", Loader=_ComposeLoader)["services"]["emails-send"]
+        assert {k: consumer[k] for k in ("deploy", "scale") if k in consumer} == held
+        assert generate.compose_one_replica(base, shared) == {}
+
+
 def _probe(path: Path) -> int:
     command = generate.liveness_test(str(path))
     return subprocess.run([sys.executable, *command[1:]], check=False).returncode
