@@ -445,14 +445,15 @@ def _unquote(value: str) -> str:
 
 def _printf(text: str) -> str:
     """A template expression giving ``text`` (literal parts and ``{{ ... }}`` actions) as
-    a string: ``{{ .Release.Name }}-emails`` -> ``printf "%s-emails" (.Release.Name)``."""
+    a string: ``{{ .Release.Name }}-emails`` -> ``printf "%v-emails" (.Release.Name)``."""
     parts: list[str] = []
     args: list[str] = []
     position = 0
     for found in re.finditer(r"\{\{-?\s*(.*?)\s*-?\}\}", text):
         parts.append(text[position : found.start()].replace("%", "%%"))
         parts.append("%v")
-        args.append(f"({found.group(1)})")
+        # ``template`` is an action, not a function: ``include`` gives the same text
+        args.append("(" + re.sub(r"^template\b", "include", found.group(1)) + ")")
         position = found.end()
     parts.append(text[position:].replace("%", "%%"))
     return " ".join(["printf", json.dumps("".join(parts)), *args])

@@ -185,6 +185,14 @@ def test_a_charts_helpers_env_and_volumes_are_kept() -> None:
     assert pod["spec"]["terminationGracePeriodSeconds"] == 90
 
 
+def test_a_name_from_a_named_template_is_computed_with_include() -> None:
+    """``{{ template ... }}`` cannot be an argument; ``include`` renders the same name."""
+    template = SINGLE.replace('include "emails.fullname" .', 'template "emails.fullname" .')
+    made = helm.consumers_template("t/d.yaml", template, ["emails"], [FLASK], SETTINGS)
+    assert made.text is not None
+    assert 'printf "%v-send" (include "emails.fullname" .)' in made.text
+
+
 def test_a_store_per_pod_adds_its_volume_beside_the_charts_own() -> None:
     made = helm.consumers_template("t/d.yaml", SINGLE, ["emails"], [FLASK], SETTINGS)
     assert made.text is not None
