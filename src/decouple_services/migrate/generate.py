@@ -438,7 +438,8 @@ def render_compose_override(
     ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
     names = _NameBook("compose service", {str(n): f"the service {n} of {base}" for n in services})
     for fixed in out:
-        names.take(fixed, f"the {fixed} service this file adds")
+        # a broker of the repository's own is overridden, as it always was: not a clash
+        names.owners[fixed] = f"the {fixed} service this file adds"
     for consumer in sorted(wanted, key=lambda c: c.module):
         service_name = compose_names[consumer.service]
         name = names.take(

@@ -689,6 +689,11 @@ def test_two_compose_services_of_one_name_are_an_error() -> None:
         generate.render_compose_override(
             "compose.yml", compose, [flask, twin], [], {"emails": "emails"}, "decouple/t.py"
         )
+    # the repository's own broker is overridden, as before: no clash
+    compose = {"services": {"emails": {"image": "shop/emails:1"}, "kafka": {"image": "k"}}}
+    assert generate.render_compose_override(
+        "compose.yml", compose, [flask], [], {"emails": "emails"}, "decouple/t.py"
+    )
     # long names: told apart by their hash
     override = generate.render_compose_override(
         "compose.yml",
