@@ -83,11 +83,23 @@ def test_the_summary_offers_the_event_command_for_one_function_telling_three_ser
     assert f"decouple migrate {repo} {offer} --select {ids['cache']}" in summary
 
 
-def test_three_calls_become_one_event_and_three_consumers(repo: Path, update_goldens: bool) -> None:
+def test_three_calls_become_one_event_and_three_consumers(
+    repo: Path, tmp_path: Path, update_goldens: bool
+) -> None:
     ids = _ids(repo)
-    status, _, summary = _event(repo, ids, write=True)
+    pr = tmp_path / "pr.md"
+    status, _, summary = _event(repo, ids, write=True, pr_body=pr)
     assert status == EXIT_OK, summary
+    written = f"decouple: wrote {pr}\n"
+    assert written in summary
+    summary = summary.replace(written, "")
     _assert_golden(summary.replace(str(repo), "<repo>"), "summary.txt", update_goldens)
+    # the PR's summary and table describe the event's one send, as the code has it
+    body = pr.read_text()
+    sites = body[body.index("## Summary") : body.index("### Review these")]
+    _assert_golden(sites, "pr-sites.md", update_goldens)
+    assert "to 1 Kafka topic(s)" in sites and "0 fire-and-forget" in sites
+    assert sites.count("| `send_event_and_wait` |") == 3 and "| `send_event` |" not in sites
     _assert_golden((repo / REGISTRATION).read_text(), "registration.py", update_goldens)
     for service, path in CONSUMERS.items():
         _assert_golden((repo / path).read_text(), f"{service}_consumer.py", update_goldens)

@@ -163,6 +163,25 @@ def test_after_an_edit_of_another_language_the_cached_scan_equals_a_fresh_one(
     assert after != before
 
 
+PROTOS = Path(__file__).parent / "fixtures" / "patterns" / "grpc-proto-without-package"
+
+
+def test_after_an_edit_of_a_proto_file_the_cached_scan_equals_a_fresh_one(tmp_path: Path) -> None:
+    """The ``.proto`` files give the paths of services whose generated modules are not in
+    the repository: a package added to one changes the endpoints."""
+    root = tmp_path / "repo"
+    shutil.copytree(PROTOS, root)
+    cache = tmp_path / "cache"
+    before = cached(root, cache)
+    proto = root / "protos/accounts.proto"
+    proto.write_text(
+        proto.read_text().replace('syntax = "proto3";', 'syntax = "proto3";\npackage acct;')
+    )
+    after = cached(root, cache)
+    assert after == uncached(root)
+    assert "/acct.Accounts/CloseAccount" in after and after != before
+
+
 def test_an_edit_within_the_same_timestamp_tick_is_still_seen(repo: Path, tmp_path: Path) -> None:
     """On a file system with whole-second timestamps, a second edit in the same second keeps
     size and mtime: a file modified that recently is not trusted by its timestamps (as git

@@ -661,6 +661,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                     service_of,
                     index.lookup(None),
                     None if memo is None else functools.partial(memo.read, "constants"),
+                    discovery.proto_services,
                 )
                 endpoints = _at_handler_definitions(endpoints, index)
                 resolver = CallResolver(

@@ -52,8 +52,9 @@ class FileListing:
     #: values, ``.env``, Dockerfiles, pyproject.toml, requirements...), sorted.
     deploy: tuple[str, ...] = ()
     #: Repo-relative posix paths of source and build files in other languages (Go, C++,
-    #: Java, Kotlin, JavaScript/TypeScript, ``go.mod``, Bazel ``BUILD``), sorted:
-    #: the servers Python code calls may be written in them.
+    #: Java, Kotlin, JavaScript/TypeScript, ``go.mod``, Bazel ``BUILD``) and ``.proto``
+    #: files, sorted: the servers Python code calls may be written in them, and the protos
+    #: name the gRPC services.
     other: tuple[str, ...] = ()
     #: Files and directories that could not be listed (unreadable, symlink problems).
     diagnostics: tuple[Diagnostic, ...] = ()
@@ -122,9 +123,10 @@ def is_python_file(path: str) -> bool:
     return path.endswith(".py")
 
 
-#: Extensions of source files in other languages that may hold a gRPC server or a binary.
+#: Extensions of source files in other languages that may hold a gRPC server or a binary,
+#: and of the ``.proto`` files naming gRPC services.
 OTHER_SOURCE_EXTENSIONS = frozenset(
-    {"go", "cc", "cpp", "cxx", "h", "hh", "hpp", "java", "kt", "js", "mjs", "cjs", "ts"}
+    {"go", "cc", "cpp", "cxx", "h", "hh", "hpp", "java", "kt", "js", "mjs", "cjs", "ts", "proto"}
 )
 _OTHER_NAMES = frozenset({"go.mod", "BUILD", "BUILD.bazel"})
 

@@ -69,6 +69,7 @@ from decouple_services.discover.markers import (
     parse_dockerfile,
 )
 from decouple_services.discover.nginx import GatewayRoute, parse_routes
+from decouple_services.discover.protos import ProtoService, is_proto_file, read_proto_services
 from decouple_services.discover.workflows import image_contexts, image_name, is_workflow
 
 if TYPE_CHECKING:
@@ -115,6 +116,8 @@ class ServiceDiscovery:
     infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
     #: gRPC servicers registered by code in other languages, with the service of each.
     grpc_servicers: tuple[GrpcServicer, ...] = ()
+    #: The services the ``.proto`` files declare, with their packages and RPCs.
+    proto_services: tuple[ProtoService, ...] = ()
     #: Programs of their own inside a service's folder (a script beside a server program
     #: that neither starts a server nor is imported by it): no part of that service.
     apart: frozenset[str] = frozenset()
@@ -282,6 +285,7 @@ def _merge(parts: Sequence[tuple[str, ServiceDiscovery]]) -> ServiceDiscovery:
         gateway_routes=routes,
         infra_ports={h: p for h, p in sorted(infra_ports.items()) if h in infra and h not in taken},
         grpc_servicers=tuple(servicers),
+        proto_services=tuple(p for _, found in parts for p in found.proto_services),
     )
 
 
@@ -384,7 +388,9 @@ class _Discovery:
         self._code_dirs = _directories_with_code(listing.python)
         #: Folders holding code in any language: a Dockerfile kept with a Node server's
         #: sources is that server's as much as one kept with Python code.
-        self._source_dirs = self._code_dirs | _directories_with_code(listing.other)
+        self._source_dirs = self._code_dirs | _directories_with_code(
+            [p for p in listing.other if not is_proto_file(p)]
+        )
         # .env files already accounted for (compose interpolation or env_file:).
         self._used_env_files: set[str] = set()
         self._go_mains: dict[str, str] | None = None
@@ -501,6 +507,13 @@ class _Discovery:
         self._service_env_files()
         services = tuple(sorted((b.build() for b in self.builders.values()), key=lambda s: s.name))
         servicers = self._grpc_servicers(services)
+        # read before ``files_read`` is taken: an edited proto is a changed input
+        protos = tuple(
+            read_proto_services(
+                [p for p in self.listing.other if not _is_test_path(p, self.config)],
+                self._read_other_bytes,
+            )
+        )
         taken = {alias for service in services for alias in service.aliases}
         infra = {
             host: image for host, image in sorted(self.infra_hosts.items()) if host not in taken
@@ -514,6 +527,7 @@ class _Discovery:
             gateway_routes=self.gateway_routes,
             infra_ports={h: p for h, p in sorted(self.infra_ports.items()) if h in infra},
             grpc_servicers=tuple(servicers),
+            proto_services=protos,
             apart=frozenset(self.apart),
             unshipped=frozenset(self._unshipped()),
         )

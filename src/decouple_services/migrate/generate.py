@@ -22,7 +22,7 @@ import ast
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,12 @@ from decouple_services.core.provenance import HEADER_LINES, MARKER, MARKER_RE
 from decouple_services.core.text import printable, printable_lines
 from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.fields import describe
-from decouple_services.migrate.naming import consumer_group
+from decouple_services.migrate.naming import (
+    WorkloadNameError,
+    consumer_group,
+    dns_label,
+    workload_slug,
+)
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
     ConsumerSpec,
@@ -314,7 +319,7 @@ def render_asyncapi(
     what = "AsyncAPI 3.0 document of the migrated calls' topics"
     if application is not None:
         what = f"AsyncAPI 3.0 document of the {application} service's events"
-    return _with_header(body, what)
+    return with_header(body, what)
 
 
 def _plain(value: Any) -> bool:
@@ -432,8 +437,16 @@ def render_compose_override(
         "restart": "no",
     }
     ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
+    names = _NameBook("compose service", {str(n): f"the service {n} of {base}" for n in services})
+    for fixed in out:
+        # a broker of the repository's own is overridden, as it always was: not a clash
+        names.owners[fixed] = f"the {fixed} service this file adds"
     for consumer in sorted(wanted, key=lambda c: c.module):
-        name = f"{compose_names[consumer.service]}-{consumer.module.rpartition('.')[2]}"
+        service_name = compose_names[consumer.service]
+        name = names.take(
+            dns_label(f"{service_name}-{workload_slug(consumer.service, consumer.topic.name)}"),
+            f"the consumer {consumer.module}",
+        )
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         if consumer.idempotency == "sqlalchemy":
             # Handled events are kept in the service's database, which every replica shares.
@@ -441,11 +454,12 @@ def render_compose_override(
                 "${DECOUPLE_IDEMPOTENCY_URL:?the SQLAlchemy URL of the "
                 + f"{consumer.service} database its consumers keep handled events in}}"
             )
-        out[re.sub(r"[^a-z0-9_-]", "-", name.lower())] = {
-            "extends": {"file": base, "service": compose_names[consumer.service]},
+        out[name] = {
+            "extends": {"file": base, "service": service_name},
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
             "environment": environment,
+            **compose_one_replica(services[service_name], consumer),
             "healthcheck": _compose_healthcheck(),
             "depends_on": ready,
             "restart": "unless-stopped",
@@ -463,7 +477,7 @@ def render_compose_override(
                 "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the "
                 + f"{relay.service} database the outbox table is in}}"
             )
-        out[re.sub(r"[^a-z0-9_-]", "-", f"{service}-outbox-relay".lower())] = {
+        out[names.take(dns_label(f"{service}-outbox-relay"), f"the outbox relay of {service}")] = {
             "extends": {"file": base, "service": service},
             **_reset_instance(),
             "command": ["python", "-m", relay.runtime_module, "relay"],
@@ -492,7 +506,7 @@ def render_compose_override(
         "# the service's package where its working directory can import it.\n"
         + yaml.dump({"services": out}, Dumper=Dumper, sort_keys=False, width=100)
     )
-    return _with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
+    return with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
 
 
 #: Where a consumer without a shared database keeps its SQLite store on Kubernetes: an
@@ -511,20 +525,31 @@ def render_k8s_consumers(
     Service never routes requests to it. ``None`` when the manifest has no such Deployment."""
     import yaml
 
-    source = _own_deployment(documents, deployment)
+    source = own_deployment(documents, deployment)
     if source is None:
         return None
     made = []
     secret = f"{deployment}-decouple-idempotency"[:253]
     secret_needed = False
+    held: list[str] = []
+    names = _NameBook("Deployment", {deployment: f"the {deployment} Deployment"})
     for consumer in sorted(consumers, key=lambda c: c.module):
-        slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
         copied = _deployment_copy(
-            source, deployment, slug, "decouple.consumer-of", ["python", "-m", consumer.module]
+            source,
+            deployment,
+            workload_slug(consumer.service, consumer.topic.name),
+            "decouple.consumer-of",
+            ["python", "-m", consumer.module],
         )
+        names.take(copied["metadata"]["name"], f"the consumer {consumer.module}")
         container = copied["spec"]["template"]["spec"]["containers"][0]
         _probe_liveness(container)
         have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
+        if one_replica_only(consumer, copied["spec"].get("replicas"), have):
+            # Each pod would keep its own record of handled events: a redelivery that lands
+            # on another pod runs again. One replica until a shared store is configured.
+            copied["spec"]["replicas"] = 1
+            held.append(copied["metadata"]["name"])
         if consumer.idempotency == "sqlalchemy" and "DECOUPLE_IDEMPOTENCY_URL" not in have:
             # Every replica keeps handled events in the service's database, whose URL
             # cannot be read from the code: the pod waits for the secret.
@@ -560,9 +585,17 @@ def render_k8s_consumers(
             if secret_needed
             else ""
         )
+        + (
+            f"# {', '.join(held)}: 1 replica, not the {source['spec'].get('replicas')} of "
+            f"{deployment}: handled events are kept\n"
+            "# in a SQLite file per pod. Set DECOUPLE_IDEMPOTENCY_URL to a database every replica\n"
+            "# reaches, then raise replicas.\n"
+            if held
+            else ""
+        )
         + yaml.safe_dump_all(made, sort_keys=False, width=100)
     )
-    return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+    return with_header(body, f"Kafka consumers of the {deployment} Deployment")
 
 
 def _compose_healthcheck() -> dict[str, Any]:
@@ -612,7 +645,7 @@ def render_k8s_relay(
     <runtime> relay``. ``None`` when the manifest has no such Deployment."""
     import yaml
 
-    source = _own_deployment(documents, deployment)
+    source = own_deployment(documents, deployment)
     if source is None:
         return None
     copied = _deployment_copy(
@@ -651,10 +684,10 @@ def render_k8s_relay(
         "# without it the events stay in the outbox table. Set KAFKA_BOOTSTRAP_SERVERS to the\n"
         "# cluster's brokers.\n" + note + yaml.safe_dump(copied, sort_keys=False, width=100)
     )
-    return _with_header(body, f"the outbox relay of the {deployment} Deployment")
+    return with_header(body, f"the outbox relay of the {deployment} Deployment")
 
 
-def _own_deployment(documents: Sequence[Any], deployment: str) -> dict[str, Any] | None:
+def own_deployment(documents: Sequence[Any], deployment: str) -> dict[str, Any] | None:
     """The Deployment named ``deployment`` among ``documents``, if it has containers."""
     source = next(
         (
@@ -678,8 +711,8 @@ def _deployment_copy(
     requests to it."""
     import copy
 
-    name = f"{deployment}-{slug}".strip("-")[:63].rstrip("-")
-    labels = {"app": name, label: deployment}
+    name = dns_label(f"{deployment}-{slug}")
+    labels = {"app": name, label: dns_label(deployment)}
     copied = copy.deepcopy(dict(source))
     copied["metadata"]["name"] = name
     copied["metadata"]["labels"] = dict(labels)
@@ -727,6 +760,57 @@ def posixpath_basename(path: str) -> str:
 def compose_override_path(compose_file: str) -> str:
     """``docker-compose.decouple.yml`` next to ``docker-compose.yml``."""
     return compose_file.rsplit(".", 1)[0] + ".decouple.yml"
+
+
+def one_replica_only(consumer: ConsumerSpec, replicas: Any, env_names: Collection[Any]) -> bool:
+    """Whether the process running ``consumer`` must run one replica where its service runs
+    ``replicas``: its idempotency store is the SQLite file of each pod (no Django or
+    SQLAlchemy database of the service, and no ``DECOUPLE_IDEMPOTENCY_URL`` in ``env_names``,
+    the environment it is given), so a repeat that reaches another replica is handled again."""
+    if consumer.idempotency != "file" or "DECOUPLE_IDEMPOTENCY_URL" in env_names:
+        return False
+    try:
+        return int(replicas) > 1
+    except (TypeError, ValueError):
+        return False  # a value a template fills in: said so where it is generated
+
+
+def compose_one_replica(service: Any, consumer: ConsumerSpec) -> dict[str, Any]:
+    """What holds a consumer to one container where the service it extends runs more
+    (``deploy.replicas`` or ``scale``) and its store is per container."""
+    if not isinstance(service, Mapping):
+        return {}
+    environment = service.get("environment")
+    if isinstance(environment, Mapping):
+        names: set[Any] = set(environment)
+    else:
+        names = {str(e).partition("=")[0] for e in environment or ()}
+    deploy_ = service.get("deploy") if isinstance(service.get("deploy"), Mapping) else {}
+    assert isinstance(deploy_, Mapping)
+    out: dict[str, Any] = {}
+    if one_replica_only(consumer, deploy_.get("replicas"), names):
+        out["deploy"] = {"replicas": 1}
+    if one_replica_only(consumer, service.get("scale"), names):
+        out["scale"] = 1
+    return out
+
+
+class _NameBook:
+    """The names given in one file, each to one thing: a second claim is an error naming
+    both (two objects of one name, and the orchestrator keeps the last alone)."""
+
+    def __init__(self, kind: str, taken: Mapping[str, str]) -> None:
+        self.kind = kind
+        self.owners = dict(taken)
+
+    def take(self, name: str, owner: str) -> str:
+        if name in self.owners:
+            raise WorkloadNameError(
+                f"two {self.kind}s would be named {name!r}: {self.owners[name]} and {owner}; "
+                "rename a topic (--topic-template) or the service's workload"
+            )
+        self.owners[name] = owner
+        return name
 
 
 class _Reset(str):
@@ -1279,10 +1363,10 @@ def _python_file(body: str, what: str, path: str, *, shebang: bool = False) -> s
         ast.parse(body, filename=path or "<generated>")
     except SyntaxError as error:  # a template bug, never the user's input
         raise RuntimeError(f"generated code for {what} does not parse: {error}") from error
-    return _with_header(body, what, shebang=shebang)
+    return with_header(body, what, shebang=shebang)
 
 
-def _with_header(body: str, what: str, *, shebang: bool = False) -> str:
+def with_header(body: str, what: str, *, shebang: bool = False) -> str:
     header = [
         f"# Generated by decouple {__version__}: {printable(what)}.",
         "# decouple regenerates this file while it is unchanged; edit it and it is left alone.",

@@ -1,6 +1,9 @@
-"""What a payload expression says statically: its JSON Schema and its id-like key field.
+"""What a payload expression says statically: its JSON Schema, the fields it names and its
+id-like key field.
 
-Only literal dicts say anything: ``{"order_id": order.id, "kind": "order_placed"}`` gives an
+The fields are a literal dict's keys, or the keywords of the message or model it is built
+as (``Req(author_id=uid)``, also inside ``json_format.MessageToDict(Req(...))``). Only literal
+dicts say anything of types: ``{"order_id": order.id, "kind": "order_placed"}`` gives an
 object with two required properties, the second a string. Values the code computes are
 left untyped (``{}``), never guessed.
 """
@@ -108,14 +111,10 @@ def merge_schemas(schemas: Sequence[dict[str, Any] | None]) -> dict[str, Any] | 
 
 
 def key_field(source: str | None, path_params: Sequence[str] = ()) -> str | None:
-    """The field the producer keys events by: ``id``, else the first ``*_id`` field of a literal
-    dict payload, else the first such path parameter (the generated producer's own rule)."""
-    node = _parse(source)
-    names: list[str] = []
-    if isinstance(node, ast.Dict):
-        names = [
-            k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)
-        ]
+    """The field the producer keys events by: ``id``, else the first ``*_id`` field the
+    payload names (:func:`payload_fields`), else the first such path parameter (the generated
+    producer's own rule)."""
+    names = [name for name, _ in payload_fields(source)]
     for fields in (names, list(path_params)):
         if "id" in fields:
             return "id"
@@ -123,3 +122,35 @@ def key_field(source: str | None, path_params: Sequence[str] = ()) -> str | None
             if name.endswith("_id"):
                 return name
     return None
+
+
+def payload_fields(source: str | None) -> list[tuple[str, ast.expr]]:
+    """The fields a payload expression names, with their values: a literal dict's string
+    keys, a message or model built with keywords (``Req(author_id=uid)``, ``dict(a=1)``; a
+    function's keywords are not fields),
+    also inside a conversion of one argument
+    (``json_format.MessageToDict(Req(author_id=uid), preserving_proto_field_name=True)``)."""
+    node = _parse(source)
+    for _ in range(3):
+        if isinstance(node, ast.Dict):
+            return [
+                (k.value, v)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            ]
+        if not isinstance(node, ast.Call):
+            return []
+        if len(node.args) == 1 and isinstance(node.args[0], ast.Call | ast.Dict):
+            node = node.args[0]  # MessageToDict(Req(...), preserving_proto_field_name=True)
+            continue
+        if node.args or not _builds(node.func):
+            return []
+        return [(k.arg, k.value) for k in node.keywords if k.arg is not None]
+    return []
+
+
+def _builds(func: ast.expr) -> bool:
+    """Whether a call builds a value from its keywords: a class (``CapWords``) or ``dict``,
+    not a function that may send something else."""
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "dict" or name[:1].isupper()

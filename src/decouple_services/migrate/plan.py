@@ -86,7 +86,13 @@ from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
 from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
 from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
 from decouple_services.migrate.outbox import add_installed_app, outbox_write, uses_sqlalchemy
-from decouple_services.migrate.payload import infer_schema, key_field, merge_schemas
+from decouple_services.migrate.payload import (
+    infer_schema,
+    key_field,
+    merge_schemas,
+    payload_fields,
+)
+from decouple_services.migrate.refusals import payload_cautions, site_refusals
 from decouple_services.migrate.select import Refusal, Selection
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
@@ -318,6 +324,10 @@ def plan_migration(
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
+        unsafe = site_refusals(site, endpoint, read)
+        if unsafe:
+            refused.append(Refusal(site.id, site, unsafe))
+            continue
         params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
         carried_in_url = url_fields(site, len(params))
         if isinstance(carried_in_url, str):
@@ -387,7 +397,12 @@ def plan_migration(
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
         if undo is not None:
             cautions = (*cautions, compensation_caution(undo, send))
-        cautions = (*cautions, *extra, *callee_cautions(site, endpoint_of(site), read))
+        cautions = (
+            *cautions,
+            *extra,
+            *callee_cautions(site, endpoint, read),
+            *payload_cautions(_payload_of(site.payload)),
+        )
         by_file[site.file].append((site, cautions, send))
     for file, entries in sorted(by_file.items()):
         source = read(file)
@@ -596,15 +611,10 @@ def choose_key(params: Sequence[tuple[str, str]], payload: str | None) -> tuple[
 
 
 def _field_source(payload: str | None, field: str) -> str | None:
-    """The source of ``field``'s value in a literal dict payload, if it is a simple one."""
-    try:
-        node = ast.parse((payload or "").strip(), mode="eval").body
-    except SyntaxError:
-        return None
-    if not isinstance(node, ast.Dict):
-        return None
-    for key, value in zip(node.keys, node.values, strict=True):
-        if isinstance(key, ast.Constant) and key.value == field:
+    """The source of ``field``'s value in a payload that names it (a literal dict's key, a
+    message's keyword), if it is a simple one."""
+    for name, value in payload_fields(payload):
+        if name == field:
             text = ast.unparse(value)
             return text if "\n" not in text else None
     return None

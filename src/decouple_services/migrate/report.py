@@ -97,6 +97,15 @@ def _handler(result: MigrationResult, topic: str, callee: str | None = None) -> 
     return "?"
 
 
+#: Why a consumer whose store is per pod runs one replica.
+ONE_REPLICA = (
+    "each replica would keep its own record of handled events, so a repeat that reaches "
+    "another replica is handled again; one replica handles every partition (a rebalance "
+    "after a restart aside). Set `DECOUPLE_IDEMPOTENCY_URL` to a database every replica "
+    "reaches, then raise the replicas"
+)
+
+
 def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH") -> str:
     """Plain text for stderr: every migrated site with its cautions, every refusal with its
     reason and suggestion, every generated file left alone. ``path``: the repository as the
@@ -105,6 +114,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
     mode = "dry run; --write applies it" if dry_run else "writing"
+    lines.extend(f"merge blocker: {blocker}" for blocker in result.blockers)
     lines.append(
         f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
         f"{len(result.plan.refused) + len(result.failed)} refused ({mode})"
@@ -174,6 +184,8 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"deployment of {service}: {note}")
     if result.store_notes:
         lines.append(f"caution [per-pod-dedupe] {_per_pod(result, '')}")
+    if result.replica_notes:
+        lines.append(f"caution [one-replica] {_one_replica(result, '')}")
     return "".join(printable(line) + "\n" for line in lines)
 
 
@@ -273,18 +285,28 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     topics = [t for t in plan.topics if set(t.site_ids) & {p.site.id for p in migrated}]
     callers = sorted({p.site.caller for p in migrated})
     callees = sorted({p.site.callee for p in migrated})
+    # a domain event's sites share one send (the first site's, the others folded into it)
+    # and one topic with a spec per subscriber: each site counts as the send it ends in
+    senders = {p.site.id: _sender(p, migrated).send for p in migrated}
     out: list[str] = []
     heading = (
         f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
     )
     out.append(f"# {heading}\n")
-    waiting = [p for p in migrated if p.send.wait]
-    outboxed = [p for p in migrated if p.send.outbox is not None and not p.send.wait]
-    fire = [p for p in migrated if not p.send.wait and p.send.outbox is None]
+    if result.blockers:
+        out.extend(f"> **Merge blocker:** {_cell(blocker)}" for blocker in result.blockers)
+        out.append("")
+    waiting = [p for p in migrated if senders[p.site.id].wait]
+    outboxed = [
+        p for p in migrated if senders[p.site.id].outbox is not None and not senders[p.site.id].wait
+    ]
+    fire = [
+        p for p in migrated if not senders[p.site.id].wait and senders[p.site.id].outbox is None
+    ]
     out.append("## Summary\n")
     out.append(
         f"{len(migrated)} call site(s) in {', '.join(callers) or 'no service'} become sends to "
-        f"{len(topics)} Kafka topic(s), consumed by {', '.join(callees) or 'no service'}: "
+        f"{len({t.name for t in topics})} Kafka topic(s), consumed by {', '.join(callees) or 'no service'}: "
         f"{len(fire)} fire-and-forget (the response was never read: `send_event`, which "
         f"does not wait: {FIRE_AND_FORGET_LOSS}), "
         + (
@@ -294,8 +316,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             if outboxed
             else ""
         )
-        + f"and {len(waiting)} whose response was only "
-        "checked for success (`send_event_and_wait`: it waits, bounded by the old call's "
+        + f"and {len(waiting)} whose send waits (the response was only checked for success, "
+        "the call repairs a failure, or it shares one event's send with such a call: "
+        "`send_event_and_wait` waits, bounded by the old call's "
         "timeout, for the broker's acknowledgement and raises `EventNotAccepted` without it, "
         "`EventOutcomeUnknown` when no answer came in time: the event may still appear on the "
         "topic later, so a caller that retries needs an idempotency key for the consumer to "
@@ -335,17 +358,18 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         site = item.site
         # the cautions' reasons are under "Review these"
         notes = [f"⚠ {f.code}" for f in item.cautions] + list(item.notes)
+        sender = _sender(item, migrated)
         key = (
-            f"`{item.send.key}` ({item.send.key_origin})"
-            if item.send.key
-            else f"none ({item.send.key_origin})"
-            if item.send.key_origin
+            f"`{sender.send.key}` ({sender.send.key_origin})"
+            if sender.send.key
+            else f"none ({sender.send.key_origin})"
+            if sender.send.key_origin
             else "none"
         )
         out.append(
             f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
-            f"`{item.send.topic}` | `{_send_call(item)}` | {_cell(key)} | "
-            f"{_cell(behaviour_change(item, _sender(item, migrated)))} | `{_handler(result, item.send.topic, site.callee)}` | "
+            f"`{item.send.topic}` | `{_send_call(sender)}` | {_cell(key)} | "
+            f"{_cell(behaviour_change(item, sender))} | `{_handler(result, item.send.topic, site.callee)}` | "
             f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
         )
     out.append("")
@@ -523,6 +547,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         )
     if result.store_notes:
         risks.append(f"**Dedupe per pod.** {_per_pod(result, '`')}.")
+    if result.replica_notes:
+        risks.append(f"**One replica.** {_one_replica(result, '`')}.")
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
@@ -626,6 +652,12 @@ def _per_pod(result: MigrationResult, quote: str) -> str:
     """The consumers deployed without a shared idempotency store, and what that means."""
     named = ", ".join(f"{quote}{m}{quote} ({where})" for m, where in result.store_notes)
     return f"{named}: {PER_POD_DEDUPE}"
+
+
+def _one_replica(result: MigrationResult, quote: str) -> str:
+    """The consumers generated with one replica where their service runs more."""
+    named = ", ".join(f"{quote}{m}{quote} ({where})" for m, where in result.replica_notes)
+    return f"{named}: {ONE_REPLICA}"
 
 
 def _cell(text: str) -> str:

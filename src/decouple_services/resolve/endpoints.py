@@ -11,7 +11,10 @@
   the blueprint's own, as Flask does; other frameworks add the mount prefix in front of it;
 - Django views that accept only some methods (``@require_POST``, class-based views) restrict
   the routes naming them;
-- gRPC servicer methods get their ``/package.Service/Method`` path from the generated stubs;
+- gRPC servicer methods get their ``/package.Service/Method`` path from the generated stubs,
+  or, when those are generated at build time, from the ``.proto`` file declaring the
+  service (``discover/protos``): a file with no ``package`` statement gives
+  ``/Service/Method``; a method the service does not declare is no RPC;
 - an endpoint belongs to the service of its file, or, for a route of a shared library that an
   application mounts, to the application's service. Names are looked up in the service's own
   files first, since services often share module names (``app.api``).
@@ -37,6 +40,7 @@ from decouple_services.core.model import UNKNOWN, Diagnostic, Endpoint, Severity
 from decouple_services.detect.facts import FileFacts, RawMount, RawRoute
 from decouple_services.detect.receivers import follow
 from decouple_services.detect.values import Concat, Dyn, Env, Lit, Obj, Ref, Value, concat
+from decouple_services.discover.protos import ProtoService, by_name
 
 #: Qualified name -> recorded constant value (``ProjectIndex.lookup``).
 Lookup = Callable[[str], Value | None]
@@ -71,11 +75,13 @@ def build_endpoints(
     service_of: ServiceOf,
     lookup: Lookup,
     noted: Callable[[str], None] | None = None,
+    protos: Sequence[ProtoService] = (),
 ) -> tuple[list[Endpoint], list[Diagnostic]]:
     """Every endpoint the files serve, sorted, with notes on what could not be resolved.
     ``noted`` is told each constant looked up in the files' own tables (``lookup`` is
-    asked only when a service does not define it)."""
-    return _Builder(facts, service_of, lookup, noted).build()
+    asked only when a service does not define it). ``protos`` name the gRPC services whose
+    generated modules are not in the repository."""
+    return _Builder(facts, service_of, lookup, noted, protos).build()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +102,10 @@ class _Builder:
         service_of: ServiceOf,
         lookup: Lookup,
         noted: Callable[[str], None] | None = None,
+        protos: Sequence[ProtoService] = (),
     ) -> None:
         self.facts = facts
+        self.protos = by_name(protos)
         self.noted = noted
         self.service_of = service_of
         self.lookup = lookup
@@ -376,8 +384,12 @@ class _Builder:
         if not method or not base:
             return []
         rpcs = self._rpcs_of(base, service)
+        name = base.rpartition(".")[2].removesuffix("Servicer")
+        if rpcs is None and name in self.protos:
+            # generated at build time: the ``.proto`` file gives the package, or none
+            proto = self.protos[name]
+            rpcs = {m: proto.path(m) for m in proto.methods}
         if rpcs is None:
-            name = base.rpartition(".")[2].removesuffix("Servicer")
             path = f"/{UNKNOWN_PART}.{name}/{method}"
             self.diagnostics.append(
                 Diagnostic(

@@ -365,7 +365,7 @@ def test_ci_config_and_other_files_are_not_deploy(path: str) -> None:
         ("server/server.h", True),
         ("src/main/java/App.java", True),
         ("web/server.ts", True),
-        ("api/shop.proto", False),
+        ("api/shop.proto", True),  # names the gRPC services (discover/protos)
         ("web/types.d.ts", False),
         ("app/main.py", False),
         ("README.md", False),

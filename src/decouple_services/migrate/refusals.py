@@ -1,0 +1,405 @@
+"""Sites a send must not replace, though their response is not read, and payloads whose
+events keep secrets. Everything here reads names and source text; nothing is run.
+
+* **An unresolved endpoint** (``unresolved-endpoint``): part of the callee's path is not
+  known statically (``/{?}.IdentityService/Logout``, ``/{?}/orders``). A consumer would
+  subscribe to, or call, a path nothing serves.
+* **A read** (``read-call``): an HTTP ``GET``, ``HEAD`` or ``OPTIONS``, or an RPC whose name
+  starts with ``get``, ``list``, ``find``, ``check``, ``exists``, ``fetch``, ``read``,
+  ``search``, ``validate`` or ``verify`` (``get_user_by_id``, ``GetUser``, ``listOrders``).
+  A read changes nothing: a read whose answer nobody takes is there for its failure (the
+  callee raising ``NOT_FOUND``), which a send never reports.
+* **A check** (``check-call``): the call's only effect the caller sees is its exception. Its
+  function returns nothing, its name says it checks (a word of it is ``check``,
+  ``validate``, ``ensure``, ``verify`` or ``require``: ``ensure_user_exists``,
+  ``validateAddress``), and the call is a statement of its own, its result bound to ``_``
+  or only passed to ``raise_for_status()``.
+* **Authentication and sessions** (``auth-call``): a word of the callee's path or RPC is
+  ``login``, ``logout``, ``signin``, ``signout`` (or ``log in``, ``sign out``...), ``token``,
+  ``revoke``, ``password``, ``session``, ``auth`` (``authenticate``, ``authorization``,
+  ``oauth``...), ``otp`` or ``mfa``. A logout or a revocation that waits in a topic leaves
+  the session valid until a consumer gets to it, and the event carries the credential.
+* **A servicer the consumer cannot construct** (``servicer-needs-arguments``): the generated
+  consumer builds the callee's gRPC servicer with no arguments (``Servicer()``), and this
+  one's ``__init__`` (or that of a base class in its module) requires some.
+
+The caution (the site is migrated, the reviewer is told):
+
+* **Secrets in the payload** (``secret-in-payload``): a field of the sent data is named like
+  a secret (``token``, ``access_token``, ``password``, ``secret``, ``api_key``,
+  ``credentials``, ``private_key``...): the topic keeps every event for its retention, and
+  its dead-letter topic keeps the failed ones for ever.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from collections.abc import Callable, Iterator
+
+from decouple_services.core.model import CallSite, Endpoint, ResponseUse
+from decouple_services.graph.migratability import Finding
+from decouple_services.migrate.payload import payload_fields
+
+__all__ = [
+    "payload_cautions",
+    "site_refusals",
+]
+
+UNRESOLVED_ENDPOINT = "unresolved-endpoint"
+READ_CALL = "read-call"
+CHECK_CALL = "check-call"
+AUTH_CALL = "auth-call"
+SERVICER_NEEDS_ARGUMENTS = "servicer-needs-arguments"
+SECRET_IN_PAYLOAD = "secret-in-payload"
+
+#: What the resolver writes for a part of a path it could not know.
+_UNKNOWN_PART = "{?}"
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The first word of an RPC that reads.
+_READ_WORDS = frozenset(
+    {
+        "get",
+        "list",
+        "find",
+        "check",
+        "exists",
+        "exist",
+        "fetch",
+        "read",
+        "search",
+        "validate",
+        "verify",
+    }
+)
+#: A word of a function's name that says it checks.
+_CHECK_WORDS = frozenset(
+    {
+        "check",
+        "checks",
+        "validate",
+        "validates",
+        "ensure",
+        "ensures",
+        "verify",
+        "verifies",
+        "require",
+        "requires",
+    }
+)
+_AUTH_WORDS = frozenset(
+    {
+        "login",
+        "logout",
+        "logon",
+        "logoff",
+        "signin",
+        "signout",
+        "token",
+        "tokens",
+        "revoke",
+        "password",
+        "passwords",
+        "session",
+        "sessions",
+        "auth",
+        "authn",
+        "authz",
+        "authenticate",
+        "authentication",
+        "authorize",
+        "authorise",
+        "authorization",
+        "authorisation",
+        "oauth",
+        "oauth2",
+        "otp",
+        "mfa",
+    }
+)
+#: Two words that read as one of the above (``log_in``, ``signOut``).
+_AUTH_PAIRS = frozenset({("log", "in"), ("log", "out"), ("sign", "in"), ("sign", "out")})
+#: Words of a field's name that say it holds a secret, alone or as a pair.
+_SECRET_WORDS = frozenset(
+    {"token", "password", "passwd", "secret", "credential", "credentials", "apikey"}
+)
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("secret", "key")})
+
+
+def words(name: str) -> list[str]:
+    """``get_user_by_id`` / ``GetUserById`` / ``/api/v1/log-in/`` -> lower-case words."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
+def _pairs(found: list[str]) -> set[tuple[str, str]]:
+    return set(itertools.pairwise(found))
+
+
+def _static_path(path: str) -> str:
+    """A path without its ``{parameters}``: a value is no name of the endpoint."""
+    return re.sub(r"\{[^{}]*\}", "/", path)
+
+
+def site_refusals(
+    site: CallSite, endpoint: Endpoint | None, read: Callable[[str], bytes | None]
+) -> tuple[Finding, ...]:
+    """Why the site must not become a send (module docstring), most telling first; empty
+    when nothing here refuses it."""
+    out: list[Finding] = []
+    path = endpoint.path if endpoint is not None else _url_path(site.url_template)
+    if endpoint is not None and _UNKNOWN_PART in endpoint.path:
+        out.append(
+            Finding(
+                UNRESOLVED_ENDPOINT,
+                f"part of the callee's endpoint is not known statically ({endpoint.label}), so "
+                "its consumer would subscribe to or call a path nothing serves",
+                "make the path known to the scan (the gRPC service's generated module or its "
+                ".proto file in the repository, the route's prefix as a constant) and scan "
+                "again, or rewrite this call by hand",
+            )
+        )
+    auth = _auth_word(path or "")
+    if auth is not None:
+        out.append(
+            Finding(
+                AUTH_CALL,
+                f"the callee's endpoint is about authentication or sessions (`{auth}` in "
+                f"{endpoint.label if endpoint else path}): a login, logout or revocation left in "
+                "a topic takes effect only when a consumer gets to it, and the event carries "
+                "the credential to every reader of the topic and its dead-letter topic",
+                "keep the call synchronous",
+            )
+        )
+    reads = _read(site, endpoint)
+    if reads is not None:
+        out.append(
+            Finding(
+                READ_CALL,
+                f"the call reads ({reads}) and changes nothing: whoever made it wants its "
+                "answer or its failure (not found, not allowed), and a send gives neither",
+                "keep the call synchronous; if nothing needs it, delete it",
+            )
+        )
+    elif site.response_use is not ResponseUse.BODY:
+        check = _check(site, read)
+        if check is not None:
+            out.append(
+                Finding(
+                    CHECK_CALL,
+                    f"the call is a check: {check}, so the exception it raises is its only "
+                    "effect, and a send never raises the callee's answer",
+                    "keep the call synchronous",
+                )
+            )
+    servicer = _servicer_arguments(endpoint, read)
+    if servicer is not None:
+        out.append(
+            Finding(
+                SERVICER_NEEDS_ARGUMENTS,
+                f"the generated consumer constructs the callee's servicer with no arguments, "
+                f"and {servicer}",
+                "give the servicer's parameters defaults (or build its dependencies in "
+                "`__init__`) and scan again, or keep the call synchronous",
+            )
+        )
+    return tuple(out)
+
+
+def _url_path(template: str | None) -> str | None:
+    if not template:
+        return None
+    rest = template.split("://", 1)[1] if "://" in template else template
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else None
+
+
+def _auth_word(path: str) -> str | None:
+    found = words(_static_path(path))
+    hit = next((w for w in found if w in _AUTH_WORDS), None)
+    if hit is not None:
+        return hit
+    pair = next((p for p in itertools.pairwise(found) if p in _AUTH_PAIRS), None)
+    return " ".join(pair) if pair is not None else None
+
+
+def _rpc_name(site: CallSite, endpoint: Endpoint | None) -> str | None:
+    if endpoint is not None and endpoint.protocol == "grpc":
+        return endpoint.path.rsplit("/", 1)[-1] or None
+    if site.client == "grpc":
+        return site.method
+    return None
+
+
+def _read(site: CallSite, endpoint: Endpoint | None) -> str | None:
+    rpc = _rpc_name(site, endpoint)
+    if rpc is not None:
+        first = (words(rpc) or [""])[0]
+        return f"the RPC `{rpc}`" if first in _READ_WORDS else None
+    method = site.method or (endpoint.method if endpoint and endpoint.method != "*" else "")
+    method = method.upper()
+    return f"HTTP {method}" if method in _READ_METHODS else None
+
+
+def _parse(source: bytes | None) -> ast.Module | None:
+    if source is None:
+        return None
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _span(node: ast.AST) -> tuple[int, int]:
+    start = getattr(node, "lineno", 0)
+    return start, getattr(node, "end_lineno", None) or start
+
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _own_nodes(function: Function) -> Iterator[ast.AST]:
+    stack: list[ast.AST] = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _function_at(tree: ast.Module, line: int) -> Function | None:
+    found: Function | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first, last = _span(node)
+            if first <= line <= last and (found is None or node.lineno > found.lineno):
+                found = node
+    return found
+
+
+def _discarded(statement: ast.stmt) -> bool:
+    """``call(...)``, ``await call(...)``, ``_ = call(...)``, ``call(...).raise_for_status()``."""
+    if isinstance(statement, ast.Expr) or (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and statement.targets[0].id == "_"
+    ):
+        value = statement.value
+    else:
+        return False
+    if isinstance(value, ast.Await):
+        value = value.value
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "raise_for_status"
+        and isinstance(value.func.value, ast.Call | ast.Await)
+    ):
+        return True
+    return isinstance(value, ast.Call)
+
+
+def _check(site: CallSite, read: Callable[[str], bytes | None]) -> str | None:
+    tree = _parse(read(site.file))
+    if tree is None:
+        return None
+    function = _function_at(tree, site.line)
+    if function is None:
+        return None
+    named = [w for w in words(function.name) if w in _CHECK_WORDS]
+    if not named:
+        return None
+    statements = [
+        n
+        for n in _own_nodes(function)
+        if isinstance(n, ast.Expr | ast.Assign) and _span(n)[0] <= site.line <= _span(n)[1]
+    ]
+    if not statements or not _discarded(statements[0]):
+        return None
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return None
+        if isinstance(node, ast.Return) and not (
+            node.value is None
+            or (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):
+            return None
+    return (
+        f"`{function.name}` returns nothing, its name says it checks (`{named[0]}`), and the "
+        "call's result is thrown away"
+    )
+
+
+def _servicer_arguments(
+    endpoint: Endpoint | None, read: Callable[[str], bytes | None]
+) -> str | None:
+    """What the servicer's ``__init__`` requires, when it requires anything."""
+    if endpoint is None or endpoint.framework != "grpc":
+        return None
+    parts = endpoint.handler.split(".")
+    if len(parts) < 2:
+        return None
+    tree = _parse(read(endpoint.file))
+    if tree is None:
+        return None
+    classes = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    cls = classes.get(parts[-2])
+    seen: set[str] = set()
+    while cls is not None and cls.name not in seen:
+        seen.add(cls.name)
+        init = next(
+            (
+                n
+                for n in cls.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "__init__"
+            ),
+            None,
+        )
+        if init is not None:
+            required = _required(init)
+            if not required:
+                return None
+            names = ", ".join(f"`{n}`" for n in required)
+            return f"`{cls.name}.__init__` ({endpoint.file}:{init.lineno}) requires {names}"
+        # an ``__init__`` inherited from a base class of the same module
+        bases = [b.id for b in cls.bases if isinstance(b, ast.Name)]
+        cls = next((classes[b] for b in bases if b in classes), None)
+    return None
+
+
+def _required(init: Function) -> list[str]:
+    args = init.args
+    positional = [*args.posonlyargs, *args.args][1:]  # self
+    without = positional[: len(positional) - len(args.defaults)] if args.defaults else positional
+    keyword = [a for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
+    return [a.arg for a in [*without, *keyword]]
+
+
+# --- payloads ----------------------------------------------------------------------------
+
+
+def _secret_name(name: str) -> bool:
+    found = words(name)
+    return any(w in _SECRET_WORDS for w in found) or bool(_pairs(found) & _SECRET_PAIRS)
+
+
+def payload_cautions(payload: str | None) -> tuple[Finding, ...]:
+    """``secret-in-payload`` when a field of the sent data is named like a secret."""
+    secrets = [name for name, _ in payload_fields(payload) if _secret_name(name)]
+    if not secrets:
+        return ()
+    shown = ", ".join(f"`{n}`" for n in secrets)
+    return (
+        Finding(
+            SECRET_IN_PAYLOAD,
+            f"the event's data carries {shown}, named like a secret: the topic keeps every "
+            "event for its retention, its dead-letter topic keeps failed ones for ever, and "
+            "anyone allowed to read either reads the secret",
+            "send an id the consumer can look the secret up by instead; or restrict who may "
+            "read the topic and its dead-letter topic, and give both a short retention",
+        ),
+    )

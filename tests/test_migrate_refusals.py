@@ -1,0 +1,60 @@
+"""Sites a send must not replace though their response is not read, planned on a small
+repository (tests/fixtures/migrate/unsafe): reads, checks, authentication calls, endpoints
+whose path is not known, servicers a consumer cannot construct; and the caution for a
+payload carrying a secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.migrate.plan import PlanOptions
+from decouple_services.migrate.report import render_pr_body, render_summary
+from decouple_services.migrate.run import MigrationResult, migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
+
+FIXTURE = Path(__file__).parent / "fixtures" / "migrate" / "unsafe"
+
+
+@pytest.fixture(scope="module")
+def migrated() -> MigrationResult:
+    result = scan(FIXTURE, ScanOptions(use_cache=False))
+    return migrate_scanned(
+        result, select_sites(result, Criteria(services=("shop",))), PlanOptions()
+    )
+
+
+def test_reads_checks_auth_unknown_paths_and_unbuildable_servicers_are_refused(
+    migrated: MigrationResult,
+) -> None:
+    refused = {
+        r.site.line: tuple(f.code for f in r.reasons) for r in migrated.plan.refused if r.site
+    }
+    assert refused == {
+        13: ("read-call",),  # GET /users/{user_id}, answer thrown away
+        17: ("auth-call",),  # POST /auth/logout
+        22: ("check-call",),  # ensure_quota: only its raise_for_status matters
+        46: ("servicer-needs-arguments",),  # Profiles(store)
+        51: ("read-call", "servicer-needs-arguments"),  # GetProfile
+        56: ("unresolved-endpoint",),  # /{?}.Audit/Record: no proto, no generated module
+    }
+    reasons = {r.site.line: r.reasons[0] for r in migrated.plan.refused if r.site}
+    assert "`ensure_quota` returns nothing" in reasons[22].reason
+    assert "`Profiles.__init__` (services/profiles/profiles/server.py:12) requires `store`" in (
+        reasons[46].reason
+    )
+    assert "RPC /{?}.Audit/Record" in reasons[56].reason
+
+
+def test_writes_migrate_and_a_secret_in_the_payload_is_a_caution(
+    migrated: MigrationResult,
+) -> None:
+    taken = {p.site.line: tuple(c.code for c in p.cautions) for p in migrated.plan.rewrites}
+    # use_quota (not named as a check), ensure_deactivated (returns a value), add_note
+    assert taken == {27: (), 32: (), 37: ("secret-in-payload",)}
+    body = render_pr_body(migrated)
+    assert "secret-in-payload" in body
+    summary = render_summary(migrated, dry_run=True)
+    assert "carries `api_key`, named like a secret" in summary
