@@ -95,7 +95,7 @@ def test_compose_gives_the_caller_the_broker(tmp_path: Path) -> None:
     services = yaml.load((root / "docker-compose.decouple.yml").read_text(), Loader=loader)
     services = services["services"]
     assert services["orders"]["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
-    consumer = services["emails-emails_send"]
+    consumer = services["emails-send"]
     assert consumer["environment"] == {
         **services["orders"]["environment"],
         "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
@@ -141,11 +141,69 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
     assert orders["kafka"] == {"bootstrapServers": "kafka:9092"}
     template = (root / "charts/orders/templates/deployment.yaml").read_text()
     assert "value: {{ .Values.kafka.bootstrapServers | quote }}" in template
-    # The consumer process is not in the chart: the PR body says what to add.
+    # The consumer's Deployment is in the callee's chart, made from its own template.
+    consumers = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
+    assert ".Release.Name) }}" in consumers and "sha1sum" in consumers
+    (deployment,) = _rendered(consumers)
+    assert deployment["metadata"]["name"] == "RELEASE-emails-send"
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "RELEASE-emails-send"}}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
+    assert container["image"] == "IMAGE"
+    assert "ports" not in container and "livenessProbe" in container
     body = (tmp_path / "pr.md").read_text()
-    assert "python -m emails.decouple_consumers.emails_send" in body
-    assert "emails, by hand: the emails chart (charts/emails) runs no consumer process" in body
+    assert "Merge blocker" not in body and "runs no consumer process" not in body
     assert "`charts/orders/values.yaml`" in body
+
+
+def _rendered(template: str) -> list[dict[str, object]]:
+    """The template's documents with its few actions filled in as Helm would: a stand-in
+    for ``helm template`` on these fixtures."""
+    import hashlib
+
+    names: dict[str, str] = {}
+    lines = []
+    for line in template.splitlines():
+        full = re.match(r'^\{\{- (\$\w+) := printf "%v-([^"]+)" \(\.Release\.Name\) \}\}$', line)
+        if full:
+            names[full[1]] = f"RELEASE-{full[2]}"
+            continue
+        cut = re.match(r"^\{\{- (\$\w+) := ternary .* (\$\w+) \(gt .*\}\}$", line)
+        if cut:
+            value = names[cut[2]]
+            if len(value) > 63:
+                digest = hashlib.sha1(value.encode()).hexdigest()[:8]
+                value = value[:54].rstrip("-") + "-" + digest
+            names[cut[1]] = value
+            continue
+        if re.match(r"^\s*\{\{-? *(range|end)\b", line):
+            continue
+        line = re.sub(r"\{\{ (\$\w+) \}\}", lambda m: names.get(m[1], m[0]), line)
+        line = line.replace("{{ .Release.Name }}", "RELEASE")
+        image = '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"'
+        line = line.replace(image, "IMAGE")
+        if "{{" not in line:  # the env the range over .Values.env renders is left out
+            lines.append(line)
+    return [d for d in yaml.safe_load_all("\n".join(lines)) if d]
+
+
+def test_a_chart_whose_deployment_cannot_be_copied_is_a_merge_blocker(tmp_path: Path) -> None:
+    """A callee's template laid out as decouple cannot follow: no consumer Deployment, and
+    the summary and the PR body say so first, not in the checklist."""
+    root = _repo(tmp_path, "helm")
+    template = root / "charts/emails/templates/deployment.yaml"
+    template.write_text(
+        "{{- range $name, $svc := .Values.workers }}\n---\n" + template.read_text() + "{{- end }}\n"
+    )
+    status, _, summary = _migrate(root, "helm", pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK, summary
+    first = summary.splitlines()[0]
+    assert first.startswith("merge blocker: no consumer deployment generated for emails:"), first
+    assert "python -m emails.decouple_consumers.emails_send" in first
+    body = (tmp_path / "pr.md").read_text()
+    _, _, rest = body.partition("\n\n")
+    assert rest.startswith("> **Merge blocker:** no consumer deployment generated for emails")
+    assert not (root / "charts/emails/templates/emails-consumers.decouple.yaml").exists()
 
 
 def test_an_edit_that_fails_becomes_a_note_and_the_migration_goes_on(

@@ -22,7 +22,7 @@ import ast
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,12 @@ from decouple_services.core.provenance import HEADER_LINES, MARKER, MARKER_RE
 from decouple_services.core.text import printable, printable_lines
 from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.fields import describe
-from decouple_services.migrate.naming import consumer_group
+from decouple_services.migrate.naming import (
+    WorkloadNameError,
+    consumer_group,
+    dns_label,
+    workload_slug,
+)
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
     ConsumerSpec,
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEAD_LETTER_HEADERS",
     "FRAMEWORKS",
+    "RETRY_HEADERS",
     "OutboxRelaySpec",
     "asyncapi_applications",
     "compose_override_path",
@@ -84,7 +90,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "14"
+RUNTIME_VERSION = "15"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -253,16 +259,16 @@ def render_consumer_test(spec: ConsumerSpec) -> str:
 
 
 def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-python") -> str:
-    """A Python script that creates the topics and their dead-letter topics, idempotently,
-    with partitions and replication from the environment (``client``'s admin API), by
-    default those the AsyncAPI document's channel bindings state."""
+    """A Python script that creates the topics, their retry and dead-letter topics,
+    idempotently, with partitions and replication from the environment (``client``'s admin
+    API), by default those the AsyncAPI document's channel bindings state."""
     if client not in SYNC_CLIENTS:
         raise ValueError(f"unknown client {client!r}: use one of {SYNC_CLIENTS}")
     ordered = sorted(topics, key=lambda t: t.name)
     body = _render(
         "create_topics.py.j2",
         client=client,
-        topics=[(t.name, t.dead_letter) for t in ordered],
+        topics=[(t.name, t.dead_letter, t.retry_topic) for t in ordered],
         partitions=TOPIC_PARTITIONS,
         dead_letter_partitions=DEAD_LETTER_PARTITIONS,
         replicas=REPLICATION_FACTOR,
@@ -273,13 +279,13 @@ def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-pyt
 def render_asyncapi(
     topics: Sequence[TopicSpec], *, application: str | None = None, title: str | None = None
 ) -> str:
-    """An AsyncAPI 3.0 document of the topics, their dead-letter topics, the events (a
+    """An AsyncAPI 3.0 document of the topics, their retry and dead-letter topics, the events (a
     CloudEvents envelope whose ``data`` follows the payload schema), the Kafka server and
     bindings, and who sends and receives them.
 
     With ``application`` the document is that service's own, as AsyncAPI 3 means a document
-    to be: only the operations it performs (the sends of a producer; the receive and the
-    dead-letter send of a consumer) and the channels and messages they use. Without it, the
+    to be: only the operations it performs (the sends of a producer; the receive, the
+    retry send and receive and the dead-letter send of a consumer) and the channels and messages they use. Without it, the
     combined view of every application (:func:`asyncapi_applications`).
     """
     import yaml
@@ -313,7 +319,7 @@ def render_asyncapi(
     what = "AsyncAPI 3.0 document of the migrated calls' topics"
     if application is not None:
         what = f"AsyncAPI 3.0 document of the {application} service's events"
-    return _with_header(body, what)
+    return with_header(body, what)
 
 
 def _plain(value: Any) -> bool:
@@ -431,8 +437,16 @@ def render_compose_override(
         "restart": "no",
     }
     ready = {"kafka-topics": {"condition": "service_completed_successfully"}}
+    names = _NameBook("compose service", {str(n): f"the service {n} of {base}" for n in services})
+    for fixed in out:
+        # a broker of the repository's own is overridden, as it always was: not a clash
+        names.owners[fixed] = f"the {fixed} service this file adds"
     for consumer in sorted(wanted, key=lambda c: c.module):
-        name = f"{compose_names[consumer.service]}-{consumer.module.rpartition('.')[2]}"
+        service_name = compose_names[consumer.service]
+        name = names.take(
+            dns_label(f"{service_name}-{workload_slug(consumer.service, consumer.topic.name)}"),
+            f"the consumer {consumer.module}",
+        )
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         if consumer.idempotency == "sqlalchemy":
             # Handled events are kept in the service's database, which every replica shares.
@@ -440,11 +454,12 @@ def render_compose_override(
                 "${DECOUPLE_IDEMPOTENCY_URL:?the SQLAlchemy URL of the "
                 + f"{consumer.service} database its consumers keep handled events in}}"
             )
-        out[re.sub(r"[^a-z0-9_-]", "-", name.lower())] = {
-            "extends": {"file": base, "service": compose_names[consumer.service]},
+        out[name] = {
+            "extends": {"file": base, "service": service_name},
             **_reset_instance(),
             "command": ["python", "-m", consumer.module],
             "environment": environment,
+            **compose_one_replica(services[service_name], consumer),
             "healthcheck": _compose_healthcheck(),
             "depends_on": ready,
             "restart": "unless-stopped",
@@ -462,7 +477,7 @@ def render_compose_override(
                 "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the "
                 + f"{relay.service} database the outbox table is in}}"
             )
-        out[re.sub(r"[^a-z0-9_-]", "-", f"{service}-outbox-relay".lower())] = {
+        out[names.take(dns_label(f"{service}-outbox-relay"), f"the outbox relay of {service}")] = {
             "extends": {"file": base, "service": service},
             **_reset_instance(),
             "command": ["python", "-m", relay.runtime_module, "relay"],
@@ -491,7 +506,7 @@ def render_compose_override(
         "# the service's package where its working directory can import it.\n"
         + yaml.dump({"services": out}, Dumper=Dumper, sort_keys=False, width=100)
     )
-    return _with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
+    return with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
 
 
 #: Where a consumer without a shared database keeps its SQLite store on Kubernetes: an
@@ -510,20 +525,31 @@ def render_k8s_consumers(
     Service never routes requests to it. ``None`` when the manifest has no such Deployment."""
     import yaml
 
-    source = _own_deployment(documents, deployment)
+    source = own_deployment(documents, deployment)
     if source is None:
         return None
     made = []
     secret = f"{deployment}-decouple-idempotency"[:253]
     secret_needed = False
+    held: list[str] = []
+    names = _NameBook("Deployment", {deployment: f"the {deployment} Deployment"})
     for consumer in sorted(consumers, key=lambda c: c.module):
-        slug = re.sub(r"[^a-z0-9-]+", "-", consumer.module.rpartition(".")[2].lower())
         copied = _deployment_copy(
-            source, deployment, slug, "decouple.consumer-of", ["python", "-m", consumer.module]
+            source,
+            deployment,
+            workload_slug(consumer.service, consumer.topic.name),
+            "decouple.consumer-of",
+            ["python", "-m", consumer.module],
         )
+        names.take(copied["metadata"]["name"], f"the consumer {consumer.module}")
         container = copied["spec"]["template"]["spec"]["containers"][0]
         _probe_liveness(container)
         have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
+        if one_replica_only(consumer, copied["spec"].get("replicas"), have):
+            # Each pod would keep its own record of handled events: a redelivery that lands
+            # on another pod runs again. One replica until a shared store is configured.
+            copied["spec"]["replicas"] = 1
+            held.append(copied["metadata"]["name"])
         if consumer.idempotency == "sqlalchemy" and "DECOUPLE_IDEMPOTENCY_URL" not in have:
             # Every replica keeps handled events in the service's database, whose URL
             # cannot be read from the code: the pod waits for the secret.
@@ -559,9 +585,17 @@ def render_k8s_consumers(
             if secret_needed
             else ""
         )
+        + (
+            f"# {', '.join(held)}: 1 replica, not the {source['spec'].get('replicas')} of "
+            f"{deployment}: handled events are kept\n"
+            "# in a SQLite file per pod. Set DECOUPLE_IDEMPOTENCY_URL to a database every replica\n"
+            "# reaches, then raise replicas.\n"
+            if held
+            else ""
+        )
         + yaml.safe_dump_all(made, sort_keys=False, width=100)
     )
-    return _with_header(body, f"Kafka consumers of the {deployment} Deployment")
+    return with_header(body, f"Kafka consumers of the {deployment} Deployment")
 
 
 def _compose_healthcheck() -> dict[str, Any]:
@@ -611,7 +645,7 @@ def render_k8s_relay(
     <runtime> relay``. ``None`` when the manifest has no such Deployment."""
     import yaml
 
-    source = _own_deployment(documents, deployment)
+    source = own_deployment(documents, deployment)
     if source is None:
         return None
     copied = _deployment_copy(
@@ -650,10 +684,10 @@ def render_k8s_relay(
         "# without it the events stay in the outbox table. Set KAFKA_BOOTSTRAP_SERVERS to the\n"
         "# cluster's brokers.\n" + note + yaml.safe_dump(copied, sort_keys=False, width=100)
     )
-    return _with_header(body, f"the outbox relay of the {deployment} Deployment")
+    return with_header(body, f"the outbox relay of the {deployment} Deployment")
 
 
-def _own_deployment(documents: Sequence[Any], deployment: str) -> dict[str, Any] | None:
+def own_deployment(documents: Sequence[Any], deployment: str) -> dict[str, Any] | None:
     """The Deployment named ``deployment`` among ``documents``, if it has containers."""
     source = next(
         (
@@ -677,8 +711,8 @@ def _deployment_copy(
     requests to it."""
     import copy
 
-    name = f"{deployment}-{slug}".strip("-")[:63].rstrip("-")
-    labels = {"app": name, label: deployment}
+    name = dns_label(f"{deployment}-{slug}")
+    labels = {"app": name, label: dns_label(deployment)}
     copied = copy.deepcopy(dict(source))
     copied["metadata"]["name"] = name
     copied["metadata"]["labels"] = dict(labels)
@@ -726,6 +760,57 @@ def posixpath_basename(path: str) -> str:
 def compose_override_path(compose_file: str) -> str:
     """``docker-compose.decouple.yml`` next to ``docker-compose.yml``."""
     return compose_file.rsplit(".", 1)[0] + ".decouple.yml"
+
+
+def one_replica_only(consumer: ConsumerSpec, replicas: Any, env_names: Collection[Any]) -> bool:
+    """Whether the process running ``consumer`` must run one replica where its service runs
+    ``replicas``: its idempotency store is the SQLite file of each pod (no Django or
+    SQLAlchemy database of the service, and no ``DECOUPLE_IDEMPOTENCY_URL`` in ``env_names``,
+    the environment it is given), so a repeat that reaches another replica is handled again."""
+    if consumer.idempotency != "file" or "DECOUPLE_IDEMPOTENCY_URL" in env_names:
+        return False
+    try:
+        return int(replicas) > 1
+    except (TypeError, ValueError):
+        return False  # a value a template fills in: said so where it is generated
+
+
+def compose_one_replica(service: Any, consumer: ConsumerSpec) -> dict[str, Any]:
+    """What holds a consumer to one container where the service it extends runs more
+    (``deploy.replicas`` or ``scale``) and its store is per container."""
+    if not isinstance(service, Mapping):
+        return {}
+    environment = service.get("environment")
+    if isinstance(environment, Mapping):
+        names: set[Any] = set(environment)
+    else:
+        names = {str(e).partition("=")[0] for e in environment or ()}
+    deploy_ = service.get("deploy") if isinstance(service.get("deploy"), Mapping) else {}
+    assert isinstance(deploy_, Mapping)
+    out: dict[str, Any] = {}
+    if one_replica_only(consumer, deploy_.get("replicas"), names):
+        out["deploy"] = {"replicas": 1}
+    if one_replica_only(consumer, service.get("scale"), names):
+        out["scale"] = 1
+    return out
+
+
+class _NameBook:
+    """The names given in one file, each to one thing: a second claim is an error naming
+    both (two objects of one name, and the orchestrator keeps the last alone)."""
+
+    def __init__(self, kind: str, taken: Mapping[str, str]) -> None:
+        self.kind = kind
+        self.owners = dict(taken)
+
+    def take(self, name: str, owner: str) -> str:
+        if name in self.owners:
+            raise WorkloadNameError(
+                f"two {self.kind}s would be named {name!r}: {self.owners[name]} and {owner}; "
+                "rename a topic (--topic-template) or the service's workload"
+            )
+        self.owners[name] = owner
+        return name
 
 
 class _Reset(str):
@@ -820,6 +905,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "import_root": spec.import_root,
         "topic": topic.name,
         "dead_letter": topic.dead_letter,
+        "retry_topic": topic.retry_topic,
         "group_id": spec.group_id,
         "producers": _join(topic.producers) or "its producers",
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),
@@ -903,6 +989,12 @@ DEAD_LETTER_HEADERS: tuple[tuple[str, str], ...] = (
     ("decouple.original.offset", "Its offset there, as a decimal number."),
     ("decouple.consumer.group", "The consumer group that gave up on it."),
 )
+#: The headers the consumer adds to a retry record, in the order it writes them.
+RETRY_HEADERS: tuple[tuple[str, str], ...] = (
+    *DEAD_LETTER_HEADERS[:-1],
+    ("decouple.consumer.group", "The consumer group whose retry it is; the others pass it by."),
+    ("decouple.retry.due", "When the retry is due, in seconds since the epoch."),
+)
 
 
 def _asyncapi_document(
@@ -971,6 +1063,30 @@ def _asyncapi_document(
                 "endpoint": topic.endpoint.label if topic.endpoint else None,
                 "fields": "*" if topic.fields is None else list(topic.fields),
             }
+        retry_id = f"{topic.name}.retry"
+        messages[retry_id] = _retry_message(topic, group)
+        schemas.setdefault("retry-headers", _retry_headers())
+        channels[topic.retry_topic] = {
+            "address": topic.retry_topic,
+            "title": topic.retry_topic,
+            "description": f"Events without a key from {topic.name} that the consumer in "
+            f"{topic.callee} failed to handle, each waiting until its retry is due while "
+            f"{topic.name} goes on (events with a key are retried in place, in order).",
+            "messages": {"retry": {"$ref": f"#/components/messages/{retry_id}"}},
+            "bindings": _channel_bindings(topic.retry_topic, TOPIC_PARTITIONS),
+        }
+        operations[f"{topic.callee}.retry.{topic.name}"] = {
+            "action": "send",
+            "title": f"{topic.callee} puts off the retries of events without a key",
+            "channel": {"$ref": f"#/channels/{topic.retry_topic}"},
+            "messages": [{"$ref": f"#/channels/{topic.retry_topic}/messages/retry"}],
+        }
+        operations[f"{topic.callee}.receive.{topic.retry_topic}"] = {
+            "action": "receive",
+            "title": f"{topic.callee} retries {topic.event_type} when due",
+            "channel": {"$ref": f"#/channels/{topic.retry_topic}"},
+            "messages": [{"$ref": f"#/channels/{topic.retry_topic}/messages/retry"}],
+        }
         operations[f"{topic.callee}.deadletter.{topic.name}"] = {
             "action": "send",
             "title": f"{topic.callee} dead-letters what it could not handle",
@@ -1090,10 +1206,33 @@ def _dead_letter_message(topic: TopicSpec, group: str) -> dict[str, Any]:
     }
 
 
-def _dead_letter_headers() -> dict[str, Any]:
-    """The headers every dead letter carries: one schema per document, whatever the topic."""
+def _retry_message(topic: TopicSpec, group: str) -> dict[str, Any]:
+    return {
+        "name": f"{topic.event_type}.retry",
+        "title": f"{topic.event_type} event, waiting for its retry",
+        "summary": f"A record without a key from {topic.name} that the consumer in "
+        f"{topic.callee} ({group}) failed to handle: its value and headers unchanged, with "
+        "what failed and when it is due.",
+        "contentType": "application/cloudevents+json",
+        "headers": {"$ref": "#/components/schemas/retry-headers"},
+        "payload": {"$ref": f"#/components/schemas/{topic.name}"},
+    }
+
+
+def _retry_headers() -> dict[str, Any]:
+    """The headers every retry record carries: one schema per document."""
+    schema = _dead_letter_headers(RETRY_HEADERS)
+    schema["properties"]["decouple.retry.due"]["pattern"] = "^[0-9]+(\\.[0-9]+)?$"
+    return schema
+
+
+def _dead_letter_headers(
+    names: tuple[tuple[str, str], ...] = DEAD_LETTER_HEADERS,
+) -> dict[str, Any]:
+    """The headers every dead letter (with ``names``: every retry record) carries: one
+    schema per document, whatever the topic."""
     headers: dict[str, Any] = {"content-type": {"const": "application/cloudevents+json"}}
-    for name, description in DEAD_LETTER_HEADERS:
+    for name, description in names:
         headers[name] = {"type": "string", "description": description}
     headers["decouple.error.message"]["maxLength"] = 1000
     for name in ("decouple.attempts", "decouple.original.partition", "decouple.original.offset"):
@@ -1102,7 +1241,7 @@ def _dead_letter_headers() -> dict[str, Any]:
         "type": "object",
         "description": "The original record's headers, then the consumer's decouple.* "
         "headers (UTF-8 text).",
-        "required": [name for name, _ in DEAD_LETTER_HEADERS],
+        "required": [name for name, _ in names],
         "properties": headers,
     }
 
@@ -1224,10 +1363,10 @@ def _python_file(body: str, what: str, path: str, *, shebang: bool = False) -> s
         ast.parse(body, filename=path or "<generated>")
     except SyntaxError as error:  # a template bug, never the user's input
         raise RuntimeError(f"generated code for {what} does not parse: {error}") from error
-    return _with_header(body, what, shebang=shebang)
+    return with_header(body, what, shebang=shebang)
 
 
-def _with_header(body: str, what: str, *, shebang: bool = False) -> str:
+def with_header(body: str, what: str, *, shebang: bool = False) -> str:
     header = [
         f"# Generated by decouple {__version__}: {printable(what)}.",
         "# decouple regenerates this file while it is unchanged; edit it and it is left alone.",

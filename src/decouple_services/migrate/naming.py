@@ -4,11 +4,18 @@ The template's fields: ``{callee}``, ``{endpoint}`` (the endpoint slug), ``{call
 ``{method}``. The default, ``{callee}.{endpoint}``, names ``POST /api/orders/{order_id}/cancel``
 on ``orders`` as ``orders.cancel``: path parameters, ``api``/version segments and a first segment
 repeating the service's name do not name anything. A gRPC method is its own slug (``/shop.payments.v1.PaymentService/Refund`` ->
-``refund``).
+``refund``). A service name that repeats a word (``identity-service-service``, a Kubernetes
+Service named after a Deployment ``identity-service``) gives its topics the name once
+(``identity-service.logout``).
+
+The generated deployment files name their workloads from the same parts: :func:`workload_slug`
+(the topic less the callee it starts with) and :func:`dns_label` (a Kubernetes name: a long one
+is cut and told apart by a hash of the whole).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 
@@ -16,9 +23,10 @@ from decouple_services.core.errors import DecoupleError
 
 DEFAULT_TOPIC_TEMPLATE = "{callee}.{endpoint}"
 TEMPLATE_FIELDS = ("callee", "endpoint", "caller", "method")
-#: Kafka's limit is 249 characters; the dead-letter suffix must still fit.
+#: Kafka's limit is 249 characters; the dead-letter and retry suffixes must still fit.
 DEAD_LETTER_SUFFIX = ".dlq"
-MAX_TOPIC_LENGTH = 249 - len(DEAD_LETTER_SUFFIX)
+RETRY_SUFFIX = ".retry"
+MAX_TOPIC_LENGTH = 249 - max(len(DEAD_LETTER_SUFFIX), len(RETRY_SUFFIX))
 _LEGAL = re.compile(r"^[A-Za-z0-9._-]+$")
 _NOISE_SEGMENTS = re.compile(r"^(api|v\d+)$", re.IGNORECASE)
 
@@ -27,10 +35,31 @@ class TopicNameError(DecoupleError):
     """A topic template or the name it gives breaks Kafka's rules."""
 
 
+class WorkloadNameError(DecoupleError):
+    """Two generated workloads (or a generated one and the repository's own) would share a
+    name."""
+
+
 def kebab(text: str) -> str:
     """``PaymentService`` -> ``payment-service``; ``stock_release`` -> ``stock-release``."""
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", text)
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def without_repeats(name: str) -> str:
+    """``name`` with a word, or a run of words, that repeats the one before it said once:
+    ``identity-service-service`` -> ``identity-service``, ``orders-api-orders-api`` ->
+    ``orders-api``. Words are separated by ``-``, ``_`` or ``.``; ``a-b-a`` is left alone."""
+    previous = None
+    while previous != name:
+        previous = name
+        name = _REPEATED.sub(r"\1", name)
+    return name
+
+
+_REPEATED = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*?)(?:[-_.]\1)+(?![A-Za-z0-9])"
+)
 
 
 def endpoint_slug(path: str, *, protocol: str = "http", service: str = "") -> str:
@@ -44,7 +73,11 @@ def endpoint_slug(path: str, *, protocol: str = "http", service: str = "") -> st
         if s and not s.startswith("{") and not s.startswith("<") and not _NOISE_SEGMENTS.match(s)
     ]
     segments = [s for s in segments if s]
-    if len(segments) > 1 and service and segments[0] == kebab(service):
+    if (
+        len(segments) > 1
+        and service
+        and segments[0] in {kebab(service), kebab(without_repeats(service))}
+    ):
         segments = segments[1:]
     return "-".join(segments)
 
@@ -65,7 +98,12 @@ def check_template(template: str) -> None:
 def topic_name(template: str, *, callee: str, endpoint: str, caller: str, method: str) -> str:
     """The topic the template gives, or :class:`TopicNameError` saying which rule it breaks."""
     check_template(template)
-    name = template.format(callee=callee, endpoint=endpoint, caller=caller, method=method.lower())
+    name = template.format(
+        callee=without_repeats(callee),
+        endpoint=endpoint,
+        caller=without_repeats(caller),
+        method=method.lower(),
+    )
     problem = topic_problem(name)
     if problem:
         raise TopicNameError(f"topic {name!r} (from {template!r}): {problem}")
@@ -82,7 +120,7 @@ def topic_problem(name: str) -> str | None:
         bad = sorted({c for c in name if not re.match(r"[A-Za-z0-9._-]", c)})
         return f"illegal character(s) {''.join(bad)!r}: Kafka allows letters, digits, '.', '_', '-'"
     if len(name) > MAX_TOPIC_LENGTH:
-        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{DEAD_LETTER_SUFFIX}'"
+        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{RETRY_SUFFIX}'"
     return None
 
 
@@ -99,7 +137,38 @@ def consumer_group(callee: str, topic: str) -> str:
     name when it already starts with the callee; otherwise the callee is put in front, so
     every group names the service that owns it.
     """
-    return topic if topic.startswith(f"{callee}.") else f"{callee}.{topic}"
+    if topic.startswith((f"{callee}.", f"{without_repeats(callee)}.")):
+        return topic
+    return f"{callee}.{topic}"
+
+
+def workload_slug(callee: str, topic: str) -> str:
+    """What tells a consumer's workload apart from its service's other workloads: the topic
+    without the callee it starts with, in kebab case (``emails.send`` in emails -> ``send``;
+    ``users.user-registered`` in emails -> ``users-user-registered``)."""
+    for prefix in (f"{callee}.", f"{without_repeats(callee)}."):
+        if topic.startswith(prefix) and len(topic) > len(prefix):
+            topic = topic[len(prefix) :]
+            break
+    return kebab(topic) or "consumer"
+
+
+#: Kubernetes names most objects with DNS-1123 labels: lower-case letters, digits and
+#: ``-``, at most 63 characters, starting and ending with a letter or digit.
+DNS_LABEL_LENGTH = 63
+_HASH_LENGTH = 8
+
+
+def dns_label(name: str, limit: int = DNS_LABEL_LENGTH) -> str:
+    """``name`` as a DNS-1123 label. One longer than ``limit`` is cut and ends with the first
+    8 hex digits of the SHA-1 of the whole (``...-3f2a9c1b``): two long names with the same
+    beginning stay apart, and the same name gives the same label on every run."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower())
+    label = re.sub(r"-{2,}", "-", label).strip("-") or "x"
+    if len(label) <= limit:
+        return label
+    digest = hashlib.sha1(label.encode("utf-8"), usedforsecurity=False).hexdigest()[:_HASH_LENGTH]
+    return label[: limit - _HASH_LENGTH - 1].rstrip("-") + "-" + digest
 
 
 _VERSIONED = re.compile(r"\.v\d+$")

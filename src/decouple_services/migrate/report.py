@@ -97,6 +97,15 @@ def _handler(result: MigrationResult, topic: str, callee: str | None = None) -> 
     return "?"
 
 
+#: Why a consumer whose store is per pod runs one replica.
+ONE_REPLICA = (
+    "each replica would keep its own record of handled events, so a repeat that reaches "
+    "another replica is handled again; one replica handles every partition (a rebalance "
+    "after a restart aside). Set `DECOUPLE_IDEMPOTENCY_URL` to a database every replica "
+    "reaches, then raise the replicas"
+)
+
+
 def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH") -> str:
     """Plain text for stderr: every migrated site with its cautions, every refusal with its
     reason and suggestion, every generated file left alone. ``path``: the repository as the
@@ -105,6 +114,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
     mode = "dry run; --write applies it" if dry_run else "writing"
+    lines.extend(f"merge blocker: {blocker}" for blocker in result.blockers)
     lines.append(
         f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
         f"{len(result.plan.refused) + len(result.failed)} refused ({mode})"
@@ -174,6 +184,8 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"deployment of {service}: {note}")
     if result.store_notes:
         lines.append(f"caution [per-pod-dedupe] {_per_pod(result, '')}")
+    if result.replica_notes:
+        lines.append(f"caution [one-replica] {_one_replica(result, '')}")
     return "".join(printable(line) + "\n" for line in lines)
 
 
@@ -291,6 +303,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
     )
     out.append(f"# {heading}\n")
+    if result.blockers:
+        out.extend(f"> **Merge blocker:** {_cell(blocker)}" for blocker in result.blockers)
+        out.append("")
     waiting = [p for p in migrated if senders[p.site.id].wait]
     outboxed = [
         p for p in migrated if senders[p.site.id].outbox is not None and not senders[p.site.id].wait
@@ -545,6 +560,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         )
     if result.store_notes:
         risks.append(f"**Dedupe per pod.** {_per_pod(result, '`')}.")
+    if result.replica_notes:
+        risks.append(f"**One replica.** {_one_replica(result, '`')}.")
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
@@ -653,6 +670,12 @@ def _per_pod(result: MigrationResult, quote: str) -> str:
     """The consumers deployed without a shared idempotency store, and what that means."""
     named = ", ".join(f"{quote}{m}{quote} ({where})" for m, where in result.store_notes)
     return f"{named}: {PER_POD_DEDUPE}"
+
+
+def _one_replica(result: MigrationResult, quote: str) -> str:
+    """The consumers generated with one replica where their service runs more."""
+    named = ", ".join(f"{quote}{m}{quote} ({where})" for m, where in result.replica_notes)
+    return f"{named}: {ONE_REPLICA}"
 
 
 def _cell(text: str) -> str:

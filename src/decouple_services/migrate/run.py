@@ -26,6 +26,7 @@ from decouple_services.migrate import deploy
 from decouple_services.migrate.changes import FileChange
 from decouple_services.migrate.codemod import ParsedSource, rewrite_source
 from decouple_services.migrate.deps import DEPENDENCY_FILES, add_requirement
+from decouple_services.migrate.naming import WorkloadNameError, dns_label
 from decouple_services.migrate.outbox import add_installed_app
 from decouple_services.migrate.plan import (
     DJANGO_SETTINGS,
@@ -62,6 +63,12 @@ class MigrationResult:
     #: ``(consumer module, the deployment files that run it)``: consumers whose
     #: idempotency store is a SQLite file per pod (:data:`PER_POD_DEDUPE`).
     store_notes: tuple[tuple[str, str], ...] = ()
+    #: ``(consumer module, where)``: consumers generated with one replica where their
+    #: service runs more, because their idempotency store is per pod.
+    replica_notes: tuple[tuple[str, str], ...] = ()
+    #: What keeps the change from working once merged (a callee whose consumers no
+    #: generated file runs): said before anything else in the summary and the PR body.
+    blockers: tuple[str, ...] = ()
 
     @property
     def migrated(self) -> tuple[CallSite, ...]:
@@ -138,13 +145,16 @@ def migrate_scanned(
                 for p in plan.sites
             ),
         )
-    generated, kept, store_notes = _generated(plan, read, result)
+    generated, kept, store_notes, replica_notes = _generated(plan, read, result)
     changes.extend(generated)
     dep_changes, dep_notes = _dependencies(plan, read, result)
     changes.extend(dep_changes)
     changes.extend(_outbox_settings(plan, read))
-    deploy_changes, deploy_notes = _deployment_env(plan, read, result)
-    changes.extend(deploy_changes)
+    deployed = _deployment_env(plan, read, result)
+    changes.extend(deployed.changes)
+    chart_changes, chart_kept = _generated_changes(deployed.generated, read)
+    changes.extend(chart_changes)
+    kept.extend(chart_kept)
     return MigrationResult(
         root=root,
         scan=result,
@@ -153,8 +163,10 @@ def migrate_scanned(
         kept=tuple(kept),
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
-        deployment_notes=tuple(deploy_notes),
+        deployment_notes=tuple(deployed.notes),
         store_notes=tuple(store_notes),
+        replica_notes=tuple([*replica_notes, *deployed.replica_notes]),
+        blockers=tuple(deployed.blockers),
     )
 
 
@@ -349,7 +361,7 @@ def _replicas_running(text: str, module: str) -> int | None:
 
 def _generated(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
-) -> tuple[list[FileChange], list[tuple[str, str]], list[tuple[str, str]]]:
+) -> tuple[list[FileChange], list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
     from decouple_services.migrate import generate
 
     wanted: list[tuple[str, str, bool]] = []
@@ -398,10 +410,25 @@ def _generated(
             )
         )
     store_notes: list[tuple[str, str]] = []
+    replica_notes: list[tuple[str, str]] = []
     if plan.topics:
-        deployments = [*_compose_override(plan, read, result), *_k8s_consumers(plan, read, result)]
+        compose, compose_held = _compose_override(plan, read, result)
+        manifests, k8s_held = _k8s_consumers(plan, read, result)
+        deployments = [*compose, *manifests]
         wanted.extend(deployments)
         store_notes = store_cautions(plan.consumers, deployments)
+        replica_notes = [*compose_held, *k8s_held]
+    changes, kept = _generated_changes(wanted, read)
+    return changes, kept, store_notes, replica_notes
+
+
+def _generated_changes(
+    wanted: Sequence[tuple[str, str, bool]], read: Callable[[str], bytes | None]
+) -> tuple[list[FileChange], list[tuple[str, str]]]:
+    """The changes writing ``wanted`` (``(path, text, executable)``), less the generated
+    files someone has edited since, which are kept with the reason."""
+    from decouple_services.migrate import generate
+
     changes: list[FileChange] = []
     kept: list[tuple[str, str]] = []
     for path, text, executable in wanted:
@@ -426,7 +453,7 @@ def _generated(
                 kept.append((path, f"{why}; left as it is (delete it to regenerate)"))
                 continue
         changes.append(FileChange(path, old, new, "generated", executable=executable))
-    return changes, kept, store_notes
+    return changes, kept
 
 
 _COMPOSE_EVIDENCE = re.compile(r"^(\S*(?:docker-)?compose[^/:]*\.ya?ml):\d+ ")
@@ -434,9 +461,10 @@ _COMPOSE_EVIDENCE = re.compile(r"^(\S*(?:docker-)?compose[^/:]*\.ya?ml):\d+ ")
 
 def _compose_override(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
-) -> list[tuple[str, str, bool]]:
+) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]:
     """``<compose>.decouple.yml`` next to the compose file the services were found in,
-    when there is one: the broker and the consumer processes, without editing it."""
+    when there is one: the broker and the consumer processes, without editing it; and
+    ``(consumer module, where)`` of those held to one container."""
     import yaml
 
     from decouple_services.migrate import generate
@@ -448,14 +476,14 @@ def _compose_override(
         if (found := _COMPOSE_EVIDENCE.match(evidence)) and not _ours(found.group(1))
     )
     if not files:
-        return []
+        return [], []
     compose_file = files.most_common(1)[0][0]
     try:
         compose = yaml.safe_load(read(compose_file) or b"")
     except yaml.YAMLError:
-        return []
+        return [], []
     if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict):
-        return []
+        return [], []
     names: dict[str, str] = {}
     for service in result.services:
         for candidate in (service.name, *service.aliases):
@@ -472,8 +500,15 @@ def _compose_override(
         _relays(plan, read),
     )
     if text is None:
-        return []
-    return [(generate.compose_override_path(compose_file), text, False)]
+        return [], []
+    path = generate.compose_override_path(compose_file)
+    held = []
+    for consumer in plan.consumers:
+        base = compose["services"].get(names.get(consumer.service, ""))
+        if isinstance(base, dict) and generate.compose_one_replica(base, consumer):
+            scale = (base.get("deploy") or {}).get("replicas") or base.get("scale")
+            held.append((consumer.module, f"{path}: 1 container, not the {scale} of its service"))
+    return [(path, text, False)], held
 
 
 def _relays(plan: MigrationPlan, read: Callable[[str], bytes | None]) -> list[OutboxRelaySpec]:
@@ -508,9 +543,13 @@ _DEPLOYMENT_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Deployment (\S+)$")
 
 def _k8s_consumers(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
-) -> list[tuple[str, str, bool]]:
+) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]:
     """A manifest of consumer Deployments next to each callee's own Deployment, and one of
-    the outbox relay next to each ``--outbox`` caller's."""
+    the outbox relay next to each ``--outbox`` caller's; and ``(consumer module, where)``
+    of the consumers held to one replica. Two generated Deployments of one name (or one
+    of a name the repository's Deployments have) are an error."""
+    import yaml
+
     from decouple_services.migrate import generate
 
     by_service: dict[str, list[ConsumerSpec]] = defaultdict(list)
@@ -518,6 +557,7 @@ def _k8s_consumers(
         by_service[consumer.service].append(consumer)
     relays = {relay.service: relay for relay in _relays(plan, read)}
     out: list[tuple[str, str, bool]] = []
+    held: list[tuple[str, str]] = []
     for service in result.services:
         if service.name not in by_service and service.name not in relays:
             continue
@@ -530,12 +570,38 @@ def _k8s_consumers(
                 manifest, documents, deployment, by_service[service.name]
             )
             if text is not None:
-                out.append((generate.k8s_consumers_path(manifest, deployment), text, False))
+                path = generate.k8s_consumers_path(manifest, deployment)
+                out.append((path, text, False))
+                source = generate.own_deployment(documents, deployment) or {}
+                replicas = (source.get("spec") or {}).get("replicas")
+                container = source["spec"]["template"]["spec"]["containers"][0]
+                env = {e.get("name") for e in container.get("env") or [] if isinstance(e, dict)}
+                held += [
+                    (c.module, f"{path}: 1 replica, not the {replicas} of {deployment}")
+                    for c in by_service[service.name]
+                    if generate.one_replica_only(c, replicas, env)
+                ]
         if service.name in relays:
             text = generate.render_k8s_relay(manifest, documents, deployment, relays[service.name])
             if text is not None:
                 out.append((generate.k8s_relay_path(manifest, deployment), text, False))
-    return out
+    theirs = {
+        match.group(2): match.group(1)
+        for service in result.services
+        for line in service.evidence
+        if (match := _DEPLOYMENT_EVIDENCE.match(line)) and not _ours(match.group(1))
+    }
+    owners: dict[str, str] = {name: f"{path} (the repository's)" for name, path in theirs.items()}
+    for path, text, _ in out:
+        for document in yaml.safe_load_all(text):
+            name = str(((document or {}).get("metadata") or {}).get("name"))
+            if name in owners:
+                raise WorkloadNameError(
+                    f"two Deployments would be named {name!r}: in {owners[name]} and in "
+                    f"{path}; rename a topic (--topic-template) or the service's Deployment"
+                )
+            owners[name] = path
+    return out, held
 
 
 def _own_deployment(
@@ -563,14 +629,28 @@ _WORKLOAD_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ (\w+) (\S+)$")
 _HELM_EVIDENCE = re.compile(r"^(\S+\.ya?ml):\d+ Helm values (\S+)$")
 
 
+@dataclass(frozen=True)
+class _Deployed:
+    """What a migration does to the deployment files it does not generate."""
+
+    changes: list[FileChange]
+    #: ``(service, note)``: what could not be edited, and what to add by hand.
+    notes: list[tuple[str, str]]
+    #: ``(path, text, executable)``: the consumer templates generated into Helm charts.
+    generated: list[tuple[str, str, bool]]
+    replica_notes: list[tuple[str, str]]
+    blockers: list[str]
+
+
 def _deployment_env(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
-) -> tuple[list[FileChange], list[tuple[str, str]]]:
+) -> _Deployed:
     """The Kafka settings in the deployment files of every service a migration gives a
     producer or consumers: the callers' Kubernetes workloads (their consumers' Deployments
-    are generated with them), and the Helm charts of both."""
+    are generated with them), and the Helm charts of both; the consumers' Deployments in
+    the charts of the callees, made from the charts' own templates."""
     if not plan.topics:
-        return [], []
+        return _Deployed([], [], [], [], [])
     callers = {p.service for p in plan.producers}
     callees = {c.service for c in plan.consumers}
     edited: dict[str, str] = {}
@@ -644,31 +724,96 @@ def _deployment_env(
                 edited,
                 notes,
             )
-    for consumer in plan.consumers:
-        callee = next((s for s in result.services if s.name == consumer.service), None)
-        if callee is None:
-            continue
-        for chart_dir, chart_name in sorted(charts.items()):
-            if chart_name in {callee.name, *callee.aliases} or any(
-                (m := _HELM_EVIDENCE.match(e)) and posixpath.dirname(m.group(1)) == chart_dir
-                for e in callee.evidence
-            ):
-                notes.append(
-                    (
-                        callee.name,
-                        f"the {chart_name} chart ({chart_dir}) runs no consumer process: add a "
-                        f"Deployment like the service's, with the command `python -m "
-                        f"{consumer.module}` (from `{consumer.import_root}`), no ports and no "
-                        "Service, or start the consumer inside the service's own process "
-                        "(docs/generated-code.md)",
-                    )
-                )
+    generated, replica_notes, blockers = _helm_consumers(plan, result, charts, text_of)
     changes = [
         FileChange(path, originals[path], text.encode("utf-8"), "deployment")
         for path, text in sorted(edited.items())
         if text.encode("utf-8") != originals[path]
     ]
-    return changes, list(dict.fromkeys(notes))
+    return _Deployed(
+        changes, list(dict.fromkeys(notes)), generated, replica_notes, list(dict.fromkeys(blockers))
+    )
+
+
+def _helm_consumers(
+    plan: MigrationPlan,
+    result: ScanResult,
+    charts: dict[str, str],
+    text_of: Callable[[str], str | None],
+) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]], list[str]]:
+    """``templates/<service>-consumers.decouple.yaml`` in the chart of each callee a Helm
+    chart deploys, made from the service's Deployment template there (as the migration
+    has edited it); ``(consumer module, where)`` of those held to one replica; and a merge
+    blocker for each callee whose template could not be found or copied."""
+    from decouple_services.migrate import generate, helm
+
+    by_service: dict[str, list[ConsumerSpec]] = defaultdict(list)
+    for consumer in plan.consumers:
+        by_service[consumer.service].append(consumer)
+    settings = helm.PodSettings(
+        liveness_file=generate.LIVENESS_FILE,
+        liveness_test=generate.liveness_test(),
+        grace_seconds=generate.HANDLER_TIMEOUT_S + 30,
+        state_volume=generate.STATE_VOLUME,
+        state_file=generate.STATE_FILE,
+        env=deploy.KAFKA_ENV,
+    )
+    out: list[tuple[str, str, bool]] = []
+    held: list[tuple[str, str]] = []
+    blockers: list[str] = []
+    for service in sorted(result.services, key=lambda s: s.name):
+        consumers = by_service.get(service.name)
+        if not consumers:
+            continue
+        keys = [m.group(2) for e in service.evidence if (m := _HELM_EVIDENCE.match(e)) is not None]
+        names = list(dict.fromkeys([service.name, *service.aliases, *keys]))
+        for chart_dir, chart_name in sorted(charts.items()):
+            values_path = posixpath.join(chart_dir, "values.yaml") if chart_dir else "values.yaml"
+            if chart_name not in names and not any(
+                (m := _HELM_EVIDENCE.match(e)) and m.group(1) == values_path
+                for e in service.evidence
+            ):
+                continue
+            paths = [p for p in _template_files(Path(result.root), chart_dir) if not _ours(p)]
+            texts = {path: text for path in paths if (text := text_of(path)) is not None}
+            chart_text = "\n".join([text_of(values_path) or "", *texts.values()])
+            made = {
+                path: helm.consumers_template(
+                    path, text, names, consumers, settings, chart_text=chart_text
+                )
+                for path, text in texts.items()
+                if re.search(r"^kind:\s*[\"']?Deployment", text, re.M)
+            }
+            good = {path: m for path, m in made.items() if m.text is not None}
+            if len(good) > 1:
+                named = {p: m for p, m in good.items() if any(n in p for n in names)}
+                good = named if len(named) == 1 else good
+            where = f"the {chart_name} chart ({chart_dir or '.'})"
+            if len(good) != 1:
+                why = "; ".join(m.problem for m in made.values() if m.problem) or (
+                    "no Deployment template" if not good else f"{len(good)} Deployment templates"
+                )
+                blockers.append(
+                    f"no consumer deployment generated for {service.name}: {where} runs none "
+                    f"({why}); add a Deployment like the service's running "
+                    + ", ".join(f"`python -m {c.module}`" for c in consumers)
+                    + f" (from `{consumers[0].import_root}`), with no ports and no Service"
+                )
+                continue
+            ((template_path, made_one),) = good.items()
+            assert made_one.text is not None
+            folder = posixpath.dirname(template_path)
+            path = posixpath.join(folder, f"{dns_label(service.name)}-consumers.decouple.yaml")
+            text = generate.with_header(
+                made_one.text,
+                f"Kafka consumers of {service.name}, made from {posixpath.basename(template_path)}",
+            )
+            out.append((path, text, False))
+            held += [
+                (module, f"{path}: 1 replica, not `{replicas}` as {service.name}")
+                for module, replicas in made_one.one_replica
+            ]
+    return out, held, blockers
 
 
 def _helm(
@@ -752,7 +897,7 @@ def _charts(root: Path, read: Callable[[str], bytes | None]) -> dict[str, str]:
 
 
 def _template_files(root: Path, chart_dir: str) -> list[str]:
-    """The YAML templates of a chart, repo-relative."""
+    """The YAML templates of a chart, repo-relative, less those a migration generated."""
     prefix = f"{chart_dir}/templates" if chart_dir else "templates"
     folder = root / prefix
     if not folder.is_dir() or folder.is_symlink():
@@ -760,7 +905,10 @@ def _template_files(root: Path, chart_dir: str) -> list[str]:
     return sorted(
         f"{prefix}/{p.relative_to(folder).as_posix()}"
         for p in folder.rglob("*")
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.is_symlink()
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not p.is_symlink()
+        and not _ours(p.name)  # the consumers' templates a migration generated
     )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decouple_services.core.model import Endpoint
+from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, RETRY_SUFFIX
 
 #: The Kafka clients a generated producer or consumer can use.
 SYNC_CLIENTS = ("kafka-python", "confluent-kafka")
@@ -85,6 +86,13 @@ class TopicSpec:
     #: The names (lower case) of the headers the sends carry, which the consumer hands to
     #: the callee's application as the calls sent them.
     headers: tuple[str, ...] = ()
+
+    @property
+    def retry_topic(self) -> str:
+        """Where the consumer's failed events without a key wait for their retries, named
+        as its dead-letter topic is (``orders.cancel.retry``; per subscriber of a domain
+        event, ``orders.cancelled.billing.retry``)."""
+        return self.dead_letter.removesuffix(DEAD_LETTER_SUFFIX) + RETRY_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)

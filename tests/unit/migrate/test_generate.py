@@ -208,11 +208,14 @@ def test_each_application_document_holds_its_own_operations_and_only_what_they_u
         "orders.send.inventory.stock-release",
         "orders.send.payments.refund",
         "orders.receive.orders.cancel-order",
+        "orders.retry.orders.cancel-order",
+        "orders.receive.orders.cancel-order.retry",
         "orders.deadletter.orders.cancel-order",
     }
-    # a producer sees the topics it sends to, not their dead-letter topics
+    # a producer sees the topics it sends to, not their retry and dead-letter topics
     assert "emails.send.dlq" not in orders["channels"]
-    assert "orders.cancel-order.dlq" in orders["channels"]
+    assert "emails.send.retry" not in orders["channels"]
+    assert {"orders.cancel-order.dlq", "orders.cancel-order.retry"} <= set(orders["channels"])
 
 
 def test_a_service_without_events_has_no_document() -> None:
@@ -258,7 +261,7 @@ def test_dead_letter_topics_keep_their_records_past_the_broker_default(
 ) -> None:
     monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    name, dead_letter = script.TOPICS[0]
+    name, dead_letter, _ = script.TOPICS[0]
     assert script.is_dead_letter(dead_letter) and not script.is_dead_letter(name)
     kept = script.topic_config(3, dead_letter=True)
     assert kept["retention.ms"] == "-1" and kept["retention.bytes"] == "-1"
@@ -277,7 +280,7 @@ def test_an_existing_topics_settings_that_lose_events_are_named_with_their_fix(
     monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
     monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    name, dead_letter = script.TOPICS[0]
+    name, dead_letter, _ = script.TOPICS[0]
     # as the script would make them: nothing to say
     assert script.config_problems(name, script.topic_config(3), 3) == []
     assert script.config_problems(dead_letter, script.topic_config(3, True), 3) == []
@@ -296,6 +299,74 @@ def test_an_existing_topics_settings_that_lose_events_are_named_with_their_fix(
     monkeypatch.setenv("KAFKA_DEAD_LETTER_RETENTION_MS", "2592000000")
     assert script.config_problems(dead_letter, {"retention.ms": "-1"}, 3) == []
     assert script.config_problems(name, {"retention.ms": "3600000"}, 3) == []
+
+
+def test_retry_topics_have_their_topics_partitions_and_outlive_the_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("KAFKA_TOPIC_PARTITIONS", "KAFKA_RETRY_RETENTION_MS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
+    script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
+    assert [retry for _, _, retry in script.TOPICS] == [
+        t.retry_topic for t in sorted(gen_examples.TOPICS, key=lambda t: t.name)
+    ]
+    name, dead_letter, retry = script.TOPICS[0]
+    assert retry == f"{name}.retry" and dead_letter == f"{name}.dlq"
+    assert script.is_retry(retry) and not script.is_retry(name) and not script.is_retry(dead_letter)
+    monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
+    assert script.wanted()[retry] == script.wanted()[name] == 12
+    config = script.topic_config(3, retry=True)
+    # deleted, never compacted; a week, far past the retries' deadline (about 37 minutes)
+    assert config == {
+        "cleanup.policy": "delete",
+        "min.insync.replicas": "2",
+        "retention.ms": "604800000",
+        "retention.bytes": "-1",
+    }
+    assert script.retention(retry) == "retention.ms=604800000"
+    assert script.config_problems(retry, config, 3) == []
+    short = script.config_problems(retry, {"retention.ms": "60000"}, 3)
+    assert short == ["retention.ms=60000 may expire retries before they are due: set "
+                     "retention.ms=604800000"]  # fmt: skip
+    monkeypatch.setenv("KAFKA_RETRY_RETENTION_MS", "86400000")
+    assert script.topic_config(3, retry=True)["retention.ms"] == "86400000"
+
+
+def test_a_domain_events_subscribers_each_have_a_retry_topic_named_as_their_dead_letters() -> None:
+    for topic in gen_examples.TOPICS:
+        assert topic.retry_topic == topic.dead_letter.removesuffix(".dlq") + ".retry"
+    # a domain event's subscriber has a dead-letter topic of its own, and a retry topic
+    subscriber = replace(
+        gen_examples.EMAILS_SEND,
+        name="orders.cancelled",
+        dead_letter="orders.cancelled.emails.dlq",
+        subscribers=("billing", "emails"),
+    )
+    assert subscriber.retry_topic == "orders.cancelled.emails.retry"
+
+
+def test_retry_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
+    runtime = _load_module(render_runtime(), "decouple_runtime", tmp_path)
+    spec = gen_examples.CONSUMERS["no-handler"]
+    written = runtime.retry_headers(
+        [("content-type", b"application/cloudevents+json")],
+        runtime.Outcome("retry", "event-1", RuntimeError("the application answered 503")),
+        2,
+        spec.group_id,
+        (spec.topic.name, 2, 17),
+        1765000000.25,
+    )
+    document = yaml.safe_load(render_asyncapi(gen_examples.TOPICS, application=spec.service))
+    channel = document["channels"][spec.topic.retry_topic]
+    message = _resolve(document, channel["messages"]["retry"]["$ref"])
+    headers = _resolve(document, message["headers"]["$ref"])
+    assert headers["required"] == [name for name, _ in written[1:]]
+    jsonschema.Draft7Validator(headers).validate(
+        {name: value.decode("utf-8") for name, value in written}
+    )
+    event = _resolve(document, document["channels"][spec.topic.name]["messages"]["event"]["$ref"])
+    assert message["payload"] == event["payload"]
 
 
 def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path: Path) -> None:
@@ -336,11 +407,13 @@ def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path:
 
 def test_the_asyncapi_document_describes_topics_envelopes_and_who_sends_them() -> None:
     document = yaml.safe_load(render_asyncapi([gen_examples.EMAILS_SEND]))
-    assert set(document["channels"]) == {"emails.send", "emails.send.dlq"}
+    assert set(document["channels"]) == {"emails.send", "emails.send.dlq", "emails.send.retry"}
     assert set(document["operations"]) == {
         "frontend.send.emails.send",
         "orders.send.emails.send",
         "emails.receive.emails.send",
+        "emails.retry.emails.send",
+        "emails.receive.emails.send.retry",
         "emails.deadletter.emails.send",
     }
     payload = _resolve(
@@ -478,9 +551,9 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
     assert "docker compose -f docker-compose.yml -f docker-compose.decouple.yml up" in text
     services = yaml.load(text, Loader=_ComposeLoader)["services"]
     # users is not in this compose file, frontend neither: left out.
-    assert set(services) == {"kafka", "kafka-topics", "emails-emails_send", "shop-orders"}
+    assert set(services) == {"kafka", "kafka-topics", "emails-send", "shop-orders"}
     assert services["kafka"]["networks"] == ["shop"]
-    consumer = services["emails-emails_send"]
+    consumer = services["emails-send"]
     assert consumer["extends"] == {"file": "docker-compose.yml", "service": "emails"}
     assert consumer["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
     assert consumer["ports"] == consumer["container_name"] == "<reset>"
@@ -533,13 +606,13 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
     assert text is not None and not is_user_edited(text) and "&id" not in text
     (deployment,) = yaml.safe_load_all(text)
     assert deployment["metadata"] == {
-        "name": "emails-emails-send",
+        "name": "emails-send",
         "namespace": "shop",
-        "labels": {"app": "emails-emails-send", "decouple.consumer-of": "emails"},
+        "labels": {"app": "emails-send", "decouple.consumer-of": "emails"},
     }
     # Labels of its own: the emails Service (selector app=emails) never sends it requests.
-    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-emails-send"}}
-    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-emails-send"
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-send"}}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-send"
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "shop/emails:1"
     assert container["command"] == ["python", "-m", spec.module]
@@ -593,19 +666,31 @@ def test_a_sqlalchemy_callees_consumers_keep_handled_events_in_its_database() ->
     from decouple_services.migrate.run import store_cautions
 
     flask = gen_examples.CONSUMERS["flask"]
-    shared = replace(flask, idempotency="sqlalchemy", module=flask.module + "_shared")
+    shared = replace(
+        flask,
+        idempotency="sqlalchemy",
+        module=flask.module + "_shared",
+        topic=replace(flask.topic, name="emails.send-shared"),
+    )
     text = generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [shared])
     assert text is not None and "Create the secret emails-decouple-idempotency" in text
     (container,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
     secret = {"secretKeyRef": {"name": "emails-decouple-idempotency", "key": "url"}}
     assert {"name": "DECOUPLE_IDEMPOTENCY_URL", "valueFrom": secret} in container["env"]
     assert store_cautions([shared], [("k8s/c.yaml", text, False)]) == []
-    # a store in the pod: its Deployment's replicas are named in the caution
+    # the shared store lets it run the service's replicas
+    assert yaml.safe_load(text)["spec"]["replicas"] == 3
+    # a store in the pod: one replica, whatever the service runs, and the file says why
     text = generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask])
-    assert text is not None and "DECOUPLE_IDEMPOTENCY_URL" not in text
-    assert store_cautions([flask], [("k8s/c.yaml", text, False)]) == [
-        (flask.module, "k8s/c.yaml, 3 replicas")
-    ]
+    assert text is not None and "DECOUPLE_IDEMPOTENCY_URL to a database every replica" in text
+    assert yaml.safe_load(text)["spec"]["replicas"] == 1
+    assert store_cautions([flask], [("k8s/c.yaml", text, False)]) == [(flask.module, "k8s/c.yaml")]
+    # the service's own DECOUPLE_IDEMPOTENCY_URL is a shared store: its replicas stay
+    shared_env = _emails_deployment()
+    url = {"name": "DECOUPLE_IDEMPOTENCY_URL", "value": "postgresql://db/emails"}
+    shared_env["spec"]["template"]["spec"]["containers"][0]["env"].append(url)
+    text = generate.render_k8s_consumers("k8s/e.yaml", [shared_env], "emails", [flask])
+    assert yaml.safe_load(text or "")["spec"]["replicas"] == 3
     compose = {"services": {"emails": {"image": "shop/emails:1"}}}
     override = generate.render_compose_override(
         "compose.yml", compose, [shared, flask], [], {"emails": "emails"}, "decouple/t.py"
@@ -614,6 +699,112 @@ def test_a_sqlalchemy_callees_consumers_keep_handled_events_in_its_database() ->
     assert store_cautions([shared, flask], [("compose.decouple.yml", override, False)]) == [
         (flask.module, "compose.decouple.yml")
     ]
+
+
+def _long_consumers() -> list[Any]:
+    """Four topics of one callee whose workload names agree on their first 63 characters."""
+    flask = gen_examples.CONSUMERS["flask"]
+    out = []
+    for tail in ("by-event-id", "by-author-id", "by-events-and-author-ids", "by-id"):
+        topic = replace(
+            flask.topic,
+            name=f"notification-service.delete-notifications-{tail}",
+            callee="notification-service-service",
+        )
+        slug = topic.name.replace(".", "_").replace("-", "_")
+        out.append(
+            replace(
+                flask,
+                topic=topic,
+                service="notification-service-service",
+                module=f"src.decouple_consumers.{slug}",
+            )
+        )
+    return out
+
+
+def test_consumer_deployments_with_long_names_get_names_and_selectors_of_their_own() -> None:
+    """Cut at 63 characters, these names were one, and the last Deployment replaced the
+    others: cut now, they end with a hash of the whole name."""
+    deployment = _emails_deployment()
+    deployment["metadata"]["name"] = "notification-service-deployment"
+    consumers = _long_consumers()
+    text = generate.render_k8s_consumers(
+        "k8s/n.yaml", [deployment], "notification-service-deployment", consumers
+    )
+    made = list(yaml.safe_load_all(text or ""))
+    names = [d["metadata"]["name"] for d in made]
+    assert len(set(names)) == 4
+    for name in names:
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) and len(name) <= 63, name
+        # the slug leaves the service's name out: it is in the Deployment's already
+        assert "notification-service-service" not in name
+    assert "notification-service-deployment-delete-notifications-by-id" in names
+    selectors = [d["spec"]["selector"]["matchLabels"]["app"] for d in made]
+    assert selectors == names
+    assert [d["spec"]["template"]["metadata"]["labels"]["app"] for d in made] == names
+
+
+def test_two_compose_services_of_one_name_are_an_error() -> None:
+    """A generated service named as another (generated, or the repository's own) would be
+    merged into it by compose: the migration stops and says which."""
+    from decouple_services.migrate.naming import WorkloadNameError
+
+    flask = gen_examples.CONSUMERS["flask"]
+    compose = {"services": {"emails": {"image": "shop/emails:1"}, "emails-send": {}}}
+    with pytest.raises(WorkloadNameError, match="'emails-send': the service emails-send"):
+        generate.render_compose_override(
+            "compose.yml", compose, [flask], [], {"emails": "emails"}, "decouple/t.py"
+        )
+    twin = replace(flask, module=flask.module + "_again")
+    compose = {"services": {"emails": {"image": "shop/emails:1"}}}
+    with pytest.raises(WorkloadNameError, match="two compose services would be named"):
+        generate.render_compose_override(
+            "compose.yml", compose, [flask, twin], [], {"emails": "emails"}, "decouple/t.py"
+        )
+    # the repository's own broker is overridden, as before: no clash
+    compose = {"services": {"emails": {"image": "shop/emails:1"}, "kafka": {"image": "k"}}}
+    assert generate.render_compose_override(
+        "compose.yml", compose, [flask], [], {"emails": "emails"}, "decouple/t.py"
+    )
+    # long names: told apart by their hash
+    override = generate.render_compose_override(
+        "compose.yml",
+        {"services": {"notification-service-service": {"image": "n:1"}}},
+        _long_consumers(),
+        [],
+        {"notification-service-service": "notification-service-service"},
+        "decouple/t.py",
+    )
+    services = yaml.load(override or "", Loader=_ComposeLoader)["services"]
+    assert len([n for n in services if n.startswith("notification-service-service-")]) == 4
+
+
+def test_two_kubernetes_deployments_of_one_name_are_an_error() -> None:
+    from decouple_services.migrate.naming import WorkloadNameError
+
+    flask = gen_examples.CONSUMERS["flask"]
+    twin = replace(flask, module=flask.module + "_again")
+    with pytest.raises(WorkloadNameError, match="two Deployments would be named 'emails-send'"):
+        generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask, twin])
+
+
+def test_a_compose_consumer_with_a_store_per_container_runs_one() -> None:
+    flask = gen_examples.CONSUMERS["flask"]
+    shared = replace(flask, idempotency="sqlalchemy")
+    for base, held in (
+        ({"image": "e:1", "deploy": {"replicas": 3}}, {"deploy": {"replicas": 1}}),
+        ({"image": "e:1", "scale": 2}, {"scale": 1}),
+        ({"image": "e:1"}, {}),
+        # a shared store named in the service's environment: its replicas stay
+        ({"image": "e:1", "scale": 2, "environment": ["DECOUPLE_IDEMPOTENCY_URL=x"]}, {}),
+    ):
+        override = generate.render_compose_override(
+            "compose.yml", {"services": {"emails": base}}, [flask], [], {"emails": "emails"}, "t.py"
+        )
+        consumer = yaml.load(override or "", Loader=_ComposeLoader)["services"]["emails-send"]
+        assert {k: consumer[k] for k in ("deploy", "scale") if k in consumer} == held
+        assert generate.compose_one_replica(base, shared) == {}
 
 
 def _probe(path: Path) -> int:

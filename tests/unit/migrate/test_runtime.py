@@ -1350,6 +1350,242 @@ def test_an_event_failing_past_the_deadline_is_dead_lettered_whatever_its_count(
     assert dict(dead[3])["decouple.attempts"] == b"2" and app.calls == 1
 
 
+# -- retries through a retry topic ---------------------------------------------------------
+
+
+class Message(Record):
+    """A record of any topic, with a key and headers of its own."""
+
+    def __init__(
+        self,
+        offset: int,
+        value: bytes,
+        *,
+        topic: str = "t",
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        super().__init__(offset, value)
+        self._topic, self._key, self._headers = topic, key, headers or []
+
+    def topic(self) -> str:
+        return self._topic
+
+    def key(self) -> bytes | None:  # type: ignore[override]
+        return self._key
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return list(self._headers)
+
+
+def _retrying(
+    runtime: ModuleType, app: Any, monkeypatch: pytest.MonkeyPatch, cap: str = "0.001"
+) -> Any:
+    """A consumer of ``t`` whose events without a key wait for their retries in ``t.retry``."""
+    monkeypatch.setenv("DECOUPLE_RETRY_BASE_S", cap)
+    monkeypatch.setenv("DECOUPLE_RETRY_CAP_S", cap)
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "3")
+    sub = _sub(runtime, "x:y", "function", "/", retry_topic="t.retry")
+    consumer = runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
+    consumer._apps["t"] = app
+    consumer._owned.update({("t", 0), ("t.retry", 0)})
+    return consumer
+
+
+def _retry_copy(sent: Any, offset: int = 0) -> Message:
+    """The record the retry topic gives back for a copy the consumer sent."""
+    topic, value, key, headers = sent
+    assert topic == "t.retry" and key is None
+    return Message(offset, value, topic=topic, headers=list(headers))
+
+
+def test_a_failing_event_without_a_key_waits_in_the_retry_topic_and_its_partition_goes_on(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=1)
+    consumer = _retrying(runtime, app, monkeypatch)
+    client = Client()
+    traced = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    first = Message(5, _value(runtime), headers=traced)
+    second = Message(6, _value(runtime))
+    started = time.time()
+    consumer._one(client, first, Partition)
+    (sent,) = consumer.producer.dead
+    topic, value, key, headers = sent
+    assert (topic, value, key) == ("t.retry", first.value(), None)
+    assert headers[0] == traced[0]  # the record's own headers first, unchanged
+    extra = dict(headers)
+    assert extra["decouple.attempts"] == b"1"
+    assert extra["decouple.consumer.group"] == b"g"
+    assert (extra["decouple.original.topic"], extra["decouple.original.offset"]) == (b"t", b"5")
+    assert extra["decouple.original.partition"] == b"0"
+    assert started <= float(extra["decouple.retry.due"]) <= time.time() + 1
+    # the retry topic has it: the offset is stored, and the partition was never paused
+    assert client.calls == [("store_offsets", {"message": first})]
+    assert consumer._retrying == {}
+    consumer._one(client, second, Partition)  # the next record, at once
+    assert app.calls == 2 and client.calls[-1] == ("store_offsets", {"message": second})
+    assert consumer.counts == {"retry": 1, "retry_topic": 1, "handled": 1}
+
+
+def test_a_due_retry_is_handled_as_the_original_and_dead_lettered_once_its_budget_is_spent(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=10)
+    consumer = _retrying(runtime, app, monkeypatch)
+    client = Client()
+    original = Message(5, _value(runtime), headers=[("x-request-id", b"req-1")])
+    consumer._one(client, original, Partition)
+    first_copy = _retry_copy(consumer.producer.dead[-1], offset=0)
+    time.sleep(0.01)  # due (the delay is 1 ms)
+    consumer._one(client, first_copy, Partition)
+    second_copy = _retry_copy(consumer.producer.dead[-1], offset=1)
+    again = dict(second_copy.headers())
+    # the attempts the store counted; where the original was, not where the copy was
+    assert again["decouple.attempts"] == b"2"
+    assert (again["decouple.original.topic"], again["decouple.original.offset"]) == (b"t", b"5")
+    assert [name for name, _ in second_copy.headers()].count("decouple.attempts") == 1
+    time.sleep(0.01)
+    consumer._one(client, second_copy, Partition)
+    assert app.calls == 3
+    assert [sent[0] for sent in consumer.producer.dead] == ["t.retry", "t.retry", "t.dlq"]
+    _, value, key, headers = consumer.producer.dead[-1]
+    assert value == original.value() and key is None
+    dead = dict(headers)
+    assert dead["decouple.attempts"] == b"3"
+    assert "decouple.retry.due" not in dead
+    assert (dead["decouple.original.topic"], dead["decouple.original.offset"]) == (b"t", b"5")
+    assert headers[0] == ("x-request-id", b"req-1")
+    assert client.calls[-1] == ("store_offsets", {"message": second_copy})
+    assert consumer._retrying == {}
+
+
+def test_a_retry_not_yet_due_pauses_only_its_retry_partition(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=0)
+    consumer = _retrying(runtime, app, monkeypatch, cap="300")
+    client = Client()
+    copy = Message(
+        0,
+        _value(runtime),
+        topic="t.retry",
+        headers=[
+            ("decouple.consumer.group", b"g"),
+            ("decouple.attempts", b"1"),
+            ("decouple.original.topic", b"t"),
+            ("decouple.original.partition", b"0"),
+            ("decouple.original.offset", b"5"),
+            ("decouple.retry.due", str(time.time() + 0.2).encode()),
+        ],
+    )
+    consumer._one(client, copy, Partition)
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t.retry/0@0]"),
+        ("seek", "t.retry/0@0"),
+    ]
+    assert app.calls == 0 and list(consumer._retrying) == [("t.retry", 0)]
+    client.calls.clear()
+    main = Message(7, _value(runtime))
+    consumer._one(client, main, Partition)  # the main topic flows meanwhile
+    assert app.calls == 1 and client.calls == [("store_offsets", {"message": main})]
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    assert client.calls == []  # not due yet
+    time.sleep(0.25)
+    consumer._resume_due(client, Partition)
+    consumer._one(client, copy, Partition)
+    assert [name for name, _ in client.calls] == ["resume", "store_offsets"]
+    assert app.calls == 2 and consumer._retrying == {}
+
+
+def test_another_groups_retry_is_passed_by(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=0)
+    consumer = _retrying(runtime, app, monkeypatch, cap="300")
+    client = Client()
+    theirs = Message(
+        3,
+        _value(runtime),
+        topic="t.retry",
+        headers=[
+            ("decouple.consumer.group", b"analytics"),
+            ("decouple.retry.due", str(time.time() + 60).encode()),
+        ],
+    )
+    consumer._one(client, theirs, Partition)
+    # neither handled nor waited for: its offset is stored
+    assert app.calls == 0 and client.calls == [("store_offsets", {"message": theirs})]
+    assert consumer.counts == {"duplicate": 1} and consumer._retrying == {}
+
+
+def test_a_retry_the_retry_topic_refused_is_retried_in_place_never_lost(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=1)
+    consumer = _retrying(runtime, app, monkeypatch)
+    consumer.producer.refuse = 1
+    client = Client()
+    record = Message(5, _value(runtime))
+    consumer._one(client, record, Partition)
+    # the retry topic was tried and did not take it: the event is retried in place
+    assert consumer.producer.refuse == 0 and consumer.producer.dead == []
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@5]"),
+        ("seek", "t/0@5"),
+    ]
+    assert "retry_topic" not in consumer.counts
+    time.sleep(0.01)
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    consumer._one(client, record, Partition)
+    assert app.calls == 2 and [name for name, _ in client.calls] == ["resume", "store_offsets"]
+
+
+def test_an_event_with_a_key_is_still_retried_in_place(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=1)
+    consumer = _retrying(runtime, app, monkeypatch)
+    client = Client()
+    consumer._one(client, Message(5, _value(runtime), key=b"order-1"), Partition)
+    # its key's later events must not pass it: its partition waits
+    assert consumer.producer.dead == []
+    assert [name for name, _ in client.calls] == ["pause", "seek"]
+    assert ("t", 0) in consumer._retrying
+
+
+def test_a_consumer_with_retry_topics_subscribes_to_them_too(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    consumer = _retrying(runtime, Flaky(failures=0), monkeypatch)
+    topics: list[Any] = []
+
+    class Subscribing(FakeKafka):
+        def subscribe(self, wanted: Any, on_assign: Any, **callbacks: Any) -> None:
+            topics.extend(wanted)
+            super().subscribe(wanted, on_assign, **callbacks)
+
+    fake = Subscribing(consumer, [], 0)
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
+    consumer.run()
+    assert topics == ["t", "t.retry"]
+
+
 # -- the producer --------------------------------------------------------------------------
 
 
