@@ -81,8 +81,9 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
     assert migrate.returncode == 0, migrate.stderr
     assert "2 call site(s) -> 2 topic(s), 0 refused" in migrate.stderr
     shop = repo / "services" / "shop"
-    assert "send_event(" in (shop / "shop" / "signup.py").read_text()
-    assert "await send_event_async(" in (shop / "shop" / "orders.py").read_text()
+    # nothing caught either call's failure: each send waits for the broker and raises
+    assert "send_event_and_wait(" in (shop / "shop" / "signup.py").read_text()
+    assert "await send_event_and_wait_async(" in (shop / "shop" / "orders.py").read_text()
 
     for callee in ("mailer", "billing"):
         tests = run_python(
