@@ -1,7 +1,8 @@
 """Sites a send must not replace though their response is not read, planned on a small
 repository (tests/fixtures/migrate/unsafe): reads, checks, authentication calls, endpoints
-whose path is not known, servicers a consumer cannot construct; and the caution for a
-payload carrying a secret."""
+whose path is not known, servicers a consumer cannot construct, handlers that need the
+script's state, calls a later read relies on; and the caution for a payload carrying a
+secret."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def test_reads_checks_auth_unknown_paths_and_unbuildable_servicers_are_refused(
         46: ("servicer-needs-arguments",),  # Profiles(store)
         51: ("read-call", "servicer-needs-arguments"),  # GetProfile
         56: ("unresolved-endpoint",),  # /{?}.Audit/Record: no proto, no generated module
+        61: ("read-after",),  # refresh, then read the summary it refreshed
+        62: ("response-used",),
+        66: ("script-state",),  # the handler's registry exists only under __main__
     }
     reasons = {r.site.line: r.reasons[0] for r in migrated.plan.refused if r.site}
     assert "`ensure_quota` returns nothing" in reasons[22].reason
@@ -46,14 +50,17 @@ def test_reads_checks_auth_unknown_paths_and_unbuildable_servicers_are_refused(
         reasons[46].reason
     )
     assert "RPC /{?}.Audit/Record" in reasons[56].reason
+    assert "calls accounts again at line 62 (GET /users/{user_id}/summary)" in reasons[61].reason
+    assert "reads `registry` (services/accounts/accounts/app.py:63)" in reasons[66].reason
 
 
 def test_writes_migrate_and_a_secret_in_the_payload_is_a_caution(
     migrated: MigrationResult,
 ) -> None:
     taken = {p.site.line: tuple(c.code for c in p.cautions) for p in migrated.plan.rewrites}
-    # use_quota (not named as a check), ensure_deactivated (returns a value), add_note
-    assert taken == {27: (), 32: (), 37: ("secret-in-payload",)}
+    # use_quota (not named as a check), ensure_deactivated (returns a value), add_note, and
+    # beat (its handler's `beats` is also made by a startup hook, not only under __main__)
+    assert taken == {27: (), 32: (), 37: ("secret-in-payload",), 70: ()}
     body = render_pr_body(migrated)
     assert "secret-in-payload" in body
     summary = render_summary(migrated, dry_run=True)

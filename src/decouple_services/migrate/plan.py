@@ -93,7 +93,7 @@ from decouple_services.migrate.payload import (
     merge_schemas,
     payload_fields,
 )
-from decouple_services.migrate.refusals import payload_cautions, site_refusals
+from decouple_services.migrate.refusals import READ_AFTER, payload_cautions, site_refusals
 from decouple_services.migrate.select import Refusal, Selection
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
@@ -328,7 +328,7 @@ def plan_migration(
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
-        unsafe = site_refusals(site, endpoint, read)
+        unsafe = (*site_refusals(site, endpoint, read), *_read_after(site, result))
         if unsafe:
             refused.append(Refusal(site.id, site, unsafe))
             continue
@@ -522,6 +522,38 @@ def plan_migration(
             t for t in topics if added and (t.name, t.callee) == (added.topic, added.callee)
         ),
         outbox_apps=tuple(sorted((f, a) for f, a in outbox_apps.items() if a in kept_apps)),
+    )
+
+
+def _read_after(site: CallSite, result: ScanResult) -> tuple[Finding, ...]:
+    """``read-after`` (``migrate/refusals.py``): a later call of the same function to the
+    same service whose answer is used relies on this call's work being done."""
+    if site.callee in ("unknown", ""):
+        return ()
+    later = sorted(
+        (
+            other
+            for other in result.call_sites
+            if other.file == site.file
+            and other.function == site.function
+            and other.callee == site.callee
+            and other.line > site.end_line
+            and other.response_use is ResponseUse.BODY
+        ),
+        key=lambda other: other.line,
+    )
+    if not later:
+        return ()
+    first = later[0]
+    return (
+        Finding(
+            READ_AFTER,
+            f"`{site.function}` calls {site.callee} again at line {first.line} "
+            f"({first.endpoint or first.url}) and uses its answer: it relies on this call's "
+            "work being done first, which an event handled later does not give",
+            "keep both calls synchronous, or move the read behind the event (the consumer's "
+            "side answers it)",
+        ),
     )
 
 

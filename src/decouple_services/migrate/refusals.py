@@ -22,6 +22,14 @@ events keep secrets. Everything here reads names and source text; nothing is run
 * **A servicer the consumer cannot construct** (``servicer-needs-arguments``): the generated
   consumer builds the callee's gRPC servicer with no arguments (``Servicer()``), and this
   one's ``__init__`` (or that of a base class in its module) requires some.
+* **A handler that needs the script's state** (``script-state``): the callee's handler reads
+  a module-level name its module binds only under ``if __name__ == "__main__":``
+  (``args, controller = create_controller()``). The consumer imports the module; it never
+  runs it as a script, so every event would fail on the missing name.
+* **A read of the callee after the call** (``read-after``, decided by the planner, which
+  sees every call site): the same function calls the same service again later and uses its
+  answer, so it relies on this call's work being done first (``refresh`` then ``list``),
+  which an event handled later does not give.
 
 The caution (the site is migrated, the reviewer is told):
 
@@ -52,6 +60,8 @@ READ_CALL = "read-call"
 CHECK_CALL = "check-call"
 AUTH_CALL = "auth-call"
 SERVICER_NEEDS_ARGUMENTS = "servicer-needs-arguments"
+SCRIPT_STATE = "script-state"
+READ_AFTER = "read-after"
 SECRET_IN_PAYLOAD = "secret-in-payload"
 
 #: What the resolver writes for a part of a path it could not know.
@@ -194,6 +204,18 @@ def site_refusals(
                     "keep the call synchronous",
                 )
             )
+    script = _script_state(endpoint, read)
+    if script is not None:
+        out.append(
+            Finding(
+                SCRIPT_STATE,
+                f"the callee's handler reads {script}, which its module binds only when it "
+                'runs as a script (`if __name__ == "__main__":`): the consumer imports the '
+                "module, so every event would fail on the missing name",
+                "create the object at import time or in the application's startup (lifespan) "
+                "and scan again, or keep the call synchronous",
+            )
+        )
     servicer = _servicer_arguments(endpoint, read)
     if servicer is not None:
         out.append(
@@ -369,6 +391,93 @@ def _servicer_arguments(
         bases = [b.id for b in cls.bases if isinstance(b, ast.Name)]
         cls = next((classes[b] for b in bases if b in classes), None)
     return None
+
+
+def _script_state(endpoint: Endpoint | None, read: Callable[[str], bytes | None]) -> str | None:
+    r"""The module-level names the handler reads that its module binds only in its
+    ``if __name__ == "__main__":`` block, as ``\`name\` (file:line)``; None when none."""
+    if endpoint is None or endpoint.framework == "grpc":
+        return None
+    tree = _parse(read(endpoint.file))
+    if tree is None:
+        return None
+    name = endpoint.handler.rsplit(".", 1)[-1]
+    handler = next(
+        (
+            n
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+        ),
+        None,
+    )
+    if handler is None:
+        return None
+    main: dict[str, int] = {}
+    bound: set[str] = set()
+    for statement in tree.body:
+        if _is_main_block(statement):
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    main.setdefault(node.id, node.lineno)
+        else:
+            bound |= _bound_names(statement)
+    # a function may bind it as a global (a startup hook): then it is not the script's alone
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            bound |= set(node.names)
+    local = _bound_names(handler, inside=True)
+    read_names = sorted(
+        {
+            n.id
+            for n in ast.walk(handler)
+            if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)
+            and n.id in main
+            and n.id not in bound
+            and n.id not in local
+        }
+    )
+    if not read_names:
+        return None
+    return ", ".join(f"`{n}` ({endpoint.file}:{main[n]})" for n in read_names)
+
+
+def _is_main_block(statement: ast.stmt) -> bool:
+    test = statement.test if isinstance(statement, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _bound_names(node: ast.AST, *, inside: bool = False) -> set[str]:
+    """The names a module-level statement binds (or, ``inside``, a function binds for
+    itself: its parameters and assignments)."""
+    names: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not inside:
+        return {node.name}
+    if inside and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        args = node.args
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+            names.add(arg.arg)
+        for extra in (args.vararg, args.kwarg):
+            if extra is not None:
+                names.add(extra.arg)
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+            names.add(child.id)
+        elif isinstance(child, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in child.names}
+        elif (
+            isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and child is not node
+        ):
+            names.add(child.name)
+    return names
 
 
 def _required(init: Function) -> list[str]:
