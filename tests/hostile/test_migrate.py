@@ -93,11 +93,11 @@ def test_two_concurrent_migrations_never_lose_topics(sandbox: Sandbox) -> None:
     statuses = [run.returncode for run in runs]
     source = (sandbox.repo / "orders" / "app.py").read_text()
     if statuses == [0, 0]:  # one after the other: both topics kept
-        assert source.count("send_event(") == 2, messages
+        assert source.count("send_event_and_wait(") == 2, messages
     else:
         assert sorted(statuses) == [0, 2], messages
         assert any("another decouple migrate" in m for m in messages), messages
-        assert source.count("send_event(") == 1
+        assert source.count("send_event_and_wait(") == 1
     docs = "".join(p.read_text() for p in sandbox.repo.rglob("*asyncapi*.y*ml"))
     for topic, status in zip(("billing.charge", "shipping.ship"), statuses, strict=True):
         assert (topic in docs) == (status == 0), (topic, docs[:500])

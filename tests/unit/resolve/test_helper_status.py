@@ -152,6 +152,10 @@ def test_such_an_invocation_migrates_to_a_send_that_waits_and_says_why(tmp_path:
     selection = select_sites(result, Criteria(ids=tuple(wanted)))
     plan = migrate_scanned(result, selection, PlanOptions()).plan
     waits = {wanted[p.site.id]: p.send.wait for p in plan.sites}
-    assert waits == {"welcome": True, "audited": True, "logged": False, "by_name": True}
+    # logged: post_plain checks nothing, but nothing catches its failure either, so its send
+    # waits and raises as the call did (not for a check: no note says it checked)
+    assert waits == {"welcome": True, "audited": True, "logged": True, "by_name": True}
+    raised = {wanted[p.site.id] for p in plan.sites if p.send.raised}
+    assert raised == {"logged"}
     welcome = next(p for p in plan.sites if wanted[p.site.id] == "welcome")
     assert any("`post_checked(...)` checked the callee's answer itself" in n for n in welcome.notes)
