@@ -223,8 +223,10 @@ def site_refusals(
                 SERVICER_NEEDS_ARGUMENTS,
                 f"the generated consumer constructs the callee's servicer with no arguments, "
                 f"and {servicer}",
-                "give the servicer's parameters defaults (or build its dependencies in "
-                "`__init__`) and scan again, or keep the call synchronous",
+                "make `__init__` build what it needs when called with no arguments (the "
+                "repositories or clients the server builds at startup; a default of `None` "
+                "gives a consumer that fails on every event) and scan again, or keep the "
+                "call synchronous",
             )
         )
     return tuple(out)
