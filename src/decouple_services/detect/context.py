@@ -377,11 +377,9 @@ class ModuleContext:
                     return None  # `url: httpx.URL | str`: a value the caller gives
                 annotation = right if _is_none(left) else left
             elif isinstance(annotation, ast.Subscript):
-                wrapper = dotted(annotation.value)
-                if not wrapper or wrapper[-1] not in ("Optional", "Annotated"):
+                annotation = _optional_inner(annotation)
+                if annotation is None:
                     return None
-                inner = annotation.slice
-                annotation = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
             else:
                 break
         if annotation is None:
@@ -611,11 +609,10 @@ class ModuleContext:
                     return None
                 annotation = right if _is_none(left) else left
             elif isinstance(annotation, ast.Subscript):
-                wrapper = dotted(annotation.value)
-                if not wrapper or wrapper[-1] not in ("Optional", "Annotated"):
+                inner = _optional_inner(annotation)
+                if inner is None:
                     return None
-                inner = annotation.slice
-                annotation = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+                annotation = inner
             else:
                 break
         if not isinstance(annotation, ast.Name | ast.Attribute):
@@ -1101,3 +1098,13 @@ __all__ = [
     "module_level_statements",
     "source_text",
 ]
+
+
+def _optional_inner(annotation: ast.Subscript) -> ast.expr | None:
+    """The annotation inside ``Optional[...]`` or ``Annotated[...]`` (its first argument);
+    None for any other subscript."""
+    wrapper = dotted(annotation.value)
+    if not wrapper or wrapper[-1] not in ("Optional", "Annotated"):
+        return None
+    inner = annotation.slice
+    return inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
