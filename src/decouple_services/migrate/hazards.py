@@ -54,6 +54,11 @@ from decouple_services.core.model import CallSite, Endpoint
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import CallFacts, SendSpec
 from decouple_services.migrate.scope import bound_at
+from decouple_services.migrate.syntax import Function, enclosing
+from decouple_services.migrate.syntax import function_at as _function_at
+from decouple_services.migrate.syntax import own_nodes as _own_nodes
+from decouple_services.migrate.syntax import parse_module as _parse
+from decouple_services.migrate.syntax import span as _span
 
 __all__ = [
     "Hazard",
@@ -67,7 +72,6 @@ __all__ = [
     "non_atomic_request",
 ]
 
-Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 #: Words of a function's name that say it undoes something.
 _UNDO_WORDS = frozenset({"rollback", "compensate", "compensation", "undo", "revert"})
@@ -139,21 +143,9 @@ class Hazard:
     function: str
 
 
-def _parse(source: str | bytes) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
 def _first_line(node: ast.AST) -> str:
     text = ast.unparse(node).strip()
     return text.splitlines()[0] if text else ""
-
-
-def _span(node: ast.AST) -> tuple[int, int]:
-    start = getattr(node, "lineno", 0)
-    return start, getattr(node, "end_lineno", None) or start
 
 
 def _inside(line: int, nodes: list[ast.stmt]) -> bool:
@@ -249,41 +241,21 @@ def _failure_handling(function: ast.AST, line: int) -> str | None:
     """Where, inside ``function`` (not in functions nested in it), ``line`` runs because
     something failed: ``except X`` or ``if <failed status test>``, as written."""
     found: str | None = None
-    stack: list[ast.AST] = [function]
-    while stack:
-        node = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            if isinstance(child, ast.ClassDef):
-                continue
-            first, last = _span(child)
-            if not first <= line <= last:
-                continue
-            if isinstance(child, ast.ExceptHandler) and _inside(line, child.body):
-                caught = ast.unparse(child.type) if child.type is not None else ""
-                found = f"`except{' ' + caught if caught else ''}`"
-            elif isinstance(child, ast.If):
-                kind = _status_test(child.test)
-                branch = child.body if kind == "failure" else child.orelse
-                if kind is not None and _inside(line, branch):
-                    test = _first_line(child.test)
-                    found = f"`if {test}`" if kind == "failure" else f"the `else` of `if {test}`"
-            stack.append(child)
+    for node in enclosing(function, line):
+        if isinstance(node, ast.ExceptHandler) and _inside(line, node.body):
+            caught = ast.unparse(node.type) if node.type is not None else ""
+            found = f"`except{' ' + caught if caught else ''}`"
+        elif isinstance(node, ast.If):
+            kind = _status_test(node.test)
+            branch = node.body if kind == "failure" else node.orelse
+            if kind is not None and _inside(line, branch):
+                test = _first_line(node.test)
+                found = f"`if {test}`" if kind == "failure" else f"the `else` of `if {test}`"
     return found
 
 
 def _functions(tree: ast.Module) -> list[Function]:
     return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-
-
-def _function_at(tree: ast.Module, line: int) -> Function | None:
-    found: Function | None = None
-    for node in _functions(tree):
-        first, last = _span(node)
-        if first <= line <= last and (found is None or node.lineno > found.lineno):
-            found = node
-    return found
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -335,31 +307,19 @@ def failure_tolerated(source: str | bytes, line: int) -> bool | None:
     if tree is None:
         return None
     function = _function_at(tree, line)
-    stack: list[ast.AST] = [function if function is not None else tree]
-    while stack:
-        node = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            if isinstance(child, ast.ClassDef):
-                continue
-            first, last = _span(child)
-            if not first <= line <= last and not isinstance(child, ast.Module):
-                continue
-            if isinstance(child, ast.Try | ast.TryStar) and _inside(line, child.body):
-                caught = [c for h in child.handlers for c in _caught(h)]
-                if any(_CALL_ERRORS.match(c) for c in caught):
+    for node in enclosing(function if function is not None else tree, line):
+        if isinstance(node, ast.Try | ast.TryStar) and _inside(line, node.body):
+            if any(_CALL_ERRORS.match(c) for h in node.handlers for c in _caught(h)):
+                return True
+        elif isinstance(node, ast.With | ast.AsyncWith) and _inside(line, node.body):
+            for item in node.items:
+                call = item.context_expr
+                if (
+                    isinstance(call, ast.Call)
+                    and _last_name(call.func) == "suppress"
+                    and any(_CALL_ERRORS.match(_last_name(a)) for a in call.args)
+                ):
                     return True
-            if isinstance(child, ast.With | ast.AsyncWith) and _inside(line, child.body):
-                for item in child.items:
-                    call = item.context_expr
-                    if (
-                        isinstance(call, ast.Call)
-                        and _last_name(call.func) == "suppress"
-                        and any(_CALL_ERRORS.match(_last_name(a)) for a in call.args)
-                    ):
-                        return True
-            stack.append(child)
     return False
 
 
@@ -375,16 +335,6 @@ def _handler(tree: ast.Module, name: str, line: int) -> Function | None:
         if first <= line <= (function.end_lineno or function.lineno):
             return function
     return named[0] if len(named) == 1 else None
-
-
-def _own_nodes(function: Function) -> Iterator[ast.AST]:
-    stack: list[ast.AST] = list(ast.iter_child_nodes(function))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
 
 
 def _root(node: ast.expr) -> ast.expr:

@@ -44,11 +44,16 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from decouple_services.core.model import CallSite, Endpoint, ResponseUse
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.payload import payload_fields
+from decouple_services.migrate.syntax import Function
+from decouple_services.migrate.syntax import function_at as _function_at
+from decouple_services.migrate.syntax import own_nodes as _own_nodes
+from decouple_services.migrate.syntax import parse_module as _parse
+from decouple_services.migrate.syntax import span as _span
 
 __all__ = [
     "payload_cautions",
@@ -265,43 +270,6 @@ def _read(site: CallSite, endpoint: Endpoint | None) -> str | None:
     method = site.method or (endpoint.method if endpoint and endpoint.method != "*" else "")
     method = method.upper()
     return f"HTTP {method}" if method in _READ_METHODS else None
-
-
-def _parse(source: bytes | None) -> ast.Module | None:
-    if source is None:
-        return None
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-def _span(node: ast.AST) -> tuple[int, int]:
-    start = getattr(node, "lineno", 0)
-    return start, getattr(node, "end_lineno", None) or start
-
-
-Function = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-def _own_nodes(function: Function) -> Iterator[ast.AST]:
-    stack: list[ast.AST] = list(ast.iter_child_nodes(function))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            continue
-        yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _function_at(tree: ast.Module, line: int) -> Function | None:
-    found: Function | None = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            first, last = _span(node)
-            if first <= line <= last and (found is None or node.lineno > found.lineno):
-                found = node
-    return found
 
 
 def _discarded(statement: ast.stmt) -> bool:
