@@ -266,3 +266,10 @@ def test_a_file_edited_after_it_was_read_is_not_vouched_for(tmp_path: Path) -> N
     with recorder.capture():
         print("output")
     assert not recorder.save(0)
+
+
+def test_a_record_that_is_not_a_regular_file_is_not_read(tmp_path: Path) -> None:
+    """A FIFO where the record should be would block the rerun for ever."""
+    fifo = tmp_path / "replay.json"
+    os.mkfifo(fifo)
+    assert answer(str(fifo), _key(str(tmp_path))) is None

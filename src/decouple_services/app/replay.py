@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -108,6 +109,8 @@ def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
     it depends on changed since, the ``--output`` file of the key rewritten; None otherwise
     (the scan then runs, and nothing was written)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # a FIFO or a device put there would block or never end
         with open(path, "rb") as handle:
             data = json.loads(handle.read(MAX_RECORD_BYTES + 1))
         if not isinstance(data, dict) or data.get("key") != key:

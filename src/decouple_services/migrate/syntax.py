@@ -5,14 +5,18 @@ functions or classes nested in it)."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
+@functools.lru_cache(maxsize=16)
 def parse_module(source: str | bytes | None) -> ast.Module | None:
-    """``source`` parsed, or None when there is none or it does not parse."""
+    """``source`` parsed, or None when there is none or it does not parse. Kept for the
+    last few sources: each site's checks read the same caller and callee files again (the
+    trees are only read, never changed)."""
     if source is None:
         return None
     try:
