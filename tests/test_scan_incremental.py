@@ -52,6 +52,8 @@ class Tree:
     appended: int = 0
     #: what notes.py, a file that is no candidate, holds (see NOTES)
     notes: str = "constant"
+    #: whether a test module uses the conftest's client fixture (found by naming it)
+    test_uses: bool = True
 
 
 #: notes.py's text: nothing any search looks for, or a helper's use and a client object's
@@ -62,6 +64,8 @@ NOTES = {
     "helper": 'from orders.helpers import call\n\n\ndef poll():\n    call("users:5000", "/users/2")\n',
     "session": "from orders.http import session\n\n\ndef ping():\n"
     '    session.get("http://users:5000/users/3", timeout=1)\n',
+    # the name of a test fixture, outside the tests its conftest serves
+    "fixture": "def users_api():\n    return 3\n",
 }
 
 EDITS = st.one_of(
@@ -95,6 +99,7 @@ EDITS = st.one_of(
     st.builds(lambda v: ("fetcher_class", v), st.booleans()),
     st.builds(lambda v: ("appended", v), st.integers(0, 2)),
     st.builds(lambda v: ("notes", v), st.sampled_from(sorted(NOTES))),
+    st.builds(lambda v: ("test_uses", v), st.booleans()),
 )
 
 
@@ -141,6 +146,16 @@ def render(tree: Tree) -> dict[str, str]:
         client += ["", "", f"def extra_{n}():", f"    return {n}"]
     files["services/orders/orders/client.py"] = "\n".join(client) + "\n"
     files["services/orders/orders/notes.py"] = NOTES[tree.notes]
+    files["services/orders/tests/conftest.py"] = (
+        "import pytest\nimport requests\n\n\n"
+        "@pytest.fixture\ndef users_api():\n    return requests.Session()\n"
+    )
+    # no candidate: found only by the fixture's name, in a test module under the conftest
+    files["services/orders/tests/test_users.py"] = (
+        'def test_get(users_api):\n    users_api.get("http://users:5000/users/4", timeout=1)\n'
+        if tree.test_uses
+        else "def test_get():\n    assert True\n"
+    )
     if tree.helper_host is not None:
         files["services/orders/orders/helpers.py"] = (
             "import requests\n\n\n"
@@ -240,6 +255,7 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert ("api.py", "users") in by_file
     assert ("jobs.py", "orders") in by_file
     assert ("refresh.py", "users") in by_file
+    assert ("test_users.py", "users") in by_file
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
 
 
@@ -339,6 +355,8 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "refresh.py",
         "jobs.py",
         "http.py",
+        "conftest.py",
+        "test_users.py",
     }
 
 
@@ -369,6 +387,23 @@ def test_an_edit_nothing_read_keeps_the_last_result(
         write(root, files, after)
         files = after
         assert resolutions(root, cache, monkeypatch) == 0, tree
+    # a fixture's name in a module outside its tests: the search for its uses reads only
+    # test modules under its conftest's folder
+    for tree in (Tree(appended=2, notes="fixture"), Tree(appended=1, notes="fixture")):
+        after = render(tree)
+        write(root, files, after)
+        files = after
+        assert resolutions(root, cache, monkeypatch) == 0, tree
+    # a test module under it starts using the fixture: found, and the scan runs
+    after = render(Tree(appended=1, notes="fixture", test_uses=False))
+    write(root, files, after)
+    files = after
+    assert resolutions(root, cache, monkeypatch) > 0
+    after = render(Tree(appended=1, notes="fixture"))
+    write(root, files, after)
+    files = after
+    assert resolutions(root, cache, monkeypatch) > 0
+    assert "test_users.py" in cached(root, cache)
     # a use of a helper, and of a client object, in the file no search found before: the
     # searches of on-demand parsing find it now, and the scan runs
     for notes in ("helper", "session"):

@@ -363,11 +363,15 @@ class Manifest:
             return None
         return value if isinstance(value, model.ScanResult) else None
 
-    def store_result(self, key: str, result: model.ScanResult, extra: list[str]) -> None:
+    def store_result(
+        self, key: str, result: model.ScanResult, extra: list[str], encoded: Any = None
+    ) -> None:
+        """Keep ``result`` under ``key``; ``encoded``: its encoding, when at hand (the stored
+        result kept under a new key: encoding it again costs as much as rendering it)."""
         if key == self.result_key:
             return
         self.result_key = key
-        self.result = encode_model(result)
+        self.result = encode_model(result) if encoded is None else encoded
         self.result_extra = extra
         self.dirty = True
 

@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from decouple_services.detect.values import Value
 
 #: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
-#: ``["keys", keys]`` (application slots filled) or ``["objects", [[qualname, False]]]``
-#: (files that may use a client object); of a helper pass over every file,
+#: ``["keys", keys]`` (application slots filled), ``["fixtures", [[name, folder]]]`` (test
+#: modules under a conftest's folder naming its fixture) or ``["objects", [[qualname,
+#: False]]]`` (files that may use a client object); of a helper pass over every file,
 #: ``["helpers", [[qualname, is_method]]]``.
 Query = list[Any]
 
@@ -174,22 +175,34 @@ def found_by_queries(
 ) -> bool:
     """Whether one of the recorded text searches would find the unparsed file ``path``."""
     from decouple_services.app.demand import assigning, naming
+    from decouple_services.detect.extract import is_test_module
 
     for kind, payload in queries:
+        found: object
         if kind == "words":
             found = naming([path], [tuple(g) for g in payload], read)
+        elif kind == "fixtures":
+            # a fixture is looked for in the test modules of its conftest's folder only
+            found = is_test_module(path) and any(
+                (not folder or path.startswith(folder + "/")) and naming([path], [name], read)
+                for name, folder in payload
+            )
         elif kind == "keys":
             found = assigning([path], payload, read)
         else:
             from decouple_services.app.rereads import Helper
             from decouple_services.app.rereads import select as select_rereads
 
-            helpers = [Helper(q, m) for q, m in payload]
-            # a file naming none of the words a use of them needs is never selected: the
-            # import graph, which costs reading every file's imports, is not needed
+            # a file naming none of a helper's words is never selected for it (a use names
+            # them, a held object's too): only the others are asked about, and none of them
+            # left needs no import graph, which costs reading every file's imports
             data = read(path) or b""
-            words = {w for h in helpers for w in (*h.words, h.holder or h.words[0])}
-            if not any(w.encode() in data for w in words):
+            helpers = [
+                helper
+                for helper in (Helper(q, m) for q, m in payload)
+                if any(w.encode() in data for w in helper.words)
+            ]
+            if not helpers:
                 continue
             found = select_rereads([path], helpers, graph(), read)
         if found:
@@ -225,6 +238,11 @@ def _query_ok(query: Any) -> bool:
         return all(isinstance(g, list) and all(isinstance(w, str) for w in g) for g in payload)
     if kind == "keys":
         return all(isinstance(k, str) for k in payload)
+    if kind == "fixtures":
+        return all(
+            isinstance(f, list) and len(f) == 2 and all(isinstance(p, str) for p in f)
+            for f in payload
+        )
     if kind in ("helpers", "objects"):
         return all(
             isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], bool)

@@ -906,7 +906,7 @@ class _Demand:
         } - self.fixtures
         if fixtures:
             self.fixtures |= fixtures
-            self.queries.append(words_query(name for name, _ in fixtures))
+            self.queries.append(["fixtures", sorted([name, folder] for name, folder in fixtures)])
             for name, folder in fixtures:
                 tests = [
                     p
@@ -1001,8 +1001,11 @@ class _Inputs:
         # before discovery reads them: an edit meanwhile then makes the next key differ
         self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
 
-    def store_result(self, result: ScanResult, files_read: Sequence[str]) -> str | None:
-        """Keep ``result`` with the key of its inputs (returned; None when none is kept)."""
+    def store_result(
+        self, result: ScanResult, files_read: Sequence[str], encoded: Any = None
+    ) -> str | None:
+        """Keep ``result`` with the key of its inputs (returned; None when none is kept);
+        ``encoded``: its encoding in the manifest, when it is the stored one."""
         digests = dict(self.deploy_digests)
         for path in self.listing.python:
             entry = self.manifest.files.get(path)
@@ -1016,7 +1019,7 @@ class _Inputs:
         for path in extra:
             digests[path] = self._hash(path) if os.path.lexists(self.root / path) else "missing"
         key = result_key([self.base, digests, extra])
-        self.manifest.store_result(key, result, extra)
+        self.manifest.store_result(key, result, extra, encoded)
         self.manifest.save(self.root, self._live(extra))
         return key
 
@@ -1154,6 +1157,7 @@ def _after_neutral_edits(
     result = manifest.cached_result(record.result_key)
     if result is None:
         return None
+    encoded = manifest.result
     # what a scan of the edited files would have recorded
     for path, (_, stat, digest) in changed.items():
         manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
@@ -1165,7 +1169,7 @@ def _after_neutral_edits(
             imports.put(*entry)
         imports.save(python)
     inputs.hash_deploy_files()
-    key = inputs.store_result(result, discovery.files_read)
+    key = inputs.store_result(result, discovery.files_read, encoded)
     if key is not None:
         record.result_key = key
         record.save(cache_dir, root)
