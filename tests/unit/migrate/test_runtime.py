@@ -2719,7 +2719,6 @@ def test_delivery_reports_are_counted_per_topic_and_the_queue_is_measured(
     metrics = runtime.Metrics()
     metrics.producer(producer)
     assert metrics._queued() == 3
-    assert _sample("decouple_producer_queue_records") >= 3
     client.report()
     client.report("Local: Message timed out")
     assert metrics._queued() == 1
