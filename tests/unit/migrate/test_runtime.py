@@ -2600,6 +2600,8 @@ def test_records_are_counted_by_topic_and_outcome_as_the_log_line_counts_them(
     (config,) = configs
     assert config["statistics.interval.ms"] == 30_000
     assert config["stats_cb"] == consumer._gauges.statistics
+    monkeypatch.setenv("KAFKA_STATISTICS_INTERVAL_MS", "0")  # no statistics, no lag
+    assert consumer._gauges.kafka_config() == {}
 
 
 def test_a_dead_letter_is_counted_under_its_topic_and_the_handler_is_timed(
