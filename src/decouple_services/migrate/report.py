@@ -658,7 +658,11 @@ def _review_steps(migrated: Sequence[PlannedSite], consumers: Sequence[ConsumerS
             "- [ ] Each handler tolerates the same event twice (delivery is at least once), "
             "and a consumer that lags does not break a user-visible flow.",
             "- [ ] Alerts exist on consumer lag and on every dead-letter topic, and someone "
-            "owns replaying it.",
+            "owns replaying it. With `prometheus-client` installed (optional: not added to "
+            "the dependencies), the runtime exports `decouple_consumer_lag_records`, "
+            "`decouple_consumer_blocked_seconds` and `decouple_consumer_records_total"
+            '{outcome="dead_letter"}` on the default registry; a consumer in a process of '
+            "its own serves them on `DECOUPLE_METRICS_PORT` (see docs/generated-code.md).",
             "- [ ] The event types (`<topic>.v1`) and payload schemas in the AsyncAPI "
             "documents describe what the consumers expect.",
         ]

@@ -500,6 +500,13 @@ def test_the_relay_touches_its_liveness_file_and_logs_its_backlog(
         thread.join(10)
     line = next(r.getMessage() for r in caplog.records if "outbox backlog" in r.getMessage())
     assert "unsent=3" in line and "parked=0" in line
+    # and the same in its gauges
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("decouple_outbox_unsent_rows") == 3
+    assert REGISTRY.get_sample_value("decouple_outbox_parked_rows") == 0
+    oldest = REGISTRY.get_sample_value("decouple_outbox_oldest_unsent_age_seconds")
+    assert oldest is not None and oldest >= 0
 
 
 class Client:

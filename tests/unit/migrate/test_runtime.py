@@ -2555,3 +2555,248 @@ def test_the_generator_names_path_parameter_attributes_as_the_runtime_does(
     for name in ("id", "type", "source", "time", "subject", "data", "order_id", "orderId", "_"):
         assert attribute_name(name) == runtime.attribute_name(name), name
     assert runtime.attribute_name("id") == "paramid"
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _records(topic: str, outcome: str) -> float:
+    return _sample("decouple_consumer_records_total", topic=topic, outcome=outcome)
+
+
+def _stats(**partitions: int) -> str:
+    """librdkafka's statistics of a consumer of topic ``t`` (``p0=7``: partition 0, lag 7),
+    with the internal partition -1 librdkafka always lists."""
+    listed = {
+        name[1:]: {"partition": int(name[1:]), "consumer_lag": lag}
+        for name, lag in partitions.items()
+    }
+    listed["-1"] = {"partition": -1, "consumer_lag": -1}
+    return json.dumps({"type": "consumer", "topics": {"t": {"topic": "t", "partitions": listed}}})  # fmt: skip
+
+
+def test_records_are_counted_by_topic_and_outcome_as_the_log_line_counts_them(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    consumer = _consumer(runtime, Flaky(failures=0), monkeypatch)
+    fake = FakeKafka(consumer, [Record(0, _value(runtime)), Record(1, _value(runtime))], 1)
+    configs: list[dict[str, Any]] = []
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: configs.append(config) or fake)
+    before = {outcome: _records("t", outcome) for outcome in ("handled", "duplicate", "error")}
+    consumer.run()
+    assert consumer.counts == {"handled": 2, "error": 1, "duplicate": 1}
+    after = {outcome: _records("t", outcome) - before[outcome] for outcome in before}
+    assert after == {"handled": 2, "error": 1, "duplicate": 1}
+    # the lag comes from librdkafka's statistics, every 30 s
+    (config,) = configs
+    assert config["statistics.interval.ms"] == 30_000
+    assert config["stats_cb"] == consumer._gauges.statistics
+    monkeypatch.setenv("KAFKA_STATISTICS_INTERVAL_MS", "0")  # no statistics, no lag
+    assert consumer._gauges.kafka_config() == {}
+
+
+def test_a_dead_letter_is_counted_under_its_topic_and_the_handler_is_timed(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = _consumer(runtime, Answering(400), monkeypatch)
+    dead, timed = (
+        _records("t", "dead_letter"),
+        _sample("decouple_consumer_handler_duration_seconds_count", topic="t"),
+    )
+    record = Record(4, _value(runtime))
+    consumer._in_hand = record  # as the loop has it
+    consumer._one(Client(), record, Partition)
+    assert _records("t", "dead_letter") == dead + 1
+    count = _sample("decouple_consumer_handler_duration_seconds_count", topic="t")
+    assert count == timed + 1
+    # each call is timed, whatever its answer
+    sub = _sub(runtime, "x:y", "function", "/")
+    runtime.handle(_value(runtime), [], sub, Flaky(failures=1), runtime.MemoryStore())
+    assert _sample("decouple_consumer_handler_duration_seconds_count", topic="t") == count + 1
+
+
+def test_the_lag_of_each_owned_partition_is_read_from_librdkafkas_statistics(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    consumer = _consumer(runtime, Flaky(failures=0), monkeypatch)
+    consumer._owned.add(("t", 2))
+    gauges = consumer._gauges
+    # partition 1 is not this consumer's; partition 2's lag is not known yet (-1)
+    gauges.statistics(_stats(p0=7, p1=3, p2=-1))
+    lag = {p: _sample("decouple_consumer_lag_records", topic="t", partition=p) for p in "012"}
+    assert lag == {"0": 7, "1": 0, "2": 0}
+    assert gauges.lagging == {("t", "0")}
+    gauges.statistics(_stats(p0=2, p2=5))
+    assert _sample("decouple_consumer_lag_records", topic="t", partition="0") == 2
+    assert _sample("decouple_consumer_lag_records", topic="t", partition="2") == 5
+    # a partition revoked leaves the gauge, not a stale number
+    consumer._on_revoke(Client(), [Partition("t", 0)])
+    gauges.statistics(_stats(p0=2, p2=6))
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("decouple_consumer_lag_records", {"topic": "t", "partition": "0"}) is None  # fmt: skip
+    assert gauges.lagging == {("t", "2")}
+    # statistics it cannot read never reach poll(), which would raise them
+    gauges.statistics("{not json")
+    gauges.statistics(json.dumps({"topics": {"t": {"partitions": {"x": {}}}}}))
+    assert "statistics could not be read" in caplog.text
+
+
+def test_a_held_back_partition_shows_how_long_it_has_been_held(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from prometheus_client import REGISTRY
+
+    def held(partition: str) -> float | None:
+        labels = {"topic": "t", "partition": partition}
+        return REGISTRY.get_sample_value("decouple_consumer_blocked_seconds", labels)
+
+    consumer = _consumer(runtime, Flaky(failures=1), monkeypatch)
+    client, record = Client(), Record(5, _value(runtime))
+    consumer._one(client, record, Partition)  # fails: its partition waits for the retry
+    consumer._gauges.beat()
+    assert held("0") == 0
+    consumer._gauges.checked_at -= 1  # a second later
+    time.sleep(0.05)
+    consumer._gauges.beat()
+    first = held("0")
+    assert first is not None and first >= 0.05
+    time.sleep(0.01)
+    consumer._resume_due(client, Partition)
+    consumer._one(client, record, Partition)  # handled: the partition goes on
+    consumer._gauges.checked_at -= 1
+    consumer._gauges.beat()
+    assert held("0") is None
+    # a consumer that says which partitions it blocks is taken at its word
+    consumer.blocked = lambda: [("t", 3)]
+    consumer._gauges.checked_at -= 1
+    consumer._gauges.beat()
+    assert held("3") == 0 and held("0") is None
+
+
+class Delivering(FakeKafkaProducer):
+    """A producer client whose records wait in its queue until :meth:`report`."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.queued: list[tuple[str, Any]] = []
+
+    def produce(self, topic: str, on_delivery: Any, **record: Any) -> None:
+        self.queued.append((topic, on_delivery))
+
+    def __len__(self) -> int:
+        return len(self.queued)
+
+    def report(self, error: Any = None) -> None:
+        _, on_delivery = self.queued.pop(0)
+        on_delivery(error, None)
+
+
+def test_delivery_reports_are_counted_per_topic_and_the_queue_is_measured(
+    runtime: ModuleType, made: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setattr(confluent_kafka, "Producer", Delivering)
+    # one client: dead letters go through the client of the sends
+    producer = runtime.Producer("shop", {}, delivery_ms=runtime.loop_delivery_timeout_ms())
+    client = producer._client
+    delivered = _sample("decouple_producer_records_total", topic="orders", outcome="delivered")
+    failed = _sample("decouple_producer_records_total", topic="orders", outcome="failed")
+    failures = runtime.DELIVERY_FAILURES
+    for n in range(3):
+        producer.send("orders", {"n": n})
+    # what this process's producers hold, read when scraped
+    metrics = runtime.Metrics()
+    metrics.producer(producer)
+    assert metrics._queued() == 3
+    client.report()
+    client.report("Local: Message timed out")
+    assert metrics._queued() == 1
+    counted = _sample("decouple_producer_records_total", topic="orders", outcome="delivered")
+    assert counted == delivered + 1
+    counted = _sample("decouple_producer_records_total", topic="orders", outcome="failed")
+    assert counted == failed + 1
+    assert failures + 1 == runtime.DELIVERY_FAILURES  # as before, beside the counter
+    # dead letters and outbox rows are counted under their own topic
+    dead = _sample("decouple_producer_records_total", topic="t.dlq", outcome="delivered")
+    sent = threading.Thread(target=producer.produce_raw, args=("t.dlq", b"{}", None, []))
+    sent.start()
+    _until(lambda: len(client) == 2)
+    client.queued[-1][1](None, None)
+    sent.join(5)
+    assert (
+        _sample("decouple_producer_records_total", topic="t.dlq", outcome="delivered") == dead + 1
+    )
+
+
+def test_the_metrics_are_served_on_their_port_once_per_process(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setenv("DECOUPLE_METRICS_PORT", str(port))
+    metrics = runtime.Metrics()  # another copy of the runtime: the same metrics
+    metrics.serve()
+    metrics.serve()  # a second consumer of the process: one server
+    runtime.METRICS.consumed(Record(0, b""), "handled")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    assert 'decouple_consumer_records_total{outcome="handled",topic="t"}' in text
+    assert "decouple_producer_queue_records" in text
+    # a port another process of the service holds: said, and the consumer goes on
+    runtime.Metrics().serve()
+    assert f"metrics not served on port {port}" in caplog.text
+
+
+def test_without_prometheus_client_everything_runs_and_only_the_log_counts(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # its import fails
+    monkeypatch.setattr(runtime, "METRICS", runtime.Metrics())
+    assert not runtime.METRICS.on
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    monkeypatch.setenv("DECOUPLE_METRICS_PORT", "1")
+    consumer = _consumer(runtime, Flaky(failures=1), monkeypatch)
+    records = [Record(0, _value(runtime)), Record(1, _value(runtime))]
+    fake = FakeKafka(consumer, records, 0)
+    configs: list[dict[str, Any]] = []
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: configs.append(config) or fake)
+    consumer.run()
+    assert consumer.counts == {"retry": 1, "handled": 2}
+    assert "stats_cb" not in configs[0] and "statistics.interval.ms" not in configs[0]
+    assert "no metrics served: prometheus_client is not installed" in caplog.text
+    consumer._retrying[("t", 0)] = (0, 1, 0.0)
+    consumer._gauges.checked_at = 0.0
+    consumer._gauges.beat()
+    consumer._gauges.statistics(_stats(p0=1))
+    assert consumer._gauges.held == {} and consumer._gauges.lagging == set()
+
+    def done(error: Any, message: Any) -> None:
+        pass
+
+    assert runtime.METRICS.delivery("t", done) is done  # reports go straight to the send
+    runtime.METRICS.backlog(runtime.Backlog(1, 2.0, 0))
+    monkeypatch.setattr(confluent_kafka, "Producer", Delivering)
+    monkeypatch.setattr(runtime.Producer, "_serving", lambda self, client: client)
+    producer = runtime.Producer("shop", {})
+    producer.send("orders", {"n": 1})
+    producer._client.report("Local: Message timed out")
+    assert runtime.METRICS._queued() == 0 and not runtime.METRICS._producers
