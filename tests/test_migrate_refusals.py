@@ -65,3 +65,24 @@ def test_writes_migrate_and_a_secret_in_the_payload_is_a_caution(
     assert "secret-in-payload" in body
     summary = render_summary(migrated, dry_run=True)
     assert "carries `api_key`, named like a secret" in summary
+
+
+def test_a_servicer_factory_lets_the_servicer_site_migrate_and_its_consumer_call_it() -> None:
+    from decouple_services.migrate.generate import render_consumer
+
+    result = scan(FIXTURE, ScanOptions(use_cache=False))
+    options = PlanOptions(servicer_factories=(("Profiles", "profiles.wiring:make_profiles"),))
+    migrated = migrate_scanned(result, select_sites(result, Criteria(services=("shop",))), options)
+    refused = {
+        r.site.line: tuple(f.code for f in r.reasons) for r in migrated.plan.refused if r.site
+    }
+    assert 46 not in refused
+    assert refused[51] == ("read-call",)  # GetProfile: a read, factory or not
+    assert 46 in {p.site.line for p in migrated.plan.rewrites}
+    (consumer,) = [
+        c for c in migrated.plan.consumers if c.handler and "Profile" in c.handler.attribute
+    ]
+    assert consumer.servicer_factory == "profiles.wiring:make_profiles"
+    assert 'servicer_factory="profiles.wiring:make_profiles",' in render_consumer(consumer)
+    # the other consumers have no servicer to build
+    assert all(c.servicer_factory is None for c in migrated.plan.consumers if c is not consumer)

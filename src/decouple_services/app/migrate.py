@@ -62,6 +62,8 @@ class MigrateCommand:
     outbox: bool = False
     #: ``--fire-and-forget``: see :attr:`PlanOptions.fire_and_forget`.
     fire_and_forget: bool = False
+    #: ``--servicer-factory NAME=MODULE:FUNCTION``, as given (checked by :func:`_factories`).
+    servicer_factories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     client = command.client or (config.migrate_client if config else None) or "kafka-python"
     check_template(template)
     _check_event_options(command)
+    factories = _factories(command, config.migrate_servicer_factories if config else ())
     criteria = Criteria(
         ids=command.select,
         edges=tuple(parse_edge(e) for e in command.edges),
@@ -159,6 +162,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
             subscribe=_subscription(command),
             outbox=command.outbox,
             fire_and_forget=command.fire_and_forget,
+            servicer_factories=factories,
         )
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]
@@ -232,6 +236,27 @@ def _subscription(command: MigrateCommand) -> SubscribeRequest | None:
     return SubscribeRequest(
         command.subscribe, command.services[0], command.endpoint, command.fields or None
     )
+
+
+def _factories(
+    command: MigrateCommand, configured: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """The servicer factories: the configuration's, with ``--servicer-factory`` on top
+    (an option naming the same servicer wins)."""
+    from decouple_services.core.config import FACTORY_TARGET
+    from decouple_services.core.errors import SelectionError
+
+    factories = dict(configured)
+    for given in command.servicer_factories:
+        name, _, target = given.partition("=")
+        name, target = name.strip(), target.strip()
+        if not name or not FACTORY_TARGET.fullmatch(target):
+            raise SelectionError(
+                f"--servicer-factory {given}: expected NAME=MODULE:FUNCTION "
+                "(InviteService=app.wiring:make_invite_servicer)"
+            )
+        factories[name] = target
+    return tuple(sorted(factories.items()))
 
 
 def _check_event_options(command: MigrateCommand) -> None:

@@ -160,6 +160,17 @@ def migrate(
             "by the call's timeout, and raises.",
         ),
     ] = False,
+    servicer_factory: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--servicer-factory",
+            metavar="NAME=MODULE:FUNCTION",
+            help="A function that builds the gRPC servicer of service (or servicer class) "
+            "NAME, called with no arguments when its consumer starts: for a servicer whose "
+            "__init__ takes arguments (repositories, clients), which is refused without "
+            "one. Repeatable; adds to [tool.decouple.migrate.servicer-factories].",
+        ),
+    ] = None,
     allow_dirty: Annotated[
         bool,
         typer.Option(
@@ -194,6 +205,8 @@ def migrate(
 
       decouple migrate ./repo --service orders --outbox --write
 
+      decouple migrate ./repo --edge api:invites --servicer-factory InviteService=src.wiring:make_invite_servicer
+
     Exit status: 0 done; 1 a site named with --select was refused; 2 usage, path,
     configuration, selection, git or write error. See docs/migrate.md.
     """
@@ -220,6 +233,7 @@ def migrate(
         fields=tuple(field or ()),
         outbox=outbox,
         fire_and_forget=fire_and_forget,
+        servicer_factories=tuple(servicer_factory or ()),
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

@@ -19,6 +19,9 @@ method = "POST"                          # optional: fixed HTTP method
 [tool.decouple.migrate]                  # defaults for `decouple migrate` (options override)
 topic-template = "shop.{callee}.{endpoint}"
 client = "confluent-kafka"               # or "kafka-python" (the default)
+
+[tool.decouple.migrate.servicer-factories]   # gRPC servicers whose __init__ takes arguments
+InviteService = "app.wiring:make_invite_servicer"   # service or class -> module:function
 ```
 
 Gates and rule selection for ``decouple scan`` (its options override them):
@@ -139,6 +142,9 @@ class Config:
     #: ``[tool.decouple.migrate]``: the topic template and the Kafka client for sync sites.
     migrate_topic_template: str | None = None
     migrate_client: str | None = None
+    #: ``[tool.decouple.migrate.servicer-factories]``: gRPC service (or servicer class) ->
+    #: ``module:function`` that builds its servicer; ``--servicer-factory`` adds to them.
+    migrate_servicer_factories: tuple[tuple[str, str], ...] = ()
     gates: Gates = field(default_factory=Gates)
     contracts: Contracts = field(default_factory=Contracts)
 
@@ -240,7 +246,9 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
             problems.append(f"{where}: set 'service_arg' or 'url_arg' so decouple knows the callee")
         clients.append(client)
 
-    topic_template, sync_client = _migrate(table.get("migrate", {}), f"{source}: migrate", problems)
+    topic_template, sync_client, factories = _migrate(
+        table.get("migrate", {}), f"{source}: migrate", problems
+    )
     exclude = _str_list(table.get("exclude"), f"{source}: exclude", problems)
     test_globs = _str_list(table.get("tests"), f"{source}: tests", problems)
     loadgen_globs = _str_list(table.get("loadgen"), f"{source}: loadgen", problems)
@@ -259,6 +267,7 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
         script_globs=script_globs,
         migrate_topic_template=topic_template,
         migrate_client=sync_client,
+        migrate_servicer_factories=factories,
         gates=gates,
         contracts=contracts,
     )
@@ -353,12 +362,20 @@ def _contracts(value: Any, where: str, problems: list[str]) -> Contracts:
 MIGRATE_CLIENTS = ("kafka-python", "confluent-kafka")
 
 
-def _migrate(value: Any, where: str, problems: list[str]) -> tuple[str | None, str | None]:
+#: What a servicer factory is named by: ``package.module:function`` (a dotted attribute
+#: allowed: ``wiring:Servers.invite``), as the consumer's runtime loads it.
+FACTORY_TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _migrate(
+    value: Any, where: str, problems: list[str]
+) -> tuple[str | None, str | None, tuple[tuple[str, str], ...]]:
     if not isinstance(value, dict):
         problems.append(f"{where}: expected a table")
-        return None, None
-    for key in sorted(set(value) - {"topic-template", "client"}):
-        problems.append(f"{where}: unknown key {key!r} (known: client, topic-template)")
+        return None, None, ()
+    known = ("client", "servicer-factories", "topic-template")
+    for key in sorted(set(value) - set(known)):
+        problems.append(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
     template = value.get("topic-template")
     if template is not None and not isinstance(template, str):
         problems.append(f"{where}.topic-template: expected a string")
@@ -367,7 +384,19 @@ def _migrate(value: Any, where: str, problems: list[str]) -> tuple[str | None, s
     if client is not None and client not in MIGRATE_CLIENTS:
         problems.append(f"{where}.client: expected one of {', '.join(MIGRATE_CLIENTS)}")
         client = None
-    return template, client
+    raw = value.get("servicer-factories", {})
+    factories: list[tuple[str, str]] = []
+    if not isinstance(raw, dict):
+        problems.append(f"{where}.servicer-factories: expected a table of name = module:function")
+        raw = {}
+    for name, target in sorted(raw.items()):
+        if not isinstance(target, str) or not FACTORY_TARGET.fullmatch(target):
+            problems.append(
+                f"{where}.servicer-factories.{name}: expected 'module:function', not {target!r}"
+            )
+            continue
+        factories.append((name, target))
+    return template, client, tuple(factories)
 
 
 def load_config(root: Path, explicit: Path | None = None) -> Config:

@@ -56,6 +56,7 @@ __all__ = [
     "asyncapi_applications",
     "compose_override_path",
     "consumer_runtime",
+    "consumer_test_data",
     "django_outbox_app",
     "is_user_edited",
     "k8s_consumers_path",
@@ -90,7 +91,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "15"
+RUNTIME_VERSION = "16"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -253,7 +254,7 @@ def render_consumer(spec: ConsumerSpec) -> str:
 def render_consumer_test(spec: ConsumerSpec) -> str:
     """Broker-free tests of the generated consumer, for the callee's test suite."""
     context = _consumer_context(spec)
-    context["sample"] = _py_block(sample_payload(spec.topic.payload_schema), len("DATA = "))
+    context["sample"] = _py_block(consumer_test_data(spec), len("DATA = "))
     body = _render("consumer_test.py.j2", **context)
     return _python_file(body, f"tests of the {spec.topic.name} consumer", spec.test_path)
 
@@ -837,6 +838,20 @@ def _networks(service: Any) -> list[Any]:
 # -- sample payloads -----------------------------------------------------------------------
 
 
+def consumer_test_data(spec: ConsumerSpec) -> Any:
+    """The data of the generated test's event, as the producers send it: the values their
+    calls write literally, placeholders of the payload schema's types for the other fields.
+    A gRPC request keeps its message's defaults for the fields no call names literally."""
+    topic = spec.topic
+    framework = spec.handler.endpoint.framework if spec.handler else None
+    if _KINDS.get(framework or "") == "grpc":
+        return dict(topic.literals)
+    data = sample_payload(topic.payload_schema)
+    if isinstance(data, dict):
+        data.update(topic.literals)
+    return data
+
+
 def sample_payload(schema: Mapping[str, Any] | None) -> Any:
     """A value that fits ``schema`` (a JSON Schema as the planner infers it), for tests and
     examples; ``{"id": "1"}`` when nothing is known."""
@@ -925,6 +940,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "subscribers": _join(topic.subscribers),
         "event_type": topic.event_type,
         "idempotency": spec.idempotency,
+        "servicer_factory": spec.servicer_factory if kind == "grpc" else None,
     }
 
 

@@ -11,6 +11,7 @@ left untyped (``{}``), never guessed.
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,6 +148,21 @@ def payload_fields(source: str | None) -> list[tuple[str, ast.expr]]:
             return []
         return [(k.arg, k.value) for k in node.keywords if k.arg is not None]
     return []
+
+
+def literal_values(source: str | None) -> dict[str, Any]:
+    """The fields of a payload expression (:func:`payload_fields`) whose values are written
+    as JSON literals (``{"kind": "welcome", "user_id": user.id}`` -> ``{"kind": "welcome"}``),
+    with those values."""
+    out: dict[str, Any] = {}
+    for name, node in payload_fields(source):
+        try:
+            value = ast.literal_eval(node)
+            json.dumps(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        out[name] = value
+    return out
 
 
 def _builds(func: ast.expr) -> bool:

@@ -90,10 +90,16 @@ from decouple_services.migrate.outbox import add_installed_app, outbox_write, us
 from decouple_services.migrate.payload import (
     infer_schema,
     key_field,
+    literal_values,
     merge_schemas,
     payload_fields,
 )
-from decouple_services.migrate.refusals import READ_AFTER, payload_cautions, site_refusals
+from decouple_services.migrate.refusals import (
+    READ_AFTER,
+    payload_cautions,
+    servicer_factory,
+    site_refusals,
+)
 from decouple_services.migrate.select import Refusal, Selection
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
@@ -135,6 +141,10 @@ class PlanOptions:
     #: ``--fire-and-forget``: a call whose failure nothing caught still becomes a send that
     #: does not wait (by default it waits and raises, as the call raised).
     fire_and_forget: bool = False
+    #: ``--servicer-factory``: ``(name, module:function)`` pairs, a function that builds a
+    #: gRPC servicer the consumer cannot construct with no arguments. ``name`` is the gRPC
+    #: service's name or the servicer's class (:func:`servicer_factory`).
+    servicer_factories: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +338,10 @@ def plan_migration(
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
-        unsafe = (*site_refusals(site, endpoint, read), *_read_after(site, result))
+        unsafe = (
+            *site_refusals(site, endpoint, read, dict(options.servicer_factories)),
+            *_read_after(site, result),
+        )
         if unsafe:
             refused.append(Refusal(site.id, site, unsafe))
             continue
@@ -922,6 +935,7 @@ def _topics(
                 if len({key_field(p, params) for p in payloads}) == 1
                 else None,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
+                literals=literal_values(payloads[0]),
             )
         )
     return tuple(topics)
@@ -1272,6 +1286,7 @@ def _consumers(
                 import_root=layout.import_root,
                 extra=extra,
                 idempotency=idempotency,
+                servicer_factory=servicer_factory(endpoint, dict(options.servicer_factories)),
             )
         )
     return tuple(out)
@@ -1610,6 +1625,7 @@ def _event_topics(
                 subscribers=subscribers,
                 fields=subscriber.fields,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
+                literals=literal_values(data),
             )
         )
     for callee, mine in sorted(by_callee.items()):
@@ -1640,6 +1656,7 @@ def _event_topics(
                 subscribers=subscribers,
                 fields=fields,
                 headers=tuple(sorted({h for i in mine for h in i.headers})),
+                literals=literal_values(data),
             )
         )
     return out

@@ -21,7 +21,10 @@ events keep secrets. Everything here reads names and source text; nothing is run
   the session valid until a consumer gets to it, and the event carries the credential.
 * **A servicer the consumer cannot construct** (``servicer-needs-arguments``): the generated
   consumer builds the callee's gRPC servicer with no arguments (``Servicer()``), and this
-  one's ``__init__`` (or that of a base class in its module) requires some.
+  one's ``__init__`` (or that of a base class in its module) requires some. A servicer
+  factory (``--servicer-factory``, :func:`servicer_factory`) lifts the refusal: the consumer
+  calls the factory instead of the class. The reason names the class, so that sites of
+  different servicers read apart.
 * **A handler that needs the script's state** (``script-state``): the callee's handler reads
   a module-level name its module binds only under ``if __name__ == "__main__":``
   (``args, controller = create_controller()``). The consumer imports the module; it never
@@ -44,7 +47,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from decouple_services.core.model import CallSite, Endpoint, ResponseUse
 from decouple_services.graph.migratability import Finding
@@ -57,6 +60,7 @@ from decouple_services.migrate.syntax import span as _span
 
 __all__ = [
     "payload_cautions",
+    "servicer_factory",
     "site_refusals",
 ]
 
@@ -158,11 +162,29 @@ def _static_path(path: str) -> str:
     return re.sub(r"\{[^{}]*\}", "/", path)
 
 
+def servicer_factory(endpoint: Endpoint | None, factories: Mapping[str, str] | None) -> str | None:
+    """The factory (``module:function``) named for the gRPC endpoint's servicer, by its
+    service's name (``InviteService``), its full name (``invite.InviteService``) or its
+    servicer class (``InviteServiceImpl``); ``None`` when none is."""
+    if endpoint is None or endpoint.framework != "grpc" or not factories:
+        return None
+    service = endpoint.path.strip("/").partition("/")[0]
+    parts = endpoint.handler.split(".")
+    names = [service, service.rpartition(".")[2]]
+    if len(parts) >= 2:
+        names.append(parts[-2])
+    return next((factories[n] for n in names if n in factories), None)
+
+
 def site_refusals(
-    site: CallSite, endpoint: Endpoint | None, read: Callable[[str], bytes | None]
+    site: CallSite,
+    endpoint: Endpoint | None,
+    read: Callable[[str], bytes | None],
+    factories: Mapping[str, str] | None = None,
 ) -> tuple[Finding, ...]:
     """Why the site must not become a send (module docstring), most telling first; empty
-    when nothing here refuses it."""
+    when nothing here refuses it. ``factories``: the servicer factories the user named
+    (:func:`servicer_factory`)."""
     out: list[Finding] = []
     path = endpoint.path if endpoint is not None else _url_path(site.url_template)
     if endpoint is not None and _UNKNOWN_PART in endpoint.path:
@@ -221,17 +243,22 @@ def site_refusals(
                 "and scan again, or keep the call synchronous",
             )
         )
-    servicer = _servicer_arguments(endpoint, read)
+    servicer = (
+        None if servicer_factory(endpoint, factories) else _servicer_arguments(endpoint, read)
+    )
     if servicer is not None:
+        cls, requirement = servicer
+        service = endpoint.path.strip("/").partition("/")[0] if endpoint else cls
         out.append(
             Finding(
                 SERVICER_NEEDS_ARGUMENTS,
-                f"the generated consumer constructs the callee's servicer with no arguments, "
-                f"and {servicer}",
-                "make `__init__` build what it needs when called with no arguments (the "
-                "repositories or clients the server builds at startup; a default of `None` "
-                "gives a consumer that fails on every event) and scan again, or keep the "
-                "call synchronous",
+                f"the generated consumer constructs the servicer `{cls}` with no arguments, "
+                f"and {requirement}",
+                "name a function that builds it as the server does (its repositories and "
+                "clients), importable from the service's import root: `--servicer-factory "
+                f"{service.rpartition('.')[2]}=module:function` (or `servicer-factories` in "
+                "[tool.decouple.migrate]); the consumer calls it once, at start. Or keep "
+                "the call synchronous",
             )
         )
     return tuple(out)
@@ -328,8 +355,8 @@ def _check(site: CallSite, read: Callable[[str], bytes | None]) -> str | None:
 
 def _servicer_arguments(
     endpoint: Endpoint | None, read: Callable[[str], bytes | None]
-) -> str | None:
-    """What the servicer's ``__init__`` requires, when it requires anything."""
+) -> tuple[str, str] | None:
+    """The servicer's class and what its ``__init__`` requires, when it requires anything."""
     if endpoint is None or endpoint.framework != "grpc":
         return None
     parts = endpoint.handler.split(".")
@@ -356,7 +383,8 @@ def _servicer_arguments(
             if not required:
                 return None
             names = ", ".join(f"`{n}`" for n in required)
-            return f"`{cls.name}.__init__` ({endpoint.file}:{init.lineno}) requires {names}"
+            requirement = f"`{cls.name}.__init__` ({endpoint.file}:{init.lineno}) requires {names}"
+            return parts[-2], requirement
         # an ``__init__`` inherited from a base class of the same module
         bases = [b.id for b in cls.bases if isinstance(b, ast.Name)]
         cls = next((classes[b] for b in bases if b in classes), None)

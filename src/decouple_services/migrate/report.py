@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -173,9 +174,18 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"  {refusal.site_id}  {where}[{codes}]")
     for ident, why in result.failed:
         lines.append(f"  {ident}  [not-rewritable] {why}")
-    for finding in _findings(refusals):
-        lines.append(f"  [{finding.code}] {finding.reason}")
-        lines.append(f"      instead: {finding.suggestion}")
+    findings = _findings(refusals)
+    reasons_of = Counter(f.code for f in findings)
+    advised: dict[str, str] = {}
+    for finding in findings:
+        sites = ""
+        if reasons_of[finding.code] > 1:  # say which sites each of the code's reasons is about
+            ids = [r.site_id for r in refusals if _has_reason(r, finding)]
+            sites = f"({', '.join(ids)}) "
+        lines.append(f"  [{finding.code}] {sites}{finding.reason}")
+        if advised.get(finding.code) != finding.suggestion:
+            lines.append(f"      instead: {finding.suggestion}")
+            advised[finding.code] = finding.suggestion
     for path, why in result.kept:
         lines.append(f"kept {path}: {why}")
     for service, note in result.dependency_notes:
@@ -405,7 +415,7 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     if refused or result.failed:
         out.append("## Not migrated\n")
         for finding in _findings(refused):
-            sites = [r for r in refused if finding in r.reasons]
+            sites = [r for r in refused if _has_reason(r, finding)]
             out.append(f"**{finding.code}**: {finding.reason}. Instead: {finding.suggestion}.\n")
             for refusal in sites:
                 named = refusal.site
@@ -692,12 +702,17 @@ def _refusals(refusals: Iterable[Refusal]) -> list[Refusal]:
     )
 
 
+def _has_reason(refusal: Refusal, finding: Finding) -> bool:
+    return any((f.code, f.reason) == (finding.code, finding.reason) for f in refusal.reasons)
+
+
 def _findings(refusals: Iterable[Refusal]) -> list[Finding]:
-    """Each distinct reason once, in the order first met."""
-    seen: dict[str, Finding] = {}
+    """Each distinct reason once, in the order first met: a code whose reason names what
+    differs between sites (the servicer's class) has a line for each."""
+    seen: dict[tuple[str, str], Finding] = {}
     for refusal in refusals:
         for finding in refusal.reasons:
-            seen.setdefault(finding.code, finding)
+            seen.setdefault((finding.code, finding.reason), finding)
     return list(seen.values())
 
 

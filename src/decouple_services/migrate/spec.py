@@ -86,6 +86,9 @@ class TopicSpec:
     #: The names (lower case) of the headers the sends carry, which the consumer hands to
     #: the callee's application as the calls sent them.
     headers: tuple[str, ...] = ()
+    #: The fields of ``data`` the producers' calls write as literals, with their values
+    #: (the first site's), for the generated consumer test's event.
+    literals: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def retry_topic(self) -> str:
@@ -137,3 +140,7 @@ class ConsumerSpec:
     #: working directory: per pod), or the callee's own database, ``django`` or
     #: ``sqlalchemy``, which every replica shares.
     idempotency: str = "file"
+    #: ``module:function`` that builds the callee's gRPC servicer (``--servicer-factory``),
+    #: called by the consumer instead of the servicer's class; ``None``: the class, with no
+    #: arguments.
+    servicer_factory: str | None = None

@@ -23,7 +23,46 @@ def test_every_migrate_problem_is_reported_at_once() -> None:
             "pyproject.toml",
         )
     assert raised.value.problems == [
-        "pyproject.toml: migrate: unknown key 'topics' (known: client, topic-template)",
+        "pyproject.toml: migrate: unknown key 'topics' "
+        "(known: client, servicer-factories, topic-template)",
         "pyproject.toml: migrate.topic-template: expected a string",
         "pyproject.toml: migrate.client: expected one of kafka-python, confluent-kafka",
     ]
+
+
+def test_servicer_factories_name_a_function_by_module_and_attribute() -> None:
+    config = parse_config(
+        {"migrate": {"servicer-factories": {"InviteService": "app.wiring:make_invites"}}},
+        "pyproject.toml",
+    )
+    assert config.migrate_servicer_factories == (("InviteService", "app.wiring:make_invites"),)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(
+            {"migrate": {"servicer-factories": {"A": "app.wiring", "B": 3, "C": "m:f"}}},
+            "pyproject.toml",
+        )
+    assert raised.value.problems == [
+        "pyproject.toml: migrate.servicer-factories.A: expected 'module:function', "
+        "not 'app.wiring'",
+        "pyproject.toml: migrate.servicer-factories.B: expected 'module:function', not 3",
+    ]
+
+
+def test_a_servicer_factory_option_adds_to_the_configured_ones_and_is_checked() -> None:
+    from pathlib import Path
+
+    from decouple_services.app.migrate import MigrateCommand, _factories
+    from decouple_services.core.errors import SelectionError
+
+    command = MigrateCommand(
+        path=Path("."), servicer_factories=("InviteService=svc.wiring:invites", "Z = z:f")
+    )
+    configured = (("InviteService", "old:f"), ("EventService", "e:f"))
+    assert _factories(command, configured) == (
+        ("EventService", "e:f"),
+        ("InviteService", "svc.wiring:invites"),
+        ("Z", "z:f"),
+    )
+    for wrong in ("InviteService", "=m:f", "InviteService=m", "I=m:f()"):
+        with pytest.raises(SelectionError, match="NAME=MODULE:FUNCTION"):
+            _factories(MigrateCommand(path=Path("."), servicer_factories=(wrong,)), ())

@@ -26,6 +26,7 @@ from decouple_services.migrate.generate import (
     OutboxRelaySpec,
     asyncapi_applications,
     consumer_runtime,
+    consumer_test_data,
     is_user_edited,
     provenance_of,
     render_asyncapi,
@@ -450,7 +451,95 @@ def test_sample_payloads_fit_their_schema() -> None:
 # -- the generated consumer tests --------------------------------------------------------
 
 
-def _run_consumer_tests(tmp_path: Path, specs: list[Any]) -> subprocess.CompletedProcess[str]:
+#: Applications that answer every request with ``{status}``, one per kind of target, in
+#: place of the callees' own: the generated tests run the consumer's whole path up to them.
+_STAND_INS = {
+    "wsgi": """
+def {attribute}(environ, start_response):
+    start_response("{status} Stand-in", [])
+    return []
+""",
+    "asgi": """
+async def {attribute}(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({{"type": message["type"] + ".complete"}})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({{"type": "http.response.start", "status": {status}, "headers": []}})
+    await send({{"type": "http.response.body", "body": b""}})
+""",
+    "aiohttp": """
+from aiohttp import web
+
+
+async def answer(request):
+    return web.Response(status={status})
+
+
+{attribute} = web.Application()
+{attribute}.router.add_route("*", "/{{tail:.*}}", answer)
+""",
+    "grpc": """
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="{package}_stand_in.proto", package="{package}", syntax="proto3"
+)
+_file.message_type.add(name="StandInRequest")
+_method = _file.service.add(name="{service}").method.add(name="{method}")
+_method.input_type = ".{package}.StandInRequest"
+_method.output_type = ".{package}.StandInRequest"
+descriptor_pool.Default().Add(_file)
+
+
+class {attribute}:
+    def {method}(self, request, context):
+        if {status} >= 400:
+            raise RuntimeError("the stand-in fails")
+        return request
+""",
+}
+
+_DJANGO_SETTINGS = """
+SECRET_KEY = "stand-in"
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "{package}.urls"
+"""
+
+_DJANGO_URLS = """
+from django.http import HttpResponse
+from django.urls import re_path
+
+urlpatterns = [re_path(r".*", lambda request, **params: HttpResponse(status={status}))]
+"""
+
+
+def _stand_ins(spec: Any, status: int) -> dict[str, str]:
+    """The modules of an application answering ``status`` where ``spec``'s consumer goes."""
+    context = generate._consumer_context(spec)
+    kind, target = context["kind"], context["target"]
+    if kind == "django":
+        package = context["settings"].rpartition(".")[0]
+        return {
+            context["settings"]: _DJANGO_SETTINGS.format(package=package),
+            f"{package}.urls": _DJANGO_URLS.format(status=status),
+        }
+    if not target:
+        return {}
+    module, _, attribute = target.partition(":")
+    service, _, method = context["path"].strip("/").partition("/")
+    package, _, service = service.rpartition(".")
+    source = _STAND_INS[kind].format(
+        attribute=attribute, status=status, package=package, service=service, method=method
+    )
+    return {module: source}
+
+
+def _run_consumer_tests(
+    tmp_path: Path, specs: list[Any], status: int = 202
+) -> subprocess.CompletedProcess[str]:
     roots = set()
     for spec in specs:
         root = tmp_path / spec.import_root
@@ -458,11 +547,8 @@ def _run_consumer_tests(tmp_path: Path, specs: list[Any]) -> subprocess.Complete
         files = {
             spec.module: render_consumer(spec),
             consumer_runtime(spec)[1]: render_runtime(),
+            **_stand_ins(spec, status),
         }
-        target = re.search(r'target="([^"]*)"', files[spec.module])
-        if target and target.group(1):
-            module, _, attribute = target.group(1).partition(":")
-            files.setdefault(module, f"{attribute} = object()\n")
         for module, text in files.items():
             path = root / Path(*module.split("."))
             for package in list(path.relative_to(root).parents)[:-1]:
@@ -474,6 +560,7 @@ def _run_consumer_tests(tmp_path: Path, specs: list[Any]) -> subprocess.Complete
         test_file.parent.mkdir(parents=True, exist_ok=True)
         test_file.write_text(render_consumer_test(spec), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(root) for root in sorted(roots))}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
     tests = [str(tmp_path / spec.test_path) for spec in specs]
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
@@ -484,17 +571,45 @@ def _run_consumer_tests(tmp_path: Path, specs: list[Any]) -> subprocess.Complete
     )
 
 
-def test_the_generated_consumer_tests_pass_without_a_broker(tmp_path: Path) -> None:
+def _wired(spec: Any) -> bool:
+    return generate._consumer_context(spec)["kind"] != "none"
+
+
+def _tests_of(spec: Any) -> int:
+    """The generated tests of a consumer: the handled one, and the path parameters'."""
+    return 1 + bool(generate._consumer_context(spec)["path_params"])
+
+
+def test_the_generated_consumer_tests_pass_when_the_application_takes_the_event(
+    tmp_path: Path,
+) -> None:
     """Each consumer, its runtime and its test written where the callee keeps them, and run
-    with the callee's import root on the path, as the callee's CI would run them. The
-    applications they name are stand-ins here."""
-    tests = list(gen_examples.CONSUMERS.values())
-    result = _run_consumer_tests(tmp_path, tests)
+    with the callee's import root on the path, as the callee's CI would run them, against
+    stand-in applications that accept every request."""
+    specs = [s for s in gen_examples.CONSUMERS.values() if _wired(s)]
+    result = _run_consumer_tests(tmp_path, specs)
     assert result.returncode == 0, result.stdout + result.stderr
-    with_target = sum(
-        bool(generate._consumer_context(s)["target"]) for s in gen_examples.CONSUMERS.values()
-    )
-    assert f"{len(tests) + with_target} passed" in result.stdout
+    assert f"{sum(map(_tests_of, specs))} passed" in result.stdout
+
+
+@pytest.mark.parametrize("name", [n for n, s in gen_examples.CONSUMERS.items() if _wired(s)])
+def test_a_generated_consumer_test_fails_when_the_application_fails_the_event(
+    tmp_path: Path, name: str
+) -> None:
+    """A 500 (a gRPC servicer that raises) is what the consumer retries, then dead-letters:
+    the generated test says so."""
+    result = _run_consumer_tests(tmp_path, [gen_examples.CONSUMERS[name]], status=500)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed" in result.stdout
+    assert "'retry'" in result.stdout
+
+
+def test_the_generated_test_of_a_consumer_with_no_handler_fails_until_it_is_wired(
+    tmp_path: Path,
+) -> None:
+    result = _run_consumer_tests(tmp_path, [gen_examples.CONSUMERS["no-handler"]])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no handler is wired for search.reindex" in result.stdout
 
 
 def test_a_generated_consumer_test_fails_when_the_producers_data_lacks_a_path_parameter(
@@ -518,6 +633,17 @@ def test_a_generated_consumer_test_fails_when_the_producers_data_lacks_a_path_pa
         topic, payload_schema={"type": "object", "properties": {"item_id": {}, "amount": {}}}
     )
     assert _run_consumer_tests(tmp_path / "fixed", [replace(spec, topic=fixed)]).returncode == 0
+
+
+def test_the_generated_test_sends_the_literals_the_producers_write() -> None:
+    spec = gen_examples.CONSUMERS["flask"]
+    topic = replace(spec.topic, literals={"template": "welcome"})
+    data = consumer_test_data(replace(spec, topic=topic))
+    assert data == {"user_id": 1, "template": "welcome", "context": {"order_id": "order_id-1"}}
+    grpc = gen_examples.CONSUMERS["grpc"]
+    assert consumer_test_data(grpc) == {}  # the message's defaults, not a made-up field
+    literal = replace(grpc.topic, literals={"reason": "duplicate"})
+    assert consumer_test_data(replace(grpc, topic=literal)) == {"reason": "duplicate"}
 
 
 # -- compose -------------------------------------------------------------------------------

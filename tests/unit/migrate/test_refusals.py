@@ -7,7 +7,12 @@ import pytest
 from decouple_services.core.model import CallSite, Endpoint
 from decouple_services.migrate.payload import key_field, payload_fields
 from decouple_services.migrate.plan import choose_key
-from decouple_services.migrate.refusals import payload_cautions, site_refusals, words
+from decouple_services.migrate.refusals import (
+    payload_cautions,
+    servicer_factory,
+    site_refusals,
+    words,
+)
 
 
 def _site(method: str | None, *, client: str = "requests", **kw: object) -> CallSite:
@@ -214,3 +219,37 @@ def test_message_constructors_name_their_fields_for_the_event_key() -> None:
         None,
         "no entity id in the url or the payload",
     )
+
+
+@pytest.mark.parametrize("name", ["Users", "users.Users", "Base"])
+def test_a_servicer_factory_lifts_the_refusal_by_service_or_class_name(name: str) -> None:
+    """``Users`` is the gRPC service, ``users.Users`` its full name; ``Base`` is not the
+    handler's class (that is ``Users``), so it names nothing here."""
+    endpoint = _rpc("/users.Users/Method", "server.Users.Method")
+    read = {"users/server.py": SERVICERS.encode()}.get
+    site = _site("Method", client="grpc")
+    factories = {name: "users.wiring:make_servicer"}
+    found = site_refusals(site, endpoint, read, factories)
+    if name == "Base":
+        assert [f.code for f in found] == ["servicer-needs-arguments"]
+        assert servicer_factory(endpoint, factories) is None
+    else:
+        assert not found
+        assert servicer_factory(endpoint, factories) == "users.wiring:make_servicer"
+
+
+def test_the_servicer_refusal_names_its_class_and_points_to_a_factory() -> None:
+    read = {"users/server.py": SERVICERS.encode()}.get
+    (users,) = site_refusals(
+        _site("Method", client="grpc"), _rpc("/users.Users/Method", "server.Users.Method"), read
+    )
+    (keyword,) = site_refusals(
+        _site("Method", client="grpc"),
+        _rpc("/users.Accounts/Method", "server.KeywordOnly.Method"),
+        read,
+    )
+    assert "the servicer `Users`" in users.reason
+    assert "the servicer `KeywordOnly`" in keyword.reason
+    assert "--servicer-factory Users=module:function" in users.suggestion
+    assert "--servicer-factory Accounts=module:function" in keyword.suggestion
+    assert "default" not in users.suggestion

@@ -389,6 +389,65 @@ def test_a_grpc_servicer_gets_its_request_message_parsed_from_the_data(
     assert received == [("ch-1", 250, "req-7")]
 
 
+GRPC_INVITES = """\
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="invites_runtime_test.proto", package="shop.invites.v1", syntax="proto3"
+)
+_file.message_type.add(name="InviteRequest").field.add(name="email", number=1, type=9, label=1)
+_file.message_type.add(name="InviteReply")
+_method = _file.service.add(name="InviteService").method.add(name="Invite")
+_method.input_type = ".shop.invites.v1.InviteRequest"
+_method.output_type = ".shop.invites.v1.InviteReply"
+descriptor_pool.Default().Add(_file)
+
+
+class InviteService:
+    def __init__(self, repository):
+        self.repository = repository
+
+    def Invite(self, request, context):
+        self.repository.append(request.email)
+
+
+REPOSITORY = []
+BUILT = []
+
+
+def make_servicer():
+    BUILT.append(1)
+    return InviteService(REPOSITORY)
+"""
+
+
+def test_a_grpc_servicer_factory_builds_the_servicer_once_instead_of_its_class(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "invites_wiring.py").write_text(GRPC_INVITES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = "/shop.invites.v1.InviteService/Invite"
+    without = _sub(runtime, "invites_wiring:InviteService", "grpc", path)
+    with pytest.raises(TypeError, match="repository"):
+        runtime.application(without)
+    sub = _sub(
+        runtime,
+        "invites_wiring:InviteService",
+        "grpc",
+        path,
+        servicer_factory="invites_wiring:make_servicer",
+    )
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {"email": "a@example.com"}).action == "handled"
+        assert _handle(runtime, sub, app, {"email": "b@example.com"}).action == "handled"
+    finally:
+        app.close()
+    wiring = importlib.import_module("invites_wiring")
+    assert wiring.REPOSITORY == ["a@example.com", "b@example.com"]
+    assert wiring.BUILT == [1]
+
+
 # -- the consumer loop -------------------------------------------------------------------------
 
 
