@@ -86,6 +86,12 @@ class TopicSpec:
     #: The names (lower case) of the headers the sends carry, which the consumer hands to
     #: the callee's application as the calls sent them.
     headers: tuple[str, ...] = ()
+    #: ``(body key, data field)`` of each key of ``fields`` taken from a field of another
+    #: name (``("to", "email")``).
+    renames: tuple[tuple[str, str], ...] = ()
+    #: ``(body key, constant)`` of each key of ``fields`` the consumer adds itself: what
+    #: the callee's call sent as a constant, which the event does not carry.
+    values: tuple[tuple[str, Any], ...] = ()
 
     @property
     def retry_topic(self) -> str:
