@@ -397,6 +397,26 @@ def test_a_subscriber_naming_a_commands_key_is_told_what_the_fact_has(
     assert "--field KEY=FIELD" in err
 
 
+def test_a_subscriber_naming_a_field_the_publisher_sends_gets_it(repo: Path) -> None:
+    """When a call sends the user's own name (``"name": name``), the fact carries it: a
+    later subscriber's ``--field name`` is the user's name."""
+    _edit_analytics_payload(repo, '{"name": name, "user_id": user_id}')
+    assert _event(repo, _ids(repo), write=True)[0] == EXIT_OK
+    assert '{"email": email, "user_id": user_id, "name": name}' in (repo / REGISTRATION).read_text()
+    _commit(repo, "users.user-registered")
+    status, _, summary = _migrate(
+        repo,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=("name",),
+        write=True,
+    )
+    assert status == EXIT_OK, summary
+    consumer = (repo / AUDIT_CONSUMER).read_text()
+    assert 'fields=("name",),' in consumer and "renames=" not in consumer
+
+
 @pytest.mark.parametrize("field", ["to=", "=email"])
 def test_a_malformed_field_is_an_error_saying_how_to_write_it(migrated: Path, field: str) -> None:
     status, _, err = _migrate(
