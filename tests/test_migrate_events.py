@@ -201,9 +201,10 @@ def test_a_pydantic_model_sent_whole_gives_its_fields_and_types(repo: Path) -> N
     assert "**event.model_dump()," in caller
     document = yaml.safe_load((repo / "decouple/asyncapi.yaml").read_text())
     data = document["components"]["schemas"][EVENT]["properties"]["data"]
+    # the fact: the publisher's email and user id, and the model's fields; the emails
+    # call's constant template is not part of it
     assert data["properties"] == {
-        "to": {"type": "string"},
-        "template": {"type": "string"},
+        "email": {"type": "string"},
         "user_id": {"type": "integer"},
         "name": {"type": "string"},
         "source": {"type": ["string", "null"]},
@@ -271,7 +272,7 @@ def test_a_subscriber_is_added_without_touching_the_producer(
         subscribe=EVENT,
         services=("audit",),
         endpoint="POST /users/{user_id}/audit",
-        fields=("to",),
+        fields=("to=email",),
     )
     assert status == EXIT_OK, summary
     touched = [line.split(" b/", 1)[1] for line in diff.splitlines() if line.startswith("diff ")]
@@ -286,7 +287,7 @@ def test_a_subscriber_is_added_without_touching_the_producer(
             subscribe=EVENT,
             services=("audit",),
             endpoint="POST /users/{user_id}/audit",
-            fields=("to",),
+            fields=("to=email",),
             write=True,
         )[0]
         == EXIT_OK
@@ -294,6 +295,7 @@ def test_a_subscriber_is_added_without_touching_the_producer(
     _assert_golden((migrated / AUDIT_CONSUMER).read_text(), "audit_consumer.py", update_goldens)
     asyncapi = (migrated / "decouple/asyncapi.yaml").read_text()
     assert "audit.receive.users.user-registered" in asyncapi
+    assert "renames: {to: email}" in asyncapi
     _commit(migrated, "audit subscribes")
 
     # Planned again from the code and the AsyncAPI document: nothing changes, nothing is lost.
@@ -304,6 +306,48 @@ def test_a_subscriber_is_added_without_touching_the_producer(
     assert "audit already subscribes to users.user-registered" in err
 
 
+#: What a send and its markers looked like before the event carried the fact: the union of
+#: the commands' payloads, each subscriber taking its fields by name.
+_UNION_SEND = """\
+    # decouple: migrated {emails} to users.user-registered (emails POST /send) fields: to, template, user_id
+    # decouple: migrated {analytics} to users.user-registered (analytics POST /events) fields: name, user_id
+    # decouple: migrated {cache} to users.user-registered (cache POST /users/{{user_id}}/refresh) fields: none
+    # event key: user_id (the event's entity, user_id)
+    send_event_and_wait(
+        "users.user-registered",
+        {{"to": email, "template": "welcome", "user_id": user_id, "name": "user_registered"}},
+        key=user_id,
+        timeout=2,
+    )
+"""
+
+
+def test_an_event_migrated_as_the_commands_union_keeps_its_consumers(repo: Path) -> None:
+    """A send written before keeps its meaning when planned again: its data is what it
+    sends, and each subscriber takes its fields of it by name, with no renames or constants
+    (which would take ``template`` from the subscription, and ``to`` from a missing field)."""
+    import yaml
+
+    ids = _ids(repo)
+    assert _event(repo, ids, write=True)[0] == EXIT_OK
+    path = repo / REGISTRATION
+    text = path.read_text()
+    start = text.index("    # decouple: migrated")
+    end = text.index("    return USERS[user_id]")
+    path.write_text(text[:start] + _UNION_SEND.format(**ids) + text[end:])
+    _commit(repo, "an event migrated earlier")
+    status, _, summary = _migrate(repo, services=("users",), write=True)
+    assert status == EXIT_OK, summary
+    emails = (repo / CONSUMERS["emails"]).read_text()
+    assert 'fields=("to", "template", "user_id"),' in emails
+    assert "renames=" not in emails and "values=" not in emails
+    analytics = (repo / CONSUMERS["analytics"]).read_text()
+    assert 'fields=("name", "user_id"),' in analytics and "values=" not in analytics
+    document = yaml.safe_load((repo / "decouple/asyncapi.yaml").read_text())
+    data = document["components"]["schemas"][EVENT]["properties"]["data"]
+    assert list(data["properties"]) == ["to", "template", "user_id", "name"]
+
+
 def test_a_subscriber_without_fields_takes_every_field_of_the_schema_by_name(
     migrated: Path,
 ) -> None:
@@ -312,8 +356,8 @@ def test_a_subscriber_without_fields_takes_every_field_of_the_schema_by_name(
     assert status == EXIT_OK, summary
     consumer = (migrated / AUDIT_CONSUMER).read_text()
     # the path parameter aside, the fields the event's schema lists, spelled out
-    assert 'fields=("to", "template", "name"),' in consumer
-    assert "to (string), template (string), name (string) as the body" in consumer
+    assert 'fields=("email",),' in consumer and "renames=" not in consumer
+    assert "takes\nemail (string) as the body, and user_id (integer) for the path." in consumer
 
 
 def test_a_subscriber_with_several_endpoints_must_name_one(migrated: Path) -> None:
@@ -333,6 +377,57 @@ def test_a_subscriber_needing_what_the_event_lacks_is_refused(migrated: Path) ->
     )
     assert status == EXIT_USAGE
     assert "needs phone, which the event's data does not carry" in err
+
+
+@pytest.mark.parametrize("field", ["to", "name"])
+def test_a_subscriber_naming_a_commands_key_is_told_what_the_fact_has(
+    migrated: Path, field: str
+) -> None:
+    """``to`` was the emails call's key for the email, ``name`` the analytics call's for
+    a constant: neither is a field of the fact, which has the user's email and id."""
+    status, _, err = _migrate(
+        migrated,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=(field,),
+    )
+    assert status == EXIT_USAGE
+    assert f"needs {field}, which the event's data does not carry (it has email, user_id)" in err
+    assert "--field KEY=FIELD" in err
+
+
+def test_a_subscriber_naming_a_field_the_publisher_sends_gets_it(repo: Path) -> None:
+    """When a call sends the user's own name (``"name": name``), the fact carries it: a
+    later subscriber's ``--field name`` is the user's name."""
+    _edit_analytics_payload(repo, '{"name": name, "user_id": user_id}')
+    assert _event(repo, _ids(repo), write=True)[0] == EXIT_OK
+    assert '{"email": email, "user_id": user_id, "name": name}' in (repo / REGISTRATION).read_text()
+    _commit(repo, "users.user-registered")
+    status, _, summary = _migrate(
+        repo,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=("name",),
+        write=True,
+    )
+    assert status == EXIT_OK, summary
+    consumer = (repo / AUDIT_CONSUMER).read_text()
+    assert 'fields=("name",),' in consumer and "renames=" not in consumer
+
+
+@pytest.mark.parametrize("field", ["to=", "=email"])
+def test_a_malformed_field_is_an_error_saying_how_to_write_it(migrated: Path, field: str) -> None:
+    status, _, err = _migrate(
+        migrated,
+        subscribe=EVENT,
+        services=("audit",),
+        endpoint="POST /users/{user_id}/audit",
+        fields=(field,),
+    )
+    assert status == EXIT_USAGE
+    assert "(--field to=email)" in err
 
 
 def test_subscribing_to_an_event_nobody_sends_is_an_error(migrated: Path) -> None:

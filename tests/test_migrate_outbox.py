@@ -225,7 +225,7 @@ def test_a_domain_event_goes_through_the_outbox_as_one_row(repo: Path) -> None:
     assert rewritten.count("send_via_outbox(") == 1
     assert (
         '    send_via_outbox(\n        session,\n        "depot.shipped",\n'
-        '        {"to": email, "template": "shipped", "user_id": shipment.id, "item": item},\n'
+        '        {"email": email, "user_id": shipment.id, "item": item},\n'
         "        key=shipment.id,\n    )\n"
     ) in rewritten
     assert "requests" not in rewritten

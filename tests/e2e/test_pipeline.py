@@ -159,9 +159,10 @@ def test_one_domain_event_reaches_its_consumer_groups_through_the_generated_code
 ) -> None:
     """tests/fixtures/events: ``register`` tells emails (Flask), analytics (FastAPI, a model
     that forbids extra fields) and the cache (Flask, a path parameter and no body).
-    ``migrate --event`` makes the three calls one send; the one event it publishes reaches
-    the three services, each in its own consumer group, each handler getting back exactly
-    what its HTTP call used to send. Then ``migrate --subscribe`` adds audit, which nobody
+    ``migrate --event`` makes the three calls one send of the fact (the user's email and
+    id, without the calls' constants); the one event it publishes reaches the three
+    services, each in its own consumer group, each handler getting back exactly what its
+    HTTP call used to send, its constants and key names included. Then ``migrate --subscribe`` adds audit, which nobody
     called, without touching the caller, and the next event reaches it too."""
     repo = tmp_path / "users-repo"
     shutil.copytree(EVENTS, repo, ignore=shutil.ignore_patterns("__pycache__"))
@@ -240,7 +241,9 @@ def test_one_domain_event_reaches_its_consumer_groups_through_the_generated_code
         assert len(read_records(records)) == 3
 
         caller = (repo / "services/users/users/registration.py").read_bytes()
-        audit = ["--service", "audit", "--endpoint", "POST /users/{user_id}/audit", "--field", "to"]
+        # the event carries the user's email as `email`; audit's handler reads it as `to`
+        audit = ["--service", "audit", "--endpoint", "POST /users/{user_id}/audit"]
+        audit += ["--field", "to=email"]
         subscribe = subprocess.run(
             [
                 sys.executable,

@@ -135,9 +135,10 @@ def migrate(
         list[str] | None,
         typer.Option(
             "--field",
-            metavar="NAME",
+            metavar="NAME|KEY=FIELD",
             help="With --subscribe: a field of the event's data the handler takes as its "
-            "body; repeatable (default: all of them).",
+            "body, or KEY=FIELD for a body key the handler names otherwise (to=email); "
+            "repeatable (default: all of them, by name).",
         ),
     ] = None,
     outbox: Annotated[

@@ -933,8 +933,12 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "path_params": path_params,
         "settings": spec.extra.get("django_settings_module") if kind == "django" else None,
         "fields": topic.fields if topic.subscribers else None,
+        "renames": dict(topic.renames) if topic.subscribers else {},
+        "values": dict(topic.values) if topic.subscribers else {},
         "forward_headers": tuple(topic.headers),
-        "takes": _takes(topic.fields, path_params, topic.payload_schema),
+        "takes": _takes(
+            topic.fields, path_params, topic.payload_schema, topic.renames, topic.values
+        ),
         # added with --subscribe: no call of a producer ever reached this handler
         "subscribed": bool(topic.subscribers) and not topic.site_ids,
         "subscribers": _join(topic.subscribers),
@@ -948,23 +952,41 @@ def _takes(
     fields: Sequence[str] | None,
     path_params: Sequence[str],
     schema: Mapping[str, Any] | None = None,
+    renames: Sequence[tuple[str, str]] = (),
+    values: Sequence[tuple[str, Any]] = (),
 ) -> str:
     """What a domain event's subscriber takes from its data, in words, each field with the
-    type the event's schema gives it."""
+    type the event's schema gives it, under the body key its handler expects, and the
+    constants its consumer adds."""
     properties = (schema or {}).get("properties") or {}
+    moved, constants = dict(renames), dict(values)
 
     def typed(names: Sequence[str]) -> str:
         return ", ".join(
             f"{n} ({describe(properties[n])})" if n in properties else n for n in names
         )
 
-    body = (
-        "all of it as the body"
-        if fields is None
-        else f"{typed(fields)} as the body"
-        if fields
-        else "no body"
-    )
+    def taken(key: str) -> str:
+        name = moved.get(key, key)
+        kind = [describe(properties[name])] if name in properties else []
+        if name != key:
+            kind.append(f"the data's {name}")
+        return f"{key} ({', '.join(kind)})" if kind else key
+
+    if fields is None:
+        body = "all of it as the body"
+    elif not fields:
+        body = "no body"
+    else:
+        from_data = [taken(k) for k in fields if k not in constants]
+        body = f"{', '.join(from_data)} as the body" if from_data else "none of it for the body"
+        added = [f"{k}={json.dumps(constants[k])}" for k in fields if k in constants]
+        if added:
+            body += (
+                f", which also gets {_join(added)}: what its call sent as "
+                f"{'constants' if len(added) > 1 else 'a constant'}, which the event does "
+                "not carry"
+            )
     if not path_params:
         return body
     return f"{body}, and {typed(path_params)} for the path"
@@ -989,8 +1011,10 @@ REPLICATION_FACTOR = 3
 #: Where generated clients connect when ``KAFKA_BOOTSTRAP_SERVERS`` is not set.
 DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
 _KAFKA_BINDING = "0.5.0"
-#: The AsyncAPI extension of a domain event's receive operation: the subscriber's endpoint
-#: and the fields of the data it takes (``*``: all), read back by the planner.
+#: The AsyncAPI extension of a domain event's receive operation: the subscriber's endpoint,
+#: the keys of the body it takes (``*``: all of the data), those taken from a field of
+#: another name (``renames``, key: field) and the constants its consumer adds (``values``),
+#: read back by the planner.
 SUBSCRIPTION_EXTENSION = "x-decouple-subscription"
 _SERVER = "kafka"
 
@@ -1079,6 +1103,11 @@ def _asyncapi_document(
                 "endpoint": topic.endpoint.label if topic.endpoint else None,
                 "fields": "*" if topic.fields is None else list(topic.fields),
             }
+            extension = operations[f"{topic.callee}.receive.{topic.name}"][SUBSCRIPTION_EXTENSION]
+            if topic.renames:
+                extension["renames"] = dict(topic.renames)
+            if topic.values:
+                extension["values"] = dict(topic.values)
         retry_id = f"{topic.name}.retry"
         messages[retry_id] = _retry_message(topic, group)
         schemas.setdefault("retry-headers", _retry_headers())

@@ -28,6 +28,7 @@ import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import libcst as cst
 
@@ -57,6 +58,7 @@ from decouple_services.migrate.events import (
     Contribution,
     EventConflict,
     EventName,
+    Takes,
     data_schema,
     fields_comment,
     fields_of_marker,
@@ -155,7 +157,8 @@ class SubscribeRequest:
     #: The endpoint whose handler takes the events (``POST /events``), or ``None`` when the
     #: service has only one.
     endpoint: str | None = None
-    #: The fields of the event's data the handler takes as its body (``None``: all).
+    #: The keys of the body the handler takes, each a field of the event's data or
+    #: ``key=field`` for a field of another name (``None``: all of the data).
     fields: tuple[str, ...] | None = None
 
 
@@ -167,6 +170,10 @@ class Subscriber:
     callee: str
     endpoint: Endpoint
     fields: tuple[str, ...] | None
+    #: ``(body key, data field)`` of each key taken from a field of another name.
+    renames: tuple[tuple[str, str], ...] = ()
+    #: ``(body key, constant)`` of each key the consumer adds.
+    values: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +191,13 @@ class PlannedSite:
     payload: str | None = None
     #: Part of a domain event: its send is the event's (the first site's) or folded into it.
     event: bool = False
-    #: The fields of the event's data this site's callee takes (``None``: all of them).
+    #: The keys of the body this site's callee takes (``None``: all of the data), each from
+    #: the data's field of that name unless ``renames`` or ``values`` say otherwise.
     fields: tuple[str, ...] | None = None
+    #: ``(body key, data field)`` of each key taken from a field of another name.
+    renames: tuple[tuple[str, str], ...] = ()
+    #: ``(body key, constant)`` of each constant its call sent, which the consumer adds.
+    values: tuple[tuple[str, Any], ...] = ()
     #: The bound of a send that waits, from the old call's ``timeout=``.
     timeout: str | None = None
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
@@ -479,7 +491,7 @@ def plan_migration(
             module,
             payload_hint=site.payload,
         )
-        is_event, fields = _carried_event(site, read)
+        taken = _carried_event(site, read)
         headers, bound = _carried_send(site, read)
         planned.append(
             PlannedSite(
@@ -487,8 +499,10 @@ def plan_migration(
                 send,
                 in_async_def=site.is_async,
                 carried=True,
-                event=is_event,
-                fields=fields,
+                event=taken.event,
+                fields=taken.fields,
+                renames=taken.renames,
+                values=taken.values,
                 headers=headers,
                 timeout=bound,
             )
@@ -1431,6 +1445,10 @@ def _one_event(
     key, origin = _entity_key(event, data.sources) or choose_key(params, data.expression)
     waits = [p for p in mine if p.send.wait]
     timeout = next((p.timeout for p in waits if p.timeout is not None), None)
+
+    def takes(ident: str) -> str:
+        return fields_comment(data.fields[ident], data.renames[ident], data.values[ident])
+
     sends = {
         lead.site.id: replace(
             lead.send,
@@ -1444,10 +1462,10 @@ def _one_event(
             # An event one of whose calls checked the answer waits for Kafka: no outbox.
             outbox=None if waits else lead.send.outbox,
             session=None if waits else lead.send.session,
-            marker_suffix=fields_comment(data.fields[lead.site.id]),
+            marker_suffix=takes(lead.site.id),
             markers=tuple(
                 marker_text(p.site.id, event.topic, p.site.callee, p.site.endpoint)
-                + fields_comment(data.fields[p.site.id])
+                + takes(p.site.id)
                 for p in mine[1:]
             ),
         )
@@ -1456,7 +1474,7 @@ def _one_event(
         sends[item.site.id] = replace(
             item.send,
             fold_into=lead.site.id,
-            marker_suffix=fields_comment(data.fields[item.site.id]),
+            marker_suffix=takes(item.site.id),
         )
     source = read(lead.site.file)
     facts = inspect_calls(source or b"", list(sends.values()), parse=parse)
@@ -1488,6 +1506,8 @@ def _one_event(
             send=sends[p.site.id],
             event=True,
             fields=data.fields[p.site.id],
+            renames=data.renames[p.site.id],
+            values=data.values[p.site.id],
             payload=data.expression,
             in_async_def=lead.in_async_def if p is lead else p.in_async_def,
             headers=carried_names,
@@ -1571,12 +1591,12 @@ def _bound(source: str | None) -> float | None:
     return float(value)
 
 
-def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...] | None]:
+def _carried_event(site: CallSite, read: ReadFile) -> Takes:
     """Whether a send migrated earlier is a domain event's, and what its subscriber takes,
-    from the marker above it (``... (emails POST /send) fields: to, user_id``)."""
+    from the marker above it (``... (emails POST /send) fields: to=email, user_id``)."""
     source = read(site.file)
     if source is None:
-        return False, None
+        return Takes(False)
     lines = source.decode("utf-8", errors="replace").splitlines()
     number = site.line - 1
     while number > 0 and lines[number - 1].lstrip().startswith("#"):
@@ -1584,7 +1604,7 @@ def _carried_event(site: CallSite, read: ReadFile) -> tuple[bool, tuple[str, ...
         if f"migrated {site.id} " in line:
             return fields_of_marker(line)
         number -= 1
-    return False, None
+    return Takes(False)
 
 
 def _event_topics(
@@ -1626,6 +1646,8 @@ def _event_topics(
                 fields=subscriber.fields,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
                 literals=literal_values(data),
+                renames=subscriber.renames,
+                values=subscriber.values,
             )
         )
     for callee, mine in sorted(by_callee.items()):
@@ -1635,12 +1657,16 @@ def _event_topics(
             params = tuple(re.findall(r"\{(\w+)", endpoint.path))
         taken: list[str] = []
         fields: tuple[str, ...] | None = ()
+        renames: dict[str, str] = {}
+        values: dict[str, Any] = {}
         for item in mine:
             if item.fields is None:
                 fields = None
                 break
             taken.extend(f for f in item.fields if f not in taken)
             fields = tuple(taken)
+            renames.update((k, v) for k, v in item.renames if k not in renames)
+            values.update((k, v) for k, v in item.values if k not in values)
         out.append(
             TopicSpec(
                 name=name,
@@ -1657,6 +1683,8 @@ def _event_topics(
                 fields=fields,
                 headers=tuple(sorted({h for i in mine for h in i.headers})),
                 literals=literal_values(data),
+                renames=tuple(renames.items()) if fields is not None else (),
+                values=tuple(values.items()) if fields is not None else (),
             )
         )
     return out
@@ -1701,7 +1729,13 @@ def _recorded_subscribers(
         if endpoint is None or not (taken == "*" or isinstance(taken, list)):
             continue
         fields = None if taken == "*" else tuple(str(f) for f in taken)
-        out[topic].append(Subscriber(topic, callee, endpoint, fields))
+        moved = recorded.get("renames")
+        constants = recorded.get("values")
+        renames = (
+            tuple((str(k), str(v)) for k, v in moved.items()) if isinstance(moved, dict) else ()
+        )
+        values = tuple(constants.items()) if isinstance(constants, dict) else ()
+        out[topic].append(Subscriber(topic, callee, endpoint, fields, renames, values))
     return dict(out), types
 
 
@@ -1772,18 +1806,33 @@ def _new_subscriber(
     elif isinstance(node, ast.Dict):
         have = {str(k.value) for k in node.keys if isinstance(k, ast.Constant)}
     path_params = re.findall(r"\{(\w+)", endpoint.path)
+    # ``--field to=email``: the body key ``to`` takes the data's ``email``
+    keys: list[str] = []
+    renames: list[tuple[str, str]] = []
+    for entry in request.fields or ():
+        key, equals, source = (part.strip() for part in entry.partition("="))
+        if not key or (equals and not source) or key in keys:
+            raise SelectionError(
+                f"--field {entry!r}: name a field of the event's data (--field user_id), or "
+                "the handler's body key and the field it takes, once each (--field to=email)"
+            )
+        keys.append(key)
+        if equals and source != key:
+            renames.append((key, source))
     if have is not None:
-        needed = [*path_params, *(request.fields or ())]
+        moved = dict(renames)
+        needed = [*path_params, *(moved.get(k, k) for k in keys)]
         missing = [n for n in needed if n not in have]
         if missing:
             raise SelectionError(
                 f"--subscribe {request.event}: {endpoint.label} needs "
                 f"{', '.join(missing)}, which the event's data does not carry (it has "
-                f"{', '.join(sorted(have))})"
+                f"{', '.join(sorted(have)) or 'no fields'}); take a field under the name the "
+                "handler expects with --field KEY=FIELD (--field to=email)"
             )
-    fields = request.fields
+    fields = tuple(keys) if request.fields is not None else None
     if fields is None and schema is not None:
         # every field the schema names, path parameters aside: what the handler takes is
         # spelled out in its consumer, never "whatever the data holds"
         fields = tuple(n for n in schema.get("properties") or {} if n not in path_params)
-    return Subscriber(topic, request.service, endpoint, fields)
+    return Subscriber(topic, request.service, endpoint, fields, tuple(renames))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -288,11 +289,21 @@ def event_lines(result: MigrationResult) -> list[str]:
 
 
 def _takes(topic: TopicSpec) -> str:
+    """``email as to, user_id; adds template="welcome"; path user_id``: the data's fields
+    the body takes (under the handler's key), the constants its consumer adds, the path's."""
     parts = []
+    renames, values = dict(topic.renames), dict(topic.values)
     if topic.fields is None:
         parts.append("all of the data")
     elif topic.fields:
-        parts.append(", ".join(topic.fields))
+        taken = [
+            f"{renames[k]} as {k}" if k in renames else k for k in topic.fields if k not in values
+        ]
+        if taken:
+            parts.append(", ".join(taken))
+        added = [f"{k}={json.dumps(values[k])}" for k in topic.fields if k in values]
+        if added:
+            parts.append("adds " + ", ".join(added))
     if topic.path_params:
         parts.append("path " + ", ".join(topic.path_params))
     return "; ".join(parts) or "no body"
@@ -361,8 +372,10 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         out.append(
             "These calls told several services about one fact; they become one event the "
             "services subscribe to, each in a consumer group of its own, so the caller no "
-            "longer names every consumer. Each consumer hands its handler only the fields "
-            "its call used to send.\n"
+            "longer names every consumer. The event carries the fact as the caller knows "
+            "it (its own names, no constants); each consumer hands its handler the body its "
+            "call used to send, each key from the event's data (`email as to`: under the "
+            "key the handler expects) or the constant the call sent (`adds`).\n"
         )
         out.extend(f"- {_cell(line)}" for line in events)
         out.append("")

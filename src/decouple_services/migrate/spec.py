@@ -89,6 +89,12 @@ class TopicSpec:
     #: The fields of ``data`` the producers' calls write as literals, with their values
     #: (the first site's), for the generated consumer test's event.
     literals: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: ``(body key, data field)`` of each key of ``fields`` taken from a field of another
+    #: name (``("to", "email")``).
+    renames: tuple[tuple[str, str], ...] = ()
+    #: ``(body key, constant)`` of each key of ``fields`` the consumer adds itself: what
+    #: the callee's call sent as a constant, which the event does not carry.
+    values: tuple[tuple[str, Any], ...] = ()
 
     @property
     def retry_topic(self) -> str:

@@ -1817,6 +1817,35 @@ def test_a_domain_events_subscriber_gets_only_its_own_fields(
     assert _recorded(records)[-1] == {"endpoint": "welcome", "user_id": 5, "body": None}
 
 
+@pytest.mark.usefixtures("credentials")
+def test_a_subscriber_gets_its_calls_body_back_from_the_fact_and_its_constants(
+    runtime: ModuleType, mailer: Any, records: Path
+) -> None:
+    """The event carries the fact (the user's email, id and name); the mailer's call sent
+    the email as ``to`` and a constant template: its handler gets exactly that body, in its
+    call's order, and not the user's name."""
+    data = {"email": "a@example.com", "user_id": 5, "name": "Ada"}
+    sub = _sub(
+        runtime,
+        "mailer.app:app",
+        "wsgi",
+        "/send",
+        fields=("to", "template", "user_id"),
+        renames={"to": "email"},
+        values={"template": "welcome"},
+    )
+    app = runtime.application(sub)
+    assert _handle(runtime, sub, app, data).action == "handled"
+    body = {"to": "a@example.com", "template": "welcome", "user_id": 5}
+    assert _recorded(records)[-1]["body"] == body
+    raw = runtime._body({"data": data}, (), sub.fields, sub.renames, sub.values)
+    assert list(json.loads(raw)) == ["to", "template", "user_id"]
+    # a field the event lacks stays out, as a field it lacks did before
+    assert json.loads(runtime._body({"data": {}}, (), sub.fields, sub.renames, sub.values)) == {
+        "template": "welcome"
+    }
+
+
 def test_the_headers_the_call_sent_reach_the_app_and_no_others(
     runtime: ModuleType, mailer: Any, records: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
