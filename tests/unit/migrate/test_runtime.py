@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -484,49 +485,59 @@ def _value(runtime: ModuleType) -> bytes:
     return runtime.encode(runtime.make_event("x", "y", {"n": next(_count)}))
 
 
-def test_a_failing_event_pauses_and_rewinds_its_partition_instead_of_sleeping(
+def _due(consumer: Any, client: Any) -> None:
+    """Wait out the parked records' delays (1 ms) and try each that is due once."""
+    import time
+
+    time.sleep(0.01)
+    consumer._retry_parked(client, Partition)
+
+
+def _stored(client: Any) -> list[int]:
+    """The offsets the loop stored, in order."""
+    found = []
+    for name, args in client.calls:
+        if name == "store_offsets":
+            if "message" in args:
+                found.append(args["message"].offset() + 1)
+            else:
+                (partition,) = args["offsets"]
+                found.append(partition.offset)
+    return found
+
+
+def test_a_failing_event_is_parked_and_retried_from_the_loop_without_a_seek(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = Flaky(failures=1)
     consumer = _consumer(runtime, app, monkeypatch)
     client = Client()
-    record, later = Record(5, _value(runtime)), Record(6, _value(runtime))
+    record = Record(5, _value(runtime))
     consumer._one(client, record, Partition)
-    names = [name for name, _ in client.calls]
-    assert names == ["pause", "seek"]
-    assert repr(client.calls[1][1][0]) == "t/0@5"  # back to the failed record
-    # A record fetched before the rewind is dropped: it comes again, in order.
-    client.calls.clear()
-    consumer._one(client, later, Partition)
+    # parked in memory: no pause, no seek, no offset stored past it
     assert client.calls == [] and app.calls == 1
-    # Due again: the partition resumes, the retried record is handled and committed.
-    import time
-
-    time.sleep(0.01)
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)
-    # stored for the background auto-commit: no commit request per record
-    assert [name for name, _ in client.calls] == ["resume", "store_offsets"]
-    assert app.calls == 2 and ("t", 0) not in consumer._retrying
+    assert list(consumer._parked[("t", 0)][None].records) == [record]
+    _due(consumer, client)
+    # due: retried from the loop, handled, and the offset stored past it
+    assert app.calls == 2 and consumer._parked == {}
+    assert [name for name, _ in client.calls] == ["store_offsets"] and _stored(client) == [6]
 
 
 def test_an_event_failing_past_its_retries_is_dead_lettered_then_committed(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
     client = Client()
     record = Record(3, _value(runtime))
-    for _ in range(3):
-        time.sleep(0.01)
-        consumer._one(client, record, Partition)
+    consumer._one(client, record, Partition)
+    for _ in range(2):
+        _due(consumer, client)
     (dead,) = consumer.producer.dead
     headers = dict(dead[3])
     assert dead[0] == "t.dlq"
     assert headers["decouple.attempts"] == b"3"
     assert headers["decouple.error.message"] == b"the application answered 503"
-    assert client.calls[-1] == ("store_offsets", {"message": record})
+    assert _stored(client) == [4] and consumer._parked == {}
 
 
 def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume(
@@ -536,11 +547,11 @@ def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume
     consumer = _consumer(runtime, app, monkeypatch)
     client = Client()
     consumer._one(client, Record(5, _value(runtime)), Partition)
-    assert ("t", 0) in consumer._retrying
+    assert ("t", 0) in consumer._parked
     client.calls.clear()
     consumer._on_revoke(client, [Partition("t", 0)])
     assert client.calls == [("commit", {"asynchronous": False})]
-    assert consumer._retrying == {} and consumer._owned == set()
+    assert consumer._parked == {} and consumer._owned == set()
     # Not ours any more: a record of it still in the local queue is left to its new owner.
     consumer._one(client, Record(6, _value(runtime)), Partition)
     assert app.calls == 1
@@ -622,17 +633,16 @@ def test_a_failed_dead_letter_send_is_retried_without_handling_the_event_again(
     client = Client()
     record = Record(4, _value(runtime))
     consumer._one(client, record, Partition)
-    assert consumer.producer.dead == []
-    assert [name for name, _ in client.calls] == ["pause", "seek"]  # it comes again
-    consumer._retrying[("t", 0)] = (4, 1, 0.0)  # due now
-    client.calls.clear()
-    consumer._one(client, record, Partition)
+    assert consumer.producer.dead == [] and client.calls == []  # parked, nothing stored
+    parked = consumer._parked[("t", 0)][None]
+    assert parked.undelivered is not None
+    parked.due = 0.0  # due now
+    consumer._retry_parked(client, Partition)
     # only the dead-letter send was tried again: the handler ran once
     assert app.calls == 1
     (dead,) = consumer.producer.dead
     assert dict(dead[3])["decouple.error.message"] == b"the application answered 400"
-    assert [name for name, _ in client.calls] == ["store_offsets"]
-    assert consumer._undelivered == {}
+    assert _stored(client) == [5] and consumer._parked == {}
 
 
 class FakeKafka:
@@ -831,27 +841,31 @@ def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_event
     runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A thread cannot be stopped: the retry of an event whose call timed out waits until
-    that call has finished (its partition stays paused, polling goes on), and a call that
-    then succeeded is the event handled: the handler does not run a second time."""
+    that call has finished (its partition is paused past it, polling goes on), and a call
+    that then succeeded is the event handled: the handler does not run a second time."""
     consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_ok")
     client = Client()
     record = Record(8, _value(runtime))
     consumer._one(client, record, Partition)
-    assert [name for name, _ in client.calls] == ["pause", "seek"]
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@9]"),
+        ("seek", "t/0@9"),
+    ]
     assert consumer.counts == {"retry": 1}
     client.calls.clear()
-    # the retry is due at once (1 ms), but the timed-out call still runs: no resume
+    # the retry is due at once (1 ms), but the timed-out call still runs: nothing runs
     for _ in range(5):
         consumer._resume_due(client, Partition)
+        assert not consumer._retry_parked(client, Partition)
     assert client.calls == [] and len(module.runs) == 1
     _until(lambda: not consumer._running[("t", 0)][1].running())
     consumer._resume_due(client, Partition)
     assert [name for name, _ in client.calls] == ["resume"]
-    consumer._one(client, record, Partition)
+    consumer._retry_parked(client, Partition)
     assert len(module.runs) == 1  # not run again
     assert consumer.counts == {"retry": 1, "handled": 1}
-    assert [name for name, _ in client.calls][-1:] == ["store_offsets"]
-    assert consumer._running == {} and consumer._retrying == {}
+    assert _stored(client) == [9]
+    assert consumer._running == {} and consumer._parked == {}
     event_id = json.loads(record.value())["id"]
     assert consumer.store.seen(f"g/{event_id}")
 
@@ -859,17 +873,12 @@ def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_event
 def test_a_wsgi_call_past_its_timeout_that_failed_is_retried_after_it_never_beside_it(
     runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_fail")
     module.STATUSES[:] = ["503 Service Unavailable", "200 OK"]
     client = Client()
     record = Record(2, _value(runtime))
     consumer._one(client, record, Partition)
-    while not any(name == "resume" for name, _ in client.calls):
-        consumer._resume_due(client, Partition)
-        time.sleep(0.01)
-    consumer._one(client, record, Partition)
+    _until(lambda: consumer._retry_parked(client, Partition))
     assert len(module.runs) == 2 and module.at_once == [1, 1]
     assert module.runs[1] - module.runs[0] >= 0.8  # the second began once the first ended
     assert consumer.counts == {"retry": 1, "handled": 1}
@@ -1307,14 +1316,12 @@ def test_a_rebalance_does_not_reset_an_events_attempts(
     record = Record(3, _value(runtime))
     first._one(Client(), record, Partition)
     first._on_revoke(Client(), [Partition("t", 0)])
-    assert first._retrying == {}
+    assert first._parked == {}
     second = _consumer(runtime, app, monkeypatch)
     second.store = store
-    import time
-
-    for _ in range(2):
-        time.sleep(0.01)
-        second._one(Client(), record, Partition)
+    client = Client()
+    second._one(client, record, Partition)
+    _due(second, client)
     (dead,) = second.producer.dead
     assert dict(dead[3])["decouple.attempts"] == b"3" and app.calls == 3
 
@@ -1528,42 +1535,36 @@ def test_another_groups_retry_is_passed_by(
     assert consumer.counts == {"duplicate": 1} and consumer._retrying == {}
 
 
-def test_a_retry_the_retry_topic_refused_is_retried_in_place_never_lost(
+def test_a_retry_the_retry_topic_refused_is_parked_never_lost(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     app = Flaky(failures=1)
     consumer = _retrying(runtime, app, monkeypatch)
     consumer.producer.refuse = 1
     client = Client()
     record = Message(5, _value(runtime))
     consumer._one(client, record, Partition)
-    # the retry topic was tried and did not take it: the event is retried in place
+    # the retry topic was tried and did not take it: the event is parked, under no key
     assert consumer.producer.refuse == 0 and consumer.producer.dead == []
-    assert [(name, repr(args[0])) for name, args in client.calls] == [
-        ("pause", "[t/0@5]"),
-        ("seek", "t/0@5"),
-    ]
+    assert client.calls == [] and None in consumer._parked[("t", 0)]
     assert "retry_topic" not in consumer.counts
-    time.sleep(0.01)
-    client.calls.clear()
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)
-    assert app.calls == 2 and [name for name, _ in client.calls] == ["resume", "store_offsets"]
+    keyed = Message(6, _value(runtime), key=b"k")
+    consumer._one(client, keyed, Partition)  # a key of its own goes on
+    assert app.calls == 2 and _stored(client) == [5]
+    _due(consumer, client)
+    assert app.calls == 3 and _stored(client) == [5, 7]
 
 
-def test_an_event_with_a_key_is_still_retried_in_place(
+def test_an_event_with_a_key_is_parked_not_sent_to_the_retry_topic(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = Flaky(failures=1)
     consumer = _retrying(runtime, app, monkeypatch)
     client = Client()
     consumer._one(client, Message(5, _value(runtime), key=b"order-1"), Partition)
-    # its key's later events must not pass it: its partition waits
-    assert consumer.producer.dead == []
-    assert [name for name, _ in client.calls] == ["pause", "seek"]
-    assert ("t", 0) in consumer._retrying
+    # its key's later events must not pass it: it waits in memory, its partition flows
+    assert consumer.producer.dead == [] and client.calls == []
+    assert list(consumer._parked[("t", 0)]) == [b"order-1"]
 
 
 def test_a_consumer_with_retry_topics_subscribes_to_them_too(
@@ -1928,6 +1929,7 @@ def test_a_store_outage_is_waited_out_without_counting_attempts_or_dead_letterin
     record = Record(2, _value(runtime))
     for _ in range(5):  # more outages than the event has attempts
         consumer._one(client, record, Partition)
+        # the store serves every key: the whole partition waits, rewound to the record
         assert [name for name, _ in client.calls[-2:]] == ["pause", "seek"]
         time.sleep(0.01)
     assert app.calls == 0 and consumer.producer.dead == []
@@ -1935,11 +1937,29 @@ def test_a_store_outage_is_waited_out_without_counting_attempts_or_dead_letterin
     assert "not counted as an attempt" in caplog.text
     # back up: the handler's own failures count from the first one
     consumer._one(client, record, Partition)
-    assert app.calls == 1 and consumer._retrying[("t", 0)][1] == 1
-    time.sleep(0.01)
-    consumer._one(client, record, Partition)
-    assert app.calls == 2 and client.calls[-1] == ("store_offsets", {"message": record})
+    assert app.calls == 1 and consumer._parked[("t", 0)][None].attempts == 1
+    _due(consumer, client)
+    assert app.calls == 2 and _stored(client) == [3]
     assert consumer.producer.dead == [] and consumer._outages == {}
+
+
+def test_a_store_outage_on_a_parked_records_retry_keeps_it_parked_uncounted(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=1)
+    consumer = _consumer(runtime, app, monkeypatch)
+    outage = Outage(runtime)
+    consumer.store = outage
+    client = Client()
+    consumer._one(client, Message(2, _value(runtime), key=b"k1"), Partition)
+    outage.down = 1
+    _due(consumer, client)
+    parked = consumer._parked[("t", 0)][b"k1"]
+    assert app.calls == 1 and parked.attempts == 1 and client.calls == []
+    assert consumer.counts == {"retry": 1, "outage": 1}
+    parked.due = 0.0
+    consumer._retry_parked(client, Partition)
+    assert app.calls == 2 and _stored(client) == [3] and consumer._parked == {}
 
 
 def test_the_wait_through_an_outage_grows_with_jitter_and_stays_short(
@@ -2457,6 +2477,7 @@ def test_a_rebalance_callback_that_fails_is_logged_and_the_consumer_goes_on(
     call: concurrent.futures.Future[Any] = concurrent.futures.Future()
     call.set_result(200)
     consumer._running[("t", 0)] = (4, call, "e-1", 0.0)
+    consumer._parked[("t", 0)] = {None: runtime._Parked(deque([Record(4, b"{}")]))}
     consumer._on_revoke(client, [Partition("t", 0), Partition("t", 1)])
     assert consumer._owned == set() and consumer._running == {}
     assert consumer.store.seen("g/e-1")
@@ -2524,12 +2545,10 @@ def test_a_retry_answered_404_by_the_consumer_loop_is_the_event_handled(
     client = Client()
     record = Record(2, _value(runtime))
     consumer._one(client, record, Partition)
-    time.sleep(0.01)
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)
+    _due(consumer, client)
     assert app.calls == 2 and consumer.producer.dead == []
     assert consumer.counts == {"retry": 1, "handled": 1}
-    assert client.calls[-1] == ("store_offsets", {"message": record})
+    assert _stored(client) == [3]
 
 
 def test_ok_statuses_are_set_for_the_process_and_4xx_only(
