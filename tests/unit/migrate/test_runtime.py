@@ -2574,3 +2574,271 @@ def test_the_generator_names_path_parameter_attributes_as_the_runtime_does(
     for name in ("id", "type", "source", "time", "subject", "data", "order_id", "orderId", "_"):
         assert attribute_name(name) == runtime.attribute_name(name), name
     assert runtime.attribute_name("id") == "paramid"
+
+
+# -- a failing key is parked; the other keys of its partition go on -------------------------
+
+
+class ByKey:
+    """An application that records the events it handled, in order, and fails every attempt
+    of those whose data says ``poison``."""
+
+    def __init__(self) -> None:
+        self.handled: list[tuple[str, int]] = []
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        data = event["data"]
+        if data.get("poison"):
+            return 503
+        self.handled.append((data["key"], data["n"]))
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def _keyed(runtime: ModuleType, offset: int, key: str, n: int, poison: bool = False) -> Message:
+    data = {"key": key, "n": n, "poison": poison}
+    return Message(offset, runtime.encode(runtime.make_event("x", "y", data)), key=key.encode())
+
+
+class ParkingKafka(FakeKafka):
+    """:class:`FakeKafka` that stops once every record was polled and nothing is parked,
+    and writes down the offsets stored and when the dead letters went."""
+
+    def __init__(self, consumer: Any, records: list[Any]) -> None:
+        super().__init__(consumer, records, 0)
+        self.offsets: list[int] = []
+        self.log: list[str] = []
+
+    def poll(self, timeout: float) -> Any:
+        if self.cursor >= len(self.records) and not self.consumer._parked:
+            self.consumer.stop()
+        if self.paused or self.cursor >= len(self.records):
+            return None
+        self.cursor += 1
+        return self.records[self.cursor - 1]
+
+    def store_offsets(self, message: Any = None, offsets: Any = None) -> None:
+        if message is not None:
+            self.offsets.append(message.offset() + 1)
+        else:
+            (partition,) = offsets
+            self.offsets.append(partition.offset)
+        self.log.append(f"stored {self.offsets[-1]} after {len(self.consumer.producer.dead)} dlq")
+
+
+def test_a_poisoned_key_holds_only_its_own_later_records_and_stored_offsets_wait_for_it(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "4")
+    app = ByKey()
+    consumer = _consumer(runtime, app, monkeypatch)
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "4")
+    consumer.retry = runtime.RetryPolicy(attempts=4, base=0.02, cap=0.02, jitter=0)
+    records = [
+        _keyed(runtime, 0, "k1", 0, poison=True),
+        _keyed(runtime, 1, "k0", 1),
+        _keyed(runtime, 2, "k1", 2),
+        _keyed(runtime, 3, "k2", 3),
+        _keyed(runtime, 4, "k0", 4),
+        _keyed(runtime, 5, "k1", 5),
+    ]
+    fake = ParkingKafka(consumer, records)
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
+    consumer.run()
+    # k0 and k2 went on while k1's poison was retried; k1's later records came after it,
+    # in their order
+    (dead,) = consumer.producer.dead
+    assert dict(dead[3])["decouple.attempts"] == b"4"
+    assert app.handled == [("k0", 1), ("k2", 3), ("k0", 4), ("k1", 2), ("k1", 5)]
+    assert app.calls == 4 + 5
+    # until the poison was dead-lettered nothing past it was stored; then k1's next held
+    # record was the lowest, then nothing
+    before = [line for line in fake.log if line.endswith("after 0 dlq")]
+    assert before and all(line.startswith("stored 0 ") for line in before)
+    assert fake.offsets[-1] == 6 and fake.offsets == sorted(fake.offsets)
+    assert consumer.counts == {"retry": 3, "dead_letter": 1, "handled": 5}
+
+
+def test_a_later_record_of_a_parked_key_is_held_unhandled_and_then_handled_in_order(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Answers(503, 200, 200, 503, 200)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    first, other, second = (
+        _keyed(runtime, 0, "k1", 0),
+        _keyed(runtime, 1, "k0", 1),
+        _keyed(runtime, 2, "k1", 2),
+    )
+    consumer._one(client, first, Partition)
+    consumer._one(client, other, Partition)  # another key: handled at once
+    consumer._one(client, second, Partition)  # behind k1's first: not handled
+    assert app.calls == 2 and _stored(client) == [0]
+    assert list(consumer._parked[("t", 0)][b"k1"].records) == [first, second]
+    _due(consumer, client)  # the first is handled; the second is due now
+    assert app.calls == 3 and _stored(client) == [0, 2]
+    consumer._retry_parked(client, Partition)  # the second fails: it is parked in turn
+    parked = consumer._parked[("t", 0)][b"k1"]
+    assert list(parked.records) == [second] and parked.attempts == 1
+    _due(consumer, client)
+    assert app.calls == 5 and _stored(client) == [0, 2, 3] and consumer._parked == {}
+
+
+def test_a_rebalance_drops_what_the_partition_held(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=10)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer._owned.add(("t", 1))
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)
+    consumer._one(client, _keyed(runtime, 1, "k1", 1), Partition)
+    other = Message(0, _value(runtime), key=b"k9")
+    other._partition = 1
+    consumer._one(client, other, Partition)
+    assert set(consumer._parked) == {("t", 0), ("t", 1)}
+    consumer._on_revoke(client, [Partition("t", 0)])
+    # its committed offset is before what it held: the next owner reads it again
+    assert set(consumer._parked) == {("t", 1)} and ("t", 0) not in consumer._next
+    consumer._on_lost(client, [Partition("t", 1)])
+    assert consumer._parked == {} and consumer._next == {}
+    calls = app.calls
+    consumer._retry_parked(client, Partition)
+    assert app.calls == calls
+
+
+def test_past_the_bound_of_records_held_the_partition_pauses_until_they_drain(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "3")
+    app = Answers(503, 200, 200, 200, 200)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    for offset in range(3):
+        consumer._one(client, _keyed(runtime, offset, "k1", offset), Partition)
+    # three held: the partition is paused at the first record not read
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@3]"),
+        ("seek", "t/0@3"),
+    ]
+    assert "DECOUPLE_MAX_PARKED" in caplog.text
+    client.calls.clear()
+    consumer._one(client, _keyed(runtime, 3, "k2", 3), Partition)  # fetched before: dropped
+    consumer._resume_due(client, Partition)
+    assert app.calls == 1 and client.calls == []  # still three held: no resume
+    _due(consumer, client)  # k1's first handled: two held
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["store_offsets", "resume"]
+    consumer._one(client, _keyed(runtime, 3, "k2", 3), Partition)
+    assert app.calls == 3 and consumer._retrying == {}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_records_handled_after_a_parked_one_are_skipped_when_read_again(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
+) -> None:
+    """The offset committed stops at the parked record: its next owner (or this consumer
+    after a crash) reads the records handled after it again, and the store skips them."""
+    store = runtime.MemoryStore() if kind == "memory" else None
+    path = str(tmp_path / "handled.sqlite")
+    app = Answers(503, 200, 200, 200)
+    first = _consumer(runtime, app, monkeypatch)
+    first.store = store or runtime.SqliteStore(path)
+    client = Client()
+    records = [_keyed(runtime, 0, "k1", 0), _keyed(runtime, 1, "k0", 1), _keyed(runtime, 2, "k2", 2)]
+    for record in records:
+        first._one(client, record, Partition)
+    assert app.calls == 3 and _stored(client) == [0, 0]
+    first._on_revoke(client, [Partition("t", 0)])
+    if store is None:
+        first.store.close()
+    second = _consumer(runtime, app, monkeypatch)
+    second.store = store or runtime.SqliteStore(path)
+    client = Client()
+    for record in records:  # from the committed offset: 0
+        second._one(client, record, Partition)
+    assert app.calls == 4  # only k1's record ran again
+    assert second.counts == {"handled": 1, "duplicate": 2} and _stored(client) == [1, 2, 3]
+
+
+def test_a_retry_record_counts_on_from_its_attempts_when_the_store_lost_them(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "10")
+    app = Flaky(failures=10)
+    consumer = _retrying(runtime, app, monkeypatch)
+    consumer.retry = runtime.RetryPolicy(attempts=10, base=0.001, cap=0.001)
+    copy = Message(
+        0,
+        _value(runtime),
+        topic="t.retry",
+        headers=[
+            ("decouple.consumer.group", b"g"),
+            ("decouple.attempts", b"3"),
+            ("decouple.original.topic", b"t"),
+            ("decouple.original.partition", b"0"),
+            ("decouple.original.offset", b"5"),
+        ],
+    )
+    consumer._one(Client(), copy, Partition)  # a store of another pod: it counts 1
+    (sent,) = consumer.producer.dead
+    assert dict(sent[3])["decouple.attempts"] == b"4"
+
+
+def test_what_is_parked_is_reported_and_a_key_parked_too_long_warned_about(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    monkeypatch.setenv("DECOUPLE_PARKED_WARN_S", "300")
+    caplog.set_level("INFO")
+    consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
+    client = Client()
+    poison = _keyed(runtime, 0, "k1", 0)
+    consumer._one(client, poison, Partition)
+    consumer._one(client, _keyed(runtime, 1, "k1", 1), Partition)
+    (blocked,) = consumer.blocked()
+    assert (blocked.topic, blocked.partition, blocked.keys, blocked.records) == ("t", 0, 1, 2)
+    assert blocked.key == "k1" and blocked.event_id == runtime.decode(poison.value())["id"]
+    consumer._stats_at = 1.0
+    consumer._beat()
+    assert "t/0: 1 key(s) parked, 2 record(s) held, oldest 0 s" in caplog.text
+    assert not [r for r in caplog.records if "has waited" in r.getMessage()]
+    consumer._parked[("t", 0)][b"k1"].since = time.time() - 400
+    consumer._stats_at = 1.0
+    consumer._beat()
+    (warned,) = [r.getMessage() for r in caplog.records if "has waited" in r.getMessage()]
+    assert f"t/0: key k1 has waited 400 s on event {blocked.event_id}" in warned
+    assert consumer.blocked()[0].oldest_s >= 400
+
+
+def test_python_m_is_a_dynamic_member_unless_an_instance_id_is_set(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[Any] = []
+
+    class Made:
+        def __init__(self, subscriptions: Any, **kwargs: Any) -> None:
+            made.append(kwargs["instance_id"])
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(runtime, "Consumer", Made)
+    monkeypatch.setattr(runtime.signal, "signal", lambda *args: None)
+    sub = _sub(runtime, "x:y", "function", "/")
+    monkeypatch.setenv("HOSTNAME", "orders-consumer-7d9f-abcde")
+    monkeypatch.delenv("DECOUPLE_GROUP_INSTANCE_ID", raising=False)
+    runtime.run([sub], service="s")
+    monkeypatch.setenv("DECOUPLE_GROUP_INSTANCE_ID", "orders-0")
+    runtime.run([sub], service="s")
+    monkeypatch.setenv("DECOUPLE_GROUP_INSTANCE_ID", "none")
+    runtime.run([sub], service="s")
+    assert made == [None, "orders-0", None]
