@@ -2536,7 +2536,6 @@ def test_a_404_is_done_only_when_an_earlier_attempt_of_the_event_was_made(
 def test_a_retry_answered_404_by_the_consumer_loop_is_the_event_handled(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
 
     monkeypatch.delenv("DECOUPLE_OK_STATUSES", raising=False)
     app = Answers(503, 404)
@@ -2752,7 +2751,11 @@ def test_records_handled_after_a_parked_one_are_skipped_when_read_again(
     first = _consumer(runtime, app, monkeypatch)
     first.store = store or runtime.SqliteStore(path)
     client = Client()
-    records = [_keyed(runtime, 0, "k1", 0), _keyed(runtime, 1, "k0", 1), _keyed(runtime, 2, "k2", 2)]
+    records = [
+        _keyed(runtime, 0, "k1", 0),
+        _keyed(runtime, 1, "k0", 1),
+        _keyed(runtime, 2, "k2", 2),
+    ]
     for record in records:
         first._one(client, record, Partition)
     assert app.calls == 3 and _stored(client) == [0, 0]
