@@ -56,8 +56,8 @@ def test_an_events_attempts_are_not_reset_when_its_partition_moves(
     """Two attempts fail on one consumer; then it restarts, or dies while a second
     member of the group is there to take the partition over. The next consumer's first attempt is
     the third: the event is dead-lettered after it, not after three more. An event with a
-    key waits in its partition; one without waits in the retry topic, whose partition
-    either member may hold when the third attempt is due."""
+    key waits parked in memory, the offset committed before it; one without waits in the
+    retry topic, whose partition either member may hold when the third attempt is due."""
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
     # 4 s between attempts: time for the partition to move before the third

@@ -1116,7 +1116,8 @@ def _asyncapi_document(
             "title": topic.retry_topic,
             "description": f"Events without a key from {topic.name} that the consumer in "
             f"{topic.callee} failed to handle, each waiting until its retry is due while "
-            f"{topic.name} goes on (events with a key are retried in place, in order).",
+            f"{topic.name} goes on (an event with a key waits in the consumer's memory, "
+            "its key's later events behind it, while the other keys go on).",
             "messages": {"retry": {"$ref": f"#/components/messages/{retry_id}"}},
             "bindings": _channel_bindings(topic.retry_topic, TOPIC_PARTITIONS),
         }

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -543,49 +544,59 @@ def _value(runtime: ModuleType) -> bytes:
     return runtime.encode(runtime.make_event("x", "y", {"n": next(_count)}))
 
 
-def test_a_failing_event_pauses_and_rewinds_its_partition_instead_of_sleeping(
+def _due(consumer: Any, client: Any) -> None:
+    """Wait out the parked records' delays (1 ms) and try each that is due once."""
+    import time
+
+    time.sleep(0.01)
+    consumer._retry_parked(client, Partition)
+
+
+def _stored(client: Any) -> list[int]:
+    """The offsets the loop stored, in order."""
+    found = []
+    for name, args in client.calls:
+        if name == "store_offsets":
+            if "message" in args:
+                found.append(args["message"].offset() + 1)
+            else:
+                (partition,) = args["offsets"]
+                found.append(partition.offset)
+    return found
+
+
+def test_a_failing_event_is_parked_and_retried_from_the_loop_without_a_seek(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = Flaky(failures=1)
     consumer = _consumer(runtime, app, monkeypatch)
     client = Client()
-    record, later = Record(5, _value(runtime)), Record(6, _value(runtime))
+    record = Record(5, _value(runtime))
     consumer._one(client, record, Partition)
-    names = [name for name, _ in client.calls]
-    assert names == ["pause", "seek"]
-    assert repr(client.calls[1][1][0]) == "t/0@5"  # back to the failed record
-    # A record fetched before the rewind is dropped: it comes again, in order.
-    client.calls.clear()
-    consumer._one(client, later, Partition)
+    # parked in memory: no pause, no seek, no offset stored past it
     assert client.calls == [] and app.calls == 1
-    # Due again: the partition resumes, the retried record is handled and committed.
-    import time
-
-    time.sleep(0.01)
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)
-    # stored for the background auto-commit: no commit request per record
-    assert [name for name, _ in client.calls] == ["resume", "store_offsets"]
-    assert app.calls == 2 and ("t", 0) not in consumer._retrying
+    assert list(consumer._parked[("t", 0)][None].records) == [record]
+    _due(consumer, client)
+    # due: retried from the loop, handled, and the offset stored past it
+    assert app.calls == 2 and consumer._parked == {}
+    assert [name for name, _ in client.calls] == ["store_offsets"] and _stored(client) == [6]
 
 
 def test_an_event_failing_past_its_retries_is_dead_lettered_then_committed(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
     client = Client()
     record = Record(3, _value(runtime))
-    for _ in range(3):
-        time.sleep(0.01)
-        consumer._one(client, record, Partition)
+    consumer._one(client, record, Partition)
+    for _ in range(2):
+        _due(consumer, client)
     (dead,) = consumer.producer.dead
     headers = dict(dead[3])
     assert dead[0] == "t.dlq"
     assert headers["decouple.attempts"] == b"3"
     assert headers["decouple.error.message"] == b"the application answered 503"
-    assert client.calls[-1] == ("store_offsets", {"message": record})
+    assert _stored(client) == [4] and consumer._parked == {}
 
 
 def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume(
@@ -595,11 +606,11 @@ def test_revoked_partitions_are_committed_and_forgotten_and_returned_ones_resume
     consumer = _consumer(runtime, app, monkeypatch)
     client = Client()
     consumer._one(client, Record(5, _value(runtime)), Partition)
-    assert ("t", 0) in consumer._retrying
+    assert ("t", 0) in consumer._parked
     client.calls.clear()
     consumer._on_revoke(client, [Partition("t", 0)])
     assert client.calls == [("commit", {"asynchronous": False})]
-    assert consumer._retrying == {} and consumer._owned == set()
+    assert consumer._parked == {} and consumer._owned == set()
     # Not ours any more: a record of it still in the local queue is left to its new owner.
     consumer._one(client, Record(6, _value(runtime)), Partition)
     assert app.calls == 1
@@ -681,17 +692,16 @@ def test_a_failed_dead_letter_send_is_retried_without_handling_the_event_again(
     client = Client()
     record = Record(4, _value(runtime))
     consumer._one(client, record, Partition)
-    assert consumer.producer.dead == []
-    assert [name for name, _ in client.calls] == ["pause", "seek"]  # it comes again
-    consumer._retrying[("t", 0)] = (4, 1, 0.0)  # due now
-    client.calls.clear()
-    consumer._one(client, record, Partition)
+    assert consumer.producer.dead == [] and client.calls == []  # parked, nothing stored
+    parked = consumer._parked[("t", 0)][None]
+    assert parked.undelivered is not None
+    parked.due = 0.0  # due now
+    consumer._retry_parked(client, Partition)
     # only the dead-letter send was tried again: the handler ran once
     assert app.calls == 1
     (dead,) = consumer.producer.dead
     assert dict(dead[3])["decouple.error.message"] == b"the application answered 400"
-    assert [name for name, _ in client.calls] == ["store_offsets"]
-    assert consumer._undelivered == {}
+    assert _stored(client) == [5] and consumer._parked == {}
 
 
 class FakeKafka:
@@ -890,27 +900,31 @@ def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_event
     runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A thread cannot be stopped: the retry of an event whose call timed out waits until
-    that call has finished (its partition stays paused, polling goes on), and a call that
-    then succeeded is the event handled: the handler does not run a second time."""
+    that call has finished (its partition is paused past it, polling goes on), and a call
+    that then succeeded is the event handled: the handler does not run a second time."""
     consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_ok")
     client = Client()
     record = Record(8, _value(runtime))
     consumer._one(client, record, Partition)
-    assert [name for name, _ in client.calls] == ["pause", "seek"]
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@9]"),
+        ("seek", "t/0@9"),
+    ]
     assert consumer.counts == {"retry": 1}
     client.calls.clear()
-    # the retry is due at once (1 ms), but the timed-out call still runs: no resume
+    # the retry is due at once (1 ms), but the timed-out call still runs: nothing runs
     for _ in range(5):
         consumer._resume_due(client, Partition)
+        assert not consumer._retry_parked(client, Partition)
     assert client.calls == [] and len(module.runs) == 1
     _until(lambda: not consumer._running[("t", 0)][1].running())
     consumer._resume_due(client, Partition)
     assert [name for name, _ in client.calls] == ["resume"]
-    consumer._one(client, record, Partition)
+    consumer._retry_parked(client, Partition)
     assert len(module.runs) == 1  # not run again
     assert consumer.counts == {"retry": 1, "handled": 1}
-    assert [name for name, _ in client.calls][-1:] == ["store_offsets"]
-    assert consumer._running == {} and consumer._retrying == {}
+    assert _stored(client) == [9]
+    assert consumer._running == {} and consumer._parked == {}
     event_id = json.loads(record.value())["id"]
     assert consumer.store.seen(f"g/{event_id}")
 
@@ -918,17 +932,12 @@ def test_a_wsgi_call_past_its_timeout_is_waited_for_and_its_success_is_the_event
 def test_a_wsgi_call_past_its_timeout_that_failed_is_retried_after_it_never_beside_it(
     runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     consumer, module = _overrunning(runtime, tmp_path, monkeypatch, "overrun_fail")
     module.STATUSES[:] = ["503 Service Unavailable", "200 OK"]
     client = Client()
     record = Record(2, _value(runtime))
     consumer._one(client, record, Partition)
-    while not any(name == "resume" for name, _ in client.calls):
-        consumer._resume_due(client, Partition)
-        time.sleep(0.01)
-    consumer._one(client, record, Partition)
+    _until(lambda: consumer._retry_parked(client, Partition))
     assert len(module.runs) == 2 and module.at_once == [1, 1]
     assert module.runs[1] - module.runs[0] >= 0.8  # the second began once the first ended
     assert consumer.counts == {"retry": 1, "handled": 1}
@@ -1366,14 +1375,12 @@ def test_a_rebalance_does_not_reset_an_events_attempts(
     record = Record(3, _value(runtime))
     first._one(Client(), record, Partition)
     first._on_revoke(Client(), [Partition("t", 0)])
-    assert first._retrying == {}
+    assert first._parked == {}
     second = _consumer(runtime, app, monkeypatch)
     second.store = store
-    import time
-
-    for _ in range(2):
-        time.sleep(0.01)
-        second._one(Client(), record, Partition)
+    client = Client()
+    second._one(client, record, Partition)
+    _due(second, client)
     (dead,) = second.producer.dead
     assert dict(dead[3])["decouple.attempts"] == b"3" and app.calls == 3
 
@@ -1587,42 +1594,36 @@ def test_another_groups_retry_is_passed_by(
     assert consumer.counts == {"duplicate": 1} and consumer._retrying == {}
 
 
-def test_a_retry_the_retry_topic_refused_is_retried_in_place_never_lost(
+def test_a_retry_the_retry_topic_refused_is_parked_never_lost(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     app = Flaky(failures=1)
     consumer = _retrying(runtime, app, monkeypatch)
     consumer.producer.refuse = 1
     client = Client()
     record = Message(5, _value(runtime))
     consumer._one(client, record, Partition)
-    # the retry topic was tried and did not take it: the event is retried in place
+    # the retry topic was tried and did not take it: the event is parked, under no key
     assert consumer.producer.refuse == 0 and consumer.producer.dead == []
-    assert [(name, repr(args[0])) for name, args in client.calls] == [
-        ("pause", "[t/0@5]"),
-        ("seek", "t/0@5"),
-    ]
+    assert client.calls == [] and None in consumer._parked[("t", 0)]
     assert "retry_topic" not in consumer.counts
-    time.sleep(0.01)
-    client.calls.clear()
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)
-    assert app.calls == 2 and [name for name, _ in client.calls] == ["resume", "store_offsets"]
+    keyed = Message(6, _value(runtime), key=b"k")
+    consumer._one(client, keyed, Partition)  # a key of its own goes on
+    assert app.calls == 2 and _stored(client) == [5]
+    _due(consumer, client)
+    assert app.calls == 3 and _stored(client) == [5, 7]
 
 
-def test_an_event_with_a_key_is_still_retried_in_place(
+def test_an_event_with_a_key_is_parked_not_sent_to_the_retry_topic(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = Flaky(failures=1)
     consumer = _retrying(runtime, app, monkeypatch)
     client = Client()
     consumer._one(client, Message(5, _value(runtime), key=b"order-1"), Partition)
-    # its key's later events must not pass it: its partition waits
-    assert consumer.producer.dead == []
-    assert [name for name, _ in client.calls] == ["pause", "seek"]
-    assert ("t", 0) in consumer._retrying
+    # its key's later events must not pass it: it waits in memory, its partition flows
+    assert consumer.producer.dead == [] and client.calls == []
+    assert list(consumer._parked[("t", 0)]) == [b"order-1"]
 
 
 def test_a_consumer_with_retry_topics_subscribes_to_them_too(
@@ -2016,6 +2017,7 @@ def test_a_store_outage_is_waited_out_without_counting_attempts_or_dead_letterin
     record = Record(2, _value(runtime))
     for _ in range(5):  # more outages than the event has attempts
         consumer._one(client, record, Partition)
+        # the store serves every key: the whole partition waits, rewound to the record
         assert [name for name, _ in client.calls[-2:]] == ["pause", "seek"]
         time.sleep(0.01)
     assert app.calls == 0 and consumer.producer.dead == []
@@ -2023,11 +2025,29 @@ def test_a_store_outage_is_waited_out_without_counting_attempts_or_dead_letterin
     assert "not counted as an attempt" in caplog.text
     # back up: the handler's own failures count from the first one
     consumer._one(client, record, Partition)
-    assert app.calls == 1 and consumer._retrying[("t", 0)][1] == 1
-    time.sleep(0.01)
-    consumer._one(client, record, Partition)
-    assert app.calls == 2 and client.calls[-1] == ("store_offsets", {"message": record})
+    assert app.calls == 1 and consumer._parked[("t", 0)][None].attempts == 1
+    _due(consumer, client)
+    assert app.calls == 2 and _stored(client) == [3]
     assert consumer.producer.dead == [] and consumer._outages == {}
+
+
+def test_a_store_outage_on_a_parked_records_retry_keeps_it_parked_uncounted(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=1)
+    consumer = _consumer(runtime, app, monkeypatch)
+    outage = Outage(runtime)
+    consumer.store = outage
+    client = Client()
+    consumer._one(client, Message(2, _value(runtime), key=b"k1"), Partition)
+    outage.down = 1
+    _due(consumer, client)
+    parked = consumer._parked[("t", 0)][b"k1"]
+    assert app.calls == 1 and parked.attempts == 1 and client.calls == []
+    assert consumer.counts == {"retry": 1, "outage": 1}
+    parked.due = 0.0
+    consumer._retry_parked(client, Partition)
+    assert app.calls == 2 and _stored(client) == [3] and consumer._parked == {}
 
 
 def test_the_wait_through_an_outage_grows_with_jitter_and_stays_short(
@@ -2545,6 +2565,7 @@ def test_a_rebalance_callback_that_fails_is_logged_and_the_consumer_goes_on(
     call: concurrent.futures.Future[Any] = concurrent.futures.Future()
     call.set_result(200)
     consumer._running[("t", 0)] = (4, call, "e-1", 0.0)
+    consumer._parked[("t", 0)] = {None: runtime._Parked(deque([Record(4, b"{}")]))}
     consumer._on_revoke(client, [Partition("t", 0), Partition("t", 1)])
     assert consumer._owned == set() and consumer._running == {}
     assert consumer.store.seen("g/e-1")
@@ -2603,7 +2624,6 @@ def test_a_404_is_done_only_when_an_earlier_attempt_of_the_event_was_made(
 def test_a_retry_answered_404_by_the_consumer_loop_is_the_event_handled(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
 
     monkeypatch.delenv("DECOUPLE_OK_STATUSES", raising=False)
     app = Answers(503, 404)
@@ -2612,12 +2632,10 @@ def test_a_retry_answered_404_by_the_consumer_loop_is_the_event_handled(
     client = Client()
     record = Record(2, _value(runtime))
     consumer._one(client, record, Partition)
-    time.sleep(0.01)
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)
+    _due(consumer, client)
     assert app.calls == 2 and consumer.producer.dead == []
     assert consumer.counts == {"retry": 1, "handled": 1}
-    assert client.calls[-1] == ("store_offsets", {"message": record})
+    assert _stored(client) == [3]
 
 
 def test_ok_statuses_are_set_for_the_process_and_4xx_only(
@@ -2752,25 +2770,25 @@ def test_a_held_back_partition_shows_how_long_it_has_been_held(
 
     consumer = _consumer(runtime, Flaky(failures=1), monkeypatch)
     client, record = Client(), Record(5, _value(runtime))
-    consumer._one(client, record, Partition)  # fails: its partition waits for the retry
+    consumer._one(client, record, Partition)  # fails: parked until its retry
     consumer._gauges.beat()
-    assert held("0") == 0
+    first = held("0")
+    assert first is not None and first < 1
     consumer._gauges.checked_at -= 1  # a second later
     time.sleep(0.05)
     consumer._gauges.beat()
-    first = held("0")
-    assert first is not None and first >= 0.05
-    time.sleep(0.01)
-    consumer._resume_due(client, Partition)
-    consumer._one(client, record, Partition)  # handled: the partition goes on
+    later = held("0")
+    assert later is not None and later >= 0.05
+    consumer._parked[("t", 0)][None].due = 0  # due now
+    assert consumer._retry_parked(client, Partition)  # handled: nothing held any more
     consumer._gauges.checked_at -= 1
     consumer._gauges.beat()
     assert held("0") is None
-    # a consumer that says which partitions it blocks is taken at its word
-    consumer.blocked = lambda: [("t", 3)]
+    # a partition paused whole (the store is down) shows from its first check
+    consumer._retrying[("t", 2)] = (7, 0, time.monotonic() + 60)
     consumer._gauges.checked_at -= 1
     consumer._gauges.beat()
-    assert held("3") == 0 and held("0") is None
+    assert held("2") == 0 and held("0") is None
 
 
 class Delivering(FakeKafkaProducer):
@@ -2864,7 +2882,7 @@ def test_without_prometheus_client_everything_runs_and_only_the_log_counts(
     monkeypatch.setenv("DECOUPLE_METRICS_PORT", "1")
     consumer = _consumer(runtime, Flaky(failures=1), monkeypatch)
     records = [Record(0, _value(runtime)), Record(1, _value(runtime))]
-    fake = FakeKafka(consumer, records, 0)
+    fake = ParkingKafka(consumer, records)  # polls until the parked record is retried
     configs: list[dict[str, Any]] = []
     monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: configs.append(config) or fake)
     consumer.run()
@@ -2888,3 +2906,275 @@ def test_without_prometheus_client_everything_runs_and_only_the_log_counts(
     producer.send("orders", {"n": 1})
     producer._client.report("Local: Message timed out")
     assert runtime.METRICS._queued() == 0 and not runtime.METRICS._producers
+
+
+# -- a failing key is parked; the other keys of its partition go on -------------------------
+
+
+class ByKey:
+    """An application that records the events it handled, in order, and fails every attempt
+    of those whose data says ``poison``."""
+
+    def __init__(self) -> None:
+        self.handled: list[tuple[str, int]] = []
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        data = event["data"]
+        if data.get("poison"):
+            return 503
+        self.handled.append((data["key"], data["n"]))
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def _keyed(runtime: ModuleType, offset: int, key: str, n: int, poison: bool = False) -> Message:
+    data = {"key": key, "n": n, "poison": poison}
+    return Message(offset, runtime.encode(runtime.make_event("x", "y", data)), key=key.encode())
+
+
+class ParkingKafka(FakeKafka):
+    """:class:`FakeKafka` that stops once every record was polled and nothing is parked,
+    and writes down the offsets stored and when the dead letters went."""
+
+    def __init__(self, consumer: Any, records: list[Any]) -> None:
+        super().__init__(consumer, records, 0)
+        self.offsets: list[int] = []
+        self.log: list[str] = []
+
+    def poll(self, timeout: float) -> Any:
+        if self.cursor >= len(self.records) and not self.consumer._parked:
+            self.consumer.stop()
+        if self.paused or self.cursor >= len(self.records):
+            return None
+        self.cursor += 1
+        return self.records[self.cursor - 1]
+
+    def store_offsets(self, message: Any = None, offsets: Any = None) -> None:
+        if message is not None:
+            self.offsets.append(message.offset() + 1)
+        else:
+            (partition,) = offsets
+            self.offsets.append(partition.offset)
+        self.log.append(f"stored {self.offsets[-1]} after {len(self.consumer.producer.dead)} dlq")
+
+
+def test_a_poisoned_key_holds_only_its_own_later_records_and_stored_offsets_wait_for_it(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "4")
+    app = ByKey()
+    consumer = _consumer(runtime, app, monkeypatch)
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "4")
+    consumer.retry = runtime.RetryPolicy(attempts=4, base=0.02, cap=0.02, jitter=0)
+    records = [
+        _keyed(runtime, 0, "k1", 0, poison=True),
+        _keyed(runtime, 1, "k0", 1),
+        _keyed(runtime, 2, "k1", 2),
+        _keyed(runtime, 3, "k2", 3),
+        _keyed(runtime, 4, "k0", 4),
+        _keyed(runtime, 5, "k1", 5),
+    ]
+    fake = ParkingKafka(consumer, records)
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
+    consumer.run()
+    # k0 and k2 went on while k1's poison was retried; k1's later records came after it,
+    # in their order
+    (dead,) = consumer.producer.dead
+    assert dict(dead[3])["decouple.attempts"] == b"4"
+    assert app.handled == [("k0", 1), ("k2", 3), ("k0", 4), ("k1", 2), ("k1", 5)]
+    assert app.calls == 4 + 5
+    # until the poison was dead-lettered nothing past it was stored; then k1's next held
+    # record was the lowest, then nothing
+    before = [line for line in fake.log if line.endswith("after 0 dlq")]
+    assert before and all(line.startswith("stored 0 ") for line in before)
+    assert fake.offsets[-1] == 6 and fake.offsets == sorted(fake.offsets)
+    assert consumer.counts == {"retry": 3, "dead_letter": 1, "handled": 5}
+
+
+def test_a_later_record_of_a_parked_key_is_held_unhandled_and_then_handled_in_order(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Answers(503, 200, 200, 503, 200)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    first, other, second = (
+        _keyed(runtime, 0, "k1", 0),
+        _keyed(runtime, 1, "k0", 1),
+        _keyed(runtime, 2, "k1", 2),
+    )
+    consumer._one(client, first, Partition)
+    consumer._one(client, other, Partition)  # another key: handled at once
+    consumer._one(client, second, Partition)  # behind k1's first: not handled
+    assert app.calls == 2 and _stored(client) == [0]
+    assert list(consumer._parked[("t", 0)][b"k1"].records) == [first, second]
+    _due(consumer, client)  # the first is handled; the second is due now
+    assert app.calls == 3 and _stored(client) == [0, 2]
+    consumer._retry_parked(client, Partition)  # the second fails: it is parked in turn
+    parked = consumer._parked[("t", 0)][b"k1"]
+    assert list(parked.records) == [second] and parked.attempts == 1
+    _due(consumer, client)
+    assert app.calls == 5 and _stored(client) == [0, 2, 3] and consumer._parked == {}
+
+
+def test_a_rebalance_drops_what_the_partition_held(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Flaky(failures=10)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer._owned.add(("t", 1))
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)
+    consumer._one(client, _keyed(runtime, 1, "k1", 1), Partition)
+    other = Message(0, _value(runtime), key=b"k9")
+    other._partition = 1
+    consumer._one(client, other, Partition)
+    assert set(consumer._parked) == {("t", 0), ("t", 1)}
+    consumer._on_revoke(client, [Partition("t", 0)])
+    # its committed offset is before what it held: the next owner reads it again
+    assert set(consumer._parked) == {("t", 1)} and ("t", 0) not in consumer._next
+    consumer._on_lost(client, [Partition("t", 1)])
+    assert consumer._parked == {} and consumer._next == {}
+    calls = app.calls
+    consumer._retry_parked(client, Partition)
+    assert app.calls == calls
+
+
+def test_past_the_bound_of_records_held_the_partition_pauses_until_they_drain(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "3")
+    app = Answers(503, 200, 200, 200, 200)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    for offset in range(3):
+        consumer._one(client, _keyed(runtime, offset, "k1", offset), Partition)
+    # three held: the partition is paused at the first record not read
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@3]"),
+        ("seek", "t/0@3"),
+    ]
+    assert "DECOUPLE_MAX_PARKED" in caplog.text
+    client.calls.clear()
+    consumer._one(client, _keyed(runtime, 3, "k2", 3), Partition)  # fetched before: dropped
+    consumer._resume_due(client, Partition)
+    assert app.calls == 1 and client.calls == []  # still three held: no resume
+    _due(consumer, client)  # k1's first handled: two held
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["store_offsets", "resume"]
+    consumer._one(client, _keyed(runtime, 3, "k2", 3), Partition)
+    assert app.calls == 3 and consumer._retrying == {}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_records_handled_after_a_parked_one_are_skipped_when_read_again(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
+) -> None:
+    """The offset committed stops at the parked record: its next owner (or this consumer
+    after a crash) reads the records handled after it again, and the store skips them."""
+    store = runtime.MemoryStore() if kind == "memory" else None
+    path = str(tmp_path / "handled.sqlite")
+    app = Answers(503, 200, 200, 200)
+    first = _consumer(runtime, app, monkeypatch)
+    first.store = store or runtime.SqliteStore(path)
+    client = Client()
+    records = [
+        _keyed(runtime, 0, "k1", 0),
+        _keyed(runtime, 1, "k0", 1),
+        _keyed(runtime, 2, "k2", 2),
+    ]
+    for record in records:
+        first._one(client, record, Partition)
+    assert app.calls == 3 and _stored(client) == [0, 0]
+    first._on_revoke(client, [Partition("t", 0)])
+    if store is None:
+        first.store.close()
+    second = _consumer(runtime, app, monkeypatch)
+    second.store = store or runtime.SqliteStore(path)
+    client = Client()
+    for record in records:  # from the committed offset: 0
+        second._one(client, record, Partition)
+    assert app.calls == 4  # only k1's record ran again
+    assert second.counts == {"handled": 1, "duplicate": 2} and _stored(client) == [1, 2, 3]
+
+
+def test_a_retry_record_counts_on_from_its_attempts_when_the_store_lost_them(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "10")
+    app = Flaky(failures=10)
+    consumer = _retrying(runtime, app, monkeypatch)
+    consumer.retry = runtime.RetryPolicy(attempts=10, base=0.001, cap=0.001)
+    copy = Message(
+        0,
+        _value(runtime),
+        topic="t.retry",
+        headers=[
+            ("decouple.consumer.group", b"g"),
+            ("decouple.attempts", b"3"),
+            ("decouple.original.topic", b"t"),
+            ("decouple.original.partition", b"0"),
+            ("decouple.original.offset", b"5"),
+        ],
+    )
+    consumer._one(Client(), copy, Partition)  # a store of another pod: it counts 1
+    (sent,) = consumer.producer.dead
+    assert dict(sent[3])["decouple.attempts"] == b"4"
+
+
+def test_what_is_parked_is_reported_and_a_key_parked_too_long_warned_about(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    monkeypatch.setenv("DECOUPLE_PARKED_WARN_S", "300")
+    caplog.set_level("INFO")
+    consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
+    client = Client()
+    poison = _keyed(runtime, 0, "k1", 0)
+    consumer._one(client, poison, Partition)
+    consumer._one(client, _keyed(runtime, 1, "k1", 1), Partition)
+    (blocked,) = consumer.blocked()
+    assert (blocked.topic, blocked.partition, blocked.keys, blocked.records) == ("t", 0, 1, 2)
+    assert blocked.key == "k1" and blocked.event_id == runtime.decode(poison.value())["id"]
+    consumer._stats_at = 1.0
+    consumer._beat()
+    assert "t/0: 1 key(s) parked, 2 record(s) held, oldest 0 s" in caplog.text
+    assert not [r for r in caplog.records if "has waited" in r.getMessage()]
+    consumer._parked[("t", 0)][b"k1"].since = time.time() - 400
+    consumer._stats_at = 1.0
+    consumer._beat()
+    (warned,) = [r.getMessage() for r in caplog.records if "has waited" in r.getMessage()]
+    assert f"t/0: key k1 has waited 400 s on event {blocked.event_id}" in warned
+    assert consumer.blocked()[0].oldest_s >= 400
+
+
+def test_python_m_is_a_dynamic_member_unless_an_instance_id_is_set(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[Any] = []
+
+    class Made:
+        def __init__(self, subscriptions: Any, **kwargs: Any) -> None:
+            made.append(kwargs["instance_id"])
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(runtime, "Consumer", Made)
+    monkeypatch.setattr(runtime.signal, "signal", lambda *args: None)
+    sub = _sub(runtime, "x:y", "function", "/")
+    monkeypatch.setenv("HOSTNAME", "orders-consumer-7d9f-abcde")
+    monkeypatch.delenv("DECOUPLE_GROUP_INSTANCE_ID", raising=False)
+    runtime.run([sub], service="s")
+    monkeypatch.setenv("DECOUPLE_GROUP_INSTANCE_ID", "orders-0")
+    runtime.run([sub], service="s")
+    monkeypatch.setenv("DECOUPLE_GROUP_INSTANCE_ID", "none")
+    runtime.run([sub], service="s")
+    assert made == [None, "orders-0", None]
