@@ -408,6 +408,36 @@ def test_a_scan_writes_one_pack_and_packs_are_merged_past_the_limit(
         assert 1 <= len(list((cache / "packs").glob("pack-*.jsonl"))) <= 3
 
 
+def test_a_pack_searched_for_a_few_keys_gives_what_loading_every_pack_gives(
+    tmp_path: Path,
+) -> None:
+    """A rerun checking one edited file searches the packs' bytes for its key; the answer is
+    the one loading them gives: the first line for the key in the packs by name."""
+    from decouple_services.app.cache import MAX_PACK_SEARCHES, _Packs
+
+    def key(n: int) -> str:
+        return f"{n:064x}"
+
+    folder = str(tmp_path)
+    older = _Packs(folder)
+    older.write([(key(1), '{"v":1}'), (key(2), '{"v":2}')])
+    newer = _Packs(folder)
+    newer.write([(key(2), '{"v":"two"}'), (key(3), '{"v":3}')])
+    asked = [key(1), key(2), key(3), key(4)]
+    loaded = _Packs(folder)
+    loaded.refresh()
+    expected = [loaded.get(k) for k in asked]
+    assert expected == [b'{"v":1}', b'{"v":2}', b'{"v":3}', None]
+    searched = _Packs(folder)
+    assert [searched.find(k) for k in asked] == expected
+    assert not searched.loaded and not searched.entries  # nothing kept of a search
+    for k in asked[: max(0, MAX_PACK_SEARCHES - len(asked))]:
+        searched.find(k)
+    # past the searches, every pack is loaded once and asked as a dict
+    assert searched.find(key(1)) == b'{"v":1}' and searched.loaded
+    assert [searched.find(k) for k in asked] == expected
+
+
 def test_damaged_packs_are_ignored_and_their_facts_rebuilt(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

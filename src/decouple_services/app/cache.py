@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from enum import Enum
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decouple_services.core import model
-from decouple_services.core.fs import kind_of, read_regular
+from decouple_services.core.fs import kind_of, read_regular, temporary_file
 from decouple_services.core.model import Diagnostic
 from decouple_services.core.stamps import code_version, is_racy, stamp_of
 
@@ -72,7 +71,7 @@ def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
     """Cached facts of ``path``, or None when missing, corrupt or someone else's."""
     from decouple_services.detect.facts import FileFacts
 
-    body = _packs(folder).get(key)
+    body = _packs(folder).find(key)
     if body is None:
         return None
     try:
@@ -85,6 +84,8 @@ def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
 PACKS = "packs"
 #: More pack files than this are merged into one by the next scan that writes.
 MAX_PACKS = 16
+#: Keys looked up by searching the packs' bytes before a process loads them all.
+MAX_PACK_SEARCHES = 4
 
 
 class _Packs:
@@ -95,13 +96,16 @@ class _Packs:
     written, so concurrent scans only ever add whole files (or merge them, below); a pack
     that vanishes between listing and reading (merged by another scan) is skipped, and its
     facts are rebuilt if no other pack has them. Loaded lazily, once per process, and again
-    for packs that appeared since (:meth:`refresh`).
+    for packs that appeared since (:meth:`refresh`); a process that asks for a few keys
+    only (a rerun checking its edited files) searches the packs for them instead.
     """
 
     def __init__(self, folder: str) -> None:
         self.folder = os.path.join(folder, PACKS)
         self.entries: dict[str, bytes] = {}
         self.seen: set[str] = set()
+        self.loaded = False
+        self.searches = 0
 
     def names(self) -> list[str]:
         try:
@@ -112,6 +116,7 @@ class _Packs:
             return []
 
     def refresh(self) -> None:
+        self.loaded = True
         for name in self.names():
             if name in self.seen:
                 continue
@@ -133,7 +138,37 @@ class _Packs:
             self.entries.setdefault(key.decode("ascii", "replace"), body)
 
     def get(self, key: str) -> bytes | None:
+        if not self.loaded:
+            self.refresh()
         return self.entries.get(key)
+
+    def find(self, key: str) -> bytes | None:
+        """:meth:`get`, searching each pack's bytes for the first few keys asked instead of
+        loading every pack (a rerun checking one edited file asks for one); the first line
+        for ``key`` in the packs by name, the one loading them keeps."""
+        if self.loaded:
+            return self.entries.get(key)
+        if key in self.entries:
+            return self.entries[key]
+        self.searches += 1
+        if self.searches > MAX_PACK_SEARCHES:
+            return self.get(key)
+        needle = b"\n" + key.encode() + b"\t"
+        for name in self.names():
+            try:
+                data = read_regular(os.path.join(self.folder, name), MAX_CACHE_FILE_BYTES)
+            except OSError:
+                continue  # merged away meanwhile: as refresh() skips it
+            if data.startswith(needle[1:]):
+                start = len(needle) - 1
+            else:
+                at = data.find(needle)
+                if at < 0:
+                    continue
+                start = at + len(needle)
+            end = data.find(b"\n", start)
+            return data[start:] if end < 0 else data[start:end]
+        return None
 
     def write(self, items: Sequence[tuple[str, str]]) -> None:
         """One new pack with ``items`` (key, facts JSON); packs merged past :data:`MAX_PACKS`."""
@@ -169,7 +204,6 @@ def _packs(folder: str) -> _Packs:
     found = _PACKS.get(folder)
     if found is None:
         found = _PACKS[folder] = _Packs(folder)
-        found.refresh()
     return found
 
 
@@ -229,7 +263,7 @@ def _write_chunks(target: str, chunks: Iterable[bytes]) -> bool:
             return False  # a subfolder linked elsewhere (a cache shipped in the tree) is not used
         os.makedirs(folder, exist_ok=True)
         # temp file + rename: a concurrent run never reads half a file
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        fd, tmp = temporary_file(folder)
         try:
             with os.fdopen(fd, "wb") as handle:
                 for chunk in chunks:

@@ -15,7 +15,7 @@ import json
 import os
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -958,6 +958,8 @@ class _Inputs:
             [repr(d) for d in listing.diagnostics],
         ]
         self.deploy_digests: dict[str, str] = {}
+        #: Python files :meth:`changed_python` found unchanged, with their digests.
+        self.unchanged: dict[str, str] = {}
 
     def _known_digest(self, path: str) -> str | None:
         try:
@@ -1035,6 +1037,7 @@ class _Inputs:
         if self.manifest.result_key is None or stored is None:
             return None
         changed = {}
+        unchanged = self.unchanged
         for path in self.listing.python:
             entry = self.manifest.files.get(path)
             if entry is None:
@@ -1042,7 +1045,9 @@ class _Inputs:
             full = os.path.join(self.root, path)
             try:
                 stat = os.stat(full)
-                if self.manifest.digest(path, stat) is not None:
+                known = self.manifest.digest(path, stat)
+                if known is not None:
+                    unchanged[path] = known
                     continue
                 data = read_regular(full, MAX_FILE_BYTES)
             except OSError:
@@ -1050,6 +1055,7 @@ class _Inputs:
             digest = content_digest(data)
             if digest == entry[2]:
                 self.manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
+                unchanged[path] = digest
             else:
                 changed[path] = (data, stat, digest)
         for path in self.listing.deploy:
@@ -1151,7 +1157,9 @@ def _after_neutral_edits(
                 return None
     finally:
         write_facts(str(cache_dir), computed)
-    discovery = discover_services(root, listing, config, _Programs(root, manifest))
+    # the files just found unchanged are not stat'ed again for their digests
+    programs = _Programs(root, manifest, inputs.unchanged)
+    discovery = discover_services(root, listing, config, programs)
     if _discovery_digest(discovery) != record.discovery:
         return None
     result = manifest.cached_result(record.result_key)
@@ -1208,15 +1216,21 @@ class _Programs:
     #: The manifest's set of digests holding them (its version covers decouple's code).
     KEY = "plain-programs"
 
-    def __init__(self, root: Path, manifest: Manifest) -> None:
+    def __init__(
+        self, root: Path, manifest: Manifest, known: Mapping[str, str] | None = None
+    ) -> None:
         self.root = str(root)
         self.manifest = manifest
+        #: Digests this run already found by the files' stats (see ``_Inputs.unchanged``).
+        self.known = known or {}
 
     def plain(self, path: str) -> bool:
-        try:
-            digest = self.manifest.digest(path, os.stat(os.path.join(self.root, path)))
-        except OSError:
-            return False
+        digest = self.known.get(path)
+        if digest is None:
+            try:
+                digest = self.manifest.digest(path, os.stat(os.path.join(self.root, path)))
+            except OSError:
+                return False
         return digest is not None and self.manifest.is_rejected(self.KEY, digest)
 
     def seen(self, path: str, data: bytes, starts: bool) -> None:

@@ -33,8 +33,6 @@ from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from decouple_services.resolve.index import snake_case
-
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
 #: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names
 #: run to the closing parenthesis, or to the end of the logical line (continuations joined).
@@ -166,6 +164,9 @@ class Helper:
     def holder(self) -> str | None:
         """For a method, the name of a parameter holding an object of its class: the class's
         name in snake case (``users_client`` for ``UsersClient.get``)."""
+        # imported here: a rerun reading import targets only needs no resolution module
+        from decouple_services.resolve.index import snake_case
+
         prefix, _, short = self.qualname.rpartition(".")
         if not self.is_method or short == "__init__" or not prefix:
             return None

@@ -19,7 +19,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 #: What is read of one source, deployment, configuration or cache file at most.
@@ -147,7 +146,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
         return None
     target = Path(os.path.realpath(name))  # a link to a regular file: replace the file
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = temporary_file(str(target.parent), f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -158,6 +157,21 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
             os.unlink(tmp)
         raise
     return str(target) if os.path.islink(name) else None
+
+
+def temporary_file(folder: str, prefix: str = "") -> tuple[int, str]:
+    """A new file in ``folder`` opened for writing, only by its owner, and its path: what
+    ``tempfile.mkstemp`` makes, without importing ``tempfile`` (with ``shutil``, ``random``
+    and the compression modules under it: a rerun writes files but needs none of them)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(17, f"no unused temporary name in {folder}")
 
 
 def _is_special_path(name: str) -> bool:

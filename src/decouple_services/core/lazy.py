@@ -1,8 +1,9 @@
-"""Package attributes imported on first use, so importing a package stays cheap."""
+"""Package attributes imported, and patterns compiled, on first use: importing stays cheap."""
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,3 +23,16 @@ def lazy_attributes(
         return value
 
     return __getattr__
+
+
+def lazy_pattern(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """``re.compile(pattern, flags)`` on the first call, then kept: the patterns of a module
+    that reads one kind of file are compiled only when a file of that kind is read."""
+    compiled: list[re.Pattern[str]] = []
+
+    def get() -> re.Pattern[str]:
+        if not compiled:
+            compiled.append(re.compile(pattern, flags))
+        return compiled[0]
+
+    return get

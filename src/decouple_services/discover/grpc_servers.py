@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import Service
 
 #: Reads a repo-relative file's text (None when it cannot be read).
@@ -55,17 +56,17 @@ class GrpcServicer:
 
 # -- languages ----------------------------------------------------------------------------
 
-_GO_REGISTER = re.compile(r"\bRegister([A-Z]\w*?)Server\(\s*[^\s)]")
-_CPP_REGISTER = re.compile(r"\bRegisterService\(")
-_CPP_SERVICE = re.compile(
+_GO_REGISTER = lazy_pattern(r"\bRegister([A-Z]\w*?)Server\(\s*[^\s)]")
+_CPP_REGISTER = lazy_pattern(r"\bRegisterService\(")
+_CPP_SERVICE = lazy_pattern(
     r"\b([A-Za-z_]\w*)::(?:Service|AsyncService|CallbackService|ExperimentalCallbackService)\b"
 )
-_CPP_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.MULTILINE)
-_JAVA_IMPL = re.compile(r"\b([A-Za-z_]\w*)Grpc(?:Kt)?\.\1(?:Coroutine)?ImplBase\b")
-_NODE_ADD = re.compile(
+_CPP_INCLUDE = lazy_pattern(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.MULTILINE)
+_JAVA_IMPL = lazy_pattern(r"\b([A-Za-z_]\w*)Grpc(?:Kt)?\.\1(?:Coroutine)?ImplBase\b")
+_NODE_ADD = lazy_pattern(
     r"\baddService\(\s*(?:[\w$]+\s*\.\s*)*?([A-Za-z_$][\w$]*?)(\s*\.\s*service|Service)\s*,"
 )
-_COMMENT = re.compile(r"[ \t]*(?://|/?\*)")
+_COMMENT = lazy_pattern(r"[ \t]*(?://|/?\*)")
 
 #: Extension -> (language, the bytes a registering file must hold).
 _LANGUAGES: dict[str, tuple[str, bytes]] = {
@@ -107,7 +108,7 @@ def _lines(text: str, pattern: re.Pattern[str]) -> Iterable[tuple[re.Match[str],
     them."""
     for match in pattern.finditer(text):
         start = text.rfind("\n", 0, match.start()) + 1
-        if _COMMENT.match(text, start):
+        if _COMMENT().match(text, start):
             continue
         yield match, text.count("\n", 0, start) + 1, text[start : match.start()]
 
@@ -117,7 +118,7 @@ def go_registrations(text: str) -> list[tuple[str, int]]:
     ``func RegisterPaymentServer(...)`` and grpc-gateway's ``Register...HandlerServer``
     are not registrations."""
     found = []
-    for match, line, before in _lines(text, _GO_REGISTER):
+    for match, line, before in _lines(text, _GO_REGISTER()):
         if re.search(r"\bfunc\s+$", before) or match.group(1).endswith("Handler"):
             continue
         found.append((match.group(1), line))
@@ -128,7 +129,7 @@ def java_registrations(text: str) -> list[tuple[str, int]]:
     """``class PaymentImpl extends PaymentGrpc.PaymentImplBase`` -> ``[("Payment", line)]``;
     also ``extends PaymentImplBase`` with ``PaymentGrpc.PaymentImplBase`` imported."""
     found = []
-    for match, line, before in _lines(text, _JAVA_IMPL):
+    for match, line, before in _lines(text, _JAVA_IMPL()):
         name = match.group(1)
         if not before.lstrip().startswith("import"):
             found.append((name, line))
@@ -142,7 +143,7 @@ def java_registrations(text: str) -> list[tuple[str, int]]:
 def node_registrations(text: str) -> list[tuple[str, int]]:
     """``server.addService(proto.shop.Payment.service, impl)`` -> ``[("Payment", line)]``;
     ``server.addService(PaymentService, impl)`` (grpc-tools' generated code) too."""
-    return [(m.group(1), line) for m, line, _ in _lines(text, _NODE_ADD) if m.group(1)]
+    return [(m.group(1), line) for m, line, _ in _lines(text, _NODE_ADD()) if m.group(1)]
 
 
 def cpp_registrations(
@@ -151,7 +152,7 @@ def cpp_registrations(
     """The proto services a C++ file registers with ``RegisterService(``: the
     ``X::Service`` classes named in it and in the headers it includes from the repository
     (two levels, its own header first), when a generated ``.grpc.pb.h`` is among them."""
-    calls = [line for _, line, _ in _lines(text, _CPP_REGISTER)]
+    calls = [line for _, line, _ in _lines(text, _CPP_REGISTER())]
     if not calls:
         return []
     texts = {path: text}
@@ -170,11 +171,11 @@ def cpp_registrations(
             following += _local_includes(header, header_text, exists)
         frontier = following
     if not any(
-        ".grpc.pb.h" in include for t in texts.values() for include in _CPP_INCLUDE.findall(t)
+        ".grpc.pb.h" in include for t in texts.values() for include in _CPP_INCLUDE().findall(t)
     ):
         return []
     names = dict.fromkeys(
-        match.group(1) for t in texts.values() for match, _, _ in _lines(t, _CPP_SERVICE)
+        match.group(1) for t in texts.values() for match, _, _ in _lines(t, _CPP_SERVICE())
     )
     return [(name, calls[0]) for name in names]
 
@@ -184,7 +185,7 @@ def _local_includes(path: str, text: str, exists: Callable[[str], bool]) -> list
     the including file's folder."""
     out = []
     folder = posixpath.dirname(path)
-    for include in _CPP_INCLUDE.findall(text):
+    for include in _CPP_INCLUDE().findall(text):
         for candidate in (include, posixpath.normpath(posixpath.join(folder, include))):
             if exists(candidate):
                 out.append(candidate)
@@ -263,16 +264,16 @@ def assign_services(
     return out
 
 
-_GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
-_GO_IMPORT_BLOCK = re.compile(r"^import\s*\(([^)]*)\)", re.MULTILINE)
-_GO_IMPORT_ONE = re.compile(r'^import\s+(?:[\w.]+\s+)?"([^"]+)"', re.MULTILINE)
-_GO_QUOTED = re.compile(r'"([^"]+)"')
-_GO_PACKAGE_MAIN = re.compile(r"^package\s+main\b", re.MULTILINE)
+_GO_MODULE = lazy_pattern(r"^module\s+(\S+)", re.MULTILINE)
+_GO_IMPORT_BLOCK = lazy_pattern(r"^import\s*\(([^)]*)\)", re.MULTILINE)
+_GO_IMPORT_ONE = lazy_pattern(r'^import\s+(?:[\w.]+\s+)?"([^"]+)"', re.MULTILINE)
+_GO_QUOTED = lazy_pattern(r'"([^"]+)"')
+_GO_PACKAGE_MAIN = lazy_pattern(r"^package\s+main\b", re.MULTILINE)
 
 
 def go_module_path(text: str) -> str | None:
     """``module github.com/acme/shop`` in a ``go.mod``."""
-    match = _GO_MODULE.search(text)
+    match = _GO_MODULE().search(text)
     return match.group(1) if match else None
 
 
@@ -281,12 +282,12 @@ def go_imports(text: str) -> list[str]:
     # imports precede every declaration: the rest of the file is not searched
     end = text.find("\nfunc ")
     text = text if end < 0 else text[:end]
-    found = [_GO_QUOTED.findall(block) for block in _GO_IMPORT_BLOCK.findall(text)]
-    return [p for block in found for p in block] + _GO_IMPORT_ONE.findall(text)
+    found = [_GO_QUOTED().findall(block) for block in _GO_IMPORT_BLOCK().findall(text)]
+    return [p for block in found for p in block] + _GO_IMPORT_ONE().findall(text)
 
 
 def is_go_main(text: str) -> bool:
-    return _GO_PACKAGE_MAIN.search(text) is not None
+    return _GO_PACKAGE_MAIN().search(text) is not None
 
 
 class GoLinker:

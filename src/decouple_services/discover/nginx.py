@@ -8,9 +8,10 @@ http://stock-app/; }`` to the ``upstream stock-app { server stock-service:5000; 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from decouple_services.core.lazy import lazy_pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +40,25 @@ class GatewayRoute:
         return self.replacement + rest
 
 
-_COMMENT = re.compile(r"#[^\n]*")
-_UPSTREAM = re.compile(r"\bupstream\s+([\w.-]+)\s*\{([^}]*)\}")
-_SERVER = re.compile(r"\bserver\s+([^\s;]+)")
-_LOCATION = re.compile(r"\blocation\s+(?:\^~\s+|=\s+)?(/[^\s{]*)\s*\{([^{}]*)\}")
-_PROXY = re.compile(r"\bproxy_pass\s+([^\s;]+)\s*;")
+_COMMENT = lazy_pattern(r"#[^\n]*")
+_UPSTREAM = lazy_pattern(r"\bupstream\s+([\w.-]+)\s*\{([^}]*)\}")
+_SERVER = lazy_pattern(r"\bserver\s+([^\s;]+)")
+_LOCATION = lazy_pattern(r"\blocation\s+(?:\^~\s+|=\s+)?(/[^\s{]*)\s*\{([^{}]*)\}")
+_PROXY = lazy_pattern(r"\bproxy_pass\s+([^\s;]+)\s*;")
 
 
 def parse_routes(text: str, file: str) -> list[GatewayRoute]:
     """The forwarding ``location`` blocks of an nginx configuration (prefix locations
     only; regular expressions and variables in ``proxy_pass`` are left out)."""
-    clean = _COMMENT.sub("", text)
+    clean = _COMMENT().sub("", text)
     upstreams: dict[str, tuple[str, int | None]] = {}
-    for match in _UPSTREAM.finditer(clean):
-        server = _SERVER.search(match.group(2))
+    for match in _UPSTREAM().finditer(clean):
+        server = _SERVER().search(match.group(2))
         if server is not None:
             upstreams[match.group(1)] = _host_port(server.group(1))
     routes: list[GatewayRoute] = []
-    for match in _LOCATION.finditer(clean):
-        proxy = _PROXY.search(match.group(2))
+    for match in _LOCATION().finditer(clean):
+        proxy = _PROXY().search(match.group(2))
         if proxy is None or "$" in proxy.group(1):
             continue
         parts = urlsplit(proxy.group(1))
