@@ -1075,8 +1075,32 @@ def source_text(node: ast.AST) -> str:
         return type(node).__name__
 
 
+#: Statements holding no statement lists (most of any module): nothing to look for.
+_SIMPLE_STATEMENTS = frozenset(
+    {
+        ast.Expr,
+        ast.Assign,
+        ast.AnnAssign,
+        ast.AugAssign,
+        ast.Return,
+        ast.Import,
+        ast.ImportFrom,
+        ast.Pass,
+        ast.Raise,
+        ast.Delete,
+        ast.Global,
+        ast.Nonlocal,
+        ast.Break,
+        ast.Continue,
+        ast.Assert,
+    }
+)
+
+
 def child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
     """The statement lists nested in a compound statement (if/for/while/try/with/match)."""
+    if type(stmt) in _SIMPLE_STATEMENTS:
+        return []
     bodies: list[list[ast.stmt]] = []
     for name in ("body", "orelse", "finalbody"):
         value = getattr(stmt, name, None)
