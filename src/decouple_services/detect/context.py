@@ -12,6 +12,7 @@ import ast
 import builtins
 import functools
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -275,6 +276,8 @@ class ModuleContext:
     ) -> None:
         self.tree = tree
         self._text = text
+        #: ``text`` folded to NFKC, when it is not ASCII and ``mentions`` was asked
+        self._folded: str | None = None
         #: Source lines as UTF-8 (``ast`` positions count UTF-8 bytes), for "as written" text.
         self._lines = (
             [line.encode("utf-8") for line in text.splitlines(keepends=True)] if text else []
@@ -311,12 +314,24 @@ class ModuleContext:
     def mentions(self, *names: str) -> bool:
         """Whether any of ``names`` may occur as an identifier in the module (an attribute
         ``app.add_url_rule`` needs the word ``add_url_rule`` in the text): a cheap test that
-        lets a reader skip a walk of the whole tree. True when the text is unknown, or not
-        ASCII (``ast`` folds identifiers to NFKC, so the written word can differ)."""
+        lets a reader skip a walk of the whole tree. True when the text is unknown; in a text
+        that is not ASCII, the names are looked for in the text folded to NFKC (as ``ast``
+        folds identifiers: the written word can differ)."""
         text = self._text
-        if not text or not text.isascii():
+        if not text:
             return True
-        return _words(names).search(text) is not None
+        if not text.isascii():
+            # an identifier is its written form folded to NFKC: in the folded text it is
+            # there as written (a substring is enough: this only has to never say no
+            # wrongly)
+            if self._folded is None:
+                self._folded = unicodedata.normalize("NFKC", text)
+            folded = self._folded
+            return not all(n.isascii() for n in names) or any(n in folded for n in names)
+        # a whole word is a substring first: the fast scan for each name leaves the
+        # regular expression (slow over a whole module) the few modules holding one
+        present = tuple(n for n in names if n in text)
+        return bool(present) and _words(present).search(text) is not None
 
     def source_text(self, node: ast.AST) -> str:
         """An expression exactly as written (lines joined with one space); ``ast.unparse``

@@ -202,7 +202,10 @@ def test_route_extractors_walk_no_call_of_a_module_naming_none_they_read(
         ("app.register_blueprint(bp)", ("register_blueprint",), True),
         ("app.register_blueprints(bp)", ("register_blueprint",), False),
         ("x = 1", ("mount", "add_route"), False),
-        ("\uff41pp.mount('/', x)", ("nothing",), True),  # not ASCII: may fold to any name
+        # not ASCII: the names are looked for where `ast` finds them, in the NFKC folding
+        ("app.\uff4dount('/', x)", ("mount",), True),
+        ("app.\uff4dount('/', x)", ("add_route",), False),
+        ("x = '\u2014'", ("mount", "add_route"), False),
     ],
 )
 def test_mentions_finds_whole_words(text: str, words: tuple[str, ...], expected: bool) -> None:
@@ -210,3 +213,9 @@ def test_mentions_finds_whole_words(text: str, words: tuple[str, ...], expected:
 
     ctx = ModuleContext(ast.parse("pass"), "m", text=text)
     assert ctx.mentions(*words) is expected
+    # whatever identifier `ast` reads in the text is mentioned
+    tree = ast.parse(text)
+    named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    named |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for name in named:
+        assert ctx.mentions(name)
