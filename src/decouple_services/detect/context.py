@@ -14,7 +14,7 @@ import functools
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -251,7 +251,8 @@ class Scope:
     #: Qualified name of the class whose method this is (for ``self.x``).
     owner_class: str | None = None
     #: Names assigned anywhere in this function: a read before the assignment is still local.
-    assigned: frozenset[str] = frozenset()
+    #: Only ever asked ``in``: it may be found when first asked.
+    assigned: Container[str] = frozenset()
     #: Parameters annotated with a client type (``session: aiohttp.ClientSession``): the
     #: object they hold, whatever the caller passes.
     param_types: dict[str, str] = field(default_factory=dict)

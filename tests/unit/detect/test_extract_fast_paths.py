@@ -104,9 +104,13 @@ def _parseable(path: Path) -> bool:
 )
 def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
     tree = ast.parse(path.read_bytes())
-    stored = extract._stored_names(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    # found when first asked, in any order: outer functions first, or nested ones first
+    for order in (functions, functions[::-1]):
+        stored: dict[int, set[str]] = {}
+        for node in order:
+            if id(node) not in stored:
+                extract._function_stores(node, stored)
             expected = {
                 n.id
                 for n in ast.walk(node)
