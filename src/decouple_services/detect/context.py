@@ -94,7 +94,7 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
     table: dict[str, str] = {}
     stars: list[str] = []
     package = module_package(module, is_package)
-    for node in _statements_breadth_first(tree):
+    for node in statements_breadth_first(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -156,7 +156,7 @@ def _is_call_result(value: Value) -> TypeGuard[Obj]:
 def _plain_imports(tree: ast.Module) -> frozenset[str]:
     """What ``import a.b`` / ``import a.b as c`` statements name (``a.b`` and ``a``)."""
     found: set[str] = set()
-    for node in _statements_breadth_first(tree):
+    for node in statements_breadth_first(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.add(standard_name(alias.name))
@@ -194,7 +194,7 @@ STAR = "*"
 _BUILTINS = frozenset(dir(builtins))
 
 
-def _statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
+def statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
     """The nodes ``ast.walk`` would give, in its order, restricted to statements (and the
     handlers and match cases that hold them): imports are statements, so the expressions,
     most of a tree, need not be visited."""
@@ -1137,6 +1137,7 @@ __all__ = [
     "iter_nodes",
     "module_level_statements",
     "source_text",
+    "statements_breadth_first",
 ]
 
 

@@ -548,7 +548,7 @@ class _Extractor:
             diagnostics=tuple(self.diagnostics),
             ignored_lines=tuple(sorted(self.ignored)),
             suppressions=tuple(sorted(self.suppressions.items())),
-            references=_references(self.tree, self.options.wrapper_names),
+            references=_references(self.tree, ctx, self.options.wrapper_names),
         )
 
     # --- constants ---------------------------------------------------------------------------
@@ -1952,11 +1952,11 @@ def _directives(
 __all__ = ["ExtractOptions", "extract_facts", "parse_source"]
 
 
-def _references(tree: ast.Module, names: frozenset[str]) -> tuple[str, ...]:
+def _references(tree: ast.Module, ctx: ModuleContext, names: frozenset[str]) -> tuple[str, ...]:
     """The learned helpers ``tree`` names other than by calling them: a function handed on
     (``app.add_command(upgrade)``, ``register(callback=notify)``) is called by whoever
     receives it."""
-    if not names:
+    if not names or not ctx.mentions(*sorted(names)):
         return ()
     nodes = list(ast.walk(tree))
     called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
