@@ -211,6 +211,8 @@ class ImportGraph:
         self.targets = sorted(self.importers)
         self._tails: dict[str, list[str]] | None = None
         self._connected: dict[str, frozenset[str]] = {}
+        #: module -> the files ``importing`` gives for it, as a set (see ``_connect``)
+        self._importers_of: dict[str, frozenset[str]] = {}
 
     def importing(self, module: str) -> Iterator[str]:
         """Files importing ``module`` or a name in it (``module.func``, ``module.sub``).
@@ -269,9 +271,15 @@ class ImportGraph:
         seen_modules = {module}
         files = set(self.files_of.get(module, ()))
         queue = deque([module])
+        importers_of = self._importers_of
         while queue:
             current = queue.popleft()
-            for path in self.importing(current):
+            # the same modules' importers are asked for by every closure reaching them
+            # (a scan asks about many helpers and client objects): found once each
+            importers = importers_of.get(current)
+            if importers is None:
+                importers = importers_of[current] = frozenset(self.importing(current))
+            for path in importers:
                 if path in files:
                     continue
                 files.add(path)

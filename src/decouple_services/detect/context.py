@@ -12,8 +12,9 @@ import ast
 import builtins
 import functools
 import re
+import unicodedata
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -93,7 +94,7 @@ def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, 
     table: dict[str, str] = {}
     stars: list[str] = []
     package = module_package(module, is_package)
-    for node in _statements_breadth_first(tree):
+    for node in statements_breadth_first(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -155,7 +156,7 @@ def _is_call_result(value: Value) -> TypeGuard[Obj]:
 def _plain_imports(tree: ast.Module) -> frozenset[str]:
     """What ``import a.b`` / ``import a.b as c`` statements name (``a.b`` and ``a``)."""
     found: set[str] = set()
-    for node in _statements_breadth_first(tree):
+    for node in statements_breadth_first(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.add(standard_name(alias.name))
@@ -193,7 +194,7 @@ STAR = "*"
 _BUILTINS = frozenset(dir(builtins))
 
 
-def _statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
+def statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
     """The nodes ``ast.walk`` would give, in its order, restricted to statements (and the
     handlers and match cases that hold them): imports are statements, so the expressions,
     most of a tree, need not be visited."""
@@ -250,7 +251,8 @@ class Scope:
     #: Qualified name of the class whose method this is (for ``self.x``).
     owner_class: str | None = None
     #: Names assigned anywhere in this function: a read before the assignment is still local.
-    assigned: frozenset[str] = frozenset()
+    #: Only ever asked ``in``: it may be found when first asked.
+    assigned: Container[str] = frozenset()
     #: Parameters annotated with a client type (``session: aiohttp.ClientSession``): the
     #: object they hold, whatever the caller passes.
     param_types: dict[str, str] = field(default_factory=dict)
@@ -275,6 +277,8 @@ class ModuleContext:
     ) -> None:
         self.tree = tree
         self._text = text
+        #: ``text`` folded to NFKC, when it is not ASCII and ``mentions`` was asked
+        self._folded: str | None = None
         #: Source lines as UTF-8 (``ast`` positions count UTF-8 bytes), for "as written" text.
         self._lines = (
             [line.encode("utf-8") for line in text.splitlines(keepends=True)] if text else []
@@ -311,12 +315,24 @@ class ModuleContext:
     def mentions(self, *names: str) -> bool:
         """Whether any of ``names`` may occur as an identifier in the module (an attribute
         ``app.add_url_rule`` needs the word ``add_url_rule`` in the text): a cheap test that
-        lets a reader skip a walk of the whole tree. True when the text is unknown, or not
-        ASCII (``ast`` folds identifiers to NFKC, so the written word can differ)."""
+        lets a reader skip a walk of the whole tree. True when the text is unknown; in a text
+        that is not ASCII, the names are looked for in the text folded to NFKC (as ``ast``
+        folds identifiers: the written word can differ)."""
         text = self._text
-        if not text or not text.isascii():
+        if not text:
             return True
-        return _words(names).search(text) is not None
+        if not text.isascii():
+            # an identifier is its written form folded to NFKC: in the folded text it is
+            # there as written (a substring is enough: this only has to never say no
+            # wrongly)
+            if self._folded is None:
+                self._folded = unicodedata.normalize("NFKC", text)
+            folded = self._folded
+            return not all(n.isascii() for n in names) or any(n in folded for n in names)
+        # a whole word is a substring first: the fast scan for each name leaves the
+        # regular expression (slow over a whole module) the few modules holding one
+        present = tuple(n for n in names if n in text)
+        return bool(present) and _words(present).search(text) is not None
 
     def source_text(self, node: ast.AST) -> str:
         """An expression exactly as written (lines joined with one space); ``ast.unparse``
@@ -1075,8 +1091,32 @@ def source_text(node: ast.AST) -> str:
         return type(node).__name__
 
 
+#: Statements holding no statement lists (most of any module): nothing to look for.
+_SIMPLE_STATEMENTS = frozenset(
+    {
+        ast.Expr,
+        ast.Assign,
+        ast.AnnAssign,
+        ast.AugAssign,
+        ast.Return,
+        ast.Import,
+        ast.ImportFrom,
+        ast.Pass,
+        ast.Raise,
+        ast.Delete,
+        ast.Global,
+        ast.Nonlocal,
+        ast.Break,
+        ast.Continue,
+        ast.Assert,
+    }
+)
+
+
 def child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
     """The statement lists nested in a compound statement (if/for/while/try/with/match)."""
+    if type(stmt) in _SIMPLE_STATEMENTS:
+        return []
     bodies: list[list[ast.stmt]] = []
     for name in ("body", "orelse", "finalbody"):
         value = getattr(stmt, name, None)
@@ -1097,6 +1137,7 @@ __all__ = [
     "iter_nodes",
     "module_level_statements",
     "source_text",
+    "statements_breadth_first",
 ]
 
 

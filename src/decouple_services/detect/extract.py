@@ -495,7 +495,7 @@ class _Extractor:
         #: Per function (by id, the module's tree for module level): its body's parents.
         self._body_parents: dict[int, _BodyParents] = {}
         #: Per function (by id): every name it or its nested code assigns.
-        self._stored: dict[int, set[str]] | None = None
+        self._stored: dict[int, set[str]] = {}
 
     def run(self) -> FileFacts:
         ctx = self.ctx
@@ -548,7 +548,7 @@ class _Extractor:
             diagnostics=tuple(self.diagnostics),
             ignored_lines=tuple(sorted(self.ignored)),
             suppressions=tuple(sorted(self.suppressions.items())),
-            references=_references(self.tree, self.options.wrapper_names),
+            references=_references(self.tree, ctx, self.options.wrapper_names),
         )
 
     # --- constants ---------------------------------------------------------------------------
@@ -983,7 +983,7 @@ class _Extractor:
             parent=scope,
             params=params,
             owner_class=owner,
-            assigned=frozenset(self._assigned_names(node)),
+            assigned=_Stores(self, node),
             param_types=typed,
             param_models=models,
             param_defaults=self._init_defaults(node.name, defaults, scope),
@@ -1047,11 +1047,14 @@ class _Extractor:
         return known
 
     def _assigned_names(self, func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-        """Names stored anywhere in ``func`` (nested code included), from one walk of the
-        module instead of one walk per function."""
-        if self._stored is None:
-            self._stored = _stored_names(self.tree)
-        return self._stored.get(id(func), set())
+        """Names stored anywhere in ``func`` (nested code included): found when first asked
+        (most functions' never are), with those of the functions nested in it, so nested
+        code is walked once."""
+        found = self._stored.get(id(func))
+        if found is None:
+            _function_stores(func, self._stored)
+            found = self._stored[id(func)]
+        return found
 
     def _class(self, node: ast.ClassDef, scope: Scope) -> None:
         qualname = f"{scope.qualname}.{node.name}"
@@ -1831,25 +1834,25 @@ def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
             todo.extend(reversed(body))
 
 
-def _stored_names(tree: ast.Module) -> dict[int, set[str]]:
-    """For every function (by id), the names stored in it or in code nested in it: what
-    ``ast.walk(function)`` would find, for all functions with one walk of each outermost
-    function (code outside functions is not walked: only its statements are looked at)."""
-    out: dict[int, set[str]] = {}
-    statements: list[ast.stmt] = list(tree.body)
-    while statements:
-        stmt = statements.pop()
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-            _function_stores(stmt, out)
-        elif isinstance(stmt, ast.ClassDef):
-            statements.extend(stmt.body)
-        else:
-            for body in child_bodies(stmt):
-                statements.extend(body)
-    return out
+class _Stores:
+    """A function's assigned names (``Scope.assigned``), found when first asked ``in``."""
+
+    __slots__ = ("_extractor", "_func", "_names")
+
+    def __init__(self, extractor: _Extractor, func: ast.FunctionDef | ast.AsyncFunctionDef):
+        self._extractor = extractor
+        self._func = func
+        self._names: set[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if self._names is None:
+            self._names = self._extractor._assigned_names(self._func)
+        return name in self._names
 
 
 def _function_stores(func: ast.AST, out: dict[int, set[str]]) -> None:
+    """The names stored in ``func`` and in each function nested in it (what ``ast.walk``
+    of each would find), into ``out`` by id, with one walk of ``func``."""
     own: set[str] = set()
     out[id(func)] = own
     # (node, the sets of the functions enclosing it, innermost last)
@@ -1949,11 +1952,11 @@ def _directives(
 __all__ = ["ExtractOptions", "extract_facts", "parse_source"]
 
 
-def _references(tree: ast.Module, names: frozenset[str]) -> tuple[str, ...]:
+def _references(tree: ast.Module, ctx: ModuleContext, names: frozenset[str]) -> tuple[str, ...]:
     """The learned helpers ``tree`` names other than by calling them: a function handed on
     (``app.add_command(upgrade)``, ``register(callback=notify)``) is called by whoever
     receives it."""
-    if not names:
+    if not names or not ctx.mentions(*sorted(names)):
         return ()
     nodes = list(ast.walk(tree))
     called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}

@@ -104,9 +104,13 @@ def _parseable(path: Path) -> bool:
 )
 def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
     tree = ast.parse(path.read_bytes())
-    stored = extract._stored_names(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    # found when first asked, in any order: outer functions first, or nested ones first
+    for order in (functions, functions[::-1]):
+        stored: dict[int, set[str]] = {}
+        for node in order:
+            if id(node) not in stored:
+                extract._function_stores(node, stored)
             expected = {
                 n.id
                 for n in ast.walk(node)
@@ -202,7 +206,10 @@ def test_route_extractors_walk_no_call_of_a_module_naming_none_they_read(
         ("app.register_blueprint(bp)", ("register_blueprint",), True),
         ("app.register_blueprints(bp)", ("register_blueprint",), False),
         ("x = 1", ("mount", "add_route"), False),
-        ("\uff41pp.mount('/', x)", ("nothing",), True),  # not ASCII: may fold to any name
+        # not ASCII: the names are looked for where `ast` finds them, in the NFKC folding
+        ("app.\uff4dount('/', x)", ("mount",), True),
+        ("app.\uff4dount('/', x)", ("add_route",), False),
+        ("x = '\u2014'", ("mount", "add_route"), False),
     ],
 )
 def test_mentions_finds_whole_words(text: str, words: tuple[str, ...], expected: bool) -> None:
@@ -210,3 +217,9 @@ def test_mentions_finds_whole_words(text: str, words: tuple[str, ...], expected:
 
     ctx = ModuleContext(ast.parse("pass"), "m", text=text)
     assert ctx.mentions(*words) is expected
+    # whatever identifier `ast` reads in the text is mentioned
+    tree = ast.parse(text)
+    named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    named |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for name in named:
+        assert ctx.mentions(name)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.core.model import UNKNOWN, CallSite, Confidence, Role
+from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.extract import _references
 
 COMPOSE = """\
@@ -157,6 +158,10 @@ def test_a_helper_handed_on_elsewhere_stays_a_helper(tmp_path: Path) -> None:
 
 
 def test_references_are_names_not_called() -> None:
-    tree = ast.parse("register(bill)\nsend()\nx = obj.notify\nbill(1)\n")
-    assert _references(tree, frozenset({"bill", "send", "notify"})) == ("bill", "notify")
-    assert _references(tree, frozenset()) == ()
+    text = "register(bill)\nsend()\nx = obj.notify\nbill(1)\n"
+    tree = ast.parse(text)
+    for ctx_text in (text, None):  # the text searched first, or unknown
+        ctx = ModuleContext(tree, "m", text=ctx_text)
+        assert _references(tree, ctx, frozenset({"bill", "send", "notify"})) == ("bill", "notify")
+        assert _references(tree, ctx, frozenset()) == ()
+        assert _references(tree, ctx, frozenset({"charge"})) == ()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 
 from decouple_services.detect.base import snippet
-from decouple_services.detect.context import ModuleContext
+from decouple_services.detect.context import ModuleContext, statements_breadth_first
 from decouple_services.detect.facts import RawMount, RawRoute
 from decouple_services.detect.servers._common import (
     NO_PREFIX,
@@ -178,9 +178,10 @@ def _named_lists(
     tree: ast.Module, ctx: ModuleContext
 ) -> dict[int, tuple[ast.List | ast.Tuple, Value, Frame]]:
     """Lists of route definitions assigned to a name, by id of the list node."""
-    frames = {id(node): frame for node, frame in walk(tree, ctx) if isinstance(node, ast.Call)}
+    # the calls' frames (a walk of the whole module) only once a list of definitions is met
+    frames: dict[int, Frame] | None = None
     found: dict[int, tuple[ast.List | ast.Tuple, Value, Frame]] = {}
-    for node in ast.walk(tree):
+    for node in statements_breadth_first(tree):
         if not (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
@@ -194,7 +195,11 @@ def _named_lists(
             (e for e in table.elts if isinstance(e, ast.Call) and ctx.qualname(e.func) in _DEFS),
             None,
         )
-        if first is not None and id(first) in frames:
+        if first is None:
+            continue
+        if frames is None:
+            frames = {id(n): frame for n, frame in walk(tree, ctx) if isinstance(n, ast.Call)}
+        if id(first) in frames:
             frame = frames[id(first)]
             found[id(table)] = (table, owner_value(node.targets[0], frame), frame)
     return found

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 
 from decouple_services.detect.base import snippet
-from decouple_services.detect.context import ModuleContext
+from decouple_services.detect.context import ModuleContext, statements_breadth_first
 from decouple_services.detect.facts import RawMount, RawRoute
 from decouple_services.detect.servers._common import (
     NO_PREFIX,
@@ -201,7 +201,7 @@ def _app_methods(
 def _assignment_targets(tree: ast.Module) -> dict[int, tuple[ast.expr, ast.Name]]:
     """id(value) -> (value, target) for every ``name = value`` in the module."""
     found: dict[int, tuple[ast.expr, ast.Name]] = {}
-    for node in ast.walk(tree):
+    for node in statements_breadth_first(tree):
         if (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
