@@ -53,6 +53,7 @@ from dataclasses import dataclass, replace
 from decouple_services.core.model import CallSite, Endpoint
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import CallFacts, SendSpec
+from decouple_services.migrate.payload import payload_fields
 from decouple_services.migrate.scope import bound_at
 from decouple_services.migrate.syntax import Function, enclosing
 from decouple_services.migrate.syntax import function_at as _function_at
@@ -617,7 +618,7 @@ def idempotency(
         )
     entity = key_entity(send)
     operation = send.topic.rsplit(".", 1)[-1]
-    once = once_per_entity(send)
+    once = once_per_entity(send) if only_the_id(send, facts.payload) else None
     key = _key_source(send.key, operation) if entity is not None and once else None
     if key is not None and entity is not None and once is not None:
         return replace(send, idempotency_key=key), (
@@ -644,11 +645,10 @@ def idempotency(
 
 #: Words of a topic's operation (its last part: ``stock-release``, ``cancel-order``) that
 #: name a step done once to one entity: a second one of the same entity, with the same
-#: data, is the same step again. ``update``, ``remove``, ``deactivate`` are not: an entity
-#: is updated, or deactivated after a reactivation, many times.
-ONCE_WORDS = frozenset(
-    {"release", "cancel", "refund", "void", "revoke", "delete", "destroy"} | _UNDO_WORDS
-)
+#: data, is the same step again. ``update``, ``remove``, ``deactivate``, ``refund`` are
+#: not: an entity is updated, deactivated after a reactivation, refunded in parts, many
+#: times.
+ONCE_WORDS = frozenset({"release", "cancel", "void", "revoke", "delete", "destroy"})
 _ORIGIN_FIELD = re.compile(r"^(?:path parameter |the payload's )(?:\w+\.)?(\w+)")
 
 
@@ -668,6 +668,22 @@ def key_entity(send: SendSpec) -> str | None:
     if field.endswith("_id") and len(field) > 3:
         return field[:-3]
     return None
+
+
+def only_the_id(send: SendSpec, payload: str | None) -> bool:
+    """Whether the send's data is the entity id its key comes from and nothing else
+    (``{"reservation_id": order.reservation_id}``, or no payload and that one path
+    parameter): the operation is then all said by the entity, and a second one with the
+    same data is the same one. Data with more (an amount, a quantity) may repeat by chance
+    for a different operation (two orders giving back the same quantity of one item)."""
+    match = _ORIGIN_FIELD.match(send.key_origin or "")
+    if match is None or "." in (send.key_origin or "").removeprefix("the payload's "):
+        return False
+    fields = payload_fields(payload) if payload is not None else []
+    if payload is not None and not fields:
+        return False  # a value the code computes: what it holds cannot be told
+    names = {name for name, _ in fields} | {name for name, _ in send.path_params}
+    return names == {match.group(1)}
 
 
 def once_per_entity(send: SendSpec) -> str | None:

@@ -61,25 +61,62 @@ _CALLER = b"def cancel(order):\n    x = 1\n    requests.post(URL)\n"
 # --- idempotency keys by default ----------------------------------------------------------
 
 
+def _facts(payload: str | None) -> CallFacts:
+    return CallFacts("cs-1", False, payload)
+
+
+_RELEASE = '{"reservation_id": order.reservation_id}'
+
+
 def test_a_release_keyed_by_an_entity_id_gets_an_idempotency_key_naming_the_operation() -> None:
     send = _send(wait=True, key="order.reservation_id", key_origin="the payload's reservation_id")
-    keyed, notes = idempotency(send, _NO_FACTS, _CALLER)
+    keyed, notes = idempotency(send, _facts(_RELEASE), _CALLER)
     assert keyed.idempotency_key == 'f"{order.reservation_id}:stock-release"'
     assert "by default" in notes[0] and "same reservation" in notes[0]
+    # the id as the only path parameter, with no payload, is the same
+    cancel = _send(
+        topic="orders.cancel",
+        wait=True,
+        key="order_id",
+        key_origin="path parameter order_id",
+        path_params=(("order_id", "order_id"),),
+    )
+    assert idempotency(cancel, _facts(None), _CALLER)[0].idempotency_key == ('f"{order_id}:cancel"')
 
 
-def test_a_compensation_keyed_by_an_entity_id_gets_a_key_whatever_its_topic() -> None:
+def test_data_beyond_the_entity_id_gets_no_key_by_default() -> None:
+    # two orders giving back the same quantity of one item are two operations
+    send = _send(wait=True, key="item_id", key_origin="the payload's item_id")
+    payload = '{"item_id": item_id, "amount": quantity}'
+    assert idempotency(send, _facts(payload), _CALLER)[0].idempotency_key is None
+    # a payload the code computes says nothing of what it holds
+    assert idempotency(send, _facts("body"), _CALLER)[0].idempotency_key is None
+
+
+def test_a_compensation_keyed_by_an_entity_id_alone_gets_a_key_whatever_its_topic() -> None:
     send = _send(
         topic="payments.charges",
         wait=True,
         compensation=True,
         key="payment_id",
         key_origin="path parameter payment_id",
+        path_params=(("payment_id", "payment_id"),),
     )
-    keyed, _ = idempotency(send, _NO_FACTS, _CALLER)
+    keyed, notes = idempotency(send, _facts(None), _CALLER)
     assert keyed.idempotency_key == 'f"{payment_id}:charges"'
+    assert "(a compensation)" in notes[0]
     caution = compensation_caution("it runs in `except X` of `f`", keyed)
     assert 'passes `idempotency_key=f"{payment_id}:charges"`' in caution.suggestion
+    # a compensation that gives back an amount of a shared item is not one per item
+    stock = _send(
+        topic="stock.add",
+        wait=True,
+        compensation=True,
+        key="item_id",
+        key_origin="path parameter item_id",
+        path_params=(("item_id", "item_id"), ("amount", "quantity")),
+    )
+    assert idempotency(stock, _facts(None), _CALLER)[0].idempotency_key is None
 
 
 def test_an_update_of_an_entity_gets_no_key_and_a_note_saying_why() -> None:
@@ -87,7 +124,7 @@ def test_an_update_of_an_entity_gets_no_key_and_a_note_saying_why() -> None:
     send = _send(
         topic="users.preferences", wait=True, key="user_id", key_origin="path parameter user_id"
     )
-    same, notes = idempotency(send, _NO_FACTS, _CALLER)
+    same, notes = idempotency(send, _facts("prefs"), _CALLER)
     assert same.idempotency_key is None
     assert "names the user, not the operation" in notes[0]
     # nor does a deactivation: a user is deactivated again after a reactivation
@@ -107,17 +144,20 @@ def test_no_key_by_default_without_an_entity_id_or_a_wait() -> None:
 
 
 def test_a_key_that_cannot_sit_in_an_f_string_is_not_given() -> None:
-    send = _send(wait=True, key="""order["a"] + o['b']""", key_origin="the payload's order_id")
-    assert idempotency(send, _NO_FACTS, _CALLER)[0].idempotency_key is None
+    send = _send(
+        wait=True, key="""order["a"] + o['b']""", key_origin="the payload's reservation_id"
+    )
+    facts = _facts('{"reservation_id": x}')
+    assert idempotency(send, facts, _CALLER)[0].idempotency_key is None
     quoted = replace(send, key='order["reservation_id"]')
-    key = idempotency(quoted, _NO_FACTS, _CALLER)[0].idempotency_key
+    key = idempotency(quoted, facts, _CALLER)[0].idempotency_key
     assert key == """f'{order["reservation_id"]}:stock-release'"""
 
 
 def test_a_request_id_in_scope_still_wins() -> None:
     source = b"def cancel(order, request_id):\n    x = 1\n    requests.post(URL)\n"
     send = _send(wait=True, key="order_id", key_origin="path parameter order_id")
-    assert idempotency(send, _NO_FACTS, source)[0].idempotency_key == "request_id"
+    assert idempotency(send, _facts(None), source)[0].idempotency_key == "request_id"
 
 
 def test_key_entity_reads_the_id_the_key_came_from() -> None:
