@@ -332,6 +332,8 @@ def plan_migration(
     outbox_notes: dict[str, tuple[str, ...]] = {}
     outbox_apps: dict[str, str] = {}
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
+    # the calls of one domain event become its one send: none is an effect before another
+    folded = {s.id for s, _ in chosen} if event is not None else set()
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
@@ -419,7 +421,9 @@ def plan_migration(
             cautions = (*cautions, compensation_caution(undo, send))
         effect = (
             effect_caution(
-                effects_before(source, site.line, _outbound_before(site, result)), site.file, send
+                effects_before(source, site.line, _outbound_before(site, result, folded)),
+                site.file,
+                send,
             )
             if source is not None
             else None
@@ -722,13 +726,18 @@ def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
 _READ_RPCS = frozenset({"get", "list", "find", "search", "read", "fetch", "check", "lookup"})
 
 
-def _outbound_before(site: CallSite, result: ScanResult) -> list[int]:
+def _outbound_before(
+    site: CallSite, result: ScanResult, folded: set[str] | frozenset[str] = frozenset()
+) -> list[int]:
     """The lines of the other calls of ``site``'s function, before it, that change
     something in the service they call: an HTTP ``POST``/``PUT``/``PATCH``/``DELETE``, an
-    RPC whose name does not say it only reads."""
+    RPC whose name does not say it only reads. ``folded``: the sites that become one send
+    with ``site`` (a domain event's), not counted."""
     out = []
     for other in result.call_sites:
         if other.file != site.file or other.function != site.function or other.line >= site.line:
+            continue
+        if other.id in folded:
             continue
         method = other.method or ""
         if other.client == "grpc":
