@@ -679,14 +679,32 @@ def _literal_source(node: ast.expr | None) -> str | None:
     return ast.unparse(node)
 
 
+#: Words of a topic's operation that end, or suspend, what an entity is: an update handled
+#: after one of them is lost or refused.
+ENDING_WORDS = frozenset(
+    {"delete", "destroy", "remove", "cancel", "deactivate", "disable", "drop", "close"}
+    | {"archive", "expire", "void", "revoke", "release"}
+)
+
+
+def _topic_words(topic: str) -> list[str]:
+    return re.split(r"[-_]", topic.rsplit(".", 1)[-1].lower())
+
+
 def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
     """``planned`` with the caution ``entity-across-topics`` at each send of one entity
     that goes to a topic other sends of it do not: the event keys of one callee naming the
-    same entity (``order_id`` in both, or ``invite.id`` and ``invite_id``), or the same key
-    sent by one function to two topics. Kafka keeps one key's events in order only within a
+    same entity (``order_id`` in both, or ``invite.id`` and ``invite_id``) where one of
+    the topics ends or suspends it (:data:`ENDING_WORDS`: a delete, a cancel, a
+    deactivation), or the same key sent by one function to two topics. Kafka keeps one key's events in order only within a
     partition of one topic, so an update and a delete on two topics can be handled in
     either order."""
     groups: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    ends = {
+        item.send.topic
+        for item in planned
+        if set(_topic_words(item.send.topic)) & ENDING_WORDS and not item.carried
+    }
     for item in planned:
         entity = key_entity(item.send)
         if item.carried or item.send.key is None:
@@ -700,7 +718,9 @@ def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
         found: set[str] = set()
         if not item.carried and item.send.key is not None:
             if entity is not None:
-                found |= groups[("entity", item.site.callee, entity)]
+                same = groups[("entity", item.site.callee, entity)]
+                if same & ends:  # updates on two topics both apply; an end races them
+                    found |= same
             found |= groups[("function", item.site.file, item.site.function, item.send.key)]
         others = sorted(found - {item.send.topic})
         if not others:

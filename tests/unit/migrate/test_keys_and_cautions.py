@@ -243,6 +243,9 @@ def test_an_entitys_update_and_delete_on_two_topics_are_cautioned() -> None:
     }
     assert "`invites.delete`" in out["cs-1"].cautions[0].reason
     assert "one invite" in out["cs-1"].cautions[0].reason
+    # two updates of one invite on two topics both apply: nothing ends it
+    rename = _planned("cs-4", "m.rename", "invites.rename", "invite_id", "path parameter invite_id")
+    assert all(p.cautions == () for p in across_topics([update, rename]))
 
 
 def test_one_function_sending_one_key_to_two_topics_is_cautioned() -> None:
