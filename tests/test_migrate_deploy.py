@@ -138,9 +138,17 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
         FIXTURES / "helm/charts/emails/templates/deployment.yaml"
     ).read_bytes()
     orders = yaml.safe_load((root / "charts/orders/values.yaml").read_text())
-    assert orders["kafka"] == {"bootstrapServers": "kafka:9092"}
+    # a values key of its own is required: the chart does not render with a placeholder
+    assert orders["kafka"] == {"bootstrapServers": ""}
     template = (root / "charts/orders/templates/deployment.yaml").read_text()
-    assert "value: {{ .Values.kafka.bootstrapServers | quote }}" in template
+    assert '{{ required "set kafka.bootstrapServers' in template
+    assert ".Values.kafka.bootstrapServers | quote }}" in template
+    # the placeholder written into the emails chart's env is a merge blocker
+    body = (tmp_path / "pr.md").read_text()
+    assert "> **Merge blocker:** set the broker address" in body
+    assert (
+        "`charts/emails/values.yaml`" in body.split("set the broker address", 1)[1].split("\n")[0]
+    )
     # The consumer's Deployment is in the callee's chart, made from its own template.
     consumers = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
     assert ".Release.Name) }}" in consumers and "sha1sum" in consumers
@@ -152,7 +160,7 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
     assert container["image"] == "IMAGE"
     assert "ports" not in container and "livenessProbe" in container
     body = (tmp_path / "pr.md").read_text()
-    assert "Merge blocker" not in body and "runs no consumer process" not in body
+    assert "Merge blocker:** no consumer" not in body and "runs no consumer process" not in body
     assert "`charts/orders/values.yaml`" in body
 
 

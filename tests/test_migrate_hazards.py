@@ -42,7 +42,8 @@ def test_fire_and_forget_is_asked_for_where_nothing_caught_the_call(tmp_path: Pa
     shutil.copytree(FIXTURES / "migrate" / "saga", root)
     migrated = _migrate(root, fire_and_forget=True)
     waits = _by_line(migrated)
-    assert waits[34] == (False, ())  # the one the option changes
+    # the one the option changes: fire and forget raises nothing after the charge
+    assert waits[34] == (False, ("entity-across-topics",))
     assert waits[16][0] and waits[20][0] and waits[41][0]  # compensations and checks wait
     body = render_pr_body(migrated)
     assert "**Fire-and-forget sends can be lost.**" in body
@@ -56,13 +57,15 @@ def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path
         # rollback_stock: named as an undo (and called from an except clause)
         16: (True, ("in-loop", "compensation", "non-idempotent-handler", "transient-as-4xx")),
         # forget_reservation: called from the failure branch of a status test
-        20: (True, ("compensation",)),
-        # on the success path, to a handler that answers 503 to an outage: no caution, but
-        # nothing caught the call's failure, so the send waits and raises as the call did
-        34: (True, ()),
+        # (and one order's sends go to three topics, one of them dropping its reservation)
+        20: (True, ("compensation", "entity-across-topics")),
+        # on the success path, to a handler that answers 503 to an outage, after the
+        # charge: nothing caught the call's failure, so the send waits and raises as the
+        # call did, after the payment was made
+        34: (True, ("effect-before-send", "entity-across-topics")),
         # a try around the call checks its success: the send waits, the except takes
         # EventNotAccepted
-        41: (True, ("status-checked",)),
+        41: (True, ("status-checked", "entity-across-topics")),
     }
     raised = {p.site.line for p in migrated.plan.rewrites if p.send.raised}
     assert raised == {34}
@@ -73,7 +76,12 @@ def test_compensations_wait_for_kafka_and_the_callees_hazards_are_named(tmp_path
     assert "compensation must not be lost or applied twice" in summary
     assert "`db.incrby(f'stock:{item_id}', amount)` (services/stock/stock/app.py:14)" in summary
     assert "except RedisError: abort(400, 'DB error')" in summary
-    assert "no idempotency key: after `EventOutcomeUnknown`" in summary
+    # the stock given back by item is not one operation per item: no key by default
+    assert "no idempotency key: the event key `item_id` names the item" in summary
+    keys = {p.site.line: p.send.idempotency_key for p in migrated.plan.rewrites}
+    assert keys[16] is None
+    # the drop of one order's reservation, on its failure path, is one operation per order
+    assert keys[20] == 'f"{order_id}:reservations-drop"'
     body = render_pr_body(migrated)
     assert "⚠ compensation<br>⚠ non-idempotent-handler<br>⚠ transient-as-4xx" in body
     assert "**Compensations.**" in body and "**Outages dead-lettered.**" in body
@@ -97,7 +105,10 @@ def test_a_callee_handler_answering_409_is_named_with_the_setting_that_makes_it_
     )
     migrated = _migrate(root)
     # forget_reservation's call, to `drop`: a compensation, and now a 409
-    assert _by_line(migrated)[20] == (True, ("compensation", "conflict-answer"))
+    assert _by_line(migrated)[20] == (
+        True,
+        ("compensation", "conflict-answer", "entity-across-topics"),
+    )
     summary = render_summary(migrated, dry_run=True)
     assert "answers 409 Conflict (`abort(409)` (services/stock/stock/app.py:23))" in summary
     assert "`done_statuses=(409,)`" in summary

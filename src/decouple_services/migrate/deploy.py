@@ -10,7 +10,8 @@ comments, order and quoting stay as written:
   in its container; the edit is checked by reading the file again: nothing else may change;
 * a Helm chart gets the setting in ``values.yaml``, in the env its templates already render
   (``env``, ``extraEnv``... as a map or a ``name``/``value`` list), else as a values key
-  (``kafka.bootstrapServers``) and an ``env`` entry in the workload template that reads it.
+  (``kafka.bootstrapServers``, empty) and an ``env`` entry in the workload template that
+  reads it as a required value (``{{ required "..." .Values.kafka.bootstrapServers }}``).
 
 What cannot be edited safely is returned as a note naming exactly what to add and where.
 Everything here is pure: text in, text (or a reason) out.
@@ -34,7 +35,10 @@ from decouple_services.discover.k8s import WORKLOAD_KINDS
 #: cluster's own brokers, which the PR's rollout checklist asks to set.
 KAFKA_ENV: tuple[tuple[str, str], ...] = (("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"),)
 #: The values key a Helm chart gets when none of its env settings reaches the template.
+#: Its template reads it through ``required``: the chart does not render until it is set,
+#: so no release goes out with a placeholder broker address.
 HELM_VALUES_KEY = ("kafka", "bootstrapServers")
+REQUIRED_MESSAGE = "set kafka.bootstrapServers to the Kafka brokers (host:port,...)"
 
 _ENV_KEYS = ("env", "extraEnv", "envVars", "extraEnvVars", "environment", "envs")
 
@@ -245,9 +249,10 @@ def add_helm_env(
             )
         return HelmEdit(files=((values_path, edited),))
     where = f"the {workload} workload of the {chart} chart" if workload else f"the {chart} chart"
-    value_ref = "{{ .Values." + ".".join(HELM_VALUES_KEY) + " | quote }}"
+    dotted = ".".join(HELM_VALUES_KEY)
+    value_ref = f'{{{{ required "{REQUIRED_MESSAGE}" .Values.{dotted} | quote }}}}'
     wanted = (
-        f"add `{'.'.join(HELM_VALUES_KEY)}: {env[0][1]}` to {values_path} and, to the "
+        f'add `{dotted}: ""` to {values_path} (set it to the cluster\'s brokers) and, to the '
         f"container's env in its Deployment template, `- name: {env[0][0]}` with "
         f"`value: {value_ref}`"
     )
@@ -277,8 +282,9 @@ def add_helm_env(
     tail = "" if not values or values.endswith(("\n", "\r")) else newline
     block = (
         f"{tail}{newline if values.strip() else ''}"
-        f"# The Kafka brokers the service's producer and consumers connect to.{newline}"
-        f"{HELM_VALUES_KEY[0]}:{newline}  {HELM_VALUES_KEY[1]}: {_quote(env[0][1])}{newline}"
+        f"# The Kafka brokers the service's producer and consumers connect to (host:port,{newline}"
+        f"# comma-separated). Required: the chart does not render until it is set.{newline}"
+        f'{HELM_VALUES_KEY[0]}:{newline}  {HELM_VALUES_KEY[1]}: ""{newline}'
     )
     return HelmEdit(files=((values_path, values + block), (path, new_template)))
 

@@ -47,12 +47,13 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from decouple_services.core.model import CallSite, Endpoint
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import CallFacts, SendSpec
+from decouple_services.migrate.payload import payload_fields
 from decouple_services.migrate.scope import bound_at
 from decouple_services.migrate.syntax import Function, enclosing
 from decouple_services.migrate.syntax import function_at as _function_at
@@ -579,12 +580,21 @@ def compensation_caution(why: str, send: SendSpec) -> Finding:
         )
     else:
         how = "the send waits for Kafka's acknowledgement"
+    if send.idempotency_key is not None:
+        keyed = (
+            f"{how}; it passes `idempotency_key={send.idempotency_key}`, so a repeat "
+            "with the same data is skipped; make its handler idempotent too"
+        )
+    else:
+        keyed = (
+            f"{how}; pass `idempotency_key=` naming the operation it undoes (the order id, "
+            "the payment id) so that a repeat is skipped, and make its handler idempotent"
+        )
     return Finding(
         "compensation",
         f"the call runs on its caller's failure path ({why}): a compensation must not be "
         "lost or applied twice",
-        f"{how}; pass `idempotency_key=` naming the operation it undoes (the order id, the "
-        "payment id) so that a repeat is skipped, and make its handler idempotent",
+        keyed,
     )
 
 
@@ -606,11 +616,99 @@ def idempotency(
             f"the send passes `idempotency_key={found}`: a retry of the same operation, "
             "after `EventOutcomeUnknown` too, gets the same event id and is skipped",
         )
+    entity = key_entity(send)
+    operation = send.topic.rsplit(".", 1)[-1]
+    once = once_per_entity(send) if only_the_id(send, facts.payload) else None
+    key = _key_source(send.key, operation) if entity is not None and once else None
+    if key is not None and entity is not None and once is not None:
+        return replace(send, idempotency_key=key), (
+            f"the send passes `idempotency_key={key}` by default: {once}, so a retry after "
+            f"`EventOutcomeUnknown`, or another send of it for the same {entity}, gets the "
+            "same event id and the consumer skips it (the id is made from the topic, the key "
+            "and the data: different data stays a different event)",
+        )
+    if entity is not None:
+        return send, (
+            f"no idempotency key: the event key `{send.key}` names the {entity}, not the "
+            f"operation, and a second `{operation}` of one {entity} with the same data would "
+            "be skipped as a copy; after `EventOutcomeUnknown` the event may still appear on "
+            "the topic, so a caller that retries sends a second event the consumer handles "
+            "again: pass `idempotency_key=` naming this operation (a request id the client "
+            "repeats on its retries)",
+        )
     return send, (
         "no idempotency key: after `EventOutcomeUnknown` the event may still appear on the "
         "topic, so a caller that retries sends a second event the consumer handles again; "
         "pass `idempotency_key=` naming the operation (an order id, a request id)",
     )
+
+
+#: Words of a topic's operation (its last part: ``stock-release``, ``cancel-order``) that
+#: name a step done once to one entity: a second one of the same entity, with the same
+#: data, is the same step again. ``update``, ``remove``, ``deactivate``, ``refund`` are
+#: not: an entity is updated, deactivated after a reactivation, refunded in parts, many
+#: times.
+ONCE_WORDS = frozenset({"release", "cancel", "void", "revoke", "delete", "destroy"})
+_ORIGIN_FIELD = re.compile(r"^(?:path parameter |the payload's )(?:\w+\.)?(\w+)")
+
+
+def key_entity(send: SendSpec) -> str | None:
+    """What the send's event key names, when it is an entity's id (``path parameter
+    order_id`` -> ``order``, ``the payload's invite.id`` -> ``invite``); ``None`` when it
+    has no key or the key is not named as an id."""
+    if send.key is None or send.key_origin is None:
+        return None
+    match = _ORIGIN_FIELD.match(send.key_origin)
+    if match is None:
+        return None
+    nested = send.key_origin.removeprefix("the payload's ").split(".", 1)
+    if len(nested) == 2 and nested[1].startswith("id"):
+        return nested[0]  # the payload's invite.id
+    field = match.group(1)
+    if field.endswith("_id") and len(field) > 3:
+        return field[:-3]
+    return None
+
+
+def only_the_id(send: SendSpec, payload: str | None) -> bool:
+    """Whether the send's data is the entity id its key comes from and nothing else
+    (``{"reservation_id": order.reservation_id}``, or no payload and that one path
+    parameter): the operation is then all said by the entity, and a second one with the
+    same data is the same one. Data with more (an amount, a quantity) may repeat by chance
+    for a different operation (two orders giving back the same quantity of one item)."""
+    match = _ORIGIN_FIELD.match(send.key_origin or "")
+    if match is None or "." in (send.key_origin or "").removeprefix("the payload's "):
+        return False
+    fields = payload_fields(payload) if payload is not None else []
+    if payload is not None and not fields:
+        return False  # a value the code computes: what it holds cannot be told
+    names = {name for name, _ in fields} | {name for name, _ in send.path_params}
+    return names == {match.group(1)}
+
+
+def once_per_entity(send: SendSpec) -> str | None:
+    """Why two sends of this operation for one entity are the same operation, or ``None``:
+    it repairs a failure (a compensation undoes one step of one entity), or its topic's
+    operation is one of :data:`ONCE_WORDS`."""
+    entity = key_entity(send) or "entity"
+    operation = send.topic.rsplit(".", 1)[-1]
+    if send.compensation:
+        return f"it undoes one step of one {entity} (a compensation): done twice, it is done once"
+    said = [w for w in _words(operation.replace("-", "_")) if w in ONCE_WORDS]
+    if said:
+        return f"a `{operation}` of one {entity} happens once (`{said[0]}`)"
+    return None
+
+
+def _key_source(key: str | None, operation: str) -> str | None:
+    """``f"{key}:operation"`` as source, or ``None`` when the key cannot sit in an f-string
+    of any Python version (a quote of both kinds, a brace, a backslash)."""
+    if key is None or any(c in key for c in "{}\\\n!") or not re.fullmatch(r"[\w-]+", operation):
+        return None
+    for quote in ('"', "'"):
+        if quote not in key:
+            return f"f{quote}{{{key}}}:{operation}{quote}"
+    return None
 
 
 def _header(source: str) -> str:
@@ -672,3 +770,264 @@ def callee_cautions(
             reason = f"{site.callee}'s handler `{name}` {what.format(shown=shown)}"
             out.append(Finding(code, reason, suggestion))
     return tuple(out)
+
+
+# --- who asks, in the event ---------------------------------------------------------------
+
+#: Names of a payload field that carries who makes the request, for the callee to check
+#: what they may do. ``user`` and ``caller`` also name the entity a request is about, so
+#: they count only with a value read from the request's authentication (:data:`_AUTH_VALUES`).
+IDENTITY_FIELDS = frozenset(
+    {
+        "requesting_user",
+        "requester",
+        "request_user",
+        "current_user",
+        "acting_user",
+        "auth_user",
+        "actor",
+        "principal",
+        "auth",
+        "auth_context",
+        "auth_info",
+        "security_context",
+        "identity",
+        "claims",
+        "credentials",
+    }
+)
+_AUTH_VALUES = re.compile(
+    r"^(?:(?:self\.)?request\.user|g\.user|current_user|info\.context\.user|request\.auth"
+    r"|\w*(?:auth|principal|claims)\w*)$"
+)
+
+
+def identity_field(name: str, value: ast.expr | None = None) -> bool:
+    """Whether a payload field carries the caller's identity: one of
+    :data:`IDENTITY_FIELDS`, or ``user``/``caller`` set from the request's authentication
+    (``request.user``, ``current_user``, ``auth_user``)."""
+    if name.lower() in IDENTITY_FIELDS:
+        return True
+    if name.lower() in ("user", "caller") and value is not None:
+        return bool(_AUTH_VALUES.match(ast.unparse(value)))
+    return False
+
+
+def identity_caution(fields: list[tuple[str, ast.expr]], topic: str) -> Finding | None:
+    """``identity-in-payload`` when the sent data names who asks (:func:`identity_field`):
+    the callee checked a caller's identity it got over an authenticated connection; from a
+    topic, it takes the identity any producer writes."""
+    found = [name for name, value in fields if identity_field(name, value)]
+    if not found:
+        return None
+    shown = ", ".join(f"`{n}`" for n in found)
+    return Finding(
+        "identity-in-payload",
+        f"the event's data carries who asks ({shown}), which the callee may check before it "
+        f"acts: on `{topic}`, anyone allowed to produce to the topic can act as any user",
+        f"allow only the caller's service to write to `{topic}` (Kafka producer ACLs: "
+        "`kafka-acls --add --allow-principal User:<caller> --producer --topic "
+        f"{topic}`), or sign the identity and have the handler verify it",
+    )
+
+
+# --- effects before the send --------------------------------------------------------------
+
+#: Words of a called name that say it moves money: done, it is not undone by an exception.
+_PAYMENT_WORDS = frozenset(
+    {"charge", "pay", "payment", "payments", "refund", "capture", "payout", "transfer"}
+    | {"debit", "credit", "withdraw", "withdrawal", "invoice", "bill", "purchase"}
+)
+#: First words of a store method that writes (``db.insert_order``, ``db.set_status``).
+_WRITE_WORDS = frozenset(
+    {"insert", "update", "set", "delete", "create", "save", "upsert", "write", "record"}
+    | {"mark", "bulk", "replace"}
+)
+#: ORM calls that write at once under autocommit (``Order.objects.create``, ``obj.save()``).
+_ORM_WRITES = frozenset(
+    {"save", "commit", "bulk_create", "bulk_update", "get_or_create", "update_or_create"}
+)
+_HTTP_WRITES = frozenset({"post", "put", "patch", "delete"})
+_SQL_WRITE = re.compile(r"^\s*(?:insert|update|delete)\b", re.IGNORECASE)
+
+
+#: Calls that run the function they are given (``run_in_threadpool(refund, ...)``).
+_RUNNERS = frozenset({"run_in_threadpool", "to_thread", "run_in_executor", "run_sync"})
+#: Last words of a class a request builds its message or data from, not an action.
+_DATA_WORDS = frozenset({"request", "response", "message", "params", "input", "data", "dto"})
+
+
+#: First words of a called name that only read.
+_READ_WORDS = frozenset(
+    {"get", "list", "find", "fetch", "read", "check", "retrieve", "search", "lookup", "load"}
+)
+
+
+def _called_words(call: ast.Call) -> list[str]:
+    """The words of the called name and of the attributes it is reached through
+    (``stripe.Charge.create`` -> ``stripe charge create``); none for a class of data
+    (``ChargeRequest``) or a name that only reads (``payments.get_status``)."""
+    func: ast.expr = call.func
+    if _last_name(func) in _RUNNERS:
+        runs = [a for a in call.args if isinstance(a, ast.Name | ast.Attribute)]
+        if not runs:
+            return []
+        func = runs[0]
+    name = _last_name(func)
+    words = _words(name)
+    if not words or words[0] in _READ_WORDS:
+        return []
+    if name[:1].isupper() and words[-1] in _DATA_WORDS:
+        return []
+    chain: list[str] = []
+    while isinstance(func, ast.Attribute):
+        chain = [*_words(func.attr), *chain]
+        func = func.value
+    if isinstance(func, ast.Name):
+        chain = [*_words(func.id), *chain]
+    return chain
+
+
+def _store_call(call: ast.Call) -> bool:
+    """A method called on a database object (``db.x``, ``session.x``, ``Model.objects.x``)."""
+    chain: ast.expr = call.func
+    while isinstance(chain, ast.Attribute | ast.Call):
+        chain = chain.func if isinstance(chain, ast.Call) else chain.value
+        if isinstance(chain, ast.Attribute) and chain.attr in _STORE_NAMES:
+            return True
+    return isinstance(chain, ast.Name) and chain.id in _STORE_NAMES
+
+
+def _effect(call: ast.Call, outbound: set[int]) -> str | None:
+    """What a call done before the send changed for good, in a few words, or ``None``."""
+    words = _words(_last_name(call.func))
+    name = _last_name(call.func)
+    store = _store_call(call)
+    if isinstance(call.func, ast.Attribute) and (
+        name in _ORM_WRITES or (name in ("create", "update", "delete") and _objects(call))
+    ):
+        return "a database write"
+    if not store and set(_called_words(call)) & _PAYMENT_WORDS:
+        return "a payment call"
+    if call.lineno in outbound:
+        return "an outbound call"
+    if isinstance(call.func, ast.Attribute) and store:
+        if words and words[0] in _WRITE_WORDS:
+            return "a database write"
+        if name in ("execute", "executemany") and call.args:
+            first = call.args[0]
+            if (
+                isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
+                and _SQL_WRITE.match(first.value)
+            ):
+                return "a database write"
+    return None
+
+
+def _objects(call: ast.Call) -> bool:
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Attribute)
+        and func.value.attr == "objects"
+    )
+
+
+def effects_before(
+    source: str | bytes, line: int, outbound: Sequence[int] = ()
+) -> list[tuple[int, str, str]]:
+    """The effects its function made for good before the call at ``line``, that an
+    exception raised at the call does not undo: a payment call, a database write that
+    commits by itself (an ORM ``save``/``create``, a ``commit``, a write method of a store
+    object), or another outbound call (``outbound``: the lines of the function's other
+    call sites that change something). ``(line, what, code)`` each, in order; a call in a
+    branch that cannot have run before the send (the other arm of an ``if``, a handler
+    of a ``try`` the send's body is in) is left out, and so is a call the caller's
+    failure path repeats (on a failure path the step failed)."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    function = _function_at(tree, line)
+    if function is None:
+        return []
+    enclosing_ifs = [
+        n for n in enclosing(function, line) if isinstance(n, ast.If | ast.Try | ast.TryStar)
+    ]
+    failed = _failed_names(function, line)
+    found: list[tuple[int, str, str]] = []
+    calls = [n for n in _own_nodes(function) if isinstance(n, ast.Call)]
+    assigned = _assigned_calls(function)
+    for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+        if call.lineno >= line or _elsewhere(call, line, enclosing_ifs):
+            continue
+        if assigned.get(id(call), "") in failed:
+            continue  # the step whose failure the send's branch handles
+        what = _effect(call, set(outbound))
+        if what is not None and not any(f[0] == call.lineno for f in found):
+            found.append((call.lineno, what, _first_line(call)))
+    return found
+
+
+def _failed_names(function: Function, line: int) -> set[str]:
+    """The names read by the tests of the ``if``\\s whose failure branch holds ``line``
+    (``charge`` of ``if charge.status != SUCCEEDED:``)."""
+    names: set[str] = set()
+    for node in enclosing(function, line):
+        if isinstance(node, ast.If):
+            kind = _status_test(node.test)
+            branch = node.body if kind == "failure" else node.orelse
+            if kind is not None and _inside(line, branch):
+                names |= {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+    return names
+
+
+def _assigned_calls(function: Function) -> dict[int, str]:
+    """``id(call)`` -> the name its result is assigned to (``charge = await x.Charge(...)``)."""
+    out: dict[int, str] = {}
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if isinstance(value, ast.Call) and len(targets) == 1:
+                target = targets[0]
+                if isinstance(target, ast.Name):
+                    out[id(value)] = target.id
+    return out
+
+
+def _elsewhere(call: ast.Call, line: int, around: Sequence[ast.AST]) -> bool:
+    """Whether ``call`` sits in a branch the code reaching ``line`` did not take."""
+    for node in around:
+        arms: tuple[list[ast.stmt], ...]
+        if isinstance(node, ast.If):
+            arms = (node.body, node.orelse)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            arms = (node.body, *(h.body for h in node.handlers))
+        else:
+            continue
+        for arm in arms:
+            if arm and _inside(call.lineno, arm) and not _inside(line, arm):
+                return True
+    return False
+
+
+def effect_caution(
+    effects: list[tuple[int, str, str]], file: str, send: SendSpec
+) -> Finding | None:
+    """``effect-before-send`` for a send that waits, and so raises when Kafka does not
+    take its event, after its caller did something an exception does not undo."""
+    if not effects or not send.wait or send.outbox is not None:
+        return None
+    shown = "; ".join(f"{what} `{code}` ({file}:{line})" for line, what, code in effects[-2:])
+    return Finding(
+        "effect-before-send",
+        f"the send comes after {shown}: when Kafka does not take the event the send raises "
+        "after that effect happened, so the client gets an error for work that was done, "
+        "and its retry does it again",
+        "with Django or SQLAlchemy managing the caller's data, `--outbox` writes the event "
+        "in the same transaction as the write; otherwise have the client send an "
+        "idempotency key the earlier effect is done under (a payment provider's "
+        "idempotency key, a unique request id), or catch the send's failure and answer "
+        "what was done",
+    )

@@ -144,7 +144,7 @@ def payload_fields(source: str | None) -> list[tuple[str, ast.expr]]:
         if len(node.args) == 1 and isinstance(node.args[0], ast.Call | ast.Dict):
             node = node.args[0]  # MessageToDict(Req(...), preserving_proto_field_name=True)
             continue
-        if node.args or not _builds(node.func):
+        if node.args or not builds(node.func):
             return []
         return [(k.arg, k.value) for k in node.keywords if k.arg is not None]
     return []
@@ -165,7 +165,7 @@ def literal_values(source: str | None) -> dict[str, Any]:
     return out
 
 
-def _builds(func: ast.expr) -> bool:
+def builds(func: ast.expr) -> bool:
     """Whether a call builds a value from its keywords: a class (``CapWords``) or ``dict``,
     not a function that may send something else."""
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")

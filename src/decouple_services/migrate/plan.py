@@ -71,9 +71,14 @@ from decouple_services.migrate.hazards import (
     atomic_requests,
     callee_cautions,
     compensation_caution,
+    effect_caution,
+    effects_before,
     failure_path,
     failure_tolerated,
     idempotency,
+    identity_caution,
+    identity_field,
+    key_entity,
     non_atomic_request,
 )
 from decouple_services.migrate.naming import (
@@ -89,6 +94,7 @@ from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
 from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
 from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
 from decouple_services.migrate.outbox import add_installed_app, outbox_write, uses_sqlalchemy
+from decouple_services.migrate.payload import builds as payload_builds
 from decouple_services.migrate.payload import (
     infer_schema,
     key_field,
@@ -111,6 +117,7 @@ from decouple_services.migrate.spec import (
     ProducerSpec,
     TopicSpec,
 )
+from decouple_services.migrate.syntax import function_at, own_nodes, parse_module
 
 PRODUCER_MODULE = "decouple_producer"
 CONSUMER_PACKAGE = "decouple_consumers"
@@ -347,6 +354,8 @@ def plan_migration(
     outbox_notes: dict[str, tuple[str, ...]] = {}
     outbox_apps: dict[str, str] = {}
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
+    # the calls of one domain event become its one send: none is an effect before another
+    folded = {s.id for s, _ in chosen} if event is not None else set()
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
@@ -388,7 +397,7 @@ def plan_migration(
             relative = len(layout.module.split(".")) - (
                 0 if site.file.endswith("__init__.py") else 1
             )
-        key, origin = choose_key(params, _payload_of(site.payload))
+        key, origin = choose_key(params, _payload_of(site.payload), read(site.file), site.line)
         send = SendSpec(
             site_id=site.id,
             line=site.line,
@@ -435,11 +444,22 @@ def plan_migration(
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
         if undo is not None:
             cautions = (*cautions, compensation_caution(undo, send))
+        effect = (
+            effect_caution(
+                effects_before(source, site.line, _outbound_before(site, result, folded)),
+                site.file,
+                send,
+            )
+            if source is not None
+            else None
+        )
+        identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
         cautions = (
             *cautions,
             *extra,
             *callee_cautions(site, endpoint, read),
             *payload_cautions(_payload_of(site.payload)),
+            *(c for c in (effect, identity) if c is not None),
         )
         by_file[site.file].append((site, cautions, send))
     for file, entries in sorted(by_file.items()):
@@ -465,6 +485,14 @@ def plan_migration(
                 refused.append(Refusal(site.id, site, (Finding(code, str(fact), what_to_do),)))
                 continue
             send, key_notes = idempotency(send, fact, source)
+            if send.idempotency_key is not None and source is not None:
+                undo = failure_path(source, site.line)
+                cautions = tuple(
+                    compensation_caution(undo, send)
+                    if c.code == "compensation" and undo is not None
+                    else c
+                    for c in cautions
+                )
             planned.append(
                 PlannedSite(
                     site,
@@ -479,6 +507,7 @@ def plan_migration(
             )
     if event is not None:
         planned, refused = _one_event(planned, refused, event, read, parse)
+    planned = across_topics(planned)
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -677,6 +706,96 @@ def _literal_source(node: ast.expr | None) -> str | None:
     return ast.unparse(node)
 
 
+#: Words of a topic's operation that end, or suspend, what an entity is: an update handled
+#: after one of them is lost or refused.
+ENDING_WORDS = frozenset(
+    {"delete", "destroy", "remove", "cancel", "deactivate", "disable", "drop", "close"}
+    | {"archive", "expire", "void", "revoke", "release"}
+)
+
+
+def _topic_words(topic: str) -> list[str]:
+    return re.split(r"[-_]", topic.rsplit(".", 1)[-1].lower())
+
+
+def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
+    """``planned`` with the caution ``entity-across-topics`` at each send of one entity
+    that goes to a topic other sends of it do not: the event keys of one callee naming the
+    same entity (``order_id`` in both, or ``invite.id`` and ``invite_id``) where one of
+    the topics ends or suspends it (:data:`ENDING_WORDS`: a delete, a cancel, a
+    deactivation), or the same key sent by one function to two topics. Kafka keeps one key's events in order only within a
+    partition of one topic, so an update and a delete on two topics can be handled in
+    either order."""
+    groups: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    ends = {
+        item.send.topic
+        for item in planned
+        if set(_topic_words(item.send.topic)) & ENDING_WORDS and not item.carried
+    }
+    for item in planned:
+        entity = key_entity(item.send)
+        if item.carried or item.send.key is None:
+            continue
+        if entity is not None:
+            groups[("entity", item.site.callee, entity)].add(item.send.topic)
+        groups[("function", item.site.file, item.site.function, item.send.key)].add(item.send.topic)
+    out = []
+    for item in planned:
+        entity = key_entity(item.send)
+        found: set[str] = set()
+        if not item.carried and item.send.key is not None:
+            if entity is not None:
+                same = groups[("entity", item.site.callee, entity)]
+                if same & ends:  # updates on two topics both apply; an end races them
+                    found |= same
+            found |= groups[("function", item.site.file, item.site.function, item.send.key)]
+        others = sorted(found - {item.send.topic})
+        if not others:
+            out.append(item)
+            continue
+        what = f"one {entity}" if entity is not None else f"one key (`{item.send.key}`)"
+        shown = ", ".join(f"`{t}`" for t in others)
+        caution = Finding(
+            "entity-across-topics",
+            f"this send of {what} goes to `{item.send.topic}` while other operations on it go "
+            f"to {shown}: Kafka keeps the order of one key's events only within a partition "
+            "of one topic, so these can be handled in either order (a delete before the "
+            "update sent first)",
+            "send the entity's operations to one topic (one event type per operation, one "
+            "consumer that dispatches on it), or make each handler check the entity's "
+            "version or state before it applies a change",
+        )
+        out.append(replace(item, cautions=(*item.cautions, caution)))
+    return out
+
+
+#: Words an RPC's name starts with when it only reads.
+_READ_RPCS = frozenset({"get", "list", "find", "search", "read", "fetch", "check", "lookup"})
+
+
+def _outbound_before(
+    site: CallSite, result: ScanResult, folded: set[str] | frozenset[str] = frozenset()
+) -> list[int]:
+    """The lines of the other calls of ``site``'s function, before it, that change
+    something in the service they call: an HTTP ``POST``/``PUT``/``PATCH``/``DELETE``, an
+    RPC whose name does not say it only reads. ``folded``: the sites that become one send
+    with ``site`` (a domain event's), not counted."""
+    out = []
+    for other in result.call_sites:
+        if other.file != site.file or other.function != site.function or other.line >= site.line:
+            continue
+        if other.id in folded:
+            continue
+        method = other.method or ""
+        if other.client == "grpc":
+            words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method).lower().split("_")
+            if words and words[0] not in _READ_RPCS:
+                out.append(other.line)
+        elif method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
+            out.append(other.line)
+    return out
+
+
 def _payload_of(hint: str | None) -> str | None:
     """The payload expression of a scan's ``json=order``."""
     if hint is None:
@@ -685,11 +804,17 @@ def _payload_of(hint: str | None) -> str | None:
     return expression if eq and keyword.isidentifier() else hint
 
 
-def choose_key(params: Sequence[tuple[str, str]], payload: str | None) -> tuple[str | None, str]:
+def choose_key(
+    params: Sequence[tuple[str, str]],
+    payload: str | None,
+    caller: str | bytes | None = None,
+    line: int = 0,
+) -> tuple[str | None, str]:
     """The Kafka key of a send, decided now so a reviewer sees it: the entity id the url
     carried (a path parameter named ``id`` or ``*_id``, else the only one), else the payload's
-    ``id`` or first ``*_id`` field. Events with one key keep their order. ``(None, why)`` when
-    there is no entity id to key by."""
+    ``id`` or first ``*_id`` field, else the ``id`` of the one message the payload nests
+    (:func:`nested_key`; ``caller``: the source of the file, ``line``: the call's). Events
+    with one key keep their order. ``(None, why)`` when there is no entity id to key by."""
     named = [(n, src) for n, src in params if n == "id" or n.endswith("_id")]
     chosen = named[0] if named else params[0] if len(params) == 1 else None
     if chosen is not None:
@@ -698,7 +823,45 @@ def choose_key(params: Sequence[tuple[str, str]], payload: str | None) -> tuple[
     source = _field_source(payload, field) if field else None
     if field is not None and source is not None:
         return source, f"the payload's {field}"
+    nested = nested_key(payload, caller, line) if caller is not None else None
+    if nested is not None:
+        return nested
     return None, "no entity id in the url or the payload"
+
+
+#: Methods that turn a model into the message a field of a gRPC request holds.
+_TO_MESSAGE = frozenset({"to_proto", "to_pb", "to_protobuf", "to_grpc", "to_message"})
+
+
+def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str, str] | None:
+    """The ``id`` of the one message a payload nests, one level down, as ``(source,
+    origin)``: ``Req(invite=Invite(id=x, ...))`` -> ``x``; ``Req(invite=invite.to_proto())``
+    -> ``invite.id`` when the function making the call reads ``invite.id`` itself (else
+    nothing says the model has one). Fields that carry who asks (``requesting_user``) are
+    not the entity; two messages with an id are not one entity: ``None``."""
+    tree = parse_module(caller)
+    function = function_at(tree, line) if tree is not None else None
+    read = (
+        {ast.unparse(n) for n in own_nodes(function) if isinstance(n, ast.Attribute)}
+        if function is not None
+        else set()
+    )
+    found: list[tuple[str, str]] = []
+    for name, value in payload_fields(payload):
+        if identity_field(name) or not isinstance(value, ast.Call):
+            continue
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr in _TO_MESSAGE and not value.args:
+            owner = ast.unparse(func.value)
+            if isinstance(func.value, ast.Name | ast.Attribute) and f"{owner}.id" in read:
+                found.append((f"{owner}.id", f"the payload's {name}.id"))
+            continue
+        inner = [k for k in value.keywords if k.arg == "id"]
+        if inner and not value.args and payload_builds(func):
+            text = ast.unparse(inner[0].value)
+            if "\n" not in text:
+                found.append((text, f"the payload's {name}.id"))
+    return found[0] if len(found) == 1 else None
 
 
 def _field_source(payload: str | None, field: str) -> str | None:

@@ -116,7 +116,7 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
     mode = "dry run; --write applies it" if dry_run else "writing"
-    lines.extend(f"merge blocker: {blocker}" for blocker in result.blockers)
+    lines.extend(f"merge blocker: {blocker}" for blocker in merge_blockers(result))
     lines.append(
         f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
         f"{len(result.plan.refused) + len(result.failed)} refused ({mode})"
@@ -324,8 +324,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         f"Migrate {title} to Kafka events" if title else "Migrate synchronous calls to Kafka events"
     )
     out.append(f"# {heading}\n")
-    if result.blockers:
-        out.extend(f"> **Merge blocker:** {_cell(blocker)}" for blocker in result.blockers)
+    blockers = merge_blockers(result)
+    if blockers:
+        out.extend(f"> **Merge blocker:** {_cell(blocker)}" for blocker in blockers)
         out.append("")
     waiting = [p for p in migrated if senders[p.site.id].wait]
     outboxed = [
@@ -564,6 +565,27 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "a caller's retry or a redelivery applies them twice unless the send carries an "
             "idempotency key and the handler is idempotent."
         )
+    if any(f.code == "effect-before-send" for _, f in cautions):
+        risks.append(
+            "**Errors after done work.** Some sends that wait come after an effect their "
+            "caller cannot undo (a payment, a committed write; named under *Review these*): "
+            "when Kafka does not take the event the caller's client gets an error for work "
+            "that was done, and its retry does it again. `--outbox` where Django or "
+            "SQLAlchemy manage the caller's data, else an idempotency key on the caller's side."
+        )
+    if any(f.code == "entity-across-topics" for _, f in cautions):
+        risks.append(
+            "**One entity, several topics.** Some entities' operations go to several topics "
+            "(named under *Review these*): Kafka orders one key's events only within one "
+            "topic's partition, so an update and a delete of one entity can be handled in "
+            "either order."
+        )
+    if any(f.code == "identity-in-payload" for _, f in cautions):
+        risks.append(
+            "**Who asks travels in the event.** Some payloads carry the caller's identity for "
+            "the callee to check: anyone allowed to produce to those topics can act as any "
+            "user. Restrict who may write to them (Kafka producer ACLs)."
+        )
     if any(f.code == "transient-as-4xx" for _, f in cautions):
         risks.append(
             "**Outages dead-lettered.** Some callee handlers answer a 4xx when their database "
@@ -588,6 +610,41 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     out.extend(f"- {r}" for r in risks)
     out.append("")
     return "\n".join(out)
+
+
+def placeholder_files(result: MigrationResult) -> list[str]:
+    """The deployment files this change writes the placeholder broker address into
+    (``KAFKA_BOOTSTRAP_SERVERS`` set to ``kafka:9092``): the users' manifests and values
+    given it, and the generated Kubernetes files. The compose override runs a broker of
+    that name, and an AsyncAPI document only describes one: neither is counted."""
+    placeholder = KAFKA_ENV[0][1].encode()
+    out = []
+    for change in result.changes:
+        name = change.path.rsplit("/", 1)[-1]
+        if change.kind not in ("deployment", "generated") or "compose" in name:
+            continue
+        if "asyncapi" in change.path or not name.endswith((".yaml", ".yml")):
+            continue
+        before = change.before or b""
+        if placeholder in change.after and change.after.count(placeholder) > before.count(
+            placeholder
+        ):
+            out.append(change.path)
+    return out
+
+
+def merge_blockers(result: MigrationResult) -> list[str]:
+    """What keeps the change from working once merged: the run's own blockers, and the
+    broker address left as a placeholder."""
+    out = list(result.blockers)
+    files = placeholder_files(result)
+    if files:
+        out.append(
+            f"set the broker address: `KAFKA_BOOTSTRAP_SERVERS` is `{KAFKA_ENV[0][1]}`, a "
+            f"placeholder, in {', '.join(f'`{f}`' for f in files)}; point it at the "
+            "cluster's brokers before deploying"
+        )
+    return out
 
 
 def _deployment_files(result: MigrationResult) -> str:

@@ -140,8 +140,29 @@ def test_a_helm_env_under_a_condition_is_named_in_a_note() -> None:
     edit = add_helm_env("orders", "values.yaml", "image: x\n", [("templates/d.yaml", template)])
     assert edit.files == ()
     assert edit.problem is not None and "could not be edited safely" in edit.problem
-    assert "`kafka.bootstrapServers: kafka:9092`" in edit.problem
-    assert "{{ .Values.kafka.bootstrapServers | quote }}" in edit.problem
+    assert '`kafka.bootstrapServers: ""`' in edit.problem
+    assert "{{ required " in edit.problem
+    assert ".Values.kafka.bootstrapServers | quote }}" in edit.problem
+
+
+def test_a_chart_given_a_kafka_values_key_requires_it_instead_of_a_placeholder() -> None:
+    template = _TEMPLATE.replace(
+        "          env:\n            {{- toYaml .Values.env | nindent 12 }}\n", ""
+    )
+    edit = add_helm_env("orders", "values.yaml", "image: x\n", [("templates/d.yaml", template)])
+    files = dict(edit.files)
+    assert yaml.safe_load(files["values.yaml"])["kafka"] == {"bootstrapServers": ""}
+    assert "kafka:9092" not in files["values.yaml"]
+    rendered = files["templates/d.yaml"]
+    assert "- name: KAFKA_BOOTSTRAP_SERVERS" in rendered
+    assert (
+        '{{ required "set kafka.bootstrapServers to the Kafka brokers (host:port,...)" '
+        ".Values.kafka.bootstrapServers | quote }}" in rendered
+    )
+    # an env the templates render already keeps the placeholder, a merge blocker instead
+    values = "env:\n  A: b\nimage:\n  repository: x\n"
+    edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
+    assert "required" not in dict(edit.files)["values.yaml"]
 
 
 def test_an_umbrella_charts_workload_without_env_is_named_in_a_note() -> None:

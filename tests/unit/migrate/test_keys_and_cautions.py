@@ -1,0 +1,403 @@
+"""Idempotency keys given by default, keys found in nested messages, and the cautions on
+effects before a send, on one entity's operations spread over topics and on the caller's
+identity carried in an event."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.core.model import CallSite, ScanResult
+from decouple_services.migrate.codemod import CallFacts, SendSpec
+from decouple_services.migrate.hazards import (
+    compensation_caution,
+    effect_caution,
+    effects_before,
+    idempotency,
+    identity_caution,
+    key_entity,
+    once_per_entity,
+)
+from decouple_services.migrate.payload import payload_fields
+from decouple_services.migrate.plan import (
+    MigrationPlan,
+    PlannedSite,
+    PlanOptions,
+    across_topics,
+    choose_key,
+    nested_key,
+)
+from decouple_services.migrate.run import migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
+
+SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample"
+
+
+def _source(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def _line_of(source: str, needle: str) -> int:
+    for number, line in enumerate(source.splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(needle)
+
+
+def _send(**changes: object) -> SendSpec:
+    spec = SendSpec("cs-1", 3, 3, "inventory.stock-release", "inventory", None, "o.p")
+    return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+_NO_FACTS = CallFacts("cs-1", False, None)
+_CALLER = b"def cancel(order):\n    x = 1\n    requests.post(URL)\n"
+
+
+# --- idempotency keys by default ----------------------------------------------------------
+
+
+def _facts(payload: str | None) -> CallFacts:
+    return CallFacts("cs-1", False, payload)
+
+
+_RELEASE = '{"reservation_id": order.reservation_id}'
+
+
+def test_a_release_keyed_by_an_entity_id_gets_an_idempotency_key_naming_the_operation() -> None:
+    send = _send(wait=True, key="order.reservation_id", key_origin="the payload's reservation_id")
+    keyed, notes = idempotency(send, _facts(_RELEASE), _CALLER)
+    assert keyed.idempotency_key == 'f"{order.reservation_id}:stock-release"'
+    assert "by default" in notes[0] and "same reservation" in notes[0]
+    # the id as the only path parameter, with no payload, is the same
+    cancel = _send(
+        topic="orders.cancel",
+        wait=True,
+        key="order_id",
+        key_origin="path parameter order_id",
+        path_params=(("order_id", "order_id"),),
+    )
+    assert idempotency(cancel, _facts(None), _CALLER)[0].idempotency_key == ('f"{order_id}:cancel"')
+
+
+def test_data_beyond_the_entity_id_gets_no_key_by_default() -> None:
+    # two orders giving back the same quantity of one item are two operations
+    send = _send(wait=True, key="item_id", key_origin="the payload's item_id")
+    payload = '{"item_id": item_id, "amount": quantity}'
+    assert idempotency(send, _facts(payload), _CALLER)[0].idempotency_key is None
+    # a payload the code computes says nothing of what it holds
+    assert idempotency(send, _facts("body"), _CALLER)[0].idempotency_key is None
+
+
+def test_a_compensation_keyed_by_an_entity_id_alone_gets_a_key_whatever_its_topic() -> None:
+    send = _send(
+        topic="payments.charges",
+        wait=True,
+        compensation=True,
+        key="payment_id",
+        key_origin="path parameter payment_id",
+        path_params=(("payment_id", "payment_id"),),
+    )
+    keyed, notes = idempotency(send, _facts(None), _CALLER)
+    assert keyed.idempotency_key == 'f"{payment_id}:charges"'
+    assert "(a compensation)" in notes[0]
+    caution = compensation_caution("it runs in `except X` of `f`", keyed)
+    assert 'passes `idempotency_key=f"{payment_id}:charges"`' in caution.suggestion
+    # a compensation that gives back an amount of a shared item is not one per item
+    stock = _send(
+        topic="stock.add",
+        wait=True,
+        compensation=True,
+        key="item_id",
+        key_origin="path parameter item_id",
+        path_params=(("item_id", "item_id"), ("amount", "quantity")),
+    )
+    assert idempotency(stock, _facts(None), _CALLER)[0].idempotency_key is None
+
+
+def test_an_update_of_an_entity_gets_no_key_and_a_note_saying_why() -> None:
+    # two preference updates of one user are two operations, not one repeated
+    send = _send(
+        topic="users.preferences", wait=True, key="user_id", key_origin="path parameter user_id"
+    )
+    same, notes = idempotency(send, _facts("prefs"), _CALLER)
+    assert same.idempotency_key is None
+    assert "names the user, not the operation" in notes[0]
+    # nor does a deactivation: a user is deactivated again after a reactivation
+    assert once_per_entity(replace(send, topic="users.deactivate")) is None
+
+
+def test_no_key_by_default_without_an_entity_id_or_a_wait() -> None:
+    # keyed by a value that is no id (a sku path parameter): the old note
+    sku = _send(wait=True, key="sku", key_origin="path parameter sku")
+    assert idempotency(sku, _NO_FACTS, _CALLER)[0].idempotency_key is None
+    assert key_entity(sku) is None
+    # no key at all
+    assert idempotency(_send(wait=True), _NO_FACTS, _CALLER)[0].idempotency_key is None
+    # a send that does not wait never gets EventOutcomeUnknown
+    loose = _send(key="order_id", key_origin="path parameter order_id")
+    assert idempotency(loose, _NO_FACTS, _CALLER) == (loose, ())
+
+
+def test_a_key_that_cannot_sit_in_an_f_string_is_not_given() -> None:
+    send = _send(
+        wait=True, key="""order["a"] + o['b']""", key_origin="the payload's reservation_id"
+    )
+    facts = _facts('{"reservation_id": x}')
+    assert idempotency(send, facts, _CALLER)[0].idempotency_key is None
+    quoted = replace(send, key='order["reservation_id"]')
+    key = idempotency(quoted, facts, _CALLER)[0].idempotency_key
+    assert key == """f'{order["reservation_id"]}:stock-release'"""
+
+
+def test_a_request_id_in_scope_still_wins() -> None:
+    source = b"def cancel(order, request_id):\n    x = 1\n    requests.post(URL)\n"
+    send = _send(wait=True, key="order_id", key_origin="path parameter order_id")
+    assert idempotency(send, _facts(None), source)[0].idempotency_key == "request_id"
+
+
+def test_key_entity_reads_the_id_the_key_came_from() -> None:
+    assert key_entity(_send(key="x", key_origin="path parameter order_id")) == "order"
+    assert key_entity(_send(key="invite.id", key_origin="the payload's invite.id")) == "invite"
+    assert key_entity(_send(key="x", key_origin="path parameter id")) is None
+    assert key_entity(_send(key_origin="no entity id in the url or the payload")) is None
+
+
+# --- keys in nested messages --------------------------------------------------------------
+
+_GRPC_CALLER = _source(
+    """
+    def update_invite(invite, user, clients):
+        if str(invite.author_id) != user.id:
+            raise PermissionError
+        old = clients.get(GetReq(invite_id=str(invite.id)))
+        clients.update_invite(InviteRequest(invite=invite.to_proto(), requesting_user=user))
+
+    def update_silently(invite, user, clients):
+        clients.update_invite(InviteRequest(invite=invite.to_proto(), requesting_user=user))
+    """
+)
+
+
+def test_a_model_converted_to_a_message_is_keyed_by_its_id_when_the_caller_reads_it() -> None:
+    line = _line_of(_GRPC_CALLER, "clients.update_invite")
+    payload = "InviteRequest(invite=invite.to_proto(), requesting_user=user)"
+    assert choose_key((), payload, _GRPC_CALLER, line) == ("invite.id", "the payload's invite.id")
+
+
+def test_a_model_whose_id_the_caller_never_reads_is_not_keyed_by_a_guess() -> None:
+    line = _line_of(_GRPC_CALLER, "def update_silently") + 1
+    payload = "InviteRequest(invite=invite.to_proto(), requesting_user=user)"
+    assert choose_key((), payload, _GRPC_CALLER, line)[0] is None
+
+
+def test_a_nested_message_built_with_an_id_gives_its_id() -> None:
+    source = "def f(a):\n    stub.Update(Req(item=Item(id=a.pk, name=a.name)))\n"
+    assert nested_key("Req(item=Item(id=a.pk, name=a.name))", source, 2) == (
+        "a.pk",
+        "the payload's item.id",
+    )
+    # the caller's identity is not the entity, and two nested ids are ambiguous
+    assert nested_key("Req(requesting_user=User(id=u))", source, 2) is None
+    assert nested_key("Req(a=A(id=x), b=B(id=y))", source, 2) is None
+    # a top-level id still comes first
+    assert choose_key((), "Req(order_id=o, item=Item(id=x))", source, 2)[0] == "o"
+
+
+# --- one entity over several topics -------------------------------------------------------
+
+
+def _planned(site_id: str, function: str, topic: str, key: str, origin: str) -> PlannedSite:
+    site = CallSite(
+        id=site_id,
+        file="gateway/invites.py",
+        line=1,
+        end_line=1,
+        caller="gateway",
+        callee="invites",
+        function=function,
+        client="grpc",
+        method=None,
+        url="",
+        url_template=None,
+        endpoint=None,
+    )
+    send = SendSpec(site_id, 1, 1, topic, "invites", None, "g.p", key=key, key_origin=origin)
+    return PlannedSite(site, send)
+
+
+def test_an_entitys_update_and_delete_on_two_topics_are_cautioned() -> None:
+    update = _planned("cs-1", "m.update", "invites.update", "invite.id", "the payload's invite.id")
+    delete = _planned("cs-2", "m.delete", "invites.delete", "str(i)", "the payload's invite_id")
+    other = _planned("cs-3", "m.events", "invites.events", "e", "the payload's event_id")
+    out = {p.site.id: p for p in across_topics([update, delete, other])}
+    codes = {i: [c.code for c in p.cautions] for i, p in out.items()}
+    assert codes == {
+        "cs-1": ["entity-across-topics"],
+        "cs-2": ["entity-across-topics"],
+        "cs-3": [],
+    }
+    assert "`invites.delete`" in out["cs-1"].cautions[0].reason
+    assert "one invite" in out["cs-1"].cautions[0].reason
+    # two updates of one invite on two topics both apply: nothing ends it
+    rename = _planned("cs-4", "m.rename", "invites.rename", "invite_id", "path parameter invite_id")
+    assert all(p.cautions == () for p in across_topics([update, rename]))
+
+
+def test_one_function_sending_one_key_to_two_topics_is_cautioned() -> None:
+    first = _planned("cs-1", "m.f", "a.one", "sku", "path parameter sku")
+    second = replace(
+        _planned("cs-2", "m.f", "b.two", "sku", "path parameter sku"),
+    )
+    elsewhere = _planned("cs-3", "m.g", "b.two", "sku", "path parameter sku")
+    out = {p.site.id: p for p in across_topics([first, second, elsewhere])}
+    assert [c.code for c in out["cs-1"].cautions] == ["entity-across-topics"]
+    assert "one key (`sku`)" in out["cs-1"].cautions[0].reason
+    assert out["cs-3"].cautions == ()
+    # one topic for all of them: nothing to say
+    same = [_planned(f"cs-{n}", "m.f", "a.one", "sku", "path parameter sku") for n in (1, 2)]
+    assert all(p.cautions == () for p in across_topics(same))
+
+
+# --- effects before a send ----------------------------------------------------------------
+
+_EFFECTS = _source(
+    """
+    def checkout(order, session):
+        stripe.Charge.create(amount=order.total)
+        requests.post(URL, json=order)
+
+    def save_then_send(order):
+        order.save()
+        requests.post(URL, json=order)
+
+    def read_then_send(order_id):
+        order = Order.objects.get(id=order_id)
+        db.get_order(order_id)
+        requests.post(URL, json=order)
+
+    def branch(order, paid):
+        if paid:
+            db.set_status(order.id, "paid")
+        else:
+            requests.post(URL, json=order)
+
+    def failed_charge(order):
+        charge = payments.Charge(ChargeRequest(order_id=order.id))
+        if charge.status != "succeeded":
+            requests.post(URL, json=order)
+
+    def threaded(order):
+        run_in_threadpool(refund_charge, order.charge_id)
+        requests.post(URL, json=order)
+
+    def committed(session, order):
+        session.add(order)
+        session.commit()
+        cursor.execute("UPDATE orders SET status = 'x'")
+        requests.post(URL, json=order)
+    """
+)
+
+
+def _effects(function: str, outbound: tuple[int, ...] = ()) -> list[str]:
+    line = _line_of(_EFFECTS, f"def {function}(")
+    send = next(
+        n
+        for n, text in enumerate(_EFFECTS.splitlines(), start=1)
+        if n > line and "requests.post" in text
+    )
+    return [what for _, what, _ in effects_before(_EFFECTS, send, outbound)]
+
+
+def test_payments_and_committed_writes_before_a_send_are_effects() -> None:
+    assert _effects("checkout") == ["a payment call"]
+    assert _effects("save_then_send") == ["a database write"]
+    assert _effects("threaded") == ["a payment call"]
+    assert _effects("committed") == ["a database write", "a database write"]
+
+
+def test_reads_other_branches_and_the_failed_step_are_not_effects() -> None:
+    assert _effects("read_then_send") == []
+    assert _effects("branch") == []
+    # the charge failed: its branch is where the send is; the request message is no call
+    assert _effects("failed_charge") == []
+
+
+def test_another_outbound_call_before_the_send_is_an_effect() -> None:
+    line = _line_of(_EFFECTS, "order = Order.objects.get")
+    assert _effects("read_then_send", (line,)) == ["an outbound call"]
+
+
+def test_the_effect_caution_is_for_sends_that_raise() -> None:
+    effects = [(2, "a payment call", "stripe.Charge.create(amount=order.total)")]
+    caution = effect_caution(effects, "shop/checkout.py", _send(wait=True))
+    assert caution is not None and caution.code == "effect-before-send"
+    assert "a payment call `stripe.Charge.create(amount=order.total)` (shop/checkout.py:2)" in (
+        caution.reason
+    )
+    assert "`--outbox`" in caution.suggestion and "idempotency key" in caution.suggestion
+    assert effect_caution(effects, "f.py", _send()) is None  # fire and forget: no raise
+    assert effect_caution(effects, "f.py", _send(wait=True, outbox="django")) is None
+    assert effect_caution([], "f.py", _send(wait=True)) is None
+
+
+# --- the caller's identity in the event ---------------------------------------------------
+
+
+def _fields(payload: str) -> list[tuple[str, ast.expr]]:
+    return payload_fields(payload)
+
+
+def test_a_payload_carrying_who_asks_is_cautioned_to_restrict_producers() -> None:
+    caution = identity_caution(_fields("Req(invite_id=i, requesting_user=user)"), "invites.x")
+    assert caution is not None and caution.code == "identity-in-payload"
+    assert "`requesting_user`" in caution.reason and "act as any user" in caution.reason
+    assert "producer ACLs" in caution.suggestion
+    assert identity_caution(_fields('{"user": request.user, "a": 1}'), "t") is not None
+    assert identity_caution(_fields('{"principal": p}'), "t") is not None
+
+
+def test_a_payload_naming_a_user_as_its_subject_is_not_cautioned() -> None:
+    assert identity_caution(_fields('{"user_id": order.user_id, "kind": "x"}'), "t") is None
+    assert identity_caution(_fields('{"user": new_user_data}'), "t") is None
+    assert identity_caution(_fields("prefs"), "t") is None
+
+
+# --- on the sample ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plan() -> MigrationPlan:
+    result: ScanResult = scan(SAMPLE, ScanOptions(use_cache=False))
+    services = ("emails", "frontend", "notifications", "orders", "payments", "users")
+    selection = select_sites(result, Criteria(services=services))
+    return migrate_scanned(result, selection, PlanOptions()).plan
+
+
+def test_the_samples_stock_releases_share_one_idempotency_key(plan: MigrationPlan) -> None:
+    releases = [p for p in plan.sites if p.send.topic == "inventory.stock-release"]
+    assert len(releases) == 2
+    assert {p.send.idempotency_key for p in releases} == {'f"{order.reservation_id}:stock-release"'}
+    others = [p for p in plan.sites if p.send.topic == "users.preferences"]
+    assert others and all(p.send.idempotency_key is None for p in others)
+
+
+def test_the_samples_effect_caution_is_on_the_sends_after_an_effect_only(
+    plan: MigrationPlan,
+) -> None:
+    orders = {
+        p.site.line: [c.code for c in p.cautions]
+        for p in plan.sites
+        if p.site.file == "services/orders/orders/api.py"
+    }
+    flagged = {line for line, codes in orders.items() if "effect-before-send" in codes}
+    # the release after the order was written, the notice after the refund; not the
+    # cancel's release, which only read the order before it
+    assert flagged == {60, 96}
+    everywhere = [p for p in plan.sites if any(c.code == "effect-before-send" for c in p.cautions)]
+    assert len(everywhere) < len(plan.sites)
