@@ -9,6 +9,7 @@ import textwrap
 import hypothesmith
 import pytest
 from hypothesis import HealthCheck, given, settings
+from sources import dedented, line_of
 
 from decouple_services.migrate.codemod import CallFacts, SendSpec
 from decouple_services.migrate.hazards import (
@@ -22,20 +23,9 @@ from decouple_services.migrate.hazards import (
 )
 
 
-def _source(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
-
-
-def _line_of(source: str, needle: str) -> int:
-    for number, line in enumerate(source.splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(needle)
-
-
 def _failure(text: str) -> str | None:
-    source = _source(text)
-    return failure_path(source, _line_of(source, "requests.post"))
+    source = dedented(text)
+    return failure_path(source, line_of(source, "requests.post"))
 
 
 # --- failure paths -------------------------------------------------------------------------
@@ -234,8 +224,8 @@ def test_a_function_called_from_a_failure_branch_is_a_compensation(
 
 
 def _hazards(text: str, name: str = "handler") -> list[tuple[str, str]]:
-    source = _source(text)
-    found = handler_hazards(source, name, _line_of(source, f"def {name}"))
+    source = dedented(text)
+    found = handler_hazards(source, name, line_of(source, f"def {name}"))
     return [(h.kind, h.code) for h in found]
 
 
@@ -293,7 +283,7 @@ def test_increments_of_locals_and_of_collections_the_handler_builds_are_not() ->
 
 def test_an_increment_in_a_function_the_handler_calls_is_named() -> None:
     found = handler_hazards(
-        _source(
+        dedented(
             """
             def bump(item_id, amount):
                 ITEMS[item_id].stock += amount
@@ -386,7 +376,7 @@ def test_a_4xx_answered_to_a_database_or_cache_fault_is_named(caught: str, answe
     ],
 )
 def test_4xx_answers_to_anything_else_are_not(body: str, why: str) -> None:
-    text = "def handler(item_id, amount):\n" + textwrap.indent(_source(body), "    ")
+    text = "def handler(item_id, amount):\n" + textwrap.indent(dedented(body), "    ")
     found = _hazards(text + "    return 'ok'\n")
     assert [kind for kind, _ in found if kind != "conflict"] == [], why
 
@@ -463,7 +453,7 @@ def test_atomic_requests_is_read_from_the_settings(settings: str, expected: bool
 
 
 def test_a_view_can_opt_out_of_atomic_requests() -> None:
-    source = _source(
+    source = dedented(
         """
         @transaction.non_atomic_requests
         def place(request):

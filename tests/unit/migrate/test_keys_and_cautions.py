@@ -5,11 +5,11 @@ identity carried in an event."""
 from __future__ import annotations
 
 import ast
-import textwrap
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sources import dedented, line_of
 
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.core.model import CallSite, ScanResult
@@ -36,17 +36,6 @@ from decouple_services.migrate.run import migrate_scanned
 from decouple_services.migrate.select import Criteria, select_sites
 
 SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample"
-
-
-def _source(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
-
-
-def _line_of(source: str, needle: str) -> int:
-    for number, line in enumerate(source.splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(needle)
 
 
 def _send(**changes: object) -> SendSpec:
@@ -169,7 +158,7 @@ def test_key_entity_reads_the_id_the_key_came_from() -> None:
 
 # --- keys in nested messages --------------------------------------------------------------
 
-_GRPC_CALLER = _source(
+_GRPC_CALLER = dedented(
     """
     def update_invite(invite, user, clients):
         if str(invite.author_id) != user.id:
@@ -184,13 +173,13 @@ _GRPC_CALLER = _source(
 
 
 def test_a_model_converted_to_a_message_is_keyed_by_its_id_when_the_caller_reads_it() -> None:
-    line = _line_of(_GRPC_CALLER, "clients.update_invite")
+    line = line_of(_GRPC_CALLER, "clients.update_invite")
     payload = "InviteRequest(invite=invite.to_proto(), requesting_user=user)"
     assert choose_key((), payload, _GRPC_CALLER, line) == ("invite.id", "the payload's invite.id")
 
 
 def test_a_model_whose_id_the_caller_never_reads_is_not_keyed_by_a_guess() -> None:
-    line = _line_of(_GRPC_CALLER, "def update_silently") + 1
+    line = line_of(_GRPC_CALLER, "def update_silently") + 1
     payload = "InviteRequest(invite=invite.to_proto(), requesting_user=user)"
     assert choose_key((), payload, _GRPC_CALLER, line)[0] is None
 
@@ -265,7 +254,7 @@ def test_one_function_sending_one_key_to_two_topics_is_cautioned() -> None:
 
 # --- effects before a send ----------------------------------------------------------------
 
-_EFFECTS = _source(
+_EFFECTS = dedented(
     """
     def checkout(order, session):
         stripe.Charge.create(amount=order.total)
@@ -305,7 +294,7 @@ _EFFECTS = _source(
 
 
 def _effects(function: str, outbound: tuple[int, ...] = ()) -> list[str]:
-    line = _line_of(_EFFECTS, f"def {function}(")
+    line = line_of(_EFFECTS, f"def {function}(")
     send = next(
         n
         for n, text in enumerate(_EFFECTS.splitlines(), start=1)
@@ -329,7 +318,7 @@ def test_reads_other_branches_and_the_failed_step_are_not_effects() -> None:
 
 
 def test_another_outbound_call_before_the_send_is_an_effect() -> None:
-    line = _line_of(_EFFECTS, "order = Order.objects.get")
+    line = line_of(_EFFECTS, "order = Order.objects.get")
     assert _effects("read_then_send", (line,)) == ["an outbound call"]
 
 
