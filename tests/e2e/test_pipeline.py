@@ -85,11 +85,13 @@ def test_a_migrated_repository_delivers_what_its_http_calls_sent(
     assert "send_event_and_wait(" in (shop / "shop" / "signup.py").read_text()
     assert "await send_event_and_wait_async(" in (shop / "shop" / "orders.py").read_text()
 
+    # the generated consumer tests hand an event to the application: with the credentials
+    # its consumer is given, as a service's test settings would give them
     for callee in ("mailer", "billing"):
         tests = run_python(
             ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
             repo / "services" / callee,
-            python_env(broker),
+            python_env(broker, DECOUPLE_REQUEST_HEADERS=CREDENTIALS),
         )
         assert " passed" in tests.stdout, tests.stdout
 

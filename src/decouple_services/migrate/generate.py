@@ -848,6 +848,9 @@ def consumer_test_data(spec: ConsumerSpec) -> Any:
         return dict(topic.literals)
     data = sample_payload(topic.payload_schema)
     if isinstance(data, dict):
+        # a path parameter's placeholder goes into the url: digits, which a handler typing
+        # it as a number and one typing it as text both take
+        data.update({name: "1" for name in topic.path_params if name in data})
         data.update(topic.literals)
     return data
 
@@ -884,6 +887,8 @@ def _sample(schema: Mapping[str, Any], name: str) -> Any:
         return True
     if kind == "null":
         return None
+    if kind is None and (name == "id" or name.endswith(("_id", "Id"))):
+        return "1"  # an id of no known type: digits, which a number and a text field both take
     return f"{name}-1" if kind == "string" or kind is None else None
 
 
