@@ -239,8 +239,11 @@ def site_refusals(
                 f"the callee's handler reads {script}, which its module binds only when it "
                 'runs as a script (`if __name__ == "__main__":`): the consumer imports the '
                 "module, so every event would fail on the missing name",
-                "create the object at import time or in the application's startup (lifespan) "
-                "and scan again, or keep the call synchronous",
+                "keep the call synchronous: state its module makes only when it runs is "
+                "that process's memory, which a consumer in another process never shares "
+                "(creating it at import would give the consumer a copy of its own); a "
+                "handler whose state lives in a database or a cache can be migrated once "
+                "it reads it from there",
             )
         )
     servicer = (

@@ -2710,6 +2710,21 @@ def test_records_are_counted_by_topic_and_outcome_as_the_log_line_counts_them(
     assert consumer._gauges.kafka_config() == {}
 
 
+def test_a_parked_records_outcome_is_counted_under_its_topic(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parked record is retried from the loop, with no record polled: its dead letter
+    is still counted under its own topic, not the last one polled."""
+    consumer = _consumer(runtime, Answers(503, 503), monkeypatch)
+    consumer.retry = runtime.RetryPolicy(attempts=2, base=0.01, cap=0.01, jitter=0)
+    dead = _records("t", "dead_letter")
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)
+    consumer._in_hand = None  # polls found nothing since
+    _due(consumer, client)
+    assert _records("t", "dead_letter") - dead == 1
+
+
 def test_a_dead_letter_is_counted_under_its_topic_and_the_handler_is_timed(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -3070,6 +3085,27 @@ def test_past_the_bound_of_records_held_the_partition_pauses_until_they_drain(
     assert [name for name, _ in client.calls] == ["store_offsets", "resume"]
     consumer._one(client, _keyed(runtime, 3, "k2", 3), Partition)
     assert app.calls == 3 and consumer._retrying == {}
+
+
+def test_a_held_partition_whose_next_offset_holds_no_record_goes_on_from_the_next_one(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction's commit marker (or a compacted record) sits at the offset the
+    partition was paused at: the first record read once it is due comes later, and is
+    handled, not taken for one fetched before the pause."""
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "3")
+    app = Answers(503, 200, 200, 200, 200, 200)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    for offset in range(3):
+        consumer._one(client, _keyed(runtime, offset, "k1", offset), Partition)
+    assert consumer._retrying[("t", 0)][0] == 3
+    consumer._one(client, _keyed(runtime, 4, "k2", 4), Partition)  # not due: dropped
+    assert app.calls == 1
+    _due(consumer, client)
+    consumer._resume_due(client, Partition)
+    consumer._one(client, _keyed(runtime, 4, "k2", 4), Partition)  # offset 3 is a marker
+    assert app.calls == 3 and consumer._retrying == {} and consumer._next[("t", 0)] == 5
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
