@@ -279,6 +279,7 @@ def test_a_subscriber_is_added_without_touching_the_producer(
     assert AUDIT_CONSUMER in touched
     assert not [p for p in touched if p.startswith("services/users/")]
     assert "subscriber audit added to users.user-registered.v1" in summary
+    assert "its first start handles every event the topic still keeps" in summary
     assert "group audit.users.user-registered" in summary
 
     assert (

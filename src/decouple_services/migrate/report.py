@@ -283,7 +283,9 @@ def event_lines(result: MigrationResult) -> list[str]:
         lines.append(
             f"subscriber {topic.callee} added to {topic.event_type} on {topic.name}: group "
             f"{group}, {endpoint}, takes {_takes(topic)}; the publisher "
-            f"({', '.join(topic.producers)}) is not touched"
+            f"({', '.join(topic.producers)}) is not touched; its new group starts at the "
+            "topic's earliest record, so its first start handles every event the topic still "
+            "keeps (KAFKA_AUTO_OFFSET_RESET=latest for its first start to take only new ones)"
         )
     return lines
 
