@@ -304,7 +304,9 @@ PER_POD_DEDUPE = (
     "their idempotency store is a SQLite file in the pod (no Django or SQLAlchemy database "
     "of the service was found): dedupe is per pod and lost on restart; handlers must be "
     "idempotent. Attempt counts go with the file, so an event that crashes the process is "
-    "retried for as long as the file does not survive the restart. Set "
+    "retried for as long as the file does not survive the restart, and a restart or a "
+    "rebalance while a key is parked reads the partition again from that key's failing "
+    "event: whatever was handled after it is handled again. Set "
     "`DECOUPLE_IDEMPOTENCY_URL` to a database every replica reaches"
 )
 
