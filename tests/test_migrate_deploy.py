@@ -132,23 +132,33 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
     root = _repo(tmp_path, "helm")
     status, _, summary = _migrate(root, "helm", write=True, pr_body=tmp_path / "pr.md")
     assert status == EXIT_OK, summary
+    # the env the emails chart renders gets the brokers empty, and its template a guard
+    # that fails the rendering until they are set: no placeholder to deploy by mistake
     emails = yaml.safe_load((root / "charts/emails/values.yaml").read_text())
-    assert emails["env"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert (root / "charts/emails/templates/deployment.yaml").read_bytes() == (
+    assert emails["env"]["KAFKA_BOOTSTRAP_SERVERS"] == ""
+    emails_template = (root / "charts/emails/templates/deployment.yaml").read_text()
+    guard = (
+        '            {{- $_ := required "set env.KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers '
+        '(host:port,...)" $.Values.env.KAFKA_BOOTSTRAP_SERVERS }}\n'
+    )
+    assert emails_template.replace(guard, "") == (
         FIXTURES / "helm/charts/emails/templates/deployment.yaml"
-    ).read_bytes()
+    ).read_text()
     orders = yaml.safe_load((root / "charts/orders/values.yaml").read_text())
     # a values key of its own is required: the chart does not render with a placeholder
     assert orders["kafka"] == {"bootstrapServers": ""}
     template = (root / "charts/orders/templates/deployment.yaml").read_text()
     assert '{{ required "set kafka.bootstrapServers' in template
     assert ".Values.kafka.bootstrapServers | quote }}" in template
-    # the placeholder written into the emails chart's env is a merge blocker
+    # neither chart carries a placeholder: no merge blocker, the checklist says both
+    # charts require the address
     body = (tmp_path / "pr.md").read_text()
-    assert "> **Merge blocker:** set the broker address" in body
+    assert "set the broker address" not in body and "set the broker address" not in summary
     assert (
-        "`charts/emails/values.yaml`" in body.split("set the broker address", 1)[1].split("\n")[0]
-    )
+        "It is empty in `charts/emails/values.yaml`, `charts/orders/values.yaml`, and "
+        "required: the chart does not render until it is set there."
+    ) in body
+    assert "sets it to `kafka:9092`" not in body
     # The consumer's Deployment is in the callee's chart, made from its own template.
     consumers = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
     assert ".Release.Name) }}" in consumers and "sha1sum" in consumers

@@ -9,9 +9,14 @@ comments, order and quoting stay as written:
 * a Kubernetes ``Deployment``/``StatefulSet`` (any pod-template kind) gets an ``env`` entry
   in its container; the edit is checked by reading the file again: nothing else may change;
 * a Helm chart gets the setting in ``values.yaml``, in the env its templates already render
-  (``env``, ``extraEnv``... as a map or a ``name``/``value`` list), else as a values key
-  (``kafka.bootstrapServers``, empty) and an ``env`` entry in the workload template that
-  reads it as a required value (``{{ required "..." .Values.kafka.bootstrapServers }}``).
+  (``env``, ``extraEnv``... as a map or a ``name``/``value`` list), empty, and a guard in
+  each template that renders that env, which fails the rendering until it is set
+  (``{{- $_ := required "..." $.Values.env.KAFKA_BOOTSTRAP_SERVERS }}``); else as a values
+  key (``kafka.bootstrapServers``, empty) and an ``env`` entry in the workload template
+  that reads it as a required value (``{{ required "..." .Values.kafka.bootstrapServers }}``).
+  Either way no release goes out with a placeholder address; a chart whose env is read
+  only by a partial (``_helpers.tpl``) gets the placeholder, which the migration names
+  as a merge blocker.
 
 What cannot be edited safely is returned as a note naming exactly what to add and where.
 Everything here is pure: text in, text (or a reason) out.
@@ -19,6 +24,7 @@ Everything here is pure: text in, text (or a reason) out.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -237,17 +243,23 @@ def add_helm_env(
         dotted = ".".join((*prefix, key))
         if node is None or not _reads(rendered, (*prefix, key)):
             continue
-        edited = _add_values_env(values, node, env)
+        # The brokers are written empty and a guard in the templates that render the env
+        # requires them, as for a values key of its own (below): a placeholder would
+        # render, and a release would go out pointing at no cluster.
+        guarded = _guard_templates(templates, (*prefix, key), isinstance(node, SequenceNode))
+        wanted_env = env if guarded is None else _required_env(env)
+        comment = None if guarded is None else REQUIRED_COMMENT
+        edited = _add_values_env(values, node, wanted_env, comment)
         if isinstance(edited, Edit):
             if edited.problem is not None:
                 return HelmEdit(problem=f"{values_path} `{dotted}`: {edited.problem}")
             return HelmEdit()
-        if not _only_values_added(values, edited, (*prefix, key), env):
+        if not _only_values_added(values, edited, (*prefix, key), wanted_env):
             return HelmEdit(
                 problem=f"{values_path} `{dotted}`: could not be edited safely; add "
                 f"{_env_words(env)} to it"
             )
-        return HelmEdit(files=((values_path, edited),))
+        return HelmEdit(files=((values_path, edited), *(guarded or ())))
     where = f"the {workload} workload of the {chart} chart" if workload else f"the {chart} chart"
     dotted = ".".join(HELM_VALUES_KEY)
     value_ref = f'{{{{ required "{REQUIRED_MESSAGE}" .Values.{dotted} | quote }}}}'
@@ -289,6 +301,79 @@ def add_helm_env(
     return HelmEdit(files=((values_path, values + block), (path, new_template)))
 
 
+#: Above the broker entry a chart's env gets empty: why it is empty.
+REQUIRED_COMMENT = (
+    "Required: the Kafka brokers (host:port,...); the chart does not render until set."
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _required_env(env: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``env`` with the brokers' address left empty, for the templates to require."""
+    return tuple((k, "" if k == KAFKA_ENV[0][0] else v) for k, v in env)
+
+
+def _values_ref(keys: Sequence[str]) -> str:
+    """``$.Values.a.b`` (``index $.Values "a-b" ...`` for a key that is no identifier):
+    the root's values from any scope of a template, ``range`` and ``with`` included."""
+    if all(_IDENTIFIER.match(k) for k in keys):
+        return "$.Values." + ".".join(keys)
+    return "(index $.Values " + " ".join(f'"{k}"' for k in keys) + ")"
+
+
+def _guard_message(keys: Sequence[str], as_list: bool) -> str:
+    name, dotted = KAFKA_ENV[0][0], ".".join(keys)
+    if as_list:
+        return f"set the {name} entry of {dotted} to the Kafka brokers (host:port,...)"
+    return f"set {dotted}.{name} to the Kafka brokers (host:port,...)"
+
+
+def _guard(keys: Sequence[str], as_list: bool, close: str) -> str:
+    """A template action that renders nothing and fails the chart's rendering while the
+    brokers' entry of the env at ``keys`` is missing or empty. A list is looked through
+    for the entry (a values file that sets the list replaces it whole, and may leave the
+    entry out); one that reads its value from elsewhere (``valueFrom``: a Secret, a
+    ConfigMap) is set."""
+    name = KAFKA_ENV[0][0]
+    message = _guard_message(keys, as_list)
+    if not as_list:
+        return f'{{{{- $_ := required "{message}" {_values_ref((*keys, name))} {close}'
+    return (
+        '{{- $brokers := "" }}'
+        f"{{{{ range {_values_ref(keys)} }}}}"
+        f'{{{{ if eq .name "{name}" }}}}{{{{ $brokers = or .value .valueFrom }}}}{{{{ end }}}}'
+        f'{{{{ end }}}}{{{{ $_ := required "{message}" $brokers {close}'
+    )
+
+
+def _guard_templates(
+    templates: Sequence[tuple[str, str]], keys: Sequence[str], as_list: bool
+) -> list[tuple[str, str]] | None:
+    """Each template (not a ``_helpers.tpl``-like partial, which renders nothing of its
+    own) that renders the env at ``keys``, with a guard (:func:`_guard`) on the line
+    before the first one that reads it, inside the same conditions. ``None`` when no such
+    template is found: the env is then given the placeholder, a merge blocker."""
+    out, found = [], False
+    for path, text in templates:
+        if posixpath.basename(path).startswith("_") or not _reads(text, keys):
+            continue
+        found = True
+        if f'required "{_guard_message(keys, as_list)}"' in text:
+            continue
+        lines = text.splitlines(keepends=True)
+        at = next((i for i, line in enumerate(lines) if _reading(line, keys)), None)
+        if at is None:
+            return None  # not a layout this follows
+        newline = "\r\n" if "\r\n" in text else "\n"
+        previous = lines[at - 1].rstrip() if at else ""
+        # after a ``-}}`` the line's own indentation was trimmed: so it stays
+        close = "-}}" if previous.endswith("-}}") else "}}"
+        indent = lines[at][: _indent(lines[at])]
+        lines.insert(at, indent + _guard(keys, as_list, close) + newline)
+        out.append((path, "".join(lines)))
+    return out if found else None
+
+
 def _only_values_added(
     before: str, after: str, keys: Sequence[str], env: Sequence[tuple[str, str]]
 ) -> bool:
@@ -309,6 +394,13 @@ def _only_values_added(
     return bool(old == new)
 
 
+def _reading(line: str, keys: Sequence[str]) -> bool:
+    """Whether one line of a template reads the values at ``keys`` (:func:`_reads`)."""
+    if re.search(r"\.Values\." + re.escape(".".join(keys)) + r"(?![\w.])", line):
+        return True
+    return len(keys) > 1 and re.search(rf"\$\w+\.{re.escape(keys[-1])}(?![\w.])", line) is not None
+
+
 def _reads(templates: str, keys: Sequence[str]) -> bool:
     """Whether the templates render the values at ``keys``: ``.Values.users.env`` (also
     ``$.Values...``), or, for a workload of an umbrella chart, ``$svc.env`` in templates
@@ -324,8 +416,11 @@ def _reads(templates: str, keys: Sequence[str]) -> bool:
     return named is not None and through is not None
 
 
-def _add_values_env(values: str, node: Node, env: Sequence[tuple[str, str]]) -> str | Edit:
-    """``values`` with ``env`` added to the env map or list ``node``."""
+def _add_values_env(
+    values: str, node: Node, env: Sequence[tuple[str, str]], comment: str | None = None
+) -> str | Edit:
+    """``values`` with ``env`` added to the env map or list ``node``, ``comment`` on a line
+    of its own above the entries."""
     lines = values.splitlines(keepends=True)
     newline = "\r\n" if "\r\n" in values else "\n"
     if isinstance(node, MappingNode):
@@ -334,20 +429,21 @@ def _add_values_env(values: str, node: Node, env: Sequence[tuple[str, str]]) -> 
         if not missing:
             return Edit()
         if node.flow_style or not node.value:
-            return _fill_empty(values, lines, node, missing, newline, as_map=True)
+            return _fill_empty(values, lines, node, missing, newline, comment, as_map=True)
         column = node.value[0][0].start_mark.column
-        new = [" " * column + f"{k}: {_quote(v)}{newline}" for k, v in missing]
+        new = _comment(comment, column, newline)
+        new += [" " * column + f"{k}: {_quote(v)}{newline}" for k, v in missing]
     elif isinstance(node, SequenceNode):
         have = {_yaml.scalar(_yaml.get(e, "name")) for e in node.value}
         missing = [(k, v) for k, v in env if k not in have]
         if not missing:
             return Edit()
         if node.flow_style or not node.value:
-            return _fill_empty(values, lines, node, missing, newline, as_map=False)
+            return _fill_empty(values, lines, node, missing, newline, comment, as_map=False)
         if not all(isinstance(e, MappingNode) for e in node.value):
             return Edit(problem="its entries are not name/value pairs")
         dash, offset = _dash(lines, node.value[0])
-        new = _env_items(missing, dash, offset, newline)
+        new = _comment(comment, dash, newline) + _env_items(missing, dash, offset, newline)
     else:
         return Edit(problem="neither a map nor a list")
     at = _last_line(node) + 1
@@ -362,6 +458,7 @@ def _fill_empty(
     node: Node,
     env: Sequence[tuple[str, str]],
     newline: str,
+    comment: str | None,
     *,
     as_map: bool,
 ) -> str | Edit:
@@ -375,13 +472,17 @@ def _fill_empty(
         return Edit(problem="it is written inline; add the entries to it by hand")
     key_column = _key_column(lines, node)
     head = line[: start.column].rstrip()
-    comment = (" " + rest.strip()) if rest.strip() else ""
-    out = [head + comment + newline]
+    trailing = (" " + rest.strip()) if rest.strip() else ""
+    out = [head + trailing + newline, *_comment(comment, key_column + 2, newline)]
     if as_map:
         out += [" " * (key_column + 2) + f"{k}: {_quote(v)}{newline}" for k, v in env]
     else:
         out += _env_items(env, key_column + 2, 2, newline)
     return "".join([*lines[: start.line], *out, *lines[start.line + 1 :]])
+
+
+def _comment(comment: str | None, column: int, newline: str) -> list[str]:
+    return [" " * column + f"# {comment}{newline}"] if comment else []
 
 
 _DIRECTIVE = re.compile(r"^\s*\{\{")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -650,14 +651,31 @@ def merge_blockers(result: MigrationResult) -> list[str]:
 
 
 def _deployment_files(result: MigrationResult) -> str:
-    """The deployment files this change gives ``KAFKA_BOOTSTRAP_SERVERS``, for the checklist."""
-    paths = [f"`{c.path}`" for c in result.changes if c.kind == "deployment"]
-    if not paths:
-        return ""
-    return (
-        f" This change sets it to `{KAFKA_ENV[0][1]}` in {', '.join(paths)}: point it at the "
-        "cluster's brokers there."
-    )
+    """The deployment files this change gives ``KAFKA_BOOTSTRAP_SERVERS``, for the checklist:
+    those given the placeholder, and the Helm values files given it empty, which their
+    chart requires (it does not render until it is set)."""
+    placeholder = KAFKA_ENV[0][1].encode()
+    given, required = [], []
+    for change in result.changes:
+        if change.kind != "deployment":
+            continue
+        before = change.before or b""
+        if change.after.count(placeholder) > before.count(placeholder):
+            given.append(f"`{change.path}`")
+        elif re.match(r"values[\w.-]*\.ya?ml$", change.path.rsplit("/", 1)[-1]):
+            required.append(f"`{change.path}`")
+    out = ""
+    if given:
+        out += (
+            f" This change sets it to `{KAFKA_ENV[0][1]}` in {', '.join(given)}: point it at "
+            "the cluster's brokers there."
+        )
+    if required:
+        out += (
+            f" It is empty in {', '.join(required)}, and required: the chart does not render "
+            "until it is set there."
+        )
+    return out
 
 
 def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> str:

@@ -114,23 +114,89 @@ spec:
 """
 
 
-def test_a_helm_env_list_the_template_renders_gets_the_entry() -> None:
+def test_a_helm_env_list_the_template_renders_gets_the_entry_empty_and_required() -> None:
     values = "env:\n  - name: A\n    value: b\nimage:\n  repository: x\n"
     edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
-    ((path, text),) = edit.files
-    assert path == "values.yaml"
-    assert yaml.safe_load(text)["env"][-1] == {
+    files = dict(edit.files)
+    assert yaml.safe_load(files["values.yaml"])["env"][-1] == {
         "name": "KAFKA_BOOTSTRAP_SERVERS",
-        "value": "kafka:9092",
+        "value": "",
     }
+    assert "  # Required: the Kafka brokers" in files["values.yaml"]
+    # the list is looked through: a values file that replaces it without the entry, or
+    # with it empty, fails the rendering; one that reads it from a Secret does not
+    guard = files["templates/d.yaml"].splitlines()[9]
+    assert guard == (
+        '            {{- $brokers := "" }}{{ range $.Values.env }}'
+        '{{ if eq .name "KAFKA_BOOTSTRAP_SERVERS" }}'
+        "{{ $brokers = or .value .valueFrom }}{{ end }}{{ end }}"
+        '{{ $_ := required "set the KAFKA_BOOTSTRAP_SERVERS entry of env to the Kafka '
+        'brokers (host:port,...)" $brokers }}'
+    )
+    assert files["templates/d.yaml"].replace(guard + "\n", "") == _TEMPLATE
 
 
 def test_an_empty_helm_env_is_filled() -> None:
     values = "image:\n  repository: x\nenv: {}  # extra settings\n"
     edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
-    ((_, text),) = edit.files
-    assert yaml.safe_load(text)["env"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
-    assert "env: # extra settings\n" in text
+    text = dict(edit.files)["values.yaml"]
+    assert yaml.safe_load(text)["env"] == {"KAFKA_BOOTSTRAP_SERVERS": ""}
+    assert "env: # extra settings\n  # Required: the Kafka brokers" in text
+
+
+def test_a_helm_env_map_gets_the_brokers_empty_and_a_guard_that_requires_them() -> None:
+    values = "env:\n  A: b\nimage:\n  repository: x\n"
+    edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
+    files = dict(edit.files)
+    assert yaml.safe_load(files["values.yaml"])["env"] == {"A": "b", "KAFKA_BOOTSTRAP_SERVERS": ""}
+    assert "kafka:9092" not in files["values.yaml"]
+    template = files["templates/d.yaml"]
+    # on the line before the env is read, inside the same conditions; it renders nothing
+    assert template.splitlines()[9:11] == [
+        '            {{- $_ := required "set env.KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers '
+        '(host:port,...)" $.Values.env.KAFKA_BOOTSTRAP_SERVERS }}',
+        "            {{- toYaml .Values.env | nindent 12 }}",
+    ]
+    # run again on its own output: nothing more to add
+    again = add_helm_env("orders", "values.yaml", files["values.yaml"], [*edit.files[1:]])
+    assert again.files == () and again.problem is None
+
+
+def test_a_guard_after_a_line_that_trims_what_follows_keeps_the_rendering() -> None:
+    template = _TEMPLATE.replace(
+        "          env:\n            {{- toYaml .Values.env | nindent 12 }}\n",
+        "          {{- with .Values.image -}}\n"
+        "          env: {{ toYaml $.Values.env | nindent 12 }}\n"
+        "          {{- end }}\n",
+    )
+    edit = add_helm_env("orders", "values.yaml", "env:\n  A: b\n", [("templates/d.yaml", template)])
+    lines = dict(edit.files)["templates/d.yaml"].splitlines()
+    # ``-}}`` trimmed the newline and indentation before ``env:``: the guard trims them
+    # too, so ``env:`` still follows the ``with`` as it did
+    assert lines[8:11] == [
+        "          {{- with .Values.image -}}",
+        '          {{- $_ := required "set env.KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers '
+        '(host:port,...)" $.Values.env.KAFKA_BOOTSTRAP_SERVERS -}}',
+        "          env: {{ toYaml $.Values.env | nindent 12 }}",
+    ]
+
+
+def test_a_helm_env_read_only_by_a_partial_keeps_the_placeholder() -> None:
+    """A ``_helpers.tpl`` renders nothing of its own: a guard there would never run, so the
+    placeholder goes in, and the migration names it as a merge blocker."""
+    helpers = '{{- define "env" }}\n{{- toYaml .Values.env }}\n{{- end }}\n'
+    template = _TEMPLATE.replace("toYaml .Values.env", 'include "env" .')
+    values = "env:\n  A: b\n"
+    edit = add_helm_env(
+        "orders",
+        "values.yaml",
+        values,
+        [("templates/_helpers.tpl", helpers), ("templates/d.yaml", template)],
+    )
+    ((path, text),) = edit.files
+    assert path == "values.yaml"
+    assert yaml.safe_load(text)["env"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert "Required" not in text
 
 
 def test_a_helm_env_under_a_condition_is_named_in_a_note() -> None:
@@ -159,10 +225,6 @@ def test_a_chart_given_a_kafka_values_key_requires_it_instead_of_a_placeholder()
         '{{ required "set kafka.bootstrapServers to the Kafka brokers (host:port,...)" '
         ".Values.kafka.bootstrapServers | quote }}" in rendered
     )
-    # an env the templates render already keeps the placeholder, a merge blocker instead
-    values = "env:\n  A: b\nimage:\n  repository: x\n"
-    edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
-    assert "required" not in dict(edit.files)["values.yaml"]
 
 
 def test_an_umbrella_charts_workload_without_env_is_named_in_a_note() -> None:
@@ -180,11 +242,29 @@ def test_an_umbrella_charts_workload_env_rendered_through_a_variable_gets_the_en
     )
     values = "users:\n  env:\n    A: b\ncart:\n  env:\n    C: d\n"
     edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", template)], "users")
-    ((_, text),) = edit.files
-    assert yaml.safe_load(text) == {
-        "users": {"env": {"A": "b", "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}},
+    files = dict(edit.files)
+    assert yaml.safe_load(files["values.yaml"]) == {
+        "users": {"env": {"A": "b", "KAFKA_BOOTSTRAP_SERVERS": ""}},
         "cart": {"env": {"C": "d"}},
     }
+    # the guard names the workload's own values (the loop's variable is every workload's)
+    assert (
+        '{{- $_ := required "set users.env.KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers '
+        '(host:port,...)" $.Values.users.env.KAFKA_BOOTSTRAP_SERVERS }}\n'
+        "            {{- toYaml $svc.env | nindent 12 }}"
+    ) in files["templates/d.yaml"]
+    # a workload whose name is no identifier is reached through ``index``
+    dashed = add_helm_env(
+        "shop",
+        "values.yaml",
+        values.replace("users", "user-api"),
+        [("templates/d.yaml", template.replace('"users"', '"user-api"'))],
+        "user-api",
+    )
+    assert (
+        '(index $.Values "user-api" "env" "KAFKA_BOOTSTRAP_SERVERS") }}'
+        in dict(dashed.files)["templates/d.yaml"]
+    )
     # a workload the templates never name gets a note instead
     edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)], "users")
     assert edit.files == () and edit.problem is not None
