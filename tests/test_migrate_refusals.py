@@ -85,6 +85,9 @@ def test_a_servicer_factory_lets_the_servicer_site_migrate_and_its_consumer_call
         c for c in migrated.plan.consumers if c.handler and "Profile" in c.handler.attribute
     ]
     assert consumer.servicer_factory == "profiles.wiring:make_profiles"
-    assert 'servicer_factory="profiles.wiring:make_profiles",' in render_consumer(consumer)
+    rendered = render_consumer(consumer)
+    assert 'servicer_factory="profiles.wiring:make_profiles",' in rendered
+    # the module says an async factory is awaited, and its context closed at the stop
+    assert "(awaited when it is async; an async context manager it gives is\nexited" in rendered
     # the other consumers have no servicer to build
     assert all(c.servicer_factory is None for c in migrated.plan.consumers if c is not consumer)

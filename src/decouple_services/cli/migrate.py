@@ -169,7 +169,9 @@ def migrate(
             help="A function that builds the gRPC servicer of service (or servicer class) "
             "NAME, called with no arguments when its consumer starts: for a servicer whose "
             "__init__ takes arguments (repositories, clients), which is refused without "
-            "one. Repeatable; adds to [tool.decouple.migrate.servicer-factories].",
+            "one. It may be async (awaited once, on the loop the servicer's methods run "
+            "on) or give an async context manager (exited when the consumer stops). "
+            "Repeatable; adds to [tool.decouple.migrate.servicer-factories].",
         ),
     ] = None,
     allow_dirty: Annotated[

@@ -147,6 +147,6 @@ class ConsumerSpec:
     #: ``sqlalchemy``, which every replica shares.
     idempotency: str = "file"
     #: ``module:function`` that builds the callee's gRPC servicer (``--servicer-factory``),
-    #: called by the consumer instead of the servicer's class; ``None``: the class, with no
-    #: arguments.
+    #: called by the consumer instead of the servicer's class (awaited when async, entered
+    #: when it gives an async context manager); ``None``: the class, with no arguments.
     servicer_factory: str | None = None

@@ -449,6 +449,173 @@ def test_a_grpc_servicer_factory_builds_the_servicer_once_instead_of_its_class(
     assert wiring.BUILT == [1]
 
 
+GRPC_ASYNC_INVITES = """\
+import asyncio
+import contextlib
+
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="async_invites_runtime_test.proto", package="shop.ainvites.v1", syntax="proto3"
+)
+_file.message_type.add(name="InviteRequest").field.add(name="email", number=1, type=9, label=1)
+_file.message_type.add(name="InviteReply")
+_service = _file.service.add(name="InviteService")
+for _name in ("Invite", "Revoke"):
+    _method = _service.method.add(name=_name)
+    _method.input_type = ".shop.ainvites.v1.InviteRequest"
+    _method.output_type = ".shop.ainvites.v1.InviteReply"
+descriptor_pool.Default().Add(_file)
+
+EVENTS = []
+
+
+class Pool:
+    \"\"\"Stands for an async database pool: bound to the loop it was opened on, as
+    asyncpg's is (a future of another loop cannot be awaited).\"\"\"
+
+    async def connect(self):
+        self.loop = asyncio.get_running_loop()
+        self.ready = self.loop.create_future()
+        self.ready.set_result(None)
+        EVENTS.append("connect")
+
+    async def insert(self, email):
+        await self.ready  # RuntimeError on any other loop
+        if email == "slow@example.com":
+            await asyncio.sleep(0.5)
+        EVENTS.append(("insert", email))
+
+    async def close(self):
+        assert asyncio.get_running_loop() is self.loop
+        EVENTS.append("close")
+
+
+class InviteService:
+    def __init__(self, pool):
+        self.pool = pool
+
+    async def Invite(self, request, context):
+        await self.pool.insert(request.email)
+
+
+async def make_servicer():
+    pool = Pool()
+    await pool.connect()
+    return InviteService(pool)
+
+
+@contextlib.asynccontextmanager
+async def servicer_in_context():
+    pool = Pool()
+    await pool.connect()
+    try:
+        yield InviteService(pool)
+    finally:
+        await pool.close()
+
+
+async def servicer_generator():
+    yield InviteService(Pool())
+"""
+
+
+@pytest.fixture
+def async_invites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    (tmp_path / "async_invites_wiring.py").write_text(GRPC_ASYNC_INVITES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    wiring = importlib.import_module("async_invites_wiring")
+    wiring.EVENTS.clear()
+    return wiring
+
+
+def _async_invites_sub(runtime: ModuleType, factory: str) -> Any:
+    return _sub(
+        runtime,
+        "async_invites_wiring:InviteService",
+        "grpc",
+        "/shop.ainvites.v1.InviteService/Invite",
+        servicer_factory=f"async_invites_wiring:{factory}",
+    )
+
+
+def test_an_async_servicer_factory_is_awaited_once_on_the_loop_its_methods_run_on(
+    runtime: ModuleType, async_invites: ModuleType
+) -> None:
+    sub = _async_invites_sub(runtime, "make_servicer")
+    app = runtime.application(sub)
+    try:
+        assert async_invites.EVENTS == ["connect"]  # at start, before any event
+        assert _handle(runtime, sub, app, {"email": "a@example.com"}).action == "handled"
+        assert _handle(runtime, sub, app, {"email": "b@example.com"}).action == "handled"
+    finally:
+        app.close()
+    assert async_invites.EVENTS == [
+        "connect",
+        ("insert", "a@example.com"),
+        ("insert", "b@example.com"),
+    ]
+
+
+def test_an_async_servicer_keeps_its_loop_after_a_call_that_timed_out(
+    runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call past the timeout goes on on the servicer's loop (the retry waits for it);
+    the next event runs on the same loop, where the pool still serves."""
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
+    sub = _async_invites_sub(runtime, "make_servicer")
+    app = runtime.application(sub)
+    try:
+        slow = _handle(runtime, sub, app, {"email": "slow@example.com"})
+        assert slow.action == "retry" and slow.running is not None
+        slow.running.result(5)
+        assert _handle(runtime, sub, app, {"email": "c@example.com"}).action == "handled"
+    finally:
+        app.close()
+    assert async_invites.EVENTS == [
+        "connect",
+        ("insert", "slow@example.com"),
+        ("insert", "c@example.com"),
+    ]
+
+
+def test_an_async_context_manager_factory_is_entered_at_start_and_exited_at_close(
+    runtime: ModuleType, async_invites: ModuleType
+) -> None:
+    sub = _async_invites_sub(runtime, "servicer_in_context")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {"email": "a@example.com"}).action == "handled"
+        assert async_invites.EVENTS == ["connect", ("insert", "a@example.com")]
+    finally:
+        app.close()
+    # closed on the loop it was opened on (``Pool.close`` checks), once
+    assert async_invites.EVENTS == ["connect", ("insert", "a@example.com"), "close"]
+
+
+def test_an_async_servicer_without_the_method_is_closed_again(
+    runtime: ModuleType, async_invites: ModuleType
+) -> None:
+    sub = _sub(
+        runtime,
+        "async_invites_wiring:InviteService",
+        "grpc",
+        "/shop.ainvites.v1.InviteService/Revoke",
+        servicer_factory="async_invites_wiring:servicer_in_context",
+    )
+    with pytest.raises(AttributeError, match="Revoke"):
+        runtime.application(sub)
+    assert async_invites.EVENTS == ["connect", "close"]
+
+
+def test_an_async_generator_factory_is_refused_with_what_to_do(
+    runtime: ModuleType, async_invites: ModuleType
+) -> None:
+    sub = _async_invites_sub(runtime, "servicer_generator")
+    with pytest.raises(TypeError, match="asynccontextmanager"):
+        runtime.application(sub)
+
+
 # -- the consumer loop -------------------------------------------------------------------------
 
 
