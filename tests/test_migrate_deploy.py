@@ -141,9 +141,10 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
         '            {{- $_ := required "set env.KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers '
         '(host:port,...)" $.Values.env.KAFKA_BOOTSTRAP_SERVERS }}\n'
     )
-    assert emails_template.replace(guard, "") == (
-        FIXTURES / "helm/charts/emails/templates/deployment.yaml"
-    ).read_text()
+    assert (
+        emails_template.replace(guard, "")
+        == (FIXTURES / "helm/charts/emails/templates/deployment.yaml").read_text()
+    )
     orders = yaml.safe_load((root / "charts/orders/values.yaml").read_text())
     # a values key of its own is required: the chart does not render with a placeholder
     assert orders["kafka"] == {"bootstrapServers": ""}
