@@ -60,6 +60,19 @@ BILLING_REFUND = Endpoint(
 )
 
 
+#: A ``grpc.aio`` servicer whose factory is async (``invites.server.make_servicer``).
+INVITES_INVITE = Endpoint(
+    "invites",
+    "grpc",
+    "RPC",
+    "/e2e.invites.v1.InviteService/Invite",
+    "invites.server.InviteService.Invite",
+    "invites/server.py",
+    55,
+    "grpc",
+)
+
+
 LEDGER_ENTRIES = Endpoint(
     "ledger",
     "http",
@@ -121,15 +134,21 @@ def start_consumer(
     topic: TopicSpec,
     client: str,
     app_object: str | None = None,
+    *,
+    servicer_factory: str | None = None,
     **env: str,
 ) -> Callee:
-    """The fixture ``service`` with the generated consumer of ``topic``, running."""
+    """The fixture ``service`` with the generated consumer of ``topic``, running.
+    ``servicer_factory``: a gRPC servicer's ``module:function``."""
     root = workdir / service
     if not root.exists():
         copy_service(service, workdir)
     endpoint = topic.endpoint
     assert endpoint is not None
     module, _, attribute = endpoint.handler.rpartition(".")
+    if endpoint.framework == "grpc":  # a servicer's method: ``Class.Method`` in its module
+        module = endpoint.file.removesuffix(".py").replace("/", ".")
+        attribute = endpoint.handler.removeprefix(module + ".")
     slug = topic.name.replace(".", "_").replace("-", "_")
     extra = {"django_settings_module": f"{service}.settings"} if service == "ledger" else {}
     spec = ConsumerSpec(
@@ -143,6 +162,7 @@ def start_consumer(
         test_path=f"{service}/tests/test_consume_{slug}.py",
         import_root=service,
         extra=extra,
+        servicer_factory=servicer_factory,
     )
     write(root / service / f"consume_{slug}.py", render_consumer(spec))
     write(root / service / "decouple_runtime.py", render_runtime())
