@@ -350,12 +350,14 @@ def _guard_templates(
     templates: Sequence[tuple[str, str]], keys: Sequence[str], as_list: bool
 ) -> list[tuple[str, str]] | None:
     """Each template (not a ``_helpers.tpl``-like partial, which renders nothing of its
-    own) that renders the env at ``keys``, with a guard (:func:`_guard`) on the line
+    own, nor a consumers file of decouple's) that renders the env at ``keys``, with a guard (:func:`_guard`) on the line
     before the first one that reads it, inside the same conditions. ``None`` when no such
     template is found: the env is then given the placeholder, a merge blocker."""
     out, found = [], False
     for path, text in templates:
-        if posixpath.basename(path).startswith("_") or not _reads(text, keys):
+        name = posixpath.basename(path)
+        # a consumers file decouple made is made again from the template guarded here
+        if name.startswith("_") or ".decouple." in name or not _reads(text, keys):
             continue
         found = True
         if f'required "{_guard_message(keys, as_list)}"' in text:

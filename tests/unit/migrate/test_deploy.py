@@ -157,9 +157,16 @@ def test_a_helm_env_map_gets_the_brokers_empty_and_a_guard_that_requires_them() 
         '(host:port,...)" $.Values.env.KAFKA_BOOTSTRAP_SERVERS }}',
         "            {{- toYaml .Values.env | nindent 12 }}",
     ]
+    # a consumers file decouple made from the template is made again, not edited
+    ours = ("templates/d-consumers.decouple.yaml", _TEMPLATE)
+    edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE), ours])
+    assert [path for path, _ in edit.files] == ["values.yaml", "templates/d.yaml"]
     # run again on its own output: nothing more to add
     again = add_helm_env("orders", "values.yaml", files["values.yaml"], [*edit.files[1:]])
     assert again.files == () and again.problem is None
+    # a template guarded already (the entry since taken out of the values) keeps one guard
+    guarded = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", template)])
+    assert [path for path, _ in guarded.files] == ["values.yaml"]
 
 
 def test_a_guard_after_a_line_that_trims_what_follows_keeps_the_rendering() -> None:
