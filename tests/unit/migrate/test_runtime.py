@@ -3354,8 +3354,38 @@ def test_what_is_parked_is_reported_and_a_key_parked_too_long_warned_about(
     consumer._stats_at = 1.0
     consumer._beat()
     (warned,) = [r.getMessage() for r in caplog.records if "has waited" in r.getMessage()]
-    assert f"t/0: key k1 has waited 400 s on event {blocked.event_id}" in warned
+    assert "t/0: key k1 has waited 400 s since its first failure" in warned
+    assert f"now on event {blocked.event_id}" in warned
     assert consumer.blocked()[0].oldest_s >= 400
+
+
+def test_a_key_behind_a_series_of_failing_events_has_waited_since_the_first(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first event dead-lettered, its second failing in turn: the key is still held
+    back, and has been since the first failure, not since the second took the head. Free
+    again, its next failure starts a new wait."""
+    import time
+
+    app = Answers(503, 503, 503, 503, 200, 503)
+    consumer = _consumer(runtime, app, monkeypatch)  # 3 attempts
+    client = Client()
+    first, second = _keyed(runtime, 0, "k1", 0), _keyed(runtime, 1, "k1", 1)
+    consumer._one(client, first, Partition)
+    consumer._one(client, second, Partition)
+    consumer._parked[("t", 0)][b"k1"].since = time.time() - 400
+    _due(consumer, client)
+    _due(consumer, client)  # the first dead-lettered; the second is due at once
+    assert len(consumer.producer.dead) == 1
+    _due(consumer, client)  # the second fails: parked at the head of its key
+    (blocked,) = consumer.blocked()
+    assert blocked.event_id == runtime.decode(second.value())["id"]
+    assert blocked.oldest_s >= 400
+    _due(consumer, client)  # handled: the key is free
+    assert consumer.blocked() == [] and app.calls == 5
+    consumer._one(client, _keyed(runtime, 2, "k1", 2), Partition)
+    (blocked,) = consumer.blocked()
+    assert blocked.oldest_s < 5
 
 
 def test_python_m_is_a_dynamic_member_unless_an_instance_id_is_set(
