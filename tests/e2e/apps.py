@@ -232,7 +232,8 @@ async def _main_async(calls):
 
 
 if __name__ == "__main__":
-    calls = json.loads(sys.argv[2])
+    with open(sys.argv[2], encoding="utf-8") as calls_file:
+        calls = json.load(calls_file)
     if sys.argv[1] == "async":
         asyncio.run(_main_async(calls))
     else:
@@ -265,4 +266,6 @@ def run_caller(
     write(root / "shop" / "decouple_producer.py", render_producer(spec))
     write(root / "shop" / "decouple_runtime.py", render_runtime())
     write(root / "shop" / "calls.py", CALLER)
-    run_python(["-m", "shop.calls", function, json.dumps(calls)], root, python_env(broker, **env))
+    # in a file: a command line is too short for a megabyte of events
+    write(root / "calls.json", json.dumps(calls))
+    run_python(["-m", "shop.calls", function, "calls.json"], root, python_env(broker, **env))

@@ -4,6 +4,7 @@ in order."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -64,5 +65,43 @@ def test_a_poisoned_key_holds_only_its_own_events_while_the_others_flow(
         assert f"{topic.name}/0: key k1 has waited" in output
         assert callee.consumer.terminate() == 0
         assert len(read_records(callee.records)) == 5  # each handled once
+    finally:
+        callee.consumer.stop()
+
+
+def test_large_events_behind_a_poisoned_key_are_held_up_to_the_bytes_bound(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """k1's first event fails; 24 events of 64 KiB follow on k1 (1.5 MiB) while the
+    consumer may hold 256 KiB. Its partition pauses once it holds that much, what is held
+    never passes the bound by more than one event, and once the poison is dead-lettered
+    every event is handled, once, in order."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    bound = 256 * 1024
+    slow = {
+        "DECOUPLE_RETRY_BASE_S": "3",
+        "DECOUPLE_RETRY_CAP_S": "3",
+        "DECOUPLE_RETRY_JITTER": "0",
+        "DECOUPLE_STATS_INTERVAL_S": "1",
+        "DECOUPLE_MAX_PARKED_BYTES": str(bound),
+    }
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
+    try:
+        pad = "x" * (64 * 1024)
+        sent = [{"user_id": 0, "template": "poison"}]
+        sent += [{"user_id": n, "template": "welcome", "pad": pad} for n in range(1, 25)]
+        calls = [[topic.name, body, f"r-{n}", "k1"] for n, body in enumerate(sent)]
+        run_caller(broker, tmp_path, CLIENT, "notify_keyed", calls)
+        (dead,) = read_topic(broker, topic.dead_letter, 1, timeout=60)
+        assert dead.key == b"k1"
+        wait_for(lambda: len(_users(callee.records)) >= 24, 60, "k1's later events")
+        assert _users(callee.records) == list(range(1, 25))
+        output = callee.consumer.output()
+        assert "pauses until they drain" in output and "DECOUPLE_MAX_PARKED_BYTES" in output
+        held = [int(k) for k in re.findall(r"record\(s\) held \((\d+) KiB\)", output)]
+        assert held and max(held) * 1024 < bound + 70 * 1024, held
+        assert callee.consumer.terminate() == 0
+        assert len(read_records(callee.records)) == 24  # each handled once
     finally:
         callee.consumer.stop()

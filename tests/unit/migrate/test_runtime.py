@@ -3254,6 +3254,64 @@ def test_past_the_bound_of_records_held_the_partition_pauses_until_they_drain(
     assert app.calls == 3 and consumer._retrying == {}
 
 
+def test_past_the_bound_of_bytes_held_a_partition_that_would_hold_more_pauses(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bytes bound the consumer's memory, all partitions together: past it, a
+    partition that would hold one more record pauses (another partition's records
+    count too), one that holds nothing goes on, and both resume once they drain."""
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "1000")
+    app = Answers(503, 200, 503, 200, 200, 200, 200)
+    consumer = _consumer(runtime, app, monkeypatch)
+    assert consumer.max_parked_bytes == 64 * 1024 * 1024  # the default
+    consumer._owned.add(("t", 1))
+    client = Client()
+    first, second, third = (_keyed(runtime, n, "k1", n) for n in range(3))
+    consumer.max_parked_bytes = runtime._size(first) + runtime._size(second) + 1
+    consumer._one(client, first, Partition)  # fails: parked
+    consumer._one(client, second, Partition)  # behind it: under the bound
+    assert client.calls == []
+    consumer._one(client, third, Partition)  # past the bound: t/0 pauses after it
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@3]"),
+        ("seek", "t/0@3"),
+    ]
+    assert "DECOUPLE_MAX_PARKED_BYTES" in caplog.text
+    assert consumer.blocked()[0].size == sum(runtime._size(r) for r in (first, second, third))
+    client.calls.clear()
+    # t/1 holds nothing: what it reads is handled
+    free = _keyed(runtime, 0, "k5", 5)
+    free._partition = 1
+    consumer._one(client, free, Partition)
+    assert app.calls == 2 and [name for name, _ in client.calls] == ["store_offsets"]
+    # a failure on t/1 is parked, and t/1 pauses too: the consumer is past its bound
+    failing = _keyed(runtime, 1, "k6", 6)
+    failing._partition = 1
+    consumer._one(client, failing, Partition)
+    assert app.calls == 3 and set(consumer._retrying) == {("t", 0), ("t", 1)}
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    assert client.calls == []  # still past the bound
+    _due(consumer, client)  # k1's first and k6 handled: back under the bound
+    consumer._resume_due(client, Partition)
+    assert sorted(repr(args[0]) for name, args in client.calls if name == "resume") == [
+        "[t/0@-1001]",
+        "[t/1@-1001]",
+    ]
+    _due(consumer, client)  # k1's second, due at once
+    _due(consumer, client)  # and its third
+    assert app.calls == 7 and consumer._parked == {} and consumer._held_bytes == {}
+
+
+def test_a_bytes_bound_of_0_is_none(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED_BYTES", "0")
+    consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
+    client = Client()
+    for offset in range(5):
+        consumer._one(client, _keyed(runtime, offset, "k1", offset), Partition)
+    assert client.calls == [] and consumer.blocked()[0].records == 5
+
+
 def test_a_held_partition_whose_next_offset_holds_no_record_goes_on_from_the_next_one(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -3348,7 +3406,9 @@ def test_what_is_parked_is_reported_and_a_key_parked_too_long_warned_about(
     assert blocked.key == "k1" and blocked.event_id == runtime.decode(poison.value())["id"]
     consumer._stats_at = 1.0
     consumer._beat()
-    assert "t/0: 1 key(s) parked, 2 record(s) held, oldest 0 s" in caplog.text
+    size = sum(runtime._size(r) for r in consumer._parked[("t", 0)][b"k1"].records)
+    assert blocked.size == size and 200 < size < 1024
+    assert f"t/0: 1 key(s) parked, 2 record(s) held ({size} B), oldest 0 s" in caplog.text
     assert not [r for r in caplog.records if "has waited" in r.getMessage()]
     consumer._parked[("t", 0)][b"k1"].since = time.time() - 400
     consumer._stats_at = 1.0
