@@ -105,3 +105,40 @@ def test_large_events_behind_a_poisoned_key_are_held_up_to_the_bytes_bound(
         assert len(read_records(callee.records)) == 24  # each handled once
     finally:
         callee.consumer.stop()
+
+
+def test_a_key_behind_two_poisoned_events_has_waited_since_the_first(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """k1's first two events fail every time (two attempts 3 s apart each), its third is
+    fine: the key waits about 6 s in all, and its wait is counted from its first failure,
+    not again from 0 when the second poison takes the head 3 s in."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    slow = {
+        "DECOUPLE_RETRY_ATTEMPTS": "2",
+        "DECOUPLE_RETRY_BASE_S": "3",
+        "DECOUPLE_RETRY_CAP_S": "3",
+        "DECOUPLE_RETRY_JITTER": "0",
+        "DECOUPLE_STATS_INTERVAL_S": "1",
+        "DECOUPLE_PARKED_WARN_S": "4",
+    }
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
+    try:
+        sent = [
+            {"user_id": 1, "template": "poison"},
+            {"user_id": 2, "template": "poison"},
+            {"user_id": 3, "template": "welcome"},
+        ]
+        calls = [[topic.name, body, f"r-{n}", "k1"] for n, body in enumerate(sent)]
+        run_caller(broker, tmp_path, CLIENT, "notify_keyed", calls)
+        wait_for(lambda: _users(callee.records) == [3], 60, "k1's third event")
+        assert len(read_topic(broker, topic.dead_letter, 2, timeout=30)) == 2
+        output = callee.consumer.output()
+        waited = [int(s) for s in re.findall(r"1 key\(s\) parked, .*oldest (\d+) s", output)]
+        # one wait, growing past the 3 s at which the second poison took the head
+        assert waited == sorted(waited) and max(waited) >= 5, waited
+        assert f"{topic.name}/0: key k1 has waited" in output
+        assert callee.consumer.terminate() == 0
+    finally:
+        callee.consumer.stop()
