@@ -336,6 +336,14 @@ def asyncapi_applications(topics: Sequence[TopicSpec]) -> list[str]:
 
 #: The broker a compose override adds: one KRaft node, enough to run the services locally.
 KAFKA_IMAGE = "apache/kafka:3.9.1"
+#: The image's own data folder (owned by its user, so a new named volume there is writable)
+#: and the volume that keeps it: without it ``docker compose down`` loses every event not
+#: yet handled, with the consumers' offsets.
+KAFKA_DATA_DIR = "/var/lib/kafka/data"
+KAFKA_DATA_VOLUME = "decouple-kafka-data"
+#: A KRaft log is formatted for one cluster id: a broker restarted on a kept volume must
+#: start with the id it was formatted with.
+KAFKA_CLUSTER_ID = "ZGVjb3VwbGUta2Fma2EtMQ"
 
 #: The file a consumer (or relay) touches while its loop turns, and the age past which it
 #: is stuck (a relay pass lasts about the delivery timeout, 31 s, at most).
@@ -399,6 +407,7 @@ def render_compose_override(
         "kafka": {
             "image": KAFKA_IMAGE,
             "environment": {
+                "CLUSTER_ID": KAFKA_CLUSTER_ID,
                 "KAFKA_NODE_ID": "1",
                 "KAFKA_PROCESS_ROLES": "broker,controller",
                 "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
@@ -410,7 +419,9 @@ def render_compose_override(
                 "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
                 "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
                 "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+                "KAFKA_LOG_DIRS": KAFKA_DATA_DIR,
             },
+            "volumes": [f"{KAFKA_DATA_VOLUME}:{KAFKA_DATA_DIR}"],
             "healthcheck": {
                 "test": [
                     "CMD-SHELL",
@@ -505,7 +516,12 @@ def render_compose_override(
         f"# Run over {base}: docker compose -f {base} -f {override} up\n"
         "# Consumers are built as their services are and run `python -m`: the image must hold\n"
         "# the service's package where its working directory can import it.\n"
-        + yaml.dump({"services": out}, Dumper=Dumper, sort_keys=False, width=100)
+        + yaml.dump(
+            {"services": out, "volumes": {KAFKA_DATA_VOLUME: {}}},
+            Dumper=Dumper,
+            sort_keys=False,
+            width=100,
+        )
     )
     return with_header(body, f"Kafka and the consumers of the migrated calls, over {base}")
 

@@ -675,10 +675,16 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
     )
     assert text is not None and not is_user_edited(text)
     assert "docker compose -f docker-compose.yml -f docker-compose.decouple.yml up" in text
-    services = yaml.load(text, Loader=_ComposeLoader)["services"]
+    override = yaml.load(text, Loader=_ComposeLoader)
+    services = override["services"]
     # users is not in this compose file, frontend neither: left out.
     assert set(services) == {"kafka", "kafka-topics", "emails-send", "shop-orders"}
     assert services["kafka"]["networks"] == ["shop"]
+    # the broker's log outlives its container, so `down` and `up` lose no event
+    log_dir = services["kafka"]["environment"]["KAFKA_LOG_DIRS"]
+    assert services["kafka"]["volumes"] == [f"decouple-kafka-data:{log_dir}"]
+    assert override["volumes"] == {"decouple-kafka-data": {}}
+    assert services["kafka"]["environment"]["CLUSTER_ID"]
     consumer = services["emails-send"]
     assert consumer["extends"] == {"file": "docker-compose.yml", "service": "emails"}
     assert consumer["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
