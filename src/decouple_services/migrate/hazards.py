@@ -654,19 +654,20 @@ _ORIGIN_FIELD = re.compile(r"^(?:path parameter |the payload's )(?:\w+\.)?(\w+)"
 
 def key_entity(send: SendSpec) -> str | None:
     """What the send's event key names, when it is an entity's id (``path parameter
-    order_id`` -> ``order``, ``the payload's invite.id`` -> ``invite``); ``None`` when it
+    order_id`` -> ``order``, ``the payload's invite.id`` -> ``invite``, ``the payload's
+    data.user_id`` -> ``user``); ``None`` when it
     has no key or the key is not named as an id."""
     if send.key is None or send.key_origin is None:
         return None
-    match = _ORIGIN_FIELD.match(send.key_origin)
-    if match is None:
+    if _ORIGIN_FIELD.match(send.key_origin) is None:
         return None
-    nested = send.key_origin.removeprefix("the payload's ").split(".", 1)
-    if len(nested) == 2 and nested[1].startswith("id"):
-        return nested[0]  # the payload's invite.id
-    field = match.group(1)
+    path = send.key_origin.removeprefix("path parameter ").removeprefix("the payload's ")
+    parts = path.split()[0].split(".")
+    if len(parts) > 1 and parts[-1] == "id":
+        return parts[-2]  # the payload's invite.id, order.id of a nested dict
+    field = parts[-1]
     if field.endswith("_id") and len(field) > 3:
-        return field[:-3]
+        return field[:-3]  # order_id, also the payload's data.order_id
     return None
 
 

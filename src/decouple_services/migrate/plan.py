@@ -101,6 +101,7 @@ from decouple_services.migrate.payload import (
     literal_values,
     merge_schemas,
     payload_fields,
+    value_at,
 )
 from decouple_services.migrate.refusals import (
     READ_AFTER,
@@ -819,7 +820,7 @@ def choose_key(
     chosen = named[0] if named else params[0] if len(params) == 1 else None
     if chosen is not None:
         return chosen[1], f"path parameter {chosen[0]}"
-    field = key_field(payload)
+    field = key_field(payload, skip=identity_field)
     source = _field_source(payload, field) if field else None
     if field is not None and source is not None:
         return source, f"the payload's {field}"
@@ -866,12 +867,12 @@ def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str
 
 def _field_source(payload: str | None, field: str) -> str | None:
     """The source of ``field``'s value in a payload that names it (a literal dict's key, a
-    message's keyword), if it is a simple one."""
-    for name, value in payload_fields(payload):
-        if name == field:
-            text = ast.unparse(value)
-            return text if "\n" not in text else None
-    return None
+    message's keyword; ``order.id``: a key of a dict it nests), if it is a simple one."""
+    value = value_at(payload, field)
+    if value is None:
+        return None
+    text = ast.unparse(value)
+    return text if "\n" not in text else None
 
 
 def kebab_method(ident: str) -> str:
@@ -1108,8 +1109,8 @@ def _topics(
                 payload_schema=merge_schemas([infer_schema(p) for p in payloads]),
                 site_ids=tuple(sorted(i.site.id for i in items)),
                 path_params=params,
-                key_field=key_field(payloads[0], params)
-                if len({key_field(p, params) for p in payloads}) == 1
+                key_field=key_field(payloads[0], params, identity_field)
+                if len({key_field(p, params, identity_field) for p in payloads}) == 1
                 else None,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
                 literals=literal_values(payloads[0]),
@@ -1804,7 +1805,7 @@ def _event_topics(
                 endpoint=subscriber.endpoint,
                 payload_schema=schema,
                 path_params=wanted,
-                key_field=key_field(data, wanted),
+                key_field=key_field(data, wanted, identity_field),
                 subscribers=subscribers,
                 fields=subscriber.fields,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
@@ -1841,7 +1842,7 @@ def _event_topics(
                 payload_schema=schema,
                 site_ids=tuple(sorted(i.site.id for i in mine)),
                 path_params=params,
-                key_field=key_field(data, params),
+                key_field=key_field(data, params, identity_field),
                 subscribers=subscribers,
                 fields=fields,
                 headers=tuple(sorted({h for i in mine for h in i.headers})),

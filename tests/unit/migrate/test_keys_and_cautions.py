@@ -197,6 +197,38 @@ def test_a_nested_message_built_with_an_id_gives_its_id() -> None:
     assert choose_key((), "Req(order_id=o, item=Item(id=x))", source, 2)[0] == "o"
 
 
+def test_a_dict_nested_in_the_payload_gives_the_path_of_its_id() -> None:
+    payload = '{"order": {"id": order.id, "total": order.total}, "kind": "placed"}'
+    assert choose_key((), payload) == ("order.id", "the payload's order.id")
+    assert choose_key((), '{"data": {"user_id": uid}}') == ("uid", "the payload's data.user_id")
+    # two levels down, and a message built with a nested dict
+    assert choose_key((), '{"data": {"order": {"id": o.pk}}}') == (
+        "o.pk",
+        "the payload's data.order.id",
+    )
+    assert choose_key((), 'Req(order={"id": x})') == ("x", "the payload's order.id")
+    # the nested dict's own id comes before one deeper down
+    assert choose_key((), '{"data": {"id": d, "order": {"id": o}}}')[0] == "d"
+
+
+def test_a_nested_dict_gives_no_key_when_a_nearer_id_or_no_single_entity_is_there() -> None:
+    none = (None, "no entity id in the url or the payload")
+    # a top-level id and a path parameter come first
+    assert choose_key((), '{"user_id": u, "order": {"id": o}}')[0] == "u"
+    assert choose_key((("order_id", "oid"),), '{"data": {"user_id": u}}')[0] == "oid"
+    # two nested entities, who asks, a list of many, a dict without an id
+    assert choose_key((), '{"a": {"id": x}, "b": {"id": y}}') == none
+    assert choose_key((), '{"requesting_user": {"id": u}, "n": 1}') == none
+    assert choose_key((), '{"items": [{"id": i}]}') == none
+    assert choose_key((), '{"data": {"name": n}}') == none
+
+
+def test_key_entity_reads_a_nested_dicts_id() -> None:
+    assert key_entity(_send(key="o.id", key_origin="the payload's order.id")) == "order"
+    assert key_entity(_send(key="u", key_origin="the payload's data.user_id")) == "user"
+    assert key_entity(_send(key="o", key_origin="the payload's data.order.id")) == "order"
+
+
 # --- one entity over several topics -------------------------------------------------------
 
 
