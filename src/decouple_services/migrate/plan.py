@@ -52,6 +52,7 @@ from decouple_services.migrate.codemod import (
     SendSpec,
     inspect_calls,
     marker_text,
+    wait_note,
     with_path_params,
 )
 from decouple_services.migrate.events import (
@@ -206,8 +207,12 @@ class PlannedSite:
     renames: tuple[tuple[str, str], ...] = ()
     #: ``(body key, constant)`` of each constant its call sent, which the consumer adds.
     values: tuple[tuple[str, Any], ...] = ()
-    #: The bound of a send that waits, from the old call's ``timeout=``.
+    #: The bound of a send that waits, from the old call's ``timeout=`` (a domain event's
+    #: site: the bound of the event's one send, whichever call it came from).
     timeout: str | None = None
+    #: The notes (among ``notes``) that say what bounds the wait, as the site's own call
+    #: gave it: replaced when the site is folded into a domain event's send.
+    bound_notes: tuple[str, ...] = ()
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
     headers: tuple[str, ...] = ()
 
@@ -504,6 +509,7 @@ def plan_migration(
                     payload=fact.payload,
                     timeout=fact.timeout,
                     headers=header_names(fact.headers),
+                    bound_notes=fact.bound_notes,
                 )
             )
     if event is not None:
@@ -1663,10 +1669,46 @@ def _one_event(
             f"those of {lead.site.id}; add them to the send's `headers=` if they matter",
         )
 
+    # The event's one send waits with one bound, whichever call it came from (the one the
+    # rewrite writes): each site says that one, not the bound its own call had.
+    bound = lead_facts.timeout if waits and isinstance(lead_facts, CallFacts) else None
+    bound_from = next((p for p in waits if p.timeout == timeout), lead) if timeout else lead
+    lead_bound = lead_facts.bound_notes if isinstance(lead_facts, CallFacts) else ()
+
+    def bound_notes(item: PlannedSite) -> tuple[str, ...]:
+        if not waits:
+            return ()
+        if bound is None:
+            if item is lead:
+                return lead_bound
+            return (
+                f"the event's send ({lead.site.id}) waits the producer's bound "
+                "(`DECOUPLE_SEND_TIMEOUT_S`, 5 s): no call of the event passed a `timeout=` "
+                "this rewrite can read",
+            )
+        if item is bound_from and item is lead:
+            return (wait_note(bound),)
+        if item is bound_from:
+            return (
+                f"the event's send ({lead.site.id}) waits at most {bound} s for Kafka's "
+                "acknowledgement (this call's old timeout)",
+            )
+        own = f"; this call's was {item.timeout} s" if item.timeout not in (None, bound) else ""
+        return (
+            f"the event's send ({lead.site.id}) waits at most {bound} s for Kafka's "
+            f"acknowledgement (the old timeout of {bound_from.site.id}{own})",
+        )
+
+    def event_notes(item: PlannedSite) -> tuple[str, ...]:
+        own = [n for n in header_notes(item) if n not in item.bound_notes]
+        return (*bound_notes(item), *own)
+
     made = [
         replace(
             p,
-            notes=header_notes(p),
+            notes=event_notes(p),
+            timeout=bound,
+            bound_notes=bound_notes(p),
             send=sends[p.site.id],
             event=True,
             fields=data.fields[p.site.id],
