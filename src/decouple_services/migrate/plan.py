@@ -22,6 +22,7 @@ and a run on migrated code reproduces them unchanged.
 from __future__ import annotations
 
 import ast
+import functools
 import posixpath
 import re
 import textwrap
@@ -66,7 +67,7 @@ from decouple_services.migrate.events import (
     parse_event_name,
     union,
 )
-from decouple_services.migrate.fields import Scope, module_reader, scope_at
+from decouple_services.migrate.fields import Scope, module_file, module_reader, scope_at
 from decouple_services.migrate.generate import django_outbox_app
 from decouple_services.migrate.hazards import (
     atomic_requests,
@@ -450,22 +451,13 @@ def plan_migration(
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
         if undo is not None:
             cautions = (*cautions, compensation_caution(undo, send))
-        effect = (
-            effect_caution(
-                effects_before(source, site.line, _outbound_before(site, result, folded)),
-                site.file,
-                send,
-            )
-            if source is not None
-            else None
-        )
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
         cautions = (
             *cautions,
             *extra,
             *callee_cautions(site, endpoint, read),
             *payload_cautions(_payload_of(site.payload)),
-            *(c for c in (effect, identity) if c is not None),
+            *((identity,) if identity is not None else ()),
         )
         by_file[site.file].append((site, cautions, send))
     for file, entries in sorted(by_file.items()):
@@ -512,6 +504,9 @@ def plan_migration(
                     bound_notes=fact.bound_notes,
                 )
             )
+    # Once every site's send is known: an earlier call migrated in this change is an
+    # effect of another kind than one that stays a call.
+    planned = _with_effects(planned, result, read, folded)
     if event is not None:
         planned, refused = _one_event(planned, refused, event, read, parse)
     planned = across_topics(planned)
@@ -780,27 +775,84 @@ def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
 _READ_RPCS = frozenset({"get", "list", "find", "search", "read", "fetch", "check", "lookup"})
 
 
-def _outbound_before(
-    site: CallSite, result: ScanResult, folded: set[str] | frozenset[str] = frozenset()
-) -> list[int]:
-    """The lines of the other calls of ``site``'s function, before it, that change
-    something in the service they call: an HTTP ``POST``/``PUT``/``PATCH``/``DELETE``, an
-    RPC whose name does not say it only reads. ``folded``: the sites that become one send
-    with ``site`` (a domain event's), not counted."""
-    out = []
+def _changes(site: CallSite) -> bool:
+    """Whether a call changes something in the service it calls: an HTTP
+    ``POST``/``PUT``/``PATCH``/``DELETE``, an RPC whose name does not say it only reads."""
+    method = site.method or ""
+    if site.client == "grpc":
+        words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method).lower().split("_")
+        return bool(words) and words[0] not in _READ_RPCS
+    return method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _with_effects(
+    planned: Sequence[PlannedSite],
+    result: ScanResult,
+    read: ReadFile,
+    folded: set[str] | frozenset[str] = frozenset(),
+) -> list[PlannedSite]:
+    """Each send that waits given its ``effect-before-send`` caution
+    (:func:`~decouple_services.migrate.hazards.effects_before`): what its function, and the
+    functions of the repository it calls first, did for good before it. The other calls
+    that change something are the scan's call sites; one planned in this change is named
+    as the send it becomes. ``folded``: the sites that become one send with it (a domain
+    event's), none an effect of another."""
+    mine = {p.site.id: p for p in planned if not p.carried}
+    calls: dict[tuple[str, int], str] = {}
     for other in result.call_sites:
-        if other.file != site.file or other.function != site.function or other.line >= site.line:
+        if other.id in folded or other.role is Role.EVENT or not _changes(other):
             continue
-        if other.id in folded:
+        sent = mine.get(other.id)
+        calls[(other.file, other.line)] = _send_text(sent) if sent is not None else ""
+    out = []
+    for item in planned:
+        source = read(item.site.file) if item.site.id in mine else None
+        if source is None or not item.send.wait or item.send.outbox is not None:
+            out.append(item)
             continue
-        method = other.method or ""
-        if other.client == "grpc":
-            words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method).lower().split("_")
-            if words and words[0] not in _READ_RPCS:
-                out.append(other.line)
-        elif method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
-            out.append(other.line)
+        effects = effects_before(
+            source,
+            item.site.line,
+            file=item.site.file,
+            calls=calls,
+            find_module=_module_finder(item.site.file, read),
+        )
+        caution = effect_caution(effects, item.site.file, item.send)
+        if caution is None:
+            out.append(item)
+            continue
+        cautions = list(item.cautions)
+        # before the identity caution, where the summary has always put it
+        at = next((n for n, c in enumerate(cautions) if c.code == "identity-in-payload"), None)
+        cautions.insert(len(cautions) if at is None else at, caution)
+        out.append(replace(item, cautions=tuple(cautions)))
     return out
+
+
+def _send_text(item: PlannedSite) -> str:
+    """A send of this change, as an effect-before-send caution names it."""
+    how = (
+        " through the outbox (its row commits with the caller's transaction, unless this "
+        "send's failure rolls that back)"
+        if item.send.outbox is not None
+        else ""
+    )
+    return f"the send of {item.site.id} to `{item.send.topic}`{how}"
+
+
+def _module_finder(path: str, read: ReadFile) -> Callable[[str, int], tuple[str, bytes] | None]:
+    """The repository's module a file imports, for a caution: one that cannot be read
+    safely (a link out of the tree) is none, and stops nothing."""
+    find = module_file(path, read)
+
+    @functools.cache
+    def safe(module: str, level: int) -> tuple[str, bytes] | None:
+        try:
+            return find(module, level)
+        except DecoupleError:
+            return None
+
+    return safe
 
 
 def _payload_of(hint: str | None) -> str | None:
