@@ -268,6 +268,23 @@ def test_each_site_of_an_event_reports_the_bound_of_the_events_one_send(repo: Pa
     assert "waits at most 2 s" not in summary
 
 
+def test_an_event_without_a_readable_timeout_reports_the_producers_bound(repo: Path) -> None:
+    path = repo / REGISTRATION
+    text = path.read_text().replace(",\n        timeout=2,\n", ",\n").replace(", timeout=5)", ")")
+    path.write_text(text)
+    _commit(repo, "no timeouts")
+    ids = _ids(repo)
+    status, _, summary = _event(repo, ids)
+    assert status == EXIT_OK, summary
+    assert "waits at most" not in summary
+    assert "the old call passed no `timeout=`" in _site_notes(summary, ids["emails"])
+    for folded in (ids["analytics"], ids["cache"]):
+        assert (
+            f"the event's send ({ids['emails']}) waits the producer's bound "
+            "(`DECOUPLE_SEND_TIMEOUT_S`, 5 s)"
+        ) in _site_notes(summary, folded)
+
+
 def test_an_event_whose_send_does_not_wait_reports_no_bound(repo: Path) -> None:
     path = repo / REGISTRATION
     path.write_text(path.read_text().replace("    resp.raise_for_status()\n", ""))
