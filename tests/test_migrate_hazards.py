@@ -188,6 +188,47 @@ def test_a_write_in_a_helper_of_another_module_is_an_effect_and_a_nested_id_the_
     assert "| `order_id` (the payload's order.id) |" in body
 
 
+_SHIP = """
+
+@app.post("/orders/<order_id>/ship")
+def ship(order_id):
+    requests.post(f"{STOCK_URL}/holds", json={"order": {"id": order_id}}, timeout=2)
+    requests.post(f"{STOCK_URL}/restocked/{order_id}", timeout=2)
+    return "ok"
+"""
+
+
+def test_a_call_migrated_in_this_change_or_before_is_named_as_its_send(tmp_path: Path) -> None:
+    root = tmp_path / "saga"
+    shutil.copytree(FIXTURES / "migrate" / "saga", root)
+    app = root / "services/orders/orders/app.py"
+    app.write_text(app.read_text() + _SHIP)
+    stock = root / "services/stock/stock/app.py"
+    stock.write_text(stock.read_text() + _HOLDS)
+    migrated = _migrate(root)
+    ship = [p for p in migrated.plan.rewrites if p.site.function.endswith(".ship")]
+    hold, restock = sorted(ship, key=lambda p: p.site.line)
+    effect = next(c for c in restock.cautions if c.code == "effect-before-send")
+    assert effect.reason.startswith(
+        f"the send comes after the send of {hold.site.id} to `{hold.send.topic}`, migrated "
+        f"in this change (services/orders/orders/app.py:{hold.site.line}): that event goes out"
+    )
+    assert "requests.post" not in effect.reason  # the old call is gone from the code
+    assert "`--event`" in effect.suggestion and "`--outbox`" not in effect.suggestion
+    # Migrated alone first, the hold is a send of the code when the restock migrates.
+    result = scan(root, ScanOptions(use_cache=False))
+    alone = migrate_scanned(
+        result, select_sites(result, Criteria(ids=(hold.site.id,))), PlanOptions()
+    )
+    for change in alone.changes:
+        (root / change.path).parent.mkdir(parents=True, exist_ok=True)
+        (root / change.path).write_bytes(change.after)
+    later = _migrate(root)
+    restock = next(p for p in later.plan.rewrites if p.site.id == restock.site.id)
+    effect = next(c for c in restock.cautions if c.code == "effect-before-send")
+    assert f"after the send to `{hold.send.topic}`, migrated before (" in effect.reason
+
+
 def _outbox_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES / "e2e" / "outbox_repo", root)

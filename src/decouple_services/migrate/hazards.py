@@ -949,7 +949,8 @@ class Effect:
     #: call, when the effect is in that function's body.
     helper: str | None = None
     called_at: int | None = None
-    #: A call migrated in the same change: what its send is (``cs-… to `topic```).
+    #: A send, migrated in the same change or before it: what it is (``the send of cs-…
+    #: to `topic`, migrated in this change``).
     send: str | None = None
 
 
@@ -957,7 +958,8 @@ class Effect:
 #: bytes of the module's file in the repository, or ``None``.
 FindModule = Callable[[str, int], tuple[str, bytes] | None]
 #: ``(file, line)`` of a call site that changes something in the service it calls -> ``""``
-#: when it stays a call, else what its send is when it is migrated in the same change.
+#: when it stays a call, else what its send is: a call migrated in the same change, or a
+#: send an earlier migration wrote.
 Calls = Mapping[tuple[str, int], str]
 
 _NO_CALLS: dict[tuple[str, int], str] = {}
@@ -1043,7 +1045,7 @@ def _effect_of(
 ) -> Effect | None:
     send = calls.get((file, call.lineno))
     if send:
-        return Effect(call.lineno, "a call migrated in this change", _first_line(call), send=send)
+        return Effect(call.lineno, "a send", _first_line(call), send=send)
     what = _effect(call, lines.get(file, set()))
     return Effect(call.lineno, what, _first_line(call)) if what is not None else None
 
@@ -1171,9 +1173,9 @@ def effect_caution(effects: Sequence[Effect], file: str, send: SendSpec) -> Find
     """``effect-before-send`` for a send that waits, and so raises when Kafka does not
     take its event, after its caller did something an exception does not undo.
 
-    A call migrated in the same change is such a thing still, in another way: its event,
-    queued or accepted, goes out whatever this send does, so the client's retry sends it
-    again. It is named as the send it became, with what fixes that."""
+    A call migrated in the same change (or a send migrated before) is such a thing still,
+    in another way: its event, queued or accepted, goes out whatever this send does, so the
+    client's retry sends it again. It is named as the send it is, with what fixes that."""
     if not effects or not send.wait or send.outbox is not None:
         return None
     done = [e for e in effects if e.send is None]
@@ -1194,9 +1196,10 @@ def effect_caution(effects: Sequence[Effect], file: str, send: SendSpec) -> Find
             for e in sent[-2:]
         )
         lead = "it also comes" if done else "the send comes"
+        that = "that event goes" if len(sent[-2:]) == 1 else "those events go"
         parts.append(
-            f"{lead} after {shown}, migrated in this change: that event goes out (queued, or "
-            "accepted by Kafka) whatever this send does, so when this send raises, the "
+            f"{lead} after {shown}: {that} out (queued, or accepted by Kafka) whatever this "
+            "send does, so when this send raises, the "
             "client hears of a failure while the other service still gets its event, and "
             "the client's retry sends that event again"
         )

@@ -795,12 +795,18 @@ def _with_effects(
     (:func:`~decouple_services.migrate.hazards.effects_before`): what its function, and the
     functions of the repository it calls first, did for good before it. The other calls
     that change something are the scan's call sites; one planned in this change is named
-    as the send it becomes. ``folded``: the sites that become one send with it (a domain
+    as the send it becomes, and a send an earlier migration wrote is one too. ``folded``: the sites that become one send with it (a domain
     event's), none an effect of another."""
     mine = {p.site.id: p for p in planned if not p.carried}
     calls: dict[tuple[str, int], str] = {}
     for other in result.call_sites:
-        if other.id in folded or other.role is Role.EVENT or not _changes(other):
+        if other.id in folded:
+            continue
+        if other.role is Role.EVENT:  # a send an earlier migration wrote
+            topic = (other.url_template or other.url).strip("\"'")
+            calls[(other.file, other.line)] = f"the send to `{topic}`, migrated before"
+            continue
+        if not _changes(other):
             continue
         sent = mine.get(other.id)
         calls[(other.file, other.line)] = _send_text(sent) if sent is not None else ""
@@ -837,7 +843,7 @@ def _send_text(item: PlannedSite) -> str:
         if item.send.outbox is not None
         else ""
     )
-    return f"the send of {item.site.id} to `{item.send.topic}`{how}"
+    return f"the send of {item.site.id} to `{item.send.topic}`, migrated in this change{how}"
 
 
 def _module_finder(path: str, read: ReadFile) -> Callable[[str, int], tuple[str, bytes] | None]:

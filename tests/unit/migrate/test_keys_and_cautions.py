@@ -459,16 +459,18 @@ def test_a_call_migrated_in_the_same_change_is_named_as_its_send() -> None:
     line = line_of(_EFFECTS, "def read_then_send(")
     earlier = line_of(_EFFECTS, "order = Order.objects.get")
     send = line + 3  # the requests.post of read_then_send
-    calls = {("shop/orders.py", earlier): "the send of cs-2 to `orders.placed`"}
+    calls = {
+        ("shop/orders.py", earlier): "the send of cs-2 to `orders.placed`, migrated in this change"
+    }
     effects = effects_before(_EFFECTS, send, file="shop/orders.py", calls=calls)
     assert [(e.what, e.send) for e in effects] == [
-        ("a call migrated in this change", "the send of cs-2 to `orders.placed`")
+        ("a send", "the send of cs-2 to `orders.placed`, migrated in this change")
     ]
     caution = effect_caution(effects, "shop/orders.py", _send(wait=True))
     assert caution is not None
     assert caution.reason.startswith(
-        f"the send comes after the send of cs-2 to `orders.placed` (shop/orders.py:{earlier}), "
-        "migrated in this change: that event goes out"
+        "the send comes after the send of cs-2 to `orders.placed`, migrated in this change "
+        f"(shop/orders.py:{earlier}): that event goes out"
     )
     assert "`Order.objects.get" not in caution.reason  # the old call's code is gone
     assert "`--event`" in caution.suggestion and "`idempotency_key=`" in caution.suggestion
