@@ -186,6 +186,8 @@ def test_a_write_in_a_helper_of_another_module_is_an_effect_and_a_nested_id_the_
     assert '{"order": {"id": order_id, "qty": 1}},\n        key=order_id,' in placed
     body = render_pr_body(migrated)
     assert "| `order_id` (the payload's order.id) |" in body
+    asyncapi = next(c for c in migrated.changes if c.path == "decouple/asyncapi.yaml")
+    assert "The event's order.id." in asyncapi.after.decode()  # the key binding
 
 
 _SHIP = """

@@ -998,7 +998,7 @@ def effects_before(
         n for n in enclosing(function, line) if isinstance(n, ast.If | ast.Try | ast.TryStar)
     ]
     failed = _failed_names(function, line)
-    mine = {**{(file, n): "" for n in outbound}, **calls}
+    mine = {**{(file, n): "" for n in outbound}, **calls} if outbound else calls
     lines: dict[str, set[int]] = {}
     for where, number in mine:
         lines.setdefault(where, set()).add(number)
@@ -1059,7 +1059,6 @@ class _Helpers:
     def __init__(
         self, tree: ast.Module, function: Function, file: str, find: FindModule | None
     ) -> None:
-        self.tree = tree
         self.function = function
         self.file = file
         self.find = find
