@@ -233,6 +233,69 @@ def test_a_call_under_its_own_condition_is_not_folded_into_the_send(repo: Path) 
     assert "is not in the block of the event's send" in summary
 
 
+def _site_notes(summary: str, site: str) -> str:
+    """The summary's lines about one site: its own line and the notes under it."""
+    lines = summary.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.strip().startswith(site))
+    end = next(
+        (n for n in range(start + 1, len(lines)) if not lines[n].startswith("      ")),
+        len(lines),
+    )
+    return "\n".join(lines[start:end])
+
+
+def test_each_site_of_an_event_reports_the_bound_of_the_events_one_send(repo: Path) -> None:
+    # Fire and forget: only the cache's status-checked call waits, so the event's send
+    # waits with its 5 s, although the emails call, where the send is, had 2 s.
+    ids = _ids(repo)
+    status, diff, summary = _event(repo, ids, fire_and_forget=True)
+    assert status == EXIT_OK, summary
+    caller = diff[: diff.index("diff --git", 1)]  # the rewritten registration
+    bounds = [line[1:].strip() for line in caller.splitlines() if line.startswith("+")]
+    assert [b for b in bounds if "timeout=" in b] == ["timeout=5,"]  # what the rewrite writes
+    emails = _site_notes(summary, ids["emails"])
+    cache = _site_notes(summary, ids["cache"])
+    analytics = _site_notes(summary, ids["analytics"])
+    from_cache = (
+        f"the event's send ({ids['emails']}) waits at most 5 s for Kafka's acknowledgement "
+        f"(the old timeout of {ids['cache']})"
+    )
+    assert from_cache in emails and from_cache in analytics
+    assert (
+        f"the event's send ({ids['emails']}) waits at most 5 s for Kafka's acknowledgement "
+        "(this call's old timeout)"
+    ) in cache
+    assert "waits at most 2 s" not in summary
+
+
+def test_an_event_without_a_readable_timeout_reports_the_producers_bound(repo: Path) -> None:
+    path = repo / REGISTRATION
+    text = path.read_text().replace(",\n        timeout=2,\n", ",\n").replace(", timeout=5)", ")")
+    path.write_text(text)
+    _commit(repo, "no timeouts")
+    ids = _ids(repo)
+    status, _, summary = _event(repo, ids)
+    assert status == EXIT_OK, summary
+    assert "waits at most" not in summary
+    assert "the old call passed no `timeout=`" in _site_notes(summary, ids["emails"])
+    for folded in (ids["analytics"], ids["cache"]):
+        assert (
+            f"the event's send ({ids['emails']}) waits the producer's bound "
+            "(`DECOUPLE_SEND_TIMEOUT_S`, 5 s)"
+        ) in _site_notes(summary, folded)
+
+
+def test_an_event_whose_send_does_not_wait_reports_no_bound(repo: Path) -> None:
+    path = repo / REGISTRATION
+    path.write_text(path.read_text().replace("    resp.raise_for_status()\n", ""))
+    _commit(repo, "unchecked")
+    status, diff, summary = _event(repo, _ids(repo), fire_and_forget=True)
+    assert status == EXIT_OK, summary
+    caller = diff[: diff.index("diff --git", 1)]  # the rewritten registration
+    assert "send_event(" in caller and "send_event_and_wait" not in caller
+    assert "waits at most" not in summary and "producer's bound" not in summary
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -115,6 +115,122 @@ def test_a_callee_handler_answering_409_is_named_with_the_setting_that_makes_it_
     assert "**Repeats answered 409.**" in render_pr_body(migrated)
 
 
+_STORE = """import redis
+
+db = redis.Redis()
+
+
+def save_order(order_id):
+    db.set(f"order:{order_id}", "placed")
+
+
+def load_order(order_id):
+    return db.get(f"order:{order_id}")
+"""
+
+_PLACE = """
+
+@app.post("/orders/<order_id>/place")
+def place(order_id):
+    save_order(order_id)
+    requests.post(f"{STOCK_URL}/holds", json={"order": {"id": order_id, "qty": 1}}, timeout=2)
+    return "ok"
+
+
+@app.post("/orders/<order_id>/peek")
+def peek(order_id):
+    load_order(order_id)
+    requests.post(f"{STOCK_URL}/holds", json={"order": {"id": order_id, "qty": 0}}, timeout=2)
+    return "ok"
+"""
+
+_HOLDS = """
+
+@app.post("/holds")
+def holds():
+    return "ok"
+"""
+
+
+def test_a_write_in_a_helper_of_another_module_is_an_effect_and_a_nested_id_the_key(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "saga"
+    shutil.copytree(FIXTURES / "migrate" / "saga", root)
+    orders = root / "services/orders/orders"
+    (orders / "store.py").write_text(_STORE)
+    app = orders / "app.py"
+    text = app.read_text().replace(
+        "from .payments import PaymentDeclined, charge\n",
+        "from .payments import PaymentDeclined, charge\nfrom .store import load_order, save_order\n",
+    )
+    app.write_text(text + _PLACE)
+    stock = root / "services/stock/stock/app.py"
+    stock.write_text(stock.read_text() + _HOLDS)
+    migrated = _migrate(root)
+    place = next(p for p in migrated.plan.rewrites if p.site.function.endswith(".place"))
+    peek = next(p for p in migrated.plan.rewrites if p.site.function.endswith(".peek"))
+    effect = next(c for c in place.cautions if c.code == "effect-before-send")
+    assert (
+        "a database write `db.set(f'order:{order_id}', 'placed')` "
+        "(services/orders/orders/store.py:7) in `save_order`, called at line" in effect.reason
+    )
+    # a helper that only reads is no effect
+    assert "effect-before-send" not in [c.code for c in peek.cautions]
+    # the order nested in the payload keys the send, shown with its path
+    assert (place.send.key, place.send.key_origin) == ("order_id", "the payload's order.id")
+    rewritten = next(c for c in migrated.changes if c.path.endswith("orders/app.py"))
+    after = rewritten.after.decode()
+    assert "# event key: order_id (the payload's order.id)" in after
+    placed = after[after.index("def place(") : after.index("def peek(")]
+    assert '{"order": {"id": order_id, "qty": 1}},\n        key=order_id,' in placed
+    body = render_pr_body(migrated)
+    assert "| `order_id` (the payload's order.id) |" in body
+    asyncapi = next(c for c in migrated.changes if c.path == "decouple/asyncapi.yaml")
+    assert "The event's order.id." in asyncapi.after.decode()  # the key binding
+
+
+_SHIP = """
+
+@app.post("/orders/<order_id>/ship")
+def ship(order_id):
+    requests.post(f"{STOCK_URL}/holds", json={"order": {"id": order_id}}, timeout=2)
+    requests.post(f"{STOCK_URL}/restocked/{order_id}", timeout=2)
+    return "ok"
+"""
+
+
+def test_a_call_migrated_in_this_change_or_before_is_named_as_its_send(tmp_path: Path) -> None:
+    root = tmp_path / "saga"
+    shutil.copytree(FIXTURES / "migrate" / "saga", root)
+    app = root / "services/orders/orders/app.py"
+    app.write_text(app.read_text() + _SHIP)
+    stock = root / "services/stock/stock/app.py"
+    stock.write_text(stock.read_text() + _HOLDS)
+    migrated = _migrate(root)
+    ship = [p for p in migrated.plan.rewrites if p.site.function.endswith(".ship")]
+    hold, restock = sorted(ship, key=lambda p: p.site.line)
+    effect = next(c for c in restock.cautions if c.code == "effect-before-send")
+    assert effect.reason.startswith(
+        f"the send comes after the send of {hold.site.id} to `{hold.send.topic}`, migrated "
+        f"in this change (services/orders/orders/app.py:{hold.site.line}): that event goes out"
+    )
+    assert "requests.post" not in effect.reason  # the old call is gone from the code
+    assert "`--event`" in effect.suggestion and "`--outbox`" not in effect.suggestion
+    # Migrated alone first, the hold is a send of the code when the restock migrates.
+    result = scan(root, ScanOptions(use_cache=False))
+    alone = migrate_scanned(
+        result, select_sites(result, Criteria(ids=(hold.site.id,))), PlanOptions()
+    )
+    for change in alone.changes:
+        (root / change.path).parent.mkdir(parents=True, exist_ok=True)
+        (root / change.path).write_bytes(change.after)
+    later = _migrate(root)
+    restock = next(p for p in later.plan.rewrites if p.site.id == restock.site.id)
+    effect = next(c for c in restock.cautions if c.code == "effect-before-send")
+    assert f"after the send to `{hold.send.topic}`, migrated before (" in effect.reason
+
+
 def _outbox_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     shutil.copytree(FIXTURES / "e2e" / "outbox_repo", root)

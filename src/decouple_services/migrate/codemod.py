@@ -148,6 +148,9 @@ class CallFacts:
     payload_column: int = 0
     #: The bound of ``send_event_and_wait`` (source), from the old call's ``timeout=``.
     timeout: str | None = None
+    #: The notes (among ``notes``) that say what bounds the send's wait: a domain event's
+    #: planner puts the bound of the event's one send in their place.
+    bound_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,10 +334,12 @@ def _locate(
                 continue
             notes = (*notes, *with_path_params(payload, spec.path_params)[1])
         wait_notes: tuple[str, ...] = ()
+        bound_notes: tuple[str, ...] = ()
         if reading is not None:
+            bound_notes = (*((wait_note(timeout),) if timeout else ()), *timeout_notes)
             wait_notes = (
-                *((_wait_note(timeout),) if timeout else ()),
-                *timeout_notes,
+                # a domain event's sites say the bound of its one send (the planner's note)
+                *(bound_notes if not spec.event and spec.fold_into is None else ()),
                 *check_notes,
                 *handler_notes,
                 # An event's send that waits for another of its calls checked nothing here,
@@ -353,6 +358,7 @@ def _locate(
             (*wait_notes, *notes, *header_notes),
             column,
             timeout,
+            bound_notes,
         )
         if spec.fold_into is not None:
             unsafe = _not_removable(statement, reading)
@@ -594,7 +600,8 @@ def _first_line(code: str) -> str:
     return line.strip()
 
 
-def _wait_note(timeout: str) -> str:
+def wait_note(timeout: str) -> str:
+    """The note of a send that waits at most its old call's ``timeout``."""
     return f"the send waits at most {timeout} s for Kafka's acknowledgement (the old timeout)"
 
 

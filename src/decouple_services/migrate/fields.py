@@ -136,9 +136,29 @@ def module_scope(tree: ast.Module, read_module: ModuleReaderFn | None = None) ->
 def module_reader(path: str, read: Callable[[str], bytes | None]) -> ModuleReaderFn:
     """Reads a module imported by the file at ``path`` (``from orders.models import Order``):
     relative imports from the file's package, absolute ones from each folder above it."""
-    folder = posixpath.dirname(path)
+    find = module_file(path, read)
 
     def read_module(module: str, level: int, name: str) -> ast.Module | None:
+        found = find(module, level)
+        if found is None:
+            return None
+        try:
+            return ast.parse(found[1])
+        except (SyntaxError, ValueError):
+            return None
+
+    return read_module
+
+
+def module_file(
+    path: str, read: Callable[[str], bytes | None]
+) -> Callable[[str, int], tuple[str, bytes] | None]:
+    """Finds a module imported by the file at ``path`` as ``(its path, its bytes)``:
+    ``module`` with ``level`` dots (``from .store import x``: ``store``, 1) from the file's
+    package, without dots from each folder above it."""
+    folder = posixpath.dirname(path)
+
+    def find(module: str, level: int) -> tuple[str, bytes] | None:
         parts = module.split(".") if module else []
         if level:
             base = folder
@@ -157,13 +177,10 @@ def module_reader(path: str, read: Callable[[str], bytes | None]) -> ModuleReade
             for candidate in (f"{stem}.py", f"{stem}/__init__.py"):
                 data = read(candidate.lstrip("/"))
                 if data is not None:
-                    try:
-                        return ast.parse(data)
-                    except (SyntaxError, ValueError):
-                        return None
+                    return candidate.lstrip("/"), data
         return None
 
-    return read_module
+    return find
 
 
 def _read_model(node: ast.ClassDef, scope: Scope, depth: int) -> Model | None:

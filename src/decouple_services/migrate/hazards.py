@@ -47,7 +47,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from decouple_services.core.model import CallSite, Endpoint
@@ -654,19 +654,20 @@ _ORIGIN_FIELD = re.compile(r"^(?:path parameter |the payload's )(?:\w+\.)?(\w+)"
 
 def key_entity(send: SendSpec) -> str | None:
     """What the send's event key names, when it is an entity's id (``path parameter
-    order_id`` -> ``order``, ``the payload's invite.id`` -> ``invite``); ``None`` when it
+    order_id`` -> ``order``, ``the payload's invite.id`` -> ``invite``, ``the payload's
+    data.user_id`` -> ``user``); ``None`` when it
     has no key or the key is not named as an id."""
     if send.key is None or send.key_origin is None:
         return None
-    match = _ORIGIN_FIELD.match(send.key_origin)
-    if match is None:
+    if _ORIGIN_FIELD.match(send.key_origin) is None:
         return None
-    nested = send.key_origin.removeprefix("the payload's ").split(".", 1)
-    if len(nested) == 2 and nested[1].startswith("id"):
-        return nested[0]  # the payload's invite.id
-    field = match.group(1)
+    path = send.key_origin.removeprefix("path parameter ").removeprefix("the payload's ")
+    parts = path.split()[0].split(".")
+    if len(parts) > 1 and parts[-1] == "id":
+        return parts[-2]  # the payload's invite.id, order.id of a nested dict
+    field = parts[-1]
     if field.endswith("_id") and len(field) > 3:
-        return field[:-3]
+        return field[:-3]  # order_id, also the payload's data.order_id
     return None
 
 
@@ -934,17 +935,59 @@ def _objects(call: ast.Call) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """Something done for good before a send: ``what`` (``a database write``) at ``line``,
+    ``code`` its first line."""
+
+    line: int
+    what: str
+    code: str
+    #: The file it is in, when not the send's (a helper of another module).
+    file: str | None = None
+    #: The function of the repository the send's function called, and the line of that
+    #: call, when the effect is in that function's body.
+    helper: str | None = None
+    called_at: int | None = None
+    #: A send, migrated in the same change or before it: what it is (``the send of cs-…
+    #: to `topic`, migrated in this change``).
+    send: str | None = None
+
+
+#: ``(module, level)`` of an import (``from .store import x``: ``store``, 1) -> the path and
+#: bytes of the module's file in the repository, or ``None``.
+FindModule = Callable[[str, int], tuple[str, bytes] | None]
+#: ``(file, line)`` of a call site that changes something in the service it calls -> ``""``
+#: when it stays a call, else what its send is: a call migrated in the same change, or a
+#: send an earlier migration wrote.
+Calls = Mapping[tuple[str, int], str]
+
+_NO_CALLS: dict[tuple[str, int], str] = {}
+
+
 def effects_before(
-    source: str | bytes, line: int, outbound: Sequence[int] = ()
-) -> list[tuple[int, str, str]]:
+    source: str | bytes,
+    line: int,
+    outbound: Sequence[int] = (),
+    *,
+    file: str = "",
+    calls: Calls = _NO_CALLS,
+    find_module: FindModule | None = None,
+) -> list[Effect]:
     """The effects its function made for good before the call at ``line``, that an
     exception raised at the call does not undo: a payment call, a database write that
     commits by itself (an ORM ``save``/``create``, a ``commit``, a write method of a store
     object), or another outbound call (``outbound``: the lines of the function's other
-    call sites that change something). ``(line, what, code)`` each, in order; a call in a
-    branch that cannot have run before the send (the other arm of an ``if``, a handler
-    of a ``try`` the send's body is in) is left out, and so is a call the caller's
-    failure path repeats (on a failure path the step failed)."""
+    call sites that change something; ``calls``: those of the repository, by ``(file,
+    line)``, with the send of each one migrated in the same change). In order; a call in a
+    branch that cannot have run before the send (the other arm of an ``if``, a handler of
+    a ``try`` the send's body is in) is left out, and so is a call the caller's failure
+    path repeats (on a failure path the step failed).
+
+    A function of the repository called before the send (``save_user(user)``, defined in
+    the module, a method reached through ``self``, or imported from a module
+    ``find_module`` finds) is looked into, one level down: its effects are the caller's,
+    whichever branch of it they are in."""
     tree = _parse(source)
     if tree is None:
         return []
@@ -955,18 +998,131 @@ def effects_before(
         n for n in enclosing(function, line) if isinstance(n, ast.If | ast.Try | ast.TryStar)
     ]
     failed = _failed_names(function, line)
-    found: list[tuple[int, str, str]] = []
-    calls = [n for n in _own_nodes(function) if isinstance(n, ast.Call)]
+    mine = {**{(file, n): "" for n in outbound}, **calls} if outbound else calls
+    lines: dict[str, set[int]] = {}
+    for where, number in mine:
+        lines.setdefault(where, set()).add(number)
+    found: list[Effect] = []
+    calls_in = [n for n in _own_nodes(function) if isinstance(n, ast.Call)]
     assigned = _assigned_calls(function)
-    for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+    helpers = _Helpers(tree, function, file, find_module)
+    for call in sorted(calls_in, key=lambda c: (c.lineno, c.col_offset)):
         if call.lineno >= line or _elsewhere(call, line, enclosing_ifs):
             continue
         if assigned.get(id(call), "") in failed:
             continue  # the step whose failure the send's branch handles
-        what = _effect(call, set(outbound))
-        if what is not None and not any(f[0] == call.lineno for f in found):
-            found.append((call.lineno, what, _first_line(call)))
+        if any(f.line == call.lineno and f.helper is None for f in found):
+            continue
+        own = _effect_of(call, file, mine, lines)
+        if own is not None:
+            found.append(own)
+            continue
+        helper = helpers.of(call)
+        if helper is None:
+            continue
+        name, where, body = helper
+        seen: set[int] = set()
+        for inner in sorted(
+            (n for n in _own_nodes(body) if isinstance(n, ast.Call)),
+            key=lambda c: (c.lineno, c.col_offset),
+        ):
+            effect = _effect_of(inner, where, mine, lines)
+            if effect is not None and inner.lineno not in seen:
+                seen.add(inner.lineno)
+                found.append(
+                    replace(
+                        effect,
+                        file=where if where != file else None,
+                        helper=name,
+                        called_at=call.lineno,
+                    )
+                )
     return found
+
+
+def _effect_of(
+    call: ast.Call, file: str, calls: Calls, lines: Mapping[str, set[int]]
+) -> Effect | None:
+    send = calls.get((file, call.lineno))
+    if send:
+        return Effect(call.lineno, "a send", _first_line(call), send=send)
+    what = _effect(call, lines.get(file, set()))
+    return Effect(call.lineno, what, _first_line(call)) if what is not None else None
+
+
+class _Helpers:
+    """The functions of the repository a function calls by name: defined in its module
+    (``save_user(...)``), methods of its class (``self.save(...)``), or imported from a
+    module of the repository (``from .store import save_user``, ``store.save_user(...)``
+    after ``from . import store``)."""
+
+    def __init__(
+        self, tree: ast.Module, function: Function, file: str, find: FindModule | None
+    ) -> None:
+        self.function = function
+        self.file = file
+        self.find = find
+        self.defined = {
+            n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        self.imported: dict[str, tuple[str, int, str | None]] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    # ``from pkg import mod`` or ``from mod import f``: which, the file says
+                    self.imported[alias.asname or alias.name] = (
+                        node.module or "",
+                        node.level,
+                        alias.name,
+                    )
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname is not None:
+                        self.imported[alias.asname] = (alias.name, 0, None)
+        self.methods: dict[str, Function] = {}
+        for cls in ast.walk(tree):
+            if isinstance(cls, ast.ClassDef) and function in cls.body:
+                self.methods = {
+                    n.name: n
+                    for n in cls.body
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                }
+
+    def of(self, call: ast.Call) -> tuple[str, str, Function] | None:
+        """``(name, file, function)`` of the function of the repository ``call`` runs."""
+        func = call.func
+        found: tuple[str, str, Function] | None = None
+        if isinstance(func, ast.Name):
+            if func.id in self.defined:
+                found = (func.id, self.file, self.defined[func.id])
+            elif func.id in self.imported:
+                module, level, name = self.imported[func.id]
+                found = self._imported(module, level, name)
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = func.value.id
+            if owner in ("self", "cls") and func.attr in self.methods:
+                found = (func.attr, self.file, self.methods[func.attr])
+            elif owner in self.imported:
+                module, level, name = self.imported[owner]
+                inner = f"{module}.{name}" if module and name else module or name or ""
+                found = self._imported(inner, level, func.attr)
+        if found is None or found[2] is self.function:
+            return None
+        return found
+
+    def _imported(
+        self, module: str, level: int, name: str | None
+    ) -> tuple[str, str, Function] | None:
+        if self.find is None or name is None:
+            return None
+        located = self.find(module, level)
+        tree = _parse(located[1]) if located is not None else None
+        if located is None or tree is None:
+            return None
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+                return name, located[0], node
+        return None
 
 
 def _failed_names(function: Function, line: int) -> set[str]:
@@ -1012,22 +1168,61 @@ def _elsewhere(call: ast.Call, line: int, around: Sequence[ast.AST]) -> bool:
     return False
 
 
-def effect_caution(
-    effects: list[tuple[int, str, str]], file: str, send: SendSpec
-) -> Finding | None:
+def effect_caution(effects: Sequence[Effect], file: str, send: SendSpec) -> Finding | None:
     """``effect-before-send`` for a send that waits, and so raises when Kafka does not
-    take its event, after its caller did something an exception does not undo."""
+    take its event, after its caller did something an exception does not undo.
+
+    A call migrated in the same change (or a send migrated before) is such a thing still,
+    in another way: its event, queued or accepted, goes out whatever this send does, so the
+    client's retry sends it again. It is named as the send it is, with what fixes that."""
     if not effects or not send.wait or send.outbox is not None:
         return None
-    shown = "; ".join(f"{what} `{code}` ({file}:{line})" for line, what, code in effects[-2:])
-    return Finding(
-        "effect-before-send",
-        f"the send comes after {shown}: when Kafka does not take the event the send raises "
-        "after that effect happened, so the client gets an error for work that was done, "
-        "and its retry does it again",
-        "with Django or SQLAlchemy managing the caller's data, `--outbox` writes the event "
-        "in the same transaction as the write; otherwise have the client send an "
-        "idempotency key the earlier effect is done under (a payment provider's "
-        "idempotency key, a unique request id), or catch the send's failure and answer "
-        "what was done",
-    )
+    done = [e for e in effects if e.send is None]
+    sent = [e for e in effects if e.send is not None]
+    parts = []
+    if done:
+        shown = "; ".join(_effect_text(e, file) for e in done[-2:])
+        parts.append(
+            f"the send comes after {shown}: when Kafka does not take the event the send "
+            "raises after that effect happened, so the client gets an error for work that "
+            "was done, and its retry does it again"
+        )
+    if sent:
+        shown = "; ".join(
+            f"{e.send} ({e.file or file}:{e.line}"
+            + (f", in `{e.helper}` called at line {e.called_at}" if e.helper else "")
+            + ")"
+            for e in sent[-2:]
+        )
+        lead = "it also comes" if done else "the send comes"
+        that = "that event goes" if len(sent[-2:]) == 1 else "those events go"
+        parts.append(
+            f"{lead} after {shown}: {that} out (queued, or accepted by Kafka) whatever this "
+            "send does, so when this send raises, the "
+            "client hears of a failure while the other service still gets its event, and "
+            "the client's retry sends that event again"
+        )
+    fixes = []
+    if done:
+        fixes.append(
+            "with Django or SQLAlchemy managing the caller's data, `--outbox` writes the "
+            "event in the same transaction as the write; otherwise have the client send an "
+            "idempotency key the earlier effect is done under (a payment provider's "
+            "idempotency key, a unique request id), or catch the send's failure and answer "
+            "what was done"
+        )
+    if sent:
+        fixes.append(
+            "give the earlier send an `idempotency_key=` the client's retry repeats (its "
+            "request id), so its consumer skips the copy; where both calls tell one fact, "
+            "make them one domain event (`--event`), one send that Kafka takes or refuses "
+            "whole"
+        )
+    return Finding("effect-before-send", "; ".join(parts), "; ".join(fixes))
+
+
+def _effect_text(effect: Effect, file: str) -> str:
+    where = f"{effect.file or file}:{effect.line}"
+    if effect.helper is None:
+        return f"{effect.what} `{effect.code}` ({where})"
+    return f"{effect.what} `{effect.code}` ({where}) in `{effect.helper}`, called at line {effect.called_at}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _CONSTANT_TYPES: tuple[tuple[type, str], ...] = (
@@ -111,18 +111,75 @@ def merge_schemas(schemas: Sequence[dict[str, Any] | None]) -> dict[str, Any] | 
     return merged
 
 
-def key_field(source: str | None, path_params: Sequence[str] = ()) -> str | None:
+def key_field(
+    source: str | None,
+    path_params: Sequence[str] = (),
+    skip: Callable[[str], bool] = lambda _: False,
+) -> str | None:
     """The field the producer keys events by: ``id``, else the first ``*_id`` field the
     payload names (:func:`payload_fields`), else the first such path parameter (the generated
-    producer's own rule)."""
+    producer's own rule), else the path of the id of the one dict the payload nests
+    (:func:`nested_id_path`: ``order.id``; ``skip``: the fields that are no entity)."""
     names = [name for name, _ in payload_fields(source)]
     for fields in (names, list(path_params)):
-        if "id" in fields:
-            return "id"
-        for name in fields:
-            if name.endswith("_id"):
-                return name
-    return None
+        found = _id_name(fields)
+        if found is not None:
+            return found
+    return nested_id_path(source, skip)
+
+
+def _id_name(names: Sequence[str]) -> str | None:
+    if "id" in names:
+        return "id"
+    return next((name for name in names if name.endswith("_id")), None)
+
+
+#: How deep :func:`nested_id_path` looks: ``{"data": {"order": {"id": ...}}}`` and no further.
+_NESTING = 3
+
+
+def nested_id_path(source: str | None, skip: Callable[[str], bool] = lambda _: False) -> str | None:
+    """The dotted path of the entity id a payload carries inside a literal dict it nests,
+    when its own fields have none: ``{"order": {"id": order.id, "total": t}}`` ->
+    ``order.id``, ``{"data": {"user_id": uid}}`` -> ``data.user_id``. At each level the
+    dict's own ``id`` or first ``*_id`` key wins; else the one dict under it that has one.
+    Two nested dicts with an id are two entities, and a field ``skip`` names (one carrying
+    who asks) is none: ``None``. A list of dicts holds many entities, never one."""
+
+    def within(fields: list[tuple[str, ast.expr]], depth: int) -> str | None:
+        found: list[str] = []
+        for name, value in fields:
+            if not isinstance(value, ast.Dict) or skip(name) or not name.isidentifier():
+                continue
+            inner = _dict_fields(value)
+            own = _id_name([n for n, _ in inner if n.isidentifier()])
+            deeper = within(inner, depth - 1) if own is None and depth > 1 else None
+            if own is not None or deeper is not None:
+                found.append(f"{name}.{own if own is not None else deeper}")
+        return found[0] if len(found) == 1 else None
+
+    return within(payload_fields(source), _NESTING)
+
+
+def value_at(source: str | None, path: str) -> ast.expr | None:
+    """The value a payload holds at a dotted field path (``order.id``: the ``id`` key of
+    the dict under its ``order`` field), ``None`` when it names none."""
+    fields = payload_fields(source)
+    value: ast.expr | None = None
+    for part in path.split("."):
+        value = next((v for n, v in fields if n == part), None)
+        if value is None:
+            return None
+        fields = _dict_fields(value) if isinstance(value, ast.Dict) else []
+    return value
+
+
+def _dict_fields(node: ast.Dict) -> list[tuple[str, ast.expr]]:
+    return [
+        (k.value, v)
+        for k, v in zip(node.keys, node.values, strict=True)
+        if isinstance(k, ast.Constant) and isinstance(k.value, str)
+    ]
 
 
 def payload_fields(source: str | None) -> list[tuple[str, ast.expr]]:
@@ -134,11 +191,7 @@ def payload_fields(source: str | None) -> list[tuple[str, ast.expr]]:
     node = _parse(source)
     for _ in range(3):
         if isinstance(node, ast.Dict):
-            return [
-                (k.value, v)
-                for k, v in zip(node.keys, node.values, strict=True)
-                if isinstance(k, ast.Constant) and isinstance(k.value, str)
-            ]
+            return _dict_fields(node)
         if not isinstance(node, ast.Call):
             return []
         if len(node.args) == 1 and isinstance(node.args[0], ast.Call | ast.Dict):

@@ -22,6 +22,7 @@ and a run on migrated code reproduces them unchanged.
 from __future__ import annotations
 
 import ast
+import functools
 import posixpath
 import re
 import textwrap
@@ -52,6 +53,7 @@ from decouple_services.migrate.codemod import (
     SendSpec,
     inspect_calls,
     marker_text,
+    wait_note,
     with_path_params,
 )
 from decouple_services.migrate.events import (
@@ -65,7 +67,7 @@ from decouple_services.migrate.events import (
     parse_event_name,
     union,
 )
-from decouple_services.migrate.fields import Scope, module_reader, scope_at
+from decouple_services.migrate.fields import Scope, module_file, module_reader, scope_at
 from decouple_services.migrate.generate import django_outbox_app
 from decouple_services.migrate.hazards import (
     atomic_requests,
@@ -101,6 +103,7 @@ from decouple_services.migrate.payload import (
     literal_values,
     merge_schemas,
     payload_fields,
+    value_at,
 )
 from decouple_services.migrate.refusals import (
     READ_AFTER,
@@ -205,8 +208,12 @@ class PlannedSite:
     renames: tuple[tuple[str, str], ...] = ()
     #: ``(body key, constant)`` of each constant its call sent, which the consumer adds.
     values: tuple[tuple[str, Any], ...] = ()
-    #: The bound of a send that waits, from the old call's ``timeout=``.
+    #: The bound of a send that waits, from the old call's ``timeout=`` (a domain event's
+    #: site: the bound of the event's one send, whichever call it came from).
     timeout: str | None = None
+    #: The notes (among ``notes``) that say what bounds the wait, as the site's own call
+    #: gave it: replaced when the site is folded into a domain event's send.
+    bound_notes: tuple[str, ...] = ()
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
     headers: tuple[str, ...] = ()
 
@@ -444,22 +451,13 @@ def plan_migration(
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
         if undo is not None:
             cautions = (*cautions, compensation_caution(undo, send))
-        effect = (
-            effect_caution(
-                effects_before(source, site.line, _outbound_before(site, result, folded)),
-                site.file,
-                send,
-            )
-            if source is not None
-            else None
-        )
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
         cautions = (
             *cautions,
             *extra,
             *callee_cautions(site, endpoint, read),
             *payload_cautions(_payload_of(site.payload)),
-            *(c for c in (effect, identity) if c is not None),
+            *((identity,) if identity is not None else ()),
         )
         by_file[site.file].append((site, cautions, send))
     for file, entries in sorted(by_file.items()):
@@ -503,8 +501,12 @@ def plan_migration(
                     payload=fact.payload,
                     timeout=fact.timeout,
                     headers=header_names(fact.headers),
+                    bound_notes=fact.bound_notes,
                 )
             )
+    # Once every site's send is known: an earlier call migrated in this change is an
+    # effect of another kind than one that stays a call.
+    planned = _with_effects(planned, result, read, folded)
     if event is not None:
         planned, refused = _one_event(planned, refused, event, read, parse)
     planned = across_topics(planned)
@@ -773,27 +775,90 @@ def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
 _READ_RPCS = frozenset({"get", "list", "find", "search", "read", "fetch", "check", "lookup"})
 
 
-def _outbound_before(
-    site: CallSite, result: ScanResult, folded: set[str] | frozenset[str] = frozenset()
-) -> list[int]:
-    """The lines of the other calls of ``site``'s function, before it, that change
-    something in the service they call: an HTTP ``POST``/``PUT``/``PATCH``/``DELETE``, an
-    RPC whose name does not say it only reads. ``folded``: the sites that become one send
-    with ``site`` (a domain event's), not counted."""
-    out = []
+def _changes(site: CallSite) -> bool:
+    """Whether a call changes something in the service it calls: an HTTP
+    ``POST``/``PUT``/``PATCH``/``DELETE``, an RPC whose name does not say it only reads."""
+    method = site.method or ""
+    if site.client == "grpc":
+        words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method).lower().split("_")
+        return bool(words) and words[0] not in _READ_RPCS
+    return method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _with_effects(
+    planned: Sequence[PlannedSite],
+    result: ScanResult,
+    read: ReadFile,
+    folded: set[str] | frozenset[str] = frozenset(),
+) -> list[PlannedSite]:
+    """Each send that waits given its ``effect-before-send`` caution
+    (:func:`~decouple_services.migrate.hazards.effects_before`): what its function, and the
+    functions of the repository it calls first, did for good before it. The other calls
+    that change something are the scan's call sites; one planned in this change is named
+    as the send it becomes, and a send an earlier migration wrote is one too. ``folded``: the sites that become one send with it (a domain
+    event's), none an effect of another."""
+    mine = {p.site.id: p for p in planned if not p.carried}
+    calls: dict[tuple[str, int], str] = {}
     for other in result.call_sites:
-        if other.file != site.file or other.function != site.function or other.line >= site.line:
-            continue
         if other.id in folded:
             continue
-        method = other.method or ""
-        if other.client == "grpc":
-            words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method).lower().split("_")
-            if words and words[0] not in _READ_RPCS:
-                out.append(other.line)
-        elif method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
-            out.append(other.line)
+        if other.role is Role.EVENT:  # a send an earlier migration wrote
+            topic = (other.url_template or other.url).strip("\"'")
+            calls[(other.file, other.line)] = f"the send to `{topic}`, migrated before"
+            continue
+        if not _changes(other):
+            continue
+        sent = mine.get(other.id)
+        calls[(other.file, other.line)] = _send_text(sent) if sent is not None else ""
+    out = []
+    for item in planned:
+        source = read(item.site.file) if item.site.id in mine else None
+        if source is None or not item.send.wait or item.send.outbox is not None:
+            out.append(item)
+            continue
+        effects = effects_before(
+            source,
+            item.site.line,
+            file=item.site.file,
+            calls=calls,
+            find_module=_module_finder(item.site.file, read),
+        )
+        caution = effect_caution(effects, item.site.file, item.send)
+        if caution is None:
+            out.append(item)
+            continue
+        cautions = list(item.cautions)
+        # before the identity caution, where the summary has always put it
+        at = next((n for n, c in enumerate(cautions) if c.code == "identity-in-payload"), None)
+        cautions.insert(len(cautions) if at is None else at, caution)
+        out.append(replace(item, cautions=tuple(cautions)))
     return out
+
+
+def _send_text(item: PlannedSite) -> str:
+    """A send of this change, as an effect-before-send caution names it."""
+    how = (
+        " through the outbox (its row commits with the caller's transaction, unless this "
+        "send's failure rolls that back)"
+        if item.send.outbox is not None
+        else ""
+    )
+    return f"the send of {item.site.id} to `{item.send.topic}`, migrated in this change{how}"
+
+
+def _module_finder(path: str, read: ReadFile) -> Callable[[str, int], tuple[str, bytes] | None]:
+    """The repository's module a file imports, for a caution: one that cannot be read
+    safely (a link out of the tree) is none, and stops nothing."""
+    find = module_file(path, read)
+
+    @functools.cache
+    def safe(module: str, level: int) -> tuple[str, bytes] | None:
+        try:
+            return find(module, level)
+        except DecoupleError:
+            return None
+
+    return safe
 
 
 def _payload_of(hint: str | None) -> str | None:
@@ -819,7 +884,7 @@ def choose_key(
     chosen = named[0] if named else params[0] if len(params) == 1 else None
     if chosen is not None:
         return chosen[1], f"path parameter {chosen[0]}"
-    field = key_field(payload)
+    field = key_field(payload, skip=identity_field)
     source = _field_source(payload, field) if field else None
     if field is not None and source is not None:
         return source, f"the payload's {field}"
@@ -866,12 +931,12 @@ def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str
 
 def _field_source(payload: str | None, field: str) -> str | None:
     """The source of ``field``'s value in a payload that names it (a literal dict's key, a
-    message's keyword), if it is a simple one."""
-    for name, value in payload_fields(payload):
-        if name == field:
-            text = ast.unparse(value)
-            return text if "\n" not in text else None
-    return None
+    message's keyword; ``order.id``: a key of a dict it nests), if it is a simple one."""
+    value = value_at(payload, field)
+    if value is None:
+        return None
+    text = ast.unparse(value)
+    return text if "\n" not in text else None
 
 
 def kebab_method(ident: str) -> str:
@@ -1108,8 +1173,8 @@ def _topics(
                 payload_schema=merge_schemas([infer_schema(p) for p in payloads]),
                 site_ids=tuple(sorted(i.site.id for i in items)),
                 path_params=params,
-                key_field=key_field(payloads[0], params)
-                if len({key_field(p, params) for p in payloads}) == 1
+                key_field=key_field(payloads[0], params, identity_field)
+                if len({key_field(p, params, identity_field) for p in payloads}) == 1
                 else None,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
                 literals=literal_values(payloads[0]),
@@ -1662,10 +1727,46 @@ def _one_event(
             f"those of {lead.site.id}; add them to the send's `headers=` if they matter",
         )
 
+    # The event's one send waits with one bound, whichever call it came from (the one the
+    # rewrite writes): each site says that one, not the bound its own call had.
+    bound = lead_facts.timeout if waits and isinstance(lead_facts, CallFacts) else None
+    bound_from = next((p for p in waits if p.timeout == timeout), lead) if timeout else lead
+    lead_bound = lead_facts.bound_notes if isinstance(lead_facts, CallFacts) else ()
+
+    def bound_notes(item: PlannedSite) -> tuple[str, ...]:
+        if not waits:
+            return ()
+        if bound is None:
+            if item is lead:
+                return lead_bound
+            return (
+                f"the event's send ({lead.site.id}) waits the producer's bound "
+                "(`DECOUPLE_SEND_TIMEOUT_S`, 5 s): no call of the event passed a `timeout=` "
+                "this rewrite can read",
+            )
+        if item is bound_from and item is lead:
+            return (wait_note(bound),)
+        if item is bound_from:
+            return (
+                f"the event's send ({lead.site.id}) waits at most {bound} s for Kafka's "
+                "acknowledgement (this call's old timeout)",
+            )
+        own = f"; this call's was {item.timeout} s" if item.timeout not in (None, bound) else ""
+        return (
+            f"the event's send ({lead.site.id}) waits at most {bound} s for Kafka's "
+            f"acknowledgement (the old timeout of {bound_from.site.id}{own})",
+        )
+
+    def event_notes(item: PlannedSite) -> tuple[str, ...]:
+        own = [n for n in header_notes(item) if n not in item.bound_notes]
+        return (*bound_notes(item), *own)
+
     made = [
         replace(
             p,
-            notes=header_notes(p),
+            notes=event_notes(p),
+            timeout=bound,
+            bound_notes=bound_notes(p),
             send=sends[p.site.id],
             event=True,
             fields=data.fields[p.site.id],
@@ -1804,7 +1905,7 @@ def _event_topics(
                 endpoint=subscriber.endpoint,
                 payload_schema=schema,
                 path_params=wanted,
-                key_field=key_field(data, wanted),
+                key_field=key_field(data, wanted, identity_field),
                 subscribers=subscribers,
                 fields=subscriber.fields,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
@@ -1841,7 +1942,7 @@ def _event_topics(
                 payload_schema=schema,
                 site_ids=tuple(sorted(i.site.id for i in mine)),
                 path_params=params,
-                key_field=key_field(data, params),
+                key_field=key_field(data, params, identity_field),
                 subscribers=subscribers,
                 fields=fields,
                 headers=tuple(sorted({h for i in mine for h in i.headers})),

@@ -571,10 +571,11 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
     if any(f.code == "effect-before-send" for _, f in cautions):
         risks.append(
             "**Errors after done work.** Some sends that wait come after an effect their "
-            "caller cannot undo (a payment, a committed write; named under *Review these*): "
-            "when Kafka does not take the event the caller's client gets an error for work "
-            "that was done, and its retry does it again. `--outbox` where Django or "
-            "SQLAlchemy manage the caller's data, else an idempotency key on the caller's side."
+            "caller cannot undo (a payment, a committed write, another send whose event goes "
+            "out anyway; named under *Review these*): when Kafka does not take the event the "
+            "caller's client gets an error for work that was done, and its retry does it "
+            "again. `--outbox` where Django or SQLAlchemy manage the caller's data, else an "
+            "idempotency key on the caller's side, or on the earlier send."
         )
     if any(f.code == "entity-across-topics" for _, f in cautions):
         risks.append(

@@ -15,6 +15,7 @@ from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.core.model import CallSite, ScanResult
 from decouple_services.migrate.codemod import CallFacts, SendSpec
 from decouple_services.migrate.hazards import (
+    Effect,
     compensation_caution,
     effect_caution,
     effects_before,
@@ -197,6 +198,38 @@ def test_a_nested_message_built_with_an_id_gives_its_id() -> None:
     assert choose_key((), "Req(order_id=o, item=Item(id=x))", source, 2)[0] == "o"
 
 
+def test_a_dict_nested_in_the_payload_gives_the_path_of_its_id() -> None:
+    payload = '{"order": {"id": order.id, "total": order.total}, "kind": "placed"}'
+    assert choose_key((), payload) == ("order.id", "the payload's order.id")
+    assert choose_key((), '{"data": {"user_id": uid}}') == ("uid", "the payload's data.user_id")
+    # two levels down, and a message built with a nested dict
+    assert choose_key((), '{"data": {"order": {"id": o.pk}}}') == (
+        "o.pk",
+        "the payload's data.order.id",
+    )
+    assert choose_key((), 'Req(order={"id": x})') == ("x", "the payload's order.id")
+    # the nested dict's own id comes before one deeper down
+    assert choose_key((), '{"data": {"id": d, "order": {"id": o}}}')[0] == "d"
+
+
+def test_a_nested_dict_gives_no_key_when_a_nearer_id_or_no_single_entity_is_there() -> None:
+    none = (None, "no entity id in the url or the payload")
+    # a top-level id and a path parameter come first
+    assert choose_key((), '{"user_id": u, "order": {"id": o}}')[0] == "u"
+    assert choose_key((("order_id", "oid"),), '{"data": {"user_id": u}}')[0] == "oid"
+    # two nested entities, who asks, a list of many, a dict without an id
+    assert choose_key((), '{"a": {"id": x}, "b": {"id": y}}') == none
+    assert choose_key((), '{"requesting_user": {"id": u}, "n": 1}') == none
+    assert choose_key((), '{"items": [{"id": i}]}') == none
+    assert choose_key((), '{"data": {"name": n}}') == none
+
+
+def test_key_entity_reads_a_nested_dicts_id() -> None:
+    assert key_entity(_send(key="o.id", key_origin="the payload's order.id")) == "order"
+    assert key_entity(_send(key="u", key_origin="the payload's data.user_id")) == "user"
+    assert key_entity(_send(key="o", key_origin="the payload's data.order.id")) == "order"
+
+
 # --- one entity over several topics -------------------------------------------------------
 
 
@@ -300,7 +333,7 @@ def _effects(function: str, outbound: tuple[int, ...] = ()) -> list[str]:
         for n, text in enumerate(_EFFECTS.splitlines(), start=1)
         if n > line and "requests.post" in text
     )
-    return [what for _, what, _ in effects_before(_EFFECTS, send, outbound)]
+    return [e.what for e in effects_before(_EFFECTS, send, outbound)]
 
 
 def test_payments_and_committed_writes_before_a_send_are_effects() -> None:
@@ -323,7 +356,7 @@ def test_another_outbound_call_before_the_send_is_an_effect() -> None:
 
 
 def test_the_effect_caution_is_for_sends_that_raise() -> None:
-    effects = [(2, "a payment call", "stripe.Charge.create(amount=order.total)")]
+    effects = [Effect(2, "a payment call", "stripe.Charge.create(amount=order.total)")]
     caution = effect_caution(effects, "shop/checkout.py", _send(wait=True))
     assert caution is not None and caution.code == "effect-before-send"
     assert "a payment call `stripe.Charge.create(amount=order.total)` (shop/checkout.py:2)" in (
@@ -333,6 +366,120 @@ def test_the_effect_caution_is_for_sends_that_raise() -> None:
     assert effect_caution(effects, "f.py", _send()) is None  # fire and forget: no raise
     assert effect_caution(effects, "f.py", _send(wait=True, outbox="django")) is None
     assert effect_caution([], "f.py", _send(wait=True)) is None
+
+
+_HELPERS = dedented(
+    """
+    from . import audit
+    from .store import save_user
+
+    def notify(user):
+        save_user(user)
+        requests.post(URL, json=user)
+
+    def record_then_send(user):
+        audit.record(user)
+        requests.post(URL, json=user)
+
+    def write_locally(user):
+        _write(user)
+        requests.post(URL, json=user)
+
+    def read_locally(user):
+        _lookup(user)
+        requests.post(URL, json=user)
+
+    def _write(user):
+        if user.dirty:
+            user.save()
+
+    def _lookup(user):
+        return User.objects.get(pk=user.pk)
+
+    class Accounts:
+        def close(self, user):
+            self._close(user)
+            requests.post(URL, json=user)
+
+        def _close(self, user):
+            db.delete_user(user.id)
+
+    def recursive(user):
+        recursive(user.parent)
+        requests.post(URL, json=user)
+    """
+)
+_STORE = b"def save_user(user):\n    db.session.add(user)\n    db.session.commit()\n"
+_AUDIT = b"def record(user):\n    return user\n"
+
+
+def _modules(module: str, level: int) -> tuple[str, bytes] | None:
+    files = {("store", 1): ("app/store.py", _STORE), ("audit", 1): ("app/audit.py", _AUDIT)}
+    return files.get((module, level))
+
+
+def _helper_effects(function: str) -> list[Effect]:
+    line = line_of(_HELPERS, f"def {function}(")
+    send = next(
+        n
+        for n, text in enumerate(_HELPERS.splitlines(), start=1)
+        if n > line and "requests.post" in text
+    )
+    return effects_before(_HELPERS, send, file="app/views.py", find_module=_modules)
+
+
+def test_the_effects_of_a_repository_function_called_before_the_send_are_its_callers() -> None:
+    saved = _helper_effects("notify")
+    assert [(e.what, e.file, e.helper, e.line) for e in saved] == [
+        ("a database write", "app/store.py", "save_user", 3)
+    ]
+    assert saved[0].called_at == line_of(_HELPERS, "save_user(user)")
+    # a function of the module, whichever branch of it writes, and a method through self
+    local = _helper_effects("write_locally")
+    assert [(e.code, e.file, e.helper) for e in local] == [("user.save()", None, "_write")]
+    assert [e.code for e in _helper_effects("close")] == ["db.delete_user(user.id)"]
+    caution = effect_caution(saved, "app/views.py", _send(wait=True))
+    assert caution is not None
+    assert (
+        "a database write `db.session.commit()` (app/store.py:3) in `save_user`, called at "
+        "line 5" in caution.reason
+    )
+
+
+def test_a_repository_function_that_only_reads_or_is_not_found_is_no_effect() -> None:
+    assert _helper_effects("read_locally") == []
+    assert _helper_effects("record_then_send") == []  # its body changes nothing
+    assert _helper_effects("recursive") == []
+    # without a way to read the repository's modules, an imported function is not followed
+    line = line_of(_HELPERS, "def notify(") + 2
+    assert effects_before(_HELPERS, line, file="app/views.py") == []
+
+
+def test_a_call_migrated_in_the_same_change_is_named_as_its_send() -> None:
+    line = line_of(_EFFECTS, "def read_then_send(")
+    earlier = line_of(_EFFECTS, "order = Order.objects.get")
+    send = line + 3  # the requests.post of read_then_send
+    calls = {
+        ("shop/orders.py", earlier): "the send of cs-2 to `orders.placed`, migrated in this change"
+    }
+    effects = effects_before(_EFFECTS, send, file="shop/orders.py", calls=calls)
+    assert [(e.what, e.send) for e in effects] == [
+        ("a send", "the send of cs-2 to `orders.placed`, migrated in this change")
+    ]
+    caution = effect_caution(effects, "shop/orders.py", _send(wait=True))
+    assert caution is not None
+    assert caution.reason.startswith(
+        "the send comes after the send of cs-2 to `orders.placed`, migrated in this change "
+        f"(shop/orders.py:{earlier}): that event goes out"
+    )
+    assert "`Order.objects.get" not in caution.reason  # the old call's code is gone
+    assert "`--event`" in caution.suggestion and "`idempotency_key=`" in caution.suggestion
+    assert "`--outbox`" not in caution.suggestion  # no write of the caller's to join
+    # one that stays a call is an outbound call, as before
+    stays = effects_before(
+        _EFFECTS, send, file="shop/orders.py", calls={("shop/orders.py", earlier): ""}
+    )
+    assert [(e.what, e.send) for e in stays] == [("an outbound call", None)]
 
 
 # --- the caller's identity in the event ---------------------------------------------------

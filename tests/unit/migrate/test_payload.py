@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from decouple_services.migrate.payload import infer_schema, key_field, merge_schemas
+import ast
+
+from decouple_services.migrate.payload import (
+    infer_schema,
+    key_field,
+    merge_schemas,
+    nested_id_path,
+    value_at,
+)
 
 
 def test_a_literal_dict_gives_an_object_schema_with_what_the_literals_say() -> None:
@@ -55,3 +63,19 @@ def test_the_key_field_follows_the_producers_rule() -> None:
     assert key_field('{"kind": k, "user_id": u, "order_id": o}') == "user_id"
     assert key_field("event", ("order_id",)) == "order_id"
     assert key_field('{"kind": k}') is None
+
+
+def test_the_key_field_of_a_nested_dict_is_its_path() -> None:
+    assert key_field('{"order": {"id": o, "total": t}}') == "order.id"
+    assert key_field('{"data": {"user_id": u}}', ("order_id",)) == "order_id"  # params first
+    assert key_field('{"who": {"id": u}}', skip=lambda name: name == "who") is None
+    assert nested_id_path('{"a": {"id": x}, "b": {"user_id": y}}') is None
+    assert nested_id_path('{"a": {"b": {"c": {"d": {"id": x}}}}}') is None  # too deep
+    assert nested_id_path("payload") is None
+
+
+def test_value_at_follows_a_field_path_into_nested_dicts() -> None:
+    value = value_at('{"data": {"order": {"id": o.pk}}}', "data.order.id")
+    assert value is not None and ast.unparse(value) == "o.pk"
+    assert value_at('{"data": {"order": o}}', "data.order.id") is None
+    assert value_at('{"data": 1}', "missing") is None
