@@ -296,14 +296,18 @@ def add_helm_env(
         f"{tail}{newline if values.strip() else ''}"
         f"# The Kafka brokers the service's producer and consumers connect to (host:port,{newline}"
         f"# comma-separated). Required: the chart does not render until it is set.{newline}"
+        f"# With --set, escape the commas between brokers:{newline}"
+        f"# --set '{'.'.join(HELM_VALUES_KEY)}=b1:9092\\,b2:9092'.{newline}"
         f'{HELM_VALUES_KEY[0]}:{newline}  {HELM_VALUES_KEY[1]}: ""{newline}'
     )
     return HelmEdit(files=((values_path, values + block), (path, new_template)))
 
 
-#: Above the broker entry a chart's env gets empty: why it is empty.
+#: Above the broker entry a chart's env gets empty: why it is empty, and that ``helm --set``
+#: splits its argument at commas (a list of brokers given there needs them escaped, ``\,``,
+#: or it sets one broker and a stray key).
 REQUIRED_COMMENT = (
-    "Required: the Kafka brokers (host:port,...); the chart does not render until set."
+    "Required, or the chart does not render: the Kafka brokers, host:port,... (--set: \\, for ,)"
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

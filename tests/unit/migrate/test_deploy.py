@@ -122,7 +122,7 @@ def test_a_helm_env_list_the_template_renders_gets_the_entry_empty_and_required(
         "name": "KAFKA_BOOTSTRAP_SERVERS",
         "value": "",
     }
-    assert "  # Required: the Kafka brokers" in files["values.yaml"]
+    assert "  # Required, or the chart does not render: the Kafka brokers" in files["values.yaml"]
     # the list is looked through: a values file that replaces it without the entry, or
     # with it empty, fails the rendering; one that reads it from a Secret does not
     guard = files["templates/d.yaml"].splitlines()[9]
@@ -141,7 +141,7 @@ def test_an_empty_helm_env_is_filled() -> None:
     edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
     text = dict(edit.files)["values.yaml"]
     assert yaml.safe_load(text)["env"] == {"KAFKA_BOOTSTRAP_SERVERS": ""}
-    assert "env: # extra settings\n  # Required: the Kafka brokers" in text
+    assert "env: # extra settings\n  # Required, or the chart does not render: the Kafka brokers" in text
 
 
 def test_a_helm_env_map_gets_the_brokers_empty_and_a_guard_that_requires_them() -> None:
