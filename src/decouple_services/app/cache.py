@@ -398,14 +398,18 @@ class Manifest:
         return value if isinstance(value, model.ScanResult) else None
 
     def store_result(
-        self, key: str, result: model.ScanResult, extra: list[str], encoded: Any = None
+        self, key: str, result: model.ScanResult | None, extra: list[str], encoded: Any = None
     ) -> None:
         """Keep ``result`` under ``key``; ``encoded``: its encoding, when at hand (the stored
-        result kept under a new key: encoding it again costs as much as rendering it)."""
+        result kept under a new key: encoding it again costs as much as rendering it; the
+        result itself is then not needed)."""
         if key == self.result_key:
             return
+        if encoded is None:
+            assert result is not None
+            encoded = encode_model(result)
         self.result_key = key
-        self.result = encode_model(result) if encoded is None else encoded
+        self.result = encoded
         self.result_extra = extra
         self.dirty = True
 

@@ -96,11 +96,15 @@ class ScanOptions:
     #: Told what each phase did, with the time since the scan started (``-v``).
     notes: Callable[[str], None] | None = field(default=None, compare=False)
     #: Told, when the cache vouches for the returned result, what it depends on: the
-    #: listing's stamps and ``[size, mtime_ns, digest]`` (None: missing) of each file read
-    #: (see ``app/replay.py``).
-    vouch: Callable[[dict[str, list[int] | None], dict[str, list[Any] | None]], None] | None = (
-        field(default=None, compare=False)
-    )
+    #: listing's stamps and ``[size, mtime_ns, digest]`` (None: missing) of each file read,
+    #: and the key the result is kept under (see ``app/replay.py``).
+    vouch: (
+        Callable[[dict[str, list[int] | None], dict[str, list[Any] | None], str], None] | None
+    ) = field(default=None, compare=False)
+    #: Asked, by :func:`scan_or_known` only, with the key of a kept result that a rerun
+    #: returns as it is: True when the caller holds that result's output already, so the
+    #: result need not be decoded (see ``app/replay.py``).
+    known: Callable[[str], bool] | None = field(default=None, compare=False)
 
 
 # --- stage: configuration -----------------------------------------------------------------
@@ -429,6 +433,15 @@ def _known(
 
 def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     """Scan the repository at ``root``: every inter-service call, resolved to its callee."""
+    result = scan_or_known(root, replace(options or ScanOptions(), known=None))
+    assert result is not None  # only ``options.known`` makes it None
+    return result
+
+
+def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanResult | None:
+    """:func:`scan`, or None when the result is a kept one whose key ``options.known``
+    accepted: the caller has its output (a rerun after edits that change nothing, whose
+    result would otherwise be decoded only to be rendered into the same text)."""
     options = options or ScanOptions()
     root = Path(root)
     if not root.exists():
@@ -475,13 +488,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             _vouch(options, root, listing_cache, manifest, listing)
             return previous
         if not options.full_parse and not config.clients:
-            reused = _after_neutral_edits(root, listing, config, inputs, manifest)
+            reused = _after_neutral_edits(root, listing, config, inputs, manifest, options.known)
             if reused is not None:
                 note(
                     "the files edited since the last scan change nothing it read: its result reused"
                 )
                 _vouch(options, root, listing_cache, manifest, listing)
-                return reused
+                return None if reused is _KNOWN else reused
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -789,7 +802,7 @@ def _vouch(
             files[path] = None
             continue
         files[path] = list(entry)
-    options.vouch(listing_cache.stamps, files)
+    options.vouch(listing_cache.stamps, files, manifest.result_key)
 
 
 def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:
@@ -1004,10 +1017,11 @@ class _Inputs:
         self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
 
     def store_result(
-        self, result: ScanResult, files_read: Sequence[str], encoded: Any = None
+        self, result: ScanResult | None, files_read: Sequence[str], encoded: Any = None
     ) -> str | None:
         """Keep ``result`` with the key of its inputs (returned; None when none is kept);
-        ``encoded``: its encoding in the manifest, when it is the stored one."""
+        ``encoded``: its encoding in the manifest, when it is the stored one (then
+        ``result`` may be None)."""
         digests = dict(self.deploy_digests)
         for path in self.listing.python:
             entry = self.manifest.files.get(path)
@@ -1078,11 +1092,22 @@ class _Inputs:
 MAX_NEUTRAL_EDITS = 16
 
 
+#: Returned by :func:`_after_neutral_edits` for a reused result the caller knows already.
+_KNOWN: Any = object()
+
+
 def _after_neutral_edits(
-    root: Path, listing: FileListing, config: Config, inputs: _Inputs, manifest: Manifest
+    root: Path,
+    listing: FileListing,
+    config: Config,
+    inputs: _Inputs,
+    manifest: Manifest,
+    known: Callable[[str], bool] | None = None,
 ) -> ScanResult | None:
     """The last result, when the only inputs changed since are Python files that change
-    nothing it read (``app/edits.py``), recorded as that result's inputs; else None."""
+    nothing it read (``app/edits.py``), recorded as that result's inputs; else None.
+    ``_KNOWN`` instead of the result when ``known`` accepts its key: it is kept as stored,
+    and never decoded."""
     from decouple_services.app.demand import candidate_prefilter
     from decouple_services.app.edits import EditRecord, found_by_queries, neutral_facts
     from decouple_services.detect.extract import extract_facts
@@ -1162,9 +1187,13 @@ def _after_neutral_edits(
     discovery = discover_services(root, listing, config, programs)
     if _discovery_digest(discovery) != record.discovery:
         return None
-    result = manifest.cached_result(record.result_key)
-    if result is None:
-        return None
+    result: ScanResult | None
+    if known is not None and manifest.result is not None and known(record.result_key):
+        result = _KNOWN
+    else:
+        result = manifest.cached_result(record.result_key)
+        if result is None:
+            return None
     encoded = manifest.result
     # what a scan of the edited files would have recorded
     for path, (_, stat, digest) in changed.items():
@@ -1177,7 +1206,7 @@ def _after_neutral_edits(
             imports.put(*entry)
         imports.save(python)
     inputs.hash_deploy_files()
-    key = inputs.store_result(result, discovery.files_read, encoded)
+    key = inputs.store_result(None, discovery.files_read, encoded)
     if key is not None:
         record.result_key = key
         record.save(cache_dir, root)

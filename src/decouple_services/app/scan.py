@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal, overload
 
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.config import Config, Gates, rule_codes
@@ -221,16 +221,40 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
         raise DecoupleError(f"{path}: not a {what}: JSON nested too deeply") from None
 
 
+@overload
 def scan_shown(
-    term: Terminal, path: Path, options: ScanOptions, *, file: IO[str] | None = None
-) -> ScanResult:
+    term: Terminal,
+    path: Path,
+    options: ScanOptions,
+    *,
+    file: IO[str] | None = None,
+    known: Literal[False] = False,
+) -> ScanResult: ...
+
+
+@overload
+def scan_shown(
+    term: Terminal, path: Path, options: ScanOptions, *, file: IO[str] | None = None, known: bool
+) -> ScanResult | None: ...
+
+
+def scan_shown(
+    term: Terminal,
+    path: Path,
+    options: ScanOptions,
+    *,
+    file: IO[str] | None = None,
+    known: bool = False,
+) -> ScanResult | None:
     """Scan as every command does on a terminal: a timed phase and a progress bar, and the
-    pipeline's notes with ``-v``."""
-    from decouple_services.app.pipeline import scan
+    pipeline's notes with ``-v``. With ``known``, None when ``options.known`` accepted the
+    kept result the scan returns (``pipeline.scan_or_known``)."""
+    from decouple_services.app.pipeline import scan, scan_or_known
 
     notes = (lambda line: term.detail(line, file=file)) if term.verbose else None
     with term.phase("scan", file=file), term.progress_bar() as progress:
-        return scan(path, replace(options, progress=progress, notes=notes))
+        shown = replace(options, progress=progress, notes=notes)
+        return scan_or_known(path, shown) if known else scan(path, shown)
 
 
 def replayable(command: ScanCommand, gates: EffectiveGates, term: Terminal) -> bool:
@@ -270,7 +294,8 @@ def run_scan_command(
         baseline = None
         if gates.baseline is not None:
             baseline = read_scan_file(gates.baseline, what="baseline")
-        result = scan_shown(
+        recording = replay is not None and replayable(command, gates, term)
+        scanned = scan_shown(
             term,
             command.path,
             ScanOptions(
@@ -280,12 +305,23 @@ def run_scan_command(
                 use_cache=command.use_cache,
                 cache_dir=command.cache_dir,
                 full_parse=command.full_parse,
-                vouch=replay.vouch
-                if replay is not None and replayable(command, gates, term)
-                else None,
+                vouch=replay.vouch if replay is not None and recording else None,
+                known=replay.known if replay is not None and recording else None,
             ),
+            known=recording,
         )
-        result = apply_contracts(result, config)
+        if scanned is None:
+            # the result the last run of this command rendered: its output, as it wrote it
+            assert replay is not None
+            try:
+                return replay.repeat()
+            except OSError as exc:
+                print(
+                    f"decouple: error: cannot write {command.output}: {exc.strerror or exc}",
+                    file=err,
+                )
+                return EXIT_USAGE
+        result = apply_contracts(scanned, config)
     except DecoupleError as exc:
         print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
