@@ -510,6 +510,86 @@ class ImportsCache:
         self.dirty = False
 
 
+class ImportsEntries:
+    """Entries of the imports cache (:class:`ImportsCache`) read and replaced one at a
+    time, without decoding the whole file: a rerun after one edit asks for the edited
+    file's entry only (homeassistant: 6.8 MB, whose decoding and encoding again cost a
+    fifth of that rerun). The file is written by ``json.dumps`` in a known order, so its
+    header is known text, and an entry is the JSON value after its path as a key of
+    ``files`` (a quote inside a string is escaped, so ``,"path":`` is never inside one)."""
+
+    def __init__(self, directory: Path, root: Path, packages: Iterable[str]) -> None:
+        self.path = root_file(directory, "imports", root)
+        stamp = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()
+        header = {"format": FORMAT, "version": code_version(), "root": str(root), "packages": stamp}
+        prefix = json.dumps(header, separators=(",", ":"))[:-1] + ',"files":{'
+        self.text: str | None = None
+        self.start = len(prefix)
+        self.dirty = False
+        try:
+            text = read_regular(str(self.path), MAX_CACHE_FILE_BYTES).decode()
+        except (OSError, UnicodeDecodeError):
+            return
+        if text.startswith(prefix) and text.endswith("}}"):
+            self.text = text
+
+    def _span(self, path: str) -> tuple[int, int, Any] | None:
+        """Where the entry of ``path`` is in the text, and its value."""
+        if self.text is None:
+            return None
+        key = json.dumps(path) + ":"
+        at = self.text.find(key, self.start - 1)
+        while at != -1 and self.text[at - 1] not in "{,":
+            at = self.text.find(key, at + 1)  # not a key: cannot happen in a file it wrote
+        if at == -1:
+            return None
+        begin = at + len(key)
+        try:
+            value, end = _DECODER.raw_decode(self.text, begin)
+        except ValueError:
+            return None
+        return begin, end, value
+
+    def get(self, path: str, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
+        """As :meth:`ImportsCache.get`."""
+        span = self._span(path)
+        if span is None:
+            return None
+        entry = span[2]
+        if (
+            isinstance(entry, list)
+            and len(entry) == 4
+            and entry[0] == digest
+            and entry[1] == module
+            and entry[2] is is_package
+            and isinstance(entry[3], list)
+            and all(isinstance(t, str) for t in entry[3])
+        ):
+            return frozenset(entry[3])
+        return None
+
+    def put(
+        self, path: str, digest: str, module: str, is_package: bool, targets: frozenset[str]
+    ) -> bool:
+        """Replace the entry of ``path`` (False: it has none, nothing replaced)."""
+        span = self._span(path)
+        if span is None or self.text is None:
+            return False
+        begin, end, _ = span
+        entry = json.dumps([digest, module, is_package, sorted(targets)], separators=(",", ":"))
+        self.text = self.text[:begin] + entry + self.text[end:]
+        self.dirty = True
+        return True
+
+    def save(self) -> None:
+        if self.dirty and self.text is not None:
+            _write_text(str(self.path), self.text.encode())
+            self.dirty = False
+
+
+_DECODER = json.JSONDecoder()
+
+
 def result_key(parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
 
@@ -553,6 +633,7 @@ def decode_model(value: Any) -> Any:
 __all__ = [
     "FORMAT",
     "ImportsCache",
+    "ImportsEntries",
     "ListingCache",
     "Manifest",
     "content_digest",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
     ImportsCache,
+    ImportsEntries,
     ListingCache,
     Manifest,
     content_digest,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, Prefilter
     from decouple_services.app.edits import Query
-    from decouple_services.app.rereads import ImportGraph
+    from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
@@ -760,7 +761,9 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     if inputs is not None:
         key = inputs.store_result(result, discovery.files_read)
         if key is not None and memo is not None and demand is not None and cache_dir is not None:
-            EditRecord(
+            from decouple_services.app.edits import FOLLOWING_IMPORTS
+
+            record = EditRecord(
                 result_key=key,
                 base=inputs.base_digest(),
                 reads=_grouped(memo.scan_reads),
@@ -769,7 +772,10 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                 parsed=sorted(p for p in python if p not in unparsed),
                 reread=sorted(reread),
                 discovery=_discovery_digest(discovery),
-            ).save(cache_dir, root)
+            )
+            if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
+                record.keep_graph(graph(), python, _packages(python))
+            record.save(cache_dir, root)
         _vouch(options, root, listing_cache, manifest, listing)
     return result
 
@@ -1109,7 +1115,12 @@ def _after_neutral_edits(
     ``_KNOWN`` instead of the result when ``known`` accepts its key: it is kept as stored,
     and never decoded."""
     from decouple_services.app.demand import candidate_prefilter
-    from decouple_services.app.edits import EditRecord, found_by_queries, neutral_facts
+    from decouple_services.app.edits import (
+        FOLLOWING_IMPORTS,
+        EditRecord,
+        found_by_queries,
+        neutral_facts,
+    )
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.services import discover_services
@@ -1133,19 +1144,24 @@ def _after_neutral_edits(
     python = list(listing.python)
     files = frozenset(python)
     texts = {path: data for path, (data, _, _) in changed.items()}
-    follows_imports = any(kind in ("helpers", "objects") for kind, _ in record.queries)
+    follows_imports = any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries)
+    # every file's imports are checked unchanged below, so the last scan's graph holds
+    recorded = record.recorded_graph(python) if follows_imports else None
     graphs: list[ImportGraph] = []
 
-    def graph() -> ImportGraph:
+    def graph() -> ImportGraph | RecordedGraph:
+        if recorded is not None:
+            return recorded
         if not graphs:
             graphs.append(_import_graph(root, python, cache_dir, manifest))
         return graphs[0]
 
-    packages = frozenset(
-        m for m, package in map(_module_of(files), python) if package and follows_imports
-    )
+    packages: frozenset[str] = frozenset()
+    if follows_imports:
+        # the same listing as the record's (its base digest): the same packages
+        packages = frozenset(record.packages if record.packages is not None else _packages(python))
     # read before a helper search builds the graph again (which replaces the entries)
-    imports = ImportsCache(cache_dir, root, packages) if follows_imports else None
+    imports = ImportsEntries(cache_dir, root, packages) if follows_imports else None
     imported: list[tuple[str, str, str, bool, frozenset[str]]] = []
     computed: list[tuple[str, str]] = []
     try:
@@ -1201,10 +1217,13 @@ def _after_neutral_edits(
         if path not in parsed:
             manifest.reject(candidate_key, digest)
     if imports is not None and imported:
-        # the same imports, under the new contents: the next edit compares with them
+        # the same imports, under the new contents: the next edit compares with them (a
+        # graph built meanwhile rewrote the file: read again)
+        if graphs:
+            imports = ImportsEntries(cache_dir, root, packages)
         for entry in imported:
             imports.put(*entry)
-        imports.save(python)
+        imports.save()
     inputs.hash_deploy_files()
     key = inputs.store_result(None, discovery.files_read, encoded)
     if key is not None:
@@ -1215,6 +1234,12 @@ def _after_neutral_edits(
 
 def _module_of(files: frozenset[str]) -> Callable[[str], tuple[str, bool]]:
     return lambda path: module_name(path, files)
+
+
+def _packages(python: Sequence[str]) -> frozenset[str]:
+    """The modules of the tree that are packages (what import targets depend on)."""
+    files = frozenset(python)
+    return frozenset(m for m, package in map(_module_of(files), python) if package)
 
 
 def _grouped(reads: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
