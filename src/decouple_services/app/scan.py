@@ -64,8 +64,6 @@ class EffectiveGates:
 def effective_gates(command: ScanCommand, gates: Gates, config_dir: Path) -> EffectiveGates:
     """Options override the configuration; a configured baseline is relative to the folder of
     the configuration file. Rule codes are checked against the rules that exist."""
-    from decouple_services.render.rules import RULES_BY_ID
-
     problems: list[str] = []
 
     def codes(option: str, given: tuple[str, ...], configured: tuple[str, ...]) -> frozenset[str]:
@@ -76,8 +74,13 @@ def effective_gates(command: ScanCommand, gates: Gates, config_dir: Path) -> Eff
 
     select = codes("--select", command.select, gates.select)
     ignore = codes("--ignore", command.ignore, gates.ignore)
-    for code in sorted((select | ignore) - set(RULES_BY_ID)):
-        problems.append(f"unknown rule {code} (rules: {', '.join(RULES_BY_ID)})")
+    if select or ignore:
+        # the rules' module only when codes are named: a rerun replaying its output does
+        # not import the renderers
+        from decouple_services.render.rules import RULES_BY_ID
+
+        for code in sorted((select | ignore) - set(RULES_BY_ID)):
+            problems.append(f"unknown rule {code} (rules: {', '.join(RULES_BY_ID)})")
     if problems:
         raise DecoupleError("; ".join(problems))
     baseline = command.baseline
@@ -278,9 +281,6 @@ def run_scan_command(
     ``replay`` is told what the result depends on when the run can be replayed (see
     ``app/replay.py``)."""
     from decouple_services.app.pipeline import ScanOptions, load_configuration
-    from decouple_services.render import RENDERERS
-    from decouple_services.render.options import RenderOptions
-    from decouple_services.render.rules import CONTRACT, RuleSelection, find
 
     err = sys.stderr
     term = terminal or Terminal()
@@ -325,6 +325,11 @@ def run_scan_command(
     except DecoupleError as exc:
         print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
+    # imported once there is a result to render (a replayed output needs none of them)
+    from decouple_services.render import RENDERERS
+    from decouple_services.render.options import RenderOptions
+    from decouple_services.render.rules import CONTRACT, RuleSelection, find
+
     term.detail(
         f"{result.files_scanned} Python files, {len(result.services)} services, "
         f"{len(result.endpoints)} endpoints, {len(result.call_sites)} call sites, "
