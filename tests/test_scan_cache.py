@@ -215,12 +215,20 @@ def test_corrupt_and_foreign_cache_files_are_ignored_and_rebuilt(
     data = json.loads(manifests[0].read_text(encoding="utf-8"))
     data["files"] = {path: [1, "x"] for path in data["files"]}
     data["rejected"] = {fp: [3, None] for fp in data["rejected"]}
-    data["result"]["value"] = {"@": "NoSuchClass"}
     manifests[0].write_text(json.dumps(data), encoding="utf-8")
+    (results,) = cache.glob("result-*.json")
+    stored = json.loads(results.read_text(encoding="utf-8"))
+    stored["value"] = {"@": "NoSuchClass"}
+    results.write_text(json.dumps(stored), encoding="utf-8")
     assert cached(repo, cache) == expected
-    data = json.loads(manifests[0].read_text(encoding="utf-8"))
-    data["result"]["value"] = {"@": "ScanResult", "root": 1, "bogus": []}
-    manifests[0].write_text(json.dumps(data), encoding="utf-8")
+    stored = json.loads(results.read_text(encoding="utf-8"))
+    stored["value"] = {"@": "ScanResult", "root": 1, "bogus": []}
+    results.write_text(json.dumps(stored), encoding="utf-8")
+    assert cached(repo, cache) == expected
+    # a result file of another result than the manifest names
+    stored = json.loads(results.read_text(encoding="utf-8"))
+    stored["id"] = "0" * 64
+    results.write_text(json.dumps(stored), encoding="utf-8")
     assert cached(repo, cache) == expected
     for entry in cache.rglob("*.json"):
         entry.write_text('{"path": 3, "files": []}', encoding="utf-8")

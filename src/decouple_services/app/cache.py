@@ -313,17 +313,31 @@ def prepare(path: Path, *, follow_link: bool = False) -> str | None:
 
 
 class Manifest:
-    """What the last scan of one root saw: file stats and digests, and its result."""
+    """What the last scan of one root saw: file stats and digests, and its result.
+
+    The result's encoding is a file of its own (``result-<root>.json``), named in the
+    manifest by an id: a rerun whose result is the last one (edits that change nothing)
+    keeps it under a new key by writing the manifest alone, and a rerun replaying the
+    last output never reads it (polar: 1.5 MB, whose decoding and encoding again were a
+    tenth of such a rerun).
+    """
 
     def __init__(self, directory: Path, root: Path) -> None:
         self.path = root_file(directory, "manifest", root)
+        self.result_path = root_file(directory, "result", root)
+        self.root = str(root)
         self.files: dict[str, list[Any]] = {}
         self.rejected: dict[str, set[str]] = {}
         self.result_key: str | None = None
-        self.result: Any = None
+        #: Which encoding of a result the result file must hold for ``result_key``.
+        self.result_id: str | None = None
         #: Files outside the listing that the stored result's discovery read.
         self.result_extra: list[str] | None = None
         self.dirty = False
+        self._result: Any = None
+        #: Whether ``_result`` is to be written (a new result) or read (not yet).
+        self._result_new = False
+        self._result_read = False
         self._load(str(root))
 
     def _load(self, root: str) -> None:
@@ -352,11 +366,15 @@ class Manifest:
             }
             self.rejected = rejected
             result = data.get("result")
-            if isinstance(result, dict) and isinstance(result.get("key"), str):
+            if (
+                isinstance(result, dict)
+                and isinstance(result.get("key"), str)
+                and isinstance(result.get("id"), str)
+            ):
                 extra = result.get("extra")
                 if isinstance(extra, list) and all(isinstance(p, str) for p in extra):
                     self.result_key = result["key"]
-                    self.result = result.get("value")
+                    self.result_id = result["id"]
                     self.result_extra = extra
         except Exception:  # a cache file may hold anything; it is rebuilt
             self.files, self.rejected = {}, {}
@@ -388,6 +406,23 @@ class Manifest:
 
     # -- whole result --------------------------------------------------------------------
 
+    @property
+    def result(self) -> Any:
+        """The stored result's encoding (read from its file on first use), or None."""
+        if not self._result_read and not self._result_new:
+            self._result_read = True
+            data = read_cache_json(self.result_path)
+            if (
+                self.result_id is not None
+                and isinstance(data, dict)
+                and data.get("format") == FORMAT
+                and data.get("version") == code_version()
+                and data.get("root") == self.root
+                and data.get("id") == self.result_id
+            ):
+                self._result = data.get("value")
+        return self._result
+
     def cached_result(self, key: str) -> model.ScanResult | None:
         if key != self.result_key or self.result is None:
             return None
@@ -397,19 +432,23 @@ class Manifest:
             return None
         return value if isinstance(value, model.ScanResult) else None
 
-    def store_result(
-        self, key: str, result: model.ScanResult | None, extra: list[str], encoded: Any = None
-    ) -> None:
-        """Keep ``result`` under ``key``; ``encoded``: its encoding, when at hand (the stored
-        result kept under a new key: encoding it again costs as much as rendering it; the
-        result itself is then not needed)."""
+    def store_result(self, key: str, result: model.ScanResult, extra: list[str]) -> None:
+        """Keep ``result`` under ``key`` (written again under the key it has: the stored
+        one was found unreadable, or the scan would not have run)."""
+        self.result_key = key
+        self.result_id = key
+        self._result = encode_model(result)
+        self._result_new = True
+        self.result_extra = extra
+        self.dirty = True
+
+    def keep_result(self, key: str, extra: list[str]) -> None:
+        """Keep the stored result, as it is, under ``key`` as well (the result of new
+        inputs that change nothing of it: its file is not read or written again)."""
+        assert self.result_id is not None
         if key == self.result_key:
             return
-        if encoded is None:
-            assert result is not None
-            encoded = encode_model(result)
         self.result_key = key
-        self.result = encoded
         self.result_extra = extra
         self.dirty = True
 
@@ -435,10 +474,23 @@ class Manifest:
             "root": str(root),
             "files": files,
             "rejected": {fp: sorted(d & digests) for fp, d in self.rejected.items()},
-            "result": {"key": self.result_key, "value": self.result, "extra": self.result_extra}
+            "result": {"key": self.result_key, "id": self.result_id, "extra": self.result_extra}
             if self.result_key
             else None,
         }
+        if self._result_new:
+            # before the manifest naming it: a manifest is never read with an older one
+            _write_json(
+                str(self.result_path),
+                {
+                    "format": FORMAT,
+                    "version": code_version(),
+                    "root": self.root,
+                    "id": self.result_id,
+                    "value": self._result,
+                },
+            )
+            self._result_new = False
         _write_json(str(self.path), data)
 
 

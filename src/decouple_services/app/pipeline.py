@@ -1022,12 +1022,9 @@ class _Inputs:
         # before discovery reads them: an edit meanwhile then makes the next key differ
         self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
 
-    def store_result(
-        self, result: ScanResult | None, files_read: Sequence[str], encoded: Any = None
-    ) -> str | None:
+    def store_result(self, result: ScanResult | None, files_read: Sequence[str]) -> str | None:
         """Keep ``result`` with the key of its inputs (returned; None when none is kept);
-        ``encoded``: its encoding in the manifest, when it is the stored one (then
-        ``result`` may be None)."""
+        None: the stored result, as it is."""
         digests = dict(self.deploy_digests)
         for path in self.listing.python:
             entry = self.manifest.files.get(path)
@@ -1041,7 +1038,10 @@ class _Inputs:
         for path in extra:
             digests[path] = self._hash(path) if os.path.lexists(self.root / path) else "missing"
         key = result_key([self.base, digests, extra])
-        self.manifest.store_result(key, result, extra, encoded)
+        if result is None:
+            self.manifest.keep_result(key, extra)
+        else:
+            self.manifest.store_result(key, result, extra)
         self.manifest.save(self.root, self._live(extra))
         return key
 
@@ -1204,13 +1204,12 @@ def _after_neutral_edits(
     if _discovery_digest(discovery) != record.discovery:
         return None
     result: ScanResult | None
-    if known is not None and manifest.result is not None and known(record.result_key):
-        result = _KNOWN
+    if known is not None and manifest.result_id is not None and known(record.result_key):
+        result = _KNOWN  # its output is at hand: the stored result is not even read
     else:
         result = manifest.cached_result(record.result_key)
         if result is None:
             return None
-    encoded = manifest.result
     # what a scan of the edited files would have recorded
     for path, (_, stat, digest) in changed.items():
         manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
@@ -1225,7 +1224,7 @@ def _after_neutral_edits(
             imports.put(*entry)
         imports.save()
     inputs.hash_deploy_files()
-    key = inputs.store_result(None, discovery.files_read, encoded)
+    key = inputs.store_result(None, discovery.files_read)
     if key is not None:
         record.result_key = key
         record.save(cache_dir, root)
