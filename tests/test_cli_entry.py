@@ -150,26 +150,3 @@ def test_a_rerun_with_nothing_changed_does_not_import_typer(tmp_path: Path) -> N
     assert first.stdout.split() == ["0", "False", "True"]
     again = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
     assert again.stdout.split() == ["0", "False", "False"]
-
-
-def test_a_plain_scan_runs_under_the_scans_collector_thresholds_and_restores_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """From the start of the command (a rerun answered from the cache never reaches the
-    pipeline's own setting), and as the pipeline sets them; the caller's are given back."""
-    import gc
-
-    from decouple_services.app import pipeline
-
-    assert entry.SCAN_GC_THRESHOLDS == pipeline._GC_THRESHOLDS
-    seen: list[tuple[int, ...]] = []
-
-    def run(command: ScanCommand, **kwargs: object) -> int:
-        seen.append(gc.get_threshold())
-        return 0
-
-    monkeypatch.setattr(app_scan, "run_scan_command", run)
-    before = gc.get_threshold()
-    assert entry.main(["scan", str(tmp_path), "--no-cache"]) == 0
-    assert seen == [entry.SCAN_GC_THRESHOLDS]
-    assert gc.get_threshold() == before

@@ -14,7 +14,6 @@ Only the standard library at module level: this runs before anything else.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from pathlib import Path
@@ -25,9 +24,6 @@ if TYPE_CHECKING:
 
     from decouple_services.app.scan import ScanCommand
     from decouple_services.app.terminal import Verbosity
-
-#: The cycle collector's thresholds while a plain scan runs (``app/pipeline.py``'s).
-SCAN_GC_THRESHOLDS = (10_000, 10, 10)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -230,23 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         replay = None if parsed is None else _replay_key(parsed)
     except Exception:  # reading the command line is never worth a failure: typer reads it
         parsed = None
-    if parsed is None:
-        return _main(argv, parsed, replay)
-    # The collector's thresholds of a scan (``app/pipeline._GC_THRESHOLDS``) from the
-    # start: a rerun answered from the cache allocates little else than what it decodes
-    # (records, manifest, the modules' objects), and ran the collector some seventy times
-    # over them, a twentieth of its time.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*SCAN_GC_THRESHOLDS)
-    try:
-        return _main(argv, parsed, replay)
-    finally:
-        gc.set_threshold(*thresholds)
-
-
-def _main(
-    argv: list[str] | None, parsed: _Parsed | None, replay: tuple[str, list[object]] | None
-) -> int:
     if replay is not None:
         from decouple_services.app.replay import answer
 
