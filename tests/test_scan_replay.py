@@ -225,6 +225,16 @@ def test_a_damaged_record_is_ignored(repo: Path, tmp_path: Path, runs: Runs) -> 
     record.write_bytes(b"\xff not json")
     assert runs(*args) == first
     assert runs.scans == 3
+    # the recorded texts, kept beside the record, changed or gone
+    (texts,) = cache.glob("replay-*.out")
+    texts.write_bytes(texts.read_bytes().replace(b"call_sites", b"call_sitez"))
+    assert runs(*args) == first
+    assert runs.scans == 4
+    texts.unlink()
+    assert runs(*args) == first
+    assert runs.scans == 5
+    assert runs(*args) == first
+    assert runs.scans == 5
 
 
 def _key(root: str) -> list[object]:

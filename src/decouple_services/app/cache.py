@@ -239,6 +239,12 @@ def write_cache_json(path: Path, data: object) -> None:
     _write_json(str(path), data)
 
 
+def write_cache_text(path: Path, data: bytes) -> bool:
+    """``data`` into the cache file ``path`` (temporary file and rename); False if not
+    written."""
+    return _write_text(str(path), data)
+
+
 def _write_json(target: str, data: object) -> None:
     # dumps, not dump: json.dump streams through the pure-Python encoder
     _write_text(target, json.dumps(data, separators=(",", ":")).encode())
