@@ -12,7 +12,10 @@ then again), and the table shows medians:
 - no-cache: ``--no-cache`` (nothing read or written);
 - full-parse: ``--no-cache --full-parse``, the everything-parsed path: its call sites must be
   those of the cold run (every field compared, not only ``file:line``);
-- changed: one file edited since the previous run (a different edit every round);
+- changed: one file edited since the previous run (a different edit every round): a new
+  function nothing calls appended, an edit that changes nothing of the last result;
+- changed-call: with ``--edit call`` or ``--edit both``, the edited file given a new request
+  instead (a different url every round), an edit that changes the result;
 - warm: nothing changed since the previous run;
 - floor: ``bench/floor.py``, read and ``ast.parse`` of every .py file in one process;
 - semgrep: ``bench/semgrep-rules.yml``, the same call patterns, with 2 jobs.
@@ -45,6 +48,16 @@ import corpus
 BENCH = Path(__file__).resolve().parent
 RULES = BENCH / "semgrep-rules.yml"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+#: Every measurement, in the order a round runs them.
+ROWS = ("cold", "no-cache", "full-parse", "changed-call", "changed", "warm", "floor", "semgrep")
+#: Appended for "changed": a function nothing calls (the last result still holds).
+NEUTRAL_EDIT = "\n\ndef _bench_edit_{i}(value):\n    return value + {i}\n"
+#: Appended for "changed-call": a request to a new host (the result gains a call site).
+CALL_EDIT = (
+    "\n\nimport requests as _bench_requests\n\n\n"
+    "def _bench_call_{i}(value):\n"
+    '    return _bench_requests.post("http://bench-edit-{i}.example/items", json=value)\n'
+)
 #: The file edited for the "changed" measurement, per corpus (relative path).
 EDITED = {
     "homeassistant": "homeassistant/components/rest/data.py",
@@ -159,6 +172,8 @@ class Bench:
         self.python = args.python
         self.semgrep = args.semgrep
         self.jobs = args.jobs
+        self.edit: str = args.edit
+        self.only: set[str] = set(args.only.split(",")) if args.only else set()
         self.work = work
 
     def scan(self, root: Path, out: Path, *extra: str) -> list[str]:
@@ -186,12 +201,16 @@ class Bench:
         ]
 
     def run_corpus(self, name: str, root: Path, rounds: int, edited: str | None) -> dict[str, Row]:
-        rows: dict[str, Row] = {
-            k: Row()
-            for k in ("cold", "no-cache", "full-parse", "changed", "warm", "floor", "semgrep")
-        }
+        rows: dict[str, Row] = {k: Row() for k in ROWS}
         if self.semgrep is None:
             del rows["semgrep"]
+        if self.edit == "neutral":
+            del rows["changed-call"]
+        elif self.edit == "call":
+            del rows["changed"]
+        for key in list(rows):
+            if self.only and key not in self.only:
+                del rows[key]
         warm_cache = self.work / f"{name}-warm"
         shutil.rmtree(warm_cache, ignore_errors=True)
         out = self.work / f"{name}.json"
@@ -201,41 +220,58 @@ class Bench:
         original = target.read_bytes() if target is not None else None
         try:
             for i in range(rounds):
-                cold_cache = self.work / f"{name}-cold"
-                shutil.rmtree(cold_cache, ignore_errors=True)
-                rows["cold"].samples.append(
-                    measure(self.scan(root, out, "--cache-dir", str(cold_cache)))
-                )
-                rows["cold"].found = decouple_found(out)
-                rows["cold"].sites = decouple_sites(out)
-                rows["no-cache"].samples.append(measure(self.scan(root, out, "--no-cache")))
-                rows["full-parse"].samples.append(
-                    measure(self.scan(root, out, "--no-cache", "--full-parse"))
-                )
-                rows["full-parse"].found = decouple_found(out)
-                rows["full-parse"].sites = decouple_sites(out)
+                if "cold" in rows:
+                    cold_cache = self.work / f"{name}-cold"
+                    shutil.rmtree(cold_cache, ignore_errors=True)
+                    rows["cold"].samples.append(
+                        measure(self.scan(root, out, "--cache-dir", str(cold_cache)))
+                    )
+                    rows["cold"].found = decouple_found(out)
+                    rows["cold"].sites = decouple_sites(out)
+                if "no-cache" in rows:
+                    rows["no-cache"].samples.append(measure(self.scan(root, out, "--no-cache")))
+                if "full-parse" in rows:
+                    rows["full-parse"].samples.append(
+                        measure(self.scan(root, out, "--no-cache", "--full-parse"))
+                    )
+                    rows["full-parse"].found = decouple_found(out)
+                    rows["full-parse"].sites = decouple_sites(out)
                 if target is not None and original is not None:
-                    edit = f"\n\ndef _bench_edit_{i}(value):\n    return value + {i}\n"
-                    target.write_bytes(original + edit.encode())
-                    rows["changed"].samples.append(
+                    # The request edit first, the neutral one on top of it: each is then
+                    # measured against the state it claims (the neutral edit leaves the
+                    # last result as it was, the request edit changes it every round).
+                    text = original
+                    if "changed-call" in rows:
+                        text += CALL_EDIT.format(i=i).encode()
+                        target.write_bytes(text)
+                        rows["changed-call"].samples.append(
+                            measure(self.scan(root, out, "--cache-dir", str(warm_cache)))
+                        )
+                    if "changed" in rows:
+                        text += NEUTRAL_EDIT.format(i=i).encode()
+                        target.write_bytes(text)
+                        rows["changed"].samples.append(
+                            measure(self.scan(root, out, "--cache-dir", str(warm_cache)))
+                        )
+                if "warm" in rows:
+                    rows["warm"].samples.append(
                         measure(self.scan(root, out, "--cache-dir", str(warm_cache)))
                     )
-                rows["warm"].samples.append(
-                    measure(self.scan(root, out, "--cache-dir", str(warm_cache)))
-                )
-                rows["warm"].found = decouple_found(out)
-                rows["floor"].samples.append(
-                    measure([self.python, str(BENCH / "floor.py"), str(root)])
-                )
-                if self.semgrep is not None:
+                    rows["warm"].found = decouple_found(out)
+                if "floor" in rows:
+                    rows["floor"].samples.append(
+                        measure([self.python, str(BENCH / "floor.py"), str(root)])
+                    )
+                if "semgrep" in rows:
                     sg_out = self.work / f"{name}-semgrep.json"
                     rows["semgrep"].samples.append(measure(self.semgrep_cmd(root, sg_out)))
                     rows["semgrep"].found = semgrep_found(sg_out, root)
         finally:
             if target is not None and original is not None:
                 target.write_bytes(original)
-        if not rows["changed"].samples:
-            del rows["changed"]
+        for key in ("changed", "changed-call"):
+            if key in rows and not rows[key].samples:
+                del rows[key]
         return rows
 
 
@@ -247,27 +283,31 @@ def startup(bench: Bench, rounds: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def table(name: str, files: int, rows: dict[str, Row]) -> str:
-    floor = rows["floor"].median("wall")
+def table(name: str, files: int, rounds: int, rows: dict[str, Row]) -> str:
+    floor = rows["floor"].median("wall") if "floor" in rows else None
     semgrep = rows["semgrep"].median("wall") if "semgrep" in rows else None
     lines = [
-        f"### {name} ({files} .py files, {len(rows['floor'].samples)} rounds, medians)",
+        f"### {name} ({files} .py files, {rounds} rounds, medians)",
         "",
-        "| run | wall s | CPU s | peak RSS MiB | x floor | x semgrep | call sites |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| run | wall s | CPU s | peak RSS MiB | x floor | x floor (CPU) | x semgrep | call sites |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    floor_cpu = rows["floor"].median("cpu") if "floor" in rows else None
     for key, row in rows.items():
-        wall = row.median("wall")
+        wall, cpu = row.median("wall"), row.median("cpu")
         ratio_sg = f"{wall / semgrep:.3f}" if semgrep else "-"
+        ratio = f"{wall / floor:.3f}" if floor else "-"
+        ratio_cpu = f"{cpu / floor_cpu:.3f}" if floor_cpu else "-"
         found = len(row.found) if row.found is not None else "-"
         lines.append(
-            f"| {key} | {wall:.3f} | {row.median('cpu'):.2f} | {row.median('rss') / 2**20:.0f} "
-            f"| {wall / floor:.3f} | {ratio_sg} | {found} |"
+            f"| {key} | {wall:.3f} | {cpu:.3f} | {row.median('rss') / 2**20:.0f} "
+            f"| {ratio} | {ratio_cpu} | {ratio_sg} | {found} |"
         )
     failed = [k for k, r in rows.items() if any(s.status != 0 for s in r.samples)]
     if failed:
         lines.append(f"\nnon-zero exit status: {', '.join(failed)}")
-    full, cold = rows["full-parse"].sites, rows["cold"].sites
+    full = rows["full-parse"].sites if "full-parse" in rows else None
+    cold = rows["cold"].sites if "cold" in rows else None
     if full is not None and cold is not None:
         lines.append("")
         if full == cold:
@@ -278,7 +318,8 @@ def table(name: str, files: int, rows: dict[str, Row]) -> str:
             lines.append("DIFFERENT from --full-parse:")
             lines += [f"- only with --full-parse: {x[:200]}" for x in sorted(set(full) - set(cold))]
             lines += [f"- only on demand: {x[:200]}" for x in sorted(set(cold) - set(full))]
-    if "semgrep" in rows and rows["semgrep"].found is not None and rows["cold"].found is not None:
+    if "semgrep" in rows and "cold" in rows and rows["semgrep"].found is not None:
+        assert rows["cold"].found is not None
         missed = sorted(rows["semgrep"].found - rows["cold"].found)
         extra = len(rows["cold"].found - rows["semgrep"].found)
         lines.append("")
@@ -336,6 +377,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-semgrep", action="store_true")
     parser.add_argument("--jobs", type=int, default=None, help="decouple --jobs (default: its own)")
     parser.add_argument("--json", type=Path, help="also write the raw samples here")
+    parser.add_argument(
+        "--only",
+        help=f"measure only these rows, comma-separated (of {', '.join(ROWS)})",
+    )
+    parser.add_argument(
+        "--edit",
+        choices=("neutral", "call", "both"),
+        default="neutral",
+        help="the edit of the changed rows: a function nothing calls (changed), a new request "
+        "(changed-call), or both each round",
+    )
+    parser.add_argument("--no-startup", action="store_true", help="skip timing --help")
     args = parser.parse_args(argv)
     if args.no_semgrep:
         args.semgrep = None
@@ -345,16 +398,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# decouple scan benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\n{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load}\n")
-        starts = startup(bench, args.rounds)
-        print("| startup | wall s |\n|---|---:|")
-        for k, v in starts.items():
-            print(f"| `{k}` | {v:.3f} |")
-        raw["startup"] = starts
+        if not args.no_startup:
+            starts = startup(bench, args.rounds)
+            print("| startup | wall s |\n|---|---:|")
+            for k, v in starts.items():
+                print(f"| `{k}` | {v:.3f} |")
+            raw["startup"] = starts
         for name, root, edited in corpora(args.corpus or ["homeassistant"]):
             files = sum(1 for _ in root.rglob("*.py"))
             rows = bench.run_corpus(name, root, args.rounds, edited)
             print()
-            print(table(name, files, rows), flush=True)
+            print(table(name, files, args.rounds, rows), flush=True)
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"\n(load average after {name}: {load})", flush=True)
             raw[name] = {k: [s.__dict__ for s in r.samples] for k, r in rows.items()}

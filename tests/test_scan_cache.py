@@ -215,12 +215,20 @@ def test_corrupt_and_foreign_cache_files_are_ignored_and_rebuilt(
     data = json.loads(manifests[0].read_text(encoding="utf-8"))
     data["files"] = {path: [1, "x"] for path in data["files"]}
     data["rejected"] = {fp: [3, None] for fp in data["rejected"]}
-    data["result"]["value"] = {"@": "NoSuchClass"}
     manifests[0].write_text(json.dumps(data), encoding="utf-8")
+    (results,) = cache.glob("result-*.json")
+    stored = json.loads(results.read_text(encoding="utf-8"))
+    stored["value"] = {"@": "NoSuchClass"}
+    results.write_text(json.dumps(stored), encoding="utf-8")
     assert cached(repo, cache) == expected
-    data = json.loads(manifests[0].read_text(encoding="utf-8"))
-    data["result"]["value"] = {"@": "ScanResult", "root": 1, "bogus": []}
-    manifests[0].write_text(json.dumps(data), encoding="utf-8")
+    stored = json.loads(results.read_text(encoding="utf-8"))
+    stored["value"] = {"@": "ScanResult", "root": 1, "bogus": []}
+    results.write_text(json.dumps(stored), encoding="utf-8")
+    assert cached(repo, cache) == expected
+    # a result file of another result than the manifest names
+    stored = json.loads(results.read_text(encoding="utf-8"))
+    stored["id"] = "0" * 64
+    results.write_text(json.dumps(stored), encoding="utf-8")
     assert cached(repo, cache) == expected
     for entry in cache.rglob("*.json"):
         entry.write_text('{"path": 3, "files": []}', encoding="utf-8")
@@ -460,3 +468,68 @@ def test_damaged_packs_are_ignored_and_their_facts_rebuilt(
     pack.write_bytes(b"\n".join(damaged))
     os.mkfifo(cache / "packs" / "pack-0-fifo.jsonl")  # never read, never waited on
     assert cached(repo, cache) == expected
+
+
+def test_one_entry_of_the_imports_cache_is_read_and_replaced_in_its_text(tmp_path: Path) -> None:
+    """``ImportsEntries`` finds an entry by its path as a key of the file ``ImportsCache``
+    writes, whatever the path holds, and replaces it leaving every other entry as it was;
+    another tree's packages or a damaged file give nothing."""
+    from decouple_services.app.cache import ImportsCache, ImportsEntries
+
+    root = tmp_path / "repo"
+    packages = ["pkg", "pkg.sub"]
+    paths = ['a "quoted", path.py', "pkg/é.py", "pkg/sub/x.py", 'x.py":["', "pkg/sub/x.py.bak"]
+    cache = ImportsCache(tmp_path, root, packages)
+    for n, path in enumerate(paths):
+        cache.put(path, f"d{n}", f"m{n}", n % 2 == 0, frozenset({f"t{n}", "os"}))
+    cache.save(paths)
+
+    entries = ImportsEntries(tmp_path, root, packages)
+    for n, path in enumerate(paths):
+        assert entries.get(path, f"d{n}", f"m{n}", n % 2 == 0) == {f"t{n}", "os"}
+        assert entries.get(path, "other", f"m{n}", n % 2 == 0) is None
+    assert entries.get("missing.py", "d0", "m0", True) is None
+    assert entries.put("pkg/sub/x.py", "new", "m2", True, frozenset({"json"}))
+    assert not entries.put("missing.py", "new", "m", True, frozenset())
+    entries.save()
+
+    again = ImportsCache(tmp_path, root, packages)
+    assert again.get("pkg/sub/x.py", "new", "m2", True) == {"json"}
+    for n, path in enumerate(paths):
+        if path != "pkg/sub/x.py":
+            assert again.get(path, f"d{n}", f"m{n}", n % 2 == 0) == {f"t{n}", "os"}
+    assert ImportsEntries(tmp_path, root, ["pkg"]).get("pkg/é.py", "d1", "m1", False) is None
+    (written,) = tmp_path.glob("imports-*.json")
+    written.write_text(written.read_text()[:-1], encoding="utf-8")
+    assert ImportsEntries(tmp_path, root, packages).get("pkg/é.py", "d1", "m1", False) is None
+
+
+def test_the_kept_import_graph_answers_a_helper_search_as_the_graph_does(tmp_path: Path) -> None:
+    """``RecordedGraph`` keeps what ``select`` asks of an ``ImportGraph`` for the modules of
+    the helpers asked about: over the sample, for helpers in every module (functions,
+    methods, constructors), each file is selected by one exactly when by the other."""
+    from decouple_services.app.rereads import Helper, RecordedGraph, defining_module, select
+
+    root = SAMPLE
+    python = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*.py") if ".decouple-cache" not in p.parts
+    )
+    graph = decouple_services.app.pipeline._import_graph(root, python)
+    helpers = [
+        Helper(f"{module}.{name}", method)
+        for module in sorted(graph.files_of)
+        for name, method in (("get", False), ("Client.post", True), ("Client.__init__", True))
+    ]
+    modules = {defining_module(h.qualname, set(graph.files_of)) for h in helpers}
+    kept = RecordedGraph.of(graph, python, sorted(m for m in modules if m is not None))
+
+    def read(path: str) -> bytes | None:
+        return (root / path).read_bytes()
+
+    selected = 0
+    for path in python:
+        for helper in helpers:
+            found = select([path], [helper], graph, read)
+            assert select([path], [helper], kept, read) == found, (path, helper)
+            selected += bool(found)
+    assert selected > 0

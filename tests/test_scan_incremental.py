@@ -66,6 +66,13 @@ NOTES = {
     '    session.get("http://users:5000/users/3", timeout=1)\n',
     # the name of a test fixture, outside the tests its conftest serves
     "fixture": "def users_api():\n    return 3\n",
+    # connected to the helper's module by an import that does not name the helper, then
+    # naming it with the same imports: the helper search's graph is the last scan's
+    "helper_module": "from orders import helpers\n\nLIMIT = 1\n",
+    "helper_attribute": "from orders import helpers\n\n\ndef poll():\n"
+    '    helpers.call("users:5000", "/users/5")\n',
+    # the helper's name in a file no import connects to its module
+    "helper_name": "def call():\n    return 4\n\n\nLIMIT = call()\n",
 }
 
 EDITS = st.one_of(
@@ -419,6 +426,47 @@ def test_an_edit_nothing_read_keeps_the_last_result(
     )
     write(root, files, after)
     assert resolutions(root, cache, monkeypatch) > 0
+
+
+def test_the_helper_search_of_an_edited_file_asks_the_last_scans_import_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every file's imports unchanged, whether an edited file is connected to a
+    helper's module is the last scan's answer, kept with its record: no import graph is
+    built to ask it again, and the answers are those a scan without cache gives."""
+    import json
+
+    from decouple_services.app import pipeline
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    (record,) = cache.glob("edits-*.json")
+    assert "orders.helpers" in json.loads(record.read_text(encoding="utf-8"))["record"]["graph"]
+    built: list[int] = []
+    real = pipeline._import_graph
+
+    def counting(*args: object, **kwargs: object) -> object:
+        if args[2:3] != (None,):  # not the scan without cache it is compared with
+            built.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    # the helper's name, in a file that is not connected to its module: not found
+    after = render(Tree(notes="helper_name"))
+    write(root, files, after)
+    files = after
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "_import_graph", counting)
+        assert resolutions(root, cache, patch) == 0
+        assert built == []
+    assert cached(root, cache) == uncached(root)
+    # connected by a new import (imports changed: the scan runs), then naming the helper
+    # with the same imports: found through the kept graph, and the scan runs
+    for notes in ("helper_module", "helper_attribute", "helper_module"):
+        after = render(Tree(notes=notes))
+        write(root, files, after)
+        files = after
+        assert resolutions(root, cache, monkeypatch) > 0, notes
+        assert cached(root, cache) == uncached(root), notes
 
 
 def test_a_damaged_record_of_what_the_last_scan_read_is_not_trusted(tmp_path: Path) -> None:

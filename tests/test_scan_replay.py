@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 import decouple_services.app.scan
+from decouple_services.app import pipeline
+from decouple_services.app.cache import Manifest
 from decouple_services.app.replay import Recorder, answer, command_key
 from decouple_services.cli.entry import main
 from decouple_services.core.stamps import may_be_in_work_tree
@@ -223,6 +225,16 @@ def test_a_damaged_record_is_ignored(repo: Path, tmp_path: Path, runs: Runs) -> 
     record.write_bytes(b"\xff not json")
     assert runs(*args) == first
     assert runs.scans == 3
+    # the recorded texts, kept beside the record, changed or gone
+    (texts,) = cache.glob("replay-*.out")
+    texts.write_bytes(texts.read_bytes().replace(b"call_sites", b"call_sitez"))
+    assert runs(*args) == first
+    assert runs.scans == 4
+    texts.unlink()
+    assert runs(*args) == first
+    assert runs.scans == 5
+    assert runs(*args) == first
+    assert runs.scans == 5
 
 
 def _key(root: str) -> list[object]:
@@ -248,7 +260,7 @@ def test_a_file_modified_within_the_racy_window_is_not_vouched_for(tmp_path: Pat
     (tmp_path / "a.py").write_text("x = 1\n")
     st = os.stat(tmp_path / "a.py")
     recorder = Recorder(str(tmp_path / "replay.json"), _key(str(tmp_path)), [])
-    recorder.vouch({"": None}, {"a.py": [st.st_size, st.st_mtime_ns, "digest"]})
+    recorder.vouch({"": None}, {"a.py": [st.st_size, st.st_mtime_ns, "digest"]}, "key")
     with recorder.capture():
         print("output")
     assert not recorder.save(0)
@@ -260,7 +272,7 @@ def test_a_file_edited_after_it_was_read_is_not_vouched_for(tmp_path: Path) -> N
     age(tmp_path)
     st = os.stat(tmp_path / "a.py")
     recorder = Recorder(str(tmp_path / "replay.json"), _key(str(tmp_path)), [])
-    recorder.vouch({}, {"a.py": [st.st_size, st.st_mtime_ns, "digest"]})
+    recorder.vouch({}, {"a.py": [st.st_size, st.st_mtime_ns, "digest"]}, "key")
     (tmp_path / "a.py").write_text("x = 22\n")
     age(tmp_path, 30.0)
     with recorder.capture():
@@ -273,3 +285,77 @@ def test_a_record_that_is_not_a_regular_file_is_not_read(tmp_path: Path) -> None
     fifo = tmp_path / "replay.json"
     os.mkfifo(fifo)
     assert answer(str(fifo), _key(str(tmp_path))) is None
+
+
+def _edit_neutrally(repo: Path) -> None:
+    """A function nothing calls appended to a parsed file no helper pass read again."""
+    path = repo / "services/frontend/frontend/clients.py"
+    path.write_text(path.read_text() + "\n\ndef added():\n    return 1\n")
+
+
+class _Reuse:
+    """What the scans of a test did with a kept result: the keys decoded, and what the
+    check of edits that change nothing returned."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.decoded: list[str] = []
+        self.neutral: list[object] = []
+        cached, neutral = Manifest.cached_result, pipeline._after_neutral_edits
+
+        def decoding(manifest: Manifest, key: str) -> object:
+            self.decoded.append(key)
+            return cached(manifest, key)
+
+        def checking(*args: object, **kwargs: object) -> object:
+            found = neutral(*args, **kwargs)  # type: ignore[arg-type]
+            self.neutral.append(found)
+            return found
+
+        monkeypatch.setattr(Manifest, "cached_result", decoding)
+        monkeypatch.setattr(pipeline, "_after_neutral_edits", checking)
+
+
+@pytest.fixture
+def unconfigured(repo: Path) -> Path:
+    """The sample without its configured client (whose signature reads every function, so
+    that no edit is known to change nothing: ``app/edits.py``)."""
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    path.write_text(text[: text.index("\n# shopcore's RPC helper")] + "\n")
+    age(repo)
+    return repo
+
+
+def test_a_rerun_after_an_edit_that_changes_nothing_writes_the_last_output(
+    unconfigured: Path, tmp_path: Path, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result is the last one, so the output is the one the last run of this command
+    wrote (gate messages and status included): written again, the result never decoded."""
+    repo = unconfigured
+    reuse = _Reuse(monkeypatch)
+    out = tmp_path / "out.json"
+    args = (str(repo), "-o", str(out), "--fail-on-score", "0")
+    first = runs(*args, "--cache-dir", str(tmp_path / "cache"))
+    written = out.read_text()
+    assert first[2] == 1 and "hotspot score" in first[1]
+    _edit_neutrally(repo)
+    out.unlink()
+    again = runs(*args, "--cache-dir", str(tmp_path / "cache"))
+    assert runs.scans == 2
+    assert reuse.neutral[-1] is pipeline._KNOWN and reuse.decoded == []
+    assert again == first and out.read_text() == written
+    assert runs(*args, "--no-cache") == again and out.read_text() == written
+
+
+def test_after_an_edit_that_changes_nothing_another_command_line_renders_the_result(
+    unconfigured: Path, tmp_path: Path, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record holds the output of one command line: another one renders the result."""
+    repo = unconfigured
+    reuse = _Reuse(monkeypatch)
+    cache = str(tmp_path / "cache")
+    runs(str(repo), "--format", "json", "--cache-dir", cache)
+    _edit_neutrally(repo)
+    narrowed = runs(str(repo), "--format", "json", "--cache-dir", cache, "--callee", "users")
+    assert reuse.neutral[-1] not in (None, pipeline._KNOWN) and len(reuse.decoded) == 1
+    assert narrowed == runs(str(repo), "--format", "json", "--no-cache", "--callee", "users")

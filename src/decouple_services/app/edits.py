@@ -24,6 +24,7 @@ it under the new inputs' key). Anything else scans as usual.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,7 +40,7 @@ from decouple_services.app.demand import is_django_settings_module
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
-    from decouple_services.app.rereads import ImportGraph
+    from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.facts import FileFacts
     from decouple_services.detect.values import Value
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 #: False]]]`` (files that may use a client object); of a helper pass over every file,
 #: ``["helpers", [[qualname, is_method]]]``.
 Query = list[Any]
+#: The kinds of search that follow imports (to files connected to a module).
+FOLLOWING_IMPORTS = ("helpers", "objects")
 
 
 @dataclass
@@ -69,6 +72,13 @@ class EditRecord:
     reread: list[str] = field(default_factory=list)
     #: Digest of what discovery found.
     discovery: str = ""
+    #: With helper or client object searches (which follow imports): the tree's packages
+    #: (what each file's import targets depend on) and the import graph's answers for the
+    #: modules defining them (module -> its files and the files connected to it, a bit per
+    #: file of the listing, base64), so that a rerun whose edits keep every file's imports
+    #: needs neither (``rereads.RecordedGraph``). None: not recorded.
+    packages: list[str] | None = None
+    graph: dict[str, list[Any]] | None = None
 
     @classmethod
     def load(cls, directory: Path, root: Path) -> EditRecord | None:
@@ -92,6 +102,8 @@ class EditRecord:
                 parsed=[_text(p) for p in raw["parsed"]],
                 reread=[_text(p) for p in raw["reread"]],
                 discovery=_text(raw["discovery"]),
+                packages=_optional_names(raw.get("packages")),
+                graph=_optional_graph(raw.get("graph")),
             )
         except (KeyError, TypeError, AttributeError, ValueError):
             return None  # a cache file may hold anything: never trusted
@@ -115,9 +127,50 @@ class EditRecord:
                     "parsed": self.parsed,
                     "reread": self.reread,
                     "discovery": self.discovery,
+                    "packages": self.packages,
+                    "graph": self.graph,
                 },
             },
         )
+
+    def keep_graph(
+        self, graph: ImportGraph, python: Sequence[str], packages: Iterable[str]
+    ) -> None:
+        """Keep the packages and ``graph``'s answers for the helpers of the searches
+        following imports (see :attr:`graph`)."""
+        from decouple_services.app.rereads import RecordedGraph, defining_module
+
+        known = set(graph.files_of)
+        modules = {
+            module
+            for kind, payload in self.queries
+            if kind in FOLLOWING_IMPORTS
+            for qualname, _ in payload
+            if (module := defining_module(qualname, known)) is not None
+        }
+        kept = RecordedGraph.of(graph, python, sorted(modules)).modules()
+        self.packages = sorted(packages)
+        self.graph = {
+            m: [files, base64.b64encode(bits).decode()] for m, (files, bits) in kept.items()
+        }
+
+    def recorded_graph(self, python: Sequence[str]) -> RecordedGraph | None:
+        """The import graph's answers kept by :meth:`keep_graph`, for the same listing."""
+        from decouple_services.app.rereads import RecordedGraph
+
+        if self.graph is None:
+            return None
+        size = (len(python) + 7) // 8
+        modules = {}
+        for module, (files, bits) in self.graph.items():
+            try:
+                data = base64.b64decode(bits, validate=True)
+            except ValueError:
+                return None
+            if len(data) != size:
+                return None
+            modules[module] = (files, data)
+        return RecordedGraph(python, modules)
 
     def read_keys(self, table: str) -> set[Any]:
         return {tuple(k) if isinstance(k, list) else k for k in self.reads.get(table, ())}
@@ -171,7 +224,7 @@ def found_by_queries(
     path: str,
     queries: Sequence[Query],
     read: Callable[[str], bytes | None],
-    graph: Callable[[], ImportGraph],
+    graph: Callable[[], ImportGraph | RecordedGraph],
 ) -> bool:
     """Whether one of the recorded text searches would find the unparsed file ``path``."""
     from decouple_services.app.demand import assigning, naming
@@ -228,6 +281,29 @@ def _keys(keys: Any) -> list[Any]:
     ):
         raise TypeError("not a list of keys")
     return keys
+
+
+def _optional_names(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("not a list of names")
+    return value
+
+
+def _optional_graph(value: Any) -> dict[str, list[Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(entry, list)
+        and len(entry) == 2
+        and isinstance(entry[0], list)
+        and all(isinstance(p, str) for p in entry[0])
+        and isinstance(entry[1], str)
+        for entry in value.values()
+    ):
+        raise TypeError("not a graph")
+    return value
 
 
 def _query_ok(query: Any) -> bool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
     ImportsCache,
+    ImportsEntries,
     ListingCache,
     Manifest,
     content_digest,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, Prefilter
     from decouple_services.app.edits import Query
-    from decouple_services.app.rereads import ImportGraph
+    from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
@@ -96,11 +97,15 @@ class ScanOptions:
     #: Told what each phase did, with the time since the scan started (``-v``).
     notes: Callable[[str], None] | None = field(default=None, compare=False)
     #: Told, when the cache vouches for the returned result, what it depends on: the
-    #: listing's stamps and ``[size, mtime_ns, digest]`` (None: missing) of each file read
-    #: (see ``app/replay.py``).
-    vouch: Callable[[dict[str, list[int] | None], dict[str, list[Any] | None]], None] | None = (
-        field(default=None, compare=False)
-    )
+    #: listing's stamps and ``[size, mtime_ns, digest]`` (None: missing) of each file read,
+    #: and the key the result is kept under (see ``app/replay.py``).
+    vouch: (
+        Callable[[dict[str, list[int] | None], dict[str, list[Any] | None], str], None] | None
+    ) = field(default=None, compare=False)
+    #: Asked, by :func:`scan_or_known` only, with the key of a kept result that a rerun
+    #: returns as it is: True when the caller holds that result's output already, so the
+    #: result need not be decoded (see ``app/replay.py``).
+    known: Callable[[str], bool] | None = field(default=None, compare=False)
 
 
 # --- stage: configuration -----------------------------------------------------------------
@@ -429,6 +434,15 @@ def _known(
 
 def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     """Scan the repository at ``root``: every inter-service call, resolved to its callee."""
+    result = scan_or_known(root, replace(options or ScanOptions(), known=None))
+    assert result is not None  # only ``options.known`` makes it None
+    return result
+
+
+def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanResult | None:
+    """:func:`scan`, or None when the result is a kept one whose key ``options.known``
+    accepted: the caller has its output (a rerun after edits that change nothing, whose
+    result would otherwise be decoded only to be rendered into the same text)."""
     options = options or ScanOptions()
     root = Path(root)
     if not root.exists():
@@ -475,13 +489,13 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
             _vouch(options, root, listing_cache, manifest, listing)
             return previous
         if not options.full_parse and not config.clients:
-            reused = _after_neutral_edits(root, listing, config, inputs, manifest)
+            reused = _after_neutral_edits(root, listing, config, inputs, manifest, options.known)
             if reused is not None:
                 note(
                     "the files edited since the last scan change nothing it read: its result reused"
                 )
                 _vouch(options, root, listing_cache, manifest, listing)
-                return reused
+                return None if reused is _KNOWN else reused
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -747,7 +761,9 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     if inputs is not None:
         key = inputs.store_result(result, discovery.files_read)
         if key is not None and memo is not None and demand is not None and cache_dir is not None:
-            EditRecord(
+            from decouple_services.app.edits import FOLLOWING_IMPORTS
+
+            record = EditRecord(
                 result_key=key,
                 base=inputs.base_digest(),
                 reads=_grouped(memo.scan_reads),
@@ -756,7 +772,10 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 parsed=sorted(p for p in python if p not in unparsed),
                 reread=sorted(reread),
                 discovery=_discovery_digest(discovery),
-            ).save(cache_dir, root)
+            )
+            if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
+                record.keep_graph(graph(), python, _packages(python))
+            record.save(cache_dir, root)
         _vouch(options, root, listing_cache, manifest, listing)
     return result
 
@@ -789,7 +808,7 @@ def _vouch(
             files[path] = None
             continue
         files[path] = list(entry)
-    options.vouch(listing_cache.stamps, files)
+    options.vouch(listing_cache.stamps, files, manifest.result_key)
 
 
 def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:
@@ -1003,11 +1022,9 @@ class _Inputs:
         # before discovery reads them: an edit meanwhile then makes the next key differ
         self.deploy_digests = {p: self._hash(p) for p in self.listing.deploy}
 
-    def store_result(
-        self, result: ScanResult, files_read: Sequence[str], encoded: Any = None
-    ) -> str | None:
+    def store_result(self, result: ScanResult | None, files_read: Sequence[str]) -> str | None:
         """Keep ``result`` with the key of its inputs (returned; None when none is kept);
-        ``encoded``: its encoding in the manifest, when it is the stored one."""
+        None: the stored result, as it is."""
         digests = dict(self.deploy_digests)
         for path in self.listing.python:
             entry = self.manifest.files.get(path)
@@ -1021,7 +1038,10 @@ class _Inputs:
         for path in extra:
             digests[path] = self._hash(path) if os.path.lexists(self.root / path) else "missing"
         key = result_key([self.base, digests, extra])
-        self.manifest.store_result(key, result, extra, encoded)
+        if result is None:
+            self.manifest.keep_result(key, extra)
+        else:
+            self.manifest.store_result(key, result, extra)
         self.manifest.save(self.root, self._live(extra))
         return key
 
@@ -1078,13 +1098,29 @@ class _Inputs:
 MAX_NEUTRAL_EDITS = 16
 
 
+#: Returned by :func:`_after_neutral_edits` for a reused result the caller knows already.
+_KNOWN: Any = object()
+
+
 def _after_neutral_edits(
-    root: Path, listing: FileListing, config: Config, inputs: _Inputs, manifest: Manifest
+    root: Path,
+    listing: FileListing,
+    config: Config,
+    inputs: _Inputs,
+    manifest: Manifest,
+    known: Callable[[str], bool] | None = None,
 ) -> ScanResult | None:
     """The last result, when the only inputs changed since are Python files that change
-    nothing it read (``app/edits.py``), recorded as that result's inputs; else None."""
+    nothing it read (``app/edits.py``), recorded as that result's inputs; else None.
+    ``_KNOWN`` instead of the result when ``known`` accepts its key: it is kept as stored,
+    and never decoded."""
     from decouple_services.app.demand import candidate_prefilter
-    from decouple_services.app.edits import EditRecord, found_by_queries, neutral_facts
+    from decouple_services.app.edits import (
+        FOLLOWING_IMPORTS,
+        EditRecord,
+        found_by_queries,
+        neutral_facts,
+    )
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.services import discover_services
@@ -1108,19 +1144,24 @@ def _after_neutral_edits(
     python = list(listing.python)
     files = frozenset(python)
     texts = {path: data for path, (data, _, _) in changed.items()}
-    follows_imports = any(kind in ("helpers", "objects") for kind, _ in record.queries)
+    follows_imports = any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries)
+    # every file's imports are checked unchanged below, so the last scan's graph holds
+    recorded = record.recorded_graph(python) if follows_imports else None
     graphs: list[ImportGraph] = []
 
-    def graph() -> ImportGraph:
+    def graph() -> ImportGraph | RecordedGraph:
+        if recorded is not None:
+            return recorded
         if not graphs:
             graphs.append(_import_graph(root, python, cache_dir, manifest))
         return graphs[0]
 
-    packages = frozenset(
-        m for m, package in map(_module_of(files), python) if package and follows_imports
-    )
+    packages: frozenset[str] = frozenset()
+    if follows_imports:
+        # the same listing as the record's (its base digest): the same packages
+        packages = frozenset(record.packages if record.packages is not None else _packages(python))
     # read before a helper search builds the graph again (which replaces the entries)
-    imports = ImportsCache(cache_dir, root, packages) if follows_imports else None
+    imports = ImportsEntries(cache_dir, root, packages) if follows_imports else None
     imported: list[tuple[str, str, str, bool, frozenset[str]]] = []
     computed: list[tuple[str, str]] = []
     try:
@@ -1162,22 +1203,28 @@ def _after_neutral_edits(
     discovery = discover_services(root, listing, config, programs)
     if _discovery_digest(discovery) != record.discovery:
         return None
-    result = manifest.cached_result(record.result_key)
-    if result is None:
-        return None
-    encoded = manifest.result
+    result: ScanResult | None
+    if known is not None and manifest.result_id is not None and known(record.result_key):
+        result = _KNOWN  # its output is at hand: the stored result is not even read
+    else:
+        result = manifest.cached_result(record.result_key)
+        if result is None:
+            return None
     # what a scan of the edited files would have recorded
     for path, (_, stat, digest) in changed.items():
         manifest.record_stat(path, stat.st_size, stat.st_mtime_ns, digest)
         if path not in parsed:
             manifest.reject(candidate_key, digest)
     if imports is not None and imported:
-        # the same imports, under the new contents: the next edit compares with them
+        # the same imports, under the new contents: the next edit compares with them (a
+        # graph built meanwhile rewrote the file: read again)
+        if graphs:
+            imports = ImportsEntries(cache_dir, root, packages)
         for entry in imported:
             imports.put(*entry)
-        imports.save(python)
+        imports.save()
     inputs.hash_deploy_files()
-    key = inputs.store_result(result, discovery.files_read, encoded)
+    key = inputs.store_result(None, discovery.files_read)
     if key is not None:
         record.result_key = key
         record.save(cache_dir, root)
@@ -1186,6 +1233,12 @@ def _after_neutral_edits(
 
 def _module_of(files: frozenset[str]) -> Callable[[str], tuple[str, bool]]:
     return lambda path: module_name(path, files)
+
+
+def _packages(python: Sequence[str]) -> frozenset[str]:
+    """The modules of the tree that are packages (what import targets depend on)."""
+    files = frozenset(python)
+    return frozenset(m for m, package in map(_module_of(files), python) if package)
 
 
 def _grouped(reads: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:

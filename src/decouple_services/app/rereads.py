@@ -291,6 +291,46 @@ class ImportGraph:
         return files
 
 
+class RecordedGraph:
+    """What :func:`select` asks of an :class:`ImportGraph` (the files of a module, the files
+    connected to it), for the helpers of one scan, kept with the scan's record of what it
+    read (``app/edits.py``): the next scan, when no file's imports changed, asks it instead
+    of reading every file's imports and following them again (homeassistant: the graph
+    and the closures of its helpers' modules were half of a rerun after a neutral edit).
+
+    Only the modules defining the helpers are kept. :func:`defining_module` picks the
+    same one among them as among all modules: a longer prefix of a helper's name that is
+    a module would have been that helper's module.
+    """
+
+    def __init__(self, python: Sequence[str], modules: Mapping[str, tuple[list[str], bytes]]):
+        """``python``: the scan's Python files in order; ``modules``: module -> its files
+        and the files connected to it, as a bit per file of ``python``."""
+        self.python = python
+        self.files_of: dict[str, list[str]] = {m: files for m, (files, _) in modules.items()}
+        self._bits = {m: bits for m, (_, bits) in modules.items()}
+
+    @classmethod
+    def of(cls, graph: ImportGraph, python: Sequence[str], modules: Iterable[str]) -> RecordedGraph:
+        """``graph``'s answers for ``modules`` (each a module of ``graph``)."""
+        index = {path: i for i, path in enumerate(python)}
+        kept: dict[str, tuple[list[str], bytes]] = {}
+        for module in modules:
+            bits = bytearray((len(python) + 7) // 8)
+            for path in graph.connected(module):
+                i = index[path]
+                bits[i >> 3] |= 1 << (i & 7)
+            kept[module] = (list(graph.files_of[module]), bytes(bits))
+        return cls(python, kept)
+
+    def modules(self) -> dict[str, tuple[list[str], bytes]]:
+        return {m: (self.files_of[m], self._bits[m]) for m in self.files_of}
+
+    def connected(self, module: str) -> frozenset[str]:
+        bits = self._bits[module]
+        return frozenset(p for i, p in enumerate(self.python) if bits[i >> 3] >> (i & 7) & 1)
+
+
 def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:
     """Any mention of one of ``words`` as a whole word except a ``def`` of it: a call, an
     import (``from x import name as alias``), an alias or an argument (``submit(name)``).
@@ -302,7 +342,7 @@ def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:
 def select(
     paths: Sequence[str],
     helpers: Iterable[Helper],
-    graph: ImportGraph,
+    graph: ImportGraph | RecordedGraph,
     read: Callable[[str], bytes | None],
 ) -> list[str]:
     """The files of ``paths`` (in their order) that may invoke one of ``helpers``."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal, overload
 
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.config import Config, Gates, rule_codes
@@ -64,8 +64,6 @@ class EffectiveGates:
 def effective_gates(command: ScanCommand, gates: Gates, config_dir: Path) -> EffectiveGates:
     """Options override the configuration; a configured baseline is relative to the folder of
     the configuration file. Rule codes are checked against the rules that exist."""
-    from decouple_services.render.rules import RULES_BY_ID
-
     problems: list[str] = []
 
     def codes(option: str, given: tuple[str, ...], configured: tuple[str, ...]) -> frozenset[str]:
@@ -76,8 +74,13 @@ def effective_gates(command: ScanCommand, gates: Gates, config_dir: Path) -> Eff
 
     select = codes("--select", command.select, gates.select)
     ignore = codes("--ignore", command.ignore, gates.ignore)
-    for code in sorted((select | ignore) - set(RULES_BY_ID)):
-        problems.append(f"unknown rule {code} (rules: {', '.join(RULES_BY_ID)})")
+    if select or ignore:
+        # the rules' module only when codes are named: a rerun replaying its output does
+        # not import the renderers
+        from decouple_services.render.rules import RULES_BY_ID
+
+        for code in sorted((select | ignore) - set(RULES_BY_ID)):
+            problems.append(f"unknown rule {code} (rules: {', '.join(RULES_BY_ID)})")
     if problems:
         raise DecoupleError("; ".join(problems))
     baseline = command.baseline
@@ -221,16 +224,40 @@ def read_scan_file(path: Path, *, what: str = "scan file") -> ScanResult:
         raise DecoupleError(f"{path}: not a {what}: JSON nested too deeply") from None
 
 
+@overload
 def scan_shown(
-    term: Terminal, path: Path, options: ScanOptions, *, file: IO[str] | None = None
-) -> ScanResult:
+    term: Terminal,
+    path: Path,
+    options: ScanOptions,
+    *,
+    file: IO[str] | None = None,
+    known: Literal[False] = False,
+) -> ScanResult: ...
+
+
+@overload
+def scan_shown(
+    term: Terminal, path: Path, options: ScanOptions, *, file: IO[str] | None = None, known: bool
+) -> ScanResult | None: ...
+
+
+def scan_shown(
+    term: Terminal,
+    path: Path,
+    options: ScanOptions,
+    *,
+    file: IO[str] | None = None,
+    known: bool = False,
+) -> ScanResult | None:
     """Scan as every command does on a terminal: a timed phase and a progress bar, and the
-    pipeline's notes with ``-v``."""
-    from decouple_services.app.pipeline import scan
+    pipeline's notes with ``-v``. With ``known``, None when ``options.known`` accepted the
+    kept result the scan returns (``pipeline.scan_or_known``)."""
+    from decouple_services.app.pipeline import scan, scan_or_known
 
     notes = (lambda line: term.detail(line, file=file)) if term.verbose else None
     with term.phase("scan", file=file), term.progress_bar() as progress:
-        return scan(path, replace(options, progress=progress, notes=notes))
+        shown = replace(options, progress=progress, notes=notes)
+        return scan_or_known(path, shown) if known else scan(path, shown)
 
 
 def replayable(command: ScanCommand, gates: EffectiveGates, term: Terminal) -> bool:
@@ -254,9 +281,6 @@ def run_scan_command(
     ``replay`` is told what the result depends on when the run can be replayed (see
     ``app/replay.py``)."""
     from decouple_services.app.pipeline import ScanOptions, load_configuration
-    from decouple_services.render import RENDERERS
-    from decouple_services.render.options import RenderOptions
-    from decouple_services.render.rules import CONTRACT, RuleSelection, find
 
     err = sys.stderr
     term = terminal or Terminal()
@@ -270,7 +294,8 @@ def run_scan_command(
         baseline = None
         if gates.baseline is not None:
             baseline = read_scan_file(gates.baseline, what="baseline")
-        result = scan_shown(
+        recording = replay is not None and replayable(command, gates, term)
+        scanned = scan_shown(
             term,
             command.path,
             ScanOptions(
@@ -280,15 +305,31 @@ def run_scan_command(
                 use_cache=command.use_cache,
                 cache_dir=command.cache_dir,
                 full_parse=command.full_parse,
-                vouch=replay.vouch
-                if replay is not None and replayable(command, gates, term)
-                else None,
+                vouch=replay.vouch if replay is not None and recording else None,
+                known=replay.known if replay is not None and recording else None,
             ),
+            known=recording,
         )
-        result = apply_contracts(result, config)
+        if scanned is None:
+            # the result the last run of this command rendered: its output, as it wrote it
+            assert replay is not None
+            try:
+                return replay.repeat()
+            except OSError as exc:
+                print(
+                    f"decouple: error: cannot write {command.output}: {exc.strerror or exc}",
+                    file=err,
+                )
+                return EXIT_USAGE
+        result = apply_contracts(scanned, config)
     except DecoupleError as exc:
         print(printable(f"decouple: error: {exc}"), file=err)
         return EXIT_USAGE
+    # imported once there is a result to render (a replayed output needs none of them)
+    from decouple_services.render import RENDERERS
+    from decouple_services.render.options import RenderOptions
+    from decouple_services.render.rules import CONTRACT, RuleSelection, find
+
     term.detail(
         f"{result.files_scanned} Python files, {len(result.services)} services, "
         f"{len(result.endpoints)} endpoints, {len(result.call_sites)} call sites, "
