@@ -195,6 +195,9 @@ class Asked:
     words: set[tuple[str, ...]] = field(default_factory=set)
     #: Keys of aiohttp application slots (``app["session"] = ...``, ``app[KEY] = ...``).
     keys: set[str] = field(default_factory=set)
+    #: Classes (their last name) whose objects resolution looked for: the files that may
+    #: build one (:func:`building`).
+    built: set[str] = field(default_factory=set)
 
 
 class Tap(Protocol):
@@ -207,7 +210,8 @@ class Tap(Protocol):
         """``item`` noted in ``Asked`` (:func:`ask`)."""
 
 
-#: One thing noted in ``Asked``: ``("q", qualname)`` or ``("s", framework, key)``.
+#: One thing noted in ``Asked``: ``("q", qualname)``, ``("s", framework, key)``, ``("w",
+#: word, ...)`` or ``("b", class name)``.
 Ask = tuple[str, ...]
 
 #: The index's tables resolution reads by key, and whether a missing key reads as ``[]``.
@@ -278,6 +282,8 @@ def ask(asked: Asked, item: Ask) -> None:
             asked.words.add(("config", item[2]))
     elif item[0] == "w":
         asked.words.add(item[1:])
+    elif item[0] == "b":
+        asked.built.add(item[1])
     else:
         _note_qualname(item[1], asked)
 
@@ -314,7 +320,7 @@ def asking_index(
 
     def note_built(key: Any) -> None:
         if isinstance(key, str) and key.rpartition(".")[2]:
-            noted(("w", key.rpartition(".")[2]))
+            noted(("b", key.rpartition(".")[2]))
 
     base: Any = index_type
 
@@ -372,8 +378,9 @@ def asked_paths(
 ) -> set[str]:
     """Files not parsed yet that may define something resolution looked up: the module of
     each qualified name (its longest prefix naming a module: ``a.b.C.x`` in ``a/b.py``),
-    Django settings modules when a Django setting was read, and files naming a Flask config
-    key or an application slot (``@state.http``, ``@app["session"]``) that was read.
+    Django settings modules when a Django setting was read, files naming a Flask config
+    key or an application slot (``@state.http``, ``@app["session"]``) that was read, and
+    files that may build an object of a class whose objects were looked for.
     ``modules`` maps module names to paths (several services often have modules of the
     same name: all of them are asked for)."""
     todo = set(unparsed)
@@ -396,6 +403,8 @@ def asked_paths(
         out.update(naming(sorted(todo - out), asked.words, read))
     if asked.keys:
         out.update(assigning(sorted(todo - out), asked.keys, read))
+    if asked.built:
+        out.update(building(sorted(todo - out), asked.built, read))
     return out
 
 
@@ -550,6 +559,44 @@ def assigning(
         rb"(?<![\w.])(?:" + alternatives + rb")['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
     )
     needles = [k.encode() for k in keys]
+    out = []
+    for path in paths:
+        data = read(path)
+        if data is not None and any(n in data for n in needles) and pattern.search(data):
+            out.append(path)
+    return out
+
+
+def building(
+    paths: Sequence[str], classes: Iterable[str], read: Callable[[str], bytes | None]
+) -> list[str]:
+    """Those of ``paths`` that may build an object of one of ``classes`` (last names): they
+    call it (``Organization(``, ``models.Organization(``, ``(Organization)(``,
+    ``Generic[T](``), or import it under another name (``Organization as Org``), which a
+    call may use. Extraction records an object's type through imports and attributes
+    only, never through a name assigned in the module (``Org = Organization`` makes
+    ``Org(...)`` an object of ``mod.Org``), so a file that names the class otherwise cannot
+    hold one. Naming the class is far more common than building it: polar's model
+    classes are named by hundreds of files that only annotate with them."""
+    names = sorted({c for c in classes if c})
+    if not names:
+        return []
+    return _matching(paths, tuple(names), _building_pattern(tuple(names)), read)
+
+
+@lru_cache(maxsize=64)
+def _building_pattern(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(n.encode()) for n in names)
+    return re.compile(rb"(?<![\w])(?:" + alternatives + rb")\b(?:[\s)]*[(\[]|\s+as\s)")
+
+
+def _matching(
+    paths: Sequence[str],
+    names: tuple[str, ...],
+    pattern: re.Pattern[bytes],
+    read: Callable[[str], bytes | None],
+) -> list[str]:
+    needles = [n.encode() for n in names]
     out = []
     for path in paths:
         data = read(path)

@@ -851,6 +851,7 @@ class _Demand:
         #: Words (slots, config keys) and client objects already looked for.
         self.searched: set[tuple[str, ...]] = set()
         self.keys: set[str] = set()
+        self.built: set[str] = set()
         self.clients: set[str] = set()
         self.fixtures: set[tuple[str, str]] = set()
         #: The text searches made over unparsed files (``app/edits.py``).
@@ -886,14 +887,18 @@ class _Demand:
         # a word or key looked for once was found wherever it is: not looked for again
         words = asked.words - self.searched
         keys = asked.keys - self.keys
+        built = asked.built - self.built
         self.searched |= words
         self.keys |= keys
+        self.built |= built
         if words:
             self.queries.append(words_query(words))
         if keys:
             self.queries.append(["keys", sorted(keys)])
+        if built:
+            self.queries.append(["built", sorted(built)])
         found = asked_paths(
-            replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
+            replace(asked, words=words, keys=keys, built=built), self.modules, unparsed, self.read
         )
         from decouple_services.detect.values import FIXTURE
 

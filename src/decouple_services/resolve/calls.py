@@ -213,6 +213,8 @@ class CallResolver:
         #: routing it: made on first use, for :meth:`_routed`.
         #: service -> its production HTTP endpoints by the length of their templates
         self._routable: dict[str, dict[int, list[Endpoint]]] | None = None
+        #: callee -> its HTTP endpoints by template length (see :meth:`_http_for`)
+        self._http_by_length: dict[str, dict[int, list[Endpoint]]] = {}
         self._routes_for: dict[tuple[str | None, str], tuple[str, ...]] = {}
         #: (callee, method, path) -> the endpoint it reaches; many calls share one.
         self._endpoint_for: dict[tuple[str, str | None, str], Endpoint | None] = {}
@@ -521,9 +523,23 @@ class CallResolver:
 
     def _inferred_endpoint(self, site: CallSite, callee: str) -> str | None:
         """The endpoint of an inferred callee the site's path reaches, else the site's own."""
-        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
-        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
+        path = _path_of(site) or "/"
+        http = self._http_for(callee, path)
+        endpoint = self.match_endpoint(site.method, path, http) if http else None
         return endpoint.label if endpoint is not None else site.endpoint
+
+    def _http_for(self, callee: str, path: str) -> list[Endpoint]:
+        """The HTTP endpoints of ``callee`` that a call to ``path`` may reach: those whose
+        template has the path's length, in their order (``match_endpoint`` sets the others
+        aside first). A large app has a thousand routes and its tests call thousands of
+        paths: matching each against every route was a tenth of a scan."""
+        by_length = self._http_by_length.get(callee)
+        if by_length is None:
+            by_length = self._http_by_length[callee] = {}
+            for e in self.endpoints_by_service.get(callee, []):
+                if e.protocol == "http":
+                    by_length.setdefault(template_length(e), []).append(e)
+        return by_length.get(path_length(path), [])
 
     def _first_pass(self, facts: FileFacts) -> FilePass:
         """The file's calls, each resolved with the definitions it reads and no helper."""
@@ -1097,12 +1113,12 @@ class CallResolver:
         return targets or [site]
 
     def _endpoint_of_path(self, callee: str, method: str | None, path: str) -> Endpoint | None:
-        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
-        if not http:
-            return None
         key = (callee, method, path or "/")
         if key not in self._endpoint_for:
-            self._endpoint_for[key] = self.match_endpoint(method, path or "/", http)
+            http = self._http_for(callee, path or "/")
+            self._endpoint_for[key] = (
+                self.match_endpoint(method, path or "/", http) if http else None
+            )
         return self._endpoint_for[key]
 
     def _own_front(self, url: str, target: Target, caller: str) -> str | None:
@@ -1312,8 +1328,10 @@ class CallResolver:
             return None
         key = (callee, match.method, path or "/")
         if key not in self._endpoint_for:
-            http = [e for e in candidates if e.protocol == "http"]
-            self._endpoint_for[key] = self.match_endpoint(match.method, path or "/", http)
+            http = self._http_for(callee, path or "/")
+            self._endpoint_for[key] = (
+                self.match_endpoint(match.method, path or "/", http) if http else None
+            )
         return self._endpoint_for[key]
 
     # --- wrappers ----------------------------------------------------------------------------
