@@ -360,3 +360,17 @@ def test_a_field_is_read_from_the_objects_built_and_annotations_are_not_parsed(
     assert site["endpoint"] == "POST /orders"
     scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
     assert not any(d.file == "shop/app/describe.py" for d in scanned.diagnostics)
+
+
+def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
+    from decouple_services.app.demand import Prefilter, _scan_plan
+
+    tokens = (b"add_get", b"add_post", b"urllib", b"urllib3", b"fastapi_proxy", b"grpc")
+    plan = dict(_scan_plan(tokens))
+    assert plan[b"add_"] == (b"add_get", b"add_post")
+    assert b"urllib3" not in plan and plan[b"urllib"] == ()
+    texts = [b"", b"add_", b"app.add_get(", b"add_post", b"import urllib3", b"fastapi_", b"grpc"]
+    prefilter = Prefilter(tokens)
+    assert [prefilter.passes(t) for t in texts] == [
+        any(token in t for token in tokens) for t in texts
+    ]

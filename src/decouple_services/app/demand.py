@@ -58,7 +58,10 @@ class Prefilter:
     def passes(self, source: bytes) -> bool:
         if self.everything:
             return True
-        if any(token in source for token in self.tokens):
+        if any(
+            lead in source and (not rest or any(token in source for token in rest))
+            for lead, rest in _scan_plan(self.tokens)
+        ):
             return True
         return any(
             any(n in source for n in needles) and _compiled(regex).search(source) is not None
@@ -74,6 +77,27 @@ class Prefilter:
 
 
 EVERYTHING = Prefilter(())
+
+
+@lru_cache(maxsize=16)
+def _scan_plan(tokens: tuple[bytes, ...]) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
+    """``tokens`` as scans that find the same files with fewer passes over each: a token
+    holding another is dropped (``urllib3`` after ``urllib``), and tokens sharing a
+    leading word (``add_get``, ``add_post``... after ``add_``) are scanned for only in a
+    file holding that word, ``(lead, ())`` meaning the lead is a token itself. A file no
+    token passes is read once per scan: 39 scans were 3% of polar's scan."""
+    kept = sorted({t for t in tokens if not any(o != t and o in t for o in tokens)})
+    groups: dict[bytes, list[bytes]] = {}
+    for token in kept:
+        lead = token.split(b"_", 1)[0] + b"_" if b"_" in token[1:] else token
+        groups.setdefault(lead, []).append(token)
+    plan: list[tuple[bytes, tuple[bytes, ...]]] = []
+    for lead, members in groups.items():
+        if len(members) == 1:
+            plan.append((members[0], ()))
+        else:
+            plan.append((lead, tuple(members)))
+    return tuple(plan)
 
 
 @lru_cache(maxsize=64)
