@@ -374,3 +374,23 @@ def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
     assert [prefilter.passes(t) for t in texts] == [
         any(token in t for token in tokens) for t in texts
     ]
+
+
+def test_a_call_is_matched_to_the_endpoints_once_over_the_rounds_of_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import decouple_services.resolve.endpoints as endpoints_module
+
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    asked: list[tuple[object, ...]] = []
+    match = endpoints_module.match_endpoint
+
+    def counting(method: str | None, path: str, candidates: object) -> object:
+        asked.append((method, path, tuple(candidates)))  # type: ignore[arg-type]
+        return match(method, path, candidates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(endpoints_module, "match_endpoint", counting)
+    scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert asked
+    assert len(asked) == len(set(asked))

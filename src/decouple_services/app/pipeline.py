@@ -488,7 +488,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.files import categorize
     from decouple_services.discover.services import discover_services, service_for_path
-    from decouple_services.resolve.calls import CallResolver
+    from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
     from decouple_services.resolve.index import ProjectIndex
@@ -645,6 +645,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                 graphs.append(_import_graph(root, python, cache_dir, manifest))
             return graphs[0]
 
+        matches = EndpointMatches()
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
             while True:
@@ -672,6 +673,7 @@ def scan(root: Path | str, options: ScanOptions | None = None) -> ScanResult:
                     category_of,
                     match_endpoint,
                     discovery.grpc_servicers,
+                    matches,
                 )
                 if memo is not None:
                     memo.context(

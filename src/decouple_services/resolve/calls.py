@@ -182,6 +182,26 @@ class ResolutionMemo(Protocol):
     def keep_idle(self, facts: FileFacts) -> None: ...
 
 
+class EndpointMatches:
+    """The endpoint each call reaches and the services routing each path, kept from one
+    resolution to the next while the endpoints are the same: on-demand parsing resolves
+    several times over (polar: five), and matching thousands of test calls against a
+    thousand routes each time was a few percent of its scan. Both answers depend on the
+    endpoints alone (and on which files are production code, the same for a scan)."""
+
+    def __init__(self) -> None:
+        self.endpoints: tuple[Endpoint, ...] | None = None
+        self.by_call: dict[tuple[str, str | None, str], Endpoint | None] = {}
+        self.routed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+
+    def use(self, endpoints: Sequence[Endpoint]) -> None:
+        current = tuple(endpoints)
+        if current != self.endpoints:
+            self.endpoints = current
+            self.by_call = {}
+            self.routed = {}
+
+
 class CallResolver:
     def __init__(
         self,
@@ -192,6 +212,7 @@ class CallResolver:
         categorize: Callable[[str], Category],
         match_endpoint: EndpointMatcher,
         servicers: Sequence[GrpcServicer] = (),
+        matches: EndpointMatches | None = None,
     ) -> None:
         self.index = index
         self.detectors = detectors
@@ -218,6 +239,11 @@ class CallResolver:
         self._routes_for: dict[tuple[str | None, str], tuple[str, ...]] = {}
         #: (callee, method, path) -> the endpoint it reaches; many calls share one.
         self._endpoint_for: dict[tuple[str, str | None, str], Endpoint | None] = {}
+        if matches is not None:
+            # answers of an earlier resolution over the same endpoints, and this one's
+            matches.use(endpoints)
+            self._endpoint_for = matches.by_call
+            self._routes_for = matches.routed
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
