@@ -150,7 +150,7 @@ def lower_fstrings(text: str) -> str | None:
                 i = _string(text, i, edits, nested=False)
             else:
                 i += 1
-    except _Unsure:
+    except (_Unsure, RecursionError):  # fields nested past the stack: libcst's guard
         return None
     if not edits:
         return None

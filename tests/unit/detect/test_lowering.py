@@ -146,3 +146,8 @@ def test_a_multiline_fstring_field_is_parsed_without_libcst() -> None:
         n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) == "fmt"
     ]
     assert call.lineno == 4
+
+
+def test_fstrings_nested_past_the_stack_are_left_to_the_fallback() -> None:
+    deep = "x = " + 'f"{' * 5000 + "1" + '}"' * 5000 + "\n"
+    assert lower_fstrings(deep) is None
