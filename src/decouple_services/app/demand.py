@@ -578,17 +578,20 @@ def assigning(
 ) -> list[str]:
     """Those of ``paths`` that assign a subscript with one of ``keys`` (``x["key"] = ...``,
     ``x[KEY]: T = ...``): where an application slot is filled."""
-    alternatives = b"|".join(re.escape(k.encode()) for k in sorted(keys))
-    pattern = re.compile(
-        rb"(?<![\w.])(?:" + alternatives + rb")['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
-    )
-    needles = [k.encode() for k in keys]
+    patterns = [(k.encode(), _assigning_pattern(k.encode())) for k in sorted(keys)]
     out = []
     for path in paths:
         data = read(path)
-        if data is not None and any(n in data for n in needles) and pattern.search(data):
+        if data is not None and any(
+            needle in data and _whole(data, pattern, b".") for needle, pattern in patterns
+        ):
             out.append(path)
     return out
+
+
+@lru_cache(maxsize=256)
+def _assigning_pattern(key: bytes) -> re.Pattern[bytes]:
+    return re.compile(re.escape(key) + rb"['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)")
 
 
 def building(
@@ -640,14 +643,14 @@ def _names(data: bytes, word: bytes) -> bool:
 _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _whole(data: bytes, pattern: re.Pattern[bytes]) -> bool:
+def _whole(data: bytes, pattern: re.Pattern[bytes], also: bytes = b"") -> bool:
     """Whether ``pattern`` (a literal word first) matches in ``data`` where no word
-    character comes before it: ``\\b`` in front, tested by hand. A pattern starting with
-    ``\\b`` or an alternation has no literal for the engine to scan for and is tried at
-    every position of the file, several times slower."""
+    character (nor one of ``also``) comes before it: ``\\b`` in front, tested by hand. A
+    pattern starting with ``\\b``, a look-behind or an alternation has no literal for the
+    engine to scan for and is tried at every position of the file, several times slower."""
     for match in pattern.finditer(data):
         start = match.start()
-        if start == 0 or data[start - 1] not in _WORD_BYTES:
+        if start == 0 or (data[start - 1] not in _WORD_BYTES and data[start - 1] not in also):
             return True
     return False
 
