@@ -394,3 +394,20 @@ def test_a_call_is_matched_to_the_endpoints_once_over_the_rounds_of_asking(
     scan(root, ScanOptions(jobs=1, use_cache=False))
     assert asked
     assert len(asked) == len(set(asked))
+
+
+def test_a_rerun_finds_an_unparsed_file_that_now_builds_a_class_looked_for() -> None:
+    from decouple_services.app.edits import _query_ok, found_by_queries
+
+    query = ["built", ["Organization"]]
+    assert _query_ok(query)
+    texts = {
+        "a.py": b"def f(o: Organization) -> None: ...\n",
+        "b.py": b"ORG = Organization(id=1)\n",
+    }
+
+    def no_graph() -> object:
+        raise AssertionError("a class search follows no imports")
+
+    assert not found_by_queries("a.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
+    assert found_by_queries("b.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
