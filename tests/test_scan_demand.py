@@ -285,3 +285,129 @@ def test_an_attribute_inherited_from_a_base_class_nothing_else_asks_for_is_found
     assert narrow == _comparable(root, full_parse=True)
     (site,) = narrow["call_sites"]  # type: ignore[misc]
     assert site["callee"] != "users"
+
+
+def test_the_objects_of_a_class_are_asked_from_the_files_that_may_build_one() -> None:
+    texts = {
+        "call.py": b"from m import Organization\nORG = Organization(id=1)\n",
+        "attr.py": b"import m\nORG = m.Organization (\n    id=1,\n)\n",
+        "alias.py": b"from m import Organization as Org\nORG = Org(id=1)\n",
+        "annotates.py": b"from m import Organization\ndef f(o: Organization) -> None: ...\n",
+        "other.py": b"ORG = MyOrganization(id=1)\nx = Organizations(2)\n",
+    }
+    found = asked_paths(Asked(built={"Organization"}), {}, sorted(texts), texts.get)
+    assert found == {"call.py", "attr.py", "alias.py"}
+
+
+#: A call whose url is a field of an annotated parameter: the value every object of its
+#: class is built with, here in a module naming no client, under another name.
+BUILT = {
+    "docker-compose.yml": "services:\n  shop:\n    build: ./shop\n  users:\n    build: ./users\n",
+    "shop/app/__init__.py": "",
+    "shop/app/commands.py": """\
+        class Command:
+            def __init__(self, target: str) -> None:
+                self.target = target
+        """,
+    "shop/app/jobs.py": """\
+        from app.commands import Command as Cmd
+
+        JOB = Cmd(target="http://users:8000")
+        """,
+    "shop/app/send.py": """\
+        import requests
+
+        from app.commands import Command
+
+
+        def send(command: Command) -> None:
+            requests.post(command.target + "/orders", json={}, timeout=1)
+        """,
+    # names the class (and `settings`, which the everything-parsed prefilter takes), builds
+    # no object of it, and has a syntax error: reported only when it is parsed
+    "shop/app/describe.py": """\
+        from app import settings
+        from app.commands import Command
+
+
+        def describe(command: Command) -> str:
+            return command.target + settings.SUFFIX
+
+        def broken(:
+            pass
+        """,
+    "users/svc/__init__.py": "",
+    "users/svc/api.py": """\
+        from flask import Flask
+        app = Flask(__name__)
+
+
+        @app.route("/orders", methods=["POST"])
+        def orders():
+            return {}
+        """,
+}
+
+
+def test_a_field_is_read_from_the_objects_built_and_annotations_are_not_parsed(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "repo", BUILT)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert site["callee"] == "users"
+    assert site["endpoint"] == "POST /orders"
+    scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert not any(d.file == "shop/app/describe.py" for d in scanned.diagnostics)
+
+
+def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
+    from decouple_services.app.demand import Prefilter, _scan_plan
+
+    tokens = (b"add_get", b"add_post", b"urllib", b"urllib3", b"fastapi_proxy", b"grpc")
+    plan = dict(_scan_plan(tokens))
+    assert plan[b"add_"] == (b"add_get", b"add_post")
+    assert b"urllib3" not in plan and plan[b"urllib"] == ()
+    texts = [b"", b"add_", b"app.add_get(", b"add_post", b"import urllib3", b"fastapi_", b"grpc"]
+    prefilter = Prefilter(tokens)
+    assert [prefilter.passes(t) for t in texts] == [
+        any(token in t for token in tokens) for t in texts
+    ]
+
+
+def test_a_call_is_matched_to_the_endpoints_once_over_the_rounds_of_asking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import decouple_services.resolve.endpoints as endpoints_module
+
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    asked: list[tuple[object, ...]] = []
+    match = endpoints_module.match_endpoint
+
+    def counting(method: str | None, path: str, candidates: object) -> object:
+        asked.append((method, path, tuple(candidates)))  # type: ignore[arg-type]
+        return match(method, path, candidates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(endpoints_module, "match_endpoint", counting)
+    scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert asked
+    assert len(asked) == len(set(asked))
+
+
+def test_a_rerun_finds_an_unparsed_file_that_now_builds_a_class_looked_for() -> None:
+    from decouple_services.app.edits import _query_ok, found_by_queries
+
+    query = ["built", ["Organization"]]
+    assert _query_ok(query)
+    texts = {
+        "a.py": b"def f(o: Organization) -> None: ...\n",
+        "b.py": b"ORG = Organization(id=1)\n",
+    }
+
+    def no_graph() -> object:
+        raise AssertionError("a class search follows no imports")
+
+    assert not found_by_queries("a.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
+    assert found_by_queries("b.py", [query], texts.get, no_graph)  # type: ignore[arg-type]

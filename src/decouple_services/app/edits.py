@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 #: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
 #: ``["keys", keys]`` (application slots filled), ``["fixtures", [[name, folder]]]`` (test
-#: modules under a conftest's folder naming its fixture) or ``["objects", [[qualname,
+#: modules under a conftest's folder naming its fixture), ``["built", classes]`` (files
+#: that may build an object of one of the classes) or ``["objects", [[qualname,
 #: False]]]`` (files that may use a client object); of a helper pass over every file,
 #: ``["helpers", [[qualname, is_method]]]``.
 Query = list[Any]
@@ -227,7 +228,7 @@ def found_by_queries(
     graph: Callable[[], ImportGraph | RecordedGraph],
 ) -> bool:
     """Whether one of the recorded text searches would find the unparsed file ``path``."""
-    from decouple_services.app.demand import assigning, naming
+    from decouple_services.app.demand import assigning, building, naming
     from decouple_services.detect.extract import is_test_module
 
     for kind, payload in queries:
@@ -242,6 +243,8 @@ def found_by_queries(
             )
         elif kind == "keys":
             found = assigning([path], payload, read)
+        elif kind == "built":
+            found = building([path], payload, read)
         else:
             from decouple_services.app.rereads import Helper
             from decouple_services.app.rereads import select as select_rereads
@@ -312,7 +315,7 @@ def _query_ok(query: Any) -> bool:
     kind, payload = query
     if kind == "words":
         return all(isinstance(g, list) and all(isinstance(w, str) for w in g) for g in payload)
-    if kind == "keys":
+    if kind in ("keys", "built"):
         return all(isinstance(k, str) for k in payload)
     if kind == "fixtures":
         return all(

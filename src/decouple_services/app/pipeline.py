@@ -502,7 +502,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.files import categorize
     from decouple_services.discover.services import discover_services, service_for_path
-    from decouple_services.resolve.calls import CallResolver
+    from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
     from decouple_services.resolve.index import ProjectIndex
@@ -659,6 +659,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                 graphs.append(_import_graph(root, python, cache_dir, manifest))
             return graphs[0]
 
+        matches = EndpointMatches()
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
             while True:
@@ -686,6 +687,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                     category_of,
                     match_endpoint,
                     discovery.grpc_servicers,
+                    matches,
                 )
                 if memo is not None:
                     memo.context(
@@ -870,6 +872,7 @@ class _Demand:
         #: Words (slots, config keys) and client objects already looked for.
         self.searched: set[tuple[str, ...]] = set()
         self.keys: set[str] = set()
+        self.built: set[str] = set()
         self.clients: set[str] = set()
         self.fixtures: set[tuple[str, str]] = set()
         #: The text searches made over unparsed files (``app/edits.py``).
@@ -905,14 +908,18 @@ class _Demand:
         # a word or key looked for once was found wherever it is: not looked for again
         words = asked.words - self.searched
         keys = asked.keys - self.keys
+        built = asked.built - self.built
         self.searched |= words
         self.keys |= keys
+        self.built |= built
         if words:
             self.queries.append(words_query(words))
         if keys:
             self.queries.append(["keys", sorted(keys)])
+        if built:
+            self.queries.append(["built", sorted(built)])
         found = asked_paths(
-            replace(asked, words=words, keys=keys), self.modules, unparsed, self.read
+            replace(asked, words=words, keys=keys, built=built), self.modules, unparsed, self.read
         )
         from decouple_services.detect.values import FIXTURE
 

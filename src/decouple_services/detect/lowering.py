@@ -6,7 +6,8 @@ and parsing with ``ast`` costs a fraction of libcst's parse and lowering (measur
 50 times less on the homeassistant corpus). Type parameters become blanks of the same
 width, so every other token keeps its line and column; a ``type`` statement becomes
 ``pass`` followed by the newlines it spanned. When the result still does not parse (PEP 701
-f-strings, odd layouts), the caller falls back to libcst.
+f-strings the reading of :func:`lower_fstrings` is unsure of, odd layouts), the caller
+falls back to libcst.
 """
 
 from __future__ import annotations
@@ -119,4 +120,135 @@ def _statement_end(text: str, start: int) -> int | None:
     return n
 
 
-__all__ = ["lower_new_syntax"]
+# --- PEP 701 f-strings -----------------------------------------------------------------
+
+_PREFIXES = frozenset({"r", "u", "b", "f", "br", "rb", "fr", "rf"})
+
+
+class _Unsure(Exception):
+    """Text the f-string lowering does not read with certainty: left to libcst."""
+
+
+def lower_fstrings(text: str) -> str | None:
+    """``text`` with each single-quoted f-string whose replacement fields span lines or
+    reuse its quote (PEP 701: ``f"-{\n  fmt(x)\n}"``, ``f"{d["k"]}"``) written with
+    triple quotes, which Python 3.11 reads with the same fields; None when there is none,
+    or when the text holds anything this reading is unsure of (a backslash or a comment in
+    a field, a field holding the triple quote): those files go to libcst as before.
+    Lines stay where they are; only the two quotes of each such string widen."""
+    if "f" not in text and "F" not in text:
+        return None
+    edits: list[tuple[int, int, str]] = []
+    try:
+        i, n = 0, len(text)
+        while i < n:
+            c = text[i]
+            if c == "#":
+                newline = text.find("\n", i)
+                i = n if newline < 0 else newline
+            elif c in "\"'":
+                i = _string(text, i, edits, nested=False)
+            else:
+                i += 1
+    except (_Unsure, RecursionError):  # fields nested past the stack: libcst's guard
+        return None
+    if not edits:
+        return None
+    out = text
+    for start, end, quote in sorted(edits, reverse=True):
+        out = out[:start] + quote * 3 + out[start + 1 : end] + quote * 3 + out[end + 1 :]
+    return out
+
+
+def _prefix(text: str, quote_at: int) -> str:
+    start = quote_at
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    word = text[start:quote_at].lower()
+    if not word:
+        return ""
+    if word not in _PREFIXES:
+        raise _Unsure
+    return word
+
+
+def _string(text: str, i: int, edits: list[tuple[int, int, str]], *, nested: bool) -> int:
+    """Index past the string literal whose quote is at ``i``; an f-string needing triple
+    quotes is added to ``edits`` as (opening quote, closing quote, quote character)."""
+    prefix = _prefix(text, i)
+    q = text[i]
+    triple = text.startswith(q * 3, i)
+    width = 3 if triple else 1
+    j = i + width
+    n = len(text)
+    is_f = "f" in prefix
+    widen = False
+    while j < n:
+        c = text[j]
+        if text.startswith(q * width, j):
+            if widen:
+                if nested:
+                    raise _Unsure  # a nested string that would need lowering too
+                edits.append((i, j, q))
+            return j + width
+        if c == "\\":
+            j += 2
+            continue
+        if c == "\n" and not triple:
+            raise _Unsure  # unterminated: not this reading's business
+        if is_f and c == "{":
+            if text.startswith("{{", j):
+                j += 2
+                continue
+            j, spans, reuses = _field(text, j + 1, q, triple)
+            widen = widen or ((spans or reuses) and not triple)
+            continue
+        j += 1
+    raise _Unsure
+
+
+def _field(text: str, j: int, q: str, triple: bool) -> tuple[int, bool, bool]:
+    """Index past the replacement field starting at ``j`` (after its ``{``); whether it
+    spans lines, whether a string in it uses the quote ``q``."""
+    depth = 0
+    spans = reuses = False
+    n = len(text)
+    while j < n:
+        c = text[j]
+        if c in "\\#":
+            raise _Unsure  # neither is allowed in a field before Python 3.12
+        if c == "\n":
+            spans = True
+        elif c in "([{":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "}":
+            if depth == 0:
+                return j + 1, spans, reuses
+            depth -= 1
+        elif c in "\"'":
+            if text.startswith(q * 3, j):
+                raise _Unsure
+            reuses = reuses or c == q
+            j = _string(text, j, [], nested=True)
+            continue
+        elif c == ":" and depth == 0:
+            # the format spec: text with fields of its own, up to the field's `}`
+            j += 1
+            while j < n and text[j] != "}":
+                if text[j] == "{":
+                    j, inner_spans, inner_reuses = _field(text, j + 1, q, triple)
+                    spans, reuses = spans or inner_spans, reuses or inner_reuses
+                    continue
+                if text[j] in "\n\\\"'":
+                    raise _Unsure
+                j += 1
+            if j >= n:
+                raise _Unsure
+            return j + 1, spans, reuses
+        j += 1
+    raise _Unsure
+
+
+__all__ = ["lower_fstrings", "lower_new_syntax"]

@@ -182,6 +182,26 @@ class ResolutionMemo(Protocol):
     def keep_idle(self, facts: FileFacts) -> None: ...
 
 
+class EndpointMatches:
+    """The endpoint each call reaches and the services routing each path, kept from one
+    resolution to the next while the endpoints are the same: on-demand parsing resolves
+    several times over (polar: five), and matching thousands of test calls against a
+    thousand routes each time was a few percent of its scan. Both answers depend on the
+    endpoints alone (and on which files are production code, the same for a scan)."""
+
+    def __init__(self) -> None:
+        self.endpoints: tuple[Endpoint, ...] | None = None
+        self.by_call: dict[tuple[str, str | None, str], Endpoint | None] = {}
+        self.routed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+
+    def use(self, endpoints: Sequence[Endpoint]) -> None:
+        current = tuple(endpoints)
+        if current != self.endpoints:
+            self.endpoints = current
+            self.by_call = {}
+            self.routed = {}
+
+
 class CallResolver:
     def __init__(
         self,
@@ -192,6 +212,7 @@ class CallResolver:
         categorize: Callable[[str], Category],
         match_endpoint: EndpointMatcher,
         servicers: Sequence[GrpcServicer] = (),
+        matches: EndpointMatches | None = None,
     ) -> None:
         self.index = index
         self.detectors = detectors
@@ -213,9 +234,16 @@ class CallResolver:
         #: routing it: made on first use, for :meth:`_routed`.
         #: service -> its production HTTP endpoints by the length of their templates
         self._routable: dict[str, dict[int, list[Endpoint]]] | None = None
+        #: callee -> its HTTP endpoints by template length (see :meth:`_http_for`)
+        self._http_by_length: dict[str, dict[int, list[Endpoint]]] = {}
         self._routes_for: dict[tuple[str | None, str], tuple[str, ...]] = {}
         #: (callee, method, path) -> the endpoint it reaches; many calls share one.
         self._endpoint_for: dict[tuple[str, str | None, str], Endpoint | None] = {}
+        if matches is not None:
+            # answers of an earlier resolution over the same endpoints, and this one's
+            matches.use(endpoints)
+            self._endpoint_for = matches.by_call
+            self._routes_for = matches.routed
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
@@ -521,9 +549,23 @@ class CallResolver:
 
     def _inferred_endpoint(self, site: CallSite, callee: str) -> str | None:
         """The endpoint of an inferred callee the site's path reaches, else the site's own."""
-        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
-        endpoint = self.match_endpoint(site.method, _path_of(site) or "/", http) if http else None
+        path = _path_of(site) or "/"
+        http = self._http_for(callee, path)
+        endpoint = self.match_endpoint(site.method, path, http) if http else None
         return endpoint.label if endpoint is not None else site.endpoint
+
+    def _http_for(self, callee: str, path: str) -> list[Endpoint]:
+        """The HTTP endpoints of ``callee`` that a call to ``path`` may reach: those whose
+        template has the path's length, in their order (``match_endpoint`` sets the others
+        aside first). A large app has a thousand routes and its tests call thousands of
+        paths: matching each against every route was a tenth of a scan."""
+        by_length = self._http_by_length.get(callee)
+        if by_length is None:
+            by_length = self._http_by_length[callee] = {}
+            for e in self.endpoints_by_service.get(callee, []):
+                if e.protocol == "http":
+                    by_length.setdefault(template_length(e), []).append(e)
+        return by_length.get(path_length(path), [])
 
     def _first_pass(self, facts: FileFacts) -> FilePass:
         """The file's calls, each resolved with the definitions it reads and no helper."""
@@ -1097,12 +1139,12 @@ class CallResolver:
         return targets or [site]
 
     def _endpoint_of_path(self, callee: str, method: str | None, path: str) -> Endpoint | None:
-        http = [e for e in self.endpoints_by_service.get(callee, []) if e.protocol == "http"]
-        if not http:
-            return None
         key = (callee, method, path or "/")
         if key not in self._endpoint_for:
-            self._endpoint_for[key] = self.match_endpoint(method, path or "/", http)
+            http = self._http_for(callee, path or "/")
+            self._endpoint_for[key] = (
+                self.match_endpoint(method, path or "/", http) if http else None
+            )
         return self._endpoint_for[key]
 
     def _own_front(self, url: str, target: Target, caller: str) -> str | None:
@@ -1312,8 +1354,10 @@ class CallResolver:
             return None
         key = (callee, match.method, path or "/")
         if key not in self._endpoint_for:
-            http = [e for e in candidates if e.protocol == "http"]
-            self._endpoint_for[key] = self.match_endpoint(match.method, path or "/", http)
+            http = self._http_for(callee, path or "/")
+            self._endpoint_for[key] = (
+                self.match_endpoint(match.method, path or "/", http) if http else None
+            )
         return self._endpoint_for[key]
 
     # --- wrappers ----------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import textwrap
 
 import pytest
 
-from decouple_services.detect.lowering import lower_new_syntax
+from decouple_services.detect.extract import parse_source
+from decouple_services.detect.lowering import lower_fstrings, lower_new_syntax
 
 
 def lowered(source: str) -> str:
@@ -101,3 +102,52 @@ def test_what_it_cannot_lower_does_not_parse_or_is_refused(source: str) -> None:
     if out is not None:
         with pytest.raises(SyntaxError):
             ast.parse(out)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a replacement field over several lines (polar's backoffice)
+        (
+            'x = f"-{\n    fmt(a,\n        b)\n}"\ny = 1\n',
+            'x = f"""-{\n    fmt(a,\n        b)\n}"""\ny = 1\n',
+        ),
+        # a field reusing the string's quote, with a format spec holding a field
+        ("x = f'{d['k']:>{w}}' + 'a'  # f'{\n", "x = f'''{d['k']:>{w}}''' + 'a'  # f'{\n"),
+        ('x = f"{f"{y}"}"\n', 'x = f"""{f"{y}"}"""\n'),
+    ],
+)
+def test_pep_701_fstrings_are_widened_to_triple_quotes(source: str, expected: str) -> None:
+    out = lower_fstrings(source)
+    assert out == expected
+    assert out.count("\n") == source.count("\n")
+    ast.parse(out)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'x = f"{a}" + "b"\n',  # nothing to widen
+        'x = f"{a\\n}"\n',  # a backslash in a field: libcst's business
+        'x = f"{a # note\n}"\n',  # a comment in a field
+        'x = f"{a}\n',  # unterminated
+        'if"a" in x: pass\n',  # a word before a quote that is no prefix
+    ],
+)
+def test_fstrings_this_reading_is_unsure_of_are_left(source: str) -> None:
+    assert lower_fstrings(source) is None
+
+
+def test_a_multiline_fstring_field_is_parsed_without_libcst() -> None:
+    source = b'def f(x):\n    return text(\n        f"-{\n            fmt(x)\n        }"\n    )\n'
+    tree, _text, problem = parse_source(source, "a.py")
+    assert problem is None and tree is not None
+    (call,) = [
+        n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) == "fmt"
+    ]
+    assert call.lineno == 4
+
+
+def test_fstrings_nested_past_the_stack_are_left_to_the_fallback() -> None:
+    deep = "x = " + 'f"{' * 5000 + "1" + '}"' * 5000 + "\n"
+    assert lower_fstrings(deep) is None

@@ -56,9 +56,12 @@ FRAMEWORK_TOKENS: tuple[str, ...] = (
 )
 
 
+_FRAMEWORK_BYTES = tuple(token.encode() for token in FRAMEWORK_TOKENS)
+
+
 def may_serve(source: bytes) -> bool:
     """Whether any extractor could find something in ``source`` (a cheap substring test)."""
-    return any(token.encode() in source for token in FRAMEWORK_TOKENS)
+    return any(token in source for token in _FRAMEWORK_BYTES)
 
 
 __all__ = ["FRAMEWORK_TOKENS", "SERVER_EXTRACTORS", "Extracted", "ServerExtractor", "may_serve"]
