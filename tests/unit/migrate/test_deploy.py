@@ -141,7 +141,10 @@ def test_an_empty_helm_env_is_filled() -> None:
     edit = add_helm_env("orders", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)])
     text = dict(edit.files)["values.yaml"]
     assert yaml.safe_load(text)["env"] == {"KAFKA_BOOTSTRAP_SERVERS": ""}
-    assert "env: # extra settings\n  # Required, or the chart does not render: the Kafka brokers" in text
+    assert (
+        "env: # extra settings\n  # Required, or the chart does not render: the Kafka brokers"
+        in text
+    )
 
 
 def test_a_helm_env_map_gets_the_brokers_empty_and_a_guard_that_requires_them() -> None:
