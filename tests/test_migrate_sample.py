@@ -732,3 +732,15 @@ def test_cancel_order_with_its_calls_after_the_refund_is_one_event_cautioned_whe
     folded = next(n for n, line in enumerate(lines) if line.startswith("  cs-e14c70bb  "))
     assert "told by the event's send, cs-85e48566" in lines[folded]
     assert not lines[folded + 1].startswith("      caution")
+
+
+def test_dedupe_per_pod_names_the_helm_consumer_templates_too(repo: Path) -> None:
+    # inventory's consumer runs from the compose override and from the chart's template,
+    # which keeps its SQLite store on an emptyDir: the one production runs is named too.
+    status, _, summary = _migrate(repo, services=("orders",))
+    assert status == EXIT_OK, summary
+    (line,) = [s for s in summary.splitlines() if s.startswith("caution [per-pod-dedupe]")]
+    assert (
+        "inventory.decouple_consumers.inventory_stock_release (docker-compose.decouple.yml; "
+        "deploy/helm/shop/templates/inventory-consumers.decouple.yaml)"
+    ) in line
