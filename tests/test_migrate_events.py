@@ -191,10 +191,16 @@ def test_a_pydantic_model_sent_whole_gives_its_fields_and_types(repo: Path) -> N
         "from pydantic import BaseModel\n\n\nclass Registered(BaseModel):\n"
         "    name: str\n    source: str | None = None\n\n\n"
     )
-    path.write_text(path.read_text().replace("USERS: dict", model + "USERS: dict"))
-    _edit_analytics_payload(
-        repo, "event.model_dump()", '    event = Registered(name="user_registered")\n'
+    # built before the first call, where the event's one send reads it
+    path.write_text(
+        path.read_text()
+        .replace("USERS: dict", model + "USERS: dict")
+        .replace(
+            "    USERS[user_id] =",
+            '    event = Registered(name="user_registered")\n    USERS[user_id] =',
+        )
     )
+    _edit_analytics_payload(repo, "event.model_dump()")
     status, _, summary = _event(repo, _ids(repo), write=True)
     assert status == EXIT_OK, summary
     caller = (repo / REGISTRATION).read_text()
@@ -231,6 +237,80 @@ def test_a_call_under_its_own_condition_is_not_folded_into_the_send(repo: Path) 
     assert status == EXIT_REFUSED
     assert diff == ""
     assert "is not in the block of the event's send" in summary
+
+
+ANALYTICS_PAYLOAD = '{"name": "user_registered", "user_id": user_id}'
+CHARGE = "def charge_fee(user_id: int) -> None:\n    pass\n\n\n"
+
+
+def test_an_effect_between_the_calls_refuses_the_event_naming_it(repo: Path) -> None:
+    # The send would stand where the emails call is, ahead of the fee: if charging failed,
+    # analytics and the cache would already have been told the user registered.
+    path = repo / REGISTRATION
+    path.write_text(path.read_text().replace("def register", CHARGE + "def register"))
+    _edit_analytics_payload(repo, ANALYTICS_PAYLOAD, "    charge_fee(user_id)\n")
+    ids = _ids(repo)
+    status, diff, summary = _event(repo, ids)
+    assert status == EXIT_REFUSED
+    assert diff == ""
+    line = (repo / REGISTRATION).read_text().splitlines().index("    charge_fee(user_id)") + 1
+    assert (
+        f"{ids['analytics']}: between the event's send ({ids['emails']}, line {line - 5}) and "
+        f"this call (line {line + 1}) come `charge_fee(user_id)` (line {line}: a payment call): "
+        "the send would tell this call's fact before they run, even when they fail"
+    ) in summary
+    # ... and the summary of a plain migration no longer offers the event
+    status, _, summary = _migrate(repo, services=("users",))
+    assert status == EXIT_OK
+    assert "--event users.register" not in summary
+    assert (
+        f"tells analytics, cache, emails ({ids['emails']}, {ids['analytics']}, {ids['cache']}): "
+        "not one domain event as the code stands: "
+    ) in summary
+    assert "`charge_fee(user_id)` (line" in summary
+
+
+def test_a_name_bound_between_the_calls_that_a_later_call_sends_refuses_the_event(
+    repo: Path,
+) -> None:
+    # The send, at the emails call, would read `source` before it is set.
+    _edit_analytics_payload(
+        repo,
+        '{"name": "user_registered", "user_id": user_id, "source": source}',
+        '    source = "web"\n',
+    )
+    status, diff, summary = _event(repo, _ids(repo))
+    assert status == EXIT_REFUSED and diff == ""
+    assert "`source = 'web'` (line 21: binds `source`, which the send would read" in summary
+
+
+def test_only_names_and_constants_between_the_calls_are_folded(repo: Path) -> None:
+    _edit_analytics_payload(repo, ANALYTICS_PAYLOAD, '    greeting = "welcome"\n')
+    status, diff, summary = _event(repo, _ids(repo))
+    assert status == EXIT_OK, summary
+    caller = diff[: diff.index("diff --git", 1)]
+    assert caller.count("send_event_and_wait(") == 1
+    assert '+    greeting = "welcome"' not in caller  # it stays, untouched
+
+
+def test_the_events_send_is_cautioned_where_it_stands_and_as_it_waits(repo: Path) -> None:
+    # Only the cache's call checked its answer, so only its site waited on its own; the
+    # event's send, at the emails call, waits for all of them: the fee charged before it
+    # is its caution, and no folded site keeps a caution for a send it no longer has.
+    path = repo / REGISTRATION
+    path.write_text(
+        path.read_text()
+        .replace("def register", CHARGE + "def register")
+        .replace("    USERS[user_id] =", "    charge_fee(user_id)\n    USERS[user_id] =")
+    )
+    _commit(repo, "fee")
+    ids = _ids(repo)
+    status, _, summary = _event(repo, ids)
+    assert status == EXIT_OK, summary
+    emails = _site_notes(summary, ids["emails"])
+    assert "caution [effect-before-send]: the send comes after a payment call " in emails
+    for folded in (ids["analytics"], ids["cache"]):
+        assert "effect-before-send" not in _site_notes(summary, folded)
 
 
 def _site_notes(summary: str, site: str) -> str:

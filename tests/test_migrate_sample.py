@@ -672,3 +672,75 @@ def test_a_bad_or_taken_branch_name_is_refused_before_any_branch_is_made(repo: P
     assert _git(repo, "branch", "--list", "events*").split() == [
         "events-02-frontend-to-recommendations"
     ]
+
+
+CANCEL_EVENT = {"event": "orders.order-cancelled", "select": ("cs-85e48566", "cs-e14c70bb")}
+API = "services/orders/orders/api.py"
+RELEASE = (
+    '    call_service(service="inventory", path="/stock/release",\n'
+    '                 payload={"reservation_id": order.reservation_id}, timeout=2)\n'
+)
+REFUND_AND_WRITE = (
+    "    if order.charge_id:\n"
+    "        await run_in_threadpool(refund_charge, order.charge_id, order.total_cents)\n"
+    '    await db.set_status(order_id, "cancelled")\n'
+)
+
+
+def test_cancel_order_is_not_one_event_while_the_refund_lies_between_its_calls(
+    repo: Path,
+) -> None:
+    # One send at the stock release would tell the customer "order cancelled" before the
+    # refund and the status write, and even when the refund raised.
+    status, diff, summary = _migrate(repo, **CANCEL_EVENT)
+    assert status == EXIT_REFUSED and diff == b""
+    assert (
+        "cs-e14c70bb: between the event's send (cs-85e48566, line 91) and this call (line 96) "
+        "come `await run_in_threadpool(refund_charge, order.charge_id, order.total_cents)` "
+        "(line 94: a payment call); `await db.set_status(order_id, 'cancelled')` "
+        "(line 95: a database write)"
+    ) in summary
+
+
+def test_cancel_order_with_its_calls_after_the_refund_is_one_event_cautioned_where_it_sends(
+    repo: Path,
+) -> None:
+    path = repo / API
+    text = path.read_text()
+    assert RELEASE + REFUND_AND_WRITE in text
+    path.write_text(text.replace(RELEASE + REFUND_AND_WRITE, REFUND_AND_WRITE + RELEASE))
+    _git(repo, "add", "-A")
+    _commit(repo, "release after the refund")
+    status, _, summary = _migrate(repo, services=("orders",))
+    assert "--event orders.cancel-order --select cs-85e48566 --select cs-e14c70bb" in summary
+    status, diff, summary = _migrate(repo, **CANCEL_EVENT)
+    assert status == EXIT_OK, summary
+    rewritten = diff.decode()
+    assert rewritten.index("run_in_threadpool(refund_charge") < rewritten.index(
+        "await send_event_and_wait_async("
+    )
+    # the caution is the send's, at its line, after the refund and the write; the folded
+    # notify call, whose statement goes, keeps none
+    lines = summary.splitlines()
+    lead = next(n for n, line in enumerate(lines) if line.startswith("  cs-85e48566  "))
+    assert f"{API}:94  orders -> orders.order-cancelled" in lines[lead]
+    assert lines[lead + 2].startswith(
+        "      caution [effect-before-send]: the send comes after a payment call "
+        f"`run_in_threadpool(refund_charge, order.charge_id, order.total_cents)` ({API}:92); "
+        f"a database write `db.set_status(order_id, 'cancelled')` ({API}:93)"
+    )
+    folded = next(n for n, line in enumerate(lines) if line.startswith("  cs-e14c70bb  "))
+    assert "told by the event's send, cs-85e48566" in lines[folded]
+    assert not lines[folded + 1].startswith("      caution")
+
+
+def test_dedupe_per_pod_names_the_helm_consumer_templates_too(repo: Path) -> None:
+    # inventory's consumer runs from the compose override and from the chart's template,
+    # which keeps its SQLite store on an emptyDir: the one production runs is named too.
+    status, _, summary = _migrate(repo, services=("orders",))
+    assert status == EXIT_OK, summary
+    (line,) = [s for s in summary.splitlines() if s.startswith("caution [per-pod-dedupe]")]
+    assert (
+        "inventory.decouple_consumers.inventory_stock_release (docker-compose.decouple.yml; "
+        "deploy/helm/shop/templates/inventory-consumers.decouple.yaml)"
+    ) in line

@@ -379,6 +379,7 @@ def _locate(
             located.parent_with = parent
         found[spec.site_id] = located
     _check_folds(sites, found, problems, parsed)
+    _check_between(sites, found, problems, parsed)
     return found, problems
 
 
@@ -432,6 +433,70 @@ def _check_folds(
                 "told at other times; keep it out of the event"
             )
             del found[spec.site_id]
+
+
+def _check_between(
+    sites: Sequence[SendSpec],
+    found: dict[str, _Located],
+    problems: dict[str, str],
+    parsed: ParsedSource,
+) -> None:
+    """The event's one send takes the place of its first call: a folded call after a
+    statement that can fail or change something (a payment, a write, any call, an await,
+    a raise, a return) would have its fact told before that work, and even when that work
+    then fails. Such a call is refused, naming those statements."""
+    # hazards imports this module, for SendSpec and CallFacts
+    from decouple_services.migrate.hazards import fallible_between
+
+    folds = [s for s in sites if s.fold_into is not None and s.site_id in found]
+    if not folds:
+        return
+    by_id = {id(n): n for nodes in parsed.statements.values() for n in nodes}
+
+    def lines(node: cst.CSTNode) -> set[int]:
+        pos = parsed.positions[node]
+        return set(range(pos.start.line, pos.end.line + 1))
+
+    # What the rewrite takes out: the folded statements and every success check it drops
+    # (an `if` check keeps its success branch, which stays and is judged).
+    gone: set[int] = set()
+    for spec in sites:
+        located = found.get(spec.site_id)
+        if located is None or (spec.fold_into is None and not spec.event):
+            continue
+        if spec.fold_into is not None:
+            gone |= lines(located.statement)
+        for node_id, how in located.drops.items():
+            node = by_id.get(node_id)
+            if node is None:
+                continue
+            kept: set[int] = set()
+            if isinstance(node, cst.If) and how in ("body", "orelse"):
+                branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
+                block = node.body if how == "body" else branch
+                for statement in block.body if isinstance(block, cst.IndentedBlock) else ():
+                    kept |= lines(statement)
+            gone |= lines(node) - kept
+    for spec in folds:
+        assert spec.fold_into is not None
+        lead = found.get(spec.fold_into)
+        if lead is None:
+            continue
+        where = parsed.positions[lead.statement]
+        start, after = where.start.line, where.end.line
+        end = parsed.positions[found[spec.site_id].statement].start.line
+        reads = names_in([found[spec.site_id].statement])
+        hazards = fallible_between(parsed.source, after, end, gone, reads)
+        if not hazards:
+            continue
+        shown = "; ".join(f"`{h.code}` (line {h.line}: {h.what})" for h in hazards)
+        problems[spec.site_id] = (
+            f"between the event's send ({spec.fold_into}, line {start}) and this call "
+            f"(line {end}) come {shown}: the send would tell this call's fact before they "
+            "run, even when they fail; put the event's calls together after them, or keep "
+            "this call out of the event"
+        )
+        del found[spec.site_id]
 
 
 def _request_call(calls: Sequence[cst.Call]) -> cst.Call:

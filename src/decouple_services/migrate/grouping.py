@@ -8,7 +8,7 @@ to make those sends one event the services subscribe to; this module finds the c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,9 @@ class Candidate:
     #: A name to start from (``users.register``): the caller's domain, then the function;
     #: the fact is best renamed in the past tense (``users.user-registered``).
     suggested: str
+    #: Why the calls cannot be one event as they stand (a payment between them, a call
+    #: under a condition of its own...), or ``None``: then the summary offers the command.
+    blocked: str | None = None
 
     def command(self, path: str = "PATH") -> str:
         """The ``decouple migrate`` line that makes these sends one domain event."""
@@ -36,8 +39,11 @@ class Candidate:
         return f"decouple migrate {path} --event {self.suggested} {selects}"
 
 
-def candidates(planned: Sequence[PlannedSite]) -> list[Candidate]:
-    """Functions with sends to two or more services among ``planned`` (rewrites only)."""
+def candidates(
+    planned: Sequence[PlannedSite], blocked: Mapping[tuple[str, str], str] | None = None
+) -> list[Candidate]:
+    """Functions with sends to two or more services among ``planned`` (rewrites only);
+    ``blocked``: why ``--event`` would refuse the sends of a ``(file, function)``."""
     by_function: dict[tuple[str, str], list[PlannedSite]] = defaultdict(list)
     for item in planned:
         if not item.carried and not item.event:
@@ -54,6 +60,7 @@ def candidates(planned: Sequence[PlannedSite]) -> list[Candidate]:
                 tuple(i.site.id for i in sorted(items, key=lambda i: i.site.line)),
                 callees,
                 _suggested(items, function),
+                (blocked or {}).get((file, function)),
             )
         )
     return out

@@ -47,7 +47,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from decouple_services.core.model import CallSite, Endpoint
@@ -1168,6 +1168,116 @@ def _elsewhere(call: ast.Call, line: int, around: Sequence[ast.AST]) -> bool:
     return False
 
 
+#: Statements that fail by design or leave the block: the code after them may not run.
+_LEAVING: dict[type[ast.stmt], str] = {
+    ast.Raise: "a raise",
+    ast.Assert: "an assert",
+    ast.Return: "a return",
+    ast.Break: "a break",
+    ast.Continue: "a continue",
+    ast.Delete: "a del",
+}
+
+
+def fallible_between(
+    source: str | bytes,
+    first: int,
+    last: int,
+    skip: Collection[int] = (),
+    reads: Collection[str] = (),
+) -> list[Effect]:
+    """The statements of the function holding line ``first`` that start after ``first``
+    and before ``last`` (none starting on a line of ``skip``) and can fail or change
+    something: a call (``what`` says what it changes when :func:`effects_before` knows:
+    a payment call, a database write), an await, a yield, a raise or an assert, or a
+    return, break or continue (the code after it may not run); or that bind one of
+    ``reads`` (a name the send moved ahead of them would read before it is set). One per
+    statement, in order; a compound statement (``if``, ``for``, ``with``) is judged by its
+    header, its body by its own statements.
+
+    What is left out only binds other names and reads names, attributes and constants: a
+    send moved ahead of it tells nothing the caller had not already decided. Moved ahead
+    of anything else, the send would tell a fact before the work that makes it true."""
+    tree = _parse(source)
+    function = _function_at(tree, first) if tree is not None else None
+    if function is None:
+        return []
+    found = []
+    for node in sorted(
+        (n for n in _own_nodes(function) if isinstance(n, ast.stmt)),
+        key=lambda n: (n.lineno, n.col_offset),
+    ):
+        if not first < node.lineno < last or node.lineno in skip:
+            continue
+        what = _hazard_of(node) or _binds(node, reads)
+        if what is not None:
+            found.append(Effect(node.lineno, what, _first_line(node)))
+    return found
+
+
+def _binds(statement: ast.stmt, reads: Collection[str]) -> str | None:
+    """``binds `x``` when the statement (its header, for a compound one) sets one of
+    ``reads``."""
+    if isinstance(statement, ast.Import | ast.ImportFrom):
+        bound = {(a.asname or a.name).split(".")[0] for a in statement.names}
+    else:
+        own = _own_parts(statement)
+        bound = {
+            n.id
+            for part in own
+            for n in ast.walk(part)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
+        }
+    hit = sorted(bound & set(reads))
+    return f"binds `{hit[0]}`, which the send would read before it is set" if hit else None
+
+
+def _own_parts(statement: ast.stmt) -> list[ast.AST]:
+    """What a statement itself runs: a compound statement's header, not its body."""
+    if isinstance(statement, ast.If | ast.While):
+        return [statement.test]
+    if isinstance(statement, ast.For | ast.AsyncFor):
+        return [statement.target, statement.iter]
+    if isinstance(statement, ast.With | ast.AsyncWith):
+        return list(statement.items)
+    if isinstance(statement, ast.Match):
+        return [statement.subject]
+    if isinstance(statement, ast.Try | ast.TryStar):
+        return []
+    return [statement]
+
+
+def _hazard_of(statement: ast.stmt) -> str | None:
+    """What makes one statement fail or act, by its own expressions (not its body's)."""
+    for kind, what in _LEAVING.items():
+        if isinstance(statement, kind):
+            return what
+    if isinstance(statement, ast.AsyncFor | ast.AsyncWith):
+        return "an await"
+    own = _own_parts(statement)
+    calls: list[ast.Call] = []
+    other: str | None = None
+    stack = own
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda):
+            continue  # its body runs when it is called, not here
+        if isinstance(node, ast.Call):
+            calls.append(node)
+        elif isinstance(node, ast.Await) and other is None:
+            other = "an await"
+        elif isinstance(node, ast.Yield | ast.YieldFrom):
+            other = "a yield"
+        stack.extend(ast.iter_child_nodes(node))
+    for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+        acts = _effect(call, set())
+        if acts is not None:
+            return acts
+    if calls:
+        return "a call"
+    return other
+
+
 def effect_caution(effects: Sequence[Effect], file: str, send: SendSpec) -> Finding | None:
     """``effect-before-send`` for a send that waits, and so raises when Kafka does not
     take its event, after its caller did something an exception does not undo.
@@ -1216,7 +1326,7 @@ def effect_caution(effects: Sequence[Effect], file: str, send: SendSpec) -> Find
             "give the earlier send an `idempotency_key=` the client's retry repeats (its "
             "request id), so its consumer skips the copy; where both calls tell one fact, "
             "make them one domain event (`--event`), one send that Kafka takes or refuses "
-            "whole"
+            "whole, once nothing between them can fail or change something"
         )
     return Finding("effect-before-send", "; ".join(parts), "; ".join(fixes))
 

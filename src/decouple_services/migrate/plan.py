@@ -69,6 +69,7 @@ from decouple_services.migrate.events import (
 )
 from decouple_services.migrate.fields import Scope, module_file, module_reader, scope_at
 from decouple_services.migrate.generate import django_outbox_app
+from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.hazards import (
     atomic_requests,
     callee_cautions,
@@ -237,6 +238,9 @@ class MigrationPlan:
     subscribed: tuple[TopicSpec, ...] = ()
     #: ``(settings file, app)``: the Django outbox apps to list in ``INSTALLED_APPS``.
     outbox_apps: tuple[tuple[str, str], ...] = ()
+    #: ``(file, function)`` -> why ``--event`` would refuse to make that function's sends
+    #: one domain event: the summary offers the command only for the others.
+    event_blockers: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def rewrites(self) -> tuple[PlannedSite, ...]:
@@ -504,11 +508,12 @@ def plan_migration(
                     bound_notes=fact.bound_notes,
                 )
             )
-    # Once every site's send is known: an earlier call migrated in this change is an
-    # effect of another kind than one that stays a call.
-    planned = _with_effects(planned, result, read, folded)
     if event is not None:
         planned, refused = _one_event(planned, refused, event, read, parse)
+    # Once every site's send is known: an earlier call migrated in this change is an
+    # effect of another kind than one that stays a call. After the event is made, so its
+    # one send is judged where it is written and as it waits.
+    planned = _with_effects(planned, result, read, folded)
     planned = across_topics(planned)
     for site in carried:
         path, module, _ = producer_home[site.caller]
@@ -580,6 +585,7 @@ def plan_migration(
             t for t in topics if added and (t.name, t.callee) == (added.topic, added.callee)
         ),
         outbox_apps=tuple(sorted((f, a) for f, a in outbox_apps.items() if a in kept_apps)),
+        event_blockers=_event_blockers(planned, read, parse) if event is None else {},
     )
 
 
@@ -813,7 +819,14 @@ def _with_effects(
     out = []
     for item in planned:
         source = read(item.site.file) if item.site.id in mine else None
-        if source is None or not item.send.wait or item.send.outbox is not None:
+        # A call folded into a domain event's send has no send of its own to raise: the
+        # event's send, where its first call was, carries the caution for all of them.
+        if (
+            source is None
+            or not item.send.wait
+            or item.send.outbox is not None
+            or item.send.fold_into is not None
+        ):
             out.append(item)
             continue
         effects = effects_before(
@@ -1779,6 +1792,32 @@ def _one_event(
         for p in mine
     ]
     return [*made, *others], refused
+
+
+def _event_blockers(
+    planned: Sequence[PlannedSite], read: ReadFile, parse: Parse
+) -> dict[tuple[str, str], str]:
+    """Why each function the summary would offer as one domain event could not be one, as
+    ``--event`` would find it: its calls folded into its first call's send, the rewrite's
+    own checks (same block, nothing between that can fail or act...) say what stops it."""
+    blockers: dict[tuple[str, str], str] = {}
+    for group in candidates(planned):
+        items = sorted(
+            (p for p in planned if p.site.id in group.site_ids), key=lambda p: p.site.line
+        )
+        lead = items[0]
+        sends = [
+            replace(lead.send, event=True),
+            *(replace(p.send, fold_into=lead.site.id) for p in items[1:]),
+        ]
+        try:
+            facts = inspect_calls(read(group.file) or b"", sends, parse=parse)
+        except Exception:
+            continue
+        problems = [f"{i}: {fact}" for i, fact in facts.items() if isinstance(fact, str)]
+        if problems:
+            blockers[(group.file, group.function)] = "; ".join(problems)
+    return blockers
 
 
 def _scope_of(site: CallSite, read: ReadFile) -> Scope:

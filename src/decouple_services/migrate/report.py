@@ -156,10 +156,17 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
     for site in result.plan.already_migrated:
         lines.append(f"  {site.id}  {_where(site)}  already migrated to {site.url}: nothing to do")
     lines.extend(event_lines(result))
-    for group in candidates(migrated):
-        lines.append(
+    for group in candidates(migrated, result.plan.event_blockers):
+        told = (
             f"one fact, {len(group.callees)} services: {group.function} ({group.file}) tells "
-            f"{', '.join(group.callees)} ({', '.join(group.site_ids)}): a candidate for one "
+            f"{', '.join(group.callees)} ({', '.join(group.site_ids)})"
+        )
+        if group.blocked is not None:
+            # said, not offered: `--event` would refuse these calls as the code stands
+            lines.append(f"{told}: not one domain event as the code stands: {group.blocked}")
+            continue
+        lines.append(
+            f"{told}: a candidate for one "
             "domain event they subscribe to, instead of one command topic per callee "
             f"(name the fact in the past tense): {group.command(path)}"
         )
@@ -412,7 +419,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         )
     out.append("")
     cautions = [(p, f) for p in migrated for f in p.cautions]
-    groups = candidates(migrated)
+    # Only what `--event` would take: a blocked function's reason is in the summary.
+    groups = [g for g in candidates(migrated) if (g.file, g.function) not in plan.event_blockers]
     if cautions or groups:
         out.append("### Review these\n")
         for item, finding in cautions:

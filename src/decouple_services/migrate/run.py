@@ -164,7 +164,9 @@ def migrate_scanned(
         failed=tuple(failed),
         dependency_notes=tuple(dep_notes),
         deployment_notes=tuple(deployed.notes),
-        store_notes=tuple(store_notes),
+        # the chart's consumer Deployments (an emptyDir each) are what goes to production:
+        # named with the compose file, not left out
+        store_notes=tuple(_joined(store_notes, store_cautions(plan.consumers, deployed.generated))),
         replica_notes=tuple([*replica_notes, *deployed.replica_notes]),
         blockers=tuple(deployed.blockers),
     )
@@ -331,6 +333,16 @@ def store_cautions(
     return out
 
 
+def _joined(
+    first: Sequence[tuple[str, str]], second: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """``(consumer module, where)`` of both, one entry per module, its places joined."""
+    where: dict[str, list[str]] = {}
+    for module, place in (*first, *second):
+        where.setdefault(module, []).append(place)
+    return [(module, "; ".join(places)) for module, places in where.items()]
+
+
 def _replicas_running(text: str, module: str) -> int | None:
     """How many replicas of ``python -m <module>`` a generated compose or Kubernetes file
     runs (1 where it does not say), ``None`` when it does not run it."""
@@ -344,7 +356,14 @@ def _replicas_running(text: str, module: str) -> int | None:
     try:
         documents = list(yaml.load_all(text, Loader=Loader))  # a SafeLoader
     except yaml.YAMLError:
-        return None
+        if "{{" not in text:
+            return None
+        # A Helm template is YAML once its actions are out of the way: the Deployment it
+        # renders is what goes to production, so it counts like a plain manifest.
+        try:
+            documents = list(yaml.load_all(_untemplated(text), Loader=Loader))
+        except yaml.YAMLError:
+            return None
     for document in documents:
         if not isinstance(document, dict):
             continue
@@ -353,12 +372,30 @@ def _replicas_running(text: str, module: str) -> int | None:
             pod = (spec.get("template") or {}).get("spec") or {}
             commands = [c.get("command") or [] for c in pod.get("containers") or []]
             if any(module in command for command in commands):
-                return int(spec.get("replicas") or 1)
+                return _count(spec.get("replicas"))
         for service in (document.get("services") or {}).values():
             if isinstance(service, dict) and module in (service.get("command") or []):
                 deploy_ = service.get("deploy") or {}
-                return int(deploy_.get("replicas") or service.get("scale") or 1)
+                return _count(deploy_.get("replicas") or service.get("scale"))
     return None
+
+
+#: A line of a Helm template that is only actions (``{{- $name := "x" }}``).
+_ACTION_LINE = re.compile(r"^[ \t]*\{\{.*\}\}[ \t]*$\n?", re.MULTILINE)
+_ACTION = re.compile(r"\{\{.*?\}\}")
+
+
+def _untemplated(text: str) -> str:
+    """A Helm template as YAML: lines of actions dropped, an action in a value read as
+    ``x`` (a value, not what it renders)."""
+    return _ACTION.sub("x", _ACTION_LINE.sub("", text))
+
+
+def _count(value: object) -> int:
+    """A replica count as written, 1 where it is not a number (a templated count)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else 1
 
 
 def _generated(

@@ -61,3 +61,16 @@ def test_sends_migrated_earlier_are_not_offered_again() -> None:
         ),
     ]
     assert candidates(planned) == []
+
+
+def test_a_function_the_event_would_refuse_carries_the_reason_instead_of_the_command() -> None:
+    planned = [
+        _planned("cs-1", "users.views.register", "emails", 10),
+        _planned("cs-2", "users.views.register", "cache", 20),
+        _planned("cs-3", "users.views.login", "emails", 30),
+        _planned("cs-4", "users.views.login", "cache", 40),
+    ]
+    why = "cs-2: between the event's send (cs-1, line 10) and this call (line 20) come ..."
+    offered, blocked = candidates(planned, {("users/views.py", "users.views.register"): why})
+    assert (blocked.function, blocked.blocked) == ("users.views.register", why)
+    assert (offered.function, offered.blocked) == ("users.views.login", None)

@@ -16,6 +16,7 @@ from decouple_services.migrate.hazards import (
     atomic_requests,
     compensation_caution,
     failure_path,
+    fallible_between,
     handler_hazards,
     idempotency,
     non_atomic_request,
@@ -524,3 +525,62 @@ def test_the_readings_never_raise_on_any_module(source: str) -> None:
         handler_hazards(source, "f", line)
         non_atomic_request(source, line)
     atomic_requests(source)
+
+
+# --- what lies between a domain event's calls -----------------------------------------------
+
+
+def _between(text: str, reads: tuple[str, ...] = ()) -> list[tuple[int, str]]:
+    source = dedented(text)
+    first, last = line_of(source, "tell_a("), line_of(source, "tell_b(")
+    return [(e.line, e.what) for e in fallible_between(source, first, last, (), reads)]
+
+
+def test_statements_that_can_fail_or_act_between_the_calls_are_named() -> None:
+    source = """
+        async def cancel(order_id, order, db):
+            tell_a(order_id)
+            if order.charge_id:
+                await run_in_threadpool(refund_charge, order.charge_id)
+            await db.set_status(order_id, "cancelled")
+            log.info("cancelled")
+            await asyncio.sleep(0)
+            if not order.paid:
+                return None
+            assert order.total
+            tell_b(order_id)
+        """
+    assert _between(source) == [
+        (4, "a payment call"),
+        (5, "a database write"),
+        (6, "a call"),
+        (7, "a call"),
+        (9, "a return"),
+        (10, "an assert"),
+    ]
+
+
+def test_names_and_constants_bound_between_the_calls_are_not_hazards() -> None:
+    source = """
+        def register(user_id, user):
+            tell_a(user_id)
+            kind = "welcome"
+            email = user.email
+            if kind:
+                total = user.total + 1
+            later = lambda: refund(user_id)
+            tell_b(user_id, kind)
+        """
+    assert _between(source) == []
+
+
+def test_a_name_the_later_call_reads_bound_between_is_named() -> None:
+    source = """
+        def register(user_id):
+            tell_a(user_id)
+            payload = {"user_id": user_id}
+            tell_b(payload)
+        """
+    assert _between(source, reads=("payload", "tell_b")) == [
+        (3, "binds `payload`, which the send would read before it is set")
+    ]
