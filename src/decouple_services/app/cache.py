@@ -500,6 +500,22 @@ class Manifest:
         _write_json(str(self.path), data)
 
 
+def _imports_entry(entry: Any, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
+    """The targets an imports-cache entry ``[digest, module, is_package, targets]`` holds,
+    when it is one and describes this content of this module; ``None`` otherwise."""
+    if (
+        isinstance(entry, list)
+        and len(entry) == 4
+        and entry[0] == digest
+        and entry[1] == module
+        and entry[2] is is_package
+        and isinstance(entry[3], list)
+        and all(isinstance(t, str) for t in entry[3])
+    ):
+        return frozenset(entry[3])
+    return None
+
+
 class ImportsCache:
     """Each file's import targets (for the helper passes), per scanned root.
 
@@ -530,21 +546,10 @@ class ImportsCache:
             self.files = {}
 
     def get(self, path: str, digest: str, module: str, is_package: bool) -> frozenset[str] | None:
-        entry = self.files.get(path)
         try:
-            if (
-                isinstance(entry, list)
-                and len(entry) == 4
-                and entry[0] == digest
-                and entry[1] == module
-                and entry[2] is is_package
-                and isinstance(entry[3], list)
-                and all(isinstance(t, str) for t in entry[3])
-            ):
-                return frozenset(entry[3])
+            return _imports_entry(self.files.get(path), digest, module, is_package)
         except TypeError:
             return None
-        return None
 
     def put(
         self, path: str, digest: str, module: str, is_package: bool, targets: frozenset[str]
@@ -613,18 +618,7 @@ class ImportsEntries:
         span = self._span(path)
         if span is None:
             return None
-        entry = span[2]
-        if (
-            isinstance(entry, list)
-            and len(entry) == 4
-            and entry[0] == digest
-            and entry[1] == module
-            and entry[2] is is_package
-            and isinstance(entry[3], list)
-            and all(isinstance(t, str) for t in entry[3])
-        ):
-            return frozenset(entry[3])
-        return None
+        return _imports_entry(span[2], digest, module, is_package)
 
     def put(
         self, path: str, digest: str, module: str, is_package: bool, targets: frozenset[str]
