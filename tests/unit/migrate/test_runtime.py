@@ -3303,6 +3303,108 @@ def test_past_the_bound_of_bytes_held_a_partition_that_would_hold_more_pauses(
     assert app.calls == 7 and consumer._parked == {} and consumer._held_bytes == {}
 
 
+class FailsFirst:
+    """An application that fails the first attempt of the events numbered ``failing`` and
+    writes down, in order, the events it handled."""
+
+    def __init__(self, *failing: int) -> None:
+        self.failing, self.tried = set(failing), set()
+        self.handled: list[tuple[str, int]] = []
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        data = event["data"]
+        if data["n"] in self.failing and data["n"] not in self.tried:
+            self.tried.add(data["n"])
+            return 503
+        self.handled.append((data["key"], data["n"]))
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def _on(partition: int, record: Any) -> Any:
+    record._partition = partition
+    return record
+
+
+def test_a_resumed_partition_held_again_by_another_partitions_bytes_pauses_at_its_record(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes bound counts every partition's records: between the resume of a partition
+    and its next record, another partition can take the consumer past the bound again.
+    That record is not one fetched before a seek (none would bring it again): the
+    partition pauses at it, and it is handled once the consumer is back under the bound,
+    before any offset past it is stored."""
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "1000")
+    app = FailsFirst(0, 2)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer._owned.add(("t", 1))
+    client = Client()
+    first, second = _keyed(runtime, 0, "k1", 0), _keyed(runtime, 1, "k1", 1)
+    consumer.max_parked_bytes = runtime._size(first) + runtime._size(second)
+    consumer._one(client, first, Partition)  # fails: parked
+    consumer._one(client, second, Partition)  # behind it, at the bound: t/0 pauses at 2
+    _due(consumer, client)  # k1's first handled: under the bound
+    consumer._resume_due(client, Partition)
+    assert client.calls[-1][0] == "resume"
+    client.calls.clear()
+    # t/1 reads k2, which fails: parked there, and the consumer is past the bound again
+    consumer._one(client, _on(1, _keyed(runtime, 0, "k2", 2)), Partition)
+    client.calls.clear()
+    # t/0 was resumed: its offset 2 comes, and nothing would bring it again if dropped
+    consumer._one(client, _keyed(runtime, 2, "k3", 3), Partition)
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@2]"),
+        ("seek", "t/0@2"),
+    ]
+    client.calls.clear()
+    _due(consumer, client)  # k1's second and k2 handled: nothing held
+    consumer._resume_due(client, Partition)
+    assert sorted(repr(args[0]) for name, args in client.calls if name == "resume") == [
+        "[t/0@-1001]",
+        "[t/1@-1001]",
+    ]
+    stored_before = _stored(client)
+    assert stored_before and max(stored_before) <= 2  # none past offset 2 yet
+    client.calls.clear()
+    consumer._one(client, _keyed(runtime, 2, "k3", 3), Partition)  # the seek brings it
+    assert app.handled == [("k1", 0), ("k1", 1), ("k2", 2), ("k3", 3)]
+    assert _stored(client) == [3] and consumer._parked == {} and ("t", 0) not in consumer._retrying
+
+
+def test_a_partition_resumed_at_the_end_of_its_log_is_no_longer_shown_held_back(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition paused by the count bound at the offset after its last record may read
+    nothing more for long once it is resumed: it waits for no one, so its held-back gauge
+    goes, and it is resumed once rather than on every turn of the loop."""
+    from prometheus_client import REGISTRY
+
+    def held() -> float | None:
+        labels = {"topic": "t", "partition": "0"}
+        return REGISTRY.get_sample_value("decouple_consumer_blocked_seconds", labels)
+
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "2")
+    app = FailsFirst(0)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)  # fails: parked
+    consumer._one(client, _keyed(runtime, 1, "k1", 1), Partition)  # at the bound: paused
+    assert ("t", 0) in consumer._retrying
+    consumer._gauges.beat()
+    assert held() is not None
+    _due(consumer, client)
+    _due(consumer, client)  # both handled: nothing held, nothing more to read
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["resume"]
+    consumer._gauges.checked_at -= 1
+    consumer._gauges.beat()
+    assert held() is None and app.handled == [("k1", 0), ("k1", 1)]
+
+
 def test_a_bytes_bound_of_0_is_none(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DECOUPLE_MAX_PARKED_BYTES", "0")
     consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
