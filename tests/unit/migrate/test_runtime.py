@@ -461,7 +461,7 @@ _file = descriptor_pb2.FileDescriptorProto(
 _file.message_type.add(name="InviteRequest").field.add(name="email", number=1, type=9, label=1)
 _file.message_type.add(name="InviteReply")
 _service = _file.service.add(name="InviteService")
-for _name in ("Invite", "Revoke"):
+for _name in ("Invite", "Revoke", "Remind"):
     _method = _service.method.add(name=_name)
     _method.input_type = ".shop.ainvites.v1.InviteRequest"
     _method.output_type = ".shop.ainvites.v1.InviteReply"
@@ -483,7 +483,12 @@ class Pool:
     async def insert(self, email):
         await self.ready  # RuntimeError on any other loop
         if email == "slow@example.com":
-            await asyncio.sleep(0.5)
+            EVENTS.append(("started", email))
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                EVENTS.append(("cancelled", email))
+                raise
         EVENTS.append(("insert", email))
 
     async def close(self):
@@ -497,6 +502,19 @@ class InviteService:
 
     async def Invite(self, request, context):
         await self.pool.insert(request.email)
+
+    def Remind(self, request, context):
+        return Later(self.pool.insert(request.email))
+
+
+class Later:
+    \"\"\"An awaitable that is no coroutine (as a decorated method may give).\"\"\"
+
+    def __init__(self, coroutine):
+        self.coroutine = coroutine
+
+    def __await__(self):
+        return self.coroutine.__await__()
 
 
 async def make_servicer():
@@ -557,26 +575,87 @@ def test_an_async_servicer_factory_is_awaited_once_on_the_loop_its_methods_run_o
     ]
 
 
-def test_an_async_servicer_keeps_its_loop_after_a_call_that_timed_out(
+def test_an_async_servicer_call_past_the_timeout_is_cancelled_on_its_loop_which_goes_on(
     runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A call past the timeout goes on on the servicer's loop (the retry waits for it);
-    the next event runs on the same loop, where the pool still serves."""
+    """A call past the timeout is cancelled on the servicer's loop, as an ASGI app's is,
+    and the event retried (nothing of it runs on); the next event runs on the same loop,
+    where the pool still serves."""
     monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
     sub = _async_invites_sub(runtime, "make_servicer")
     app = runtime.application(sub)
     try:
         slow = _handle(runtime, sub, app, {"email": "slow@example.com"})
-        assert slow.action == "retry" and slow.running is not None
-        slow.running.result(5)
+        assert slow.action == "retry" and slow.running is None
+        assert isinstance(slow.error, runtime.HandlerTimeout)
         assert _handle(runtime, sub, app, {"email": "c@example.com"}).action == "handled"
     finally:
         app.close()
     assert async_invites.EVENTS == [
         "connect",
-        ("insert", "slow@example.com"),
+        ("started", "slow@example.com"),
+        ("cancelled", "slow@example.com"),
         ("insert", "c@example.com"),
     ]
+
+
+def test_closing_an_async_servicer_cancels_its_running_calls_before_exiting_its_context(
+    runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the factory's context closes (its pool) is not closed under a call still
+    running on it: the call is cancelled and awaited first."""
+    import time
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0")  # no bound: only close ends it
+    sub = _async_invites_sub(runtime, "servicer_in_context")
+    app = runtime.application(sub)
+    outcomes: list[Any] = []
+    call = threading.Thread(
+        target=lambda: outcomes.append(_handle(runtime, sub, app, {"email": "slow@example.com"}))
+    )
+    call.start()
+    deadline = time.monotonic() + 5
+    while ("started", "slow@example.com") not in async_invites.EVENTS:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    app.close()
+    call.join(5)
+    assert async_invites.EVENTS == [
+        "connect",
+        ("started", "slow@example.com"),
+        ("cancelled", "slow@example.com"),
+        "close",
+    ]
+    assert outcomes and outcomes[0].action != "handled"
+
+
+def test_methods_of_one_servicer_factory_share_what_it_built_and_any_awaitable_is_run(
+    runtime: ModuleType, async_invites: ModuleType
+) -> None:
+    """Two methods consumed in one process: the factory runs once, and its context is
+    exited once, with the last of them. A method giving an awaitable that is no coroutine
+    is awaited all the same, not taken as done."""
+    invite = _async_invites_sub(runtime, "servicer_in_context")
+    remind = _sub(
+        runtime,
+        "async_invites_wiring:InviteService",
+        "grpc",
+        "/shop.ainvites.v1.InviteService/Remind",
+        servicer_factory="async_invites_wiring:servicer_in_context",
+    )
+    first, second = runtime.application(invite), runtime.application(remind)
+    try:
+        assert _handle(runtime, invite, first, {"email": "a@example.com"}).action == "handled"
+        assert _handle(runtime, remind, second, {"email": "b@example.com"}).action == "handled"
+        first.close()
+        assert async_invites.EVENTS == [
+            "connect",
+            ("insert", "a@example.com"),
+            ("insert", "b@example.com"),
+        ]
+    finally:
+        second.close()
+    assert async_invites.EVENTS[-1] == "close" and async_invites.EVENTS.count("connect") == 1
 
 
 def test_an_async_context_manager_factory_is_entered_at_start_and_exited_at_close(
