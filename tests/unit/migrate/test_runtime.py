@@ -3484,6 +3484,40 @@ def test_a_partition_resumed_at_the_end_of_its_log_is_no_longer_shown_held_back(
     assert held() is None and app.handled == [("k1", 0), ("k1", 1)]
 
 
+def test_a_partition_read_past_the_span_bound_of_its_first_held_record_pauses_until_it_is_done(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The offset committed stays at the first record a partition holds, so a restart
+    reads again whatever the other keys had handled since: past
+    ``DECOUPLE_MAX_PARKED_SPAN`` offsets the partition pauses at the first record not
+    read, and goes on once the held record is done."""
+    app = FailsFirst(0)
+    consumer = _consumer(runtime, app, monkeypatch)
+    assert consumer.max_parked_span == 10_000  # the default
+    consumer.max_parked_span = 3
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)  # fails: parked
+    consumer._one(client, _keyed(runtime, 1, "k2", 1), Partition)  # handled, span 2
+    assert [name for name, _ in client.calls] == ["store_offsets"]
+    client.calls.clear()
+    consumer._one(client, _keyed(runtime, 2, "k3", 2), Partition)  # handled, span 3
+    assert _stored(client) == [0]  # not past k1's record
+    assert [(name, repr(args[0])) for name, args in client.calls[1:]] == [
+        ("pause", "[t/0@3]"),
+        ("seek", "t/0@3"),
+    ]
+    assert "DECOUPLE_MAX_PARKED_SPAN=3" in caplog.text
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    assert client.calls == []  # k1's record still held
+    _due(consumer, client)  # handled: the partition holds nothing
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["store_offsets", "resume"]
+    assert _stored(client) == [3]
+    consumer._one(client, _keyed(runtime, 3, "k4", 3), Partition)
+    assert app.handled == [("k2", 1), ("k3", 2), ("k1", 0), ("k4", 3)]
+
+
 def test_a_bytes_bound_of_0_is_none(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DECOUPLE_MAX_PARKED_BYTES", "0")
     consumer = _consumer(runtime, Flaky(failures=10), monkeypatch)
