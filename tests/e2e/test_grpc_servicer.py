@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .apps import INVITES_INVITE, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, wait_for
+from .harness import Broker, read_records, read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,5 +48,56 @@ def test_an_async_factorys_servicer_handles_events_and_is_closed_at_the_stop(
             {"event": "invited", "email": "b@example.com"},
             {"event": "closed"},
         ]
+    finally:
+        callee.consumer.stop()
+
+
+def test_an_async_servicers_call_past_the_handler_timeout_is_cancelled_and_retried(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A call stuck on a downstream is cancelled on the servicer's loop at
+    ``DECOUPLE_HANDLER_TIMEOUT_S``, each attempt, and the event dead-lettered after its
+    attempts (nothing of it runs on); the next event is handled, and the pool is closed
+    after the calls ended."""
+    topic = topic_for(INVITES_INVITE)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    callee = start_consumer(
+        broker,
+        tmp_path,
+        "invites",
+        topic,
+        CLIENT,
+        servicer_factory="invites.server:make_servicer",
+        DECOUPLE_HANDLER_TIMEOUT_S="1",
+        DECOUPLE_RETRY_ATTEMPTS="2",
+        DECOUPLE_RETRY_BASE_S="0.3",
+        DECOUPLE_RETRY_CAP_S="0.3",
+        DECOUPLE_RETRY_JITTER="0",
+    )
+    try:
+        calls = [
+            [topic.name, {"email": "stuck@example.com"}, "r-1"],
+            [topic.name, {"email": "b@example.com"}, "r-2"],
+        ]
+        run_caller(broker, tmp_path, CLIENT, "notify", calls)
+        (dead,) = read_topic(broker, topic.dead_letter, 1, timeout=60)
+        assert b"stuck@example.com" in dead.value
+        wait_for(
+            lambda: {"event": "invited", "email": "b@example.com"} in read_records(callee.records),
+            30,
+            "the next invitation",
+        )
+        assert callee.consumer.terminate() == 0
+        output = callee.consumer.output()
+        assert "failed for good" in output and "did not answer within 1 s" in output, output
+        stuck = {"email": "stuck@example.com"}
+        records = read_records(callee.records)
+        # each attempt cancelled (the retry came through the retry topic; the next event
+        # went on meanwhile), and the pool closed after the calls ended
+        assert [entry for entry in records if entry.get("email") == stuck["email"]] == [
+            {"event": "started", **stuck},
+            {"event": "cancelled", **stuck},
+        ] * 2
+        assert records[0] == {"event": "opened"} and records[-1] == {"event": "closed"}
     finally:
         callee.consumer.stop()

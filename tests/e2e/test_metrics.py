@@ -5,6 +5,7 @@ behind a keyed event that keeps failing."""
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 from pathlib import Path
 
@@ -68,6 +69,48 @@ def test_a_consumer_serves_its_counts_its_lag_and_its_blocked_partition(
         assert samples[counted % "retry"] == 1
         timed = f'decouple_consumer_handler_duration_seconds_count{{topic="{topic.name}"}}'
         assert samples[timed] == 2
+        assert callee.consumer.terminate() == 0
+    finally:
+        callee.consumer.stop()
+
+
+def test_a_partition_paused_by_a_bound_is_no_longer_shown_blocked_once_it_drained(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A poison event and one of its key behind it reach ``DECOUPLE_MAX_PARKED=2``: the
+    partition pauses at the end of its log. Once the poison is dead-lettered and the other
+    handled the partition resumes, and though no further record comes its blocked gauge
+    goes (a quiet topic must not page as held back)."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    port = free_port()
+    env = {
+        "DECOUPLE_METRICS_PORT": str(port),
+        "DECOUPLE_MAX_PARKED": "2",
+        "DECOUPLE_RETRY_BASE_S": "0.3",
+        "DECOUPLE_RETRY_CAP_S": "0.3",
+        "DECOUPLE_RETRY_JITTER": "0",
+        "DECOUPLE_RETRY_ATTEMPTS": "3",
+    }
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **env)
+    try:
+        poison = [topic.name, {"user_id": 1, "template": "poison"}, "r-1", "user-1"]
+        behind = [topic.name, {"user_id": 2, "template": "welcome"}, "r-2", "user-1"]
+        run_caller(broker, tmp_path, CLIENT, "notify_keyed", [poison, behind])
+        counted = f'decouple_consumer_records_total{{outcome="%s",topic="{topic.name}"}}'
+        blocked = f'decouple_consumer_blocked_seconds{{partition="0",topic="{topic.name}"}}'
+
+        def drained() -> dict[str, float] | None:
+            samples = _scrape(port)
+            done = samples.get(counted % "dead_letter") == 1
+            return samples if done and samples.get(counted % "handled") == 1 else None
+
+        wait_for(drained, 60, "the poison dead-lettered, the event behind it handled")
+        assert "pauses until they drain" in callee.consumer.output()
+        # the gauge is refreshed once a second: gone within a few, and stays gone
+        wait_for(lambda: blocked not in _scrape(port), 10, "the blocked gauge gone")
+        time.sleep(3)
+        assert blocked not in _scrape(port)
         assert callee.consumer.terminate() == 0
     finally:
         callee.consumer.stop()

@@ -142,3 +142,85 @@ def test_a_key_behind_two_poisoned_events_has_waited_since_the_first(
         assert callee.consumer.terminate() == 0
     finally:
         callee.consumer.stop()
+
+
+def test_keys_parked_on_several_partitions_under_the_bytes_bound_lose_no_event(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """4 partitions, 40 keys, 240 events of 8 KiB; every third fails twice, then succeeds.
+    The consumer may hold 48 KiB in all, so partitions pause and resume one another all
+    the time: a partition resumed and held again before its next record came pauses at
+    that record. Every event is handled (none fails for good), and nothing is skipped."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=4)
+    churn = {
+        "DECOUPLE_RETRY_BASE_S": "0.3",
+        "DECOUPLE_RETRY_CAP_S": "0.6",
+        "DECOUPLE_RETRY_JITTER": "0.5",
+        "DECOUPLE_RETRY_ATTEMPTS": "10",
+        "DECOUPLE_MAX_PARKED_BYTES": str(48 * 1024),
+        "DECOUPLE_STATS_INTERVAL_S": "5",
+    }
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **churn)
+    try:
+        pad, count = "x" * (8 * 1024), 240
+        calls = [
+            [
+                topic.name,
+                {"user_id": n, "template": "welcome", "pad": pad, "fail_times": 2 * (n % 3 == 0)},
+                f"r-{n}",
+                f"k{n % 40}",
+            ]
+            for n in range(1, count + 1)
+        ]
+        run_caller(broker, tmp_path, CLIENT, "notify_keyed", calls)
+
+        def missing() -> set[int]:
+            return set(range(1, count + 1)) - set(_users(callee.records))
+
+        try:
+            wait_for(lambda: not missing(), 120, f"all {count} events handled")
+        finally:
+            print(f"handled {count - len(missing())} missing {len(missing())}")
+        output = callee.consumer.output()
+        assert "pauses until they drain" in output  # the bound was reached
+        assert "failed for good" not in output, output
+        # each key's events in the order they were sent
+        for key in range(40):
+            mine = [n for n in _users(callee.records) if n % 40 == key]
+            assert mine == sorted(set(mine)), (key, mine)
+        assert callee.consumer.terminate() == 0
+    finally:
+        callee.consumer.stop()
+
+
+def test_a_partition_read_past_the_span_bound_waits_for_its_parked_key(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """k1's first event fails for 6 s; 20 events of other keys follow. The committed offset
+    stays at k1's event, so the partition is read at most ``DECOUPLE_MAX_PARKED_SPAN`` (5)
+    offsets past it: 4 other events are handled meanwhile (what a restart would handle
+    again), the rest once the poison is dead-lettered, each once."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    slow = {
+        "DECOUPLE_RETRY_BASE_S": "3",
+        "DECOUPLE_RETRY_CAP_S": "3",
+        "DECOUPLE_RETRY_JITTER": "0",
+        "DECOUPLE_MAX_PARKED_SPAN": "5",
+    }
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
+    try:
+        sent = [("k1", {"user_id": 0, "template": "poison"})]
+        sent += [(f"k{2 + n % 3}", {"user_id": n, "template": "welcome"}) for n in range(1, 21)]
+        calls = [[topic.name, body, f"r-{n}", key] for n, (key, body) in enumerate(sent)]
+        run_caller(broker, tmp_path, CLIENT, "notify_keyed", calls)
+        wait_for(lambda: "DECOUPLE_MAX_PARKED_SPAN=5" in callee.consumer.output(), 30, "the pause")
+        assert "failed for good" not in callee.consumer.output()
+        assert _users(callee.records) == [1, 2, 3, 4]
+        read_topic(broker, topic.dead_letter, 1, timeout=60)
+        wait_for(lambda: len(_users(callee.records)) >= 20, 30, "the other events")
+        assert _users(callee.records) == list(range(1, 21))
+        assert callee.consumer.terminate() == 0
+    finally:
+        callee.consumer.stop()

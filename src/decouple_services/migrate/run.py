@@ -308,7 +308,9 @@ PER_POD_DEDUPE = (
     "idempotent. Attempt counts go with the file, so an event that crashes the process is "
     "retried for as long as the file does not survive the restart, and a restart or a "
     "rebalance while a key is parked reads the partition again from that key's failing "
-    "event: whatever was handled after it is handled again. Set "
+    "event: whatever was handled after it is handled again, up to "
+    "`DECOUPLE_MAX_PARKED_SPAN` (10000) events per partition, past which the partition "
+    "waits for that event. Set "
     "`DECOUPLE_IDEMPOTENCY_URL` to a database every replica reaches"
 )
 

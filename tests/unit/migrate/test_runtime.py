@@ -461,7 +461,7 @@ _file = descriptor_pb2.FileDescriptorProto(
 _file.message_type.add(name="InviteRequest").field.add(name="email", number=1, type=9, label=1)
 _file.message_type.add(name="InviteReply")
 _service = _file.service.add(name="InviteService")
-for _name in ("Invite", "Revoke"):
+for _name in ("Invite", "Revoke", "Remind"):
     _method = _service.method.add(name=_name)
     _method.input_type = ".shop.ainvites.v1.InviteRequest"
     _method.output_type = ".shop.ainvites.v1.InviteReply"
@@ -483,7 +483,12 @@ class Pool:
     async def insert(self, email):
         await self.ready  # RuntimeError on any other loop
         if email == "slow@example.com":
-            await asyncio.sleep(0.5)
+            EVENTS.append(("started", email))
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                EVENTS.append(("cancelled", email))
+                raise
         EVENTS.append(("insert", email))
 
     async def close(self):
@@ -497,6 +502,19 @@ class InviteService:
 
     async def Invite(self, request, context):
         await self.pool.insert(request.email)
+
+    def Remind(self, request, context):
+        return Later(self.pool.insert(request.email))
+
+
+class Later:
+    \"\"\"An awaitable that is no coroutine (as a decorated method may give).\"\"\"
+
+    def __init__(self, coroutine):
+        self.coroutine = coroutine
+
+    def __await__(self):
+        return self.coroutine.__await__()
 
 
 async def make_servicer():
@@ -557,26 +575,87 @@ def test_an_async_servicer_factory_is_awaited_once_on_the_loop_its_methods_run_o
     ]
 
 
-def test_an_async_servicer_keeps_its_loop_after_a_call_that_timed_out(
+def test_an_async_servicer_call_past_the_timeout_is_cancelled_on_its_loop_which_goes_on(
     runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A call past the timeout goes on on the servicer's loop (the retry waits for it);
-    the next event runs on the same loop, where the pool still serves."""
+    """A call past the timeout is cancelled on the servicer's loop, as an ASGI app's is,
+    and the event retried (nothing of it runs on); the next event runs on the same loop,
+    where the pool still serves."""
     monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
     sub = _async_invites_sub(runtime, "make_servicer")
     app = runtime.application(sub)
     try:
         slow = _handle(runtime, sub, app, {"email": "slow@example.com"})
-        assert slow.action == "retry" and slow.running is not None
-        slow.running.result(5)
+        assert slow.action == "retry" and slow.running is None
+        assert isinstance(slow.error, runtime.HandlerTimeout)
         assert _handle(runtime, sub, app, {"email": "c@example.com"}).action == "handled"
     finally:
         app.close()
     assert async_invites.EVENTS == [
         "connect",
-        ("insert", "slow@example.com"),
+        ("started", "slow@example.com"),
+        ("cancelled", "slow@example.com"),
         ("insert", "c@example.com"),
     ]
+
+
+def test_closing_an_async_servicer_cancels_its_running_calls_before_exiting_its_context(
+    runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the factory's context closes (its pool) is not closed under a call still
+    running on it: the call is cancelled and awaited first."""
+    import time
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0")  # no bound: only close ends it
+    sub = _async_invites_sub(runtime, "servicer_in_context")
+    app = runtime.application(sub)
+    outcomes: list[Any] = []
+    call = threading.Thread(
+        target=lambda: outcomes.append(_handle(runtime, sub, app, {"email": "slow@example.com"}))
+    )
+    call.start()
+    deadline = time.monotonic() + 5
+    while ("started", "slow@example.com") not in async_invites.EVENTS:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    app.close()
+    call.join(5)
+    assert async_invites.EVENTS == [
+        "connect",
+        ("started", "slow@example.com"),
+        ("cancelled", "slow@example.com"),
+        "close",
+    ]
+    assert outcomes and outcomes[0].action != "handled"
+
+
+def test_methods_of_one_servicer_factory_share_what_it_built_and_any_awaitable_is_run(
+    runtime: ModuleType, async_invites: ModuleType
+) -> None:
+    """Two methods consumed in one process: the factory runs once, and its context is
+    exited once, with the last of them. A method giving an awaitable that is no coroutine
+    is awaited all the same, not taken as done."""
+    invite = _async_invites_sub(runtime, "servicer_in_context")
+    remind = _sub(
+        runtime,
+        "async_invites_wiring:InviteService",
+        "grpc",
+        "/shop.ainvites.v1.InviteService/Remind",
+        servicer_factory="async_invites_wiring:servicer_in_context",
+    )
+    first, second = runtime.application(invite), runtime.application(remind)
+    try:
+        assert _handle(runtime, invite, first, {"email": "a@example.com"}).action == "handled"
+        assert _handle(runtime, remind, second, {"email": "b@example.com"}).action == "handled"
+        first.close()
+        assert async_invites.EVENTS == [
+            "connect",
+            ("insert", "a@example.com"),
+            ("insert", "b@example.com"),
+        ]
+    finally:
+        second.close()
+    assert async_invites.EVENTS[-1] == "close" and async_invites.EVENTS.count("connect") == 1
 
 
 def test_an_async_context_manager_factory_is_entered_at_start_and_exited_at_close(
@@ -3301,6 +3380,142 @@ def test_past_the_bound_of_bytes_held_a_partition_that_would_hold_more_pauses(
     _due(consumer, client)  # k1's second, due at once
     _due(consumer, client)  # and its third
     assert app.calls == 7 and consumer._parked == {} and consumer._held_bytes == {}
+
+
+class FailsFirst:
+    """An application that fails the first attempt of the events numbered ``failing`` and
+    writes down, in order, the events it handled."""
+
+    def __init__(self, *failing: int) -> None:
+        self.failing, self.tried = set(failing), set()
+        self.handled: list[tuple[str, int]] = []
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        data = event["data"]
+        if data["n"] in self.failing and data["n"] not in self.tried:
+            self.tried.add(data["n"])
+            return 503
+        self.handled.append((data["key"], data["n"]))
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def _on(partition: int, record: Any) -> Any:
+    record._partition = partition
+    return record
+
+
+def test_a_resumed_partition_held_again_by_another_partitions_bytes_pauses_at_its_record(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes bound counts every partition's records: between the resume of a partition
+    and its next record, another partition can take the consumer past the bound again.
+    That record is not one fetched before a seek (none would bring it again): the
+    partition pauses at it, and it is handled once the consumer is back under the bound,
+    before any offset past it is stored."""
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "1000")
+    app = FailsFirst(0, 2)
+    consumer = _consumer(runtime, app, monkeypatch)
+    consumer._owned.add(("t", 1))
+    client = Client()
+    first, second = _keyed(runtime, 0, "k1", 0), _keyed(runtime, 1, "k1", 1)
+    consumer.max_parked_bytes = runtime._size(first) + runtime._size(second)
+    consumer._one(client, first, Partition)  # fails: parked
+    consumer._one(client, second, Partition)  # behind it, at the bound: t/0 pauses at 2
+    _due(consumer, client)  # k1's first handled: under the bound
+    consumer._resume_due(client, Partition)
+    assert client.calls[-1][0] == "resume"
+    client.calls.clear()
+    # t/1 reads k2, which fails: parked there, and the consumer is past the bound again
+    consumer._one(client, _on(1, _keyed(runtime, 0, "k2", 2)), Partition)
+    client.calls.clear()
+    # t/0 was resumed: its offset 2 comes, and nothing would bring it again if dropped
+    consumer._one(client, _keyed(runtime, 2, "k3", 3), Partition)
+    assert [(name, repr(args[0])) for name, args in client.calls] == [
+        ("pause", "[t/0@2]"),
+        ("seek", "t/0@2"),
+    ]
+    client.calls.clear()
+    _due(consumer, client)  # k1's second and k2 handled: nothing held
+    consumer._resume_due(client, Partition)
+    assert sorted(repr(args[0]) for name, args in client.calls if name == "resume") == [
+        "[t/0@-1001]",
+        "[t/1@-1001]",
+    ]
+    stored_before = _stored(client)
+    assert stored_before and max(stored_before) <= 2  # none past offset 2 yet
+    client.calls.clear()
+    consumer._one(client, _keyed(runtime, 2, "k3", 3), Partition)  # the seek brings it
+    assert app.handled == [("k1", 0), ("k1", 1), ("k2", 2), ("k3", 3)]
+    assert _stored(client) == [3] and consumer._parked == {} and ("t", 0) not in consumer._retrying
+
+
+def test_a_partition_resumed_at_the_end_of_its_log_is_no_longer_shown_held_back(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition paused by the count bound at the offset after its last record may read
+    nothing more for long once it is resumed: it waits for no one, so its held-back gauge
+    goes, and it is resumed once rather than on every turn of the loop."""
+    from prometheus_client import REGISTRY
+
+    def held() -> float | None:
+        labels = {"topic": "t", "partition": "0"}
+        return REGISTRY.get_sample_value("decouple_consumer_blocked_seconds", labels)
+
+    monkeypatch.setenv("DECOUPLE_MAX_PARKED", "2")
+    app = FailsFirst(0)
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)  # fails: parked
+    consumer._one(client, _keyed(runtime, 1, "k1", 1), Partition)  # at the bound: paused
+    assert ("t", 0) in consumer._retrying
+    consumer._gauges.beat()
+    assert held() is not None
+    _due(consumer, client)
+    _due(consumer, client)  # both handled: nothing held, nothing more to read
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["resume"]
+    consumer._gauges.checked_at -= 1
+    consumer._gauges.beat()
+    assert held() is None and app.handled == [("k1", 0), ("k1", 1)]
+
+
+def test_a_partition_read_past_the_span_bound_of_its_first_held_record_pauses_until_it_is_done(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The offset committed stays at the first record a partition holds, so a restart
+    reads again whatever the other keys had handled since: past
+    ``DECOUPLE_MAX_PARKED_SPAN`` offsets the partition pauses at the first record not
+    read, and goes on once the held record is done."""
+    app = FailsFirst(0)
+    consumer = _consumer(runtime, app, monkeypatch)
+    assert consumer.max_parked_span == 10_000  # the default
+    consumer.max_parked_span = 3
+    client = Client()
+    consumer._one(client, _keyed(runtime, 0, "k1", 0), Partition)  # fails: parked
+    consumer._one(client, _keyed(runtime, 1, "k2", 1), Partition)  # handled, span 2
+    assert [name for name, _ in client.calls] == ["store_offsets"]
+    client.calls.clear()
+    consumer._one(client, _keyed(runtime, 2, "k3", 2), Partition)  # handled, span 3
+    assert _stored(client) == [0]  # not past k1's record
+    assert [(name, repr(args[0])) for name, args in client.calls[1:]] == [
+        ("pause", "[t/0@3]"),
+        ("seek", "t/0@3"),
+    ]
+    assert "DECOUPLE_MAX_PARKED_SPAN=3" in caplog.text
+    client.calls.clear()
+    consumer._resume_due(client, Partition)
+    assert client.calls == []  # k1's record still held
+    _due(consumer, client)  # handled: the partition holds nothing
+    consumer._resume_due(client, Partition)
+    assert [name for name, _ in client.calls] == ["store_offsets", "resume"]
+    assert _stored(client) == [3]
+    consumer._one(client, _keyed(runtime, 3, "k4", 3), Partition)
+    assert app.handled == [("k2", 1), ("k3", 2), ("k1", 0), ("k4", 3)]
 
 
 def test_a_bytes_bound_of_0_is_none(runtime: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
