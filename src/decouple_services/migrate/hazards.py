@@ -1195,8 +1195,10 @@ def fallible_between(
     statement, in order; a compound statement (``if``, ``for``, ``with``) is judged by its
     header, its body by its own statements.
 
-    What is left out only binds other names and reads names, attributes and constants: a
-    send moved ahead of it tells nothing the caller had not already decided. Moved ahead
+    What is left out only binds other names and reads names, attributes and constants
+    (compared, or in literals): a send moved ahead of it tells nothing the caller had not
+    already decided. An item read, arithmetic or a write to an attribute or an item counts
+    (:func:`_fallible_expression`). Moved ahead
     of anything else, the send would tell a fact before the work that makes it true."""
     tree = _parse(source)
     function = _function_at(tree, first) if tree is not None else None
@@ -1268,6 +1270,8 @@ def _hazard_of(statement: ast.stmt) -> str | None:
             other = "an await"
         elif isinstance(node, ast.Yield | ast.YieldFrom):
             other = "a yield"
+        elif other is None:
+            other = _fallible_expression(node)
         stack.extend(ast.iter_child_nodes(node))
     for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
         acts = _effect(call, set())
@@ -1276,6 +1280,23 @@ def _hazard_of(statement: ast.stmt) -> str | None:
     if calls:
         return "a call"
     return other
+
+
+def _fallible_expression(node: ast.AST) -> str | None:
+    """What, besides a call, makes an expression fail or change something: an item read
+    (``m[k]``: a missing key raises), arithmetic (``a // b``, ``total + 1`` on a ``None``),
+    or a write to an attribute or an item, which changes an object the caller may share.
+    Reading names, attributes and constants, comparing them and building literals is left
+    out: those are what code between two calls decides a fact with."""
+    if isinstance(node, ast.Attribute | ast.Subscript) and isinstance(
+        node.ctx, ast.Store | ast.Del
+    ):
+        return "a write to an attribute or an item"
+    if isinstance(node, ast.Subscript):
+        return "an item read, which can raise"
+    if isinstance(node, ast.BinOp):
+        return "arithmetic, which can raise"
+    return None
 
 
 def effect_caution(effects: Sequence[Effect], file: str, send: SendSpec) -> Finding | None:

@@ -566,12 +566,30 @@ def test_names_and_constants_bound_between_the_calls_are_not_hazards() -> None:
             tell_a(user_id)
             kind = "welcome"
             email = user.email
-            if kind:
-                total = user.total + 1
+            if kind == "welcome" and email:
+                greeting = f"hello {email}"
             later = lambda: refund(user_id)
             tell_b(user_id, kind)
         """
     assert _between(source) == []
+
+
+def test_item_reads_arithmetic_and_writes_between_the_calls_are_named() -> None:
+    source = """
+        def register(user_id, user, settings):
+            tell_a(user_id)
+            plan = settings["plans"]
+            share = user.total // user.seats
+            user.welcomed = True
+            settings["last"] = user_id
+            tell_b(user_id)
+        """
+    assert _between(source) == [
+        (3, "an item read, which can raise"),
+        (4, "arithmetic, which can raise"),
+        (5, "a write to an attribute or an item"),
+        (6, "a write to an attribute or an item"),
+    ]
 
 
 def test_a_name_the_later_call_reads_bound_between_is_named() -> None:
