@@ -8,6 +8,7 @@ Regenerate with ``pytest --update-goldens`` and review the diff like code.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
@@ -732,6 +733,14 @@ def test_cancel_order_with_its_calls_after_the_refund_is_one_event_cautioned_whe
     folded = next(n for n, line in enumerate(lines) if line.startswith("  cs-e14c70bb  "))
     assert "told by the event's send, cs-85e48566" in lines[folded]
     assert not lines[folded + 1].startswith("      caution")
+    # the folded call is told by the event's one send, keyed as that send is: what it
+    # says of the idempotency key is the send's, not what its own send would have had
+
+    def key_notes(start: int) -> list[str]:
+        block = itertools.takewhile(lambda line: line.startswith("      "), lines[start + 1 :])
+        return [line for line in block if "idempotency" in line and "note:" in line]
+
+    assert key_notes(lead) and key_notes(folded) == key_notes(lead)
 
 
 def test_dedupe_per_pod_names_the_helm_consumer_templates_too(repo: Path) -> None:

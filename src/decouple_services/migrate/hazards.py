@@ -649,19 +649,26 @@ def idempotency(
 #: not: an entity is updated, deactivated after a reactivation, refunded in parts, many
 #: times.
 ONCE_WORDS = frozenset({"release", "cancel", "void", "revoke", "delete", "destroy"})
-_ORIGIN_FIELD = re.compile(r"^(?:path parameter |the payload's )(?:\w+\.)?(\w+)")
+_ORIGIN_FIELD = re.compile(
+    r"^(?:path parameter |the payload's |the event's entity, )(?:\w+\.)?(\w+)"
+)
 
 
 def key_entity(send: SendSpec) -> str | None:
     """What the send's event key names, when it is an entity's id (``path parameter
     order_id`` -> ``order``, ``the payload's invite.id`` -> ``invite``, ``the payload's
-    data.user_id`` -> ``user``); ``None`` when it
+    data.user_id`` -> ``user``, a domain event's ``the event's entity, user_id`` ->
+    ``user``); ``None`` when it
     has no key or the key is not named as an id."""
     if send.key is None or send.key_origin is None:
         return None
     if _ORIGIN_FIELD.match(send.key_origin) is None:
         return None
-    path = send.key_origin.removeprefix("path parameter ").removeprefix("the payload's ")
+    path = (
+        send.key_origin.removeprefix("path parameter ")
+        .removeprefix("the payload's ")
+        .removeprefix("the event's entity, ")
+    )
     parts = path.split()[0].split(".")
     if len(parts) > 1 and parts[-1] == "id":
         return parts[-2]  # the payload's invite.id, order.id of a nested dict

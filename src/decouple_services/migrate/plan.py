@@ -215,6 +215,9 @@ class PlannedSite:
     #: The notes (among ``notes``) that say what bounds the wait, as the site's own call
     #: gave it: replaced when the site is folded into a domain event's send.
     bound_notes: tuple[str, ...] = ()
+    #: The notes (among ``notes``) on the send's idempotency key, as the site's own send
+    #: would have had it: a site folded into a domain event's send says the event's.
+    key_notes: tuple[str, ...] = ()
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
     headers: tuple[str, ...] = ()
 
@@ -506,6 +509,7 @@ def plan_migration(
                     timeout=fact.timeout,
                     headers=header_names(fact.headers),
                     bound_notes=fact.bound_notes,
+                    key_notes=key_notes,
                 )
             )
     if event is not None:
@@ -1723,6 +1727,14 @@ def _one_event(
     if problems:
         return refuse_all("; ".join(problems))
     lead_facts = facts[lead.site.id]
+    key_notes: tuple[str, ...] = ()
+    if isinstance(lead_facts, CallFacts):
+        # The idempotency key the lead's own send had was made for its own key and data:
+        # the event's send gets one, and the notes on it, as a send of the event's.
+        made_send, key_notes = idempotency(
+            replace(sends[lead.site.id], event=False, idempotency_key=None), lead_facts, source
+        )
+        sends[lead.site.id] = replace(made_send, event=True)
     carried = lead_facts.headers if isinstance(lead_facts, CallFacts) else ()
     # the event's one send carries the lead call's headers, for every subscriber
     carried_names = header_names(carried)
@@ -1771,8 +1783,10 @@ def _one_event(
         )
 
     def event_notes(item: PlannedSite) -> tuple[str, ...]:
-        own = [n for n in header_notes(item) if n not in item.bound_notes]
-        return (*bound_notes(item), *own)
+        # every site is told by the event's one send: its wait and its key are the send's
+        mine = {*item.bound_notes, *item.key_notes}
+        own = [n for n in header_notes(item) if n not in mine]
+        return (*bound_notes(item), *own, *key_notes)
 
     made = [
         replace(
@@ -1780,6 +1794,7 @@ def _one_event(
             notes=event_notes(p),
             timeout=bound,
             bound_notes=bound_notes(p),
+            key_notes=key_notes,
             send=sends[p.site.id],
             event=True,
             fields=data.fields[p.site.id],
