@@ -17,6 +17,14 @@ pytestmark = pytest.mark.e2e
 CLIENT = "confluent-kafka"
 
 
+#: Retries a fixed 3 s apart: long enough to watch a key parked, short enough to wait for.
+EVERY_3_S = {
+    "DECOUPLE_RETRY_BASE_S": "3",
+    "DECOUPLE_RETRY_CAP_S": "3",
+    "DECOUPLE_RETRY_JITTER": "0",
+}
+
+
 def _users(path: Path) -> list[int]:
     return [entry["body"]["user_id"] for entry in read_records(path)]
 
@@ -30,13 +38,7 @@ def test_a_poisoned_key_holds_only_its_own_events_while_the_others_flow(
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
     # 3 attempts 3 s apart: the poison is dead-lettered 6 s after its first attempt
-    slow = {
-        "DECOUPLE_RETRY_BASE_S": "3",
-        "DECOUPLE_RETRY_CAP_S": "3",
-        "DECOUPLE_RETRY_JITTER": "0",
-        "DECOUPLE_STATS_INTERVAL_S": "1",
-        "DECOUPLE_PARKED_WARN_S": "2",
-    }
+    slow = {**EVERY_3_S, "DECOUPLE_STATS_INTERVAL_S": "1", "DECOUPLE_PARKED_WARN_S": "2"}
     callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
     try:
         sent = [
@@ -79,13 +81,7 @@ def test_large_events_behind_a_poisoned_key_are_held_up_to_the_bytes_bound(
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
     bound = 256 * 1024
-    slow = {
-        "DECOUPLE_RETRY_BASE_S": "3",
-        "DECOUPLE_RETRY_CAP_S": "3",
-        "DECOUPLE_RETRY_JITTER": "0",
-        "DECOUPLE_STATS_INTERVAL_S": "1",
-        "DECOUPLE_MAX_PARKED_BYTES": str(bound),
-    }
+    slow = {**EVERY_3_S, "DECOUPLE_STATS_INTERVAL_S": "1", "DECOUPLE_MAX_PARKED_BYTES": str(bound)}
     callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
     try:
         pad = "x" * (64 * 1024)
@@ -116,10 +112,8 @@ def test_a_key_behind_two_poisoned_events_has_waited_since_the_first(
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
     slow = {
+        **EVERY_3_S,
         "DECOUPLE_RETRY_ATTEMPTS": "2",
-        "DECOUPLE_RETRY_BASE_S": "3",
-        "DECOUPLE_RETRY_CAP_S": "3",
-        "DECOUPLE_RETRY_JITTER": "0",
         "DECOUPLE_STATS_INTERVAL_S": "1",
         "DECOUPLE_PARKED_WARN_S": "4",
     }
@@ -203,12 +197,7 @@ def test_a_partition_read_past_the_span_bound_waits_for_its_parked_key(
     again), the rest once the poison is dead-lettered, each once."""
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
-    slow = {
-        "DECOUPLE_RETRY_BASE_S": "3",
-        "DECOUPLE_RETRY_CAP_S": "3",
-        "DECOUPLE_RETRY_JITTER": "0",
-        "DECOUPLE_MAX_PARKED_SPAN": "5",
-    }
+    slow = {**EVERY_3_S, "DECOUPLE_MAX_PARKED_SPAN": "5"}
     callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
     try:
         sent = [("k1", {"user_id": 0, "template": "poison"})]
