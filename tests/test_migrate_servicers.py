@@ -87,7 +87,8 @@ def test_the_pull_request_cautions_about_the_copy_and_the_interceptors(
         f"- `{INVITES_FACTORY}` builds the Invites servicer as `serve()` does "
         "(`services/invites/invites/main.py:13`, the servicer at line 17), once per consumer "
         "process: keep it in step with that code. The consumer runs the startup steps at "
-        "line 15 and the teardown at `services/invites/invites/main.py:35` when it stops too"
+        "line 15 too, and the teardown at `services/invites/invites/main.py:35` when it "
+        "stops: its process needs the environment and the network the server's has"
     ) in body
     assert (
         "The server's interceptors are not run on the event path: `ErrorInterceptor()` "

@@ -230,17 +230,16 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
         )
         steps = []
         if bootstrap.setup_lines:
+            many = "s" if len(bootstrap.setup_lines) > 1 else ""
             lines = ", ".join(str(n) for n in bootstrap.setup_lines)
-            steps.append(
-                f"the startup steps at line{'s' if len(bootstrap.setup_lines) > 1 else ''} {lines}"
-            )
+            steps.append(f"the startup steps at line{many} {lines} too")
         if bootstrap.teardown_at:
             steps.append(f"the teardown at {q}{bootstrap.teardown_at}{q} when it stops")
         if steps:
             text += (
-                f". The consumer runs {' and '.join(steps)} too (a database connected, a "
-                "client made): its process needs the environment and the network the "
-                "server's has"
+                f". The consumer runs {', and '.join(steps)}: its process needs the "
+                "environment and the network the server's has (the databases and clients "
+                "those steps connect)"
             )
         if bootstrap.interceptors:
             named = ", ".join(

@@ -29,7 +29,7 @@ import os
 import posixpath
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from decouple_services.core.model import Endpoint
 from decouple_services.migrate.syntax import parse_module
@@ -126,7 +126,6 @@ class Bootstrap:
     left_out: tuple[int, ...]
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def where(self) -> str:
@@ -359,6 +358,16 @@ def _mirror(
         for n in ast.walk(s)
     )
     kind = "context" if teardown else "async" if awaits else "sync"
+    if kind != "sync":
+        # an async factory runs on the servicer's loop, where no loop can be run again
+        for statement in [*setup, *after, *teardown]:
+            runner = _runs_a_loop(statement)
+            if runner is not None:
+                raise _Refused(
+                    f"the factory would be async (it awaits, or closes what it opened), and "
+                    f"{path}:{statement.lineno} runs an event loop (`{runner}`), which cannot "
+                    "run inside the consumer's"
+                )
     servicer_class = None
     if isinstance(construction_expr, ast.Call) and isinstance(construction_expr.func, ast.Name):
         servicer_class = construction_expr.func.id
@@ -600,6 +609,20 @@ def _teardown(
     if not statements:
         return [], None, None
     return statements, f"{path}:{statements[0].lineno}", holder or None
+
+
+def _runs_a_loop(statement: ast.stmt) -> str | None:
+    """``asyncio.run(...)`` or ``loop.run_until_complete(...)`` in the statement."""
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = node.func.attr
+            if name == "run_until_complete" or (
+                name == "run"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "asyncio"
+            ):
+                return ast.unparse(node.func)
+    return None
 
 
 def _calls(statement: ast.stmt, name: str) -> bool:
@@ -844,9 +867,9 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
             + "."
         )
     if bootstrap.teardown_at:
+        around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""
         doc.append(
-            f"When the consumer stops, it runs the teardown of {bootstrap.teardown_function}()"
-            f" ({bootstrap.teardown_at})."
+            f"When the consumer stops, it runs the teardown{around} ({bootstrap.teardown_at})."
         )
     if bootstrap.interceptors:
         names = ", ".join(f"{text} (line {line})" for text, line in bootstrap.interceptors)

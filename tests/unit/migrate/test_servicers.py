@@ -377,3 +377,46 @@ def test_two_registrations_are_refused_and_none_is_no_answer() -> None:
 def test_the_module_is_named_after_the_service() -> None:
     assert factory_module_name("InviteService") == "servicer_invite_service"
     assert factory_module_name("Ledger") == "servicer_ledger"
+
+
+def test_a_teardown_around_the_call_in_the_main_block_is_paired() -> None:
+    main = """\
+        import asyncio
+
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool, Repository
+
+
+        async def serve():
+            server = grpc.aio.server()
+            await Pool().open()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            await server.start()
+
+
+        if __name__ == "__main__":
+            try:
+                asyncio.run(serve())
+            finally:
+                Pool().release()
+        """
+    found = _derive(main)
+    assert isinstance(found, Bootstrap), found
+    assert found.kind == "context"
+    assert (found.teardown, found.teardown_at, found.teardown_function) == (
+        ("Pool().release()",),
+        "users/users/main.py:21",
+        None,
+    )
+    body = render_factory_body(found)
+    assert "it runs the teardown (users/users/main.py:21)." in body
+    # a teardown that runs a loop of its own cannot run on the servicer's
+    refused = _derive(main.replace("Pool().release()", "asyncio.run(Pool().close())"))
+    assert refused == (
+        "the factory would be async (it awaits, or closes what it opened), and "
+        "users/users/main.py:21 runs an event loop (`asyncio.run`), which cannot run inside "
+        "the consumer's"
+    )
