@@ -126,6 +126,9 @@ class Bootstrap:
     left_out: tuple[int, ...]
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
+    #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
+    #: after the construction that use it.
+    variable: str = "servicer"
 
     @property
     def where(self) -> str:
@@ -332,11 +335,14 @@ def _mirror(
                 f"the servicer added at {at} is `{servicer_name}`, which {label} does not "
                 "build with one assignment before that call"
             )
-        setup.remove(maker)
+        # what the bootstrap does between building it and adding it runs after it here too
+        at_maker = setup.index(maker)
+        setup, after = setup[:at_maker], [*setup[at_maker + 1 :], *after]
         construction_expr = maker.value
 
     teardown, teardown_at, teardown_function = _teardown(tree, function, path)
-    bound_locally: set[str] = set()
+    # the steps after the construction may use the servicer by the bootstrap's name for it
+    bound_locally: set[str] = {servicer_name} if servicer_name else set()
     for statement in [*setup, *after, *teardown]:
         bound_locally |= _binds(statement)
     reads: set[str] = _reads(construction_expr)
@@ -393,6 +399,7 @@ def _mirror(
         interceptors=tuple(interceptors),
         left_out=tuple(sorted(set(left_out))),
         servicer_class=servicer_class,
+        variable=servicer_name or "servicer",
     )
 
 
@@ -890,7 +897,7 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
     else:
         out.append("")
     returned = bootstrap.servicer_class
-    name = "servicer"
+    name = bootstrap.variable
     body: list[str] = []
     if bootstrap.kind == "context":
         out.append("@contextlib.asynccontextmanager")

@@ -191,6 +191,35 @@ def test_steps_between_the_construction_and_the_start_run_after_it() -> None:
     assert "    servicer = UsersImpl(Keys())\n    Keys().load()\n    return servicer\n" in body
 
 
+def test_a_step_after_the_construction_uses_the_bootstraps_name_for_the_servicer() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+
+        def serve():
+            server = grpc.server(None)
+            impl = UsersImpl(Repository())
+            impl.configure()
+            users_pb2_grpc.add_UsersServicer_to_server(impl, server)
+            impl.warm_up()
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    body = render_factory_body(found)
+    assert (
+        "    impl = UsersImpl(Repository())\n"
+        "    impl.configure()\n"
+        "    impl.warm_up()\n"
+        "    return impl\n"
+    ) in body
+
+
 def test_a_main_block_bootstrap_is_mirrored() -> None:
     found = _derive(
         """\
