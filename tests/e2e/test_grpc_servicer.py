@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from decouple_services.migrate.generate import render_servicer_factory
+from decouple_services.migrate.servicers import Bootstrap, derive_servicer_factory
+
 from .apps import INVITES_INVITE, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, read_topic, wait_for
+from .harness import FIXTURES, Broker, copy_service, read_records, read_topic, wait_for, write
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +45,60 @@ def test_an_async_factorys_servicer_handles_events_and_is_closed_at_the_stop(
         assert "Traceback" not in output, output
         # opened once before the first event, each event handled on the pool's loop,
         # closed on that loop when the consumer stopped
+        assert read_records(callee.records) == [
+            {"event": "opened"},
+            {"event": "invited", "email": "a@example.com"},
+            {"event": "invited", "email": "b@example.com"},
+            {"event": "closed"},
+        ]
+    finally:
+        callee.consumer.stop()
+
+
+def test_a_factory_generated_from_the_servers_bootstrap_opens_handles_and_closes(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """No factory named: decouple mirrors ``serve()`` (``invites/main.py``), which opens
+    the process's pool and builds the servicer with it, and the ``finally:`` of ``main()``
+    around it, which closes the pool. The consumer runs that factory: the pool is opened
+    once before the first event, on the loop the servicer's calls then run on, and closed
+    when the consumer stops."""
+    source = FIXTURES / "invites"
+
+    def read(path: str) -> bytes | None:
+        target = source / path
+        return target.read_bytes() if target.is_file() else None
+
+    bootstrap = derive_servicer_factory(
+        INVITES_INVITE,
+        repo_root=str(source),
+        service_root=".",
+        read=read,
+        module_of=lambda path: path.removesuffix(".py").replace("/", "."),
+    )
+    assert isinstance(bootstrap, Bootstrap), bootstrap
+    assert bootstrap.kind == "context"
+    root = copy_service("invites", tmp_path)
+    module = "invites.decouple_consumers.servicer_invite_service"
+    path = module.replace(".", "/") + ".py"
+    write(root / "invites" / "decouple_consumers" / "__init__.py", "")
+    write(root / path, render_servicer_factory(bootstrap, path, module))
+    topic = topic_for(INVITES_INVITE)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    callee = start_consumer(
+        broker, tmp_path, "invites", topic, CLIENT, servicer_factory=f"{module}:build_servicer"
+    )
+    try:
+        calls = [
+            [topic.name, {"email": "a@example.com"}, "r-1"],
+            [topic.name, {"email": "b@example.com"}, "r-2"],
+        ]
+        run_caller(broker, tmp_path, CLIENT, "notify", calls)
+        wait_for(lambda: len(read_records(callee.records)) >= 3, 30, "two invitations")
+        assert callee.consumer.terminate() == 0
+        output = callee.consumer.output()
+        assert f"the servicer {module}:build_servicer built is ready" in output, output
+        assert "Traceback" not in output, output
         assert read_records(callee.records) == [
             {"event": "opened"},
             {"event": "invited", "email": "a@example.com"},

@@ -168,8 +168,9 @@ def migrate(
             metavar="NAME=MODULE:FUNCTION",
             help="A function that builds the gRPC servicer of service (or servicer class) "
             "NAME, called with no arguments when its consumer starts: for a servicer whose "
-            "__init__ takes arguments (repositories, clients), which is refused without "
-            "one. It may be async (awaited once, on the loop the servicer's methods run "
+            "__init__ takes arguments (repositories, clients). Without one, the factory is "
+            "generated from the code that adds the servicer to its server, or the site is "
+            "refused where that cannot be mirrored safely. It may be async (awaited once, on the loop the servicer's methods run "
             "on) or give an async context manager (exited when the consumer stops). "
             "Repeatable; adds to [tool.decouple.migrate.servicer-factories].",
         ),

@@ -38,6 +38,7 @@ from decouple_services.migrate.naming import (
     dns_label,
     workload_slug,
 )
+from decouple_services.migrate.servicers import Bootstrap, render_factory_body
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
     ConsumerSpec,
@@ -249,6 +250,16 @@ def render_consumer(spec: ConsumerSpec) -> str:
     """The consumer module for one topic, in the callee service; runs with ``python -m``."""
     body = _render("consumer.py.j2", **_consumer_context(spec))
     return _python_file(body, f"Kafka consumer of {spec.topic.name} for {spec.service}", spec.path)
+
+
+def render_servicer_factory(bootstrap: Bootstrap, path: str, module: str) -> str:
+    """The module ``module`` (at ``path``) whose ``build_servicer`` builds a gRPC servicer
+    as its server's bootstrap does (``servicers.py``), for the consumers of its methods."""
+    return _python_file(
+        render_factory_body(bootstrap, module),
+        f"the {bootstrap.service} servicer as {bootstrap.file}:{bootstrap.line} builds it",
+        path,
+    )
 
 
 def render_consumer_test(spec: ConsumerSpec) -> str:

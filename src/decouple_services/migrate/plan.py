@@ -113,6 +113,12 @@ from decouple_services.migrate.refusals import (
     site_refusals,
 )
 from decouple_services.migrate.select import Refusal, Selection
+from decouple_services.migrate.servicers import (
+    FACTORY_FUNCTION,
+    Bootstrap,
+    derive_servicer_factory,
+    factory_module_name,
+)
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
     SYNC_CLIENTS,
@@ -308,6 +314,7 @@ def plan_migration(
     if event is not None:
         chosen, event_refused = _event_selection(selection)
     carried = [s for s in result.call_sites if s.role is Role.EVENT]
+    mirrored = _mirrored_factories(result, services, read, module_of)
 
     # Topic per (callee, endpoint or url path); slugs that collide get the method appended.
     def endpoint_of(site: CallSite) -> Endpoint | None:
@@ -374,7 +381,7 @@ def plan_migration(
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
         unsafe = (
-            *site_refusals(site, endpoint, read, dict(options.servicer_factories)),
+            *site_refusals(site, endpoint, read, dict(options.servicer_factories), mirrored),
             *_read_after(site, result),
         )
         if unsafe:
@@ -555,7 +562,7 @@ def plan_migration(
         added = _new_subscriber(options.subscribe, planned, result, recorded, read)
         recorded.setdefault(added.topic, []).append(added)
     topics = _topics(planned, endpoint_of, read, event, recorded, recorded_types)
-    consumers = _consumers(topics, result, module_of, read, options, services)
+    consumers = _consumers(topics, result, module_of, read, options, services, mirrored)
     # A consumer that cannot reach the callee's application would dead-letter every event:
     # its producers are refused, not written.
     unusable = {c.topic.name: why for c in consumers if (why := _unusable(c)) is not None}
@@ -569,7 +576,7 @@ def plan_migration(
             refused.append(Refusal(item.site.id, item.site, (Finding(NO_APP, *why),)))
         planned = kept
         topics = _topics(planned, endpoint_of, read, event, recorded, recorded_types)
-        consumers = _consumers(topics, result, module_of, read, options, services)
+        consumers = _consumers(topics, result, module_of, read, options, services, mirrored)
     producers = _producers(planned, topics, producer_home, options, read)
     kept_apps = {
         django_outbox_app(p.path, p.module)[1] for p in producers if p.outbox == OUTBOX_DJANGO
@@ -1490,6 +1497,7 @@ def _consumers(
     read: ReadFile,
     options: PlanOptions,
     services: Mapping[str, Service],
+    mirrored: _Mirrored,
 ) -> tuple[ConsumerSpec, ...]:
     out = []
     for topic in topics:
@@ -1532,6 +1540,17 @@ def _consumers(
                 idempotency = OUTBOX_DJANGO
         elif endpoint is not None and uses_sqlalchemy(read(endpoint.file) or b""):
             idempotency = OUTBOX_SQLALCHEMY
+        factory = servicer_factory(endpoint, dict(options.servicer_factories))
+        bootstrap: Bootstrap | None = None
+        factory_path: str | None = None
+        if factory is None and endpoint is not None and endpoint.framework == "grpc":
+            # only a servicer the refusals asked about (its __init__ needs arguments) has one
+            made = mirrored.cached(endpoint)
+            if isinstance(made, Bootstrap):
+                bootstrap = made
+                name = factory_module_name(made.service)
+                factory_path = _join(folder, f"{name}.py")
+                factory = f"{module_name.rpartition('.')[0]}.{name}:{FACTORY_FUNCTION}"
         out.append(
             ConsumerSpec(
                 topic=topic,
@@ -1545,10 +1564,58 @@ def _consumers(
                 import_root=layout.import_root,
                 extra=extra,
                 idempotency=idempotency,
-                servicer_factory=servicer_factory(endpoint, dict(options.servicer_factories)),
+                servicer_factory=factory,
+                servicer_bootstrap=bootstrap,
+                servicer_factory_path=factory_path,
             )
         )
     return tuple(out)
+
+
+class _Mirrored:
+    """Each gRPC servicer's factory mirrored from its server's bootstrap, made once per
+    servicer class when a site asks (:func:`servicers.derive_servicer_factory`)."""
+
+    def __init__(
+        self,
+        result: ScanResult,
+        services: Mapping[str, Service],
+        read: ReadFile,
+        module_of: ModuleOf,
+    ) -> None:
+        self._result = result
+        self._services = services
+        self._read = read
+        self._module_of = module_of
+        self._made: dict[tuple[str, str, str], Bootstrap | str | None] = {}
+
+    @staticmethod
+    def _key(endpoint: Endpoint) -> tuple[str, str, str]:
+        return endpoint.service, endpoint.file, endpoint.handler.rpartition(".")[0]
+
+    def __call__(self, endpoint: Endpoint) -> Bootstrap | str | None:
+        key = self._key(endpoint)
+        if key not in self._made:
+            service = self._services.get(endpoint.service)
+            self._made[key] = derive_servicer_factory(
+                endpoint,
+                repo_root=self._result.root,
+                service_root=service.root if service is not None else ".",
+                read=self._read,
+                module_of=self._module_of,
+            )
+        return self._made[key]
+
+    def cached(self, endpoint: Endpoint) -> Bootstrap | str | None:
+        """What a site's refusals made for the endpoint's servicer; ``None`` when none
+        asked (its servicer needs no arguments)."""
+        return self._made.get(self._key(endpoint))
+
+
+def _mirrored_factories(
+    result: ScanResult, services: Mapping[str, Service], read: ReadFile, module_of: ModuleOf
+) -> _Mirrored:
+    return _Mirrored(result, services, read, module_of)
 
 
 def _service_layout(service: str, result: ScanResult, module_of: ModuleOf) -> Layout:
