@@ -221,7 +221,7 @@ def test_sync_interceptors_run_in_the_servers_order_with_the_rpcs_name_and_metad
         app.close()
     method = "/shop.teams.v1.TeamService/Join"
     # the first interceptor is the outermost, and it sees the event's id as ce-id
-    assert wiring.SEEN == [("auth", method, True), ("errors", method)]
+    assert [("auth", method, True), ("errors", method)] == wiring.SEEN
     # the servicer's context carries the same metadata: the event's type as ce-type
     assert wiring.JOINED == [("blue", "com.example.teams.join.v1")]
 
