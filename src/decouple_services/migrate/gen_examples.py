@@ -261,7 +261,7 @@ CONSUMERS = {
 }
 #: A servicer built by the factory generated from its server's bootstrap, each event
 #: going through the server's interceptors.
-CONSUMERS["grpc-intercepted"] = replace(
+GRPC_INTERCEPTED = replace(
     CONSUMERS["grpc"],
     servicer_factory="payments.decouple_consumers.servicer_payment:build_servicer",
     servicer_interceptors="payments.decouple_consumers.servicer_payment:build_interceptors",
