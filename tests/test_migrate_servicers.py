@@ -108,10 +108,8 @@ def test_the_pull_request_cautions_about_the_copy_and_the_interceptors(
     # ledger's reads the audit log serve() opens: named with the reason, and the option
     assert (
         "The server's interceptors are not run on the event path: `AuditInterceptor(audit)` "
-        "(services/ledger/ledger/server.py:34), as the server's interceptors (`["
-        "AuditInterceptor(audit)]`, services/ledger/ledger/server.py:34) read `audit`, which "
-        "`serve()` (services/ledger/ledger/server.py:30) binds at "
-        "services/ledger/ledger/server.py:32"
+        "(services/ledger/ledger/server.py:34), as they read `audit`, which `serve()` "
+        "(services/ledger/ledger/server.py:30) binds at services/ledger/ledger/server.py:32"
     ) in body
     assert "`--servicer-interceptors Ledger=module:function`" in body
     summary = render_summary(migrated, dry_run=True)

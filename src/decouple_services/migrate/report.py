@@ -248,7 +248,7 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
             )
             if consumer.servicer_interceptors and not bootstrap.generates_interceptors:
                 text += (
-                    f". The server's interceptors ({named}) are not generated, as "
+                    f". The server's interceptors, {named}, are not generated, as "
                     f"{bootstrap.interceptors_refused}: each event goes through those "
                     f"{q}{consumer.servicer_interceptors}{q} gives instead"
                 )

@@ -399,7 +399,7 @@ def _mirror(
 
         try:
             names, items = _interceptor_items(given, body, lines, path, label)
-            imports_of(names, "the server's list of interceptors")
+            imports_of(names, "their list")
             # one import line per module for the servicer's names and theirs together
             imports = imports_of(
                 (reads | names) - bound_locally - _BUILTINS, "the servicer's construction"
@@ -567,16 +567,15 @@ def _interceptor_items(
     if len(given) > 1:
         where = ", ".join(f"{path}:{value.lineno}" for value in given)
         raise _Refused(
-            f"interceptors are given to more than one server ({where}), and decouple cannot "
-            "tell which chain an event should go through"
+            f"they are given to more than one server ({where}), and decouple cannot tell "
+            "which chain an event should go through"
         )
     (value,) = given
     text = _expression_source(value, lines)
-    at = f"{path}:{value.lineno}"
     if any(isinstance(n, ast.Await | ast.Yield | ast.YieldFrom) for n in ast.walk(value)):
         raise _Refused(
-            f"the server's interceptors (`{text}`, {at}) await, which a list of them "
-            "built once when the consumer starts does not"
+            f"they await ({path}:{value.lineno}), and the consumer builds them once, "
+            "with no event loop, as grpc.server() takes them"
         )
     names = _reads(value) - _binds(value) - _BUILTINS
     bound: dict[str, int] = {}
@@ -586,9 +585,8 @@ def _interceptor_items(
     for name in sorted(names):
         if name in bound:
             raise _Refused(
-                f"the server's interceptors (`{text}`, {at}) read `{name}`, which {label} "
-                f"binds at {path}:{bound[name]}: decouple generates interceptors built from "
-                "imported names only"
+                f"they read `{name}`, which {label} binds at {path}:{bound[name]}, and "
+                "decouple generates interceptors built from imported names only"
             )
     if isinstance(value, ast.List | ast.Tuple):
         items = tuple(_expression_source(item, lines) for item in value.elts)
