@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from decouple_services.app.pipeline import ScanOptions, scan
-from decouple_services.migrate.generate import render_consumer
+from decouple_services.migrate.generate import render_consumer, render_consumer_test
 from decouple_services.migrate.plan import PlanOptions
 from decouple_services.migrate.report import render_pr_body, render_summary
 from decouple_services.migrate.run import MigrationResult, migrate_scanned
@@ -67,6 +67,9 @@ def test_servicers_the_bootstrap_builds_are_migrated_with_a_generated_factory(
         'servicer_interceptors="invites.decouple_consumers.servicer_invites:build_interceptors",'
         in consumer
     )
+    # its generated test goes through them too, and says where their credential comes from
+    test = " ".join(render_consumer_test(invites).split())
+    assert "The event goes through the server's interceptors first" in test
     text = _generated(migrated, INVITES_FACTORY)
     assert "@contextlib.asynccontextmanager" in text
     assert "Mirrors ``serve()`` in services/invites/invites/main.py:13" in text
