@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from decouple_services.app.pipeline import ScanOptions, scan
-from decouple_services.migrate.generate import render_consumer
+from decouple_services.migrate.generate import render_consumer, render_consumer_test
 from decouple_services.migrate.plan import PlanOptions
 from decouple_services.migrate.report import render_pr_body, render_summary
 from decouple_services.migrate.run import MigrationResult, migrate_scanned
@@ -53,11 +53,23 @@ def test_servicers_the_bootstrap_builds_are_migrated_with_a_generated_factory(
         "invites": "invites.decouple_consumers.servicer_invites:build_servicer",
         "ledger": "ledger.decouple_consumers.servicer_ledger:build_servicer",
     }
+    interceptors = {c.service: c.servicer_interceptors for c in migrated.plan.consumers}
+    assert interceptors == {
+        "invites": "invites.decouple_consumers.servicer_invites:build_interceptors",
+        "ledger": None,
+    }
     (invites,) = [c for c in migrated.plan.consumers if c.service == "invites"]
+    consumer = render_consumer(invites)
     assert (
-        'servicer_factory="invites.decouple_consumers.servicer_invites:build_servicer",'
-        in render_consumer(invites)
+        'servicer_factory="invites.decouple_consumers.servicer_invites:build_servicer",' in consumer
     )
+    assert (
+        'servicer_interceptors="invites.decouple_consumers.servicer_invites:build_interceptors",'
+        in consumer
+    )
+    # its generated test goes through them too, and says where their credential comes from
+    test = " ".join(render_consumer_test(invites).split())
+    assert "The event goes through the server's interceptors first" in test
     text = _generated(migrated, INVITES_FACTORY)
     assert "@contextlib.asynccontextmanager" in text
     assert "Mirrors ``serve()`` in services/invites/invites/main.py:13" in text
@@ -90,10 +102,19 @@ def test_the_pull_request_cautions_about_the_copy_and_the_interceptors(
         "line 15 too, and the teardown at `services/invites/invites/main.py:35` when it "
         "stops: its process needs the environment and the network the server's has"
     ) in body
+    # invites' interceptor is built from imported names: the consumer runs it
     assert (
-        "The server's interceptors are not run on the event path: `ErrorInterceptor()` "
-        "(services/invites/invites/main.py:14)"
+        "Each event goes through the server's interceptors, as an RPC does: "
+        "`ErrorInterceptor()` (services/invites/invites/main.py:14), built by "
+        "`invites.decouple_consumers.servicer_invites:build_interceptors`"
     ) in body
+    # ledger's reads the audit log serve() opens: named with the reason, and the option
+    assert (
+        "The server's interceptors are not run on the event path: `AuditInterceptor(audit)` "
+        "(services/ledger/ledger/server.py:34), as they read `audit`, which `serve()` "
+        "(services/ledger/ledger/server.py:30) binds at services/ledger/ledger/server.py:32"
+    ) in body
+    assert "`--servicer-interceptors Ledger=module:function`" in body
     summary = render_summary(migrated, dry_run=True)
     assert f"caution [servicer-from-bootstrap] {LEDGER_FACTORY} builds the Ledger" in summary
 
@@ -142,6 +163,8 @@ def test_the_generated_async_factory_connects_builds_and_closes(
             assert not storage.Database.connected  # and the teardown
 
         asyncio.run(run())
+        (interceptor,) = factory.build_interceptors()
+        assert type(interceptor).__name__ == "ErrorInterceptor"
 
 
 def test_the_generated_sync_factory_builds_the_servicer(

@@ -175,6 +175,19 @@ def migrate(
             "Repeatable; adds to [tool.decouple.migrate.servicer-factories].",
         ),
     ] = None,
+    servicer_interceptors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--servicer-interceptors",
+            metavar="NAME=MODULE:FUNCTION",
+            help="A function that gives the interceptors of the gRPC server of service (or "
+            "servicer class) NAME, as its grpc.server(interceptors=...) list, called once "
+            "when its consumer starts: each event then goes through them as an RPC does "
+            "(auth hooks, exceptions turned into statuses). Without one, they are generated "
+            "from the server's bootstrap with its servicer's factory, where they can be. "
+            "Repeatable; adds to [tool.decouple.migrate.servicer-interceptors].",
+        ),
+    ] = None,
     allow_dirty: Annotated[
         bool,
         typer.Option(
@@ -238,6 +251,7 @@ def migrate(
         outbox=outbox,
         fire_and_forget=fire_and_forget,
         servicer_factories=tuple(servicer_factory or ()),
+        servicer_interceptors=tuple(servicer_interceptors or ()),
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

@@ -92,7 +92,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "19"
+RUNTIME_VERSION = "20"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -977,6 +977,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "event_type": topic.event_type,
         "idempotency": spec.idempotency,
         "servicer_factory": spec.servicer_factory if kind == "grpc" else None,
+        "servicer_interceptors": spec.servicer_interceptors if kind == "grpc" else None,
     }
 
 

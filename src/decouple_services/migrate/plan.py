@@ -115,6 +115,7 @@ from decouple_services.migrate.refusals import (
 from decouple_services.migrate.select import Refusal, Selection
 from decouple_services.migrate.servicers import (
     FACTORY_FUNCTION,
+    INTERCEPTORS_FUNCTION,
     Bootstrap,
     derive_servicer_factory,
     factory_module_name,
@@ -164,6 +165,11 @@ class PlanOptions:
     #: gRPC servicer the consumer cannot construct with no arguments. ``name`` is the gRPC
     #: service's name or the servicer's class (:func:`servicer_factory`).
     servicer_factories: tuple[tuple[str, str], ...] = ()
+    #: ``--servicer-interceptors``: ``(name, module:function)`` pairs, a function that
+    #: gives the interceptors of a gRPC servicer's server (named as ``servicer_factories``),
+    #: which each event then goes through; it wins over the ones generated from the
+    #: server's bootstrap.
+    servicer_interceptors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1541,6 +1547,7 @@ def _consumers(
         elif endpoint is not None and uses_sqlalchemy(read(endpoint.file) or b""):
             idempotency = OUTBOX_SQLALCHEMY
         factory = servicer_factory(endpoint, dict(options.servicer_factories))
+        interceptors = servicer_factory(endpoint, dict(options.servicer_interceptors))
         bootstrap: Bootstrap | None = None
         factory_path: str | None = None
         if factory is None and endpoint is not None and endpoint.framework == "grpc":
@@ -1551,6 +1558,10 @@ def _consumers(
                 name = factory_module_name(made.service)
                 factory_path = _join(folder, f"{name}.py")
                 factory = f"{module_name.rpartition('.')[0]}.{name}:{FACTORY_FUNCTION}"
+                if made.generates_interceptors and interceptors is None:
+                    interceptors = factory.replace(
+                        f":{FACTORY_FUNCTION}", f":{INTERCEPTORS_FUNCTION}"
+                    )
         out.append(
             ConsumerSpec(
                 topic=topic,
@@ -1565,6 +1576,7 @@ def _consumers(
                 extra=extra,
                 idempotency=idempotency,
                 servicer_factory=factory,
+                servicer_interceptors=interceptors,
                 servicer_bootstrap=bootstrap,
                 servicer_factory_path=factory_path,
             )

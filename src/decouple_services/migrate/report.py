@@ -246,12 +246,29 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
                 f"{q}{source}{q} ({bootstrap.file}:{line})"
                 for source, line in bootstrap.interceptors
             )
-            text += (
-                f". The server's interceptors are not run on the event path: {named}. What "
-                "they do for a request (authentication, logging, turning exceptions into "
-                "statuses) does not happen for an event: an exception one of them would turn "
-                "into a final status such as NOT_FOUND is retried and then dead-lettered"
-            )
+            if consumer.servicer_interceptors and not bootstrap.generates_interceptors:
+                text += (
+                    f". The server's interceptors, {named}, are not generated, as "
+                    f"{bootstrap.interceptors_refused}: each event goes through those "
+                    f"{q}{consumer.servicer_interceptors}{q} gives instead"
+                )
+            elif consumer.servicer_interceptors:
+                text += (
+                    f". Each event goes through the server's interceptors, as an RPC does: "
+                    f"{named}, built by {q}{consumer.servicer_interceptors}{q}; their "
+                    "metadata is the headers the consumer forwards and the event's attributes "
+                    f"as {q}ce-*{q}"
+                )
+            else:
+                text += (
+                    f". The server's interceptors are not run on the event path: {named}, as "
+                    f"{bootstrap.interceptors_refused}. What they do for a request "
+                    "(authentication, logging, turning exceptions into statuses) does not "
+                    "happen for an event: an exception one of them would turn into a final "
+                    "status such as NOT_FOUND is retried and then dead-lettered. Name a "
+                    f"function that gives them with {q}--servicer-interceptors "
+                    f"{bootstrap.service}=module:function{q}"
+                )
         out.append(text + ".")
     return out
 

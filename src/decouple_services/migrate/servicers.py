@@ -16,9 +16,13 @@ a loop before the construction, a teardown mixed with other work, two servers re
 the servicer differently) refuses the site with the file and line, so that a person writes
 the factory (``--servicer-factory``).
 
-The server's interceptors are not part of the factory: the consumer hands each event to the
-servicer's method, and the factory's module and the pull request say which interceptors
-that leaves out.
+The server's interceptors (``grpc.server(..., interceptors=[...])``, ``grpc.aio.server(
+interceptors=[...])``) are generated beside it, as ``build_interceptors()``, under the same
+rules: every name they read imported as the bootstrap's module imports it, none bound in
+the function. The consumer runs each event through them as an RPC (the runtime's
+``GrpcServicer``). Where they cannot be reproduced, none is generated (their order matters:
+a part of the chain would be another chain), and the factory's module and the pull request
+name them with the reason.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ ModuleOf = Callable[[str], str]
 
 #: The function the generated module defines.
 FACTORY_FUNCTION = "build_servicer"
+#: The function that gives the server's interceptors, beside it.
+INTERCEPTORS_FUNCTION = "build_interceptors"
 
 #: Folders that never hold the service's own bootstrap.
 _SKIPPED_DIRS = frozenset(
@@ -120,7 +126,8 @@ class Bootstrap:
     teardown_function: str | None
     #: The lines of the startup steps the factory runs (for the pull request).
     setup_lines: tuple[int, ...]
-    #: The server's interceptors, ``(source text, line)``: not run on the event path.
+    #: The server's interceptors, ``(source text, line)``, in its order: generated into
+    #: ``build_interceptors()`` unless ``interceptors_refused`` says why not.
     interceptors: tuple[tuple[str, int], ...]
     #: The lines left out because they make or run the server, or only log.
     left_out: tuple[int, ...]
@@ -129,6 +136,17 @@ class Bootstrap:
     #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
     #: after the construction that use it.
     variable: str = "servicer"
+    #: Why the interceptors cannot be generated (with file:line); ``None`` when they are
+    #: (or there are none).
+    interceptors_refused: str | None = None
+    #: The items of ``build_interceptors()``'s list, as source text (``*EXPR`` for an
+    #: expression the server is given whole); ``None``: the function is not generated.
+    interceptor_items: tuple[str, ...] | None = None
+
+    @property
+    def generates_interceptors(self) -> bool:
+        """Whether the module defines ``build_interceptors()``."""
+        return self.interceptor_items is not None
 
     @property
     def where(self) -> str:
@@ -269,6 +287,7 @@ def _mirror(
             break
     left_out: list[int] = []
     interceptors: list[tuple[str, int]] = []
+    given: list[ast.expr] = []  # each ``interceptors=`` value
     kept: list[tuple[int, ast.stmt]] = []  # (position, statement)
     skipped: list[ast.stmt] = []
     for position, statement in enumerate(body[:end]):
@@ -278,6 +297,7 @@ def _mirror(
             skipped.append(statement)
             left_out.append(statement.lineno)
             interceptors.extend(_interceptors(statement))
+            given.extend(_interceptor_values(statement))
             continue
         if _is_docstring(statement) or isinstance(statement, ast.Pass):
             continue
@@ -294,7 +314,9 @@ def _mirror(
         kept.append((position, statement))
     for statement in body[end:]:
         # after the start: only what serves (never part of the servicer)
-        interceptors.extend(_interceptors(statement) if _touches(statement, server) else ())
+        if _touches(statement, server):
+            interceptors.extend(_interceptors(statement))
+            given.extend(_interceptor_values(statement))
 
     # A binding only the server's statements read is the server's (its port, its options).
     construction_expr = servicer_arg
@@ -358,6 +380,32 @@ def _mirror(
         label=label,
         module_of=module_of,
     )
+    items: tuple[str, ...] | None = None
+    refused: str | None = None
+    if given:
+
+        def imports_of(names: set[str], what: str) -> list[str]:
+            return _imports_for(
+                sorted(names),
+                tree=tree,
+                scope=scope,
+                function=function,
+                skipped=skipped,
+                path=path,
+                label=label,
+                module_of=module_of,
+                what=what,
+            )
+
+        try:
+            names, items = _interceptor_items(given, body, lines, path, label)
+            imports_of(names, "their list")
+            # one import line per module for the servicer's names and theirs together
+            imports = imports_of(
+                (reads | names) - bound_locally - _BUILTINS, "the servicer's construction"
+            )
+        except _Refused as why:
+            items, refused = None, str(why)
     awaits = any(
         isinstance(n, ast.Await | ast.AsyncFor | ast.AsyncWith)
         for s in [construction_expr, *setup, *after]
@@ -400,6 +448,8 @@ def _mirror(
         left_out=tuple(sorted(set(left_out))),
         servicer_class=servicer_class,
         variable=servicer_name or "servicer",
+        interceptors_refused=refused,
+        interceptor_items=items,
     )
 
 
@@ -491,6 +541,58 @@ def _interceptors(statement: ast.stmt) -> list[tuple[str, int]]:
             items = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
             out.extend((ast.unparse(item), item.lineno) for item in items)
     return out
+
+
+def _interceptor_values(statement: ast.stmt) -> list[ast.expr]:
+    """Each ``interceptors=`` value given to a server made in ``statement``."""
+    return [
+        value
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Call) and _called_name(node.func) == "server"
+        for value in [_keyword(node, "interceptors")]
+        if value is not None
+    ]
+
+
+def _interceptor_items(
+    given: Sequence[ast.expr],
+    body: Sequence[ast.stmt],
+    lines: Sequence[str],
+    path: str,
+    label: str,
+) -> tuple[set[str], tuple[str, ...]]:
+    """The free names the server's interceptors read, and the items of their list as
+    source text; raises :class:`_Refused` where they are not built from importable names
+    alone (a name the function binds, an ``await``), or given to more than one server."""
+    if len(given) > 1:
+        where = ", ".join(f"{path}:{value.lineno}" for value in given)
+        raise _Refused(
+            f"they are given to more than one server ({where}), and decouple cannot tell "
+            "which chain an event should go through"
+        )
+    (value,) = given
+    text = _expression_source(value, lines)
+    if any(isinstance(n, ast.Await | ast.Yield | ast.YieldFrom) for n in ast.walk(value)):
+        raise _Refused(
+            f"they await ({path}:{value.lineno}), and the consumer builds them once, "
+            "with no event loop, as grpc.server() takes them"
+        )
+    names = _reads(value) - _binds(value) - _BUILTINS
+    bound: dict[str, int] = {}
+    for statement in body:
+        for name in _binds(statement):
+            bound.setdefault(name, statement.lineno)
+    for name in sorted(names):
+        if name in bound:
+            raise _Refused(
+                f"they read `{name}`, which {label} binds at {path}:{bound[name]}, and "
+                "decouple generates interceptors built from imported names only"
+            )
+    if isinstance(value, ast.List | ast.Tuple):
+        items = tuple(_expression_source(item, lines) for item in value.elts)
+    else:
+        items = (f"*{text}" if "\n" not in text else f"*({text})",)
+    return names, items
 
 
 def _is_docstring(statement: ast.stmt) -> bool:
@@ -655,9 +757,11 @@ def _imports_for(
     path: str,
     label: str,
     module_of: ModuleOf,
+    what: str = "the servicer's construction",
 ) -> list[str]:
     """An import line for each free name of the factory, from the bootstrap module's own
-    imports or definitions; raises :class:`_Refused` for a name it cannot bring in."""
+    imports or definitions; raises :class:`_Refused` for a name it cannot bring in.
+    ``what``: what reads the names, for the reason."""
     module = module_of(path)
     package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
     imported, defined = _module_bindings(tree, scope)
@@ -682,12 +786,11 @@ def _imports_for(
     for name in names:
         if name in parameters:
             raise _Refused(
-                f"the servicer's construction reads `{name}`, a parameter of {label}, whose "
-                "value only its caller knows"
+                f"{what} reads `{name}`, a parameter of {label}, whose value only its caller knows"
             )
         if name in local:
             raise _Refused(
-                f"the servicer's construction reads `{name}`, which {label} binds at "
+                f"{what} reads `{name}`, which {label} binds at "
                 f"{path}:{local[name]} in a statement that also sets up the server"
             )
         if name in imported:
@@ -708,13 +811,13 @@ def _imports_for(
         if name in defined:
             if unsafe is not None:
                 raise _Refused(
-                    f"the servicer's construction needs `{name}` from {path}, and importing "
+                    f"{what} needs `{name}` from {path}, and importing "
                     f"that module would run its top-level statement at {path}:{unsafe}"
                 )
             from_module.setdefault(module, []).append(name)
             continue
         raise _Refused(
-            f"the servicer's construction reads `{name}`, which {label} neither imports nor "
+            f"{what} reads `{name}`, which {label} neither imports nor "
             f"defines at the top of {path}, so the factory cannot bring it in"
         )
     lines.extend(_from_line(m, names_) for m, names_ in from_module.items())
@@ -880,7 +983,16 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         )
     if bootstrap.interceptors:
         names = ", ".join(f"{text} (line {line})" for text, line in bootstrap.interceptors)
-        doc.append(f"The server's interceptors do not run on the event path: {names}.")
+        if bootstrap.generates_interceptors:
+            doc.append(
+                f"``{INTERCEPTORS_FUNCTION}()`` gives the server's interceptors, in its order: "
+                f"{names}; each event goes through them as an RPC does."
+            )
+        else:
+            doc.append(
+                f"The server's interceptors do not run on the event path: {names}, as "
+                f"{bootstrap.interceptors_refused}."
+            )
     doc.append('"""')
     out: list[str] = [_wrap_doc(doc), ""]
     own = module.partition(".")[0] if "." in module else None
@@ -926,7 +1038,19 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         else:
             body.append(f"return {bootstrap.construction}")
     out.extend(_indent(s, 4) for s in body)
+    if bootstrap.interceptor_items is not None:
+        out.extend(["", "", f"def {INTERCEPTORS_FUNCTION}() -> list[object]:"])
+        out.append(_indent(_return_list(bootstrap.interceptor_items), 4))
     return "\n".join(out) + "\n"
+
+
+def _return_list(items: Sequence[str]) -> str:
+    """``return [...]`` as ruff formats it: on one line when it fits (at 4 columns of
+    indentation), else an item a line with a trailing comma."""
+    flat = f"return [{', '.join(items)}]"
+    if "\n" not in flat and len(flat) <= 84:
+        return flat
+    return "return [\n" + "".join(_indent(f"{item},", 4) + "\n" for item in items) + "]"
 
 
 def _plain(label: str) -> str:

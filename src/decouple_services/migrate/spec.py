@@ -151,6 +151,10 @@ class ConsumerSpec:
     #: called by the consumer instead of the servicer's class (awaited when async, entered
     #: when it gives an async context manager); ``None``: the class, with no arguments.
     servicer_factory: str | None = None
+    #: ``module:function`` that gives the server's interceptors, run on each event as on an
+    #: RPC (``--servicer-interceptors``, or ``build_interceptors`` generated beside the
+    #: factory from the server's bootstrap); ``None``: none run.
+    servicer_interceptors: str | None = None
     #: The factory generated from the server's bootstrap (``servicer_factory`` names it),
     #: and where its module is written: for a servicer whose ``__init__`` needs arguments
     #: when no ``--servicer-factory`` names one.

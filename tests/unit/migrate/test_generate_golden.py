@@ -87,6 +87,8 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
         )
         for name in ("flask", "django", "no-handler")
     },
+    # a servicer built by its generated factory, events going through its interceptors
+    "consumer/grpc-intercepted.py": lambda: render_consumer(gen_examples.GRPC_INTERCEPTED),
     "runtime/decouple_runtime.py": render_runtime,
     # a servicer's factory mirrored from its server's bootstrap: an async context manager
     # (a database connected, then closed) and a plain function

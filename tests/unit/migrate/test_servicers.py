@@ -112,9 +112,12 @@ def test_an_async_bootstrap_with_a_teardown_becomes_an_async_context_manager() -
         "import contextlib",
         "import os",
         "from collections.abc import AsyncIterator",
+        "from users.auth import AuthInterceptor",
         "from users.db import Pool, Repository",
         "from users.service import UsersImpl",
     )
+    assert found.interceptor_items == ("AuthInterceptor()",)
+    assert found.interceptors_refused is None
     body = render_factory_body(found, "users.decouple_consumers.servicer_users")
     assert "async def build_servicer() -> AsyncIterator[UsersImpl]:" in body
     assert (
@@ -126,9 +129,12 @@ def test_an_async_bootstrap_with_a_teardown_becomes_an_async_context_manager() -
         "        await Pool().close()\n"
     ) in body
     assert "keep this function in step with it" in body
-    assert "AuthInterceptor() (line 14)" in body
+    assert "AuthInterceptor() (line 14); each event goes through them" in body
+    assert body.endswith(
+        "\n\n\ndef build_interceptors() -> list[object]:\n    return [AuthInterceptor()]\n"
+    )
     # the bootstrap's own package is a section of its own, after the third-party ones
-    assert "from collections.abc import AsyncIterator\n\nfrom users.db" in body
+    assert "from collections.abc import AsyncIterator\n\nfrom users.auth" in body
 
 
 def test_a_synchronous_bootstrap_without_teardown_is_a_plain_function() -> None:
@@ -448,4 +454,108 @@ def test_a_teardown_around_the_call_in_the_main_block_is_paired() -> None:
         "the factory would be async (it awaits, or closes what it opened), and "
         "users/users/main.py:21 runs an event loop (`asyncio.run`), which cannot run inside "
         "the consumer's"
+    )
+
+
+INTERCEPTED = """\
+    from concurrent import futures
+
+    import grpc
+
+    from users import users_pb2_grpc
+    from users.errors import ErrorMappingInterceptor
+    from users.service import AuthInterceptor, UsersImpl, Repository
+    from users.settings import SETTINGS, TOKENS
+
+
+    def serve():
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=2),
+            interceptors=[
+                AuthInterceptor(SETTINGS.token_header, tokens=TOKENS),
+                ErrorMappingInterceptor(),
+            ],
+        )
+        users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+        server.add_insecure_port("[::]:50051")
+        server.start()
+        server.wait_for_termination()
+    """
+
+
+def test_the_servers_interceptors_are_generated_in_its_order_beside_the_factory() -> None:
+    found = _derive(INTERCEPTED)
+    assert isinstance(found, Bootstrap), found
+    assert found.interceptor_items == (
+        "AuthInterceptor(SETTINGS.token_header, tokens=TOKENS)",
+        "ErrorMappingInterceptor()",
+    )
+    # the servicer's names and the interceptors' from one module share one import line
+    assert found.imports == (
+        "from users.errors import ErrorMappingInterceptor",
+        "from users.service import AuthInterceptor, Repository, UsersImpl",
+        "from users.settings import SETTINGS, TOKENS",
+    )
+    body = render_factory_body(found, "users.decouple_consumers.servicer_users")
+    # too long for one line: an interceptor a line, as ruff formats it
+    assert body.endswith(
+        "def build_interceptors() -> list[object]:\n"
+        "    return [\n"
+        "        AuthInterceptor(SETTINGS.token_header, tokens=TOKENS),\n"
+        "        ErrorMappingInterceptor(),\n"
+        "    ]\n"
+    )
+
+
+def test_a_list_of_interceptors_named_whole_is_unpacked_into_the_generated_one() -> None:
+    found = _derive(
+        INTERCEPTED.replace(
+            """interceptors=[
+                AuthInterceptor(SETTINGS.token_header, tokens=TOKENS),
+                ErrorMappingInterceptor(),
+            ],""",
+            "interceptors=SETTINGS.interceptors,",
+        )
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.interceptor_items == ("*SETTINGS.interceptors",)
+    assert "    return [*SETTINGS.interceptors]\n" in render_factory_body(found)
+
+
+def test_interceptors_built_from_the_functions_own_names_are_not_generated() -> None:
+    """A name the bootstrap binds (here with the server's setup) is not importable: the
+    factory is still made, the interceptors are named with the reason instead."""
+    found = _derive(
+        INTERCEPTED.replace(
+            "    def serve():\n",
+            "    def serve():\n        tokens = TOKENS.copy()\n",
+        ).replace("tokens=TOKENS)", "tokens=tokens)")
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.interceptor_items is None
+    assert found.interceptors_refused == (
+        "they read `tokens`, which `serve()` (users/users/main.py:11) binds at "
+        "users/users/main.py:12, and decouple generates interceptors built from imported "
+        "names only"
+    )
+    body = render_factory_body(found)
+    assert "build_interceptors" not in body
+    assert "The server's interceptors do not run on the event path" in " ".join(body.split())
+    assert "from users.errors" not in body  # nothing of theirs is imported
+
+
+def test_interceptors_that_await_or_are_not_imported_are_named_with_the_reason() -> None:
+    awaited = _derive(INTERCEPTED.replace("ErrorMappingInterceptor(),", "await errors(),"))
+    assert isinstance(awaited, Bootstrap), awaited
+    assert awaited.interceptor_items is None
+    assert awaited.interceptors_refused == (
+        "they await (users/users/main.py:14), and the consumer builds them once, with no "
+        "event loop, as grpc.server() takes them"
+    )
+    unknown = _derive(INTERCEPTED.replace("ErrorMappingInterceptor(),", "Unknown(),"))
+    assert isinstance(unknown, Bootstrap), unknown
+    assert unknown.interceptors_refused == (
+        "their list reads `Unknown`, which `serve()` (users/users/main.py:11) "
+        "neither imports nor defines at the top of users/users/main.py, so the factory "
+        "cannot bring it in"
     )
