@@ -293,6 +293,31 @@ def test_a_site_whose_callee_has_no_handler_is_refused(tmp_path: Path) -> None:
     assert [f.code for r in plan.refused for f in r.reasons] == ["no-app", "no-app"]
 
 
+def test_a_callee_with_no_handler_is_named_by_what_its_code_is(tmp_path: Path) -> None:
+    """Where no route answers, the refusal says why: the callee's code is in another
+    language (a consumer this tool writes cannot call it), or it is Python whose routes
+    are registered where the scan does not read them."""
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    stock = tmp_path / "repo" / "stock"
+    items = stock / "stock" / "routers" / "items.py"
+    # routes added at run time: Python, no route the scan reads
+    items.write_text(
+        "from fastapi import APIRouter\n\nrouter = APIRouter()\n\n\n"
+        "def reserve(item_id: int, body: dict):\n    return {'ok': True}\n\n\n"
+        "for path in ROUTES:\n    router.add_api_route(path, reserve, methods=[METHOD])\n"
+    )
+    reasons = [f for r in _migrate_all(tmp_path / "repo").refused for f in r.reasons]
+    assert {f.code for f in reasons} == {"no-app"}
+    assert "its code (stock) is Python, and the route is registered in a way" in reasons[0].reason
+    assert reasons[0].suggestion.startswith("register the route where the scan reads it")
+    shutil.rmtree(stock / "stock")
+    (stock / "main.go").write_text("package main\n\nfunc main() {}\n")
+    reasons = [f for r in _migrate_all(tmp_path / "repo").refused for f in r.reasons]
+    assert {f.code for f in reasons} == {"no-app"}
+    assert "its code (stock) is Go, not Python" in reasons[0].reason
+    assert "(a Kafka consumer written in Go)" in reasons[0].suggestion
+
+
 def test_values_the_url_carries_take_the_names_of_the_callees_route() -> None:
     """``send_post_request(f".../release/{quantity}")`` reaches ``/release/{amount}``: the
     event carries ``amount``, which the consumer reads, not ``quantity``."""
