@@ -391,6 +391,20 @@ def plan_migration(
             continue
         params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
         carried_in_url = url_fields(site, len(params))
+        foreign = (
+            _foreign_callee(
+                site.callee,
+                "the call",
+                services.get(site.callee),
+                _callee_code(services.get(site.callee), result.root),
+            )
+            if endpoint is None and isinstance(carried_in_url, str)
+            else None
+        )
+        if foreign is not None:
+            # what the url carries matters no more when no consumer can take the event
+            refused.append(Refusal(site.id, site, (Finding(NO_APP, *foreign),)))
+            continue
         if isinstance(carried_in_url, str):
             refused.append(
                 Refusal(
@@ -1483,6 +1497,29 @@ _LANGUAGES = {
 _NOT_OWN = frozenset({"node_modules", "vendor", "third_party", "dist", "build", "__pycache__"})
 
 
+def _foreign_callee(
+    name: str, what: str, service: Service | None, code: str | None
+) -> tuple[str, str] | None:
+    """``(reason, what to do)`` when the callee's code is not here or not Python: no
+    consumer this tool writes can hand it an event, whatever the call site looks like."""
+    no_handler = "a consumer would have no handler to give the events to"
+    if code == "":
+        return (
+            f"no route of {name} that answers {what} was found: {name} is declared here "
+            f"without its code (an image or a host of its own), so {no_handler}",
+            f"scan {name}'s repository with this one so its route is known, or keep the call",
+        )
+    if code is not None and code != "Python":
+        return (
+            f"no route of {name} that answers {what} was found: its code "
+            f"({service.root if service else name}) is {code}, not Python, so {no_handler} "
+            "in a consumer this tool generates",
+            f"keep the call, or have {name} consume the topic itself (a Kafka consumer "
+            f"written in {code})",
+        )
+    return None
+
+
 def _callee_code(service: Service | None, repo_root: str | None) -> str | None:
     """The language most of the callee's code is in (``Python`` when it has any Python),
     ``""`` when the repository holds none of it (a service declared by its image), or
@@ -1531,20 +1568,9 @@ def _unusable(
                 f"does not read): {no_handler}",
                 f"scan {name}'s code with the caller's so its route is known, or keep the call",
             )
-        if code == "":
-            return (
-                f"no route of {name} that answers {what} was found: {name} is declared here "
-                f"without its code (an image or a host of its own), so {no_handler}",
-                f"scan {name}'s repository with this one so its route is known, or keep the call",
-            )
-        if code != "Python":
-            return (
-                f"no route of {name} that answers {what} was found: its code "
-                f"({service.root if service else name}) is {code}, not Python, so {no_handler} "
-                "in a consumer this tool generates",
-                f"keep the call, or have {name} consume the topic itself (a Kafka consumer "
-                f"written in {code})",
-            )
+        foreign = _foreign_callee(name, what, service, code)
+        if foreign is not None:
+            return foreign
         return (
             f"no route of {name} that answers {what} was found (its code "
             f"({service.root if service else name}) is Python, and the route is registered "
