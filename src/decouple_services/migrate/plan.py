@@ -1512,8 +1512,8 @@ def _foreign_callee(
     if code is not None and code != "Python":
         return (
             f"no route of {name} that answers {what} was found: its code "
-            f"({service.root if service else name}) is {code}, not Python, so {no_handler} "
-            "in a consumer this tool generates",
+            f"({service.root if service else name}) is {code}, not Python, so no consumer "
+            "this tool generates could hand it the events",
             f"keep the call, or have {name} consume the topic itself (a Kafka consumer "
             f"written in {code})",
         )
