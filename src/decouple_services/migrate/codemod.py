@@ -1009,6 +1009,12 @@ def _worded_reads(
             and parent.keyword is None
             and isinstance(holder, cst.Call)
             and (_dotted(holder.func) in _TO_TEXT or _REPORTING.search(_dotted(holder.func) or ""))
+            # ``abort(e.response.status_code)`` passes the callee's status on: not words
+            and not (
+                (_dotted(holder.func) or "").rpartition(".")[2] == "abort"
+                and holder.args
+                and holder.args[0] is parent
+            )
         ):
             found.add(id(top))
             continue

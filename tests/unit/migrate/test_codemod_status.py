@@ -367,6 +367,15 @@ def test_a_site_whose_only_failure_handling_decides_on_the_error_is_refused() ->
         "    except EventNotAccepted as grpc_error:\n"
         '        raise HTTPException(400, f"{grpc_error}: {grpc_error}")\n'
     ) in code
+    # flask's ``abort(status)`` with the callee's status passes the answer on
+    passed_on = worded.replace(
+        b'raise HTTPException(400, f"{grpc_error.code()}: {grpc_error.details()}")',
+        b"abort(grpc_error.code(), grpc_error.details())",
+    )
+    assert passed_on != worded
+    found = inspect_calls(passed_on, [spec])[spec.site_id]
+    assert isinstance(found, Problem) and found.code == "answer-used"
+    assert "it reads `grpc_error.code()` at line 8" in found
 
 
 def test_a_send_failure_no_clause_catches_is_named() -> None:
