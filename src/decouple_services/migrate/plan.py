@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import posixpath
 import re
 import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -395,6 +397,20 @@ def plan_migration(
             continue
         params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
         carried_in_url = url_fields(site, len(params))
+        foreign = (
+            _foreign_callee(
+                site.callee,
+                "the call",
+                services.get(site.callee),
+                _callee_code(services.get(site.callee), result.root),
+            )
+            if endpoint is None and isinstance(carried_in_url, str)
+            else None
+        )
+        if foreign is not None:
+            # what the url carries matters no more when no consumer can take the event
+            refused.append(Refusal(site.id, site, (Finding(NO_APP, *foreign),)))
+            continue
         if isinstance(carried_in_url, str):
             refused.append(
                 Refusal(
@@ -571,7 +587,11 @@ def plan_migration(
     consumers = _consumers(topics, result, module_of, read, options, services, mirrored)
     # A consumer that cannot reach the callee's application would dead-letter every event:
     # its producers are refused, not written.
-    unusable = {c.topic.name: why for c in consumers if (why := _unusable(c)) is not None}
+    unusable = {
+        c.topic.name: why
+        for c in consumers
+        if (why := _unusable(c, services.get(c.service), result.root)) is not None
+    }
     if unusable:
         kept = []
         for item in planned:
@@ -1463,20 +1483,106 @@ def _application(
 #: Refusal code of a site whose callee's application a consumer cannot reach.
 NO_APP = "no-app"
 
+#: Languages a service's code may be in, by file suffix, to name in a refusal.
+_LANGUAGES = {
+    ".py": "Python",
+    ".go": "Go",
+    ".js": "JavaScript",
+    ".mjs": "JavaScript",
+    ".ts": "TypeScript",
+    ".java": "Java",
+    ".kt": "Kotlin",
+    ".rb": "Ruby",
+    ".rs": "Rust",
+    ".cs": "C#",
+    ".php": "PHP",
+    ".ex": "Elixir",
+    ".scala": "Scala",
+}
+#: Folders that hold no service's own code.
+_NOT_OWN = frozenset({"node_modules", "vendor", "third_party", "dist", "build", "__pycache__"})
 
-def _unusable(consumer: ConsumerSpec) -> tuple[str, str] | None:
+
+def _foreign_callee(
+    name: str, what: str, service: Service | None, code: str | None
+) -> tuple[str, str] | None:
+    """``(reason, what to do)`` when the callee's code is not here or not Python: no
+    consumer this tool writes can hand it an event, whatever the call site looks like."""
+    no_handler = "a consumer would have no handler to give the events to"
+    if code == "":
+        return (
+            f"no route of {name} that answers {what} was found: {name} is declared here "
+            f"without its code (an image or a host of its own), so {no_handler}",
+            f"scan {name}'s repository with this one so its route is known, or keep the call",
+        )
+    if code is not None and code != "Python":
+        return (
+            f"no route of {name} that answers {what} was found: its code "
+            f"({service.root if service else name}) is {code}, not Python, so no consumer "
+            "this tool generates could hand it the events",
+            f"keep the call, or have {name} consume the topic itself (a Kafka consumer "
+            f"written in {code})",
+        )
+    return None
+
+
+def _callee_code(service: Service | None, repo_root: str | None) -> str | None:
+    """The language most of the callee's code is in (``Python`` when it has any Python),
+    ``""`` when the repository holds none of it (a service declared by its image), or
+    ``None`` when that is not known (no repository to look in)."""
+    if repo_root is None:
+        return None
+    if service is None:
+        return ""
+    folder = Path(repo_root) / service.root
+    if not folder.is_dir():
+        return ""
+    counts: Counter[str] = Counter()
+    seen = 0
+    for _folder, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _NOT_OWN]
+        for name in files:
+            language = _LANGUAGES.get(posixpath.splitext(name)[1])
+            if language is not None:
+                counts[language] += 1
+        seen += len(files)
+        if seen > 20_000:  # a service at the repository's root: enough to tell
+            break
+    if counts["Python"] or not counts:
+        return "Python" if counts["Python"] else ""
+    return counts.most_common(1)[0][0]
+
+
+def _unusable(
+    consumer: ConsumerSpec, service: Service | None = None, repo_root: str | None = None
+) -> tuple[str, str] | None:
     """``(reason, what to do)`` when a consumer for ``consumer`` could not hand an event to
-    the callee's application, so every event would be dead-lettered."""
+    the callee's application, so every event would be dead-lettered. ``service`` and
+    ``repo_root`` say, where no route answers, whether the callee's code is here at all
+    and in which language."""
     handler = consumer.handler
     topic = consumer.topic
     if handler is None:
         what = topic.endpoint.label if topic.endpoint else "the call"
+        name = consumer.service
+        code = _callee_code(service, repo_root)
+        no_handler = "a consumer would have no handler to give the events to"
+        if code is None:
+            return (
+                f"no route of {name} that answers {what} was found (its code was not "
+                "scanned, or is not Python, or the route is registered in a way the scan "
+                f"does not read): {no_handler}",
+                f"scan {name}'s code with the caller's so its route is known, or keep the call",
+            )
+        foreign = _foreign_callee(name, what, service, code)
+        if foreign is not None:
+            return foreign
         return (
-            f"no route of {consumer.service} that answers {what} was found (its code was not "
-            "scanned, or is not Python, or the route is registered in a way the scan does not "
-            "read): a consumer would have no handler to give the events to",
-            f"scan {consumer.service}'s code with the caller's so its route is known, or keep "
-            "the call",
+            f"no route of {name} that answers {what} was found (its code "
+            f"({service.root if service else name}) is Python, and the route is registered "
+            f"in a way the scan does not read): {no_handler}",
+            "register the route where the scan reads it (a decorator, a router, a url "
+            "pattern), or keep the call",
         )
     framework = handler.endpoint.framework
     if framework in _APP_OBJECT and handler.app_object is None:
