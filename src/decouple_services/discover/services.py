@@ -540,9 +540,7 @@ class _Discovery:
             apart=frozenset(self.apart),
             unshipped=frozenset(self._unshipped()),
             # a listed Python file read as a deployment file counts too
-            code_read=frozenset(
-                self._code_read | (self._texts.keys() & set(self.listing.python))
-            ),
+            code_read=frozenset(self._code_read | (self._texts.keys() & set(self.listing.python))),
         )
 
     def _builds_with_tree_mounted(self, rel: str) -> bool:
