@@ -63,6 +63,10 @@ def record(cls: _T) -> _T:
     if own:
         raise TypeError(f"{cls.__qualname__}: a record makes {', '.join(sorted(own))} itself")
     undocumented = not cls.__doc__
+    if undocumented:
+        # dataclass would write one from the signature of a class without __init__ yet
+        # (through inspect's slowest path); written below, from the real one
+        cls.__doc__ = cls.__name__
     # the fields, slots, __match_args__ and pickling of slots; no method compiled
     made: Any = dataclasses.dataclass(
         cls, init=False, repr=False, eq=False, frozen=False, slots=True
