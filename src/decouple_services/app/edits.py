@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from decouple_services.app.cache import (
     write_cache_json,
 )
 from decouple_services.app.demand import is_django_settings_module
+from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ Query = list[Any]
 FOLLOWING_IMPORTS = ("helpers", "objects")
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class EditRecord:
     """What one cached scan read, for the scan after it (see the module docstring)."""
 

@@ -16,7 +16,7 @@ import os
 import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ from decouple_services.core.model import (
     Severity,
 )
 from decouple_services.core.provenance import is_generated
+from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 from decouple_services.discover.files import module_name
 
@@ -83,7 +84,7 @@ Progress = Callable[[int, int], None]
 _GC_THRESHOLDS = (10_000, 10, 10)
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class ScanOptions:
     exclude: tuple[str, ...] = ()
     config_path: Path | None = None
@@ -186,7 +187,7 @@ def _reject_key(fingerprint: str, prefilter: Prefilter) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class _Job:
     root: str
     path: str

@@ -1,25 +1,25 @@
-"""``record``: ``dataclass(frozen=True, slots=True)``, made for less at import.
+"""``record``: the class ``dataclass`` makes (frozen with slots, by default), for less at import.
 
-Python 3.11's ``dataclass`` compiles each generated method of a frozen class from a source
-of its own (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``,
-``__delattr__``): six compilations of a tenth of a millisecond, most of creating the
-class. A rerun after an edit that changes nothing imports some forty such classes (the
-model, the configuration, the facts, the values, the detectors' records), and creating
-them was a fifth of its time. A record compiles ``__init__`` alone, written as dataclass
-writes it (a call costs the same: extraction builds these by the thousand); the others
-are closures over the field names doing what dataclass's generated ones do, to the same
-results (a call costs a tenth of a microsecond more; a scan makes some thousands):
+Python 3.11's ``dataclass`` compiles each method it generates from a source of its own
+(``__init__``, ``__repr__``, ``__eq__``; for a frozen class ``__hash__``, ``__setattr__``,
+``__delattr__`` too): a tenth of a millisecond each, most of creating the class. A rerun
+after an edit that changes nothing imports some fifty dataclasses (the model, the
+configuration, the facts, the values, the detectors' records, the scan's options), and
+creating them was a fifth of its time. A record compiles ``__init__`` alone, written as
+dataclass writes it (a call costs the same: extraction builds these by the thousand); the
+others are closures over the field names doing what dataclass's generated ones do, to the
+same results (a call costs a tenth of a microsecond more; a scan makes some thousands):
 
 - ``__repr__``: ``Name(field=value!r, ...)`` over the fields shown, recursion guarded;
 - ``__eq__``: the compared fields as tuples, for an object of the same class only;
-- ``__hash__``: the hash of the tuple of the hashed fields;
-- ``__setattr__``/``__delattr__``: ``FrozenInstanceError``;
-- ``__getstate__``/``__setstate__``: the fields' values as a list (pickling with slots).
+- frozen: ``__hash__``, the hash of the tuple of the hashed fields; ``__setattr__`` and
+  ``__delattr__`` raising ``FrozenInstanceError``; with slots, ``__getstate__`` and
+  ``__setstate__`` (the fields' values as a list, for pickling);
+- not frozen: ``__hash__`` is None.
 
 The class is a dataclass as any other (``fields``, ``replace``, ``asdict``,
-``__match_args__``, ``__dataclass_params__`` saying frozen, with init, repr and eq, its
-``__doc__`` and signature); type checkers read it as the frozen dataclass it is
-(``dataclass_transform``).
+``__match_args__``, ``__dataclass_params__`` with init, repr and eq, its ``__doc__`` and
+signature); type checkers read it as the dataclass it is (``dataclass_transform``).
 
 Supported fields: with or without a default or a ``default_factory``, ``compare``,
 ``hash`` and ``repr`` given; a ``__post_init__`` without init-only variables. Anything
@@ -36,7 +36,7 @@ import operator
 import reprlib
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, TypeVar, dataclass_transform, overload
 
 _T = TypeVar("_T", bound=type)
 #: The methods a record is given.
@@ -54,9 +54,28 @@ _MADE = frozenset(
 )
 
 
+@overload
+def record(cls: _T, /) -> _T: ...
+
+
+@overload
+def record(*, frozen: bool = True, slots: bool = True) -> Callable[[_T], _T]: ...
+
+
 @dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
-def record(cls: _T) -> _T:
-    """``cls`` as ``dataclass(frozen=True, slots=True)`` makes it (see the module)."""
+def record(
+    cls: _T | None = None, /, *, frozen: bool = True, slots: bool = True
+) -> _T | Callable[[_T], _T]:
+    """``cls`` as ``dataclass(frozen=frozen, slots=slots)`` makes it (see the module);
+    ``@record`` is ``dataclass(frozen=True, slots=True)``."""
+
+    def make(cls: _T) -> _T:
+        return _make(cls, frozen=frozen, slots=slots)
+
+    return make if cls is None else make(cls)
+
+
+def _make(cls: _T, *, frozen: bool, slots: bool) -> _T:
     if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
         raise TypeError(f"{cls.__qualname__}: a record's base must not be a dataclass")
     own = _MADE.intersection(cls.__dict__)
@@ -67,9 +86,9 @@ def record(cls: _T) -> _T:
         # dataclass would write one from the signature of a class without __init__ yet
         # (through inspect's slowest path); written below, from the real one
         cls.__doc__ = cls.__name__
-    # the fields, slots, __match_args__ and pickling of slots; no method compiled
+    # the fields, slots, __match_args__; no method compiled
     made: Any = dataclasses.dataclass(
-        cls, init=False, repr=False, eq=False, frozen=False, slots=True
+        cls, init=False, repr=False, eq=False, frozen=False, slots=slots
     )
     fields = dataclasses.fields(made)
     for f in fields:
@@ -77,9 +96,10 @@ def record(cls: _T) -> _T:
             raise TypeError(f"{made.__qualname__}.{f.name}: not supported by record")
     if len(made.__dataclass_fields__) != len(fields):
         raise TypeError(f"{made.__qualname__}: ClassVar or InitVar not supported by record")
-    _methods(made, fields)
+    _methods(made, fields, frozen=frozen, slots=slots)
     params = copy.copy(made.__dataclass_params__)
-    params.init = params.repr = params.eq = params.frozen = True
+    params.init = params.repr = params.eq = True
+    params.frozen = frozen
     made.__dataclass_params__ = params
     if undocumented:  # as dataclass writes it, now that __init__ is there
         import inspect
@@ -88,8 +108,8 @@ def record(cls: _T) -> _T:
     return made  # type: ignore[no-any-return]
 
 
-def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Any:
-    """The ``__init__`` dataclass writes for a frozen class (each field set through
+def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -> Any:
+    """The ``__init__`` dataclass writes (a frozen class's sets each field through
     ``object``), compiled as it does: a call costs what a dataclass's does."""
     names: dict[str, Any] = {
         "__dataclass_builtins_object__": object,
@@ -108,7 +128,11 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Any:
             params.append(f"{f.name}:_type_{f.name}=_dflt_{f.name}")
         else:
             params.append(f"{f.name}:_type_{f.name}")
-        body.append(f"__dataclass_builtins_object__.__setattr__(self,{f.name!r},{value})")
+        body.append(
+            f"__dataclass_builtins_object__.__setattr__(self,{f.name!r},{value})"
+            if frozen
+            else f"self.{f.name}={value}"
+        )
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
     source = "\n".join(
@@ -150,13 +174,15 @@ def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda self: ()
 
 
-def _methods(cls: Any, fields: tuple[dataclasses.Field[Any], ...]) -> None:
+def _methods(
+    cls: Any, fields: tuple[dataclasses.Field[Any], ...], *, frozen: bool, slots: bool
+) -> None:
     """``__init__`` compiled, the others closures doing what dataclass's generated ones do
     (a call costs a tenth of a microsecond more: a scan makes some thousands)."""
     shown = tuple(f.name for f in fields if f.repr)
     compared = _values(tuple(f.name for f in fields if f.compare))
     hashed = _values(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
-    frozen = frozenset(f.name for f in fields)
+    names = frozenset(f.name for f in fields)
 
     @reprlib.recursive_repr()
     def __repr__(self: Any) -> str:
@@ -172,12 +198,12 @@ def _methods(cls: Any, fields: tuple[dataclasses.Field[Any], ...]) -> None:
         return hash(hashed(self))
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        if type(self) is cls or name in frozen:
+        if type(self) is cls or name in names:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
         super(cls, self).__setattr__(name, value)
 
     def __delattr__(self: Any, name: str) -> None:
-        if type(self) is cls or name in frozen:
+        if type(self) is cls or name in names:
             raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
         super(cls, self).__delattr__(name)
 
@@ -188,16 +214,17 @@ def _methods(cls: Any, fields: tuple[dataclasses.Field[Any], ...]) -> None:
         for f, value in zip(fields, state, strict=False):
             object.__setattr__(self, f.name, value)
 
-    methods = {
-        "__init__": _init(cls, fields),
+    methods: dict[str, Any] = {
+        "__init__": _init(cls, fields, frozen),
         "__repr__": __repr__,
         "__eq__": __eq__,
-        "__hash__": __hash__,
-        "__setattr__": __setattr__,
-        "__delattr__": __delattr__,
-        "__getstate__": __getstate__,
-        "__setstate__": __setstate__,
     }
+    if frozen:
+        methods.update(__hash__=__hash__, __setattr__=__setattr__, __delattr__=__delattr__)
+        if slots:  # what dataclass adds to a frozen class with slots, for pickling
+            methods.update(__getstate__=__getstate__, __setstate__=__setstate__)
     for name, method in methods.items():
         method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
+    if not frozen:  # compared by value and mutable: unhashable, as dataclass makes it
+        cls.__hash__ = None

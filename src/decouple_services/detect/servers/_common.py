@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TypeAlias
 
 from decouple_services.core.records import record
@@ -73,7 +73,7 @@ _IMPORT_PRIORITY = (
 # --- walking -----------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Frame:
     """Where a node sits: the enclosing module, class or function, with its local bindings."""
 
