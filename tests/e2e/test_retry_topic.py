@@ -3,6 +3,7 @@ sent after it on its partition are handled meanwhile, not held up behind it."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,8 @@ def test_a_keyless_event_that_fails_is_retried_after_the_events_behind_it(
     topic = topic_for(MAILER_SEND)
     created = create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
     assert f"created  {topic.retry_topic} (1 partitions" in created
-    # 2 s between attempts: the event behind it is handled well before its retry is due
-    slow = {"DECOUPLE_RETRY_BASE_S": "2", "DECOUPLE_RETRY_CAP_S": "2", "DECOUPLE_RETRY_JITTER": "0"}
+    # 2 s in each retry tier: the event behind it is handled well before its retry is due
+    slow = {"DECOUPLE_RETRY_TIERS": "2,2,2"}
     callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
     try:
         flaky = {"user_id": 1, "template": "welcome", "fail_times": 2}
@@ -43,7 +44,11 @@ def test_a_keyless_event_that_fails_is_retried_after_the_events_behind_it(
         )
         # the event sent second was handled first; the first one on its third attempt
         assert [entry["body"]["user_id"] for entry in handled] == [2, 1]
-        retries = read_topic(broker, topic.retry_topic, 2, timeout=30)
+        # the first failure's copy in the first tier, the second's in the second
+        retries = [
+            *read_topic(broker, topic.retry_topics[0], 1, timeout=30),
+            *read_topic(broker, topic.retry_topics[1], 1, timeout=30),
+        ]
         headers = [dict(record.headers) for record in retries]
         assert [h["decouple.attempts"] for h in headers] == [b"1", b"2"]
         assert {h["decouple.original.topic"] for h in headers} == {topic.name.encode()}
@@ -53,5 +58,62 @@ def test_a_keyless_event_that_fails_is_retried_after_the_events_behind_it(
         assert f"through {topic.retry_topic}, {topic.name}/0 goes on" in output
         assert callee.consumer.terminate() == 0
         assert len(read_records(callee.records)) == 2  # each handled once
+    finally:
+        callee.consumer.stop()
+
+
+def test_a_short_retry_is_not_held_behind_a_long_one_and_no_event_is_lost(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """Retry tiers of 1 s, 12 s and 12 s, three attempts, one partition per topic. The
+    long event's second failure puts it 12 s away; the short event, failing once after
+    that, waits 1 s in the first tier: in one retry topic it would wait behind the long
+    copy. Events that fail for good are dead-lettered, the others handled, each once."""
+    topic = topic_for(MAILER_SEND)
+    created = create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    for retry in topic.retry_topics:
+        assert f"created  {retry} (1 partitions" in created
+    tiers = {"DECOUPLE_RETRY_TIERS": "1,12,12"}
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **tiers)
+    try:
+        long = {"user_id": 1, "template": "welcome", "fail_times": 2}
+        poison = {"user_id": 2, "template": "poison"}
+        run_caller(
+            broker,
+            tmp_path,
+            CLIENT,
+            "notify",
+            [
+                [topic.name, long, "r-long"],
+                [topic.name, poison, "r-poison"],
+                [topic.name, {"user_id": 3, "template": "welcome"}, "r-3"],
+                [topic.name, {"user_id": 4, "template": "welcome", "fail_times": 1}, "r-4"],
+            ],
+        )
+        second = "attempt 2; retry in 12.00 s through"
+        wait_for(lambda: second in callee.consumer.output(), 30, "the long event's 2nd failure")
+        sent = time.monotonic()
+        short = {"user_id": 5, "template": "welcome", "fail_times": 1}
+        run_caller(broker, tmp_path, CLIENT, "notify", [[topic.name, short, "r-short"]])
+
+        def handled_users() -> list[int]:
+            return [entry["body"]["user_id"] for entry in read_records(callee.records)]
+
+        wait_for(lambda: 5 in handled_users(), 20, "the short retry")
+        # its 1 s tier did not wait for the 12 s one queued before it
+        assert 1 not in handled_users() and time.monotonic() - sent < 11
+        wait_for(lambda: len(handled_users()) == 4, 40, "every event but the poison")
+        (dead,) = read_topic(broker, topic.dead_letter, 1, timeout=30)
+        dead_headers = dict(dead.headers)
+        assert dead_headers["decouple.attempts"] == b"3"
+        assert b'"poison"' in dead.value and dead_headers["decouple.original.offset"] == b"1"
+        # each attempt's copy in its tier: a first failure in tier 1, a second in tier 2
+        first = read_topic(broker, topic.retry_topics[0], 4, timeout=10)
+        assert [dict(r.headers)["decouple.attempts"] for r in first] == [b"1"] * 4
+        later = read_topic(broker, topic.retry_topics[1], 2, timeout=10)
+        assert [dict(r.headers)["decouple.attempts"] for r in later] == [b"2"] * 2
+        assert callee.consumer.terminate() == 0
+        # all handled or dead-lettered, each handled once
+        assert sorted(handled_users()) == [1, 3, 4, 5]
     finally:
         callee.consumer.stop()
