@@ -3,13 +3,17 @@ sent after it on its partition are handled meanwhile, not held up behind it."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .apps import MAILER_SEND, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, read_topic, wait_for
+from .harness import Broker, read_records, read_topic, wait_for, write
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +121,71 @@ def test_a_short_retry_is_not_held_behind_a_long_one_and_no_event_is_lost(
         assert sorted(handled_users()) == [1, 3, 4, 5]
     finally:
         callee.consumer.stop()
+
+
+def test_a_group_of_members_with_and_without_tiers_loses_no_event(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A rolling update: a member whose module names no tiers (as before them: its copies
+    go to ``.retry`` alone) beside one with tiers, in one group, then the first one gone.
+    The events move between them through ``.retry``; every one is handled once or
+    dead-lettered."""
+    topic = topic_for(MAILER_SEND)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=2)
+    tiers = {"DECOUPLE_RETRY_TIERS": "1,3,3"}
+    tiered = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **tiers)
+    module = tiered.consumer.module
+    source = tiered.consumer.cwd / Path(*module.split(".")).with_suffix(".py")
+    text = re.sub(r"    retry_tiers=\(.*?\),\n", "", source.read_text(), flags=re.S)
+    assert "retry_tiers" not in text
+    write(source.with_name(source.stem + "_untiered.py"), text)
+    untiered = replace(
+        tiered.consumer,
+        module=f"{module}_untiered",
+        log=tmp_path / "consumer-untiered",
+        process=None,
+        runs=0,
+    ).start()
+    expected: set[int] = set()
+    poisoned: set[int] = set()
+
+    def send(first: int) -> None:
+        calls = []
+        for user in range(first, first + 8):
+            kind = user % 4  # handled at once, after one failure, after two, never
+            event: dict[str, Any] = {"user_id": user, "template": "welcome"}
+            if kind in (1, 2):
+                event["fail_times"] = kind
+            if kind == 3:
+                event["template"] = "poison"
+                poisoned.add(user)
+            else:
+                expected.add(user)
+            calls.append([topic.name, event, f"r-{user}"])
+        run_caller(broker, tmp_path, CLIENT, "notify", calls)
+
+    def handled() -> list[int]:
+        return [entry["body"]["user_id"] for entry in read_records(tiered.records)]
+
+    try:
+        wait_for(
+            lambda: "assigned" in untiered.output() and "assigned" in tiered.consumer.output(),
+            30,
+            "both members to join",
+        )
+        send(0)
+        wait_for(lambda: len(set(handled())) >= 4, 40, "events handled by the mixed group")
+        assert untiered.terminate() == 0  # its replacement is the member with tiers
+        send(100)
+        wait_for(lambda: set(handled()) >= expected, 60, "every event but the poisoned")
+        dead = read_topic(broker, topic.dead_letter, len(poisoned), timeout=60)
+        dead_users = {json.loads(record.value)["data"]["user_id"] for record in dead}
+        assert dead_users == poisoned
+        assert sorted(handled()) == sorted(expected)  # each once: none lost, none twice
+        # both kinds of member retried: through .retry, and through the later tiers
+        assert "through " + topic.retry_topics[0] in untiered.output()
+        assert "through " + topic.retry_topics[1] in tiered.consumer.output()
+        assert tiered.consumer.terminate() == 0
+    finally:
+        untiered.stop()
+        tiered.consumer.stop()
