@@ -1189,6 +1189,131 @@ def test_a_wsgi_call_past_its_timeout_that_failed_is_retried_after_it_never_besi
     assert consumer.counts == {"retry": 1, "handled": 1}
 
 
+#: An ASGI app (no lifespan) whose first call never answers and whose cleanup, in its
+#: ``finally``, awaits ``CLEANUP_S`` once cancelled; it writes down when each call began
+#: and ended, and how many ran at once.
+CLEANING_ASGI = """\
+import asyncio
+import time
+
+CLEANUP_S = [0.6]
+runs = []
+ended = []
+at_once = []
+_active = [0]
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    number = len(runs)
+    runs.append(time.monotonic())
+    _active[0] += 1
+    at_once.append(_active[0])
+    try:
+        if number == 0:
+            await asyncio.sleep(30)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        if number == 0:
+            await asyncio.sleep(CLEANUP_S[0])  # a connection closed, a flush
+        _active[0] -= 1
+        ended.append(time.monotonic())
+"""
+
+
+def _cleaning(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Any, ModuleType]:
+    (tmp_path / f"{name}.py").write_text(CLEANING_ASGI)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.2")
+    module = importlib.import_module(name)
+    sub = _sub(runtime, f"{name}:app", "asgi", "/send")
+    return runtime.application(sub), module
+
+
+def test_a_cancelled_coroutine_whose_cleanup_outlasts_the_grace_is_waited_for(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelling only asks: the coroutine's ``finally`` still awaits. Past the grace
+    (the handler timeout, 0.2 s, when shorter than 10 s), the timeout carries the task's
+    end, as a synchronous call's thread, instead of claiming it is over."""
+    import time
+
+    app, module = _cleaning(runtime, tmp_path, monkeypatch, "cleaning_slow")
+    try:
+        started = time.monotonic()
+        outcome = _handle(runtime, _sub(runtime, "x:y", "asgi", "/send"), app, {})
+        assert outcome.action == "retry" and isinstance(outcome.error, runtime.HandlerTimeout)
+        assert 0.35 < time.monotonic() - started < 1.5  # the timeout, then the grace
+        assert outcome.running is not None and not outcome.running.done()
+        assert module.ended == []  # its cleanup still runs
+        _until(lambda: outcome.running.done())
+        assert len(module.ended) == 1
+        # what it came to: a failure (it was cancelled), the attempt already made
+        with pytest.raises(runtime.HandlerTimeout):
+            outcome.running.result(0)
+    finally:
+        app.close()
+
+
+def test_a_cancelled_coroutine_that_ends_within_the_grace_is_over_when_retried(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, module = _cleaning(runtime, tmp_path, monkeypatch, "cleaning_fast")
+    module.CLEANUP_S[:] = [0.05]
+    try:
+        outcome = _handle(runtime, _sub(runtime, "x:y", "asgi", "/send"), app, {})
+        # ended within the grace: a plain failure, retried as any (its cleanup is over)
+        assert outcome.action == "retry" and outcome.running is None
+        assert len(module.ended) == 1
+    finally:
+        app.close()
+
+
+def test_a_coroutine_that_answers_after_its_cancellation_gives_its_answer(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    async def stubborn() -> int:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.02)  # finishes its work, and says so
+        return 201
+
+    try:
+        assert runtime._await_bounded(stubborn(), loop) == 201
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+
+
+def test_an_async_call_past_its_timeout_is_retried_after_its_cleanup_never_beside_it(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event's retry (due after 1 ms) waits for the cancelled call's cleanup: two runs
+    of one event never overlap, and the next event of its key waits behind it."""
+    app, module = _cleaning(runtime, tmp_path, monkeypatch, "cleaning_retry")
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    try:
+        consumer._one(client, Record(2, _value(runtime)), Partition)
+        assert consumer.counts == {"retry": 1} and module.ended == []
+        _until(lambda: consumer._retry_parked(client, Partition))
+        assert len(module.runs) == 2 and module.at_once == [1, 1]
+        assert module.runs[1] >= module.ended[0]  # the retry began once the first ended
+        assert consumer.counts == {"retry": 1, "handled": 1}
+    finally:
+        app.close()
+
+
 def test_a_partition_revoked_while_its_timed_out_call_runs_waits_for_it(
     runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
