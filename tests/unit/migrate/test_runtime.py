@@ -489,6 +489,13 @@ class Pool:
             except asyncio.CancelledError:
                 EVENTS.append(("cancelled", email))
                 raise
+        if email == "cleanup@example.com":  # a rollback awaited once cancelled
+            EVENTS.append(("started", email))
+            try:
+                await asyncio.sleep(30)
+            finally:
+                await asyncio.sleep(0.5)
+                EVENTS.append(("cleaned", email))
         EVENTS.append(("insert", email))
 
     async def close(self):
@@ -597,6 +604,40 @@ def test_an_async_servicer_call_past_the_timeout_is_cancelled_on_its_loop_which_
         ("cancelled", "slow@example.com"),
         ("insert", "c@example.com"),
     ]
+
+
+@pytest.mark.parametrize("method", ["Invite", "Remind"])
+def test_an_async_servicer_call_cancelled_is_waited_for_until_its_cleanup_ends(
+    runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """A call whose ``finally`` awaits a cleanup still runs once cancelled: the timeout
+    carries its end, which the event's retry waits for. ``Invite`` is a coroutine run on
+    the servicer's loop; ``Remind`` gives an awaitable from the handler thread."""
+    import time
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
+    sub = _sub(
+        runtime,
+        "async_invites_wiring:InviteService",
+        "grpc",
+        f"/shop.ainvites.v1.InviteService/{method}",
+        servicer_factory="async_invites_wiring:make_servicer",
+    )
+    app = runtime.application(sub)
+    try:
+        outcome = _handle(runtime, sub, app, {"email": "cleanup@example.com"})
+        assert outcome.action == "retry" and isinstance(outcome.error, runtime.HandlerTimeout)
+        assert outcome.running is not None and not outcome.running.done()
+        assert ("cleaned", "cleanup@example.com") not in async_invites.EVENTS
+        deadline = time.monotonic() + 5
+        while not outcome.running.done():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert async_invites.EVENTS[-1] == ("cleaned", "cleanup@example.com")
+        with pytest.raises(runtime.HandlerTimeout):  # it was the attempt, failed
+            outcome.running.result(0)
+    finally:
+        app.close()
 
 
 def test_closing_an_async_servicer_cancels_its_running_calls_before_exiting_its_context(
