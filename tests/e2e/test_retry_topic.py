@@ -12,8 +12,18 @@ from typing import Any
 
 import pytest
 
+from decouple_services.migrate.generate import render_topic_script
+
 from .apps import MAILER_SEND, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, read_topic, wait_for, write
+from .harness import (
+    Broker,
+    python_env,
+    read_records,
+    read_topic,
+    run_python,
+    wait_for,
+    write,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -189,3 +199,33 @@ def test_a_group_of_members_with_and_without_tiers_loses_no_event(
     finally:
         untiered.stop()
         tiered.consumer.stop()
+
+
+def test_a_consumer_whose_tiers_are_not_created_yet_keeps_the_retry_topic_alone(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The consumers of runtime 20 deployed before the topic script ran again: the broker
+    has ``.retry`` only. The consumer says so and retries through it, losing nothing."""
+    topic = topic_for(MAILER_SEND)
+    script = render_topic_script([topic], client=CLIENT)
+    for tier in topic.retry_topics[1:]:
+        script = script.replace(f'        "{tier}",\n', "")
+    path = write(tmp_path / "create_topics_before_tiers.py", script)
+    env = python_env(broker, KAFKA_TOPIC_PARTITIONS="1", KAFKA_REPLICATION_FACTOR="1")
+    created = run_python([str(path)], tmp_path, env).stdout
+    assert topic.retry_topic in created and topic.retry_topics[1] not in created
+    slow = {"DECOUPLE_RETRY_BASE_S": "0.2", "DECOUPLE_RETRY_CAP_S": "0.2"}
+    callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **slow)
+    try:
+        flaky = {"user_id": 1, "template": "welcome", "fail_times": 2}
+        run_caller(broker, tmp_path, CLIENT, "notify", [[topic.name, flaky, "r-1"]])
+        wait_for(lambda: read_records(callee.records), 60, "the event, on its third attempt")
+        retries = read_topic(broker, topic.retry_topic, 2, timeout=10)
+        assert [dict(r.headers)["decouple.attempts"] for r in retries] == [b"1", b"2"]
+        output = callee.consumer.output()
+        missing = ", ".join(topic.retry_topics[1:])
+        assert f"retry tiers of {topic.name}: the broker has no {missing}" in output
+        assert callee.consumer.terminate() == 0
+        assert len(read_records(callee.records)) == 1
+    finally:
+        callee.consumer.stop()
