@@ -204,7 +204,7 @@ def test_a_group_of_members_with_and_without_tiers_loses_no_event(
 def test_a_consumer_whose_tiers_are_not_created_yet_keeps_the_retry_topic_alone(
     broker: Broker, tmp_path: Path
 ) -> None:
-    """The consumers of runtime 20 deployed before the topic script ran again: the broker
+    """The consumers of runtime 21 deployed before the topic script ran again: the broker
     has ``.retry`` only. The consumer says so and retries through it, losing nothing."""
     topic = topic_for(MAILER_SEND)
     script = render_topic_script([topic], client=CLIENT)

@@ -40,6 +40,7 @@ from decouple_services.migrate.naming import (
     dns_label,
     workload_slug,
 )
+from decouple_services.migrate.servicers import Bootstrap, render_factory_body
 from decouple_services.migrate.spec import (
     SYNC_CLIENTS,
     ConsumerSpec,
@@ -93,7 +94,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "20"
+RUNTIME_VERSION = "21"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -251,6 +252,16 @@ def render_consumer(spec: ConsumerSpec) -> str:
     """The consumer module for one topic, in the callee service; runs with ``python -m``."""
     body = _render("consumer.py.j2", **_consumer_context(spec))
     return _python_file(body, f"Kafka consumer of {spec.topic.name} for {spec.service}", spec.path)
+
+
+def render_servicer_factory(bootstrap: Bootstrap, path: str, module: str) -> str:
+    """The module ``module`` (at ``path``) whose ``build_servicer`` builds a gRPC servicer
+    as its server's bootstrap does (``servicers.py``), for the consumers of its methods."""
+    return _python_file(
+        render_factory_body(bootstrap, module),
+        f"the {bootstrap.service} servicer as {bootstrap.file}:{bootstrap.line} builds it",
+        path,
+    )
 
 
 def render_consumer_test(spec: ConsumerSpec) -> str:
@@ -969,6 +980,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "event_type": topic.event_type,
         "idempotency": spec.idempotency,
         "servicer_factory": spec.servicer_factory if kind == "grpc" else None,
+        "servicer_interceptors": spec.servicer_interceptors if kind == "grpc" else None,
     }
 
 
