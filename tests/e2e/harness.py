@@ -33,6 +33,8 @@ FAST_GROUP_ENV = {
     "KAFKA_MAX_POLL_INTERVAL_MS": "2000",
     "DECOUPLE_RETRY_BASE_S": "0.02",
     "DECOUPLE_RETRY_CAP_S": "0.1",
+    # an event without a key waits in the retry tiers, whose delays are their own
+    "DECOUPLE_RETRY_TIERS": "0.05,0.1,0.1",
     "DECOUPLE_RETRY_ATTEMPTS": "3",
 }
 
