@@ -114,7 +114,9 @@ def _decorated_resources(tree: ast.Module, ctx: ModuleContext, routes: list[RawR
         for rule in _urls(deco, 0):
             path = evaluate(rule, frame)
             routes.extend(
-                RawRoute(_FRAMEWORK, owner, (m.name.upper(),), path, f"{qual}.{m.name}", deco.lineno)
+                RawRoute(
+                    _FRAMEWORK, owner, (m.name.upper(),), path, f"{qual}.{m.name}", deco.lineno
+                )
                 for m in handlers
             )
 
@@ -149,6 +151,8 @@ def _on_app(api: Value, app: ast.expr, frame: Frame, line: int) -> RawMount:
 def _constructed(tree: ast.Module, ctx: ModuleContext) -> list[RawMount]:
     """``api = Api(app)`` and ``ns = api.namespace("name", path=...)``: the API mounted on
     the app or blueprint it is built on, the namespace on the API under its path."""
+    if not ctx.mentions("Api", "namespace"):
+        return []  # a module of resources alone: no walk of the tree for assignments
     targets: dict[int, ast.Name] = {}
     for node in ast.walk(tree):
         if (
@@ -195,7 +199,6 @@ def _constructed(tree: ast.Module, ctx: ModuleContext) -> list[RawMount]:
             continue
         mounts.append(_on_app(owner_value(target, frame), app, frame, node.lineno))
     return mounts
-
 
 
 EXAMPLES = (
