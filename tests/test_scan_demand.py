@@ -171,6 +171,9 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
         ('urls = [path("a/", view)]\n', True),
         ("app.run(port=5001)\n", True),
         ("class UsersServicer(pb2_grpc.UsersServicer): ...\n", True),
+        # Flask-RESTful and Flask-RESTX routes added without a decorator
+        ('api.add_resource(Users, "/users")\n', True),
+        ('api.add_namespace(users_ns, path="/users")\n', True),
         # what only the everything-parsed path takes
         ("from django.db import models\nfrom django.conf import settings\n", False),
         ('BASE_URL = "https://example.com"\nimport os\nos.environ["X"]\n', False),

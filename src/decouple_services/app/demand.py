@@ -166,6 +166,8 @@ ROUTE_TOKENS: tuple[str, ...] = (
     "include(",
     "add_url_rule",
     "register_blueprint",
+    "add_resource",
+    "add_namespace",
     "add_api_route",
     "include_router",
     ".mount(",

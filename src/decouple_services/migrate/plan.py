@@ -1412,9 +1412,11 @@ _APP_OBJECT = {
 }
 
 
-#: An application factory at module level (``def create_app():``), for apps made on demand.
+#: An application factory at module level (``def create_app():``), for apps made on demand;
+#: parameters all given plain defaults (``def create_app(script=False):``) are left to them.
 _APP_FACTORY = re.compile(
-    rb"^(?:async\s+)?def\s+(create_app|make_app|get_app|build_app|app_factory|init_app)\s*\(\s*\)",
+    rb"^(?:async\s+)?def\s+(create_app|make_app|get_app|build_app|app_factory|init_app)\s*\("
+    rb"\s*(?:\w+\s*(?::\s*[\w.]+\s*)?=\s*[^,()\n]+?\s*(?:,\s*|(?=\))))*\)",
     re.MULTILINE,
 )
 

@@ -12,7 +12,7 @@ import posixpath
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from decouple_services.core.errors import DecoupleError
 from decouple_services.core.fs import ReadRefused, read_in_root
-from decouple_services.core.model import CallSite, ScanResult
+from decouple_services.core.model import CallSite, ScanResult, Service
 from decouple_services.discover.k8s import WORKLOAD_KINDS
 from decouple_services.migrate import deploy
 from decouple_services.migrate.changes import FileChange
@@ -508,6 +508,26 @@ def _generated_changes(
 _COMPOSE_EVIDENCE = re.compile(r"^(\S*(?:docker-)?compose[^/:]*\.ya?ml):\d+ ")
 
 
+def _compose_names(
+    services: Sequence[Service], compose_file: str, declared: Mapping[str, object]
+) -> dict[str, str]:
+    """Decouple's service name -> its service in ``compose_file``: found by name or alias,
+    the services the scan found in that file first. Copies of one program in several folders,
+    each with its compose file, share aliases (``server``); a copy found in another file
+    takes a name only no service of this file has taken, so its consumer is not put in this
+    file beside this file's own."""
+    names: dict[str, str] = {}
+    own = [s for s in services if any(e.startswith(compose_file + ":") for e in s.evidence)]
+    for service in [*own, *(s for s in services if s not in own)]:
+        for candidate in (service.name, *service.aliases):
+            if candidate in declared:
+                if service not in own and candidate in names.values():
+                    break
+                names[service.name] = candidate
+                break
+    return names
+
+
 def _compose_override(
     plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
 ) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str]]]:
@@ -533,12 +553,7 @@ def _compose_override(
         return [], []
     if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict):
         return [], []
-    names: dict[str, str] = {}
-    for service in result.services:
-        for candidate in (service.name, *service.aliases):
-            if candidate in compose["services"]:
-                names[service.name] = candidate
-                break
+    names = _compose_names(result.services, compose_file, compose["services"])
     text = generate.render_compose_override(
         compose_file,
         compose,
@@ -606,6 +621,8 @@ def _k8s_consumers(
         by_service[consumer.service].append(consumer)
     relays = {relay.service: relay for relay in _relays(plan, read)}
     out: list[tuple[str, str, bool]] = []
+    #: Generated manifest -> the repository's Deployment it was made beside.
+    sources: dict[str, str] = {}
     held: list[tuple[str, str]] = []
     for service in result.services:
         if service.name not in by_service and service.name not in relays:
@@ -621,6 +638,7 @@ def _k8s_consumers(
             if text is not None:
                 path = generate.k8s_consumers_path(manifest, deployment)
                 out.append((path, text, False))
+                sources[path] = deployment
                 source = generate.own_deployment(documents, deployment) or {}
                 replicas = (source.get("spec") or {}).get("replicas")
                 container = source["spec"]["template"]["spec"]["containers"][0]
@@ -634,16 +652,27 @@ def _k8s_consumers(
             text = generate.render_k8s_relay(manifest, documents, deployment, relays[service.name])
             if text is not None:
                 out.append((generate.k8s_relay_path(manifest, deployment), text, False))
-    theirs = {
-        match.group(2): match.group(1)
-        for service in result.services
-        for line in service.evidence
-        if (match := _DEPLOYMENT_EVIDENCE.match(line)) and not _ours(match.group(1))
-    }
+                sources[generate.k8s_relay_path(manifest, deployment)] = deployment
+    declared: dict[str, set[str]] = defaultdict(set)
+    for service in result.services:
+        for line in service.evidence:
+            if (match := _DEPLOYMENT_EVIDENCE.match(line)) and not _ours(match.group(1)):
+                declared[match.group(2)].add(match.group(1))
+    theirs = {name: min(paths) for name, paths in declared.items()}
+    # Deployments of one name in several files of the repository (copies of one system,
+    # chapter by chapter) are never applied together: the copies made from them are not
+    # either, and share their names as their sources do.
+    apart = {name for name, paths in declared.items() if len(paths) > 1}
     owners: dict[str, str] = {name: f"{path} (the repository's)" for name, path in theirs.items()}
+    made: dict[str, str] = {}
     for path, text, _ in out:
         for document in yaml.safe_load_all(text):
             name = str(((document or {}).get("metadata") or {}).get("name"))
+            origin = sources.get(path)
+            if name in made and origin is not None and origin in apart and made[name] == origin:
+                continue
+            if origin is not None:
+                made[name] = origin
             if name in owners:
                 raise WorkloadNameError(
                     f"two Deployments would be named {name!r}: in {owners[name]} and in "

@@ -49,7 +49,8 @@ ServiceOf = Callable[[str], str | None]
 
 #: The path pieces in front of an owner's routes, and the root it is reached from.
 _Chain = tuple[list[Value], tuple[object, ...]]
-#: Identity of a route owner: ``("ref", service, qualname)`` or ``("local", module, value)``.
+#: Identity of a route owner: ``("ref", service, qualname)`` or ``("local", service, module,
+#: value)``.
 _Key = tuple[object, ...]
 
 UNKNOWN_PART = "{?}"
@@ -62,6 +63,9 @@ _DRF_ACTION = "drf-action"
 _DRF_LOOKUP = Dyn("lookup")
 #: A mount given no prefix (``detect/servers/_common.NO_PREFIX``).
 _NO_PREFIX = Dyn("None")
+#: Packages whose ``Namespace(path=...)`` and ``Api(prefix=...)`` lend their routes a prefix
+#: (``detect/servers/flask_restx``).
+_RESTFUL = frozenset({"flask_restx", "flask_restplus", "flask_restful"})
 _MAX_DEPTH = 16
 _MAX_CHAINS = 32
 _MAX_HOPS = 12
@@ -220,7 +224,8 @@ class _Builder:
     def _key(self, owner: Value, module: str, service: str | None) -> _Key:
         """Identity of an owner: a module-level name by its qualified name (through aliases)
         within its service, anything else (an object created in a function, a parameter)
-        within its module."""
+        within its module of its service: copies of one program in several services share
+        module names and their factories' objects (``def create_app(): app = Flask(...)``)."""
         if isinstance(owner, Ref):
             lookup = self._lookup_in(service)
             qualname = owner.qualname
@@ -230,7 +235,7 @@ class _Builder:
                     break
                 qualname = value.qualname
             return ("ref", service, qualname)
-        return ("local", module, owner)
+        return ("local", service, module, owner)
 
     def _add_edge(self, mount: RawMount, f: FileFacts, service: str | None) -> None:
         child = self._known(self._key(mount.child, f.module, service), service)
@@ -263,7 +268,8 @@ class _Builder:
         return key
 
     def _own_prefix(self, key: _Key) -> Value | None:
-        """``Blueprint(url_prefix=...)`` or ``APIRouter(prefix=...)`` of an owner."""
+        """``Blueprint(url_prefix=...)``, ``APIRouter(prefix=...)``, a Flask-RESTX
+        ``Namespace(path=...)`` or ``Api(prefix=...)`` of an owner."""
         recorded = self.owners.get(key)
         if recorded is None:
             return None
@@ -272,7 +278,17 @@ class _Builder:
             return None
         kind = obj.type.rpartition(".")[2]
         prefix: Value | None = None
-        if kind.endswith("Blueprint"):
+        package = obj.type.partition(".")[0]
+        if package in _RESTFUL and kind == "Namespace":
+            # the library strips the trailing slash and defaults to the name
+            prefix = obj.arg(2, "path")
+            name = obj.arg(0, "name")
+            if (prefix is None or prefix == _NO_PREFIX) and name is not None:
+                prefix = concat(Lit("/"), name)
+        elif package in _RESTFUL and kind == "Api":
+            # Flask-RESTful takes the prefix second; RESTX and RESTPlus only by keyword
+            prefix = obj.arg(1, "prefix") if package == "flask_restful" else obj.kwarg("prefix")
+        elif kind.endswith("Blueprint"):
             prefix = obj.arg(5, "url_prefix")
         elif kind.endswith("Router"):
             prefix = obj.kwarg("prefix")

@@ -278,3 +278,28 @@ def test_an_umbrella_charts_workload_env_rendered_through_a_variable_gets_the_en
     # a workload the templates never name gets a note instead
     edit = add_helm_env("shop", "values.yaml", values, [("templates/d.yaml", _TEMPLATE)], "users")
     assert edit.files == () and edit.problem is not None
+
+
+def test_a_copy_of_a_service_found_in_another_compose_file_takes_no_name_of_this_one() -> None:
+    from decouple_services.core.model import Service
+    from decouple_services.migrate.run import _compose_names
+
+    def service(name: str, folder: str) -> Service:
+        return Service(
+            name,
+            folder,
+            aliases=(name, "server"),
+            evidence=(f"{folder}/docker-compose.yaml:3 build context",),
+        )
+
+    later = service("ch11-thoughts", "ch11/thoughts")
+    mine = service("ch06-thoughts", "ch06/thoughts")
+    found = _compose_names(
+        [later, mine], "ch06/thoughts/docker-compose.yaml", {"server": {}, "db": {}}
+    )
+
+    # the copy of the other chapter would put its consumer beside this file's own, under
+    # the same workload name
+    assert found == {"ch06-thoughts": "server"}
+    alone = Service("api", ".", aliases=("api",), evidence=("pyproject.toml marker file",))
+    assert _compose_names([alone], "docker-compose.yml", {"api": {}}) == {"api": "api"}

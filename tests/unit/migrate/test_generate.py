@@ -939,6 +939,40 @@ def test_two_kubernetes_deployments_of_one_name_are_an_error() -> None:
         generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask, twin])
 
 
+def test_copies_of_one_deployment_in_two_folders_get_consumers_of_one_name_each() -> None:
+    """The repository names a Deployment alike in two folders (a system copied chapter by
+    chapter), so it never applies both: their consumers share a name as they do."""
+    from types import SimpleNamespace
+
+    from decouple_services.core.model import Service
+    from decouple_services.migrate.run import _k8s_consumers
+
+    manifest = yaml.safe_dump(_emails_deployment()).encode()
+    flask = gen_examples.CONSUMERS["flask"]
+
+    def migrated(folders: dict[str, str]) -> list[str]:
+        services = [
+            Service(name, name, evidence=(f"{folder}/k8s/e.yaml:1 Deployment {deployment}",))
+            for name, (folder, deployment) in (
+                (f"{folder}-emails", (folder, deployment)) for folder, deployment in folders.items()
+            )
+        ]
+        files = {
+            f"{folder}/k8s/e.yaml": manifest.replace(b"name: emails\n", f"name: {d}\n".encode(), 1)
+            for folder, d in folders.items()
+        }
+        plan = SimpleNamespace(
+            consumers=[replace(flask, service=s.name) for s in services], producers=[]
+        )
+        out, _ = _k8s_consumers(plan, files.get, SimpleNamespace(services=services))  # type: ignore[arg-type]
+        return sorted(path for path, _, _ in out)
+
+    assert migrated({"ch06": "emails", "ch11": "emails"}) == [
+        "ch06/k8s/emails-consumers.decouple.yaml",
+        "ch11/k8s/emails-consumers.decouple.yaml",
+    ]
+
+
 def test_a_compose_consumer_with_a_store_per_container_runs_one() -> None:
     flask = gen_examples.CONSUMERS["flask"]
     shared = replace(flask, idempotency="sqlalchemy")

@@ -216,6 +216,29 @@ def test_an_app_made_by_a_factory_is_served_by_calling_it() -> None:
     assert found == ("orders.main", "app")
 
 
+def test_a_factory_whose_parameters_all_have_defaults_is_called_without_arguments() -> None:
+    from decouple_services.core.model import Endpoint
+    from decouple_services.migrate.plan import _application
+
+    files = {
+        "svc/thoughts/app.py": b"from flask import Flask\n\n\ndef create_app(script=False):\n"
+        b"    application = Flask(__name__)\n    return application\n",
+        "svc/users/app.py": b"from flask import Flask\n\n\ndef create_app(config):\n"
+        b"    application = Flask(__name__)\n    return application\n",
+    }
+
+    def module_of(path: str) -> str:
+        return path.removeprefix("svc/").removesuffix(".py").replace("/", ".")
+
+    def endpoint(file: str) -> Endpoint:
+        return Endpoint("s", "http", "POST", "/x", "h.x", file, 1, framework="flask")
+
+    found = _application(endpoint("svc/thoughts/ns.py"), files.get, module_of)
+    assert found == ("thoughts.app", "create_app()")
+    # a parameter without a default: calling the factory with nothing would fail
+    assert _application(endpoint("svc/users/ns.py"), files.get, module_of) == (None, None)
+
+
 def test_an_app_that_mounts_a_router_of_routers_serves_the_handler() -> None:
     """``api/routes/items.py`` is included by ``api/main.py``'s ``api_router``, which the
     application in ``main.py`` includes: the consumer runs that application. A router

@@ -287,6 +287,165 @@ def test_two_services_with_the_same_module_names_keep_their_own_prefixes() -> No
     }
 
 
+def test_restx_namespaces_take_their_path_or_name_under_the_api_prefix() -> None:
+    endpoints, diagnostics = _build(
+        {
+            "thoughts/backend/api_namespace.py": """
+                from flask_restx import Namespace, Resource
+
+                api_namespace = Namespace("api", description="API operations")
+
+                @api_namespace.route("/me/thoughts/")
+                class MeThoughts(Resource):
+                    def get(self):
+                        ...
+
+                    def post(self):
+                        ...
+            """,
+            "thoughts/backend/admin_namespace.py": """
+                from flask_restx import Namespace, Resource
+
+                admin = Namespace("admin", path="/internal")
+
+                @admin.route("/thoughts/<int:thought_id>/")
+                class Thought(Resource):
+                    def delete(self, thought_id):
+                        ...
+            """,
+            "thoughts/backend/app.py": """
+                from flask import Flask
+                from flask_restx import Api
+
+                def create_app():
+                    from backend.api_namespace import api_namespace
+                    from backend.admin_namespace import admin
+
+                    application = Flask(__name__)
+                    api = Api(application, version="0.1", prefix="/v1")
+                    api.add_namespace(api_namespace)
+                    api.add_namespace(admin, path="/ops")
+                    return application
+            """,
+        }
+    )
+
+    assert _labels(endpoints) == {
+        ("thoughts", "GET", "/v1/api/me/thoughts/"),
+        ("thoughts", "POST", "/v1/api/me/thoughts/"),
+        ("thoughts", "DELETE", "/v1/ops/thoughts/{thought_id}/"),
+    }
+    assert diagnostics == []
+    post = next(e for e in endpoints if e.method == "POST")
+    assert (post.handler, post.framework) == ("backend.api_namespace.MeThoughts.post", "flask")
+
+
+def test_an_api_on_a_blueprint_sits_under_the_blueprints_prefix_then_its_own() -> None:
+    endpoints, _ = _build(
+        {
+            "users/app/api.py": """
+                from flask import Blueprint
+                from flask_restplus import Api, Resource
+
+                bp = Blueprint("api", __name__, url_prefix="/api")
+                api = Api(bp, prefix="/v2")
+                users = api.namespace("users")
+
+                @users.route("/<int:user_id>")
+                class User(Resource):
+                    def get(self, user_id):
+                        ...
+
+                @api.route("/health")
+                class Health(Resource):
+                    def get(self):
+                        ...
+            """,
+            "users/app/main.py": """
+                from flask import Flask
+
+                from app.api import bp
+
+                app = Flask(__name__)
+                app.register_blueprint(bp, url_prefix="/gateway")
+            """,
+        }
+    )
+
+    assert _labels(endpoints) == {
+        ("users", "GET", "/gateway/v2/users/{user_id}"),
+        ("users", "GET", "/gateway/v2/health"),
+    }
+
+
+def test_flask_restful_resources_take_the_api_prefix_given_second() -> None:
+    endpoints, _ = _build(
+        {
+            "stock/app/resources.py": """
+                from flask_restful import Resource
+
+                class Item(Resource):
+                    def put(self, item_id):
+                        ...
+            """,
+            "stock/app/main.py": """
+                from flask import Flask
+                from flask_restful import Api
+
+                from app.resources import Item
+
+                app = Flask(__name__)
+                api = Api(app, "/api")
+                api.add_resource(Item, "/items/<int:item_id>", "/item/<int:item_id>")
+            """,
+        }
+    )
+
+    assert _labels(endpoints) == {
+        ("stock", "*", "/api/items/{item_id}"),
+        ("stock", "*", "/api/item/{item_id}"),
+    }
+
+
+def test_copies_of_one_factory_app_in_two_services_serve_their_own_routes() -> None:
+    namespace = """
+        from flask_restx import Namespace, Resource
+
+        ns = Namespace("%s")
+
+        @ns.route("/items/")
+        class Items(Resource):
+            def post(self):
+                ...
+    """
+    app = """
+        from flask import Flask
+        from flask_restx import Api
+
+        def create_app():
+            from backend.ns import ns
+
+            application = Flask(__name__)
+            Api(application).add_namespace(ns)
+            api = Api(application)
+            api.add_namespace(ns)
+            return application
+    """
+    endpoints, _ = _build(
+        {
+            "first/backend/ns.py": namespace % "one",
+            "first/backend/app.py": app,
+            "second/backend/ns.py": namespace % "two",
+            "second/backend/app.py": app,
+        }
+    )
+
+    assert _labels(endpoints) == {
+        ("first", "POST", "/one/items/"),
+        ("second", "POST", "/two/items/"),
+    }
+
+
 def test_a_blueprint_from_a_shared_library_is_served_by_the_service_registering_it() -> None:
     endpoints, _ = _build(
         {

@@ -14,6 +14,7 @@ from decouple_services.detect.servers import (
     django,
     fastapi,
     flask,
+    flask_restx,
     grpc_generated,
     grpc_servicer,
     starlette,
@@ -23,6 +24,7 @@ from decouple_services.detect.servers._common import Extracted, ServerExtractor
 #: Built-in route extractors, in a fixed order.
 SERVER_EXTRACTORS: tuple[ServerExtractor, ...] = (
     flask.extract,
+    flask_restx.extract,
     fastapi.extract,
     starlette.extract,
     aiohttp_web.extract,
