@@ -336,17 +336,17 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     cached(root, cache)
     assert fresh_resolutions(root, cache, monkeypatch) == set()  # the last result, as it was
 
-    # one more call in client.py: that file alone, and helpers.py, which holds a helper
-    # (its sites depend on every invocation: never reused)
+    # one more call in client.py: that file alone (helpers.py, which holds a helper, keeps
+    # its first pass: the helper is kept with it)
     after = render(Tree(extra_calls=2))
     write(root, files, after)
-    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "helpers.py"}
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py"}
 
     # the constant client.py and base.py's class read changes; refresh.py reads another
     # constant of the same module (TIMEOUT), jobs.py nothing that changed
     files, after = after, render(Tree(extra_calls=2, users_url="http://orders:5001"))
     write(root, files, after)
-    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "api.py", "helpers.py"}
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "api.py"}
 
     # a service renamed in docker-compose.yml: every file with a call (which service owns
     # a file, and the hosts every call site is resolved against, are global inputs)

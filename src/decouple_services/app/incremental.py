@@ -32,6 +32,7 @@ dataclasses of tuples, the same in every process.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,7 +147,10 @@ class SiteMemo:
         bucket, self._bucket = self._bucket, None
         self.fresh += 1
         self._current.pop(facts.path, None)
-        if bucket is None or bucket.walked or not result.standalone:
+        if bucket is None or bucket.walked:
+            return
+        helpers = _helpers_json(result)
+        if helpers is None:
             return
         reads = sorted(bucket.reads, key=repr)
         sites = any(o is not None and o.site is not None for o in result.outcomes)
@@ -163,9 +167,11 @@ class SiteMemo:
                 else [
                     None if o.receiver is None else _encode_value(o.receiver),
                     None if o.site is None else encode_model(o.site),
+                    *([] if o.wrapper is None else [helpers.pop(0)]),
                 ]
                 for o in result.outcomes
             ],
+            "handed": helpers,
             "idle": None,
         }
         self._decoded[id(entry)] = (entry, result)
@@ -277,7 +283,7 @@ class SiteMemo:
         return self._signature_of(reads)
 
     def _decode(self, entry: dict[str, Any]) -> FilePass:
-        from decouple_services.resolve.calls import CallOutcome, FilePass
+        from decouple_services.resolve.calls import CallOutcome, FilePass, wrapper_from_json
 
         known = self._decoded.get(id(entry))
         if known is not None and known[0] is entry:
@@ -290,9 +296,11 @@ class SiteMemo:
             site = None if item[1] is None else decode_model(item[1])
             if not (site is None or isinstance(site, CallSite)):
                 raise ValueError("not a call site")
+            wrapper = wrapper_from_json(item[2]) if len(item) > 2 else None
             # receivers are decoded when a helper lookup needs one
-            outcomes.append(CallOutcome(None, site, encoded=item[0]))
-        found = FilePass(tuple(outcomes))
+            outcomes.append(CallOutcome(None, site, wrapper, encoded=item[0]))
+        handed = tuple(wrapper_from_json(w) for w in entry.get("handed", ()))
+        found = FilePass(tuple(outcomes), handed)
         self._decoded[id(entry)] = (entry, found)
         return found
 
@@ -344,7 +352,10 @@ def _well_formed(entry: object) -> bool:
             and _reads_ok(entry["reads"])
             and _asks_ok(entry["asks"])
             and isinstance(entry["outcomes"], list)
-            and all(o is None or (isinstance(o, list) and len(o) == 2) for o in entry["outcomes"])
+            and all(
+                o is None or (isinstance(o, list) and len(o) in (2, 3)) for o in entry["outcomes"]
+            )
+            and isinstance(entry.get("handed", []), list)
             and (
                 entry["idle"] is None
                 or (
@@ -373,6 +384,25 @@ def _asks_ok(asks: object) -> bool:
         and all(isinstance(x, str) for x in a)
         for a in asks
     )
+
+
+def _helpers_json(result: FilePass) -> list[Any] | None:
+    """The JSON form of the helpers a file's first pass found (those of its outcomes, in
+    order, then those handed a request function), or None when one does not come back
+    equal from it: that file is then resolved again every time, as none is kept."""
+    from decouple_services.resolve.calls import wrapper_from_json, wrapper_to_json
+
+    found = [o.wrapper for o in result.outcomes if o is not None and o.wrapper is not None]
+    out = []
+    for wrapper in (*found, *result.handed):
+        encoded = wrapper_to_json(wrapper)
+        try:
+            if wrapper_from_json(json.loads(json.dumps(encoded))) != wrapper:
+                return None
+        except (ValueError, TypeError, IndexError, KeyError):
+            return None
+        out.append(encoded)
+    return out
 
 
 def _to_json(key: Any) -> Any:

@@ -505,7 +505,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
-    from decouple_services.resolve.index import ProjectIndex
+    from decouple_services.resolve.index import IndexTables, ProjectIndex
 
     diagnostics.extend(listing.diagnostics)
     discovery = discover_services(
@@ -660,6 +660,8 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             return graphs[0]
 
         matches = EndpointMatches()
+        # each round's index is the last one's tables brought up to date with what changed
+        tables = IndexTables()
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
             while True:
@@ -670,6 +672,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                     discovery.global_env,
                     dict(discovery.infra_hosts),
                     is_test=lambda path: category_of(path) is Category.TEST,
+                    prebuilt=tables,
                 )
                 endpoints, endpoint_diags = build_endpoints(
                     facts,

@@ -112,6 +112,96 @@ class Wrapper:
         return (short,)
 
 
+def wrapper_to_json(wrapper: Wrapper) -> list[Any]:
+    """A helper in JSON, for a file's first pass kept between scans (``app/incremental.py``
+    checks that :func:`wrapper_from_json` gives it back equal before keeping it)."""
+    from decouple_services.detect.facts import call_to_json
+    from decouple_services.detect.values import encode
+
+    def value(v: Value | None) -> Any:
+        return None if v is None else encode(v)
+
+    match = wrapper.match
+    encoded_match = (
+        None
+        if match is None
+        else [
+            match.client,
+            match.method,
+            encode(match.url),
+            match.url_src,
+            value(match.base),
+            match.protocol,
+            match.has_timeout,
+            match.payload,
+            match.is_async,
+            value(match.service),
+            None if match.category is None else match.category.value,
+            match.grpc_stub,
+            match.streaming,
+            match.library_only,
+            match.collector,
+            match.background,
+        ]
+    )
+    return [
+        wrapper.qualname,
+        list(wrapper.params),
+        wrapper.is_method,
+        call_to_json(wrapper.call),
+        value(wrapper.receiver),
+        encoded_match,
+        wrapper.path_only,
+        wrapper.by_default,
+        list(wrapper.inner),
+    ]
+
+
+def wrapper_from_json(data: list[Any]) -> Wrapper:
+    """The helper :func:`wrapper_to_json` encoded; raises on anything else."""
+    from decouple_services.detect.facts import call_from_json
+
+    def value(v: Any) -> Value | None:
+        return None if v is None else decode(v)
+
+    qualname, params, is_method, call, receiver, m, path_only, by_default, inner = data
+    match = None
+    if m is not None:
+        url = decode(m[2])
+        match = Match(
+            client=m[0],
+            method=m[1],
+            url=url,
+            url_src=m[3],
+            base=value(m[4]),
+            protocol=m[5],
+            has_timeout=m[6],
+            payload=m[7],
+            is_async=m[8],
+            service=value(m[9]),
+            category=None if m[10] is None else Category(m[10]),
+            grpc_stub=m[11],
+            streaming=m[12],
+            library_only=m[13],
+            collector=m[14],
+            background=m[15],
+        )
+    held = value(receiver)
+    if not (held is None or isinstance(held, Obj)):
+        raise ValueError("a helper's receiver is an object")
+    return Wrapper(
+        qualname,
+        tuple(params),
+        is_method,
+        call_from_json(call),
+        held,
+        match,
+        path_only=path_only,
+        by_default=by_default,
+        inner=tuple(inner),
+    )
+
+
 @dataclass
 class Resolution:
     call_sites: list[CallSite]
