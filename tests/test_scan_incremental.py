@@ -503,9 +503,17 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     for variants in data["files"].values():
         for entry in variants:
             entry["outcomes"] = [
-                None if o is None else [["?"], {"@": "Nothing"} if o[1] is not None else None]
+                None
+                if o is None
+                else [
+                    ["?"],
+                    {"@": "Nothing"} if o[1] is not None else None,
+                    # helpers.py's helper
+                    *([["?"]] if len(o) > 2 else []),
+                ]
                 for o in entry["outcomes"]
             ]
+            entry["handed"] = [["?"]]
     # one more call in client.py; jobs.py's earlier resolution, damaged, is what a helper
     # lookup reads for its `store.get(...)`
     after = render(Tree(extra_calls=2))
@@ -515,3 +523,56 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
         assert cached(root, cache) == uncached(root)
         edited = root / "services/orders/orders/client.py"
         edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+
+
+def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:
+    # a resolution that looked for a class's objects (`b`) or a slot's words (`w`) was
+    # dropped when the record was read back, and its file resolved afresh on every rerun
+    from decouple_services.app.demand import Asked
+    from decouple_services.app.incremental import SiteMemo
+
+    entry = {
+        "key": "k",
+        "sites": False,
+        "context": "c",
+        "signature": "s",
+        "reads": [["constants", "a.X"]],
+        "asks": [["b", "Client"], ["q", "a.X"], ["s", "django", "URL"], ["w", "state", "http"]],
+        "outcomes": [None],
+        "handed": [],
+        "idle": None,
+    }
+    memo = SiteMemo(Asked(), {"a.py": [entry]})
+    memo.dirty = True
+    memo.save(tmp_path, tmp_path, ["a.py"])
+    assert SiteMemo.load(Asked(), tmp_path, tmp_path).entries == {"a.py": [entry]}
+
+
+BUILT = {
+    "docker-compose.yml": "services:\n  users:\n    build: ./users\n    ports: ['5000:5000']\n"
+    "  orders:\n    build: ./orders\n    ports: ['5001:5001']\n",
+    "users/app.py": "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+    '@app.route("/users/<int:user_id>")\ndef get_user(user_id):\n    return {}\n',
+    "orders/shop/__init__.py": "",
+    "orders/shop/client.py": "import requests\n\n\nclass UsersClient:\n"
+    "    def __init__(self, base_url):\n        self.base_url = base_url\n\n"
+    "    def get(self, user_id):\n"
+    '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n',
+    "orders/shop/wiring.py": "from shop.client import UsersClient\n\n"
+    'users = UsersClient("http://users:5000")\n',
+    "orders/shop/other.py": "import requests\n\n\ndef ping():\n"
+    '    return requests.get("http://users:5000/users/1", timeout=1)\n',
+}
+
+
+def test_a_file_that_looked_for_a_class_s_objects_is_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    write(root, {}, BUILT)
+    time.sleep(0.2)
+    assert cached(root, cache) == uncached(root)
+    # client.py's `self.base_url` looks for the objects of UsersClient (found in wiring.py)
+    after = {**BUILT, "orders/shop/other.py": BUILT["orders/shop/other.py"].replace("/1", "/2")}
+    write(root, BUILT, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"other.py"}

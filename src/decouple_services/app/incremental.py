@@ -377,10 +377,13 @@ def _reads_ok(reads: object) -> bool:
 
 
 def _asks_ok(asks: object) -> bool:
+    """Each ask of ``app.demand.Ask``'s forms: a qualified name, a setting, words, a class
+    whose objects were looked for."""
     return isinstance(asks, list) and all(
         isinstance(a, list)
-        and len(a) in (2, 3)
-        and a[0] in ("q", "s")
+        and len(a) >= 2
+        and (a[0] in ("w", "q", "b") or (a[0] == "s" and len(a) == 3))
+        and (a[0] == "w" or len(a) <= 3)
         and all(isinstance(x, str) for x in a)
         for a in asks
     )

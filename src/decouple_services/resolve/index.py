@@ -312,18 +312,23 @@ class IndexTables:
         for i in changed:
             for name, part in self._parts.pop(facts[i].path, {}).items():
                 touched[name].update(key for key, _ in part)
+        #: table -> key -> the changed files' entries, in the files' order
+        added: dict[str, dict[Any, list[tuple[str, Any]]]] = {name: {} for name in _LISTS}
         for i in changed:
-            parts = self._parts[facts[i].path] = _parts_of(facts[i])
+            parts = _parts_of(facts[i])
+            if parts:
+                self._parts[facts[i].path] = parts
             for name, part in parts.items():
-                touched[name].update(key for key, _ in part)
+                into = added[name]
+                for key, entry in part:
+                    into.setdefault(key, []).append(entry)
         for name in _LISTS:
             table = self._tables[name] = dict(self._tables[name])
             keys_changed = False
-            for key in touched[name]:
-                kept = [e for e in table.get(key, ()) if e[0] not in paths]
-                for i in changed:
-                    part = self._parts[facts[i].path].get(name, [])
-                    kept.extend(entry for k, entry in part if k == key)
+            new_entries = added[name]
+            for key in touched[name] | new_entries.keys():
+                kept = [e for e in table.get(key, []) if e[0] not in paths]
+                kept.extend(new_entries.get(key, ()))
                 kept.sort(key=lambda entry: self._rank[entry[0]])
                 if kept:
                     # a key is inserted where its first definition is: reordered when that
