@@ -335,6 +335,9 @@ class CallResolver:
             self._endpoint_for = matches.by_call
             self._routes_for = matches.routed
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
+        #: The helpers by their last name, for :meth:`_by_suffix`: the dictionary of helpers
+        #: it was made from and its size then.
+        self._shorts: tuple[dict[str, Wrapper], int, dict[str, list[str]]] | None = None
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
         #: Of the last site drafted: its host is another service's answer; its host is
@@ -896,19 +899,19 @@ class CallResolver:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
             # entry point sees it. A class built (`Client(url)`) runs its `__init__`.
-            found = wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+            found = wrappers.get(call.func) or self._by_suffix(wrappers, call.func)
             if found is None and call.name[:1].isupper():
                 # through a package re-exporting the class (`from .client import Client`)
                 cls = follow(Ref(call.func), self.index.lookup(self.index.service_of(facts.path)))
                 init = f"{cls.qualname if isinstance(cls, Ref) else call.func}.__init__"
-                found = wrappers.get(init) or _by_suffix(wrappers, init)
+                found = wrappers.get(init) or self._by_suffix(wrappers, init)
             return found
         caller = self.index.service_of(facts.path)
         if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
             # a pytest fixture handing out a helper: the function it returns
             handed = follow(Ref(f"{call.receiver.type}()"), self.index.lookup(caller))
             if isinstance(handed, Ref):
-                return wrappers.get(handed.qualname) or _by_suffix(wrappers, handed.qualname)
+                return wrappers.get(handed.qualname) or self._by_suffix(wrappers, handed.qualname)
             return None
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
@@ -932,6 +935,22 @@ class CallResolver:
             if len(named) == 1:
                 return named[0]
         return None
+
+    def _by_suffix(self, wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
+        """:func:`_by_suffix`, over the helpers of ``name``'s last name only: either way of
+        matching keeps the last name, and a tree's calls asked about every helper for each
+        of their names (polar: 5% of a rerun). The helpers by last name are made again when
+        a helper was added (helpers are only ever added, or replaced under their name)."""
+        shorts = self._shorts
+        if shorts is None or shorts[0] is not wrappers or shorts[1] != len(wrappers):
+            by_short: dict[str, list[str]] = {}
+            for qualname in wrappers:
+                by_short.setdefault(qualname.rpartition(".")[2], []).append(qualname)
+            shorts = self._shorts = (wrappers, len(wrappers), by_short)
+        named = shorts[2].get(name.rpartition(".")[2])
+        if not named:
+            return None
+        return _by_suffix({q: wrappers[q] for q in named}, name)
 
     def _of_class(self, function: str, classes: Sequence[str], caller: str | None) -> bool:
         """Whether ``function`` is a method of one of ``classes`` or of a project subclass."""
@@ -961,7 +980,9 @@ class CallResolver:
         while queue and len(seen) < 16:
             current = queue.pop(0)
             seen.add(current)
-            found = wrappers.get(f"{current}.{name}") or _by_suffix(wrappers, f"{current}.{name}")
+            found = wrappers.get(f"{current}.{name}") or self._by_suffix(
+                wrappers, f"{current}.{name}"
+            )
             if found is not None:
                 return found
             bases = lookup(f"{current}.{BASES}")
