@@ -54,6 +54,11 @@ class Tree:
     notes: str = "constant"
     #: whether a test module uses the conftest's client fixture (found by naming it)
     test_uses: bool = True
+    #: the address wiring.py, no candidate, builds a client class's object with (found by
+    #: the search for files building the class), or no wiring.py
+    built: str | None = "http://users:5000"
+    #: a helper taking only the path, on a fixed host, and how many uses it has
+    path_uses: int | None = 1
 
 
 #: notes.py's text: nothing any search looks for, or a helper's use and a client object's
@@ -107,6 +112,11 @@ EDITS = st.one_of(
     st.builds(lambda v: ("appended", v), st.integers(0, 2)),
     st.builds(lambda v: ("notes", v), st.sampled_from(sorted(NOTES))),
     st.builds(lambda v: ("test_uses", v), st.booleans()),
+    st.builds(
+        lambda v: ("built", v),
+        st.sampled_from([None, "http://users:5000", "http://orders:5001"]),
+    ),
+    st.builds(lambda v: ("path_uses", v), st.sampled_from([None, 0, 1, 2])),
 )
 
 
@@ -203,6 +213,27 @@ def render(tree: Tree) -> dict[str, str]:
     files["services/orders/orders/basefetch.py"] = (
         'class BaseFetcher:\n    url = "http://users:5000"\n\n\ndef broken(:\n    pass\n'
     )
+    # a class whose objects carry its address: client_class.py's request reads the
+    # constructor's argument where wiring.py builds one
+    files["services/orders/orders/client_class.py"] = (
+        "import requests\n\n\nclass UsersClient:\n"
+        "    def __init__(self, base_url):\n        self.base_url = base_url\n\n"
+        "    def get(self, user_id):\n"
+        '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n'
+    )
+    if tree.built is not None:
+        files["services/orders/orders/wiring.py"] = (
+            f'from orders.client_class import UsersClient\n\nusers = UsersClient("{tree.built}")\n'
+        )
+    if tree.path_uses is not None:
+        files["services/orders/orders/paths.py"] = (
+            'import requests\n\nUSERS = "http://users:5000"\n\n\n'
+            "def get_path(path):\n    return requests.get(USERS + path, timeout=1)\n"
+            + "".join(
+                f'\n\ndef use_{n}():\n    return get_path("/users/{n}")\n'
+                for n in range(tree.path_uses)
+            )
+        )
     if tree.fetcher_class:
         files["services/orders/orders/fetchers.py"] = (
             "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
@@ -263,6 +294,8 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert ("jobs.py", "orders") in by_file
     assert ("refresh.py", "users") in by_file
     assert ("test_users.py", "users") in by_file
+    assert ("client_class.py", "users") in by_file
+    assert ("paths.py", "users") in by_file
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
 
 
@@ -364,6 +397,8 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "http.py",
         "conftest.py",
         "test_users.py",
+        "client_class.py",
+        "paths.py",
     }
 
 

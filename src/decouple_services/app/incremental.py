@@ -31,9 +31,10 @@ dataclasses of tuples, the same in every process.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -340,6 +341,158 @@ class SiteMemo:
         self.dirty = False
 
 
+class SearchMemo:
+    """The text searches of on-demand parsing (``app/demand.py``: files naming words,
+    assigning an application slot, building a class's objects), answered for the files that
+    did not change since the last scan from what that scan found.
+
+    Each search is a test of one file's text against its terms, file by file. A search
+    made with the same terms as one of the last scan's is given, for each of its files
+    that the last one tested and whose content digest is the same, the last answer; only
+    the others are read. Kept in ``searches-<root>.json``: per search (kind and terms),
+    the files tested and found, as positions in the listing, with each tested file's
+    digest. A file whose facts hold a diagnostic (unreadable, too large) is read again.
+    """
+
+    def __init__(
+        self,
+        python: Sequence[str],
+        current: Callable[[str], str | None],
+        last: dict[str, Any] | None = None,
+    ) -> None:
+        #: the scan's Python files, and the digest of each file's content as the scan read it
+        self.python = python
+        self.current = current
+        self._last_paths: list[str] = []
+        self._last_digests: list[str | None] = []
+        self._last: dict[str, tuple[bytes, list[int]]] = {}
+        if last is not None:
+            self._last_paths = last["paths"]
+            self._last_digests = last["digests"]
+            self._last = {k: (base64.b64decode(t), f) for k, (t, f) in last["searches"].items()}
+        self._last_at: dict[str, int] | None = None
+        #: search -> the files it tested and found, this scan
+        self.made: dict[str, tuple[set[str], set[str]]] = {}
+        #: files the searches answered from the last scan, and files they read (for ``-v``)
+        self.recalled = 0
+        self.read = 0
+
+    def search(
+        self,
+        kind: str,
+        terms: Iterable[object],
+        paths: Sequence[str],
+        run: Callable[[list[str]], Iterable[str]],
+    ) -> list[str]:
+        """``run(paths)`` (a search of ``kind`` for ``terms``), answered from the last scan
+        for the files it tested unchanged; those of ``paths`` found, in their order."""
+        key = json.dumps([kind, sorted({json.dumps(_to_json(t)) for t in terms})])
+        known: set[str] = set()
+        found_before: set[str] = set()
+        last = self._last.get(key)
+        if last is not None and paths:
+            tested, found = last
+            if self._last_at is None:
+                self._last_at = {p: i for i, p in enumerate(self._last_paths)}
+            for path in paths:
+                i = self._last_at.get(path)
+                if (
+                    i is not None
+                    and tested[i >> 3] >> (i & 7) & 1
+                    and self._last_digests[i] is not None
+                    and self._last_digests[i] == self.current(path)
+                ):
+                    known.add(path)
+            found_before = {self._last_paths[i] for i in found} & known
+        unknown = [p for p in paths if p not in known]
+        self.recalled += len(known)
+        self.read += len(unknown)
+        fresh = set(run(unknown)) if unknown else set()
+        out = [p for p in paths if p in fresh or p in found_before]
+        made = self.made.setdefault(key, (set(), set()))
+        made[0].update(paths)
+        made[1].update(out)
+        return out
+
+    @classmethod
+    def load(
+        cls,
+        directory: Path,
+        root: Path,
+        python: Sequence[str],
+        current: Callable[[str], str | None],
+    ) -> SearchMemo:
+        """The last scan's searches of ``root``, checked for shape (a damaged file is
+        dropped)."""
+        data = read_cache_json(root_file(directory, "searches", root))
+        try:
+            if (
+                isinstance(data, dict)
+                and data.get("format") == FORMAT
+                and data.get("version") == code_version()
+                and data.get("root") == str(root)
+            ):
+                paths, digests, searches = data["paths"], data["digests"], data["searches"]
+                if (
+                    isinstance(paths, list)
+                    and isinstance(digests, list)
+                    and len(paths) == len(digests)
+                    and all(isinstance(p, str) for p in paths)
+                    and all(d is None or isinstance(d, str) for d in digests)
+                    and isinstance(searches, dict)
+                    and all(_search_ok(v, len(paths)) for v in searches.values())
+                ):
+                    return cls(
+                        python,
+                        current,
+                        {"paths": paths, "digests": digests, "searches": searches},
+                    )
+        except (KeyError, TypeError, ValueError):
+            pass
+        return cls(python, current)
+
+    def save(self, directory: Path, root: Path) -> None:
+        """This scan's searches, with the digest of every file they tested."""
+        at = {p: i for i, p in enumerate(self.python)}
+        digests: list[str | None] = [None] * len(self.python)
+        searches: dict[str, list[Any]] = {}
+        for key, (tested, found) in self.made.items():
+            bits = bytearray((len(self.python) + 7) // 8)
+            for path in tested:
+                i = at.get(path)
+                digest_now = self.current(path) if i is not None else None
+                if i is None or digest_now is None:
+                    continue  # answered again next time
+                digests[i] = digest_now
+                bits[i >> 3] |= 1 << (i & 7)
+            searches[key] = [
+                base64.b64encode(bytes(bits)).decode(),
+                sorted(at[p] for p in found if p in at and digests[at[p]] is not None),
+            ]
+        write_cache_json(
+            root_file(directory, "searches", root),
+            {
+                "format": FORMAT,
+                "version": code_version(),
+                "root": str(root),
+                "paths": list(self.python),
+                "digests": digests,
+                "searches": searches,
+            },
+        )
+
+
+def _search_ok(value: object, count: int) -> bool:
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+        return False
+    bits = base64.b64decode(value[0], validate=True)
+    return (
+        len(bits) == (count + 7) // 8
+        and isinstance(value[1], list)
+        and all(type(i) is int and 0 <= i < count and bits[i >> 3] >> (i & 7) & 1 for i in value[1])
+    )
+
+
 def _well_formed(entry: object) -> bool:
     if not isinstance(entry, dict):
         return False
@@ -422,4 +575,4 @@ def _encode_value(value: Any) -> Any:
     return encode(value)
 
 
-__all__ = ["SiteMemo", "digest"]
+__all__ = ["SearchMemo", "SiteMemo", "digest"]

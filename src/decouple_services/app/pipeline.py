@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
-    from decouple_services.app.demand import Asked, Prefilter
+    from decouple_services.app.demand import Asked, Prefilter, Search
     from decouple_services.app.edits import Query
     from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.base import Detector
@@ -621,7 +621,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
 
         from decouple_services.app.demand import Asked, asking_index
         from decouple_services.app.edits import EditRecord
-        from decouple_services.app.incremental import SiteMemo
+        from decouple_services.app.incremental import SearchMemo, SiteMemo
 
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
@@ -633,6 +633,22 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             memo.facts_keys = facts_keys
         if demand is not None or memo is not None:
             index_type = asking_index(ProjectIndex, asked, memo)
+        searches = None
+        if demand is not None and cache_dir is not None and manifest is not None:
+            files = manifest.files
+
+            def content(path: str) -> str | None:
+                """The digest of ``path`` as this scan read it; None for a file it could
+                not read whole (its facts say why), which every search reads again."""
+                entry = files.get(path)
+                facts_of = by_path.get(path)
+                if entry is None or facts_of is None or facts_of.diagnostics:
+                    return None
+                found: str = entry[2]
+                return found
+
+            searches = SearchMemo.load(cache_dir, root, python, content)
+            demand.search = searches.search
         if demand is not None:
             first = demand.initial(unparsed)
             if first:
@@ -749,6 +765,12 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     if memo is not None and cache_dir is not None:
         note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
         memo.save(cache_dir, root, python)
+    if searches is not None and cache_dir is not None:
+        note(
+            f"searched {searches.read} unparsed files, answered {searches.recalled} from the "
+            "last scan's searches"
+        )
+        searches.save(cache_dir, root)
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
@@ -867,6 +889,8 @@ class _Demand:
         self.modules: dict[str, list[str]] = {}
         for path in python:
             self.modules.setdefault(module_name(path, files)[0], []).append(path)
+        from decouple_services.app.demand import searched
+
         self.read = functools.partial(_read_in, str(root))
         self.options = options
         self.config = config
@@ -880,6 +904,9 @@ class _Demand:
         self.fixtures: set[tuple[str, str]] = set()
         #: The text searches made over unparsed files (``app/edits.py``).
         self.queries: list[Query] = []
+        #: How they are made: with a cache, answered from the last scan's for the files
+        #: that did not change (``app/incremental.py``'s ``SearchMemo``).
+        self.search: Search = searched
 
     def candidates(self, options: ExtractOptions) -> Prefilter:
         from decouple_services.app.demand import candidate_prefilter
@@ -922,7 +949,11 @@ class _Demand:
         if built:
             self.queries.append(["built", sorted(built)])
         found = asked_paths(
-            replace(asked, words=words, keys=keys, built=built), self.modules, unparsed, self.read
+            replace(asked, words=words, keys=keys, built=built),
+            self.modules,
+            unparsed,
+            self.read,
+            self.search,
         )
         from decouple_services.detect.values import FIXTURE
 
@@ -942,13 +973,23 @@ class _Demand:
                     for p in sorted(unparsed - found)
                     if (not folder or p.startswith(folder + "/")) and _is_test_module(p)
                 ]
-                found.update(naming(tests, [name], self.read))
+                found.update(
+                    self.search(
+                        "words",
+                        [name],
+                        tests,
+                        functools.partial(naming, groups=[name], read=self.read),
+                    )
+                )
         clients = client_names(facts, self.options, self.detectors) - self.clients
         if clients:
             self.clients |= clients
             rest = sorted(unparsed - found)
             slots = {slot_words(c) for c in clients if c[:1] == "@"}
-            found.update(naming(rest, slots, self.read))
+            if any(g and all(g) for g in slots):
+                found.update(
+                    self.search("words", slots, rest, lambda p: naming(p, slots, self.read))
+                )
             if slots:
                 self.queries.append(words_query(g for g in slots if g))
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
