@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -611,3 +612,29 @@ def test_a_file_that_looked_for_a_class_s_objects_is_reused(
     after = {**BUILT, "orders/shop/other.py": BUILT["orders/shop/other.py"].replace("/1", "/2")}
     write(root, BUILT, after)
     assert fresh_resolutions(root, cache, monkeypatch) == {"other.py"}
+
+
+def test_a_rerun_reads_for_its_searches_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decouple_services.app import demand
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    read: list[str] = []
+    for name in ("naming", "assigning", "building"):
+        real = getattr(demand, name)
+
+        def spy(paths: list[str], *args: object, real: Any = real, **kw: object) -> Any:
+            read.extend(p.rpartition("/")[2] for p in paths)
+            return real(paths, *args, **kw)
+
+        monkeypatch.setattr(demand, name, spy)
+    # notes.py, no candidate, is one of the files the searches test: changed, it alone is
+    # read again; every other answer is the last scan's
+    after = render(replace(Tree(), notes="function", extra_calls=2))
+    write(root, files, after)
+    expected = uncached(root)
+    read.clear()
+    assert cached(root, cache) == expected
+    assert read and set(read) == {"notes.py"}
