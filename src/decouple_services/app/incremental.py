@@ -90,6 +90,9 @@ class SiteMemo:
         self.index: ProjectIndex | None = None
         self._bucket: _Bucket | None = None
         self._values: dict[Read, str] = {}
+        #: read -> the value its digest was made of, held (compared by identity), and the
+        #: digest: kept between rounds, for values the tables kept
+        self._kept: dict[Read, tuple[Any, str]] = {}
         self._keys: dict[int, tuple[FileFacts, str]] = {}
         #: id of an entry -> (the entry, its result decoded)
         self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
@@ -269,7 +272,16 @@ class SiteMemo:
             assert self.index is not None
             data = self.index.table(table)
             # dict.get: the raw table, without reporting the lookup
-            found = self._values[read] = digest(dict.get(data, key))
+            value = dict.get(data, key)
+            # the index's tables keep a definition's list from one round to the next
+            # while no file of it changed (``resolve.index.IndexTables``): its digest too
+            kept = self._kept.get(read)
+            if kept is not None and kept[0] is value:
+                found = kept[1]
+            else:
+                found = digest(value)
+                self._kept[read] = (value, found)
+            self._values[read] = found
         return found
 
     def _signature_of(self, reads: Sequence[Read]) -> str:

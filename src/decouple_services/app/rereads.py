@@ -362,8 +362,11 @@ def select(
             # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not
             # import the class (the object is handed in): one of the package's files
             package = {posixpath.dirname(p) for p in graph.files_of.get(module, ())}
+            # one prefix test per path (a tree's paths for each helper with a holder)
+            inside = "" in package
+            prefixes = tuple(f"{d}/" for d in package)
             for path in paths:
-                if any(path.startswith(f"{d}/") or not d for d in package):
+                if inside or path.startswith(prefixes):
                     held.setdefault(path, []).append((holder, helper.words))
     out = []
     for path in paths:

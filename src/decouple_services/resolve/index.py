@@ -70,6 +70,8 @@ class ProjectIndex:
             self.constructions = defaultdict(list, tables["constructions"])
             self.grpc_methods = dict(tables["grpc_methods"])
             self.settings_classes = dict(tables["settings_classes"])
+            #: the table this index's functions were copied from (see ``table``)
+            self._functions: dict[Any, Any] = tables["functions"]
         else:
             self._fill()
         self.services_by_name = {s.name: s for s in self.services}
@@ -102,13 +104,12 @@ class ProjectIndex:
         """One of the index's tables by name, filled if it is filled on first use."""
         if name == "classes" and not self._classes_filled:
             self._classes_filled = True
-            named: dict[str, set[str]] = defaultdict(set)
-            for facts in self.facts:
-                for fn in facts.functions:
-                    if fn.is_method:
-                        cls = fn.qualname.rpartition(".")[0]
-                        named[snake_case(cls.rpartition(".")[2])].add(cls)
-            dict.update(self.classes, {k: tuple(sorted(v)) for k, v in named.items()})
+            classes = (
+                _classes_of(self.facts)
+                if self.prebuilt is None
+                else self.prebuilt.classes(self._functions, self.facts)
+            )
+            dict.update(self.classes, classes)
         found: dict[Any, Any] = getattr(self, name)
         return found
 
@@ -288,6 +289,8 @@ class IndexTables:
         #: path -> table -> the (key, entry) the file adds to a table of lists, in order
         self._parts: dict[str, dict[str, list[tuple[Any, tuple[str, Any]]]]] = {}
         self._tables: dict[str, dict[Any, Any]] = {}
+        #: the ``classes`` table, and the functions table it was made with
+        self._classes: tuple[dict[Any, Any], dict[str, tuple[str, ...]]] | None = None
 
     def update(self, facts: Sequence[FileFacts]) -> dict[str, dict[Any, Any]]:
         previous = self._facts
@@ -323,9 +326,11 @@ class IndexTables:
                 for key, entry in part:
                     into.setdefault(key, []).append(entry)
         for name in _LISTS:
+            new_entries = added[name]
+            if not touched[name] and not new_entries:
+                continue  # the same table (what :meth:`classes` and digests of it rely on)
             table = self._tables[name] = dict(self._tables[name])
             keys_changed = False
-            new_entries = added[name]
             for key in touched[name] | new_entries.keys():
                 kept = [e for e in table.get(key, []) if e[0] not in paths]
                 kept.extend(new_entries.get(key, ()))
@@ -348,6 +353,16 @@ class IndexTables:
         if singles:
             self._singles()
         return self._tables
+
+    def classes(
+        self, functions: dict[Any, Any], facts: Sequence[FileFacts]
+    ) -> dict[str, tuple[str, ...]]:
+        """The ``classes`` table of ``facts``, whose functions table :meth:`update` gave
+        as ``functions``: made again only when a file's functions changed (the functions
+        table is then another)."""
+        if self._classes is None or self._classes[0] is not functions:
+            self._classes = (functions, _classes_of(facts))
+        return self._classes[1]
 
     def _build(self) -> None:
         assert self._facts is not None
@@ -381,6 +396,17 @@ class IndexTables:
                 classes[qualname] = prefix
         self._tables["grpc_methods"] = grpc
         self._tables["settings_classes"] = classes
+
+
+def _classes_of(facts: Sequence[FileFacts]) -> dict[str, tuple[str, ...]]:
+    """The project's classes with a method, by their name in snake case."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for f in facts:
+        for fn in f.functions:
+            if fn.is_method:
+                cls = fn.qualname.rpartition(".")[0]
+                named[snake_case(cls.rpartition(".")[2])].add(cls)
+    return {k: tuple(sorted(v)) for k, v in named.items()}
 
 
 def _parts_of(facts: FileFacts) -> dict[str, list[tuple[Any, tuple[str, Any]]]]:

@@ -115,7 +115,13 @@ def _file(path: str, seed: tuple[int, ...]) -> FileFacts:
         )
         for n in seed
     )
-    functions = tuple(FunctionInfo(f"f{n % 3}", (), False, n) for n in seed if n % 4 == 0)
+    functions = tuple(
+        FunctionInfo(f"f{n % 3}", (), False, n)
+        if n % 2 == 0
+        else FunctionInfo(f"{module}.Client{n % 3}.get", ("self",), False, n, is_method=True)
+        for n in seed
+        if n % 4 != 3
+    )
     grpc = tuple(GrpcMethod(f"S{n % 2}", "V", "M", path) for n in seed if n % 5 == 0)
     return FileFacts(path, module, constants, functions, grpc_methods=grpc)
 
@@ -128,7 +134,7 @@ _ROUNDS = st.lists(
 
 
 def _tables(index: ProjectIndex) -> list[object]:
-    return [
+    return [list(index.table("classes").items())] + [
         list(getattr(index, name).items())
         for name in (
             "constants",
