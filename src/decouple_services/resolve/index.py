@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from decouple_services.core.model import EnvValue, Service
@@ -440,6 +441,8 @@ def _is_django_settings_module(module: str) -> bool:
     return "settings" in parts or parts[-1].endswith("settings")
 
 
+# remembered: each round's classes table asks again for every class of the tree
+@lru_cache(maxsize=65536)
 def snake_case(name: str) -> str:
     """``UsersClient`` -> ``users_client``, ``HTTPFetcher`` -> ``http_fetcher``."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()
