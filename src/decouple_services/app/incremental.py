@@ -19,14 +19,20 @@ site) reads three kinds of input:
 A file's result is reused when its key, the global inputs it depends on and the value at
 every table and key it read are unchanged; then what its lookups asked for is noted again,
 so the files parsed on demand are those of a fresh resolution. A file where a helper was
-found (its sites depend on every other file's) is always resolved again. Looking up
-helpers when none is known finds none, but asks for definitions too: those lookups are
-recorded and replayed the same way (the *idle* part of an entry).
+found keeps its helpers with it (``resolve.calls.wrapper_to_json``, checked to come back
+equal; a helper that would not is never kept, and its file is resolved again): the
+invocations of helpers, which depend on every file's, are found afresh from the first
+passes. Looking up helpers when none is known finds none, but asks for definitions too:
+those lookups are recorded and replayed the same way (the *idle* part of an entry).
 
 Entries live in memory for the rounds of one scan and in ``sites-<root>.json`` of the cache
 between scans, a few per file (a file is resolved in several rounds of asking, each with
 more definitions parsed). Values are compared through a digest of their ``repr``: frozen
-dataclasses of tuples, the same in every process.
+dataclasses of tuples, the same in every process; within a scan a digest is kept with the
+value it was made of, while the index keeps that value (``resolve.index.IndexTables``).
+
+The text searches of on-demand parsing are reused the same way, file by file
+(:class:`SearchMemo`, ``searches-<root>.json``).
 """
 
 from __future__ import annotations
