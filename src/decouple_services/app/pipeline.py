@@ -885,12 +885,12 @@ class _Demand:
     def __init__(
         self, root: Path, python: Sequence[str], config: Config, options: ExtractOptions
     ) -> None:
+        from decouple_services.app.demand import searched
+
         files = frozenset(python)
         self.modules: dict[str, list[str]] = {}
         for path in python:
             self.modules.setdefault(module_name(path, files)[0], []).append(path)
-        from decouple_services.app.demand import searched
-
         self.read = functools.partial(_read_in, str(root))
         self.options = options
         self.config = config
