@@ -619,7 +619,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
-        from decouple_services.app.demand import Asked, asking_index
+        from decouple_services.app.demand import Asked, asking_index, searched
         from decouple_services.app.edits import EditRecord
         from decouple_services.app.incremental import SearchMemo, SiteMemo
 
@@ -750,7 +750,13 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                 for q, w in resolution.wrappers.items()
                 if new.intersection(w.invoked_as)
             ]
-            again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
+            again = select_rereads(
+                python,
+                helpers,
+                graph(),
+                functools.partial(_read_in, str(root)),
+                demand.search if demand is not None else searched,
+            )
             if demand is not None:
                 demand.queries.append(
                     ["helpers", sorted([h.qualname, h.is_method] for h in helpers)]
@@ -994,7 +1000,7 @@ class _Demand:
                 self.queries.append(words_query(g for g in slots if g))
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
             if helpers:
-                found.update(select_rereads(rest, helpers, graph(), self.read))
+                found.update(select_rereads(rest, helpers, graph(), self.read, self.search))
                 self.queries.append(["objects", sorted([h.qualname, False] for h in helpers)])
         return sorted(found)
 
