@@ -773,8 +773,8 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
         memo.save(cache_dir, root, python)
     if searches is not None and cache_dir is not None:
         note(
-            f"searched {searches.read} unparsed files, answered {searches.recalled} from the "
-            "last scan's searches"
+            f"text searches read {searches.read} files, took {searches.recalled} answers "
+            "from the last scan's"
         )
         searches.save(cache_dir, root)
 
