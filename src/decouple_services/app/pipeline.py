@@ -973,7 +973,9 @@ class _Demand:
         if fixtures:
             self.fixtures |= fixtures
             self.queries.append(["fixtures", sorted([name, folder] for name, folder in fixtures)])
-            for name, folder in fixtures:
+            # in order: each search leaves out the files found before it, and the searches
+            # of the next scan are answered from this one's for the files they tested
+            for name, folder in sorted(fixtures):
                 tests = [
                     p
                     for p in sorted(unparsed - found)
