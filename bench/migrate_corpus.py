@@ -98,7 +98,10 @@ def run_repo(repo_dir: Path, name: str, keep: Path | None) -> Row:
         for reason in refusal.reasons:
             row.refused[reason.code] += 1
             where = f"{refusal.site.file}:{refusal.site.line}" if refusal.site else ""
-            row.failed_notes.append(f"refused {refusal.site_id} {where}: {reason.reason}")
+            row.failed_notes.append(
+                f"refused {refusal.site_id} {where} [{reason.code}]: {reason.reason}; "
+                f"instead: {reason.suggestion}"
+            )
     row.failed = [f"{ident}: {why}" for ident, why in migration.failed]
     row.failed_notes.extend(
         f"dependencies of {service}: {note}" for service, note in migration.dependency_notes

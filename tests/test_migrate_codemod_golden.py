@@ -230,3 +230,53 @@ def test_the_latin1_crlf_file_keeps_its_encoding_and_newlines() -> None:
 
 def _fields(spec: SendSpec) -> dict[str, object]:
     return {name: getattr(spec, name) for name in SendSpec.__dataclass_fields__}
+
+
+def test_a_failure_branch_that_only_words_a_local_is_a_success_check() -> None:
+    """``content = response.content.decode()`` then ``raise Error(content)``: the local
+    only words the report, so the check goes like any other. A local read after the
+    branch, one declared ``global``, or one whose value makes another call carries the
+    answer on: those sites stay, refused as answer-used, naming the statement."""
+    code, skipped = _rewrite(CASES / "failure_branch_words_a_local")
+    assert b'send_event_and_wait("kernel.schemas", artefacts, timeout=5)' in code
+    assert b'send_event_and_wait("kernel.logged", entities, timeout=5)' in code
+    assert sorted(skipped) == ["cs-dddd0002", "cs-dddd0003", "cs-dddd0005", "cs-dddd0006"]
+    assert all(getattr(why, "code", None) == "answer-used" for why in skipped.values())
+    assert "(`rollback_submission(submission_id)`)" in skipped["cs-dddd0002"]
+    assert '(`failed = response.content.decode("utf-8")`)' in skipped["cs-dddd0003"]
+    assert "(`failures = failures + len(entities)`)" in skipped["cs-dddd0005"]
+    assert '(`state = requests.get(f"{KERNEL}/state/").text`)' in skipped["cs-dddd0006"]
+
+
+def test_a_clause_that_words_the_error_gets_a_copy_for_the_send_failure() -> None:
+    """``except AioRpcError as e: log.critical(f"{e.code()}")``: the clause reads the error
+    only to word its report, so a copy of it for ``EventNotAccepted`` follows it, the error
+    in place of each read. A clause whose reads decide (``if err.code() == ...``, the
+    callee's status passed on as this answer's) acts on the answer: refused."""
+    code, skipped = _rewrite(CASES / "handler_words_the_error")
+    text = code.decode()
+    assert (
+        "    except EventNotAccepted as grpc_error:\n"
+        '        log.critical(f"RPC call failed: {grpc_error}\\n{grpc_error}")\n'
+    ) in text
+    assert '        log.warning("kernel refused the entities: %s (%s)", e, e.args)\n' in text
+    assert sorted(skipped) == ["cs-eeee1003", "cs-eeee1004"]
+    assert all(getattr(why, "code", None) == "answer-used" for why in skipped.values())
+    assert "it reads `err.code()` at line 40" in skipped["cs-eeee1003"]
+    assert "it reads `e.response.status_code` at line 50" in skipped["cs-eeee1004"]
+
+
+def test_a_local_only_the_old_call_read_goes_and_a_call_that_made_it_stays() -> None:
+    """``url = f"{kernel_url}/x"`` goes with the call, and then ``kernel_url``, which only
+    it read; a local made by a call loses its name and keeps its call (it may do more
+    than make the value). A local read after the call stays as it was."""
+    source, specs, _data = _load(CASES / "leftover_locals_made_by_calls")
+    result = rewrite_source(source, specs)
+    text = result.code.decode()
+    assert "    realm_headers(project)\n    get_kernel_url()\n" in text
+    assert "    kernel_url = get_kernel_url()\n" in text  # push_entities returns it
+    assert (
+        "`kernel_url` in `push_schemas` only served the old call: the call that made it "
+        "stays, as a statement of its own, for what else it may do; remove it if it does "
+        "nothing"
+    ) in result.notes["cs-ffff0001"]

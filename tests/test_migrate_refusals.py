@@ -49,6 +49,11 @@ def test_reads_checks_auth_unknown_paths_and_unbuildable_servicers_are_refused(
     assert "`Profiles.__init__` (services/profiles/profiles/server.py:12) requires `store`" in (
         reasons[46].reason
     )
+    # the server builds it from serve()'s parameter, which a generated factory cannot know
+    assert (
+        "not in a way a generated factory can mirror: the servicer's construction reads "
+        "`store`, a parameter of `serve()` (services/profiles/profiles/server.py:23)"
+    ) in reasons[46].reason
     assert "RPC /{?}.Audit/Record" in reasons[56].reason
     assert "calls accounts again at line 62 (GET /users/{user_id}/summary)" in reasons[61].reason
     assert "reads `registry` (services/accounts/accounts/app.py:63)" in reasons[66].reason

@@ -136,10 +136,12 @@ def start_consumer(
     app_object: str | None = None,
     *,
     servicer_factory: str | None = None,
+    servicer_interceptors: str | None = None,
     **env: str,
 ) -> Callee:
     """The fixture ``service`` with the generated consumer of ``topic``, running.
-    ``servicer_factory``: a gRPC servicer's ``module:function``."""
+    ``servicer_factory``: a gRPC servicer's ``module:function``; ``servicer_interceptors``:
+    the one giving its server's interceptors."""
     root = workdir / service
     if not root.exists():
         copy_service(service, workdir)
@@ -163,6 +165,7 @@ def start_consumer(
         import_root=service,
         extra=extra,
         servicer_factory=servicer_factory,
+        servicer_interceptors=servicer_interceptors,
     )
     write(root / service / f"consume_{slug}.py", render_consumer(spec))
     write(root / service / "decouple_runtime.py", render_runtime())

@@ -4,12 +4,16 @@ serves only that loop), and closes what the factory opened when it stops."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from decouple_services.migrate.generate import render_servicer_factory
+from decouple_services.migrate.servicers import Bootstrap, derive_servicer_factory
+
 from .apps import INVITES_INVITE, create_topics, run_caller, start_consumer, topic_for
-from .harness import Broker, read_records, read_topic, wait_for
+from .harness import FIXTURES, Broker, copy_service, read_records, read_topic, wait_for, write
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +50,127 @@ def test_an_async_factorys_servicer_handles_events_and_is_closed_at_the_stop(
             {"event": "opened"},
             {"event": "invited", "email": "a@example.com"},
             {"event": "invited", "email": "b@example.com"},
+            {"event": "closed"},
+        ]
+    finally:
+        callee.consumer.stop()
+
+
+def _generated_factory(tmp_path: Path) -> str:
+    """The factory module decouple generates from ``serve()`` (``invites/main.py``),
+    written into a copy of the service; its module's name."""
+    source = FIXTURES / "invites"
+
+    def read(path: str) -> bytes | None:
+        target = source / path
+        return target.read_bytes() if target.is_file() else None
+
+    bootstrap = derive_servicer_factory(
+        INVITES_INVITE,
+        repo_root=str(source),
+        service_root=".",
+        read=read,
+        module_of=lambda path: path.removesuffix(".py").replace("/", "."),
+    )
+    assert isinstance(bootstrap, Bootstrap), bootstrap
+    assert bootstrap.kind == "context"
+    assert bootstrap.interceptor_items == ("AuthInterceptor()", "ErrorInterceptor()")
+    root = copy_service("invites", tmp_path)
+    module = "invites.decouple_consumers.servicer_invite_service"
+    path = module.replace(".", "/") + ".py"
+    write(root / "invites" / "decouple_consumers" / "__init__.py", "")
+    write(root / path, render_servicer_factory(bootstrap, path, module))
+    return module
+
+
+def test_a_factory_generated_from_the_servers_bootstrap_opens_handles_and_closes(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """No factory named: decouple mirrors ``serve()`` (``invites/main.py``), which opens
+    the process's pool and builds the servicer with it, and the ``finally:`` of ``main()``
+    around it, which closes the pool. The consumer runs that factory: the pool is opened
+    once before the first event, on the loop the servicer's calls then run on, and closed
+    when the consumer stops."""
+    module = _generated_factory(tmp_path)
+    topic = topic_for(INVITES_INVITE)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    callee = start_consumer(
+        broker, tmp_path, "invites", topic, CLIENT, servicer_factory=f"{module}:build_servicer"
+    )
+    try:
+        calls = [
+            [topic.name, {"email": "a@example.com"}, "r-1"],
+            [topic.name, {"email": "b@example.com"}, "r-2"],
+        ]
+        run_caller(broker, tmp_path, CLIENT, "notify", calls)
+        wait_for(lambda: len(read_records(callee.records)) >= 3, 30, "two invitations")
+        assert callee.consumer.terminate() == 0
+        output = callee.consumer.output()
+        assert f"the servicer {module}:build_servicer built is ready" in output, output
+        assert "Traceback" not in output, output
+        assert read_records(callee.records) == [
+            {"event": "opened"},
+            {"event": "invited", "email": "a@example.com"},
+            {"event": "invited", "email": "b@example.com"},
+            {"event": "closed"},
+        ]
+    finally:
+        callee.consumer.stop()
+
+
+def test_the_servers_generated_interceptors_authenticate_and_map_errors_for_events(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The interceptors ``serve()`` gives its ``grpc.aio`` server, generated beside the
+    factory: the auth hook rejects the event whose call carried another token
+    (UNAUTHENTICATED), and the error-mapping one turns the repository's ``LookupError``
+    into NOT_FOUND, which is dead-lettered at once where the bare exception would be
+    retried; the events around them are handled."""
+    module = _generated_factory(tmp_path)
+    # the caller's own Authorization travels with its events, and no credential of the
+    # consumer's own stands in for it
+    topic = replace(topic_for(INVITES_INVITE), headers=("Authorization",))
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    callee = start_consumer(
+        broker,
+        tmp_path,
+        "invites",
+        topic,
+        CLIENT,
+        servicer_factory=f"{module}:build_servicer",
+        servicer_interceptors=f"{module}:build_interceptors",
+        DECOUPLE_REQUEST_HEADERS="{}",
+        DECOUPLE_RETRY_ATTEMPTS="3",
+        DECOUPLE_RETRY_BASE_S="0.2",
+        DECOUPLE_RETRY_CAP_S="0.2",
+        DECOUPLE_RETRY_JITTER="0",
+    )
+    try:
+        calls = [
+            [topic.name, {"email": "a@example.com"}, "caller-token"],
+            [topic.name, {"email": "intruder@example.com"}, "stolen-token"],
+            [topic.name, {"email": "missing@example.com"}, "caller-token"],
+            [topic.name, {"email": "c@example.com"}, "caller-token"],
+        ]
+        run_caller(broker, tmp_path, CLIENT, "notify_as", calls)
+        dead = read_topic(broker, topic.dead_letter, 2, timeout=60)
+        assert [b"intruder@" in d.value for d in dead] == [True, False]
+        assert b"missing@" in dead[1].value
+        wait_for(
+            lambda: {"event": "invited", "email": "c@example.com"} in read_records(callee.records),
+            30,
+            "the last invitation",
+        )
+        assert callee.consumer.terminate() == 0
+        output = callee.consumer.output()
+        assert f"2 interceptors of {module}:build_interceptors run" in output, output
+        assert "UNAUTHENTICATED" in output and "NOT_FOUND" in output, output
+        assert read_records(callee.records) == [
+            {"event": "opened"},
+            {"event": "invited", "email": "a@example.com"},
+            # once: NOT_FOUND is final, where the LookupError itself would be retried
+            {"event": "looked-up", "email": "missing@example.com"},
+            {"event": "invited", "email": "c@example.com"},
             {"event": "closed"},
         ]
     finally:

@@ -64,6 +64,9 @@ class MigrateCommand:
     fire_and_forget: bool = False
     #: ``--servicer-factory NAME=MODULE:FUNCTION``, as given (checked by :func:`_factories`).
     servicer_factories: tuple[str, ...] = ()
+    #: ``--servicer-interceptors NAME=MODULE:FUNCTION``, as given (checked by
+    #: :func:`_factories`).
+    servicer_interceptors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,16 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
     client = command.client or (config.migrate_client if config else None) or "kafka-python"
     check_template(template)
     _check_event_options(command)
-    factories = _factories(command, config.migrate_servicer_factories if config else ())
+    factories = _factories(
+        command.servicer_factories,
+        config.migrate_servicer_factories if config else (),
+        "--servicer-factory",
+    )
+    interceptors = _factories(
+        command.servicer_interceptors,
+        config.migrate_servicer_interceptors if config else (),
+        "--servicer-interceptors",
+    )
     criteria = Criteria(
         ids=command.select,
         edges=tuple(parse_edge(e) for e in command.edges),
@@ -163,6 +175,7 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
             outbox=command.outbox,
             fire_and_forget=command.fire_and_forget,
             servicer_factories=factories,
+            servicer_interceptors=interceptors,
         )
         whole = migrate_scanned(result, selection, options)
         parts = [Part("", "", whole, whole.changes)]
@@ -239,20 +252,20 @@ def _subscription(command: MigrateCommand) -> SubscribeRequest | None:
 
 
 def _factories(
-    command: MigrateCommand, configured: tuple[tuple[str, str], ...]
+    given: tuple[str, ...], configured: tuple[tuple[str, str], ...], option: str
 ) -> tuple[tuple[str, str], ...]:
-    """The servicer factories: the configuration's, with ``--servicer-factory`` on top
-    (an option naming the same servicer wins)."""
+    """The servicer factories (or interceptors' functions): the configuration's, with the
+    command line's ``option`` on top (an option naming the same servicer wins)."""
     from decouple_services.core.config import FACTORY_TARGET
     from decouple_services.core.errors import SelectionError
 
     factories = dict(configured)
-    for given in command.servicer_factories:
-        name, _, target = given.partition("=")
+    for one in given:
+        name, _, target = one.partition("=")
         name, target = name.strip(), target.strip()
         if not name or not FACTORY_TARGET.fullmatch(target):
             raise SelectionError(
-                f"--servicer-factory {given}: expected NAME=MODULE:FUNCTION "
+                f"{option} {one}: expected NAME=MODULE:FUNCTION "
                 "(InviteService=app.wiring:make_invite_servicer)"
             )
         factories[name] = target

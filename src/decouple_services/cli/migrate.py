@@ -168,10 +168,24 @@ def migrate(
             metavar="NAME=MODULE:FUNCTION",
             help="A function that builds the gRPC servicer of service (or servicer class) "
             "NAME, called with no arguments when its consumer starts: for a servicer whose "
-            "__init__ takes arguments (repositories, clients), which is refused without "
-            "one. It may be async (awaited once, on the loop the servicer's methods run "
+            "__init__ takes arguments (repositories, clients). Without one, the factory is "
+            "generated from the code that adds the servicer to its server, or the site is "
+            "refused where that cannot be mirrored safely. It may be async (awaited once, on the loop the servicer's methods run "
             "on) or give an async context manager (exited when the consumer stops). "
             "Repeatable; adds to [tool.decouple.migrate.servicer-factories].",
+        ),
+    ] = None,
+    servicer_interceptors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--servicer-interceptors",
+            metavar="NAME=MODULE:FUNCTION",
+            help="A function that gives the interceptors of the gRPC server of service (or "
+            "servicer class) NAME, as its grpc.server(interceptors=...) list, called once "
+            "when its consumer starts: each event then goes through them as an RPC does "
+            "(auth hooks, exceptions turned into statuses). Without one, they are generated "
+            "from the server's bootstrap with its servicer's factory, where they can be. "
+            "Repeatable; adds to [tool.decouple.migrate.servicer-interceptors].",
         ),
     ] = None,
     allow_dirty: Annotated[
@@ -237,6 +251,7 @@ def migrate(
         outbox=outbox,
         fire_and_forget=fire_and_forget,
         servicer_factories=tuple(servicer_factory or ()),
+        servicer_interceptors=tuple(servicer_interceptors or ()),
         config=config,
         use_cache=not no_cache,
         cache_dir=cache_dir,

@@ -22,6 +22,9 @@ client = "confluent-kafka"               # or "kafka-python" (the default)
 
 [tool.decouple.migrate.servicer-factories]   # gRPC servicers whose __init__ takes arguments
 InviteService = "app.wiring:make_invite_servicer"   # service or class -> module:function
+
+[tool.decouple.migrate.servicer-interceptors]  # the interceptors of a gRPC servicer's server
+InviteService = "app.wiring:invite_interceptors"    # service or class -> module:function
 ```
 
 Gates and rule selection for ``decouple scan`` (its options override them):
@@ -48,17 +51,18 @@ All problems are collected and reported together in one :class:`ConfigError`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from decouple_services.core.errors import ConfigError
 from decouple_services.core.fs import read_regular
+from decouple_services.core.records import record
 
 ArgRef = int | str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServiceConfig:
     name: str
     root: str | None = None
@@ -66,7 +70,7 @@ class ServiceConfig:
     ports: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClientConfig:
     """A project's own client callable: a function, or a class whose methods make calls."""
 
@@ -78,7 +82,7 @@ class ClientConfig:
     method_arg: ArgRef | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Edge:
     """``caller -> callee`` in a contract; ``*`` on either side stands for any service."""
 
@@ -89,7 +93,7 @@ class Edge:
         return f"{self.caller} -> {self.callee}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Contracts:
     """``[tool.decouple.contracts]``: which synchronous edges between services may exist."""
 
@@ -116,7 +120,7 @@ class Contracts:
         return named
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Gates:
     """The CI gates of ``decouple scan``, as ``[tool.decouple]`` sets them."""
 
@@ -128,7 +132,7 @@ class Gates:
     ignore: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Config:
     exclude: tuple[str, ...] = ()
     services: tuple[ServiceConfig, ...] = ()
@@ -145,6 +149,10 @@ class Config:
     #: ``[tool.decouple.migrate.servicer-factories]``: gRPC service (or servicer class) ->
     #: ``module:function`` that builds its servicer; ``--servicer-factory`` adds to them.
     migrate_servicer_factories: tuple[tuple[str, str], ...] = ()
+    #: ``[tool.decouple.migrate.servicer-interceptors]``: gRPC service (or servicer class)
+    #: -> ``module:function`` giving its server's interceptors; ``--servicer-interceptors``
+    #: adds to them.
+    migrate_servicer_interceptors: tuple[tuple[str, str], ...] = ()
     gates: Gates = field(default_factory=Gates)
     contracts: Contracts = field(default_factory=Contracts)
 
@@ -246,7 +254,7 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
             problems.append(f"{where}: set 'service_arg' or 'url_arg' so decouple knows the callee")
         clients.append(client)
 
-    topic_template, sync_client, factories = _migrate(
+    topic_template, sync_client, factories, interceptors = _migrate(
         table.get("migrate", {}), f"{source}: migrate", problems
     )
     exclude = _str_list(table.get("exclude"), f"{source}: exclude", problems)
@@ -268,6 +276,7 @@ def parse_config(table: dict[str, Any], source: str) -> Config:
         migrate_topic_template=topic_template,
         migrate_client=sync_client,
         migrate_servicer_factories=factories,
+        migrate_servicer_interceptors=interceptors,
         gates=gates,
         contracts=contracts,
     )
@@ -369,11 +378,11 @@ FACTORY_TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za
 
 def _migrate(
     value: Any, where: str, problems: list[str]
-) -> tuple[str | None, str | None, tuple[tuple[str, str], ...]]:
+) -> tuple[str | None, str | None, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     if not isinstance(value, dict):
         problems.append(f"{where}: expected a table")
-        return None, None, ()
-    known = ("client", "servicer-factories", "topic-template")
+        return None, None, (), ()
+    known = ("client", "servicer-factories", "servicer-interceptors", "topic-template")
     for key in sorted(set(value) - set(known)):
         problems.append(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
     template = value.get("topic-template")
@@ -384,19 +393,26 @@ def _migrate(
     if client is not None and client not in MIGRATE_CLIENTS:
         problems.append(f"{where}.client: expected one of {', '.join(MIGRATE_CLIENTS)}")
         client = None
-    raw = value.get("servicer-factories", {})
-    factories: list[tuple[str, str]] = []
+    factories = _targets(value, "servicer-factories", where, problems)
+    interceptors = _targets(value, "servicer-interceptors", where, problems)
+    return template, client, factories, interceptors
+
+
+def _targets(
+    value: dict[str, Any], key: str, where: str, problems: list[str]
+) -> tuple[tuple[str, str], ...]:
+    """A table of gRPC service (or servicer class) -> ``module:function``."""
+    raw = value.get(key, {})
+    out: list[tuple[str, str]] = []
     if not isinstance(raw, dict):
-        problems.append(f"{where}.servicer-factories: expected a table of name = module:function")
+        problems.append(f"{where}.{key}: expected a table of name = module:function")
         raw = {}
     for name, target in sorted(raw.items()):
         if not isinstance(target, str) or not FACTORY_TARGET.fullmatch(target):
-            problems.append(
-                f"{where}.servicer-factories.{name}: expected 'module:function', not {target!r}"
-            )
+            problems.append(f"{where}.{key}.{name}: expected 'module:function', not {target!r}")
             continue
-        factories.append((name, target))
-    return template, client, tuple(factories)
+        out.append((name, target))
+    return tuple(out)
 
 
 def load_config(root: Path, explicit: Path | None = None) -> Config:

@@ -26,13 +26,14 @@ import builtins
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from decouple_services.core.model import ResponseUse
 from decouple_services.detect.events import MARKER
-from decouple_services.detect.response import ResponseReading, classify, parent_map
+from decouple_services.detect.response import Handler, ResponseReading, classify, parent_map
 from decouple_services.migrate.imports import add_import, drop_unused, names_in, separate_docstring
 from decouple_services.migrate.scope import bound_at, undefined_names
 
@@ -162,7 +163,7 @@ class FileRewrite:
 
 
 class _Located:
-    __slots__ = ("call", "drops", "facts", "parent_with", "statement", "widen")
+    __slots__ = ("call", "copies", "drops", "facts", "parent_with", "statement", "widen")
 
     def __init__(
         self,
@@ -182,6 +183,10 @@ class _Located:
         #: ``except`` clauses (by node id) that caught only the client's failures: they catch
         #: ``EventNotAccepted`` too, so a refused send is handled as a failed call was.
         self.widen: set[int] = set()
+        #: ``except`` clauses (by node id) that read the client's error only to word their
+        #: report: a copy for ``EventNotAccepted`` follows each, the error's reads (by node
+        #: id) replaced by the error itself.
+        self.copies: dict[int, frozenset[int]] = {}
 
 
 class _Calls(cst.CSTVisitor):
@@ -308,7 +313,9 @@ def _locate(
         try:
             payload, notes, payload_node = _payload_source(wrapper.module, call, spec, known)
             drops, check_notes = _checks(parsed, reading, statement) if reading else ({}, ())
-            widened, handler_notes = _handling(reading) if reading else (set(), ())
+            widened, copied, handler_notes = (
+                _handling(reading, parsed) if reading else (set(), {}, ())
+            )
         except _NotRewritable as exc:
             problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
@@ -374,6 +381,7 @@ def _locate(
                 for node in parsed.statements.get(line, [])
                 if isinstance(node, cst.ExceptHandler)
             }
+            located.copies = copied
         parent = parents.get(parents.get(statement))  # type: ignore[arg-type]
         if isinstance(parent, cst.With):
             located.parent_with = parent
@@ -615,7 +623,11 @@ def _checks(
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             what += f"; its failure branch ({span}) no longer runs"
         notes.append(what)
-        acted = _acts_on_failure(node, check.success_branch, module) if check.kind == "if" else None
+        acted = (
+            _acts_on_failure(node, check.success_branch, module, parsed.parents)
+            if check.kind == "if"
+            else None
+        )
         if acted is not None:
             raise _NotRewritable(
                 f"the failure branch of the check at line {check.line} acts on the callee's "
@@ -634,9 +646,43 @@ _REPORTING = re.compile(
 )
 
 
-def _acts_on_failure(node: cst.CSTNode, success: str, module: cst.Module) -> str | None:
+#: Calls that only read or word a value: the body of the answer (``.content.decode()``,
+#: ``.json()``, ``.json().get("detail")``), a message's text (``MSG.format(...)``,
+#: ``str(e)``). A local made of these changes nothing.
+_WORDING = frozenset(
+    {
+        "decode",
+        "json",
+        "format",
+        "get",
+        "strip",
+        "join",
+        "lower",
+        "upper",
+        "replace",
+        "str",
+        "repr",
+        "len",
+        "int",
+        "dumps",
+        "getattr",
+    }
+)
+
+
+def _acts_on_failure(
+    node: cst.CSTNode,
+    success: str,
+    module: cst.Module,
+    parents: Mapping[cst.CSTNode, cst.CSTNode] | None = None,
+) -> str | None:
     """The first statement of an ``if`` check's failure branch that does more than report
-    the failure (``rollback_stock(removed)``, ``order.status = FAILED``), as written."""
+    the failure (``rollback_stock(removed)``, ``order.status = FAILED``), as written.
+
+    A local the branch words its report with (``content = response.content.decode()``
+    before ``raise Error(content)``) reports too, when its value calls nothing that acts
+    and nothing after the branch reads it: the branch leaves the function (its last
+    statement a ``raise`` or ``return``), or the function reads the name nowhere else."""
     if not isinstance(node, cst.If):
         return None
     if success == "body":
@@ -644,6 +690,13 @@ def _acts_on_failure(node: cst.CSTNode, success: str, module: cst.Module) -> str
     else:
         branch = node.body
     statements = branch.body if isinstance(branch, cst.IndentedBlock) else []
+    shared = _shared_names(node, parents) if parents is not None else None
+    # what the function reads besides the branch: a local read there carries the answer on
+    read_elsewhere = (
+        set()
+        if _leaves(statements) or parents is None
+        else _names_read_outside(node, branch, parents)
+    )
     for statement in statements:
         if not isinstance(statement, cst.SimpleStatementLine):
             return _first_line(module.code_for_node(statement))
@@ -656,8 +709,94 @@ def _acts_on_failure(node: cst.CSTNode, success: str, module: cst.Module) -> str
                 and _REPORTING.search(_dotted(small.value.func) or "")
             ):
                 continue
+            if shared is not None and _words_a_local(small, shared | read_elsewhere):
+                continue
             return _first_line(module.code_for_node(small))
     return None
+
+
+def _leaves(statements: Sequence[cst.BaseStatement]) -> bool:
+    """Whether a block's last statement is a ``raise`` or a ``return``."""
+    last = statements[-1] if statements else None
+    return (
+        isinstance(last, cst.SimpleStatementLine)
+        and bool(last.body)
+        and isinstance(last.body[-1], cst.Raise | cst.Return)
+    )
+
+
+def _names_read_outside(
+    node: cst.CSTNode, branch: cst.CSTNode | None, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> set[str]:
+    """The names the function around ``node`` reads outside ``branch``."""
+    current = _enclosing_function(node, parents)
+    if current is None:
+        return set()
+    inside = {id(n) for n in _walk(branch)} if branch is not None else set()
+    return {
+        n.value
+        for n in _walk(current)
+        if isinstance(n, cst.Name) and id(n) not in inside and not _is_store(n, parents)
+    }
+
+
+def _is_store(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    parent = parents.get(name)
+    return (isinstance(parent, cst.AssignTarget) and parent.target is name) or (
+        isinstance(parent, cst.AnnAssign) and parent.target is name
+    )
+
+
+def _shared_names(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> set[str] | None:
+    """The names the function around ``node`` declares ``global`` or ``nonlocal`` (an
+    assignment to them outlives the frame); ``None`` outside a function."""
+    current = _enclosing_function(node, parents)
+    if current is None:
+        return None
+    return {
+        name.name.value
+        for n in _walk(current)
+        if isinstance(n, cst.Global | cst.Nonlocal)
+        for name in n.names
+    }
+
+
+def _words_a_local(small: cst.BaseSmallStatement, kept: set[str]) -> bool:
+    """``name = <value>`` where ``name`` is not in ``kept`` (declared ``global``, read
+    after the branch) and ``value`` calls only what reads or words (``_WORDING``)."""
+    if not (
+        isinstance(small, cst.Assign | cst.AnnAssign)
+        and small.value is not None
+        and all(
+            isinstance(t, cst.Name) and t.value not in kept
+            for t in (
+                [a.target for a in small.targets]
+                if isinstance(small, cst.Assign)
+                else [small.target]
+            )
+        )
+    ):
+        return False
+    for n in _walk(small.value):
+        if isinstance(n, cst.Call):
+            func = n.func
+            name = (
+                func.attr.value
+                if isinstance(func, cst.Attribute)
+                else func.value
+                if isinstance(func, cst.Name)
+                else ""
+            )
+            if name not in _WORDING:
+                return False
+            # ``client.get(url)`` is another call; ``response.json().get("detail")`` reads
+            if name == "get" and not (
+                isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call | cst.Subscript)
+            ):
+                return False
+        if isinstance(n, cst.Await | cst.Yield | cst.NamedExpr | cst.Lambda):
+            return False
+    return True
 
 
 def _first_line(code: str) -> str:
@@ -689,22 +828,40 @@ def _helper_check_notes(
 _CATCH_ALL = frozenset({"Exception", "BaseException", "builtins.Exception"})
 
 
-def _handling(reading: ResponseReading) -> tuple[set[int], tuple[str, ...]]:
-    """The lines of the ``except`` clauses that get ``EventNotAccepted`` added, and what the
-    reviewer is told of each clause around the call.
+def _handling(
+    reading: ResponseReading, parsed: ParsedSource
+) -> tuple[set[int], dict[int, frozenset[int]], tuple[str, ...]]:
+    """The lines of the ``except`` clauses that get ``EventNotAccepted`` added, the clauses
+    (by node id) that get a copy for it, and what the reviewer is told of each clause
+    around the call.
 
-    A clause that reads the client's error (``e.response.text``, ``e.code()``) is left
-    alone: an ``EventNotAccepted`` has none of that and would raise ``AttributeError``
-    there. When every clause that handled the call's failures is such a clause, nothing can
-    handle a refused send as the failed call was: the site is refused."""
+    A clause that reads the client's error (``e.response.text``, ``e.code()``) cannot take
+    an ``EventNotAccepted``, which has none of that (``AttributeError``). Where it reads
+    them only to word its report (``log.error(f"failed: {e.code()}")``, ``raise
+    HTTPException(detail=f"{e.details()}")``), a copy of it for ``EventNotAccepted``
+    follows it, with the error itself (its message says why Kafka did not take the event)
+    in their place. When every clause that handled the call's failures decides on what it
+    reads (``if e.code() == ...``), nothing can handle a refused send as the failed call
+    was: the site is refused."""
     widened: set[int] = set()
+    copies: dict[int, frozenset[int]] = {}
     out: list[str] = []
     caught_somewhere = False
+    readers: list[tuple[Handler, cst.ExceptHandler | None, frozenset[int] | cst.CSTNode | None]]
     readers = []
     for handler in reading.handlers:
         caught = ", ".join(handler.caught) or "everything"
         if handler.client_only and handler.reads:
-            readers.append(handler)
+            node = next(
+                (
+                    n
+                    for n in parsed.statements.get(handler.line, [])
+                    if isinstance(n, cst.ExceptHandler)
+                ),
+                None,
+            )
+            worded = _worded_reads(node, parsed) if node is not None else None
+            readers.append((handler, node, worded))
             out.append(
                 f"line {handler.line}: `except {caught}` is left as it was: it reads the "
                 f"error's `{'`, `'.join(handler.reads)}`, which `EventNotAccepted` has not"
@@ -723,8 +880,48 @@ def _handling(reading: ResponseReading) -> tuple[set[int], tuple[str, ...]]:
                 f"line {handler.line}: `except {caught}` now catches `EventNotAccepted` (the "
                 "event was not accepted) instead of the call's failures"
             )
+    # No other clause takes the send's failure: the first that reads the error only to
+    # word its report gets a copy for it (a second copy after it could never run).
+    copied = next(
+        (
+            (handler, node, worded)
+            for handler, node, worded in readers
+            if node is not None and isinstance(worded, frozenset)
+        ),
+        None,
+    )
+    if copied is not None and not caught_somewhere:
+        handler, node, worded = copied
+        assert node is not None and isinstance(worded, frozenset)
+        copies[id(node)] = worded
+        caught_somewhere = True
+        caught = ", ".join(handler.caught)
+        out = [
+            (
+                f"line {handler.line}: `except {caught}` reads the error's "
+                f"`{'`, `'.join(handler.reads)}` only to word its report: a copy of it for "
+                "`EventNotAccepted` follows it and words the report with the send's error "
+                "(why Kafka did not take the event); the callee's own failures no longer "
+                "reach either"
+            )
+            if n.startswith(f"line {handler.line}: ")
+            else n
+            for n in out
+        ]
     if readers and not caught_somewhere:
-        first = readers[0]
+        first, _, deciding = readers[0]
+        if isinstance(deciding, cst.CSTNode):
+            # ``if e.code() == ...``, ``status_code=e.response.status_code``: the callee's
+            # answer decides what this caller does
+            read = parsed.wrapper.module.code_for_node(deciding)
+            line = parsed.positions[deciding].start.line
+            raise _NotRewritable(
+                f"the `except {', '.join(first.caught)}` at line {first.line} acts on the "
+                f"callee's answer: it reads `{read}` at line {line} for more than the words "
+                "of its report (a refusal this caller decides on is a business answer, and "
+                "no event brings it back; a send's `EventNotAccepted` has no such answer)",
+                ANSWER_USED,
+            )
         raise _NotRewritable(
             f"the `except {', '.join(first.caught)}` at line {first.line} handles the call's "
             f"failures by reading the error's `{'`, `'.join(first.reads)}`, which a send's "
@@ -737,7 +934,92 @@ def _handling(reading: ResponseReading) -> tuple[set[int], tuple[str, ...]]:
             f"no `except` around the call (line {lines}) catches `EventNotAccepted`: a send "
             "Kafka does not accept escapes to this function's caller, unhandled"
         )
-    return widened, tuple(out)
+    return widened, copies, tuple(out)
+
+
+class _ReplaceNodes(cst.CSTTransformer):
+    """Puts ``by`` in place of each node whose id is in ``ids``."""
+
+    def __init__(self, ids: frozenset[int], by: cst.BaseExpression) -> None:
+        super().__init__()
+        self.ids = ids
+        self.by = by
+
+    def _swap(self, original: cst.CSTNode, updated: cst.BaseExpression) -> cst.BaseExpression:
+        return self.by.deep_clone() if id(original) in self.ids else updated
+
+    # a read is a chain on the error: it ends in a call, an attribute or a subscript
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        return self._swap(original_node, updated_node)
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        return self._swap(original_node, updated_node)
+
+    def leave_Subscript(
+        self, original_node: cst.Subscript, updated_node: cst.Subscript
+    ) -> cst.BaseExpression:
+        return self._swap(original_node, updated_node)
+
+
+#: What every exception has: a read of these works on the send's error as well.
+_EXCEPTION_ATTRIBUTES = frozenset(dir(Exception()))
+
+#: What turns a value into text, the error's reads included.
+_TO_TEXT = frozenset({"str", "repr"})
+
+
+def _worded_reads(
+    handler: cst.ExceptHandler, parsed: ParsedSource
+) -> frozenset[int] | cst.CSTNode | None:
+    """The node ids of the reads of the clause's error (``e.code()``, ``e.response.text``)
+    when each only words a report: inside an f-string's braces, an argument of a call that
+    reports (``log.error("%s", e.details())``), or of ``str()``/``repr()``. Else the first
+    read that does more (``if e.code() == ...``, ``status_code=e.response.status_code``),
+    or ``None`` when the clause names no error."""
+    if handler.name is None or not isinstance(handler.name.name, cst.Name):
+        return None
+    error = handler.name.name.value
+    parents = parsed.parents
+    found: set[int] = set()
+    for node in _walk(handler.body):
+        if not (isinstance(node, cst.Name) and node.value == error):
+            continue
+        # the read: the whole chain on the error (``e.response.json()["detail"]``)
+        top: cst.CSTNode = node
+        parent = parents.get(top)
+        while (
+            (isinstance(parent, cst.Attribute) and parent.value is top)
+            or (isinstance(parent, cst.Call) and parent.func is top)
+            or (isinstance(parent, cst.Subscript) and parent.value is top)
+        ):
+            top, parent = parent, parents.get(parent)
+        if top is node:
+            continue  # the error itself: ``str(e)``, ``raise ... from e``
+        first = parents.get(node)
+        if isinstance(first, cst.Attribute) and first.attr.value in _EXCEPTION_ATTRIBUTES:
+            continue  # ``e.args``: every exception has it, the send's error too
+        if isinstance(parent, cst.FormattedStringExpression) and parent.format_spec is None:
+            found.add(id(top))
+            continue
+        holder = parents.get(parent) if isinstance(parent, cst.Arg) else None
+        if (
+            isinstance(parent, cst.Arg)
+            and parent.keyword is None
+            and isinstance(holder, cst.Call)
+            and (_dotted(holder.func) in _TO_TEXT or _REPORTING.search(_dotted(holder.func) or ""))
+            # ``abort(e.response.status_code)`` passes the callee's status on: not words
+            and not (
+                (_dotted(holder.func) or "").rpartition(".")[2] == "abort"
+                and holder.args
+                and holder.args[0] is parent
+            )
+        ):
+            found.add(id(top))
+            continue
+        return top
+    return frozenset(found) if found else None
 
 
 def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[str, ...]]:
@@ -1230,10 +1512,12 @@ def _rewrite(
     with_blocks: dict[int, cst.With] = {}
     drops: dict[int, str] = {}
     widen: set[int] = set()
+    copies: dict[int, frozenset[int]] = {}
     for ident, located in found.items():
         by_statement[id(located.statement)] = (specs[ident], located)
         drops.update(located.drops)
         widen |= located.widen
+        copies.update(located.copies)
         for block in _enclosing_withs(located.statement, parsed.parents):
             if _only_opens_clients(block):
                 with_blocks[id(block)] = block
@@ -1248,7 +1532,7 @@ def _rewrite(
         return line[: len(line) - len(line.lstrip())]
 
     transformer = _Rewriter(
-        module, by_statement, unwrapped, indent_of, removed, line_width, drops, widen
+        module, by_statement, unwrapped, indent_of, removed, line_width, drops, widen, copies
     )
     new_module = wrapper.module.visit(transformer)
     wanted = {
@@ -1270,11 +1554,21 @@ def _rewrite(
     if any(specs[i].is_grpc for i in found):
         new_module = add_import(new_module, "from google.protobuf import json_format")
     new_module = separate_docstring(new_module)
-    dead: set[int] = set()
-    local_leftovers = _left_over_locals(new_module, removed, dead)
-    if dead:
-        new_module = new_module.visit(_DropStatements(dead))
+    dead: dict[int, cst.SimpleStatementLine] = {}
+    bare: set[int] = set()
+    local_leftovers = _left_over_locals(new_module, removed, dead, bare)
+    while dead or bare:
+        # what a dropped statement read may have served only it (``url = f"{base}/x"``
+        # gone, ``base = get_base_url()`` is read by nothing now)
+        freed = names_in(dead.values())
+        new_module = new_module.visit(_DropStatements(set(dead), bare))
+        removed |= freed
         new_module = drop_unused(new_module, removed)
+        dead, bare = {}, set()
+        if not freed:
+            break
+        for owner, stale in _left_over_locals(new_module, freed, dead, bare).items():
+            local_leftovers.setdefault(owner, []).extend(stale)
     leftovers = _left_over_globals(new_module, removed)
     notes: dict[str, tuple[str, ...]] = {}
     for ident, located in found.items():
@@ -1286,15 +1580,7 @@ def _rewrite(
         leftovers = [name for name in leftovers if name not in mine]
         function = _function_of(located.statement, parsed.parents)
         stale = local_leftovers.pop(function, []) if function else []
-        extra = (
-            *extra,
-            *(
-                f"`{name}` in `{function}` only served the old call: removed"
-                if gone
-                else f"`{name}` is no longer used in `{function}`; remove it"
-                for name, gone in stale
-            ),
-        )
+        extra = (*extra, *(_leftover_note(name, function or "", fate) for name, fate in stale))
         if located.facts.notes or extra:
             notes[ident] = (*located.facts.notes, *extra)
     if leftovers:  # read only by a client block the rewrite unwrapped
@@ -1319,13 +1605,34 @@ def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) 
     return found.name.value if found is not None else None
 
 
+#: What becomes of a local only the old call read: its statement goes (``removed``), its
+#: value's call stays as a statement of its own (``call``), or it stays as it was (``kept``).
+_Fate = Literal["removed", "call", "kept"]
+
+
+def _leftover_note(name: str, function: str, fate: _Fate) -> str:
+    if fate == "removed":
+        return f"`{name}` in `{function}` only served the old call: removed"
+    if fate == "call":
+        return (
+            f"`{name}` in `{function}` only served the old call: the call that made it stays, "
+            "as a statement of its own, for what else it may do; remove it if it does nothing"
+        )
+    return f"`{name}` is no longer used in `{function}`; remove it"
+
+
 def _left_over_locals(
-    module: cst.Module, removed: set[str], dead: set[int]
-) -> dict[str, list[tuple[str, bool]]]:
+    module: cst.Module,
+    removed: set[str],
+    dead: dict[int, cst.SimpleStatementLine],
+    bare: set[int],
+) -> dict[str, list[tuple[str, _Fate]]]:
     """Per function name: locals assigned once at its top level that only removed code read
     (``timeout = aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped). The
-    statements of those that can go without a side effect are added to ``dead``."""
-    out: dict[str, list[tuple[str, bool]]] = {}
+    statements of those that can go without a side effect are added to ``dead``; those
+    whose value is a call (``headers = realm_headers(project)``) to ``bare``, to keep the
+    call and lose the name nobody reads."""
+    out: dict[str, list[tuple[str, _Fate]]] = {}
 
     class _Functions(cst.CSTVisitor):
         def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -1343,23 +1650,34 @@ def _left_over_locals(
                 name = small.targets[0].target.value
                 others = [s for s in body if s is not statement]
                 if name in removed and name not in names_in(others):
-                    inert = _inert(small.value)
-                    out.setdefault(node.name.value, []).append((name, inert))
-                    if inert:
-                        dead.add(id(statement))
+                    fate: _Fate = "kept"
+                    if _inert(small.value):
+                        fate = "removed"
+                        dead[id(statement)] = statement
+                    elif isinstance(small.value, cst.Call | cst.Await):
+                        fate = "call"
+                        bare.add(id(statement))
+                    out.setdefault(node.name.value, []).append((name, fate))
 
     module.visit(_Functions())
     return out
 
 
 class _DropStatements(cst.CSTTransformer):
-    def __init__(self, dead: set[int]) -> None:
+    """Removes the ``dead`` statements; of the ``bare`` assignments keeps only the value."""
+
+    def __init__(self, dead: set[int], bare: set[int]) -> None:
         self.dead = dead
+        self.bare = bare
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
-        return cst.RemoveFromParent() if id(original_node) in self.dead else updated_node
+        if id(original_node) in self.dead:
+            return cst.RemoveFromParent()
+        if id(original_node) in self.bare and isinstance(updated_node.body[0], cst.Assign):
+            return updated_node.with_changes(body=[cst.Expr(updated_node.body[0].value)])
+        return updated_node
 
 
 def _inert(value: cst.BaseExpression) -> bool:
@@ -1551,9 +1869,11 @@ class _Rewriter(cst.CSTTransformer):
         line_width: int,
         drops: dict[int, str],
         widen: set[int],
+        copies: Mapping[int, frozenset[int]],
     ) -> None:
         self.drops = drops
         self.widen = widen
+        self.copies = copies
         self.widened = False
         self.line_width = line_width
         self.module = module
@@ -1658,7 +1978,17 @@ class _Rewriter(cst.CSTTransformer):
 
     def leave_ExceptHandler(
         self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
-    ) -> cst.ExceptHandler:
+    ) -> cst.ExceptHandler | cst.FlattenSentinel[cst.ExceptHandler]:
+        reads = self.copies.get(id(original_node))
+        if reads is not None and isinstance(original_node.name, cst.AsName):
+            # the clause stays for what else fails in its ``try``; its copy takes the send's
+            self.widened = True
+            error = original_node.name.name
+            body = original_node.body.visit(_ReplaceNodes(reads, error))
+            copy = updated_node.with_changes(
+                type=cst.Name(NOT_ACCEPTED), body=body, leading_lines=()
+            )
+            return cst.FlattenSentinel([updated_node, copy])
         caught = updated_node.type
         if id(original_node) not in self.widen or caught is None:
             return updated_node

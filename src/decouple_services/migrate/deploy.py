@@ -332,6 +332,18 @@ def _guard_message(keys: Sequence[str], as_list: bool) -> str:
     return f"set {dotted}.{name} to the Kafka brokers (host:port,...)"
 
 
+def guarded_keys(line: str) -> tuple[str, ...] | None:
+    """The values keys of the env whose brokers' entry the guard on ``line`` requires
+    (``("inventory", "env")``), or ``None`` when the line is no such guard."""
+    name = re.escape(KAFKA_ENV[0][0])
+    found = re.search(
+        rf'required "set (?:the {name} entry of (\S+)|(\S+)\.{name}) to the Kafka brokers', line
+    )
+    if found is None:
+        return None
+    return tuple((found.group(1) or found.group(2)).split("."))
+
+
 def _guard(keys: Sequence[str], as_list: bool, close: str) -> str:
     """A template action that renders nothing and fails the chart's rendering while the
     brokers' entry of the env at ``keys`` is missing or empty. A list is looked through

@@ -7,6 +7,8 @@ from, one per producer client and one consumer per framework, and what
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from decouple_services.core.model import Endpoint
 from decouple_services.migrate.naming import consumer_group
 from decouple_services.migrate.spec import ConsumerSpec, HandlerRef, ProducerSpec, TopicSpec
@@ -257,3 +259,10 @@ CONSUMERS = {
     ),
     "no-handler": _consumer(SEARCH_REINDEX, "kafka-python", "search.main", ""),
 }
+#: A servicer built by the factory generated from its server's bootstrap, each event
+#: going through the server's interceptors.
+GRPC_INTERCEPTED = replace(
+    CONSUMERS["grpc"],
+    servicer_factory="payments.decouple_consumers.servicer_payment:build_servicer",
+    servicer_interceptors="payments.decouple_consumers.servicer_payment:build_interceptors",
+)

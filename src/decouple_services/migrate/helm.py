@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from decouple_services.migrate.deploy import guarded_keys
 from decouple_services.migrate.naming import DNS_LABEL_LENGTH, workload_slug
 from decouple_services.migrate.spec import ConsumerSpec
 
@@ -86,6 +87,7 @@ def consumers_template(
     preamble, document, problem = _deployment_of(lines, names)
     if problem is not None or document is None:
         return HelmConsumers(problem=f"{template_path}: {problem}")
+    document = [line for line in document if not _others_guard(line, names)]
     documents: list[str] = []
     held: list[tuple[str, str]] = []
     everything = template + "\n" + chart_text
@@ -112,6 +114,15 @@ def consumers_template(
     if not _parses(body, [c.module for c in consumers]):
         return HelmConsumers(problem=f"{template_path}: its Deployment could not be copied safely")
     return HelmConsumers(text=body, one_replica=tuple(held))
+
+
+def _others_guard(line: str, names: Sequence[str]) -> bool:
+    """A guard requiring the brokers of another workload's env (``inventory.env`` in the
+    search consumers of an umbrella chart, whose one template renders both): the
+    consumers' template renders this service only, and keeps the guards of its own env
+    and of the chart's (``env``)."""
+    keys = guarded_keys(line)
+    return keys is not None and len(keys) > 1 and keys[0] not in names
 
 
 def _deployment_of(

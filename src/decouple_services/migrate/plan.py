@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import posixpath
 import re
 import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -113,6 +115,13 @@ from decouple_services.migrate.refusals import (
     site_refusals,
 )
 from decouple_services.migrate.select import Refusal, Selection
+from decouple_services.migrate.servicers import (
+    FACTORY_FUNCTION,
+    INTERCEPTORS_FUNCTION,
+    Bootstrap,
+    derive_servicer_factory,
+    factory_module_name,
+)
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
     SYNC_CLIENTS,
@@ -158,6 +167,11 @@ class PlanOptions:
     #: gRPC servicer the consumer cannot construct with no arguments. ``name`` is the gRPC
     #: service's name or the servicer's class (:func:`servicer_factory`).
     servicer_factories: tuple[tuple[str, str], ...] = ()
+    #: ``--servicer-interceptors``: ``(name, module:function)`` pairs, a function that
+    #: gives the interceptors of a gRPC servicer's server (named as ``servicer_factories``),
+    #: which each event then goes through; it wins over the ones generated from the
+    #: server's bootstrap.
+    servicer_interceptors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +322,7 @@ def plan_migration(
     if event is not None:
         chosen, event_refused = _event_selection(selection)
     carried = [s for s in result.call_sites if s.role is Role.EVENT]
+    mirrored = _mirrored_factories(result, services, read, module_of)
 
     # Topic per (callee, endpoint or url path); slugs that collide get the method appended.
     def endpoint_of(site: CallSite) -> Endpoint | None:
@@ -374,7 +389,7 @@ def plan_migration(
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
         unsafe = (
-            *site_refusals(site, endpoint, read, dict(options.servicer_factories)),
+            *site_refusals(site, endpoint, read, dict(options.servicer_factories), mirrored),
             *_read_after(site, result),
         )
         if unsafe:
@@ -382,6 +397,20 @@ def plan_migration(
             continue
         params = _path_params(endpoint, site) if endpoint and not site.via_wrapper else ()
         carried_in_url = url_fields(site, len(params))
+        foreign = (
+            _foreign_callee(
+                site.callee,
+                "the call",
+                services.get(site.callee),
+                _callee_code(services.get(site.callee), result.root),
+            )
+            if endpoint is None and isinstance(carried_in_url, str)
+            else None
+        )
+        if foreign is not None:
+            # what the url carries matters no more when no consumer can take the event
+            refused.append(Refusal(site.id, site, (Finding(NO_APP, *foreign),)))
+            continue
         if isinstance(carried_in_url, str):
             refused.append(
                 Refusal(
@@ -555,10 +584,14 @@ def plan_migration(
         added = _new_subscriber(options.subscribe, planned, result, recorded, read)
         recorded.setdefault(added.topic, []).append(added)
     topics = _topics(planned, endpoint_of, read, event, recorded, recorded_types)
-    consumers = _consumers(topics, result, module_of, read, options, services)
+    consumers = _consumers(topics, result, module_of, read, options, services, mirrored)
     # A consumer that cannot reach the callee's application would dead-letter every event:
     # its producers are refused, not written.
-    unusable = {c.topic.name: why for c in consumers if (why := _unusable(c)) is not None}
+    unusable = {
+        c.topic.name: why
+        for c in consumers
+        if (why := _unusable(c, services.get(c.service), result.root)) is not None
+    }
     if unusable:
         kept = []
         for item in planned:
@@ -569,7 +602,7 @@ def plan_migration(
             refused.append(Refusal(item.site.id, item.site, (Finding(NO_APP, *why),)))
         planned = kept
         topics = _topics(planned, endpoint_of, read, event, recorded, recorded_types)
-        consumers = _consumers(topics, result, module_of, read, options, services)
+        consumers = _consumers(topics, result, module_of, read, options, services, mirrored)
     producers = _producers(planned, topics, producer_home, options, read)
     kept_apps = {
         django_outbox_app(p.path, p.module)[1] for p in producers if p.outbox == OUTBOX_DJANGO
@@ -1450,20 +1483,106 @@ def _application(
 #: Refusal code of a site whose callee's application a consumer cannot reach.
 NO_APP = "no-app"
 
+#: Languages a service's code may be in, by file suffix, to name in a refusal.
+_LANGUAGES = {
+    ".py": "Python",
+    ".go": "Go",
+    ".js": "JavaScript",
+    ".mjs": "JavaScript",
+    ".ts": "TypeScript",
+    ".java": "Java",
+    ".kt": "Kotlin",
+    ".rb": "Ruby",
+    ".rs": "Rust",
+    ".cs": "C#",
+    ".php": "PHP",
+    ".ex": "Elixir",
+    ".scala": "Scala",
+}
+#: Folders that hold no service's own code.
+_NOT_OWN = frozenset({"node_modules", "vendor", "third_party", "dist", "build", "__pycache__"})
 
-def _unusable(consumer: ConsumerSpec) -> tuple[str, str] | None:
+
+def _foreign_callee(
+    name: str, what: str, service: Service | None, code: str | None
+) -> tuple[str, str] | None:
+    """``(reason, what to do)`` when the callee's code is not here or not Python: no
+    consumer this tool writes can hand it an event, whatever the call site looks like."""
+    no_handler = "a consumer would have no handler to give the events to"
+    if code == "":
+        return (
+            f"no route of {name} that answers {what} was found: {name} is declared here "
+            f"without its code (an image or a host of its own), so {no_handler}",
+            f"scan {name}'s repository with this one so its route is known, or keep the call",
+        )
+    if code is not None and code != "Python":
+        return (
+            f"no route of {name} that answers {what} was found: its code "
+            f"({service.root if service else name}) is {code}, not Python, so no consumer "
+            "this tool generates could hand it the events",
+            f"keep the call, or have {name} consume the topic itself (a Kafka consumer "
+            f"written in {code})",
+        )
+    return None
+
+
+def _callee_code(service: Service | None, repo_root: str | None) -> str | None:
+    """The language most of the callee's code is in (``Python`` when it has any Python),
+    ``""`` when the repository holds none of it (a service declared by its image), or
+    ``None`` when that is not known (no repository to look in)."""
+    if repo_root is None:
+        return None
+    if service is None:
+        return ""
+    folder = Path(repo_root) / service.root
+    if not folder.is_dir():
+        return ""
+    counts: Counter[str] = Counter()
+    seen = 0
+    for _folder, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _NOT_OWN]
+        for name in files:
+            language = _LANGUAGES.get(posixpath.splitext(name)[1])
+            if language is not None:
+                counts[language] += 1
+        seen += len(files)
+        if seen > 20_000:  # a service at the repository's root: enough to tell
+            break
+    if counts["Python"] or not counts:
+        return "Python" if counts["Python"] else ""
+    return counts.most_common(1)[0][0]
+
+
+def _unusable(
+    consumer: ConsumerSpec, service: Service | None = None, repo_root: str | None = None
+) -> tuple[str, str] | None:
     """``(reason, what to do)`` when a consumer for ``consumer`` could not hand an event to
-    the callee's application, so every event would be dead-lettered."""
+    the callee's application, so every event would be dead-lettered. ``service`` and
+    ``repo_root`` say, where no route answers, whether the callee's code is here at all
+    and in which language."""
     handler = consumer.handler
     topic = consumer.topic
     if handler is None:
         what = topic.endpoint.label if topic.endpoint else "the call"
+        name = consumer.service
+        code = _callee_code(service, repo_root)
+        no_handler = "a consumer would have no handler to give the events to"
+        if code is None:
+            return (
+                f"no route of {name} that answers {what} was found (its code was not "
+                "scanned, or is not Python, or the route is registered in a way the scan "
+                f"does not read): {no_handler}",
+                f"scan {name}'s code with the caller's so its route is known, or keep the call",
+            )
+        foreign = _foreign_callee(name, what, service, code)
+        if foreign is not None:
+            return foreign
         return (
-            f"no route of {consumer.service} that answers {what} was found (its code was not "
-            "scanned, or is not Python, or the route is registered in a way the scan does not "
-            "read): a consumer would have no handler to give the events to",
-            f"scan {consumer.service}'s code with the caller's so its route is known, or keep "
-            "the call",
+            f"no route of {name} that answers {what} was found (its code "
+            f"({service.root if service else name}) is Python, and the route is registered "
+            f"in a way the scan does not read): {no_handler}",
+            "register the route where the scan reads it (a decorator, a router, a url "
+            "pattern), or keep the call",
         )
     framework = handler.endpoint.framework
     if framework in _APP_OBJECT and handler.app_object is None:
@@ -1490,6 +1609,7 @@ def _consumers(
     read: ReadFile,
     options: PlanOptions,
     services: Mapping[str, Service],
+    mirrored: _Mirrored,
 ) -> tuple[ConsumerSpec, ...]:
     out = []
     for topic in topics:
@@ -1532,6 +1652,22 @@ def _consumers(
                 idempotency = OUTBOX_DJANGO
         elif endpoint is not None and uses_sqlalchemy(read(endpoint.file) or b""):
             idempotency = OUTBOX_SQLALCHEMY
+        factory = servicer_factory(endpoint, dict(options.servicer_factories))
+        interceptors = servicer_factory(endpoint, dict(options.servicer_interceptors))
+        bootstrap: Bootstrap | None = None
+        factory_path: str | None = None
+        if factory is None and endpoint is not None and endpoint.framework == "grpc":
+            # only a servicer the refusals asked about (its __init__ needs arguments) has one
+            made = mirrored.cached(endpoint)
+            if isinstance(made, Bootstrap):
+                bootstrap = made
+                name = factory_module_name(made.service)
+                factory_path = _join(folder, f"{name}.py")
+                factory = f"{module_name.rpartition('.')[0]}.{name}:{FACTORY_FUNCTION}"
+                if made.generates_interceptors and interceptors is None:
+                    interceptors = factory.replace(
+                        f":{FACTORY_FUNCTION}", f":{INTERCEPTORS_FUNCTION}"
+                    )
         out.append(
             ConsumerSpec(
                 topic=topic,
@@ -1545,10 +1681,59 @@ def _consumers(
                 import_root=layout.import_root,
                 extra=extra,
                 idempotency=idempotency,
-                servicer_factory=servicer_factory(endpoint, dict(options.servicer_factories)),
+                servicer_factory=factory,
+                servicer_interceptors=interceptors,
+                servicer_bootstrap=bootstrap,
+                servicer_factory_path=factory_path,
             )
         )
     return tuple(out)
+
+
+class _Mirrored:
+    """Each gRPC servicer's factory mirrored from its server's bootstrap, made once per
+    servicer class when a site asks (:func:`servicers.derive_servicer_factory`)."""
+
+    def __init__(
+        self,
+        result: ScanResult,
+        services: Mapping[str, Service],
+        read: ReadFile,
+        module_of: ModuleOf,
+    ) -> None:
+        self._result = result
+        self._services = services
+        self._read = read
+        self._module_of = module_of
+        self._made: dict[tuple[str, str, str], Bootstrap | str | None] = {}
+
+    @staticmethod
+    def _key(endpoint: Endpoint) -> tuple[str, str, str]:
+        return endpoint.service, endpoint.file, endpoint.handler.rpartition(".")[0]
+
+    def __call__(self, endpoint: Endpoint) -> Bootstrap | str | None:
+        key = self._key(endpoint)
+        if key not in self._made:
+            service = self._services.get(endpoint.service)
+            self._made[key] = derive_servicer_factory(
+                endpoint,
+                repo_root=self._result.root,
+                service_root=service.root if service is not None else ".",
+                read=self._read,
+                module_of=self._module_of,
+            )
+        return self._made[key]
+
+    def cached(self, endpoint: Endpoint) -> Bootstrap | str | None:
+        """What a site's refusals made for the endpoint's servicer; ``None`` when none
+        asked (its servicer needs no arguments)."""
+        return self._made.get(self._key(endpoint))
+
+
+def _mirrored_factories(
+    result: ScanResult, services: Mapping[str, Service], read: ReadFile, module_of: ModuleOf
+) -> _Mirrored:
+    return _Mirrored(result, services, read, module_of)
 
 
 def _service_layout(service: str, result: ScanResult, module_of: ModuleOf) -> Layout:

@@ -23,8 +23,10 @@ events keep secrets. Everything here reads names and source text; nothing is run
   consumer builds the callee's gRPC servicer with no arguments (``Servicer()``), and this
   one's ``__init__`` (or that of a base class in its module) requires some. A servicer
   factory (``--servicer-factory``, :func:`servicer_factory`) lifts the refusal: the consumer
-  calls the factory instead of the class. The reason names the class, so that sites of
-  different servicers read apart.
+  calls the factory instead of the class, and so does one generated from the server's
+  bootstrap (``servicers.py``) when the repository adds the servicer to its server in a way
+  that can be mirrored safely; when it cannot, the reason says why, with the file and line.
+  The reason names the class, so that sites of different servicers read apart.
 * **A handler that needs the script's state** (``script-state``): the callee's handler reads
   a module-level name its module binds only under ``if __name__ == "__main__":``
   (``args, controller = create_controller()``). The consumer imports the module; it never
@@ -52,6 +54,7 @@ from collections.abc import Callable, Mapping
 from decouple_services.core.model import CallSite, Endpoint, ResponseUse
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.payload import payload_fields
+from decouple_services.migrate.servicers import Bootstrap, service_of
 from decouple_services.migrate.syntax import Function
 from decouple_services.migrate.syntax import function_at as _function_at
 from decouple_services.migrate.syntax import own_nodes as _own_nodes
@@ -181,10 +184,13 @@ def site_refusals(
     endpoint: Endpoint | None,
     read: Callable[[str], bytes | None],
     factories: Mapping[str, str] | None = None,
+    mirrored: Callable[[Endpoint], Bootstrap | str | None] | None = None,
 ) -> tuple[Finding, ...]:
     """Why the site must not become a send (module docstring), most telling first; empty
     when nothing here refuses it. ``factories``: the servicer factories the user named
-    (:func:`servicer_factory`)."""
+    (:func:`servicer_factory`); ``mirrored``: the factory made from the server's bootstrap
+    for a servicer that needs arguments (``servicers.derive_servicer_factory``), or why it
+    cannot be made."""
     out: list[Finding] = []
     path = endpoint.path if endpoint is not None else _url_path(site.url_template)
     if endpoint is not None and _UNKNOWN_PART in endpoint.path:
@@ -249,17 +255,27 @@ def site_refusals(
     servicer = (
         None if servicer_factory(endpoint, factories) else _servicer_arguments(endpoint, read)
     )
-    if servicer is not None:
+    bootstrap = mirrored(endpoint) if servicer is not None and endpoint and mirrored else None
+    if servicer is not None and not isinstance(bootstrap, Bootstrap):
         cls, requirement = servicer
-        service = endpoint.path.strip("/").partition("/")[0] if endpoint else cls
+        service = service_of(endpoint) if endpoint else cls
+        if isinstance(bootstrap, str):
+            why = f"; the server builds it, but not in a way a generated factory can mirror: {bootstrap}"
+        elif mirrored is not None:
+            why = (
+                f"; no `add_{service}Servicer_to_server(...)` call in the service's code shows "
+                "how the server builds it"
+            )
+        else:
+            why = ""
         out.append(
             Finding(
                 SERVICER_NEEDS_ARGUMENTS,
                 f"the generated consumer constructs the servicer `{cls}` with no arguments, "
-                f"and {requirement}",
+                f"and {requirement}{why}",
                 "name a function that builds it as the server does (its repositories and "
                 "clients), importable from the service's import root: `--servicer-factory "
-                f"{service.rpartition('.')[2]}=module:function` (or `servicer-factories` in "
+                f"{service}=module:function` (or `servicer-factories` in "
                 "[tool.decouple.migrate]); the consumer calls it once, at start. Or keep "
                 "the call synchronous",
             )

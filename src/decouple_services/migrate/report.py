@@ -205,7 +205,72 @@ def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH"
         lines.append(f"caution [per-pod-dedupe] {_per_pod(result, '')}")
     if result.replica_notes:
         lines.append(f"caution [one-replica] {_one_replica(result, '')}")
+    lines.extend(
+        f"caution [servicer-from-bootstrap] {text}" for text in servicer_cautions(result, "")
+    )
     return "".join(printable(line) + "\n" for line in lines)
+
+
+def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
+    """One line per servicer factory generated from its server's bootstrap: what it
+    mirrors, what it runs, what it leaves out (the server's interceptors)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for consumer in result.plan.consumers:
+        bootstrap, path = consumer.servicer_bootstrap, consumer.servicer_factory_path
+        if bootstrap is None or path is None or path in seen:
+            continue
+        seen.add(path)
+        q = quote
+        label = bootstrap.function_label if q else bootstrap.function_label.replace("`", "")
+        text = (
+            f"{q}{path}{q} builds the {bootstrap.service} servicer as {label} does "
+            f"({q}{bootstrap.file}:{bootstrap.function_line}{q}, the servicer at line "
+            f"{bootstrap.line}), once per consumer process: keep it in step with that code"
+        )
+        steps = []
+        if bootstrap.setup_lines:
+            many = "s" if len(bootstrap.setup_lines) > 1 else ""
+            lines = ", ".join(str(n) for n in bootstrap.setup_lines)
+            steps.append(f"the startup steps at line{many} {lines} too")
+        if bootstrap.teardown_at:
+            steps.append(f"the teardown at {q}{bootstrap.teardown_at}{q} when it stops")
+        if steps:
+            text += (
+                f". The consumer runs {', and '.join(steps)}: its process needs the "
+                "environment and the network the server's has (the databases and clients "
+                "those steps connect)"
+            )
+        if bootstrap.interceptors:
+            named = ", ".join(
+                f"{q}{source}{q} ({bootstrap.file}:{line})"
+                for source, line in bootstrap.interceptors
+            )
+            if consumer.servicer_interceptors and not bootstrap.generates_interceptors:
+                text += (
+                    f". The server's interceptors, {named}, are not generated, as "
+                    f"{bootstrap.interceptors_refused}: each event goes through those "
+                    f"{q}{consumer.servicer_interceptors}{q} gives instead"
+                )
+            elif consumer.servicer_interceptors:
+                text += (
+                    f". Each event goes through the server's interceptors, as an RPC does: "
+                    f"{named}, built by {q}{consumer.servicer_interceptors}{q}; their "
+                    "metadata is the headers the consumer forwards and the event's attributes "
+                    f"as {q}ce-*{q}"
+                )
+            else:
+                text += (
+                    f". The server's interceptors are not run on the event path: {named}, as "
+                    f"{bootstrap.interceptors_refused}. What they do for a request "
+                    "(authentication, logging, turning exceptions into statuses) does not "
+                    "happen for an event: an exception one of them would turn into a final "
+                    "status such as NOT_FOUND is retried and then dead-lettered. Name a "
+                    f"function that gives them with {q}--servicer-interceptors "
+                    f"{bootstrap.service}=module:function{q}"
+                )
+        out.append(text + ".")
+    return out
 
 
 def commit_message(result: MigrationResult, label: str) -> str:
@@ -435,6 +500,17 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
                 "domain event they subscribe to, so this caller stops naming every consumer: "
                 f"`{group.command()}` (name the fact in the past tense)."
             )
+        out.append("")
+    servicers = servicer_cautions(result)
+    if servicers:
+        out.append("### Servicers built as the server builds them\n")
+        out.append(
+            "These servicers' `__init__` takes arguments and no `--servicer-factory` named "
+            "a function that builds them, so each got a factory generated from the code that "
+            "adds it to its gRPC server. Read it next to that code: it is a copy, and a "
+            "change to one is not a change to the other.\n"
+        )
+        out.extend(f"- {_cell(text)}" for text in servicers)
         out.append("")
     refused = _refusals(plan.refused)
     if refused or result.failed:

@@ -419,8 +419,16 @@ def _generated(
                 (path, text, False) for path, text in generate.render_django_outbox(producer)
             )
     packages: set[str] = set()
+    factories: set[str] = set()
     for consumer in plan.consumers:
         wanted.append((consumer.path, generate.render_consumer(consumer), False))
+        bootstrap, factory_path = consumer.servicer_bootstrap, consumer.servicer_factory_path
+        if bootstrap is not None and factory_path and factory_path not in factories:
+            # one per servicer: the consumers of its methods share what it builds
+            factories.add(factory_path)
+            module = (consumer.servicer_factory or "").partition(":")[0]
+            text = generate.render_servicer_factory(bootstrap, factory_path, module)
+            wanted.append((factory_path, text, False))
         wanted.append((consumer.test_path, generate.render_consumer_test(consumer), False))
         packages.add(consumer.path.rsplit("/", 1)[0])
     for folder in sorted(packages):

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decouple_services.core.model import Endpoint
-from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, RETRY_SUFFIX
+from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, RETRY_SUFFIX, retry_tier_topics
+from decouple_services.migrate.servicers import Bootstrap
 
 #: The Kafka clients a generated producer or consumer can use.
 SYNC_CLIENTS = ("kafka-python", "confluent-kafka")
@@ -103,6 +104,13 @@ class TopicSpec:
         event, ``orders.cancelled.billing.retry``)."""
         return self.dead_letter.removesuffix(DEAD_LETTER_SUFFIX) + RETRY_SUFFIX
 
+    @property
+    def retry_topics(self) -> tuple[str, ...]:
+        """Every retry topic of the consumer, one per tier, :attr:`retry_topic` first
+        (``orders.cancel.retry``, ``orders.cancel.retry.2``, ``orders.cancel.retry.3``):
+        the failed attempts of an event pick its tier, each tier with a fixed delay."""
+        return retry_tier_topics(self.retry_topic)
+
 
 @dataclass(frozen=True, slots=True)
 class ProducerSpec:
@@ -150,3 +158,12 @@ class ConsumerSpec:
     #: called by the consumer instead of the servicer's class (awaited when async, entered
     #: when it gives an async context manager); ``None``: the class, with no arguments.
     servicer_factory: str | None = None
+    #: ``module:function`` that gives the server's interceptors, run on each event as on an
+    #: RPC (``--servicer-interceptors``, or ``build_interceptors`` generated beside the
+    #: factory from the server's bootstrap); ``None``: none run.
+    servicer_interceptors: str | None = None
+    #: The factory generated from the server's bootstrap (``servicer_factory`` names it),
+    #: and where its module is written: for a servicer whose ``__init__`` needs arguments
+    #: when no ``--servicer-factory`` names one.
+    servicer_bootstrap: Bootstrap | None = field(default=None, compare=False, hash=False)
+    servicer_factory_path: str | None = None

@@ -334,7 +334,10 @@ def test_a_clause_reading_the_http_error_does_not_get_the_send_failure() -> None
     )
 
 
-def test_a_site_whose_only_failure_handling_reads_the_error_is_refused() -> None:
+def test_a_site_whose_only_failure_handling_decides_on_the_error_is_refused() -> None:
+    """A clause that reads the error to word its report gets a copy for the send's failure
+    (tests/fixtures/migrate/codemod/handler_words_the_error); one whose reads decide what
+    happens acts on the callee's answer, and the site is refused, naming the read."""
     source = textwrap.dedent(
         """
         import grpc
@@ -343,13 +346,36 @@ def test_a_site_whose_only_failure_handling_reads_the_error_is_refused() -> None
             try:
                 await stub.PutObservations(request)
             except grpc.aio.AioRpcError as grpc_error:
+                if grpc_error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    split(request)
                 raise HTTPException(400, f"{grpc_error.code()}: {grpc_error.details()}")
         """
     ).encode()
     spec = _spec(6, is_grpc=True)
     found = inspect_calls(source, [spec])[spec.site_id]
-    assert isinstance(found, str) and "`code`, `details`" in found
+    assert isinstance(found, Problem) and found.code == "answer-used"
+    assert "it reads `grpc_error.code()` at line 8" in found
     assert rewrite_source(source, [spec]).code == source
+    worded = source.replace(
+        b"        if grpc_error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:\n"
+        b"            split(request)\n",
+        b"",
+    )
+    assert worded != source
+    code = rewrite_source(worded, [spec]).code.decode()
+    assert (
+        "    except EventNotAccepted as grpc_error:\n"
+        '        raise HTTPException(400, f"{grpc_error}: {grpc_error}")\n'
+    ) in code
+    # flask's ``abort(status)`` with the callee's status passes the answer on
+    passed_on = worded.replace(
+        b'raise HTTPException(400, f"{grpc_error.code()}: {grpc_error.details()}")',
+        b"abort(grpc_error.code(), grpc_error.details())",
+    )
+    assert passed_on != worded
+    found = inspect_calls(passed_on, [spec])[spec.site_id]
+    assert isinstance(found, Problem) and found.code == "answer-used"
+    assert "it reads `grpc_error.code()` at line 8" in found
 
 
 def test_a_send_failure_no_clause_catches_is_named() -> None:

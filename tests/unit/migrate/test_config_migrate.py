@@ -24,7 +24,7 @@ def test_every_migrate_problem_is_reported_at_once() -> None:
         )
     assert raised.value.problems == [
         "pyproject.toml: migrate: unknown key 'topics' "
-        "(known: client, servicer-factories, topic-template)",
+        "(known: client, servicer-factories, servicer-interceptors, topic-template)",
         "pyproject.toml: migrate.topic-template: expected a string",
         "pyproject.toml: migrate.client: expected one of kafka-python, confluent-kafka",
     ]
@@ -49,20 +49,30 @@ def test_servicer_factories_name_a_function_by_module_and_attribute() -> None:
 
 
 def test_a_servicer_factory_option_adds_to_the_configured_ones_and_is_checked() -> None:
-    from pathlib import Path
-
-    from decouple_services.app.migrate import MigrateCommand, _factories
+    from decouple_services.app.migrate import _factories
     from decouple_services.core.errors import SelectionError
 
-    command = MigrateCommand(
-        path=Path("."), servicer_factories=("InviteService=svc.wiring:invites", "Z = z:f")
-    )
+    given = ("InviteService=svc.wiring:invites", "Z = z:f")
     configured = (("InviteService", "old:f"), ("EventService", "e:f"))
-    assert _factories(command, configured) == (
+    assert _factories(given, configured, "--servicer-factory") == (
         ("EventService", "e:f"),
         ("InviteService", "svc.wiring:invites"),
         ("Z", "z:f"),
     )
     for wrong in ("InviteService", "=m:f", "InviteService=m", "I=m:f()"):
-        with pytest.raises(SelectionError, match="NAME=MODULE:FUNCTION"):
-            _factories(MigrateCommand(path=Path("."), servicer_factories=(wrong,)), ())
+        with pytest.raises(SelectionError, match=r"--servicer-factory .*NAME=MODULE:FUNCTION"):
+            _factories((wrong,), (), "--servicer-factory")
+
+
+def test_servicer_interceptors_are_configured_and_named_as_factories_are() -> None:
+    config = parse_config(
+        {"migrate": {"servicer-interceptors": {"InviteService": "app.wiring:interceptors"}}},
+        "pyproject.toml",
+    )
+    assert config.migrate_servicer_interceptors == (("InviteService", "app.wiring:interceptors"),)
+    assert config.migrate_servicer_factories == ()
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"migrate": {"servicer-interceptors": {"A": "app"}}}, "pyproject.toml")
+    assert raised.value.problems == [
+        "pyproject.toml: migrate.servicer-interceptors.A: expected 'module:function', not 'app'"
+    ]

@@ -22,8 +22,10 @@ from decouple_services.migrate.generate import (
     render_django_outbox,
     render_producer,
     render_runtime,
+    render_servicer_factory,
     render_topic_script,
 )
+from decouple_services.migrate.servicers import Bootstrap, derive_servicer_factory
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "generated"
 #: The ruff settings generated code is held to: the project's rules, for Python 3.9 up,
@@ -34,6 +36,40 @@ RUFF_CONFIG = GOLDEN / "ruff.toml"
 def _django_outbox_file(name: str) -> str:
     files = dict(render_django_outbox(gen_examples.PRODUCERS["outbox-django"]))
     return files[f"services/frontend/frontend/decouple_outbox/{name}"]
+
+
+#: A small repository whose gRPC servicers take their repositories in ``__init__``.
+SERVICERS = Path(__file__).resolve().parents[2] / "fixtures" / "migrate" / "servicers"
+
+
+def _servicer_factory(service: str, handler: str) -> str:
+    """The factory generated from the bootstrap of ``service`` in the servicers fixture."""
+    from decouple_services.core.model import Endpoint
+
+    cls, _, method = handler.rpartition(".")
+    module = cls.rpartition(".")[0]
+    endpoint = Endpoint(
+        service, "grpc", "RPC", f"/{service.capitalize()}/{method}", handler,
+        f"services/{service}/{module.replace('.', '/')}.py", 1, "grpc",
+    )  # fmt: skip
+
+    def read(path: str) -> bytes | None:
+        target = SERVICERS / path
+        return target.read_bytes() if target.is_file() else None
+
+    def module_of(path: str) -> str:
+        return path.split("/", 2)[2].removesuffix(".py").replace("/", ".")
+
+    found = derive_servicer_factory(
+        endpoint,
+        repo_root=str(SERVICERS),
+        service_root=f"services/{service}",
+        read=read,
+        module_of=module_of,
+    )
+    assert isinstance(found, Bootstrap), found
+    name = f"{service}.decouple_consumers.servicer_{service}"
+    return render_servicer_factory(found, name.replace(".", "/") + ".py", name)
 
 
 ARTEFACTS: dict[str, Callable[[], str]] = {
@@ -51,7 +87,15 @@ ARTEFACTS: dict[str, Callable[[], str]] = {
         )
         for name in ("flask", "django", "no-handler")
     },
+    # a servicer built by its generated factory, events going through its interceptors
+    "consumer/grpc-intercepted.py": lambda: render_consumer(gen_examples.GRPC_INTERCEPTED),
     "runtime/decouple_runtime.py": render_runtime,
+    # a servicer's factory mirrored from its server's bootstrap: an async context manager
+    # (a database connected, then closed) and a plain function
+    "servicer/invites.py": lambda: _servicer_factory(
+        "invites", "invites.service.InvitesImpl.CreateInvite"
+    ),
+    "servicer/ledger.py": lambda: _servicer_factory("ledger", "ledger.service.LedgerImpl.Record"),
     # the Django app of a --outbox producer: the table's model and migration
     **{
         f"outbox_django/{name}": (lambda name=name: _django_outbox_file(name))

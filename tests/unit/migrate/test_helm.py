@@ -235,3 +235,33 @@ def test_templates_laid_out_otherwise_give_a_reason() -> None:
         made = helm.consumers_template("t/d.yaml", template, ["emails"], [FLASK], SETTINGS)
         assert made.text is None and made.problem is not None, reason
         assert made.problem.startswith("t/d.yaml: ") and reason in made.problem, made.problem
+
+
+def test_an_umbrella_consumers_template_keeps_only_its_own_services_broker_guard() -> None:
+    """The umbrella's template renders every service, so the migration guards each one's
+    brokers there; the emails consumers render emails only, and billing's guard would stop
+    them rendering for a value they never read."""
+    guard = (
+        '            {{{{- $_ := required "set {0}.env.KAFKA_BOOTSTRAP_SERVERS to the Kafka '
+        'brokers (host:port,...)" $.Values.{0}.env.KAFKA_BOOTSTRAP_SERVERS }}}}\n'
+    )
+    listed = (
+        '            {{- $brokers := "" }}{{ range $.Values.billing.extraEnv }}{{ if eq .name '
+        '"KAFKA_BOOTSTRAP_SERVERS" }}{{ $brokers = or .value .valueFrom }}{{ end }}{{ end }}'
+        '{{ $_ := required "set the KAFKA_BOOTSTRAP_SERVERS entry of billing.extraEnv to the '
+        'Kafka brokers (host:port,...)" $brokers }}\n'
+    )
+    own = (
+        '            {{- $_ := required "set env.KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers '
+        '(host:port,...)" $.Values.env.KAFKA_BOOTSTRAP_SERVERS }}\n'
+    )
+    env = "          env:\n"
+    guarded = UMBRELLA.replace(
+        env, env + guard.format("billing") + guard.format("emails") + listed + own
+    )
+    made = helm.consumers_template("t/deployment.yaml", guarded, ["emails"], [FLASK], SETTINGS)
+    assert made.text is not None, made.problem
+    assert "emails.env.KAFKA_BOOTSTRAP_SERVERS" in made.text
+    assert "billing" not in made.text
+    # the chart's own env (no workload key) is every service's
+    assert "set env.KAFKA_BOOTSTRAP_SERVERS" in made.text

@@ -9,6 +9,7 @@ import pytest
 
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.core.model import ScanResult
+from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.naming import TopicNameError
 from decouple_services.migrate.plan import MigrationPlan, PlanOptions, layout_of
 from decouple_services.migrate.run import migrate_scanned
@@ -291,6 +292,64 @@ def test_a_site_whose_callee_has_no_handler_is_refused(tmp_path: Path) -> None:
     plan = _migrate_all(tmp_path / "repo")
     assert not plan.rewrites and not plan.consumers
     assert [f.code for r in plan.refused for f in r.reasons] == ["no-app", "no-app"]
+
+
+def test_a_callee_with_no_handler_is_named_by_what_its_code_is(tmp_path: Path) -> None:
+    """Where no route answers, the refusal says why: the callee's code is in another
+    language (a consumer this tool writes cannot call it), or it is Python whose routes
+    are registered where the scan does not read them."""
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    stock = tmp_path / "repo" / "stock"
+    items = stock / "stock" / "routers" / "items.py"
+    # routes added at run time: Python, no route the scan reads
+    items.write_text(
+        "from fastapi import APIRouter\n\nrouter = APIRouter()\n\n\n"
+        "def reserve(item_id: int, body: dict):\n    return {'ok': True}\n\n\n"
+        "for path in ROUTES:\n    router.add_api_route(path, reserve, methods=[METHOD])\n"
+    )
+    reasons = [f for r in _migrate_all(tmp_path / "repo").refused for f in r.reasons]
+    assert {f.code for f in reasons} == {"no-app"}
+    assert "its code (stock) is Python, and the route is registered in a way" in reasons[0].reason
+    assert reasons[0].suggestion.startswith("register the route where the scan reads it")
+    shutil.rmtree(stock / "stock")
+    (stock / "main.go").write_text("package main\n\nfunc main() {}\n")
+    reasons = [f for r in _migrate_all(tmp_path / "repo").refused for f in r.reasons]
+    assert {f.code for f in reasons} == {"no-app"}
+    assert "its code (stock) is Go, not Python" in reasons[0].reason
+    assert "(a Kafka consumer written in Go)" in reasons[0].suggestion
+
+
+def test_a_url_the_event_cannot_carry_to_a_callee_in_another_language_is_no_app(
+    tmp_path: Path,
+) -> None:
+    """``?{urlencode(params)}`` no route names is not-rewritable for a Python callee (a
+    route could be declared); for a callee written in Go no consumer could take the event
+    whatever its url, and the refusal says that instead."""
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    shop = tmp_path / "repo" / "shop" / "shop.py"
+    shop.write_text(
+        "from urllib.parse import urlencode\n\n"
+        + shop.read_text()
+        + "\n\ndef track(params):\n"
+        + '    requests.post(f"http://stock:8000/track?{urlencode(params)}", timeout=2)\n'
+    )
+
+    def track_reasons() -> list[Finding]:
+        plan = _migrate_all(tmp_path / "repo")
+        return [
+            f
+            for r in plan.refused
+            if r.site and r.site.function.endswith("track")
+            for f in r.reasons
+        ]
+
+    assert [f.code for f in track_reasons()] == ["not-rewritable"]
+    stock = tmp_path / "repo" / "stock"
+    shutil.rmtree(stock / "stock")
+    (stock / "main.go").write_text("package main\n\nfunc main() {}\n")
+    found = track_reasons()
+    assert [f.code for f in found] == ["no-app"]
+    assert "its code (stock) is Go, not Python" in found[0].reason
 
 
 def test_values_the_url_carries_take_the_names_of_the_callees_route() -> None:

@@ -1,0 +1,332 @@
+"""The gRPC server's interceptors on the event path, without a broker: each event goes
+through their ``intercept_service`` chain as an RPC does (sync ``grpc.ServerInterceptor``
+and ``grpc.aio.ServerInterceptor`` ones), with the RPC's full name and the event's
+metadata, and what they answer is classified as the servicer's own answer would be."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from decouple_services.migrate.generate import render_runtime
+
+pytest.importorskip("grpc")
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    folder = tmp_path_factory.mktemp("runtime")
+    target = folder / "decouple_runtime_interceptors.py"
+    target.write_text(render_runtime(), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(target.stem, target)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[target.stem] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[target.stem]
+
+
+WIRING = '''\
+import asyncio
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="teams_interceptors_test.proto", package="shop.teams.v1", syntax="proto3"
+)
+_file.message_type.add(name="JoinRequest").field.add(name="team", number=1, type=9, label=1)
+_file.message_type.add(name="JoinReply")
+_service = _file.service.add(name="TeamService")
+for _name in ("Join", "AsyncJoin"):
+    _method = _service.method.add(name=_name)
+    _method.input_type = ".shop.teams.v1.JoinRequest"
+    _method.output_type = ".shop.teams.v1.JoinReply"
+descriptor_pool.Default().Add(_file)
+
+SEEN = []
+JOINED = []
+
+
+class NoSuchTeam(Exception):
+    pass
+
+
+class TeamService:
+    def Join(self, request, context):
+        if request.team == "missing":
+            raise NoSuchTeam(request.team)
+        if request.team == "broken":
+            raise RuntimeError("the database is down")
+        JOINED.append((request.team, dict(context.invocation_metadata()).get("ce-type")))
+
+    async def AsyncJoin(self, request, context):
+        await asyncio.sleep(0)
+        return self.Join(request, context)
+
+
+def _abort_with(code, details):
+    def abort(request, context):
+        context.abort(code, details)
+
+    return grpc.unary_unary_rpc_method_handler(abort)
+
+
+class Auth(grpc.ServerInterceptor):
+    """Lets an RPC through only with the service's token, as an auth hook does."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        metadata = dict(handler_call_details.invocation_metadata)
+        SEEN.append(("auth", handler_call_details.method, metadata.get("ce-id") is not None))
+        if metadata.get("authorization") != "Bearer team-token":
+            return _abort_with(grpc.StatusCode.UNAUTHENTICATED, "no valid token")
+        return continuation(handler_call_details)
+
+
+class Errors(grpc.ServerInterceptor):
+    """Turns the domain's exceptions into statuses, wrapping the method's behaviour."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        SEEN.append(("errors", handler_call_details.method))
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behaviour = handler.unary_unary
+
+        def mapped(request, context):
+            try:
+                return behaviour(request, context)
+            except NoSuchTeam as error:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"no team {error}")
+
+        return grpc.unary_unary_rpc_method_handler(
+            mapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class Unrouted(grpc.ServerInterceptor):
+    """Handles no method of the service: a server answers UNIMPLEMENTED."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        return None
+
+
+class AsyncAuth(grpc.aio.ServerInterceptor):
+    async def intercept_service(self, continuation, handler_call_details):
+        metadata = dict(handler_call_details.invocation_metadata)
+        SEEN.append(("aio-auth", handler_call_details.method))
+        if metadata.get("authorization") != "Bearer team-token":
+            return _abort_with(grpc.StatusCode.UNAUTHENTICATED, "no valid token")
+        return await continuation(handler_call_details)
+
+
+class AsyncErrors(grpc.aio.ServerInterceptor):
+    async def intercept_service(self, continuation, handler_call_details):
+        SEEN.append(("aio-errors", handler_call_details.method))
+        handler = await continuation(handler_call_details)
+        behaviour = handler.unary_unary
+
+        async def mapped(request, context):
+            try:
+                return await behaviour(request, context)
+            except NoSuchTeam as error:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"no team {error}")
+
+        return grpc.unary_unary_rpc_method_handler(mapped)
+
+
+def interceptors():
+    return [Auth(), Errors()]
+
+
+def auth_only():
+    return [Auth()]
+
+
+def unrouted():
+    return [Unrouted()]
+
+
+def async_interceptors():
+    return [AsyncAuth(), AsyncErrors()]
+
+
+def mixed():
+    return [Auth(), AsyncErrors()]
+
+
+async def built_async():
+    return [Auth()]
+
+
+async def make_servicer():
+    return TeamService()
+'''
+
+TOKEN = {"Authorization": "Bearer team-token"}
+
+
+@pytest.fixture
+def wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    (tmp_path / "teams_wiring.py").write_text(WIRING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("teams_wiring")
+    module.SEEN.clear()
+    module.JOINED.clear()
+    return module
+
+
+def _sub(runtime: ModuleType, method: str = "Join", **more: Any) -> Any:
+    return runtime.Subscription(
+        topic="t",
+        group="g",
+        dead_letter="t.dlq",
+        target="teams_wiring:TeamService",
+        kind="grpc",
+        path=f"/shop.teams.v1.TeamService/{method}",
+        **more,
+    )
+
+
+def _handle(runtime: ModuleType, sub: Any, app: Any, team: str) -> Any:
+    event = runtime.make_event("com.example.teams.join.v1", "tests", {"team": team})
+    headers = [("content-type", b"application/cloudevents+json"), ("X-Request-Id", b"req-7")]
+    return runtime.handle(runtime.encode(event), headers, sub, app, runtime.MemoryStore())
+
+
+def _token(monkeypatch: pytest.MonkeyPatch, headers: dict[str, str] | None = TOKEN) -> None:
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", json.dumps(headers or {}))
+
+
+def test_sync_interceptors_run_in_the_servers_order_with_the_rpcs_name_and_metadata(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _token(monkeypatch)
+    sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, "blue").action == "handled"
+    finally:
+        app.close()
+    method = "/shop.teams.v1.TeamService/Join"
+    # the first interceptor is the outermost, and it sees the event's id as ce-id
+    assert [("auth", method, True), ("errors", method)] == wiring.SEEN
+    # the servicer's context carries the same metadata: the event's type as ce-type
+    assert wiring.JOINED == [("blue", "com.example.teams.join.v1")]
+
+
+def test_an_interceptor_that_aborts_dead_letters_the_event_as_the_servicer_aborting(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _token(monkeypatch, None)
+    sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    app = runtime.application(sub)
+    try:
+        outcome = _handle(runtime, sub, app, "blue")
+    finally:
+        app.close()
+    assert outcome.action == "dead_letter"
+    assert "UNAUTHENTICATED" in str(outcome.error)
+    assert wiring.JOINED == []  # the servicer never ran
+
+
+def test_an_interceptor_mapping_an_exception_to_not_found_makes_it_final(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _token(monkeypatch)
+    mapped = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    unmapped = _sub(runtime, servicer_interceptors="teams_wiring:auth_only")
+    with_mapping, without = runtime.application(mapped), runtime.application(unmapped)
+    try:
+        found = _handle(runtime, mapped, with_mapping, "missing")
+        assert found.action == "dead_letter" and "NOT_FOUND" in str(found.error)
+        # an exception it does not map stays a failure worth a retry, as UNKNOWN is
+        assert _handle(runtime, mapped, with_mapping, "broken").action == "retry"
+        # without the error-mapping interceptor the same exception is retried
+        assert _handle(runtime, unmapped, without, "missing").action == "retry"
+    finally:
+        with_mapping.close()
+        without.close()
+
+
+def test_an_interceptor_that_gives_no_handler_dead_letters_the_event_with_a_reason(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _token(monkeypatch)
+    sub = _sub(runtime, servicer_interceptors="teams_wiring:unrouted")
+    app = runtime.application(sub)
+    try:
+        outcome = _handle(runtime, sub, app, "blue")
+    finally:
+        app.close()
+    assert outcome.action == "dead_letter"
+    assert "gave no handler for /shop.teams.v1.TeamService/Join" in str(outcome.error)
+    assert "UNIMPLEMENTED" in str(outcome.error)
+    assert wiring.JOINED == []
+
+
+@pytest.mark.parametrize("factory", [None, "teams_wiring:make_servicer"])
+def test_aio_interceptors_are_awaited_around_an_async_method(
+    runtime: ModuleType,
+    wiring: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    factory: str | None,
+) -> None:
+    """On a loop of the handler thread (the class built), and on the servicer's own loop
+    (an async factory): the chain is awaited where the method runs."""
+    sub = _sub(
+        runtime,
+        "AsyncJoin",
+        servicer_interceptors="teams_wiring:async_interceptors",
+        servicer_factory=factory,
+    )
+    app = runtime.application(sub)
+    try:
+        _token(monkeypatch)
+        assert _handle(runtime, sub, app, "blue").action == "handled"
+        missing = _handle(runtime, sub, app, "missing")
+        assert missing.action == "dead_letter" and "NOT_FOUND" in str(missing.error)
+        _token(monkeypatch, None)
+        denied = _handle(runtime, sub, app, "red")
+        assert denied.action == "dead_letter" and "UNAUTHENTICATED" in str(denied.error)
+    finally:
+        app.close()
+    method = "/shop.teams.v1.TeamService/AsyncJoin"
+    assert wiring.SEEN[:2] == [("aio-auth", method), ("aio-errors", method)]
+    assert wiring.JOINED == [("blue", "com.example.teams.join.v1")]
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [("mixed", "both grpc.ServerInterceptor"), ("built_async", "is async")],
+)
+def test_interceptors_a_server_would_not_take_stop_the_consumer_at_start(
+    runtime: ModuleType, wiring: ModuleType, factory: str, message: str
+) -> None:
+    sub = _sub(runtime, servicer_interceptors=f"teams_wiring:{factory}")
+    with pytest.raises(TypeError, match=message):
+        runtime.application(sub)
+
+
+def test_the_events_attributes_are_ce_metadata_beside_the_forwarded_headers(
+    runtime: ModuleType,
+) -> None:
+    event = runtime.make_event("com.example.v1", "orders", {"x": 1}, {"order_id": "o-9"})
+    metadata = dict(runtime._event_metadata(event))
+    assert metadata["ce-id"] == event["id"]
+    assert metadata["ce-type"] == "com.example.v1"
+    assert metadata["ce-source"] == "orders"
+    assert metadata["ce-specversion"] == "1.0"
+    assert metadata["ce-orderid"] == "o-9"  # a path parameter's extension attribute
+    assert "ce-data" not in metadata and "ce-datacontenttype" not in metadata

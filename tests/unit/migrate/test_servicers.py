@@ -1,0 +1,561 @@
+"""A gRPC servicer's factory mirrored from the server's bootstrap (``migrate/servicers.py``),
+on small sources written here: what is mirrored, what is left out, and each bootstrap that
+is refused with the file and line of what decouple cannot reproduce."""
+
+from __future__ import annotations
+
+import textwrap
+
+from decouple_services.core.model import Endpoint
+from decouple_services.migrate.servicers import (
+    Bootstrap,
+    derive_servicer_factory,
+    factory_module_name,
+    render_factory_body,
+)
+
+SERVICE = "users/users/service.py"
+SERVICE_SOURCE = """\
+class UsersImpl:
+    def __init__(self, repository):
+        self.repository = repository
+
+    def Delete(self, request, context):
+        return request
+"""
+
+
+def _endpoint() -> Endpoint:
+    return Endpoint(
+        "users", "grpc", "RPC", "/shop.Users/Delete", "users.service.UsersImpl.Delete", SERVICE,
+        5, "grpc",
+    )  # fmt: skip
+
+
+def _derive(main: str, **more: str) -> Bootstrap | str | None:
+    files = {SERVICE: SERVICE_SOURCE, "users/users/main.py": textwrap.dedent(main), **more}
+
+    def read(path: str) -> bytes | None:
+        text = files.get(path)
+        return text.encode() if text is not None else None
+
+    def module_of(path: str) -> str:
+        return path.removeprefix("users/").removesuffix(".py").replace("/", ".")
+
+    return derive_servicer_factory(
+        _endpoint(),
+        repo_root="/nowhere",
+        service_root="users",
+        read=read,
+        module_of=module_of,
+        files=sorted(files),
+    )
+
+
+ASYNC_BOOTSTRAP = """\
+    import asyncio
+    import os
+
+    import grpc
+
+    from users import users_pb2_grpc
+    from users.auth import AuthInterceptor
+    from .db import Pool, Repository
+    from users.service import UsersImpl
+
+
+    async def serve():
+        \"\"\"Start the server.\"\"\"
+        server = grpc.aio.server(interceptors=[AuthInterceptor()])
+        port = os.environ.get("PORT", "50051")
+        if os.environ.get("USE_DB"):
+            await Pool().open()
+        users_pb2_grpc.add_UsersServicer_to_server(
+            UsersImpl(repository=Repository(os.environ["DB_URL"])),
+            server,
+        )
+        server.add_insecure_port(f"[::]:{port}")
+        await server.start()
+        await server.wait_for_termination()
+
+
+    async def main():
+        try:
+            await serve()
+        finally:
+            await Pool().close()
+
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+"""
+
+
+def test_an_async_bootstrap_with_a_teardown_becomes_an_async_context_manager() -> None:
+    found = _derive(ASYNC_BOOTSTRAP)
+    assert isinstance(found, Bootstrap), found
+    assert found.kind == "context"
+    assert (found.file, found.line, found.function, found.function_line) == (
+        "users/users/main.py",
+        18,
+        "serve",
+        12,
+    )
+    # the connection is a startup step; the port only the server reads is the server's
+    assert found.setup == ('if os.environ.get("USE_DB"):\n    await Pool().open()',)
+    assert found.teardown == ("await Pool().close()",)
+    assert found.teardown_at == "users/users/main.py:31"
+    assert found.left_out == (14, 15, 22)
+    assert found.interceptors == (("AuthInterceptor()", 14),)
+    # the relative import resolved against the bootstrap's package, stdlib first
+    assert found.imports == (
+        "import contextlib",
+        "import os",
+        "from collections.abc import AsyncIterator",
+        "from users.auth import AuthInterceptor",
+        "from users.db import Pool, Repository",
+        "from users.service import UsersImpl",
+    )
+    assert found.interceptor_items == ("AuthInterceptor()",)
+    assert found.interceptors_refused is None
+    body = render_factory_body(found, "users.decouple_consumers.servicer_users")
+    assert "async def build_servicer() -> AsyncIterator[UsersImpl]:" in body
+    assert (
+        "    try:\n"
+        '        if os.environ.get("USE_DB"):\n'
+        "            await Pool().open()\n"
+        '        yield UsersImpl(repository=Repository(os.environ["DB_URL"]))\n'
+        "    finally:\n"
+        "        await Pool().close()\n"
+    ) in body
+    assert "keep this function in step with it" in body
+    assert "AuthInterceptor() (line 14); each event goes through them" in body
+    assert body.endswith(
+        "\n\n\ndef build_interceptors() -> list[object]:\n    return [AuthInterceptor()]\n"
+    )
+    # the bootstrap's own package is a section of its own, after the third-party ones
+    assert "from collections.abc import AsyncIterator\n\nfrom users.auth" in body
+
+
+def test_a_synchronous_bootstrap_without_teardown_is_a_plain_function() -> None:
+    found = _derive(
+        """\
+        from concurrent import futures
+
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+
+
+        class Repository:
+            pass
+
+
+        def serve():
+            server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+            servicer = UsersImpl(Repository())
+            users_pb2_grpc.add_UsersServicer_to_server(servicer, server)
+            server.add_insecure_port("[::]:50051")
+            server.start()
+            server.wait_for_termination()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.kind == "sync"
+    assert found.construction == "UsersImpl(Repository())"
+    # a class of the bootstrap's module is imported from it: its top level only defines
+    assert found.imports == (
+        "from users.main import Repository",
+        "from users.service import UsersImpl",
+    )
+    body = render_factory_body(found)
+    assert "def build_servicer() -> UsersImpl:\n    return UsersImpl(Repository())\n" in body
+
+
+def test_steps_between_the_construction_and_the_start_run_after_it() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.tokens import Keys
+
+
+        def serve():
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Keys()), server)
+            Keys().load()
+            server.start()
+            print("never mirrored: it comes after the start")
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.after == ("Keys().load()",)
+    body = render_factory_body(found)
+    assert "    servicer = UsersImpl(Keys())\n    Keys().load()\n    return servicer\n" in body
+
+
+def test_a_step_after_the_construction_uses_the_bootstraps_name_for_the_servicer() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+
+        def serve():
+            server = grpc.server(None)
+            impl = UsersImpl(Repository())
+            impl.configure()
+            users_pb2_grpc.add_UsersServicer_to_server(impl, server)
+            impl.warm_up()
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    body = render_factory_body(found)
+    assert (
+        "    impl = UsersImpl(Repository())\n"
+        "    impl.configure()\n"
+        "    impl.warm_up()\n"
+        "    return impl\n"
+    ) in body
+
+
+def test_a_main_block_bootstrap_is_mirrored() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+        if __name__ == "__main__":
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.function is None
+    assert found.function_label == 'the `if __name__ == "__main__":` block'
+
+
+def test_a_parameter_of_the_bootstrap_is_refused_with_its_line() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+
+
+        def serve(repository):
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(repository), server)
+        """
+    )
+    assert found == (
+        "the servicer's construction reads `repository`, a parameter of `serve()` "
+        "(users/users/main.py:7), whose value only its caller knows"
+    )
+
+
+def test_a_name_bound_with_the_server_is_refused() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.wiring import server_and_pool
+
+
+        def serve():
+            server, pool = server_and_pool()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+        """
+    )
+    assert found == (
+        "the servicer's construction reads `pool`, which `serve()` (users/users/main.py:8) "
+        "binds at users/users/main.py:9 in a statement that also sets up the server"
+    )
+
+
+def test_a_with_block_around_the_registration_is_refused() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import pool
+
+
+        def serve():
+            server = grpc.server(None)
+            with pool() as connection:
+                users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(connection), server)
+                server.start()
+        """
+    )
+    assert isinstance(found, str)
+    assert found.startswith(
+        "the servicer is added to the server at users/users/main.py:11 inside a `with` block "
+        "(users/users/main.py:10)"
+    )
+
+
+def test_a_loop_before_the_construction_is_refused_with_its_line() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository, wait_for
+
+
+        def serve():
+            server = grpc.server(None)
+            for attempt in range(3):
+                wait_for(attempt)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+        """
+    )
+    assert found == (
+        "`serve()` (users/users/main.py:8) runs a loop at users/users/main.py:10, before it "
+        "builds the servicer (users/users/main.py:12), which decouple does not reproduce in a "
+        "factory"
+    )
+
+
+def test_a_teardown_mixed_with_other_work_is_refused() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool, Repository, metrics
+
+
+        def serve():
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+
+
+        def main():
+            try:
+                metrics.start()
+                serve()
+            finally:
+                Pool().close()
+        """
+    )
+    assert isinstance(found, str)
+    assert "inside a `try` whose `finally:` (users/users/main.py:18)" in found
+    assert "(users/users/main.py:15) open" in found
+
+
+def test_a_module_that_runs_code_at_import_is_not_imported_for_its_names() -> None:
+    found = _derive(
+        """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+
+
+        class Repository:
+            pass
+
+
+        def serve():
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+
+
+        serve()
+        """
+    )
+    assert found == (
+        "the servicer's construction needs `Repository` from users/users/main.py, and "
+        "importing that module would run its top-level statement at users/users/main.py:16"
+    )
+
+
+def test_two_registrations_are_refused_and_none_is_no_answer() -> None:
+    main = """\
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+
+        def serve():
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+        """
+    found = _derive(main, **{"users/users/other.py": textwrap.dedent(main)})
+    assert isinstance(found, str)
+    assert "users/users/main.py:10, users/users/other.py:10" in found
+    assert _derive("import grpc\n") is None
+
+
+def test_the_module_is_named_after_the_service() -> None:
+    assert factory_module_name("InviteService") == "servicer_invite_service"
+    assert factory_module_name("Ledger") == "servicer_ledger"
+
+
+def test_a_teardown_around_the_call_in_the_main_block_is_paired() -> None:
+    main = """\
+        import asyncio
+
+        import grpc
+
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool, Repository
+
+
+        async def serve():
+            server = grpc.aio.server()
+            await Pool().open()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            await server.start()
+
+
+        if __name__ == "__main__":
+            try:
+                asyncio.run(serve())
+            finally:
+                Pool().release()
+        """
+    found = _derive(main)
+    assert isinstance(found, Bootstrap), found
+    assert found.kind == "context"
+    assert (found.teardown, found.teardown_at, found.teardown_function) == (
+        ("Pool().release()",),
+        "users/users/main.py:21",
+        None,
+    )
+    body = render_factory_body(found)
+    assert "it runs the teardown (users/users/main.py:21)." in body
+    # a teardown that runs a loop of its own cannot run on the servicer's
+    refused = _derive(main.replace("Pool().release()", "asyncio.run(Pool().close())"))
+    assert refused == (
+        "the factory would be async (it awaits, or closes what it opened), and "
+        "users/users/main.py:21 runs an event loop (`asyncio.run`), which cannot run inside "
+        "the consumer's"
+    )
+
+
+INTERCEPTED = """\
+    from concurrent import futures
+
+    import grpc
+
+    from users import users_pb2_grpc
+    from users.errors import ErrorMappingInterceptor
+    from users.service import AuthInterceptor, UsersImpl, Repository
+    from users.settings import SETTINGS, TOKENS
+
+
+    def serve():
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=2),
+            interceptors=[
+                AuthInterceptor(SETTINGS.token_header, tokens=TOKENS),
+                ErrorMappingInterceptor(),
+            ],
+        )
+        users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+        server.add_insecure_port("[::]:50051")
+        server.start()
+        server.wait_for_termination()
+    """
+
+
+def test_the_servers_interceptors_are_generated_in_its_order_beside_the_factory() -> None:
+    found = _derive(INTERCEPTED)
+    assert isinstance(found, Bootstrap), found
+    assert found.interceptor_items == (
+        "AuthInterceptor(SETTINGS.token_header, tokens=TOKENS)",
+        "ErrorMappingInterceptor()",
+    )
+    # the servicer's names and the interceptors' from one module share one import line
+    assert found.imports == (
+        "from users.errors import ErrorMappingInterceptor",
+        "from users.service import AuthInterceptor, Repository, UsersImpl",
+        "from users.settings import SETTINGS, TOKENS",
+    )
+    body = render_factory_body(found, "users.decouple_consumers.servicer_users")
+    # too long for one line: an interceptor a line, as ruff formats it
+    assert body.endswith(
+        "def build_interceptors() -> list[object]:\n"
+        "    return [\n"
+        "        AuthInterceptor(SETTINGS.token_header, tokens=TOKENS),\n"
+        "        ErrorMappingInterceptor(),\n"
+        "    ]\n"
+    )
+
+
+def test_a_list_of_interceptors_named_whole_is_unpacked_into_the_generated_one() -> None:
+    found = _derive(
+        INTERCEPTED.replace(
+            """interceptors=[
+                AuthInterceptor(SETTINGS.token_header, tokens=TOKENS),
+                ErrorMappingInterceptor(),
+            ],""",
+            "interceptors=SETTINGS.interceptors,",
+        )
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.interceptor_items == ("*SETTINGS.interceptors",)
+    assert "    return [*SETTINGS.interceptors]\n" in render_factory_body(found)
+
+
+def test_interceptors_built_from_the_functions_own_names_are_not_generated() -> None:
+    """A name the bootstrap binds (here with the server's setup) is not importable: the
+    factory is still made, the interceptors are named with the reason instead."""
+    found = _derive(
+        INTERCEPTED.replace(
+            "    def serve():\n",
+            "    def serve():\n        tokens = TOKENS.copy()\n",
+        ).replace("tokens=TOKENS)", "tokens=tokens)")
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.interceptor_items is None
+    assert found.interceptors_refused == (
+        "they read `tokens`, which `serve()` (users/users/main.py:11) binds at "
+        "users/users/main.py:12, and decouple generates interceptors built from imported "
+        "names only"
+    )
+    body = render_factory_body(found)
+    assert "build_interceptors" not in body
+    assert "The server's interceptors do not run on the event path" in " ".join(body.split())
+    assert "from users.errors" not in body  # nothing of theirs is imported
+
+
+def test_interceptors_that_await_or_are_not_imported_are_named_with_the_reason() -> None:
+    awaited = _derive(INTERCEPTED.replace("ErrorMappingInterceptor(),", "await errors(),"))
+    assert isinstance(awaited, Bootstrap), awaited
+    assert awaited.interceptor_items is None
+    assert awaited.interceptors_refused == (
+        "they await (users/users/main.py:14), and the consumer builds them once, with no "
+        "event loop, as grpc.server() takes them"
+    )
+    unknown = _derive(INTERCEPTED.replace("ErrorMappingInterceptor(),", "Unknown(),"))
+    assert isinstance(unknown, Bootstrap), unknown
+    assert unknown.interceptors_refused == (
+        "their list reads `Unknown`, which `serve()` (users/users/main.py:11) "
+        "neither imports nor defines at the top of users/users/main.py, so the factory "
+        "cannot bring it in"
+    )
