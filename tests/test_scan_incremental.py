@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -54,6 +55,11 @@ class Tree:
     notes: str = "constant"
     #: whether a test module uses the conftest's client fixture (found by naming it)
     test_uses: bool = True
+    #: the address wiring.py, no candidate, builds a client class's object with (found by
+    #: the search for files building the class), or no wiring.py
+    built: str | None = "http://users:5000"
+    #: a helper taking only the path, on a fixed host, and how many uses it has
+    path_uses: int | None = 1
 
 
 #: notes.py's text: nothing any search looks for, or a helper's use and a client object's
@@ -107,6 +113,11 @@ EDITS = st.one_of(
     st.builds(lambda v: ("appended", v), st.integers(0, 2)),
     st.builds(lambda v: ("notes", v), st.sampled_from(sorted(NOTES))),
     st.builds(lambda v: ("test_uses", v), st.booleans()),
+    st.builds(
+        lambda v: ("built", v),
+        st.sampled_from([None, "http://users:5000", "http://orders:5001"]),
+    ),
+    st.builds(lambda v: ("path_uses", v), st.sampled_from([None, 0, 1, 2])),
 )
 
 
@@ -203,6 +214,27 @@ def render(tree: Tree) -> dict[str, str]:
     files["services/orders/orders/basefetch.py"] = (
         'class BaseFetcher:\n    url = "http://users:5000"\n\n\ndef broken(:\n    pass\n'
     )
+    # a class whose objects carry its address: client_class.py's request reads the
+    # constructor's argument where wiring.py builds one
+    files["services/orders/orders/client_class.py"] = (
+        "import requests\n\n\nclass UsersClient:\n"
+        "    def __init__(self, base_url):\n        self.base_url = base_url\n\n"
+        "    def get(self, user_id):\n"
+        '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n'
+    )
+    if tree.built is not None:
+        files["services/orders/orders/wiring.py"] = (
+            f'from orders.client_class import UsersClient\n\nusers = UsersClient("{tree.built}")\n'
+        )
+    if tree.path_uses is not None:
+        files["services/orders/orders/paths.py"] = (
+            'import requests\n\nUSERS = "http://users:5000"\n\n\n'
+            "def get_path(path):\n    return requests.get(USERS + path, timeout=1)\n"
+            + "".join(
+                f'\n\ndef use_{n}():\n    return get_path("/users/{n}")\n'
+                for n in range(tree.path_uses)
+            )
+        )
     if tree.fetcher_class:
         files["services/orders/orders/fetchers.py"] = (
             "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
@@ -263,6 +295,8 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert ("jobs.py", "orders") in by_file
     assert ("refresh.py", "users") in by_file
     assert ("test_users.py", "users") in by_file
+    assert ("client_class.py", "users") in by_file
+    assert ("paths.py", "users") in by_file
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
 
 
@@ -336,17 +370,17 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     cached(root, cache)
     assert fresh_resolutions(root, cache, monkeypatch) == set()  # the last result, as it was
 
-    # one more call in client.py: that file alone, and helpers.py, which holds a helper
-    # (its sites depend on every invocation: never reused)
+    # one more call in client.py: that file alone (helpers.py, which holds a helper, keeps
+    # its first pass: the helper is kept with it)
     after = render(Tree(extra_calls=2))
     write(root, files, after)
-    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "helpers.py"}
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py"}
 
     # the constant client.py and base.py's class read changes; refresh.py reads another
     # constant of the same module (TIMEOUT), jobs.py nothing that changed
     files, after = after, render(Tree(extra_calls=2, users_url="http://orders:5001"))
     write(root, files, after)
-    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "api.py", "helpers.py"}
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py", "api.py"}
 
     # a service renamed in docker-compose.yml: every file with a call (which service owns
     # a file, and the hosts every call site is resolved against, are global inputs)
@@ -364,6 +398,8 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "http.py",
         "conftest.py",
         "test_users.py",
+        "client_class.py",
+        "paths.py",
     }
 
 
@@ -503,9 +539,17 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     for variants in data["files"].values():
         for entry in variants:
             entry["outcomes"] = [
-                None if o is None else [["?"], {"@": "Nothing"} if o[1] is not None else None]
+                None
+                if o is None
+                else [
+                    ["?"],
+                    {"@": "Nothing"} if o[1] is not None else None,
+                    # helpers.py's helper
+                    *([["?"]] if len(o) > 2 else []),
+                ]
                 for o in entry["outcomes"]
             ]
+            entry["handed"] = [["?"]]
     # one more call in client.py; jobs.py's earlier resolution, damaged, is what a helper
     # lookup reads for its `store.get(...)`
     after = render(Tree(extra_calls=2))
@@ -515,6 +559,92 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
         assert cached(root, cache) == uncached(root)
         edited = root / "services/orders/orders/client.py"
         edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+
+
+def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:
+    # a resolution that looked for a class's objects (`b`) or a slot's words (`w`) was
+    # dropped when the record was read back, and its file resolved afresh on every rerun
+    from decouple_services.app.demand import Asked
+    from decouple_services.app.incremental import SiteMemo
+
+    entry = {
+        "key": "k",
+        "sites": False,
+        "context": "c",
+        "signature": "s",
+        "reads": [["constants", "a.X"]],
+        "asks": [["b", "Client"], ["q", "a.X"], ["s", "django", "URL"], ["w", "state", "http"]],
+        "outcomes": [None],
+        "handed": [],
+        "idle": None,
+    }
+    memo = SiteMemo(Asked(), {"a.py": [entry]})
+    memo.dirty = True
+    memo.save(tmp_path, tmp_path, ["a.py"])
+    assert SiteMemo.load(Asked(), tmp_path, tmp_path).entries == {"a.py": [entry]}
+
+
+BUILT = {
+    "docker-compose.yml": "services:\n  users:\n    build: ./users\n    ports: ['5000:5000']\n"
+    "  orders:\n    build: ./orders\n    ports: ['5001:5001']\n",
+    "users/app.py": "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+    '@app.route("/users/<int:user_id>")\ndef get_user(user_id):\n    return {}\n',
+    "orders/shop/__init__.py": "",
+    "orders/shop/client.py": "import requests\n\n\nclass UsersClient:\n"
+    "    def __init__(self, base_url):\n        self.base_url = base_url\n\n"
+    "    def get(self, user_id):\n"
+    '        return requests.get(f"{self.base_url}/users/{user_id}", timeout=1)\n',
+    "orders/shop/wiring.py": "from shop.client import UsersClient\n\n"
+    'users = UsersClient("http://users:5000")\n',
+    "orders/shop/other.py": "import requests\n\n\ndef ping():\n"
+    '    return requests.get("http://users:5000/users/1", timeout=1)\n',
+}
+
+
+def test_a_file_that_looked_for_a_class_s_objects_is_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    write(root, {}, BUILT)
+    time.sleep(0.2)
+    assert cached(root, cache) == uncached(root)
+    # client.py's `self.base_url` looks for the objects of UsersClient (found in wiring.py)
+    after = {**BUILT, "orders/shop/other.py": BUILT["orders/shop/other.py"].replace("/1", "/2")}
+    write(root, BUILT, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"other.py"}
+
+
+def test_a_rerun_reads_for_its_searches_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decouple_services.app import demand, rereads
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    read: list[str] = []
+    for module, name in (
+        (demand, "naming"),
+        (demand, "assigning"),
+        (demand, "building"),
+        (rereads, "_invoking"),
+    ):
+        real = getattr(module, name)
+
+        def spy(paths: list[str], *args: object, real: Any = real, **kw: object) -> Any:
+            read.extend(p.rpartition("/")[2] for p in paths)
+            return real(paths, *args, **kw)
+
+        monkeypatch.setattr(module, name, spy)
+    # notes.py, no candidate, is one of the files the searches test, and client.py one of
+    # those the helper search tests: changed, they alone are read again; every other
+    # answer is the last scan's
+    after = render(replace(Tree(), notes="function", extra_calls=2))
+    write(root, files, after)
+    expected = uncached(root)
+    read.clear()
+    assert cached(root, cache) == expected
+    assert "notes.py" in read
+    assert set(read) <= {"notes.py", "client.py"}
 
 
 def runs(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:

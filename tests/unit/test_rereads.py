@@ -252,8 +252,8 @@ def test_results_equal_those_of_rereading_every_file(
     chosen: list[list[str]] = []
     real = rereads.select
 
-    def spy(paths, helpers, graph, read):  # type: ignore[no-untyped-def]
-        chosen.append(real(paths, helpers, graph, read))
+    def spy(paths, helpers, graph, read, *search):  # type: ignore[no-untyped-def]
+        chosen.append(real(paths, helpers, graph, read, *search))
         return chosen[-1]
 
     monkeypatch.setattr(rereads, "select", spy)

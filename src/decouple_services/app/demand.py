@@ -398,11 +398,29 @@ def is_django_settings_module(module: str) -> bool:
     return "settings" in parts or parts[-1].endswith("settings")
 
 
+#: How a text search is made: ``search(kind, terms, paths, run)`` gives what ``run(paths)``
+#: finds (``app/incremental.py``'s ``SearchMemo`` answers it for unchanged files).
+Search = Callable[
+    [str, Iterable[object], Sequence[str], Callable[[list[str]], Iterable[str]]], list[str]
+]
+
+
+def searched(
+    kind: str,
+    terms: Iterable[object],
+    paths: Sequence[str],
+    run: Callable[[list[str]], Iterable[str]],
+) -> list[str]:
+    """A text search made as it is: every file read."""
+    return list(run(list(paths)))
+
+
 def asked_paths(
     asked: Asked,
     modules: Mapping[str, Sequence[str]],
     unparsed: Iterable[str],
     read: Callable[[str], bytes | None],
+    search: Search = searched,
 ) -> set[str]:
     """Files not parsed yet that may define something resolution looked up: the module of
     each qualified name (its longest prefix naming a module: ``a.b.C.x`` in ``a/b.py``),
@@ -427,12 +445,13 @@ def asked_paths(
             for p in paths
             if p in todo
         )
-    if asked.words:
-        out.update(naming(sorted(todo - out), asked.words, read))
-    if asked.keys:
-        out.update(assigning(sorted(todo - out), asked.keys, read))
-    if asked.built:
-        out.update(building(sorted(todo - out), asked.built, read))
+    words, keys, built = asked.words, asked.keys, asked.built
+    if words:
+        out.update(search("words", words, sorted(todo - out), lambda p: naming(p, words, read)))
+    if keys:
+        out.update(search("keys", keys, sorted(todo - out), lambda p: assigning(p, keys, read)))
+    if built:
+        out.update(search("built", built, sorted(todo - out), lambda p: building(p, built, read)))
     return out
 
 

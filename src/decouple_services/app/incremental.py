@@ -19,20 +19,28 @@ site) reads three kinds of input:
 A file's result is reused when its key, the global inputs it depends on and the value at
 every table and key it read are unchanged; then what its lookups asked for is noted again,
 so the files parsed on demand are those of a fresh resolution. A file where a helper was
-found (its sites depend on every other file's) is always resolved again. Looking up
-helpers when none is known finds none, but asks for definitions too: those lookups are
-recorded and replayed the same way (the *idle* part of an entry).
+found keeps its helpers with it (``resolve.calls.wrapper_to_json``, checked to come back
+equal; a helper that would not is never kept, and its file is resolved again): the
+invocations of helpers, which depend on every file's, are found afresh from the first
+passes. Looking up helpers when none is known finds none, but asks for definitions too:
+those lookups are recorded and replayed the same way (the *idle* part of an entry).
 
 Entries live in memory for the rounds of one scan and in ``sites-<root>.json`` of the cache
 between scans, a few per file (a file is resolved in several rounds of asking, each with
 more definitions parsed). Values are compared through a digest of their ``repr``: frozen
-dataclasses of tuples, the same in every process.
+dataclasses of tuples, the same in every process; within a scan a digest is kept with the
+value it was made of, while the index keeps that value (``resolve.index.IndexTables``).
+
+The text searches of on-demand parsing are reused the same way, file by file
+(:class:`SearchMemo`, ``searches-<root>.json``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +96,9 @@ class SiteMemo:
         self.index: ProjectIndex | None = None
         self._bucket: _Bucket | None = None
         self._values: dict[Read, str] = {}
+        #: read -> the value its digest was made of, held (compared by identity), and the
+        #: digest: kept between rounds, for values the tables kept
+        self._kept: dict[Read, tuple[Any, str]] = {}
         self._keys: dict[int, tuple[FileFacts, str]] = {}
         #: id of an entry -> (the entry, its result decoded)
         self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
@@ -146,7 +157,10 @@ class SiteMemo:
         bucket, self._bucket = self._bucket, None
         self.fresh += 1
         self._current.pop(facts.path, None)
-        if bucket is None or bucket.walked or not result.standalone:
+        if bucket is None or bucket.walked:
+            return
+        helpers = _helpers_json(result)
+        if helpers is None:
             return
         reads = sorted(bucket.reads, key=repr)
         sites = any(o is not None and o.site is not None for o in result.outcomes)
@@ -163,9 +177,11 @@ class SiteMemo:
                 else [
                     None if o.receiver is None else _encode_value(o.receiver),
                     None if o.site is None else encode_model(o.site),
+                    *([] if o.wrapper is None else [helpers.pop(0)]),
                 ]
                 for o in result.outcomes
             ],
+            "handed": helpers,
             "idle": None,
         }
         self._decoded[id(entry)] = (entry, result)
@@ -262,7 +278,16 @@ class SiteMemo:
             assert self.index is not None
             data = self.index.table(table)
             # dict.get: the raw table, without reporting the lookup
-            found = self._values[read] = digest(dict.get(data, key))
+            value = dict.get(data, key)
+            # the index's tables keep a definition's list from one round to the next
+            # while no file of it changed (``resolve.index.IndexTables``): its digest too
+            kept = self._kept.get(read)
+            if kept is not None and kept[0] is value:
+                found = kept[1]
+            else:
+                found = digest(value)
+                self._kept[read] = (value, found)
+            self._values[read] = found
         return found
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
@@ -277,7 +302,7 @@ class SiteMemo:
         return self._signature_of(reads)
 
     def _decode(self, entry: dict[str, Any]) -> FilePass:
-        from decouple_services.resolve.calls import CallOutcome, FilePass
+        from decouple_services.resolve.calls import CallOutcome, FilePass, wrapper_from_json
 
         known = self._decoded.get(id(entry))
         if known is not None and known[0] is entry:
@@ -290,9 +315,11 @@ class SiteMemo:
             site = None if item[1] is None else decode_model(item[1])
             if not (site is None or isinstance(site, CallSite)):
                 raise ValueError("not a call site")
+            wrapper = wrapper_from_json(item[2]) if len(item) > 2 else None
             # receivers are decoded when a helper lookup needs one
-            outcomes.append(CallOutcome(None, site, encoded=item[0]))
-        found = FilePass(tuple(outcomes))
+            outcomes.append(CallOutcome(None, site, wrapper, encoded=item[0]))
+        handed = tuple(wrapper_from_json(w) for w in entry.get("handed", ()))
+        found = FilePass(tuple(outcomes), handed)
         self._decoded[id(entry)] = (entry, found)
         return found
 
@@ -332,6 +359,158 @@ class SiteMemo:
         self.dirty = False
 
 
+class SearchMemo:
+    """The text searches of on-demand parsing (``app/demand.py``: files naming words,
+    assigning an application slot, building a class's objects), answered for the files that
+    did not change since the last scan from what that scan found.
+
+    Each search is a test of one file's text against its terms, file by file. A search
+    made with the same terms as one of the last scan's is given, for each of its files
+    that the last one tested and whose content digest is the same, the last answer; only
+    the others are read. Kept in ``searches-<root>.json``: per search (kind and terms),
+    the files tested and found, as positions in the listing, with each tested file's
+    digest. A file whose facts hold a diagnostic (unreadable, too large) is read again.
+    """
+
+    def __init__(
+        self,
+        python: Sequence[str],
+        current: Callable[[str], str | None],
+        last: dict[str, Any] | None = None,
+    ) -> None:
+        #: the scan's Python files, and the digest of each file's content as the scan read it
+        self.python = python
+        self.current = current
+        self._last_paths: list[str] = []
+        self._last_digests: list[str | None] = []
+        self._last: dict[str, tuple[bytes, list[int]]] = {}
+        if last is not None:
+            self._last_paths = last["paths"]
+            self._last_digests = last["digests"]
+            self._last = {k: (base64.b64decode(t), f) for k, (t, f) in last["searches"].items()}
+        self._last_at: dict[str, int] | None = None
+        #: search -> the files it tested and found, this scan
+        self.made: dict[str, tuple[set[str], set[str]]] = {}
+        #: files the searches answered from the last scan, and files they read (for ``-v``)
+        self.recalled = 0
+        self.read = 0
+
+    def search(
+        self,
+        kind: str,
+        terms: Iterable[object],
+        paths: Sequence[str],
+        run: Callable[[list[str]], Iterable[str]],
+    ) -> list[str]:
+        """``run(paths)`` (a search of ``kind`` for ``terms``), answered from the last scan
+        for the files it tested unchanged; those of ``paths`` found, in their order."""
+        key = json.dumps([kind, sorted({json.dumps(_to_json(t)) for t in terms})])
+        known: set[str] = set()
+        found_before: set[str] = set()
+        last = self._last.get(key)
+        if last is not None and paths:
+            tested, found = last
+            if self._last_at is None:
+                self._last_at = {p: i for i, p in enumerate(self._last_paths)}
+            for path in paths:
+                i = self._last_at.get(path)
+                if (
+                    i is not None
+                    and tested[i >> 3] >> (i & 7) & 1
+                    and self._last_digests[i] is not None
+                    and self._last_digests[i] == self.current(path)
+                ):
+                    known.add(path)
+            found_before = {self._last_paths[i] for i in found} & known
+        unknown = [p for p in paths if p not in known]
+        self.recalled += len(known)
+        self.read += len(unknown)
+        fresh = set(run(unknown)) if unknown else set()
+        out = [p for p in paths if p in fresh or p in found_before]
+        made = self.made.setdefault(key, (set(), set()))
+        made[0].update(paths)
+        made[1].update(out)
+        return out
+
+    @classmethod
+    def load(
+        cls,
+        directory: Path,
+        root: Path,
+        python: Sequence[str],
+        current: Callable[[str], str | None],
+    ) -> SearchMemo:
+        """The last scan's searches of ``root``, checked for shape (a damaged file is
+        dropped)."""
+        data = read_cache_json(root_file(directory, "searches", root))
+        try:
+            if (
+                isinstance(data, dict)
+                and data.get("format") == FORMAT
+                and data.get("version") == code_version()
+                and data.get("root") == str(root)
+            ):
+                paths, digests, searches = data["paths"], data["digests"], data["searches"]
+                if (
+                    isinstance(paths, list)
+                    and isinstance(digests, list)
+                    and len(paths) == len(digests)
+                    and all(isinstance(p, str) for p in paths)
+                    and all(d is None or isinstance(d, str) for d in digests)
+                    and isinstance(searches, dict)
+                    and all(_search_ok(v, len(paths)) for v in searches.values())
+                ):
+                    return cls(
+                        python,
+                        current,
+                        {"paths": paths, "digests": digests, "searches": searches},
+                    )
+        except (KeyError, TypeError, ValueError):
+            pass
+        return cls(python, current)
+
+    def save(self, directory: Path, root: Path) -> None:
+        """This scan's searches, with the digest of every file they tested."""
+        at = {p: i for i, p in enumerate(self.python)}
+        digests: list[str | None] = [None] * len(self.python)
+        searches: dict[str, list[Any]] = {}
+        for key, (tested, found) in self.made.items():
+            bits = bytearray((len(self.python) + 7) // 8)
+            for path in tested:
+                i = at.get(path)
+                digest_now = self.current(path) if i is not None else None
+                if i is None or digest_now is None:
+                    continue  # answered again next time
+                digests[i] = digest_now
+                bits[i >> 3] |= 1 << (i & 7)
+            searches[key] = [
+                base64.b64encode(bytes(bits)).decode(),
+                sorted(at[p] for p in found if p in at and digests[at[p]] is not None),
+            ]
+        write_cache_json(
+            root_file(directory, "searches", root),
+            {
+                "format": FORMAT,
+                "version": code_version(),
+                "root": str(root),
+                "paths": list(self.python),
+                "digests": digests,
+                "searches": searches,
+            },
+        )
+
+
+def _search_ok(value: object, count: int) -> bool:
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+        return False
+    bits = base64.b64decode(value[0], validate=True)
+    return (
+        len(bits) == (count + 7) // 8
+        and isinstance(value[1], list)
+        and all(type(i) is int and 0 <= i < count and bits[i >> 3] >> (i & 7) & 1 for i in value[1])
+    )
+
+
 def _well_formed(entry: object) -> bool:
     if not isinstance(entry, dict):
         return False
@@ -344,7 +523,10 @@ def _well_formed(entry: object) -> bool:
             and _reads_ok(entry["reads"])
             and _asks_ok(entry["asks"])
             and isinstance(entry["outcomes"], list)
-            and all(o is None or (isinstance(o, list) and len(o) == 2) for o in entry["outcomes"])
+            and all(
+                o is None or (isinstance(o, list) and len(o) in (2, 3)) for o in entry["outcomes"]
+            )
+            and isinstance(entry.get("handed", []), list)
             and (
                 entry["idle"] is None
                 or (
@@ -366,13 +548,35 @@ def _reads_ok(reads: object) -> bool:
 
 
 def _asks_ok(asks: object) -> bool:
+    """Each ask of ``app.demand.Ask``'s forms: a qualified name, a setting, words, a class
+    whose objects were looked for."""
     return isinstance(asks, list) and all(
         isinstance(a, list)
-        and len(a) in (2, 3)
-        and a[0] in ("q", "s")
+        and len(a) >= 2
+        and (a[0] in ("w", "q", "b") or (a[0] == "s" and len(a) == 3))
+        and (a[0] == "w" or len(a) <= 3)
         and all(isinstance(x, str) for x in a)
         for a in asks
     )
+
+
+def _helpers_json(result: FilePass) -> list[Any] | None:
+    """The JSON form of the helpers a file's first pass found (those of its outcomes, in
+    order, then those handed a request function), or None when one does not come back
+    equal from it: that file is then resolved again every time, as none is kept."""
+    from decouple_services.resolve.calls import wrapper_from_json, wrapper_to_json
+
+    found = [o.wrapper for o in result.outcomes if o is not None and o.wrapper is not None]
+    out = []
+    for wrapper in (*found, *result.handed):
+        encoded = wrapper_to_json(wrapper)
+        try:
+            if wrapper_from_json(json.loads(json.dumps(encoded))) != wrapper:
+                return None
+        except (ValueError, TypeError, IndexError, KeyError):
+            return None
+        out.append(encoded)
+    return out
 
 
 def _to_json(key: Any) -> Any:
@@ -389,4 +593,4 @@ def _encode_value(value: Any) -> Any:
     return encode(value)
 
 
-__all__ = ["SiteMemo", "digest"]
+__all__ = ["SearchMemo", "SiteMemo", "digest"]

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
-    from decouple_services.app.demand import Asked, Prefilter
+    from decouple_services.app.demand import Asked, Prefilter, Search
     from decouple_services.app.edits import Query
     from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.base import Detector
@@ -506,7 +506,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
-    from decouple_services.resolve.index import ProjectIndex
+    from decouple_services.resolve.index import IndexTables, ProjectIndex
 
     diagnostics.extend(listing.diagnostics)
     discovery = discover_services(
@@ -620,9 +620,9 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
-        from decouple_services.app.demand import Asked, asking_index
+        from decouple_services.app.demand import Asked, asking_index, searched
         from decouple_services.app.edits import EditRecord
-        from decouple_services.app.incremental import SiteMemo
+        from decouple_services.app.incremental import SearchMemo, SiteMemo
 
         asked = Asked()
         index_type: type[ProjectIndex] = ProjectIndex
@@ -634,6 +634,22 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             memo.facts_keys = facts_keys
         if demand is not None or memo is not None:
             index_type = asking_index(ProjectIndex, asked, memo)
+        searches = None
+        if demand is not None and cache_dir is not None and manifest is not None:
+            files = manifest.files
+
+            def content(path: str) -> str | None:
+                """The digest of ``path`` as this scan read it; None for a file it could
+                not read whole (its facts say why), which every search reads again."""
+                entry = files.get(path)
+                facts_of = by_path.get(path)
+                if entry is None or facts_of is None or facts_of.diagnostics:
+                    return None
+                found: str = entry[2]
+                return found
+
+            searches = SearchMemo.load(cache_dir, root, python, content)
+            demand.search = searches.search
         if demand is not None:
             first = demand.initial(unparsed)
             if first:
@@ -661,6 +677,8 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             return graphs[0]
 
         matches = EndpointMatches()
+        # each round's index is the last one's tables brought up to date with what changed
+        tables = IndexTables()
         # Helpers calling helpers are learned one level per pass.
         for _ in range(MAX_WRAPPER_PASSES):
             while True:
@@ -671,6 +689,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                     discovery.global_env,
                     dict(discovery.infra_hosts),
                     is_test=lambda path: category_of(path) is Category.TEST,
+                    prebuilt=tables,
                 )
                 endpoints, endpoint_diags = build_endpoints(
                     facts,
@@ -732,7 +751,13 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                 for q, w in resolution.wrappers.items()
                 if new.intersection(w.invoked_as)
             ]
-            again = select_rereads(python, helpers, graph(), functools.partial(_read_in, str(root)))
+            again = select_rereads(
+                python,
+                helpers,
+                graph(),
+                functools.partial(_read_in, str(root)),
+                demand.search if demand is not None else searched,
+            )
             if demand is not None:
                 demand.queries.append(
                     ["helpers", sorted([h.qualname, h.is_method] for h in helpers)]
@@ -747,6 +772,12 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     if memo is not None and cache_dir is not None:
         note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
         memo.save(cache_dir, root, python)
+    if searches is not None and cache_dir is not None:
+        note(
+            f"text searches read {searches.read} files, took {searches.recalled} answers "
+            "from the last scan's"
+        )
+        searches.save(cache_dir, root)
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
@@ -862,6 +893,8 @@ class _Demand:
     def __init__(
         self, root: Path, python: Sequence[str], config: Config, options: ExtractOptions
     ) -> None:
+        from decouple_services.app.demand import searched
+
         files = frozenset(python)
         self.modules: dict[str, list[str]] = {}
         for path in python:
@@ -879,6 +912,9 @@ class _Demand:
         self.fixtures: set[tuple[str, str]] = set()
         #: The text searches made over unparsed files (``app/edits.py``).
         self.queries: list[Query] = []
+        #: How they are made: with a cache, answered from the last scan's for the files
+        #: that did not change (``app/incremental.py``'s ``SearchMemo``).
+        self.search: Search = searched
 
     def candidates(self, options: ExtractOptions) -> Prefilter:
         from decouple_services.app.demand import candidate_prefilter
@@ -921,7 +957,11 @@ class _Demand:
         if built:
             self.queries.append(["built", sorted(built)])
         found = asked_paths(
-            replace(asked, words=words, keys=keys, built=built), self.modules, unparsed, self.read
+            replace(asked, words=words, keys=keys, built=built),
+            self.modules,
+            unparsed,
+            self.read,
+            self.search,
         )
         from decouple_services.detect.values import FIXTURE
 
@@ -935,24 +975,36 @@ class _Demand:
         if fixtures:
             self.fixtures |= fixtures
             self.queries.append(["fixtures", sorted([name, folder] for name, folder in fixtures)])
-            for name, folder in fixtures:
+            # in order: each search leaves out the files found before it, and the searches
+            # of the next scan are answered from this one's for the files they tested
+            for name, folder in sorted(fixtures):
                 tests = [
                     p
                     for p in sorted(unparsed - found)
                     if (not folder or p.startswith(folder + "/")) and _is_test_module(p)
                 ]
-                found.update(naming(tests, [name], self.read))
+                found.update(
+                    self.search(
+                        "words",
+                        [name],
+                        tests,
+                        functools.partial(naming, groups=[name], read=self.read),
+                    )
+                )
         clients = client_names(facts, self.options, self.detectors) - self.clients
         if clients:
             self.clients |= clients
             rest = sorted(unparsed - found)
             slots = {slot_words(c) for c in clients if c[:1] == "@"}
-            found.update(naming(rest, slots, self.read))
+            if any(g and all(g) for g in slots):
+                found.update(
+                    self.search("words", slots, rest, lambda p: naming(p, slots, self.read))
+                )
             if slots:
                 self.queries.append(words_query(g for g in slots if g))
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
             if helpers:
-                found.update(select_rereads(rest, helpers, graph(), self.read))
+                found.update(select_rereads(rest, helpers, graph(), self.read, self.search))
                 self.queries.append(["objects", sorted([h.qualname, False] for h in helpers)])
         return sorted(found)
 

@@ -26,6 +26,7 @@ skipped. Not followed, as static resolution does not follow them either: ``__imp
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from bisect import bisect_left
@@ -340,13 +341,29 @@ def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
 
 
+def _search_all(
+    kind: str,
+    terms: Iterable[object],
+    paths: Sequence[str],
+    run: Callable[[list[str]], Iterable[str]],
+) -> list[str]:
+    return list(run(list(paths)))
+
+
 def select(
     paths: Sequence[str],
     helpers: Iterable[Helper],
     graph: ImportGraph | RecordedGraph,
     read: Callable[[str], bytes | None],
+    search: Callable[
+        [str, Iterable[object], Sequence[str], Callable[[list[str]], Iterable[str]]], list[str]
+    ] = _search_all,
 ) -> list[str]:
-    """The files of ``paths`` (in their order) that may invoke one of ``helpers``."""
+    """The files of ``paths`` (in their order) that may invoke one of ``helpers``.
+
+    Each file's text is tested for the words it must name and the holders it may have
+    (what the import graph says of it): files tested alike are one text search of
+    ``search`` (``app/demand.py``'s ``Search``), which may answer it from an earlier one."""
     wanted: dict[str, set[str]] = {}  # path -> words it must name
     #: path -> (class name in snake case, method words) a parameter may hold and call
     held: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
@@ -363,14 +380,38 @@ def select(
             # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not
             # import the class (the object is handed in): one of the package's files
             package = {posixpath.dirname(p) for p in graph.files_of.get(module, ())}
+            # one prefix test per path (a tree's paths for each helper with a holder)
+            inside = "" in package
+            prefixes = tuple(f"{d}/" for d in package)
             for path in paths:
-                if any(path.startswith(f"{d}/") or not d for d in package):
+                if inside or path.startswith(prefixes):
                     held.setdefault(path, []).append((holder, helper.words))
+    #: (words, holders) -> the files to test for them, in order
+    alike: dict[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = {}
+    for path in paths:
+        named = wanted.get(path, set())
+        holding = held.get(path, [])
+        if named or holding:
+            alike.setdefault((tuple(sorted(named)), tuple(sorted(set(holding)))), []).append(path)
+    found: set[str] = set()
+    for (words, holders), group in alike.items():
+        test = functools.partial(_invoking, words=words, holders=holders, read=read)
+        found.update(
+            search("invokes", [[list(words), [[h, list(n)] for h, n in holders]]], group, test)
+        )
+    return [p for p in paths if p in found]
+
+
+def _invoking(
+    paths: list[str],
+    words: tuple[str, ...],
+    holders: tuple[tuple[str, tuple[str, ...]], ...],
+    read: Callable[[str], bytes | None],
+) -> list[str]:
+    """Those of ``paths`` naming one of ``words``, or one of ``holders`` with its words."""
     out = []
     for path in paths:
-        words = wanted.get(path)
-        holders = held.get(path)
-        data = read(path) if words or holders else None
+        data = read(path)
         if data is None:
             continue
         if words:

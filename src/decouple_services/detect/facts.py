@@ -317,3 +317,8 @@ def _call_from_json(d: list[Any]) -> RawCall:
         patched=tuple(d[19]),
         handed_in=d[20] if len(d) > 20 else False,
     )
+
+
+#: A call's JSON form, as the facts cache holds it (also for helpers kept by resolution).
+call_to_json = _call_to_json
+call_from_json = _call_from_json

@@ -112,6 +112,96 @@ class Wrapper:
         return (short,)
 
 
+def wrapper_to_json(wrapper: Wrapper) -> list[Any]:
+    """A helper in JSON, for a file's first pass kept between scans (``app/incremental.py``
+    checks that :func:`wrapper_from_json` gives it back equal before keeping it)."""
+    from decouple_services.detect.facts import call_to_json
+    from decouple_services.detect.values import encode
+
+    def value(v: Value | None) -> Any:
+        return None if v is None else encode(v)
+
+    match = wrapper.match
+    encoded_match = (
+        None
+        if match is None
+        else [
+            match.client,
+            match.method,
+            encode(match.url),
+            match.url_src,
+            value(match.base),
+            match.protocol,
+            match.has_timeout,
+            match.payload,
+            match.is_async,
+            value(match.service),
+            None if match.category is None else match.category.value,
+            match.grpc_stub,
+            match.streaming,
+            match.library_only,
+            match.collector,
+            match.background,
+        ]
+    )
+    return [
+        wrapper.qualname,
+        list(wrapper.params),
+        wrapper.is_method,
+        call_to_json(wrapper.call),
+        value(wrapper.receiver),
+        encoded_match,
+        wrapper.path_only,
+        wrapper.by_default,
+        list(wrapper.inner),
+    ]
+
+
+def wrapper_from_json(data: list[Any]) -> Wrapper:
+    """The helper :func:`wrapper_to_json` encoded; raises on anything else."""
+    from decouple_services.detect.facts import call_from_json
+
+    def value(v: Any) -> Value | None:
+        return None if v is None else decode(v)
+
+    qualname, params, is_method, call, receiver, m, path_only, by_default, inner = data
+    match = None
+    if m is not None:
+        url = decode(m[2])
+        match = Match(
+            client=m[0],
+            method=m[1],
+            url=url,
+            url_src=m[3],
+            base=value(m[4]),
+            protocol=m[5],
+            has_timeout=m[6],
+            payload=m[7],
+            is_async=m[8],
+            service=value(m[9]),
+            category=None if m[10] is None else Category(m[10]),
+            grpc_stub=m[11],
+            streaming=m[12],
+            library_only=m[13],
+            collector=m[14],
+            background=m[15],
+        )
+    held = value(receiver)
+    if not (held is None or isinstance(held, Obj)):
+        raise ValueError("a helper's receiver is an object")
+    return Wrapper(
+        qualname,
+        tuple(params),
+        is_method,
+        call_from_json(call),
+        held,
+        match,
+        path_only=path_only,
+        by_default=by_default,
+        inner=tuple(inner),
+    )
+
+
 @dataclass
 class Resolution:
     call_sites: list[CallSite]
@@ -245,6 +335,9 @@ class CallResolver:
             self._endpoint_for = matches.by_call
             self._routes_for = matches.routed
         self._client_modules = frozenset(m for d in detectors for m in d.modules)
+        #: The helpers by their last name, for :meth:`_by_suffix`: the dictionary of helpers
+        #: it was made from and its size then.
+        self._shorts: tuple[dict[str, Wrapper], int, dict[str, list[str]]] | None = None
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
         #: Of the last site drafted: its host is another service's answer; its host is
@@ -806,19 +899,19 @@ class CallResolver:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
             # entry point sees it. A class built (`Client(url)`) runs its `__init__`.
-            found = wrappers.get(call.func) or _by_suffix(wrappers, call.func)
+            found = wrappers.get(call.func) or self._by_suffix(wrappers, call.func)
             if found is None and call.name[:1].isupper():
                 # through a package re-exporting the class (`from .client import Client`)
                 cls = follow(Ref(call.func), self.index.lookup(self.index.service_of(facts.path)))
                 init = f"{cls.qualname if isinstance(cls, Ref) else call.func}.__init__"
-                found = wrappers.get(init) or _by_suffix(wrappers, init)
+                found = wrappers.get(init) or self._by_suffix(wrappers, init)
             return found
         caller = self.index.service_of(facts.path)
         if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
             # a pytest fixture handing out a helper: the function it returns
             handed = follow(Ref(f"{call.receiver.type}()"), self.index.lookup(caller))
             if isinstance(handed, Ref):
-                return wrappers.get(handed.qualname) or _by_suffix(wrappers, handed.qualname)
+                return wrappers.get(handed.qualname) or self._by_suffix(wrappers, handed.qualname)
             return None
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
@@ -842,6 +935,22 @@ class CallResolver:
             if len(named) == 1:
                 return named[0]
         return None
+
+    def _by_suffix(self, wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
+        """:func:`_by_suffix`, over the helpers of ``name``'s last name only: either way of
+        matching keeps the last name, and a tree's calls asked about every helper for each
+        of their names (polar: 5% of a rerun). The helpers by last name are made again when
+        a helper was added (helpers are only ever added, or replaced under their name)."""
+        shorts = self._shorts
+        if shorts is None or shorts[0] is not wrappers or shorts[1] != len(wrappers):
+            by_short: dict[str, list[str]] = {}
+            for qualname in wrappers:
+                by_short.setdefault(qualname.rpartition(".")[2], []).append(qualname)
+            shorts = self._shorts = (wrappers, len(wrappers), by_short)
+        named = shorts[2].get(name.rpartition(".")[2])
+        if not named:
+            return None
+        return _by_suffix({q: wrappers[q] for q in named}, name)
 
     def _of_class(self, function: str, classes: Sequence[str], caller: str | None) -> bool:
         """Whether ``function`` is a method of one of ``classes`` or of a project subclass."""
@@ -871,7 +980,9 @@ class CallResolver:
         while queue and len(seen) < 16:
             current = queue.pop(0)
             seen.add(current)
-            found = wrappers.get(f"{current}.{name}") or _by_suffix(wrappers, f"{current}.{name}")
+            found = wrappers.get(f"{current}.{name}") or self._by_suffix(
+                wrappers, f"{current}.{name}"
+            )
             if found is not None:
                 return found
             bases = lookup(f"{current}.{BASES}")

@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from decouple_services.core.model import EnvValue, Service
@@ -56,8 +57,28 @@ class ProjectIndex:
     #: (``UsersClient`` -> ``users_client``): what a parameter of that name may hold.
     #: Filled on first use (:meth:`table`), in place: an asking index watches it.
     classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The tables of an earlier index of the same scan, brought up to date with ``facts``
+    #: instead of being built again from every file (:class:`IndexTables`).
+    prebuilt: IndexTables | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.prebuilt is not None:
+            tables = self.prebuilt.update(self.facts)
+            # copies of the tables (their lists shared: nothing changes a list in place)
+            self.constants = defaultdict(list, tables["constants"])
+            self.functions = defaultdict(list, tables["functions"])
+            self.settings = defaultdict(list, tables["settings"])
+            self.constructions = defaultdict(list, tables["constructions"])
+            self.grpc_methods = dict(tables["grpc_methods"])
+            self.settings_classes = dict(tables["settings_classes"])
+            #: the table this index's functions were copied from (see ``table``)
+            self._functions: dict[Any, Any] = tables["functions"]
+        else:
+            self._fill()
+        self.services_by_name = {s.name: s for s in self.services}
+        self._classes_filled = False
+
+    def _fill(self) -> None:
         for facts in self.facts:
             django_settings = bool(facts.constants) and _is_django_settings_module(facts.module)
             for const in facts.constants:
@@ -79,20 +100,17 @@ class ProjectIndex:
                 self.grpc_methods[(g.servicer, g.method)] = g
             for qualname, prefix in facts.settings_classes:
                 self.settings_classes[qualname] = prefix
-        self.services_by_name = {s.name: s for s in self.services}
-        self._classes_filled = False
 
     def table(self, name: str) -> dict[Any, Any]:
         """One of the index's tables by name, filled if it is filled on first use."""
         if name == "classes" and not self._classes_filled:
             self._classes_filled = True
-            named: dict[str, set[str]] = defaultdict(set)
-            for facts in self.facts:
-                for fn in facts.functions:
-                    if fn.is_method:
-                        cls = fn.qualname.rpartition(".")[0]
-                        named[snake_case(cls.rpartition(".")[2])].add(cls)
-            dict.update(self.classes, {k: tuple(sorted(v)) for k, v in named.items()})
+            classes = (
+                _classes_of(self.facts)
+                if self.prebuilt is None
+                else self.prebuilt.classes(self._functions, self.facts)
+            )
+            dict.update(self.classes, classes)
         found: dict[Any, Any] = getattr(self, name)
         return found
 
@@ -252,11 +270,179 @@ class ProjectIndex:
         return found + [e for e in self.global_env if e.name == name]
 
 
+#: The index's tables made of lists of ``(path, definition)``, and those of one value.
+_LISTS = ("constants", "functions", "settings", "constructions")
+_SINGLES = ("grpc_methods", "settings_classes")
+
+
+class IndexTables:
+    """The index's tables, kept between the indexes of one scan: on-demand parsing and the
+    helper passes build an index for every round of resolution (eight on a large tree),
+    each over a few more files than the last. :meth:`update` brings them up to date with
+    the files whose facts changed since (compared by identity) and gives the tables a
+    :class:`ProjectIndex` built from every file would hold, in the same order: a table's
+    lists and keys in the order of the files, and within a file in the order of its
+    definitions."""
+
+    def __init__(self) -> None:
+        self._facts: list[FileFacts] | None = None
+        self._rank: dict[str, int] = {}
+        #: path -> table -> the (key, entry) the file adds to a table of lists, in order
+        self._parts: dict[str, dict[str, list[tuple[Any, tuple[str, Any]]]]] = {}
+        self._tables: dict[str, dict[Any, Any]] = {}
+        #: the ``classes`` table, and the functions table it was made with
+        self._classes: tuple[dict[Any, Any], dict[str, tuple[str, ...]]] | None = None
+
+    def update(self, facts: Sequence[FileFacts]) -> dict[str, dict[Any, Any]]:
+        previous = self._facts
+        self._facts = list(facts)
+        if previous is None or [f.path for f in previous] != [f.path for f in facts]:
+            self._build()
+            return self._tables
+        changed = [
+            i for i, (old, new) in enumerate(zip(previous, facts, strict=True)) if old is not new
+        ]
+        if not changed:
+            return self._tables
+        paths = {facts[i].path for i in changed}
+        singles = any(
+            previous[i].grpc_methods
+            or previous[i].settings_classes
+            or facts[i].grpc_methods
+            or facts[i].settings_classes
+            for i in changed
+        )
+        touched: dict[str, set[Any]] = {name: set() for name in _LISTS}
+        for i in changed:
+            for name, part in self._parts.pop(facts[i].path, {}).items():
+                touched[name].update(key for key, _ in part)
+        #: table -> key -> the changed files' entries, in the files' order
+        added: dict[str, dict[Any, list[tuple[str, Any]]]] = {name: {} for name in _LISTS}
+        for i in changed:
+            parts = _parts_of(facts[i])
+            if parts:
+                self._parts[facts[i].path] = parts
+            for name, part in parts.items():
+                into = added[name]
+                for key, entry in part:
+                    into.setdefault(key, []).append(entry)
+        for name in _LISTS:
+            new_entries = added[name]
+            if not touched[name] and not new_entries:
+                continue  # the same table (what :meth:`classes` and digests of it rely on)
+            table = self._tables[name] = dict(self._tables[name])
+            keys_changed = False
+            for key in touched[name] | new_entries.keys():
+                kept = [e for e in table.get(key, []) if e[0] not in paths]
+                kept.extend(new_entries.get(key, ()))
+                kept.sort(key=lambda entry: self._rank[entry[0]])
+                if kept:
+                    # a key is inserted where its first definition is: reordered when that
+                    # is new
+                    before = table.get(key)
+                    keys_changed = keys_changed or before is None or before[0] is not kept[0]
+                    table[key] = kept
+                elif key in table:
+                    keys_changed = True
+                    del table[key]
+            if keys_changed:
+                # keys in the order a full build inserts them: of the files, then their own
+                order = dict.fromkeys(
+                    key for f in facts for key, _ in self._parts.get(f.path, {}).get(name, ())
+                )
+                self._tables[name] = {key: table[key] for key in order}
+        if singles:
+            self._singles()
+        return self._tables
+
+    def classes(
+        self, functions: dict[Any, Any], facts: Sequence[FileFacts]
+    ) -> dict[str, tuple[str, ...]]:
+        """The ``classes`` table of ``facts``, whose functions table :meth:`update` gave
+        as ``functions``: made again only when a file's functions changed (the functions
+        table is then another)."""
+        if self._classes is None or self._classes[0] is not functions:
+            self._classes = (functions, _classes_of(facts))
+        return self._classes[1]
+
+    def _build(self) -> None:
+        assert self._facts is not None
+        self._rank = {f.path: i for i, f in enumerate(self._facts)}
+        self._parts = {}
+        lists: dict[str, dict[Any, list[Any]]] = {name: {} for name in _LISTS}
+        for f in self._facts:
+            parts = _parts_of(f)
+            if parts:
+                self._parts[f.path] = parts
+            for name, part in parts.items():
+                table = lists[name]
+                for key, entry in part:
+                    found = table.get(key)
+                    if found is None:
+                        table[key] = [entry]
+                    else:
+                        found.append(entry)
+        self._tables = dict(lists)
+        self._singles()
+
+    def _singles(self) -> None:
+        assert self._facts is not None
+        grpc: dict[tuple[str, str], GrpcMethod] = {}
+        classes: dict[str, str] = {}
+        for f in self._facts:
+            for g in f.grpc_methods:
+                grpc[(g.stub, g.method)] = g
+                grpc[(g.servicer, g.method)] = g
+            for qualname, prefix in f.settings_classes:
+                classes[qualname] = prefix
+        self._tables["grpc_methods"] = grpc
+        self._tables["settings_classes"] = classes
+
+
+def _classes_of(facts: Sequence[FileFacts]) -> dict[str, tuple[str, ...]]:
+    """The project's classes with a method, by their name in snake case."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for f in facts:
+        for fn in f.functions:
+            if fn.is_method:
+                cls = fn.qualname.rpartition(".")[0]
+                named[snake_case(cls.rpartition(".")[2])].add(cls)
+    return {k: tuple(sorted(v)) for k, v in named.items()}
+
+
+def _parts_of(facts: FileFacts) -> dict[str, list[tuple[Any, tuple[str, Any]]]]:
+    """What one file adds to the index's tables of lists, as ``ProjectIndex._fill`` adds
+    it."""
+    parts: dict[str, list[tuple[Any, tuple[str, Any]]]] = {}
+    path = facts.path
+    if facts.constants:
+        django_settings = _is_django_settings_module(facts.module)
+        constants = parts["constants"] = []
+        for const in facts.constants:
+            entry = (path, const)
+            constants.append((const.qualname, entry))
+            if isinstance(const.value, Obj) and (const.value.args or const.value.kwargs):
+                parts.setdefault("constructions", []).append((const.value.type, entry))
+            if const.qualname.startswith("@flask."):
+                parts.setdefault("settings", []).append(
+                    (("flask", const.qualname[len("@flask.") :]), entry)
+                )
+            elif django_settings and const.qualname.count(".") >= 1:
+                key = const.qualname.rpartition(".")[2]
+                if key.isupper():
+                    parts.setdefault("settings", []).append((("django", key), entry))
+    if facts.functions:
+        parts["functions"] = [(fn.qualname, (path, fn)) for fn in facts.functions]
+    return parts
+
+
 def _is_django_settings_module(module: str) -> bool:
     parts = module.split(".")
     return "settings" in parts or parts[-1].endswith("settings")
 
 
+# remembered: each round's classes table asks again for every class of the tree
+@lru_cache(maxsize=65536)
 def snake_case(name: str) -> str:
     """``UsersClient`` -> ``users_client``, ``HTTPFetcher`` -> ``http_fetcher``."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import textwrap
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from decouple_services.core.model import EnvValue, Service
 from decouple_services.detect.extract import ExtractOptions, extract_facts
-from decouple_services.detect.values import Lit
-from decouple_services.resolve.index import ProjectIndex
+from decouple_services.detect.facts import Constant, FileFacts, FunctionInfo, GrpcMethod
+from decouple_services.detect.values import Lit, Obj
+from decouple_services.resolve.index import IndexTables, ProjectIndex
 
 OPTIONS = ExtractOptions(client_modules=frozenset({"requests"}), method_names=frozenset({"get"}))
 
@@ -93,3 +97,69 @@ def test_a_service_with_env_of_its_own_does_not_read_its_surroundings() -> None:
     app = Service("app", ".", env=(EnvValue("SEARCH_URL", "http://find:8000", "a.env:1"),))
     worker = Service("worker", "src/worker", env=(EnvValue("OTHER", "1", "w.env:1"),))
     assert _env_index(app, worker).env("SEARCH_URL", "worker") is None
+
+
+# --- the tables kept between the indexes of one scan ---------------------------------------
+
+_PATHS = ["a/settings.py", "a/b.py", "c.py", "d/e.py"]
+_NAMES = ["X", "Y", "URL", "@flask.URL", "K.__bases__"]
+
+
+def _file(path: str, seed: tuple[int, ...]) -> FileFacts:
+    module = path.removesuffix(".py").replace("/", ".")
+    constants = tuple(
+        Constant(
+            f"{module}.{_NAMES[n % len(_NAMES)]}" if n % 3 else _NAMES[n % len(_NAMES)],
+            Obj("m.Client", (Lit(str(n)),)) if n % 2 else Lit(str(n)),
+            n,
+        )
+        for n in seed
+    )
+    functions = tuple(
+        FunctionInfo(f"f{n % 3}", (), False, n)
+        if n % 2 == 0
+        else FunctionInfo(f"{module}.Client{n % 3}.get", ("self",), False, n, is_method=True)
+        for n in seed
+        if n % 4 != 3
+    )
+    grpc = tuple(GrpcMethod(f"S{n % 2}", "V", "M", path) for n in seed if n % 5 == 0)
+    return FileFacts(path, module, constants, functions, grpc_methods=grpc)
+
+
+_ROUNDS = st.lists(
+    st.dictionaries(st.sampled_from(_PATHS), st.lists(st.integers(0, 12), max_size=4).map(tuple)),
+    min_size=1,
+    max_size=5,
+)
+
+
+def _tables(index: ProjectIndex) -> list[object]:
+    return [list(index.table("classes").items())] + [
+        list(getattr(index, name).items())
+        for name in (
+            "constants",
+            "functions",
+            "settings",
+            "constructions",
+            "grpc_methods",
+            "settings_classes",
+        )
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rounds=_ROUNDS)
+def test_tables_kept_between_rounds_are_those_of_a_fresh_index(
+    rounds: list[dict[str, tuple[int, ...]]],
+) -> None:
+    # each round changes some files' facts (a file parsed, re-read, or left empty); the
+    # tables brought up to date equal a fresh build's, keys and lists in the same order
+    tables = IndexTables()
+    current = {p: FileFacts(p, p) for p in _PATHS}
+    for changes in rounds:
+        for path, seed in changes.items():
+            current[path] = _file(path, seed)
+        facts = [current[p] for p in _PATHS]
+        kept = ProjectIndex(facts, [], lambda p: None, prebuilt=tables)
+        fresh = ProjectIndex(facts, [], lambda p: None)
+        assert _tables(kept) == _tables(fresh)
