@@ -285,9 +285,9 @@ CONSUMERS_SLUG = "consumers"
 
 def consumer_workloads(consumers: Sequence[ConsumerSpec]) -> list[ConsumerWorkload]:
     """The workloads that run ``consumers``: one per service's consumers package, one per
-    module outside such a package; by module."""
+    module outside such a package; by service, then module."""
     grouped: dict[tuple[str, str], list[ConsumerSpec]] = {}
-    for consumer in sorted(consumers, key=lambda c: c.module):
+    for consumer in sorted(consumers, key=lambda c: (c.service, c.module)):
         key = (consumer.service, consumers_package(consumer) or consumer.module)
         grouped.setdefault(key, []).append(consumer)
     return [
@@ -299,7 +299,7 @@ def consumer_workloads(consumers: Sequence[ConsumerSpec]) -> list[ConsumerWorklo
             else workload_slug(service, members[0].topic.name),
             tuple(members),
         )
-        for (service, module), members in sorted(grouped.items(), key=lambda i: i[0][1])
+        for (service, module), members in sorted(grouped.items())
     ]
 
 
@@ -321,11 +321,14 @@ def render_consumers_main(spec: ConsumerSpec) -> str:
         f"    python -m {package}\n\n"
         "Each topic keeps its own consumer group and client, on a thread of its own; SIGTERM\n"
         "stops them all, and one that dies stops the process (non-zero) for a restart.\n"
-        f"``--skip <module>`` leaves a topic to its own process (``python -m {package}.<module>``).\n"
+        "``--skip <module>`` leaves a topic to a process of its own:\n\n"
+        f"    python -m {package}.<module>\n"
         '"""\n\n'
         f"{_import_from(runtime_module, 'main_package')}\n\n"
+        f"PACKAGE = {_py_value(package)}\n"
+        f"SERVICE = {_py_value(spec.service)}\n\n"
         'if __name__ == "__main__":\n'
-        f"    raise SystemExit(main_package({_py_value(package)}, service={_py_value(spec.service)}))\n"
+        "    raise SystemExit(main_package(PACKAGE, service=SERVICE))\n"
     )
     path = spec.path.rpartition("/")[0] + "/__main__.py"
     return _python_file(body, f"all the Kafka consumers of {spec.service}", path)
@@ -683,9 +686,10 @@ def render_k8s_consumers(
         made.append(copied)
     body = (
         f"# The consumers' Deployment, made from the {deployment} Deployment in "
-        f"{posixpath_basename(manifest)}: every topic in one process,\n"
-        "# each in its own consumer group. To run a topic in a Deployment of its own, copy it\n"
-        "# with `python -m <package>.<module>` as the command and add `--skip <module>` here.\n"
+        f"{posixpath_basename(manifest)}:\n"
+        "# every topic of the service in one process, each in its own consumer group. To run\n"
+        "# a topic in a Deployment of its own, copy it with `python -m <package>.<module>` as\n"
+        "# the command, and add `--skip <module>` to the command here.\n"
         "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
         "# of the services that send.\n"
         + (

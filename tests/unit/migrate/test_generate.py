@@ -986,7 +986,8 @@ def test_a_service_gets_one_consumers_workload_for_its_package() -> None:
     # the file store is per pod: the whole workload runs one replica
     assert deployment["spec"]["replicas"] == 1
     main = generate.render_consumers_main(flask)
-    assert 'main_package("emails.decouple_consumers", service="emails")' in main
+    assert 'PACKAGE = "emails.decouple_consumers"' in main and 'SERVICE = "emails"' in main
+    assert "raise SystemExit(main_package(PACKAGE, service=SERVICE))" in main
     assert "from emails.decouple_runtime import main_package" in main
 
 
