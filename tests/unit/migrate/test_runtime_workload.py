@@ -51,6 +51,7 @@ class Loop:
 
     def __init__(self, group: str, dies: BaseException | None = None, after: float = 0.1):
         self.group, self.dies, self.after = group, dies, after
+        self.subscriptions: dict[str, Any] = {group: None}
         self.stopping = threading.Event()
         self.heart: Any = None
         self.closed = False
@@ -206,3 +207,27 @@ def test_a_package_runs_the_subscription_of_each_of_its_modules(
     runtime.main_package(name, service="svc", argv=[])
     assert ran == [["orders.created"]]
     assert runtime.main_package(name, service="svc", argv=["--skip", "orders_created"]) == 1
+
+
+def test_every_topic_is_claimed_before_any_loop_starts_the_application(
+    runtime: ModuleType,
+) -> None:
+    """The application's lifespan may hold ``consuming_in_lifespan`` for all the service's
+    topics: started by the first loop, it must find every topic consumed here already, or
+    it would make the process a second member of the other topics' groups."""
+    seen: list[bool] = []
+    subscriptions = [_subscription(runtime, "a", "a"), _subscription(runtime, "b", "b")]
+
+    class Starting(Loop):
+        def run(self) -> None:
+            seen.append(runtime._consumed_here(subscriptions))
+            super().run()
+
+    class Late(Loop):
+        def run(self) -> None:
+            time.sleep(0.2)  # has not registered its topic when the other asks
+            super().run()
+
+    _kill_soon(0.5)
+    runtime.run_consumers([Starting("a"), Late("b")])
+    assert seen == [True]
