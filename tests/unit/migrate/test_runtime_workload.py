@@ -231,3 +231,29 @@ def test_every_topic_is_claimed_before_any_loop_starts_the_application(
     _kill_soon(0.5)
     runtime.run_consumers([Starting("a"), Late("b")])
     assert seen == [True]
+
+
+def test_one_topics_slow_call_does_not_queue_anothers_behind_it(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two loops share the service's synchronous application (one per process): each gets
+    a handler thread of its own, as each had in a process of its own."""
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "5")
+    worker = runtime._Worker()
+    release, running = threading.Event(), threading.Event()
+
+    def slow_call() -> None:
+        running.set()
+        release.wait(5)
+
+    slow = threading.Thread(target=worker.run, args=(slow_call,))
+    slow.start()
+    try:
+        assert running.wait(5)
+        started = time.monotonic()
+        assert worker.run(lambda: "fast") == "fast"
+        assert time.monotonic() - started < 1  # not behind the slow call
+    finally:
+        release.set()
+        slow.join(5)
+        worker.close()
