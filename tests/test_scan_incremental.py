@@ -515,3 +515,79 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
         assert cached(root, cache) == uncached(root)
         edited = root / "services/orders/orders/client.py"
         edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+
+
+def runs(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """How many times a cached scan discovers services and resolves its calls; its result
+    is a scan without cache's."""
+    from decouple_services.discover import services
+    from decouple_services.resolve.calls import CallResolver
+
+    discovered, resolved = [], []
+    discover, resolve = services.discover_services, CallResolver.resolve
+
+    def discovering(*args: object, **kwargs: object) -> object:
+        discovered.append(1)
+        return discover(*args, **kwargs)  # type: ignore[arg-type]
+
+    def resolving(self: CallResolver, memo: object = None) -> object:
+        resolved.append(1)
+        return resolve(self, memo)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "discover_services", discovering)
+        patch.setattr(CallResolver, "resolve", resolving)
+        result = cached(root, cache)
+    assert result == uncached(root)
+    return len(discovered), len(resolved)
+
+
+def test_an_edit_to_a_file_discovery_did_not_read_does_not_run_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery reads some Python files (a program it may run as a server, the modules a
+    service's program imports) and depends on no other: after an edit that changes
+    nothing the last scan read, to a file discovery did not read, what it found stands."""
+    root, cache, files = settled(tmp_path)
+    assert runs(root, cache, monkeypatch)[0] == 1
+    for tree in (Tree(appended=1), Tree(appended=2, notes="function")):
+        after = render(tree)
+        write(root, files, after)
+        files = after
+        assert runs(root, cache, monkeypatch) == (0, 0), tree
+
+
+def test_an_edit_to_a_file_discovery_read_runs_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without deployment files, every program is asked whether it starts a server: an
+    edit to one runs discovery again, which keeps the last result when it finds the same,
+    and scans when the program now starts a server."""
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    web = (
+        "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+        '@app.route("/items")\ndef items():\n    return []\n\n\n'
+        'if __name__ == "__main__":\n    app.run(port=5000)\n'
+    )
+    worker = (
+        "import requests\n\n\n"
+        'def fetch():\n    return requests.get("http://localhost:5000/items", timeout=1)\n'
+    )
+    files = {"web.py": web, "worker.py": worker}
+    write(root, {}, files)
+    time.sleep(0.2)
+    assert runs(root, cache, monkeypatch) == (1, 1)
+    after = {**files, "worker.py": worker + "\n\ndef unused():\n    return 1\n"}
+    write(root, files, after)
+    files = after
+    assert runs(root, cache, monkeypatch) == (1, 0)
+    # the worker starts a server of its own: a service more
+    after = {
+        **files,
+        "worker.py": files["worker.py"]
+        + "\n\nfrom flask import Flask\n\napp = Flask(__name__)\n\n"
+        + 'if __name__ == "__main__":\n    app.run(port=5001)\n',
+    }
+    write(root, files, after)
+    assert runs(root, cache, monkeypatch) == (1, 1)
+    assert '"worker"' in cached(root, cache)

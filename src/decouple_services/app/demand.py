@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+
+from decouple_services.core.records import record
 
 if TYPE_CHECKING:
     from decouple_services.detect.base import Detector
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 Pattern = tuple[tuple[bytes, ...], bytes]
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Prefilter:
     """Byte-level test of whether a file is worth parsing: any of ``tokens`` as a
     substring, or any of ``patterns`` matching. No tokens and no patterns: every file
@@ -208,7 +210,7 @@ def candidate_prefilter(options: ExtractOptions) -> Prefilter:
 # --- definitions on demand ---------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Asked:
     """What resolution looked up: qualified names (constants, functions, settings classes,
     stubs), whether it read a Django setting, Flask config keys and application slots."""

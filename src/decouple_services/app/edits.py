@@ -17,7 +17,9 @@ When the only inputs that changed since are Python files, each of them is *neutr
 - it was not parsed and still is no candidate, and none of the recorded text searches
   finds it now (its imports unchanged when a helper search followed imports);
 
-and discovery, run again, sees what it saw. Then every lookup, search and decision of a
+and discovery sees what it saw: it read none of them (its other inputs, the listing, the
+deployment files and every file it read, are unchanged, so it would read and decide the
+same), or, run again, it finds what it found. Then every lookup, search and decision of a
 scan would be the one recorded, so the result is the last one (``app/pipeline.py`` stores
 it under the new inputs' key). Anything else scans as usual.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,7 @@ from decouple_services.app.cache import (
     write_cache_json,
 )
 from decouple_services.app.demand import is_django_settings_module
+from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
@@ -55,7 +58,7 @@ Query = list[Any]
 FOLLOWING_IMPORTS = ("helpers", "objects")
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class EditRecord:
     """What one cached scan read, for the scan after it (see the module docstring)."""
 
@@ -73,6 +76,9 @@ class EditRecord:
     reread: list[str] = field(default_factory=list)
     #: Digest of what discovery found.
     discovery: str = ""
+    #: The Python files whose content discovery read (``ServiceDiscovery.code_read``): an
+    #: edit to none of them leaves discovery as it was. None: not recorded.
+    discovery_code: list[str] | None = None
     #: With helper or client object searches (which follow imports): the tree's packages
     #: (what each file's import targets depend on) and the import graph's answers for the
     #: modules defining them (module -> its files and the files connected to it, a bit per
@@ -103,6 +109,7 @@ class EditRecord:
                 parsed=[_text(p) for p in raw["parsed"]],
                 reread=[_text(p) for p in raw["reread"]],
                 discovery=_text(raw["discovery"]),
+                discovery_code=_optional_names(raw.get("discovery_code")),
                 packages=_optional_names(raw.get("packages")),
                 graph=_optional_graph(raw.get("graph")),
             )
@@ -128,6 +135,7 @@ class EditRecord:
                     "parsed": self.parsed,
                     "reread": self.reread,
                     "discovery": self.discovery,
+                    "discovery_code": self.discovery_code,
                     "packages": self.packages,
                     "graph": self.graph,
                 },
@@ -172,6 +180,13 @@ class EditRecord:
                 return None
             modules[module] = (files, data)
         return RecordedGraph(python, modules)
+
+    def discovery_code_unread(self, paths: Iterable[str]) -> bool:
+        """Whether discovery read none of ``paths`` (False when that is not recorded)."""
+        if self.discovery_code is None:
+            return False
+        read = set(self.discovery_code)
+        return not any(p in read for p in paths)
 
     def read_keys(self, table: str) -> set[Any]:
         return {tuple(k) if isinstance(k, list) else k for k in self.reads.get(table, ())}

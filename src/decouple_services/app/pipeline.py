@@ -16,7 +16,7 @@ import os
 import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ from decouple_services.core.model import (
     Severity,
 )
 from decouple_services.core.provenance import is_generated
+from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 from decouple_services.discover.files import module_name
 
@@ -83,7 +84,7 @@ Progress = Callable[[int, int], None]
 _GC_THRESHOLDS = (10_000, 10, 10)
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class ScanOptions:
     exclude: tuple[str, ...] = ()
     config_path: Path | None = None
@@ -186,7 +187,7 @@ def _reject_key(fingerprint: str, prefilter: Prefilter) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class _Job:
     root: str
     path: str
@@ -774,6 +775,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                 parsed=sorted(p for p in python if p not in unparsed),
                 reread=sorted(reread),
                 discovery=_discovery_digest(discovery),
+                discovery_code=sorted(discovery.code_read),
             )
             if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
                 record.keep_graph(graph(), python, _packages(python))
@@ -1130,7 +1132,6 @@ def _after_neutral_edits(
     )
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.registry import build_detectors
-    from decouple_services.discover.services import discover_services
 
     cache_dir = manifest.path.parent
     record = EditRecord.load(cache_dir, root)
@@ -1205,11 +1206,24 @@ def _after_neutral_edits(
                 return None
     finally:
         write_facts(str(cache_dir), computed)
-    # the files just found unchanged are not stat'ed again for their digests
-    programs = _Programs(root, manifest, inputs.unchanged)
-    discovery = discover_services(root, listing, config, programs)
-    if _discovery_digest(discovery) != record.discovery:
-        return None
+    files_read: Sequence[str]
+    if record.discovery_code_unread(changed):
+        # discovery read none of the edited files, and every other input it has is as it
+        # was (the listing by the base digest, deployment files and the files it read by
+        # `changed_python`): it would find what it found, so it does not run (polar: a
+        # sixth of such a rerun, with its modules' imports). The files it read outside
+        # the listing are the stored result's.
+        files_read = manifest.result_extra or ()
+    else:
+        from decouple_services.discover.services import discover_services
+
+        # the files just found unchanged are not stat'ed again for their digests
+        programs = _Programs(root, manifest, inputs.unchanged)
+        discovery = discover_services(root, listing, config, programs)
+        if _discovery_digest(discovery) != record.discovery:
+            return None
+        files_read = discovery.files_read
+        record.discovery_code = sorted(discovery.code_read)
     result: ScanResult | None
     if known is not None and manifest.result_id is not None and known(record.result_key):
         result = _KNOWN  # its output is at hand: the stored result is not even read
@@ -1231,7 +1245,7 @@ def _after_neutral_edits(
             imports.put(*entry)
         imports.save()
     inputs.hash_deploy_files()
-    key = inputs.store_result(None, discovery.files_read)
+    key = inputs.store_result(None, files_read)
     if key is not None:
         record.result_key = key
         record.save(cache_dir, root)

@@ -31,7 +31,8 @@ import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+
+from decouple_services.core.records import record
 
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
 #: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names
@@ -153,7 +154,7 @@ def _items(names: str) -> list[str]:
     return items
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Helper:
     """A learned helper: its qualified name and whether it is a method."""
 

@@ -6,7 +6,7 @@ The typer layer (``cli.py``) only turns options into these small dataclasses.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, overload
 
@@ -16,6 +16,7 @@ from decouple_services.core.errors import ConfigError, DecoupleError
 from decouple_services.core.fs import read_regular, write_output
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import ScanResult
+from decouple_services.core.records import record
 from decouple_services.core.text import printable
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ MAX_SCAN_FILE_BYTES = 512 * 2**20
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class ScanCommand:
     path: Path
     format: str | None = None
@@ -50,7 +51,7 @@ class ScanCommand:
     full_parse: bool = False
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class EffectiveGates:
     """The gates a scan runs under: its options over ``[tool.decouple]``."""
 

@@ -14,9 +14,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import IO
+
+from decouple_services.core.records import record
 
 #: ``progress(done, total)``, called while files are read.
 Progress = Callable[[int, int], None]
@@ -30,7 +31,7 @@ class Verbosity(IntEnum):
     VERBOSE = 1
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Terminal:
     #: ANSI colours in what goes to stdout (tables, the diff).
     color_stdout: bool = False

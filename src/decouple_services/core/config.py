@@ -51,17 +51,18 @@ All problems are collected and reported together in one :class:`ConfigError`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from decouple_services.core.errors import ConfigError
 from decouple_services.core.fs import read_regular
+from decouple_services.core.records import record
 
 ArgRef = int | str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServiceConfig:
     name: str
     root: str | None = None
@@ -69,7 +70,7 @@ class ServiceConfig:
     ports: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClientConfig:
     """A project's own client callable: a function, or a class whose methods make calls."""
 
@@ -81,7 +82,7 @@ class ClientConfig:
     method_arg: ArgRef | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Edge:
     """``caller -> callee`` in a contract; ``*`` on either side stands for any service."""
 
@@ -92,7 +93,7 @@ class Edge:
         return f"{self.caller} -> {self.callee}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Contracts:
     """``[tool.decouple.contracts]``: which synchronous edges between services may exist."""
 
@@ -119,7 +120,7 @@ class Contracts:
         return named
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Gates:
     """The CI gates of ``decouple scan``, as ``[tool.decouple]`` sets them."""
 
@@ -131,7 +132,7 @@ class Gates:
     ignore: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Config:
     exclude: tuple[str, ...] = ()
     services: tuple[ServiceConfig, ...] = ()

@@ -8,8 +8,10 @@ Field names follow the JSON scan schema (``schema_version`` 1) one to one.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
+
+from decouple_services.core.records import record
 
 SCHEMA_VERSION = 1
 
@@ -68,7 +70,7 @@ UNKNOWN = "unknown"
 EXTERNAL_PREFIX = "external:"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Diagnostic:
     """Something decouple could not analyse: a file, a config entry or a construct."""
 
@@ -84,7 +86,7 @@ class Diagnostic:
         return (self.file, self.line, self.code, self.message)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EnvValue:
     """One environment variable value declared for a service, with where it was declared."""
 
@@ -94,7 +96,7 @@ class EnvValue:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Service:
     name: str
     #: Repo-relative root directory ("." for the repository itself).
@@ -123,7 +125,7 @@ class Service:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Endpoint:
     service: str
     #: ``http`` or ``grpc``.
@@ -148,7 +150,7 @@ class Endpoint:
         return (self.service, self.path, self.method, self.handler)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CallSite:
     id: str
     caller: str
@@ -230,7 +232,7 @@ class CallSite:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContractViolation:
     """A synchronous call site that a declared contract (``[tool.decouple.contracts]``)
     forbids."""
@@ -246,7 +248,7 @@ class ContractViolation:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScanResult:
     root: str
     services: tuple[Service, ...] = ()

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 from decouple_services.core.model import Category
+from decouple_services.core.records import record
 from decouple_services.detect.facts import RawCall
 from decouple_services.detect.values import Dyn, Lit, Obj, Value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Match:
     """A call recognised as a request."""
 
@@ -59,7 +59,7 @@ class Match:
     background: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Example:
     """Code a detector must find, with what it must report. ``line`` is 1-based in ``code``."""
 

@@ -15,9 +15,10 @@ import re
 import unicodedata
 from collections import deque
 from collections.abc import Container, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TypeGuard
 
+from decouple_services.core.records import record
 from decouple_services.detect.values import (
     ANSWER,
     CALLED,
@@ -239,7 +240,7 @@ def dotted(expr: ast.expr) -> list[str] | None:
     return None
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Scope:
     """Bindings visible at one point of a function (or class/module) body."""
 

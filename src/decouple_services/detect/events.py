@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+
+from decouple_services.core.records import record
 
 MARKER = re.compile(
     r"#\s*decouple:\s*migrated\s+(?P<id>cs-[0-9a-f]+)\s+to\s+(?P<topic>[A-Za-z0-9._-]+)"
@@ -31,7 +32,7 @@ SEND_FUNCTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventSend:
     site_id: str
     topic: str

@@ -19,10 +19,11 @@ import sys
 import tokenize
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from decouple_services.core.model import Diagnostic, ResponseUse, Severity
+from decouple_services.core.records import record
 from decouple_services.detect.context import (
     GETATTR,
     SESSION_PARAMS,
@@ -173,7 +174,7 @@ ServerExtractor = Callable[
 ]
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class ExtractOptions:
     """What decides which calls are worth recording (part of the cache key)."""
 

@@ -6,10 +6,11 @@ serialisable to JSON, and small (whole syntax trees are never kept).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from decouple_services.core.model import Diagnostic, Severity
+from decouple_services.core.records import record
 from decouple_services.detect.events import EventSend
 from decouple_services.detect.values import Value, decode, encode
 
@@ -25,7 +26,7 @@ REQUEST_FUNCTION_PARAMS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawCall:
     """A call that may be an outgoing request, before any cross-file resolution.
 
@@ -94,7 +95,7 @@ class RawCall:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FunctionInfo:
     qualname: str
     params: tuple[str, ...]
@@ -107,7 +108,7 @@ class FunctionInfo:
     defaults: tuple[tuple[str, Value], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Constant:
     """A module-level, class-level or ``self.`` attribute assignment."""
 
@@ -116,7 +117,7 @@ class Constant:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawRoute:
     """A server route as written: owner object, methods, path, handler."""
 
@@ -130,7 +131,7 @@ class RawRoute:
     protocol: str = "http"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawMount:
     """``register_blueprint``, ``include_router``, Django ``include``, aiohttp ``add_subapp``."""
 
@@ -141,7 +142,7 @@ class RawMount:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GrpcMethod:
     """From a generated ``*_pb2_grpc.py``: a stub or servicer method and its full RPC path."""
 
@@ -151,14 +152,14 @@ class GrpcMethod:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Port:
     port: int
     line: int
     how: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileFacts:
     path: str
     module: str

@@ -18,9 +18,9 @@ import ast
 import re
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from decouple_services.core.model import ResponseUse
+from decouple_services.core.records import record
 
 #: Attributes of a response that say whether it succeeded, and what true means: success
 #: (``True``), failure (``False``), or a status code to compare (``None``).
@@ -70,7 +70,7 @@ CLIENT_EXCEPTIONS = frozenset(
 MAX_STATUS_READS = 32
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatusCheck:
     """A statement that only checks the response's success (lines 1-based)."""
 
@@ -87,7 +87,7 @@ class StatusCheck:
     chained: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Handler:
     """An ``except`` clause around the call."""
 
@@ -106,7 +106,7 @@ class Handler:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ResponseReading:
     use: ResponseUse
     #: The success checks; for ``body`` too, where they say the response's failure aborts

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from decouple_services.core.records import record
 from decouple_services.detect.base import Detector, Example, Match, sets_timeout, snippet
 from decouple_services.detect.facts import RawCall
 from decouple_services.detect.values import Env, Lit, Obj, Value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Exporter:
     """Where one library entry point takes the collector's address, and what it sends."""
 

@@ -9,25 +9,26 @@ dataclass that round-trips through plain JSON lists (for the per-file cache).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from decouple_services.core.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class Lit:
     """A literal string (numbers are kept as their text)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Concat:
     """Parts joined in order: f-strings, ``+``, ``%`` and ``.format`` all become this."""
 
     parts: tuple[Value, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ref:
     """A module-level or class-level name, by qualified name (``shop.config.USERS_URL``).
 
@@ -38,7 +39,7 @@ class Ref:
     qualname: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Env:
     """An environment variable read (``os.getenv``, ``os.environ[...]``, python-decouple...)."""
 
@@ -48,7 +49,7 @@ class Env:
     reader: str = "os.environ"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Setting:
     """A framework settings lookup: Django ``settings.X``, Flask ``app.config["X"]``."""
 
@@ -56,7 +57,7 @@ class Setting:
     key: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Param:
     """A parameter of the enclosing function: the mark of a wrapper helper."""
 
@@ -65,7 +66,7 @@ class Param:
     function: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Join:
     """``urllib.parse.urljoin(base, url)``."""
 
@@ -73,7 +74,7 @@ class Join:
     url: Value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Obj:
     """The result of calling something by qualified name: a client, a channel, a stub, a
     settings instance. ``args`` keeps positional arguments, ``kwargs`` keyword ones."""
@@ -98,7 +99,7 @@ class Obj:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dyn:
     """Known only at run time; ``text`` is the source expression, shown as ``{text}``."""
 

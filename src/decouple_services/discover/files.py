@@ -22,7 +22,6 @@ import posixpath
 import re
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,6 +30,7 @@ from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
+from decouple_services.core.records import record
 from decouple_services.core.stamps import may_be_in_work_tree, stamp_of
 from decouple_services.discover.workflows import is_workflow
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import pathspec
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FileListing:
     """The files of one repository that discovery and detection read."""
 
@@ -372,7 +372,7 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _IgnoreFile:
     """The patterns of one ``.gitignore``, relative to the directory holding it."""
 

@@ -124,6 +124,10 @@ class ServiceDiscovery:
     #: Top-level folders of Python code that no service rooted at the whole repository
     #: copies into its image (a linter's plugins beside a Dockerfile copying ``src/``).
     unshipped: frozenset[str] = frozenset()
+    #: The listed Python files whose text discovery read or asked about (``Programs``):
+    #: discovery depends on no other Python file's content, so an edit to another finds
+    #: what it found (``app/pipeline.py`` then does not run it again).
+    code_read: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -286,6 +290,7 @@ def _merge(parts: Sequence[tuple[str, ServiceDiscovery]]) -> ServiceDiscovery:
         infra_ports={h: p for h, p in sorted(infra_ports.items()) if h in infra and h not in taken},
         grpc_servicers=tuple(servicers),
         proto_services=tuple(p for _, found in parts for p in found.proto_services),
+        code_read=frozenset().union(*(found.code_read for _, found in parts)),
     )
 
 
@@ -374,6 +379,8 @@ class _Discovery:
         self.infra_ports: dict[str, tuple[int, ...]] = {}
         self.apart: set[str] = set()
         self._texts: dict[str, str | None] = {}
+        #: Python files whose content was read or asked about (``code_read``).
+        self._code_read: set[str] = set()
         #: Files that exist but were not read (reported once, on the file).
         self._not_read: set[str] = set()
         self._root_real = os.path.realpath(root)
@@ -445,6 +452,7 @@ class _Discovery:
     def _read_code(self, rel: str) -> str | None:
         """A Python file's text, not kept: the scan reads every Python file anyway, so
         discovery neither holds their texts nor lists them among its own inputs."""
+        self._code_read.add(rel)
         try:
             data = read_in_root(self._root_real, rel, MAX_DEPLOY_FILE_BYTES)
         except OSError:  # ReadRefused too: reported where the scan reads the file
@@ -453,6 +461,7 @@ class _Discovery:
 
     def _starts_server(self, rel: str) -> bool:
         """Whether the Python file ``rel`` starts a server when run (``starts_server``)."""
+        self._code_read.add(rel)
         if self.programs is not None and self.programs.plain(rel):
             return False
         try:
@@ -530,6 +539,8 @@ class _Discovery:
             proto_services=protos,
             apart=frozenset(self.apart),
             unshipped=frozenset(self._unshipped()),
+            # a listed Python file read as a deployment file counts too
+            code_read=frozenset(self._code_read | (self._texts.keys() & set(self.listing.python))),
         )
 
     def _builds_with_tree_mounted(self, rel: str) -> bool:

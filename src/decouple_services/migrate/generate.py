@@ -33,6 +33,8 @@ from decouple_services.core.text import printable, printable_lines
 from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.fields import describe
 from decouple_services.migrate.naming import (
+    RETRY_TIER_DELAYS_S,
+    RETRY_TIERS,
     WorkloadNameError,
     consumer_group,
     dns_label,
@@ -94,7 +96,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "21"
+RUNTIME_VERSION = "22"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -362,7 +364,7 @@ def render_topic_script(topics: Sequence[TopicSpec], *, client: str = "kafka-pyt
     body = _render(
         "create_topics.py.j2",
         client=client,
-        topics=[(t.name, t.dead_letter, t.retry_topic) for t in ordered],
+        topics=[(t.name, t.dead_letter, t.retry_topics) for t in ordered],
         partitions=TOPIC_PARTITIONS,
         dead_letter_partitions=DEAD_LETTER_PARTITIONS,
         replicas=REPLICATION_FACTOR,
@@ -1039,6 +1041,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "topic": topic.name,
         "dead_letter": topic.dead_letter,
         "retry_topic": topic.retry_topic,
+        "retry_tiers": _py_argument("retry_tiers", topic.retry_topics[1:], 4),
         "group_id": spec.group_id,
         "producers": _join(topic.producers) or "its producers",
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),
@@ -1156,6 +1159,19 @@ RETRY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _tier_description(tier: int) -> str:
+    """What a retry tier's channel holds: the retries after the first, second and later
+    failed attempts, each waiting the tier's fixed delay (``DECOUPLE_RETRY_TIERS``)."""
+    after = ("a first failed attempt", "a second failed attempt")
+    delay = RETRY_TIER_DELAYS_S[tier - 1]
+    return (
+        f"Tier {tier} of {RETRY_TIERS}: retries after "
+        f"{after[tier - 1] if tier <= len(after) else 'a third failed attempt or more'}, "
+        f"each due {delay:g} s after it failed (by default: DECOUPLE_RETRY_TIERS sets "
+        "every tier's delay)."
+    )
+
+
 def _asyncapi_document(
     topics: Sequence[TopicSpec], title: str | None, application: str | None
 ) -> dict[str, Any]:
@@ -1230,28 +1246,33 @@ def _asyncapi_document(
         retry_id = f"{topic.name}.retry"
         messages[retry_id] = _retry_message(topic, group)
         schemas.setdefault("retry-headers", _retry_headers())
-        channels[topic.retry_topic] = {
-            "address": topic.retry_topic,
-            "title": topic.retry_topic,
-            "description": f"Events without a key from {topic.name} that the consumer in "
-            f"{topic.callee} failed to handle, each waiting until its retry is due while "
-            f"{topic.name} goes on (an event with a key waits in the consumer's memory, "
-            "its key's later events behind it, while the other keys go on).",
-            "messages": {"retry": {"$ref": f"#/components/messages/{retry_id}"}},
-            "bindings": _channel_bindings(topic.retry_topic, TOPIC_PARTITIONS),
-        }
-        operations[f"{topic.callee}.retry.{topic.name}"] = {
-            "action": "send",
-            "title": f"{topic.callee} puts off the retries of events without a key",
-            "channel": {"$ref": f"#/channels/{topic.retry_topic}"},
-            "messages": [{"$ref": f"#/channels/{topic.retry_topic}/messages/retry"}],
-        }
-        operations[f"{topic.callee}.receive.{topic.retry_topic}"] = {
-            "action": "receive",
-            "title": f"{topic.callee} retries {topic.event_type} when due",
-            "channel": {"$ref": f"#/channels/{topic.retry_topic}"},
-            "messages": [{"$ref": f"#/channels/{topic.retry_topic}/messages/retry"}],
-        }
+        for tier, retry_topic in enumerate(topic.retry_topics, 1):
+            channels[retry_topic] = {
+                "address": retry_topic,
+                "title": retry_topic,
+                "description": f"Events without a key from {topic.name} that the consumer "
+                f"in {topic.callee} failed to handle, each waiting until its retry is due "
+                f"while {topic.name} goes on (an event with a key waits in the consumer's "
+                "memory, its key's later events behind it, while the other keys go on). "
+                + _tier_description(tier),
+                "messages": {"retry": {"$ref": f"#/components/messages/{retry_id}"}},
+                "bindings": _channel_bindings(retry_topic, TOPIC_PARTITIONS),
+            }
+            # the first tier's operation keeps the id it had before there were tiers
+            suffix = "" if tier == 1 else f".{tier}"
+            operations[f"{topic.callee}.retry.{topic.name}{suffix}"] = {
+                "action": "send",
+                "title": f"{topic.callee} puts off the retries of events without a key "
+                f"(tier {tier})",
+                "channel": {"$ref": f"#/channels/{retry_topic}"},
+                "messages": [{"$ref": f"#/channels/{retry_topic}/messages/retry"}],
+            }
+            operations[f"{topic.callee}.receive.{retry_topic}"] = {
+                "action": "receive",
+                "title": f"{topic.callee} retries {topic.event_type} when due (tier {tier})",
+                "channel": {"$ref": f"#/channels/{retry_topic}"},
+                "messages": [{"$ref": f"#/channels/{retry_topic}/messages/retry"}],
+            }
         operations[f"{topic.callee}.deadletter.{topic.name}"] = {
             "action": "send",
             "title": f"{topic.callee} dead-letters what it could not handle",
@@ -1521,6 +1542,16 @@ def _py_block(value: Any, indent: int, width: int = 88) -> str:
         items = [f"{_py_value(k)}: {_py_value(v)}" for k, v in value.items()]
         return "{\n" + "".join(f"    {item},\n" for item in items) + "}"
     return "[\n" + "".join(f"    {_py_value(v)},\n" for v in value) + "]"
+
+
+def _py_argument(name: str, value: tuple[str, ...], indent: int, width: int = 88) -> str:
+    """A tuple passed as ``name=`` at ``indent``, as ruff formats it: on the argument's
+    line when it fits, else one item a line (the trailing comma keeps them there)."""
+    flat = _py_value(value)
+    if indent + len(f"{name}={flat},") <= width:
+        return flat
+    inner = " " * (indent + 4)
+    return "(\n" + "".join(f"{inner}{_py_value(v)},\n" for v in value) + " " * indent + ")"
 
 
 def _python_file(body: str, what: str, path: str, *, shebang: bool = False) -> str:

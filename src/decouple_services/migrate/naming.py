@@ -26,7 +26,12 @@ TEMPLATE_FIELDS = ("callee", "endpoint", "caller", "method")
 #: Kafka's limit is 249 characters; the dead-letter and retry suffixes must still fit.
 DEAD_LETTER_SUFFIX = ".dlq"
 RETRY_SUFFIX = ".retry"
-MAX_TOPIC_LENGTH = 249 - max(len(DEAD_LETTER_SUFFIX), len(RETRY_SUFFIX))
+#: Retry topics per consumer: ``<topic>.retry``, ``<topic>.retry.2``, ``<topic>.retry.3``,
+#: one per fixed delay of the runtime's ``DECOUPLE_RETRY_TIERS``.
+RETRY_TIERS = 3
+#: The runtime's default delay of each retry tier, in seconds (``DECOUPLE_RETRY_TIERS``).
+RETRY_TIER_DELAYS_S = (10.0, 60.0, 600.0)
+MAX_TOPIC_LENGTH = 249 - max(len(DEAD_LETTER_SUFFIX), len(f"{RETRY_SUFFIX}.{RETRY_TIERS}"))
 _LEGAL = re.compile(r"^[A-Za-z0-9._-]+$")
 _NOISE_SEGMENTS = re.compile(r"^(api|v\d+)$", re.IGNORECASE)
 
@@ -120,8 +125,15 @@ def topic_problem(name: str) -> str | None:
         bad = sorted({c for c in name if not re.match(r"[A-Za-z0-9._-]", c)})
         return f"illegal character(s) {''.join(bad)!r}: Kafka allows letters, digits, '.', '_', '-'"
     if len(name) > MAX_TOPIC_LENGTH:
-        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{RETRY_SUFFIX}'"
+        room = f"{RETRY_SUFFIX}.{RETRY_TIERS}"
+        return f"{len(name)} characters; at most {MAX_TOPIC_LENGTH} leave room for '{room}'"
     return None
+
+
+def retry_tier_topics(retry_topic: str) -> tuple[str, ...]:
+    """Every retry topic of a consumer, its first tier's first: ``orders.cancel.retry``,
+    ``orders.cancel.retry.2``, ``orders.cancel.retry.3``."""
+    return (retry_topic, *(f"{retry_topic}.{tier}" for tier in range(2, RETRY_TIERS + 1)))
 
 
 def module_slug(topic: str) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decouple_services.core.model import Endpoint
-from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, RETRY_SUFFIX
+from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, RETRY_SUFFIX, retry_tier_topics
 from decouple_services.migrate.servicers import Bootstrap
 
 #: The Kafka clients a generated producer or consumer can use.
@@ -103,6 +103,13 @@ class TopicSpec:
         as its dead-letter topic is (``orders.cancel.retry``; per subscriber of a domain
         event, ``orders.cancelled.billing.retry``)."""
         return self.dead_letter.removesuffix(DEAD_LETTER_SUFFIX) + RETRY_SUFFIX
+
+    @property
+    def retry_topics(self) -> tuple[str, ...]:
+        """Every retry topic of the consumer, one per tier, :attr:`retry_topic` first
+        (``orders.cancel.retry``, ``orders.cancel.retry.2``, ``orders.cancel.retry.3``):
+        the failed attempts of an event pick its tier, each tier with a fixed delay."""
+        return retry_tier_topics(self.retry_topic)
 
 
 @dataclass(frozen=True, slots=True)

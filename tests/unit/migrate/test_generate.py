@@ -211,6 +211,10 @@ def test_each_application_document_holds_its_own_operations_and_only_what_they_u
         "orders.receive.orders.cancel-order",
         "orders.retry.orders.cancel-order",
         "orders.receive.orders.cancel-order.retry",
+        "orders.retry.orders.cancel-order.2",
+        "orders.receive.orders.cancel-order.retry.2",
+        "orders.retry.orders.cancel-order.3",
+        "orders.receive.orders.cancel-order.retry.3",
         "orders.deadletter.orders.cancel-order",
     }
     # a producer sees the topics it sends to, not their retry and dead-letter topics
@@ -262,7 +266,7 @@ def test_dead_letter_topics_keep_their_records_past_the_broker_default(
 ) -> None:
     monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    name, dead_letter, _ = script.TOPICS[0]
+    name, dead_letter, *_ = script.TOPICS[0]
     assert script.is_dead_letter(dead_letter) and not script.is_dead_letter(name)
     kept = script.topic_config(3, dead_letter=True)
     assert kept["retention.ms"] == "-1" and kept["retention.bytes"] == "-1"
@@ -281,7 +285,7 @@ def test_an_existing_topics_settings_that_lose_events_are_named_with_their_fix(
     monkeypatch.delenv("KAFKA_DEAD_LETTER_RETENTION_MS", raising=False)
     monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    name, dead_letter, _ = script.TOPICS[0]
+    name, dead_letter, *_ = script.TOPICS[0]
     # as the script would make them: nothing to say
     assert script.config_problems(name, script.topic_config(3), 3) == []
     assert script.config_problems(dead_letter, script.topic_config(3, True), 3) == []
@@ -309,16 +313,21 @@ def test_retry_topics_have_their_topics_partitions_and_outlive_the_retries(
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.delenv("KAFKA_MIN_INSYNC_REPLICAS", raising=False)
     script = _load_module(render_topic_script(gen_examples.TOPICS), "create_topics", tmp_path)
-    assert [retry for _, _, retry in script.TOPICS] == [
-        t.retry_topic for t in sorted(gen_examples.TOPICS, key=lambda t: t.name)
+    # every retry tier's topic, as the consumers name them
+    assert [tuple(retries) for _, _, *retries in script.TOPICS] == [
+        t.retry_topics for t in sorted(gen_examples.TOPICS, key=lambda t: t.name)
     ]
-    name, dead_letter, retry = script.TOPICS[0]
-    assert retry == f"{name}.retry" and dead_letter == f"{name}.dlq"
-    assert script.is_retry(retry) and not script.is_retry(name) and not script.is_retry(dead_letter)
+    name, dead_letter, *retries = script.TOPICS[0]
+    assert retries == [f"{name}.retry", f"{name}.retry.2", f"{name}.retry.3"]
+    assert dead_letter == f"{name}.dlq"
+    assert all(script.is_retry(retry) for retry in retries)
+    assert not script.is_retry(name) and not script.is_retry(dead_letter)
+    assert not script.is_dead_letter(retries[-1])
     monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
-    assert script.wanted()[retry] == script.wanted()[name] == 12
+    assert {script.wanted()[retry] for retry in retries} == {script.wanted()[name]} == {12}
+    retry = retries[-1]
     config = script.topic_config(3, retry=True)
-    # deleted, never compacted; a week, far past the retries' deadline (about 37 minutes)
+    # deleted, never compacted; a week, far past the retries' deadline (about 2.5 hours)
     assert config == {
         "cleanup.policy": "delete",
         "min.insync.replicas": "2",
@@ -408,15 +417,24 @@ def test_dead_letter_messages_describe_the_headers_the_consumer_writes(tmp_path:
 
 def test_the_asyncapi_document_describes_topics_envelopes_and_who_sends_them() -> None:
     document = yaml.safe_load(render_asyncapi([gen_examples.EMAILS_SEND]))
-    assert set(document["channels"]) == {"emails.send", "emails.send.dlq", "emails.send.retry"}
+    retries = {"emails.send.retry", "emails.send.retry.2", "emails.send.retry.3"}
+    assert set(document["channels"]) == {"emails.send", "emails.send.dlq", *retries}
     assert set(document["operations"]) == {
         "frontend.send.emails.send",
         "orders.send.emails.send",
         "emails.receive.emails.send",
         "emails.retry.emails.send",
         "emails.receive.emails.send.retry",
+        "emails.retry.emails.send.2",
+        "emails.receive.emails.send.retry.2",
+        "emails.retry.emails.send.3",
+        "emails.receive.emails.send.retry.3",
         "emails.deadletter.emails.send",
     }
+    # each tier says which failed attempts it holds and how long they wait there
+    tier3 = document["channels"]["emails.send.retry.3"]["description"]
+    assert "Tier 3 of 3: retries after a third failed attempt or more" in tier3
+    assert "due 600 s after it failed" in tier3
     payload = _resolve(
         document, document["components"]["messages"]["emails.send.event"]["payload"]["$ref"]
     )

@@ -75,7 +75,7 @@ def test_kafka_rules_are_checked(name: str, problem: str) -> None:
 
 def test_a_legal_name_at_the_limit_leaves_room_for_its_dead_letter_and_retry_topics() -> None:
     assert topic_problem("x" * MAX_TOPIC_LENGTH) is None
-    assert len("x" * MAX_TOPIC_LENGTH + ".retry") == 249
+    assert len("x" * MAX_TOPIC_LENGTH + ".retry.3") == 249
     assert len("x" * MAX_TOPIC_LENGTH + ".dlq") < 249
 
 

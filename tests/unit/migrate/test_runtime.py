@@ -489,6 +489,13 @@ class Pool:
             except asyncio.CancelledError:
                 EVENTS.append(("cancelled", email))
                 raise
+        if email == "cleanup@example.com":  # a rollback awaited once cancelled
+            EVENTS.append(("started", email))
+            try:
+                await asyncio.sleep(30)
+            finally:
+                await asyncio.sleep(0.5)
+                EVENTS.append(("cleaned", email))
         EVENTS.append(("insert", email))
 
     async def close(self):
@@ -597,6 +604,40 @@ def test_an_async_servicer_call_past_the_timeout_is_cancelled_on_its_loop_which_
         ("cancelled", "slow@example.com"),
         ("insert", "c@example.com"),
     ]
+
+
+@pytest.mark.parametrize("method", ["Invite", "Remind"])
+def test_an_async_servicer_call_cancelled_is_waited_for_until_its_cleanup_ends(
+    runtime: ModuleType, async_invites: ModuleType, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """A call whose ``finally`` awaits a cleanup still runs once cancelled: the timeout
+    carries its end, which the event's retry waits for. ``Invite`` is a coroutine run on
+    the servicer's loop; ``Remind`` gives an awaitable from the handler thread."""
+    import time
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
+    sub = _sub(
+        runtime,
+        "async_invites_wiring:InviteService",
+        "grpc",
+        f"/shop.ainvites.v1.InviteService/{method}",
+        servicer_factory="async_invites_wiring:make_servicer",
+    )
+    app = runtime.application(sub)
+    try:
+        outcome = _handle(runtime, sub, app, {"email": "cleanup@example.com"})
+        assert outcome.action == "retry" and isinstance(outcome.error, runtime.HandlerTimeout)
+        assert outcome.running is not None and not outcome.running.done()
+        assert ("cleaned", "cleanup@example.com") not in async_invites.EVENTS
+        deadline = time.monotonic() + 5
+        while not outcome.running.done():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert async_invites.EVENTS[-1] == ("cleaned", "cleanup@example.com")
+        with pytest.raises(runtime.HandlerTimeout):  # it was the attempt, failed
+            outcome.running.result(0)
+    finally:
+        app.close()
 
 
 def test_closing_an_async_servicer_cancels_its_running_calls_before_exiting_its_context(
@@ -1187,6 +1228,131 @@ def test_a_wsgi_call_past_its_timeout_that_failed_is_retried_after_it_never_besi
     assert len(module.runs) == 2 and module.at_once == [1, 1]
     assert module.runs[1] - module.runs[0] >= 0.8  # the second began once the first ended
     assert consumer.counts == {"retry": 1, "handled": 1}
+
+
+#: An ASGI app (no lifespan) whose first call never answers and whose cleanup, in its
+#: ``finally``, awaits ``CLEANUP_S`` once cancelled; it writes down when each call began
+#: and ended, and how many ran at once.
+CLEANING_ASGI = """\
+import asyncio
+import time
+
+CLEANUP_S = [0.6]
+runs = []
+ended = []
+at_once = []
+_active = [0]
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan")
+    number = len(runs)
+    runs.append(time.monotonic())
+    _active[0] += 1
+    at_once.append(_active[0])
+    try:
+        if number == 0:
+            await asyncio.sleep(30)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        if number == 0:
+            await asyncio.sleep(CLEANUP_S[0])  # a connection closed, a flush
+        _active[0] -= 1
+        ended.append(time.monotonic())
+"""
+
+
+def _cleaning(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Any, ModuleType]:
+    (tmp_path / f"{name}.py").write_text(CLEANING_ASGI)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.2")
+    module = importlib.import_module(name)
+    sub = _sub(runtime, f"{name}:app", "asgi", "/send")
+    return runtime.application(sub), module
+
+
+def test_a_cancelled_coroutine_whose_cleanup_outlasts_the_grace_is_waited_for(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelling only asks: the coroutine's ``finally`` still awaits. Past the grace
+    (the handler timeout, 0.2 s, when shorter than 10 s), the timeout carries the task's
+    end, as a synchronous call's thread, instead of claiming it is over."""
+    import time
+
+    app, module = _cleaning(runtime, tmp_path, monkeypatch, "cleaning_slow")
+    try:
+        started = time.monotonic()
+        outcome = _handle(runtime, _sub(runtime, "x:y", "asgi", "/send"), app, {})
+        assert outcome.action == "retry" and isinstance(outcome.error, runtime.HandlerTimeout)
+        assert 0.35 < time.monotonic() - started < 1.5  # the timeout, then the grace
+        assert outcome.running is not None and not outcome.running.done()
+        assert module.ended == []  # its cleanup still runs
+        _until(lambda: outcome.running.done())
+        assert len(module.ended) == 1
+        # what it came to: a failure (it was cancelled), the attempt already made
+        with pytest.raises(runtime.HandlerTimeout):
+            outcome.running.result(0)
+    finally:
+        app.close()
+
+
+def test_a_cancelled_coroutine_that_ends_within_the_grace_is_over_when_retried(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, module = _cleaning(runtime, tmp_path, monkeypatch, "cleaning_fast")
+    module.CLEANUP_S[:] = [0.05]
+    try:
+        outcome = _handle(runtime, _sub(runtime, "x:y", "asgi", "/send"), app, {})
+        # ended within the grace: a plain failure, retried as any (its cleanup is over)
+        assert outcome.action == "retry" and outcome.running is None
+        assert len(module.ended) == 1
+    finally:
+        app.close()
+
+
+def test_a_coroutine_that_answers_after_its_cancellation_gives_its_answer(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "0.1")
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    async def stubborn() -> int:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.02)  # finishes its work, and says so
+        return 201
+
+    try:
+        assert runtime._await_bounded(stubborn(), loop) == 201
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+
+
+def test_an_async_call_past_its_timeout_is_retried_after_its_cleanup_never_beside_it(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event's retry (due after 1 ms) waits for the cancelled call's cleanup: two runs
+    of one event never overlap, and the next event of its key waits behind it."""
+    app, module = _cleaning(runtime, tmp_path, monkeypatch, "cleaning_retry")
+    consumer = _consumer(runtime, app, monkeypatch)
+    client = Client()
+    try:
+        consumer._one(client, Record(2, _value(runtime)), Partition)
+        assert consumer.counts == {"retry": 1} and module.ended == []
+        _until(lambda: consumer._retry_parked(client, Partition))
+        assert len(module.runs) == 2 and module.at_once == [1, 1]
+        assert module.runs[1] >= module.ended[0]  # the retry began once the first ended
+        assert consumer.counts == {"retry": 1, "handled": 1}
+    finally:
+        app.close()
 
 
 def test_a_partition_revoked_while_its_timed_out_call_runs_waits_for_it(
@@ -1890,6 +2056,298 @@ def test_a_consumer_with_retry_topics_subscribes_to_them_too(
     monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
     consumer.run()
     assert topics == ["t", "t.retry"]
+
+
+# -- retry tiers ---------------------------------------------------------------------------
+
+
+def test_retry_tiers_default_to_ten_seconds_a_minute_and_ten_minutes(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decouple_services.migrate.naming import RETRY_TIER_DELAYS_S, RETRY_TIERS
+
+    monkeypatch.delenv("DECOUPLE_RETRY_TIERS", raising=False)
+    for name in ("ATTEMPTS", "BASE_S", "CAP_S", "JITTER", "DEADLINE_S"):
+        monkeypatch.delenv(f"DECOUPLE_RETRY_{name}", raising=False)
+    monkeypatch.delenv("DECOUPLE_HANDLER_TIMEOUT_S", raising=False)
+    policy = runtime.RetryPolicy.from_env()
+    # the AsyncAPI document and the topic script describe the runtime's own tiers
+    assert policy.tiers == RETRY_TIER_DELAYS_S and len(policy.tiers) == RETRY_TIERS
+    # 9 retries: 10 s, 60 s, then 600 s seven times; no jitter, so the window is fixed
+    assert policy.window(tiered=True) == (4270.0, 4270.0)
+    assert policy.give_up_after(tiered=True) == 2 * 4270 + 10 * 60
+    assert policy.give_up_after() == 2 * 810 + 10 * 60  # with a key: as before
+    described = policy.describe(tiered=True)
+    assert "wait 10 s, 60 s, 600 s: dead-lettered after 71.2 min" in described
+    assert "or 152.3 min after the first attempt" in described
+    monkeypatch.setenv("DECOUPLE_RETRY_TIERS", " 5, 30,30 ")
+    assert runtime.RetryPolicy.from_env().tiers == (5.0, 30.0, 30.0)
+
+
+@pytest.mark.parametrize(
+    "setting", ["ten,60,600", "10,,600", "0,60,600", "10,-60,600", "10,nan,600", "10,inf", "60,10"]
+)
+def test_a_wrong_retry_tiers_setting_stops_the_consumer_naming_it(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setenv("DECOUPLE_RETRY_TIERS", setting)
+    with pytest.raises(ValueError, match="DECOUPLE_RETRY_TIERS takes delays in seconds"):
+        runtime.RetryPolicy.from_env()
+
+
+def test_retry_tiers_must_give_a_delay_per_tier_topic(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECOUPLE_RETRY_TIERS", "10,60")
+    sub = _sub(runtime, "x:y", "function", "/", retry_topic="t.retry", retry_tiers=_TIERS[1:])
+    with pytest.raises(ValueError, match=r"gives 2 delay\(s\), and t has 3 retry tiers"):
+        runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
+
+
+def test_the_failed_attempts_pick_the_tier(runtime: ModuleType) -> None:
+    policy = runtime.RetryPolicy(tiers=(10.0, 60.0, 600.0))
+    assert [policy.tier(attempts) for attempts in (1, 2, 3, 4, 9)] == [0, 1, 2, 2, 2]
+
+
+_TIERS = ("t.retry", "t.retry.2", "t.retry.3")
+
+
+class WithoutTopics(Sent):
+    """A producer without some topics: a send to one raises as librdkafka reports it."""
+
+    def __init__(self, missing: set[str], error: str = "UNKNOWN_TOPIC_OR_PART") -> None:
+        super().__init__()
+        self.missing, self.error, self.refused = missing, error, []
+
+    def produce_raw(self, *args: Any) -> None:
+        if args[0] in self.missing:
+            self.refused.append(args[0])
+            runtime = sys.modules["decouple_runtime_under_test"]
+            raise runtime.EventNotAccepted(f"{args[0]}: KafkaError{{code={self.error}}}")
+        super().produce_raw(*args)
+
+
+def _tiered(
+    runtime: ModuleType,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    producer: Any = None,
+    tiers: str = "0.001,0.002,0.003",
+) -> Any:
+    """A consumer of ``t`` whose events without a key wait in three retry tiers (by
+    default of 1 ms, 2 ms and 3 ms), its other retries after 1 s (so a copy's delay
+    says which schedule it followed)."""
+    monkeypatch.setenv("DECOUPLE_RETRY_TIERS", tiers)
+    monkeypatch.setenv("DECOUPLE_RETRY_BASE_S", "1")
+    monkeypatch.setenv("DECOUPLE_RETRY_CAP_S", "1")
+    monkeypatch.setenv("DECOUPLE_RETRY_JITTER", "0")
+    monkeypatch.setenv("DECOUPLE_RETRY_ATTEMPTS", "5")
+    sub = _sub(runtime, "x:y", "function", "/", retry_topic="t.retry", retry_tiers=_TIERS[1:])
+    consumer = runtime.Consumer(
+        [sub], service="s", store=runtime.MemoryStore(), producer=producer or Sent()
+    )
+    consumer._apps["t"] = app
+    consumer._owned.update({("t", 0), *((tier, 0) for tier in _TIERS)})
+    return consumer
+
+
+def _copy(sent: Any, offset: int = 0) -> tuple[Message, float]:
+    """The record a retry tier gives back for a copy, and the delay it was sent with."""
+    import time
+
+    topic, value, key, headers = sent
+    assert key is None
+    due = float(dict(headers)["decouple.retry.due"])
+    return Message(offset, value, topic=topic, headers=list(headers)), due - time.time()
+
+
+def test_each_failed_attempt_goes_to_its_tier_with_the_tiers_fixed_delay(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=4)
+    consumer = _tiered(runtime, app, monkeypatch)
+    client = Client()
+    original = Message(5, _value(runtime))
+    consumer._one(client, original, Partition)
+    topics, delays = [], []
+    for offset in range(3):
+        copy, delay = _copy(consumer.producer.dead[-1], offset)
+        topics.append(copy.topic())
+        delays.append(delay)
+        time.sleep(0.01)  # due
+        consumer._one(client, copy, Partition)
+    # attempt 1 -> tier 1, 2 -> tier 2, 3 and 4 -> the last tier; then handled
+    assert topics == ["t.retry", "t.retry.2", "t.retry.3"]
+    assert [sent[0] for sent in consumer.producer.dead] == [*_TIERS, "t.retry.3"]
+    assert all(delay < 0.01 for delay in delays)  # the tiers' delays, not the backoff's 1 s
+    copy, _ = _copy(consumer.producer.dead[-1], 1)
+    assert dict(copy.headers())["decouple.attempts"] == b"4"
+    time.sleep(0.01)
+    consumer._one(client, copy, Partition)
+    assert app.calls == 5 and consumer.counts["handled"] == 1
+    assert consumer.counts["retry_topic"] == 4 and consumer._parked == {}
+
+
+def test_a_tiered_event_is_dead_lettered_once_its_budget_is_spent(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=10)
+    consumer = _tiered(runtime, app, monkeypatch)
+    client = Client()
+    consumer._one(client, Message(5, _value(runtime)), Partition)
+    for offset in range(4):
+        copy, _ = _copy(consumer.producer.dead[-1], offset)
+        time.sleep(0.01)
+        consumer._one(client, copy, Partition)
+    assert [sent[0] for sent in consumer.producer.dead] == [*_TIERS, "t.retry.3", "t.dlq"]
+    dead = dict(consumer.producer.dead[-1][3])
+    assert dead["decouple.attempts"] == b"5" and dead["decouple.original.offset"] == b"5"
+
+
+def test_a_tiered_copy_not_yet_due_is_waited_for_as_long_as_its_tier_asks(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backoff's cap (1 s here) does not cut the last tier's wait short; a clock far
+    ahead is still bounded, by the longest tier."""
+    import time
+
+    consumer = _tiered(runtime, Flaky(failures=0), monkeypatch, tiers="10,60,600")
+    client = Client()
+    headers = [("decouple.consumer.group", b"g"), ("decouple.attempts", b"3")]
+    for due, wait in ((500, 500), (5000, 600)):
+        copy = Message(
+            0,
+            _value(runtime),
+            topic="t.retry.3",
+            headers=[*headers, ("decouple.retry.due", str(time.time() + due).encode())],
+        )
+        consumer._retrying.clear()
+        consumer._one(client, copy, Partition)
+        resume_at = consumer._retrying[("t.retry.3", 0)][2]
+        assert wait - 5 <= resume_at - time.monotonic() <= wait
+
+
+def test_tiers_the_broker_lacks_at_the_start_leave_the_retry_topic_alone(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    app = Flaky(failures=1)
+    consumer = _tiered(runtime, app, monkeypatch)
+    subscribed: list[Any] = []
+
+    class Metadata:
+        topics: ClassVar[dict[str, object]] = dict.fromkeys(["t", "t.retry", "t.retry.2"])
+
+    class WithoutTier3(FakeKafka):
+        def list_topics(self, timeout: float) -> Metadata:
+            return Metadata()
+
+        def subscribe(self, wanted: Any, on_assign: Any, **callbacks: Any) -> None:
+            subscribed.extend(wanted)
+            super().subscribe(wanted, on_assign, **callbacks)
+
+    fake = WithoutTier3(consumer, [Record(0, _value(runtime))], 0)
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
+    consumer.run()
+    # the tier the broker has is still read (another member may have sent copies there)
+    assert subscribed == ["t", "t.retry", "t.retry.2"]
+    assert "retry tiers of t: the broker has no t.retry.3" in caplog.text
+    # its events without a key go to t.retry, after the backoff's delay (1 s), as before
+    ((topic, _, _, headers),) = consumer.producer.dead
+    assert topic == "t.retry"
+    import time
+
+    assert 0.5 < float(dict(headers)["decouple.retry.due"]) - time.time() <= 1.01
+
+
+def test_a_broker_that_cannot_list_its_topics_keeps_the_tiers(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import confluent_kafka
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "localhost:1")
+    consumer = _tiered(runtime, Flaky(failures=0), monkeypatch)
+    subscribed: list[Any] = []
+
+    class Silent(FakeKafka):
+        def list_topics(self, timeout: float) -> Any:
+            raise confluent_kafka.KafkaException("Local: Timed out")
+
+        def subscribe(self, wanted: Any, on_assign: Any, **callbacks: Any) -> None:
+            subscribed.extend(wanted)
+            super().subscribe(wanted, on_assign, **callbacks)
+
+    fake = Silent(consumer, [], 0)
+    monkeypatch.setattr(confluent_kafka, "Consumer", lambda config: fake)
+    consumer.run()
+    assert subscribed == ["t", *_TIERS] and list(consumer._tiers) == ["t"]
+
+
+def test_a_tier_the_broker_does_not_have_falls_back_to_the_retry_topic_for_good(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    app = Flaky(failures=10)
+    consumer = _tiered(runtime, app, monkeypatch, WithoutTopics({"t.retry.2"}))
+    client = Client()
+    consumer._one(client, Message(5, _value(runtime)), Partition)
+    copy, _ = _copy(consumer.producer.dead[-1])
+    time.sleep(0.01)
+    consumer._one(client, copy, Partition)  # tier 2 is missing: t.retry takes it
+    assert consumer.producer.refused == ["t.retry.2"]
+    assert [sent[0] for sent in consumer.producer.dead] == ["t.retry", "t.retry"]
+    assert "retry tiers of t: the broker has no t.retry.2" in caplog.text
+    copy, delay = _copy(consumer.producer.dead[-1], 1)
+    assert 0.5 < delay <= 1.01  # the backoff's delay, as before tiers
+    time.sleep(1.01)
+    consumer._one(client, copy, Partition)
+    # tier 3 is not tried any more: every copy waits in t.retry
+    assert consumer.producer.refused == ["t.retry.2"]
+    assert [sent[0] for sent in consumer.producer.dead] == ["t.retry"] * 3
+    assert client.calls[-1] == ("store_offsets", {"message": copy})
+
+
+def test_a_tier_refusing_a_copy_for_another_reason_sends_that_copy_to_the_retry_topic(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = Flaky(failures=10)
+    consumer = _tiered(runtime, app, monkeypatch, WithoutTopics({"t.retry.2"}, "_MSG_TIMED_OUT"))
+    client = Client()
+    consumer._one(client, Message(5, _value(runtime)), Partition)
+    copy, _ = _copy(consumer.producer.dead[-1])
+    time.sleep(0.01)
+    consumer._one(client, copy, Partition)
+    assert [sent[0] for sent in consumer.producer.dead] == ["t.retry", "t.retry"]
+    assert list(consumer._tiers) == ["t"]  # the tiers stay: the next copy tries them
+    consumer.producer.missing.clear()
+    copy, _ = _copy(consumer.producer.dead[-1], 1)
+    time.sleep(1.01)
+    consumer._one(client, copy, Partition)
+    assert consumer.producer.dead[-1][0] == "t.retry.3"
+
+
+def test_a_subscription_of_an_earlier_runtime_keeps_its_one_retry_topic(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module generated before tiers names ``retry_topic`` alone: its copies go there,
+    after the backoff's delays, and nothing else is subscribed to."""
+    monkeypatch.setenv("DECOUPLE_RETRY_TIERS", "0.001,0.002,0.003")
+    consumer = _retrying(runtime, Flaky(failures=1), monkeypatch, cap="0.5")
+    client = Client()
+    consumer._one(client, Message(5, _value(runtime)), Partition)
+    copy, delay = _copy(consumer.producer.dead[-1])
+    assert copy.topic() == "t.retry" and 0.2 < delay <= 0.5
+    assert consumer._tiers == {} and consumer._longest_wait == 0.5
+    assert set(consumer.subscriptions) == {"t", "t.retry"}
 
 
 # -- the producer --------------------------------------------------------------------------

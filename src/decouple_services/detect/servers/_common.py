@@ -15,9 +15,10 @@ from __future__ import annotations
 import ast
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TypeAlias
 
+from decouple_services.core.records import record
 from decouple_services.detect.context import (
     ModuleContext,
     Scope,
@@ -72,7 +73,7 @@ _IMPORT_PRIORITY = (
 # --- walking -----------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Frame:
     """Where a node sits: the enclosing module, class or function, with its local bindings."""
 
@@ -494,7 +495,7 @@ def view_routes(
 # --- examples ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     """An expected route: methods joined by spaces, the path as :func:`describe` shows it."""
 
@@ -509,7 +510,7 @@ class Route:
         return f"{self.methods} {self.path} -> {self.handler} (line {self.line})"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Mount:
     """An expected mount: ``child`` registered on ``parent`` under ``prefix``."""
 
@@ -522,7 +523,7 @@ class Mount:
         return f"{self.child} mounted on {self.parent} at {self.prefix!r} (line {self.line})"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerExample:
     """Code an extractor must read, with everything it must report (and nothing more)."""
 
