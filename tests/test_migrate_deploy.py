@@ -95,7 +95,7 @@ def test_compose_gives_the_caller_the_broker(tmp_path: Path) -> None:
     services = yaml.load((root / "docker-compose.decouple.yml").read_text(), Loader=loader)
     services = services["services"]
     assert services["orders"]["environment"] == {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
-    consumer = services["emails-send"]
+    consumer = services["emails-consumers"]
     assert consumer["environment"] == {
         **services["orders"]["environment"],
         "DECOUPLE_LIVENESS_FILE": "/tmp/decouple-alive",
@@ -164,10 +164,10 @@ def test_helm_charts_get_the_setting_in_their_own_conventions(tmp_path: Path) ->
     consumers = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
     assert ".Release.Name) }}" in consumers and "sha1sum" in consumers
     (deployment,) = _rendered(consumers)
-    assert deployment["metadata"]["name"] == "RELEASE-emails-send"
-    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "RELEASE-emails-send"}}
+    assert deployment["metadata"]["name"] == "RELEASE-emails-consumers"
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "RELEASE-emails-consumers"}}
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
+    assert container["command"] == ["python", "-m", "emails.decouple_consumers"]
     assert container["image"] == "IMAGE"
     assert "ports" not in container and "livenessProbe" in container
     body = (tmp_path / "pr.md").read_text()
@@ -218,7 +218,7 @@ def test_a_chart_whose_deployment_cannot_be_copied_is_a_merge_blocker(tmp_path: 
     assert status == EXIT_OK, summary
     first = summary.splitlines()[0]
     assert first.startswith("merge blocker: no consumer deployment generated for emails:"), first
-    assert "python -m emails.decouple_consumers.emails_send" in first
+    assert "python -m emails.decouple_consumers`" in first
     body = (tmp_path / "pr.md").read_text()
     _, _, rest = body.partition("\n\n")
     assert rest.startswith("> **Merge blocker:** no consumer deployment generated for emails")

@@ -60,6 +60,7 @@ __all__ = [
     "compose_override_path",
     "consumer_runtime",
     "consumer_test_data",
+    "consumer_workloads",
     "django_outbox_app",
     "is_user_edited",
     "k8s_consumers_path",
@@ -69,6 +70,7 @@ __all__ = [
     "render_compose_override",
     "render_consumer",
     "render_consumer_test",
+    "render_consumers_main",
     "render_django_outbox",
     "render_k8s_consumers",
     "render_k8s_relay",
@@ -94,7 +96,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "21"
+RUNTIME_VERSION = "22"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -254,6 +256,86 @@ def render_consumer(spec: ConsumerSpec) -> str:
     return _python_file(body, f"Kafka consumer of {spec.topic.name} for {spec.service}", spec.path)
 
 
+def consumers_package(spec: ConsumerSpec) -> str | None:
+    """The service's consumers package (``<pkg>.decouple_consumers``) that ``spec``'s
+    module sits in, ``None`` for a consumer module of no such package."""
+    package, _, _ = spec.module.rpartition(".")
+    return package if package.rpartition(".")[2] == "decouple_consumers" else None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerWorkload:
+    """One process a deployment file runs for a service's consumers: ``python -m
+    <module>``, named ``<service's workload>-<slug>``. Every consumer module of a
+    ``decouple_consumers`` package runs in one (``consumers``): one Deployment per service,
+    not one per topic, each topic still in its own group."""
+
+    service: str
+    module: str
+    slug: str
+    consumers: tuple[ConsumerSpec, ...]
+
+    @property
+    def stores(self) -> frozenset[str]:
+        """The idempotency stores of its consumers (``file``, ``django``, ``sqlalchemy``)."""
+        return frozenset(c.idempotency for c in self.consumers)
+
+
+#: The slug of a service's workload running all its consumers (``orders-consumers``).
+CONSUMERS_SLUG = "consumers"
+
+
+def consumer_workloads(consumers: Sequence[ConsumerSpec]) -> list[ConsumerWorkload]:
+    """The workloads that run ``consumers``: one per service's consumers package, one per
+    module outside such a package; by service, then module."""
+    grouped: dict[tuple[str, str], list[ConsumerSpec]] = {}
+    for consumer in sorted(consumers, key=lambda c: (c.service, c.module)):
+        key = (consumer.service, consumers_package(consumer) or consumer.module)
+        grouped.setdefault(key, []).append(consumer)
+    return [
+        ConsumerWorkload(
+            service,
+            module,
+            CONSUMERS_SLUG
+            if module != members[0].module
+            else workload_slug(service, members[0].topic.name),
+            tuple(members),
+        )
+        for (service, module), members in sorted(grouped.items())
+    ]
+
+
+def workload_module(consumer: ConsumerSpec) -> str:
+    """What the deployment files run ``consumer`` as: ``python -m <this>``."""
+    return consumers_package(consumer) or consumer.module
+
+
+def render_consumers_main(spec: ConsumerSpec) -> str:
+    """``<pkg>/decouple_consumers/__main__.py``: ``python -m <pkg>.decouple_consumers`` runs
+    every consumer module of the package in one process, each topic in its own group. It
+    names no module: those on disk are found when it starts, so a topic migrated later
+    joins without this file changing."""
+    package = consumers_package(spec)
+    assert package is not None
+    runtime_module = consumer_runtime(spec)[1]
+    body = (
+        f'"""Runs every Kafka consumer of {spec.service} in one process:\n\n'
+        f"    python -m {package}\n\n"
+        "Each topic keeps its own consumer group and client, on a thread of its own; SIGTERM\n"
+        "stops them all, and one that dies stops the process (non-zero) for a restart.\n"
+        "``--skip <module>`` leaves a topic to a process of its own:\n\n"
+        f"    python -m {package}.<module>\n"
+        '"""\n\n'
+        f"{_import_from(runtime_module, 'main_package')}\n\n"
+        f"PACKAGE = {_py_value(package)}\n"
+        f"SERVICE = {_py_value(spec.service)}\n\n"
+        'if __name__ == "__main__":\n'
+        "    raise SystemExit(main_package(PACKAGE, service=SERVICE))\n"
+    )
+    path = spec.path.rpartition("/")[0] + "/__main__.py"
+    return _python_file(body, f"all the Kafka consumers of {spec.service}", path)
+
+
 def render_servicer_factory(bootstrap: Bootstrap, path: str, module: str) -> str:
     """The module ``module`` (at ``path``) whose ``build_servicer`` builds a gRPC servicer
     as its server's bootstrap does (``servicers.py``), for the consumers of its methods."""
@@ -391,8 +473,8 @@ def render_compose_override(
     relays: Sequence[OutboxRelaySpec] = (),
 ) -> str | None:
     """A compose file to run over ``compose_file`` (``docker compose -f <it> -f <this>``):
-    a Kafka broker, the topic script run once, one container per consumer built as its
-    service is, one outbox relay per ``--outbox`` caller in ``relays``, and
+    a Kafka broker, the topic script run once, one container per service running its
+    consumers (:func:`consumer_workloads`) built as the service is, one outbox relay per ``--outbox`` caller in ``relays``, and
     ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is the parsed
     ``compose_file``; ``compose_names`` maps decouple's service names to its services.
     ``None`` when none of the services is in it."""
@@ -466,25 +548,24 @@ def render_compose_override(
     for fixed in out:
         # a broker of the repository's own is overridden, as it always was: not a clash
         names.owners[fixed] = f"the {fixed} service this file adds"
-    for consumer in sorted(wanted, key=lambda c: c.module):
-        service_name = compose_names[consumer.service]
+    for workload in consumer_workloads(wanted):
+        service_name = compose_names[workload.service]
         name = names.take(
-            dns_label(f"{service_name}-{workload_slug(consumer.service, consumer.topic.name)}"),
-            f"the consumer {consumer.module}",
+            dns_label(f"{service_name}-{workload.slug}"), f"the consumers {workload.module}"
         )
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
-        if consumer.idempotency == "sqlalchemy":
+        if "sqlalchemy" in workload.stores:
             # Handled events are kept in the service's database, which every replica shares.
             environment["DECOUPLE_IDEMPOTENCY_URL"] = (
                 "${DECOUPLE_IDEMPOTENCY_URL:?the SQLAlchemy URL of the "
-                + f"{consumer.service} database its consumers keep handled events in}}"
+                + f"{workload.service} database its consumers keep handled events in}}"
             )
         out[name] = {
             "extends": {"file": base, "service": service_name},
             **_reset_instance(),
-            "command": ["python", "-m", consumer.module],
+            "command": ["python", "-m", workload.module],
             "environment": environment,
-            **compose_one_replica(services[service_name], consumer),
+            **compose_one_replica(services[service_name], workload),
             "healthcheck": _compose_healthcheck(),
             "depends_on": ready,
             "restart": "unless-stopped",
@@ -548,9 +629,10 @@ STATE_FILE = "/var/lib/decouple/handled.sqlite"
 def render_k8s_consumers(
     manifest: str, documents: Sequence[Any], deployment: str, consumers: Sequence[ConsumerSpec]
 ) -> str | None:
-    """One Deployment per consumer, made from the service's own Deployment ``deployment``
-    in ``manifest`` (``documents``: its parsed YAML documents): the same image, environment
-    and namespace, ``python -m <consumer>`` as the command, no ports or readiness probe, a
+    """One Deployment for the service's consumers (:func:`consumer_workloads`: all the
+    modules of its consumers package in one process), made from the service's own
+    Deployment ``deployment`` in ``manifest`` (``documents``: its parsed YAML documents):
+    the same image, environment and namespace, ``python -m <package>`` as the command, no ports or readiness probe, a
     liveness probe on ``DECOUPLE_LIVENESS_FILE``, and labels of its own so the service's
     Service never routes requests to it. ``None`` when the manifest has no such Deployment."""
     import yaml
@@ -563,24 +645,24 @@ def render_k8s_consumers(
     secret_needed = False
     held: list[str] = []
     names = _NameBook("Deployment", {deployment: f"the {deployment} Deployment"})
-    for consumer in sorted(consumers, key=lambda c: c.module):
+    for workload in consumer_workloads(consumers):
         copied = _deployment_copy(
             source,
             deployment,
-            workload_slug(consumer.service, consumer.topic.name),
+            workload.slug,
             "decouple.consumer-of",
-            ["python", "-m", consumer.module],
+            ["python", "-m", workload.module],
         )
-        names.take(copied["metadata"]["name"], f"the consumer {consumer.module}")
+        names.take(copied["metadata"]["name"], f"the consumers {workload.module}")
         container = copied["spec"]["template"]["spec"]["containers"][0]
         _probe_liveness(container)
         have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
-        if one_replica_only(consumer, copied["spec"].get("replicas"), have):
+        if one_replica_only(workload, copied["spec"].get("replicas"), have):
             # Each pod would keep its own record of handled events: a redelivery that lands
             # on another pod runs again. One replica until a shared store is configured.
             copied["spec"]["replicas"] = 1
             held.append(copied["metadata"]["name"])
-        if consumer.idempotency == "sqlalchemy" and "DECOUPLE_IDEMPOTENCY_URL" not in have:
+        if "sqlalchemy" in workload.stores and "DECOUPLE_IDEMPOTENCY_URL" not in have:
             # Every replica keeps handled events in the service's database, whose URL
             # cannot be read from the code: the pod waits for the secret.
             container["env"].append(
@@ -591,7 +673,7 @@ def render_k8s_consumers(
             )
             secret_needed = True
         pod = copied["spec"]["template"]["spec"]
-        if consumer.idempotency == "file" and "DECOUPLE_IDEMPOTENCY_DB" not in have:
+        if "file" in workload.stores and "DECOUPLE_IDEMPOTENCY_DB" not in have:
             # The SQLite store outlives a restart of the container (a handler that kills
             # the process counts its attempts and is dead-lettered) on a volume of the
             # pod's: the container's own filesystem starts empty each time.
@@ -605,8 +687,11 @@ def render_k8s_consumers(
         )
         made.append(copied)
     body = (
-        f"# One Deployment per consumer, made from the {deployment} Deployment in "
-        f"{posixpath_basename(manifest)}.\n"
+        f"# The consumers' Deployment, made from the {deployment} Deployment in "
+        f"{posixpath_basename(manifest)}:\n"
+        "# every topic of the service in one process, each in its own consumer group. To run\n"
+        "# a topic in a Deployment of its own, copy it with `python -m <package>.<module>` as\n"
+        "# the command, and add `--skip <module>` to the command here.\n"
         "# Set KAFKA_BOOTSTRAP_SERVERS to the cluster's brokers here and in the Deployments\n"
         "# of the services that send.\n"
         + (
@@ -792,12 +877,13 @@ def compose_override_path(compose_file: str) -> str:
     return compose_file.rsplit(".", 1)[0] + ".decouple.yml"
 
 
-def one_replica_only(consumer: ConsumerSpec, replicas: Any, env_names: Collection[Any]) -> bool:
-    """Whether the process running ``consumer`` must run one replica where its service runs
-    ``replicas``: its idempotency store is the SQLite file of each pod (no Django or
+def one_replica_only(workload: ConsumerWorkload, replicas: Any, env_names: Collection[Any]) -> bool:
+    """Whether ``workload`` must run one replica where its service runs ``replicas``: an
+    idempotency store of its consumers is the SQLite file of each pod (no Django or
     SQLAlchemy database of the service, and no ``DECOUPLE_IDEMPOTENCY_URL`` in ``env_names``,
-    the environment it is given), so a repeat that reaches another replica is handled again."""
-    if consumer.idempotency != "file" or "DECOUPLE_IDEMPOTENCY_URL" in env_names:
+    the environment it is given), so a repeat that reaches another replica is handled again.
+    One such consumer holds the whole workload (every topic it runs) to one replica."""
+    if "file" not in workload.stores or "DECOUPLE_IDEMPOTENCY_URL" in env_names:
         return False
     try:
         return int(replicas) > 1
@@ -805,8 +891,8 @@ def one_replica_only(consumer: ConsumerSpec, replicas: Any, env_names: Collectio
         return False  # a value a template fills in: said so where it is generated
 
 
-def compose_one_replica(service: Any, consumer: ConsumerSpec) -> dict[str, Any]:
-    """What holds a consumer to one container where the service it extends runs more
+def compose_one_replica(service: Any, workload: ConsumerWorkload) -> dict[str, Any]:
+    """What holds a consumers' workload to one container where the service it extends runs more
     (``deploy.replicas`` or ``scale``) and its store is per container."""
     if not isinstance(service, Mapping):
         return {}
@@ -818,9 +904,9 @@ def compose_one_replica(service: Any, consumer: ConsumerSpec) -> dict[str, Any]:
     deploy_ = service.get("deploy") if isinstance(service.get("deploy"), Mapping) else {}
     assert isinstance(deploy_, Mapping)
     out: dict[str, Any] = {}
-    if one_replica_only(consumer, deploy_.get("replicas"), names):
+    if one_replica_only(workload, deploy_.get("replicas"), names):
         out["deploy"] = {"replicas": 1}
-    if one_replica_only(consumer, service.get("scale"), names):
+    if one_replica_only(workload, service.get("scale"), names):
         out["scale"] = 1
     return out
 

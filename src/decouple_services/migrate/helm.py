@@ -3,14 +3,15 @@
 A callee whose chart runs only its web process would receive nothing once its callers send
 events. The chart gets ``templates/<service>-consumers.decouple.yaml``: the service's
 Deployment template, copied as text (its image, values, env and helpers stay the chart's),
-one document per consumer, changed as the plain Kubernetes copies are
-(:func:`decouple_services.migrate.generate.render_k8s_consumers`):
+one document for the service's consumers (every module of its consumers package in one
+process; :func:`decouple_services.migrate.generate.consumer_workloads`), changed as the
+plain Kubernetes copies are (:func:`decouple_services.migrate.generate.render_k8s_consumers`):
 
-* a name of its own, ``<the Deployment's name>-<topic>``, cut to 63 characters with a hash
+* a name of its own, ``<the Deployment's name>-consumers``, cut to 63 characters with a hash
   of the whole when it is longer (as Helm renders it: ``trunc``, ``sha1sum``);
 * labels and a selector of their own (``app: <that name>``, ``decouple.consumer-of``), so
   the service's Service never routes requests to it;
-* ``python -m <consumer>`` as the command, no ``args``, ports or HTTP probes; startup and
+* ``python -m <package>`` as the command, no ``args``, ports or HTTP probes; startup and
   liveness probes on ``DECOUPLE_LIVENESS_FILE``; the idempotency store's settings; time to
   finish the current event on SIGTERM;
 * one replica where the store is a SQLite file per pod and nothing sets
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from decouple_services.migrate.deploy import guarded_keys
-from decouple_services.migrate.naming import DNS_LABEL_LENGTH, workload_slug
+from decouple_services.migrate.generate import ConsumerWorkload, consumer_workloads
+from decouple_services.migrate.naming import DNS_LABEL_LENGTH
 from decouple_services.migrate.spec import ConsumerSpec
 
 #: The hash :func:`decouple_services.migrate.naming.dns_label` ends a cut name with.
@@ -91,13 +93,14 @@ def consumers_template(
     documents: list[str] = []
     held: list[tuple[str, str]] = []
     everything = template + "\n" + chart_text
-    for index, consumer in enumerate(sorted(consumers, key=lambda c: c.module)):
-        one = consumer.idempotency == "file" and "DECOUPLE_IDEMPOTENCY_URL" not in everything
+    workloads = consumer_workloads(consumers)
+    for index, workload in enumerate(workloads):
+        one = "file" in workload.stores and "DECOUPLE_IDEMPOTENCY_URL" not in everything
         made = _consumer_document(
             document,
             f"$decoupleName{index}",
-            workload_slug(consumer.service, consumer.topic.name),
-            consumer,
+            workload.slug,
+            workload,
             settings,
             everything,
             one_replica=one,
@@ -108,10 +111,10 @@ def consumers_template(
         replicas = _path(document, ("spec", "replicas"))
         count = document[replicas].split(":", 1)[1].strip() if replicas is not None else "1"
         if one and count != "1":
-            held.append((consumer.module, count))
+            held.append((workload.module, count))
     separated = [line for d in documents for line in ["---", d]]
     body = "\n".join(preamble + (separated if preamble else separated[1:])) + "\n"
-    if not _parses(body, [c.module for c in consumers]):
+    if not _parses(body, [w.module for w in workloads]):
         return HelmConsumers(problem=f"{template_path}: its Deployment could not be copied safely")
     return HelmConsumers(text=body, one_replica=tuple(held))
 
@@ -192,13 +195,13 @@ def _consumer_document(
     document: list[str],
     variable: str,
     slug: str,
-    consumer: ConsumerSpec,
+    consumer: ConsumerWorkload,
     settings: PodSettings,
     chart_text: str,
     *,
     one_replica: bool,
 ) -> str:
-    """The consumer's copy of the Deployment ``document``; ``!reason`` when it cannot be."""
+    """The consumers' copy of the Deployment ``document``; ``!reason`` when it cannot be."""
     lines = list(document)
     name_line = _path(lines, ("metadata", "name"))
     if name_line is None:
@@ -266,7 +269,7 @@ def _consumer_document(
     env_lines: list[str] = []
     mounts: list[str] = []
     volumes: list[str] = []
-    if consumer.idempotency == "file" and "DECOUPLE_IDEMPOTENCY_DB" not in chart_text:
+    if "file" in consumer.stores and "DECOUPLE_IDEMPOTENCY_DB" not in chart_text:
         env_entries.append(("DECOUPLE_IDEMPOTENCY_DB", settings.state_file))
         mounts = [
             f"- name: {settings.state_volume}",
@@ -275,7 +278,7 @@ def _consumer_document(
         volumes = [f"- name: {settings.state_volume}", "  emptyDir: {}"]
     for k, v in env_entries:
         env_lines += [f"- name: {k}", f"  value: {json.dumps(v)}"]
-    if consumer.idempotency == "sqlalchemy" and "DECOUPLE_IDEMPOTENCY_URL" not in chart_text:
+    if "sqlalchemy" in consumer.stores and "DECOUPLE_IDEMPOTENCY_URL" not in chart_text:
         env_lines += [
             "- name: DECOUPLE_IDEMPOTENCY_URL",
             "  valueFrom:",

@@ -13,7 +13,11 @@ from decouple_services.core.text import printable
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import CREDENTIAL_HEADERS
 from decouple_services.migrate.deploy import KAFKA_ENV
-from decouple_services.migrate.generate import consumer_runtime, runtime_location
+from decouple_services.migrate.generate import (
+    consumer_runtime,
+    consumer_workloads,
+    runtime_location,
+)
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
 from decouple_services.migrate.run import PER_POD_DEDUPE
@@ -564,12 +568,14 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             f"`KAFKA_BOOTSTRAP_SERVERS=... python {plan.topic_script_path}` "
             "(partitions and replication from the environment; dead-letter topics keep their "
             "records until deleted unless `KAFKA_DEAD_LETTER_RETENTION_MS` bounds them).",
-            "- [ ] Deploy the consumers **before** the producers, one process per topic "
-            "next to each callee:",
+            "- [ ] Deploy the consumers **before** the producers, one process per callee "
+            "running all its topics (each in its own consumer group; `--skip <module>` "
+            "leaves one to a process of its own, `python -m <package>.<module>`):",
             *[
-                f"  - [ ] `{c.service}`: `python -m {c.module}` (from `{c.import_root}`)"
-                for c in plan.consumers
-                if c.topic in topics
+                f"  - [ ] `{w.service}`: `python -m {w.module}` (from "
+                f"`{w.consumers[0].import_root}`): "
+                + ", ".join(f"`{c.topic.name}`" for c in w.consumers)
+                for w in consumer_workloads([c for c in plan.consumers if c.topic in topics])
             ],
             "- [ ] Set `KAFKA_BOOTSTRAP_SERVERS` (and the security settings) for every caller "
             "and consumer; see docs/generated-code.md." + _deployment_files(result),

@@ -696,16 +696,17 @@ def test_the_compose_override_adds_the_broker_the_topics_and_one_container_per_c
     override = yaml.load(text, Loader=_ComposeLoader)
     services = override["services"]
     # users is not in this compose file, frontend neither: left out.
-    assert set(services) == {"kafka", "kafka-topics", "emails-send", "shop-orders"}
+    assert set(services) == {"kafka", "kafka-topics", "emails-consumers", "shop-orders"}
     assert services["kafka"]["networks"] == ["shop"]
     # the broker's log outlives its container, so `down` and `up` lose no event
     log_dir = services["kafka"]["environment"]["KAFKA_LOG_DIRS"]
     assert services["kafka"]["volumes"] == [f"decouple-kafka-data:{log_dir}"]
     assert override["volumes"] == {"decouple-kafka-data": {}}
     assert services["kafka"]["environment"]["CLUSTER_ID"]
-    consumer = services["emails-send"]
+    consumer = services["emails-consumers"]
     assert consumer["extends"] == {"file": "docker-compose.yml", "service": "emails"}
-    assert consumer["command"] == ["python", "-m", "emails.decouple_consumers.emails_send"]
+    # every consumer module of the service's package, in one process
+    assert consumer["command"] == ["python", "-m", "emails.decouple_consumers"]
     assert consumer["ports"] == consumer["container_name"] == "<reset>"
     assert consumer["environment"] == {
         "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
@@ -756,16 +757,16 @@ def test_each_consumer_gets_a_deployment_made_from_its_services_own() -> None:
     assert text is not None and not is_user_edited(text) and "&id" not in text
     (deployment,) = yaml.safe_load_all(text)
     assert deployment["metadata"] == {
-        "name": "emails-send",
+        "name": "emails-consumers",
         "namespace": "shop",
-        "labels": {"app": "emails-send", "decouple.consumer-of": "emails"},
+        "labels": {"app": "emails-consumers", "decouple.consumer-of": "emails"},
     }
     # Labels of its own: the emails Service (selector app=emails) never sends it requests.
-    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-send"}}
-    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-send"
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "emails-consumers"}}
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "emails-consumers"
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "shop/emails:1"
-    assert container["command"] == ["python", "-m", spec.module]
+    assert container["command"] == ["python", "-m", "emails.decouple_consumers"]
     assert not {"args", "ports", "readinessProbe"} & set(container)
     assert container["env"] == [
         {"name": "SMTP_HOST", "value": "mail"},
@@ -867,7 +868,8 @@ def _long_consumers() -> list[Any]:
                 flask,
                 topic=topic,
                 service="notification-service-service",
-                module=f"src.decouple_consumers.{slug}",
+                # outside a consumers package: a workload per topic
+                module=f"src.{slug}",
             )
         )
     return out
@@ -895,18 +897,28 @@ def test_consumer_deployments_with_long_names_get_names_and_selectors_of_their_o
     assert [d["spec"]["template"]["metadata"]["labels"]["app"] for d in made] == names
 
 
+def _twin(consumer: Any) -> Any:
+    """A consumer module outside its service's consumers package (a workload of its own),
+    of a topic whose workload takes the name of the package's."""
+    return replace(
+        consumer,
+        module="emails.consumers_elsewhere",
+        topic=replace(consumer.topic, name="emails.consumers"),
+    )
+
+
 def test_two_compose_services_of_one_name_are_an_error() -> None:
     """A generated service named as another (generated, or the repository's own) would be
     merged into it by compose: the migration stops and says which."""
     from decouple_services.migrate.naming import WorkloadNameError
 
     flask = gen_examples.CONSUMERS["flask"]
-    compose = {"services": {"emails": {"image": "shop/emails:1"}, "emails-send": {}}}
-    with pytest.raises(WorkloadNameError, match="'emails-send': the service emails-send"):
+    compose = {"services": {"emails": {"image": "shop/emails:1"}, "emails-consumers": {}}}
+    with pytest.raises(WorkloadNameError, match="'emails-consumers': the service emails-con"):
         generate.render_compose_override(
             "compose.yml", compose, [flask], [], {"emails": "emails"}, "decouple/t.py"
         )
-    twin = replace(flask, module=flask.module + "_again")
+    twin = _twin(flask)
     compose = {"services": {"emails": {"image": "shop/emails:1"}}}
     with pytest.raises(WorkloadNameError, match="two compose services would be named"):
         generate.render_compose_override(
@@ -934,8 +946,8 @@ def test_two_kubernetes_deployments_of_one_name_are_an_error() -> None:
     from decouple_services.migrate.naming import WorkloadNameError
 
     flask = gen_examples.CONSUMERS["flask"]
-    twin = replace(flask, module=flask.module + "_again")
-    with pytest.raises(WorkloadNameError, match="two Deployments would be named 'emails-send'"):
+    twin = _twin(flask)
+    with pytest.raises(WorkloadNameError, match="two Deployments would be named 'emails-con"):
         generate.render_k8s_consumers("k8s/e.yaml", [_emails_deployment()], "emails", [flask, twin])
 
 
@@ -986,9 +998,49 @@ def test_a_compose_consumer_with_a_store_per_container_runs_one() -> None:
         override = generate.render_compose_override(
             "compose.yml", {"services": {"emails": base}}, [flask], [], {"emails": "emails"}, "t.py"
         )
-        consumer = yaml.load(override or "", Loader=_ComposeLoader)["services"]["emails-send"]
+        services = yaml.load(override or "", Loader=_ComposeLoader)["services"]
+        consumer = services["emails-consumers"]
         assert {k: consumer[k] for k in ("deploy", "scale") if k in consumer} == held
-        assert generate.compose_one_replica(base, shared) == {}
+        (workload,) = generate.consumer_workloads([shared])
+        assert generate.compose_one_replica(base, workload) == {}
+        # a topic of a per-pod store holds the whole workload, shared ones included
+        (both,) = generate.consumer_workloads([shared, replace(flask, module=flask.module + "2")])
+        assert generate.compose_one_replica(base, both) == held
+
+
+def test_a_service_gets_one_consumers_workload_for_its_package() -> None:
+    """Fourteen migrated calls into one service are one Deployment, not fourteen: every
+    module of its consumers package in one process, each topic in its own group."""
+    flask = gen_examples.CONSUMERS["flask"]
+    second = replace(
+        flask,
+        module="emails.decouple_consumers.emails_digest",
+        path="services/emails/emails/decouple_consumers/emails_digest.py",
+        topic=replace(flask.topic, name="emails.digest"),
+        idempotency="sqlalchemy",
+    )
+    alone = replace(flask, module="emails.digest_consumer", topic=second.topic)
+    workloads = generate.consumer_workloads([second, alone, flask])
+    assert [(w.module, w.slug, [c.module for c in w.consumers]) for w in workloads] == [
+        ("emails.decouple_consumers", "consumers", [second.module, flask.module]),
+        ("emails.digest_consumer", "digest", ["emails.digest_consumer"]),
+    ]
+    text = generate.render_k8s_consumers(
+        "k8s/e.yaml", [_emails_deployment()], "emails", [flask, second]
+    )
+    (deployment,) = yaml.safe_load_all(text or "")
+    assert deployment["metadata"]["name"] == "emails-consumers"
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "emails.decouple_consumers"]
+    names = {e["name"] for e in container["env"]}
+    # the SQLAlchemy topic's URL and the file topic's volume, in the one pod
+    assert {"DECOUPLE_IDEMPOTENCY_URL", "DECOUPLE_IDEMPOTENCY_DB"} <= names
+    # the file store is per pod: the whole workload runs one replica
+    assert deployment["spec"]["replicas"] == 1
+    main = generate.render_consumers_main(flask)
+    assert 'PACKAGE = "emails.decouple_consumers"' in main and 'SERVICE = "emails"' in main
+    assert "raise SystemExit(main_package(PACKAGE, service=SERVICE))" in main
+    assert "from emails.decouple_runtime import main_package" in main
 
 
 def _probe(path: Path) -> int:
