@@ -131,6 +131,11 @@ class Bootstrap:
     interceptors: tuple[tuple[str, int], ...]
     #: The lines left out because they make or run the server, or only log.
     left_out: tuple[int, ...]
+    #: The bootstrap's other steps, which the construction does not depend on and the
+    #: consumer does not run: ``(line, statement, may_need)``; ``may_need``: it looks like an
+    #: initialisation the servicer may rely on (it reads what the servicer uses, or is
+    #: named like one) though it cannot be shown to.
+    not_run: tuple[tuple[int, str, bool], ...] = ()
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
     #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
@@ -323,29 +328,30 @@ def _mirror(
     servicer_name: str | None = None
     if isinstance(servicer_arg, ast.Name):
         servicer_name = servicer_arg.id
-    live = _reads(construction_expr)
     server_reads: set[str] = set()
     for statement in skipped:
         server_reads |= _reads(statement)
-    pruned: list[tuple[int, ast.stmt]] = []
-    for position, statement in reversed(kept):
+    others: set[str] = set()
+    for _, statement in kept:
+        others |= _reads(statement)
+    others |= _reads(construction_expr)
+    candidates: list[tuple[int, ast.stmt]] = []
+    for position, statement in kept:
         bound = _binds(statement)
-        if bound and _only_binds(statement) and not bound & live and bound & server_reads:
+        if bound and _only_binds(statement) and bound & server_reads and not bound & others:
             left_out.append(statement.lineno)
             continue
-        pruned.append((position, statement))
-        live |= _reads(statement)
-    pruned.reverse()
-    setup = [s for p, s in pruned if p < index]
-    after = [s for p, s in pruned if p > index]
+        candidates.append((position, statement))
 
     # a servicer built into a name before the call: that statement is its construction
+    maker_position: int | None = None
     if servicer_name is not None:
         maker = next(
             (
-                s
-                for s in reversed(setup)
-                if isinstance(s, ast.Assign)
+                (p, s)
+                for p, s in reversed(candidates)
+                if p < index
+                and isinstance(s, ast.Assign)
                 and len(s.targets) == 1
                 and isinstance(s.targets[0], ast.Name)
                 and s.targets[0].id == servicer_name
@@ -357,12 +363,85 @@ def _mirror(
                 f"the servicer added at {at} is `{servicer_name}`, which {label} does not "
                 "build with one assignment before that call"
             )
-        # what the bootstrap does between building it and adding it runs after it here too
-        at_maker = setup.index(maker)
-        setup, after = setup[:at_maker], [*setup[at_maker + 1 :], *after]
-        construction_expr = maker.value
+        maker_position = maker[0]
+        assert isinstance(maker[1], ast.Assign)
+        construction_expr = maker[1].value
+        candidates.remove(maker)
+    # what the bootstrap does between building it and adding it runs after it here too
+    pivot = maker_position if maker_position is not None else index
 
-    teardown, teardown_at, teardown_function = _teardown(tree, function, path)
+    outer, outer_at, outer_function = _teardown(tree, function, path)
+    modules = _module_names(tree, scope)
+    # The slice of the bootstrap the construction depends on: a step is mirrored when it
+    # binds a name the construction (or a mirrored step, or the teardown) reads, or calls a
+    # method on such a name (``await PostgresClient().connect()`` when the teardown calls
+    # ``PostgresClient().disconnect()``, ``await pool.open()`` when the servicer is given
+    # ``pool``). Anything else is the server process's own (its scheduled jobs, its
+    # registration in service discovery, its migrations, its metrics port), which every
+    # consumer replica would otherwise repeat.
+    used = _reads(construction_expr) | ({servicer_name} if servicer_name else set())
+    for statement in outer:
+        used |= _reads(statement)
+    mirrored: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for position, statement in candidates:
+            if position in mirrored:
+                continue
+            if _binds(statement) & used or (_receivers(statement) - modules) & used:
+                mirrored.add(position)
+                used |= _reads(statement)
+                changed = True
+    not_run: list[tuple[int, str, bool]] = []
+    setup: list[ast.stmt] = []
+    after: list[ast.stmt] = []
+    for position, statement in candidates:
+        if position not in mirrored:
+            not_run.append(_not_run(statement, used - modules))
+            continue
+        (setup if position < pivot else after).append(statement)
+
+    # From the start on, the function serves: a step there is not mirrored, and one the
+    # construction depends on (by the rule above) refuses the site, as the servicer would
+    # be built without it. A ``finally:`` there closes what the mirrored steps opened.
+    opened = set(used)
+    for statement in [*setup, *after]:
+        opened |= _binds(statement) | _receivers(statement)
+    opened -= modules
+    inner: list[ast.stmt] = []
+    for statement, final in _serving_steps(body[end:]):
+        if _touches(statement, server):
+            left_out.append(statement.lineno)
+            continue
+        if _is_docstring(statement) or isinstance(statement, ast.Pass):
+            continue
+        if _only_logs(statement):
+            left_out.append(statement.lineno)
+            continue
+        if final and (_receivers(statement) | _reads(statement)) & opened:
+            problem = _unreproducible(statement, "\0")
+            if problem is not None:
+                raise _Refused(
+                    f"the teardown in {label} ({path}:{statement.lineno}) runs {problem}, "
+                    "which decouple does not reproduce in a factory"
+                )
+            inner.append(statement)
+            continue
+        if not final and (_binds(statement) & used or (_receivers(statement) - modules) & used):
+            raise _Refused(
+                f"{label} runs `{_short(statement)}` at {path}:{statement.lineno}, after "
+                f"the server starts, on what the servicer's construction ({at}) uses: the "
+                "consumer's factory would build the servicer without it"
+            )
+        not_run.append(_not_run(statement, used - modules))
+    teardown = [*inner, *outer]
+    places = [f"{path}:{inner[0].lineno}"] if inner else []
+    if outer_at:
+        places.append(outer_at)
+    teardown_at = ", ".join(places) or None
+    teardown_function = (function.name if function else None) if inner else outer_function
+
     # the steps after the construction may use the servicer by the bootstrap's name for it
     bound_locally: set[str] = {servicer_name} if servicer_name else set()
     for statement in [*setup, *after, *teardown]:
@@ -446,6 +525,7 @@ def _mirror(
         setup_lines=tuple(s.lineno for s in [*setup, *after]),
         interceptors=tuple(interceptors),
         left_out=tuple(sorted(set(left_out))),
+        not_run=tuple(sorted(not_run)),
         servicer_class=servicer_class,
         variable=servicer_name or "servicer",
         interceptors_refused=refused,
@@ -720,6 +800,66 @@ def _teardown(
     return statements, f"{path}:{statements[0].lineno}", holder or None
 
 
+#: Words in a call's name that make a step look like an initialisation the servicer may need.
+_INIT_WORDS = ("init", "setup", "set_up", "connect", "open", "configure", "load", "prepare")
+
+
+def _receivers(node: ast.AST) -> set[str]:
+    """The names methods are called on in ``node``: ``PostgresClient`` in
+    ``PostgresClient().connect()``, ``pool`` in ``await pool.open()``."""
+    out: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+            root: ast.expr = n.func.value
+            while isinstance(root, ast.Attribute | ast.Call | ast.Subscript | ast.Await):
+                root = root.func if isinstance(root, ast.Call) else root.value
+            if isinstance(root, ast.Name):
+                out.add(root.id)
+    return out
+
+
+def _module_names(tree: ast.Module, scope: _Scope) -> set[str]:
+    """Names bound by ``import x``: a call on a module (``os.makedirs``) is not a call on
+    an object the servicer uses."""
+    imported, _ = _module_bindings(tree, scope)
+    out = {name for name, (statement, _) in imported.items() if isinstance(statement, ast.Import)}
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Import):
+            out |= {a.asname or a.name.partition(".")[0] for a in node.names}
+    return out
+
+
+def _short(statement: ast.stmt) -> str:
+    """The statement on one line, cut to a length a docstring and a caution can hold."""
+    text = " ".join(ast.unparse(statement).split())
+    return text if len(text) <= 60 else text[:57].rstrip() + "..."
+
+
+def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
+    """A step the factory does not run, and whether it looks like one the servicer needs."""
+    names = {
+        (_called_name(n.func) or "").lower() for n in ast.walk(statement) if isinstance(n, ast.Call)
+    }
+    looks = any(word in name for name in names for word in _INIT_WORDS)
+    return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
+
+
+def _serving_steps(statements: Sequence[ast.stmt]) -> list[tuple[ast.stmt, bool]]:
+    """The statements from the server's start on, a ``try`` opened into its parts:
+    ``(statement, in a finally:)``."""
+    out: list[tuple[ast.stmt, bool]] = []
+    for statement in statements:
+        if isinstance(statement, ast.Try | ast.TryStar):
+            out.extend(_serving_steps(statement.body))
+            for handler in statement.handlers:
+                out.extend(_serving_steps(handler.body))
+            out.extend(_serving_steps(statement.orelse))
+            out.extend((s, True) for s in statement.finalbody)
+        else:
+            out.append((statement, False))
+    return out
+
+
 def _runs_a_loop(statement: ast.stmt) -> str | None:
     """``asyncio.run(...)`` or ``loop.run_until_complete(...)`` in the statement."""
     for node in ast.walk(statement):
@@ -976,6 +1116,22 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
             + ", ".join(str(n) for n in bootstrap.left_out)
             + "."
         )
+    if bootstrap.not_run:
+        doc.append(
+            "Not run by the consumer, as the servicer's construction does not depend on them "
+            "(they are the server process's own: every consumer replica would repeat them): "
+            + _steps(bootstrap.not_run)
+            + "."
+        )
+        needed = [step for step in bootstrap.not_run if step[2]]
+        if needed:
+            doc.append(
+                "Check "
+                + _steps(needed)
+                + ": the servicer may rely on "
+                + ("them" if len(needed) > 1 else "it")
+                + "; if it does, run it where the consumer starts."
+            )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""
         doc.append(
@@ -1042,6 +1198,14 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         out.extend(["", "", f"def {INTERCEPTORS_FUNCTION}() -> list[object]:"])
         out.append(_indent(_return_list(bootstrap.interceptor_items), 4))
     return "\n".join(out) + "\n"
+
+
+def _steps(steps: Sequence[tuple[int, str, bool]]) -> str:
+    """``line 11 ``run_migrations()``, line 12 ...`` for a docstring (its backslashes
+    doubled: the docstring is not raw)."""
+    return ", ".join(
+        f"line {line} ``{text.replace(chr(92), chr(92) * 2)}``" for line, text, _ in steps
+    )
 
 
 def _return_list(items: Sequence[str]) -> str:

@@ -105,7 +105,7 @@ def test_an_async_bootstrap_with_a_teardown_becomes_an_async_context_manager() -
     assert found.setup == ('if os.environ.get("USE_DB"):\n    await Pool().open()',)
     assert found.teardown == ("await Pool().close()",)
     assert found.teardown_at == "users/users/main.py:31"
-    assert found.left_out == (14, 15, 22)
+    assert found.left_out == (14, 15, 22, 23, 24)
     assert found.interceptors == (("AuthInterceptor()", 14),)
     # the relative import resolved against the bootstrap's package, stdlib first
     assert found.imports == (
