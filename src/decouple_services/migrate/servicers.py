@@ -423,7 +423,7 @@ def _mirror(
             problem = _unreproducible(statement, "\0")
             if problem is not None:
                 raise _Refused(
-                    f"the teardown in {label} ({path}:{statement.lineno}) runs {problem}, "
+                    f"the teardown at {path}:{statement.lineno} in {label} runs {problem}, "
                     "which decouple does not reproduce in a factory"
                 )
             inner.append(statement)
