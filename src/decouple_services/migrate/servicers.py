@@ -379,9 +379,12 @@ def _mirror(
     # ``pool``). Anything else is the server process's own (its scheduled jobs, its
     # registration in service discovery, its migrations, its metrics port), which every
     # consumer replica would otherwise repeat.
-    used = _reads(construction_expr) | ({servicer_name} if servicer_name else set())
+    # The process environment is read and written through a module (``os.environ``,
+    # ``dotenv.load_dotenv()``): a step that loads it is mirrored when what is mirrored
+    # reads it.
+    used = _uses(construction_expr) | ({servicer_name} if servicer_name else set())
     for statement in outer:
-        used |= _reads(statement)
+        used |= _uses(statement)
     mirrored: set[int] = set()
     changed = True
     while changed:
@@ -389,9 +392,9 @@ def _mirror(
         for position, statement in candidates:
             if position in mirrored:
                 continue
-            if _binds(statement) & used or (_receivers(statement) - modules) & used:
+            if _feeds(statement, used, modules):
                 mirrored.add(position)
-                used |= _reads(statement)
+                used |= _uses(statement)
                 changed = True
     not_run: list[tuple[int, str, bool]] = []
     setup: list[ast.stmt] = []
@@ -428,7 +431,7 @@ def _mirror(
                 )
             inner.append(statement)
             continue
-        if not final and (_binds(statement) & used or (_receivers(statement) - modules) & used):
+        if not final and _feeds(statement, used, modules):
             raise _Refused(
                 f"{label} runs `{_short(statement)}` at {path}:{statement.lineno}, after "
                 f"the server starts, on what the servicer's construction ({at}) uses: the "
@@ -802,6 +805,50 @@ def _teardown(
 
 #: Words in a call's name that make a step look like an initialisation the servicer may need.
 _INIT_WORDS = ("init", "setup", "set_up", "connect", "open", "configure", "load", "prepare")
+
+
+#: What stands for the process environment among the names a step reads or sets.
+_ENVIRONMENT = "<environment>"
+#: Calls that load the process environment from a file (python-dotenv, environs).
+_ENV_LOADERS = frozenset({"load_dotenv", "read_env", "load_env"})
+
+
+def _uses(node: ast.AST) -> set[str]:
+    """The names ``node`` reads, and the environment when it reads it."""
+    out = _reads(node)
+    for n in ast.walk(node):
+        if (isinstance(n, ast.Attribute) and n.attr in ("environ", "getenv")) or (
+            isinstance(n, ast.Name) and n.id in ("environ", "getenv")
+        ):
+            out.add(_ENVIRONMENT)
+    return out
+
+
+def _sets_environment(statement: ast.stmt) -> bool:
+    """``load_dotenv()``, ``os.environ.update(...)``, ``os.putenv(...)`` in the step."""
+    for n in ast.walk(statement):
+        if not isinstance(n, ast.Call):
+            continue
+        name = _called_name(n.func)
+        if name in _ENV_LOADERS or name == "putenv":
+            return True
+        if (
+            isinstance(n.func, ast.Attribute)
+            and name in ("update", "setdefault")
+            and _ENVIRONMENT in _uses(n.func.value)
+        ):
+            return True
+    return False
+
+
+def _feeds(statement: ast.stmt, used: set[str], modules: set[str]) -> bool:
+    """Whether what is mirrored depends on ``statement``: it binds a name that is read,
+    calls a method on one, or loads the environment that is read."""
+    return bool(
+        _binds(statement) & used
+        or (_receivers(statement) - modules) & used
+        or (_ENVIRONMENT in used and _sets_environment(statement))
+    )
 
 
 def _receivers(node: ast.AST) -> set[str]:

@@ -777,3 +777,30 @@ def test_a_finally_inside_the_bootstrap_that_cannot_be_reproduced_is_refused() -
         "the teardown at users/users/main.py:13 in `serve()` (users/users/main.py:6) runs a "
         "loop, which decouple does not reproduce in a factory"
     )
+
+
+def test_a_step_that_loads_the_environment_the_construction_reads_is_mirrored() -> None:
+    source = """\
+        import os
+        import dotenv
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+        def serve():
+            server = grpc.server(None)
+            dotenv.load_dotenv()
+            users_pb2_grpc.add_UsersServicer_to_server(
+                UsersImpl(Repository(os.environ["DB_URL"])), server
+            )
+            server.start()
+        """
+    found = _derive(source)
+    assert isinstance(found, Bootstrap), found
+    assert found.setup == ("dotenv.load_dotenv()",)
+    # a construction that reads no environment does not need it loaded
+    found = _derive(source.replace('Repository(os.environ["DB_URL"])', "Repository()"))
+    assert isinstance(found, Bootstrap), found
+    assert found.setup == ()
+    assert found.not_run == ((10, "dotenv.load_dotenv()", True),)
