@@ -190,7 +190,7 @@ def derive_servicer_factory(
     adder = f"add_{service}Servicer_to_server"
     token = adder.encode()
     found: list[tuple[str, ast.Module, ast.Call]] = []
-    candidates = files if files is not None else _python_files(repo_root, service_root)
+    candidates = list(files) if files is not None else _python_files(repo_root, service_root)
     for path in candidates:
         text = read(path)
         if not text or token not in text:
@@ -211,7 +211,7 @@ def derive_servicer_factory(
         )
     path, tree, call = found[0]
     try:
-        return _mirror(service, path, tree, call, read, module_of)
+        return _mirror(service, path, tree, call, read, module_of, candidates)
     except _Refused as why:
         return str(why)
 
@@ -263,6 +263,7 @@ def _mirror(
     call: ast.Call,
     read: ReadFile,
     module_of: ModuleOf,
+    files: Sequence[str] = (),
 ) -> Bootstrap:
     lines = (read(path) or b"").decode("utf-8", "replace").splitlines()
     at = f"{path}:{call.lineno}"
@@ -385,6 +386,11 @@ def _mirror(
     used = _uses(construction_expr) | ({servicer_name} if servicer_name else set())
     for statement in outer:
         used |= _uses(statement)
+    # What the modules the construction's names come from use themselves (the servicer's
+    # class and its repositories): a step left out that calls one of those may be an
+    # initialisation the servicer relies on (a singleton's first construction), which the
+    # docstring and the pull request ask a person to check.
+    depends = _used_by_sources(_reads(construction_expr), tree, scope, path, read, module_of, files)
     mirrored: set[int] = set()
     changed = True
     while changed:
@@ -401,7 +407,7 @@ def _mirror(
     after: list[ast.stmt] = []
     for position, statement in candidates:
         if position not in mirrored:
-            not_run.append(_not_run(statement, used - modules))
+            not_run.append(_not_run(statement, (used - modules) | depends))
             continue
         (setup if position < pivot else after).append(statement)
 
@@ -437,7 +443,7 @@ def _mirror(
                 f"the server starts, on what the servicer's construction ({at}) uses: the "
                 "consumer's factory would build the servicer without it"
             )
-        not_run.append(_not_run(statement, used - modules))
+        not_run.append(_not_run(statement, (used - modules) | depends))
     teardown = [*inner, *outer]
     places = [f"{path}:{inner[0].lineno}"] if inner else []
     if outer_at:
@@ -883,12 +889,46 @@ def _short(statement: ast.stmt) -> str:
 
 
 def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
-    """A step the factory does not run, and whether it looks like one the servicer needs."""
+    """A step the factory does not run, and whether it looks like one the servicer needs:
+    named like an initialisation, or reading what the servicer (or its modules) use."""
     names = {
         (_called_name(n.func) or "").lower() for n in ast.walk(statement) if isinstance(n, ast.Call)
     }
     looks = any(word in name for name in names for word in _INIT_WORDS)
     return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
+
+
+def _used_by_sources(
+    names: set[str],
+    tree: ast.Module,
+    scope: _Scope,
+    path: str,
+    read: ReadFile,
+    module_of: ModuleOf,
+    files: Sequence[str],
+) -> set[str]:
+    """The names read by the modules ``names`` are imported from (one level: the
+    servicer's class's module, its repositories')."""
+    if not files:
+        return set()
+    by_module = {module_of(f): f for f in files}
+    module = module_of(path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    imported, _ = _module_bindings(tree, scope)
+    out: set[str] = set()
+    for name in names:
+        entry = imported.get(name)
+        if entry is None or not isinstance(entry[0], ast.ImportFrom):
+            continue
+        source = _absolute(entry[0], package)
+        if source is None:
+            continue
+        where = by_module.get(f"{source}.{entry[1].name}") or by_module.get(source)
+        text = read(where) if where else None
+        parsed = parse_module(text) if text else None
+        if parsed is not None:
+            out |= _reads(parsed)
+    return out
 
 
 def _serving_steps(statements: Sequence[ast.stmt]) -> list[tuple[ast.stmt, bool]]:

@@ -804,3 +804,30 @@ def test_a_step_that_loads_the_environment_the_construction_reads_is_mirrored() 
     assert isinstance(found, Bootstrap), found
     assert found.setup == ()
     assert found.not_run == ((10, "dotenv.load_dotenv()", True),)
+
+
+def test_a_step_left_out_that_the_servicers_module_uses_is_named_to_check() -> None:
+    source = """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.tokens import JwtController
+
+        def serve():
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(), server)
+            JwtController()
+            server.start()
+        """
+    # the servicer's own module makes a JwtController: the bootstrap's first one may be
+    # an initialisation it relies on, which decouple cannot show
+    uses = "from users.tokens import JwtController\n\n" + SERVICE_SOURCE.replace(
+        "self.repository = repository", "self.jwt = JwtController()"
+    ).replace("def __init__(self, repository)", "def __init__(self)")
+    found = _derive(source, **{SERVICE: uses})
+    assert isinstance(found, Bootstrap), found
+    assert found.not_run == ((9, "JwtController()", True),)
+    assert "Check line 9 ``JwtController()``" in " ".join(render_factory_body(found).split())
+    found = _derive(source)
+    assert isinstance(found, Bootstrap), found
+    assert found.not_run == ((9, "JwtController()", False),)
