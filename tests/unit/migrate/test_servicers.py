@@ -831,3 +831,42 @@ def test_a_step_left_out_that_the_servicers_module_uses_is_named_to_check() -> N
     found = _derive(source)
     assert isinstance(found, Bootstrap), found
     assert found.not_run == ((9, "JwtController()", False),)
+
+
+def test_the_pull_request_names_the_steps_the_consumer_does_not_run() -> None:
+    from types import SimpleNamespace
+
+    from decouple_services.migrate.report import servicer_cautions
+
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository, init_db
+        from users.discovery import register
+
+        def serve():
+            init_db()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            register("users", 50051)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    consumer = SimpleNamespace(
+        servicer_bootstrap=found,
+        servicer_factory_path="users/users/decouple_consumers/servicer_users.py",
+        servicer_interceptors=None,
+    )
+    result = SimpleNamespace(plan=SimpleNamespace(consumers=[consumer]))
+    (text,) = servicer_cautions(result)  # type: ignore[arg-type]
+    assert (
+        "It does not run `init_db()` (users/users/main.py:8), `register('users', 50051)` "
+        "(users/users/main.py:11): the construction does not depend on them, and a step of "
+        "the server's own process (its scheduled jobs, its registration in service "
+        "discovery, its migrations, its metrics port) would be repeated by every consumer "
+        "replica; check `init_db()`: the servicer may rely on it"
+    ) in text
+    assert "The consumer runs the startup steps" not in text
