@@ -3,12 +3,16 @@
 A servicer whose ``__init__`` takes its repositories and clients is built where the server
 starts: ``add_InviteServiceServicer_to_server(InviteServiceImpl(repo=Repo()), server)``
 inside ``serve()``. When no ``--servicer-factory`` is named, the consumer's factory is
-generated from that function: the statements it runs before it starts the server, less
-those that make or run the server (the server object, its port, its start, logging), then
-the servicer's construction, with every name they read imported as the bootstrap's module
-imports it. Where the function is called inside ``try:`` with a ``finally:`` (in its own
-module), the factory is an async context manager that runs that teardown when the
-consumer stops.
+generated from that function: the steps its construction depends on (those that bind a
+name it, a mirrored step or the teardown reads, call a method on such a name, or load the
+environment it reads), then the servicer's construction, with every name they read
+imported as the bootstrap's module imports it. Every other step (the server's own, and
+the server process's: a metrics port, migrations, a scheduler, a registration in service
+discovery, which every consumer replica would repeat) is named, not run; one the
+construction depends on after the server starts refuses the site. Where the function has
+a ``finally:`` after the start, or is called inside ``try:`` with a ``finally:`` (in its
+own module), the factory is an async context manager that runs that teardown (what acts on
+the mirrored steps' objects) when the consumer stops.
 
 Nothing is run: the bootstrap is read, and anything decouple cannot reproduce (a name bound
 by the function's parameters or by a statement that also sets the server up, a ``with`` or
