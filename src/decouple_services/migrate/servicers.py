@@ -383,10 +383,9 @@ def _mirror(
     # ``PostgresClient().disconnect()``, ``await pool.open()`` when the servicer is given
     # ``pool``). Anything else is the server process's own (its scheduled jobs, its
     # registration in service discovery, its migrations, its metrics port), which every
-    # consumer replica would otherwise repeat.
-    # The process environment is read and written through a module (``os.environ``,
-    # ``dotenv.load_dotenv()``): a step that loads it is mirrored when what is mirrored
-    # reads it.
+    # consumer replica would otherwise repeat. The process environment is read and written
+    # through a module (``os.environ``, ``dotenv.load_dotenv()``): a step that loads it is
+    # mirrored when what is mirrored reads it.
     used = _uses(construction_expr) | ({servicer_name} if servicer_name else set())
     for statement in outer:
         used |= _uses(statement)
@@ -932,7 +931,7 @@ def _used_by_sources(
         parsed = parse_module(text) if text else None
         if parsed is not None:
             out |= _reads(parsed)
-    return out
+    return out - _BUILTINS
 
 
 def _serving_steps(statements: Sequence[ast.stmt]) -> list[tuple[ast.stmt, bool]]:
@@ -1221,7 +1220,9 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
                 + _steps(needed)
                 + ": the servicer may rely on "
                 + ("them" if len(needed) > 1 else "it")
-                + "; if it does, run it where the consumer starts."
+                + "; if it does, run "
+                + ("them" if len(needed) > 1 else "it")
+                + " where the consumer starts."
             )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""
