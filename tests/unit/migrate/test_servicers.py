@@ -4,7 +4,12 @@ is refused with the file and line of what decouple cannot reproduce."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import textwrap
+import types
+
+import pytest
 
 from decouple_services.core.model import Endpoint
 from decouple_services.migrate.servicers import (
@@ -870,3 +875,58 @@ def test_the_pull_request_names_the_steps_the_consumer_does_not_run() -> None:
         "replica; check `init_db()`: the servicer may rely on it"
     ) in text
     assert "The consumer runs the startup steps" not in text
+
+
+def test_the_generated_teardown_from_inside_the_bootstrap_runs_when_the_consumer_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import create_pool
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            try:
+                await server.start()
+                await server.wait_for_termination()
+            finally:
+                await pool.close()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    seen: list[str] = []
+
+    class Pool:
+        async def close(self) -> None:
+            seen.append("closed")
+
+    async def create_pool() -> Pool:
+        seen.append("opened")
+        return Pool()
+
+    class UsersImpl:
+        def __init__(self, pool: Pool) -> None:
+            self.pool = pool
+
+    monkeypatch.setitem(sys.modules, "users", types.ModuleType("users"))
+    db = types.ModuleType("users.db")
+    db.create_pool = create_pool  # type: ignore[attr-defined]
+    service = types.ModuleType("users.service")
+    service.UsersImpl = UsersImpl  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "users.db", db)
+    monkeypatch.setitem(sys.modules, "users.service", service)
+    namespace: dict[str, object] = {}
+    exec(compile(render_factory_body(found), "servicer_users.py", "exec"), namespace)
+
+    async def consume() -> None:
+        async with namespace["build_servicer"]() as servicer:  # type: ignore[operator]
+            assert isinstance(servicer, UsersImpl)
+            seen.append("serving")
+
+    asyncio.run(consume())
+    assert seen == ["opened", "serving", "closed"]
