@@ -245,6 +245,24 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
                 "environment and the network the server's has (the databases and clients "
                 "those steps connect)"
             )
+        if bootstrap.not_run:
+            listed = ", ".join(
+                f"{q}{step}{q} ({bootstrap.file}:{line})" for line, step, _ in bootstrap.not_run
+            )
+            text += (
+                f". It does not run {listed}: the construction does not depend on "
+                f"{'them' if len(bootstrap.not_run) > 1 else 'it'}, and a step of the server's "
+                "own process (its scheduled jobs, its registration in service discovery, its "
+                "migrations, its metrics port) would be repeated by every consumer replica"
+            )
+            needed = [f"{q}{step}{q}" for _, step, may in bootstrap.not_run if may]
+            if needed:
+                text += (
+                    f"; check {', '.join(needed)}: the servicer may rely on "
+                    f"{'them' if len(needed) > 1 else 'it'} (it reads what the servicer uses, "
+                    "or looks like an initialisation), and if it does, run it where the "
+                    "consumer starts or name a factory with --servicer-factory"
+                )
         if bootstrap.interceptors:
             named = ", ".join(
                 f"{q}{source}{q} ({bootstrap.file}:{line})"

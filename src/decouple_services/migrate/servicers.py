@@ -3,12 +3,16 @@
 A servicer whose ``__init__`` takes its repositories and clients is built where the server
 starts: ``add_InviteServiceServicer_to_server(InviteServiceImpl(repo=Repo()), server)``
 inside ``serve()``. When no ``--servicer-factory`` is named, the consumer's factory is
-generated from that function: the statements it runs before it starts the server, less
-those that make or run the server (the server object, its port, its start, logging), then
-the servicer's construction, with every name they read imported as the bootstrap's module
-imports it. Where the function is called inside ``try:`` with a ``finally:`` (in its own
-module), the factory is an async context manager that runs that teardown when the
-consumer stops.
+generated from that function: the steps its construction depends on (those that bind a
+name it, a mirrored step or the teardown reads, call a method on such a name, or load the
+environment it reads), then the servicer's construction, with every name they read
+imported as the bootstrap's module imports it. Every other step (the server's own, and
+the server process's: a metrics port, migrations, a scheduler, a registration in service
+discovery, which every consumer replica would repeat) is named, not run; one the
+construction depends on after the server starts refuses the site. Where the function has
+a ``finally:`` after the start, or is called inside ``try:`` with a ``finally:`` (in its
+own module), the factory is an async context manager that runs that teardown (what acts on
+the mirrored steps' objects) when the consumer stops.
 
 Nothing is run: the bootstrap is read, and anything decouple cannot reproduce (a name bound
 by the function's parameters or by a statement that also sets the server up, a ``with`` or
@@ -131,6 +135,11 @@ class Bootstrap:
     interceptors: tuple[tuple[str, int], ...]
     #: The lines left out because they make or run the server, or only log.
     left_out: tuple[int, ...]
+    #: The bootstrap's other steps, which the construction does not depend on and the
+    #: consumer does not run: ``(line, statement, may_need)``; ``may_need``: it looks like an
+    #: initialisation the servicer may rely on (it reads what the servicer uses, or is
+    #: named like one) though it cannot be shown to.
+    not_run: tuple[tuple[int, str, bool], ...] = ()
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
     #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
@@ -185,7 +194,7 @@ def derive_servicer_factory(
     adder = f"add_{service}Servicer_to_server"
     token = adder.encode()
     found: list[tuple[str, ast.Module, ast.Call]] = []
-    candidates = files if files is not None else _python_files(repo_root, service_root)
+    candidates = list(files) if files is not None else _python_files(repo_root, service_root)
     for path in candidates:
         text = read(path)
         if not text or token not in text:
@@ -206,7 +215,7 @@ def derive_servicer_factory(
         )
     path, tree, call = found[0]
     try:
-        return _mirror(service, path, tree, call, read, module_of)
+        return _mirror(service, path, tree, call, read, module_of, candidates)
     except _Refused as why:
         return str(why)
 
@@ -258,6 +267,7 @@ def _mirror(
     call: ast.Call,
     read: ReadFile,
     module_of: ModuleOf,
+    files: Sequence[str] = (),
 ) -> Bootstrap:
     lines = (read(path) or b"").decode("utf-8", "replace").splitlines()
     at = f"{path}:{call.lineno}"
@@ -323,29 +333,30 @@ def _mirror(
     servicer_name: str | None = None
     if isinstance(servicer_arg, ast.Name):
         servicer_name = servicer_arg.id
-    live = _reads(construction_expr)
     server_reads: set[str] = set()
     for statement in skipped:
         server_reads |= _reads(statement)
-    pruned: list[tuple[int, ast.stmt]] = []
-    for position, statement in reversed(kept):
+    others: set[str] = set()
+    for _, statement in kept:
+        others |= _reads(statement)
+    others |= _reads(construction_expr)
+    candidates: list[tuple[int, ast.stmt]] = []
+    for position, statement in kept:
         bound = _binds(statement)
-        if bound and _only_binds(statement) and not bound & live and bound & server_reads:
+        if bound and _only_binds(statement) and bound & server_reads and not bound & others:
             left_out.append(statement.lineno)
             continue
-        pruned.append((position, statement))
-        live |= _reads(statement)
-    pruned.reverse()
-    setup = [s for p, s in pruned if p < index]
-    after = [s for p, s in pruned if p > index]
+        candidates.append((position, statement))
 
     # a servicer built into a name before the call: that statement is its construction
+    maker_position: int | None = None
     if servicer_name is not None:
         maker = next(
             (
-                s
-                for s in reversed(setup)
-                if isinstance(s, ast.Assign)
+                (p, s)
+                for p, s in reversed(candidates)
+                if p < index
+                and isinstance(s, ast.Assign)
                 and len(s.targets) == 1
                 and isinstance(s.targets[0], ast.Name)
                 and s.targets[0].id == servicer_name
@@ -357,12 +368,92 @@ def _mirror(
                 f"the servicer added at {at} is `{servicer_name}`, which {label} does not "
                 "build with one assignment before that call"
             )
-        # what the bootstrap does between building it and adding it runs after it here too
-        at_maker = setup.index(maker)
-        setup, after = setup[:at_maker], [*setup[at_maker + 1 :], *after]
-        construction_expr = maker.value
+        maker_position = maker[0]
+        assert isinstance(maker[1], ast.Assign)
+        construction_expr = maker[1].value
+        candidates.remove(maker)
+    # what the bootstrap does between building it and adding it runs after it here too
+    pivot = maker_position if maker_position is not None else index
 
-    teardown, teardown_at, teardown_function = _teardown(tree, function, path)
+    outer, outer_at, outer_function = _teardown(tree, function, path)
+    modules = _module_names(tree, scope)
+    # The slice of the bootstrap the construction depends on: a step is mirrored when it
+    # binds a name the construction (or a mirrored step, or the teardown) reads, or calls a
+    # method on such a name (``await PostgresClient().connect()`` when the teardown calls
+    # ``PostgresClient().disconnect()``, ``await pool.open()`` when the servicer is given
+    # ``pool``). Anything else is the server process's own (its scheduled jobs, its
+    # registration in service discovery, its migrations, its metrics port), which every
+    # consumer replica would otherwise repeat. The process environment is read and written
+    # through a module (``os.environ``, ``dotenv.load_dotenv()``): a step that loads it is
+    # mirrored when what is mirrored reads it.
+    used = _uses(construction_expr) | ({servicer_name} if servicer_name else set())
+    for statement in outer:
+        used |= _uses(statement)
+    # What the modules the construction's names come from use themselves (the servicer's
+    # class and its repositories): a step left out that calls one of those may be an
+    # initialisation the servicer relies on (a singleton's first construction), which the
+    # docstring and the pull request ask a person to check.
+    depends = _used_by_sources(_reads(construction_expr), tree, scope, path, read, module_of, files)
+    mirrored: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for position, statement in candidates:
+            if position in mirrored:
+                continue
+            if _feeds(statement, used, modules):
+                mirrored.add(position)
+                used |= _uses(statement)
+                changed = True
+    not_run: list[tuple[int, str, bool]] = []
+    setup: list[ast.stmt] = []
+    after: list[ast.stmt] = []
+    for position, statement in candidates:
+        if position not in mirrored:
+            not_run.append(_not_run(statement, (used - modules) | depends))
+            continue
+        (setup if position < pivot else after).append(statement)
+
+    # From the start on, the function serves: a step there is not mirrored, and one the
+    # construction depends on (by the rule above) refuses the site, as the servicer would
+    # be built without it. A ``finally:`` there closes what the mirrored steps opened.
+    opened = set(used)
+    for statement in [*setup, *after]:
+        opened |= _binds(statement) | _receivers(statement)
+    opened -= modules
+    inner: list[ast.stmt] = []
+    for statement, final in _serving_steps(body[end:]):
+        if _touches(statement, server):
+            left_out.append(statement.lineno)
+            continue
+        if _is_docstring(statement) or isinstance(statement, ast.Pass):
+            continue
+        if _only_logs(statement):
+            left_out.append(statement.lineno)
+            continue
+        if final and (_receivers(statement) | _reads(statement)) & opened:
+            problem = _unreproducible(statement, "\0")
+            if problem is not None:
+                raise _Refused(
+                    f"the teardown at {path}:{statement.lineno} in {label} runs {problem}, "
+                    "which decouple does not reproduce in a factory"
+                )
+            inner.append(statement)
+            continue
+        if not final and _feeds(statement, used, modules):
+            raise _Refused(
+                f"{label} runs `{_short(statement)}` at {path}:{statement.lineno}, after "
+                f"the server starts, on what the servicer's construction ({at}) uses: the "
+                "consumer's factory would build the servicer without it"
+            )
+        not_run.append(_not_run(statement, (used - modules) | depends))
+    teardown = [*inner, *outer]
+    places = [f"{path}:{inner[0].lineno}"] if inner else []
+    if outer_at:
+        places.append(outer_at)
+    teardown_at = ", ".join(places) or None
+    teardown_function = (function.name if function else None) if inner else outer_function
+
     # the steps after the construction may use the servicer by the bootstrap's name for it
     bound_locally: set[str] = {servicer_name} if servicer_name else set()
     for statement in [*setup, *after, *teardown]:
@@ -446,6 +537,7 @@ def _mirror(
         setup_lines=tuple(s.lineno for s in [*setup, *after]),
         interceptors=tuple(interceptors),
         left_out=tuple(sorted(set(left_out))),
+        not_run=tuple(sorted(not_run)),
         servicer_class=servicer_class,
         variable=servicer_name or "servicer",
         interceptors_refused=refused,
@@ -720,6 +812,144 @@ def _teardown(
     return statements, f"{path}:{statements[0].lineno}", holder or None
 
 
+#: Words in a call's name that make a step look like an initialisation the servicer may need.
+_INIT_WORDS = ("init", "setup", "set_up", "connect", "open", "configure", "load", "prepare")
+
+
+#: What stands for the process environment among the names a step reads or sets.
+_ENVIRONMENT = "<environment>"
+#: Calls that load the process environment from a file (python-dotenv, environs).
+_ENV_LOADERS = frozenset({"load_dotenv", "read_env", "load_env"})
+
+
+def _uses(node: ast.AST) -> set[str]:
+    """The names ``node`` reads, and the environment when it reads it."""
+    out = _reads(node)
+    for n in ast.walk(node):
+        if (isinstance(n, ast.Attribute) and n.attr in ("environ", "getenv")) or (
+            isinstance(n, ast.Name) and n.id in ("environ", "getenv")
+        ):
+            out.add(_ENVIRONMENT)
+    return out
+
+
+def _sets_environment(statement: ast.stmt) -> bool:
+    """``load_dotenv()``, ``os.environ.update(...)``, ``os.putenv(...)`` in the step."""
+    for n in ast.walk(statement):
+        if not isinstance(n, ast.Call):
+            continue
+        name = _called_name(n.func)
+        if name in _ENV_LOADERS or name == "putenv":
+            return True
+        if (
+            isinstance(n.func, ast.Attribute)
+            and name in ("update", "setdefault")
+            and _ENVIRONMENT in _uses(n.func.value)
+        ):
+            return True
+    return False
+
+
+def _feeds(statement: ast.stmt, used: set[str], modules: set[str]) -> bool:
+    """Whether what is mirrored depends on ``statement``: it binds a name that is read,
+    calls a method on one, or loads the environment that is read."""
+    return bool(
+        _binds(statement) & used
+        or (_receivers(statement) - modules) & used
+        or (_ENVIRONMENT in used and _sets_environment(statement))
+    )
+
+
+def _receivers(node: ast.AST) -> set[str]:
+    """The names methods are called on in ``node``: ``PostgresClient`` in
+    ``PostgresClient().connect()``, ``pool`` in ``await pool.open()``."""
+    out: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+            root: ast.expr = n.func.value
+            while isinstance(root, ast.Attribute | ast.Call | ast.Subscript | ast.Await):
+                root = root.func if isinstance(root, ast.Call) else root.value
+            if isinstance(root, ast.Name):
+                out.add(root.id)
+    return out
+
+
+def _module_names(tree: ast.Module, scope: _Scope) -> set[str]:
+    """Names bound by ``import x``: a call on a module (``os.makedirs``) is not a call on
+    an object the servicer uses."""
+    imported, _ = _module_bindings(tree, scope)
+    out = {name for name, (statement, _) in imported.items() if isinstance(statement, ast.Import)}
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Import):
+            out |= {a.asname or a.name.partition(".")[0] for a in node.names}
+    return out
+
+
+def _short(statement: ast.stmt) -> str:
+    """The statement on one line, cut to a length a docstring and a caution can hold."""
+    text = " ".join(ast.unparse(statement).split())
+    return text if len(text) <= 60 else text[:57].rstrip() + "..."
+
+
+def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
+    """A step the factory does not run, and whether it looks like one the servicer needs:
+    named like an initialisation, or reading what the servicer (or its modules) use."""
+    names = {
+        (_called_name(n.func) or "").lower() for n in ast.walk(statement) if isinstance(n, ast.Call)
+    }
+    looks = any(word in name for name in names for word in _INIT_WORDS)
+    return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
+
+
+def _used_by_sources(
+    names: set[str],
+    tree: ast.Module,
+    scope: _Scope,
+    path: str,
+    read: ReadFile,
+    module_of: ModuleOf,
+    files: Sequence[str],
+) -> set[str]:
+    """The names read by the modules ``names`` are imported from (one level: the
+    servicer's class's module, its repositories')."""
+    if not files:
+        return set()
+    by_module = {module_of(f): f for f in files}
+    module = module_of(path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    imported, _ = _module_bindings(tree, scope)
+    out: set[str] = set()
+    for name in names:
+        entry = imported.get(name)
+        if entry is None or not isinstance(entry[0], ast.ImportFrom):
+            continue
+        source = _absolute(entry[0], package)
+        if source is None:
+            continue
+        where = by_module.get(f"{source}.{entry[1].name}") or by_module.get(source)
+        text = read(where) if where else None
+        parsed = parse_module(text) if text else None
+        if parsed is not None:
+            out |= _reads(parsed)
+    return out - _BUILTINS
+
+
+def _serving_steps(statements: Sequence[ast.stmt]) -> list[tuple[ast.stmt, bool]]:
+    """The statements from the server's start on, a ``try`` opened into its parts:
+    ``(statement, in a finally:)``."""
+    out: list[tuple[ast.stmt, bool]] = []
+    for statement in statements:
+        if isinstance(statement, ast.Try | ast.TryStar):
+            out.extend(_serving_steps(statement.body))
+            for handler in statement.handlers:
+                out.extend(_serving_steps(handler.body))
+            out.extend(_serving_steps(statement.orelse))
+            out.extend((s, True) for s in statement.finalbody)
+        else:
+            out.append((statement, False))
+    return out
+
+
 def _runs_a_loop(statement: ast.stmt) -> str | None:
     """``asyncio.run(...)`` or ``loop.run_until_complete(...)`` in the statement."""
     for node in ast.walk(statement):
@@ -976,6 +1206,24 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
             + ", ".join(str(n) for n in bootstrap.left_out)
             + "."
         )
+    if bootstrap.not_run:
+        doc.append(
+            "Not run by the consumer, as the servicer's construction does not depend on them "
+            "(they are the server process's own: every consumer replica would repeat them): "
+            + _steps(bootstrap.not_run)
+            + "."
+        )
+        needed = [step for step in bootstrap.not_run if step[2]]
+        if needed:
+            doc.append(
+                "Check "
+                + _steps(needed)
+                + ": the servicer may rely on "
+                + ("them" if len(needed) > 1 else "it")
+                + "; if it does, run "
+                + ("them" if len(needed) > 1 else "it")
+                + " where the consumer starts."
+            )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""
         doc.append(
@@ -1042,6 +1290,14 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         out.extend(["", "", f"def {INTERCEPTORS_FUNCTION}() -> list[object]:"])
         out.append(_indent(_return_list(bootstrap.interceptor_items), 4))
     return "\n".join(out) + "\n"
+
+
+def _steps(steps: Sequence[tuple[int, str, bool]]) -> str:
+    """``line 11 ``run_migrations()``, line 12 ...`` for a docstring (its backslashes
+    doubled: the docstring is not raw)."""
+    return ", ".join(
+        f"line {line} ``{text.replace(chr(92), chr(92) * 2)}``" for line, text, _ in steps
+    )
 
 
 def _return_list(items: Sequence[str]) -> str:

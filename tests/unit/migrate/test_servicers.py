@@ -4,7 +4,12 @@ is refused with the file and line of what decouple cannot reproduce."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import textwrap
+import types
+
+import pytest
 
 from decouple_services.core.model import Endpoint
 from decouple_services.migrate.servicers import (
@@ -105,7 +110,7 @@ def test_an_async_bootstrap_with_a_teardown_becomes_an_async_context_manager() -
     assert found.setup == ('if os.environ.get("USE_DB"):\n    await Pool().open()',)
     assert found.teardown == ("await Pool().close()",)
     assert found.teardown_at == "users/users/main.py:31"
-    assert found.left_out == (14, 15, 22)
+    assert found.left_out == (14, 15, 22, 23, 24)
     assert found.interceptors == (("AuthInterceptor()", 14),)
     # the relative import resolved against the bootstrap's package, stdlib first
     assert found.imports == (
@@ -559,3 +564,369 @@ def test_interceptors_that_await_or_are_not_imported_are_named_with_the_reason()
         "neither imports nor defines at the top of users/users/main.py, so the factory "
         "cannot bring it in"
     )
+
+
+def test_the_servers_process_level_steps_are_named_and_not_run() -> None:
+    # a metrics port, migrations, scheduled jobs and a registration in service discovery
+    # are the server process's own: every consumer replica would repeat them
+    found = _derive(
+        """\
+        import grpc
+        from concurrent import futures
+        from prometheus_client import start_http_server
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository, run_migrations
+        from users.jobs import Scheduler
+        from users.discovery import register
+
+        def serve():
+            start_http_server(9100)
+            run_migrations()
+            Scheduler().start()
+            server = grpc.server(futures.ThreadPoolExecutor())
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            register("users", 50051)
+            server.add_insecure_port("[::]:50051")
+            server.start()
+            server.wait_for_termination()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert (found.setup, found.after, found.kind) == ((), (), "sync")
+    assert found.not_run == (
+        (11, "start_http_server(9100)", False),
+        (12, "run_migrations()", False),
+        (13, "Scheduler().start()", False),
+        (16, "register('users', 50051)", False),
+    )
+    assert found.left_out == (14, 17, 18, 19)
+    assert found.imports == (
+        "from users.db import Repository",
+        "from users.service import UsersImpl",
+    )
+    body = render_factory_body(found)
+    assert "def build_servicer() -> UsersImpl:\n    return UsersImpl(Repository())\n" in body
+    flat = " ".join(body.split())
+    assert "Not run by the consumer" in flat
+    assert "line 13 ``Scheduler().start()``, line 16 ``register('users', 50051)``." in flat
+    assert "Check" not in flat
+
+
+def test_a_call_on_what_the_servicer_is_given_is_mirrored_and_an_unrelated_one_named() -> None:
+    found = _derive(
+        """\
+        import os
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool, Cache
+
+        async def serve():
+            server = grpc.aio.server()
+            os.makedirs(os.environ["DATA_DIR"], exist_ok=True)
+            pool = Pool(os.environ["DB_URL"])
+            await pool.open()
+            if os.environ.get("CACHE"):
+                await Cache().connect()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            await server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    # `pool` is the servicer's: made and opened. `os` is a module, not an object the
+    # servicer is given, and nothing the servicer uses or closes is a Cache.
+    assert found.setup == ('pool = Pool(os.environ["DB_URL"])', "await pool.open()")
+    assert found.kind == "async"
+    assert found.not_run == (
+        (9, "os.makedirs(os.environ['DATA_DIR'], exist_ok=True)", False),
+        (12, "if os.environ.get('CACHE'): await Cache().connect()", True),
+    )
+    flat = " ".join(render_factory_body(found).split())
+    assert (
+        "Check line 12 ``if os.environ.get('CACHE'): await Cache().connect()``: the servicer "
+        "may rely on it; if it does, run it where the consumer starts."
+    ) in flat
+
+
+def test_a_call_on_a_class_the_teardown_also_calls_is_mirrored() -> None:
+    found = _derive(ASYNC_BOOTSTRAP.replace("await Pool().close()", "await asyncio.sleep(0)"))
+    assert isinstance(found, Bootstrap), found
+    # without a teardown on Pool, nothing ties `Pool().open()` to the servicer
+    assert found.setup == ()
+    assert found.not_run == ((16, "if os.environ.get('USE_DB'): await Pool().open()", True),)
+
+
+def test_a_step_after_the_start_is_named_or_refused_when_the_servicer_depends_on_it() -> None:
+    source = """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool, Repository
+
+        async def serve():
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            await server.start()
+            await Pool().open()
+            await server.wait_for_termination()
+        """
+    found = _derive(source)
+    assert isinstance(found, Bootstrap), found
+    assert found.left_out == (7, 9, 11)
+    assert found.not_run == ((10, "await Pool().open()", True),)
+    assert "line 10 ``await Pool().open()``" in " ".join(render_factory_body(found).split())
+
+    refused = _derive(source.replace("UsersImpl(Repository())", "UsersImpl(Pool())"))
+    assert refused == (
+        "`serve()` (users/users/main.py:6) runs `await Pool().open()` at users/users/main.py:10, "
+        "after the server starts, on what the servicer's construction (users/users/main.py:8) "
+        "uses: the consumer's factory would build the servicer without it"
+    )
+
+
+def test_a_finally_inside_an_async_bootstrap_is_its_teardown() -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import create_pool
+        from users.jobs import Scheduler
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            await server.start()
+            try:
+                await server.wait_for_termination()
+            finally:
+                await server.stop(5)
+                await pool.close()
+                Scheduler().shutdown()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.kind == "context"
+    assert (found.teardown, found.teardown_at, found.teardown_function) == (
+        ("await pool.close()",),
+        "users/users/main.py:16",
+        "serve",
+    )
+    assert found.left_out == (9, 11, 13, 15)
+    assert found.not_run == ((17, "Scheduler().shutdown()", False),)
+    body = render_factory_body(found)
+    assert body.endswith(
+        "    try:\n"
+        "        pool = await create_pool()\n"
+        "        yield UsersImpl(pool)\n"
+        "    finally:\n"
+        "        await pool.close()\n"
+    )
+    assert "it runs the teardown of serve() (users/users/main.py:16)" in " ".join(body.split())
+
+
+def test_a_finally_inside_a_sync_bootstrap_is_its_teardown() -> None:
+    found = _derive(
+        """\
+        import grpc
+        from concurrent import futures
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool
+
+        def serve():
+            pool = Pool()
+            server = grpc.server(futures.ThreadPoolExecutor())
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            try:
+                server.start()
+                server.wait_for_termination()
+            except KeyboardInterrupt:
+                pass
+            finally:
+                pool.close()
+
+        if __name__ == "__main__":
+            serve()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.kind == "context"
+    assert found.setup == ("pool = Pool()",)
+    assert found.teardown == ("pool.close()",)
+    assert found.not_run == ()
+
+
+def test_a_finally_inside_the_bootstrap_that_cannot_be_reproduced_is_refused() -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Pool
+
+        def serve():
+            pool = Pool()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            try:
+                server.start()
+            finally:
+                for _ in range(3):
+                    pool.close()
+        """
+    )
+    assert found == (
+        "the teardown at users/users/main.py:13 in `serve()` (users/users/main.py:6) runs a "
+        "loop, which decouple does not reproduce in a factory"
+    )
+
+
+def test_a_step_that_loads_the_environment_the_construction_reads_is_mirrored() -> None:
+    source = """\
+        import os
+        import dotenv
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+        def serve():
+            server = grpc.server(None)
+            dotenv.load_dotenv()
+            users_pb2_grpc.add_UsersServicer_to_server(
+                UsersImpl(Repository(os.environ["DB_URL"])), server
+            )
+            server.start()
+        """
+    found = _derive(source)
+    assert isinstance(found, Bootstrap), found
+    assert found.setup == ("dotenv.load_dotenv()",)
+    # a construction that reads no environment does not need it loaded
+    found = _derive(source.replace('Repository(os.environ["DB_URL"])', "Repository()"))
+    assert isinstance(found, Bootstrap), found
+    assert found.setup == ()
+    assert found.not_run == ((10, "dotenv.load_dotenv()", True),)
+
+
+def test_a_step_left_out_that_the_servicers_module_uses_is_named_to_check() -> None:
+    source = """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.tokens import JwtController
+
+        def serve():
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(), server)
+            JwtController()
+            server.start()
+        """
+    # the servicer's own module makes a JwtController: the bootstrap's first one may be
+    # an initialisation it relies on, which decouple cannot show
+    uses = "from users.tokens import JwtController\n\n" + SERVICE_SOURCE.replace(
+        "self.repository = repository", "self.jwt = JwtController()"
+    ).replace("def __init__(self, repository)", "def __init__(self)")
+    found = _derive(source, **{SERVICE: uses})
+    assert isinstance(found, Bootstrap), found
+    assert found.not_run == ((9, "JwtController()", True),)
+    assert "Check line 9 ``JwtController()``" in " ".join(render_factory_body(found).split())
+    found = _derive(source)
+    assert isinstance(found, Bootstrap), found
+    assert found.not_run == ((9, "JwtController()", False),)
+
+
+def test_the_pull_request_names_the_steps_the_consumer_does_not_run() -> None:
+    from types import SimpleNamespace
+
+    from decouple_services.migrate.report import servicer_cautions
+
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository, init_db
+        from users.discovery import register
+
+        def serve():
+            init_db()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(Repository()), server)
+            register("users", 50051)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    consumer = SimpleNamespace(
+        servicer_bootstrap=found,
+        servicer_factory_path="users/users/decouple_consumers/servicer_users.py",
+        servicer_interceptors=None,
+    )
+    result = SimpleNamespace(plan=SimpleNamespace(consumers=[consumer]))
+    (text,) = servicer_cautions(result)  # type: ignore[arg-type]
+    assert (
+        "It does not run `init_db()` (users/users/main.py:8), `register('users', 50051)` "
+        "(users/users/main.py:11): the construction does not depend on them, and a step of "
+        "the server's own process (its scheduled jobs, its registration in service "
+        "discovery, its migrations, its metrics port) would be repeated by every consumer "
+        "replica; check `init_db()`: the servicer may rely on it"
+    ) in text
+    assert "The consumer runs the startup steps" not in text
+
+
+def test_the_generated_teardown_from_inside_the_bootstrap_runs_when_the_consumer_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import create_pool
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            try:
+                await server.start()
+                await server.wait_for_termination()
+            finally:
+                await pool.close()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    seen: list[str] = []
+
+    class Pool:
+        async def close(self) -> None:
+            seen.append("closed")
+
+    async def create_pool() -> Pool:
+        seen.append("opened")
+        return Pool()
+
+    class UsersImpl:
+        def __init__(self, pool: Pool) -> None:
+            self.pool = pool
+
+    monkeypatch.setitem(sys.modules, "users", types.ModuleType("users"))
+    db = types.ModuleType("users.db")
+    db.create_pool = create_pool  # type: ignore[attr-defined]
+    service = types.ModuleType("users.service")
+    service.UsersImpl = UsersImpl  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "users.db", db)
+    monkeypatch.setitem(sys.modules, "users.service", service)
+    namespace: dict[str, object] = {}
+    exec(compile(render_factory_body(found), "servicer_users.py", "exec"), namespace)
+
+    async def consume() -> None:
+        async with namespace["build_servicer"]() as servicer:  # type: ignore[operator]
+            assert isinstance(servicer, UsersImpl)
+            seen.append("serving")
+
+    asyncio.run(consume())
+    assert seen == ["opened", "serving", "closed"]
