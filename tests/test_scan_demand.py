@@ -121,6 +121,38 @@ def test_files_nothing_asks_for_are_not_parsed(tmp_path: Path) -> None:
     assert not any(d.file == "shop/app/plain.py" for d in narrow.diagnostics)
 
 
+def test_a_package_init_is_parsed_when_its_package_is_asked_for(tmp_path: Path) -> None:
+    """A package's ``__init__.py`` re-exporting a client object is read when a lookup goes
+    through it; one nothing asks about is not parsed up front for what it imports (its
+    syntax error shows only with ``--full-parse``, which reads every such file)."""
+    tree = {
+        **TREE,
+        "shop/app/clients/__init__.py": "from .http import session\n",
+        "shop/app/clients/http.py": TREE["shop/app/http.py"],
+        "shop/app/orders.py": """\
+            from app import settings
+            from app.clients import session
+
+
+            def place(order_id):
+                session.post(settings.USERS_URL + "/orders", json={"id": order_id})
+            """,
+        "shop/app/unused/__init__.py": "from .x import y\n\ndef broken(:\n    pass\n",
+        "shop/app/unused/x.py": "y = 1\n",
+    }
+    del tree["shop/app/http.py"]
+    root = write(tmp_path / "repo", tree)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert (site["file"], site["callee"]) == ("shop/app/orders.py", "users")
+    full = scan(root, ScanOptions(jobs=1, use_cache=False, full_parse=True))
+    on_demand = scan(root, ScanOptions(jobs=1, use_cache=False))
+    unused = "shop/app/unused/__init__.py"
+    assert any(d.file == unused for d in full.diagnostics)
+    assert not any(d.file == unused for d in on_demand.diagnostics)
+
+
 def test_a_cached_on_demand_scan_equals_a_fresh_one_after_edits(tmp_path: Path) -> None:
     root = write(tmp_path / "repo", TREE)
     cache = tmp_path / "cache"

@@ -50,6 +50,11 @@ class Prefilter:
 
     tokens: tuple[bytes, ...]
     patterns: tuple[Pattern, ...] = ()
+    #: Whether a package's ``__init__.py`` importing names passes whatever else it holds
+    #: (``pipeline.reexports``): the everything-parsed path reads what it re-exports up
+    #: front; on-demand parsing parses it when resolution asks for its package, as any
+    #: module (homeassistant: 626 such files, a quarter of the first pass, most never asked).
+    reexports: bool = True
 
     @property
     def everything(self) -> bool:
@@ -73,6 +78,7 @@ class Prefilter:
         return [
             *(t.decode("utf-8", "replace") for t in self.tokens),
             *(r.decode("utf-8", "replace") for _, r in self.patterns),
+            *([] if self.reexports else ["<no re-exports>"]),
         ]
 
 
@@ -202,7 +208,9 @@ def candidate_prefilter(options: ExtractOptions) -> Prefilter:
     """Files that may hold a call (they name a client library, a configured client, a
     learned helper, or carry a ``# decouple:`` directive), a route or a code port."""
     tokens = _client_tokens(options) | {"decouple:", *ROUTE_TOKENS}
-    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), ROUTE_PATTERNS)
+    return Prefilter(
+        tuple(sorted(t.encode() for t in tokens if t)), ROUTE_PATTERNS, reexports=False
+    )
 
 
 # --- definitions on demand ---------------------------------------------------------------
