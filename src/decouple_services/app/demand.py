@@ -690,3 +690,29 @@ def naming(
         if any(all(w in named for w in g) for g in wanted):
             out.append(path)
     return out
+
+
+def naming_parameter(
+    paths: Sequence[str], name: str, read: Callable[[str], bytes | None]
+) -> list[str]:
+    """Those of ``paths`` that may have a parameter ``name``: they name it as a whole word
+    somewhere not followed by ``.``. A pytest fixture reaches a test only as a parameter of
+    that name, and a parameter's name is never followed by ``.``; the name of a package
+    (``polar``, a fixture of polar's tests) is, wherever a module imports from it
+    (``from polar.models import User``), in nearly every file of its tests."""
+    needle = name.encode()
+    pattern = _word_pattern(needle)
+    out = []
+    for path in paths:
+        data = read(path)
+        if data is None or needle not in data:
+            continue
+        for match in pattern.finditer(data):
+            start, end = match.span()
+            if start and data[start - 1] in _WORD_BYTES:
+                continue
+            rest = data[end : end + 200].lstrip(b" \t\r\n")
+            if not rest.startswith(b"."):
+                out.append(path)
+                break
+    return out

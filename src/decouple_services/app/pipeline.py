@@ -900,7 +900,13 @@ class _Demand:
         graph: Callable[[], ImportGraph],
     ) -> list[str]:
         """Unparsed files resolution asked for, and files that may use a client object."""
-        from decouple_services.app.demand import asked_paths, client_names, naming, slot_words
+        from decouple_services.app.demand import (
+            asked_paths,
+            client_names,
+            naming,
+            naming_parameter,
+            slot_words,
+        )
         from decouple_services.app.edits import words_query
         from decouple_services.app.rereads import Helper
         from decouple_services.app.rereads import select as select_rereads
@@ -941,7 +947,7 @@ class _Demand:
                     for p in sorted(unparsed - found)
                     if (not folder or p.startswith(folder + "/")) and _is_test_module(p)
                 ]
-                found.update(naming(tests, [name], self.read))
+                found.update(naming_parameter(tests, name, self.read))
         clients = client_names(facts, self.options, self.detectors) - self.clients
         if clients:
             self.clients |= clients
