@@ -17,6 +17,7 @@ from decouple_services.app.demand import (
     candidate_prefilter,
     client_names,
     naming,
+    naming_parameter,
     slot_words,
 )
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
@@ -119,6 +120,38 @@ def test_files_nothing_asks_for_are_not_parsed(tmp_path: Path) -> None:
     narrow = scan(root, ScanOptions(jobs=1, use_cache=False))
     assert any(d.file == "shop/app/plain.py" for d in full.diagnostics)
     assert not any(d.file == "shop/app/plain.py" for d in narrow.diagnostics)
+
+
+def test_a_package_init_is_parsed_when_its_package_is_asked_for(tmp_path: Path) -> None:
+    """A package's ``__init__.py`` re-exporting a client object is read when a lookup goes
+    through it; one nothing asks about is not parsed up front for what it imports (its
+    syntax error shows only with ``--full-parse``, which reads every such file)."""
+    tree = {
+        **TREE,
+        "shop/app/clients/__init__.py": "from .http import session\n",
+        "shop/app/clients/http.py": TREE["shop/app/http.py"],
+        "shop/app/orders.py": """\
+            from app import settings
+            from app.clients import session
+
+
+            def place(order_id):
+                session.post(settings.USERS_URL + "/orders", json={"id": order_id})
+            """,
+        "shop/app/unused/__init__.py": "from .x import y\n\ndef broken(:\n    pass\n",
+        "shop/app/unused/x.py": "y = 1\n",
+    }
+    del tree["shop/app/http.py"]
+    root = write(tmp_path / "repo", tree)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert (site["file"], site["callee"]) == ("shop/app/orders.py", "users")
+    full = scan(root, ScanOptions(jobs=1, use_cache=False, full_parse=True))
+    on_demand = scan(root, ScanOptions(jobs=1, use_cache=False))
+    unused = "shop/app/unused/__init__.py"
+    assert any(d.file == unused for d in full.diagnostics)
+    assert not any(d.file == unused for d in on_demand.diagnostics)
 
 
 def test_a_cached_on_demand_scan_equals_a_fresh_one_after_edits(tmp_path: Path) -> None:
@@ -238,6 +271,65 @@ def test_naming_needs_every_word_of_a_group() -> None:
     texts = {"a.py": b"state.http = 1", "b.py": b"http = 1", "c.py": b"https = 1"}
     assert naming(sorted(texts), [("state", "http")], texts.get) == ["a.py"]
     assert naming(sorted(texts), ["http"], texts.get) == ["a.py", "b.py"]
+
+
+def test_a_fixture_is_looked_for_where_a_parameter_may_name_it() -> None:
+    texts = {
+        "imports.py": b"from shop.models import User\nimport shop.api\nshop.api.get()\n",
+        "param.py": b"from shop.models import User\n\ndef test_x(shop, user):\n    pass\n",
+        "lines.py": b"async def test_y(\n    shop\n):\n    await shop.get()\n",
+        "typed.py": b"def test_z(shop: Client) -> None: ...\n",
+        "longer.py": b"def test_w(shop_api): shop_api.get()\n",
+        "spaced.py": b"x = shop \n    .api\n",
+    }
+    found = naming_parameter(sorted(texts), "shop", texts.get)
+    assert found == ["lines.py", "param.py", "typed.py"]
+
+
+FIXTURE_TREE = {
+    "docker-compose.yml": TREE["docker-compose.yml"],
+    "users/svc/__init__.py": "",
+    "users/svc/api.py": TREE["users/svc/api.py"],
+    "shop/shop/__init__.py": "",
+    "shop/shop/models.py": "import os\nUSERS_URL = os.environ.get('USERS_URL', 'http://users:8000')\n",
+    "shop/tests/conftest.py": """\
+        import pytest
+        import requests
+
+
+        @pytest.fixture
+        def shop():
+            return requests.Session()
+        """,
+    "shop/tests/test_elsewhere.py": """\
+        from shop.models import USERS_URL
+
+
+        def test_there(shop):
+            shop.post(USERS_URL + "/orders")
+        """,
+    "shop/tests/test_models.py": """\
+        from shop.models import USERS_URL
+
+        def broken(:
+            return USERS_URL
+        """,
+}
+
+
+def test_a_fixture_named_like_the_package_asks_only_for_files_that_may_take_it(
+    tmp_path: Path,
+) -> None:
+    """A ``shop`` fixture in a project whose package is ``shop``: a test importing from the
+    package is not parsed for it (its syntax error stays unreported), the one taking it as
+    a parameter is, and its request is found as ``--full-parse`` finds it."""
+    root = write(tmp_path / "repo", FIXTURE_TREE)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert (site["file"], site["callee"]) == ("shop/tests/test_elsewhere.py", "users")
+    on_demand = scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert not any(d.file == "shop/tests/test_models.py" for d in on_demand.diagnostics)
 
 
 def test_an_application_slot_is_asked_from_the_files_filling_it() -> None:

@@ -52,6 +52,11 @@ class Prefilter:
 
     tokens: tuple[bytes, ...]
     patterns: tuple[Pattern, ...] = ()
+    #: Whether a package's ``__init__.py`` importing names passes whatever else it holds
+    #: (``pipeline.reexports``): the everything-parsed path reads what it re-exports up
+    #: front; on-demand parsing parses it when resolution asks for its package, as any
+    #: module (homeassistant: 626 such files, a quarter of the first pass, most never asked).
+    reexports: bool = True
 
     @property
     def everything(self) -> bool:
@@ -75,6 +80,7 @@ class Prefilter:
         return [
             *(t.decode("utf-8", "replace") for t in self.tokens),
             *(r.decode("utf-8", "replace") for _, r in self.patterns),
+            *([] if self.reexports else ["<no re-exports>"]),
         ]
 
 
@@ -206,7 +212,9 @@ def candidate_prefilter(options: ExtractOptions) -> Prefilter:
     """Files that may hold a call (they name a client library, a configured client, a
     learned helper, or carry a ``# decouple:`` directive), a route or a code port."""
     tokens = _client_tokens(options) | {"decouple:", *ROUTE_TOKENS}
-    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), ROUTE_PATTERNS)
+    return Prefilter(
+        tuple(sorted(t.encode() for t in tokens if t)), ROUTE_PATTERNS, reexports=False
+    )
 
 
 # --- definitions on demand ---------------------------------------------------------------
@@ -704,4 +712,30 @@ def naming(
         named = {w for w, n in present if _names(data, n)}
         if any(all(w in named for w in g) for g in wanted):
             out.append(path)
+    return out
+
+
+def naming_parameter(
+    paths: Sequence[str], name: str, read: Callable[[str], bytes | None]
+) -> list[str]:
+    """Those of ``paths`` that may have a parameter ``name``: they name it as a whole word
+    somewhere not followed by ``.``. A pytest fixture reaches a test only as a parameter of
+    that name, and a parameter's name is never followed by ``.``; the name of a package
+    (``polar``, a fixture of polar's tests) is, wherever a module imports from it
+    (``from polar.models import User``), in nearly every file of its tests."""
+    needle = name.encode()
+    pattern = _word_pattern(needle)
+    out = []
+    for path in paths:
+        data = read(path)
+        if data is None or needle not in data:
+            continue
+        for match in pattern.finditer(data):
+            start, end = match.span()
+            if start and data[start - 1] in _WORD_BYTES:
+                continue
+            rest = data[end : end + 200].lstrip(b" \t\r\n")
+            if not rest.startswith(b"."):
+                out.append(path)
+                break
     return out

@@ -18,6 +18,7 @@ import re
 import sys
 import tokenize
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import field, replace
 from typing import Any
@@ -505,6 +506,8 @@ class _Extractor:
         self._parents: dict[int, ast.AST] | None = None
         #: Per function (by id, the module's tree for module level): its body's parents.
         self._body_parents: dict[int, _BodyParents] = {}
+        #: Per function (by id): its `=` statements, nested code included (`_assignments`).
+        self._assigns: dict[int, list[ast.Assign]] = {}
         #: Per function (by id): every name it or its nested code assigns.
         self._stored: dict[int, set[str]] = {}
 
@@ -1167,6 +1170,7 @@ class _Extractor:
         submitted: bool,
     ) -> None:
         ctx = self.ctx
+        picked: Value | None = None
         if isinstance(func, ast.Name | ast.Call):
             picked = ctx.evaluate(func, scope)
             if isinstance(picked, Obj) and picked.type == GETATTR and len(picked.args) == 2:
@@ -1176,7 +1180,8 @@ class _Extractor:
         receiver: Value | None = None
         name = _call_name(func)
         if qual is None and isinstance(func, ast.Name):
-            value = ctx.evaluate(func, scope)
+            # evaluated above: nothing between binds a name
+            value = picked if picked is not None else ctx.evaluate(func, scope)
             if isinstance(value, Ref):
                 qual = self._wrapped_function(func.id, value) or value.qualname
             elif isinstance(value, Obj) and value.type.startswith(FIXTURE):
@@ -1480,12 +1485,22 @@ class _Extractor:
         if found is None:
             found = self._mock_assignments[id(function)] = [
                 (node.lineno, target.attr)
-                for node in ast.walk(function)
-                if isinstance(node, ast.Assign) and self._is_mock(node.value)
+                for node in self._assignments(function)
+                if self._is_mock(node.value)
                 for target in node.targets
                 if isinstance(target, ast.Attribute)
             ]
         return [attr for at, attr in found if at < line]
+
+    def _assignments(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Assign]:
+        """The ``=`` statements of ``function`` (nested code included), in the order of
+        ``ast.walk``; found once for both mock searches."""
+        found = self._assigns.get(id(function))
+        if found is None:
+            found = self._assigns[id(function)] = [
+                node for node in _walk_statements(function) if isinstance(node, ast.Assign)
+            ]
+        return found
 
     def _mocked_object_attributes(self, call: ast.Call, scope: Scope) -> tuple[str, ...]:
         """Attributes of objects the enclosing function set to a mock before the call
@@ -1499,7 +1514,9 @@ class _Extractor:
             return ()
         assigned = self._mock_targets.get(id(function))
         if assigned is None:
-            assigned = self._mock_targets[id(function)] = _mock_assignments(function, self._is_mock)
+            assigned = self._mock_targets[id(function)] = _mock_assignments(
+                self._assignments(function), self._is_mock
+            )
         found: list[str] = []
         for line, target in assigned:
             if line >= call.lineno:
@@ -1659,10 +1676,11 @@ class _Extractor:
 
 
 def _mock_assignments(
-    function: ast.FunctionDef | ast.AsyncFunctionDef, is_mock: Callable[[ast.expr], bool]
+    assignments: Sequence[ast.Assign], is_mock: Callable[[ast.expr], bool]
 ) -> list[tuple[int, ast.Attribute]]:
-    """``obj.attr = Mock()`` (or a name bound to a mock) in ``function``: line and target."""
-    assigns = [n for n in ast.walk(function) if isinstance(n, ast.Assign) and len(n.targets) == 1]
+    """``obj.attr = Mock()`` (or a name bound to a mock) among a function's ``assignments``:
+    line and target."""
+    assigns = [n for n in assignments if len(n.targets) == 1]
     mocks = {
         target.id
         for n in assigns
@@ -1886,6 +1904,30 @@ def _function_stores(func: ast.AST, out: dict[int, set[str]]) -> None:
                     stack.append((child, (*sets, inner)))  # type: ignore[arg-type]
                 elif isinstance(child, AST) and kind is not ast.Constant:
                     stack.append((child, sets))
+
+
+#: The nodes that may hold statements: no expression does (a lambda's body is one).
+_HOLDS_STATEMENTS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _walk_statements(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and the statements under it (with the ``except`` clauses and ``case``
+    blocks between), in the order ``ast.walk`` gives them: its breadth-first walk with the
+    subtrees that hold no statement left out, which keeps the order of the rest."""
+    todo: deque[ast.AST] = deque((node,))
+    pop, push = todo.popleft, todo.append
+    holds = _HOLDS_STATEMENTS
+    while todo:
+        current = pop()
+        yield current
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, holds):
+                        push(item)
+            elif isinstance(value, holds):
+                push(value)
 
 
 #: Expression nodes without children worth visiting.

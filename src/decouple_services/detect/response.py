@@ -171,9 +171,7 @@ def _direct(
         if name == "_":
             return ResponseReading(ResponseUse.NONE)
         loads = (index() if index is not None else name_loads(body)).get(name, ())
-        own = {id(n) for n in ast.walk(parent)}  # ``r = f(r)`` reads the old ``r``
-        after = [n for n in loads if n.lineno >= parent.lineno and id(n) not in own]
-        return _reads(name, after, parent_of)
+        return _reads(name, _after(loads, parent), parent_of)
     if isinstance(parent, ast.withitem):
         var = parent.optional_vars
         if var is None:
@@ -186,6 +184,27 @@ def _direct(
         loads = (index() if index is not None else name_loads(body)).get(var.id, ())
         return _reads(var.id, [n for n in loads if first <= n.lineno <= last], parent_of)
     return _body(f"the response is used in {_describe(parent)}")
+
+
+def _after(loads: Sequence[ast.Name], statement: ast.AST) -> list[ast.Name]:
+    """The reads in ``loads`` from ``statement``'s first line on that are not part of it
+    (``r = f(r)`` reads the old ``r``). Only a read within its lines can be part of it:
+    the statement is walked for those alone, most bind a name read on later lines only."""
+    first = getattr(statement, "lineno", 0)
+    last = getattr(statement, "end_lineno", None) or first
+    own: set[int] | None = None
+    out: list[ast.Name] = []
+    for load in loads:
+        line = load.lineno
+        if line < first:
+            continue
+        if line <= last:
+            if own is None:
+                own = {id(n) for n in ast.walk(statement)}
+            if id(load) in own:
+                continue
+        out.append(load)
+    return out
 
 
 def _body(why: str) -> ResponseReading:

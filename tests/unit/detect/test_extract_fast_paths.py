@@ -141,6 +141,68 @@ def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
     assert sorted(statements) == sorted(id(n) for n in ast.walk(tree) if isinstance(n, ast.stmt))
 
 
+STATEMENTS_SOURCE = """
+def handler(request):
+    request.app.state.http = MagicMock()
+    try:
+        a = b = 1
+    except ValueError as e:
+        c = e
+    else:
+        d = [y for y in range(3)]
+    finally:
+        f = lambda: (g := 2)
+    match request:
+        case {"x": x}:
+            h = x
+        case _:
+            pass
+    class Inner:
+        i = 1
+        def method(self):
+            self.j = k = 2
+    for m in range(2):
+        while True:
+            n = m
+    with open("f") as o:
+        p = o
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [STATEMENTS_SOURCE]
+    + [
+        p.read_bytes().decode("utf-8", "replace")
+        for p in sorted(SAMPLE.rglob("*.py"))
+        if _parseable(p)
+    ],
+)
+def test_the_statement_walk_gives_ast_walks_statements_in_its_order(source: str) -> None:
+    """The mock searches read a function's `=` statements from a walk that skips
+    expressions: the same nodes, in the same order, as ``ast.walk``."""
+    tree = ast.parse(textwrap.dedent(source))
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for node in [tree, *functions]:
+        expected = [n for n in ast.walk(node) if isinstance(n, ast.stmt)]
+        assert [n for n in extract._walk_statements(node) if isinstance(n, ast.stmt)] == expected
+
+
+def test_a_bound_response_is_read_after_its_statement_not_in_it() -> None:
+    """``r = f(r)`` reads the old ``r``; a read on the same line after the statement is a
+    read of the response (only reads within the statement's lines are looked up in it)."""
+    from decouple_services.detect.response import _after
+
+    tree = ast.parse("r = 0\nr = get(r); use(r)\nx = (r,\n     r)\n")
+    assign = tree.body[1]
+    loads = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "r"]
+    loads = [n for n in loads if isinstance(n.ctx, ast.Load)]
+    after = _after(loads, assign)
+    inside = {id(n) for n in ast.walk(assign)}
+    assert [n.lineno for n in after] == [2, 3, 4]
+    assert not any(id(n) in inside for n in after)
+
+
 BODY_PARENTS_SOURCE = """
 import requests
 
