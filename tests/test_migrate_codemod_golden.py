@@ -211,8 +211,9 @@ def test_locals_made_in_the_block_of_the_call_travel_and_go_like_top_level_ones(
 def test_a_local_another_binding_may_reach_is_not_carried_and_one_read_after_stays() -> None:
     """Assigned in two branches, or re-bound later in a loop around the call: which dict
     the call sent depends on the run, so the header is not carried and the report says so
-    (a loop's first dict is not the one its later calls sent). A local read after the
-    block, or in another branch, stays."""
+    (a loop's first dict is not the one its later calls sent); so is a dict one of whose
+    names is bound anew before the call. A local read after the block, or in another
+    branch, stays."""
     source, specs, _data = _load(CASES / "locals_ambiguous")
     result = rewrite_source(source, specs)
     code = result.code.decode()
@@ -227,6 +228,8 @@ def test_a_local_another_binding_may_reach_is_not_carried_and_one_read_after_sta
     assert 'headers = {"Authorization": user.token}' in read_after
     assert 'headers={"Authorization": user.token}' in read_after
     assert "url = settings.NOTIFY_URL" in code.split("def other_branch")[1]
+    # a name the dict reads, bound anew between it and the call: the call sent the old one
+    assert not_carried in result.notes["cs-cdcd0005"]
 
 
 def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently() -> None:

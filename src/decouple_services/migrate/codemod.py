@@ -1060,7 +1060,19 @@ def _local_value(
     if not isinstance(value, cst.Name):
         return value
     found = _reaching_assignment(value.value, at, parsed.parents)
-    return found.value if found is not None else value
+    if found is None:
+        return value
+    # the value is read again where the call was: a name it reads, bound anew in between
+    # (``token = refresh()`` after ``headers = {"Authorization": token}``), reads another
+    current = _enclosing_function(at, parsed.parents)
+    made, read = parsed.positions[found].end, parsed.positions[at].start
+    reads = names_in([found.value])
+    for node in _walk(current) if current is not None else ():
+        if isinstance(node, cst.Name) and node.value in reads and _binds(node, parsed.parents):
+            where = parsed.positions[node].start
+            if (made.line, made.column) < (where.line, where.column) < (read.line, read.column):
+                return value
+    return found.value
 
 
 def _reaching_assignment(
