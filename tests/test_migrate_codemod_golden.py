@@ -192,6 +192,46 @@ def test_a_headers_dict_made_above_the_call_travels_unless_it_is_changed_after()
     )
 
 
+def test_locals_made_in_the_block_of_the_call_travel_and_go_like_top_level_ones() -> None:
+    """``url``, ``headers`` assigned in an ``if``, a ``with`` or a ``for`` around the call,
+    before it: the one value that reaches the call. The header dict travels in the send
+    (the callee checks its credential as before) and both locals, read by nothing else,
+    go: no local is left that nobody reads."""
+    source, specs, _data = _load(CASES / "locals_in_blocks")
+    result = rewrite_source(source, specs)
+    code = result.code.decode()
+    assert 'headers={"Authorization": request.COOKIES.get("session")}' in code
+    assert 'headers={"Authorization": f"Bearer {token}"}' in code
+    assert 'headers={"Authorization": user.token}' in code
+    assert "new_url" not in code and "url =" not in code and "headers =" not in code
+    for ident in ("cs-bcbc0001", "cs-bcbc0002", "cs-bcbc0003"):
+        assert not any("not carried" in note for note in result.notes[ident])
+
+
+def test_a_local_another_binding_may_reach_is_not_carried_and_one_read_after_stays() -> None:
+    """Assigned in two branches, or re-bound later in a loop around the call: which dict
+    the call sent depends on the run, so the header is not carried and the report says so
+    (a loop's first dict is not the one its later calls sent); so is a dict one of whose
+    names is bound anew before the call. A local read after the block, or in another
+    branch, stays."""
+    source, specs, _data = _load(CASES / "locals_ambiguous")
+    result = rewrite_source(source, specs)
+    code = result.code.decode()
+    not_carried = (
+        "`headers=headers` is not carried: name the headers to keep in the send's `headers=`"
+    )
+    assert not_carried in result.notes["cs-cdcd0001"]
+    assert not_carried in result.notes["cs-cdcd0002"]
+    assert "settings.NOTIFY_TOKEN" not in code.split("def read_after")[0]
+    read_after = code.split("def read_after")[1].split("def other_branch")[0]
+    assert "url = settings.NOTIFY_URL" in read_after
+    assert 'headers = {"Authorization": user.token}' in read_after
+    assert 'headers={"Authorization": user.token}' in read_after
+    assert "url = settings.NOTIFY_URL" in code.split("def other_branch")[1]
+    # a name the dict reads, bound anew between it and the call: the call sent the old one
+    assert not_carried in result.notes["cs-cdcd0005"]
+
+
 def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently() -> None:
     """``s.headers["Authorization"] = ...`` on a session, or ``auth=`` on the call: the
     send carries neither, and a callee behind auth would refuse every event; the report

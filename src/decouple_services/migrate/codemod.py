@@ -26,7 +26,7 @@ import builtins
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
@@ -1054,24 +1054,82 @@ def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[st
 def _local_value(
     value: cst.BaseExpression, at: cst.CSTNode, parsed: ParsedSource
 ) -> cst.BaseExpression:
-    """A name's value when the enclosing function assigns it once at its top level
-    (``timeout = aiohttp.ClientTimeout(total=3)``), else ``value`` itself."""
+    """A name's value when one assignment alone reaches ``at`` (``timeout =
+    aiohttp.ClientTimeout(total=3)`` above the call, at the function's top level or in a
+    block around the call), else ``value`` itself."""
     if not isinstance(value, cst.Name):
         return value
-    current = _enclosing_function(at, parsed.parents)
-    if current is None or not isinstance(current.body, cst.IndentedBlock):
+    found = _reaching_assignment(value.value, at, parsed.parents)
+    if found is None:
         return value
-    found = [
-        small.value
-        for statement in current.body.body
-        if isinstance(statement, cst.SimpleStatementLine)
-        for small in statement.body
-        if isinstance(small, cst.Assign)
-        and len(small.targets) == 1
-        and isinstance(small.targets[0].target, cst.Name)
-        and small.targets[0].target.value == value.value
-    ]
-    return found[0] if len(found) == 1 else value
+    # the value is read again where the call was: a name it reads, bound anew in between
+    # (``token = refresh()`` after ``headers = {"Authorization": token}``), reads another
+    current = _enclosing_function(at, parsed.parents)
+    made, read = parsed.positions[found].end, parsed.positions[at].start
+    reads = names_in([found.value])
+    for node in _walk(current) if current is not None else ():
+        if isinstance(node, cst.Name) and node.value in reads and _binds(node, parsed.parents):
+            where = parsed.positions[node].start
+            if (made.line, made.column) < (where.line, where.column) < (read.line, read.column):
+                return value
+    return found.value
+
+
+def _reaching_assignment(
+    name: str, at: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> cst.Assign | None:
+    """The assignment ``name = <value>`` that is the only binding of ``name`` in the
+    function around ``at`` and comes before ``at`` in the block holding ``at`` or in a block
+    around it (``if``, ``with``, ``for``, ``try``): the value ``at`` sees, whichever way
+    the function ran. ``None`` when another binding could reach it instead (a parameter,
+    another branch, a loop target, ``+=``, ``global``/``nonlocal``, a second assignment)."""
+    current = _enclosing_function(at, parents)
+    if current is None:
+        return None
+    bindings = [n for n in _walk(current) if isinstance(n, cst.Name) and n.value == name]
+    bindings = [n for n in bindings if _binds(n, parents)]
+    if len(bindings) != 1:
+        return None
+    target = parents.get(bindings[0])
+    assign = parents.get(target) if isinstance(target, cst.AssignTarget) else None
+    line = parents.get(assign) if assign is not None else None
+    if not (
+        isinstance(assign, cst.Assign)
+        and len(assign.targets) == 1
+        and isinstance(line, cst.SimpleStatementLine)
+    ):
+        return None
+    block = parents.get(line)
+    # the statement of ``block`` that holds ``at`` must come after the assignment
+    child: cst.CSTNode | None = at
+    while child is not None and child is not current and parents.get(child) is not block:
+        child = parents.get(child)
+    if child is None or child is current or not isinstance(block, cst.IndentedBlock):
+        return None
+    body = list(block.body)
+    return assign if body.index(line) < body.index(child) else None  # type: ignore[arg-type]
+
+
+def _binds(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    """Whether ``name`` is bound where it stands rather than read: an assignment's target
+    (also inside a tuple), ``+=``, a ``for``/``with``/``except``/comprehension target, a
+    walrus, ``del``, ``global``/``nonlocal``, a parameter, an import, a ``def`` or
+    ``class``."""
+    node: cst.CSTNode = name
+    parent = parents.get(node)
+    while isinstance(parent, cst.Element | cst.Tuple | cst.List | cst.StarredElement):
+        node, parent = parent, parents.get(parent)
+    if isinstance(parent, cst.AssignTarget | cst.AsName | cst.NameItem | cst.Del):
+        return True
+    if isinstance(parent, cst.AnnAssign | cst.AugAssign | cst.For | cst.CompFor | cst.NamedExpr):
+        return parent.target is node
+    if isinstance(parent, cst.Param):
+        return parent.name is node
+    if isinstance(parent, cst.ImportAlias):
+        return parent.asname is None and parent.name is node
+    if isinstance(parent, cst.FunctionDef | cst.ClassDef):
+        return parent.name is node
+    return False
 
 
 def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
@@ -1445,6 +1503,31 @@ def _call_headers(
     return tuple(kept), (*notes, *_client_credentials(parsed, call))
 
 
+def _carried_local(parsed: ParsedSource, call: cst.Call) -> str | None:
+    """The local whose dict the call sent as ``headers=`` and its send now carries written
+    out (``headers = {"Authorization": token}`` above the call): every entry is carried, or
+    is an exchange header with a value that does nothing when made. Its assignment is then
+    made again by the send and can go with the call, as a literal's would."""
+    arg = _keyword(call, "headers")
+    if arg is None or not isinstance(arg.value, cst.Name):
+        return None
+    name = arg.value.value
+    found = _reaching_assignment(name, call, parsed.parents)
+    if found is None or _changed_in_place(name, call, parsed):
+        return None
+    value = found.value
+    if not isinstance(value, cst.Dict):
+        return None
+    for element in value.elements:
+        if not isinstance(element, cst.DictElement) or not isinstance(
+            element.key, cst.SimpleString
+        ):
+            return None
+        if element.key.evaluated_value.lower() in TRANSPORT_HEADERS and not _inert(element.value):
+            return None
+    return name
+
+
 Parse = Callable[[bytes], ParsedSource]
 
 
@@ -1556,7 +1639,14 @@ def _rewrite(
     new_module = separate_docstring(new_module)
     dead: dict[int, cst.SimpleStatementLine] = {}
     bare: set[int] = set()
-    local_leftovers = _left_over_locals(new_module, removed, dead, bare)
+    # header dicts the sends now carry written out, per function
+    carried: set[tuple[str, str]] = set()
+    for ident, located in found.items():
+        function = _function_of(located.statement, parsed.parents)
+        local = _carried_local(parsed, located.call) if specs[ident].fold_into is None else None
+        if function is not None and local is not None:
+            carried.add((function, local))
+    local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried)
     while dead or bare:
         # what a dropped statement read may have served only it (``url = f"{base}/x"``
         # gone, ``base = get_base_url()`` is read by nothing now)
@@ -1567,7 +1657,7 @@ def _rewrite(
         dead, bare = {}, set()
         if not freed:
             break
-        for owner, stale in _left_over_locals(new_module, freed, dead, bare).items():
+        for owner, stale in _left_over_locals(new_module, freed, dead, bare, carried).items():
             local_leftovers.setdefault(owner, []).extend(stale)
     leftovers = _left_over_globals(new_module, removed)
     notes: dict[str, tuple[str, ...]] = {}
@@ -1626,41 +1716,136 @@ def _left_over_locals(
     removed: set[str],
     dead: dict[int, cst.SimpleStatementLine],
     bare: set[int],
+    carried: set[tuple[str, str]],
 ) -> dict[str, list[tuple[str, _Fate]]]:
-    """Per function name: locals assigned once at its top level that only removed code read
-    (``timeout = aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped). The
-    statements of those that can go without a side effect are added to ``dead``; those
-    whose value is a call (``headers = realm_headers(project)``) to ``bare``, to keep the
-    call and lose the name nobody reads."""
+    """Per function name: locals that only removed code read (``timeout =
+    aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped), assigned at its top
+    level or in a block inside it (``if``, ``with``, ``for``...). The statements of those that
+    can go without a side effect are added to ``dead``; those whose value is a call
+    (``headers = realm_headers(project)``) to ``bare``, to keep the call and lose the name
+    nobody reads. A name the function mentions anywhere but in its own assignments (a read
+    in another branch or after the block, ``+=``, ``global``) stays as it is. ``carried``:
+    ``(function, name)`` of header dicts a send now carries written out; they go too."""
     out: dict[str, list[tuple[str, _Fate]]] = {}
 
     class _Functions(cst.CSTVisitor):
         def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            body = node.body.body if isinstance(node.body, cst.IndentedBlock) else []
-            for statement in body:
+            assigned: dict[str, list[cst.SimpleStatementLine]] = {}
+            blocks: dict[int, cst.IndentedBlock] = {}
+            for statement, block in _own_statements(node.body):
+                blocks[id(statement)] = block
                 if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
                     continue
                 small = statement.body[0]
-                if not (
+                if (
                     isinstance(small, cst.Assign)
                     and len(small.targets) == 1
                     and isinstance(small.targets[0].target, cst.Name)
+                    and small.targets[0].target.value in removed
                 ):
+                    assigned.setdefault(small.targets[0].target.value, []).append(statement)
+            for name, statements in assigned.items():
+                if name in _names_outside(node, {id(s) for s in statements}):
                     continue
-                name = small.targets[0].target.value
-                others = [s for s in body if s is not statement]
-                if name in removed and name not in names_in(others):
-                    fate: _Fate = "kept"
-                    if _inert(small.value):
-                        fate = "removed"
-                        dead[id(statement)] = statement
-                    elif isinstance(small.value, cst.Call | cst.Await):
-                        fate = "call"
-                        bare.add(id(statement))
+                values = [cast(cst.Assign, s.body[0]).value for s in statements]
+                fate: _Fate = "kept"
+                mine = {id(s) for s in statements} | set(dead)
+                if any(
+                    all(id(s) in mine for s in blocks[id(statement)].body)
+                    for statement in statements
+                ):
+                    # a branch that only assigned it (``else: url = B``) would be left
+                    # empty: the reviewer takes it out with its ``if``
                     out.setdefault(node.name.value, []).append((name, fate))
+                    continue
+                moved = (node.name.value, name) in carried
+                if all(_inert(v) or (moved and isinstance(v, cst.Dict)) for v in values):
+                    # a value reading the name (``url = url + "/x"``) goes with the rest
+                    fate = "removed"
+                    dead.update((id(s), s) for s in statements)
+                elif name not in names_in(values) and all(
+                    _inert(v) or isinstance(v, cst.Call | cst.Await) for v in values
+                ):
+                    fate = "call"
+                    for statement, value in zip(statements, values, strict=True):
+                        if _inert(value):
+                            dead[id(statement)] = statement
+                        else:
+                            bare.add(id(statement))
+                out.setdefault(node.name.value, []).append((name, fate))
 
     module.visit(_Functions())
     return out
+
+
+def _own_statements(
+    block: cst.BaseSuite,
+) -> Iterator[tuple[cst.BaseStatement, cst.IndentedBlock]]:
+    """The statements of a function's body with the block holding each, those inside its
+    compound statements (``if``, ``else``, ``with``, ``for``, ``try``...) included, not
+    those of a function or class it defines."""
+    if not isinstance(block, cst.IndentedBlock):
+        return
+    for statement in block.body:
+        yield statement, block
+        for suite in _suites(statement):
+            yield from _own_statements(suite)
+
+
+def _suites(statement: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
+    """The blocks a compound statement holds directly: its body, ``elif``/``else``,
+    ``except`` and ``finally`` blocks."""
+    if not isinstance(statement, cst.BaseCompoundStatement) or isinstance(
+        statement, cst.FunctionDef | cst.ClassDef
+    ):
+        return
+    yield statement.body
+    pending: list[cst.CSTNode] = [
+        child for child in statement.children if not isinstance(child, cst.BaseSuite)
+    ]
+    while pending:
+        child = pending.pop(0)
+        if isinstance(child, _HOLDERS):
+            yield child.body
+        if isinstance(child, cst.If) and child.orelse is not None:
+            pending.append(child.orelse)
+
+
+#: The parts of a compound statement that hold a block of their own.
+_HOLDERS = (
+    cst.If,
+    cst.Else,
+    cst.ExceptHandler,
+    cst.ExceptStarHandler,
+    cst.Finally,
+    cst.MatchCase,
+)
+
+
+def _names_outside(function: cst.FunctionDef, skip: set[int]) -> set[str]:
+    """Every name the function's body mentions (read or bound, ``global`` too) outside the
+    statements in ``skip``. Its parameters are left out: rebinding one that nothing reads
+    after (``url = url.strip()``) is as dead as any other local."""
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+            return id(node) not in skip
+
+        # an attribute's name and a keyword argument's name are not the local's
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            found.add(node.value)
+
+    function.body.visit(_Names())
+    return found
 
 
 class _DropStatements(cst.CSTTransformer):
@@ -1677,6 +1862,14 @@ class _DropStatements(cst.CSTTransformer):
             return cst.RemoveFromParent()
         if id(original_node) in self.bare and isinstance(updated_node.body[0], cst.Assign):
             return updated_node.with_changes(body=[cst.Expr(updated_node.body[0].value)])
+        return updated_node
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        # a block whose every statement went (``else: url = B``) still needs one
+        if original_node.body and not updated_node.body:
+            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
         return updated_node
 
 
