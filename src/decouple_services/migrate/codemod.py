@@ -963,6 +963,19 @@ class _ReplaceNodes(cst.CSTTransformer):
         return self._swap(original_node, updated_node)
 
 
+class _DropMarkers(cst.CSTTransformer):
+    """Takes the provenance markers out of a clause's copy: a site keeps one marker, above
+    its send in the clause the copy was made of."""
+
+    def leave_EmptyLine(
+        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
+    ) -> cst.EmptyLine | cst.RemovalSentinel:
+        comment = updated_node.comment
+        if comment is not None and MARKER.search(comment.value):
+            return cst.RemoveFromParent()
+        return updated_node
+
+
 #: What every exception has: a read of these works on the send's error as well.
 _EXCEPTION_ATTRIBUTES = frozenset(dir(Exception()))
 
@@ -1506,6 +1519,9 @@ def _rewrite(
     if not found:
         return FileRewrite(source, problems), {}
     specs = {s.site_id: s for s in sites}
+    _refuse_sends_of_copied_reads(parsed, found, problems)
+    if not found:
+        return FileRewrite(source, problems), {}
     removed: set[str] = set()
     lines = module.code.splitlines()
     by_statement: dict[int, tuple[SendSpec, _Located]] = {}
@@ -1581,6 +1597,15 @@ def _rewrite(
         function = _function_of(located.statement, parsed.parents)
         stale = local_leftovers.pop(function, []) if function else []
         extra = (*extra, *(_leftover_note(name, function or "", fate) for name, fate in stale))
+        clause = _copied_clause(located.statement, parsed.parents, copies)
+        if clause is not None:
+            line = positions[clause].start.line
+            extra = (
+                *extra,
+                f"the send is in the `except` clause at line {line} and in the copy of it "
+                "for `EventNotAccepted` that follows: it runs whichever of them handles "
+                "the failure",
+            )
         if located.facts.notes or extra:
             notes[ident] = (*located.facts.notes, *extra)
     if leftovers:  # read only by a client block the rewrite unwrapped
@@ -1598,6 +1623,42 @@ def _rewrite(
         for ident in found
     }
     return FileRewrite(new_module.bytes, problems, notes), blame
+
+
+def _copied_clause(
+    node: cst.CSTNode,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    copies: Mapping[int, frozenset[int]],
+) -> cst.ExceptHandler | None:
+    """The ``except`` clause around ``node`` that gets a copy for ``EventNotAccepted``."""
+    current = parents.get(node)
+    while current is not None:
+        if isinstance(current, cst.ExceptHandler) and id(current) in copies:
+            return current
+        current = parents.get(current)
+    return None
+
+
+def _refuse_sends_of_copied_reads(
+    parsed: ParsedSource, found: dict[str, _Located], problems: dict[str, str]
+) -> None:
+    """Refuses a site inside an ``except`` clause that gets a copy for ``EventNotAccepted``
+    when its call words its data with the clause's error (``json={"why": str(e.response.text)}``):
+    its send, copied into the copy, would keep that read, which the send's error has not."""
+    reads = {i for located in found.values() for r in located.copies.values() for i in r}
+    if not reads:
+        return
+    for ident, located in list(found.items()):
+        read = next((n for n in _walk(located.statement) if id(n) in reads), None)
+        if read is None:
+            continue
+        line = parsed.positions[read].start.line
+        problems[ident] = Problem(
+            f"the call sends the error's `{parsed.wrapper.module.code_for_node(read)}` "
+            f"(line {line}) from an `except` clause that gets a copy for `EventNotAccepted`, "
+            "whose error has no such value: rewrite it by hand"
+        )
+        del found[ident]
 
 
 def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> str | None:
@@ -1874,6 +1935,10 @@ class _Rewriter(cst.CSTTransformer):
         self.drops = drops
         self.widen = widen
         self.copies = copies
+        #: The reads the copies replace, by their original node's id -> the node as
+        #: rewritten: the copy is made of the rewritten clause, its reads found in it.
+        self._read_ids = frozenset(i for reads in copies.values() for i in reads)
+        self._rewritten_reads: dict[int, cst.CSTNode] = {}
         self.widened = False
         self.line_width = line_width
         self.module = module
@@ -1976,15 +2041,30 @@ class _Rewriter(cst.CSTTransformer):
             return [cst.SimpleStatementLine(body=block.body)]
         return []
 
+    def on_leave(
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        result = super().on_leave(original_node, updated_node)
+        if id(original_node) in self._read_ids and isinstance(result, cst.CSTNode):
+            self._rewritten_reads[id(original_node)] = result
+        return result
+
     def leave_ExceptHandler(
         self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
     ) -> cst.ExceptHandler | cst.FlattenSentinel[cst.ExceptHandler]:
         reads = self.copies.get(id(original_node))
         if reads is not None and isinstance(original_node.name, cst.AsName):
-            # the clause stays for what else fails in its ``try``; its copy takes the send's
+            # the clause stays for what else fails in its ``try``; its copy takes the send's.
+            # The copy is made of the clause as rewritten: a call migrated inside the clause
+            # sends in the copy too, rather than keep the old call there (where only a
+            # refused send would run it) and put its send where nothing raises any more.
             self.widened = True
             error = original_node.name.name
-            body = original_node.body.visit(_ReplaceNodes(reads, error))
+            rewritten = frozenset(
+                id(self._rewritten_reads[i]) for i in reads if i in self._rewritten_reads
+            )
+            body = updated_node.body.visit(_ReplaceNodes(rewritten, error))
+            body = body.visit(_DropMarkers())
             copy = updated_node.with_changes(
                 type=cst.Name(NOT_ACCEPTED), body=body, leading_lines=()
             )
