@@ -2041,7 +2041,7 @@ class _Rewriter(cst.CSTTransformer):
             return [cst.SimpleStatementLine(body=block.body)]
         return []
 
-    def on_leave(
+    def on_leave(  # type: ignore[override]  # the base's type variable binds per call
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
         result = super().on_leave(original_node, updated_node)
@@ -2064,7 +2064,9 @@ class _Rewriter(cst.CSTTransformer):
                 id(self._rewritten_reads[i]) for i in reads if i in self._rewritten_reads
             )
             body = updated_node.body.visit(_ReplaceNodes(rewritten, error))
+            assert isinstance(body, cst.BaseSuite)
             body = body.visit(_DropMarkers())
+            assert isinstance(body, cst.BaseSuite)
             copy = updated_node.with_changes(
                 type=cst.Name(NOT_ACCEPTED), body=body, leading_lines=()
             )
