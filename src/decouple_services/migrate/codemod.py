@@ -622,6 +622,25 @@ def _checks(
         if first:
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             what += f"; its failure branch ({span}) no longer runs"
+            did = (
+                _what_it_did(_failure_branch(node, check.success_branch), module)
+                if isinstance(node, cst.If)
+                else None
+            )
+            if did:
+                # what the caller saw of a failure changes: name it (the exception it got,
+                # the value returned, the log line), not only the lines
+                what += (
+                    f": it {did}, where a send Kafka does not accept raises "
+                    "`EventNotAccepted` instead, and the callee's own refusals go to the "
+                    "dead-letter topic"
+                )
+                raised = re.search(r"raised `([^`]+)`", did)
+                if raised:
+                    what += (
+                        f"; code that catches `{raised.group(1)}` around this function "
+                        "must catch `EventNotAccepted` too"
+                    )
         notes.append(what)
         acted = (
             _acts_on_failure(node, check.success_branch, module, parsed.parents)
@@ -689,7 +708,7 @@ def _acts_on_failure(
         branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
     else:
         branch = node.body
-    statements = branch.body if isinstance(branch, cst.IndentedBlock) else []
+    statements = list(_failure_branch(node, success))
     shared = _shared_names(node, parents) if parents is not None else None
     # what the function reads besides the branch: a local read there carries the answer on
     read_elsewhere = (
@@ -713,6 +732,16 @@ def _acts_on_failure(
                 continue
             return _first_line(module.code_for_node(small))
     return None
+
+
+def _failure_branch(node: cst.If, success: str) -> Sequence[cst.BaseStatement]:
+    """The statements of an ``if`` check's failure branch (its ``else`` when the success
+    is the body)."""
+    if success == "body":
+        branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
+    else:
+        branch = node.body
+    return branch.body if isinstance(branch, cst.IndentedBlock) else ()
 
 
 def _leaves(statements: Sequence[cst.BaseStatement]) -> bool:
@@ -849,9 +878,15 @@ def _handling(
     caught_somewhere = False
     readers: list[tuple[Handler, cst.ExceptHandler | None, frozenset[int] | cst.CSTNode | None]]
     readers = []
+    # clauses (by line) that take the send's failure only because no clause before them does
+    catch_alls: list[Handler] = []
+    # the readers that a clause before them would keep the send's failure from
+    shadowed: set[int] = set()
     for handler in reading.handlers:
         caught = ", ".join(handler.caught) or "everything"
         if handler.client_only and handler.reads:
+            if caught_somewhere:
+                shadowed.add(handler.line)
             node = next(
                 (
                     n
@@ -875,13 +910,19 @@ def _handling(
                 "callee's own failures no longer reach it"
             )
         elif not handler.caught or set(handler.caught) & _CATCH_ALL:
+            if not caught_somewhere:
+                catch_alls.append(handler)
             caught_somewhere = True
             out.append(
                 f"line {handler.line}: `except {caught}` now catches `EventNotAccepted` (the "
                 "event was not accepted) instead of the call's failures"
             )
-    # No other clause takes the send's failure: the first that reads the error only to
-    # word its report gets a copy for it (a second copy after it could never run).
+    # No clause before it takes the send's failure: the first that reads the error only to
+    # word its report gets a copy for it (a second copy after it could never run). A
+    # catch-all after it (``except Exception``) took what else failed; the clause the call's
+    # failures went to keeps handling a refused send as it handled them (``return False``
+    # rather than the catch-all's ``return None``). A clause that catches only the client's
+    # failures with no read is widened instead, as before.
     copied = next(
         (
             (handler, node, worded)
@@ -890,12 +931,20 @@ def _handling(
         ),
         None,
     )
-    if copied is not None and not caught_somewhere:
+    if copied is not None and not widened and copied[0].line not in shadowed:
         handler, node, worded = copied
         assert node is not None and isinstance(worded, frozenset)
         copies[id(node)] = worded
         caught_somewhere = True
         caught = ", ".join(handler.caught)
+        after = {
+            f"line {h.line}: ": (
+                f"line {h.line}: `except {', '.join(h.caught) or 'everything'}` no longer gets "
+                "the call's failures: a send Kafka does not accept goes to the copy of line "
+                f"{handler.line}'s clause before it"
+            )
+            for h in catch_alls
+        }
         out = [
             (
                 f"line {handler.line}: `except {caught}` reads the error's "
@@ -905,9 +954,13 @@ def _handling(
                 "reach either"
             )
             if n.startswith(f"line {handler.line}: ")
-            else n
+            else after.get(n.partition(": ")[0] + ": ", n)
             for n in out
         ]
+    elif readers:
+        # the clauses left as they were, while another takes the send's failure: say what
+        # they did that a refused send no longer does (``return False``, ``raise X``)
+        out = [_with_what_it_did(n, readers, parsed) for n in out]
     if readers and not caught_somewhere:
         first, _, deciding = readers[0]
         if isinstance(deciding, cst.CSTNode):
@@ -935,6 +988,55 @@ def _handling(
             "Kafka does not accept escapes to this function's caller, unhandled"
         )
     return widened, copies, tuple(out)
+
+
+def _with_what_it_did(
+    note: str,
+    readers: Sequence[tuple[Handler, cst.ExceptHandler | None, object]],
+    parsed: ParsedSource,
+) -> str:
+    """A left-alone clause's note, with what it did that a refused send no longer does."""
+    for handler, node, _ in readers:
+        if node is None or not note.startswith(f"line {handler.line}: "):
+            continue
+        body = node.body
+        did = _what_it_did(
+            body.body if isinstance(body, cst.IndentedBlock) else (), parsed.wrapper.module
+        )
+        if did:
+            return (
+                f"{note}; it {did} on a failed call, which a send Kafka does not accept "
+                "does not do"
+            )
+    return note
+
+
+def _what_it_did(statements: Sequence[cst.BaseStatement], module: cst.Module) -> str | None:
+    """What a failure branch or clause did that its caller could see: the report it logged
+    and how it left (``logged with `log.warning` and raised `PropagationError```), or
+    ``None`` when it did neither."""
+    reported: list[str] = []
+    left = ""
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                name = _dotted(small.value.func) or ""
+                if _REPORTING.search(name) and name not in reported:
+                    reported.append(name)
+            elif isinstance(small, cst.Raise):
+                exc = small.exc
+                if exc is None:
+                    left = "re-raised the call's error"
+                else:
+                    kind = exc.func if isinstance(exc, cst.Call) else exc
+                    left = f"raised `{module.code_for_node(kind)}`"
+            elif isinstance(small, cst.Return):
+                value = module.code_for_node(small.value) if small.value is not None else "None"
+                left = f"returned `{value}`"
+    said = f"reported the failure with `{'`, `'.join(reported)}`" if reported else ""
+    return " and ".join(p for p in (said, left) if p) or None
 
 
 class _ReplaceNodes(cst.CSTTransformer):
