@@ -1005,8 +1005,7 @@ def _with_what_it_did(
         )
         if did:
             return (
-                f"{note}; it {did} on a failed call, which a send Kafka does not accept "
-                "does not do"
+                f"{note}; it {did} on a failed call, which a send Kafka does not accept does not do"
             )
     return note
 
