@@ -386,6 +386,8 @@ def _locate(
         if isinstance(parent, cst.With):
             located.parent_with = parent
         found[spec.site_id] = located
+    # before the folds are checked: a call folded into a refused send is refused with it
+    _refuse_sends_of_copied_reads(parsed, found, problems)
     _check_folds(sites, found, problems, parsed)
     _check_between(sites, found, problems, parsed)
     return found, problems
@@ -1620,9 +1622,6 @@ def _rewrite(
     if not found:
         return FileRewrite(source, problems), {}
     specs = {s.site_id: s for s in sites}
-    _refuse_sends_of_copied_reads(parsed, found, problems)
-    if not found:
-        return FileRewrite(source, problems), {}
     removed: set[str] = set()
     lines = module.code.splitlines()
     by_statement: dict[int, tuple[SendSpec, _Located]] = {}
