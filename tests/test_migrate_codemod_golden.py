@@ -320,3 +320,20 @@ def test_a_local_only_the_old_call_read_goes_and_a_call_that_made_it_stays() -> 
         "stays, as a statement of its own, for what else it may do; remove it if it does "
         "nothing"
     ) in result.notes["cs-ffff0001"]
+
+
+def test_a_call_migrated_inside_a_copied_clause_sends_in_the_copy_too() -> None:
+    """The copy for ``EventNotAccepted`` is made of the rewritten clause: the old call is
+    not kept there (where only a refused send would run it), and a call that sends the
+    callee's answer, which the send's error has not, is refused."""
+    source, specs, _ = _load(CASES / "handler_copy_sends_too")
+    result = rewrite_source(source, specs)
+    code = result.code.decode()
+    submission = code.split("def push_submission")[1].split("def push_entity")[0]
+    assert "requests.post" not in submission
+    assert submission.count('send_event("kernel.audit", submission)') == 2
+    # one marker per site: the copy's send carries none
+    assert submission.count("migrated cs-ffff0002") == 1
+    assert "in the copy of it for `EventNotAccepted`" in result.notes["cs-ffff0002"][0]
+    assert list(result.skipped) == ["cs-ffff0004"]
+    assert "sends the error's `e.response.text` (line 27)" in result.skipped["cs-ffff0004"]

@@ -386,6 +386,8 @@ def _locate(
         if isinstance(parent, cst.With):
             located.parent_with = parent
         found[spec.site_id] = located
+    # before the folds are checked: a call folded into a refused send is refused with it
+    _refuse_sends_of_copied_reads(parsed, found, problems)
     _check_folds(sites, found, problems, parsed)
     _check_between(sites, found, problems, parsed)
     return found, problems
@@ -622,6 +624,25 @@ def _checks(
         if first:
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             what += f"; its failure branch ({span}) no longer runs"
+            did = (
+                _what_it_did(_failure_branch(node, check.success_branch), module)
+                if isinstance(node, cst.If)
+                else None
+            )
+            if did:
+                # what the caller saw of a failure changes: name it (the exception it got,
+                # the value returned, the log line), not only the lines
+                what += (
+                    f": it {did}, where a send Kafka does not accept raises "
+                    "`EventNotAccepted` instead, and the callee's own refusals go to the "
+                    "dead-letter topic"
+                )
+                raised = re.search(r"raised `([^`]+)`", did)
+                if raised:
+                    what += (
+                        f"; code that catches `{raised.group(1)}` around this function "
+                        "must catch `EventNotAccepted` too"
+                    )
         notes.append(what)
         acted = (
             _acts_on_failure(node, check.success_branch, module, parsed.parents)
@@ -689,7 +710,7 @@ def _acts_on_failure(
         branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
     else:
         branch = node.body
-    statements = branch.body if isinstance(branch, cst.IndentedBlock) else []
+    statements = list(_failure_branch(node, success))
     shared = _shared_names(node, parents) if parents is not None else None
     # what the function reads besides the branch: a local read there carries the answer on
     read_elsewhere = (
@@ -713,6 +734,16 @@ def _acts_on_failure(
                 continue
             return _first_line(module.code_for_node(small))
     return None
+
+
+def _failure_branch(node: cst.If, success: str) -> Sequence[cst.BaseStatement]:
+    """The statements of an ``if`` check's failure branch (its ``else`` when the success
+    is the body)."""
+    if success == "body":
+        branch = node.orelse.body if isinstance(node.orelse, cst.Else) else None
+    else:
+        branch = node.body
+    return branch.body if isinstance(branch, cst.IndentedBlock) else ()
 
 
 def _leaves(statements: Sequence[cst.BaseStatement]) -> bool:
@@ -849,9 +880,15 @@ def _handling(
     caught_somewhere = False
     readers: list[tuple[Handler, cst.ExceptHandler | None, frozenset[int] | cst.CSTNode | None]]
     readers = []
+    # clauses (by line) that take the send's failure only because no clause before them does
+    catch_alls: list[Handler] = []
+    # the readers that a clause before them would keep the send's failure from
+    shadowed: set[int] = set()
     for handler in reading.handlers:
         caught = ", ".join(handler.caught) or "everything"
         if handler.client_only and handler.reads:
+            if caught_somewhere:
+                shadowed.add(handler.line)
             node = next(
                 (
                     n
@@ -875,13 +912,19 @@ def _handling(
                 "callee's own failures no longer reach it"
             )
         elif not handler.caught or set(handler.caught) & _CATCH_ALL:
+            if not caught_somewhere:
+                catch_alls.append(handler)
             caught_somewhere = True
             out.append(
                 f"line {handler.line}: `except {caught}` now catches `EventNotAccepted` (the "
                 "event was not accepted) instead of the call's failures"
             )
-    # No other clause takes the send's failure: the first that reads the error only to
-    # word its report gets a copy for it (a second copy after it could never run).
+    # No clause before it takes the send's failure: the first that reads the error only to
+    # word its report gets a copy for it (a second copy after it could never run). A
+    # catch-all after it (``except Exception``) took what else failed; the clause the call's
+    # failures went to keeps handling a refused send as it handled them (``return False``
+    # rather than the catch-all's ``return None``). A clause that catches only the client's
+    # failures with no read is widened instead, as before.
     copied = next(
         (
             (handler, node, worded)
@@ -890,12 +933,20 @@ def _handling(
         ),
         None,
     )
-    if copied is not None and not caught_somewhere:
+    if copied is not None and not widened and copied[0].line not in shadowed:
         handler, node, worded = copied
         assert node is not None and isinstance(worded, frozenset)
         copies[id(node)] = worded
         caught_somewhere = True
         caught = ", ".join(handler.caught)
+        after = {
+            f"line {h.line}: ": (
+                f"line {h.line}: `except {', '.join(h.caught) or 'everything'}` no longer gets "
+                "the call's failures: a send Kafka does not accept goes to the copy of line "
+                f"{handler.line}'s clause before it"
+            )
+            for h in catch_alls
+        }
         out = [
             (
                 f"line {handler.line}: `except {caught}` reads the error's "
@@ -905,9 +956,13 @@ def _handling(
                 "reach either"
             )
             if n.startswith(f"line {handler.line}: ")
-            else n
+            else after.get(n.partition(": ")[0] + ": ", n)
             for n in out
         ]
+    elif readers:
+        # the clauses left as they were, while another takes the send's failure: say what
+        # they did that a refused send no longer does (``return False``, ``raise X``)
+        out = [_with_what_it_did(n, readers, parsed) for n in out]
     if readers and not caught_somewhere:
         first, _, deciding = readers[0]
         if isinstance(deciding, cst.CSTNode):
@@ -937,6 +992,54 @@ def _handling(
     return widened, copies, tuple(out)
 
 
+def _with_what_it_did(
+    note: str,
+    readers: Sequence[tuple[Handler, cst.ExceptHandler | None, object]],
+    parsed: ParsedSource,
+) -> str:
+    """A left-alone clause's note, with what it did that a refused send no longer does."""
+    for handler, node, _ in readers:
+        if node is None or not note.startswith(f"line {handler.line}: "):
+            continue
+        body = node.body
+        did = _what_it_did(
+            body.body if isinstance(body, cst.IndentedBlock) else (), parsed.wrapper.module
+        )
+        if did:
+            return (
+                f"{note}; it {did} on a failed call, which a send Kafka does not accept does not do"
+            )
+    return note
+
+
+def _what_it_did(statements: Sequence[cst.BaseStatement], module: cst.Module) -> str | None:
+    """What a failure branch or clause did that its caller could see: the report it logged
+    and how it left (``logged with `log.warning` and raised `PropagationError```), or
+    ``None`` when it did neither."""
+    reported: list[str] = []
+    left = ""
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                name = _dotted(small.value.func) or ""
+                if _REPORTING.search(name) and name not in reported:
+                    reported.append(name)
+            elif isinstance(small, cst.Raise):
+                exc = small.exc
+                if exc is None:
+                    left = "re-raised the call's error"
+                else:
+                    kind = exc.func if isinstance(exc, cst.Call) else exc
+                    left = f"raised `{module.code_for_node(kind)}`"
+            elif isinstance(small, cst.Return):
+                value = module.code_for_node(small.value) if small.value is not None else "None"
+                left = f"returned `{value}`"
+    said = f"reported the failure with `{'`, `'.join(reported)}`" if reported else ""
+    return " and ".join(p for p in (said, left) if p) or None
+
+
 class _ReplaceNodes(cst.CSTTransformer):
     """Puts ``by`` in place of each node whose id is in ``ids``."""
 
@@ -961,6 +1064,19 @@ class _ReplaceNodes(cst.CSTTransformer):
         self, original_node: cst.Subscript, updated_node: cst.Subscript
     ) -> cst.BaseExpression:
         return self._swap(original_node, updated_node)
+
+
+class _DropMarkers(cst.CSTTransformer):
+    """Takes the provenance markers out of a clause's copy: a site keeps one marker, above
+    its send in the clause the copy was made of."""
+
+    def leave_EmptyLine(
+        self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
+    ) -> cst.EmptyLine | cst.RemovalSentinel:
+        comment = updated_node.comment
+        if comment is not None and MARKER.search(comment.value):
+            return cst.RemoveFromParent()
+        return updated_node
 
 
 #: What every exception has: a read of these works on the send's error as well.
@@ -1671,6 +1787,15 @@ def _rewrite(
         function = _function_of(located.statement, parsed.parents)
         stale = local_leftovers.pop(function, []) if function else []
         extra = (*extra, *(_leftover_note(name, function or "", fate) for name, fate in stale))
+        clause = _copied_clause(located.statement, parsed.parents, copies)
+        if clause is not None:
+            line = positions[clause].start.line
+            extra = (
+                *extra,
+                f"the send is in the `except` clause at line {line} and in the copy of it "
+                "for `EventNotAccepted` that follows: it runs whichever of them handles "
+                "the failure",
+            )
         if located.facts.notes or extra:
             notes[ident] = (*located.facts.notes, *extra)
     if leftovers:  # read only by a client block the rewrite unwrapped
@@ -1688,6 +1813,42 @@ def _rewrite(
         for ident in found
     }
     return FileRewrite(new_module.bytes, problems, notes), blame
+
+
+def _copied_clause(
+    node: cst.CSTNode,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    copies: Mapping[int, frozenset[int]],
+) -> cst.ExceptHandler | None:
+    """The ``except`` clause around ``node`` that gets a copy for ``EventNotAccepted``."""
+    current = parents.get(node)
+    while current is not None:
+        if isinstance(current, cst.ExceptHandler) and id(current) in copies:
+            return current
+        current = parents.get(current)
+    return None
+
+
+def _refuse_sends_of_copied_reads(
+    parsed: ParsedSource, found: dict[str, _Located], problems: dict[str, str]
+) -> None:
+    """Refuses a site inside an ``except`` clause that gets a copy for ``EventNotAccepted``
+    when its call words its data with the clause's error (``json={"why": str(e.response.text)}``):
+    its send, copied into the copy, would keep that read, which the send's error has not."""
+    reads = {i for located in found.values() for r in located.copies.values() for i in r}
+    if not reads:
+        return
+    for ident, located in list(found.items()):
+        read = next((n for n in _walk(located.statement) if id(n) in reads), None)
+        if read is None:
+            continue
+        line = parsed.positions[read].start.line
+        problems[ident] = Problem(
+            f"the call sends the error's `{parsed.wrapper.module.code_for_node(read)}` "
+            f"(line {line}) from an `except` clause that gets a copy for `EventNotAccepted`, "
+            "whose error has no such value: rewrite it by hand"
+        )
+        del found[ident]
 
 
 def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> str | None:
@@ -2067,6 +2228,10 @@ class _Rewriter(cst.CSTTransformer):
         self.drops = drops
         self.widen = widen
         self.copies = copies
+        #: The reads the copies replace, by their original node's id -> the node as
+        #: rewritten: the copy is made of the rewritten clause, its reads found in it.
+        self._read_ids = frozenset(i for reads in copies.values() for i in reads)
+        self._rewritten_reads: dict[int, cst.CSTNode] = {}
         self.widened = False
         self.line_width = line_width
         self.module = module
@@ -2169,15 +2334,32 @@ class _Rewriter(cst.CSTTransformer):
             return [cst.SimpleStatementLine(body=block.body)]
         return []
 
+    def on_leave(  # type: ignore[override]  # the base's type variable binds per call
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        result = super().on_leave(original_node, updated_node)
+        if id(original_node) in self._read_ids and isinstance(result, cst.CSTNode):
+            self._rewritten_reads[id(original_node)] = result
+        return result
+
     def leave_ExceptHandler(
         self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
     ) -> cst.ExceptHandler | cst.FlattenSentinel[cst.ExceptHandler]:
         reads = self.copies.get(id(original_node))
         if reads is not None and isinstance(original_node.name, cst.AsName):
-            # the clause stays for what else fails in its ``try``; its copy takes the send's
+            # the clause stays for what else fails in its ``try``; its copy takes the send's.
+            # The copy is made of the clause as rewritten: a call migrated inside the clause
+            # sends in the copy too, rather than keep the old call there (where only a
+            # refused send would run it) and put its send where nothing raises any more.
             self.widened = True
             error = original_node.name.name
-            body = original_node.body.visit(_ReplaceNodes(reads, error))
+            rewritten = frozenset(
+                id(self._rewritten_reads[i]) for i in reads if i in self._rewritten_reads
+            )
+            body = updated_node.body.visit(_ReplaceNodes(rewritten, error))
+            assert isinstance(body, cst.BaseSuite)
+            body = body.visit(_DropMarkers())
+            assert isinstance(body, cst.BaseSuite)
             copy = updated_node.with_changes(
                 type=cst.Name(NOT_ACCEPTED), body=body, leading_lines=()
             )

@@ -3,6 +3,7 @@ changes: the bound, the checks that go, the except clauses that stop firing."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -55,10 +56,14 @@ def test_each_status_site_says_what_changes_and_which_lines_stop_running() -> No
     assert welcome.notes[0] == (
         "the send waits at most 2 s for Kafka's acknowledgement (the old timeout)"
     )
+    # what the caller saw of a failure is named: the exception it got is another now
     assert (
         "line 17: the check `if resp.status_code != 202:` is gone; its failure branch "
-        "(line 18) no longer runs" in welcome.notes
-    )
+        "(line 18) no longer runs: it raised `NotifyFailed`, where a send Kafka does not "
+        "accept raises `EventNotAccepted` instead, and the callee's own refusals go to the "
+        "dead-letter topic; code that catches `NotifyFailed` around this function must "
+        "catch `EventNotAccepted` too"
+    ) in welcome.notes
     track = _facts(source, _spec(36))
     assert (
         "line 37: `except requests.RequestException` now also catches `EventNotAccepted`, so a "
@@ -424,3 +429,104 @@ def test_a_path_parameter_the_send_cannot_read_refuses_the_site_naming_it() -> N
     readable = _spec(4, wait=False, payload_hint="json=p", path_params=(("pk", "str(url)"),))
     code = rewrite_source(source, [readable]).code.decode()
     assert '{**p, "pk": str(url)}' in code
+
+
+def test_a_failure_branch_that_words_a_local_names_its_report_and_exception() -> None:
+    """Callers got ``PropagationError`` and a log line; the note says they get neither."""
+    case = CASE.parent / "failure_branch_words_a_local"
+    data = json.loads((case / "sites.json").read_text())
+    result = rewrite_source(
+        (case / "input.py").read_bytes(), [SendSpec(**s) for s in data["sites"]]
+    )
+    assert (
+        "line 19: the check `if response.status_code != 200:` is gone; its failure branch "
+        "(lines 20-24) no longer runs: it reported the failure with `log.warning` and raised "
+        "`PropagationError`, where a send Kafka does not accept raises `EventNotAccepted` "
+        "instead, and the callee's own refusals go to the dead-letter topic; code that "
+        "catches `PropagationError` around this function must catch `EventNotAccepted` too"
+    ) in result.notes["cs-dddd0001"]
+
+
+def _push(clauses: str) -> str:
+    return textwrap.dedent(
+        """
+        import logging
+        import requests
+
+        log = logging.getLogger(__name__)
+
+        def push(e):
+            try:
+                requests.post("http://kernel/a/", json=e, timeout=5).raise_for_status()
+        """
+    ) + textwrap.indent(textwrap.dedent(clauses).lstrip("\n"), "    ")
+
+
+def _migrate(source: str) -> tuple[str, tuple[str, ...]]:
+    spec = SendSpec(
+        site_id="cs-1",
+        line=9,
+        end_line=9,
+        topic="kernel.a",
+        callee="kernel",
+        endpoint="POST /a/",
+        producer_module="odk.decouple_producer",
+        relative=1,
+        payload_hint="json=e",
+        wait=True,
+    )
+    result = rewrite_source(source.encode(), [spec])
+    assert not result.skipped, result.skipped
+    return result.code.decode(), result.notes["cs-1"]
+
+
+def test_a_catch_all_after_the_clause_the_failures_went_to_does_not_take_the_refused_send() -> None:
+    """A failure returned ``False`` through the clause written for the call's failures; the
+    ``except Exception`` after it returned ``None`` for anything else. The refused send
+    still returns ``False``: its copy comes before the catch-all."""
+    code, notes = _migrate(
+        _push(
+            """
+        except requests.HTTPError as err:
+            log.warning("refused: %s", err.response.text)
+            return False
+        except Exception:
+            log.exception("other")
+            return None
+        return True
+        """
+        )
+    )
+    assert (
+        "    except EventNotAccepted as err:\n"
+        '        log.warning("refused: %s", err)\n'
+        "        return False\n"
+        "    except Exception:\n"
+    ) in code
+    assert (
+        "line 13: `except Exception` no longer gets the call's failures: a send Kafka does "
+        "not accept goes to the copy of line 10's clause before it"
+    ) in notes
+
+
+def test_a_clause_left_alone_says_what_a_refused_send_no_longer_does() -> None:
+    """A catch-all before the clause takes the refused send: the note names the ``return
+    False`` the clause gave a failed call."""
+    code, notes = _migrate(
+        _push(
+            """
+        except requests.ConnectionError:
+            return None
+        except requests.HTTPError as err:
+            log.warning("refused: %s", err.response.text)
+            return False
+        """
+        )
+    )
+    assert "except EventNotAccepted as err" not in code
+    assert (
+        "line 12: `except requests.HTTPError` is left as it was: it reads the error's "
+        "`response`, which `EventNotAccepted` has not; it reported the failure with "
+        "`log.warning` and returned `False` on a failed call, which a send Kafka does not "
+        "accept does not do"
+    ) in notes
