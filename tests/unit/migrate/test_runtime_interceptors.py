@@ -226,19 +226,114 @@ def test_sync_interceptors_run_in_the_servers_order_with_the_rpcs_name_and_metad
     assert wiring.JOINED == [("blue", "com.example.teams.join.v1")]
 
 
-def test_an_interceptor_that_aborts_dead_letters_the_event_as_the_servicer_aborting(
+def test_an_interceptor_refusing_the_consumers_credential_retries_the_event(
     runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The consumer's own credential missing or rotated is one bad setting: the events
+    wait for it to be fixed, as an HTTP app's 401 does, instead of filling the
+    dead-letter topic."""
+    for headers in (None, {"Authorization": "Bearer rotated-token"}):
+        _token(monkeypatch, headers)
+        sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+        app = runtime.application(sub)
+        try:
+            outcome = _handle(runtime, sub, app, "blue")
+        finally:
+            app.close()
+        assert outcome.action == "retry"
+        assert "401 (UNAUTHENTICATED: no valid token)" in str(outcome.error)
+    assert wiring.JOINED == []  # the servicer never ran
+
+
+def test_an_interceptor_refusing_the_callers_forwarded_credential_is_final(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's credential travels in the record: a retry sends it again."""
     _token(monkeypatch, None)
-    sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    sub = _sub(
+        runtime,
+        servicer_interceptors="teams_wiring:interceptors",
+        forward_headers=("Authorization",),
+    )
     app = runtime.application(sub)
+    event = runtime.make_event("com.example.teams.join.v1", "tests", {"team": "blue"})
+    headers = [("authorization", b"Bearer callers-expired")]
     try:
-        outcome = _handle(runtime, sub, app, "blue")
+        outcome = runtime.handle(
+            runtime.encode(event), headers, sub, app, runtime.MemoryStore()
+        )
     finally:
         app.close()
     assert outcome.action == "dead_letter"
     assert "UNAUTHENTICATED" in str(outcome.error)
-    assert wiring.JOINED == []  # the servicer never ran
+    assert "caller's credential" in str(outcome.error)
+
+
+def test_interceptors_with_no_consumer_credential_are_warned_of_at_start(
+    runtime: ModuleType,
+    wiring: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _token(monkeypatch, None)
+    sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    with caplog.at_level("WARNING"):
+        runtime.application(sub).close()
+    assert "DECOUPLE_REQUEST_HEADERS gives the consumer no credential" in caplog.text
+    caplog.clear()
+    _token(monkeypatch)
+    with caplog.at_level("WARNING"):
+        runtime.application(sub).close()
+    assert "no credential" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("code", "action"),
+    [
+        ("UNAUTHENTICATED", "retry"),
+        ("PERMISSION_DENIED", "retry"),
+        ("RESOURCE_EXHAUSTED", "retry"),
+        ("UNAVAILABLE", "retry"),
+        ("DEADLINE_EXCEEDED", "retry"),
+        ("ABORTED", "retry"),
+        ("INTERNAL", "retry"),
+        ("INVALID_ARGUMENT", "dead_letter"),
+        ("NOT_FOUND", "dead_letter"),
+        ("ALREADY_EXISTS", "dead_letter"),
+        ("FAILED_PRECONDITION", "dead_letter"),
+        ("OUT_OF_RANGE", "dead_letter"),
+        ("UNIMPLEMENTED", "dead_letter"),
+    ],
+)
+def test_abort_and_set_code_classify_a_code_alike(
+    runtime: ModuleType,
+    wiring: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    action: str,
+) -> None:
+    import grpc
+
+    status = getattr(grpc.StatusCode, code)
+
+    def join(self: Any, request: Any, context: Any) -> None:
+        if request.team == "abort":
+            context.abort(status, "said so")
+        context.set_code(status)
+        context.set_details("said so")
+
+    _token(monkeypatch)
+    monkeypatch.setattr(wiring.TeamService, "Join", join)
+    sub = _sub(runtime)
+    app = runtime.application(sub)
+    try:
+        aborted = _handle(runtime, sub, app, "abort")
+        set_code = _handle(runtime, sub, app, "set")
+    finally:
+        app.close()
+    assert (aborted.action, set_code.action) == (action, action)
+    assert f"{code}: said so" in str(aborted.error)
+    assert f"{code}: said so" in str(set_code.error)
 
 
 def test_an_interceptor_mapping_an_exception_to_not_found_makes_it_final(
@@ -299,7 +394,7 @@ def test_aio_interceptors_are_awaited_around_an_async_method(
         assert missing.action == "dead_letter" and "NOT_FOUND" in str(missing.error)
         _token(monkeypatch, None)
         denied = _handle(runtime, sub, app, "red")
-        assert denied.action == "dead_letter" and "UNAUTHENTICATED" in str(denied.error)
+        assert denied.action == "retry" and "UNAUTHENTICATED" in str(denied.error)
     finally:
         app.close()
     method = "/shop.teams.v1.TeamService/AsyncJoin"
