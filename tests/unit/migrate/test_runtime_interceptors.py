@@ -425,3 +425,130 @@ def test_the_events_attributes_are_ce_metadata_beside_the_forwarded_headers(
     assert metadata["ce-specversion"] == "1.0"
     assert metadata["ce-orderid"] == "o-9"  # a path parameter's extension attribute
     assert "ce-data" not in metadata and "ce-datacontenttype" not in metadata
+
+
+STREAMING = '''\
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="rosters_streaming_test.proto", package="shop.rosters.v1", syntax="proto3"
+)
+_file.message_type.add(name="ListRequest").field.add(name="team", number=1, type=9, label=1)
+_file.message_type.add(name="Member")
+_service = _file.service.add(name="RosterService")
+for _name in ("List", "AsyncList"):
+    _method = _service.method.add(name=_name, server_streaming=True)
+    _method.input_type = ".shop.rosters.v1.ListRequest"
+    _method.output_type = ".shop.rosters.v1.Member"
+_method = _service.method.add(name="Upload", client_streaming=True)
+_method.input_type = ".shop.rosters.v1.ListRequest"
+_method.output_type = ".shop.rosters.v1.Member"
+descriptor_pool.Default().Add(_file)
+
+RAN = []
+
+
+class RosterService:
+    def List(self, request, context):
+        RAN.append(("start", request.team))
+        yield None
+        if request.team == "broken":
+            raise RuntimeError("the database is down")
+        if request.team == "gone":
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such team")
+        RAN.append(("end", request.team))
+
+    async def AsyncList(self, request, context):
+        for reply in self.List(request, context):
+            yield reply
+
+
+class Pass(grpc.ServerInterceptor):
+    def intercept_service(self, continuation, handler_call_details):
+        return continuation(handler_call_details)
+
+
+class AsyncPass(grpc.aio.ServerInterceptor):
+    async def intercept_service(self, continuation, handler_call_details):
+        return await continuation(handler_call_details)
+
+
+def interceptors():
+    return [Pass()]
+
+
+def async_interceptors():
+    return [AsyncPass()]
+
+
+async def make_servicer():
+    return RosterService()
+'''
+
+
+@pytest.mark.parametrize(
+    ("method", "interceptors", "factory"),
+    [
+        ("List", None, None),
+        ("List", "interceptors", None),
+        ("AsyncList", None, None),
+        ("AsyncList", "interceptors", None),
+        ("AsyncList", "async_interceptors", None),
+        ("AsyncList", None, "make_servicer"),
+        ("AsyncList", "async_interceptors", "make_servicer"),
+    ],
+)
+def test_a_server_streaming_method_runs_to_its_end_and_its_failure_is_the_events(
+    runtime: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    interceptors: str | None,
+    factory: str | None,
+) -> None:
+    """A generator's body runs only as its replies are read: every one is, so the event
+    is handled only once the method ran to its end, and what it raises, or aborts with,
+    part way is classified as a unary method's would be."""
+    (tmp_path / "rosters_wiring.py").write_text(STREAMING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("rosters_wiring")
+    module.RAN.clear()
+    _token(monkeypatch)
+    sub = runtime.Subscription(
+        topic="t",
+        group="g",
+        dead_letter="t.dlq",
+        target="rosters_wiring:RosterService",
+        kind="grpc",
+        path=f"/shop.rosters.v1.RosterService/{method}",
+        servicer_interceptors=interceptors and f"rosters_wiring:{interceptors}",
+        servicer_factory=factory and f"rosters_wiring:{factory}",
+    )
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, "blue").action == "handled"
+        broken = _handle(runtime, sub, app, "broken")
+        gone = _handle(runtime, sub, app, "gone")
+    finally:
+        app.close()
+    assert module.RAN == [("start", "blue"), ("end", "blue"), ("start", "broken"), ("start", "gone")]
+    assert broken.action == "retry" and "the database is down" in str(broken.error)
+    assert gone.action == "dead_letter" and "NOT_FOUND: no such team" in str(gone.error)
+
+
+def test_a_client_streaming_method_stops_the_consumer_at_start(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rosters_wiring.py").write_text(STREAMING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = runtime.Subscription(
+        topic="t",
+        group="g",
+        dead_letter="t.dlq",
+        target="rosters_wiring:RosterService",
+        kind="grpc",
+        path="/shop.rosters.v1.RosterService/Upload",
+    )
+    with pytest.raises(TypeError, match="takes a stream of requests"):
+        runtime.application(sub)
