@@ -2190,6 +2190,59 @@ def test_each_failed_attempt_goes_to_its_tier_with_the_tiers_fixed_delay(
     assert consumer.counts["retry_topic"] == 4 and consumer._parked == {}
 
 
+class Overrunning:
+    """An application whose first call times out and goes on (a thread, or a cancelled
+    coroutine still cleaning up) until ``running`` is settled; later calls answer 200."""
+
+    def __init__(self) -> None:
+        import concurrent.futures
+
+        self.running: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        if self.calls == 1:
+            runtime = sys.modules["decouple_runtime_under_test"]
+            raise runtime.HandlerTimeout("the application did not answer", self.running)
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_event_without_a_key_whose_call_overran_goes_to_its_tier_once_the_call_ends(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It is held only while its call still runs (two runs of one event never overlap),
+    then its copy goes to the tier of its failed attempt: the partition's other events
+    without a key do not wait for its later attempts on the backoff's schedule."""
+    import time
+
+    app = Overrunning()
+    consumer = _tiered(runtime, app, monkeypatch)
+    client = Client()
+    with caplog.at_level("WARNING"):
+        consumer._one(client, Message(5, _value(runtime)), Partition)
+    assert "goes to its retry topic once the call that timed out has ended" in caplog.text
+    assert "the events without a key of t/0 behind it" in caplog.text
+    assert "of its key" not in caplog.text
+    time.sleep(0.01)
+    assert not consumer._retry_parked(client, Partition)  # its call still runs
+    assert consumer.producer.dead == []
+    app.running.set_exception(RuntimeError("the cleanup failed"))
+    consumer._retry_parked(client, Partition)
+    # the attempt that overran is the one counted: no other runs in the partition's way
+    assert app.calls == 1 and consumer._parked == {}
+    assert [sent[0] for sent in consumer.producer.dead] == ["t.retry"]
+    copy, delay = _copy(consumer.producer.dead[-1])
+    assert dict(copy.headers())["decouple.attempts"] == b"1" and delay < 0.01
+    assert _stored(client) == [6]
+    time.sleep(0.01)
+    consumer._one(client, copy, Partition)
+    assert app.calls == 2 and consumer.counts["handled"] == 1
+
+
 def test_a_tiered_event_is_dead_lettered_once_its_budget_is_spent(
     runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
