@@ -2073,15 +2073,71 @@ def test_retry_tiers_default_to_ten_seconds_a_minute_and_ten_minutes(
     policy = runtime.RetryPolicy.from_env()
     # the AsyncAPI document and the topic script describe the runtime's own tiers
     assert policy.tiers == RETRY_TIER_DELAYS_S and len(policy.tiers) == RETRY_TIERS
-    # 9 retries: 10 s, 60 s, then 600 s seven times; no jitter, so the window is fixed
+    # 9 retries: 10 s, 60 s, then 600 s seven times; the window is the tiers' nominal one
     assert policy.window(tiered=True) == (4270.0, 4270.0)
     assert policy.give_up_after(tiered=True) == 2 * 4270 + 10 * 60
     assert policy.give_up_after() == 2 * 810 + 10 * 60  # with a key: as before
     described = policy.describe(tiered=True)
-    assert "wait 10 s, 60 s, 600 s: dead-lettered after 71.2 min" in described
+    assert "wait 10 s, 60 s, 600 s (each +/-5%): dead-lettered after 71.2 min" in described
     assert "or 152.3 min after the first attempt" in described
     monkeypatch.setenv("DECOUPLE_RETRY_TIERS", " 5, 30,30 ")
     assert runtime.RetryPolicy.from_env().tiers == (5.0, 30.0, 30.0)
+
+
+def test_a_retry_deadline_shorter_than_the_tier_window_is_warned_of_and_described_so(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline set for the backoff's window (an earlier runtime's advice) caps the
+    tiers' 71 minutes: the start says so, and its summary does not promise both."""
+    monkeypatch.delenv("DECOUPLE_RETRY_TIERS", raising=False)
+    for name in ("ATTEMPTS", "BASE_S", "CAP_S", "JITTER"):
+        monkeypatch.delenv(f"DECOUPLE_RETRY_{name}", raising=False)
+    monkeypatch.delenv("DECOUPLE_HANDLER_TIMEOUT_S", raising=False)
+    monkeypatch.delenv("KAFKA_MAX_POLL_INTERVAL_MS", raising=False)
+    monkeypatch.setenv("DECOUPLE_RETRY_DEADLINE_S", "1800")
+    policy = runtime.RetryPolicy.from_env()
+    (caution,) = policy.cautions(tiered=True)
+    assert "DECOUPLE_RETRY_DEADLINE_S=1800 is shorter than the 71.2 min" in caution
+    assert "in retry tiers" in caution
+    described = policy.describe(tiered=True)
+    assert (
+        "dead-lettered 30.0 min after the first attempt (DECOUPLE_RETRY_DEADLINE_S), "
+        "before the 10 attempts' 71.2 min"
+    ) in described
+    assert "71.2 min of failures" not in described
+    # with a key the backoff's 13.5 min fit in it
+    assert policy.cautions(tiered=False) == []
+    assert "after 6.8 to 13.5 min of failures, or 30.0 min" in policy.describe()
+
+
+def test_a_handler_timeout_and_grace_past_the_poll_interval_is_warned_of_at_start(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop waits the timeout and then up to 10 s for a cancelled coroutine: 295 s
+    of timeout alone fits in 300 s, not with the grace."""
+    monkeypatch.delenv("DECOUPLE_RETRY_DEADLINE_S", raising=False)
+    monkeypatch.delenv("KAFKA_MAX_POLL_INTERVAL_MS", raising=False)
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "295")
+    (caution,) = runtime.RetryPolicy.from_env().cautions()
+    assert "hold the poll loop up to 305 s" in caution
+    assert "KAFKA_MAX_POLL_INTERVAL_MS (300 s)" in caution
+    monkeypatch.setenv("KAFKA_MAX_POLL_INTERVAL_MS", "600000")
+    assert runtime.RetryPolicy.from_env().cautions() == []
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "60")
+    monkeypatch.delenv("KAFKA_MAX_POLL_INTERVAL_MS")
+    assert runtime.RetryPolicy.from_env().cautions() == []
+
+
+def test_a_tier_copys_delay_is_drawn_within_a_tenth_of_the_jitter(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies failing together after a downstream blip do not come back in lockstep,
+    and a copy waits behind copies due at most 5% (jitter 0.5) of its tier after it."""
+    policy = runtime.RetryPolicy(jitter=0.5, tiers=(10.0, 60.0, 600.0))
+    drawn = [policy.tier_delay(1) for _ in range(200)]
+    assert all(57.0 <= delay <= 63.0 for delay in drawn)
+    assert len(set(drawn)) > 100
+    assert runtime.RetryPolicy(jitter=0, tiers=(10.0,)).tier_delay(0) == 10.0
 
 
 @pytest.mark.parametrize(
