@@ -956,6 +956,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "dead_letter": topic.dead_letter,
         "retry_topic": topic.retry_topic,
         "retry_tiers": _py_argument("retry_tiers", topic.retry_topics[1:], 4),
+        "retry_topics": topic.retry_topics,
         "group_id": spec.group_id,
         "producers": _join(topic.producers) or "its producers",
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),
