@@ -259,9 +259,7 @@ def test_an_interceptor_refusing_the_callers_forwarded_credential_is_final(
     event = runtime.make_event("com.example.teams.join.v1", "tests", {"team": "blue"})
     headers = [("authorization", b"Bearer callers-expired")]
     try:
-        outcome = runtime.handle(
-            runtime.encode(event), headers, sub, app, runtime.MemoryStore()
-        )
+        outcome = runtime.handle(runtime.encode(event), headers, sub, app, runtime.MemoryStore())
     finally:
         app.close()
     assert outcome.action == "dead_letter"
@@ -427,7 +425,32 @@ def test_the_events_attributes_are_ce_metadata_beside_the_forwarded_headers(
     assert "ce-data" not in metadata and "ce-datacontenttype" not in metadata
 
 
-STREAMING = '''\
+def test_an_abort_with_ok_ends_the_call_unknown_as_a_server_does(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call did not finish: the event is not handled, and is retried."""
+    import grpc
+
+    def join(self: Any, request: Any, context: Any) -> None:
+        context.abort(grpc.StatusCode.OK, "done?")
+        JOINED_AFTER_ABORT.append(request.team)
+
+    _token(monkeypatch)
+    monkeypatch.setattr(wiring.TeamService, "Join", join)
+    sub = _sub(runtime)
+    app = runtime.application(sub)
+    try:
+        outcome = _handle(runtime, sub, app, "blue")
+    finally:
+        app.close()
+    assert outcome.action == "retry" and "UNKNOWN: done?" in str(outcome.error)
+    assert JOINED_AFTER_ABORT == []
+
+
+JOINED_AFTER_ABORT: list[str] = []
+
+
+STREAMING = """\
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
 
@@ -484,7 +507,7 @@ def async_interceptors():
 
 async def make_servicer():
     return RosterService()
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -532,7 +555,12 @@ def test_a_server_streaming_method_runs_to_its_end_and_its_failure_is_the_events
         gone = _handle(runtime, sub, app, "gone")
     finally:
         app.close()
-    assert module.RAN == [("start", "blue"), ("end", "blue"), ("start", "broken"), ("start", "gone")]
+    assert module.RAN == [
+        ("start", "blue"),
+        ("end", "blue"),
+        ("start", "broken"),
+        ("start", "gone"),
+    ]
     assert broken.action == "retry" and "the database is down" in str(broken.error)
     assert gone.action == "dead_letter" and "NOT_FOUND: no such team" in str(gone.error)
 
