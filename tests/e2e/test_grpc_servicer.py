@@ -226,3 +226,113 @@ def test_an_async_servicers_call_past_the_handler_timeout_is_cancelled_and_retri
         assert records[0] == {"event": "opened"} and records[-1] == {"event": "closed"}
     finally:
         callee.consumer.stop()
+
+
+def test_the_generated_auth_interceptor_refusing_the_consumers_own_token_retries_events(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The consumer's own credential rotated: the server's generated auth interceptor
+    answers UNAUTHENTICATED to every event. That is one bad setting, not bad events: each
+    is retried through its tiers, as an HTTP app's 401 is, and reaches the dead-letter
+    topic only after its attempts, instead of the topic emptying into it at once."""
+    module = _generated_factory(tmp_path)
+    topic = topic_for(INVITES_INVITE)  # no forwarded header: the consumer's own counts
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    callee = start_consumer(
+        broker,
+        tmp_path,
+        "invites",
+        topic,
+        CLIENT,
+        servicer_factory=f"{module}:build_servicer",
+        servicer_interceptors=f"{module}:build_interceptors",
+        DECOUPLE_REQUEST_HEADERS='{"Authorization": "Bearer rotated-token"}',
+        DECOUPLE_RETRY_ATTEMPTS="3",
+        DECOUPLE_RETRY_TIERS="0.3,0.3,0.3",
+        DECOUPLE_RETRY_JITTER="0",
+    )
+    try:
+        calls = [[topic.name, {"email": f"u{n}@example.com"}, f"r-{n}"] for n in range(3)]
+        run_caller(broker, tmp_path, CLIENT, "notify", calls)
+        dead = read_topic(broker, topic.dead_letter, 3, timeout=60)
+        assert sorted(dict(d.headers)["decouple.attempts"] for d in dead) == [b"3"] * 3
+        output = callee.consumer.output()
+        assert "401 (UNAUTHENTICATED" in output, output
+        assert output.count(f"through {topic.name}.retry") >= 3, output
+        assert not any(r.get("event") == "invited" for r in read_records(callee.records))
+    finally:
+        callee.consumer.stop()
+
+
+SLOW_CLEANUP = """\
+        if email.startswith("slow-cleanup"):  # its cancellation awaits a slow cleanup
+            record({"event": "started", "email": email})
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(3)
+                record({"event": "cleaned-up", "email": email})
+                raise
+"""
+
+
+def test_an_event_whose_cancelled_call_outlives_the_grace_goes_to_its_tier_once_it_ends(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """A cancelled coroutine whose cleanup outlasts the grace holds its partition until
+    it has ended (never two runs of one event at once), then its event goes to its retry
+    tier: the events without a key behind it are handled then, not after all its later
+    attempts."""
+    root = copy_service("invites", tmp_path)
+    server = root / "invites" / "server.py"
+    anchor = '        if email.startswith("stuck"):'
+    text = server.read_text()
+    assert anchor in text
+    server.write_text(text.replace(anchor, SLOW_CLEANUP + anchor))
+    topic = topic_for(INVITES_INVITE)
+    create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
+    callee = start_consumer(
+        broker,
+        tmp_path,
+        "invites",
+        topic,
+        CLIENT,
+        servicer_factory="invites.server:make_servicer",
+        DECOUPLE_HANDLER_TIMEOUT_S="1",
+        DECOUPLE_RETRY_ATTEMPTS="3",
+        DECOUPLE_RETRY_TIERS="0.3,0.3,0.3",
+        DECOUPLE_RETRY_JITTER="0",
+    )
+    try:
+        slow = "slow-cleanup@example.com"
+        others = [f"b{n}@example.com" for n in range(5)]
+        calls = [[topic.name, {"email": slow}, "r-0"]] + [
+            [topic.name, {"email": email}, f"r-{n + 1}"] for n, email in enumerate(others)
+        ]
+        run_caller(broker, tmp_path, CLIENT, "notify", calls)
+        (dead,) = read_topic(broker, topic.dead_letter, 1, timeout=90)
+        assert slow.encode() in dead.value
+        wait_for(
+            lambda: sum(r.get("event") == "cleaned-up" for r in read_records(callee.records)) == 3,
+            30,
+            "the last cleanup",
+        )
+        events = [
+            (r["event"], r["email"])
+            for r in read_records(callee.records)
+            if r.get("email") in (slow, *others)
+        ]
+        # the attempts one after another, each after the previous one's cleanup ended
+        assert [e for e in events if e[1] == slow] == [
+            ("started", slow),
+            ("cleaned-up", slow),
+        ] * 3
+        # the others handled once the first call ended, before the second attempt began
+        second = [n for n, e in enumerate(events) if e == ("started", slow)][1]
+        invited = [n for n, e in enumerate(events) if e[0] == "invited"]
+        assert len(invited) == 5 and max(invited) < second, events
+        output = callee.consumer.output()
+        assert "goes to its retry topic once the call that timed out has ended" in output
+        assert f"the events without a key of {topic.name}/0 behind it" in output, output
+    finally:
+        callee.consumer.stop()

@@ -87,7 +87,8 @@ def test_a_short_retry_is_not_held_behind_a_long_one_and_no_event_is_lost(
     created = create_topics(broker, tmp_path, [topic], CLIENT, partitions=1)
     for retry in topic.retry_topics:
         assert f"created  {retry} (1 partitions" in created
-    tiers = {"DECOUPLE_RETRY_TIERS": "1,12,12"}
+    # no jitter: the log line gives each tier's delay as set
+    tiers = {"DECOUPLE_RETRY_TIERS": "1,12,12", "DECOUPLE_RETRY_JITTER": "0"}
     callee = start_consumer(broker, tmp_path, "mailer", topic, CLIENT, "app", **tiers)
     try:
         long = {"user_id": 1, "template": "welcome", "fail_times": 2}

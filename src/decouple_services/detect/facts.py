@@ -150,6 +150,9 @@ class GrpcMethod:
     servicer: str
     method: str
     path: str
+    #: How the stub binds it: ``unary_unary``, or a streaming kind (``unary_stream``,
+    #: ``stream_unary``, ``stream_stream``), whose call reads or sends a stream.
+    kind: str = "unary_unary"
 
 
 @record
@@ -218,7 +221,9 @@ class FileFacts:
                 [m.framework, encode(m.parent), encode(m.child), encode(m.prefix), m.line]
                 for m in self.mounts
             ],
-            "grpc_methods": [[g.stub, g.servicer, g.method, g.path] for g in self.grpc_methods],
+            "grpc_methods": [
+                [g.stub, g.servicer, g.method, g.path, g.kind] for g in self.grpc_methods
+            ],
             "ports": [[p.port, p.line, p.how] for p in self.ports],
             "settings_classes": [list(s) for s in self.settings_classes],
             "is_loadgen": self.is_loadgen,

@@ -96,7 +96,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "22"
+RUNTIME_VERSION = "23"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -1042,6 +1042,7 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "dead_letter": topic.dead_letter,
         "retry_topic": topic.retry_topic,
         "retry_tiers": _py_argument("retry_tiers", topic.retry_topics[1:], 4),
+        "retry_topics": topic.retry_topics,
         "group_id": spec.group_id,
         "producers": _join(topic.producers) or "its producers",
         "framework_name": _FRAMEWORK_NAMES.get(framework or "", framework),

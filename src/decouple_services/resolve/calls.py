@@ -1171,7 +1171,7 @@ class CallResolver:
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,
             in_handler=call.function in self.handlers,
-            streaming=match.streaming,
+            streaming=match.streaming or self._streaming_rpc(match),
             in_transaction=call.in_transaction,
             payload=match.payload,
             unknown_reason=reason if callee == UNKNOWN else None,
@@ -1445,6 +1445,24 @@ class CallResolver:
             from_response=base.from_response or url.from_response,
             runtime=base.runtime + url.runtime,
         )
+
+    def _streaming_rpc(self, match: Match) -> bool:
+        """A call of a gRPC method its stub binds as a stream (server, client or both
+        streaming): one event carries one request and no reply to read."""
+        stub, name = match.grpc_stub, match.method
+        if stub is None or name is None:
+            return False
+        method = self.index.grpc_methods.get((stub, name))
+        if method is not None:
+            return method.kind != "unary_unary"
+        # the generated module imported under another name (a copy in the caller's
+        # tree, a package root): the stub's class decides, when every one agrees
+        kinds = {
+            g.kind
+            for (owner, bound), g in self.index.grpc_methods.items()
+            if bound == name and owner.rpartition(".")[2] == stub.rpartition(".")[2]
+        }
+        return bool(kinds) and "unary_unary" not in kinds
 
     def _endpoint(self, callee: str, match: Match, path: str, grpc: bool) -> Endpoint | None:
         candidates = self.endpoints_by_service.get(callee, [])

@@ -2073,15 +2073,71 @@ def test_retry_tiers_default_to_ten_seconds_a_minute_and_ten_minutes(
     policy = runtime.RetryPolicy.from_env()
     # the AsyncAPI document and the topic script describe the runtime's own tiers
     assert policy.tiers == RETRY_TIER_DELAYS_S and len(policy.tiers) == RETRY_TIERS
-    # 9 retries: 10 s, 60 s, then 600 s seven times; no jitter, so the window is fixed
+    # 9 retries: 10 s, 60 s, then 600 s seven times; the window is the tiers' nominal one
     assert policy.window(tiered=True) == (4270.0, 4270.0)
     assert policy.give_up_after(tiered=True) == 2 * 4270 + 10 * 60
     assert policy.give_up_after() == 2 * 810 + 10 * 60  # with a key: as before
     described = policy.describe(tiered=True)
-    assert "wait 10 s, 60 s, 600 s: dead-lettered after 71.2 min" in described
+    assert "wait 10 s, 60 s, 600 s (each +/-5%): dead-lettered after 71.2 min" in described
     assert "or 152.3 min after the first attempt" in described
     monkeypatch.setenv("DECOUPLE_RETRY_TIERS", " 5, 30,30 ")
     assert runtime.RetryPolicy.from_env().tiers == (5.0, 30.0, 30.0)
+
+
+def test_a_retry_deadline_shorter_than_the_tier_window_is_warned_of_and_described_so(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline set for the backoff's window (an earlier runtime's advice) caps the
+    tiers' 71 minutes: the start says so, and its summary does not promise both."""
+    monkeypatch.delenv("DECOUPLE_RETRY_TIERS", raising=False)
+    for name in ("ATTEMPTS", "BASE_S", "CAP_S", "JITTER"):
+        monkeypatch.delenv(f"DECOUPLE_RETRY_{name}", raising=False)
+    monkeypatch.delenv("DECOUPLE_HANDLER_TIMEOUT_S", raising=False)
+    monkeypatch.delenv("KAFKA_MAX_POLL_INTERVAL_MS", raising=False)
+    monkeypatch.setenv("DECOUPLE_RETRY_DEADLINE_S", "1800")
+    policy = runtime.RetryPolicy.from_env()
+    (caution,) = policy.cautions(tiered=True)
+    assert "DECOUPLE_RETRY_DEADLINE_S=1800 is shorter than the 71.2 min" in caution
+    assert "in retry tiers" in caution
+    described = policy.describe(tiered=True)
+    assert (
+        "dead-lettered 30.0 min after the first attempt (DECOUPLE_RETRY_DEADLINE_S), "
+        "before the 10 attempts' 71.2 min"
+    ) in described
+    assert "71.2 min of failures" not in described
+    # with a key the backoff's 13.5 min fit in it
+    assert policy.cautions(tiered=False) == []
+    assert "after 6.8 to 13.5 min of failures, or 30.0 min" in policy.describe()
+
+
+def test_a_handler_timeout_and_grace_past_the_poll_interval_is_warned_of_at_start(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop waits the timeout and then up to 10 s for a cancelled coroutine: 295 s
+    of timeout alone fits in 300 s, not with the grace."""
+    monkeypatch.delenv("DECOUPLE_RETRY_DEADLINE_S", raising=False)
+    monkeypatch.delenv("KAFKA_MAX_POLL_INTERVAL_MS", raising=False)
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "295")
+    (caution,) = runtime.RetryPolicy.from_env().cautions()
+    assert "hold the poll loop up to 305 s" in caution
+    assert "KAFKA_MAX_POLL_INTERVAL_MS (300 s)" in caution
+    monkeypatch.setenv("KAFKA_MAX_POLL_INTERVAL_MS", "600000")
+    assert runtime.RetryPolicy.from_env().cautions() == []
+    monkeypatch.setenv("DECOUPLE_HANDLER_TIMEOUT_S", "60")
+    monkeypatch.delenv("KAFKA_MAX_POLL_INTERVAL_MS")
+    assert runtime.RetryPolicy.from_env().cautions() == []
+
+
+def test_a_tier_copys_delay_is_drawn_within_a_tenth_of_the_jitter(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies failing together after a downstream blip do not come back in lockstep,
+    and a copy waits behind copies due at most 5% (jitter 0.5) of its tier after it."""
+    policy = runtime.RetryPolicy(jitter=0.5, tiers=(10.0, 60.0, 600.0))
+    drawn = [policy.tier_delay(1) for _ in range(200)]
+    assert all(57.0 <= delay <= 63.0 for delay in drawn)
+    assert len(set(drawn)) > 100
+    assert runtime.RetryPolicy(jitter=0, tiers=(10.0,)).tier_delay(0) == 10.0
 
 
 @pytest.mark.parametrize(
@@ -2188,6 +2244,59 @@ def test_each_failed_attempt_goes_to_its_tier_with_the_tiers_fixed_delay(
     consumer._one(client, copy, Partition)
     assert app.calls == 5 and consumer.counts["handled"] == 1
     assert consumer.counts["retry_topic"] == 4 and consumer._parked == {}
+
+
+class Overrunning:
+    """An application whose first call times out and goes on (a thread, or a cancelled
+    coroutine still cleaning up) until ``running`` is settled; later calls answer 200."""
+
+    def __init__(self) -> None:
+        import concurrent.futures
+
+        self.running: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.calls = 0
+
+    def __call__(self, subscription: Any, event: Any, headers: Any) -> int:
+        self.calls += 1
+        if self.calls == 1:
+            runtime = sys.modules["decouple_runtime_under_test"]
+            raise runtime.HandlerTimeout("the application did not answer", self.running)
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_event_without_a_key_whose_call_overran_goes_to_its_tier_once_the_call_ends(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It is held only while its call still runs (two runs of one event never overlap),
+    then its copy goes to the tier of its failed attempt: the partition's other events
+    without a key do not wait for its later attempts on the backoff's schedule."""
+    import time
+
+    app = Overrunning()
+    consumer = _tiered(runtime, app, monkeypatch)
+    client = Client()
+    with caplog.at_level("WARNING"):
+        consumer._one(client, Message(5, _value(runtime)), Partition)
+    assert "goes to its retry topic once the call that timed out has ended" in caplog.text
+    assert "the events without a key of t/0 behind it" in caplog.text
+    assert "of its key" not in caplog.text
+    time.sleep(0.01)
+    assert not consumer._retry_parked(client, Partition)  # its call still runs
+    assert consumer.producer.dead == []
+    app.running.set_exception(RuntimeError("the cleanup failed"))
+    consumer._retry_parked(client, Partition)
+    # the attempt that overran is the one counted: no other runs in the partition's way
+    assert app.calls == 1 and consumer._parked == {}
+    assert [sent[0] for sent in consumer.producer.dead] == ["t.retry"]
+    copy, delay = _copy(consumer.producer.dead[-1])
+    assert dict(copy.headers())["decouple.attempts"] == b"1" and delay < 0.01
+    assert _stored(client) == [6]
+    time.sleep(0.01)
+    consumer._one(client, copy, Partition)
+    assert app.calls == 2 and consumer.counts["handled"] == 1
 
 
 def test_a_tiered_event_is_dead_lettered_once_its_budget_is_spent(

@@ -226,19 +226,112 @@ def test_sync_interceptors_run_in_the_servers_order_with_the_rpcs_name_and_metad
     assert wiring.JOINED == [("blue", "com.example.teams.join.v1")]
 
 
-def test_an_interceptor_that_aborts_dead_letters_the_event_as_the_servicer_aborting(
+def test_an_interceptor_refusing_the_consumers_credential_retries_the_event(
     runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The consumer's own credential missing or rotated is one bad setting: the events
+    wait for it to be fixed, as an HTTP app's 401 does, instead of filling the
+    dead-letter topic."""
+    for headers in (None, {"Authorization": "Bearer rotated-token"}):
+        _token(monkeypatch, headers)
+        sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+        app = runtime.application(sub)
+        try:
+            outcome = _handle(runtime, sub, app, "blue")
+        finally:
+            app.close()
+        assert outcome.action == "retry"
+        assert "401 (UNAUTHENTICATED: no valid token)" in str(outcome.error)
+    assert wiring.JOINED == []  # the servicer never ran
+
+
+def test_an_interceptor_refusing_the_callers_forwarded_credential_is_final(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's credential travels in the record: a retry sends it again."""
     _token(monkeypatch, None)
-    sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    sub = _sub(
+        runtime,
+        servicer_interceptors="teams_wiring:interceptors",
+        forward_headers=("Authorization",),
+    )
     app = runtime.application(sub)
+    event = runtime.make_event("com.example.teams.join.v1", "tests", {"team": "blue"})
+    headers = [("authorization", b"Bearer callers-expired")]
     try:
-        outcome = _handle(runtime, sub, app, "blue")
+        outcome = runtime.handle(runtime.encode(event), headers, sub, app, runtime.MemoryStore())
     finally:
         app.close()
     assert outcome.action == "dead_letter"
     assert "UNAUTHENTICATED" in str(outcome.error)
-    assert wiring.JOINED == []  # the servicer never ran
+    assert "caller's credential" in str(outcome.error)
+
+
+def test_interceptors_with_no_consumer_credential_are_warned_of_at_start(
+    runtime: ModuleType,
+    wiring: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _token(monkeypatch, None)
+    sub = _sub(runtime, servicer_interceptors="teams_wiring:interceptors")
+    with caplog.at_level("WARNING"):
+        runtime.application(sub).close()
+    assert "DECOUPLE_REQUEST_HEADERS gives the consumer no credential" in caplog.text
+    caplog.clear()
+    _token(monkeypatch)
+    with caplog.at_level("WARNING"):
+        runtime.application(sub).close()
+    assert "no credential" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("code", "action"),
+    [
+        ("UNAUTHENTICATED", "retry"),
+        ("PERMISSION_DENIED", "retry"),
+        ("RESOURCE_EXHAUSTED", "retry"),
+        ("UNAVAILABLE", "retry"),
+        ("DEADLINE_EXCEEDED", "retry"),
+        ("ABORTED", "retry"),
+        ("INTERNAL", "retry"),
+        ("INVALID_ARGUMENT", "dead_letter"),
+        ("NOT_FOUND", "dead_letter"),
+        ("ALREADY_EXISTS", "dead_letter"),
+        ("FAILED_PRECONDITION", "dead_letter"),
+        ("OUT_OF_RANGE", "dead_letter"),
+        ("UNIMPLEMENTED", "dead_letter"),
+    ],
+)
+def test_abort_and_set_code_classify_a_code_alike(
+    runtime: ModuleType,
+    wiring: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    action: str,
+) -> None:
+    import grpc
+
+    status = getattr(grpc.StatusCode, code)
+
+    def join(self: Any, request: Any, context: Any) -> None:
+        if request.team == "abort":
+            context.abort(status, "said so")
+        context.set_code(status)
+        context.set_details("said so")
+
+    _token(monkeypatch)
+    monkeypatch.setattr(wiring.TeamService, "Join", join)
+    sub = _sub(runtime)
+    app = runtime.application(sub)
+    try:
+        aborted = _handle(runtime, sub, app, "abort")
+        set_code = _handle(runtime, sub, app, "set")
+    finally:
+        app.close()
+    assert (aborted.action, set_code.action) == (action, action)
+    assert f"{code}: said so" in str(aborted.error)
+    assert f"{code}: said so" in str(set_code.error)
 
 
 def test_an_interceptor_mapping_an_exception_to_not_found_makes_it_final(
@@ -299,7 +392,7 @@ def test_aio_interceptors_are_awaited_around_an_async_method(
         assert missing.action == "dead_letter" and "NOT_FOUND" in str(missing.error)
         _token(monkeypatch, None)
         denied = _handle(runtime, sub, app, "red")
-        assert denied.action == "dead_letter" and "UNAUTHENTICATED" in str(denied.error)
+        assert denied.action == "retry" and "UNAUTHENTICATED" in str(denied.error)
     finally:
         app.close()
     method = "/shop.teams.v1.TeamService/AsyncJoin"
@@ -330,3 +423,160 @@ def test_the_events_attributes_are_ce_metadata_beside_the_forwarded_headers(
     assert metadata["ce-specversion"] == "1.0"
     assert metadata["ce-orderid"] == "o-9"  # a path parameter's extension attribute
     assert "ce-data" not in metadata and "ce-datacontenttype" not in metadata
+
+
+def test_an_abort_with_ok_ends_the_call_unknown_as_a_server_does(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call did not finish: the event is not handled, and is retried."""
+    import grpc
+
+    def join(self: Any, request: Any, context: Any) -> None:
+        context.abort(grpc.StatusCode.OK, "done?")
+        JOINED_AFTER_ABORT.append(request.team)
+
+    _token(monkeypatch)
+    monkeypatch.setattr(wiring.TeamService, "Join", join)
+    sub = _sub(runtime)
+    app = runtime.application(sub)
+    try:
+        outcome = _handle(runtime, sub, app, "blue")
+    finally:
+        app.close()
+    assert outcome.action == "retry" and "UNKNOWN: done?" in str(outcome.error)
+    assert JOINED_AFTER_ABORT == []
+
+
+JOINED_AFTER_ABORT: list[str] = []
+
+
+STREAMING = """\
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+_file = descriptor_pb2.FileDescriptorProto(
+    name="rosters_streaming_test.proto", package="shop.rosters.v1", syntax="proto3"
+)
+_file.message_type.add(name="ListRequest").field.add(name="team", number=1, type=9, label=1)
+_file.message_type.add(name="Member")
+_service = _file.service.add(name="RosterService")
+for _name in ("List", "AsyncList"):
+    _method = _service.method.add(name=_name, server_streaming=True)
+    _method.input_type = ".shop.rosters.v1.ListRequest"
+    _method.output_type = ".shop.rosters.v1.Member"
+_method = _service.method.add(name="Upload", client_streaming=True)
+_method.input_type = ".shop.rosters.v1.ListRequest"
+_method.output_type = ".shop.rosters.v1.Member"
+descriptor_pool.Default().Add(_file)
+
+RAN = []
+
+
+class RosterService:
+    def List(self, request, context):
+        RAN.append(("start", request.team))
+        yield None
+        if request.team == "broken":
+            raise RuntimeError("the database is down")
+        if request.team == "gone":
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such team")
+        RAN.append(("end", request.team))
+
+    async def AsyncList(self, request, context):
+        for reply in self.List(request, context):
+            yield reply
+
+
+class Pass(grpc.ServerInterceptor):
+    def intercept_service(self, continuation, handler_call_details):
+        return continuation(handler_call_details)
+
+
+class AsyncPass(grpc.aio.ServerInterceptor):
+    async def intercept_service(self, continuation, handler_call_details):
+        return await continuation(handler_call_details)
+
+
+def interceptors():
+    return [Pass()]
+
+
+def async_interceptors():
+    return [AsyncPass()]
+
+
+async def make_servicer():
+    return RosterService()
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "interceptors", "factory"),
+    [
+        ("List", None, None),
+        ("List", "interceptors", None),
+        ("AsyncList", None, None),
+        ("AsyncList", "interceptors", None),
+        ("AsyncList", "async_interceptors", None),
+        ("AsyncList", None, "make_servicer"),
+        ("AsyncList", "async_interceptors", "make_servicer"),
+    ],
+)
+def test_a_server_streaming_method_runs_to_its_end_and_its_failure_is_the_events(
+    runtime: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    interceptors: str | None,
+    factory: str | None,
+) -> None:
+    """A generator's body runs only as its replies are read: every one is, so the event
+    is handled only once the method ran to its end, and what it raises, or aborts with,
+    part way is classified as a unary method's would be."""
+    (tmp_path / "rosters_wiring.py").write_text(STREAMING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("rosters_wiring")
+    module.RAN.clear()
+    _token(monkeypatch)
+    sub = runtime.Subscription(
+        topic="t",
+        group="g",
+        dead_letter="t.dlq",
+        target="rosters_wiring:RosterService",
+        kind="grpc",
+        path=f"/shop.rosters.v1.RosterService/{method}",
+        servicer_interceptors=interceptors and f"rosters_wiring:{interceptors}",
+        servicer_factory=factory and f"rosters_wiring:{factory}",
+    )
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, "blue").action == "handled"
+        broken = _handle(runtime, sub, app, "broken")
+        gone = _handle(runtime, sub, app, "gone")
+    finally:
+        app.close()
+    assert module.RAN == [
+        ("start", "blue"),
+        ("end", "blue"),
+        ("start", "broken"),
+        ("start", "gone"),
+    ]
+    assert broken.action == "retry" and "the database is down" in str(broken.error)
+    assert gone.action == "dead_letter" and "NOT_FOUND: no such team" in str(gone.error)
+
+
+def test_a_client_streaming_method_stops_the_consumer_at_start(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rosters_wiring.py").write_text(STREAMING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = runtime.Subscription(
+        topic="t",
+        group="g",
+        dead_letter="t.dlq",
+        target="rosters_wiring:RosterService",
+        kind="grpc",
+        path="/shop.rosters.v1.RosterService/Upload",
+    )
+    with pytest.raises(TypeError, match="takes a stream of requests"):
+        runtime.application(sub)

@@ -37,12 +37,13 @@ def extract(tree: ast.Module, ctx: ModuleContext) -> Extracted:
         for node in ast.walk(init):
             method = _bound_method(node)
             if method is not None:
-                found.append(GrpcMethod(stub, servicer, method[0], method[1]))
+                found.append(GrpcMethod(stub, servicer, *method))
     return [], [], found
 
 
-def _bound_method(node: ast.AST) -> tuple[str, str] | None:
-    """``self.M = channel.unary_unary('/pkg.Svc/M', ...)`` -> ("M", "/pkg.Svc/M")."""
+def _bound_method(node: ast.AST) -> tuple[str, str, str] | None:
+    """``self.M = channel.unary_unary('/pkg.Svc/M', ...)`` -> ("M", "/pkg.Svc/M",
+    "unary_unary")."""
     if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
         return None
     target, value = node.targets[0], node.value
@@ -68,7 +69,7 @@ def _bound_method(node: ast.AST) -> tuple[str, str] | None:
         and isinstance(path.value, str)
         and path.value.startswith("/")
     ):
-        return target.attr, path.value
+        return target.attr, path.value, value.func.attr
     return None
 
 
@@ -109,6 +110,7 @@ EXAMPLES = (
                 "payments.payments_pb2_grpc.PaymentServiceServicer",
                 "Watch",
                 "/shop.payments.v1.PaymentService/Watch",
+                "unary_stream",
             ),
         ),
     ),
