@@ -300,7 +300,7 @@ def starts_server(source: str) -> bool:
         n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
     for block in tree.body:
-        if not (isinstance(block, ast.If) and _is_main_test(block.test)):
+        if not (isinstance(block, ast.If) and is_main_test(block.test)):
             continue
         calls = [n for n in ast.walk(block) if isinstance(n, ast.Call)]
         # one level down: `if __name__ == "__main__": run()`, the server started in run()
@@ -323,7 +323,7 @@ def runs_as_program(source: str) -> bool:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return False
-    return any(isinstance(n, ast.If) and _is_main_test(n.test) for n in tree.body)
+    return any(isinstance(n, ast.If) and is_main_test(n.test) for n in tree.body)
 
 
 #: Decorators and calls registering a route, whose first argument is its path.
@@ -369,7 +369,7 @@ def _serves(call: ast.Call, framework: bool, launches: bool) -> bool:
     )
 
 
-def _is_main_test(test: ast.expr) -> bool:
+def is_main_test(test: ast.expr) -> bool:
     return (
         isinstance(test, ast.Compare)
         and isinstance(test.left, ast.Name)

@@ -1987,26 +1987,7 @@ def _names_outside(function: cst.FunctionDef, skip: set[int]) -> set[str]:
     """Every name the function's body mentions (read or bound, ``global`` too) outside the
     statements in ``skip``. Its parameters are left out: rebinding one that nothing reads
     after (``url = url.strip()``) is as dead as any other local."""
-    found: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-            return id(node) not in skip
-
-        # an attribute's name and a keyword argument's name are not the local's
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            node.value.visit(self)
-            return False
-
-        def visit_Arg(self, node: cst.Arg) -> bool:
-            node.value.visit(self)
-            return False
-
-        def visit_Name(self, node: cst.Name) -> None:
-            found.add(node.value)
-
-    function.body.visit(_Names())
-    return found
+    return names_in([function.body], frozenset(skip))
 
 
 class _DropStatements(cst.CSTTransformer):

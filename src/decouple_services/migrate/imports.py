@@ -16,11 +16,15 @@ import libcst as cst
 FUTURE, STDLIB, THIRD_PARTY, FIRST_PARTY, LOCAL = range(5)
 
 
-def names_in(nodes: Iterable[cst.CSTNode]) -> set[str]:
-    """Every name the nodes read (not attribute names, not keyword argument names)."""
+def names_in(nodes: Iterable[cst.CSTNode], skip: frozenset[int] = frozenset()) -> set[str]:
+    """Every name the nodes read (not attribute names, not keyword argument names), outside
+    the statement lines whose ``id`` is in ``skip``."""
     found: set[str] = set()
 
     class _Names(cst.CSTVisitor):
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+            return id(node) not in skip
+
         def visit_Attribute(self, node: cst.Attribute) -> bool:
             node.value.visit(self)
             return False

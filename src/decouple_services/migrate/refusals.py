@@ -52,6 +52,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from decouple_services.core.model import CallSite, Endpoint, ResponseUse
+from decouple_services.discover.entrypoints import is_main_test
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.payload import payload_fields
 from decouple_services.migrate.servicers import Bootstrap, service_of
@@ -432,7 +433,7 @@ def _script_state(endpoint: Endpoint | None, read: Callable[[str], bytes | None]
     main: dict[str, int] = {}
     bound: set[str] = set()
     for statement in tree.body:
-        if _is_main_block(statement):
+        if isinstance(statement, ast.If) and is_main_test(statement.test):
             for node in ast.walk(statement):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     main.setdefault(node.id, node.lineno)
@@ -457,18 +458,6 @@ def _script_state(endpoint: Endpoint | None, read: Callable[[str], bytes | None]
     if not read_names:
         return None
     return ", ".join(f"`{n}` ({endpoint.file}:{main[n]})" for n in read_names)
-
-
-def _is_main_block(statement: ast.stmt) -> bool:
-    test = statement.test if isinstance(statement, ast.If) else None
-    return (
-        isinstance(test, ast.Compare)
-        and isinstance(test.left, ast.Name)
-        and test.left.id == "__name__"
-        and len(test.comparators) == 1
-        and isinstance(test.comparators[0], ast.Constant)
-        and test.comparators[0].value == "__main__"
-    )
 
 
 def _bound_names(node: ast.AST, *, inside: bool = False) -> set[str]:

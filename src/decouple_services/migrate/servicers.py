@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from decouple_services.core.model import Endpoint
+from decouple_services.discover.entrypoints import is_main_test
 from decouple_services.migrate.syntax import parse_module
 
 __all__ = [
@@ -553,7 +554,7 @@ def _scope(tree: ast.Module, call: ast.Call, at: str) -> tuple[_Scope, list[ast.
     own, that body, and the statement's position in it."""
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not (
-            isinstance(node, ast.If) and node in tree.body and _is_main_test(node.test)
+            isinstance(node, ast.If) and node in tree.body and is_main_test(node.test)
         ):
             continue
         body = node.body
@@ -583,17 +584,6 @@ def _enclosing_statement(tree: ast.Module, call: ast.Call) -> ast.stmt | None:
         if first <= call.lineno <= last and (found is None or node.lineno >= found.lineno):
             found = node
     return found
-
-
-def _is_main_test(test: ast.expr) -> bool:
-    return (
-        isinstance(test, ast.Compare)
-        and isinstance(test.left, ast.Name)
-        and test.left.id == "__name__"
-        and len(test.comparators) == 1
-        and isinstance(test.comparators[0], ast.Constant)
-        and test.comparators[0].value == "__main__"
-    )
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -1090,7 +1080,7 @@ def _unsafe_top_level(tree: ast.Module) -> int | None:
         ) or _is_docstring(statement):
             continue
         if isinstance(statement, ast.If) and (
-            _is_main_test(statement.test)
+            is_main_test(statement.test)
             or (isinstance(statement.test, ast.Name) and statement.test.id == "TYPE_CHECKING")
         ):
             continue
