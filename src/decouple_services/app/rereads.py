@@ -33,6 +33,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 
+from decouple_services.app.demand import Search, searched
 from decouple_services.core.records import record
 
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
@@ -341,23 +342,12 @@ def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
 
 
-def _search_all(
-    kind: str,
-    terms: Iterable[object],
-    paths: Sequence[str],
-    run: Callable[[list[str]], Iterable[str]],
-) -> list[str]:
-    return list(run(list(paths)))
-
-
 def select(
     paths: Sequence[str],
     helpers: Iterable[Helper],
     graph: ImportGraph | RecordedGraph,
     read: Callable[[str], bytes | None],
-    search: Callable[
-        [str, Iterable[object], Sequence[str], Callable[[list[str]], Iterable[str]]], list[str]
-    ] = _search_all,
+    search: Search = searched,
 ) -> list[str]:
     """The files of ``paths`` (in their order) that may invoke one of ``helpers``.
 
