@@ -182,8 +182,9 @@ def test_a_handler_past_its_timeout_is_never_run_beside_its_retry(
     broker: Broker, tmp_path: Path
 ) -> None:
     """The Flask handler takes 2 s, the consumer gives it 0.5: the call goes on in its
-    thread, and the event's retry waits for it; the call succeeded, so the event is
-    handled, once, instead of a second run starting while the first still ran."""
+    thread, and the event (without a key) goes to its retry topic only once that call has
+    ended; the call succeeded, so the event is handled, once, instead of a second run
+    starting while the first still ran."""
     topic = topic_for(MAILER_SEND)
     create_topics(broker, tmp_path, [topic], "confluent-kafka", partitions=1)
     env = {"E2E_HANDLER_DELAY_S": "2", "DECOUPLE_HANDLER_TIMEOUT_S": "0.5"}
@@ -195,7 +196,7 @@ def test_a_handler_past_its_timeout_is_never_run_beside_its_retry(
         assert callee.consumer.terminate() == 0
         assert _handled(callee) == Counter({0: 1, 1: 1})
         output = callee.consumer.output()
-        assert "once the call that timed out has finished" in output, output
+        assert "goes to its retry topic once the call that timed out has ended" in output, output
     finally:
         callee.consumer.stop()
 
