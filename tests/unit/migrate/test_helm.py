@@ -19,6 +19,8 @@ SETTINGS = helm.PodSettings(
     env=(("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"),),
 )
 FLASK = gen_examples.CONSUMERS["flask"]  # emails.send, consumed by emails
+#: the consumers package of the service, which its one consumers workload runs
+PACKAGE = FLASK.module.rpartition(".")[0]
 
 #: An umbrella chart: one Deployment and one Service per name of the list.
 UMBRELLA = """\
@@ -134,7 +136,8 @@ def test_an_umbrella_charts_loop_becomes_the_services_own_deployment() -> None:
     pod = deployment["spec"]["template"]
     assert "tier" not in pod["metadata"]["labels"]
     (container,) = pod["spec"]["containers"]
-    assert container["command"] == ["python", "-m", FLASK.module]
+    # one workload for the service: its consumers package runs every topic
+    assert container["command"] == ["python", "-m", PACKAGE]
     assert not {"args", "ports", "readinessProbe"} & set(container)
     assert container["livenessProbe"]["exec"]["command"] == generate.liveness_test()
     assert [e["name"] for e in container["env"]] == [
@@ -147,9 +150,9 @@ def test_an_umbrella_charts_loop_becomes_the_services_own_deployment() -> None:
     assert pod["spec"]["terminationGracePeriodSeconds"] == 90
     # the store is per pod: one replica, and the migration says so
     assert deployment["spec"]["replicas"] == 1
-    assert made.one_replica == ((FLASK.module, "{{ $cfg.replicas }}"),)
-    # the name: <Deployment's name>-<topic less the service>, cut with a hash past 63
-    assert '{{- $decoupleName0Full := printf "%v-send" ($app) }}' in lines
+    assert made.one_replica == ((PACKAGE, "{{ $cfg.replicas }}"),)
+    # the name: <Deployment's name>-consumers, cut with a hash past 63
+    assert '{{- $decoupleName0Full := printf "%v-consumers" ($app) }}' in lines
     assert "(trunc 54 $decoupleName0Full" in made.text
     assert "(sha1sum $decoupleName0Full | trunc 8)" in made.text
     assert "(gt (len $decoupleName0Full) 63)" in made.text
@@ -166,7 +169,7 @@ def test_a_charts_helpers_env_and_volumes_are_kept() -> None:
         chart_text="env:\n  KAFKA_BOOTSTRAP_SERVERS: kafka:9092\n",
     )
     assert made.problem is None and made.text is not None
-    assert 'printf "%v-send" (include "emails.fullname" .)' in made.text
+    assert 'printf "%v-consumers" (include "emails.fullname" .)' in made.text
     assert "{{- toYaml .Values.env | nindent 12 }}" in made.text
     (deployment,) = _rendered(made.text)
     # a store every replica shares: the replicas stay, the secret is the service's
@@ -190,7 +193,7 @@ def test_a_name_from_a_named_template_is_computed_with_include() -> None:
     template = SINGLE.replace('include "emails.fullname" .', 'template "emails.fullname" .')
     made = helm.consumers_template("t/d.yaml", template, ["emails"], [FLASK], SETTINGS)
     assert made.text is not None
-    assert 'printf "%v-send" (include "emails.fullname" .)' in made.text
+    assert 'printf "%v-consumers" (include "emails.fullname" .)' in made.text
 
 
 def test_a_store_per_pod_adds_its_volume_beside_the_charts_own() -> None:
@@ -201,10 +204,10 @@ def test_a_store_per_pod_adds_its_volume_beside_the_charts_own() -> None:
     assert [v["name"] for v in pod["volumes"]] == ["decouple-state", "config"]
     (container,) = pod["containers"]
     assert [m["name"] for m in container["volumeMounts"]] == ["decouple-state", "config"]
-    assert deployment["spec"]["replicas"] == 1 and made.one_replica == ((FLASK.module, "2"),)
+    assert deployment["spec"]["replicas"] == 1 and made.one_replica == ((PACKAGE, "2"),)
 
 
-def test_one_document_per_consumer() -> None:
+def test_one_document_per_service_runs_all_its_topics() -> None:
     other = replace(FLASK, module="emails.decouple_consumers.emails_bounce")
     other = replace(other, topic=replace(FLASK.topic, name="emails.bounce"))
     made = helm.consumers_template("t/d.yaml", UMBRELLA, ["emails"], [FLASK, other], SETTINGS)
@@ -212,8 +215,8 @@ def test_one_document_per_consumer() -> None:
     commands = [
         d["spec"]["template"]["spec"]["containers"][0]["command"][-1] for d in _rendered(made.text)
     ]
-    assert commands == [other.module, FLASK.module]
-    assert "$decoupleName0 " in made.text and "$decoupleName1 " in made.text
+    assert commands == [PACKAGE]
+    assert "$decoupleName0 " in made.text and "$decoupleName1 " not in made.text
 
 
 def test_templates_laid_out_otherwise_give_a_reason() -> None:
