@@ -141,6 +141,10 @@ class Bootstrap:
     #: initialisation the servicer may rely on (it reads what the servicer uses, or is
     #: named like one) though it cannot be shown to.
     not_run: tuple[tuple[int, str, bool], ...] = ()
+    #: The mirrored steps that call a method (``sched.start()``, ``db.run_migrations()``),
+    #: ``(line, statement)``: the construction needs the object, but the call on it may be
+    #: the server process's own work, which the factory now runs in every consumer replica.
+    copied_calls: tuple[tuple[int, str], ...] = ()
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
     #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
@@ -539,6 +543,9 @@ def _mirror(
         interceptors=tuple(interceptors),
         left_out=tuple(sorted(set(left_out))),
         not_run=tuple(sorted(not_run)),
+        copied_calls=tuple(
+            (s.lineno, _short(s)) for s in [*setup, *after] if _calls_a_method(s, modules)
+        ),
         servicer_class=servicer_class,
         variable=servicer_name or "servicer",
         interceptors_refused=refused,
@@ -891,6 +898,18 @@ def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
     return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
 
 
+def _calls_a_method(statement: ast.stmt, modules: set[str]) -> bool:
+    """Whether the statement is a method call on an object (``sched.start()``, ``await
+    db.run_migrations()``), not a binding or a call of a module's function: work the
+    construction does not need to be built, which the factory repeats in every replica."""
+    if not isinstance(statement, ast.Expr):
+        return False
+    value = statement.value.value if isinstance(statement.value, ast.Await) else statement.value
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return False
+    return bool(_receivers(value) - modules)
+
+
 def _used_by_sources(
     names: set[str],
     tree: ast.Module,
@@ -1214,6 +1233,14 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
                 + ("them" if len(needed) > 1 else "it")
                 + " where the consumer starts."
             )
+    if bootstrap.copied_calls:
+        doc.append(
+            "Runs in every consumer replica: check "
+            + _steps([(line, text, False) for line, text in bootstrap.copied_calls])
+            + ": the servicer is built with that object, but a call on it may be the server "
+            "process's own work (a scheduler, migrations), which each replica would repeat; "
+            "if it is, run it once elsewhere and remove it here."
+        )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""
         doc.append(

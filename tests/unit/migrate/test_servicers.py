@@ -930,3 +930,62 @@ def test_the_generated_teardown_from_inside_the_bootstrap_runs_when_the_consumer
 
     asyncio.run(consume())
     assert seen == ["opened", "serving", "closed"]
+
+
+def test_a_method_call_the_factory_copies_is_named_to_check_in_every_replica() -> None:
+    from types import SimpleNamespace
+
+    from decouple_services.migrate.report import servicer_cautions
+
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+        from users.jobs import Scheduler
+
+        def serve():
+            repo = Repository()
+            sched = Scheduler()
+            sched.start()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(repo, sched), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    # the servicer is built with `sched`, so its start is copied: named, not silently run
+    assert found.setup == ("repo = Repository()", "sched = Scheduler()", "sched.start()")
+    assert found.copied_calls == ((10, "sched.start()"),)
+    flat = " ".join(render_factory_body(found).split())
+    assert "Runs in every consumer replica: check line 10 ``sched.start()``" in flat
+    consumer = SimpleNamespace(
+        servicer_bootstrap=found,
+        servicer_factory_path="users/users/decouple_consumers/servicer_users.py",
+        servicer_interceptors=None,
+    )
+    result = SimpleNamespace(plan=SimpleNamespace(consumers=[consumer]))
+    (text,) = servicer_cautions(result)  # type: ignore[arg-type]
+    assert "It runs `sched.start()` (users/users/main.py:10) in every consumer replica" in text
+
+
+def test_a_plain_construction_names_no_copied_call() -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+        def serve():
+            repo = Repository()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(repo), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.setup == ("repo = Repository()",)
+    assert found.copied_calls == ()
+    assert "every consumer replica: check" not in " ".join(render_factory_body(found).split())
