@@ -145,6 +145,11 @@ class Bootstrap:
     #: ``(line, statement)``: the construction needs the object, but the call on it may be
     #: the server process's own work, which the factory now runs in every consumer replica.
     copied_calls: tuple[tuple[int, str], ...] = ()
+    #: How many of the teardown's first statements are a ``finally:`` inside the function,
+    #: whose ``try`` opens after the startup steps: the factory opens its ``try`` there too,
+    #: so a step that fails raises its own error, not one of the teardown's on a name the
+    #: step never bound.
+    inner_teardown: int = 0
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
     #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
@@ -543,6 +548,7 @@ def _mirror(
         interceptors=tuple(interceptors),
         left_out=tuple(sorted(set(left_out))),
         not_run=tuple(sorted(not_run)),
+        inner_teardown=len(inner),
         copied_calls=tuple(
             (s.lineno, _short(s)) for s in [*setup, *after] if _calls_a_method(s, modules)
         ),
@@ -1280,17 +1286,33 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         out.append("@contextlib.asynccontextmanager")
         annotation = f" -> AsyncIterator[{returned}]" if returned else " -> AsyncIterator[object]"
         out.append(f"async def {FACTORY_FUNCTION}(){annotation}:")
-        inner: list[str] = [*bootstrap.setup]
+        # the steps before the construction's yield, and its ``try``, laid out as the
+        # source has them: a ``finally:`` inside the function opens after the startup
+        # steps, one around its call (``outer``) before them
+        start: list[str] = [*bootstrap.setup]
         if bootstrap.after:
-            inner.append(f"{name} = {bootstrap.construction}")
-            inner.extend(bootstrap.after)
-            inner.append(f"yield {name}")
+            start.append(f"{name} = {bootstrap.construction}")
+            start.extend(bootstrap.after)
+            yielded = f"yield {name}"
         else:
-            inner.append(f"yield {bootstrap.construction}")
-        body.append("try:")
-        body.extend(_indent(s, 4) for s in inner)
-        body.append("finally:")
-        body.extend(_indent(s, 4) for s in bootstrap.teardown)
+            yielded = f"yield {bootstrap.construction}"
+        inside = bootstrap.teardown[: bootstrap.inner_teardown]
+        outer = bootstrap.teardown[bootstrap.inner_teardown :]
+        block: list[str] = [*start]
+        if inside:
+            block.append("try:")
+            block.append(_indent(yielded, 4))
+            block.append("finally:")
+            block.extend(_indent(s, 4) for s in inside)
+        else:
+            block.append(yielded)
+        if outer:
+            body.append("try:")
+            body.extend(_indent(s, 4) for s in block)
+            body.append("finally:")
+            body.extend(_indent(s, 4) for s in outer)
+        else:
+            body.extend(block)
     else:
         prefix = "async def" if bootstrap.kind == "async" else "def"
         annotation = f" -> {returned}" if returned else ""

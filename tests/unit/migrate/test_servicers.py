@@ -717,9 +717,10 @@ def test_a_finally_inside_an_async_bootstrap_is_its_teardown() -> None:
     assert found.left_out == (9, 11, 13, 15)
     assert found.not_run == ((17, "Scheduler().shutdown()", False),)
     body = render_factory_body(found)
+    # the try opens where the source's did: after the pool is made
     assert body.endswith(
+        "    pool = await create_pool()\n"
         "    try:\n"
-        "        pool = await create_pool()\n"
         "        yield UsersImpl(pool)\n"
         "    finally:\n"
         "        await pool.close()\n"
@@ -989,3 +990,91 @@ def test_a_plain_construction_names_no_copied_call() -> None:
     assert found.setup == ("repo = Repository()",)
     assert found.copied_calls == ()
     assert "every consumer replica: check" not in " ".join(render_factory_body(found).split())
+
+
+def test_a_step_before_the_bootstraps_try_that_fails_raises_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import create_pool
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            try:
+                await server.start()
+                await server.wait_for_termination()
+            finally:
+                await pool.close()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+
+    async def create_pool() -> object:
+        raise ConnectionRefusedError("the database is down")
+
+    monkeypatch.setitem(sys.modules, "users", types.ModuleType("users"))
+    db = types.ModuleType("users.db")
+    db.create_pool = create_pool  # type: ignore[attr-defined]
+    service = types.ModuleType("users.service")
+    service.UsersImpl = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "users.db", db)
+    monkeypatch.setitem(sys.modules, "users.service", service)
+    namespace: dict[str, object] = {}
+    exec(compile(render_factory_body(found), "servicer_users.py", "exec"), namespace)
+
+    async def consume() -> None:
+        async with namespace["build_servicer"]():  # type: ignore[operator]
+            pass
+
+    # not an UnboundLocalError for `pool` from the teardown, with this only as its context
+    with pytest.raises(ConnectionRefusedError, match="the database is down"):
+        asyncio.run(consume())
+
+
+def test_a_finally_inside_the_bootstrap_and_one_around_its_call_are_nested() -> None:
+    found = _derive(
+        """\
+        import asyncio
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Cache, create_pool
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool, Cache()), server)
+            try:
+                await server.start()
+                await server.wait_for_termination()
+            finally:
+                await pool.close()
+
+        async def main():
+            try:
+                await serve()
+            finally:
+                await Cache().close()
+
+        if __name__ == "__main__":
+            asyncio.run(main())
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.teardown == ("await pool.close()", "await Cache().close()")
+    assert render_factory_body(found).endswith(
+        "    try:\n"
+        "        pool = await create_pool()\n"
+        "        try:\n"
+        "            yield UsersImpl(pool, Cache())\n"
+        "        finally:\n"
+        "            await pool.close()\n"
+        "    finally:\n"
+        "        await Cache().close()\n"
+    )
