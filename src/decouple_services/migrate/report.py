@@ -269,9 +269,10 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
             )
             text += (
                 f". It runs {listed} in every consumer replica: check "
-                f"{'them' if len(bootstrap.copied_calls) > 1 else 'it'}; the servicer is "
-                "built with that object, but a call on it may be the server process's own "
-                "work (a scheduler, migrations), which each replica would repeat"
+                f"{'them' if len(bootstrap.copied_calls) > 1 else 'it'}: it is copied as "
+                "the servicer (or its teardown) needs the object it calls, but the call may "
+                "be the server process's own work (a scheduler, migrations), which each "
+                "replica would repeat"
             )
         if bootstrap.interceptors:
             named = ", ".join(

@@ -908,6 +908,9 @@ def _calls_a_method(statement: ast.stmt, modules: set[str]) -> bool:
     """Whether the statement is a method call on an object (``sched.start()``, ``await
     db.run_migrations()``), not a binding or a call of a module's function: work the
     construction does not need to be built, which the factory repeats in every replica."""
+    if isinstance(statement, ast.If):
+        # a step kept with its ``if`` (``if os.environ.get("JOBS"): sched.start()``)
+        return any(_calls_a_method(s, modules) for s in [*statement.body, *statement.orelse])
     if not isinstance(statement, ast.Expr):
         return False
     value = statement.value.value if isinstance(statement.value, ast.Await) else statement.value
@@ -1243,9 +1246,10 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         doc.append(
             "Runs in every consumer replica: check "
             + _steps([(line, text, False) for line, text in bootstrap.copied_calls])
-            + ": the servicer is built with that object, but a call on it may be the server "
-            "process's own work (a scheduler, migrations), which each replica would repeat; "
-            "if it is, run it once elsewhere and remove it here."
+            + ": it is copied as the servicer (or its teardown) needs the object it calls, "
+            "but the call may be the server process's own work (a scheduler, migrations), "
+            "which each replica would repeat; if it is, run it once elsewhere and remove it "
+            "here."
         )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""

@@ -452,7 +452,10 @@ def test_a_teardown_around_the_call_in_the_main_block_is_paired() -> None:
         None,
     )
     body = render_factory_body(found)
-    assert "it runs the teardown (users/users/main.py:21)." in body
+    flat = " ".join(body.split())
+    assert "it runs the teardown (users/users/main.py:21)." in flat
+    # `Pool().open()` is copied as the teardown releases a Pool: named to check
+    assert "Runs in every consumer replica: check line" in flat
     # a teardown that runs a loop of its own cannot run on the servicer's
     refused = _derive(main.replace("Pool().release()", "asyncio.run(Pool().close())"))
     assert refused == (
@@ -1078,3 +1081,25 @@ def test_a_finally_inside_the_bootstrap_and_one_around_its_call_are_nested() -> 
         "    finally:\n"
         "        await Cache().close()\n"
     )
+
+
+def test_a_method_call_kept_with_its_if_is_named_too() -> None:
+    found = _derive(
+        """\
+        import os
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.jobs import Scheduler
+
+        def serve():
+            sched = Scheduler()
+            if os.environ.get("JOBS"):
+                sched.start()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(sched), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.copied_calls == ((9, "if os.environ.get('JOBS'): sched.start()"),)
