@@ -263,6 +263,17 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
                     "or looks like an initialisation), and if it does, run it where the "
                     "consumer starts or name a factory with --servicer-factory"
                 )
+        if bootstrap.copied_calls:
+            listed = ", ".join(
+                f"{q}{step}{q} ({bootstrap.file}:{line})" for line, step in bootstrap.copied_calls
+            )
+            text += (
+                f". It runs {listed} in every consumer replica: check "
+                f"{'them' if len(bootstrap.copied_calls) > 1 else 'it'}: it is copied as "
+                "the servicer (or its teardown) needs the object it calls, but the call may "
+                "be the server process's own work (a scheduler, migrations), which each "
+                "replica would repeat"
+            )
         if bootstrap.interceptors:
             named = ", ".join(
                 f"{q}{source}{q} ({bootstrap.file}:{line})"

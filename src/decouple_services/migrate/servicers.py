@@ -141,6 +141,15 @@ class Bootstrap:
     #: initialisation the servicer may rely on (it reads what the servicer uses, or is
     #: named like one) though it cannot be shown to.
     not_run: tuple[tuple[int, str, bool], ...] = ()
+    #: The mirrored steps that call a method (``sched.start()``, ``db.run_migrations()``),
+    #: ``(line, statement)``: the construction needs the object, but the call on it may be
+    #: the server process's own work, which the factory now runs in every consumer replica.
+    copied_calls: tuple[tuple[int, str], ...] = ()
+    #: How many of the teardown's first statements are a ``finally:`` inside the function,
+    #: whose ``try`` opens after the startup steps: the factory opens its ``try`` there too,
+    #: so a step that fails raises its own error, not one of the teardown's on a name the
+    #: step never bound.
+    inner_teardown: int = 0
     #: The servicer's class, when the construction is ``Class(...)`` (for the annotation).
     servicer_class: str | None = None
     #: The bootstrap's name for the servicer (``servicer = Impl(...)``), kept for the steps
@@ -539,6 +548,10 @@ def _mirror(
         interceptors=tuple(interceptors),
         left_out=tuple(sorted(set(left_out))),
         not_run=tuple(sorted(not_run)),
+        inner_teardown=len(inner),
+        copied_calls=tuple(
+            (s.lineno, _short(s)) for s in [*setup, *after] if _calls_a_method(s, modules)
+        ),
         servicer_class=servicer_class,
         variable=servicer_name or "servicer",
         interceptors_refused=refused,
@@ -891,6 +904,21 @@ def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
     return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
 
 
+def _calls_a_method(statement: ast.stmt, modules: set[str]) -> bool:
+    """Whether the statement is a method call on an object (``sched.start()``, ``await
+    db.run_migrations()``), not a binding or a call of a module's function: work the
+    construction does not need to be built, which the factory repeats in every replica."""
+    if isinstance(statement, ast.If):
+        # a step kept with its ``if`` (``if os.environ.get("JOBS"): sched.start()``)
+        return any(_calls_a_method(s, modules) for s in [*statement.body, *statement.orelse])
+    if not isinstance(statement, ast.Expr):
+        return False
+    value = statement.value.value if isinstance(statement.value, ast.Await) else statement.value
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return False
+    return bool(_receivers(value) - modules)
+
+
 def _used_by_sources(
     names: set[str],
     tree: ast.Module,
@@ -1214,6 +1242,15 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
                 + ("them" if len(needed) > 1 else "it")
                 + " where the consumer starts."
             )
+    if bootstrap.copied_calls:
+        doc.append(
+            "Runs in every consumer replica: check "
+            + _steps([(line, text, False) for line, text in bootstrap.copied_calls])
+            + ": it is copied as the servicer (or its teardown) needs the object it calls, "
+            "but the call may be the server process's own work (a scheduler, migrations), "
+            "which each replica would repeat; if it is, run it once elsewhere and remove it "
+            "here."
+        )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""
         doc.append(
@@ -1253,17 +1290,33 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
         out.append("@contextlib.asynccontextmanager")
         annotation = f" -> AsyncIterator[{returned}]" if returned else " -> AsyncIterator[object]"
         out.append(f"async def {FACTORY_FUNCTION}(){annotation}:")
-        inner: list[str] = [*bootstrap.setup]
+        # the steps before the construction's yield, and its ``try``, laid out as the
+        # source has them: a ``finally:`` inside the function opens after the startup
+        # steps, one around its call (``outer``) before them
+        start: list[str] = [*bootstrap.setup]
         if bootstrap.after:
-            inner.append(f"{name} = {bootstrap.construction}")
-            inner.extend(bootstrap.after)
-            inner.append(f"yield {name}")
+            start.append(f"{name} = {bootstrap.construction}")
+            start.extend(bootstrap.after)
+            yielded = f"yield {name}"
         else:
-            inner.append(f"yield {bootstrap.construction}")
-        body.append("try:")
-        body.extend(_indent(s, 4) for s in inner)
-        body.append("finally:")
-        body.extend(_indent(s, 4) for s in bootstrap.teardown)
+            yielded = f"yield {bootstrap.construction}"
+        inside = bootstrap.teardown[: bootstrap.inner_teardown]
+        outer = bootstrap.teardown[bootstrap.inner_teardown :]
+        block: list[str] = [*start]
+        if inside:
+            block.append("try:")
+            block.append(_indent(yielded, 4))
+            block.append("finally:")
+            block.extend(_indent(s, 4) for s in inside)
+        else:
+            block.append(yielded)
+        if outer:
+            body.append("try:")
+            body.extend(_indent(s, 4) for s in block)
+            body.append("finally:")
+            body.extend(_indent(s, 4) for s in outer)
+        else:
+            body.extend(block)
     else:
         prefix = "async def" if bootstrap.kind == "async" else "def"
         annotation = f" -> {returned}" if returned else ""

@@ -452,7 +452,10 @@ def test_a_teardown_around_the_call_in_the_main_block_is_paired() -> None:
         None,
     )
     body = render_factory_body(found)
-    assert "it runs the teardown (users/users/main.py:21)." in body
+    flat = " ".join(body.split())
+    assert "it runs the teardown (users/users/main.py:21)." in flat
+    # `Pool().open()` is copied as the teardown releases a Pool: named to check
+    assert "Runs in every consumer replica: check line" in flat
     # a teardown that runs a loop of its own cannot run on the servicer's
     refused = _derive(main.replace("Pool().release()", "asyncio.run(Pool().close())"))
     assert refused == (
@@ -717,9 +720,10 @@ def test_a_finally_inside_an_async_bootstrap_is_its_teardown() -> None:
     assert found.left_out == (9, 11, 13, 15)
     assert found.not_run == ((17, "Scheduler().shutdown()", False),)
     body = render_factory_body(found)
+    # the try opens where the source's did: after the pool is made
     assert body.endswith(
+        "    pool = await create_pool()\n"
         "    try:\n"
-        "        pool = await create_pool()\n"
         "        yield UsersImpl(pool)\n"
         "    finally:\n"
         "        await pool.close()\n"
@@ -930,3 +934,172 @@ def test_the_generated_teardown_from_inside_the_bootstrap_runs_when_the_consumer
 
     asyncio.run(consume())
     assert seen == ["opened", "serving", "closed"]
+
+
+def test_a_method_call_the_factory_copies_is_named_to_check_in_every_replica() -> None:
+    from types import SimpleNamespace
+
+    from decouple_services.migrate.report import servicer_cautions
+
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+        from users.jobs import Scheduler
+
+        def serve():
+            repo = Repository()
+            sched = Scheduler()
+            sched.start()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(repo, sched), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    # the servicer is built with `sched`, so its start is copied: named, not silently run
+    assert found.setup == ("repo = Repository()", "sched = Scheduler()", "sched.start()")
+    assert found.copied_calls == ((10, "sched.start()"),)
+    flat = " ".join(render_factory_body(found).split())
+    assert "Runs in every consumer replica: check line 10 ``sched.start()``" in flat
+    consumer = SimpleNamespace(
+        servicer_bootstrap=found,
+        servicer_factory_path="users/users/decouple_consumers/servicer_users.py",
+        servicer_interceptors=None,
+    )
+    result = SimpleNamespace(plan=SimpleNamespace(consumers=[consumer]))
+    (text,) = servicer_cautions(result)  # type: ignore[arg-type]
+    assert "It runs `sched.start()` (users/users/main.py:10) in every consumer replica" in text
+
+
+def test_a_plain_construction_names_no_copied_call() -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Repository
+
+        def serve():
+            repo = Repository()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(repo), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.setup == ("repo = Repository()",)
+    assert found.copied_calls == ()
+    assert "every consumer replica: check" not in " ".join(render_factory_body(found).split())
+
+
+def test_a_step_before_the_bootstraps_try_that_fails_raises_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = _derive(
+        """\
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import create_pool
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool), server)
+            try:
+                await server.start()
+                await server.wait_for_termination()
+            finally:
+                await pool.close()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+
+    async def create_pool() -> object:
+        raise ConnectionRefusedError("the database is down")
+
+    monkeypatch.setitem(sys.modules, "users", types.ModuleType("users"))
+    db = types.ModuleType("users.db")
+    db.create_pool = create_pool  # type: ignore[attr-defined]
+    service = types.ModuleType("users.service")
+    service.UsersImpl = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "users.db", db)
+    monkeypatch.setitem(sys.modules, "users.service", service)
+    namespace: dict[str, object] = {}
+    exec(compile(render_factory_body(found), "servicer_users.py", "exec"), namespace)
+
+    async def consume() -> None:
+        async with namespace["build_servicer"]():  # type: ignore[operator]
+            pass
+
+    # not an UnboundLocalError for `pool` from the teardown, with this only as its context
+    with pytest.raises(ConnectionRefusedError, match="the database is down"):
+        asyncio.run(consume())
+
+
+def test_a_finally_inside_the_bootstrap_and_one_around_its_call_are_nested() -> None:
+    found = _derive(
+        """\
+        import asyncio
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.db import Cache, create_pool
+
+        async def serve():
+            pool = await create_pool()
+            server = grpc.aio.server()
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(pool, Cache()), server)
+            try:
+                await server.start()
+                await server.wait_for_termination()
+            finally:
+                await pool.close()
+
+        async def main():
+            try:
+                await serve()
+            finally:
+                await Cache().close()
+
+        if __name__ == "__main__":
+            asyncio.run(main())
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.teardown == ("await pool.close()", "await Cache().close()")
+    assert render_factory_body(found).endswith(
+        "    try:\n"
+        "        pool = await create_pool()\n"
+        "        try:\n"
+        "            yield UsersImpl(pool, Cache())\n"
+        "        finally:\n"
+        "            await pool.close()\n"
+        "    finally:\n"
+        "        await Cache().close()\n"
+    )
+
+
+def test_a_method_call_kept_with_its_if_is_named_too() -> None:
+    found = _derive(
+        """\
+        import os
+        import grpc
+        from users import users_pb2_grpc
+        from users.service import UsersImpl
+        from users.jobs import Scheduler
+
+        def serve():
+            sched = Scheduler()
+            if os.environ.get("JOBS"):
+                sched.start()
+            server = grpc.server(None)
+            users_pb2_grpc.add_UsersServicer_to_server(UsersImpl(sched), server)
+            server.start()
+        """
+    )
+    assert isinstance(found, Bootstrap), found
+    assert found.copied_calls == ((9, "if os.environ.get('JOBS'): sched.start()"),)
