@@ -466,38 +466,28 @@ def _mirror(
 
     # the steps after the construction may use the servicer by the bootstrap's name for it
     bound_locally: set[str] = {servicer_name} if servicer_name else set()
-    for statement in [*setup, *after, *teardown]:
-        bound_locally |= _binds(statement)
     reads: set[str] = _reads(construction_expr)
     for statement in [*setup, *after, *teardown]:
+        bound_locally |= _binds(statement)
         reads |= _reads(statement)
-    imports = _imports_for(
-        sorted(reads - bound_locally - _BUILTINS),
-        tree=tree,
-        scope=scope,
-        function=function,
-        skipped=skipped,
-        path=path,
-        label=label,
-        module_of=module_of,
-    )
+
+    def imports_of(names: set[str], what: str = "the servicer's construction") -> list[str]:
+        return _imports_for(
+            sorted(names),
+            tree=tree,
+            scope=scope,
+            function=function,
+            skipped=skipped,
+            path=path,
+            label=label,
+            module_of=module_of,
+            what=what,
+        )
+
+    imports = imports_of(reads - bound_locally - _BUILTINS)
     items: tuple[str, ...] | None = None
     refused: str | None = None
     if given:
-
-        def imports_of(names: set[str], what: str) -> list[str]:
-            return _imports_for(
-                sorted(names),
-                tree=tree,
-                scope=scope,
-                function=function,
-                skipped=skipped,
-                path=path,
-                label=label,
-                module_of=module_of,
-                what=what,
-            )
-
         try:
             names, items = _interceptor_items(given, body, lines, path, label)
             imports_of(names, "their list")
