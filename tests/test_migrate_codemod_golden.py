@@ -396,3 +396,33 @@ def test_a_call_migrated_inside_a_copied_clause_sends_in_the_copy_too() -> None:
     assert "in the copy of it for `EventNotAccepted`" in result.notes["cs-ffff0002"][0]
     assert list(result.skipped) == ["cs-ffff0004"]
     assert "sends the error's `e.response.text` (line 27)" in result.skipped["cs-ffff0004"]
+
+
+def test_the_error_a_copied_clause_passes_on_as_data_is_named() -> None:
+    """``json={"why": str(e)}`` in a clause copied for ``EventNotAccepted``: the copy sends
+    the send's error text where the call's was, to another service. The migrated send there
+    and the site whose copy it is both say so, with the line; a call that only words a
+    report (``log.warning("%s", notifier.describe(e))``) is not named."""
+    source, specs, _ = _load(CASES / "handler_copy_sends_too")
+    result = rewrite_source(source, specs)
+    code = result.code.decode()
+    schema = code.split("def push_schema")[1].split("def push_project")[0]
+    assert schema.count('send_event("kernel.audit", {"schema": schema, "why": str(e)})') == 2
+    assert result.notes["cs-ffff0006"][1] == (
+        "line 36: the event's data carries `str(e)`, the clause's error: in the copy for "
+        "`EventNotAccepted` it carries the send's error text (why Kafka did not take the "
+        "event of line 33), not the client's, to its consumer"
+    )
+    assert result.notes["cs-ffff0005"][-1] == (
+        "line 36: the clause passes `str(e)` on in a call, not only in its report: in the "
+        "copy of line 34's clause for `EventNotAccepted` it is the send's error text (why "
+        "Kafka did not take the event), not the client's"
+    )
+    # the call left as it was (its own send refused) passes the error's text on too
+    assert "line 27: the clause passes `str(e.response.text)` on" in result.notes["cs-ffff0003"][-1]
+    project = result.notes["cs-ffff0007"]
+    assert project[-1].startswith('line 45: the clause passes `f"kernel refused it: {e}"` on')
+    assert not any("describe" in note for note in project)
+    # a send that carries nothing of the error says nothing of it
+    assert len(result.notes["cs-ffff0002"]) == 1
+    assert not any("passes" in note for note in result.notes["cs-ffff0001"])

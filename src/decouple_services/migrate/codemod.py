@@ -960,6 +960,14 @@ def _handling(
             else after.get(n.partition(": ")[0] + ": ", n)
             for n in out
         ]
+        # the error passed on as data (``requests.post(audit, json={"why": str(e)})``): the
+        # copy passes the send's error text on, which is more than the words of a report
+        out.extend(
+            f"line {line}: the clause passes `{read}` on in a call, not only in its report: "
+            f"in the copy of line {handler.line}'s clause for `EventNotAccepted` it is the "
+            "send's error text (why Kafka did not take the event), not the client's"
+            for line, read in _errors_passed_on(node, parsed)
+        )
     elif readers:
         # the clauses left as they were, while another takes the send's failure: say what
         # they did that a refused send no longer does (``return False``, ``raise X``)
@@ -1959,6 +1967,20 @@ def _rewrite(
                 "for `EventNotAccepted` that follows: it runs whichever of them handles "
                 "the failure",
             )
+            sent_error = _error_in_data(located.call, clause, parsed)
+            copied_for = next((i for i, f in found.items() if id(clause) in f.copies), None)
+            if (
+                sent_error is not None
+                and copied_for is not None
+                and _clause_error(clause) in transformer.sent_names.get(ident, ())
+            ):
+                extra = (
+                    *extra,
+                    f"line {specs[ident].line}: the event's data carries `{sent_error}`, the "
+                    "clause's error: in the copy for `EventNotAccepted` it carries the send's "
+                    f"error text (why Kafka did not take the event of line {specs[copied_for].line}), "
+                    "not the client's, to its consumer",
+                )
         if located.facts.notes or extra:
             notes[ident] = (*located.facts.notes, *extra)
     if leftovers:  # read only by a client block the rewrite unwrapped
@@ -1989,6 +2011,77 @@ def _copied_clause(
         if isinstance(current, cst.ExceptHandler) and id(current) in copies:
             return current
         current = parents.get(current)
+    return None
+
+
+def _clause_error(clause: cst.ExceptHandler) -> str | None:
+    """The name an ``except ... as <name>`` clause binds its error to."""
+    name = clause.name.name if clause.name is not None else None
+    return name.value if isinstance(name, cst.Name) else None
+
+
+def _errors_passed_on(clause: cst.ExceptHandler, parsed: ParsedSource) -> list[tuple[int, str]]:
+    """``(line, read)`` of each call in the clause that passes its error on as data, one per
+    line (``requests.post(audit, json={"why": str(e)})``): not a report (logging,
+    ``print``, ``abort``), nor what it raises, which words the caller's failure."""
+    out: dict[int, str] = {}
+    parents = parsed.parents
+    for node in _walk(clause.body):
+        if not isinstance(node, cst.Call):
+            continue
+        func = _dotted(node.func) or ""
+        if func in _TO_TEXT or _REPORTING.search(func):
+            continue
+        line = parsed.positions[node].start.line
+        if line in out or _within_report(node, clause, parents):
+            continue
+        read = _error_in_data(node, clause, parsed)
+        if read is not None:
+            out[line] = read
+    return sorted(out.items())
+
+
+def _within_report(
+    node: cst.CSTNode, clause: cst.ExceptHandler, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    """Whether ``node`` is part of what the clause raises or reports
+    (``log.error("%s", describe(e))``): words, not data sent on."""
+    current = parents.get(node)
+    while current is not None and current is not clause:
+        if isinstance(current, cst.Raise) or (
+            isinstance(current, cst.Call) and _REPORTING.search(_dotted(current.func) or "")
+        ):
+            return True
+        current = parents.get(current)
+    return False
+
+
+def _error_in_data(call: cst.Call, clause: cst.ExceptHandler, parsed: ParsedSource) -> str | None:
+    """What of the clause's error the call sends (``str(err)``, ``f"{err}"``, ``err.args``),
+    as written: a read the copy for ``EventNotAccepted`` keeps, the send's error in its
+    place."""
+    error = _clause_error(clause)
+    if error is None:
+        return None
+    parents = parsed.parents
+    for arg in call.args:
+        for node in _walk(arg.value):
+            if not (isinstance(node, cst.Name) and node.value == error):
+                continue
+            top: cst.CSTNode = node
+            parent = parents.get(top)
+            while (
+                (isinstance(parent, cst.Attribute) and parent.value is top)
+                or (isinstance(parent, cst.Call) and parent.func is top)
+                or (isinstance(parent, cst.Subscript) and parent.value is top)
+            ):
+                top, parent = parent, parents.get(parent)
+            holder = parents.get(parent) if isinstance(parent, cst.Arg) else None
+            if isinstance(holder, cst.Call) and _dotted(holder.func) in _TO_TEXT:
+                top = holder
+            elif isinstance(parent, cst.FormattedStringExpression):
+                top = parents.get(parent) or top
+            return parsed.wrapper.module.code_for_node(top)
     return None
 
 
