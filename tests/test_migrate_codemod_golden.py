@@ -183,11 +183,23 @@ def test_headers_that_are_not_a_literal_are_not_carried_and_the_report_says_so()
 def test_a_headers_dict_made_above_the_call_travels_unless_it_is_changed_after() -> None:
     """``headers = {...}`` then ``headers=headers``: the literal is what was sent, so its
     credential travels (the callee checks it as before). Once an item is set on it, the
-    literal no longer says what was sent, and the report names the header dict."""
+    literal no longer says what was sent: the report names the header dict, and a dict
+    holding a credential refuses the site, as the event would go without the caller's
+    credential and the consumer would call with its own."""
     source, specs, _data = _load(CASES / "headers_local_dict")
     result = rewrite_source(source, specs)
     assert not any("not carried" in note for note in result.notes["cs-abab0001"])
-    assert result.notes["cs-abab0002"] == (
+    assert result.notes["cs-abab0001"] == (
+        "`headers` in `notify` only served the old call: removed, its dict written out in "
+        "the send at line 13",
+    )
+    assert list(result.skipped) == ["cs-abab0002"]
+    assert getattr(result.skipped["cs-abab0002"], "code", None) == "not-rewritable"
+    assert result.skipped["cs-abab0002"].startswith(
+        "the call sends `headers=headers`, whose `Authorization` (line 17) is a credential, "
+        "and the function changes the dict after making it"
+    )
+    assert result.notes["cs-abab0003"] == (
         "`headers=headers` is not carried: name the headers to keep in the send's `headers=`",
     )
 
@@ -211,8 +223,9 @@ def test_locals_made_in_the_block_of_the_call_travel_and_go_like_top_level_ones(
 def test_a_local_another_binding_may_reach_is_not_carried_and_one_read_after_stays() -> None:
     """Assigned in two branches, or re-bound later in a loop around the call: which dict
     the call sent depends on the run, so the header is not carried and the report says so
-    (a loop's first dict is not the one its later calls sent); so is a dict one of whose
-    names is bound anew before the call. A local read after the block, or in another
+    (a loop's first dict is not the one its later calls sent). When one of those dicts
+    holds a credential (``Authorization``, a ``Cookie`` added by ``update``), the site is
+    refused: the event would go without it. A local read after the block, or in another
     branch, stays."""
     source, specs, _data = _load(CASES / "locals_ambiguous")
     result = rewrite_source(source, specs)
@@ -220,16 +233,62 @@ def test_a_local_another_binding_may_reach_is_not_carried_and_one_read_after_sta
     not_carried = (
         "`headers=headers` is not carried: name the headers to keep in the send's `headers=`"
     )
-    assert not_carried in result.notes["cs-cdcd0001"]
-    assert not_carried in result.notes["cs-cdcd0002"]
-    assert "settings.NOTIFY_TOKEN" not in code.split("def read_after")[0]
+    assert not_carried in result.notes["cs-cdcd0006"]
+    assert sorted(result.skipped) == ["cs-cdcd0001", "cs-cdcd0002", "cs-cdcd0007"]
+    more_than_one = "more than one binding of `headers` may reach the call"
+    assert "whose `Authorization` (line 13) is a credential" in result.skipped["cs-cdcd0001"]
+    assert more_than_one in result.skipped["cs-cdcd0001"]
+    assert "whose `Authorization` (line 21) is a credential" in result.skipped["cs-cdcd0002"]
+    assert more_than_one in result.skipped["cs-cdcd0002"]
+    assert "whose `Cookie` (line 65) is a credential" in result.skipped["cs-cdcd0007"]
+    assert "changes the dict after making it" in result.skipped["cs-cdcd0007"]
     read_after = code.split("def read_after")[1].split("def other_branch")[0]
     assert "url = settings.NOTIFY_URL" in read_after
     assert 'headers = {"Authorization": user.token}' in read_after
     assert 'headers={"Authorization": user.token}' in read_after
     assert "url = settings.NOTIFY_URL" in code.split("def other_branch")[1]
-    # a name the dict reads, bound anew between it and the call: the call sent the old one
-    assert not_carried in result.notes["cs-cdcd0005"]
+    # a name the dict reads, bound anew between it and the call: the call sent the dict
+    # made before, which the send reads from the local
+    refreshed = code.split("def token_refreshed")[1].split("def tenant_by_branch")[0]
+    assert 'headers={"Authorization": headers["Authorization"]}' in refreshed
+    assert not any("not carried" in note for note in result.notes.get("cs-cdcd0005", ()))
+
+
+def test_a_header_dict_whose_value_calls_is_made_where_it_was() -> None:
+    """``headers = {"Authorization": auth.mint_token(user)}`` in a loop, the call under
+    ``if user.active:``: written out in the send, ``mint_token`` would run for the active
+    users only. The local stays where it was and the send reads its entries (not the
+    exchange's own ``Content-Type``). Right above the call, past assignments that call
+    nothing, it runs as it ran: written out, and the note says where it went. Past a
+    statement that does something (``audit.record(...)``), it stays too."""
+    source, specs, _data = _load(CASES / "header_locals_that_call")
+    result = rewrite_source(source, specs)
+    code = result.code.decode()
+    active = code.split("def notify_active")[1].split("def notify_one")[0]
+    assert (
+        '        headers = {"Authorization": auth.mint_token(user), "Content-Type": '
+        '"application/json"}\n        if user.active:\n'
+    ) in active
+    assert 'headers={"Authorization": headers["Authorization"]},' in active
+    assert result.notes["cs-cece0001"] == (
+        "`url` in `notify_active` only served the old call: removed",
+    )
+    one = code.split("def notify_one")[1].split("def notify_audited")[0]
+    assert "headers =" not in one
+    assert 'headers={"Authorization": auth.mint_token(user)},' in one
+    assert result.notes["cs-cece0002"] == (
+        "`headers` in `notify_one` only served the old call: removed, its dict written out "
+        "in the send at line 17",
+    )
+    audited = code.split("def notify_audited")[1].split("def notify_plain")[0]
+    assert '    headers = {"Authorization": auth.mint_token(user)}\n' in audited
+    assert 'headers={"Authorization": headers["Authorization"]},' in audited
+    assert "cs-cece0003" not in result.notes
+    # the exchange's own headers only: nothing of the dict is written out in the send
+    assert "headers" not in code.split("def notify_plain")[1]
+    assert result.notes["cs-cece0004"] == (
+        "`headers` in `notify_plain` only served the old call: removed",
+    )
 
 
 def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently() -> None:
@@ -337,3 +396,33 @@ def test_a_call_migrated_inside_a_copied_clause_sends_in_the_copy_too() -> None:
     assert "in the copy of it for `EventNotAccepted`" in result.notes["cs-ffff0002"][0]
     assert list(result.skipped) == ["cs-ffff0004"]
     assert "sends the error's `e.response.text` (line 27)" in result.skipped["cs-ffff0004"]
+
+
+def test_the_error_a_copied_clause_passes_on_as_data_is_named() -> None:
+    """``json={"why": str(e)}`` in a clause copied for ``EventNotAccepted``: the copy sends
+    the send's error text where the call's was, to another service. The migrated send there
+    and the site whose copy it is both say so, with the line; a call that only words a
+    report (``log.warning("%s", notifier.describe(e))``) is not named."""
+    source, specs, _ = _load(CASES / "handler_copy_sends_too")
+    result = rewrite_source(source, specs)
+    code = result.code.decode()
+    schema = code.split("def push_schema")[1].split("def push_project")[0]
+    assert schema.count('send_event("kernel.audit", {"schema": schema, "why": str(e)})') == 2
+    assert result.notes["cs-ffff0006"][1] == (
+        "line 36: the event's data carries `str(e)`, the clause's error: in the copy for "
+        "`EventNotAccepted` it carries the send's error text (why Kafka did not take the "
+        "event of line 33), not the client's, to its consumer"
+    )
+    assert result.notes["cs-ffff0005"][-1] == (
+        "line 36: the clause passes `str(e)` on in a call, not only in its report: in the "
+        "copy of line 34's clause for `EventNotAccepted` it is the send's error text (why "
+        "Kafka did not take the event), not the client's"
+    )
+    # the call left as it was (its own send refused) passes the error's text on too
+    assert "line 27: the clause passes `str(e.response.text)` on" in result.notes["cs-ffff0003"][-1]
+    project = result.notes["cs-ffff0007"]
+    assert project[-1].startswith('line 45: the clause passes `f"kernel refused it: {e}"` on')
+    assert not any("describe" in note for note in project)
+    # a send that carries nothing of the error says nothing of it
+    assert len(result.notes["cs-ffff0002"]) == 1
+    assert not any("passes" in note for note in result.notes["cs-ffff0001"])

@@ -35,6 +35,7 @@ from decouple_services.core.model import ResponseUse
 from decouple_services.detect.events import MARKER
 from decouple_services.detect.response import Handler, ResponseReading, classify, parent_map
 from decouple_services.migrate.imports import add_import, drop_unused, names_in, separate_docstring
+from decouple_services.migrate.refusals import secret_name
 from decouple_services.migrate.scope import bound_at, undefined_names
 
 #: Keyword arguments that carry a request's body, in the order detectors prefer them.
@@ -316,10 +317,10 @@ def _locate(
             widened, copied, handler_notes = (
                 _handling(reading, parsed) if reading else (set(), {}, ())
             )
+            headers, header_notes = _call_headers(parsed, call)
         except _NotRewritable as exc:
             problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
-        headers, header_notes = _call_headers(parsed, call)
         column = positions[payload_node].start.column if payload_node is not None else 0
         timeout, timeout_notes = _timeout(parsed, call) if spec.wait else (None, ())
         if spec.timeout is not None:  # an event's send waits as its status-checked call did
@@ -959,6 +960,14 @@ def _handling(
             else after.get(n.partition(": ")[0] + ": ", n)
             for n in out
         ]
+        # the error passed on as data (``requests.post(audit, json={"why": str(e)})``): the
+        # copy passes the send's error text on, which is more than the words of a report
+        out.extend(
+            f"line {line}: the clause passes `{read}` on in a call, not only in its report: "
+            f"in the copy of line {handler.line}'s clause for `EventNotAccepted` it is the "
+            "send's error text (why Kafka did not take the event), not the client's"
+            for line, read in _errors_passed_on(node, parsed)
+        )
     elif readers:
         # the clauses left as they were, while another takes the send's failure: say what
         # they did that a refused send no longer does (``return False``, ``raise X``)
@@ -1586,14 +1595,27 @@ def _call_headers(
     named by a string (credentials too: the callee's application checks them as it did),
     but for the exchange's own; a note for each the rewrite cannot name. A dict the
     function assigns once to a name it never changes (``headers = {...}`` above the call)
-    counts as written in the call."""
+    counts as written in the call: written out again in the send when making it there
+    changes nothing, else read from the local where it was made
+    (``headers={"Authorization": headers["Authorization"]}``).
+
+    Raises :class:`_NotRewritable` when the rewrite cannot tell which dict the call sent
+    and a credential is among the headers the function gives it: the event would go
+    without the caller's credential, and the consumer would call with its own."""
     module = parsed.wrapper.module
     arg = _keyword(call, "headers")
     if arg is None:
         return (), _client_credentials(parsed, call)
     given = arg.value
-    if isinstance(given, cst.Name) and not _changed_in_place(given.value, call, parsed):
-        given = _local_value(given, call, parsed)
+    local: str | None = None
+    if isinstance(given, cst.Name):
+        made = _header_local(parsed, call)
+        if made is None:
+            _refuse_held_credential(parsed, call, given.value)
+        else:
+            if not made[1]:
+                local = given.value
+            given = made[0]
     if not isinstance(given, cst.Dict):
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
@@ -1615,15 +1637,23 @@ def _call_headers(
                 "literal): add it to the send's `headers=`"
             )
         elif key.evaluated_value.lower() not in TRANSPORT_HEADERS:
-            kept.append((key.value, module.code_for_node(element.value)))
+            value = (
+                module.code_for_node(element.value) if local is None else f"{local}[{key.value}]"
+            )
+            kept.append((key.value, value))
     return tuple(kept), (*notes, *_client_credentials(parsed, call))
 
 
-def _carried_local(parsed: ParsedSource, call: cst.Call) -> str | None:
-    """The local whose dict the call sent as ``headers=`` and its send now carries written
-    out (``headers = {"Authorization": token}`` above the call): every entry is carried, or
-    is an exchange header with a value that does nothing when made. Its assignment is then
-    made again by the send and can go with the call, as a literal's would."""
+def _header_local(parsed: ParsedSource, call: cst.Call) -> tuple[cst.Dict, bool] | None:
+    """The dict of ``headers=<name>`` when one assignment alone makes it and the function
+    never changes it after (``headers = {"Authorization": token}`` above the call), and
+    whether the send may make it again in its place (``True``) rather than read the local.
+
+    Making it again is the same only when no name it reads is bound anew in between and
+    what it calls runs as it ran: it calls nothing, or it sits in the call's own block with
+    nothing but other such assignments in between. ``headers = {"Authorization":
+    auth.mint_token(user)}`` in a loop around ``if user.active:`` ran for every user; made
+    again in the send, it would run for the active ones only."""
     arg = _keyword(call, "headers")
     if arg is None or not isinstance(arg.value, cst.Name):
         return None
@@ -1634,14 +1664,146 @@ def _carried_local(parsed: ParsedSource, call: cst.Call) -> str | None:
     value = found.value
     if not isinstance(value, cst.Dict):
         return None
-    for element in value.elements:
+    again = _local_value(arg.value, call, parsed) is value and (
+        _inert(value) or _runs_as_it_ran(found, call, parsed.parents)
+    )
+    return value, again
+
+
+def _runs_as_it_ran(
+    assign: cst.Assign, call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    """Whether ``assign``'s value, evaluated in the call's arguments instead, still runs
+    exactly when it ran: the call is in the statement of the assignment's block that
+    follows it (not inside that statement's body), or follows it past assignments of
+    values that call nothing (``data = {"text": text}``)."""
+    line = parents.get(assign)
+    block = parents.get(line) if line is not None else None
+    if not isinstance(block, cst.IndentedBlock):
+        return False
+    child: cst.CSTNode | None = call
+    while child is not None and parents.get(child) is not block:
+        if isinstance(child, cst.BaseSuite):
+            return False  # the call is inside a body the assignment's block holds
+        child = parents.get(child)
+    if child is None:
+        return False
+    body = list(block.body)
+    between = body[body.index(line) + 1 : body.index(child)]  # type: ignore[arg-type]
+    return all(
+        isinstance(statement, cst.SimpleStatementLine)
+        and all(isinstance(s, cst.Assign) and _inert(s.value) for s in statement.body)
+        for statement in between
+    )
+
+
+def _refuse_held_credential(parsed: ParsedSource, call: cst.Call, name: str) -> None:
+    """Refuses a call whose ``headers=<name>`` the send cannot carry (the name is bound
+    more than once, or the dict is changed after it is made) when the function gives that
+    dict a credential (``Authorization``, ``Cookie``, ``X-Api-Key``, a token): the event
+    would go without it, and the consumer would call the callee with its own credential,
+    not the caller's. Headers the rewrite cannot see (a parameter, a helper's dict) stay
+    a note."""
+    current = _enclosing_function(call, parsed.parents)
+    if current is None:
+        return
+    for node in _walk(current):
+        for key in _header_keys_given(node, name):
+            if not isinstance(key, cst.SimpleString):
+                continue
+            header = key.evaluated_value
+            if not isinstance(header, str):
+                continue
+            if header.lower() in CREDENTIAL_HEADERS or secret_name(header):
+                line = parsed.positions[key].start.line
+                why = (
+                    "the function changes the dict after making it"
+                    if _changed_in_place(name, call, parsed)
+                    else f"more than one binding of `{name}` may reach the call"
+                )
+                raise _NotRewritable(
+                    f"the call sends `headers={name}`, whose `{header}` (line {line}) is a "
+                    f"credential, and {why}, so the rewrite cannot tell which headers it "
+                    "sent: the event would go without the caller's credential, and the "
+                    "consumer would call the callee with its own; name the headers in the "
+                    "send's `headers=` by hand, or keep the call"
+                )
+
+
+def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:
+    """The header names ``node`` gives the dict ``name``: the keys of a dict assigned to
+    it (``name = {...}``, ``name: dict = {...}``, ``name |= {...}``), an item set on it
+    (``name["Cookie"] = ...``),
+    or what ``name.update(...)``/``name.setdefault(...)`` adds."""
+    value: cst.BaseExpression | None = None
+    if (
+        isinstance(node, cst.AnnAssign)
+        and isinstance(node.target, cst.Name)
+        and node.target.value == name
+    ):
+        value = node.value
+    elif isinstance(node, cst.Assign):
+        for target in node.targets:
+            held = target.target
+            if isinstance(held, cst.Name) and held.value == name:
+                value = node.value
+            elif (
+                isinstance(held, cst.Subscript)
+                and isinstance(held.value, cst.Name)
+                and held.value.value == name
+                and len(held.slice) == 1
+                and isinstance(held.slice[0].slice, cst.Index)
+            ):
+                yield held.slice[0].slice.value
+    elif (
+        isinstance(node, cst.AugAssign)
+        and isinstance(node.target, cst.Name)
+        and node.target.value == name
+    ):
+        value = node.value
+    elif (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and isinstance(node.func.value, cst.Name)
+        and node.func.value.value == name
+        and node.func.attr.value in ("update", "setdefault")
+    ):
+        for given in node.args:
+            if given.keyword is not None:
+                yield cst.SimpleString(repr(given.keyword.value))
+            elif node.func.attr.value == "setdefault":
+                yield given.value
+                break
+            else:
+                value = given.value
+    if isinstance(value, cst.Dict):
+        yield from (e.key for e in value.elements if isinstance(e, cst.DictElement))
+
+
+def _carried_local(parsed: ParsedSource, call: cst.Call) -> tuple[str, bool] | None:
+    """The local whose dict the call sent as ``headers=`` and its send now carries written
+    out (``headers = {"Authorization": token}`` above the call): every entry is carried, or
+    is an exchange header with a value that does nothing when made. Its assignment is then
+    made again by the send and can go with the call, as a literal's would. With it, whether
+    the send carries any of its entries (a dict of the exchange's own headers, such as
+    ``Content-Type``, has none to carry)."""
+    made = _header_local(parsed, call)
+    if made is None or not made[1]:
+        return None
+    sent = False
+    for element in made[0].elements:
         if not isinstance(element, cst.DictElement) or not isinstance(
             element.key, cst.SimpleString
         ):
             return None
-        if element.key.evaluated_value.lower() in TRANSPORT_HEADERS and not _inert(element.value):
+        own = element.key.evaluated_value.lower() in TRANSPORT_HEADERS
+        if own and not _inert(element.value):
             return None
-    return name
+        sent = sent or not own
+    name = _keyword(call, "headers")
+    if name is None or not isinstance(name.value, cst.Name):
+        return None
+    return name.value.value, sent
 
 
 Parse = Callable[[bytes], ParsedSource]
@@ -1755,13 +1917,16 @@ def _rewrite(
     new_module = separate_docstring(new_module)
     dead: dict[int, cst.SimpleStatementLine] = {}
     bare: set[int] = set()
-    # header dicts the sends now carry written out, per function
-    carried: set[tuple[str, str]] = set()
-    for ident, located in found.items():
+    # header dicts the sends now carry written out: (function, name) -> the line of the
+    # call whose send carries some of its entries (``None``: the exchange's own only)
+    carried: dict[tuple[str, str], int | None] = {}
+    for ident, located in sorted(found.items(), key=lambda f: specs[f[0]].line):
         function = _function_of(located.statement, parsed.parents)
         local = _carried_local(parsed, located.call) if specs[ident].fold_into is None else None
         if function is not None and local is not None:
-            carried.add((function, local))
+            line = specs[ident].line if local[1] else None
+            if carried.get((function, local[0])) is None:
+                carried[(function, local[0])] = line
     local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried)
     while dead or bare:
         # what a dropped statement read may have served only it (``url = f"{base}/x"``
@@ -1786,7 +1951,13 @@ def _rewrite(
         leftovers = [name for name in leftovers if name not in mine]
         function = _function_of(located.statement, parsed.parents)
         stale = local_leftovers.pop(function, []) if function else []
-        extra = (*extra, *(_leftover_note(name, function or "", fate) for name, fate in stale))
+        extra = (
+            *extra,
+            *(
+                _leftover_note(name, function or "", fate, carried.get((function or "", name)))
+                for name, fate in stale
+            ),
+        )
         clause = _copied_clause(located.statement, parsed.parents, copies)
         if clause is not None:
             line = positions[clause].start.line
@@ -1796,6 +1967,20 @@ def _rewrite(
                 "for `EventNotAccepted` that follows: it runs whichever of them handles "
                 "the failure",
             )
+            sent_error = _error_in_data(located.call, clause, parsed)
+            copied_for = next((i for i, f in found.items() if id(clause) in f.copies), None)
+            if (
+                sent_error is not None
+                and copied_for is not None
+                and _clause_error(clause) in transformer.sent_names.get(ident, ())
+            ):
+                extra = (
+                    *extra,
+                    f"line {specs[ident].line}: the event's data carries `{sent_error}`, the "
+                    "clause's error: in the copy for `EventNotAccepted` it carries the send's "
+                    f"error text (why Kafka did not take the event of line {specs[copied_for].line}), "
+                    "not the client's, to its consumer",
+                )
         if located.facts.notes or extra:
             notes[ident] = (*located.facts.notes, *extra)
     if leftovers:  # read only by a client block the rewrite unwrapped
@@ -1826,6 +2011,77 @@ def _copied_clause(
         if isinstance(current, cst.ExceptHandler) and id(current) in copies:
             return current
         current = parents.get(current)
+    return None
+
+
+def _clause_error(clause: cst.ExceptHandler) -> str | None:
+    """The name an ``except ... as <name>`` clause binds its error to."""
+    name = clause.name.name if clause.name is not None else None
+    return name.value if isinstance(name, cst.Name) else None
+
+
+def _errors_passed_on(clause: cst.ExceptHandler, parsed: ParsedSource) -> list[tuple[int, str]]:
+    """``(line, read)`` of each call in the clause that passes its error on as data, one per
+    line (``requests.post(audit, json={"why": str(e)})``): not a report (logging,
+    ``print``, ``abort``), nor what it raises, which words the caller's failure."""
+    out: dict[int, str] = {}
+    parents = parsed.parents
+    for node in _walk(clause.body):
+        if not isinstance(node, cst.Call):
+            continue
+        func = _dotted(node.func) or ""
+        if func in _TO_TEXT or _REPORTING.search(func):
+            continue
+        line = parsed.positions[node].start.line
+        if line in out or _within_report(node, clause, parents):
+            continue
+        read = _error_in_data(node, clause, parsed)
+        if read is not None:
+            out[line] = read
+    return sorted(out.items())
+
+
+def _within_report(
+    node: cst.CSTNode, clause: cst.ExceptHandler, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    """Whether ``node`` is part of what the clause raises or reports
+    (``log.error("%s", describe(e))``): words, not data sent on."""
+    current = parents.get(node)
+    while current is not None and current is not clause:
+        if isinstance(current, cst.Raise) or (
+            isinstance(current, cst.Call) and _REPORTING.search(_dotted(current.func) or "")
+        ):
+            return True
+        current = parents.get(current)
+    return False
+
+
+def _error_in_data(call: cst.Call, clause: cst.ExceptHandler, parsed: ParsedSource) -> str | None:
+    """What of the clause's error the call sends (``str(err)``, ``f"{err}"``, ``err.args``),
+    as written: a read the copy for ``EventNotAccepted`` keeps, the send's error in its
+    place."""
+    error = _clause_error(clause)
+    if error is None:
+        return None
+    parents = parsed.parents
+    for arg in call.args:
+        for node in _walk(arg.value):
+            if not (isinstance(node, cst.Name) and node.value == error):
+                continue
+            top: cst.CSTNode = node
+            parent = parents.get(top)
+            while (
+                (isinstance(parent, cst.Attribute) and parent.value is top)
+                or (isinstance(parent, cst.Call) and parent.func is top)
+                or (isinstance(parent, cst.Subscript) and parent.value is top)
+            ):
+                top, parent = parent, parents.get(parent)
+            holder = parents.get(parent) if isinstance(parent, cst.Arg) else None
+            if isinstance(holder, cst.Call) and _dotted(holder.func) in _TO_TEXT:
+                top = holder
+            elif isinstance(parent, cst.FormattedStringExpression):
+                top = parents.get(parent) or top
+            return parsed.wrapper.module.code_for_node(top)
     return None
 
 
@@ -1861,7 +2117,14 @@ def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) 
 _Fate = Literal["removed", "call", "kept"]
 
 
-def _leftover_note(name: str, function: str, fate: _Fate) -> str:
+def _leftover_note(name: str, function: str, fate: _Fate, sent_at: int | None = None) -> str:
+    """``sent_at``: the line of the call whose send now carries the local's header dict
+    written out (evaluated there, not where the local was)."""
+    if fate == "removed" and sent_at is not None:
+        return (
+            f"`{name}` in `{function}` only served the old call: removed, its dict written "
+            f"out in the send at line {sent_at}"
+        )
     if fate == "removed":
         return f"`{name}` in `{function}` only served the old call: removed"
     if fate == "call":
@@ -1877,7 +2140,7 @@ def _left_over_locals(
     removed: set[str],
     dead: dict[int, cst.SimpleStatementLine],
     bare: set[int],
-    carried: set[tuple[str, str]],
+    carried: Mapping[tuple[str, str], int | None],
 ) -> dict[str, list[tuple[str, _Fate]]]:
     """Per function name: locals that only removed code read (``timeout =
     aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped), assigned at its top

@@ -64,6 +64,7 @@ from decouple_services.migrate.syntax import span as _span
 
 __all__ = [
     "payload_cautions",
+    "secret_name",
     "servicer_factory",
     "site_refusals",
 ]
@@ -497,14 +498,15 @@ def _required(init: Function) -> list[str]:
 # --- payloads ----------------------------------------------------------------------------
 
 
-def _secret_name(name: str) -> bool:
+def secret_name(name: str) -> bool:
+    """Whether a name says it holds a secret (``access_token``, ``X-Api-Key``)."""
     found = words(name)
     return any(w in _SECRET_WORDS for w in found) or bool(_pairs(found) & _SECRET_PAIRS)
 
 
 def payload_cautions(payload: str | None) -> tuple[Finding, ...]:
     """``secret-in-payload`` when a field of the sent data is named like a secret."""
-    secrets = [name for name, _ in payload_fields(payload) if _secret_name(name)]
+    secrets = [name for name, _ in payload_fields(payload) if secret_name(name)]
     if not secrets:
         return ()
     shown = ", ".join(f"`{n}`" for n in secrets)
