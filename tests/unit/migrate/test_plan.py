@@ -95,11 +95,12 @@ def test_topics_gather_their_producers_sites_and_schema(result: ScanResult) -> N
         "properties": {"reservation_id": {}},
         "required": ["reservation_id"],
     }
-    # {**event, "order_id": order_id}: the path parameter is known, the rest is not
+    # event = {"outcome": outcome, **details} above the call, then {**event, "order_id":
+    # order_id}: its outcome and the path parameter are known, what details holds is not
     assert topics["orders.payment-events"].payload_schema == {
         "type": "object",
-        "properties": {"order_id": {}},
-        "required": ["order_id"],
+        "properties": {"outcome": {}, "order_id": {}},
+        "required": ["outcome", "order_id"],
         "additionalProperties": True,
     }
 
@@ -413,3 +414,52 @@ def test_a_files_module_is_named_as_its_own_imports_say(tmp_path: Path) -> None:
     assert module_of(setup) == "mailbox_manager.commands.setup"
     assert layout_of(setup, module_of).import_root == "src/backend"
     assert module_of("scripts/run.py") == "run"  # nothing first-party: as the scan names it
+
+
+def _reserve_topic(tmp_path: Path, body: str) -> dict[str, object] | None:
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    shop = tmp_path / "repo" / "shop" / "shop.py"
+    shop.write_text(
+        shop.read_text().replace(
+            '    requests.post(f"http://stock:8000/items/{item_id}/reserve", '
+            'json={"quantity": quantity}, timeout=2)\n',
+            body,
+        )
+    )
+    plan = _migrate_all(tmp_path / "repo")
+    site = next(p for p in plan.rewrites if p.site.function.endswith("reserve"))
+    topic = next(t for t in plan.topics if t.name == site.send.topic)
+    return topic.payload_schema
+
+
+def test_a_payload_bound_to_a_dict_literal_above_the_call_has_its_schema(
+    tmp_path: Path,
+) -> None:
+    """``data = {"text": text}`` then ``requests.post(url, data)``: the event's data is that
+    dict, so the schema (and the generated test's sample) names its keys, not ``{"id": "1"}``
+    of a payload nothing is known of."""
+    schema = _reserve_topic(
+        tmp_path,
+        "    if quantity:\n"
+        '        body = {"quantity": quantity, "reason": "order"}\n'
+        '        requests.post(f"http://stock:8000/items/{item_id}/reserve", json=body,'
+        " timeout=2)\n",
+    )
+    assert schema is not None
+    assert schema["properties"] == {
+        "quantity": {},
+        "reason": {"type": "string"},
+        "item_id": {},
+    }
+
+
+def test_a_payload_changed_after_its_literal_is_not_read_from_it(tmp_path: Path) -> None:
+    """A key set after the literal (``body["note"] = ...``), or a second binding, means the
+    literal is not what is sent: nothing is inferred from it."""
+    schema = _reserve_topic(
+        tmp_path,
+        '    body = {"quantity": quantity}\n'
+        '    body["note"] = "x"\n'
+        '    requests.post(f"http://stock:8000/items/{item_id}/reserve", json=body, timeout=2)\n',
+    )
+    assert schema is None or "quantity" not in schema.get("properties", {})
