@@ -99,6 +99,7 @@ from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
 from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
 from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
 from decouple_services.migrate.outbox import add_installed_app, outbox_write, uses_sqlalchemy
+from decouple_services.migrate.patched_calls import patching_note, patching_tests
 from decouple_services.migrate.payload import builds as payload_builds
 from decouple_services.migrate.payload import (
     infer_schema,
@@ -553,6 +554,7 @@ def plan_migration(
     # one send is judged where it is written and as it waits.
     planned = _with_effects(planned, result, read, folded)
     planned = across_topics(planned)
+    planned = _with_patching_tests(planned, services, result.root, module_of)
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -887,6 +889,33 @@ def _with_effects(
         at = next((n for n, c in enumerate(cautions) if c.code == "identity-in-payload"), None)
         cautions.insert(len(cautions) if at is None else at, caution)
         out.append(replace(item, cautions=tuple(cautions)))
+    return out
+
+
+def _with_patching_tests(
+    planned: Sequence[PlannedSite],
+    services: Mapping[str, Service],
+    repo_root: str | None,
+    module_of: ModuleOf,
+) -> list[PlannedSite]:
+    """Each site with a note naming the caller's tests that patch the call it replaces
+    (:mod:`decouple_services.migrate.patched_calls`), once its send is final."""
+    out = []
+    for item in planned:
+        service = services.get(item.site.caller)
+        found = (
+            patching_tests(repo_root, service.root, item.site, module_of(item.site.file))
+            if service is not None and not item.carried
+            else []
+        )
+        if item.send.outbox is not None:
+            async_outbox = item.in_async_def and item.send.outbox == "sqlalchemy"
+            send = "send_via_outbox_async" if async_outbox else "send_via_outbox"
+        else:
+            send = "send_event_and_wait" if item.send.wait else "send_event"
+            send += "_async" if item.in_async_def else ""
+        note = patching_note(found, module_of(item.site.file), send)
+        out.append(replace(item, notes=(*item.notes, note)) if note else item)
     return out
 
 

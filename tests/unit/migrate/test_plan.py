@@ -463,3 +463,41 @@ def test_a_payload_changed_after_its_literal_is_not_read_from_it(tmp_path: Path)
         '    requests.post(f"http://stock:8000/items/{item_id}/reserve", json=body, timeout=2)\n',
     )
     assert schema is None or "quantity" not in schema.get("properties", {})
+
+
+def test_the_callers_tests_that_patch_the_replaced_call_are_named(tmp_path: Path) -> None:
+    """A test standing in for the callee with ``mock.patch("requests.post")`` (or the
+    helper the site calls through) asserts a call the rewrite removes: the site's note
+    names it and what to patch instead; a test patching something else is not named."""
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    tests = tmp_path / "repo" / "shop" / "tests"
+    tests.mkdir()
+    (tests / "test_shop.py").write_text(
+        "from unittest import mock\n\nimport shop\n\n\n"
+        "def test_reserve():\n"
+        '    with mock.patch("requests.post") as post:\n'
+        "        shop.reserve(1, 2)\n"
+        "    post.assert_called_once()\n\n\n"
+        "def test_release():\n"
+        '    with mock.patch("shop.send_post_request") as send:\n'
+        "        shop.release(1, 2)\n"
+        "    send.assert_called_once()\n\n\n"
+        "def test_reserve_with_the_module_patched():\n"
+        '    with mock.patch("shop.requests") as requests:\n'
+        "        shop.reserve(1, 2)\n"
+        "    requests.post.assert_called_once()\n\n\n"
+        "def test_other():\n"
+        '    with mock.patch("shop.time.sleep"):\n'
+        "        pass\n"
+    )
+    plan = _migrate_all(tmp_path / "repo")
+    notes = {p.site.function.rsplit(".", 1)[-1]: p.notes for p in plan.rewrites}
+    reserve = [n for n in notes["reserve"] if n.startswith("tests that patch")]
+    release = [n for n in notes["release"] if n.startswith("tests that patch")]
+    assert reserve == [
+        "tests that patch the call this site made (shop/tests/test_shop.py:7, "
+        "shop/tests/test_shop.py:19) stand in for a "
+        "call that no longer happens: patch `shop.send_event_and_wait` there instead, or "
+        "they fail (the send raises `EventNotAccepted` where no broker is configured)"
+    ]
+    assert len(release) == 1 and "(shop/tests/test_shop.py:13)" in release[0]
