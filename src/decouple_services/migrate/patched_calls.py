@@ -125,6 +125,6 @@ def patching_note(found: list[str], module: str | None, send: str) -> str | None
     where = f"`{module}.{send}`" if module else f"`{send}`"
     return (
         f"tests that patch the call this site made ({shown}{more}) stand in for a call "
-        f"that no longer happens: patch {where} there instead, or they fail (the send "
-        "raises `EventNotAccepted` where no broker is configured)"
+        f"that no longer happens here: where they run this site, patch {where} instead, "
+        "or they fail (the send raises `EventNotAccepted` where no broker is configured)"
     )

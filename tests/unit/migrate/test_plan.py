@@ -496,8 +496,8 @@ def test_the_callers_tests_that_patch_the_replaced_call_are_named(tmp_path: Path
     release = [n for n in notes["release"] if n.startswith("tests that patch")]
     assert reserve == [
         "tests that patch the call this site made (shop/tests/test_shop.py:7, "
-        "shop/tests/test_shop.py:19) stand in for a "
-        "call that no longer happens: patch `shop.send_event_and_wait` there instead, or "
-        "they fail (the send raises `EventNotAccepted` where no broker is configured)"
+        "shop/tests/test_shop.py:19) stand in for a call that no longer happens here: "
+        "where they run this site, patch `shop.send_event_and_wait` instead, or they fail "
+        "(the send raises `EventNotAccepted` where no broker is configured)"
     ]
     assert len(release) == 1 and "(shop/tests/test_shop.py:13)" in release[0]
