@@ -81,38 +81,51 @@ def replaced_names(site: CallSite, module: str | None) -> tuple[set[str], set[st
     return targets, names
 
 
-def patching_tests(
-    repo_root: str | None, service_root: str, site: CallSite, module: str | None
-) -> list[str]:
-    """``file:line`` (repository-relative) of each test under the caller service's root
-    that patches the name this site called, ``mock.patch("app.utils.kernel_request")``
-    matching ``kernel_request`` called from ``app/utils.py`` through the helper."""
+#: A test line that patches something, with its ``file:line``: what is matched per site.
+PatchLine = tuple[str, str]
+
+
+def patch_lines(repo_root: str | None, service_root: str) -> list[PatchLine]:
+    """``(file:line, line)`` of each line of the test files under a service's root that
+    patches something (read once per service, then matched against each of its sites)."""
     if repo_root is None:
         return []
     root = Path(repo_root)
     folder = root / service_root
     if not folder.is_dir():
         return []
-    targets, names = replaced_names(site, module)
-    if not targets:
-        return []
-    owner = (module or "").rsplit(".", 1)[-1]
-    found: list[str] = []
+    out: list[PatchLine] = []
     for path in find_test_files(folder):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
+        where = path.relative_to(root).as_posix()
         for number, line in enumerate(text.splitlines(), start=1):
-            hit = any(
-                m.group(1) in targets or any(m.group(1).endswith("." + t) for t in targets)
-                for m in _PATCH.finditer(line)
-            ) or any(
-                m.group(2) in names and m.group(1).rsplit(".", 1)[-1] in (owner, "requests")
-                for m in _PATCH_OBJECT.finditer(line)
-            )
-            if hit:
-                found.append(f"{path.relative_to(root).as_posix()}:{number}")
+            if "patch" in line:
+                out.append((f"{where}:{number}", line))
+    return out
+
+
+def patching_tests(lines: list[PatchLine], site: CallSite, module: str | None) -> list[str]:
+    """``file:line`` of each of ``lines`` (:func:`patch_lines` of the caller service) that
+    patches the name this site called: ``mock.patch("app.utils.kernel_request")`` matches
+    ``kernel_request`` called from ``app/utils.py`` through the helper."""
+    targets, names = replaced_names(site, module)
+    if not targets:
+        return []
+    owner = (module or "").rsplit(".", 1)[-1]
+    found: list[str] = []
+    for where, line in lines:
+        hit = any(
+            m.group(1) in targets or any(m.group(1).endswith("." + t) for t in targets)
+            for m in _PATCH.finditer(line)
+        ) or any(
+            m.group(2) in names and m.group(1).rsplit(".", 1)[-1] in (owner, "requests")
+            for m in _PATCH_OBJECT.finditer(line)
+        )
+        if hit:
+            found.append(where)
     return found
 
 

@@ -99,7 +99,12 @@ from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
 from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
 from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
 from decouple_services.migrate.outbox import add_installed_app, outbox_write, uses_sqlalchemy
-from decouple_services.migrate.patched_calls import patching_note, patching_tests
+from decouple_services.migrate.patched_calls import (
+    PatchLine,
+    patch_lines,
+    patching_note,
+    patching_tests,
+)
 from decouple_services.migrate.payload import builds as payload_builds
 from decouple_services.migrate.payload import (
     infer_schema,
@@ -901,13 +906,14 @@ def _with_patching_tests(
     """Each site with a note naming the caller's tests that patch the call it replaces
     (:mod:`decouple_services.migrate.patched_calls`), once its send is final."""
     out = []
+    lines: dict[str, list[PatchLine]] = {}  # each service's test files, read once
     for item in planned:
         service = services.get(item.site.caller)
-        found = (
-            patching_tests(repo_root, service.root, item.site, module_of(item.site.file))
-            if service is not None and not item.carried
-            else []
-        )
+        found: list[str] = []
+        if service is not None and not item.carried:
+            if service.root not in lines:
+                lines[service.root] = patch_lines(repo_root, service.root)
+            found = patching_tests(lines[service.root], item.site, module_of(item.site.file))
         if item.send.outbox is not None:
             async_outbox = item.in_async_def and item.send.outbox == "sqlalchemy"
             send = "send_via_outbox_async" if async_outbox else "send_via_outbox"
