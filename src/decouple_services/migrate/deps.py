@@ -108,7 +108,10 @@ def _pyproject(text: str, name: str) -> str | None:
         if deps:
             close = _closing_bracket(text, deps.end())
             body = text[deps.end() : close]
-            items = re.findall(r"([\"'])(.*?)\1", body)
+            # the array's own text, its comments blanked: a quote, a bracket or a comma
+            # inside a comment is not the array's
+            code = _without_comments(body)
+            items = re.findall(r"([\"'])(.*?)\1", code)
             if _listed([item for _, item in items], name):
                 return None
             quote = items[0][0] if items else '"'
@@ -117,8 +120,11 @@ def _pyproject(text: str, name: str) -> str | None:
                 lines = body.rstrip().splitlines()
                 indent = re.match(r"\s*", lines[-1]).group(0) if lines[-1].strip() else "    "  # type: ignore[union-attr]
                 stripped = body.rstrip(" \t\r\n")
-                comma = "" if stripped.endswith((",", "[")) or not stripped.strip() else ","
-                insert = f"{stripped}{comma}{nl}{indent}{new},{nl}"
+                # the comma after the last entry, before the comment that may follow it
+                last = len(code.rstrip(" \t\r\n"))
+                if code[:last].strip() and not code[:last].endswith((",", "[")):
+                    stripped = f"{stripped[:last]},{stripped[last:]}"
+                insert = f"{stripped}{nl}{indent}{new},{nl}"
                 return text[: deps.end()] + insert + text[close:]
             inner = body.strip()
             joined = f"{inner.rstrip(',')}, {new}" if inner else new
@@ -142,14 +148,42 @@ def _section_end(text: str, start: int) -> int:
     return following.start() if following else len(text)
 
 
+def _without_comments(text: str) -> str:
+    """``text`` (TOML) with each comment's characters turned to spaces, so positions in it
+    are positions in ``text``."""
+    out = list(text)
+    quote: str | None = None
+    comment = False
+    for i, ch in enumerate(text):
+        if comment:
+            if ch in "\r\n":
+                comment = False
+            else:
+                out[i] = " "
+        elif quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+            out[i] = " "
+    return "".join(out)
+
+
 def _closing_bracket(text: str, start: int) -> int:
     depth = 1
     quote: str | None = None
+    comment = False
     for i in range(start, len(text)):
         ch = text[i]
-        if quote:
+        if comment:
+            comment = ch not in "\r\n"
+        elif quote:
             if ch == quote:
                 quote = None
+        elif ch == "#":
+            comment = True
         elif ch in "\"'":
             quote = ch
         elif ch == "[":

@@ -99,6 +99,12 @@ from decouple_services.migrate.outbox import DJANGO as OUTBOX_DJANGO
 from decouple_services.migrate.outbox import NO_OUTBOX as OUTBOX_REFUSED
 from decouple_services.migrate.outbox import SQLALCHEMY as OUTBOX_SQLALCHEMY
 from decouple_services.migrate.outbox import add_installed_app, outbox_write, uses_sqlalchemy
+from decouple_services.migrate.patched_calls import (
+    PatchLine,
+    patch_lines,
+    patching_note,
+    patching_tests,
+)
 from decouple_services.migrate.payload import builds as payload_builds
 from decouple_services.migrate.payload import (
     infer_schema,
@@ -130,7 +136,12 @@ from decouple_services.migrate.spec import (
     ProducerSpec,
     TopicSpec,
 )
-from decouple_services.migrate.syntax import function_at, own_nodes, parse_module
+from decouple_services.migrate.syntax import (
+    function_at,
+    own_nodes,
+    parse_module,
+    reaching_value,
+)
 
 PRODUCER_MODULE = "decouple_producer"
 CONSUMER_PACKAGE = "decouple_consumers"
@@ -548,6 +559,7 @@ def plan_migration(
     # one send is judged where it is written and as it waits.
     planned = _with_effects(planned, result, read, folded)
     planned = across_topics(planned)
+    planned = _with_patching_tests(planned, services, result.root, module_of)
     for site in carried:
         path, module, _ = producer_home[site.caller]
         send = SendSpec(
@@ -885,6 +897,34 @@ def _with_effects(
     return out
 
 
+def _with_patching_tests(
+    planned: Sequence[PlannedSite],
+    services: Mapping[str, Service],
+    repo_root: str | None,
+    module_of: ModuleOf,
+) -> list[PlannedSite]:
+    """Each site with a note naming the caller's tests that patch the call it replaces
+    (:mod:`decouple_services.migrate.patched_calls`), once its send is final."""
+    out = []
+    lines: dict[str, list[PatchLine]] = {}  # each service's test files, read once
+    for item in planned:
+        service = services.get(item.site.caller)
+        found: list[str] = []
+        if service is not None and not item.carried:
+            if service.root not in lines:
+                lines[service.root] = patch_lines(repo_root, service.root)
+            found = patching_tests(lines[service.root], item.site, module_of(item.site.file))
+        if item.send.outbox is not None:
+            async_outbox = item.in_async_def and item.send.outbox == "sqlalchemy"
+            send = "send_via_outbox_async" if async_outbox else "send_via_outbox"
+        else:
+            send = "send_event_and_wait" if item.send.wait else "send_event"
+            send += "_async" if item.in_async_def else ""
+        note = patching_note(found, module_of(item.site.file), send)
+        out.append(replace(item, notes=(*item.notes, note)) if note else item)
+    return out
+
+
 def _send_text(item: PlannedSite) -> str:
     """A send of this change, as an effect-before-send caution names it."""
     how = (
@@ -1209,6 +1249,9 @@ def _topics(
             )
         endpoint = next((e for e in map(endpoint_of, (i.site for i in items)) if e), None)
         payloads = [_payload_text(i) for i in items]
+        # what the data holds, for its schema and the sample of the generated test: a
+        # payload bound to a dict literal above the call (``data = {"text": text}``) is it
+        shapes = [_payload_text(i, read) for i in items]
         params: tuple[str, ...] = ()
         if endpoint is not None and endpoint.protocol == "http":
             params = tuple(re.findall(r"\{(\w+)", endpoint.path))
@@ -1220,26 +1263,66 @@ def _topics(
                 producers=tuple(sorted({i.site.caller for i in items})),
                 event_type=event_type(name),
                 endpoint=endpoint,
-                payload_schema=merge_schemas([infer_schema(p) for p in payloads]),
+                payload_schema=merge_schemas([infer_schema(p) for p in shapes]),
                 site_ids=tuple(sorted(i.site.id for i in items)),
                 path_params=params,
                 key_field=key_field(payloads[0], params, identity_field)
                 if len({key_field(p, params, identity_field) for p in payloads}) == 1
                 else None,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
-                literals=literal_values(payloads[0]),
+                literals=literal_values(shapes[0]),
             )
         )
     return tuple(topics)
 
 
-def _payload_text(item: PlannedSite) -> str | None:
+def _payload_text(item: PlannedSite, read: ReadFile | None = None) -> str | None:
     """The event's data as the send writes it: the payload, with the path parameters the
-    url carried as fields (a send migrated earlier already has them)."""
+    url carried as fields (a send migrated earlier already has them). With ``read``, what
+    that data holds: a local name in it (the whole payload, or ``**name`` in a dict) bound
+    to a dict literal before the call, and never changed, is read as that literal
+    (:func:`reaching_value`), as the send's data is the same whether the site is migrated
+    now or was before."""
     payload = item.payload or _payload_of(item.send.payload_hint)
-    if item.carried or item.send.is_grpc or not item.send.path_params:
+    if not (item.carried or item.send.is_grpc or not item.send.path_params):
+        payload = with_path_params(payload, item.send.path_params)[0]
+    if read is None or payload is None:
         return payload
-    return with_path_params(payload, item.send.path_params)[0]
+    node = _parse_expression(payload)
+    tree = parse_module(read(item.site.file)) if node is not None else None
+    if tree is None or node is None:
+        return payload
+
+    def literal(name: ast.expr | None) -> ast.Dict | None:
+        if not isinstance(name, ast.Name):
+            return None
+        value = reaching_value(tree, item.site.line, name.id)
+        return value if isinstance(value, ast.Dict) else None
+
+    whole = literal(node)
+    if whole is not None:
+        return ast.unparse(whole)
+    if not isinstance(node, ast.Dict):
+        return payload
+    keys: list[ast.expr | None] = []
+    values: list[ast.expr] = []
+    for key, value in zip(node.keys, node.values, strict=True):
+        inner = literal(value) if key is None else None
+        if inner is not None:
+            # ``{**event, "order_id": order_id}``: event's entries, in its place
+            keys += inner.keys
+            values += inner.values
+        else:
+            keys.append(key)
+            values.append(value)
+    return ast.unparse(ast.Dict(keys=keys, values=values))
+
+
+def _parse_expression(source: str) -> ast.expr | None:
+    try:
+        return ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return None
 
 
 def _producers(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 
 from decouple_services.migrate.deps import VERSIONS, add_requirement
@@ -59,6 +60,29 @@ def test_pyproject_arrays_one_per_line_and_inline() -> None:
     assert add_requirement("pyproject.toml", inline, "kafka-python") == (
         f"[project]\ndependencies = ['requests>=2.31', 'kafka-python>={KP}']\n"
     )
+
+
+def test_pyproject_array_whose_last_entry_has_a_comment() -> None:
+    """The comma goes after the last entry's string, not inside its comment (which would
+    leave two strings with nothing between them: an array TOML cannot read); a bracket or
+    a quote in a comment is not the array's."""
+    text = (
+        "[project]\ndependencies = [\n"
+        '    "django (>=5.2.7,<6.0.0)",  # "LTS" [see #12]\n'
+        '    "setuptools (>=80.9.0,<81.0.0)"  # needed for django-excel. See issues/1176\n'
+        "]\n"
+    )
+    changed = add_requirement("pyproject.toml", text, "kafka-python")
+    assert changed == (
+        "[project]\ndependencies = [\n"
+        '    "django (>=5.2.7,<6.0.0)",  # "LTS" [see #12]\n'
+        '    "setuptools (>=80.9.0,<81.0.0)",  # needed for django-excel. See issues/1176\n'
+        f'    "kafka-python>={KP}",\n'
+        "]\n"
+    )
+    assert tomllib.loads(changed)["project"]["dependencies"][-1] == f"kafka-python>={KP}"
+    listed = text.replace("See issues/1176", 'not "kafka-python"')
+    assert add_requirement("pyproject.toml", listed, "kafka-python") is not None
 
 
 def test_poetry_dependencies() -> None:

@@ -95,11 +95,12 @@ def test_topics_gather_their_producers_sites_and_schema(result: ScanResult) -> N
         "properties": {"reservation_id": {}},
         "required": ["reservation_id"],
     }
-    # {**event, "order_id": order_id}: the path parameter is known, the rest is not
+    # event = {"outcome": outcome, **details} above the call, then {**event, "order_id":
+    # order_id}: its outcome and the path parameter are known, what details holds is not
     assert topics["orders.payment-events"].payload_schema == {
         "type": "object",
-        "properties": {"order_id": {}},
-        "required": ["order_id"],
+        "properties": {"outcome": {}, "order_id": {}},
+        "required": ["outcome", "order_id"],
         "additionalProperties": True,
     }
 
@@ -413,3 +414,90 @@ def test_a_files_module_is_named_as_its_own_imports_say(tmp_path: Path) -> None:
     assert module_of(setup) == "mailbox_manager.commands.setup"
     assert layout_of(setup, module_of).import_root == "src/backend"
     assert module_of("scripts/run.py") == "run"  # nothing first-party: as the scan names it
+
+
+def _reserve_topic(tmp_path: Path, body: str) -> dict[str, object] | None:
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    shop = tmp_path / "repo" / "shop" / "shop.py"
+    shop.write_text(
+        shop.read_text().replace(
+            '    requests.post(f"http://stock:8000/items/{item_id}/reserve", '
+            'json={"quantity": quantity}, timeout=2)\n',
+            body,
+        )
+    )
+    plan = _migrate_all(tmp_path / "repo")
+    site = next(p for p in plan.rewrites if p.site.function.endswith("reserve"))
+    topic = next(t for t in plan.topics if t.name == site.send.topic)
+    return topic.payload_schema
+
+
+def test_a_payload_bound_to_a_dict_literal_above_the_call_has_its_schema(
+    tmp_path: Path,
+) -> None:
+    """``data = {"text": text}`` then ``requests.post(url, data)``: the event's data is that
+    dict, so the schema (and the generated test's sample) names its keys, not ``{"id": "1"}``
+    of a payload nothing is known of."""
+    schema = _reserve_topic(
+        tmp_path,
+        "    if quantity:\n"
+        '        body = {"quantity": quantity, "reason": "order"}\n'
+        '        requests.post(f"http://stock:8000/items/{item_id}/reserve", json=body,'
+        " timeout=2)\n",
+    )
+    assert schema is not None
+    assert schema["properties"] == {
+        "quantity": {},
+        "reason": {"type": "string"},
+        "item_id": {},
+    }
+
+
+def test_a_payload_changed_after_its_literal_is_not_read_from_it(tmp_path: Path) -> None:
+    """A key set after the literal (``body["note"] = ...``), or a second binding, means the
+    literal is not what is sent: nothing is inferred from it."""
+    schema = _reserve_topic(
+        tmp_path,
+        '    body = {"quantity": quantity}\n'
+        '    body["note"] = "x"\n'
+        '    requests.post(f"http://stock:8000/items/{item_id}/reserve", json=body, timeout=2)\n',
+    )
+    assert schema is None or "quantity" not in schema.get("properties", {})
+
+
+def test_the_callers_tests_that_patch_the_replaced_call_are_named(tmp_path: Path) -> None:
+    """A test standing in for the callee with ``mock.patch("requests.post")`` (or the
+    helper the site calls through) asserts a call the rewrite removes: the site's note
+    names it and what to patch instead; a test patching something else is not named."""
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    tests = tmp_path / "repo" / "shop" / "tests"
+    tests.mkdir()
+    (tests / "test_shop.py").write_text(
+        "from unittest import mock\n\nimport shop\n\n\n"
+        "def test_reserve():\n"
+        '    with mock.patch("requests.post") as post:\n'
+        "        shop.reserve(1, 2)\n"
+        "    post.assert_called_once()\n\n\n"
+        "def test_release():\n"
+        '    with mock.patch("shop.send_post_request") as send:\n'
+        "        shop.release(1, 2)\n"
+        "    send.assert_called_once()\n\n\n"
+        "def test_reserve_with_the_module_patched():\n"
+        '    with mock.patch("shop.requests") as requests:\n'
+        "        shop.reserve(1, 2)\n"
+        "    requests.post.assert_called_once()\n\n\n"
+        "def test_other():\n"
+        '    with mock.patch("shop.time.sleep"):\n'
+        "        pass\n"
+    )
+    plan = _migrate_all(tmp_path / "repo")
+    notes = {p.site.function.rsplit(".", 1)[-1]: p.notes for p in plan.rewrites}
+    reserve = [n for n in notes["reserve"] if n.startswith("tests that patch")]
+    release = [n for n in notes["release"] if n.startswith("tests that patch")]
+    assert reserve == [
+        "tests that patch the call this site made (shop/tests/test_shop.py:7, "
+        "shop/tests/test_shop.py:19) stand in for a call that no longer happens here: "
+        "where they run this site, patch `shop.send_event_and_wait` instead, or they fail "
+        "(the send raises `EventNotAccepted` where no broker is configured)"
+    ]
+    assert len(release) == 1 and "(shop/tests/test_shop.py:13)" in release[0]
