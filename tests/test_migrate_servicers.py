@@ -132,6 +132,13 @@ def _service_on_path(tmp_path: Path, migrated: MigrationResult, service: str) ->
             target.write_text(_generated(migrated, change.path), encoding="utf-8")
     stub = types.ModuleType(f"{service}.{service}_pb2_grpc")
     setattr(stub, f"{service.capitalize()}Servicer", object)
+    # another test's package of the same name (a Django fixture called ledger) would shadow
+    # this service's: it is set aside while the service is imported, and put back after
+    shadowed = {
+        name: sys.modules.pop(name)
+        for name in list(sys.modules)
+        if name == service or name.startswith(f"{service}.")
+    }
     before = set(sys.modules)
     sys.modules[stub.__name__] = stub
     if importlib.util.find_spec("grpc") is None:
@@ -145,6 +152,7 @@ def _service_on_path(tmp_path: Path, migrated: MigrationResult, service: str) ->
         for name in set(sys.modules) - before:
             del sys.modules[name]
         sys.modules.pop(stub.__name__, None)
+        sys.modules.update(shadowed)
 
 
 def test_the_generated_async_factory_connects_builds_and_closes(
