@@ -11,6 +11,7 @@ import pytest
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
 from decouple_services.core.config import Config
 from decouple_services.detect import extract
+from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.registry import build_detectors
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "sample"
@@ -314,17 +315,15 @@ def test_calls_of_names_bound_nowhere_around_are_read_from_their_names() -> None
     around it: its value is a reference, and whether the call is worth recording reads only
     the names. Those receivers are not evaluated; the calls recorded are the same."""
     evaluated: list[str] = []
-    original = extract.ModuleContext.evaluate
+    original = ModuleContext.evaluate
 
-    def spy(
-        self: extract.ModuleContext, expr: ast.expr | None, *args: object, **kwargs: object
-    ) -> object:
+    def spy(self: ModuleContext, expr: ast.expr | None, *args: object, **kwargs: object) -> object:
         if isinstance(expr, ast.Name):
             evaluated.append(expr.id)
         return original(self, expr, *args, **kwargs)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(extract.ModuleContext, "evaluate", spy)
+        patch.setattr(ModuleContext, "evaluate", spy)
         found = facts(NAMED_CALLS_SOURCE)
     assert [(c.line, c.name) for c in found.calls] == [
         (9, "post"),
