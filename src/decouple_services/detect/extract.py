@@ -1169,9 +1169,11 @@ class _Extractor:
         *,
         submitted: bool,
     ) -> None:
+        if isinstance(func, ast.Name):
+            self._named_candidate(call, func, args, keywords, scope, submitted)
+            return
         ctx = self.ctx
-        picked: Value | None = None
-        if isinstance(func, ast.Name | ast.Call):
+        if isinstance(func, ast.Call):
             picked = ctx.evaluate(func, scope)
             if isinstance(picked, Obj) and picked.type == GETATTR and len(picked.args) == 2:
                 self._getattr_call(call, picked.args[0], picked.args[1], args, keywords, scope)
@@ -1179,9 +1181,52 @@ class _Extractor:
         qual = ctx.qualname(func, scope)
         receiver: Value | None = None
         name = _call_name(func)
-        if qual is None and isinstance(func, ast.Name):
-            # evaluated above: nothing between binds a name
-            value = picked if picked is not None else ctx.evaluate(func, scope)
+        if qual is None and isinstance(func, ast.Attribute):
+            receiver = ctx.evaluate(func.value, scope)
+        if not self._worth_recording(qual, receiver, name) and not (
+            qual is not None and _requests_shaped(qual, args, keywords)
+        ):
+            if qual is None or not isinstance(func, ast.Attribute):
+                self._operation_call(call, func, args, keywords, scope, submitted)
+                return
+            if isinstance(func.value, ast.Name) and not self._method_may_record(name):
+                # `json.dumps(x)`, `pytest.raises(E)`: a name with a qualified name is bound
+                # in no function around, so it reads as a `Ref`, which only the method's name
+                # can make worth recording; and a bare name holds no operation
+                # (`_operation_call` wants `a.b.c()`). Most calls of a file are these.
+                return
+            # `from .clients import search_client; search_client.get(...)`: the imported name
+            # may be an object rather than a module, so try it as a method call too.
+            qual, receiver = None, ctx.evaluate(func.value, scope)
+            if not self._worth_recording(None, receiver, name):
+                self._operation_call(call, func, args, keywords, scope, submitted)
+                return
+        if qual is not None:
+            name = qual.rpartition(".")[2]
+        self.calls.append(
+            self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
+        )
+
+    def _named_candidate(
+        self,
+        call: ast.Call,
+        func: ast.Name,
+        args: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        scope: Scope,
+        submitted: bool,
+    ) -> None:
+        """A call of a bare name (``len(x)``, ``select(Model)``, ``get(url)``), the most
+        common kind. A name with a qualified name is bound in no function around it: its
+        value is a ``Ref`` (never a method ``getattr`` picked), so it is evaluated only when
+        it has none; and a bare name is never an operation (``_operation_call``)."""
+        ctx = self.ctx
+        qual = ctx.qualname(func, scope)
+        if qual is None:
+            value = ctx.evaluate(func, scope)
+            if isinstance(value, Obj) and value.type == GETATTR and len(value.args) == 2:
+                self._getattr_call(call, value.args[0], value.args[1], args, keywords, scope)
+                return
             if isinstance(value, Ref):
                 qual = self._wrapped_function(func.id, value) or value.qualname
             elif isinstance(value, Obj) and value.type.startswith(FIXTURE):
@@ -1203,31 +1248,32 @@ class _Extractor:
                 return
         if (
             qual is None
-            and isinstance(func, ast.Name)
             and ctx.imports.get(STAR) == ""
             and func.id in self.options.wrapper_names
             and func.id not in ctx.globals
         ):
             # a helper from one of several `import *`: named bare, found by its name
             qual = func.id
-        if qual is None and isinstance(func, ast.Attribute):
-            receiver = ctx.evaluate(func.value, scope)
-        if not self._worth_recording(qual, receiver, name) and not (
-            qual is not None and _requests_shaped(qual, args, keywords)
+        if qual is None:
+            return  # no receiver: nothing makes it worth recording
+        if not self._worth_recording(qual, None, func.id) and not _requests_shaped(
+            qual, args, keywords
         ):
-            if qual is None or not isinstance(func, ast.Attribute):
-                self._operation_call(call, func, args, keywords, scope, submitted)
-                return
-            # `from .clients import search_client; search_client.get(...)`: the imported name
-            # may be an object rather than a module, so try it as a method call too.
-            qual, receiver = None, ctx.evaluate(func.value, scope)
-            if not self._worth_recording(None, receiver, name):
-                self._operation_call(call, func, args, keywords, scope, submitted)
-                return
-        if qual is not None:
-            name = qual.rpartition(".")[2]
+            return
         self.calls.append(
-            self._raw_call(call, qual, receiver, name, args, keywords, scope, submitted)
+            self._raw_call(
+                call, qual, None, qual.rpartition(".")[2], args, keywords, scope, submitted
+            )
+        )
+
+    def _method_may_record(self, name: str) -> bool:
+        """Whether a method of this name called on a ``Ref`` is recorded (the tests of
+        ``_worth_recording`` that read only the name)."""
+        options = self.options
+        return (
+            name in options.method_names
+            or (name[:1].isupper() and name[1:2].islower())
+            or name in options.wrapper_names
         )
 
     def _operation_call(

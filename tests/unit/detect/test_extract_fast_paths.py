@@ -11,6 +11,7 @@ import pytest
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
 from decouple_services.core.config import Config
 from decouple_services.detect import extract
+from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.registry import build_detectors
 
 SAMPLE = Path(__file__).parents[2] / "fixtures" / "sample"
@@ -285,3 +286,55 @@ def test_mentions_finds_whole_words(text: str, words: tuple[str, ...], expected:
     named |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     for name in named:
         assert ctx.mentions(name)
+
+
+NAMED_CALLS_SOURCE = """
+import json
+import pytest
+from requests import get
+from .clients import search_client
+
+def fetch(session, url):
+    m = getattr(session, "post")
+    m(url)
+    get(url)
+    search_client.get(url)
+    search_client.Lookup(url)
+    search_client.refresh()
+    json.dumps({"a": 1})
+    with pytest.raises(ValueError):
+        len(url)
+
+def shadowed(json, url):
+    json.get(url)
+"""
+
+
+def test_calls_of_names_bound_nowhere_around_are_read_from_their_names() -> None:
+    """A called name, or a method's receiver, with a qualified name is bound in no function
+    around it: its value is a reference, and whether the call is worth recording reads only
+    the names. Those receivers are not evaluated; the calls recorded are the same."""
+    evaluated: list[str] = []
+    original = ModuleContext.evaluate
+
+    def spy(self: ModuleContext, expr: ast.expr | None, *args: object, **kwargs: object) -> object:
+        if isinstance(expr, ast.Name):
+            evaluated.append(expr.id)
+        return original(self, expr, *args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ModuleContext, "evaluate", spy)
+        found = facts(NAMED_CALLS_SOURCE)
+    assert [(c.line, c.name) for c in found.calls] == [
+        (9, "post"),
+        (10, "get"),
+        (11, "get"),
+        (12, "Lookup"),
+        (19, "get"),
+    ]
+    # `json.dumps`, `pytest.raises`, `get(...)`: names with a qualified name, never evaluated
+    # as a callee or a receiver (`search_client` is, for the methods recorded on it)
+    assert evaluated.count("json") == 1  # the parameter of `shadowed`
+    assert "pytest" not in evaluated
+    assert "get" not in evaluated
+    assert evaluated.count("search_client") == 2
