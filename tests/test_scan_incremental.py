@@ -721,3 +721,16 @@ def test_an_edit_to_a_file_discovery_read_runs_it_again(
     write(root, files, after)
     assert runs(root, cache, monkeypatch) == (1, 1)
     assert '"worker"' in cached(root, cache)
+
+
+def test_a_rerun_after_a_new_call_starts_from_the_files_the_last_scan_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files the last scan parsed are parsed up front: no round of asking finds them
+    again one at a time, and the result is a scan without cache's (``spied``)."""
+    root, cache, files = settled(tmp_path)
+    # the first scan asks for files round by round: base.py holds what client.py reads
+    first = resolutions(root, cache, monkeypatch)
+    after = render(Tree(extra_calls=2))
+    write(root, files, after)
+    assert resolutions(root, cache, monkeypatch) < first

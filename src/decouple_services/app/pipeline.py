@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, Prefilter, Search
-    from decouple_services.app.edits import Query
+    from decouple_services.app.edits import EditRecord, Query
     from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
@@ -81,7 +81,7 @@ Progress = Callable[[int, int], None]
 #: token, so with the default (700 allocations) the collector ran hundreds of times per file,
 #: each time over every young tree and fact: a third of a large scan. Trees and facts hold
 #: no cycles; turning the collector off entirely left other garbage and tripled memory.
-_GC_THRESHOLDS = (10_000, 10, 10)
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 @record(slots=False)
@@ -265,7 +265,7 @@ _Chunk = list[tuple[dict[str, Any], _Seen, str | None]]
 
 def _extract_chunk(args: tuple[list[_Job], ExtractOptions, Prefilter, str | None, str]) -> _Chunk:
     jobs, options, prefilter, cache, fingerprint = args
-    gc.set_threshold(*_GC_THRESHOLDS)  # a worker process: see _GC_THRESHOLDS
+    gc.set_threshold(*GC_THRESHOLDS)  # a worker process: see GC_THRESHOLDS
     out = []
     for job in jobs:
         facts, seen, key = _extract_one(job, options, prefilter, cache, fingerprint)
@@ -446,6 +446,16 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     """:func:`scan`, or None when the result is a kept one whose key ``options.known``
     accepted: the caller has its output (a rerun after edits that change nothing, whose
     result would otherwise be decoded only to be rendered into the same text)."""
+    # see GC_THRESHOLDS: from the start, the checks of a rerun and the result's storing too
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        return _scan_or_known(root, options)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult | None:
     options = options or ScanOptions()
     root = Path(root)
     if not root.exists():
@@ -483,6 +493,8 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     note(f"listed {len(listing.python)} Python files")
     manifest = None
     inputs: _Inputs | None = None
+    #: The files the last scan parsed (its edit record, for the same base inputs).
+    last_parsed: Sequence[str] = ()
     if options.use_cache and cache_dir is not None:
         manifest = Manifest(cache_dir, root)
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
@@ -491,14 +503,21 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             note("no input changed since the last scan: its result reused")
             _vouch(options, root, listing_cache, manifest, listing)
             return previous
+        loaded: list[EditRecord] = []
         if not options.full_parse and not config.clients:
-            reused = _after_neutral_edits(root, listing, config, inputs, manifest, options.known)
+            reused = _after_neutral_edits(
+                root, listing, config, inputs, manifest, options.known, loaded
+            )
             if reused is not None:
                 note(
                     "the files edited since the last scan change nothing it read: its result reused"
                 )
                 _vouch(options, root, listing_cache, manifest, listing)
                 return None if reused is _KNOWN else reused
+        if not options.full_parse:
+            last = loaded[0] if loaded else _edit_record(cache_dir, root)
+            if last is not None and last.base == inputs.base_digest():
+                last_parsed = last.parsed
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -561,7 +580,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
         return categorize(path, config)
 
     thresholds = gc.get_threshold()
-    gc.set_threshold(*_GC_THRESHOLDS)
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         python = list(listing.python)
         extract_options = detection_options(detectors, config)
@@ -654,6 +673,17 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             demand.search = searches.search
         if demand is not None:
             first = demand.initial(unparsed)
+            # The files the last scan parsed are parsed up front (an unchanged file's facts
+            # come from the cache): its rounds of asking found them one round at a time,
+            # and a rerun would find them again the same way, resolving the whole tree in
+            # each round (polar: three resolutions before the first helper pass). Parsing
+            # more files than asked for gives the result asking gives (on-demand parsing
+            # agrees with `--full-parse`, which parses every file): the rounds still run
+            # until resolution asks for nothing new, so a file the edit asks for is parsed
+            # as in any scan.
+            seed = [p for p in last_parsed if p in unparsed]
+            if seed:
+                first = sorted({*first, *seed})
             if first:
                 parse(first)
         # Matching a configured client's positional arguments needs the functions' signatures.
@@ -1179,11 +1209,13 @@ def _after_neutral_edits(
     inputs: _Inputs,
     manifest: Manifest,
     known: Callable[[str], bool] | None = None,
+    loaded: list[EditRecord] | None = None,
 ) -> ScanResult | None:
     """The last result, when the only inputs changed since are Python files that change
     nothing it read (``app/edits.py``), recorded as that result's inputs; else None.
     ``_KNOWN`` instead of the result when ``known`` accepts its key: it is kept as stored,
-    and never decoded."""
+    and never decoded. The edit record read is added to ``loaded``, for the scan that runs
+    when the edits are not neutral."""
     from decouple_services.app.demand import candidate_prefilter
     from decouple_services.app.edits import (
         FOLLOWING_IMPORTS,
@@ -1196,6 +1228,8 @@ def _after_neutral_edits(
 
     cache_dir = manifest.path.parent
     record = EditRecord.load(cache_dir, root)
+    if record is not None and loaded is not None:
+        loaded.append(record)
     if (
         record is None
         or record.result_key != manifest.result_key
@@ -1311,6 +1345,12 @@ def _after_neutral_edits(
         record.result_key = key
         record.save(cache_dir, root)
     return result
+
+
+def _edit_record(cache_dir: Path, root: Path) -> EditRecord | None:
+    from decouple_services.app.edits import EditRecord
+
+    return EditRecord.load(cache_dir, root)
 
 
 def _module_of(files: frozenset[str]) -> Callable[[str], tuple[str, bool]]:
