@@ -655,15 +655,27 @@ _CLASSES: dict[str, type] = {
 }
 
 
+#: Exact types encoded as they are, and each model class's compared fields, in order: a
+#: result of 1,500 call sites is 60,000 values, and asking every one whether it is an enum
+#: or a dataclass, and each call site for its fields, was most of its encoding.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def encode_model(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {"@": kind.__name__, **{n: encode_model(getattr(value, n)) for n in names}}
+    if kind is tuple or kind is list:
+        return [encode_model(v) for v in value]
     if isinstance(value, Enum):
         return {"@enum": type(value).__name__, "v": value.value}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"@": type(value).__name__}
-        for f in dataclasses.fields(value):
-            if f.compare:
-                out[f.name] = encode_model(getattr(value, f.name))
-        return out
+        _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value) if f.compare)
+        return encode_model(value)
     if isinstance(value, tuple | list):
         return [encode_model(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
