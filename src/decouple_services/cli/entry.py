@@ -14,6 +14,7 @@ Only the standard library at module level: this runs before anything else.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -268,9 +269,18 @@ def run_plain_scan(
 
     if recorder is None:
         return guarded(run)
-    with recorder.capture():
-        status = guarded(run)
-    recorder.save(status)
+    from decouple_services.app.pipeline import GC_THRESHOLDS
+
+    # the scan's thresholds of the cycle collector (``run_scan_command``) until the record
+    # is written too: the scan's objects are alive until then
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        with recorder.capture():
+            status = guarded(run)
+        recorder.save(status)
+    finally:
+        gc.set_threshold(*thresholds)
     return status
 
 
