@@ -535,8 +535,10 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     write(root, {}, files)
     cached(root, cache)
     (record,) = cache.glob("sites-*.json")
-    data = json.loads(record.read_text(encoding="utf-8"))
-    for variants in data["files"].values():
+    # a header line, then a line per file: its path and its entries
+    header, *lines = record.read_text(encoding="utf-8").split("\n")
+    files_of = {json.loads(p): json.loads(v) for p, v in (line.split("\t") for line in lines)}
+    for variants in files_of.values():
         for entry in variants:
             entry["outcomes"] = [
                 None
@@ -554,7 +556,15 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     # lookup reads for its `store.get(...)`
     after = render(Tree(extra_calls=2))
     write(root, files, after)
-    for damaged in (json.dumps(data), "{", json.dumps({"format": 0}), ""):
+    data = "\n".join([header, *(f"{json.dumps(p)}\t{json.dumps(v)}" for p, v in files_of.items())])
+    lines[0] = lines[0].split("\t")[0] + "\t{"  # one file's entries not JSON
+    for damaged in (
+        data,
+        "\n".join([header, *lines]),
+        "{",
+        json.dumps({"format": 0}),
+        "",
+    ):
         record.write_text(damaged, encoding="utf-8")
         assert cached(root, cache) == uncached(root)
         edited = root / "services/orders/orders/client.py"
@@ -581,7 +591,44 @@ def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:
     memo = SiteMemo(Asked(), {"a.py": [entry]})
     memo.dirty = True
     memo.save(tmp_path, tmp_path, ["a.py"])
-    assert SiteMemo.load(Asked(), tmp_path, tmp_path).entries == {"a.py": [entry]}
+    assert SiteMemo.load(Asked(), tmp_path, tmp_path).variants("a.py") == [entry]
+
+
+def test_a_rerun_writes_back_the_entries_it_did_not_change_as_it_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries of the files a rerun did not resolve afresh are written as they were
+    read (not decoded and encoded again), those of the edited file anew."""
+    import json
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    (record,) = cache.glob("sites-*.json")
+
+    def lines() -> dict[str, str]:
+        _, *rest = record.read_text(encoding="utf-8").split("\n")
+        return {json.loads(p): v for p, v in (line.split("\t") for line in rest)}
+
+    before = lines()
+    # marked: an entry written back as it was read keeps the mark
+    marked = {
+        p: (v if "client.py" in p else v.replace('"key":', '"key" :', 1)) for p, v in before.items()
+    }
+    header = record.read_text(encoding="utf-8").split("\n")[0]
+    record.write_text(
+        "\n".join([header, *(f"{json.dumps(p)}\t{v}" for p, v in marked.items())]),
+        encoding="utf-8",
+    )
+    after = render(Tree(extra_calls=2))
+    write(root, files, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py"}
+    now = lines()
+    assert now.keys() == before.keys()
+    for path, text in now.items():
+        if path.endswith("/client.py"):
+            assert text != before[path]  # a call more
+        else:
+            assert text == marked[path], path
 
 
 BUILT = {

@@ -10,7 +10,8 @@ Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
     imports-<root>.json         per scanned root: each file's import targets, by digest
                                 (read only by scans that learn a helper)
     sites-<root>.json           per scanned root: each file's resolution, with the
-                                definitions it read (decouple_services.app.incremental)
+                                definitions it read, a line per file after a header
+                                line (decouple_services.app.incremental)
     listing-<root>.json         per scanned root, walk mode: the last listing and the stamps
                                 of the directories it depends on (decouple_services.discover.files)
 
@@ -232,6 +233,20 @@ def read_cache_json(path: Path) -> Any:
         return _read_json(str(path))
     except Exception:  # a cache file may hold anything; it is rebuilt
         return None
+
+
+def read_cache_bytes(path: Path) -> bytes | None:
+    """A cache file's content, or None when it is missing or no regular file."""
+    try:
+        return read_regular(str(path), MAX_CACHE_FILE_BYTES)
+    except OSError:
+        return None
+
+
+def write_cache_chunks(path: Path, chunks: Iterable[bytes]) -> bool:
+    """``chunks`` into the cache file ``path`` (temporary file and rename); False if not
+    written."""
+    return _write_chunks(str(path), chunks)
 
 
 def write_cache_json(path: Path, data: object) -> None:
@@ -705,10 +720,12 @@ __all__ = [
     "encode_model",
     "facts_key",
     "prepare",
+    "read_cache_bytes",
     "read_cache_json",
     "read_facts",
     "refresh_facts",
     "result_key",
+    "write_cache_chunks",
     "write_cache_json",
     "write_facts",
 ]
