@@ -60,6 +60,9 @@ class Tree:
     built: str | None = "http://users:5000"
     #: a helper taking only the path, on a fixed host, and how many uses it has
     path_uses: int | None = 1
+    #: the host a helper of the helper (learned in the second helper pass) is given from a
+    #: constant of a module no candidate (asked for in the third pass), or none of them
+    chained: str | None = "users:5000"
 
 
 #: notes.py's text: nothing any search looks for, or a helper's use and a client object's
@@ -118,6 +121,7 @@ EDITS = st.one_of(
         st.sampled_from([None, "http://users:5000", "http://orders:5001"]),
     ),
     st.builds(lambda v: ("path_uses", v), st.sampled_from([None, 0, 1, 2])),
+    st.builds(lambda v: ("chained", v), st.sampled_from([None, "users:5000", "orders:5001"])),
 )
 
 
@@ -235,6 +239,19 @@ def render(tree: Tree) -> dict[str, str]:
                 for n in range(tree.path_uses)
             )
         )
+    if tree.chained is not None:
+        # three helper passes: `call` learned in the first, `call_via` (handing its
+        # parameters to `call`) in the second, and its use's constant asked for in the
+        # third; none of these files names a client
+        files["services/orders/orders/via.py"] = (
+            "from orders.helpers import call\n\n\n"
+            "def call_via(host, path):\n    return call(host, path)\n"
+        )
+        files["services/orders/orders/hosts.py"] = f'USERS_HOST = "{tree.chained}"\n'
+        files["services/orders/orders/chained.py"] = (
+            "from orders.hosts import USERS_HOST\nfrom orders.via import call_via\n\n\n"
+            'def chained():\n    return call_via(USERS_HOST, "/users/9")\n'
+        )
     if tree.fetcher_class:
         files["services/orders/orders/fetchers.py"] = (
             "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
@@ -297,6 +314,7 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert ("test_users.py", "users") in by_file
     assert ("client_class.py", "users") in by_file
     assert ("paths.py", "users") in by_file
+    assert ("chained.py", "users") in by_file
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
 
 
