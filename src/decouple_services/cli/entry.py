@@ -245,7 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         from decouple_services.cli.commands import main as typer_main
 
         return typer_main(argv)
-    return run_plain_scan(*plain, replay=replay)
+    status = run_plain_scan(*plain, replay=replay)
+    if argv is None:
+        # The console script, whose process ends now: its objects (a large tree's facts,
+        # resolutions and result) moved out of the collector's sight, so that the
+        # collections of the interpreter's shutdown do not walk them all again (polar,
+        # a rerun after one edit: 0.1 to 0.3 s of 1.6). Nothing is left uncollected
+        # that the exit would not free anyway.
+        gc.freeze()
+    return status
 
 
 def run_plain_scan(
