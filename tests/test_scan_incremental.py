@@ -418,6 +418,8 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "test_users.py",
         "client_class.py",
         "paths.py",
+        "via.py",
+        "chained.py",
     }
 
 
