@@ -578,17 +578,27 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     write(root, files, after)
     data = "\n".join([header, *(f"{json.dumps(p)}\t{json.dumps(v)}" for p, v in files_of.items())])
     lines[0] = lines[0].split("\t")[0] + "\t{"  # one file's entries not JSON
-    for damaged in (
-        data,
-        "\n".join([header, *lines]),
-        "{",
-        json.dumps({"format": 0}),
-        "",
+    deep = [lines[0].split("\t")[0] + "\t" + "[" * 100_000, *lines[1:]]  # nested too deep
+    for n, damaged in enumerate(
+        (
+            data,
+            "\n".join([header, *lines]),
+            "\n".join([header, *deep]),
+            "{",
+            json.dumps({"format": 0}),
+            "",
+        )
     ):
         record.write_text(damaged, encoding="utf-8")
         assert cached(root, cache) == uncached(root)
+        # a request more: the next scan resolves (an edit nothing read would keep the
+        # last result without reading the record)
         edited = root / "services/orders/orders/client.py"
-        edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        edited.write_text(
+            edited.read_text(encoding="utf-8")
+            + f'\n\ndef more_{n}():\n    return requests.get("http://users:5000/x/{n}", timeout=1)\n',
+            encoding="utf-8",
+        )
 
 
 def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:

@@ -367,7 +367,7 @@ class SiteMemo:
         head, _, body = data.partition(b"\n")
         try:
             header = json.loads(head)
-        except ValueError:
+        except (ValueError, RecursionError):  # a cache file may hold anything
             return cls(asked)
         if header != _header(root):
             return cls(asked)
@@ -378,7 +378,7 @@ class SiteMemo:
                 continue
             try:
                 path = json.loads(name)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(path, str):
                 raw[path] = variants
@@ -559,7 +559,7 @@ def _decoded(raw: bytes) -> list[dict[str, Any]]:
     ``MAX_VARIANTS``); none when it is not JSON."""
     try:
         variants = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a line nested too deep to decode
         return []
     if not isinstance(variants, list):
         return []
