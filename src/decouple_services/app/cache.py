@@ -699,13 +699,21 @@ def encode_model(value: Any) -> Any:
 
 
 def decode_model(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(decode_model(v) for v in value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is list:
+        # plain values (most of a call site's fields) kept as they are without a call each
+        return tuple(v if type(v) in _PLAIN else decode_model(v) for v in value)
+    if kind is dict:
         if "@enum" in value:
             return _CLASSES[value["@enum"]](value["v"])
         cls = _CLASSES[value["@"]]
-        return cls(**{k: decode_model(v) for k, v in value.items() if k != "@"})
+        return cls(
+            **{k: v if type(v) in _PLAIN else decode_model(v) for k, v in value.items() if k != "@"}
+        )
+    if isinstance(value, list):
+        return tuple(decode_model(v) for v in value)
+    if isinstance(value, dict):
+        return decode_model(dict(value))
     return value
 
 
