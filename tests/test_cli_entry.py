@@ -150,3 +150,21 @@ def test_a_rerun_with_nothing_changed_does_not_import_typer(tmp_path: Path) -> N
     assert first.stdout.split() == ["0", "False", "True"]
     again = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
     assert again.stdout.split() == ["0", "False", "False"]
+
+
+def test_the_console_script_leaves_its_objects_to_the_exit(tmp_path: Path) -> None:
+    """Run as the console script (no argv given), a scan freezes its objects before the
+    process ends: the shutdown's collections do not walk them again. Called with argv
+    (as a library or a test), it leaves the collector as it was."""
+    argv = ["scan", str(SAMPLE), "--cache-dir", str(tmp_path), "-q", "-o", str(tmp_path / "o")]
+    code = (
+        "import gc, sys\n"
+        "from decouple_services.cli.entry import main\n"
+        f"main({argv!r})\n"
+        "given = gc.get_freeze_count()\n"
+        f"sys.argv = ['decouple', *{argv!r}]\n"
+        "main()\n"
+        "print(given, gc.get_freeze_count() > 0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["0", "True"]

@@ -60,6 +60,9 @@ class Tree:
     built: str | None = "http://users:5000"
     #: a helper taking only the path, on a fixed host, and how many uses it has
     path_uses: int | None = 1
+    #: the host a helper of the helper (learned in the second helper pass) is given from a
+    #: constant of a module no candidate (asked for in the third pass), or none of them
+    chained: str | None = "users:5000"
 
 
 #: notes.py's text: nothing any search looks for, or a helper's use and a client object's
@@ -118,6 +121,7 @@ EDITS = st.one_of(
         st.sampled_from([None, "http://users:5000", "http://orders:5001"]),
     ),
     st.builds(lambda v: ("path_uses", v), st.sampled_from([None, 0, 1, 2])),
+    st.builds(lambda v: ("chained", v), st.sampled_from([None, "users:5000", "orders:5001"])),
 )
 
 
@@ -235,6 +239,19 @@ def render(tree: Tree) -> dict[str, str]:
                 for n in range(tree.path_uses)
             )
         )
+    if tree.chained is not None:
+        # three helper passes: `call` learned in the first, `call_via` (handing its
+        # parameters to `call`) in the second, and its use's constant asked for in the
+        # third; none of these files names a client
+        files["services/orders/orders/via.py"] = (
+            "from orders.helpers import call\n\n\n"
+            "def call_via(host, path):\n    return call(host, path)\n"
+        )
+        files["services/orders/orders/hosts.py"] = f'USERS_HOST = "{tree.chained}"\n'
+        files["services/orders/orders/chained.py"] = (
+            "from orders.hosts import USERS_HOST\nfrom orders.via import call_via\n\n\n"
+            'def chained():\n    return call_via(USERS_HOST, "/users/9")\n'
+        )
     if tree.fetcher_class:
         files["services/orders/orders/fetchers.py"] = (
             "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
@@ -297,6 +314,7 @@ def test_the_generated_tree_exercises_what_reuse_depends_on(tmp_path: Path) -> N
     assert ("test_users.py", "users") in by_file
     assert ("client_class.py", "users") in by_file
     assert ("paths.py", "users") in by_file
+    assert ("chained.py", "users") in by_file
     assert any(s.url_template and "orders:5001/notify" in s.url_template for s in result.call_sites)
 
 
@@ -400,6 +418,8 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
         "test_users.py",
         "client_class.py",
         "paths.py",
+        "via.py",
+        "chained.py",
     }
 
 
@@ -535,8 +555,10 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     write(root, {}, files)
     cached(root, cache)
     (record,) = cache.glob("sites-*.json")
-    data = json.loads(record.read_text(encoding="utf-8"))
-    for variants in data["files"].values():
+    # a header line, then a line per file: its path and its entries
+    header, *lines = record.read_text(encoding="utf-8").split("\n")
+    files_of = {json.loads(p): json.loads(v) for p, v in (line.split("\t") for line in lines)}
+    for variants in files_of.values():
         for entry in variants:
             entry["outcomes"] = [
                 None
@@ -554,11 +576,29 @@ def test_a_damaged_record_of_earlier_resolutions_is_resolved_afresh(tmp_path: Pa
     # lookup reads for its `store.get(...)`
     after = render(Tree(extra_calls=2))
     write(root, files, after)
-    for damaged in (json.dumps(data), "{", json.dumps({"format": 0}), ""):
+    data = "\n".join([header, *(f"{json.dumps(p)}\t{json.dumps(v)}" for p, v in files_of.items())])
+    lines[0] = lines[0].split("\t")[0] + "\t{"  # one file's entries not JSON
+    deep = [lines[0].split("\t")[0] + "\t" + "[" * 100_000, *lines[1:]]  # nested too deep
+    for n, damaged in enumerate(
+        (
+            data,
+            "\n".join([header, *lines]),
+            "\n".join([header, *deep]),
+            "{",
+            json.dumps({"format": 0}),
+            "",
+        )
+    ):
         record.write_text(damaged, encoding="utf-8")
         assert cached(root, cache) == uncached(root)
+        # a request more: the next scan resolves (an edit nothing read would keep the
+        # last result without reading the record)
         edited = root / "services/orders/orders/client.py"
-        edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        edited.write_text(
+            edited.read_text(encoding="utf-8")
+            + f'\n\ndef more_{n}():\n    return requests.get("http://users:5000/x/{n}", timeout=1)\n',
+            encoding="utf-8",
+        )
 
 
 def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:
@@ -581,7 +621,44 @@ def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:
     memo = SiteMemo(Asked(), {"a.py": [entry]})
     memo.dirty = True
     memo.save(tmp_path, tmp_path, ["a.py"])
-    assert SiteMemo.load(Asked(), tmp_path, tmp_path).entries == {"a.py": [entry]}
+    assert SiteMemo.load(Asked(), tmp_path, tmp_path).variants("a.py") == [entry]
+
+
+def test_a_rerun_writes_back_the_entries_it_did_not_change_as_it_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries of the files a rerun did not resolve afresh are written as they were
+    read (not decoded and encoded again), those of the edited file anew."""
+    import json
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    (record,) = cache.glob("sites-*.json")
+
+    def lines() -> dict[str, str]:
+        _, *rest = record.read_text(encoding="utf-8").split("\n")
+        return {json.loads(p): v for p, v in (line.split("\t") for line in rest)}
+
+    before = lines()
+    # marked: an entry written back as it was read keeps the mark
+    marked = {
+        p: (v if "client.py" in p else v.replace('"key":', '"key" :', 1)) for p, v in before.items()
+    }
+    header = record.read_text(encoding="utf-8").split("\n")[0]
+    record.write_text(
+        "\n".join([header, *(f"{json.dumps(p)}\t{v}" for p, v in marked.items())]),
+        encoding="utf-8",
+    )
+    after = render(Tree(extra_calls=2))
+    write(root, files, after)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py"}
+    now = lines()
+    assert now.keys() == before.keys()
+    for path, text in now.items():
+        if path.endswith("/client.py"):
+            assert text != before[path]  # a call more
+        else:
+            assert text == marked[path], path
 
 
 BUILT = {
@@ -721,3 +798,16 @@ def test_an_edit_to_a_file_discovery_read_runs_it_again(
     write(root, files, after)
     assert runs(root, cache, monkeypatch) == (1, 1)
     assert '"worker"' in cached(root, cache)
+
+
+def test_a_rerun_after_a_new_call_starts_from_the_files_the_last_scan_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files the last scan parsed are parsed up front: no round of asking finds them
+    again one at a time, and the result is a scan without cache's (``spied``)."""
+    root, cache, files = settled(tmp_path)
+    # the first scan asks for files round by round: base.py holds what client.py reads
+    first = resolutions(root, cache, monkeypatch)
+    after = render(Tree(extra_calls=2))
+    write(root, files, after)
+    assert resolutions(root, cache, monkeypatch) < first

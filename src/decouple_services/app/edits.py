@@ -86,6 +86,9 @@ class EditRecord:
     #: needs neither (``rereads.RecordedGraph``). None: not recorded.
     packages: list[str] | None = None
     graph: dict[str, list[Any]] | None = None
+    #: The files parsed on demand in each helper pass (its rounds of asking), for the next
+    #: scan to parse up front in the same pass. None: not recorded.
+    passes: list[list[str]] | None = None
 
     @classmethod
     def load(cls, directory: Path, root: Path) -> EditRecord | None:
@@ -112,6 +115,7 @@ class EditRecord:
                 discovery_code=_optional_names(raw.get("discovery_code")),
                 packages=_optional_names(raw.get("packages")),
                 graph=_optional_graph(raw.get("graph")),
+                passes=_optional_passes(raw.get("passes")),
             )
         except (KeyError, TypeError, AttributeError, ValueError):
             return None  # a cache file may hold anything: never trusted
@@ -138,6 +142,7 @@ class EditRecord:
                     "discovery_code": self.discovery_code,
                     "packages": self.packages,
                     "graph": self.graph,
+                    "passes": self.passes,
                 },
             },
         )
@@ -307,6 +312,14 @@ def _optional_names(value: Any) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TypeError("not a list of names")
     return value
+
+
+def _optional_passes(value: Any) -> list[list[str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError("not a list of passes")
+    return [names for names in map(_optional_names, value) if names is not None]
 
 
 def _optional_graph(value: Any) -> dict[str, list[Any]] | None:

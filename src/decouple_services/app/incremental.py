@@ -26,7 +26,8 @@ passes. Looking up helpers when none is known finds none, but asks for definitio
 those lookups are recorded and replayed the same way (the *idle* part of an entry).
 
 Entries live in memory for the rounds of one scan and in ``sites-<root>.json`` of the cache
-between scans, a few per file (a file is resolved in several rounds of asking, each with
+between scans (a line per file: a rerun decodes the entries of the files it resolves, and
+writes those of the files whose entries it did not change as it read them), a few per file (a file is resolved in several rounds of asking, each with
 more definitions parsed). Values are compared through a digest of their ``repr``: frozen
 dataclasses of tuples, the same in every process; within a scan a digest is kept with the
 value it was made of, while the index keeps that value (``resolve.index.IndexTables``).
@@ -49,8 +50,10 @@ from decouple_services.app.cache import (
     FORMAT,
     decode_model,
     encode_model,
+    read_cache_bytes,
     read_cache_json,
     root_file,
+    write_cache_chunks,
     write_cache_json,
 )
 from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, ask
@@ -87,9 +90,21 @@ class SiteMemo:
     resolver drives it (``resolve.calls.ResolutionMemo``), and the index reports its
     lookups to it (``app.demand.Tap``)."""
 
-    def __init__(self, asked: Asked, entries: dict[str, list[dict[str, Any]]] | None = None):
+    def __init__(
+        self,
+        asked: Asked,
+        entries: dict[str, list[dict[str, Any]]] | None = None,
+        raw: dict[str, bytes] | None = None,
+    ):
         self.asked = asked
+        #: Path -> its entries, decoded: those given, and those of ``raw`` once asked for.
         self.entries: dict[str, list[dict[str, Any]]] = entries or {}
+        #: Path -> its entries as the last scan wrote them (JSON), decoded when the file is
+        #: resolved, and written back as they are unless a resolution changed them: a
+        #: rerun after one edit changes the entries of a few files of thousands.
+        self._raw: dict[str, bytes] = raw or {}
+        #: Paths whose entries this scan changed (encoded again when saved).
+        self._changed: set[str] = set(self.entries)
         self.matching = ""
         self.sites = ""
         self.sites_base: object = None
@@ -133,7 +148,7 @@ class SiteMemo:
 
     def recall(self, facts: FileFacts) -> FilePass | None:
         key = self._key(facts)
-        for entry in self.entries.get(facts.path, ()):
+        for entry in self.variants(facts.path):
             if entry["key"] != key or entry["context"] != self._context(entry["sites"]):
                 continue
             if self._signature(entry["reads"]) != entry["signature"]:
@@ -187,11 +202,12 @@ class SiteMemo:
         self._decoded[id(entry)] = (entry, result)
         variants = [
             e
-            for e in self.entries.get(facts.path, ())
+            for e in self.variants(facts.path)
             if (e["key"], e["context"], e["signature"])
             != (entry["key"], entry["context"], entry["signature"])
         ]
         self.entries[facts.path] = [entry, *variants][:MAX_VARIANTS]
+        self._changed.add(facts.path)
         self._current[facts.path] = entry
         self.dirty = True
 
@@ -213,6 +229,7 @@ class SiteMemo:
         entry = self._current.get(facts.path)
         if bucket is None or entry is None:
             return
+        self._changed.add(facts.path)
         if bucket.walked:
             entry["idle"] = None
             return
@@ -223,6 +240,19 @@ class SiteMemo:
             "asks": sorted(list(item) for item in bucket.asks),
         }
         self.dirty = True
+
+    def variants(self, path: str) -> list[dict[str, Any]]:
+        """The entries kept for ``path``, decoded on first use and checked for shape (a
+        cache file may hold anything: a damaged entry is dropped, never trusted)."""
+        found = self.entries.get(path)
+        if found is None:
+            raw = self._raw.get(path)
+            found = [] if raw is None else _decoded(raw)
+            if not found:
+                self._raw.pop(path, None)
+                return []
+            self.entries[path] = found
+        return found
 
     # -- Tap ------------------------------------------------------------------------------
 
@@ -331,31 +361,51 @@ class SiteMemo:
         hold anything: a damaged one is dropped, never trusted)."""
         if directory is None:
             return cls(asked)
-        data = read_cache_json(root_file(directory, "sites", root))
-        entries: dict[str, list[dict[str, Any]]] = {}
-        if (
-            isinstance(data, dict)
-            and data.get("format") == FORMAT
-            and data.get("version") == code_version()
-            and data.get("root") == str(root)
-            and isinstance(data.get("files"), dict)
-        ):
-            for path, variants in data["files"].items():
-                if isinstance(variants, list):
-                    good = [v for v in variants if _well_formed(v)]
-                    if good:
-                        entries[path] = good[:MAX_VARIANTS]
-        return cls(asked, entries)
+        data = read_cache_bytes(root_file(directory, "sites", root))
+        if data is None:
+            return cls(asked)
+        head, _, body = data.partition(b"\n")
+        try:
+            header = json.loads(head)
+        except (ValueError, RecursionError):  # a cache file may hold anything
+            return cls(asked)
+        if header != _header(root):
+            return cls(asked)
+        raw: dict[str, bytes] = {}
+        for line in body.split(b"\n"):
+            name, tab, variants = line.partition(b"\t")
+            if not tab:
+                continue
+            try:
+                path = json.loads(name)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(path, str):
+                raw[path] = variants
+        return cls(asked, raw=raw)
 
     def save(self, directory: Path, root: Path, live: Sequence[str]) -> None:
-        """Write the entries of the files in ``live`` (this scan's), if any changed."""
+        """Write the entries of the files in ``live`` (this scan's), if any changed: a
+        line per file (its path and its entries, as JSON), after a line naming the format,
+        decouple's version and the root. The entries of a file this scan did not resolve
+        afresh are written as they were read."""
         if not self.dirty:
             return
-        files = {p: self.entries[p] for p in live if p in self.entries}
-        write_cache_json(
-            root_file(directory, "sites", root),
-            {"format": FORMAT, "version": code_version(), "root": str(root), "files": files},
-        )
+
+        def lines() -> Iterable[bytes]:
+            yield json.dumps(_header(root)).encode()
+            for path in live:
+                if path in self._changed and path in self.entries:
+                    body = json.dumps(self.entries[path], separators=(",", ":")).encode()
+                elif path in self._raw:
+                    body = self._raw[path]
+                elif path in self.entries:
+                    body = json.dumps(self.entries[path], separators=(",", ":")).encode()
+                else:
+                    continue
+                yield b"\n" + json.dumps(path).encode() + b"\t" + body
+
+        write_cache_chunks(root_file(directory, "sites", root), lines())
         self.dirty = False
 
 
@@ -498,6 +548,22 @@ class SearchMemo:
                 "searches": searches,
             },
         )
+
+
+def _header(root: Path) -> dict[str, Any]:
+    return {"format": FORMAT, "version": code_version(), "root": str(root)}
+
+
+def _decoded(raw: bytes) -> list[dict[str, Any]]:
+    """A file's entries from their JSON, those of the right shape (at most
+    ``MAX_VARIANTS``); none when it is not JSON."""
+    try:
+        variants = json.loads(raw)
+    except (ValueError, RecursionError):  # a line nested too deep to decode
+        return []
+    if not isinstance(variants, list):
+        return []
+    return [v for v in variants if _well_formed(v)][:MAX_VARIANTS]
 
 
 def _search_ok(value: object, count: int) -> bool:

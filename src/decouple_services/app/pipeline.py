@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, Prefilter, Search
-    from decouple_services.app.edits import Query
+    from decouple_services.app.edits import EditRecord, Query
     from decouple_services.app.rereads import ImportGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
@@ -81,7 +81,7 @@ Progress = Callable[[int, int], None]
 #: token, so with the default (700 allocations) the collector ran hundreds of times per file,
 #: each time over every young tree and fact: a third of a large scan. Trees and facts hold
 #: no cycles; turning the collector off entirely left other garbage and tripled memory.
-_GC_THRESHOLDS = (10_000, 10, 10)
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 @record(slots=False)
@@ -265,7 +265,7 @@ _Chunk = list[tuple[dict[str, Any], _Seen, str | None]]
 
 def _extract_chunk(args: tuple[list[_Job], ExtractOptions, Prefilter, str | None, str]) -> _Chunk:
     jobs, options, prefilter, cache, fingerprint = args
-    gc.set_threshold(*_GC_THRESHOLDS)  # a worker process: see _GC_THRESHOLDS
+    gc.set_threshold(*GC_THRESHOLDS)  # a worker process: see GC_THRESHOLDS
     out = []
     for job in jobs:
         facts, seen, key = _extract_one(job, options, prefilter, cache, fingerprint)
@@ -446,6 +446,16 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     """:func:`scan`, or None when the result is a kept one whose key ``options.known``
     accepted: the caller has its output (a rerun after edits that change nothing, whose
     result would otherwise be decoded only to be rendered into the same text)."""
+    # see GC_THRESHOLDS: from the start, the checks of a rerun and the result's storing too
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        return _scan_or_known(root, options)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult | None:
     options = options or ScanOptions()
     root = Path(root)
     if not root.exists():
@@ -483,6 +493,9 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     note(f"listed {len(listing.python)} Python files")
     manifest = None
     inputs: _Inputs | None = None
+    #: The files the last scan parsed on demand in each helper pass (its edit record, for
+    #: the same base inputs).
+    last_passes: Sequence[Sequence[str]] = ()
     if options.use_cache and cache_dir is not None:
         manifest = Manifest(cache_dir, root)
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
@@ -491,14 +504,21 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             note("no input changed since the last scan: its result reused")
             _vouch(options, root, listing_cache, manifest, listing)
             return previous
+        loaded: list[EditRecord] = []
         if not options.full_parse and not config.clients:
-            reused = _after_neutral_edits(root, listing, config, inputs, manifest, options.known)
+            reused = _after_neutral_edits(
+                root, listing, config, inputs, manifest, options.known, loaded
+            )
             if reused is not None:
                 note(
                     "the files edited since the last scan change nothing it read: its result reused"
                 )
                 _vouch(options, root, listing_cache, manifest, listing)
                 return None if reused is _KNOWN else reused
+        if not options.full_parse:
+            last = loaded[0] if loaded else _edit_record(cache_dir, root)
+            if last is not None and last.base == inputs.base_digest() and last.passes:
+                last_passes = last.passes
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -561,7 +581,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
         return categorize(path, config)
 
     thresholds = gc.get_threshold()
-    gc.set_threshold(*_GC_THRESHOLDS)
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         python = list(listing.python)
         extract_options = detection_options(detectors, config)
@@ -613,11 +633,15 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             facts = [by_path[p] for p in python]
             return not inert
 
+        #: The files parsed on demand in each helper pass, for the next scan (see `seed`).
+        passes: list[list[str]] = [[]]
+
         def parse(paths: list[str]) -> bool:
             """Parse what resolution asks for; whether any of it can change resolution.
 
             Through the everything-parsed path's prefilter: a file that path would not
             parse gives nothing here either, so results agree."""
+            passes[-1].extend(paths)
             changed = reparse(paths, extract_options)
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
@@ -652,6 +676,24 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
 
             searches = SearchMemo.load(cache_dir, root, python, content)
             demand.search = searches.search
+
+        def seed(number: int) -> None:
+            """Parse up front the files the last scan parsed on demand in helper pass
+            ``number`` (an unchanged file's facts come from the cache): its rounds of
+            asking found them one round at a time, and a rerun found them again the same
+            way, resolving the whole tree in each round (polar: three resolutions in the
+            first pass). Parsing more files than asked for gives the result asking gives
+            (on-demand parsing agrees with `--full-parse`, which parses every file), and
+            the rounds still run until resolution asks for nothing new: a file the edits
+            ask for is parsed as in any scan. Pass by pass, so that each pass resolves
+            with the files it had in the last scan and learns the helpers it learned: the
+            files a helper pass extracts again, and the names it extracts them with, are
+            those of the last scan, whose facts and searches are kept."""
+            if demand is not None and number < len(last_passes):
+                wanted = [p for p in last_passes[number] if p in unparsed]
+                if wanted:
+                    parse(wanted)
+
         if demand is not None:
             first = demand.initial(unparsed)
             if first:
@@ -682,7 +724,10 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
         # each round's index is the last one's tables brought up to date with what changed
         tables = IndexTables()
         # Helpers calling helpers are learned one level per pass.
-        for _ in range(MAX_WRAPPER_PASSES):
+        for number in range(MAX_WRAPPER_PASSES):
+            if number:
+                passes.append([])
+            seed(number)
             while True:
                 index = index_type(
                     facts,
@@ -809,6 +854,7 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
                 reread=sorted(reread),
                 discovery=_discovery_digest(discovery),
                 discovery_code=sorted(discovery.code_read),
+                passes=[sorted(set(names)) for names in passes],
             )
             if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
                 record.keep_graph(graph(), python, _packages(python))
@@ -984,12 +1030,14 @@ class _Demand:
             self.fixtures |= fixtures
             self.queries.append(["fixtures", sorted([name, folder] for name, folder in fixtures)])
             # in order: each search leaves out the files found before it, and the searches
-            # of the next scan are answered from this one's for the files they tested
+            # of the next scan are answered from this one's for the files they tested. The
+            # test modules not parsed are listed once (a rerun asks for hundreds of
+            # fixtures at once: listing them again for each was 8% of polar's)
+            modules = [p for p in sorted(unparsed - found) if _is_test_module(p)]
             for name, folder in sorted(fixtures):
+                under = folder + "/"
                 tests = [
-                    p
-                    for p in sorted(unparsed - found)
-                    if (not folder or p.startswith(folder + "/")) and _is_test_module(p)
+                    p for p in modules if p not in found and (not folder or p.startswith(under))
                 ]
                 found.update(
                     self.search(
@@ -1179,11 +1227,13 @@ def _after_neutral_edits(
     inputs: _Inputs,
     manifest: Manifest,
     known: Callable[[str], bool] | None = None,
+    loaded: list[EditRecord] | None = None,
 ) -> ScanResult | None:
     """The last result, when the only inputs changed since are Python files that change
     nothing it read (``app/edits.py``), recorded as that result's inputs; else None.
     ``_KNOWN`` instead of the result when ``known`` accepts its key: it is kept as stored,
-    and never decoded."""
+    and never decoded. The edit record read is added to ``loaded``, for the scan that runs
+    when the edits are not neutral."""
     from decouple_services.app.demand import candidate_prefilter
     from decouple_services.app.edits import (
         FOLLOWING_IMPORTS,
@@ -1196,6 +1246,8 @@ def _after_neutral_edits(
 
     cache_dir = manifest.path.parent
     record = EditRecord.load(cache_dir, root)
+    if record is not None and loaded is not None:
+        loaded.append(record)
     if (
         record is None
         or record.result_key != manifest.result_key
@@ -1311,6 +1363,12 @@ def _after_neutral_edits(
         record.result_key = key
         record.save(cache_dir, root)
     return result
+
+
+def _edit_record(cache_dir: Path, root: Path) -> EditRecord | None:
+    from decouple_services.app.edits import EditRecord
+
+    return EditRecord.load(cache_dir, root)
 
 
 def _module_of(files: frozenset[str]) -> Callable[[str], tuple[str, bool]]:

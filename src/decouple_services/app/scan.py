@@ -5,6 +5,7 @@ The typer layer (``cli.py``) only turns options into these small dataclasses.
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -281,6 +282,21 @@ def run_scan_command(
     the table, draw a progress bar and how much to say (plain output when ``None``).
     ``replay`` is told what the result depends on when the run can be replayed (see
     ``app/replay.py``)."""
+    from decouple_services.app.pipeline import GC_THRESHOLDS
+
+    # The scan's thresholds of the cycle collector for the whole command: rendering a
+    # large result allocates a dict per call site and field while the scan's facts and
+    # records are still alive, and with the default thresholds the collector walked them
+    # all again and again (a rerun of polar after one edit: 8% of its time).
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        return _scan_command(command, terminal, replay)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _scan_command(command: ScanCommand, terminal: Terminal | None, replay: Recorder | None) -> int:
     from decouple_services.app.pipeline import ScanOptions, load_configuration
 
     err = sys.stderr

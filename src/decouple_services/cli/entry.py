@@ -14,6 +14,7 @@ Only the standard library at module level: this runs before anything else.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -244,7 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         from decouple_services.cli.commands import main as typer_main
 
         return typer_main(argv)
-    return run_plain_scan(*plain, replay=replay)
+    status = run_plain_scan(*plain, replay=replay)
+    if argv is None:
+        # The console script, whose process ends now: its objects (a large tree's facts,
+        # resolutions and result) moved out of the collector's sight, so that the
+        # collections of the interpreter's shutdown do not walk them all again (polar,
+        # a rerun after one edit: 0.1 to 0.3 s of 1.6). Nothing is left uncollected
+        # that the exit would not free anyway.
+        gc.freeze()
+    return status
 
 
 def run_plain_scan(
@@ -268,9 +277,18 @@ def run_plain_scan(
 
     if recorder is None:
         return guarded(run)
-    with recorder.capture():
-        status = guarded(run)
-    recorder.save(status)
+    from decouple_services.app.pipeline import GC_THRESHOLDS
+
+    # the scan's thresholds of the cycle collector (``run_scan_command``) until the record
+    # is written too: the scan's objects are alive until then
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        with recorder.capture():
+            status = guarded(run)
+        recorder.save(status)
+    finally:
+        gc.set_threshold(*thresholds)
     return status
 
 
