@@ -45,6 +45,12 @@ from decouple_services.core.model import (
     Service,
 )
 from decouple_services.graph.migratability import IN_TRANSACTION, Finding, Migratability
+from decouple_services.migrate.app_build import (
+    BUILD_FUNCTION,
+    EntryBuild,
+    entry_build,
+    entry_candidates,
+)
 from decouple_services.migrate.codemod import (
     ANSWER_USED,
     NOT_REWRITABLE,
@@ -503,6 +509,9 @@ def plan_migration(
             *cautions,
             *extra,
             *callee_cautions(site, endpoint, read),
+            *_entry_caution(
+                endpoint, services.get(endpoint.service) if endpoint else None, read, module_of
+            ),
             *payload_cautions(_payload_of(site.payload)),
             *((identity,) if identity is not None else ()),
         )
@@ -1565,6 +1574,68 @@ def _application(
     return None, None
 
 
+def _entry_of(
+    endpoint: Endpoint,
+    service: Service | None,
+    read: ReadFile,
+    module_of: ModuleOf,
+) -> tuple[str | None, str | None, EntryBuild | None]:
+    """:func:`_application`'s ``(module, attribute)``, and, for an application a factory
+    makes, the module-level call of the service's entrypoint that passes it arguments
+    (``application = create_app(script=NO_SYSLOG)`` in ``wsgi.py``), which the consumer
+    must repeat rather than call the factory with its defaults."""
+    root = service.root if service else None
+    app_module, app_object = _application(endpoint, read, module_of, root)
+    if app_module is None or app_object is None or not app_object.endswith("()"):
+        return app_module, app_object, None
+    found = entry_build(
+        app_module,
+        app_object.removesuffix("()"),
+        entry_candidates(service.entries if service else (), endpoint.file, root, _ENTRY_FILES),
+        read,
+        module_of,
+        layout_of(endpoint.file, module_of).import_root,
+    )
+    return app_module, app_object, found
+
+
+#: Files a service's served application is usually made in, looked at after the ones its
+#: deployment runs.
+_ENTRY_FILES = ("wsgi.py", "asgi.py", "app.py", "main.py", "application.py", "server.py")
+
+
+def _entry_caution(
+    endpoint: Endpoint | None,
+    service: Service | None,
+    read: ReadFile,
+    module_of: ModuleOf,
+) -> tuple[Finding, ...]:
+    """``app-factory-arguments``: the consumer calls the callee's application factory with
+    its defaults, while the entrypoint passes arguments the consumer can neither import
+    with the entrypoint (importing it starts the server) nor repeat."""
+    if endpoint is None or endpoint.framework not in _APP_OBJECT:
+        return ()
+    _, app_object, found = _entry_of(endpoint, service, read, module_of)
+    if found is None or found.unsafe is None or found.rebuilt is not None:
+        return ()
+    return (
+        Finding(
+            APP_FACTORY_ARGUMENTS,
+            f"the consumer builds the application with `{app_object}`, the factory's "
+            f"defaults, while {found.where} builds the served one with `{found.call}`; "
+            f"the consumer cannot import it from there ({found.unsafe}) nor repeat the "
+            "call (an argument is computed in a way it cannot reproduce), so events can go "
+            "through an application configured otherwise than the one requests reach",
+            f"make {found.path} safe to import (start the server under `if __name__ == "
+            f'"__main__":`) and migrate again, or give the factory defaults that build the '
+            "served application",
+        ),
+    )
+
+
+#: Caution code of a site whose consumer builds the application otherwise than its server.
+APP_FACTORY_ARGUMENTS = "app-factory-arguments"
+
 #: Refusal code of a site whose callee's application a consumer cannot reach.
 NO_APP = "no-app"
 
@@ -1709,15 +1780,26 @@ def _consumers(
                 else endpoint.handler.rpartition(".")[2]
             )
             service = services.get(topic.callee)
-            app_module, app_object = _application(
-                endpoint, read, module_of, service.root if service else None
-            )
+            app_module, app_object, entry = _entry_of(endpoint, service, read, module_of)
+            app_build: tuple[str, ...] | None = None
+            app_source: str | None = None
+            if entry is not None and entry.unsafe is None and entry.module is not None:
+                # the entrypoint's own object: built as the server serves it
+                app_module, app_object = entry.module, entry.name
+                app_source = entry.where
+            elif entry is not None and entry.rebuilt is not None:
+                # importing the entrypoint would serve: repeat its call in the consumer
+                app_module, app_object = None, f"{BUILD_FUNCTION}()"
+                app_build = entry.rebuilt
+                app_source = entry.where
             handler = HandlerRef(
                 endpoint,
                 module,
                 attribute,
                 app_object,
                 app_module if app_module != module else None,
+                app_build=app_build,
+                app_source=app_source,
             )
         else:
             layout = _service_layout(topic.callee, result, module_of)

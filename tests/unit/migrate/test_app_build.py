@@ -1,0 +1,158 @@
+"""The consumer builds a factory-made application as the service's entrypoint does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from decouple_services.core.model import Endpoint, Service
+from decouple_services.migrate import gen_examples
+from decouple_services.migrate.app_build import entry_build
+from decouple_services.migrate.generate import render_consumer
+from decouple_services.migrate.plan import APP_FACTORY_ARGUMENTS, _entry_caution, _entry_of
+
+RUFF = Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "generated" / "ruff.toml"
+
+FACTORY = (
+    b"from flask import Flask\n\n\ndef create_app(script=False):\n"
+    b"    application = Flask(__name__)\n    return application\n"
+)
+
+
+def module_of(path: str) -> str:
+    return path.removeprefix("svc/").removesuffix(".py").replace("/", ".")
+
+
+ENDPOINT = Endpoint(
+    "thoughts", "http", "POST", "/x", "thoughts.ns.x", "svc/thoughts/ns.py", 1, framework="flask"
+)
+SERVICE = Service("thoughts", "svc")
+
+
+def test_an_entrypoint_safe_to_import_gives_the_served_application() -> None:
+    files = {
+        "svc/thoughts/app.py": FACTORY,
+        "svc/wsgi.py": b"import os\nfrom thoughts.app import create_app\n\n"
+        b"NO_SYSLOG = bool(os.environ.get('NO_SYSLOG'))\n"
+        b"application = create_app(script=NO_SYSLOG)\n",
+    }
+    app_module, app_object, entry = _entry_of(ENDPOINT, SERVICE, files.get, module_of)
+    assert (app_module, app_object) == ("thoughts.app", "create_app()")
+    assert entry is not None
+    assert (entry.module, entry.name, entry.where) == ("wsgi", "application", "svc/wsgi.py:5")
+    assert entry.unsafe is None
+    assert _entry_caution(ENDPOINT, SERVICE, files.get, module_of) == ()
+
+
+def test_an_entrypoint_that_serves_when_imported_has_its_call_repeated() -> None:
+    files = {
+        "svc/thoughts/app.py": FACTORY,
+        "svc/wsgi.py": b"import os\nfrom thoughts.app import create_app as make\n\n"
+        b"NO_SYSLOG = bool(os.environ.get('NO_SYSLOG'))\n"
+        b"application = make(NO_SYSLOG, debug=False)\n"
+        b"application.run(port=8000)\n",
+    }
+    entry = _entry_of(ENDPOINT, SERVICE, files.get, module_of)[2]
+    assert entry is not None
+    assert entry.unsafe == "`application.run(port=8000)` at line 6"
+    assert entry.rebuilt == (
+        "import os",
+        "",
+        "from thoughts.app import create_app as make",
+        "",
+        'NO_SYSLOG = bool(os.environ.get("NO_SYSLOG"))',
+        "return make(NO_SYSLOG, debug=False)",
+    )
+    assert _entry_caution(ENDPOINT, SERVICE, files.get, module_of) == ()
+
+
+def test_an_argument_that_cannot_be_repeated_is_a_caution_naming_the_line() -> None:
+    files = {
+        "svc/thoughts/app.py": FACTORY,
+        "svc/main.py": b"from thoughts.app import create_app\n\n"
+        b"config = load_config()\napp = create_app(script=config.script)\n\n"
+        b"app.run()\n",
+    }
+    entry = _entry_of(ENDPOINT, SERVICE, files.get, module_of)[2]
+    assert entry is not None and entry.rebuilt is None
+    (caution,) = _entry_caution(ENDPOINT, SERVICE, files.get, module_of)
+    assert caution.code == APP_FACTORY_ARGUMENTS
+    assert "svc/main.py:4" in caution.reason
+    assert "`create_app(script=config.script)`" in caution.reason
+
+
+def test_a_server_started_under_main_does_not_stop_the_import() -> None:
+    files = {
+        "svc/thoughts/app.py": FACTORY
+        + b"\n\napp = create_app(script=True)\n\nif __name__ == '__main__':\n    app.run()\n",
+    }
+    entry = entry_build(
+        "thoughts.app", "create_app", ["svc/thoughts/app.py"], files.get, module_of, "svc"
+    )
+    assert entry is not None
+    assert (entry.module, entry.name, entry.unsafe) == ("thoughts.app", "app", None)
+
+
+def test_an_entrypoint_calling_the_factory_with_nothing_changes_nothing() -> None:
+    files = {
+        "svc/thoughts/app.py": FACTORY,
+        "svc/wsgi.py": b"from thoughts.app import create_app\n\napplication = create_app()\n",
+    }
+    assert _entry_of(ENDPOINT, SERVICE, files.get, module_of)[2] is None
+    # the deployment's own entry is looked at first
+    files["svc/serve.py"] = (
+        b"from thoughts import app\n\napplication = app.create_app(script=True)\n"
+    )
+    service = Service("thoughts", "svc", entries=("svc/serve.py",))
+    entry = _entry_of(ENDPOINT, service, files.get, module_of)[2]
+    assert entry is not None and (entry.module, entry.name) == ("serve", "application")
+
+
+def test_the_consumer_repeats_the_entrypoints_call_in_a_function_of_its_own(
+    tmp_path: Path,
+) -> None:
+    flask = gen_examples.CONSUMERS["flask"]
+    assert flask.handler is not None
+    rebuilt = (
+        "import os",
+        "",
+        "from emails.app import create_app",
+        "",
+        'NO_SYSLOG = bool(os.environ.get("NO_SYSLOG"))',
+        "return create_app(script=NO_SYSLOG)",
+    )
+    handler = replace(
+        flask.handler,
+        app_object="build_app()",
+        app_module=None,
+        app_build=rebuilt,
+        app_source="services/emails/wsgi.py:5",
+    )
+    text = render_consumer(replace(flask, handler=handler))
+    assert f'target="{flask.module}:build_app()"' in text
+    assert "(the one services/emails/wsgi.py:5 serves, built by the same call)" in text
+    assert (
+        "def build_app():\n"
+        '    """The application as services/emails/wsgi.py:5 builds it: that module starts'
+        ' the server\n    when imported, so its call of the factory is repeated here."""\n'
+        "    import os\n\n    from emails.app import create_app\n"
+    ) in text
+    compile(text, "consumer.py", "exec")
+    path = tmp_path / "consumer.py"
+    path.write_text(text)
+    checked = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(RUFF), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--config", str(RUFF), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
