@@ -92,6 +92,7 @@ from decouple_services.migrate.hazards import (
     key_entity,
     non_atomic_request,
 )
+from decouple_services.migrate.images import MINIMUM_PYTHON, image_python
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
@@ -509,6 +510,7 @@ def plan_migration(
             *cautions,
             *extra,
             *callee_cautions(site, endpoint, read),
+            *_image_python_cautions(site, services, read),
             *_entry_caution(
                 endpoint, services.get(endpoint.service) if endpoint else None, read, module_of
             ),
@@ -1632,6 +1634,37 @@ def _entry_caution(
         ),
     )
 
+
+def _image_python_cautions(
+    site: CallSite, services: Mapping[str, Service], read: ReadFile
+) -> tuple[Finding, ...]:
+    """``old-python``: the image of the caller (which runs the producer) or of the callee
+    (which runs the consumer) runs a Python older than generated code needs."""
+    out = []
+    for role, name in (("producer", site.caller), ("consumer", site.callee)):
+        service = services.get(name)
+        for dockerfile in service.dockerfiles if service else ():
+            text = read(dockerfile)
+            found = image_python(text.decode("utf-8", "replace"), dockerfile) if text else None
+            if found is None or found.version >= MINIMUM_PYTHON:
+                continue
+            needed = ".".join(map(str, MINIMUM_PYTHON))
+            out.append(
+                Finding(
+                    OLD_PYTHON,
+                    f"{name}'s image runs Python {found.shown} ({found.where}: "
+                    f"`{found.base}`), and the generated {role} needs Python {needed} or "
+                    "later: it fails on its first import there",
+                    f"build {name}'s image on Python {needed} or later (`python:{needed}-slim`, "
+                    "or a newer release of its base), or keep the call",
+                )
+            )
+            break
+    return tuple(out)
+
+
+#: Caution code of a site whose producer or consumer would run on a Python too old for it.
+OLD_PYTHON = "old-python"
 
 #: Caution code of a site whose consumer builds the application otherwise than its server.
 APP_FACTORY_ARGUMENTS = "app-factory-arguments"

@@ -156,3 +156,38 @@ def test_the_consumer_repeats_the_entrypoints_call_in_a_function_of_its_own(
         check=False,
     )
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_an_image_below_the_python_generated_code_needs_is_a_caution() -> None:
+    from decouple_services.core.model import CallSite
+    from decouple_services.migrate.images import image_python
+    from decouple_services.migrate.plan import OLD_PYTHON, _image_python_cautions
+
+    alpine = (
+        "FROM alpine:3.9 AS compile-image\nRUN apk add --update python3\n"
+        "FROM alpine:3.9 AS runtime-image\n# runtime\n"
+        'RUN apk add --update python3 curl\nCMD ["uwsgi"]\n'
+    )
+    found = image_python(alpine, "front/Dockerfile")
+    assert found is not None and (found.version, found.where) == ((3, 6), "front/Dockerfile:3")
+    assert image_python("FROM python:3.12-slim AS base\nFROM base\n", "D") is not None
+    assert image_python("FROM node:20\n", "D") is None
+    assert image_python("FROM alpine:3.9\nRUN apk add curl\n", "D") is None  # no Python
+
+    files = {"front/Dockerfile": alpine.encode(), "back/Dockerfile": b"FROM python:3.11\n"}
+    services = {
+        "front": Service("front", "front", dockerfiles=("front/Dockerfile",)),
+        "back": Service("back", "back", dockerfiles=("back/Dockerfile",)),
+    }
+
+    def site(caller: str, callee: str) -> CallSite:
+        return CallSite(
+            "cs-1", caller, f"{caller}/v.py", 3, 3, "f", "requests", "POST", "u", None, callee, None
+        )
+
+    (caution,) = _image_python_cautions(site("front", "back"), services, files.get)
+    assert caution.code == OLD_PYTHON
+    assert "front's image runs Python 3.6 (front/Dockerfile:3: `alpine:3.9`)" in caution.reason
+    assert "generated producer needs Python 3.9" in caution.reason
+    (reverse,) = _image_python_cautions(site("back", "front"), services, files.get)
+    assert "generated consumer needs" in reverse.reason
