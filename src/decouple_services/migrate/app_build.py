@@ -266,7 +266,8 @@ def entry_build(
                 k.arg is not None and repeat.takes(k.value) for k in call.keywords
             )
             rebuilt: tuple[str, ...] | None = None
-            if taken:
+            # the factory's own module serving on import: repeating the call imports it too
+            if taken and module != factory_module:
                 # the factory's own import, then what the arguments need, in module order
                 head: ast.stmt = ast.ImportFrom(
                     factory_module, [ast.alias(factory, _alias(call, factory))], 0

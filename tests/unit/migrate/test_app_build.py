@@ -93,6 +93,12 @@ def test_a_server_started_under_main_does_not_stop_the_import() -> None:
     )
     assert entry is not None
     assert (entry.module, entry.name, entry.unsafe) == ("thoughts.app", "app", None)
+    # serving on import from the factory's own module: calling the factory imports it too
+    files["svc/thoughts/app.py"] = FACTORY + b"\n\napp = create_app(script=True)\napp.run()\n"
+    entry = entry_build(
+        "thoughts.app", "create_app", ["svc/thoughts/app.py"], files.get, module_of, "svc"
+    )
+    assert entry is not None and entry.unsafe is not None and entry.rebuilt is None
 
 
 def test_an_entrypoint_calling_the_factory_with_nothing_changes_nothing() -> None:
