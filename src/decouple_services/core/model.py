@@ -117,6 +117,9 @@ class Service:
     #: beside other processes of it): its root names the package, but the package's other
     #: modules are no more its own than another process's.
     entries_only: bool = False
+    #: Repo-relative Dockerfiles its image is built from (compose ``build.dockerfile``),
+    #: so what the image runs (its Python) can be told.
+    dockerfiles: tuple[str, ...] = ()
 
     def env_lookup(self, name: str) -> EnvValue | None:
         for item in self.env:

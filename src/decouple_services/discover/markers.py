@@ -196,6 +196,11 @@ def _copy_sources(rest: str) -> list[str]:
     return sources
 
 
+def dockerfile_instructions(text: str) -> Iterable[tuple[int, str]]:
+    """Logical instructions with the line they start on, continuations joined."""
+    return _instructions(text)
+
+
 def _instructions(text: str) -> Iterable[tuple[int, str]]:
     """Logical instructions with the line they start on, continuations joined."""
     escape = "\\"

@@ -346,6 +346,7 @@ class _Builder:
             env=tuple(self.env),
             entries=tuple(self.entries),
             entries_only=self.entries_only,
+            dockerfiles=tuple(self.dockerfiles),
         )
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from decouple_services import __version__
 from decouple_services.core.provenance import HEADER_LINES, MARKER, MARKER_RE
 from decouple_services.core.text import printable, printable_lines
+from decouple_services.migrate.app_build import BUILD_FUNCTION
 from decouple_services.migrate.deploy import KAFKA_ENV
 from decouple_services.migrate.fields import describe
 from decouple_services.migrate.naming import (
@@ -96,7 +97,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "23"
+RUNTIME_VERSION = "24"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -1026,6 +1027,9 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
     if handler is not None and kind in ("wsgi", "asgi", "aiohttp"):
         # The application object, so events cross the same stack a request does.
         target = f"{handler.app_module or handler.module}:{handler.app_object or 'app'}"
+        if handler.app_build is not None:
+            # the consumer's own function repeats the entrypoint's call of the factory
+            target = f"{spec.module}:{handler.app_object}"
     elif handler is not None and kind == "grpc":
         target = f"{handler.module}:{handler.attribute.rpartition('.')[0]}"
     elif handler is not None and kind == "none":
@@ -1067,6 +1071,9 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "event_type": topic.event_type,
         "idempotency": spec.idempotency,
         "servicer_factory": spec.servicer_factory if kind == "grpc" else None,
+        "app_build": handler.app_build if handler is not None and target else None,
+        "app_object_name": BUILD_FUNCTION,
+        "app_source": handler.app_source if handler is not None and target else None,
         "servicer_interceptors": spec.servicer_interceptors if kind == "grpc" else None,
     }
 

@@ -45,6 +45,12 @@ from decouple_services.core.model import (
     Service,
 )
 from decouple_services.graph.migratability import IN_TRANSACTION, Finding, Migratability
+from decouple_services.migrate.app_build import (
+    BUILD_FUNCTION,
+    EntryBuild,
+    entry_build,
+    entry_candidates,
+)
 from decouple_services.migrate.codemod import (
     ANSWER_USED,
     NOT_REWRITABLE,
@@ -86,6 +92,7 @@ from decouple_services.migrate.hazards import (
     key_entity,
     non_atomic_request,
 )
+from decouple_services.migrate.images import MINIMUM_PYTHON, image_python
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_TEMPLATE,
@@ -503,6 +510,10 @@ def plan_migration(
             *cautions,
             *extra,
             *callee_cautions(site, endpoint, read),
+            *_image_python_cautions(site, services, read),
+            *_entry_caution(
+                endpoint, services.get(endpoint.service) if endpoint else None, read, module_of
+            ),
             *payload_cautions(_payload_of(site.payload)),
             *((identity,) if identity is not None else ()),
         )
@@ -1565,6 +1576,99 @@ def _application(
     return None, None
 
 
+def _entry_of(
+    endpoint: Endpoint,
+    service: Service | None,
+    read: ReadFile,
+    module_of: ModuleOf,
+) -> tuple[str | None, str | None, EntryBuild | None]:
+    """:func:`_application`'s ``(module, attribute)``, and, for an application a factory
+    makes, the module-level call of the service's entrypoint that passes it arguments
+    (``application = create_app(script=NO_SYSLOG)`` in ``wsgi.py``), which the consumer
+    must repeat rather than call the factory with its defaults."""
+    root = service.root if service else None
+    app_module, app_object = _application(endpoint, read, module_of, root)
+    if app_module is None or app_object is None or not app_object.endswith("()"):
+        return app_module, app_object, None
+    found = entry_build(
+        app_module,
+        app_object.removesuffix("()"),
+        entry_candidates(service.entries if service else (), endpoint.file, root, _ENTRY_FILES),
+        read,
+        module_of,
+        layout_of(endpoint.file, module_of).import_root,
+    )
+    return app_module, app_object, found
+
+
+#: Files a service's served application is usually made in, looked at after the ones its
+#: deployment runs.
+_ENTRY_FILES = ("wsgi.py", "asgi.py", "app.py", "main.py", "application.py", "server.py")
+
+
+def _entry_caution(
+    endpoint: Endpoint | None,
+    service: Service | None,
+    read: ReadFile,
+    module_of: ModuleOf,
+) -> tuple[Finding, ...]:
+    """``app-factory-arguments``: the consumer calls the callee's application factory with
+    its defaults, while the entrypoint passes arguments the consumer can neither import
+    with the entrypoint (importing it starts the server) nor repeat."""
+    if endpoint is None or endpoint.framework not in _APP_OBJECT:
+        return ()
+    _, app_object, found = _entry_of(endpoint, service, read, module_of)
+    if found is None or found.unsafe is None or found.rebuilt is not None:
+        return ()
+    return (
+        Finding(
+            APP_FACTORY_ARGUMENTS,
+            f"the consumer builds the application with `{app_object}`, the factory's "
+            f"defaults, while {found.where} builds the served one with `{found.call}`; "
+            f"the consumer cannot import it from there ({found.unsafe}) nor repeat the "
+            "call (an argument is computed in a way it cannot reproduce), so events can go "
+            "through an application configured otherwise than the one requests reach",
+            f"make {found.path} safe to import (start the server under `if __name__ == "
+            f'"__main__":`) and migrate again, or give the factory defaults that build the '
+            "served application",
+        ),
+    )
+
+
+def _image_python_cautions(
+    site: CallSite, services: Mapping[str, Service], read: ReadFile
+) -> tuple[Finding, ...]:
+    """``old-python``: the image of the caller (which runs the producer) or of the callee
+    (which runs the consumer) runs a Python older than generated code needs."""
+    out = []
+    for role, name in (("producer", site.caller), ("consumer", site.callee)):
+        service = services.get(name)
+        for dockerfile in service.dockerfiles if service else ():
+            text = read(dockerfile)
+            found = image_python(text.decode("utf-8", "replace"), dockerfile) if text else None
+            if found is None or found.version >= MINIMUM_PYTHON:
+                continue
+            needed = ".".join(map(str, MINIMUM_PYTHON))
+            out.append(
+                Finding(
+                    OLD_PYTHON,
+                    f"{name}'s image runs Python {found.shown} ({found.where}: "
+                    f"`{found.base}`), and the generated {role} needs Python {needed} or "
+                    "later: it fails on its first import there",
+                    f"build {name}'s image on Python {needed} or later (`python:{needed}-slim`, "
+                    "or a newer release of its base), or keep the call",
+                )
+            )
+            break
+    return tuple(out)
+
+
+#: Caution code of a site whose producer or consumer would run on a Python too old for it.
+OLD_PYTHON = "old-python"
+
+#: Caution code of a site whose consumer builds the application otherwise than its server.
+APP_FACTORY_ARGUMENTS = "app-factory-arguments"
+
 #: Refusal code of a site whose callee's application a consumer cannot reach.
 NO_APP = "no-app"
 
@@ -1709,15 +1813,26 @@ def _consumers(
                 else endpoint.handler.rpartition(".")[2]
             )
             service = services.get(topic.callee)
-            app_module, app_object = _application(
-                endpoint, read, module_of, service.root if service else None
-            )
+            app_module, app_object, entry = _entry_of(endpoint, service, read, module_of)
+            app_build: tuple[str, ...] | None = None
+            app_source: str | None = None
+            if entry is not None and entry.unsafe is None and entry.module is not None:
+                # the entrypoint's own object: built as the server serves it
+                app_module, app_object = entry.module, entry.name
+                app_source = entry.where
+            elif entry is not None and entry.rebuilt is not None:
+                # importing the entrypoint would serve: repeat its call in the consumer
+                app_module, app_object = None, f"{BUILD_FUNCTION}()"
+                app_build = entry.rebuilt
+                app_source = entry.where
             handler = HandlerRef(
                 endpoint,
                 module,
                 attribute,
                 app_object,
                 app_module if app_module != module else None,
+                app_build=app_build,
+                app_source=app_source,
             )
         else:
             layout = _service_layout(topic.callee, result, module_of)

@@ -57,6 +57,11 @@ class HandlerRef:
     #: Module holding ``app_object`` when it is not ``module`` (routers in one module, the
     #: application made in ``main.py``).
     app_module: str | None = None
+    #: The body of the consumer's ``build_app()`` when it repeats the entrypoint's call of
+    #: the application factory (``app_object`` is then ``build_app()`` of the consumer).
+    app_build: tuple[str, ...] | None = None
+    #: ``file:line`` of the entrypoint whose application the consumer imports or rebuilds.
+    app_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

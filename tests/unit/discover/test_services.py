@@ -651,6 +651,23 @@ def test_a_service_of_a_shared_context_owns_the_one_code_folder_its_dockerfile_c
     assert services["all"].root == "."
 
 
+def test_a_service_keeps_the_dockerfile_its_image_is_built_from(make_tree: Tree) -> None:
+    """Migration reads it to tell which Python the image runs."""
+    root = make_tree(
+        {
+            "docker-compose.yml": """
+                services:
+                  web:
+                    build: {context: ./web, dockerfile: docker/app/Dockerfile}
+                """,
+            "web/docker/app/Dockerfile": "FROM alpine:3.9\nRUN apk add python3\n",
+            "web/app.py": "",
+        }
+    )
+
+    assert by_name(discover(root))["web"].dockerfiles == ("web/docker/app/Dockerfile",)
+
+
 def test_two_code_folders_each_copied_by_another_process_narrow_none(make_tree: Tree) -> None:
     root = make_tree(
         {

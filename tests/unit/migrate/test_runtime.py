@@ -4253,3 +4253,32 @@ def test_python_m_is_a_dynamic_member_unless_an_instance_id_is_set(
     monkeypatch.setenv("DECOUPLE_GROUP_INSTANCE_ID", "none")
     runtime.run([sub], service="s")
     assert made == [None, "orders-0", None]
+
+
+REQUEST_URI_APP = """\
+seen = []
+
+
+def wsgi(environ, start_response):
+    # request logging as uwsgi-served apps write it: `REQUEST {REQUEST_METHOD} {REQUEST_URI}`
+    seen.append((environ["REQUEST_URI"], environ["RAW_URI"]))
+    start_response("200 OK", [])
+    return [b""]
+"""
+
+
+def test_a_wsgi_request_carries_the_request_uri_servers_set(
+    runtime: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uwsgi, gunicorn and werkzeug's server set ``REQUEST_URI``/``RAW_URI``: an app whose
+    request hook reads it answered 500 to every event without them."""
+    (tmp_path / "request_uri_wsgi.py").write_text(REQUEST_URI_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sub = _sub(runtime, "request_uri_wsgi:wsgi", "wsgi", "/api/me/thoughts/{name}", "name")
+    app = runtime.application(sub)
+    try:
+        assert _handle(runtime, sub, app, {}, name="a b").action == "handled"
+    finally:
+        app.close()
+    uri = "/api/me/thoughts/a%20b"
+    assert importlib.import_module("request_uri_wsgi").seen == [(uri, uri)]
