@@ -538,20 +538,23 @@ def plan_migration(
                     else c
                     for c in cautions
                 )
-            planned.append(
-                PlannedSite(
-                    site,
-                    send,
-                    cautions,
-                    fact.in_async_def,
-                    (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
-                    payload=fact.payload,
-                    timeout=fact.timeout,
-                    headers=header_names(fact.headers),
-                    bound_notes=fact.bound_notes,
-                    key_notes=key_notes,
-                )
+            item = PlannedSite(
+                site,
+                send,
+                cautions,
+                fact.in_async_def,
+                (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
+                payload=fact.payload,
+                timeout=fact.timeout,
+                headers=header_names(fact.headers),
+                bound_notes=fact.bound_notes,
+                key_notes=key_notes,
             )
+            gap = _body_gap(item, endpoint_of(site), read) if event is None else None
+            if gap is not None:
+                refused.append(Refusal(site.id, site, (gap,)))
+                continue
+            planned.append(item)
     if event is not None:
         planned, refused = _one_event(planned, refused, event, read, parse)
     # Once every site's send is known: an earlier call migrated in this change is an
@@ -1318,6 +1321,114 @@ def _payload_text(item: PlannedSite, read: ReadFile | None = None) -> str | None
     return ast.unparse(ast.Dict(keys=keys, values=values))
 
 
+#: FastAPI's markers of a parameter that is not the request's body.
+_NOT_BODY = {"Depends", "Security", "Query", "Path", "Header", "Cookie", "File", "Form"}
+
+
+def _body_gap(item: PlannedSite, endpoint: Endpoint | None, read: ReadFile) -> Finding | None:
+    """``payload-mismatch`` when the FastAPI handler takes its body as a pydantic model the
+    code defines, the event's data is a dict whose keys are all written out, and a field
+    the model requires is not among them: FastAPI would answer every event 422, which is
+    final, so each would go to the dead-letter topic while the caller goes on as if it
+    was sent. Anything less known (a ``**`` of an unknown dict, an alias, a validator that
+    runs first, two body parameters) says nothing."""
+    if endpoint is None or endpoint.framework != "fastapi" or item.carried:
+        return None
+    data = _payload_text(item, read)
+    node = _parse_expression(data) if data else None
+    if not isinstance(node, ast.Dict):
+        return None
+    keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    if len(keys) != len(node.keys):
+        return None
+    source = read(endpoint.file)
+    tree = parse_module(source)
+    if tree is None or source is None:
+        return None
+    name = endpoint.handler.rpartition(".")[2]
+    handlers = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+    ]
+    if len(handlers) > 1:
+        handlers = [
+            n
+            for n in handlers
+            if min([n.lineno, *(d.lineno for d in n.decorator_list)])
+            <= endpoint.line
+            <= (n.end_lineno or n.lineno)
+        ]
+    if len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    text = source.decode(errors="replace")
+    scope = scope_at(text, handler.lineno, module_reader(endpoint.file, read))
+    in_path = set(re.findall(r"\{(\w+)", endpoint.path))
+    arguments = handler.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults: list[ast.expr | None] = [
+        *[None] * (len(positional) - len(arguments.defaults)),
+        *arguments.defaults,
+    ]
+    pairs = [
+        *zip(positional, defaults, strict=True),
+        *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True),
+    ]
+    bodies: list[tuple[str, Any]] = []
+    for arg, default in pairs:
+        if arg.arg in in_path or arg.annotation is None:
+            continue
+        if isinstance(default, ast.Call) and _call_name(default.func) in _NOT_BODY:
+            continue
+        if isinstance(default, ast.Call) and _call_name(default.func) == "Body":
+            return None  # ``Body(embed=True)``, an example: not read
+        annotation = arg.annotation
+        if isinstance(annotation, ast.Subscript):
+            if _call_name(annotation.value) in ("dict", "Dict", "list", "List", "Annotated"):
+                return None  # another body parameter, or markers the check does not read
+            continue
+        if not isinstance(annotation, ast.Name | ast.Attribute):
+            continue
+        model = scope.model(_call_name(annotation) or "")
+        if model is not None:
+            bodies.append((_call_name(annotation) or "", model))
+        elif _call_name(annotation) in ("dict", "Dict", "list", "List"):
+            return None
+    if len(bodies) != 1:
+        return None
+    model_name, model = bodies[0]
+    if model.kind != "pydantic" or model.required is None:
+        return None
+    missing = sorted(model.required - keys)
+    if not missing:
+        return None
+    where = endpoint.file
+    if model_name in scope.imported:
+        module, _original, level = scope.imported[model_name]
+        found = module_file(endpoint.file, read)(module, level)
+        if found is not None:
+            where = found[0]
+    listed = ", ".join(f"`{m}`" for m in missing)
+    return Finding(
+        PAYLOAD_MISMATCH,
+        f"the handler {endpoint.handler} takes its body as `{model_name}` "
+        f"({where}:{model.line}), which requires {listed}; the data this call sends lacks "
+        f"them (its keys: {', '.join(sorted(keys)) or 'none'}), so FastAPI would answer "
+        "every event 422 and each would go to the dead-letter topic",
+        "send the fields the model requires (or give them defaults in the model), check "
+        "the call reaches the route it meant to, or keep the call",
+    )
+
+
+def _call_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
 def _parse_expression(source: str) -> ast.expr | None:
     try:
         return ast.parse(source.strip(), mode="eval").body
@@ -1567,6 +1678,8 @@ def _application(
 
 #: Refusal code of a site whose callee's application a consumer cannot reach.
 NO_APP = "no-app"
+#: The event's data lacks a field the handler's body model requires.
+PAYLOAD_MISMATCH = "payload-mismatch"
 
 #: Languages a service's code may be in, by file suffix, to name in a refusal.
 _LANGUAGES = {
