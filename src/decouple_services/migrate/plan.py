@@ -499,9 +499,11 @@ def plan_migration(
         if undo is not None:
             cautions = (*cautions, compensation_caution(undo, send))
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
+        unkeyed = key_not_entity(params, send.key)
         cautions = (
             *cautions,
             *extra,
+            *((unkeyed,) if unkeyed is not None else ()),
             *callee_cautions(site, endpoint, read),
             *payload_cautions(_payload_of(site.payload)),
             *((identity,) if identity is not None else ()),
@@ -969,12 +971,14 @@ def choose_key(
     line: int = 0,
 ) -> tuple[str | None, str]:
     """The Kafka key of a send, decided now so a reviewer sees it: the entity id the url
-    carried (a path parameter named ``id`` or ``*_id``, else the only one), else the payload's
+    carried (a path parameter named ``id`` or ``*_id``, else the only one when it is named as
+    an id, :func:`names_an_id`), else the payload's
     ``id`` or first ``*_id`` field, else the ``id`` of the one message the payload nests
     (:func:`nested_key`; ``caller``: the source of the file, ``line``: the call's). Events
     with one key keep their order. ``(None, why)`` when there is no entity id to key by."""
     named = [(n, src) for n, src in params if n == "id" or n.endswith("_id")]
-    chosen = named[0] if named else params[0] if len(params) == 1 else None
+    only = params[0] if len(params) == 1 else None
+    chosen = named[0] if named else only if only and names_an_id(only[0]) else None
     if chosen is not None:
         return chosen[1], f"path parameter {chosen[0]}"
     field = key_field(payload, skip=identity_field)
@@ -984,7 +988,40 @@ def choose_key(
     nested = nested_key(payload, caller, line) if caller is not None else None
     if nested is not None:
         return nested
+    if only is not None:
+        return None, f"no entity id in the url or the payload: {only[0]} is not named as one"
     return None, "no entity id in the url or the payload"
+
+
+#: The name of a path parameter that holds an entity's id (``id``, ``order_id``, ``pk``,
+#: ``uuid``, ``order_uuid``, ``orderId``).
+_ID_NAME = re.compile(r"(?:id|pk|uuid|.+_id|.+_uuid|.+_pk|[a-z].*[a-z0-9](?:Id|Uuid))$")
+
+
+def names_an_id(name: str) -> bool:
+    """Whether a path parameter is named as an entity's id: only such a one keys a send
+    when it is the url's only parameter (``/fhir/{resource_name}`` names a kind of
+    resource, and keying by it would put every event of that kind behind a failing one)."""
+    return bool(_ID_NAME.fullmatch(name)) or name.lower() in ("id", "pk", "uuid")
+
+
+def key_not_entity(params: Sequence[tuple[str, str]], key: str | None) -> Finding | None:
+    """``key-not-entity`` when a send goes without a key although the url carries one
+    path parameter, not named as an id: the reviewer decides whether its events need the
+    order a key would give, at the price it has."""
+    if key is not None or len(params) != 1 or names_an_id(params[0][0]):
+        return None
+    name = params[0][0]
+    return Finding(
+        "key-not-entity",
+        f"the url's only path parameter, `{name}`, is not named as an entity id, so the "
+        "event is sent without a key: its events are spread over the topic's partitions "
+        f"and handled in no set order. Keyed by `{name}`, every event with the same "
+        f"`{name}` would share a partition and wait behind a failing one",
+        f"nothing to do when the events of one `{name}` need no order; else pass "
+        f"`key={params[0][1]}` to the send, knowing that one failing event then holds "
+        "back the later ones until it is dead-lettered",
+    )
 
 
 #: Methods that turn a model into the message a field of a gRPC request holds.

@@ -31,6 +31,7 @@ from decouple_services.migrate.plan import (
     PlanOptions,
     across_topics,
     choose_key,
+    key_not_entity,
     nested_key,
 )
 from decouple_services.migrate.run import migrate_scanned
@@ -537,3 +538,23 @@ def test_the_samples_effect_caution_is_on_the_sends_after_an_effect_only(
     assert flagged == {60, 96}
     everywhere = [p for p in plan.sites if any(c.code == "effect-before-send" for c in p.cautions)]
     assert len(everywhere) < len(plan.sites)
+
+
+# --- the only path parameter as the key ---------------------------------------------------
+
+
+def test_the_only_path_parameter_keys_the_send_only_when_named_as_an_id() -> None:
+    """``/fhir/{resource_name}`` names a kind of resource, not an entity: keyed by it, every
+    upload of one kind would wait behind a failing one. It goes keyless, with a caution
+    naming the parameter; ``pk``, ``uuid``, ``order_uuid``, ``orderId`` still key."""
+    key, origin = choose_key((("resource_name", "resource_name"),), None)
+    assert key is None
+    assert origin.endswith("resource_name is not named as one")
+    caution = key_not_entity((("resource_name", "resource_name"),), key)
+    assert caution is not None and caution.code == "key-not-entity"
+    assert "`resource_name`" in caution.reason and "key=resource_name" in caution.suggestion
+    # a payload's id still keys it
+    assert choose_key((("kind", "kind"),), '{"order_id": o}')[0] == "o"
+    for name in ("pk", "uuid", "order_uuid", "orderId", "id", "user_id"):
+        assert choose_key(((name, "x"),), None) == ("x", f"path parameter {name}")
+        assert key_not_entity(((name, "x"),), None) is None
