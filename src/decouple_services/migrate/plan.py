@@ -85,6 +85,7 @@ from decouple_services.migrate.hazards import (
     identity_field,
     key_entity,
     non_atomic_request,
+    user_credential_caution,
 )
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -532,6 +533,9 @@ def plan_migration(
                 refused.append(Refusal(site.id, site, (Finding(code, str(fact), what_to_do),)))
                 continue
             send, key_notes = idempotency(send, fact, source)
+            forwarded = user_credential_caution(fact.headers, source, site.line)
+            if forwarded is not None:
+                cautions = (*cautions, forwarded)
             if send.idempotency_key is not None and source is not None:
                 undo = failure_path(source, site.line)
                 cautions = tuple(

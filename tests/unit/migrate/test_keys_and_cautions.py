@@ -23,6 +23,7 @@ from decouple_services.migrate.hazards import (
     identity_caution,
     key_entity,
     once_per_entity,
+    user_credential_caution,
 )
 from decouple_services.migrate.payload import payload_fields
 from decouple_services.migrate.plan import (
@@ -558,3 +559,28 @@ def test_the_only_path_parameter_keys_the_send_only_when_named_as_an_id() -> Non
     for name in ("pk", "uuid", "order_uuid", "orderId", "id", "user_id"):
         assert choose_key(((name, "x"),), None) == ("x", f"path parameter {name}")
         assert key_not_entity(((name, "x"),), None) is None
+
+
+# --- the end user's credential in an event ------------------------------------------------
+
+
+def test_a_credential_from_the_users_request_gets_a_caution() -> None:
+    """``request.COOKIES.get('session')`` as ``Authorization`` (directly, or through a
+    local bound to it) is the end user's token: it may expire before the event is handled,
+    and the user already saw a success. A service's own token is not named."""
+    source = (
+        "def post(request, text):\n"
+        "    token = request.headers['Authorization']\n"
+        "    requests.post(URL, json={'text': text}, headers={'Authorization': token})\n"
+    )
+    direct = user_credential_caution(
+        (("'Authorization'", "request.COOKIES.get('session')"),), None, 0
+    )
+    assert direct is not None and direct.code == "user-credential"
+    assert "`Authorization` (`request.COOKIES.get('session')`)" in direct.reason
+    assert "dead-lettered at once" in direct.reason
+    local = user_credential_caution((("'Authorization'", "token"),), source, 3)
+    assert local is not None and "request.headers['Authorization']" in local.reason
+    service = user_credential_caution((("'Authorization'", "f'Bearer {API_TOKEN}'"),), None, 0)
+    assert service is None
+    assert user_credential_caution((("'X-Trace'", "request.headers['X-Trace']"),), None, 0) is None
