@@ -825,18 +825,61 @@ def identity_caution(fields: list[tuple[str, ast.expr]], topic: str) -> Finding 
     """``identity-in-payload`` when the sent data names who asks (:func:`identity_field`):
     the callee checked a caller's identity it got over an authenticated connection; from a
     topic, it takes the identity any producer writes."""
-    found = [name for name, value in fields if identity_field(name, value)]
+    found = [(name, value) for name, value in fields if identity_field(name, value)]
     if not found:
         return None
-    shown = ", ".join(f"`{n}`" for n in found)
+    shown = ", ".join(f"`{n}`" for n, _ in found)
+    # a whole user (``requesting_user=grpc_user``), not its id: its personal data (an
+    # email, a name) is stored with the event
+    whole = [(n, ast.unparse(v)) for n, v in found if not _an_id(v)]
+    kept = ""
+    trim = ""
+    if whole:
+        named = ", ".join(f"`{n}={v}`" for n, v in whole)
+        kept = (
+            f". {named} carries the user as a whole, so their personal data (an email, a "
+            f"name) is stored in `{topic}` for its retention and in its dead-letter topic "
+            "until someone deletes it (the topic script keeps dead letters for ever unless "
+            "`KAFKA_DEAD_LETTER_RETENTION_MS` says otherwise): an account deleted later "
+            "stays there"
+        )
+        trim = (
+            "; send only the user's id (and what the handler checks, such as a role) "
+            "instead of the whole user, or set `KAFKA_DEAD_LETTER_RETENTION_MS` when "
+            "creating the topics (it applies to every dead-letter topic the script makes)"
+        )
     return Finding(
         "identity-in-payload",
         f"the event's data carries who asks ({shown}), which the callee may check before it "
-        f"acts: on `{topic}`, anyone allowed to produce to the topic can act as any user",
+        f"acts: on `{topic}`, anyone allowed to produce to the topic can act as any user"
+        f"{kept}",
         f"allow only the caller's service to write to `{topic}` (Kafka producer ACLs: "
         "`kafka-acls --add --allow-principal User:<caller> --producer --topic "
-        f"{topic}`), or sign the identity and have the handler verify it",
+        f"{topic}`), or sign the identity and have the handler verify it{trim}",
     )
+
+
+def _an_id(value: ast.expr) -> bool:
+    """Whether a value is an id rather than a whole object: a literal, ``user.id``,
+    ``user_id``, ``str(user.pk)``."""
+    if isinstance(value, ast.Constant):
+        return True
+    if (
+        isinstance(value, ast.Call)
+        and len(value.args) == 1
+        and not value.keywords
+        and isinstance(value.func, ast.Name)
+        and value.func.id in ("str", "int", "UUID")
+    ):
+        return _an_id(value.args[0])
+    name = (
+        value.attr
+        if isinstance(value, ast.Attribute)
+        else value.id
+        if isinstance(value, ast.Name)
+        else ""
+    ).lower()
+    return name in ("id", "pk", "uuid", "sub") or name.endswith(("_id", "_pk", "_uuid"))
 
 
 #: What reads the end user's request: its cookies, headers or session (Django, Flask,

@@ -500,6 +500,21 @@ def test_a_payload_carrying_who_asks_is_cautioned_to_restrict_producers() -> Non
     assert identity_caution(_fields('{"principal": p}'), "t") is not None
 
 
+def test_a_whole_user_in_the_payload_is_cautioned_for_the_data_topics_keep() -> None:
+    """``requesting_user=grpc_user`` stores the user's email in the topic, and in its
+    dead-letter topic until deleted: the caution says so and what to send instead; an id
+    alone (``requesting_user=user.id``) carries no such data."""
+    caution = identity_caution(_fields("Req(id=i, requesting_user=grpc_user)"), "users.delete")
+    assert caution is not None
+    assert "`requesting_user=grpc_user` carries the user as a whole" in caution.reason
+    assert "dead-letter topic until someone deletes it" in caution.reason
+    assert "`KAFKA_DEAD_LETTER_RETENTION_MS`" in caution.suggestion
+    assert "send only the user's id" in caution.suggestion
+    by_id = identity_caution(_fields("Req(id=i, requesting_user=str(user.id))"), "t")
+    assert by_id is not None and "as a whole" not in by_id.reason
+    assert "send only" not in by_id.suggestion
+
+
 def test_a_payload_naming_a_user_as_its_subject_is_not_cautioned() -> None:
     assert identity_caution(_fields('{"user_id": order.user_id, "kind": "x"}'), "t") is None
     assert identity_caution(_fields('{"user": new_user_data}'), "t") is None
