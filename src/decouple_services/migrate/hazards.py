@@ -922,7 +922,7 @@ def user_credential_caution(
         "The consumer calls the callee with it later, when it may have expired or the "
         "session ended; a forwarded credential's 401/403 is final, so that event is "
         "dead-lettered at once, while the user was already answered as if it succeeded "
-        "(a failure branch that sent them to log in again no longer runs)",
+        "(a failure branch of the call, one that sent them to log in again, no longer runs)",
         "have the callee trust the caller's service (a service credential through "
         "`DECOUPLE_REQUEST_HEADERS`) and send the user's id in the data, or keep the call "
         "where the user must see the refusal",

@@ -998,14 +998,19 @@ def choose_key(
 
 
 #: The name of a path parameter that holds an entity's id (``id``, ``order_id``, ``pk``,
-#: ``uuid``, ``order_uuid``, ``orderId``).
-_ID_NAME = re.compile(r"(?:id|pk|uuid|.+_id|.+_uuid|.+_pk|[a-z].*[a-z0-9](?:Id|Uuid))$")
+#: ``uuid``, ``order_uuid``, ``orderId``) or a natural key of one (``sku``, ``slug``,
+#: ``username``, ``email``, ``order_number``).
+_ID_NAME = re.compile(
+    r"(?:.+_)?(?:id|pk|uuid|guid|uid|sku|slug|key|code|number|no|username|email)"
+    r"|[a-z].*[a-z0-9](?:Id|Uuid|Key|Slug)"
+)
 
 
 def names_an_id(name: str) -> bool:
-    """Whether a path parameter is named as an entity's id: only such a one keys a send
-    when it is the url's only parameter (``/fhir/{resource_name}`` names a kind of
-    resource, and keying by it would put every event of that kind behind a failing one)."""
+    """Whether a path parameter is named as an entity's id or natural key: only such a one
+    keys a send when it is the url's only parameter (``/fhir/{resource_name}`` names a
+    kind of resource, and keying by it would put every event of that kind behind a
+    failing one)."""
     return bool(_ID_NAME.fullmatch(name)) or name.lower() in ("id", "pk", "uuid")
 
 

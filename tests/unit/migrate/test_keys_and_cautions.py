@@ -562,7 +562,8 @@ def test_the_samples_effect_caution_is_on_the_sends_after_an_effect_only(
 def test_the_only_path_parameter_keys_the_send_only_when_named_as_an_id() -> None:
     """``/fhir/{resource_name}`` names a kind of resource, not an entity: keyed by it, every
     upload of one kind would wait behind a failing one. It goes keyless, with a caution
-    naming the parameter; ``pk``, ``uuid``, ``order_uuid``, ``orderId`` still key."""
+    naming the parameter; ``pk``, ``uuid``, ``order_uuid``, ``orderId`` still key, and so
+    does a natural key (``sku``, ``username``)."""
     key, origin = choose_key((("resource_name", "resource_name"),), None)
     assert key is None
     assert origin.endswith("resource_name is not named as one")
@@ -571,7 +572,7 @@ def test_the_only_path_parameter_keys_the_send_only_when_named_as_an_id() -> Non
     assert "`resource_name`" in caution.reason and "key=resource_name" in caution.suggestion
     # a payload's id still keys it
     assert choose_key((("kind", "kind"),), '{"order_id": o}')[0] == "o"
-    for name in ("pk", "uuid", "order_uuid", "orderId", "id", "user_id"):
+    for name in ("pk", "uuid", "order_uuid", "orderId", "id", "user_id", "sku", "username"):
         assert choose_key(((name, "x"),), None) == ("x", f"path parameter {name}")
         assert key_not_entity(((name, "x"),), None) is None
 
