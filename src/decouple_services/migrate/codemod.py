@@ -1147,6 +1147,28 @@ def _worded_reads(
     return frozenset(found) if found else None
 
 
+def _httpx_default(call: cst.Call, parsed: ParsedSource) -> bool:
+    """Whether a call with no ``timeout=`` was bounded by httpx's default: made with
+    ``httpx.post(...)``, or on an ``httpx.Client()``/``AsyncClient()`` opened in a ``with``
+    around it with no timeout of its own (already looked for)."""
+    name = _dotted(call.func) or ""
+    if name.startswith("httpx."):
+        return True
+    owner = name.rpartition(".")[0]
+    for block in _enclosing_withs(call, parsed.parents):
+        for item in block.items:
+            client = item.item
+            alias = item.asname.name if item.asname is not None else None
+            if (
+                isinstance(client, cst.Call)
+                and (_dotted(client.func) or "").startswith("httpx.")
+                and isinstance(alias, cst.Name)
+                and alias.value == owner
+            ):
+                return True
+    return False
+
+
 def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[str, ...]]:
     """The send's bound from the old call's ``timeout=``: a number, the sum of a
     ``(connect, read)`` pair, a timeout object's total, or a module constant holding one."""
@@ -1162,6 +1184,12 @@ def _timeout(parsed: ParsedSource, call: cst.Call) -> tuple[str | None, tuple[st
                     bound = _number(_local_value(given.value, call, parsed))
                     if bound is not None:
                         return bound, ()
+        if _httpx_default(call, parsed):
+            return None, (
+                "the old call passed no `timeout=`, so httpx bounded it by its default "
+                "5 s: the send waits the producer's bound, the same 5 s unless "
+                "`DECOUPLE_SEND_TIMEOUT_S` sets another",
+            )
         return None, ("the old call passed no `timeout=`: the send waits the producer's bound",)
     value = arg.value
     number = _number(_local_value(value, call, parsed))

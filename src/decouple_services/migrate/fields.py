@@ -49,6 +49,12 @@ class Model:
     kind: str
     #: field -> JSON Schema, in declaration order.
     fields: dict[str, dict[str, Any]]
+    #: The fields a pydantic model cannot be made without (no default, not optional), or
+    #: ``None`` when that is not known (another kind, an alias, a validator that runs
+    #: before the fields are read).
+    required: frozenset[str] | None = None
+    #: The line of its ``class`` statement.
+    line: int = 0
 
 
 @dataclass(slots=True)
@@ -188,6 +194,7 @@ def _read_model(node: ast.ClassDef, scope: Scope, depth: int) -> Model | None:
     if any(_name(d) == "dataclass" for d in node.decorator_list):
         kind = "dataclass"
     fields: dict[str, dict[str, Any]] = {}
+    required: set[str] | None = set()
     for base in node.bases:
         base_name = _name(base)
         if base_name == "TypedDict":
@@ -200,9 +207,24 @@ def _read_model(node: ast.ClassDef, scope: Scope, depth: int) -> Model | None:
                 return None  # fields it inherits cannot be listed
             kind = kind or parent.kind
             fields.update(parent.fields)
+            if parent.required is None or required is None:
+                required = None
+            else:
+                required |= parent.required
     if kind is None:
         return None
     for statement in node.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if isinstance(statement, ast.ClassDef) or any(
+                _name(d) in _REQUIRED_UNKNOWN for d in statement.decorator_list
+            ):
+                # ``class Config``, ``@model_validator(mode="before")``: the keys it takes
+                # may not be the fields' names, or may be filled in before they are read
+                required = None
+        elif isinstance(statement, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "model_config" for t in statement.targets
+        ):
+            required = None  # an alias generator, extra handling: not read
         if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
             if _name(statement.annotation) == "ClassVar" or (
                 isinstance(statement.annotation, ast.Subscript)
@@ -212,7 +234,72 @@ def _read_model(node: ast.ClassDef, scope: Scope, depth: int) -> Model | None:
             if statement.target.id.startswith("_") or statement.target.id == "model_config":
                 continue
             fields[statement.target.id] = annotation_schema(statement.annotation, scope, depth)
-    return Model(node.name, kind, fields)
+            if required is not None:
+                need = _needs_value(statement)
+                if need is None:
+                    required = None
+                elif need:
+                    required.add(statement.target.id)
+                else:
+                    required.discard(statement.target.id)
+    return Model(
+        node.name,
+        kind,
+        fields,
+        frozenset(required) if required is not None and kind == "pydantic" else None,
+        node.lineno,
+    )
+
+
+#: Decorators of a model's methods that may take other keys than the fields' names.
+_REQUIRED_UNKNOWN = {"model_validator", "root_validator"}
+#: The calls of a field's default that declare it (``Field(title=...)``).
+_FIELD_CALLS = {"Field"}
+
+
+def _needs_value(statement: ast.AnnAssign) -> bool | None:
+    """Whether a pydantic field must be given: it has no default and is not optional.
+    ``None`` when its key may not be its name (``Field(alias=...)``). An optional field
+    with no default counts as not required: pydantic 1 fills it with ``None``."""
+    value = statement.value
+    if _optional(statement.annotation):
+        return False
+    if value is None:
+        annotated = isinstance(statement.annotation, ast.Subscript) and (
+            _name(statement.annotation.value) == "Annotated"
+        )
+        return None if annotated else True  # ``Annotated[str, Field(default=...)]``
+    if isinstance(value, ast.Constant) and value.value is Ellipsis:
+        return True
+    if isinstance(value, ast.Call) and _name(value.func) in _FIELD_CALLS:
+        words = {k.arg for k in value.keywords}
+        if words & {"alias", "validation_alias"} or None in words:
+            return None
+        if value.args:
+            first = value.args[0]
+            return isinstance(first, ast.Constant) and first.value is Ellipsis
+        return not words & {"default", "default_factory"}
+    return False
+
+
+def _optional(node: ast.expr) -> bool:
+    """``X | None``, ``Optional[X]``, ``Union[X, None]``, ``Any``: may be left out."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _optional(node.left) or _optional(node.right)
+    if isinstance(node, ast.Constant):
+        return node.value is None
+    if isinstance(node, ast.Subscript):
+        outer = _name(node.value)
+        if outer == "Optional":
+            return True
+        if outer == "Union":
+            inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return any(_optional(e) for e in inner)
+        if outer == "Annotated":
+            first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+            return _optional(first)
+        return False
+    return _name(node) in {"None", "Any", "NoneType"}
 
 
 def _name(node: ast.expr | None) -> str | None:

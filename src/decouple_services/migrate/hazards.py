@@ -52,10 +52,10 @@ from dataclasses import dataclass, replace
 
 from decouple_services.core.model import CallSite, Endpoint
 from decouple_services.graph.migratability import Finding
-from decouple_services.migrate.codemod import CallFacts, SendSpec
+from decouple_services.migrate.codemod import CREDENTIAL_HEADERS, CallFacts, SendSpec
 from decouple_services.migrate.payload import payload_fields
 from decouple_services.migrate.scope import bound_at
-from decouple_services.migrate.syntax import Function, enclosing
+from decouple_services.migrate.syntax import Function, enclosing, reaching_value
 from decouple_services.migrate.syntax import function_at as _function_at
 from decouple_services.migrate.syntax import own_nodes as _own_nodes
 from decouple_services.migrate.syntax import parse_module as _parse
@@ -825,17 +825,107 @@ def identity_caution(fields: list[tuple[str, ast.expr]], topic: str) -> Finding 
     """``identity-in-payload`` when the sent data names who asks (:func:`identity_field`):
     the callee checked a caller's identity it got over an authenticated connection; from a
     topic, it takes the identity any producer writes."""
-    found = [name for name, value in fields if identity_field(name, value)]
+    found = [(name, value) for name, value in fields if identity_field(name, value)]
     if not found:
         return None
-    shown = ", ".join(f"`{n}`" for n in found)
+    shown = ", ".join(f"`{n}`" for n, _ in found)
+    # a whole user (``requesting_user=grpc_user``), not its id: its personal data (an
+    # email, a name) is stored with the event
+    whole = [(n, ast.unparse(v)) for n, v in found if not _an_id(v)]
+    kept = ""
+    trim = ""
+    if whole:
+        named = ", ".join(f"`{n}={v}`" for n, v in whole)
+        kept = (
+            f". {named} carries the user as a whole, so their personal data (an email, a "
+            f"name) is stored in `{topic}` for its retention and in its dead-letter topic "
+            "until someone deletes it (the topic script keeps dead letters for ever unless "
+            "`KAFKA_DEAD_LETTER_RETENTION_MS` says otherwise): an account deleted later "
+            "stays there"
+        )
+        trim = (
+            "; send only the user's id (and what the handler checks, such as a role) "
+            "instead of the whole user, or set `KAFKA_DEAD_LETTER_RETENTION_MS` when "
+            "creating the topics (it applies to every dead-letter topic the script makes)"
+        )
     return Finding(
         "identity-in-payload",
         f"the event's data carries who asks ({shown}), which the callee may check before it "
-        f"acts: on `{topic}`, anyone allowed to produce to the topic can act as any user",
+        f"acts: on `{topic}`, anyone allowed to produce to the topic can act as any user"
+        f"{kept}",
         f"allow only the caller's service to write to `{topic}` (Kafka producer ACLs: "
         "`kafka-acls --add --allow-principal User:<caller> --producer --topic "
-        f"{topic}`), or sign the identity and have the handler verify it",
+        f"{topic}`), or sign the identity and have the handler verify it{trim}",
+    )
+
+
+def _an_id(value: ast.expr) -> bool:
+    """Whether a value is an id rather than a whole object: a literal, ``user.id``,
+    ``user_id``, ``str(user.pk)``."""
+    if isinstance(value, ast.Constant):
+        return True
+    if (
+        isinstance(value, ast.Call)
+        and len(value.args) == 1
+        and not value.keywords
+        and isinstance(value.func, ast.Name)
+        and value.func.id in ("str", "int", "UUID")
+    ):
+        return _an_id(value.args[0])
+    name = (
+        value.attr
+        if isinstance(value, ast.Attribute)
+        else value.id
+        if isinstance(value, ast.Name)
+        else ""
+    ).lower()
+    return name in ("id", "pk", "uuid", "sub") or name.endswith(("_id", "_pk", "_uuid"))
+
+
+#: What reads the end user's request: its cookies, headers or session (Django, Flask,
+#: FastAPI/Starlette, aiohttp), ``flask.session``.
+_FROM_USER = re.compile(
+    r"\b(?:request|req|self\.request)\s*\.\s*(?:COOKIES|cookies|headers|META|session)\b"
+    r"|\bsession\s*(?:\[|\.get\b)|\bget_cookie\b"
+)
+
+
+def user_credential_caution(
+    headers: Sequence[tuple[str, str]], source: str | bytes | None, line: int
+) -> Finding | None:
+    """``user-credential`` when a header the send carries is a credential (``Authorization``,
+    ``Cookie``) taken from the end user's request (``request.COOKIES.get("session")``, the
+    incoming ``Authorization``), directly or through a local bound to it above the call:
+    the consumer calls the callee with it later, when it may have expired, and a forwarded
+    credential's 401/403 is final, while the user was already answered with a success."""
+    tree = _parse(source) if source is not None else None
+    found: list[tuple[str, str]] = []
+    for name_source, value_source in headers:
+        try:
+            name = ast.literal_eval(name_source)
+        except (ValueError, SyntaxError):
+            continue
+        if not isinstance(name, str) or name.lower() not in CREDENTIAL_HEADERS:
+            continue
+        value = value_source
+        if tree is not None and value_source.isidentifier():
+            bound = reaching_value(tree, line, value_source)
+            value = ast.unparse(bound) if bound is not None else value_source
+        if _FROM_USER.search(value):
+            found.append((name, value))
+    if not found:
+        return None
+    shown = ", ".join(f"`{n}` (`{v}`)" for n, v in found)
+    return Finding(
+        "user-credential",
+        f"the send carries the end user's own credential, taken from their request: {shown}. "
+        "The consumer calls the callee with it later, when it may have expired or the "
+        "session ended; a forwarded credential's 401/403 is final, so that event is "
+        "dead-lettered at once, while the user was already answered as if it succeeded "
+        "(a failure branch of the call, one that sent them to log in again, no longer runs)",
+        "have the callee trust the caller's service (a service credential through "
+        "`DECOUPLE_REQUEST_HEADERS`) and send the user's id in the data, or keep the call "
+        "where the user must see the refusal",
     )
 
 

@@ -91,6 +91,7 @@ from decouple_services.migrate.hazards import (
     identity_field,
     key_entity,
     non_atomic_request,
+    user_credential_caution,
 )
 from decouple_services.migrate.images import MINIMUM_PYTHON, image_python
 from decouple_services.migrate.naming import (
@@ -506,9 +507,11 @@ def plan_migration(
         if undo is not None:
             cautions = (*cautions, compensation_caution(undo, send))
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
+        unkeyed = key_not_entity(params, send.key)
         cautions = (
             *cautions,
             *extra,
+            *((unkeyed,) if unkeyed is not None else ()),
             *callee_cautions(site, endpoint, read),
             *_image_python_cautions(site, services, read),
             *_entry_caution(
@@ -541,6 +544,9 @@ def plan_migration(
                 refused.append(Refusal(site.id, site, (Finding(code, str(fact), what_to_do),)))
                 continue
             send, key_notes = idempotency(send, fact, source)
+            forwarded = user_credential_caution(fact.headers, source, site.line)
+            if forwarded is not None:
+                cautions = (*cautions, forwarded)
             if send.idempotency_key is not None and source is not None:
                 undo = failure_path(source, site.line)
                 cautions = tuple(
@@ -549,20 +555,23 @@ def plan_migration(
                     else c
                     for c in cautions
                 )
-            planned.append(
-                PlannedSite(
-                    site,
-                    send,
-                    cautions,
-                    fact.in_async_def,
-                    (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
-                    payload=fact.payload,
-                    timeout=fact.timeout,
-                    headers=header_names(fact.headers),
-                    bound_notes=fact.bound_notes,
-                    key_notes=key_notes,
-                )
+            item = PlannedSite(
+                site,
+                send,
+                cautions,
+                fact.in_async_def,
+                (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
+                payload=fact.payload,
+                timeout=fact.timeout,
+                headers=header_names(fact.headers),
+                bound_notes=fact.bound_notes,
+                key_notes=key_notes,
             )
+            gap = _body_gap(item, endpoint_of(site), read) if event is None else None
+            if gap is not None:
+                refused.append(Refusal(site.id, site, (gap,)))
+                continue
+            planned.append(item)
     if event is not None:
         planned, refused = _one_event(planned, refused, event, read, parse)
     # Once every site's send is known: an earlier call migrated in this change is an
@@ -977,12 +986,14 @@ def choose_key(
     line: int = 0,
 ) -> tuple[str | None, str]:
     """The Kafka key of a send, decided now so a reviewer sees it: the entity id the url
-    carried (a path parameter named ``id`` or ``*_id``, else the only one), else the payload's
+    carried (a path parameter named ``id`` or ``*_id``, else the only one when it is named as
+    an id, :func:`names_an_id`), else the payload's
     ``id`` or first ``*_id`` field, else the ``id`` of the one message the payload nests
     (:func:`nested_key`; ``caller``: the source of the file, ``line``: the call's). Events
     with one key keep their order. ``(None, why)`` when there is no entity id to key by."""
     named = [(n, src) for n, src in params if n == "id" or n.endswith("_id")]
-    chosen = named[0] if named else params[0] if len(params) == 1 else None
+    only = params[0] if len(params) == 1 else None
+    chosen = named[0] if named else only if only and names_an_id(only[0]) else None
     if chosen is not None:
         return chosen[1], f"path parameter {chosen[0]}"
     field = key_field(payload, skip=identity_field)
@@ -992,7 +1003,45 @@ def choose_key(
     nested = nested_key(payload, caller, line) if caller is not None else None
     if nested is not None:
         return nested
+    if only is not None:
+        return None, f"no entity id in the url or the payload: {only[0]} is not named as one"
     return None, "no entity id in the url or the payload"
+
+
+#: The name of a path parameter that holds an entity's id (``id``, ``order_id``, ``pk``,
+#: ``uuid``, ``order_uuid``, ``orderId``) or a natural key of one (``sku``, ``slug``,
+#: ``username``, ``email``, ``order_number``).
+_ID_NAME = re.compile(
+    r"(?:.+_)?(?:id|pk|uuid|guid|uid|sku|slug|key|code|number|no|username|email)"
+    r"|[a-z].*[a-z0-9](?:Id|Uuid|Key|Slug)"
+)
+
+
+def names_an_id(name: str) -> bool:
+    """Whether a path parameter is named as an entity's id or natural key: only such a one
+    keys a send when it is the url's only parameter (``/fhir/{resource_name}`` names a
+    kind of resource, and keying by it would put every event of that kind behind a
+    failing one)."""
+    return bool(_ID_NAME.fullmatch(name)) or name.lower() in ("id", "pk", "uuid")
+
+
+def key_not_entity(params: Sequence[tuple[str, str]], key: str | None) -> Finding | None:
+    """``key-not-entity`` when a send goes without a key although the url carries one
+    path parameter, not named as an id: the reviewer decides whether its events need the
+    order a key would give, at the price it has."""
+    if key is not None or len(params) != 1 or names_an_id(params[0][0]):
+        return None
+    name = params[0][0]
+    return Finding(
+        "key-not-entity",
+        f"the url's only path parameter, `{name}`, is not named as an entity id, so the "
+        "event is sent without a key: its events are spread over the topic's partitions "
+        f"and handled in no set order. Keyed by `{name}`, every event with the same "
+        f"`{name}` would share a partition and wait behind a failing one",
+        f"nothing to do when the events of one `{name}` need no order; else pass "
+        f"`key={params[0][1]}` to the send, knowing that one failing event then holds "
+        "back the later ones until it is dead-lettered",
+    )
 
 
 #: Methods that turn a model into the message a field of a gRPC request holds.
@@ -1327,6 +1376,114 @@ def _payload_text(item: PlannedSite, read: ReadFile | None = None) -> str | None
             keys.append(key)
             values.append(value)
     return ast.unparse(ast.Dict(keys=keys, values=values))
+
+
+#: FastAPI's markers of a parameter that is not the request's body.
+_NOT_BODY = {"Depends", "Security", "Query", "Path", "Header", "Cookie", "File", "Form"}
+
+
+def _body_gap(item: PlannedSite, endpoint: Endpoint | None, read: ReadFile) -> Finding | None:
+    """``payload-mismatch`` when the FastAPI handler takes its body as a pydantic model the
+    code defines, the event's data is a dict whose keys are all written out, and a field
+    the model requires is not among them: FastAPI would answer every event 422, which is
+    final, so each would go to the dead-letter topic while the caller goes on as if it
+    was sent. Anything less known (a ``**`` of an unknown dict, an alias, a validator that
+    runs first, two body parameters) says nothing."""
+    if endpoint is None or endpoint.framework != "fastapi" or item.carried:
+        return None
+    data = _payload_text(item, read)
+    node = _parse_expression(data) if data else None
+    if not isinstance(node, ast.Dict):
+        return None
+    keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    if len(keys) != len(node.keys):
+        return None
+    source = read(endpoint.file)
+    tree = parse_module(source)
+    if tree is None or source is None:
+        return None
+    name = endpoint.handler.rpartition(".")[2]
+    handlers = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+    ]
+    if len(handlers) > 1:
+        handlers = [
+            n
+            for n in handlers
+            if min([n.lineno, *(d.lineno for d in n.decorator_list)])
+            <= endpoint.line
+            <= (n.end_lineno or n.lineno)
+        ]
+    if len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    text = source.decode(errors="replace")
+    scope = scope_at(text, handler.lineno, module_reader(endpoint.file, read))
+    in_path = set(re.findall(r"\{(\w+)", endpoint.path))
+    arguments = handler.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults: list[ast.expr | None] = [
+        *[None] * (len(positional) - len(arguments.defaults)),
+        *arguments.defaults,
+    ]
+    pairs = [
+        *zip(positional, defaults, strict=True),
+        *zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True),
+    ]
+    bodies: list[tuple[str, Any]] = []
+    for arg, default in pairs:
+        if arg.arg in in_path or arg.annotation is None:
+            continue
+        if isinstance(default, ast.Call) and _call_name(default.func) in _NOT_BODY:
+            continue
+        if isinstance(default, ast.Call) and _call_name(default.func) == "Body":
+            return None  # ``Body(embed=True)``, an example: not read
+        annotation = arg.annotation
+        if isinstance(annotation, ast.Subscript):
+            if _call_name(annotation.value) in ("dict", "Dict", "list", "List", "Annotated"):
+                return None  # another body parameter, or markers the check does not read
+            continue
+        if not isinstance(annotation, ast.Name | ast.Attribute):
+            continue
+        model = scope.model(_call_name(annotation) or "")
+        if model is not None:
+            bodies.append((_call_name(annotation) or "", model))
+        elif _call_name(annotation) in ("dict", "Dict", "list", "List"):
+            return None
+    if len(bodies) != 1:
+        return None
+    model_name, model = bodies[0]
+    if model.kind != "pydantic" or model.required is None:
+        return None
+    missing = sorted(model.required - keys)
+    if not missing:
+        return None
+    where = endpoint.file
+    if model_name in scope.imported:
+        module, _original, level = scope.imported[model_name]
+        found = module_file(endpoint.file, read)(module, level)
+        if found is not None:
+            where = found[0]
+    listed = ", ".join(f"`{m}`" for m in missing)
+    return Finding(
+        PAYLOAD_MISMATCH,
+        f"the handler {endpoint.handler} takes its body as `{model_name}` "
+        f"({where}:{model.line}), which requires {listed}; the data this call sends lacks "
+        f"them (its keys: {', '.join(sorted(keys)) or 'none'}), so FastAPI would answer "
+        "every event 422 and each would go to the dead-letter topic",
+        "send the fields the model requires (or give them defaults in the model), check "
+        "the call reaches the route it meant to, or keep the call",
+    )
+
+
+def _call_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def _parse_expression(source: str) -> ast.expr | None:
@@ -1671,6 +1828,8 @@ APP_FACTORY_ARGUMENTS = "app-factory-arguments"
 
 #: Refusal code of a site whose callee's application a consumer cannot reach.
 NO_APP = "no-app"
+#: The event's data lacks a field the handler's body model requires.
+PAYLOAD_MISMATCH = "payload-mismatch"
 
 #: Languages a service's code may be in, by file suffix, to name in a refusal.
 _LANGUAGES = {

@@ -35,6 +35,7 @@ import ast
 import builtins
 import os
 import posixpath
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -145,6 +146,10 @@ class Bootstrap:
     #: ``(line, statement)``: the construction needs the object, but the call on it may be
     #: the server process's own work, which the factory now runs in every consumer replica.
     copied_calls: tuple[tuple[int, str], ...] = ()
+    #: The mirrored steps that only connect what the servicer uses
+    #: (``await PostgresClient().connect()``, whose object the teardown disconnects or the
+    #: construction reads), ``(line, statement)``: each consumer replica needs them too.
+    connects: tuple[tuple[int, str], ...] = ()
     #: How many of the teardown's first statements are a ``finally:`` inside the function,
     #: whose ``try`` opens after the startup steps: the factory opens its ``try`` there too,
     #: so a step that fails raises its own error, not one of the teardown's on a name the
@@ -513,6 +518,9 @@ def _mirror(
                     f"{path}:{statement.lineno} runs an event loop (`{runner}`), which cannot "
                     "run inside the consumer's"
                 )
+    # what a step connects is the servicer's when its construction reads it or its
+    # teardown calls it (``PostgresClient().disconnect()``)
+    users = _reads(construction_expr) | {r for t in teardown for r in _receivers(t)}
     servicer_class = None
     if isinstance(construction_expr, ast.Call) and isinstance(construction_expr.func, ast.Name):
         servicer_class = construction_expr.func.id
@@ -540,7 +548,14 @@ def _mirror(
         not_run=tuple(sorted(not_run)),
         inner_teardown=len(inner),
         copied_calls=tuple(
-            (s.lineno, _short(s)) for s in [*setup, *after] if _calls_a_method(s, modules)
+            (s.lineno, _short(s))
+            for s in [*setup, *after]
+            if _calls_a_method(s, modules) and not _connects(s, modules, users)
+        ),
+        connects=tuple(
+            (s.lineno, _short(s))
+            for s in [*setup, *after]
+            if _calls_a_method(s, modules) and _connects(s, modules, users)
         ),
         servicer_class=servicer_class,
         variable=servicer_name or "servicer",
@@ -894,6 +909,38 @@ def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
     return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
 
 
+#: Methods that connect or open a client (``db.connect()``, ``await pool.open()``).
+_CONNECTING = re.compile(r"^(?:a?connect\w*|open|init_pool|start_pool)$")
+
+
+def _connects(statement: ast.stmt, modules: set[str], users: set[str]) -> bool:
+    """Whether every method the statement calls connects or opens an object of ``users``
+    (the names the servicer's construction reads, or its teardown calls methods on):
+    the servicer needs that connection in every replica, so it is expected, not the
+    server's own work."""
+    calls = [
+        n
+        for n in ast.walk(statement)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and _receivers(n) - modules
+        and not (isinstance(n.func.value, ast.Name) and n.func.value.id in modules)
+    ]
+    # the outermost method call of each chain: ``PostgresClient().connect()`` is the call
+    # of ``connect``, whose receiver ``PostgresClient()`` is no method call
+    methods = [
+        c
+        for c in calls
+        if not any(isinstance(o.func, ast.Attribute) and c is o.func.value for o in calls)
+    ]
+    return bool(methods) and all(
+        isinstance(c.func, ast.Attribute)
+        and _CONNECTING.match(c.func.attr) is not None
+        and _receivers(c) <= users
+        for c in methods
+    )
+
+
 def _calls_a_method(statement: ast.stmt, modules: set[str]) -> bool:
     """Whether the statement is a method call on an object (``sched.start()``, ``await
     db.run_migrations()``), not a binding or a call of a module's function: work the
@@ -1240,6 +1287,13 @@ def render_factory_body(bootstrap: Bootstrap, module: str = "") -> str:
             "but the call may be the server process's own work (a scheduler, migrations), "
             "which each replica would repeat; if it is, run it once elsewhere and remove it "
             "here."
+        )
+    if bootstrap.connects:
+        doc.append(
+            "Runs in every consumer replica, as expected: "
+            + _steps([(line, text, False) for line, text in bootstrap.connects])
+            + ", which connects what the servicer uses (its construction or teardown "
+            "names it)."
         )
     if bootstrap.teardown_at:
         around = f" of {bootstrap.teardown_function}()" if bootstrap.teardown_function else ""

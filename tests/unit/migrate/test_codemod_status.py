@@ -50,6 +50,37 @@ def test_the_bound_comes_from_the_old_calls_timeout() -> None:
     assert any("`timeout=settings.AUDIT_TIMEOUT` is not a number" in n for n in audit.notes)
 
 
+def test_an_httpx_call_with_no_timeout_is_told_its_bound_is_the_same_5_s() -> None:
+    """httpx bounds a call with no ``timeout=`` by 5 s, the producer's default bound: the
+    note says it is the same, not a change; a requests call (no bound) keeps the plain
+    note."""
+    source = textwrap.dedent(
+        """
+        import httpx
+        import requests
+
+        def upload(kind, body):
+            r = httpx.post(f"http://fhir:8000/upload/{kind}", json=body)
+            r.raise_for_status()
+
+        def upload_with(kind, body):
+            with httpx.Client() as client:
+                r = client.post(f"http://fhir:8000/upload/{kind}", json=body)
+                r.raise_for_status()
+
+        def notify(body):
+            r = requests.post("http://emails:8000/send", json=body)
+            r.raise_for_status()
+        """
+    ).encode()
+    for line in (6, 11):
+        notes = _facts(source, _spec(line)).notes
+        assert any("so httpx bounded it by its default 5 s" in n for n in notes), notes
+        assert any("the same 5 s unless `DECOUPLE_SEND_TIMEOUT_S`" in n for n in notes)
+    plain = _facts(source, _spec(15)).notes
+    assert "the old call passed no `timeout=`: the send waits the producer's bound" in plain
+
+
 def test_each_status_site_says_what_changes_and_which_lines_stop_running() -> None:
     source = (CASE / "input.py").read_bytes()
     welcome = _facts(source, _spec(16))

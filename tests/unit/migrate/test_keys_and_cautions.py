@@ -23,6 +23,7 @@ from decouple_services.migrate.hazards import (
     identity_caution,
     key_entity,
     once_per_entity,
+    user_credential_caution,
 )
 from decouple_services.migrate.payload import payload_fields
 from decouple_services.migrate.plan import (
@@ -31,6 +32,7 @@ from decouple_services.migrate.plan import (
     PlanOptions,
     across_topics,
     choose_key,
+    key_not_entity,
     nested_key,
 )
 from decouple_services.migrate.run import migrate_scanned
@@ -498,6 +500,21 @@ def test_a_payload_carrying_who_asks_is_cautioned_to_restrict_producers() -> Non
     assert identity_caution(_fields('{"principal": p}'), "t") is not None
 
 
+def test_a_whole_user_in_the_payload_is_cautioned_for_the_data_topics_keep() -> None:
+    """``requesting_user=grpc_user`` stores the user's email in the topic, and in its
+    dead-letter topic until deleted: the caution says so and what to send instead; an id
+    alone (``requesting_user=user.id``) carries no such data."""
+    caution = identity_caution(_fields("Req(id=i, requesting_user=grpc_user)"), "users.delete")
+    assert caution is not None
+    assert "`requesting_user=grpc_user` carries the user as a whole" in caution.reason
+    assert "dead-letter topic until someone deletes it" in caution.reason
+    assert "`KAFKA_DEAD_LETTER_RETENTION_MS`" in caution.suggestion
+    assert "send only the user's id" in caution.suggestion
+    by_id = identity_caution(_fields("Req(id=i, requesting_user=str(user.id))"), "t")
+    assert by_id is not None and "as a whole" not in by_id.reason
+    assert "send only" not in by_id.suggestion
+
+
 def test_a_payload_naming_a_user_as_its_subject_is_not_cautioned() -> None:
     assert identity_caution(_fields('{"user_id": order.user_id, "kind": "x"}'), "t") is None
     assert identity_caution(_fields('{"user": new_user_data}'), "t") is None
@@ -537,3 +554,49 @@ def test_the_samples_effect_caution_is_on_the_sends_after_an_effect_only(
     assert flagged == {60, 96}
     everywhere = [p for p in plan.sites if any(c.code == "effect-before-send" for c in p.cautions)]
     assert len(everywhere) < len(plan.sites)
+
+
+# --- the only path parameter as the key ---------------------------------------------------
+
+
+def test_the_only_path_parameter_keys_the_send_only_when_named_as_an_id() -> None:
+    """``/fhir/{resource_name}`` names a kind of resource, not an entity: keyed by it, every
+    upload of one kind would wait behind a failing one. It goes keyless, with a caution
+    naming the parameter; ``pk``, ``uuid``, ``order_uuid``, ``orderId`` still key, and so
+    does a natural key (``sku``, ``username``)."""
+    key, origin = choose_key((("resource_name", "resource_name"),), None)
+    assert key is None
+    assert origin.endswith("resource_name is not named as one")
+    caution = key_not_entity((("resource_name", "resource_name"),), key)
+    assert caution is not None and caution.code == "key-not-entity"
+    assert "`resource_name`" in caution.reason and "key=resource_name" in caution.suggestion
+    # a payload's id still keys it
+    assert choose_key((("kind", "kind"),), '{"order_id": o}')[0] == "o"
+    for name in ("pk", "uuid", "order_uuid", "orderId", "id", "user_id", "sku", "username"):
+        assert choose_key(((name, "x"),), None) == ("x", f"path parameter {name}")
+        assert key_not_entity(((name, "x"),), None) is None
+
+
+# --- the end user's credential in an event ------------------------------------------------
+
+
+def test_a_credential_from_the_users_request_gets_a_caution() -> None:
+    """``request.COOKIES.get('session')`` as ``Authorization`` (directly, or through a
+    local bound to it) is the end user's token: it may expire before the event is handled,
+    and the user already saw a success. A service's own token is not named."""
+    source = (
+        "def post(request, text):\n"
+        "    token = request.headers['Authorization']\n"
+        "    requests.post(URL, json={'text': text}, headers={'Authorization': token})\n"
+    )
+    direct = user_credential_caution(
+        (("'Authorization'", "request.COOKIES.get('session')"),), None, 0
+    )
+    assert direct is not None and direct.code == "user-credential"
+    assert "`Authorization` (`request.COOKIES.get('session')`)" in direct.reason
+    assert "dead-lettered at once" in direct.reason
+    local = user_credential_caution((("'Authorization'", "token"),), source, 3)
+    assert local is not None and "request.headers['Authorization']" in local.reason
+    service = user_credential_caution((("'Authorization'", "f'Bearer {API_TOKEN}'"),), None, 0)
+    assert service is None
+    assert user_credential_caution((("'X-Trace'", "request.headers['X-Trace']"),), None, 0) is None

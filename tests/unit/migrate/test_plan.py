@@ -453,6 +453,76 @@ def test_a_payload_bound_to_a_dict_literal_above_the_call_has_its_schema(
     }
 
 
+def _reserve_with_model(tmp_path: Path, body: str, model: str) -> MigrationPlan:
+    """``reserve`` takes its body as the pydantic model ``Reserve`` of ``stock/models.py``;
+    the shop's call sends ``body``."""
+    shutil.copytree(ROUTER_APP, tmp_path / "repo")
+    stock = tmp_path / "repo" / "stock" / "stock"
+    (stock / "models.py").write_text(
+        "from typing import Optional\n\nfrom pydantic import BaseModel, Field\n\n\n"
+        "class Base(BaseModel):\n    warehouse: str = Field(title='Warehouse')\n\n\n" + model
+    )
+    items = stock / "routers" / "items.py"
+    items.write_text(
+        items.read_text()
+        .replace("from fastapi import APIRouter\n", "from fastapi import APIRouter, Depends\n")
+        .replace("\nrouter =", "from stock.models import Reserve\n\nrouter =")
+        .replace("body: dict)", "body: Reserve, user: str = Depends(lambda: 'u'))")
+    )
+    shop = tmp_path / "repo" / "shop" / "shop.py"
+    shop.write_text(
+        shop.read_text().replace(
+            '    requests.post(f"http://stock:8000/items/{item_id}/reserve", '
+            'json={"quantity": quantity}, timeout=2)\n',
+            f"    body = {body}\n"
+            '    requests.post(f"http://stock:8000/items/{item_id}/reserve", json=body,'
+            " timeout=2)\n",
+        )
+    )
+    return _migrate_all(tmp_path / "repo")
+
+
+_RESERVE = (
+    "class Reserve(Base):\n"
+    "    quantity: int\n"
+    "    note: Optional[str] = None\n"
+    "    hint: str | None\n"
+    "    priority: int = Field(default=0)\n"
+)
+
+
+def test_a_payload_lacking_a_field_the_handlers_body_model_requires_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The handler takes ``Reserve`` (``warehouse`` inherited, ``quantity`` required): the
+    call's data, a dict literal bound above it, has only ``quantity``, so FastAPI would
+    answer every event 422 and dead-letter it. Fields with a default or optional are not
+    asked for."""
+    plan = _reserve_with_model(tmp_path / "a", '{"quantity": quantity}', _RESERVE)
+    refused = [r for r in plan.refused if r.site and r.site.function.endswith("reserve")]
+    assert [f.code for r in refused for f in r.reasons] == ["payload-mismatch"]
+    reason = refused[0].reasons[0].reason
+    assert "takes its body as `Reserve` (stock/stock/models.py:10)" in reason
+    assert "which requires `warehouse`; the data this call sends lacks them" in reason
+    plan = _reserve_with_model(
+        tmp_path / "b", '{"quantity": quantity, "warehouse": "main"}', _RESERVE
+    )
+    assert [p.site.function for p in plan.rewrites if p.site.function.endswith("reserve")]
+
+
+def test_a_body_model_whose_keys_are_not_its_fields_refuses_nothing(tmp_path: Path) -> None:
+    """An alias, or a validator that runs before the fields are read, may take other keys:
+    the check says nothing rather than refuse a call that works."""
+    aliased = _RESERVE.replace("quantity: int", "quantity: int = Field(alias='qty')")
+    plan = _reserve_with_model(tmp_path / "a", '{"qty": quantity}', aliased)
+    assert not [r for r in plan.refused if r.site and r.site.function.endswith("reserve")]
+    validated = _RESERVE + (
+        "\n    @model_validator(mode='before')\n    def fill(cls, data):\n        return data\n"
+    )
+    plan = _reserve_with_model(tmp_path / "b", '{"quantity": quantity}', validated)
+    assert not [r for r in plan.refused if r.site and r.site.function.endswith("reserve")]
+
+
 def test_a_payload_changed_after_its_literal_is_not_read_from_it(tmp_path: Path) -> None:
     """A key set after the literal (``body["note"] = ...``), or a second binding, means the
     literal is not what is sent: nothing is inferred from it."""

@@ -454,8 +454,18 @@ def test_a_teardown_around_the_call_in_the_main_block_is_paired() -> None:
     body = render_factory_body(found)
     flat = " ".join(body.split())
     assert "it runs the teardown (users/users/main.py:21)." in flat
-    # `Pool().open()` is copied as the teardown releases a Pool: named to check
-    assert "Runs in every consumer replica: check line" in flat
+    # `Pool().open()` connects the Pool the teardown releases: expected in each replica
+    assert found.copied_calls == ()
+    assert found.connects == ((12, "await Pool().open()"),)
+    assert (
+        "Runs in every consumer replica, as expected: line 12 ``await Pool().open()``, which "
+        "connects what the servicer uses (its construction or teardown names it)."
+    ) in flat
+    assert "every consumer replica: check" not in flat
+    # a call that is no connection on the same object is still named to check
+    other = _derive(main.replace("await Pool().open()", "await Pool().migrate()"))
+    assert isinstance(other, Bootstrap)
+    assert other.copied_calls == ((12, "await Pool().migrate()"),) and other.connects == ()
     # a teardown that runs a loop of its own cannot run on the servicer's
     refused = _derive(main.replace("Pool().release()", "asyncio.run(Pool().close())"))
     assert refused == (
