@@ -1112,8 +1112,8 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
     written calls a helper with a value (``get_submissions_url(submission_id)``) that none of
     the path parameters the event carries reads. The scan resolves such a helper's path
     without the value (``/submissions/``), so the consumer would call that path instead of
-    the one the call reached (``/submissions/{id}/``). Names in capitals are taken as
-    constants, which the resolved path already holds."""
+    the one the call reached (``/submissions/{id}/``). Literals and names or attributes in
+    capitals (``settings.BASE_URL``) are configuration, which the resolved path holds."""
     if site.client == "grpc":
         return None
     try:
@@ -1122,8 +1122,8 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
         return None
     read = {n for _, source in carried for n in _names_read(source)}
     for node in _calls_in(url):
-        given = [_EMPTY.code_for_node(a.value) for a in node.args]
-        names = [n for text in given for n in _names_read(text) if not n.isupper()]
+        given = [_EMPTY.code_for_node(a.value) for a in node.args if not _constant(a.value)]
+        names = [n for text in given for n in _names_read(text)]
         lost = [n for n in dict.fromkeys(names) if n not in read]
         if lost:
             return (
@@ -1134,6 +1134,16 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
                 "instead of the path the call reached"
             )
     return None
+
+
+def _constant(value: cst.BaseExpression) -> bool:
+    """A literal, or a name or attribute spelt in capitals (``BASE``,
+    ``settings.RECOMMENDATIONS_URL``): configuration, which the resolved url holds."""
+    if isinstance(value, cst.Attribute):
+        return value.attr.value.isupper()
+    if isinstance(value, cst.Name):
+        return value.value.isupper()
+    return isinstance(value, cst.SimpleString | cst.Integer | cst.Float)
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:

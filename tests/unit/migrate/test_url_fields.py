@@ -154,3 +154,6 @@ def test_a_url_helper_given_a_value_the_event_does_not_carry_is_refused() -> Non
     assert url_arguments_lost(_site("get_url(SUBMISSIONS)", "{get_url(…)}/s/"), ()) is None
     assert url_arguments_lost(_site('f"{get_kernel_url()}/s/"', "{get_url(…)}/s/"), ()) is None
     assert url_arguments_lost(_site("urls.item(order.id)", "{A}/o/"), (("id", "order.id"),)) is None
+    formatted = _site('"{}/profiles/{}".format(settings.RECOMMENDATIONS_URL, uid)', "{R}/p/{uid}")
+    assert url_arguments_lost(formatted, (("user_id", "uid"),)) is None
+    assert "`uid`" in (url_arguments_lost(formatted, ()) or "")
