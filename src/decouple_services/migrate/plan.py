@@ -1126,12 +1126,17 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
         names = [n for text in given for n in _names_read(text)]
         lost = [n for n in dict.fromkeys(names) if n not in read]
         if lost:
+            rest = _without_base(site.url_template or "")
+            called = (
+                (site.endpoint or "").partition(" ")[2]
+                or _url_path(rest)
+                or (rest if rest.startswith("/") else "its route")
+            )
             return (
                 f"the url at line {site.line} is made by `{_EMPTY.code_for_node(node)}`, "
                 f"whose {', '.join(f'`{n}`' for n in lost)} the event does not carry: the "
                 "path the scan resolved leaves it out, so the consumer would call "
-                f"{site.endpoint or _url_path(site.url_template or '') or 'another path'} "
-                "instead of the path the call reached"
+                f"`{called}` instead of the path the call reached"
             )
     return None
 

@@ -149,6 +149,9 @@ def test_a_url_helper_given_a_value_the_event_does_not_carry_is_refused() -> Non
         "the url at line 1 is made by `get_submissions_url(submission_id)`, whose "
         "`submission_id` the event does not carry"
     )
+    assert lost.endswith(
+        "the consumer would call `/submissions/` instead of the path the call reached"
+    )
     # carried as a path parameter, a constant, no argument at all: nothing is lost
     assert url_arguments_lost(site, (("pk", "submission_id"),)) is None
     assert url_arguments_lost(_site("get_url(SUBMISSIONS)", "{get_url(…)}/s/"), ()) is None
