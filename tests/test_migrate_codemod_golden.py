@@ -390,7 +390,7 @@ def test_headers_the_rewrite_cannot_see_into_refuse_the_site() -> None:
     """Headers made by a function, by a local a function made, or given as a parameter may
     hold what differs per call (the caller's credential, the tenant's realm), which no
     consumer setting can give: the site is refused, naming where they come from. A module
-    constant of the exchange's own headers needs nothing."""
+    constant of the exchange's own headers needs nothing; another constant is a note."""
     source, specs, _data = _load(CASES / "headers_unseen_refused")
     result = rewrite_source(source, specs)
     assert sorted(result.skipped) == ["cs-bcbc0001", "cs-bcbc0002", "cs-bcbc0003"]
@@ -407,6 +407,10 @@ def test_headers_the_rewrite_cannot_see_into_refuse_the_site() -> None:
     )
     assert not any("headers" in n for n in result.notes.get("cs-bcbc0004", ()))
     assert 'headers={"X-Request-ID": request_id}' in result.code.decode()
+    # a constant is the same for every call: the consumer's own headers can give it
+    assert result.notes["cs-bcbc0006"][0].startswith(
+        "`headers=settings.KERNEL_HEADERS` is not carried"
+    )
 
 
 def test_a_query_string_is_never_sent_as_the_body() -> None:

@@ -1740,6 +1740,12 @@ def _refuse_unseen_headers(parsed: ParsedSource, call: cst.Call, given: cst.Base
     where = ""
     if isinstance(given, cst.Name) and _dicts_only(parsed, call, given.value):
         return  # every dict it may hold is written in the function: the note names it
+    if (isinstance(given, cst.Name) and given.value.isupper()) or (
+        isinstance(given, cst.Attribute) and given.attr.value.isupper()
+    ):
+        # a constant (``settings.KERNEL_HEADERS``) is the same for every call, which the
+        # consumer's own ``DECOUPLE_REQUEST_HEADERS`` can give: the note says so
+        return
     if isinstance(given, cst.Name):
         found = _reaching_assignment(given.value, call, parsed.parents)
         current = _enclosing_function(call, parsed.parents)
