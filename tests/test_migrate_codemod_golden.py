@@ -166,18 +166,16 @@ def test_a_call_edited_since_the_scan_is_skipped() -> None:
     assert "no call at lines 3-3" in result.skipped["cs-4f798040"]
 
 
-def test_headers_that_are_not_a_literal_are_not_carried_and_the_report_says_so() -> None:
+def test_headers_that_are_a_parameter_refuse_the_site_and_the_report_says_so() -> None:
+    """A literal's headers travel (but the exchange's own); headers given as a parameter
+    are a value the rewrite cannot see into, and the site is refused."""
     source, specs, _data = _load(CASES / "trace_headers")
     result = rewrite_source(source, specs)
-    assert result.notes == {
-        "cs-aaaa0001": (
-            "`NOTIFY` is no longer used in this file; remove it unless other modules import it",
-        ),
-        "cs-aaaa0002": (
-            "`headers=extra_headers` is not carried: name the headers to keep in the "
-            "send's `headers=`",
-        ),
-    }
+    assert result.notes == {}
+    assert list(result.skipped) == ["cs-aaaa0002"]
+    assert result.skipped["cs-aaaa0002"].startswith(
+        "the headers come from the parameter `extra_headers` of `notify`"
+    )
 
 
 def test_a_headers_dict_made_above_the_call_travels_unless_it_is_changed_after() -> None:
@@ -313,7 +311,7 @@ def test_the_headers_a_call_sent_travel_credentials_included_but_the_exchanges_o
     assert result.notes["cs-dddd0002"][:2] == (
         "header `TENANT_HEADER` is not carried (its name is not a literal): add it to the "
         "send's `headers=`",
-        "`**base_headers` in `headers=` is not carried: name the headers to keep in the "
+        "`**COMMON_HEADERS` in `headers=` is not carried: name the headers to keep in the "
         "send's `headers=`",
     )
 
@@ -367,18 +365,66 @@ def test_a_clause_that_words_the_error_gets_a_copy_for_the_send_failure() -> Non
 
 def test_a_local_only_the_old_call_read_goes_and_a_call_that_made_it_stays() -> None:
     """``url = f"{kernel_url}/x"`` goes with the call, and then ``kernel_url``, which only
-    it read; a local made by a call loses its name and keeps its call (it may do more
-    than make the value). A local read after the call stays as it was."""
+    it read, with the getter that made it (``get_kernel_url()`` unread does nothing); a
+    local made by another call loses its name and keeps its call (it may do more than make
+    the value). A local read after the call stays as it was."""
     source, specs, _data = _load(CASES / "leftover_locals_made_by_calls")
     result = rewrite_source(source, specs)
     text = result.code.decode()
-    assert "    realm_headers(project)\n    get_kernel_url()\n" in text
+    push_schemas = text.split("def push_schemas")[1].split("def push_entities")[0]
+    assert "    realm_auth(project)\n" in push_schemas
+    assert "get_kernel_url" not in push_schemas
     assert "    kernel_url = get_kernel_url()\n" in text  # push_entities returns it
     assert (
-        "`kernel_url` in `push_schemas` only served the old call: the call that made it "
+        "`auth` in `push_schemas` only served the old call: the call that made it "
         "stays, as a statement of its own, for what else it may do; remove it if it does "
         "nothing"
     ) in result.notes["cs-ffff0001"]
+    assert (
+        "`kernel_url` in `push_schemas` only served the old call: removed"
+        in result.notes["cs-ffff0001"]
+    )
+
+
+def test_headers_the_rewrite_cannot_see_into_refuse_the_site() -> None:
+    """Headers made by a function, by a local a function made, or given as a parameter may
+    hold what differs per call (the caller's credential, the tenant's realm), which no
+    consumer setting can give: the site is refused, naming where they come from. A module
+    constant of the exchange's own headers needs nothing; another constant is a note."""
+    source, specs, _data = _load(CASES / "headers_unseen_refused")
+    result = rewrite_source(source, specs)
+    assert sorted(result.skipped) == ["cs-bcbc0001", "cs-bcbc0002", "cs-bcbc0003"]
+    assert all(getattr(w, "code", None) == "not-rewritable" for w in result.skipped.values())
+    assert result.skipped["cs-bcbc0001"].startswith(
+        "the headers come from `multitenancy.wrap_kernel_headers(...)` at line 15, which the "
+        "rewrite cannot see into: the event would go without them"
+    )
+    assert result.skipped["cs-bcbc0002"].startswith(
+        "the headers come from `multitenancy.add_realm(...)` at line 20"
+    )
+    assert result.skipped["cs-bcbc0003"].startswith(
+        "the headers come from the parameter `extra_headers` of `forward`"
+    )
+    assert not any("headers" in n for n in result.notes.get("cs-bcbc0004", ()))
+    assert 'headers={"X-Request-ID": request_id}' in result.code.decode()
+    # a constant is the same for every call: the consumer's own headers can give it
+    assert result.notes["cs-bcbc0006"][0].startswith(
+        "`headers=settings.KERNEL_HEADERS` is not carried"
+    )
+
+
+def test_a_query_string_is_never_sent_as_the_body() -> None:
+    """``params=`` is a query string: an event has no place for it, and as the event's data
+    it would reach the callee as a body (``DELETE ...?cascade=true`` becoming a body
+    ``{"cascade": "true"}``). The call is kept, whether it names ``params=`` itself or passes
+    it on to a helper."""
+    source, specs, _data = _load(CASES / "query_string_refused")
+    result = rewrite_source(source, specs)
+    assert sorted(result.skipped) == ["cs-cdce0001", "cs-cdce0002"]
+    assert result.skipped["cs-cdce0002"].startswith(
+        'the call at line 15 sends `params={"cascade": "true"}`, a query string'
+    )
+    assert b'"cascade"' not in result.code.split(b"send_event")[-1]
 
 
 def test_a_call_migrated_inside_a_copied_clause_sends_in_the_copy_too() -> None:

@@ -318,6 +318,8 @@ def _locate(
                 _handling(reading, parsed) if reading else (set(), {}, ())
             )
             headers, header_notes = _call_headers(parsed, call)
+            # after the answer's use, which tells more of a site that does both
+            _refuse_query(parsed, call, spec)
         except _NotRewritable as exc:
             problems[spec.site_id] = Problem(str(exc), exc.code)
             continue
@@ -1484,6 +1486,33 @@ def _payload_source(
     return module.code_for_node(value), notes, value
 
 
+def _refuse_query(parsed: ParsedSource, call: cst.Call, spec: SendSpec) -> None:
+    """Refuses an HTTP call that sends a query string (``params={"cascade": "true"}``, or a
+    helper whose payload the scan read from its ``params=``). An event has its data and no
+    query: carried as the body, the query would reach the callee's application as a body it
+    never read (``DELETE ...?cascade=true`` handled without ``cascade``), and the consumer
+    calls the route's path with no query at all."""
+    if spec.is_grpc:
+        return
+    given = _keyword(call, "params")
+    hint = (spec.payload_hint or "").partition("=")
+    through_helper = hint[1] == "=" and hint[0].strip() == "params"
+    if given is None and not through_helper:
+        return
+    line = parsed.positions[given.value if given is not None else call].start.line
+    what = (
+        f"`params={parsed.wrapper.module.code_for_node(given.value)}`"
+        if given is not None
+        else f"`{spec.payload_hint}` through its helper"
+    )
+    raise _NotRewritable(
+        f"the call at line {line} sends {what}, a query string, which an event has no "
+        "place for: as the event's data it would reach the callee as a body, and the "
+        "consumer calls the route with no query; keep the call, or move the values into "
+        "the body or the path where the callee reads them"
+    )
+
+
 #: Refusal code of a site whose caller acts on the callee's refusal (a saga step).
 ANSWER_USED = "answer-used"
 NOT_REWRITABLE = "not-rewritable"
@@ -1636,6 +1665,8 @@ def _call_headers(
         return (), _client_credentials(parsed, call)
     given = arg.value
     local: str | None = None
+    if isinstance(given, cst.Name) and given.value == "None":
+        return (), _client_credentials(parsed, call)
     if isinstance(given, cst.Name):
         made = _header_local(parsed, call)
         if made is None:
@@ -1645,6 +1676,11 @@ def _call_headers(
                 local = given.value
             given = made[0]
     if not isinstance(given, cst.Dict):
+        constant = _module_dict(parsed, given)
+        if constant is None:
+            _refuse_unseen_headers(parsed, call, given)
+        elif _exchange_only(constant):
+            return (), _client_credentials(parsed, call)
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
             "headers to keep in the send's `headers=`",
@@ -1653,10 +1689,15 @@ def _call_headers(
     notes = []
     for element in given.elements:
         if not isinstance(element, cst.DictElement):
-            notes.append(
-                f"`{module.code_for_node(element)}` in `headers=` is not carried: name the "
-                "headers to keep in the send's `headers=`"
-            )
+            spread = element.value if isinstance(element, cst.StarredDictElement) else None
+            constant = _module_dict(parsed, spread) if spread is not None else None
+            if spread is not None and constant is None:
+                _refuse_unseen_headers(parsed, call, spread)
+            if constant is None or not _exchange_only(constant):
+                notes.append(
+                    f"`{module.code_for_node(element)}` in `headers=` is not carried: name "
+                    "the headers to keep in the send's `headers=`"
+                )
             continue
         key = element.key
         if not isinstance(key, cst.SimpleString):
@@ -1670,6 +1711,137 @@ def _call_headers(
             )
             kept.append((key.value, value))
     return tuple(kept), (*notes, *_client_credentials(parsed, call))
+
+
+def _module_dict(parsed: ParsedSource, value: cst.BaseExpression) -> cst.Dict | None:
+    """The dict literal a module-level name holds (``JSON_HEADERS = {...}``) when the module
+    binds it once and the function around nothing rebinds it, else ``None``."""
+    if not isinstance(value, cst.Name):
+        return None
+    made = [
+        statement.body[0]
+        for statement in parsed.wrapper.module.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Assign | cst.AnnAssign)
+        and value.value in names_in([statement])
+    ]
+    if len(made) != 1:
+        return None
+    assign = made[0]
+    targets = (
+        [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
+    )
+    if [t.value for t in targets if isinstance(t, cst.Name)] != [value.value] or len(targets) != 1:
+        return None
+    current = _enclosing_function(value, parsed.parents)
+    if current is not None and any(
+        isinstance(n, cst.Name) and n.value == value.value and _binds(n, parsed.parents)
+        for n in _walk(current)
+    ):
+        return None
+    return assign.value if isinstance(assign.value, cst.Dict) else None
+
+
+def _exchange_only(headers: cst.Dict) -> bool:
+    """Whether a header dict holds only the HTTP exchange's own headers (``Content-Type``,
+    ``Accept``), which a send does not carry and the consumer's request makes anew."""
+    return all(
+        isinstance(e, cst.DictElement)
+        and isinstance(e.key, cst.SimpleString)
+        and isinstance(e.key.evaluated_value, str)
+        and e.key.evaluated_value.lower() in TRANSPORT_HEADERS
+        for e in headers.elements
+    )
+
+
+def _refuse_unseen_headers(parsed: ParsedSource, call: cst.Call, given: cst.BaseExpression) -> None:
+    """Refuses a call whose ``headers=`` the rewrite cannot see into: made by a function
+    (``headers=wrap_kernel_headers(project)``, or a local it made), a parameter, an
+    attribute. Such headers often carry what differs per call (the caller's credential, the
+    tenant's realm), which no consumer setting (``DECOUPLE_REQUEST_HEADERS``) can give: the
+    event would go without them, and the callee would handle it as no one's, or another
+    tenant's."""
+    module = parsed.wrapper.module
+    origin = given
+    at = parsed.positions[given].start.line
+    where = ""
+    if isinstance(given, cst.Name) and _dicts_only(parsed, call, given.value):
+        return  # every dict it may hold is written in the function: the note names it
+    if (isinstance(given, cst.Name) and given.value.isupper()) or (
+        isinstance(given, cst.Attribute) and given.attr.value.isupper()
+    ):
+        # a constant (``settings.KERNEL_HEADERS``) is the same for every call, which the
+        # consumer's own ``DECOUPLE_REQUEST_HEADERS`` can give: the note says so
+        return
+    if isinstance(given, cst.Name):
+        found = _reaching_assignment(given.value, call, parsed.parents)
+        current = _enclosing_function(call, parsed.parents)
+        if found is not None and isinstance(found.value, cst.Dict):
+            at = parsed.positions[found].start.line
+            where = f"`{given.value}` (line {at}), a dict the function changes after making it"
+        elif found is not None:
+            origin, at = found.value, parsed.positions[found].start.line
+        elif current is not None and given.value in {
+            p.name.value for p in _parameters(current.params)
+        }:
+            where = f"the parameter `{given.value}` of `{current.name.value}`"
+        elif current is not None and any(
+            isinstance(n, cst.Name) and n.value == given.value and _binds(n, parsed.parents)
+            for n in _walk(current)
+        ):
+            where = f"`{given.value}`, which more than one binding may give the call"
+    if not where:
+        text = module.code_for_node(origin)
+        if isinstance(origin, cst.Call):
+            text = f"{module.code_for_node(origin.func)}(...)"
+        where = f"`{text}` at line {at}"
+    raise _NotRewritable(
+        f"the headers come from {where}, which the rewrite cannot see into: the event would "
+        "go without them (a credential or a tenant's realm that differs per call, which no "
+        "consumer setting can give); keep the call, or write the headers to send as a dict "
+        "in the call's `headers=`"
+    )
+
+
+def _dicts_only(parsed: ParsedSource, call: cst.Call, name: str) -> bool:
+    """Whether every value the function around ``call`` gives the local ``name`` is written
+    there as a dict: each binding assigns a dict literal, and what changes it after sets an
+    item or adds a dict literal (``headers.update({"Cookie": ...})``). The rewrite then sees
+    every header it may send, though not which one a run sent."""
+    current = _enclosing_function(call, parsed.parents)
+    if current is None:
+        return False
+    seen = False
+    for node in _walk(current):
+        if isinstance(node, cst.Name) and node.value == name and _binds(node, parsed.parents):
+            target = parsed.parents.get(node)
+            assign = parsed.parents.get(target) if target is not None else None
+            if isinstance(target, cst.AssignTarget) and isinstance(assign, cst.Assign):
+                value: cst.BaseExpression | None = assign.value
+            elif isinstance(target, cst.AnnAssign) and target.target is node:
+                value = target.value
+            else:
+                return False
+            if not isinstance(value, cst.Dict):
+                return False
+            seen = True
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and isinstance(node.func.value, cst.Name)
+            and node.func.value.value == name
+            and node.func.attr.value == "update"
+            and any(a.keyword is None and not isinstance(a.value, cst.Dict) for a in node.args)
+        ):
+            return False
+    return seen
+
+
+def _parameters(params: cst.Parameters) -> list[cst.Param]:
+    star = [params.star_arg] if isinstance(params.star_arg, cst.Param) else []
+    kwargs = [params.star_kwarg] if params.star_kwarg is not None else []
+    return [*params.posonly_params, *params.params, *star, *params.kwonly_params, *kwargs]
 
 
 def _header_local(parsed: ParsedSource, call: cst.Call) -> tuple[cst.Dict, bool] | None:
@@ -2211,7 +2383,9 @@ def _left_over_locals(
                     out.setdefault(node.name.value, []).append((name, fate))
                     continue
                 moved = (node.name.value, name) in carried
-                if all(_inert(v) or (moved and isinstance(v, cst.Dict)) for v in values):
+                if all(
+                    _inert(v) or _getter(v) or (moved and isinstance(v, cst.Dict)) for v in values
+                ):
                     # a value reading the name (``url = url + "/x"``) goes with the rest
                     fate = "removed"
                     dead.update((id(s), s) for s in statements)
@@ -2279,6 +2453,61 @@ def _names_outside(function: cst.FunctionDef, skip: set[int]) -> set[str]:
     statements in ``skip``. Its parameters are left out: rebinding one that nothing reads
     after (``url = url.strip()``) is as dead as any other local."""
     return names_in([function.body], frozenset(skip))
+
+
+#: Words of a getter's name that say it does more than read (``get_or_create``,
+#: ``get_next_id``, ``get_and_lock``).
+_NOT_ONLY_GETS = frozenset(
+    {
+        "or",
+        "and",
+        "create",
+        "make",
+        "new",
+        "next",
+        "increment",
+        "incr",
+        "set",
+        "update",
+        "add",
+        "pop",
+        "reset",
+        "delete",
+        "remove",
+        "save",
+        "lock",
+        "acquire",
+        "claim",
+        "consume",
+        "register",
+        "refresh",
+        "issue",
+        "mint",
+    }
+)
+
+
+def _getter(value: cst.BaseExpression) -> bool:
+    """A call that only reads a value, so that its result unread it does nothing and goes
+    with its local: named ``get_...`` (``get_kernel_url()``, ``settings.get_base_url()``)
+    with no word saying more, and given only names, attributes and literals. A call named
+    otherwise (``add_realm(project, headers)``) may change what it is given or elsewhere,
+    and stays as a statement of its own."""
+    if isinstance(value, cst.Await) or not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else None
+    if isinstance(func, cst.Name):
+        name = func.value
+    if name is None or (isinstance(func, cst.Attribute) and not _inert(func.value)):
+        return False
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)]
+    return (
+        len(words) > 1  # a bare ``get`` is as often a request (``session.get(url)``)
+        and words[0] == "get"
+        and not _NOT_ONLY_GETS & set(words)
+        and all(_inert(a.value) for a in value.args)
+    )
 
 
 class _DropStatements(cst.CSTTransformer):

@@ -449,6 +449,23 @@ def plan_migration(
         if endpoint is not None and carried_in_url:
             carried_in_url = _as_route_parameters(endpoint, params, carried_in_url)
         params = (*params, *carried_in_url)
+        lost = url_arguments_lost(site, params)
+        if lost is not None:
+            refused.append(
+                Refusal(
+                    site.id,
+                    site,
+                    (
+                        Finding(
+                            NOT_REWRITABLE,
+                            lost,
+                            "write the url as an f-string naming the value at the call, or "
+                            "rewrite this call by hand",
+                        ),
+                    ),
+                )
+            )
+            continue
         relative = 0
         layout = layout_of(site.file, module_of)
         if (
@@ -1148,6 +1165,71 @@ def url_fields(site: CallSite, matched: int) -> tuple[tuple[str, str], ...] | st
             )
         out.append((name, ast.unparse(expression)))
     return tuple(out)
+
+
+def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> str | None:
+    """Why the event would lose a value the url was made from, or ``None``: the url as
+    written calls a helper with a value (``get_submissions_url(submission_id)``) that none of
+    the path parameters the event carries reads. The scan resolves such a helper's path
+    without the value (``/submissions/``), so the consumer would call that path instead of
+    the one the call reached (``/submissions/{id}/``). Literals and names or attributes in
+    capitals (``settings.BASE_URL``) are configuration, which the resolved path holds."""
+    if site.client == "grpc":
+        return None
+    try:
+        url = cst.parse_expression(site.url.strip(), config=_F_STRINGS)
+    except cst.ParserSyntaxError:
+        return None
+    read = {n for _, source in carried for n in _names_read(source)}
+    for node in _calls_in(url):
+        given = [_EMPTY.code_for_node(a.value) for a in node.args if not _constant(a.value)]
+        names = [n for text in given for n in _names_read(text)]
+        lost = [n for n in dict.fromkeys(names) if n not in read]
+        if lost:
+            rest = _without_base(site.url_template or "")
+            called = (
+                (site.endpoint or "").partition(" ")[2]
+                or _url_path(rest)
+                or (rest if rest.startswith("/") else "its route")
+            )
+            return (
+                f"the url at line {site.line} is made by `{_EMPTY.code_for_node(node)}`, "
+                f"whose {', '.join(f'`{n}`' for n in lost)} the event does not carry: the "
+                "path the scan resolved leaves it out, so the consumer would call "
+                f"`{called}` instead of the path the call reached"
+            )
+    return None
+
+
+def _constant(value: cst.BaseExpression) -> bool:
+    """A literal, or a name or attribute spelt in capitals (``BASE``,
+    ``settings.RECOMMENDATIONS_URL``): configuration, which the resolved url holds."""
+    if isinstance(value, cst.Attribute):
+        return value.attr.value.isupper()
+    if isinstance(value, cst.Name):
+        return value.value.isupper()
+    return isinstance(value, cst.SimpleString | cst.Integer | cst.Float)
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """The calls within an expression, outermost first."""
+    found: list[cst.Call] = []
+
+    class _Visit(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            found.append(node)
+
+    node.visit(_Visit())
+    return found
+
+
+def _names_read(source: str) -> set[str]:
+    """The names an expression's source reads (``order.id`` reads ``order``)."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def _as_route_parameters(

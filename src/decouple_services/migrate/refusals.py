@@ -3,7 +3,9 @@ events keep secrets. Everything here reads names and source text; nothing is run
 
 * **An unresolved endpoint** (``unresolved-endpoint``): part of the callee's path is not
   known statically (``/{?}.IdentityService/Logout``, ``/{?}/orders``). A consumer would
-  subscribe to, or call, a path nothing serves.
+  subscribe to, or call, a path nothing serves. Likewise an HTTP route that answers any
+  method (``* /submissions/``) for a call not made with ``POST``: the consumer, given no
+  method, would ``POST`` to it.
 * **A read** (``read-call``): an HTTP ``GET``, ``HEAD`` or ``OPTIONS``, or an RPC whose name
   starts with ``get``, ``list``, ``find``, ``check``, ``exists``, ``fetch``, ``read``,
   ``search``, ``validate`` or ``verify`` (``get_user_by_id``, ``GetUser``, ``listOrders``).
@@ -228,7 +230,18 @@ def site_refusals(
                 "keep the call synchronous; if nothing needs it, delete it",
             )
         )
-    elif site.response_use is not ResponseUse.BODY:
+    method = _method_left_open(site, endpoint) if reads is None else None
+    if method is not None:
+        out.append(
+            Finding(
+                UNRESOLVED_ENDPOINT,
+                method,
+                "give the callee's route its method (one route per method, or the view's "
+                "methods named where the scan reads them) and scan again, or rewrite this call "
+                "by hand",
+            )
+        )
+    if reads is None and site.response_use is not ResponseUse.BODY:
         check = _check(site, read)
         if check is not None:
             out.append(
@@ -308,6 +321,25 @@ def _rpc_name(site: CallSite, endpoint: Endpoint | None) -> str | None:
     if site.client == "grpc":
         return site.method
     return None
+
+
+def _method_left_open(site: CallSite, endpoint: Endpoint | None) -> str | None:
+    """Why the consumer would call the callee with another HTTP method than the call's, or
+    ``None``. A route that answers any method (``*``, a view taking every verb) gives the
+    consumer none to use, and it calls with ``POST``: a call made with another method, or
+    with one the scan could not read, would reach another action of the view (a ``DELETE``
+    of ``/submissions/{id}/`` becoming a create)."""
+    if endpoint is None or endpoint.protocol != "http" or endpoint.method != "*":
+        return None
+    if site.method is not None and site.method.upper() == "POST":
+        return None
+    called = (
+        f"with `{site.method.upper()}`" if site.method else "with a method the scan could not read"
+    )
+    return (
+        f"the callee's route answers any method ({endpoint.label}), so its consumer would "
+        f"call it with `POST`, and the call was made {called}"
+    )
 
 
 def _read(site: CallSite, endpoint: Endpoint | None) -> str | None:

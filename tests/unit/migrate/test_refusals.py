@@ -112,6 +112,24 @@ def test_an_unknown_part_in_the_endpoint_path_is_refused() -> None:
     assert _codes(site, _rpc("/Accounts/Close")) == []
 
 
+@pytest.mark.parametrize(
+    ("method", "refused"), [("DELETE", True), ("PATCH", True), (None, True), ("POST", False)]
+)
+def test_a_route_answering_any_method_refuses_a_call_not_made_with_post(
+    method: str | None, refused: bool
+) -> None:
+    """The consumer calls a route of any method (``*``) with ``POST``: a ``DELETE`` of a
+    submission would reach the view's create action."""
+    found = site_refusals(_site(method), _http("*", "/submissions/"), lambda _: None)
+    assert [f.code for f in found] == (["unresolved-endpoint"] if refused else [])
+    if method == "DELETE":
+        assert found[0].reason == (
+            "the callee's route answers any method (* /submissions/), so its consumer would "
+            "call it with `POST`, and the call was made with `DELETE`"
+        )
+    assert _codes(_site(method), _http("DELETE", "/submissions/{pk}/")) == []
+
+
 CHECKS = """\
 def ensure_exists(stub, uid):
     _ = stub.Touch(uid)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from decouple_services.core.model import CallSite, Endpoint
-from decouple_services.migrate.plan import _path_params, choose_key, url_fields
+from decouple_services.migrate.plan import _path_params, choose_key, url_arguments_lost, url_fields
 
 
 def _site(url: str, template: str) -> CallSite:
@@ -137,3 +137,26 @@ def test_a_value_the_scan_followed_is_read_from_the_url_as_written() -> None:
     # (the rewrite then refuses the site: the send could not read it)
     site = _site("url", "http://orders:8007/orders/{UUIDField(…)}/update-payment/")
     assert _path_params(endpoint, site) == (("pk", "UUIDField(…)"),)
+
+
+def test_a_url_helper_given_a_value_the_event_does_not_carry_is_refused() -> None:
+    """``get_submissions_url(submission_id)`` resolves to ``/submissions/`` without the id:
+    the consumer would call the list, not the submission the call reached."""
+    site = _site("get_submissions_url(submission_id)", "{get_url(…)}/submissions/")
+    lost = url_arguments_lost(site, ())
+    assert lost is not None
+    assert lost.startswith(
+        "the url at line 1 is made by `get_submissions_url(submission_id)`, whose "
+        "`submission_id` the event does not carry"
+    )
+    assert lost.endswith(
+        "the consumer would call `/submissions/` instead of the path the call reached"
+    )
+    # carried as a path parameter, a constant, no argument at all: nothing is lost
+    assert url_arguments_lost(site, (("pk", "submission_id"),)) is None
+    assert url_arguments_lost(_site("get_url(SUBMISSIONS)", "{get_url(…)}/s/"), ()) is None
+    assert url_arguments_lost(_site('f"{get_kernel_url()}/s/"', "{get_url(…)}/s/"), ()) is None
+    assert url_arguments_lost(_site("urls.item(order.id)", "{A}/o/"), (("id", "order.id"),)) is None
+    formatted = _site('"{}/profiles/{}".format(settings.RECOMMENDATIONS_URL, uid)', "{R}/p/{uid}")
+    assert url_arguments_lost(formatted, (("user_id", "uid"),)) is None
+    assert "`uid`" in (url_arguments_lost(formatted, ()) or "")
