@@ -630,6 +630,19 @@ def python_of(words: Sequence[str], where: str) -> StartCommand:
     runner prefix kept (``poetry run``, ``uv run``...), a virtualenv's ``bin/python`` for
     a program run from one. A shell script or ``sh -c`` hides it: ``problem`` says so."""
     words = list(words)
+    if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
+        # ``sh -c "wait-for db && manage.py migrate && gunicorn ..."``: the server is the
+        # command the chain ends with
+        import shlex
+
+        last = re.split(r"&&|\|\||;", words[2])[-1].strip()
+        try:
+            inner = shlex.split(last)
+        except ValueError:
+            inner = last.split()
+        inner = inner[1:] if inner[:1] == ["exec"] else inner
+        if inner:
+            return python_of(inner, where)
     prefix: list[str] = []
     for runner in _RUNNERS:
         if tuple(words[: len(runner)]) == runner:
@@ -744,13 +757,19 @@ def start_command(
         words = image
     if not words:
         return None
-    found = python_of(words, first_at or where)
     env: tuple[tuple[str, str], ...] = ()
     script = words[0] if words[0].endswith(".sh") else None
+    text = ""
     if script is not None and dockerfile is not None:
         # the script is copied into the image from the build context, beside the Dockerfile
         beside = posixpath.join(posixpath.dirname(dockerfile), posixpath.basename(script))
-        settings = exported_settings((read(beside) or b"").decode("utf-8", "replace"))
+        text = (read(beside) or b"").decode("utf-8", "replace")
+        settings = exported_settings(text)
         env = (("DJANGO_SETTINGS_MODULE", settings),) if settings else ()
+    if script is not None and len(words) > 1 and re.search(r'^\s*exec\s+"\$@"\s*$', text, re.M):
+        # an entrypoint that runs its arguments (``exec "$@"``): the command tells the Python
+        found = python_of(words[1:], first_at or where)
+    else:
+        found = python_of(words, first_at or where)
     has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
     return StartCommand(found.python, entry_at if has_entry else None, found.problem, env)

@@ -341,3 +341,24 @@ def test_the_settings_an_entrypoint_exports_are_read_with_its_variables() -> Non
 def test_the_final_stage_of_a_dockerfile_starts_the_service() -> None:
     text = 'FROM a AS build\nCMD ["x"]\nFROM b\nENTRYPOINT ["/e.sh"]\nCMD start\n'
     assert deploy.dockerfile_start(text, "D") == (["/e.sh"], ["start"], "D:4", "D:4")
+
+
+def test_a_shell_chain_is_read_by_the_server_it_ends_with() -> None:
+    command = ["/bin/sh", "-c", "wait4ports tcp://db:5432 && manage.py migrate && gunicorn app"]
+    assert deploy.python_of(command, "D:1") == deploy.StartCommand(("python",))
+    command = ["sh", "-c", "alembic upgrade head; exec poetry run uvicorn app:app"]
+    assert deploy.python_of(command, "D:1").python == ("poetry", "run", "python")
+
+
+def test_an_entrypoint_that_runs_its_arguments_leaves_the_python_to_them() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["poetry", "run", "python", "-m", "app"]\n',
+        "svc/docker-entrypoint.sh": b'#!/bin/sh\nset -e\nexec "$@"\n',
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None
+    assert (start.python, start.problem, start.entrypoint) == (
+        ("poetry", "run", "python"),
+        None,
+        "svc/Dockerfile:2",
+    )
