@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -633,8 +634,6 @@ def python_of(words: Sequence[str], where: str) -> StartCommand:
     if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
         # ``sh -c "wait-for db && manage.py migrate && gunicorn ..."``: the server is the
         # command the chain ends with
-        import shlex
-
         last = re.split(r"&&|\|\||;", words[2])[-1].strip()
         try:
             inner = shlex.split(last)
@@ -694,7 +693,6 @@ def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | 
     the instruction the start command's first word comes from)`` of the final stage of
     the Dockerfile ``text`` at ``path``."""
     import json
-    import shlex
 
     from decouple_services.discover.markers import _instructions
 
@@ -766,10 +764,23 @@ def start_command(
         text = (read(beside) or b"").decode("utf-8", "replace")
         settings = exported_settings(text)
         env = (("DJANGO_SETTINGS_MODULE", settings),) if settings else ()
-    if script is not None and len(words) > 1 and re.search(r'^\s*exec\s+"\$@"\s*$', text, re.M):
+    execs = [m.group(1).strip() for m in re.finditer(r"^exec\s+(.+)$", text, re.M)]
+    if script is not None and len(words) > 1 and '"$@"' in execs:
         # an entrypoint that runs its arguments (``exec "$@"``): the command tells the Python
         found = python_of(words[1:], first_at or where)
+    elif script is not None and execs and execs[-1] != '"$@"':
+        # a script that ends by running the service (``exec python manage.py runserver``)
+        try:
+            found = python_of(shlex.split(execs[-1]), f"{first_at or where} (its exec)")
+        except ValueError:
+            found = python_of(execs[-1].split(), f"{first_at or where} (its exec)")
     else:
         found = python_of(words, first_at or where)
+    if found.problem is not None and script is not None:
+        found = replace(
+            found,
+            problem=f"{found.problem}; the consumers do not go through {script}: check "
+            "that nothing it does before starting the service (exports, waits) is needed",
+        )
     has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
     return StartCommand(found.python, entry_at if has_entry else None, found.problem, env)

@@ -362,3 +362,16 @@ def test_an_entrypoint_that_runs_its_arguments_leaves_the_python_to_them() -> No
         None,
         "svc/Dockerfile:2",
     )
+
+
+def test_an_entrypoint_script_that_ends_running_the_service_tells_its_python() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/app/entrypoint.sh"]\n',
+        "svc/entrypoint.sh": b"#!/bin/sh\npython manage.py migrate\nexec python manage.py runserver\n",
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and (start.python, start.problem) == (("python",), None)
+    files["svc/entrypoint.sh"] = b'#!/bin/sh\ncase "$1" in\n  start) ./start.sh ;;\nesac\n'
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.problem is not None
+    assert "do not go through /app/entrypoint.sh" in start.problem
