@@ -242,3 +242,87 @@ def test_an_edit_that_fails_becomes_a_note_and_the_migration_goes_on(
         "deployment of orders: k8s/orders.yaml: could not be edited (RuntimeError: a shape "
         "nobody foresaw); add KAFKA_BOOTSTRAP_SERVERS=kafka:9092 by hand" in summary
     )
+
+
+def _start_emails_with(root: Path, dockerfile_tail: str) -> None:
+    """The emails image started as ``dockerfile_tail`` says, committed."""
+    dockerfile = root / "services/emails/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + dockerfile_tail)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    commit = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "d"]
+    subprocess.run(["git", *commit], cwd=root, check=True)
+
+
+def test_kubernetes_consumers_run_the_python_of_the_runner_the_image_starts_with(
+    tmp_path: Path,
+) -> None:
+    """An image whose packages are in a Poetry virtualenv: the system ``python`` of the
+    consumers would fail at import."""
+    root = _repo(tmp_path, "k8s")
+    _start_emails_with(root, "CMD poetry run python -m emails.app\n")
+    status, _, summary = _migrate(root, "k8s", write=True)
+    assert status == EXIT_OK, summary
+    consumers = yaml.safe_load((root / "k8s/emails-consumers.decouple.yaml").read_text())
+    (consumer,) = consumers["spec"]["template"]["spec"]["containers"]
+    assert consumer["command"] == ["poetry", "run", "python", "-m", "emails.decouple_consumers"]
+    assert "the consumers of emails" not in summary
+
+
+def test_helm_consumers_run_the_python_of_the_runner_the_image_starts_with(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path, "helm")
+    _start_emails_with(root, 'CMD ["uv", "run", "--no-sync", "python", "-m", "emails.app"]\n')
+    status, _, summary = _migrate(root, "helm", write=True)
+    assert status == EXIT_OK, summary
+    template = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
+    assert 'command: ["uv", "run", "--no-sync", "python", "-m", "emails.decouple_consumers"]' in (
+        template
+    )
+
+
+def test_compose_consumers_go_past_the_image_entrypoint_and_keep_its_django_settings(
+    tmp_path: Path,
+) -> None:
+    """Compose's ``command`` replaces only the CMD: through the image's ENTRYPOINT script
+    the consumers would run its ``case "$1"`` (help, exit 0). The script's settings module
+    is what the consumers are given instead; that it hides the Python is a merge blocker."""
+    root = _repo(tmp_path, "compose")
+    (root / "services/emails/entrypoint.sh").write_text(
+        "#!/bin/bash\n"
+        "export APP_MODULE=emails\n"
+        'export DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\n'
+        'case "$1" in\n  start) exec python -m emails.app ;;\n  *) echo help ;;\nesac\n'
+    )
+    _start_emails_with(root, 'ENTRYPOINT ["/app/entrypoint.sh"]\nCMD ["start"]\n')
+    status, _, summary = _migrate(root, "compose", write=True, pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK, summary
+    loader = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!reset", lambda loader, suffix, node: None)
+    services = yaml.load((root / "docker-compose.decouple.yml").read_text(), Loader=loader)
+    consumer = services["services"]["emails-consumers"]
+    assert consumer["entrypoint"] == ["python"]
+    assert consumer["command"] == ["-m", "emails.decouple_consumers"]
+    assert consumer["environment"]["DJANGO_SETTINGS_MODULE"] == "emails.settings"
+    topics = services["services"]["kafka-topics"]
+    assert topics["entrypoint"] == ["python"]
+    assert topics["command"] == ["/decouple/create_topics.py"]
+    first = summary.splitlines()[0]
+    assert first.startswith("merge blocker: the consumers of emails:"), first
+    assert "services/emails/Dockerfile:5" in first and "/app/entrypoint.sh start" in first
+    assert "> **Merge blocker:** the consumers of emails:" in (tmp_path / "pr.md").read_text()
+
+
+def test_a_lock_file_left_stale_is_a_merge_blocker_in_the_pr_body(tmp_path: Path) -> None:
+    """An image that installs from the lock fails to build: said where the PR is read,
+    not only on stderr."""
+    root = _repo(tmp_path, "compose")
+    (root / "services/orders/requirements.txt").unlink()
+    (root / "services/orders/pyproject.toml").write_text(
+        '[project]\nname = "orders"\nversion = "1"\ndependencies = ["requests==2.32.3"]\n'
+    )
+    (root / "services/orders/poetry.lock").write_text("# locked\n")
+    status, _, summary = _migrate(root, "compose", pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK, summary
+    body = (tmp_path / "pr.md").read_text()
+    assert "> **Merge blocker:** services/orders/poetry.lock no longer matches" in body

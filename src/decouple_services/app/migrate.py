@@ -189,7 +189,18 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
         for ident in sorted(refused_named | failed_named):
             print(f"decouple: refused {ident} (run without -q for the reason)", file=err)
     else:
-        err.write(render_summary(whole, dry_run=not command.write, path=str(command.path)))
+        err.write(
+            render_summary(
+                whole,
+                dry_run=not command.write,
+                path=str(command.path),
+                branch=(
+                    f"{command.branch}-<edge>"
+                    if command.branch and command.split_by_edge
+                    else command.branch
+                ),
+            )
+        )
     diff = render_diff(whole.changes)
     # A PR description is written beside the diff, not instead of it.
     if not (command.write or command.patch or command.branch):

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -586,3 +587,200 @@ def _add_template_env(template: str, name: str, value: str) -> str | None:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
+
+
+# -- The service's own start command -------------------------------------------------------
+
+#: Runners that put a project's environment around the command after them: the consumer
+#: must go through the same one, or it starts without the packages the service installs.
+_RUNNERS: tuple[tuple[str, ...], ...] = (
+    ("poetry", "run"),
+    ("uv", "run"),
+    ("pipenv", "run"),
+    ("pdm", "run"),
+    ("hatch", "run"),
+    ("rye", "run"),
+)
+#: Programs a service starts with that run under the interpreter their runner (or ``PATH``)
+#: gives them: ``python -m`` under the same prefix reaches the same packages.
+_PYTHON = re.compile(r"^python(3(\.\d+)?)?$")
+_SERVERS = frozenset(
+    {"gunicorn", "uvicorn", "hypercorn", "daphne", "celery", "flask", "fastapi", "granian"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StartCommand:
+    """How a service's image starts it, as far as the generated workloads need it."""
+
+    #: The words running the service's Python: ``("poetry", "run", "python")``,
+    #: ``("/venv/bin/python",)``; ``("python",)`` where nothing else is told.
+    python: tuple[str, ...] = ("python",)
+    #: ``file:line`` of the image's ``ENTRYPOINT`` (or the compose service's
+    #: ``entrypoint:``), which compose's ``command`` does not replace.
+    entrypoint: str | None = None
+    #: Why the interpreter could not be told from the command, naming it: a merge blocker.
+    problem: str | None = None
+    #: ``(name, value)`` the start command exports that the service's code needs
+    #: (``DJANGO_SETTINGS_MODULE``), for processes started without it.
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def python_of(words: Sequence[str], where: str) -> StartCommand:
+    """The interpreter ``words`` (a start command) runs the service's Python with: its
+    runner prefix kept (``poetry run``, ``uv run``...), a virtualenv's ``bin/python`` for
+    a program run from one. A shell script or ``sh -c`` hides it: ``problem`` says so."""
+    words = list(words)
+    if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
+        # ``sh -c "wait-for db && manage.py migrate && gunicorn ..."``: the server is the
+        # command the chain ends with
+        last = re.split(r"&&|\|\||;", words[2])[-1].strip()
+        try:
+            inner = shlex.split(last)
+        except ValueError:
+            inner = last.split()
+        inner = inner[1:] if inner[:1] == ["exec"] else inner
+        if inner:
+            return python_of(inner, where)
+    prefix: list[str] = []
+    for runner in _RUNNERS:
+        if tuple(words[: len(runner)]) == runner:
+            prefix = list(runner)
+            rest = words[len(runner) :]
+            # the runner's own options (``uv run --no-sync``) go with it
+            while rest and rest[0].startswith("-"):
+                prefix.append(rest.pop(0))
+            words = rest
+            break
+    if not words:
+        return StartCommand(tuple([*prefix, "python"]) if prefix else ("python",))
+    program = words[0]
+    name = posixpath.basename(program)
+    folder = posixpath.dirname(program)
+    if _PYTHON.match(name):
+        return StartCommand((*prefix, program))
+    if name in _SERVERS:
+        # ``/venv/bin/gunicorn``: the virtualenv's interpreter is beside it
+        python = posixpath.join(folder, "python") if folder.endswith("/bin") else "python"
+        return StartCommand((*prefix, python))
+    return StartCommand(
+        tuple([*prefix, "python"]),
+        problem=f"{where} starts the service with `{' '.join(words)}`, which does not tell "
+        "which Python has its packages: check that the generated consumers' `python` "
+        "(command) is that one",
+    )
+
+
+_EXPORT_SETTINGS = re.compile(
+    r"^\s*(?:export\s+)?DJANGO_SETTINGS_MODULE=[\"']?([\w.${}]+)[\"']?\s*$", re.M
+)
+_EXPORT = re.compile(r"^\s*(?:export\s+)?(\w+)=[\"']?([\w.]+)[\"']?\s*$", re.M)
+
+
+def exported_settings(script: str) -> str | None:
+    """The ``DJANGO_SETTINGS_MODULE`` a shell script (an image's entrypoint) exports, its
+    ``${VAR}`` references filled from the plain assignments before it."""
+    found = _EXPORT_SETTINGS.search(script)
+    if found is None:
+        return None
+    known = {m.group(1): m.group(2) for m in _EXPORT.finditer(script[: found.start()])}
+    value = re.sub(r"\$\{?(\w+)\}?", lambda m: known.get(m.group(1), m.group(0)), found.group(1))
+    return value if re.fullmatch(r"[\w]+(\.\w+)*", value) else None
+
+
+def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | None, str]:
+    """``(ENTRYPOINT words, CMD words, file:line of the ENTRYPOINT or None, file:line of
+    the instruction the start command's first word comes from)`` of the final stage of
+    the Dockerfile ``text`` at ``path``."""
+    import json
+
+    from decouple_services.discover.markers import _instructions
+
+    run: dict[str, tuple[list[str], int]] = {}
+    for line, instruction in _instructions(text):
+        keyword, _, rest = instruction.strip().partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "FROM":
+            run = {}
+        elif keyword in ("CMD", "ENTRYPOINT"):
+            words: list[str] = []
+            if rest.startswith("["):
+                try:
+                    parsed = json.loads(rest)
+                    words = [str(w) for w in parsed] if isinstance(parsed, list) else []
+                except ValueError:
+                    words = []
+            else:
+                try:
+                    words = shlex.split(rest)
+                except ValueError:
+                    words = rest.split()
+            run[keyword] = (words, line)
+    entry, cmd = run.get("ENTRYPOINT"), run.get("CMD")
+    first = entry or cmd
+    return (
+        entry[0] if entry else [],
+        cmd[0] if cmd else [],
+        f"{path}:{entry[1]}" if entry else None,
+        f"{path}:{first[1]}" if first else path,
+    )
+
+
+def start_command(
+    read: Callable[[str], bytes | None],
+    dockerfiles: Sequence[str],
+    entrypoint: Sequence[str] | None = None,
+    command: Sequence[str] | None = None,
+    where: str = "",
+) -> StartCommand | None:
+    """How the service's workload starts it: the first of ``dockerfiles`` that exists,
+    with what its workload replaces (``entrypoint``: compose's ``entrypoint:`` or
+    Kubernetes' ``command``; ``command``: compose's ``command:`` or Kubernetes' ``args``,
+    declared at ``where``). ``None`` when none of it is known."""
+    image: list[str] = []
+    image_entry: list[str] = []
+    entry_at = first_at = None
+    dockerfile = next((p for p in dockerfiles if read(p) is not None), None)
+    if dockerfile is not None:
+        text = (read(dockerfile) or b"").decode("utf-8", "replace")
+        image_entry, image_cmd, entry_at, first_at = dockerfile_start(text, dockerfile)
+        image = [*image_entry, *image_cmd]
+    if entrypoint is not None:
+        words = [*entrypoint, *(command or [])]
+        entry_at, first_at = where, where
+    elif command is not None:
+        words = [*image_entry, *command]
+        first_at = entry_at or where
+    else:
+        words = image
+    if not words:
+        return None
+    env: tuple[tuple[str, str], ...] = ()
+    script = words[0] if words[0].endswith(".sh") else None
+    text = ""
+    if script is not None and dockerfile is not None:
+        # the script is copied into the image from the build context, beside the Dockerfile
+        beside = posixpath.join(posixpath.dirname(dockerfile), posixpath.basename(script))
+        text = (read(beside) or b"").decode("utf-8", "replace")
+        settings = exported_settings(text)
+        env = (("DJANGO_SETTINGS_MODULE", settings),) if settings else ()
+    execs = [m.group(1).strip() for m in re.finditer(r"^exec\s+(.+)$", text, re.M)]
+    if script is not None and len(words) > 1 and '"$@"' in execs:
+        # an entrypoint that runs its arguments (``exec "$@"``): the command tells the Python
+        found = python_of(words[1:], first_at or where)
+    elif script is not None and execs and execs[-1] != '"$@"':
+        # a script that ends by running the service (``exec python manage.py runserver``)
+        try:
+            found = python_of(shlex.split(execs[-1]), f"{first_at or where} (its exec)")
+        except ValueError:
+            found = python_of(execs[-1].split(), f"{first_at or where} (its exec)")
+    else:
+        found = python_of(words, first_at or where)
+    if found.problem is not None and script is not None:
+        found = replace(
+            found,
+            problem=f"{found.problem}; the consumers do not go through {script}: check "
+            "that nothing it does before starting the service (exports, waits) is needed",
+        )
+    has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
+    return StartCommand(found.python, entry_at if has_entry else None, found.problem, env)

@@ -31,7 +31,7 @@ from decouple_services import __version__
 from decouple_services.core.provenance import HEADER_LINES, MARKER, MARKER_RE
 from decouple_services.core.text import printable, printable_lines
 from decouple_services.migrate.app_build import BUILD_FUNCTION
-from decouple_services.migrate.deploy import KAFKA_ENV
+from decouple_services.migrate.deploy import KAFKA_ENV, StartCommand
 from decouple_services.migrate.fields import describe
 from decouple_services.migrate.naming import (
     RETRY_TIER_DELAYS_S,
@@ -472,13 +472,16 @@ def render_compose_override(
     compose_names: Mapping[str, str],
     topic_script: str,
     relays: Sequence[OutboxRelaySpec] = (),
+    starts: Mapping[str, StartCommand] | None = None,
 ) -> str | None:
     """A compose file to run over ``compose_file`` (``docker compose -f <it> -f <this>``):
     a Kafka broker, the topic script run once, one container per service running its
     consumers (:func:`consumer_workloads`) built as the service is, one outbox relay per ``--outbox`` caller in ``relays``, and
     ``KAFKA_BOOTSTRAP_SERVERS`` for the services that send. ``compose`` is the parsed
-    ``compose_file``; ``compose_names`` maps decouple's service names to its services.
-    ``None`` when none of the services is in it."""
+    ``compose_file``; ``compose_names`` maps decouple's service names to its services;
+    ``starts``: how each of its services starts (:func:`deploy.start_command`), whose
+    Python (``poetry run python``) the processes made from it run with. ``None`` when
+    none of the services is in it."""
     import posixpath
 
     import yaml
@@ -499,6 +502,7 @@ def render_compose_override(
         }
     )
     bootstrap = dict(KAFKA_ENV)
+    starts = starts or {}
     out: dict[str, Any] = {
         "kafka": {
             "image": KAFKA_IMAGE,
@@ -536,7 +540,7 @@ def render_compose_override(
     out["kafka-topics"] = {
         "extends": {"file": base, "service": runner},
         **_reset_instance(),
-        "command": ["python", f"/decouple/{posixpath.basename(topic_script)}"],
+        **_compose_command(starts.get(runner), [f"/decouple/{posixpath.basename(topic_script)}"]),
         "volumes": [
             f"{script_folder if script_folder.startswith('.') else './' + script_folder}:/decouple:ro"
         ],
@@ -555,6 +559,16 @@ def render_compose_override(
             dns_label(f"{service_name}-{workload.slug}"), f"the consumers {workload.module}"
         )
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
+        start = starts.get(service_name)
+        base_service = services[service_name]
+        declared = base_service.get("environment") if isinstance(base_service, Mapping) else None
+        for key, value in start.env if start is not None else ():
+            # what the entrypoint the consumers bypass would have exported (the Django
+            # settings), unless the service sets it itself
+            if not isinstance(declared, Mapping | list) or not any(
+                str(d).partition("=")[0] == key for d in declared
+            ):
+                environment[key] = value
         if "sqlalchemy" in workload.stores:
             # Handled events are kept in the service's database, which every replica shares.
             environment["DECOUPLE_IDEMPOTENCY_URL"] = (
@@ -564,7 +578,7 @@ def render_compose_override(
         out[name] = {
             "extends": {"file": base, "service": service_name},
             **_reset_instance(),
-            "command": ["python", "-m", workload.module],
+            **_compose_command(start, ["-m", workload.module]),
             "environment": environment,
             **compose_one_replica(services[service_name], workload),
             "healthcheck": _compose_healthcheck(),
@@ -587,7 +601,7 @@ def render_compose_override(
         out[names.take(dns_label(f"{service}-outbox-relay"), f"the outbox relay of {service}")] = {
             "extends": {"file": base, "service": service},
             **_reset_instance(),
-            "command": ["python", "-m", relay.runtime_module, "relay"],
+            **_compose_command(starts.get(str(service)), ["-m", relay.runtime_module, "relay"]),
             "environment": environment,
             "healthcheck": _compose_healthcheck(),
             "depends_on": ready,
@@ -628,15 +642,24 @@ STATE_FILE = "/var/lib/decouple/handled.sqlite"
 
 
 def render_k8s_consumers(
-    manifest: str, documents: Sequence[Any], deployment: str, consumers: Sequence[ConsumerSpec]
+    manifest: str,
+    documents: Sequence[Any],
+    deployment: str,
+    consumers: Sequence[ConsumerSpec],
+    start: StartCommand | None = None,
 ) -> str | None:
     """One Deployment for the service's consumers (:func:`consumer_workloads`: all the
     modules of its consumers package in one process), made from the service's own
     Deployment ``deployment`` in ``manifest`` (``documents``: its parsed YAML documents):
     the same image, environment and namespace, ``python -m <package>`` as the command, no ports or readiness probe, a
     liveness probe on ``DECOUPLE_LIVENESS_FILE``, and labels of its own so the service's
-    Service never routes requests to it. ``None`` when the manifest has no such Deployment."""
+    Service never routes requests to it. ``start``: how the service starts
+    (:func:`deploy.start_command`): the consumers run its Python (``poetry run python``);
+    Kubernetes' ``command`` replaces the image's ENTRYPOINT too. ``None`` when the manifest
+    has no such Deployment."""
     import yaml
+
+    start = start or StartCommand()
 
     source = own_deployment(documents, deployment)
     if source is None:
@@ -652,10 +675,12 @@ def render_k8s_consumers(
             deployment,
             workload.slug,
             "decouple.consumer-of",
-            ["python", "-m", workload.module],
+            [*start.python, "-m", workload.module],
         )
         names.take(copied["metadata"]["name"], f"the consumers {workload.module}")
         container = copied["spec"]["template"]["spec"]["containers"][0]
+        # what the entrypoint the command replaces would have exported (the Django settings)
+        _add_env(container, start.env)
         _probe_liveness(container)
         have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
         if one_replica_only(workload, copied["spec"].get("replicas"), have):
@@ -754,7 +779,11 @@ def _probe_liveness(container: dict[str, Any]) -> None:
 
 
 def render_k8s_relay(
-    manifest: str, documents: Sequence[Any], deployment: str, relay: OutboxRelaySpec
+    manifest: str,
+    documents: Sequence[Any],
+    deployment: str,
+    relay: OutboxRelaySpec,
+    start: StartCommand | None = None,
 ) -> str | None:
     """The outbox relay of an ``--outbox`` caller, a Deployment made from the caller's own
     ``deployment`` in ``manifest`` as the consumers' are, running ``python -m
@@ -769,7 +798,7 @@ def render_k8s_relay(
         deployment,
         "outbox-relay",
         "decouple.outbox-relay-of",
-        ["python", "-m", relay.runtime_module, "relay"],
+        [*(start or StartCommand()).python, "-m", relay.runtime_module, "relay"],
     )
     # Claims never hand one row to two relays, so a rolling update may run two; one is
     # enough, and on SQLite more only take turns.
@@ -936,6 +965,17 @@ class _Reset(str):
 
 class _ResetList(list[Any]):
     pass
+
+
+def _compose_command(start: StartCommand | None, args: list[str]) -> dict[str, Any]:
+    """The ``command`` running the service's Python with ``args``, through its runner
+    (``poetry run python``). Compose's ``command`` replaces only the image's CMD: an
+    image with an ``ENTRYPOINT`` (a script that would read the command as its own
+    arguments) gets ``entrypoint`` set to the interpreter as well."""
+    start = start or StartCommand()
+    if start.entrypoint is not None:
+        return {"entrypoint": list(start.python), "command": args}
+    return {"command": [*start.python, *args]}
 
 
 def _reset_instance() -> dict[str, Any]:

@@ -11,7 +11,8 @@ plain Kubernetes copies are (:func:`decouple_services.migrate.generate.render_k8
   of the whole when it is longer (as Helm renders it: ``trunc``, ``sha1sum``);
 * labels and a selector of their own (``app: <that name>``, ``decouple.consumer-of``), so
   the service's Service never routes requests to it;
-* ``python -m <package>`` as the command, no ``args``, ports or HTTP probes; startup and
+* ``python -m <package>`` as the command (through the service's runner, ``poetry run python``,
+  where its image starts that way), no ``args``, ports or HTTP probes; startup and
   liveness probes on ``DECOUPLE_LIVENESS_FILE``; the idempotency store's settings; time to
   finish the current event on SIGTERM;
 * one replica where the store is a SQLite file per pod and nothing sets
@@ -69,6 +70,9 @@ class PodSettings:
     state_file: str
     #: ``(name, value)`` added to the env unless the chart names the variable already.
     env: Sequence[tuple[str, str]] = ()
+    #: The words running the service's Python, its runner kept (``poetry run python``):
+    #: the image's system ``python`` may not have the packages the service installs.
+    python: Sequence[str] = ("python",)
 
 
 def consumers_template(
@@ -287,7 +291,7 @@ def _consumer_document(
             "      key: url",
         ]
     probe = json.dumps(list(settings.liveness_test))
-    added = [f"command: {json.dumps(['python', '-m', consumer.module])}"]
+    added = [f"command: {json.dumps([*settings.python, '-m', consumer.module])}"]
     added += ["startupProbe:", "  exec:", f"    command: {probe}"]
     added += ["  periodSeconds: 10", "  timeoutSeconds: 10", "  failureThreshold: 30"]
     added += ["livenessProbe:", "  exec:", f"    command: {probe}"]

@@ -113,14 +113,20 @@ ONE_REPLICA = (
 )
 
 
-def render_summary(result: MigrationResult, *, dry_run: bool, path: str = "PATH") -> str:
+def render_summary(
+    result: MigrationResult, *, dry_run: bool, path: str = "PATH", branch: str | None = None
+) -> str:
     """Plain text for stderr: every migrated site with its cautions, every refusal with its
     reason and suggestion, every generated file left alone. ``path``: the repository as the
-    user named it, for the commands the summary offers."""
+    user named it, for the commands the summary offers; ``branch``: the branch the change
+    is committed on (``--branch``), which no dry run makes."""
     lines: list[str] = []
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
-    mode = "dry run; --write applies it" if dry_run else "writing"
+    if branch is not None:
+        mode = f"committed on the branch {branch}"
+    else:
+        mode = "dry run; --write applies it" if dry_run else "writing"
     lines.extend(f"merge blocker: {blocker}" for blocker in merge_blockers(result))
     lines.append(
         f"decouple migrate: {len(migrated)} call site(s) -> {len(topics)} topic(s), "
@@ -306,14 +312,21 @@ def servicer_cautions(result: MigrationResult, quote: str = "`") -> list[str]:
     return out
 
 
+def possessive(name: str) -> str:
+    """``orders'`` for a name ending in s, ``billing's`` otherwise."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def commit_message(result: MigrationResult, label: str) -> str:
     migrated = result.plan.rewrites
     topics = sorted({p.send.topic for p in migrated})
     callers = sorted({p.site.caller for p in migrated})
+    # "fire-and-forget" only where no send waits for the broker's acknowledgement
+    what = "calls" if any(p.send.wait for p in migrated) else "fire-and-forget calls"
     subject = (
-        f"Send {', '.join(callers)}'s fire-and-forget calls as Kafka events"
+        f"Send {possessive(', '.join(callers))} {what} as Kafka events"
         if len(callers) > 1 or not migrated
-        else f"{label}: send fire-and-forget calls as Kafka events"
+        else f"{label}: send {what} as Kafka events"
     )
     waiting = [p for p in migrated if p.send.wait]
     body = [

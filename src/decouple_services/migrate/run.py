@@ -168,7 +168,16 @@ def migrate_scanned(
         # named with the compose file, not left out
         store_notes=tuple(_joined(store_notes, store_cautions(plan.consumers, deployed.generated))),
         replica_notes=tuple([*replica_notes, *deployed.replica_notes]),
-        blockers=tuple(deployed.blockers),
+        blockers=tuple(
+            dict.fromkeys(
+                [
+                    *deployed.blockers,
+                    *_start_blockers(plan, read, result),
+                    # an image that installs from the lock fails to build until it is renewed
+                    *(s for c in dep_changes if (s := stale_lock(c.path, read)) is not None),
+                ]
+            )
+        ),
     )
 
 
@@ -570,6 +579,11 @@ def _compose_override(
         names,
         plan.topic_script_path,
         _relays(plan, read),
+        {
+            str(name): start
+            for name in compose["services"]
+            if (start := _compose_start(compose_file, str(name), read)) is not None
+        },
     )
     if text is None:
         return [], []
@@ -639,9 +653,10 @@ def _k8s_consumers(
         if found is None:
             continue
         manifest, deployment, documents = found
+        start = _deployment_start(service, manifest, deployment, documents, read)
         if service.name in by_service:
             text = generate.render_k8s_consumers(
-                manifest, documents, deployment, by_service[service.name]
+                manifest, documents, deployment, by_service[service.name], start
             )
             if text is not None:
                 path = generate.k8s_consumers_path(manifest, deployment)
@@ -657,7 +672,9 @@ def _k8s_consumers(
                     if generate.one_replica_only(w, replicas, env)
                 ]
         if service.name in relays:
-            text = generate.render_k8s_relay(manifest, documents, deployment, relays[service.name])
+            text = generate.render_k8s_relay(
+                manifest, documents, deployment, relays[service.name], start
+            )
             if text is not None:
                 out.append((generate.k8s_relay_path(manifest, deployment), text, False))
                 sources[generate.k8s_relay_path(manifest, deployment)] = deployment
@@ -863,9 +880,20 @@ def _helm_consumers(
             paths = [p for p in _template_files(Path(result.root), chart_dir) if not _ours(p)]
             texts = {path: text for path in paths if (text := text_of(path)) is not None}
             chart_text = "\n".join([text_of(values_path) or "", *texts.values()])
+            # the chart's image is the service's: its Dockerfile tells how it runs Python
+            start = deploy.start_command(
+                lambda p: None if (t := text_of(p)) is None else t.encode("utf-8"),
+                _service_dockerfiles(service),
+            )
+            python = tuple(start.python) if start is not None else ("python",)
             made = {
                 path: helm.consumers_template(
-                    path, text, names, consumers, settings, chart_text=chart_text
+                    path,
+                    text,
+                    names,
+                    consumers,
+                    replace(settings, python=python),
+                    chart_text=chart_text,
                 )
                 for path, text in texts.items()
                 if re.search(r"^kind:\s*[\"']?Deployment", text, re.M)
@@ -1134,3 +1162,177 @@ def _lists(path: str, text: str, requirement: str) -> bool:
         normalise(word)
         for word in text.replace('"', " ").replace("'", " ").replace("=", " ").split()
     }
+
+
+# -- how each service's image starts it ----------------------------------------------------
+
+
+def _words(value: Any) -> list[str] | None:
+    """A compose ``command``/``entrypoint`` (or a container's ``command``/``args``) as words."""
+    import shlex
+
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError:
+            return value.split()
+    return None
+
+
+def _service_dockerfiles(service: Service) -> list[str]:
+    """Where the Dockerfile that builds ``service`` may be: named in its evidence, in its
+    root, or ``<root>.Dockerfile`` beside it (one folder of Dockerfiles for many services)."""
+    named = [
+        word.split(":")[0]
+        for line in service.evidence
+        for word in line.split()
+        if posixpath.basename(word.split(":")[0]).startswith("Dockerfile")
+        or word.split(":")[0].endswith(".Dockerfile")
+    ]
+    root = "" if service.root == "." else service.root
+    parent, name = posixpath.split(root)
+    beside = [posixpath.join(parent, f"{name}.Dockerfile")] if name else []
+    return list(dict.fromkeys([*named, posixpath.join(root, "Dockerfile"), *beside]))
+
+
+def _compose_start(
+    compose_file: str, name: str, read: Callable[[str], bytes | None]
+) -> deploy.StartCommand | None:
+    """How the compose service ``name`` of ``compose_file`` starts: its ``entrypoint`` and
+    ``command`` (its own, else those of the services it ``extends``) over the Dockerfile
+    it is built from."""
+    entrypoint = command = None
+    file, current = compose_file, name
+    for _ in range(4):
+        service = _compose_service(file, current, read)
+        if service is None:
+            break
+        entrypoint = entrypoint if entrypoint is not None else _words(service.get("entrypoint"))
+        command = command if command is not None else _words(service.get("command"))
+        extends = service.get("extends")
+        if not isinstance(extends, dict):
+            break
+        if extends.get("file"):
+            file = posixpath.normpath(posixpath.join(posixpath.dirname(file), extends["file"]))
+        current = str(extends.get("service"))
+    where = f"{compose_file} (service {name})"
+    dockerfiles = _compose_dockerfile(compose_file, name, read)
+    return deploy.start_command(read, dockerfiles, entrypoint, command, where)
+
+
+def _compose_service(
+    compose_file: str, name: str, read: Callable[[str], bytes | None]
+) -> dict[str, Any] | None:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(read(compose_file) or b"")
+    except yaml.YAMLError:
+        return None
+    services = loaded.get("services") if isinstance(loaded, dict) else None
+    service = services.get(name) if isinstance(services, dict) else None
+    return service if isinstance(service, dict) else None
+
+
+def _compose_dockerfile(
+    compose_file: str, name: str, read: Callable[[str], bytes | None], hops: int = 0
+) -> list[str]:
+    """The Dockerfile the compose service ``name`` is built from, through ``extends``."""
+    service = _compose_service(compose_file, name, read)
+    if service is None:
+        return []
+    folder = posixpath.dirname(compose_file)
+    build = service.get("build")
+    if isinstance(build, str | dict):
+        context = build if isinstance(build, str) else str(build.get("context") or ".")
+        dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile")
+        return [
+            posixpath.normpath(posixpath.join(folder, context, str(dockerfile or "Dockerfile")))
+        ]
+    extends = service.get("extends")
+    if isinstance(extends, dict) and hops < 3:
+        file = extends.get("file")
+        parent = posixpath.normpath(posixpath.join(folder, str(file))) if file else compose_file
+        return _compose_dockerfile(parent, str(extends.get("service")), read, hops + 1)
+    return []
+
+
+def _deployment_start(
+    service: Service,
+    manifest: str,
+    deployment: str,
+    documents: Sequence[Any],
+    read: Callable[[str], bytes | None],
+) -> deploy.StartCommand | None:
+    """How the service's own Deployment starts it (:func:`_k8s_start`)."""
+    from decouple_services.migrate import generate
+
+    source = generate.own_deployment(documents, deployment)
+    if source is None:
+        return None
+    container = source["spec"]["template"]["spec"]["containers"][0]
+    if not isinstance(container, Mapping):
+        return None
+    return _k8s_start(service, container, f"{manifest} (Deployment {deployment})", read)
+
+
+def _k8s_start(
+    service: Service, container: Mapping[str, Any], where: str, read: Callable[[str], bytes | None]
+) -> deploy.StartCommand | None:
+    """How the Deployment's ``container`` starts ``service``: its ``command``/``args`` over
+    the image's Dockerfile (Kubernetes' ``command`` replaces the ENTRYPOINT, ``args`` the CMD)."""
+    return deploy.start_command(
+        read,
+        _service_dockerfiles(service),
+        _words(container.get("command")),
+        _words(container.get("args")),
+        where,
+    )
+
+
+def _start_blockers(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> list[str]:
+    """For each service whose consumers (or outbox relay) a generated workload runs: that
+    the Python its image starts the service with could not be told, naming the command."""
+    import yaml
+
+    wanted = {c.service for c in plan.consumers} | {r.service for r in _relays(plan, read)}
+    if not plan.topics or not wanted:
+        return []
+    compose_starts: dict[str, deploy.StartCommand | None] = {}
+    files = Counter(
+        found.group(1)
+        for service in result.services
+        for evidence in service.evidence
+        if (found := _COMPOSE_EVIDENCE.match(evidence)) and not _ours(found.group(1))
+    )
+    if files:
+        compose_file = files.most_common(1)[0][0]
+        try:
+            compose = yaml.safe_load(read(compose_file) or b"")
+        except yaml.YAMLError:
+            compose = None
+        if isinstance(compose, dict) and isinstance(compose.get("services"), dict):
+            names = _compose_names(result.services, compose_file, compose["services"])
+            compose_starts = {
+                service: _compose_start(compose_file, name, read)
+                for service, name in names.items()
+                if service in wanted and name in compose["services"]
+            }
+    out = []
+    for service in sorted(result.services, key=lambda s: s.name):
+        if service.name not in wanted:
+            continue
+        starts = [compose_starts.get(service.name)]
+        own = _own_deployment(service.evidence, read)
+        if own is not None:
+            starts.append(_deployment_start(service, *own, read))
+        if not any(starts):
+            starts.append(deploy.start_command(read, _service_dockerfiles(service)))
+        for start in starts:
+            if start is not None and start.problem is not None:
+                out.append(f"the consumers of {service.name}: {start.problem}")
+    return out

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 import yaml
 
+from decouple_services.migrate import deploy
 from decouple_services.migrate.deploy import add_helm_env, add_workload_env
 
 
@@ -303,3 +304,74 @@ def test_a_copy_of_a_service_found_in_another_compose_file_takes_no_name_of_this
     assert found == {"ch06-thoughts": "server"}
     alone = Service("api", ".", aliases=("api",), evidence=("pyproject.toml marker file",))
     assert _compose_names([alone], "docker-compose.yml", {"api": {}}) == {"api": "api"}
+
+
+@pytest.mark.parametrize(
+    ("command", "python"),
+    [
+        ("poetry run python -m src.main", ("poetry", "run", "python")),
+        ("uv run --frozen uvicorn app:app", ("uv", "run", "--frozen", "python")),
+        ("pipenv run gunicorn app:app", ("pipenv", "run", "python")),
+        ("/opt/venv/bin/gunicorn app:app", ("/opt/venv/bin/python",)),
+        ("/opt/venv/bin/python3 -m app", ("/opt/venv/bin/python3",)),
+        ("python manage.py runserver", ("python",)),
+    ],
+)
+def test_the_python_a_start_command_runs_keeps_its_runner(
+    command: str, python: tuple[str, ...]
+) -> None:
+    found = deploy.python_of(command.split(), "Dockerfile:9")
+    assert (found.python, found.problem) == (python, None)
+
+
+def test_a_start_command_hiding_its_python_says_where() -> None:
+    found = deploy.python_of(["/code/entrypoint.sh", "start"], "Dockerfile:15")
+    assert found.python == ("python",)
+    assert found.problem is not None and found.problem.startswith("Dockerfile:15 starts")
+
+
+def test_the_settings_an_entrypoint_exports_are_read_with_its_variables() -> None:
+    script = (
+        'export APP_MODULE=aether.kernel\nexport DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\n'
+    )
+    assert deploy.exported_settings(script) == "aether.kernel.settings"
+    assert deploy.exported_settings('DJANGO_SETTINGS_MODULE="$UNSET.settings"\n') is None
+
+
+def test_the_final_stage_of_a_dockerfile_starts_the_service() -> None:
+    text = 'FROM a AS build\nCMD ["x"]\nFROM b\nENTRYPOINT ["/e.sh"]\nCMD start\n'
+    assert deploy.dockerfile_start(text, "D") == (["/e.sh"], ["start"], "D:4", "D:4")
+
+
+def test_a_shell_chain_is_read_by_the_server_it_ends_with() -> None:
+    command = ["/bin/sh", "-c", "wait4ports tcp://db:5432 && manage.py migrate && gunicorn app"]
+    assert deploy.python_of(command, "D:1") == deploy.StartCommand(("python",))
+    command = ["sh", "-c", "alembic upgrade head; exec poetry run uvicorn app:app"]
+    assert deploy.python_of(command, "D:1").python == ("poetry", "run", "python")
+
+
+def test_an_entrypoint_that_runs_its_arguments_leaves_the_python_to_them() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["poetry", "run", "python", "-m", "app"]\n',
+        "svc/docker-entrypoint.sh": b'#!/bin/sh\nset -e\nexec "$@"\n',
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None
+    assert (start.python, start.problem, start.entrypoint) == (
+        ("poetry", "run", "python"),
+        None,
+        "svc/Dockerfile:2",
+    )
+
+
+def test_an_entrypoint_script_that_ends_running_the_service_tells_its_python() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/app/entrypoint.sh"]\n',
+        "svc/entrypoint.sh": b"#!/bin/sh\npython manage.py migrate\nexec python manage.py runserver\n",
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and (start.python, start.problem) == (("python",), None)
+    files["svc/entrypoint.sh"] = b'#!/bin/sh\ncase "$1" in\n  start) ./start.sh ;;\nesac\n'
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.problem is not None
+    assert "do not go through /app/entrypoint.sh" in start.problem
