@@ -1097,6 +1097,21 @@ _EXCEPTION_ATTRIBUTES = frozenset(dir(Exception()))
 _TO_TEXT = frozenset({"str", "repr"})
 
 
+def _read_chain(
+    node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> tuple[cst.CSTNode, cst.CSTNode | None]:
+    """The whole read on a name (``e.response.json()["detail"]``) and what holds it."""
+    top = node
+    parent = parents.get(top)
+    while (
+        (isinstance(parent, cst.Attribute) and parent.value is top)
+        or (isinstance(parent, cst.Call) and parent.func is top)
+        or (isinstance(parent, cst.Subscript) and parent.value is top)
+    ):
+        top, parent = parent, parents.get(parent)
+    return top, parent
+
+
 def _worded_reads(
     handler: cst.ExceptHandler, parsed: ParsedSource
 ) -> frozenset[int] | cst.CSTNode | None:
@@ -1114,14 +1129,7 @@ def _worded_reads(
         if not (isinstance(node, cst.Name) and node.value == error):
             continue
         # the read: the whole chain on the error (``e.response.json()["detail"]``)
-        top: cst.CSTNode = node
-        parent = parents.get(top)
-        while (
-            (isinstance(parent, cst.Attribute) and parent.value is top)
-            or (isinstance(parent, cst.Call) and parent.func is top)
-            or (isinstance(parent, cst.Subscript) and parent.value is top)
-        ):
-            top, parent = parent, parents.get(parent)
+        top, parent = _read_chain(node, parents)
         if top is node:
             continue  # the error itself: ``str(e)``, ``raise ... from e``
         first = parents.get(node)
@@ -2268,14 +2276,7 @@ def _error_in_data(call: cst.Call, clause: cst.ExceptHandler, parsed: ParsedSour
         for node in _walk(arg.value):
             if not (isinstance(node, cst.Name) and node.value == error):
                 continue
-            top: cst.CSTNode = node
-            parent = parents.get(top)
-            while (
-                (isinstance(parent, cst.Attribute) and parent.value is top)
-                or (isinstance(parent, cst.Call) and parent.func is top)
-                or (isinstance(parent, cst.Subscript) and parent.value is top)
-            ):
-                top, parent = parent, parents.get(parent)
+            top, parent = _read_chain(node, parents)
             holder = parents.get(parent) if isinstance(parent, cst.Arg) else None
             if isinstance(holder, cst.Call) and _dotted(holder.func) in _TO_TEXT:
                 top = holder

@@ -432,17 +432,11 @@ def plan_migration(
             continue
         if isinstance(carried_in_url, str):
             refused.append(
-                Refusal(
-                    site.id,
+                _not_rewritable(
                     site,
-                    (
-                        Finding(
-                            NOT_REWRITABLE,
-                            carried_in_url,
-                            "declare the callee's route so its path parameters are known "
-                            "(scan the callee too), or rewrite this call by hand",
-                        ),
-                    ),
+                    carried_in_url,
+                    "declare the callee's route so its path parameters are known "
+                    "(scan the callee too), or rewrite this call by hand",
                 )
             )
             continue
@@ -452,17 +446,11 @@ def plan_migration(
         lost = url_arguments_lost(site, params)
         if lost is not None:
             refused.append(
-                Refusal(
-                    site.id,
+                _not_rewritable(
                     site,
-                    (
-                        Finding(
-                            NOT_REWRITABLE,
-                            lost,
-                            "write the url as an f-string naming the value at the call, or "
-                            "rewrite this call by hand",
-                        ),
-                    ),
+                    lost,
+                    "write the url as an f-string naming the value at the call, or "
+                    "rewrite this call by hand",
                 )
             )
             continue
@@ -2780,3 +2768,7 @@ def _new_subscriber(
         # spelled out in its consumer, never "whatever the data holds"
         fields = tuple(n for n in schema.get("properties") or {} if n not in path_params)
     return Subscriber(topic, request.service, endpoint, fields, tuple(renames))
+
+
+def _not_rewritable(site: CallSite, reason: str, fix: str) -> Refusal:
+    return Refusal(site.id, site, (Finding(NOT_REWRITABLE, reason, fix),))
