@@ -694,10 +694,10 @@ def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | 
     the Dockerfile ``text`` at ``path``."""
     import json
 
-    from decouple_services.discover.markers import _instructions
+    from decouple_services.discover.markers import dockerfile_instructions
 
     run: dict[str, tuple[list[str], int]] = {}
-    for line, instruction in _instructions(text):
+    for line, instruction in dockerfile_instructions(text):
         keyword, _, rest = instruction.strip().partition(" ")
         keyword, rest = keyword.upper(), rest.strip()
         if keyword == "FROM":
