@@ -326,3 +326,16 @@ def test_a_lock_file_left_stale_is_a_merge_blocker_in_the_pr_body(tmp_path: Path
     assert status == EXIT_OK, summary
     body = (tmp_path / "pr.md").read_text()
     assert "> **Merge blocker:** services/orders/poetry.lock no longer matches" in body
+
+
+def test_a_consumer_image_on_an_old_python_is_a_merge_blocker(tmp_path: Path) -> None:
+    """The generated code fails at its first import there, and so does the module that
+    imports it: the whole service, said first in the summary and in the PR body."""
+    root = _repo(tmp_path, "compose")
+    dockerfile = root / "services/emails/Dockerfile"
+    dockerfile.write_text(re.sub(r"(?m)^FROM \S+", "FROM python:3.6-slim", dockerfile.read_text()))
+    status, _, summary = _migrate(root, "compose", pr_body=tmp_path / "pr.md")
+    assert status == EXIT_OK, summary
+    assert "merge blocker: emails's image runs Python 3.6" in summary
+    body = (tmp_path / "pr.md").read_text()
+    assert "> **Merge blocker:** emails's image runs Python 3.6" in body

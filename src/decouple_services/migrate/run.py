@@ -30,6 +30,7 @@ from decouple_services.migrate.naming import WorkloadNameError, dns_label
 from decouple_services.migrate.outbox import add_installed_app
 from decouple_services.migrate.plan import (
     DJANGO_SETTINGS,
+    OLD_PYTHON,
     MigrationPlan,
     PlannedSite,
     PlanOptions,
@@ -173,6 +174,14 @@ def migrate_scanned(
                 [
                     *deployed.blockers,
                     *_start_blockers(plan, read, result),
+                    # generated code on an older Python fails at its first import, taking
+                    # the module that imports it along: the whole service, not one call
+                    *(
+                        f"{c.reason}; {c.suggestion}"
+                        for p in plan.rewrites
+                        for c in p.cautions
+                        if c.code == OLD_PYTHON
+                    ),
                     # an image that installs from the lock fails to build until it is renewed
                     *(s for c in dep_changes if (s := stale_lock(c.path, read)) is not None),
                 ]
