@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from decouple_services.core.model import Service
 from decouple_services.discover import _yaml
 from decouple_services.discover.k8s import WORKLOAD_KINDS
 
@@ -726,6 +727,22 @@ def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | 
     )
 
 
+def service_dockerfiles(service: Service) -> list[str]:
+    """Where the Dockerfile that builds ``service`` may be: named in its evidence, in its
+    root, or ``<root>.Dockerfile`` beside it (one folder of Dockerfiles for many services)."""
+    named = [
+        word.split(":")[0]
+        for line in service.evidence
+        for word in line.split()
+        if posixpath.basename(word.split(":")[0]).startswith("Dockerfile")
+        or word.split(":")[0].endswith(".Dockerfile")
+    ]
+    root = "" if service.root == "." else service.root
+    parent, name = posixpath.split(root)
+    beside = [posixpath.join(parent, f"{name}.Dockerfile")] if name else []
+    return list(dict.fromkeys([*named, posixpath.join(root, "Dockerfile"), *beside]))
+
+
 def start_command(
     read: Callable[[str], bytes | None],
     dockerfiles: Sequence[str],
@@ -784,3 +801,10 @@ def start_command(
         )
     has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
     return StartCommand(found.python, entry_at if has_entry else None, found.problem, env)
+
+
+def image_settings(read: Callable[[str], bytes | None], service: Service) -> str | None:
+    """The ``DJANGO_SETTINGS_MODULE`` the entrypoint script of ``service``'s image exports
+    (:func:`start_command`), for a service whose ``manage.py`` leaves it to the image."""
+    start = start_command(read, service_dockerfiles(service))
+    return dict(start.env).get("DJANGO_SETTINGS_MODULE") if start is not None else None

@@ -64,6 +64,7 @@ from decouple_services.migrate.codemod import (
     wait_note,
     with_path_params,
 )
+from decouple_services.migrate.deploy import image_settings
 from decouple_services.migrate.events import (
     Contribution,
     EventConflict,
@@ -1724,6 +1725,30 @@ NO_TRANSACTION = Finding(
 
 #: ``DJANGO_SETTINGS_MODULE`` as ``manage.py`` sets it.
 DJANGO_SETTINGS = re.compile(rb"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
+
+
+def django_settings(root: str, service: Service | None, read: ReadFile) -> str | None:
+    """The settings module of the Django service whose code is imported from ``root``: the
+    one its ``manage.py`` sets, else the one its image's entrypoint script exports
+    (``export DJANGO_SETTINGS_MODULE=...``, :func:`deploy.image_settings`) when that module
+    is under ``root``. A ``manage.py`` that leaves it to the environment names none, and
+    the consumers would otherwise start with no settings at all."""
+    found = DJANGO_SETTINGS.search(read(_join(root, "manage.py")) or b"")
+    if found is not None:
+        return found.group(1).decode()
+    if service is None:
+        return None
+    exported = image_settings(read, service)
+    if exported is None:
+        return None
+    # the script's module is relative to the image's working folder: only one found from
+    # the service's import root is the one the consumers import
+    stem = _join(root, exported.replace(".", "/"))
+    if read(f"{stem}.py") is None and read(f"{stem}/__init__.py") is None:
+        return None
+    return exported
+
+
 #: The application object next to a handler, which generated consumers hand events to.
 _APP_OBJECT = {
     "flask": re.compile(rb"^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:flask\.)?Flask\(", re.MULTILINE),
@@ -2075,9 +2100,9 @@ def _consumers(
         extra: dict[str, object] = {}
         idempotency = "file"
         if endpoint is not None and endpoint.framework == "django":
-            found = DJANGO_SETTINGS.search(read(_join(layout.import_root, "manage.py")) or b"")
-            if found:
-                extra["django_settings_module"] = found.group(1).decode()
+            settings = django_settings(layout.import_root, services.get(topic.callee), read)
+            if settings is not None:
+                extra["django_settings_module"] = settings
                 idempotency = OUTBOX_DJANGO
         elif endpoint is not None and uses_sqlalchemy(read(endpoint.file) or b""):
             idempotency = OUTBOX_SQLALCHEMY

@@ -892,7 +892,7 @@ def _helm_consumers(
             # the chart's image is the service's: its Dockerfile tells how it runs Python
             start = deploy.start_command(
                 lambda p: None if (t := text_of(p)) is None else t.encode("utf-8"),
-                _service_dockerfiles(service),
+                deploy.service_dockerfiles(service),
             )
             python = tuple(start.python) if start is not None else ("python",)
             made = {
@@ -1190,22 +1190,6 @@ def _words(value: Any) -> list[str] | None:
     return None
 
 
-def _service_dockerfiles(service: Service) -> list[str]:
-    """Where the Dockerfile that builds ``service`` may be: named in its evidence, in its
-    root, or ``<root>.Dockerfile`` beside it (one folder of Dockerfiles for many services)."""
-    named = [
-        word.split(":")[0]
-        for line in service.evidence
-        for word in line.split()
-        if posixpath.basename(word.split(":")[0]).startswith("Dockerfile")
-        or word.split(":")[0].endswith(".Dockerfile")
-    ]
-    root = "" if service.root == "." else service.root
-    parent, name = posixpath.split(root)
-    beside = [posixpath.join(parent, f"{name}.Dockerfile")] if name else []
-    return list(dict.fromkeys([*named, posixpath.join(root, "Dockerfile"), *beside]))
-
-
 def _compose_start(
     compose_file: str, name: str, read: Callable[[str], bytes | None]
 ) -> deploy.StartCommand | None:
@@ -1294,7 +1278,7 @@ def _k8s_start(
     the image's Dockerfile (Kubernetes' ``command`` replaces the ENTRYPOINT, ``args`` the CMD)."""
     return deploy.start_command(
         read,
-        _service_dockerfiles(service),
+        deploy.service_dockerfiles(service),
         _words(container.get("command")),
         _words(container.get("args")),
         where,
@@ -1340,7 +1324,7 @@ def _start_blockers(
         if own is not None:
             starts.append(_deployment_start(service, *own, read))
         if not any(starts):
-            starts.append(deploy.start_command(read, _service_dockerfiles(service)))
+            starts.append(deploy.start_command(read, deploy.service_dockerfiles(service)))
         for start in starts:
             if start is not None and start.problem is not None:
                 out.append(f"the consumers of {service.name}: {start.problem}")

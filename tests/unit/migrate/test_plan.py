@@ -571,3 +571,54 @@ def test_the_callers_tests_that_patch_the_replaced_call_are_named(tmp_path: Path
         "(the send raises `EventNotAccepted` where no broker is configured)"
     ]
     assert len(release) == 1 and "(shop/tests/test_shop.py:13)" in release[0]
+
+
+def _users_settings_from_entrypoint(tmp_path: Path, module: str) -> ScanResult:
+    """The sample with the users service's settings module set only by its image's
+    entrypoint script, as ``module``: ``manage.py`` leaves it to the environment."""
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root)
+    users = root / "services/users"
+    manage = users / "manage.py"
+    manage.write_text(
+        manage.read_text().replace(
+            '    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "users_site.settings")\n', ""
+        )
+    )
+    dockerfile = users / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace(" DJANGO_SETTINGS_MODULE=users_site.settings", "")
+        + 'ENTRYPOINT ["/app/entrypoint.sh"]\n'
+    )
+    (users / "entrypoint.sh").write_text(
+        f"#!/bin/sh\nset -e\nexport APP_MODULE={module}\n"
+        'export DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\nexec "$@"\n'
+    )
+    return scan(root, ScanOptions(use_cache=False))
+
+
+def test_a_django_callee_gets_the_settings_its_entrypoint_script_exports(
+    tmp_path: Path,
+) -> None:
+    selection = select_sites(
+        scanned := _users_settings_from_entrypoint(tmp_path, "users_site"),
+        Criteria(services=SERVICES),
+    )
+    migrated = migrate_scanned(scanned, selection, PlanOptions())
+    users = next(c for c in migrated.plan.consumers if c.topic.name == "users.deactivate")
+    # the consumers load the settings the image runs the service with, and keep handled
+    # events in its database rather than a file of each pod
+    assert users.extra.get("django_settings_module") == "users_site.settings"
+    assert users.idempotency == "django"
+    assert not any(users.module == module for module, _ in migrated.store_notes)
+
+
+def test_an_exported_settings_module_not_under_the_service_is_not_guessed(
+    tmp_path: Path,
+) -> None:
+    scanned = _users_settings_from_entrypoint(tmp_path, "elsewhere")
+    selection = select_sites(scanned, Criteria(services=SERVICES))
+    plan = migrate_scanned(scanned, selection, PlanOptions()).plan
+    users = next(c for c in plan.consumers if c.topic.name == "users.deactivate")
+    assert "django_settings_module" not in users.extra
+    assert users.idempotency == "file"
