@@ -472,3 +472,20 @@ def test_the_error_a_copied_clause_passes_on_as_data_is_named() -> None:
     # a send that carries nothing of the error says nothing of it
     assert len(result.notes["cs-ffff0002"]) == 1
     assert not any("passes" in note for note in result.notes["cs-ffff0001"])
+
+
+def test_fixed_credentials_made_elsewhere_are_noted_like_a_module_constant() -> None:
+    """``self.headers`` set once in ``__init__`` from settings, and a getter of no parameter,
+    hold the same credential for every call: a note, as ``headers=TOKEN_HEADERS`` gets. One
+    made from ``__init__``'s parameter, one changed after, a getter given a value: refused."""
+    source, specs, _ = _load(CASES / "headers_fixed_credentials")
+    result = rewrite_source(source, specs)
+    assert result.notes["cs-fcfc0001"] == (
+        "`headers=self.headers` is not carried: name the headers to keep in the send's `headers=`",
+    )
+    assert result.notes["cs-fcfc0004"] == (
+        "`headers=get_auth_headers()` is not carried: name the headers to keep in the send's "
+        "`headers=`",
+    )
+    assert sorted(result.skipped) == ["cs-fcfc0002", "cs-fcfc0003", "cs-fcfc0005"]
+    assert all("cannot see into" in why for why in result.skipped.values())

@@ -1684,7 +1684,7 @@ def _call_headers(
                 local = given.value
             given = made[0]
     if not isinstance(given, cst.Dict):
-        constant = _module_dict(parsed, given)
+        constant = _module_dict(parsed, given) or _fixed_dict(parsed, call, given)
         if constant is None:
             _refuse_unseen_headers(parsed, call, given)
         elif _exchange_only(constant):
@@ -1749,6 +1749,139 @@ def _module_dict(parsed: ParsedSource, value: cst.BaseExpression) -> cst.Dict | 
     ):
         return None
     return assign.value if isinstance(assign.value, cst.Dict) else None
+
+
+def _fixed_dict(parsed: ParsedSource, call: cst.Call, value: cst.BaseExpression) -> cst.Dict | None:
+    """The dict literal of fixed headers behind ``headers=self.<attr>`` or
+    ``headers=<getter>()``, else ``None``: what a module constant is, made elsewhere. An
+    attribute counts when its class assigns it once, in ``__init__``, and reads it only as a
+    call's ``headers=``; a getter when it is a module function of no parameter whose body
+    returns the literal. The literal's values must be fixed (:func:`_fixed_value`): one made
+    from ``__init__``'s parameters may differ per client, as a tenant's credential does."""
+    made: cst.BaseExpression | None = None
+    if (
+        isinstance(value, cst.Attribute)
+        and isinstance(value.value, cst.Name)
+        and value.value.value == "self"
+    ):
+        made = _init_attribute(parsed, call, value.attr.value)
+    elif isinstance(value, cst.Call) and not value.args and isinstance(value.func, cst.Name):
+        getters = [
+            s
+            for s in parsed.wrapper.module.body
+            if isinstance(s, cst.FunctionDef) and s.name.value == value.func.value
+        ]
+        body = getters[0].body.body if len(getters) == 1 else ()
+        statements = [s for s in body if not _docstring(s)]
+        if (
+            len(getters) == 1
+            and _no_parameters(getters[0].params)
+            and not getters[0].decorators
+            and len(statements) == 1
+            and isinstance(statements[0], cst.SimpleStatementLine)
+            and len(statements[0].body) == 1
+            and isinstance(statements[0].body[0], cst.Return)
+        ):
+            made = statements[0].body[0].value
+    if not isinstance(made, cst.Dict) or not all(
+        isinstance(e, cst.DictElement)
+        and isinstance(e.key, cst.SimpleString)
+        and _fixed_value(e.value)
+        for e in made.elements
+    ):
+        return None
+    return made
+
+
+def _no_parameters(params: cst.Parameters) -> bool:
+    return not (
+        params.params
+        or params.posonly_params
+        or params.kwonly_params
+        or isinstance(params.star_arg, cst.Param)
+        or params.star_kwarg is not None
+    )
+
+
+def _docstring(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
+def _init_attribute(parsed: ParsedSource, call: cst.Call, attr: str) -> cst.BaseExpression | None:
+    """The value ``self.<attr>`` is given by the one assignment the class around ``call``
+    makes to it, in its ``__init__``, when every other use of it in the class is a call's
+    ``headers=`` (no item set, no method called on it, not handed to a function that may
+    change it); else ``None``."""
+    node: cst.CSTNode | None = parsed.parents.get(call)
+    while node is not None and not isinstance(node, cst.ClassDef):
+        node = parsed.parents.get(node)
+    if node is None:
+        return None
+    assigned: list[cst.BaseExpression] = []
+    for found in _walk(node):
+        if not (
+            isinstance(found, cst.Attribute)
+            and isinstance(found.value, cst.Name)
+            and found.value.value == "self"
+            and found.attr.value == attr
+        ):
+            continue
+        parent = parsed.parents.get(found)
+        if isinstance(parent, cst.Arg) and parent.keyword and parent.keyword.value == "headers":
+            continue
+        statement = parsed.parents.get(parent) if parent is not None else None
+        function = _enclosing_function(found, parsed.parents)
+        if (
+            isinstance(parent, cst.AssignTarget)
+            and isinstance(statement, cst.Assign)
+            and len(statement.targets) == 1
+            and function is not None
+            and function.name.value == "__init__"
+            and parsed.parents.get(parsed.parents.get(function) or function) is node
+        ):
+            assigned.append(statement.value)
+            continue
+        return None
+    return assigned[0] if len(assigned) == 1 else None
+
+
+def _fixed_value(value: cst.BaseExpression) -> bool:
+    """Whether a header's value is the same for every call and every client: a literal, a
+    name or attribute in capitals (``settings.KERNEL_TOKEN``), the environment
+    (``os.environ["TOKEN"]``, ``os.getenv("TOKEN")``), or text made of these."""
+    if isinstance(value, cst.SimpleString | cst.ConcatenatedString | cst.Integer):
+        return True
+    if isinstance(value, cst.Name):
+        return value.value.isupper()
+    if isinstance(value, cst.Attribute):
+        return value.attr.value.isupper()
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
+        return _fixed_value(value.left) and _fixed_value(value.right)
+    if isinstance(value, cst.FormattedString):
+        return all(
+            _fixed_value(p.expression)
+            for p in value.parts
+            if isinstance(p, cst.FormattedStringExpression)
+        )
+    code = _EMPTY_MODULE.code_for_node
+    if isinstance(value, cst.Subscript):
+        return code(value.value) == "os.environ" and all(
+            isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.SimpleString)
+            for e in value.slice
+        )
+    if isinstance(value, cst.Call):
+        return code(value.func) in ("os.getenv", "os.environ.get") and all(
+            isinstance(a.value, cst.SimpleString) and a.keyword is None for a in value.args
+        )
+    return False
+
+
+_EMPTY_MODULE = cst.Module(body=())
 
 
 def _exchange_only(headers: cst.Dict) -> bool:

@@ -1162,7 +1162,10 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
     the path parameters the event carries reads. The scan resolves such a helper's path
     without the value (``/submissions/``), so the consumer would call that path instead of
     the one the call reached (``/submissions/{id}/``). Literals and names or attributes in
-    capitals (``settings.BASE_URL``) are configuration, which the resolved path holds."""
+    capitals (``settings.BASE_URL``) are configuration, which the resolved path holds; so is
+    a name or attribute the scan followed to its value (``users_url <- admin.py:10``), such as
+    the url's base (``urljoin(users_url, ...)``): it says where the callee lives, which the
+    scan resolved to the service, not a value the event must carry."""
     if site.client == "grpc":
         return None
     try:
@@ -1170,8 +1173,13 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
     except cst.ParserSyntaxError:
         return None
     read = {n for _, source in carried for n in _names_read(source)}
+    resolved = _resolved_names(site.evidence)
     for node in _calls_in(url):
-        given = [_EMPTY.code_for_node(a.value) for a in node.args if not _constant(a.value)]
+        given = [
+            _EMPTY.code_for_node(a.value)
+            for a in node.args
+            if not _constant(a.value) and not _base_argument(a.value, resolved)
+        ]
         names = [n for text in given for n in _names_read(text)]
         lost = [n for n in dict.fromkeys(names) if n not in read]
         if lost:
@@ -1184,10 +1192,29 @@ def url_arguments_lost(site: CallSite, carried: Sequence[tuple[str, str]]) -> st
             return (
                 f"the url at line {site.line} is made by `{_EMPTY.code_for_node(node)}`, "
                 f"whose {', '.join(f'`{n}`' for n in lost)} the event does not carry: the "
-                "path the scan resolved leaves it out, so the consumer would call "
-                f"`{called}` instead of the path the call reached"
+                f"consumer would call the path the scan resolved (`{called}`), which need "
+                "not hold what that value put in the url"
             )
     return None
+
+
+def _resolved_names(evidence: Sequence[str]) -> set[str]:
+    """The names and attributes the scan followed to a value on the way to the url
+    (``users_url <- admin.py:10``, ``self.base_url <- KernelClient(...) at ...``): their value
+    is in the resolved url, so they are configuration, not values known only at run time."""
+    return {e.partition(" <- ")[0].strip() for e in evidence if " <- " in e}
+
+
+def _base_argument(value: cst.BaseExpression, resolved: set[str]) -> bool:
+    """Whether a call's argument is a name or attribute the scan followed to its value (an
+    evidence line names it, whole or by its last part: ``kernel_url`` for
+    ``settings.kernel_url``), such as the url's base (``urljoin(users_url, ...)``): that value
+    is in the resolved url. Its position alone does not say so: ``urljoin(one, "x/")`` after
+    ``one = submission_url(submission_id)`` puts a run-time value in the path."""
+    if not isinstance(value, cst.Name | cst.Attribute):
+        return False
+    text = _EMPTY.code_for_node(value)
+    return text in resolved or text.rpartition(".")[2] in resolved
 
 
 def _constant(value: cst.BaseExpression) -> bool:

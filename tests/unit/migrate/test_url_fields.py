@@ -3,6 +3,8 @@ event never silently loses what the HTTP call sent in its url."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from decouple_services.core.model import CallSite, Endpoint
@@ -150,7 +152,8 @@ def test_a_url_helper_given_a_value_the_event_does_not_carry_is_refused() -> Non
         "`submission_id` the event does not carry"
     )
     assert lost.endswith(
-        "the consumer would call `/submissions/` instead of the path the call reached"
+        "the consumer would call the path the scan resolved (`/submissions/`), which need "
+        "not hold what that value put in the url"
     )
     # carried as a path parameter, a constant, no argument at all: nothing is lost
     assert url_arguments_lost(site, (("pk", "submission_id"),)) is None
@@ -160,3 +163,36 @@ def test_a_url_helper_given_a_value_the_event_does_not_carry_is_refused() -> Non
     formatted = _site('"{}/profiles/{}".format(settings.RECOMMENDATIONS_URL, uid)', "{R}/p/{uid}")
     assert url_arguments_lost(formatted, (("user_id", "uid"),)) is None
     assert "`uid`" in (url_arguments_lost(formatted, ()) or "")
+
+
+def _based(url: str, evidence: tuple[str, ...]) -> CallSite:
+    site = _site(url, "http://users:8000/api/users/{user_id}/deactivate/")
+    return dataclasses.replace(
+        site, endpoint="POST /api/users/{user_id}/deactivate/", evidence=evidence
+    )
+
+
+def test_the_base_the_scan_resolved_is_not_a_lost_value() -> None:
+    """``urljoin(users_url, f"/api/users/{user_id}/...")``: ``users_url`` is where the callee
+    lives, which the scan followed to the service (its evidence names it), whatever its
+    case; only the values in the path are the event's to carry."""
+    carried = (("user_id", "user_id"),)
+    chain = ("users_url <- frontend/views/admin.py:10", "USERS_URL <- frontend/config.py:3")
+    joined = _based('urljoin(users_url, f"/api/users/{user_id}/deactivate/")', chain)
+    assert url_arguments_lost(joined, carried) is None
+    attribute = ("kernel_url <- app/settings.py:4",)
+    site = _based('urljoin(settings.kernel_url, f"/api/users/{user_id}/deactivate/")', attribute)
+    assert url_arguments_lost(site, carried) is None
+    own = ("self.base_url <- UsersClient(...) at app/clients.py:9",)
+    site = _based('urljoin(self.base_url, f"/api/users/{user_id}/deactivate/")', own)
+    assert url_arguments_lost(site, carried) is None
+    formatted = _based('"{}/api/users/{}/deactivate/".format(base, user_id)', ("base <- a.py:1",))
+    assert url_arguments_lost(formatted, carried) is None
+    # a base the scan did not follow by that name still counts: a local made by a helper
+    # from a run-time value (``one = user_url(user_id)``) is not configuration
+    helper = ("user_url() <- frontend/views/admin.py:28", "USERS_URL <- frontend/config.py:3")
+    made = _based('urljoin(one, "deactivate/")', helper)
+    assert "`one`" in (url_arguments_lost(made, carried) or "")
+    # and a helper given a value still loses it when the event does not carry it
+    given = _based("get_submissions_url(submission_id)", chain)
+    assert "`submission_id`" in (url_arguments_lost(given, carried) or "")
