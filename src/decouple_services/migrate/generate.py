@@ -675,7 +675,8 @@ def render_k8s_consumers(
             deployment,
             workload.slug,
             "decouple.consumer-of",
-            [*start.python, "-m", workload.module],
+            # through an ENTRYPOINT that runs its arguments: ``command`` replaces it
+            [*start.through, *start.python, "-m", workload.module],
         )
         names.take(copied["metadata"]["name"], f"the consumers {workload.module}")
         container = copied["spec"]["template"]["spec"]["containers"][0]
@@ -790,6 +791,7 @@ def render_k8s_relay(
     <runtime> relay``. ``None`` when the manifest has no such Deployment."""
     import yaml
 
+    start = start or StartCommand()
     source = own_deployment(documents, deployment)
     if source is None:
         return None
@@ -798,7 +800,7 @@ def render_k8s_relay(
         deployment,
         "outbox-relay",
         "decouple.outbox-relay-of",
-        [*(start or StartCommand()).python, "-m", relay.runtime_module, "relay"],
+        [*start.through, *start.python, "-m", relay.runtime_module, "relay"],
     )
     # Claims never hand one row to two relays, so a rolling update may run two; one is
     # enough, and on SQLite more only take turns.
@@ -970,8 +972,9 @@ class _ResetList(list[Any]):
 def _compose_command(start: StartCommand | None, args: list[str]) -> dict[str, Any]:
     """The ``command`` running the service's Python with ``args``, through its runner
     (``poetry run python``). Compose's ``command`` replaces only the image's CMD: an
-    image with an ``ENTRYPOINT`` (a script that would read the command as its own
-    arguments) gets ``entrypoint`` set to the interpreter as well."""
+    ENTRYPOINT that runs its arguments (``exec "$@"``) is kept, one that would read the
+    command as its own arguments (``case "$1"``) gets ``entrypoint`` set to the
+    interpreter as well."""
     start = start or StartCommand()
     if start.entrypoint is not None:
         return {"entrypoint": list(start.python), "command": args}
