@@ -382,3 +382,19 @@ def test_a_lock_file_left_stale_is_a_merge_blocker_in_the_pr_body(tmp_path: Path
     assert status == EXIT_OK, summary
     body = (tmp_path / "pr.md").read_text()
     assert "> **Merge blocker:** services/orders/poetry.lock no longer matches" in body
+
+
+def test_helm_consumers_go_through_an_entrypoint_that_runs_its_arguments(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path, "helm")
+    (root / "services/emails/docker-entrypoint.sh").write_text(_PASS_THROUGH)
+    _start_emails_with(
+        root, 'ENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["gunicorn", "emails.wsgi"]\n'
+    )
+    status, _, summary = _migrate(root, "helm", write=True)
+    assert status == EXIT_OK, summary
+    template = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
+    assert 'command: ["/docker-entrypoint.sh", "python", "-m", "emails.decouple_consumers"]' in (
+        template
+    )

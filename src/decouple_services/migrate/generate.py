@@ -560,15 +560,7 @@ def render_compose_override(
         )
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         start = starts.get(service_name)
-        base_service = services[service_name]
-        declared = base_service.get("environment") if isinstance(base_service, Mapping) else None
-        for key, value in start.env if start is not None else ():
-            # what the entrypoint the consumers bypass would have exported (the Django
-            # settings), unless the service sets it itself
-            if not isinstance(declared, Mapping | list) or not any(
-                str(d).partition("=")[0] == key for d in declared
-            ):
-                environment[key] = value
+        environment.update(_compose_carried(start, services[service_name], environment))
         if "sqlalchemy" in workload.stores:
             # Handled events are kept in the service's database, which every replica shares.
             environment["DECOUPLE_IDEMPOTENCY_URL"] = (
@@ -592,7 +584,10 @@ def render_compose_override(
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         if relay.django_settings is not None:
             environment["DJANGO_SETTINGS_MODULE"] = relay.django_settings
-        elif relay.kind != "django":
+        environment.update(
+            _compose_carried(starts.get(str(service)), services[service], environment)
+        )
+        if relay.django_settings is None and relay.kind != "django":
             # The relay reads the service's database: its URL cannot be read from the code.
             environment["DECOUPLE_OUTBOX_URL"] = (
                 "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the "
@@ -808,6 +803,8 @@ def render_k8s_relay(
     container = copied["spec"]["template"]["spec"]["containers"][0]
     if relay.django_settings is not None:
         _add_env(container, [("DJANGO_SETTINGS_MODULE", relay.django_settings)])
+    # what the entrypoint the command replaces would have exported
+    _add_env(container, start.env)
     # The relay touches the file before each pass (a pass lasts the delivery timeout at most).
     _probe_liveness(container)
     have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
@@ -979,6 +976,23 @@ def _compose_command(start: StartCommand | None, args: list[str]) -> dict[str, A
     if start.entrypoint is not None:
         return {"entrypoint": list(start.python), "command": args}
     return {"command": [*start.python, *args]}
+
+
+def _compose_carried(
+    start: StartCommand | None, service: Any, environment: Mapping[str, str]
+) -> dict[str, str]:
+    """What the entrypoint script a process made from ``service`` bypasses would have
+    exported (the Django settings, ``APP_MODULE``...), less what the service or the
+    process's ``environment`` sets already."""
+    declared = service.get("environment") if isinstance(service, Mapping) else None
+    names = (
+        {str(d).partition("=")[0] for d in declared}
+        if isinstance(declared, Mapping | list)
+        else set()
+    )
+    return {
+        k: v for k, v in (start.env if start else ()) if k not in names and k not in environment
+    }
 
 
 def _reset_instance() -> dict[str, Any]:

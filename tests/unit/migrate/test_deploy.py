@@ -449,3 +449,41 @@ def test_a_bypassed_entrypoint_gives_its_exports_and_names_those_it_cannot() -> 
         "get its exports A, whose values it reads from commands or variables it does not "
         "set: set them on the consumers"
     )
+
+
+def test_the_outbox_relay_starts_as_the_consumers_do() -> None:
+    """Through an ENTRYPOINT that runs its arguments, or with the exports of the one its
+    command bypasses: the relay imports the service's settings as the consumers do."""
+    from decouple_services.migrate import generate
+    from decouple_services.migrate.generate import OutboxRelaySpec
+
+    container = {"name": "depot", "image": "shop/depot:1"}
+    manifest = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "depot"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "depot"}},
+                "template": {
+                    "metadata": {"labels": {"app": "depot"}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        }
+    ]
+    relay = OutboxRelaySpec("depot", "depot.decouple_runtime", "django", "depot.settings")
+    start = deploy.StartCommand(through=("/docker-entrypoint.sh",))
+    text = generate.render_k8s_relay("k8s/depot.yaml", manifest, "depot", relay, start)
+    assert text is not None
+    (made,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
+    assert made["command"][:2] == ["/docker-entrypoint.sh", "python"]
+    start = deploy.StartCommand(
+        env=(("DJANGO_SETTINGS_MODULE", "other.settings"), ("APP_MODULE", "depot"))
+    )
+    text = generate.render_k8s_relay("k8s/depot.yaml", manifest, "depot", relay, start)
+    assert text is not None
+    (made,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in made["env"]}
+    assert made["command"][0] == "python"
+    assert (env["DJANGO_SETTINGS_MODULE"], env["APP_MODULE"]) == ("depot.settings", "depot")
