@@ -292,6 +292,8 @@ def test_compose_consumers_go_past_the_image_entrypoint_and_keep_its_django_sett
         "#!/bin/bash\n"
         "export APP_MODULE=emails\n"
         'export DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\n'
+        "export REDIS_REQUIRED=true\n"
+        "export GIT_REVISION=$(cat /code/REVISION)\n"
         'case "$1" in\n  start) exec python -m emails.app ;;\n  *) echo help ;;\nesac\n'
     )
     _start_emails_with(root, 'ENTRYPOINT ["/app/entrypoint.sh"]\nCMD ["start"]\n')
@@ -304,13 +306,67 @@ def test_compose_consumers_go_past_the_image_entrypoint_and_keep_its_django_sett
     assert consumer["entrypoint"] == ["python"]
     assert consumer["command"] == ["-m", "emails.decouple_consumers"]
     assert consumer["environment"]["DJANGO_SETTINGS_MODULE"] == "emails.settings"
+    # every plain export of the bypassed script, not only the settings module
+    assert consumer["environment"]["APP_MODULE"] == "emails"
+    assert consumer["environment"]["REDIS_REQUIRED"] == "true"
+    assert "GIT_REVISION" not in consumer["environment"]
     topics = services["services"]["kafka-topics"]
     assert topics["entrypoint"] == ["python"]
     assert topics["command"] == ["/decouple/create_topics.py"]
     first = summary.splitlines()[0]
     assert first.startswith("merge blocker: the consumers of emails:"), first
     assert "services/emails/Dockerfile:5" in first and "/app/entrypoint.sh start" in first
+    assert "they do not get its exports GIT_REVISION" in first
     assert "> **Merge blocker:** the consumers of emails:" in (tmp_path / "pr.md").read_text()
+
+
+_PASS_THROUGH = (
+    "#!/bin/sh\nset -e\n. /venv/bin/activate\nexport DJANGO_SETTINGS_MODULE=emails.settings\n"
+    'exec "$@"\n'
+)
+
+
+def test_compose_consumers_go_through_an_entrypoint_that_runs_its_arguments(
+    tmp_path: Path,
+) -> None:
+    """An ENTRYPOINT ending ``exec "$@"`` activates the virtualenv the packages are in:
+    bypassing it would run a Python without them. Compose keeps it; only the command is set."""
+    root = _repo(tmp_path, "compose")
+    (root / "services/emails/docker-entrypoint.sh").write_text(_PASS_THROUGH)
+    _start_emails_with(
+        root, 'ENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["gunicorn", "emails.wsgi"]\n'
+    )
+    status, _, summary = _migrate(root, "compose", write=True)
+    assert status == EXIT_OK, summary
+    loader = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!reset", lambda loader, suffix, node: None)
+    services = yaml.load((root / "docker-compose.decouple.yml").read_text(), Loader=loader)
+    consumer = services["services"]["emails-consumers"]
+    assert "entrypoint" not in consumer
+    assert consumer["command"] == ["python", "-m", "emails.decouple_consumers"]
+    assert "DJANGO_SETTINGS_MODULE" not in consumer["environment"]
+    assert "the consumers of emails" not in summary
+
+
+def test_kubernetes_consumers_go_through_an_entrypoint_that_runs_its_arguments(
+    tmp_path: Path,
+) -> None:
+    """Kubernetes' ``command`` replaces the ENTRYPOINT: a pass-through one starts it."""
+    root = _repo(tmp_path, "k8s")
+    (root / "services/emails/docker-entrypoint.sh").write_text(_PASS_THROUGH)
+    _start_emails_with(
+        root, 'ENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["python", "-m", "emails.app"]\n'
+    )
+    status, _, summary = _migrate(root, "k8s", write=True)
+    assert status == EXIT_OK, summary
+    consumers = yaml.safe_load((root / "k8s/emails-consumers.decouple.yaml").read_text())
+    (consumer,) = consumers["spec"]["template"]["spec"]["containers"]
+    assert consumer["command"] == [
+        "/docker-entrypoint.sh",
+        "python",
+        "-m",
+        "emails.decouple_consumers",
+    ]
 
 
 def test_a_lock_file_left_stale_is_a_merge_blocker_in_the_pr_body(tmp_path: Path) -> None:
@@ -339,3 +395,19 @@ def test_a_consumer_image_on_an_old_python_is_a_merge_blocker(tmp_path: Path) ->
     assert "merge blocker: emails's image runs Python 3.6" in summary
     body = (tmp_path / "pr.md").read_text()
     assert "> **Merge blocker:** emails's image runs Python 3.6" in body
+
+
+def test_helm_consumers_go_through_an_entrypoint_that_runs_its_arguments(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path, "helm")
+    (root / "services/emails/docker-entrypoint.sh").write_text(_PASS_THROUGH)
+    _start_emails_with(
+        root, 'ENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["gunicorn", "emails.wsgi"]\n'
+    )
+    status, _, summary = _migrate(root, "helm", write=True)
+    assert status == EXIT_OK, summary
+    template = (root / "charts/emails/templates/emails-consumers.decouple.yaml").read_text()
+    assert 'command: ["/docker-entrypoint.sh", "python", "-m", "emails.decouple_consumers"]' in (
+        template
+    )

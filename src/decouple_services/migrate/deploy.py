@@ -618,13 +618,22 @@ class StartCommand:
     #: ``("/venv/bin/python",)``; ``("python",)`` where nothing else is told.
     python: tuple[str, ...] = ("python",)
     #: ``file:line`` of the image's ``ENTRYPOINT`` (or the compose service's
-    #: ``entrypoint:``), which compose's ``command`` does not replace.
+    #: ``entrypoint:``) the consumers must bypass: compose's ``command`` does not replace
+    #: it, and it would not run the command it is given (a ``case "$1"`` script).
     entrypoint: str | None = None
     #: Why the interpreter could not be told from the command, naming it: a merge blocker.
     problem: str | None = None
-    #: ``(name, value)`` the start command exports that the service's code needs
-    #: (``DJANGO_SETTINGS_MODULE``), for processes started without it.
+    #: ``(name, value)`` the bypassed entrypoint script exports (``DJANGO_SETTINGS_MODULE``,
+    #: ``APP_MODULE``...), for processes started without it.
     env: tuple[tuple[str, str], ...] = ()
+    #: The ENTRYPOINT words of a script that runs its arguments (``exec "$@"``): it
+    #: activates a virtualenv or exports what the code reads, so the consumers' command
+    #: goes through it (compose keeps it; Kubernetes' ``command`` starts with it).
+    through: tuple[str, ...] = ()
+    #: What the entrypoint script exports with plain values, whether the consumers go
+    #: through it (``through``) or are given it (``env``): the planner reads the settings
+    #: module from it.
+    exports: tuple[tuple[str, str], ...] = ()
 
 
 def python_of(words: Sequence[str], where: str) -> StartCommand:
@@ -672,21 +681,64 @@ def python_of(words: Sequence[str], where: str) -> StartCommand:
     )
 
 
-_EXPORT_SETTINGS = re.compile(
-    r"^\s*(?:export\s+)?DJANGO_SETTINGS_MODULE=[\"']?([\w.${}]+)[\"']?\s*$", re.M
-)
-_EXPORT = re.compile(r"^\s*(?:export\s+)?(\w+)=[\"']?([\w.]+)[\"']?\s*$", re.M)
+_ASSIGNMENT = re.compile(r"^(export\s+)?([A-Za-z_]\w*)=(.*)$")
+_REFERENCE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
-def exported_settings(script: str) -> str | None:
-    """The ``DJANGO_SETTINGS_MODULE`` a shell script (an image's entrypoint) exports, its
-    ``${VAR}`` references filled from the plain assignments before it."""
-    found = _EXPORT_SETTINGS.search(script)
-    if found is None:
-        return None
-    known = {m.group(1): m.group(2) for m in _EXPORT.finditer(script[: found.start()])}
-    value = re.sub(r"\$\{?(\w+)\}?", lambda m: known.get(m.group(1), m.group(0)), found.group(1))
-    return value if re.fullmatch(r"[\w]+(\.\w+)*", value) else None
+def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
+    ``script`` (not inside a function, a branch or a loop, whose bodies are indented) as
+    ``(name, value)``, their ``${VAR}`` filled from the plain assignments before them;
+    and the names of those whose value cannot be told (it runs a command, ``$(...)``,
+    or reads a variable the script does not set)."""
+    known: dict[str, str] = {}
+    carried: dict[str, str] = {}
+    lost: list[str] = []
+    for line in script.splitlines():
+        found = _ASSIGNMENT.match(line)
+        if found is None:
+            continue
+        exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()
+        value: str | None = None
+        if "$(" not in raw and "`" not in raw:
+            try:
+                words = shlex.split(raw, comments=True)
+            except ValueError:
+                words = []
+            if len(words) <= 1:
+                text = words[0] if words else ""
+                missing = [
+                    m.group(1) or m.group(2)
+                    for m in _REFERENCE.finditer(text)
+                    if (m.group(1) or m.group(2)) not in known
+                ]
+                if not missing and "$" not in _REFERENCE.sub("", text):
+                    value = _REFERENCE.sub(lambda m: known[m.group(1) or m.group(2)], text)
+        if value is None:
+            known.pop(name, None)
+            if exported:
+                carried.pop(name, None)
+                lost.append(name)
+            continue
+        known[name] = value
+        if exported:
+            carried[name] = value
+            lost = [n for n in lost if n != name]
+    return list(carried.items()), list(dict.fromkeys(lost))
+
+
+_PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
+
+
+def passes_arguments(script: str) -> bool:
+    """Whether the shell ``script``'s last top-level command is ``exec "$@"``: it runs the
+    command it is given, after what it sets up (a virtualenv, exports, a wait)."""
+    top = [
+        line.strip()
+        for line in script.splitlines()
+        if line.strip() and not line[0].isspace() and not line.startswith("#")
+    ]
+    return bool(top) and _PASS_THROUGH.fullmatch(top[-1]) is not None
 
 
 def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | None, str]:
@@ -772,20 +824,27 @@ def start_command(
         words = image
     if not words:
         return None
-    env: tuple[tuple[str, str], ...] = ()
     script = words[0] if words[0].endswith(".sh") else None
     text = ""
     if script is not None and dockerfile is not None:
         # the script is copied into the image from the build context, beside the Dockerfile
         beside = posixpath.join(posixpath.dirname(dockerfile), posixpath.basename(script))
         text = (read(beside) or b"").decode("utf-8", "replace")
-        settings = exported_settings(text)
-        env = (("DJANGO_SETTINGS_MODULE", settings),) if settings else ()
-    execs = [m.group(1).strip() for m in re.finditer(r"^exec\s+(.+)$", text, re.M)]
-    if script is not None and len(words) > 1 and '"$@"' in execs:
-        # an entrypoint that runs its arguments (``exec "$@"``): the command tells the Python
+    has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
+    entry_words = list(entrypoint) if entrypoint is not None else image_entry
+    if script is not None and has_entry and entry_words == [script] and passes_arguments(text):
+        # an ENTRYPOINT that runs its arguments (``. /venv/bin/activate; exec "$@"``): the
+        # consumers go through it, so the Python the command names is the service's
         found = python_of(words[1:], first_at or where)
-    elif script is not None and execs and execs[-1] != '"$@"':
+        exported = tuple(script_exports(text)[0])
+        return StartCommand(
+            found.python, None, found.problem, through=tuple(entry_words), exports=exported
+        )
+    execs = [m.group(1).strip() for m in re.finditer(r"^exec\s+(.+)$", text, re.M)]
+    if script is not None and len(words) > 1 and passes_arguments(text):
+        # a CMD script that runs its arguments: the command after it tells the Python
+        found = python_of(words[1:], first_at or where)
+    elif script is not None and execs and not passes_arguments(text):
         # a script that ends by running the service (``exec python manage.py runserver``)
         try:
             found = python_of(shlex.split(execs[-1]), f"{first_at or where} (its exec)")
@@ -793,18 +852,40 @@ def start_command(
             found = python_of(execs[-1].split(), f"{first_at or where} (its exec)")
     else:
         found = python_of(words, first_at or where)
-    if found.problem is not None and script is not None:
-        found = replace(
-            found,
-            problem=f"{found.problem}; the consumers do not go through {script}: check "
-            "that nothing it does before starting the service (exports, waits) is needed",
+    env: tuple[tuple[str, str], ...] = ()
+    if script is not None:
+        # the consumers do not go through the script: they are given what it exports
+        carried, lost = script_exports(text)
+        env = tuple(carried)
+        given = (
+            f"; they are given its exports {', '.join(n for n, _ in carried)}" if carried else ""
         )
-    has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
-    return StartCommand(found.python, entry_at if has_entry else None, found.problem, env)
+        missing = (
+            f"; they do not get its exports {', '.join(lost)}, whose values it reads from "
+            "commands or variables it does not set: set them on the consumers"
+            if lost
+            else ""
+        )
+        if found.problem is not None:
+            found = replace(
+                found,
+                problem=f"{found.problem}; the consumers do not go through {script}{given}: "
+                f"check that nothing else it does before starting the service (waits, "
+                f"setup) is needed{missing}",
+            )
+        elif lost:
+            found = replace(
+                found,
+                problem=f"{first_at or where}: the consumers do not go through {script}"
+                f"{given}{missing}",
+            )
+    return StartCommand(
+        found.python, entry_at if has_entry else None, found.problem, env, exports=env
+    )
 
 
 def image_settings(read: Callable[[str], bytes | None], service: Service) -> str | None:
     """The ``DJANGO_SETTINGS_MODULE`` the entrypoint script of ``service``'s image exports
     (:func:`start_command`), for a service whose ``manage.py`` leaves it to the image."""
     start = start_command(read, service_dockerfiles(service))
-    return dict(start.env).get("DJANGO_SETTINGS_MODULE") if start is not None else None
+    return dict(start.exports).get("DJANGO_SETTINGS_MODULE") if start is not None else None

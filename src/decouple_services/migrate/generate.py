@@ -560,15 +560,7 @@ def render_compose_override(
         )
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         start = starts.get(service_name)
-        base_service = services[service_name]
-        declared = base_service.get("environment") if isinstance(base_service, Mapping) else None
-        for key, value in start.env if start is not None else ():
-            # what the entrypoint the consumers bypass would have exported (the Django
-            # settings), unless the service sets it itself
-            if not isinstance(declared, Mapping | list) or not any(
-                str(d).partition("=")[0] == key for d in declared
-            ):
-                environment[key] = value
+        environment.update(_compose_carried(start, services[service_name], environment))
         if "sqlalchemy" in workload.stores:
             # Handled events are kept in the service's database, which every replica shares.
             environment["DECOUPLE_IDEMPOTENCY_URL"] = (
@@ -592,7 +584,10 @@ def render_compose_override(
         environment = {**bootstrap, "DECOUPLE_LIVENESS_FILE": LIVENESS_FILE}
         if relay.django_settings is not None:
             environment["DJANGO_SETTINGS_MODULE"] = relay.django_settings
-        elif relay.kind != "django":
+        environment.update(
+            _compose_carried(starts.get(str(service)), services[service], environment)
+        )
+        if relay.django_settings is None and relay.kind != "django":
             # The relay reads the service's database: its URL cannot be read from the code.
             environment["DECOUPLE_OUTBOX_URL"] = (
                 "${DECOUPLE_OUTBOX_URL:?the SQLAlchemy URL of the "
@@ -675,7 +670,8 @@ def render_k8s_consumers(
             deployment,
             workload.slug,
             "decouple.consumer-of",
-            [*start.python, "-m", workload.module],
+            # through an ENTRYPOINT that runs its arguments: ``command`` replaces it
+            [*start.through, *start.python, "-m", workload.module],
         )
         names.take(copied["metadata"]["name"], f"the consumers {workload.module}")
         container = copied["spec"]["template"]["spec"]["containers"][0]
@@ -790,6 +786,7 @@ def render_k8s_relay(
     <runtime> relay``. ``None`` when the manifest has no such Deployment."""
     import yaml
 
+    start = start or StartCommand()
     source = own_deployment(documents, deployment)
     if source is None:
         return None
@@ -798,7 +795,7 @@ def render_k8s_relay(
         deployment,
         "outbox-relay",
         "decouple.outbox-relay-of",
-        [*(start or StartCommand()).python, "-m", relay.runtime_module, "relay"],
+        [*start.through, *start.python, "-m", relay.runtime_module, "relay"],
     )
     # Claims never hand one row to two relays, so a rolling update may run two; one is
     # enough, and on SQLite more only take turns.
@@ -806,6 +803,8 @@ def render_k8s_relay(
     container = copied["spec"]["template"]["spec"]["containers"][0]
     if relay.django_settings is not None:
         _add_env(container, [("DJANGO_SETTINGS_MODULE", relay.django_settings)])
+    # what the entrypoint the command replaces would have exported
+    _add_env(container, start.env)
     # The relay touches the file before each pass (a pass lasts the delivery timeout at most).
     _probe_liveness(container)
     have = {e.get("name") for e in container["env"] if isinstance(e, dict)}
@@ -970,12 +969,30 @@ class _ResetList(list[Any]):
 def _compose_command(start: StartCommand | None, args: list[str]) -> dict[str, Any]:
     """The ``command`` running the service's Python with ``args``, through its runner
     (``poetry run python``). Compose's ``command`` replaces only the image's CMD: an
-    image with an ``ENTRYPOINT`` (a script that would read the command as its own
-    arguments) gets ``entrypoint`` set to the interpreter as well."""
+    ENTRYPOINT that runs its arguments (``exec "$@"``) is kept, one that would read the
+    command as its own arguments (``case "$1"``) gets ``entrypoint`` set to the
+    interpreter as well."""
     start = start or StartCommand()
     if start.entrypoint is not None:
         return {"entrypoint": list(start.python), "command": args}
     return {"command": [*start.python, *args]}
+
+
+def _compose_carried(
+    start: StartCommand | None, service: Any, environment: Mapping[str, str]
+) -> dict[str, str]:
+    """What the entrypoint script a process made from ``service`` bypasses would have
+    exported (the Django settings, ``APP_MODULE``...), less what the service or the
+    process's ``environment`` sets already."""
+    declared = service.get("environment") if isinstance(service, Mapping) else None
+    names = (
+        {str(d).partition("=")[0] for d in declared}
+        if isinstance(declared, Mapping | list)
+        else set()
+    )
+    return {
+        k: v for k, v in (start.env if start else ()) if k not in names and k not in environment
+    }
 
 
 def _reset_instance() -> dict[str, Any]:

@@ -894,7 +894,9 @@ def _helm_consumers(
                 lambda p: None if (t := text_of(p)) is None else t.encode("utf-8"),
                 deploy.service_dockerfiles(service),
             )
-            python = tuple(start.python) if start is not None else ("python",)
+            # through an ENTRYPOINT that runs its arguments: the template's ``command``
+            # replaces it
+            python = (*start.through, *start.python) if start is not None else ("python",)
             made = {
                 path: helm.consumers_template(
                     path,

@@ -330,12 +330,49 @@ def test_a_start_command_hiding_its_python_says_where() -> None:
     assert found.problem is not None and found.problem.startswith("Dockerfile:15 starts")
 
 
-def test_the_settings_an_entrypoint_exports_are_read_with_its_variables() -> None:
+def test_the_exports_of_an_entrypoint_are_read_with_its_variables() -> None:
+    """Every plain top-level export is carried (aether's script: the SDK settings read
+    APP_MODULE, STORAGE_REQUIRED and REDIS_REQUIRED, not only the settings module); one
+    whose value runs a command or reads an unknown variable is named as lost; exports
+    inside a branch of the script's dispatch are not the service's."""
     script = (
-        'export APP_MODULE=aether.kernel\nexport DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\n'
+        "BACKUPS_FOLDER=/backups\n"
+        "export APP_MODULE=aether.kernel\n"
+        'export DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\n'
+        "export STORAGE_REQUIRED=true\n"
+        "export REDIS_REQUIRED=true  # the cache\n"
+        "export BACKUP_DIR=$BACKUPS_FOLDER/db\n"
+        "export GIT_REV=$(cat /var/tmp/REVISION)\n"
+        'export SECRET="$UNSET_SECRET"\n'
+        'case "$1" in\n  test)\n    export TESTING=true\n    ;;\nesac\n'
     )
-    assert deploy.exported_settings(script) == "aether.kernel.settings"
-    assert deploy.exported_settings('DJANGO_SETTINGS_MODULE="$UNSET.settings"\n') is None
+    assert deploy.script_exports(script) == (
+        [
+            ("APP_MODULE", "aether.kernel"),
+            ("DJANGO_SETTINGS_MODULE", "aether.kernel.settings"),
+            ("STORAGE_REQUIRED", "true"),
+            ("REDIS_REQUIRED", "true"),
+            ("BACKUP_DIR", "/backups/db"),
+        ],
+        ["GIT_REV", "SECRET"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("last", "passes"),
+    [
+        ('exec "$@"', True),
+        ('exec "${@}"', True),
+        ("exec $@", True),
+        ("exec gunicorn app.wsgi", False),
+        ('case "$1" in\n  *) exec "$@" ;;\nesac', False),
+        ('exec "$@"\n# trailing comment\n', True),
+    ],
+)
+def test_an_entrypoint_passes_its_arguments_when_it_ends_running_them(
+    last: str, passes: bool
+) -> None:
+    assert deploy.passes_arguments(f"#!/bin/sh\nset -e\n. /venv/bin/activate\n{last}\n") is passes
 
 
 def test_the_final_stage_of_a_dockerfile_starts_the_service() -> None:
@@ -350,17 +387,27 @@ def test_a_shell_chain_is_read_by_the_server_it_ends_with() -> None:
     assert deploy.python_of(command, "D:1").python == ("poetry", "run", "python")
 
 
-def test_an_entrypoint_that_runs_its_arguments_leaves_the_python_to_them() -> None:
+def test_an_entrypoint_that_runs_its_arguments_is_kept_and_leaves_the_python_to_them() -> None:
+    """A pass-through script (it activates the virtualenv, exports the settings, then
+    ``exec "$@"``) is what makes the command work: the consumers go through it, so it is
+    neither bypassed (no ``entrypoint``) nor are its exports copied."""
     files = {
         "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["poetry", "run", "python", "-m", "app"]\n',
-        "svc/docker-entrypoint.sh": b'#!/bin/sh\nset -e\nexec "$@"\n',
+        "svc/docker-entrypoint.sh": b"#!/bin/sh\nset -e\n. /venv/bin/activate\n"
+        b'export DJANGO_SETTINGS_MODULE=app.settings\nexec "$@"\n',
     }
+    exported = (("DJANGO_SETTINGS_MODULE", "app.settings"),)
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
-    assert start is not None
-    assert (start.python, start.problem, start.entrypoint) == (
-        ("poetry", "run", "python"),
-        None,
-        "svc/Dockerfile:2",
+    # the exports are not copied (env), but the planner still learns the settings module
+    assert start == deploy.StartCommand(
+        ("poetry", "run", "python"), through=("/docker-entrypoint.sh",), exports=exported
+    )
+    files["svc/Dockerfile"] = (
+        b'FROM x\nENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["gunicorn", "app.wsgi"]\n'
+    )
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start == deploy.StartCommand(
+        ("python",), through=("/docker-entrypoint.sh",), exports=exported
     )
 
 
@@ -375,3 +422,72 @@ def test_an_entrypoint_script_that_ends_running_the_service_tells_its_python() -
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
     assert start is not None and start.problem is not None
     assert "do not go through /app/entrypoint.sh" in start.problem
+
+
+def test_a_bypassed_entrypoint_gives_its_exports_and_names_those_it_cannot() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/app/entrypoint.sh"]\nCMD ["start"]\n',
+        "svc/entrypoint.sh": b"#!/bin/bash\nexport APP_MODULE=kernel\n"
+        b'export DJANGO_SETTINGS_MODULE="${APP_MODULE}.settings"\nexport REDIS_REQUIRED=true\n'
+        b"export REVISION=$(cat /REVISION)\n"
+        b'case "$1" in\n  start) exec python -m kernel ;;\nesac\n',
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.entrypoint == "svc/Dockerfile:2" and not start.through
+    assert start.env == (
+        ("APP_MODULE", "kernel"),
+        ("DJANGO_SETTINGS_MODULE", "kernel.settings"),
+        ("REDIS_REQUIRED", "true"),
+    )
+    assert start.problem is not None
+    assert "they are given its exports APP_MODULE, DJANGO_SETTINGS_MODULE, REDIS_REQUIRED" in (
+        start.problem
+    )
+    assert "they do not get its exports REVISION" in start.problem
+    # a script that ends running the service tells its Python: only a lost export blocks
+    files["svc/entrypoint.sh"] = b"#!/bin/sh\nexport A=$(date)\nexec python -m kernel\n"
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.python == ("python",)
+    assert start.problem == (
+        "svc/Dockerfile:2: the consumers do not go through /app/entrypoint.sh; they do not "
+        "get its exports A, whose values it reads from commands or variables it does not "
+        "set: set them on the consumers"
+    )
+
+
+def test_the_outbox_relay_starts_as_the_consumers_do() -> None:
+    """Through an ENTRYPOINT that runs its arguments, or with the exports of the one its
+    command bypasses: the relay imports the service's settings as the consumers do."""
+    from decouple_services.migrate import generate
+    from decouple_services.migrate.generate import OutboxRelaySpec
+
+    container = {"name": "depot", "image": "shop/depot:1"}
+    manifest = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "depot"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "depot"}},
+                "template": {
+                    "metadata": {"labels": {"app": "depot"}},
+                    "spec": {"containers": [container]},
+                },
+            },
+        }
+    ]
+    relay = OutboxRelaySpec("depot", "depot.decouple_runtime", "django", "depot.settings")
+    start = deploy.StartCommand(through=("/docker-entrypoint.sh",))
+    text = generate.render_k8s_relay("k8s/depot.yaml", manifest, "depot", relay, start)
+    assert text is not None
+    (made,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
+    assert made["command"][:2] == ["/docker-entrypoint.sh", "python"]
+    start = deploy.StartCommand(
+        env=(("DJANGO_SETTINGS_MODULE", "other.settings"), ("APP_MODULE", "depot"))
+    )
+    text = generate.render_k8s_relay("k8s/depot.yaml", manifest, "depot", relay, start)
+    assert text is not None
+    (made,) = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in made["env"]}
+    assert made["command"][0] == "python"
+    assert (env["DJANGO_SETTINGS_MODULE"], env["APP_MODULE"]) == ("depot.settings", "depot")
