@@ -728,6 +728,7 @@ def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
+_REARGUMENTS = re.compile(r"(?:shift|set\s+--)(?:\s|;|$)")
 
 
 def passes_arguments(script: str) -> bool:
@@ -738,7 +739,10 @@ def passes_arguments(script: str) -> bool:
         for line in script.splitlines()
         if line.strip() and not line[0].isspace() and not line.startswith("#")
     ]
-    return bool(top) and _PASS_THROUGH.fullmatch(top[-1]) is not None
+    if not top or _PASS_THROUGH.fullmatch(top[-1]) is None:
+        return False
+    # ``shift`` or ``set -- gunicorn ... "$@"`` first: what it runs is no longer the command
+    return not any(_REARGUMENTS.match(line) for line in top[:-1])
 
 
 def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | None, str]:
@@ -763,6 +767,10 @@ def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | 
                     words = [str(w) for w in parsed] if isinstance(parsed, list) else []
                 except ValueError:
                     words = []
+            elif keyword == "ENTRYPOINT":
+                # the shell form runs under ``sh -c`` and drops every argument it is given
+                # (the image's CMD, compose's ``command``): the command cannot go through it
+                words = ["/bin/sh", "-c", rest] if rest else []
             else:
                 try:
                     words = shlex.split(rest)
@@ -873,11 +881,14 @@ def start_command(
                 f"check that nothing else it does before starting the service (waits, "
                 f"setup) is needed{missing}",
             )
-        elif lost:
+        elif lost or (has_entry and entry_words[:1] == [script]):
+            # a bypassed ENTRYPOINT script may activate a virtualenv or wait for a
+            # database before its own ``exec``: only the reviewer can tell it is not needed
             found = replace(
                 found,
                 problem=f"{first_at or where}: the consumers do not go through {script}"
-                f"{given}{missing}",
+                f"{given}: check that nothing else it does before starting the service "
+                f"(a virtualenv it activates, waits, setup) is needed{missing}",
             )
     return StartCommand(
         found.python, entry_at if has_entry else None, found.problem, env, exports=env

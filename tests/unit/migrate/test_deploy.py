@@ -417,7 +417,14 @@ def test_an_entrypoint_script_that_ends_running_the_service_tells_its_python() -
         "svc/entrypoint.sh": b"#!/bin/sh\npython manage.py migrate\nexec python manage.py runserver\n",
     }
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
-    assert start is not None and (start.python, start.problem) == (("python",), None)
+    assert start is not None and start.python == ("python",)
+    # the script is bypassed all the same, and what it does before its exec may matter
+    # (``. /venv/bin/activate``): the reviewer is told
+    assert start.problem == (
+        "svc/Dockerfile:2: the consumers do not go through /app/entrypoint.sh: check that "
+        "nothing else it does before starting the service (a virtualenv it activates, waits, "
+        "setup) is needed"
+    )
     files["svc/entrypoint.sh"] = b'#!/bin/sh\ncase "$1" in\n  start) ./start.sh ;;\nesac\n'
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
     assert start is not None and start.problem is not None
@@ -444,15 +451,39 @@ def test_a_bypassed_entrypoint_gives_its_exports_and_names_those_it_cannot() -> 
         start.problem
     )
     assert "they do not get its exports REVISION" in start.problem
-    # a script that ends running the service tells its Python: only a lost export blocks
+    # a script that ends running the service tells its Python; what it loses is named
     files["svc/entrypoint.sh"] = b"#!/bin/sh\nexport A=$(date)\nexec python -m kernel\n"
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
     assert start is not None and start.python == ("python",)
     assert start.problem == (
-        "svc/Dockerfile:2: the consumers do not go through /app/entrypoint.sh; they do not "
-        "get its exports A, whose values it reads from commands or variables it does not "
-        "set: set them on the consumers"
+        "svc/Dockerfile:2: the consumers do not go through /app/entrypoint.sh: check that "
+        "nothing else it does before starting the service (a virtualenv it activates, waits, "
+        "setup) is needed; they do not get its exports A, whose values it reads from "
+        "commands or variables it does not set: set them on the consumers"
     )
+
+
+def test_a_script_that_changes_its_arguments_or_a_shell_form_entrypoint_is_not_gone_through() -> (
+    None
+):
+    """``shift`` or ``set -- ...`` before ``exec "$@"`` runs another command than the one
+    given; a shell-form ``ENTRYPOINT`` drops the arguments: both are bypassed, and said."""
+    script = b'#!/bin/sh\n. /venv/bin/activate\nset -- gunicorn app.wsgi "$@"\nexec "$@"\n'
+    assert deploy.passes_arguments(b'#!/bin/sh\nexec "$@"\n'.decode())
+    assert not deploy.passes_arguments(script.decode())
+    assert not deploy.passes_arguments(b'#!/bin/sh\nshift\nexec "$@"\n'.decode())
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/app/entrypoint.sh"]\nCMD ["python", "-m", "app"]\n',
+        "svc/entrypoint.sh": script,
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and not start.through and start.entrypoint == "svc/Dockerfile:2"
+    assert start.problem is not None and "do not go through /app/entrypoint.sh" in start.problem
+    files["svc/Dockerfile"] = b"FROM x\nENTRYPOINT /app/entrypoint.sh\nCMD python -m app\n"
+    files["svc/entrypoint.sh"] = b'#!/bin/sh\nexec "$@"\n'
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and not start.through and start.entrypoint == "svc/Dockerfile:2"
+    assert start.problem is not None and "`/app/entrypoint.sh`" in start.problem
 
 
 def test_the_outbox_relay_starts_as_the_consumers_do() -> None:
