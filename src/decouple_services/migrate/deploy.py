@@ -687,15 +687,19 @@ _REFERENCE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
     """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
-    ``script`` (not inside a function, a branch or a loop, whose bodies are indented) as
+    ``script`` (not inside a function, a branch or a loop, indented or not) as
     ``(name, value)``, their ``${VAR}`` filled from the plain assignments before them;
     and the names of those whose value cannot be told (it runs a command, ``$(...)``,
     or reads a variable the script does not set)."""
     known: dict[str, str] = {}
     carried: dict[str, str] = {}
     lost: list[str] = []
+    depth = 0
     for line in script.splitlines():
-        found = _ASSIGNMENT.match(line)
+        # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
+        # runs only sometimes: what it exports is not the script's for sure
+        top, depth = depth == 0, max(0, depth + _block_change(line))
+        found = _ASSIGNMENT.match(line) if top else None
         if found is None:
             continue
         exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()
@@ -725,6 +729,37 @@ def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
             carried[name] = value
             lost = [n for n in lost if n != name]
     return list(carried.items()), list(dict.fromkeys(lost))
+
+
+_OPENS = frozenset({"if", "case", "for", "while", "until", "{"})
+_CLOSES = frozenset({"fi", "esac", "done", "}"})
+#: What a command may follow on one line: a keyword there starts a command too.
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "then", "do", "else", "elif", ";;"})
+
+
+def _block_change(line: str) -> int:
+    """How many shell blocks (``if``/``case``/loops/``{``) the ``line`` opens, less those it
+    closes, counting keywords only where a command starts (not inside quotes or words)."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+    lexer.commenters = "#"
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        return 0
+    if words[:1] == ["function"] and words[-1:] == ["{"]:
+        return 1  # ``function name {``
+    change, starts = 0, True
+    for word in words:
+        if starts and word in _OPENS:
+            change += 1
+        elif starts and word in _CLOSES:
+            change -= 1
+        elif word.endswith("()") and line.rstrip().endswith("{"):
+            change += 1  # ``name() {``: a function's body
+            break
+        starts = word in _SEPARATORS or word in _OPENS or word in _CLOSES
+    return change
 
 
 _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')

@@ -522,3 +522,19 @@ def test_the_outbox_relay_starts_as_the_consumers_do() -> None:
     env = {e["name"]: e.get("value") for e in made["env"]}
     assert made["command"][0] == "python"
     assert (env["DJANGO_SETTINGS_MODULE"], env["APP_MODULE"]) == ("depot.settings", "depot")
+
+
+def test_exports_inside_a_block_left_unindented_are_not_the_scripts_for_sure() -> None:
+    """``if [ "$DEBUG" ]; then export ...; fi`` runs only sometimes, indented or not;
+    a keyword inside quotes (``echo "wait for db"``) opens no block."""
+    script = (
+        "#!/bin/sh\nexport A=1\n"
+        'if [ "$DEBUG" ]; then\nexport B=2\nfi\n'
+        'echo "wait for db"\nexport C="$A"\n'
+        "setup() {\nexport D=4\n}\n"
+        'case "$1" in\nstart) export E=5 ;;\nesac\n'
+        "while true; do sleep 1; done\nexport F=6\n"
+    )
+    carried, lost = deploy.script_exports(script)
+    assert carried == [("A", "1"), ("C", "1"), ("F", "6")]
+    assert lost == []
