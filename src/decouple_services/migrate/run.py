@@ -14,7 +14,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -560,7 +560,6 @@ def _compose_override(
     """``<compose>.decouple.yml`` next to the compose file the services were found in,
     when there is one: the broker and the consumer processes, without editing it; and
     ``(consumer module, where)`` of those held to one container."""
-    import yaml
 
     from decouple_services.migrate import generate
 
@@ -573,10 +572,7 @@ def _compose_override(
     if not files:
         return [], []
     compose_file = files.most_common(1)[0][0]
-    try:
-        compose = yaml.safe_load(read(compose_file) or b"")
-    except yaml.YAMLError:
-        return [], []
+    compose = _compose_yaml(read(compose_file) or b"")
     if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict):
         return [], []
     names = _compose_names(result.services, compose_file, compose["services"])
@@ -1217,15 +1213,22 @@ def _compose_start(
     return deploy.start_command(read, dockerfiles, entrypoint, command, where)
 
 
-def _compose_service(
-    compose_file: str, name: str, read: Callable[[str], bytes | None]
-) -> dict[str, Any] | None:
+@lru_cache(maxsize=8)
+def _compose_yaml(text: bytes) -> Any:
+    """A compose file's YAML, ``None`` when it does not parse: read once for every
+    service's start command and the override, not once per lookup (never mutated)."""
     import yaml
 
     try:
-        loaded = yaml.safe_load(read(compose_file) or b"")
+        return yaml.safe_load(text)
     except yaml.YAMLError:
         return None
+
+
+def _compose_service(
+    compose_file: str, name: str, read: Callable[[str], bytes | None]
+) -> dict[str, Any] | None:
+    loaded = _compose_yaml(read(compose_file) or b"")
     services = loaded.get("services") if isinstance(loaded, dict) else None
     service = services.get(name) if isinstance(services, dict) else None
     return service if isinstance(service, dict) else None
@@ -1292,7 +1295,6 @@ def _start_blockers(
 ) -> list[str]:
     """For each service whose consumers (or outbox relay) a generated workload runs: that
     the Python its image starts the service with could not be told, naming the command."""
-    import yaml
 
     wanted = {c.service for c in plan.consumers} | {r.service for r in _relays(plan, read)}
     if not plan.topics or not wanted:
@@ -1306,10 +1308,7 @@ def _start_blockers(
     )
     if files:
         compose_file = files.most_common(1)[0][0]
-        try:
-            compose = yaml.safe_load(read(compose_file) or b"")
-        except yaml.YAMLError:
-            compose = None
+        compose = _compose_yaml(read(compose_file) or b"")
         if isinstance(compose, dict) and isinstance(compose.get("services"), dict):
             names = _compose_names(result.services, compose_file, compose["services"])
             compose_starts = {
