@@ -2255,7 +2255,7 @@ def _rewrite(
     new_module = add_import(new_module, f"from {target} import {', '.join(names)}", own_package=own)
     if any(specs[i].is_grpc for i in found):
         new_module = add_import(new_module, "from google.protobuf import json_format")
-    new_module = separate_docstring(new_module)
+    new_module = separate_docstring(new_module, module)
     dead: dict[int, cst.SimpleStatementLine] = {}
     bare: set[int] = set()
     # header dicts the sends now carry written out: (function, name) -> the line of the
