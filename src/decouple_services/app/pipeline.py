@@ -35,6 +35,9 @@ from decouple_services.app.cache import (
 from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
+from decouple_services.app.cache import (
+    read_only as read_only_cache,
+)
 from decouple_services.app.replay import CACHE_DIR_NAME
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
@@ -91,6 +94,9 @@ class ScanOptions:
     jobs: int | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    #: False: the cache folder is read when it exists, and nothing is written into it nor is
+    #: it made (a migration's dry run leaves the scanned tree as it found it).
+    write_cache: bool = True
     #: Parse every file the broad prefilter passes, as versions before on-demand parsing
     #: did, instead of the candidates and what resolution asks for. Same call sites, slower.
     full_parse: bool = False
@@ -449,8 +455,13 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     # see GC_THRESHOLDS: from the start, the checks of a rerun and the result's storing too
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    options = options or ScanOptions()
+    folder = None
+    if options.use_cache and not options.write_cache:
+        folder = options.cache_dir or Path(root).resolve() / CACHE_DIR_NAME
     try:
-        return _scan_or_known(root, options)
+        with read_only_cache(folder):
+            return _scan_or_known(root, options)
     finally:
         gc.set_threshold(*thresholds)
 
@@ -475,7 +486,11 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
     cache_dir = None
     if options.use_cache:
         cache_dir = options.cache_dir or root / CACHE_DIR_NAME
-        problem = prepare_cache(cache_dir, follow_link=options.cache_dir is not None)
+        problem = None
+        if options.write_cache or os.path.lexists(cache_dir):
+            problem = prepare_cache(cache_dir, follow_link=options.cache_dir is not None)
+        else:
+            cache_dir = None  # none to read, and none to make
         if problem is not None:
             diagnostics.append(
                 Diagnostic(
