@@ -624,7 +624,8 @@ class StartCommand:
     #: Why the interpreter could not be told from the command, naming it: a merge blocker.
     problem: str | None = None
     #: ``(name, value)`` the bypassed entrypoint script exports (``DJANGO_SETTINGS_MODULE``,
-    #: ``APP_MODULE``...), for processes started without it.
+    #: ``APP_MODULE``...), with those of the ``case "$1"`` branch the command selects
+    #: (:func:`selected_branch`), for processes started without it.
     env: tuple[tuple[str, str], ...] = ()
     #: The ENTRYPOINT words of a script that runs its arguments (``exec "$@"``): it
     #: activates a virtualenv or exports what the code reads, so the consumers' command
@@ -685,50 +686,175 @@ _ASSIGNMENT = re.compile(r"^(export\s+)?([A-Za-z_]\w*)=(.*)$")
 _REFERENCE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
+class _Exports:
+    """The ``export NAME=value`` lines of a shell script read in order: the plain values
+    (their ``${VAR}`` filled from the assignments read before them), and the names of
+    those whose value cannot be told (it runs a command, ``$(...)``, or reads a variable
+    the script does not set)."""
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self.known: dict[str, str] = dict(known or {})
+        self.carried: dict[str, str] = {}
+        self.lost: list[str] = []
+
+    def read(self, line: str) -> None:
+        found = _ASSIGNMENT.match(line)
+        if found is None:
+            return
+        exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()
+        value: str | None = None
+        if "$(" not in raw and "`" not in raw:
+            try:
+                words: list[str] | None = shlex.split(raw, comments=True)
+            except ValueError:
+                words = None  # an unclosed quote: its value is not told
+            if words is not None and len(words) <= 1:
+                text = words[0] if words else ""
+                missing = [
+                    m.group(1) or m.group(2)
+                    for m in _REFERENCE.finditer(text)
+                    if (m.group(1) or m.group(2)) not in self.known
+                ]
+                if not missing and "$" not in _REFERENCE.sub("", text):
+                    value = _REFERENCE.sub(lambda m: self.known[m.group(1) or m.group(2)], text)
+        if value is None:
+            self.known.pop(name, None)
+            if exported:
+                self.carried.pop(name, None)
+                self.lost.append(name)
+            return
+        self.known[name] = value
+        if exported:
+            self.carried[name] = value
+            self.lost = [n for n in self.lost if n != name]
+
+    def result(self) -> tuple[list[tuple[str, str]], list[str]]:
+        return list(self.carried.items()), list(dict.fromkeys(self.lost))
+
+
 def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
     """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
     ``script`` (not inside a function, a branch or a loop, indented or not) as
     ``(name, value)``, their ``${VAR}`` filled from the plain assignments before them;
     and the names of those whose value cannot be told (it runs a command, ``$(...)``,
     or reads a variable the script does not set)."""
-    known: dict[str, str] = {}
-    carried: dict[str, str] = {}
-    lost: list[str] = []
+    exports = _Exports()
     depth = 0
     for line in script.splitlines():
         # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
         # runs only sometimes: what it exports is not the script's for sure
         top, depth = depth == 0, max(0, depth + _block_change(line))
-        found = _ASSIGNMENT.match(line) if top else None
-        if found is None:
+        if top:
+            exports.read(line)
+    return exports.result()
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """The branch of a script's top-level ``case "$1" in`` that the first argument it is
+    given selects: a ``start`` command runs the ``start)`` branch."""
+
+    #: 1-based line of the branch's pattern.
+    line: int
+    #: Its pattern as written: ``start``, ``test_py | test_coverage``, ``*``.
+    pattern: str
+    #: ``(name, value)`` of its plain exports, not inside a block of its own.
+    carried: tuple[tuple[str, str], ...] = ()
+    #: Its exports whose value runs a command or reads a variable the script does not set.
+    lost: tuple[str, ...] = ()
+    #: Its exports inside a block of its own (an ``if``, a loop): made only sometimes.
+    sometimes: tuple[str, ...] = ()
+
+
+_CASE_ON_FIRST = re.compile(r'case\s+(?:"\$\{?1\}?"|\$\{?1\}?)\s+in(?:\s|;|$)')
+_PATTERN = re.compile(r"^\(?([^()]*)\)(.*)$")
+_EXPORT_NAME = re.compile(r"^export\s+([A-Za-z_]\w*)=")
+
+
+def _statements(line: str) -> tuple[list[str], bool]:
+    """The commands of one line of shell (split at ``;``, quotes kept, the comment left
+    out), and whether it ends a ``case`` branch (``;;``)."""
+    lexer = shlex.shlex(line, posix=False, punctuation_chars=";&|")
+    lexer.commenters = "#"
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        words = line.split()
+    ends = words[-1:] == [";;"]
+    out: list[list[str]] = [[]]
+    for word in words:
+        if word in (";", ";;"):
+            out.append([])
+        else:
+            out[-1].append(word)
+    return [" ".join(w) for w in out if w], ends
+
+
+def selected_branch(script: str, argument: str) -> Branch | None:
+    """The branch of the shell ``script``'s top-level ``case "$1" in`` (the dispatch of a
+    script such as aether's ``entrypoint.sh``) that ``argument`` selects, with what it
+    exports: the exports the service runs with besides the script's top-level ones. The
+    first branch whose pattern matches wins, as in the shell; None without such a
+    ``case`` or a branch taking ``argument``."""
+    import fnmatch
+
+    exports = _Exports()
+    depth = 0
+    lines = script.splitlines()
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        at += 1
+        top, depth = depth == 0, max(0, depth + _block_change(line))
+        if not top:
             continue
-        exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()
-        value: str | None = None
-        if "$(" not in raw and "`" not in raw:
-            try:
-                words = shlex.split(raw, comments=True)
-            except ValueError:
-                words = []
-            if len(words) <= 1:
-                text = words[0] if words else ""
-                missing = [
-                    m.group(1) or m.group(2)
-                    for m in _REFERENCE.finditer(text)
-                    if (m.group(1) or m.group(2)) not in known
-                ]
-                if not missing and "$" not in _REFERENCE.sub("", text):
-                    value = _REFERENCE.sub(lambda m: known[m.group(1) or m.group(2)], text)
-        if value is None:
-            known.pop(name, None)
-            if exported:
-                carried.pop(name, None)
-                lost.append(name)
+        if _CASE_ON_FIRST.match(line.strip()) is None:
+            exports.read(line)
             continue
-        known[name] = value
-        if exported:
-            carried[name] = value
-            lost = [n for n in lost if n != name]
-    return list(carried.items()), list(dict.fromkeys(lost))
+        # the branches: a pattern line, its body (indented or on the pattern's line), ``;;``
+        while at < len(lines):
+            commands, _ = _statements(lines[at])
+            at += 1
+            text = " ".join(commands)
+            if not text:
+                continue
+            if text == "esac" or text.startswith("esac "):
+                return None
+            pattern = _PATTERN.match(text)
+            if pattern is None:
+                return None  # not a layout read here
+            alternatives = [a.strip().strip("\"'") for a in pattern.group(1).split("|")]
+            chosen = any(fnmatch.fnmatchcase(argument, a) for a in alternatives if a)
+            branch = _Exports(exports.known)
+            sometimes: list[str] = []
+            line_of, inner = at, 0
+            body = lines[at - 1][lines[at - 1].index(")") + 1 :]
+            while True:
+                commands, ends = _statements(body)
+                change = _block_change(body)
+                for command in commands:
+                    if inner == 0:
+                        branch.read(command)
+                    elif (named := _EXPORT_NAME.match(command)) is not None:
+                        sometimes.append(named.group(1))
+                inner = max(0, inner + change)
+                if (ends and inner == 0) or at >= len(lines):
+                    break
+                body = lines[at]
+                at += 1
+            if chosen:
+                carried, lost = branch.result()
+                own = [(n, v) for n, v in carried if exports.carried.get(n) != v]
+                return Branch(
+                    line_of,
+                    " | ".join(alternatives),
+                    tuple(own),
+                    tuple(lost),
+                    tuple(dict.fromkeys(n for n in sometimes if n not in dict(carried))),
+                )
+        return None
+    return None
 
 
 _OPENS = frozenset({"if", "case", "for", "while", "until", "{"})
@@ -869,10 +995,12 @@ def start_command(
         return None
     script = words[0] if words[0].endswith(".sh") else None
     text = ""
+    script_path = script or ""
     if script is not None and dockerfile is not None:
         # the script is copied into the image from the build context, beside the Dockerfile
         beside = posixpath.join(posixpath.dirname(dockerfile), posixpath.basename(script))
         text = (read(beside) or b"").decode("utf-8", "replace")
+        script_path = beside
     has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
     entry_words = list(entrypoint) if entrypoint is not None else image_entry
     if script is not None and has_entry and entry_words == [script] and passes_arguments(text):
@@ -899,16 +1027,21 @@ def start_command(
     if script is not None:
         # the consumers do not go through the script: they are given what it exports
         carried, lost = script_exports(text)
+        given, missing = _bypassed_exports(carried, lost, "", None)
+        # a dispatching script (``case "$1" in ... start) export DEBUG= ...``): the branch
+        # the command selects runs before the service too, its exports on top of the rest
+        argument = words[1] if len(words) > 1 else ""
+        branch = selected_branch(text, argument)
+        if branch is not None and (branch.carried or branch.lost or branch.sometimes):
+            own = dict(branch.carried)
+            carried = [
+                *[(n, v) for n, v in carried if n not in own and n not in branch.lost],
+                *branch.carried,
+            ]
+            lost = [n for n in lost if n not in own]
+            at = f"{script_path}:{branch.line}"
+            given, missing = _bypassed_exports(carried, lost, f"`{argument}`", (branch, at))
         env = tuple(carried)
-        given = (
-            f"; they are given its exports {', '.join(n for n, _ in carried)}" if carried else ""
-        )
-        missing = (
-            f"; they do not get its exports {', '.join(lost)}, whose values it reads from "
-            "commands or variables it does not set: set them on the consumers"
-            if lost
-            else ""
-        )
         if found.problem is not None:
             found = replace(
                 found,
@@ -928,6 +1061,57 @@ def start_command(
     return StartCommand(
         found.python, entry_at if has_entry else None, found.problem, env, exports=env
     )
+
+
+def _bypassed_exports(
+    carried: Sequence[tuple[str, str]],
+    lost: Sequence[str],
+    argument: str,
+    selected: tuple[Branch, str] | None,
+) -> tuple[str, str]:
+    """The clauses of a bypassed script's merge blocker naming what the consumers are
+    given (``; they are given its exports ...``) and what they do not get, the exports of
+    the ``case`` branch the command selects (``selected``: the branch and its
+    ``file:line``) named as such."""
+    branch, at = selected if selected is not None else (None, "")
+    own = {n for n, _ in branch.carried} if branch is not None else set()
+    where = (
+        f"its `{branch.pattern})` branch ({at}), which {argument} selects"
+        if branch is not None
+        else ""
+    )
+    said = False
+
+    def of_branch() -> str:
+        nonlocal said
+        text = "that branch" if said else where
+        said = True
+        return text
+
+    parts = []
+    if top := [n for n, _ in carried if n not in own]:
+        parts.append(f"its exports {', '.join(top)}")
+    if branch is not None and branch.carried:
+        parts.append(f"the exports {', '.join(n for n, _ in branch.carried)} of {of_branch()}")
+    given = f"; they are given {' and '.join(parts)}" if parts else ""
+    unknown = []
+    if lost:
+        unknown.append(f"its exports {', '.join(lost)}")
+    if branch is not None and branch.lost:
+        unknown.append(f"the exports {', '.join(branch.lost)} of {of_branch()}")
+    missing = (
+        f"; they do not get {' and '.join(unknown)}, whose values it reads from commands or "
+        "variables it does not set: set them on the consumers"
+        if unknown
+        else ""
+    )
+    if branch is not None and branch.sometimes:
+        missing += (
+            f"; nor {', '.join(branch.sometimes)}, which {of_branch()} exports only inside "
+            "a block of its own (a condition, a loop): set them on the consumers if the "
+            "service runs with them"
+        )
+    return given, missing
 
 
 def image_settings(read: Callable[[str], bytes | None], service: Service) -> str | None:

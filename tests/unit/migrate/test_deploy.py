@@ -538,3 +538,103 @@ def test_exports_inside_a_block_left_unindented_are_not_the_scripts_for_sure() -
     carried, lost = deploy.script_exports(script)
     assert carried == [("A", "1"), ("C", "1"), ("F", "6")]
     assert lost == []
+
+
+DISPATCH = (
+    "#!/usr/bin/env bash\n"
+    "function setup {\n    export INSIDE=1\n}\n"
+    "export APP_MODULE=aether.kernel\n"
+    "export DEBUG=true\n"
+    'case "$1" in\n'
+    "    bash )\n        bash\n    ;;\n"
+    "    test )\n"
+    "        export TESTING=true\n"
+    "        export MULTITENANCY=true  # the tests need realms\n"
+    "\n        setup\n        test_coverage\n    ;;\n"
+    "    test_py | test_coverage )\n        export TESTING=true\n        test_coverage\n    ;;\n"
+    "    start )\n"
+    "        export DEBUG=\n"
+    "        export UWSGI_HARAKIRI=${UWSGI_HARAKIRI:-1200}\n"
+    '        if [ -n "$PROFILING" ]; then\n            export PROFILE_DIR=/tmp/p\n        fi\n'
+    '        case "$2" in\n            fast) export FAST=1 ;;\n        esac\n'
+    "        ./conf/uwsgi/start.sh\n    ;;\n"
+    "    one) export ONE=1; export SETTINGS=${APP_MODULE}.one ;;\n"
+    "    *)\n        show_help\n    ;;\n"
+    "esac\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argument", "branch"),
+    [
+        ("test", deploy.Branch(11, "test", (("TESTING", "true"), ("MULTITENANCY", "true")))),
+        ("test_coverage", deploy.Branch(18, "test_py | test_coverage", (("TESTING", "true"),))),
+        (
+            "start",
+            deploy.Branch(22, "start", (("DEBUG", ""),), ("UWSGI_HARAKIRI",), ("PROFILE_DIR",)),
+        ),
+        ("one", deploy.Branch(33, "one", (("ONE", "1"), ("SETTINGS", "aether.kernel.one")))),
+        ("bash", deploy.Branch(8, "bash")),
+        ("anything", deploy.Branch(34, "*")),
+        ("", deploy.Branch(34, "*")),
+    ],
+)
+def test_the_branch_a_dispatching_script_runs_for_a_command_and_its_exports(
+    argument: str, branch: deploy.Branch
+) -> None:
+    """The first pattern matching the first argument, as the shell picks it; its plain
+    exports at its own level, their variables filled from the script's; one whose value
+    cannot be told, and one inside a block of the branch's own, named apart."""
+    assert deploy.selected_branch(DISPATCH, argument) == branch
+
+
+def test_a_script_without_a_dispatch_on_its_first_argument_selects_no_branch() -> None:
+    assert deploy.selected_branch("#!/bin/sh\nexport A=1\nexec python -m app\n", "start") is None
+    assert (
+        deploy.selected_branch('case "$MODE" in\n  start) export A=1 ;;\nesac\n', "start") is None
+    )
+    assert deploy.selected_branch('case "$1" in\n  start) export A=1 ;;\nesac\n', "stop") is None
+    # a dispatch inside a function is not the script's own
+    nested = 'main() {\n  case "$1" in\n    start) export A=1 ;;\n  esac\n}\nmain "$@"\n'
+    assert deploy.selected_branch(nested, "start") is None
+
+
+def test_a_bypassed_dispatching_script_gives_the_exports_of_the_branch_its_command_selects() -> (
+    None
+):
+    """aether's kernel image runs ``entrypoint.sh <command>``: the consumers bypass it, so
+    they are given the exports of the branch the service's command runs too, on top of the
+    top-level ones, and the merge blocker names that branch by line."""
+    files = {
+        "kernel/Dockerfile": b'FROM x\nENTRYPOINT ["/code/entrypoint.sh"]\nCMD ["start"]\n',
+        "kernel/entrypoint.sh": DISPATCH.encode(),
+    }
+    start = deploy.start_command(files.get, ["kernel/Dockerfile"], command=["test"], where="c:4")
+    assert start is not None and start.entrypoint == "kernel/Dockerfile:2"
+    assert start.env == (
+        ("APP_MODULE", "aether.kernel"),
+        ("DEBUG", "true"),
+        ("TESTING", "true"),
+        ("MULTITENANCY", "true"),
+    )
+    assert start.exports == start.env
+    assert start.problem is not None
+    assert (
+        "they are given its exports APP_MODULE, DEBUG and the exports TESTING, MULTITENANCY "
+        "of its `test)` branch (kernel/entrypoint.sh:11), which `test` selects: check that "
+        "nothing else it does"
+    ) in start.problem
+    # the image's own command: the branch's export replaces the script's, and what it
+    # cannot carry is named with the branch
+    start = deploy.start_command(files.get, ["kernel/Dockerfile"])
+    assert start is not None and start.problem is not None
+    assert start.env == (("APP_MODULE", "aether.kernel"), ("DEBUG", ""))
+    assert (
+        "they are given its exports APP_MODULE and the exports DEBUG of its `start)` branch "
+        "(kernel/entrypoint.sh:22), which `start` selects"
+    ) in start.problem
+    assert (
+        "they do not get the exports UWSGI_HARAKIRI of that branch, whose values it reads "
+        "from commands or variables it does not set: set them on the consumers; nor "
+        "PROFILE_DIR, which that branch exports only inside a block of its own"
+    ) in start.problem
