@@ -1049,7 +1049,7 @@ def start_command(
                 f"check that nothing else it does before starting the service (waits, "
                 f"setup) is needed{missing}",
             )
-        elif lost or (has_entry and entry_words[:1] == [script]):
+        elif missing or (has_entry and entry_words[:1] == [script]):
             # a bypassed ENTRYPOINT script may activate a virtualenv or wait for a
             # database before its own ``exec``: only the reviewer can tell it is not needed
             found = replace(

@@ -638,3 +638,28 @@ def test_a_bypassed_dispatching_script_gives_the_exports_of_the_branch_its_comma
         "from commands or variables it does not set: set them on the consumers; nor "
         "PROFILE_DIR, which that branch exports only inside a block of its own"
     ) in start.problem
+
+
+def test_a_bypassed_command_script_names_what_its_selected_branch_cannot_give() -> None:
+    """A script run as the image's CMD (no ENTRYPOINT) that ends running the service tells
+    its Python: a blocker only when something it exports is not given, the exports of
+    the branch its argument selects included."""
+    files = {
+        "svc/Dockerfile": b'FROM x\nCMD ["/app/run.sh", "start"]\n',
+        "svc/run.sh": b'#!/bin/sh\nexport A=1\ncase "$1" in\n  start) export B=2 ;;\nesac\n'
+        b"exec python -m app\n",
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.problem is None
+    assert start.env == (("A", "1"), ("B", "2"))
+    files["svc/run.sh"] = files["svc/run.sh"].replace(b"B=2", b"B=$(date)")
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.env == (("A", "1"),)
+    assert (
+        start.problem is not None
+        and (
+            "they do not get the exports B of its `start)` branch (svc/run.sh:4), which `start` "
+            "selects, whose values it reads"
+        )
+        in start.problem
+    )
