@@ -738,13 +738,17 @@ def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
     ``(name, value)``, their ``${VAR}`` filled from the plain assignments before them;
     and the names of those whose value cannot be told (it runs a command, ``$(...)``,
     or reads a variable the script does not set)."""
+    lines = script_lines(script)
+    depths = block_depths(lines)
+    if depths is None:
+        # where its blocks begin and end was not read: which exports run for sure is not
+        # known, so none is carried and every one is named
+        return [], exported_names(lines)
     exports = _Exports()
-    depth = 0
-    for line in script.splitlines():
+    for line, depth in zip(lines, depths, strict=True):
         # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
         # runs only sometimes: what it exports is not the script's for sure
-        top, depth = depth == 0, max(0, depth + _block_change(line))
-        if top:
+        if depth == 0:
             exports.read(line)
     return exports.result()
 
@@ -774,13 +778,14 @@ _EXPORT_NAME = re.compile(r"^export\s+([A-Za-z_]\w*)=")
 def _statements(line: str) -> tuple[list[str], bool]:
     """The commands of one line of shell (split at ``;``, quotes kept, the comment left
     out), and whether it ends a ``case`` branch (``;;``)."""
-    lexer = shlex.shlex(line, posix=False, punctuation_chars=";&|")
-    lexer.commenters = "#"
+    code = _scan(line)[0]  # ``$#`` is no comment
+    lexer = shlex.shlex(code, posix=False, punctuation_chars=";&|")
+    lexer.commenters = ""
     lexer.whitespace_split = True
     try:
         words = list(lexer)
     except ValueError:
-        words = line.split()
+        words = code.split()
     ends = words[-1:] == [";;"]
     out: list[list[str]] = [[]]
     for word in words:
@@ -800,14 +805,15 @@ def selected_branch(script: str, argument: str) -> Branch | None:
     import fnmatch
 
     exports = _Exports()
-    depth = 0
-    lines = script.splitlines()
+    lines = script_lines(script)
+    depths = block_depths(lines)
+    if depths is None:
+        return None  # its blocks were not read: every export is named (script_exports)
     at = 0
     while at < len(lines):
         line = lines[at]
         at += 1
-        top, depth = depth == 0, max(0, depth + _block_change(line))
-        if not top:
+        if depths[at - 1] != 0:
             continue
         if _CASE_ON_FIRST.match(line.strip()) is None:
             exports.read(line)
@@ -860,32 +866,159 @@ def selected_branch(script: str, argument: str) -> Branch | None:
 _OPENS = frozenset({"if", "case", "for", "while", "until", "{"})
 _CLOSES = frozenset({"fi", "esac", "done", "}"})
 #: What a command may follow on one line: a keyword there starts a command too.
-_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "then", "do", "else", "elif", ";;"})
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "then", "do", "else", "elif", ";;", "!"})
+#: ``<<EOF``, ``<<-'END'``, ``<< "X"``: a here-document, whose body is text, not commands
+#: (``<<<`` is a one-line here-string).
+_HEREDOC = re.compile(r"<<(-?)\s*\\?([\"']?)([A-Za-z_]\w*)\2")
+_EXPORTED = re.compile(r"(?:^|[\s;&|])export\s+([A-Za-z_]\w*)=")
+
+
+def _scan(line: str) -> tuple[str, str]:
+    """``line`` without its comment, and the same with what is inside quotes blanked (as
+    long): a ``#`` is a comment only where a word starts outside quotes (``$#``,
+    ``${#x}`` and ``a#b`` are not)."""
+    quote, escaped = "", False
+    masked: list[str] = []
+    for at, char in enumerate(line):
+        if escaped:
+            escaped = False
+            if quote:
+                masked.append(" ")
+                continue
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+            else:
+                masked.append(" ")
+                continue
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (at == 0 or line[at - 1] in " \t;&|()<>"):
+            return line[:at], "".join(masked)
+        masked.append(char)
+    return line, "".join(masked)
+
+
+def _continued(line: str) -> bool:
+    """Whether ``line`` ends with a backslash that joins the next line to it (not one in
+    its comment, nor an escaped one)."""
+    return _scan(line)[0] == line and (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
+def script_lines(script: str) -> list[str]:
+    """The lines of the shell ``script`` as commands read them, one for each of its lines
+    (line numbers kept): a line continued with a backslash joined to its first (the
+    others blank), a here-document's body blank (its text runs nothing: a ``for all
+    users`` in it opens no loop)."""
+    lines = script.splitlines()
+    out: list[str] = []
+    at = 0
+    while at < len(lines):
+        first, line = at, lines[at]
+        at += 1
+        while _continued(line) and at < len(lines):
+            line = line[:-1] + " " + lines[at].lstrip()
+            at += 1
+        out.append(line)
+        out.extend("" for _ in range(first + 1, at))
+        code, masked = _scan(line)
+        for found in re.finditer(r"(?<!<)<<(?!<)", masked):
+            # the delimiter as written (``'EOF'``: what is inside quotes is blank in
+            # ``masked``, which only tells that the ``<<`` is outside them)
+            heredoc = _HEREDOC.match(code, found.start())
+            if heredoc is None:
+                continue
+            word, tabs = heredoc.group(3), bool(heredoc.group(1))
+            end = next(
+                (
+                    n
+                    for n in range(at, len(lines))
+                    if (lines[n].lstrip("\t") if tabs else lines[n]).rstrip() == word
+                ),
+                None,
+            )
+            if end is None:
+                continue  # no line ends it: not read as one
+            out.extend("" for _ in range(at, end + 1))
+            at = end + 1
+    return out
+
+
+def _words(line: str) -> list[str] | None:
+    """The words of one line of shell, ``;``/``&&``/``|`` apart, without its comment;
+    None where its quotes do not close."""
+    lexer = shlex.shlex(_scan(line)[0], posix=True, punctuation_chars=";&|")
+    lexer.commenters = ""
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError:
+        return None
+
+
+def _commands(words: Sequence[str]) -> list[list[str]]:
+    """``words`` cut into the simple commands they hold, each from the word where a
+    command starts: after a separator, a keyword (``then``, ``do``, ``if``...), a
+    ``case`` pattern (``start)``), ``name()`` or ``function name``."""
+    commands: list[list[str]] = []
+    starts, previous = True, ""
+    for word in words:
+        if starts and word not in _SEPARATORS:
+            commands.append([])
+        if commands and word not in _SEPARATORS:
+            commands[-1].append(word)
+        starts = (
+            word in _SEPARATORS
+            or word in _OPENS
+            or word in _CLOSES
+            or word.endswith("()")
+            or previous == "function"
+            or (starts and word.endswith(")"))
+        )
+        previous = word
+    return commands
 
 
 def _block_change(line: str) -> int:
     """How many shell blocks (``if``/``case``/loops/``{``) the ``line`` opens, less those it
-    closes, counting keywords only where a command starts (not inside quotes or words)."""
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
-    lexer.commenters = "#"
-    lexer.whitespace_split = True
-    try:
-        words = list(lexer)
-    except ValueError:
+    closes, counting keywords only where a command starts (not inside quotes or words);
+    a function's ``{`` opens a block (``f() {``), and closes on the line when its ``}``
+    is there (``f() { echo; }``)."""
+    words = _words(line)
+    if words is None:
         return 0
-    if words[:1] == ["function"] and words[-1:] == ["{"]:
-        return 1  # ``function name {``
-    change, starts = 0, True
-    for word in words:
-        if starts and word in _OPENS:
+    change = 0
+    for command in _commands(words):
+        if command[0] in _OPENS:
             change += 1
-        elif starts and word in _CLOSES:
+        elif command[0] in _CLOSES:
             change -= 1
-        elif word.endswith("()") and line.rstrip().endswith("{"):
-            change += 1  # ``name() {``: a function's body
-            break
-        starts = word in _SEPARATORS or word in _OPENS or word in _CLOSES
     return change
+
+
+def block_depths(lines: Sequence[str]) -> list[int] | None:
+    """How many blocks (``if``, ``case``, loops, functions, ``{ ...; }``) are open before
+    each of ``lines`` (:func:`script_lines`); None when they are not read right: a block
+    closes that was not opened, or some are still open at the end. A script that runs
+    has every block closed, so a layout this reading does not follow is told apart from
+    a count that would take a whole script's remainder for the inside of a block."""
+    depths: list[int] = []
+    depth = 0
+    for line in lines:
+        depths.append(depth)
+        depth += _block_change(line)
+        if depth < 0:
+            return None
+    return depths if depth == 0 else None
+
+
+def exported_names(lines: Sequence[str]) -> list[str]:
+    """Every name an ``export NAME=...`` of ``lines`` sets, wherever it is."""
+    return list(
+        dict.fromkeys(m.group(1) for line in lines for m in _EXPORTED.finditer(_scan(line)[0]))
+    )
 
 
 _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
@@ -897,7 +1030,7 @@ def passes_arguments(script: str) -> bool:
     command it is given, after what it sets up (a virtualenv, exports, a wait)."""
     top = [
         line.strip()
-        for line in script.splitlines()
+        for line in script_lines(script)
         if line.strip() and not line[0].isspace() and not line.startswith("#")
     ]
     if not top or _PASS_THROUGH.fullmatch(top[-1]) is None:
@@ -1028,6 +1161,12 @@ def start_command(
         # the consumers do not go through the script: they are given what it exports
         carried, lost = script_exports(text)
         given, missing = _bypassed_exports(carried, lost, "", None)
+        if lost and block_depths(script_lines(text)) is None:
+            missing = (
+                f"; they do not get its exports {', '.join(lost)}: where the script's blocks "
+                "(`if`, `case`, loops, functions) begin and end could not be read, so which "
+                "of its exports always run is not known: set them on the consumers"
+            )
         # a dispatching script (``case "$1" in ... start) export DEBUG= ...``): the branch
         # the command selects runs before the service too, its exports on top of the rest
         argument = words[1] if len(words) > 1 else ""

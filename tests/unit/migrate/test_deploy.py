@@ -663,3 +663,66 @@ def test_a_bypassed_command_script_names_what_its_selected_branch_cannot_give() 
         )
         in start.problem
     )
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "if [ $# -eq 0 ]; then set -- web; fi",
+        "if [ ${#ROLE} -eq 0 ]; then ROLE=web; fi",
+        "[ $# -gt 0 ] || { echo usage; exit 1; }",
+    ],
+)
+def test_a_hash_inside_a_word_starts_no_comment_and_hides_no_later_export(check: str) -> None:
+    """``$#`` and ``${#x}`` are no comment: the ``fi`` after them closes the block, so the
+    exports below it are the script's."""
+    script = f"#!/bin/sh\nset -e\n{check}\nexport DJANGO_SETTINGS_MODULE=shop.settings\n"
+    assert deploy.script_exports(script) == ([("DJANGO_SETTINGS_MODULE", "shop.settings")], [])
+    # a comment still starts where a word does
+    script = 'if [ -n "$X" ]; then export A=1; fi # if this\nexport B=2\n'
+    assert deploy.script_exports(script) == ([("B", "2")], [])
+
+
+def test_blocks_that_do_not_close_make_every_export_named_and_none_carried() -> None:
+    """A script whose blocks are not read back to the top level (a layout this reading
+    does not follow) cannot tell which exports run for sure: none is carried, every one
+    is named in the merge blocker, wherever it is."""
+    script = (
+        "#!/bin/sh\nexport A=1\n"
+        'if [ -n "$X" ]; then\n  export B=2\n'  # never closed
+        "export C=3\n"
+    )
+    assert deploy.script_exports(script) == ([], ["A", "B", "C"])
+    assert deploy.script_exports("export A=1\nfi\nexport B=2\n") == ([], ["A", "B"])
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\n',
+        "svc/e.sh": (script + "exec gunicorn app.wsgi\n").encode(),
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.env == ()
+    assert start.problem is not None
+    assert start.problem.endswith(
+        "; they do not get its exports A, B, C: where the script's blocks (`if`, `case`, "
+        "loops, functions) begin and end could not be read, so which of its exports always "
+        "run is not known: set them on the consumers"
+    )
+
+
+def test_a_one_line_function_or_a_here_document_leaves_the_blocks_as_they_are() -> None:
+    """``f() { echo; }`` opens and closes its body on one line; the text of a
+    here-document runs nothing (``for all users`` opens no loop); a condition continued
+    over two lines opens its block once."""
+    script = (
+        "#!/bin/sh\n"
+        'if [ -n "$DEBUG" ]; then\nlog() { echo "$@"; }\nexport A=1\nfi\n'
+        "function note { echo; }\n"
+        "cat > /etc/app.conf <<EOF\nfor all users\nif you read this\nEOF\n"
+        "cat <<-'END'\n\tdone\n\tEND\n"
+        'if [ -n "$X" ] && \\\n   [ -n "$Y" ]; then\nexport C=3\nfi\n'
+        "export B=2\n"
+    )
+    assert deploy.script_exports(script) == ([("B", "2")], [])
+    # the lines keep their numbers: a here-document's body and a continuation are blank
+    lines = deploy.script_lines(script)
+    assert len(lines) == len(script.splitlines())
+    assert lines[7:10] == ["", "", ""] and lines[11:13] == ["", ""] and lines[14] == ""
