@@ -637,22 +637,28 @@ class StartCommand:
     exports: tuple[tuple[str, str], ...] = ()
 
 
+def _shell_ends(words: Sequence[str]) -> list[str] | None:
+    """The command ``sh -c "..."`` (``words``) ends by running, its ``exec`` left out:
+    ``sh -c "wait-for db && manage.py migrate && gunicorn ..."`` runs the server last;
+    None for a command that is no such shell."""
+    if len(words) < 3 or posixpath.basename(words[0]) not in ("sh", "bash") or words[1] != "-c":
+        return None
+    last = re.split(r"&&|\|\||;", words[2])[-1].strip()
+    try:
+        inner = shlex.split(last)
+    except ValueError:
+        inner = last.split()
+    return inner[1:] if inner[:1] == ["exec"] else inner
+
+
 def python_of(words: Sequence[str], where: str) -> StartCommand:
     """The interpreter ``words`` (a start command) runs the service's Python with: its
     runner prefix kept (``poetry run``, ``uv run``...), a virtualenv's ``bin/python`` for
     a program run from one. A shell script or ``sh -c`` hides it: ``problem`` says so."""
     words = list(words)
-    if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
-        # ``sh -c "wait-for db && manage.py migrate && gunicorn ..."``: the server is the
-        # command the chain ends with
-        last = re.split(r"&&|\|\||;", words[2])[-1].strip()
-        try:
-            inner = shlex.split(last)
-        except ValueError:
-            inner = last.split()
-        inner = inner[1:] if inner[:1] == ["exec"] else inner
-        if inner:
-            return python_of(inner, where)
+    inner = _shell_ends(words)
+    if inner:
+        return python_of(inner, where)
     prefix: list[str] = []
     for runner in _RUNNERS:
         if tuple(words[: len(runner)]) == runner:
@@ -1022,21 +1028,52 @@ def exported_names(lines: Sequence[str]) -> list[str]:
 
 
 _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
-_REARGUMENTS = re.compile(r"(?:shift|set\s+--)(?:\s|;|$)")
+
+
+def _changes_arguments(command: Sequence[str]) -> bool:
+    """Whether the simple ``command`` changes the script's arguments: ``shift``, or
+    ``set`` given words besides its options (``set -e -- gunicorn "$@"``, ``set web``);
+    ``set -e`` and ``set -o pipefail`` leave them."""
+    if command[:1] == ["shift"]:
+        return True
+    if command[:1] != ["set"]:
+        return False
+    rest = list(command[1:])
+    while rest:
+        word = rest.pop(0)
+        if word in ("-o", "+o"):
+            rest = rest[1:]
+        elif word == "--" or word[:1] not in ("-", "+"):
+            return True
+    return False
+
+
+def _ends_running_arguments(lines: Sequence[str]) -> bool:
+    """Whether the last top-level command of the script ``lines`` is ``exec "$@"``."""
+    top = [
+        line.strip()
+        for line in lines
+        if line.strip() and not line[0].isspace() and not line.startswith("#")
+    ]
+    return bool(top) and _PASS_THROUGH.fullmatch(top[-1]) is not None
+
+
+def reargues(script: str) -> bool:
+    """Whether the shell ``script`` ends with ``exec "$@"`` but changes its arguments
+    first: ``shift`` or ``set -- gunicorn ... "$@"`` anywhere, on a line of its own or
+    after another command (``ROLE=$1; shift``, ``[ "$1" = -- ] && shift``), so what it
+    runs is no longer the command it is given."""
+    lines = script_lines(script)
+    return _ends_running_arguments(lines) and any(
+        _changes_arguments(command) for line in lines for command in _commands(_words(line) or [])
+    )
 
 
 def passes_arguments(script: str) -> bool:
-    """Whether the shell ``script``'s last top-level command is ``exec "$@"``: it runs the
-    command it is given, after what it sets up (a virtualenv, exports, a wait)."""
-    top = [
-        line.strip()
-        for line in script_lines(script)
-        if line.strip() and not line[0].isspace() and not line.startswith("#")
-    ]
-    if not top or _PASS_THROUGH.fullmatch(top[-1]) is None:
-        return False
-    # ``shift`` or ``set -- gunicorn ... "$@"`` first: what it runs is no longer the command
-    return not any(_REARGUMENTS.match(line) for line in top[:-1])
+    """Whether the shell ``script``'s last top-level command is ``exec "$@"`` and it leaves
+    its arguments as given: it runs the command it is given, after what it sets up (a
+    virtualenv, exports, a wait)."""
+    return _ends_running_arguments(script_lines(script)) and not reargues(script)
 
 
 def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | None, str]:
@@ -1126,7 +1163,10 @@ def start_command(
         words = image
     if not words:
         return None
-    script = words[0] if words[0].endswith(".sh") else None
+    # what runs the service: the command, or the one a shell runs last (a shell-form
+    # ``ENTRYPOINT /docker-entrypoint.sh`` is ``/bin/sh -c /docker-entrypoint.sh``)
+    run = _shell_ends(words) or words
+    script = run[0] if run and run[0].endswith(".sh") else None
     text = ""
     script_path = script or ""
     if script is not None and dockerfile is not None:
@@ -1145,9 +1185,13 @@ def start_command(
             found.python, None, found.problem, through=tuple(entry_words), exports=exported
         )
     execs = [m.group(1).strip() for m in re.finditer(r"^exec\s+(.+)$", text, re.M)]
-    if script is not None and len(words) > 1 and passes_arguments(text):
+    changed = script is not None and reargues(text)
+    if changed:
+        # it runs its arguments once changed: the command given tells the Python, if any
+        found = python_of(run[1:], first_at or where) if len(run) > 1 else StartCommand()
+    elif script is not None and len(run) > 1 and passes_arguments(text):
         # a CMD script that runs its arguments: the command after it tells the Python
-        found = python_of(words[1:], first_at or where)
+        found = python_of(run[1:], first_at or where)
     elif script is not None and execs and not passes_arguments(text):
         # a script that ends by running the service (``exec python manage.py runserver``)
         try:
@@ -1160,6 +1204,11 @@ def start_command(
     if script is not None:
         # the consumers do not go through the script: they are given what it exports
         carried, lost = script_exports(text)
+        bypassed = (
+            f"{script}, which changes its arguments (`shift`, `set --`) before it runs them"
+            if changed
+            else script
+        )
         given, missing = _bypassed_exports(carried, lost, "", None)
         if lost and block_depths(script_lines(text)) is None:
             missing = (
@@ -1169,7 +1218,7 @@ def start_command(
             )
         # a dispatching script (``case "$1" in ... start) export DEBUG= ...``): the branch
         # the command selects runs before the service too, its exports on top of the rest
-        argument = words[1] if len(words) > 1 else ""
+        argument = run[1] if len(run) > 1 else ""
         branch = selected_branch(text, argument)
         if branch is not None and (branch.carried or branch.lost or branch.sometimes):
             own = dict(branch.carried)
@@ -1184,16 +1233,17 @@ def start_command(
         if found.problem is not None:
             found = replace(
                 found,
-                problem=f"{found.problem}; the consumers do not go through {script}{given}: "
+                problem=f"{found.problem}; the consumers do not go through {bypassed}{given}: "
                 f"check that nothing else it does before starting the service (waits, "
                 f"setup) is needed{missing}",
             )
-        elif missing or (has_entry and entry_words[:1] == [script]):
-            # a bypassed ENTRYPOINT script may activate a virtualenv or wait for a
-            # database before its own ``exec``: only the reviewer can tell it is not needed
+        else:
+            # a bypassed script, the image's ENTRYPOINT or its CMD (``CMD ["/start.sh"]``),
+            # may activate a virtualenv or wait for a database before its own ``exec``:
+            # only the reviewer can tell it is not needed
             found = replace(
                 found,
-                problem=f"{first_at or where}: the consumers do not go through {script}"
+                problem=f"{first_at or where}: the consumers do not go through {bypassed}"
                 f"{given}: check that nothing else it does before starting the service "
                 f"(a virtualenv it activates, waits, setup) is needed{missing}",
             )

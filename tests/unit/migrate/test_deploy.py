@@ -642,16 +642,21 @@ def test_a_bypassed_dispatching_script_gives_the_exports_of_the_branch_its_comma
 
 def test_a_bypassed_command_script_names_what_its_selected_branch_cannot_give() -> None:
     """A script run as the image's CMD (no ENTRYPOINT) that ends running the service tells
-    its Python: a blocker only when something it exports is not given, the exports of
-    the branch its argument selects included."""
+    its Python; the consumers do not go through it, so it is a merge blocker, naming what
+    it exports that is not given, the exports of the branch its argument selects
+    included."""
     files = {
         "svc/Dockerfile": b'FROM x\nCMD ["/app/run.sh", "start"]\n',
         "svc/run.sh": b'#!/bin/sh\nexport A=1\ncase "$1" in\n  start) export B=2 ;;\nesac\n'
         b"exec python -m app\n",
     }
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
-    assert start is not None and start.problem is None
-    assert start.env == (("A", "1"), ("B", "2"))
+    assert start is not None and start.env == (("A", "1"), ("B", "2"))
+    assert start.problem is not None and start.problem.startswith(
+        "svc/Dockerfile:2: the consumers do not go through /app/run.sh; they are given its "
+        "exports A and the exports B of its `start)` branch (svc/run.sh:4), which `start` "
+        "selects: check that nothing else it does"
+    )
     files["svc/run.sh"] = files["svc/run.sh"].replace(b"B=2", b"B=$(date)")
     start = deploy.start_command(files.get, ["svc/Dockerfile"])
     assert start is not None and start.env == (("A", "1"),)
@@ -726,3 +731,81 @@ def test_a_one_line_function_or_a_here_document_leaves_the_blocks_as_they_are() 
     lines = deploy.script_lines(script)
     assert len(lines) == len(script.splitlines())
     assert lines[7:10] == ["", "", ""] and lines[11:13] == ["", ""] and lines[14] == ""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "ROLE=$1; shift",
+        '[ "$1" = -- ] && shift',
+        'set -e -- gunicorn "$@"',
+        'if [ "$1" = "--" ]; then\n  shift\nfi',
+        "set web",
+        'case "$1" in\n  --debug) DEBUG=1; shift ;;\nesac',
+    ],
+)
+def test_a_script_that_changes_its_arguments_anywhere_is_not_gone_through(first: str) -> None:
+    script = f'#!/bin/sh\n{first}\n. /venv/bin/activate\nexec "$@"\n'
+    assert not deploy.passes_arguments(script)
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\nCMD ["gunicorn", "app.wsgi"]\n',
+        "svc/e.sh": script.encode(),
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and not start.through and start.entrypoint == "svc/Dockerfile:2"
+    assert start.problem is not None and start.problem.startswith(
+        "svc/Dockerfile:2: the consumers do not go through /e.sh, which changes its "
+        "arguments (`shift`, `set --`) before it runs them: "
+    )
+
+
+@pytest.mark.parametrize("options", ["set -e", "set -eu", "set -o pipefail", "set +x"])
+def test_options_set_leave_the_arguments_as_given(options: str) -> None:
+    assert deploy.passes_arguments(f'#!/bin/sh\n{options}\n. /venv/bin/activate\nexec "$@"\n')
+
+
+def test_a_shell_form_entrypoint_script_is_named_as_bypassed_with_its_exports() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT /docker-entrypoint.sh\nCMD ["gunicorn", "a.wsgi"]\n',
+        "svc/docker-entrypoint.sh": b"#!/bin/sh\n. /venv/bin/activate\n"
+        b'export DJANGO_SETTINGS_MODULE=a.settings\nexec "$@"\n',
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and not start.through and start.entrypoint == "svc/Dockerfile:2"
+    assert start.env == (("DJANGO_SETTINGS_MODULE", "a.settings"),)
+    assert start.problem is not None
+    assert (
+        "; the consumers do not go through /docker-entrypoint.sh; they are given its exports "
+        "DJANGO_SETTINGS_MODULE: check that nothing else it does"
+    ) in start.problem
+
+
+def test_a_cmd_script_the_consumers_replace_is_a_merge_blocker() -> None:
+    """``CMD ["/start.sh"]`` (no ENTRYPOINT) that activates a virtualenv and runs gunicorn
+    is replaced by the consumers' command as an ENTRYPOINT script would be bypassed: the
+    reviewer is told, and its exports are given to them."""
+    files = {
+        "svc/Dockerfile": b'FROM x\nRUN python -m venv /venv\nCMD ["/start.sh"]\n',
+        "svc/start.sh": b"#!/bin/sh\nset -e\n. /venv/bin/activate\n"
+        b"export DJANGO_SETTINGS_MODULE=users_site.settings\n"
+        b"exec gunicorn users_site.wsgi:application\n",
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.entrypoint is None
+    assert start.env == (("DJANGO_SETTINGS_MODULE", "users_site.settings"),)
+    assert start.problem == (
+        "svc/Dockerfile:3: the consumers do not go through /start.sh; they are given its "
+        "exports DJANGO_SETTINGS_MODULE: check that nothing else it does before starting the "
+        "service (a virtualenv it activates, waits, setup) is needed"
+    )
+    # a CMD script given the command it runs is bypassed all the same
+    files["svc/Dockerfile"] = b'FROM x\nCMD ["/start.sh", "gunicorn", "app.wsgi"]\n'
+    files["svc/start.sh"] = b'#!/bin/sh\n. /venv/bin/activate\nexec "$@"\n'
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.problem is not None
+    assert "do not go through /start.sh" in start.problem
+    # the service's own command replaces the CMD: it does not run the script either
+    start = deploy.start_command(
+        files.get, ["svc/Dockerfile"], command=["gunicorn", "app.wsgi"], where="c.yml"
+    )
+    assert start == deploy.StartCommand(("python",))
