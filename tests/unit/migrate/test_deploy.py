@@ -809,3 +809,14 @@ def test_a_cmd_script_the_consumers_replace_is_a_merge_blocker() -> None:
         files.get, ["svc/Dockerfile"], command=["gunicorn", "app.wsgi"], where="c.yml"
     )
     assert start == deploy.StartCommand(("python",))
+
+
+def test_a_hash_inside_a_word_hides_no_export_of_a_case_branch() -> None:
+    """The branches of a dispatching script are read with the same comments: ``${#X}``
+    in one branch neither hides its exports nor runs it into the next."""
+    script = (
+        '#!/bin/sh\ncase "$1" in\n  start) [ ${#X} -gt 0 ] && echo; export B=2 ;;\n'
+        "  test) export T=1 ;;\nesac\nexec python -m app\n"
+    )
+    assert deploy.selected_branch(script, "start") == deploy.Branch(3, "start", (("B", "2"),))
+    assert deploy.selected_branch(script, "test") == deploy.Branch(4, "test", (("T", "1"),))
