@@ -567,8 +567,11 @@ KEY_NAMES = (
 KEY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key", "x-request-id", "request-id"})
 
 
-def compensation_caution(why: str, send: SendSpec) -> Finding:
-    """The caution of a send on its caller's failure path (``why``: :func:`failure_path`)."""
+def compensation_caution(why: str, send: SendSpec, tests: Sequence[str] = ()) -> Finding:
+    """The caution of a send on its caller's failure path (``why``: :func:`failure_path`).
+    ``tests``: ``file:line`` of the repository's tests that read the callee's state right
+    after calling the caller (:func:`~decouple_services.migrate.patched_calls.reading_tests`),
+    which read the undo before the consumer has done it."""
     if send.outbox is not None:
         how = "the outbox writes it in the caller's transaction and relays it at least once"
     elif send.compensation:
@@ -590,11 +593,24 @@ def compensation_caution(why: str, send: SendSpec) -> Finding:
             f"{how}; pass `idempotency_key=` naming the operation it undoes (the order id, "
             "the payment id) so that a repeat is skipped, and make its handler idempotent"
         )
+    # The call undid the step before the caller answered; the event undoes it when its
+    # consumer gets to it, after the consumer's lag: whatever reads the callee's state in
+    # between (the next request, the client's own check) sees the step not yet undone.
+    shown = ", ".join(tests[:3]) + (f" and {len(tests) - 3} more" if len(tests) > 3 else "")
+    read_by = (
+        f"; the repository's tests that call this caller and then read {send.callee}'s "
+        f"state expect it at once ({shown})"
+        if tests
+        else ""
+    )
     return Finding(
         "compensation",
         f"the call runs on its caller's failure path ({why}): a compensation must not be "
-        "lost or applied twice",
-        keyed,
+        f"lost or applied twice, and it is now done only once {send.callee}'s consumer "
+        "handles the event, after the consumer's lag, not before the caller answers: what "
+        f"reads {send.callee}'s state in between sees the step not yet undone{read_by}",
+        f"{keyed}; where a reader needs the undo done (a test reading the state at once), "
+        "have it wait until the state is undone, or keep the call synchronous",
     )
 
 

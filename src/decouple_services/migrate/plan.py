@@ -113,6 +113,7 @@ from decouple_services.migrate.patched_calls import (
     patch_lines,
     patching_note,
     patching_tests,
+    reading_tests,
 )
 from decouple_services.migrate.payload import builds as payload_builds
 from decouple_services.migrate.payload import (
@@ -405,6 +406,8 @@ def plan_migration(
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
     # the calls of one domain event become its one send: none is an effect before another
     folded = {s.id for s, _ in chosen} if event is not None else set()
+    # (caller, callee) -> the tests that read the callee right after calling the caller
+    reading: dict[tuple[str, str], list[str]] = {}
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
@@ -511,7 +514,12 @@ def plan_migration(
         if send.outbox is not None:  # the event now commits and rolls back with the data
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
         if undo is not None:
-            cautions = (*cautions, compensation_caution(undo, send))
+            readers = reading.get((site.caller, site.callee))
+            if readers is None:  # the repository's test files, walked once per pair
+                readers = reading[(site.caller, site.callee)] = reading_tests(
+                    result.root, result.call_sites, site.caller, site.callee
+                )
+            cautions = (*cautions, compensation_caution(undo, send, readers))
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
         unkeyed = key_not_entity(params, send.key)
         cautions = (
@@ -556,7 +564,7 @@ def plan_migration(
             if send.idempotency_key is not None and source is not None:
                 undo = failure_path(source, site.line)
                 cautions = tuple(
-                    compensation_caution(undo, send)
+                    compensation_caution(undo, send, reading.get((site.caller, site.callee), []))
                     if c.code == "compensation" and undo is not None
                     else c
                     for c in cautions

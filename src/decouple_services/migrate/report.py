@@ -698,7 +698,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "**Compensations.** Some sends undo an earlier step on a failure path (named "
             "under *Review these*): they wait for Kafka instead of firing and forgetting, yet "
             "a caller's retry or a redelivery applies them twice unless the send carries an "
-            "idempotency key and the handler is idempotent."
+            "idempotency key and the handler is idempotent, and the undo is done only after "
+            "the consumer's lag, not before the caller answers."
         )
     if any(f.code == "effect-before-send" for _, f in cautions):
         risks.append(
