@@ -714,8 +714,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         risks.append(
             "**One entity, several topics.** Some entities' operations go to several topics "
             "(named under *Review these*): Kafka orders one key's events only within one "
-            "topic's partition, so an update and a delete of one entity can be handled in "
-            "either order."
+            "topic's partition, so an update and a delete of one entity, or two updates of "
+            "the same state, can be handled in either order."
         )
     if any(f.code == "identity-in-payload" for _, f in cautions):
         risks.append(
