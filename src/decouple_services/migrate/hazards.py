@@ -66,6 +66,7 @@ __all__ = [
     "atomic_requests",
     "callee_cautions",
     "compensation_caution",
+    "failure_answered",
     "failure_path",
     "failure_tolerated",
     "handler_hazards",
@@ -323,6 +324,30 @@ def failure_tolerated(source: str | bytes, line: int) -> bool | None:
                 ):
                     return True
     return False
+
+
+def failure_answered(source: str | bytes, line: int) -> tuple[int, str] | None:
+    """The ``except`` clause of the function holding ``line`` (a helper's request) that
+    turns a failed call into something of its own: its line and ``except X: <first
+    statement>`` (``except RequestException: abort(400, REQ_ERROR_STR)``). A clause that
+    only raises again (a bare ``raise``) passes the failure on and is not one. ``None``
+    when there is none, or the file does not parse."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    function = _function_at(tree, line)
+    for node in enclosing(function if function is not None else tree, line):
+        if not (isinstance(node, ast.Try | ast.TryStar) and _inside(line, node.body)):
+            continue
+        for handler in node.handlers:
+            caught = _caught(handler)
+            if not any(_CALL_ERRORS.match(c) for c in caught):
+                continue
+            if all(isinstance(s, ast.Raise) and s.exc is None for s in handler.body):
+                continue
+            first = _first_line(handler.body[0]) if handler.body else "pass"
+            return handler.lineno, f"except {', '.join(caught)}: {first}"
+    return None
 
 
 # --- handlers ----------------------------------------------------------------------------

@@ -86,6 +86,7 @@ from decouple_services.migrate.hazards import (
     compensation_caution,
     effect_caution,
     effects_before,
+    failure_answered,
     failure_path,
     failure_tolerated,
     handler_writes,
@@ -571,12 +572,18 @@ def plan_migration(
                     else c
                     for c in cautions
                 )
+            answered = _helper_answer_note(site, send, source, wrappers, read)
             item = PlannedSite(
                 site,
                 send,
                 cautions,
                 fact.in_async_def,
-                (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
+                (
+                    *fact.notes,
+                    *((answered,) if answered is not None else ()),
+                    *outbox_notes.get(site.id, ()),
+                    *key_notes,
+                ),
                 payload=fact.payload,
                 timeout=fact.timeout,
                 headers=header_names(fact.headers),
@@ -726,6 +733,38 @@ def _failure_reached_caller(
         if tolerated is None or tolerated:
             return False
     return True
+
+
+def _helper_answer_note(
+    site: CallSite,
+    send: SendSpec,
+    source: bytes | None,
+    wrappers: Mapping[str, CallSite],
+    read: ReadFile,
+) -> str | None:
+    """The note of a send that waits in place of a call through a helper that answered a
+    failed call itself (``except RequestException: abort(400, ...)``): the send does not go
+    through the helper, so that answer is gone, and unless the site's own function catches
+    the send's ``EventNotAccepted`` it escapes, where a web handler's caller then answers
+    500. The clauses around the call itself are the rewrite's own notes."""
+    wrapper = wrappers.get(site.via_wrapper or "")
+    if not send.wait or send.outbox is not None or wrapper is None or source is None:
+        return None
+    helper_source = read(wrapper.file)
+    answer = failure_answered(helper_source, wrapper.line) if helper_source else None
+    if answer is None or failure_tolerated(source, site.line) is not False:
+        return None
+    line, clause = answer
+    helper = wrapper.function.rsplit(".", 1)[-1]
+    function = site.function.rsplit(".", 1)[-1]
+    return (
+        f"`{helper}` ({wrapper.file}:{line}) turned a failed call into an answer of its own "
+        f"(`{clause}`); the send does not go through it, and nothing around the send "
+        f"catches its `EventNotAccepted`, so a send Kafka does not accept escapes "
+        f"`{function}` unhandled (a web handler above it answers 500 where it answered as "
+        "the helper did): catch `EventNotAccepted` around the send and answer as the "
+        "helper did"
+    )
 
 
 def _helper_parameters(

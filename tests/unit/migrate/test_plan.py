@@ -688,3 +688,33 @@ def test_a_compensation_says_its_undo_comes_after_the_lag_and_names_the_tests_re
         "it at once (test/test_flow.py:11)"
     )
     assert "have it wait until the state is undone" in caution.suggestion
+
+
+def test_a_helper_that_answered_a_failed_call_itself_is_named_when_the_send_escapes(
+    tmp_path: Path,
+) -> None:
+    """``send_post_request`` turned a connection failure into ``abort(400)``; the send does
+    not go through it, so its ``EventNotAccepted`` escapes (a 500). Caught around the send,
+    or through a helper that only raises again, nothing is said."""
+    plan = _rollback_plan(tmp_path / "a")
+    (item,) = plan.rewrites
+    assert [n for n in item.notes if n.startswith("`send_post_request`")] == [
+        "`send_post_request` (shop/shop.py:8) turned a failed call into an answer of its own "
+        "(`except RequestException: abort(400, 'Requests error')`); the send does not go "
+        "through it, and nothing around the send catches its `EventNotAccepted`, so a send "
+        "Kafka does not accept escapes `rollback_stock` unhandled (a web handler above it "
+        "answers 500 where it answered as the helper did): catch `EventNotAccepted` around "
+        "the send and answer as the helper did"
+    ]
+    caught = _SHOP_WITH_ROLLBACK.replace(
+        '        send_post_request(f"http://stock:8000/items/{item_id}/release/{quantity}")\n',
+        "        try:\n"
+        '            send_post_request(f"http://stock:8000/items/{item_id}/release/{quantity}")\n'
+        "        except requests.exceptions.RequestException:\n"
+        "            abort(400)\n",
+    )
+    assert caught != _SHOP_WITH_ROLLBACK
+    reraised = _SHOP_WITH_ROLLBACK.replace('abort(400, "Requests error")', "raise")
+    for variant, where in ((caught, "b"), (reraised, "c")):
+        (item,) = _rollback_plan(tmp_path / where, variant).rewrites
+        assert not [n for n in item.notes if n.startswith("`send_post_request`")]
