@@ -601,8 +601,15 @@ def plan_migration(
     # effect of another kind than one that stays a call. After the event is made, so its
     # one send is judged where it is written and as it waits.
     planned = _with_effects(planned, result, read, folded)
+    # the handlers are read only where two keyed topics of one callee could share state
+    keyed: dict[str, set[str]] = defaultdict(set)
+    for p in planned:
+        if not p.carried and p.send.key is not None:
+            keyed[p.site.callee].add(p.send.topic)
     writes = {
-        p.site.id: _handler_writes(p, endpoint_of(p.site), read) for p in planned if not p.carried
+        p.site.id: _handler_writes(p, endpoint_of(p.site), read)
+        for p in planned
+        if not p.carried and len(keyed[p.site.callee]) > 1
     }
     planned = across_topics(planned, writes, result.call_sites)
     planned = _with_patching_tests(planned, services, result.root, module_of)
