@@ -124,6 +124,36 @@ def test_the_event_type_of_each_topic_is_in_its_producer() -> None:
     assert '"orders.cancel-order": "com.shop.orders.cancel-order",' in text
 
 
+def test_a_producer_imports_under_whatever_root_the_service_imports_its_package(
+    tmp_path: Path,
+) -> None:
+    """The planner takes ``frontend`` for the package, and the image copies it under
+    another (``COPY frontend /app/shop/frontend``, the service's code importing
+    ``shop.frontend``): the producer must still find its runtime, or the service fails to
+    start at the import of the first module that sends."""
+    spec = gen_examples.PRODUCERS["frontend"]
+    assert spec.module == "frontend.decouple_producer"
+    package = tmp_path / "shop" / "frontend"
+    package.mkdir(parents=True)
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "decouple_runtime.py").write_text(render_runtime())
+    (package / "decouple_producer.py").write_text(render_producer(spec))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import shop.frontend.decouple_producer as p; print(p.producer)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    # a producer at the root of its service has no package to be relative to
+    flat = replace(spec, module="decouple_producer", path="decouple_producer.py")
+    assert "\nfrom decouple_runtime import " in render_producer(flat)
+
+
 # -- AsyncAPI ----------------------------------------------------------------------------
 
 
