@@ -465,6 +465,8 @@ def plan_migration(
             relative = len(layout.module.split(".")) - (
                 0 if site.file.endswith("__init__.py") else 1
             )
+        elif package is not None and layout.package != package:
+            relative = _relative_within(site.file, path, read)
         key, origin = choose_key(params, _payload_of(site.payload), read(site.file), site.line)
         send = SendSpec(
             site_id=site.id,
@@ -1375,6 +1377,24 @@ _RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.", re.MULTILINE)
 
 def _imports_relatively(source: bytes | None) -> bool:
     return source is not None and _RELATIVE_IMPORT.search(source) is not None
+
+
+def _relative_within(file: str, producer: str, read: ReadFile) -> int:
+    """Leading dots of a relative import of ``producer`` from ``file``, when ``file``'s own
+    imports root it elsewhere than the producer's (``from caluma.extensions.settings import
+    settings`` in a file of the package the producer took as ``extensions``) and both are in
+    one package: an absolute ``extensions.decouple_producer`` would fail under the file's
+    root, and ``caluma.extensions.decouple_producer`` under the producer's; a relative import
+    holds under either. 0 (absolute) when the file is not inside the producer's package."""
+    home = posixpath.dirname(producer)
+    folder = posixpath.dirname(file)
+    if home in ("", ".") or not (folder == home or folder.startswith(home + "/")):
+        return 0
+    below = [] if folder == home else folder[len(home) + 1 :].split("/")
+    for depth in range(len(below) + 1):
+        if read(_join(home, *below[:depth], "__init__.py")) is None:
+            return 0
+    return len(below) + 1
 
 
 def _topics(
