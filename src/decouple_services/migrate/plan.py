@@ -94,6 +94,7 @@ from decouple_services.migrate.hazards import (
     non_atomic_request,
     user_credential_caution,
 )
+from decouple_services.migrate.helper_request import HELPER_FIX, helper_request
 from decouple_services.migrate.images import MINIMUM_PYTHON, image_python
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -455,6 +456,12 @@ def plan_migration(
                 )
             )
             continue
+        # what the helper the call goes through adds to its request (its credential, its
+        # content type), which the send, carrying what the call site names, would lose
+        helper = helper_request(site, wrappers, read)
+        if helper.refusal is not None:
+            refused.append(_not_rewritable(site, helper.refusal, HELPER_FIX))
+            continue
         relative = 0
         layout = layout_of(site.file, module_of)
         if (
@@ -484,6 +491,7 @@ def plan_migration(
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
             helper_params=_helper_parameters(site, wrappers, read, module_of),
+            helper_notes=helper.notes,
         )
         source = read(site.file)
         undo = failure_path(source, site.line) if source is not None else None
