@@ -1038,8 +1038,19 @@ def consumer_test_data(spec: ConsumerSpec) -> Any:
         # a path parameter's placeholder goes into the url: digits, which a handler typing
         # it as a number and one typing it as text both take
         data.update({name: "1" for name in topic.path_params if name in data})
-        data.update(topic.literals)
+        _merge_literals(data, topic.literals)
     return data
+
+
+def _merge_literals(data: dict[str, Any], literals: Mapping[str, Any]) -> None:
+    """``literals`` written into ``data``: a nested dict of them (the literal entries of a
+    dict whose other entries are not) into the sample of that dict, entry by entry, so the
+    placeholders of the entries the producers compute stay beside the literal ones."""
+    for name, value in literals.items():
+        if isinstance(value, dict) and isinstance(data.get(name), dict):
+            _merge_literals(data[name], value)
+        else:
+            data[name] = value
 
 
 def sample_payload(schema: Mapping[str, Any] | None) -> Any:

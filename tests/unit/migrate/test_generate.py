@@ -37,6 +37,7 @@ from decouple_services.migrate.generate import (
     render_topic_script,
     sample_payload,
 )
+from decouple_services.migrate.payload import infer_schema, literal_values
 
 SCHEMA = Path(__file__).resolve().parents[2] / "fixtures" / "schemas" / "asyncapi-3.0.0.json"
 
@@ -692,6 +693,32 @@ def test_the_generated_test_sends_the_literals_the_producers_write() -> None:
     assert consumer_test_data(grpc) == {}  # the message's defaults, not a made-up field
     literal = replace(grpc.topic, literals={"reason": "duplicate"})
     assert consumer_test_data(replace(grpc, topic=literal)) == {"reason": "duplicate"}
+
+
+def test_a_literal_nested_in_the_payload_stays_literal_in_the_generated_test() -> None:
+    """A JSON:API document's ``type`` is what the callee's parser checks: a placeholder
+    (``type-1``) in its place would make the test fail for a reason the producers never
+    give, beside the entries the producers compute, which stay placeholders."""
+    source = (
+        '{"data": {"type": "case-accesses", "attributes": {"email": user["email"], '
+        '"case-id": str(case.pk)}, "relationships": {"identity": {}}}}'
+    )
+    assert literal_values(source) == {
+        "data": {"type": "case-accesses", "relationships": {"identity": {}}}
+    }
+    spec = gen_examples.CONSUMERS["flask"]
+    topic = replace(
+        spec.topic, payload_schema=infer_schema(source), literals=literal_values(source)
+    )
+    assert consumer_test_data(replace(spec, topic=topic)) == {
+        "data": {
+            "type": "case-accesses",
+            "attributes": {"email": "email-1", "case-id": "case-id-1"},
+            "relationships": {"identity": {}},
+        }
+    }
+    # nothing literal in a dict: no field of it, the placeholders stay
+    assert literal_values('{"user": {"id": user.id}, "kind": "welcome"}') == {"kind": "welcome"}
 
 
 # -- compose -------------------------------------------------------------------------------
