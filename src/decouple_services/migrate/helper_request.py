@@ -59,7 +59,8 @@ def helper_request(
     """What the helpers ``site`` goes through add to its request (module docstring)."""
     problems: list[str] = []
     notes: list[str] = []
-    for name, path, line in _chain(site, wrappers):
+    passed = _passed(site, read)
+    for index, (name, path, line) in enumerate(_chain(site, wrappers)):
         source = read(path)
         if source is None:
             continue
@@ -73,7 +74,8 @@ def helper_request(
         function, cls = found
         helper = name.rsplit(".", 2)
         label = ".".join(helper[-2:]) if cls is not None else helper[-1]
-        reader = _Reader(tree, function, cls, f"`{label}` ({path}:{{line}})")
+        given = _given(function, cls, passed) if index == 0 else None
+        reader = _Reader(tree, function, cls, f"`{label}` ({path}:{{line}})", given)
         for call in _requests(function, line):
             reader.request(call)
         problems.extend(reader.problems)
@@ -96,6 +98,38 @@ HELPER_FIX = (
     "with the consumer's own credential from `DECOUPLE_REQUEST_HEADERS`) and rewrite the "
     "call by hand"
 )
+
+
+def _passed(site: CallSite, read: ReadFile) -> tuple[int, frozenset[str]] | None:
+    """``(positional arguments, keyword names)`` of the call at the site, ``None`` when it
+    cannot be read (or passes ``*args``/``**kwargs`` on)."""
+    source = read(site.file)
+    try:
+        tree = ast.parse(source or b"")
+    except (SyntaxError, ValueError):
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
+    if len(calls) != 1:
+        return None
+    call = calls[0]
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return None
+    return len(call.args), frozenset(k.arg for k in call.keywords if k.arg is not None)
+
+
+def _given(
+    function: _Function, cls: ast.ClassDef | None, passed: tuple[int, frozenset[str]] | None
+) -> frozenset[str] | None:
+    """The parameters of the helper the site calls that the call gives a value."""
+    if passed is None:
+        return None
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if cls is not None and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    count, keywords = passed
+    return frozenset(positional[:count]) | keywords
 
 
 def _chain(
@@ -199,15 +233,37 @@ class _Reader:
     """Reads one helper's requests into problems (refusals) and notes."""
 
     def __init__(
-        self, tree: ast.Module, function: _Function, cls: ast.ClassDef | None, where: str
+        self,
+        tree: ast.Module,
+        function: _Function,
+        cls: ast.ClassDef | None,
+        where: str,
+        passed: frozenset[str] | None,
     ) -> None:
         self.tree = tree
         self.function = function
         self.cls = cls
         self.where = where
         self.given = _parameters(function)
+        #: The parameters the call site gives (``None``: not known, a helper further in).
+        self.passed = passed
         self.problems: list[str] = []
         self.notes: list[str] = []
+
+    def _fallback(self, value: ast.expr) -> ast.expr | None:
+        """What ``headers or default()`` sends: ``None`` (nothing of the helper's own) when
+        the call site gives ``headers`` or which it does is not known, else the default."""
+        if not (
+            isinstance(value, ast.BoolOp)
+            and isinstance(value.op, ast.Or)
+            and isinstance(value.values[0], ast.Name)
+            and value.values[0].id in self.given
+        ):
+            return value
+        if self.passed is None or value.values[0].id in self.passed:
+            return None
+        rest = value.values[1:]
+        return rest[0] if len(rest) == 1 else ast.BoolOp(op=ast.Or(), values=rest)
 
     def _at(self, node: ast.AST) -> str:
         return self.where.format(line=getattr(node, "lineno", self.function.lineno))
@@ -224,7 +280,10 @@ class _Reader:
 
     # -- headers -------------------------------------------------------------------------
 
-    def headers(self, value: ast.expr, what: str) -> None:
+    def headers(self, given: ast.expr, what: str) -> None:
+        value = self._fallback(given)
+        if value is None:
+            return
         if isinstance(value, ast.Name) and value.id in self.given:
             return  # the call site's own headers, passed on: the codemod reads them there
         if isinstance(value, ast.Constant) and value.value is None:
@@ -278,7 +337,10 @@ class _Reader:
                 "`DECOUPLE_REQUEST_HEADERS`"
             )
 
-    def credential(self, value: ast.expr, what: str, at: ast.AST) -> None:
+    def credential(self, given: ast.expr, what: str, at: ast.AST) -> None:
+        value = self._fallback(given)
+        if value is None:
+            return
         if isinstance(value, ast.Name) and value.id in self.given:
             return  # the call site's own, passed on: the codemod reads it there
         if isinstance(value, ast.Constant) and value.value is None:

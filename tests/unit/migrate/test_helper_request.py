@@ -195,3 +195,58 @@ def test_a_call_s_own_content_type_other_than_json_refuses_it(tmp_path: Path) ->
     json_too = ', headers={"Content-Type": "application/json; charset=utf-8"}'
     migrated, refused, _ = _migrate(tmp_path / "json", headers=headers, call_headers=json_too)
     assert refused == {} and len(migrated) == 1
+
+
+def test_a_helper_s_default_headers_count_only_for_the_calls_that_give_none(
+    tmp_path: Path,
+) -> None:
+    """``headers=headers or get_auth_header()``: a call that gives its own headers sends
+    them (read at the call site); one that gives none sends the helper's, made by a
+    function, which the event would go without."""
+    files = {
+        **FILES,
+        "caluma/extensions/api_client.py": """\
+            import requests
+
+            API = "http://api:8000/api/v1"
+
+
+            def get_auth_header():
+                return {"Authorization": requests.get(API + "/token").json()["token"]}
+
+
+            def api_request(url, data=None, headers=None):
+                res = requests.post(f"{API}/{url}", json=data, headers=headers or get_auth_header())
+                res.raise_for_status()
+            """,
+        "caluma/extensions/events/case.py": """\
+            from ..api_client import api_request
+
+
+            def given(case):
+                api_request("case/accesses", {"case": case}, headers={"X-Realm": "eu"})
+
+
+            def defaulted(case):
+                api_request("case/accesses", {"case": case})
+            """,
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(tmp_path, ScanOptions(use_cache=False))
+    sites = {
+        s.function.rpartition(".")[2]: s.id
+        for s in result.call_sites
+        if s.file.endswith("events/case.py")
+    }
+    assert set(sites) == {"given", "defaulted"}
+    selection = select_sites(result, Criteria(ids=tuple(sites.values())))
+    plan = migrate_scanned(result, selection, PlanOptions()).plan
+    assert [p.site.id for p in plan.sites] == [sites["given"]]
+    (refusal,) = plan.refused
+    assert refusal.site_id == sites["defaulted"]
+    (finding,) = refusal.reasons
+    assert "`api_request` (caluma/extensions/api_client.py:11)" in finding.reason
+    assert "`get_auth_header()`" in finding.reason
