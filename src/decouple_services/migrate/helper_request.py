@@ -290,9 +290,11 @@ class _Reader:
             return
         made = self._dict(value)
         if made is None:
+            local = _assigned(self.function, value.id) if isinstance(value, ast.Name) else None
+            shown = ast.unparse(local if local is not None else value)
             self.problems.append(
-                f"the helper {self._at(value)} sends {what} "
-                f"`{ast.unparse(value)}`, which the rewrite cannot see into"
+                f"the helper {self._at(local or value)} sends {what} `{shown}`, which the "
+                "rewrite cannot see into"
             )
             return
         for key, item in zip(made.keys, made.values, strict=True):
@@ -364,8 +366,11 @@ class _Reader:
             return value
         if isinstance(value, ast.Name):
             local = _assigned(self.function, value.id)
+            if isinstance(local, ast.Dict):
+                return self._with_changes(local, value.id)
             if local is not None:
-                return self._with_changes(local, value.id) if isinstance(local, ast.Dict) else None
+                # ``headers = get_auth_headers()``: what the getter returns, once
+                return self._dict(local) if isinstance(local, ast.Call) else None
             module = _assigned(ast.Module(body=self._top_level(), type_ignores=[]), value.id)
             return module if isinstance(module, ast.Dict) else None
         if (
@@ -376,6 +381,13 @@ class _Reader:
         ):
             assigned = _assigned(self.cls, f"self.{value.attr}")
             return assigned if isinstance(assigned, ast.Dict) else None
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and not value.args
+            and not value.keywords
+        ):
+            return _getter_dict(self.tree, value.func.id)
         return None
 
     def _top_level(self) -> list[ast.stmt]:
@@ -475,3 +487,25 @@ def _assigned(scope: ast.AST, name: str) -> ast.expr | None:
         elif isinstance(node, ast.AnnAssign | ast.AugAssign) and ast.unparse(node.target) == name:
             values.append(node.value if isinstance(node, ast.AnnAssign) else None)
     return values[0] if len(values) == 1 else None
+
+
+def _getter_dict(tree: ast.Module, name: str) -> ast.Dict | None:
+    """The dict literal a module function of no parameter returns as its one statement
+    (``def get_auth_headers(): return {"Authorization": ...}``), as the call site's
+    ``headers=get_auth_headers()`` is read (``codemod._fixed_dict``): its values say whether
+    it is the same for every call."""
+    found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    if len(found) != 1 or found[0].decorator_list:
+        return None
+    function = found[0]
+    args = function.args
+    if args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg:
+        return None
+    body = [
+        s
+        for s in function.body
+        if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Dict):
+        return body[0].value
+    return None

@@ -84,6 +84,7 @@ def _migrate(
     init: str = "pass",
     session: str = "",
     call_headers: str = "",
+    extra: str = "",
 ) -> tuple[list[str], dict[str, str], dict[str, tuple[str, ...]]]:
     """``(migrated site ids, refused site id -> reason, migrated site id -> notes)``."""
     for name, text in FILES.items():
@@ -95,7 +96,7 @@ def _migrate(
     client = textwrap.dedent(CLIENT).format(
         headers=headers, init=init, session=session, token="{token}"
     )
-    (root / "caluma/extensions/api_client.py").write_text(client, encoding="utf-8")
+    (root / "caluma/extensions/api_client.py").write_text(client + extra, encoding="utf-8")
     result = scan(root, ScanOptions(use_cache=False))
     # the post (line 8), not the token's fetch
     sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
@@ -248,5 +249,29 @@ def test_a_helper_s_default_headers_count_only_for_the_calls_that_give_none(
     (refusal,) = plan.refused
     assert refusal.site_id == sites["defaulted"]
     (finding,) = refusal.reasons
-    assert "`api_request` (caluma/extensions/api_client.py:11)" in finding.reason
-    assert "`get_auth_header()`" in finding.reason
+    # the getter's one dict, its token fetched per call
+    assert "the helper `api_request` (caluma/extensions/api_client.py:7)" in finding.reason
+    assert "adds the credential `Authorization` (`requests.get(" in finding.reason
+
+
+def test_a_getter_of_fixed_headers_in_the_helper_is_read_as_at_a_call_site(
+    tmp_path: Path,
+) -> None:
+    """Read as the call site's ``headers=get_auth_headers()`` is: a module function of no
+    parameter returning a dict of fixed values gives the same credential to every call (a
+    note); one that fetches a token makes it per call (refused)."""
+    fixed = '\n\ndef get_auth_headers():\n    return {"Authorization": f"Token {API_TOKEN}"}\n'
+    migrated, refused, notes = _migrate(tmp_path, headers="get_auth_headers()", extra=fixed)
+    assert refused == {} and len(migrated) == 1
+    assert any("the credential `Authorization`" in n for n in notes[migrated[0]])
+    fetched = (
+        "\n\ndef get_auth_headers():\n"
+        '    token = requests.post(API_BASE_URI + "/token").json()["token"]\n'
+        '    return {"Authorization": f"Bearer {token}"}\n'
+    )
+    migrated, refused, _ = _migrate(
+        tmp_path / "fetched", headers="get_auth_headers()", extra=fetched
+    )
+    assert migrated == []
+    (reason,) = refused.values()
+    assert "`get_auth_headers()`, which the rewrite cannot see into" in reason
