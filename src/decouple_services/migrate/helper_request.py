@@ -29,6 +29,7 @@ given) is looked for in the file of the helper that calls it.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -62,11 +63,8 @@ def helper_request(
     passed = _passed(site, read)
     for index, (name, path, line) in enumerate(_chain(site, wrappers)):
         source = read(path)
-        if source is None:
-            continue
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        tree = _parse(source) if source is not None else None
+        if tree is None:
             continue
         found = _function(tree, name)
         if found is None:
@@ -100,13 +98,22 @@ HELPER_FIX = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _parse(source: bytes) -> ast.Module | None:
+    """The tree of a file, parsed once for all the sites through its helpers (nothing here
+    changes a tree)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def _passed(site: CallSite, read: ReadFile) -> tuple[int, frozenset[str]] | None:
     """``(positional arguments, keyword names)`` of the call at the site, ``None`` when it
     cannot be read (or passes ``*args``/``**kwargs`` on)."""
     source = read(site.file)
-    try:
-        tree = ast.parse(source or b"")
-    except (SyntaxError, ValueError):
+    tree = _parse(source) if source is not None else None
+    if tree is None:
         return None
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
     if len(calls) != 1:
