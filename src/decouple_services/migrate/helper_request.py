@@ -116,9 +116,10 @@ def _passed(site: CallSite, read: ReadFile) -> tuple[int, frozenset[str]] | None
     if tree is None:
         return None
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
-    if len(calls) != 1:
+    if not calls:
         return None
-    call = calls[0]
+    # the outermost: ``api_request(build_url(x), ...)`` holds a call of its own
+    call = min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
     if any(isinstance(a, ast.Starred) for a in call.args) or any(
         k.arg is None for k in call.keywords
     ):
