@@ -229,7 +229,8 @@ def test_a_helper_s_default_headers_count_only_for_the_calls_that_give_none(
 
 
             def defaulted(case):
-                api_request("case/accesses", {"case": case})
+                # a call inside the call: the outer one is the site's
+                api_request("case/accesses", dict(case=case))
             """,
     }
     for name, text in files.items():
