@@ -97,6 +97,7 @@ from decouple_services.migrate.hazards import (
     non_atomic_request,
     user_credential_caution,
 )
+from decouple_services.migrate.helper_request import HELPER_FIX, helper_request
 from decouple_services.migrate.images import MINIMUM_PYTHON, image_python
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -461,6 +462,12 @@ def plan_migration(
                 )
             )
             continue
+        # what the helper the call goes through adds to its request (its credential, its
+        # content type), which the send, carrying what the call site names, would lose
+        helper = helper_request(site, wrappers, read)
+        if helper.refusal is not None:
+            refused.append(_not_rewritable(site, helper.refusal, HELPER_FIX))
+            continue
         relative = 0
         layout = layout_of(site.file, module_of)
         if (
@@ -471,6 +478,8 @@ def plan_migration(
             relative = len(layout.module.split(".")) - (
                 0 if site.file.endswith("__init__.py") else 1
             )
+        elif package is not None and layout.package != package:
+            relative = _relative_within(site.file, path, read)
         key, origin = choose_key(params, _payload_of(site.payload), read(site.file), site.line)
         send = SendSpec(
             site_id=site.id,
@@ -488,6 +497,7 @@ def plan_migration(
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
             helper_params=_helper_parameters(site, wrappers, read, module_of),
+            helper_notes=helper.notes,
         )
         source = read(site.file)
         undo = failure_path(source, site.line) if source is not None else None
@@ -1526,6 +1536,24 @@ _RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.", re.MULTILINE)
 
 def _imports_relatively(source: bytes | None) -> bool:
     return source is not None and _RELATIVE_IMPORT.search(source) is not None
+
+
+def _relative_within(file: str, producer: str, read: ReadFile) -> int:
+    """Leading dots of a relative import of ``producer`` from ``file``, when ``file``'s own
+    imports root it elsewhere than the producer's (``from caluma.extensions.settings import
+    settings`` in a file of the package the producer took as ``extensions``) and both are in
+    one package: an absolute ``extensions.decouple_producer`` would fail under the file's
+    root, and ``caluma.extensions.decouple_producer`` under the producer's; a relative import
+    holds under either. 0 (absolute) when the file is not inside the producer's package."""
+    home = posixpath.dirname(producer)
+    folder = posixpath.dirname(file)
+    if home in ("", ".") or not (folder == home or folder.startswith(home + "/")):
+        return 0
+    below = [] if folder == home else folder[len(home) + 1 :].split("/")
+    for depth in range(len(below) + 1):
+        if read(_join(home, *below[:depth], "__init__.py")) is None:
+            return 0
+    return len(below) + 1
 
 
 def _topics(
