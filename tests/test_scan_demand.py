@@ -13,6 +13,7 @@ import pytest
 import decouple_services.app.pipeline
 from decouple_services.app.demand import (
     Asked,
+    RoundMemo,
     asked_paths,
     candidate_prefilter,
     client_names,
@@ -23,6 +24,7 @@ from decouple_services.app.demand import (
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
 from decouple_services.core.config import Config
 from decouple_services.detect.extract import extract_facts
+from decouple_services.detect.facts import FileFacts
 from decouple_services.detect.registry import build_detectors
 from decouple_services.render.json import render_json
 
@@ -506,3 +508,112 @@ def test_a_rerun_finds_an_unparsed_file_that_now_builds_a_class_looked_for() -> 
 
     assert not found_by_queries("a.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
     assert found_by_queries("b.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
+
+
+class _Tables:
+    """What the memo asks of an index: its tables by name."""
+
+    def __init__(self, **tables: dict[object, object]) -> None:
+        self.tables = tables
+
+    def table(self, name: str) -> dict[object, object]:
+        return self.tables[name]
+
+
+def _resolved(memo: RoundMemo, facts: FileFacts, reads: list[tuple[str, object]], site: bool):
+    """``facts`` resolved afresh under ``memo``, reading ``reads``."""
+    from decouple_services.resolve.calls import CallOutcome, FilePass
+
+    memo.enter(facts)
+    for table, key in reads:
+        memo.read(table, key)
+    result = FilePass((CallOutcome(None, object() if site else None),))  # type: ignore[arg-type]
+    memo.keep(facts, result)
+    return result
+
+
+def _round(memo: RoundMemo, index: _Tables, endpoints: object = ()) -> None:
+    memo.context(["config"], [endpoints])
+    memo.start(index, frozenset())  # type: ignore[arg-type]
+
+
+def test_a_resolution_is_kept_between_rounds_while_what_it_read_is_the_same() -> None:
+    facts = FileFacts("a.py", "a", calls=())
+    value = [("b.py", "definition")]
+    index = _Tables(constants={"b.URL": value}, functions={})
+    memo = RoundMemo()
+    _round(memo, index)
+    assert memo.recall(facts) is None
+    kept = _resolved(memo, facts, [("constants", "b.URL"), ("functions", "b.f")], site=False)
+    # another round, the same definitions (the tables keep a list while its files stay)
+    index = _Tables(constants={"b.URL": value, "c.X": [("c.py", "x")]}, functions={})
+    _round(memo, index)
+    assert memo.recall(facts) is kept
+    # a miss that is now found, a definition that changed, other facts for the file
+    for changed, other in (
+        (_Tables(constants={"b.URL": value}, functions={"b.f": [("b.py", "f")]}), facts),
+        (_Tables(constants={"b.URL": [("b.py", "definition")]}, functions={}), facts),
+        (index, FileFacts("a.py", "a", calls=())),
+    ):
+        _round(memo, changed)
+        assert memo.recall(other) is None
+        _round(memo, index)
+        assert memo.recall(facts) is kept
+
+
+def test_a_call_site_is_resolved_again_when_the_endpoints_change() -> None:
+    with_site, without = FileFacts("a.py", "a"), FileFacts("b.py", "b")
+    index = _Tables(constants={})
+    memo = RoundMemo()
+    _round(memo, index, endpoints=("GET /a",))
+    _resolved(memo, with_site, [], site=True)
+    plain = _resolved(memo, without, [], site=False)
+    _round(memo, index, endpoints=("GET /a", "GET /b"))
+    assert memo.recall(with_site) is None
+    assert memo.recall(without) is plain
+
+
+def test_a_resolution_that_walked_a_table_is_not_kept() -> None:
+    facts = FileFacts("a.py", "a")
+    index = _Tables(constants={})
+    memo = RoundMemo()
+    _round(memo, index)
+    _resolved(memo, facts, [("constants", "*")], site=False)
+    _round(memo, index)
+    assert memo.recall(facts) is None
+
+
+def test_the_rounds_of_asking_resolve_again_only_files_whose_reads_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--no-cache`` resolves a file once per round of asking only while a definition it
+    read changes; the result is still that of parsing everything, resolved afresh."""
+    from decouple_services.resolve.calls import CallResolver
+
+    tree = {
+        **TREE,
+        # a call that reads nothing another file defines: resolved once
+        "shop/app/ping.py": """\
+            import requests
+
+
+            def ping():
+                requests.get("http://users:8000/orders")
+            """,
+    }
+    root = write(tmp_path / "repo", tree)
+    resolved: list[str] = []
+    first_pass = CallResolver._first_pass
+
+    def counting(self: CallResolver, facts: FileFacts) -> object:
+        resolved.append(facts.path)
+        return first_pass(self, facts)
+
+    monkeypatch.setattr(CallResolver, "_first_pass", counting)
+    narrow = _comparable(root, full_parse=False)
+    on_demand = list(resolved)
+    resolved.clear()
+    assert narrow == _comparable(root, full_parse=True)
+    assert on_demand.count("shop/app/ping.py") == 1
+    # orders.py reads the settings and the client object parsed in later rounds
+    assert on_demand.count("shop/app/orders.py") > 1
