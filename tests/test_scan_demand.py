@@ -466,7 +466,17 @@ def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
     plan = dict(_scan_plan(tokens))
     assert plan[b"add_"] == (b"add_get", b"add_post")
     assert b"urllib3" not in plan and plan[b"urllib"] == ()
-    texts = [b"", b"add_", b"app.add_get(", b"add_post", b"import urllib3", b"fastapi_", b"grpc"]
+    texts = [
+        b"",
+        b"add_",
+        b"app.add_get(",
+        b"add_post",
+        b"async_add_entities(); r.add_post(",
+        b"add_ge",
+        b"import urllib3",
+        b"fastapi_",
+        b"grpc",
+    ]
     prefilter = Prefilter(tokens)
     assert [prefilter.passes(t) for t in texts] == [
         any(token in t for token in tokens) for t in texts

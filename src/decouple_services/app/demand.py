@@ -67,7 +67,7 @@ class Prefilter:
         if self.everything:
             return True
         if any(
-            lead in source and (not rest or any(token in source for token in rest))
+            lead in source and (not rest or _members(lead, rest).search(source) is not None)
             for lead, rest in _scan_plan(self.tokens)
         ):
             return True
@@ -107,6 +107,15 @@ def _scan_plan(tokens: tuple[bytes, ...]) -> tuple[tuple[bytes, tuple[bytes, ...
         else:
             plan.append((lead, tuple(members)))
     return tuple(plan)
+
+
+@lru_cache(maxsize=16)
+def _members(lead: bytes, members: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """Any of ``members`` (each starting with ``lead``), found in one scan for ``lead``
+    instead of one scan per member: homeassistant names ``add_`` in 3,548 of its 7,978
+    files (``async_add_entities``), and its 14 route tokens were scanned in each."""
+    tails = b"|".join(re.escape(m[len(lead) :]) for m in members)
+    return re.compile(re.escape(lead) + b"(?:" + tails + b")")
 
 
 @lru_cache(maxsize=64)
