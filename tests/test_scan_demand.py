@@ -627,3 +627,45 @@ def test_the_rounds_of_asking_resolve_again_only_files_whose_reads_changed(
     assert on_demand.count("shop/app/ping.py") == 1
     # orders.py reads the settings and the client object parsed in later rounds
     assert on_demand.count("shop/app/orders.py") > 1
+
+
+def test_assigning_finds_what_each_keys_pattern_finds() -> None:
+    """The keys are tested only before an assigned subscript's `]`: the same files as
+    trying each key's pattern over the whole text."""
+    import re
+
+    from decouple_services.app.demand import _whole, assigning
+
+    def reference(text: bytes, keys: list[str]) -> bool:
+        for key in keys:
+            pattern = re.compile(
+                re.escape(key.encode()) + rb"['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
+            )
+            if key.encode() in text and _whole(text, pattern, b"."):
+                return True
+        return False
+
+    keys = ["get", "session", "key ", "get()", "KEY_HASS"]
+    texts = [
+        b'app["session"] = s\n',
+        b"app[session]: Session = s\n",
+        b"app['session' ] = s\n",
+        b"app[session] == s\n",
+        b"x.get(1)\nx[y.get] = 1\n",
+        b"x[aget] = 1\n",
+        b'x["a"]: Dict[get] = 1\n',
+        b"x[b.get]: Dict[get] = 1\n",
+        b'app["key "] = 1\n',
+        b'app["key"] = 1\n',
+        b"d[get()] = 2\n",
+        b"d[get()]\t=\t2\n",
+        b"hass.data[KEY_HASS]=1",
+        b"hass.data[KEY_HASS] = {}\nother[get]",
+        b"]=1",
+        b"",
+    ]
+    read = dict((str(i), t) for i, t in enumerate(texts)).get
+    found = assigning([str(i) for i in range(len(texts))], keys, read)
+    assert found == [str(i) for i, t in enumerate(texts) if reference(t, keys)]
+    assert found  # the texts hold both kinds
+    assert len(found) < len(texts)

@@ -623,16 +623,50 @@ def assigning(
     out = []
     for path in paths:
         data = read(path)
-        if data is not None and any(
-            needle in data and _whole(data, pattern, b".") for needle, pattern in patterns
+        if data is None:
+            continue
+        # Each key's pattern ends with a subscript's `]` and an assignment: a key is tested
+        # only when it is written just before one. Half of homeassistant's files assign no
+        # subscript, and most name `get` (a key it asks about) dozens of times, each a
+        # match tried.
+        ends = _subscript_assignments(data)
+        if ends and any(
+            any(_key_before(data, end, needle) for end in ends) and _whole(data, pattern, b".")
+            for needle, pattern in patterns
         ):
             out.append(path)
     return out
 
 
+#: What follows a key in an assignment of its subscript: a quote, the `]`, `=` (not `==`).
+_ASSIGNED = rb"['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
+#: The `]` of every subscript's assignment (each only consumed: none hides the next).
+_SUBSCRIPT_ASSIGNED = re.compile(rb"\](?=[ \t]*(?::[^=\n]*)?=(?!=))")
+
+
 @lru_cache(maxsize=256)
 def _assigning_pattern(key: bytes) -> re.Pattern[bytes]:
-    return re.compile(re.escape(key) + rb"['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)")
+    return re.compile(re.escape(key) + _ASSIGNED)
+
+
+def _subscript_assignments(data: bytes) -> list[int]:
+    """Where the text before each assigned subscript's `]` ends, its spaces and tabs left
+    out: every match of a key's pattern has its `]` at one of them."""
+    ends = []
+    for match in _SUBSCRIPT_ASSIGNED.finditer(data):
+        end = match.start()
+        while end and data[end - 1] in b" \t":
+            end -= 1
+        ends.append(end)
+    return ends
+
+
+def _key_before(data: bytes, end: int, key: bytes) -> bool:
+    """Whether ``data`` up to ``end`` may end with ``key`` and a quote or not: what a match
+    of the key's pattern there needs (a key ending with spaces lost them to the strip)."""
+    if data.endswith(key.rstrip(b" \t"), 0, end):
+        return True
+    return end > 0 and data[end - 1] in b"'\"" and data.endswith(key, 0, end - 1)
 
 
 def building(
