@@ -661,9 +661,9 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
         # Without one, each file's resolution is still kept from one round of asking to the
         # next while what it read is the same (`--full-parse` resolves afresh: the reference)
         rounds = RoundMemo() if memo is None and demand is not None else None
-        kept: SiteMemo | RoundMemo | None = memo if memo is not None else rounds
+        reusing: SiteMemo | RoundMemo | None = memo if memo is not None else rounds
         if demand is not None or memo is not None:
-            index_type = asking_index(ProjectIndex, asked, kept)
+            index_type = asking_index(ProjectIndex, asked, reusing)
         searches = None
         if demand is not None and cache_dir is not None and manifest is not None:
             files = manifest.files
@@ -760,8 +760,8 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                     discovery.grpc_servicers,
                     matches,
                 )
-                if kept is not None:
-                    kept.context(
+                if reusing is not None:
+                    reusing.context(
                         [
                             repr(config),
                             repr(services),
@@ -778,7 +778,7 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                             repr(discovery.grpc_servicers),
                         ],
                     )
-                resolution = resolver.resolve(kept)
+                resolution = resolver.resolve(reusing)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
