@@ -661,7 +661,7 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
-        from decouple_services.app.demand import Asked, asking_index, searched
+        from decouple_services.app.demand import Asked, RoundMemo, asking_index, searched
         from decouple_services.app.edits import EditRecord
         from decouple_services.app.incremental import SearchMemo, SiteMemo
 
@@ -673,8 +673,12 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
         memo = SiteMemo.load(asked, cache_dir, root) if cache_dir is not None else None
         if memo is not None:
             memo.facts_keys = facts_keys
+        # Without one, each file's resolution is still kept from one round of asking to the
+        # next while what it read is the same (`--full-parse` resolves afresh: the reference)
+        rounds = RoundMemo() if memo is None and demand is not None else None
+        reusing: SiteMemo | RoundMemo | None = memo if memo is not None else rounds
         if demand is not None or memo is not None:
-            index_type = asking_index(ProjectIndex, asked, memo)
+            index_type = asking_index(ProjectIndex, asked, reusing)
         searches = None
         if demand is not None and cache_dir is not None and manifest is not None:
             files = manifest.files
@@ -771,8 +775,8 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                     discovery.grpc_servicers,
                     matches,
                 )
-                if memo is not None:
-                    memo.context(
+                if reusing is not None:
+                    reusing.context(
                         [
                             repr(config),
                             repr(services),
@@ -789,7 +793,7 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                             repr(discovery.grpc_servicers),
                         ],
                     )
-                resolution = resolver.resolve(memo)
+                resolution = resolver.resolve(reusing)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
