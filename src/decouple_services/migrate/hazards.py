@@ -497,6 +497,19 @@ def _conflicts(function: Function) -> Iterator[tuple[ast.AST, str]]:
             yield node, _first_line(node)
 
 
+def _with_callees(tree: ast.Module, handler: Function) -> list[Function]:
+    """The handler and the module-level functions of its module it calls by name: what a
+    handler does is often in a helper beside it."""
+    functions = {f.name: f for f in _functions(tree) if f.col_offset == 0}
+    seen = [handler]
+    for node in _own_nodes(handler):
+        if isinstance(node, ast.Call):
+            called = functions.get(_called_name(node) or "")
+            if called is not None and called not in seen:
+                seen.append(called)
+    return seen
+
+
 def handler_hazards(source: str | bytes, name: str, line: int) -> tuple[Hazard, ...]:
     """The increments, the transient faults answered as 4xx and the 409 answers of the
     handler ``name`` defined at ``line`` (its ``def`` or a decorator), and of the functions
@@ -507,13 +520,7 @@ def handler_hazards(source: str | bytes, name: str, line: int) -> tuple[Hazard, 
     handler = _handler(tree, name, line)
     if handler is None:
         return ()
-    functions = {f.name: f for f in _functions(tree) if f.col_offset == 0}
-    seen = [handler]
-    for node in _own_nodes(handler):
-        if isinstance(node, ast.Call):
-            called = functions.get(_called_name(node) or "")
-            if called is not None and called not in seen:
-                seen.append(called)
+    seen = _with_callees(tree, handler)
     found: list[Hazard] = []
     for function in seen:
         for node, code in _increments(function):
@@ -658,13 +665,7 @@ def handler_writes(
     own_class = next(
         (c for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and handler in c.body), None
     )
-    functions = {f.name: f for f in _functions(tree) if f.col_offset == 0}
-    seen = [handler]
-    for node in _own_nodes(handler):
-        if isinstance(node, ast.Call):
-            called = functions.get(_called_name(node) or "")
-            if called is not None and called not in seen:
-                seen.append(called)
+    seen = _with_callees(tree, handler)
     methods = _model_methods(tree, file, own_class, find_module)
     found: dict[str, StateWrite] = {}
     for function in seen:

@@ -146,6 +146,20 @@ def _sort_key(node: cst.Import | cst.ImportFrom) -> tuple[int, int, str]:
     return (0, 0, _dotted(node.names[0].name).lower())
 
 
+_Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
+
+
+def _insert(body: list[_Statement], place: int, first: int, new: _Statement) -> None:
+    """Put ``new`` at ``place`` in a block starting at ``first``: first in its block, it
+    takes over the lines above the block (a comment, the blank line below the docstring)."""
+    if place == first:
+        statement = body[first]
+        assert isinstance(statement, cst.SimpleStatementLine)
+        new = new.with_changes(leading_lines=statement.leading_lines)
+        body[first] = statement.with_changes(leading_lines=[])
+    body.insert(place, new)
+
+
 def add_import(module: cst.Module, text: str, *, own_package: str | None = None) -> cst.Module:
     """``module`` with the import statement ``text`` (``from x import a, b``) in its section,
     merged into an existing ``from x import`` of the same module. ``own_package`` is the
@@ -209,12 +223,7 @@ def add_import(module: cst.Module, text: str, *, own_package: str | None = None)
                 if existing is not None and _sort_key(existing) > key:
                     place = index
                     break
-            if place == first:
-                statement = body[first]
-                assert isinstance(statement, cst.SimpleStatementLine)
-                new = new.with_changes(leading_lines=statement.leading_lines)
-                body[first] = statement.with_changes(leading_lines=[])
-            body.insert(place, new)
+            _insert(body, place, first, new)
             return module.with_changes(body=body)
     # Imports not sorted into sections (``import requests`` above ``import http.client``
     # in one block): isort's place would mean sorting the whole block, a diff of lines
@@ -233,12 +242,7 @@ def add_import(module: cst.Module, text: str, *, own_package: str | None = None)
         place = next(
             (i for i in ours if _sort_key(_import_of(body[i]) or node) > key), ours[-1] + 1
         )
-        if place == first:
-            statement = body[first]
-            assert isinstance(statement, cst.SimpleStatementLine)
-            new = new.with_changes(leading_lines=statement.leading_lines)
-            body[first] = statement.with_changes(leading_lines=[])
-        body.insert(place, new)
+        _insert(body, place, first, new)
         return module.with_changes(body=body)
     # A section of its own, after the sections that come before it.
     place = start
