@@ -43,7 +43,8 @@ from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
-    from decouple_services.app.rereads import ImportGraph, RecordedGraph
+    from decouple_services.app.cache import ImportsEntries
+    from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.facts import FileFacts
     from decouple_services.detect.values import Value
 
@@ -185,6 +186,41 @@ class EditRecord:
                 return None
             modules[module] = (files, data)
         return RecordedGraph(python, modules)
+
+    def kept_graph(
+        self,
+        python: Sequence[str],
+        changed: dict[str, tuple[bytes, str, str]],
+        entries: ImportsEntries,
+        build: Callable[[], ImportGraph],
+    ) -> tuple[KeptGraph, list[tuple[str, str, str, bool, frozenset[str]]]] | None:
+        """The import graph of a rerun of the same listing whose ``changed`` files (path ->
+        content, the digest its imports are kept under in ``entries``, its digest now) changed no
+        import of the tree's modules (``rereads.KeptGraph``), with those files' new
+        imports for ``entries``; None when the graph must be built again (an import of
+        the tree changed, or the last scan kept no answers)."""
+        from decouple_services.app.rereads import KeptGraph, import_targets, imports_kept
+        from decouple_services.discover.files import module_name
+
+        recorded = self.recorded_graph(python)
+        if recorded is None or self.packages is None:
+            return None
+        files = frozenset(python)
+        modules = {path: module_name(path, files)[0] for path in python}
+        packages = frozenset(self.packages)
+        edits = []
+        fresh = []
+        for path, (data, before, after) in changed.items():
+            module, is_package = module_name(path, files)
+            old = entries.get(path, before, module, is_package)
+            if old is None:
+                return None
+            new = import_targets(data, module, is_package, packages)
+            edits.append((old, new))
+            fresh.append((path, after, module, is_package, new))
+        if not imports_kept(edits, modules.values()):
+            return None
+        return KeptGraph(modules, recorded, build), fresh
 
     def discovery_code_unread(self, paths: Iterable[str]) -> bool:
         """Whether discovery read none of ``paths`` (False when that is not recorded)."""

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, Prefilter, Search
     from decouple_services.app.edits import EditRecord, Query
-    from decouple_services.app.rereads import ImportGraph, RecordedGraph
+    from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
@@ -496,6 +496,11 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
     #: The files the last scan parsed on demand in each helper pass (its edit record, for
     #: the same base inputs).
     last_passes: Sequence[Sequence[str]] = ()
+    #: The last scan's import graph, for a rerun whose edits keep every import of the tree
+    #: (given the graph's build, for the modules the last scan kept no answers for).
+    keep_graph: Callable[[Callable[[], ImportGraph]], tuple[KeptGraph, list[Any]] | None] | None
+    keep_graph = None
+    entries: ImportsEntries | None = None
     if options.use_cache and cache_dir is not None:
         manifest = Manifest(cache_dir, root)
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
@@ -517,8 +522,15 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                 return None if reused is _KNOWN else reused
         if not options.full_parse:
             last = loaded[0] if loaded else _edit_record(cache_dir, root)
-            if last is not None and last.base == inputs.base_digest() and last.passes:
-                last_passes = last.passes
+            if last is not None and last.base == inputs.base_digest():
+                last_passes = last.passes or ()
+                changed = inputs.changed_python()
+                if last.graph is not None and last.packages is not None and changed is not None:
+                    entries = ImportsEntries(cache_dir, root, last.packages)
+                    edited = {p: (d, inputs.before[p], a) for p, (d, _, a) in changed.items()}
+                    keep_graph = functools.partial(
+                        last.kept_graph, list(listing.python), edited, entries
+                    )
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -714,10 +726,15 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
         #: Files a helper pass extracted again with the helpers' names.
         reread: set[str] = set()
         graphs: list[ImportGraph] = []
+        kept: list[tuple[KeptGraph, list[Any]]] = []
 
         def graph() -> ImportGraph:
             if not graphs:
-                graphs.append(_import_graph(root, python, cache_dir, manifest))
+                build = functools.partial(_import_graph, root, python, cache_dir, manifest)
+                found = None if keep_graph is None else keep_graph(build)
+                if found is not None:
+                    kept.append(found)
+                graphs.append(build() if found is None else found[0])
             return graphs[0]
 
         matches = EndpointMatches()
@@ -816,6 +833,13 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
         gc.set_threshold(*thresholds)
     if cache_dir is not None and computed:
         write_facts(str(cache_dir), computed)
+    if kept and not kept[0][0].built and entries is not None:
+        # the graph was not built, which writes every file's imports: the edited files'
+        # new entries, which the next rerun's checks compare with
+        for entry in kept[0][1]:
+            entries.put(*entry)
+        entries.save()
+        note("the last scan's import graph kept")
     if memo is not None and cache_dir is not None:
         note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
         memo.save(cache_dir, root, python)
@@ -1097,6 +1121,10 @@ class _Inputs:
         self.deploy_digests: dict[str, str] = {}
         #: Python files :meth:`changed_python` found unchanged, with their digests.
         self.unchanged: dict[str, str] = {}
+        #: What :meth:`changed_python` found (asked again by the scan after a failed
+        #: neutral check), with each changed file's digest before.
+        self._changed: tuple[dict[str, tuple[bytes, os.stat_result, str]] | None] | None = None
+        self.before: dict[str, str] = {}
 
     def _known_digest(self, path: str) -> str | None:
         try:
@@ -1170,7 +1198,13 @@ class _Inputs:
     def changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
         """The Python files whose content changed since the stored result (their content,
         stat before reading and digest), when nothing else did: None when a deployment file
-        or a file discovery read changed, a file is new, or no result is stored."""
+        or a file discovery read changed, a file is new, or no result is stored. Found
+        once per scan."""
+        if self._changed is None:
+            self._changed = (self._changed_python(),)
+        return self._changed[0]
+
+    def _changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
         stored = self.manifest.result_extra
         if self.manifest.result_key is None or stored is None:
             return None
@@ -1196,6 +1230,7 @@ class _Inputs:
                 unchanged[path] = digest
             else:
                 changed[path] = (data, stat, digest)
+                self.before[path] = entry[2]
         for path in self.listing.deploy:
             if self._known_digest(path) is None:
                 return None
