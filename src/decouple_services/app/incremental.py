@@ -82,6 +82,8 @@ class _Bucket:
     reads: set[Read] = field(default_factory=set)
     asks: set[Ask] = field(default_factory=set)
     walked: bool = False
+    #: The file's module: what it reads of its own definitions is no other file's input.
+    module: str = ""
 
 
 class SiteMemo:
@@ -126,6 +128,9 @@ class SiteMemo:
         #: included, and the tables walked whole (``app/edits.py``).
         self.scan_reads: set[Read] = set()
         self.scan_walked: set[str] = set()
+        #: Those of the reads not made by a file's resolution of its own module's
+        #: definitions (``app/edits.py``'s ``KeptPasses``).
+        self.scan_foreign: set[Read] = set()
         #: Files resolved afresh and reused, over the scan (for ``-v``).
         self.fresh = 0
         self.reused = 0
@@ -159,14 +164,14 @@ class SiteMemo:
                 continue
             for item in entry["asks"]:
                 ask(self.asked, tuple(item))
-            self._replayed(entry["reads"])
+            self._replayed(entry["reads"], facts.module)
             self._current[facts.path] = entry
             self.reused += 1
             return found
         return None
 
     def enter(self, facts: FileFacts) -> None:
-        self._bucket = _Bucket()
+        self._bucket = _Bucket(module=facts.module)
 
     def keep(self, facts: FileFacts, result: FilePass) -> None:
         bucket, self._bucket = self._bucket, None
@@ -218,11 +223,11 @@ class SiteMemo:
             return False
         for item in idle["asks"]:
             ask(self.asked, tuple(item))
-        self._replayed(idle["reads"])
+        self._replayed(idle["reads"], facts.module)
         return True
 
     def enter_idle(self, facts: FileFacts) -> None:
-        self._bucket = _Bucket()
+        self._bucket = _Bucket(module=facts.module)
 
     def keep_idle(self, facts: FileFacts) -> None:
         bucket, self._bucket = self._bucket, None
@@ -240,6 +245,16 @@ class SiteMemo:
             "asks": sorted(list(item) for item in bucket.asks),
         }
         self.dirty = True
+
+    def current_pass(self, path: str) -> tuple[dict[str, Any], FilePass] | None:
+        """The entry the last resolution of ``path`` used or made, with its result."""
+        entry = self._current.get(path)
+        if entry is None:
+            return None
+        try:
+            return entry, self._decode(entry)
+        except Exception:  # a cache file may hold anything
+            return None
 
     def variants(self, path: str) -> list[dict[str, Any]]:
         """The entries kept for ``path``, decoded on first use and checked for shape (a
@@ -261,6 +276,8 @@ class SiteMemo:
             self.scan_walked.add(table)
         else:
             self.scan_reads.add((table, key))
+            if self._bucket is None or not _own(key, self._bucket.module):
+                self.scan_foreign.add((table, key))
         if self._bucket is not None:
             if key == "*":
                 self._bucket.walked = True
@@ -271,9 +288,11 @@ class SiteMemo:
         if self._bucket is not None:
             self._bucket.asks.add(item)
 
-    def _replayed(self, reads: list[list[Any]]) -> None:
+    def _replayed(self, reads: list[list[Any]], module: str) -> None:
         """A reused resolution's reads, as if made again."""
-        self.scan_reads.update((table, _from_json(key)) for table, key in reads)
+        found = [(table, _from_json(key)) for table, key in reads]
+        self.scan_reads.update(found)
+        self.scan_foreign.update(read for read in found if not _own(read[1], module))
 
     # -- comparing ------------------------------------------------------------------------
 
@@ -643,6 +662,11 @@ def _helpers_json(result: FilePass) -> list[Any] | None:
             return None
         out.append(encoded)
     return out
+
+
+def _own(key: Any, module: str) -> bool:
+    """Whether ``key`` names a definition of ``module`` (read by a file of it)."""
+    return bool(module) and isinstance(key, str) and key.startswith(module + ".")
 
 
 def _to_json(key: Any) -> Any:
