@@ -616,6 +616,35 @@ def test_a_rerun_after_a_new_request_takes_the_helper_passes_as_the_last_scans(
             assert runs == expected, tree
 
 
+def test_the_searches_a_rerun_did_not_make_are_kept_for_the_files_unchanged(
+    tmp_path: Path,
+) -> None:
+    """A rerun that takes the helper passes as the last scan's does not make their
+    searches: they are kept, with the answers of the files whose content is unchanged
+    (a changed file is read again by the next search with the same terms)."""
+    from decouple_services.app.incremental import SearchMemo
+
+    python = ["a.py", "b.py", "c.py"]
+    digests = {"a.py": "1", "b.py": "2", "c.py": "3"}
+    first = SearchMemo(python, digests.get)
+    first.search("words", ["x"], python, lambda paths: [p for p in paths if p != "b.py"])
+    first.search("words", ["y"], python, lambda paths: ["b.py"])
+    first.save(tmp_path, tmp_path)
+    digests["c.py"] = "4"  # edited
+    second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    second.search("words", ["y"], python, lambda paths: ["b.py"])
+    second.save(tmp_path, tmp_path)
+    third = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    read: list[str] = []
+
+    def run(paths: list[str]) -> list[str]:
+        read.extend(paths)
+        return ["c.py"]
+
+    assert third.search("words", ["x"], python, run) == ["a.py", "c.py"]
+    assert read == ["c.py"]
+
+
 def test_imports_kept_only_when_no_changed_target_shares_a_part_with_a_module() -> None:
     from decouple_services.app.rereads import imports_kept
 
