@@ -415,25 +415,30 @@ class KeptPasses:
         entries: Callable[[str], list[dict[str, Any]]],
         current: Callable[[str], tuple[dict[str, Any], Any] | None],
         facts: Callable[[str], FileFacts],
-        clients: Callable[[Sequence[FileFacts]], set[str]],
-        every: Sequence[FileFacts],
+        clients: Callable[[], set[str]],
     ) -> bool:
         """Whether the passes taken as they were are those the rerun would have made (see
         the class docstring): ``wrappers`` the last pass's helpers, ``parsed_in_rounds``
         whether its rounds of asking parsed any file, ``entries(path)`` the kept
         resolutions of a file, ``current(path)`` its resolution in the last pass (the
-        entry and its decoded result), ``facts(path)`` its facts now, ``clients`` the
-        definitions holding a client object among facts (``app.demand.client_names``),
-        ``every`` the scan's facts."""
+        entry and its decoded result), ``facts(path)`` its facts now, ``clients()`` the
+        definitions holding a client object among the scan's facts
+        (``app.demand.client_names``)."""
         from decouple_services.app.incremental import digest
 
         if parsed_in_rounds or digest(wrappers_key(wrappers)) != self.record.helpers:
             return False
         if self.objects:
             # an object added or removed that is a client's (found among all constants
-            # by the search for its users, which no lookup records)
-            was = {path: old for path, (old, _) in self.edited.items()}
-            holding = clients(every) | clients([was.get(f.path, f) for f in every])
+            # by the search for its users, which no lookup records): those of the last
+            # scan are the objects it searched users of (none searched: no file was left
+            # to parse, and none is in the rerun either)
+            holding = clients() | {
+                qualname
+                for kind, payload in self.record.queries
+                if kind == "objects"
+                for qualname, _ in payload
+            }
             if any(c.qualname in holding or c.qualname[:-2] in holding for c in self.objects):
                 return False
         for path, (old, key) in self.edited.items():

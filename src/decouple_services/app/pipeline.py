@@ -869,8 +869,10 @@ def _scan_or_known(
                 memo.variants,
                 memo.current_pass,
                 by_path.__getitem__,
-                functools.partial(_client_names, options=extract_options, detectors=detectors),
-                facts,
+                # the last round of asking found them, when there were files to parse
+                lambda: (
+                    demand.clients if unparsed else _client_names(facts, extract_options, detectors)
+                ),
             ):
                 raise _PassesDiffer
             # what the passes taken as they were read and searched (the same as then)
