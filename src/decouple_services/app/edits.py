@@ -91,9 +91,10 @@ class EditRecord:
     #: scan to parse up front in the same pass. None: not recorded.
     passes: list[list[str]] | None = None
     #: Each helper pass that learned helpers, in order: the names they are invoked by that
-    #: were new, and the helpers whose invocations the pass looked for (``[qualname,
-    #: is_method]``, in the order it asked); then a digest of the last pass's helpers (the
-    #: scan's). None: not recorded, or the passes stopped at their limit still learning.
+    #: were new, the helpers whose invocations the pass looked for (``[qualname,
+    #: is_method]``, in the order it asked) and the files it re-read for them; then a
+    #: digest of the last pass's helpers (the scan's). None: not recorded, or the passes
+    #: stopped at their limit still learning.
     learned: list[list[Any]] | None = None
     helpers: str | None = None
     #: Of :attr:`reads`, those not made by a file's resolution of its own module's
@@ -385,13 +386,16 @@ class KeptPasses:
             edited[path] = (old, key)
         return cls(record, edited, objects)
 
-    def helpers_of(self, number: int) -> tuple[set[str], list[tuple[str, bool]]] | None:
-        """What helper pass ``number`` learned (the new names, the helpers to look for),
-        or None for the last pass, which is resolved."""
+    def helpers_of(
+        self, number: int
+    ) -> tuple[set[str], list[tuple[str, bool]], list[str] | None] | None:
+        """What helper pass ``number`` learned (the new names, the helpers to look for, the
+        files it re-read for them when kept), or None for the last pass, which is
+        resolved."""
         if number >= len(self.learned):
             return None
-        names, helpers = self.learned[number]
-        return set(names), [(q, m) for q, m in helpers]
+        names, helpers, *again = self.learned[number]
+        return set(names), [(q, m) for q, m in helpers], again[0] if again else None
 
     def replay(
         self, reads: set[Any], foreign: set[Any], walked: set[str], queries: list[Query]
@@ -611,8 +615,9 @@ def _optional_learned(value: Any) -> list[list[Any]] | None:
         return None
     if not isinstance(value, list) or not all(
         isinstance(step, list)
-        and len(step) == 2
+        and len(step) in (2, 3)
         and _optional_names(step[0]) is not None
+        and (len(step) == 2 or _optional_names(step[2]) is not None)
         and isinstance(step[1], list)
         and all(
             isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], bool)

@@ -843,18 +843,31 @@ def _scan_or_known(
                     if new.intersection(w.invoked_as)
                 ]
             known_wrappers |= new
-            learned.append([sorted(new), [[h.qualname, h.is_method] for h in helpers]])
             # Next pass: files that may invoke a new helper (they name it and are connected
             # to its module by imports) are re-read for its invocations. Any other file would
             # give what it gave with the names known before.
             wrapper_options = detection_options(detectors, config, known_wrappers)
-            again = select_rereads(
-                python,
-                helpers,
-                graph(),
-                functools.partial(_read_in, str(root)),
-                demand.search if demand is not None else searched,
-            )
+
+            def select(paths: list[str], helpers: list[Helper] = helpers) -> list[str]:
+                return select_rereads(
+                    paths,
+                    helpers,
+                    graph(),
+                    functools.partial(_read_in, str(root)),
+                    demand.search if demand is not None else searched,
+                )
+
+            if taken is not None and taken[2] is not None and kept:
+                # the import graph is the last scan's: only the edited files' texts may
+                # decide otherwise than in its pass
+                assert kept_passes is not None
+                changed_now = kept_passes.edited
+                chosen = {p for p in taken[2] if p not in changed_now}
+                chosen.update(select([p for p in python if p in changed_now]))
+                again = [p for p in python if p in chosen]
+            else:
+                again = select(python)
+            learned.append([sorted(new), [[h.qualname, h.is_method] for h in helpers], again])
             if demand is not None:
                 demand.queries.append(
                     ["helpers", sorted([h.qualname, h.is_method] for h in helpers)]

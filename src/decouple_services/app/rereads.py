@@ -330,8 +330,15 @@ class RecordedGraph:
         return {m: (self.files_of[m], self._bits[m]) for m in self.files_of}
 
     def connected(self, module: str) -> frozenset[str]:
-        bits = self._bits[module]
-        return frozenset(p for i, p in enumerate(self.python) if bits[i >> 3] >> (i & 7) & 1)
+        # the bytes with a bit set only: a module is connected to few of a tree's files
+        python = self.python
+        return frozenset(
+            python[at * 8 + bit]
+            for at, byte in enumerate(self._bits[module])
+            if byte
+            for bit in range(8)
+            if byte >> bit & 1
+        )
 
 
 class KeptGraph(ImportGraph):
