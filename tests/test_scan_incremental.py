@@ -645,6 +645,22 @@ def test_the_searches_a_rerun_did_not_make_are_kept_for_the_files_unchanged(
     assert read == ["c.py"]
 
 
+def test_with_configured_clients_the_helper_passes_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configured client's positional arguments are placed by the signatures of every
+    function, so an edit adding a function may change what any call matches: the
+    passes are not taken as the last scan's."""
+    root, cache, files = settled(tmp_path)
+    (root / "decouple.toml").write_text(
+        '[clients."orders.helpers.call"]\nurl_arg = "path"\n', encoding="utf-8"
+    )
+    cached(root, cache)
+    after = render(Tree(literal_calls=1))
+    write(root, files, after)
+    assert resolutions(root, cache, monkeypatch) > 1
+
+
 def test_imports_kept_only_when_no_changed_target_shares_a_part_with_a_module() -> None:
     from decouple_services.app.rereads import imports_kept
 
