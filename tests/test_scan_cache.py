@@ -299,6 +299,46 @@ def test_every_scanning_command_keeps_its_cache_where_it_is_told(
     assert not (repo / ".decouple-cache").exists()
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(f.relative_to(folder)): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+
+
+def test_a_migration_dry_run_makes_no_cache_in_the_tree(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --write or --branch, migrate changes nothing in the scanned tree: not even
+    the cache a scan would make there. A scan's own is unchanged (scan_or_known's
+    ``write_cache``)."""
+    out = tmp_path / "out.patch"
+    argv = ["migrate", str(repo), "--select", "cs-3cefa2af", "--patch", str(out)]
+    assert main(argv) == 0
+    assert out.read_bytes() and not (repo / ".decouple-cache").exists()
+    assert main(["scan", str(repo), "-f", "json", "-o", str(tmp_path / "scan.json")]) == 0
+    assert (repo / ".decouple-cache").is_dir()  # scan's behaviour is the same as before
+
+
+def test_a_scan_that_writes_no_cache_reads_the_one_there_and_leaves_it_as_it_was(
+    repo: Path, tmp_path: Path
+) -> None:
+    cache = repo / ".decouple-cache"
+    expected = uncached(repo)
+    assert render_json(scan(repo, ScanOptions(jobs=1))) == expected
+    kept = _files(cache)
+    notes: list[str] = []
+    options = ScanOptions(jobs=1, write_cache=False, notes=notes.append)
+    assert render_json(scan(repo, options)) == expected
+    assert any("its result reused" in n for n in notes), notes  # read
+    clients = repo / CLIENTS
+    clients.write_text(clients.read_text(encoding="utf-8") + "\nEXTRA = 1\n", encoding="utf-8")
+    assert render_json(scan(repo, options)) == uncached(repo)
+    assert _files(cache) == kept  # an edit a scan would record: nothing written
+    # none there: none made, and no warning about it
+    shutil.rmtree(cache)
+    result = scan(repo, options)
+    assert not cache.exists()
+    assert not [d for d in result.diagnostics if d.code == "cache-unusable"]
+
+
 #: Imported only by the commands that need them, never to parse arguments or print help.
 HEAVY = ("rich", "networkx", "libcst", "jinja2", "yaml", "pathspec", "graphviz", "pygments")
 

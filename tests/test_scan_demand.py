@@ -13,6 +13,7 @@ import pytest
 import decouple_services.app.pipeline
 from decouple_services.app.demand import (
     Asked,
+    RoundMemo,
     asked_paths,
     candidate_prefilter,
     client_names,
@@ -23,6 +24,7 @@ from decouple_services.app.demand import (
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
 from decouple_services.core.config import Config
 from decouple_services.detect.extract import extract_facts
+from decouple_services.detect.facts import FileFacts
 from decouple_services.detect.registry import build_detectors
 from decouple_services.render.json import render_json
 
@@ -464,7 +466,17 @@ def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
     plan = dict(_scan_plan(tokens))
     assert plan[b"add_"] == (b"add_get", b"add_post")
     assert b"urllib3" not in plan and plan[b"urllib"] == ()
-    texts = [b"", b"add_", b"app.add_get(", b"add_post", b"import urllib3", b"fastapi_", b"grpc"]
+    texts = [
+        b"",
+        b"add_",
+        b"app.add_get(",
+        b"add_post",
+        b"async_add_entities(); r.add_post(",
+        b"add_ge",
+        b"import urllib3",
+        b"fastapi_",
+        b"grpc",
+    ]
     prefilter = Prefilter(tokens)
     assert [prefilter.passes(t) for t in texts] == [
         any(token in t for token in tokens) for t in texts
@@ -506,3 +518,154 @@ def test_a_rerun_finds_an_unparsed_file_that_now_builds_a_class_looked_for() -> 
 
     assert not found_by_queries("a.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
     assert found_by_queries("b.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
+
+
+class _Tables:
+    """What the memo asks of an index: its tables by name."""
+
+    def __init__(self, **tables: dict[object, object]) -> None:
+        self.tables = tables
+
+    def table(self, name: str) -> dict[object, object]:
+        return self.tables[name]
+
+
+def _resolved(memo: RoundMemo, facts: FileFacts, reads: list[tuple[str, object]], site: bool):
+    """``facts`` resolved afresh under ``memo``, reading ``reads``."""
+    from decouple_services.resolve.calls import CallOutcome, FilePass
+
+    memo.enter(facts)
+    for table, key in reads:
+        memo.read(table, key)
+    result = FilePass((CallOutcome(None, object() if site else None),))  # type: ignore[arg-type]
+    memo.keep(facts, result)
+    return result
+
+
+def _round(memo: RoundMemo, index: _Tables, endpoints: object = ()) -> None:
+    memo.context(["config"], [endpoints])
+    memo.start(index, frozenset())  # type: ignore[arg-type]
+
+
+def test_a_resolution_is_kept_between_rounds_while_what_it_read_is_the_same() -> None:
+    facts = FileFacts("a.py", "a", calls=())
+    value = [("b.py", "definition")]
+    index = _Tables(constants={"b.URL": value}, functions={})
+    memo = RoundMemo()
+    _round(memo, index)
+    assert memo.recall(facts) is None
+    kept = _resolved(memo, facts, [("constants", "b.URL"), ("functions", "b.f")], site=False)
+    # another round, the same definitions (the tables keep a list while its files stay)
+    index = _Tables(constants={"b.URL": value, "c.X": [("c.py", "x")]}, functions={})
+    _round(memo, index)
+    assert memo.recall(facts) is kept
+    # a miss that is now found, a definition that changed, other facts for the file
+    for changed, other in (
+        (_Tables(constants={"b.URL": value}, functions={"b.f": [("b.py", "f")]}), facts),
+        (_Tables(constants={"b.URL": [("b.py", "definition")]}, functions={}), facts),
+        (index, FileFacts("a.py", "a", calls=())),
+    ):
+        _round(memo, changed)
+        assert memo.recall(other) is None
+        _round(memo, index)
+        assert memo.recall(facts) is kept
+
+
+def test_a_call_site_is_resolved_again_when_the_endpoints_change() -> None:
+    with_site, without = FileFacts("a.py", "a"), FileFacts("b.py", "b")
+    index = _Tables(constants={})
+    memo = RoundMemo()
+    _round(memo, index, endpoints=("GET /a",))
+    _resolved(memo, with_site, [], site=True)
+    plain = _resolved(memo, without, [], site=False)
+    _round(memo, index, endpoints=("GET /a", "GET /b"))
+    assert memo.recall(with_site) is None
+    assert memo.recall(without) is plain
+
+
+def test_a_resolution_that_walked_a_table_is_not_kept() -> None:
+    facts = FileFacts("a.py", "a")
+    index = _Tables(constants={})
+    memo = RoundMemo()
+    _round(memo, index)
+    _resolved(memo, facts, [("constants", "*")], site=False)
+    _round(memo, index)
+    assert memo.recall(facts) is None
+
+
+def test_the_rounds_of_asking_resolve_again_only_files_whose_reads_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--no-cache`` resolves a file once per round of asking only while a definition it
+    read changes; the result is still that of parsing everything, resolved afresh."""
+    from decouple_services.resolve.calls import CallResolver
+
+    tree = {
+        **TREE,
+        # a call that reads nothing another file defines: resolved once
+        "shop/app/ping.py": """\
+            import requests
+
+
+            def ping():
+                requests.get("http://users:8000/orders")
+            """,
+    }
+    root = write(tmp_path / "repo", tree)
+    resolved: list[str] = []
+    first_pass = CallResolver._first_pass
+
+    def counting(self: CallResolver, facts: FileFacts) -> object:
+        resolved.append(facts.path)
+        return first_pass(self, facts)
+
+    monkeypatch.setattr(CallResolver, "_first_pass", counting)
+    narrow = _comparable(root, full_parse=False)
+    on_demand = list(resolved)
+    resolved.clear()
+    assert narrow == _comparable(root, full_parse=True)
+    assert on_demand.count("shop/app/ping.py") == 1
+    # orders.py reads the settings and the client object parsed in later rounds
+    assert on_demand.count("shop/app/orders.py") > 1
+
+
+def test_assigning_finds_what_each_keys_pattern_finds() -> None:
+    """The keys are tested only before an assigned subscript's `]`: the same files as
+    trying each key's pattern over the whole text."""
+    import re
+
+    from decouple_services.app.demand import _whole, assigning
+
+    def reference(text: bytes, keys: list[str]) -> bool:
+        for key in keys:
+            pattern = re.compile(
+                re.escape(key.encode()) + rb"['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
+            )
+            if key.encode() in text and _whole(text, pattern, b"."):
+                return True
+        return False
+
+    keys = ["get", "session", "key ", "get()", "KEY_HASS"]
+    texts = [
+        b'app["session"] = s\n',
+        b"app[session]: Session = s\n",
+        b"app['session' ] = s\n",
+        b"app[session] == s\n",
+        b"x.get(1)\nx[y.get] = 1\n",
+        b"x[aget] = 1\n",
+        b'x["a"]: Dict[get] = 1\n',
+        b"x[b.get]: Dict[get] = 1\n",
+        b'app["key "] = 1\n',
+        b'app["key"] = 1\n',
+        b"d[get()] = 2\n",
+        b"d[get()]\t=\t2\n",
+        b"hass.data[KEY_HASS]=1",
+        b"hass.data[KEY_HASS] = {}\nother[get]",
+        b"]=1",
+        b"",
+    ]
+    read = dict((str(i), t) for i, t in enumerate(texts)).get
+    found = assigning([str(i) for i in range(len(texts))], keys, read)
+    assert found == [str(i) for i, t in enumerate(texts) if reference(t, keys)]
+    assert found  # the texts hold both kinds
+    assert len(found) < len(texts)

@@ -37,7 +37,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,8 +275,38 @@ def _write_text(target: str, data: bytes) -> bool:
     return _write_chunks(target, (data,))
 
 
+#: Cache folders this process reads and never writes (:func:`read_only`).
+_READ_ONLY: set[str] = set()
+
+
+@contextlib.contextmanager
+def read_only(folder: Path | None) -> Iterator[None]:
+    """Within the block, the cache ``folder`` (None: none) is read as usual, and nothing
+    is written into it, nor is it made: a migration's dry run leaves the scanned tree as
+    it found it, yet reads the cache a scan of it made. Every write of the cache goes
+    through :func:`_write_chunks` and :func:`prepare`, which both ask."""
+    if folder is None:
+        yield
+        return
+    key = os.path.abspath(folder)
+    added = key not in _READ_ONLY
+    _READ_ONLY.add(key)
+    try:
+        yield
+    finally:
+        if added:
+            _READ_ONLY.discard(key)
+
+
+def _is_read_only(path: str) -> bool:
+    path = os.path.abspath(path)
+    return any(path == f or path.startswith(f + os.sep) for f in _READ_ONLY)
+
+
 def _write_chunks(target: str, chunks: Iterable[bytes]) -> bool:
     folder = os.path.dirname(target)
+    if _READ_ONLY and _is_read_only(folder):
+        return False
     try:
         if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
             return False  # never renamed over a FIFO, a device or a link someone put there
@@ -321,6 +351,8 @@ def prepare(path: Path, *, follow_link: bool = False) -> str | None:
             return f"cannot use the cache folder {path}: {exc.strerror or exc}"
         if not stat.S_ISDIR(st.st_mode):
             return f"the cache folder {path} is {kind_of(st.st_mode)}, not a directory"
+    if _READ_ONLY and _is_read_only(str(path)):
+        return None if os.path.isdir(path) else f"no cache folder {path} to read"
     try:
         path.mkdir(parents=True, exist_ok=True)
         # O_EXCL | O_NOFOLLOW: an existing .gitignore, or a link planted there, is left alone
@@ -731,6 +763,7 @@ __all__ = [
     "read_cache_bytes",
     "read_cache_json",
     "read_facts",
+    "read_only",
     "refresh_facts",
     "result_key",
     "write_cache_chunks",

@@ -158,7 +158,14 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
         term,
         root,
         ScanOptions(
-            config_path=command.config, use_cache=command.use_cache, cache_dir=command.cache_dir
+            config_path=command.config,
+            use_cache=command.use_cache,
+            cache_dir=command.cache_dir,
+            # a dry run writes nothing into the scanned tree: it reads a cache a scan made
+            # there, and makes none (a --cache-dir the user names is written as asked)
+            write_cache=command.write
+            or command.branch is not None
+            or command.cache_dir is not None,
         ),
         file=err,
     )

@@ -35,6 +35,9 @@ from decouple_services.app.cache import (
 from decouple_services.app.cache import (
     prepare as prepare_cache,
 )
+from decouple_services.app.cache import (
+    read_only as read_only_cache,
+)
 from decouple_services.app.replay import CACHE_DIR_NAME
 from decouple_services.core.config import Config, load_config
 from decouple_services.core.errors import ConfigError, PathError
@@ -91,6 +94,9 @@ class ScanOptions:
     jobs: int | None = None
     use_cache: bool = True
     cache_dir: Path | None = None
+    #: False: the cache folder is read when it exists, and nothing is written into it nor is
+    #: it made (a migration's dry run leaves the scanned tree as it found it).
+    write_cache: bool = True
     #: Parse every file the broad prefilter passes, as versions before on-demand parsing
     #: did, instead of the candidates and what resolution asks for. Same call sites, slower.
     full_parse: bool = False
@@ -449,11 +455,16 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     # see GC_THRESHOLDS: from the start, the checks of a rerun and the result's storing too
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    options = options or ScanOptions()
+    folder = None
+    if options.use_cache and not options.write_cache:
+        folder = options.cache_dir or Path(root).resolve() / CACHE_DIR_NAME
     try:
-        try:
-            return _scan_or_known(root, options)
-        except _PassesDiffer:
-            return _scan_or_known(root, options, passes_as_kept=False)
+        with read_only_cache(folder):
+            try:
+                return _scan_or_known(root, options)
+            except _PassesDiffer:
+                return _scan_or_known(root, options, passes_as_kept=False)
     finally:
         gc.set_threshold(*thresholds)
 
@@ -485,7 +496,11 @@ def _scan_or_known(
     cache_dir = None
     if options.use_cache:
         cache_dir = options.cache_dir or root / CACHE_DIR_NAME
-        problem = prepare_cache(cache_dir, follow_link=options.cache_dir is not None)
+        problem = None
+        if options.write_cache or os.path.lexists(cache_dir):
+            problem = prepare_cache(cache_dir, follow_link=options.cache_dir is not None)
+        else:
+            cache_dir = None  # none to read, and none to make
         if problem is not None:
             diagnostics.append(
                 Diagnostic(
@@ -671,7 +686,7 @@ def _scan_or_known(
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
-        from decouple_services.app.demand import Asked, asking_index, searched
+        from decouple_services.app.demand import Asked, RoundMemo, asking_index, searched
         from decouple_services.app.edits import EditRecord
         from decouple_services.app.incremental import SearchMemo, SiteMemo
 
@@ -683,8 +698,12 @@ def _scan_or_known(
         memo = SiteMemo.load(asked, cache_dir, root) if cache_dir is not None else None
         if memo is not None:
             memo.facts_keys = facts_keys
+        # Without one, each file's resolution is still kept from one round of asking to the
+        # next while what it read is the same (`--full-parse` resolves afresh: the reference)
+        rounds = RoundMemo() if memo is None and demand is not None else None
+        reusing: SiteMemo | RoundMemo | None = memo if memo is not None else rounds
         if demand is not None or memo is not None:
-            index_type = asking_index(ProjectIndex, asked, memo)
+            index_type = asking_index(ProjectIndex, asked, reusing)
         searches = None
         if demand is not None and cache_dir is not None and manifest is not None:
             files = manifest.files
@@ -797,8 +816,8 @@ def _scan_or_known(
                     discovery.grpc_servicers,
                     matches,
                 )
-                if memo is not None:
-                    memo.context(
+                if reusing is not None:
+                    reusing.context(
                         [
                             repr(config),
                             repr(services),
@@ -815,7 +834,7 @@ def _scan_or_known(
                             repr(discovery.grpc_servicers),
                         ],
                     )
-                resolution = resolver.resolve(memo)
+                resolution = resolver.resolve(reusing)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 parsed_in_rounds = parsed_in_rounds or bool(wanted)
                 # files holding nothing resolution reads (an empty `__init__.py`): the

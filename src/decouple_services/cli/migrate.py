@@ -196,7 +196,7 @@ def migrate(
     ] = False,
     config: Annotated[Path | None, options.CONFIG] = None,
     no_cache: Annotated[bool, options.NO_CACHE] = False,
-    cache_dir: Annotated[Path | None, options.CACHE_DIR] = None,
+    cache_dir: Annotated[Path | None, options.MIGRATE_CACHE_DIR] = None,
     quiet: Annotated[bool, options.QUIET] = False,
     verbose: Annotated[bool, options.VERBOSE] = False,
 ) -> None:

@@ -26,6 +26,15 @@ CACHE_DIR = typer.Option(
     help="Where to keep per-file results between runs (default: PATH/.decouple-cache). "
     "Safe to delete; shared safely by concurrent runs.",
 )
+#: ``migrate``'s: a dry run writes nothing into the scanned tree, the cache included.
+MIGRATE_CACHE_DIR = typer.Option(
+    "--cache-dir",
+    metavar="DIR",
+    file_okay=False,
+    help="Where to keep per-file results between runs (default: PATH/.decouple-cache, "
+    "which a dry run reads if a scan made it but never creates or writes: only --write "
+    "and --branch do). Safe to delete; shared safely by concurrent runs.",
+)
 QUIET = typer.Option(
     "--quiet",
     "-q",

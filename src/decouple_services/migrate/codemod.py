@@ -131,6 +131,9 @@ class SendSpec:
     #: The parameters of the helper the call goes through, in order, each with its literal
     #: default's source (``None`` for none): a parameter the call leaves out sends it.
     helper_params: tuple[tuple[str, str | None], ...] = ()
+    #: What the helper's own request sends that the send does not carry (a fixed
+    #: credential, a header), for the reviewer (``helper_request.py``).
+    helper_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +368,7 @@ def _locate(
             in_async,
             payload,
             headers,
-            (*wait_notes, *notes, *header_notes),
+            (*wait_notes, *notes, *header_notes, *spec.helper_notes),
             column,
             timeout,
             bound_notes,
@@ -1687,12 +1690,14 @@ def _call_headers(
         constant = _module_dict(parsed, given) or _fixed_dict(parsed, call, given)
         if constant is None:
             _refuse_unseen_headers(parsed, call, given)
-        elif _exchange_only(constant):
+        _refuse_content_type(parsed, constant)
+        if constant is not None and _exchange_only(constant):
             return (), _client_credentials(parsed, call)
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
             "headers to keep in the send's `headers=`",
         )
+    _refuse_content_type(parsed, given)
     kept = []
     notes = []
     for element in given.elements:
@@ -1701,6 +1706,7 @@ def _call_headers(
             constant = _module_dict(parsed, spread) if spread is not None else None
             if spread is not None and constant is None:
                 _refuse_unseen_headers(parsed, call, spread)
+            _refuse_content_type(parsed, constant)
             if constant is None or not _exchange_only(constant):
                 notes.append(
                     f"`{module.code_for_node(element)}` in `headers=` is not carried: name "
@@ -1719,6 +1725,41 @@ def _call_headers(
             )
             kept.append((key.value, value))
     return tuple(kept), (*notes, *_client_credentials(parsed, call))
+
+
+def _refuse_content_type(parsed: ParsedSource, headers: cst.Dict | None) -> None:
+    """Refuses a call whose headers give a ``Content-Type`` other than JSON
+    (``application/vnd.api+json``, a form encoding): the consumer hands the callee the
+    event's data as ``application/json``, so a callee choosing its parser by the type (a
+    JSON:API parser, a form parser) would read every event differently from the call, and
+    refuse it. Not a header of the exchange to drop, then, but part of the request."""
+    if headers is None:
+        return
+    for element in headers.elements:
+        if not (
+            isinstance(element, cst.DictElement)
+            and isinstance(element.key, cst.SimpleString)
+            and isinstance(element.key.evaluated_value, str)
+            and element.key.evaluated_value.lower() == "content-type"
+        ):
+            continue
+        value = element.value
+        media = value.evaluated_value if isinstance(value, cst.SimpleString) else None
+        if isinstance(media, str) and is_json_media_type(media):
+            continue
+        shown = media if isinstance(media, str) else parsed.wrapper.module.code_for_node(value)
+        line = parsed.positions[element].start.line
+        raise _NotRewritable(
+            f"the call sends `Content-Type: {shown}` (line {line}), and the consumer hands "
+            "the callee the event's data as `application/json`, which its parsers read "
+            "differently (a JSON:API or form parser is not chosen), so every event would "
+            "be refused; keep the call, or make the callee accept `application/json`"
+        )
+
+
+def is_json_media_type(media: str) -> bool:
+    """Whether a ``Content-Type`` is the one the consumer's request has, JSON."""
+    return media.partition(";")[0].strip().lower() == "application/json"
 
 
 def _module_dict(parsed: ParsedSource, value: cst.BaseExpression) -> cst.Dict | None:
@@ -2255,7 +2296,7 @@ def _rewrite(
     new_module = add_import(new_module, f"from {target} import {', '.join(names)}", own_package=own)
     if any(specs[i].is_grpc for i in found):
         new_module = add_import(new_module, "from google.protobuf import json_format")
-    new_module = separate_docstring(new_module)
+    new_module = separate_docstring(new_module, module)
     dead: dict[int, cst.SimpleStatementLine] = {}
     bare: set[int] = set()
     # header dicts the sends now carry written out: (function, name) -> the line of the

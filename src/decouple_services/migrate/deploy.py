@@ -624,7 +624,8 @@ class StartCommand:
     #: Why the interpreter could not be told from the command, naming it: a merge blocker.
     problem: str | None = None
     #: ``(name, value)`` the bypassed entrypoint script exports (``DJANGO_SETTINGS_MODULE``,
-    #: ``APP_MODULE``...), for processes started without it.
+    #: ``APP_MODULE``...), with those of the ``case "$1"`` branch the command selects
+    #: (:func:`selected_branch`), for processes started without it.
     env: tuple[tuple[str, str], ...] = ()
     #: The ENTRYPOINT words of a script that runs its arguments (``exec "$@"``): it
     #: activates a virtualenv or exports what the code reads, so the consumers' command
@@ -636,22 +637,28 @@ class StartCommand:
     exports: tuple[tuple[str, str], ...] = ()
 
 
+def _shell_ends(words: Sequence[str]) -> list[str] | None:
+    """The command ``sh -c "..."`` (``words``) ends by running, its ``exec`` left out:
+    ``sh -c "wait-for db && manage.py migrate && gunicorn ..."`` runs the server last;
+    None for a command that is no such shell."""
+    if len(words) < 3 or posixpath.basename(words[0]) not in ("sh", "bash") or words[1] != "-c":
+        return None
+    last = re.split(r"&&|\|\||;", words[2])[-1].strip()
+    try:
+        inner = shlex.split(last)
+    except ValueError:
+        inner = last.split()
+    return inner[1:] if inner[:1] == ["exec"] else inner
+
+
 def python_of(words: Sequence[str], where: str) -> StartCommand:
     """The interpreter ``words`` (a start command) runs the service's Python with: its
     runner prefix kept (``poetry run``, ``uv run``...), a virtualenv's ``bin/python`` for
     a program run from one. A shell script or ``sh -c`` hides it: ``problem`` says so."""
     words = list(words)
-    if len(words) >= 3 and posixpath.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
-        # ``sh -c "wait-for db && manage.py migrate && gunicorn ..."``: the server is the
-        # command the chain ends with
-        last = re.split(r"&&|\|\||;", words[2])[-1].strip()
-        try:
-            inner = shlex.split(last)
-        except ValueError:
-            inner = last.split()
-        inner = inner[1:] if inner[:1] == ["exec"] else inner
-        if inner:
-            return python_of(inner, where)
+    inner = _shell_ends(words)
+    if inner:
+        return python_of(inner, where)
     prefix: list[str] = []
     for runner in _RUNNERS:
         if tuple(words[: len(runner)]) == runner:
@@ -685,99 +692,388 @@ _ASSIGNMENT = re.compile(r"^(export\s+)?([A-Za-z_]\w*)=(.*)$")
 _REFERENCE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
+class _Exports:
+    """The ``export NAME=value`` lines of a shell script read in order: the plain values
+    (their ``${VAR}`` filled from the assignments read before them), and the names of
+    those whose value cannot be told (it runs a command, ``$(...)``, or reads a variable
+    the script does not set)."""
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self.known: dict[str, str] = dict(known or {})
+        self.carried: dict[str, str] = {}
+        self.lost: list[str] = []
+
+    def read(self, line: str) -> None:
+        found = _ASSIGNMENT.match(line)
+        if found is None:
+            return
+        exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()
+        value: str | None = None
+        if "$(" not in raw and "`" not in raw:
+            try:
+                words: list[str] | None = shlex.split(raw, comments=True)
+            except ValueError:
+                words = None  # an unclosed quote: its value is not told
+            if words is not None and len(words) <= 1:
+                text = words[0] if words else ""
+                missing = [
+                    m.group(1) or m.group(2)
+                    for m in _REFERENCE.finditer(text)
+                    if (m.group(1) or m.group(2)) not in self.known
+                ]
+                if not missing and "$" not in _REFERENCE.sub("", text):
+                    value = _REFERENCE.sub(lambda m: self.known[m.group(1) or m.group(2)], text)
+        if value is None:
+            self.known.pop(name, None)
+            if exported:
+                self.carried.pop(name, None)
+                self.lost.append(name)
+            return
+        self.known[name] = value
+        if exported:
+            self.carried[name] = value
+            self.lost = [n for n in self.lost if n != name]
+
+    def result(self) -> tuple[list[tuple[str, str]], list[str]]:
+        return list(self.carried.items()), list(dict.fromkeys(self.lost))
+
+
 def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
     """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
     ``script`` (not inside a function, a branch or a loop, indented or not) as
     ``(name, value)``, their ``${VAR}`` filled from the plain assignments before them;
     and the names of those whose value cannot be told (it runs a command, ``$(...)``,
     or reads a variable the script does not set)."""
-    known: dict[str, str] = {}
-    carried: dict[str, str] = {}
-    lost: list[str] = []
-    depth = 0
-    for line in script.splitlines():
+    lines = script_lines(script)
+    depths = block_depths(lines)
+    if depths is None:
+        # where its blocks begin and end was not read: which exports run for sure is not
+        # known, so none is carried and every one is named
+        return [], exported_names(lines)
+    exports = _Exports()
+    for line, depth in zip(lines, depths, strict=True):
         # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
         # runs only sometimes: what it exports is not the script's for sure
-        top, depth = depth == 0, max(0, depth + _block_change(line))
-        found = _ASSIGNMENT.match(line) if top else None
-        if found is None:
+        if depth == 0:
+            exports.read(line)
+    return exports.result()
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """The branch of a script's top-level ``case "$1" in`` that the first argument it is
+    given selects: a ``start`` command runs the ``start)`` branch."""
+
+    #: 1-based line of the branch's pattern.
+    line: int
+    #: Its pattern as written: ``start``, ``test_py | test_coverage``, ``*``.
+    pattern: str
+    #: ``(name, value)`` of its plain exports, not inside a block of its own.
+    carried: tuple[tuple[str, str], ...] = ()
+    #: Its exports whose value runs a command or reads a variable the script does not set.
+    lost: tuple[str, ...] = ()
+    #: Its exports inside a block of its own (an ``if``, a loop): made only sometimes.
+    sometimes: tuple[str, ...] = ()
+
+
+_CASE_ON_FIRST = re.compile(r'case\s+(?:"\$\{?1\}?"|\$\{?1\}?)\s+in(?:\s|;|$)')
+_PATTERN = re.compile(r"^\(?([^()]*)\)(.*)$")
+_EXPORT_NAME = re.compile(r"^export\s+([A-Za-z_]\w*)=")
+
+
+def _statements(line: str) -> tuple[list[str], bool]:
+    """The commands of one line of shell (split at ``;``, quotes kept, the comment left
+    out), and whether it ends a ``case`` branch (``;;``)."""
+    code = _scan(line)[0]  # ``$#`` is no comment
+    lexer = shlex.shlex(code, posix=False, punctuation_chars=";&|")
+    lexer.commenters = ""
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        words = code.split()
+    ends = words[-1:] == [";;"]
+    out: list[list[str]] = [[]]
+    for word in words:
+        if word in (";", ";;"):
+            out.append([])
+        else:
+            out[-1].append(word)
+    return [" ".join(w) for w in out if w], ends
+
+
+def selected_branch(script: str, argument: str) -> Branch | None:
+    """The branch of the shell ``script``'s top-level ``case "$1" in`` (the dispatch of a
+    script such as aether's ``entrypoint.sh``) that ``argument`` selects, with what it
+    exports: the exports the service runs with besides the script's top-level ones. The
+    first branch whose pattern matches wins, as in the shell; None without such a
+    ``case`` or a branch taking ``argument``."""
+    import fnmatch
+
+    exports = _Exports()
+    lines = script_lines(script)
+    depths = block_depths(lines)
+    if depths is None:
+        return None  # its blocks were not read: every export is named (script_exports)
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        at += 1
+        if depths[at - 1] != 0:
             continue
-        exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()
-        value: str | None = None
-        if "$(" not in raw and "`" not in raw:
-            try:
-                words = shlex.split(raw, comments=True)
-            except ValueError:
-                words = []
-            if len(words) <= 1:
-                text = words[0] if words else ""
-                missing = [
-                    m.group(1) or m.group(2)
-                    for m in _REFERENCE.finditer(text)
-                    if (m.group(1) or m.group(2)) not in known
-                ]
-                if not missing and "$" not in _REFERENCE.sub("", text):
-                    value = _REFERENCE.sub(lambda m: known[m.group(1) or m.group(2)], text)
-        if value is None:
-            known.pop(name, None)
-            if exported:
-                carried.pop(name, None)
-                lost.append(name)
+        if _CASE_ON_FIRST.match(line.strip()) is None:
+            exports.read(line)
             continue
-        known[name] = value
-        if exported:
-            carried[name] = value
-            lost = [n for n in lost if n != name]
-    return list(carried.items()), list(dict.fromkeys(lost))
+        # the branches: a pattern line, its body (indented or on the pattern's line), ``;;``
+        while at < len(lines):
+            commands, _ = _statements(lines[at])
+            at += 1
+            text = " ".join(commands)
+            if not text:
+                continue
+            if text == "esac" or text.startswith("esac "):
+                return None
+            pattern = _PATTERN.match(text)
+            if pattern is None:
+                return None  # not a layout read here
+            alternatives = [a.strip().strip("\"'") for a in pattern.group(1).split("|")]
+            chosen = any(fnmatch.fnmatchcase(argument, a) for a in alternatives if a)
+            branch = _Exports(exports.known)
+            sometimes: list[str] = []
+            line_of, inner = at, 0
+            body = lines[at - 1][lines[at - 1].index(")") + 1 :]
+            while True:
+                commands, ends = _statements(body)
+                change = _block_change(body)
+                for command in commands:
+                    if inner == 0:
+                        branch.read(command)
+                    elif (named := _EXPORT_NAME.match(command)) is not None:
+                        sometimes.append(named.group(1))
+                inner = max(0, inner + change)
+                if (ends and inner == 0) or at >= len(lines):
+                    break
+                body = lines[at]
+                at += 1
+            if chosen:
+                carried, lost = branch.result()
+                own = [(n, v) for n, v in carried if exports.carried.get(n) != v]
+                return Branch(
+                    line_of,
+                    " | ".join(alternatives),
+                    tuple(own),
+                    tuple(lost),
+                    tuple(dict.fromkeys(n for n in sometimes if n not in dict(carried))),
+                )
+        return None
+    return None
 
 
 _OPENS = frozenset({"if", "case", "for", "while", "until", "{"})
 _CLOSES = frozenset({"fi", "esac", "done", "}"})
 #: What a command may follow on one line: a keyword there starts a command too.
-_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "then", "do", "else", "elif", ";;"})
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "then", "do", "else", "elif", ";;", "!"})
+#: ``<<EOF``, ``<<-'END'``, ``<< "X"``: a here-document, whose body is text, not commands
+#: (``<<<`` is a one-line here-string).
+_HEREDOC = re.compile(r"<<(-?)\s*\\?([\"']?)([A-Za-z_]\w*)\2")
+_EXPORTED = re.compile(r"(?:^|[\s;&|])export\s+([A-Za-z_]\w*)=")
+
+
+def _scan(line: str) -> tuple[str, str]:
+    """``line`` without its comment, and the same with what is inside quotes blanked (as
+    long): a ``#`` is a comment only where a word starts outside quotes (``$#``,
+    ``${#x}`` and ``a#b`` are not)."""
+    quote, escaped = "", False
+    masked: list[str] = []
+    for at, char in enumerate(line):
+        if escaped:
+            escaped = False
+            if quote:
+                masked.append(" ")
+                continue
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+            else:
+                masked.append(" ")
+                continue
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (at == 0 or line[at - 1] in " \t;&|()<>"):
+            return line[:at], "".join(masked)
+        masked.append(char)
+    return line, "".join(masked)
+
+
+def _continued(line: str) -> bool:
+    """Whether ``line`` ends with a backslash that joins the next line to it (not one in
+    its comment, nor an escaped one)."""
+    return _scan(line)[0] == line and (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
+def script_lines(script: str) -> list[str]:
+    """The lines of the shell ``script`` as commands read them, one for each of its lines
+    (line numbers kept): a line continued with a backslash joined to its first (the
+    others blank), a here-document's body blank (its text runs nothing: a ``for all
+    users`` in it opens no loop)."""
+    lines = script.splitlines()
+    out: list[str] = []
+    at = 0
+    while at < len(lines):
+        first, line = at, lines[at]
+        at += 1
+        while _continued(line) and at < len(lines):
+            line = line[:-1] + " " + lines[at].lstrip()
+            at += 1
+        out.append(line)
+        out.extend("" for _ in range(first + 1, at))
+        code, masked = _scan(line)
+        for found in re.finditer(r"(?<!<)<<(?!<)", masked):
+            # the delimiter as written (``'EOF'``: what is inside quotes is blank in
+            # ``masked``, which only tells that the ``<<`` is outside them)
+            heredoc = _HEREDOC.match(code, found.start())
+            if heredoc is None:
+                continue
+            word, tabs = heredoc.group(3), bool(heredoc.group(1))
+            end = next(
+                (
+                    n
+                    for n in range(at, len(lines))
+                    if (lines[n].lstrip("\t") if tabs else lines[n]).rstrip() == word
+                ),
+                None,
+            )
+            if end is None:
+                continue  # no line ends it: not read as one
+            out.extend("" for _ in range(at, end + 1))
+            at = end + 1
+    return out
+
+
+def _words(line: str) -> list[str] | None:
+    """The words of one line of shell, ``;``/``&&``/``|`` apart, without its comment;
+    None where its quotes do not close."""
+    lexer = shlex.shlex(_scan(line)[0], posix=True, punctuation_chars=";&|")
+    lexer.commenters = ""
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError:
+        return None
+
+
+def _commands(words: Sequence[str]) -> list[list[str]]:
+    """``words`` cut into the simple commands they hold, each from the word where a
+    command starts: after a separator, a keyword (``then``, ``do``, ``if``...), a
+    ``case`` pattern (``start)``), ``name()`` or ``function name``."""
+    commands: list[list[str]] = []
+    starts, previous = True, ""
+    for word in words:
+        if starts and word not in _SEPARATORS:
+            commands.append([])
+        if commands and word not in _SEPARATORS:
+            commands[-1].append(word)
+        starts = (
+            word in _SEPARATORS
+            or word in _OPENS
+            or word in _CLOSES
+            or word.endswith("()")
+            or previous == "function"
+            or (starts and word.endswith(")"))
+        )
+        previous = word
+    return commands
 
 
 def _block_change(line: str) -> int:
     """How many shell blocks (``if``/``case``/loops/``{``) the ``line`` opens, less those it
-    closes, counting keywords only where a command starts (not inside quotes or words)."""
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
-    lexer.commenters = "#"
-    lexer.whitespace_split = True
-    try:
-        words = list(lexer)
-    except ValueError:
+    closes, counting keywords only where a command starts (not inside quotes or words);
+    a function's ``{`` opens a block (``f() {``), and closes on the line when its ``}``
+    is there (``f() { echo; }``)."""
+    words = _words(line)
+    if words is None:
         return 0
-    if words[:1] == ["function"] and words[-1:] == ["{"]:
-        return 1  # ``function name {``
-    change, starts = 0, True
-    for word in words:
-        if starts and word in _OPENS:
+    change = 0
+    for command in _commands(words):
+        if command[0] in _OPENS:
             change += 1
-        elif starts and word in _CLOSES:
+        elif command[0] in _CLOSES:
             change -= 1
-        elif word.endswith("()") and line.rstrip().endswith("{"):
-            change += 1  # ``name() {``: a function's body
-            break
-        starts = word in _SEPARATORS or word in _OPENS or word in _CLOSES
     return change
 
 
+def block_depths(lines: Sequence[str]) -> list[int] | None:
+    """How many blocks (``if``, ``case``, loops, functions, ``{ ...; }``) are open before
+    each of ``lines`` (:func:`script_lines`); None when they are not read right: a block
+    closes that was not opened, or some are still open at the end. A script that runs
+    has every block closed, so a layout this reading does not follow is told apart from
+    a count that would take a whole script's remainder for the inside of a block."""
+    depths: list[int] = []
+    depth = 0
+    for line in lines:
+        depths.append(depth)
+        depth += _block_change(line)
+        if depth < 0:
+            return None
+    return depths if depth == 0 else None
+
+
+def exported_names(lines: Sequence[str]) -> list[str]:
+    """Every name an ``export NAME=...`` of ``lines`` sets, wherever it is."""
+    return list(
+        dict.fromkeys(m.group(1) for line in lines for m in _EXPORTED.finditer(_scan(line)[0]))
+    )
+
+
 _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
-_REARGUMENTS = re.compile(r"(?:shift|set\s+--)(?:\s|;|$)")
+
+
+def _changes_arguments(command: Sequence[str]) -> bool:
+    """Whether the simple ``command`` changes the script's arguments: ``shift``, or
+    ``set`` given words besides its options (``set -e -- gunicorn "$@"``, ``set web``);
+    ``set -e`` and ``set -o pipefail`` leave them."""
+    if command[:1] == ["shift"]:
+        return True
+    if command[:1] != ["set"]:
+        return False
+    rest = list(command[1:])
+    while rest:
+        word = rest.pop(0)
+        if word in ("-o", "+o"):
+            rest = rest[1:]
+        elif word == "--" or word[:1] not in ("-", "+"):
+            return True
+    return False
+
+
+def _ends_running_arguments(lines: Sequence[str]) -> bool:
+    """Whether the last top-level command of the script ``lines`` is ``exec "$@"``."""
+    top = [
+        line.strip()
+        for line in lines
+        if line.strip() and not line[0].isspace() and not line.startswith("#")
+    ]
+    return bool(top) and _PASS_THROUGH.fullmatch(top[-1]) is not None
+
+
+def reargues(script: str) -> bool:
+    """Whether the shell ``script`` ends with ``exec "$@"`` but changes its arguments
+    first: ``shift`` or ``set -- gunicorn ... "$@"`` anywhere, on a line of its own or
+    after another command (``ROLE=$1; shift``, ``[ "$1" = -- ] && shift``), so what it
+    runs is no longer the command it is given."""
+    lines = script_lines(script)
+    return _ends_running_arguments(lines) and any(
+        _changes_arguments(command) for line in lines for command in _commands(_words(line) or [])
+    )
 
 
 def passes_arguments(script: str) -> bool:
-    """Whether the shell ``script``'s last top-level command is ``exec "$@"``: it runs the
-    command it is given, after what it sets up (a virtualenv, exports, a wait)."""
-    top = [
-        line.strip()
-        for line in script.splitlines()
-        if line.strip() and not line[0].isspace() and not line.startswith("#")
-    ]
-    if not top or _PASS_THROUGH.fullmatch(top[-1]) is None:
-        return False
-    # ``shift`` or ``set -- gunicorn ... "$@"`` first: what it runs is no longer the command
-    return not any(_REARGUMENTS.match(line) for line in top[:-1])
+    """Whether the shell ``script``'s last top-level command is ``exec "$@"`` and it leaves
+    its arguments as given: it runs the command it is given, after what it sets up (a
+    virtualenv, exports, a wait)."""
+    return _ends_running_arguments(script_lines(script)) and not reargues(script)
 
 
 def dockerfile_start(text: str, path: str) -> tuple[list[str], list[str], str | None, str]:
@@ -867,12 +1163,17 @@ def start_command(
         words = image
     if not words:
         return None
-    script = words[0] if words[0].endswith(".sh") else None
+    # what runs the service: the command, or the one a shell runs last (a shell-form
+    # ``ENTRYPOINT /docker-entrypoint.sh`` is ``/bin/sh -c /docker-entrypoint.sh``)
+    run = _shell_ends(words) or words
+    script = run[0] if run and run[0].endswith(".sh") else None
     text = ""
+    script_path = script or ""
     if script is not None and dockerfile is not None:
         # the script is copied into the image from the build context, beside the Dockerfile
         beside = posixpath.join(posixpath.dirname(dockerfile), posixpath.basename(script))
         text = (read(beside) or b"").decode("utf-8", "replace")
+        script_path = beside
     has_entry = bool(entrypoint) or (entrypoint is None and bool(image_entry))
     entry_words = list(entrypoint) if entrypoint is not None else image_entry
     if script is not None and has_entry and entry_words == [script] and passes_arguments(text):
@@ -884,9 +1185,13 @@ def start_command(
             found.python, None, found.problem, through=tuple(entry_words), exports=exported
         )
     execs = [m.group(1).strip() for m in re.finditer(r"^exec\s+(.+)$", text, re.M)]
-    if script is not None and len(words) > 1 and passes_arguments(text):
+    changed = script is not None and reargues(text)
+    if changed:
+        # it runs its arguments once changed: the command given tells the Python, if any
+        found = python_of(run[1:], first_at or where) if len(run) > 1 else StartCommand()
+    elif script is not None and len(run) > 1 and passes_arguments(text):
         # a CMD script that runs its arguments: the command after it tells the Python
-        found = python_of(words[1:], first_at or where)
+        found = python_of(run[1:], first_at or where)
     elif script is not None and execs and not passes_arguments(text):
         # a script that ends by running the service (``exec python manage.py runserver``)
         try:
@@ -899,35 +1204,103 @@ def start_command(
     if script is not None:
         # the consumers do not go through the script: they are given what it exports
         carried, lost = script_exports(text)
+        bypassed = (
+            f"{script}, which changes its arguments (`shift`, `set --`) before it runs them"
+            if changed
+            else script
+        )
+        given, missing = _bypassed_exports(carried, lost, "", None)
+        if lost and block_depths(script_lines(text)) is None:
+            missing = (
+                f"; they do not get its exports {', '.join(lost)}: where the script's blocks "
+                "(`if`, `case`, loops, functions) begin and end could not be read, so which "
+                "of its exports always run is not known: set them on the consumers"
+            )
+        # a dispatching script (``case "$1" in ... start) export DEBUG= ...``): the branch
+        # the command selects runs before the service too, its exports on top of the rest
+        argument = run[1] if len(run) > 1 else ""
+        branch = selected_branch(text, argument)
+        if branch is not None and (branch.carried or branch.lost or branch.sometimes):
+            own = dict(branch.carried)
+            carried = [
+                *[(n, v) for n, v in carried if n not in own and n not in branch.lost],
+                *branch.carried,
+            ]
+            lost = [n for n in lost if n not in own]
+            at = f"{script_path}:{branch.line}"
+            given, missing = _bypassed_exports(carried, lost, f"`{argument}`", (branch, at))
         env = tuple(carried)
-        given = (
-            f"; they are given its exports {', '.join(n for n, _ in carried)}" if carried else ""
-        )
-        missing = (
-            f"; they do not get its exports {', '.join(lost)}, whose values it reads from "
-            "commands or variables it does not set: set them on the consumers"
-            if lost
-            else ""
-        )
         if found.problem is not None:
             found = replace(
                 found,
-                problem=f"{found.problem}; the consumers do not go through {script}{given}: "
+                problem=f"{found.problem}; the consumers do not go through {bypassed}{given}: "
                 f"check that nothing else it does before starting the service (waits, "
                 f"setup) is needed{missing}",
             )
-        elif lost or (has_entry and entry_words[:1] == [script]):
-            # a bypassed ENTRYPOINT script may activate a virtualenv or wait for a
-            # database before its own ``exec``: only the reviewer can tell it is not needed
+        else:
+            # a bypassed script, the image's ENTRYPOINT or its CMD (``CMD ["/start.sh"]``),
+            # may activate a virtualenv or wait for a database before its own ``exec``:
+            # only the reviewer can tell it is not needed
             found = replace(
                 found,
-                problem=f"{first_at or where}: the consumers do not go through {script}"
+                problem=f"{first_at or where}: the consumers do not go through {bypassed}"
                 f"{given}: check that nothing else it does before starting the service "
                 f"(a virtualenv it activates, waits, setup) is needed{missing}",
             )
     return StartCommand(
         found.python, entry_at if has_entry else None, found.problem, env, exports=env
     )
+
+
+def _bypassed_exports(
+    carried: Sequence[tuple[str, str]],
+    lost: Sequence[str],
+    argument: str,
+    selected: tuple[Branch, str] | None,
+) -> tuple[str, str]:
+    """The clauses of a bypassed script's merge blocker naming what the consumers are
+    given (``; they are given its exports ...``) and what they do not get, the exports of
+    the ``case`` branch the command selects (``selected``: the branch and its
+    ``file:line``) named as such."""
+    branch, at = selected if selected is not None else (None, "")
+    own = {n for n, _ in branch.carried} if branch is not None else set()
+    where = (
+        f"its `{branch.pattern})` branch ({at}), which {argument} selects"
+        if branch is not None
+        else ""
+    )
+    said = False
+
+    def of_branch() -> str:
+        nonlocal said
+        text = "that branch" if said else where
+        said = True
+        return text
+
+    parts = []
+    if top := [n for n, _ in carried if n not in own]:
+        parts.append(f"its exports {', '.join(top)}")
+    if branch is not None and branch.carried:
+        parts.append(f"the exports {', '.join(n for n, _ in branch.carried)} of {of_branch()}")
+    given = f"; they are given {' and '.join(parts)}" if parts else ""
+    unknown = []
+    if lost:
+        unknown.append(f"its exports {', '.join(lost)}")
+    if branch is not None and branch.lost:
+        unknown.append(f"the exports {', '.join(branch.lost)} of {of_branch()}")
+    missing = (
+        f"; they do not get {' and '.join(unknown)}, whose values it reads from commands or "
+        "variables it does not set: set them on the consumers"
+        if unknown
+        else ""
+    )
+    if branch is not None and branch.sometimes:
+        missing += (
+            f"; nor {', '.join(branch.sometimes)}, which {of_branch()} exports only inside "
+            "a block of its own (a condition, a loop): set them on the consumers if the "
+            "service runs with them"
+        )
+    return given, missing
 
 
 def image_settings(read: Callable[[str], bytes | None], service: Service) -> str | None:

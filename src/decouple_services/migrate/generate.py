@@ -164,6 +164,19 @@ def consumer_runtime(spec: ConsumerSpec) -> tuple[str, str]:
     return runtime_location(spec.module, spec.path, depth)
 
 
+def producer_runtime_import(module: str) -> str:
+    """The module a producer imports its runtime from: ``.decouple_runtime`` when the
+    producer sits in a package. The service's own code imports the producer under the
+    service's import root, which the planner only guesses (an image may copy the package
+    under another, ``COPY extensions /app/caluma/extensions``, and import it as
+    ``caluma.extensions``); the runtime beside it is then importable relatively, whatever
+    the root, and absolutely only under the guessed one. A producer of no package
+    (``decouple_producer`` at the root) has no such choice."""
+    if "." not in module:
+        return RUNTIME_MODULE
+    return f".{RUNTIME_MODULE}"
+
+
 def render_runtime() -> str:
     """The runtime every generated producer and consumer of a service imports."""
     body = _render("runtime.py.j2", runtime_version=RUNTIME_VERSION)
@@ -182,6 +195,7 @@ def render_producer(spec: ProducerSpec) -> str:
         "producer.py.j2",
         service=spec.service,
         runtime_module=runtime_location(spec.module, spec.path, 1)[1],
+        runtime_import=producer_runtime_import(spec.module),
         event_types=sorted({(t.name, t.event_type) for t in spec.topics}),
         wait_bounds=tuple(sorted(set(spec.wait_bounds))),
         outbox=spec.outbox,
@@ -1024,8 +1038,19 @@ def consumer_test_data(spec: ConsumerSpec) -> Any:
         # a path parameter's placeholder goes into the url: digits, which a handler typing
         # it as a number and one typing it as text both take
         data.update({name: "1" for name in topic.path_params if name in data})
-        data.update(topic.literals)
+        _merge_literals(data, topic.literals)
     return data
+
+
+def _merge_literals(data: dict[str, Any], literals: Mapping[str, Any]) -> None:
+    """``literals`` written into ``data``: a nested dict of them (the literal entries of a
+    dict whose other entries are not) into the sample of that dict, entry by entry, so the
+    placeholders of the entries the producers compute stay beside the literal ones."""
+    for name, value in literals.items():
+        if isinstance(value, dict) and isinstance(data.get(name), dict):
+            _merge_literals(data[name], value)
+        else:
+            data[name] = value
 
 
 def sample_payload(schema: Mapping[str, Any] | None) -> Any:

@@ -66,9 +66,11 @@ __all__ = [
     "atomic_requests",
     "callee_cautions",
     "compensation_caution",
+    "failure_answered",
     "failure_path",
     "failure_tolerated",
     "handler_hazards",
+    "handler_writes",
     "idempotency",
     "non_atomic_request",
 ]
@@ -324,6 +326,30 @@ def failure_tolerated(source: str | bytes, line: int) -> bool | None:
     return False
 
 
+def failure_answered(source: str | bytes, line: int) -> tuple[int, str] | None:
+    """The ``except`` clause of the function holding ``line`` (a helper's request) that
+    turns a failed call into something of its own: its line and ``except X: <first
+    statement>`` (``except RequestException: abort(400, REQ_ERROR_STR)``). A clause that
+    only raises again (a bare ``raise``) passes the failure on and is not one. ``None``
+    when there is none, or the file does not parse."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    function = _function_at(tree, line)
+    for node in enclosing(function if function is not None else tree, line):
+        if not (isinstance(node, ast.Try | ast.TryStar) and _inside(line, node.body)):
+            continue
+        for handler in node.handlers:
+            caught = _caught(handler)
+            if not any(_CALL_ERRORS.match(c) for c in caught):
+                continue
+            if all(isinstance(s, ast.Raise) and s.exc is None for s in handler.body):
+                continue
+            first = _first_line(handler.body[0]) if handler.body else "pass"
+            return handler.lineno, f"except {', '.join(caught)}: {first}"
+    return None
+
+
 # --- handlers ----------------------------------------------------------------------------
 
 
@@ -499,6 +525,183 @@ def handler_hazards(source: str | bytes, name: str, line: int) -> tuple[Hazard, 
     return tuple(sorted(set(found), key=lambda h: (h.kind, h.line, h.code)))
 
 
+#: Methods of a model that persist or reload it as a whole: every handler calls them, and
+#: they say nothing of which state it changes.
+_PERSISTENCE_METHODS = frozenset(
+    {"save", "delete", "update", "create", "refresh_from_db", "full_clean", "clean", "commit"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StateWrite:
+    """State a handler changes: a model method it calls that sets fields of its object
+    (``order.update_status(...)``, whose body sets ``self.status``), or a field it sets on
+    an object it then saves (``order.status = "paid"`` before ``order.save()``)."""
+
+    #: What two handlers must share to write the same state: ``method:Order.update_status``,
+    #: ``field:order.status``.
+    key: str
+    #: As the caution names it, after "both": ``call `Order.update_status`
+    #: (orders/models.py:66), which sets `status```; ``set `order.status```.
+    shown: str
+    #: ``file:line`` of the write in the handler (or the function of its module it calls).
+    at: str
+
+
+def _self_fields(method: Function) -> list[str]:
+    """The fields of ``self`` a method sets (``self.status = ...``), in order."""
+    out: list[str] = []
+    for node in _own_nodes(method):
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                    and not target.attr.startswith("_")
+                    and target.attr not in out
+                ):
+                    out.append(target.attr)
+    return out
+
+
+def _model_methods(
+    tree: ast.Module, file: str, skip: ast.ClassDef | None, find: FindModule | None
+) -> dict[str, tuple[str, str, Function, list[str]]]:
+    """Method name -> ``(class, file, method, fields)`` of each method that sets fields of
+    its object, of the classes the handler's module defines (but the handler's own) or
+    imports from the repository (``from .models import Order``)."""
+    classes: list[tuple[ast.ClassDef, str]] = [
+        (n, file) for n in tree.body if isinstance(n, ast.ClassDef) and n is not skip
+    ]
+    if find is not None:
+        for node in tree.body:
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            wanted = {a.name for a in node.names if a.name[:1].isupper()}
+            located = find(node.module or "", node.level) if wanted else None
+            other = _parse(located[1]) if located is not None else None
+            if located is None or other is None:
+                continue
+            classes.extend(
+                (n, located[0])
+                for n in other.body
+                if isinstance(n, ast.ClassDef) and n.name in wanted
+            )
+    out: dict[str, tuple[str, str, Function, list[str]]] = {}
+    for cls, where in classes:
+        for method in cls.body:
+            if not isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if method.name in _PERSISTENCE_METHODS or method.name.startswith("_"):
+                continue
+            fields = _self_fields(method)
+            if fields:
+                out.setdefault(method.name, (cls.name, where, method, fields))
+    return out
+
+
+#: Calls that load a stored object (``session.query(Order).get(id)``, ``db.get_or_404``).
+_LOADS = frozenset(
+    {"query", "get", "first", "one", "one_or_none", "scalar", "scalar_one", "get_or_404"}
+    | {"first_or_404", "filter", "filter_by"}
+)
+
+
+def _saved(function: Function) -> set[str]:
+    """The names of the objects a function saves: ``order.save()``, and when it commits a
+    session, those it adds to it (``session.add(order)``) or loaded from it (``order =
+    session.query(Order).get(order_id)``). A response or a local object it sets a field
+    of is not stored state."""
+    saved: set[str] = set()
+    added: set[str] = set()
+    loaded: set[str] = set()
+    commits = False
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "save" and isinstance(node.func.value, ast.Name):
+                saved.add(node.func.value.id)
+            elif node.func.attr == "commit":
+                commits = True
+            elif node.func.attr in ("add", "merge"):
+                added.update(a.id for a in node.args if isinstance(a, ast.Name))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            chain = [
+                n.func.attr
+                for n in ast.walk(node.value)
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            ]
+            if set(chain) & _LOADS:
+                loaded.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return saved | (added | loaded if commits else set())
+
+
+def handler_writes(
+    source: str | bytes,
+    name: str,
+    line: int,
+    *,
+    file: str,
+    find_module: FindModule | None = None,
+) -> tuple[StateWrite, ...]:
+    """The state the handler ``name`` defined at ``line`` (and the functions of its module
+    it calls by name) changes (:class:`StateWrite`), for ``entity-across-topics``: two
+    topics whose handlers change the same state race when their events come out of
+    order."""
+    tree = _parse(source)
+    if tree is None:
+        return ()
+    handler = _handler(tree, name, line)
+    if handler is None:
+        return ()
+    own_class = next(
+        (c for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and handler in c.body), None
+    )
+    functions = {f.name: f for f in _functions(tree) if f.col_offset == 0}
+    seen = [handler]
+    for node in _own_nodes(handler):
+        if isinstance(node, ast.Call):
+            called = functions.get(_called_name(node) or "")
+            if called is not None and called not in seen:
+                seen.append(called)
+    methods = _model_methods(tree, file, own_class, find_module)
+    found: dict[str, StateWrite] = {}
+    for function in seen:
+        saved = _saved(function)
+        for node in _own_nodes(function):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                    continue
+                method = methods.get(node.func.attr)
+                if method is None:
+                    continue
+                cls, where, defined, fields = method
+                shown = (
+                    f"call `{cls}.{defined.name}` ({where}:{defined.lineno}), which sets "
+                    + ", ".join(f"`{f}`" for f in fields)
+                )
+                key = f"method:{cls}.{defined.name}"
+                found.setdefault(key, StateWrite(key, shown, f"{file}:{node.lineno}"))
+            elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if not (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id not in ("self", "cls")
+                        and target.value.id in saved
+                    ):
+                        continue
+                    field = f"{target.value.id}.{target.attr}"
+                    key = f"field:{field}"
+                    found.setdefault(
+                        key, StateWrite(key, f"set `{field}`", f"{file}:{node.lineno}")
+                    )
+    return tuple(found.values())
+
+
 # --- Django transactions -----------------------------------------------------------------
 
 
@@ -567,8 +770,11 @@ KEY_NAMES = (
 KEY_HEADERS = frozenset({"idempotency-key", "x-idempotency-key", "x-request-id", "request-id"})
 
 
-def compensation_caution(why: str, send: SendSpec) -> Finding:
-    """The caution of a send on its caller's failure path (``why``: :func:`failure_path`)."""
+def compensation_caution(why: str, send: SendSpec, tests: Sequence[str] = ()) -> Finding:
+    """The caution of a send on its caller's failure path (``why``: :func:`failure_path`).
+    ``tests``: ``file:line`` of the repository's tests that read the callee's state right
+    after calling the caller (:func:`~decouple_services.migrate.patched_calls.reading_tests`),
+    which read the undo before the consumer has done it."""
     if send.outbox is not None:
         how = "the outbox writes it in the caller's transaction and relays it at least once"
     elif send.compensation:
@@ -590,11 +796,24 @@ def compensation_caution(why: str, send: SendSpec) -> Finding:
             f"{how}; pass `idempotency_key=` naming the operation it undoes (the order id, "
             "the payment id) so that a repeat is skipped, and make its handler idempotent"
         )
+    # The call undid the step before the caller answered; the event undoes it when its
+    # consumer gets to it, after the consumer's lag: whatever reads the callee's state in
+    # between (the next request, the client's own check) sees the step not yet undone.
+    shown = ", ".join(tests[:3]) + (f" and {len(tests) - 3} more" if len(tests) > 3 else "")
+    read_by = (
+        f"; the repository's tests that call this caller and then read {send.callee}'s "
+        f"state expect it at once ({shown})"
+        if tests
+        else ""
+    )
     return Finding(
         "compensation",
         f"the call runs on its caller's failure path ({why}): a compensation must not be "
-        "lost or applied twice",
-        keyed,
+        f"lost or applied twice, and it is now done only once {send.callee}'s consumer "
+        "handles the event, after the consumer's lag, not before the caller answers: what "
+        f"reads {send.callee}'s state in between sees the step not yet undone{read_by}",
+        f"{keyed}; where a reader needs the undo done (a test reading the state at once), "
+        "have it wait until the state is undone, or keep the call synchronous",
     )
 
 

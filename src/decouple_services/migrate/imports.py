@@ -216,6 +216,30 @@ def add_import(module: cst.Module, text: str, *, own_package: str | None = None)
                 body[first] = statement.with_changes(leading_lines=[])
             body.insert(place, new)
             return module.with_changes(body=body)
+    # Imports not sorted into sections (``import requests`` above ``import http.client``
+    # in one block): isort's place would mean sorting the whole block, a diff of lines
+    # the migration did not change. The import goes among those of its own section in
+    # the last block holding some: before the first that sorts after it, else after the
+    # last of them, with no blank line the block does not have.
+    for first, last in reversed(blocks):
+        ours = [
+            i
+            for i in range(first, last)
+            if (existing := _import_of(body[i])) is not None
+            and _kind(existing, own_package) == kind
+        ]
+        if not ours:
+            continue
+        place = next(
+            (i for i in ours if _sort_key(_import_of(body[i]) or node) > key), ours[-1] + 1
+        )
+        if place == first:
+            statement = body[first]
+            assert isinstance(statement, cst.SimpleStatementLine)
+            new = new.with_changes(leading_lines=statement.leading_lines)
+            body[first] = statement.with_changes(leading_lines=[])
+        body.insert(place, new)
+        return module.with_changes(body=body)
     # A section of its own, after the sections that come before it.
     place = start
     for first, last in blocks:
@@ -258,14 +282,28 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
     )
 
 
-def separate_docstring(module: cst.Module) -> cst.Module:
-    """One blank line between the module docstring and what follows it, as before an import
-    that went away."""
-    body = list(module.body)
-    if len(body) > 1 and _is_docstring(body[0]):
-        following = body[1]
-        lines = getattr(following, "leading_lines", None)
-        if lines is not None and not lines:
-            body[1] = following.with_changes(leading_lines=[cst.EmptyLine()])
-            return module.with_changes(body=body)
-    return module
+def separate_docstring(module: cst.Module, original: cst.Module) -> cst.Module:
+    """The imports below the module docstring as far from it as in ``original``: an import
+    added or taken out at the top of the block changes no line but its own (a docstring
+    right above ``from datetime import datetime`` stays so)."""
+    body, before = list(module.body), list(original.body)
+    if len(body) < 2 or len(before) < 2 or not _is_docstring(body[0]):
+        return module
+    if not _is_docstring(before[0]) or _import_of(before[1]) is None:
+        return module  # no import below the docstring before: the added one's own spacing
+    following = body[1]
+    if _import_of(following) is None:
+        return module
+    assert isinstance(following, cst.SimpleStatementLine)
+    lines, old = list(following.leading_lines), list(before[1].leading_lines)
+
+    def blanks(lines: list[cst.EmptyLine]) -> int:
+        return next((i for i, line in enumerate(lines) if line.comment is not None), len(lines))
+
+    own, now = blanks(old), blanks(lines)
+    if own == now:
+        return module
+    # the blank lines above the first import are the docstring's spacing; comments stay
+    kept = [*([cst.EmptyLine()] * own), *lines[now:]]
+    body[1] = following.with_changes(leading_lines=kept)
+    return module.with_changes(body=body)

@@ -1,4 +1,5 @@
-"""The caller's own tests that patch the call a rewrite replaces.
+"""The repository's own tests a rewrite affects: those that patch the call it replaces,
+and those that read at once what an event now does later.
 
 A unit test that stands in for the callee with ``mock.patch("app.utils.kernel_request")``
 (or ``mock.patch("requests.post")``) and asserts that it was called tests the call, not
@@ -7,16 +8,22 @@ unpatched (and raises ``EventNotAccepted`` where no broker is configured), and t
 fails. Run on real code (bench/README.md, the corpus's own tests before and after), such
 tests were the one failure the rewrite caused. The migration cannot keep them passing, so
 it names them: each is to patch the producer's send instead.
+
+A test that calls the caller's endpoint and then reads the callee's state (an end-to-end
+test through the gateway: check out, then read the stock) reads what a compensation used
+to have done before the caller answered; as an event it is done after the consumer's lag,
+so such a test may read the state before it (:func:`reading_tests`).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from decouple_services.core.model import CallSite
+from decouple_services.core.model import CallSite, Category, Role
 
 #: ``patch("a.b.c")``, ``mock.patch("a.b.c", ...)``, ``mocker.patch(target="a.b.c")``.
 _PATCH = re.compile(r"""\bpatch\(\s*(?:target\s*=\s*)?['"]([\w.]+)['"]""")
@@ -141,3 +148,92 @@ def patching_note(found: list[str], module: str | None, send: str) -> str | None
         f"that no longer happens here: where they run this site, patch {where} instead, "
         "or they fail (the send raises `EventNotAccepted` where no broker is configured)"
     )
+
+
+#: HTTP methods that only read, and the first words of an RPC that only reads.
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_READ_RPC = re.compile(r"^(?:get|list|find|search|read|fetch|lookup)(?:[A-Z_]|$)")
+
+
+def _reads(site: CallSite) -> bool:
+    method = site.method or ""
+    if site.client == "grpc":
+        return bool(_READ_RPC.match(method))
+    return method.upper() in _READ_METHODS
+
+
+def _test_calls(
+    sites: Sequence[CallSite], service: str, reads: bool
+) -> tuple[set[tuple[str, int]], set[str]]:
+    """``(positions, helpers)``: where the repository's tests call ``service`` (its reads,
+    or its other calls), and the names of the test helpers that make such a call
+    (``checkout_order`` in ``test/utils.py``), which tests call instead."""
+    positions: set[tuple[str, int]] = set()
+    helpers: set[str] = set()
+    for site in sites:
+        if site.category is not Category.TEST or site.role is not Role.CALL:
+            continue
+        if site.callee != service or _reads(site) != reads:
+            continue
+        positions.add((site.file, site.line))
+        name = site.function.rsplit(".", 1)[-1]
+        if not name.startswith(("test", "<")):
+            helpers.add(name)
+    return positions, helpers
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def reading_tests(
+    repo_root: str | None, sites: Sequence[CallSite], caller: str, callee: str
+) -> list[str]:
+    """``file:line`` of each read of ``callee`` that a test function of the repository
+    makes after it called ``caller`` (its endpoints that are not reads), found through the
+    scan's call sites in tests (``sites``): directly, or through the test helper that holds
+    one (``tu.checkout_order(order_id)``, then ``tu.find_item(item_id)``)."""
+    if repo_root is None:
+        return []
+    writes, write_helpers = _test_calls(sites, caller, reads=False)
+    reads, read_helpers = _test_calls(sites, callee, reads=True)
+    if not (writes and reads):
+        return []
+    root = Path(repo_root)
+    names = write_helpers | read_helpers
+    found: list[str] = []
+    for path in find_test_files(root):
+        where = path.relative_to(root).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if not any(name in text for name in names) and not any(f == where for f, _ in writes):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            calls = sorted(
+                (n for n in ast.walk(function) if isinstance(n, ast.Call)),
+                key=lambda n: (n.lineno, n.col_offset),
+            )
+            wrote = False
+            for call in calls:
+                at = (where, call.lineno)
+                if at in writes or _called(call) in write_helpers:
+                    wrote = True
+                elif wrote and (at in reads or _called(call) in read_helpers):
+                    found.append(f"{where}:{call.lineno}")
+    return sorted(set(found), key=_by_file_and_line)
+
+
+def _by_file_and_line(where: str) -> tuple[str, int]:
+    file, _, line = where.rpartition(":")
+    return file, int(line)

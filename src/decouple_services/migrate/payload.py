@@ -206,16 +206,38 @@ def payload_fields(source: str | None) -> list[tuple[str, ast.expr]]:
 def literal_values(source: str | None) -> dict[str, Any]:
     """The fields of a payload expression (:func:`payload_fields`) whose values are written
     as JSON literals (``{"kind": "welcome", "user_id": user.id}`` -> ``{"kind": "welcome"}``),
-    with those values."""
+    with those values; a dict literal's literal entries, at any depth (a dict of them for
+    such a field: merged into a sample of its schema, not in its place)."""
     out: dict[str, Any] = {}
     for name, node in payload_fields(source):
-        try:
-            value = ast.literal_eval(node)
-            json.dumps(value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            continue
-        out[name] = value
+        value = _literal_part(node)
+        if value is not _NOT_LITERAL:
+            out[name] = value
     return out
+
+
+_NOT_LITERAL = object()
+
+
+def _literal_part(node: ast.expr, depth: int = 0) -> Any:
+    """``node``'s value when it is a JSON literal; for a dict literal that is not one
+    whole, the entries that are, at any depth (``{"type": "case-accesses", "attributes":
+    {"email": e}}`` -> ``{"type": "case-accesses"}``): a JSON:API document's ``type``
+    is as literal as a field at the top. :data:`_NOT_LITERAL` when nothing in it is."""
+    try:
+        value = ast.literal_eval(node)
+        json.dumps(value)
+        return value
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if not isinstance(node, ast.Dict) or depth >= 8:
+        return _NOT_LITERAL
+    parts = {
+        name: part
+        for name, value in _dict_fields(node)
+        if (part := _literal_part(value, depth + 1)) is not _NOT_LITERAL
+    }
+    return parts or _NOT_LITERAL
 
 
 def builds(func: ast.expr) -> bool:

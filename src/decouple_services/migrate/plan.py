@@ -80,13 +80,16 @@ from decouple_services.migrate.fields import Scope, module_file, module_reader, 
 from decouple_services.migrate.generate import django_outbox_app
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.hazards import (
+    StateWrite,
     atomic_requests,
     callee_cautions,
     compensation_caution,
     effect_caution,
     effects_before,
+    failure_answered,
     failure_path,
     failure_tolerated,
+    handler_writes,
     idempotency,
     identity_caution,
     identity_field,
@@ -94,6 +97,7 @@ from decouple_services.migrate.hazards import (
     non_atomic_request,
     user_credential_caution,
 )
+from decouple_services.migrate.helper_request import HELPER_FIX, helper_request
 from decouple_services.migrate.images import MINIMUM_PYTHON, image_python
 from decouple_services.migrate.naming import (
     DEAD_LETTER_SUFFIX,
@@ -113,6 +117,7 @@ from decouple_services.migrate.patched_calls import (
     patch_lines,
     patching_note,
     patching_tests,
+    reading_tests,
 )
 from decouple_services.migrate.payload import builds as payload_builds
 from decouple_services.migrate.payload import (
@@ -405,6 +410,8 @@ def plan_migration(
     by_file: dict[str, list[tuple[CallSite, tuple[Finding, ...], SendSpec]]] = defaultdict(list)
     # the calls of one domain event become its one send: none is an effect before another
     folded = {s.id for s, _ in chosen} if event is not None else set()
+    # (caller, callee) -> the tests that read the callee right after calling the caller
+    reading: dict[tuple[str, str], list[str]] = {}
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
@@ -455,6 +462,12 @@ def plan_migration(
                 )
             )
             continue
+        # what the helper the call goes through adds to its request (its credential, its
+        # content type), which the send, carrying what the call site names, would lose
+        helper = helper_request(site, wrappers, read)
+        if helper.refusal is not None:
+            refused.append(_not_rewritable(site, helper.refusal, HELPER_FIX))
+            continue
         relative = 0
         layout = layout_of(site.file, module_of)
         if (
@@ -465,6 +478,8 @@ def plan_migration(
             relative = len(layout.module.split(".")) - (
                 0 if site.file.endswith("__init__.py") else 1
             )
+        elif package is not None and layout.package != package:
+            relative = _relative_within(site.file, path, read)
         key, origin = choose_key(params, _payload_of(site.payload), read(site.file), site.line)
         send = SendSpec(
             site_id=site.id,
@@ -482,6 +497,7 @@ def plan_migration(
             wait=site.response_use is ResponseUse.STATUS,
             key_origin=origin,
             helper_params=_helper_parameters(site, wrappers, read, module_of),
+            helper_notes=helper.notes,
         )
         source = read(site.file)
         undo = failure_path(source, site.line) if source is not None else None
@@ -511,7 +527,12 @@ def plan_migration(
         if send.outbox is not None:  # the event now commits and rolls back with the data
             cautions = tuple(c for c in cautions if c != IN_TRANSACTION)
         if undo is not None:
-            cautions = (*cautions, compensation_caution(undo, send))
+            readers = reading.get((site.caller, site.callee))
+            if readers is None:  # the repository's test files, walked once per pair
+                readers = reading[(site.caller, site.callee)] = reading_tests(
+                    result.root, result.call_sites, site.caller, site.callee
+                )
+            cautions = (*cautions, compensation_caution(undo, send, readers))
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
         unkeyed = key_not_entity(params, send.key)
         cautions = (
@@ -556,17 +577,23 @@ def plan_migration(
             if send.idempotency_key is not None and source is not None:
                 undo = failure_path(source, site.line)
                 cautions = tuple(
-                    compensation_caution(undo, send)
+                    compensation_caution(undo, send, reading.get((site.caller, site.callee), []))
                     if c.code == "compensation" and undo is not None
                     else c
                     for c in cautions
                 )
+            answered = _helper_answer_note(site, send, source, wrappers, read)
             item = PlannedSite(
                 site,
                 send,
                 cautions,
                 fact.in_async_def,
-                (*fact.notes, *outbox_notes.get(site.id, ()), *key_notes),
+                (
+                    *fact.notes,
+                    *((answered,) if answered is not None else ()),
+                    *outbox_notes.get(site.id, ()),
+                    *key_notes,
+                ),
                 payload=fact.payload,
                 timeout=fact.timeout,
                 headers=header_names(fact.headers),
@@ -584,7 +611,17 @@ def plan_migration(
     # effect of another kind than one that stays a call. After the event is made, so its
     # one send is judged where it is written and as it waits.
     planned = _with_effects(planned, result, read, folded)
-    planned = across_topics(planned)
+    # the handlers are read only where two keyed topics of one callee could share state
+    keyed: dict[str, set[str]] = defaultdict(set)
+    for p in planned:
+        if not p.carried and p.send.key is not None:
+            keyed[p.site.callee].add(p.send.topic)
+    writes = {
+        p.site.id: _handler_writes(p, endpoint_of(p.site), read)
+        for p in planned
+        if not p.carried and len(keyed[p.site.callee]) > 1
+    }
+    planned = across_topics(planned, writes, result.call_sites)
     planned = _with_patching_tests(planned, services, result.root, module_of)
     for site in carried:
         path, module, _ = producer_home[site.caller]
@@ -715,6 +752,38 @@ def _failure_reached_caller(
     return True
 
 
+def _helper_answer_note(
+    site: CallSite,
+    send: SendSpec,
+    source: bytes | None,
+    wrappers: Mapping[str, CallSite],
+    read: ReadFile,
+) -> str | None:
+    """The note of a send that waits in place of a call through a helper that answered a
+    failed call itself (``except RequestException: abort(400, ...)``): the send does not go
+    through the helper, so that answer is gone, and unless the site's own function catches
+    the send's ``EventNotAccepted`` it escapes, where a web handler's caller then answers
+    500. The clauses around the call itself are the rewrite's own notes."""
+    wrapper = wrappers.get(site.via_wrapper or "")
+    if not send.wait or send.outbox is not None or wrapper is None or source is None:
+        return None
+    helper_source = read(wrapper.file)
+    answer = failure_answered(helper_source, wrapper.line) if helper_source else None
+    if answer is None or failure_tolerated(source, site.line) is not False:
+        return None
+    line, clause = answer
+    helper = wrapper.function.rsplit(".", 1)[-1]
+    function = site.function.rsplit(".", 1)[-1]
+    return (
+        f"`{helper}` ({wrapper.file}:{line}) turned a failed call into an answer of its own "
+        f"(`{clause}`); the send does not go through it, and nothing around the send "
+        f"catches its `EventNotAccepted`, so a send Kafka does not accept escapes "
+        f"`{function}` unhandled (a web handler above it answers 500 where it answered as "
+        "the helper did): catch `EventNotAccepted` around the send and answer as the "
+        "helper did"
+    )
+
+
 def _helper_parameters(
     site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile, module_of: ModuleOf
 ) -> tuple[tuple[str, str | None], ...]:
@@ -801,14 +870,25 @@ def _topic_words(topic: str) -> list[str]:
     return re.split(r"[-_]", topic.rsplit(".", 1)[-1].lower())
 
 
-def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
+def across_topics(
+    planned: Sequence[PlannedSite],
+    writes: Mapping[str, Sequence[StateWrite]] | None = None,
+    call_sites: Sequence[CallSite] = (),
+) -> list[PlannedSite]:
     """``planned`` with the caution ``entity-across-topics`` at each send of one entity
     that goes to a topic other sends of it do not: the event keys of one callee naming the
     same entity (``order_id`` in both, or ``invite.id`` and ``invite_id``) where one of
     the topics ends or suspends it (:data:`ENDING_WORDS`: a delete, a cancel, a
     deactivation), or the same key sent by one function to two topics. Kafka keeps one key's events in order only within a
     partition of one topic, so an update and a delete on two topics can be handled in
-    either order."""
+    either order.
+
+    Also two keyed sends to one callee whose handlers change the same state (``writes``,
+    by site id: :func:`~decouple_services.migrate.hazards.handler_writes`): two updates of
+    one field, or two calls of one model method that sets it, do not commute, so a late
+    event on one topic moves back what a newer one on the other set. ``call_sites``: the
+    scan's, for a read of the callee the send's function makes before it, which an event
+    still in flight on the other topic leaves stale."""
     groups: dict[tuple[str, ...], set[str]] = defaultdict(set)
     ends = {
         item.send.topic
@@ -822,6 +902,7 @@ def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
         if entity is not None:
             groups[("entity", item.site.callee, entity)].add(item.send.topic)
         groups[("function", item.site.file, item.site.function, item.send.key)].add(item.send.topic)
+    shared = _shared_state(planned, writes or {})
     out = []
     for item in planned:
         entity = key_entity(item.send)
@@ -832,24 +913,104 @@ def across_topics(planned: Sequence[PlannedSite]) -> list[PlannedSite]:
                 if same & ends:  # updates on two topics both apply; an end races them
                     found |= same
             found |= groups[("function", item.site.file, item.site.function, item.send.key)]
-        others = sorted(found - {item.send.topic})
+        racing = shared.get(item.site.id, {})
+        others = sorted((found | set(racing)) - {item.send.topic})
         if not others:
             out.append(item)
             continue
         what = f"one {entity}" if entity is not None else f"one key (`{item.send.key}`)"
         shown = ", ".join(f"`{t}`" for t in others)
+        example = " (a delete before the update sent first)" if found - {item.send.topic} else ""
+        state = "".join(
+            f"; its handler and that of `{topic}` both {'; both '.join(racing[topic])}, so "
+            "a late event on one topic (retried, parked behind a failing one, redriven from "
+            "the dead-letter topic) is applied after a newer one on the other and sets the "
+            "state back"
+            for topic in sorted(racing)
+        )
+        stale = _read_before(item, call_sites) if racing else None
         caution = Finding(
             "entity-across-topics",
             f"this send of {what} goes to `{item.send.topic}` while other operations on it go "
             f"to {shown}: Kafka keeps the order of one key's events only within a partition "
-            "of one topic, so these can be handled in either order (a delete before the "
-            "update sent first)",
+            f"of one topic, so these can be handled in either order{example}{state}"
+            f"{stale or ''}",
             "send the entity's operations to one topic (one event type per operation, one "
             "consumer that dispatches on it), or make each handler check the entity's "
             "version or state before it applies a change",
         )
         out.append(replace(item, cautions=(*item.cautions, caution)))
     return out
+
+
+def _handler_writes(
+    item: PlannedSite, endpoint: Endpoint | None, read: ReadFile
+) -> tuple[StateWrite, ...]:
+    """The state the callee's handler of a site changes (:func:`handler_writes`)."""
+    if endpoint is None or endpoint.protocol != "http" or item.send.key is None:
+        return ()
+    source = read(endpoint.file)
+    if source is None:
+        return ()
+    return handler_writes(
+        source,
+        endpoint.handler.rsplit(".", 1)[-1],
+        endpoint.line,
+        file=endpoint.file,
+        find_module=_module_finder(endpoint.file, read),
+    )
+
+
+def _shared_state(
+    planned: Sequence[PlannedSite], writes: Mapping[str, Sequence[StateWrite]]
+) -> dict[str, dict[str, list[str]]]:
+    """Site id -> each other topic whose handler changes state this site's handler changes
+    too -> what they share, as the caution names it. Both sends keyed, to one callee, and
+    not keyed by two different entities (an order's and a user's events do not race)."""
+    out: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    for item in planned:
+        mine = {w.key: w for w in writes.get(item.site.id, ())}
+        if item.carried or item.send.key is None or not mine:
+            continue
+        entity = key_entity(item.send)
+        for other in planned:
+            if (
+                other.carried
+                or other.send.key is None
+                or other.send.topic == item.send.topic
+                or other.site.callee != item.site.callee
+            ):
+                continue
+            theirs = {w.key: w for w in writes.get(other.site.id, ())}
+            entities = (entity, key_entity(other.send))
+            if None not in entities and entities[0] != entities[1]:
+                continue
+            common = sorted(mine.keys() & theirs.keys())
+            if common:
+                out[item.site.id][other.send.topic] = [
+                    f"{mine[k].shown} ({mine[k].at}; {theirs[k].at})" for k in common
+                ]
+    return out
+
+
+def _read_before(item: PlannedSite, call_sites: Sequence[CallSite]) -> str | None:
+    """The read of the callee that the send's function makes before the send, as the
+    caution names it: what it reads may not yet hold an event of the other topic."""
+    for other in call_sites:
+        if (
+            other.role is Role.CALL
+            and other.file == item.site.file
+            and other.function == item.site.function
+            and other.callee == item.site.callee
+            and other.line < item.site.line
+            and (other.method or "").upper() in ("GET", "HEAD")
+        ):
+            return (
+                f"; this function reads {other.callee} before it sends "
+                f"({other.file}:{other.line}): what it reads does not hold yet an event "
+                "of the other topic that is still waiting to be handled"
+            )
+    return None
 
 
 #: Words an RPC's name starts with when it only reads.
@@ -1375,6 +1536,24 @@ _RELATIVE_IMPORT = re.compile(rb"^\s*from\s+\.", re.MULTILINE)
 
 def _imports_relatively(source: bytes | None) -> bool:
     return source is not None and _RELATIVE_IMPORT.search(source) is not None
+
+
+def _relative_within(file: str, producer: str, read: ReadFile) -> int:
+    """Leading dots of a relative import of ``producer`` from ``file``, when ``file``'s own
+    imports root it elsewhere than the producer's (``from caluma.extensions.settings import
+    settings`` in a file of the package the producer took as ``extensions``) and both are in
+    one package: an absolute ``extensions.decouple_producer`` would fail under the file's
+    root, and ``caluma.extensions.decouple_producer`` under the producer's; a relative import
+    holds under either. 0 (absolute) when the file is not inside the producer's package."""
+    home = posixpath.dirname(producer)
+    folder = posixpath.dirname(file)
+    if home in ("", ".") or not (folder == home or folder.startswith(home + "/")):
+        return 0
+    below = [] if folder == home else folder[len(home) + 1 :].split("/")
+    for depth in range(len(below) + 1):
+        if read(_join(home, *below[:depth], "__init__.py")) is None:
+            return 0
+    return len(below) + 1
 
 
 def _topics(

@@ -698,7 +698,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "**Compensations.** Some sends undo an earlier step on a failure path (named "
             "under *Review these*): they wait for Kafka instead of firing and forgetting, yet "
             "a caller's retry or a redelivery applies them twice unless the send carries an "
-            "idempotency key and the handler is idempotent."
+            "idempotency key and the handler is idempotent, and the undo is done only after "
+            "the consumer's lag, not before the caller answers."
         )
     if any(f.code == "effect-before-send" for _, f in cautions):
         risks.append(
@@ -713,8 +714,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         risks.append(
             "**One entity, several topics.** Some entities' operations go to several topics "
             "(named under *Review these*): Kafka orders one key's events only within one "
-            "topic's partition, so an update and a delete of one entity can be handled in "
-            "either order."
+            "topic's partition, so an update and a delete of one entity, or two updates of "
+            "the same state, can be handled in either order."
         )
     if any(f.code == "identity-in-payload" for _, f in cautions):
         risks.append(

@@ -538,3 +538,285 @@ def test_exports_inside_a_block_left_unindented_are_not_the_scripts_for_sure() -
     carried, lost = deploy.script_exports(script)
     assert carried == [("A", "1"), ("C", "1"), ("F", "6")]
     assert lost == []
+
+
+DISPATCH = (
+    "#!/usr/bin/env bash\n"
+    "function setup {\n    export INSIDE=1\n}\n"
+    "export APP_MODULE=aether.kernel\n"
+    "export DEBUG=true\n"
+    'case "$1" in\n'
+    "    bash )\n        bash\n    ;;\n"
+    "    test )\n"
+    "        export TESTING=true\n"
+    "        export MULTITENANCY=true  # the tests need realms\n"
+    "\n        setup\n        test_coverage\n    ;;\n"
+    "    test_py | test_coverage )\n        export TESTING=true\n        test_coverage\n    ;;\n"
+    "    start )\n"
+    "        export DEBUG=\n"
+    "        export UWSGI_HARAKIRI=${UWSGI_HARAKIRI:-1200}\n"
+    '        if [ -n "$PROFILING" ]; then\n            export PROFILE_DIR=/tmp/p\n        fi\n'
+    '        case "$2" in\n            fast) export FAST=1 ;;\n        esac\n'
+    "        ./conf/uwsgi/start.sh\n    ;;\n"
+    "    one) export ONE=1; export SETTINGS=${APP_MODULE}.one ;;\n"
+    "    *)\n        show_help\n    ;;\n"
+    "esac\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("argument", "branch"),
+    [
+        ("test", deploy.Branch(11, "test", (("TESTING", "true"), ("MULTITENANCY", "true")))),
+        ("test_coverage", deploy.Branch(18, "test_py | test_coverage", (("TESTING", "true"),))),
+        (
+            "start",
+            deploy.Branch(22, "start", (("DEBUG", ""),), ("UWSGI_HARAKIRI",), ("PROFILE_DIR",)),
+        ),
+        ("one", deploy.Branch(33, "one", (("ONE", "1"), ("SETTINGS", "aether.kernel.one")))),
+        ("bash", deploy.Branch(8, "bash")),
+        ("anything", deploy.Branch(34, "*")),
+        ("", deploy.Branch(34, "*")),
+    ],
+)
+def test_the_branch_a_dispatching_script_runs_for_a_command_and_its_exports(
+    argument: str, branch: deploy.Branch
+) -> None:
+    """The first pattern matching the first argument, as the shell picks it; its plain
+    exports at its own level, their variables filled from the script's; one whose value
+    cannot be told, and one inside a block of the branch's own, named apart."""
+    assert deploy.selected_branch(DISPATCH, argument) == branch
+
+
+def test_a_script_without_a_dispatch_on_its_first_argument_selects_no_branch() -> None:
+    assert deploy.selected_branch("#!/bin/sh\nexport A=1\nexec python -m app\n", "start") is None
+    assert (
+        deploy.selected_branch('case "$MODE" in\n  start) export A=1 ;;\nesac\n', "start") is None
+    )
+    assert deploy.selected_branch('case "$1" in\n  start) export A=1 ;;\nesac\n', "stop") is None
+    # a dispatch inside a function is not the script's own
+    nested = 'main() {\n  case "$1" in\n    start) export A=1 ;;\n  esac\n}\nmain "$@"\n'
+    assert deploy.selected_branch(nested, "start") is None
+
+
+def test_a_bypassed_dispatching_script_gives_the_exports_of_the_branch_its_command_selects() -> (
+    None
+):
+    """aether's kernel image runs ``entrypoint.sh <command>``: the consumers bypass it, so
+    they are given the exports of the branch the service's command runs too, on top of the
+    top-level ones, and the merge blocker names that branch by line."""
+    files = {
+        "kernel/Dockerfile": b'FROM x\nENTRYPOINT ["/code/entrypoint.sh"]\nCMD ["start"]\n',
+        "kernel/entrypoint.sh": DISPATCH.encode(),
+    }
+    start = deploy.start_command(files.get, ["kernel/Dockerfile"], command=["test"], where="c:4")
+    assert start is not None and start.entrypoint == "kernel/Dockerfile:2"
+    assert start.env == (
+        ("APP_MODULE", "aether.kernel"),
+        ("DEBUG", "true"),
+        ("TESTING", "true"),
+        ("MULTITENANCY", "true"),
+    )
+    assert start.exports == start.env
+    assert start.problem is not None
+    assert (
+        "they are given its exports APP_MODULE, DEBUG and the exports TESTING, MULTITENANCY "
+        "of its `test)` branch (kernel/entrypoint.sh:11), which `test` selects: check that "
+        "nothing else it does"
+    ) in start.problem
+    # the image's own command: the branch's export replaces the script's, and what it
+    # cannot carry is named with the branch
+    start = deploy.start_command(files.get, ["kernel/Dockerfile"])
+    assert start is not None and start.problem is not None
+    assert start.env == (("APP_MODULE", "aether.kernel"), ("DEBUG", ""))
+    assert (
+        "they are given its exports APP_MODULE and the exports DEBUG of its `start)` branch "
+        "(kernel/entrypoint.sh:22), which `start` selects"
+    ) in start.problem
+    assert (
+        "they do not get the exports UWSGI_HARAKIRI of that branch, whose values it reads "
+        "from commands or variables it does not set: set them on the consumers; nor "
+        "PROFILE_DIR, which that branch exports only inside a block of its own"
+    ) in start.problem
+
+
+def test_a_bypassed_command_script_names_what_its_selected_branch_cannot_give() -> None:
+    """A script run as the image's CMD (no ENTRYPOINT) that ends running the service tells
+    its Python; the consumers do not go through it, so it is a merge blocker, naming what
+    it exports that is not given, the exports of the branch its argument selects
+    included."""
+    files = {
+        "svc/Dockerfile": b'FROM x\nCMD ["/app/run.sh", "start"]\n',
+        "svc/run.sh": b'#!/bin/sh\nexport A=1\ncase "$1" in\n  start) export B=2 ;;\nesac\n'
+        b"exec python -m app\n",
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.env == (("A", "1"), ("B", "2"))
+    assert start.problem is not None and start.problem.startswith(
+        "svc/Dockerfile:2: the consumers do not go through /app/run.sh; they are given its "
+        "exports A and the exports B of its `start)` branch (svc/run.sh:4), which `start` "
+        "selects: check that nothing else it does"
+    )
+    files["svc/run.sh"] = files["svc/run.sh"].replace(b"B=2", b"B=$(date)")
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.env == (("A", "1"),)
+    assert (
+        start.problem is not None
+        and (
+            "they do not get the exports B of its `start)` branch (svc/run.sh:4), which `start` "
+            "selects, whose values it reads"
+        )
+        in start.problem
+    )
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "if [ $# -eq 0 ]; then set -- web; fi",
+        "if [ ${#ROLE} -eq 0 ]; then ROLE=web; fi",
+        "[ $# -gt 0 ] || { echo usage; exit 1; }",
+    ],
+)
+def test_a_hash_inside_a_word_starts_no_comment_and_hides_no_later_export(check: str) -> None:
+    """``$#`` and ``${#x}`` are no comment: the ``fi`` after them closes the block, so the
+    exports below it are the script's."""
+    script = f"#!/bin/sh\nset -e\n{check}\nexport DJANGO_SETTINGS_MODULE=shop.settings\n"
+    assert deploy.script_exports(script) == ([("DJANGO_SETTINGS_MODULE", "shop.settings")], [])
+    # a comment still starts where a word does
+    script = 'if [ -n "$X" ]; then export A=1; fi # if this\nexport B=2\n'
+    assert deploy.script_exports(script) == ([("B", "2")], [])
+
+
+def test_blocks_that_do_not_close_make_every_export_named_and_none_carried() -> None:
+    """A script whose blocks are not read back to the top level (a layout this reading
+    does not follow) cannot tell which exports run for sure: none is carried, every one
+    is named in the merge blocker, wherever it is."""
+    script = (
+        "#!/bin/sh\nexport A=1\n"
+        'if [ -n "$X" ]; then\n  export B=2\n'  # never closed
+        "export C=3\n"
+    )
+    assert deploy.script_exports(script) == ([], ["A", "B", "C"])
+    assert deploy.script_exports("export A=1\nfi\nexport B=2\n") == ([], ["A", "B"])
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\n',
+        "svc/e.sh": (script + "exec gunicorn app.wsgi\n").encode(),
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.env == ()
+    assert start.problem is not None
+    assert start.problem.endswith(
+        "; they do not get its exports A, B, C: where the script's blocks (`if`, `case`, "
+        "loops, functions) begin and end could not be read, so which of its exports always "
+        "run is not known: set them on the consumers"
+    )
+
+
+def test_a_one_line_function_or_a_here_document_leaves_the_blocks_as_they_are() -> None:
+    """``f() { echo; }`` opens and closes its body on one line; the text of a
+    here-document runs nothing (``for all users`` opens no loop); a condition continued
+    over two lines opens its block once."""
+    script = (
+        "#!/bin/sh\n"
+        'if [ -n "$DEBUG" ]; then\nlog() { echo "$@"; }\nexport A=1\nfi\n'
+        "function note { echo; }\n"
+        "cat > /etc/app.conf <<EOF\nfor all users\nif you read this\nEOF\n"
+        "cat <<-'END'\n\tdone\n\tEND\n"
+        'if [ -n "$X" ] && \\\n   [ -n "$Y" ]; then\nexport C=3\nfi\n'
+        "export B=2\n"
+    )
+    assert deploy.script_exports(script) == ([("B", "2")], [])
+    # the lines keep their numbers: a here-document's body and a continuation are blank
+    lines = deploy.script_lines(script)
+    assert len(lines) == len(script.splitlines())
+    assert lines[7:10] == ["", "", ""] and lines[11:13] == ["", ""] and lines[14] == ""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "ROLE=$1; shift",
+        '[ "$1" = -- ] && shift',
+        'set -e -- gunicorn "$@"',
+        'if [ "$1" = "--" ]; then\n  shift\nfi',
+        "set web",
+        'case "$1" in\n  --debug) DEBUG=1; shift ;;\nesac',
+    ],
+)
+def test_a_script_that_changes_its_arguments_anywhere_is_not_gone_through(first: str) -> None:
+    script = f'#!/bin/sh\n{first}\n. /venv/bin/activate\nexec "$@"\n'
+    assert not deploy.passes_arguments(script)
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\nCMD ["gunicorn", "app.wsgi"]\n',
+        "svc/e.sh": script.encode(),
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and not start.through and start.entrypoint == "svc/Dockerfile:2"
+    assert start.problem is not None and start.problem.startswith(
+        "svc/Dockerfile:2: the consumers do not go through /e.sh, which changes its "
+        "arguments (`shift`, `set --`) before it runs them: "
+    )
+
+
+@pytest.mark.parametrize("options", ["set -e", "set -eu", "set -o pipefail", "set +x"])
+def test_options_set_leave_the_arguments_as_given(options: str) -> None:
+    assert deploy.passes_arguments(f'#!/bin/sh\n{options}\n. /venv/bin/activate\nexec "$@"\n')
+
+
+def test_a_shell_form_entrypoint_script_is_named_as_bypassed_with_its_exports() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT /docker-entrypoint.sh\nCMD ["gunicorn", "a.wsgi"]\n',
+        "svc/docker-entrypoint.sh": b"#!/bin/sh\n. /venv/bin/activate\n"
+        b'export DJANGO_SETTINGS_MODULE=a.settings\nexec "$@"\n',
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and not start.through and start.entrypoint == "svc/Dockerfile:2"
+    assert start.env == (("DJANGO_SETTINGS_MODULE", "a.settings"),)
+    assert start.problem is not None
+    assert (
+        "; the consumers do not go through /docker-entrypoint.sh; they are given its exports "
+        "DJANGO_SETTINGS_MODULE: check that nothing else it does"
+    ) in start.problem
+
+
+def test_a_cmd_script_the_consumers_replace_is_a_merge_blocker() -> None:
+    """``CMD ["/start.sh"]`` (no ENTRYPOINT) that activates a virtualenv and runs gunicorn
+    is replaced by the consumers' command as an ENTRYPOINT script would be bypassed: the
+    reviewer is told, and its exports are given to them."""
+    files = {
+        "svc/Dockerfile": b'FROM x\nRUN python -m venv /venv\nCMD ["/start.sh"]\n',
+        "svc/start.sh": b"#!/bin/sh\nset -e\n. /venv/bin/activate\n"
+        b"export DJANGO_SETTINGS_MODULE=users_site.settings\n"
+        b"exec gunicorn users_site.wsgi:application\n",
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.entrypoint is None
+    assert start.env == (("DJANGO_SETTINGS_MODULE", "users_site.settings"),)
+    assert start.problem == (
+        "svc/Dockerfile:3: the consumers do not go through /start.sh; they are given its "
+        "exports DJANGO_SETTINGS_MODULE: check that nothing else it does before starting the "
+        "service (a virtualenv it activates, waits, setup) is needed"
+    )
+    # a CMD script given the command it runs is bypassed all the same
+    files["svc/Dockerfile"] = b'FROM x\nCMD ["/start.sh", "gunicorn", "app.wsgi"]\n'
+    files["svc/start.sh"] = b'#!/bin/sh\n. /venv/bin/activate\nexec "$@"\n'
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None and start.problem is not None
+    assert "do not go through /start.sh" in start.problem
+    # the service's own command replaces the CMD: it does not run the script either
+    start = deploy.start_command(
+        files.get, ["svc/Dockerfile"], command=["gunicorn", "app.wsgi"], where="c.yml"
+    )
+    assert start == deploy.StartCommand(("python",))
+
+
+def test_a_hash_inside_a_word_hides_no_export_of_a_case_branch() -> None:
+    """The branches of a dispatching script are read with the same comments: ``${#X}``
+    in one branch neither hides its exports nor runs it into the next."""
+    script = (
+        '#!/bin/sh\ncase "$1" in\n  start) [ ${#X} -gt 0 ] && echo; export B=2 ;;\n'
+        "  test) export T=1 ;;\nesac\nexec python -m app\n"
+    )
+    assert deploy.selected_branch(script, "start") == deploy.Branch(3, "start", (("B", "2"),))
+    assert deploy.selected_branch(script, "test") == deploy.Branch(4, "test", (("T", "1"),))

@@ -37,6 +37,7 @@ from decouple_services.migrate.generate import (
     render_topic_script,
     sample_payload,
 )
+from decouple_services.migrate.payload import infer_schema, literal_values
 
 SCHEMA = Path(__file__).resolve().parents[2] / "fixtures" / "schemas" / "asyncapi-3.0.0.json"
 
@@ -122,6 +123,36 @@ def test_the_event_type_of_each_topic_is_in_its_producer() -> None:
     text = render_producer(gen_examples.PRODUCERS["frontend"])
     assert '"emails.send": "com.shop.emails.send",' in text
     assert '"orders.cancel-order": "com.shop.orders.cancel-order",' in text
+
+
+def test_a_producer_imports_under_whatever_root_the_service_imports_its_package(
+    tmp_path: Path,
+) -> None:
+    """The planner takes ``frontend`` for the package, and the image copies it under
+    another (``COPY frontend /app/shop/frontend``, the service's code importing
+    ``shop.frontend``): the producer must still find its runtime, or the service fails to
+    start at the import of the first module that sends."""
+    spec = gen_examples.PRODUCERS["frontend"]
+    assert spec.module == "frontend.decouple_producer"
+    package = tmp_path / "shop" / "frontend"
+    package.mkdir(parents=True)
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "decouple_runtime.py").write_text(render_runtime())
+    (package / "decouple_producer.py").write_text(render_producer(spec))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import shop.frontend.decouple_producer as p; print(p.producer)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    # a producer at the root of its service has no package to be relative to
+    flat = replace(spec, module="decouple_producer", path="decouple_producer.py")
+    assert "\nfrom decouple_runtime import " in render_producer(flat)
 
 
 # -- AsyncAPI ----------------------------------------------------------------------------
@@ -662,6 +693,32 @@ def test_the_generated_test_sends_the_literals_the_producers_write() -> None:
     assert consumer_test_data(grpc) == {}  # the message's defaults, not a made-up field
     literal = replace(grpc.topic, literals={"reason": "duplicate"})
     assert consumer_test_data(replace(grpc, topic=literal)) == {"reason": "duplicate"}
+
+
+def test_a_literal_nested_in_the_payload_stays_literal_in_the_generated_test() -> None:
+    """A JSON:API document's ``type`` is what the callee's parser checks: a placeholder
+    (``type-1``) in its place would make the test fail for a reason the producers never
+    give, beside the entries the producers compute, which stay placeholders."""
+    source = (
+        '{"data": {"type": "case-accesses", "attributes": {"email": user["email"], '
+        '"case-id": str(case.pk)}, "relationships": {"identity": {}}}}'
+    )
+    assert literal_values(source) == {
+        "data": {"type": "case-accesses", "relationships": {"identity": {}}}
+    }
+    spec = gen_examples.CONSUMERS["flask"]
+    topic = replace(
+        spec.topic, payload_schema=infer_schema(source), literals=literal_values(source)
+    )
+    assert consumer_test_data(replace(spec, topic=topic)) == {
+        "data": {
+            "type": "case-accesses",
+            "attributes": {"email": "email-1", "case-id": "case-id-1"},
+            "relationships": {"identity": {}},
+        }
+    }
+    # nothing literal in a dict: no field of it, the placeholders stay
+    assert literal_values('{"user": {"id": user.id}, "kind": "welcome"}') == {"kind": "welcome"}
 
 
 # -- compose -------------------------------------------------------------------------------

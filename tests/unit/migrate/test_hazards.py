@@ -18,6 +18,7 @@ from decouple_services.migrate.hazards import (
     failure_path,
     fallible_between,
     handler_hazards,
+    handler_writes,
     idempotency,
     non_atomic_request,
     undoes,
@@ -602,3 +603,89 @@ def test_a_name_the_later_call_reads_bound_between_is_named() -> None:
     assert _between(source, reads=("payload", "tell_b")) == [
         (3, "binds `payload`, which the send would read before it is set")
     ]
+
+
+# --- state two handlers change ------------------------------------------------------------
+
+_MODELS = dedented(
+    """
+    class Order:
+        def update_status(self, payment_status=None, shipping_status=None):
+            if payment_status == "completed":
+                self.status = "processing"
+            if shipping_status == "shipped":
+                self.status = "shipping"
+            self.save()
+
+        def save(self):
+            self.saved = True
+
+        def total(self):
+            return 3
+    """
+)
+_VIEWS = dedented(
+    """
+    from .models import Order
+
+
+    class OrderViewSet:
+        def update_payment(self, request, pk=None):
+            order = self.get_object()
+            order.update_status(payment_status=request.data["payment_status"])
+            order.total()
+            return order
+
+        def update_shipping(self, request, pk=None):
+            order = self.get_object()
+            order.shipping_method = request.data["method"]
+            order.update_status(shipping_status=request.data["status"])
+            return order
+
+        def rename(self, request, pk=None):
+            order = self.get_object()
+            order.name = request.data["name"]
+            order.save()
+            note = self.get_note()
+            note.text = "renamed"
+            return order
+
+
+    def close(order_id):
+        order = session.query(Order).get(order_id)
+        order.closed = True
+        response = make_response("closed")
+        response.status_code = 202
+        session.commit()
+        return response
+    """
+)
+
+
+def _writes(name: str) -> list[tuple[str, str, str]]:
+    def find(module: str, level: int) -> tuple[str, bytes] | None:
+        return ("orders/models.py", _MODELS.encode()) if (module, level) == ("models", 1) else None
+
+    found = handler_writes(
+        _VIEWS, name, line_of(_VIEWS, f"def {name}"), file="orders/views.py", find_module=find
+    )
+    return [(w.key, w.shown, w.at) for w in found]
+
+
+def test_a_handler_changes_the_state_its_model_methods_set_and_the_fields_it_saves() -> None:
+    """``order.update_status(...)``, a method of a model the views import that sets
+    ``self.status``, is state the handler changes; so is a field set on an object it saves.
+    A method that sets nothing (``total``), a field of an object never saved, and the
+    persistence methods every handler calls (``save``) are not; nor a field of a response
+    in a function that commits a session."""
+    assert _writes("update_payment") == [
+        (
+            "method:Order.update_status",
+            "call `Order.update_status` (orders/models.py:2), which sets `status`",
+            "orders/views.py:7",
+        )
+    ]
+    assert [k for k, _, _ in _writes("update_shipping")] == ["method:Order.update_status"]
+    assert _writes("rename") == [("field:order.name", "set `order.name`", "orders/views.py:19")]
+    # a session that commits saves what it loaded, not the response the handler builds
+    assert [k for k, _, _ in _writes("close")] == ["field:order.closed"]

@@ -16,6 +16,7 @@ from decouple_services.core.model import CallSite, ScanResult
 from decouple_services.migrate.codemod import CallFacts, SendSpec
 from decouple_services.migrate.hazards import (
     Effect,
+    StateWrite,
     compensation_caution,
     effect_caution,
     effects_before,
@@ -285,6 +286,45 @@ def test_one_function_sending_one_key_to_two_topics_is_cautioned() -> None:
     # one topic for all of them: nothing to say
     same = [_planned(f"cs-{n}", "m.f", "a.one", "sku", "path parameter sku") for n in (1, 2)]
     assert all(p.cautions == () for p in across_topics(same))
+
+
+def test_two_topics_whose_handlers_change_the_same_state_are_cautioned() -> None:
+    """Two updates of one order on two topics both apply, but when both handlers set its
+    status (one model method, or one field) a late event on one topic sets it back: the
+    caution names the shared state, and the read of the callee the payment's function
+    makes before it sends. Handlers changing different state, or sends of two different
+    entities, say nothing."""
+    pay = _planned(
+        "cs-1", "payment.notify", "orders.update-payment", "oid", "path parameter order_id"
+    )
+    ship = _planned("cs-2", "shipment.notify", "orders.update-shipping", "oid", "path parameter pk")
+    method = StateWrite(
+        "method:Order.update_status",
+        "call `Order.update_status` (orders/models.py:66), which sets `status`",
+        "orders/views.py:109",
+    )
+    writes = {"cs-1": [method], "cs-2": [replace(method, at="orders/views.py:132")]}
+    read = replace(pay.site, id="cs-0", method="GET", line=0, file=pay.site.file)
+    out = {p.site.id: p for p in across_topics([pay, ship], writes, [read])}
+    (caution,) = out["cs-1"].cautions
+    assert caution.code == "entity-across-topics"
+    assert (
+        "its handler and that of `orders.update-shipping` both call `Order.update_status` "
+        "(orders/models.py:66), which sets `status` (orders/views.py:109; "
+        "orders/views.py:132), so a late event on one topic" in caution.reason
+    )
+    assert "sets the state back" in caution.reason
+    assert "(a delete before the update sent first)" not in caution.reason
+    assert caution.reason.endswith(
+        "this function reads invites before it sends (gateway/invites.py:0): what it reads "
+        "does not hold yet an event of the other topic that is still waiting to be handled"
+    )
+    assert "both call `Order.update_status`" in out["cs-2"].cautions[0].reason
+    # the same state, but two different entities; or different state of one entity
+    user = _planned("cs-3", "u.notify", "orders.update-user", "uid", "path parameter user_id")
+    assert all(p.cautions == () for p in across_topics([pay, user], {**writes, "cs-3": [method]}))
+    other = StateWrite("field:order.note", "set `order.note`", "orders/views.py:140")
+    assert all(p.cautions == () for p in across_topics([pay, ship], {**writes, "cs-2": [other]}))
 
 
 # --- effects before a send ----------------------------------------------------------------

@@ -622,3 +622,99 @@ def test_an_exported_settings_module_not_under_the_service_is_not_guessed(
     users = next(c for c in plan.consumers if c.topic.name == "users.deactivate")
     assert "django_settings_module" not in users.extra
     assert users.idempotency == "file"
+
+
+_SHOP_WITH_ROLLBACK = """\
+import requests
+from flask import abort
+
+
+def send_post_request(url: str):
+    try:
+        response = requests.post(url, timeout=2)
+    except requests.exceptions.RequestException:
+        abort(400, "Requests error")
+    else:
+        return response
+
+
+def rollback_stock(removed):
+    for item_id, quantity in removed:
+        send_post_request(f"http://stock:8000/items/{item_id}/release/{quantity}")
+"""
+
+
+def _rollback_plan(root: Path, shop: str = _SHOP_WITH_ROLLBACK) -> MigrationPlan:
+    """The router app whose shop gives stock back through a helper that answers a failed
+    call with ``abort(400)``, with end-to-end tests that check out, then read the stock."""
+    shutil.copytree(ROUTER_APP, root)
+    (root / "shop" / "shop.py").write_text(shop)
+    tests = root / "test"
+    tests.mkdir()
+    (tests / "utils.py").write_text(
+        "import requests\n\n\n"
+        "def checkout(order_id):\n"
+        '    return requests.post(f"http://shop:8000/checkout/{order_id}")\n\n\n'
+        "def find_item(item_id):\n"
+        '    return requests.get(f"http://stock:8000/items/{item_id}").json()\n'
+    )
+    (tests / "test_flow.py").write_text(
+        "import utils as tu\n\n\n"
+        "def test_stock_alone():\n"
+        '    assert tu.find_item(1)["stock"] == 15\n\n\n'
+        "def test_a_failed_checkout_gives_the_stock_back():\n"
+        '    assert tu.find_item(1)["stock"] == 15\n'
+        "    tu.checkout(1)\n"
+        '    assert tu.find_item(1)["stock"] == 15\n'
+    )
+    found = scan(root, ScanOptions(use_cache=False))
+    ids = tuple(s.id for s in found.call_sites if s.file == "shop/shop.py" and s.callee == "stock")
+    return migrate_scanned(found, select_sites(found, Criteria(ids=ids)), PlanOptions()).plan
+
+
+def test_a_compensation_says_its_undo_comes_after_the_lag_and_names_the_tests_reading_it(
+    tmp_path: Path,
+) -> None:
+    """The call gave the stock back before the caller answered; the event does it when the
+    consumer gets to it. A test that checks out and then reads the stock reads it at once:
+    the caution names that read (not the one before the checkout, nor a test that never
+    calls the caller)."""
+    plan = _rollback_plan(tmp_path / "repo")
+    (item,) = plan.rewrites
+    caution = next(c for c in item.cautions if c.code == "compensation")
+    assert "after the consumer's lag, not before the caller answers" in caution.reason
+    assert caution.reason.endswith(
+        "the repository's tests that call this caller and then read stock's state expect "
+        "it at once (test/test_flow.py:11)"
+    )
+    assert "have it wait until the state is undone" in caution.suggestion
+
+
+def test_a_helper_that_answered_a_failed_call_itself_is_named_when_the_send_escapes(
+    tmp_path: Path,
+) -> None:
+    """``send_post_request`` turned a connection failure into ``abort(400)``; the send does
+    not go through it, so its ``EventNotAccepted`` escapes (a 500). Caught around the send,
+    or through a helper that only raises again, nothing is said."""
+    plan = _rollback_plan(tmp_path / "a")
+    (item,) = plan.rewrites
+    assert [n for n in item.notes if n.startswith("`send_post_request`")] == [
+        "`send_post_request` (shop/shop.py:8) turned a failed call into an answer of its own "
+        "(`except RequestException: abort(400, 'Requests error')`); the send does not go "
+        "through it, and nothing around the send catches its `EventNotAccepted`, so a send "
+        "Kafka does not accept escapes `rollback_stock` unhandled (a web handler above it "
+        "answers 500 where it answered as the helper did): catch `EventNotAccepted` around "
+        "the send and answer as the helper did"
+    ]
+    caught = _SHOP_WITH_ROLLBACK.replace(
+        '        send_post_request(f"http://stock:8000/items/{item_id}/release/{quantity}")\n',
+        "        try:\n"
+        '            send_post_request(f"http://stock:8000/items/{item_id}/release/{quantity}")\n'
+        "        except requests.exceptions.RequestException:\n"
+        "            abort(400)\n",
+    )
+    assert caught != _SHOP_WITH_ROLLBACK
+    reraised = _SHOP_WITH_ROLLBACK.replace('abort(400, "Requests error")', "raise")
+    for variant, where in ((caught, "b"), (reraised, "c")):
+        (item,) = _rollback_plan(tmp_path / where, variant).rewrites
+        assert not [n for n in item.notes if n.startswith("`send_post_request`")]

@@ -1,0 +1,519 @@
+"""What the helper a call goes through adds to the request it makes, read with ``ast``.
+
+A call made through the repository's own client (``client.post("/case/accesses",
+json=data)`` into ``APIClient._request``) sends what the call site names and what the
+helper adds on its own: ``headers=`` and ``auth=`` on its request, and headers or auth set
+on the session it sends through. The send carries only what the call site names (the
+codemod reads its ``headers=``), so what the helper adds is lost, and the consumer calls
+the callee without it. Read like the call site's own headers (``codemod._call_headers``):
+
+* a credential (``Authorization``, ``Cookie``, a header named like a secret, ``auth=``)
+  made per call or per client (from a parameter, ``self``, a function's answer: a token
+  the helper fetches and refreshes) refuses the site: no consumer setting can give it;
+* a credential of fixed values (literals, capitals, the environment) is the same for every
+  call: a note names ``DECOUPLE_REQUEST_HEADERS``, the consumer's own credential;
+* a ``Content-Type`` other than JSON (``application/vnd.api+json``, a form) is part of the
+  request: the consumer hands the callee the event's data as ``application/json``, which
+  the callee's parsers read differently (a JSON:API parser is not chosen, a form parser
+  finds nothing), so every event would be refused; the site is refused;
+* headers the rewrite cannot see into (made by a function) refuse the site, as they do at
+  a call site;
+* any other header is named in a note.
+
+Each reason names the helper and its ``file:line``. Helpers are followed from the site's
+``via_wrapper`` through the helpers the scan found (``Role.WRAPPER`` sites); a helper the
+scan did not record as a site (``_request(method, url, ...)`` calling the method it is
+given) is looked for in the file of the helper that calls it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from decouple_services.core.model import CallSite
+from decouple_services.migrate.codemod import (
+    CREDENTIAL_HEADERS,
+    TRANSPORT_HEADERS,
+    is_json_media_type,
+)
+from decouple_services.migrate.refusals import secret_name
+
+ReadFile = Callable[[str], bytes | None]
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+@dataclass(frozen=True, slots=True)
+class HelperRequest:
+    """Why the site cannot be rewritten (``None``: it can), and the notes for its review."""
+
+    refusal: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def helper_request(
+    site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile
+) -> HelperRequest:
+    """What the helpers ``site`` goes through add to its request (module docstring)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    passed = _passed(site, read)
+    for index, (name, path, line) in enumerate(_chain(site, wrappers)):
+        source = read(path)
+        tree = _parse(source) if source is not None else None
+        if tree is None:
+            continue
+        found = _function(tree, name)
+        if found is None:
+            continue
+        function, cls = found
+        helper = name.rsplit(".", 2)
+        label = ".".join(helper[-2:]) if cls is not None else helper[-1]
+        given = _given(function, cls, passed) if index == 0 else None
+        reader = _Reader(tree, function, cls, f"`{label}` ({path}:{{line}})", given)
+        for call in _requests(function, line):
+            reader.request(call)
+        problems.extend(reader.problems)
+        notes.extend(reader.notes)
+    unique = list(dict.fromkeys(problems))
+    if unique:
+        return HelperRequest(
+            "; ".join(unique)
+            + ": the send carries only what the call site names, and the consumer's "
+            "request would go to the callee without what the helper adds, which the "
+            "callee would refuse for every event",
+            tuple(dict.fromkeys(notes)),
+        )
+    return HelperRequest(None, tuple(dict.fromkeys(notes)))
+
+
+#: What a site the helper's request refuses calls for.
+HELPER_FIX = (
+    "keep the call; or make the callee take the event as the consumer sends it (JSON, "
+    "with the consumer's own credential from `DECOUPLE_REQUEST_HEADERS`) and rewrite the "
+    "call by hand"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(source: bytes) -> ast.Module | None:
+    """The tree of a file, parsed once for all the sites through its helpers (nothing here
+    changes a tree)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _passed(site: CallSite, read: ReadFile) -> tuple[int, frozenset[str]] | None:
+    """``(positional arguments, keyword names)`` of the call at the site, ``None`` when it
+    cannot be read (or passes ``*args``/``**kwargs`` on)."""
+    source = read(site.file)
+    tree = _parse(source) if source is not None else None
+    if tree is None:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
+    if not calls:
+        return None
+    # the outermost: ``api_request(build_url(x), ...)`` holds a call of its own
+    call = min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return None
+    return len(call.args), frozenset(k.arg for k in call.keywords if k.arg is not None)
+
+
+def _given(
+    function: _Function, cls: ast.ClassDef | None, passed: tuple[int, frozenset[str]] | None
+) -> frozenset[str] | None:
+    """The parameters of the helper the site calls that the call gives a value."""
+    if passed is None:
+        return None
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if cls is not None and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    count, keywords = passed
+    return frozenset(positional[:count]) | keywords
+
+
+def _chain(
+    site: CallSite, wrappers: Mapping[str, CallSite]
+) -> Iterator[tuple[str, str, int | None]]:
+    """``(qualified name, file, line of its request or None)`` of each helper the call goes
+    through, outermost first. A helper without a site of its own is looked for in the file
+    of the one that calls it."""
+    name = site.via_wrapper
+    path: str | None = None
+    seen: set[str] = set()
+    while name and name not in seen:
+        seen.add(name)
+        wrapper = wrappers.get(name)
+        if wrapper is not None:
+            path = wrapper.file
+        if path is None:
+            return
+        yield name, path, wrapper.line if wrapper is not None else None
+        name = wrapper.via_wrapper if wrapper is not None else None
+
+
+def _function(tree: ast.Module, qualified: str) -> tuple[_Function, ast.ClassDef | None] | None:
+    """The function ``qualified`` names in ``tree`` (its module's name is the prefix, which
+    the file does not say: each split is tried), with its class."""
+    parts = qualified.split(".")
+    for start in range(len(parts) - 1, -1, -1):
+        body: list[ast.stmt] = tree.body
+        cls: ast.ClassDef | None = None
+        found: _Function | None = None
+        for index, part in enumerate(parts[start:]):
+            last = index == len(parts) - start - 1
+            node = next(
+                (
+                    n
+                    for n in body
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                    and n.name == part
+                    and isinstance(n, ast.ClassDef) != last
+                ),
+                None,
+            )
+            if node is None:
+                break
+            if isinstance(node, ast.ClassDef):
+                cls, body = node, node.body
+            else:
+                found = node
+        if found is not None:
+            return found, cls
+    return None
+
+
+def _parameters(function: _Function) -> set[str]:
+    args = function.args
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    return names - {"self", "cls"}
+
+
+def _requests(function: _Function, line: int | None) -> list[ast.Call]:
+    """The calls of ``function`` that make its request: the one the scan recorded at
+    ``line``, else those passing on what the function is given (its url, ``**kwargs``)."""
+    calls = [n for n in ast.walk(function) if isinstance(n, ast.Call)]
+    if line is not None:
+        return [c for c in calls if c.lineno == line]
+    given = _parameters(function)
+
+    def passes_on(call: ast.Call) -> bool:
+        values = [*call.args, *(k.value for k in call.keywords)]
+        return any(
+            isinstance(n, ast.Name) and n.id in given for value in values for n in ast.walk(value)
+        )
+
+    return [c for c in calls if passes_on(c)]
+
+
+def _fixed(value: ast.expr) -> bool:
+    """The same for every call and every client (``codemod._fixed_value``): a literal, a
+    name or attribute in capitals, the environment, or text made of these."""
+    if isinstance(value, ast.Constant):
+        return isinstance(value.value, str | int | bytes)
+    if isinstance(value, ast.Name):
+        return value.id.isupper()
+    if isinstance(value, ast.Attribute):
+        return value.attr.isupper()
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+        return _fixed(value.left) and _fixed(value.right)
+    if isinstance(value, ast.JoinedStr):
+        return all(_fixed(p.value) for p in value.values if isinstance(p, ast.FormattedValue))
+    if isinstance(value, ast.Subscript):
+        return ast.unparse(value.value) == "os.environ" and isinstance(value.slice, ast.Constant)
+    if isinstance(value, ast.Call):
+        return ast.unparse(value.func) in ("os.getenv", "os.environ.get") and all(
+            isinstance(a, ast.Constant) for a in value.args
+        )
+    return False
+
+
+class _Reader:
+    """Reads one helper's requests into problems (refusals) and notes."""
+
+    def __init__(
+        self,
+        tree: ast.Module,
+        function: _Function,
+        cls: ast.ClassDef | None,
+        where: str,
+        passed: frozenset[str] | None,
+    ) -> None:
+        self.tree = tree
+        self.function = function
+        self.cls = cls
+        self.where = where
+        self.given = _parameters(function)
+        #: The parameters the call site gives (``None``: not known, a helper further in).
+        self.passed = passed
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+
+    def _fallback(self, value: ast.expr) -> ast.expr | None:
+        """What ``headers or default()`` sends: ``None`` (nothing of the helper's own) when
+        the call site gives ``headers`` or which it does is not known, else the default."""
+        if not (
+            isinstance(value, ast.BoolOp)
+            and isinstance(value.op, ast.Or)
+            and isinstance(value.values[0], ast.Name)
+            and value.values[0].id in self.given
+        ):
+            return value
+        if self.passed is None or value.values[0].id in self.passed:
+            return None
+        rest = value.values[1:]
+        return rest[0] if len(rest) == 1 else ast.BoolOp(op=ast.Or(), values=rest)
+
+    def _at(self, node: ast.AST) -> str:
+        return self.where.format(line=getattr(node, "lineno", self.function.lineno))
+
+    def request(self, call: ast.Call) -> None:
+        for keyword in call.keywords:
+            if keyword.arg == "headers":
+                self.headers(keyword.value, "its request's `headers=`")
+            elif keyword.arg in ("auth", "cookies"):
+                self.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
+        session = self._session(call.func)
+        if session is not None:
+            self.session(session)
+
+    # -- headers -------------------------------------------------------------------------
+
+    def headers(self, given: ast.expr, what: str) -> None:
+        value = self._fallback(given)
+        if value is None:
+            return
+        if isinstance(value, ast.Name) and value.id in self.given:
+            return  # the call site's own headers, passed on: the codemod reads them there
+        if isinstance(value, ast.Constant) and value.value is None:
+            return
+        made = self._dict(value)
+        if made is None:
+            local = _assigned(self.function, value.id) if isinstance(value, ast.Name) else None
+            shown = ast.unparse(local if local is not None else value)
+            self.problems.append(
+                f"the helper {self._at(local or value)} sends {what} `{shown}`, which the "
+                "rewrite cannot see into"
+            )
+            return
+        for key, item in zip(made.keys, made.values, strict=True):
+            if key is None:
+                if not (isinstance(item, ast.Name) and item.id in self.given):
+                    self.problems.append(
+                        f"the helper {self._at(item)} sends `**{ast.unparse(item)}` in "
+                        f"{what}, which the rewrite cannot see into"
+                    )
+                continue
+            if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+                self.notes.append(
+                    f"header `{ast.unparse(key)}` the helper {self._at(key)} adds is not "
+                    "carried (its name is not a literal)"
+                )
+                continue
+            self.header(key.value, item)
+
+    def header(self, name: str, value: ast.expr) -> None:
+        lower = name.lower()
+        if lower == "content-type":
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                self.problems.append(
+                    f"the helper {self._at(value)} sends `Content-Type: "
+                    f"{ast.unparse(value)}`, which may not be JSON"
+                )
+            elif not is_json_media_type(value.value):
+                self.problems.append(
+                    f"the helper {self._at(value)} sends `Content-Type: {value.value}`, and "
+                    "the consumer hands the callee the event's data as `application/json`, "
+                    "which its parsers read differently"
+                )
+            return
+        if lower in TRANSPORT_HEADERS:
+            return
+        if lower in CREDENTIAL_HEADERS or secret_name(name):
+            self.credential(value, f"`{name}`", value)
+        else:
+            self.notes.append(
+                f"header `{name}` the helper {self._at(value)} adds is not carried: name it "
+                "in the send's `headers=`, or give it to the consumer with "
+                "`DECOUPLE_REQUEST_HEADERS`"
+            )
+
+    def credential(self, given: ast.expr, what: str, at: ast.AST) -> None:
+        value = self._fallback(given)
+        if value is None:
+            return
+        if isinstance(value, ast.Name) and value.id in self.given:
+            return  # the call site's own, passed on: the codemod reads it there
+        if isinstance(value, ast.Constant) and value.value is None:
+            return
+        if _fixed(value) or (isinstance(value, ast.Tuple) and all(_fixed(e) for e in value.elts)):
+            self.notes.append(
+                f"the credential {what} the helper {self._at(at)} adds is not carried: the "
+                "consumer calls the callee without it; give the consumer its own credential "
+                "with `DECOUPLE_REQUEST_HEADERS` (docs/security.md)"
+            )
+            return
+        self.problems.append(
+            f"the helper {self._at(at)} adds the credential {what} "
+            f"(`{ast.unparse(value)}`), made per call or per client"
+        )
+
+    def _dict(self, value: ast.expr) -> ast.Dict | None:
+        """The dict literal ``value`` is: written there, bound once to a local of the
+        helper, to a module constant, or to an attribute its class sets once."""
+        if isinstance(value, ast.Dict):
+            return value
+        if isinstance(value, ast.Name):
+            local = _assigned(self.function, value.id)
+            if isinstance(local, ast.Dict):
+                return self._with_changes(local, value.id)
+            if local is not None:
+                # ``headers = get_auth_headers()``: what the getter returns, once
+                return self._dict(local) if isinstance(local, ast.Call) else None
+            module = _assigned(ast.Module(body=self._top_level(), type_ignores=[]), value.id)
+            return module if isinstance(module, ast.Dict) else None
+        if (
+            isinstance(value, ast.Attribute)
+            and isinstance(value.value, ast.Name)
+            and value.value.id == "self"
+            and self.cls is not None
+        ):
+            assigned = _assigned(self.cls, f"self.{value.attr}")
+            return assigned if isinstance(assigned, ast.Dict) else None
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and not value.args
+            and not value.keywords
+        ):
+            return _getter_dict(self.tree, value.func.id)
+        return None
+
+    def _top_level(self) -> list[ast.stmt]:
+        return [s for s in self.tree.body if isinstance(s, ast.Assign | ast.AnnAssign)]
+
+    def _with_changes(self, made: ast.Dict, name: str) -> ast.Dict:
+        """``made`` with what the helper adds to it after (``headers["Cookie"] = ...``,
+        ``headers.update({...})``): those headers go with the request too."""
+        keys: list[ast.expr | None] = list(made.keys)
+        values: list[ast.expr] = list(made.values)
+        for node in ast.walk(self.function):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Subscript) and ast.unparse(target.value) == name:
+                        keys.append(target.slice)
+                        values.append(node.value)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("update", "setdefault")
+                and ast.unparse(node.func.value) == name
+            ):
+                if node.func.attr == "setdefault" and len(node.args) == 2:
+                    keys.append(node.args[0])
+                    values.append(node.args[1])
+                for argument in node.args if node.func.attr == "update" else ():
+                    if isinstance(argument, ast.Dict):
+                        keys.extend(argument.keys)
+                        values.extend(argument.values)
+                    else:
+                        keys.append(None)
+                        values.append(argument)
+        return ast.Dict(keys=keys, values=values)
+
+    # -- the session ---------------------------------------------------------------------
+
+    def _session(self, func: ast.expr) -> str | None:
+        """``self.session`` of ``self.session.post(...)``: headers set on it travel with
+        every request made through it."""
+        if not isinstance(func, ast.Attribute):
+            return None
+        owner = func.value
+        if (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id == "self"
+        ):
+            return f"self.{owner.attr}"
+        return None
+
+    def session(self, session: str) -> None:
+        if self.cls is None:
+            return
+        for node in ast.walk(self.cls):
+            if isinstance(node, ast.Assign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    self._session_target(session, target, node.value)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "update"
+                and ast.unparse(node.func.value) == f"{session}.headers"
+            ):
+                for argument in node.args:
+                    self.headers(argument, f"`{session}.headers`")
+
+    def _session_target(self, session: str, target: ast.expr, value: ast.expr) -> None:
+        text = ast.unparse(target)
+        if text == session and isinstance(value, ast.Call):
+            for keyword in value.keywords:
+                if keyword.arg == "headers":
+                    self.headers(keyword.value, f"`{session}`'s headers")
+                elif keyword.arg in ("auth", "cookies"):
+                    self.credential(keyword.value, f"`{keyword.arg}=` of `{session}`", value)
+        elif text == f"{session}.headers":
+            self.headers(value, f"`{session}.headers`")
+        elif text in (f"{session}.auth", f"{session}.cookies"):
+            self.credential(value, f"`{text}`", value)
+        elif (
+            isinstance(target, ast.Subscript)
+            and ast.unparse(target.value) == f"{session}.headers"
+            and isinstance(target.slice, ast.Constant)
+            and isinstance(target.slice.value, str)
+        ):
+            self.header(target.slice.value, value)
+
+
+def _assigned(scope: ast.AST, name: str) -> ast.expr | None:
+    """The value ``name`` (a local, or ``self.attr``) is bound to when ``scope`` binds it
+    exactly once by a plain assignment, else ``None``."""
+    values: list[ast.expr | None] = []
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign):
+            if any(ast.unparse(t) == name for t in node.targets):
+                values.append(node.value)
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and ast.unparse(node.target) == name:
+            values.append(node.value if isinstance(node, ast.AnnAssign) else None)
+    return values[0] if len(values) == 1 else None
+
+
+def _getter_dict(tree: ast.Module, name: str) -> ast.Dict | None:
+    """The dict literal a module function of no parameter returns as its one statement
+    (``def get_auth_headers(): return {"Authorization": ...}``), as the call site's
+    ``headers=get_auth_headers()`` is read (``codemod._fixed_dict``): its values say whether
+    it is the same for every call."""
+    found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    if len(found) != 1 or found[0].decorator_list:
+        return None
+    function = found[0]
+    args = function.args
+    if args.posonlyargs or args.args or args.kwonlyargs or args.vararg or args.kwarg:
+        return None
+    body = [
+        s
+        for s in function.body
+        if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Dict):
+        return body[0].value
+    return None

@@ -1,0 +1,278 @@
+"""What the helper a call goes through adds to its request: a credential it makes, a
+content type other than JSON, are part of the request the send would drop; the site is
+refused, naming the helper's line. A fixed credential is named in a note."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.migrate.plan import PlanOptions
+from decouple_services.migrate.run import migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
+
+#: The client of the caller's own package every variant goes through: ``{headers}``,
+#: ``{init}`` and ``{session}`` are filled in per test.
+CLIENT = """\
+    import requests
+
+    API_BASE_URI = "http://api:8000/api/v1"
+    API_TOKEN = "static"
+
+
+    class APIClient:
+        def __init__(self, base_uri=API_BASE_URI, token=None):
+            self.base_uri = base_uri
+            self.token = token
+            {init}
+
+        def get_admin_token(self):
+            self.token = requests.post(self.base_uri + "/token").json()["access_token"]
+            return self.token
+
+        def post(self, url, *args, **kwargs):
+            return self._request({session}requests.post, url, *args, **kwargs)
+
+        def _request(self, method, url, *args, **kwargs):
+            token = kwargs.pop("token", self.token)
+            headers = {headers}
+            resp = method(f"{{self.base_uri}}{{url}}", *args, **kwargs, headers=headers)
+            resp.raise_for_status()
+            return resp.json()
+    """
+
+FILES = {
+    "pyproject.toml": """\
+        [tool.decouple.services.caluma]
+        root = "caluma"
+
+        [tool.decouple.services.api]
+        root = "api"
+        """,
+    "api/app.py": """\
+        from flask import Flask
+
+        app = Flask(__name__)
+
+
+        @app.post("/api/v1/case/accesses")
+        def create_access():
+            return "", 201
+        """,
+    "caluma/extensions/__init__.py": "",
+    "caluma/extensions/events/__init__.py": "",
+    "caluma/extensions/events/case.py": """\
+        from ..api_client import APIClient
+
+
+        def create_case_access_rights(case, email):
+            client = APIClient()
+            client.get_admin_token()
+            data = {"data": {"type": "case-accesses", "attributes": {"email": email}}}
+            client.post("/case/accesses", json=data{call_headers})
+        """,
+}
+
+BEARER = '{"Authorization": f"Bearer {token}", "Content-Type": "application/json"}'
+
+
+def _migrate(
+    root: Path,
+    *,
+    headers: str = BEARER,
+    init: str = "pass",
+    session: str = "",
+    call_headers: str = "",
+    extra: str = "",
+) -> tuple[list[str], dict[str, str], dict[str, tuple[str, ...]]]:
+    """``(migrated site ids, refused site id -> reason, migrated site id -> notes)``."""
+    for name, text in FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            textwrap.dedent(text).replace("{call_headers}", call_headers), encoding="utf-8"
+        )
+    client = textwrap.dedent(CLIENT).format(
+        headers=headers, init=init, session=session, token="{token}"
+    )
+    (root / "caluma/extensions/api_client.py").write_text(client + extra, encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    # the post (line 8), not the token's fetch
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    selection = select_sites(result, Criteria(ids=tuple(sites)))
+    plan = migrate_scanned(result, selection, PlanOptions()).plan
+    refused = {
+        r.site_id: " ".join(f"[{f.code}] {f.reason}" for f in r.reasons) for r in plan.refused
+    }
+    return [p.site.id for p in plan.sites], refused, {p.site.id: p.notes for p in plan.sites}
+
+
+def _line(root: Path, text: str) -> int:
+    lines = (root / "caluma/extensions/api_client.py").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def test_a_credential_the_helper_makes_per_call_refuses_the_site(tmp_path: Path) -> None:
+    migrated, refused, _ = _migrate(tmp_path)
+    assert migrated == []
+    (reason,) = refused.values()
+    assert reason.startswith("[not-rewritable]")
+    line = _line(tmp_path, '"Authorization"')
+    assert (
+        f"the helper `APIClient._request` (caluma/extensions/api_client.py:{line}) adds the "
+        "credential `Authorization`" in reason
+    )
+
+
+def test_a_content_type_other_than_json_in_the_helper_refuses_the_site(tmp_path: Path) -> None:
+    """JSON:API: DRF picks its parser by the type, and the consumer's request is
+    ``application/json``: every event would be refused with a 400."""
+    headers = '{"Authorization": f"Token {API_TOKEN}", "Content-Type": "application/vnd.api+json"}'
+    migrated, refused, _ = _migrate(tmp_path, headers=headers)
+    assert migrated == []
+    (reason,) = refused.values()
+    assert "sends `Content-Type: application/vnd.api+json`" in reason
+    assert f"api_client.py:{_line(tmp_path, 'vnd.api+json')})" in reason
+    assert "credential" not in reason.partition(":")[0]  # a fixed token is no reason
+
+
+def test_a_fixed_credential_of_the_helper_is_named_in_a_note(tmp_path: Path) -> None:
+    headers = '{"Authorization": f"Token {API_TOKEN}", "Content-Type": "application/json"}'
+    migrated, refused, notes = _migrate(tmp_path, headers=headers)
+    assert refused == {}
+    (site,) = migrated
+    assert any(
+        "the credential `Authorization` the helper `APIClient._request`" in n
+        and "DECOUPLE_REQUEST_HEADERS" in n
+        for n in notes[site]
+    ), notes[site]
+
+
+def test_a_credential_set_on_the_helper_s_session_per_client_refuses_the_site(
+    tmp_path: Path,
+) -> None:
+    migrated, refused, _ = _migrate(
+        tmp_path,
+        headers='{"Content-Type": "application/json"}',
+        init=(
+            "self.session = requests.Session()\n"
+            '        self.session.headers.update({"Authorization": f"Bearer {token}"})'
+        ),
+        session="",
+    )
+    # the request goes through requests.post here, not the session: nothing to refuse
+    assert refused == {} and len(migrated) == 1
+    client = textwrap.dedent(CLIENT).format(
+        headers='{"Content-Type": "application/json"}',
+        init=(
+            "self.session = requests.Session()\n"
+            '        self.session.headers.update({"Authorization": f"Bearer {token}"})'
+        ),
+        session="",
+        token="{token}",
+    )
+    client = client.replace(
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs, headers=headers)',
+        'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs, headers=headers)',
+    )
+    (tmp_path / "caluma/extensions/api_client.py").write_text(client, encoding="utf-8")
+    result = scan(tmp_path, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    assert any("adds the credential `Authorization`" in r for r in reasons), reasons
+
+
+def test_a_call_s_own_content_type_other_than_json_refuses_it(tmp_path: Path) -> None:
+    headers = '{"Content-Type": "application/json"}'
+    form = ', headers={"Content-Type": "application/x-www-form-urlencoded"}'
+    migrated, refused, _ = _migrate(tmp_path, headers=headers, call_headers=form)
+    assert migrated == []
+    (reason,) = refused.values()
+    assert "the call sends `Content-Type: application/x-www-form-urlencoded` (line 8)" in reason
+    # JSON, with or without its charset, is what the consumer sends
+    json_too = ', headers={"Content-Type": "application/json; charset=utf-8"}'
+    migrated, refused, _ = _migrate(tmp_path / "json", headers=headers, call_headers=json_too)
+    assert refused == {} and len(migrated) == 1
+
+
+def test_a_helper_s_default_headers_count_only_for_the_calls_that_give_none(
+    tmp_path: Path,
+) -> None:
+    """``headers=headers or get_auth_header()``: a call that gives its own headers sends
+    them (read at the call site); one that gives none sends the helper's, made by a
+    function, which the event would go without."""
+    files = {
+        **FILES,
+        "caluma/extensions/api_client.py": """\
+            import requests
+
+            API = "http://api:8000/api/v1"
+
+
+            def get_auth_header():
+                return {"Authorization": requests.get(API + "/token").json()["token"]}
+
+
+            def api_request(url, data=None, headers=None):
+                res = requests.post(f"{API}/{url}", json=data, headers=headers or get_auth_header())
+                res.raise_for_status()
+            """,
+        "caluma/extensions/events/case.py": """\
+            from ..api_client import api_request
+
+
+            def given(case):
+                api_request("case/accesses", {"case": case}, headers={"X-Realm": "eu"})
+
+
+            def defaulted(case):
+                # a call inside the call: the outer one is the site's
+                api_request("case/accesses", dict(case=case))
+            """,
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(tmp_path, ScanOptions(use_cache=False))
+    sites = {
+        s.function.rpartition(".")[2]: s.id
+        for s in result.call_sites
+        if s.file.endswith("events/case.py")
+    }
+    assert set(sites) == {"given", "defaulted"}
+    selection = select_sites(result, Criteria(ids=tuple(sites.values())))
+    plan = migrate_scanned(result, selection, PlanOptions()).plan
+    assert [p.site.id for p in plan.sites] == [sites["given"]]
+    (refusal,) = plan.refused
+    assert refusal.site_id == sites["defaulted"]
+    (finding,) = refusal.reasons
+    # the getter's one dict, its token fetched per call
+    assert "the helper `api_request` (caluma/extensions/api_client.py:7)" in finding.reason
+    assert "adds the credential `Authorization` (`requests.get(" in finding.reason
+
+
+def test_a_getter_of_fixed_headers_in_the_helper_is_read_as_at_a_call_site(
+    tmp_path: Path,
+) -> None:
+    """Read as the call site's ``headers=get_auth_headers()`` is: a module function of no
+    parameter returning a dict of fixed values gives the same credential to every call (a
+    note); one that fetches a token makes it per call (refused)."""
+    fixed = '\n\ndef get_auth_headers():\n    return {"Authorization": f"Token {API_TOKEN}"}\n'
+    migrated, refused, notes = _migrate(tmp_path, headers="get_auth_headers()", extra=fixed)
+    assert refused == {} and len(migrated) == 1
+    assert any("the credential `Authorization`" in n for n in notes[migrated[0]])
+    fetched = (
+        "\n\ndef get_auth_headers():\n"
+        '    token = requests.post(API_BASE_URI + "/token").json()["token"]\n'
+        '    return {"Authorization": f"Bearer {token}"}\n'
+    )
+    migrated, refused, _ = _migrate(
+        tmp_path / "fetched", headers="get_auth_headers()", extra=fetched
+    )
+    assert migrated == []
+    (reason,) = refused.values()
+    assert "`get_auth_headers()`, which the rewrite cannot see into" in reason
