@@ -51,6 +51,9 @@ class Tree:
     fetcher_class: bool = False
     #: functions appended to client.py that nothing calls (an edit no result depends on)
     appended: int = 0
+    #: requests to a literal address appended to client.py (an edit that changes the
+    #: result and no helper pass: the passes are taken as the last scan's)
+    literal_calls: int = 0
     #: what notes.py, a file that is no candidate, holds (see NOTES)
     notes: str = "constant"
     #: whether a test module uses the conftest's client fixture (found by naming it)
@@ -82,6 +85,14 @@ NOTES = {
     '    helpers.call("users:5000", "/users/5")\n',
     # the helper's name in a file no import connects to its module
     "helper_name": "def call():\n    return 4\n\n\nLIMIT = call()\n",
+    # a request through a library the tree has no module of: an import the helper
+    # searches' graph does not follow (the last scan's graph is kept)
+    "request": "import requests\n\n\ndef ping():\n"
+    '    requests.get("http://users:5000/users/7", timeout=1)\n',
+    # a request with an import of a module of the tree (the graph is built again)
+    "request_helpers": "import requests\n\nfrom orders import helpers\n\n\ndef ping():\n"
+    '    requests.get("http://users:5000/users/8", timeout=1)\n'
+    '    helpers.call("users:5000", "/users/9")\n',
 }
 
 EDITS = st.one_of(
@@ -114,6 +125,7 @@ EDITS = st.one_of(
     st.builds(lambda v: ("base_candidate", v), st.booleans()),
     st.builds(lambda v: ("fetcher_class", v), st.booleans()),
     st.builds(lambda v: ("appended", v), st.integers(0, 2)),
+    st.builds(lambda v: ("literal_calls", v), st.integers(0, 2)),
     st.builds(lambda v: ("notes", v), st.sampled_from(sorted(NOTES))),
     st.builds(lambda v: ("test_uses", v), st.booleans()),
     st.builds(
@@ -166,6 +178,13 @@ def render(tree: Tree) -> dict[str, str]:
         ]
     for n in range(tree.appended):
         client += ["", "", f"def extra_{n}():", f"    return {n}"]
+    for n in range(tree.literal_calls):
+        client += [
+            "",
+            "",
+            f"def ping_{n}():",
+            f'    return requests.get("http://users:5000/users/ping{n}", timeout=2)',
+        ]
     files["services/orders/orders/client.py"] = "\n".join(client) + "\n"
     files["services/orders/orders/notes.py"] = NOTES[tree.notes]
     files["services/orders/tests/conftest.py"] = (
@@ -523,6 +542,137 @@ def test_the_helper_search_of_an_edited_file_asks_the_last_scans_import_graph(
         files = after
         assert resolutions(root, cache, monkeypatch) > 0, notes
         assert cached(root, cache) == uncached(root), notes
+
+
+def test_a_rerun_after_a_new_request_keeps_the_import_graph_unless_an_import_of_the_tree_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit adding a request (and ``import requests``, a module the tree does not
+    have) changes the result, but no answer of the import graph: the helper and client
+    object searches take the last scan's, and the graph is not built. An edit importing
+    a module of the tree builds it again. Either way the result is a scan without
+    cache's, and the edited file's imports are kept for the rerun after it."""
+    from decouple_services.app import pipeline
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    built: list[int] = []
+    real = pipeline._import_graph
+
+    def counting(*args: object, **kwargs: object) -> object:
+        if args[2:3] != (None,):  # not the scan without cache it is compared with
+            built.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    for notes, builds in (("request", False), ("request_helpers", True), ("request", True)):
+        after = render(Tree(notes=notes))
+        write(root, files, after)
+        files = after
+        built.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(pipeline, "_import_graph", counting)
+            assert resolutions(root, cache, patch) > 0, notes
+            assert bool(built) is builds, notes
+        assert "users/7" in cached(root, cache) or notes != "request"
+    # a neutral edit on top: the edited file's imports were kept under its new content,
+    # so the last result stands without building the graph
+    after = render(Tree(notes="request", appended=1))
+    write(root, files, after)
+    built.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "_import_graph", counting)
+        assert resolutions(root, cache, patch) == 0
+        assert built == []
+
+
+def test_a_rerun_after_a_new_request_takes_the_helper_passes_as_the_last_scans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit adding or removing a request to a literal address in a file that was
+    parsed, with no other change anything read (a function and what it returns), learns
+    in each helper pass what the last scan learned: the rerun resolves once, in the last
+    pass, and its result is a scan without cache's (``resolutions`` compares them). So
+    does the rerun after a function appended on top of it. An edit adding or removing a
+    call whose host a helper may give (a call with no site of its own) runs the passes
+    again."""
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    steps = [
+        (Tree(extra_calls=2), None),  # the passes as before the change, for the baseline
+        (Tree(extra_calls=2, literal_calls=1), 1),
+        (Tree(extra_calls=2, literal_calls=1, appended=1), 1),  # a function appended
+        (Tree(extra_calls=2, literal_calls=2), 1),
+        (Tree(extra_calls=2, literal_calls=0), 1),  # requests removed
+        (Tree(extra_calls=1), None),  # a call without a site of its own removed
+    ]
+    for tree, expected in steps:
+        after = render(tree)
+        write(root, files, after)
+        files = after
+        runs = resolutions(root, cache, monkeypatch)
+        if expected is None:
+            assert runs > 1, tree
+        else:
+            assert runs == expected, tree
+
+
+def test_the_searches_a_rerun_did_not_make_are_kept_for_the_files_unchanged(
+    tmp_path: Path,
+) -> None:
+    """A rerun that takes the helper passes as the last scan's does not make their
+    searches: they are kept, with the answers of the files whose content is unchanged
+    (a changed file is read again by the next search with the same terms)."""
+    from decouple_services.app.incremental import SearchMemo
+
+    python = ["a.py", "b.py", "c.py"]
+    digests = {"a.py": "1", "b.py": "2", "c.py": "3"}
+    first = SearchMemo(python, digests.get)
+    first.search("words", ["x"], python, lambda paths: [p for p in paths if p != "b.py"])
+    first.search("words", ["y"], python, lambda paths: ["b.py"])
+    first.save(tmp_path, tmp_path)
+    digests["c.py"] = "4"  # edited
+    second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    second.search("words", ["y"], python, lambda paths: ["b.py"])
+    second.save(tmp_path, tmp_path)
+    third = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    read: list[str] = []
+
+    def run(paths: list[str]) -> list[str]:
+        read.extend(paths)
+        return ["c.py"]
+
+    assert third.search("words", ["x"], python, run) == ["a.py", "c.py"]
+    assert read == ["c.py"]
+
+
+def test_with_configured_clients_the_helper_passes_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configured client's positional arguments are placed by the signatures of every
+    function, so an edit adding a function may change what any call matches: the
+    passes are not taken as the last scan's."""
+    root, cache, files = settled(tmp_path)
+    (root / "decouple.toml").write_text(
+        '[clients."orders.helpers.call"]\nurl_arg = "path"\n', encoding="utf-8"
+    )
+    cached(root, cache)
+    after = render(Tree(literal_calls=1))
+    write(root, files, after)
+    assert resolutions(root, cache, monkeypatch) > 1
+
+
+def test_imports_kept_only_when_no_changed_target_shares_a_part_with_a_module() -> None:
+    from decouple_services.app.rereads import imports_kept
+
+    modules = ["orders.helpers", "orders.http", "users.api.views"]
+    same = frozenset({"orders.helpers"})
+    assert imports_kept([(same, same)], modules)
+    assert imports_kept([(same, same | {"requests", "json.decoder"})], modules)
+    assert imports_kept([(same | {"requests"}, same)], modules)
+    # the module itself, a name in it, a package of it, a dotted tail of it
+    for target in ("orders", "orders.helpers.call", "api.views", "views", "src.users.api"):
+        assert not imports_kept([(same, same | {target})], modules), target
+    assert not imports_kept([(same, frozenset())], modules)
 
 
 def test_a_damaged_record_of_what_the_last_scan_read_is_not_trusted(tmp_path: Path) -> None:

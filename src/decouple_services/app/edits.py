@@ -43,8 +43,9 @@ from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
-    from decouple_services.app.rereads import ImportGraph, RecordedGraph
-    from decouple_services.detect.facts import FileFacts
+    from decouple_services.app.cache import ImportsEntries
+    from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
+    from decouple_services.detect.facts import Constant, FileFacts
     from decouple_services.detect.values import Value
 
 #: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
@@ -89,6 +90,19 @@ class EditRecord:
     #: The files parsed on demand in each helper pass (its rounds of asking), for the next
     #: scan to parse up front in the same pass. None: not recorded.
     passes: list[list[str]] | None = None
+    #: Each helper pass that learned helpers, in order: the names they are invoked by that
+    #: were new, the helpers whose invocations the pass looked for (``[qualname,
+    #: is_method]``, in the order it asked) and the files it re-read for them; then a
+    #: digest of the last pass's helpers (the scan's). None: not recorded, or the passes
+    #: stopped at their limit still learning.
+    learned: list[list[Any]] | None = None
+    helpers: str | None = None
+    #: Of :attr:`reads`, those not made by a file's resolution of its own module's
+    #: definitions (what other files and the helper passes read). None: not recorded.
+    foreign: dict[str, list[Any]] | None = None
+    #: Files edited neutrally since their last resolution -> the cache key of the facts
+    #: that resolution was kept under (their calls are the same: ``KeptPasses``).
+    resolved_as: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path, root: Path) -> EditRecord | None:
@@ -116,6 +130,12 @@ class EditRecord:
                 packages=_optional_names(raw.get("packages")),
                 graph=_optional_graph(raw.get("graph")),
                 passes=_optional_passes(raw.get("passes")),
+                learned=_optional_learned(raw.get("learned")),
+                helpers=None if raw.get("helpers") is None else _text(raw["helpers"]),
+                foreign=None
+                if raw.get("foreign") is None
+                else {_text(t): _keys(keys) for t, keys in raw["foreign"].items()},
+                resolved_as={_text(p): _text(k) for p, k in raw.get("resolved_as", {}).items()},
             )
         except (KeyError, TypeError, AttributeError, ValueError):
             return None  # a cache file may hold anything: never trusted
@@ -143,6 +163,10 @@ class EditRecord:
                     "packages": self.packages,
                     "graph": self.graph,
                     "passes": self.passes,
+                    "learned": self.learned,
+                    "helpers": self.helpers,
+                    "foreign": self.foreign,
+                    "resolved_as": self.resolved_as,
                 },
             },
         )
@@ -186,6 +210,41 @@ class EditRecord:
             modules[module] = (files, data)
         return RecordedGraph(python, modules)
 
+    def kept_graph(
+        self,
+        python: Sequence[str],
+        changed: dict[str, tuple[bytes, str, str]],
+        entries: ImportsEntries,
+        build: Callable[[], ImportGraph],
+    ) -> tuple[KeptGraph, list[tuple[str, str, str, bool, frozenset[str]]]] | None:
+        """The import graph of a rerun of the same listing whose ``changed`` files (path ->
+        content, the digest its imports are kept under in ``entries``, its digest now) changed no
+        import of the tree's modules (``rereads.KeptGraph``), with those files' new
+        imports for ``entries``; None when the graph must be built again (an import of
+        the tree changed, or the last scan kept no answers)."""
+        from decouple_services.app.rereads import KeptGraph, import_targets, imports_kept
+        from decouple_services.discover.files import module_name
+
+        recorded = self.recorded_graph(python)
+        if recorded is None or self.packages is None:
+            return None
+        files = frozenset(python)
+        modules = {path: module_name(path, files)[0] for path in python}
+        packages = frozenset(self.packages)
+        edits = []
+        fresh = []
+        for path, (data, before, after) in changed.items():
+            module, is_package = module_name(path, files)
+            old = entries.get(path, before, module, is_package)
+            if old is None:
+                return None
+            new = import_targets(data, module, is_package, packages)
+            edits.append((old, new))
+            fresh.append((path, after, module, is_package, new))
+        if not imports_kept(edits, modules.values()):
+            return None
+        return KeptGraph(modules, recorded, build), fresh
+
     def discovery_code_unread(self, paths: Iterable[str]) -> bool:
         """Whether discovery read none of ``paths`` (False when that is not recorded)."""
         if self.discovery_code is None:
@@ -197,12 +256,19 @@ class EditRecord:
         return {tuple(k) if isinstance(k, list) else k for k in self.reads.get(table, ())}
 
 
-def neutral_facts(old: FileFacts, new: FileFacts, record: EditRecord) -> bool:
+def neutral_facts(
+    old: FileFacts,
+    new: FileFacts,
+    record: EditRecord,
+    objects: list[Constant] | None = None,
+) -> bool:
     """Whether a parsed file's ``new`` facts change nothing the recorded scan read: only
     functions and constants differ (a function appended, and what it returns), none
     looked up; no method (classes are looked up by their names); no constant holding an
     object or naming a definition (client objects and constructions are found among all
-    constants), an application slot, a fixture or a Django setting."""
+    constants), an application slot, a fixture or a Django setting. With ``objects``,
+    constants holding an object are added to it instead, unless their type's
+    constructions were looked up: the caller tells whether they hold a client."""
     if replace(old, functions=(), constants=()) != replace(new, functions=(), constants=()):
         return False
     functions = set(old.functions) ^ set(new.functions)
@@ -219,12 +285,234 @@ def neutral_facts(old: FileFacts, new: FileFacts, record: EditRecord) -> bool:
         if is_django_settings_module(new.module):
             return False
         looked_up = record.read_keys("constants")
-        if any(
-            c.qualname in looked_up or c.qualname.startswith("@") or _holds_objects(c.value)
-            for c in constants
-        ):
-            return False
+        built = record.read_keys("constructions")
+        for c in constants:
+            if c.qualname in looked_up or c.qualname.startswith("@"):
+                return False
+            if _holds_objects(c.value):
+                if objects is None or _constructed(c.value, built):
+                    return False
+                objects.append(c)
     return True
+
+
+def _constructed(value: Value, looked_up: set[Any]) -> bool:
+    """Whether the constructions of ``value``'s type (a table keyed by every dotted tail of
+    it: ``resolve.index.ProjectIndex.constructions_of``) were looked up."""
+    from decouple_services.detect.values import Obj
+
+    if not isinstance(value, Obj):
+        return False
+    parts = value.type.split(".")
+    return any(".".join(parts[i:]) in looked_up for i in range(len(parts)))
+
+
+class KeptPasses:
+    """The helper passes of the last scan, taken as they were by a rerun after edits that
+    change calls and nothing else any lookup read: each pass before the last learns the
+    helpers it learned, and the rerun resolves once, in the last pass.
+
+    A helper pass resolves the whole tree to learn the helpers its next pass re-reads the
+    tree for (polar: three resolutions, homeassistant four). What a pass learns depends on
+    every file's facts, the index built from them and the files parsed on demand in it.
+    When the edited files were candidates then and now, no helper pass re-read them, and
+    their facts differ only in calls and in functions and constants no lookup of the last
+    scan asked for (:func:`neutral_facts`), every other file resolves in each pass as it
+    did (the same facts, the same values at every key it reads). The edited files' calls
+    then change nothing a pass learns when (checked after the last pass, from the kept
+    resolutions of the files before and after: ``app/incremental.py``):
+
+    - the file found no helper, before or after (no request whose host is a parameter);
+    - its calls whose host a helper may give (those without a call site of their own),
+      are the same, wherever they are in the file;
+    - each call it added or removed is no request or a call site of its own, whose host
+      is not a mapping's value read at run time (no lookup after it);
+    - its resolution asked for nothing the last one did not (no file parsed on demand
+      earlier than in the last scan);
+
+    and the rerun parsed no file beyond those the last scan parsed in each pass, and its
+    last pass found the helpers the last scan's did. Otherwise the scan runs again pass
+    by pass (``app/pipeline.py``).
+    """
+
+    def __init__(
+        self,
+        record: EditRecord,
+        edited: dict[str, tuple[FileFacts, str]],
+        objects: list[Constant],
+    ) -> None:
+        """``edited``: each edited file's facts in the last scan, and their cache key;
+        ``objects``: their constants holding objects added or removed (no client's)."""
+        assert record.learned is not None
+        self.record = record
+        self.learned: list[list[Any]] = record.learned
+        self.edited = edited
+        self.objects = objects
+
+    @classmethod
+    def of(
+        cls,
+        record: EditRecord,
+        now: dict[str, FileFacts],
+        before: Callable[[str], tuple[FileFacts, str, bool] | None],
+    ) -> KeptPasses | None:
+        """For the edited files' facts ``now`` (path -> facts; each parsed as a candidate),
+        given ``before(path)``: the facts of the last scan, their cache key and whether the
+        file was a candidate; None when a pass may learn otherwise."""
+        if (
+            record.learned is None
+            or record.helpers is None
+            or record.foreign is None
+            or not record.passes
+        ):
+            return None
+        parsed, reread = set(record.parsed), set(record.reread)
+        # a definition the edited file alone read changes its own resolution only, which
+        # the check after the last pass compares
+        others = replace(record, reads=record.foreign)
+        edited = {}
+        objects: list[Constant] = []
+        for path, new in now.items():
+            if path not in parsed or path in reread:
+                return None
+            found = before(path)
+            if found is None:
+                return None
+            old, key, candidate = found
+            if not candidate or not neutral_facts(
+                old, replace(new, calls=old.calls), others, objects
+            ):
+                return None
+            edited[path] = (old, key)
+        return cls(record, edited, objects)
+
+    def helpers_of(
+        self, number: int
+    ) -> tuple[set[str], list[tuple[str, bool]], list[str] | None] | None:
+        """What helper pass ``number`` learned (the new names, the helpers to look for, the
+        files it re-read for them when kept), or None for the last pass, which is
+        resolved."""
+        if number >= len(self.learned):
+            return None
+        names, helpers, *again = self.learned[number]
+        return set(names), [(q, m) for q, m in helpers], again[0] if again else None
+
+    def replay(
+        self, reads: set[Any], foreign: set[Any], walked: set[str], queries: list[Query]
+    ) -> None:
+        """Add what the passes taken as they were read and searched (the last scan's, which
+        those passes made the same) to this scan's record of it."""
+        for table in self.record.reads:
+            reads.update((table, key) for key in self.record.read_keys(table))
+        assert self.record.foreign is not None
+        for table, keys in self.record.foreign.items():
+            foreign.update((table, tuple(k) if isinstance(k, list) else k) for k in keys)
+        walked.update(self.record.walked)
+        for query in self.record.queries:
+            if query not in queries:
+                queries.append(query)
+
+    def check(
+        self,
+        wrappers: object,
+        parsed_in_rounds: bool,
+        entries: Callable[[str], list[dict[str, Any]]],
+        current: Callable[[str], tuple[dict[str, Any], Any] | None],
+        facts: Callable[[str], FileFacts],
+        clients: Callable[[], set[str]],
+    ) -> bool:
+        """Whether the passes taken as they were are those the rerun would have made (see
+        the class docstring): ``wrappers`` the last pass's helpers, ``parsed_in_rounds``
+        whether its rounds of asking parsed any file, ``entries(path)`` the kept
+        resolutions of a file, ``current(path)`` its resolution in the last pass (the
+        entry and its decoded result), ``facts(path)`` its facts now, ``clients()`` the
+        definitions holding a client object among the scan's facts
+        (``app.demand.client_names``)."""
+        from decouple_services.app.incremental import digest
+
+        if parsed_in_rounds or digest(wrappers_key(wrappers)) != self.record.helpers:
+            return False
+        if self.objects:
+            # an object added or removed that is a client's (found among all constants
+            # by the search for its users, which no lookup records): those of the last
+            # scan are the objects it searched users of (none searched: no file was left
+            # to parse, and none is in the rerun either)
+            holding = clients() | {
+                qualname
+                for kind, payload in self.record.queries
+                if kind == "objects"
+                for qualname, _ in payload
+            }
+            if any(c.qualname in holding or c.qualname[:-2] in holding for c in self.objects):
+                return False
+        for path, (old, key) in self.edited.items():
+            new = facts(path)
+            # resolved last with the same calls (a neutral edit since keeps the calls)
+            key = self.record.resolved_as.get(path, key)
+            olds = [e for e in entries(path) if e["key"] == key] if old.calls else []
+            if old.calls and not olds:
+                return False
+            found = current(path) if new.calls else None
+            if new.calls and found is None:
+                return False
+            entry, result = found if found is not None else ({"asks": [], "idle": None}, None)
+            for e in (*olds, *([entry] if found is not None else [])):
+                if e.get("handed") or any(o is not None and len(o) > 2 for o in e["outcomes"]):
+                    return False  # a helper of its own
+            asks = {tuple(a) for e in olds for a in e["asks"]}
+            if not {tuple(a) for a in entry["asks"]} <= asks:
+                return False
+            if entry.get("idle") is not None:
+                idle = {tuple(a) for e in olds if e.get("idle") for a in e["idle"]["asks"]}
+                if not {tuple(a) for a in entry["idle"]["asks"]} <= idle:
+                    return False
+            before = _calls(old.calls, olds[0]["outcomes"] if olds else [])
+            after = _calls(new.calls, entry.get("outcomes", []))
+            if before is None or after is None or _pending(before) != _pending(after):
+                return False
+            removed = list(before)
+            for i, (call, outcome) in enumerate(after):
+                same = next((j for j, (c, _) in enumerate(removed) if c == call), None)
+                if same is not None:
+                    del removed[same]
+                    continue
+                if outcome is None:
+                    continue  # no request
+                # an added request: a call site of its own, with no lookup after it
+                site = None if result is None else result.outcomes[i].site
+                if site is None or site.one_of is not None:
+                    return False
+            for _, outcome in removed:
+                # a removed request: a call site of its own, looked nothing up after it
+                if outcome is not None and not (
+                    isinstance(outcome[1], dict) and outcome[1].get("one_of") is None
+                ):
+                    return False
+        return True
+
+
+def wrappers_key(wrappers: object) -> object:
+    """What :attr:`EditRecord.helpers` is a digest of: the helpers by name."""
+    assert isinstance(wrappers, dict)
+    return sorted(wrappers.items())
+
+
+def _unplaced(call: Any) -> Any:
+    return replace(call, line=0, end_line=0, col=0)
+
+
+def _calls(calls: Sequence[Any], outcomes: Sequence[Any]) -> list[tuple[Any, Any]] | None:
+    """Each call without its place in the file, with its kept outcome (None: no request;
+    else ``[receiver, site, ...]``); None when they do not pair up."""
+    if len(outcomes) != len(calls):
+        return None
+    return [(_unplaced(c), o) for c, o in zip(calls, outcomes, strict=True)]
+
+
+def _pending(calls: list[tuple[Any, Any]]) -> list[str]:
+    """The calls without a call site of their own (a helper's invocation, or nothing),
+    with their receivers, in a comparable order."""
+    return sorted(repr((c, o[0])) for c, o in calls if o is not None and o[1] is None)
 
 
 def _holds_objects(value: Value) -> bool:
@@ -320,6 +608,25 @@ def _optional_passes(value: Any) -> list[list[str]] | None:
     if not isinstance(value, list):
         raise TypeError("not a list of passes")
     return [names for names in map(_optional_names, value) if names is not None]
+
+
+def _optional_learned(value: Any) -> list[list[Any]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(step, list)
+        and len(step) in (2, 3)
+        and _optional_names(step[0]) is not None
+        and (len(step) == 2 or _optional_names(step[2]) is not None)
+        and isinstance(step[1], list)
+        and all(
+            isinstance(h, list) and len(h) == 2 and isinstance(h[0], str) and isinstance(h[1], bool)
+            for h in step[1]
+        )
+        for step in value
+    ):
+        raise TypeError("not a list of helper passes")
+    return value
 
 
 def _optional_graph(value: Any) -> dict[str, list[Any]] | None:

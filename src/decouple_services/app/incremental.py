@@ -82,6 +82,8 @@ class _Bucket:
     reads: set[Read] = field(default_factory=set)
     asks: set[Ask] = field(default_factory=set)
     walked: bool = False
+    #: The file's module: what it reads of its own definitions is no other file's input.
+    module: str = ""
 
 
 class SiteMemo:
@@ -126,6 +128,9 @@ class SiteMemo:
         #: included, and the tables walked whole (``app/edits.py``).
         self.scan_reads: set[Read] = set()
         self.scan_walked: set[str] = set()
+        #: Those of the reads not made by a file's resolution of its own module's
+        #: definitions (``app/edits.py``'s ``KeptPasses``).
+        self.scan_foreign: set[Read] = set()
         #: Files resolved afresh and reused, over the scan (for ``-v``).
         self.fresh = 0
         self.reused = 0
@@ -148,7 +153,31 @@ class SiteMemo:
 
     def recall(self, facts: FileFacts) -> FilePass | None:
         key = self._key(facts)
-        for entry in self.variants(facts.path):
+        # the newest entry first, decoded alone: it is the one a rerun after an edit
+        # elsewhere uses (decoding every kept entry of every file was a tenth of polar's)
+        first = self._first(facts.path)
+        if first is not None:
+            found = self._recall(facts, key, [first])
+            if found is not None:
+                return found
+        return self._recall(facts, key, self.variants(facts.path))
+
+    def _first(self, path: str) -> dict[str, Any] | None:
+        """The first of the entries of ``path`` as the last scan wrote them, decoded alone
+        (None when the entries are decoded already or it is not well formed)."""
+        raw = self._raw.get(path)
+        if raw is None or path in self.entries:
+            return None
+        try:
+            entry, _ = _DECODER.raw_decode(raw.decode(), 1)
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            return None
+        return entry if raw[:1] == b"[" and _well_formed(entry) else None
+
+    def _recall(
+        self, facts: FileFacts, key: str, variants: Iterable[dict[str, Any]]
+    ) -> FilePass | None:
+        for entry in variants:
             if entry["key"] != key or entry["context"] != self._context(entry["sites"]):
                 continue
             if self._signature(entry["reads"]) != entry["signature"]:
@@ -159,14 +188,14 @@ class SiteMemo:
                 continue
             for item in entry["asks"]:
                 ask(self.asked, tuple(item))
-            self._replayed(entry["reads"])
+            self._replayed(entry["reads"], facts.module)
             self._current[facts.path] = entry
             self.reused += 1
             return found
         return None
 
     def enter(self, facts: FileFacts) -> None:
-        self._bucket = _Bucket()
+        self._bucket = _Bucket(module=facts.module)
 
     def keep(self, facts: FileFacts, result: FilePass) -> None:
         bucket, self._bucket = self._bucket, None
@@ -218,17 +247,21 @@ class SiteMemo:
             return False
         for item in idle["asks"]:
             ask(self.asked, tuple(item))
-        self._replayed(idle["reads"])
+        self._replayed(idle["reads"], facts.module)
         return True
 
     def enter_idle(self, facts: FileFacts) -> None:
-        self._bucket = _Bucket()
+        self._bucket = _Bucket(module=facts.module)
 
     def keep_idle(self, facts: FileFacts) -> None:
         bucket, self._bucket = self._bucket, None
         entry = self._current.get(facts.path)
         if bucket is None or entry is None:
             return
+        if facts.path not in self.entries:
+            # the entry was decoded alone (``_first``): the others with it, to be saved
+            variants = self.variants(facts.path)
+            self.entries[facts.path] = [entry, *variants[1:]]
         self._changed.add(facts.path)
         if bucket.walked:
             entry["idle"] = None
@@ -240,6 +273,16 @@ class SiteMemo:
             "asks": sorted(list(item) for item in bucket.asks),
         }
         self.dirty = True
+
+    def current_pass(self, path: str) -> tuple[dict[str, Any], FilePass] | None:
+        """The entry the last resolution of ``path`` used or made, with its result."""
+        entry = self._current.get(path)
+        if entry is None:
+            return None
+        try:
+            return entry, self._decode(entry)
+        except Exception:  # a cache file may hold anything
+            return None
 
     def variants(self, path: str) -> list[dict[str, Any]]:
         """The entries kept for ``path``, decoded on first use and checked for shape (a
@@ -261,6 +304,8 @@ class SiteMemo:
             self.scan_walked.add(table)
         else:
             self.scan_reads.add((table, key))
+            if self._bucket is None or not _own(key, self._bucket.module):
+                self.scan_foreign.add((table, key))
         if self._bucket is not None:
             if key == "*":
                 self._bucket.walked = True
@@ -271,9 +316,11 @@ class SiteMemo:
         if self._bucket is not None:
             self._bucket.asks.add(item)
 
-    def _replayed(self, reads: list[list[Any]]) -> None:
+    def _replayed(self, reads: list[list[Any]], module: str) -> None:
         """A reused resolution's reads, as if made again."""
-        self.scan_reads.update((table, _from_json(key)) for table, key in reads)
+        found = [(table, _from_json(key)) for table, key in reads]
+        self.scan_reads.update(found)
+        self.scan_foreign.update(read for read in found if not _own(read[1], module))
 
     # -- comparing ------------------------------------------------------------------------
 
@@ -537,6 +584,24 @@ class SearchMemo:
                 base64.b64encode(bytes(bits)).decode(),
                 sorted(at[p] for p in found if p in at and digests[at[p]] is not None),
             ]
+        if self._last_paths == list(self.python):
+            # the last scan's searches this one did not make (a rerun taking its helper
+            # passes as they were), for the files unchanged since: the same answers
+            for key, (tested_bits, found_at) in self._last.items():
+                if key in searches:
+                    continue
+                bits = bytearray(len(tested_bits))
+                for i in _set_bits(tested_bits):
+                    path = self.python[i]
+                    last = self._last_digests[i]
+                    if last is None or last != self.current(path):
+                        continue
+                    digests[i] = last
+                    bits[i >> 3] |= 1 << (i & 7)
+                searches[key] = [
+                    base64.b64encode(bytes(bits)).decode(),
+                    sorted(i for i in found_at if bits[i >> 3] >> (i & 7) & 1),
+                ]
         write_cache_json(
             root_file(directory, "searches", root),
             {
@@ -548,6 +613,18 @@ class SearchMemo:
                 "searches": searches,
             },
         )
+
+
+def _set_bits(bits: bytes) -> Iterable[int]:
+    """The positions of the bits set in ``bits`` (bit ``i & 7`` of byte ``i >> 3``)."""
+    for at, byte in enumerate(bits):
+        if byte:
+            for bit in range(8):
+                if byte >> bit & 1:
+                    yield at * 8 + bit
+
+
+_DECODER = json.JSONDecoder()
 
 
 def _header(root: Path) -> dict[str, Any]:
@@ -643,6 +720,11 @@ def _helpers_json(result: FilePass) -> list[Any] | None:
             return None
         out.append(encoded)
     return out
+
+
+def _own(key: Any, module: str) -> bool:
+    """Whether ``key`` names a definition of ``module`` (read by a file of it)."""
+    return bool(module) and isinstance(key, str) and key.startswith(module + ".")
 
 
 def _to_json(key: Any) -> Any:

@@ -62,8 +62,8 @@ if TYPE_CHECKING:
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, Prefilter, Search
-    from decouple_services.app.edits import EditRecord, Query
-    from decouple_services.app.rereads import ImportGraph, RecordedGraph
+    from decouple_services.app.edits import EditRecord, KeptPasses, Query
+    from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
@@ -461,12 +461,22 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
         folder = options.cache_dir or Path(root).resolve() / CACHE_DIR_NAME
     try:
         with read_only_cache(folder):
-            return _scan_or_known(root, options)
+            try:
+                return _scan_or_known(root, options)
+            except _PassesDiffer:
+                return _scan_or_known(root, options, passes_as_kept=False)
     finally:
         gc.set_threshold(*thresholds)
 
 
-def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult | None:
+class _PassesDiffer(Exception):
+    """The helper passes a rerun took as the last scan's were not those it would have made
+    (``app/edits.py``'s ``KeptPasses``): it runs again, pass by pass."""
+
+
+def _scan_or_known(
+    root: Path | str, options: ScanOptions | None, passes_as_kept: bool = True
+) -> ScanResult | None:
     options = options or ScanOptions()
     root = Path(root)
     if not root.exists():
@@ -511,6 +521,13 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
     #: The files the last scan parsed on demand in each helper pass (its edit record, for
     #: the same base inputs).
     last_passes: Sequence[Sequence[str]] = ()
+    #: The last scan's import graph, for a rerun whose edits keep every import of the tree
+    #: (given the graph's build, for the modules the last scan kept no answers for).
+    keep_graph: Callable[[Callable[[], ImportGraph]], tuple[KeptGraph, list[Any]] | None] | None
+    keep_graph = None
+    entries: ImportsEntries | None = None
+    #: The last scan's record, for the same base inputs.
+    same_base: EditRecord | None = None
     if options.use_cache and cache_dir is not None:
         manifest = Manifest(cache_dir, root)
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
@@ -532,8 +549,16 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                 return None if reused is _KNOWN else reused
         if not options.full_parse:
             last = loaded[0] if loaded else _edit_record(cache_dir, root)
-            if last is not None and last.base == inputs.base_digest() and last.passes:
-                last_passes = last.passes
+            if last is not None and last.base == inputs.base_digest():
+                last_passes = last.passes or ()
+                same_base = last
+                changed = inputs.changed_python()
+                if last.graph is not None and last.packages is not None and changed is not None:
+                    entries = ImportsEntries(cache_dir, root, last.packages)
+                    edited = {p: (d, inputs.before[p], a) for p, (d, _, a) in changed.items()}
+                    keep_graph = functools.partial(
+                        last.kept_graph, list(listing.python), edited, entries
+                    )
         inputs.hash_deploy_files()
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
@@ -733,21 +758,37 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
         #: Files a helper pass extracted again with the helpers' names.
         reread: set[str] = set()
         graphs: list[ImportGraph] = []
+        kept: list[tuple[KeptGraph, list[Any]]] = []
 
         def graph() -> ImportGraph:
             if not graphs:
-                graphs.append(_import_graph(root, python, cache_dir, manifest))
+                build = functools.partial(_import_graph, root, python, cache_dir, manifest)
+                found = None if keep_graph is None else keep_graph(build)
+                if found is not None:
+                    kept.append(found)
+                graphs.append(build() if found is None else found[0])
             return graphs[0]
 
         matches = EndpointMatches()
         # each round's index is the last one's tables brought up to date with what changed
         tables = IndexTables()
+        kept_passes = None
+        if passes_as_kept and same_base is not None and memo is not None and demand is not None:
+            kept_passes = _kept_passes(
+                same_base, inputs, by_path, unparsed, extract_options, cache_dir, demand
+            )
+        #: Whether a round of asking parsed files, each helper pass learned (new names,
+        #: helpers looked for), and whether the passes ended learning nothing new.
+        parsed_in_rounds = False
+        learned: list[list[Any]] = []
+        settled = False
         # Helpers calling helpers are learned one level per pass.
         for number in range(MAX_WRAPPER_PASSES):
             if number:
                 passes.append([])
             seed(number)
-            while True:
+            taken = None if kept_passes is None else kept_passes.helpers_of(number)
+            while taken is None:
                 index = index_type(
                     facts,
                     services,
@@ -795,46 +836,92 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                     )
                 resolution = resolver.resolve(reusing)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
+                parsed_in_rounds = parsed_in_rounds or bool(wanted)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
                 if not wanted or not parse(wanted):
                     break
-            names = {n for w in resolution.wrappers.values() for n in w.invoked_as}
-            new = names - known_wrappers
-            note(
-                f"resolved {len(resolution.call_sites)} call sites"
-                + (f"; {len(new)} new wrapper helper(s) to follow" if new else "")
-            )
-            if not new:
-                break
+            if taken is not None:
+                # a pass before the last, as the last scan made it (``KeptPasses``)
+                new = taken[0] - known_wrappers
+                helpers = [Helper(q, m) for q, m in taken[1]]
+                note(f"helper pass {number + 1} as the last scan's: {len(new)} new helper(s)")
+            else:
+                names = {n for w in resolution.wrappers.values() for n in w.invoked_as}
+                new = names - known_wrappers
+                note(
+                    f"resolved {len(resolution.call_sites)} call sites"
+                    + (f"; {len(new)} new wrapper helper(s) to follow" if new else "")
+                )
+                if not new:
+                    settled = True
+                    break
+                helpers = [
+                    Helper(q, w.is_method)
+                    for q, w in resolution.wrappers.items()
+                    if new.intersection(w.invoked_as)
+                ]
             known_wrappers |= new
             # Next pass: files that may invoke a new helper (they name it and are connected
             # to its module by imports) are re-read for its invocations. Any other file would
             # give what it gave with the names known before.
             wrapper_options = detection_options(detectors, config, known_wrappers)
-            helpers = [
-                Helper(q, w.is_method)
-                for q, w in resolution.wrappers.items()
-                if new.intersection(w.invoked_as)
-            ]
-            again = select_rereads(
-                python,
-                helpers,
-                graph(),
-                functools.partial(_read_in, str(root)),
-                demand.search if demand is not None else searched,
-            )
+
+            def select(paths: list[str], helpers: list[Helper] = helpers) -> list[str]:
+                return select_rereads(
+                    paths,
+                    helpers,
+                    graph(),
+                    functools.partial(_read_in, str(root)),
+                    demand.search if demand is not None else searched,
+                )
+
+            if taken is not None and taken[2] is not None and kept:
+                # the import graph is the last scan's: only the edited files' texts may
+                # decide otherwise than in its pass
+                assert kept_passes is not None
+                changed_now = kept_passes.edited
+                chosen = {p for p in taken[2] if p not in changed_now}
+                chosen.update(select([p for p in python if p in changed_now]))
+                again = [p for p in python if p in chosen]
+            else:
+                again = select(python)
+            learned.append([sorted(new), [[h.qualname, h.is_method] for h in helpers], again])
             if demand is not None:
                 demand.queries.append(
                     ["helpers", sorted([h.qualname, h.is_method] for h in helpers)]
                 )
             reread.update(again)
             reparse(again, wrapper_options)
+        if kept_passes is not None:
+            assert memo is not None and demand is not None
+            if not kept_passes.check(
+                resolution.wrappers,
+                parsed_in_rounds,
+                memo.variants,
+                memo.current_pass,
+                by_path.__getitem__,
+                # the last round of asking found them, when there were files to parse
+                lambda: (
+                    demand.clients if unparsed else _client_names(facts, extract_options, detectors)
+                ),
+            ):
+                raise _PassesDiffer
+            # what the passes taken as they were read and searched (the same as then)
+            kept_passes.replay(memo.scan_reads, memo.scan_foreign, memo.scan_walked, demand.queries)
+            note("the helper passes before the last taken as the last scan's")
 
     finally:
         gc.set_threshold(*thresholds)
     if cache_dir is not None and computed:
         write_facts(str(cache_dir), computed)
+    if kept and not kept[0][0].built and entries is not None:
+        # the graph was not built, which writes every file's imports: the edited files'
+        # new entries, which the next rerun's checks compare with
+        for entry in kept[0][1]:
+            entries.put(*entry)
+        entries.save()
+        note("the last scan's import graph kept")
     if memo is not None and cache_dir is not None:
         note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
         memo.save(cache_dir, root, python)
@@ -861,12 +948,14 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
     if inputs is not None:
         key = inputs.store_result(result, discovery.files_read)
         if key is not None and memo is not None and demand is not None and cache_dir is not None:
-            from decouple_services.app.edits import FOLLOWING_IMPORTS
+            from decouple_services.app.edits import FOLLOWING_IMPORTS, wrappers_key
+            from decouple_services.app.incremental import digest
 
             record = EditRecord(
                 result_key=key,
                 base=inputs.base_digest(),
                 reads=_grouped(memo.scan_reads),
+                foreign=_grouped(memo.scan_foreign),
                 walked=sorted(memo.scan_walked),
                 queries=demand.queries,
                 parsed=sorted(p for p in python if p not in unparsed),
@@ -874,6 +963,8 @@ def _scan_or_known(root: Path | str, options: ScanOptions | None) -> ScanResult 
                 discovery=_discovery_digest(discovery),
                 discovery_code=sorted(discovery.code_read),
                 passes=[sorted(set(names)) for names in passes],
+                learned=learned if settled else None,
+                helpers=digest(wrappers_key(resolution.wrappers)),
             )
             if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
                 record.keep_graph(graph(), python, _packages(python))
@@ -1116,6 +1207,10 @@ class _Inputs:
         self.deploy_digests: dict[str, str] = {}
         #: Python files :meth:`changed_python` found unchanged, with their digests.
         self.unchanged: dict[str, str] = {}
+        #: What :meth:`changed_python` found (asked again by the scan after a failed
+        #: neutral check), with each changed file's digest before.
+        self._changed: tuple[dict[str, tuple[bytes, os.stat_result, str]] | None] | None = None
+        self.before: dict[str, str] = {}
 
     def _known_digest(self, path: str) -> str | None:
         try:
@@ -1189,7 +1284,13 @@ class _Inputs:
     def changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
         """The Python files whose content changed since the stored result (their content,
         stat before reading and digest), when nothing else did: None when a deployment file
-        or a file discovery read changed, a file is new, or no result is stored."""
+        or a file discovery read changed, a file is new, or no result is stored. Found
+        once per scan."""
+        if self._changed is None:
+            self._changed = (self._changed_python(),)
+        return self._changed[0]
+
+    def _changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
         stored = self.manifest.result_extra
         if self.manifest.result_key is None or stored is None:
             return None
@@ -1215,6 +1316,7 @@ class _Inputs:
                 unchanged[path] = digest
             else:
                 changed[path] = (data, stat, digest)
+                self.before[path] = entry[2]
         for path in self.listing.deploy:
             if self._known_digest(path) is None:
                 return None
@@ -1304,6 +1406,8 @@ def _after_neutral_edits(
     imports = ImportsEntries(cache_dir, root, packages) if follows_imports else None
     imported: list[tuple[str, str, str, bool, frozenset[str]]] = []
     computed: list[tuple[str, str]] = []
+    #: Parsed files -> the key of the facts their kept resolution is of (the same calls)
+    resolved_as: dict[str, str] = {}
     try:
         for path, (data, stat, digest) in changed.items():
             before = manifest.files[path][2]
@@ -1321,6 +1425,7 @@ def _after_neutral_edits(
                 computed.append((facts_key(digest, module, fingerprint), json.dumps(new.to_json())))
                 if old is None or not neutral_facts(old, new, record):
                     return None
+                resolved_as[path] = facts_key(before, module, fingerprint)
                 searched = [q for q in record.queries if q[0] == "helpers"]
             elif not was and not now and path not in parsed:
                 searched = record.queries
@@ -1380,8 +1485,54 @@ def _after_neutral_edits(
     key = inputs.store_result(None, files_read)
     if key is not None:
         record.result_key = key
+        for path, resolved in resolved_as.items():
+            record.resolved_as.setdefault(path, resolved)
         record.save(cache_dir, root)
     return result
+
+
+def _kept_passes(
+    record: EditRecord,
+    inputs: _Inputs | None,
+    by_path: dict[str, FileFacts],
+    unparsed: set[str],
+    options: ExtractOptions,
+    cache_dir: Path | None,
+    demand: _Demand,
+) -> KeptPasses | None:
+    """The last scan's helper passes, for a rerun whose edits may leave them as they were
+    (``app/edits.py``'s ``KeptPasses``); None when they may not."""
+    from decouple_services.app.edits import KeptPasses
+
+    if demand.config.clients:
+        return None  # configured clients' signatures read every function
+    changed = None if inputs is None else inputs.changed_python()
+    if not changed or inputs is None or cache_dir is None or len(changed) > MAX_NEUTRAL_EDITS:
+        return None
+    now = {p: by_path[p] for p in changed if p in by_path and p not in unparsed}
+    if len(now) != len(changed):
+        return None
+    fingerprint = _fingerprint(options)
+    candidate_key = _reject_key(fingerprint, demand.candidates(options))
+    files = frozenset(inputs.listing.python)
+
+    def before(path: str) -> tuple[FileFacts, str, bool] | None:
+        digest = inputs.before[path]
+        key = facts_key(digest, module_name(path, files)[0], fingerprint)
+        old = read_facts(str(cache_dir), key, path)
+        if old is None:
+            return None
+        return old, key, not inputs.manifest.is_rejected(candidate_key, digest)
+
+    return KeptPasses.of(record, now, before)
+
+
+def _client_names(
+    facts: Sequence[FileFacts], options: ExtractOptions, detectors: Sequence[Detector]
+) -> set[str]:
+    from decouple_services.app.demand import client_names
+
+    return client_names(facts, options, detectors)
 
 
 def _edit_record(cache_dir: Path, root: Path) -> EditRecord | None:

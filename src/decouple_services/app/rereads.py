@@ -330,8 +330,83 @@ class RecordedGraph:
         return {m: (self.files_of[m], self._bits[m]) for m in self.files_of}
 
     def connected(self, module: str) -> frozenset[str]:
-        bits = self._bits[module]
-        return frozenset(p for i, p in enumerate(self.python) if bits[i >> 3] >> (i & 7) & 1)
+        # the bytes with a bit set only: a module is connected to few of a tree's files
+        python = self.python
+        return frozenset(
+            python[at * 8 + bit]
+            for at, byte in enumerate(self._bits[module])
+            if byte
+            for bit in range(8)
+            if byte >> bit & 1
+        )
+
+
+class KeptGraph(ImportGraph):
+    """The import graph of a rerun whose edits changed no file's imports of the tree's
+    modules: :class:`RecordedGraph`'s answers for the modules the last scan kept, and for
+    any other module the graph built as usual (on first need).
+
+    An import edge ties a file to a module only through a name sharing a dotted part with
+    that module's name (the module itself, a name in it, a dotted tail of it, or it with
+    more package in front: :meth:`ImportGraph.importing`). An edited file whose import
+    targets changed only in names sharing no part with any module of the tree
+    (``import requests``) ties and unties nothing, so every module's connected files are
+    the last scan's (same listing, every other file's imports unchanged). On
+    homeassistant, building the graph and following it for the client objects and helpers
+    was a sixth of a rerun after an edit adding a request.
+    """
+
+    def __init__(
+        self,
+        modules: Mapping[str, str],
+        recorded: RecordedGraph,
+        build: Callable[[], ImportGraph],
+    ) -> None:
+        """``modules``: path -> module name, in the listing's order; ``build``: the graph
+        built from every file's imports, for the modules ``recorded`` does not hold."""
+        self.modules = dict(modules)
+        self.files_of = {}
+        for path, module in self.modules.items():
+            self.files_of.setdefault(module, []).append(path)
+        self._recorded = recorded
+        self._build = build
+        self._built: ImportGraph | None = None
+        self._connected = {}
+
+    @property
+    def built(self) -> bool:
+        """Whether the whole graph was built (it then wrote every file's imports)."""
+        return self._built is not None
+
+    def _graph(self) -> ImportGraph:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def importing(self, module: str) -> Iterator[str]:
+        return self._graph().importing(module)
+
+    def connected(self, module: str) -> frozenset[str]:
+        found = self._connected.get(module)
+        if found is None:
+            if module in self._recorded.files_of:
+                found = self._recorded.connected(module)
+            else:
+                found = self._graph().connected(module)
+            self._connected[module] = found
+        return found
+
+
+def imports_kept(
+    edits: Iterable[tuple[frozenset[str], frozenset[str]]], modules: Iterable[str]
+) -> bool:
+    """Whether edits changing files' import targets (each before, after) leave the import
+    graph of a tree of ``modules`` as it was: every target added or removed shares no
+    dotted part with any module's name (see :class:`KeptGraph`)."""
+    changed = {part for old, new in edits for target in old ^ new for part in target.split(".")}
+    if not changed:
+        return True
+    return not any(part in changed for module in modules for part in module.split("."))
 
 
 def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:

@@ -299,28 +299,30 @@ def _call_to_json(c: RawCall) -> list[Any]:
 
 
 def _call_from_json(d: list[Any]) -> RawCall:
+    # positionally, in the fields' order, with ``map`` over the lists: a rerun decodes
+    # the calls of every file it parsed (polar: a tenth of a rerun after a new request)
     return RawCall(
-        line=d[0],
-        end_line=d[1],
-        col=d[2],
-        function=d[3],
-        name=d[4],
-        func=d[5],
-        receiver=None if d[6] is None else decode(d[6]),
-        args=tuple(decode(a) for a in d[7]),
-        kwargs=tuple((k, decode(v)) for k, v in d[8]),
-        arg_src=tuple(d[9]),
-        kwarg_src=tuple((k, s) for k, s in d[10]),
-        result_used=d[11],
-        in_loop=d[12],
-        is_async=d[13],
-        target_override=d[14],
-        submitted=d[15],
-        in_transaction=d[16],
-        response_use=d[17],
-        status_checked=d[18],
-        patched=tuple(d[19]),
-        handed_in=d[20] if len(d) > 20 else False,
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        d[4],
+        d[5],
+        None if d[6] is None else decode(d[6]),
+        tuple(map(decode, d[7])) if d[7] else (),
+        tuple([(k, decode(v)) for k, v in d[8]]) if d[8] else (),
+        tuple(d[9]),
+        tuple(map(tuple, d[10])) if d[10] else (),
+        d[11],
+        d[12],
+        d[13],
+        d[14],
+        d[15],
+        d[16],
+        d[17],
+        d[18],
+        tuple(d[19]),
+        d[20] if len(d) > 20 else False,
     )
 
 
