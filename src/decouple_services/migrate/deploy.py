@@ -1033,7 +1033,8 @@ _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
 def _changes_arguments(command: Sequence[str]) -> bool:
     """Whether the simple ``command`` changes the script's arguments: ``shift``, or
     ``set`` given words besides its options (``set -e -- gunicorn "$@"``, ``set web``);
-    ``set -e`` and ``set -o pipefail`` leave them."""
+    options alone leave them (``set -e``, ``set -o pipefail``, and the strict mode
+    ``set -euo pipefail``, whose bundled ``o`` takes the next word as an option's name)."""
     if command[:1] == ["shift"]:
         return True
     if command[:1] != ["set"]:
@@ -1041,10 +1042,11 @@ def _changes_arguments(command: Sequence[str]) -> bool:
     rest = list(command[1:])
     while rest:
         word = rest.pop(0)
-        if word in ("-o", "+o"):
-            rest = rest[1:]
-        elif word == "--" or word[:1] not in ("-", "+"):
+        if word == "--" or word[:1] not in ("-", "+") or (word == "-" and rest):
+            # ``set --`` and ``set - x`` end the options: the words after are the arguments
             return True
+        # each ``o`` of a flag word (``-o``, ``-eo``, ``+o``) names an option in the next word
+        rest = rest[word.count("o") :]
     return False
 
 

@@ -759,9 +759,42 @@ def test_a_script_that_changes_its_arguments_anywhere_is_not_gone_through(first:
     )
 
 
-@pytest.mark.parametrize("options", ["set -e", "set -eu", "set -o pipefail", "set +x"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        "set -e",
+        "set -eu",
+        "set -o pipefail",
+        "set +x",
+        "set -euo pipefail",
+        "set -eo pipefail",
+        "set -Eeuo pipefail",
+        "set -o errexit",
+        "set -o errexit -o nounset",
+        "set +o nounset -e",
+        "set -e -o pipefail -u",
+        "set -euxo pipefail; set +o xtrace",
+        "set -",
+    ],
+)
 def test_options_set_leave_the_arguments_as_given(options: str) -> None:
-    assert deploy.passes_arguments(f'#!/bin/sh\n{options}\n. /venv/bin/activate\nexec "$@"\n')
+    script = f'#!/bin/bash\n{options}\n. /venv/bin/activate\nexec "$@"\n'
+    assert deploy.passes_arguments(script)
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\nCMD ["/venv/bin/gunicorn", "a.wsgi"]\n',
+        "svc/e.sh": script.encode(),
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    # the strict mode of a bash entrypoint keeps it gone through, with no blocker
+    assert start is not None and start.through == ("/e.sh",) and start.problem is None
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["set --", "set -euo pipefail -- gunicorn", "set -eo pipefail web", "set - web", "set -o x y"],
+)
+def test_set_with_words_besides_its_options_changes_the_arguments(words: str) -> None:
+    assert deploy.reargues(f'#!/bin/bash\n{words}\nexec "$@"\n')
 
 
 def test_a_shell_form_entrypoint_script_is_named_as_bypassed_with_its_exports() -> None:
