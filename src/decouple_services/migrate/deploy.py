@@ -738,6 +738,36 @@ class _Exports:
         return list(self.carried.items()), list(dict.fromkeys(self.lost))
 
 
+def _in_subshells(lines: Sequence[str]) -> set[int]:
+    """The indexes of ``lines`` (:func:`script_lines`) inside a subshell: from a line that
+    starts with ``(`` (not ``((``, arithmetic) to the line of its matching ``)``. What a
+    subshell exports never reaches the script that runs the service. Parentheses inside
+    quotes are not counted, and a ``$( ... )`` inside it opens and closes as it does; a
+    subshell that does not close runs to the end."""
+    inside: set[int] = set()
+    at = 0
+    while at < len(lines):
+        stripped = lines[at].lstrip()
+        if not stripped.startswith("(") or stripped.startswith("(("):
+            at += 1
+            continue
+        depth, end = 0, len(lines) - 1
+        for index in range(at, len(lines)):
+            for char in _scan(lines[index])[1]:
+                if char == "(":
+                    depth += 1
+                elif char == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+            if depth <= 0:
+                end = index
+                break
+        inside.update(range(at, end + 1))
+        at = end + 1
+    return inside
+
+
 def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
     """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
     ``script`` (not inside a function, a branch or a loop, indented or not) as
@@ -751,10 +781,11 @@ def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
         # known, so none is carried and every one is named
         return [], exported_names(lines)
     exports = _Exports()
-    for line, depth in zip(lines, depths, strict=True):
+    subshells = _in_subshells(lines)
+    for index, (line, depth) in enumerate(zip(lines, depths, strict=True)):
         # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
         # runs only sometimes: what it exports is not the script's for sure
-        if depth == 0:
+        if depth == 0 and index not in subshells:
             exports.read(line)
     return exports.result()
 
@@ -815,11 +846,12 @@ def selected_branch(script: str, argument: str) -> Branch | None:
     depths = block_depths(lines)
     if depths is None:
         return None  # its blocks were not read: every export is named (script_exports)
+    subshells = _in_subshells(lines)
     at = 0
     while at < len(lines):
         line = lines[at]
         at += 1
-        if depths[at - 1] != 0:
+        if depths[at - 1] != 0 or at - 1 in subshells:
             continue
         if _CASE_ON_FIRST.match(line.strip()) is None:
             exports.read(line)
@@ -842,10 +874,13 @@ def selected_branch(script: str, argument: str) -> Branch | None:
             sometimes: list[str] = []
             line_of, inner = at, 0
             body = lines[at - 1][lines[at - 1].index(")") + 1 :]
+            body_at = None  # the pattern's own line (``(start)`` is no subshell)
             while True:
                 commands, ends = _statements(body)
                 change = _block_change(body)
                 for command in commands:
+                    if body_at in subshells:
+                        continue  # what a subshell exports stays there
                     if inner == 0:
                         branch.read(command)
                     elif (named := _EXPORT_NAME.match(command)) is not None:
@@ -853,7 +888,7 @@ def selected_branch(script: str, argument: str) -> Branch | None:
                 inner = max(0, inner + change)
                 if (ends and inner == 0) or at >= len(lines):
                     break
-                body = lines[at]
+                body, body_at = lines[at], at
                 at += 1
             if chosen:
                 carried, lost = branch.result()

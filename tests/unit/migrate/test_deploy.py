@@ -853,3 +853,27 @@ def test_a_hash_inside_a_word_hides_no_export_of_a_case_branch() -> None:
     )
     assert deploy.selected_branch(script, "start") == deploy.Branch(3, "start", (("B", "2"),))
     assert deploy.selected_branch(script, "test") == deploy.Branch(4, "test", (("T", "1"),))
+
+
+def test_what_a_subshell_exports_is_not_given() -> None:
+    """A subshell (a line starting with ``(`` up to its matching ``)``) exports nothing
+    to the script that goes on to run the service; a ``$( ... )`` inside it or after it
+    opens and closes as it does, and ``(( ... ))`` is arithmetic, no subshell."""
+    script = (
+        "#!/bin/sh\n"
+        "(\ncd /app\nexport A=1\necho \"$(date)\" )\n"
+        "( export B=2; make assets )\n"
+        "(export C=3\n  X=\"(\" )\n"
+        "(( n = 1 + 2 ))\n"
+        'export D="$(cat /etc/name)"\n'
+        "export E=5\n"
+    )
+    assert deploy.script_exports(script) == ([("E", "5")], ["D"])
+    dispatch = (
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        "  (start)\n    (\n      export F=6\n    )\n    export G=7\n    ;;\n"
+        "esac\n"
+    )
+    branch = deploy.selected_branch(dispatch, "start")
+    assert branch is not None and branch.carried == (("G", "7"),) and branch.sometimes == ()
