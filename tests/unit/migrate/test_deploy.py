@@ -861,9 +861,9 @@ def test_what_a_subshell_exports_is_not_given() -> None:
     opens and closes as it does, and ``(( ... ))`` is arithmetic, no subshell."""
     script = (
         "#!/bin/sh\n"
-        "(\ncd /app\nexport A=1\necho \"$(date)\" )\n"
+        '(\ncd /app\nexport A=1\necho "$(date)" )\n'
         "( export B=2; make assets )\n"
-        "(export C=3\n  X=\"(\" )\n"
+        '(export C=3\n  X="(" )\n'
         "(( n = 1 + 2 ))\n"
         'export D="$(cat /etc/name)"\n'
         "export E=5\n"
@@ -877,3 +877,67 @@ def test_what_a_subshell_exports_is_not_given() -> None:
     )
     branch = deploy.selected_branch(dispatch, "start")
     assert branch is not None and branch.carried == (("G", "7"),) and branch.sometimes == ()
+
+
+@pytest.mark.parametrize(
+    ("words", "module"),
+    [
+        (["uvicorn", "main:app", "--host", "0.0.0.0"], "main"),
+        (["gunicorn", "-b", "0.0.0.0:8000", "-w", "4", "app.wsgi:application"], "app.wsgi"),
+        (["poetry", "run", "uvicorn", "src.main:create_app()"], "src.main"),
+        (["python", "-m", "uvicorn", "api.main:app"], "api.main"),
+        (["python", "-m", "shop.consumers"], "shop.consumers"),
+        (["sh", "-c", "alembic upgrade head && uvicorn main:app"], "main"),
+        (["uvicorn", "--app-dir", "src", "main:app"], None),
+        (["gunicorn", "--chdir=/code/app", "main:app"], None),
+        (["python", "manage.py", "runserver"], None),
+        (["/start.sh"], None),
+    ],
+)
+def test_the_module_a_start_command_imports(words: list[str], module: str | None) -> None:
+    assert deploy.start_module(words) == module
+
+
+def _roots(dockerfile: str, files: set[str], path: str = "svc/Dockerfile") -> list[object]:
+    folders = {"/".join(f.split("/")[:i]) for f in files for i in range(len(f.split("/")))}
+    return list(deploy.image_roots(dockerfile, path, folders.__contains__, files.__contains__))
+
+
+def test_the_folder_an_image_copies_into_the_one_it_runs_from() -> None:
+    """``COPY ./app /code`` under ``WORKDIR /code`` puts ``svc/app``'s files where the
+    image runs; the module its start command names is found there, or not."""
+    files = {"svc/app/__init__.py", "svc/app/main.py", "svc/requirements.txt"}
+    head = "FROM python:3.12\nWORKDIR /code\nCOPY requirements.txt .\n"
+    assert _roots(head + 'COPY ./app /code\nCMD ["uvicorn", "main:app"]\n', files) == [
+        deploy.ImageRoot("svc/app", "svc/Dockerfile:4", "/code", "main", True)
+    ]
+    # a variable, a relative WORKDIR, ``app/`` into ``.``: the same
+    dockerfile = (
+        "FROM python:3.12\nARG HOME_DIR=/srv\nENV APP=$HOME_DIR/code\nWORKDIR ${APP}\n"
+        'COPY app/ .\nCMD ["uvicorn", "main:app"]\n'
+    )
+    assert _roots(dockerfile, files) == [
+        deploy.ImageRoot("svc/app", "svc/Dockerfile:5", "/srv/code", "main", True)
+    ]
+    # ``app`` copied as ``/code/app``: the folder holding it, where ``app.main`` is found
+    assert _roots(head + 'COPY ./app /code/app\nCMD ["uvicorn", "app.main:app"]\n', files) == [
+        deploy.ImageRoot("svc", "svc/Dockerfile:4", "/code", "app.main", True)
+    ]
+    # the start command names a module that is not in what is copied: not settled
+    (unsettled,) = _roots(head + 'COPY ./app /code\nCMD ["uvicorn", "app.main:app"]\n', files)
+    assert isinstance(unsettled, deploy.ImageRoot) and not unsettled.settled
+    # the build context may be the repository's root: where the module is found
+    files_at_root = {"svc/Dockerfile", "svc/app/main.py"}
+    dockerfile = 'FROM x\nWORKDIR /code\nCOPY . /code\nCMD ["uvicorn", "svc.app.main:app"]\n'
+    assert _roots(dockerfile, files_at_root) == [
+        deploy.ImageRoot("", "svc/Dockerfile:3", "/code", "svc.app.main", True)
+    ]
+    # nothing but requirements, another stage's files, an unknown variable: nothing;
+    # nor the whole context without a module to find in it
+    for copy in (
+        "COPY --from=build /code /code\n",
+        "COPY $SRC /code\n",
+        "COPY . .\n",
+        "ADD requirements.txt /code\n",
+    ):
+        assert _roots(head + copy + 'CMD ["/start.sh"]\n', files) == []
