@@ -411,3 +411,81 @@ def test_helm_consumers_go_through_an_entrypoint_that_runs_its_arguments(
     assert 'command: ["/docker-entrypoint.sh", "python", "-m", "emails.decouple_consumers"]' in (
         template
     )
+
+
+def _copied_app_repo(tmp_path: Path, cmd: str, handler_imports: str = "") -> Path:
+    """Two FastAPI services whose images copy ``app/`` (a package: it has an
+    ``__init__.py``) into ``/code``, the folder they run from, and start ``cmd`` there."""
+    root = tmp_path / "repo"
+    dockerfile = (
+        "FROM python:3.12-slim\nWORKDIR /code\nCOPY requirements.txt .\n"
+        "RUN pip install -r requirements.txt\nCOPY ./app /code\n"
+        f'CMD ["uvicorn", "{cmd}", "--host", "0.0.0.0", "--port", "8000"]\n'
+    )
+    files = {
+        "docker-compose.yml": "services:\n  a:\n    build: ./svc-a\n"
+        "    environment:\n      B_URL: http://b:8000\n  b:\n    build: ./svc-b\n",
+        "svc-a/Dockerfile": dockerfile,
+        "svc-a/requirements.txt": "fastapi\nrequests\n",
+        "svc-a/app/__init__.py": "",
+        "svc-a/app/config.py": 'import os\n\nB_URL = os.environ.get("B_URL", "http://b:8000")\n',
+        "svc-a/app/main.py": "import requests\nfrom fastapi import FastAPI\n\n"
+        "from config import B_URL\n\napp = FastAPI()\n\n\n@app.post('/do')\ndef do():\n"
+        '    requests.post(f"{B_URL}/items", json={"x": 1}, timeout=5)\n    return {}\n',
+        "svc-b/Dockerfile": dockerfile,
+        "svc-b/requirements.txt": "fastapi\n",
+        "svc-b/app/__init__.py": "",
+        "svc-b/app/models.py": "X = 1\n",
+        "svc-b/app/main.py": f"{handler_imports}from fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+        "@app.post('/items')\ndef create(item: dict):\n    return {}\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def _migrate_a(root: Path) -> tuple[str, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    command = MigrateCommand(path=root, use_cache=False, services=("a",))  # type: ignore[call-arg]
+    status = run(command, stdout=out, stderr=err)
+    assert status == EXIT_OK, err.getvalue()
+    return out.getvalue().decode("utf-8"), err.getvalue()
+
+
+def test_consumers_are_imported_from_the_folder_the_image_copies_the_code_into(
+    tmp_path: Path,
+) -> None:
+    """``COPY ./app /code`` under ``WORKDIR /code`` with ``uvicorn main:app``: the image
+    has no ``app`` package, so the consumers are ``decouple_consumers`` beside ``main``,
+    their target ``main:app``, as the service's own start command imports it."""
+    diff, summary = _migrate_a(_copied_app_repo(tmp_path, "main:app"))
+    assert "+++ b/svc-b/app/decouple_consumers/b_items.py" in diff
+    assert '+    target="main:app",' in diff
+    assert "+from decouple_runtime import Subscription, main" in diff
+    assert "+    - decouple_consumers\n" in diff and "app.decouple_consumers" not in diff
+    assert "merge blocker" not in summary
+
+
+@pytest.mark.parametrize(
+    ("cmd", "imports", "unsettled"),
+    [("main:app", "from app.models import X\n", False), ("app.main:app", "", True)],
+)
+def test_consumers_the_image_does_not_hold_where_it_runs_are_a_merge_blocker(
+    tmp_path: Path, cmd: str, imports: str, unsettled: bool
+) -> None:
+    """The handler's own imports (``from app.models import X``) or the image's start
+    command (``app.main:app``, not in what ``COPY ./app /code`` puts in ``/code``) keep
+    the consumers in the ``app`` package, which the image does not hold where it runs:
+    the summary says so, naming the ``COPY``."""
+    diff, summary = _migrate_a(_copied_app_repo(tmp_path, cmd, imports))
+    assert '+    target="app.main:app",' in diff
+    assert (
+        "merge blocker: the consumers of b: svc-b/Dockerfile:5 copies `svc-b/app` into /code, "
+        f"the folder the image runs from, and its start command imports `{cmd[:-4]}` from it"
+    ) in summary
+    assert ("could not be settled" in summary) is unsettled
+    assert (
+        "the consumers are imported from `svc-b` as `app.decouple_consumers`, which the "
+        "image does not hold there"
+    ) in summary

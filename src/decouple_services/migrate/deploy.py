@@ -27,7 +27,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -738,6 +738,36 @@ class _Exports:
         return list(self.carried.items()), list(dict.fromkeys(self.lost))
 
 
+def _in_subshells(lines: Sequence[str]) -> set[int]:
+    """The indexes of ``lines`` (:func:`script_lines`) inside a subshell: from a line that
+    starts with ``(`` (not ``((``, arithmetic) to the line of its matching ``)``. What a
+    subshell exports never reaches the script that runs the service. Parentheses inside
+    quotes are not counted, and a ``$( ... )`` inside it opens and closes as it does; a
+    subshell that does not close runs to the end."""
+    inside: set[int] = set()
+    at = 0
+    while at < len(lines):
+        stripped = lines[at].lstrip()
+        if not stripped.startswith("(") or stripped.startswith("(("):
+            at += 1
+            continue
+        depth, end = 0, len(lines) - 1
+        for index in range(at, len(lines)):
+            for char in _scan(lines[index])[1]:
+                if char == "(":
+                    depth += 1
+                elif char == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+            if depth <= 0:
+                end = index
+                break
+        inside.update(range(at, end + 1))
+        at = end + 1
+    return inside
+
+
 def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
     """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
     ``script`` (not inside a function, a branch or a loop, indented or not) as
@@ -751,10 +781,11 @@ def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
         # known, so none is carried and every one is named
         return [], exported_names(lines)
     exports = _Exports()
-    for line, depth in zip(lines, depths, strict=True):
+    subshells = _in_subshells(lines)
+    for index, (line, depth) in enumerate(zip(lines, depths, strict=True)):
         # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
         # runs only sometimes: what it exports is not the script's for sure
-        if depth == 0:
+        if depth == 0 and index not in subshells:
             exports.read(line)
     return exports.result()
 
@@ -815,11 +846,12 @@ def selected_branch(script: str, argument: str) -> Branch | None:
     depths = block_depths(lines)
     if depths is None:
         return None  # its blocks were not read: every export is named (script_exports)
+    subshells = _in_subshells(lines)
     at = 0
     while at < len(lines):
         line = lines[at]
         at += 1
-        if depths[at - 1] != 0:
+        if depths[at - 1] != 0 or at - 1 in subshells:
             continue
         if _CASE_ON_FIRST.match(line.strip()) is None:
             exports.read(line)
@@ -842,10 +874,13 @@ def selected_branch(script: str, argument: str) -> Branch | None:
             sometimes: list[str] = []
             line_of, inner = at, 0
             body = lines[at - 1][lines[at - 1].index(")") + 1 :]
+            body_at = None  # the pattern's own line (``(start)`` is no subshell)
             while True:
                 commands, ends = _statements(body)
                 change = _block_change(body)
                 for command in commands:
+                    if body_at in subshells:
+                        continue  # what a subshell exports stays there
                     if inner == 0:
                         branch.read(command)
                     elif (named := _EXPORT_NAME.match(command)) is not None:
@@ -853,7 +888,7 @@ def selected_branch(script: str, argument: str) -> Branch | None:
                 inner = max(0, inner + change)
                 if (ends and inner == 0) or at >= len(lines):
                     break
-                body = lines[at]
+                body, body_at = lines[at], at
                 at += 1
             if chosen:
                 carried, lost = branch.result()
@@ -1033,7 +1068,8 @@ _PASS_THROUGH = re.compile(r'exec\s+(?:"\$\{?@\}?"|\$\{?@\}?)\s*(?:#.*)?')
 def _changes_arguments(command: Sequence[str]) -> bool:
     """Whether the simple ``command`` changes the script's arguments: ``shift``, or
     ``set`` given words besides its options (``set -e -- gunicorn "$@"``, ``set web``);
-    ``set -e`` and ``set -o pipefail`` leave them."""
+    options alone leave them (``set -e``, ``set -o pipefail``, and the strict mode
+    ``set -euo pipefail``, whose bundled ``o`` takes the next word as an option's name)."""
     if command[:1] == ["shift"]:
         return True
     if command[:1] != ["set"]:
@@ -1041,10 +1077,11 @@ def _changes_arguments(command: Sequence[str]) -> bool:
     rest = list(command[1:])
     while rest:
         word = rest.pop(0)
-        if word in ("-o", "+o"):
-            rest = rest[1:]
-        elif word == "--" or word[:1] not in ("-", "+"):
+        if word == "--" or word[:1] not in ("-", "+") or (word == "-" and rest):
+            # ``set --`` and ``set - x`` end the options: the words after are the arguments
             return True
+        # each ``o`` of a flag word (``-o``, ``-eo``, ``+o``) names an option in the next word
+        rest = rest[word.count("o") :]
     return False
 
 
@@ -1308,3 +1345,177 @@ def image_settings(read: Callable[[str], bytes | None], service: Service) -> str
     (:func:`start_command`), for a service whose ``manage.py`` leaves it to the image."""
     start = start_command(read, service_dockerfiles(service))
     return dict(start.exports).get("DJANGO_SETTINGS_MODULE") if start is not None else None
+
+
+# -- Where the image imports the service's code from ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRoot:
+    """The folder of the repository whose files an image puts in the folder it runs
+    from (its final ``WORKDIR``): what ``python -m`` and the servers import from there."""
+
+    #: Repository-relative folder (``""``: the repository's root): ``svc/app`` for
+    #: ``COPY ./app /code`` with ``WORKDIR /code`` in ``svc/Dockerfile``.
+    folder: str
+    #: ``Dockerfile:line`` of the ``COPY`` that puts it there.
+    where: str
+    #: The image's ``WORKDIR``.
+    workdir: str
+    #: The module the image's start command names (``main`` of ``uvicorn main:app``),
+    #: ``None`` when it names none this reads.
+    module: str | None = None
+    #: Whether that module is found in ``folder`` (``True`` when none is named):
+    #: ``False`` when the start command names one that is not there, so which folder
+    #: the image imports from is not settled.
+    settled: bool = True
+
+
+_SPEC = re.compile(r"^([A-Za-z_][\w.]*):[A-Za-z_]\w*(\(.*\))?$")
+_ROOT_OPTIONS = ("--app-dir", "--chdir", "--pythonpath")
+
+
+def start_module(words: Sequence[str]) -> str | None:
+    """The module the start command ``words`` imports the service from, as its working
+    folder sees it: ``main`` of ``uvicorn main:app`` or ``gunicorn -w 4 main:app``,
+    ``app.main`` of ``python -m app.main``. ``None`` for anything else, and for a server
+    told to import from another folder (``--app-dir``, ``--chdir``)."""
+    words = list(_shell_ends(words) or words)
+    for runner in _RUNNERS:
+        if tuple(words[: len(runner)]) == runner:
+            words = words[len(runner) :]
+            while words and words[0].startswith("-"):
+                words.pop(0)
+    if not words:
+        return None
+    name = posixpath.basename(words[0])
+    rest = words[1:]
+    if _PYTHON.match(name):
+        if rest[:1] != ["-m"] or len(rest) < 2:
+            return None
+        if rest[1] not in _SERVERS:
+            return rest[1] if re.fullmatch(r"[A-Za-z_][\w.]*", rest[1]) else None
+        name, rest = rest[1], rest[2:]
+    if name not in _SERVERS - {"celery", "flask", "fastapi"}:
+        return None
+    if any(w.split("=")[0] in _ROOT_OPTIONS for w in rest):
+        return None
+    found = next((m.group(1) for w in rest if (m := _SPEC.match(w))), None)
+    return found
+
+
+def _substituted(text: str, known: Mapping[str, str]) -> str | None:
+    """``text`` with its ``$VAR``/``${VAR}`` filled from ``known``; None for one unknown."""
+    if any((m.group(1) or m.group(2)) not in known for m in _REFERENCE.finditer(text)):
+        return None
+    return _REFERENCE.sub(lambda m: known[m.group(1) or m.group(2)], text)
+
+
+def image_roots(
+    text: str, path: str, is_dir: Callable[[str], bool], is_file: Callable[[str], bool]
+) -> list[ImageRoot]:
+    """The folders of the repository that the final stage of the Dockerfile ``text`` (at
+    ``path``) copies into its final ``WORKDIR``: ``COPY ./app /code`` or ``COPY app/ .``
+    under ``WORKDIR /code`` puts ``app``'s files there, ``COPY ./app /code/app`` the
+    folder holding ``app``. The build context is the Dockerfile's folder, else the
+    repository's root (a compose ``context: .``): the one where the module the image's
+    start command names (:func:`start_module`) is found. Files other than Python code
+    (``COPY requirements.txt .``) say nothing; neither does a ``COPY --from`` another
+    stage, a path read from a variable the Dockerfile does not set, nor, when the start
+    command names no module, a copy of the whole context (``COPY . .``), whose folder
+    the Dockerfile alone does not tell."""
+    import json
+
+    from decouple_services.discover.markers import dockerfile_instructions
+
+    known: dict[str, str] = {}
+    workdir: str | None = "/"
+    copies: list[tuple[list[str], str, int]] = []
+    for line, instruction in dockerfile_instructions(text):
+        keyword, _, rest = instruction.strip().partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "FROM":
+            known, workdir, copies = {}, "/", []
+        elif keyword in ("ARG", "ENV"):
+            try:
+                words = shlex.split(rest)
+            except ValueError:
+                continue
+            if keyword == "ENV" and len(words) == 2 and "=" not in words[0]:
+                words = [f"{words[0]}={words[1]}"]  # the legacy ``ENV NAME value``
+            for word in words:
+                name, equals, value = word.partition("=")
+                filled = _substituted(value, known) if equals else None
+                if filled is None:
+                    known.pop(name, None)  # no default, or one read from the unknown
+                else:
+                    known[name] = filled
+        elif keyword == "WORKDIR":
+            folder = _substituted(rest.strip("\"'"), known)
+            workdir = (
+                posixpath.normpath(posixpath.join(workdir, folder))
+                if folder is not None and workdir is not None
+                else None
+            )
+        elif keyword in ("COPY", "ADD"):
+            try:
+                words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
+            except ValueError:
+                continue
+            if any(str(w).startswith("--from") for w in words):
+                continue
+            words = [str(w) for w in words if not str(w).startswith("--")]
+            dest = _substituted(words[-1], known) if len(words) >= 2 else None
+            if dest is None or (workdir is None and not dest.startswith("/")):
+                continue
+            target = posixpath.normpath(posixpath.join(workdir or "/", dest))
+            copies.append((words[:-1], target, line))
+    if workdir is None:
+        return []
+    entry, cmd, _, _ = dockerfile_start(text, path)
+    module = start_module([*entry, *cmd])
+    here = posixpath.dirname(path)
+    out: list[ImageRoot] = []
+    for sources, target, line in copies:
+        for source in sources:
+            source = _substituted(source, known) or ""
+            suffix = posixpath.splitext(posixpath.basename(source.rstrip("/")))[1]
+            if not source or source.startswith("/") or (suffix and suffix != ".py"):
+                continue
+            # a ``.py`` file or a ``*`` lands in the target; a folder's files do
+            code = posixpath.normpath(
+                posixpath.dirname(source) if suffix or "*" in source else source
+            )
+            if target == workdir:
+                folder = code
+            elif target.startswith(workdir.rstrip("/") + "/") and not suffix:
+                inside = target[len(workdir.rstrip("/")) + 1 :]
+                if code != inside and not code.endswith("/" + inside):
+                    continue
+                folder = code[: -len(inside)] or "."
+            else:
+                continue
+            if module is None and folder == ".":
+                # without a module named to find, a copy of the whole context says
+                # nothing: the context may be a folder above the Dockerfile's
+                continue
+            candidates = []
+            for context in dict.fromkeys([here, ""]):
+                copied = posixpath.normpath(posixpath.join(context, code))
+                found = posixpath.normpath(posixpath.join(context, folder))
+                if copied.startswith("..") or found.startswith(".."):
+                    continue
+                if is_dir("" if copied == "." else copied):
+                    found = "" if found == "." else found
+                    settled = module is None or _holds(found, module, is_file)
+                    candidates.append(ImageRoot(found, f"{path}:{line}", workdir, module, settled))
+            # the context where the module the image starts is found, else the first
+            if candidates:
+                out.append(([c for c in candidates if c.settled] or candidates)[0])
+    return out
+
+
+def _holds(folder: str, module: str, is_file: Callable[[str], bool]) -> bool:
+    """Whether ``module`` is imported from the repository's ``folder``."""
+    stem = posixpath.join(folder, module.replace(".", "/"))
+    return any(is_file(stem + end) for end in (".py", "/__init__.py", "/__main__.py"))

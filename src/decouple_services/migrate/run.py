@@ -83,7 +83,7 @@ def migrate_scanned(
     """The migration of ``selection`` on a scan just taken of ``result.root``."""
     root = Path(result.root)
     read = _reader(root)
-    module_of = _module_namer(root, read)
+    module_of = _module_namer(root, read, result.services)
     parse = cache(ParsedSource)  # each file parsed once, for the plan and the rewrite
     plan = plan_migration(result, selection, options, module_of=module_of, read=read, parse=parse)
     changes: list[FileChange] = []
@@ -237,10 +237,13 @@ def line_length(root: Path) -> int:
     return LINE_WIDTH
 
 
-def _module_namer(root: Path, read: Callable[[str], bytes | None]) -> Callable[[str], str]:
+def _module_namer(
+    root: Path, read: Callable[[str], bytes | None], services: Sequence[Service] = ()
+) -> Callable[[str], str]:
     """A file's module name as the scan gave it (``discover.files.module_name``), from the
     ``__init__.py`` files above it: asking for those few is cheaper than listing the
-    repository again, which the scan has just done."""
+    repository again, which the scan has just done. The file's own imports, then the
+    folder its service's image runs it from (:func:`image_root`), may root it deeper."""
     from decouple_services.discover.files import module_name
 
     @cache
@@ -258,7 +261,19 @@ def _module_namer(root: Path, read: Callable[[str], bytes | None]) -> Callable[[
         named = module_name(path, inits)[0]
         import_root = _import_root(root, path, read)
         if import_root is None:
-            return named
+            # An image that copies a package's folder into the folder it runs from
+            # (``COPY ./app /code``, ``WORKDIR /code``, ``uvicorn main:app``) imports its
+            # files from there: ``main``, not ``app.main``, and so must what is generated
+            # beside them. A root above the package's (``COPY . /code`` of a project whose
+            # package is installed) says nothing against the ``__init__.py`` files.
+            image = image_root(root, read, services, path)
+            if (
+                image is None
+                or not image.settled
+                or not _below(image.folder, _root_of(path, named))
+            ):
+                return named
+            import_root = image.folder
         # The file's own absolute imports say where its code is imported from
         # (``from rpl_users.src.config import env`` run from the repository root): it is
         # imported the same way, and so is what is generated beside it.
@@ -270,6 +285,54 @@ def _module_namer(root: Path, read: Callable[[str], bytes | None]) -> Callable[[
         return dotted if dotted.replace(".", "").replace("_", "").isalnum() else named
 
     return module_of
+
+
+def _root_of(path: str, module: str) -> str:
+    """The folder ``module`` (the module of the file at ``path``) is imported from."""
+    folders = path.split("/")[:-1]
+    depth = len(module.split(".")) - (0 if path.rsplit("/", 1)[-1] == "__init__.py" else 1)
+    return "/".join(folders[: len(folders) - depth])
+
+
+def _below(folder: str, above: str) -> bool:
+    """Whether the repository folder ``folder`` is inside ``above`` (``""``: the root)."""
+    above = "" if above in ("", ".") else above
+    return folder != above and (not above or folder.startswith(above + "/"))
+
+
+def image_root(
+    root: Path, read: Callable[[str], bytes | None], services: Sequence[Service], path: str
+) -> deploy.ImageRoot | None:
+    """The folder the image of the service holding ``path`` copies into the folder it
+    runs from, when ``path`` is inside it (:func:`deploy.image_roots`): the deepest."""
+    holders = [
+        s for s in services if s.root in ("", ".") or path.startswith(s.root.rstrip("/") + "/")
+    ]
+    if not holders:
+        return None
+    service = max(holders, key=lambda s: len(s.root))
+    for dockerfile in deploy.service_dockerfiles(service):
+        found = _image_roots(root, read(dockerfile), dockerfile)
+        if found is None:
+            continue
+        inside = [r for r in found if not r.folder or path.startswith(r.folder + "/")]
+        return max(inside, key=lambda r: len(r.folder), default=None)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _image_roots(root: Path, text: bytes | None, path: str) -> tuple[deploy.ImageRoot, ...] | None:
+    """:func:`deploy.image_roots` of one Dockerfile, read once; None when there is none."""
+    if text is None:
+        return None
+    return tuple(
+        deploy.image_roots(
+            text.decode("utf-8", "replace"),
+            path,
+            lambda folder: (root / folder).is_dir(),
+            lambda file: (root / file).is_file(),
+        )
+    )
 
 
 def _import_root(root: Path, path: str, read: Callable[[str], bytes | None]) -> str | None:
@@ -1329,4 +1392,37 @@ def _start_blockers(
         for start in starts:
             if start is not None and start.problem is not None:
                 out.append(f"the consumers of {service.name}: {start.problem}")
+    out.extend(_root_blockers(plan, read, result))
     return out
+
+
+def _root_blockers(
+    plan: MigrationPlan, read: Callable[[str], bytes | None], result: ScanResult
+) -> list[str]:
+    """Consumers generated in a package whose folder the service's image does not hold
+    where it runs from: ``app/`` copied to ``/code`` leaves no ``app`` package there, so
+    ``python -m app.decouple_consumers`` would exit at once, after the deploy. The module
+    names follow the image (:func:`_module_namer`) unless the file's own imports or the
+    image's start command say otherwise; what is left is named, with the ``COPY``."""
+    root = Path(result.root)
+    out = []
+    for consumer in plan.consumers:
+        image = image_root(root, read, result.services, consumer.path)
+        if image is None or not _below(image.folder, consumer.import_root):
+            continue
+        package = consumer.module.rpartition(".")[0] or consumer.module
+        starts = f", and its start command imports `{image.module}` from it" if image.module else ""
+        unsettled = (
+            f" (`{image.module}` is not in `{image.folder or '.'}`: which folder the image "
+            "imports from could not be settled)"
+            if not image.settled
+            else ""
+        )
+        out.append(
+            f"the consumers of {consumer.service}: {image.where} copies "
+            f"`{image.folder or '.'}` into {image.workdir}, the folder the image runs from"
+            f"{starts}{unsettled}; the consumers are imported from `{consumer.import_root}` "
+            f"as `{package}`, which the image does not hold there: check where it imports "
+            f"the service's code from, and that `python -m {package}` runs in it"
+        )
+    return list(dict.fromkeys(out))

@@ -759,9 +759,42 @@ def test_a_script_that_changes_its_arguments_anywhere_is_not_gone_through(first:
     )
 
 
-@pytest.mark.parametrize("options", ["set -e", "set -eu", "set -o pipefail", "set +x"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        "set -e",
+        "set -eu",
+        "set -o pipefail",
+        "set +x",
+        "set -euo pipefail",
+        "set -eo pipefail",
+        "set -Eeuo pipefail",
+        "set -o errexit",
+        "set -o errexit -o nounset",
+        "set +o nounset -e",
+        "set -e -o pipefail -u",
+        "set -euxo pipefail; set +o xtrace",
+        "set -",
+    ],
+)
 def test_options_set_leave_the_arguments_as_given(options: str) -> None:
-    assert deploy.passes_arguments(f'#!/bin/sh\n{options}\n. /venv/bin/activate\nexec "$@"\n')
+    script = f'#!/bin/bash\n{options}\n. /venv/bin/activate\nexec "$@"\n'
+    assert deploy.passes_arguments(script)
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\nCMD ["/venv/bin/gunicorn", "a.wsgi"]\n',
+        "svc/e.sh": script.encode(),
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    # the strict mode of a bash entrypoint keeps it gone through, with no blocker
+    assert start is not None and start.through == ("/e.sh",) and start.problem is None
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["set --", "set -euo pipefail -- gunicorn", "set -eo pipefail web", "set - web", "set -o x y"],
+)
+def test_set_with_words_besides_its_options_changes_the_arguments(words: str) -> None:
+    assert deploy.reargues(f'#!/bin/bash\n{words}\nexec "$@"\n')
 
 
 def test_a_shell_form_entrypoint_script_is_named_as_bypassed_with_its_exports() -> None:
@@ -820,3 +853,91 @@ def test_a_hash_inside_a_word_hides_no_export_of_a_case_branch() -> None:
     )
     assert deploy.selected_branch(script, "start") == deploy.Branch(3, "start", (("B", "2"),))
     assert deploy.selected_branch(script, "test") == deploy.Branch(4, "test", (("T", "1"),))
+
+
+def test_what_a_subshell_exports_is_not_given() -> None:
+    """A subshell (a line starting with ``(`` up to its matching ``)``) exports nothing
+    to the script that goes on to run the service; a ``$( ... )`` inside it or after it
+    opens and closes as it does, and ``(( ... ))`` is arithmetic, no subshell."""
+    script = (
+        "#!/bin/sh\n"
+        '(\ncd /app\nexport A=1\necho "$(date)" )\n'
+        "( export B=2; make assets )\n"
+        '(export C=3\n  X="(" )\n'
+        "(( n = 1 + 2 ))\n"
+        'export D="$(cat /etc/name)"\n'
+        "export E=5\n"
+    )
+    assert deploy.script_exports(script) == ([("E", "5")], ["D"])
+    dispatch = (
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        "  (start)\n    (\n      export F=6\n    )\n    export G=7\n    ;;\n"
+        "esac\n"
+    )
+    branch = deploy.selected_branch(dispatch, "start")
+    assert branch is not None and branch.carried == (("G", "7"),) and branch.sometimes == ()
+
+
+@pytest.mark.parametrize(
+    ("words", "module"),
+    [
+        (["uvicorn", "main:app", "--host", "0.0.0.0"], "main"),
+        (["gunicorn", "-b", "0.0.0.0:8000", "-w", "4", "app.wsgi:application"], "app.wsgi"),
+        (["poetry", "run", "uvicorn", "src.main:create_app()"], "src.main"),
+        (["python", "-m", "uvicorn", "api.main:app"], "api.main"),
+        (["python", "-m", "shop.consumers"], "shop.consumers"),
+        (["sh", "-c", "alembic upgrade head && uvicorn main:app"], "main"),
+        (["uvicorn", "--app-dir", "src", "main:app"], None),
+        (["gunicorn", "--chdir=/code/app", "main:app"], None),
+        (["python", "manage.py", "runserver"], None),
+        (["/start.sh"], None),
+    ],
+)
+def test_the_module_a_start_command_imports(words: list[str], module: str | None) -> None:
+    assert deploy.start_module(words) == module
+
+
+def _roots(dockerfile: str, files: set[str], path: str = "svc/Dockerfile") -> list[object]:
+    folders = {"/".join(f.split("/")[:i]) for f in files for i in range(len(f.split("/")))}
+    return list(deploy.image_roots(dockerfile, path, folders.__contains__, files.__contains__))
+
+
+def test_the_folder_an_image_copies_into_the_one_it_runs_from() -> None:
+    """``COPY ./app /code`` under ``WORKDIR /code`` puts ``svc/app``'s files where the
+    image runs; the module its start command names is found there, or not."""
+    files = {"svc/app/__init__.py", "svc/app/main.py", "svc/requirements.txt"}
+    head = "FROM python:3.12\nWORKDIR /code\nCOPY requirements.txt .\n"
+    assert _roots(head + 'COPY ./app /code\nCMD ["uvicorn", "main:app"]\n', files) == [
+        deploy.ImageRoot("svc/app", "svc/Dockerfile:4", "/code", "main", True)
+    ]
+    # a variable, a relative WORKDIR, ``app/`` into ``.``: the same
+    dockerfile = (
+        "FROM python:3.12\nARG HOME_DIR=/srv\nENV APP=$HOME_DIR/code\nWORKDIR ${APP}\n"
+        'COPY app/ .\nCMD ["uvicorn", "main:app"]\n'
+    )
+    assert _roots(dockerfile, files) == [
+        deploy.ImageRoot("svc/app", "svc/Dockerfile:5", "/srv/code", "main", True)
+    ]
+    # ``app`` copied as ``/code/app``: the folder holding it, where ``app.main`` is found
+    assert _roots(head + 'COPY ./app /code/app\nCMD ["uvicorn", "app.main:app"]\n', files) == [
+        deploy.ImageRoot("svc", "svc/Dockerfile:4", "/code", "app.main", True)
+    ]
+    # the start command names a module that is not in what is copied: not settled
+    (unsettled,) = _roots(head + 'COPY ./app /code\nCMD ["uvicorn", "app.main:app"]\n', files)
+    assert isinstance(unsettled, deploy.ImageRoot) and not unsettled.settled
+    # the build context may be the repository's root: where the module is found
+    files_at_root = {"svc/Dockerfile", "svc/app/main.py"}
+    dockerfile = 'FROM x\nWORKDIR /code\nCOPY . /code\nCMD ["uvicorn", "svc.app.main:app"]\n'
+    assert _roots(dockerfile, files_at_root) == [
+        deploy.ImageRoot("", "svc/Dockerfile:3", "/code", "svc.app.main", True)
+    ]
+    # nothing but requirements, another stage's files, an unknown variable: nothing;
+    # nor the whole context without a module to find in it
+    for copy in (
+        "COPY --from=build /code /code\n",
+        "COPY $SRC /code\n",
+        "COPY . .\n",
+        "ADD requirements.txt /code\n",
+    ):
+        assert _roots(head + copy + 'CMD ["/start.sh"]\n', files) == []
