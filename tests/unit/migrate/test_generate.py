@@ -155,6 +155,15 @@ def test_a_producer_imports_under_whatever_root_the_service_imports_its_package(
     assert "\nfrom decouple_runtime import " in render_producer(flat)
 
 
+def test_a_producers_docstring_names_the_runtime_it_imports() -> None:
+    """The docstring points the reader at the module the producer imports, not at the
+    absolute name under a root the image may not have."""
+    text = render_producer(gen_examples.PRODUCERS["frontend"])
+    docstring = text.split('"""')[1]
+    assert "``.decouple_runtime``" in docstring
+    assert "``frontend.decouple_runtime``" not in docstring
+
+
 # -- AsyncAPI ----------------------------------------------------------------------------
 
 
