@@ -1243,9 +1243,9 @@ def test_a_nested_test_datum_is_broken_as_ruff_formats_it(tmp_path: Path) -> Non
     assert max(len(line) for line in text.splitlines()) <= 88
     path = tmp_path / "data.py"
     path.write_text(text, encoding="utf-8")
+    ruff = [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "88"]
     formatted = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "88", "--diff"]
-        + [str(path)],
+        [*ruff, "--diff", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
