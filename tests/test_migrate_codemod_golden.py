@@ -296,8 +296,8 @@ def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently
     """A credential set on the session the call is made on, in the function or at module
     level, is read by the rules a helper's session is: made per call or per client (a
     user's token, one the module fetches) it refuses the site, as no consumer setting can
-    give it; of fixed values it is a note naming the consumer's own credential, as is
-    ``auth=`` on the call. A plain session has nothing to say."""
+    give it; of fixed values it is a note naming the consumer's own credential. The call's
+    own ``auth=`` is read the same way. A plain session has nothing to say."""
     source, specs, _data = _load(CASES / "client_credentials")
     result = rewrite_source(source, specs)
     notes = result.notes
@@ -313,8 +313,14 @@ def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently
     assert notes["cs-acac0005"][0].startswith(
         "the credential `Authorization` the call's session (line 36) adds is not carried"
     )
-    assert notes["cs-acac0002"][0].startswith("`auth=` of the call is not carried")
-    assert own in notes["cs-acac0005"][0] and own in notes["cs-acac0002"][0]
+    # the call's own `auth=` by the same rule
+    assert result.skipped["cs-acac0002"].startswith(
+        "the call (line 14) adds the credential `auth=` (`('svc', token)`)"
+    )
+    assert notes["cs-acac0006"][0].startswith(
+        "the credential `auth=` the call (line 42) adds is not carried"
+    )
+    assert own in notes["cs-acac0005"][0] and own in notes["cs-acac0006"][0]
     assert not any("not carried" in n for n in notes.get("cs-acac0003", ()))
 
 
@@ -388,11 +394,11 @@ def test_a_local_only_the_old_call_read_goes_and_a_call_that_made_it_stays() -> 
     result = rewrite_source(source, specs)
     text = result.code.decode()
     push_schemas = text.split("def push_schemas")[1].split("def push_entities")[0]
-    assert "    realm_auth(project)\n" in push_schemas
+    assert "    realm_ca_bundle(project)\n" in push_schemas
     assert "get_kernel_url" not in push_schemas
     assert "    kernel_url = get_kernel_url()\n" in text  # push_entities returns it
     assert (
-        "`auth` in `push_schemas` only served the old call: the call that made it "
+        "`verify` in `push_schemas` only served the old call: the call that made it "
         "stays, as a statement of its own, for what else it may do; remove it if it does "
         "nothing"
     ) in result.notes["cs-ffff0001"]

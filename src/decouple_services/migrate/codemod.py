@@ -1300,7 +1300,7 @@ def _binds(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
 
 def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
     """A note for each credential the call sent that its send does not carry: ``auth=``
-    on the call, and what the session or client it was made on adds (headers or auth set
+    or ``cookies=`` on the call, and what the session or client it was made on adds (headers or auth set
     on it, in the function or the module: ``s.headers["Authorization"] = ...``,
     ``requests.Session(headers=...)``, ``httpx.Client(auth=...)``), read by the rules a
     helper's session is (:func:`helper_request.client_request`): a credential of fixed
@@ -1309,9 +1309,6 @@ def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]
     # imported here: helper_request reads this module's header tables
     from decouple_services.migrate.helper_request import client_request
 
-    notes = []
-    if _keyword(call, "auth") is not None:
-        notes.append(f"`auth=` of the call is not carried{_OWN_CREDENTIAL}")
     start = parsed.positions[call].start
     added = client_request(parsed.source, start.line, start.column)
     if added.refusal is not None:
@@ -1322,14 +1319,7 @@ def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]
             "credential of the consumer's own (`DECOUPLE_REQUEST_HEADERS`) and rewrite it by "
             "hand"
         )
-    return (*notes, *added.notes)
-
-
-#: What a credential the send does not carry calls for.
-_OWN_CREDENTIAL = (
-    ": the consumer calls the callee without it; give the consumer its own credential "
-    "with `DECOUPLE_REQUEST_HEADERS` (docs/security.md)"
-)
+    return added.notes
 
 
 def _changed_in_place(name: str, at: cst.CSTNode, parsed: ParsedSource) -> bool:

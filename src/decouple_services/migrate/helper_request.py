@@ -96,8 +96,8 @@ def helper_request(
 
 def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     """What the session or client the call at ``line``:``column`` is made on adds to its
-    request, read by the rules a helper's session is (module docstring): the call site's
-    own ``headers=`` the codemod carries, its session's it cannot."""
+    request, and the call's own ``auth=``, read by the rules a helper's are (module
+    docstring): the call site's own ``headers=`` the codemod carries, these it cannot."""
     tree = _parse(source)
     if tree is None:
         return HelperRequest()
@@ -114,8 +114,15 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     cls = owner if isinstance(owner, ast.ClassDef) else None
     reader = _Reader(tree, function, cls, "the call's session (line {line})", None)
     reader.client(call)
+    # the call's own ``auth=``/``cookies=``, which the send does not carry either
+    own = _Reader(tree, function, cls, "the call (line {line})", None)
+    for keyword in call.keywords:
+        if keyword.arg in ("auth", "cookies"):
+            own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
+    problems = [*reader.problems, *own.problems]
     return HelperRequest(
-        "; ".join(dict.fromkeys(reader.problems)) or None, tuple(dict.fromkeys(reader.notes))
+        "; ".join(dict.fromkeys(problems)) or None,
+        tuple(dict.fromkeys([*own.notes, *reader.notes])),
     )
 
 
