@@ -28,6 +28,8 @@ from decouple_services.cli.console import terminal, wants_colour
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 #: Orders' receipt email: a fire-and-forget call `migrate --select` takes.
 EASY_SITE = "cs-9e36f82f"
+#: The frontend's read of a user: refused (`response-used`).
+REFUSED_SITE = "cs-dffb77b3"
 #: Any SGR colour or style sequence, or a cursor/erase control.
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: What an animated progress bar writes and a plain log must not hold: cursor hidden or
@@ -275,6 +277,19 @@ def test_quiet_migrate_drops_the_summary_but_names_a_refused_site(shop: Path, ca
     )
     assert status == 1
     assert err == "decouple: refused cs-00000000 (run without -q for the reason)\n"
+
+
+def test_no_pr_body_is_written_when_every_selected_site_is_refused(
+    shop: Path, cache: Path, tmp_path: Path
+) -> None:
+    body = tmp_path / "pr.md"
+    refused = ["migrate", str(shop), "--select", REFUSED_SITE, "--cache-dir", str(cache)]
+    status, _, err = _run([*refused, "--pr-body", str(body)])
+    assert status == 1
+    assert not body.exists()
+    assert f"decouple: no call site migrates: no PR body written to {body}" in err
+    status, _, _ = _migrate(shop, cache, "--pr-body", str(body))
+    assert status == 0 and body.read_text().startswith("#")
 
 
 def test_library_callers_get_plain_output_whatever_the_environment(

@@ -293,15 +293,34 @@ def test_a_header_dict_whose_value_calls_is_made_where_it_was() -> None:
 
 
 def test_credentials_set_on_the_client_or_as_auth_are_named_not_dropped_silently() -> None:
-    """``s.headers["Authorization"] = ...`` on a session, or ``auth=`` on the call: the
-    send carries neither, and a callee behind auth would refuse every event; the report
-    says so and names the consumer's own credential. A plain session has nothing to say."""
+    """A credential set on the session the call is made on, in the function or at module
+    level, is read by the rules a helper's session is: made per call or per client (a
+    user's token, one the module fetches) it refuses the site, as no consumer setting can
+    give it; of fixed values it is a note naming the consumer's own credential. The call's
+    own ``auth=`` is read the same way. A plain session has nothing to say."""
     source, specs, _data = _load(CASES / "client_credentials")
-    notes = rewrite_source(source, specs).notes
+    result = rewrite_source(source, specs)
+    notes = result.notes
     own = "give the consumer its own credential with `DECOUPLE_REQUEST_HEADERS`"
-    assert notes["cs-acac0001"][0].startswith("`s.headers` set on the client is not carried")
-    assert notes["cs-acac0002"][0].startswith("`auth=` of the call is not carried")
-    assert own in notes["cs-acac0001"][0] and own in notes["cs-acac0002"][0]
+    assert result.skipped["cs-acac0001"].startswith(
+        "the call's session (line 8) adds the credential `Authorization` (`f'Bearer {token}'`)"
+    )
+    assert result.skipped["cs-acac0004"].startswith(
+        "the call's session (line 27) adds the credential `Authorization` "
+        "(`'Bearer ' + token_for_frontend()`)"
+    )
+    assert all(getattr(w, "code", None) == "not-rewritable" for w in result.skipped.values())
+    assert notes["cs-acac0005"][0].startswith(
+        "the credential `Authorization` the call's session (line 36) adds is not carried"
+    )
+    # the call's own `auth=` by the same rule
+    assert result.skipped["cs-acac0002"].startswith(
+        "the call (line 14) adds the credential `auth=` (`('svc', token)`)"
+    )
+    assert notes["cs-acac0006"][0].startswith(
+        "the credential `auth=` the call (line 42) adds is not carried"
+    )
+    assert own in notes["cs-acac0005"][0] and own in notes["cs-acac0006"][0]
     assert not any("not carried" in n for n in notes.get("cs-acac0003", ()))
 
 
@@ -375,11 +394,11 @@ def test_a_local_only_the_old_call_read_goes_and_a_call_that_made_it_stays() -> 
     result = rewrite_source(source, specs)
     text = result.code.decode()
     push_schemas = text.split("def push_schemas")[1].split("def push_entities")[0]
-    assert "    realm_auth(project)\n" in push_schemas
+    assert "    realm_ca_bundle(project)\n" in push_schemas
     assert "get_kernel_url" not in push_schemas
     assert "    kernel_url = get_kernel_url()\n" in text  # push_entities returns it
     assert (
-        "`auth` in `push_schemas` only served the old call: the call that made it "
+        "`verify` in `push_schemas` only served the old call: the call that made it "
         "stays, as a statement of its own, for what else it may do; remove it if it does "
         "nothing"
     ) in result.notes["cs-ffff0001"]

@@ -224,6 +224,14 @@ def _run(command: MigrateCommand, out: IO[bytes], err: IO[str], term: Terminal) 
 
         for part in parts:
             target = _numbered(command.pr_body, part, len(parts))
+            if not part.changes:
+                # every selected site refused: a description of no change would read as a
+                # pull request to open; the summary above already says why each was refused
+                print(
+                    printable(f"decouple: no call site migrates: no PR body written to {target}"),
+                    file=err,
+                )
+                continue
             with _writing(target):
                 body = render_pr_body(part.result, title=part.label or None)
                 write_output_noting_links(target, body, err)

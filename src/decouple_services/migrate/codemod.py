@@ -1300,58 +1300,26 @@ def _binds(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
 
 def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
     """A note for each credential the call sent that its send does not carry: ``auth=``
-    on the call, and headers or auth set on the session or client it was made on
-    (``s.headers["Authorization"] = ...``, ``requests.Session(...)`` with ``headers=``,
-    ``httpx.Client(auth=...)``). The consumer would call the callee without them."""
-    notes = []
-    if _keyword(call, "auth") is not None:
-        notes.append(f"`auth=` of the call is not carried{_OWN_CREDENTIAL}")
-    if not isinstance(call.func, cst.Attribute) or not isinstance(call.func.value, cst.Name):
-        return tuple(notes)
-    client = call.func.value.value
-    # a client made at module level is set up there
-    current = _enclosing_function(call, parsed.parents) or parsed.wrapper.module
-    for node in _walk(current):
-        made = None
-        if isinstance(node, cst.WithItem) and isinstance(node.asname, cst.AsName):
-            name = node.asname.name
-            made = node.item if isinstance(name, cst.Name) and name.value == client else None
-        elif isinstance(node, cst.Assign) and any(
-            isinstance(t.target, cst.Name) and t.target.value == client for t in node.targets
-        ):
-            made = node.value
-        if isinstance(made, cst.Call) and any(
-            _keyword(made, k) is not None for k in ("headers", "auth", "cookies")
-        ):
-            notes.append(f"the headers or auth `{client}` was made with are not carried")
-        target: cst.BaseExpression | None = node.target if isinstance(node, cst.AugAssign) else None
-        if isinstance(node, cst.Assign):
-            target = node.targets[0].target if len(node.targets) == 1 else None
-        if isinstance(target, cst.Subscript):
-            target = target.value
-        if (
-            isinstance(target, cst.Attribute)
-            and target.attr.value in ("headers", "auth", "cookies")
-            and isinstance(target.value, cst.Name)
-            and target.value.value == client
-        ):
-            notes.append(f"`{client}.{target.attr.value}` set on the client is not carried")
-        if (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value == "update"
-            and _dotted(node.func.value) == f"{client}.headers"
-        ):
-            notes.append(f"`{client}.headers` set on the client is not carried")
-    unique = list(dict.fromkeys(notes))
-    return tuple(n if n.endswith(_OWN_CREDENTIAL) else n + _OWN_CREDENTIAL for n in unique)
+    or ``cookies=`` on the call, and what the session or client it was made on adds (headers or auth set
+    on it, in the function or the module: ``s.headers["Authorization"] = ...``,
+    ``requests.Session(headers=...)``, ``httpx.Client(auth=...)``), read by the rules a
+    helper's session is (:func:`helper_request.client_request`): a credential of fixed
+    values is a note, one made per call or per client (a user's token) refuses the call,
+    as no consumer setting can give it, and an OAuth session always holds one."""
+    # imported here: helper_request reads this module's header tables
+    from decouple_services.migrate.helper_request import client_request
 
-
-#: What a credential the send does not carry calls for.
-_OWN_CREDENTIAL = (
-    ": the consumer calls the callee without it; give the consumer its own credential "
-    "with `DECOUPLE_REQUEST_HEADERS` (docs/security.md)"
-)
+    start = parsed.positions[call].start
+    added = client_request(parsed.source, start.line, start.column)
+    if added.refusal is not None:
+        raise _NotRewritable(
+            f"{added.refusal}: the send carries only what the call names, and the "
+            "consumer's request would go to the callee without what its session adds, which "
+            "the callee would refuse for every event; keep the call, or give the callee a "
+            "credential of the consumer's own (`DECOUPLE_REQUEST_HEADERS`) and rewrite it by "
+            "hand"
+        )
+    return added.notes
 
 
 def _changed_in_place(name: str, at: cst.CSTNode, parsed: ParsedSource) -> bool:

@@ -1622,16 +1622,27 @@ def _import_from(module: str, *names: str, width: int = 88) -> str:
     return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
 
 
-def _py_block(value: Any, indent: int, width: int = 88) -> str:
+def _py_block(value: Any, indent: int, width: int = 88, depth: int = 0, tail: int = 0) -> str:
     """A literal of ``value`` for an assignment: one item a line when it would not fit,
-    with the trailing comma that keeps a formatter from joining the lines again."""
+    with the trailing comma that keeps a formatter from joining the lines again, and so on
+    into an item that does not fit on its own line either (a nested dict), as ruff breaks
+    it. ``indent`` is the column the literal starts at, ``tail`` what follows it on its
+    line (an item's comma), ``depth`` the level its lines are indented to."""
     flat = _py_value(value)
-    if indent + len(flat) <= width or not isinstance(value, Mapping | list) or not value:
+    if indent + len(flat) + tail <= width or not isinstance(value, Mapping | list) or not value:
         return flat
-    if isinstance(value, Mapping):
-        items = [f"{_py_value(k)}: {_py_value(v)}" for k, v in value.items()]
-        return "{\n" + "".join(f"    {item},\n" for item in items) + "}"
-    return "[\n" + "".join(f"    {_py_value(v)},\n" for v in value) + "]"
+    pad = "    " * (depth + 1)
+    items = (
+        [(f"{_py_value(k)}: ", v) for k, v in value.items()]
+        if isinstance(value, Mapping)
+        else [("", v) for v in value]
+    )
+    lines = [
+        f"{pad}{prefix}{_py_block(v, len(pad) + len(prefix), width, depth + 1, 1)},\n"
+        for prefix, v in items
+    ]
+    opening, closing = ("{", "}") if isinstance(value, Mapping) else ("[", "]")
+    return opening + "\n" + "".join(lines) + "    " * depth + closing
 
 
 def _py_argument(name: str, value: tuple[str, ...], indent: int, width: int = 88) -> str:

@@ -2,8 +2,10 @@
 
 A call made through the repository's own client (``client.post("/case/accesses",
 json=data)`` into ``APIClient._request``) sends what the call site names and what the
-helper adds on its own: ``headers=`` and ``auth=`` on its request, and headers or auth set
-on the session it sends through. The send carries only what the call site names (the
+helper adds on its own: ``headers=``, ``auth=`` and ``params=`` on its request, what it
+writes into the ``**kwargs`` it passes on (``kwargs["headers"] = ...``), and headers or
+auth set on the session it sends through (``self.session``, a module-level session, one
+it opens; an OAuth session holds a credential of its own). The send carries only what the call site names (the
 codemod reads its ``headers=``), so what the helper adds is lost, and the consumer calls
 the callee without it. Read like the call site's own headers (``codemod._call_headers``):
 
@@ -19,6 +21,8 @@ the callee without it. Read like the call site's own headers (``codemod._call_he
 * headers the rewrite cannot see into (made by a function) refuse the site, as they do at
   a call site;
 * any other header is named in a note.
+
+The call site's own session is read by the same rules (:func:`client_request`).
 
 Each reason names the helper and its ``file:line``. Helpers are followed from the site's
 ``via_wrapper`` through the helpers the scan found (``Role.WRAPPER`` sites); a helper the
@@ -73,7 +77,7 @@ def helper_request(
         helper = name.rsplit(".", 2)
         label = ".".join(helper[-2:]) if cls is not None else helper[-1]
         given = _given(function, cls, passed) if index == 0 else None
-        reader = _Reader(tree, function, cls, f"`{label}` ({path}:{{line}})", given)
+        reader = _Reader(tree, function, cls, f"the helper `{label}` ({path}:{{line}})", given)
         for call in _requests(function, line):
             reader.request(call)
         problems.extend(reader.problems)
@@ -88,6 +92,38 @@ def helper_request(
             tuple(dict.fromkeys(notes)),
         )
     return HelperRequest(None, tuple(dict.fromkeys(notes)))
+
+
+def client_request(source: bytes, line: int, column: int) -> HelperRequest:
+    """What the session or client the call at ``line``:``column`` is made on adds to its
+    request, and the call's own ``auth=``, read by the rules a helper's are (module
+    docstring): the call site's own ``headers=`` the codemod carries, these it cannot."""
+    tree = _parse(source)
+    if tree is None:
+        return HelperRequest()
+    parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == line]
+    call = next((c for c in calls if c.col_offset == column), None)
+    if call is None:
+        return HelperRequest()
+    scope: ast.AST | None = parents.get(call)
+    while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        scope = parents.get(scope)
+    function = scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else tree
+    owner = parents.get(function)
+    cls = owner if isinstance(owner, ast.ClassDef) else None
+    reader = _Reader(tree, function, cls, "the call's session (line {line})", None)
+    reader.client(call)
+    # the call's own ``auth=``/``cookies=``, which the send does not carry either
+    own = _Reader(tree, function, cls, "the call (line {line})", None)
+    for keyword in call.keywords:
+        if keyword.arg in ("auth", "cookies"):
+            own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
+    problems = [*reader.problems, *own.problems]
+    return HelperRequest(
+        "; ".join(dict.fromkeys(problems)) or None,
+        tuple(dict.fromkeys([*own.notes, *reader.notes])),
+    )
 
 
 #: What a site the helper's request refuses calls for.
@@ -243,7 +279,7 @@ class _Reader:
     def __init__(
         self,
         tree: ast.Module,
-        function: _Function,
+        function: _Function | ast.Module,
         cls: ast.ClassDef | None,
         where: str,
         passed: frozenset[str] | None,
@@ -252,7 +288,8 @@ class _Reader:
         self.function = function
         self.cls = cls
         self.where = where
-        self.given = _parameters(function)
+        # a call made at module level has no parameters
+        self.given = _parameters(function) if not isinstance(function, ast.Module) else set()
         #: The parameters the call site gives (``None``: not known, a helper further in).
         self.passed = passed
         self.problems: list[str] = []
@@ -274,17 +311,112 @@ class _Reader:
         return rest[0] if len(rest) == 1 else ast.BoolOp(op=ast.Or(), values=rest)
 
     def _at(self, node: ast.AST) -> str:
-        return self.where.format(line=getattr(node, "lineno", self.function.lineno))
+        return self.where.format(line=getattr(node, "lineno", getattr(self.function, "lineno", 1)))
 
     def request(self, call: ast.Call) -> None:
         for keyword in call.keywords:
-            if keyword.arg == "headers":
-                self.headers(keyword.value, "its request's `headers=`")
-            elif keyword.arg in ("auth", "cookies"):
-                self.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
-        session = self._session(call.func)
-        if session is not None:
-            self.session(session)
+            if keyword.arg is not None:
+                self.keyword(keyword.arg, keyword.value)
+            elif isinstance(keyword.value, ast.Name):
+                self.spread(keyword.value.id)
+        self.client(call)
+
+    def client(self, call: ast.Call) -> None:
+        """What the session or client ``call`` is made on adds to every request made
+        through it (the helper's and the call site's alike)."""
+        found = self._session(call.func)
+        if found is not None:
+            self.session(*found)
+
+    def keyword(self, name: str, value: ast.expr) -> None:
+        """A keyword the request is given: written in it, or put into the ``**kwargs`` it
+        passes on."""
+        if name == "headers":
+            self.headers(value, "its request's `headers=`")
+        elif name in ("auth", "cookies"):
+            self.credential(value, f"`{name}=`", value)
+        elif name == "params":
+            self.query(value)
+
+    def spread(self, name: str) -> None:
+        """What the function writes into the dict it passes on as ``**name`` before its
+        request (``kwargs["headers"] = ...``, ``kwargs.setdefault("headers", {})[...] =
+        ...``, ``kwargs.update(headers=...)``): it reaches the request as the keyword it
+        names, and the call site's keywords do not say it."""
+        for node in ast.walk(self.function):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._spread_target(name, target, node.value)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if ast.unparse(node.func.value) != name:
+                    continue
+                if node.func.attr == "setdefault" and len(node.args) == 2:
+                    named = _text_key(node.args[0])
+                    if named is not None:
+                        self.keyword(named, node.args[1])
+                elif node.func.attr == "update":
+                    for keyword in node.keywords:
+                        if keyword.arg is not None:
+                            self.keyword(keyword.arg, keyword.value)
+                    for argument in node.args:
+                        if isinstance(argument, ast.Dict):
+                            for key, item in zip(argument.keys, argument.values, strict=True):
+                                named = _text_key(key) if key is not None else None
+                                if named is not None:
+                                    self.keyword(named, item)
+
+    def _spread_target(self, name: str, target: ast.expr, value: ast.expr) -> None:
+        if not isinstance(target, ast.Subscript):
+            return
+        key = _text_key(target.slice)
+        if ast.unparse(target.value) == name and key is not None:
+            self.keyword(key, value)  # kwargs["headers"] = {...}
+            return
+        # kwargs["headers"]["Authorization"] = ..., kwargs.setdefault("headers", {})[...]
+        inner = target.value
+        inner_key: str | None = None
+        if isinstance(inner, ast.Subscript) and ast.unparse(inner.value) == name:
+            inner_key = _text_key(inner.slice)
+        elif (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Attribute)
+            and inner.func.attr in ("setdefault", "get")
+            and ast.unparse(inner.func.value) == name
+            and inner.args
+        ):
+            inner_key = _text_key(inner.args[0])
+        if inner_key is not None and key is not None:
+            self.keyword(inner_key, ast.Dict(keys=[ast.Constant(key)], values=[value]))
+
+    def query(self, given: ast.expr) -> None:
+        """``params=``: a credential in the query (``access_token``, ``api_key``) is one
+        as a header is; the consumer calls the route with no query at all."""
+        value = self._fallback(given)
+        if value is None or (isinstance(value, ast.Name) and value.id in self.given):
+            return
+        if isinstance(value, ast.Constant) and value.value is None:
+            return
+        made = self._dict(value)
+        if made is None:
+            self.problems.append(
+                f"{self._at(value)} sends the query `params={ast.unparse(value)}`, which "
+                "the rewrite cannot see into"
+            )
+            return
+        for key, item in zip(made.keys, made.values, strict=True):
+            name = _text_key(key) if key is not None else None
+            if name is not None and (secret_name(name) or name.lower() in QUERY_CREDENTIALS):
+                self.credential(item, f"`{name}` in the query", item)
+            elif key is None and not (isinstance(item, ast.Name) and item.id in self.given):
+                self.problems.append(
+                    f"{self._at(item)} sends `**{ast.unparse(item)}` in the query, which the "
+                    "rewrite cannot see into"
+                )
+            elif key is not None:
+                self.notes.append(
+                    f"query parameter `{ast.unparse(key)}` {self._at(key)} adds is not "
+                    "carried: the consumer calls the route with no query"
+                )
 
     # -- headers -------------------------------------------------------------------------
 
@@ -301,7 +433,7 @@ class _Reader:
             local = _assigned(self.function, value.id) if isinstance(value, ast.Name) else None
             shown = ast.unparse(local if local is not None else value)
             self.problems.append(
-                f"the helper {self._at(local or value)} sends {what} `{shown}`, which the "
+                f"{self._at(local or value)} sends {what} `{shown}`, which the "
                 "rewrite cannot see into"
             )
             return
@@ -309,13 +441,13 @@ class _Reader:
             if key is None:
                 if not (isinstance(item, ast.Name) and item.id in self.given):
                     self.problems.append(
-                        f"the helper {self._at(item)} sends `**{ast.unparse(item)}` in "
+                        f"{self._at(item)} sends `**{ast.unparse(item)}` in "
                         f"{what}, which the rewrite cannot see into"
                     )
                 continue
             if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
                 self.notes.append(
-                    f"header `{ast.unparse(key)}` the helper {self._at(key)} adds is not "
+                    f"header `{ast.unparse(key)}` {self._at(key)} adds is not "
                     "carried (its name is not a literal)"
                 )
                 continue
@@ -326,12 +458,12 @@ class _Reader:
         if lower == "content-type":
             if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
                 self.problems.append(
-                    f"the helper {self._at(value)} sends `Content-Type: "
+                    f"{self._at(value)} sends `Content-Type: "
                     f"{ast.unparse(value)}`, which may not be JSON"
                 )
             elif not is_json_media_type(value.value):
                 self.problems.append(
-                    f"the helper {self._at(value)} sends `Content-Type: {value.value}`, and "
+                    f"{self._at(value)} sends `Content-Type: {value.value}`, and "
                     "the consumer hands the callee the event's data as `application/json`, "
                     "which its parsers read differently"
                 )
@@ -342,7 +474,7 @@ class _Reader:
             self.credential(value, f"`{name}`", value)
         else:
             self.notes.append(
-                f"header `{name}` the helper {self._at(value)} adds is not carried: name it "
+                f"header `{name}` {self._at(value)} adds is not carried: name it "
                 "in the send's `headers=`, or give it to the consumer with "
                 "`DECOUPLE_REQUEST_HEADERS`"
             )
@@ -357,13 +489,13 @@ class _Reader:
             return
         if _fixed(value) or (isinstance(value, ast.Tuple) and all(_fixed(e) for e in value.elts)):
             self.notes.append(
-                f"the credential {what} the helper {self._at(at)} adds is not carried: the "
+                f"the credential {what} {self._at(at)} adds is not carried: the "
                 "consumer calls the callee without it; give the consumer its own credential "
                 "with `DECOUPLE_REQUEST_HEADERS` (docs/security.md)"
             )
             return
         self.problems.append(
-            f"the helper {self._at(at)} adds the credential {what} "
+            f"{self._at(at)} adds the credential {what} "
             f"(`{ast.unparse(value)}`), made per call or per client"
         )
 
@@ -432,9 +564,11 @@ class _Reader:
 
     # -- the session ---------------------------------------------------------------------
 
-    def _session(self, func: ast.expr) -> str | None:
-        """``self.session`` of ``self.session.post(...)``: headers set on it travel with
-        every request made through it."""
+    def _session(self, func: ast.expr) -> tuple[str, ast.AST] | None:
+        """``(session, where it is set up)`` of ``session.post(...)``: ``self.session``
+        in the class, a name the function binds (``with requests.Session() as s``) in the
+        function, a name the module binds in the module. Headers or auth set on it
+        travel with every request made through it."""
         if not isinstance(func, ast.Attribute):
             return None
         owner = func.value
@@ -443,17 +577,24 @@ class _Reader:
             and isinstance(owner.value, ast.Name)
             and owner.value.id == "self"
         ):
-            return f"self.{owner.attr}"
-        return None
+            return (f"self.{owner.attr}", self.cls) if self.cls is not None else None
+        if not isinstance(owner, ast.Name) or owner.id in self.given:
+            return None
+        if _binds(self.function, owner.id):
+            return owner.id, self.function
+        if any(_binds(s, owner.id) for s in self.tree.body if not _defines(s)):
+            return owner.id, self.tree
+        return None  # an import (``requests.post``), a parameter: nothing set up here
 
-    def session(self, session: str) -> None:
-        if self.cls is None:
-            return
-        for node in ast.walk(self.cls):
-            if isinstance(node, ast.Assign | ast.AugAssign):
+    def session(self, session: str, scope: ast.AST) -> None:
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
-                    self._session_target(session, target, node.value)
+                    if node.value is not None:
+                        self._session_target(session, target, node.value)
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                self._session_target(session, node.optional_vars, node.context_expr)
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -466,6 +607,13 @@ class _Reader:
     def _session_target(self, session: str, target: ast.expr, value: ast.expr) -> None:
         text = ast.unparse(target)
         if text == session and isinstance(value, ast.Call):
+            made = _authenticating(self.tree, value.func)
+            if made is not None:
+                # it fetches, holds and refreshes a token of its own: never fixed
+                self.problems.append(
+                    f"{self._at(value)} sends through `{session}`, an `{made}`, which "
+                    "adds the credential it holds to every request"
+                )
             for keyword in value.keywords:
                 if keyword.arg == "headers":
                     self.headers(keyword.value, f"`{session}`'s headers")
@@ -482,6 +630,57 @@ class _Reader:
             and isinstance(target.slice.value, str)
         ):
             self.header(target.slice.value, value)
+
+
+#: Query parameters that carry a credential though their name says no secret.
+QUERY_CREDENTIALS = frozenset({"key", "auth", "sig", "signature", "access_key", "code"})
+
+#: Packages whose sessions and clients authenticate each request with a token they hold.
+_OAUTH_PACKAGES = ("requests_oauthlib", "authlib", "oauthlib", "httpx_oauth")
+
+
+def _text_key(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _binds(scope: ast.AST, name: str) -> bool:
+    """Whether ``scope`` binds ``name`` by an assignment or a ``with ... as``."""
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets = [node.optional_vars]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+    return False
+
+
+def _defines(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+
+
+def _authenticating(tree: ast.Module, func: ast.expr) -> str | None:
+    """The class ``func`` names when it is a session or client of an OAuth package
+    (``OAuth2Session`` of requests_oauthlib, authlib's ``OAuth2Client``), else ``None``."""
+    dotted = ast.unparse(func)
+    root, _, _ = dotted.partition(".")
+    origin = root
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if any((a.asname or a.name) == root for a in node.names):
+                origin = node.module
+        elif isinstance(node, ast.Import):
+            origin = next(
+                (a.name for a in node.names if (a.asname or a.name.partition(".")[0]) == root),
+                origin,
+            )
+    if origin.partition(".")[0] in _OAUTH_PACKAGES:
+        return dotted.rpartition(".")[2]
+    return None
 
 
 def _assigned(scope: ast.AST, name: str) -> ast.expr | None:

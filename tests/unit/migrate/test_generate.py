@@ -3,6 +3,7 @@ refuse, and the generated consumer tests passing where the callee would run them
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -153,6 +154,15 @@ def test_a_producer_imports_under_whatever_root_the_service_imports_its_package(
     # a producer at the root of its service has no package to be relative to
     flat = replace(spec, module="decouple_producer", path="decouple_producer.py")
     assert "\nfrom decouple_runtime import " in render_producer(flat)
+
+
+def test_a_producers_docstring_names_the_runtime_it_imports() -> None:
+    """The docstring points the reader at the module the producer imports, not at the
+    absolute name under a root the image may not have."""
+    text = render_producer(gen_examples.PRODUCERS["frontend"])
+    docstring = text.split('"""')[1]
+    assert "``.decouple_runtime``" in docstring
+    assert "``frontend.decouple_runtime``" not in docstring
 
 
 # -- AsyncAPI ----------------------------------------------------------------------------
@@ -1216,3 +1226,29 @@ def test_a_delete_consumer_counts_a_404_on_a_repeat_as_done() -> None:
     delete = replace(flask.handler.endpoint, method="DELETE")
     text = render_consumer(replace(flask, handler=replace(flask.handler, endpoint=delete)))
     assert 'method="DELETE",' in text and "ok_statuses=(404,)," in text
+
+
+def test_a_nested_test_datum_is_broken_as_ruff_formats_it(tmp_path: Path) -> None:
+    """A JSON:API body nests its attributes: the item that does not fit on its own line
+    is broken in turn, so the generated test passes ``ruff format`` as written."""
+    data = {
+        "data": {
+            "type": "case-accesses",
+            "attributes": {"email": "user@example.com", "case-id": "1", "role": "applicant"},
+            "relationships": {"identity": {}},
+        },
+        "meta": ["one", "two"],
+    }
+    text = f"DATA = {generate._py_block(data, len('DATA = '))}\n"
+    assert max(len(line) for line in text.splitlines()) <= 88
+    path = tmp_path / "data.py"
+    path.write_text(text, encoding="utf-8")
+    ruff = [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "88"]
+    formatted = subprocess.run(
+        [*ruff, "--diff", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    assert ast.literal_eval(text.partition("= ")[2]) == data

@@ -276,3 +276,89 @@ def test_a_getter_of_fixed_headers_in_the_helper_is_read_as_at_a_call_site(
     assert migrated == []
     (reason,) = refused.values()
     assert "`get_auth_headers()`, which the rewrite cannot see into" in reason
+
+
+#: The request line of ``CLIENT``'s ``_request``, which the variants below replace.
+REQUEST = 'resp = method(f"{self.base_uri}{url}", *args, **kwargs, headers=headers)'
+
+
+def _variant(root: Path, request: str, *, init: str = "pass", top: str = "") -> str:
+    """The refusal of the site when ``_request`` makes its request as ``request`` (lines
+    at its indentation), with ``init`` in ``__init__`` and ``top`` above the class."""
+    _migrate(root, headers='{"Content-Type": "application/json"}', init=init)
+    path = root / "caluma/extensions/api_client.py"
+    client = path.read_text(encoding="utf-8").replace(REQUEST, request.replace("\n", "\n        "))
+    if top:
+        client = client.replace("\n\nclass APIClient:", f"\n\n{top}\n\nclass APIClient:", 1)
+    path.write_text(client, encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    assert not plan.plan.sites, [p.notes for p in plan.plan.sites]
+    (refusal,) = plan.plan.refused
+    return " ".join(f"[{f.code}] {f.reason}" for f in refusal.reasons)
+
+
+def test_a_credential_the_helper_puts_into_the_kwargs_it_passes_on_refuses_the_site(
+    tmp_path: Path,
+) -> None:
+    """``**kwargs`` carries what the helper writes into it before its request: the usual
+    shape of a ``_request(self, method, path, **kwargs)`` wrapper."""
+    setdefault = _variant(
+        tmp_path / "setdefault",
+        'kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {token}"\n'
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs)',
+    )
+    assert setdefault.startswith("[not-rewritable] the helper `APIClient._request`")
+    assert "adds the credential `Authorization` (`f'Bearer {token}'`)" in setdefault
+    assigned = _variant(
+        tmp_path / "assigned",
+        'kwargs["headers"] = {"Authorization": f"Bearer {token}"}\n'
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs)',
+    )
+    assert "adds the credential `Authorization`" in assigned
+    updated = _variant(
+        tmp_path / "updated",
+        'kwargs.update(headers={"Content-Type": "application/vnd.api+json"})\n'
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs)',
+    )
+    assert "sends `Content-Type: application/vnd.api+json`" in updated
+
+
+def test_a_credential_on_a_session_not_of_self_refuses_the_site(tmp_path: Path) -> None:
+    """A module-level session, or one the helper opens, carries what is set on it."""
+    module = _variant(
+        tmp_path / "module",
+        'resp = _session.post(f"{self.base_uri}{url}", *args, **kwargs)',
+        top=(
+            "_session = requests.Session()\n"
+            '_session.headers.update({"Authorization": f"Bearer {API_TOKEN.lower()}"})'
+        ),
+    )
+    assert "adds the credential `Authorization`" in module
+    assert "caluma/extensions/api_client.py:8)" in module
+    local = _variant(
+        tmp_path / "local",
+        "with requests.Session() as s:\n"
+        '    s.headers["Authorization"] = f"Bearer {token}"\n'
+        '    resp = s.post(f"{self.base_uri}{url}", *args, **kwargs)',
+    )
+    assert "adds the credential `Authorization` (`f'Bearer {token}'`)" in local
+
+
+def test_an_oauth_session_is_a_credential_of_its_own(tmp_path: Path) -> None:
+    reason = _variant(
+        tmp_path,
+        'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs)',
+        init="self.session = OAuth2Session(client_id=API_TOKEN, token=token)",
+        top="from requests_oauthlib import OAuth2Session",
+    )
+    assert "sends through `self.session`, an `OAuth2Session`" in reason
+
+
+def test_a_credential_in_the_helper_s_query_refuses_the_site(tmp_path: Path) -> None:
+    reason = _variant(
+        tmp_path,
+        'resp = method(f"{self.base_uri}{url}", *args, params={"access_token": token}, **kwargs)',
+    )
+    assert "adds the credential `access_token` in the query (`token`)" in reason
