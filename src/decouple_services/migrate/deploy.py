@@ -704,7 +704,7 @@ class _Exports:
         self.lost: list[str] = []
 
     def read(self, line: str) -> None:
-        found = _ASSIGNMENT.match(line)
+        found = _ASSIGNMENT.match(line.strip())
         if found is None:
             return
         exported, name, raw = bool(found.group(1)), found.group(2), found.group(3).strip()

@@ -941,3 +941,10 @@ def test_the_folder_an_image_copies_into_the_one_it_runs_from() -> None:
         "ADD requirements.txt /code\n",
     ):
         assert _roots(head + copy + 'CMD ["/start.sh"]\n', files) == []
+
+
+def test_an_indented_export_at_the_top_level_is_carried() -> None:
+    """Indentation says nothing of where a shell block begins: an export indented at the
+    top level runs as surely as one that is not."""
+    script = '#!/bin/sh\n  export A=1\nexport B=2\n\tB_DIR="$B/x"\nexec "$@"\n'
+    assert deploy.script_exports(script) == ([("A", "1"), ("B", "2")], [])
