@@ -413,15 +413,21 @@ def test_helm_consumers_go_through_an_entrypoint_that_runs_its_arguments(
     )
 
 
-def _copied_app_repo(tmp_path: Path, cmd: str, handler_imports: str = "") -> Path:
+def _copied_app_repo(
+    tmp_path: Path, cmd: str, handler_imports: str = "", copy: str = "COPY ./app /code\n"
+) -> Path:
     """Two FastAPI services whose images copy ``app/`` (a package: it has an
-    ``__init__.py``) into ``/code``, the folder they run from, and start ``cmd`` there."""
+    ``__init__.py``) into ``/code``, the folder they run from (``copy``, the final
+    stage's instructions), and start ``cmd`` there."""
     root = tmp_path / "repo"
     dockerfile = (
         "FROM python:3.12-slim\nWORKDIR /code\nCOPY requirements.txt .\n"
-        "RUN pip install -r requirements.txt\nCOPY ./app /code\n"
+        f"RUN pip install -r requirements.txt\n{copy}"
         f'CMD ["uvicorn", "{cmd}", "--host", "0.0.0.0", "--port", "8000"]\n'
     )
+    if copy.startswith("FROM"):
+        # a multi-stage build: ``copy`` holds the stages, the final one's ``COPY --from``
+        dockerfile = f'{copy}CMD ["uvicorn", "{cmd}", "--host", "0.0.0.0"]\n'
     files = {
         "docker-compose.yml": "services:\n  a:\n    build: ./svc-a\n"
         "    environment:\n      B_URL: http://b:8000\n  b:\n    build: ./svc-b\n",
@@ -489,3 +495,59 @@ def test_consumers_the_image_does_not_hold_where_it_runs_are_a_merge_blocker(
         "the consumers are imported from `svc-b` as `app.decouple_consumers`, which the "
         "image does not hold there"
     ) in summary
+
+
+_BUILD = "FROM python:3.12-slim AS build\nWORKDIR /src\nCOPY . .\nRUN pip wheel . -w /wheels\n\n"
+
+
+def test_a_final_stage_that_takes_the_code_from_a_build_stage_runs_from_its_folder(
+    tmp_path: Path,
+) -> None:
+    """``COPY --from=build /src/app /code`` takes what the build stage's ``COPY . .``
+    put in ``/src/app``: ``app``'s files, where ``uvicorn main:app`` runs. The consumers
+    are ``decouple_consumers`` beside ``main``, as with ``COPY ./app /code``."""
+    copy = f"{_BUILD}FROM python:3.12-slim\nWORKDIR /code\nCOPY --from=build /src/app /code\n"
+    diff, summary = _migrate_a(_copied_app_repo(tmp_path, "main:app", copy=copy))
+    assert '+    target="main:app",' in diff
+    assert "+    - decouple_consumers\n" in diff and "app.decouple_consumers" not in diff
+    assert "merge blocker" not in summary
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        # the code comes from another image, or from a folder only the build knows
+        "COPY --from=ghcr.io/acme/b-code:1 /app /code\n",
+        f"{_BUILD}FROM python:3.12-slim\nWORKDIR /code\nCOPY --from=build /wheels/app /code\n",
+    ],
+)
+def test_a_start_command_that_runs_inside_the_package_is_a_merge_blocker(
+    tmp_path: Path, copy: str
+) -> None:
+    """Where no ``COPY`` read says which folder the image runs from, ``uvicorn main:app``
+    still does: ``main`` is in ``svc-b/app``, so the image runs from a copy of it, where
+    the consumers' ``app`` package is not. The summary says so, naming the ``CMD``."""
+    diff, summary = _migrate_a(_copied_app_repo(tmp_path, "main:app", copy=copy))
+    assert '+    target="app.main:app",' in diff
+    cmd_line = (tmp_path / "repo/svc-b/Dockerfile").read_text().count("\n")
+    assert (
+        f"merge blocker: the consumers of b: svc-b/Dockerfile:{cmd_line} starts the service "
+        "importing `main`, which is in `svc-b/app`, so the image runs from a copy of that "
+        "folder"
+    ) in summary
+    assert "imported from `svc-b` as `app.decouple_consumers`" in summary
+
+
+def test_a_start_command_that_agrees_with_the_consumers_package_raises_nothing(
+    tmp_path: Path,
+) -> None:
+    """``uvicorn app.main:app`` imports ``app`` from where the consumers' package is:
+    whatever the final stage copies from, nothing contradicts ``app.decouple_consumers``."""
+    for copy in (
+        "COPY --from=ghcr.io/acme/b-code:1 /app /code/app\n",
+        f"{_BUILD}FROM python:3.12-slim\nWORKDIR /code\nCOPY --from=build /src /code\n",
+    ):
+        shutil.rmtree(tmp_path / "repo", ignore_errors=True)
+        diff, summary = _migrate_a(_copied_app_repo(tmp_path, "app.main:app", copy=copy))
+        assert '+    target="app.main:app",' in diff
+        assert "merge blocker" not in summary, copy

@@ -1380,6 +1380,8 @@ def start_module(words: Sequence[str]) -> str | None:
     folder sees it: ``main`` of ``uvicorn main:app`` or ``gunicorn -w 4 main:app``,
     ``app.main`` of ``python -m app.main``. ``None`` for anything else, and for a server
     told to import from another folder (``--app-dir``, ``--chdir``)."""
+    if _shell_ends(words) is not None and re.search(r"(^|&&|\|\||;)\s*cd\s", words[2]):
+        return None  # ``cd app && uvicorn main:app`` imports from another folder
     words = list(_shell_ends(words) or words)
     for runner in _RUNNERS:
         if tuple(words[: len(runner)]) == runner:
@@ -1420,8 +1422,10 @@ def image_roots(
     folder holding ``app``. The build context is the Dockerfile's folder, else the
     repository's root (a compose ``context: .``): the one where the module the image's
     start command names (:func:`start_module`) is found. Files other than Python code
-    (``COPY requirements.txt .``) say nothing; neither does a ``COPY --from`` another
-    stage, a path read from a variable the Dockerfile does not set, nor, when the start
+    (``COPY requirements.txt .``) say nothing; a ``COPY --from`` an earlier stage says
+    what that stage copied from the context (``COPY . .`` under ``WORKDIR /src``, then
+    ``COPY --from=build /src/app /code``: ``app``), another image's files nothing;
+    neither does a path read from a variable the Dockerfile does not set, nor, when the start
     command names no module, a copy of the whole context (``COPY . .``), whose folder
     the Dockerfile alone does not tell."""
     import json
@@ -1431,11 +1435,21 @@ def image_roots(
     known: dict[str, str] = {}
     workdir: str | None = "/"
     copies: list[tuple[list[str], str, int]] = []
+    # what each earlier stage copied from the context, by its name and its index:
+    # ``COPY --from=build /src/app /code`` takes what ``build``'s ``COPY . .`` put there
+    stages: dict[str, list[tuple[list[str], str, int]]] = {}
+    count = 0
     for line, instruction in dockerfile_instructions(text):
         keyword, _, rest = instruction.strip().partition(" ")
         keyword, rest = keyword.upper(), rest.strip()
         if keyword == "FROM":
+            if count:
+                stages[str(count - 1)] = copies
+            named = re.search(r"\s[Aa][Ss]\s+(\S+)\s*$", rest)
+            count += 1
             known, workdir, copies = {}, "/", []
+            if named:
+                stages[named.group(1)] = copies
         elif keyword in ("ARG", "ENV"):
             try:
                 words = shlex.split(rest)
@@ -1462,14 +1476,19 @@ def image_roots(
                 words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
             except ValueError:
                 continue
-            if any(str(w).startswith("--from") for w in words):
-                continue
+            stage = next(
+                (str(w).partition("=")[2] for w in words if str(w).startswith("--from=")), None
+            )
             words = [str(w) for w in words if not str(w).startswith("--")]
             dest = _substituted(words[-1], known) if len(words) >= 2 else None
             if dest is None or (workdir is None and not dest.startswith("/")):
                 continue
             target = posixpath.normpath(posixpath.join(workdir or "/", dest))
-            copies.append((words[:-1], target, line))
+            sources = [_substituted(w, known) or "" for w in words[:-1]]
+            if stage is not None:
+                # another image's files say nothing; a stage's, what it took from the context
+                sources = [_from_stage(stages.get(stage), w) for w in sources]
+            copies.append((sources, target, line))
     if workdir is None:
         return []
     entry, cmd, _, _ = dockerfile_start(text, path)
@@ -1513,6 +1532,23 @@ def image_roots(
             if candidates:
                 out.append(([c for c in candidates if c.settled] or candidates)[0])
     return out
+
+
+def _from_stage(copies: list[tuple[list[str], str, int]] | None, path: str) -> str:
+    """The context folder or file that an earlier stage's ``copies`` put at its absolute
+    ``path``: ``app`` for ``/src/app`` after ``WORKDIR /src``, ``COPY . .``. ``""`` (says
+    nothing) for a path the stage built itself, or one it copied from yet another stage."""
+    if copies is None or not path.startswith("/"):
+        return ""
+    path = posixpath.normpath(path)
+    for sources, target, _ in reversed(copies):  # the last copy there is what is there
+        if len(sources) != 1 or not sources[0] or sources[0].startswith("/"):
+            continue
+        if path == target:
+            return sources[0]
+        if path.startswith(target.rstrip("/") + "/") and not posixpath.splitext(sources[0])[1]:
+            return posixpath.normpath(posixpath.join(sources[0], path[len(target) :].lstrip("/")))
+    return ""
 
 
 def _holds(folder: str, module: str, is_file: Callable[[str], bool]) -> bool:

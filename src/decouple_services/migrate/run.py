@@ -1403,12 +1403,18 @@ def _root_blockers(
     where it runs from: ``app/`` copied to ``/code`` leaves no ``app`` package there, so
     ``python -m app.decouple_consumers`` would exit at once, after the deploy. The module
     names follow the image (:func:`_module_namer`) unless the file's own imports or the
-    image's start command say otherwise; what is left is named, with the ``COPY``."""
+    image's start command say otherwise; what is left is named, with the ``COPY``.
+    Where no ``COPY`` settles the folder, the start command still tells it: one that
+    imports ``main`` found in ``app/`` runs from inside ``app`` (:func:`_start_blocker`)."""
     root = Path(result.root)
     out = []
     for consumer in plan.consumers:
         image = image_root(root, read, result.services, consumer.path)
-        if image is None or not _below(image.folder, consumer.import_root):
+        if image is None or (not image.settled and not _below(image.folder, consumer.import_root)):
+            found = _start_blocker(consumer, read, result)
+            out.extend([found] if found else [])
+            continue
+        if not _below(image.folder, consumer.import_root):
             continue
         package = consumer.module.rpartition(".")[0] or consumer.module
         starts = f", and its start command imports `{image.module}` from it" if image.module else ""
@@ -1426,3 +1432,47 @@ def _root_blockers(
             f"the service's code from, and that `python -m {package}` runs in it"
         )
     return list(dict.fromkeys(out))
+
+
+def _start_blocker(
+    consumer: ConsumerSpec, read: Callable[[str], bytes | None], result: ScanResult
+) -> str | None:
+    """The consumers' package contradicted by the module the service's image starts
+    (:func:`deploy.start_module`): ``uvicorn main:app`` with ``main`` found in ``app/``,
+    not in the folder the consumers are imported from as ``app.decouple_consumers``,
+    runs from inside ``app``, where there is no ``app`` package. An image that takes its
+    code where this does not read (another image, a path only its build knows) says no
+    more than its start command does, so that is named."""
+    service = next((s for s in result.services if s.name == consumer.service), None)
+    if service is None:
+        return None
+    dockerfile = next((p for p in deploy.service_dockerfiles(service) if read(p) is not None), None)
+    if dockerfile is None:
+        return None
+    text = (read(dockerfile) or b"").decode("utf-8", "replace")
+    entry, cmd, _, where = deploy.dockerfile_start(text, dockerfile)
+    module = deploy.start_module([*entry, *cmd])
+    base = "" if consumer.import_root in ("", ".") else consumer.import_root
+    if module is None or _found(read, base, module):
+        return None
+    # the folders between the consumers' root and their package, the deepest first
+    folders = posixpath.dirname(posixpath.dirname(consumer.path)).split("/")
+    depth = len([f for f in base.split("/") if f])
+    inside = ["/".join(folders[:i]) for i in range(len(folders), depth, -1)]
+    holder = next((f for f in inside if _found(read, f, module)), None)
+    if holder is None:
+        return None
+    package = consumer.module.rpartition(".")[0] or consumer.module
+    return (
+        f"the consumers of {consumer.service}: {where} starts the service importing "
+        f"`{module}`, which is in `{holder}`, so the image runs from a copy of that folder "
+        f"(where it takes the code from is not read); the consumers are imported from "
+        f"`{base or '.'}` as `{package}`, which the image does not hold there: check where "
+        f"it imports the service's code from, and that `python -m {package}` runs in it"
+    )
+
+
+def _found(read: Callable[[str], bytes | None], folder: str, module: str) -> bool:
+    """Whether ``module`` is imported from the repository's ``folder``."""
+    stem = posixpath.join(folder, module.replace(".", "/"))
+    return any(read(stem + end) is not None for end in (".py", "/__init__.py", "/__main__.py"))

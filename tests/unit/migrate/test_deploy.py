@@ -892,6 +892,7 @@ def test_what_a_subshell_exports_is_not_given() -> None:
         (["gunicorn", "--chdir=/code/app", "main:app"], None),
         (["python", "manage.py", "runserver"], None),
         (["/start.sh"], None),
+        (["sh", "-c", "cd app && uvicorn main:app"], None),
     ],
 )
 def test_the_module_a_start_command_imports(words: list[str], module: str | None) -> None:
@@ -936,6 +937,7 @@ def test_the_folder_an_image_copies_into_the_one_it_runs_from() -> None:
     # nor the whole context without a module to find in it
     for copy in (
         "COPY --from=build /code /code\n",
+        "COPY --from=python:3.12 /usr/src/app /code\n",
         "COPY $SRC /code\n",
         "COPY . .\n",
         "ADD requirements.txt /code\n",
@@ -948,3 +950,19 @@ def test_an_indented_export_at_the_top_level_is_carried() -> None:
     top level runs as surely as one that is not."""
     script = '#!/bin/sh\n  export A=1\nexport B=2\n\tB_DIR="$B/x"\nexec "$@"\n'
     assert deploy.script_exports(script) == ([("A", "1"), ("B", "2")], [])
+
+
+def test_a_copy_from_an_earlier_stage_is_what_that_stage_took_from_the_context() -> None:
+    """``COPY --from=build /src/app /code`` after the build stage's ``WORKDIR /src``,
+    ``COPY . .`` puts ``svc/app``'s files in ``/code``; the stage may be named by its
+    index. What the stage made itself (``/wheels``) says nothing."""
+    files = {"svc/app/__init__.py", "svc/app/main.py", "svc/requirements.txt"}
+    build = "FROM python:3.12 AS build\nWORKDIR /src\nCOPY . .\nRUN pip wheel . -w /wheels\n"
+    final = "FROM python:3.12\nWORKDIR /code\nCOPY --from=build /wheels /wheels\n"
+    cmd = 'CMD ["uvicorn", "main:app"]\n'
+    for stage in ("build", "0"):
+        dockerfile = f"{build}{final}COPY --from={stage} /src/app /code\n{cmd}"
+        assert _roots(dockerfile, files) == [
+            deploy.ImageRoot("svc/app", "svc/Dockerfile:8", "/code", "main", True)
+        ]
+    assert _roots(f"{build}{final}COPY --from=build /wheels/app /code\n{cmd}", files) == []
