@@ -1657,7 +1657,15 @@ def _py_argument(name: str, value: tuple[str, ...], indent: int, width: int = 88
 
 def _python_file(body: str, what: str, path: str, *, shebang: bool = False) -> str:
     try:
-        ast.parse(body, filename=path or "<generated>")
+        try:
+            ast.parse(body, filename=path or "<generated>")
+        except SystemError as error:
+            # CPython 3.11 can raise "AST constructor recursion depth mismatch" when a
+            # finalizer runs in the middle of building the tree (python/cpython#106905):
+            # a fault of that moment, not of the code, so it is parsed once more
+            if "recursion depth mismatch" not in str(error):
+                raise
+            ast.parse(body, filename=path or "<generated>")
     except SyntaxError as error:  # a template bug, never the user's input
         raise RuntimeError(f"generated code for {what} does not parse: {error}") from error
     return with_header(body, what, shebang=shebang)
