@@ -882,11 +882,13 @@ def _changes(scope: ast.AST, name: str) -> list[_Write]:
             for target in targets:
                 if isinstance(target, ast.Name) and target.id == name:
                     if isinstance(node, ast.AugAssign):
-                        readable = isinstance(node.op, ast.BitOr) and isinstance(
-                            node.value, ast.Dict
+                        # ``kwargs |= {...}`` is readable, any other operand is not
+                        entries = (
+                            node.value
+                            if isinstance(node.op, ast.BitOr) and isinstance(node.value, ast.Dict)
+                            else None
                         )
-                        entries = node.value if readable else None
-                        writes.append(_Write(node, (), entries))  # type: ignore[arg-type]
+                        writes.append(_Write(node, (), entries))
                     else:
                         writes.append(_Write(node, (), None, node.value))
                 elif isinstance(target, ast.Name) and target.id in aliases:
@@ -920,7 +922,7 @@ def _changes(scope: ast.AST, name: str) -> list[_Write]:
 def _update_entries(call: ast.Call) -> ast.Dict | None:
     """What ``d.update({...}, Name=...)`` sets in ``d``, ``None`` when an argument is not
     a dict written there."""
-    if call.func.attr == "__setitem__":  # type: ignore[union-attr]
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "__setitem__":
         return ast.Dict(keys=[call.args[0]], values=[call.args[1]]) if len(call.args) == 2 else None
     keys: list[ast.expr | None] = []
     values: list[ast.expr] = []
