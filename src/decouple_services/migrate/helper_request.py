@@ -921,12 +921,17 @@ def _changes(scope: ast.AST, name: str) -> list[_Write]:
 
 def _update_entries(call: ast.Call) -> ast.Dict | None:
     """What ``d.update({...}, Name=...)`` sets in ``d``, ``None`` when an argument is not
-    a dict written there."""
+    a dict written there. ``d.update(other)`` is ``{**other}``: the readers decide whether
+    ``other`` is the call site's own."""
     if isinstance(call.func, ast.Attribute) and call.func.attr == "__setitem__":
         return ast.Dict(keys=[call.args[0]], values=[call.args[1]]) if len(call.args) == 2 else None
     keys: list[ast.expr | None] = []
     values: list[ast.expr] = []
     for argument in call.args:
+        if isinstance(argument, ast.Name):
+            keys.append(None)
+            values.append(argument)
+            continue
         if not isinstance(argument, ast.Dict):
             return None
         keys.extend(argument.keys)

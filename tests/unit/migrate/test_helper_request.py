@@ -554,3 +554,34 @@ def test_a_call_s_fixed_session_credential_stays_a_note() -> None:
     found = client_request(source.encode(), 8, 4)
     assert found.refusal is None
     assert any("`Authorization`" in n for n in found.notes), found.notes
+
+
+def _migrates(root: Path, request: str, params: str) -> bool:
+    """Whether the site migrates when ``_request`` (given ``params``) makes its request
+    as ``request``."""
+    _migrate(root, headers='{"Content-Type": "application/json"}')
+    path = root / "caluma/extensions/api_client.py"
+    client = path.read_text(encoding="utf-8").replace(
+        _SIGNATURE, _SIGNATURE.replace("*args, ", f"*args, {params}")
+    )
+    client = client.replace('        headers = {"Content-Type": "application/json"}\n', "")
+    client = client.replace(REQUEST, request.replace("\n", "\n        "))
+    path.write_text(client, encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    return bool(plan.plan.sites)
+
+
+def test_the_call_s_own_headers_merged_into_the_helper_s_are_not_the_helper_s(
+    tmp_path: Path,
+) -> None:
+    """``h.update(headers)`` with ``headers`` the call site's own, untouched, adds only
+    what the call site gives, which the codemod reads there."""
+    assert _migrates(
+        tmp_path,
+        'h = {"Accept": "application/json"}\n'
+        "h.update(headers)\n"
+        'resp = method(f"{self.base_uri}{url}", *args, headers=h, **kwargs)',
+        "headers=None, ",
+    )
