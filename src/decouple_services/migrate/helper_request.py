@@ -22,7 +22,14 @@ the callee without it. Read like the call site's own headers (``codemod._call_he
   a call site;
 * any other header is named in a note.
 
-The call site's own session is read by the same rules (:func:`client_request`).
+A parameter of the helper is the call site's own (read by the codemod at the site, not
+here) only while the helper never rebinds it, writes into it or aliases it, and passes it
+on under its own name; anything else it does to one is read as what the helper adds
+(:func:`_changes`, the one walk every rule here shares). A write into ``**kwargs`` or a
+session the rewrite cannot read refuses the site.
+
+The call site's own session is read by the same rules (:func:`client_request`), where a
+parameter of the call's function is always a value made per call.
 
 Each reason names the helper and its ``file:line``. Helpers are followed from the site's
 ``via_wrapper`` through the helpers the scan found (``Role.WRAPPER`` sites); a helper the
