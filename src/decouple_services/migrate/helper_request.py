@@ -22,7 +22,14 @@ the callee without it. Read like the call site's own headers (``codemod._call_he
   a call site;
 * any other header is named in a note.
 
-The call site's own session is read by the same rules (:func:`client_request`).
+A parameter of the helper is the call site's own (read by the codemod at the site, not
+here) only while the helper never rebinds it, writes into it or aliases it, and passes it
+on under its own name; anything else it does to one is read as what the helper adds
+(:func:`_changes`, the one walk every rule here shares). A write into ``**kwargs`` or a
+session the rewrite cannot read refuses the site.
+
+The call site's own session is read by the same rules (:func:`client_request`), where a
+parameter of the call's function is always a value made per call.
 
 Each reason names the helper and its ``file:line``. Helpers are followed from the site's
 ``via_wrapper`` through the helpers the scan found (``Role.WRAPPER`` sites); a helper the
@@ -112,10 +119,10 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     function = scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else tree
     owner = parents.get(function)
     cls = owner if isinstance(owner, ast.ClassDef) else None
-    reader = _Reader(tree, function, cls, "the call's session (line {line})", None)
+    reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
     reader.client(call)
     # the call's own ``auth=``/``cookies=``, which the send does not carry either
-    own = _Reader(tree, function, cls, "the call (line {line})", None)
+    own = _Reader(tree, function, cls, "the call (line {line})", None, at_call=True)
     for keyword in call.keywords:
         if keyword.arg in ("auth", "cookies"):
             own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
@@ -236,10 +243,10 @@ def _parameters(function: _Function) -> set[str]:
 
 def _requests(function: _Function, line: int | None) -> list[ast.Call]:
     """The calls of ``function`` that make its request: the one the scan recorded at
-    ``line``, else those passing on what the function is given (its url, ``**kwargs``)."""
+    ``line``, and those passing on what the function is given (its url, ``**kwargs``): a
+    helper that also fetches a token (``self.get_admin_token()``) is recorded at that
+    call, and still makes the call site's request with the method it is given."""
     calls = [n for n in ast.walk(function) if isinstance(n, ast.Call)]
-    if line is not None:
-        return [c for c in calls if c.lineno == line]
     given = _parameters(function)
 
     def passes_on(call: ast.Call) -> bool:
@@ -248,7 +255,7 @@ def _requests(function: _Function, line: int | None) -> list[ast.Call]:
             isinstance(n, ast.Name) and n.id in given for value in values for n in ast.walk(value)
         )
 
-    return [c for c in calls if passes_on(c)]
+    return [c for c in calls if c.lineno == line or passes_on(c)]
 
 
 def _fixed(value: ast.expr) -> bool:
@@ -283,6 +290,8 @@ class _Reader:
         cls: ast.ClassDef | None,
         where: str,
         passed: frozenset[str] | None,
+        *,
+        at_call: bool = False,
     ) -> None:
         self.tree = tree
         self.function = function
@@ -292,8 +301,25 @@ class _Reader:
         self.given = _parameters(function) if not isinstance(function, ast.Module) else set()
         #: The parameters the call site gives (``None``: not known, a helper further in).
         self.passed = passed
+        #: Reading the call site's own function: its parameters are per call, never a
+        #: value the codemod reads at the site.
+        self.at_call = at_call
         self.problems: list[str] = []
         self.notes: list[str] = []
+
+    def _own(self, value: ast.expr, keyword: str) -> bool:
+        """Whether ``value`` is the call site's own ``keyword=``, passed on untouched: a
+        parameter of the helper of that name which the helper never rebinds, writes into
+        or aliases. Only then does the codemod read it at the site; any other parameter is
+        read for what the helper makes of it, and in the call site's own function one is
+        a value made per call."""
+        return (
+            not self.at_call
+            and isinstance(value, ast.Name)
+            and value.id == keyword
+            and value.id in self.given
+            and not _changes(self.function, value.id)
+        )
 
     def _fallback(self, value: ast.expr) -> ast.expr | None:
         """What ``headers or default()`` sends: ``None`` (nothing of the helper's own) when
@@ -303,6 +329,8 @@ class _Reader:
             and isinstance(value.op, ast.Or)
             and isinstance(value.values[0], ast.Name)
             and value.values[0].id in self.given
+            and not self.at_call
+            and not _changes(self.function, value.values[0].id)
         ):
             return value
         if self.passed is None or value.values[0].id in self.passed:
@@ -324,9 +352,67 @@ class _Reader:
     def client(self, call: ast.Call) -> None:
         """What the session or client ``call`` is made on adds to every request made
         through it (the helper's and the call site's alike)."""
+        unread = self._unread_session(call.func)
+        if unread is not None:
+            self.problems.append(unread)
+            return
         found = self._session(call.func)
         if found is not None:
             self.session(*found)
+
+    def _unread_session(self, func: ast.expr) -> str | None:
+        """Why the session ``func`` is made on cannot be read, which refuses the site: it
+        may add a credential. A session the class makes in a method or property
+        (``@cached_property def session``), one the file imports from a module of its own
+        (``from .http import http``), one a local takes from elsewhere (``s =
+        self.client``)."""
+        if not isinstance(func, ast.Attribute):
+            return None
+        owner = func.value
+        if (
+            isinstance(owner, ast.Attribute)
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id == "self"
+            and self.cls is not None
+        ):
+            made = next(
+                (
+                    n
+                    for n in self.cls.body
+                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and n.name == owner.attr
+                ),
+                None,
+            )
+            if made is not None:
+                return (
+                    f"{self._at(func)} sends through `self.{owner.attr}`, which the class "
+                    f"makes in a method (line {made.lineno}) the rewrite cannot see into"
+                )
+            return None
+        if not isinstance(owner, ast.Name) or owner.id in self.given:
+            return None
+        if not isinstance(self.function, ast.Module):
+            bound = _assigned(self.function, owner.id)
+            if isinstance(bound, ast.Name | ast.Attribute | ast.Subscript):
+                return (
+                    f"{self._at(bound)} sends through `{owner.id}` "
+                    f"(`{ast.unparse(bound)}`), which the rewrite cannot see into"
+                )
+        if func.attr not in _VERBS:
+            return None  # ``kernel.data_request(...)``: a module's function, read as a helper
+        for node in ast.walk(self.tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and (node.level > 0 or (node.module or "").partition(".")[0] not in _HTTP)
+                and any((a.asname or a.name) == owner.id for a in node.names)
+            ):
+                return (
+                    f"{self._at(node)} sends through `{owner.id}`, which it imports from "
+                    f"`{'.' * node.level}{node.module or ''}`: the rewrite cannot see what "
+                    "that session adds"
+                )
+        return None
 
     def keyword(self, name: str, value: ast.expr) -> None:
         """A keyword the request is given: written in it, or put into the ``**kwargs`` it
@@ -341,58 +427,38 @@ class _Reader:
     def spread(self, name: str) -> None:
         """What the function writes into the dict it passes on as ``**name`` before its
         request (``kwargs["headers"] = ...``, ``kwargs.setdefault("headers", {})[...] =
-        ...``, ``kwargs.update(headers=...)``): it reaches the request as the keyword it
-        names, and the call site's keywords do not say it."""
-        for node in ast.walk(self.function):
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    self._spread_target(name, target, node.value)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if ast.unparse(node.func.value) != name:
-                    continue
-                if node.func.attr == "setdefault" and len(node.args) == 2:
-                    named = _text_key(node.args[0])
-                    if named is not None:
-                        self.keyword(named, node.args[1])
-                elif node.func.attr == "update":
-                    for keyword in node.keywords:
-                        if keyword.arg is not None:
-                            self.keyword(keyword.arg, keyword.value)
-                    for argument in node.args:
-                        if isinstance(argument, ast.Dict):
-                            for key, item in zip(argument.keys, argument.values, strict=True):
-                                named = _text_key(key) if key is not None else None
-                                if named is not None:
-                                    self.keyword(named, item)
-
-    def _spread_target(self, name: str, target: ast.expr, value: ast.expr) -> None:
-        if not isinstance(target, ast.Subscript):
-            return
-        key = _text_key(target.slice)
-        if ast.unparse(target.value) == name and key is not None:
-            self.keyword(key, value)  # kwargs["headers"] = {...}
-            return
-        # kwargs["headers"]["Authorization"] = ..., kwargs.setdefault("headers", {})[...]
-        inner = target.value
-        inner_key: str | None = None
-        if isinstance(inner, ast.Subscript) and ast.unparse(inner.value) == name:
-            inner_key = _text_key(inner.slice)
-        elif (
-            isinstance(inner, ast.Call)
-            and isinstance(inner.func, ast.Attribute)
-            and inner.func.attr in ("setdefault", "get")
-            and ast.unparse(inner.func.value) == name
-            and inner.args
-        ):
-            inner_key = _text_key(inner.args[0])
-        if inner_key is not None and key is not None:
-            self.keyword(inner_key, ast.Dict(keys=[ast.Constant(key)], values=[value]))
+        ...``, ``kwargs.update(headers=...)``, through an alias or a rebinding): it reaches
+        the request as the keyword it names, and the call site's keywords do not say it.
+        A change the rewrite cannot read refuses the site: it may add a credential."""
+        for write in _changes(self.function, name):
+            entries = write.entries
+            if write.rebound is not None:
+                entries = write.rebound if isinstance(write.rebound, ast.Dict) else None
+            if entries is None or None in write.path or len(write.path) > 1:
+                self.problems.append(
+                    f"{self._at(write.node)} adds to the request's arguments "
+                    f"`**{name}` (`{ast.unparse(write.node)}`), which the rewrite cannot "
+                    "see into"
+                )
+                continue
+            if write.path:  # ``kwargs["headers"]["Authorization"] = ...``
+                self.keyword(write.path[0] or "", entries)
+                continue
+            for key, item in zip(entries.keys, entries.values, strict=True):
+                named = _text_key(key) if key is not None else None
+                if named is not None:
+                    self.keyword(named, item)
+                elif not (key is None and isinstance(item, ast.Name) and item.id == name):
+                    self.problems.append(
+                        f"{self._at(item)} adds `{ast.unparse(item)}` to the request's "
+                        f"arguments `**{name}`, which the rewrite cannot see into"
+                    )
 
     def query(self, given: ast.expr) -> None:
         """``params=``: a credential in the query (``access_token``, ``api_key``) is one
         as a header is; the consumer calls the route with no query at all."""
         value = self._fallback(given)
-        if value is None or (isinstance(value, ast.Name) and value.id in self.given):
+        if value is None or self._own(value, "params"):
             return
         if isinstance(value, ast.Constant) and value.value is None:
             return
@@ -407,7 +473,7 @@ class _Reader:
             name = _text_key(key) if key is not None else None
             if name is not None and (secret_name(name) or name.lower() in QUERY_CREDENTIALS):
                 self.credential(item, f"`{name}` in the query", item)
-            elif key is None and not (isinstance(item, ast.Name) and item.id in self.given):
+            elif key is None and not self._own(item, "params"):
                 self.problems.append(
                     f"{self._at(item)} sends `**{ast.unparse(item)}` in the query, which the "
                     "rewrite cannot see into"
@@ -424,7 +490,7 @@ class _Reader:
         value = self._fallback(given)
         if value is None:
             return
-        if isinstance(value, ast.Name) and value.id in self.given:
+        if self._own(value, "headers"):
             return  # the call site's own headers, passed on: the codemod reads them there
         if isinstance(value, ast.Constant) and value.value is None:
             return
@@ -439,7 +505,7 @@ class _Reader:
             return
         for key, item in zip(made.keys, made.values, strict=True):
             if key is None:
-                if not (isinstance(item, ast.Name) and item.id in self.given):
+                if not self._own(item, "headers"):
                     self.problems.append(
                         f"{self._at(item)} sends `**{ast.unparse(item)}` in "
                         f"{what}, which the rewrite cannot see into"
@@ -483,10 +549,28 @@ class _Reader:
         value = self._fallback(given)
         if value is None:
             return
-        if isinstance(value, ast.Name) and value.id in self.given:
+        if self._own(value, what.strip("`=")):
             return  # the call site's own, passed on: the codemod reads it there
         if isinstance(value, ast.Constant) and value.value is None:
             return
+        if isinstance(value, ast.Name) and value.id in self.given:
+            # a parameter the helper rebinds (``auth = auth or BearerAuth(...)``): what
+            # it makes; one it passes on under another name, or the call site's own
+            # function's, is made per call
+            rebound = [w for w in _changes(self.function, value.id) if w.rebound is not None]
+            if rebound and not self.at_call:
+                for write in rebound:
+                    made = write.rebound
+                    assert made is not None
+                    if (
+                        isinstance(made, ast.BoolOp)
+                        and isinstance(made.op, ast.Or)
+                        and ast.unparse(made.values[0]) == value.id
+                    ):
+                        made = made.values[1] if len(made.values) == 2 else made
+                    if ast.unparse(made) != value.id:
+                        self.credential(made, what, write.node)
+                return
         if _fixed(value) or (isinstance(value, ast.Tuple) and all(_fixed(e) for e in value.elts)):
             self.notes.append(
                 f"the credential {what} {self._at(at)} adds is not carried: the "
@@ -505,12 +589,9 @@ class _Reader:
         if isinstance(value, ast.Dict):
             return value
         if isinstance(value, ast.Name):
-            local = _assigned(self.function, value.id)
-            if isinstance(local, ast.Dict):
-                return self._with_changes(local, value.id)
-            if local is not None:
-                # ``headers = get_auth_headers()``: what the getter returns, once
-                return self._dict(local) if isinstance(local, ast.Call) else None
+            writes = _changes(self.function, value.id)
+            if writes or value.id in self.given:
+                return self._changed(value.id, writes)
             module = _assigned(ast.Module(body=self._top_level(), type_ignores=[]), value.id)
             return module if isinstance(module, ast.Dict) else None
         if (
@@ -533,34 +614,52 @@ class _Reader:
     def _top_level(self) -> list[ast.stmt]:
         return [s for s in self.tree.body if isinstance(s, ast.Assign | ast.AnnAssign)]
 
-    def _with_changes(self, made: ast.Dict, name: str) -> ast.Dict:
-        """``made`` with what the helper adds to it after (``headers["Cookie"] = ...``,
-        ``headers.update({...})``): those headers go with the request too."""
-        keys: list[ast.expr | None] = list(made.keys)
-        values: list[ast.expr] = list(made.values)
-        for node in ast.walk(self.function):
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Subscript) and ast.unparse(target.value) == name:
-                        keys.append(target.slice)
-                        values.append(node.value)
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("update", "setdefault")
-                and ast.unparse(node.func.value) == name
-            ):
-                if node.func.attr == "setdefault" and len(node.args) == 2:
-                    keys.append(node.args[0])
-                    values.append(node.args[1])
-                for argument in node.args if node.func.attr == "update" else ():
-                    if isinstance(argument, ast.Dict):
-                        keys.extend(argument.keys)
-                        values.extend(argument.values)
-                    else:
-                        keys.append(None)
-                        values.append(argument)
+    def _changed(self, name: str, writes: list[_Write]) -> ast.Dict | None:
+        """The headers a local or parameter ``name`` holds at the request: what each
+        binding makes (``headers = {...}``, ``headers = headers or {}``, ``headers =
+        get_auth_headers()``) and what is written into it after (``headers["Cookie"] =
+        ...``, ``headers.update(...)``), all of which go with the request; ``None`` when
+        one of these cannot be read. The parameter's own value (``**headers``) is the call
+        site's, which the codemod reads there."""
+        keys: list[ast.expr | None] = []
+        values: list[ast.expr] = []
+        for write in writes:
+            made = write.entries
+            if write.rebound is not None:
+                made = self._rebound(name, write.rebound)
+            if made is None or write.path:
+                return None
+            keys.extend(made.keys)
+            values.extend(made.values)
         return ast.Dict(keys=keys, values=values)
+
+    def _rebound(self, name: str, value: ast.expr) -> ast.Dict | None:
+        """What ``name = value`` adds to what ``name`` held: ``headers or {...}`` the
+        default, ``{**(headers or {}), ...}`` its other items, a getter what it returns."""
+        if (
+            isinstance(value, ast.BoolOp)
+            and isinstance(value.op, ast.Or)
+            and ast.unparse(value.values[0]) == name
+        ):
+            rest = value.values[1:]
+            return self._dict(rest[0] if len(rest) == 1 else ast.BoolOp(op=ast.Or(), values=rest))
+        if isinstance(value, ast.Dict):
+            keys: list[ast.expr | None] = []
+            values: list[ast.expr] = []
+            for key, item in zip(value.keys, value.values, strict=True):
+                held = item.values[0] if isinstance(item, ast.BoolOp) else item
+                if key is None and ast.unparse(held) == name:
+                    inner = self._rebound(name, item) if held is not item else None
+                    if inner is not None:
+                        keys.extend(inner.keys)
+                        values.extend(inner.values)
+                    continue
+                keys.append(key)
+                values.append(item)
+            return ast.Dict(keys=keys, values=values)
+        if isinstance(value, ast.Call) and ast.unparse(value) != name:
+            return self._dict(value)
+        return None
 
     # -- the session ---------------------------------------------------------------------
 
@@ -603,6 +702,11 @@ class _Reader:
             ):
                 for argument in node.args:
                     self.headers(argument, f"`{session}.headers`")
+                if node.keywords:  # ``headers.update(Authorization=...)``
+                    named = _update_entries(
+                        ast.Call(func=node.func, args=[], keywords=node.keywords)
+                    )
+                    self.headers(named or ast.Constant(None), f"`{session}.headers`")
 
     def _session_target(self, session: str, target: ast.expr, value: ast.expr) -> None:
         text = ast.unparse(target)
@@ -634,6 +738,15 @@ class _Reader:
 
 #: Query parameters that carry a credential though their name says no secret.
 QUERY_CREDENTIALS = frozenset({"key", "auth", "sig", "signature", "access_key", "code"})
+
+#: HTTP packages: a name imported from one is a function or a class, not a session set up
+#: elsewhere (``from requests import post``).
+_HTTP = frozenset({"requests", "httpx", "aiohttp", "urllib3", "niquests", "urllib"})
+
+#: The methods of a session or client that send a request.
+_VERBS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "request", "send", "stream"}
+)
 
 #: Packages whose sessions and clients authenticate each request with a token they hold.
 _OAUTH_PACKAGES = ("requests_oauthlib", "authlib", "oauthlib", "httpx_oauth")
@@ -716,3 +829,121 @@ def _getter_dict(tree: ast.Module, name: str) -> ast.Dict | None:
     if len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Dict):
         return body[0].value
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One change a function makes to a name or to what it holds. ``path`` is the keys
+    it goes through (``kwargs.setdefault("headers", {})["Authorization"] = v`` writes
+    ``{"Authorization": v}`` at ``("headers",)``; a key that is not a literal is
+    ``None``); ``entries`` is what it sets there (``None``: nothing the rewrite can read,
+    as ``kwargs |= extra``); ``rebound`` is the value of ``name = ...``."""
+
+    node: ast.AST
+    path: tuple[str | None, ...]
+    entries: ast.Dict | None
+    rebound: ast.expr | None = None
+
+
+def _changes(scope: ast.AST, name: str) -> list[_Write]:
+    """Every change ``scope`` makes to ``name``: rebinding it, writing into it (an item
+    set, ``update``, ``setdefault``, ``|=``), or into an alias of it or of an item it
+    holds (``h = kwargs.setdefault("headers", {}); h["Authorization"] = ...``). What is
+    passed on as ``name`` then holds these too: one walk, read by every rule here."""
+    aliases: dict[str, tuple[str | None, ...]] = {name: ()}
+
+    def path(expr: ast.expr) -> tuple[str | None, ...] | None:
+        if isinstance(expr, ast.Name):
+            return aliases.get(expr.id)
+        if isinstance(expr, ast.BoolOp) and isinstance(expr.op, ast.Or):
+            return path(expr.values[0])  # ``headers or {}`` is ``headers`` when given
+        if isinstance(expr, ast.Subscript):
+            base = path(expr.value)
+            return None if base is None else (*base, _text_key(expr.slice))
+        if (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr in ("setdefault", "get")
+            and expr.args
+        ):
+            base = path(expr.func.value)
+            return None if base is None else (*base, _text_key(expr.args[0]))
+        return None
+
+    nodes = list(ast.walk(scope))
+    for _ in range(2):  # an alias of an alias
+        for node in nodes:
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id != name
+            ):
+                held = path(node.value)
+                if held is not None:
+                    aliases[node.targets[0].id] = held
+    writes: list[_Write] = []
+    for node in nodes:
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id == name:
+                    if isinstance(node, ast.AugAssign):
+                        # ``kwargs |= {...}`` is readable, any other operand is not
+                        entries = (
+                            node.value
+                            if isinstance(node.op, ast.BitOr) and isinstance(node.value, ast.Dict)
+                            else None
+                        )
+                        writes.append(_Write(node, (), entries))
+                    else:
+                        writes.append(_Write(node, (), None, node.value))
+                elif isinstance(target, ast.Name) and target.id in aliases:
+                    if isinstance(node, ast.AugAssign):
+                        writes.append(_Write(node, aliases[target.id], None))
+                elif isinstance(target, ast.Subscript):
+                    base = path(target.value)
+                    if base is not None and node.value is not None:
+                        item = ast.Dict(keys=[target.slice], values=[node.value])
+                        plain = not isinstance(node, ast.AugAssign)
+                        writes.append(_Write(node, base, item if plain else None))
+        elif isinstance(node, ast.NamedExpr | ast.For | ast.comprehension) and any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.target)
+        ):
+            writes.append(_Write(node, (), None))
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.optional_vars)):
+                writes.append(_Write(node, (), None))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            base = path(node.func.value)
+            if base is None:
+                continue
+            if node.func.attr == "setdefault" and node.args:
+                default = node.args[1] if len(node.args) > 1 else ast.Constant(None)
+                writes.append(_Write(node, base, ast.Dict(keys=[node.args[0]], values=[default])))
+            elif node.func.attr in ("update", "__setitem__", "__ior__"):
+                writes.append(_Write(node, base, _update_entries(node)))
+    return writes
+
+
+def _update_entries(call: ast.Call) -> ast.Dict | None:
+    """What ``d.update({...}, Name=...)`` sets in ``d``, ``None`` when an argument is not
+    a dict written there. ``d.update(other)`` is ``{**other}``: the readers decide whether
+    ``other`` is the call site's own."""
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "__setitem__":
+        return ast.Dict(keys=[call.args[0]], values=[call.args[1]]) if len(call.args) == 2 else None
+    keys: list[ast.expr | None] = []
+    values: list[ast.expr] = []
+    for argument in call.args:
+        if isinstance(argument, ast.Name):
+            keys.append(None)
+            values.append(argument)
+            continue
+        if not isinstance(argument, ast.Dict):
+            return None
+        keys.extend(argument.keys)
+        values.extend(argument.values)
+    for keyword in call.keywords:
+        keys.append(ast.Constant(keyword.arg) if keyword.arg is not None else None)
+        values.append(keyword.value)
+    return ast.Dict(keys=keys, values=values)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.migrate.helper_request import client_request
 from decouple_services.migrate.plan import PlanOptions
 from decouple_services.migrate.run import migrate_scanned
 from decouple_services.migrate.select import Criteria, select_sites
@@ -282,12 +285,16 @@ def test_a_getter_of_fixed_headers_in_the_helper_is_read_as_at_a_call_site(
 REQUEST = 'resp = method(f"{self.base_uri}{url}", *args, **kwargs, headers=headers)'
 
 
-def _variant(root: Path, request: str, *, init: str = "pass", top: str = "") -> str:
+def _variant(
+    root: Path, request: str, *, init: str = "pass", top: str = "", params: str = ""
+) -> str:
     """The refusal of the site when ``_request`` makes its request as ``request`` (lines
     at its indentation), with ``init`` in ``__init__`` and ``top`` above the class."""
     _migrate(root, headers='{"Content-Type": "application/json"}', init=init)
     path = root / "caluma/extensions/api_client.py"
     client = path.read_text(encoding="utf-8").replace(REQUEST, request.replace("\n", "\n        "))
+    if params:
+        client = client.replace(_SIGNATURE, _SIGNATURE.replace("*args, ", f"*args, {params}"))
     if top:
         client = client.replace("\n\nclass APIClient:", f"\n\n{top}\n\nclass APIClient:", 1)
     path.write_text(client, encoding="utf-8")
@@ -362,3 +369,219 @@ def test_a_credential_in_the_helper_s_query_refuses_the_site(tmp_path: Path) -> 
         'resp = method(f"{self.base_uri}{url}", *args, params={"access_token": token}, **kwargs)',
     )
     assert "adds the credential `access_token` in the query (`token`)" in reason
+
+
+_SIGNATURE = "def _request(self, method, url, *args, **kwargs):"
+
+#: Helpers that add a credential to what the call site passes in, each in another shape:
+#: ``(extra parameters, request lines, __init__, above the class)``. The parameter, or the
+#: ``**kwargs`` the helper writes into, is no longer the call site's own.
+HELPER_SHAPES = {
+    "headers_param": (
+        "headers=None, ",
+        "headers = headers or {}\n"
+        'headers["Authorization"] = f"Bearer {self.get_admin_token()}"\n'
+        'resp = method(f"{self.base_uri}{url}", *args, headers=headers, **kwargs)',
+        "pass",
+        "",
+    ),
+    "headers_merge": (
+        "headers=None, ",
+        'headers = {**(headers or {}), "Authorization": f"Bearer {self.get_admin_token()}"}\n'
+        'resp = method(f"{self.base_uri}{url}", *args, headers=headers, **kwargs)',
+        "pass",
+        "",
+    ),
+    "headers_update_keyword": (
+        "headers=None, ",
+        "headers = headers or {}\n"
+        'headers.update(Authorization=f"Bearer {token}")\n'
+        'resp = method(f"{self.base_uri}{url}", *args, headers=headers, **kwargs)',
+        "pass",
+        "",
+    ),
+    "setdefault_update": (
+        "",
+        'kwargs.setdefault("headers", {}).update({"Authorization": f"Bearer {token}"})\n'
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs)',
+        "pass",
+        "",
+    ),
+    "alias": (
+        "",
+        'headers = kwargs.setdefault("headers", {})\n'
+        'headers["Authorization"] = f"Bearer {token}"\n'
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs)',
+        "pass",
+        "",
+    ),
+    "rebind_kwargs": (
+        "",
+        'kwargs = {**kwargs, "headers": {"Authorization": f"Bearer {token}"}}\n'
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs)',
+        "pass",
+        "",
+    ),
+    "auth_param": (
+        "auth=None, ",
+        "auth = auth or BearerAuth(self.get_admin_token())\n"
+        'resp = method(f"{self.base_uri}{url}", *args, auth=auth, **kwargs)',
+        "pass",
+        "",
+    ),
+    "token_param": (
+        "token=None, ",
+        'token = token or "Bearer " + self.get_admin_token()\n'
+        'resp = method(f"{self.base_uri}{url}", *args, headers={"Authorization": token}, **kwargs)',
+        "pass",
+        "",
+    ),
+    "cached_property_session": (
+        "",
+        'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs)',
+        "pass\n\n"
+        "    @cached_property\n"
+        "    def session(self):\n"
+        "        s = requests.Session()\n"
+        '        s.headers["Authorization"] = f"Bearer {self.get_admin_token()}"\n'
+        "        return s",
+        "from functools import cached_property",
+    ),
+    "session_update_keyword": (
+        "",
+        'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs)',
+        "self.session = requests.Session()\n"
+        '        self.session.headers.update(Authorization=f"Bearer {API_TOKEN.lower()}")',
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HELPER_SHAPES))
+def test_a_credential_the_helper_adds_to_what_the_call_passes_in_refuses_the_site(
+    tmp_path: Path, shape: str
+) -> None:
+    """A parameter is the call site's own only while the helper leaves it alone: one it
+    rebinds or writes into (``headers = headers or {}; headers["Authorization"] = ...``)
+    carries what the helper adds, and a write into ``**kwargs`` in any shape does too."""
+    parameters, request, init, top = HELPER_SHAPES[shape]
+    reason = _variant(tmp_path, request, init=init, top=top, params=parameters)
+    assert reason.startswith("[not-rewritable] the helper `APIClient"), reason
+    assert "caluma/extensions/api_client.py:" in reason
+
+
+def test_the_call_site_s_own_headers_passed_on_untouched_are_not_the_helper_s(
+    tmp_path: Path,
+) -> None:
+    """``headers=headers`` of a helper that leaves it alone is what the call site gives:
+    the codemod reads it there, and the helper adds nothing."""
+    _migrate(tmp_path, headers='{"Content-Type": "application/json"}')
+    path = tmp_path / "caluma/extensions/api_client.py"
+    client = path.read_text(encoding="utf-8").replace(
+        _SIGNATURE, _SIGNATURE.replace("*args, ", "*args, headers=None, ")
+    )
+    client = client.replace(
+        REQUEST, REQUEST.replace("**kwargs, headers=headers", "headers=headers, **kwargs")
+    )
+    client = client.replace('            headers = {"Content-Type": "application/json"}\n', "")
+    path.write_text(client, encoding="utf-8")
+    result = scan(tmp_path, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    assert [p.site.id for p in plan.plan.sites] == sites, plan.plan.refused
+
+
+#: Call sites whose own function or session adds a credential the send does not carry:
+#: ``(source, the call's line)``.
+CALL_SHAPES = {
+    "own_auth_param": (
+        "import requests\n\n\n"
+        "def deactivate_user(user_id, auth=None):\n"
+        '    requests.post(f"http://users/api/users/{user_id}/deactivate/", auth=auth)\n',
+        5,
+    ),
+    "session_header_from_param": (
+        "import requests\n\n\n"
+        "def deactivate_user(user_id, token=None):\n"
+        "    with requests.Session() as s:\n"
+        '        s.headers["Authorization"] = token\n'
+        '        s.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        7,
+    ),
+    "imported_session": (
+        "from ..http import http\n\n\n"
+        "def deactivate_user(user_id):\n"
+        '    http.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        5,
+    ),
+    "session_update_keyword": (
+        "import requests\nfrom flask import g\n\n\n"
+        "def deactivate_user(user_id):\n"
+        "    s = requests.Session()\n"
+        '    s.headers.update(Authorization=f"Bearer {g.token}")\n'
+        '    s.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        8,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CALL_SHAPES))
+def test_a_call_s_credential_from_its_function_or_an_unread_session_refuses_it(
+    shape: str,
+) -> None:
+    """At the call site a parameter of its function is a value made per call, and a
+    session the rewrite cannot read (imported from the project) may add one."""
+    source, line = CALL_SHAPES[shape]
+    column = source.splitlines()[line - 1].index(
+        next(
+            w
+            for w in ("requests.post", "s.post", "http.post")
+            if w in source.splitlines()[line - 1]
+        )
+    )
+    found = client_request(source.encode(), line, column)
+    assert found.refusal is not None, found.notes
+
+
+def test_a_call_s_fixed_session_credential_stays_a_note() -> None:
+    source = (
+        "import os\nimport requests\n\n\n"
+        "def deactivate_user(user_id):\n"
+        "    s = requests.Session()\n"
+        '    s.headers.update(Authorization=os.environ["SVC_TOKEN"])\n'
+        '    s.post(f"http://users/api/users/{user_id}/deactivate/")\n'
+    )
+    found = client_request(source.encode(), 8, 4)
+    assert found.refusal is None
+    assert any("`Authorization`" in n for n in found.notes), found.notes
+
+
+def _migrates(root: Path, request: str, params: str) -> bool:
+    """Whether the site migrates when ``_request`` (given ``params``) makes its request
+    as ``request``."""
+    _migrate(root, headers='{"Content-Type": "application/json"}')
+    path = root / "caluma/extensions/api_client.py"
+    client = path.read_text(encoding="utf-8").replace(
+        _SIGNATURE, _SIGNATURE.replace("*args, ", f"*args, {params}")
+    )
+    client = client.replace('        headers = {"Content-Type": "application/json"}\n', "")
+    client = client.replace(REQUEST, request.replace("\n", "\n        "))
+    path.write_text(client, encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    return bool(plan.plan.sites)
+
+
+def test_the_call_s_own_headers_merged_into_the_helper_s_are_not_the_helper_s(
+    tmp_path: Path,
+) -> None:
+    """``h.update(headers)`` with ``headers`` the call site's own, untouched, adds only
+    what the call site gives, which the codemod reads there."""
+    assert _migrates(
+        tmp_path,
+        'h = {"Accept": "application/json"}\n'
+        "h.update(headers)\n"
+        'resp = method(f"{self.base_uri}{url}", *args, headers=h, **kwargs)',
+        "headers=None, ",
+    )
