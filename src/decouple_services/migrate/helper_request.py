@@ -43,6 +43,7 @@ import ast
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from decouple_services.core.model import CallSite
 from decouple_services.migrate.codemod import (
@@ -369,12 +370,7 @@ class _Reader:
         if not isinstance(func, ast.Attribute):
             return None
         owner = func.value
-        if (
-            isinstance(owner, ast.Attribute)
-            and isinstance(owner.value, ast.Name)
-            and owner.value.id == "self"
-            and self.cls is not None
-        ):
+        if _on_self(owner) and self.cls is not None:
             made = next(
                 (
                     n
@@ -671,11 +667,7 @@ class _Reader:
         if not isinstance(func, ast.Attribute):
             return None
         owner = func.value
-        if (
-            isinstance(owner, ast.Attribute)
-            and isinstance(owner.value, ast.Name)
-            and owner.value.id == "self"
-        ):
+        if _on_self(owner):
             return (f"self.{owner.attr}", self.cls) if self.cls is not None else None
         if not isinstance(owner, ast.Name) or owner.id in self.given:
             return None
@@ -750,6 +742,15 @@ _VERBS = frozenset(
 
 #: Packages whose sessions and clients authenticate each request with a token they hold.
 _OAUTH_PACKAGES = ("requests_oauthlib", "authlib", "oauthlib", "httpx_oauth")
+
+
+def _on_self(node: ast.expr) -> TypeGuard[ast.Attribute]:
+    """Whether ``node`` is an attribute of the instance: ``self.session``."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
 
 
 def _text_key(node: ast.expr) -> str | None:
