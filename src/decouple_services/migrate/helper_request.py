@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from decouple_services.core.model import CallSite
+from decouple_services.detect import aiohttp_, httpx_, requests_, urllib3_
 from decouple_services.migrate.codemod import (
     CREDENTIAL_HEADERS,
     TRANSPORT_HEADERS,
@@ -320,6 +321,9 @@ class _Reader:
             and value.id == keyword
             and value.id in self.given
             and not _changes(self.function, value.id)
+            # ``auth=SERVICE_AUTH``: a call site that passes nothing sends the default,
+            # which is the helper's value, not the site's
+            and _unset_default(self.function, value.id)
         )
 
     def _fallback(self, value: ast.expr) -> ast.expr | None:
@@ -385,9 +389,32 @@ class _Reader:
                     f"{self._at(func)} sends through `self.{owner.attr}`, which the class "
                     f"makes in a method (line {made.lineno}) the rewrite cannot see into"
                 )
+            made_by = _assigned(self.cls, f"self.{owner.attr}") if self.cls else None
+            if func.attr in _VERBS and made_by is not None and not self._known(made_by):
+                return self._unseen(func, f"self.{owner.attr}", made_by)
             return None
-        if not isinstance(owner, ast.Name) or owner.id in self.given:
+        if not isinstance(owner, ast.Name):
             return None
+        if owner.id in self.given:
+            if func.attr not in _VERBS:
+                return None
+            # a session handed in: what the caller set up on it is not read here
+            return (
+                f"{self._at(func)} sends through `{owner.id}`, a parameter, whose headers "
+                "or credential the rewrite cannot see"
+            )
+        if func.attr in _VERBS:
+            # a session is read only when built here by a known constructor
+            scope: ast.AST = (
+                self.function
+                if _binds(self.function, owner.id)
+                else ast.Module(
+                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
+                )
+            )
+            made_by = _made_by(scope, owner.id)
+            if made_by is not None and not self._known(made_by):
+                return self._unseen(func, owner.id, made_by)
         if not isinstance(self.function, ast.Module):
             bound = _assigned(self.function, owner.id)
             if isinstance(bound, ast.Name | ast.Attribute | ast.Subscript):
@@ -409,6 +436,31 @@ class _Reader:
                     "that session adds"
                 )
         return None
+
+    def _known(self, value: ast.expr) -> bool:
+        """Whether ``value`` builds a session or client of an HTTP library the scan knows
+        (``requests.Session()``, ``httpx.Client(...)``): only then are its headers and
+        credential read from what the scope sets on it."""
+        if not isinstance(value, ast.Call):
+            return False
+        name = _qualified(self.tree, value.func)
+        if name in _CONSTRUCTORS:
+            return True
+        # an instance of a class of the project (``client = APIClient()``): its methods
+        # are helpers the scan records and this reader reads on their own
+        last = name.rpartition(".")[2]
+        return last[:1].isupper() and name.partition(".")[0] not in _HTTP
+
+    def _unseen(self, func: ast.expr, session: str, made_by: ast.expr) -> str:
+        what = (
+            f"the result of `{ast.unparse(made_by)}`"
+            if isinstance(made_by, ast.Call)
+            else f"`{ast.unparse(made_by)}`"
+        )
+        return (
+            f"{self._at(func)} sends through `{session}`, {what}, whose headers or "
+            "credential the rewrite cannot see"
+        )
 
     def keyword(self, name: str, value: ast.expr) -> None:
         """A keyword the request is given: written in it, or put into the ``**kwargs`` it
@@ -586,6 +638,10 @@ class _Reader:
             return value
         if isinstance(value, ast.Name):
             writes = _changes(self.function, value.id)
+            default = _default(self.function, value.id)
+            if not writes and value.id in self.given and default is not None and not self.at_call:
+                # ``headers=DEFAULT_HEADERS`` sends the default when the call gives none
+                return self._dict(default)
             if writes or value.id in self.given:
                 return self._changed(value.id, writes)
             module = _assigned(ast.Module(body=self._top_level(), type_ignores=[]), value.id)
@@ -771,6 +827,71 @@ def _binds(scope: ast.AST, name: str) -> bool:
         if any(isinstance(t, ast.Name) and t.id == name for t in targets):
             return True
     return False
+
+
+#: The constructors of sessions and clients the scan's detectors know.
+_CONSTRUCTORS = (
+    requests_.SESSION_TYPES
+    | requests_.OAUTH_SESSION_TYPES
+    | httpx_.SYNC_CLIENTS
+    | httpx_.ASYNC_CLIENTS
+    | aiohttp_.SESSION_TYPES
+    | urllib3_._MANAGERS
+)
+
+
+def _qualified(tree: ast.Module, func: ast.expr) -> str:
+    """The dotted name ``func`` stands for, through the file's imports
+    (``from requests import Session`` makes ``Session`` ``requests.Session``)."""
+    text = ast.unparse(func)
+    head, dot, rest = text.partition(".")
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                if (alias.asname or alias.name) == head:
+                    return f"{node.module}.{alias.name}{dot}{rest}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname == head:
+                    return f"{alias.name}{dot}{rest}"
+    return text
+
+
+def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
+    """What ``scope`` binds ``name`` to (by assignment or ``with ... as``), when it
+    binds it to a call; ``None`` when not bound to one."""
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            pairs = [(node.optional_vars, node.context_expr)]
+        else:
+            continue
+        for target, value in pairs:
+            if isinstance(target, ast.Name) and target.id == name and isinstance(value, ast.Call):
+                return value
+    return None
+
+
+def _default(function: _Function | ast.Module, name: str) -> ast.expr | None:
+    """The default of the parameter ``name`` other than ``None``, if it has one."""
+    if isinstance(function, ast.Module):
+        return None
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    for arg, default in pairs:
+        if arg.arg == name:
+            return None if isinstance(default, ast.Constant) and default.value is None else default
+    return None
+
+
+def _unset_default(function: _Function | ast.Module, name: str) -> bool:
+    """Whether the parameter ``name`` has no default or defaults to ``None``."""
+    return _default(function, name) is None
 
 
 def _defines(statement: ast.stmt) -> bool:

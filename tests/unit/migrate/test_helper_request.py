@@ -447,6 +447,12 @@ HELPER_SHAPES = {
         "        return s",
         "from functools import cached_property",
     ),
+    "default_auth": (
+        "auth=SERVICE_AUTH, ",
+        'resp = method(f"{self.base_uri}{url}", *args, auth=auth, **kwargs)',
+        "pass",
+        'SERVICE_AUTH = ("caluma", os.environ["API_SECRET"])',
+    ),
     "session_update_keyword": (
         "",
         'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs)',
@@ -514,6 +520,41 @@ CALL_SHAPES = {
         '    http.post(f"http://users/api/users/{user_id}/deactivate/")\n',
         5,
     ),
+    "session_factory_in_file": (
+        "import requests\n\n\n"
+        "def get_session():\n"
+        "    s = requests.Session()\n"
+        '    s.headers["Authorization"] = "Bearer " + token()\n'
+        "    return s\n\n\n"
+        "def deactivate_user(user_id):\n"
+        "    s = get_session()\n"
+        '    s.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        12,
+    ),
+    "session_factory_imported": (
+        "from ..http import make_session\n\n\n"
+        "def deactivate_user(user_id):\n"
+        "    s = make_session()\n"
+        '    s.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        6,
+    ),
+    "module_session_factory": (
+        "from ..http import _make\n\n_s = _make()\n\n\n"
+        "def deactivate_user(user_id):\n"
+        '    _s.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        7,
+    ),
+    "session_param": (
+        "def deactivate_user(session, user_id):\n"
+        '    session.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        2,
+    ),
+    "session_param_default": (
+        "import requests\n\n_s = requests.Session()\n\n\n"
+        "def deactivate_user(user_id, session=_s):\n"
+        '    session.post(f"http://users/api/users/{user_id}/deactivate/")\n',
+        7,
+    ),
     "session_update_keyword": (
         "import requests\nfrom flask import g\n\n\n"
         "def deactivate_user(user_id):\n"
@@ -535,7 +576,7 @@ def test_a_call_s_credential_from_its_function_or_an_unread_session_refuses_it(
     column = source.splitlines()[line - 1].index(
         next(
             w
-            for w in ("requests.post", "s.post", "http.post")
+            for w in ("requests.post", "session.post", "_s.post", "s.post", "http.post")
             if w in source.splitlines()[line - 1]
         )
     )
@@ -584,4 +625,14 @@ def test_the_call_s_own_headers_merged_into_the_helper_s_are_not_the_helper_s(
         "h.update(headers)\n"
         'resp = method(f"{self.base_uri}{url}", *args, headers=h, **kwargs)',
         "headers=None, ",
+    )
+
+
+def test_a_helper_s_headers_default_is_the_helper_s_not_the_site_s(tmp_path: Path) -> None:
+    """``headers=DEFAULT_HEADERS`` with the call site passing none: what is sent is the
+    helper's default, which may hold the credential."""
+    assert not _migrates(
+        tmp_path,
+        'resp = method(f"{self.base_uri}{url}", *args, headers=headers, **kwargs)',
+        "headers=DEFAULT_HEADERS, ",
     )
