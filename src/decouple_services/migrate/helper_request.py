@@ -881,8 +881,12 @@ def _default(function: _Function | ast.Module, name: str) -> ast.expr | None:
         return None
     args = function.args
     positional = [*args.posonlyargs, *args.args]
-    pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
-    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    pairs = list(
+        zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True)
+    )
+    pairs += [
+        (a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None
+    ]
     for arg, default in pairs:
         if arg.arg == name:
             return None if isinstance(default, ast.Constant) and default.value is None else default
