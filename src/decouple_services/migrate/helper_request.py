@@ -837,6 +837,8 @@ _CONSTRUCTORS = (
     | httpx_.ASYNC_CLIENTS
     | aiohttp_.SESSION_TYPES
     | urllib3_._MANAGERS
+    | frozenset(urllib3_._POOLS)
+    | urllib3_._POOLS_FROM_URL
 )
 
 
