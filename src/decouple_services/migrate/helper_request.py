@@ -425,9 +425,12 @@ class _Reader:
         if func.attr not in _VERBS:
             return None  # ``kernel.data_request(...)``: a module's function, read as a helper
         for node in ast.walk(self.tree):
+            # ``from . import sendinblue`` imports a module of the package, whose
+            # ``request(...)`` is a function the scan reads as a helper, not a session
             if (
                 isinstance(node, ast.ImportFrom)
-                and (node.level > 0 or (node.module or "").partition(".")[0] not in _HTTP)
+                and node.module is not None
+                and (node.level > 0 or node.module.partition(".")[0] not in _HTTP)
                 and any((a.asname or a.name) == owner.id for a in node.names)
             ):
                 return (
