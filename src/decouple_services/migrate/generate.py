@@ -1655,17 +1655,21 @@ def _py_argument(name: str, value: tuple[str, ...], indent: int, width: int = 88
     return "(\n" + "".join(f"{inner}{_py_value(v)},\n" for v in value) + " " * indent + ")"
 
 
+def _parse(body: str, filename: str = "<generated>") -> ast.Module:
+    try:
+        return ast.parse(body, filename=filename)
+    except SystemError as error:
+        # CPython 3.11 can raise "AST constructor recursion depth mismatch" when a
+        # finalizer runs in the middle of building the tree (python/cpython#106905):
+        # a fault of that moment, not of the code, so it is parsed once more
+        if "recursion depth mismatch" not in str(error):
+            raise
+        return ast.parse(body, filename=filename)
+
+
 def _python_file(body: str, what: str, path: str, *, shebang: bool = False) -> str:
     try:
-        try:
-            ast.parse(body, filename=path or "<generated>")
-        except SystemError as error:
-            # CPython 3.11 can raise "AST constructor recursion depth mismatch" when a
-            # finalizer runs in the middle of building the tree (python/cpython#106905):
-            # a fault of that moment, not of the code, so it is parsed once more
-            if "recursion depth mismatch" not in str(error):
-                raise
-            ast.parse(body, filename=path or "<generated>")
+        _parse(body, path or "<generated>")
     except SyntaxError as error:  # a template bug, never the user's input
         raise RuntimeError(f"generated code for {what} does not parse: {error}") from error
     return with_header(body, what, shebang=shebang)
@@ -1701,7 +1705,7 @@ def _body_hash(body: str) -> str:
     comments, so the repository's formatter (ruff, black, isort's line wrapping) is not an
     edit; of the text, line endings and trailing blanks aside, for anything else."""
     try:
-        tree = ast.parse(body)
+        tree = _parse(body)
     except (SyntaxError, ValueError):
         return _text_hash(body)
     for node in ast.walk(tree):
