@@ -2058,14 +2058,14 @@ def _refuse_held_credential(parsed: ParsedSource, call: cst.Call, name: str) -> 
     if current is None:
         return
     for node in _walk(current):
-        for key in _header_keys_given(node, name):
+        for key, at in _header_keys_given(node, name):
             if not isinstance(key, cst.SimpleString):
                 continue
             header = key.evaluated_value
             if not isinstance(header, str):
                 continue
             if header.lower() in CREDENTIAL_HEADERS or secret_name(header):
-                line = parsed.positions[key].start.line
+                line = parsed.positions[at].start.line
                 why = (
                     "the function changes the dict after making it"
                     if _changed_in_place(name, call, parsed)
@@ -2080,11 +2080,15 @@ def _refuse_held_credential(parsed: ParsedSource, call: cst.Call, name: str) -> 
                 )
 
 
-def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:
-    """The header names ``node`` gives the dict ``name``: the keys of a dict assigned to
-    it (``name = {...}``, ``name: dict = {...}``, ``name |= {...}``), an item set on it
-    (``name["Cookie"] = ...``),
-    or what ``name.update(...)``/``name.setdefault(...)`` adds."""
+def _header_keys_given(
+    node: cst.CSTNode, name: str
+) -> Iterator[tuple[cst.BaseExpression, cst.CSTNode]]:
+    """The header names ``node`` gives the dict ``name``, each with the node of the tree
+    it is written at: the keys of a dict assigned to it (``name = {...}``, ``name: dict =
+    {...}``, ``name |= {...}``), an item set on it (``name["Cookie"] = ...``), or what
+    ``name.update(...)``/``name.setdefault(...)`` adds. A keyword's name
+    (``name.update(Authorization=...)``) is made into a string here, which is no node of
+    the tree: its place is the keyword's argument."""
     value: cst.BaseExpression | None = None
     if (
         isinstance(node, cst.AnnAssign)
@@ -2104,7 +2108,8 @@ def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpress
                 and len(held.slice) == 1
                 and isinstance(held.slice[0].slice, cst.Index)
             ):
-                yield held.slice[0].slice.value
+                key = held.slice[0].slice.value
+                yield key, key
     elif (
         isinstance(node, cst.AugAssign)
         and isinstance(node.target, cst.Name)
@@ -2120,14 +2125,14 @@ def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpress
     ):
         for given in node.args:
             if given.keyword is not None:
-                yield cst.SimpleString(repr(given.keyword.value))
+                yield cst.SimpleString(repr(given.keyword.value)), given
             elif node.func.attr.value == "setdefault":
-                yield given.value
+                yield given.value, given.value
                 break
             else:
                 value = given.value
     if isinstance(value, cst.Dict):
-        yield from (e.key for e in value.elements if isinstance(e, cst.DictElement))
+        yield from ((e.key, e.key) for e in value.elements if isinstance(e, cst.DictElement))
 
 
 def _carried_local(parsed: ParsedSource, call: cst.Call) -> tuple[str, bool] | None:
