@@ -1314,7 +1314,7 @@ def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]
     if added.refusal is not None:
         raise _NotRewritable(
             f"{added.refusal}: the send carries only what the call names, and the "
-            "consumer's request would go to the callee without what its session adds, which "
+            f"consumer's request would go to the callee without {added.lost}, which "
             "the callee would refuse for every event; keep the call, or give the callee a "
             "credential of the consumer's own (`DECOUPLE_REQUEST_HEADERS`) and rewrite it by "
             "hand"
@@ -1683,6 +1683,12 @@ def _call_headers(
             continue
         key = element.key
         if not isinstance(key, cst.SimpleString):
+            if _module_string(parsed, key) is None:
+                raise _NotRewritable(
+                    f"the call sends a header named `{module.code_for_node(key)}` (line "
+                    f"{parsed.positions[key].start.line}): {_UNNAMED_HEADER}"
+                )
+            # a module constant naming the header (``TENANT_HEADER = "X-Tenant"``)
             notes.append(
                 f"header `{module.code_for_node(key)}` is not carried (its name is not a "
                 "literal): add it to the send's `headers=`"
@@ -1693,6 +1699,14 @@ def _call_headers(
             )
             kept.append((key.value, value))
     return tuple(kept), (*notes, *_client_credentials(parsed, call))
+
+
+#: Why a header whose name is not a literal refuses its call.
+_UNNAMED_HEADER = (
+    "the rewrite cannot see which header that is, and it may be the credential (or the "
+    "tenant) the callee needs, which the event would go without; name the headers in the "
+    "send's `headers=` by hand, or keep the call"
+)
 
 
 def _refuse_content_type(parsed: ParsedSource, headers: cst.Dict | None) -> None:
@@ -1728,6 +1742,38 @@ def _refuse_content_type(parsed: ParsedSource, headers: cst.Dict | None) -> None
 def is_json_media_type(media: str) -> bool:
     """Whether a ``Content-Type`` is the one the consumer's request has, JSON."""
     return media.partition(";")[0].strip().lower() == "application/json"
+
+
+def _module_string(parsed: ParsedSource, value: cst.BaseExpression) -> str | None:
+    """The text a module-level name holds (``TENANT_HEADER = "X-Tenant"``) when the module
+    binds it once to a string literal, else ``None``: a header named by it is that
+    header."""
+    if not isinstance(value, cst.Name):
+        return None
+    made = [
+        statement.body[0]
+        for statement in parsed.wrapper.module.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Assign | cst.AnnAssign)
+        and value.value in names_in([statement])
+    ]
+    if len(made) != 1:
+        return None
+    assign = made[0]
+    targets = (
+        [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
+    )
+    held = assign.value
+    if (
+        len(targets) == 1
+        and isinstance(targets[0], cst.Name)
+        and targets[0].value == value.value
+        and isinstance(held, cst.SimpleString)
+        and isinstance(held.evaluated_value, str)
+    ):
+        return held.evaluated_value
+    return None
 
 
 def _module_dict(parsed: ParsedSource, value: cst.BaseExpression) -> cst.Dict | None:
@@ -2052,16 +2098,28 @@ def _refuse_held_credential(parsed: ParsedSource, call: cst.Call, name: str) -> 
     more than once, or the dict is changed after it is made) when the function gives that
     dict a credential (``Authorization``, ``Cookie``, ``X-Api-Key``, a token): the event
     would go without it, and the consumer would call the callee with its own credential,
-    not the caller's. Headers the rewrite cannot see (a parameter, a helper's dict) stay
-    a note."""
+    not the caller's. So does a header it writes there under a name that is not a literal
+    (``for k, v in auth_headers().items(): headers[k] = v``), which may be the
+    credential; a module constant holding a string is read as that name. Headers the
+    rewrite cannot see (a parameter, a helper's dict) stay a note."""
     current = _enclosing_function(call, parsed.parents)
     if current is None:
         return
     for node in _walk(current):
         for key, at in _header_keys_given(node, name):
-            if not isinstance(key, cst.SimpleString):
-                continue
-            header = key.evaluated_value
+            header = (
+                key.evaluated_value
+                if isinstance(key, cst.SimpleString)
+                else _module_string(parsed, key)
+            )
+            if header is None:
+                # ``for k, v in auth_headers().items(): headers[k] = v``
+                line = parsed.positions[at].start.line
+                raise _NotRewritable(
+                    f"the call sends `headers={name}`, into which the function writes a "
+                    f"header named `{parsed.wrapper.module.code_for_node(key)}` (line "
+                    f"{line}): {_UNNAMED_HEADER}"
+                )
             if not isinstance(header, str):
                 continue
             if header.lower() in CREDENTIAL_HEADERS or secret_name(header):
