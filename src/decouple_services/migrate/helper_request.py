@@ -506,6 +506,18 @@ class _Reader:
         if isinstance(call.func, ast.Name) and call.func.id in self.given and not self.at_call:
             self._through(call.func)
             return
+        picked = call.func
+        if (
+            isinstance(picked, ast.Call)
+            and isinstance(picked.func, ast.Name)
+            and picked.func.id == "getattr"
+            and picked.args
+        ):
+            # ``getattr(self.session, method)(url, ...)``: a method of that session
+            method = ast.Attribute(value=picked.args[0], attr="request", ctx=ast.Load())
+            call = ast.copy_location(
+                ast.Call(func=ast.copy_location(method, picked), args=[], keywords=[]), call
+            )
         unread = self._unread_session(call.func)
         if unread is not None:
             self.problems.append(unread)

@@ -877,3 +877,13 @@ def test_a_header_named_by_a_module_constant_is_that_header(tmp_path: Path) -> N
     )
     assert refused == {} and len(migrated) == 1
     assert any("header `X-Tenant`" in n for n in notes[migrated[0]]), notes
+
+
+def test_a_session_s_method_picked_by_getattr_is_read_as_that_session(tmp_path: Path) -> None:
+    """``getattr(self.session, "post")(url, ...)`` sends through ``self.session``."""
+    reason = _variant(
+        tmp_path,
+        'resp = getattr(self.session, "post")(f"{self.base_uri}{url}", *args, **kwargs)',
+        init=SESSION.format('f"Bearer {self.get_admin_token()}"'),
+    )
+    assert "adds the credential `Authorization`" in reason, reason
