@@ -1314,7 +1314,7 @@ def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]
     if added.refusal is not None:
         raise _NotRewritable(
             f"{added.refusal}: the send carries only what the call names, and the "
-            "consumer's request would go to the callee without what its session adds, which "
+            f"consumer's request would go to the callee without {added.lost}, which "
             "the callee would refuse for every event; keep the call, or give the callee a "
             "credential of the consumer's own (`DECOUPLE_REQUEST_HEADERS`) and rewrite it by "
             "hand"
@@ -1683,6 +1683,12 @@ def _call_headers(
             continue
         key = element.key
         if not isinstance(key, cst.SimpleString):
+            if _module_string(parsed, key) is None:
+                raise _NotRewritable(
+                    f"the call sends a header named `{module.code_for_node(key)}` (line "
+                    f"{parsed.positions[key].start.line}): {_UNNAMED_HEADER}"
+                )
+            # a module constant naming the header (``TENANT_HEADER = "X-Tenant"``)
             notes.append(
                 f"header `{module.code_for_node(key)}` is not carried (its name is not a "
                 "literal): add it to the send's `headers=`"
@@ -1693,6 +1699,14 @@ def _call_headers(
             )
             kept.append((key.value, value))
     return tuple(kept), (*notes, *_client_credentials(parsed, call))
+
+
+#: Why a header whose name is not a literal refuses its call.
+_UNNAMED_HEADER = (
+    "the rewrite cannot see which header that is, and it may be the credential (or the "
+    "tenant) the callee needs, which the event would go without; name the headers in the "
+    "send's `headers=` by hand, or keep the call"
+)
 
 
 def _refuse_content_type(parsed: ParsedSource, headers: cst.Dict | None) -> None:
@@ -1728,6 +1742,38 @@ def _refuse_content_type(parsed: ParsedSource, headers: cst.Dict | None) -> None
 def is_json_media_type(media: str) -> bool:
     """Whether a ``Content-Type`` is the one the consumer's request has, JSON."""
     return media.partition(";")[0].strip().lower() == "application/json"
+
+
+def _module_string(parsed: ParsedSource, value: cst.BaseExpression) -> str | None:
+    """The text a module-level name holds (``TENANT_HEADER = "X-Tenant"``) when the module
+    binds it once to a string literal, else ``None``: a header named by it is that
+    header."""
+    if not isinstance(value, cst.Name):
+        return None
+    made = [
+        statement.body[0]
+        for statement in parsed.wrapper.module.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Assign | cst.AnnAssign)
+        and value.value in names_in([statement])
+    ]
+    if len(made) != 1:
+        return None
+    assign = made[0]
+    targets = (
+        [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
+    )
+    held = assign.value
+    if (
+        len(targets) == 1
+        and isinstance(targets[0], cst.Name)
+        and targets[0].value == value.value
+        and isinstance(held, cst.SimpleString)
+        and isinstance(held.evaluated_value, str)
+    ):
+        return held.evaluated_value
+    return None
 
 
 def _module_dict(parsed: ParsedSource, value: cst.BaseExpression) -> cst.Dict | None:
@@ -2052,20 +2098,32 @@ def _refuse_held_credential(parsed: ParsedSource, call: cst.Call, name: str) -> 
     more than once, or the dict is changed after it is made) when the function gives that
     dict a credential (``Authorization``, ``Cookie``, ``X-Api-Key``, a token): the event
     would go without it, and the consumer would call the callee with its own credential,
-    not the caller's. Headers the rewrite cannot see (a parameter, a helper's dict) stay
-    a note."""
+    not the caller's. So does a header it writes there under a name that is not a literal
+    (``for k, v in auth_headers().items(): headers[k] = v``), which may be the
+    credential; a module constant holding a string is read as that name. Headers the
+    rewrite cannot see (a parameter, a helper's dict) stay a note."""
     current = _enclosing_function(call, parsed.parents)
     if current is None:
         return
     for node in _walk(current):
-        for key in _header_keys_given(node, name):
-            if not isinstance(key, cst.SimpleString):
-                continue
-            header = key.evaluated_value
+        for key, at in _header_keys_given(node, name):
+            header = (
+                key.evaluated_value
+                if isinstance(key, cst.SimpleString)
+                else _module_string(parsed, key)
+            )
+            if header is None:
+                # ``for k, v in auth_headers().items(): headers[k] = v``
+                line = parsed.positions[at].start.line
+                raise _NotRewritable(
+                    f"the call sends `headers={name}`, into which the function writes a "
+                    f"header named `{parsed.wrapper.module.code_for_node(key)}` (line "
+                    f"{line}): {_UNNAMED_HEADER}"
+                )
             if not isinstance(header, str):
                 continue
             if header.lower() in CREDENTIAL_HEADERS or secret_name(header):
-                line = parsed.positions[key].start.line
+                line = parsed.positions[at].start.line
                 why = (
                     "the function changes the dict after making it"
                     if _changed_in_place(name, call, parsed)
@@ -2080,11 +2138,15 @@ def _refuse_held_credential(parsed: ParsedSource, call: cst.Call, name: str) -> 
                 )
 
 
-def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpression]:
-    """The header names ``node`` gives the dict ``name``: the keys of a dict assigned to
-    it (``name = {...}``, ``name: dict = {...}``, ``name |= {...}``), an item set on it
-    (``name["Cookie"] = ...``),
-    or what ``name.update(...)``/``name.setdefault(...)`` adds."""
+def _header_keys_given(
+    node: cst.CSTNode, name: str
+) -> Iterator[tuple[cst.BaseExpression, cst.CSTNode]]:
+    """The header names ``node`` gives the dict ``name``, each with the node of the tree
+    it is written at: the keys of a dict assigned to it (``name = {...}``, ``name: dict =
+    {...}``, ``name |= {...}``), an item set on it (``name["Cookie"] = ...``), or what
+    ``name.update(...)``/``name.setdefault(...)`` adds. A keyword's name
+    (``name.update(Authorization=...)``) is made into a string here, which is no node of
+    the tree: its place is the keyword's argument."""
     value: cst.BaseExpression | None = None
     if (
         isinstance(node, cst.AnnAssign)
@@ -2104,7 +2166,8 @@ def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpress
                 and len(held.slice) == 1
                 and isinstance(held.slice[0].slice, cst.Index)
             ):
-                yield held.slice[0].slice.value
+                key = held.slice[0].slice.value
+                yield key, key
     elif (
         isinstance(node, cst.AugAssign)
         and isinstance(node.target, cst.Name)
@@ -2120,14 +2183,14 @@ def _header_keys_given(node: cst.CSTNode, name: str) -> Iterator[cst.BaseExpress
     ):
         for given in node.args:
             if given.keyword is not None:
-                yield cst.SimpleString(repr(given.keyword.value))
+                yield cst.SimpleString(repr(given.keyword.value)), given
             elif node.func.attr.value == "setdefault":
-                yield given.value
+                yield given.value, given.value
                 break
             else:
                 value = given.value
     if isinstance(value, cst.Dict):
-        yield from (e.key for e in value.elements if isinstance(e, cst.DictElement))
+        yield from ((e.key, e.key) for e in value.elements if isinstance(e, cst.DictElement))
 
 
 def _carried_local(parsed: ParsedSource, call: cst.Call) -> tuple[str, bool] | None:

@@ -18,9 +18,15 @@ the callee without it. Read like the call site's own headers (``codemod._call_he
   request: the consumer hands the callee the event's data as ``application/json``, which
   the callee's parsers read differently (a JSON:API parser is not chosen, a form parser
   finds nothing), so every event would be refused; the site is refused;
-* headers the rewrite cannot see into (made by a function) refuse the site, as they do at
+* headers the rewrite cannot see into (made by a function), or a header written under a
+  name that is not a literal (it may be the credential), refuse the site, as they do at
   a call site;
 * any other header is named in a note.
+
+A request made through a parameter (``method(url, ...)`` in ``_request(self, method, url,
+...)``) goes through what the caller gives it, read in the caller's scope
+(:class:`_Caller`): the HTTP library's function adds nothing, a session's method is read
+as that session, anything else refuses the site.
 
 A parameter of the helper is the call site's own (read by the codemod at the site, not
 here) only while the helper never rebinds it, writes into it or aliases it, and passes it
@@ -40,6 +46,7 @@ given) is looked for in the file of the helper that calls it.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -65,6 +72,9 @@ class HelperRequest:
 
     refusal: str | None = None
     notes: tuple[str, ...] = ()
+    #: What the consumer's request would go without, for the refusal's explanation: the
+    #: call's own ``auth=``/``cookies=`` involve no session.
+    lost: str = "what its session adds"
 
 
 def helper_request(
@@ -74,23 +84,28 @@ def helper_request(
     problems: list[str] = []
     notes: list[str] = []
     passed = _passed(site, read)
+    # who calls the helper being read: the call site, then each helper in turn
+    caller = _site_caller(site, read)
     for index, (name, path, line) in enumerate(_chain(site, wrappers)):
         source = read(path)
         tree = _parse(source) if source is not None else None
-        if tree is None:
-            continue
-        found = _function(tree, name)
-        if found is None:
+        found = _function(tree, name) if tree is not None else None
+        if tree is None or found is None:
+            caller = None  # the next helper's caller is not known
             continue
         function, cls = found
+        if caller is not None and index > 0:
+            caller = caller.into(name)
         helper = name.rsplit(".", 2)
         label = ".".join(helper[-2:]) if cls is not None else helper[-1]
         given = _given(function, cls, passed) if index == 0 else None
-        reader = _Reader(tree, function, cls, f"the helper `{label}` ({path}:{{line}})", given)
+        where = f"the helper `{label}` ({path}:{{line}})"
+        reader = _Reader(tree, function, cls, where, given, caller=caller)
         for call in _requests(function, line):
             reader.request(call)
         problems.extend(reader.problems)
         notes.extend(reader.notes)
+        caller = _Caller(tree, function, cls, where, given, False, (), caller, line)
     unique = list(dict.fromkeys(problems))
     if unique:
         return HelperRequest(
@@ -129,10 +144,112 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
         if keyword.arg in ("auth", "cookies"):
             own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
     problems = [*reader.problems, *own.problems]
+    lost = [
+        what
+        for what, found in (
+            ("the credential the call gives", own.problems),
+            ("what its session adds", reader.problems),
+        )
+        if found
+    ]
     return HelperRequest(
         "; ".join(dict.fromkeys(problems)) or None,
         tuple(dict.fromkeys([*own.notes, *reader.notes])),
+        " and ".join(lost) or "what its session adds",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """The function that calls a helper, and its calls into it: what it gives the
+    parameter a helper makes its request through (``method(url, ...)`` in ``_request(self,
+    method, url, ...)``) is read in its scope (``self.session.post`` is that session)."""
+
+    tree: ast.Module
+    function: _Function | ast.Module
+    cls: ast.ClassDef | None
+    where: str
+    passed: frozenset[str] | None
+    at_call: bool
+    #: Its calls into the helper being read.
+    calls: tuple[ast.Call, ...]
+    #: Who calls it in turn (a value it passes on from its own parameter).
+    caller: _Caller | None
+    #: The line of its request the scan recorded, where it calls the next helper.
+    line: int | None = None
+
+    def into(self, helper: str) -> _Caller:
+        """This caller with its calls into ``helper`` (a qualified name): those at the
+        line the scan recorded, else every call of that name in the function."""
+        short = helper.rpartition(".")[2]
+        calls = [
+            n
+            for n in ast.walk(self.function)
+            if isinstance(n, ast.Call)
+            and (
+                (isinstance(n.func, ast.Name) and n.func.id == short)
+                or (isinstance(n.func, ast.Attribute) and n.func.attr == short)
+            )
+        ]
+        at_line = tuple(c for c in calls if c.lineno == self.line)
+        return dataclasses.replace(self, calls=at_line or tuple(calls))
+
+    def reader(self) -> _Reader:
+        return _Reader(
+            self.tree,
+            self.function,
+            self.cls,
+            self.where,
+            self.passed,
+            at_call=self.at_call,
+            caller=self.caller,
+        )
+
+
+def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
+    """The call site as the caller of its first helper: its call, in its function."""
+    source = read(site.file)
+    tree = _parse(source) if source is not None else None
+    if tree is None:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
+    if not calls:
+        return None
+    call = min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
+    parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    scope: ast.AST | None = parents.get(call)
+    while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        scope = parents.get(scope)
+    function = scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else tree
+    owner = parents.get(function)
+    cls = owner if isinstance(owner, ast.ClassDef) else None
+    return _Caller(
+        tree, function, cls, f"the call ({site.file}:{{line}})", None, True, (call,), None
+    )
+
+
+def _argument(
+    function: _Function, cls: ast.ClassDef | None, call: ast.Call, name: str
+) -> ast.expr | None:
+    """What ``call`` gives ``function``'s parameter ``name`` (its default when it gives
+    none), ``None`` when that cannot be read (``*args``, ``**kwargs``)."""
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if cls is not None and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    if name in positional:
+        index = positional.index(name)
+        if any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+            return None
+        if index < len(call.args):
+            return call.args[index]
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    if any(k.arg is None for k in call.keywords) or any(
+        isinstance(a, ast.Starred) for a in call.args
+    ):
+        return None
+    return _default(function, name)
 
 
 #: What a site the helper's request refuses calls for.
@@ -260,9 +377,29 @@ def _requests(function: _Function, line: int | None) -> list[ast.Call]:
     return [c for c in calls if c.lineno == line or passes_on(c)]
 
 
-def _fixed(value: ast.expr) -> bool:
+#: The credential objects of the HTTP libraries that hold only what they are given (a
+#: user and a password): made of fixed values, one is the same for every call.
+_PLAIN_AUTH = frozenset(
+    {
+        "requests.auth.HTTPBasicAuth",
+        "requests.auth.HTTPDigestAuth",
+        "requests.auth.HTTPProxyAuth",
+        "requests.HTTPBasicAuth",
+        "requests.HTTPDigestAuth",
+        "httpx.BasicAuth",
+        "httpx.DigestAuth",
+        "aiohttp.BasicAuth",
+        "aiohttp.helpers.BasicAuth",
+    }
+)
+
+
+def _fixed(value: ast.expr, tree: ast.Module | None = None) -> bool:
     """The same for every call and every client (``codemod._fixed_value``): a literal, a
-    name or attribute in capitals, the environment, or text made of these."""
+    name or attribute in capitals, the environment, text made of these, or (``tree``
+    given, to read its imports) a basic or digest credential of the HTTP library made of
+    these (``HTTPBasicAuth(SVC_USER, SVC_PASSWORD)``, as ``auth=(SVC_USER,
+    SVC_PASSWORD)`` is)."""
     if isinstance(value, ast.Constant):
         return isinstance(value.value, str | int | bytes)
     if isinstance(value, ast.Name):
@@ -270,14 +407,19 @@ def _fixed(value: ast.expr) -> bool:
     if isinstance(value, ast.Attribute):
         return value.attr.isupper()
     if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
-        return _fixed(value.left) and _fixed(value.right)
+        return _fixed(value.left, tree) and _fixed(value.right, tree)
     if isinstance(value, ast.JoinedStr):
-        return all(_fixed(p.value) for p in value.values if isinstance(p, ast.FormattedValue))
+        return all(_fixed(p.value, tree) for p in value.values if isinstance(p, ast.FormattedValue))
     if isinstance(value, ast.Subscript):
         return ast.unparse(value.value) == "os.environ" and isinstance(value.slice, ast.Constant)
     if isinstance(value, ast.Call):
-        return ast.unparse(value.func) in ("os.getenv", "os.environ.get") and all(
-            isinstance(a, ast.Constant) for a in value.args
+        if ast.unparse(value.func) in ("os.getenv", "os.environ.get"):
+            return all(isinstance(a, ast.Constant) for a in value.args)
+        return (
+            tree is not None
+            and _qualified(tree, value.func) in _PLAIN_AUTH
+            and all(_fixed(a, tree) for a in value.args)
+            and all(k.arg is not None and _fixed(k.value, tree) for k in value.keywords)
         )
     return False
 
@@ -294,6 +436,7 @@ class _Reader:
         passed: frozenset[str] | None,
         *,
         at_call: bool = False,
+        caller: _Caller | None = None,
     ) -> None:
         self.tree = tree
         self.function = function
@@ -306,6 +449,9 @@ class _Reader:
         #: Reading the call site's own function: its parameters are per call, never a
         #: value the codemod reads at the site.
         self.at_call = at_call
+        #: Who calls this function: what it gives a parameter the request is made
+        #: through (``method(url, ...)``) is read there.
+        self.caller = caller
         self.problems: list[str] = []
         self.notes: list[str] = []
 
@@ -357,6 +503,21 @@ class _Reader:
     def client(self, call: ast.Call) -> None:
         """What the session or client ``call`` is made on adds to every request made
         through it (the helper's and the call site's alike)."""
+        if isinstance(call.func, ast.Name) and call.func.id in self.given and not self.at_call:
+            self._through(call.func)
+            return
+        picked = call.func
+        if (
+            isinstance(picked, ast.Call)
+            and isinstance(picked.func, ast.Name)
+            and picked.func.id == "getattr"
+            and picked.args
+        ):
+            # ``getattr(self.session, method)(url, ...)``: a method of that session
+            method = ast.Attribute(value=picked.args[0], attr="request", ctx=ast.Load())
+            call = ast.copy_location(
+                ast.Call(func=ast.copy_location(method, picked), args=[], keywords=[]), call
+            )
         unread = self._unread_session(call.func)
         if unread is not None:
             self.problems.append(unread)
@@ -364,6 +525,70 @@ class _Reader:
         found = self._session(call.func)
         if found is not None:
             self.session(*found)
+
+    def _through(self, func: ast.Name) -> None:
+        """A request made through a parameter (``method(url, ...)``): it is what each
+        caller gives that parameter, read in the caller's scope (:meth:`sends_through`).
+        A parameter the function rebinds, or a caller the rewrite cannot read, refuses."""
+        name = func.id
+        calls = self.caller.calls if self.caller is not None else ()
+        if not calls or _changes(self.function, name) or isinstance(self.function, ast.Module):
+            self.problems.append(
+                f"{self._at(func)} sends through `{name}`, a parameter, which the rewrite "
+                "cannot see into"
+            )
+            return
+        assert self.caller is not None
+        for call in calls:
+            reader = self.caller.reader()
+            given = _argument(self.function, self.cls, call, name)
+            if given is None:
+                reader.problems.append(
+                    f"{reader._at(call)} gives `{name}` a value the rewrite cannot see into"
+                )
+            else:
+                reader.sends_through(given)
+            self.problems.extend(reader.problems)
+            self.notes.extend(reader.notes)
+
+    def sends_through(self, value: ast.expr) -> None:
+        """What a request made through ``value`` adds, ``value`` given for a helper's
+        ``method``: the HTTP library's own function (``requests.post``, ``httpx.post``)
+        nothing; a session's or client's method (``self.session.post``, ``s.post``) what
+        that session adds, read by the session rules; anything else (a function of the
+        project, a session from elsewhere) refuses."""
+        if isinstance(value, ast.Name) and value.id in self.given and not self.at_call:
+            self._through(value)  # passed on from further out
+            return
+        dotted = _qualified(self.tree, value)
+        head, _, verb = dotted.rpartition(".")
+        if verb in _VERBS and head.partition(".")[0] in _HTTP:
+            return  # ``requests.post``, ``from httpx import post``: nothing of its own
+        if isinstance(value, ast.Attribute) and value.attr in _VERBS:
+            owner = value.value
+            made: ast.expr | None = None
+            if _on_self(owner) and self.cls is not None:
+                made = _assigned(self.cls, ast.unparse(owner))
+            elif isinstance(owner, ast.Name):
+                scope: ast.AST = (
+                    self.function
+                    if _binds(self.function, owner.id)
+                    else ast.Module(body=self._top_level(), type_ignores=[])
+                )
+                made = _made_by(scope, owner.id)
+            if not (
+                isinstance(made, ast.Call)
+                and _qualified(self.tree, made.func) not in _CONSTRUCTORS
+                and _authenticating(self.tree, made.func) is None
+            ):
+                # a session of the HTTP library (or one the session rules refuse): read
+                # as if the request were made on it here
+                self.client(ast.copy_location(ast.Call(func=value, args=[], keywords=[]), value))
+                return
+        self.problems.append(
+            f"{self._at(value)} sends through `{ast.unparse(value)}`, which the rewrite "
+            "cannot see into"
+        )
 
     def _unread_session(self, func: ast.expr) -> str | None:
         """Why the session ``func`` is made on cannot be read, which refuses the site: it
@@ -563,12 +788,25 @@ class _Reader:
                     )
                 continue
             if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
-                self.notes.append(
-                    f"header `{ast.unparse(key)}` {self._at(key)} adds is not "
-                    "carried (its name is not a literal)"
-                )
+                self._unnamed_header(key, what, item)
                 continue
             self.header(key.value, item)
+
+    def _unnamed_header(self, key: ast.expr, what: str, value: ast.expr) -> None:
+        """A header written under a name that is not a literal (``for name, value in
+        self.auth_headers().items(): headers[name] = value``): it may be the credential,
+        so it refuses the site like any change to the headers the rewrite cannot read. A
+        module constant holding the name (``TENANT_HEADER = "X-Tenant"``) is that name."""
+        if isinstance(key, ast.Name):
+            named = _assigned(ast.Module(body=self._top_level(), type_ignores=[]), key.id)
+            text = _text_key(named) if named is not None else None
+            if text is not None:
+                self.header(text, value)
+                return
+        self.problems.append(
+            f"{self._at(key)} sends a header named `{ast.unparse(key)}` in {what}, "
+            "whose name the rewrite cannot see (it may be the credential)"
+        )
 
     def header(self, name: str, value: ast.expr) -> None:
         lower = name.lower()
@@ -622,7 +860,9 @@ class _Reader:
                     if ast.unparse(made) != value.id:
                         self.credential(made, what, write.node)
                 return
-        if _fixed(value) or (isinstance(value, ast.Tuple) and all(_fixed(e) for e in value.elts)):
+        if _fixed(value, self.tree) or (
+            isinstance(value, ast.Tuple) and all(_fixed(e, self.tree) for e in value.elts)
+        ):
             self.notes.append(
                 f"the credential {what} {self._at(at)} adds is not carried: the "
                 "consumer calls the callee without it; give the consumer its own credential "
@@ -778,13 +1018,14 @@ class _Reader:
             self.headers(value, f"`{session}.headers`")
         elif text in (f"{session}.auth", f"{session}.cookies"):
             self.credential(value, f"`{text}`", value)
-        elif (
-            isinstance(target, ast.Subscript)
-            and ast.unparse(target.value) == f"{session}.headers"
-            and isinstance(target.slice, ast.Constant)
-            and isinstance(target.slice.value, str)
+        elif isinstance(target, ast.Subscript) and ast.unparse(target.value) == (
+            f"{session}.headers"
         ):
-            self.header(target.slice.value, value)
+            named = _text_key(target.slice)
+            if named is None:
+                self._unnamed_header(target.slice, f"`{session}.headers`", value)
+            else:
+                self.header(named, value)
 
 
 #: Query parameters that carry a credential though their name says no secret.

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from decouple_services.app.pipeline import ScanOptions, scan
-from decouple_services.migrate.helper_request import client_request
+from decouple_services.core.model import CallSite, Role
+from decouple_services.migrate.helper_request import HelperRequest, client_request, helper_request
 from decouple_services.migrate.plan import PlanOptions
 from decouple_services.migrate.run import migrate_scanned
 from decouple_services.migrate.select import Criteria, select_sites
@@ -636,3 +637,253 @@ def test_a_helper_s_headers_default_is_the_helper_s_not_the_site_s(tmp_path: Pat
         'resp = method(f"{self.base_uri}{url}", *args, headers=headers, **kwargs)',
         "headers=DEFAULT_HEADERS, ",
     )
+
+
+@pytest.mark.parametrize(
+    ("imports", "auth"),
+    [
+        ("from requests.auth import HTTPBasicAuth", "HTTPBasicAuth(SVC_USER, SVC_PASSWORD)"),
+        ("import requests.auth", "requests.auth.HTTPDigestAuth(SVC_USER, SVC_PASSWORD)"),
+        ("import httpx", 'httpx.BasicAuth(os.getenv("SVC_USER"), os.environ["SVC_PASSWORD"])'),
+        ("import aiohttp", 'aiohttp.BasicAuth(login=SVC_USER, password="static")'),
+    ],
+)
+def test_a_call_s_basic_credential_of_fixed_values_is_a_note(imports: str, auth: str) -> None:
+    """``auth=HTTPBasicAuth(SVC_USER, SVC_PASSWORD)`` holds what ``auth=(SVC_USER,
+    SVC_PASSWORD)`` does: the same for every call, named in a note, not refused."""
+    source = (
+        f"import os\nimport requests\n{imports}\n\nfrom .config import SVC_PASSWORD, SVC_USER\n\n\n"
+        "def deactivate_user(user_id):\n"
+        f'    requests.post(f"http://users/api/users/{{user_id}}/deactivate/", auth={auth})\n'
+    )
+    found = client_request(source.encode(), 9, 4)
+    assert found.refusal is None, found.refusal
+    assert any("the credential `auth=` the call (line 9)" in n for n in found.notes), found.notes
+
+
+def test_a_call_s_basic_credential_of_a_user_s_token_refuses_it() -> None:
+    source = (
+        "import requests\nfrom flask import g\nfrom requests.auth import HTTPBasicAuth\n\n\n"
+        "def deactivate_user(user_id):\n"
+        '    requests.post(f"http://users/{user_id}", auth=HTTPBasicAuth("svc", g.token))\n'
+    )
+    found = client_request(source.encode(), 7, 4)
+    assert found.refusal is not None
+    assert "made per call or per client" in found.refusal
+    # the call's own credential: no session is involved
+    assert found.lost == "the credential the call gives"
+
+
+@pytest.mark.parametrize(
+    "write",
+    ["headers.setdefault(name, value)", "headers[name] = value", "headers.update({name: value})"],
+)
+def test_a_header_whose_name_is_not_a_literal_refuses_the_site(tmp_path: Path, write: str) -> None:
+    """``for name, value in auth_headers().items(): headers[name] = value``: the header
+    may be the credential, so it refuses like any change to the headers the rewrite cannot
+    read, naming the line."""
+    reason = _variant(
+        tmp_path,
+        "headers = headers or {}\n"
+        "for name, value in auth_headers().items():\n"
+        f"    {write}\n"
+        'resp = method(f"{self.base_uri}{url}", *args, headers=headers, **kwargs)',
+        params="headers=None, ",
+        top='def auth_headers():\n    return {"Authorization": f"Bearer {fetch_token()}"}',
+    )
+    line = _line(tmp_path, write)
+    assert reason.startswith(
+        f"[not-rewritable] the helper `APIClient._request` (caluma/extensions/api_client.py:"
+        f"{line}) sends a header named `name` in its request's `headers=`"
+    ), reason
+
+
+def test_a_session_header_whose_name_is_not_a_literal_refuses_the_site(tmp_path: Path) -> None:
+    reason = _variant(
+        tmp_path,
+        'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs)',
+        init=(
+            "self.session = requests.Session()\n"
+            "        for name, value in auth_headers().items():\n"
+            "            self.session.headers[name] = value"
+        ),
+        top='def auth_headers():\n    return {"Authorization": f"Bearer {fetch_token()}"}',
+    )
+    assert "sends a header named `name` in `self.session.headers`" in reason, reason
+
+
+#: How ``CLIENT``'s ``post`` hands ``_request`` the method it makes its request with.
+POST = "return self._request(requests.post, url, *args, **kwargs)"
+
+
+def _through(root: Path, method: str, init: str) -> tuple[str | None, tuple[str, ...]]:
+    """``(refusal, notes)`` of the site when ``post`` gives ``_request`` ``method``, with
+    ``init`` in ``__init__`` (``_request``'s request is ``method(...)``)."""
+    _migrate(root, headers='{"Content-Type": "application/json"}', init=init)
+    path = root / "caluma/extensions/api_client.py"
+    client = path.read_text(encoding="utf-8")
+    assert POST in client
+    path.write_text(client.replace(POST, POST.replace("requests.post", method)), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    if plan.plan.sites:
+        (planned,) = plan.plan.sites
+        return None, planned.notes
+    (refusal,) = plan.plan.refused
+    return " ".join(f"[{f.code}] {f.reason}" for f in refusal.reasons), ()
+
+
+SESSION = 'self.session = requests.Session()\n        self.session.headers["Authorization"] = {}'
+
+
+def test_a_session_s_method_handed_to_the_helper_is_read_as_that_session(tmp_path: Path) -> None:
+    """``self._request(self.session.post, url, ...)`` with ``_request`` calling
+    ``method(...)``: the request goes through ``self.session``, whose credential made per
+    client refuses the site, as if the helper sent through it itself."""
+    refusal, _ = _through(
+        tmp_path / "token",
+        "self.session.post",
+        SESSION.format('f"Bearer {self.get_admin_token()}"'),
+    )
+    assert refusal is not None
+    assert refusal.startswith("[not-rewritable] the helper `APIClient.post`"), refusal
+    assert "adds the credential `Authorization` (`f'Bearer {self.get_admin_token()}'`)" in refusal
+    # a credential of fixed values on that session is a note
+    refusal, notes = _through(
+        tmp_path / "fixed", "self.session.post", SESSION.format('"Token " + API_TOKEN')
+    )
+    assert refusal is None
+    assert any(
+        "the credential `Authorization`" in n and "DECOUPLE_REQUEST_HEADERS" in n for n in notes
+    )
+    # the library's own function adds nothing: the same helper given ``requests.post``
+    refusal, notes = _through(
+        tmp_path / "bare", "requests.post", SESSION.format('f"Bearer {self.get_admin_token()}"')
+    )
+    assert refusal is None
+    assert not any("credential" in n for n in notes), notes
+
+
+#: A client whose ``post`` hands ``_request`` the method it sends with: ``{init}``,
+#: ``{given}`` (what ``post`` gives ``_request``) and ``{site}`` (the call site's lines) are
+#: filled in per test.
+HANDED = """\
+import functools
+
+import requests
+from flask import g
+
+
+class APIClient:
+    def __init__(self):
+        {init}
+
+    def post(self, url, *args, send=None, **kwargs):
+        return self._request({given}, url, *args, **kwargs)
+
+    def _request(self, method, url, *args, **kwargs):
+        return method(url, *args, **kwargs)
+
+
+def notify(user_id):
+    {site}
+"""
+
+
+def _handed(
+    init: str, given: str, site: str = 'APIClient().post("http://emails/send", json={})'
+) -> HelperRequest:
+    """What the helpers add to the call at the end of ``HANDED``, as the scan records it:
+    the site into ``post``, whose request (``_request``) is recorded at its line."""
+    source = HANDED.format(init=init, given=given, site=site)
+    lines = source.splitlines()
+    at_post = next(i for i, t in enumerate(lines, 1) if "return self._request(" in t)
+    at_site = len(lines)
+
+    def site_of(line: int, via: str, role: Role) -> CallSite:
+        return CallSite(
+            id=f"cs-{line}",
+            caller="emails-caller",
+            file="client.py",
+            line=line,
+            end_line=line,
+            function="client.notify",
+            client="requests",
+            method="POST",
+            url="url",
+            url_template=None,
+            callee="emails",
+            endpoint=None,
+            role=role,
+            via_wrapper=via,
+        )
+
+    wrapper = site_of(at_post, "client.APIClient._request", Role.WRAPPER)
+    site = site_of(at_site, "client.APIClient.post", Role.CALL)
+    files = {"client.py": source.encode()}
+    return helper_request(site, {"client.APIClient.post": wrapper}, files.get)
+
+
+@pytest.mark.parametrize(
+    ("init", "given", "shown"),
+    [
+        ("self.session = make_session()", "self.session.post", "self.session.post"),
+        ("self.api = OtherClient()", "self.api.post", "self.api.post"),
+        ("pass", "functools.partial(requests.post, timeout=5)", "functools.partial("),
+    ],
+)
+def test_a_method_handed_to_the_helper_that_the_rewrite_cannot_see_into_refuses(
+    init: str, given: str, shown: str
+) -> None:
+    """A session a factory makes, a client of the project, a wrapped function: what the
+    request made through it adds is not read, so the site is refused, naming the line."""
+    found = _handed(init, given)
+    assert found.refusal is not None
+    assert found.refusal.startswith(
+        f"the helper `APIClient.post` (client.py:12) sends through `{shown}"
+    ), found.refusal
+    assert "which the rewrite cannot see into" in found.refusal
+
+
+def test_a_method_the_helper_is_given_by_its_own_caller_is_read_where_it_is_made() -> None:
+    """``post`` passes on what the call site gives it: read in the call site's function
+    (a session with the user's token refuses; the library's function adds nothing), and
+    a value it cannot read (``*args``) refuses."""
+    session = (
+        "s = requests.Session()\n"
+        '    s.headers["Authorization"] = g.token\n'
+        '    APIClient().post("http://emails/send", json={}, send=s.post)'
+    )
+    found = _handed("pass", "send", session)
+    assert found.refusal is not None
+    assert (
+        "the call (client.py:20) adds the credential `Authorization` (`g.token`)" in found.refusal
+    )
+    bare = 'APIClient().post("http://emails/send", json={}, send=requests.post)'
+    assert _handed("pass", "send", bare) == HelperRequest()
+    spread = _handed("pass", "*args", bare)
+    assert spread.refusal is not None
+    assert "(client.py:12) gives `method` a value the rewrite cannot see into" in spread.refusal
+
+
+def test_a_header_named_by_a_module_constant_is_that_header(tmp_path: Path) -> None:
+    """``{TENANT_HEADER: "acme"}`` with ``TENANT_HEADER = "X-Tenant"``: the name is seen,
+    and a header of fixed value is named in a note, not refused."""
+    migrated, refused, notes = _migrate(
+        tmp_path,
+        headers='{TENANT_HEADER: "acme", "Content-Type": "application/json"}',
+        extra='\n\nTENANT_HEADER = "X-Tenant"\n',
+    )
+    assert refused == {} and len(migrated) == 1
+    assert any("header `X-Tenant`" in n for n in notes[migrated[0]]), notes
+
+
+def test_a_session_s_method_picked_by_getattr_is_read_as_that_session(tmp_path: Path) -> None:
+    """``getattr(self.session, "post")(url, ...)`` sends through ``self.session``."""
+    reason = _variant(
+        tmp_path,
+        'resp = getattr(self.session, "post")(f"{self.base_uri}{url}", *args, **kwargs)',
+        init=SESSION.format('f"Bearer {self.get_admin_token()}"'),
+    )
+    assert "adds the credential `Authorization`" in reason, reason
