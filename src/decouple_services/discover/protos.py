@@ -110,3 +110,65 @@ def by_name(services: Iterable[ProtoService]) -> Mapping[str, ProtoService]:
             name, group[0].package, tuple(methods), group[0].file, group[0].line
         )
     return out
+
+
+_MESSAGE = re.compile(r"\bmessage\s+([A-Za-z_]\w*)\s*\{")
+_NESTED = re.compile(r"\b(?:message|enum)\s+[A-Za-z_]\w*\s*\{")
+_FIELD = re.compile(
+    r"(?:^|[;{}\s])(?:repeated\s+|optional\s+|required\s+)?([A-Za-z_.][\w.]*)\s+"
+    r"([A-Za-z_]\w*)\s*=\s*\d+"
+)
+
+
+def _block_end(code: str, start: int) -> int:
+    """The index just past the ``}`` closing the block whose ``{`` ends at ``start``."""
+    depth, end = 1, start
+    while end < len(code) and depth:
+        depth += {"{": 1, "}": -1}.get(code[end], 0)
+        end += 1
+    return end
+
+
+def proto_messages(text: str) -> dict[str, dict[str, str]]:
+    """The messages one ``.proto`` file declares, nested ones too, each by its own name:
+    its fields' names and their types as written (``GrpcNotification``,
+    ``google.protobuf.Timestamp``), those of a ``oneof`` among them. A ``map<,>`` field is
+    left out."""
+    code = _COMMENT.sub(_blank, text)
+    out: dict[str, dict[str, str]] = {}
+    for match in _MESSAGE.finditer(code):
+        body = code[match.end() : _block_end(code, match.end()) - 1]
+        # a nested message's or enum's fields are its own, not this message's
+        own, at = [], 0
+        for nested in _NESTED.finditer(body):
+            if nested.start() < at:
+                continue
+            own.append(body[at : nested.start()])
+            at = _block_end(body, nested.end())
+        own.append(body[at:])
+        fields = {
+            m.group(2): m.group(1)
+            for m in _FIELD.finditer(" ".join(own))
+            if m.group(1) not in ("option", "reserved", "extensions")
+        }
+        out[match.group(1)] = fields
+    return out
+
+
+def read_proto_messages(paths: Iterable[str], read: ReadBytes) -> Mapping[str, Mapping[str, str]]:
+    """The messages of every ``.proto`` file among ``paths``, by their own name. A name two
+    files declare with different fields is left out: which one a module means would be a
+    guess."""
+    found: dict[str, dict[str, str]] = {}
+    clashing: set[str] = set()
+    for path in paths:
+        if not is_proto_file(path):
+            continue
+        data = read(path)
+        if data is None or b"message" not in data:
+            continue
+        for name, fields in proto_messages(data.decode("utf-8", "replace")).items():
+            if name in found and found[name] != fields:
+                clashing.add(name)
+            found.setdefault(name, fields)
+    return {name: fields for name, fields in found.items() if name not in clashing}

@@ -38,6 +38,7 @@ from decouple_services.migrate.naming import (
     RETRY_TIERS,
     WorkloadNameError,
     consumer_group,
+    deletes,
     dns_label,
     workload_slug,
 )
@@ -97,7 +98,7 @@ _KINDS = {
 
 #: The version of ``decouple_runtime.py`` this decouple writes. Raise it with every change
 #: to ``templates/runtime.py.j2``: a migration replaces an older, unedited runtime.
-RUNTIME_VERSION = "24"
+RUNTIME_VERSION = "25"
 RUNTIME_MODULE = "decouple_runtime"
 #: The Django app (a package next to the producer) holding the outbox table.
 OUTBOX_APP = "decouple_outbox"
@@ -1144,6 +1145,9 @@ def _consumer_context(spec: ConsumerSpec) -> dict[str, Any]:
         "renames": dict(topic.renames) if topic.subscribers else {},
         "values": dict(topic.values) if topic.subscribers else {},
         "forward_headers": tuple(topic.headers),
+        # a repeated DELETE, or a gRPC delete, finds nothing left: an earlier attempt did it
+        "ok_statuses": (404,) if method == "DELETE" or (kind == "grpc" and deletes(path)) else (),
+        "final_statuses": topic.final_statuses,
         "takes": _takes(
             topic.fields, path_params, topic.payload_schema, topic.renames, topic.values
         ),

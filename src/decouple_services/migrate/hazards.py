@@ -1072,7 +1072,10 @@ def identity_caution(fields: list[tuple[str, ast.expr]], topic: str) -> Finding 
         "identity-in-payload",
         f"the event's data carries who asks ({shown}), which the callee may check before it "
         f"acts: on `{topic}`, anyone allowed to produce to the topic can act as any user"
-        f"{kept}",
+        f"{kept}. Where the callee refuses that user (permission denied, 403), the client "
+        "no longer hears it: its request succeeds, and the event goes to the dead-letter "
+        "topic at once",
+        "check the user's permission in the caller before sending, as the callee does; "
         f"allow only the caller's service to write to `{topic}` (Kafka producer ACLs: "
         "`kafka-acls --add --allow-principal User:<caller> --producer --topic "
         f"{topic}`), or sign the identity and have the handler verify it{trim}",

@@ -192,3 +192,16 @@ def event_type(name: str) -> str:
     with one (``emails.send`` -> ``emails.send.v1``). A change that breaks consumers gets a
     new version, and consumers can tell the two apart."""
     return name if _VERSIONED.search(name) else f"{name}.v1"
+
+
+#: Words of a gRPC method that name a delete (``DeleteOrder``, ``delete_event_by_id``,
+#: ``RemoveMember``): its repeat finds nothing left, as a repeated HTTP ``DELETE`` does.
+DELETE_WORDS = frozenset({"delete", "remove", "destroy", "erase", "purge"})
+
+
+def deletes(grpc_path: str) -> bool:
+    """Whether a gRPC method (``/pkg.Service/DeleteOrder``) deletes, by its name's words
+    (:data:`DELETE_WORDS`)."""
+    method = grpc_path.rsplit("/", 1)[-1]
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method).lower().split("_")
+    return any(word in DELETE_WORDS for word in words)

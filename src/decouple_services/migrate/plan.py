@@ -44,6 +44,7 @@ from decouple_services.core.model import (
     ScanResult,
     Service,
 )
+from decouple_services.discover.protos import is_proto_file, read_proto_messages
 from decouple_services.graph.migratability import IN_TRANSACTION, Finding, Migratability
 from decouple_services.migrate.app_build import (
     BUILD_FUNCTION,
@@ -53,6 +54,7 @@ from decouple_services.migrate.app_build import (
 )
 from decouple_services.migrate.codemod import (
     ANSWER_USED,
+    CREDENTIAL_HEADERS,
     NOT_REWRITABLE,
     CallFacts,
     Parse,
@@ -403,6 +405,13 @@ def plan_migration(
         producer_home[site.caller] = (path, module, layout.package)
 
     wrappers = {s.function: s for s in result.call_sites if s.role is Role.WRAPPER}
+    # the messages the repository's .proto files declare: a gRPC request nesting one with an
+    # ``id`` is keyed by it (:func:`nested_key`)
+    messages = (
+        proto_messages_under(result.root, read)
+        if any(s.client == "grpc" for s, _ in chosen)
+        else {}
+    )
     planned: list[PlannedSite] = []
     refused = [*selection.refused, *event_refused]
     outbox_notes: dict[str, tuple[str, ...]] = {}
@@ -480,7 +489,9 @@ def plan_migration(
             )
         elif package is not None and layout.package != package:
             relative = _relative_within(site.file, path, read)
-        key, origin = choose_key(params, _payload_of(site.payload), read(site.file), site.line)
+        key, origin = choose_key(
+            params, _payload_of(site.payload), read(site.file), site.line, messages
+        )
         send = SendSpec(
             site_id=site.id,
             line=site.line,
@@ -534,7 +545,7 @@ def plan_migration(
                 )
             cautions = (*cautions, compensation_caution(undo, send, readers))
         identity = identity_caution(payload_fields(_payload_of(site.payload)), send.topic)
-        unkeyed = key_not_entity(params, send.key)
+        unkeyed = key_not_entity(params, send.key) or unordered_update(site, send)
         cautions = (
             *cautions,
             *extra,
@@ -1151,13 +1162,15 @@ def choose_key(
     payload: str | None,
     caller: str | bytes | None = None,
     line: int = 0,
+    messages: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[str | None, str]:
     """The Kafka key of a send, decided now so a reviewer sees it: the entity id the url
     carried (a path parameter named ``id`` or ``*_id``, else the only one when it is named as
     an id, :func:`names_an_id`), else the payload's
     ``id`` or first ``*_id`` field, else the ``id`` of the one message the payload nests
     (:func:`nested_key`; ``caller``: the source of the file, ``line``: the call's). Events
-    with one key keep their order. ``(None, why)`` when there is no entity id to key by."""
+    with one key keep their order. ``(None, why)`` when there is no entity id to key by.
+    ``messages``: the repository's proto messages (:func:`proto_messages_under`)."""
     named = [(n, src) for n, src in params if n == "id" or n.endswith("_id")]
     only = params[0] if len(params) == 1 else None
     chosen = named[0] if named else only if only and names_an_id(only[0]) else None
@@ -1167,7 +1180,7 @@ def choose_key(
     source = _field_source(payload, field) if field else None
     if field is not None and source is not None:
         return source, f"the payload's {field}"
-    nested = nested_key(payload, caller, line) if caller is not None else None
+    nested = nested_key(payload, caller, line, messages) if caller is not None else None
     if nested is not None:
         return nested
     if only is not None:
@@ -1211,16 +1224,54 @@ def key_not_entity(params: Sequence[tuple[str, str]], key: str | None) -> Findin
     )
 
 
+#: Words of an operation that sets an entity's state: two of them for one entity applied
+#: in the wrong order leave the older state.
+UPDATE_WORDS = frozenset({"update", "set", "patch", "edit", "modify"})
+
+
+def unordered_update(site: CallSite, send: SendSpec) -> Finding | None:
+    """``unordered-update`` when a send without a key carries an update (a ``PUT`` or
+    ``PATCH``, a topic or gRPC method named ``update_*``, ``set_*``, ``patch_*``): its events
+    are spread over the partitions, and one that fails waits in a retry tier while the
+    next goes on, so two updates of one entity may be applied in either order."""
+    if send.key is not None:
+        return None
+    operation = send.topic.rsplit(".", 1)[-1]
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", operation).lower().replace("-", "_")
+    method = (site.method or "").upper()
+    if method not in ("PUT", "PATCH") and not UPDATE_WORDS.intersection(words.split("_")):
+        return None
+    what = f"`{method}`" if method in ("PUT", "PATCH") else f"`{operation}`"
+    return Finding(
+        "unordered-update",
+        f"the send carries an update ({what}) without a key: its events are spread over "
+        "the topic's partitions, and one that fails waits in a retry tier while the next "
+        "goes on, so two updates of one entity may be applied in either order and the "
+        "older one kept",
+        "pass `key=` the updated entity's id to the send (its events then share a "
+        "partition and keep their order), or make the handler refuse an update older "
+        "than the state it holds",
+    )
+
+
 #: Methods that turn a model into the message a field of a gRPC request holds.
 _TO_MESSAGE = frozenset({"to_proto", "to_pb", "to_protobuf", "to_grpc", "to_message"})
 
 
-def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str, str] | None:
+def nested_key(
+    payload: str | None,
+    caller: str | bytes,
+    line: int,
+    messages: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[str, str] | None:
     """The ``id`` of the one message a payload nests, one level down, as ``(source,
     origin)``: ``Req(invite=Invite(id=x, ...))`` -> ``x``; ``Req(invite=invite.to_proto())``
-    -> ``invite.id`` when the function making the call reads ``invite.id`` itself (else
-    nothing says the model has one). Fields that carry who asks (``requesting_user``) are
-    not the entity; two messages with an id are not one entity: ``None``."""
+    -> ``invite.id`` when the function making the call reads ``invite.id`` itself, or when
+    the request's message (``messages``: the repository's, by name) types the field with a
+    message that has an ``id`` field (``GrpcInvite invite = 1`` and ``string id = 1`` in
+    ``GrpcInvite``), which ``to_proto()`` fills from the model's. Fields that carry who asks
+    (``requesting_user``) are not the entity; two messages with an id are not one entity:
+    ``None``."""
     tree = parse_module(caller)
     function = function_at(tree, line) if tree is not None else None
     read = (
@@ -1228,6 +1279,7 @@ def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str
         if function is not None
         else set()
     )
+    request = _request_message(payload, tree, messages or {})
     found: list[tuple[str, str]] = []
     for name, value in payload_fields(payload):
         if identity_field(name) or not isinstance(value, ast.Call):
@@ -1235,7 +1287,10 @@ def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str
         func = value.func
         if isinstance(func, ast.Attribute) and func.attr in _TO_MESSAGE and not value.args:
             owner = ast.unparse(func.value)
-            if isinstance(func.value, ast.Name | ast.Attribute) and f"{owner}.id" in read:
+            nested = (messages or {}).get(request.get(name, "").rsplit(".", 1)[-1], {})
+            if isinstance(func.value, ast.Name | ast.Attribute) and (
+                f"{owner}.id" in read or "id" in nested
+            ):
                 found.append((f"{owner}.id", f"the payload's {name}.id"))
             continue
         inner = [k for k in value.keywords if k.arg == "id"]
@@ -1244,6 +1299,51 @@ def nested_key(payload: str | None, caller: str | bytes, line: int) -> tuple[str
             if "\n" not in text:
                 found.append((text, f"the payload's {name}.id"))
     return found[0] if len(found) == 1 else None
+
+
+def _request_message(
+    payload: str | None, tree: ast.Module | None, messages: Mapping[str, Mapping[str, str]]
+) -> Mapping[str, str]:
+    """The fields (name -> type) of the proto message a payload builds
+    (``GrpcNotificationRequest(...)``, the name the module imports ``NotificationRequest``
+    as, or ``pb2.NotificationRequest(...)``); empty when it is not one of ``messages``."""
+    node = _parse_expression(payload) if payload else None
+    if not messages or not isinstance(node, ast.Call):
+        return {}
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return messages.get(func.attr, {})
+    if not isinstance(func, ast.Name):
+        return {}
+    name = func.id
+    for imported in ast.walk(tree) if tree is not None else ():
+        if isinstance(imported, ast.ImportFrom):
+            for alias in imported.names:
+                if alias.asname == name:
+                    name = alias.name
+    return messages.get(name, {})
+
+
+#: Folders never searched for ``.proto`` files: virtual environments, dependencies, VCS.
+_NOT_SOURCE = frozenset({"node_modules", "venv", "site-packages", "__pycache__"})
+
+
+def proto_messages_under(root: str | None, read: ReadFile) -> Mapping[str, Mapping[str, str]]:
+    """The messages of the ``.proto`` files under ``root`` (the repository), each read
+    through ``read`` (its path relative to ``root``), by their own name
+    (:func:`read_proto_messages`); none when the root is not a folder."""
+    if not root or not os.path.isdir(root):
+        return {}
+    paths = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE)
+        rel = os.path.relpath(folder, root)
+        paths += [
+            posixpath.join(*Path(rel).parts, f) if rel != "." else f
+            for f in sorted(files)
+            if is_proto_file(f)
+        ]
+    return read_proto_messages(paths, read)
 
 
 def _field_source(payload: str | None, field: str) -> str | None:
@@ -1608,9 +1708,34 @@ def _topics(
                 else None,
                 headers=tuple(sorted({h for i in items for h in i.headers})),
                 literals=literal_values(shapes[0]),
+                final_statuses=final_statuses(items, endpoint),
             )
         )
     return tuple(topics)
+
+
+#: The answers a subscription whose refusals are of the user its data names dead-letters at
+#: once: UNAUTHENTICATED/401 and PERMISSION_DENIED/403, which the runtime otherwise retries
+#: as a refusal of the consumer's own credential.
+USER_REFUSALS = (401, 403)
+
+
+def final_statuses(items: Sequence[PlannedSite], endpoint: Endpoint | None) -> tuple[int, ...]:
+    """:data:`USER_REFUSALS` when the callee's refusal can only be of the user the event
+    names: some site's data carries who asks (``identity-in-payload``: the callee checks
+    that user, and a retry asks for the same user again, holding the key's later events
+    behind it for the whole backoff), or a gRPC call sent no credential metadata (its
+    server checked none of the caller's, and the consumer sends none either). A call that
+    sent a credential keeps the runtime's rule: a 401/403 for the consumer's own credential
+    is retried, one for the caller's forwarded credential is final."""
+    headers = {h for i in items for h in i.headers}
+    if headers & CREDENTIAL_HEADERS:
+        return ()
+    says_who = any(c.code == "identity-in-payload" for i in items for c in i.cautions) or any(
+        identity_field(n, v) for i in items for n, v in payload_fields(_payload_text(i))
+    )
+    grpc = endpoint is not None and endpoint.protocol == "grpc"
+    return USER_REFUSALS if says_who or grpc else ()
 
 
 def _payload_text(item: PlannedSite, read: ReadFile | None = None) -> str | None:
@@ -2846,6 +2971,7 @@ def _event_topics(
                 fields=fields,
                 headers=tuple(sorted({h for i in mine for h in i.headers})),
                 literals=literal_values(data),
+                final_statuses=final_statuses(mine, endpoint),
                 renames=tuple(renames.items()) if fields is not None else (),
                 values=tuple(values.items()) if fields is not None else (),
             )

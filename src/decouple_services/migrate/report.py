@@ -95,6 +95,14 @@ def _where(site: CallSite) -> str:
     return f"{site.file}:{site.line}"
 
 
+def _final(result: MigrationResult, item: PlannedSite) -> tuple[int, ...]:
+    """The ``final_statuses`` of the consumer of the site's events."""
+    for consumer in result.plan.consumers:
+        if consumer.topic.name == item.send.topic and consumer.service == item.site.callee:
+            return consumer.topic.final_statuses
+    return ()
+
+
 def _handler(result: MigrationResult, topic: str, callee: str | None = None) -> str:
     for consumer in result.plan.consumers:
         if consumer.topic.name == topic and callee in (None, consumer.service):
@@ -525,7 +533,8 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         out.append(
             f"| `{_where(site)}` | `{site.id}` | {site.caller} → {site.callee} | "
             f"`{item.send.topic}` | `{_send_call(sender)}` | {_cell(key)} | "
-            f"{_cell(behaviour_change(item, sender))} | `{_handler(result, item.send.topic, site.callee)}` | "
+            f"{_cell(behaviour_change(item, sender, _final(result, item)))} | "
+            f"`{_handler(result, item.send.topic, site.callee)}` | "
             f"{'<br>'.join(_cell(n) for n in notes) or ''} |"
         )
     out.append("")
@@ -721,7 +730,10 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
         risks.append(
             "**Who asks travels in the event.** Some payloads carry the caller's identity for "
             "the callee to check: anyone allowed to produce to those topics can act as any "
-            "user. Restrict who may write to them (Kafka producer ACLs)."
+            "user. Restrict who may write to them (Kafka producer ACLs). A request the "
+            "callee refuses for that user (permission denied) now succeeds for the client, "
+            "and its event is dead-lettered: check the user's permission in the caller "
+            "before sending."
         )
     if any(f.code == "transient-as-4xx" for _, f in cautions):
         risks.append(
@@ -812,9 +824,12 @@ def _deployment_files(result: MigrationResult) -> str:
     return out
 
 
-def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> str:
+def behaviour_change(
+    item: PlannedSite, sender: PlannedSite | None = None, final: Sequence[int] = ()
+) -> str:
     """What changes for the caller and the callee at one site, in one sentence or two.
-    ``sender``: the site whose send carries the event, when another site's send tells it."""
+    ``sender``: the site whose send carries the event, when another site's send tells it;
+    ``final``: the retried answers its consumer dead-letters at once (``final_statuses``)."""
     site, send = item.site, item.send
     how = (sender or item).send
     dead_letter = f"`{send.topic}{DEAD_LETTER_SUFFIX}`"
@@ -839,7 +854,7 @@ def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> st
             f"{before} (the send waits for it, and raises `EventNotAccepted` without it, "
             "`EventOutcomeUnknown` when no answer came within its bound: the event may then "
             f"still appear on the topic later). Once accepted, {site.callee} handles it later, "
-            f"at least once; its 4xx/5xx go to {dead_letter} instead of reaching this caller"
+            f"at least once; {_errors_go(item, dead_letter, final)}"
         )
     waits = f"the caller no longer waits for {site.callee}, nor fails when {site.callee} is down"
     if how.outbox is not None:
@@ -855,6 +870,37 @@ def behaviour_change(item: PlannedSite, sender: PlannedSite | None = None) -> st
         "(`--outbox` avoids this for a caller whose data Django or SQLAlchemy manages). "
         f"Once Kafka has it, {site.callee} handles it later, at least once; its errors go to "
         f"{dead_letter}"
+    )
+
+
+#: The 4xx answers the runtime retries (its ``RETRIED_4XX``), as gRPC names them where
+#: grpc-gateway maps one to them.
+_RETRIED = {
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    408: "",
+    425: "",
+    429: "RESOURCE_EXHAUSTED",
+}
+
+
+def _errors_go(item: PlannedSite, dead_letter: str, final: Sequence[int]) -> str:
+    """Where the callee's errors go instead of to this caller, as the runtime classifies
+    them: a caller's error at once, a failure after the consumer's retries."""
+    retried = [status for status in _RETRIED if status not in final]
+    if item.send.is_grpc:
+        codes = [_RETRIED[s] for s in retried if _RETRIED[s]]
+        refused = [_RETRIED[s] for s in (401, 403) if s in final]
+        at_once = ", ".join(["INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", *refused])
+        return (
+            f"its errors go to {dead_letter} instead of reaching this caller: at once for "
+            f"{at_once}; after the consumer's retries for "
+            f"{', '.join(['UNAVAILABLE', 'INTERNAL', *codes])} and the like"
+        )
+    listed = ", ".join(str(s) for s in retried[:-1]) + f" and {retried[-1]}"
+    return (
+        f"its errors go to {dead_letter} instead of reaching this caller: a 4xx at once, "
+        f"a 5xx (and {listed}) after the consumer's retries"
     )
 
 

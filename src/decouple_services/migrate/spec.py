@@ -101,6 +101,11 @@ class TopicSpec:
     #: ``(body key, constant)`` of each key of ``fields`` the consumer adds itself: what
     #: the callee's call sent as a constant, which the event does not carry.
     values: tuple[tuple[str, Any], ...] = ()
+    #: The answers its consumer dead-letters at once though the runtime retries them
+    #: otherwise (its ``Subscription.final_statuses``): ``(401, 403)`` where the event's
+    #: data says who asks, or a gRPC call sent no credential, so a refusal is of the user
+    #: the data names (a permission denied), not of the consumer's own credential.
+    final_statuses: tuple[int, ...] = ()
 
     @property
     def retry_topic(self) -> str:

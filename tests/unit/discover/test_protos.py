@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from decouple_services.discover.protos import ProtoService, by_name, proto_services
+from decouple_services.discover.protos import (
+    ProtoService,
+    by_name,
+    proto_messages,
+    proto_services,
+    read_proto_messages,
+)
 
 NO_PACKAGE = """\
 syntax = "proto3";
@@ -55,3 +61,51 @@ def test_copies_of_one_service_merge_and_one_name_in_two_packages_is_left_out() 
     found = by_name(copies)
     assert set(found) == {"Users"}
     assert found["Users"].methods == ("Get", "Delete")
+
+
+MESSAGES = """\
+syntax = "proto3";
+message NotificationRequest {
+  GrpcNotification notification = 1;
+  shared.GrpcUser requesting_user = 2;
+}
+message GrpcNotification {
+  string id = 1;  // the entity's
+  repeated string tags = 2;
+  oneof optional_delay {
+    google.protobuf.NullValue delay_null = 3;
+    Interval delay = 4;
+  }
+  map<string, string> labels = 5;
+  message Inner { string secret = 1; }
+  enum Kind { KIND_UNSET = 0; }
+  option deprecated = true;
+}
+"""
+
+
+def test_messages_give_their_fields_types_oneofs_included_nested_ones_apart() -> None:
+    messages = proto_messages(MESSAGES)
+    assert messages["NotificationRequest"] == {
+        "notification": "GrpcNotification",
+        "requesting_user": "shared.GrpcUser",
+    }
+    assert messages["GrpcNotification"] == {
+        "id": "string",
+        "tags": "string",
+        "delay_null": "google.protobuf.NullValue",
+        "delay": "Interval",
+    }
+    assert messages["Inner"] == {"secret": "string"}
+
+
+def test_a_message_two_files_declare_differently_is_left_out() -> None:
+    files = {
+        "a.proto": b"message Item { string id = 1; }\nmessage Req { Item item = 1; }",
+        "b.proto": b"message Item { string sku = 1; }",
+        "c.proto": b"message Req { Item item = 1; }",
+        "d.txt": b"message Other { string id = 1; }",
+    }
+    messages = read_proto_messages(files, files.get)
+    assert "Item" not in messages and messages["Req"] == {"item": "Item"}
+    assert "Other" not in messages

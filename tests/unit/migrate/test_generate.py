@@ -1228,6 +1228,32 @@ def test_a_delete_consumer_counts_a_404_on_a_repeat_as_done() -> None:
     assert 'method="DELETE",' in text and "ok_statuses=(404,)," in text
 
 
+def test_a_grpc_delete_consumer_counts_not_found_on_a_repeat_as_done() -> None:
+    """A redelivered gRPC delete gets NOT_FOUND (404) as a repeated HTTP DELETE does: done
+    when an earlier attempt was made. Another RPC gets no such status."""
+    grpc = gen_examples.CONSUMERS["grpc"]
+    assert grpc.handler is not None
+    assert "ok_statuses" not in render_consumer(grpc)
+    for method in ("DeleteCharge", "delete_charge_by_id", "RemoveCard"):
+        path = f"/shop.payments.v1.PaymentService/{method}"
+        endpoint = replace(grpc.handler.endpoint, path=path)
+        text = render_consumer(replace(grpc, handler=replace(grpc.handler, endpoint=endpoint)))
+        assert "ok_statuses=(404,)," in text, method
+    undeleted = replace(grpc.handler.endpoint, path="/shop.PaymentService/UndeletableRefund")
+    assert "ok_statuses" not in render_consumer(
+        replace(grpc, handler=replace(grpc.handler, endpoint=undeleted))
+    )
+
+
+def test_a_consumer_of_user_refusals_dead_letters_them_at_once() -> None:
+    """The topic's ``final_statuses`` (its data says who asks) reach the subscription."""
+    grpc = gen_examples.CONSUMERS["grpc"]
+    assert "final_statuses" not in render_consumer(grpc)
+    text = render_consumer(replace(grpc, topic=replace(grpc.topic, final_statuses=(401, 403))))
+    assert "    final_statuses=(401, 403),\n" in text
+    ast.parse(text)
+
+
 def test_a_nested_test_datum_is_broken_as_ruff_formats_it(tmp_path: Path) -> None:
     """A JSON:API body nests its attributes: the item that does not fit on its own line
     is broken in turn, so the generated test passes ``ruff format`` as written."""

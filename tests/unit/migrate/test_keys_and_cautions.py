@@ -12,7 +12,7 @@ import pytest
 from sources import dedented, line_of
 
 from decouple_services.app.pipeline import ScanOptions, scan
-from decouple_services.core.model import CallSite, ScanResult
+from decouple_services.core.model import CallSite, Endpoint, ScanResult
 from decouple_services.migrate.codemod import CallFacts, SendSpec
 from decouple_services.migrate.hazards import (
     Effect,
@@ -33,9 +33,13 @@ from decouple_services.migrate.plan import (
     PlanOptions,
     across_topics,
     choose_key,
+    final_statuses,
     key_not_entity,
     nested_key,
+    proto_messages_under,
+    unordered_update,
 )
+from decouple_services.migrate.report import behaviour_change
 from decouple_services.migrate.run import migrate_scanned
 from decouple_services.migrate.select import Criteria, select_sites
 
@@ -188,6 +192,60 @@ def test_a_model_whose_id_the_caller_never_reads_is_not_keyed_by_a_guess() -> No
     assert choose_key((), payload, _GRPC_CALLER, line)[0] is None
 
 
+_PROTO_MESSAGES = {
+    "NotificationRequest": {"notification": "GrpcNotification", "requesting_user": "GrpcUser"},
+    "GrpcNotification": {"id": "string", "start": "google.protobuf.Timestamp"},
+    "ReminderRequest": {"reminder": "notes.Reminder"},
+    "Reminder": {"text": "string"},
+}
+_PB2_CALLER = dedented(
+    """
+    from app.generated.pb2 import NotificationRequest as GrpcNotificationRequest
+
+    def move(notification, user, clients):
+        clients.update_notification(
+            GrpcNotificationRequest(notification=notification.to_proto(), requesting_user=user)
+        )
+    """
+)
+
+
+def test_a_model_converted_to_a_message_with_an_id_field_is_keyed_by_its_id() -> None:
+    """The request's proto message types the field with a message that has ``id``: the
+    model's ``to_proto()`` fills it, so the send is keyed by the model's id, though the
+    function never reads it (two updates of one notification keep their order)."""
+    line = line_of(_PB2_CALLER, "clients.update_notification")
+    payload = "GrpcNotificationRequest(notification=notification.to_proto(), requesting_user=user)"
+    assert choose_key((), payload, _PB2_CALLER, line)[0] is None  # no protos: no guess
+    assert choose_key((), payload, _PB2_CALLER, line, _PROTO_MESSAGES) == (
+        "notification.id",
+        "the payload's notification.id",
+    )
+    # a module-qualified message, and a nested message without an id
+    qualified = "pb2.NotificationRequest(notification=n.to_pb())"
+    assert nested_key(qualified, _PB2_CALLER, line, _PROTO_MESSAGES) == (
+        "n.id",
+        "the payload's notification.id",
+    )
+    plain = "pb2.ReminderRequest(reminder=r.to_proto())"
+    assert nested_key(plain, _PB2_CALLER, line, _PROTO_MESSAGES) is None
+
+
+def test_the_repositorys_proto_messages_are_read_under_its_root(tmp_path: Path) -> None:
+    (tmp_path / "shared" / "proto").mkdir(parents=True)
+    (tmp_path / "shared" / "proto" / "n.proto").write_text(
+        "message GrpcNotification { string id = 1; }\n", encoding="utf-8"
+    )
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "x.proto").write_text("message Hidden { string id = 1; }\n")
+
+    def read(path: str) -> bytes | None:
+        return (tmp_path / path).read_bytes()
+
+    assert proto_messages_under(str(tmp_path), read) == {"GrpcNotification": {"id": "string"}}
+    assert proto_messages_under(str(tmp_path / "missing"), read) == {}
+
+
 def test_a_nested_message_built_with_an_id_gives_its_id() -> None:
     source = "def f(a):\n    stub.Update(Req(item=Item(id=a.pk, name=a.name)))\n"
     assert nested_key("Req(item=Item(id=a.pk, name=a.name))", source, 2) == (
@@ -231,6 +289,23 @@ def test_key_entity_reads_a_nested_dicts_id() -> None:
     assert key_entity(_send(key="o.id", key_origin="the payload's order.id")) == "order"
     assert key_entity(_send(key="u", key_origin="the payload's data.user_id")) == "user"
     assert key_entity(_send(key="o", key_origin="the payload's data.order.id")) == "order"
+
+
+def test_an_unkeyed_update_is_cautioned_that_two_may_land_in_either_order() -> None:
+    item = _planned("cs-1", "m.update", "notes.update-notification", "k", "the payload's id")
+    unkeyed = replace(item.send, key=None)
+    caution = unordered_update(item.site, unkeyed)
+    assert caution is not None and caution.code == "unordered-update"
+    assert "either order" in caution.reason and "`update-notification`" in caution.reason
+    assert "`key=`" in caution.suggestion
+    # keyed, or not an update: nothing to say
+    assert unordered_update(item.site, item.send) is None
+    assert unordered_update(item.site, replace(unkeyed, topic="notes.reset-password")) is None
+    assert unordered_update(item.site, replace(unkeyed, topic="notes.setUp")) is not None
+    # an HTTP PUT or PATCH, whatever its topic
+    put = replace(item.site, method="PATCH", client="requests")
+    caution = unordered_update(put, replace(unkeyed, topic="notes.notification"))
+    assert caution is not None and "`PATCH`" in caution.reason
 
 
 # --- one entity over several topics -------------------------------------------------------
@@ -540,6 +615,39 @@ def test_a_payload_carrying_who_asks_is_cautioned_to_restrict_producers() -> Non
     assert identity_caution(_fields('{"principal": p}'), "t") is not None
 
 
+def test_the_identity_caution_says_the_client_no_longer_hears_a_refusal() -> None:
+    """The callee checks the user the data names and may refuse them: the client's
+    request now succeeds all the same, so the permission is checked before sending."""
+    caution = identity_caution(_fields("Req(event_id=e, requesting_user=user)"), "events.x")
+    assert caution is not None
+    assert "permission denied" in caution.reason and "no longer hears it" in caution.reason
+    assert caution.suggestion.startswith("check the user's permission in the caller")
+
+
+def _grpc_planned(
+    payload: str, *, cautions: bool = False, headers: tuple[str, ...] = ()
+) -> PlannedSite:
+    item = _planned("cs-1", "m.delete", "events.delete-event", "str(e)", "the payload's event_id")
+    found = identity_caution(_fields(payload), "events.delete-event") if cautions else None
+    return replace(item, payload=payload, cautions=(found,) if found else (), headers=headers)
+
+
+def test_refusals_are_final_where_the_data_says_who_asks_or_grpc_sent_no_credential() -> None:
+    """401 and 403 are dead-lettered at once when the callee's refusal can only be of the
+    user the data names; a call that sent a credential keeps the runtime's rule."""
+    grpc = Endpoint("events", "grpc", "RPC", "/EventService/delete_event", "h", "f.py", 1, "grpc")
+    http = Endpoint("events", "http", "POST", "/events/delete", "h", "f.py", 1, "flask")
+    asks = _grpc_planned("Req(event_id=e, requesting_user=user)", cautions=True)
+    assert final_statuses([asks], http) == (401, 403)
+    # a carried site has no cautions: its data still says who asks
+    assert final_statuses([replace(asks, cautions=())], http) == (401, 403)
+    quiet = _grpc_planned("Req(event_id=e)")
+    assert final_statuses([quiet], grpc) == (401, 403)
+    assert final_statuses([quiet], http) == ()
+    forwarded = replace(asks, headers=("authorization",))
+    assert final_statuses([forwarded], grpc) == ()
+
+
 def test_a_whole_user_in_the_payload_is_cautioned_for_the_data_topics_keep() -> None:
     """``requesting_user=grpc_user`` stores the user's email in the topic, and in its
     dead-letter topic until deleted: the caution says so and what to send instead; an id
@@ -640,3 +748,19 @@ def test_a_credential_from_the_users_request_gets_a_caution() -> None:
     service = user_credential_caution((("'Authorization'", "f'Bearer {API_TOKEN}'"),), None, 0)
     assert service is None
     assert user_credential_caution((("'X-Trace'", "request.headers['X-Trace']"),), None, 0) is None
+
+
+def test_the_behaviour_change_says_which_errors_wait_for_retries() -> None:
+    """A waiting send's row says where the callee's errors go as the runtime classifies
+    them: not every 4xx at once (401, 403, 408, 425, 429 are retried), and a refusal of
+    the user the data names at once where the subscription's final_statuses say so."""
+    item = _planned("cs-1", "m.update", "invites.update", "invite.id", "the payload's invite.id")
+    http = replace(item, send=replace(item.send, wait=True))
+    said = behaviour_change(http)
+    assert "4xx/5xx" not in said
+    assert "a 4xx at once, a 5xx (and 401, 403, 408, 425 and 429) after" in said
+    grpc = replace(item, send=replace(item.send, wait=True, is_grpc=True))
+    said = behaviour_change(grpc, final=(401, 403))
+    assert "at once for INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED, " in said
+    assert "PERMISSION_DENIED; after the consumer's retries for UNAVAILABLE" in said
+    assert "PERMISSION_DENIED at once" not in behaviour_change(grpc)

@@ -9,6 +9,7 @@ service imports its own copy.
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import importlib.util
 import itertools
@@ -3463,6 +3464,67 @@ def test_ok_statuses_are_set_for_the_process_and_4xx_only(
     assert runtime.ok_statuses(sub) == frozenset()
     monkeypatch.setenv("DECOUPLE_OK_STATUSES", "503")
     with pytest.raises(ValueError, match="DECOUPLE_OK_STATUSES takes 4xx"):
+        runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
+
+
+def _action(runtime: ModuleType, sub: Any, status: int) -> str:
+    """What the runtime does with an event its application answers ``status``."""
+    value = runtime.encode(runtime.make_event("x", "y", {}, event_id="e-3"))
+    return str(runtime.handle(value, [], sub, Answers(status), runtime.MemoryStore(), "g").action)
+
+
+def test_a_refusal_of_the_user_the_event_names_is_dead_lettered_at_once(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription whose data says who asks (``final_statuses=(401, 403)``): the
+    callee's PERMISSION_DENIED is that user's, which a retry only repeats, holding the
+    key's later events behind it for the whole backoff. Without them it is retried, as the
+    consumer's own credential may be the one refused."""
+    for name in ("DECOUPLE_FINAL_STATUSES", "DECOUPLE_REQUEST_HEADERS"):
+        monkeypatch.delenv(name, raising=False)
+    value = runtime.encode(runtime.make_event("x", "y", {"event_id": "e1"}, event_id="e-9"))
+    sub = _sub(runtime, "x:y", "function", "/", final_statuses=(401, 403))
+    for status in (401, 403):
+        outcome = runtime.handle(value, [], sub, Answers(status), runtime.MemoryStore(), "g")
+        assert (outcome.action, outcome.status) == ("dead_letter", status)
+        assert isinstance(outcome.error, runtime.PermanentError)
+    # the other retried 4xx stay retried, and so do both without final_statuses
+    assert _action(runtime, sub, 429) == "retry"
+    plain = _sub(runtime, "x:y", "function", "/")
+    assert _action(runtime, plain, 403) == "retry"
+    # a call that timed out and answered later is classified the same way
+    done: concurrent.futures.Future[int] = concurrent.futures.Future()
+    done.set_result(403)
+    assert runtime.finished("e-9", done, final=runtime.final_statuses(sub)).action == "dead_letter"
+
+
+def test_a_401_stays_retried_while_the_consumer_sends_its_own_credential(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``DECOUPLE_REQUEST_HEADERS`` naming a credential, a 401 may be of that one (a
+    rotated token), which a retry outlives; a 403 is still the user's refusal."""
+    monkeypatch.delenv("DECOUPLE_FINAL_STATUSES", raising=False)
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", '{"Authorization": "Bearer own"}')
+    sub = _sub(runtime, "x:y", "function", "/", final_statuses=(401, 403))
+    assert runtime.final_statuses(sub) == {403}
+    assert _action(runtime, sub, 401) == "retry"
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", '{"X-Tenant": "a"}')
+    assert runtime.final_statuses(sub) == {401, 403}
+
+
+def test_final_statuses_are_set_for_the_process_and_4xx_only(
+    runtime: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = _sub(runtime, "x:y", "function", "/", final_statuses=(401, 403))
+    monkeypatch.setenv("DECOUPLE_FINAL_STATUSES", "none")
+    assert runtime.final_statuses(sub) == frozenset()
+    assert _action(runtime, sub, 403) == "retry"
+    # named for the process, a 401 is final even beside the consumer's own credential
+    monkeypatch.setenv("DECOUPLE_REQUEST_HEADERS", '{"Authorization": "Bearer own"}')
+    monkeypatch.setenv("DECOUPLE_FINAL_STATUSES", "401")
+    assert runtime.final_statuses(_sub(runtime, "x:y", "function", "/")) == {401}
+    monkeypatch.setenv("DECOUPLE_FINAL_STATUSES", "500")
+    with pytest.raises(ValueError, match="DECOUPLE_FINAL_STATUSES takes 4xx"):
         runtime.Consumer([sub], service="s", store=runtime.MemoryStore(), producer=Sent())
 
 

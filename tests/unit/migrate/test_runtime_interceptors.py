@@ -285,6 +285,47 @@ def test_interceptors_with_no_consumer_credential_are_warned_of_at_start(
     assert "no credential" not in caplog.text
 
 
+def test_a_servicers_permission_denied_for_the_user_the_data_names_is_final(
+    runtime: ModuleType,
+    wiring: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A servicer that checks the user the request names (a ``requesting_user``) and
+    aborts PERMISSION_DENIED: with ``final_statuses=(401, 403)`` the event is dead-lettered
+    at once instead of being retried as the consumer's own credential, and no warning says
+    an interceptor's UNAUTHENTICATED is retried."""
+    import grpc
+
+    def join(self: Any, request: Any, context: Any) -> None:
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "not the owner")
+
+    monkeypatch.setattr(wiring.TeamService, "Join", join)
+    monkeypatch.delenv("DECOUPLE_FINAL_STATUSES", raising=False)
+    _token(monkeypatch, None)
+    final = _sub(
+        runtime, servicer_interceptors="teams_wiring:interceptors", final_statuses=(401, 403)
+    )
+    with caplog.at_level("WARNING"):
+        runtime.application(final).close()
+    assert "no credential" not in caplog.text
+    # the consumer's own credential passes the auth interceptor; the servicer refuses
+    _token(monkeypatch)
+    app = runtime.application(final)
+    try:
+        outcome = _handle(runtime, final, app, "a")
+    finally:
+        app.close()
+    assert (outcome.action, outcome.status) == ("dead_letter", 403)
+    assert "PERMISSION_DENIED: not the owner" in str(outcome.error)
+    plain = _sub(runtime)
+    app = runtime.application(plain)
+    try:
+        assert _handle(runtime, plain, app, "a").action == "retry"
+    finally:
+        app.close()
+
+
 @pytest.mark.parametrize(
     ("code", "action"),
     [
