@@ -1375,11 +1375,32 @@ _SPEC = re.compile(r"^([A-Za-z_][\w.]*):[A-Za-z_]\w*(\(.*\))?$")
 _ROOT_OPTIONS = ("--app-dir", "--chdir", "--pythonpath")
 
 
+#: Interpreter options that take the next word as their value (``python -X dev main.py``).
+_VALUED = frozenset({"-X", "-W", "--check-hash-based-pycs"})
+
+
+def _script_module(rest: Sequence[str]) -> str | None:
+    """The module a ``python`` command's arguments ``rest`` run, as the folder it runs in
+    sees it: ``app.main`` of ``-m app.main``, and of ``app/main.py`` (the file's path from
+    there, dotted: the image holds it at that path); None for ``-c``, a path outside that
+    folder (``/srv/main.py``, ``../x.py``) or one that is no module's name."""
+    rest = list(rest)
+    while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c", "-"):
+        rest = rest[2:] if rest[0] in _VALUED else rest[1:]
+    if rest[:1] == ["-m"]:
+        return rest[1] if len(rest) > 1 and re.fullmatch(r"[A-Za-z_][\w.]*", rest[1]) else None
+    if not rest or not rest[0].endswith(".py") or rest[0].startswith("/"):
+        return None
+    dotted = posixpath.normpath(rest[0])[: -len(".py")].replace("/", ".")
+    return dotted if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", dotted) else None
+
+
 def start_module(words: Sequence[str]) -> str | None:
     """The module the start command ``words`` imports the service from, as its working
     folder sees it: ``main`` of ``uvicorn main:app`` or ``gunicorn -w 4 main:app``,
-    ``app.main`` of ``python -m app.main``. ``None`` for anything else, and for a server
-    told to import from another folder (``--app-dir``, ``--chdir``)."""
+    ``app.main`` of ``python -m app.main`` and of ``python app/main.py``. ``None`` for
+    anything else, and for a server told to import from another folder (``--app-dir``,
+    ``--chdir``)."""
     if _shell_ends(words) is not None and re.search(r"(^|&&|\|\||;)\s*cd\s", words[2]):
         return None  # ``cd app && uvicorn main:app`` imports from another folder
     words = list(_shell_ends(words) or words)
@@ -1393,11 +1414,12 @@ def start_module(words: Sequence[str]) -> str | None:
     name = posixpath.basename(words[0])
     rest = words[1:]
     if _PYTHON.match(name):
-        if rest[:1] != ["-m"] or len(rest) < 2:
-            return None
-        if rest[1] not in _SERVERS:
-            return rest[1] if re.fullmatch(r"[A-Za-z_][\w.]*", rest[1]) else None
-        name, rest = rest[1], rest[2:]
+        module = _script_module(rest)
+        if module is None or module not in _SERVERS or "-m" not in rest:
+            # ``python main.py`` runs ``main`` from the working folder as surely as
+            # ``python -m main`` does: the image must hold it there
+            return module
+        name, rest = module, rest[rest.index("-m") + 2 :]  # ``python -m uvicorn main:app``
     if name not in _SERVERS - {"celery", "flask", "fastapi"}:
         return None
     if any(w.split("=")[0] in _ROOT_OPTIONS for w in rest):
