@@ -550,7 +550,10 @@ _BUILT = (
 )
 
 
-@pytest.mark.parametrize("start", ['["python", "main.py"]', '["python3", "-u", "./main.py"]'])
+@pytest.mark.parametrize(
+    "start",
+    ['["python", "main.py"]', '["python3", "-u", "./main.py"]', '["python", "/code/main.py"]'],
+)
 def test_a_python_file_the_image_runs_tells_the_folder_it_runs_from(
     tmp_path: Path, start: str
 ) -> None:

@@ -1511,28 +1511,36 @@ _ROOT_OPTIONS = ("--app-dir", "--chdir", "--pythonpath")
 _VALUED = frozenset({"-X", "-W", "--check-hash-based-pycs"})
 
 
-def _script_module(rest: Sequence[str]) -> str | None:
+def _script_module(rest: Sequence[str], workdir: str | None) -> str | None:
     """The module a ``python`` command's arguments ``rest`` run, as the folder it runs in
-    sees it: ``app.main`` of ``-m app.main``, and of ``app/main.py`` (the file's path from
-    there, dotted: the image holds it at that path); None for ``-c``, a path outside that
-    folder (``/srv/main.py``, ``../x.py``) or one that is no module's name."""
+    (``workdir``, when known) sees it: ``app.main`` of ``-m app.main``, and of
+    ``app/main.py`` or ``/code/app/main.py`` under ``/code`` (the file's path from there,
+    dotted: the image holds it at that path); None for ``-c``, a path outside that folder
+    (``/srv/main.py``, ``../x.py``) or one that is no module's name."""
     rest = list(rest)
     while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c", "-"):
         rest = rest[2:] if rest[0] in _VALUED else rest[1:]
     if rest[:1] == ["-m"]:
         return rest[1] if len(rest) > 1 and re.fullmatch(r"[A-Za-z_][\w.]*", rest[1]) else None
-    if not rest or not rest[0].endswith(".py") or rest[0].startswith("/"):
+    if not rest or not rest[0].endswith(".py"):
         return None
-    dotted = posixpath.normpath(rest[0])[: -len(".py")].replace("/", ".")
+    path = posixpath.normpath(rest[0])
+    if path.startswith("/"):
+        inside = (workdir or "").rstrip("/") + "/"
+        if workdir is None or not path.startswith(inside):
+            return None
+        path = path[len(inside) :]
+    dotted = path[: -len(".py")].replace("/", ".")
     return dotted if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", dotted) else None
 
 
-def start_module(words: Sequence[str]) -> str | None:
+def start_module(words: Sequence[str], workdir: str | None = None) -> str | None:
     """The module the start command ``words`` imports the service from, as its working
-    folder sees it: ``main`` of ``uvicorn main:app`` or ``gunicorn -w 4 main:app``,
-    ``app.main`` of ``python -m app.main`` and of ``python app/main.py``. ``None`` for
-    anything else, and for a server told to import from another folder (``--app-dir``,
-    ``--chdir``)."""
+    folder (``workdir``: the image's, when known) sees it: ``main`` of ``uvicorn
+    main:app`` or ``gunicorn -w 4 main:app``, ``app.main`` of ``python -m app.main`` and
+    of ``python app/main.py`` (``python /code/app/main.py`` under ``/code``). ``None``
+    for anything else, and for a server told to import from another folder
+    (``--app-dir``, ``--chdir``)."""
     if _shell_ends(words) is not None and re.search(r"(^|&&|\|\||;)\s*cd\s", words[2]):
         return None  # ``cd app && uvicorn main:app`` imports from another folder
     words = list(_shell_ends(words) or words)
@@ -1546,7 +1554,7 @@ def start_module(words: Sequence[str]) -> str | None:
     name = posixpath.basename(words[0])
     rest = words[1:]
     if _PYTHON.match(name):
-        module = _script_module(rest)
+        module = _script_module(rest, workdir)
         if module is None or module not in _SERVERS or "-m" not in rest:
             # ``python main.py`` runs ``main`` from the working folder as surely as
             # ``python -m main`` does: the image must hold it there
@@ -1565,6 +1573,49 @@ def _substituted(text: str, known: Mapping[str, str]) -> str | None:
     if any((m.group(1) or m.group(2)) not in known for m in _REFERENCE.finditer(text)):
         return None
     return _REFERENCE.sub(lambda m: known[m.group(1) or m.group(2)], text)
+
+
+def _declared(keyword: str, rest: str, known: dict[str, str], workdir: str | None) -> str | None:
+    """The stage's ``WORKDIR`` after the instruction ``keyword rest`` (``ARG``, ``ENV``:
+    what it sets goes into ``known``; ``WORKDIR``: the folder it names, from the one
+    before); None once a ``WORKDIR`` reads a variable the Dockerfile does not set."""
+    if keyword == "WORKDIR":
+        folder = _substituted(rest.strip("\"'"), known)
+        if folder is None or workdir is None:
+            return None
+        return posixpath.normpath(posixpath.join(workdir, folder))
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        return workdir
+    if keyword == "ENV" and len(words) == 2 and "=" not in words[0]:
+        words = [f"{words[0]}={words[1]}"]  # the legacy ``ENV NAME value``
+    for word in words:
+        name, equals, value = word.partition("=")
+        filled = _substituted(value, known) if equals else None
+        if filled is None:
+            known.pop(name, None)  # no default, or one read from the unknown
+        else:
+            known[name] = filled
+    return workdir
+
+
+def final_workdir(text: str) -> str | None:
+    """The folder the final stage of the Dockerfile ``text`` runs from: its last
+    ``WORKDIR`` (``/`` without one), read as :func:`image_roots` reads it; None when it
+    reads a variable the Dockerfile does not set."""
+    from decouple_services.discover.markers import dockerfile_instructions
+
+    known: dict[str, str] = {}
+    workdir: str | None = "/"
+    for _, instruction in dockerfile_instructions(text):
+        keyword, _, rest = instruction.strip().partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "FROM":
+            known, workdir = {}, "/"
+        elif keyword in ("ARG", "ENV", "WORKDIR"):
+            workdir = _declared(keyword, rest, known, workdir)
+    return workdir
 
 
 def image_roots(
@@ -1604,27 +1655,8 @@ def image_roots(
             known, workdir, copies = {}, "/", []
             if named:
                 stages[named.group(1)] = copies
-        elif keyword in ("ARG", "ENV"):
-            try:
-                words = shlex.split(rest)
-            except ValueError:
-                continue
-            if keyword == "ENV" and len(words) == 2 and "=" not in words[0]:
-                words = [f"{words[0]}={words[1]}"]  # the legacy ``ENV NAME value``
-            for word in words:
-                name, equals, value = word.partition("=")
-                filled = _substituted(value, known) if equals else None
-                if filled is None:
-                    known.pop(name, None)  # no default, or one read from the unknown
-                else:
-                    known[name] = filled
-        elif keyword == "WORKDIR":
-            folder = _substituted(rest.strip("\"'"), known)
-            workdir = (
-                posixpath.normpath(posixpath.join(workdir, folder))
-                if folder is not None and workdir is not None
-                else None
-            )
+        elif keyword in ("ARG", "ENV", "WORKDIR"):
+            workdir = _declared(keyword, rest, known, workdir)
         elif keyword in ("COPY", "ADD"):
             try:
                 words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
@@ -1646,7 +1678,7 @@ def image_roots(
     if workdir is None:
         return []
     entry, cmd, _, _ = dockerfile_start(text, path)
-    module = start_module([*entry, *cmd])
+    module = start_module([*entry, *cmd], workdir)
     here = posixpath.dirname(path)
     out: list[ImageRoot] = []
     for sources, target, line in copies:

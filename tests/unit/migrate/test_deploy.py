@@ -977,6 +977,22 @@ def test_the_module_a_start_command_imports(words: list[str], module: str | None
     assert deploy.start_module(words) == module
 
 
+def test_a_python_file_named_by_its_absolute_path_is_read_from_the_workdir() -> None:
+    """``python /code/app/main.py`` under ``WORKDIR /code`` runs ``app.main``, as
+    ``python app/main.py`` there does; a file outside the WORKDIR names no module."""
+    assert deploy.start_module(["python", "/code/app/main.py"], "/code") == "app.main"
+    assert deploy.start_module(["python", "/main.py"], "/") == "main"
+    assert deploy.start_module(["python", "/codex/main.py"], "/code") is None
+    assert deploy.start_module(["python", "/code/main.py"]) is None
+    dockerfile = (
+        "FROM python:3.12 AS build\nWORKDIR /src\n\n"
+        "FROM python:3.12\nARG HOME=/srv\nWORKDIR $HOME\nWORKDIR code\n"
+    )
+    assert deploy.final_workdir(dockerfile) == "/srv/code"
+    assert deploy.final_workdir("FROM x\nWORKDIR /a\nFROM y\n") == "/"
+    assert deploy.final_workdir("FROM x\nWORKDIR $UNSET/code\n") is None
+
+
 def _roots(dockerfile: str, files: set[str], path: str = "svc/Dockerfile") -> list[object]:
     folders = {"/".join(f.split("/")[:i]) for f in files for i in range(len(f.split("/")))}
     return list(deploy.image_roots(dockerfile, path, folders.__contains__, files.__contains__))
