@@ -414,20 +414,25 @@ def test_helm_consumers_go_through_an_entrypoint_that_runs_its_arguments(
 
 
 def _copied_app_repo(
-    tmp_path: Path, cmd: str, handler_imports: str = "", copy: str = "COPY ./app /code\n"
+    tmp_path: Path,
+    cmd: str,
+    handler_imports: str = "",
+    copy: str = "COPY ./app /code\n",
+    start: str | None = None,
 ) -> Path:
     """Two FastAPI services whose images copy ``app/`` (a package: it has an
     ``__init__.py``) into ``/code``, the folder they run from (``copy``, the final
-    stage's instructions), and start ``cmd`` there."""
+    stage's instructions), and start ``cmd`` there (``start``: the whole ``CMD`` in its
+    JSON form, ``["python", "main.py"]``, in place of uvicorn's)."""
     root = tmp_path / "repo"
+    start = start or f'["uvicorn", "{cmd}", "--host", "0.0.0.0", "--port", "8000"]'
     dockerfile = (
         "FROM python:3.12-slim\nWORKDIR /code\nCOPY requirements.txt .\n"
-        f"RUN pip install -r requirements.txt\n{copy}"
-        f'CMD ["uvicorn", "{cmd}", "--host", "0.0.0.0", "--port", "8000"]\n'
+        f"RUN pip install -r requirements.txt\n{copy}CMD {start}\n"
     )
     if copy.startswith("FROM"):
         # a multi-stage build: ``copy`` holds the stages, the final one's ``COPY --from``
-        dockerfile = f'{copy}CMD ["uvicorn", "{cmd}", "--host", "0.0.0.0"]\n'
+        dockerfile = f"{copy}CMD {start}\n"
     files = {
         "docker-compose.yml": "services:\n  a:\n    build: ./svc-a\n"
         "    environment:\n      B_URL: http://b:8000\n  b:\n    build: ./svc-b\n",
@@ -536,6 +541,39 @@ def test_a_start_command_that_runs_inside_the_package_is_a_merge_blocker(
         "folder"
     ) in summary
     assert "imported from `svc-b` as `app.decouple_consumers`" in summary
+
+
+_BUILT = (
+    "FROM python:3.12-slim AS build\nWORKDIR /src\nCOPY . .\n"
+    "RUN mkdir /out && cp -r app/* /out/\n\n"
+    "FROM python:3.12-slim\nWORKDIR /code\nCOPY --from=build /out /code\n"
+)
+
+
+@pytest.mark.parametrize(
+    "start",
+    ['["python", "main.py"]', '["python3", "-u", "./main.py"]', '["python", "/code/main.py"]'],
+)
+def test_a_python_file_the_image_runs_tells_the_folder_it_runs_from(
+    tmp_path: Path, start: str
+) -> None:
+    """``python main.py`` imports ``main`` from the folder it runs in, as ``uvicorn
+    main:app`` does: where the final stage takes its code from a path the build made
+    (``COPY --from=build /out /code``), ``main`` in ``svc-b/app`` says the image runs
+    from a copy of that folder, where the consumers' ``app`` package is not; a plain
+    ``COPY ./app /code`` settles it, and the consumers go beside ``main``."""
+    diff, summary = _migrate_a(_copied_app_repo(tmp_path, "", copy=_BUILT, start=start))
+    assert '+    target="app.main:app",' in diff
+    assert (
+        "merge blocker: the consumers of b: svc-b/Dockerfile:9 starts the service "
+        "importing `main`, which is in `svc-b/app`, so the image runs from a copy of that "
+        "folder"
+    ) in summary
+    shutil.rmtree(tmp_path / "repo")
+    diff, summary = _migrate_a(_copied_app_repo(tmp_path, "", start=start))
+    assert '+    target="main:app",' in diff
+    assert "+    - decouple_consumers\n" in diff and "app.decouple_consumers" not in diff
+    assert "merge blocker" not in summary
 
 
 def test_a_start_command_that_agrees_with_the_consumers_package_raises_nothing(

@@ -203,7 +203,7 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
             # for every scan to print.
             warnings.simplefilter("ignore")
             tree = ast.parse(source, filename=path)
-        return tree, _decode(source), None
+        return tree, decode_source(source), None
     except SyntaxError as exc:
         if "codec" in (exc.msg or "") or "decode" in (exc.msg or ""):
             return _skipped(
@@ -220,7 +220,7 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
         return _skipped(path, 1, code, f"cannot parse: {type(exc).__name__}: {exc}")
     # Most newer syntax (PEP 695 generics and aliases, PEP 758 except lists) is rewritten
     # in the text, keeping every line, and read by ast; libcst is the slow last resort.
-    text = _decode(source)
+    text = decode_source(source)
     lowered_text = lower_new_syntax(text)
     if lowered_text is not None:
         try:
@@ -296,8 +296,11 @@ def _looks_like_python2(source: bytes) -> bool:
     )
 
 
-def _decode(source: bytes) -> str:
-    """The text ``ast`` parsed: decoded with the file's coding cookie (PEP 263) or BOM."""
+def decode_source(source: bytes) -> str:
+    """The text of the Python ``source``, as ``ast`` parses it: decoded with the file's
+    coding cookie (PEP 263) or BOM (left out), else as UTF-8 with what does not decode
+    replaced. The scan and the migration's search of the repository's tests read through
+    it, so a file in another encoding reads the same in both."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
         return source.decode(encoding)

@@ -17,7 +17,7 @@ from decouple_services.detect.facts import RawCall
 from decouple_services.detect.values import Lit, Obj, Value, concat
 
 #: Objects whose requests carry a full url.
-_MANAGERS = frozenset(
+MANAGERS = frozenset(
     {
         "urllib3.PoolManager",
         "urllib3.poolmanager.PoolManager",
@@ -28,13 +28,14 @@ _MANAGERS = frozenset(
     }
 )
 #: Connection pools bound to one host: their requests carry a path.
-_POOLS = {
+POOLS = {
     "urllib3.HTTPConnectionPool": "http",
     "urllib3.connectionpool.HTTPConnectionPool": "http",
     "urllib3.HTTPSConnectionPool": "https",
     "urllib3.connectionpool.HTTPSConnectionPool": "https",
 }
-_POOLS_FROM_URL = frozenset(
+#: Functions that make such a pool for the host of a url.
+POOLS_FROM_URL = frozenset(
     {"urllib3.connection_from_url", "urllib3.connectionpool.connection_from_url"}
 )
 #: ``manager.connection_from_url(url)`` / ``connection_from_host(host, port, scheme)``, as
@@ -142,7 +143,7 @@ class Urllib3Detector(Detector):
         if receiver is None or call.name not in _METHODS:
             return None
         kind = _unvendored(receiver.type)
-        if kind in _MANAGERS:
+        if kind in MANAGERS:
             return _request(call, receiver, None)
         base = _pool_base(kind, receiver)
         if base is None:
@@ -170,9 +171,9 @@ def _unvendored(name: str) -> str:
 
 def _pool_base(kind: str, pool: Obj) -> Value | None:
     """``http://host:port`` for a connection pool, or None when ``pool`` is not one."""
-    if kind in _POOLS:
-        return _host_base(Lit(_POOLS[kind]), pool.arg(0, "host"), pool.arg(1, "port"))
-    if kind in _POOLS_FROM_URL or kind.endswith(_FROM_URL_METHOD):
+    if kind in POOLS:
+        return _host_base(Lit(POOLS[kind]), pool.arg(0, "host"), pool.arg(1, "port"))
+    if kind in POOLS_FROM_URL or kind.endswith(_FROM_URL_METHOD):
         # The url's path is ignored by the pool; the resolver only reads its host from it.
         return pool.arg(0, "url")
     if kind.endswith(_FROM_HOST_METHOD):
@@ -199,7 +200,7 @@ def _has_timeout(call: RawCall, owner: Obj | None) -> bool:
         return own
     if owner is not None:
         # HTTPConnectionPool(host, port, timeout): the third positional argument.
-        pooled = owner.arg(2, "timeout") if _unvendored(owner.type) in _POOLS else None
+        pooled = owner.arg(2, "timeout") if _unvendored(owner.type) in POOLS else None
         return bool(sets_timeout(owner.kwarg("timeout") or pooled))
     return False
 

@@ -738,22 +738,35 @@ class _Exports:
         return list(self.carried.items()), list(dict.fromkeys(self.lost))
 
 
+#: ``setup() {``, ``function setup {``, ``function setup() {``, and ``setup()`` whose
+#: ``{`` is on the next line (group 3 is None): a shell function's definition.
+_FUNCTION = re.compile(
+    r"^(?:function\s+([A-Za-z_][\w:.-]*)(?:\s*\(\s*\))?|([A-Za-z_][\w:.-]*)\s*\(\s*\))"
+    r"\s*(\{.*)?$"
+)
+#: ``setup() (``: a function whose body runs in a subshell.
+_SUBSHELL_FUNCTION = re.compile(r"^\s*(?:function\s+)?[A-Za-z_][\w:.-]*\s*\(\s*\)\s*(?=\()")
+
+
 def _in_subshells(lines: Sequence[str]) -> set[int]:
     """The indexes of ``lines`` (:func:`script_lines`) inside a subshell: from a line that
-    starts with ``(`` (not ``((``, arithmetic) to the line of its matching ``)``. What a
-    subshell exports never reaches the script that runs the service. Parentheses inside
-    quotes are not counted, and a ``$( ... )`` inside it opens and closes as it does; a
-    subshell that does not close runs to the end."""
+    starts with ``(`` (not ``((``, arithmetic), or defines a function whose body is one
+    (``setup() (``), to the line of its matching ``)``. What a subshell exports never
+    reaches the script that runs the service. Parentheses inside quotes are not counted,
+    and a ``$( ... )`` inside it opens and closes as it does; a subshell that does not
+    close runs to the end."""
     inside: set[int] = set()
     at = 0
     while at < len(lines):
         stripped = lines[at].lstrip()
-        if not stripped.startswith("(") or stripped.startswith("(("):
+        function = _SUBSHELL_FUNCTION.match(lines[at])
+        if function is None and (not stripped.startswith("(") or stripped.startswith("((")):
             at += 1
             continue
+        start = function.end() if function is not None else 0  # after the name's ``()``
         depth, end = 0, len(lines) - 1
         for index in range(at, len(lines)):
-            for char in _scan(lines[index])[1]:
+            for char in _scan(lines[index])[1][start if index == at else 0 :]:
                 if char == "(":
                     depth += 1
                 elif char == ")":
@@ -768,12 +781,129 @@ def _in_subshells(lines: Sequence[str]) -> set[int]:
     return inside
 
 
+def _split(line: str) -> list[str]:
+    """The commands of one line of shell split at ``;`` (and a ``case`` branch's ``;;``),
+    not at one inside quotes, ``$( ... )``, backquotes or escaped (``\\;``); the comment
+    left out."""
+    code, masked = _scan(line)
+    out: list[str] = []
+    start, depth, backquoted = 0, 0, False
+    for at, char in enumerate(masked):
+        if char == "`" and (at == 0 or masked[at - 1] != "\\"):
+            backquoted = not backquoted
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)  # a ``case`` pattern's ``start)`` opens nothing
+        elif char == ";" and not depth and not backquoted and masked[at - 1 : at] != "\\":
+            out.append(code[start:at])
+            start = at + 1
+    out.append(code[start:])
+    return [c.strip() for c in out if c.strip()]
+
+
+#: A ``|`` that pipes (not ``||`` nor ``>|``) or an ``&`` that puts in the background (not
+#: ``&&``, ``2>&1``, ``&>``): what it applies to runs in a subshell of its own.
+_APART = re.compile(r"(?<![|>])\|(?!\|)|(?<![&<>])&(?![&>])")
+
+
+class _OwnShell:
+    """What a shell script runs in its own shell for sure, read in order: the commands of
+    its top level, of a ``{ ...; }`` group there (not one piped or put in the background)
+    and of a function it calls there (its body as far as a ``return``), whose ``export
+    NAME=value`` go to ``exports``. A block (``if``, ``case``, a loop) runs only
+    sometimes, and a subshell (``( ... )``, a pipeline, ``&``) exports nothing to the
+    script: neither is read."""
+
+    def __init__(self, lines: Sequence[str], depths: Sequence[int], exports: _Exports) -> None:
+        self.exports = exports
+        self.functions: dict[str, tuple[list[tuple[str, int]], int]] = {}
+        self.calling: set[str] = set()
+        subshells = _in_subshells(lines)
+        #: each command with the number of blocks open before it
+        self.commands: list[tuple[str, int]] = []
+        for index, (line, depth) in enumerate(zip(lines, depths, strict=True)):
+            if index in subshells:
+                continue
+            for command in _split(line):
+                self.commands.append((command, depth))
+                depth += _block_change(command)
+
+    def run(self, commands: Sequence[tuple[str, int]], level: int, function: bool) -> bool:
+        """Read ``commands`` whose blocks open at ``level`` (those deeper run only
+        sometimes); whether a ``return`` of the ``function`` they are the body of ended
+        it."""
+        at = 0
+        while at < len(commands):
+            text, depth = commands[at]
+            if function and any(c[:1] == ["return"] for c in _commands(_words(text) or [])):
+                return True  # what follows a ``return`` runs only when it does not
+            at += 1
+            if depth != level:
+                continue
+            defined = _FUNCTION.match(text)
+            if defined is not None:
+                opening = defined.group(3)
+                if opening is None:  # ``setup()`` with its ``{`` on the next line
+                    if at == len(commands) or not commands[at][0].startswith("{"):
+                        continue
+                    opening = commands[at][0]
+                    at += 1
+                body, at, _ = self._block(commands, at, opening, level)
+                self.functions[defined.group(1) or defined.group(2)] = (body, level + 1)
+                continue
+            if text == "{" or text.startswith(("{ ", "{\t")):
+                body, at, closing = self._block(commands, at, text, level)
+                if _APART.search(_scan(closing)[1]) is None and self.run(body, level + 1, function):
+                    return True
+                continue
+            called = self._called(text)
+            if called is not None:
+                self.calling.add(called)
+                # a function's ``return`` ends the function, not its caller
+                self.run(*self.functions[called], function=True)
+                self.calling.discard(called)
+                continue
+            self.exports.read(text)
+        return False
+
+    def _block(
+        self, commands: Sequence[tuple[str, int]], at: int, opening: str, level: int
+    ) -> tuple[list[tuple[str, int]], int, str]:
+        """The body of the ``{`` group that ``opening`` (a command at ``level``) begins,
+        the commands from ``at`` on up to its ``}``: the commands inside, where the ones
+        after it begin, and the command that closes it (``} > /dev/null``)."""
+        body = [(opening[1:].strip(), level + 1)] if opening[1:].strip() else []
+        end = at
+        while end < len(commands):
+            text, depth = commands[end]
+            end += 1
+            if depth == level + 1 and text.startswith("}") and _block_change(text) < 0:
+                return body, end, text
+            body.append((text, depth))
+        return body, end, ""
+
+    def _called(self, text: str) -> str | None:
+        """The function ``text`` calls in the script's own shell: its first command, not
+        piped nor put in the background (``setup || exit 1`` calls it, ``setup | tee``
+        runs it in a subshell); None for any other command."""
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            return None
+        name = words[0] if words else ""
+        if name not in self.functions or name in self.calling:
+            return None
+        return name if _APART.search(_scan(text)[1]) is None else None
+
+
 def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """``(carried, lost)``: the ``export NAME=value`` lines at the top level of the shell
-    ``script`` (not inside a function, a branch or a loop, indented or not) as
-    ``(name, value)``, their ``${VAR}`` filled from the plain assignments before them;
-    and the names of those whose value cannot be told (it runs a command, ``$(...)``,
-    or reads a variable the script does not set)."""
+    """``(carried, lost)``: the ``export NAME=value`` the shell ``script`` runs in its own
+    shell for sure (:class:`_OwnShell`: at its top level, indented or not, in a ``{ ...;
+    }`` group there or in a function it calls there; not inside a branch, a loop or a
+    subshell) as ``(name, value)``, their ``${VAR}`` filled from the plain assignments
+    before them; and the names of those whose value cannot be told (it runs a command,
+    ``$(...)``, or reads a variable the script does not set)."""
     lines = script_lines(script)
     depths = block_depths(lines)
     if depths is None:
@@ -781,12 +911,10 @@ def script_exports(script: str) -> tuple[list[tuple[str, str]], list[str]]:
         # known, so none is carried and every one is named
         return [], exported_names(lines)
     exports = _Exports()
-    subshells = _in_subshells(lines)
-    for index, (line, depth) in enumerate(zip(lines, depths, strict=True)):
-        # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
-        # runs only sometimes: what it exports is not the script's for sure
-        if depth == 0 and index not in subshells:
-            exports.read(line)
+    # a block the script's author did not indent (``if [ "$DEBUG" ]; then`` ... ``fi``)
+    # runs only sometimes: what it exports is not the script's for sure
+    shell = _OwnShell(lines, depths, exports)
+    shell.run(shell.commands, 0, function=False)
     return exports.result()
 
 
@@ -847,60 +975,64 @@ def selected_branch(script: str, argument: str) -> Branch | None:
     if depths is None:
         return None  # its blocks were not read: every export is named (script_exports)
     subshells = _in_subshells(lines)
-    at = 0
-    while at < len(lines):
-        line = lines[at]
-        at += 1
-        if depths[at - 1] != 0 or at - 1 in subshells:
-            continue
-        if _CASE_ON_FIRST.match(line.strip()) is None:
-            exports.read(line)
-            continue
-        # the branches: a pattern line, its body (indented or on the pattern's line), ``;;``
-        while at < len(lines):
-            commands, _ = _statements(lines[at])
-            at += 1
-            text = " ".join(commands)
-            if not text:
-                continue
-            if text == "esac" or text.startswith("esac "):
-                return None
-            pattern = _PATTERN.match(text)
-            if pattern is None:
-                return None  # not a layout read here
-            alternatives = [a.strip().strip("\"'") for a in pattern.group(1).split("|")]
-            chosen = any(fnmatch.fnmatchcase(argument, a) for a in alternatives if a)
-            branch = _Exports(exports.known)
-            sometimes: list[str] = []
-            line_of, inner = at, 0
-            body = lines[at - 1][lines[at - 1].index(")") + 1 :]
-            body_at = None  # the pattern's own line (``(start)`` is no subshell)
-            while True:
-                commands, ends = _statements(body)
-                change = _block_change(body)
-                for command in commands:
-                    if body_at in subshells:
-                        continue  # what a subshell exports stays there
-                    if inner == 0:
-                        branch.read(command)
-                    elif (named := _EXPORT_NAME.match(command)) is not None:
-                        sometimes.append(named.group(1))
-                inner = max(0, inner + change)
-                if (ends and inner == 0) or at >= len(lines):
-                    break
-                body, body_at = lines[at], at
-                at += 1
-            if chosen:
-                carried, lost = branch.result()
-                own = [(n, v) for n, v in carried if exports.carried.get(n) != v]
-                return Branch(
-                    line_of,
-                    " | ".join(alternatives),
-                    tuple(own),
-                    tuple(lost),
-                    tuple(dict.fromkeys(n for n in sometimes if n not in dict(carried))),
-                )
+    case = next(
+        (
+            n
+            for n, line in enumerate(lines)
+            if depths[n] == 0 and n not in subshells and _CASE_ON_FIRST.match(line.strip())
+        ),
+        None,
+    )
+    if case is None:
         return None
+    # what runs before it, as the script's own exports are read (script_exports)
+    shell = _OwnShell(lines[:case], depths[:case], exports)
+    shell.run(shell.commands, 0, function=False)
+    at = case + 1
+    # the branches: a pattern line, its body (indented or on the pattern's line), ``;;``
+    while at < len(lines):
+        commands, _ = _statements(lines[at])
+        at += 1
+        text = " ".join(commands)
+        if not text:
+            continue
+        if text == "esac" or text.startswith("esac "):
+            return None
+        pattern = _PATTERN.match(text)
+        if pattern is None:
+            return None  # not a layout read here
+        alternatives = [a.strip().strip("\"'") for a in pattern.group(1).split("|")]
+        chosen = any(fnmatch.fnmatchcase(argument, a) for a in alternatives if a)
+        branch = _Exports(exports.known)
+        sometimes: list[str] = []
+        line_of, inner = at, 0
+        body = lines[at - 1][lines[at - 1].index(")") + 1 :]
+        body_at = None  # the pattern's own line (``(start)`` is no subshell)
+        while True:
+            commands, ends = _statements(body)
+            change = _block_change(body)
+            for command in commands:
+                if body_at in subshells:
+                    continue  # what a subshell exports stays there
+                if inner == 0:
+                    branch.read(command)
+                elif (named := _EXPORT_NAME.match(command)) is not None:
+                    sometimes.append(named.group(1))
+            inner = max(0, inner + change)
+            if (ends and inner == 0) or at >= len(lines):
+                break
+            body, body_at = lines[at], at
+            at += 1
+        if chosen:
+            carried, lost = branch.result()
+            own = [(n, v) for n, v in carried if exports.carried.get(n) != v]
+            return Branch(
+                line_of,
+                " | ".join(alternatives),
+                tuple(own),
+                tuple(lost),
+                tuple(dict.fromkeys(n for n in sometimes if n not in dict(carried))),
+            )
     return None
 
 
@@ -1375,11 +1507,40 @@ _SPEC = re.compile(r"^([A-Za-z_][\w.]*):[A-Za-z_]\w*(\(.*\))?$")
 _ROOT_OPTIONS = ("--app-dir", "--chdir", "--pythonpath")
 
 
-def start_module(words: Sequence[str]) -> str | None:
+#: Interpreter options that take the next word as their value (``python -X dev main.py``).
+_VALUED = frozenset({"-X", "-W", "--check-hash-based-pycs"})
+
+
+def _script_module(rest: Sequence[str], workdir: str | None) -> str | None:
+    """The module a ``python`` command's arguments ``rest`` run, as the folder it runs in
+    (``workdir``, when known) sees it: ``app.main`` of ``-m app.main``, and of
+    ``app/main.py`` or ``/code/app/main.py`` under ``/code`` (the file's path from there,
+    dotted: the image holds it at that path); None for ``-c``, a path outside that folder
+    (``/srv/main.py``, ``../x.py``) or one that is no module's name."""
+    rest = list(rest)
+    while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c", "-"):
+        rest = rest[2:] if rest[0] in _VALUED else rest[1:]
+    if rest[:1] == ["-m"]:
+        return rest[1] if len(rest) > 1 and re.fullmatch(r"[A-Za-z_][\w.]*", rest[1]) else None
+    if not rest or not rest[0].endswith(".py"):
+        return None
+    path = posixpath.normpath(rest[0])
+    if path.startswith("/"):
+        inside = (workdir or "").rstrip("/") + "/"
+        if workdir is None or not path.startswith(inside):
+            return None
+        path = path[len(inside) :]
+    dotted = path[: -len(".py")].replace("/", ".")
+    return dotted if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", dotted) else None
+
+
+def start_module(words: Sequence[str], workdir: str | None = None) -> str | None:
     """The module the start command ``words`` imports the service from, as its working
-    folder sees it: ``main`` of ``uvicorn main:app`` or ``gunicorn -w 4 main:app``,
-    ``app.main`` of ``python -m app.main``. ``None`` for anything else, and for a server
-    told to import from another folder (``--app-dir``, ``--chdir``)."""
+    folder (``workdir``: the image's, when known) sees it: ``main`` of ``uvicorn
+    main:app`` or ``gunicorn -w 4 main:app``, ``app.main`` of ``python -m app.main`` and
+    of ``python app/main.py`` (``python /code/app/main.py`` under ``/code``). ``None``
+    for anything else, and for a server told to import from another folder
+    (``--app-dir``, ``--chdir``)."""
     if _shell_ends(words) is not None and re.search(r"(^|&&|\|\||;)\s*cd\s", words[2]):
         return None  # ``cd app && uvicorn main:app`` imports from another folder
     words = list(_shell_ends(words) or words)
@@ -1393,11 +1554,12 @@ def start_module(words: Sequence[str]) -> str | None:
     name = posixpath.basename(words[0])
     rest = words[1:]
     if _PYTHON.match(name):
-        if rest[:1] != ["-m"] or len(rest) < 2:
-            return None
-        if rest[1] not in _SERVERS:
-            return rest[1] if re.fullmatch(r"[A-Za-z_][\w.]*", rest[1]) else None
-        name, rest = rest[1], rest[2:]
+        module = _script_module(rest, workdir)
+        if module is None or module not in _SERVERS or "-m" not in rest:
+            # ``python main.py`` runs ``main`` from the working folder as surely as
+            # ``python -m main`` does: the image must hold it there
+            return module
+        name, rest = module, rest[rest.index("-m") + 2 :]  # ``python -m uvicorn main:app``
     if name not in _SERVERS - {"celery", "flask", "fastapi"}:
         return None
     if any(w.split("=")[0] in _ROOT_OPTIONS for w in rest):
@@ -1411,6 +1573,49 @@ def _substituted(text: str, known: Mapping[str, str]) -> str | None:
     if any((m.group(1) or m.group(2)) not in known for m in _REFERENCE.finditer(text)):
         return None
     return _REFERENCE.sub(lambda m: known[m.group(1) or m.group(2)], text)
+
+
+def _declared(keyword: str, rest: str, known: dict[str, str], workdir: str | None) -> str | None:
+    """The stage's ``WORKDIR`` after the instruction ``keyword rest`` (``ARG``, ``ENV``:
+    what it sets goes into ``known``; ``WORKDIR``: the folder it names, from the one
+    before); None once a ``WORKDIR`` reads a variable the Dockerfile does not set."""
+    if keyword == "WORKDIR":
+        folder = _substituted(rest.strip("\"'"), known)
+        if folder is None or workdir is None:
+            return None
+        return posixpath.normpath(posixpath.join(workdir, folder))
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        return workdir
+    if keyword == "ENV" and len(words) == 2 and "=" not in words[0]:
+        words = [f"{words[0]}={words[1]}"]  # the legacy ``ENV NAME value``
+    for word in words:
+        name, equals, value = word.partition("=")
+        filled = _substituted(value, known) if equals else None
+        if filled is None:
+            known.pop(name, None)  # no default, or one read from the unknown
+        else:
+            known[name] = filled
+    return workdir
+
+
+def final_workdir(text: str) -> str | None:
+    """The folder the final stage of the Dockerfile ``text`` runs from: its last
+    ``WORKDIR`` (``/`` without one), read as :func:`image_roots` reads it; None when it
+    reads a variable the Dockerfile does not set."""
+    from decouple_services.discover.markers import dockerfile_instructions
+
+    known: dict[str, str] = {}
+    workdir: str | None = "/"
+    for _, instruction in dockerfile_instructions(text):
+        keyword, _, rest = instruction.strip().partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword == "FROM":
+            known, workdir = {}, "/"
+        elif keyword in ("ARG", "ENV", "WORKDIR"):
+            workdir = _declared(keyword, rest, known, workdir)
+    return workdir
 
 
 def image_roots(
@@ -1450,27 +1655,8 @@ def image_roots(
             known, workdir, copies = {}, "/", []
             if named:
                 stages[named.group(1)] = copies
-        elif keyword in ("ARG", "ENV"):
-            try:
-                words = shlex.split(rest)
-            except ValueError:
-                continue
-            if keyword == "ENV" and len(words) == 2 and "=" not in words[0]:
-                words = [f"{words[0]}={words[1]}"]  # the legacy ``ENV NAME value``
-            for word in words:
-                name, equals, value = word.partition("=")
-                filled = _substituted(value, known) if equals else None
-                if filled is None:
-                    known.pop(name, None)  # no default, or one read from the unknown
-                else:
-                    known[name] = filled
-        elif keyword == "WORKDIR":
-            folder = _substituted(rest.strip("\"'"), known)
-            workdir = (
-                posixpath.normpath(posixpath.join(workdir, folder))
-                if folder is not None and workdir is not None
-                else None
-            )
+        elif keyword in ("ARG", "ENV", "WORKDIR"):
+            workdir = _declared(keyword, rest, known, workdir)
         elif keyword in ("COPY", "ADD"):
             try:
                 words = json.loads(rest) if rest.startswith("[") else shlex.split(rest)
@@ -1492,7 +1678,7 @@ def image_roots(
     if workdir is None:
         return []
     entry, cmd, _, _ = dockerfile_start(text, path)
-    module = start_module([*entry, *cmd])
+    module = start_module([*entry, *cmd], workdir)
     here = posixpath.dirname(path)
     out: list[ImageRoot] = []
     for sources, target, line in copies:

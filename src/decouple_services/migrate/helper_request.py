@@ -1080,9 +1080,9 @@ _CONSTRUCTORS = (
     | httpx_.SYNC_CLIENTS
     | httpx_.ASYNC_CLIENTS
     | aiohttp_.SESSION_TYPES
-    | urllib3_._MANAGERS
-    | frozenset(urllib3_._POOLS)
-    | urllib3_._POOLS_FROM_URL
+    | urllib3_.MANAGERS
+    | frozenset(urllib3_.POOLS)
+    | urllib3_.POOLS_FROM_URL
 )
 
 

@@ -23,7 +23,9 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from decouple_services.core.fs import read_regular
 from decouple_services.core.model import CallSite, Category, Role
+from decouple_services.detect.extract import decode_source
 
 #: ``patch("a.b.c")``, ``mock.patch("a.b.c", ...)``, ``mocker.patch(target="a.b.c")``.
 _PATCH = re.compile(r"""\bpatch\(\s*(?:target\s*=\s*)?['"]([\w.]+)['"]""")
@@ -104,7 +106,8 @@ def patch_lines(repo_root: str | None, service_root: str) -> list[PatchLine]:
     out: list[PatchLine] = []
     for path in find_test_files(folder):
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            # read as the scan reads it: a test file with a BOM or a coding cookie too
+            text = decode_source(read_regular(path))
         except OSError:
             continue
         where = path.relative_to(root).as_posix()
@@ -208,7 +211,8 @@ def reading_tests(
     for path in find_test_files(root):
         where = path.relative_to(root).as_posix()
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            # read as the scan reads it: a test file with a BOM or a coding cookie too
+            text = decode_source(read_regular(path))
         except OSError:
             continue
         if not any(name in text for name in names) and not any(f == where for f, _ in writes):

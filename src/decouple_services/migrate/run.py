@@ -1451,7 +1451,7 @@ def _start_blocker(
         return None
     text = (read(dockerfile) or b"").decode("utf-8", "replace")
     entry, cmd, _, where = deploy.dockerfile_start(text, dockerfile)
-    module = deploy.start_module([*entry, *cmd])
+    module = deploy.start_module([*entry, *cmd], deploy.final_workdir(text))
     base = "" if consumer.import_root in ("", ".") else consumer.import_root
     if module is None or _found(read, base, module):
         return None

@@ -880,6 +880,74 @@ def test_what_a_subshell_exports_is_not_given() -> None:
 
 
 @pytest.mark.parametrize(
+    ("script", "carried"),
+    [
+        # a group runs in the script's own shell, on one line or several
+        ("{ export A=1; }\nexport B=2\n", [("A", "1"), ("B", "2")]),
+        ("{\n  export A=1\n  export B=2\n} > /dev/null 2>&1\n", [("A", "1"), ("B", "2")]),
+        ("{ export A=1; } || exit 1\n", [("A", "1")]),
+        ('{\n  if [ -n "$X" ]; then export A=1; fi\n  export B=2\n}\n', [("B", "2")]),
+        # piped or in the background, it is a subshell; after ``||``, it runs only sometimes
+        ("{ export A=1; } | tee log\nexport B=2\n", [("B", "2")]),
+        ("{\n  export A=1\n} | tee log\nexport B=2\n", [("B", "2")]),
+        ("{ export A=1; } &\nexport B=2\n", [("B", "2")]),
+        ("false || { export A=1; }\nexport B=2\n", [("B", "2")]),
+        # a function called at the top level exports there, where it is called
+        ("setup() {\n  export A=1\n}\nsetup\n", [("A", "1")]),
+        ("setup() { export A=1; }\nsetup\n", [("A", "1")]),
+        ('function setup {\n  export A=1\n}\nsetup "$@" || exit 1\n', [("A", "1")]),
+        ("setup()\n{\n  export A=1\n}\nsetup\n", [("A", "1")]),
+        ("export A=0\nsetup() { export A=1; }\nsetup\nexport B=$A\n", [("A", "1"), ("B", "1")]),
+        (
+            'inner() { export A=1; }\nouter() {\n  inner\n  export B="$A"\n}\nouter\n',
+            [("A", "1"), ("B", "1")],
+        ),
+        (
+            'setup() {\n  export A=1\n  [ -n "$X" ] && return\n  export B=2\n}\nsetup\n',
+            [("A", "1")],
+        ),
+        # never called, called in a subshell, a pipeline, the background or a block, or
+        # before it is defined: nothing
+        ("setup() {\n  export A=1\n}\nexport B=2\n", [("B", "2")]),
+        ("setup() {\n  export A=1\n}\n( setup )\nsetup | tee log\nsetup &\n", []),
+        ('setup() {\n  export A=1\n}\nif [ -n "$X" ]; then setup; fi\n', []),
+        ("setup\nsetup() {\n  export A=1\n}\n", []),
+        ("setup() (\n  export A=1\n)\nsetup\nexport B=2\n", [("B", "2")]),
+        # commands after ``;`` are read one by one, a ``;`` inside ``$( ... )`` splits none
+        ("export A=1; export B=2\n", [("A", "1"), ("B", "2")]),
+        ("if x; then :; export A=1; fi; export B=2\n", [("B", "2")]),
+        ("X=$(cd /x; export A=1)\nexport B=2\n", [("B", "2")]),
+    ],
+)
+def test_what_a_group_or_a_called_function_exports_is_given(
+    script: str, carried: list[tuple[str, str]]
+) -> None:
+    """A ``{ ...; }`` group and a function called at the top level run in the script's own
+    shell: what they export reaches the service, unless a pipeline, ``&`` or a condition
+    keeps it apart."""
+    assert deploy.script_exports("#!/bin/sh\n" + script) == (carried, [])
+
+
+def test_a_bypassed_script_gives_what_its_group_and_called_function_export() -> None:
+    files = {
+        "svc/Dockerfile": b'FROM x\nENTRYPOINT ["/e.sh"]\nCMD ["gunicorn", "a.wsgi"]\n',
+        "svc/e.sh": b"#!/bin/sh\nsetup() {\n  export DJANGO_SETTINGS_MODULE=a.settings\n}\n"
+        b'{ export APP_MODULE=a; }\nsetup\ncase "$1" in\n'
+        b"  start) export WEB=${APP_MODULE}.web ;;\n"
+        b'  *) exec "$@" ;;\nesac\n',
+    }
+    start = deploy.start_command(files.get, ["svc/Dockerfile"])
+    assert start is not None
+    assert start.env == (("APP_MODULE", "a"), ("DJANGO_SETTINGS_MODULE", "a.settings"))
+    assert start.problem is not None
+    assert "they are given its exports APP_MODULE, DJANGO_SETTINGS_MODULE: " in start.problem
+    # the top level before a dispatching ``case`` is read the same way: its branch's
+    # ``${APP_MODULE}`` is the group's
+    branch = deploy.selected_branch(files["svc/e.sh"].decode(), "start")
+    assert branch == deploy.Branch(8, "start", (("WEB", "a.web"),))
+
+
+@pytest.mark.parametrize(
     ("words", "module"),
     [
         (["uvicorn", "main:app", "--host", "0.0.0.0"], "main"),
@@ -890,13 +958,39 @@ def test_what_a_subshell_exports_is_not_given() -> None:
         (["sh", "-c", "alembic upgrade head && uvicorn main:app"], "main"),
         (["uvicorn", "--app-dir", "src", "main:app"], None),
         (["gunicorn", "--chdir=/code/app", "main:app"], None),
-        (["python", "manage.py", "runserver"], None),
+        (["python", "manage.py", "runserver"], "manage"),
+        (["python", "main.py"], "main"),
+        (["python3", "./app/main.py", "--port", "80"], "app.main"),
+        (["python", "-u", "-X", "dev", "main.py"], "main"),
+        (["poetry", "run", "python", "src/server.py"], "src.server"),
+        (["python", "-m", "gunicorn", "app.wsgi:application"], "app.wsgi"),
+        (["python", "/srv/main.py"], None),
+        (["python", "../main.py"], None),
+        (["python", "my-app/main.py"], None),
+        (["python", "-c", "import main"], None),
+        (["python", "run"], None),
         (["/start.sh"], None),
         (["sh", "-c", "cd app && uvicorn main:app"], None),
     ],
 )
 def test_the_module_a_start_command_imports(words: list[str], module: str | None) -> None:
     assert deploy.start_module(words) == module
+
+
+def test_a_python_file_named_by_its_absolute_path_is_read_from_the_workdir() -> None:
+    """``python /code/app/main.py`` under ``WORKDIR /code`` runs ``app.main``, as
+    ``python app/main.py`` there does; a file outside the WORKDIR names no module."""
+    assert deploy.start_module(["python", "/code/app/main.py"], "/code") == "app.main"
+    assert deploy.start_module(["python", "/main.py"], "/") == "main"
+    assert deploy.start_module(["python", "/codex/main.py"], "/code") is None
+    assert deploy.start_module(["python", "/code/main.py"]) is None
+    dockerfile = (
+        "FROM python:3.12 AS build\nWORKDIR /src\n\n"
+        "FROM python:3.12\nARG HOME=/srv\nWORKDIR $HOME\nWORKDIR code\n"
+    )
+    assert deploy.final_workdir(dockerfile) == "/srv/code"
+    assert deploy.final_workdir("FROM x\nWORKDIR /a\nFROM y\n") == "/"
+    assert deploy.final_workdir("FROM x\nWORKDIR $UNSET/code\n") is None
 
 
 def _roots(dockerfile: str, files: set[str], path: str = "svc/Dockerfile") -> list[object]:

@@ -644,9 +644,12 @@ def rollback_stock(removed):
 """
 
 
-def _rollback_plan(root: Path, shop: str = _SHOP_WITH_ROLLBACK) -> MigrationPlan:
+def _rollback_plan(
+    root: Path, shop: str = _SHOP_WITH_ROLLBACK, encoding: str = "utf-8"
+) -> MigrationPlan:
     """The router app whose shop gives stock back through a helper that answers a failed
-    call with ``abort(400)``, with end-to-end tests that check out, then read the stock."""
+    call with ``abort(400)``, with end-to-end tests that check out, then read the stock
+    (saved in ``encoding``)."""
     shutil.copytree(ROUTER_APP, root)
     (root / "shop" / "shop.py").write_text(shop)
     tests = root / "test"
@@ -658,14 +661,16 @@ def _rollback_plan(root: Path, shop: str = _SHOP_WITH_ROLLBACK) -> MigrationPlan
         "def find_item(item_id):\n"
         '    return requests.get(f"http://stock:8000/items/{item_id}").json()\n'
     )
-    (tests / "test_flow.py").write_text(
-        "import utils as tu\n\n\n"
-        "def test_stock_alone():\n"
-        '    assert tu.find_item(1)["stock"] == 15\n\n\n'
-        "def test_a_failed_checkout_gives_the_stock_back():\n"
-        '    assert tu.find_item(1)["stock"] == 15\n'
-        "    tu.checkout(1)\n"
-        '    assert tu.find_item(1)["stock"] == 15\n'
+    (tests / "test_flow.py").write_bytes(
+        (
+            "import utils as tu\n\n\n"
+            "def test_stock_alone():\n"
+            '    assert tu.find_item(1)["stock"] == 15\n\n\n'
+            "def test_a_failed_checkout_gives_the_stock_back():\n"
+            '    assert tu.find_item(1)["stock"] == 15\n'
+            "    tu.checkout(1)\n"
+            '    assert tu.find_item(1)["stock"] == 15\n'
+        ).encode(encoding)
     )
     found = scan(root, ScanOptions(use_cache=False))
     ids = tuple(s.id for s in found.call_sites if s.file == "shop/shop.py" and s.callee == "stock")
@@ -688,6 +693,15 @@ def test_a_compensation_says_its_undo_comes_after_the_lag_and_names_the_tests_re
         "it at once (test/test_flow.py:11)"
     )
     assert "have it wait until the state is undone" in caution.suggestion
+
+
+def test_a_test_saved_with_a_bom_is_read_as_the_scan_reads_it(tmp_path: Path) -> None:
+    """A test file that begins with a byte order mark is read as the scan reads it (the
+    mark left out), so its read after the checkout is named as in any other file."""
+    plan = _rollback_plan(tmp_path / "repo", encoding="utf-8-sig")
+    (item,) = plan.rewrites
+    caution = next(c for c in item.cautions if c.code == "compensation")
+    assert caution.reason.endswith("expect it at once (test/test_flow.py:11)")
 
 
 def test_a_helper_that_answered_a_failed_call_itself_is_named_when_the_send_escapes(
