@@ -294,7 +294,7 @@ def _package_session(site: CallSite, read: ReadFile) -> str | None:
             continue
         node = _package_name(tree, func.value.id, _submodules(site.file, read))
         if node is not None:
-            return _package_refusal(f"the call (line {node.lineno})", func.value.id, node)
+            return _package_refusal(f"the call ({site.file}:{site.line})", func.value.id, node)
     return None
 
 
@@ -313,9 +313,9 @@ def _package_name(
 
 def _package_refusal(where: str, name: str, node: ast.ImportFrom) -> str:
     return (
-        f"{where} sends through `{name}`, which it imports from `{'.' * node.level}`, a name "
-        "the package's `__init__` defines, not a module of it: the rewrite cannot see what "
-        "that session adds"
+        f"{where} sends through `{name}`, which it imports from `{'.' * node.level}` (line "
+        f"{node.lineno}), a name the package's `__init__` defines, not a module of it: the "
+        "rewrite cannot see what that session adds"
     )
 
 

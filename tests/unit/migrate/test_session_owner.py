@@ -338,8 +338,8 @@ def test_a_session_the_package_s_init_defines_refuses_the_call(tmp_path: Path) -
     migrated, reasons = _plan(tmp_path, "session")
     assert migrated == []
     assert any(
-        "sends through `session`, which it imports from `..`, a name the package's "
-        "`__init__` defines" in r
+        "the call (frontend/frontend/views/admin.py:5) sends through `session`, which it "
+        "imports from `..` (line 1), a name the package's `__init__` defines" in r
         for r in reasons
     ), reasons
 
