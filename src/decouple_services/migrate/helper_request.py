@@ -744,8 +744,8 @@ class _Reader:
 
     def _unbuilt(self, func: ast.expr, session: str, values: list[ast.expr | None]) -> str | None:
         """Why the session ``session``, bound to each of ``values``, cannot be read:
-        ``None`` when each is a known constructor (or a container: ``URLS.get(name)`` is
-        no request)."""
+        ``None`` when each is a known constructor or a container (``URLS.get(name)`` is
+        no request, ``self.session = None`` no session)."""
         for value in values:
             if value is None:
                 return (
@@ -753,7 +753,7 @@ class _Reader:
                     "or an augmented assignment binds: the rewrite cannot see into it"
                 )
             if isinstance(value, _CONTAINERS):
-                return None
+                continue  # ``self.session = None`` until it is built
             if isinstance(value, ast.Call):
                 if not self._known(value):
                     return self._unseen(func, session, value)

@@ -262,6 +262,10 @@ def test_self_session_the_class_does_not_build_refuses_the_call() -> None:
 
             def never_built(self, user_id):
                 self.other.post(f"http://users/api/users/{user_id}/")
+
+            def close(self):
+                self.built = None
+                self.session = None
         """
     )
     handed_in = client_request(source.encode(), 10, 8)
@@ -393,3 +397,25 @@ def test_a_module_headers_constant_names_the_credential_it_holds() -> None:
     # one of only the exchange's own headers, or of no credential, says nothing of one
     notes = _header_notes('HEADERS = {"X-Trace": "on"}\n', "HEADERS")
     assert not any("credential" in n for n in notes), notes
+
+
+def test_a_session_reset_to_none_is_read_for_its_other_bindings() -> None:
+    """``self.session = None`` is no session, and says nothing of the one handed in."""
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def close(self):
+                self.session = None
+
+            def __init__(self, session):
+                self.session = session
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 12, 8)
+    assert found.refusal is not None and "`self.session` (`session`)" in found.refusal
