@@ -34,6 +34,13 @@ on under its own name; anything else it does to one is read as what the helper a
 (:func:`_changes`, the one walk every rule here shares). A write into ``**kwargs`` or a
 session the rewrite cannot read refuses the site.
 
+A session is read only when the rewrite sees it built (:meth:`_Reader._unread_session`):
+a name the function or module binds to a constructor of an HTTP library, ``self.<attr>``
+the class binds to one, or the library's own function. Anything else (a factory's answer,
+an attribute chain, an item, an alias, a name of the package's ``__init__``) refuses the
+site, as does a setting of the constructor or session that changes every request and is
+not read (``event_hooks=``, ``mount(...)``, hooks).
+
 The call site's own session is read by the same rules (:func:`client_request`), where a
 parameter of the call's function is always a value made per call.
 
