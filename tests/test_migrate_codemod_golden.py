@@ -502,12 +502,18 @@ def test_fixed_credentials_made_elsewhere_are_noted_like_a_module_constant() -> 
     made from ``__init__``'s parameter, one changed after, a getter given a value: refused."""
     source, specs, _ = _load(CASES / "headers_fixed_credentials")
     result = rewrite_source(source, specs)
+    held = (
+        "; it holds the credential `Authorization`: give the consumer its own with "
+        "`DECOUPLE_REQUEST_HEADERS` (docs/security.md): the callee refuses every event sent "
+        "without it"
+    )
     assert result.notes["cs-fcfc0001"] == (
-        "`headers=self.headers` is not carried: name the headers to keep in the send's `headers=`",
+        "`headers=self.headers` is not carried: name the headers to keep in the send's "
+        f"`headers=`{held}",
     )
     assert result.notes["cs-fcfc0004"] == (
         "`headers=get_auth_headers()` is not carried: name the headers to keep in the send's "
-        "`headers=`",
+        f"`headers=`{held}",
     )
     assert sorted(result.skipped) == ["cs-fcfc0002", "cs-fcfc0003", "cs-fcfc0005"]
     assert all("cannot see into" in why for why in result.skipped.values())

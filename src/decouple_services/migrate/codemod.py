@@ -1663,7 +1663,7 @@ def _call_headers(
             return (), _client_credentials(parsed, call)
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
-            "headers to keep in the send's `headers=`",
+            f"headers to keep in the send's `headers=`{_held_credential(constant, given)}",
         )
     _refuse_content_type(parsed, given)
     kept = []
@@ -1707,6 +1707,42 @@ _UNNAMED_HEADER = (
     "tenant) the callee needs, which the event would go without; name the headers in the "
     "send's `headers=` by hand, or keep the call"
 )
+
+
+def _held_credential(headers: cst.Dict | None, given: cst.BaseExpression) -> str:
+    """What a note on headers the send does not carry says of a credential among them:
+    the one a dict the rewrite reads holds, or, for a constant it does not read (one the
+    file imports: ``headers=SERVICE_HEADERS``, ``settings.KERNEL_HEADERS``), that it may
+    hold one. The consumer calls the callee with its own (``DECOUPLE_REQUEST_HEADERS``)
+    or with none, and a callee that checks it refuses every event."""
+    own = " (docs/security.md): the callee refuses every event sent without it"
+    constant = (isinstance(given, cst.Name) and given.value.isupper()) or (
+        isinstance(given, cst.Attribute) and given.attr.value.isupper()
+    )
+    if headers is None and constant:
+        return (
+            "; the rewrite cannot see into it, and it may hold a credential (`Authorization`, "
+            f"an API key): give the consumer its own with `DECOUPLE_REQUEST_HEADERS`{own}"
+        )
+    if headers is None:
+        return ""  # dicts the function writes, whose credential refuses the site
+    held = [
+        e.key.evaluated_value
+        for e in headers.elements
+        if isinstance(e, cst.DictElement)
+        and isinstance(e.key, cst.SimpleString)
+        and isinstance(e.key.evaluated_value, str)
+        and (
+            e.key.evaluated_value.lower() in CREDENTIAL_HEADERS
+            or secret_name(e.key.evaluated_value)
+        )
+    ]
+    if not held:
+        return ""
+    return (
+        f"; it holds the credential `{held[0]}`: give the consumer its own with "
+        f"`DECOUPLE_REQUEST_HEADERS`{own}"
+    )
 
 
 def _refuse_content_type(parsed: ParsedSource, headers: cst.Dict | None) -> None:

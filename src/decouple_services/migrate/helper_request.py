@@ -34,6 +34,13 @@ on under its own name; anything else it does to one is read as what the helper a
 (:func:`_changes`, the one walk every rule here shares). A write into ``**kwargs`` or a
 session the rewrite cannot read refuses the site.
 
+A session is read only when the rewrite sees it built (:meth:`_Reader._unread_session`):
+a name the function or module binds to a constructor of an HTTP library, ``self.<attr>``
+the class binds to one, or the library's own function. Anything else (a factory's answer,
+an attribute chain, an item, an alias, a name of the package's ``__init__``) refuses the
+site, as does a setting of the constructor or session that changes every request and is
+not read (``event_hooks=``, ``mount(...)``, hooks).
+
 The call site's own session is read by the same rules (:func:`client_request`), where a
 parameter of the call's function is always a value made per call.
 
@@ -48,6 +55,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
@@ -59,6 +67,7 @@ from decouple_services.migrate.codemod import (
     TRANSPORT_HEADERS,
     is_json_media_type,
 )
+from decouple_services.migrate.fields import module_file
 from decouple_services.migrate.refusals import secret_name
 
 ReadFile = Callable[[str], bytes | None]
@@ -81,6 +90,13 @@ def helper_request(
     site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile
 ) -> HelperRequest:
     """What the helpers ``site`` goes through add to its request (module docstring)."""
+    unread = _package_session(site, read)
+    if unread is not None:
+        return HelperRequest(
+            f"{unread}: the send carries only what the call names, and the consumer's "
+            "request would go to the callee without what its session adds, which the "
+            "callee would refuse for every event"
+        )
     problems: list[str] = []
     notes: list[str] = []
     passed = _passed(site, read)
@@ -100,12 +116,13 @@ def helper_request(
         label = ".".join(helper[-2:]) if cls is not None else helper[-1]
         given = _given(function, cls, passed) if index == 0 else None
         where = f"the helper `{label}` ({path}:{{line}})"
-        reader = _Reader(tree, function, cls, where, given, caller=caller)
+        submodule = _submodules(path, read)
+        reader = _Reader(tree, function, cls, where, given, caller=caller, submodule=submodule)
         for call in _requests(function, line):
             reader.request(call)
         problems.extend(reader.problems)
         notes.extend(reader.notes)
-        caller = _Caller(tree, function, cls, where, given, False, (), caller, line)
+        caller = _Caller(tree, function, cls, where, given, False, (), caller, line, submodule)
     unique = list(dict.fromkeys(problems))
     if unique:
         return HelperRequest(
@@ -177,6 +194,8 @@ class _Caller:
     caller: _Caller | None
     #: The line of its request the scan recorded, where it calls the next helper.
     line: int | None = None
+    #: Whether its file's ``from . import <name>`` imports a module of the package.
+    submodule: Callable[[str, int], bool] | None = None
 
     def into(self, helper: str) -> _Caller:
         """This caller with its calls into ``helper`` (a qualified name): those at the
@@ -203,6 +222,7 @@ class _Caller:
             self.passed,
             at_call=self.at_call,
             caller=self.caller,
+            submodule=self.submodule,
         )
 
 
@@ -223,9 +243,9 @@ def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
     function = scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else tree
     owner = parents.get(function)
     cls = owner if isinstance(owner, ast.ClassDef) else None
-    return _Caller(
-        tree, function, cls, f"the call ({site.file}:{{line}})", None, True, (call,), None
-    )
+    where = f"the call ({site.file}:{{line}})"
+    submodule = _submodules(site.file, read)
+    return _Caller(tree, function, cls, where, None, True, (call,), None, None, submodule)
 
 
 def _argument(
@@ -250,6 +270,60 @@ def _argument(
     ):
         return None
     return _default(function, name)
+
+
+def _submodules(path: str, read: ReadFile) -> Callable[[str, int], bool]:
+    """Whether ``from <level dots> import <name>`` in the file at ``path`` imports a
+    module of the package (``from . import sendinblue``: ``sendinblue.py`` beside it),
+    not a name the package's ``__init__`` defines."""
+    find = module_file(path, read)
+    return lambda name, level: find(name, level) is not None
+
+
+def _package_session(site: CallSite, read: ReadFile) -> str | None:
+    """Why the call at the site, made on a name it imports from its package (``from ..
+    import session``), cannot be read: the name is no module of the package, so it is
+    what the package's ``__init__`` defines, a session whose headers the rewrite does not
+    see. The codemod reading the call site has no file to resolve it by."""
+    source = read(site.file)
+    tree = _parse(source) if source is not None else None
+    if tree is None:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
+    for call in calls:
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.attr in _VERBS
+            and not _bound(tree, func.value.id)
+        ):
+            continue
+        node = _package_name(tree, func.value.id, _submodules(site.file, read))
+        if node is not None:
+            return _package_refusal(f"the call ({site.file}:{site.line})", func.value.id, node)
+    return None
+
+
+def _package_name(
+    tree: ast.Module, name: str, submodule: Callable[[str, int], bool]
+) -> ast.ImportFrom | None:
+    """The ``from . import name`` that binds ``name`` when it imports no module of the
+    package but a name its ``__init__`` defines, else ``None``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module is None:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name and not submodule(alias.name, node.level):
+                    return node
+    return None
+
+
+def _package_refusal(where: str, name: str, node: ast.ImportFrom) -> str:
+    return (
+        f"{where} sends through `{name}`, which it imports from `{'.' * node.level}` (line "
+        f"{node.lineno}), a name the package's `__init__` defines, not a module of it: the "
+        "rewrite cannot see what that session adds"
+    )
 
 
 #: What a site the helper's request refuses calls for.
@@ -437,6 +511,7 @@ class _Reader:
         *,
         at_call: bool = False,
         caller: _Caller | None = None,
+        submodule: Callable[[str, int], bool] | None = None,
     ) -> None:
         self.tree = tree
         self.function = function
@@ -452,6 +527,9 @@ class _Reader:
         #: Who calls this function: what it gives a parameter the request is made
         #: through (``method(url, ...)``) is read there.
         self.caller = caller
+        #: Whether ``from <level dots> import <name>`` imports a module of the package
+        #: (``None``: the file is not known here, and the planner resolves it).
+        self.submodule = submodule
         self.problems: list[str] = []
         self.notes: list[str] = []
 
@@ -592,10 +670,16 @@ class _Reader:
 
     def _unread_session(self, func: ast.expr) -> str | None:
         """Why the session ``func`` is made on cannot be read, which refuses the site: it
-        may add a credential. A session the class makes in a method or property
-        (``@cached_property def session``), one the file imports from a module of its own
-        (``from .http import http``), one a local takes from elsewhere (``s =
-        self.client``)."""
+        may add a credential. A send is read only through what the rewrite sees built: a
+        name its function or module binds to a known constructor (``requests.Session()``,
+        ``httpx.Client(...)``), ``self.<attr>`` the class binds to one, or the HTTP
+        library's own function (``requests.post``). Anything else refuses: a session the
+        class makes in a method or property (``@cached_property def session``), or does
+        not build at all; one the file imports from a module of its own (``from .http
+        import http``), or from its package's ``__init__``; one a name takes from
+        elsewhere (``s = self.client``, ``_s = http.session``); a factory's answer
+        (``get_session().post``), an attribute chain (``http.session.post``,
+        ``Api.session.post``) or an item (``SESSIONS["users"].post``)."""
         if not isinstance(func, ast.Attribute):
             return None
         owner = func.value
@@ -614,12 +698,28 @@ class _Reader:
                     f"{self._at(func)} sends through `self.{owner.attr}`, which the class "
                     f"makes in a method (line {made.lineno}) the rewrite cannot see into"
                 )
-            made_by = _assigned(self.cls, f"self.{owner.attr}") if self.cls else None
-            if func.attr in _VERBS and made_by is not None and not self._known(made_by):
-                return self._unseen(func, f"self.{owner.attr}", made_by)
-            return None
+            if func.attr not in _VERBS:
+                return None
+            values = _bound(self.cls, f"self.{owner.attr}")
+            if not values:
+                return (
+                    f"{self._at(func)} sends through `self.{owner.attr}`, which the class "
+                    "does not build: the rewrite cannot see into it"
+                )
+            return self._unbuilt(func, f"self.{owner.attr}", values)
         if not isinstance(owner, ast.Name):
-            return None
+            if func.attr not in _VERBS or self._library(owner) or self._module(owner):
+                return None
+            if isinstance(owner, ast.Call) and _qualified(self.tree, owner.func) in _CONSTRUCTORS:
+                # ``requests.Session().post(...)``: read as one bound here
+                self._constructor(ast.unparse(owner), owner)
+                return None
+            return (
+                f"{self._at(func)} sends through `{ast.unparse(owner)}`, which the rewrite "
+                "cannot see into"
+            )
+        if owner.id in ("self", "cls"):
+            return None  # a method of the class: a helper the scan reads on its own
         if owner.id in self.given:
             if func.attr not in _VERBS:
                 return None
@@ -629,17 +729,17 @@ class _Reader:
                 "or credential the rewrite cannot see"
             )
         if func.attr in _VERBS:
+            if self._library(owner):
+                return None  # ``requests.post``: the library's own function adds nothing
             # a session is read only when built here by a known constructor
-            scope: ast.AST = (
-                self.function
-                if _binds(self.function, owner.id)
-                else ast.Module(
-                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
-                )
+            local = [] if isinstance(self.function, ast.Module) else _bound(self.function, owner.id)
+            module = ast.Module(
+                body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
             )
-            made_by = _made_by(scope, owner.id)
-            if made_by is not None and not self._known(made_by):
-                return self._unseen(func, owner.id, made_by)
+            values = local or _bound(module, owner.id)
+            if values:
+                return self._unbuilt(func, owner.id, values)
+            return self._imported(func, owner.id)
         if not isinstance(self.function, ast.Module):
             bound = _assigned(self.function, owner.id)
             if isinstance(bound, ast.Name | ast.Attribute | ast.Subscript):
@@ -647,23 +747,99 @@ class _Reader:
                     f"{self._at(bound)} sends through `{owner.id}` "
                     f"(`{ast.unparse(bound)}`), which the rewrite cannot see into"
                 )
-        if func.attr not in _VERBS:
-            return None  # ``kernel.data_request(...)``: a module's function, read as a helper
-        for node in ast.walk(self.tree):
-            # ``from . import sendinblue`` imports a module of the package, whose
-            # ``request(...)`` is a function the scan reads as a helper, not a session
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module is not None
-                and (node.level > 0 or node.module.partition(".")[0] not in _HTTP)
-                and any((a.asname or a.name) == owner.id for a in node.names)
-            ):
+        return None  # ``kernel.data_request(...)``: a module's function, read as a helper
+
+    def _unbuilt(self, func: ast.expr, session: str, values: list[ast.expr | None]) -> str | None:
+        """Why the session ``session``, bound to each of ``values``, cannot be read:
+        ``None`` when each is a known constructor or a container (``URLS.get(name)`` is
+        no request, ``self.session = None`` no session)."""
+        for value in values:
+            if value is None:
                 return (
-                    f"{self._at(node)} sends through `{owner.id}`, which it imports from "
-                    f"`{'.' * node.level}{node.module or ''}`: the rewrite cannot see what "
-                    "that session adds"
+                    f"{self._at(func)} sends through `{session}`, which a loop, an unpacking "
+                    "or an augmented assignment binds: the rewrite cannot see into it"
                 )
+            if isinstance(value, _CONTAINERS):
+                continue  # ``self.session = None`` until it is built
+            if isinstance(value, ast.Call):
+                if not self._known(value):
+                    return self._unseen(func, session, value)
+                continue
+            return (
+                f"{self._at(value)} sends through `{session}` (`{ast.unparse(value)}`), "
+                "which the rewrite cannot see into"
+            )
         return None
+
+    def _imported(self, func: ast.expr, name: str) -> str | None:
+        """Why the session ``name``, which neither the function nor the module binds,
+        cannot be read. A module (``import x``) is none: its ``request(...)`` is a
+        function the scan reads as a helper; so is a module of the package (``from .
+        import sendinblue``), but not a name its ``__init__`` defines (``from .. import
+        session``). Any other import is a session made elsewhere."""
+        node = next(
+            (
+                n
+                for n in ast.walk(self.tree)
+                if isinstance(n, ast.Import | ast.ImportFrom)
+                and any((a.asname or a.name.partition(".")[0]) == name for a in n.names)
+            ),
+            None,
+        )
+        if node is None:
+            return (
+                f"{self._at(func)} sends through `{name}`, which neither its function nor "
+                "its module builds: the rewrite cannot see into it"
+            )
+        if isinstance(node, ast.Import):
+            return None
+        source = f"{'.' * node.level}{node.module or ''}"
+        if node.level == 0 and (node.module or "").partition(".")[0] in _HTTP:
+            return None
+        if node.module is None:
+            # a module of the package, or a name of its ``__init__``; the planner
+            # resolves it when the call site's reader cannot (:func:`_package_session`)
+            if self.submodule is None or _package_name(self.tree, name, self.submodule) is None:
+                return None
+            return _package_refusal(self._at(node), name, node)
+        return (
+            f"{self._at(node)} sends through `{name}`, which it imports from "
+            f"`{source}`: the rewrite cannot see what that session adds"
+        )
+
+    def _module(self, owner: ast.expr) -> bool:
+        """Whether ``owner`` names a module the file imports whole (``import
+        app.http``: ``app.http.post(...)`` is its function, read as a helper)."""
+        text = ast.unparse(owner)
+        return any(
+            isinstance(n, ast.Import) and any(a.asname is None and a.name == text for a in n.names)
+            for n in ast.walk(self.tree)
+        )
+
+    def _library(self, owner: ast.expr) -> bool:
+        """Whether ``owner`` is the HTTP library's module (``requests``, ``httpx``,
+        ``aiohttp.client``), imported as such, or a module of the standard library
+        (``os.environ.get(...)`` is no request)."""
+        root = owner
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if (alias.asname or alias.name.partition(".")[0]) == root.id:
+                        top = alias.name.partition(".")[0]
+                        return top in _HTTP or top in sys.stdlib_module_names
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and node.module
+                and any((a.asname or a.name) == root.id for a in node.names)
+            ):
+                top = node.module.partition(".")[0]
+                return top in _HTTP or top in sys.stdlib_module_names
+        return False
 
     def _known(self, value: ast.expr) -> bool:
         """Whether ``value`` builds a session or client of an HTTP library the scan knows
@@ -983,6 +1159,7 @@ class _Reader:
                 for target in targets:
                     if node.value is not None:
                         self._session_target(session, target, node.value)
+                        self._session_setting(session, target, node.value)
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 self._session_target(session, node.optional_vars, node.context_expr)
             elif (
@@ -998,6 +1175,98 @@ class _Reader:
                         ast.Call(func=node.func, args=[], keywords=node.keywords)
                     )
                     self.headers(named or ast.Constant(None), f"`{session}.headers`")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                self._session_change(session, node)
+
+    def _constructor(self, session: str, value: ast.Call) -> None:
+        """What the constructor call ``value`` building ``session`` gives every request:
+        its ``headers=``, ``auth=``, ``cookies=`` and ``params=``, read. Of an HTTP
+        library's constructor, any other keyword (or argument) but those that only say
+        how the request travels (:data:`_SETTINGS`) refuses: ``event_hooks=``,
+        ``transport=``, ``cert=``, ``**options`` may add to every request what the send
+        does not carry (a hook setting `Authorization`, a client certificate)."""
+        library = _qualified(self.tree, value.func)
+        known = library in _CONSTRUCTORS
+        for keyword in value.keywords:
+            if keyword.arg == "headers":
+                self.headers(keyword.value, f"`{session}`'s headers")
+            elif keyword.arg in ("auth", "cookies"):
+                self.credential(keyword.value, f"`{keyword.arg}=` of `{session}`", value)
+            elif not known:
+                continue  # a class of the project: its methods are helpers read on their own
+            elif keyword.arg == "params":
+                self.query(keyword.value)
+            elif keyword.arg not in _SETTINGS:
+                shown = f"{keyword.arg}=" if keyword.arg else f"**{ast.unparse(keyword.value)}"
+                self.problems.append(
+                    f"{self._at(keyword.value)} builds `{session}` with `{shown}`, which "
+                    "changes every request it sends and which the rewrite cannot see into"
+                )
+        allowed = _POSITIONAL.get(library.rpartition(".")[2], 0)
+        if known and (
+            len(value.args) > allowed or any(isinstance(a, ast.Starred) for a in value.args)
+        ):
+            self.problems.append(
+                f"{self._at(value)} builds `{session}` with the arguments "
+                f"`{', '.join(ast.unparse(a) for a in value.args)}`, which the rewrite "
+                "cannot see into"
+            )
+
+    def _session_setting(self, session: str, target: ast.expr, value: ast.expr) -> None:
+        """An attribute set on ``session`` other than its headers and credential (read by
+        :meth:`_session_target`): ``params`` (an item of it) is read as a request's
+        ``params=``, an item of its cookies as a credential; one that only says how the
+        request travels (``verify``, ``timeout``) is nothing; any other (``hooks``,
+        ``event_hooks``, ``cert``, ``proxies``) refuses: it changes every request."""
+        text = ast.unparse(target)
+        if not text.startswith(f"{session}."):
+            return
+        rest = text[len(session) + 1 :]
+        attr = rest.partition(".")[0].partition("[")[0]
+        item = isinstance(target, ast.Subscript) and ast.unparse(target.value) == (
+            f"{session}.{attr}"
+        )
+        if attr in ("headers", "auth") or rest == "cookies":
+            return  # read by :meth:`_session_target`
+        if rest == attr and attr in _SETTINGS:
+            return
+        if attr == "cookies" and item:
+            assert isinstance(target, ast.Subscript)
+            self.credential(value, f"the cookie `{ast.unparse(target.slice)}`", value)
+        elif attr == "params" and (rest == attr or item):
+            if isinstance(target, ast.Subscript):
+                value = ast.Dict(keys=[target.slice], values=[value])
+            self.query(value)
+        else:
+            self.problems.append(
+                f"{self._at(value)} sets `{text}`, which changes every request `{session}` "
+                "sends and which the rewrite cannot see into"
+            )
+
+    def _session_change(self, session: str, call: ast.Call) -> None:
+        """A method called on ``session`` or its settings that changes every request it
+        sends: ``mount(...)`` (a transport adapter, which may add a credential),
+        ``params.update(...)`` (read as ``params=``), a change to its hooks or cookies."""
+        assert isinstance(call.func, ast.Attribute)
+        owner = ast.unparse(call.func.value)
+        if owner == session and call.func.attr == "mount":
+            self.problems.append(
+                f"{self._at(call)} mounts a transport adapter on `{session}` "
+                f"(`{ast.unparse(call)}`), which may add to every request what the rewrite "
+                "cannot see into"
+            )
+            return
+        attr = owner[len(session) + 1 :].partition(".")[0].partition("[")[0]
+        if not owner.startswith(f"{session}.") or call.func.attr not in _CHANGES:
+            return
+        if owner == f"{session}.params" and call.func.attr == "update":
+            self.query(_update_entries(call) or call)
+        elif attr in ("params", "cookies", "hooks", "event_hooks"):
+            self.problems.append(
+                f"{self._at(call)} changes `{owner}` (`{ast.unparse(call)}`), which "
+                f"changes every request `{session}` sends and which the rewrite cannot see "
+                "into"
+            )
 
     def _session_target(self, session: str, target: ast.expr, value: ast.expr) -> None:
         text = ast.unparse(target)
@@ -1009,11 +1278,8 @@ class _Reader:
                     f"{self._at(value)} sends through `{session}`, an `{made}`, which "
                     "adds the credential it holds to every request"
                 )
-            for keyword in value.keywords:
-                if keyword.arg == "headers":
-                    self.headers(keyword.value, f"`{session}`'s headers")
-                elif keyword.arg in ("auth", "cookies"):
-                    self.credential(keyword.value, f"`{keyword.arg}=` of `{session}`", value)
+            else:
+                self._constructor(session, value)
         elif text == f"{session}.headers":
             self.headers(value, f"`{session}.headers`")
         elif text in (f"{session}.auth", f"{session}.cookies"):
@@ -1119,6 +1385,121 @@ def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
             if isinstance(target, ast.Name) and target.id == name and isinstance(value, ast.Call):
                 return value
     return None
+
+
+def _bound(scope: ast.AST, name: str) -> list[ast.expr | None]:
+    """What ``scope`` binds ``name`` (a name, or ``self.attr``) to, one item a binding:
+    an assignment's value, a ``with ... as``'s context; ``None`` for one whose value the
+    rewrite cannot tell (a loop's target, an unpacking, ``+=``)."""
+
+    def within(target: ast.expr) -> bool:
+        return any(
+            isinstance(n, ast.Name | ast.Attribute) and ast.unparse(n) == name
+            for n in ast.walk(target)
+        )
+
+    values: list[ast.expr | None] = []
+    for node in ast.walk(scope):
+        pairs: list[tuple[ast.expr, ast.expr | None]] = []
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            pairs = [(node.optional_vars, node.context_expr)]
+        elif isinstance(node, ast.AugAssign | ast.For | ast.AsyncFor | ast.comprehension):
+            pairs = [(node.target, None)]
+        for target, value in pairs:
+            if ast.unparse(target) == name:
+                values.append(value)
+            elif isinstance(target, ast.Tuple | ast.List) and within(target):
+                values.append(None)
+    return values
+
+
+#: What a name holds that is no session: ``URLS.get(name)`` is no request.
+_CONTAINERS = (
+    ast.Dict,
+    ast.List,
+    ast.Set,
+    ast.Tuple,
+    ast.Constant,
+    ast.JoinedStr,
+    ast.DictComp,
+    ast.ListComp,
+    ast.SetComp,
+)
+
+#: Keywords of an HTTP library's constructor (and attributes of what it builds) that say
+#: only how a request travels, not what it carries (httpx's ``Client``, aiohttp's
+#: ``ClientSession``, urllib3's managers and pools, ``requests.Session``'s attributes):
+#: the consumer's request does without them. Any other (``event_hooks``, ``transport``,
+#: ``mounts``, ``cert``, ``proxy``, ``trace_configs``, ``middlewares``, ``cookie_jar``)
+#: may add to every request what the send does not carry.
+_SETTINGS = frozenset(
+    {
+        # httpx
+        "timeout",
+        "base_url",
+        "verify",
+        "follow_redirects",
+        "limits",
+        "http1",
+        "http2",
+        "trust_env",
+        "max_redirects",
+        "default_encoding",
+        # aiohttp
+        "connector",
+        "connector_owner",
+        "loop",
+        "conn_timeout",
+        "read_timeout",
+        "raise_for_status",
+        "json_serialize",
+        "version",
+        "auto_decompress",
+        "requote_redirect_url",
+        "read_bufsize",
+        "max_line_size",
+        "max_field_size",
+        "fallback_charset_resolver",
+        # urllib3
+        "num_pools",
+        "maxsize",
+        "block",
+        "retries",
+        "cert_reqs",
+        "ca_certs",
+        "ca_cert_dir",
+        "assert_hostname",
+        "assert_fingerprint",
+        "ssl_minimum_version",
+        "ssl_maximum_version",
+        "host",
+        "port",
+        # requests.Session
+        "stream",
+    }
+)
+
+#: How many positional arguments a constructor takes before its headers: aiohttp's
+#: ``base_url``, urllib3's ``num_pools``, ``proxy_url``, a pool's host, port, timeout,
+#: maxsize and block.
+_POSITIONAL = {
+    "ClientSession": 1,
+    "PoolManager": 1,
+    "ProxyManager": 2,
+    "proxy_from_url": 1,
+    "connection_from_url": 1,
+    "HTTPConnectionPool": 5,
+    "HTTPSConnectionPool": 5,
+}
+
+#: Methods that change a session's settings in place.
+_CHANGES = frozenset(
+    {"update", "append", "extend", "insert", "set", "setdefault", "__setitem__", "set_cookie"}
+)
 
 
 def _default(function: _Function | ast.Module, name: str) -> ast.expr | None:

@@ -1,0 +1,421 @@
+"""Which session a call is made on, read as a whitelist: a name its function or module
+binds to a constructor of an HTTP library, ``self.<attr>`` its class binds to one, or the
+library's own function. A session reached any other way (a factory's answer, an
+attribute chain, an item, an alias, a name of the package's ``__init__``) may add a
+credential the send does not carry, and refuses the call; so does a setting of a known
+constructor that changes every request (``event_hooks=``, ``mount(...)``) and one the
+rewrite does not read."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.migrate.codemod import SendSpec, rewrite_source
+from decouple_services.migrate.helper_request import client_request
+from decouple_services.migrate.plan import PlanOptions
+from decouple_services.migrate.run import migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
+
+URL = 'f"http://users/api/users/{user_id}/deactivate/"'
+
+
+def _read(body: str, above: str = "") -> tuple[bytes, int, int]:
+    """``(source, line, column)`` of the one ``.post(`` call of ``deactivate_user``,
+    whose body is ``body`` (``{url}`` the url) below the module's ``above``."""
+    source = (
+        "import httpx\nimport requests\nfrom flask import g\n\n"
+        + textwrap.dedent(above)
+        + "\n\ndef deactivate_user(user_id):\n"
+        + textwrap.indent(textwrap.dedent(body).replace("{url}", URL), "    ")
+    )
+    lines = source.splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if ".post(" in text)
+    text = lines[line - 1]
+    start = len(text) - len(text.lstrip())
+    return source.encode(), line, start + (text[start:].startswith("_ = ") and 4)
+
+
+#: A session reached by anything but a name bound to a known constructor, ``self.<attr>``
+#: the class builds, or the library's module: ``(module text, function body)``.
+UNREAD = {
+    "factory_chain": (
+        """\
+        def get_session():
+            s = requests.Session()
+            s.headers["Authorization"] = "Bearer " + token_for_frontend()
+            return s
+        """,
+        "get_session().post({url})\n",
+    ),
+    "module_attribute": ("from .. import http\n", "http.session.post({url})\n"),
+    "class_attribute": (
+        """\
+        class Api:
+            session = requests.Session()
+        """,
+        "Api.session.post({url})\n",
+    ),
+    "item": (
+        'SESSIONS = {"users": requests.Session()}\n',
+        'SESSIONS["users"].post({url})\n',
+    ),
+    "module_alias_of_import": ("from ..http import session\n\n_s = session\n", "_s.post({url})\n"),
+    "module_alias_of_attribute": ("from .. import http\n\n_s = http.session\n", "_s.post({url})\n"),
+    "loop_target": (
+        "",
+        """\
+        for s in (requests.Session(),):
+            s.post({url})
+        """,
+    ),
+    "unbound": ("from .http import *\n", "session.post({url})\n"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(UNREAD))
+def test_a_session_reached_but_by_a_bound_name_refuses_the_call(shape: str) -> None:
+    above, body = UNREAD[shape]
+    source, line, column = _read(body, above)
+    found = client_request(source, line, column)
+    assert found.refusal is not None, found.notes
+    assert "sends through `" in found.refusal
+    assert "cannot see" in found.refusal
+
+
+def test_the_refusal_names_what_the_call_sends_through() -> None:
+    above, body = UNREAD["module_alias_of_attribute"]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None
+    assert found.refusal.startswith(
+        "the call's session (line 7) sends through `_s` (`http.session`), which the rewrite "
+        "cannot see into"
+    )
+    found = client_request(*_read(UNREAD["item"][1], UNREAD["item"][0]))
+    assert found.refusal is not None
+    assert "sends through `SESSIONS['users']`" in found.refusal
+
+
+#: A setting of a known constructor or session that changes every request: ``(module
+#: text, function body)``.
+SETTINGS = {
+    "client_params": (
+        "",
+        """\
+        with httpx.Client(params={"access_token": g.token}) as c:
+            c.post({url})
+        """,
+    ),
+    "session_params": (
+        "",
+        """\
+        s = requests.Session()
+        s.params = {"access_token": g.token}
+        s.post({url})
+        """,
+    ),
+    "session_params_item": (
+        "",
+        """\
+        s = requests.Session()
+        s.params["access_token"] = g.token
+        s.post({url})
+        """,
+    ),
+    "event_hooks": (
+        "",
+        """\
+        with httpx.Client(event_hooks={"request": [add_auth]}) as c:
+            c.post({url})
+        """,
+    ),
+    "event_hooks_attribute": (
+        "",
+        """\
+        c = httpx.Client()
+        c.event_hooks["request"] = [add_auth]
+        c.post({url})
+        """,
+    ),
+    "mount": (
+        "",
+        """\
+        s = requests.Session()
+        s.mount("http://", TokenAdapter(g.token))
+        s.post({url})
+        """,
+    ),
+    "hooks": (
+        "",
+        """\
+        s = requests.Session()
+        s.hooks["response"].append(refresh)
+        s.post({url})
+        """,
+    ),
+    "cert": (
+        "",
+        """\
+        s = requests.Session()
+        s.cert = "/etc/client.pem"
+        s.post({url})
+        """,
+    ),
+    "transport": (
+        "_s = httpx.Client(transport=AuthTransport())\n",
+        "_s.post({url})\n",
+    ),
+    "spread_options": (
+        "OPTIONS = {}\n_s = httpx.Client(**OPTIONS)\n",
+        "_s.post({url})\n",
+    ),
+    "pool_manager_headers_by_position": (
+        "import urllib3\n\nhttp = urllib3.PoolManager(10, AUTH_HEADERS)\n",
+        "http.post({url})\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SETTINGS))
+def test_a_setting_that_changes_every_request_refuses_the_call(shape: str) -> None:
+    above, body = SETTINGS[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+
+
+#: Sessions read as before: ``(module text, function body)``.
+READ = {
+    "library_function": ("", "requests.post({url})\n"),
+    "library_alias": ("import httpx as hx\n", "hx.post({url})\n"),
+    "settings_of_how_it_travels": (
+        "",
+        """\
+        with httpx.Client(timeout=5, base_url="http://users", follow_redirects=True) as c:
+            c.post({url})
+        """,
+    ),
+    "session_verify": (
+        "",
+        """\
+        s = requests.Session()
+        s.verify = False
+        s.post({url})
+        """,
+    ),
+    "module_session": ("_s = requests.Session()\n", "_s.post({url})\n"),
+    "built_in_place": ("", "requests.Session().post({url})\n"),
+    "aiohttp": (
+        "import aiohttp\n",
+        """\
+        with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(5), raise_for_status=True) as s:
+            s.post({url})
+        """,
+    ),
+    "urls_dict": ('URLS = {"users": "http://users"}\n', "requests.post(URLS.get('users'))\n"),
+    # a module of the project: its ``post`` is a helper, read on its own
+    "project_module": ("import frontend.http\n", "frontend.http.post({url})\n"),
+    "project_module_alias": ("import frontend.http as http\n", "http.post({url})\n"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(READ))
+def test_a_session_built_by_a_known_constructor_is_read(shape: str) -> None:
+    above, body = READ[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is None, found.refusal
+
+
+def test_a_fixed_query_credential_on_the_session_is_a_note() -> None:
+    """``params=`` on the constructor is read as a request's: a fixed token is a note,
+    as on the call."""
+    found = client_request(
+        *_read(
+            """\
+            with httpx.Client(params={"api_key": API_KEY}) as c:
+                c.post({url})
+            """
+        )
+    )
+    assert found.refusal is None
+    assert any("`api_key` in the query" in n for n in found.notes), found.notes
+
+
+def test_self_session_the_class_does_not_build_refuses_the_call() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def __init__(self, session):
+                self.session = session
+                self.built = requests.Session()
+
+            def handed_in(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+
+            def built_here(self, user_id):
+                self.built.post(f"http://users/api/users/{user_id}/")
+
+            def never_built(self, user_id):
+                self.other.post(f"http://users/api/users/{user_id}/")
+
+            def close(self):
+                self.built = None
+                self.session = None
+        """
+    )
+    handed_in = client_request(source.encode(), 10, 8)
+    assert handed_in.refusal is not None and "`self.session`" in handed_in.refusal
+    assert client_request(source.encode(), 13, 8).refusal is None
+    never_built = client_request(source.encode(), 16, 8)
+    assert never_built.refusal is not None
+    assert "`self.other`, which the class does not build" in never_built.refusal
+
+
+PACKAGE = {
+    "pyproject.toml": """\
+        [tool.decouple.services.frontend]
+        root = "frontend"
+
+        [tool.decouple.services.users]
+        root = "users"
+        """,
+    "users/app.py": """\
+        from flask import Flask
+
+        app = Flask(__name__)
+
+
+        @app.post("/api/users/<int:user_id>/deactivate/")
+        def deactivate(user_id):
+            return "", 204
+        """,
+    "frontend/frontend/__init__.py": """\
+        import requests
+
+        session = requests.Session()
+        session.headers["Authorization"] = "Bearer " + login_as_frontend()
+        """,
+    "frontend/frontend/http.py": """\
+        import requests
+
+
+        def post(url, **kwargs):
+            return requests.post(url, timeout=5, **kwargs)
+        """,
+}
+
+
+def _plan(root: Path, imported: str) -> tuple[list[str], list[str]]:
+    """``(migrated site ids, refusal reasons)`` of the call ``views/admin.py`` makes on
+    ``imported``, which it imports with ``from .. import``."""
+    files = {
+        **PACKAGE,
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": f"""\
+            from .. import {imported}
+
+
+            def deactivate_user(user_id):
+                {imported}.post(f"http://users/api/users/{{user_id}}/deactivate/")
+            """,
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    return [p.site.id for p in plan.plan.sites], reasons
+
+
+def test_a_session_the_package_s_init_defines_refuses_the_call(tmp_path: Path) -> None:
+    """``from .. import session``: no module of the package, but the session its
+    ``__init__`` builds with a credential, which the send would lose."""
+    migrated, reasons = _plan(tmp_path, "session")
+    assert migrated == []
+    assert any(
+        "the call (frontend/frontend/views/admin.py:5) sends through `session`, which it "
+        "imports from `..` (line 1), a name the package's `__init__` defines" in r
+        for r in reasons
+    ), reasons
+
+
+def test_a_module_of_the_package_is_read_as_a_helper(tmp_path: Path) -> None:
+    """``from .. import http``: a module of the package, whose ``post(...)`` is a helper
+    the scan reads (it adds nothing here), not a session."""
+    migrated, reasons = _plan(tmp_path, "http")
+    assert len(migrated) == 1, reasons
+
+
+def _header_notes(above: str, headers: str) -> tuple[str, ...]:
+    """The notes of the send of ``requests.post(..., headers=<headers>)`` below ``above``."""
+    source = (
+        "import requests\n" + textwrap.dedent(above) + "\n\ndef deactivate_user(user_id):\n"
+        f'    requests.post(f"http://users/api/users/{{user_id}}/", headers={headers})\n'
+    )
+    line = source.splitlines().index(next(t for t in source.splitlines() if "post(" in t)) + 1
+    spec = SendSpec(
+        site_id="cs-1",
+        line=line,
+        end_line=line,
+        topic="users.deactivate",
+        callee="users",
+        endpoint="POST /api/users/{user_id}/",
+        producer_module="frontend.decouple_producer",
+        path_params=(("user_id", "user_id"),),
+    )
+    result = rewrite_source(source.encode(), [spec])
+    assert not result.skipped, result.skipped
+    return result.notes["cs-1"]
+
+
+def test_an_imported_headers_constant_may_hold_a_credential() -> None:
+    """``headers=SERVICE_HEADERS`` imported: the rewrite does not read it, and a service's
+    headers constant usually holds its credential, which the consumer sends only when
+    given its own."""
+    notes = _header_notes("from .config import SERVICE_HEADERS\n", "SERVICE_HEADERS")
+    (note,) = [n for n in notes if "SERVICE_HEADERS" in n]
+    assert "may hold a credential" in note
+    assert "DECOUPLE_REQUEST_HEADERS" in note
+
+
+def test_a_module_headers_constant_names_the_credential_it_holds() -> None:
+    notes = _header_notes(
+        'import os\n\nHEADERS = {"X-Api-Key": os.environ["KEY"], "Accept": "text/csv"}\n',
+        "HEADERS",
+    )
+    (note,) = [n for n in notes if "headers=HEADERS" in n]
+    assert "it holds the credential `X-Api-Key`" in note
+    # one of only the exchange's own headers, or of no credential, says nothing of one
+    notes = _header_notes('HEADERS = {"X-Trace": "on"}\n', "HEADERS")
+    assert not any("credential" in n for n in notes), notes
+
+
+def test_a_session_reset_to_none_is_read_for_its_other_bindings() -> None:
+    """``self.session = None`` is no session, and says nothing of the one handed in."""
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def close(self):
+                self.session = None
+
+            def __init__(self, session):
+                self.session = session
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 12, 8)
+    assert found.refusal is not None and "`self.session` (`session`)" in found.refusal
