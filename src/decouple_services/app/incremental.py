@@ -318,9 +318,17 @@ class SiteMemo:
 
     def _replayed(self, reads: list[list[Any]], module: str) -> None:
         """A reused resolution's reads, as if made again."""
-        found = [(table, _from_json(key)) for table, key in reads]
+        # ``_from_json`` and ``_own`` inlined: every reused resolution's reads pass here (a
+        # rerun's tens of thousands), and JSON gives lists and strings of these types only
+        found = [(table, tuple(key) if type(key) is list else key) for table, key in reads]
         self.scan_reads.update(found)
-        self.scan_foreign.update(read for read in found if not _own(read[1], module))
+        if not module:
+            self.scan_foreign.update(found)
+            return
+        prefix = module + "."
+        self.scan_foreign.update(
+            read for read in found if not (type(read[1]) is str and read[1].startswith(prefix))
+        )
 
     # -- comparing ------------------------------------------------------------------------
 

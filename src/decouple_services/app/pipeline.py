@@ -571,9 +571,25 @@ def _scan_or_known(
     from decouple_services.resolve.index import IndexTables, ProjectIndex
 
     diagnostics.extend(listing.diagnostics)
-    discovery = discover_services(
-        root, listing, config, None if manifest is None else _Programs(root, manifest)
-    )
+    discovery = None
+    if same_base is not None and cache_dir is not None and inputs is not None:
+        changed_now = inputs.changed_python()
+        if changed_now is not None and same_base.discovery_code_unread(changed_now):
+            # discovery read none of the edited files, and its other inputs are as they were
+            # (as for a neutral edit): it would find what the last scan's found
+            from decouple_services.app.edits import kept_discovery
+
+            discovery = kept_discovery(cache_dir, root, same_base, _discovery_digest)
+            if discovery is not None:
+                note("discovery as the last scan's")
+    if discovery is None:
+        discovery = discover_services(
+            root, listing, config, None if manifest is None else _Programs(root, manifest)
+        )
+        if cache_dir is not None and not options.full_parse:
+            from decouple_services.app.edits import save_discovery
+
+            save_discovery(cache_dir, root, discovery, _discovery_digest(discovery))
     diagnostics.extend(discovery.diagnostics)
     detectors = build_detectors(config)
 
