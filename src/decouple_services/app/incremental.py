@@ -42,7 +42,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ from decouple_services.app.cache import (
 )
 from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, ask
 from decouple_services.core.model import CallSite
+from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def digest(parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class _Bucket:
     """What one file's resolution read and asked for."""
 

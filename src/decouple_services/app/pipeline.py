@@ -573,8 +573,8 @@ def _scan_or_known(
     diagnostics.extend(listing.diagnostics)
     discovery = None
     if same_base is not None and cache_dir is not None and inputs is not None:
-        changed_now = inputs.changed_python()
-        if changed_now is not None and same_base.discovery_code_unread(changed_now):
+        edited_now = inputs.changed_python()
+        if edited_now is not None and same_base.discovery_code_unread(edited_now):
             # discovery read none of the edited files, and its other inputs are as they were
             # (as for a neutral edit): it would find what the last scan's found
             from decouple_services.app.edits import kept_discovery

@@ -32,7 +32,7 @@ import re
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -40,6 +40,7 @@ from decouple_services.core.config import Config, ServiceConfig
 from decouple_services.core.fs import ReadRefused, read_in_root, read_regular
 from decouple_services.core.model import Category, Diagnostic, EnvValue, Service, Severity
 from decouple_services.core.provenance import is_generated
+from decouple_services.core.records import record
 from decouple_services.discover import caddy, haproxy
 from decouple_services.discover.dotenv import parse_dotenv
 from decouple_services.discover.entrypoints import (
@@ -96,7 +97,7 @@ _T = TypeVar("_T")
 _MAX_IMPORTED = 2000
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServiceDiscovery:
     """The services of a repository and what else discovery learned on the way."""
 
