@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.facts import Constant, FileFacts
     from decouple_services.detect.values import Value
-    from decouple_services.discover.services import ServiceDiscovery
+    from decouple_services.discover.found import ServiceDiscovery
 
 #: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
 #: ``["keys", keys]`` (application slots filled), ``["fixtures", [[name, folder]]]`` (test
@@ -716,7 +716,7 @@ def kept_discovery(
     otherwise: discovery runs."""
     from decouple_services.app.cache import decode_model
     from decouple_services.core.model import Diagnostic, EnvValue, Service
-    from decouple_services.discover.services import ServiceDiscovery
+    from decouple_services.discover.found import ServiceDiscovery
 
     digest = record.discovery
     if not digest or record.discovery_code is None:

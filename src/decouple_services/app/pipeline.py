@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
     from decouple_services.discover.files import FileListing
-    from decouple_services.discover.services import ServiceDiscovery
+    from decouple_services.discover.found import ServiceDiscovery
     from decouple_services.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
@@ -564,7 +564,7 @@ def _scan_or_known(
     from decouple_services.app.rereads import select as select_rereads
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.files import categorize
-    from decouple_services.discover.services import discover_services, service_for_path
+    from decouple_services.discover.found import service_for_path
     from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
@@ -583,6 +583,9 @@ def _scan_or_known(
             if discovery is not None:
                 note("discovery as the last scan's")
     if discovery is None:
+        # its readers of deployment formats imported only when it runs
+        from decouple_services.discover.services import discover_services
+
         discovery = discover_services(
             root, listing, config, None if manifest is None else _Programs(root, manifest)
         )
