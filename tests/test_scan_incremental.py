@@ -987,3 +987,31 @@ def test_a_rerun_after_a_new_call_starts_from_the_files_the_last_scan_parsed(
     after = render(Tree(extra_calls=2))
     write(root, files, after)
     assert resolutions(root, cache, monkeypatch) < first
+
+
+def test_a_rerun_stats_each_unchanged_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the last result holds, which files changed and which facts the cache has
+    are asked of every file in turn: one stat each (``Manifest.stat``) answers all three."""
+    import collections
+    import os
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    after = render(Tree(literal_calls=1))
+    write(root, files, after)
+    counts: collections.Counter[str] = collections.Counter()
+    real = os.stat
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).startswith(str(root)) and str(path).endswith(".py"):
+            counts[os.path.relpath(str(path), root)] += 1
+        return real(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "stat", counting)
+        result = cached(root, cache)
+    assert result == uncached(root)
+    unchanged = {path: n for path, n in counts.items() if files.get(path) == after.get(path)}
+    assert unchanged and set(unchanged.values()) == {1}, counts

@@ -426,7 +426,7 @@ def _known(
     """Facts of a file the manifest knows unchanged, from the cache (False when the
     prefilter rejected it), with their cache key; None to read it."""
     try:
-        stat = os.stat(os.path.join(job.root, job.path))
+        stat = manifest.stat(job.path)
     except OSError:
         return None, None
     digest = manifest.digest(job.path, stat)
@@ -1233,7 +1233,7 @@ class _Inputs:
 
     def _known_digest(self, path: str) -> str | None:
         try:
-            stat = os.stat(os.path.join(self.root, path))
+            stat = self.manifest.stat(path)
         except OSError:
             return None
         return self.manifest.digest(path, stat)
@@ -1321,7 +1321,7 @@ class _Inputs:
                 return None
             full = os.path.join(self.root, path)
             try:
-                stat = os.stat(full)
+                stat = self.manifest.stat(path)
                 known = self.manifest.digest(path, stat)
                 if known is not None:
                     unchanged[path] = known
