@@ -728,9 +728,14 @@ def encode_model(value: Any) -> Any:
         return value
     names = _FIELDS.get(kind)
     if names is not None:
-        return {"@": kind.__name__, **{n: encode_model(getattr(value, n)) for n in names}}
+        # plain values (most of a call site's fields) kept as they are without a call each
+        out: dict[str, Any] = {"@": kind.__name__}
+        for name in names:
+            item = getattr(value, name)
+            out[name] = item if type(item) in _PLAIN else encode_model(item)
+        return out
     if kind is tuple or kind is list:
-        return [encode_model(v) for v in value]
+        return [v if type(v) in _PLAIN else encode_model(v) for v in value]
     if isinstance(value, Enum):
         return {"@enum": type(value).__name__, "v": value.value}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

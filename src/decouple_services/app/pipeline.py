@@ -572,6 +572,8 @@ def _scan_or_known(
 
     diagnostics.extend(listing.diagnostics)
     discovery = None
+    #: What discovery found, as a digest (the edit record's), once known.
+    discovery_digest: str | None = None
     if same_base is not None and cache_dir is not None and inputs is not None:
         edited_now = inputs.changed_python()
         if edited_now is not None and same_base.discovery_code_unread(edited_now):
@@ -581,6 +583,7 @@ def _scan_or_known(
 
             discovery = kept_discovery(cache_dir, root, same_base, _discovery_digest)
             if discovery is not None:
+                discovery_digest = same_base.discovery
                 note("discovery as the last scan's")
     if discovery is None:
         # its readers of deployment formats imported only when it runs
@@ -592,7 +595,8 @@ def _scan_or_known(
         if cache_dir is not None and not options.full_parse:
             from decouple_services.app.edits import save_discovery
 
-            save_discovery(cache_dir, root, discovery, _discovery_digest(discovery))
+            discovery_digest = _discovery_digest(discovery)
+            save_discovery(cache_dir, root, discovery, discovery_digest)
     diagnostics.extend(discovery.diagnostics)
     detectors = build_detectors(config)
 
@@ -979,7 +983,7 @@ def _scan_or_known(
                 queries=demand.queries,
                 parsed=sorted(p for p in python if p not in unparsed),
                 reread=sorted(reread),
-                discovery=_discovery_digest(discovery),
+                discovery=discovery_digest or _discovery_digest(discovery),
                 discovery_code=sorted(discovery.code_read),
                 passes=[sorted(set(names)) for names in passes],
                 learned=learned if settled else None,
