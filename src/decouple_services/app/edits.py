@@ -27,7 +27,6 @@ it under the new inputs' key). Anything else scans as usual.
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field, replace
 from pathlib import Path
@@ -672,15 +671,15 @@ def _query_ok(query: Any) -> bool:
 
 def save_discovery(directory: Path, root: Path, discovery: ServiceDiscovery, digest: str) -> None:
     """``discovery`` (found by a scan whose discovery digest is ``digest``) for the reruns
-    :func:`kept_discovery` gives it to. Only what the model's records hold is kept: the
-    file is removed instead when discovery found gateway routes, gRPC servicers or
-    ``.proto`` services (discovery then runs again)."""
+    :func:`kept_discovery` gives it to. Only what the model's records hold is kept: when
+    discovery found gateway routes, gRPC servicers or ``.proto`` services, a file naming
+    no digest is written instead (discovery then runs again)."""
     from decouple_services.app.cache import encode_model
 
     path = root_file(directory, "discovery", root)
     if discovery.gateway_routes or discovery.grpc_servicers or discovery.proto_services:
-        with contextlib.suppress(OSError):
-            path.unlink()
+        # written, not removed: every write of the cache asks whether it may (read_only)
+        write_cache_json(path, {"format": FORMAT, "digest": None})
         return
     write_cache_json(
         path,
