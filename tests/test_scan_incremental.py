@@ -914,6 +914,32 @@ def test_an_edit_to_a_file_discovery_did_not_read_does_not_run_it_again(
         assert runs(root, cache, monkeypatch) == (0, 0), tree
 
 
+def test_a_rerun_after_a_new_request_takes_the_last_scans_discovery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit that changes the result, to a file discovery did not read, resolves again
+    with what discovery found last time (kept in the cache) instead of running it; a
+    kept discovery that is damaged or not the recorded one's runs it again. Each result is
+    a scan without cache's."""
+    root, cache, files = settled(tmp_path)
+    assert runs(root, cache, monkeypatch)[0] == 1
+    for tree in (Tree(literal_calls=1), Tree(extra_calls=2, literal_calls=1)):
+        after = render(tree)
+        write(root, files, after)
+        files = after
+        discovered, resolved = runs(root, cache, monkeypatch)
+        assert (discovered, resolved > 0) == (0, True), tree
+    (kept,) = cache.glob("discovery-*.json")
+    other = kept.read_text().replace('"users"', '"orders"', 1)  # another service's name
+    assert other != kept.read_text()
+    for number, damage in enumerate(('{"digest": 1}', other, "[")):
+        kept.write_text(damage)
+        after = render(Tree(literal_calls=number + 2))
+        write(root, files, after)
+        files = after
+        assert runs(root, cache, monkeypatch)[0] == 1, damage
+
+
 def test_an_edit_to_a_file_discovery_read_runs_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -961,3 +987,31 @@ def test_a_rerun_after_a_new_call_starts_from_the_files_the_last_scan_parsed(
     after = render(Tree(extra_calls=2))
     write(root, files, after)
     assert resolutions(root, cache, monkeypatch) < first
+
+
+def test_a_rerun_stats_each_unchanged_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the last result holds, which files changed and which facts the cache has
+    are asked of every file in turn: one stat each (``Manifest.stat``) answers all three."""
+    import collections
+    import os
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    after = render(Tree(literal_calls=1))
+    write(root, files, after)
+    counts: collections.Counter[str] = collections.Counter()
+    real = os.stat
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).startswith(str(root)) and str(path).endswith(".py"):
+            counts[os.path.relpath(str(path), root)] += 1
+        return real(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "stat", counting)
+        result = cached(root, cache)
+    assert result == uncached(root)
+    unchanged = {path: n for path, n in counts.items() if files.get(path) == after.get(path)}
+    assert unchanged and set(unchanged.values()) == {1}, counts

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.facts import Constant, FileFacts
     from decouple_services.detect.values import Value
+    from decouple_services.discover.found import ServiceDiscovery
 
 #: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
 #: ``["keys", keys]`` (application slots filled), ``["fixtures", [[name, folder]]]`` (test
@@ -663,3 +664,93 @@ def _query_ok(query: Any) -> bool:
             for h in payload
         )
     return False
+
+
+# --- the last scan's discovery, for a rerun whose edits it read none of ---------------------
+
+
+def save_discovery(directory: Path, root: Path, discovery: ServiceDiscovery, digest: str) -> None:
+    """``discovery`` (found by a scan whose discovery digest is ``digest``) for the reruns
+    :func:`kept_discovery` gives it to. Only what the model's records hold is kept: when
+    discovery found gateway routes, gRPC servicers or ``.proto`` services, a file naming
+    no digest is written instead (discovery then runs again)."""
+    from decouple_services.app.cache import encode_model
+
+    path = root_file(directory, "discovery", root)
+    if discovery.gateway_routes or discovery.grpc_servicers or discovery.proto_services:
+        # written, not removed: every write of the cache asks whether it may (read_only)
+        write_cache_json(path, {"format": FORMAT, "digest": None})
+        return
+    write_cache_json(
+        path,
+        {
+            "format": FORMAT,
+            "version": code_version(),
+            "root": str(root),
+            "digest": digest,
+            "services": encode_model(discovery.services),
+            "diagnostics": encode_model(discovery.diagnostics),
+            "infra_hosts": sorted(discovery.infra_hosts.items()),
+            "global_env": encode_model(discovery.global_env),
+            "files_read": list(discovery.files_read),
+            "infra_ports": sorted([k, list(v)] for k, v in discovery.infra_ports.items()),
+            "apart": sorted(discovery.apart),
+            "unshipped": sorted(discovery.unshipped),
+        },
+    )
+
+
+def kept_discovery(
+    directory: Path,
+    root: Path,
+    record: EditRecord,
+    check: Callable[[ServiceDiscovery], str],
+) -> ServiceDiscovery | None:
+    """The discovery :func:`save_discovery` kept, when it was found by a scan whose
+    discovery digest is the ``record``'s and, decoded, gives that digest again
+    (``check``), with the Python files the record says discovery read: a
+    rerun whose edits discovery read none of, every other input of it unchanged (the
+    listing, the deployment files, the files it read), would find it again (polar: its run
+    and its modules' imports were a tenth of a rerun after an edit adding a call). None
+    otherwise: discovery runs."""
+    from decouple_services.app.cache import decode_model
+    from decouple_services.core.model import Diagnostic, EnvValue, Service
+    from decouple_services.discover.found import ServiceDiscovery
+
+    digest = record.discovery
+    if not digest or record.discovery_code is None:
+        return None
+    data = read_cache_json(root_file(directory, "discovery", root))
+    if not isinstance(data, dict) or data.get("digest") != digest:
+        return None
+    if data.get("format") != FORMAT or data.get("version") != code_version():
+        return None
+    if data.get("root") != str(root):
+        return None
+    try:
+        services = decode_model(data["services"])
+        diagnostics = decode_model(data["diagnostics"])
+        global_env = decode_model(data["global_env"])
+        if not (
+            all(type(s) is Service for s in services)
+            and all(type(d) is Diagnostic for d in diagnostics)
+            and all(type(e) is EnvValue for e in global_env)
+        ):
+            return None
+        found = ServiceDiscovery(
+            services=services,
+            diagnostics=diagnostics,
+            infra_hosts={str(k): str(v) for k, v in data["infra_hosts"]},
+            global_env=global_env,
+            files_read=tuple(str(p) for p in data["files_read"]),
+            infra_ports={str(k): tuple(int(p) for p in v) for k, v in data["infra_ports"]},
+            apart=frozenset(str(p) for p in data["apart"]),
+            unshipped=frozenset(str(p) for p in data["unshipped"]),
+            # the record's: a rerun that ran discovery again found its digest again, and
+            # the files it read then
+            code_read=frozenset(record.discovery_code),
+        )
+    except Exception:  # a cache file may hold anything: discovery runs
+        return None
+    # everything discovery found but the Python files it read is in the digest
+    return found if check(found) == digest else None

@@ -42,7 +42,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ from decouple_services.app.cache import (
 )
 from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, ask
 from decouple_services.core.model import CallSite
+from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def digest(parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class _Bucket:
     """What one file's resolution read and asked for."""
 
@@ -318,9 +319,17 @@ class SiteMemo:
 
     def _replayed(self, reads: list[list[Any]], module: str) -> None:
         """A reused resolution's reads, as if made again."""
-        found = [(table, _from_json(key)) for table, key in reads]
+        # ``_from_json`` and ``_own`` inlined: every reused resolution's reads pass here (a
+        # rerun's tens of thousands), and JSON gives lists and strings of these types only
+        found = [(table, tuple(key) if type(key) is list else key) for table, key in reads]
         self.scan_reads.update(found)
-        self.scan_foreign.update(read for read in found if not _own(read[1], module))
+        if not module:
+            self.scan_foreign.update(found)
+            return
+        prefix = module + "."
+        self.scan_foreign.update(
+            read for read in found if not (type(read[1]) is str and read[1].startswith(prefix))
+        )
 
     # -- comparing ------------------------------------------------------------------------
 

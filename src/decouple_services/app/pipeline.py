@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
     from decouple_services.discover.files import FileListing
-    from decouple_services.discover.services import ServiceDiscovery
+    from decouple_services.discover.found import ServiceDiscovery
     from decouple_services.resolve.index import ProjectIndex
 
 #: Files larger than this are reported and skipped: generated code, vendored bundles.
@@ -426,7 +426,7 @@ def _known(
     """Facts of a file the manifest knows unchanged, from the cache (False when the
     prefilter rejected it), with their cache key; None to read it."""
     try:
-        stat = os.stat(os.path.join(job.root, job.path))
+        stat = manifest.stat(job.path)
     except OSError:
         return None, None
     digest = manifest.digest(job.path, stat)
@@ -564,16 +564,39 @@ def _scan_or_known(
     from decouple_services.app.rereads import select as select_rereads
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.files import categorize
-    from decouple_services.discover.services import discover_services, service_for_path
+    from decouple_services.discover.found import service_for_path
     from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
     from decouple_services.resolve.index import IndexTables, ProjectIndex
 
     diagnostics.extend(listing.diagnostics)
-    discovery = discover_services(
-        root, listing, config, None if manifest is None else _Programs(root, manifest)
-    )
+    discovery = None
+    #: What discovery found, as a digest (the edit record's), once known.
+    discovery_digest: str | None = None
+    if same_base is not None and cache_dir is not None and inputs is not None:
+        edited_now = inputs.changed_python()
+        if edited_now is not None and same_base.discovery_code_unread(edited_now):
+            # discovery read none of the edited files, and its other inputs are as they were
+            # (as for a neutral edit): it would find what the last scan's found
+            from decouple_services.app.edits import kept_discovery
+
+            discovery = kept_discovery(cache_dir, root, same_base, _discovery_digest)
+            if discovery is not None:
+                discovery_digest = same_base.discovery
+                note("discovery as the last scan's")
+    if discovery is None:
+        # its readers of deployment formats imported only when it runs
+        from decouple_services.discover.services import discover_services
+
+        discovery = discover_services(
+            root, listing, config, None if manifest is None else _Programs(root, manifest)
+        )
+        if cache_dir is not None and not options.full_parse:
+            from decouple_services.app.edits import save_discovery
+
+            discovery_digest = _discovery_digest(discovery)
+            save_discovery(cache_dir, root, discovery, discovery_digest)
     diagnostics.extend(discovery.diagnostics)
     detectors = build_detectors(config)
 
@@ -960,7 +983,7 @@ def _scan_or_known(
                 queries=demand.queries,
                 parsed=sorted(p for p in python if p not in unparsed),
                 reread=sorted(reread),
-                discovery=_discovery_digest(discovery),
+                discovery=discovery_digest or _discovery_digest(discovery),
                 discovery_code=sorted(discovery.code_read),
                 passes=[sorted(set(names)) for names in passes],
                 learned=learned if settled else None,
@@ -1214,7 +1237,7 @@ class _Inputs:
 
     def _known_digest(self, path: str) -> str | None:
         try:
-            stat = os.stat(os.path.join(self.root, path))
+            stat = self.manifest.stat(path)
         except OSError:
             return None
         return self.manifest.digest(path, stat)
@@ -1302,7 +1325,7 @@ class _Inputs:
                 return None
             full = os.path.join(self.root, path)
             try:
-                stat = os.stat(full)
+                stat = self.manifest.stat(path)
                 known = self.manifest.digest(path, stat)
                 if known is not None:
                     unchanged[path] = known

@@ -187,7 +187,7 @@ class Helper:
 
 def defining_module(qualname: str, modules: Iterable[str]) -> str | None:
     """The longest module name that is a dotted prefix of ``qualname``."""
-    known = set(modules)
+    known = modules if isinstance(modules, (set, frozenset)) else set(modules)
     parts = qualname.split(".")
     for end in range(len(parts) - 1, 0, -1):
         candidate = ".".join(parts[:end])
@@ -433,13 +433,17 @@ def select(
     #: path -> (class name in snake case, method words) a parameter may hold and call
     held: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     modules = set(graph.files_of)
+    among = set(paths)
     for helper in helpers:
         module = defining_module(helper.qualname, modules)
         # a helper outside every known module (cannot happen for facts of this scan):
         # every file may name it
-        files = graph.connected(module) if module is not None else set(paths)
-        for path in files:
-            wanted.setdefault(path, set()).update(helper.words)
+        files = graph.connected(module) if module is not None else among
+        # only the files of ``paths`` are tested: a rerun selects among its edited files
+        # alone, whose helpers' modules may be connected to thousands
+        for path in files if len(files) <= len(among) else among.intersection(files):
+            if path in among:
+                wanted.setdefault(path, set()).update(helper.words)
         holder = helper.holder
         if holder is not None and module is not None:
             # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not

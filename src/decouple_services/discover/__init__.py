@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         is_python_file,
         list_files,
     )
+    from decouple_services.discover.found import ServiceDiscovery, service_for_path
     from decouple_services.discover.k8s import (
         HelmValues,
         KubeService,
@@ -36,11 +37,7 @@ if TYPE_CHECKING:
         find_marker_dirs,
         parse_dockerfile,
     )
-    from decouple_services.discover.services import (
-        ServiceDiscovery,
-        discover_services,
-        service_for_path,
-    )
+    from decouple_services.discover.services import discover_services
 
 #: Where each public name lives: submodules are imported on first use, so that listing files
 #: does not load the YAML parser and every deployment format.
@@ -53,7 +50,7 @@ _HOMES = {
     "KubeService": "decouple_services.discover.k8s",
     "Manifests": "decouple_services.discover.k8s",
     "MarkerDir": "decouple_services.discover.markers",
-    "ServiceDiscovery": "decouple_services.discover.services",
+    "ServiceDiscovery": "decouple_services.discover.found",
     "Workload": "decouple_services.discover.k8s",
     "categorize": "decouple_services.discover.files",
     "discover_services": "decouple_services.discover.services",
@@ -68,7 +65,7 @@ _HOMES = {
     "parse_dotenv": "decouple_services.discover.dotenv",
     "parse_helm_values": "decouple_services.discover.k8s",
     "parse_manifests": "decouple_services.discover.k8s",
-    "service_for_path": "decouple_services.discover.services",
+    "service_for_path": "decouple_services.discover.found",
 }
 
 

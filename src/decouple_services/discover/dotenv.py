@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from decouple_services.core.model import Diagnostic, EnvValue, Severity
+from decouple_services.core.records import record
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -29,7 +29,7 @@ class InterpolationLimit(ValueError):
     """An expansion beyond :data:`MAX_EXPANDED_CHARS` or :data:`MAX_NESTING`."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DotenvFile:
     """The variables of one ``.env`` file, in file order, each with its ``file:line``."""
 

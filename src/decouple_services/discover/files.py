@@ -23,7 +23,7 @@ import re
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
@@ -792,12 +792,33 @@ def _glob_spec(globs: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
     return _spec(globs)
 
 
+#: The names :func:`module_name` gave for the last frozen set of files it was given (equal
+#: sets alike): a scan asks for every file's name in several places (reading the facts,
+#: on-demand parsing, the import graph, a rerun's checks), a twentieth of a rerun of
+#: homeassistant's 7,978 files when each climbed its folders again.
+_NAMES: list[Any] = [frozenset(), {}]
+
+
 def module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str, bool]:
     """Dotted module name as the file's siblings would import it, and whether it is a package.
 
     Climbs while the parent directory is a package (has ``__init__.py``); a service that runs
     its files as scripts (no packages) gets top-level module names, as its imports expect.
     """
+    if type(python_files) is not frozenset:
+        return _module_name(path, python_files)
+    known, names = _NAMES
+    if known is not python_files:
+        if known != python_files:
+            names = {}
+        _NAMES[:] = [python_files, names]
+    found: tuple[str, bool] | None = names.get(path)
+    if found is None:
+        found = names[path] = _module_name(path, python_files)
+    return found
+
+
+def _module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str, bool]:
     parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
     is_package = parts[-1] == "__init__"
     dirs = parts[:-1]

@@ -27,10 +27,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import Service
+from decouple_services.core.records import record
 
 #: Reads a repo-relative file's text (None when it cannot be read).
 Reader = Callable[[str], "str | None"]
@@ -38,7 +39,7 @@ Reader = Callable[[str], "str | None"]
 Owner = Callable[[str], "str | None"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GrpcServicer:
     """A proto service whose implementation is registered by code in another language."""
 

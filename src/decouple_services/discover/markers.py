@@ -12,9 +12,9 @@ import posixpath
 import re
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from decouple_services.core.model import EnvValue
+from decouple_services.core.records import record
 from decouple_services.discover._ports import parse_port_spec, ports_in_command
 from decouple_services.discover.dotenv import interpolate
 
@@ -43,7 +43,7 @@ def is_dockerfile(name: str) -> bool:
     return name.startswith("Dockerfile") or name.endswith((".Dockerfile", ".dockerfile"))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MarkerDir:
     """A directory holding marker files."""
 
@@ -72,7 +72,7 @@ def find_marker_dirs(paths: Iterable[str]) -> tuple[MarkerDir, ...]:
     return tuple(sorted(dirs, key=lambda m: (m.depth, m.directory)))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DockerfileFacts:
     """What the final stage of a Dockerfile says about the running service."""
 

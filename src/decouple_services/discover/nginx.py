@@ -8,13 +8,13 @@ http://stock-app/; }`` to the ``upstream stock-app { server stock-service:5000; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from decouple_services.core.lazy import lazy_pattern
+from decouple_services.core.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GatewayRoute:
     """One ``location`` of a gateway that forwards to another host."""
 

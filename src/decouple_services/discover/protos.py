@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+
+from decouple_services.core.records import record
 
 #: Reads a repo-relative file's bytes (None when it cannot be read).
 ReadBytes = Callable[[str], "bytes | None"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProtoService:
     """A ``service`` block of a ``.proto`` file."""
 

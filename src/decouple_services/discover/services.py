@@ -32,7 +32,7 @@ import re
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -60,6 +60,7 @@ from decouple_services.discover.files import (
     is_compose_file,
     looks_like_manifest,
 )
+from decouple_services.discover.found import _SERVER_NAMES, ServiceDiscovery, service_for_path
 from decouple_services.discover.markers import (
     PACKAGE_METADATA,
     DockerfileFacts,
@@ -69,7 +70,7 @@ from decouple_services.discover.markers import (
     parse_dockerfile,
 )
 from decouple_services.discover.nginx import GatewayRoute, parse_routes
-from decouple_services.discover.protos import ProtoService, is_proto_file, read_proto_services
+from decouple_services.discover.protos import is_proto_file, read_proto_services
 from decouple_services.discover.workflows import image_contexts, image_name, is_workflow
 
 if TYPE_CHECKING:
@@ -96,98 +97,9 @@ _T = TypeVar("_T")
 _MAX_IMPORTED = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceDiscovery:
-    """The services of a repository and what else discovery learned on the way."""
-
-    #: Services sorted by name.
-    services: tuple[Service, ...] = ()
-    diagnostics: tuple[Diagnostic, ...] = ()
-    #: Host names of infrastructure and of services whose code is elsewhere -> image
-    #: (or ExternalName target; ``""`` when unknown).
-    infra_hosts: dict[str, str] = field(default_factory=dict, hash=False)
-    #: Values from ``.env`` files at the repository root, ``.env`` first.
-    global_env: tuple[EnvValue, ...] = ()
-    #: Every repo-relative file discovery tried to read (the scan cache's inputs).
-    files_read: tuple[str, ...] = field(default=(), compare=False)
-    #: Host name of a gateway -> the paths it forwards to other hosts (nginx, HAProxy).
-    gateway_routes: dict[str, tuple[GatewayRoute, ...]] = field(default_factory=dict, hash=False)
-    #: Infrastructure service name -> the ports compose publishes it on (``localhost:N``).
-    infra_ports: dict[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
-    #: gRPC servicers registered by code in other languages, with the service of each.
-    grpc_servicers: tuple[GrpcServicer, ...] = ()
-    #: The services the ``.proto`` files declare, with their packages and RPCs.
-    proto_services: tuple[ProtoService, ...] = ()
-    #: Programs of their own inside a service's folder (a script beside a server program
-    #: that neither starts a server nor is imported by it): no part of that service.
-    apart: frozenset[str] = frozenset()
-    #: Top-level folders of Python code that no service rooted at the whole repository
-    #: copies into its image (a linter's plugins beside a Dockerfile copying ``src/``).
-    unshipped: frozenset[str] = frozenset()
-    #: The listed Python files whose text discovery read or asked about (``Programs``):
-    #: discovery depends on no other Python file's content, so an edit to another finds
-    #: what it found (``app/pipeline.py`` then does not run it again).
-    code_read: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-
-
 _COMPOSE_SERVICES = re.compile(r"^services:[ \t]*(?:#.*)?$", re.MULTILINE)
 _COMPOSE_BUILD = re.compile(r"^[ \t]+(?:build|image):", re.MULTILINE)
 _MANIFEST_KEYS = re.compile(r"^(?:apiVersion|kind|on|jobs):", re.MULTILINE)
-
-#: Names a request-serving process usually has, among processes built from one tree.
-_SERVER_NAMES = frozenset({"web", "app", "api", "server", "backend", "django", "flask"})
-
-
-def service_for_path(services: Sequence[Service], path: str) -> str | None:
-    """The service owning a repo-relative path: the longest root that contains it.
-
-    Root ``"."`` contains every path; root ``""`` (code kept elsewhere) contains none.
-    A file a service's command runs is that service's. Services sharing a root (compose
-    ``web`` and ``worker`` built from one directory) are told apart by preferring the one
-    named like the directory, then one that listens on a port, then one named as servers
-    are (``web``, ``app``, ``api``...), then one whose name another's extends (``loader``
-    beside ``ingest-loader``, a variant of it), then the first in ``services``. A service
-    known only by the files it runs (``entries_only``) owns those and nothing else of its
-    root.
-    """
-    best: Service | None = None
-    best_key: tuple[int, bool, bool, bool, bool] | None = None
-    running = [s for s in services if path in s.entries]
-    if len(running) == 1:
-        return running[0].name
-    # several services running one file (one Dockerfile, two compose services) are told
-    # apart as services sharing a root are
-    for service in running or services:
-        root = service.root
-        if running:
-            length = 0
-        elif root == "" or service.entries_only:
-            continue
-        elif root == ".":
-            length = 0
-        elif path == root or path.startswith(root + "/"):
-            length = len(root)
-        else:
-            continue
-        key = (
-            length,
-            service.name == posixpath.basename(root),
-            bool(service.ports),
-            service.name in _SERVER_NAMES,
-            any(
-                _extends_name(other.name, service.name)
-                for other in (running or services)
-                if running or other.root == root
-            ),
-        )
-        if best_key is None or key > best_key:
-            best, best_key = service, key
-    return best.name if best is not None else None
-
-
-def _extends_name(name: str, base: str) -> bool:
-    """``ingest-loader`` extends ``loader``, and ``loader-slow`` does too."""
-    return name != base and (name.endswith("-" + base) or name.startswith(base + "-"))
 
 
 class Programs(Protocol):

@@ -7,7 +7,6 @@ other: the same call site gets the same tags and is counted the same way everywh
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from decouple_services.core.model import (
     EXTERNAL_PREFIX,
@@ -23,6 +22,7 @@ from decouple_services.core.model import (
     Service,
     Severity,
 )
+from decouple_services.core.records import record
 
 
 def sorted_services(services: Iterable[Service]) -> list[Service]:
@@ -91,7 +91,7 @@ def target_label(site: CallSite) -> str:
     return f"{site.method} {target}" if site.method else target
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Summary:
     """Counts shown in the table header and written as the JSON ``summary`` object.
 

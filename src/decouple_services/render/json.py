@@ -64,6 +64,7 @@ from decouple_services.render._common import (
     sorted_services,
     summarise,
 )
+from decouple_services.render._indented import dumps_indented
 from decouple_services.render.options import RenderOptions
 from decouple_services.render.rules import Finding, find
 
@@ -94,7 +95,8 @@ def render_json(result: ScanResult, options: RenderOptions | None = None) -> str
     }
     # ensure_ascii: source decoded with surrogateescape can hold lone surrogates, which
     # would make the text unencodable as UTF-8 when the CLI writes it; escapes always work.
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    # the text json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) gives
+    return dumps_indented(document) + "\n"
 
 
 def portable_root(root: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from decouple_services.core.records import record
 from decouple_services.render.rules import RuleSelection
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenderOptions:
     #: Which rules' findings to report (``--select``/``--ignore``).
     selection: RuleSelection = field(default_factory=RuleSelection)

@@ -34,7 +34,6 @@ problems and do not fail a gate.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from decouple_services.core.model import (
     CallSite,
@@ -44,6 +43,7 @@ from decouple_services.core.model import (
     Role,
     ScanResult,
 )
+from decouple_services.core.records import record
 from decouple_services.render._common import callee_kind, is_production_call, sorted_call_sites
 
 #: The project's home; rule pages live under ``docs/rules/`` there (pyproject's
@@ -56,7 +56,7 @@ def rule_help_uri(rule_id: str) -> str:
     return f"{REPOSITORY_URL}/blob/main/docs/rules/{rule_id}.md"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rule:
     """One kind of finding, as published in ``tool.driver.rules``."""
 
@@ -199,7 +199,7 @@ RULES: tuple[Rule, ...] = (
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RuleSelection:
     """Which rules to report: ``select`` (empty: all) minus ``ignore``."""
 
@@ -213,7 +213,7 @@ class RuleSelection:
         return sorted((self.select | self.ignore) - set(RULES_BY_ID))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Finding:
     """One rule's finding at one call site."""
 

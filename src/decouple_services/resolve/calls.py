@@ -15,7 +15,7 @@ import re
 import tokenize
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from decouple_services.core.model import (
@@ -29,6 +29,7 @@ from decouple_services.core.model import (
     Role,
     call_site_id,
 )
+from decouple_services.core.records import record
 from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.events import EventSend
 from decouple_services.detect.facts import BASES, CALL_PARAM, FileFacts, RawCall
@@ -74,7 +75,7 @@ _PLACEHOLDER_SEP = "\x1f"
 MAX_WRAPPER_LEVELS = 5
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Wrapper:
     """A helper whose request's host comes from its parameters."""
 
@@ -202,13 +203,13 @@ def wrapper_from_json(data: list[Any]) -> Wrapper:
     )
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Resolution:
     call_sites: list[CallSite]
     wrappers: dict[str, Wrapper]
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class CallOutcome:
     """One call of a file before any helper is known: the object its method is called on,
     and the call site when a detector took the call. A receiver kept in its JSON form
@@ -230,7 +231,7 @@ class CallOutcome:
         return value
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class FilePass:
     """A file's calls resolved on their own (``None`` for a call ``# decouple: ignore``
     skips), and the functions handed a request function (``def _request(self, method,

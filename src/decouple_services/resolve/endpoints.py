@@ -34,9 +34,9 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from decouple_services.core.model import UNKNOWN, Diagnostic, Endpoint, Severity
+from decouple_services.core.records import record
 from decouple_services.detect.facts import FileFacts, RawMount, RawRoute
 from decouple_services.detect.receivers import follow
 from decouple_services.detect.values import Concat, Dyn, Env, Lit, Obj, Ref, Value, concat
@@ -88,7 +88,7 @@ def build_endpoints(
     return _Builder(facts, service_of, lookup, noted, protos).build()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Edge:
     """An owner mounted on ``parent`` under ``prefix``."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Service
+from decouple_services.core.records import record
 from decouple_services.discover.nginx import GatewayRoute, route_for
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"})
@@ -16,7 +17,7 @@ _MAX_GATEWAY_HOPS = 4
 _HOSTPORT = re.compile(r"^(?P<host>\[[^\]]+\]|[^/:{}\s]+)(?::(?P<port>\d+))?$")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Target:
     """The parts of a resolved url that decide the callee."""
 
@@ -171,7 +172,7 @@ def _may_be_internal(host: str) -> bool:
 LEARNT_AT_RUN_TIME = "only known at run time"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Callee:
     name: str
     evidence: str | None = None

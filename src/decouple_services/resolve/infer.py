@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Endpoint, EnvValue, Service
+from decouple_services.core.records import record
 from decouple_services.discover.grpc_servers import GrpcServicer
 
 #: Words that say "this is an address" rather than which service it is.
@@ -112,7 +112,7 @@ def words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Inferred:
     callee: str
     reason: str

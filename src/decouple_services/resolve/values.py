@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Container, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from urllib.parse import urljoin
 
+from decouple_services.core.records import record
 from decouple_services.detect.facts import BASES
 from decouple_services.detect.receivers import rebase_on_prefix
 from decouple_services.detect.values import (
@@ -49,7 +50,7 @@ _MAX_DEPTH = 25
 _KEYED_READ = re.compile(r"""\[\s*(['"])[^'"]*\1\s*\]$""")
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Rendered:
     text: str
     evidence: list[str] = field(default_factory=list)

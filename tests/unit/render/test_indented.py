@@ -1,0 +1,86 @@
+"""The scan output's encoder writes what ``json.dumps(indent=2, sort_keys=True,
+ensure_ascii=True)`` writes, for every value (handing it what it does not write itself)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from decouple_services.render._indented import dumps_indented
+
+
+def reference(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=True)
+
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.lists(inner, max_size=5).map(tuple)
+        | st.dictionaries(st.text(), inner, max_size=5)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_same_text_as_json(value: Any) -> None:
+    assert dumps_indented(value) == reference(value)
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Word(str, enum.Enum):
+    A = "a"
+
+
+class Number(enum.IntEnum):
+    ONE = 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        [],
+        {"b": [], "a": {}},
+        {"é": '\u2028 \ud800 \x00 "quoted" \\', "line\nbreak": [1.5, -0.0, 1e300]},
+        [math.nan, math.inf, -math.inf],
+        # handed to json.dumps: keys it converts, subclasses of the plain types
+        {2: "a", 1: "b"},
+        {True: 1},
+        {1.5: None},
+        [Word.A, Number.ONE],
+        {"nested": [{"x": Word.A}]},
+    ],
+)
+def test_edge_values(value: Any) -> None:
+    assert dumps_indented(value) == reference(value)
+
+
+def test_refusals_are_json_dumps_own() -> None:
+    with pytest.raises(TypeError):
+        dumps_indented({"a": Color.RED})
+    with pytest.raises(TypeError):
+        dumps_indented({1: "a", "b": 2})  # keys sort_keys cannot order
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="Circular"):
+        dumps_indented(looped)
