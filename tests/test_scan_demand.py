@@ -669,3 +669,44 @@ def test_assigning_finds_what_each_keys_pattern_finds() -> None:
     assert found == [str(i) for i, t in enumerate(texts) if reference(t, keys)]
     assert found  # the texts hold both kinds
     assert len(found) < len(texts)
+
+
+def test_the_searches_of_a_scan_read_each_unparsed_file_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each round of asking searches the files not parsed yet: their texts are kept from
+    the first search, so only a parsed file is read again (by the import graph and a
+    helper pass's selection, once each)."""
+    reads: dict[str, int] = {}
+    read = decouple_services.app.pipeline._read
+
+    def counted(path: str) -> bytes | None:
+        reads[path] = reads.get(path, 0) + 1
+        return read(path)
+
+    monkeypatch.setattr(decouple_services.app.pipeline, "_read", counted)
+    result = scan(SAMPLE, ScanOptions(jobs=1, use_cache=False))
+    assert result.call_sites
+    assert reads and max(reads.values()) <= 2
+
+
+def test_kept_texts_are_those_of_unparsed_files_within_the_budget(tmp_path: Path) -> None:
+    from decouple_services.app.pipeline import _Texts
+
+    (tmp_path / "a.py").write_bytes(b"import requests\n")
+    (tmp_path / "b.py").write_bytes(b"x = 1\n")
+    (tmp_path / "big.py").write_bytes(b"y = 2\n" * 10)
+    texts = _Texts(str(tmp_path), budget=20)
+    texts.unparsed = {"a.py", "big.py"}
+    assert texts.read("a.py") == b"import requests\n"
+    assert texts.read("b.py") == b"x = 1\n"
+    assert texts.read("big.py") == b"y = 2\n" * 10
+    for name in ("a.py", "b.py", "big.py"):
+        (tmp_path / name).write_bytes(b"changed\n")
+    # kept: the first read's text; not kept (parsed, over the budget): read again
+    assert texts.read("a.py") == b"import requests\n"
+    assert texts.read("b.py") == b"changed\n"
+    assert texts.read("big.py") == b"changed\n"
+    texts.forget(["a.py"])
+    assert texts.read("a.py") == b"changed\n"
+    assert texts.read("missing.py") is None

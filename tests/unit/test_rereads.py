@@ -63,6 +63,31 @@ def test_names_written_through_a_bound_package_are_targets() -> None:
     assert got == {"a.b", "pkg.sub", "a.x.func", "pkg.sub.mod.Client"}
 
 
+def test_the_same_relative_import_in_two_packages_reaches_each_its_own() -> None:
+    """A statement's reading is kept for the next file writing it: a relative one is kept
+    with its package."""
+    source = b"from .models import Item\n"
+    assert set(import_targets(source, "shop.views", False)) == {"shop.models.Item"}
+    assert set(import_targets(source, "blog.views", False)) == {"blog.models.Item"}
+    assert set(import_targets(source, "blog", True)) == {"blog.models.Item"}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # after a dot: an attribute of something else, not the bound package
+        ("import a.b\nx.a.y.f()\n", {"a.b"}),
+        ("import a.b\n_a.y.f()\n", {"a.b"}),
+        ("import a.b\na.y.f()\n(a.z)\na.\n", {"a.b", "a.y.f", "a.z"}),
+        ("import a.b\nimport ab\nab.y.f()\n", {"a.b", "ab", "ab.y.f"}),
+    ],
+)
+def test_names_written_through_a_bound_package_are_found_where_they_start(
+    source: str, expected: set[str]
+) -> None:
+    assert targets(source, packages=frozenset({"a", "ab"})) == expected
+
+
 def test_a_package_alone_does_not_reach_its_modules() -> None:
     """``from . import components`` must not tie the file to every component."""
     got = targets("from . import components\n", "app.loader", frozenset({"app.components"}))

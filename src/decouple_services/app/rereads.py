@@ -46,6 +46,10 @@ _IMPORT = re.compile(
     r"|import\b(?P<modules>(?:\\\r?\n|[^\n;])*))"
 )
 _NAME = re.compile(r"[^\W\d][\w.]*(?:\s+as\s+[^\W\d]\w*)?")
+#: What a name is read through after an import binds it (``.sub.func``), and what may not
+#: come before such a name.
+_ATTRIBUTES = re.compile(r"(?:\.\w+)+")
+_WORD_OR_DOT = re.compile(r"[\w.]")
 
 
 def module_package(module: str, is_package: bool) -> str:
@@ -72,48 +76,94 @@ def import_targets(
     package = module_package(module, is_package)
     out: set[str] = set()
     bound: dict[str, set[str]] = {}  # local name -> what it refers to
+    known = _READ_STATEMENTS
     for match in _statements(text):
-        base, names, modules = match.group("base", "names", "modules")
-        if modules is not None:
-            for item in _items(modules):
-                if not _NAME.fullmatch(item):
-                    continue  # prose: "import executor job for each platform." in a docstring
-                name, _, alias = (part.strip() for part in item.partition(" as "))
-                out.add(name)
-                if alias:
-                    bound.setdefault(alias, set()).add(name)
-                else:
-                    head = name.split(".")[0]
-                    bound.setdefault(head, set()).add(head)
-            continue
-        base = "".join(base.split())
-        level = len(base) - len(base.lstrip("."))
-        base = base[level:]
-        if level:
-            parts = package.split(".") if package else []
-            if level > 1:
-                parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
-            base = ".".join([*parts, base] if base else parts)
-        for item in _items(names.strip().removeprefix("(").removesuffix(")")):
-            if item == "*":
-                if base:
-                    out.add(base)
-                continue
-            if not _NAME.fullmatch(item) or "." in item.partition(" as ")[0]:
-                continue  # prose again
-            name, _, alias = (part.strip() for part in item.partition(" as "))
-            target = f"{base}.{name}" if base else name
-            out.add(target)
-            bound.setdefault(alias or name, set()).add(target)
+        statement = match.group(0)
+        base = match.group("base")
+        # a relative import's targets depend on the package it is written in
+        key = (statement, package) if base and base.lstrip(" \t\f")[:1] == "." else statement
+        read = known.get(key)
+        if read is None:
+            if len(known) >= _MAX_READ_STATEMENTS:
+                known.clear()
+            read = known[key] = _read_statement(match, package)
+        targets, bindings = read
+        out.update(targets)
+        for name, target in bindings:
+            found = bound.get(name)
+            if found is None:
+                bound[name] = {target}
+            else:
+                found.add(target)
     # only a package has attributes that are modules of their own
-    heads = sorted(n for n, targets in bound.items() if any(t in packages for t in targets))
-    if heads:
-        alternatives = "|".join(re.escape(h) for h in heads)
-        for chain in re.findall(rf"(?<![\w.])(?:{alternatives})(?:\.\w+)+", text):
-            head, _, rest = chain.partition(".")
-            for target in bound.get(head, ()):
-                out.add(f"{target}.{rest}")
+    # (a name written before a dot somewhere: most files never write the ones they import so)
+    heads = sorted(
+        n for n, targets in bound.items() if any(t in packages for t in targets) and f"{n}." in text
+    )
+    # each `head.x.y` not written after a word character or a dot; no other can start
+    # inside one (all word characters and dots), so one head at a time finds the same
+    for head in heads:
+        bound_to = bound[head]
+        written = head + "."
+        at = text.find(written)
+        while at != -1:
+            if at == 0 or not _WORD_OR_DOT.match(text, at - 1):
+                tail = _ATTRIBUTES.match(text, at + len(head))
+                if tail is not None:
+                    rest = tail.group(0)[1:]
+                    for target in bound_to:
+                        out.add(f"{target}.{rest}")
+            at = text.find(written, at + 1)
     return frozenset(out)
+
+
+#: An import statement's targets, and the (local name, target) pairs it binds.
+_Read = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+#: An import statement's text (with the package, for a relative one) -> what
+#: :func:`_read_statement` reads in it. Most files of a tree repeat the same imports
+#: (homeassistant: 73,536 statements, 18,072 different), and reading the names out of a
+#: statement was two thirds of finding a file's imports. Bounded: cleared when full.
+_READ_STATEMENTS: dict[str | tuple[str, str], _Read] = {}
+_MAX_READ_STATEMENTS = 200_000
+
+
+def _read_statement(match: re.Match[str], package: str) -> _Read:
+    """One import statement's targets, and the (local name, target) it binds, in order."""
+    base, names, modules = match.group("base", "names", "modules")
+    out: list[str] = []
+    bound: list[tuple[str, str]] = []
+    if modules is not None:
+        for item in _items(modules):
+            if not _NAME.fullmatch(item):
+                continue  # prose: "import executor job for each platform." in a docstring
+            name, _, alias = (part.strip() for part in item.partition(" as "))
+            out.append(name)
+            if alias:
+                bound.append((alias, name))
+            else:
+                head = name.split(".")[0]
+                bound.append((head, head))
+        return tuple(out), tuple(bound)
+    base = "".join(base.split())
+    level = len(base) - len(base.lstrip("."))
+    base = base[level:]
+    if level:
+        parts = package.split(".") if package else []
+        if level > 1:
+            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+        base = ".".join([*parts, base] if base else parts)
+    for item in _items(names.strip().removeprefix("(").removesuffix(")")):
+        if item == "*":
+            if base:
+                out.append(base)
+            continue
+        if not _NAME.fullmatch(item) or "." in item.partition(" as ")[0]:
+            continue  # prose again
+        name, _, alias = (part.strip() for part in item.partition(" as "))
+        target = f"{base}.{name}" if base else name
+        out.append(target)
+        bound.append((alias or name, target))
+    return tuple(out), tuple(bound)
 
 
 def _statements(text: str) -> Iterator[re.Match[str]]:
@@ -131,6 +181,15 @@ def _statements(text: str) -> Iterator[re.Match[str]]:
             if text[end] != "\\":
                 break
             start = text.rfind("\n", 0, end) + 1
+        if start >= done:
+            # most imports are statements of their own line: one matched from the line's
+            # start past this `import` leaves no other start to try
+            match = _IMPORT.match(text, start)
+            if match is not None and match.end() > pos:
+                done = match.end()
+                yield match
+                pos = text.find("import", max(pos + 6, done))
+                continue
         candidates = [start]
         for separator in ";:":
             at = text.find(separator, start, pos)

@@ -338,3 +338,81 @@ def test_calls_of_names_bound_nowhere_around_are_read_from_their_names() -> None
     assert "pytest" not in evaluated
     assert "get" not in evaluated
     assert evaluated.count("search_client") == 2
+
+
+def _assigned(source: str) -> tuple[dict[str, set[str]], dict[str, bool]]:
+    """Each function's stored names as the extractor finds them (outer functions asked
+    first), and whether it read them from the statements alone."""
+    text = textwrap.dedent(source)
+    tree = ast.parse(text)
+    extractor = extract._Extractor(
+        tree, text.encode(), text, "svc/client.py", "svc.client", options(), False
+    )
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    fast = {f.name: extractor._binds_in_statements_only(f) for f in functions}
+    return {f.name: set(extractor._assigned_names(f)) for f in functions}, fast
+
+
+def _stored_by_ast_walk(source: str) -> dict[str, set[str]]:
+    tree = ast.parse(textwrap.dedent(source))
+    return {
+        f.name: {
+            n.id for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "fast"),
+    [
+        (
+            """
+            @decorate(option=True)
+            async def send(session, url, *args):
+                global counter
+                counter += 1
+                a, (b, *c) = 1, (2, 3)
+                [d, e.attr, f[0]] = g = 1, 2, 3
+                h: int = 1
+                i: int
+                with open(url) as j, lock as (k, l):
+                    class Local:
+                        m = 1
+                    def inner():
+                        n = 2
+                        def innermost():
+                            o = 3
+                try:
+                    p = send.format(url)
+                except ValueError as q:
+                    r = q
+                match url:
+                    case {"s": s, **rest} if s:
+                        t = rest
+                return lambda u: u
+            """,
+            {"send": True, "inner": True, "innermost": True},
+        ),
+        # a comprehension's target and an assignment expression are stored in expressions
+        ("def f(xs):\n    return [x for x in xs]\n", {"f": False}),
+        ("def f(xs):\n    return [1for x in xs]\n", {"f": False}),
+        ("def f(xs):\n    if (n := len(xs)):\n        return n\n", {"f": False}),
+        ("@d([y for y in ys])\ndef f():\n    return 1\n", {"f": False}),
+        ("def f(xs):\n    for x in xs:\n        pass\n", {"f": False}),
+        (
+            "def f(xs):\n    return xs.format(before=1)\n\ndef g(ys):\n    for y in ys:\n        pass\n",
+            {"f": True, "g": False},
+        ),
+        # ast may count a lone \r as a line break: every line may hold one
+        ("def f(xs):\n    y = 1\r    return y\n", {"f": False}),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # `1for`, on purpose
+def test_names_stored_by_statements_alone_are_read_from_the_statements(
+    source: str, fast: dict[str, bool]
+) -> None:
+    found, read_fast = _assigned(source)
+    assert read_fast == fast
+    assert found == _stored_by_ast_walk(source)
