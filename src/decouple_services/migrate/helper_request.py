@@ -1587,10 +1587,18 @@ def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
                 continue
             if isinstance(child, ast.Call):
                 name = ast.unparse(child.func)
-                if name not in _LOOKS and name.rpartition(".")[2] not in _LOOKS_METHODS:
+                owner, _, verb = name.rpartition(".")
+                if (
+                    name not in _LOOKS
+                    and verb not in _LOOKS_METHODS
+                    # the send itself (``s.post(url, auth=s.auth)``)
+                    and not (owner == session and verb in _VERBS)
+                ):
                     for argument in [*child.args, *(k.value for k in child.keywords)]:
                         given = argument.value if isinstance(argument, ast.Starred) else argument
-                        if ast.unparse(given) in handed:
+                        if isinstance(given, ast.Name | ast.Attribute) and (
+                            ast.unparse(given) in handed
+                        ):
                             found.append((child, given))
             visit(child)
 

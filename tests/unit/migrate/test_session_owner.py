@@ -536,6 +536,14 @@ NOT_HANDED = {
             s.post({url})
         """,
     ),
+    # the send itself
+    "the_send": (
+        "",
+        """\
+        s = requests.Session()
+        s.post({url}, cookies=s.cookies)
+        """,
+    ),
     # a function's own ``session`` parameter is another session than the module's
     "another_session_of_the_same_name": (
         """\
