@@ -39,7 +39,9 @@ a name the function or module binds to a constructor of an HTTP library, ``self.
 the class binds to one, or the library's own function. Anything else (a factory's answer,
 an attribute chain, an item, an alias, a name of the package's ``__init__``) refuses the
 site, as does a setting of the constructor or session that changes every request and is
-not read (``event_hooks=``, ``mount(...)``, hooks).
+not read (``event_hooks=``, ``mount(...)`` of an adapter but the library's own retrying
+one, hooks), and a hand-off of the session to a function before the send
+(``_authorize(s)``), which may set a credential on it.
 
 The call site's own session is read by the same rules (:func:`client_request`), where a
 parameter of the call's function is always a value made per call.
@@ -1153,6 +1155,20 @@ class _Reader:
         return None  # an import (``requests.post``), a parameter: nothing set up here
 
     def session(self, session: str, scope: ast.AST) -> None:
+        if any(
+            isinstance(v, ast.Call) and _qualified(self.tree, v.func) in _CONSTRUCTORS
+            for v in _bound(scope, session)
+        ):
+            # a session of the HTTP library (not a dict, not a client class of the
+            # project, whose methods are helpers read on their own)
+            for call, given in _handed(scope, session):
+                # ``_authorize(s)``, ``auth.apply(self.session)``: the function may set
+                # a header or a credential on it, which the rewrite does not follow
+                self.problems.append(
+                    f"{self._at(call)} hands `{ast.unparse(given)}` to "
+                    f"`{ast.unparse(call.func)}(...)`, which may add a credential the "
+                    "rewrite cannot see"
+                )
         for node in ast.walk(scope):
             if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -1184,7 +1200,8 @@ class _Reader:
         library's constructor, any other keyword (or argument) but those that only say
         how the request travels (:data:`_SETTINGS`) refuses: ``event_hooks=``,
         ``transport=``, ``cert=``, ``**options`` may add to every request what the send
-        does not carry (a hook setting `Authorization`, a client certificate)."""
+        does not carry (a hook setting `Authorization`, a client certificate), but for
+        the library's own retrying transport (:meth:`_plain_transport`)."""
         library = _qualified(self.tree, value.func)
         known = library in _CONSTRUCTORS
         for keyword in value.keywords:
@@ -1196,6 +1213,8 @@ class _Reader:
                 continue  # a class of the project: its methods are helpers read on their own
             elif keyword.arg == "params":
                 self.query(keyword.value)
+            elif keyword.arg == "transport" and self._plain_transport(keyword.value, value):
+                self._retries(session, keyword.value)
             elif keyword.arg not in _SETTINGS:
                 shown = f"{keyword.arg}=" if keyword.arg else f"**{ast.unparse(keyword.value)}"
                 self.problems.append(
@@ -1211,6 +1230,56 @@ class _Reader:
                 f"`{', '.join(ast.unparse(a) for a in value.args)}`, which the rewrite "
                 "cannot see into"
             )
+
+    def _plain_transport(self, value: ast.expr, at: ast.AST, depth: int = 0) -> bool:
+        """Whether ``value`` is one of the HTTP libraries' own transport adapters or retry
+        policies (:data:`_TRANSPORTS`: ``HTTPAdapter(max_retries=Retry(total=3))``,
+        ``httpx.HTTPTransport(retries=3)``), built in place or bound, in the function or
+        module of ``at``, to one such constructor, with only the keywords that say how a
+        request is retried or pooled: those add nothing to what a request carries. A
+        subclass, another adapter or another keyword (``cert=``, ``proxy=``) does not."""
+        if depth > 3:
+            return False
+        if isinstance(value, ast.Name):
+            scope = _enclosing(self.tree, at)
+            values = _bound(scope, value.id) if scope is not None else []
+            if not values:
+                top = ast.Module(
+                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
+                )
+                values = _bound(top, value.id)
+            return (
+                len(values) == 1
+                and values[0] is not None
+                and self._plain_transport(values[0], at, depth + 1)
+            )
+        if not isinstance(value, ast.Call):
+            return False
+        known = _TRANSPORTS.get(_qualified(self.tree, value.func))
+        if known is None:
+            return False
+        positional, keywords = known
+        if len(value.args) > positional or any(isinstance(a, ast.Starred) for a in value.args):
+            return False
+        for keyword in value.keywords:
+            if keyword.arg not in keywords:
+                return False
+            if keyword.arg == "max_retries" and not (
+                isinstance(keyword.value, ast.Constant)
+                or self._plain_transport(keyword.value, at, depth + 1)
+            ):
+                return False
+        # ``HTTPAdapter(10, 10, Retry(...))``: the third is ``max_retries``
+        retried = value.args[2:3] if positional == 4 else []
+        return all(
+            isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
+        )
+
+    def _retries(self, session: str, adapter: ast.expr) -> None:
+        self.notes.append(
+            f"`{session}` retries through `{ast.unparse(adapter)}`, which the event does not "
+            "carry: the consumer's own retry policy replaces it"
+        )
 
     def _session_setting(self, session: str, target: ast.expr, value: ast.expr) -> None:
         """An attribute set on ``session`` other than its headers and credential (read by
@@ -1245,11 +1314,17 @@ class _Reader:
 
     def _session_change(self, session: str, call: ast.Call) -> None:
         """A method called on ``session`` or its settings that changes every request it
-        sends: ``mount(...)`` (a transport adapter, which may add a credential),
+        sends: ``mount(...)`` (a transport adapter, which may add a credential, but for
+        requests' own ``HTTPAdapter``, read by :meth:`_plain_transport`),
         ``params.update(...)`` (read as ``params=``), a change to its hooks or cookies."""
         assert isinstance(call.func, ast.Attribute)
         owner = ast.unparse(call.func.value)
         if owner == session and call.func.attr == "mount":
+            adapter = call.args[1] if len(call.args) > 1 else None
+            adapter = next((k.value for k in call.keywords if k.arg == "adapter"), adapter)
+            if adapter is not None and self._plain_transport(adapter, call):
+                self._retries(session, adapter)
+                return
             self.problems.append(
                 f"{self._at(call)} mounts a transport adapter on `{session}` "
                 f"(`{ast.unparse(call)}`), which may add to every request what the rewrite "
@@ -1415,6 +1490,120 @@ def _bound(scope: ast.AST, name: str) -> list[ast.expr | None]:
             elif isinstance(target, ast.Tuple | ast.List) and within(target):
                 values.append(None)
     return values
+
+
+#: The HTTP libraries' own transport adapters and retry policies, with how many
+#: positional arguments and which keywords each is read with: they say only how a request
+#: is retried or pooled, not what it carries (:meth:`_Reader._plain_transport`).
+_RETRY = (
+    1,
+    frozenset(
+        {
+            "total",
+            "connect",
+            "read",
+            "redirect",
+            "status",
+            "other",
+            "allowed_methods",
+            "method_whitelist",
+            "status_forcelist",
+            "backoff_factor",
+            "backoff_max",
+            "backoff_jitter",
+            "raise_on_redirect",
+            "raise_on_status",
+            "respect_retry_after_header",
+            "remove_headers_on_redirect",
+        }
+    ),
+)
+_HTTPX_TRANSPORT = (
+    0,
+    frozenset({"verify", "http1", "http2", "limits", "trust_env", "retries", "local_address"}),
+)
+_TRANSPORTS: dict[str, tuple[int, frozenset[str]]] = {
+    "requests.adapters.HTTPAdapter": (
+        4,
+        frozenset({"pool_connections", "pool_maxsize", "max_retries", "pool_block"}),
+    ),
+    "urllib3.Retry": _RETRY,
+    "urllib3.util.Retry": _RETRY,
+    "urllib3.util.retry.Retry": _RETRY,
+    "requests.adapters.Retry": _RETRY,
+    "requests.packages.urllib3.util.retry.Retry": _RETRY,
+    "httpx.HTTPTransport": _HTTPX_TRANSPORT,
+    "httpx.AsyncHTTPTransport": _HTTPX_TRANSPORT,
+}
+
+#: Functions that take a session without changing what it sends.
+_LOOKS = frozenset(
+    {"isinstance", "len", "id", "repr", "str", "type", "print", "hash", "callable", "bool"}
+)
+_LOOKS_METHODS = frozenset({"closing", "enter_context", "enter_async_context"})
+
+
+def _enclosing(tree: ast.Module, node: ast.AST) -> _Function | None:
+    """The innermost function of ``tree`` whose lines hold ``node``."""
+    line = getattr(node, "lineno", 0)
+    found: _Function | None = None
+    for candidate in ast.walk(tree):
+        if (
+            isinstance(candidate, ast.FunctionDef | ast.AsyncFunctionDef)
+            and candidate.lineno <= line <= (candidate.end_lineno or candidate.lineno)
+            and (found is None or candidate.lineno >= found.lineno)
+        ):
+            found = candidate
+    return found
+
+
+def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
+    """The calls in ``scope`` that take ``session``, or its headers, credential, cookies
+    or query, as an argument (``_authorize(s)``, ``auth.apply(self.session)``), with what
+    each is given: a function the rewrite does not follow may set a credential on it.
+    The send itself takes none; a function that only looks at it (``isinstance``,
+    ``closing``) is none; a function that binds a name ``session`` of its own is another
+    session's scope."""
+    handed = {session} | {f"{session}.{a}" for a in ("headers", "auth", "cookies", "params")}
+    found: list[tuple[ast.Call, ast.expr]] = []
+
+    def shadows(function: ast.AST) -> bool:
+        if "." in session or function is scope:
+            return False
+        if isinstance(function, ast.Lambda):
+            return session in {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        declared = any(
+            isinstance(n, ast.Global | ast.Nonlocal) and session in n.names
+            for n in ast.walk(function)
+        )
+        return not declared and (session in _parameters(function) or _binds(function, session))
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and shadows(
+                child
+            ):
+                continue
+            if isinstance(child, ast.Call):
+                name = ast.unparse(child.func)
+                owner, _, verb = name.rpartition(".")
+                if (
+                    name not in _LOOKS
+                    and verb not in _LOOKS_METHODS
+                    # the send itself (``s.post(url, auth=s.auth)``)
+                    and not (owner == session and verb in _VERBS)
+                ):
+                    for argument in [*child.args, *(k.value for k in child.keywords)]:
+                        given = argument.value if isinstance(argument, ast.Starred) else argument
+                        if isinstance(given, ast.Name | ast.Attribute) and (
+                            ast.unparse(given) in handed
+                        ):
+                            found.append((child, given))
+            visit(child)
+
+    visit(scope)
+    return found
 
 
 #: What a name holds that is no session: ``URLS.get(name)`` is no request.

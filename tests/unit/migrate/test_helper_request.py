@@ -887,3 +887,18 @@ def test_a_session_s_method_picked_by_getattr_is_read_as_that_session(tmp_path: 
         init=SESSION.format('f"Bearer {self.get_admin_token()}"'),
     )
     assert "adds the credential `Authorization`" in reason, reason
+
+
+def test_a_helper_s_session_handed_to_a_function_refuses_the_site(tmp_path: Path) -> None:
+    """``_authorize(self.session)`` in ``__init__`` may set a credential on the session
+    the helper sends through: the refusal names that call's file and line."""
+    reason = _variant(
+        tmp_path,
+        'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs, headers=headers)',
+        init="self.session = requests.Session()\n        _authorize(self.session)",
+    )
+    line = _line(tmp_path, "_authorize(self.session)")
+    assert (
+        f"(caluma/extensions/api_client.py:{line}) hands `self.session` to `_authorize(...)`, "
+        "which may add a credential the rewrite cannot see"
+    ) in reason

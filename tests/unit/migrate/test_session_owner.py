@@ -419,3 +419,250 @@ def test_a_session_reset_to_none_is_read_for_its_other_bindings() -> None:
     )
     found = client_request(source.encode(), 12, 8)
     assert found.refusal is not None and "`self.session` (`session`)" in found.refusal
+
+
+#: A session of a known constructor handed to a function before the send, which may set
+#: a credential on it: ``(module text, function body)``.
+HANDED = {
+    "local": (
+        "",
+        """\
+        s = requests.Session()
+        _authorize(s)
+        s.post({url})
+        """,
+    ),
+    "method_of_an_import": (
+        "from ..auth import auth_manager\n",
+        """\
+        s = requests.Session()
+        auth_manager.apply(s)
+        s.post({url})
+        """,
+    ),
+    "module_session_at_module_level": (
+        "session = requests.Session()\n_authorize(session)\n",
+        "session.post({url})\n",
+    ),
+    "module_session_in_another_function": (
+        """\
+        session = requests.Session()
+
+
+        def setup():
+            _authorize(session)
+        """,
+        "session.post({url})\n",
+    ),
+    "its_headers_by_keyword": (
+        "",
+        """\
+        s = requests.Session()
+        add_auth(headers=s.headers)
+        s.post({url})
+        """,
+    ),
+    "with_session": (
+        "",
+        """\
+        with requests.Session() as s:
+            _authorize(s)
+            s.post({url})
+        """,
+    ),
+    "setattr": (
+        "",
+        """\
+        s = requests.Session()
+        setattr(s, "auth", ("frontend", g.token))
+        s.post({url})
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HANDED))
+def test_a_session_handed_to_a_function_refuses_the_call(shape: str) -> None:
+    above, body = HANDED[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert "which may add a credential the rewrite cannot see" in found.refusal
+
+
+def test_the_hand_off_refusal_names_the_call_and_its_line() -> None:
+    above, body = HANDED["local"]
+    source, line, column = _read(body, above)
+    found = client_request(source, line, column)
+    assert found.refusal is not None
+    assert found.refusal.startswith(
+        f"the call's session (line {line - 1}) hands `s` to `_authorize(...)`"
+    )
+
+
+def test_self_session_handed_to_a_function_in_init_refuses_the_call() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                _authorize(self.session)
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 10, 8)
+    assert found.refusal is not None
+    assert "(line 7) hands `self.session` to `_authorize(...)`" in found.refusal
+
+
+#: Sessions that are handed to nothing that may change them: ``(module text, body)``.
+NOT_HANDED = {
+    "looked_at": (
+        "",
+        """\
+        s = requests.Session()
+        assert isinstance(s, requests.Session)
+        s.post({url})
+        """,
+    ),
+    "closing": (
+        "from contextlib import closing\n",
+        """\
+        with closing(requests.Session()) as s:
+            s.post({url})
+        """,
+    ),
+    # the send itself
+    "the_send": (
+        "",
+        """\
+        s = requests.Session()
+        s.post({url}, cookies=s.cookies)
+        """,
+    ),
+    # a function's own ``session`` parameter is another session than the module's
+    "another_session_of_the_same_name": (
+        """\
+        session = requests.Session()
+
+
+        def setup(session):
+            _authorize(session)
+        """,
+        "session.post({url})\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NOT_HANDED))
+def test_a_session_handed_to_nothing_that_changes_it_is_read(shape: str) -> None:
+    above, body = NOT_HANDED[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is None or "hands `" not in found.refusal, found.refusal
+
+
+_RETRY_IMPORTS = "from requests.adapters import HTTPAdapter\nfrom urllib3.util.retry import Retry\n"
+
+#: The libraries' own retry setups, which carry no credential: ``(module text, body)``.
+RETRIES = {
+    "mount_in_place": (
+        _RETRY_IMPORTS,
+        """\
+        s = requests.Session()
+        s.mount("https://", HTTPAdapter(max_retries=Retry(total=3, backoff_factor=0.5)))
+        s.post({url})
+        """,
+    ),
+    "module_mount_of_bound_names": (
+        _RETRY_IMPORTS
+        + "retry = Retry(total=3, status_forcelist=[502, 503])\n"
+        + "adapter = HTTPAdapter(pool_maxsize=20, max_retries=retry)\n"
+        + "session = requests.Session()\n"
+        + 'session.mount("http://", adapter)\n',
+        "session.post({url})\n",
+    ),
+    "mount_retry_count": (
+        "import urllib3\n",
+        """\
+        s = requests.Session()
+        s.mount("http://", requests.adapters.HTTPAdapter(max_retries=urllib3.Retry(3)))
+        s.post({url})
+        """,
+    ),
+    "httpx_transport": (
+        "",
+        """\
+        with httpx.Client(transport=httpx.HTTPTransport(retries=3)) as c:
+            c.post({url})
+        """,
+    ),
+    "httpx_async_transport": (
+        "_t = httpx.AsyncHTTPTransport(retries=2, http2=True)\n_c = httpx.AsyncClient(transport=_t)\n",
+        "_c.post({url})\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(RETRIES))
+def test_the_libraries_own_retry_setup_is_read_as_harmless(shape: str) -> None:
+    above, body = RETRIES[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is None, found.refusal
+    assert any("the consumer's own retry policy replaces it" in n for n in found.notes)
+
+
+#: Adapters and transports that are not the libraries' own plain ones.
+OTHER_ADAPTERS = {
+    "subclass": (
+        _RETRY_IMPORTS + "class TokenAdapter(HTTPAdapter):\n    pass\n",
+        """\
+        s = requests.Session()
+        s.mount("https://", TokenAdapter(max_retries=3))
+        s.post({url})
+        """,
+    ),
+    "unknown_retry": (
+        _RETRY_IMPORTS,
+        """\
+        s = requests.Session()
+        s.mount("https://", HTTPAdapter(max_retries=make_retry()))
+        s.post({url})
+        """,
+    ),
+    "adapter_rebound": (
+        _RETRY_IMPORTS,
+        """\
+        adapter = HTTPAdapter()
+        if g.token:
+            adapter = TokenAdapter(g.token)
+        s = requests.Session()
+        s.mount("https://", adapter)
+        s.post({url})
+        """,
+    ),
+    "httpx_transport_cert": (
+        "",
+        """\
+        with httpx.Client(transport=httpx.HTTPTransport(cert="/etc/client.pem")) as c:
+            c.post({url})
+        """,
+    ),
+    "httpx_transport_of_the_project": (
+        "",
+        """\
+        with httpx.Client(transport=AuthTransport(retries=3)) as c:
+            c.post({url})
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(OTHER_ADAPTERS))
+def test_another_adapter_or_transport_still_refuses_the_call(shape: str) -> None:
+    above, body = OTHER_ADAPTERS[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
