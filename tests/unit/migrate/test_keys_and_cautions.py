@@ -629,7 +629,13 @@ def _grpc_planned(
 ) -> PlannedSite:
     item = _planned("cs-1", "m.delete", "events.delete-event", "str(e)", "the payload's event_id")
     found = identity_caution(_fields(payload), "events.delete-event") if cautions else None
-    return replace(item, payload=payload, cautions=(found,) if found else (), headers=headers)
+    return replace(
+        item,
+        payload=payload,
+        cautions=(found,) if found else (),
+        headers=headers,
+        plain_channel=True,
+    )
 
 
 def test_refusals_are_final_where_the_data_says_who_asks_or_grpc_sent_no_credential() -> None:
@@ -646,6 +652,10 @@ def test_refusals_are_final_where_the_data_says_who_asks_or_grpc_sent_no_credent
     assert final_statuses([quiet], http) == ()
     forwarded = replace(asks, headers=("authorization",))
     assert final_statuses([forwarded], grpc) == ()
+    # a channel not read as plain may add a credential through an interceptor or call
+    # credentials: the consumer lacks it, so its 401 must stay a retry (and warn)
+    assert final_statuses([replace(quiet, plain_channel=False)], grpc) == ()
+    assert final_statuses([quiet, replace(quiet, plain_channel=False)], grpc) == ()
 
 
 def test_a_whole_user_in_the_payload_is_cautioned_for_the_data_topics_keep() -> None:
