@@ -774,3 +774,39 @@ def test_the_behaviour_change_says_which_errors_wait_for_retries() -> None:
     assert "at once for INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED, " in said
     assert "PERMISSION_DENIED; after the consumer's retries for UNAVAILABLE" in said
     assert "PERMISSION_DENIED at once" not in behaviour_change(grpc)
+
+
+def test_a_delete_whose_store_is_in_the_pod_warns_its_404_may_be_a_lost_repeat() -> None:
+    """``ok_statuses`` counts a 404 as done only when the store counted an earlier attempt:
+    a per-pod store lost with its pod makes a redelivered delete a first attempt, whose
+    404 is dead-lettered. The caution and the redrive step say so."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from decouple_services.core.model import Endpoint
+    from decouple_services.migrate.report import _lost_delete, _per_pod
+    from decouple_services.migrate.run import PER_POD_DELETES
+
+    def consumer(path: str, protocol: str = "grpc", method: str = "RPC") -> Any:
+        endpoint = Endpoint("events", protocol, method, path, "h", "f.py", 1, protocol)
+        return SimpleNamespace(topic=SimpleNamespace(endpoint=endpoint), module="m.c")
+
+    per_pod = cast(Any, SimpleNamespace(store_notes=(("m.c", "k8s.yaml"),)))
+    shared = cast(Any, SimpleNamespace(store_notes=()))
+    (line,) = _lost_delete(consumer("/EventService/delete_event_by_id"), per_pod)
+    assert "a 404 (`NOT_FOUND`) there may be a delete done before the pod's store" in line
+    assert _lost_delete(consumer("/events/{id}", "http", "DELETE"), per_pod)
+    assert not _lost_delete(consumer("/EventService/update_event"), per_pod)
+    assert not _lost_delete(consumer("/EventService/delete_event_by_id"), shared)
+    # the caution says it where one of the consumers it names hands on a delete
+    assert "its 404 (gRPC `NOT_FOUND`) is not taken as done (`ok_statuses`)" in PER_POD_DELETES
+    deleting = SimpleNamespace(consumers=(consumer("/EventService/delete_event_by_id"),))
+    updating = SimpleNamespace(consumers=(consumer("/EventService/update_event"),))
+    caution = _per_pod(
+        cast(Any, SimpleNamespace(store_notes=per_pod.store_notes, plan=deleting)), ""
+    )
+    assert caution.endswith(PER_POD_DELETES)
+    caution = _per_pod(
+        cast(Any, SimpleNamespace(store_notes=per_pod.store_notes, plan=updating)), ""
+    )
+    assert PER_POD_DELETES not in caution
