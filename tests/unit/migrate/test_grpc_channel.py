@@ -130,4 +130,3 @@ def test_plain_channels_keep_migrating(tmp_path: Path) -> None:
     assert {p.site.callee for p in migrated.plan.rewrites} == {"invites", "ledger"}
     assert all(p.plain_channel for p in migrated.plan.rewrites)
     assert {t.final_statuses for t in migrated.plan.topics} == {(401, 403)}
-
