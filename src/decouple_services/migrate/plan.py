@@ -81,6 +81,7 @@ from decouple_services.migrate.events import (
 from decouple_services.migrate.fields import Scope, module_file, module_reader, scope_at
 from decouple_services.migrate.generate import django_outbox_app
 from decouple_services.migrate.grouping import candidates
+from decouple_services.migrate.grpc_channel import ChannelVerdict, channel_verdict
 from decouple_services.migrate.hazards import (
     StateWrite,
     atomic_requests,
@@ -261,6 +262,9 @@ class PlannedSite:
     key_notes: tuple[str, ...] = ()
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
     headers: tuple[str, ...] = ()
+    #: gRPC: every channel the caller builds was read as adding no metadata (no interceptor,
+    #: no call credentials), so a call with no ``metadata=`` sent no credential.
+    plain_channel: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +425,17 @@ def plan_migration(
     folded = {s.id for s, _ in chosen} if event is not None else set()
     # (caller, callee) -> the tests that read the callee right after calling the caller
     reading: dict[tuple[str, str], list[str]] = {}
+    channels: dict[str, ChannelVerdict] = {}
+
+    def channel_of(site: CallSite) -> ChannelVerdict:
+        # what the caller's gRPC channels add to every call, read once per service; a caller
+        # no service claims is read in its file's folder
+        service = services.get(site.caller)
+        root = service.root if service is not None else posixpath.dirname(site.file) or "."
+        if root not in channels:
+            channels[root] = channel_verdict(result.root, root, read)
+        return channels[root]
+
     for site, verdict in chosen:
         path, module, package = producer_home[site.caller]
         endpoint = endpoint_of(site)
@@ -581,6 +596,19 @@ def plan_migration(
                 )
                 refused.append(Refusal(site.id, site, (Finding(code, str(fact), what_to_do),)))
                 continue
+            # after the call's own reading, whose reasons (its answer used) tell more
+            if site.client == "grpc" and channel_of(site).kind != "plain":
+                refused.append(
+                    _not_rewritable(
+                        site,
+                        channel_of(site).reason,
+                        "keep the call, or build the stub's channel in the service's code "
+                        "with no interceptor or call credentials and have the callee's "
+                        "server take the consumer's own credential "
+                        "(`DECOUPLE_REQUEST_HEADERS`)",
+                    )
+                )
+                continue
             send, key_notes = idempotency(send, fact, source)
             forwarded = user_credential_caution(fact.headers, source, site.line)
             if forwarded is not None:
@@ -610,6 +638,7 @@ def plan_migration(
                 headers=header_names(fact.headers),
                 bound_notes=fact.bound_notes,
                 key_notes=key_notes,
+                plain_channel=site.client == "grpc",
             )
             gap = _body_gap(item, endpoint_of(site), read) if event is None else None
             if gap is not None:
@@ -660,6 +689,7 @@ def plan_migration(
                 values=taken.values,
                 headers=headers,
                 timeout=bound,
+                plain_channel=site.client == "grpc" and channel_of(site).kind == "plain",
             )
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
@@ -1724,8 +1754,10 @@ def final_statuses(items: Sequence[PlannedSite], endpoint: Endpoint | None) -> t
     """:data:`USER_REFUSALS` when the callee's refusal can only be of the user the event
     names: some site's data carries who asks (``identity-in-payload``: the callee checks
     that user, and a retry asks for the same user again, holding the key's later events
-    behind it for the whole backoff), or a gRPC call sent no credential metadata (its
-    server checked none of the caller's, and the consumer sends none either). A call that
+    behind it for the whole backoff), or a gRPC call sent no credential metadata (no
+    ``metadata=`` at the call, and every channel its service builds was read as plain:
+    no interceptor, no call credentials; its server checked none of the caller's, and the
+    consumer sends none either). A call that
     sent a credential keeps the runtime's rule: a 401/403 for the consumer's own credential
     is retried, one for the caller's forwarded credential is final."""
     headers = {h for i in items for h in i.headers}
@@ -1734,7 +1766,11 @@ def final_statuses(items: Sequence[PlannedSite], endpoint: Endpoint | None) -> t
     says_who = any(c.code == "identity-in-payload" for i in items for c in i.cautions) or any(
         identity_field(n, v) for i in items for n, v in payload_fields(_payload_text(i))
     )
-    grpc = endpoint is not None and endpoint.protocol == "grpc"
+    # only where every channel the callers build was read as plain: an interceptor or call
+    # credentials send a credential the call does not name, which the consumer lacks
+    grpc = (
+        endpoint is not None and endpoint.protocol == "grpc" and all(i.plain_channel for i in items)
+    )
     return USER_REFUSALS if says_who or grpc else ()
 
 

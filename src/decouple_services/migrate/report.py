@@ -19,8 +19,8 @@ from decouple_services.migrate.generate import (
     runtime_location,
 )
 from decouple_services.migrate.grouping import candidates
-from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX
-from decouple_services.migrate.run import PER_POD_DEDUPE
+from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, deletes
+from decouple_services.migrate.run import PER_POD_DEDUPE, PER_POD_DELETES
 
 if TYPE_CHECKING:
     from decouple_services.migrate.plan import MigrationPlan, PlannedSite
@@ -639,10 +639,14 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             "- [ ] Watch consumer lag per group and the dead-letter topics; once what made "
             "an event fail is fixed, publish it again on its topic (same key and headers):",
             *[
-                f"  - [ ] `{c.topic.dead_letter}`: `python -m {consumer_runtime(c)[1]} redrive "
-                f"--topic {c.topic.dead_letter}` (from `{c.import_root}`)"
+                line
                 for c in plan.consumers
                 if c.topic in topics
+                for line in (
+                    f"  - [ ] `{c.topic.dead_letter}`: `python -m {consumer_runtime(c)[1]} "
+                    f"redrive --topic {c.topic.dead_letter}` (from `{c.import_root}`)",
+                    *_lost_delete(c, result),
+                )
             ],
             "- [ ] Once the topics carry the traffic, retire the callee endpoints nobody calls "
             "any more (or keep them for other callers).",
@@ -950,9 +954,32 @@ def _review_steps(migrated: Sequence[PlannedSite], consumers: Sequence[ConsumerS
     return steps
 
 
+def _per_pod_delete(consumer: ConsumerSpec, result: MigrationResult) -> bool:
+    """Whether the consumer keeps its store in the pod and hands on a delete (its
+    subscription's ``ok_statuses`` take a repeat's 404 as done)."""
+    endpoint = consumer.topic.endpoint
+    if endpoint is None or consumer.module not in {m for m, _ in result.store_notes}:
+        return False
+    return endpoint.method == "DELETE" or (endpoint.protocol == "grpc" and deletes(endpoint.path))
+
+
+def _lost_delete(consumer: ConsumerSpec, result: MigrationResult) -> tuple[str, ...]:
+    """The runbook's line for a delete whose consumer keeps its store in the pod: its
+    redelivery after the store is lost is a first attempt, whose 404 is dead-lettered."""
+    if not _per_pod_delete(consumer, result):
+        return ()
+    return (
+        "    - a 404 (`NOT_FOUND`) there may be a delete done before the pod's store was "
+        "lost (a restart, a rebalance): check that the thing is gone, then drop the record "
+        "rather than redrive it",
+    )
+
+
 def _per_pod(result: MigrationResult, quote: str) -> str:
     """The consumers deployed without a shared idempotency store, and what that means."""
     named = ", ".join(f"{quote}{m}{quote} ({where})" for m, where in result.store_notes)
+    if any(_per_pod_delete(c, result) for c in result.plan.consumers):
+        return f"{named}: {PER_POD_DEDUPE}. {PER_POD_DELETES}"
     return f"{named}: {PER_POD_DEDUPE}"
 
 

@@ -394,6 +394,13 @@ PER_POD_DEDUPE = (
     "waits for that event. Set "
     "`DECOUPLE_IDEMPOTENCY_URL` to a database every replica reaches"
 )
+#: What :data:`PER_POD_DEDUPE` adds where one of those consumers hands on a delete.
+PER_POD_DELETES = (
+    "A delete redelivered once the file is lost (a restart, a rebalance to another pod) "
+    "counts as a first attempt, so its 404 (gRPC `NOT_FOUND`) is not taken as done "
+    "(`ok_statuses`) and it goes to the dead-letter topic, though its earlier attempt may "
+    "have deleted the thing: check that the thing is gone before redriving such a dead letter"
+)
 
 
 def store_cautions(

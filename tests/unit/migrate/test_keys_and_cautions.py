@@ -629,7 +629,13 @@ def _grpc_planned(
 ) -> PlannedSite:
     item = _planned("cs-1", "m.delete", "events.delete-event", "str(e)", "the payload's event_id")
     found = identity_caution(_fields(payload), "events.delete-event") if cautions else None
-    return replace(item, payload=payload, cautions=(found,) if found else (), headers=headers)
+    return replace(
+        item,
+        payload=payload,
+        cautions=(found,) if found else (),
+        headers=headers,
+        plain_channel=True,
+    )
 
 
 def test_refusals_are_final_where_the_data_says_who_asks_or_grpc_sent_no_credential() -> None:
@@ -646,6 +652,10 @@ def test_refusals_are_final_where_the_data_says_who_asks_or_grpc_sent_no_credent
     assert final_statuses([quiet], http) == ()
     forwarded = replace(asks, headers=("authorization",))
     assert final_statuses([forwarded], grpc) == ()
+    # a channel not read as plain may add a credential through an interceptor or call
+    # credentials: the consumer lacks it, so its 401 must stay a retry (and warn)
+    assert final_statuses([replace(quiet, plain_channel=False)], grpc) == ()
+    assert final_statuses([quiet, replace(quiet, plain_channel=False)], grpc) == ()
 
 
 def test_a_whole_user_in_the_payload_is_cautioned_for_the_data_topics_keep() -> None:
@@ -764,3 +774,39 @@ def test_the_behaviour_change_says_which_errors_wait_for_retries() -> None:
     assert "at once for INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED, " in said
     assert "PERMISSION_DENIED; after the consumer's retries for UNAVAILABLE" in said
     assert "PERMISSION_DENIED at once" not in behaviour_change(grpc)
+
+
+def test_a_delete_whose_store_is_in_the_pod_warns_its_404_may_be_a_lost_repeat() -> None:
+    """``ok_statuses`` counts a 404 as done only when the store counted an earlier attempt:
+    a per-pod store lost with its pod makes a redelivered delete a first attempt, whose
+    404 is dead-lettered. The caution and the redrive step say so."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from decouple_services.core.model import Endpoint
+    from decouple_services.migrate.report import _lost_delete, _per_pod
+    from decouple_services.migrate.run import PER_POD_DELETES
+
+    def consumer(path: str, protocol: str = "grpc", method: str = "RPC") -> Any:
+        endpoint = Endpoint("events", protocol, method, path, "h", "f.py", 1, protocol)
+        return SimpleNamespace(topic=SimpleNamespace(endpoint=endpoint), module="m.c")
+
+    per_pod = cast(Any, SimpleNamespace(store_notes=(("m.c", "k8s.yaml"),)))
+    shared = cast(Any, SimpleNamespace(store_notes=()))
+    (line,) = _lost_delete(consumer("/EventService/delete_event_by_id"), per_pod)
+    assert "a 404 (`NOT_FOUND`) there may be a delete done before the pod's store" in line
+    assert _lost_delete(consumer("/events/{id}", "http", "DELETE"), per_pod)
+    assert not _lost_delete(consumer("/EventService/update_event"), per_pod)
+    assert not _lost_delete(consumer("/EventService/delete_event_by_id"), shared)
+    # the caution says it where one of the consumers it names hands on a delete
+    assert "its 404 (gRPC `NOT_FOUND`) is not taken as done (`ok_statuses`)" in PER_POD_DELETES
+    deleting = SimpleNamespace(consumers=(consumer("/EventService/delete_event_by_id"),))
+    updating = SimpleNamespace(consumers=(consumer("/EventService/update_event"),))
+    caution = _per_pod(
+        cast(Any, SimpleNamespace(store_notes=per_pod.store_notes, plan=deleting)), ""
+    )
+    assert caution.endswith(PER_POD_DELETES)
+    caution = _per_pod(
+        cast(Any, SimpleNamespace(store_notes=per_pod.store_notes, plan=updating)), ""
+    )
+    assert PER_POD_DELETES not in caution

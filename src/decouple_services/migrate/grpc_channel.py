@@ -1,0 +1,231 @@
+"""What the caller's gRPC channels add to every call, read from source before a stub call
+becomes a send.
+
+A gRPC client can add metadata to every call without naming it at the call: a client
+interceptor (``grpc.intercept_channel(channel, interceptor)``, ``grpc.aio.insecure_channel(
+target, interceptors=[...])``) or call credentials on a secure channel
+(``composite_channel_credentials(ssl, access_token_call_credentials(token))``,
+``metadata_call_credentials``, google-auth's ``secure_authorized_channel``). That metadata is
+usually the service's credential. The event carries none of it, so the callee's server,
+which checks it, refuses every event the consumer hands on; and a planner that took "no
+``metadata=`` at the call" for "no credential" would also make 401/403 final, so every event
+is dead-lettered on its first attempt.
+
+The stub's channel is often built far from the call (a generic client class,
+``stub_class(self._channel)``), so the reading is of the caller service's whole code: every
+channel it builds outside its tests. The verdict is:
+
+* ``adds``: some channel is intercepted or carries call credentials; its sites are refused.
+* ``unseen``: a channel's credentials are an expression the reader cannot follow, or the
+  service builds no channel the reader can see (it comes from a package elsewhere); its
+  sites are refused too, since nothing says what they send.
+* ``plain``: every channel is ``insecure_channel`` with no interceptors, or
+  ``secure_channel`` whose credentials are only ``ssl_channel_credentials(...)``. Only then
+  is "the call sent no credential metadata" inferred.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ReadFile = Callable[[str], bytes | None]
+
+#: Channel constructors of grpc and grpc.aio, by their last name.
+_PLAIN_CHANNELS = frozenset({"insecure_channel", "secure_channel"})
+#: Wrappers or constructors that add metadata to every call.
+_ADDING = frozenset({"intercept_channel", "secure_authorized_channel"})
+#: Credentials that add metadata to every call (call credentials and what builds them).
+_CALL_CREDENTIALS = frozenset(
+    {
+        "access_token_call_credentials",
+        "metadata_call_credentials",
+        "composite_call_credentials",
+        "composite_channel_credentials",
+    }
+)
+_SKIPPED_DIRS = frozenset(
+    {".git", ".venv", "venv", "env", "node_modules", "site-packages", "__pycache__", "tests"}
+)
+#: More files than this in one service: the reading gives up (``unseen``) rather than stall.
+_MAX_FILES = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelVerdict:
+    #: ``plain``, ``adds`` or ``unseen`` (module docstring).
+    kind: str
+    #: Why, naming the channel's file and line, for a refusal; empty for ``plain``.
+    reason: str = ""
+
+
+def _last_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def _is_test_file(path: str) -> bool:
+    name = posixpath.basename(path)
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def _empty(node: ast.expr | None) -> bool:
+    return (
+        node is None
+        or (isinstance(node, ast.Constant) and node.value is None)
+        or (isinstance(node, (ast.List, ast.Tuple)) and not node.elts)
+    )
+
+
+def _assigned(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Every value each plain name is assigned anywhere in the module."""
+    out: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out.setdefault(target.id, []).append(node.value)
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and node.value is not None
+            and isinstance(node.target, ast.Name)
+        ):
+            out.setdefault(node.target.id, []).append(node.value)
+    return out
+
+
+def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int = 0) -> str:
+    """``plain`` (only ``ssl_channel_credentials``), ``adds`` or ``unseen``."""
+    if depth > 4:
+        return "unseen"
+    if isinstance(node, ast.Name):
+        values = assigned.get(node.id, [])
+        if not values:
+            return "unseen"
+        kinds = {_credentials(v, assigned, depth + 1) for v in values}
+        return "adds" if "adds" in kinds else "unseen" if "unseen" in kinds else "plain"
+    if isinstance(node, ast.Call):
+        name = _last_name(node.func)
+        if name in _CALL_CREDENTIALS:
+            return "adds"
+        if name == "ssl_channel_credentials":
+            return "plain"
+    return "unseen"
+
+
+def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
+    """``(kind, reason)`` of each channel the file builds."""
+    if b"channel" not in source and b"call_credentials" not in source:
+        return []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    assigned: dict[str, list[ast.expr]] | None = None
+    out: list[tuple[str, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _last_name(node.func)
+        where = f"{path}:{node.lineno}"
+        if name in _ADDING:
+            how = "an interceptor" if name == "intercept_channel" else "call credentials"
+            out.append(
+                (
+                    "adds",
+                    f"the call's channel adds metadata through {how} the event cannot carry "
+                    f"(`{name}` at {where})",
+                )
+            )
+        elif name in _CALL_CREDENTIALS:
+            out.append(
+                (
+                    "adds",
+                    f"the call's channel adds metadata through call credentials the event cannot "
+                    f"carry (`{name}` at {where})",
+                )
+            )
+        elif name in _PLAIN_CHANNELS:
+            interceptors = next((k.value for k in node.keywords if k.arg == "interceptors"), None)
+            if not _empty(interceptors):
+                out.append(
+                    (
+                        "adds",
+                        f"the call's channel adds metadata through an interceptor the event cannot "
+                        f"carry (`{name}(..., interceptors=...)` at {where})",
+                    )
+                )
+            elif name == "secure_channel":
+                credentials = next(
+                    (k.value for k in node.keywords if k.arg == "credentials"),
+                    node.args[1] if len(node.args) > 1 else None,
+                )
+                if credentials is None:
+                    out.append(("unseen", f"`secure_channel` at {where} names no credentials"))
+                    continue
+                if assigned is None:
+                    assigned = _assigned(tree)
+                kind = _credentials(credentials, assigned)
+                if kind == "adds":
+                    out.append(
+                        (
+                            "adds",
+                            f"the call's channel adds metadata through call credentials the event "
+                            f"cannot carry (`secure_channel` at {where})",
+                        )
+                    )
+                elif kind == "unseen":
+                    out.append(
+                        (
+                            "unseen",
+                            f"the credentials of the call's channel (`secure_channel` at {where}) "
+                            "cannot be read, so whether they add metadata the event cannot "
+                            "carry is not known",
+                        )
+                    )
+                else:
+                    out.append(("plain", ""))
+            else:
+                out.append(("plain", ""))
+    return out
+
+
+def channel_verdict(root: str, service_root: str, read: ReadFile) -> ChannelVerdict:
+    """What the channels the service at ``service_root`` (repo-relative, under the
+    repository at ``root``) builds add to its calls (module docstring)."""
+    base = os.path.normpath(os.path.join(root, service_root))
+    kinds: list[tuple[str, str]] = []
+    seen = 0
+    for folder, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            seen += 1
+            if seen > _MAX_FILES:
+                return ChannelVerdict("unseen", "the service has too many files to read")
+            path = posixpath.normpath(
+                posixpath.join(service_root, os.path.relpath(os.path.join(folder, name), base))
+            ).replace(os.sep, "/")
+            if _is_test_file(path):
+                continue
+            source = read(path)
+            if source is not None:
+                kinds += _read_channels(path, source)
+    for wanted in ("adds", "unseen"):
+        for kind, reason in kinds:
+            if kind == wanted:
+                return ChannelVerdict(kind, reason)
+    if not kinds:
+        return ChannelVerdict(
+            "unseen",
+            "the call's channel is not built in the service's code, so whether it adds metadata "
+            "(an interceptor, call credentials) the event cannot carry is not known",
+        )
+    return ChannelVerdict("plain")
