@@ -1780,12 +1780,11 @@ def is_json_media_type(media: str) -> bool:
     return media.partition(";")[0].strip().lower() == "application/json"
 
 
-def _module_string(parsed: ParsedSource, value: cst.BaseExpression) -> str | None:
-    """The text a module-level name holds (``TENANT_HEADER = "X-Tenant"``) when the module
-    binds it once to a string literal, else ``None``: a header named by it is that
-    header."""
-    if not isinstance(value, cst.Name):
-        return None
+def _module_assign(
+    parsed: ParsedSource, value: cst.Name
+) -> tuple[cst.Assign | cst.AnnAssign, list[cst.BaseAssignTargetExpression]] | None:
+    """The one module-level statement that binds the name ``value`` (``X = ...``), with
+    its targets, else ``None``: a name bound twice has no single value."""
     made = [
         statement.body[0]
         for statement in parsed.wrapper.module.body
@@ -1797,9 +1796,20 @@ def _module_string(parsed: ParsedSource, value: cst.BaseExpression) -> str | Non
     if len(made) != 1:
         return None
     assign = made[0]
+    assert isinstance(assign, cst.Assign | cst.AnnAssign)
     targets = (
         [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
     )
+    return assign, targets
+
+
+def _module_string(parsed: ParsedSource, value: cst.BaseExpression) -> str | None:
+    """The text a module-level name holds (``TENANT_HEADER = "X-Tenant"``) when the module
+    binds it once to a string literal, else ``None``: a header named by it is that
+    header."""
+    if not isinstance(value, cst.Name) or (found := _module_assign(parsed, value)) is None:
+        return None
+    assign, targets = found
     held = assign.value
     if (
         len(targets) == 1
@@ -1815,22 +1825,9 @@ def _module_string(parsed: ParsedSource, value: cst.BaseExpression) -> str | Non
 def _module_dict(parsed: ParsedSource, value: cst.BaseExpression) -> cst.Dict | None:
     """The dict literal a module-level name holds (``JSON_HEADERS = {...}``) when the module
     binds it once and the function around nothing rebinds it, else ``None``."""
-    if not isinstance(value, cst.Name):
+    if not isinstance(value, cst.Name) or (found := _module_assign(parsed, value)) is None:
         return None
-    made = [
-        statement.body[0]
-        for statement in parsed.wrapper.module.body
-        if isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Assign | cst.AnnAssign)
-        and value.value in names_in([statement])
-    ]
-    if len(made) != 1:
-        return None
-    assign = made[0]
-    targets = (
-        [t.target for t in assign.targets] if isinstance(assign, cst.Assign) else [assign.target]
-    )
+    assign, targets = found
     if [t.value for t in targets if isinstance(t, cst.Name)] != [value.value] or len(targets) != 1:
         return None
     current = _enclosing_function(value, parsed.parents)

@@ -228,8 +228,8 @@ class _Caller:
         )
 
 
-def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
-    """The call site as the caller of its first helper: its call, in its function."""
+def _site_call(site: CallSite, read: ReadFile) -> tuple[ast.Module, ast.Call] | None:
+    """The site's file and its call, ``None`` when the file cannot be read or parsed."""
     source = read(site.file)
     tree = _parse(source) if source is not None else None
     if tree is None:
@@ -237,7 +237,16 @@ def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
     if not calls:
         return None
-    call = min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
+    # the outermost: ``api_request(build_url(x), ...)`` holds a call of its own
+    return tree, min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
+
+
+def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
+    """The call site as the caller of its first helper: its call, in its function."""
+    found = _site_call(site, read)
+    if found is None:
+        return None
+    tree, call = found
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     scope: ast.AST | None = parents.get(call)
     while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -349,15 +358,10 @@ def _parse(source: bytes) -> ast.Module | None:
 def _passed(site: CallSite, read: ReadFile) -> tuple[int, frozenset[str]] | None:
     """``(positional arguments, keyword names)`` of the call at the site, ``None`` when it
     cannot be read (or passes ``*args``/``**kwargs`` on)."""
-    source = read(site.file)
-    tree = _parse(source) if source is not None else None
-    if tree is None:
+    found = _site_call(site, read)
+    if found is None:
         return None
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == site.line]
-    if not calls:
-        return None
-    # the outermost: ``api_request(build_url(x), ...)`` holds a call of its own
-    call = min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
+    call = found[1]
     if any(isinstance(a, ast.Starred) for a in call.args) or any(
         k.arg is None for k in call.keywords
     ):
