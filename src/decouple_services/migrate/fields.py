@@ -86,13 +86,10 @@ class Scope:
         return self._models[name]
 
 
-def scope_at(source: str, line: int, read_module: ModuleReaderFn | None = None) -> Scope:
-    """The scope of the innermost function holding ``line`` (the module's when none does)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return Scope()
-    scope = module_scope(tree, read_module)
+def innermost_function(
+    tree: ast.Module, line: int
+) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The innermost function of ``tree`` whose lines hold ``line``, ``None`` when none does."""
     inner: ast.FunctionDef | ast.AsyncFunctionDef | None = None
     for node in ast.walk(tree):
         if (
@@ -101,6 +98,17 @@ def scope_at(source: str, line: int, read_module: ModuleReaderFn | None = None) 
             and (inner is None or node.lineno >= inner.lineno)
         ):
             inner = node
+    return inner
+
+
+def scope_at(source: str, line: int, read_module: ModuleReaderFn | None = None) -> Scope:
+    """The scope of the innermost function holding ``line`` (the module's when none does)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return Scope()
+    scope = module_scope(tree, read_module)
+    inner = innermost_function(tree, line)
     if inner is not None:
         arguments = inner.args
         for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:

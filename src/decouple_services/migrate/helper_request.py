@@ -69,7 +69,7 @@ from decouple_services.migrate.codemod import (
     TRANSPORT_HEADERS,
     is_json_media_type,
 )
-from decouple_services.migrate.fields import module_file
+from decouple_services.migrate.fields import innermost_function, module_file
 from decouple_services.migrate.refusals import secret_name
 
 ReadFile = Callable[[str], bytes | None]
@@ -1245,7 +1245,7 @@ class _Reader:
         if depth > 3:
             return False
         if isinstance(value, ast.Name):
-            scope = _enclosing(self.tree, at)
+            scope = innermost_function(self.tree, getattr(at, "lineno", 0))
             values = _bound(scope, value.id) if scope is not None else []
             if not values:
                 top = ast.Module(
@@ -1545,20 +1545,6 @@ _LOOKS = frozenset(
     {"isinstance", "len", "id", "repr", "str", "type", "print", "hash", "callable", "bool"}
 )
 _LOOKS_METHODS = frozenset({"closing", "enter_context", "enter_async_context"})
-
-
-def _enclosing(tree: ast.Module, node: ast.AST) -> _Function | None:
-    """The innermost function of ``tree`` whose lines hold ``node``."""
-    line = getattr(node, "lineno", 0)
-    found: _Function | None = None
-    for candidate in ast.walk(tree):
-        if (
-            isinstance(candidate, ast.FunctionDef | ast.AsyncFunctionDef)
-            and candidate.lineno <= line <= (candidate.end_lineno or candidate.lineno)
-            and (found is None or candidate.lineno >= found.lineno)
-        ):
-            found = candidate
-    return found
 
 
 def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
