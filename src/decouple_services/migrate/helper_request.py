@@ -1219,6 +1219,8 @@ class _Reader:
                 self.query(keyword.value)
             elif keyword.arg == "transport" and self._plain_transport(keyword.value, value):
                 self._retries(session, keyword.value)
+            elif keyword.arg == "verify" and self._client_certificate(keyword.value):
+                self._certificate(session, keyword.value)
             elif keyword.arg not in _SETTINGS:
                 shown = f"{keyword.arg}=" if keyword.arg else f"**{ast.unparse(keyword.value)}"
                 self.problems.append(
@@ -1268,6 +1270,8 @@ class _Reader:
         for keyword in value.keywords:
             if keyword.arg not in keywords:
                 return False
+            if keyword.arg == "verify" and self._client_certificate(keyword.value):
+                return False
             if keyword.arg == "max_retries" and not (
                 isinstance(keyword.value, ast.Constant)
                 or self._plain_transport(keyword.value, at, depth + 1)
@@ -1277,6 +1281,30 @@ class _Reader:
         retried = value.args[2:3] if positional == 4 else []
         return all(
             isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
+        )
+
+    def _client_certificate(self, verify: ast.expr) -> bool:
+        """Whether ``verify=`` may hold a client certificate: an SSL context is how httpx
+        takes one (``cert=`` is deprecated for it), and the consumer's in-process request
+        presents none. A constant or ``certifi.where()`` (a CA bundle) holds none; a
+        context holds one when it is built with ``cert=`` or the file loads a chain into
+        one (``ctx.load_cert_chain(...)``)."""
+        if isinstance(verify, ast.Constant):
+            return False
+        if isinstance(verify, ast.Call):
+            if _qualified(self.tree, verify.func) == "certifi.where":
+                return False
+            if any(k.arg in ("cert", "certfile") for k in verify.keywords):
+                return True
+        return any(
+            isinstance(node, ast.Attribute) and node.attr == "load_cert_chain"
+            for node in ast.walk(self.tree)
+        )
+
+    def _certificate(self, session: str, verify: ast.expr) -> None:
+        self.problems.append(
+            f"{self._at(verify)} gives `{session}` `verify={ast.unparse(verify)}`, an SSL "
+            "context that may hold a client certificate, which the event does not carry"
         )
 
     def _retries(self, session: str, adapter: ast.expr) -> None:
@@ -1301,6 +1329,9 @@ class _Reader:
         )
         if attr in ("headers", "auth") or rest == "cookies":
             return  # read by :meth:`_session_target`
+        if rest == "verify" and self._client_certificate(value):
+            self._certificate(session, value)
+            return
         if rest == attr and attr in _SETTINGS:
             return
         if attr == "cookies" and item:
@@ -1544,7 +1575,20 @@ _TRANSPORTS: dict[str, tuple[int, frozenset[str]]] = {
 _LOOKS = frozenset(
     {"isinstance", "len", "id", "repr", "str", "type", "print", "hash", "callable", "bool"}
 )
-_LOOKS_METHODS = frozenset({"closing", "enter_context", "enter_async_context"})
+_LOOKS_METHODS = frozenset(
+    {
+        "closing",
+        "enter_context",
+        "enter_async_context",
+        # a logger's methods format it, nothing more (``log.debug("using %r", s)``)
+        "debug",
+        "info",
+        "warning",
+        "error",
+        "exception",
+        "critical",
+    }
+)
 
 
 def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:

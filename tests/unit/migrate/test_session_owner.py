@@ -536,6 +536,14 @@ NOT_HANDED = {
             s.post({url})
         """,
     ),
+    "logged": (
+        "import logging\n\nlog = logging.getLogger(__name__)\n",
+        """\
+        s = requests.Session()
+        log.debug("using %r", s)
+        s.post({url})
+        """,
+    ),
     # the send itself
     "the_send": (
         "",
@@ -666,3 +674,59 @@ def test_another_adapter_or_transport_still_refuses_the_call(shape: str) -> None
     above, body = OTHER_ADAPTERS[shape]
     found = client_request(*_read(body, above))
     assert found.refusal is not None, (shape, found.notes)
+
+
+_CLIENT_CONTEXT = (
+    "import ssl\n\nCTX = ssl.create_default_context()\n"
+    'CTX.load_cert_chain("/etc/client.pem", "/etc/client.key")\n'
+)
+
+#: A client certificate in an SSL context given as ``verify=`` (httpx's replacement for
+#: ``cert=``): the consumer's request presents none. ``(module text, body)``.
+CLIENT_CERTIFICATES = {
+    "client": (_CLIENT_CONTEXT, "with httpx.Client(verify=CTX) as c:\n    c.post({url})\n"),
+    "transport": (
+        _CLIENT_CONTEXT,
+        """\
+        with httpx.Client(transport=httpx.HTTPTransport(retries=3, verify=CTX)) as c:
+            c.post({url})
+        """,
+    ),
+    "session_attribute": (
+        _CLIENT_CONTEXT,
+        """\
+        s = requests.Session()
+        s.verify = CTX
+        s.post({url})
+        """,
+    ),
+    "built_with_cert": (
+        "",
+        """\
+        with httpx.Client(verify=make_context(cert="/etc/client.pem")) as c:
+            c.post({url})
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CLIENT_CERTIFICATES))
+def test_a_client_certificate_given_as_verify_refuses_the_call(shape: str) -> None:
+    above, body = CLIENT_CERTIFICATES[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+
+
+def test_the_certificate_refusal_says_what_the_event_does_not_carry() -> None:
+    found = client_request(*_read(*reversed(CLIENT_CERTIFICATES["client"])))
+    assert found.refusal is not None
+    assert "`verify=CTX`, an SSL context that may hold a client certificate" in found.refusal
+
+
+@pytest.mark.parametrize(
+    "verify", ["False", '"/etc/ssl/ca.pem"', "certifi.where()", "settings.CA_BUNDLE"]
+)
+def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
+    body = f"with httpx.Client(verify={verify}) as c:\n    c.post({{url}})\n"
+    found = client_request(*_read(body, "import certifi\nfrom django.conf import settings\n"))
+    assert found.refusal is None, found.refusal
