@@ -1159,6 +1159,8 @@ class _Reader:
         return None  # an import (``requests.post``), a parameter: nothing set up here
 
     def session(self, session: str, scope: ast.AST) -> None:
+        if scope is self.tree and "." not in session:
+            self._module_bindings(session)
         if any(
             isinstance(v, ast.Call) and _qualified(self.tree, v.func) in _CONSTRUCTORS
             for v in _bound(scope, session)
@@ -1197,6 +1199,24 @@ class _Reader:
                     self.headers(named or ast.Constant(None), f"`{session}.headers`")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._session_change(session, node)
+
+    def _module_bindings(self, session: str) -> None:
+        """Every binding of the module session ``session``, at module level or under
+        ``global`` in a function (an ``init_app``-style ``SESSION = _authed(token)``),
+        must be a known constructor or ``None``: any other value may be a session that
+        carries a credential, which the send through the name then sends too."""
+        for node, value in _module_bindings(self.tree, session):
+            if isinstance(value, ast.Constant) and value.value is None:
+                continue
+            if isinstance(value, ast.Call) and (
+                _qualified(self.tree, value.func) in _CONSTRUCTORS
+            ):
+                continue
+            shown = ast.unparse(value) if value is not None else "a value"
+            self.problems.append(
+                f"{self._at(node)} rebinds `{session}` to `{shown}`, which the rewrite "
+                "cannot see into"
+            )
 
     def _constructor(self, session: str, value: ast.Call) -> None:
         """What the constructor call ``value`` building ``session`` gives every request:
@@ -1477,6 +1497,40 @@ def _qualified(tree: ast.Module, func: ast.expr) -> str:
                 if alias.asname == head:
                     return f"{alias.name}{dot}{rest}"
     return text
+
+
+def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.expr | None]]:
+    """Each binding of the module name ``name`` with its value (``None``: one the
+    rewrite cannot tell): the module's own statements, and a function's that declares
+    ``global name``."""
+    scopes: list[ast.AST] = [
+        ast.Module(body=[s for s in tree.body if not _defines(s)], type_ignores=[])
+    ]
+    scopes.extend(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(isinstance(n, ast.Global) and name in n.names for n in ast.walk(node))
+    )
+    found: list[tuple[ast.AST, ast.expr | None]] = []
+    for scope in scopes:
+        for node in ast.walk(scope):
+            if isinstance(node, ast.AnnAssign) and node.value is None:
+                continue  # ``SESSION: requests.Session``, a declaration
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id == name:
+                        plain = not isinstance(node, ast.AugAssign)
+                        found.append((node, node.value if plain else None))
+                    elif isinstance(target, ast.Tuple | ast.List) and any(
+                        isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
+                    ):
+                        found.append((node, None))
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                if ast.unparse(node.optional_vars) == name:
+                    found.append((node.context_expr, node.context_expr))
+    return found
 
 
 def _made_by(scope: ast.AST, name: str) -> ast.expr | None:

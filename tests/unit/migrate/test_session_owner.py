@@ -730,3 +730,67 @@ def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
     body = f"with httpx.Client(verify={verify}) as c:\n    c.post({{url}})\n"
     found = client_request(*_read(body, "import certifi\nfrom django.conf import settings\n"))
     assert found.refusal is None, found.refusal
+
+
+#: A module session another binding of which, at module level or under ``global`` in a
+#: function, is no known constructor: ``(module text, function body)``.
+REBOUND = {
+    "global_in_a_function": (
+        """\
+        SESSION = requests.Session()
+
+
+        def _authed(token):
+            s = requests.Session()
+            s.headers["Authorization"] = f"Bearer {token}"
+            return s
+
+
+        def configure(token):
+            global SESSION
+            SESSION = _authed(token)
+        """,
+        "SESSION.post({url})\n",
+    ),
+    "global_in_a_method": (
+        """\
+        SESSION = requests.Session()
+
+
+        class App:
+            def init_app(self, app):
+                global SESSION
+                SESSION = app.extensions["http"]
+        """,
+        "SESSION.post({url})\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(REBOUND))
+def test_a_module_session_rebound_to_another_value_refuses_the_call(shape: str) -> None:
+    above, body = REBOUND[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert "rebinds `SESSION` to `" in found.refusal
+
+
+def test_the_rebind_refusal_names_the_binding_and_its_line() -> None:
+    above, body = REBOUND["global_in_a_function"]
+    source, line, column = _read(body, above)
+    found = client_request(source, line, column)
+    assert found.refusal is not None
+    rebind = source.decode().splitlines().index("    SESSION = _authed(token)") + 1
+    assert f"(line {rebind}) rebinds `SESSION` to `_authed(token)`" in found.refusal
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        "SESSION = requests.Session()\n\n\ndef close():\n    global SESSION\n    SESSION = None\n",
+        "SESSION = requests.Session()\n\n\ndef other():\n    SESSION = make_session()\n",
+    ],
+)
+def test_a_module_session_reset_to_none_or_shadowed_is_read(above: str) -> None:
+    found = client_request(*_read("SESSION.post({url})\n", above))
+    assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
