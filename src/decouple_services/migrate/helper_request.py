@@ -1170,8 +1170,13 @@ class _Reader:
             for call, given in _handed(scope, session):
                 # ``_authorize(s)``, ``auth.apply(self.session)``: the function may set
                 # a header or a credential on it, which the rewrite does not follow
+                shown = ast.unparse(given)
+                if shown == "self":
+                    shown = f"self` (which holds `{session}`)"
+                else:
+                    shown += "`"
                 self.problems.append(
-                    f"{self._at(call)} hands `{ast.unparse(given)}` to "
+                    f"{self._at(call)} hands `{shown} to "
                     f"`{ast.unparse(call.func)}(...)`, which may add a credential the "
                     "rewrite cannot see"
                 )
@@ -1653,6 +1658,9 @@ def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
     ``closing``) is none; a function that binds a name ``session`` of its own is another
     session's scope."""
     handed = {session} | {f"{session}.{a}" for a in ("headers", "auth", "cookies", "params")}
+    if session.startswith("self."):
+        # the owning object (``_authorize(self)``) hands on ``self.session`` with it
+        handed.add("self")
     found: list[tuple[ast.Call, ast.expr]] = []
 
     def shadows(function: ast.AST) -> bool:

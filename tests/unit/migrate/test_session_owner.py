@@ -794,3 +794,55 @@ def test_the_rebind_refusal_names_the_binding_and_its_line() -> None:
 def test_a_module_session_reset_to_none_or_shadowed_is_read(above: str) -> None:
     found = client_request(*_read("SESSION.post({url})\n", above))
     assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
+
+
+def test_the_object_holding_self_session_handed_to_a_function_refuses_the_call() -> None:
+    """``_authorize(self)`` may set ``self.session.headers[...]``, as
+    ``_authorize(self.session)`` may."""
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        def _authorize(client):
+            client.session.headers["Authorization"] = "Bearer " + g.token
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                _authorize(self)
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 14, 8)
+    assert found.refusal is not None
+    assert (
+        "(line 11) hands `self` (which holds `self.session`) to `_authorize(...)`"
+        in found.refusal
+    )
+
+
+def test_self_looked_at_or_calling_its_own_method_is_no_hand_off() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                log.debug("client %r", self)
+                self.prepare()
+
+            def prepare(self):
+                assert isinstance(self, Users)
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 14, 8)
+    assert found.refusal is None or "hands `" not in found.refusal, found.refusal
