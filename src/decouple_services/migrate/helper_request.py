@@ -1161,6 +1161,8 @@ class _Reader:
     def session(self, session: str, scope: ast.AST) -> None:
         if scope is self.tree and "." not in session:
             self._module_bindings(session)
+        if isinstance(scope, ast.ClassDef) and session.startswith("self."):
+            self._inherited(session, scope)
         if any(
             isinstance(v, ast.Call) and _qualified(self.tree, v.func) in _CONSTRUCTORS
             for v in _bound(scope, session)
@@ -1204,6 +1206,43 @@ class _Reader:
                     self.headers(named or ast.Constant(None), f"`{session}.headers`")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._session_change(session, node)
+
+    def _inherited(self, session: str, cls: ast.ClassDef) -> None:
+        """A method called on ``self`` that the class of ``session`` does not define,
+        when the class has a base other than ``object``: a base class or mixin
+        (``self.authenticate()``) may set a credential on ``self.session``, which the
+        rewrite does not read."""
+        if not any(ast.unparse(b) not in ("object", "builtins.object") for b in cls.bases):
+            return
+        defined = {
+            s.name
+            for s in cls.body
+            if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
+        for node in ast.walk(cls):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+                targets = [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined.add(target.id)
+                elif _on_self(target):
+                    defined.add(target.attr)
+        seen: set[str] = set()
+        for node in ast.walk(cls):
+            if (
+                isinstance(node, ast.Call)
+                and _on_self(node.func)
+                and node.func.attr not in defined
+                and node.func.attr not in seen
+            ):
+                seen.add(node.func.attr)
+                self.problems.append(
+                    f"{self._at(node)} calls `self.{node.func.attr}()`, which its class does "
+                    f"not define: a base class may set a credential on `{session}`"
+                )
 
     def _module_bindings(self, session: str) -> None:
         """Every binding of the module session ``session``, at module level or under

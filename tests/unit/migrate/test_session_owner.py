@@ -846,3 +846,40 @@ def test_self_looked_at_or_calling_its_own_method_is_no_hand_off() -> None:
     )
     found = client_request(source.encode(), 14, 8)
     assert found.refusal is None or "hands `" not in found.refusal, found.refusal
+
+
+_INHERITED = """\
+import requests
+
+
+class AuthMixin:
+    def authenticate(self):
+        self.session.headers["Authorization"] = "Bearer " + g.token
+
+
+class Users({bases}):
+    def __init__(self):
+        self.session = requests.Session()
+        self.{method}()
+
+    def send(self, user_id):
+        self.session.post(f"http://users/api/users/{{user_id}}/")
+"""
+
+
+@pytest.mark.parametrize("bases", ["AuthMixin", "BaseClient", "AuthMixin, object"])
+def test_a_method_the_class_inherits_called_on_self_refuses_the_call(bases: str) -> None:
+    source = _INHERITED.format(bases=bases, method="authenticate")
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is not None
+    assert (
+        "(line 12) calls `self.authenticate()`, which its class does not define: a base "
+        "class may set a credential on `self.session`"
+    ) in found.refusal
+
+
+@pytest.mark.parametrize(("bases", "method"), [("object", "authenticate"), ("AuthMixin", "send")])
+def test_a_class_without_bases_or_calling_its_own_method_is_read(bases: str, method: str) -> None:
+    source = _INHERITED.format(bases=bases, method=method)
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is None or "does not define" not in found.refusal, found.refusal
