@@ -1177,6 +1177,14 @@ class _Reader:
                     shown = f"self` (which holds `{session}`)"
                 else:
                     shown += "`"
+                if not isinstance(call, ast.Call):
+                    targets = call.targets if isinstance(call, ast.Assign) else [call.target]
+                    self.problems.append(
+                        f"{self._at(call)} aliases `{shown} as "
+                        f"`{', '.join(ast.unparse(t) for t in targets)}`, through which a "
+                        "credential may be added that the rewrite cannot see"
+                    )
+                    continue
                 self.problems.append(
                     f"{self._at(call)} hands `{shown} to "
                     f"`{ast.unparse(call.func)}(...)`, which may add a credential the "
@@ -1435,6 +1443,21 @@ class _Reader:
             return
         if owner == f"{session}.params" and call.func.attr == "update":
             self.query(_update_entries(call) or call)
+        elif owner == f"{session}.headers":
+            # ``headers.setdefault(k, v)`` sets ``k`` as ``headers[k] = v`` does; any
+            # other change (``update`` is read in :meth:`session`) is not read
+            if call.func.attr in ("setdefault", "__setitem__") and len(call.args) == 2:
+                named = _text_key(call.args[0])
+                if named is None:
+                    self._unnamed_header(call.args[0], f"`{owner}`", call.args[1])
+                else:
+                    self.header(named, call.args[1])
+            elif call.func.attr != "update":
+                self.problems.append(
+                    f"{self._at(call)} changes `{owner}` (`{ast.unparse(call)}`), which "
+                    f"changes every request `{session}` sends and which the rewrite cannot "
+                    "see into"
+                )
         elif attr in ("params", "cookies", "hooks", "event_hooks"):
             self.problems.append(
                 f"{self._at(call)} changes `{owner}` (`{ast.unparse(call)}`), which "
@@ -1689,18 +1712,21 @@ _LOOKS_METHODS = frozenset(
 )
 
 
-def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
+def _handed(
+    scope: ast.AST, session: str
+) -> list[tuple[ast.Call | ast.Assign | ast.AnnAssign | ast.NamedExpr, ast.expr]]:
     """The calls in ``scope`` that take ``session``, or its headers, credential, cookies
     or query, as an argument (``_authorize(s)``, ``auth.apply(self.session)``), with what
     each is given: a function the rewrite does not follow may set a credential on it.
     The send itself takes none; a function that only looks at it (``isinstance``,
     ``closing``) is none; a function that binds a name ``session`` of its own is another
-    session's scope."""
+    session's scope. A binding that aliases it (``t = s``, ``h = s.headers``) is one
+    too: what is set through the alias the rewrite does not follow."""
     handed = {session} | {f"{session}.{a}" for a in ("headers", "auth", "cookies", "params")}
     if session.startswith("self."):
         # the owning object (``_authorize(self)``) hands on ``self.session`` with it
         handed.add("self")
-    found: list[tuple[ast.Call, ast.expr]] = []
+    found: list[tuple[ast.Call | ast.Assign | ast.AnnAssign | ast.NamedExpr, ast.expr]] = []
 
     def shadows(function: ast.AST) -> bool:
         if "." in session or function is scope:
@@ -1730,12 +1756,28 @@ def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
                     and not (owner == session and verb in _VERBS)
                 ):
                     for argument in [*child.args, *(k.value for k in child.keywords)]:
-                        given = argument.value if isinstance(argument, ast.Starred) else argument
-                        if isinstance(given, ast.Name | ast.Attribute) and (
-                            ast.unparse(given) in handed
-                        ):
-                            found.append((child, given))
+                        found.extend((child, given) for given in held(argument))
+            elif isinstance(child, ast.Assign | ast.AnnAssign | ast.NamedExpr) and (
+                child.value is not None
+            ):
+                # ``t = s``, ``h = s.headers``: a change through the alias is one to it
+                targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+                if not any(ast.unparse(t) in handed for t in targets):
+                    found.extend((child, given) for given in held(child.value))
             visit(child)
+
+    def held(value: ast.expr) -> list[ast.expr]:
+        """The session, or a part of it, that ``value`` is or holds in a list, tuple,
+        set or dict (``_authorize_all([s])``, ``_configure({"users": s})``)."""
+        if isinstance(value, ast.Starred):
+            return held(value.value)
+        if isinstance(value, ast.Name | ast.Attribute):
+            return [value] if ast.unparse(value) in handed else []
+        if isinstance(value, ast.List | ast.Tuple | ast.Set):
+            return [g for e in value.elts for g in held(e)]
+        if isinstance(value, ast.Dict):
+            return [g for e in [*value.keys, *value.values] if e is not None for g in held(e)]
+        return []
 
     visit(scope)
     return found

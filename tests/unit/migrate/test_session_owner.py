@@ -883,3 +883,113 @@ def test_a_class_without_bases_or_calling_its_own_method_is_read(bases: str, met
     source = _INHERITED.format(bases=bases, method=method)
     found = client_request(source.encode(), 15, 8)
     assert found.refusal is None or "does not define" not in found.refusal, found.refusal
+
+
+#: A session handed on inside a container, or aliased (itself or its headers), before
+#: the send: ``(module text, function body, what the refusal says)``.
+ALIASED = {
+    "in_a_list": (
+        "",
+        """\
+        s = requests.Session()
+        _authorize_all([s])
+        s.post({url})
+        """,
+        "hands `s` to `_authorize_all(...)`",
+    ),
+    "in_a_dict": (
+        "",
+        """\
+        s = requests.Session()
+        _configure({"users": s})
+        s.post({url})
+        """,
+        "hands `s` to `_configure(...)`",
+    ),
+    "its_headers_in_a_tuple": (
+        "",
+        """\
+        s = requests.Session()
+        _fill(*(s.headers,))
+        s.post({url})
+        """,
+        "hands `s.headers` to `_fill(...)`",
+    ),
+    "alias_handed": (
+        "",
+        """\
+        s = requests.Session()
+        t = s
+        _authorize(t)
+        s.post({url})
+        """,
+        "aliases `s` as `t`",
+    ),
+    "headers_alias_mutated": (
+        "",
+        """\
+        s = requests.Session()
+        h = s.headers
+        h["Authorization"] = "Bearer " + g.token
+        s.post({url})
+        """,
+        "aliases `s.headers` as `h`",
+    ),
+    "module_headers_alias": (
+        'session = requests.Session()\n_h = session.headers\n_h["X-Api-Key"] = API_KEY\n',
+        "session.post({url})\n",
+        "aliases `session.headers` as `_h`",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ALIASED))
+def test_a_session_in_a_container_or_an_alias_refuses_the_call(shape: str) -> None:
+    above, body, said = ALIASED[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert said in found.refusal
+
+
+def test_self_session_headers_aliased_in_init_refuses_the_call() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                h = self.session.headers
+                h["Authorization"] = "Bearer " + g.token
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 11, 8)
+    assert found.refusal is not None
+    assert "(line 7) aliases `self.session.headers` as `h`" in found.refusal
+
+
+def test_a_header_set_by_setdefault_is_read_as_one_set_by_item() -> None:
+    body = """\
+        s = requests.Session()
+        s.headers.setdefault("Authorization", "Bearer " + g.token)
+        s.post({url})
+        """
+    found = client_request(*_read(body))
+    assert found.refusal is not None and "`Authorization`" in found.refusal, found
+    fixed = client_request(*_read(body.replace('"Bearer " + g.token', '"Bearer x"')))
+    assert any("`Authorization`" in n for n in fixed.notes), fixed
+
+
+def test_another_change_to_the_session_headers_refuses_the_call() -> None:
+    body = """\
+        s = requests.Session()
+        s.headers.set("Authorization", token)
+        s.post({url})
+        """
+    found = client_request(*_read(body))
+    assert found.refusal is not None
+    assert "changes `s.headers` (`s.headers.set(" in found.refusal
