@@ -1554,6 +1554,9 @@ def _qualified(tree: ast.Module, func: ast.expr) -> str:
     (``from requests import Session`` makes ``Session`` ``requests.Session``)."""
     text = ast.unparse(func)
     head, dot, rest = text.partition(".")
+    if _rebinds(tree, head):
+        # ``class HTTPAdapter(HTTPAdapter)``: the module's own, not the import's
+        return text
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:
@@ -1564,6 +1567,22 @@ def _qualified(tree: ast.Module, func: ast.expr) -> str:
                 if alias.asname == head:
                     return f"{alias.name}{dot}{rest}"
     return text
+
+
+def _rebinds(tree: ast.Module, name: str) -> bool:
+    """Whether the module binds ``name`` itself at its top level (a class, a function,
+    an assignment), which then stands for that, not for an import of the name."""
+    for node in tree.body:
+        if _defines(node) and node.name == name:  # type: ignore[attr-defined]
+            return True
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+    return False
 
 
 def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.expr | None]]:

@@ -659,6 +659,25 @@ OTHER_ADAPTERS = {
             c.post({url})
         """,
     ),
+    "module_class_named_like_the_library_s": (
+        _RETRY_IMPORTS
+        + "class HTTPAdapter(HTTPAdapter):\n"
+        + "    def add_headers(self, request, **kwargs):\n"
+        + '        request.headers["Authorization"] = "Bearer " + g.token\n',
+        """\
+        s = requests.Session()
+        s.mount("https://", HTTPAdapter(max_retries=3))
+        s.post({url})
+        """,
+    ),
+    "module_name_bound_like_the_library_s": (
+        _RETRY_IMPORTS + "HTTPAdapter = make_adapter_class()\n",
+        """\
+        s = requests.Session()
+        s.mount("https://", HTTPAdapter(max_retries=3))
+        s.post({url})
+        """,
+    ),
     "httpx_transport_of_the_project": (
         "",
         """\
