@@ -1159,16 +1159,16 @@ class _Reader:
         return None  # an import (``requests.post``), a parameter: nothing set up here
 
     def session(self, session: str, scope: ast.AST) -> None:
-        if scope is self.tree and "." not in session:
-            self._module_bindings(session)
-        if isinstance(scope, ast.ClassDef) and session.startswith("self."):
-            self._inherited(session, scope)
         if any(
             isinstance(v, ast.Call) and _qualified(self.tree, v.func) in _CONSTRUCTORS
             for v in _bound(scope, session)
         ):
             # a session of the HTTP library (not a dict, not a client class of the
             # project, whose methods are helpers read on their own)
+            if scope is self.tree and "." not in session:
+                self._module_bindings(session)
+            if isinstance(scope, ast.ClassDef) and session.startswith("self."):
+                self._inherited(session, scope)
             for call, given in _handed(scope, session):
                 # ``_authorize(s)``, ``auth.apply(self.session)``: the function may set
                 # a header or a credential on it, which the rewrite does not follow

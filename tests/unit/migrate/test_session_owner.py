@@ -1012,3 +1012,14 @@ def test_another_change_to_the_session_headers_refuses_the_call() -> None:
     found = client_request(*_read(body))
     assert found.refusal is not None
     assert "changes `s.headers` (`s.headers.set(" in found.refusal
+
+
+def test_a_client_class_of_the_project_rebound_is_read_as_a_helper() -> None:
+    """Only a session of a known constructor is held to every binding: a client class of
+    the project is a helper, read on its own."""
+    above = (
+        "client = ApiClient()\n\n\ndef configure(token):\n"
+        "    global client\n    client = ApiClient(token)\n"
+    )
+    found = client_request(*_read("client.post({url})\n", above))
+    assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
