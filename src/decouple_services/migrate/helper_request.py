@@ -58,7 +58,7 @@ import ast
 import dataclasses
 import functools
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
@@ -89,10 +89,17 @@ class HelperRequest:
 
 
 def helper_request(
-    site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile
+    site: CallSite,
+    wrappers: Mapping[str, CallSite],
+    read: ReadFile,
+    others: Callable[[], Sequence[str]] | None = None,
 ) -> HelperRequest:
-    """What the helpers ``site`` goes through add to its request (module docstring)."""
+    """What the helpers ``site`` goes through add to its request (module docstring).
+    ``others`` lists the service's other files, where a module session may be imported
+    and changed."""
     unread = _package_session(site, read)
+    if unread is None and others is not None:
+        unread = _changed_elsewhere(site, read, others)
     if unread is not None:
         return HelperRequest(
             f"{unread}: the send carries only what the call names, and the consumer's "
@@ -314,6 +321,117 @@ def _package_session(site: CallSite, read: ReadFile) -> str | None:
         if node is not None:
             return _package_refusal(f"the call ({site.file}:{site.line})", func.value.id, node)
     return None
+
+
+def _changed_elsewhere(
+    site: CallSite, read: ReadFile, others: Callable[[], Sequence[str]]
+) -> str | None:
+    """Why a call sent through a module session (``session = requests.Session()`` at
+    the top of the site's file) cannot be read: another file of the service imports it
+    (``from .views.admin import session``, ``from .views import admin`` then
+    ``admin.session``) and does more with it than send through it
+    (``session.headers.update(...)``), which may set a credential."""
+    source = read(site.file)
+    tree = _parse(source) if source is not None else None
+    if tree is None:
+        return None
+    top = ast.Module(body=[s for s in tree.body if not _defines(s)], type_ignores=[])
+    names = {
+        call.func.value.id
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call)
+        and call.lineno == site.line
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.attr in _VERBS
+    }
+    names = {
+        n
+        for n in names
+        if any(
+            isinstance(v, ast.Call) and _qualified(tree, v.func) in _CONSTRUCTORS
+            for v in _bound(top, n)
+        )
+    }
+    if not names:
+        return None
+    stem = site.file.rsplit("/", 1)[-1].removesuffix(".py")
+    if stem == "__init__":
+        stem = site.file.rsplit("/", 2)[-2] if site.file.count("/") else stem
+    for path in others():
+        if path == site.file:
+            continue
+        text = read(path)
+        other = _parse(text) if text is not None else None
+        if other is None:
+            continue
+        for name in sorted(names):
+            found = _changes_imported(other, stem, name)
+            if found is not None:
+                return (
+                    f"the call ({site.file}:{site.line}) sends through `{name}`, which "
+                    f"{path} (line {found.lineno}) imports and changes "
+                    f"(`{ast.unparse(found)}`): the rewrite cannot see what it adds"
+                )
+    return None
+
+
+def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None:
+    """The first use in ``tree`` of ``name`` imported from the module ``stem``, or of
+    ``<module>.name``, that is not a send through it (``name.post(...)``)."""
+    direct: set[str] = set()  # ``from ..admin import session``
+    modules: set[str] = set()  # ``from .views import admin``, ``import views.admin``
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            last = (node.module or "").rpartition(".")[2]
+            for alias in node.names:
+                if last == stem and alias.name == name:
+                    direct.add(alias.asname or alias.name)
+                elif alias.name == stem:
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.rpartition(".")[2] == stem:
+                    modules.add(alias.asname or alias.name)
+    if not direct and not modules:
+        return None
+    parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    for node in ast.walk(tree):
+        if not (
+            (isinstance(node, ast.Name) and node.id in direct)
+            or (
+                isinstance(node, ast.Attribute)
+                and node.attr == name
+                and ast.unparse(node.value) in modules
+            )
+        ):
+            continue
+        assert isinstance(node, ast.Name | ast.Attribute)
+        used: ast.expr = node
+        parent = parents.get(used)
+        sends = (
+            isinstance(parent, ast.Attribute)
+            and parent.attr in _VERBS
+            and isinstance(parents.get(parent), ast.Call)
+            and parents[parent].func is parent  # type: ignore[attr-defined]
+        )
+        if not sends:
+            statement: ast.AST = used
+            while statement in parents and not isinstance(statement, ast.stmt):
+                statement = parents[statement]
+            return statement if isinstance(statement, ast.expr) else _first_expr(statement, used)
+    return None
+
+
+def _first_expr(statement: ast.AST, used: ast.expr) -> ast.expr:
+    """What to show of the statement holding ``used``: an expression statement's value,
+    an assignment's target, else ``used`` itself."""
+    if isinstance(statement, ast.Expr):
+        return statement.value
+    if isinstance(statement, ast.Assign | ast.AugAssign | ast.AnnAssign):
+        target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+        return target
+    return used
 
 
 def _package_name(
@@ -1260,9 +1378,7 @@ class _Reader:
         for node, value in _module_bindings(self.tree, session):
             if isinstance(value, ast.Constant) and value.value is None:
                 continue
-            if isinstance(value, ast.Call) and (
-                _qualified(self.tree, value.func) in _CONSTRUCTORS
-            ):
+            if isinstance(value, ast.Call) and (_qualified(self.tree, value.func) in _CONSTRUCTORS):
                 continue
             shown = ast.unparse(value) if value is not None else "a value"
             self.problems.append(
@@ -1613,9 +1729,12 @@ def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.exp
                         isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
                     ):
                         found.append((node, None))
-            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-                if ast.unparse(node.optional_vars) == name:
-                    found.append((node.context_expr, node.context_expr))
+            elif (
+                isinstance(node, ast.withitem)
+                and node.optional_vars is not None
+                and ast.unparse(node.optional_vars) == name
+            ):
+                found.append((node.context_expr, node.context_expr))
     return found
 
 

@@ -839,8 +839,7 @@ def test_the_object_holding_self_session_handed_to_a_function_refuses_the_call()
     found = client_request(source.encode(), 14, 8)
     assert found.refusal is not None
     assert (
-        "(line 11) hands `self` (which holds `self.session`) to `_authorize(...)`"
-        in found.refusal
+        "(line 11) hands `self` (which holds `self.session`) to `_authorize(...)`" in found.refusal
     )
 
 
@@ -1023,3 +1022,68 @@ def test_a_client_class_of_the_project_rebound_is_read_as_a_helper() -> None:
     )
     found = client_request(*_read("client.post({url})\n", above))
     assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
+
+
+def _plan_elsewhere(root: Path, setup: str) -> tuple[list[str], list[str]]:
+    """``(migrated site ids, refusal reasons)`` of the send through the module session of
+    ``views/admin.py``, with ``frontend/setup.py`` holding ``setup``."""
+    files = {
+        **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
+        "frontend/frontend/__init__.py": "",
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": """\
+            import requests
+
+            session = requests.Session()
+
+
+            def deactivate_user(user_id):
+                session.post(f"http://users/api/users/{user_id}/deactivate/")
+            """,
+        "frontend/frontend/setup.py": setup,
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    return [p.site.id for p in plan.plan.sites], reasons
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "import os\n\nfrom .views.admin import session\n\n"
+        'session.headers.update({"Authorization": os.environ["TOKEN"]})\n',
+        'import os\n\nfrom .views import admin\n\nadmin.session.headers["Authorization"] = "x"\n',
+        "from .views.admin import session as s\n\n\ndef init():\n    _authorize(s)\n",
+    ],
+)
+def test_a_module_session_another_module_imports_and_changes_refuses(
+    tmp_path: Path, setup: str
+) -> None:
+    migrated, reasons = _plan_elsewhere(tmp_path, setup)
+    assert migrated == []
+    assert any(
+        "sends through `session`, which frontend/frontend/setup.py (line" in r
+        and "imports and changes" in r
+        for r in reasons
+    ), reasons
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "from .views.admin import session\n\n\ndef ping():\n    session.get('http://users/ping')\n",
+        "from .views import admin\n\nadmin.deactivate_user(1)\n",
+    ],
+)
+def test_a_module_session_another_module_only_sends_through_is_read(
+    tmp_path: Path, setup: str
+) -> None:
+    migrated, reasons = _plan_elsewhere(tmp_path, setup)
+    assert len(migrated) == 1, reasons
