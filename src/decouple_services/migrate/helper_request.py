@@ -58,7 +58,7 @@ import ast
 import dataclasses
 import functools
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
@@ -89,10 +89,17 @@ class HelperRequest:
 
 
 def helper_request(
-    site: CallSite, wrappers: Mapping[str, CallSite], read: ReadFile
+    site: CallSite,
+    wrappers: Mapping[str, CallSite],
+    read: ReadFile,
+    others: Callable[[], Sequence[str]] | None = None,
 ) -> HelperRequest:
-    """What the helpers ``site`` goes through add to its request (module docstring)."""
+    """What the helpers ``site`` goes through add to its request (module docstring).
+    ``others`` lists the service's other files, where a module session may be imported
+    and changed."""
     unread = _package_session(site, read)
+    if unread is None and others is not None:
+        unread = _changed_elsewhere(site, read, others)
     if unread is not None:
         return HelperRequest(
             f"{unread}: the send carries only what the call names, and the consumer's "
@@ -314,6 +321,117 @@ def _package_session(site: CallSite, read: ReadFile) -> str | None:
         if node is not None:
             return _package_refusal(f"the call ({site.file}:{site.line})", func.value.id, node)
     return None
+
+
+def _changed_elsewhere(
+    site: CallSite, read: ReadFile, others: Callable[[], Sequence[str]]
+) -> str | None:
+    """Why a call sent through a module session (``session = requests.Session()`` at
+    the top of the site's file) cannot be read: another file of the service imports it
+    (``from .views.admin import session``, ``from .views import admin`` then
+    ``admin.session``) and does more with it than send through it
+    (``session.headers.update(...)``), which may set a credential."""
+    source = read(site.file)
+    tree = _parse(source) if source is not None else None
+    if tree is None:
+        return None
+    top = ast.Module(body=[s for s in tree.body if not _defines(s)], type_ignores=[])
+    names = {
+        call.func.value.id
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call)
+        and call.lineno == site.line
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.attr in _VERBS
+    }
+    names = {
+        n
+        for n in names
+        if any(
+            isinstance(v, ast.Call) and _qualified(tree, v.func) in _CONSTRUCTORS
+            for v in _bound(top, n)
+        )
+    }
+    if not names:
+        return None
+    stem = site.file.rsplit("/", 1)[-1].removesuffix(".py")
+    if stem == "__init__":
+        stem = site.file.rsplit("/", 2)[-2] if site.file.count("/") else stem
+    for path in others():
+        if path == site.file:
+            continue
+        text = read(path)
+        other = _parse(text) if text is not None else None
+        if other is None:
+            continue
+        for name in sorted(names):
+            found = _changes_imported(other, stem, name)
+            if found is not None:
+                return (
+                    f"the call ({site.file}:{site.line}) sends through `{name}`, which "
+                    f"{path} (line {found.lineno}) imports and changes "
+                    f"(`{ast.unparse(found)}`): the rewrite cannot see what it adds"
+                )
+    return None
+
+
+def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None:
+    """The first use in ``tree`` of ``name`` imported from the module ``stem``, or of
+    ``<module>.name``, that is not a send through it (``name.post(...)``)."""
+    direct: set[str] = set()  # ``from ..admin import session``
+    modules: set[str] = set()  # ``from .views import admin``, ``import views.admin``
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            last = (node.module or "").rpartition(".")[2]
+            for alias in node.names:
+                if last == stem and alias.name == name:
+                    direct.add(alias.asname or alias.name)
+                elif alias.name == stem:
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.rpartition(".")[2] == stem:
+                    modules.add(alias.asname or alias.name)
+    if not direct and not modules:
+        return None
+    parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    for node in ast.walk(tree):
+        if not (
+            (isinstance(node, ast.Name) and node.id in direct)
+            or (
+                isinstance(node, ast.Attribute)
+                and node.attr == name
+                and ast.unparse(node.value) in modules
+            )
+        ):
+            continue
+        assert isinstance(node, ast.Name | ast.Attribute)
+        used: ast.expr = node
+        parent = parents.get(used)
+        sends = (
+            isinstance(parent, ast.Attribute)
+            and parent.attr in _VERBS
+            and isinstance(parents.get(parent), ast.Call)
+            and parents[parent].func is parent  # type: ignore[attr-defined]
+        )
+        if not sends:
+            statement: ast.AST = used
+            while statement in parents and not isinstance(statement, ast.stmt):
+                statement = parents[statement]
+            return statement if isinstance(statement, ast.expr) else _first_expr(statement, used)
+    return None
+
+
+def _first_expr(statement: ast.AST, used: ast.expr) -> ast.expr:
+    """What to show of the statement holding ``used``: an expression statement's value,
+    an assignment's target, else ``used`` itself."""
+    if isinstance(statement, ast.Expr):
+        return statement.value
+    if isinstance(statement, ast.Assign | ast.AugAssign | ast.AnnAssign):
+        target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+        return target
+    return used
 
 
 def _package_name(
@@ -1165,11 +1283,28 @@ class _Reader:
         ):
             # a session of the HTTP library (not a dict, not a client class of the
             # project, whose methods are helpers read on their own)
+            if scope is self.tree and "." not in session:
+                self._module_bindings(session)
+            if isinstance(scope, ast.ClassDef) and session.startswith("self."):
+                self._inherited(session, scope)
             for call, given in _handed(scope, session):
                 # ``_authorize(s)``, ``auth.apply(self.session)``: the function may set
                 # a header or a credential on it, which the rewrite does not follow
+                shown = ast.unparse(given)
+                if shown == "self":
+                    shown = f"self` (which holds `{session}`)"
+                else:
+                    shown += "`"
+                if not isinstance(call, ast.Call):
+                    targets = call.targets if isinstance(call, ast.Assign) else [call.target]
+                    self.problems.append(
+                        f"{self._at(call)} aliases `{shown} as "
+                        f"`{', '.join(ast.unparse(t) for t in targets)}`, through which a "
+                        "credential may be added that the rewrite cannot see"
+                    )
+                    continue
                 self.problems.append(
-                    f"{self._at(call)} hands `{ast.unparse(given)}` to "
+                    f"{self._at(call)} hands `{shown} to "
                     f"`{ast.unparse(call.func)}(...)`, which may add a credential the "
                     "rewrite cannot see"
                 )
@@ -1197,6 +1332,59 @@ class _Reader:
                     self.headers(named or ast.Constant(None), f"`{session}.headers`")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 self._session_change(session, node)
+
+    def _inherited(self, session: str, cls: ast.ClassDef) -> None:
+        """A method called on ``self`` that the class of ``session`` does not define,
+        when the class has a base other than ``object``: a base class or mixin
+        (``self.authenticate()``) may set a credential on ``self.session``, which the
+        rewrite does not read."""
+        if not any(ast.unparse(b) not in ("object", "builtins.object") for b in cls.bases):
+            return
+        defined = {
+            s.name
+            for s in cls.body
+            if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
+        for node in ast.walk(cls):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+                targets = [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    defined.add(target.id)
+                elif _on_self(target):
+                    defined.add(target.attr)
+        seen: set[str] = set()
+        for node in ast.walk(cls):
+            if (
+                isinstance(node, ast.Call)
+                and _on_self(node.func)
+                and node.func.attr not in defined
+                and node.func.attr not in seen
+            ):
+                seen.add(node.func.attr)
+                self.problems.append(
+                    f"{self._at(node)} calls `self.{node.func.attr}()`, which its class does "
+                    f"not define: a base class may set a credential on `{session}`"
+                )
+
+    def _module_bindings(self, session: str) -> None:
+        """Every binding of the module session ``session``, at module level or under
+        ``global`` in a function (an ``init_app``-style ``SESSION = _authed(token)``),
+        must be a known constructor or ``None``: any other value may be a session that
+        carries a credential, which the send through the name then sends too."""
+        for node, value in _module_bindings(self.tree, session):
+            if isinstance(value, ast.Constant) and value.value is None:
+                continue
+            if isinstance(value, ast.Call) and (_qualified(self.tree, value.func) in _CONSTRUCTORS):
+                continue
+            shown = ast.unparse(value) if value is not None else "a value"
+            self.problems.append(
+                f"{self._at(node)} rebinds `{session}` to `{shown}`, which the rewrite "
+                "cannot see into"
+            )
 
     def _constructor(self, session: str, value: ast.Call) -> None:
         """What the constructor call ``value`` building ``session`` gives every request:
@@ -1371,6 +1559,21 @@ class _Reader:
             return
         if owner == f"{session}.params" and call.func.attr == "update":
             self.query(_update_entries(call) or call)
+        elif owner == f"{session}.headers":
+            # ``headers.setdefault(k, v)`` sets ``k`` as ``headers[k] = v`` does; any
+            # other change (``update`` is read in :meth:`session`) is not read
+            if call.func.attr in ("setdefault", "__setitem__") and len(call.args) == 2:
+                named = _text_key(call.args[0])
+                if named is None:
+                    self._unnamed_header(call.args[0], f"`{owner}`", call.args[1])
+                else:
+                    self.header(named, call.args[1])
+            elif call.func.attr != "update":
+                self.problems.append(
+                    f"{self._at(call)} changes `{owner}` (`{ast.unparse(call)}`), which "
+                    f"changes every request `{session}` sends and which the rewrite cannot "
+                    "see into"
+                )
         elif attr in ("params", "cookies", "hooks", "event_hooks"):
             self.problems.append(
                 f"{self._at(call)} changes `{owner}` (`{ast.unparse(call)}`), which "
@@ -1467,6 +1670,9 @@ def _qualified(tree: ast.Module, func: ast.expr) -> str:
     (``from requests import Session`` makes ``Session`` ``requests.Session``)."""
     text = ast.unparse(func)
     head, dot, rest = text.partition(".")
+    if _rebinds(tree, head):
+        # ``class HTTPAdapter(HTTPAdapter)``: the module's own, not the import's
+        return text
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:
@@ -1477,6 +1683,59 @@ def _qualified(tree: ast.Module, func: ast.expr) -> str:
                 if alias.asname == head:
                     return f"{alias.name}{dot}{rest}"
     return text
+
+
+def _rebinds(tree: ast.Module, name: str) -> bool:
+    """Whether the module binds ``name`` itself at its top level (a class, a function,
+    an assignment), which then stands for that, not for an import of the name."""
+    for node in tree.body:
+        if _defines(node) and node.name == name:  # type: ignore[attr-defined]
+            return True
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+    return False
+
+
+def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.expr | None]]:
+    """Each binding of the module name ``name`` with its value (``None``: one the
+    rewrite cannot tell): the module's own statements, and a function's that declares
+    ``global name``."""
+    scopes: list[ast.AST] = [
+        ast.Module(body=[s for s in tree.body if not _defines(s)], type_ignores=[])
+    ]
+    scopes.extend(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(isinstance(n, ast.Global) and name in n.names for n in ast.walk(node))
+    )
+    found: list[tuple[ast.AST, ast.expr | None]] = []
+    for scope in scopes:
+        for node in ast.walk(scope):
+            if isinstance(node, ast.AnnAssign) and node.value is None:
+                continue  # ``SESSION: requests.Session``, a declaration
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id == name:
+                        plain = not isinstance(node, ast.AugAssign)
+                        found.append((node, node.value if plain else None))
+                    elif isinstance(target, ast.Tuple | ast.List) and any(
+                        isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
+                    ):
+                        found.append((node, None))
+            elif (
+                isinstance(node, ast.withitem)
+                and node.optional_vars is not None
+                and ast.unparse(node.optional_vars) == name
+            ):
+                found.append((node.context_expr, node.context_expr))
+    return found
 
 
 def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
@@ -1591,15 +1850,21 @@ _LOOKS_METHODS = frozenset(
 )
 
 
-def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
+def _handed(
+    scope: ast.AST, session: str
+) -> list[tuple[ast.Call | ast.Assign | ast.AnnAssign | ast.NamedExpr, ast.expr]]:
     """The calls in ``scope`` that take ``session``, or its headers, credential, cookies
     or query, as an argument (``_authorize(s)``, ``auth.apply(self.session)``), with what
     each is given: a function the rewrite does not follow may set a credential on it.
     The send itself takes none; a function that only looks at it (``isinstance``,
     ``closing``) is none; a function that binds a name ``session`` of its own is another
-    session's scope."""
+    session's scope. A binding that aliases it (``t = s``, ``h = s.headers``) is one
+    too: what is set through the alias the rewrite does not follow."""
     handed = {session} | {f"{session}.{a}" for a in ("headers", "auth", "cookies", "params")}
-    found: list[tuple[ast.Call, ast.expr]] = []
+    if session.startswith("self."):
+        # the owning object (``_authorize(self)``) hands on ``self.session`` with it
+        handed.add("self")
+    found: list[tuple[ast.Call | ast.Assign | ast.AnnAssign | ast.NamedExpr, ast.expr]] = []
 
     def shadows(function: ast.AST) -> bool:
         if "." in session or function is scope:
@@ -1629,12 +1894,28 @@ def _handed(scope: ast.AST, session: str) -> list[tuple[ast.Call, ast.expr]]:
                     and not (owner == session and verb in _VERBS)
                 ):
                     for argument in [*child.args, *(k.value for k in child.keywords)]:
-                        given = argument.value if isinstance(argument, ast.Starred) else argument
-                        if isinstance(given, ast.Name | ast.Attribute) and (
-                            ast.unparse(given) in handed
-                        ):
-                            found.append((child, given))
+                        found.extend((child, given) for given in held(argument))
+            elif isinstance(child, ast.Assign | ast.AnnAssign | ast.NamedExpr) and (
+                child.value is not None
+            ):
+                # ``t = s``, ``h = s.headers``: a change through the alias is one to it
+                targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+                if not any(ast.unparse(t) in handed for t in targets):
+                    found.extend((child, given) for given in held(child.value))
             visit(child)
+
+    def held(value: ast.expr) -> list[ast.expr]:
+        """The session, or a part of it, that ``value`` is or holds in a list, tuple,
+        set or dict (``_authorize_all([s])``, ``_configure({"users": s})``)."""
+        if isinstance(value, ast.Starred):
+            return held(value.value)
+        if isinstance(value, ast.Name | ast.Attribute):
+            return [value] if ast.unparse(value) in handed else []
+        if isinstance(value, ast.List | ast.Tuple | ast.Set):
+            return [g for e in value.elts for g in held(e)]
+        if isinstance(value, ast.Dict):
+            return [g for e in [*value.keys, *value.values] if e is not None for g in held(e)]
+        return []
 
     visit(scope)
     return found

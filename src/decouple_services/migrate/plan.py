@@ -354,6 +354,7 @@ def plan_migration(
         chosen, event_refused = _event_selection(selection)
     carried = [s for s in result.call_sites if s.role is Role.EVENT]
     mirrored = _mirrored_factories(result, services, read, module_of)
+    listed: dict[tuple[str | None, str | None], list[str]] = {}  # each service's .py files
 
     # Topic per (callee, endpoint or url path); slugs that collide get the method appended.
     def endpoint_of(site: CallSite) -> Endpoint | None:
@@ -488,7 +489,12 @@ def plan_migration(
             continue
         # what the helper the call goes through adds to its request (its credential, its
         # content type), which the send, carrying what the call site names, would lose
-        helper = helper_request(site, wrappers, read)
+        helper = helper_request(
+            site,
+            wrappers,
+            read,
+            others=_service_sources(result.root, services.get(site.caller), listed),
+        )
         if helper.refusal is not None:
             refused.append(_not_rewritable(site, helper.refusal, HELPER_FIX))
             continue
@@ -1356,6 +1362,43 @@ def _request_message(
 
 #: Folders never searched for ``.proto`` files: virtual environments, dependencies, VCS.
 _NOT_SOURCE = frozenset({"node_modules", "venv", "site-packages", "__pycache__"})
+
+
+def _service_sources(
+    root: str | None,
+    service: Service | None,
+    listed: dict[tuple[str | None, str | None], list[str]],
+) -> Callable[[], list[str]]:
+    """The repo-relative ``.py`` files under ``service``'s root, listed when first asked
+    (only a call sent through a module session asks), once a service into ``listed``."""
+    key = (root, service.root if service is not None else None)
+
+    def files() -> list[str]:
+        if key not in listed:
+            listed[key] = _python_files(root, service.root) if service is not None else []
+        return listed[key]
+
+    return files
+
+
+def _python_files(root: str | None, under: str) -> list[str]:
+    if not root:
+        return []
+    top = os.path.normpath(os.path.join(root, under))
+    if not os.path.isdir(top):
+        return []
+    paths = []
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE and d != ".venv"
+        )
+        rel = os.path.relpath(folder, root)
+        paths += [
+            posixpath.join(*Path(rel).parts, f) if rel != "." else f
+            for f in sorted(files)
+            if f.endswith(".py")
+        ]
+    return paths
 
 
 def proto_messages_under(root: str | None, read: ReadFile) -> Mapping[str, Mapping[str, str]]:

@@ -659,6 +659,25 @@ OTHER_ADAPTERS = {
             c.post({url})
         """,
     ),
+    "module_class_named_like_the_library_s": (
+        _RETRY_IMPORTS
+        + "class HTTPAdapter(HTTPAdapter):\n"
+        + "    def add_headers(self, request, **kwargs):\n"
+        + '        request.headers["Authorization"] = "Bearer " + g.token\n',
+        """\
+        s = requests.Session()
+        s.mount("https://", HTTPAdapter(max_retries=3))
+        s.post({url})
+        """,
+    ),
+    "module_name_bound_like_the_library_s": (
+        _RETRY_IMPORTS + "HTTPAdapter = make_adapter_class()\n",
+        """\
+        s = requests.Session()
+        s.mount("https://", HTTPAdapter(max_retries=3))
+        s.post({url})
+        """,
+    ),
     "httpx_transport_of_the_project": (
         "",
         """\
@@ -730,3 +749,341 @@ def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
     body = f"with httpx.Client(verify={verify}) as c:\n    c.post({{url}})\n"
     found = client_request(*_read(body, "import certifi\nfrom django.conf import settings\n"))
     assert found.refusal is None, found.refusal
+
+
+#: A module session another binding of which, at module level or under ``global`` in a
+#: function, is no known constructor: ``(module text, function body)``.
+REBOUND = {
+    "global_in_a_function": (
+        """\
+        SESSION = requests.Session()
+
+
+        def _authed(token):
+            s = requests.Session()
+            s.headers["Authorization"] = f"Bearer {token}"
+            return s
+
+
+        def configure(token):
+            global SESSION
+            SESSION = _authed(token)
+        """,
+        "SESSION.post({url})\n",
+    ),
+    "global_in_a_method": (
+        """\
+        SESSION = requests.Session()
+
+
+        class App:
+            def init_app(self, app):
+                global SESSION
+                SESSION = app.extensions["http"]
+        """,
+        "SESSION.post({url})\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(REBOUND))
+def test_a_module_session_rebound_to_another_value_refuses_the_call(shape: str) -> None:
+    above, body = REBOUND[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert "rebinds `SESSION` to `" in found.refusal
+
+
+def test_the_rebind_refusal_names_the_binding_and_its_line() -> None:
+    above, body = REBOUND["global_in_a_function"]
+    source, line, column = _read(body, above)
+    found = client_request(source, line, column)
+    assert found.refusal is not None
+    rebind = source.decode().splitlines().index("    SESSION = _authed(token)") + 1
+    assert f"(line {rebind}) rebinds `SESSION` to `_authed(token)`" in found.refusal
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        "SESSION = requests.Session()\n\n\ndef close():\n    global SESSION\n    SESSION = None\n",
+        "SESSION = requests.Session()\n\n\ndef other():\n    SESSION = make_session()\n",
+    ],
+)
+def test_a_module_session_reset_to_none_or_shadowed_is_read(above: str) -> None:
+    found = client_request(*_read("SESSION.post({url})\n", above))
+    assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
+
+
+def test_the_object_holding_self_session_handed_to_a_function_refuses_the_call() -> None:
+    """``_authorize(self)`` may set ``self.session.headers[...]``, as
+    ``_authorize(self.session)`` may."""
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        def _authorize(client):
+            client.session.headers["Authorization"] = "Bearer " + g.token
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                _authorize(self)
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 14, 8)
+    assert found.refusal is not None
+    assert (
+        "(line 11) hands `self` (which holds `self.session`) to `_authorize(...)`" in found.refusal
+    )
+
+
+def test_self_looked_at_or_calling_its_own_method_is_no_hand_off() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                log.debug("client %r", self)
+                self.prepare()
+
+            def prepare(self):
+                assert isinstance(self, Users)
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 14, 8)
+    assert found.refusal is None or "hands `" not in found.refusal, found.refusal
+
+
+_INHERITED = """\
+import requests
+
+
+class AuthMixin:
+    def authenticate(self):
+        self.session.headers["Authorization"] = "Bearer " + g.token
+
+
+class Users({bases}):
+    def __init__(self):
+        self.session = requests.Session()
+        self.{method}()
+
+    def send(self, user_id):
+        self.session.post(f"http://users/api/users/{{user_id}}/")
+"""
+
+
+@pytest.mark.parametrize("bases", ["AuthMixin", "BaseClient", "AuthMixin, object"])
+def test_a_method_the_class_inherits_called_on_self_refuses_the_call(bases: str) -> None:
+    source = _INHERITED.format(bases=bases, method="authenticate")
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is not None
+    assert (
+        "(line 12) calls `self.authenticate()`, which its class does not define: a base "
+        "class may set a credential on `self.session`"
+    ) in found.refusal
+
+
+@pytest.mark.parametrize(("bases", "method"), [("object", "authenticate"), ("AuthMixin", "send")])
+def test_a_class_without_bases_or_calling_its_own_method_is_read(bases: str, method: str) -> None:
+    source = _INHERITED.format(bases=bases, method=method)
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is None or "does not define" not in found.refusal, found.refusal
+
+
+#: A session handed on inside a container, or aliased (itself or its headers), before
+#: the send: ``(module text, function body, what the refusal says)``.
+ALIASED = {
+    "in_a_list": (
+        "",
+        """\
+        s = requests.Session()
+        _authorize_all([s])
+        s.post({url})
+        """,
+        "hands `s` to `_authorize_all(...)`",
+    ),
+    "in_a_dict": (
+        "",
+        """\
+        s = requests.Session()
+        _configure({"users": s})
+        s.post({url})
+        """,
+        "hands `s` to `_configure(...)`",
+    ),
+    "its_headers_in_a_tuple": (
+        "",
+        """\
+        s = requests.Session()
+        _fill(*(s.headers,))
+        s.post({url})
+        """,
+        "hands `s.headers` to `_fill(...)`",
+    ),
+    "alias_handed": (
+        "",
+        """\
+        s = requests.Session()
+        t = s
+        _authorize(t)
+        s.post({url})
+        """,
+        "aliases `s` as `t`",
+    ),
+    "headers_alias_mutated": (
+        "",
+        """\
+        s = requests.Session()
+        h = s.headers
+        h["Authorization"] = "Bearer " + g.token
+        s.post({url})
+        """,
+        "aliases `s.headers` as `h`",
+    ),
+    "module_headers_alias": (
+        'session = requests.Session()\n_h = session.headers\n_h["X-Api-Key"] = API_KEY\n',
+        "session.post({url})\n",
+        "aliases `session.headers` as `_h`",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ALIASED))
+def test_a_session_in_a_container_or_an_alias_refuses_the_call(shape: str) -> None:
+    above, body, said = ALIASED[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert said in found.refusal
+
+
+def test_self_session_headers_aliased_in_init_refuses_the_call() -> None:
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        class Users:
+            def __init__(self):
+                self.session = requests.Session()
+                h = self.session.headers
+                h["Authorization"] = "Bearer " + g.token
+
+            def send(self, user_id):
+                self.session.post(f"http://users/api/users/{user_id}/")
+        """
+    )
+    found = client_request(source.encode(), 11, 8)
+    assert found.refusal is not None
+    assert "(line 7) aliases `self.session.headers` as `h`" in found.refusal
+
+
+def test_a_header_set_by_setdefault_is_read_as_one_set_by_item() -> None:
+    body = """\
+        s = requests.Session()
+        s.headers.setdefault("Authorization", "Bearer " + g.token)
+        s.post({url})
+        """
+    found = client_request(*_read(body))
+    assert found.refusal is not None and "`Authorization`" in found.refusal, found
+    fixed = client_request(*_read(body.replace('"Bearer " + g.token', '"Bearer x"')))
+    assert any("`Authorization`" in n for n in fixed.notes), fixed
+
+
+def test_another_change_to_the_session_headers_refuses_the_call() -> None:
+    body = """\
+        s = requests.Session()
+        s.headers.set("Authorization", token)
+        s.post({url})
+        """
+    found = client_request(*_read(body))
+    assert found.refusal is not None
+    assert "changes `s.headers` (`s.headers.set(" in found.refusal
+
+
+def test_a_client_class_of_the_project_rebound_is_read_as_a_helper() -> None:
+    """Only a session of a known constructor is held to every binding: a client class of
+    the project is a helper, read on its own."""
+    above = (
+        "client = ApiClient()\n\n\ndef configure(token):\n"
+        "    global client\n    client = ApiClient(token)\n"
+    )
+    found = client_request(*_read("client.post({url})\n", above))
+    assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
+
+
+def _plan_elsewhere(root: Path, setup: str) -> tuple[list[str], list[str]]:
+    """``(migrated site ids, refusal reasons)`` of the send through the module session of
+    ``views/admin.py``, with ``frontend/setup.py`` holding ``setup``."""
+    files = {
+        **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
+        "frontend/frontend/__init__.py": "",
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": """\
+            import requests
+
+            session = requests.Session()
+
+
+            def deactivate_user(user_id):
+                session.post(f"http://users/api/users/{user_id}/deactivate/")
+            """,
+        "frontend/frontend/setup.py": setup,
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    return [p.site.id for p in plan.plan.sites], reasons
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "import os\n\nfrom .views.admin import session\n\n"
+        'session.headers.update({"Authorization": os.environ["TOKEN"]})\n',
+        'import os\n\nfrom .views import admin\n\nadmin.session.headers["Authorization"] = "x"\n',
+        "from .views.admin import session as s\n\n\ndef init():\n    _authorize(s)\n",
+    ],
+)
+def test_a_module_session_another_module_imports_and_changes_refuses(
+    tmp_path: Path, setup: str
+) -> None:
+    migrated, reasons = _plan_elsewhere(tmp_path, setup)
+    assert migrated == []
+    assert any(
+        "sends through `session`, which frontend/frontend/setup.py (line" in r
+        and "imports and changes" in r
+        for r in reasons
+    ), reasons
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "from .views.admin import session\n\n\ndef ping():\n    session.get('http://users/ping')\n",
+        "from .views import admin\n\nadmin.deactivate_user(1)\n",
+    ],
+)
+def test_a_module_session_another_module_only_sends_through_is_read(
+    tmp_path: Path, setup: str
+) -> None:
+    migrated, reasons = _plan_elsewhere(tmp_path, setup)
+    assert len(migrated) == 1, reasons
