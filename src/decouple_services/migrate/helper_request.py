@@ -151,17 +151,11 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     tree = _parse(source)
     if tree is None:
         return HelperRequest()
-    parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.lineno == line]
     call = next((c for c in calls if c.col_offset == column), None)
     if call is None:
         return HelperRequest()
-    scope: ast.AST | None = parents.get(call)
-    while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
-        scope = parents.get(scope)
-    function = scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else tree
-    owner = parents.get(function)
-    cls = owner if isinstance(owner, ast.ClassDef) else None
+    function, cls = _around(tree, call)
     reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
     reader.client(call)
     # the call's own ``auth=``/``cookies=``, which the send does not carry either
@@ -248,19 +242,25 @@ def _site_call(site: CallSite, read: ReadFile) -> tuple[ast.Module, ast.Call] | 
     return tree, min(calls, key=lambda c: (c.col_offset, -(c.end_col_offset or 0)))
 
 
-def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
-    """The call site as the caller of its first helper: its call, in its function."""
-    found = _site_call(site, read)
-    if found is None:
-        return None
-    tree, call = found
+def _around(tree: ast.Module, call: ast.Call) -> tuple[_Function | ast.Module, ast.ClassDef | None]:
+    """The function holding ``call`` (the module when none does) and that function's
+    class, ``None`` when it is no method."""
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     scope: ast.AST | None = parents.get(call)
     while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
         scope = parents.get(scope)
     function = scope if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) else tree
     owner = parents.get(function)
-    cls = owner if isinstance(owner, ast.ClassDef) else None
+    return function, owner if isinstance(owner, ast.ClassDef) else None
+
+
+def _site_caller(site: CallSite, read: ReadFile) -> _Caller | None:
+    """The call site as the caller of its first helper: its call, in its function."""
+    found = _site_call(site, read)
+    if found is None:
+        return None
+    tree, call = found
+    function, cls = _around(tree, call)
     where = f"the call ({site.file}:{{line}})"
     submodule = _submodules(site.file, read)
     return _Caller(tree, function, cls, where, None, True, (call,), None, None, submodule)
