@@ -1356,18 +1356,35 @@ class _Reader:
                     defined.add(target.id)
                 elif _on_self(target):
                     defined.add(target.attr)
+        # a base's ``__init__`` run before the session is built cannot touch it
+        built = min(
+            (
+                n.lineno
+                for n in ast.walk(cls)
+                if isinstance(n, ast.Assign) and any(ast.unparse(t) == session for t in n.targets)
+            ),
+            default=0,
+        )
         seen: set[str] = set()
         for node in ast.walk(cls):
-            if (
-                isinstance(node, ast.Call)
-                and _on_self(node.func)
-                and node.func.attr not in defined
-                and node.func.attr not in seen
-            ):
-                seen.add(node.func.attr)
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            method = node.func.attr
+            if _on_self(node.func) and method not in defined and method not in seen:
+                seen.add(method)
                 self.problems.append(
-                    f"{self._at(node)} calls `self.{node.func.attr}()`, which its class does "
+                    f"{self._at(node)} calls `self.{method}()`, which its class does "
                     f"not define: a base class may set a credential on `{session}`"
+                )
+            elif (
+                isinstance(node.func.value, ast.Call)
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "super"
+                and not (method == "__init__" and node.lineno < built)
+            ):
+                self.problems.append(
+                    f"{self._at(node)} calls `super().{method}()`, which a base class "
+                    f"defines: it may set a credential on `{session}`"
                 )
 
     def _module_bindings(self, session: str) -> None:

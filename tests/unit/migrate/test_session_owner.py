@@ -903,6 +903,43 @@ def test_a_class_without_bases_or_calling_its_own_method_is_read(bases: str, met
     assert found.refusal is None or "does not define" not in found.refusal, found.refusal
 
 
+_SUPER = """\
+import requests
+
+
+class Users(BaseClient):
+    def __init__(self):
+        {first}
+        {second}
+
+    def send(self, user_id):
+        self.session.post(f"http://users/api/users/{{user_id}}/")
+"""
+_BUILT = "self.session = requests.Session()"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "called"),
+    [
+        (_BUILT, "super().__init__()", "__init__"),
+        (_BUILT, "super().authenticate()", "authenticate"),
+        ("super().__init__()", _BUILT + "; super().login()", "login"),
+    ],
+)
+def test_a_base_s_method_called_through_super_after_the_session_is_built_refuses(
+    first: str, second: str, called: str
+) -> None:
+    found = client_request(_SUPER.format(first=first, second=second).encode(), 10, 8)
+    assert found.refusal is not None
+    assert f"calls `super().{called}()`, which a base class defines" in found.refusal
+
+
+def test_a_base_s_init_run_before_the_session_is_built_is_read() -> None:
+    source = _SUPER.format(first="super().__init__()", second=_BUILT)
+    found = client_request(source.encode(), 10, 8)
+    assert found.refusal is None or "super()" not in found.refusal, found.refusal
+
+
 #: A session handed on inside a container, or aliased (itself or its headers), before
 #: the send: ``(module text, function body, what the refusal says)``.
 ALIASED = {
