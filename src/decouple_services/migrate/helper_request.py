@@ -100,6 +100,9 @@ def helper_request(
     unread = _package_session(site, read)
     if unread is None and others is not None:
         unread = _changed_elsewhere(site, read, others)
+    if unread is None and others is not None:
+        files = [site.file, *(path for _, path, _ in _chain(site, wrappers))]
+        unread = _certificate_elsewhere(files, read, others)
     if unread is not None:
         return HelperRequest(
             f"{unread}: the send carries only what the call names, and the consumer's "
@@ -373,6 +376,51 @@ def _changed_elsewhere(
                     f"{path} (line {found.lineno}) imports and changes "
                     f"(`{ast.unparse(found)}`): the rewrite cannot see what it adds"
                 )
+    return None
+
+
+def _certificate_elsewhere(
+    files: Sequence[str], read: ReadFile, others: Callable[[], Sequence[str]]
+) -> str | None:
+    """Why a ``verify=`` of the call's file or its helpers' cannot be read as harmless
+    when it holds no constant, no ``certifi.where()``: another file of the service loads
+    a certificate chain (``CTX.load_cert_chain(...)``), and the context it is given
+    (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, whose client
+    certificate the consumer's request does not present. The file's own chains are read
+    with the call (:meth:`_Reader._client_certificate`)."""
+    given: list[tuple[str, ast.expr]] = []
+    for path in dict.fromkeys(files):
+        source = read(path)
+        tree = _parse(source) if source is not None else None
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            values = (
+                [k.value for k in node.keywords if k.arg == "verify"]
+                if isinstance(node, ast.Call)
+                else []
+            )
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "verify" for t in node.targets
+            ):
+                values.append(node.value)
+            given += [
+                (path, v)
+                for v in values
+                if not isinstance(v, ast.Constant)
+                and not (isinstance(v, ast.Call) and _qualified(tree, v.func) == "certifi.where")
+            ]
+    if not given:
+        return None
+    for other in others():
+        text = read(other)
+        if text is not None and b"load_cert_chain" in text:
+            path, value = given[0]
+            return (
+                f"the call goes through `verify={ast.unparse(value)}` ({path}:{value.lineno}), "
+                f"an SSL context that may hold the client certificate {other} loads, which "
+                "the event does not carry"
+            )
     return None
 
 

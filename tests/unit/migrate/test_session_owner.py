@@ -1124,3 +1124,65 @@ def test_a_module_session_another_module_only_sends_through_is_read(
 ) -> None:
     migrated, reasons = _plan_elsewhere(tmp_path, setup)
     assert len(migrated) == 1, reasons
+
+
+def _plan_with_tls(root: Path, verify: str, tls: str) -> tuple[list[str], list[str]]:
+    """``(migrated site ids, refusal reasons)`` of a send through an httpx client given
+    ``verify=<verify>`` in ``views/admin.py``, with ``frontend/tls.py`` holding ``tls``."""
+    files = {
+        **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
+        "frontend/frontend/__init__.py": "",
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": f"""\
+            import httpx
+
+            from ..tls import TLS_CTX, make_ctx
+
+            client = httpx.Client(verify={verify})
+
+
+            def deactivate_user(user_id):
+                client.post(f"http://users/api/users/{{user_id}}/deactivate/")
+            """,
+        "frontend/frontend/tls.py": tls,
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    return [p.site.id for p in plan.plan.sites], reasons
+
+
+_TLS = """\
+import ssl
+
+TLS_CTX = ssl.create_default_context()
+{load}
+
+
+def make_ctx():
+    return TLS_CTX
+"""
+
+
+@pytest.mark.parametrize("verify", ["TLS_CTX", "make_ctx()"])
+def test_a_context_from_a_module_that_loads_a_client_certificate_refuses(
+    tmp_path: Path, verify: str
+) -> None:
+    load = 'TLS_CTX.load_cert_chain("/etc/client.pem")'
+    migrated, reasons = _plan_with_tls(tmp_path, verify, _TLS.format(load=load))
+    assert migrated == []
+    assert any(
+        f"`verify={verify}`" in r and "may hold the client certificate frontend/" in r
+        for r in reasons
+    ), reasons
+
+
+def test_a_context_where_no_module_loads_a_certificate_is_read(tmp_path: Path) -> None:
+    migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", _TLS.format(load=""))
+    assert len(migrated) == 1, reasons
