@@ -1898,6 +1898,8 @@ _TRANSPORTS: dict[str, tuple[int, frozenset[str]]] = {
 #: Functions that take a session without changing what it sends.
 _LOOKS = frozenset(
     {"isinstance", "len", "id", "repr", "str", "type", "print", "hash", "callable", "bool"}
+    # a copy: ``dict(s.headers)`` logged changes nothing of the session
+    | {"dict", "list", "sorted"}
 )
 _LOOKS_METHODS = frozenset(
     {

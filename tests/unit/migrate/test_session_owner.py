@@ -544,6 +544,14 @@ NOT_HANDED = {
         s.post({url})
         """,
     ),
+    "headers_copied_for_a_log": (
+        "import logging\n\nlog = logging.getLogger(__name__)\n",
+        """\
+        s = requests.Session()
+        log.info("headers: %s", dict(s.headers))
+        s.post({url})
+        """,
+    ),
     # the send itself
     "the_send": (
         "",
