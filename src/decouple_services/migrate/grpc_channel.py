@@ -27,10 +27,10 @@ channel it builds outside its tests. The verdict is:
 from __future__ import annotations
 
 import ast
-import os
-import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from decouple_services.migrate.servicers import MAX_FILES, called_name, service_python_files
 
 ReadFile = Callable[[str], bytes | None]
 
@@ -47,11 +47,6 @@ _CALL_CREDENTIALS = frozenset(
         "composite_channel_credentials",
     }
 )
-_SKIPPED_DIRS = frozenset(
-    {".git", ".venv", "venv", "env", "node_modules", "site-packages", "__pycache__", "tests"}
-)
-#: More files than this in one service: the reading gives up (``unseen``) rather than stall.
-_MAX_FILES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +55,6 @@ class ChannelVerdict:
     kind: str
     #: Why, naming the channel's file and line, for a refusal; empty for ``plain``.
     reason: str = ""
-
-
-def _last_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return None
-
-
-def _is_test_file(path: str) -> bool:
-    name = posixpath.basename(path)
-    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
 
 
 def _empty(node: ast.expr | None) -> bool:
@@ -111,7 +93,7 @@ def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int
         kinds = {_credentials(v, assigned, depth + 1) for v in values}
         return "adds" if "adds" in kinds else "unseen" if "unseen" in kinds else "plain"
     if isinstance(node, ast.Call):
-        name = _last_name(node.func)
+        name = called_name(node.func)
         if name in _CALL_CREDENTIALS:
             return "adds"
         if name == "ssl_channel_credentials":
@@ -132,7 +114,7 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        name = _last_name(node.func)
+        name = called_name(node.func)
         where = f"{path}:{node.lineno}"
         if name in _ADDING:
             how = "an interceptor" if name == "intercept_channel" else "call credentials"
@@ -199,25 +181,14 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
 def channel_verdict(root: str, service_root: str, read: ReadFile) -> ChannelVerdict:
     """What the channels the service at ``service_root`` (repo-relative, under the
     repository at ``root``) builds add to its calls (module docstring)."""
-    base = os.path.normpath(os.path.join(root, service_root))
+    files = service_python_files(root, service_root)
+    if len(files) >= MAX_FILES:
+        return ChannelVerdict("unseen", "the service has too many files to read")
     kinds: list[tuple[str, str]] = []
-    seen = 0
-    for folder, dirs, files in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            seen += 1
-            if seen > _MAX_FILES:
-                return ChannelVerdict("unseen", "the service has too many files to read")
-            path = posixpath.normpath(
-                posixpath.join(service_root, os.path.relpath(os.path.join(folder, name), base))
-            ).replace(os.sep, "/")
-            if _is_test_file(path):
-                continue
-            source = read(path)
-            if source is not None:
-                kinds += _read_channels(path, source)
+    for path in files:
+        source = read(path)
+        if source is not None:
+            kinds += _read_channels(path, source)
     for wanted in ("adds", "unseen"):
         for kind, reason in kinds:
             if kind == wanted:

@@ -144,6 +144,7 @@ from decouple_services.migrate.servicers import (
     Bootstrap,
     derive_servicer_factory,
     factory_module_name,
+    service_python_files,
 )
 from decouple_services.migrate.spec import (
     ASYNC_CLIENT,
@@ -1369,36 +1370,19 @@ def _service_sources(
     service: Service | None,
     listed: dict[tuple[str | None, str | None], list[str]],
 ) -> Callable[[], list[str]]:
-    """The repo-relative ``.py`` files under ``service``'s root, listed when first asked
+    """The repo-relative ``.py`` files under ``service``'s root but its tests
+    (:func:`service_python_files`), listed when first asked
     (only a call sent through a module session asks), once a service into ``listed``."""
     key = (root, service.root if service is not None else None)
 
     def files() -> list[str]:
         if key not in listed:
-            listed[key] = _python_files(root, service.root) if service is not None else []
+            listed[key] = (
+                service_python_files(root, service.root) if root and service is not None else []
+            )
         return listed[key]
 
     return files
-
-
-def _python_files(root: str | None, under: str) -> list[str]:
-    if not root:
-        return []
-    top = os.path.normpath(os.path.join(root, under))
-    if not os.path.isdir(top):
-        return []
-    paths = []
-    for folder, dirs, files in os.walk(top):
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE and d != ".venv"
-        )
-        rel = os.path.relpath(folder, root)
-        paths += [
-            posixpath.join(*Path(rel).parts, f) if rel != "." else f
-            for f in sorted(files)
-            if f.endswith(".py")
-        ]
-    return paths
 
 
 def proto_messages_under(root: str | None, read: ReadFile) -> Mapping[str, Mapping[str, str]]:

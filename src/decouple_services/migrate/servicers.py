@@ -45,10 +45,13 @@ from decouple_services.discover.entrypoints import is_main_test
 from decouple_services.migrate.syntax import parse_module
 
 __all__ = [
+    "MAX_FILES",
     "Bootstrap",
+    "called_name",
     "derive_servicer_factory",
     "render_factory_body",
     "service_of",
+    "service_python_files",
 ]
 
 ReadFile = Callable[[str], bytes | None]
@@ -74,7 +77,7 @@ _SKIPPED_DIRS = frozenset(
     }
 )
 #: More files than a service's tree holds: a walk that reaches it stops.
-_MAX_FILES = 20000
+MAX_FILES = 20000
 #: Methods of a logger: a statement that only logs is left out of the factory.
 _LOG_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
@@ -209,7 +212,7 @@ def derive_servicer_factory(
     adder = f"add_{service}Servicer_to_server"
     token = adder.encode()
     found: list[tuple[str, ast.Module, ast.Call]] = []
-    candidates = list(files) if files is not None else _python_files(repo_root, service_root)
+    candidates = list(files) if files is not None else service_python_files(repo_root, service_root)
     for path in candidates:
         text = read(path)
         if not text or token not in text:
@@ -218,7 +221,7 @@ def derive_servicer_factory(
         if tree is None:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _called_name(node.func) == adder:
+            if isinstance(node, ast.Call) and called_name(node.func) == adder:
                 found.append((path, tree, node))
     if not found:
         return None
@@ -235,7 +238,7 @@ def derive_servicer_factory(
         return str(why)
 
 
-def _python_files(repo_root: str, service_root: str) -> list[str]:
+def service_python_files(repo_root: str, service_root: str) -> list[str]:
     """The service's Python files, repo-relative: not its tests, virtualenvs, generated
     gRPC modules (which define ``add_<X>Servicer_to_server`` themselves) or caches."""
     top = os.path.join(repo_root, service_root) if service_root not in ("", ".") else repo_root
@@ -259,12 +262,12 @@ def _python_files(repo_root: str, service_root: str) -> list[str]:
             ):
                 continue
             out.append(os.path.relpath(os.path.join(folder, name), repo_root).replace(os.sep, "/"))
-            if len(out) >= _MAX_FILES:
+            if len(out) >= MAX_FILES:
                 return out
     return out
 
 
-def _called_name(func: ast.expr) -> str | None:
+def called_name(func: ast.expr) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     if isinstance(func, ast.Attribute):
@@ -634,7 +637,7 @@ def _interceptors(statement: ast.stmt) -> list[tuple[str, int]]:
     """``interceptors=[...]`` given to a server made in ``statement``."""
     out: list[tuple[str, int]] = []
     for node in ast.walk(statement):
-        if isinstance(node, ast.Call) and _called_name(node.func) == "server":
+        if isinstance(node, ast.Call) and called_name(node.func) == "server":
             value = _keyword(node, "interceptors")
             if value is None:
                 continue
@@ -648,7 +651,7 @@ def _interceptor_values(statement: ast.stmt) -> list[ast.expr]:
     return [
         value
         for node in ast.walk(statement)
-        if isinstance(node, ast.Call) and _called_name(node.func) == "server"
+        if isinstance(node, ast.Call) and called_name(node.func) == "server"
         for value in [_keyword(node, "interceptors")]
         if value is not None
     ]
@@ -846,7 +849,7 @@ def _sets_environment(statement: ast.stmt) -> bool:
     for n in ast.walk(statement):
         if not isinstance(n, ast.Call):
             continue
-        name = _called_name(n.func)
+        name = called_name(n.func)
         if name in _ENV_LOADERS or name == "putenv":
             return True
         if (
@@ -903,7 +906,7 @@ def _not_run(statement: ast.stmt, used: set[str]) -> tuple[int, str, bool]:
     """A step the factory does not run, and whether it looks like one the servicer needs:
     named like an initialisation, or reading what the servicer (or its modules) use."""
     names = {
-        (_called_name(n.func) or "").lower() for n in ast.walk(statement) if isinstance(n, ast.Call)
+        (called_name(n.func) or "").lower() for n in ast.walk(statement) if isinstance(n, ast.Call)
     }
     looks = any(word in name for name in names for word in _INIT_WORDS)
     return statement.lineno, _short(statement), looks or bool(_reads(statement) & used)
@@ -1151,7 +1154,7 @@ def _unsafe_top_level(tree: ast.Module) -> int | None:
             continue
         if isinstance(statement, ast.Assign | ast.AnnAssign):
             calls = [n for n in ast.walk(statement) if isinstance(n, ast.Call)]
-            if all(_called_name(c.func) in _SAFE_MODULE_CALLS for c in calls):
+            if all(called_name(c.func) in _SAFE_MODULE_CALLS for c in calls):
                 continue
         return statement.lineno
     return None
