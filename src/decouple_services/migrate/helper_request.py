@@ -365,7 +365,8 @@ def _changed_elsewhere(
         if path == site.file:
             continue
         text = read(path)
-        other = _parse(text) if text is not None else None
+        # only a file naming the module can import from it: the rest are not parsed
+        other = _parse(text) if text is not None and stem.encode() in text else None
         if other is None:
             continue
         for name in sorted(names):
