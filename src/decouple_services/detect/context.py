@@ -60,11 +60,11 @@ _URLUNPARSE = frozenset({"urllib.parse.urlunparse", "urllib.parse.urlunsplit"})
 #: Context managers whose ``with ... as`` target is the one object they are given:
 #: ``closing(x)`` and ``aclosing(x)`` enter as ``x`` (and close it on exit),
 #: ``nullcontext(x)`` enters as ``x``.
-_ENTERED_AS_GIVEN = frozenset(
+ENTERED_AS_GIVEN = frozenset(
     {"contextlib.closing", "contextlib.aclosing", "contextlib.nullcontext"}
 )
 #: An ``ExitStack``'s methods that enter a context manager and return what it enters as.
-_ENTER_METHODS = frozenset({"enter_context", "enter_async_context"})
+ENTER_METHODS = frozenset({"enter_context", "enter_async_context"})
 
 
 def _origin_parts(node: ast.expr) -> ast.expr | None:
@@ -776,7 +776,7 @@ class ModuleContext:
             )
         if (
             isinstance(func, ast.Attribute)
-            and func.attr in _ENTER_METHODS
+            and func.attr in ENTER_METHODS
             and len(call.args) == 1
             and not call.keywords
             and not isinstance(call.args[0], ast.Starred)
@@ -1096,7 +1096,7 @@ def entered(value: Value) -> Value:
     as s`` makes ``s`` the session)."""
     if (
         isinstance(value, Obj)
-        and value.type in _ENTERED_AS_GIVEN
+        and value.type in ENTERED_AS_GIVEN
         and len(value.args) == 1
         and not value.kwargs
     ):

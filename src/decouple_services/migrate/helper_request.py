@@ -66,6 +66,7 @@ from typing import TypeGuard
 
 from decouple_services.core.model import CallSite
 from decouple_services.detect import aiohttp_, httpx_, requests_, urllib3_
+from decouple_services.detect.context import ENTER_METHODS, ENTERED_AS_GIVEN
 from decouple_services.migrate.codemod import (
     CREDENTIAL_HEADERS,
     TRANSPORT_HEADERS,
@@ -1832,16 +1833,6 @@ def _made_by(scope: ast.AST, name: str, tree: ast.Module) -> ast.expr | None:
     return None
 
 
-#: Context managers a ``with`` enters as the one object they are given (``closing`` and
-#: ``aclosing`` close it on exit): ``with closing(requests.Session()) as s`` binds the
-#: session.
-_ENTERED_AS_GIVEN = frozenset(
-    {"contextlib.closing", "contextlib.aclosing", "contextlib.nullcontext"}
-)
-#: An ``ExitStack``'s methods that enter a context manager and return what it enters as.
-_ENTER_METHODS = frozenset({"enter_context", "enter_async_context"})
-
-
 def _entered(value: ast.expr, tree: ast.Module, *, entering: bool = False) -> ast.expr:
     """The object a binding's ``value`` gives its name, seen through what only enters it:
     ``stack.enter_context(X)`` (``await stack.enter_async_context(X)``) enters ``X``; and
@@ -1854,7 +1845,7 @@ def _entered(value: ast.expr, tree: ast.Module, *, entering: bool = False) -> as
     if (
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Attribute)
-        and call.func.attr in _ENTER_METHODS
+        and call.func.attr in ENTER_METHODS
         and _one_argument(call)
     ):
         value, entering = call.args[0], True
@@ -1862,7 +1853,7 @@ def _entered(value: ast.expr, tree: ast.Module, *, entering: bool = False) -> as
         entering
         and isinstance(value, ast.Call)
         and _one_argument(value)
-        and _qualified(tree, value.func) in _ENTERED_AS_GIVEN
+        and _qualified(tree, value.func) in ENTERED_AS_GIVEN
     ):
         return value.args[0]
     return value
