@@ -68,6 +68,8 @@ _CLIENT_FACTORIES = re.compile(
     r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"
     r"|insecure_channel|secure_channel)$"
 )
+#: ``contextlib``'s wrappers a ``with`` enters as the client they are given.
+_CLOSING = re.compile(r"(^|\.)a?closing$")
 #: Beyond this width a rewritten call is laid out one argument per line (the repository's
 #: configured ``line-length`` replaces it).
 LINE_WIDTH = 88
@@ -2851,6 +2853,17 @@ def _only_opens_clients(block: cst.With) -> bool:
         if not isinstance(call, cst.Call):
             return False
         name = _dotted(call.func)
+        if (
+            name is not None
+            and _CLOSING.search(name)
+            and len(call.args) == 1
+            and not call.args[0].keyword
+            and not call.args[0].star
+            and isinstance(call.args[0].value, cst.Call)
+        ):
+            # `with closing(requests.Session()) as s`: the session, closed on exit
+            call = call.args[0].value
+            name = _dotted(call.func)
         if name is None or not _CLIENT_FACTORIES.search(name):
             return False
     return True

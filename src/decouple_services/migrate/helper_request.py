@@ -35,7 +35,9 @@ on under its own name; anything else it does to one is read as what the helper a
 session the rewrite cannot read refuses the site.
 
 A session is read only when the rewrite sees it built (:meth:`_Reader._unread_session`):
-a name the function or module binds to a constructor of an HTTP library, ``self.<attr>``
+a name the function or module binds to a constructor of an HTTP library (also through
+what only enters it: ``with contextlib.closing(requests.Session()) as s``,
+``s = stack.enter_context(requests.Session())``, :func:`_entered`), ``self.<attr>``
 the class binds to one, or the library's own function. Anything else (a factory's answer,
 an attribute chain, an item, an alias, a name of the package's ``__init__``) refuses the
 site, as does a setting of the constructor or session that changes every request and is
@@ -64,6 +66,7 @@ from typing import TypeGuard
 
 from decouple_services.core.model import CallSite
 from decouple_services.detect import aiohttp_, httpx_, requests_, urllib3_
+from decouple_services.detect.context import ENTER_METHODS, ENTERED_AS_GIVEN
 from decouple_services.migrate.codemod import (
     CREDENTIAL_HEADERS,
     TRANSPORT_HEADERS,
@@ -317,7 +320,7 @@ def _package_session(site: CallSite, read: ReadFile) -> str | None:
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
             and func.attr in _VERBS
-            and not _bound(tree, func.value.id)
+            and not _bound(tree, func.value.id, tree)
         ):
             continue
         node = _package_name(tree, func.value.id, _submodules(site.file, read))
@@ -353,7 +356,7 @@ def _changed_elsewhere(
         for n in names
         if any(
             isinstance(v, ast.Call) and _qualified(tree, v.func) in _CONSTRUCTORS
-            for v in _bound(top, n)
+            for v in _bound(top, n, tree)
         )
     }
     if not names:
@@ -826,7 +829,7 @@ class _Reader:
                     if _binds(self.function, owner.id)
                     else ast.Module(body=self._top_level(), type_ignores=[])
                 )
-                made = _made_by(scope, owner.id)
+                made = _made_by(scope, owner.id, self.tree)
             if not (
                 isinstance(made, ast.Call)
                 and _qualified(self.tree, made.func) not in _CONSTRUCTORS
@@ -873,7 +876,7 @@ class _Reader:
                 )
             if func.attr not in _VERBS:
                 return None
-            values = _bound(self.cls, f"self.{owner.attr}")
+            values = _bound(self.cls, f"self.{owner.attr}", self.tree)
             if not values:
                 return (
                     f"{self._at(func)} sends through `self.{owner.attr}`, which the class "
@@ -905,11 +908,15 @@ class _Reader:
             if self._library(owner):
                 return None  # ``requests.post``: the library's own function adds nothing
             # a session is read only when built here by a known constructor
-            local = [] if isinstance(self.function, ast.Module) else _bound(self.function, owner.id)
+            local = (
+                []
+                if isinstance(self.function, ast.Module)
+                else _bound(self.function, owner.id, self.tree)
+            )
             module = ast.Module(
                 body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
             )
-            values = local or _bound(module, owner.id)
+            values = local or _bound(module, owner.id, self.tree)
             if values:
                 return self._unbuilt(func, owner.id, values)
             return self._imported(func, owner.id)
@@ -1328,7 +1335,7 @@ class _Reader:
     def session(self, session: str, scope: ast.AST) -> None:
         if any(
             isinstance(v, ast.Call) and _qualified(self.tree, v.func) in _CONSTRUCTORS
-            for v in _bound(scope, session)
+            for v in _bound(scope, session, self.tree)
         ):
             # a session of the HTTP library (not a dict, not a client class of the
             # project, whose methods are helpers read on their own)
@@ -1362,10 +1369,12 @@ class _Reader:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     if node.value is not None:
-                        self._session_target(session, target, node.value)
+                        built = _entered(node.value, self.tree)
+                        self._session_target(session, target, built)
                         self._session_setting(session, target, node.value)
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-                self._session_target(session, node.optional_vars, node.context_expr)
+                built = _entered(node.context_expr, self.tree, entering=True)
+                self._session_target(session, node.optional_vars, built)
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -1502,12 +1511,12 @@ class _Reader:
             return False
         if isinstance(value, ast.Name):
             scope = innermost_function(self.tree, getattr(at, "lineno", 0))
-            values = _bound(scope, value.id) if scope is not None else []
+            values = _bound(scope, value.id, self.tree) if scope is not None else []
             if not values:
                 top = ast.Module(
                     body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
                 )
-                values = _bound(top, value.id)
+                values = _bound(top, value.id, self.tree)
             return (
                 len(values) == 1
                 and values[0] is not None
@@ -1789,8 +1798,8 @@ def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.exp
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     if isinstance(target, ast.Name) and target.id == name:
-                        plain = not isinstance(node, ast.AugAssign)
-                        found.append((node, node.value if plain else None))
+                        value = None if isinstance(node, ast.AugAssign) else node.value
+                        found.append((node, _entered(value, tree) if value is not None else None))
                     elif isinstance(target, ast.Tuple | ast.List) and any(
                         isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
                     ):
@@ -1800,20 +1809,22 @@ def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.exp
                 and node.optional_vars is not None
                 and ast.unparse(node.optional_vars) == name
             ):
-                found.append((node.context_expr, node.context_expr))
+                entered = _entered(node.context_expr, tree, entering=True)
+                found.append((node.context_expr, entered))
     return found
 
 
-def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
-    """What ``scope`` binds ``name`` to (by assignment or ``with ... as``), when it
-    binds it to a call; ``None`` when not bound to one."""
+def _made_by(scope: ast.AST, name: str, tree: ast.Module) -> ast.expr | None:
+    """What ``scope`` binds ``name`` to (by assignment or ``with ... as``, seen through
+    what only enters it: :func:`_entered`), when it binds it to a call; ``None`` when not
+    bound to one."""
     for node in ast.walk(scope):
         if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
+            pairs = [(t, _entered(node.value, tree)) for t in node.targets]
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            pairs = [(node.target, node.value)]
+            pairs = [(node.target, _entered(node.value, tree))]
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            pairs = [(node.optional_vars, node.context_expr)]
+            pairs = [(node.optional_vars, _entered(node.context_expr, tree, entering=True))]
         else:
             continue
         for target, value in pairs:
@@ -1822,10 +1833,41 @@ def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
     return None
 
 
-def _bound(scope: ast.AST, name: str) -> list[ast.expr | None]:
+def _entered(value: ast.expr, tree: ast.Module, *, entering: bool = False) -> ast.expr:
+    """The object a binding's ``value`` gives its name, seen through what only enters it:
+    ``stack.enter_context(X)`` (``await stack.enter_async_context(X)``) enters ``X``; and
+    ``X`` entered (``entering``: a ``with ... as``'s context, or what a stack is given)
+    as ``contextlib.closing(Y)``, ``aclosing(Y)`` or ``nullcontext(Y)`` is ``Y``. A session
+    or client enters as itself, so ``with closing(requests.Session()) as s`` builds ``s``
+    as ``requests.Session()`` does. ``closing`` is the standard library's only through the
+    file's imports (a function of the project's own of that name is not)."""
+    call = value.value if isinstance(value, ast.Await) else value
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in ENTER_METHODS
+        and _one_argument(call)
+    ):
+        value, entering = call.args[0], True
+    if (
+        entering
+        and isinstance(value, ast.Call)
+        and _one_argument(value)
+        and _qualified(tree, value.func) in ENTERED_AS_GIVEN
+    ):
+        return value.args[0]
+    return value
+
+
+def _one_argument(call: ast.Call) -> bool:
+    return len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)
+
+
+def _bound(scope: ast.AST, name: str, tree: ast.Module) -> list[ast.expr | None]:
     """What ``scope`` binds ``name`` (a name, or ``self.attr``) to, one item a binding:
-    an assignment's value, a ``with ... as``'s context; ``None`` for one whose value the
-    rewrite cannot tell (a loop's target, an unpacking, ``+=``)."""
+    an assignment's value, a ``with ... as``'s context, seen through what only enters it
+    (:func:`_entered`); ``None`` for one whose value the rewrite cannot tell (a loop's
+    target, an unpacking, ``+=``)."""
 
     def within(target: ast.expr) -> bool:
         return any(
@@ -1837,11 +1879,11 @@ def _bound(scope: ast.AST, name: str) -> list[ast.expr | None]:
     for node in ast.walk(scope):
         pairs: list[tuple[ast.expr, ast.expr | None]] = []
         if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
+            pairs = [(t, _entered(node.value, tree)) for t in node.targets]
         elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
-            pairs = [(node.target, node.value)]
+            pairs = [(node.target, _entered(node.value, tree))]
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            pairs = [(node.optional_vars, node.context_expr)]
+            pairs = [(node.optional_vars, _entered(node.context_expr, tree, entering=True))]
         elif isinstance(node, ast.AugAssign | ast.For | ast.AsyncFor | ast.comprehension):
             pairs = [(node.target, None)]
         for target, value in pairs:
