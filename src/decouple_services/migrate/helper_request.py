@@ -331,8 +331,9 @@ def _changed_elsewhere(
 ) -> str | None:
     """Why a call sent through a module session (``session = requests.Session()`` at
     the top of the site's file) cannot be read: another file of the service imports it
-    (``from .views.admin import session``, ``from .views import admin`` then
-    ``admin.session``) and does more with it than send through it
+    (``from .views.admin import session``, ``from .views import admin`` or ``admin =
+    importlib.import_module("frontend.views.admin")`` then ``admin.session``) and does
+    more with it than send through it
     (``session.headers.update(...)``), which may set a credential."""
     source = read(site.file)
     tree = _parse(source) if source is not None else None
@@ -442,6 +443,19 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
             for alias in node.names:
                 if alias.name.rpartition(".")[2] == stem:
                     modules.add(alias.asname or alias.name)
+        elif _imports_module(tree, node, stem):
+            # ``importlib.import_module("frontend.views.admin").session``: the module
+            # itself, as ``import frontend.views.admin`` gives it
+            modules.add(ast.unparse(node))
+        if (
+            isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr)
+            and node.value is not None
+            and _imports_module(tree, node.value, stem)
+        ):
+            # ``admin = importlib.import_module("frontend.views.admin")`` binds the
+            # module as ``import frontend.views.admin as admin`` does
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            modules.update(t.id for t in targets if isinstance(t, ast.Name))
     if not direct and not modules:
         return None
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
@@ -470,6 +484,21 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
                 statement = parents[statement]
             return statement if isinstance(statement, ast.expr) else _first_expr(statement, used)
     return None
+
+
+def _imports_module(tree: ast.Module, node: ast.AST, stem: str) -> bool:
+    """Whether ``node`` imports the module ``stem`` by name at run time:
+    ``importlib.import_module("frontend.views.admin")``, or a relative name with its
+    package (``import_module(".views.admin", package=__package__)``)."""
+    if not (
+        isinstance(node, ast.Call)
+        and _qualified(tree, node.func) == "importlib.import_module"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return False
+    return node.args[0].value.rpartition(".")[2] == stem
 
 
 def _first_expr(statement: ast.AST, used: ast.expr) -> ast.expr:

@@ -1106,6 +1106,14 @@ def _plan_elsewhere(root: Path, setup: str) -> tuple[list[str], list[str]]:
         'session.headers.update({"Authorization": os.environ["TOKEN"]})\n',
         'import os\n\nfrom .views import admin\n\nadmin.session.headers["Authorization"] = "x"\n',
         "from .views.admin import session as s\n\n\ndef init():\n    _authorize(s)\n",
+        # the module imported by name at run time, bound or used in place
+        "import importlib\n\nadmin = importlib.import_module('frontend.views.admin')\n"
+        'admin.session.headers["Authorization"] = "x"\n',
+        "from importlib import import_module\n\n\ndef init():\n"
+        "    views = import_module('.views.admin', package=__package__)\n"
+        "    views.session.auth = ('svc', 'x')\n",
+        "import importlib\n\n"
+        "importlib.import_module('frontend.views.admin').session.headers.update(H)\n",
     ],
 )
 def test_a_module_session_another_module_imports_and_changes_refuses(
@@ -1125,6 +1133,11 @@ def test_a_module_session_another_module_imports_and_changes_refuses(
     [
         "from .views.admin import session\n\n\ndef ping():\n    session.get('http://users/ping')\n",
         "from .views import admin\n\nadmin.deactivate_user(1)\n",
+        "import importlib\n\nadmin = importlib.import_module('frontend.views.admin')\n"
+        "admin.session.get('http://users/ping')\n",
+        # another module imported by name at run time is not the session's
+        "import importlib\n\nshop = importlib.import_module('frontend.views.shop')\n"
+        'shop.session.headers["Authorization"] = "x"\n',
     ],
 )
 def test_a_module_session_another_module_only_sends_through_is_read(
