@@ -1415,7 +1415,9 @@ class _Reader:
         """A method called on ``self`` that the class of ``session`` does not define,
         when the class has a base other than ``object``: a base class or mixin
         (``self.authenticate()``) may set a credential on ``self.session``, which the
-        rewrite does not read."""
+        rewrite does not read; so may one taken as a value and called later
+        (``self.auth_hook = self.authenticate``). A base's metaclass (a ``__call__``
+        that sets a header after ``__init__``) leaves no trace here and is not seen."""
         if not any(ast.unparse(b) not in ("object", "builtins.object") for b in cls.bases):
             return
         defined = {
@@ -1444,6 +1446,16 @@ class _Reader:
             default=0,
         )
         seen: set[str] = set()
+        for held, at in _self_values(self.tree, cls):
+            # ``self.auth_hook = self.authenticate; self.auth_hook()``: a base's method
+            # taken as a value is called later under a name the class binds
+            if held.attr not in defined and held.attr not in seen:
+                seen.add(held.attr)
+                self.problems.append(
+                    f"{self._at(at)} takes `self.{held.attr}`, which its class does not "
+                    f"define, as a value: a base class may set a credential on `{session}` "
+                    "through it"
+                )
         for node in ast.walk(cls):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
@@ -1725,6 +1737,59 @@ def _on_self(node: ast.expr) -> TypeGuard[ast.Attribute]:
         and isinstance(node.value, ast.Name)
         and node.value.id == "self"
     )
+
+
+def _self_values(tree: ast.Module, cls: ast.ClassDef) -> list[tuple[ast.Attribute, ast.AST]]:
+    """Each ``self.<attr>`` in ``cls`` taken whole as a value that may be a method, with
+    where: the value of a binding (``hook = self.authenticate``) or an argument
+    (``register(self.login)``), alone or in a list, tuple, set or dict. One the class
+    reads as data anywhere (``self.base_url.rstrip("/")``, ``self.x[0]``, in an f-string
+    or an operation) is no method, nor is a capitalised constant (``self.TIMEOUT``); a
+    function that only looks at it or sends with it (``log.info(...)``, ``len``, a send's
+    or a known constructor's keywords) takes none."""
+    data: set[str] = set()
+    for node in ast.walk(cls):
+        operands: list[ast.expr] = []
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            operands = [node.value]
+        elif isinstance(node, ast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        elif isinstance(node, ast.FormattedValue):
+            operands = [node.value]
+        data.update(o.attr for o in operands if _on_self(o))
+
+    def held(value: ast.expr) -> list[ast.Attribute]:
+        if isinstance(value, ast.Starred):
+            return held(value.value)
+        if _on_self(value):
+            taken = value.attr not in data and not value.attr.isupper()
+            return [value] if taken else []
+        if isinstance(value, ast.List | ast.Tuple | ast.Set):
+            return [h for e in value.elts for h in held(e)]
+        if isinstance(value, ast.Dict):
+            return [h for e in [*value.keys, *value.values] if e is not None for h in held(e)]
+        return []
+
+    found: list[tuple[ast.Attribute, ast.AST]] = []
+    for node in ast.walk(cls):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value:
+            values = [node.value]
+        elif isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            verb = name.rpartition(".")[2]
+            if (
+                name in _LOOKS
+                or verb in _LOOKS_METHODS
+                or verb in _VERBS
+                or _qualified(tree, node.func) in _CONSTRUCTORS
+            ):
+                continue
+            values = [*node.args, *(k.value for k in node.keywords)]
+        found.extend((h, node) for v in values for h in held(v))
+    return found
 
 
 def _text_key(node: ast.expr) -> str | None:

@@ -911,6 +911,50 @@ def test_a_class_without_bases_or_calling_its_own_method_is_read(bases: str, met
     assert found.refusal is None or "does not define" not in found.refusal, found.refusal
 
 
+@pytest.mark.parametrize(
+    ("bases", "statement"),
+    [
+        ("AuthMixin", "self.auth_hook = self.authenticate; self.auth_hook()"),
+        ("AuthMixin", "hook = self.authenticate; hook()"),
+        ("BaseClient", "atexit.register(self.authenticate)"),
+        ("BaseClient", "functools.partial(self.authenticate, scope='users')()"),
+        ("BaseClient", "hooks = [self.authenticate]; run_all(hooks)"),
+    ],
+)
+def test_a_method_the_class_inherits_taken_as_a_value_refuses_the_call(
+    bases: str, statement: str
+) -> None:
+    source = _INHERITED.format(bases=bases, method="send").replace("self.send()", statement)
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is not None
+    assert (
+        "(line 12) takes `self.authenticate`, which its class does not define, as a value: "
+        "a base class may set a credential on `self.session` through it"
+    ) in found.refusal
+
+
+@pytest.mark.parametrize(
+    ("bases", "statement"),
+    [
+        # no base to inherit from, or a method of its own
+        ("object", "self.auth_hook = self.authenticate; self.auth_hook()"),
+        ("AuthMixin", "self.auth_hook = self.send; self.auth_hook(1)"),
+        # what the class reads as data elsewhere, a constant, a look, the send's keyword
+        ("BaseClient", 'url = urljoin(self.base_url, "x"); self.base_url.rstrip("/")'),
+        ("BaseClient", 'self.name = self.prefix; self.session.headers["X-Who"] = f"{self.prefix}"'),
+        ("BaseClient", "timeout = self.TIMEOUT"),
+        ("BaseClient", 'log.info("built %s", self.service)'),
+        ("BaseClient", 'self.session.get("http://users/ping", timeout=self.timeout)'),
+    ],
+)
+def test_an_attribute_taken_as_a_value_that_is_no_inherited_method_is_read(
+    bases: str, statement: str
+) -> None:
+    source = _INHERITED.format(bases=bases, method="send").replace("self.send()", statement)
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is None or "as a value" not in found.refusal, found.refusal
+
+
 _SUPER = """\
 import requests
 
