@@ -1514,6 +1514,12 @@ class _Reader:
                 self.query(keyword.value)
             elif keyword.arg == "transport" and self._plain_transport(keyword.value, value):
                 self._retries(session, keyword.value)
+            elif keyword.arg == "transport" and (
+                (held := self._transport_certificate(keyword.value, value)) is not None
+            ):
+                # the library's transport, plain but for the client certificate its
+                # ``verify=`` may hold: say that, not that the transport is unread
+                self._certificate(session, held)
             elif keyword.arg == "verify" and self._client_certificate(keyword.value):
                 self._certificate(session, keyword.value)
             elif keyword.arg not in _SETTINGS:
@@ -1577,6 +1583,39 @@ class _Reader:
         return all(
             isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
         )
+
+    def _transport_certificate(self, value: ast.expr, at: ast.AST) -> ast.expr | None:
+        """The ``verify=`` of an HTTP library's own transport (``httpx.HTTPTransport(
+        retries=3, verify=ctx)``), built in place or bound once in the function or module
+        of ``at``, when it may hold a client certificate and the transport is otherwise
+        plain (:meth:`_plain_transport`); else ``None``."""
+        if isinstance(value, ast.Name):
+            scope = innermost_function(self.tree, getattr(at, "lineno", 0))
+            values = _bound(scope, value.id) if scope is not None else []
+            if not values:
+                top = ast.Module(
+                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
+                )
+                values = _bound(top, value.id)
+            value = values[0] if len(values) == 1 and values[0] is not None else value
+        if not isinstance(value, ast.Call) or _qualified(self.tree, value.func) not in _TRANSPORTS:
+            return None
+        held = next(
+            (
+                k.value
+                for k in value.keywords
+                if k.arg == "verify" and self._client_certificate(k.value)
+            ),
+            None,
+        )
+        rest = [k for k in value.keywords if k.arg != "verify"]
+        # only when the certificate is all it holds: another setting keeps the wording
+        # that the transport cannot be read
+        plain = self._plain_transport(
+            ast.copy_location(ast.Call(func=value.func, args=value.args, keywords=rest), value),
+            at,
+        )
+        return held if plain else None
 
     def _client_certificate(self, verify: ast.expr) -> bool:
         """Whether ``verify=`` may hold a client certificate: an SSL context is how httpx

@@ -751,6 +751,36 @@ def test_the_certificate_refusal_says_what_the_event_does_not_carry() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        "with httpx.Client(transport=httpx.HTTPTransport(retries=3, verify=CTX)) as c:\n"
+        "    c.post({url})\n",
+        "t = httpx.HTTPTransport(retries=3, verify=CTX)\n"
+        "with httpx.Client(transport=t) as c:\n    c.post({url})\n",
+    ],
+)
+def test_a_client_certificate_on_the_library_s_transport_is_named_as_one(body: str) -> None:
+    """The library's own transport, plain but for its ``verify=``: the refusal says it
+    is the certificate, not that the transport cannot be read."""
+    found = client_request(*_read(body, _CLIENT_CONTEXT))
+    assert found.refusal is not None
+    assert "gives `c` `verify=CTX`, an SSL context that may hold a client certificate" in (
+        found.refusal
+    )
+    assert "with `transport=`" not in found.refusal
+
+
+def test_another_setting_of_the_library_s_transport_keeps_the_transport_wording() -> None:
+    body = (
+        'with httpx.Client(transport=httpx.HTTPTransport(cert="/etc/c.pem", verify=CTX)) as c:\n'
+        "    c.post({url})\n"
+    )
+    found = client_request(*_read(body, _CLIENT_CONTEXT))
+    assert found.refusal is not None
+    assert "builds `c` with `transport=`" in found.refusal
+
+
+@pytest.mark.parametrize(
     "verify", ["False", '"/etc/ssl/ca.pem"', "certifi.where()", "settings.CA_BUNDLE"]
 )
 def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
