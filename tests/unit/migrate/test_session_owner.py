@@ -1281,3 +1281,144 @@ def test_a_context_from_a_module_that_loads_a_client_certificate_refuses(
 def test_a_context_where_no_module_loads_a_certificate_is_read(tmp_path: Path) -> None:
     migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", _TLS.format(load=""))
     assert len(migrated) == 1, reasons
+
+
+def _plan_imported(
+    root: Path, imports: str, send: str, http: str, extra: dict[str, str] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """``(migrated site ids, refusal reasons, notes)`` of ``send`` in ``views/admin.py``,
+    which ``imports`` a session of ``frontend/http.py`` (holding ``http``); ``extra``
+    adds files."""
+    files = {
+        **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
+        "frontend/frontend/__init__.py": "",
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": f"{imports}\n\n\ndef deactivate_user(user_id):\n"
+        f'    {send}(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        "frontend/frontend/http.py": http,
+        **(extra or {}),
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    notes = [n for p in plan.plan.sites for n in p.send.helper_notes]
+    return [p.site.id for p in plan.plan.sites], reasons, notes
+
+
+_PLAIN_HTTP = "import requests\n\nsession = requests.Session()\n"
+#: How the call reaches ``session`` of ``http.py``: ``(its import, its send)``.
+_IMPORTS = {
+    "name": ("from ..http import session", "session.post"),
+    "alias": ("from ..http import session as users_session", "users_session.post"),
+    "module": ("from .. import http", "http.session.post"),
+    "absolute": ("from frontend.http import session", "session.post"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_IMPORTS))
+def test_a_plain_session_imported_from_a_module_of_the_service_is_read(
+    tmp_path: Path, shape: str
+) -> None:
+    migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS[shape], _PLAIN_HTTP)
+    assert len(migrated) == 1, reasons
+
+
+def test_what_the_imported_session_s_module_sets_harmlessly_is_a_note(tmp_path: Path) -> None:
+    http = (
+        "import requests\nfrom requests.adapters import HTTPAdapter\n\n"
+        "session = requests.Session()\n"
+        'session.headers["X-Client"] = "shop-frontend"\n'
+        'session.mount("https://", HTTPAdapter(max_retries=3))\n'
+    )
+    migrated, reasons, notes = _plan_imported(tmp_path, *_IMPORTS["name"], http)
+    assert len(migrated) == 1, reasons
+    assert any("header `X-Client`" in n for n in notes), notes
+    assert any("retries through `HTTPAdapter(max_retries=3)`" in n for n in notes), notes
+
+
+#: An imported session that may carry what the send does not: ``(http.py, extra files,
+#: what the refusal says)``.
+_IMPORTED_UNREAD = {
+    "header_in_its_module": (
+        _PLAIN_HTTP + 'session.headers["Authorization"] = "Bearer " + token_for_frontend()\n',
+        {},
+        "which it imports from frontend/frontend/http.py, where `session` "
+        "(frontend/frontend/http.py:4) adds the credential `Authorization`",
+    ),
+    "made_by_a_factory": (
+        "import requests\n\n\ndef _make():\n    return requests.Session()\n\n\nsession = _make()\n",
+        {},
+        "which frontend/frontend/http.py does not build by a constructor",
+    ),
+    "handed_on_in_its_module": (
+        _PLAIN_HTTP + "_authorize(session)\n",
+        {},
+        "hands `session` to `_authorize(...)`",
+    ),
+    "rebound_under_global": (
+        _PLAIN_HTTP + "\n\ndef init_app(token):\n    global session\n"
+        "    session = _authed(token)\n",
+        {},
+        "rebinds `session` to `_authed(token)`",
+    ),
+    "transport_hook": (
+        "import httpx\n\nsession = httpx.Client(event_hooks={'request': [_sign]})\n",
+        {},
+        "with `event_hooks=`",
+    ),
+    "changed_by_another_module": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/setup.py": "import os\n\nfrom .http import session\n\n"
+            'session.auth = ("svc", os.environ["TOKEN"])\n'
+        },
+        "frontend/frontend/setup.py (line 5) imports and changes",
+    ),
+    "changed_through_the_module": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/setup.py": "from . import http\n\n"
+            'http.session.headers["Authorization"] = "x"\n'
+        },
+        "frontend/frontend/setup.py (line 3) imports and changes",
+    ),
+    "client_certificate_of_another_module": (
+        "import httpx\n\nfrom .tls import TLS_CTX\n\nsession = httpx.Client(verify=TLS_CTX)\n",
+        {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')},
+        "`verify=TLS_CTX` (frontend/frontend/http.py:5), an SSL context that may hold the "
+        "client certificate frontend/frontend/tls.py loads",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_IMPORTED_UNREAD))
+def test_an_imported_session_its_module_or_the_service_changes_refuses(
+    tmp_path: Path, shape: str
+) -> None:
+    http, extra, said = _IMPORTED_UNREAD[shape]
+    migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS["name"], http, extra)
+    assert migrated == []
+    assert any(said in r for r in reasons), reasons
+
+
+def test_an_imported_session_the_call_s_own_file_changes_refuses(tmp_path: Path) -> None:
+    imports = 'from ..http import session\n\nsession.headers["Authorization"] = "Bearer x"'
+    migrated, reasons, _ = _plan_imported(tmp_path, imports, "session.post", _PLAIN_HTTP)
+    assert migrated == []
+    assert any(
+        "frontend/frontend/views/admin.py (line 3) imports and changes" in r for r in reasons
+    ), reasons
+
+
+def test_a_parameter_named_as_the_imported_session_is_not_read_as_it(tmp_path: Path) -> None:
+    """``def deactivate_user(session, ...)`` beside ``from ..http import session``: the
+    call sends through what its caller gives, not the module's session."""
+    imports = "from ..http import session\n\n\ndef ping(session):\n    session.get('x')"
+    migrated, reasons, _ = _plan_imported(tmp_path, imports, "session.post", _PLAIN_HTTP)
+    assert migrated == [], reasons
