@@ -1342,6 +1342,24 @@ def test_what_the_imported_session_s_module_sets_harmlessly_is_a_note(tmp_path: 
     assert any("retries through `HTTPAdapter(max_retries=3)`" in n for n in notes), notes
 
 
+def test_a_fixed_credential_the_imported_session_s_module_sets_is_a_note(
+    tmp_path: Path,
+) -> None:
+    """As on a module session of the call's own file: the same for every call, so the
+    consumer's own credential (``DECOUPLE_REQUEST_HEADERS``) can stand for it."""
+    http = (
+        "import os\n\nimport requests\n\nsession = requests.Session()\n"
+        'session.headers["Authorization"] = "Bearer " + os.environ["USERS_TOKEN"]\n'
+    )
+    migrated, reasons, notes = _plan_imported(tmp_path, *_IMPORTS["name"], http)
+    assert len(migrated) == 1, reasons
+    assert any(
+        "the credential `Authorization` `session` (frontend/frontend/http.py:6)" in n
+        and "DECOUPLE_REQUEST_HEADERS" in n
+        for n in notes
+    ), notes
+
+
 #: An imported session that may carry what the send does not: ``(http.py, extra files,
 #: what the refusal says)``.
 _IMPORTED_UNREAD = {
