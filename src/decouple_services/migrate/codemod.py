@@ -136,6 +136,9 @@ class SendSpec:
     #: What the helper's own request sends that the send does not carry (a fixed
     #: credential, a header), for the reviewer (``helper_request.py``).
     helper_notes: tuple[str, ...] = ()
+    #: The sessions the call imports from a module of the service that the planner read
+    #: there and found plain (``helper_request.HelperRequest.read_sessions``).
+    read_sessions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +325,7 @@ def _locate(
             widened, copied, handler_notes = (
                 _handling(reading, parsed) if reading else (set(), {}, ())
             )
-            headers, header_notes = _call_headers(parsed, call)
+            headers, header_notes = _call_headers(parsed, call, spec.read_sessions)
             # after the answer's use, which tells more of a site that does both
             _refuse_query(parsed, call, spec)
         except _NotRewritable as exc:
@@ -1300,7 +1303,9 @@ def _binds(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
     return False
 
 
-def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
+def _client_credentials(
+    parsed: ParsedSource, call: cst.Call, read_sessions: tuple[str, ...] = ()
+) -> tuple[str, ...]:
     """A note for each credential the call sent that its send does not carry: ``auth=``
     or ``cookies=`` on the call, and what the session or client it was made on adds (headers or auth set
     on it, in the function or the module: ``s.headers["Authorization"] = ...``,
@@ -1312,7 +1317,7 @@ def _client_credentials(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]
     from decouple_services.migrate.helper_request import client_request
 
     start = parsed.positions[call].start
-    added = client_request(parsed.source, start.line, start.column)
+    added = client_request(parsed.source, start.line, start.column, read_sessions)
     if added.refusal is not None:
         raise _NotRewritable(
             f"{added.refusal}: the send carries only what the call names, and the "
@@ -1627,7 +1632,7 @@ def _squash(text: str) -> str:
 
 
 def _call_headers(
-    parsed: ParsedSource, call: cst.Call
+    parsed: ParsedSource, call: cst.Call, read_sessions: tuple[str, ...] = ()
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """The headers the call sent that its send carries: every entry of a literal dict
     named by a string (credentials too: the callee's application checks them as it did),
@@ -1643,11 +1648,11 @@ def _call_headers(
     module = parsed.wrapper.module
     arg = _keyword(call, "headers")
     if arg is None:
-        return (), _client_credentials(parsed, call)
+        return (), _client_credentials(parsed, call, read_sessions)
     given = arg.value
     local: str | None = None
     if isinstance(given, cst.Name) and given.value == "None":
-        return (), _client_credentials(parsed, call)
+        return (), _client_credentials(parsed, call, read_sessions)
     if isinstance(given, cst.Name):
         made = _header_local(parsed, call)
         if made is None:
@@ -1662,7 +1667,7 @@ def _call_headers(
             _refuse_unseen_headers(parsed, call, given)
         _refuse_content_type(parsed, constant)
         if constant is not None and _exchange_only(constant):
-            return (), _client_credentials(parsed, call)
+            return (), _client_credentials(parsed, call, read_sessions)
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
             f"headers to keep in the send's `headers=`{_held_credential(constant, given)}",
@@ -1700,7 +1705,7 @@ def _call_headers(
                 module.code_for_node(element.value) if local is None else f"{local}[{key.value}]"
             )
             kept.append((key.value, value))
-    return tuple(kept), (*notes, *_client_credentials(parsed, call))
+    return tuple(kept), (*notes, *_client_credentials(parsed, call, read_sessions))
 
 
 #: Why a header whose name is not a literal refuses its call.

@@ -38,7 +38,9 @@ A session is read only when the rewrite sees it built (:meth:`_Reader._unread_se
 a name the function or module binds to a constructor of an HTTP library (also through
 what only enters it: ``with contextlib.closing(requests.Session()) as s``,
 ``s = stack.enter_context(requests.Session())``, :func:`_entered`), ``self.<attr>``
-the class binds to one, or the library's own function. Anything else (a factory's answer,
+the class binds to one, the library's own function, or a module session the call's file
+imports from another module of the service, read there by the same rules and changed by
+no file of the service (:func:`_imported_session`). Anything else (a factory's answer,
 an attribute chain, an item, an alias, a name of the package's ``__init__``) refuses the
 site, as does a setting of the constructor or session that changes every request and is
 not read (``event_hooks=``, ``mount(...)`` of an adapter but the library's own retrying
@@ -64,6 +66,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import CallSite
 from decouple_services.detect import aiohttp_, httpx_, requests_, urllib3_
 from decouple_services.detect.context import ENTER_METHODS, ENTERED_AS_GIVEN
@@ -89,6 +92,10 @@ class HelperRequest:
     #: What the consumer's request would go without, for the refusal's explanation: the
     #: call's own ``auth=``/``cookies=`` involve no session.
     lost: str = "what its session adds"
+    #: The sessions the call sends through that it imports from a module of the service
+    #: (``session``, ``http.session``), read there and found plain
+    #: (:func:`_imported_session`): the call's own reader takes them as read.
+    read_sessions: tuple[str, ...] = ()
 
 
 def helper_request(
@@ -103,8 +110,12 @@ def helper_request(
     unread = _package_session(site, read)
     if unread is None and others is not None:
         unread = _changed_elsewhere(site, read, others)
+    imported = _ImportedSession()
     if unread is None and others is not None:
-        files = [site.file, *(path for _, path, _ in _chain(site, wrappers))]
+        imported = _imported_session(site, read, others)
+        unread = imported.refusal
+    if unread is None and others is not None:
+        files = [site.file, *imported.files, *(path for _, path, _ in _chain(site, wrappers))]
         unread = _certificate_elsewhere(files, read, others)
     if unread is not None:
         return HelperRequest(
@@ -147,13 +158,21 @@ def helper_request(
             "callee would refuse for every event",
             tuple(dict.fromkeys(notes)),
         )
-    return HelperRequest(None, tuple(dict.fromkeys(notes)))
+    return HelperRequest(
+        None,
+        tuple(dict.fromkeys([*imported.notes, *notes])),
+        read_sessions=imported.read,
+    )
 
 
-def client_request(source: bytes, line: int, column: int) -> HelperRequest:
+def client_request(
+    source: bytes, line: int, column: int, read_sessions: Sequence[str] = ()
+) -> HelperRequest:
     """What the session or client the call at ``line``:``column`` is made on adds to its
     request, and the call's own ``auth=``, read by the rules a helper's are (module
-    docstring): the call site's own ``headers=`` the codemod carries, these it cannot."""
+    docstring): the call site's own ``headers=`` the codemod carries, these it cannot.
+    ``read_sessions`` are the sessions it imports that the planner read in their module
+    and found plain (:attr:`HelperRequest.read_sessions`)."""
     tree = _parse(source)
     if tree is None:
         return HelperRequest()
@@ -162,7 +181,15 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     if call is None:
         return HelperRequest()
     function, cls = _around(tree, call)
-    reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
+    reader = _Reader(
+        tree,
+        function,
+        cls,
+        "the call's session (line {line})",
+        None,
+        at_call=True,
+        read_sessions=frozenset(read_sessions),
+    )
     reader.client(call)
     # the call's own ``auth=``/``cookies=``, which the send does not carry either
     own = _Reader(tree, function, cls, "the call (line {line})", None, at_call=True)
@@ -334,8 +361,9 @@ def _changed_elsewhere(
 ) -> str | None:
     """Why a call sent through a module session (``session = requests.Session()`` at
     the top of the site's file) cannot be read: another file of the service imports it
-    (``from .views.admin import session``, ``from .views import admin`` then
-    ``admin.session``) and does more with it than send through it
+    (``from .views.admin import session``, ``from .views import admin`` or ``admin =
+    importlib.import_module("frontend.views.admin")`` then ``admin.session``) and does
+    more with it than send through it
     (``session.headers.update(...)``), which may set a credential."""
     source = read(site.file)
     tree = _parse(source) if source is not None else None
@@ -428,6 +456,187 @@ def _certificate_elsewhere(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _ImportedSession:
+    """What :func:`_imported_session` found: a refusal, or the sessions it read."""
+
+    refusal: str | None = None
+    #: The sessions read (``session``, ``http.session``), as the call names them.
+    read: tuple[str, ...] = ()
+    #: The files they are built in.
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _imported_session(
+    site: CallSite, read: ReadFile, others: Callable[[], Sequence[str]]
+) -> _ImportedSession:
+    """The session the call sends through when its file imports it from a module of the
+    service (``from ..http import session``, or ``from .. import http`` then
+    ``http.session``), read there by the rules a module session of the call's own file
+    is: every binding of it a known constructor (``session = requests.Session()``), read
+    with what that module sets on it and hands it to, and no file of the service (the
+    call's own too) doing more with it than send through it. Anything else refuses, as a
+    session the rewrite cannot see into; a name that is no such import is left to the
+    call's own reader, which refuses what it cannot read."""
+    found = _site_call(site, read)
+    if found is None:
+        return _ImportedSession()
+    tree, _ = found
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and n.lineno == site.line
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr in _VERBS
+    ]
+    files = others()
+    find = _Finder(site.file, read)
+    read_names: list[str] = []
+    paths: list[str] = []
+    notes: list[str] = []
+    for call in calls:
+        assert isinstance(call.func, ast.Attribute)
+        owner = call.func.value
+        source = _session_source(tree, owner, find)
+        if source is None:
+            continue
+        shown, path, module, name = source
+        if path not in files:
+            continue  # a module outside the service: its other users are not listed
+        refusal, held = _read_imported(site, shown, path, module, name)
+        if refusal is None:
+            refusal = _changed_in_service(site, shown, path, name, read, files)
+        if refusal is not None:
+            return _ImportedSession(refusal)
+        read_names.append(shown)
+        paths.append(path)
+        notes.extend(held)
+    return _ImportedSession(None, tuple(read_names), tuple(paths), tuple(notes))
+
+
+class _Finder:
+    """The module files a file imports (:func:`module_file`), ``None`` for one that
+    cannot be read safely (a link out of the tree)."""
+
+    def __init__(self, path: str, read: ReadFile) -> None:
+        self._find = module_file(path, read)
+
+    def __call__(self, module: str, level: int) -> tuple[str, bytes] | None:
+        try:
+            return self._find(module, level)
+        except DecoupleError:
+            return None
+
+
+def _session_source(
+    tree: ast.Module, owner: ast.expr, find: _Finder
+) -> tuple[str, str, ast.Module, str] | None:
+    """``(as the call names it, its module's path, that module, its name there)`` of a
+    session the file imports from a module of the project: ``session`` of ``from ..http
+    import session`` (nothing in the file binds it), or ``http.session`` of ``from ..
+    import http`` when ``http`` is a module; ``None`` for any other owner."""
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level == 0 and (node.module or "").partition(".")[0] in _HTTP:
+            continue
+        for alias in node.names:
+            bound = alias.asname or alias.name
+            module: str | None = None
+            name = ""
+            if isinstance(owner, ast.Name) and owner.id == bound and node.module is not None:
+                module, name = node.module, alias.name
+            elif (
+                isinstance(owner, ast.Attribute)
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == bound
+            ):
+                module = f"{node.module}.{alias.name}" if node.module else alias.name
+                name = owner.attr
+            # a name the file binds anywhere (a local, a parameter, a loop's target) may
+            # be another session where the call is made: only one bound by the import
+            # alone is read
+            if (
+                module is None
+                or _bound(tree, bound, tree)
+                or any(
+                    isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+                    and bound in {a.arg for a in ast.walk(f.args) if isinstance(a, ast.arg)}
+                    for f in ast.walk(tree)
+                )
+            ):
+                continue
+            located = find(module, node.level)
+            if located is None:
+                continue
+            path, data = located
+            parsed = _parse(data)
+            if parsed is None:
+                continue
+            return ast.unparse(owner), path, parsed, name
+    return None
+
+
+def _read_imported(
+    site: CallSite, shown: str, path: str, module: ast.Module, name: str
+) -> tuple[str | None, tuple[str, ...]]:
+    """``(why not, the notes)`` of the session ``name`` of ``module`` (at ``path``), read
+    as a module session of the call's own file is: bound only to known constructors
+    (``None`` until built), read for what the module sets on it or hands it to."""
+    where = f"`{shown}` ({path}:{{line}})"
+    top = ast.Module(body=[s for s in module.body if not _defines(s)], type_ignores=[])
+    values = _bound(top, name, module)
+    if not values or not any(
+        isinstance(v, ast.Call) and _qualified(module, v.func) in _CONSTRUCTORS for v in values
+    ):
+        return (
+            f"the call ({site.file}:{site.line}) sends through `{shown}`, which {path} "
+            "does not build by a constructor of an HTTP library: the rewrite cannot see "
+            "what that session adds"
+        ), ()
+    reader = _Reader(module, module, None, where, None, at_call=True)
+    reader.session(name, module)
+    if reader.problems:
+        return (
+            f"the call ({site.file}:{site.line}) sends through `{shown}`, which it imports "
+            f"from {path}, where {'; '.join(dict.fromkeys(reader.problems))}"
+        ), ()
+    return None, tuple(reader.notes)
+
+
+def _changed_in_service(
+    site: CallSite,
+    shown: str,
+    path: str,
+    name: str,
+    read: ReadFile,
+    files: Sequence[str],
+) -> str | None:
+    """Why the session ``name`` of the module at ``path`` cannot be read: a file of the
+    service, the call's own too, imports it and does more with it than send through it
+    (:func:`_changes_imported`)."""
+    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
+    if stem == "__init__":
+        stem = path.rsplit("/", 2)[-2] if path.count("/") else stem
+    for other in dict.fromkeys([site.file, *files]):
+        if other == path:
+            continue
+        text = read(other)
+        tree = _parse(text) if text is not None and stem.encode() in text else None
+        if tree is None:
+            continue
+        found = _changes_imported(tree, stem, name)
+        if found is not None:
+            return (
+                f"the call ({site.file}:{site.line}) sends through `{shown}`, which "
+                f"{other} (line {found.lineno}) imports and changes "
+                f"(`{ast.unparse(found)}`): the rewrite cannot see what it adds"
+            )
+    return None
+
+
 def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None:
     """The first use in ``tree`` of ``name`` imported from the module ``stem``, or of
     ``<module>.name``, that is not a send through it (``name.post(...)``)."""
@@ -445,6 +654,19 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
             for alias in node.names:
                 if alias.name.rpartition(".")[2] == stem:
                     modules.add(alias.asname or alias.name)
+        elif _imports_module(tree, node, stem):
+            # ``importlib.import_module("frontend.views.admin").session``: the module
+            # itself, as ``import frontend.views.admin`` gives it
+            modules.add(ast.unparse(node))
+        if (
+            isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr)
+            and node.value is not None
+            and _imports_module(tree, node.value, stem)
+        ):
+            # ``admin = importlib.import_module("frontend.views.admin")`` binds the
+            # module as ``import frontend.views.admin as admin`` does
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            modules.update(t.id for t in targets if isinstance(t, ast.Name))
     if not direct and not modules:
         return None
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
@@ -473,6 +695,21 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
                 statement = parents[statement]
             return statement if isinstance(statement, ast.expr) else _first_expr(statement, used)
     return None
+
+
+def _imports_module(tree: ast.Module, node: ast.AST, stem: str) -> bool:
+    """Whether ``node`` imports the module ``stem`` by name at run time:
+    ``importlib.import_module("frontend.views.admin")``, or a relative name with its
+    package (``import_module(".views.admin", package=__package__)``)."""
+    if not (
+        isinstance(node, ast.Call)
+        and _qualified(tree, node.func) == "importlib.import_module"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return False
+    return node.args[0].value.rpartition(".")[2] == stem
 
 
 def _first_expr(statement: ast.AST, used: ast.expr) -> ast.expr:
@@ -688,6 +925,7 @@ class _Reader:
         at_call: bool = False,
         caller: _Caller | None = None,
         submodule: Callable[[str, int], bool] | None = None,
+        read_sessions: frozenset[str] = frozenset(),
     ) -> None:
         self.tree = tree
         self.function = function
@@ -706,6 +944,9 @@ class _Reader:
         #: Whether ``from <level dots> import <name>`` imports a module of the package
         #: (``None``: the file is not known here, and the planner resolves it).
         self.submodule = submodule
+        #: Sessions imported from a module of the service that were read there
+        #: (:func:`_imported_session`): sent through, they add nothing unread.
+        self.read_sessions = read_sessions
         self.problems: list[str] = []
         self.notes: list[str] = []
 
@@ -852,7 +1093,8 @@ class _Reader:
         library's own function (``requests.post``). Anything else refuses: a session the
         class makes in a method or property (``@cached_property def session``), or does
         not build at all; one the file imports from a module of its own (``from .http
-        import http``), or from its package's ``__init__``; one a name takes from
+        import http``) but one the planner read there (``read_sessions``), or from its
+        package's ``__init__``; one a name takes from
         elsewhere (``s = self.client``, ``_s = http.session``); a factory's answer
         (``get_session().post``), an attribute chain (``http.session.post``,
         ``Api.session.post``) or an item (``SESSIONS["users"].post``)."""
@@ -884,6 +1126,14 @@ class _Reader:
                 )
             return self._unbuilt(func, f"self.{owner.attr}", values)
         if not isinstance(owner, ast.Name):
+            if (
+                func.attr in _VERBS
+                and ast.unparse(owner) in self.read_sessions
+                and isinstance(owner, ast.Attribute)
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id not in self.given
+            ):
+                return None  # ``http.session``: read in its own module, and plain
             if func.attr not in _VERBS or self._library(owner) or self._module(owner):
                 return None
             if isinstance(owner, ast.Call) and _qualified(self.tree, owner.func) in _CONSTRUCTORS:
@@ -919,6 +1169,8 @@ class _Reader:
             values = local or _bound(module, owner.id, self.tree)
             if values:
                 return self._unbuilt(func, owner.id, values)
+            if owner.id in self.read_sessions:
+                return None  # imported, read in its own module, and plain
             return self._imported(func, owner.id)
         if not isinstance(self.function, ast.Module):
             bound = _assigned(self.function, owner.id)
@@ -1395,7 +1647,9 @@ class _Reader:
         """A method called on ``self`` that the class of ``session`` does not define,
         when the class has a base other than ``object``: a base class or mixin
         (``self.authenticate()``) may set a credential on ``self.session``, which the
-        rewrite does not read."""
+        rewrite does not read; so may one taken as a value and called later
+        (``self.auth_hook = self.authenticate``). A base's metaclass (a ``__call__``
+        that sets a header after ``__init__``) leaves no trace here and is not seen."""
         if not any(ast.unparse(b) not in ("object", "builtins.object") for b in cls.bases):
             return
         defined = {
@@ -1424,6 +1678,16 @@ class _Reader:
             default=0,
         )
         seen: set[str] = set()
+        for held, at in _self_values(self.tree, cls):
+            # ``self.auth_hook = self.authenticate; self.auth_hook()``: a base's method
+            # taken as a value is called later under a name the class binds
+            if held.attr not in defined and held.attr not in seen:
+                seen.add(held.attr)
+                self.problems.append(
+                    f"{self._at(at)} takes `self.{held.attr}`, which its class does not "
+                    f"define, as a value: a base class may set a credential on `{session}` "
+                    "through it"
+                )
         for node in ast.walk(cls):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
@@ -1482,6 +1746,12 @@ class _Reader:
                 self.query(keyword.value)
             elif keyword.arg == "transport" and self._plain_transport(keyword.value, value):
                 self._retries(session, keyword.value)
+            elif keyword.arg == "transport" and (
+                (held := self._transport_certificate(keyword.value, value)) is not None
+            ):
+                # the library's transport, plain but for the client certificate its
+                # ``verify=`` may hold: say that, not that the transport is unread
+                self._certificate(session, held)
             elif keyword.arg == "verify" and self._client_certificate(keyword.value):
                 self._certificate(session, keyword.value)
             elif keyword.arg not in _SETTINGS:
@@ -1545,6 +1815,39 @@ class _Reader:
         return all(
             isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
         )
+
+    def _transport_certificate(self, value: ast.expr, at: ast.AST) -> ast.expr | None:
+        """The ``verify=`` of an HTTP library's own transport (``httpx.HTTPTransport(
+        retries=3, verify=ctx)``), built in place or bound once in the function or module
+        of ``at``, when it may hold a client certificate and the transport is otherwise
+        plain (:meth:`_plain_transport`); else ``None``."""
+        if isinstance(value, ast.Name):
+            scope = innermost_function(self.tree, getattr(at, "lineno", 0))
+            values = _bound(scope, value.id, self.tree) if scope is not None else []
+            if not values:
+                top = ast.Module(
+                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
+                )
+                values = _bound(top, value.id, self.tree)
+            value = values[0] if len(values) == 1 and values[0] is not None else value
+        if not isinstance(value, ast.Call) or _qualified(self.tree, value.func) not in _TRANSPORTS:
+            return None
+        held = next(
+            (
+                k.value
+                for k in value.keywords
+                if k.arg == "verify" and self._client_certificate(k.value)
+            ),
+            None,
+        )
+        rest = [k for k in value.keywords if k.arg != "verify"]
+        # only when the certificate is all it holds: another setting keeps the wording
+        # that the transport cannot be read
+        plain = self._plain_transport(
+            ast.copy_location(ast.Call(func=value.func, args=value.args, keywords=rest), value),
+            at,
+        )
+        return held if plain else None
 
     def _client_certificate(self, verify: ast.expr) -> bool:
         """Whether ``verify=`` may hold a client certificate: an SSL context is how httpx
@@ -1705,6 +2008,59 @@ def _on_self(node: ast.expr) -> TypeGuard[ast.Attribute]:
         and isinstance(node.value, ast.Name)
         and node.value.id == "self"
     )
+
+
+def _self_values(tree: ast.Module, cls: ast.ClassDef) -> list[tuple[ast.Attribute, ast.AST]]:
+    """Each ``self.<attr>`` in ``cls`` taken whole as a value that may be a method, with
+    where: the value of a binding (``hook = self.authenticate``) or an argument
+    (``register(self.login)``), alone or in a list, tuple, set or dict. One the class
+    reads as data anywhere (``self.base_url.rstrip("/")``, ``self.x[0]``, in an f-string
+    or an operation) is no method, nor is a capitalised constant (``self.TIMEOUT``); a
+    function that only looks at it or sends with it (``log.info(...)``, ``len``, a send's
+    or a known constructor's keywords) takes none."""
+    data: set[str] = set()
+    for node in ast.walk(cls):
+        operands: list[ast.expr] = []
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            operands = [node.value]
+        elif isinstance(node, ast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        elif isinstance(node, ast.FormattedValue):
+            operands = [node.value]
+        data.update(o.attr for o in operands if _on_self(o))
+
+    def held(value: ast.expr) -> list[ast.Attribute]:
+        if isinstance(value, ast.Starred):
+            return held(value.value)
+        if _on_self(value):
+            taken = value.attr not in data and not value.attr.isupper()
+            return [value] if taken else []
+        if isinstance(value, ast.List | ast.Tuple | ast.Set):
+            return [h for e in value.elts for h in held(e)]
+        if isinstance(value, ast.Dict):
+            return [h for e in [*value.keys, *value.values] if e is not None for h in held(e)]
+        return []
+
+    found: list[tuple[ast.Attribute, ast.AST]] = []
+    for node in ast.walk(cls):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value:
+            values = [node.value]
+        elif isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            verb = name.rpartition(".")[2]
+            if (
+                name in _LOOKS
+                or verb in _LOOKS_METHODS
+                or verb in _VERBS
+                or _qualified(tree, node.func) in _CONSTRUCTORS
+            ):
+                continue
+            values = [*node.args, *(k.value for k in node.keywords)]
+        found.extend((h, node) for v in values for h in held(v))
+    return found
 
 
 def _text_key(node: ast.expr) -> str | None:
