@@ -101,6 +101,48 @@ def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int
     return "unseen"
 
 
+#: Calls whose ``credentials=`` is the channel's own, not one call's.
+_CHANNEL_TAKERS = _PLAIN_CHANNELS | _ADDING | {"composite_channel_credentials"}
+
+
+def _per_call(node: ast.Call, parents: dict[ast.AST, ast.AST], tree: ast.Module) -> bool:
+    """Whether call credentials made at ``node`` go to one stub call's ``credentials=``
+    (``stub.Get(request, credentials=access_token_call_credentials(token))``), in place
+    or through a name every use of which is such an argument, not to a channel. The
+    codemod refuses that call alone; the service's other calls send none of it."""
+    current: ast.AST = node
+    parent = parents.get(current)
+    # composite_call_credentials(a, b) combines call credentials, still one call's
+    while isinstance(parent, ast.Call) and called_name(parent.func) == "composite_call_credentials":
+        current, parent = parent, parents.get(parent)
+    if isinstance(parent, ast.keyword):
+        taker = parents.get(parent)
+        return (
+            parent.arg == "credentials"
+            and isinstance(taker, ast.Call)
+            and called_name(taker.func) not in _CHANNEL_TAKERS
+        )
+    if not (
+        isinstance(parent, ast.Assign)
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0], ast.Name)
+    ):
+        return False
+    name = parent.targets[0].id
+    uses = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+    ]
+    return bool(uses) and all(
+        isinstance(keyword := parents.get(use), ast.keyword)
+        and keyword.arg == "credentials"
+        and isinstance(taker := parents.get(keyword), ast.Call)
+        and called_name(taker.func) not in _CHANNEL_TAKERS
+        for use in uses
+    )
+
+
 def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
     """``(kind, reason)`` of each channel the file builds."""
     if b"channel" not in source and b"call_credentials" not in source:
@@ -110,6 +152,7 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
     except (SyntaxError, ValueError):
         return []
     assigned: dict[str, list[ast.expr]] | None = None
+    parents: dict[ast.AST, ast.AST] | None = None
     out: list[tuple[str, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -126,6 +169,10 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
                 )
             )
         elif name in _CALL_CREDENTIALS:
+            if parents is None:
+                parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+            if _per_call(node, parents, tree):
+                continue
             out.append(
                 (
                     "adds",

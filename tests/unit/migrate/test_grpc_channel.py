@@ -67,6 +67,36 @@ def test_a_plain_channel_in_view_adds_nothing(tmp_path: Path, source: str) -> No
     assert _verdict(tmp_path, source) == ("plain", "")
 
 
+@pytest.mark.parametrize(
+    "calls",
+    [
+        "stub.Get(r, credentials=grpc.access_token_call_credentials(token))\n",
+        "stub.Get(r, credentials=grpc.composite_call_credentials(\n"
+        "    grpc.access_token_call_credentials(a), grpc.metadata_call_credentials(b)))\n",
+        "creds = grpc.access_token_call_credentials(token)\n"
+        "stub.Get(r, credentials=creds)\nstub.List(r, credentials=creds)\n",
+    ],
+)
+def test_call_credentials_given_to_one_call_leave_the_channel_plain(
+    tmp_path: Path, calls: str
+) -> None:
+    """One call's ``credentials=`` is refused at that call (the codemod); the service's
+    other calls, on a plain channel, send none of it."""
+    assert _verdict(tmp_path, f"import grpc\nch = {PLAIN}\n{calls}") == ("plain", "")
+
+
+def test_call_credentials_a_channel_may_take_still_add(tmp_path: Path) -> None:
+    # the name goes to a call and to a channel: the channel adds it to every call
+    kind, reason = _verdict(
+        tmp_path,
+        "import grpc\ncreds = grpc.access_token_call_credentials(token)\n"
+        "stub.Get(r, credentials=creds)\n"
+        "ch = grpc.secure_channel(t, grpc.composite_channel_credentials(ssl, creds))\n",
+    )
+    assert kind == "adds"
+    assert "svc/client.py:2" in reason
+
+
 def test_a_channel_the_reader_cannot_see_is_unknown(tmp_path: Path) -> None:
     # credentials handed in from elsewhere: what they add cannot be read
     kind, reason = _verdict(
