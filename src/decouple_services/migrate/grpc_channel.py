@@ -16,12 +16,18 @@ The stub's channel is often built far from the call (a generic client class,
 channel it builds outside its tests. The verdict is:
 
 * ``adds``: some channel is intercepted or carries call credentials; its sites are refused.
+* ``certificate``: some channel presents a client certificate
+  (``ssl_channel_credentials(root, private_key, certificate_chain)``): the callee's server
+  authenticated the caller by it, and the consumer calls the servicer in process, where
+  no peer presents one (``context.peer_identities()``, ``auth_context()``); its sites are
+  refused too, since the event would drop the only proof of who asks.
 * ``unseen``: a channel's credentials are an expression the reader cannot follow, or the
   service builds no channel the reader can see (it comes from a package elsewhere); its
   sites are refused too, since nothing says what they send.
 * ``plain``: every channel is ``insecure_channel`` with no interceptors, or
-  ``secure_channel`` whose credentials are only ``ssl_channel_credentials(...)``. Only then
-  is "the call sent no credential metadata" inferred.
+  ``secure_channel`` whose credentials are only ``ssl_channel_credentials(...)`` with no
+  client certificate (at most the root certificates). Only then is "the call sent no
+  credential metadata" inferred.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ _CALL_CREDENTIALS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class ChannelVerdict:
-    #: ``plain``, ``adds`` or ``unseen`` (module docstring).
+    #: ``plain``, ``adds``, ``certificate`` or ``unseen`` (module docstring).
     kind: str
     #: Why, naming the channel's file and line, for a refusal; empty for ``plain``.
     reason: str = ""
@@ -82,8 +88,29 @@ def _assigned(tree: ast.Module) -> dict[str, list[ast.expr]]:
     return out
 
 
+#: The verdicts in the order one channel's outweighs another's: any channel that adds or
+#: presents what the event cannot carry refuses the service's sites.
+_WORST_FIRST = ("adds", "certificate", "unseen", "plain")
+
+
+def _client_certificate(call: ast.Call) -> str:
+    """``certificate`` when ``ssl_channel_credentials(root_certificates, private_key,
+    certificate_chain)`` is given a key or a chain (by keyword or position) that is not
+    ``None``, ``unseen`` when ``*``/``**`` arguments may give one, else ``plain``."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return "unseen"
+    given = [
+        *call.args[1:3],
+        *(k.value for k in call.keywords if k.arg in ("private_key", "certificate_chain")),
+    ]
+    return "certificate" if any(not _empty(v) for v in given) else "plain"
+
+
 def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int = 0) -> str:
-    """``plain`` (only ``ssl_channel_credentials``), ``adds`` or ``unseen``."""
+    """``plain`` (only ``ssl_channel_credentials``, no client certificate), ``adds``,
+    ``certificate`` or ``unseen``."""
     if depth > 4:
         return "unseen"
     if isinstance(node, ast.Name):
@@ -91,13 +118,13 @@ def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int
         if not values:
             return "unseen"
         kinds = {_credentials(v, assigned, depth + 1) for v in values}
-        return "adds" if "adds" in kinds else "unseen" if "unseen" in kinds else "plain"
+        return next(k for k in _WORST_FIRST if k in kinds)
     if isinstance(node, ast.Call):
         name = called_name(node.func)
         if name in _CALL_CREDENTIALS:
             return "adds"
         if name == "ssl_channel_credentials":
-            return "plain"
+            return _client_certificate(node)
     return "unseen"
 
 
@@ -209,6 +236,17 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
                             f"cannot carry (`secure_channel` at {where})",
                         )
                     )
+                elif kind == "certificate":
+                    out.append(
+                        (
+                            "certificate",
+                            f"the call's channel presents a client certificate the event cannot "
+                            f"carry (`secure_channel` at {where}, whose `ssl_channel_credentials` "
+                            "gives a `private_key` or `certificate_chain`): the callee's server "
+                            "authenticated the caller by it, and its consumer calls the "
+                            "servicer in process, where no peer presents one",
+                        )
+                    )
                 elif kind == "unseen":
                     out.append(
                         (
@@ -236,7 +274,7 @@ def channel_verdict(root: str, service_root: str, read: ReadFile) -> ChannelVerd
         source = read(path)
         if source is not None:
             kinds += _read_channels(path, source)
-    for wanted in ("adds", "unseen"):
+    for wanted in _WORST_FIRST[:-1]:
         for kind, reason in kinds:
             if kind == wanted:
                 return ChannelVerdict(kind, reason)

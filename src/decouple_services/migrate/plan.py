@@ -265,8 +265,8 @@ class PlannedSite:
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
     headers: tuple[str, ...] = ()
     #: gRPC: every channel the caller builds was read as adding no metadata (no interceptor,
-    #: no call credentials) and the call's own ``metadata=`` holds no credential, so the
-    #: call sent none.
+    #: no call credentials, no client certificate) and the call's own ``metadata=`` holds
+    #: no credential, so the call sent none.
     plain_channel: bool = False
 
 
@@ -612,8 +612,8 @@ def plan_migration(
                         site,
                         channel_of(site).reason,
                         "keep the call, or build the stub's channel in the service's code "
-                        "with no interceptor or call credentials and have the callee's "
-                        "server take the consumer's own credential "
+                        "with no interceptor, call credentials or client certificate and "
+                        "have the callee's server take the consumer's own credential "
                         "(`DECOUPLE_REQUEST_HEADERS`)",
                     )
                 )
@@ -1794,10 +1794,10 @@ def final_statuses(items: Sequence[PlannedSite], endpoint: Endpoint | None) -> t
     that user, and a retry asks for the same user again, holding the key's later events
     behind it for the whole backoff), or a gRPC call sent no credential metadata (none in
     the call's ``metadata=``, and every channel its service builds was read as plain:
-    no interceptor, no call credentials; its server checked none of the caller's, and the
-    consumer sends none either). A call that sent a credential keeps the runtime's rule: a
-    401/403 for the consumer's own credential is retried, one for the caller's forwarded
-    credential is final."""
+    no interceptor, no call credentials, no client certificate; its server checked none of
+    the caller's, and the consumer sends none either). A call that sent a credential keeps
+    the runtime's rule: a 401/403 for the consumer's own credential is retried, one for the
+    caller's forwarded credential is final."""
     headers = {h for i in items for h in i.headers}
     if headers & CREDENTIAL_HEADERS:
         return ()
