@@ -277,25 +277,18 @@ def _write_text(target: str, data: bytes) -> bool:
 
 
 @contextlib.contextmanager
-def collector_paused(freeze: bool = False) -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """The cycle collector off within the block, for decoding the cache: JSON decoded
     into lists, dicts and decouple's records makes no reference cycles, so nothing the
-    collector could free is left to it. With ``freeze``, what the block decoded (and
-    every other object alive then) is moved out of the collector's sight when it ends
-    (``gc.freeze``), never walked by it again until ``gc.unfreeze``: for objects alive
-    until the caller unfreezes them. Without it, the objects decoded are still the
-    youngest generation's, which the next collection walks. A collector already off is
-    left off."""
+    collector could free is left to it. The objects decoded are still the youngest
+    generation's when the block ends (the next collection walks them) unless the block
+    ends with ``gc.freeze``. A collector already off is left off."""
     if not gc.isenabled():
         yield
-        if freeze:
-            gc.freeze()
         return
     gc.disable()
     try:
         yield
-        if freeze:
-            gc.freeze()
     finally:
         gc.enable()
 

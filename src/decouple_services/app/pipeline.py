@@ -334,8 +334,11 @@ def extract_all(
         # The collector off while the cache's facts are decoded, and those facts, alive
         # until the scan ends, then out of its sight: each object it tracks is otherwise
         # walked by a collection of each of the two younger generations before it settles
-        # in the oldest (a tenth of a rerun after one edit, the facts most of it).
-        with collector_paused(freeze):
+        # in the oldest (a tenth of a rerun after one edit, the facts most of it). Only
+        # when facts were decoded: freezing takes every object alive, and a scan that
+        # parses instead (a cold one) leaves its garbage to the collector.
+        with collector_paused():
+            decoded = False
             for i, job in enumerate(work):
                 hit, key = _known(job, manifest, cache, fingerprint, reject_key)
                 if hit is None:
@@ -345,9 +348,13 @@ def extract_all(
                     if rejected is not None:
                         rejected.add(job.path)
                     hit = FileFacts(job.path, job.module)
-                elif keys is not None and key is not None:
-                    keys[job.path] = key
+                else:
+                    decoded = True
+                    if keys is not None and key is not None:
+                        keys[job.path] = key
                 results[i] = hit
+            if freeze and decoded:
+                gc.freeze()
     else:
         pending = list(range(len(work)))
     total = len(work)
