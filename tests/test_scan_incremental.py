@@ -11,6 +11,7 @@ a scan with ``use_cache=False`` byte for byte.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import tempfile
 import time
@@ -314,6 +315,8 @@ def test_a_rerun_after_any_edits_equals_a_scan_without_cache(
             write(root, files, after)
             files = after
             assert cached(root, cache) == uncached(root), (field_name, value)
+            # the facts a cached scan froze for the collector are back in its sight
+            assert gc.get_freeze_count() == 0 and gc.isenabled()
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
