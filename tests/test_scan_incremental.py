@@ -12,6 +12,8 @@ a scan with ``use_cache=False`` byte for byte.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -980,6 +982,30 @@ def test_a_rerun_after_a_new_request_takes_the_last_scans_discovery(
         write(root, files, after)
         files = after
         assert runs(root, cache, monkeypatch)[0] == 1, damage
+
+
+def test_a_rerun_after_a_new_request_imports_what_it_uses(tmp_path: Path) -> None:
+    """A rerun taking the last scan's discovery and extracting one edited file in plain
+    syntax imports neither the readers of deployment files and ``.proto`` files nor the
+    rewriting of newer syntax (importing was a quarter of netbox's such rerun)."""
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    write(root, files, render(Tree(literal_calls=1)))
+    code = (
+        "import sys\n"
+        "from decouple_services.cli.entry import main\n"
+        f"main(['scan', {str(root)!r}, '--cache-dir', {str(cache)!r}, '-q', '-o', '-'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('decouple_services')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = run.stdout.splitlines()[-1]
+    assert "decouple_services.resolve.calls" in loaded  # it resolved
+    for unused in (
+        "decouple_services.discover.services",
+        "decouple_services.discover.protos",
+        "decouple_services.detect.lowering",
+    ):
+        assert unused not in loaded, unused
 
 
 def test_an_edit_to_a_file_discovery_read_runs_it_again(
