@@ -161,11 +161,14 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     function, cls = _around(tree, call)
     reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
     reader.client(call)
-    # the call's own ``auth=``/``cookies=``, which the send does not carry either
+    # the call's own ``auth=``/``cookies=`` and the certificate it presents (``cert=``,
+    # a context given as ``verify=``), which the send does not carry either
     own = _Reader(tree, function, cls, "the call (line {line})", None, at_call=True)
     for keyword in call.keywords:
         if keyword.arg in ("auth", "cookies"):
             own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
+        elif keyword.arg in _PRESENTS:
+            own.presents(keyword.arg, keyword.value)
     problems = [*reader.problems, *own.problems]
     lost = [
         what
@@ -1048,6 +1051,27 @@ class _Reader:
             self.credential(value, f"`{name}=`", value)
         elif name == "params":
             self.query(value)
+        elif name in _PRESENTS:
+            self.presents(name, value)
+
+    def presents(self, name: str, value: ast.expr) -> None:
+        """A keyword of the request itself that says which certificate it presents:
+        ``cert=`` (requests', httpx's) is a client certificate, and ``verify=`` may be an
+        SSL context holding one (:meth:`_client_certificate`). The consumer's in-process
+        request presents none, so the callee's client authentication would refuse every
+        event."""
+        if self._own(value, name) or (isinstance(value, ast.Constant) and value.value is None):
+            return
+        if name == "cert":
+            self.problems.append(
+                f"{self._at(value)} presents the client certificate "
+                f"`cert={ast.unparse(value)}`, which the event does not carry"
+            )
+        elif self._client_certificate(value):
+            self.problems.append(
+                f"{self._at(value)} passes `{name}={ast.unparse(value)}`, an SSL context "
+                "that may hold a client certificate, which the event does not carry"
+            )
 
     def spread(self, name: str) -> None:
         """What the function writes into the dict it passes on as ``**name`` before its
@@ -1679,6 +1703,9 @@ QUERY_CREDENTIALS = frozenset({"key", "auth", "sig", "signature", "access_key", 
 #: HTTP packages: a name imported from one is a function or a class, not a session set up
 #: elsewhere (``from requests import post``).
 _HTTP = frozenset({"requests", "httpx", "aiohttp", "urllib3", "niquests", "urllib"})
+
+#: Keywords of a request that say which certificate it presents (:meth:`_Reader.presents`).
+_PRESENTS = frozenset({"cert", "verify"})
 
 #: The methods of a session or client that send a request.
 _VERBS = frozenset(

@@ -759,6 +759,50 @@ def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
     assert found.refusal is None, found.refusal
 
 
+#: A client certificate the call itself presents: requests' and httpx's ``cert=``, or
+#: an SSL context holding one given as the call's own ``verify=``. ``(module text, body)``.
+CALL_CERTIFICATES = {
+    "requests": ("", 'requests.post({url}, cert=("/etc/tls/c.crt", "/etc/tls/c.key"))\n'),
+    "settings": ("from . import config\n", "requests.post({url}, cert=config.CLIENT_CERT)\n"),
+    "session": (
+        "from . import config\n\nsession = requests.Session()\n",
+        "session.post({url}, timeout=5, cert=config.CLIENT_CERT)\n",
+    ),
+    "httpx": ("", 'httpx.post({url}, cert="/etc/tls/client.pem")\n'),
+    "verify_context": (_CLIENT_CONTEXT, "httpx.post({url}, verify=CTX)\n"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CALL_CERTIFICATES))
+def test_a_client_certificate_the_call_presents_refuses_it(shape: str) -> None:
+    above, body = CALL_CERTIFICATES[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert "client certificate" in found.refusal, found.refusal
+
+
+def test_the_call_s_certificate_refusal_names_the_keyword() -> None:
+    found = client_request(*_read(*reversed(CALL_CERTIFICATES["settings"])))
+    assert found.refusal is not None
+    assert "presents the client certificate `cert=config.CLIENT_CERT`" in found.refusal
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "cert=None",
+        "verify=False",
+        'verify="/etc/ssl/ca.pem"',
+        "verify=certifi.where()",
+        "verify=settings.CA_BUNDLE",
+    ],
+)
+def test_a_call_s_own_ca_bundle_or_no_certificate_is_read_as_harmless(given: str) -> None:
+    body = f"requests.post({{url}}, timeout=5, {given})\n"
+    found = client_request(*_read(body, "import certifi\nfrom django.conf import settings\n"))
+    assert found.refusal is None, found.refusal
+
+
 #: A module session another binding of which, at module level or under ``global`` in a
 #: function, is no known constructor: ``(module text, function body)``.
 REBOUND = {
