@@ -392,36 +392,39 @@ def _certificate_elsewhere(
     (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, whose client
     certificate the consumer's request does not present. The file's own chains are read
     with the call (:meth:`_Reader._client_certificate`)."""
-    given: list[tuple[str, ast.expr]] = []
+    given: list[tuple[str, str, ast.expr]] = []
     for path in dict.fromkeys(files):
         source = read(path)
         tree = _parse(source) if source is not None else None
         if tree is None:
             continue
         for node in ast.walk(tree):
+            # aiohttp's ``ssl=`` (``ssl_context=``), at the call or on its connector
             values = (
-                [k.value for k in node.keywords if k.arg == "verify"]
+                [(k.arg, k.value) for k in node.keywords if k.arg in _CONTEXT_KEYWORDS]
                 if isinstance(node, ast.Call)
                 else []
             )
             if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Attribute) and t.attr == "verify" for t in node.targets
             ):
-                values.append(node.value)
+                values.append(("verify", node.value))
             given += [
-                (path, v)
-                for v in values
-                if not isinstance(v, ast.Constant)
-                and not (isinstance(v, ast.Call) and _qualified(tree, v.func) == "certifi.where")
+                (path, k, v)
+                for k, v in values
+                if k is not None
+                and not isinstance(v, ast.Constant)
+                and not (isinstance(v, ast.Call) and _qualified(tree, v.func) in _NO_CERTIFICATE)
             ]
     if not given:
         return None
     for other in others():
         text = read(other)
         if text is not None and b"load_cert_chain" in text:
-            path, value = given[0]
+            path, keyword, value = given[0]
             return (
-                f"the call goes through `verify={ast.unparse(value)}` ({path}:{value.lineno}), "
+                f"the call goes through `{keyword}={ast.unparse(value)}` "
+                f"({path}:{value.lineno}), "
                 f"an SSL context that may hold the client certificate {other} loads, which "
                 "the event does not carry"
             )
@@ -1067,6 +1070,12 @@ class _Reader:
                 f"{self._at(value)} presents the client certificate "
                 f"`cert={ast.unparse(value)}`, which the event does not carry"
             )
+        elif name == "connector":
+            if not self._plain_transport(value, value, kinds=_CONNECTORS):
+                self.problems.append(
+                    f"{self._at(value)} passes `connector={ast.unparse(value)}`, which may "
+                    "present a client certificate and which the rewrite cannot see into"
+                )
         elif self._client_certificate(value):
             self.problems.append(
                 f"{self._at(value)} passes `{name}={ast.unparse(value)}`, an SSL context "
@@ -1499,6 +1508,8 @@ class _Reader:
                 self._retries(session, keyword.value)
             elif keyword.arg == "verify" and self._client_certificate(keyword.value):
                 self._certificate(session, keyword.value)
+            elif keyword.arg == "connector":
+                self._connector(session, keyword.value, value)
             elif keyword.arg not in _SETTINGS:
                 shown = f"{keyword.arg}=" if keyword.arg else f"**{ast.unparse(keyword.value)}"
                 self.problems.append(
@@ -1515,13 +1526,47 @@ class _Reader:
                 "cannot see into"
             )
 
-    def _plain_transport(self, value: ast.expr, at: ast.AST, depth: int = 0) -> bool:
+    def _connector(self, session: str, given: ast.expr, at: ast.AST) -> None:
+        """aiohttp's ``connector=``: its own ``TCPConnector`` with only the keywords of
+        :data:`_CONNECTORS` adds nothing; one given an SSL context that may hold a client
+        certificate (``TCPConnector(ssl=ctx)``) refuses, naming it, and any other
+        connector refuses too: it is not read."""
+        if (isinstance(given, ast.Constant) and given.value is None) or self._plain_transport(
+            given, at, kinds=_CONNECTORS
+        ):
+            return
+        context = next(
+            (
+                k
+                for k in (given.keywords if isinstance(given, ast.Call) else [])
+                if k.arg in ("ssl", "ssl_context") and self._client_certificate(k.value)
+            ),
+            None,
+        )
+        if context is not None and context.arg is not None:
+            self._certificate(session, context.value, context.arg)
+        else:
+            self.problems.append(
+                f"{self._at(given)} builds `{session}` with `connector={ast.unparse(given)}`, "
+                "which may present a client certificate and which the rewrite cannot see into"
+            )
+
+    def _plain_transport(
+        self,
+        value: ast.expr,
+        at: ast.AST,
+        depth: int = 0,
+        kinds: Mapping[str, tuple[int, frozenset[str]]] | None = None,
+    ) -> bool:
         """Whether ``value`` is one of the HTTP libraries' own transport adapters or retry
         policies (:data:`_TRANSPORTS`: ``HTTPAdapter(max_retries=Retry(total=3))``,
-        ``httpx.HTTPTransport(retries=3)``), built in place or bound, in the function or
-        module of ``at``, to one such constructor, with only the keywords that say how a
-        request is retried or pooled: those add nothing to what a request carries. A
-        subclass, another adapter or another keyword (``cert=``, ``proxy=``) does not."""
+        ``httpx.HTTPTransport(retries=3)``; or, ``kinds`` given, one of those), built in
+        place or bound, in the function or module of ``at``, to one such constructor, with
+        only the keywords that say how a request is retried or pooled: those add nothing
+        to what a request carries. A subclass, another adapter or another keyword
+        (``cert=``, ``proxy=``), or an SSL context that may hold a client certificate,
+        does not."""
+        kinds = _TRANSPORTS if kinds is None else kinds
         if depth > 3:
             return False
         if isinstance(value, ast.Name):
@@ -1535,11 +1580,11 @@ class _Reader:
             return (
                 len(values) == 1
                 and values[0] is not None
-                and self._plain_transport(values[0], at, depth + 1)
+                and self._plain_transport(values[0], at, depth + 1, kinds)
             )
         if not isinstance(value, ast.Call):
             return False
-        known = _TRANSPORTS.get(_qualified(self.tree, value.func))
+        known = kinds.get(_qualified(self.tree, value.func))
         if known is None:
             return False
         positional, keywords = known
@@ -1548,7 +1593,9 @@ class _Reader:
         for keyword in value.keywords:
             if keyword.arg not in keywords:
                 return False
-            if keyword.arg == "verify" and self._client_certificate(keyword.value):
+            if keyword.arg in ("verify", "ssl", "ssl_context") and self._client_certificate(
+                keyword.value
+            ):
                 return False
             if keyword.arg == "max_retries" and not (
                 isinstance(keyword.value, ast.Constant)
@@ -1570,7 +1617,8 @@ class _Reader:
         if isinstance(verify, ast.Constant):
             return False
         if isinstance(verify, ast.Call):
-            if _qualified(self.tree, verify.func) == "certifi.where":
+            # a CA bundle's path; aiohttp's pin of the server's certificate
+            if _qualified(self.tree, verify.func) in _NO_CERTIFICATE:
                 return False
             if any(k.arg in ("cert", "certfile") for k in verify.keywords):
                 return True
@@ -1579,9 +1627,9 @@ class _Reader:
             for node in ast.walk(self.tree)
         )
 
-    def _certificate(self, session: str, verify: ast.expr) -> None:
+    def _certificate(self, session: str, verify: ast.expr, keyword: str = "verify") -> None:
         self.problems.append(
-            f"{self._at(verify)} gives `{session}` `verify={ast.unparse(verify)}`, an SSL "
+            f"{self._at(verify)} gives `{session}` `{keyword}={ast.unparse(verify)}`, an SSL "
             "context that may hold a client certificate, which the event does not carry"
         )
 
@@ -1704,8 +1752,14 @@ QUERY_CREDENTIALS = frozenset({"key", "auth", "sig", "signature", "access_key", 
 #: elsewhere (``from requests import post``).
 _HTTP = frozenset({"requests", "httpx", "aiohttp", "urllib3", "niquests", "urllib"})
 
-#: Keywords of a request that say which certificate it presents (:meth:`_Reader.presents`).
-_PRESENTS = frozenset({"cert", "verify"})
+#: Keywords of a request that say which certificate it presents (:meth:`_Reader.presents`):
+#: aiohttp's ``ssl=`` (``ssl_context=`` before 3.0) is its ``verify=``, and a request of
+#: ``aiohttp.request(...)`` may bring its own ``connector=``.
+_PRESENTS = frozenset({"cert", "verify", "ssl", "ssl_context", "connector"})
+
+#: Keywords that give a request an SSL context: httpx's ``verify=``, aiohttp's ``ssl=``
+#: (``ssl_context=`` before 3.0).
+_CONTEXT_KEYWORDS = frozenset({"verify", "ssl", "ssl_context"})
 
 #: The methods of a session or client that send a request.
 _VERBS = frozenset(
@@ -1923,6 +1977,45 @@ _TRANSPORTS: dict[str, tuple[int, frozenset[str]]] = {
     "httpx.AsyncHTTPTransport": _HTTPX_TRANSPORT,
 }
 
+#: aiohttp's own connector, with the keywords that say only how connections are pooled,
+#: resolved and checked: its ``ssl=`` (``ssl_context=``) is read as ``verify=`` is. A
+#: ``resolver=``, a ``socket_factory=`` or another connector is not read.
+_AIOHTTP_CONNECTOR = (
+    0,
+    frozenset(
+        {
+            "ssl",
+            "ssl_context",
+            "verify_ssl",
+            "fingerprint",
+            "limit",
+            "limit_per_host",
+            "ttl_dns_cache",
+            "use_dns_cache",
+            "force_close",
+            "enable_cleanup_closed",
+            "keepalive_timeout",
+            "family",
+            "local_addr",
+            "happy_eyeballs_delay",
+            "interleave",
+            "timeout_ceil_threshold",
+            "ssl_shutdown_timeout",
+            "loop",
+        }
+    ),
+)
+_CONNECTORS: dict[str, tuple[int, frozenset[str]]] = {
+    "aiohttp.TCPConnector": _AIOHTTP_CONNECTOR,
+    "aiohttp.connector.TCPConnector": _AIOHTTP_CONNECTOR,
+}
+
+#: Calls whose answer, given as ``verify=``/``ssl=``, holds no client certificate: a CA
+#: bundle's path, aiohttp's pin of the server's certificate.
+_NO_CERTIFICATE = frozenset(
+    {"certifi.where", "aiohttp.Fingerprint", "aiohttp.client_reqrep.Fingerprint"}
+)
+
 #: Functions that take a session without changing what it sends.
 _LOOKS = frozenset(
     {"isinstance", "len", "id", "repr", "str", "type", "print", "hash", "callable", "bool"}
@@ -2048,8 +2141,7 @@ _SETTINGS = frozenset(
         "trust_env",
         "max_redirects",
         "default_encoding",
-        # aiohttp
-        "connector",
+        # aiohttp (``connector=`` is read: :data:`_CONNECTORS`)
         "connector_owner",
         "loop",
         "conn_timeout",

@@ -803,6 +803,77 @@ def test_a_call_s_own_ca_bundle_or_no_certificate_is_read_as_harmless(given: str
     assert found.refusal is None, found.refusal
 
 
+_AIOHTTP_CONTEXT = "import aiohttp\n" + _CLIENT_CONTEXT
+
+#: aiohttp's client certificate: an SSL context holding one, given to its connector or as
+#: the call's ``ssl=``; a connector the rewrite does not read. ``(module text, body)``.
+AIOHTTP_CERTIFICATES = {
+    "connector": (
+        _AIOHTTP_CONTEXT,
+        """\
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=CTX)) as s:
+            s.post({url})
+        """,
+    ),
+    "connector_bound": (
+        _AIOHTTP_CONTEXT + "CONNECTOR = aiohttp.TCPConnector(limit=10, ssl_context=CTX)\n",
+        """\
+        async with aiohttp.ClientSession(connector=CONNECTOR) as s:
+            s.post({url})
+        """,
+    ),
+    "call": (
+        _AIOHTTP_CONTEXT,
+        """\
+        async with aiohttp.ClientSession() as s:
+            s.post({url}, ssl=CTX)
+        """,
+    ),
+    "other_connector": (
+        "import aiohttp\n",
+        """\
+        async with aiohttp.ClientSession(connector=make_connector()) as s:
+            s.post({url})
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(AIOHTTP_CERTIFICATES))
+def test_an_aiohttp_client_certificate_or_unread_connector_refuses_the_call(shape: str) -> None:
+    above, body = AIOHTTP_CERTIFICATES[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+
+
+def test_the_aiohttp_certificate_refusal_names_the_connector_s_context() -> None:
+    found = client_request(*_read(*reversed(AIOHTTP_CERTIFICATES["connector"])))
+    assert found.refusal is not None
+    assert "gives `s` `ssl=CTX`, an SSL context that may hold a client certificate" in (
+        found.refusal
+    )
+
+
+@pytest.mark.parametrize(
+    ("connector", "ssl"),
+    [
+        ("aiohttp.TCPConnector(limit=10, ttl_dns_cache=300)", "False"),
+        ("aiohttp.TCPConnector(ssl=False, force_close=True)", "True"),
+        ("aiohttp.TCPConnector(ssl=ssl.create_default_context())", "None"),
+        ("None", 'aiohttp.Fingerprint(b"0" * 32)'),
+    ],
+)
+def test_an_aiohttp_connector_or_ssl_without_a_certificate_is_read(
+    connector: str, ssl: str
+) -> None:
+    body = f"""\
+        async with aiohttp.ClientSession(connector={connector}) as s:
+            s.post({{url}}, ssl={ssl})
+        """
+    found = client_request(*_read(body, "import ssl\n\nimport aiohttp\n"))
+    assert found.refusal is None, found.refusal
+
+
 #: A module session another binding of which, at module level or under ``global`` in a
 #: function, is no known constructor: ``(module text, function body)``.
 REBOUND = {
@@ -1178,19 +1249,23 @@ def test_a_module_session_another_module_only_sends_through_is_read(
     assert len(migrated) == 1, reasons
 
 
-def _plan_with_tls(root: Path, verify: str, tls: str) -> tuple[list[str], list[str]]:
+def _plan_with_tls(
+    root: Path, verify: str, tls: str, client: str = "httpx.Client(verify={verify})"
+) -> tuple[list[str], list[str]]:
     """``(migrated site ids, refusal reasons)`` of a send through an httpx client given
-    ``verify=<verify>`` in ``views/admin.py``, with ``frontend/tls.py`` holding ``tls``."""
+    ``verify=<verify>`` (or ``client``) in ``views/admin.py``, with ``frontend/tls.py``
+    holding ``tls``."""
     files = {
         **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
         "frontend/frontend/__init__.py": "",
         "frontend/frontend/views/__init__.py": "",
         "frontend/frontend/views/admin.py": f"""\
+            import aiohttp
             import httpx
 
             from ..tls import TLS_CTX, make_ctx
 
-            client = httpx.Client(verify={verify})
+            client = {client.format(verify=verify)}
 
 
             def deactivate_user(user_id):
@@ -1220,6 +1295,22 @@ TLS_CTX = ssl.create_default_context()
 def make_ctx():
     return TLS_CTX
 """
+
+
+def test_an_aiohttp_context_from_a_module_that_loads_a_client_certificate_refuses(
+    tmp_path: Path,
+) -> None:
+    load = 'TLS_CTX.load_cert_chain("/etc/client.pem")'
+    migrated, reasons = _plan_with_tls(
+        tmp_path,
+        "TLS_CTX",
+        _TLS.format(load=load),
+        client="aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl={verify}))",
+    )
+    assert migrated == []
+    assert any(
+        "`ssl=TLS_CTX`" in r and "may hold the client certificate frontend/" in r for r in reasons
+    ), reasons
 
 
 @pytest.mark.parametrize("verify", ["TLS_CTX", "make_ctx()"])
