@@ -100,17 +100,13 @@ def helper_request(
     unread = _package_session(site, read)
     if unread is None and others is not None:
         unread = _changed_elsewhere(site, read, others)
-    if unread is None and others is not None:
-        files = [site.file, *(path for _, path, _ in _chain(site, wrappers))]
-        unread = _certificate_elsewhere(files, read, others)
     if unread is not None:
-        return HelperRequest(
-            f"{unread}: the send carries only what the call names, and the consumer's "
-            "request would go to the callee without what its session adds, which the "
-            "callee would refuse for every event"
-        )
+        return _unread(unread)
     problems: list[str] = []
     notes: list[str] = []
+    # the SSL contexts the request is given (``verify=``, ``ssl=``), at the call and in
+    # each helper, which another file may load a client certificate into
+    contexts = _site_contexts(site, read)
     passed = _passed(site, read)
     # who calls the helper being read: the call site, then each helper in turn
     caller = _site_caller(site, read)
@@ -134,7 +130,12 @@ def helper_request(
             reader.request(call)
         problems.extend(reader.problems)
         notes.extend(reader.notes)
+        contexts.extend(_Context(path, tree, k, v) for k, v in reader.contexts)
         caller = _Caller(tree, function, cls, where, given, False, (), caller, line, submodule)
+    if others is not None:
+        unread = _certificate_elsewhere(contexts, read, others)
+        if unread is not None:
+            return _unread(unread)
     unique = list(dict.fromkeys(problems))
     if unique:
         return HelperRequest(
@@ -145,6 +146,14 @@ def helper_request(
             tuple(dict.fromkeys(notes)),
         )
     return HelperRequest(None, tuple(dict.fromkeys(notes)))
+
+
+def _unread(reason: str) -> HelperRequest:
+    return HelperRequest(
+        f"{reason}: the send carries only what the call names, and the consumer's "
+        "request would go to the callee without what its session adds, which the "
+        "callee would refuse for every event"
+    )
 
 
 def client_request(source: bytes, line: int, column: int) -> HelperRequest:
@@ -158,17 +167,7 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     call = next((c for c in calls if c.col_offset == column), None)
     if call is None:
         return HelperRequest()
-    function, cls = _around(tree, call)
-    reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
-    reader.client(call)
-    # the call's own ``auth=``/``cookies=`` and the certificate it presents (``cert=``,
-    # a context given as ``verify=``), which the send does not carry either
-    own = _Reader(tree, function, cls, "the call (line {line})", None, at_call=True)
-    for keyword in call.keywords:
-        if keyword.arg in ("auth", "cookies"):
-            own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
-        elif keyword.arg in _PRESENTS:
-            own.presents(keyword.arg, keyword.value)
+    reader, own = _read_call(tree, call)
     problems = [*reader.problems, *own.problems]
     lost = [
         what
@@ -183,6 +182,48 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
         tuple(dict.fromkeys([*own.notes, *reader.notes])),
         " and ".join(lost) or "what its session adds",
     )
+
+
+def _read_call(tree: ast.Module, call: ast.Call) -> tuple[_Reader, _Reader]:
+    """The readers of what the session or client ``call`` is made on adds, and of the
+    call's own keywords the send does not carry."""
+    function, cls = _around(tree, call)
+    reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
+    reader.client(call)
+    # the call's own ``auth=``/``cookies=`` and the certificate it presents (``cert=``,
+    # a context given as ``verify=``), which the send does not carry either
+    own = _Reader(tree, function, cls, "the call (line {line})", None, at_call=True)
+    for keyword in call.keywords:
+        if keyword.arg in ("auth", "cookies"):
+            own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
+        elif keyword.arg in _PRESENTS:
+            own.presents(keyword.arg, keyword.value)
+    return reader, own
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """An SSL context a request is given (``verify=ctx``, ``ssl=TLS_CTX``), and the file
+    it is given in."""
+
+    path: str
+    tree: ast.Module
+    keyword: str
+    value: ast.expr
+
+
+def _site_contexts(site: CallSite, read: ReadFile) -> list[_Context]:
+    """The SSL contexts the site's call is given: its own keywords, and its session's or
+    client's (its constructor, transport, connector, ``s.verify = ...``)."""
+    found = _site_call(site, read)
+    if found is None:
+        return []
+    tree, call = found
+    return [
+        _Context(site.file, tree, k, v)
+        for reader in _read_call(tree, call)
+        for k, v in reader.contexts
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,50 +425,173 @@ def _changed_elsewhere(
 
 
 def _certificate_elsewhere(
-    files: Sequence[str], read: ReadFile, others: Callable[[], Sequence[str]]
+    contexts: Sequence[_Context], read: ReadFile, others: Callable[[], Sequence[str]]
 ) -> str | None:
-    """Why a ``verify=`` of the call's file or its helpers' cannot be read as harmless
-    when it holds no constant, no ``certifi.where()``: another file of the service loads
-    a certificate chain (``CTX.load_cert_chain(...)``), and the context it is given
-    (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, whose client
-    certificate the consumer's request does not present. The file's own chains are read
-    with the call (:meth:`_Reader._client_certificate`)."""
-    given: list[tuple[str, str, ast.expr]] = []
-    for path in dict.fromkeys(files):
-        source = read(path)
-        tree = _parse(source) if source is not None else None
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            # aiohttp's ``ssl=`` (``ssl_context=``), at the call or on its connector
-            values = (
-                [(k.arg, k.value) for k in node.keywords if k.arg in _CONTEXT_KEYWORDS]
-                if isinstance(node, ast.Call)
-                else []
-            )
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Attribute) and t.attr == "verify" for t in node.targets
-            ):
-                values.append(("verify", node.value))
-            given += [
-                (path, k, v)
-                for k, v in values
-                if k is not None
-                and not isinstance(v, ast.Constant)
-                and not (isinstance(v, ast.Call) and _qualified(tree, v.func) in _NO_CERTIFICATE)
-            ]
+    """Why an SSL context the request is given (``verify=``, aiohttp's ``ssl=``, at the
+    call, on its client or in a helper) cannot be read as harmless: a file of the service
+    loads a client certificate chain (:func:`_client_chain`), and the context
+    (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, which the consumer's
+    request does not present. A value that is text (a CA bundle's path, from the
+    environment or a settings module: :func:`_may_be_context`) is no context; a call
+    given none is not asked."""
+    given = [c for c in contexts if _may_be_context(c.value, c.tree, c.path, read)]
     if not given:
         return None
     for other in others():
         text = read(other)
-        if text is not None and b"load_cert_chain" in text:
-            path, keyword, value = given[0]
+        if text is None or b"load_cert_chain" not in text:
+            continue
+        tree = _parse(text)
+        chain = _client_chain(tree) if tree is not None else None
+        if chain is not None:
+            first = given[0]
             return (
-                f"the call goes through `{keyword}={ast.unparse(value)}` "
-                f"({path}:{value.lineno}), "
-                f"an SSL context that may hold the client certificate {other} loads, which "
-                "the event does not carry"
+                f"the call goes through `{first.keyword}={ast.unparse(first.value)}` "
+                f"({first.path}:{first.value.lineno}), an SSL context that may hold the "
+                f"client certificate {other} loads (line {chain.lineno}), which the event "
+                "does not carry"
             )
+    return None
+
+
+#: Calls whose answer is text, not an SSL context: a CA bundle's path.
+_TEXT_CALLS = frozenset(
+    {
+        "os.getenv",
+        "os.environ.get",
+        "str",
+        "os.path.join",
+        "pathlib.Path",
+        "Path",
+        "certifi.where",
+        "aiohttp.Fingerprint",
+        "aiohttp.client_reqrep.Fingerprint",
+    }
+)
+
+
+def _may_be_context(
+    value: ast.expr, tree: ast.Module, path: str, read: ReadFile, depth: int = 0
+) -> bool:
+    """Whether ``value``, given as ``verify=``/``ssl=`` in ``tree`` (the file at
+    ``path``), may be an SSL context: not a constant, text (an f-string, ``os.environ[...]``,
+    ``os.getenv(...)``), a Django setting, nor a name every binding of which is text,
+    followed into the module of the project it is imported from (``config.CA_BUNDLE``,
+    ``from ..config import CA_BUNDLE``)."""
+    if depth > 3:
+        return True
+    if isinstance(value, ast.Constant | ast.JoinedStr | ast.BinOp):
+        return False
+    if isinstance(value, ast.Subscript):
+        return ast.unparse(value.value) != "os.environ"
+    if isinstance(value, ast.Call):
+        return _qualified(tree, value.func) not in _TEXT_CALLS
+    if isinstance(value, ast.Name):
+        bound = _bound(tree, value.id)
+        if bound:
+            return any(v is None or _may_be_context(v, tree, path, read, depth + 1) for v in bound)
+        imported = _imported_from(tree, value.id, path, read)
+        if imported is None:
+            return True
+        other, name = imported
+        return _may_be_context(ast.Name(id=name, ctx=ast.Load()), *other, read, depth + 1)
+    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+        owner = value.value.id
+        if _qualified(tree, value.value) == "django.conf.settings":
+            return False  # a setting: Django's hold text
+        imported = _imported_from(tree, owner, path, read, module=True)
+        if imported is None:
+            return True
+        other, _ = imported
+        return _may_be_context(ast.Name(id=value.attr, ctx=ast.Load()), *other, read, depth + 1)
+    return True
+
+
+def _imported_from(
+    tree: ast.Module, name: str, path: str, read: ReadFile, *, module: bool = False
+) -> tuple[tuple[ast.Module, str], str] | None:
+    """``((tree, path) of the module of the project, the name there)`` that ``name`` is
+    imported from (``from ..tls import TLS_CTX``); with ``module``, the module ``name``
+    itself is (``from .. import config``, ``import config``). ``None``: not imported, or
+    not from a file of the project."""
+    find = module_file(path, read)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name) != name:
+                    continue
+                if module:
+                    dotted = f"{node.module}.{alias.name}" if node.module else alias.name
+                    found = find(dotted, node.level)
+                    target = alias.name
+                else:
+                    found = find(node.module or "", node.level)
+                    target = alias.name
+                if found is not None:
+                    other = _parse(found[1])
+                    if other is not None:
+                        return (other, found[0]), target
+        elif isinstance(node, ast.Import) and module:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    found = find(alias.name, 0)
+                    if found is not None:
+                        other = _parse(found[1])
+                        if other is not None:
+                            return (other, found[0]), alias.name
+    return None
+
+
+#: What makes an SSL context a server's: built for ``ssl.Purpose.CLIENT_AUTH`` (to
+#: authenticate the clients that connect) or for ``ssl.PROTOCOL_TLS_SERVER``.
+_SERVER_SIDE = frozenset({"CLIENT_AUTH", "PROTOCOL_TLS_SERVER"})
+
+#: Calls that serve with the SSL context they are given (``app.run(ssl_context=ctx)``,
+#: ``web.run_app(app, ssl_context=ctx)``, ``loop.create_server(..., ssl=ctx)``).
+_SERVES = frozenset(
+    {"run", "run_simple", "run_app", "TCPSite", "serve", "create_server", "start_server"}
+)
+
+
+def _client_chain(tree: ast.Module) -> ast.Call | None:
+    """The first ``ctx.load_cert_chain(...)`` in ``tree`` that may give a client its
+    certificate: not one into a server's context (built for ``Purpose.CLIENT_AUTH`` or
+    ``PROTOCOL_TLS_SERVER``, handed to a server's ``run(ssl_context=...)``, or wrapping
+    a socket with ``server_side=True``), whose certificate is the server's own."""
+    made: dict[str, list[bool]] = {}
+    served: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            server = isinstance(node.value, ast.Call) and any(
+                ast.unparse(a).rpartition(".")[2] in _SERVER_SIDE
+                for a in [*node.value.args, *(k.value for k in node.value.keywords)]
+            )
+            for target in targets:
+                made.setdefault(ast.unparse(target), []).append(server)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else ast.unparse(func)
+            if name in _SERVES:
+                served.update(
+                    ast.unparse(k.value) for k in node.keywords if k.arg in _CONTEXT_KEYWORDS
+                )
+            if isinstance(func, ast.Attribute) and any(
+                k.arg == "server_side"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is True
+                for k in node.keywords
+            ):
+                served.add(ast.unparse(func.value))
+    servers = served | {n for n, kinds in made.items() if kinds and all(kinds)}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load_cert_chain"
+            and ast.unparse(node.func.value) not in servers
+        ):
+            return node
     return None
 
 
@@ -711,6 +875,9 @@ class _Reader:
         self.submodule = submodule
         self.problems: list[str] = []
         self.notes: list[str] = []
+        #: The SSL contexts the requests read are given, with their keyword
+        #: (``("verify", ctx)``): another file may load a client certificate into one.
+        self.contexts: list[tuple[str, ast.expr]] = []
 
     def _own(self, value: ast.expr, keyword: str) -> bool:
         """Whether ``value`` is the call site's own ``keyword=``, passed on untouched: a
@@ -1076,7 +1243,7 @@ class _Reader:
                     f"{self._at(value)} passes `connector={ast.unparse(value)}`, which may "
                     "present a client certificate and which the rewrite cannot see into"
                 )
-        elif self._client_certificate(value):
+        elif self._client_certificate(value, name):
             self.problems.append(
                 f"{self._at(value)} passes `{name}={ast.unparse(value)}`, an SSL context "
                 "that may hold a client certificate, which the event does not carry"
@@ -1539,7 +1706,7 @@ class _Reader:
             (
                 k
                 for k in (given.keywords if isinstance(given, ast.Call) else [])
-                if k.arg in ("ssl", "ssl_context") and self._client_certificate(k.value)
+                if k.arg in ("ssl", "ssl_context") and self._client_certificate(k.value, k.arg)
             ),
             None,
         )
@@ -1593,8 +1760,8 @@ class _Reader:
         for keyword in value.keywords:
             if keyword.arg not in keywords:
                 return False
-            if keyword.arg in ("verify", "ssl", "ssl_context") and self._client_certificate(
-                keyword.value
+            if keyword.arg in _CONTEXT_KEYWORDS and self._client_certificate(
+                keyword.value, keyword.arg
             ):
                 return False
             if keyword.arg == "max_retries" and not (
@@ -1608,12 +1775,13 @@ class _Reader:
             isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
         )
 
-    def _client_certificate(self, verify: ast.expr) -> bool:
+    def _client_certificate(self, verify: ast.expr, keyword: str = "verify") -> bool:
         """Whether ``verify=`` may hold a client certificate: an SSL context is how httpx
         takes one (``cert=`` is deprecated for it), and the consumer's in-process request
         presents none. A constant or ``certifi.where()`` (a CA bundle) holds none; a
-        context holds one when it is built with ``cert=`` or the file loads a chain into
-        one (``ctx.load_cert_chain(...)``)."""
+        context holds one when it is built with ``cert=`` or the file loads a client's
+        chain into one (``ctx.load_cert_chain(...)``, :func:`_client_chain`). Any other
+        value is kept in :attr:`contexts`: another file may load a chain into it."""
         if isinstance(verify, ast.Constant):
             return False
         if isinstance(verify, ast.Call):
@@ -1622,10 +1790,8 @@ class _Reader:
                 return False
             if any(k.arg in ("cert", "certfile") for k in verify.keywords):
                 return True
-        return any(
-            isinstance(node, ast.Attribute) and node.attr == "load_cert_chain"
-            for node in ast.walk(self.tree)
-        )
+        self.contexts.append((keyword, verify))
+        return _client_chain(self.tree) is not None
 
     def _certificate(self, session: str, verify: ast.expr, keyword: str = "verify") -> None:
         self.problems.append(

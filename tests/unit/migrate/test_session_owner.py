@@ -1260,9 +1260,12 @@ def _plan_with_tls(
         "frontend/frontend/__init__.py": "",
         "frontend/frontend/views/__init__.py": "",
         "frontend/frontend/views/admin.py": f"""\
+            import os
+
             import aiohttp
             import httpx
 
+            from .. import config
             from ..tls import TLS_CTX, make_ctx
 
             client = {client.format(verify=verify)}
@@ -1272,6 +1275,7 @@ def _plan_with_tls(
                 client.post(f"http://users/api/users/{{user_id}}/deactivate/")
             """,
         "frontend/frontend/tls.py": tls,
+        "frontend/frontend/config.py": CONFIG,
     }
     for name, text in files.items():
         path = root / name
@@ -1284,6 +1288,13 @@ def _plan_with_tls(
     reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
     return [p.site.id for p in plan.plan.sites], reasons
 
+
+CONFIG = """\
+import os
+
+CA_BUNDLE = os.environ.get("CA_BUNDLE", "/etc/ssl/ca.pem")
+CLIENT_CTX = make_context()
+"""
 
 _TLS = """\
 import ssl
@@ -1329,3 +1340,72 @@ def test_a_context_from_a_module_that_loads_a_client_certificate_refuses(
 def test_a_context_where_no_module_loads_a_certificate_is_read(tmp_path: Path) -> None:
     migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", _TLS.format(load=""))
     assert len(migrated) == 1, reasons
+
+
+#: A chain loaded for a server, not a client: the server's own certificate, which no
+#: request presents.
+SERVER_CHAINS = {
+    "client_auth_purpose": (
+        "SERVER = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\n"
+        'SERVER.load_cert_chain("dev/server.crt", "dev/server.key")'
+    ),
+    "tls_server_protocol": (
+        "SERVER = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+        'SERVER.load_cert_chain("dev/server.crt", "dev/server.key")'
+    ),
+    "handed_to_a_server_run": (
+        "def serve(app):\n"
+        "    ctx = ssl.create_default_context()\n"
+        '    ctx.load_cert_chain("dev/server.crt", "dev/server.key")\n'
+        "    app.run(ssl_context=ctx)"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SERVER_CHAINS))
+def test_a_server_s_own_certificate_elsewhere_is_no_client_s(tmp_path: Path, shape: str) -> None:
+    migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", _TLS.format(load=SERVER_CHAINS[shape]))
+    assert len(migrated) == 1, reasons
+
+
+_CLIENT_LOAD = 'TLS_CTX.load_cert_chain("/etc/client.pem")'
+
+
+@pytest.mark.parametrize(
+    "verify", ["config.CA_BUNDLE", 'os.environ["CA_BUNDLE"]', 'f"{config.CA_DIR}/ca.pem"']
+)
+def test_a_ca_bundle_s_path_is_no_context_a_client_certificate_elsewhere_is_in(
+    tmp_path: Path, verify: str
+) -> None:
+    migrated, reasons = _plan_with_tls(tmp_path, verify, _TLS.format(load=_CLIENT_LOAD))
+    assert len(migrated) == 1, reasons
+
+
+def test_a_setting_that_may_be_a_context_still_refuses(tmp_path: Path) -> None:
+    migrated, reasons = _plan_with_tls(
+        tmp_path, "config.CLIENT_CTX", _TLS.format(load=_CLIENT_LOAD)
+    )
+    assert migrated == []
+    assert any("`verify=config.CLIENT_CTX`" in r for r in reasons), reasons
+
+
+def test_a_call_given_no_context_is_not_refused_for_another_function_s(tmp_path: Path) -> None:
+    """Another function of the file checks another host against the context: the call
+    itself is given none."""
+    client = (
+        "httpx.Client(timeout=5)\n\n\n"
+        "            def _idp_client():\n"
+        "                return httpx.Client(verify=TLS_CTX)"
+    )
+    migrated, reasons = _plan_with_tls(tmp_path, "", _TLS.format(load=_CLIENT_LOAD), client=client)
+    assert len(migrated) == 1, reasons
+
+
+def test_a_server_s_chain_in_the_call_s_file_is_no_client_certificate() -> None:
+    above = (
+        "import ssl\n\nSERVER = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\n"
+        'SERVER.load_cert_chain("dev/server.crt")\nCTX = ssl.create_default_context()\n'
+    )
+    body = "with httpx.Client(verify=CTX) as c:\n    c.post({url})\n"
+    found = client_request(*_read(body, above))
+    assert found.refusal is None, found.refusal
