@@ -439,7 +439,7 @@ def _certificate_elsewhere(
         return None
     for other in others():
         text = read(other)
-        if text is None or b"load_cert_chain" not in text:
+        if text is None or not any(m in text for m in (b"load_cert_chain", b"cert=", b"certfile=")):
             continue
         tree = _parse(text)
         chain = _client_chain(tree) if tree is not None else None
@@ -555,9 +555,11 @@ _SERVES = frozenset(
 
 def _client_chain(tree: ast.Module) -> ast.Call | None:
     """The first ``ctx.load_cert_chain(...)`` in ``tree`` that may give a client its
-    certificate: not one into a server's context (built for ``Purpose.CLIENT_AUTH`` or
-    ``PROTOCOL_TLS_SERVER``, handed to a server's ``run(ssl_context=...)``, or wrapping
-    a socket with ``server_side=True``), whose certificate is the server's own."""
+    certificate, or context built with one (``httpx.create_ssl_context(cert=...)``, any
+    call given ``cert=``/``certfile=`` but a request's own): not one into a server's
+    context (built for ``Purpose.CLIENT_AUTH`` or ``PROTOCOL_TLS_SERVER``, handed to a
+    server's ``run(ssl_context=...)``, or wrapping a socket with ``server_side=True``),
+    whose certificate is the server's own."""
     made: dict[str, list[bool]] = {}
     served: set[str] = set()
     for node in ast.walk(tree):
@@ -585,11 +587,20 @@ def _client_chain(tree: ast.Module) -> ast.Call | None:
                 served.add(ast.unparse(func.value))
     servers = served | {n for n, kinds in made.items() if kinds and all(kinds)}
     for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "load_cert_chain":
+            if ast.unparse(func.value) not in servers:
+                return node
+            continue
+        name = func.attr if isinstance(func, ast.Attribute) else ast.unparse(func)
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "load_cert_chain"
-            and ast.unparse(node.func.value) not in servers
+            any(k.arg in ("cert", "certfile") for k in node.keywords)
+            # a request's own certificate is read with that request
+            and name not in _VERBS
+            and name not in _SERVES
+            and not any(k.arg == "server_side" for k in node.keywords)
         ):
             return node
     return None

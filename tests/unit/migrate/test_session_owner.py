@@ -1409,3 +1409,33 @@ def test_a_server_s_chain_in_the_call_s_file_is_no_client_certificate() -> None:
     body = "with httpx.Client(verify=CTX) as c:\n    c.post({url})\n"
     found = client_request(*_read(body, above))
     assert found.refusal is None, found.refusal
+
+
+_HTTPX_TLS = """\
+import httpx
+
+TLS_CTX = httpx.create_ssl_context({given})
+
+
+def make_ctx():
+    return TLS_CTX
+"""
+
+
+@pytest.mark.parametrize("verify", ["TLS_CTX", "make_ctx()"])
+def test_a_context_another_module_builds_with_a_client_certificate_refuses(
+    tmp_path: Path, verify: str
+) -> None:
+    tls = _HTTPX_TLS.format(given='cert=("/etc/tls/client.crt", "/etc/tls/client.key")')
+    migrated, reasons = _plan_with_tls(tmp_path, verify, tls)
+    assert migrated == []
+    assert any(
+        f"`verify={verify}`" in r and "client certificate frontend/frontend/tls.py" in r
+        for r in reasons
+    ), reasons
+
+
+def test_a_context_another_module_builds_without_a_certificate_is_read(tmp_path: Path) -> None:
+    tls = _HTTPX_TLS.format(given='verify="/etc/ssl/ca.pem"')
+    migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", tls)
+    assert len(migrated) == 1, reasons
