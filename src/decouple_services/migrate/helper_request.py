@@ -172,7 +172,8 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     lost = [
         what
         for what, found in (
-            ("the credential the call gives", own.problems),
+            ("the client certificate the call presents", own.presented),
+            ("the credential the call gives", len(own.problems) > own.presented),
             ("what its session adds", reader.problems),
         )
         if found
@@ -889,6 +890,8 @@ class _Reader:
         #: The SSL contexts the requests read are given, with their keyword
         #: (``("verify", ctx)``): another file may load a client certificate into one.
         self.contexts: list[tuple[str, ast.expr]] = []
+        #: How many of :attr:`problems` are a certificate the request presents.
+        self.presented = 0
 
     def _own(self, value: ast.expr, keyword: str) -> bool:
         """Whether ``value`` is the call site's own ``keyword=``, passed on untouched: a
@@ -1243,6 +1246,11 @@ class _Reader:
         event."""
         if self._own(value, name) or (isinstance(value, ast.Constant) and value.value is None):
             return
+        before = len(self.problems)
+        self._presents(name, value)
+        self.presented += len(self.problems) - before
+
+    def _presents(self, name: str, value: ast.expr) -> None:
         if name == "cert":
             self.problems.append(
                 f"{self._at(value)} presents the client certificate "

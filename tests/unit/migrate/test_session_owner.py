@@ -785,6 +785,7 @@ def test_the_call_s_certificate_refusal_names_the_keyword() -> None:
     found = client_request(*_read(*reversed(CALL_CERTIFICATES["settings"])))
     assert found.refusal is not None
     assert "presents the client certificate `cert=config.CLIENT_CERT`" in found.refusal
+    assert found.lost == "the client certificate the call presents"
 
 
 @pytest.mark.parametrize(
