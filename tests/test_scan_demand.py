@@ -114,6 +114,29 @@ def test_a_client_object_and_a_setting_from_unparsed_modules_are_asked_for(tmp_p
     assert site["endpoint"] == "POST /orders"
 
 
+def test_a_client_an_exit_stack_enters_in_an_unparsed_module_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    """``session = _stack.enter_context(requests.Session())`` is the session: the file
+    using it, which names no client library, is parsed as it is for a plain session."""
+    tree = {
+        **TREE,
+        "shop/app/http.py": """\
+            import contextlib
+            import requests
+            _stack = contextlib.ExitStack()
+            session = _stack.enter_context(requests.Session())
+            """,
+    }
+    root = write(tmp_path / "repo", tree)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    assert site["file"] == "shop/app/orders.py"
+    assert site["client"] == "requests.Session"
+    assert site["endpoint"] == "POST /orders"
+
+
 def test_files_nothing_asks_for_are_not_parsed(tmp_path: Path) -> None:
     # plain.py mentions settings (the everything-parsed prefilter takes it) and has a
     # syntax error: reported only when it is parsed

@@ -57,6 +57,14 @@ ENV_READERS: dict[str, tuple[int | None, str]] = {
 _ENVIRONS_METHODS = frozenset({"str", "url", "__call__", "get_value", "int"})
 _URLJOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "yarl.URL.join"})
 _URLUNPARSE = frozenset({"urllib.parse.urlunparse", "urllib.parse.urlunsplit"})
+#: Context managers whose ``with ... as`` target is the one object they are given:
+#: ``closing(x)`` and ``aclosing(x)`` enter as ``x`` (and close it on exit),
+#: ``nullcontext(x)`` enters as ``x``.
+ENTERED_AS_GIVEN = frozenset(
+    {"contextlib.closing", "contextlib.aclosing", "contextlib.nullcontext"}
+)
+#: An ``ExitStack``'s methods that enter a context manager and return what it enters as.
+ENTER_METHODS = frozenset({"enter_context", "enter_async_context"})
 
 
 def _origin_parts(node: ast.expr) -> ast.expr | None:
@@ -768,6 +776,21 @@ class ModuleContext:
             )
         if (
             isinstance(func, ast.Attribute)
+            and func.attr in ENTER_METHODS
+            and len(call.args) == 1
+            and not call.keywords
+            and not isinstance(call.args[0], ast.Starred)
+        ):
+            # `s = stack.enter_context(requests.Session())`: what the stack enters is what
+            # a `with` would bind (the session itself). Any object of the method's name is
+            # taken for a stack, but an object known to be of another class.
+            stack = self.evaluate(func.value, scope, depth)
+            if not isinstance(stack, Obj) or stack.type.endswith("ExitStack"):
+                inside = entered(self.evaluate(call.args[0], scope, depth))
+                if isinstance(inside, Obj | Ref | Param):
+                    return inside
+        if (
+            isinstance(func, ast.Attribute)
             and func.attr == "format"
             and not isinstance(func.value, ast.Constant)
         ):
@@ -1064,6 +1087,21 @@ def is_local(scope: Scope, name: str) -> bool:
             return True
         current = current.parent
     return False
+
+
+def entered(value: Value) -> Value:
+    """What ``with <value> as name`` binds ``name`` to: the object itself (a session or
+    client enters as itself), or the one object ``contextlib.closing(...)``,
+    ``aclosing(...)`` or ``nullcontext(...)`` is given (``with closing(requests.Session())
+    as s`` makes ``s`` the session)."""
+    if (
+        isinstance(value, Obj)
+        and value.type in ENTERED_AS_GIVEN
+        and len(value.args) == 1
+        and not value.kwargs
+    ):
+        return value.args[0]
+    return value
 
 
 def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:

@@ -33,6 +33,7 @@ from decouple_services.detect.context import (
     Scope,
     child_bodies,
     dotted,
+    entered,
     is_local,
     module_level_statements,
 )
@@ -729,7 +730,7 @@ class _Extractor:
                     if item.optional_vars is not None:
                         self._visit_expr(item.optional_vars, scope)
                     if isinstance(item.optional_vars, ast.Name):
-                        value = self.ctx.evaluate(item.context_expr, scope)
+                        value = entered(self.ctx.evaluate(item.context_expr, scope))
                         if scope.kind == "function":
                             scope.locals[item.optional_vars.id] = (
                                 value if not isinstance(value, Dyn) else Dyn(item.optional_vars.id)

@@ -41,7 +41,9 @@ class HttpxDetector(Detector):
     Finds the module functions (``httpx.get``, ``post``, ``put``, ``patch``, ``delete``,
     ``head``, ``options``, ``httpx.request(method, url)``, ``httpx.stream(method, url)``) and
     the same methods on ``httpx.Client`` and ``httpx.AsyncClient`` objects, however they are
-    kept (``with``/``async with`` blocks, attributes, module globals, other modules).
+    kept (``with``/``async with`` blocks, also through ``contextlib.closing(...)`` or
+    ``aclosing(...)`` and an ``ExitStack``'s ``enter_context``/``enter_async_context``,
+    attributes, module globals, other modules).
     ``client.send(request)`` is found too; its method and url are known when the request
     comes from ``httpx.Request(...)`` or ``client.build_request(...)``.
 
@@ -114,6 +116,22 @@ class HttpxDetector(Detector):
             method="POST",
             url_src='"/events"',
             line=5,
+        ),
+        Example(
+            snippet("""
+                from contextlib import AsyncExitStack
+
+                import httpx
+
+                async def notify(event):
+                    async with AsyncExitStack() as stack:
+                        client = await stack.enter_async_context(httpx.AsyncClient())
+                        await client.post(f"{NOTIFY_URL}/events", json=event)
+            """),
+            client="httpx.AsyncClient",
+            method="POST",
+            url_src='f"{NOTIFY_URL}/events"',
+            line=8,
         ),
         Example(
             snippet("""

@@ -80,7 +80,9 @@ class RequestsDetector(Detector):
     ``head``, ``options``, also through ``requests.api``), ``requests.request(method, url)``,
     and the same methods on ``Session`` objects (``requests.Session()``,
     ``requests.sessions.Session()``, ``requests.session()``) wherever the session is kept: a
-    local, a ``with`` block, a ``self.`` attribute, a module global or another module.
+    local, a ``with`` block (also one entering it through ``contextlib.closing(...)``, or
+    an ``ExitStack``'s ``stack.enter_context(...)``), a ``self.`` attribute, a module global
+    or another module.
     ``session.send(...)`` is found too; its method and url are known when the request was
     built inline with ``requests.Request(...)`` or ``session.prepare_request(...)``.
 
@@ -148,6 +150,37 @@ class RequestsDetector(Detector):
             method="PUT",
             url_src="PRICES_URL",
             line=5,
+        ),
+        Example(
+            snippet("""
+                import contextlib
+
+                import requests
+
+                def deactivate(user_id):
+                    with contextlib.closing(requests.Session()) as s:
+                        s.post(f"{USERS_URL}/users/{user_id}/deactivate", timeout=5)
+            """),
+            client="requests.Session",
+            method="POST",
+            url_src='f"{USERS_URL}/users/{user_id}/deactivate"',
+            line=7,
+        ),
+        Example(
+            snippet("""
+                from contextlib import ExitStack
+
+                import requests
+
+                def sync_prices(prices):
+                    with ExitStack() as stack:
+                        session = stack.enter_context(requests.Session())
+                        session.put(PRICES_URL, json=prices)
+            """),
+            client="requests.Session",
+            method="PUT",
+            url_src="PRICES_URL",
+            line=8,
         ),
         Example(
             snippet("""
@@ -237,6 +270,15 @@ class RequestsDetector(Detector):
 
             cache = redis.Redis()
             cache.get("http://users:8080/users")
+        """),
+        snippet("""
+            import requests
+
+            from shop.pool import closing
+
+            def refresh():
+                with closing(requests.Session()) as pool:
+                    pool.get("http://users:8080/users")
         """),
         snippet("""
             from requests_oauthlib import OAuth2Session

@@ -35,8 +35,12 @@ on under its own name; anything else it does to one is read as what the helper a
 session the rewrite cannot read refuses the site.
 
 A session is read only when the rewrite sees it built (:meth:`_Reader._unread_session`):
-a name the function or module binds to a constructor of an HTTP library, ``self.<attr>``
-the class binds to one, or the library's own function. Anything else (a factory's answer,
+a name the function or module binds to a constructor of an HTTP library (also through
+what only enters it: ``with contextlib.closing(requests.Session()) as s``,
+``s = stack.enter_context(requests.Session())``, :func:`_entered`), ``self.<attr>``
+the class binds to one, the library's own function, or a module session the call's file
+imports from another module of the service, read there by the same rules and changed by
+no file of the service (:func:`_imported_session`). Anything else (a factory's answer,
 an attribute chain, an item, an alias, a name of the package's ``__init__``) refuses the
 site, as does a setting of the constructor or session that changes every request and is
 not read (``event_hooks=``, ``mount(...)`` of an adapter but the library's own retrying
@@ -62,8 +66,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from decouple_services.core.errors import DecoupleError
 from decouple_services.core.model import CallSite
 from decouple_services.detect import aiohttp_, httpx_, requests_, urllib3_
+from decouple_services.detect.context import ENTER_METHODS, ENTERED_AS_GIVEN
 from decouple_services.migrate.codemod import (
     CREDENTIAL_HEADERS,
     TRANSPORT_HEADERS,
@@ -86,6 +92,10 @@ class HelperRequest:
     #: What the consumer's request would go without, for the refusal's explanation: the
     #: call's own ``auth=``/``cookies=`` involve no session.
     lost: str = "what its session adds"
+    #: The sessions the call sends through that it imports from a module of the service
+    #: (``session``, ``http.session``), read there and found plain
+    #: (:func:`_imported_session`): the call's own reader takes them as read.
+    read_sessions: tuple[str, ...] = ()
 
 
 def helper_request(
@@ -100,13 +110,18 @@ def helper_request(
     unread = _package_session(site, read)
     if unread is None and others is not None:
         unread = _changed_elsewhere(site, read, others)
+    imported = _ImportedSession()
+    if unread is None and others is not None:
+        imported = _imported_session(site, read, others)
+        unread = imported.refusal
     if unread is not None:
         return _unread(unread)
     problems: list[str] = []
     notes: list[str] = []
-    # the SSL contexts the request is given (``verify=``, ``ssl=``), at the call and in
-    # each helper, which another file may load a client certificate into
-    contexts = _site_contexts(site, read)
+    # the SSL contexts the request is given (``verify=``, ``ssl=``), at the call, on the
+    # session it imports (in that session's module) and in each helper, which another
+    # file may load a client certificate into
+    contexts = [*_site_contexts(site, read, imported.read), *imported.contexts]
     passed = _passed(site, read)
     # who calls the helper being read: the call site, then each helper in turn
     caller = _site_caller(site, read)
@@ -145,7 +160,11 @@ def helper_request(
             "callee would refuse for every event",
             tuple(dict.fromkeys(notes)),
         )
-    return HelperRequest(None, tuple(dict.fromkeys(notes)))
+    return HelperRequest(
+        None,
+        tuple(dict.fromkeys([*imported.notes, *notes])),
+        read_sessions=imported.read,
+    )
 
 
 def _unread(reason: str) -> HelperRequest:
@@ -156,10 +175,14 @@ def _unread(reason: str) -> HelperRequest:
     )
 
 
-def client_request(source: bytes, line: int, column: int) -> HelperRequest:
+def client_request(
+    source: bytes, line: int, column: int, read_sessions: Sequence[str] = ()
+) -> HelperRequest:
     """What the session or client the call at ``line``:``column`` is made on adds to its
     request, and the call's own ``auth=``, read by the rules a helper's are (module
-    docstring): the call site's own ``headers=`` the codemod carries, these it cannot."""
+    docstring): the call site's own ``headers=`` the codemod carries, these it cannot.
+    ``read_sessions`` are the sessions it imports that the planner read in their module
+    and found plain (:attr:`HelperRequest.read_sessions`)."""
     tree = _parse(source)
     if tree is None:
         return HelperRequest()
@@ -167,7 +190,7 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     call = next((c for c in calls if c.col_offset == column), None)
     if call is None:
         return HelperRequest()
-    reader, own = _read_call(tree, call)
+    reader, own = _read_call(tree, call, read_sessions)
     problems = [*reader.problems, *own.problems]
     lost = [
         what
@@ -185,11 +208,22 @@ def client_request(source: bytes, line: int, column: int) -> HelperRequest:
     )
 
 
-def _read_call(tree: ast.Module, call: ast.Call) -> tuple[_Reader, _Reader]:
-    """The readers of what the session or client ``call`` is made on adds, and of the
+def _read_call(
+    tree: ast.Module, call: ast.Call, read_sessions: Sequence[str] = ()
+) -> tuple[_Reader, _Reader]:
+    """The readers of what the session or client ``call`` is made on adds (a session of
+    ``read_sessions`` was read in its own module: :func:`_imported_session`), and of the
     call's own keywords the send does not carry."""
     function, cls = _around(tree, call)
-    reader = _Reader(tree, function, cls, "the call's session (line {line})", None, at_call=True)
+    reader = _Reader(
+        tree,
+        function,
+        cls,
+        "the call's session (line {line})",
+        None,
+        at_call=True,
+        read_sessions=frozenset(read_sessions),
+    )
     reader.client(call)
     # the call's own ``auth=``/``cookies=`` and the certificate it presents (``cert=``,
     # a context given as ``verify=``), which the send does not carry either
@@ -213,16 +247,20 @@ class _Context:
     value: ast.expr
 
 
-def _site_contexts(site: CallSite, read: ReadFile) -> list[_Context]:
+def _site_contexts(
+    site: CallSite, read: ReadFile, read_sessions: Sequence[str] = ()
+) -> list[_Context]:
     """The SSL contexts the site's call is given: its own keywords, and its session's or
-    client's (its constructor, transport, connector, ``s.verify = ...``)."""
+    client's (its constructor, transport, connector, ``s.verify = ...``); those of a
+    session it imports (``read_sessions``) are read in that session's module
+    (:attr:`_ImportedSession.contexts`)."""
     found = _site_call(site, read)
     if found is None:
         return []
     tree, call = found
     return [
         _Context(site.file, tree, k, v)
-        for reader in _read_call(tree, call)
+        for reader in _read_call(tree, call, read_sessions)
         for k, v in reader.contexts
     ]
 
@@ -362,7 +400,7 @@ def _package_session(site: CallSite, read: ReadFile) -> str | None:
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
             and func.attr in _VERBS
-            and not _bound(tree, func.value.id)
+            and not _bound(tree, func.value.id, tree)
         ):
             continue
         node = _package_name(tree, func.value.id, _submodules(site.file, read))
@@ -376,8 +414,9 @@ def _changed_elsewhere(
 ) -> str | None:
     """Why a call sent through a module session (``session = requests.Session()`` at
     the top of the site's file) cannot be read: another file of the service imports it
-    (``from .views.admin import session``, ``from .views import admin`` then
-    ``admin.session``) and does more with it than send through it
+    (``from .views.admin import session``, ``from .views import admin`` or ``admin =
+    importlib.import_module("frontend.views.admin")`` then ``admin.session``) and does
+    more with it than send through it
     (``session.headers.update(...)``), which may set a credential."""
     source = read(site.file)
     tree = _parse(source) if source is not None else None
@@ -398,7 +437,7 @@ def _changed_elsewhere(
         for n in names
         if any(
             isinstance(v, ast.Call) and _qualified(tree, v.func) in _CONSTRUCTORS
-            for v in _bound(top, n)
+            for v in _bound(top, n, tree)
         )
     }
     if not names:
@@ -429,7 +468,8 @@ def _certificate_elsewhere(
     contexts: Sequence[_Context], read: ReadFile, others: Callable[[], Sequence[str]]
 ) -> str | None:
     """Why an SSL context the request is given (``verify=``, aiohttp's ``ssl=``, at the
-    call, on its client or in a helper) cannot be read as harmless: a file of the service
+    call, on its client, in a helper, or on a session it imports, in that session's
+    module: :attr:`_ImportedSession.contexts`) cannot be read as harmless: a file of the service
     loads a client certificate chain (:func:`_client_chain`), and the context
     (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, which the consumer's
     request does not present. A value that is text (a CA bundle's path, from the
@@ -488,7 +528,7 @@ def _may_be_context(
     if isinstance(value, ast.Call):
         return _qualified(tree, value.func) not in _TEXT_CALLS
     if isinstance(value, ast.Name):
-        bound = _bound(tree, value.id)
+        bound = _bound(tree, value.id, tree)
         if bound:
             return any(v is None or _may_be_context(v, tree, path, read, depth + 1) for v in bound)
         imported = _imported_from(tree, value.id, path, read)
@@ -607,6 +647,190 @@ def _client_chain(tree: ast.Module) -> ast.Call | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _ImportedSession:
+    """What :func:`_imported_session` found: a refusal, or the sessions it read."""
+
+    refusal: str | None = None
+    #: The sessions read (``session``, ``http.session``), as the call names them.
+    read: tuple[str, ...] = ()
+    #: The SSL contexts their module gives them (``requests.Session(verify=ctx)``,
+    #: ``session.verify = TLS_CTX``), which another file may load a client certificate
+    #: into (:func:`_certificate_elsewhere`).
+    contexts: tuple[_Context, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _imported_session(
+    site: CallSite, read: ReadFile, others: Callable[[], Sequence[str]]
+) -> _ImportedSession:
+    """The session the call sends through when its file imports it from a module of the
+    service (``from ..http import session``, or ``from .. import http`` then
+    ``http.session``), read there by the rules a module session of the call's own file
+    is: every binding of it a known constructor (``session = requests.Session()``), read
+    with what that module sets on it and hands it to, and no file of the service (the
+    call's own too) doing more with it than send through it. Anything else refuses, as a
+    session the rewrite cannot see into; a name that is no such import is left to the
+    call's own reader, which refuses what it cannot read."""
+    found = _site_call(site, read)
+    if found is None:
+        return _ImportedSession()
+    tree, _ = found
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and n.lineno == site.line
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr in _VERBS
+    ]
+    files = others()
+    find = _Finder(site.file, read)
+    read_names: list[str] = []
+    contexts: list[_Context] = []
+    notes: list[str] = []
+    for call in calls:
+        assert isinstance(call.func, ast.Attribute)
+        owner = call.func.value
+        source = _session_source(tree, owner, find)
+        if source is None:
+            continue
+        shown, path, module, name = source
+        if path not in files:
+            continue  # a module outside the service: its other users are not listed
+        refusal, reader = _read_imported(site, shown, path, module, name)
+        if refusal is None:
+            refusal = _changed_in_service(site, shown, path, name, read, files)
+        if refusal is not None or reader is None:
+            return _ImportedSession(refusal)
+        read_names.append(shown)
+        contexts.extend(_Context(path, module, k, v) for k, v in reader.contexts)
+        notes.extend(reader.notes)
+    return _ImportedSession(None, tuple(read_names), tuple(contexts), tuple(notes))
+
+
+class _Finder:
+    """The module files a file imports (:func:`module_file`), ``None`` for one that
+    cannot be read safely (a link out of the tree)."""
+
+    def __init__(self, path: str, read: ReadFile) -> None:
+        self._find = module_file(path, read)
+
+    def __call__(self, module: str, level: int) -> tuple[str, bytes] | None:
+        try:
+            return self._find(module, level)
+        except DecoupleError:
+            return None
+
+
+def _session_source(
+    tree: ast.Module, owner: ast.expr, find: _Finder
+) -> tuple[str, str, ast.Module, str] | None:
+    """``(as the call names it, its module's path, that module, its name there)`` of a
+    session the file imports from a module of the project: ``session`` of ``from ..http
+    import session`` (nothing in the file binds it), or ``http.session`` of ``from ..
+    import http`` when ``http`` is a module; ``None`` for any other owner."""
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level == 0 and (node.module or "").partition(".")[0] in _HTTP:
+            continue
+        for alias in node.names:
+            bound = alias.asname or alias.name
+            module: str | None = None
+            name = ""
+            if isinstance(owner, ast.Name) and owner.id == bound and node.module is not None:
+                module, name = node.module, alias.name
+            elif (
+                isinstance(owner, ast.Attribute)
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == bound
+            ):
+                module = f"{node.module}.{alias.name}" if node.module else alias.name
+                name = owner.attr
+            # a name the file binds anywhere (a local, a parameter, a loop's target) may
+            # be another session where the call is made: only one bound by the import
+            # alone is read
+            if (
+                module is None
+                or _bound(tree, bound, tree)
+                or any(
+                    isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+                    and bound in {a.arg for a in ast.walk(f.args) if isinstance(a, ast.arg)}
+                    for f in ast.walk(tree)
+                )
+            ):
+                continue
+            located = find(module, node.level)
+            if located is None:
+                continue
+            path, data = located
+            parsed = _parse(data)
+            if parsed is None:
+                continue
+            return ast.unparse(owner), path, parsed, name
+    return None
+
+
+def _read_imported(
+    site: CallSite, shown: str, path: str, module: ast.Module, name: str
+) -> tuple[str | None, _Reader | None]:
+    """``(why not, the reader)`` of the session ``name`` of ``module`` (at ``path``), read
+    as a module session of the call's own file is: bound only to known constructors
+    (``None`` until built), read for what the module sets on it or hands it to. The
+    reader holds its notes and the SSL contexts the module gives it."""
+    where = f"`{shown}` ({path}:{{line}})"
+    top = ast.Module(body=[s for s in module.body if not _defines(s)], type_ignores=[])
+    values = _bound(top, name, module)
+    if not values or not any(
+        isinstance(v, ast.Call) and _qualified(module, v.func) in _CONSTRUCTORS for v in values
+    ):
+        return (
+            f"the call ({site.file}:{site.line}) sends through `{shown}`, which {path} "
+            "does not build by a constructor of an HTTP library: the rewrite cannot see "
+            "what that session adds"
+        ), None
+    reader = _Reader(module, module, None, where, None, at_call=True)
+    reader.session(name, module)
+    if reader.problems:
+        return (
+            f"the call ({site.file}:{site.line}) sends through `{shown}`, which it imports "
+            f"from {path}, where {'; '.join(dict.fromkeys(reader.problems))}"
+        ), None
+    return None, reader
+
+
+def _changed_in_service(
+    site: CallSite,
+    shown: str,
+    path: str,
+    name: str,
+    read: ReadFile,
+    files: Sequence[str],
+) -> str | None:
+    """Why the session ``name`` of the module at ``path`` cannot be read: a file of the
+    service, the call's own too, imports it and does more with it than send through it
+    (:func:`_changes_imported`)."""
+    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
+    if stem == "__init__":
+        stem = path.rsplit("/", 2)[-2] if path.count("/") else stem
+    for other in dict.fromkeys([site.file, *files]):
+        if other == path:
+            continue
+        text = read(other)
+        tree = _parse(text) if text is not None and stem.encode() in text else None
+        if tree is None:
+            continue
+        found = _changes_imported(tree, stem, name)
+        if found is not None:
+            return (
+                f"the call ({site.file}:{site.line}) sends through `{shown}`, which "
+                f"{other} (line {found.lineno}) imports and changes "
+                f"(`{ast.unparse(found)}`): the rewrite cannot see what it adds"
+            )
+    return None
+
+
 def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None:
     """The first use in ``tree`` of ``name`` imported from the module ``stem``, or of
     ``<module>.name``, that is not a send through it (``name.post(...)``)."""
@@ -624,6 +848,19 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
             for alias in node.names:
                 if alias.name.rpartition(".")[2] == stem:
                     modules.add(alias.asname or alias.name)
+        elif _imports_module(tree, node, stem):
+            # ``importlib.import_module("frontend.views.admin").session``: the module
+            # itself, as ``import frontend.views.admin`` gives it
+            modules.add(ast.unparse(node))
+        if (
+            isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr)
+            and node.value is not None
+            and _imports_module(tree, node.value, stem)
+        ):
+            # ``admin = importlib.import_module("frontend.views.admin")`` binds the
+            # module as ``import frontend.views.admin as admin`` does
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            modules.update(t.id for t in targets if isinstance(t, ast.Name))
     if not direct and not modules:
         return None
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
@@ -652,6 +889,21 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
                 statement = parents[statement]
             return statement if isinstance(statement, ast.expr) else _first_expr(statement, used)
     return None
+
+
+def _imports_module(tree: ast.Module, node: ast.AST, stem: str) -> bool:
+    """Whether ``node`` imports the module ``stem`` by name at run time:
+    ``importlib.import_module("frontend.views.admin")``, or a relative name with its
+    package (``import_module(".views.admin", package=__package__)``)."""
+    if not (
+        isinstance(node, ast.Call)
+        and _qualified(tree, node.func) == "importlib.import_module"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return False
+    return node.args[0].value.rpartition(".")[2] == stem
 
 
 def _first_expr(statement: ast.AST, used: ast.expr) -> ast.expr:
@@ -867,6 +1119,7 @@ class _Reader:
         at_call: bool = False,
         caller: _Caller | None = None,
         submodule: Callable[[str, int], bool] | None = None,
+        read_sessions: frozenset[str] = frozenset(),
     ) -> None:
         self.tree = tree
         self.function = function
@@ -885,6 +1138,9 @@ class _Reader:
         #: Whether ``from <level dots> import <name>`` imports a module of the package
         #: (``None``: the file is not known here, and the planner resolves it).
         self.submodule = submodule
+        #: Sessions imported from a module of the service that were read there
+        #: (:func:`_imported_session`): sent through, they add nothing unread.
+        self.read_sessions = read_sessions
         self.problems: list[str] = []
         self.notes: list[str] = []
         #: The SSL contexts the requests read are given, with their keyword
@@ -1013,7 +1269,7 @@ class _Reader:
                     if _binds(self.function, owner.id)
                     else ast.Module(body=self._top_level(), type_ignores=[])
                 )
-                made = _made_by(scope, owner.id)
+                made = _made_by(scope, owner.id, self.tree)
             if not (
                 isinstance(made, ast.Call)
                 and _qualified(self.tree, made.func) not in _CONSTRUCTORS
@@ -1036,7 +1292,8 @@ class _Reader:
         library's own function (``requests.post``). Anything else refuses: a session the
         class makes in a method or property (``@cached_property def session``), or does
         not build at all; one the file imports from a module of its own (``from .http
-        import http``), or from its package's ``__init__``; one a name takes from
+        import http``) but one the planner read there (``read_sessions``), or from its
+        package's ``__init__``; one a name takes from
         elsewhere (``s = self.client``, ``_s = http.session``); a factory's answer
         (``get_session().post``), an attribute chain (``http.session.post``,
         ``Api.session.post``) or an item (``SESSIONS["users"].post``)."""
@@ -1060,7 +1317,7 @@ class _Reader:
                 )
             if func.attr not in _VERBS:
                 return None
-            values = _bound(self.cls, f"self.{owner.attr}")
+            values = _bound(self.cls, f"self.{owner.attr}", self.tree)
             if not values:
                 return (
                     f"{self._at(func)} sends through `self.{owner.attr}`, which the class "
@@ -1068,6 +1325,14 @@ class _Reader:
                 )
             return self._unbuilt(func, f"self.{owner.attr}", values)
         if not isinstance(owner, ast.Name):
+            if (
+                func.attr in _VERBS
+                and ast.unparse(owner) in self.read_sessions
+                and isinstance(owner, ast.Attribute)
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id not in self.given
+            ):
+                return None  # ``http.session``: read in its own module, and plain
             if func.attr not in _VERBS or self._library(owner) or self._module(owner):
                 return None
             if isinstance(owner, ast.Call) and _qualified(self.tree, owner.func) in _CONSTRUCTORS:
@@ -1092,13 +1357,19 @@ class _Reader:
             if self._library(owner):
                 return None  # ``requests.post``: the library's own function adds nothing
             # a session is read only when built here by a known constructor
-            local = [] if isinstance(self.function, ast.Module) else _bound(self.function, owner.id)
+            local = (
+                []
+                if isinstance(self.function, ast.Module)
+                else _bound(self.function, owner.id, self.tree)
+            )
             module = ast.Module(
                 body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
             )
-            values = local or _bound(module, owner.id)
+            values = local or _bound(module, owner.id, self.tree)
             if values:
                 return self._unbuilt(func, owner.id, values)
+            if owner.id in self.read_sessions:
+                return None  # imported, read in its own module, and plain
             return self._imported(func, owner.id)
         if not isinstance(self.function, ast.Module):
             bound = _assigned(self.function, owner.id)
@@ -1547,7 +1818,7 @@ class _Reader:
     def session(self, session: str, scope: ast.AST) -> None:
         if any(
             isinstance(v, ast.Call) and _qualified(self.tree, v.func) in _CONSTRUCTORS
-            for v in _bound(scope, session)
+            for v in _bound(scope, session, self.tree)
         ):
             # a session of the HTTP library (not a dict, not a client class of the
             # project, whose methods are helpers read on their own)
@@ -1581,10 +1852,12 @@ class _Reader:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     if node.value is not None:
-                        self._session_target(session, target, node.value)
+                        built = _entered(node.value, self.tree)
+                        self._session_target(session, target, built)
                         self._session_setting(session, target, node.value)
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-                self._session_target(session, node.optional_vars, node.context_expr)
+                built = _entered(node.context_expr, self.tree, entering=True)
+                self._session_target(session, node.optional_vars, built)
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -1605,7 +1878,9 @@ class _Reader:
         """A method called on ``self`` that the class of ``session`` does not define,
         when the class has a base other than ``object``: a base class or mixin
         (``self.authenticate()``) may set a credential on ``self.session``, which the
-        rewrite does not read."""
+        rewrite does not read; so may one taken as a value and called later
+        (``self.auth_hook = self.authenticate``). A base's metaclass (a ``__call__``
+        that sets a header after ``__init__``) leaves no trace here and is not seen."""
         if not any(ast.unparse(b) not in ("object", "builtins.object") for b in cls.bases):
             return
         defined = {
@@ -1634,6 +1909,16 @@ class _Reader:
             default=0,
         )
         seen: set[str] = set()
+        for held, at in _self_values(self.tree, cls):
+            # ``self.auth_hook = self.authenticate; self.auth_hook()``: a base's method
+            # taken as a value is called later under a name the class binds
+            if held.attr not in defined and held.attr not in seen:
+                seen.add(held.attr)
+                self.problems.append(
+                    f"{self._at(at)} takes `self.{held.attr}`, which its class does not "
+                    f"define, as a value: a base class may set a credential on `{session}` "
+                    "through it"
+                )
         for node in ast.walk(cls):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
@@ -1692,6 +1977,12 @@ class _Reader:
                 self.query(keyword.value)
             elif keyword.arg == "transport" and self._plain_transport(keyword.value, value):
                 self._retries(session, keyword.value)
+            elif keyword.arg == "transport" and (
+                (held := self._transport_certificate(keyword.value, value)) is not None
+            ):
+                # the library's transport, plain but for the client certificate its
+                # ``verify=`` may hold: say that, not that the transport is unread
+                self._certificate(session, held)
             elif keyword.arg == "verify" and self._client_certificate(keyword.value):
                 self._certificate(session, keyword.value)
             elif keyword.arg == "connector":
@@ -1757,12 +2048,12 @@ class _Reader:
             return False
         if isinstance(value, ast.Name):
             scope = innermost_function(self.tree, getattr(at, "lineno", 0))
-            values = _bound(scope, value.id) if scope is not None else []
+            values = _bound(scope, value.id, self.tree) if scope is not None else []
             if not values:
                 top = ast.Module(
                     body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
                 )
-                values = _bound(top, value.id)
+                values = _bound(top, value.id, self.tree)
             return (
                 len(values) == 1
                 and values[0] is not None
@@ -1793,6 +2084,39 @@ class _Reader:
         return all(
             isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
         )
+
+    def _transport_certificate(self, value: ast.expr, at: ast.AST) -> ast.expr | None:
+        """The ``verify=`` of an HTTP library's own transport (``httpx.HTTPTransport(
+        retries=3, verify=ctx)``), built in place or bound once in the function or module
+        of ``at``, when it may hold a client certificate and the transport is otherwise
+        plain (:meth:`_plain_transport`); else ``None``."""
+        if isinstance(value, ast.Name):
+            scope = innermost_function(self.tree, getattr(at, "lineno", 0))
+            values = _bound(scope, value.id, self.tree) if scope is not None else []
+            if not values:
+                top = ast.Module(
+                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
+                )
+                values = _bound(top, value.id, self.tree)
+            value = values[0] if len(values) == 1 and values[0] is not None else value
+        if not isinstance(value, ast.Call) or _qualified(self.tree, value.func) not in _TRANSPORTS:
+            return None
+        held = next(
+            (
+                k.value
+                for k in value.keywords
+                if k.arg == "verify" and self._client_certificate(k.value)
+            ),
+            None,
+        )
+        rest = [k for k in value.keywords if k.arg != "verify"]
+        # only when the certificate is all it holds: another setting keeps the wording
+        # that the transport cannot be read
+        plain = self._plain_transport(
+            ast.copy_location(ast.Call(func=value.func, args=value.args, keywords=rest), value),
+            at,
+        )
+        return held if plain else None
 
     def _client_certificate(self, verify: ast.expr, keyword: str = "verify") -> bool:
         """Whether ``verify=`` may hold a client certificate: an SSL context is how httpx
@@ -1964,6 +2288,59 @@ def _on_self(node: ast.expr) -> TypeGuard[ast.Attribute]:
     )
 
 
+def _self_values(tree: ast.Module, cls: ast.ClassDef) -> list[tuple[ast.Attribute, ast.AST]]:
+    """Each ``self.<attr>`` in ``cls`` taken whole as a value that may be a method, with
+    where: the value of a binding (``hook = self.authenticate``) or an argument
+    (``register(self.login)``), alone or in a list, tuple, set or dict. One the class
+    reads as data anywhere (``self.base_url.rstrip("/")``, ``self.x[0]``, in an f-string
+    or an operation) is no method, nor is a capitalised constant (``self.TIMEOUT``); a
+    function that only looks at it or sends with it (``log.info(...)``, ``len``, a send's
+    or a known constructor's keywords) takes none."""
+    data: set[str] = set()
+    for node in ast.walk(cls):
+        operands: list[ast.expr] = []
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            operands = [node.value]
+        elif isinstance(node, ast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        elif isinstance(node, ast.FormattedValue):
+            operands = [node.value]
+        data.update(o.attr for o in operands if _on_self(o))
+
+    def held(value: ast.expr) -> list[ast.Attribute]:
+        if isinstance(value, ast.Starred):
+            return held(value.value)
+        if _on_self(value):
+            taken = value.attr not in data and not value.attr.isupper()
+            return [value] if taken else []
+        if isinstance(value, ast.List | ast.Tuple | ast.Set):
+            return [h for e in value.elts for h in held(e)]
+        if isinstance(value, ast.Dict):
+            return [h for e in [*value.keys, *value.values] if e is not None for h in held(e)]
+        return []
+
+    found: list[tuple[ast.Attribute, ast.AST]] = []
+    for node in ast.walk(cls):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value:
+            values = [node.value]
+        elif isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            verb = name.rpartition(".")[2]
+            if (
+                name in _LOOKS
+                or verb in _LOOKS_METHODS
+                or verb in _VERBS
+                or _qualified(tree, node.func) in _CONSTRUCTORS
+            ):
+                continue
+            values = [*node.args, *(k.value for k in node.keywords)]
+        found.extend((h, node) for v in values for h in held(v))
+    return found
+
+
 def _text_key(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
@@ -2055,8 +2432,8 @@ def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.exp
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     if isinstance(target, ast.Name) and target.id == name:
-                        plain = not isinstance(node, ast.AugAssign)
-                        found.append((node, node.value if plain else None))
+                        value = None if isinstance(node, ast.AugAssign) else node.value
+                        found.append((node, _entered(value, tree) if value is not None else None))
                     elif isinstance(target, ast.Tuple | ast.List) and any(
                         isinstance(n, ast.Name) and n.id == name for n in ast.walk(target)
                     ):
@@ -2066,20 +2443,22 @@ def _module_bindings(tree: ast.Module, name: str) -> list[tuple[ast.AST, ast.exp
                 and node.optional_vars is not None
                 and ast.unparse(node.optional_vars) == name
             ):
-                found.append((node.context_expr, node.context_expr))
+                entered = _entered(node.context_expr, tree, entering=True)
+                found.append((node.context_expr, entered))
     return found
 
 
-def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
-    """What ``scope`` binds ``name`` to (by assignment or ``with ... as``), when it
-    binds it to a call; ``None`` when not bound to one."""
+def _made_by(scope: ast.AST, name: str, tree: ast.Module) -> ast.expr | None:
+    """What ``scope`` binds ``name`` to (by assignment or ``with ... as``, seen through
+    what only enters it: :func:`_entered`), when it binds it to a call; ``None`` when not
+    bound to one."""
     for node in ast.walk(scope):
         if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
+            pairs = [(t, _entered(node.value, tree)) for t in node.targets]
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            pairs = [(node.target, node.value)]
+            pairs = [(node.target, _entered(node.value, tree))]
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            pairs = [(node.optional_vars, node.context_expr)]
+            pairs = [(node.optional_vars, _entered(node.context_expr, tree, entering=True))]
         else:
             continue
         for target, value in pairs:
@@ -2088,10 +2467,41 @@ def _made_by(scope: ast.AST, name: str) -> ast.expr | None:
     return None
 
 
-def _bound(scope: ast.AST, name: str) -> list[ast.expr | None]:
+def _entered(value: ast.expr, tree: ast.Module, *, entering: bool = False) -> ast.expr:
+    """The object a binding's ``value`` gives its name, seen through what only enters it:
+    ``stack.enter_context(X)`` (``await stack.enter_async_context(X)``) enters ``X``; and
+    ``X`` entered (``entering``: a ``with ... as``'s context, or what a stack is given)
+    as ``contextlib.closing(Y)``, ``aclosing(Y)`` or ``nullcontext(Y)`` is ``Y``. A session
+    or client enters as itself, so ``with closing(requests.Session()) as s`` builds ``s``
+    as ``requests.Session()`` does. ``closing`` is the standard library's only through the
+    file's imports (a function of the project's own of that name is not)."""
+    call = value.value if isinstance(value, ast.Await) else value
+    if (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in ENTER_METHODS
+        and _one_argument(call)
+    ):
+        value, entering = call.args[0], True
+    if (
+        entering
+        and isinstance(value, ast.Call)
+        and _one_argument(value)
+        and _qualified(tree, value.func) in ENTERED_AS_GIVEN
+    ):
+        return value.args[0]
+    return value
+
+
+def _one_argument(call: ast.Call) -> bool:
+    return len(call.args) == 1 and not call.keywords and not isinstance(call.args[0], ast.Starred)
+
+
+def _bound(scope: ast.AST, name: str, tree: ast.Module) -> list[ast.expr | None]:
     """What ``scope`` binds ``name`` (a name, or ``self.attr``) to, one item a binding:
-    an assignment's value, a ``with ... as``'s context; ``None`` for one whose value the
-    rewrite cannot tell (a loop's target, an unpacking, ``+=``)."""
+    an assignment's value, a ``with ... as``'s context, seen through what only enters it
+    (:func:`_entered`); ``None`` for one whose value the rewrite cannot tell (a loop's
+    target, an unpacking, ``+=``)."""
 
     def within(target: ast.expr) -> bool:
         return any(
@@ -2103,11 +2513,11 @@ def _bound(scope: ast.AST, name: str) -> list[ast.expr | None]:
     for node in ast.walk(scope):
         pairs: list[tuple[ast.expr, ast.expr | None]] = []
         if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
+            pairs = [(t, _entered(node.value, tree)) for t in node.targets]
         elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
-            pairs = [(node.target, node.value)]
+            pairs = [(node.target, _entered(node.value, tree))]
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            pairs = [(node.optional_vars, node.context_expr)]
+            pairs = [(node.optional_vars, _entered(node.context_expr, tree, entering=True))]
         elif isinstance(node, ast.AugAssign | ast.For | ast.AsyncFor | ast.comprehension):
             pairs = [(node.target, None)]
         for target, value in pairs:

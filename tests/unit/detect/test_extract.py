@@ -287,6 +287,89 @@ def test_with_block_binds_the_client() -> None:
     assert call.is_async and not call.result_used
 
 
+USERS = Obj("httpx.Client", kwargs=(("base_url", Lit("http://users")),))
+
+
+@pytest.mark.parametrize(
+    "opened",
+    [
+        # contextlib's wrappers enter as the client they are given
+        'with contextlib.closing(httpx.Client(base_url="http://users")) as client:',
+        'with closing(httpx.Client(base_url="http://users")) as client:',
+        'with nullcontext(httpx.Client(base_url="http://users")) as client:',
+        # bound first, entered later
+        'c = closing(httpx.Client(base_url="http://users"))\n    with c as client:',
+        # an ExitStack enters it and returns what it enters as
+        "with ExitStack() as stack:\n"
+        '        client = stack.enter_context(httpx.Client(base_url="http://users"))',
+        "with contextlib.ExitStack() as stack:\n"
+        '        client = stack.enter_context(closing(httpx.Client(base_url="http://users")))',
+    ],
+)
+def test_a_client_entered_through_closing_or_an_exit_stack_is_the_client(opened: str) -> None:
+    call = only_call(
+        "import contextlib\n"
+        "from contextlib import ExitStack, closing, nullcontext\n"
+        "import httpx\n"
+        "def f():\n"
+        f"    {opened}\n"
+        '        client.post("/users")\n'
+    )
+    assert call.receiver == USERS
+
+
+def test_an_async_client_entered_through_aclosing_or_an_async_exit_stack_is_the_client() -> None:
+    facts = facts_of(
+        """
+        from contextlib import AsyncExitStack, aclosing
+        import httpx
+        async def f():
+            async with aclosing(httpx.AsyncClient()) as client:
+                await client.post("http://users/a")
+        async def g():
+            async with AsyncExitStack() as stack:
+                client = await stack.enter_async_context(httpx.AsyncClient())
+                await client.post("http://users/b")
+        """
+    )
+    assert [c.receiver for c in facts.calls if c.name == "post"] == [Obj("httpx.AsyncClient")] * 2
+
+
+def test_a_client_a_module_level_exit_stack_enters_is_a_module_client() -> None:
+    facts = facts_of(
+        """
+        import contextlib
+        import requests
+        _stack = contextlib.ExitStack()
+        session = _stack.enter_context(requests.Session())
+        """
+    )
+    assert constant(facts, "svc.mod.session") == Obj("requests.Session")
+
+
+@pytest.mark.parametrize(
+    "opened",
+    [
+        # a `closing` of the project's own may give anything
+        "with closing(httpx.Client()) as client:\n        pass",
+        # `closing(...)` itself, not entered, is no client
+        "client = contextlib.closing(httpx.Client())",
+        # `enter_context` of an object known to be of another class
+        "pool = Pool()\n    client = pool.enter_context(httpx.Client())",
+    ],
+)
+def test_what_only_looks_like_entering_a_client_is_not_the_client(opened: str) -> None:
+    call = only_call(
+        "import contextlib\n"
+        "import httpx\n"
+        "from shop.pool import Pool, closing\n"
+        "def f():\n"
+        f"    {opened}\n"
+        '    client.post("http://users/a")\n'
+    )
+    assert not (isinstance(call.receiver, Obj) and call.receiver.type == "httpx.Client")
+
+
 @pytest.mark.parametrize(
     ("body", "used"),
     [

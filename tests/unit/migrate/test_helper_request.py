@@ -921,3 +921,80 @@ def test_a_helper_s_session_handed_to_a_function_refuses_the_site(tmp_path: Path
         f"(caluma/extensions/api_client.py:{line}) hands `self.session` to `_authorize(...)`, "
         "which may add a credential the rewrite cannot see"
     ) in reason
+
+
+#: A session built inside what only enters it (``contextlib.closing``, an ``ExitStack``):
+#: ``(source, the call's line)``, the session built with the ``{made}`` arguments.
+ENTERED_SHAPES = {
+    "closing": (
+        "import contextlib\n\nimport requests\n\n\n"
+        "def deactivate_user(user_id, token):\n"
+        "    with contextlib.closing(requests.Session({made})) as s:\n"
+        '        s.post(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        8,
+    ),
+    "closing_imported": (
+        "from contextlib import closing\n\nimport httpx\n\n\n"
+        "def deactivate_user(user_id, token):\n"
+        "    with closing(httpx.Client({made})) as s:\n"
+        '        s.post(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        8,
+    ),
+    "enter_context": (
+        "from contextlib import ExitStack\n\nimport requests\n\n\n"
+        "def deactivate_user(user_id, token):\n"
+        "    with ExitStack() as stack:\n"
+        "        s = stack.enter_context(requests.Session({made}))\n"
+        '        s.post(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        9,
+    ),
+    "enter_async_context": (
+        "from contextlib import AsyncExitStack\n\nimport httpx\n\n\n"
+        "async def deactivate_user(user_id, token):\n"
+        "    async with AsyncExitStack() as stack:\n"
+        "        s = await stack.enter_async_context(httpx.AsyncClient({made}))\n"
+        '        await s.post(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        9,
+    ),
+    "module_stack": (
+        "import contextlib\n\nimport requests\n\n"
+        "_stack = contextlib.ExitStack()\n"
+        "s = _stack.enter_context(requests.Session({made}))\n\n\n"
+        "def deactivate_user(user_id, token):\n"
+        '    s.post(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        10,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ENTERED_SHAPES))
+def test_a_session_built_inside_closing_or_an_exit_stack_is_read_as_built(shape: str) -> None:
+    """``with closing(requests.Session()) as s`` and ``stack.enter_context(...)`` bind the
+    session itself: read as ``with requests.Session() as s`` is, its constructor's
+    credential included."""
+    template, line = ENTERED_SHAPES[shape]
+    source = template.format(made="")
+    column = source.splitlines()[line - 1].index("s.post")
+    plain = client_request(source.encode(), line, column)
+    assert plain.refusal is None, plain.refusal
+    source = template.format(made='headers={"Authorization": token}')
+    column = source.splitlines()[line - 1].index("s.post")
+    refused = client_request(source.encode(), line, column)
+    assert refused.refusal is not None
+    assert "`Authorization`" in refused.refusal, refused.refusal
+
+
+def test_a_closing_of_the_project_s_own_is_not_the_standard_library_s() -> None:
+    """A function of the module named ``closing`` may give anything: the session it is
+    handed is not what the name holds."""
+    source = (
+        "import requests\n\n\n"
+        "def closing(s):\n"
+        "    return _Authorized(s)\n\n\n"
+        "def deactivate_user(user_id):\n"
+        "    with closing(requests.Session()) as s:\n"
+        '        s.post(f"http://users/api/users/{user_id}/deactivate/")\n'
+    )
+    found = client_request(source.encode(), 10, 8)
+    assert found.refusal is not None
+    assert "closing(requests.Session())" in found.refusal, found.refusal

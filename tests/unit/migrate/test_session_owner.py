@@ -751,6 +751,36 @@ def test_the_certificate_refusal_says_what_the_event_does_not_carry() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        "with httpx.Client(transport=httpx.HTTPTransport(retries=3, verify=CTX)) as c:\n"
+        "    c.post({url})\n",
+        "t = httpx.HTTPTransport(retries=3, verify=CTX)\n"
+        "with httpx.Client(transport=t) as c:\n    c.post({url})\n",
+    ],
+)
+def test_a_client_certificate_on_the_library_s_transport_is_named_as_one(body: str) -> None:
+    """The library's own transport, plain but for its ``verify=``: the refusal says it
+    is the certificate, not that the transport cannot be read."""
+    found = client_request(*_read(body, _CLIENT_CONTEXT))
+    assert found.refusal is not None
+    assert "gives `c` `verify=CTX`, an SSL context that may hold a client certificate" in (
+        found.refusal
+    )
+    assert "with `transport=`" not in found.refusal
+
+
+def test_another_setting_of_the_library_s_transport_keeps_the_transport_wording() -> None:
+    body = (
+        'with httpx.Client(transport=httpx.HTTPTransport(cert="/etc/c.pem", verify=CTX)) as c:\n'
+        "    c.post({url})\n"
+    )
+    found = client_request(*_read(body, _CLIENT_CONTEXT))
+    assert found.refusal is not None
+    assert "builds `c` with `transport=`" in found.refusal
+
+
+@pytest.mark.parametrize(
     "verify", ["False", '"/etc/ssl/ca.pem"', "certifi.where()", "settings.CA_BUNDLE"]
 )
 def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
@@ -1027,6 +1057,50 @@ def test_a_class_without_bases_or_calling_its_own_method_is_read(bases: str, met
     assert found.refusal is None or "does not define" not in found.refusal, found.refusal
 
 
+@pytest.mark.parametrize(
+    ("bases", "statement"),
+    [
+        ("AuthMixin", "self.auth_hook = self.authenticate; self.auth_hook()"),
+        ("AuthMixin", "hook = self.authenticate; hook()"),
+        ("BaseClient", "atexit.register(self.authenticate)"),
+        ("BaseClient", "functools.partial(self.authenticate, scope='users')()"),
+        ("BaseClient", "hooks = [self.authenticate]; run_all(hooks)"),
+    ],
+)
+def test_a_method_the_class_inherits_taken_as_a_value_refuses_the_call(
+    bases: str, statement: str
+) -> None:
+    source = _INHERITED.format(bases=bases, method="send").replace("self.send()", statement)
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is not None
+    assert (
+        "(line 12) takes `self.authenticate`, which its class does not define, as a value: "
+        "a base class may set a credential on `self.session` through it"
+    ) in found.refusal
+
+
+@pytest.mark.parametrize(
+    ("bases", "statement"),
+    [
+        # no base to inherit from, or a method of its own
+        ("object", "self.auth_hook = self.authenticate; self.auth_hook()"),
+        ("AuthMixin", "self.auth_hook = self.send; self.auth_hook(1)"),
+        # what the class reads as data elsewhere, a constant, a look, the send's keyword
+        ("BaseClient", 'url = urljoin(self.base_url, "x"); self.base_url.rstrip("/")'),
+        ("BaseClient", 'self.name = self.prefix; self.session.headers["X-Who"] = f"{self.prefix}"'),
+        ("BaseClient", "timeout = self.TIMEOUT"),
+        ("BaseClient", 'log.info("built %s", self.service)'),
+        ("BaseClient", 'self.session.get("http://users/ping", timeout=self.timeout)'),
+    ],
+)
+def test_an_attribute_taken_as_a_value_that_is_no_inherited_method_is_read(
+    bases: str, statement: str
+) -> None:
+    source = _INHERITED.format(bases=bases, method="send").replace("self.send()", statement)
+    found = client_request(source.encode(), 15, 8)
+    assert found.refusal is None or "as a value" not in found.refusal, found.refusal
+
+
 _SUPER = """\
 import requests
 
@@ -1222,6 +1296,14 @@ def _plan_elsewhere(root: Path, setup: str) -> tuple[list[str], list[str]]:
         'session.headers.update({"Authorization": os.environ["TOKEN"]})\n',
         'import os\n\nfrom .views import admin\n\nadmin.session.headers["Authorization"] = "x"\n',
         "from .views.admin import session as s\n\n\ndef init():\n    _authorize(s)\n",
+        # the module imported by name at run time, bound or used in place
+        "import importlib\n\nadmin = importlib.import_module('frontend.views.admin')\n"
+        'admin.session.headers["Authorization"] = "x"\n',
+        "from importlib import import_module\n\n\ndef init():\n"
+        "    views = import_module('.views.admin', package=__package__)\n"
+        "    views.session.auth = ('svc', 'x')\n",
+        "import importlib\n\n"
+        "importlib.import_module('frontend.views.admin').session.headers.update(H)\n",
     ],
 )
 def test_a_module_session_another_module_imports_and_changes_refuses(
@@ -1241,6 +1323,11 @@ def test_a_module_session_another_module_imports_and_changes_refuses(
     [
         "from .views.admin import session\n\n\ndef ping():\n    session.get('http://users/ping')\n",
         "from .views import admin\n\nadmin.deactivate_user(1)\n",
+        "import importlib\n\nadmin = importlib.import_module('frontend.views.admin')\n"
+        "admin.session.get('http://users/ping')\n",
+        # another module imported by name at run time is not the session's
+        "import importlib\n\nshop = importlib.import_module('frontend.views.shop')\n"
+        'shop.session.headers["Authorization"] = "x"\n',
     ],
 )
 def test_a_module_session_another_module_only_sends_through_is_read(
@@ -1440,3 +1527,187 @@ def test_a_context_another_module_builds_without_a_certificate_is_read(tmp_path:
     tls = _HTTPX_TLS.format(given='verify="/etc/ssl/ca.pem"')
     migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", tls)
     assert len(migrated) == 1, reasons
+
+
+def _plan_imported(
+    root: Path, imports: str, send: str, http: str, extra: dict[str, str] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """``(migrated site ids, refusal reasons, notes)`` of ``send`` in ``views/admin.py``,
+    which ``imports`` a session of ``frontend/http.py`` (holding ``http``); ``extra``
+    adds files."""
+    files = {
+        **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
+        "frontend/frontend/__init__.py": "",
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": f"{imports}\n\n\ndef deactivate_user(user_id):\n"
+        f'    {send}(f"http://users/api/users/{{user_id}}/deactivate/")\n',
+        "frontend/frontend/http.py": http,
+        **(extra or {}),
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    notes = [n for p in plan.plan.sites for n in p.send.helper_notes]
+    return [p.site.id for p in plan.plan.sites], reasons, notes
+
+
+_PLAIN_HTTP = "import requests\n\nsession = requests.Session()\n"
+#: How the call reaches ``session`` of ``http.py``: ``(its import, its send)``.
+_IMPORTS = {
+    "name": ("from ..http import session", "session.post"),
+    "alias": ("from ..http import session as users_session", "users_session.post"),
+    "module": ("from .. import http", "http.session.post"),
+    "absolute": ("from frontend.http import session", "session.post"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_IMPORTS))
+def test_a_plain_session_imported_from_a_module_of_the_service_is_read(
+    tmp_path: Path, shape: str
+) -> None:
+    migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS[shape], _PLAIN_HTTP)
+    assert len(migrated) == 1, reasons
+
+
+def test_what_the_imported_session_s_module_sets_harmlessly_is_a_note(tmp_path: Path) -> None:
+    http = (
+        "import requests\nfrom requests.adapters import HTTPAdapter\n\n"
+        "session = requests.Session()\n"
+        'session.headers["X-Client"] = "shop-frontend"\n'
+        'session.mount("https://", HTTPAdapter(max_retries=3))\n'
+    )
+    migrated, reasons, notes = _plan_imported(tmp_path, *_IMPORTS["name"], http)
+    assert len(migrated) == 1, reasons
+    assert any("header `X-Client`" in n for n in notes), notes
+    assert any("retries through `HTTPAdapter(max_retries=3)`" in n for n in notes), notes
+
+
+def test_a_fixed_credential_the_imported_session_s_module_sets_is_a_note(
+    tmp_path: Path,
+) -> None:
+    """As on a module session of the call's own file: the same for every call, so the
+    consumer's own credential (``DECOUPLE_REQUEST_HEADERS``) can stand for it."""
+    http = (
+        "import os\n\nimport requests\n\nsession = requests.Session()\n"
+        'session.headers["Authorization"] = "Bearer " + os.environ["USERS_TOKEN"]\n'
+    )
+    migrated, reasons, notes = _plan_imported(tmp_path, *_IMPORTS["name"], http)
+    assert len(migrated) == 1, reasons
+    assert any(
+        "the credential `Authorization` `session` (frontend/frontend/http.py:6)" in n
+        and "DECOUPLE_REQUEST_HEADERS" in n
+        for n in notes
+    ), notes
+
+
+#: An imported session that may carry what the send does not: ``(http.py, extra files,
+#: what the refusal says)``.
+_IMPORTED_UNREAD = {
+    "header_in_its_module": (
+        _PLAIN_HTTP + 'session.headers["Authorization"] = "Bearer " + token_for_frontend()\n',
+        {},
+        "which it imports from frontend/frontend/http.py, where `session` "
+        "(frontend/frontend/http.py:4) adds the credential `Authorization`",
+    ),
+    "made_by_a_factory": (
+        "import requests\n\n\ndef _make():\n    return requests.Session()\n\n\nsession = _make()\n",
+        {},
+        "which frontend/frontend/http.py does not build by a constructor",
+    ),
+    "handed_on_in_its_module": (
+        _PLAIN_HTTP + "_authorize(session)\n",
+        {},
+        "hands `session` to `_authorize(...)`",
+    ),
+    "rebound_under_global": (
+        _PLAIN_HTTP + "\n\ndef init_app(token):\n    global session\n"
+        "    session = _authed(token)\n",
+        {},
+        "rebinds `session` to `_authed(token)`",
+    ),
+    "transport_hook": (
+        "import httpx\n\nsession = httpx.Client(event_hooks={'request': [_sign]})\n",
+        {},
+        "with `event_hooks=`",
+    ),
+    "changed_by_another_module": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/setup.py": "import os\n\nfrom .http import session\n\n"
+            'session.auth = ("svc", os.environ["TOKEN"])\n'
+        },
+        "frontend/frontend/setup.py (line 5) imports and changes",
+    ),
+    "changed_through_the_module": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/setup.py": "from . import http\n\n"
+            'http.session.headers["Authorization"] = "x"\n'
+        },
+        "frontend/frontend/setup.py (line 3) imports and changes",
+    ),
+    "client_certificate_of_another_module": (
+        "import httpx\n\nfrom .tls import TLS_CTX\n\nsession = httpx.Client(verify=TLS_CTX)\n",
+        {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')},
+        "`verify=TLS_CTX` (frontend/frontend/http.py:5), an SSL context that may hold the "
+        "client certificate frontend/frontend/tls.py loads",
+    ),
+    "client_certificate_set_on_it_in_its_module": (
+        "import requests\n\nfrom .tls import TLS_CTX\n\nsession = requests.Session()\n"
+        "session.verify = TLS_CTX\n",
+        {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')},
+        "`verify=TLS_CTX` (frontend/frontend/http.py:6), an SSL context that may hold the "
+        "client certificate frontend/frontend/tls.py loads",
+    ),
+    "aiohttp_connector_of_another_module_s_context": (
+        "import aiohttp\n\nfrom .tls import TLS_CTX\n\n"
+        "session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=TLS_CTX))\n",
+        {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')},
+        "`ssl=TLS_CTX` (frontend/frontend/http.py:5), an SSL context that may hold the "
+        "client certificate frontend/frontend/tls.py loads",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_IMPORTED_UNREAD))
+def test_an_imported_session_its_module_or_the_service_changes_refuses(
+    tmp_path: Path, shape: str
+) -> None:
+    http, extra, said = _IMPORTED_UNREAD[shape]
+    migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS["name"], http, extra)
+    assert migrated == []
+    assert any(said in r for r in reasons), reasons
+
+
+def test_an_imported_session_given_a_ca_bundle_s_path_is_read_beside_a_client_certificate(
+    tmp_path: Path,
+) -> None:
+    """The imported session's module gives it text (a CA bundle's path), no context:
+    the client certificate another module loads is not what it presents."""
+    http = 'import os\n\nimport httpx\n\nsession = httpx.Client(verify=os.environ["CA_BUNDLE"])\n'
+    tls = {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')}
+    migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS["name"], http, tls)
+    assert len(migrated) == 1, reasons
+
+
+def test_an_imported_session_the_call_s_own_file_changes_refuses(tmp_path: Path) -> None:
+    imports = 'from ..http import session\n\nsession.headers["Authorization"] = "Bearer x"'
+    migrated, reasons, _ = _plan_imported(tmp_path, imports, "session.post", _PLAIN_HTTP)
+    assert migrated == []
+    assert any(
+        "frontend/frontend/views/admin.py (line 3) imports and changes" in r for r in reasons
+    ), reasons
+
+
+def test_a_parameter_named_as_the_imported_session_is_not_read_as_it(tmp_path: Path) -> None:
+    """``def deactivate_user(session, ...)`` beside ``from ..http import session``: the
+    call sends through what its caller gives, not the module's session."""
+    imports = "from ..http import session\n\n\ndef ping(session):\n    session.get('x')"
+    migrated, reasons, _ = _plan_imported(tmp_path, imports, "session.post", _PLAIN_HTTP)
+    assert migrated == [], reasons
