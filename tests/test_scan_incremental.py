@@ -12,6 +12,7 @@ a scan with ``use_cache=False`` byte for byte.
 from __future__ import annotations
 
 import gc
+import json
 import shutil
 import subprocess
 import sys
@@ -1086,3 +1087,41 @@ def test_a_rerun_stats_each_unchanged_file_once(
     assert result == uncached(root)
     unchanged = {path: n for path, n in counts.items() if files.get(path) == after.get(path)}
     assert unchanged and set(unchanged.values()) == {1}, counts
+
+
+def test_a_kept_call_site_is_its_fields_values_in_order() -> None:
+    # the sites are most of the entries a rerun decodes: kept without their fields' names,
+    # read back equal; anything else in their place is no site (the file resolved afresh)
+    from decouple_services.app.incremental import SITE_ONE_OF, decode_site, encode_site
+    from decouple_services.core.model import CallSite, Category, Confidence, ResponseUse, Role
+
+    site = CallSite(
+        "id1",
+        "orders",
+        "orders/client.py",
+        3,
+        4,
+        "orders.client.go",
+        "requests",
+        "POST",
+        '"http://users/x"',
+        "http://users/x",
+        "users",
+        "POST /x",
+        evidence=("a", "b"),
+        category=Category.TEST,
+        role=Role.WRAPPER,
+        via_wrapper="orders.client.call",
+        response_use=ResponseUse.STATUS,
+        confidence=Confidence.INFERRED,
+        suppressed=("DCP004",),
+        one_of="orders.client.HOSTS",
+    )
+    kept = encode_site(site)
+    assert json.loads(json.dumps(kept)) == kept
+    assert "caller" not in json.dumps(kept)
+    assert decode_site(json.loads(json.dumps(kept))) == site
+    assert kept[SITE_ONE_OF] == "orders.client.HOSTS"
+    for damaged in (kept[:-1], {"@": "CallSite"}, None, [*kept, None]):
+        with pytest.raises(ValueError):
+            decode_site(damaged)

@@ -429,7 +429,7 @@ class KeptPasses:
         entry and its decoded result), ``facts(path)`` its facts now, ``clients()`` the
         definitions holding a client object among the scan's facts
         (``app.demand.client_names``)."""
-        from decouple_services.app.incremental import digest
+        from decouple_services.app.incremental import SITE_ONE_OF, digest
 
         if parsed_in_rounds or digest(wrappers_key(wrappers)) != self.record.helpers:
             return False
@@ -486,7 +486,7 @@ class KeptPasses:
             for _, outcome in removed:
                 # a removed request: a call site of its own, looked nothing up after it
                 if outcome is not None and not (
-                    isinstance(outcome[1], dict) and outcome[1].get("one_of") is None
+                    isinstance(outcome[1], list) and outcome[1][SITE_ONE_OF] is None
                 ):
                     return False
         return True

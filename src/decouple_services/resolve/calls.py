@@ -339,6 +339,12 @@ class CallResolver:
         #: The helpers by their last name, for :meth:`_by_suffix`: the dictionary of helpers
         #: it was made from and its size then.
         self._shorts: tuple[dict[str, Wrapper], int, dict[str, list[str]]] | None = None
+        #: While invocations are looked up level by level: (class, name, caller) -> the
+        #: helper :meth:`_method_wrapper` found, with the dictionary of helpers and its size
+        #: then (see :meth:`_method_wrapper`).
+        self._methods: (
+            tuple[dict[str, Wrapper], int, dict[tuple[str, str, str | None], Wrapper | None]] | None
+        ) = None
         #: Functions making a request (what they return is a service's answer).
         self._requesting: frozenset[str] = frozenset()
         #: Of the last site drafted: its host is another service's answer; its host is
@@ -428,6 +434,10 @@ class CallResolver:
         finished: set[tuple[str, int, int]] = set()
         #: Uses of a helper reading a constructor's default on an object handed in.
         handed_in: list[tuple[FileFacts, RawCall, Wrapper]] = []
+        # a tree's calls ask about the same few methods of the same classes thousands of
+        # times (polar: a tenth of its rerun's resolution); no file's lookups are recorded
+        # apart from here on, so the answer of one is the answer of all
+        self._methods = (wrappers, len(wrappers), {})
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
             for facts, call, outcome in pending:
@@ -485,6 +495,7 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
+        self._methods = None
         live = _built_where_used(wrappers, uses_of, drafts, nested_in)
         for facts, call, wrapper in handed_in:
             if wrapper.qualname not in live:
@@ -917,6 +928,19 @@ class CallResolver:
         if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
+        encoded = first.encoded
+        if (
+            type(encoded) is list
+            and len(encoded) == 4
+            and encoded[0] == "O"
+            and type(encoded[1]) is str
+            and self._method_wrapper(encoded[1], call.name, wrappers, caller) is None
+        ):
+            # a kept receiver's class read from its JSON form without decoding its
+            # arguments: most calls invoke no helper, and decoding their receivers to learn
+            # so was a sixth of polar's rerun after a request edit; the lookups are those
+            # of the decoded receiver's class, and the answer none either way
+            return None
         try:
             receiver = first.receiver_value()
         except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
@@ -974,7 +998,29 @@ class CallResolver:
         self, cls: str, name: str, wrappers: dict[str, Wrapper], caller: str | None
     ) -> Wrapper | None:
         """The helper ``cls.name``, defined on the class or inherited from a base class of
-        the project (``class AuthClient(BaseClient)`` calling ``self._post``)."""
+        the project (``class AuthClient(BaseClient)`` calling ``self._post``).
+
+        Looking invocations up level by level (``_methods`` set), the answer for the same
+        class, name and caller is given again while the helpers are the same: the lookups
+        it made are the same index's with the same keys, and what they record (the asks and
+        the reads of ``app/demand.py``) are sets, with no file's resolution open to record
+        them apart; the helpers are only added to between levels."""
+        methods = self._methods
+        if methods is not None and methods[0] is wrappers and methods[1] == len(wrappers):
+            key = (cls, name, caller)
+            if key in methods[2]:
+                return methods[2][key]
+            found = methods[2][key] = self._method_wrapper_uncached(cls, name, wrappers, caller)
+            return found
+        if methods is not None and methods[0] is wrappers:
+            # helpers added since: the answers are made again
+            self._methods = (wrappers, len(wrappers), {})
+            return self._method_wrapper(cls, name, wrappers, caller)
+        return self._method_wrapper_uncached(cls, name, wrappers, caller)
+
+    def _method_wrapper_uncached(
+        self, cls: str, name: str, wrappers: dict[str, Wrapper], caller: str | None
+    ) -> Wrapper | None:
         lookup = self.index.lookup(caller)
         queue: list[str] = [cls]
         seen: set[str] = set()

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from decouple_services.detect.facts import RawCall
-from decouple_services.detect.values import Concat, Join, Lit, Param, Ref, Value
+from decouple_services.detect.values import Concat, Join, Lit, Obj, Param, Ref, Value
 from decouple_services.resolve.calls import CallResolver, Wrapper, _by_suffix, _path_param_named_so
 
 HELPER = "worker.api.kernel_request"
@@ -57,3 +57,81 @@ def test_helpers_found_by_their_last_name_are_those_found_among_all(
             assert CallResolver._by_suffix(resolver, wrappers, name) == _by_suffix(  # type: ignore[arg-type]
                 wrappers, name
             )
+
+
+def test_a_method_helper_is_looked_up_once_per_class_name_and_caller_between_additions() -> None:
+    # looking invocations up level by level, the same class, name and caller is answered
+    # again (its lookups record sets only); a helper added makes the answers again, and
+    # outside that loop (``_methods`` None: a file's lookups recorded apart) none is kept
+    call = RawCall(1, 1, 0, "f", "get", None, None, (), (), (), (), False, False, False)
+    wrappers: dict[str, Wrapper] = {
+        "pkg.Client.get": Wrapper("pkg.Client.get", (), True, call, None, None)
+    }
+    made: list[tuple[str, str, str | None]] = []
+
+    def uncached(
+        cls: str, name: str, helpers: dict[str, Wrapper], caller: str | None
+    ) -> Wrapper | None:
+        made.append((cls, name, caller))
+        return helpers.get(f"{cls}.{name}")
+
+    resolver = SimpleNamespace(_methods=None, _method_wrapper_uncached=uncached)
+    resolver._method_wrapper = lambda *a: CallResolver._method_wrapper(resolver, *a)  # type: ignore[arg-type]
+    look = resolver._method_wrapper
+    assert look("pkg.Client", "get", wrappers, "a") is wrappers["pkg.Client.get"]
+    assert look("pkg.Client", "get", wrappers, "a") is wrappers["pkg.Client.get"]
+    assert len(made) == 2  # no loop under way: every lookup made
+
+    resolver._methods = (wrappers, len(wrappers), {})
+    for _ in range(3):
+        assert look("pkg.Client", "get", wrappers, "a") is wrappers["pkg.Client.get"]
+        assert look("pkg.Other", "get", wrappers, "a") is None
+        assert look("pkg.Client", "get", wrappers, "b") is wrappers["pkg.Client.get"]
+    assert made[2:] == [
+        ("pkg.Client", "get", "a"),
+        ("pkg.Other", "get", "a"),
+        ("pkg.Client", "get", "b"),
+    ]
+
+    wrappers["pkg.Other.get"] = Wrapper("pkg.Other.get", (), True, call, None, None)
+    assert look("pkg.Other", "get", wrappers, "a") is wrappers["pkg.Other.get"]
+    assert look("pkg.Other", "get", wrappers, "a") is wrappers["pkg.Other.get"]
+    assert made[5:] == [("pkg.Other", "get", "a")]
+
+    other = dict(wrappers)
+    look("pkg.Other", "get", other, "a")
+    assert made[6:] == [("pkg.Other", "get", "a")]  # another dictionary of helpers: made
+
+
+def test_a_kept_receiver_is_decoded_only_for_a_call_of_a_helper_of_its_class() -> None:
+    # a call's receiver kept in JSON: its class read from that form, the same lookups made;
+    # decoded only when a helper of that class takes the call
+    from decouple_services.resolve.calls import CallOutcome
+
+    call = RawCall(
+        1, 1, 0, "f", "get", None, Ref("pkg.client"), (), (), (), (), False, False, False
+    )
+    helper = Wrapper("pkg.Client.get", (), True, call, None, None)
+    asked: list[str] = []
+
+    def method_wrapper(
+        cls: str, name: str, helpers: dict[str, Wrapper], caller: str | None
+    ) -> Wrapper | None:
+        asked.append(cls)
+        return helpers.get(f"{cls}.{name}")
+
+    resolver = SimpleNamespace(
+        index=SimpleNamespace(service_of=lambda path: "svc"), _method_wrapper=method_wrapper
+    )
+    facts = SimpleNamespace(path="a.py")
+    # arguments no decoder takes: left as they are, the class alone read
+    kept = CallOutcome(None, encoded=["O", "pkg.Other", [["?"]], []])
+    assert (
+        CallResolver._wrapper_for(resolver, call, facts, {"pkg.Client.get": helper}, kept) is None
+    )  # type: ignore[arg-type]
+    assert asked == ["pkg.Other"] and kept.encoded is not None and kept.receiver is None
+
+    kept = CallOutcome(None, encoded=["O", "pkg.Client", [["L", "x"]], []])
+    found = CallResolver._wrapper_for(resolver, call, facts, {"pkg.Client.get": helper}, kept)  # type: ignore[arg-type]
+    assert found is helper
+    assert kept.encoded is None and kept.receiver == Obj("pkg.Client", (Lit("x"),))
