@@ -650,16 +650,16 @@ def test_headers_of_a_folded_call_are_named_when_the_send_does_not_carry_them(
 def test_a_calls_credential_travels_to_its_consumer_and_survives_a_second_migration(
     repo: Path, tmp_path: Path
 ) -> None:
-    """The emails call sent the caller's token and a request id: the send carries both,
-    the emails consumer forwards exactly those to its app, and the PR body names the
-    credential stored in the topic. Migrating another call later regenerates the consumer
+    """The emails call sent the caller's token, an API key and a request id: the send
+    carries them, the emails consumer forwards exactly those to its app, and the PR body
+    names the credentials stored in the topic, the key by its name. Migrating another call later regenerates the consumer
     from the send migrated earlier, with the same headers."""
     registration = repo / REGISTRATION
     registration.write_text(
         registration.read_text().replace(
             '        timeout=2,\n    )\n    requests.post(\n        f"{ANALYTICS_URL}',
             '        headers={"Authorization": f"Bearer {name}", "X-Request-ID": email, '
-            '"Accept": "application/json"},\n'
+            '"X-Api-Key": name, "Accept": "application/json"},\n'
             '        timeout=2,\n    )\n    requests.post(\n        f"{ANALYTICS_URL}',
             1,
         )
@@ -672,11 +672,13 @@ def test_a_calls_credential_travels_to_its_consumer_and_survives_a_second_migrat
         repo, select=(ids["emails"],), write=True, pr_body=pr, fire_and_forget=True
     )
     assert status == EXIT_OK, summary
-    assert '"Authorization": f"Bearer {name}", "X-Request-ID": email' in registration.read_text()
+    assert '"Authorization": f"Bearer {name}", "X-Request-ID": email, "X-Api-Key": name' in (
+        registration.read_text()
+    )
     consumer = repo / "services/emails/emails/decouple_consumers/emails_send.py"
-    forwarded = '    forward_headers=("authorization", "x-request-id"),\n'
+    forwarded = '    forward_headers=("authorization", "x-api-key", "x-request-id"),\n'
     assert forwarded in consumer.read_text()
-    assert "**Credentials in events.** Some sends carry the headers `authorization`" in (
+    assert "Some sends carry the headers `authorization`, `x-api-key` their calls" in (
         pr.read_text()
     )
     _commit(repo, "emails migrated")

@@ -573,3 +573,69 @@ def test_the_kept_import_graph_answers_a_helper_search_as_the_graph_does(tmp_pat
             assert select([path], [helper], kept, read) == found, (path, helper)
             selected += bool(found)
     assert selected > 0
+
+
+def test_the_collector_is_paused_while_the_cache_is_decoded_and_its_state_kept() -> None:
+    import gc
+
+    from decouple_services.app.cache import collector_paused
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError
+    assert gc.isenabled()
+
+
+def test_a_cached_rerun_moves_the_facts_it_reads_out_of_the_collectors_sight_until_it_ends(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    cache = tmp_path / "cache"
+    cached(repo, cache)
+    with (repo / CLIENTS).open("a") as handle:
+        handle.write('\n\ndef added(requests):\n    return requests.get("http://orders:8000/x")\n')
+    expected = uncached(repo)
+    during: list[int] = []
+    extract_all = decouple_services.app.pipeline.extract_all
+
+    def watched(*args: object, **kwargs: object) -> object:
+        found = extract_all(*args, **kwargs)  # type: ignore[arg-type]
+        during.append(gc.get_freeze_count())
+        return found
+
+    monkeypatch.setattr(decouple_services.app.pipeline, "extract_all", watched)
+    assert gc.get_freeze_count() == 0
+    # a scan with nothing in its cache parses: it freezes nothing (its garbage stays in
+    # the collector's sight)
+    assert cached(repo, tmp_path / "empty") == expected
+    assert during and max(during) == 0
+    during.clear()
+    assert cached(repo, cache) == expected
+    assert during and during[0] > 0  # the facts read from the cache: frozen
+    assert gc.get_freeze_count() == 0  # and back in sight when the scan ends
+    # something else keeps objects frozen: the scan freezes and unfreezes nothing
+    with (repo / CLIENTS).open("a") as handle:
+        handle.write('\n\ndef again(requests):\n    return requests.get("http://orders:8000/y")\n')
+    expected = uncached(repo)
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        during.clear()
+        assert cached(repo, cache) == expected
+        # (frozen objects freed meanwhile leave the permanent generation)
+        assert during and max(during) <= before
+        assert 0 < gc.get_freeze_count() <= before
+    finally:
+        gc.unfreeze()

@@ -11,7 +11,10 @@ a scan with ``use_cache=False`` byte for byte.
 
 from __future__ import annotations
 
+import gc
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -314,6 +317,8 @@ def test_a_rerun_after_any_edits_equals_a_scan_without_cache(
             write(root, files, after)
             files = after
             assert cached(root, cache) == uncached(root), (field_name, value)
+            # the facts a cached scan froze for the collector are back in its sight
+            assert gc.get_freeze_count() == 0 and gc.isenabled()
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(cache, ignore_errors=True)
@@ -645,6 +650,48 @@ def test_the_searches_a_rerun_did_not_make_are_kept_for_the_files_unchanged(
     assert read == ["c.py"]
 
 
+def test_a_search_for_several_terms_is_answered_from_the_last_scans_for_some_of_them(
+    tmp_path: Path,
+) -> None:
+    """A rerun that seeds the files the last scan parsed on demand asks in one search for
+    the words the last scan asked for in two rounds: a file either of those found is
+    found, one both tested and did not find is not, and only the others are read (an
+    edited file, one tested for one term only). A kind whose terms are not each a search
+    of their own is answered only from the search with the same terms."""
+    from decouple_services.app.incremental import SearchMemo
+
+    python = ["a.py", "b.py", "c.py", "d.py", "e.py"]
+    digests = {"a.py": "1", "b.py": "2", "c.py": "3", "d.py": "4", "e.py": "5"}
+    texts = {"a.py": "x", "b.py": "y", "c.py": "", "d.py": "", "e.py": "y"}
+
+    def finding(read: list[str]) -> Any:
+        def run(paths: list[str]) -> list[str]:
+            read.extend(paths)
+            return [p for p in paths if any(w in texts[p] for w in words)]
+
+        return run
+
+    first = SearchMemo(python, digests.get)
+    words = ["x"]
+    assert first.search("words", [("x",)], python, finding([])) == ["a.py"]
+    words = ["y"]
+    assert first.search("words", [("y",)], python[:4], finding([])) == ["b.py"]
+    first.search("invokes", ["x"], python, finding([]))
+    first.save(tmp_path, tmp_path)
+    digests["d.py"] = "6"  # edited
+    texts["d.py"] = "x"
+    second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    read: list[str] = []
+    words = ["x", "y"]
+    found = second.search("words", [("y",), ("x",)], python, finding(read))
+    assert found == ["a.py", "b.py", "d.py", "e.py"]
+    assert read == ["d.py", "e.py"]  # edited; tested for x only, and not found
+    read.clear()
+    # a compound term: its search is not the union of its parts'
+    second.search("invokes", ["x", "y"], python, finding(read))
+    assert read == python
+
+
 def test_with_configured_clients_the_helper_passes_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -938,6 +985,30 @@ def test_a_rerun_after_a_new_request_takes_the_last_scans_discovery(
         write(root, files, after)
         files = after
         assert runs(root, cache, monkeypatch)[0] == 1, damage
+
+
+def test_a_rerun_after_a_new_request_imports_what_it_uses(tmp_path: Path) -> None:
+    """A rerun taking the last scan's discovery and extracting one edited file in plain
+    syntax imports neither the readers of deployment files and ``.proto`` files nor the
+    rewriting of newer syntax (importing was a quarter of netbox's such rerun)."""
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    write(root, files, render(Tree(literal_calls=1)))
+    code = (
+        "import sys\n"
+        "from decouple_services.cli.entry import main\n"
+        f"main(['scan', {str(root)!r}, '--cache-dir', {str(cache)!r}, '-q', '-o', '-'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('decouple_services')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = run.stdout.splitlines()[-1]
+    assert "decouple_services.resolve.calls" in loaded  # it resolved
+    for unused in (
+        "decouple_services.discover.services",
+        "decouple_services.discover.protos",
+        "decouple_services.detect.lowering",
+    ):
+        assert unused not in loaded, unused
 
 
 def test_an_edit_to_a_file_discovery_read_runs_it_again(

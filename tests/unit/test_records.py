@@ -159,3 +159,93 @@ def test_what_a_record_cannot_make_as_dataclass_would_is_refused() -> None:
         @record
         class NotInInit:
             a: int = field(init=False, default=0)
+
+
+def _pair(namespace: dict[str, Any], source: str) -> tuple[Any, Any]:
+    """The class ``source`` defines as ``C``, made by dataclass and by record."""
+    made_ns, record_ns = dict(namespace), dict(namespace)
+    exec(source, made_ns)
+    exec(source, record_ns)
+    return dataclasses.dataclass(frozen=True, slots=True)(made_ns["C"]), record(record_ns["C"])
+
+
+#: Classes of the shapes a record's ``__init__`` is made for without compiling: no field,
+#: one, defaults and factories mixed, ``__post_init__``, annotations that are objects
+#: (no ``from __future__ import annotations`` in the source), and two of one number of
+#: fields (their code shared, renamed).
+SHAPES = [
+    "class C:\n    pass\n",
+    "class C:\n    only: int\n",
+    "class C:\n    a: int\n    b: str = 'b'\n    c: list[int] = field(default_factory=list)\n"
+    "    d: tuple[int, ...] = ()\n",
+    "class C:\n    x: 'str'\n    y: int = field(default=3, compare=False)\n"
+    "    def __post_init__(self):\n        object.__setattr__(self, 'y', self.y * 2)\n",
+    "class C:\n    p: int\n    q: int\n    r: int = 1\n    s: dict[str, int] = field(default_factory=dict)\n",
+    "class C:\n    w: float\n    v: bytes\n    u: int = 0\n    t: int = 1\n",
+]
+
+
+@pytest.mark.parametrize("source", SHAPES)
+def test_an_init_made_without_compiling_is_the_dataclass_one(source: str) -> None:
+    made_cls, record_cls = _pair({"field": field}, source)
+    # not made until first looked up: here, by the class's signature
+    assert not inspect.isfunction(vars(record_cls)["__init__"])
+    assert record_cls.__doc__ == made_cls.__doc__
+    assert inspect.signature(record_cls) == inspect.signature(made_cls)
+    assert inspect.isfunction(vars(record_cls)["__init__"])
+    init, made_init = record_cls.__init__, made_cls.__init__
+    assert init.__annotations__ == made_init.__annotations__
+    assert init.__defaults__ == made_init.__defaults__
+    assert init.__globals__ is made_init.__globals__
+    names = [f.name for f in dataclasses.fields(made_cls)]
+    required = [
+        f.name
+        for f in dataclasses.fields(made_cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    values = {name: i + 10 for i, name in enumerate(names)}
+    calls = [
+        ((), {n: values[n] for n in required}),
+        (tuple(values[n] for n in required), {}),
+        (tuple(values.values()), {}),
+        ((), values),
+    ]
+    for args, kwargs in calls:
+        rec, made = record_cls(*args, **kwargs), made_cls(*args, **kwargs)
+        assert dataclasses.astuple(rec) == dataclasses.astuple(made)
+        assert repr(rec).replace("C(", "", 1) == repr(made).replace("C(", "", 1)
+    # each factory's value made afresh per record
+    one, two = (record_cls(*(values[n] for n in required)) for _ in range(2))
+    for f in dataclasses.fields(made_cls):
+        if f.default_factory is not dataclasses.MISSING:
+            assert getattr(one, f.name) == f.default_factory()
+            assert getattr(one, f.name) is not getattr(two, f.name)
+    for args, kwargs in [((), {"nope": 1}), ((*values.values(), 99), {})]:
+        with pytest.raises(TypeError) as made_error:
+            made_cls(*args, **kwargs)
+        with pytest.raises(TypeError) as record_error:
+            record_cls(*args, **kwargs)
+        assert str(record_error.value) == str(made_error.value)
+
+
+def test_a_subclass_made_first_and_super_init_use_the_records_init() -> None:
+    @record
+    class Base:
+        a: int
+        b: int = 2
+
+    class Sub(Base):
+        __slots__ = ("c",)
+
+        def __init__(self, a: int, c: int) -> None:
+            super().__init__(a)
+            object.__setattr__(self, "c", c)
+
+    sub = Sub(1, 3)
+    assert (sub.a, sub.b, sub.c) == (1, 2, 3)
+    assert inspect.isfunction(vars(Base)["__init__"])
+
+    class Plain(Base):
+        __slots__ = ()
+
+    assert Plain(5) == Plain(5) and Plain(5).b == 2

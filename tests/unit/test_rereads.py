@@ -289,3 +289,25 @@ def test_results_equal_those_of_rereading_every_file(
     assert precise == everything
     if tree == "helpers":
         assert "svc/unrelated.py" not in chosen[0]
+
+
+def test_several_helpers_select_the_files_any_one_of_them_selects() -> None:
+    """Helpers are looked for by module (a file is connected to a module's helpers
+    alike): several at once, of one module or several, with and without a parameter
+    holding their class, select the files each selects alone."""
+    tree = {
+        **BASE,
+        "pkg/other.py": "import requests\n\ndef send(url):\n    return requests.post(url)\n",
+        "app/a.py": "from pkg.mod import update\nupdate('http://a')\n",
+        "app/b.py": "from pkg import other\nother.send('http://b')\n",
+        "pkg/c.py": "def load(client):\n    return client.update('http://c')\n",
+        "app/d.py": "from pkg.mod import Client\nClient('http://d')\n",
+        "app/e.py": "import pkg.other\nupdate = 1\n",
+        "app/f.py": "send('http://f')\n",
+    }
+    send = Helper("pkg.other.send", is_method=False)
+    helpers = [FUNC, METHOD, INIT, send]
+    alone = {p for helper in helpers for p in pick(tree, helper)}
+    assert set(pick(tree, *helpers)) == alone
+    assert {"app/a.py", "app/b.py", "pkg/c.py", "app/d.py"} <= alone
+    assert "app/f.py" not in alone

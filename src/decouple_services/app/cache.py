@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import os
@@ -273,6 +274,23 @@ def _write_lines(target: str, lines: Iterable[tuple[bytes, bytes]]) -> bool:
 def _write_text(target: str, data: bytes) -> bool:
     """``data`` into ``target`` through a temporary file and a rename; False if not written."""
     return _write_chunks(target, (data,))
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cycle collector off within the block, for decoding the cache: JSON decoded
+    into lists, dicts and decouple's records makes no reference cycles, so nothing the
+    collector could free is left to it. The objects decoded are still the youngest
+    generation's when the block ends (the next collection walks them) unless the block
+    ends with ``gc.freeze``. A collector already off is left off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 #: Cache folders this process reads and never writes (:func:`read_only`).

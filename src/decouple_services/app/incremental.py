@@ -56,7 +56,7 @@ from decouple_services.app.cache import (
     write_cache_chunks,
     write_cache_json,
 )
-from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, ask
+from decouple_services.app.demand import ANY_TERM, WATCHED_TABLES, Ask, Asked, ask
 from decouple_services.core.model import CallSite
 from decouple_services.core.records import record
 from decouple_services.core.stamps import code_version
@@ -473,9 +473,14 @@ class SearchMemo:
     Each search is a test of one file's text against its terms, file by file. A search
     made with the same terms as one of the last scan's is given, for each of its files
     that the last one tested and whose content digest is the same, the last answer; only
-    the others are read. Kept in ``searches-<root>.json``: per search (kind and terms),
-    the files tested and found, as positions in the listing, with each tested file's
-    digest. A file whose facts hold a diagnostic (unreadable, too large) is read again.
+    the others are read. A search of a kind that finds the files any one term finds
+    (``demand.ANY_TERM``) is answered too from the last scan's of some of its terms: a
+    file one of them found is found, and a file they tested for every term and did not
+    find is not (netbox: a rerun after an edit asked in one search for the words the last
+    scan asked for in two rounds, and read a thousand files again). Kept in
+    ``searches-<root>.json``: per search (kind and terms), the files tested and found, as
+    positions in the listing, with each tested file's digest. A file whose facts hold a
+    diagnostic (unreadable, too large) is read again.
     """
 
     def __init__(
@@ -495,6 +500,9 @@ class SearchMemo:
             self._last_digests = last["digests"]
             self._last = {k: (base64.b64decode(t), f) for k, (t, f) in last["searches"].items()}
         self._last_at: dict[str, int] | None = None
+        #: the last scan's searches by kind: their terms, tested bits and found positions
+        self._by_kind: dict[str, list[tuple[frozenset[str], bytes, frozenset[int]]]] | None
+        self._by_kind = None
         #: search -> the files it tested and found, this scan
         self.made: dict[str, tuple[set[str], set[str]]] = {}
         #: files the searches answered from the last scan, and files they read (for ``-v``)
@@ -510,24 +518,34 @@ class SearchMemo:
     ) -> list[str]:
         """``run(paths)`` (a search of ``kind`` for ``terms``), answered from the last scan
         for the files it tested unchanged; those of ``paths`` found, in their order."""
-        key = json.dumps([kind, sorted({json.dumps(_to_json(t)) for t in terms})])
+        wanted = frozenset(json.dumps(_to_json(t)) for t in terms)
+        key = json.dumps([kind, sorted(wanted)])
         known: set[str] = set()
         found_before: set[str] = set()
-        last = self._last.get(key)
-        if last is not None and paths:
-            tested, found = last
+        sources = self._sources(kind, key, wanted) if paths else []
+        if sources:
             if self._last_at is None:
                 self._last_at = {p: i for i, p in enumerate(self._last_paths)}
             for path in paths:
                 i = self._last_at.get(path)
                 if (
-                    i is not None
-                    and tested[i >> 3] >> (i & 7) & 1
-                    and self._last_digests[i] is not None
-                    and self._last_digests[i] == self.current(path)
+                    i is None
+                    or self._last_digests[i] is None
+                    or self._last_digests[i] != self.current(path)
                 ):
-                    known.add(path)
-            found_before = {self._last_paths[i] for i in found} & known
+                    continue
+                covered: set[str] = set()
+                for searched_for, tested, found in sources:
+                    if not tested[i >> 3] >> (i & 7) & 1:
+                        continue
+                    if i in found:  # found for one of the terms: found for them all
+                        known.add(path)
+                        found_before.add(path)
+                        break
+                    covered |= searched_for
+                    if len(covered) == len(wanted):  # tested for every term: not found
+                        known.add(path)
+                        break
         unknown = [p for p in paths if p not in known]
         self.recalled += len(known)
         self.read += len(unknown)
@@ -537,6 +555,25 @@ class SearchMemo:
         made[0].update(paths)
         made[1].update(out)
         return out
+
+    def _sources(
+        self, kind: str, key: str, wanted: frozenset[str]
+    ) -> list[tuple[frozenset[str], bytes, frozenset[int]]]:
+        """The last scan's searches a search of ``kind`` for the terms ``wanted`` (``key``)
+        is answered from: the one with its key, and for a kind of ``demand.ANY_TERM`` those
+        for some of its terms (the most terms first)."""
+        if kind not in ANY_TERM:
+            last = self._last.get(key)
+            return [] if last is None else [(wanted, last[0], frozenset(last[1]))]
+        if self._by_kind is None:
+            self._by_kind = {}
+            for made, (tested, found) in self._last.items():
+                made_kind, made_terms = json.loads(made)
+                self._by_kind.setdefault(made_kind, []).append(
+                    (frozenset(made_terms), tested, frozenset(found))
+                )
+        sources = [s for s in self._by_kind.get(kind, ()) if s[0] <= wanted]
+        return sorted(sources, key=lambda s: -len(s[0]))
 
     @classmethod
     def load(
@@ -565,6 +602,7 @@ class SearchMemo:
                     and all(d is None or isinstance(d, str) for d in digests)
                     and isinstance(searches, dict)
                     and all(_search_ok(v, len(paths)) for v in searches.values())
+                    and all(_search_key_ok(k) for k in searches)
                 ):
                     return cls(
                         python,
@@ -650,6 +688,18 @@ def _decoded(raw: bytes) -> list[dict[str, Any]]:
     if not isinstance(variants, list):
         return []
     return [v for v in variants if _well_formed(v)][:MAX_VARIANTS]
+
+
+def _search_key_ok(key: str) -> bool:
+    """A search's key as ``SearchMemo.search`` writes it: its kind and its terms' JSON."""
+    kind_terms = json.loads(key)
+    return (
+        isinstance(kind_terms, list)
+        and len(kind_terms) == 2
+        and isinstance(kind_terms[0], str)
+        and isinstance(kind_terms[1], list)
+        and all(isinstance(t, str) for t in kind_terms[1])
+    )
 
 
 def _search_ok(value: object, count: int) -> bool:

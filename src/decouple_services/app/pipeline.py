@@ -25,6 +25,7 @@ from decouple_services.app.cache import (
     ImportsEntries,
     ListingCache,
     Manifest,
+    collector_paused,
     content_digest,
     facts_key,
     read_facts,
@@ -293,6 +294,7 @@ def extract_all(
     rejected: set[str] | None = None,
     computed: list[tuple[str, str]] | None = None,
     keys: dict[str, str] | None = None,
+    freeze: bool = False,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -303,7 +305,9 @@ def extract_all(
     the others get empty facts, and their paths are added to ``rejected``. Facts parsed
     here are stored in the cache as one pack, or added to ``computed`` (key, JSON text) for
     the caller to store with those of its other passes. ``keys`` is given the cache key
-    of each file's facts (by path) when a cache is used.
+    of each file's facts (by path) when a cache is used. With ``freeze``, the facts read
+    from the cache are moved out of the cycle collector's sight (``gc.freeze``: see
+    :func:`scan_or_known`).
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts
@@ -327,18 +331,30 @@ def extract_all(
     results: list[FileFacts | None] = [None] * len(work)
     pending: list[int] = []
     if manifest is not None and cache is not None:
-        for i, job in enumerate(work):
-            hit, key = _known(job, manifest, cache, fingerprint, reject_key)
-            if hit is None:
-                pending.append(i)
-                continue
-            if hit is False or hit is True:
-                if rejected is not None:
-                    rejected.add(job.path)
-                hit = FileFacts(job.path, job.module)
-            elif keys is not None and key is not None:
-                keys[job.path] = key
-            results[i] = hit
+        # The collector off while the cache's facts are decoded, and those facts, alive
+        # until the scan ends, then out of its sight: each object it tracks is otherwise
+        # walked by a collection of each of the two younger generations before it settles
+        # in the oldest (a tenth of a rerun after one edit, the facts most of it). Only
+        # when facts were decoded: freezing takes every object alive, and a scan that
+        # parses instead (a cold one) leaves its garbage to the collector.
+        with collector_paused():
+            decoded = False
+            for i, job in enumerate(work):
+                hit, key = _known(job, manifest, cache, fingerprint, reject_key)
+                if hit is None:
+                    pending.append(i)
+                    continue
+                if hit is False or hit is True:
+                    if rejected is not None:
+                        rejected.add(job.path)
+                    hit = FileFacts(job.path, job.module)
+                else:
+                    decoded = True
+                    if keys is not None and key is not None:
+                        keys[job.path] = key
+                results[i] = hit
+            if freeze and decoded:
+                gc.freeze()
     else:
         pending = list(range(len(work)))
     total = len(work)
@@ -455,6 +471,11 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     # see GC_THRESHOLDS: from the start, the checks of a rerun and the result's storing too
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    # The facts read from the cache are moved out of the collector's sight as they are
+    # read (``extract_all``'s ``freeze``) and back at the end, unless something else keeps
+    # objects there already (an application freezing its heap before forking workers):
+    # ``gc.unfreeze`` would take those back too.
+    freeze = gc.get_freeze_count() == 0
     options = options or ScanOptions()
     folder = None
     if options.use_cache and not options.write_cache:
@@ -462,11 +483,13 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
     try:
         with read_only_cache(folder):
             try:
-                return _scan_or_known(root, options)
+                return _scan_or_known(root, options, freeze=freeze)
             except _PassesDiffer:
-                return _scan_or_known(root, options, passes_as_kept=False)
+                return _scan_or_known(root, options, passes_as_kept=False, freeze=freeze)
     finally:
         gc.set_threshold(*thresholds)
+        if freeze:
+            gc.unfreeze()
 
 
 class _PassesDiffer(Exception):
@@ -475,7 +498,10 @@ class _PassesDiffer(Exception):
 
 
 def _scan_or_known(
-    root: Path | str, options: ScanOptions | None, passes_as_kept: bool = True
+    root: Path | str,
+    options: ScanOptions | None,
+    passes_as_kept: bool = True,
+    freeze: bool = False,
 ) -> ScanResult | None:
     options = options or ScanOptions()
     root = Path(root)
@@ -668,6 +694,7 @@ def _scan_or_known(
             prefilter=None if demand is None else demand.candidates(extract_options),
             rejected=unparsed,
             keys=facts_keys,
+            freeze=freeze,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -691,6 +718,7 @@ def _scan_or_known(
                 manifest=manifest,
                 computed=computed,
                 keys=facts_keys,
+                freeze=freeze,
             ):
                 by_path[fresh.path] = fresh
                 inert = inert and _inert(fresh)

@@ -488,39 +488,60 @@ def select(
     Each file's text is tested for the words it must name and the holders it may have
     (what the import graph says of it): files tested alike are one text search of
     ``search`` (``app/demand.py``'s ``Search``), which may answer it from an earlier one."""
-    wanted: dict[str, set[str]] = {}  # path -> words it must name
-    #: path -> (class name in snake case, method words) a parameter may hold and call
-    held: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    # The helpers by defining module: a file is connected to a module's helpers alike, so
+    # each module's connected files are walked once (homeassistant asks for some thirty
+    # helpers of twenty modules, each connected to thousands of files).
+    #: module (None: outside every known module) -> its helpers' words
+    words_of: dict[str | None, set[str]] = {}
+    #: module -> (class name in snake case, method words) a parameter may hold and call
+    holders_of: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     modules = set(graph.files_of)
-    among = set(paths)
     for helper in helpers:
         module = defining_module(helper.qualname, modules)
+        words = helper.words
+        words_of.setdefault(module, set()).update(words)
+        holder = helper.holder
+        if holder is not None and module is not None:
+            holders_of.setdefault(module, []).append((holder, words))
+    among = set(paths)
+    #: path -> the word sets (by position in ``named_by``) it must name one of
+    wanted: dict[str, list[int]] = {}
+    named_by: list[set[str]] = []
+    for module, module_words in words_of.items():
         # a helper outside every known module (cannot happen for facts of this scan):
         # every file may name it
         files = graph.connected(module) if module is not None else among
+        at = len(named_by)
+        named_by.append(module_words)
         # only the files of ``paths`` are tested: a rerun selects among its edited files
         # alone, whose helpers' modules may be connected to thousands
         for path in files if len(files) <= len(among) else among.intersection(files):
             if path in among:
-                wanted.setdefault(path, set()).update(helper.words)
-        holder = helper.holder
-        if holder is not None and module is not None:
-            # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not
-            # import the class (the object is handed in): one of the package's files
-            package = {posixpath.dirname(p) for p in graph.files_of.get(module, ())}
-            # one prefix test per path (a tree's paths for each helper with a holder)
-            inside = "" in package
-            prefixes = tuple(f"{d}/" for d in package)
-            for path in paths:
-                if inside or path.startswith(prefixes):
-                    held.setdefault(path, []).append((holder, helper.words))
+                wanted.setdefault(path, []).append(at)
+    #: path -> (class name in snake case, method words) a parameter may hold and call
+    held: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for module, pairs in holders_of.items():
+        # `def load(self, fetcher): fetcher.fetch(path)` in a module that need not
+        # import the class (the object is handed in): one of the package's files
+        package = {posixpath.dirname(p) for p in graph.files_of.get(module, ())}
+        # one prefix test per path (a tree's paths for each module with a holder)
+        inside = "" in package
+        prefixes = tuple(f"{d}/" for d in package)
+        for path in paths:
+            if inside or path.startswith(prefixes):
+                held.setdefault(path, []).extend(pairs)
+    #: the words named by the word sets of each combination a file has, sorted
+    combined: dict[tuple[int, ...], tuple[str, ...]] = {}
     #: (words, holders) -> the files to test for them, in order
     alike: dict[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = {}
     for path in paths:
-        named = wanted.get(path, set())
+        sets = tuple(wanted.get(path, ()))
+        named = combined.get(sets)
+        if named is None:
+            named = combined[sets] = tuple(sorted(set().union(*(named_by[i] for i in sets))))
         holding = held.get(path, [])
         if named or holding:
-            alike.setdefault((tuple(sorted(named)), tuple(sorted(set(holding)))), []).append(path)
+            alike.setdefault((named, tuple(sorted(set(holding)))), []).append(path)
     found: set[str] = set()
     for (words, holders), group in alike.items():
         test = functools.partial(_invoking, words=words, holders=holders, read=read)

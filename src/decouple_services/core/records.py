@@ -5,11 +5,13 @@ Python 3.11's ``dataclass`` compiles each method it generates from a source of i
 ``__delattr__`` too): a tenth of a millisecond each, most of creating the class. A rerun
 after an edit that changes nothing imports some fifty dataclasses (the model, the
 configuration, the facts, the values, the detectors' records, the scan's options), and
-creating them was a fifth of its time. A record compiles ``__init__`` alone, written as
-dataclass writes it, but for a frozen class with slots storing each field through its
+creating them was a fifth of its time. A record makes ``__init__`` alone, doing what
+dataclass's does, but for a frozen class with slots storing each field through its
 slot's setter instead of ``object.__setattr__`` (the same store, found without a lookup: a
 third less per call; extraction builds these by the thousand, and a rerun as many from
-the cache); the
+the cache), and only when it is first looked up; for a frozen class with slots, without
+compiling a source of its own (one code per number of fields, renamed: compiling was most
+of the cost of a record, see :func:`_made_init`); the
 others are closures over the field names doing what dataclass's generated ones do, to the
 same results (a call costs a tenth of a microsecond more; a scan makes some thousands):
 
@@ -88,7 +90,7 @@ def _make(cls: _T, *, frozen: bool, slots: bool) -> _T:
     undocumented = not cls.__doc__
     if undocumented:
         # dataclass would write one from the signature of a class without __init__ yet
-        # (through inspect's slowest path); written below, from the real one
+        # (through inspect's slowest path); written below, from the fields
         cls.__doc__ = cls.__name__
     # the fields, slots, __match_args__; no method compiled
     made: Any = dataclasses.dataclass(
@@ -105,11 +107,131 @@ def _make(cls: _T, *, frozen: bool, slots: bool) -> _T:
     params.init = params.repr = params.eq = True
     params.frozen = frozen
     made.__dataclass_params__ = params
-    if undocumented:  # as dataclass writes it, now that __init__ is there
-        import inspect
-
-        made.__doc__ = made.__name__ + str(inspect.signature(made)).replace(" -> None", "")
+    if undocumented:  # as dataclass writes it, from the signature __init__ will have
+        made.__doc__ = made.__name__ + _signature_text(fields)
     return made  # type: ignore[no-any-return]
+
+
+def _signature_text(fields: tuple[dataclasses.Field[Any], ...]) -> str:
+    """``str(inspect.signature(cls))`` of a record without its `` -> None``, written from
+    the fields (its ``__init__`` may not be compiled yet: see :class:`_LazyInit`), as
+    ``inspect`` writes each parameter: ``name: annotation`` and `` = default``."""
+    import inspect  # dataclasses imports it: already loaded
+
+    parts = []
+    for f in fields:
+        text = f"{f.name}: {inspect.formatannotation(f.type)}"
+        if f.default_factory is not dataclasses.MISSING:
+            text += f" = {_HAS_DEFAULT_FACTORY!r}"
+        elif f.default is not dataclasses.MISSING:
+            text += f" = {f.default!r}"
+        parts.append(text)
+    # the return annotation written and taken out as dataclass does, wherever it shows
+    return f"({', '.join(parts)}) -> None".replace(" -> None", "")
+
+
+class _LazyInit:
+    """A record's ``__init__`` until it is first looked up (a record made, ``super().
+    __init__``, ``inspect.signature``): made then (:func:`_made_init`) and put in its
+    place on the class, so that every later lookup finds the function itself. A run
+    builds some of the records it imports: a rerun of netbox after an edit that adds a
+    call makes 72 records and builds 57."""
+
+    __slots__ = ("cls", "fields", "frozen")
+
+    def __init__(self, cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool):
+        self.cls = cls
+        self.fields = fields
+        self.frozen = frozen
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        init = self.cls.__dict__["__init__"]
+        if init is self:
+            init = _made_init(self.cls, self.fields, self.frozen)
+            init.__qualname__ = f"{self.cls.__qualname__}.__init__"
+            self.cls.__init__ = init
+        return init if obj is None else init.__get__(obj, owner)
+
+
+def _made_init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -> Any:
+    """The ``__init__`` of a record: for a frozen one with slots, the code of its number of
+    fields (:func:`_stores`) renamed to its fields, each stored through its slot's setter
+    (a field with a ``default_factory`` through a function calling the factory for the
+    marker); any other compiled from its own source (:func:`_init`).
+
+    Compiling took a third of a millisecond or more a class, more than the rest of making
+    it: the 40 frozen records with slots a rerun of netbox after a call edit builds take
+    14 codes, each compiled in about half the time of a record's own (no annotations),
+    and the records without slots or mutable (the scan's options, its resolution's
+    bookkeeping: 17 in that rerun) are compiled."""
+    slots = [cls.__dict__.get(f.name) for f in fields]
+    if not frozen or not all(isinstance(slot, types.MemberDescriptorType) for slot in slots):
+        return _init(cls, fields, frozen)
+    post = hasattr(cls, "__post_init__")
+    code = _stores(len(fields), post)
+    code = code.replace(co_varnames=("self", *(f.name for f in fields)))
+    cells: dict[str, Any] = {}
+    for i, (f, slot) in enumerate(zip(fields, slots, strict=True)):
+        store = slot.__set__  # type: ignore[union-attr]
+        if f.default_factory is not dataclasses.MISSING:
+            store = _defaulted(store, f.default_factory)
+        cells[f"s{i}"] = store
+    if post:
+        # as ``self.__post_init__()``: looked up on the object's class
+        cells["post"] = operator.methodcaller("__post_init__")
+    defaults = [
+        _HAS_DEFAULT_FACTORY if f.default_factory is not dataclasses.MISSING else f.default
+        for f in fields
+        if f.default_factory is not dataclasses.MISSING or f.default is not dataclasses.MISSING
+    ]
+    module = sys.modules.get(cls.__module__)
+    init = types.FunctionType(
+        code,
+        {} if module is None else module.__dict__,
+        "__init__",
+        tuple(defaults) or None,
+        tuple(types.CellType(cells[name]) for name in code.co_freevars) or None,
+    )
+    init.__annotations__ = {**{f.name: f.type for f in fields}, "return": None}
+    return init
+
+
+def _defaulted(store: Callable[[Any, Any], None], factory: Callable[[], Any]) -> Any:
+    """``store`` of a field given a ``default_factory``: the factory's value for the marker
+    its parameter defaults to, as dataclass's ``__init__`` does."""
+
+    def store_default(self: Any, value: Any) -> None:
+        store(self, factory() if value is _HAS_DEFAULT_FACTORY else value)
+
+    return store_default
+
+
+#: The code of :func:`_stores` by number of fields and whether ``__post_init__`` is called.
+_STORES: dict[tuple[int, bool], types.CodeType] = {}
+
+
+def _stores(count: int, post: bool) -> types.CodeType:
+    """The code of ``__init__(self, p0, ..., pN)`` calling ``sI(self, pI)`` for each
+    parameter, then ``post(self)`` when ``post``: the ``sI`` and ``post`` are its closure's
+    cells, given per record with its parameters renamed (compiled once per shape)."""
+    code = _STORES.get((count, post))
+    if code is None:
+        calls = [f"  s{i}(self,p{i})" for i in range(count)] + (["  post(self)"] if post else [])
+        cells = [f"s{i}" for i in range(count)] + (["post"] if post else [])
+        source = "\n".join(
+            [
+                f"def __create_fn__({', '.join(cells)}):",
+                f" def __init__({', '.join(['self', *(f'p{i}' for i in range(count))])}):",
+                *(calls or ["  pass"]),
+                " return __init__",
+                "",
+            ]
+        )
+        outer = compile(source, "<string>", "exec", dont_inherit=True)
+        create = next(c for c in outer.co_consts if isinstance(c, types.CodeType))
+        code = next(c for c in create.co_consts if isinstance(c, types.CodeType))
+        _STORES[count, post] = code
+    return code
 
 
 def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...], frozen: bool) -> Any:
@@ -188,8 +310,9 @@ def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
 def _methods(
     cls: Any, fields: tuple[dataclasses.Field[Any], ...], *, frozen: bool, slots: bool
 ) -> None:
-    """``__init__`` compiled, the others closures doing what dataclass's generated ones do
-    (a call costs a tenth of a microsecond more: a scan makes some thousands)."""
+    """``__init__`` compiled when first looked up (:class:`_LazyInit`), the others closures
+    doing what dataclass's generated ones do (a call costs a tenth of a microsecond more: a
+    scan makes some thousands)."""
     shown = tuple(f.name for f in fields if f.repr)
     compared = _values(tuple(f.name for f in fields if f.compare))
     hashed = _values(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
@@ -226,7 +349,6 @@ def _methods(
             object.__setattr__(self, f.name, value)
 
     methods: dict[str, Any] = {
-        "__init__": _init(cls, fields, frozen),
         "__repr__": __repr__,
         "__eq__": __eq__,
     }
@@ -237,5 +359,7 @@ def _methods(
     for name, method in methods.items():
         method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
+    # compiled when first looked up
+    cls.__init__ = _LazyInit(cls, fields, frozen)
     if not frozen:  # compared by value and mutable: unhashable, as dataclass makes it
         cls.__hash__ = None

@@ -53,7 +53,6 @@ from decouple_services.detect.facts import (
     RawRoute,
 )
 from decouple_services.detect.library_helper import looks_like_a_request
-from decouple_services.detect.lowering import lower_fstrings, lower_new_syntax
 from decouple_services.detect.response import classify, name_loads, parent_map
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
@@ -221,6 +220,9 @@ def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diag
         return _skipped(path, 1, code, f"cannot parse: {type(exc).__name__}: {exc}")
     # Most newer syntax (PEP 695 generics and aliases, PEP 758 except lists) is rewritten
     # in the text, keeping every line, and read by ast; libcst is the slow last resort.
+    # Imported for the files that need it: a rerun extracting its edited files seldom does.
+    from decouple_services.detect.lowering import lower_fstrings, lower_new_syntax
+
     text = decode_source(source)
     lowered_text = lower_new_syntax(text)
     if lowered_text is not None:

@@ -238,37 +238,45 @@ class FileFacts:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileFacts:
+        # lists built by comprehension, not by generators (a rerun decodes the facts of
+        # every file it parsed)
         return cls(
-            path=data["path"],
-            module=data["module"],
-            constants=tuple(Constant(q, decode(v), ln) for q, v, ln in data["constants"]),
-            functions=tuple(
-                FunctionInfo(q, tuple(p), a, ln, m, tuple((n, decode(v)) for n, v in d))
-                for q, p, a, ln, m, d in data["functions"]
+            data["path"],
+            data["module"],
+            tuple([Constant(q, decode(v), ln) for q, v, ln in data["constants"]]),
+            tuple(
+                [
+                    FunctionInfo(q, tuple(p), a, ln, m, tuple([(n, decode(v)) for n, v in d]))
+                    for q, p, a, ln, m, d in data["functions"]
+                ]
             ),
-            calls=tuple(_call_from_json(c) for c in data["calls"]),
-            routes=tuple(
-                RawRoute(fw, decode(o), tuple(ms), decode(p), h, ln, proto)
-                for fw, o, ms, p, h, ln, proto in data["routes"]
+            tuple([_call_from_json(c) for c in data["calls"]]),
+            tuple(
+                [
+                    RawRoute(fw, decode(o), tuple(ms), decode(p), h, ln, proto)
+                    for fw, o, ms, p, h, ln, proto in data["routes"]
+                ]
             ),
-            mounts=tuple(
-                RawMount(fw, decode(p), decode(c), decode(x), ln)
-                for fw, p, c, x, ln in data["mounts"]
+            tuple(
+                [
+                    RawMount(fw, decode(p), decode(c), decode(x), ln)
+                    for fw, p, c, x, ln in data["mounts"]
+                ]
             ),
-            grpc_methods=tuple(GrpcMethod(*g) for g in data["grpc_methods"]),
-            ports=tuple(Port(*p) for p in data["ports"]),
-            settings_classes=tuple((q, prefix) for q, prefix in data["settings_classes"]),
-            is_loadgen=data["is_loadgen"],
-            diagnostics=tuple(
-                Diagnostic(f, ln, Severity(s), code, msg)
-                for f, ln, s, code, msg in data["diagnostics"]
+            tuple([GrpcMethod(*g) for g in data["grpc_methods"]]),
+            tuple([Port(*p) for p in data["ports"]]),
+            tuple([(q, prefix) for q, prefix in data["settings_classes"]]),
+            data["is_loadgen"],
+            tuple(
+                [
+                    Diagnostic(f, ln, Severity(s), code, msg)
+                    for f, ln, s, code, msg in data["diagnostics"]
+                ]
             ),
-            ignored_lines=tuple(data["ignored_lines"]),
-            suppressions=tuple(
-                (line, tuple(codes)) for line, codes in data.get("suppressions", ())
-            ),
-            events=tuple(EventSend.from_json(e) for e in data.get("events", ())),
-            references=tuple(data.get("references", ())),
+            tuple(data["ignored_lines"]),
+            tuple([(line, tuple(codes)) for line, codes in data.get("suppressions", ())]),
+            tuple([EventSend.from_json(e) for e in data.get("events", ())]),
+            tuple(data.get("references", ())),
         )
 
 
@@ -309,7 +317,7 @@ def _call_from_json(d: list[Any]) -> RawCall:
         d[4],
         d[5],
         None if d[6] is None else decode(d[6]),
-        tuple(map(decode, d[7])) if d[7] else (),
+        tuple([decode(a) for a in d[7]]) if d[7] else (),
         tuple([(k, decode(v)) for k, v in d[8]]) if d[8] else (),
         tuple(d[9]),
         tuple(map(tuple, d[10])) if d[10] else (),

@@ -12,8 +12,9 @@ relative when the file already imports its own package relatively; imports the o
 the last user of go. An ``async with`` / ``with`` block that only opened an HTTP client for
 the rewritten calls is unwrapped. A gRPC request message travels as
 ``json_format.MessageToDict(request, preserving_proto_field_name=True)``; trace and
-the headers of a literal ``headers={...}`` (but for the HTTP exchange's own) travel as Kafka
-headers, for the consumer to hand to the callee's application.
+the headers of a literal ``headers={...}`` (but for the HTTP exchange's own), or the pairs
+of a gRPC call's literal ``metadata=[...]``, travel as Kafka headers, for the consumer to
+hand to the callee's application (a servicer's context, as invocation metadata).
 
 The first comment line is the provenance marker: a later scan reports the send as an event
 site (role ``event``) with the same id, and a later migration leaves it alone.
@@ -325,7 +326,11 @@ def _locate(
             widened, copied, handler_notes = (
                 _handling(reading, parsed) if reading else (set(), {}, ())
             )
-            headers, header_notes = _call_headers(parsed, call, spec.read_sessions)
+            headers, header_notes = (
+                (_grpc_metadata(parsed, call), ())
+                if spec.is_grpc
+                else _call_headers(parsed, call, spec.read_sessions)
+            )
             # after the answer's use, which tells more of a site that does both
             _refuse_query(parsed, call, spec)
         except _NotRewritable as exc:
@@ -1706,6 +1711,102 @@ def _call_headers(
             )
             kept.append((key.value, value))
     return tuple(kept), (*notes, *_client_credentials(parsed, call, read_sessions))
+
+
+def _grpc_argument(call: cst.Call, name: str, position: int) -> cst.Arg | None:
+    """The stub call's argument ``name``, by keyword or at ``position`` (a multi-callable
+    takes ``request, timeout, metadata, credentials, wait_for_ready, compression``)."""
+    given = _keyword(call, name)
+    if given is not None:
+        return given
+    positional = [a for a in call.args if a.keyword is None and a.star == ""]
+    return positional[position] if len(positional) > position else None
+
+
+def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str], ...]:
+    """The metadata a gRPC stub call sent, as the send's headers: every ``(key, value)``
+    pair of a literal list or tuple in ``metadata=``, credentials too (the consumer hands
+    them to the servicer's context as invocation metadata, where its interceptors check
+    them as the server's did), but for the exchange's own.
+
+    Raises :class:`_NotRewritable` for what the event cannot carry and the rewrite would
+    otherwise drop: call credentials (``credentials=``), metadata it cannot read (a name,
+    a call, a pair whose key is not a literal string), binary (``-bin``) metadata, and
+    ``*``/``**`` arguments, which may hold either."""
+    module = parsed.wrapper.module
+
+    def line_of(node: cst.CSTNode) -> int:
+        return parsed.positions[node].start.line
+
+    spread = next((a for a in call.args if a.star), None)
+    if spread is not None:
+        raise _NotRewritable(
+            f"the call passes `{spread.star}{module.code_for_node(spread.value)}` (line "
+            f"{line_of(spread)}), which may hold `metadata=` or `credentials=`: the rewrite "
+            "cannot see what it sends, and the event would go without it; pass the metadata "
+            "as a literal `metadata=[(key, value), ...]`, or keep the call"
+        )
+    credentials = _grpc_argument(call, "credentials", 3)
+    if credentials is not None and not _is_none(credentials.value):
+        raise _NotRewritable(
+            f"the call passes `credentials={module.code_for_node(credentials.value)}` (line "
+            f"{line_of(credentials)}), call credentials that add metadata (usually the "
+            "credential the callee's server checks) the event cannot carry, so the servicer "
+            "would refuse every event; keep the call, or have the callee's server take the "
+            "consumer's own credential (`DECOUPLE_REQUEST_HEADERS`) and drop `credentials=`"
+        )
+    given = _grpc_argument(call, "metadata", 2)
+    if given is None or _is_none(given.value):
+        return ()
+    value = given.value
+    if not isinstance(value, cst.List | cst.Tuple):
+        raise _NotRewritable(
+            f"the call passes `metadata={module.code_for_node(value)}` (line "
+            f"{line_of(given)}), which is not a literal list or tuple of `(key, value)` "
+            f"pairs: {_UNREAD_METADATA}"
+        )
+    kept = []
+    for element in value.elements:
+        pair = element.value
+        if (
+            isinstance(element, cst.StarredElement)
+            or not isinstance(pair, cst.List | cst.Tuple)
+            or len(pair.elements) != 2
+            or any(isinstance(e, cst.StarredElement) for e in pair.elements)
+        ):
+            raise _NotRewritable(
+                f"`{module.code_for_node(element).strip().rstrip(',')}` in the call's "
+                f"`metadata=` (line {line_of(element)}) is not a literal `(key, value)` "
+                f"pair: {_UNREAD_METADATA}"
+            )
+        key, item = (e.value for e in pair.elements)
+        name = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+        if not isinstance(name, str):
+            raise _NotRewritable(
+                f"the call sends metadata keyed `{module.code_for_node(key)}` (line "
+                f"{line_of(key)}), not a literal string: {_UNREAD_METADATA}"
+            )
+        if name.lower().endswith("-bin"):
+            raise _NotRewritable(
+                f"the call sends binary metadata `{name}` (line {line_of(key)}), which the "
+                "event's headers, text, cannot carry as the servicer would read it; keep "
+                "the call"
+            )
+        if name.lower() not in TRANSPORT_HEADERS:
+            kept.append((module.code_for_node(key), module.code_for_node(item)))
+    return tuple(kept)
+
+
+def _is_none(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Name) and value.value == "None"
+
+
+#: Why gRPC metadata the rewrite cannot read refuses its call.
+_UNREAD_METADATA = (
+    "the rewrite cannot see which keys it sends, and one may be the credential (or the "
+    "tenant) the callee's server checks, which the event would go without; write the "
+    "metadata as a literal `[(key, value), ...]` in the call, or keep the call"
+)
 
 
 #: Why a header whose name is not a literal refuses its call.

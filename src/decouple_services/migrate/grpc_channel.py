@@ -16,12 +16,18 @@ The stub's channel is often built far from the call (a generic client class,
 channel it builds outside its tests. The verdict is:
 
 * ``adds``: some channel is intercepted or carries call credentials; its sites are refused.
+* ``certificate``: some channel presents a client certificate
+  (``ssl_channel_credentials(root, private_key, certificate_chain)``): the callee's server
+  authenticated the caller by it, and the consumer calls the servicer in process, where
+  no peer presents one (``context.peer_identities()``, ``auth_context()``); its sites are
+  refused too, since the event would drop the only proof of who asks.
 * ``unseen``: a channel's credentials are an expression the reader cannot follow, or the
   service builds no channel the reader can see (it comes from a package elsewhere); its
   sites are refused too, since nothing says what they send.
 * ``plain``: every channel is ``insecure_channel`` with no interceptors, or
-  ``secure_channel`` whose credentials are only ``ssl_channel_credentials(...)``. Only then
-  is "the call sent no credential metadata" inferred.
+  ``secure_channel`` whose credentials are only ``ssl_channel_credentials(...)`` with no
+  client certificate (at most the root certificates). Only then is "the call sent no
+  credential metadata" inferred.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ _CALL_CREDENTIALS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class ChannelVerdict:
-    #: ``plain``, ``adds`` or ``unseen`` (module docstring).
+    #: ``plain``, ``adds``, ``certificate`` or ``unseen`` (module docstring).
     kind: str
     #: Why, naming the channel's file and line, for a refusal; empty for ``plain``.
     reason: str = ""
@@ -82,8 +88,29 @@ def _assigned(tree: ast.Module) -> dict[str, list[ast.expr]]:
     return out
 
 
+#: The verdicts in the order one channel's outweighs another's: any channel that adds or
+#: presents what the event cannot carry refuses the service's sites.
+_WORST_FIRST = ("adds", "certificate", "unseen", "plain")
+
+
+def _client_certificate(call: ast.Call) -> str:
+    """``certificate`` when ``ssl_channel_credentials(root_certificates, private_key,
+    certificate_chain)`` is given a key or a chain (by keyword or position) that is not
+    ``None``, ``unseen`` when ``*``/``**`` arguments may give one, else ``plain``."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return "unseen"
+    given = [
+        *call.args[1:3],
+        *(k.value for k in call.keywords if k.arg in ("private_key", "certificate_chain")),
+    ]
+    return "certificate" if any(not _empty(v) for v in given) else "plain"
+
+
 def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int = 0) -> str:
-    """``plain`` (only ``ssl_channel_credentials``), ``adds`` or ``unseen``."""
+    """``plain`` (only ``ssl_channel_credentials``, no client certificate), ``adds``,
+    ``certificate`` or ``unseen``."""
     if depth > 4:
         return "unseen"
     if isinstance(node, ast.Name):
@@ -91,14 +118,56 @@ def _credentials(node: ast.expr, assigned: dict[str, list[ast.expr]], depth: int
         if not values:
             return "unseen"
         kinds = {_credentials(v, assigned, depth + 1) for v in values}
-        return "adds" if "adds" in kinds else "unseen" if "unseen" in kinds else "plain"
+        return next(k for k in _WORST_FIRST if k in kinds)
     if isinstance(node, ast.Call):
         name = called_name(node.func)
         if name in _CALL_CREDENTIALS:
             return "adds"
         if name == "ssl_channel_credentials":
-            return "plain"
+            return _client_certificate(node)
     return "unseen"
+
+
+#: Calls whose ``credentials=`` is the channel's own, not one call's.
+_CHANNEL_TAKERS = _PLAIN_CHANNELS | _ADDING | {"composite_channel_credentials"}
+
+
+def _per_call(node: ast.Call, parents: dict[ast.AST, ast.AST], tree: ast.Module) -> bool:
+    """Whether call credentials made at ``node`` go to one stub call's ``credentials=``
+    (``stub.Get(request, credentials=access_token_call_credentials(token))``), in place
+    or through a name every use of which is such an argument, not to a channel. The
+    codemod refuses that call alone; the service's other calls send none of it."""
+    current: ast.AST = node
+    parent = parents.get(current)
+    # composite_call_credentials(a, b) combines call credentials, still one call's
+    while isinstance(parent, ast.Call) and called_name(parent.func) == "composite_call_credentials":
+        current, parent = parent, parents.get(parent)
+    if isinstance(parent, ast.keyword):
+        taker = parents.get(parent)
+        return (
+            parent.arg == "credentials"
+            and isinstance(taker, ast.Call)
+            and called_name(taker.func) not in _CHANNEL_TAKERS
+        )
+    if not (
+        isinstance(parent, ast.Assign)
+        and len(parent.targets) == 1
+        and isinstance(parent.targets[0], ast.Name)
+    ):
+        return False
+    name = parent.targets[0].id
+    uses = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+    ]
+    return bool(uses) and all(
+        isinstance(keyword := parents.get(use), ast.keyword)
+        and keyword.arg == "credentials"
+        and isinstance(taker := parents.get(keyword), ast.Call)
+        and called_name(taker.func) not in _CHANNEL_TAKERS
+        for use in uses
+    )
 
 
 def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
@@ -110,6 +179,7 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
     except (SyntaxError, ValueError):
         return []
     assigned: dict[str, list[ast.expr]] | None = None
+    parents: dict[ast.AST, ast.AST] | None = None
     out: list[tuple[str, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -126,6 +196,10 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
                 )
             )
         elif name in _CALL_CREDENTIALS:
+            if parents is None:
+                parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+            if _per_call(node, parents, tree):
+                continue
             out.append(
                 (
                     "adds",
@@ -162,6 +236,17 @@ def _read_channels(path: str, source: bytes) -> list[tuple[str, str]]:
                             f"cannot carry (`secure_channel` at {where})",
                         )
                     )
+                elif kind == "certificate":
+                    out.append(
+                        (
+                            "certificate",
+                            f"the call's channel presents a client certificate the event cannot "
+                            f"carry (`secure_channel` at {where}, whose `ssl_channel_credentials` "
+                            "gives a `private_key` or `certificate_chain`): the callee's server "
+                            "authenticated the caller by it, and its consumer calls the "
+                            "servicer in process, where no peer presents one",
+                        )
+                    )
                 elif kind == "unseen":
                     out.append(
                         (
@@ -189,7 +274,7 @@ def channel_verdict(root: str, service_root: str, read: ReadFile) -> ChannelVerd
         source = read(path)
         if source is not None:
             kinds += _read_channels(path, source)
-    for wanted in ("adds", "unseen"):
+    for wanted in _WORST_FIRST[:-1]:
         for kind, reason in kinds:
             if kind == wanted:
                 return ChannelVerdict(kind, reason)

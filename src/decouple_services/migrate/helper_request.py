@@ -115,17 +115,14 @@ def helper_request(
     if unread is None and others is not None:
         imported = _imported_session(site, read, others)
         unread = imported.refusal
-    if unread is None and others is not None:
-        files = [site.file, *imported.files, *(path for _, path, _ in _chain(site, wrappers))]
-        unread = _certificate_elsewhere(files, read, others)
     if unread is not None:
-        return HelperRequest(
-            f"{unread}: the send carries only what the call names, and the consumer's "
-            "request would go to the callee without what its session adds, which the "
-            "callee would refuse for every event"
-        )
+        return _unread(unread)
     problems: list[str] = []
     notes: list[str] = []
+    # the SSL contexts the request is given (``verify=``, ``ssl=``), at the call, on the
+    # session it imports (in that session's module) and in each helper, which another
+    # file may load a client certificate into
+    contexts = [*_site_contexts(site, read, imported.read), *imported.contexts]
     passed = _passed(site, read)
     # who calls the helper being read: the call site, then each helper in turn
     caller = _site_caller(site, read)
@@ -149,7 +146,12 @@ def helper_request(
             reader.request(call)
         problems.extend(reader.problems)
         notes.extend(reader.notes)
+        contexts.extend(_Context(path, tree, k, v) for k, v in reader.contexts)
         caller = _Caller(tree, function, cls, where, given, False, (), caller, line, submodule)
+    if others is not None:
+        unread = _certificate_elsewhere(contexts, read, others)
+        if unread is not None:
+            return _unread(unread)
     unique = list(dict.fromkeys(problems))
     if unique:
         return HelperRequest(
@@ -163,6 +165,14 @@ def helper_request(
         None,
         tuple(dict.fromkeys([*imported.notes, *notes])),
         read_sessions=imported.read,
+    )
+
+
+def _unread(reason: str) -> HelperRequest:
+    return HelperRequest(
+        f"{reason}: the send carries only what the call names, and the consumer's "
+        "request would go to the callee without what its session adds, which the "
+        "callee would refuse for every event"
     )
 
 
@@ -181,6 +191,30 @@ def client_request(
     call = next((c for c in calls if c.col_offset == column), None)
     if call is None:
         return HelperRequest()
+    reader, own = _read_call(tree, call, read_sessions)
+    problems = [*reader.problems, *own.problems]
+    lost = [
+        what
+        for what, found in (
+            ("the client certificate the call presents", own.presented),
+            ("the credential the call gives", len(own.problems) > own.presented),
+            ("what its session adds", reader.problems),
+        )
+        if found
+    ]
+    return HelperRequest(
+        "; ".join(dict.fromkeys(problems)) or None,
+        tuple(dict.fromkeys([*own.notes, *reader.notes])),
+        " and ".join(lost) or "what its session adds",
+    )
+
+
+def _read_call(
+    tree: ast.Module, call: ast.Call, read_sessions: Sequence[str] = ()
+) -> tuple[_Reader, _Reader]:
+    """The readers of what the session or client ``call`` is made on adds (a session of
+    ``read_sessions`` was read in its own module: :func:`_imported_session`), and of the
+    call's own keywords the send does not carry."""
     function, cls = _around(tree, call)
     reader = _Reader(
         tree,
@@ -192,25 +226,44 @@ def client_request(
         read_sessions=frozenset(read_sessions),
     )
     reader.client(call)
-    # the call's own ``auth=``/``cookies=``, which the send does not carry either
+    # the call's own ``auth=``/``cookies=`` and the certificate it presents (``cert=``,
+    # a context given as ``verify=``), which the send does not carry either
     own = _Reader(tree, function, cls, "the call (line {line})", None, at_call=True)
     for keyword in call.keywords:
         if keyword.arg in ("auth", "cookies"):
             own.credential(keyword.value, f"`{keyword.arg}=`", keyword.value)
-    problems = [*reader.problems, *own.problems]
-    lost = [
-        what
-        for what, found in (
-            ("the credential the call gives", own.problems),
-            ("what its session adds", reader.problems),
-        )
-        if found
+        elif keyword.arg in _PRESENTS:
+            own.presents(keyword.arg, keyword.value)
+    return reader, own
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """An SSL context a request is given (``verify=ctx``, ``ssl=TLS_CTX``), and the file
+    it is given in."""
+
+    path: str
+    tree: ast.Module
+    keyword: str
+    value: ast.expr
+
+
+def _site_contexts(
+    site: CallSite, read: ReadFile, read_sessions: Sequence[str] = ()
+) -> list[_Context]:
+    """The SSL contexts the site's call is given: its own keywords, and its session's or
+    client's (its constructor, transport, connector, ``s.verify = ...``); those of a
+    session it imports (``read_sessions``) are read in that session's module
+    (:attr:`_ImportedSession.contexts`)."""
+    found = _site_call(site, read)
+    if found is None:
+        return []
+    tree, call = found
+    return [
+        _Context(site.file, tree, k, v)
+        for reader in _read_call(tree, call, read_sessions)
+        for k, v in reader.contexts
     ]
-    return HelperRequest(
-        "; ".join(dict.fromkeys(problems)) or None,
-        tuple(dict.fromkeys([*own.notes, *reader.notes])),
-        " and ".join(lost) or "what its session adds",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,47 +465,185 @@ def _changed_elsewhere(
 
 
 def _certificate_elsewhere(
-    files: Sequence[str], read: ReadFile, others: Callable[[], Sequence[str]]
+    contexts: Sequence[_Context], read: ReadFile, others: Callable[[], Sequence[str]]
 ) -> str | None:
-    """Why a ``verify=`` of the call's file or its helpers' cannot be read as harmless
-    when it holds no constant, no ``certifi.where()``: another file of the service loads
-    a certificate chain (``CTX.load_cert_chain(...)``), and the context it is given
-    (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, whose client
-    certificate the consumer's request does not present. The file's own chains are read
-    with the call (:meth:`_Reader._client_certificate`)."""
-    given: list[tuple[str, ast.expr]] = []
-    for path in dict.fromkeys(files):
-        source = read(path)
-        tree = _parse(source) if source is not None else None
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            values = (
-                [k.value for k in node.keywords if k.arg == "verify"]
-                if isinstance(node, ast.Call)
-                else []
-            )
-            if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Attribute) and t.attr == "verify" for t in node.targets
-            ):
-                values.append(node.value)
-            given += [
-                (path, v)
-                for v in values
-                if not isinstance(v, ast.Constant)
-                and not (isinstance(v, ast.Call) and _qualified(tree, v.func) == "certifi.where")
-            ]
+    """Why an SSL context the request is given (``verify=``, aiohttp's ``ssl=``, at the
+    call, on its client, in a helper, or on a session it imports, in that session's
+    module: :attr:`_ImportedSession.contexts`) cannot be read as harmless: a file of the service
+    loads a client certificate chain (:func:`_client_chain`), and the context
+    (``from ..tls import TLS_CTX``, ``make_ctx()``) may be that one, which the consumer's
+    request does not present. A value that is text (a CA bundle's path, from the
+    environment or a settings module: :func:`_may_be_context`) is no context; a call
+    given none is not asked."""
+    given = [c for c in contexts if _may_be_context(c.value, c.tree, c.path, read)]
     if not given:
         return None
     for other in others():
         text = read(other)
-        if text is not None and b"load_cert_chain" in text:
-            path, value = given[0]
+        if text is None or not any(m in text for m in (b"load_cert_chain", b"cert=", b"certfile=")):
+            continue
+        tree = _parse(text)
+        chain = _client_chain(tree) if tree is not None else None
+        if chain is not None:
+            first = given[0]
             return (
-                f"the call goes through `verify={ast.unparse(value)}` ({path}:{value.lineno}), "
-                f"an SSL context that may hold the client certificate {other} loads, which "
-                "the event does not carry"
+                f"the call goes through `{first.keyword}={ast.unparse(first.value)}` "
+                f"({first.path}:{first.value.lineno}), an SSL context that may hold the "
+                f"client certificate {other} loads (line {chain.lineno}), which the event "
+                "does not carry"
             )
+    return None
+
+
+#: Calls whose answer is text, not an SSL context: a CA bundle's path.
+_TEXT_CALLS = frozenset(
+    {
+        "os.getenv",
+        "os.environ.get",
+        "str",
+        "os.path.join",
+        "pathlib.Path",
+        "Path",
+        "certifi.where",
+        "aiohttp.Fingerprint",
+        "aiohttp.client_reqrep.Fingerprint",
+    }
+)
+
+
+def _may_be_context(
+    value: ast.expr, tree: ast.Module, path: str, read: ReadFile, depth: int = 0
+) -> bool:
+    """Whether ``value``, given as ``verify=``/``ssl=`` in ``tree`` (the file at
+    ``path``), may be an SSL context: not a constant, text (an f-string, ``os.environ[...]``,
+    ``os.getenv(...)``), a Django setting, nor a name every binding of which is text,
+    followed into the module of the project it is imported from (``config.CA_BUNDLE``,
+    ``from ..config import CA_BUNDLE``)."""
+    if depth > 3:
+        return True
+    if isinstance(value, ast.Constant | ast.JoinedStr | ast.BinOp):
+        return False
+    if isinstance(value, ast.Subscript):
+        return ast.unparse(value.value) != "os.environ"
+    if isinstance(value, ast.Call):
+        return _qualified(tree, value.func) not in _TEXT_CALLS
+    if isinstance(value, ast.Name):
+        bound = _bound(tree, value.id, tree)
+        if bound:
+            return any(v is None or _may_be_context(v, tree, path, read, depth + 1) for v in bound)
+        imported = _imported_from(tree, value.id, path, read)
+        if imported is None:
+            return True
+        other, name = imported
+        return _may_be_context(ast.Name(id=name, ctx=ast.Load()), *other, read, depth + 1)
+    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+        owner = value.value.id
+        if _qualified(tree, value.value) == "django.conf.settings":
+            return False  # a setting: Django's hold text
+        imported = _imported_from(tree, owner, path, read, module=True)
+        if imported is None:
+            return True
+        other, _ = imported
+        return _may_be_context(ast.Name(id=value.attr, ctx=ast.Load()), *other, read, depth + 1)
+    return True
+
+
+def _imported_from(
+    tree: ast.Module, name: str, path: str, read: ReadFile, *, module: bool = False
+) -> tuple[tuple[ast.Module, str], str] | None:
+    """``((tree, path) of the module of the project, the name there)`` that ``name`` is
+    imported from (``from ..tls import TLS_CTX``); with ``module``, the module ``name``
+    itself is (``from .. import config``, ``import config``). ``None``: not imported, or
+    not from a file of the project."""
+    find = module_file(path, read)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name) != name:
+                    continue
+                if module:
+                    dotted = f"{node.module}.{alias.name}" if node.module else alias.name
+                    found = find(dotted, node.level)
+                    target = alias.name
+                else:
+                    found = find(node.module or "", node.level)
+                    target = alias.name
+                if found is not None:
+                    other = _parse(found[1])
+                    if other is not None:
+                        return (other, found[0]), target
+        elif isinstance(node, ast.Import) and module:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    found = find(alias.name, 0)
+                    if found is not None:
+                        other = _parse(found[1])
+                        if other is not None:
+                            return (other, found[0]), alias.name
+    return None
+
+
+#: What makes an SSL context a server's: built for ``ssl.Purpose.CLIENT_AUTH`` (to
+#: authenticate the clients that connect) or for ``ssl.PROTOCOL_TLS_SERVER``.
+_SERVER_SIDE = frozenset({"CLIENT_AUTH", "PROTOCOL_TLS_SERVER"})
+
+#: Calls that serve with the SSL context they are given (``app.run(ssl_context=ctx)``,
+#: ``web.run_app(app, ssl_context=ctx)``, ``loop.create_server(..., ssl=ctx)``).
+_SERVES = frozenset(
+    {"run", "run_simple", "run_app", "TCPSite", "serve", "create_server", "start_server"}
+)
+
+
+def _client_chain(tree: ast.Module) -> ast.Call | None:
+    """The first ``ctx.load_cert_chain(...)`` in ``tree`` that may give a client its
+    certificate, or context built with one (``httpx.create_ssl_context(cert=...)``, any
+    call given ``cert=``/``certfile=`` but a request's own): not one into a server's
+    context (built for ``Purpose.CLIENT_AUTH`` or ``PROTOCOL_TLS_SERVER``, handed to a
+    server's ``run(ssl_context=...)``, or wrapping a socket with ``server_side=True``),
+    whose certificate is the server's own."""
+    made: dict[str, list[bool]] = {}
+    served: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            server = isinstance(node.value, ast.Call) and any(
+                ast.unparse(a).rpartition(".")[2] in _SERVER_SIDE
+                for a in [*node.value.args, *(k.value for k in node.value.keywords)]
+            )
+            for target in targets:
+                made.setdefault(ast.unparse(target), []).append(server)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else ast.unparse(func)
+            if name in _SERVES:
+                served.update(
+                    ast.unparse(k.value) for k in node.keywords if k.arg in _CONTEXT_KEYWORDS
+                )
+            if isinstance(func, ast.Attribute) and any(
+                k.arg == "server_side"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is True
+                for k in node.keywords
+            ):
+                served.add(ast.unparse(func.value))
+    servers = served | {n for n, kinds in made.items() if kinds and all(kinds)}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "load_cert_chain":
+            if ast.unparse(func.value) not in servers:
+                return node
+            continue
+        name = func.attr if isinstance(func, ast.Attribute) else ast.unparse(func)
+        if (
+            any(k.arg in ("cert", "certfile") for k in node.keywords)
+            # a request's own certificate is read with that request
+            and name not in _VERBS
+            and name not in _SERVES
+            and not any(k.arg == "server_side" for k in node.keywords)
+        ):
+            return node
     return None
 
 
@@ -463,8 +654,10 @@ class _ImportedSession:
     refusal: str | None = None
     #: The sessions read (``session``, ``http.session``), as the call names them.
     read: tuple[str, ...] = ()
-    #: The files they are built in.
-    files: tuple[str, ...] = ()
+    #: The SSL contexts their module gives them (``requests.Session(verify=ctx)``,
+    #: ``session.verify = TLS_CTX``), which another file may load a client certificate
+    #: into (:func:`_certificate_elsewhere`).
+    contexts: tuple[_Context, ...] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -494,7 +687,7 @@ def _imported_session(
     files = others()
     find = _Finder(site.file, read)
     read_names: list[str] = []
-    paths: list[str] = []
+    contexts: list[_Context] = []
     notes: list[str] = []
     for call in calls:
         assert isinstance(call.func, ast.Attribute)
@@ -505,15 +698,15 @@ def _imported_session(
         shown, path, module, name = source
         if path not in files:
             continue  # a module outside the service: its other users are not listed
-        refusal, held = _read_imported(site, shown, path, module, name)
+        refusal, reader = _read_imported(site, shown, path, module, name)
         if refusal is None:
             refusal = _changed_in_service(site, shown, path, name, read, files)
-        if refusal is not None:
+        if refusal is not None or reader is None:
             return _ImportedSession(refusal)
         read_names.append(shown)
-        paths.append(path)
-        notes.extend(held)
-    return _ImportedSession(None, tuple(read_names), tuple(paths), tuple(notes))
+        contexts.extend(_Context(path, module, k, v) for k, v in reader.contexts)
+        notes.extend(reader.notes)
+    return _ImportedSession(None, tuple(read_names), tuple(contexts), tuple(notes))
 
 
 class _Finder:
@@ -581,10 +774,11 @@ def _session_source(
 
 def _read_imported(
     site: CallSite, shown: str, path: str, module: ast.Module, name: str
-) -> tuple[str | None, tuple[str, ...]]:
-    """``(why not, the notes)`` of the session ``name`` of ``module`` (at ``path``), read
+) -> tuple[str | None, _Reader | None]:
+    """``(why not, the reader)`` of the session ``name`` of ``module`` (at ``path``), read
     as a module session of the call's own file is: bound only to known constructors
-    (``None`` until built), read for what the module sets on it or hands it to."""
+    (``None`` until built), read for what the module sets on it or hands it to. The
+    reader holds its notes and the SSL contexts the module gives it."""
     where = f"`{shown}` ({path}:{{line}})"
     top = ast.Module(body=[s for s in module.body if not _defines(s)], type_ignores=[])
     values = _bound(top, name, module)
@@ -595,15 +789,15 @@ def _read_imported(
             f"the call ({site.file}:{site.line}) sends through `{shown}`, which {path} "
             "does not build by a constructor of an HTTP library: the rewrite cannot see "
             "what that session adds"
-        ), ()
+        ), None
     reader = _Reader(module, module, None, where, None, at_call=True)
     reader.session(name, module)
     if reader.problems:
         return (
             f"the call ({site.file}:{site.line}) sends through `{shown}`, which it imports "
             f"from {path}, where {'; '.join(dict.fromkeys(reader.problems))}"
-        ), ()
-    return None, tuple(reader.notes)
+        ), None
+    return None, reader
 
 
 def _changed_in_service(
@@ -1077,6 +1271,11 @@ class _Reader:
         self.read_sessions = read_sessions
         self.problems: list[str] = []
         self.notes: list[str] = []
+        #: The SSL contexts the requests read are given, with their keyword
+        #: (``("verify", ctx)``): another file may load a client certificate into one.
+        self.contexts: list[tuple[str, ast.expr]] = []
+        #: How many of :attr:`problems` are a certificate the request presents.
+        self.presented = 0
 
     def _own(self, value: ast.expr, keyword: str) -> bool:
         """Whether ``value`` is the call site's own ``keyword=``, passed on untouched: a
@@ -1435,6 +1634,38 @@ class _Reader:
             self.credential(value, f"`{name}=`", value)
         elif name == "params":
             self.query(value)
+        elif name in _PRESENTS:
+            self.presents(name, value)
+
+    def presents(self, name: str, value: ast.expr) -> None:
+        """A keyword of the request itself that says which certificate it presents:
+        ``cert=`` (requests', httpx's) is a client certificate, and ``verify=`` may be an
+        SSL context holding one (:meth:`_client_certificate`). The consumer's in-process
+        request presents none, so the callee's client authentication would refuse every
+        event."""
+        if self._own(value, name) or (isinstance(value, ast.Constant) and value.value is None):
+            return
+        before = len(self.problems)
+        self._presents(name, value)
+        self.presented += len(self.problems) - before
+
+    def _presents(self, name: str, value: ast.expr) -> None:
+        if name == "cert":
+            self.problems.append(
+                f"{self._at(value)} presents the client certificate "
+                f"`cert={ast.unparse(value)}`, which the event does not carry"
+            )
+        elif name == "connector":
+            if not self._plain_transport(value, value, kinds=_CONNECTORS):
+                self.problems.append(
+                    f"{self._at(value)} passes `connector={ast.unparse(value)}`, which may "
+                    "present a client certificate and which the rewrite cannot see into"
+                )
+        elif self._client_certificate(value, name):
+            self.problems.append(
+                f"{self._at(value)} passes `{name}={ast.unparse(value)}`, an SSL context "
+                "that may hold a client certificate, which the event does not carry"
+            )
 
     def spread(self, name: str) -> None:
         """What the function writes into the dict it passes on as ``**name`` before its
@@ -1882,6 +2113,8 @@ class _Reader:
                 self._certificate(session, held)
             elif keyword.arg == "verify" and self._client_certificate(keyword.value):
                 self._certificate(session, keyword.value)
+            elif keyword.arg == "connector":
+                self._connector(session, keyword.value, value)
             elif keyword.arg not in _SETTINGS:
                 shown = f"{keyword.arg}=" if keyword.arg else f"**{ast.unparse(keyword.value)}"
                 self.problems.append(
@@ -1898,13 +2131,47 @@ class _Reader:
                 "cannot see into"
             )
 
-    def _plain_transport(self, value: ast.expr, at: ast.AST, depth: int = 0) -> bool:
+    def _connector(self, session: str, given: ast.expr, at: ast.AST) -> None:
+        """aiohttp's ``connector=``: its own ``TCPConnector`` with only the keywords of
+        :data:`_CONNECTORS` adds nothing; one given an SSL context that may hold a client
+        certificate (``TCPConnector(ssl=ctx)``) refuses, naming it, and any other
+        connector refuses too: it is not read."""
+        if (isinstance(given, ast.Constant) and given.value is None) or self._plain_transport(
+            given, at, kinds=_CONNECTORS
+        ):
+            return
+        context = next(
+            (
+                k
+                for k in (given.keywords if isinstance(given, ast.Call) else [])
+                if k.arg in ("ssl", "ssl_context") and self._client_certificate(k.value, k.arg)
+            ),
+            None,
+        )
+        if context is not None and context.arg is not None:
+            self._certificate(session, context.value, context.arg)
+        else:
+            self.problems.append(
+                f"{self._at(given)} builds `{session}` with `connector={ast.unparse(given)}`, "
+                "which may present a client certificate and which the rewrite cannot see into"
+            )
+
+    def _plain_transport(
+        self,
+        value: ast.expr,
+        at: ast.AST,
+        depth: int = 0,
+        kinds: Mapping[str, tuple[int, frozenset[str]]] | None = None,
+    ) -> bool:
         """Whether ``value`` is one of the HTTP libraries' own transport adapters or retry
         policies (:data:`_TRANSPORTS`: ``HTTPAdapter(max_retries=Retry(total=3))``,
-        ``httpx.HTTPTransport(retries=3)``), built in place or bound, in the function or
-        module of ``at``, to one such constructor, with only the keywords that say how a
-        request is retried or pooled: those add nothing to what a request carries. A
-        subclass, another adapter or another keyword (``cert=``, ``proxy=``) does not."""
+        ``httpx.HTTPTransport(retries=3)``; or, ``kinds`` given, one of those), built in
+        place or bound, in the function or module of ``at``, to one such constructor, with
+        only the keywords that say how a request is retried or pooled: those add nothing
+        to what a request carries. A subclass, another adapter or another keyword
+        (``cert=``, ``proxy=``), or an SSL context that may hold a client certificate,
+        does not."""
+        kinds = _TRANSPORTS if kinds is None else kinds
         if depth > 3:
             return False
         if isinstance(value, ast.Name):
@@ -1918,11 +2185,11 @@ class _Reader:
             return (
                 len(values) == 1
                 and values[0] is not None
-                and self._plain_transport(values[0], at, depth + 1)
+                and self._plain_transport(values[0], at, depth + 1, kinds)
             )
         if not isinstance(value, ast.Call):
             return False
-        known = _TRANSPORTS.get(_qualified(self.tree, value.func))
+        known = kinds.get(_qualified(self.tree, value.func))
         if known is None:
             return False
         positional, keywords = known
@@ -1931,7 +2198,9 @@ class _Reader:
         for keyword in value.keywords:
             if keyword.arg not in keywords:
                 return False
-            if keyword.arg == "verify" and self._client_certificate(keyword.value):
+            if keyword.arg in _CONTEXT_KEYWORDS and self._client_certificate(
+                keyword.value, keyword.arg
+            ):
                 return False
             if keyword.arg == "max_retries" and not (
                 isinstance(keyword.value, ast.Constant)
@@ -1977,27 +2246,27 @@ class _Reader:
         )
         return held if plain else None
 
-    def _client_certificate(self, verify: ast.expr) -> bool:
+    def _client_certificate(self, verify: ast.expr, keyword: str = "verify") -> bool:
         """Whether ``verify=`` may hold a client certificate: an SSL context is how httpx
         takes one (``cert=`` is deprecated for it), and the consumer's in-process request
         presents none. A constant or ``certifi.where()`` (a CA bundle) holds none; a
-        context holds one when it is built with ``cert=`` or the file loads a chain into
-        one (``ctx.load_cert_chain(...)``)."""
+        context holds one when it is built with ``cert=`` or the file loads a client's
+        chain into one (``ctx.load_cert_chain(...)``, :func:`_client_chain`). Any other
+        value is kept in :attr:`contexts`: another file may load a chain into it."""
         if isinstance(verify, ast.Constant):
             return False
         if isinstance(verify, ast.Call):
-            if _qualified(self.tree, verify.func) == "certifi.where":
+            # a CA bundle's path; aiohttp's pin of the server's certificate
+            if _qualified(self.tree, verify.func) in _NO_CERTIFICATE:
                 return False
             if any(k.arg in ("cert", "certfile") for k in verify.keywords):
                 return True
-        return any(
-            isinstance(node, ast.Attribute) and node.attr == "load_cert_chain"
-            for node in ast.walk(self.tree)
-        )
+        self.contexts.append((keyword, verify))
+        return _client_chain(self.tree) is not None
 
-    def _certificate(self, session: str, verify: ast.expr) -> None:
+    def _certificate(self, session: str, verify: ast.expr, keyword: str = "verify") -> None:
         self.problems.append(
-            f"{self._at(verify)} gives `{session}` `verify={ast.unparse(verify)}`, an SSL "
+            f"{self._at(verify)} gives `{session}` `{keyword}={ast.unparse(verify)}`, an SSL "
             "context that may hold a client certificate, which the event does not carry"
         )
 
@@ -2119,6 +2388,15 @@ QUERY_CREDENTIALS = frozenset({"key", "auth", "sig", "signature", "access_key", 
 #: HTTP packages: a name imported from one is a function or a class, not a session set up
 #: elsewhere (``from requests import post``).
 _HTTP = frozenset({"requests", "httpx", "aiohttp", "urllib3", "niquests", "urllib"})
+
+#: Keywords of a request that say which certificate it presents (:meth:`_Reader.presents`):
+#: aiohttp's ``ssl=`` (``ssl_context=`` before 3.0) is its ``verify=``, and a request of
+#: ``aiohttp.request(...)`` may bring its own ``connector=``.
+_PRESENTS = frozenset({"cert", "verify", "ssl", "ssl_context", "connector"})
+
+#: Keywords that give a request an SSL context: httpx's ``verify=``, aiohttp's ``ssl=``
+#: (``ssl_context=`` before 3.0).
+_CONTEXT_KEYWORDS = frozenset({"verify", "ssl", "ssl_context"})
 
 #: The methods of a session or client that send a request.
 _VERBS = frozenset(
@@ -2422,6 +2700,45 @@ _TRANSPORTS: dict[str, tuple[int, frozenset[str]]] = {
     "httpx.AsyncHTTPTransport": _HTTPX_TRANSPORT,
 }
 
+#: aiohttp's own connector, with the keywords that say only how connections are pooled,
+#: resolved and checked: its ``ssl=`` (``ssl_context=``) is read as ``verify=`` is. A
+#: ``resolver=``, a ``socket_factory=`` or another connector is not read.
+_AIOHTTP_CONNECTOR = (
+    0,
+    frozenset(
+        {
+            "ssl",
+            "ssl_context",
+            "verify_ssl",
+            "fingerprint",
+            "limit",
+            "limit_per_host",
+            "ttl_dns_cache",
+            "use_dns_cache",
+            "force_close",
+            "enable_cleanup_closed",
+            "keepalive_timeout",
+            "family",
+            "local_addr",
+            "happy_eyeballs_delay",
+            "interleave",
+            "timeout_ceil_threshold",
+            "ssl_shutdown_timeout",
+            "loop",
+        }
+    ),
+)
+_CONNECTORS: dict[str, tuple[int, frozenset[str]]] = {
+    "aiohttp.TCPConnector": _AIOHTTP_CONNECTOR,
+    "aiohttp.connector.TCPConnector": _AIOHTTP_CONNECTOR,
+}
+
+#: Calls whose answer, given as ``verify=``/``ssl=``, holds no client certificate: a CA
+#: bundle's path, aiohttp's pin of the server's certificate.
+_NO_CERTIFICATE = frozenset(
+    {"certifi.where", "aiohttp.Fingerprint", "aiohttp.client_reqrep.Fingerprint"}
+)
+
 #: Functions that take a session without changing what it sends.
 _LOOKS = frozenset(
     {"isinstance", "len", "id", "repr", "str", "type", "print", "hash", "callable", "bool"}
@@ -2547,8 +2864,7 @@ _SETTINGS = frozenset(
         "trust_env",
         "max_redirects",
         "default_encoding",
-        # aiohttp
-        "connector",
+        # aiohttp (``connector=`` is read: :data:`_CONNECTORS`)
         "connector_owner",
         "loop",
         "conn_timeout",

@@ -134,6 +134,7 @@ from decouple_services.migrate.payload import (
 from decouple_services.migrate.refusals import (
     READ_AFTER,
     payload_cautions,
+    secret_name,
     servicer_factory,
     site_refusals,
 )
@@ -264,7 +265,8 @@ class PlannedSite:
     #: The names (lower case) of the headers the send carries, which the consumer hands on.
     headers: tuple[str, ...] = ()
     #: gRPC: every channel the caller builds was read as adding no metadata (no interceptor,
-    #: no call credentials), so a call with no ``metadata=`` sent no credential.
+    #: no call credentials, no client certificate) and the call's own ``metadata=`` holds
+    #: no credential, so the call sent none.
     plain_channel: bool = False
 
 
@@ -611,8 +613,8 @@ def plan_migration(
                         site,
                         channel_of(site).reason,
                         "keep the call, or build the stub's channel in the service's code "
-                        "with no interceptor or call credentials and have the callee's "
-                        "server take the consumer's own credential "
+                        "with no interceptor, call credentials or client certificate and "
+                        "have the callee's server take the consumer's own credential "
                         "(`DECOUPLE_REQUEST_HEADERS`)",
                     )
                 )
@@ -646,7 +648,7 @@ def plan_migration(
                 headers=header_names(fact.headers),
                 bound_notes=fact.bound_notes,
                 key_notes=key_notes,
-                plain_channel=site.client == "grpc",
+                plain_channel=site.client == "grpc" and _no_credential(header_names(fact.headers)),
             )
             gap = _body_gap(item, endpoint_of(site), read) if event is None else None
             if gap is not None:
@@ -697,7 +699,9 @@ def plan_migration(
                 values=taken.values,
                 headers=headers,
                 timeout=bound,
-                plain_channel=site.client == "grpc" and channel_of(site).kind == "plain",
+                plain_channel=site.client == "grpc"
+                and channel_of(site).kind == "plain"
+                and _no_credential(headers),
             )
         )
     planned.sort(key=lambda p: (p.site.file, p.site.line, p.site.id))
@@ -1772,6 +1776,13 @@ def _topics(
     return tuple(topics)
 
 
+def _no_credential(headers: Sequence[str]) -> bool:
+    """Whether none of the headers a send carries (a gRPC call's ``metadata=``) is a
+    credential (``authorization``, or named like a secret: ``x-api-key``): only then did a
+    call on a plain channel send no credential of its caller's."""
+    return not any(h in CREDENTIAL_HEADERS or secret_name(h) for h in headers)
+
+
 #: The answers a subscription whose refusals are of the user its data names dead-letters at
 #: once: UNAUTHENTICATED/401 and PERMISSION_DENIED/403, which the runtime otherwise retries
 #: as a refusal of the consumer's own credential.
@@ -1782,12 +1793,12 @@ def final_statuses(items: Sequence[PlannedSite], endpoint: Endpoint | None) -> t
     """:data:`USER_REFUSALS` when the callee's refusal can only be of the user the event
     names: some site's data carries who asks (``identity-in-payload``: the callee checks
     that user, and a retry asks for the same user again, holding the key's later events
-    behind it for the whole backoff), or a gRPC call sent no credential metadata (no
-    ``metadata=`` at the call, and every channel its service builds was read as plain:
-    no interceptor, no call credentials; its server checked none of the caller's, and the
-    consumer sends none either). A call that
-    sent a credential keeps the runtime's rule: a 401/403 for the consumer's own credential
-    is retried, one for the caller's forwarded credential is final."""
+    behind it for the whole backoff), or a gRPC call sent no credential metadata (none in
+    the call's ``metadata=``, and every channel its service builds was read as plain:
+    no interceptor, no call credentials, no client certificate; its server checked none of
+    the caller's, and the consumer sends none either). A call that sent a credential keeps
+    the runtime's rule: a 401/403 for the consumer's own credential is retried, one for the
+    caller's forwarded credential is final."""
     headers = {h for i in items for h in i.headers}
     if headers & CREDENTIAL_HEADERS:
         return ()

@@ -20,6 +20,7 @@ from decouple_services.migrate.generate import (
 )
 from decouple_services.migrate.grouping import candidates
 from decouple_services.migrate.naming import DEAD_LETTER_SUFFIX, deletes
+from decouple_services.migrate.refusals import secret_name
 from decouple_services.migrate.run import PER_POD_DEDUPE, PER_POD_DELETES
 
 if TYPE_CHECKING:
@@ -690,7 +691,9 @@ def render_pr_body(result: MigrationResult, *, title: str | None = None) -> str:
             f"{OUTBOX_ADVICE[1:]}; elsewhere, where the loss matters, call "
             "`send_event_and_wait` instead: it raises when Kafka does not take the event.",
         )
-    credentials = sorted({h for p in migrated for h in p.headers if h in CREDENTIAL_HEADERS})
+    credentials = sorted(
+        {h for p in migrated for h in p.headers if h in CREDENTIAL_HEADERS or secret_name(h)}
+    )
     if credentials:
         risks.append(
             "**Credentials in events.** Some sends carry the headers "

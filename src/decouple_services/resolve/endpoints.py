@@ -33,14 +33,17 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from decouple_services.core.model import UNKNOWN, Diagnostic, Endpoint, Severity
 from decouple_services.core.records import record
 from decouple_services.detect.facts import FileFacts, RawMount, RawRoute
 from decouple_services.detect.receivers import follow
 from decouple_services.detect.values import Concat, Dyn, Env, Lit, Obj, Ref, Value, concat
-from decouple_services.discover.protos import ProtoService, by_name
+
+if TYPE_CHECKING:
+    from decouple_services.discover.protos import ProtoService
 
 #: Qualified name -> recorded constant value (``ProjectIndex.lookup``).
 Lookup = Callable[[str], Value | None]
@@ -109,7 +112,11 @@ class _Builder:
         protos: Sequence[ProtoService] = (),
     ) -> None:
         self.facts = facts
-        self.protos = by_name(protos)
+        self.protos: Mapping[str, ProtoService] = {}
+        if protos:  # the reader of .proto files imported for a tree that has some
+            from decouple_services.discover.protos import by_name
+
+            self.protos = by_name(protos)
         self.noted = noted
         self.service_of = service_of
         self.lookup = lookup

@@ -67,6 +67,71 @@ def test_a_plain_channel_in_view_adds_nothing(tmp_path: Path, source: str) -> No
     assert _verdict(tmp_path, source) == ("plain", "")
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import grpc\nch = grpc.secure_channel(t, grpc.ssl_channel_credentials(\n"
+        "    root_certificates=ca, private_key=key, certificate_chain=chain))\n",
+        "import grpc\nch = grpc.secure_channel(t, grpc.ssl_channel_credentials(ca, key, chain))\n",
+        "import grpc\ncreds = grpc.ssl_channel_credentials(certificate_chain=read(c))\n"
+        "ch = grpc.aio.secure_channel(t, creds)\n",
+    ],
+)
+def test_a_channel_that_presents_a_client_certificate_is_named_with_its_line(
+    tmp_path: Path, source: str
+) -> None:
+    """The callee's server authenticated the caller by the certificate; the consumer calls
+    the servicer in process, where no peer presents one."""
+    kind, reason = _verdict(tmp_path, source)
+    assert kind == "certificate"
+    assert "the call's channel presents a client certificate the event cannot carry" in reason
+    assert "svc/client.py:" in reason
+
+
+def test_root_certificates_alone_are_plain_tls(tmp_path: Path) -> None:
+    for source in (
+        "import grpc\nch = grpc.secure_channel(t, grpc.ssl_channel_credentials(ca, None))\n",
+        "import grpc\nch = grpc.secure_channel(t, grpc.ssl_channel_credentials(\n"
+        "    root_certificates=ca, private_key=None, certificate_chain=None))\n",
+    ):
+        assert _verdict(tmp_path, source) == ("plain", "")
+    # what ``**options`` gives cannot be read
+    kind, _ = _verdict(
+        tmp_path, "import grpc\nch = grpc.secure_channel(t, grpc.ssl_channel_credentials(**o))\n"
+    )
+    assert kind == "unseen"
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        "stub.Get(r, credentials=grpc.access_token_call_credentials(token))\n",
+        "stub.Get(r, credentials=grpc.composite_call_credentials(\n"
+        "    grpc.access_token_call_credentials(a), grpc.metadata_call_credentials(b)))\n",
+        "creds = grpc.access_token_call_credentials(token)\n"
+        "stub.Get(r, credentials=creds)\nstub.List(r, credentials=creds)\n",
+    ],
+)
+def test_call_credentials_given_to_one_call_leave_the_channel_plain(
+    tmp_path: Path, calls: str
+) -> None:
+    """One call's ``credentials=`` is refused at that call (the codemod); the service's
+    other calls, on a plain channel, send none of it."""
+    assert _verdict(tmp_path, f"import grpc\nch = {PLAIN}\n{calls}") == ("plain", "")
+
+
+def test_call_credentials_a_channel_may_take_still_add(tmp_path: Path) -> None:
+    # the name goes to a call and to a channel: the channel adds it to every call
+    kind, reason = _verdict(
+        tmp_path,
+        "import grpc\ncreds = grpc.access_token_call_credentials(token)\n"
+        "stub.Get(r, credentials=creds)\n"
+        "ch = grpc.secure_channel(t, grpc.composite_channel_credentials(ssl, creds))\n",
+    )
+    assert kind == "adds"
+    assert "svc/client.py:2" in reason
+
+
 def test_a_channel_the_reader_cannot_see_is_unknown(tmp_path: Path) -> None:
     # credentials handed in from elsewhere: what they add cannot be read
     kind, reason = _verdict(
@@ -107,6 +172,11 @@ def _migrate(tmp_path: Path, channel: str) -> MigrationResult:
             "grpc.ssl_channel_credentials(), grpc.access_token_call_credentials(TOKEN)))",
             "call credentials",
         ),
+        (
+            'grpc.secure_channel("invites:50051", grpc.ssl_channel_credentials('
+            "root_certificates=CA, private_key=KEY, certificate_chain=CHAIN))",
+            "a client certificate",
+        ),
     ],
 )
 def test_a_call_on_a_channel_that_adds_a_credential_is_refused(
@@ -118,9 +188,8 @@ def test_a_call_on_a_channel_that_adds_a_credential_is_refused(
     refused = {r.site.callee: r for r in migrated.plan.refused if r.site is not None}
     (finding,) = refused["invites"].reasons
     assert finding.code == "not-rewritable"
-    assert f"the call's channel adds metadata through {how} the event cannot carry" in (
-        finding.reason
-    )
+    verb = "presents" if how == "a client certificate" else "adds metadata through"
+    assert f"the call's channel {verb} {how} the event cannot carry" in finding.reason
     assert f"{CALLS}:8" in finding.reason
     assert not migrated.plan.topics
 

@@ -333,6 +333,25 @@ def test_a_credential_the_helper_puts_into_the_kwargs_it_passes_on_refuses_the_s
     assert "sends `Content-Type: application/vnd.api+json`" in updated
 
 
+def test_a_client_certificate_the_helper_s_request_presents_refuses_the_site(
+    tmp_path: Path,
+) -> None:
+    refusal = _variant(
+        tmp_path,
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs, cert=("/c.crt", "/c.key"))',
+    )
+    assert "presents the client certificate `cert=('/c.crt', '/c.key')`" in refusal
+    assert f"api_client.py:{_line(tmp_path, 'cert=')})" in refusal
+
+
+def test_a_ca_bundle_the_helper_s_request_checks_against_is_read(tmp_path: Path) -> None:
+    assert _migrates(
+        tmp_path,
+        'resp = method(f"{self.base_uri}{url}", *args, **kwargs, verify="/etc/ssl/ca.pem")',
+        "",
+    )
+
+
 def test_a_credential_on_a_session_not_of_self_refuses_the_site(tmp_path: Path) -> None:
     """A module-level session, or one the helper opens, carries what is set on it."""
     module = _variant(

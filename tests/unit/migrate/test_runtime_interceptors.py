@@ -267,6 +267,33 @@ def test_an_interceptor_refusing_the_callers_forwarded_credential_is_final(
     assert "caller's credential" in str(outcome.error)
 
 
+def test_the_metadata_a_call_sent_reaches_the_servicers_context(
+    runtime: ModuleType, wiring: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stub call's ``metadata=`` travels as the send's headers; the subscription names
+    their keys, and the servicer reads them as invocation metadata, as the RPC's. A record
+    header no call sent is not handed on."""
+    seen: list[dict[str, str]] = []
+
+    def join(self: Any, request: Any, context: Any) -> None:
+        seen.append(dict(context.invocation_metadata()))
+
+    monkeypatch.setattr(wiring.TeamService, "Join", join)
+    _token(monkeypatch, None)
+    sub = _sub(runtime, forward_headers=("x-api-key",))
+    app = runtime.application(sub)
+    event = runtime.make_event("com.example.teams.join.v1", "tests", {"team": "blue"})
+    headers = [("x-api-key", b"invites-key"), ("x-admin", b"yes")]
+    try:
+        outcome = runtime.handle(runtime.encode(event), headers, sub, app, runtime.MemoryStore())
+    finally:
+        app.close()
+    assert outcome.action == "handled"
+    (metadata,) = seen
+    assert metadata["x-api-key"] == "invites-key"
+    assert "x-admin" not in metadata
+
+
 def test_interceptors_with_no_consumer_credential_are_warned_of_at_start(
     runtime: ModuleType,
     wiring: ModuleType,

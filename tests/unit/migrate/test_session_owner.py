@@ -789,6 +789,122 @@ def test_a_ca_bundle_given_as_verify_is_read_as_harmless(verify: str) -> None:
     assert found.refusal is None, found.refusal
 
 
+#: A client certificate the call itself presents: requests' and httpx's ``cert=``, or
+#: an SSL context holding one given as the call's own ``verify=``. ``(module text, body)``.
+CALL_CERTIFICATES = {
+    "requests": ("", 'requests.post({url}, cert=("/etc/tls/c.crt", "/etc/tls/c.key"))\n'),
+    "settings": ("from . import config\n", "requests.post({url}, cert=config.CLIENT_CERT)\n"),
+    "session": (
+        "from . import config\n\nsession = requests.Session()\n",
+        "session.post({url}, timeout=5, cert=config.CLIENT_CERT)\n",
+    ),
+    "httpx": ("", 'httpx.post({url}, cert="/etc/tls/client.pem")\n'),
+    "verify_context": (_CLIENT_CONTEXT, "httpx.post({url}, verify=CTX)\n"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(CALL_CERTIFICATES))
+def test_a_client_certificate_the_call_presents_refuses_it(shape: str) -> None:
+    above, body = CALL_CERTIFICATES[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    assert "client certificate" in found.refusal, found.refusal
+
+
+def test_the_call_s_certificate_refusal_names_the_keyword() -> None:
+    found = client_request(*_read(*reversed(CALL_CERTIFICATES["settings"])))
+    assert found.refusal is not None
+    assert "presents the client certificate `cert=config.CLIENT_CERT`" in found.refusal
+    assert found.lost == "the client certificate the call presents"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "cert=None",
+        "verify=False",
+        'verify="/etc/ssl/ca.pem"',
+        "verify=certifi.where()",
+        "verify=settings.CA_BUNDLE",
+    ],
+)
+def test_a_call_s_own_ca_bundle_or_no_certificate_is_read_as_harmless(given: str) -> None:
+    body = f"requests.post({{url}}, timeout=5, {given})\n"
+    found = client_request(*_read(body, "import certifi\nfrom django.conf import settings\n"))
+    assert found.refusal is None, found.refusal
+
+
+_AIOHTTP_CONTEXT = "import aiohttp\n" + _CLIENT_CONTEXT
+
+#: aiohttp's client certificate: an SSL context holding one, given to its connector or as
+#: the call's ``ssl=``; a connector the rewrite does not read. ``(module text, body)``.
+AIOHTTP_CERTIFICATES = {
+    "connector": (
+        _AIOHTTP_CONTEXT,
+        """\
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=CTX)) as s:
+            s.post({url})
+        """,
+    ),
+    "connector_bound": (
+        _AIOHTTP_CONTEXT + "CONNECTOR = aiohttp.TCPConnector(limit=10, ssl_context=CTX)\n",
+        """\
+        async with aiohttp.ClientSession(connector=CONNECTOR) as s:
+            s.post({url})
+        """,
+    ),
+    "call": (
+        _AIOHTTP_CONTEXT,
+        """\
+        async with aiohttp.ClientSession() as s:
+            s.post({url}, ssl=CTX)
+        """,
+    ),
+    "other_connector": (
+        "import aiohttp\n",
+        """\
+        async with aiohttp.ClientSession(connector=make_connector()) as s:
+            s.post({url})
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(AIOHTTP_CERTIFICATES))
+def test_an_aiohttp_client_certificate_or_unread_connector_refuses_the_call(shape: str) -> None:
+    above, body = AIOHTTP_CERTIFICATES[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+
+
+def test_the_aiohttp_certificate_refusal_names_the_connector_s_context() -> None:
+    found = client_request(*_read(*reversed(AIOHTTP_CERTIFICATES["connector"])))
+    assert found.refusal is not None
+    assert "gives `s` `ssl=CTX`, an SSL context that may hold a client certificate" in (
+        found.refusal
+    )
+
+
+@pytest.mark.parametrize(
+    ("connector", "ssl"),
+    [
+        ("aiohttp.TCPConnector(limit=10, ttl_dns_cache=300)", "False"),
+        ("aiohttp.TCPConnector(ssl=False, force_close=True)", "True"),
+        ("aiohttp.TCPConnector(ssl=ssl.create_default_context())", "None"),
+        ("None", 'aiohttp.Fingerprint(b"0" * 32)'),
+    ],
+)
+def test_an_aiohttp_connector_or_ssl_without_a_certificate_is_read(
+    connector: str, ssl: str
+) -> None:
+    body = f"""\
+        async with aiohttp.ClientSession(connector={connector}) as s:
+            s.post({{url}}, ssl={ssl})
+        """
+    found = client_request(*_read(body, "import ssl\n\nimport aiohttp\n"))
+    assert found.refusal is None, found.refusal
+
+
 #: A module session another binding of which, at module level or under ``global`` in a
 #: function, is no known constructor: ``(module text, function body)``.
 REBOUND = {
@@ -1359,25 +1475,33 @@ def test_a_module_session_its_package_only_sends_through_is_read(
     assert len(migrated) == 1, reasons
 
 
-def _plan_with_tls(root: Path, verify: str, tls: str) -> tuple[list[str], list[str]]:
+def _plan_with_tls(
+    root: Path, verify: str, tls: str, client: str = "httpx.Client(verify={verify})"
+) -> tuple[list[str], list[str]]:
     """``(migrated site ids, refusal reasons)`` of a send through an httpx client given
-    ``verify=<verify>`` in ``views/admin.py``, with ``frontend/tls.py`` holding ``tls``."""
+    ``verify=<verify>`` (or ``client``) in ``views/admin.py``, with ``frontend/tls.py``
+    holding ``tls``."""
     files = {
         **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
         "frontend/frontend/__init__.py": "",
         "frontend/frontend/views/__init__.py": "",
         "frontend/frontend/views/admin.py": f"""\
+            import os
+
+            import aiohttp
             import httpx
 
+            from .. import config
             from ..tls import TLS_CTX, make_ctx
 
-            client = httpx.Client(verify={verify})
+            client = {client.format(verify=verify)}
 
 
             def deactivate_user(user_id):
                 client.post(f"http://users/api/users/{{user_id}}/deactivate/")
             """,
         "frontend/frontend/tls.py": tls,
+        "frontend/frontend/config.py": CONFIG,
     }
     for name, text in files.items():
         path = root / name
@@ -1391,6 +1515,13 @@ def _plan_with_tls(root: Path, verify: str, tls: str) -> tuple[list[str], list[s
     return [p.site.id for p in plan.plan.sites], reasons
 
 
+CONFIG = """\
+import os
+
+CA_BUNDLE = os.environ.get("CA_BUNDLE", "/etc/ssl/ca.pem")
+CLIENT_CTX = make_context()
+"""
+
 _TLS = """\
 import ssl
 
@@ -1401,6 +1532,22 @@ TLS_CTX = ssl.create_default_context()
 def make_ctx():
     return TLS_CTX
 """
+
+
+def test_an_aiohttp_context_from_a_module_that_loads_a_client_certificate_refuses(
+    tmp_path: Path,
+) -> None:
+    load = 'TLS_CTX.load_cert_chain("/etc/client.pem")'
+    migrated, reasons = _plan_with_tls(
+        tmp_path,
+        "TLS_CTX",
+        _TLS.format(load=load),
+        client="aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl={verify}))",
+    )
+    assert migrated == []
+    assert any(
+        "`ssl=TLS_CTX`" in r and "may hold the client certificate frontend/" in r for r in reasons
+    ), reasons
 
 
 @pytest.mark.parametrize("verify", ["TLS_CTX", "make_ctx()"])
@@ -1418,6 +1565,105 @@ def test_a_context_from_a_module_that_loads_a_client_certificate_refuses(
 
 def test_a_context_where_no_module_loads_a_certificate_is_read(tmp_path: Path) -> None:
     migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", _TLS.format(load=""))
+    assert len(migrated) == 1, reasons
+
+
+#: A chain loaded for a server, not a client: the server's own certificate, which no
+#: request presents.
+SERVER_CHAINS = {
+    "client_auth_purpose": (
+        "SERVER = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\n"
+        'SERVER.load_cert_chain("dev/server.crt", "dev/server.key")'
+    ),
+    "tls_server_protocol": (
+        "SERVER = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+        'SERVER.load_cert_chain("dev/server.crt", "dev/server.key")'
+    ),
+    "handed_to_a_server_run": (
+        "def serve(app):\n"
+        "    ctx = ssl.create_default_context()\n"
+        '    ctx.load_cert_chain("dev/server.crt", "dev/server.key")\n'
+        "    app.run(ssl_context=ctx)"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SERVER_CHAINS))
+def test_a_server_s_own_certificate_elsewhere_is_no_client_s(tmp_path: Path, shape: str) -> None:
+    migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", _TLS.format(load=SERVER_CHAINS[shape]))
+    assert len(migrated) == 1, reasons
+
+
+_CLIENT_LOAD = 'TLS_CTX.load_cert_chain("/etc/client.pem")'
+
+
+@pytest.mark.parametrize(
+    "verify", ["config.CA_BUNDLE", 'os.environ["CA_BUNDLE"]', 'f"{config.CA_DIR}/ca.pem"']
+)
+def test_a_ca_bundle_s_path_is_no_context_a_client_certificate_elsewhere_is_in(
+    tmp_path: Path, verify: str
+) -> None:
+    migrated, reasons = _plan_with_tls(tmp_path, verify, _TLS.format(load=_CLIENT_LOAD))
+    assert len(migrated) == 1, reasons
+
+
+def test_a_setting_that_may_be_a_context_still_refuses(tmp_path: Path) -> None:
+    migrated, reasons = _plan_with_tls(
+        tmp_path, "config.CLIENT_CTX", _TLS.format(load=_CLIENT_LOAD)
+    )
+    assert migrated == []
+    assert any("`verify=config.CLIENT_CTX`" in r for r in reasons), reasons
+
+
+def test_a_call_given_no_context_is_not_refused_for_another_function_s(tmp_path: Path) -> None:
+    """Another function of the file checks another host against the context: the call
+    itself is given none."""
+    client = (
+        "httpx.Client(timeout=5)\n\n\n"
+        "            def _idp_client():\n"
+        "                return httpx.Client(verify=TLS_CTX)"
+    )
+    migrated, reasons = _plan_with_tls(tmp_path, "", _TLS.format(load=_CLIENT_LOAD), client=client)
+    assert len(migrated) == 1, reasons
+
+
+def test_a_server_s_chain_in_the_call_s_file_is_no_client_certificate() -> None:
+    above = (
+        "import ssl\n\nSERVER = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\n"
+        'SERVER.load_cert_chain("dev/server.crt")\nCTX = ssl.create_default_context()\n'
+    )
+    body = "with httpx.Client(verify=CTX) as c:\n    c.post({url})\n"
+    found = client_request(*_read(body, above))
+    assert found.refusal is None, found.refusal
+
+
+_HTTPX_TLS = """\
+import httpx
+
+TLS_CTX = httpx.create_ssl_context({given})
+
+
+def make_ctx():
+    return TLS_CTX
+"""
+
+
+@pytest.mark.parametrize("verify", ["TLS_CTX", "make_ctx()"])
+def test_a_context_another_module_builds_with_a_client_certificate_refuses(
+    tmp_path: Path, verify: str
+) -> None:
+    tls = _HTTPX_TLS.format(given='cert=("/etc/tls/client.crt", "/etc/tls/client.key")')
+    migrated, reasons = _plan_with_tls(tmp_path, verify, tls)
+    assert migrated == []
+    assert any(
+        f"`verify={verify}`" in r and "client certificate frontend/frontend/tls.py" in r
+        for r in reasons
+    ), reasons
+
+
+def test_a_context_another_module_builds_without_a_certificate_is_read(tmp_path: Path) -> None:
+    tls = _HTTPX_TLS.format(given='verify="/etc/ssl/ca.pem"')
+    migrated, reasons = _plan_with_tls(tmp_path, "TLS_CTX", tls)
     assert len(migrated) == 1, reasons
 
 
@@ -1575,6 +1821,20 @@ _IMPORTED_UNREAD = {
         "`verify=TLS_CTX` (frontend/frontend/http.py:5), an SSL context that may hold the "
         "client certificate frontend/frontend/tls.py loads",
     ),
+    "client_certificate_set_on_it_in_its_module": (
+        "import requests\n\nfrom .tls import TLS_CTX\n\nsession = requests.Session()\n"
+        "session.verify = TLS_CTX\n",
+        {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')},
+        "`verify=TLS_CTX` (frontend/frontend/http.py:6), an SSL context that may hold the "
+        "client certificate frontend/frontend/tls.py loads",
+    ),
+    "aiohttp_connector_of_another_module_s_context": (
+        "import aiohttp\n\nfrom .tls import TLS_CTX\n\n"
+        "session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=TLS_CTX))\n",
+        {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')},
+        "`ssl=TLS_CTX` (frontend/frontend/http.py:5), an SSL context that may hold the "
+        "client certificate frontend/frontend/tls.py loads",
+    ),
 }
 
 
@@ -1586,6 +1846,17 @@ def test_an_imported_session_its_module_or_the_service_changes_refuses(
     migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS["name"], http, extra)
     assert migrated == []
     assert any(said in r for r in reasons), reasons
+
+
+def test_an_imported_session_given_a_ca_bundle_s_path_is_read_beside_a_client_certificate(
+    tmp_path: Path,
+) -> None:
+    """The imported session's module gives it text (a CA bundle's path), no context:
+    the client certificate another module loads is not what it presents."""
+    http = 'import os\n\nimport httpx\n\nsession = httpx.Client(verify=os.environ["CA_BUNDLE"])\n'
+    tls = {"frontend/frontend/tls.py": _TLS.format(load='TLS_CTX.load_cert_chain("/etc/c.pem")')}
+    migrated, reasons, _ = _plan_imported(tmp_path, *_IMPORTS["name"], http, tls)
+    assert len(migrated) == 1, reasons
 
 
 def test_an_imported_session_the_call_s_own_file_changes_refuses(tmp_path: Path) -> None:

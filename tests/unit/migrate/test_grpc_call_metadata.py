@@ -1,0 +1,201 @@
+"""What a gRPC stub call sends beside its request: the pairs of a literal ``metadata=``
+travel as the send's headers (the consumer hands them to the servicer's context as
+invocation metadata), and what the event cannot carry, or the rewrite cannot read, refuses
+the call alone, naming its line: call credentials (``credentials=``), metadata that is not
+a literal list of pairs, a key that is not a literal string, binary metadata."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.migrate.codemod import (
+    CallFacts,
+    Problem,
+    SendSpec,
+    inspect_calls,
+    rewrite_source,
+)
+from decouple_services.migrate.plan import PlanOptions
+from decouple_services.migrate.run import MigrationResult, migrate_scanned
+from decouple_services.migrate.select import Criteria, select_sites
+
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "migrate" / "servicers"
+CALLS = "services/web/web/calls.py"
+INVITE = "stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id, email=email))"
+
+
+def _source(arguments: str) -> bytes:
+    return textwrap.dedent(
+        f"""\
+        import os
+
+        import grpc
+
+
+        def invite(stub, request, token, extra):
+            stub.CreateInvite(request{arguments})
+        """
+    ).encode()
+
+
+SPEC = SendSpec(
+    site_id="cs-00000007",
+    line=7,
+    end_line=7,
+    topic="invites.create-invite",
+    callee="invites",
+    endpoint="/invites.Invites/CreateInvite",
+    producer_module="web.decouple_producer",
+    is_grpc=True,
+)
+
+
+def _inspect(arguments: str) -> CallFacts | str:
+    return inspect_calls(_source(arguments), [SPEC])[SPEC.site_id]
+
+
+def test_literal_metadata_travels_as_the_sends_headers() -> None:
+    facts = _inspect(
+        ', metadata=(("x-api-key", os.environ["INVITES_KEY"]), ("x-request-id", "r1"))'
+    )
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers == (
+        ('"x-api-key"', 'os.environ["INVITES_KEY"]'),
+        ('"x-request-id"', '"r1"'),
+    )
+    code = rewrite_source(
+        _source(', metadata=[("authorization", f"Bearer {token}"), ("user-agent", "web")]'),
+        [SPEC],
+    ).code.decode()
+    # a credential too: the servicer's interceptors check it as the server's did; the
+    # exchange's own header is not carried
+    assert 'headers={"authorization": f"Bearer {token}"}' in code
+    assert "user-agent" not in code
+    assert "metadata=" not in code
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        "",
+        ", metadata=None",
+        ", metadata=()",
+        ", timeout=5, credentials=None",
+    ],
+)
+def test_a_call_with_no_metadata_sends_no_headers(arguments: str) -> None:
+    facts = _inspect(arguments)
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers == ()
+
+
+def test_metadata_passed_by_position_is_read() -> None:
+    facts = _inspect(', 5, [("x-tenant", "acme")]')
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers == (('"x-tenant"', '"acme"'),)
+    refused = _inspect(", 5, None, grpc.access_token_call_credentials(token)")
+    assert isinstance(refused, Problem)
+    assert "the call passes `credentials=grpc.access_token_call_credentials(token)`" in refused
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (
+            ", credentials=grpc.access_token_call_credentials(token)",
+            "the call passes `credentials=grpc.access_token_call_credentials(token)` (line 7), "
+            "call credentials that add metadata",
+        ),
+        (", metadata=extra", "the call passes `metadata=extra` (line 7), which is not a literal"),
+        (
+            ", metadata=auth_metadata(token)",
+            "the call passes `metadata=auth_metadata(token)` (line 7), which is not a literal",
+        ),
+        (
+            ', metadata=[("x-request-id", "r1"), *extra]',
+            "`*extra` in the call's `metadata=` (line 7) is not a literal `(key, value)` pair",
+        ),
+        (
+            ", metadata=[extra]",
+            "`extra` in the call's `metadata=` (line 7) is not a literal `(key, value)` pair",
+        ),
+        (
+            ", metadata=[(os.environ['HEADER'], token)]",
+            "the call sends metadata keyed `os.environ['HEADER']` (line 7), not a literal string",
+        ),
+        (
+            ', metadata=[(f"x-{extra}", token)]',
+            'the call sends metadata keyed `f"x-{extra}"` (line 7), not a literal string',
+        ),
+        (
+            ', metadata=[("trace-bin", extra)]',
+            "the call sends binary metadata `trace-bin` (line 7)",
+        ),
+        (", **extra", "the call passes `**extra` (line 7), which may hold `metadata=`"),
+    ],
+)
+def test_what_the_event_cannot_carry_refuses_the_call(arguments: str, said: str) -> None:
+    found = _inspect(arguments)
+    assert isinstance(found, Problem), found
+    assert found.code == "not-rewritable"
+    assert said in found
+
+
+def _migrate(tmp_path: Path, call: str) -> MigrationResult:
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE, repo)
+    calls = repo / CALLS
+    text = calls.read_text()
+    assert INVITE in text
+    calls.write_text("import os\n" + text.replace(INVITE, call))
+    result = scan(repo, ScanOptions(use_cache=False))
+    return migrate_scanned(result, select_sites(result, Criteria(services=("web",))), PlanOptions())
+
+
+def _refused(migrated: MigrationResult) -> dict[str, str]:
+    return {
+        r.site.callee: "; ".join(f.reason for f in r.reasons)
+        for r in migrated.plan.refused
+        if r.site is not None
+    }
+
+
+def test_the_consumer_forwards_the_metadata_the_call_sent(tmp_path: Path) -> None:
+    migrated = _migrate(
+        tmp_path, INVITE[:-1] + ', metadata=(("x-api-key", os.environ["INVITES_KEY"]),))'
+    )
+    (invite,) = [p for p in migrated.plan.rewrites if p.site.callee == "invites"]
+    assert invite.headers == ("x-api-key",)
+    files = {c.path: c.after.decode() for c in migrated.changes}
+    assert 'headers={"x-api-key": os.environ["INVITES_KEY"]}' in files[CALLS]
+    consumers = [t for p, t in files.items() if "decouple_consumers" in p and "invite" in p]
+    # the consumer hands the key to the servicer's context as invocation metadata
+    assert any('forward_headers=("x-api-key",)' in t for t in consumers), list(files)
+    # the call sent a credential: a 401/403 is not taken for the user's refusal
+    final = {t.callee: t.final_statuses for t in migrated.plan.topics}
+    assert final == {"invites": (), "ledger": (401, 403)}
+
+
+def test_metadata_with_no_credential_keeps_the_users_refusal_final(tmp_path: Path) -> None:
+    migrated = _migrate(tmp_path, INVITE[:-1] + ', metadata=[("x-request-id", "r1")])')
+    assert {t.final_statuses for t in migrated.plan.topics} == {(401, 403)}
+    assert all(p.plain_channel for p in migrated.plan.rewrites)
+
+
+def test_call_credentials_refuse_that_call_alone(tmp_path: Path) -> None:
+    """Call credentials given to one call add metadata to that call only: the service's
+    other calls, on a plain channel, keep migrating, as sending no credential."""
+    migrated = _migrate(
+        tmp_path,
+        INVITE[:-1] + ', credentials=grpc.access_token_call_credentials(os.environ["T"]))',
+    )
+    reason = _refused(migrated)["invites"]
+    assert "the call passes `credentials=grpc.access_token_call_credentials(" in reason
+    assert "channel" not in reason
+    assert {p.site.callee for p in migrated.plan.rewrites} == {"ledger"}
+    assert all(p.plain_channel for p in migrated.plan.rewrites)
