@@ -61,6 +61,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -442,19 +443,18 @@ def _changed_elsewhere(
     }
     if not names:
         return None
-    stem = site.file.rsplit("/", 1)[-1].removesuffix(".py")
-    if stem == "__init__":
-        stem = site.file.rsplit("/", 2)[-2] if site.file.count("/") else stem
+    reached = {name: _reached_as(site.file, name, read) for name in names}
     for path in others():
         if path == site.file:
             continue
         text = read(path)
-        # only a file naming the module can import from it: the rest are not parsed
-        other = _parse(text) if text is not None and stem.encode() in text else None
-        if other is None:
+        if text is None:
             continue
         for name in sorted(names):
-            found = _changes_imported(other, stem, name)
+            # only a file naming the module, or a package re-exporting the session, can
+            # reach it (:func:`_reached_as`): the rest are not parsed
+            other = _parse(text) if _names_any(text, reached[name]) else None
+            found = _changes_imported(other, reached[name], path) if other is not None else None
             if found is not None:
                 return (
                     f"the call ({site.file}:{site.line}) sends through `{name}`, which "
@@ -811,17 +811,15 @@ def _changed_in_service(
     """Why the session ``name`` of the module at ``path`` cannot be read: a file of the
     service, the call's own too, imports it and does more with it than send through it
     (:func:`_changes_imported`)."""
-    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
-    if stem == "__init__":
-        stem = path.rsplit("/", 2)[-2] if path.count("/") else stem
+    reached = _reached_as(path, name, read)
     for other in dict.fromkeys([site.file, *files]):
         if other == path:
             continue
         text = read(other)
-        tree = _parse(text) if text is not None and stem.encode() in text else None
+        tree = _parse(text) if text is not None and _names_any(text, reached) else None
         if tree is None:
             continue
-        found = _changes_imported(tree, stem, name)
+        found = _changes_imported(tree, reached, other)
         if found is not None:
             return (
                 f"the call ({site.file}:{site.line}) sends through `{shown}`, which "
@@ -831,46 +829,145 @@ def _changed_in_service(
     return None
 
 
-def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None:
-    """The first use in ``tree`` of ``name`` imported from the module ``stem``, or of
-    ``<module>.name``, that is not a send through it (``name.post(...)``)."""
+#: A name another file may reach a module session by: the dotted parts of the module or
+#: package holding it (``("frontend", "frontend", "views", "admin")``, from its path),
+#: and its name there.
+_Reached = tuple[tuple[str, ...], str]
+
+
+def _reached_as(path: str, name: str, read: ReadFile) -> tuple[_Reached, ...]:
+    """Where the session ``name`` of the module at ``path`` can be imported from: the
+    module, and each package above it whose ``__init__`` re-exports it (``from .admin
+    import session``, ``as users_session``, ``from .admin import *``) or the module under
+    another name (``from . import admin as users_admin``), a re-export of a re-export
+    too. The packages are read up while each has an ``__init__``."""
+    parts = tuple(path.removesuffix(".py").split("/"))
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    reached: list[_Reached] = [(parts, name)]
+    package = parts[:-1]
+    while package:
+        source = read("/".join(package) + "/__init__.py")
+        tree = _parse(source) if source is not None else None
+        if tree is None:
+            break
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                # a relative import from the package's own folder, or its parents
+                base = package[: max(len(package) - node.level + 1, 0)] if node.level else ()
+                module = (*base, *(node.module.split(".") if node.module else ()))
+                bound = [(a.name, a.asname or a.name) for a in node.names]
+            elif isinstance(node, ast.Import):
+                module = ()
+                bound = [(a.name, a.asname) for a in node.names if a.asname]
+            else:
+                continue
+            for imported, as_name in bound:
+                for held, held_name in list(reached):
+                    if _is_suffix(module, held) and imported in {held_name, "*"}:
+                        found = (package, as_name if imported != "*" else held_name)
+                    elif imported != "*" and _is_suffix((*module, *imported.split(".")), held):
+                        found = ((*package, as_name), held_name)
+                    else:
+                        continue
+                    if found not in reached:
+                        reached.append(found)
+        package = package[:-1]
+    return tuple(reached)
+
+
+def _is_suffix(dotted: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether the module ``dotted`` an import names may be the one at ``parts``: an
+    absolute import names the module from a root the rewrite does not know, so its last
+    parts are compared."""
+    return 0 < len(dotted) <= len(parts) and parts[len(parts) - len(dotted) :] == dotted
+
+
+#: ``from . import name`` (``from .. import``): an import from a package that need not
+#: name it.
+_FROM_PACKAGE = re.compile(rb"from[\s\\]*\.+[\s\\]*import")
+
+
+def _names_any(text: bytes, reached: Sequence[_Reached]) -> bool:
+    """Whether ``text`` may reach the session by one of ``reached``: every way
+    :func:`_changes_imported` reads names the session (its name there) and the module or
+    package holding it (``from .views.admin import session``, ``v.admin.session``,
+    ``from .views import session`` after a re-export), or imports from a package without
+    naming it (``from . import session``)."""
+    package = _FROM_PACKAGE.search(text) is not None
+    return any(
+        name.encode() in text and (package or parts[-1].encode() in text) for parts, name in reached
+    )
+
+
+def _changes_imported(tree: ast.Module, reached: Sequence[_Reached], path: str) -> ast.expr | None:
+    """The first use in ``tree`` (the file at ``path``) of the session, reached by any of
+    ``reached`` (:func:`_reached_as`), that is not a send through it (``name.post(...)``):
+    ``name`` imported from the module (``from ..admin import name``, ``from ..admin
+    import *``, ``from . import name`` of a package re-exporting it), ``<module>.name``,
+    or ``<package>.<module>.name`` through a package the file imports (``from frontend
+    import views as v`` then ``v.admin.name``)."""
+    folder = tuple(path.split("/")[:-1])
     direct: set[str] = set()  # ``from ..admin import session``
-    modules: set[str] = set()  # ``from .views import admin``, ``import views.admin``
+    # ``from .views import admin``, ``import views.admin``: the session's names in each
+    modules: dict[str, set[str]] = {}
+    # what each name bound by an import names: ``v`` of ``from frontend import views as
+    # v`` is ``("frontend", "views")``
+    dotted: dict[str, set[tuple[str, ...]]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            last = (node.module or "").rpartition(".")[2]
+            # a relative import from the file's folder, or its parents
+            base = folder[: max(len(folder) - node.level + 1, 0)] if node.level else ()
+            module = (*base, *(node.module.split(".") if node.module else ()))
             for alias in node.names:
-                if last == stem and alias.name == name:
-                    direct.add(alias.asname or alias.name)
-                elif alias.name == stem:
-                    modules.add(alias.asname or alias.name)
+                bound = alias.asname or alias.name
+                if alias.name != "*":
+                    dotted.setdefault(bound, set()).add((*module, alias.name))
+                for parts, name in reached:
+                    if module[-1:] == parts[-1:] and alias.name in {name, "*"}:
+                        direct.add(bound if alias.name != "*" else name)
+                    elif alias.name == parts[-1]:
+                        modules.setdefault(bound, set()).add(name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.rpartition(".")[2] == stem:
-                    modules.add(alias.asname or alias.name)
-        elif _imports_module(tree, node, stem):
+                full = tuple(alias.name.split("."))
+                bound = alias.asname or alias.name
+                dotted.setdefault(alias.asname or full[0], set()).add(
+                    full if alias.asname else full[:1]
+                )
+                for parts, name in reached:
+                    if full[-1] == parts[-1]:
+                        modules.setdefault(bound, set()).add(name)
+        elif (found := _module_imported(tree, node)) is not None:
             # ``importlib.import_module("frontend.views.admin").session``: the module
             # itself, as ``import frontend.views.admin`` gives it
-            modules.add(ast.unparse(node))
+            for parts, name in reached:
+                if found[-1:] == parts[-1:]:
+                    modules.setdefault(ast.unparse(node), set()).add(name)
         if (
             isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr)
             and node.value is not None
-            and _imports_module(tree, node.value, stem)
+            and (found := _module_imported(tree, node.value)) is not None
         ):
             # ``admin = importlib.import_module("frontend.views.admin")`` binds the
             # module as ``import frontend.views.admin as admin`` does
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            modules.update(t.id for t in targets if isinstance(t, ast.Name))
-    if not direct and not modules:
-        return None
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    dotted.setdefault(target.id, set()).add(found)
+                    for parts, name in reached:
+                        if found[-1:] == parts[-1:]:
+                            modules.setdefault(target.id, set()).add(name)
     parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     for node in ast.walk(tree):
         if not (
             (isinstance(node, ast.Name) and node.id in direct)
             or (
                 isinstance(node, ast.Attribute)
-                and node.attr == name
-                and ast.unparse(node.value) in modules
+                and (
+                    node.attr in modules.get(ast.unparse(node.value), ())
+                    or _through_package(tree, node, dotted, reached)
+                )
             )
         ):
             continue
@@ -891,10 +988,40 @@ def _changes_imported(tree: ast.Module, stem: str, name: str) -> ast.expr | None
     return None
 
 
-def _imports_module(tree: ast.Module, node: ast.AST, stem: str) -> bool:
-    """Whether ``node`` imports the module ``stem`` by name at run time:
+def _through_package(
+    tree: ast.Module,
+    node: ast.Attribute,
+    dotted: Mapping[str, set[tuple[str, ...]]],
+    reached: Sequence[_Reached],
+) -> bool:
+    """Whether ``node`` is the session reached by an attribute chain from a name an
+    import binds (``v.admin.session`` after ``from frontend import views as v``,
+    ``frontend.views.admin.session`` after ``import frontend.views``) or from
+    ``importlib.import_module("frontend.views")``, to the module or a package
+    re-exporting it."""
+    chain: list[str] = []
+    base = node.value
+    while isinstance(base, ast.Attribute):
+        chain.insert(0, base.attr)
+        base = base.value
+    if isinstance(base, ast.Name):
+        starts = dotted.get(base.id, set())
+    elif (found := _module_imported(tree, base)) is not None:
+        starts = {found}
+    else:
+        return False
+    return any(
+        node.attr == name and _is_suffix((*start, *chain), parts)
+        for start in starts
+        for parts, name in reached
+    )
+
+
+def _module_imported(tree: ast.Module, node: ast.AST) -> tuple[str, ...] | None:
+    """The dotted parts of the module ``node`` imports by name at run time:
     ``importlib.import_module("frontend.views.admin")``, or a relative name with its
-    package (``import_module(".views.admin", package=__package__)``)."""
+    package (``import_module(".views.admin", package=__package__)``), without its
+    leading dots."""
     if not (
         isinstance(node, ast.Call)
         and _qualified(tree, node.func) == "importlib.import_module"
@@ -902,8 +1029,9 @@ def _imports_module(tree: ast.Module, node: ast.AST, stem: str) -> bool:
         and isinstance(node.args[0], ast.Constant)
         and isinstance(node.args[0].value, str)
     ):
-        return False
-    return node.args[0].value.rpartition(".")[2] == stem
+        return None
+    parts = tuple(node.args[0].value.lstrip(".").split("."))
+    return parts if all(parts) else None
 
 
 def _first_expr(statement: ast.AST, used: ast.expr) -> ast.expr:

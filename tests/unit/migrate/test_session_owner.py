@@ -1259,9 +1259,12 @@ def test_a_client_class_of_the_project_rebound_is_read_as_a_helper() -> None:
     assert found.refusal is None or "rebinds" not in found.refusal, found.refusal
 
 
-def _plan_elsewhere(root: Path, setup: str) -> tuple[list[str], list[str]]:
+def _plan_elsewhere(
+    root: Path, setup: str, extra: dict[str, str] | None = None
+) -> tuple[list[str], list[str]]:
     """``(migrated site ids, refusal reasons)`` of the send through the module session of
-    ``views/admin.py``, with ``frontend/setup.py`` holding ``setup``."""
+    ``views/admin.py``, with ``frontend/setup.py`` holding ``setup``; ``extra`` adds or
+    replaces files (a package's ``__init__``)."""
     files = {
         **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
         "frontend/frontend/__init__.py": "",
@@ -1276,6 +1279,7 @@ def _plan_elsewhere(root: Path, setup: str) -> tuple[list[str], list[str]]:
                 session.post(f"http://users/api/users/{user_id}/deactivate/")
             """,
         "frontend/frontend/setup.py": setup,
+        **(extra or {}),
     }
     for name, text in files.items():
         path = root / name
@@ -1334,6 +1338,140 @@ def test_a_module_session_another_module_only_sends_through_is_read(
     tmp_path: Path, setup: str
 ) -> None:
     migrated, reasons = _plan_elsewhere(tmp_path, setup)
+    assert len(migrated) == 1, reasons
+
+
+#: The session of ``views/admin.py`` reached through its package or a re-export, and
+#: changed: ``(setup.py, the files the package's ``__init__`` hold)``.
+_THROUGH_THE_PACKAGE = {
+    "package_alias_attribute": (
+        'from frontend import views as v\n\nv.admin.session.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "sibling_package_attribute": (
+        'from . import views\n\nviews.admin.session.auth = ("svc", "x")\n',
+        {},
+    ),
+    "absolute_package_import": (
+        "import frontend.views\n\nfrontend.views.admin.session.headers.update(H)\n",
+        {},
+    ),
+    "absolute_package_import_as": (
+        'import frontend.views as fv\n\nfv.admin.session.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "package_imported_by_name_at_run_time": (
+        "import importlib\n\nviews = importlib.import_module('frontend.views')\n"
+        'views.admin.session.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "package_attribute_in_a_function": (
+        "def init_app(app):\n    from frontend import views\n\n"
+        '    views.admin.session.cert = "/etc/tls/client.pem"\n',
+        {},
+    ),
+    "star_import_of_the_module": (
+        'from .views.admin import *  # noqa: F403\n\nsession.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "re_exported_by_the_package": (
+        'from .views import session\n\nsession.headers["Authorization"] = "x"\n',
+        {"frontend/frontend/views/__init__.py": "from .admin import session\n"},
+    ),
+    "re_exported_under_another_name": (
+        "from frontend.views import users_session\n\nusers_session.auth = ('svc', 'x')\n",
+        {"frontend/frontend/views/__init__.py": "from .admin import session as users_session\n"},
+    ),
+    "re_exported_and_reached_through_the_package": (
+        'from . import views\n\nviews.session.headers["Authorization"] = "x"\n',
+        {"frontend/frontend/views/__init__.py": "from .admin import session\n"},
+    ),
+    "re_exported_by_a_star_import": (
+        'from .views import session\n\nsession.headers["Authorization"] = "x"\n',
+        {"frontend/frontend/views/__init__.py": "from .admin import *  # noqa: F403\n"},
+    ),
+    "star_import_of_a_re_exporting_package": (
+        'from .views import *  # noqa: F403\n\nsession.headers["Authorization"] = "x"\n',
+        {"frontend/frontend/views/__init__.py": "from .admin import session\n"},
+    ),
+    "re_exported_up_two_packages": (
+        'from . import session\n\nsession.headers["Authorization"] = "x"\n',
+        {
+            "frontend/frontend/views/__init__.py": "from .admin import session\n",
+            "frontend/frontend/__init__.py": "from .views import session\n",
+        },
+    ),
+    "module_re_exported_under_another_name": (
+        'from .views import users_admin\n\nusers_admin.session.headers["Authorization"] = "x"\n',
+        {"frontend/frontend/views/__init__.py": "from . import admin as users_admin\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_THROUGH_THE_PACKAGE))
+def test_a_module_session_changed_through_its_package_refuses(tmp_path: Path, shape: str) -> None:
+    setup, extra = _THROUGH_THE_PACKAGE[shape]
+    migrated, reasons = _plan_elsewhere(tmp_path, setup, extra)
+    assert migrated == []
+    assert any(
+        "sends through `session`, which frontend/frontend/setup.py (line" in r
+        and "imports and changes" in r
+        for r in reasons
+    ), reasons
+
+
+def test_a_file_naming_only_the_re_exporting_package_is_read(tmp_path: Path) -> None:
+    """Only a file naming the session's module is parsed for what it does with the
+    session, but a re-export lets a file reach it under the package's name alone."""
+    setup = 'from .views import session\n\nsession.headers["Authorization"] = "x"\n'
+    assert "admin" not in setup
+    extra = {"frontend/frontend/views/__init__.py": "from .admin import session\n"}
+    migrated, reasons = _plan_elsewhere(tmp_path, setup, extra)
+    assert migrated == []
+    assert any("frontend/frontend/setup.py (line 3) imports and changes" in r for r in reasons)
+
+
+#: The session of ``views/admin.py``'s package or a re-export only sent through, or
+#: another session of the package changed: ``(setup.py, the package's ``__init__``
+#: files)``.
+_NOT_THROUGH_THE_PACKAGE = {
+    "package_attribute_send": (
+        "from frontend import views as v\n\nv.admin.session.get('http://users/ping')\n",
+        {},
+    ),
+    "another_module_of_the_package": (
+        'from frontend import views as v\n\nv.shop.session.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "a_name_the_package_does_not_re_export": (
+        'from . import views\n\nviews.session.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "another_module_s_session_re_exported": (
+        'from .views import session\n\nsession.headers["Authorization"] = "x"\n',
+        {"frontend/frontend/views/__init__.py": "from .shop import session\n"},
+    ),
+    "star_import_of_another_module": (
+        'from .views.shop import *  # noqa: F403\n\nsession.headers["Authorization"] = "x"\n',
+        {},
+    ),
+    "star_import_only_sending": (
+        "from .views.admin import *  # noqa: F403\n\nsession.get('http://users/ping')\n",
+        {},
+    ),
+    "re_export_only_sent_through": (
+        "from .views import session\n\nsession.get('http://users/ping')\n",
+        {"frontend/frontend/views/__init__.py": "from .admin import session\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_NOT_THROUGH_THE_PACKAGE))
+def test_a_module_session_its_package_only_sends_through_is_read(
+    tmp_path: Path, shape: str
+) -> None:
+    setup, extra = _NOT_THROUGH_THE_PACKAGE[shape]
+    migrated, reasons = _plan_elsewhere(tmp_path, setup, extra)
     assert len(migrated) == 1, reasons
 
 
@@ -1649,6 +1787,31 @@ _IMPORTED_UNREAD = {
         {
             "frontend/frontend/setup.py": "from . import http\n\n"
             'http.session.headers["Authorization"] = "x"\n'
+        },
+        "frontend/frontend/setup.py (line 3) imports and changes",
+    ),
+    "changed_through_the_package": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/setup.py": "import frontend\n\n"
+            'frontend.http.session.headers["Authorization"] = "x"\n'
+        },
+        "frontend/frontend/setup.py (line 3) imports and changes",
+    ),
+    "changed_through_a_re_export": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/__init__.py": "from .http import session as http_session\n",
+            "frontend/frontend/setup.py": "from frontend import http_session\n\n"
+            'http_session.headers["Authorization"] = "x"\n',
+        },
+        "frontend/frontend/setup.py (line 3) imports and changes",
+    ),
+    "changed_after_a_star_import": (
+        _PLAIN_HTTP,
+        {
+            "frontend/frontend/setup.py": "from .http import *  # noqa: F403\n\n"
+            'session.headers["Authorization"] = "x"\n'
         },
         "frontend/frontend/setup.py (line 3) imports and changes",
     ),
