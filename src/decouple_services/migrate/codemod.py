@@ -327,7 +327,7 @@ def _locate(
                 _handling(reading, parsed) if reading else (set(), {}, ())
             )
             headers, header_notes = (
-                (_grpc_metadata(parsed, call), ())
+                (_grpc_metadata(parsed, call), _grpc_call_options(parsed, call))
                 if spec.is_grpc
                 else _call_headers(parsed, call, spec.read_sessions)
             )
@@ -1721,6 +1721,24 @@ def _grpc_argument(call: cst.Call, name: str, position: int) -> cst.Arg | None:
         return given
     positional = [a for a in call.args if a.keyword is None and a.star == ""]
     return positional[position] if len(positional) > position else None
+
+
+def _grpc_call_options(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
+    """Notes for the stub call's ``wait_for_ready=`` and ``compression=``, which the send
+    does not carry: the consumer calls the servicer in process, with no channel to wait
+    for or compress on, and the send's own wait is bounded by the producer instead."""
+    module = parsed.wrapper.module
+    notes = []
+    for name, position in (("wait_for_ready", 4), ("compression", 5)):
+        given = _grpc_argument(call, name, position)
+        if given is not None and not _is_none(given.value):
+            notes.append(
+                f"`{name}={module.code_for_node(given.value)}` (line "
+                f"{parsed.positions[given].start.line}) is not carried: the consumer calls "
+                "the servicer in process, with no channel to wait for or compress on; the "
+                "send's wait for Kafka is bounded by the producer"
+            )
+    return tuple(notes)
 
 
 def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str], ...]:

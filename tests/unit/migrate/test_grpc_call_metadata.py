@@ -94,6 +94,26 @@ def test_a_call_with_no_metadata_sends_no_headers(arguments: str) -> None:
     assert facts.headers == ()
 
 
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (", wait_for_ready=True", "`wait_for_ready=True` (line 7) is not carried"),
+        (", compression=grpc.Compression.Gzip", "`compression=grpc.Compression.Gzip` (line 7)"),
+        (", 5, None, None, True", "`wait_for_ready=True` (line 7) is not carried"),
+    ],
+)
+def test_a_calls_channel_options_are_named_not_dropped(arguments: str, said: str) -> None:
+    facts = _inspect(arguments)
+    assert isinstance(facts, CallFacts), facts
+    assert any(said in note for note in facts.notes), facts.notes
+
+
+def test_channel_options_left_at_none_say_nothing() -> None:
+    facts = _inspect(", timeout=5, wait_for_ready=None, compression=None")
+    assert isinstance(facts, CallFacts), facts
+    assert not any("is not carried" in note for note in facts.notes), facts.notes
+
+
 def test_metadata_passed_by_position_is_read() -> None:
     facts = _inspect(', 5, [("x-tenant", "acme")]')
     assert isinstance(facts, CallFacts), facts
