@@ -2202,6 +2202,11 @@ class _Reader:
                 keyword.value, keyword.arg
             ):
                 return False
+            if keyword.arg == "resolver" and not (
+                isinstance(keyword.value, ast.Call)
+                and _qualified(self.tree, keyword.value.func) in _RESOLVERS
+            ):
+                return False
             if keyword.arg == "max_retries" and not (
                 isinstance(keyword.value, ast.Constant)
                 or self._plain_transport(keyword.value, at, depth + 1)
@@ -2701,8 +2706,10 @@ _TRANSPORTS: dict[str, tuple[int, frozenset[str]]] = {
 }
 
 #: aiohttp's own connector, with the keywords that say only how connections are pooled,
-#: resolved and checked: its ``ssl=`` (``ssl_context=``) is read as ``verify=`` is. A
-#: ``resolver=``, a ``socket_factory=`` or another connector is not read.
+#: resolved and checked: its ``ssl=`` (``ssl_context=``) is read as ``verify=`` is, its
+#: ``resolver=`` only when it is one of aiohttp's own resolvers built in place
+#: (:data:`_RESOLVERS`: they look names up, and send nothing). A ``socket_factory=`` or
+#: another connector is not read.
 _AIOHTTP_CONNECTOR = (
     0,
     frozenset(
@@ -2725,8 +2732,19 @@ _AIOHTTP_CONNECTOR = (
             "timeout_ceil_threshold",
             "ssl_shutdown_timeout",
             "loop",
+            "resolver",
         }
     ),
+)
+_RESOLVERS = frozenset(
+    {
+        "aiohttp.AsyncResolver",
+        "aiohttp.ThreadedResolver",
+        "aiohttp.DefaultResolver",
+        "aiohttp.resolver.AsyncResolver",
+        "aiohttp.resolver.ThreadedResolver",
+        "aiohttp.resolver.DefaultResolver",
+    }
 )
 _CONNECTORS: dict[str, tuple[int, frozenset[str]]] = {
     "aiohttp.TCPConnector": _AIOHTTP_CONNECTOR,

@@ -867,6 +867,14 @@ AIOHTTP_CERTIFICATES = {
             s.post({url})
         """,
     ),
+    "a_resolver_of_the_project": (
+        "import aiohttp\n",
+        """\
+        connector = aiohttp.TCPConnector(resolver=SigningResolver())
+        async with aiohttp.ClientSession(connector=connector) as s:
+            s.post({url})
+        """,
+    ),
 }
 
 
@@ -892,6 +900,8 @@ def test_the_aiohttp_certificate_refusal_names_the_connector_s_context() -> None
         ("aiohttp.TCPConnector(ssl=False, force_close=True)", "True"),
         ("aiohttp.TCPConnector(ssl=ssl.create_default_context())", "None"),
         ("None", 'aiohttp.Fingerprint(b"0" * 32)'),
+        ("aiohttp.TCPConnector(limit=100, resolver=aiohttp.AsyncResolver())", "None"),
+        ("aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver(), family=0)", "None"),
     ],
 )
 def test_an_aiohttp_connector_or_ssl_without_a_certificate_is_read(
