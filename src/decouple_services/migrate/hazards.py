@@ -1118,7 +1118,8 @@ def user_credential_caution(
 ) -> Finding | None:
     """``user-credential`` when a header the send carries is a credential (``Authorization``,
     ``Cookie``) taken from the end user's request (``request.COOKIES.get("session")``, the
-    incoming ``Authorization``), directly or through a local bound to it above the call:
+    incoming ``Authorization``, Flask's ``g.token``, a FastAPI handler's ``Header()`` or
+    security-scheme parameter), directly or through a local bound to it above the call:
     the consumer calls the callee with it later, when it may have expired, and a forwarded
     credential's 401/403 is final, while the user was already answered with a success."""
     tree = _parse(source) if source is not None else None
@@ -1134,8 +1135,12 @@ def user_credential_caution(
         if tree is not None and value_source.isidentifier():
             bound = reaching_value(tree, line, value_source)
             value = ast.unparse(bound) if bound is not None else value_source
-        if _FROM_USER.search(value):
+        if _FROM_USER.search(value) or _from_flask_g(value, tree):
             found.append((name, value))
+            continue
+        parameter = _request_parameter(tree, line, value) if tree is not None else None
+        if parameter is not None:
+            found.append((name, f"{value}`, the handler's `{parameter}"))
     if not found:
         return None
     shown = ", ".join(f"`{n}` (`{v}`)" for n, v in found)
@@ -1150,6 +1155,135 @@ def user_credential_caution(
         "`DECOUPLE_REQUEST_HEADERS`) and send the user's id in the data, or keep the call "
         "where the user must see the refusal",
     )
+
+
+#: Flask's request-bound ``g``: what a handler's ``before_request`` read from the request
+#: (``g.token``, ``g.user_token``) is the user's, not the service's.
+_FLASK_G = re.compile(r"(?<![\w.])(?:flask\s*\.\s*)?g\s*\.\s*[A-Za-z_]\w*")
+#: FastAPI's parameter markers that read the user's request: a header, a cookie, or a
+#: security dependency (``Security(oauth2_scheme)``).
+_REQUEST_MARKERS = frozenset({"Header", "Cookie", "Security"})
+#: FastAPI's security schemes: ``Depends(scheme)`` of one returns the token the user's
+#: request carries.
+_SECURITY_SCHEMES = re.compile(
+    r"(?:^|\.)(?:OAuth2\w*|HTTP(?:Bearer|Basic|Digest)|APIKey(?:Header|Cookie|Query)"
+    r"|OpenIdConnect)$"
+)
+#: FastAPI's types of the credential the user's request carries (``.credentials``,
+#: ``.password``).
+_CREDENTIAL_TYPES = re.compile(r"(?:^|\.)HTTP(?:Authorization|Basic)Credentials$")
+
+
+def _from_flask_g(value: str, tree: ast.Module | None) -> bool:
+    """Whether ``value`` reads Flask's ``g`` (``g.token``): set per request, from it. A
+    module that names some other ``g`` (not imported from ``flask``) does not count."""
+    if not _FLASK_G.search(value):
+        return False
+    if tree is None or re.search(r"(?<![\w.])flask\s*\.\s*g\s*\.", value):
+        return True
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "flask"
+        and any(alias.name == "g" and alias.asname is None for alias in node.names)
+        for node in ast.walk(tree)
+    )
+
+
+def _request_parameter(tree: ast.Module, line: int, value: str) -> str | None:
+    """The FastAPI marker (``Header()``, ``Security(...)``, ``Depends(oauth2_scheme)``,
+    ``HTTPAuthorizationCredentials``) of a parameter of the handler holding ``line`` that
+    ``value`` reads (``authorization``, ``"Bearer " + token``, ``creds.credentials``):
+    such a parameter is read from the user's request. A parameter the handler binds again
+    is not followed. ``None`` when ``value`` reads none."""
+    function = _function_at(tree, line)
+    if function is None:
+        return None
+    try:
+        expression = ast.parse(value, mode="eval").body
+    except SyntaxError:
+        return None
+    read = {node.id for node in ast.walk(expression) if isinstance(node, ast.Name)}
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    declared = [
+        *zip(positional, [*defaults, *args.defaults], strict=True),
+        *zip(args.kwonlyargs, args.kw_defaults, strict=True),
+    ]
+    rebound = {
+        node.id
+        for node in _own_nodes(function)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+    }
+    for parameter, default in declared:
+        if parameter.arg not in read or parameter.arg in rebound:
+            continue
+        marker = _request_marker(tree, parameter.annotation, default)
+        if marker is not None:
+            return marker
+    return None
+
+
+def _request_marker(
+    tree: ast.Module, annotation: ast.expr | None, default: ast.expr | None
+) -> str | None:
+    """What declares a parameter read from the user's request: its default or its
+    ``Annotated[...]`` metadata (``Header()``, ``Security(...)``, ``Depends`` of a security
+    scheme), or its type (``HTTPAuthorizationCredentials``)."""
+    kind = annotation
+    markers = [default] if default is not None else []
+    if (
+        isinstance(annotation, ast.Subscript)
+        and _dotted_name(annotation.value).endswith("Annotated")
+        and isinstance(annotation.slice, ast.Tuple)
+        and annotation.slice.elts
+    ):
+        kind = annotation.slice.elts[0]
+        markers.extend(annotation.slice.elts[1:])
+    for marker in markers:
+        if not isinstance(marker, ast.Call):
+            continue
+        called = _dotted_name(marker.func).rpartition(".")[2]
+        if called in _REQUEST_MARKERS:
+            return f"{called}()"
+        if called == "Depends" and marker.args and _security_scheme(tree, marker.args[0]):
+            return ast.unparse(marker)
+    if kind is not None and _CREDENTIAL_TYPES.search(_dotted_name(kind)):
+        return _dotted_name(kind)
+    return None
+
+
+def _security_scheme(tree: ast.Module, dependency: ast.expr) -> bool:
+    """Whether ``dependency`` names a module-level FastAPI security scheme
+    (``oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")``)."""
+    if not isinstance(dependency, ast.Name):
+        return False
+    for statement in tree.body:
+        targets = (
+            statement.targets
+            if isinstance(statement, ast.Assign)
+            else [statement.target]
+            if isinstance(statement, ast.AnnAssign)
+            else []
+        )
+        value = getattr(statement, "value", None)
+        if (
+            any(isinstance(t, ast.Name) and t.id == dependency.id for t in targets)
+            and isinstance(value, ast.Call)
+            and _SECURITY_SCHEMES.search(_dotted_name(value.func))
+        ):
+            return True
+    return False
+
+
+def _dotted_name(node: ast.expr) -> str:
+    """``fastapi.Header`` for that attribute chain; ``""`` for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted_name(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
 
 
 # --- effects before the send --------------------------------------------------------------

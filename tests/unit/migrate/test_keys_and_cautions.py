@@ -760,6 +760,81 @@ def test_a_credential_from_the_users_request_gets_a_caution() -> None:
     assert user_credential_caution((("'X-Trace'", "request.headers['X-Trace']"),), None, 0) is None
 
 
+def test_a_credential_from_a_request_bound_parameter_gets_a_caution() -> None:
+    """A FastAPI handler's ``Header()``/``Cookie()``/``Security(...)`` parameter, a
+    ``Depends`` of a security scheme, an ``HTTPAuthorizationCredentials``' ``.credentials``,
+    Flask's ``g.token`` and Django's ``request.META['HTTP_AUTHORIZATION']`` are the end
+    user's token as much as ``request.headers['Authorization']`` is."""
+    source = (
+        "from typing import Annotated\n"
+        "from fastapi import Depends, Header, Security\n"
+        "from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer\n"
+        "from fastapi.security import OAuth2PasswordBearer\n"
+        "oauth2_scheme = OAuth2PasswordBearer(tokenUrl='token')\n"
+        "bearer = HTTPBearer()\n"
+        "async def annotated(authorization: Annotated[str, Header()]):\n"
+        "    await stub.Delete(req, metadata=(('authorization', authorization),))\n"
+        "async def default(authorization: str = Header(...)):\n"
+        "    requests.post(URL, headers={'Authorization': authorization})\n"
+        "async def scheme(token: str = Depends(oauth2_scheme)):\n"
+        "    requests.post(URL, headers={'Authorization': 'Bearer ' + token})\n"
+        "async def secured(creds: HTTPAuthorizationCredentials = Security(bearer)):\n"
+        "    requests.post(URL, headers={'Authorization': f'Bearer {creds.credentials}'})\n"
+        "async def typed(creds: HTTPAuthorizationCredentials = Depends(verify)):\n"
+        "    token = creds.credentials\n"
+        "    requests.post(URL, headers={'Authorization': token})\n"
+    )
+    cases = [
+        (8, "authorization", "Header()"),
+        (10, "authorization", "Header()"),
+        (12, "'Bearer ' + token", "Depends(oauth2_scheme)"),
+        (14, "f'Bearer {creds.credentials}'", "Security()"),
+        (17, "token", "HTTPAuthorizationCredentials"),
+    ]
+    for line, value, marker in cases:
+        found = user_credential_caution((("'authorization'", value),), source, line)
+        assert found is not None and found.code == "user-credential", line
+        assert f"the handler's `{marker}`" in found.reason, found.reason
+    flask = "from flask import g\ndef post():\n    requests.post(URL, headers={})\n"
+    g_token = user_credential_caution((("'Authorization'", "'Bearer ' + g.token"),), flask, 3)
+    assert g_token is not None and "`'Bearer ' + g.token`" in g_token.reason
+    django = user_credential_caution(
+        (("'Authorization'", "request.META['HTTP_AUTHORIZATION']"),), None, 0
+    )
+    assert django is not None and django.code == "user-credential"
+
+
+def test_a_services_own_credential_in_a_handler_gets_no_caution() -> None:
+    """A token from the settings or the environment, a ``Depends`` of something that is not
+    a security scheme, a parameter the handler binds again, and a ``g`` that is not
+    Flask's are the service's own: no caution."""
+    source = (
+        "import os\n"
+        "from fastapi import Depends, Header\n"
+        "from .config import settings\n"
+        "def get_settings(): ...\n"
+        "g = Globals()\n"
+        "async def own(x_trace: str = Header(...), conf=Depends(get_settings)):\n"
+        "    requests.post(URL, headers={'Authorization': settings.API_TOKEN})\n"
+        "    requests.post(URL, headers={'Authorization': os.environ['TOKEN']})\n"
+        "    requests.post(URL, headers={'Authorization': conf.token})\n"
+        "    requests.post(URL, headers={'Authorization': g.token})\n"
+        "async def replaced(authorization: str = Header(...)):\n"
+        "    authorization = settings.API_TOKEN\n"
+        "    requests.post(URL, headers={'Authorization': authorization})\n"
+    )
+    for line, value in (
+        (7, "settings.API_TOKEN"),
+        (8, "os.environ['TOKEN']"),
+        (9, "conf.token"),
+        (10, "g.token"),
+        (13, "authorization"),
+    ):
+        assert user_credential_caution((("'Authorization'", value),), source, line) is None, line
+    # a request-bound parameter in a header that is no credential is not named either
+    assert user_credential_caution((("'X-Trace'", "x_trace"),), source, 7) is None
+
+
 def test_the_behaviour_change_says_which_errors_wait_for_retries() -> None:
     """A waiting send's row says where the callee's errors go as the runtime classifies
     them: not every 4xx at once (401, 403, 408, 425, 429 are retried), and a refusal of
