@@ -1366,7 +1366,8 @@ class _Bases:
                 where = f"`{owner.name}.{name}` ({path}:{statement.lineno})"
                 if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
                     return f"{where} is no plain method: it may set a credential on `{session}`"
-                changed = _touches(statement, attr)
+                methods = own | {n for c, _, _ in above for n in map(_named, c.body) if n}
+                changed = _touches(statement, attr, methods)
                 if changed is not None:
                     return (
                         f"{where} may change or hand on `{session}` (line "
@@ -1414,12 +1415,14 @@ def _reached(function: _Function, own: set[str], above: Sequence[_Defined]) -> l
     return names
 
 
-def _touches(function: _Function, attr: str) -> ast.AST | None:
+def _touches(function: _Function, attr: str, methods: set[str]) -> ast.AST | None:
     """Where a base's method ``function`` may change or hand on ``self.<attr>`` (the
     session): anything done with it but closing it (``self.session.close()``), looking
     at it (``if self.session is not None``, ``log.debug(...)``) or unbinding it
     (``self.session = None``); ``self`` or ``super()`` handed on (``_authorize(self)``,
-    ``setattr(self, ...)``), ``self.__dict__``; a decorated method (a property)."""
+    ``setattr(self, ...)``), ``self.__dict__``; a call of what no class defines
+    (``self.hook()``, a function an instance holds); a decorated method (a property).
+    ``methods`` are those the classes define."""
     me = _first_parameter(function)
     if function.decorator_list or me is None:
         return function
@@ -1431,12 +1434,16 @@ def _touches(function: _Function, attr: str) -> ast.AST | None:
             node = parents[node]
         return node
 
-    found = _touched(function, me, attr, parents)
+    found = _touched(function, me, attr, methods, parents)
     return statement(found) if found is not None else None
 
 
 def _touched(
-    function: _Function, me: str, attr: str, parents: Mapping[ast.AST, ast.AST]
+    function: _Function,
+    me: str,
+    attr: str,
+    methods: set[str],
+    parents: Mapping[ast.AST, ast.AST],
 ) -> ast.AST | None:
     """The first use in ``function`` of ``me`` (its ``self``) :func:`_touches` refuses."""
     for node in ast.walk(function):
@@ -1453,6 +1460,9 @@ def _touched(
         if parent.attr.startswith("__"):
             return parent  # ``self.__dict__``
         if parent.attr != attr:
+            use = parents.get(parent)
+            if isinstance(use, ast.Call) and use.func is parent and parent.attr not in methods:
+                return use  # ``self.hook()``: a function the instance holds may take it
             continue  # another attribute; a method of the bases is read in turn
         use = parents.get(parent)
         call = parents.get(use) if use is not None else None

@@ -2013,3 +2013,16 @@ def test_a_base_outside_the_service_or_unread_still_refuses(
     migrated, reasons = _plan_based(tmp_path, "atexit.register(self.close)", base, bases)
     assert migrated == []
     assert any("takes `self.close`" in r for r in reasons), reasons
+
+
+def test_a_base_s_method_calling_what_no_class_defines_refuses(tmp_path: Path) -> None:
+    """``self.on_shutdown()``: a function the instance holds (set anywhere, with
+    ``self`` bound into it) may take the session."""
+    base = _BASE.replace("            self.close()\n", "            self.on_shutdown()\n")
+    migrated, reasons = _plan_based(tmp_path, "atexit.register(self.shutdown)", base)
+    assert migrated == []
+    assert any(
+        "`BaseClient.shutdown` (frontend/frontend/base.py:17) may change or hand on "
+        "`self.session` (line 18: `self.on_shutdown()`)" in r
+        for r in reasons
+    ), reasons
