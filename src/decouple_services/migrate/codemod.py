@@ -140,6 +140,9 @@ class SendSpec:
     #: The sessions the call imports from a module of the service that the planner read
     #: there and found plain (``helper_request.HelperRequest.read_sessions``).
     read_sessions: tuple[str, ...] = ()
+    #: The methods the call's class takes from a base of the service, read there and
+    #: found to leave its session alone (``helper_request.HelperRequest.read_inherited``).
+    read_inherited: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +332,7 @@ def _locate(
             headers, header_notes = (
                 (_grpc_metadata(parsed, call), _grpc_call_options(parsed, call))
                 if spec.is_grpc
-                else _call_headers(parsed, call, spec.read_sessions)
+                else _call_headers(parsed, call, spec.read_sessions, spec.read_inherited)
             )
             # after the answer's use, which tells more of a site that does both
             _refuse_query(parsed, call, spec)
@@ -1309,7 +1312,10 @@ def _binds(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
 
 
 def _client_credentials(
-    parsed: ParsedSource, call: cst.Call, read_sessions: tuple[str, ...] = ()
+    parsed: ParsedSource,
+    call: cst.Call,
+    read_sessions: tuple[str, ...] = (),
+    read_inherited: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     """A note for each credential the call sent that its send does not carry: ``auth=``
     or ``cookies=`` on the call, and what the session or client it was made on adds (headers or auth set
@@ -1322,7 +1328,7 @@ def _client_credentials(
     from decouple_services.migrate.helper_request import client_request
 
     start = parsed.positions[call].start
-    added = client_request(parsed.source, start.line, start.column, read_sessions)
+    added = client_request(parsed.source, start.line, start.column, read_sessions, read_inherited)
     if added.refusal is not None:
         raise _NotRewritable(
             f"{added.refusal}: the send carries only what the call names, and the "
@@ -1637,7 +1643,10 @@ def _squash(text: str) -> str:
 
 
 def _call_headers(
-    parsed: ParsedSource, call: cst.Call, read_sessions: tuple[str, ...] = ()
+    parsed: ParsedSource,
+    call: cst.Call,
+    read_sessions: tuple[str, ...] = (),
+    read_inherited: tuple[str, ...] = (),
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """The headers the call sent that its send carries: every entry of a literal dict
     named by a string (credentials too: the callee's application checks them as it did),
@@ -1653,11 +1662,11 @@ def _call_headers(
     module = parsed.wrapper.module
     arg = _keyword(call, "headers")
     if arg is None:
-        return (), _client_credentials(parsed, call, read_sessions)
+        return (), _client_credentials(parsed, call, read_sessions, read_inherited)
     given = arg.value
     local: str | None = None
     if isinstance(given, cst.Name) and given.value == "None":
-        return (), _client_credentials(parsed, call, read_sessions)
+        return (), _client_credentials(parsed, call, read_sessions, read_inherited)
     if isinstance(given, cst.Name):
         made = _header_local(parsed, call)
         if made is None:
@@ -1672,7 +1681,7 @@ def _call_headers(
             _refuse_unseen_headers(parsed, call, given)
         _refuse_content_type(parsed, constant)
         if constant is not None and _exchange_only(constant):
-            return (), _client_credentials(parsed, call, read_sessions)
+            return (), _client_credentials(parsed, call, read_sessions, read_inherited)
         return (), (
             f"`headers={module.code_for_node(arg.value)}` is not carried: name the "
             f"headers to keep in the send's `headers=`{_held_credential(constant, given)}",
@@ -1710,7 +1719,7 @@ def _call_headers(
                 module.code_for_node(element.value) if local is None else f"{local}[{key.value}]"
             )
             kept.append((key.value, value))
-    return tuple(kept), (*notes, *_client_credentials(parsed, call, read_sessions))
+    return tuple(kept), (*notes, *_client_credentials(parsed, call, read_sessions, read_inherited))
 
 
 def _grpc_argument(call: cst.Call, name: str, position: int) -> cst.Arg | None:

@@ -97,6 +97,10 @@ class HelperRequest:
     #: (``session``, ``http.session``), read there and found plain
     #: (:func:`_imported_session`): the call's own reader takes them as read.
     read_sessions: tuple[str, ...] = ()
+    #: The methods the call's class takes from a base of the service that the planner
+    #: read there and found to leave its session alone (``self.session.close``,
+    #: :class:`_Bases`): the call's own reader takes them as read.
+    read_inherited: tuple[str, ...] = ()
 
 
 def helper_request(
@@ -122,7 +126,11 @@ def helper_request(
     # the SSL contexts the request is given (``verify=``, ``ssl=``), at the call, on the
     # session it imports (in that session's module) and in each helper, which another
     # file may load a client certificate into
-    contexts = [*_site_contexts(site, read, imported.read), *imported.contexts]
+    site_bases = _Bases(site.file, read, others)
+    own_contexts, inherited, changed = _site_contexts(site, read, imported.read, site_bases)
+    if changed:
+        return _unread("; ".join(dict.fromkeys(changed)))
+    contexts = [*own_contexts, *imported.contexts]
     passed = _passed(site, read)
     # who calls the helper being read: the call site, then each helper in turn
     caller = _site_caller(site, read)
@@ -141,7 +149,16 @@ def helper_request(
         given = _given(function, cls, passed) if index == 0 else None
         where = f"the helper `{label}` ({path}:{{line}})"
         submodule = _submodules(path, read)
-        reader = _Reader(tree, function, cls, where, given, caller=caller, submodule=submodule)
+        reader = _Reader(
+            tree,
+            function,
+            cls,
+            where,
+            given,
+            caller=caller,
+            submodule=submodule,
+            bases=_Bases(path, read, others),
+        )
         for call in _requests(function, line):
             reader.request(call)
         problems.extend(reader.problems)
@@ -165,6 +182,7 @@ def helper_request(
         None,
         tuple(dict.fromkeys([*imported.notes, *notes])),
         read_sessions=imported.read,
+        read_inherited=inherited,
     )
 
 
@@ -177,13 +195,19 @@ def _unread(reason: str) -> HelperRequest:
 
 
 def client_request(
-    source: bytes, line: int, column: int, read_sessions: Sequence[str] = ()
+    source: bytes,
+    line: int,
+    column: int,
+    read_sessions: Sequence[str] = (),
+    read_inherited: Sequence[str] = (),
 ) -> HelperRequest:
     """What the session or client the call at ``line``:``column`` is made on adds to its
     request, and the call's own ``auth=``, read by the rules a helper's are (module
     docstring): the call site's own ``headers=`` the codemod carries, these it cannot.
     ``read_sessions`` are the sessions it imports that the planner read in their module
-    and found plain (:attr:`HelperRequest.read_sessions`)."""
+    and found plain (:attr:`HelperRequest.read_sessions`); ``read_inherited`` the methods
+    its class takes from a base of the service that the planner read there
+    (:attr:`HelperRequest.read_inherited`)."""
     tree = _parse(source)
     if tree is None:
         return HelperRequest()
@@ -191,7 +215,7 @@ def client_request(
     call = next((c for c in calls if c.col_offset == column), None)
     if call is None:
         return HelperRequest()
-    reader, own = _read_call(tree, call, read_sessions)
+    reader, own = _read_call(tree, call, read_sessions, read_inherited=read_inherited)
     problems = [*reader.problems, *own.problems]
     lost = [
         what
@@ -210,7 +234,12 @@ def client_request(
 
 
 def _read_call(
-    tree: ast.Module, call: ast.Call, read_sessions: Sequence[str] = ()
+    tree: ast.Module,
+    call: ast.Call,
+    read_sessions: Sequence[str] = (),
+    *,
+    bases: _Bases | None = None,
+    read_inherited: Sequence[str] = (),
 ) -> tuple[_Reader, _Reader]:
     """The readers of what the session or client ``call`` is made on adds (a session of
     ``read_sessions`` was read in its own module: :func:`_imported_session`), and of the
@@ -224,6 +253,8 @@ def _read_call(
         None,
         at_call=True,
         read_sessions=frozenset(read_sessions),
+        bases=bases,
+        read_inherited=frozenset(read_inherited),
     )
     reader.client(call)
     # the call's own ``auth=``/``cookies=`` and the certificate it presents (``cert=``,
@@ -249,21 +280,21 @@ class _Context:
 
 
 def _site_contexts(
-    site: CallSite, read: ReadFile, read_sessions: Sequence[str] = ()
-) -> list[_Context]:
+    site: CallSite, read: ReadFile, read_sessions: Sequence[str], bases: _Bases
+) -> tuple[list[_Context], tuple[str, ...], list[str]]:
     """The SSL contexts the site's call is given: its own keywords, and its session's or
     client's (its constructor, transport, connector, ``s.verify = ...``); those of a
     session it imports (``read_sessions``) are read in that session's module
-    (:attr:`_ImportedSession.contexts`)."""
+    (:attr:`_ImportedSession.contexts`). With them, the methods its class takes from a
+    base of the service read there (:class:`_Bases`): those that leave its session
+    alone, and why the others may change it."""
     found = _site_call(site, read)
     if found is None:
-        return []
+        return [], (), []
     tree, call = found
-    return [
-        _Context(site.file, tree, k, v)
-        for reader in _read_call(tree, call, read_sessions)
-        for k, v in reader.contexts
-    ]
+    readers = _read_call(tree, call, read_sessions, bases=bases)
+    contexts = [_Context(site.file, tree, k, v) for reader in readers for k, v in reader.contexts]
+    return contexts, tuple(readers[0].plain_inherited), readers[0].base_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -1233,6 +1264,236 @@ def _fixed(value: ast.expr, tree: ast.Module | None = None) -> bool:
     return False
 
 
+#: Bases that define no method a client calls (``class BaseClient(abc.ABC)``).
+_PLAIN_BASES = frozenset({"object", "builtins.object", "abc.ABC", "typing.Generic"})
+
+#: What a base's method may call on the session and change nothing of it.
+_CLOSES = frozenset({"close", "aclose"})
+
+#: A class of the service: its definition, its module and its file.
+_Defined = tuple[ast.ClassDef, ast.Module, str]
+
+
+class _Bases:
+    """Reads a method a class takes from its base classes when every base is a class
+    of the service (in the class's own file, or imported from a module of the
+    service): one that only closes or looks at the session (``self.session.close()``)
+    adds nothing to a request. A base outside the service (a library's class), a
+    metaclass or a base that cannot be read is not read here, and the method refuses."""
+
+    def __init__(
+        self, path: str, read: ReadFile, others: Callable[[], Sequence[str]] | None
+    ) -> None:
+        self.path = path
+        self.read = read
+        self.others = others
+
+    def _in_service(self, path: str) -> bool:
+        return path == self.path or (self.others is not None and path in self.others())
+
+    def _resolve(self, tree: ast.Module, path: str, base: ast.expr, depth: int) -> _Defined | None:
+        """The class of the service ``base`` names in the file at ``path`` (through
+        imports and re-exports), ``None`` when it is none or cannot be read."""
+        if depth > 4:
+            return None
+        if isinstance(base, ast.Name):
+            classes = [s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == base.id]
+            if classes:
+                # one definition, which nothing else in the module rebinds
+                rebound = any(not _defines(s) and _binds(s, base.id) for s in tree.body)
+                return (classes[0], tree, path) if len(classes) == 1 and not rebound else None
+            name, module = base.id, False
+        elif isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
+            name, module = base.value.id, True  # ``base.BaseClient`` of ``from . import base``
+        else:
+            return None
+        try:
+            found = _imported_from(tree, name, path, self.read, module=module)
+        except DecoupleError:
+            return None
+        if found is None or not self._in_service(found[0][1]):
+            return None
+        (other, other_path), target = found
+        if isinstance(base, ast.Attribute):
+            target = base.attr
+        return self._resolve(other, other_path, ast.Name(id=target, ctx=ast.Load()), depth + 1)
+
+    def _above(self, tree: ast.Module, cls: ast.ClassDef) -> list[_Defined] | None:
+        """Every class above ``cls``, ``None`` unless all are classes of the service
+        read here, with no metaclass (which may set anything after ``__init__``) and no
+        ``__getattribute__``."""
+        found: list[_Defined] = []
+        pending: list[_Defined] = [(cls, tree, self.path)]
+        while pending:
+            current, module, path = pending.pop()
+            if current.keywords:
+                return None  # ``metaclass=``
+            for base in current.bases:
+                named = base.value if isinstance(base, ast.Subscript) else base
+                if _qualified(module, named) in _PLAIN_BASES:
+                    continue
+                resolved = self._resolve(module, path, base, 0)
+                if resolved is None or len(found) > 16:
+                    return None
+                if all(r[0] is not resolved[0] for r in found):
+                    found.append(resolved)
+                    pending.append(resolved)
+        if any(_defined_in(c, "__getattribute__") for c, _, _ in found):
+            return None
+        return found
+
+    def method(self, tree: ast.Module, cls: ast.ClassDef, method: str, session: str) -> str | None:
+        """Why the bases' ``method`` (each definition above ``cls``, and each method of
+        theirs it reaches through ``self`` or ``super()``) may change ``session``,
+        naming the base's file and line; ``""`` when none does, ``None`` when the bases
+        cannot be read."""
+        above = self._above(tree, cls)
+        if above is None:
+            return None
+        attr = session.partition(".")[2]
+        own = {n for n in map(_named, cls.body) if n is not None}
+        pending = [method]
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            definitions = [(s, c, p) for c, _, p in above for s in _defined_in(c, name)]
+            if not definitions:
+                return None  # no base defines it: a metaclass, ``__getattr__``
+            for statement, owner, path in definitions:
+                where = f"`{owner.name}.{name}` ({path}:{statement.lineno})"
+                if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+                    return f"{where} is no plain method: it may set a credential on `{session}`"
+                methods = own | {n for c, _, _ in above for n in map(_named, c.body) if n}
+                changed = _touches(statement, attr, methods)
+                if changed is not None:
+                    return (
+                        f"{where} may change or hand on `{session}` (line "
+                        f"{getattr(changed, 'lineno', statement.lineno)}: "
+                        f"`{ast.unparse(changed).splitlines()[0]}`)"
+                    )
+                pending.extend(_reached(statement, own, above))
+        return ""
+
+
+def _defined_in(cls: ast.ClassDef, name: str) -> list[ast.stmt]:
+    """The statements of ``cls``'s body that define or bind ``name``."""
+    return [s for s in cls.body if _named(s) == name or (not _defines(s) and _binds(s, name))]
+
+
+def _named(statement: ast.stmt) -> str | None:
+    """The name a ``def`` or ``class`` statement defines."""
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return statement.name
+    return None
+
+
+def _first_parameter(function: _Function) -> str | None:
+    positional = [*function.args.posonlyargs, *function.args.args]
+    return positional[0].arg if positional else None
+
+
+def _reached(function: _Function, own: set[str], above: Sequence[_Defined]) -> list[str]:
+    """The bases' methods a base's ``function`` calls or takes through ``self`` (those
+    the class does not define itself, whose own are read with it) or ``super()``."""
+    me = _first_parameter(function)
+    defined = {n for c, _, _ in above for n in map(_named, c.body) if n is not None}
+    names: list[str] = []
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Attribute) or node.attr not in defined:
+            continue
+        on_self = isinstance(node.value, ast.Name) and node.value.id == me
+        on_super = (
+            isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "super"
+        )
+        if (on_self and node.attr not in own) or on_super:
+            names.append(node.attr)
+    return names
+
+
+def _touches(function: _Function, attr: str, methods: set[str]) -> ast.AST | None:
+    """Where a base's method ``function`` may change or hand on ``self.<attr>`` (the
+    session): anything done with it but closing it (``self.session.close()``), looking
+    at it (``if self.session is not None``, ``log.debug(...)``) or unbinding it
+    (``self.session = None``); ``self`` or ``super()`` handed on (``_authorize(self)``,
+    ``setattr(self, ...)``), ``self.__dict__``; a call of what no class defines
+    (``self.hook()``, a function an instance holds); a decorated method (a property).
+    ``methods`` are those the classes define."""
+    me = _first_parameter(function)
+    if function.decorator_list or me is None:
+        return function
+    parents = {c: p for p in ast.walk(function) for c in ast.iter_child_nodes(p)}
+
+    def statement(node: ast.AST) -> ast.AST:
+        """The statement holding ``node``, shown in the refusal."""
+        while not isinstance(node, ast.stmt) and node in parents:
+            node = parents[node]
+        return node
+
+    found = _touched(function, me, attr, methods, parents)
+    return statement(found) if found is not None else None
+
+
+def _touched(
+    function: _Function,
+    me: str,
+    attr: str,
+    methods: set[str],
+    parents: Mapping[ast.AST, ast.AST],
+) -> ast.AST | None:
+    """The first use in ``function`` of ``me`` (its ``self``) :func:`_touches` refuses."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "super" and not isinstance(parents.get(node), ast.Attribute):
+                return node  # ``super()`` handed on
+            continue
+        if not (isinstance(node, ast.Name) and node.id == me):
+            continue
+        parent = parents.get(node)
+        if not isinstance(parent, ast.Attribute):
+            # ``_authorize(self)``, ``getattr(self, name)``, ``client = self``
+            return parent if parent is not None else node
+        if parent.attr.startswith("__"):
+            return parent  # ``self.__dict__``
+        if parent.attr != attr:
+            use = parents.get(parent)
+            if isinstance(use, ast.Call) and use.func is parent and parent.attr not in methods:
+                return use  # ``self.hook()``: a function the instance holds may take it
+            continue  # another attribute; a method of the bases is read in turn
+        use = parents.get(parent)
+        call = parents.get(use) if use is not None else None
+        if (
+            isinstance(use, ast.Attribute)
+            and use.attr in _CLOSES
+            and isinstance(call, ast.Call)
+            and call.func is use
+        ):
+            continue  # ``self.session.close()``
+        if isinstance(use, ast.Compare | ast.Assert) or (
+            isinstance(use, ast.If | ast.While | ast.IfExp) and use.test is parent
+        ):
+            continue  # ``if self.session is not None``
+        if isinstance(use, ast.UnaryOp) and isinstance(use.op, ast.Not):
+            continue
+        if (
+            isinstance(use, ast.Assign)
+            and parent in use.targets
+            and isinstance(use.value, ast.Constant)
+            and use.value.value is None
+        ):
+            continue  # ``self.session = None``
+        if isinstance(use, ast.Call) and parent in use.args:
+            name = ast.unparse(use.func)
+            if name in _LOOKS or name.rpartition(".")[2] in _LOOKS_METHODS:
+                continue  # ``log.debug("closing %r", self.session)``
+        return use if use is not None else parent
+    return None
+
+
 class _Reader:
     """Reads one helper's requests into problems (refusals) and notes."""
 
@@ -1248,6 +1509,8 @@ class _Reader:
         caller: _Caller | None = None,
         submodule: Callable[[str, int], bool] | None = None,
         read_sessions: frozenset[str] = frozenset(),
+        bases: _Bases | None = None,
+        read_inherited: frozenset[str] = frozenset(),
     ) -> None:
         self.tree = tree
         self.function = function
@@ -1269,6 +1532,16 @@ class _Reader:
         #: Sessions imported from a module of the service that were read there
         #: (:func:`_imported_session`): sent through, they add nothing unread.
         self.read_sessions = read_sessions
+        #: Reads a method the class takes from a base of the service (``None``: the
+        #: bases are not read, and such a method refuses).
+        self.bases = bases
+        #: The inherited methods (``self.session.close``) the planner read in the bases
+        #: and found to leave the session alone (:attr:`HelperRequest.read_inherited`).
+        self.read_inherited = read_inherited
+        #: Those this reader found so, and why the bases may change the session, as
+        #: :attr:`problems` holds it too.
+        self.plain_inherited: list[str] = []
+        self.base_problems: list[str] = []
         self.problems: list[str] = []
         self.notes: list[str] = []
         #: The SSL contexts the requests read are given, with their keyword
@@ -2042,10 +2315,13 @@ class _Reader:
             # taken as a value is called later under a name the class binds
             if held.attr not in defined and held.attr not in seen:
                 seen.add(held.attr)
-                self.problems.append(
+                self._base_method(
+                    session,
+                    cls,
+                    held.attr,
                     f"{self._at(at)} takes `self.{held.attr}`, which its class does not "
-                    f"define, as a value: a base class may set a credential on `{session}` "
-                    "through it"
+                    "define, as a value",
+                    f"a base class may set a credential on `{session}` through it",
                 )
         for node in ast.walk(cls):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
@@ -2053,9 +2329,12 @@ class _Reader:
             method = node.func.attr
             if _on_self(node.func) and method not in defined and method not in seen:
                 seen.add(method)
-                self.problems.append(
-                    f"{self._at(node)} calls `self.{method}()`, which its class does "
-                    f"not define: a base class may set a credential on `{session}`"
+                self._base_method(
+                    session,
+                    cls,
+                    method,
+                    f"{self._at(node)} calls `self.{method}()`, which its class does not define",
+                    f"a base class may set a credential on `{session}`",
                 )
             elif (
                 isinstance(node.func.value, ast.Call)
@@ -2063,10 +2342,41 @@ class _Reader:
                 and node.func.value.func.id == "super"
                 and not (method == "__init__" and node.lineno < built)
             ):
-                self.problems.append(
-                    f"{self._at(node)} calls `super().{method}()`, which a base class "
-                    f"defines: it may set a credential on `{session}`"
+                self._base_method(
+                    session,
+                    cls,
+                    method,
+                    f"{self._at(node)} calls `super().{method}()`",
+                    f"a base class defines: it may set a credential on `{session}`",
+                    separator=", which ",
                 )
+
+    def _base_method(
+        self,
+        session: str,
+        cls: ast.ClassDef,
+        method: str,
+        what: str,
+        unread: str,
+        *,
+        separator: str = ": ",
+    ) -> None:
+        """A method ``cls`` takes from a base (``what`` it does with it): read in the
+        bases when they are the service's own (:class:`_Bases`), refused when they may
+        change ``session`` (naming where) or cannot be read (``unread``)."""
+        key = f"{session}.{method}"
+        if key in self.read_inherited:
+            return
+        why = self.bases.method(self.tree, cls, method, session) if self.bases else None
+        if why == "":
+            self.plain_inherited.append(key)
+            return
+        if why is None:
+            self.problems.append(f"{what}{separator}{unread}")
+            return
+        problem = f"{what}: {why}"
+        self.base_problems.append(problem)
+        self.problems.append(problem)
 
     def _module_bindings(self, session: str) -> None:
         """Every binding of the module session ``session``, at module level or under

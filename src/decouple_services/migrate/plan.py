@@ -534,6 +534,7 @@ def plan_migration(
             helper_params=_helper_parameters(site, wrappers, read, module_of),
             helper_notes=helper.notes,
             read_sessions=helper.read_sessions,
+            read_inherited=helper.read_inherited,
         )
         source = read(site.file)
         undo = failure_path(source, site.line) if source is not None else None

@@ -998,3 +998,48 @@ def test_a_closing_of_the_project_s_own_is_not_the_standard_library_s() -> None:
     found = client_request(source.encode(), 10, 8)
     assert found.refusal is not None
     assert "closing(requests.Session())" in found.refusal, found.refusal
+
+
+#: A base of the helper's class in its own file: ``close`` leaves the session alone,
+#: ``authenticate`` sets a credential on it.
+_HELPER_BASE = """\
+class Base:
+    def close(self):
+        self.session.close()
+
+    def authenticate(self):
+        self.session.headers["Authorization"] = "Bearer " + self.token
+"""
+
+
+@pytest.mark.parametrize(("taken", "refused"), [("close", False), ("authenticate", True)])
+def test_a_helper_s_class_taking_a_method_of_its_base_in_the_file_is_read_there(
+    tmp_path: Path, taken: str, refused: bool
+) -> None:
+    _migrate(tmp_path, headers='{"Content-Type": "application/json"}', init="pass")
+    path = tmp_path / "caluma/extensions/api_client.py"
+    client = (
+        path.read_text(encoding="utf-8")
+        .replace(REQUEST, 'resp = self.session.post(f"{self.base_uri}{url}", *args, **kwargs)')
+        .replace(
+            "        pass\n",
+            f"        self.session = requests.Session()\n        atexit.register(self.{taken})\n",
+            1,
+        )
+        .replace("\n\nclass APIClient:", f"\n\n{_HELPER_BASE}\n\nclass APIClient(Base):", 1)
+    )
+    path.write_text("import atexit\n" + client, encoding="utf-8")
+    result = scan(tmp_path, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("events/case.py") and s.line == 8]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    if not refused:
+        assert len(plan.plan.sites) == 1, reasons
+        return
+    line = _line(tmp_path, "def authenticate")
+    assert any(
+        f"takes `self.authenticate`, which its class does not define, as a value: "
+        f"`Base.authenticate` (caluma/extensions/api_client.py:{line}) may change or hand "
+        f"on `self.session` (line {line + 1}" in r
+        for r in reasons
+    ), reasons

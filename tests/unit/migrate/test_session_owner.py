@@ -1884,3 +1884,155 @@ def test_a_parameter_named_as_the_imported_session_is_not_read_as_it(tmp_path: P
     imports = "from ..http import session\n\n\ndef ping(session):\n    session.get('x')"
     migrated, reasons, _ = _plan_imported(tmp_path, imports, "session.post", _PLAIN_HTTP)
     assert migrated == [], reasons
+
+
+#: A client class of ``views/admin.py`` whose base is ``frontend/base.py``'s:
+#: ``{statement}`` runs once its session is built.
+_BASED = """\
+    import atexit
+
+    import requests
+
+    from ..base import BaseClient
+
+
+    class Users(BaseClient):
+        def __init__(self):
+            self.session = requests.Session()
+            {statement}
+
+        def deactivate(self, user_id):
+            self.session.post(f"http://users/api/users/{{user_id}}/deactivate/")
+    """
+
+#: ``frontend/base.py``: a base whose ``close`` only closes the session, and whose
+#: ``authenticate`` sets a credential on it.
+_BASE = """\
+    import logging
+    import os
+
+    log = logging.getLogger(__name__)
+
+
+    class BaseClient:
+        def __init__(self):
+            self.timeout = 5
+
+        def close(self):
+            if self.session is not None:
+                log.debug("closing %r", self.session)
+                self.session.close()
+                self.session = None
+
+        def shutdown(self):
+            self.close()
+
+        def authenticate(self):
+            self.session.headers["Authorization"] = "Bearer " + os.environ["TOKEN"]
+
+        def login(self):
+            self.authenticate()
+
+        def configure(self):
+            _setup(self.session)
+    """
+
+
+def _plan_based(
+    root: Path, statement: str, base: str = _BASE, bases: str = "BaseClient"
+) -> tuple[list[str], list[str]]:
+    """``(migrated site ids, refusal reasons)`` of the send through ``Users``'s session,
+    ``{statement}`` run after it is built, ``frontend/base.py`` holding ``base``."""
+    files = {
+        **{k: v for k, v in PACKAGE.items() if not k.startswith("frontend/")},
+        "frontend/frontend/__init__.py": "",
+        "frontend/frontend/views/__init__.py": "",
+        "frontend/frontend/views/admin.py": _BASED.format(statement=statement).replace(
+            "(BaseClient)", f"({bases})"
+        ),
+        "frontend/frontend/base.py": base,
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
+    return [p.site.id for p in plan.plan.sites], reasons
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "atexit.register(self.close)",
+        "self.on_close = self.close",
+        "self.close()",
+        "atexit.register(self.shutdown)",  # a base's method reaching another, plain
+        "super().__init__()",
+    ],
+)
+def test_a_base_of_the_service_whose_method_leaves_the_session_alone_is_read(
+    tmp_path: Path, statement: str
+) -> None:
+    migrated, reasons = _plan_based(tmp_path, statement)
+    assert len(migrated) == 1, reasons
+
+
+@pytest.mark.parametrize(
+    ("statement", "method", "line", "shown"),
+    [
+        ("self.authenticate()", "authenticate", 20, "self.session.headers['Authorization'] = "),
+        ("self.hook = self.authenticate", "authenticate", 20, "self.session.headers["),
+        ("super().authenticate()", "authenticate", 20, "self.session.headers["),
+        ("atexit.register(self.login)", "authenticate", 20, "self.session.headers["),
+        ("self.configure()", "configure", 26, "_setup(self.session)"),
+    ],
+)
+def test_a_base_of_the_service_whose_method_changes_the_session_refuses_naming_it(
+    tmp_path: Path, statement: str, method: str, line: int, shown: str
+) -> None:
+    migrated, reasons = _plan_based(tmp_path, statement)
+    assert migrated == []
+    assert any(
+        f"`BaseClient.{method}` (frontend/frontend/base.py:{line}) may change or hand on "
+        f"`self.session` (line {line + 1}: `{shown}" in r
+        for r in reasons
+    ), reasons
+
+
+@pytest.mark.parametrize(
+    ("bases", "base"),
+    [
+        # a library's class, a base whose own base is a library's, a metaclass
+        ("requests.Session", _BASE),
+        ("BaseClient", _BASE.replace("class BaseClient:", "class BaseClient(Remote):")),
+        ("BaseClient", _BASE.replace("class BaseClient:", "class BaseClient(metaclass=M):")),
+        # a base that cannot be read: ``close`` is no ``def``
+        (
+            "BaseClient",
+            _BASE.replace("def close(self):", "close = _close\n\n    def _close(self):"),
+        ),
+    ],
+)
+def test_a_base_outside_the_service_or_unread_still_refuses(
+    tmp_path: Path, bases: str, base: str
+) -> None:
+    migrated, reasons = _plan_based(tmp_path, "atexit.register(self.close)", base, bases)
+    assert migrated == []
+    assert any("takes `self.close`" in r for r in reasons), reasons
+
+
+def test_a_base_s_method_calling_what_no_class_defines_refuses(tmp_path: Path) -> None:
+    """``self.on_shutdown()``: a function the instance holds (set anywhere, with
+    ``self`` bound into it) may take the session."""
+    base = _BASE.replace("            self.close()\n", "            self.on_shutdown()\n")
+    migrated, reasons = _plan_based(tmp_path, "atexit.register(self.shutdown)", base)
+    assert migrated == []
+    assert any(
+        "`BaseClient.shutdown` (frontend/frontend/base.py:17) may change or hand on "
+        "`self.session` (line 18: `self.on_shutdown()`)" in r
+        for r in reasons
+    ), reasons
