@@ -2485,13 +2485,7 @@ class _Reader:
         if depth > 3:
             return False
         if isinstance(value, ast.Name):
-            scope = innermost_function(self.tree, getattr(at, "lineno", 0))
-            values = _bound(scope, value.id, self.tree) if scope is not None else []
-            if not values:
-                top = ast.Module(
-                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
-                )
-                values = _bound(top, value.id, self.tree)
+            values = self._bindings(value.id, at)
             return (
                 len(values) == 1
                 and values[0] is not None
@@ -2528,19 +2522,23 @@ class _Reader:
             isinstance(a, ast.Constant) or self._plain_transport(a, at, depth + 1) for a in retried
         )
 
+    def _bindings(self, name: str, at: ast.AST) -> list[ast.expr | None]:
+        """What ``name`` is bound to (:func:`_bound`) in the function holding ``at``, or,
+        bound nowhere there, at the module's top level."""
+        scope = innermost_function(self.tree, getattr(at, "lineno", 0))
+        values = _bound(scope, name, self.tree) if scope is not None else []
+        if not values:
+            top = ast.Module(body=[s for s in self.tree.body if not _defines(s)], type_ignores=[])
+            values = _bound(top, name, self.tree)
+        return values
+
     def _transport_certificate(self, value: ast.expr, at: ast.AST) -> ast.expr | None:
         """The ``verify=`` of an HTTP library's own transport (``httpx.HTTPTransport(
         retries=3, verify=ctx)``), built in place or bound once in the function or module
         of ``at``, when it may hold a client certificate and the transport is otherwise
         plain (:meth:`_plain_transport`); else ``None``."""
         if isinstance(value, ast.Name):
-            scope = innermost_function(self.tree, getattr(at, "lineno", 0))
-            values = _bound(scope, value.id, self.tree) if scope is not None else []
-            if not values:
-                top = ast.Module(
-                    body=[s for s in self.tree.body if not _defines(s)], type_ignores=[]
-                )
-                values = _bound(top, value.id, self.tree)
+            values = self._bindings(value.id, at)
             value = values[0] if len(values) == 1 and values[0] is not None else value
         if not isinstance(value, ast.Call) or _qualified(self.tree, value.func) not in _TRANSPORTS:
             return None

@@ -737,13 +737,6 @@ CLIENT_CERTIFICATES = {
 }
 
 
-@pytest.mark.parametrize("shape", sorted(CLIENT_CERTIFICATES))
-def test_a_client_certificate_given_as_verify_refuses_the_call(shape: str) -> None:
-    above, body = CLIENT_CERTIFICATES[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
-
-
 def test_the_certificate_refusal_says_what_the_event_does_not_carry() -> None:
     found = client_request(*_read(*reversed(CLIENT_CERTIFICATES["client"])))
     assert found.refusal is not None
@@ -878,9 +871,11 @@ AIOHTTP_CERTIFICATES = {
 }
 
 
-@pytest.mark.parametrize("shape", sorted(AIOHTTP_CERTIFICATES))
-def test_an_aiohttp_client_certificate_or_unread_connector_refuses_the_call(shape: str) -> None:
-    above, body = AIOHTTP_CERTIFICATES[shape]
+@pytest.mark.parametrize("shape", sorted({**CLIENT_CERTIFICATES, **AIOHTTP_CERTIFICATES}))
+def test_a_client_certificate_or_an_unread_connector_refuses_the_call(shape: str) -> None:
+    """``verify=`` (or aiohttp's ``ssl=``) that may hold a client certificate, on the
+    client, the session, the transport or the connector, or a connector not read."""
+    above, body = {**CLIENT_CERTIFICATES, **AIOHTTP_CERTIFICATES}[shape]
     found = client_request(*_read(body, above))
     assert found.refusal is not None, (shape, found.notes)
 
