@@ -1122,6 +1122,24 @@ def module_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from module_level_statements(stmt.body)
 
 
+def top_level_values(tree: ast.Module, name: str) -> list[ast.expr]:
+    """The values the module's own top-level statements bind ``name`` to, by ``=`` or an
+    annotated ``=``, in order (not looking into blocks: one bound there may not run)."""
+    found: list[ast.expr] = []
+    for stmt in tree.body:
+        targets = (
+            stmt.targets
+            if isinstance(stmt, ast.Assign)
+            else [stmt.target]
+            if isinstance(stmt, ast.AnnAssign)
+            else []
+        )
+        value = getattr(stmt, "value", None)
+        if value is not None and any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            found.append(value)
+    return found
+
+
 def source_text(node: ast.AST) -> str:
     """An expression as written, on one line (for urls and payloads shown to users)."""
     try:

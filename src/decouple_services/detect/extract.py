@@ -36,6 +36,7 @@ from decouple_services.detect.context import (
     entered,
     is_local,
     module_level_statements,
+    top_level_values,
 )
 from decouple_services.detect.events import TOKEN as EVENT_TOKEN
 from decouple_services.detect.events import find_event_sends
@@ -825,18 +826,7 @@ class _Extractor:
     def _module_literal(self, name: str) -> ast.expr | None:
         """The dict, list or tuple literal a module-level name of this file is bound to
         once."""
-        found: list[ast.expr] = []
-        for stmt in self.tree.body:
-            targets = (
-                stmt.targets
-                if isinstance(stmt, ast.Assign)
-                else [stmt.target]
-                if isinstance(stmt, ast.AnnAssign)
-                else []
-            )
-            value = getattr(stmt, "value", None)
-            if value is not None and any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                found.append(value)
+        found = top_level_values(self.tree, name)
         if len(found) == 1 and isinstance(found[0], ast.Dict | ast.List | ast.Tuple):
             return found[0]
         return None

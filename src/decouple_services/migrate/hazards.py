@@ -51,6 +51,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from decouple_services.core.model import CallSite, Endpoint
+from decouple_services.detect.context import top_level_values
 from decouple_services.graph.migratability import Finding
 from decouple_services.migrate.codemod import CREDENTIAL_HEADERS, CallFacts, SendSpec
 from decouple_services.migrate.payload import payload_fields
@@ -1258,22 +1259,10 @@ def _security_scheme(tree: ast.Module, dependency: ast.expr) -> bool:
     (``oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")``)."""
     if not isinstance(dependency, ast.Name):
         return False
-    for statement in tree.body:
-        targets = (
-            statement.targets
-            if isinstance(statement, ast.Assign)
-            else [statement.target]
-            if isinstance(statement, ast.AnnAssign)
-            else []
-        )
-        value = getattr(statement, "value", None)
-        if (
-            any(isinstance(t, ast.Name) and t.id == dependency.id for t in targets)
-            and isinstance(value, ast.Call)
-            and _SECURITY_SCHEMES.search(_dotted_name(value.func))
-        ):
-            return True
-    return False
+    return any(
+        isinstance(value, ast.Call) and _SECURITY_SCHEMES.search(_dotted_name(value.func))
+        for value in top_level_values(tree, dependency.id)
+    )
 
 
 def _dotted_name(node: ast.expr) -> str:
