@@ -104,11 +104,18 @@ def test_on_demand_gives_what_parsing_everything_gives_on_the_sample(tmp_path: P
     assert _comparable(root, full_parse=False) == _comparable(root, full_parse=True)
 
 
-def test_a_client_object_and_a_setting_from_unparsed_modules_are_asked_for(tmp_path: Path) -> None:
-    root = write(tmp_path / "repo", TREE)
+def _the_one_site(root: Path) -> dict[str, object]:
+    """The tree's one call site, found the same with and without on-demand parsing."""
     narrow = _comparable(root, full_parse=False)
     assert narrow == _comparable(root, full_parse=True)
-    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    sites = narrow["call_sites"]
+    assert isinstance(sites, list) and len(sites) == 1, sites
+    site: dict[str, object] = sites[0]
+    return site
+
+
+def test_a_client_object_and_a_setting_from_unparsed_modules_are_asked_for(tmp_path: Path) -> None:
+    site = _the_one_site(write(tmp_path / "repo", TREE))
     assert site["file"] == "shop/app/orders.py"
     assert site["callee"] == "users"
     assert site["endpoint"] == "POST /orders"
@@ -128,10 +135,7 @@ def test_a_client_an_exit_stack_enters_in_an_unparsed_module_is_asked_for(
             session = _stack.enter_context(requests.Session())
             """,
     }
-    root = write(tmp_path / "repo", tree)
-    narrow = _comparable(root, full_parse=False)
-    assert narrow == _comparable(root, full_parse=True)
-    (site,) = narrow["call_sites"]  # type: ignore[misc]
+    site = _the_one_site(write(tmp_path / "repo", tree))
     assert site["file"] == "shop/app/orders.py"
     assert site["client"] == "requests.Session"
     assert site["endpoint"] == "POST /orders"
