@@ -17,7 +17,7 @@ from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.migrate.codemod import SendSpec, rewrite_source
 from decouple_services.migrate.helper_request import client_request
 from decouple_services.migrate.plan import PlanOptions
-from decouple_services.migrate.run import migrate_scanned
+from decouple_services.migrate.run import MigrationResult, migrate_scanned
 from decouple_services.migrate.select import Criteria, select_sites
 
 URL = 'f"http://users/api/users/{user_id}/deactivate/"'
@@ -310,6 +310,19 @@ PACKAGE = {
 }
 
 
+def _admin_plan(root: Path, files: dict[str, str]) -> MigrationResult:
+    """Writes ``files`` under ``root`` and plans the migration of its one call site in
+    ``views/admin.py``."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    result = scan(root, ScanOptions(use_cache=False))
+    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
+    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
+    return migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+
+
 def _plan(root: Path, imported: str) -> tuple[list[str], list[str]]:
     """``(migrated site ids, refusal reasons)`` of the call ``views/admin.py`` makes on
     ``imported``, which it imports with ``from .. import``."""
@@ -324,14 +337,7 @@ def _plan(root: Path, imported: str) -> tuple[list[str], list[str]]:
                 {imported}.post(f"http://users/api/users/{{user_id}}/deactivate/")
             """,
     }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    result = scan(root, ScanOptions(use_cache=False))
-    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
-    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
-    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    plan = _admin_plan(root, files)
     reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
     return [p.site.id for p in plan.plan.sites], reasons
 
@@ -1286,14 +1292,7 @@ def _plan_elsewhere(
         "frontend/frontend/setup.py": setup,
         **(extra or {}),
     }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    result = scan(root, ScanOptions(use_cache=False))
-    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
-    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
-    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    plan = _admin_plan(root, files)
     reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
     return [p.site.id for p in plan.plan.sites], reasons
 
@@ -1508,14 +1507,7 @@ def _plan_with_tls(
         "frontend/frontend/tls.py": tls,
         "frontend/frontend/config.py": CONFIG,
     }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    result = scan(root, ScanOptions(use_cache=False))
-    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
-    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
-    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    plan = _admin_plan(root, files)
     reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
     return [p.site.id for p in plan.plan.sites], reasons
 
@@ -1687,14 +1679,7 @@ def _plan_imported(
         "frontend/frontend/http.py": http,
         **(extra or {}),
     }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    result = scan(root, ScanOptions(use_cache=False))
-    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
-    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
-    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    plan = _admin_plan(root, files)
     reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
     notes = [n for p in plan.plan.sites for n in p.send.helper_notes]
     return [p.site.id for p in plan.plan.sites], reasons, notes
@@ -1947,14 +1932,7 @@ def _plan_based(
         ),
         "frontend/frontend/base.py": base,
     }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    result = scan(root, ScanOptions(use_cache=False))
-    sites = [s.id for s in result.call_sites if s.file.endswith("views/admin.py")]
-    assert len(sites) == 1, [(s.file, s.line, s.role) for s in result.call_sites]
-    plan = migrate_scanned(result, select_sites(result, Criteria(ids=tuple(sites))), PlanOptions())
+    plan = _admin_plan(root, files)
     reasons = [f.reason for r in plan.plan.refused for f in r.reasons]
     return [p.site.id for p in plan.plan.sites], reasons
 
