@@ -736,13 +736,13 @@ _CLASSES: dict[str, type] = {
 #: Exact types encoded as they are, and each model class's compared fields, in order: a
 #: result of 1,500 call sites is 60,000 values, and asking every one whether it is an enum
 #: or a dataclass, and each call site for its fields, was most of its encoding.
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def encode_model(value: Any) -> Any:
     kind = type(value)
-    if kind in _PLAIN:
+    if kind in PLAIN_TYPES:
         return value
     names = _FIELDS.get(kind)
     if names is not None:
@@ -750,10 +750,10 @@ def encode_model(value: Any) -> Any:
         out: dict[str, Any] = {"@": kind.__name__}
         for name in names:
             item = getattr(value, name)
-            out[name] = item if type(item) in _PLAIN else encode_model(item)
+            out[name] = item if type(item) in PLAIN_TYPES else encode_model(item)
         return out
     if kind is tuple or kind is list:
-        return [v if type(v) in _PLAIN else encode_model(v) for v in value]
+        return [v if type(v) in PLAIN_TYPES else encode_model(v) for v in value]
     if isinstance(value, Enum):
         return {"@enum": type(value).__name__, "v": value.value}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -770,13 +770,17 @@ def decode_model(value: Any) -> Any:
     kind = type(value)
     if kind is list:
         # plain values (most of a call site's fields) kept as they are without a call each
-        return tuple(v if type(v) in _PLAIN else decode_model(v) for v in value)
+        return tuple(v if type(v) in PLAIN_TYPES else decode_model(v) for v in value)
     if kind is dict:
         if "@enum" in value:
             return _CLASSES[value["@enum"]](value["v"])
         cls = _CLASSES[value["@"]]
         return cls(
-            **{k: v if type(v) in _PLAIN else decode_model(v) for k, v in value.items() if k != "@"}
+            **{
+                k: v if type(v) in PLAIN_TYPES else decode_model(v)
+                for k, v in value.items()
+                if k != "@"
+            }
         )
     if isinstance(value, list):
         return tuple(decode_model(v) for v in value)
@@ -787,6 +791,7 @@ def decode_model(value: Any) -> Any:
 
 __all__ = [
     "FORMAT",
+    "PLAIN_TYPES",
     "ImportsCache",
     "ImportsEntries",
     "ListingCache",

@@ -48,8 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
-    _PLAIN,
     FORMAT,
+    PLAIN_TYPES,
     decode_model,
     encode_model,
     read_cache_bytes,
@@ -792,14 +792,14 @@ def encode_site(site: CallSite) -> list[Any]:
     writes it. Without the fields' names: the sites are most of the entries (polar: 2.3 of
     the 2.9 MB a rerun decodes), and their names were a third of that."""
     values = [getattr(site, name) for name in _SITE_FIELDS]
-    return [v if type(v) in _PLAIN else encode_model(v) for v in values]
+    return [v if type(v) in PLAIN_TYPES else encode_model(v) for v in values]
 
 
 def decode_site(item: Any) -> CallSite:
     """The call site :func:`encode_site` wrote (ValueError when it is not one)."""
     if type(item) is not list or len(item) != len(_SITE_FIELDS):
         raise ValueError("not a call site")
-    values = [v if type(v) in _PLAIN else decode_model(v) for v in item]
+    values = [v if type(v) in PLAIN_TYPES else decode_model(v) for v in item]
     return CallSite(**dict(zip(_SITE_FIELDS, values, strict=True)))
 
 
