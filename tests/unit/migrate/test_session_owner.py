@@ -39,6 +39,15 @@ def _read(body: str, above: str = "") -> tuple[bytes, int, int]:
     return source.encode(), line, start + (text[start:].startswith("_ = ") and 4)
 
 
+def _refusal(shapes: dict[str, tuple[str, str]], shape: str) -> str:
+    """The refusal of the call ``shapes[shape]`` (``(module text, function body)``) makes,
+    which must refuse."""
+    above, body = shapes[shape]
+    found = client_request(*_read(body, above))
+    assert found.refusal is not None, (shape, found.notes)
+    return found.refusal
+
+
 #: A session reached by anything but a name bound to a known constructor, ``self.<attr>``
 #: the class builds, or the library's module: ``(module text, function body)``.
 UNREAD = {
@@ -181,9 +190,7 @@ SETTINGS = {
 
 @pytest.mark.parametrize("shape", sorted(SETTINGS))
 def test_a_setting_that_changes_every_request_refuses_the_call(shape: str) -> None:
-    above, body = SETTINGS[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
+    _refusal(SETTINGS, shape)
 
 
 #: Sessions read as before: ``(module text, function body)``.
@@ -489,10 +496,8 @@ HANDED = {
 
 @pytest.mark.parametrize("shape", sorted(HANDED))
 def test_a_session_handed_to_a_function_refuses_the_call(shape: str) -> None:
-    above, body = HANDED[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
-    assert "which may add a credential the rewrite cannot see" in found.refusal
+    refusal = _refusal(HANDED, shape)
+    assert "which may add a credential the rewrite cannot see" in refusal
 
 
 def test_the_hand_off_refusal_names_the_call_and_its_line() -> None:
@@ -704,9 +709,7 @@ OTHER_ADAPTERS = {
 
 @pytest.mark.parametrize("shape", sorted(OTHER_ADAPTERS))
 def test_another_adapter_or_transport_still_refuses_the_call(shape: str) -> None:
-    above, body = OTHER_ADAPTERS[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
+    _refusal(OTHER_ADAPTERS, shape)
 
 
 _CLIENT_CONTEXT = (
@@ -804,10 +807,8 @@ CALL_CERTIFICATES = {
 
 @pytest.mark.parametrize("shape", sorted(CALL_CERTIFICATES))
 def test_a_client_certificate_the_call_presents_refuses_it(shape: str) -> None:
-    above, body = CALL_CERTIFICATES[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
-    assert "client certificate" in found.refusal, found.refusal
+    refusal = _refusal(CALL_CERTIFICATES, shape)
+    assert "client certificate" in refusal, refusal
 
 
 def test_the_call_s_certificate_refusal_names_the_keyword() -> None:
@@ -881,9 +882,7 @@ AIOHTTP_CERTIFICATES = {
 def test_a_client_certificate_or_an_unread_connector_refuses_the_call(shape: str) -> None:
     """``verify=`` (or aiohttp's ``ssl=``) that may hold a client certificate, on the
     client, the session, the transport or the connector, or a connector not read."""
-    above, body = {**CLIENT_CERTIFICATES, **AIOHTTP_CERTIFICATES}[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
+    _refusal({**CLIENT_CERTIFICATES, **AIOHTTP_CERTIFICATES}, shape)
 
 
 def test_the_aiohttp_certificate_refusal_names_the_connector_s_context() -> None:
@@ -953,10 +952,8 @@ REBOUND = {
 
 @pytest.mark.parametrize("shape", sorted(REBOUND))
 def test_a_module_session_rebound_to_another_value_refuses_the_call(shape: str) -> None:
-    above, body = REBOUND[shape]
-    found = client_request(*_read(body, above))
-    assert found.refusal is not None, (shape, found.notes)
-    assert "rebinds `SESSION` to `" in found.refusal
+    refusal = _refusal(REBOUND, shape)
+    assert "rebinds `SESSION` to `" in refusal
 
 
 def test_the_rebind_refusal_names_the_binding_and_its_line() -> None:
