@@ -32,7 +32,15 @@ from decouple_services.core.model import (
 from decouple_services.core.records import record
 from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.events import EventSend
-from decouple_services.detect.facts import BASES, CALL_PARAM, FileFacts, RawCall
+from decouple_services.detect.facts import (
+    BASES,
+    CALL_PARAM,
+    CallHead,
+    FileFacts,
+    RawCall,
+    call_heads,
+    whole_call,
+)
 from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import ParamsOf, follow, resolve_receiver
 from decouple_services.detect.registry import match_call
@@ -355,7 +363,10 @@ class CallResolver:
         #: (``shopcore.rpc.call_service``) defined in the repository and doing so aborts
         #: the callers that ignore its answer.
         self._checking = frozenset(
-            call.function for facts in index.facts for call in facts.calls if call.status_checked
+            call.function
+            for facts in index.facts
+            for call in call_heads(facts.calls)
+            if call.status_checked
         )
 
     # --- entry point -------------------------------------------------------------------------
@@ -376,7 +387,9 @@ class CallResolver:
         #: handing its parameters on, a use a test replaces with a mock).
         seen: dict[str, int] = defaultdict(int)
         uses_of: dict[str, list[int]] = defaultdict(list)
-        pending: list[tuple[FileFacts, RawCall, CallOutcome]] = []
+        #: Calls without a site of their own, looked up as helpers' invocations: of a file
+        #: whose first pass was recalled, the heads of calls still encoded (``call_heads``)
+        pending: list[tuple[FileFacts, RawCall | CallHead, CallOutcome]] = []
         handed: list[Wrapper] = []
         if memo is not None:
             memo.start(self.index, self._checking)
@@ -391,7 +404,7 @@ class CallResolver:
                 if memo is not None:
                     memo.keep(facts, done)
             handed.extend(done.handed)
-            for call, outcome in zip(facts.calls, done.outcomes, strict=True):
+            for call, outcome in zip(call_heads(facts.calls), done.outcomes, strict=True):
                 if outcome is None:
                     continue
                 if outcome.site is None:
@@ -440,13 +453,14 @@ class CallResolver:
         self._methods = (wrappers, len(wrappers), {})
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
-            for facts, call, outcome in pending:
-                key = (facts.path, call.line, call.col)
+            for facts, head, outcome in pending:
+                key = (facts.path, head.line, head.col)
                 if key in finished:
                     continue
-                wrapper = self._wrapper_for(call, facts, wrappers, outcome)
+                wrapper = self._wrapper_for(head, facts, wrappers, outcome)
                 if wrapper is None:
                     continue
+                call = whole_call(facts.calls, head)
                 if self._unpacked_test_use(facts, call, wrapper):
                     # a test running an SDK function with a table of arguments: the address
                     # is not there, the function's own request is the call site
@@ -904,9 +918,15 @@ class CallResolver:
         return call
 
     def _wrapper_for(
-        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper], first: CallOutcome
+        self,
+        call: RawCall | CallHead,
+        facts: FileFacts,
+        wrappers: dict[str, Wrapper],
+        first: CallOutcome,
     ) -> Wrapper | None:
-        """The helper ``call`` invokes; ``first`` is what the first pass made of it."""
+        """The helper ``call`` invokes; ``first`` is what the first pass made of it. Reads
+        only what a call's head holds (a recalled file's calls are left encoded), but for
+        a damaged kept receiver."""
         if call.func is not None:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
@@ -919,13 +939,14 @@ class CallResolver:
                 found = wrappers.get(init) or self._by_suffix(wrappers, init)
             return found
         caller = self.index.service_of(facts.path)
-        if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
+        if call.name == CALL_PARAM and call.obj_type is not None:
             # a pytest fixture handing out a helper: the function it returns
-            handed = follow(Ref(f"{call.receiver.type}()"), self.index.lookup(caller))
+            handed = follow(Ref(f"{call.obj_type}()"), self.index.lookup(caller))
             if isinstance(handed, Ref):
                 return wrappers.get(handed.qualname) or self._by_suffix(wrappers, handed.qualname)
             return None
-        if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
+        param = call.param
+        if param is not None and param.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
         encoded = first.encoded
@@ -945,16 +966,18 @@ class CallResolver:
             receiver = first.receiver_value()
         except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
             receiver = resolve_receiver(
-                call.receiver, self.index.lookup(caller), self._params_of(caller)
+                whole_call(facts.calls, call).receiver,
+                self.index.lookup(caller),
+                self._params_of(caller),
             )
         if receiver is not None:
             return self._method_wrapper(receiver.type, call.name, wrappers, caller)
-        if isinstance(call.receiver, Param):
+        if param is not None:
             # `def load(self, fetcher): fetcher.fetch(path)`: a parameter named after the
             # one project class of that name (`Fetcher`) whose method is a helper
             named = [
                 w
-                for cls in self.index.classes_named(call.receiver.name)
+                for cls in self.index.classes_named(param.name)
                 if (w := self._method_wrapper(cls, call.name, wrappers, caller)) is not None
             ]
             if len(named) == 1:
@@ -1725,10 +1748,10 @@ def _is_link_field(name: str) -> bool:
 
 
 def _by_file(
-    pending: Sequence[tuple[FileFacts, RawCall, CallOutcome]],
-) -> Iterator[tuple[FileFacts, list[tuple[RawCall, CallOutcome]]]]:
+    pending: Sequence[tuple[FileFacts, RawCall | CallHead, CallOutcome]],
+) -> Iterator[tuple[FileFacts, list[tuple[RawCall | CallHead, CallOutcome]]]]:
     """``pending`` (in file order) as runs of one file's calls."""
-    group: list[tuple[RawCall, CallOutcome]] = []
+    group: list[tuple[RawCall | CallHead, CallOutcome]] = []
     current: FileFacts | None = None
     for facts, call, outcome in pending:
         if facts is not current:
