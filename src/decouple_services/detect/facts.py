@@ -14,7 +14,7 @@ from typing import Any, overload
 from decouple_services.core.model import Diagnostic, Severity
 from decouple_services.core.records import record
 from decouple_services.detect.events import EventSend
-from decouple_services.detect.values import Obj, Param, Value, decode, encode
+from decouple_services.detect.values import Obj, Param, Ref, Value, decode, encode
 
 #: The constant ``<class>.__bases__`` lists a class's project bases, as references.
 BASES = "__bases__"
@@ -84,6 +84,13 @@ class RawCall:
         """The class of the receiver when it is an object (as :class:`CallHead` gives it)."""
         receiver = self.receiver
         return receiver.type if isinstance(receiver, Obj) else None
+
+    @property
+    def ref_names(self) -> tuple[str, ...]:
+        """The last names of the references among the arguments (``submit(tasks.sync)``:
+        ``sync``), in their order (as :class:`CallHead` gives them)."""
+        values = (*self.args, *(value for _, value in self.kwargs))
+        return tuple([v.qualname.rpartition(".")[2] for v in values if isinstance(v, Ref)])
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -391,7 +398,10 @@ def cache_text(data: dict[str, Any]) -> str:
     by tabs (JSON text holds none)."""
     calls = data["calls"]
     rest = {name: value for name, value in data.items() if name != "calls"}
-    heads = [[c[0], c[2], c[3], c[4], c[5], c[18], _receiver_head(c[6])] for c in calls]
+    heads = [
+        [c[0], c[2], c[3], c[4], c[5], c[18], _receiver_head(c[6]), _ref_names(c[7], c[8])]
+        for c in calls
+    ]
     tails = [[c[1], c[6], *c[7:18], c[19], c[20] if len(c) > 20 else False] for c in calls]
     return "\t".join(json.dumps(part, separators=(",", ":")) for part in (rest, heads, tails))
 
@@ -408,11 +418,18 @@ def _receiver_head(receiver: Any) -> Any:
     return receiver[:1]
 
 
+def _ref_names(args: list[Any], kwargs: list[list[Any]]) -> list[str]:
+    """:attr:`RawCall.ref_names` of a call's encoded arguments."""
+    values = [*args, *(value for _, value in kwargs)]
+    return [value[1].rpartition(".")[2] for value in values if value[0] == "R"]
+
+
 class CallHead:
     """What looking a call up as a helper's invocation reads of it (``resolve/calls.py``'s
     ``_wrapper_for``), decoded alone from the cache: the fields of :class:`RawCall` of
     the same names, its receiver when that is a parameter (``param``) or the class of the
-    object it is (``obj_type``), and its place among the file's calls (``index``)."""
+    object it is (``obj_type``), the last names of the references it is given
+    (``ref_names``), and its place among the file's calls (``index``)."""
 
     __slots__ = (
         "col",
@@ -423,6 +440,7 @@ class CallHead:
         "name",
         "obj_type",
         "param",
+        "ref_names",
         "status_checked",
     )
 
@@ -441,6 +459,7 @@ class CallHead:
                 self.param = Param(receiver[1], receiver[2])
             elif receiver[0] == "O":
                 self.obj_type = receiver[1]
+        self.ref_names: tuple[str, ...] = tuple(row[7])
         self.index = index
 
 

@@ -726,16 +726,16 @@ class CallResolver:
         for facts in self.index.facts:
             for short in shorts.intersection(facts.references):
                 out.setdefault(short, []).append((facts, None))
-            for call in facts.calls:
+            # the heads of calls still encoded: the file's calls are decoded only when one
+            # is named so
+            for call in call_heads(facts.calls):
                 named = {call.name, (call.func or "").rpartition(".")[2]} & shorts
                 for short in named:
-                    out.setdefault(short, []).append((facts, call))
-                for value in (*call.args, *(v for _, v in call.kwargs)):
-                    if isinstance(value, Ref):
-                        short = value.qualname.rpartition(".")[2]
-                        if short in shorts and short not in named:
-                            named.add(short)
-                            out.setdefault(short, []).append((facts, None))
+                    out.setdefault(short, []).append((facts, whole_call(facts.calls, call)))
+                for short in call.ref_names:
+                    if short in shorts and short not in named:
+                        named.add(short)
+                        out.setdefault(short, []).append((facts, None))
         return out
 
     def _referenced(
