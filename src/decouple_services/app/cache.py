@@ -3,8 +3,11 @@
 Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
 
     packs/pack-<random>.jsonl   facts of the files one scan parsed, a line each:
-                                key TAB facts-json, key = sha256(content digest, module
-                                name, decouple version and the detection options)
+                                key TAB facts TAB calls' heads TAB calls' rest (each a
+                                JSON text; the calls decoded when first used:
+                                decouple_services.detect.facts.cache_text), key =
+                                sha256(content digest, module name, decouple version
+                                and the detection options)
     manifest-<root>.json        per scanned root: path -> (size, mtime_ns, content digest),
                                 the digests the byte prefilter rejected, and the last result
     imports-<root>.json         per scanned root: each file's import targets, by digest
@@ -23,7 +26,7 @@ timestamps next time (an edit in the same clock tick keeps size and mtime): they
 and hashed again, as git does for its index.
 
 Everything here is an optimisation: a missing, corrupt or foreign file is ignored and
-rebuilt, writes go to a temporary file renamed into place (concurrent runs never read half a
+rebuilt (an entry whose calls do not decode when first used: dropped, the scan run again), writes go to a temporary file renamed into place (concurrent runs never read half a
 file; the last manifest written wins), and an unwritable directory only costs speed. Nothing
 in the cache is executed or unpickled: it is JSON, decoded into decouple's own types.
 """
