@@ -86,11 +86,14 @@ class RawCall:
         return receiver.type if isinstance(receiver, Obj) else None
 
     @property
-    def ref_names(self) -> tuple[str, ...]:
+    def ref_names(self) -> list[str]:
         """The last names of the references among the arguments (``submit(tasks.sync)``:
         ``sync``), in their order (as :class:`CallHead` gives them)."""
-        values = (*self.args, *(value for _, value in self.kwargs))
-        return tuple([v.qualname.rpartition(".")[2] for v in values if isinstance(v, Ref)])
+        # without a generator: asked of every call of a scan without cache, in each round
+        found = [v.qualname.rpartition(".")[2] for v in self.args if isinstance(v, Ref)]
+        if self.kwargs:
+            found += [v.qualname.rpartition(".")[2] for _, v in self.kwargs if isinstance(v, Ref)]
+        return found
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -459,7 +462,7 @@ class CallHead:
                 self.param = Param(receiver[1], receiver[2])
             elif receiver[0] == "O":
                 self.obj_type = receiver[1]
-        self.ref_names: tuple[str, ...] = tuple(row[7])
+        self.ref_names: list[str] = row[7]
         self.index = index
 
 

@@ -95,7 +95,7 @@ def test_a_calls_head_holds_what_helper_lookups_read_without_decoding_the_rest()
     # every kind the head tells apart is in the sample
     assert any(h.param is not None for h in heads)
     assert any(h.obj_type is not None for h in heads)
-    assert any(h.ref_names == ("sync", "sync") for h in heads)
+    assert any(h.ref_names == ["sync", "sync"] for h in heads)
     assert any(h.status_checked for h in heads)
     # once decoded, the calls themselves are their heads
     encoded.decoded()
