@@ -365,7 +365,7 @@ def extract_all(
         job: _Job, facts: FileFacts, info: _Seen, key: str | None, data: dict[str, Any] | None
     ) -> FileFacts:
         if key is not None and computed is not None:
-            computed.append((key, cache_text(facts.to_json() if data is None else data)))
+            computed.append((key, facts.to_cache() if data is None else cache_text(data)))
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
         if keys is not None and info is not None and not info[3] and info[2]:
@@ -1445,7 +1445,6 @@ def _after_neutral_edits(
         neutral_facts,
     )
     from decouple_services.detect.extract import extract_facts
-    from decouple_services.detect.facts import cache_text
     from decouple_services.detect.registry import build_detectors
 
     cache_dir = manifest.path.parent
@@ -1505,7 +1504,7 @@ def _after_neutral_edits(
                 old = read_facts(str(cache_dir), facts_key(before, module, fingerprint), path)
                 new = extract_facts(data, path, module, options, is_package=is_package)
                 # kept either way: the scan that runs when the edit is not neutral reads them
-                computed.append((facts_key(digest, module, fingerprint), cache_text(new.to_json())))
+                computed.append((facts_key(digest, module, fingerprint), new.to_cache()))
                 if old is None or not neutral_facts(old, new, record):
                     return None
                 resolved_as[path] = facts_key(before, module, fingerprint)

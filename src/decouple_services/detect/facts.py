@@ -216,7 +216,51 @@ class FileFacts:
     references: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return self._json([_call_to_json(c) for c in self.calls])
+
+    def to_cache(self) -> str:
+        """:func:`cache_text` of :meth:`to_json`, made from the calls themselves (a scan
+        writes the facts of every file it parses)."""
+        heads: list[list[Any]] = []
+        tails: list[list[Any]] = []
+        for c in self.calls:
+            receiver = None if c.receiver is None else encode(c.receiver)
+            heads.append(
+                [
+                    c.line,
+                    c.col,
+                    c.function,
+                    c.name,
+                    c.func,
+                    c.status_checked,
+                    _receiver_head(receiver),
+                    c.ref_names,
+                ]
+            )
+            tails.append(
+                [
+                    c.end_line,
+                    receiver,
+                    [encode(a) for a in c.args],
+                    [[k, encode(v)] for k, v in c.kwargs],
+                    list(c.arg_src),
+                    [list(kv) for kv in c.kwarg_src],
+                    c.result_used,
+                    c.in_loop,
+                    c.is_async,
+                    c.target_override,
+                    c.submitted,
+                    c.in_transaction,
+                    c.response_use,
+                    list(c.patched),
+                    c.handed_in,
+                ]
+            )
+        return _joined(self._json(None), heads, tails)
+
+    def _json(self, calls: list[Any] | None) -> dict[str, Any]:
+        """The JSON form, with ``calls`` (left out when None)."""
+        data = {
             "path": self.path,
             "module": self.module,
             "constants": [[c.qualname, encode(c.value), c.line] for c in self.constants],
@@ -231,7 +275,7 @@ class FileFacts:
                 ]
                 for f in self.functions
             ],
-            "calls": [_call_to_json(c) for c in self.calls],
+            "calls": calls,
             "routes": [
                 [
                     r.framework,
@@ -262,6 +306,9 @@ class FileFacts:
             "events": [e.to_json() for e in self.events],
             "references": list(self.references),
         }
+        if calls is None:
+            del data["calls"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileFacts:
@@ -400,13 +447,17 @@ def cache_text(data: dict[str, Any]) -> str:
     but their calls, the calls' heads, the rest of the calls, as three JSON texts joined
     by tabs (JSON text holds none)."""
     calls = data["calls"]
-    rest = {name: value for name, value in data.items() if name != "calls"}
     heads = [
         [c[0], c[2], c[3], c[4], c[5], c[18], _receiver_head(c[6]), _ref_names(c[7], c[8])]
         for c in calls
     ]
     tails = [[c[1], c[6], *c[7:18], c[19], c[20] if len(c) > 20 else False] for c in calls]
-    return "\t".join(json.dumps(part, separators=(",", ":")) for part in (rest, heads, tails))
+    return _joined({name: value for name, value in data.items() if name != "calls"}, heads, tails)
+
+
+def _joined(rest: dict[str, Any], heads: list[list[Any]], tails: list[list[Any]]) -> str:
+    # json.dumps as it is: given separators, it makes an encoder each time (slower)
+    return f"{json.dumps(rest)}\t{json.dumps(heads)}\t{json.dumps(tails)}"
 
 
 def _receiver_head(receiver: Any) -> Any:

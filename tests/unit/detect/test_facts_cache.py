@@ -70,6 +70,12 @@ def test_facts_read_back_from_their_cache_form_equal_the_extracted_ones() -> Non
     assert cached(facts_of("X = 1\n")).calls == ()
 
 
+def test_the_cache_form_made_from_the_facts_is_the_one_made_from_their_json_form() -> None:
+    for facts in (facts_of(), facts_of("X = 1\n")):
+        assert facts.to_cache() == cache_text(facts.to_json())
+        assert FileFacts.from_cache(facts.to_cache().encode()) == facts
+
+
 def test_a_calls_head_holds_what_helper_lookups_read_without_decoding_the_rest() -> None:
     facts = facts_of()
     encoded = cached(facts).calls
