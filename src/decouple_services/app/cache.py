@@ -26,7 +26,8 @@ timestamps next time (an edit in the same clock tick keeps size and mtime): they
 and hashed again, as git does for its index.
 
 Everything here is an optimisation: a missing, corrupt or foreign file is ignored and
-rebuilt (an entry whose calls do not decode when first used: dropped, the scan run again), writes go to a temporary file renamed into place (concurrent runs never read half a
+rebuilt (a facts entry whose calls do not decode when first used: dropped, and the scan run
+again), writes go to a temporary file renamed into place (concurrent runs never read half a
 file; the last manifest written wins), and an unwritable directory only costs speed. Nothing
 in the cache is executed or unpickled: it is JSON, decoded into decouple's own types.
 """
