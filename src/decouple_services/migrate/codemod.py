@@ -1752,9 +1752,11 @@ def _grpc_call_options(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
 
 def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str], ...]:
     """The metadata a gRPC stub call sent, as the send's headers: every ``(key, value)``
-    pair of a literal list or tuple in ``metadata=``, credentials too (the consumer hands
-    them to the servicer's context as invocation metadata, where its interceptors check
-    them as the server's did), but for the exchange's own.
+    pair of a literal list or tuple in ``metadata=``, or in the local it names when one
+    assignment alone makes it and nothing changes it after (:func:`_metadata_local`),
+    credentials too (the consumer hands them to the servicer's context as invocation
+    metadata, where its interceptors check them as the server's did), but for the
+    exchange's own.
 
     Raises :class:`_NotRewritable` for what the event cannot carry and the rewrite would
     otherwise drop: call credentials (``credentials=``), metadata it cannot read (a name,
@@ -1786,6 +1788,14 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
     if given is None or _is_none(given.value):
         return ()
     value = given.value
+    # a list made once above the call and left as it is: its pairs, written out again in
+    # the send, or read from the local where making them again would not run as it ran
+    local: str | None = None
+    made = _metadata_local(parsed, call)
+    if made is not None:
+        if not made[1]:
+            local = cast(cst.Name, value).value
+        value = made[0]
     if not isinstance(value, cst.List | cst.Tuple):
         raise _NotRewritable(
             f"the call passes `metadata={module.code_for_node(value)}` (line "
@@ -1793,7 +1803,7 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
             f"pairs: {_UNREAD_METADATA}"
         )
     kept = []
-    for element in value.elements:
+    for index, element in enumerate(value.elements):
         pair = element.value
         if (
             isinstance(element, cst.StarredElement)
@@ -1820,7 +1830,8 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
                 "the call"
             )
         if name.lower() not in TRANSPORT_HEADERS:
-            kept.append((module.code_for_node(key), module.code_for_node(item)))
+            source = module.code_for_node(item) if local is None else f"{local}[{index}][1]"
+            kept.append((module.code_for_node(key), source))
     return tuple(kept)
 
 
@@ -1832,7 +1843,8 @@ def _is_none(value: cst.BaseExpression) -> bool:
 _UNREAD_METADATA = (
     "the rewrite cannot see which keys it sends, and one may be the credential (or the "
     "tenant) the callee's server checks, which the event would go without; write the "
-    "metadata as a literal `[(key, value), ...]` in the call, or keep the call"
+    "metadata as a literal `[(key, value), ...]`, in the call or in a local made once "
+    "above it and not changed after, or keep the call"
 )
 
 
@@ -2211,24 +2223,60 @@ def _parameters(params: cst.Parameters) -> list[cst.Param]:
 def _header_local(parsed: ParsedSource, call: cst.Call) -> tuple[cst.Dict, bool] | None:
     """The dict of ``headers=<name>`` when one assignment alone makes it and the function
     never changes it after (``headers = {"Authorization": token}`` above the call), and
-    whether the send may make it again in its place (``True``) rather than read the local.
+    whether the send may make it again in its place (``True``) rather than read the local
+    (:func:`_literal_local`)."""
+    arg = _keyword(call, "headers")
+    if arg is None or not isinstance(arg.value, cst.Name):
+        return None
+    made = _literal_local(parsed, call, arg.value)
+    if made is None or not isinstance(made[0], cst.Dict):
+        return None
+    return made[0], made[1]
+
+
+def _metadata_local(
+    parsed: ParsedSource, call: cst.Call
+) -> tuple[cst.List | cst.Tuple, bool] | None:
+    """The list or tuple of a gRPC call's ``metadata=<name>`` when one assignment alone
+    makes it (``metadata = [("x-request-id", rid)]`` above the call), the function never
+    changes it after, and hands it to no other call (a function given the list may append
+    to it); with whether the send may make it again in its place (:func:`_literal_local`)."""
+    given = _grpc_argument(call, "metadata", 2)
+    if given is None or not isinstance(given.value, cst.Name):
+        return None
+    name = given.value.value
+    made = _literal_local(parsed, call, given.value)
+    if made is None or not isinstance(made[0], cst.List | cst.Tuple):
+        return None
+    current = _enclosing_function(call, parsed.parents)
+    for node in _walk(current) if current is not None else ():
+        if (
+            isinstance(node, cst.Arg)
+            and node is not given
+            and isinstance(node.value, cst.Name)
+            and node.value.value == name
+        ):
+            return None
+    return made[0], made[1]
+
+
+def _literal_local(
+    parsed: ParsedSource, call: cst.Call, name: cst.Name
+) -> tuple[cst.BaseExpression, bool] | None:
+    """The value of the local ``name`` the call reads when one assignment alone makes it
+    and the function never changes it after, and whether the send may make it again in its
+    place (``True``) rather than read the local.
 
     Making it again is the same only when no name it reads is bound anew in between and
     what it calls runs as it ran: it calls nothing, or it sits in the call's own block with
     nothing but other such assignments in between. ``headers = {"Authorization":
     auth.mint_token(user)}`` in a loop around ``if user.active:`` ran for every user; made
     again in the send, it would run for the active ones only."""
-    arg = _keyword(call, "headers")
-    if arg is None or not isinstance(arg.value, cst.Name):
-        return None
-    name = arg.value.value
-    found = _reaching_assignment(name, call, parsed.parents)
-    if found is None or _changed_in_place(name, call, parsed):
+    found = _reaching_assignment(name.value, call, parsed.parents)
+    if found is None or _changed_in_place(name.value, call, parsed):
         return None
     value = found.value
-    if not isinstance(value, cst.Dict):
-        return None
-    again = _local_value(arg.value, call, parsed) is value and (
+    again = _local_value(name, call, parsed) is value and (
         _inert(value) or _runs_as_it_ran(found, call, parsed.parents)
     )
     return value, again
@@ -2361,30 +2409,45 @@ def _header_keys_given(
         yield from ((e.key, e.key) for e in value.elements if isinstance(e, cst.DictElement))
 
 
-def _carried_local(parsed: ParsedSource, call: cst.Call) -> tuple[str, bool] | None:
-    """The local whose dict the call sent as ``headers=`` and its send now carries written
-    out (``headers = {"Authorization": token}`` above the call): every entry is carried, or
-    is an exchange header with a value that does nothing when made. Its assignment is then
-    made again by the send and can go with the call, as a literal's would. With it, whether
-    the send carries any of its entries (a dict of the exchange's own headers, such as
-    ``Content-Type``, has none to carry)."""
-    made = _header_local(parsed, call)
-    if made is None or not made[1]:
-        return None
-    sent = False
-    for element in made[0].elements:
-        if not isinstance(element, cst.DictElement) or not isinstance(
-            element.key, cst.SimpleString
-        ):
+def _carried_local(parsed: ParsedSource, call: cst.Call, grpc: bool) -> tuple[str, bool] | None:
+    """The local whose dict the call sent as ``headers=`` (a gRPC call: whose pairs it sent
+    as ``metadata=``) and its send now carries written out (``headers = {"Authorization":
+    token}`` above the call): every entry is carried, or is an exchange header with a value
+    that does nothing when made. Its assignment is then made again by the send and can go
+    with the call, as a literal's would. With it, whether the send carries any of its
+    entries (a dict of the exchange's own headers, such as ``Content-Type``, has none to
+    carry)."""
+    entries: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+    if grpc:
+        arg = _grpc_argument(call, "metadata", 2)
+        pairs = _metadata_local(parsed, call)
+        if pairs is None or not pairs[1]:
             return None
-        own = element.key.evaluated_value.lower() in TRANSPORT_HEADERS
-        if own and not _inert(element.value):
+        for element in pairs[0].elements:
+            pair = element.value
+            if not isinstance(pair, cst.List | cst.Tuple) or len(pair.elements) != 2:
+                return None
+            entries.append((pair.elements[0].value, pair.elements[1].value))
+    else:
+        arg = _keyword(call, "headers")
+        made = _header_local(parsed, call)
+        if made is None or not made[1]:
+            return None
+        for item in made[0].elements:
+            if not isinstance(item, cst.DictElement):
+                return None
+            entries.append((item.key, item.value))
+    sent = False
+    for key, value in entries:
+        if not isinstance(key, cst.SimpleString):
+            return None
+        own = key.evaluated_value.lower() in TRANSPORT_HEADERS
+        if own and not _inert(value):
             return None
         sent = sent or not own
-    name = _keyword(call, "headers")
-    if name is None or not isinstance(name.value, cst.Name):
+    if arg is None or not isinstance(arg.value, cst.Name):
         return None
-    return name.value.value, sent
+    return arg.value.value, sent
 
 
 Parse = Callable[[bytes], ParsedSource]
@@ -2498,16 +2561,22 @@ def _rewrite(
     new_module = separate_docstring(new_module, module)
     dead: dict[int, cst.SimpleStatementLine] = {}
     bare: set[int] = set()
-    # header dicts the sends now carry written out: (function, name) -> the line of the
+    # header dicts (metadata lists) the sends now carry written out: (function, name) -> the line of the
     # call whose send carries some of its entries (``None``: the exchange's own only)
     carried: dict[tuple[str, str], int | None] = {}
+    metadata: set[tuple[str, str]] = set()  # those of them that were gRPC metadata
     for ident, located in sorted(found.items(), key=lambda f: specs[f[0]].line):
         function = _function_of(located.statement, parsed.parents)
-        local = _carried_local(parsed, located.call) if specs[ident].fold_into is None else None
+        spec = specs[ident]
+        local = (
+            _carried_local(parsed, located.call, spec.is_grpc) if spec.fold_into is None else None
+        )
         if function is not None and local is not None:
             line = specs[ident].line if local[1] else None
             if carried.get((function, local[0])) is None:
                 carried[(function, local[0])] = line
+            if spec.is_grpc:
+                metadata.add((function, local[0]))
     local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried)
     while dead or bare:
         # what a dropped statement read may have served only it (``url = f"{base}/x"``
@@ -2535,7 +2604,13 @@ def _rewrite(
         extra = (
             *extra,
             *(
-                _leftover_note(name, function or "", fate, carried.get((function or "", name)))
+                _leftover_note(
+                    name,
+                    function or "",
+                    fate,
+                    carried.get((function or "", name)),
+                    "pairs" if (function or "", name) in metadata else "dict",
+                )
                 for name, fate in stale
             ),
         )
@@ -2691,12 +2766,15 @@ def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) 
 _Fate = Literal["removed", "call", "kept"]
 
 
-def _leftover_note(name: str, function: str, fate: _Fate, sent_at: int | None = None) -> str:
+def _leftover_note(
+    name: str, function: str, fate: _Fate, sent_at: int | None = None, what: str = "dict"
+) -> str:
     """``sent_at``: the line of the call whose send now carries the local's header dict
-    written out (evaluated there, not where the local was)."""
+    (``what``: or gRPC metadata pairs) written out (evaluated there, not where the local
+    was)."""
     if fate == "removed" and sent_at is not None:
         return (
-            f"`{name}` in `{function}` only served the old call: removed, its dict written "
+            f"`{name}` in `{function}` only served the old call: removed, its {what} written "
             f"out in the send at line {sent_at}"
         )
     if fate == "removed":
@@ -2723,7 +2801,8 @@ def _left_over_locals(
     (``headers = realm_headers(project)``) to ``bare``, to keep the call and lose the name
     nobody reads. A name the function mentions anywhere but in its own assignments (a read
     in another branch or after the block, ``+=``, ``global``) stays as it is. ``carried``:
-    ``(function, name)`` of header dicts a send now carries written out; they go too."""
+    ``(function, name)`` of header dicts (gRPC metadata lists) a send now carries written
+    out; they go too."""
     out: dict[str, list[tuple[str, _Fate]]] = {}
 
     class _Functions(cst.CSTVisitor):
@@ -2758,7 +2837,10 @@ def _left_over_locals(
                     continue
                 moved = (node.name.value, name) in carried
                 if all(
-                    _inert(v) or _getter(v) or (moved and isinstance(v, cst.Dict)) for v in values
+                    _inert(v)
+                    or _getter(v)
+                    or (moved and isinstance(v, cst.Dict | cst.List | cst.Tuple))
+                    for v in values
                 ):
                     # a value reading the name (``url = url + "/x"``) goes with the rest
                     fate = "removed"
