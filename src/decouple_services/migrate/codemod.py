@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -68,6 +68,15 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"
 _CLIENT_FACTORIES = re.compile(
     r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"
     r"|insecure_channel|secure_channel)$"
+)
+#: Library constructors that only build a client object, making no request and reading
+#: nothing: a local holding one that only the old call read goes with it, as an inert
+#: value's does (a generated gRPC stub only makes its methods' callables on the channel).
+_CLIENT_BUILDERS = re.compile(
+    r"^(?:requests\.[Ss]ession|httpx\.(?:Client|AsyncClient|Limits)"
+    r"|aiohttp\.(?:ClientSession|TCPConnector)|urllib3\.PoolManager"
+    r"|grpc\.(?:aio\.)?(?:insecure_channel|secure_channel)|grpc\.ssl_channel_credentials"
+    r"|\w+_pb2_grpc\.\w+Stub)$"
 )
 #: ``contextlib``'s wrappers a ``with`` enters as the client they are given.
 _CLOSING = re.compile(r"(^|\.)a?closing$")
@@ -2578,17 +2587,27 @@ def _rewrite(
             if spec.is_grpc:
                 metadata.add((function, local[0]))
     local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried)
-    while dead or bare:
-        # what a dropped statement read may have served only it (``url = f"{base}/x"``
-        # gone, ``base = get_base_url()`` is read by nothing now)
-        freed = names_in(dead.values())
-        new_module = new_module.visit(_DropStatements(set(dead), bare))
-        removed |= freed
-        new_module = drop_unused(new_module, removed)
-        dead, bare = {}, set()
-        if not freed:
+    while True:
+        while dead or bare:
+            # what a dropped statement read may have served only it (``url = f"{base}/x"``
+            # gone, ``base = get_base_url()`` is read by nothing now)
+            freed = names_in(dead.values())
+            new_module = new_module.visit(_DropStatements(set(dead), bare))
+            removed |= freed
+            new_module = drop_unused(new_module, removed)
+            dead, bare = {}, set()
+            if not freed:
+                break
+            for owner, stale in _left_over_locals(new_module, freed, dead, bare, carried).items():
+                local_leftovers.setdefault(owner, []).extend(stale)
+        # a client block whose last user went with the statements above
+        idle = _UnwrapIdleClients(found)
+        new_module = new_module.visit(idle)
+        if not idle.freed:
             break
-        for owner, stale in _left_over_locals(new_module, freed, dead, bare, carried).items():
+        removed |= idle.freed
+        new_module = drop_unused(new_module, removed)
+        for owner, stale in _left_over_locals(new_module, idle.freed, dead, bare, carried).items():
             local_leftovers.setdefault(owner, []).extend(stale)
     leftovers = _left_over_globals(new_module, removed)
     notes: dict[str, tuple[str, ...]] = {}
@@ -2839,6 +2858,7 @@ def _left_over_locals(
                 if all(
                     _inert(v)
                     or _getter(v)
+                    or _builds_client(v)
                     or (moved and isinstance(v, cst.Dict | cst.List | cst.Tuple))
                     for v in values
                 ):
@@ -3021,6 +3041,19 @@ def _inert(value: cst.BaseExpression) -> bool:
         name = _dotted(value.func) or ""
         return name.endswith("Timeout") and all(_inert(a.value) for a in value.args)
     return False
+
+
+def _builds_client(value: cst.BaseExpression) -> bool:
+    """A library client's construction (:data:`_CLIENT_BUILDERS`) from inert values and
+    other such constructions (``pb2_grpc.InvitesStub(grpc.insecure_channel(ADDRESS))``)."""
+    if not isinstance(value, cst.Call):
+        return False
+    name = _dotted(value.func)
+    return (
+        name is not None
+        and _CLIENT_BUILDERS.match(name) is not None
+        and all(not a.star and (_inert(a.value) or _builds_client(a.value)) for a in value.args)
+    )
 
 
 def _left_over_globals(module: cst.Module, removed: set[str]) -> list[str]:
@@ -3415,26 +3448,62 @@ class _Rewriter(cst.CSTTransformer):
             return cst.FlattenSentinel([send, *self._kept(original_node, updated_node)])
         if id(original_node) not in self.unwrapped:
             return updated_node
-        bound = {
-            name
-            for item in original_node.items
-            if item.asname is not None
-            for name in names_in([item.asname])
-        }
-        if bound & names_in(list(updated_node.body.body)):
+        if _clients_used(updated_node):
             return updated_node  # what stays of the block still uses the client
-        body = updated_node.body
-        assert isinstance(body, cst.IndentedBlock)
         for item in original_node.items:
             self.removed.update(names_in([item]))
-        statements = list(body.body)
-        if statements:
-            first = statements[0]
-            assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
-            statements[0] = first.with_changes(
-                leading_lines=[*updated_node.leading_lines, *first.leading_lines]
-            )
-        return cst.FlattenSentinel(statements)
+        return _unwrapped(updated_node)
+
+
+def _clients_used(block: cst.With) -> bool:
+    """Whether the body of ``block`` reads a name its items bind (``as channel``)."""
+    bound = {
+        name for item in block.items if item.asname is not None for name in names_in([item.asname])
+    }
+    return bool(bound & names_in(list(block.body.body)))
+
+
+def _unwrapped(block: cst.With) -> cst.FlattenSentinel[cst.BaseStatement]:
+    """The statements of ``block``'s body in its place, its leading lines kept."""
+    body = block.body
+    assert isinstance(body, cst.IndentedBlock)
+    statements = list(body.body)
+    if statements:
+        first = statements[0]
+        assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
+        statements[0] = first.with_changes(
+            leading_lines=[*block.leading_lines, *first.leading_lines]
+        )
+    return cst.FlattenSentinel(statements)
+
+
+_EMPTY = cst.Module(body=[])
+
+
+class _UnwrapIdleClients(cst.CSTTransformer):
+    """Unwraps a ``with`` that only opens clients around a send of the rewrite once nothing
+    left in its body uses them: ``with grpc.insecure_channel(ADDRESS) as channel:`` whose
+    ``stub = pb2_grpc.InvitesStub(channel)`` went with the call it served, which the
+    rewrite's own unwrapping, reading the body before that, still saw use the channel.
+    ``sites``: the ids of this rewrite's sends (a block around none is the repository's
+    own); ``freed``: the names its items read."""
+
+    def __init__(self, sites: Iterable[str]) -> None:
+        self.markers = tuple(f"# decouple: migrated {site} " for site in sites)
+        self.freed: set[str] = set()
+
+    def leave_With(
+        self, original_node: cst.With, updated_node: cst.With
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        if (
+            not isinstance(updated_node.body, cst.IndentedBlock)
+            or not _only_opens_clients(updated_node)
+            or _clients_used(updated_node)
+            or not any(m in _EMPTY.code_for_node(updated_node.body) for m in self.markers)
+        ):
+            return updated_node
+        self.freed |= names_in(list(updated_node.items))
+        return _unwrapped(updated_node)
 
 
 def _emptied(original: cst.If, updated: cst.If) -> bool:

@@ -1,0 +1,140 @@
+"""What the rewrite leaves of the client a rewritten call went through: a library client
+built only for that call (a gRPC stub and its channel, an aiohttp connector) goes with it,
+and so does a ``with`` block that opened it once nothing left in it uses the client. A
+construction the rewrite does not know stays as a statement of its own (it may do more
+than build an object), and a block around another run's send is the repository's own."""
+
+from __future__ import annotations
+
+import textwrap
+
+from decouple_services.migrate.codemod import SendSpec, rewrite_source
+
+
+def _spec(line: int, *, grpc: bool = True, site: str = "cs-0000000a") -> SendSpec:
+    return SendSpec(
+        site_id=site,
+        line=line,
+        end_line=line,
+        topic="invites.create-invite",
+        callee="invites",
+        endpoint="/invites.Invites/CreateInvite" if grpc else "POST /invites",
+        producer_module="web.decouple_producer",
+        is_grpc=grpc,
+    )
+
+
+def _rewrite(source: str, spec: SendSpec) -> tuple[str, tuple[str, ...]]:
+    result = rewrite_source(textwrap.dedent(source).encode(), [spec])
+    assert not result.skipped, result.skipped
+    return result.code.decode(), result.notes.get(spec.site_id, ())
+
+
+GRPC_HEAD = """\
+    import grpc
+
+    from web import invites_pb2, invites_pb2_grpc
+
+
+    def invite(invite_id):
+"""
+
+
+def test_a_stub_made_in_a_channel_block_goes_and_the_block_is_unwrapped() -> None:
+    code, notes = _rewrite(
+        GRPC_HEAD
+        + """\
+        with grpc.insecure_channel("invites:50051") as channel:
+            stub = invites_pb2_grpc.InvitesStub(channel)
+            stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+    """,
+        _spec(9),
+    )
+    assert "with " not in code
+    assert "Stub" not in code
+    assert "import grpc" not in code  # nothing else used it
+    assert "    send_event(\n" in code  # at the function's level, where the block was
+    assert "`stub` in `invite` only served the old call: removed" in notes
+
+
+def test_a_stub_and_its_channel_made_for_the_call_go_with_it() -> None:
+    code, notes = _rewrite(
+        GRPC_HEAD
+        + """\
+        channel = grpc.insecure_channel("invites:50051")
+        stub = invites_pb2_grpc.InvitesStub(channel)
+        stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+    """,
+        _spec(9),
+    )
+    assert "channel" not in code
+    assert "Stub" not in code
+    assert "`channel` in `invite` only served the old call: removed" in notes
+
+
+def test_an_aiohttp_connector_made_for_the_session_goes_with_it() -> None:
+    code, notes = _rewrite(
+        """\
+        import aiohttp
+
+
+        async def invite(data):
+            connector = aiohttp.TCPConnector(limit=100)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                await session.post("http://invites/invites", json=data)
+        """,
+        _spec(7, grpc=False),
+    )
+    assert "TCPConnector" not in code
+    assert "aiohttp" not in code
+    assert "`connector` in `invite` only served the old call: removed" in notes
+
+
+def test_a_construction_the_rewrite_does_not_know_stays_as_a_statement() -> None:
+    """``InvitesClient(...)`` may sign in, or register itself, when built; a channel given
+    credentials read from a file reads it (and fails when it is missing)."""
+    code, notes = _rewrite(
+        """\
+        import grpc
+
+        from web import invites_pb2, invites_pb2_grpc
+        from web.auth import signed_channel
+
+
+        def invite(invite_id):
+            stub = invites_pb2_grpc.InvitesStub(signed_channel("invites:50051"))
+            stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+            creds = grpc.ssl_channel_credentials(open("ca.pem", "rb").read())
+            return creds
+        """,
+        _spec(9),
+    )
+    assert '    invites_pb2_grpc.InvitesStub(signed_channel("invites:50051"))\n' in code
+    assert "`stub` in `invite` only served the old call: the call that made it stays" in " ".join(
+        notes
+    )
+
+
+def test_a_block_around_another_runs_send_is_left_as_it_is() -> None:
+    code, _ = _rewrite(
+        """\
+        import grpc
+
+        from web import invites_pb2, invites_pb2_grpc
+        from web.decouple_producer import send_event
+
+
+        def earlier(invite_id):
+            with grpc.insecure_channel("invites:50051") as channel:
+                # decouple: migrated cs-0000000b to invites.create-invite (invites RPC)
+                send_event("invites.create-invite", {"invite_id": invite_id})
+
+
+        def invite(invite_id):
+            stub = invites_pb2_grpc.InvitesStub(grpc.insecure_channel("invites:50051"))
+            stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+        """,
+        _spec(15),
+    )
+    assert '    with grpc.insecure_channel("invites:50051") as channel:\n' in code
+    assert "Stub" not in code
