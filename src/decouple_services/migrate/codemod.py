@@ -1805,6 +1805,14 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
         if not made[1]:
             local = cast(cst.Name, value).value
         value = made[0]
+    if isinstance(value, cst.Name):
+        raise _NotRewritable(
+            f"the call passes `metadata={value.value}` (line {line_of(given)}), a name the "
+            "rewrite cannot read as one literal list of `(key, value)` pairs made above the "
+            "call and left as it is: it is a parameter or bound more than once (an annotated "
+            "assignment too), changed after it is made, or read before the call (an alias, "
+            f"or a function given it, may change it): {_UNREAD_METADATA}"
+        )
     if not isinstance(value, cst.List | cst.Tuple):
         raise _NotRewritable(
             f"the call passes `metadata={module.code_for_node(value)}` (line "
@@ -1812,6 +1820,7 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
             f"pairs: {_UNREAD_METADATA}"
         )
     kept = []
+    seen: dict[str, int] = {}  # each key, by its lower case, and its line
     for index, element in enumerate(value.elements):
         pair = element.value
         if (
@@ -1832,6 +1841,13 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
                 f"the call sends metadata keyed `{module.code_for_node(key)}` (line "
                 f"{line_of(key)}), not a literal string: {_UNREAD_METADATA}"
             )
+        if name.lower() in seen:
+            raise _NotRewritable(
+                f"the call sends metadata `{name}` twice (lines {seen[name.lower()]} and "
+                f"{line_of(key)}), which the servicer reads as two values and the event's "
+                "headers, one value per name, cannot carry; keep the call"
+            )
+        seen[name.lower()] = line_of(key)
         if name.lower().endswith("-bin"):
             raise _NotRewritable(
                 f"the call sends binary metadata `{name}` (line {line_of(key)}), which the "
@@ -2237,10 +2253,13 @@ def _header_local(parsed: ParsedSource, call: cst.Call) -> tuple[cst.Dict, bool]
     arg = _keyword(call, "headers")
     if arg is None or not isinstance(arg.value, cst.Name):
         return None
-    made = _literal_local(parsed, call, arg.value)
+    made = _literal_local(parsed, call, arg)
     if made is None or not isinstance(made[0], cst.Dict):
         return None
-    return made[0], made[1]
+    entries = [
+        (e.key, e.value) if isinstance(e, cst.DictElement) else None for e in made[0].elements
+    ]
+    return made[0], made[1] and _all_carried(entries)
 
 
 def _metadata_local(
@@ -2253,67 +2272,167 @@ def _metadata_local(
     given = _grpc_argument(call, "metadata", 2)
     if given is None or not isinstance(given.value, cst.Name):
         return None
-    name = given.value.value
-    made = _literal_local(parsed, call, given.value)
+    made = _literal_local(parsed, call, given)
     if made is None or not isinstance(made[0], cst.List | cst.Tuple):
         return None
-    current = _enclosing_function(call, parsed.parents)
-    for node in _walk(current) if current is not None else ():
-        if (
-            isinstance(node, cst.Arg)
-            and node is not given
-            and isinstance(node.value, cst.Name)
-            and node.value.value == name
-        ):
-            return None
-    return made[0], made[1]
+    entries = [
+        (e.value.elements[0].value, e.value.elements[1].value)
+        if isinstance(e, cst.Element)
+        and isinstance(e.value, cst.List | cst.Tuple)
+        and len(e.value.elements) == 2
+        else None
+        for e in made[0].elements
+    ]
+    return made[0], made[1] and _all_carried(entries)
+
+
+def _all_carried(
+    entries: Sequence[tuple[cst.BaseExpression, cst.BaseExpression] | None],
+) -> bool:
+    """Whether a send written out from these ``(key, value)`` entries (``None``: a spread,
+    or a pair it cannot read) holds each of them or leaves it out harmlessly: every key a
+    literal string, and an exchange header's value (which the send leaves out) makes
+    nothing. Only then can the local go, its entries made in the send alone; a value left
+    to run in the local as well would run twice."""
+    for entry in entries:
+        if entry is None or not isinstance(entry[0], cst.SimpleString):
+            return False
+        if entry[0].evaluated_value.lower() in TRANSPORT_HEADERS and not _inert(entry[1]):
+            return False
+    return True
 
 
 def _literal_local(
-    parsed: ParsedSource, call: cst.Call, name: cst.Name
+    parsed: ParsedSource, call: cst.Call, arg: cst.Arg
 ) -> tuple[cst.BaseExpression, bool] | None:
-    """The value of the local ``name`` the call reads when one assignment alone makes it
-    and the function never changes it after, and whether the send may make it again in its
-    place (``True``) rather than read the local.
+    """The value of the local the call's argument ``arg`` names when one assignment alone
+    makes it, the function never changes it after and reads it nowhere before the call (an
+    alias, or a function given it, may change it where this cannot see); and whether the
+    send may make it again in its place (``True``) rather than read the local.
 
-    Making it again is the same only when no name it reads is bound anew in between and
-    what it calls runs as it ran: it calls nothing, or it sits in the call's own block with
-    nothing but other such assignments in between. ``headers = {"Authorization":
+    Making it again is the same only when the local then goes (nothing else reads it), or
+    making it does nothing (it calls nothing), and the value, made where the call was, is
+    the one the call sent: no name it reads is
+    bound anew in between, it binds none itself (a walrus the call's other arguments may
+    read), and it sits in the call's own block with nothing but assignments of values that
+    call nothing to plain names in between. ``headers = {"Authorization":
     auth.mint_token(user)}`` in a loop around ``if user.active:`` ran for every user; made
-    again in the send, it would run for the active ones only."""
+    again in the send, it would run for the active ones only. ``("x-attempt",
+    f"{self.attempts}")`` with ``self.attempts += 1`` in between would send the next one."""
+    name = arg.value
+    assert isinstance(name, cst.Name)
     found = _reaching_assignment(name.value, call, parsed.parents)
     if found is None or _changed_in_place(name.value, call, parsed):
         return None
+    before, elsewhere = _other_reads(name.value, arg, call, parsed)
+    if before:
+        return None
     value = found.value
-    again = _local_value(name, call, parsed) is value and (
-        _inert(value) or _runs_as_it_ran(found, call, parsed.parents)
+    again = (
+        (not elsewhere or _inert(value))
+        and not any(isinstance(node, cst.NamedExpr) for node in _walk(value))
+        and _local_value(name, call, parsed) is value
+        and _runs_as_it_ran(found, call, parsed.parents, inert=_inert(value))
     )
     return value, again
 
 
+def _other_reads(
+    name: str, arg: cst.Arg, call: cst.Call, parsed: ParsedSource
+) -> tuple[bool, bool]:
+    """Whether the function reads the local ``name`` other than as the call's ``arg``:
+    before the call (in a loop around the call, anywhere in that loop), and at all."""
+    current = _enclosing_function(call, parsed.parents)
+    at = parsed.positions[call].start
+    loops = []
+    node: cst.CSTNode | None = parsed.parents.get(call)
+    while node is not None and node is not current:
+        if isinstance(node, cst.For | cst.While):
+            loops.append(node)
+        node = parsed.parents.get(node)
+    before = elsewhere = False
+    for node in _walk(current) if current is not None else ():
+        if (
+            not isinstance(node, cst.Name)
+            or node.value != name
+            or node is arg.value
+            or _binds(node, parsed.parents)
+        ):
+            continue
+        parent = parsed.parents.get(node)
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+            isinstance(parent, cst.Arg) and parent.keyword is node
+        ):
+            continue  # ``self.metadata``, ``metadata=``: not the local
+        elsewhere = True
+        where = parsed.positions[node].start
+        if (where.line, where.column) < (at.line, at.column) or any(
+            _within(node, loop, parsed.parents) for loop in loops
+        ):
+            before = True
+    return before, elsewhere
+
+
+def _within(
+    node: cst.CSTNode, outer: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if current is outer:
+            return True
+        current = parents.get(current)
+    return False
+
+
 def _runs_as_it_ran(
-    assign: cst.Assign, call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]
+    assign: cst.Assign,
+    call: cst.Call,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    *,
+    inert: bool = False,
 ) -> bool:
     """Whether ``assign``'s value, evaluated in the call's arguments instead, still runs
-    exactly when it ran: the call is in the statement of the assignment's block that
-    follows it (not inside that statement's body), or follows it past assignments of
-    values that call nothing (``data = {"text": text}``)."""
+    exactly when it ran and reads what it read: the call is in the statement of the
+    assignment's block that follows it, or follows it past assignments of values that call
+    nothing to plain names (``data = {"text": text}``; not ``self.n = self.n + 1``, which
+    the value may read). An ``inert`` value (one that calls nothing, so running it less
+    often changes nothing) may also be read in the body of an ``if`` whose test calls
+    nothing, past such assignments there too; never in a loop, where a later turn would
+    read what the earlier ones changed."""
     line = parents.get(assign)
     block = parents.get(line) if line is not None else None
     if not isinstance(block, cst.IndentedBlock):
         return False
-    child: cst.CSTNode | None = call
-    while child is not None and parents.get(child) is not block:
-        if isinstance(child, cst.BaseSuite):
-            return False  # the call is inside a body the assignment's block holds
-        child = parents.get(child)
-    if child is None:
-        return False
-    body = list(block.body)
-    between = body[body.index(line) + 1 : body.index(child)]  # type: ignore[arg-type]
+    # each block from the call's up to the assignment's, with the statement holding the call
+    path: list[tuple[cst.IndentedBlock, cst.CSTNode]] = []
+    child: cst.CSTNode = call
+    while True:
+        parent = parents.get(child)
+        if parent is None:
+            return False
+        if isinstance(parent, cst.IndentedBlock):
+            path.append((parent, child))
+            if parent is block:
+                break
+            owner = parents.get(parent)
+            if not inert or not isinstance(owner, cst.If | cst.Else):
+                return False  # the call is inside a body the assignment's block holds
+        if isinstance(parent, cst.If) and not _inert(parent.test):
+            return False
+        child = parent
+    between: list[cst.BaseStatement] = []
+    for held, statement in path:
+        body = list(held.body)
+        start = body.index(line) + 1 if held is block else 0  # type: ignore[arg-type]
+        between.extend(body[start : body.index(statement)])  # type: ignore[arg-type]
     return all(
         isinstance(statement, cst.SimpleStatementLine)
-        and all(isinstance(s, cst.Assign) and _inert(s.value) for s in statement.body)
+        and all(
+            isinstance(s, cst.Assign)
+            and _inert(s.value)
+            and all(isinstance(t.target, cst.Name) for t in s.targets)
+            for s in statement.body
+        )
         for statement in between
     )
 
@@ -2421,12 +2540,11 @@ def _header_keys_given(
 def _carried_local(parsed: ParsedSource, call: cst.Call, grpc: bool) -> tuple[str, bool] | None:
     """The local whose dict the call sent as ``headers=`` (a gRPC call: whose pairs it sent
     as ``metadata=``) and its send now carries written out (``headers = {"Authorization":
-    token}`` above the call): every entry is carried, or is an exchange header with a value
-    that does nothing when made. Its assignment is then made again by the send and can go
-    with the call, as a literal's would. With it, whether the send carries any of its
-    entries (a dict of the exchange's own headers, such as ``Content-Type``, has none to
-    carry)."""
-    entries: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+    token}`` above the call): the send makes it again in its place (:func:`_literal_local`,
+    :func:`_all_carried`), so its assignment can go with the call, as a literal's would.
+    With it, whether the send carries any of its entries (a dict of the exchange's own
+    headers, such as ``Content-Type``, has none to carry)."""
+    keys: list[cst.BaseExpression] = []
     if grpc:
         arg = _grpc_argument(call, "metadata", 2)
         pairs = _metadata_local(parsed, call)
@@ -2434,28 +2552,19 @@ def _carried_local(parsed: ParsedSource, call: cst.Call, grpc: bool) -> tuple[st
             return None
         for element in pairs[0].elements:
             pair = element.value
-            if not isinstance(pair, cst.List | cst.Tuple) or len(pair.elements) != 2:
-                return None
-            entries.append((pair.elements[0].value, pair.elements[1].value))
+            assert isinstance(pair, cst.List | cst.Tuple)  # as _all_carried found it
+            keys.append(pair.elements[0].value)
     else:
         arg = _keyword(call, "headers")
         made = _header_local(parsed, call)
         if made is None or not made[1]:
             return None
-        for item in made[0].elements:
-            if not isinstance(item, cst.DictElement):
-                return None
-            entries.append((item.key, item.value))
-    sent = False
-    for key, value in entries:
-        if not isinstance(key, cst.SimpleString):
-            return None
-        own = key.evaluated_value.lower() in TRANSPORT_HEADERS
-        if own and not _inert(value):
-            return None
-        sent = sent or not own
+        keys = [cast(cst.DictElement, e).key for e in made[0].elements]
     if arg is None or not isinstance(arg.value, cst.Name):
         return None
+    sent = any(
+        cast(cst.SimpleString, key).evaluated_value.lower() not in TRANSPORT_HEADERS for key in keys
+    )
     return arg.value.value, sent
 
 

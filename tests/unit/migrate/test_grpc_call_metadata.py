@@ -132,7 +132,7 @@ def test_metadata_passed_by_position_is_read() -> None:
             "the call passes `credentials=grpc.access_token_call_credentials(token)` (line 7), "
             "call credentials that add metadata",
         ),
-        (", metadata=extra", "the call passes `metadata=extra` (line 7), which is not a literal"),
+        (", metadata=extra", "the call passes `metadata=extra` (line 7), a name the rewrite"),
         (
             ", metadata=auth_metadata(token)",
             "the call passes `metadata=auth_metadata(token)` (line 7), which is not a literal",
@@ -276,19 +276,35 @@ def test_metadata_that_would_not_run_as_it_ran_is_read_from_the_local() -> None:
     [
         (  # changed after it is made
             ('metadata = [("x-request-id", extra)]', 'metadata.append(("authorization", token))'),
-            "the call passes `metadata=metadata` (line 9), which is not a literal",
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
         ),
         (  # handed to a function, which may add to it
             ('metadata = [("x-request-id", extra)]', "add_credentials(metadata)"),
-            "the call passes `metadata=metadata` (line 9), which is not a literal",
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
         ),
         (  # two bindings may reach the call
             ('metadata = [("x-request-id", extra)]', "if token: metadata = []"),
-            "the call passes `metadata=metadata` (line 9), which is not a literal",
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # an alias may change it
+            ('metadata = [("x-request-id", extra)]', "alias = metadata"),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # so may whoever it is stored for
+            ('metadata = [("x-request-id", extra)]', "self.metadata = metadata"),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # or a function handed it inside another value
+            ('metadata = [("x-request-id", extra)]', 'add_credentials({"md": metadata})'),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
         ),
         (  # read as written: its pairs are checked as a literal's
             ('metadata = [("trace-bin", extra)]', "print(token)"),
             "the call sends binary metadata `trace-bin` (line 7)",
+        ),
+        (  # the servicer reads both values; the event's headers hold one per name
+            ('metadata = [("x-forwarded-for", extra), ("X-Forwarded-For", token)]', "pass"),
+            "the call sends metadata `X-Forwarded-For` twice (lines 7 and 7)",
         ),
     ],
 )
@@ -314,3 +330,79 @@ def test_the_consumer_forwards_metadata_made_above_the_call(tmp_path: Path) -> N
     files = {c.path: c.after.decode() for c in migrated.changes}
     assert 'headers={"x-api-key": os.environ["INVITES_KEY"]}' in files[CALLS]
     assert "metadata" not in files[CALLS]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "sent"),
+    [
+        (  # the local is read again after the call: made again, a new id would go
+            (
+                'metadata = [("x-request-id", new_id())]',
+                "stub.CreateInvite(request, metadata=metadata)",
+                "return metadata",
+            ),
+            3,
+            "metadata[0][1]",
+        ),
+        (  # what the value reads changes in between
+            (
+                'metadata = [("x-attempt", f"{self.attempts}")]',
+                "self.attempts += 1",
+                "stub.CreateInvite(request, metadata=metadata)",
+            ),
+            4,
+            "metadata[0][1]",
+        ),
+        (  # a later turn of the loop rebinds what it reads: the call sent the first
+            (
+                'metadata = [("x-tenant", token)]',
+                "for item in extra:",
+                "    stub.CreateInvite(request, metadata=metadata)",
+                "    token = item",
+            ),
+            4,
+            "metadata[0][1]",
+        ),
+        (  # it binds a name the call's request reads
+            (
+                'metadata = [("x-request-id", (rid := new_id()))]',
+                "stub.CreateInvite(make(rid), metadata=metadata)",
+            ),
+            3,
+            "metadata[0][1]",
+        ),
+        (  # the send leaves out the exchange's own header, whose value does something:
+            # the local stays, and made again the id would run twice
+            (
+                'metadata = [("x-request-id", new_id()), ("user-agent", agent())]',
+                "stub.CreateInvite(request, metadata=metadata)",
+            ),
+            3,
+            "metadata[0][1]",
+        ),
+        (  # an inert value in an ``if`` below: made again it reads the same
+            (
+                'metadata = [("x-tenant", extra.tenant)]',
+                "if token:",
+                "    stub.CreateInvite(request, metadata=metadata)",
+            ),
+            4,
+            "extra.tenant",
+        ),
+    ],
+)
+def test_pairs_are_made_again_only_where_that_sends_what_the_call_sent(
+    body: tuple[str, ...], line: int, sent: str
+) -> None:
+    lines = "\n".join(f"    {text}" for text in body)
+    source = (
+        "def invite(self, stub, request, token, extra, new_id, make, agent):\n" + lines + "\n"
+    ).encode()
+    spec = _at(line)  # the function starts at line 1 here
+    facts = inspect_calls(source, [spec])[SPEC.site_id]
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers[0][1] == sent
+    code = rewrite_source(source, [spec]).code.decode()
+    assert sent in code
+    # read from the local: it stays where it was made, and runs once
+    assert (body[0] in code) == sent.startswith("metadata[")
