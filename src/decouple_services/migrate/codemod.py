@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -2695,7 +2695,9 @@ def _rewrite(
                 carried[(function, local[0])] = line
             if spec.is_grpc:
                 metadata.add((function, local[0]))
-    local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried)
+    # this rewrite's sends: the functions and blocks around them are those it changed
+    markers = tuple(f"# decouple: migrated {ident} " for ident in found)
+    local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried, markers)
     while True:
         while dead or bare:
             # what a dropped statement read may have served only it (``url = f"{base}/x"``
@@ -2707,16 +2709,20 @@ def _rewrite(
             dead, bare = {}, set()
             if not freed:
                 break
-            for owner, stale in _left_over_locals(new_module, freed, dead, bare, carried).items():
+            for owner, stale in _left_over_locals(
+                new_module, freed, dead, bare, carried, markers
+            ).items():
                 local_leftovers.setdefault(owner, []).extend(stale)
         # a client block whose last user went with the statements above
-        idle = _UnwrapIdleClients(found)
+        idle = _UnwrapIdleClients(markers)
         new_module = new_module.visit(idle)
         if not idle.freed:
             break
         removed |= idle.freed
         new_module = drop_unused(new_module, removed)
-        for owner, stale in _left_over_locals(new_module, idle.freed, dead, bare, carried).items():
+        for owner, stale in _left_over_locals(
+            new_module, idle.freed, dead, bare, carried, markers
+        ).items():
             local_leftovers.setdefault(owner, []).extend(stale)
     leftovers = _left_over_globals(new_module, removed)
     notes: dict[str, tuple[str, ...]] = {}
@@ -2921,6 +2927,7 @@ def _left_over_locals(
     dead: dict[int, cst.SimpleStatementLine],
     bare: set[int],
     carried: Mapping[tuple[str, str], int | None],
+    markers: tuple[str, ...],
 ) -> dict[str, list[tuple[str, _Fate]]]:
     """Per function name: locals that only removed code read (``timeout =
     aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped), assigned at its top
@@ -2930,11 +2937,14 @@ def _left_over_locals(
     nobody reads. A name the function mentions anywhere but in its own assignments (a read
     in another branch or after the block, ``+=``, ``global``) stays as it is. ``carried``:
     ``(function, name)`` of header dicts (gRPC metadata lists) a send now carries written
-    out; they go too."""
+    out; they go too. Only the functions holding one of ``markers`` (this rewrite's sends)
+    are read: another of the same name is none of the rewrite's."""
     out: dict[str, list[tuple[str, _Fate]]] = {}
 
     class _Functions(cst.CSTVisitor):
         def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            if not any(m in _EMPTY.code_for_node(node) for m in markers):
+                return
             assigned: dict[str, list[cst.SimpleStatementLine]] = {}
             blocks: dict[int, cst.IndentedBlock] = {}
             for statement, block in _own_statements(node.body):
@@ -3590,29 +3600,56 @@ _EMPTY = cst.Module(body=[])
 
 
 class _UnwrapIdleClients(cst.CSTTransformer):
-    """Unwraps a ``with`` that only opens clients around a send of the rewrite once nothing
-    left in its body uses them: ``with grpc.insecure_channel(ADDRESS) as channel:`` whose
-    ``stub = pb2_grpc.InvitesStub(channel)`` went with the call it served, which the
-    rewrite's own unwrapping, reading the body before that, still saw use the channel.
-    ``sites``: the ids of this rewrite's sends (a block around none is the repository's
-    own); ``freed``: the names its items read."""
+    """Takes out of a ``with`` around a send of the rewrite the clients nothing uses any
+    more, and unwraps the block when none is left: ``with grpc.insecure_channel(ADDRESS)
+    as channel:`` whose ``stub = pb2_grpc.InvitesStub(channel)`` went with the call it
+    served, which the rewrite's own unwrapping, reading the body before that, still saw
+    use the channel. A client is taken out only when building it does nothing else
+    (:func:`_builds_client`: not a channel given credentials read from a file), it is bound
+    to a plain name (``as self.channel`` sets what other methods may read), and the
+    function reads that name nowhere else. ``markers``: this rewrite's sends (a block
+    around none is the repository's own); ``freed``: the names the items taken out read."""
 
-    def __init__(self, sites: Iterable[str]) -> None:
-        self.markers = tuple(f"# decouple: migrated {site} " for site in sites)
+    def __init__(self, markers: tuple[str, ...]) -> None:
+        self.markers = markers
+        self.functions: list[cst.FunctionDef] = []
         self.freed: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        self.functions.pop()
+        return updated_node
 
     def leave_With(
         self, original_node: cst.With, updated_node: cst.With
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
-        if (
-            not isinstance(updated_node.body, cst.IndentedBlock)
-            or not _only_opens_clients(updated_node)
-            or _clients_used(updated_node)
-            or not any(m in _EMPTY.code_for_node(updated_node.body) for m in self.markers)
+        body = updated_node.body
+        if not isinstance(body, cst.IndentedBlock) or not any(
+            m in _EMPTY.code_for_node(body) for m in self.markers
         ):
             return updated_node
-        self.freed |= names_in(list(updated_node.items))
-        return _unwrapped(updated_node)
+        read = names_in(list(body.body))
+        if self.functions:
+            read |= names_in([self.functions[-1].body], frozenset({id(original_node)}))
+        kept = []
+        for item in updated_node.items:
+            target = item.asname.name if item.asname is not None else None
+            if _builds_client(item.item) and (
+                target is None or (isinstance(target, cst.Name) and target.value not in read)
+            ):
+                self.freed |= names_in([item.item])
+            else:
+                kept.append(item)
+        if len(kept) == len(updated_node.items):
+            return updated_node
+        if not kept:
+            return _unwrapped(updated_node)
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(items=kept)
 
 
 def _emptied(original: cst.If, updated: cst.If) -> bool:

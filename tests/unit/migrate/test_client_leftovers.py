@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from decouple_services.migrate.codemod import SendSpec, rewrite_source
 
 
@@ -138,3 +140,81 @@ def test_a_block_around_another_runs_send_is_left_as_it_is() -> None:
     )
     assert '    with grpc.insecure_channel("invites:50051") as channel:\n' in code
     assert "Stub" not in code
+
+
+def test_an_idle_client_leaves_a_block_whose_other_items_stay() -> None:
+    code, _ = _rewrite(
+        GRPC_HEAD
+        + """\
+        with grpc.insecure_channel("invites:50051") as channel, open("/tmp/audit", "a") as audit:
+            stub = invites_pb2_grpc.InvitesStub(channel)
+            stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+            audit.write(invite_id)
+    """,
+        _spec(9),
+    )
+    assert '    with open("/tmp/audit", "a") as audit:\n' in code
+    assert "channel" not in code
+
+
+@pytest.mark.parametrize(
+    ("block", "after", "kept"),
+    [
+        (  # the function reads the channel after the block
+            'with grpc.insecure_channel("invites:50051") as channel:',
+            "return channel",
+            'with grpc.insecure_channel("invites:50051") as channel:',
+        ),
+        (  # building it reads a file
+            'with grpc.secure_channel("invites:50051", grpc.ssl_channel_credentials('
+            'open("ca.pem", "rb").read())) as channel:',
+            "return None",
+            'open("ca.pem", "rb").read()',
+        ),
+        (  # it sets what other methods may read
+            'with grpc.insecure_channel("invites:50051") as self.channel:',
+            "return None",
+            "as self.channel:",
+        ),
+    ],
+)
+def test_a_client_block_that_may_matter_stays(block: str, after: str, kept: str) -> None:
+    source = textwrap.dedent(
+        f"""\
+        import grpc
+
+        from web import invites_pb2, invites_pb2_grpc
+
+
+        def invite(self, invite_id):
+            {block}
+                stub = invites_pb2_grpc.InvitesStub({block.rsplit(" as ", 1)[1][:-1]})
+                stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+            {after}
+        """
+    )
+    result = rewrite_source(source.encode(), [_spec(9)])
+    assert not result.skipped, result.skipped
+    assert kept in result.code.decode()
+
+
+def test_a_same_named_function_elsewhere_is_none_of_the_rewrites() -> None:
+    """A dead local in another class's ``create`` names what the rewrite's removed: it is
+    left as it is, its call and all."""
+    code, notes = _rewrite(
+        """\
+        class Invites:
+            def create(self, request, new_id):
+                metadata = [("x-request-id", new_id())]
+                self.stub.CreateInvite(request, metadata=metadata)
+
+
+        class Ledger:
+            def create(self, entry, audit):
+                metadata = [("x-audit", audit.record(entry))]
+                return entry
+        """,
+        _spec(4),
+    )
+    assert 'metadata = [("x-audit", audit.record(entry))]' in code
+    assert len([n for n in notes if "`metadata`" in n]) <= 1, notes
