@@ -11,11 +11,12 @@ levels of helpers as the code has.
 from __future__ import annotations
 
 import io
+import operator
 import re
 import tokenize
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, Protocol
 
 from decouple_services.core.model import (
@@ -1674,8 +1675,19 @@ class CallResolver:
                 url_key + (site.via_wrapper or ""),
                 nth,
             )
-            sites.append(replace(site, id=ident))
+            sites.append(_with_id(site, ident))
         return sites
+
+
+#: A call site's fields after its id, read in one call (see :func:`_with_id`).
+_AFTER_ID = operator.attrgetter(*(f.name for f in fields(CallSite)[1:]))
+
+
+def _with_id(site: CallSite, ident: str) -> CallSite:
+    """``replace(site, id=ident)``: the site made again with its other fields' values,
+    without ``dataclasses.replace``'s walk of the fields and call by keywords (every site
+    of a scan is given its id this way: a tenth of a rerun's resolution, polar)."""
+    return CallSite(ident, *_AFTER_ID(site))
 
 
 def _handed_names(
