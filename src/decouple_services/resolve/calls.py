@@ -734,10 +734,23 @@ class CallResolver:
             for short in shorts.intersection(facts.references):
                 out.setdefault(short, []).append((facts, None))
             for call in facts.calls:
-                named = {call.name, (call.func or "").rpartition(".")[2]} & shorts
+                # a tree's every call passes here (polar: 14,000): the names tested one by
+                # one, and the arguments walked without a tuple of them made per call
+                named: set[str] = set()
+                if call.name in shorts:
+                    named.add(call.name)
+                tail = (call.func or "").rpartition(".")[2]
+                if tail in shorts:
+                    named.add(tail)
                 for short in named:
                     out.setdefault(short, []).append((facts, call))
-                for value in (*call.args, *(v for _, v in call.kwargs)):
+                for value in call.args:
+                    if isinstance(value, Ref):
+                        short = value.qualname.rpartition(".")[2]
+                        if short in shorts and short not in named:
+                            named.add(short)
+                            out.setdefault(short, []).append((facts, None))
+                for _, value in call.kwargs:
                     if isinstance(value, Ref):
                         short = value.qualname.rpartition(".")[2]
                         if short in shorts and short not in named:
