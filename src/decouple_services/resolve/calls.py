@@ -459,15 +459,27 @@ class CallResolver:
         # times (polar: a tenth of its rerun's resolution); no file's lookups are recorded
         # apart from here on, so the answer of one is the answer of all
         self._methods = (wrappers, len(wrappers), {})
+        #: The pending calls no helper took at the last level (their positions in
+        #: ``pending``), and the last names of the helpers added since (None at the first
+        #: level): such a call is asked again only when a helper it could invoke was added.
+        untaken: set[int] = set()
+        added: set[str] | None = None
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
-            for facts, call, outcome in pending:
+            for at, (facts, call, outcome) in enumerate(pending):
                 key = (facts.path, call.line, call.col)
                 if key in finished:
                     continue
+                if added is not None and at in untaken and not _may_invoke(call, added):
+                    # the same answer (none) from the same lookups, which recorded their
+                    # reads and asks at the last level: a tree's calls are thousands, its
+                    # helpers' levels three or four (homeassistant: 35,000 lookups a rerun)
+                    continue
                 wrapper = self._wrapper_for(call, facts, wrappers, outcome)
                 if wrapper is None:
+                    untaken.add(at)
                     continue
+                untaken.discard(at)
                 if self._unpacked_test_use(facts, call, wrapper):
                     # a test running an SDK function with a table of arguments: the address
                     # is not there, the function's own request is the call site
@@ -516,6 +528,7 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
+            added = {qualname.rpartition(".")[2] for qualname in new}
         self._methods = None
         live = _built_where_used(wrappers, uses_of, drafts, nested_in)
         for facts, call, wrapper in handed_in:
@@ -1721,6 +1734,20 @@ def _with_id(site: CallSite, ident: str) -> CallSite:
     without ``dataclasses.replace``'s walk of the fields and call by keywords (every site
     of a scan is given its id this way: a tenth of a rerun's resolution, polar)."""
     return CallSite(ident, *_AFTER_ID(site))
+
+
+def _may_invoke(call: RawCall, added: set[str]) -> bool:
+    """Whether ``CallResolver._wrapper_for`` may find for ``call`` one of helpers whose last
+    names are ``added``, having found none before they were: a helper it finds has the last
+    name of the function the call names (``call.func``, or its class's ``__init__``), else
+    of the method called (on ``self``, on its receiver's class or a base of it, on the
+    class a parameter is named after); a pytest fixture's helper is the function the
+    fixture returns, whose name the call does not say."""
+    if call.func is not None:
+        return call.func.rpartition(".")[2] in added or "__init__" in added
+    if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
+        return True
+    return call.name in added
 
 
 def _handed_names(
