@@ -449,6 +449,37 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     }
 
 
+def test_a_rerun_takes_the_digests_of_unchanged_definitions_from_the_last_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a kept resolution is checked against a digest of every value it read; a list of
+    # definitions whose files' facts have the cache keys they had is the value it was,
+    # and its digest the last scan's: only the edited file's definitions are digested
+    from decouple_services.app import incremental
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    after = render(Tree(literal_calls=1, users_url="http://orders:5001"))
+    write(root, files, after)
+    expected = uncached(root)
+    digested: list[set[str]] = []
+    real = incremental.digest
+
+    def spy(parts: object) -> str:
+        if (
+            isinstance(parts, list)
+            and parts
+            and all(isinstance(e, tuple) and len(e) == 2 and e[0] in after for e in parts)
+        ):
+            digested.append({e[0] for e in parts})
+        return real(parts)
+
+    monkeypatch.setattr(incremental, "digest", spy)
+    assert cached(root, cache) == expected
+    edited = {path for path, text in after.items() if files.get(path) != text}
+    assert digested and all(paths <= edited for paths in digested), (edited, digested)
+
+
 def resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     """How many times a cached scan resolves its calls (0: the last result stood)."""
     from decouple_services.resolve.calls import CallResolver

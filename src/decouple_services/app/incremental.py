@@ -98,8 +98,13 @@ class SiteMemo:
         asked: Asked,
         entries: dict[str, list[dict[str, Any]]] | None = None,
         raw: dict[str, bytes] | None = None,
+        origins: dict[str, str] | None = None,
     ):
         self.asked = asked
+        #: The last scan's digests of the values its reads found, by their origins (see
+        #: :meth:`_origin`), and this scan's.
+        self._last_origins: dict[str, str] = origins or {}
+        self._origins: dict[str, str] = {}
         #: Path -> its entries, decoded: those given, and those of ``raw`` once asked for.
         self.entries: dict[str, list[dict[str, Any]]] = entries or {}
         #: Path -> its entries as the last scan wrote them (JSON), decoded when the file is
@@ -381,10 +386,37 @@ class SiteMemo:
                 if kept is not None and kept[0] is value:
                     found = kept[1]
                 else:
-                    found = digest(value)
+                    origin = self._origin(read, value)
+                    if origin is None:
+                        found = digest(value)
+                    else:
+                        found = self._last_origins.get(origin) or digest(value)
+                        self._origins[origin] = found
                     self._kept[read] = (value, found)
             self._values[read] = found
         return found
+
+    def _origin(self, read: Read, value: Any) -> str | None:
+        """What a table's list of definitions is made of: the read's table and key, and
+        the path and facts' cache key of each definition's file, in order (None for any
+        other value, or a file whose facts have no key). The definitions of a key in a
+        file are those of its facts, which their cache key decides (content, module,
+        detection options, decouple's code), so a value of the same origin is the same:
+        its digest is the last scan's, without the ``repr`` of every definition (most of
+        checking what a kept resolution read: polar 700 values, homeassistant 2,000)."""
+        if type(value) is not list:
+            return None
+        keys = self.facts_keys
+        made: list[Any] = [read[0], read[1]]
+        for entry in value:
+            if type(entry) is not tuple or len(entry) != 2:
+                return None
+            key = keys.get(entry[0])
+            if key is None:
+                return None
+            made.append(entry[0])
+            made.append(key)
+        return digest(made)
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
         return digest([self._value(read) for read in reads])
@@ -438,6 +470,8 @@ class SiteMemo:
         if data is None:
             return cls(asked)
         head, _, body = data.partition(b"\n")
+        # the header, then the digests of values by their origins (see ``save``)
+        head, _, origins_json = head.partition(b"\t")
         try:
             header = json.loads(head)
         except (ValueError, RecursionError):  # a cache file may hold anything
@@ -455,18 +489,22 @@ class SiteMemo:
                 continue
             if isinstance(path, str):
                 raw[path] = variants
-        return cls(asked, raw=raw)
+        return cls(asked, raw=raw, origins=_origins_of(origins_json))
 
     def save(self, directory: Path, root: Path, live: Sequence[str]) -> None:
         """Write the entries of the files in ``live`` (this scan's), if any changed: a
         line per file (its path and its entries, as JSON), after a line naming the format,
-        decouple's version and the root. The entries of a file this scan did not resolve
-        afresh are written as they were read."""
+        decouple's version and the root, with (after a tab) the digests of the values this
+        scan's reads found by their origins (:meth:`_origin`). The entries of a file this
+        scan did not resolve afresh are written as they were read."""
         if not self.dirty:
             return
 
         def lines() -> Iterable[bytes]:
+            # the header, and on its line the digests of the values this scan's reads
+            # found, by their origins
             yield json.dumps(_header(root)).encode()
+            yield b"\t" + json.dumps(self._origins, separators=(",", ":")).encode()
             for path in live:
                 if path in self._changed and path in self.entries:
                     body = json.dumps(self.entries[path], separators=(",", ":")).encode()
@@ -707,6 +745,22 @@ def _decoded(raw: bytes) -> list[dict[str, Any]]:
     if not isinstance(variants, list):
         return []
     return [v for v in variants if _well_formed(v)][:MAX_VARIANTS]
+
+
+def _origins_of(raw: bytes) -> dict[str, str] | None:
+    """The digests of values by their origins, as :meth:`SiteMemo.save` wrote them; None
+    when they are not (a cache file may hold anything)."""
+    if not raw:
+        return None
+    try:
+        found = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(found, dict) or not all(
+        type(k) is str and type(v) is str for k, v in found.items()
+    ):
+        return None
+    return found
 
 
 def _search_key_ok(key: str) -> bool:
