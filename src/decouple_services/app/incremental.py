@@ -30,7 +30,9 @@ between scans (a line per file: a rerun decodes the entries of the files it reso
 writes those of the files whose entries it did not change as it read them), a few per file (a file is resolved in several rounds of asking, each with
 more definitions parsed). Values are compared through a digest of their ``repr``: frozen
 dataclasses of tuples, the same in every process; within a scan a digest is kept with the
-value it was made of, while the index keeps that value (``resolve.index.IndexTables``).
+value it was made of, while the index keeps that value (``resolve.index.IndexTables``);
+between scans a table's list of definitions whose files' facts have the cache keys they
+had is the value it was, and takes the digest the last scan made of it (``_origin``).
 
 The text searches of on-demand parsing are reused the same way, file by file
 (:class:`SearchMemo`, ``searches-<root>.json``).
