@@ -11,6 +11,7 @@ a scan with ``use_cache=False`` byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import shutil
@@ -480,6 +481,37 @@ def test_a_rerun_decodes_whole_only_the_calls_it_reads(
     assert fresh_resolutions(root, cache, monkeypatch) == {"client.py"}
     assert {"api.py", "helpers.py", "refresh.py", "test_users.py"} <= set(paths.values())
     assert decoded == {"client.py", "chained.py", "jobs.py", "paths.py", "via.py"}
+
+
+def test_a_rerun_takes_the_digests_of_unchanged_definitions_from_the_last_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a kept resolution is checked against a digest of every value it read; a list of
+    # definitions whose files' facts have the cache keys they had is the value it was,
+    # and its digest the last scan's: only the edited file's definitions are digested
+    from decouple_services.app import incremental
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    after = render(Tree(literal_calls=1, users_url="http://orders:5001"))
+    write(root, files, after)
+    expected = uncached(root)
+    digested: list[set[str]] = []
+    real = incremental.digest
+
+    def spy(parts: object) -> str:
+        if (
+            isinstance(parts, list)
+            and parts
+            and all(isinstance(e, tuple) and len(e) == 2 and e[0] in after for e in parts)
+        ):
+            digested.append({e[0] for e in parts})
+        return real(parts)
+
+    monkeypatch.setattr(incremental, "digest", spy)
+    assert cached(root, cache) == expected
+    edited = {path for path, text in after.items() if files.get(path) != text}
+    assert digested and all(paths <= edited for paths in digested), (edited, digested)
 
 
 def resolutions(root: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> int:
@@ -1126,7 +1158,12 @@ def test_a_rerun_stats_each_unchanged_file_once(
 def test_a_kept_call_site_is_its_fields_values_in_order() -> None:
     # the sites are most of the entries a rerun decodes: kept without their fields' names,
     # read back equal; anything else in their place is no site (the file resolved afresh)
-    from decouple_services.app.incremental import SITE_ONE_OF, decode_site, encode_site
+    from decouple_services.app.incremental import (
+        _SITE_FIELDS,
+        SITE_ONE_OF,
+        decode_site,
+        encode_site,
+    )
     from decouple_services.core.model import CallSite, Category, Confidence, ResponseUse, Role
 
     site = CallSite(
@@ -1159,3 +1196,28 @@ def test_a_kept_call_site_is_its_fields_values_in_order() -> None:
     for damaged in (kept[:-1], {"@": "CallSite"}, None, [*kept, None]):
         with pytest.raises(ValueError):
             decode_site(damaged)
+    # an enum as its value, a tuple as a list: no object to decode for either
+    assert kept[_SITE_FIELDS.index("category")] == "test"
+    assert kept[_SITE_FIELDS.index("evidence")] == ["a", "b"]
+    for field_name, value in (("role", "caller"), ("role", ["call"]), ("evidence", "a")):
+        damaged = list(kept)
+        damaged[_SITE_FIELDS.index(field_name)] = value
+        with pytest.raises(ValueError):
+            decode_site(damaged)
+
+
+def test_every_field_of_a_call_site_is_kept_as_its_kind() -> None:
+    # a kept site writes its fields' values as they are but for its tuples of strings and
+    # its enums (found by their defaults): a field of another kind would come back as
+    # something else than it was, so a new one must be one of these
+    from decouple_services.app.incremental import _SITE_ENUMS, _SITE_TUPLES
+    from decouple_services.core.model import CallSite
+
+    enums = {at for at, _ in _SITE_ENUMS}
+    for at, f in enumerate(dataclasses.fields(CallSite)):
+        if at in enums:
+            assert f.type == type(f.default).__name__, f.name
+        elif at in _SITE_TUPLES:
+            assert f.type == "tuple[str, ...]", f.name
+        else:
+            assert f.type in ("str", "int", "bool", "str | None"), f.name

@@ -30,7 +30,9 @@ between scans (a line per file: a rerun decodes the entries of the files it reso
 writes those of the files whose entries it did not change as it read them), a few per file (a file is resolved in several rounds of asking, each with
 more definitions parsed). Values are compared through a digest of their ``repr``: frozen
 dataclasses of tuples, the same in every process; within a scan a digest is kept with the
-value it was made of, while the index keeps that value (``resolve.index.IndexTables``).
+value it was made of, while the index keeps that value (``resolve.index.IndexTables``);
+between scans a table's list of definitions whose files' facts have the cache keys they
+had is the value it was, and takes the digest the last scan made of it (``_origin``).
 
 The text searches of on-demand parsing are reused the same way, file by file
 (:class:`SearchMemo`, ``searches-<root>.json``).
@@ -44,14 +46,12 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
     FORMAT,
-    PLAIN_TYPES,
-    decode_model,
-    encode_model,
     read_cache_bytes,
     read_cache_json,
     root_file,
@@ -100,8 +100,13 @@ class SiteMemo:
         asked: Asked,
         entries: dict[str, list[dict[str, Any]]] | None = None,
         raw: dict[str, bytes] | None = None,
+        origins: dict[str, str] | None = None,
     ):
         self.asked = asked
+        #: The last scan's digests of the values its reads found, by their origins (see
+        #: :meth:`_origin`), and this scan's.
+        self._last_origins: dict[str, str] = origins or {}
+        self._origins: dict[str, str] = {}
         #: Path -> its entries, decoded: those given, and those of ``raw`` once asked for.
         self.entries: dict[str, list[dict[str, Any]]] = entries or {}
         #: Path -> its entries as the last scan wrote them (JSON), decoded when the file is
@@ -116,6 +121,8 @@ class SiteMemo:
         self.index: ProjectIndex | None = None
         self._bucket: _Bucket | None = None
         self._values: dict[Read, str] = {}
+        #: The tables of this round's index by name, as its reads found them.
+        self._tables: dict[str, dict[Any, Any]] = {}
         #: read -> the value its digest was made of, held (compared by identity), and the
         #: digest: kept between rounds, for values the tables kept
         self._kept: dict[Read, tuple[Any, str]] = {}
@@ -152,6 +159,7 @@ class SiteMemo:
         self.index = index
         self.sites = digest([self.matching, self.sites_base, sorted(checking)])
         self._values.clear()
+        self._tables.clear()
         self._current.clear()
 
     def recall(self, facts: FileFacts) -> FilePass | None:
@@ -321,8 +329,9 @@ class SiteMemo:
 
     def _replayed(self, reads: list[list[Any]], module: str) -> None:
         """A reused resolution's reads, as if made again."""
-        # ``_from_json`` and ``_own`` inlined: every reused resolution's reads pass here (a
-        # rerun's tens of thousands), and JSON gives lists and strings of these types only
+        # a key's tuple from its JSON list, and ``_own``, inlined: every reused
+        # resolution's reads pass here (a rerun's tens of thousands), and JSON gives lists
+        # and strings of these types only
         found = [(table, tuple(key) if type(key) is list else key) for table, key in reads]
         self.scan_reads.update(found)
         if not module:
@@ -363,31 +372,73 @@ class SiteMemo:
         found = self._values.get(read)
         if found is None:
             table, key = read
-            assert self.index is not None
-            data = self.index.table(table)
+            data = self._tables.get(table)
+            if data is None:
+                assert self.index is not None
+                data = self._tables[table] = self.index.table(table)
             # dict.get: the raw table, without reporting the lookup
             value = dict.get(data, key)
-            # the index's tables keep a definition's list from one round to the next
-            # while no file of it changed (``resolve.index.IndexTables``): its digest too
-            kept = self._kept.get(read)
-            if kept is not None and kept[0] is value:
-                found = kept[1]
+            if value is None:
+                # most reads are misses (netbox: 1,936 of 2,353)
+                found = _NONE_DIGEST
             else:
-                found = digest(value)
-                self._kept[read] = (value, found)
+                # the index's tables keep a definition's list from one round to the next
+                # while no file of it changed (``resolve.index.IndexTables``): its digest too
+                kept = self._kept.get(read)
+                if kept is not None and kept[0] is value:
+                    found = kept[1]
+                else:
+                    origin = self._origin(read, value)
+                    if origin is None:
+                        found = digest(value)
+                    else:
+                        found = self._last_origins.get(origin) or digest(value)
+                        self._origins[origin] = found
+                    self._kept[read] = (value, found)
             self._values[read] = found
         return found
+
+    def _origin(self, read: Read, value: Any) -> str | None:
+        """What a table's list of definitions is made of: the read's table and key, and
+        the path and facts' cache key of each definition's file, in order (None for any
+        other value, or a file whose facts have no key). The definitions of a key in a
+        file are those of its facts, which their cache key decides (content, module,
+        detection options, decouple's code), so a value of the same origin is the same:
+        its digest is the last scan's, without the ``repr`` of every definition (most of
+        checking what a kept resolution read: polar 700 values, homeassistant 2,000)."""
+        if type(value) is not list:
+            return None
+        keys = self.facts_keys
+        made: list[Any] = [read[0], read[1]]
+        for entry in value:
+            if type(entry) is not tuple or len(entry) != 2:
+                return None
+            key = keys.get(entry[0])
+            if key is None:
+                return None
+            made.append(entry[0])
+            made.append(key)
+        return digest(made)
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
         return digest([self._value(read) for read in reads])
 
     def _signature(self, stored: list[list[Any]]) -> str:
-        reads: list[Read] = []
+        """:meth:`_signature_of` the reads an entry stored (as JSON), "" when one is not
+        of a watched table. In one loop, each read's digest taken as this round made it
+        when it did: every reused resolution's reads pass here (a rerun's thousands)."""
+        values = self._values
+        digests: list[str] = []
         for table, key in stored:
-            if table not in WATCHED_TABLES:
-                return ""
-            reads.append((table, _from_json(key)))
-        return self._signature_of(reads)
+            read = (table, tuple(key) if type(key) is list else key)
+            found = values.get(read)
+            if found is None:
+                # a read this round made is of a watched table: only those are digested
+                if table not in WATCHED_TABLES:
+                    return ""
+                found = self._value(read)
+            digests.append(found)
+        return digest(digests)
 
     def _decode(self, entry: dict[str, Any]) -> FilePass:
         from decouple_services.resolve.calls import CallOutcome, FilePass, wrapper_from_json
@@ -403,7 +454,7 @@ class SiteMemo:
             site = None if item[1] is None else decode_site(item[1])
             wrapper = wrapper_from_json(item[2]) if len(item) > 2 else None
             # receivers are decoded when a helper lookup needs one
-            outcomes.append(CallOutcome(None, site, wrapper, encoded=item[0]))
+            outcomes.append(CallOutcome(None, site, wrapper, item[0]))
         handed = tuple(wrapper_from_json(w) for w in entry.get("handed", ()))
         found = FilePass(tuple(outcomes), handed)
         self._decoded[id(entry)] = (entry, found)
@@ -421,6 +472,8 @@ class SiteMemo:
         if data is None:
             return cls(asked)
         head, _, body = data.partition(b"\n")
+        # the header, then the digests of values by their origins (see ``save``)
+        head, _, origins_json = head.partition(b"\t")
         try:
             header = json.loads(head)
         except (ValueError, RecursionError):  # a cache file may hold anything
@@ -438,18 +491,22 @@ class SiteMemo:
                 continue
             if isinstance(path, str):
                 raw[path] = variants
-        return cls(asked, raw=raw)
+        return cls(asked, raw=raw, origins=_origins_of(origins_json))
 
     def save(self, directory: Path, root: Path, live: Sequence[str]) -> None:
         """Write the entries of the files in ``live`` (this scan's), if any changed: a
         line per file (its path and its entries, as JSON), after a line naming the format,
-        decouple's version and the root. The entries of a file this scan did not resolve
-        afresh are written as they were read."""
+        decouple's version and the root, with (after a tab) the digests of the values this
+        scan's reads found by their origins (:meth:`_origin`). The entries of a file this
+        scan did not resolve afresh are written as they were read."""
         if not self.dirty:
             return
 
         def lines() -> Iterable[bytes]:
+            # the header, and on its line the digests of the values this scan's reads
+            # found, by their origins
             yield json.dumps(_header(root)).encode()
+            yield b"\t" + json.dumps(self._origins, separators=(",", ":")).encode()
             for path in live:
                 if path in self._changed and path in self.entries:
                     body = json.dumps(self.entries[path], separators=(",", ":")).encode()
@@ -672,6 +729,8 @@ def _set_bits(bits: bytes) -> Iterable[int]:
 
 
 _DECODER = json.JSONDecoder()
+#: The digest of a read that found nothing.
+_NONE_DIGEST = digest(None)
 
 
 def _header(root: Path) -> dict[str, Any]:
@@ -688,6 +747,22 @@ def _decoded(raw: bytes) -> list[dict[str, Any]]:
     if not isinstance(variants, list):
         return []
     return [v for v in variants if _well_formed(v)][:MAX_VARIANTS]
+
+
+def _origins_of(raw: bytes) -> dict[str, str] | None:
+    """The digests of values by their origins, as :meth:`SiteMemo.save` wrote them; None
+    when they are not (a cache file may hold anything)."""
+    if not raw:
+        return None
+    try:
+        found = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(found, dict) or not all(
+        type(k) is str and type(v) is str for k, v in found.items()
+    ):
+        return None
+    return found
 
 
 def _search_key_ok(key: str) -> bool:
@@ -781,26 +856,60 @@ def _helpers_json(result: FilePass) -> list[Any] | None:
     return out
 
 
-#: The compared fields of a call site, in order: a kept site is the list of their values.
-_SITE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CallSite) if f.compare)
+#: The fields of a call site, in order: a kept site is the list of their values.
+_SITE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(CallSite))
 #: Where ``one_of`` is in a kept site (``app/edits.py`` reads it without decoding).
 SITE_ONE_OF = _SITE_FIELDS.index("one_of")
 
 
+def _site_kinds() -> tuple[tuple[int, ...], tuple[tuple[int, dict[Any, Any]], ...]]:
+    """Where a kept site holds a tuple of strings (a list), and where an enum (its value,
+    with the members by value). Every other field of a call site is a string, a number, a
+    flag or None, written as it is (``tests/test_scan_incremental.py`` holds them to it)."""
+    tuples: list[int] = []
+    enums: list[tuple[int, dict[Any, Any]]] = []
+    for at, f in enumerate(dataclasses.fields(CallSite)):
+        annotation = str(f.type)
+        if annotation.startswith("tuple["):
+            tuples.append(at)
+        elif isinstance(f.default, Enum):
+            enums.append((at, dict(type(f.default)._value2member_map_)))
+    return tuple(tuples), tuple(enums)
+
+
+_SITE_TUPLES, _SITE_ENUMS = _site_kinds()
+
+
 def encode_site(site: CallSite) -> list[Any]:
-    """A call site kept in an entry: its fields' values in order, each as ``encode_model``
-    writes it. Without the fields' names: the sites are most of the entries (polar: 2.3 of
-    the 2.9 MB a rerun decodes), and their names were a third of that."""
-    values = [getattr(site, name) for name in _SITE_FIELDS]
-    return [v if type(v) in PLAIN_TYPES else encode_model(v) for v in values]
+    """A call site kept in an entry: its fields' values in order, an enum as its value and
+    a tuple as a list. Without the fields' names or the enums' classes: the sites are most
+    of the entries (polar: 2.3 of the 2.9 MB a rerun decodes), their names were a third of
+    that, and an enum written as an object (``{"@enum": ..., "v": ...}``, four per site)
+    was half of the time the JSON of a rerun's kept entries took to decode."""
+    values: list[Any] = [getattr(site, name) for name in _SITE_FIELDS]
+    for at in _SITE_TUPLES:
+        values[at] = list(values[at])
+    for at, _ in _SITE_ENUMS:
+        values[at] = values[at].value
+    return values
 
 
 def decode_site(item: Any) -> CallSite:
     """The call site :func:`encode_site` wrote (ValueError when it is not one)."""
     if type(item) is not list or len(item) != len(_SITE_FIELDS):
         raise ValueError("not a call site")
-    values = [v if type(v) in PLAIN_TYPES else decode_model(v) for v in item]
-    return CallSite(**dict(zip(_SITE_FIELDS, values, strict=True)))
+    values = item.copy()
+    for at in _SITE_TUPLES:
+        found = values[at]
+        if type(found) is not list:
+            raise ValueError("not a call site")
+        values[at] = tuple(found)
+    for at, members in _SITE_ENUMS:
+        found = values[at]
+        if type(found) is not str or found not in members:
+            raise ValueError("not a call site")
+        values[at] = members[found]
+    return CallSite(*values)
 
 
 def _own(key: Any, module: str) -> bool:
@@ -810,10 +919,6 @@ def _own(key: Any, module: str) -> bool:
 
 def _to_json(key: Any) -> Any:
     return list(key) if isinstance(key, tuple) else key
-
-
-def _from_json(key: Any) -> Any:
-    return tuple(key) if isinstance(key, list) else key
 
 
 def _encode_value(value: Any) -> Any:

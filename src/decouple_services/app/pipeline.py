@@ -883,6 +883,7 @@ def _scan_or_known(
                     index.lookup(None),
                     None if memo is None else functools.partial(memo.read, "constants"),
                     discovery.proto_services,
+                    index.table("constants"),
                 )
                 endpoints = _at_handler_definitions(endpoints, index)
                 resolver = CallResolver(

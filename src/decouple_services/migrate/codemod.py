@@ -69,6 +69,15 @@ _CLIENT_FACTORIES = re.compile(
     r"(^|\.)(AsyncClient|Client|Session|ClientSession|PoolManager|HTTPConnectionPool"
     r"|insecure_channel|secure_channel)$"
 )
+#: Library constructors that only build a client object, making no request and reading
+#: nothing: a local holding one that only the old call read goes with it, as an inert
+#: value's does (a generated gRPC stub only makes its methods' callables on the channel).
+_CLIENT_BUILDERS = re.compile(
+    r"^(?:requests\.[Ss]ession|httpx\.(?:Client|AsyncClient|Limits)"
+    r"|aiohttp\.(?:ClientSession|TCPConnector)|urllib3\.PoolManager"
+    r"|grpc\.(?:aio\.)?(?:insecure_channel|secure_channel)|grpc\.ssl_channel_credentials"
+    r"|\w+_pb2_grpc\.\w+Stub)$"
+)
 #: ``contextlib``'s wrappers a ``with`` enters as the client they are given.
 _CLOSING = re.compile(r"(^|\.)a?closing$")
 #: Beyond this width a rewritten call is laid out one argument per line (the repository's
@@ -1752,9 +1761,11 @@ def _grpc_call_options(parsed: ParsedSource, call: cst.Call) -> tuple[str, ...]:
 
 def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str], ...]:
     """The metadata a gRPC stub call sent, as the send's headers: every ``(key, value)``
-    pair of a literal list or tuple in ``metadata=``, credentials too (the consumer hands
-    them to the servicer's context as invocation metadata, where its interceptors check
-    them as the server's did), but for the exchange's own.
+    pair of a literal list or tuple in ``metadata=``, or in the local it names when one
+    assignment alone makes it and nothing changes it after (:func:`_metadata_local`),
+    credentials too (the consumer hands them to the servicer's context as invocation
+    metadata, where its interceptors check them as the server's did), but for the
+    exchange's own.
 
     Raises :class:`_NotRewritable` for what the event cannot carry and the rewrite would
     otherwise drop: call credentials (``credentials=``), metadata it cannot read (a name,
@@ -1786,6 +1797,22 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
     if given is None or _is_none(given.value):
         return ()
     value = given.value
+    # a list made once above the call and left as it is: its pairs, written out again in
+    # the send, or read from the local where making them again would not run as it ran
+    local: str | None = None
+    made = _metadata_local(parsed, call)
+    if made is not None:
+        if not made[1]:
+            local = cast(cst.Name, value).value
+        value = made[0]
+    if isinstance(value, cst.Name):
+        raise _NotRewritable(
+            f"the call passes `metadata={value.value}` (line {line_of(given)}), a name the "
+            "rewrite cannot read as one literal list of `(key, value)` pairs made above the "
+            "call and left as it is: it is a parameter or bound more than once (an annotated "
+            "assignment too), changed after it is made, or read before the call (an alias, "
+            f"or a function given it, may change it): {_UNREAD_METADATA}"
+        )
     if not isinstance(value, cst.List | cst.Tuple):
         raise _NotRewritable(
             f"the call passes `metadata={module.code_for_node(value)}` (line "
@@ -1793,7 +1820,8 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
             f"pairs: {_UNREAD_METADATA}"
         )
     kept = []
-    for element in value.elements:
+    seen: dict[str, int] = {}  # each key, by its lower case, and its line
+    for index, element in enumerate(value.elements):
         pair = element.value
         if (
             isinstance(element, cst.StarredElement)
@@ -1813,6 +1841,13 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
                 f"the call sends metadata keyed `{module.code_for_node(key)}` (line "
                 f"{line_of(key)}), not a literal string: {_UNREAD_METADATA}"
             )
+        if name.lower() in seen:
+            raise _NotRewritable(
+                f"the call sends metadata `{name}` twice (lines {seen[name.lower()]} and "
+                f"{line_of(key)}), which the servicer reads as two values and the event's "
+                "headers, one value per name, cannot carry; keep the call"
+            )
+        seen[name.lower()] = line_of(key)
         if name.lower().endswith("-bin"):
             raise _NotRewritable(
                 f"the call sends binary metadata `{name}` (line {line_of(key)}), which the "
@@ -1820,7 +1855,8 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
                 "the call"
             )
         if name.lower() not in TRANSPORT_HEADERS:
-            kept.append((module.code_for_node(key), module.code_for_node(item)))
+            source = module.code_for_node(item) if local is None else f"{local}[{index}][1]"
+            kept.append((module.code_for_node(key), source))
     return tuple(kept)
 
 
@@ -1832,7 +1868,8 @@ def _is_none(value: cst.BaseExpression) -> bool:
 _UNREAD_METADATA = (
     "the rewrite cannot see which keys it sends, and one may be the credential (or the "
     "tenant) the callee's server checks, which the event would go without; write the "
-    "metadata as a literal `[(key, value), ...]` in the call, or keep the call"
+    "metadata as a literal `[(key, value), ...]`, in the call or in a local made once "
+    "above it and not changed after, or keep the call"
 )
 
 
@@ -2211,52 +2248,191 @@ def _parameters(params: cst.Parameters) -> list[cst.Param]:
 def _header_local(parsed: ParsedSource, call: cst.Call) -> tuple[cst.Dict, bool] | None:
     """The dict of ``headers=<name>`` when one assignment alone makes it and the function
     never changes it after (``headers = {"Authorization": token}`` above the call), and
-    whether the send may make it again in its place (``True``) rather than read the local.
-
-    Making it again is the same only when no name it reads is bound anew in between and
-    what it calls runs as it ran: it calls nothing, or it sits in the call's own block with
-    nothing but other such assignments in between. ``headers = {"Authorization":
-    auth.mint_token(user)}`` in a loop around ``if user.active:`` ran for every user; made
-    again in the send, it would run for the active ones only."""
+    whether the send may make it again in its place (``True``) rather than read the local
+    (:func:`_literal_local`)."""
     arg = _keyword(call, "headers")
     if arg is None or not isinstance(arg.value, cst.Name):
         return None
-    name = arg.value.value
-    found = _reaching_assignment(name, call, parsed.parents)
-    if found is None or _changed_in_place(name, call, parsed):
+    made = _literal_local(parsed, call, arg)
+    if made is None or not isinstance(made[0], cst.Dict):
+        return None
+    entries = [
+        (e.key, e.value) if isinstance(e, cst.DictElement) else None for e in made[0].elements
+    ]
+    return made[0], made[1] and _all_carried(entries)
+
+
+def _metadata_local(
+    parsed: ParsedSource, call: cst.Call
+) -> tuple[cst.List | cst.Tuple, bool] | None:
+    """The list or tuple of a gRPC call's ``metadata=<name>`` when one assignment alone
+    makes it (``metadata = [("x-request-id", rid)]`` above the call), the function never
+    changes it after, and hands it to no other call (a function given the list may append
+    to it); with whether the send may make it again in its place (:func:`_literal_local`)."""
+    given = _grpc_argument(call, "metadata", 2)
+    if given is None or not isinstance(given.value, cst.Name):
+        return None
+    made = _literal_local(parsed, call, given)
+    if made is None or not isinstance(made[0], cst.List | cst.Tuple):
+        return None
+    entries = [
+        (e.value.elements[0].value, e.value.elements[1].value)
+        if isinstance(e, cst.Element)
+        and isinstance(e.value, cst.List | cst.Tuple)
+        and len(e.value.elements) == 2
+        else None
+        for e in made[0].elements
+    ]
+    return made[0], made[1] and _all_carried(entries)
+
+
+def _all_carried(
+    entries: Sequence[tuple[cst.BaseExpression, cst.BaseExpression] | None],
+) -> bool:
+    """Whether a send written out from these ``(key, value)`` entries (``None``: a spread,
+    or a pair it cannot read) holds each of them or leaves it out harmlessly: every key a
+    literal string, and an exchange header's value (which the send leaves out) makes
+    nothing. Only then can the local go, its entries made in the send alone; a value left
+    to run in the local as well would run twice."""
+    for entry in entries:
+        if entry is None or not isinstance(entry[0], cst.SimpleString):
+            return False
+        if entry[0].evaluated_value.lower() in TRANSPORT_HEADERS and not _inert(entry[1]):
+            return False
+    return True
+
+
+def _literal_local(
+    parsed: ParsedSource, call: cst.Call, arg: cst.Arg
+) -> tuple[cst.BaseExpression, bool] | None:
+    """The value of the local the call's argument ``arg`` names when one assignment alone
+    makes it, the function never changes it after and reads it nowhere before the call (an
+    alias, or a function given it, may change it where this cannot see); and whether the
+    send may make it again in its place (``True``) rather than read the local.
+
+    Making it again is the same only when the local then goes (nothing else reads it), or
+    making it does nothing (it calls nothing), and the value, made where the call was, is
+    the one the call sent: no name it reads is
+    bound anew in between, it binds none itself (a walrus the call's other arguments may
+    read), and it sits in the call's own block with nothing but assignments of values that
+    call nothing to plain names in between. ``headers = {"Authorization":
+    auth.mint_token(user)}`` in a loop around ``if user.active:`` ran for every user; made
+    again in the send, it would run for the active ones only. ``("x-attempt",
+    f"{self.attempts}")`` with ``self.attempts += 1`` in between would send the next one."""
+    name = arg.value
+    assert isinstance(name, cst.Name)
+    found = _reaching_assignment(name.value, call, parsed.parents)
+    if found is None or _changed_in_place(name.value, call, parsed):
+        return None
+    before, elsewhere = _other_reads(name.value, arg, call, parsed)
+    if before:
         return None
     value = found.value
-    if not isinstance(value, cst.Dict):
-        return None
-    again = _local_value(arg.value, call, parsed) is value and (
-        _inert(value) or _runs_as_it_ran(found, call, parsed.parents)
+    again = (
+        (not elsewhere or _inert(value))
+        and not any(isinstance(node, cst.NamedExpr) for node in _walk(value))
+        and _local_value(name, call, parsed) is value
+        and _runs_as_it_ran(found, call, parsed.parents, inert=_inert(value))
     )
     return value, again
 
 
+def _other_reads(
+    name: str, arg: cst.Arg, call: cst.Call, parsed: ParsedSource
+) -> tuple[bool, bool]:
+    """Whether the function reads the local ``name`` other than as the call's ``arg``:
+    before the call (in a loop around the call, anywhere in that loop), and at all."""
+    current = _enclosing_function(call, parsed.parents)
+    at = parsed.positions[call].start
+    loops = []
+    node: cst.CSTNode | None = parsed.parents.get(call)
+    while node is not None and node is not current:
+        if isinstance(node, cst.For | cst.While):
+            loops.append(node)
+        node = parsed.parents.get(node)
+    before = elsewhere = False
+    for node in _walk(current) if current is not None else ():
+        if (
+            not isinstance(node, cst.Name)
+            or node.value != name
+            or node is arg.value
+            or _binds(node, parsed.parents)
+        ):
+            continue
+        parent = parsed.parents.get(node)
+        if (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+            isinstance(parent, cst.Arg) and parent.keyword is node
+        ):
+            continue  # ``self.metadata``, ``metadata=``: not the local
+        elsewhere = True
+        where = parsed.positions[node].start
+        if (where.line, where.column) < (at.line, at.column) or any(
+            _within(node, loop, parsed.parents) for loop in loops
+        ):
+            before = True
+    return before, elsewhere
+
+
+def _within(
+    node: cst.CSTNode, outer: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    current: cst.CSTNode | None = node
+    while current is not None:
+        if current is outer:
+            return True
+        current = parents.get(current)
+    return False
+
+
 def _runs_as_it_ran(
-    assign: cst.Assign, call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]
+    assign: cst.Assign,
+    call: cst.Call,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    *,
+    inert: bool = False,
 ) -> bool:
     """Whether ``assign``'s value, evaluated in the call's arguments instead, still runs
-    exactly when it ran: the call is in the statement of the assignment's block that
-    follows it (not inside that statement's body), or follows it past assignments of
-    values that call nothing (``data = {"text": text}``)."""
+    exactly when it ran and reads what it read: the call is in the statement of the
+    assignment's block that follows it, or follows it past assignments of values that call
+    nothing to plain names (``data = {"text": text}``; not ``self.n = self.n + 1``, which
+    the value may read). An ``inert`` value (one that calls nothing, so running it less
+    often changes nothing) may also be read in the body of an ``if`` whose test calls
+    nothing, past such assignments there too; never in a loop, where a later turn would
+    read what the earlier ones changed."""
     line = parents.get(assign)
     block = parents.get(line) if line is not None else None
     if not isinstance(block, cst.IndentedBlock):
         return False
-    child: cst.CSTNode | None = call
-    while child is not None and parents.get(child) is not block:
-        if isinstance(child, cst.BaseSuite):
-            return False  # the call is inside a body the assignment's block holds
-        child = parents.get(child)
-    if child is None:
-        return False
-    body = list(block.body)
-    between = body[body.index(line) + 1 : body.index(child)]  # type: ignore[arg-type]
+    # each block from the call's up to the assignment's, with the statement holding the call
+    path: list[tuple[cst.IndentedBlock, cst.CSTNode]] = []
+    child: cst.CSTNode = call
+    while True:
+        parent = parents.get(child)
+        if parent is None:
+            return False
+        if isinstance(parent, cst.IndentedBlock):
+            path.append((parent, child))
+            if parent is block:
+                break
+            owner = parents.get(parent)
+            if not inert or not isinstance(owner, cst.If | cst.Else):
+                return False  # the call is inside a body the assignment's block holds
+        if isinstance(parent, cst.If) and not _inert(parent.test):
+            return False
+        child = parent
+    between: list[cst.BaseStatement] = []
+    for held, statement in path:
+        body = list(held.body)
+        start = body.index(line) + 1 if held is block else 0  # type: ignore[arg-type]
+        between.extend(body[start : body.index(statement)])  # type: ignore[arg-type]
     return all(
         isinstance(statement, cst.SimpleStatementLine)
-        and all(isinstance(s, cst.Assign) and _inert(s.value) for s in statement.body)
+        and all(
+            isinstance(s, cst.Assign)
+            and _inert(s.value)
+            and all(isinstance(t.target, cst.Name) for t in s.targets)
+            for s in statement.body
+        )
         for statement in between
     )
 
@@ -2361,30 +2537,35 @@ def _header_keys_given(
         yield from ((e.key, e.key) for e in value.elements if isinstance(e, cst.DictElement))
 
 
-def _carried_local(parsed: ParsedSource, call: cst.Call) -> tuple[str, bool] | None:
-    """The local whose dict the call sent as ``headers=`` and its send now carries written
-    out (``headers = {"Authorization": token}`` above the call): every entry is carried, or
-    is an exchange header with a value that does nothing when made. Its assignment is then
-    made again by the send and can go with the call, as a literal's would. With it, whether
-    the send carries any of its entries (a dict of the exchange's own headers, such as
-    ``Content-Type``, has none to carry)."""
-    made = _header_local(parsed, call)
-    if made is None or not made[1]:
-        return None
-    sent = False
-    for element in made[0].elements:
-        if not isinstance(element, cst.DictElement) or not isinstance(
-            element.key, cst.SimpleString
-        ):
+def _carried_local(parsed: ParsedSource, call: cst.Call, grpc: bool) -> tuple[str, bool] | None:
+    """The local whose dict the call sent as ``headers=`` (a gRPC call: whose pairs it sent
+    as ``metadata=``) and its send now carries written out (``headers = {"Authorization":
+    token}`` above the call): the send makes it again in its place (:func:`_literal_local`,
+    :func:`_all_carried`), so its assignment can go with the call, as a literal's would.
+    With it, whether the send carries any of its entries (a dict of the exchange's own
+    headers, such as ``Content-Type``, has none to carry)."""
+    keys: list[cst.BaseExpression] = []
+    if grpc:
+        arg = _grpc_argument(call, "metadata", 2)
+        pairs = _metadata_local(parsed, call)
+        if pairs is None or not pairs[1]:
             return None
-        own = element.key.evaluated_value.lower() in TRANSPORT_HEADERS
-        if own and not _inert(element.value):
+        for element in pairs[0].elements:
+            pair = element.value
+            assert isinstance(pair, cst.List | cst.Tuple)  # as _all_carried found it
+            keys.append(pair.elements[0].value)
+    else:
+        arg = _keyword(call, "headers")
+        made = _header_local(parsed, call)
+        if made is None or not made[1]:
             return None
-        sent = sent or not own
-    name = _keyword(call, "headers")
-    if name is None or not isinstance(name.value, cst.Name):
+        keys = [cast(cst.DictElement, e).key for e in made[0].elements]
+    if arg is None or not isinstance(arg.value, cst.Name):
         return None
-    return name.value.value, sent
+    sent = any(
+        cast(cst.SimpleString, key).evaluated_value.lower() not in TRANSPORT_HEADERS for key in keys
+    )
+    return arg.value.value, sent
 
 
 Parse = Callable[[bytes], ParsedSource]
@@ -2498,28 +2679,50 @@ def _rewrite(
     new_module = separate_docstring(new_module, module)
     dead: dict[int, cst.SimpleStatementLine] = {}
     bare: set[int] = set()
-    # header dicts the sends now carry written out: (function, name) -> the line of the
+    # header dicts (metadata lists) the sends now carry written out: (function, name) -> the line of the
     # call whose send carries some of its entries (``None``: the exchange's own only)
     carried: dict[tuple[str, str], int | None] = {}
+    metadata: set[tuple[str, str]] = set()  # those of them that were gRPC metadata
     for ident, located in sorted(found.items(), key=lambda f: specs[f[0]].line):
         function = _function_of(located.statement, parsed.parents)
-        local = _carried_local(parsed, located.call) if specs[ident].fold_into is None else None
+        spec = specs[ident]
+        local = (
+            _carried_local(parsed, located.call, spec.is_grpc) if spec.fold_into is None else None
+        )
         if function is not None and local is not None:
             line = specs[ident].line if local[1] else None
             if carried.get((function, local[0])) is None:
                 carried[(function, local[0])] = line
-    local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried)
-    while dead or bare:
-        # what a dropped statement read may have served only it (``url = f"{base}/x"``
-        # gone, ``base = get_base_url()`` is read by nothing now)
-        freed = names_in(dead.values())
-        new_module = new_module.visit(_DropStatements(set(dead), bare))
-        removed |= freed
-        new_module = drop_unused(new_module, removed)
-        dead, bare = {}, set()
-        if not freed:
+            if spec.is_grpc:
+                metadata.add((function, local[0]))
+    # this rewrite's sends: the functions and blocks around them are those it changed
+    markers = tuple(f"# decouple: migrated {ident} " for ident in found)
+    local_leftovers = _left_over_locals(new_module, removed, dead, bare, carried, markers)
+    while True:
+        while dead or bare:
+            # what a dropped statement read may have served only it (``url = f"{base}/x"``
+            # gone, ``base = get_base_url()`` is read by nothing now)
+            freed = names_in(dead.values())
+            new_module = new_module.visit(_DropStatements(set(dead), bare))
+            removed |= freed
+            new_module = drop_unused(new_module, removed)
+            dead, bare = {}, set()
+            if not freed:
+                break
+            for owner, stale in _left_over_locals(
+                new_module, freed, dead, bare, carried, markers
+            ).items():
+                local_leftovers.setdefault(owner, []).extend(stale)
+        # a client block whose last user went with the statements above
+        idle = _UnwrapIdleClients(markers)
+        new_module = new_module.visit(idle)
+        if not idle.freed:
             break
-        for owner, stale in _left_over_locals(new_module, freed, dead, bare, carried).items():
+        removed |= idle.freed
+        new_module = drop_unused(new_module, removed)
+        for owner, stale in _left_over_locals(
+            new_module, idle.freed, dead, bare, carried, markers
+        ).items():
             local_leftovers.setdefault(owner, []).extend(stale)
     leftovers = _left_over_globals(new_module, removed)
     notes: dict[str, tuple[str, ...]] = {}
@@ -2535,7 +2738,13 @@ def _rewrite(
         extra = (
             *extra,
             *(
-                _leftover_note(name, function or "", fate, carried.get((function or "", name)))
+                _leftover_note(
+                    name,
+                    function or "",
+                    fate,
+                    carried.get((function or "", name)),
+                    "pairs" if (function or "", name) in metadata else "dict",
+                )
                 for name, fate in stale
             ),
         )
@@ -2691,12 +2900,15 @@ def _function_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) 
 _Fate = Literal["removed", "call", "kept"]
 
 
-def _leftover_note(name: str, function: str, fate: _Fate, sent_at: int | None = None) -> str:
+def _leftover_note(
+    name: str, function: str, fate: _Fate, sent_at: int | None = None, what: str = "dict"
+) -> str:
     """``sent_at``: the line of the call whose send now carries the local's header dict
-    written out (evaluated there, not where the local was)."""
+    (``what``: or gRPC metadata pairs) written out (evaluated there, not where the local
+    was)."""
     if fate == "removed" and sent_at is not None:
         return (
-            f"`{name}` in `{function}` only served the old call: removed, its dict written "
+            f"`{name}` in `{function}` only served the old call: removed, its {what} written "
             f"out in the send at line {sent_at}"
         )
     if fate == "removed":
@@ -2715,6 +2927,7 @@ def _left_over_locals(
     dead: dict[int, cst.SimpleStatementLine],
     bare: set[int],
     carried: Mapping[tuple[str, str], int | None],
+    markers: tuple[str, ...],
 ) -> dict[str, list[tuple[str, _Fate]]]:
     """Per function name: locals that only removed code read (``timeout =
     aiohttp.ClientTimeout(total=3)`` for a client the rewrite unwrapped), assigned at its top
@@ -2723,11 +2936,15 @@ def _left_over_locals(
     (``headers = realm_headers(project)``) to ``bare``, to keep the call and lose the name
     nobody reads. A name the function mentions anywhere but in its own assignments (a read
     in another branch or after the block, ``+=``, ``global``) stays as it is. ``carried``:
-    ``(function, name)`` of header dicts a send now carries written out; they go too."""
+    ``(function, name)`` of header dicts (gRPC metadata lists) a send now carries written
+    out; they go too. Only the functions holding one of ``markers`` (this rewrite's sends)
+    are read: another of the same name is none of the rewrite's."""
     out: dict[str, list[tuple[str, _Fate]]] = {}
 
     class _Functions(cst.CSTVisitor):
         def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            if not any(m in _EMPTY.code_for_node(node) for m in markers):
+                return
             assigned: dict[str, list[cst.SimpleStatementLine]] = {}
             blocks: dict[int, cst.IndentedBlock] = {}
             for statement, block in _own_statements(node.body):
@@ -2758,7 +2975,11 @@ def _left_over_locals(
                     continue
                 moved = (node.name.value, name) in carried
                 if all(
-                    _inert(v) or _getter(v) or (moved and isinstance(v, cst.Dict)) for v in values
+                    _inert(v)
+                    or _getter(v)
+                    or _builds_client(v)
+                    or (moved and isinstance(v, cst.Dict | cst.List | cst.Tuple))
+                    for v in values
                 ):
                     # a value reading the name (``url = url + "/x"``) goes with the rest
                     fate = "removed"
@@ -2939,6 +3160,19 @@ def _inert(value: cst.BaseExpression) -> bool:
         name = _dotted(value.func) or ""
         return name.endswith("Timeout") and all(_inert(a.value) for a in value.args)
     return False
+
+
+def _builds_client(value: cst.BaseExpression) -> bool:
+    """A library client's construction (:data:`_CLIENT_BUILDERS`) from inert values and
+    other such constructions (``pb2_grpc.InvitesStub(grpc.insecure_channel(ADDRESS))``)."""
+    if not isinstance(value, cst.Call):
+        return False
+    name = _dotted(value.func)
+    return (
+        name is not None
+        and _CLIENT_BUILDERS.match(name) is not None
+        and all(not a.star and (_inert(a.value) or _builds_client(a.value)) for a in value.args)
+    )
 
 
 def _left_over_globals(module: cst.Module, removed: set[str]) -> list[str]:
@@ -3333,26 +3567,89 @@ class _Rewriter(cst.CSTTransformer):
             return cst.FlattenSentinel([send, *self._kept(original_node, updated_node)])
         if id(original_node) not in self.unwrapped:
             return updated_node
-        bound = {
-            name
-            for item in original_node.items
-            if item.asname is not None
-            for name in names_in([item.asname])
-        }
-        if bound & names_in(list(updated_node.body.body)):
+        if _clients_used(updated_node):
             return updated_node  # what stays of the block still uses the client
-        body = updated_node.body
-        assert isinstance(body, cst.IndentedBlock)
         for item in original_node.items:
             self.removed.update(names_in([item]))
-        statements = list(body.body)
-        if statements:
-            first = statements[0]
-            assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
-            statements[0] = first.with_changes(
-                leading_lines=[*updated_node.leading_lines, *first.leading_lines]
-            )
-        return cst.FlattenSentinel(statements)
+        return _unwrapped(updated_node)
+
+
+def _clients_used(block: cst.With) -> bool:
+    """Whether the body of ``block`` reads a name its items bind (``as channel``)."""
+    bound = {
+        name for item in block.items if item.asname is not None for name in names_in([item.asname])
+    }
+    return bool(bound & names_in(list(block.body.body)))
+
+
+def _unwrapped(block: cst.With) -> cst.FlattenSentinel[cst.BaseStatement]:
+    """The statements of ``block``'s body in its place, its leading lines kept."""
+    body = block.body
+    assert isinstance(body, cst.IndentedBlock)
+    statements = list(body.body)
+    if statements:
+        first = statements[0]
+        assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
+        statements[0] = first.with_changes(
+            leading_lines=[*block.leading_lines, *first.leading_lines]
+        )
+    return cst.FlattenSentinel(statements)
+
+
+_EMPTY = cst.Module(body=[])
+
+
+class _UnwrapIdleClients(cst.CSTTransformer):
+    """Takes out of a ``with`` around a send of the rewrite the clients nothing uses any
+    more, and unwraps the block when none is left: ``with grpc.insecure_channel(ADDRESS)
+    as channel:`` whose ``stub = pb2_grpc.InvitesStub(channel)`` went with the call it
+    served, which the rewrite's own unwrapping, reading the body before that, still saw
+    use the channel. A client is taken out only when building it does nothing else
+    (:func:`_builds_client`: not a channel given credentials read from a file), it is bound
+    to a plain name (``as self.channel`` sets what other methods may read), and the
+    function reads that name nowhere else. ``markers``: this rewrite's sends (a block
+    around none is the repository's own); ``freed``: the names the items taken out read."""
+
+    def __init__(self, markers: tuple[str, ...]) -> None:
+        self.markers = markers
+        self.functions: list[cst.FunctionDef] = []
+        self.freed: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        self.functions.pop()
+        return updated_node
+
+    def leave_With(
+        self, original_node: cst.With, updated_node: cst.With
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        body = updated_node.body
+        if not isinstance(body, cst.IndentedBlock) or not any(
+            m in _EMPTY.code_for_node(body) for m in self.markers
+        ):
+            return updated_node
+        read = names_in(list(body.body))
+        if self.functions:
+            read |= names_in([self.functions[-1].body], frozenset({id(original_node)}))
+        kept = []
+        for item in updated_node.items:
+            target = item.asname.name if item.asname is not None else None
+            if _builds_client(item.item) and (
+                target is None or (isinstance(target, cst.Name) and target.value not in read)
+            ):
+                self.freed |= names_in([item.item])
+            else:
+                kept.append(item)
+        if len(kept) == len(updated_node.items):
+            return updated_node
+        if not kept:
+            return _unwrapped(updated_node)
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(items=kept)
 
 
 def _emptied(original: cst.If, updated: cst.If) -> bool:

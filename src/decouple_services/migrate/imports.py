@@ -18,12 +18,12 @@ FUTURE, STDLIB, THIRD_PARTY, FIRST_PARTY, LOCAL = range(5)
 
 def names_in(nodes: Iterable[cst.CSTNode], skip: frozenset[int] = frozenset()) -> set[str]:
     """Every name the nodes read (not attribute names, not keyword argument names), outside
-    the statement lines whose ``id`` is in ``skip``."""
+    the nodes (statement lines, blocks) whose ``id`` is in ``skip``."""
     found: set[str] = set()
 
     class _Names(cst.CSTVisitor):
-        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-            return id(node) not in skip
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            return id(node) not in skip and super().on_visit(node)
 
         def visit_Attribute(self, node: cst.Attribute) -> bool:
             node.value.visit(self)

@@ -10,12 +10,14 @@ levels of helpers as the code has.
 
 from __future__ import annotations
 
+import gc
 import io
+import operator
 import re
 import tokenize
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, Protocol
 
 from decouple_services.core.model import (
@@ -217,11 +219,13 @@ class Resolution:
     wrappers: dict[str, Wrapper]
 
 
-@record(slots=False)
+@record
 class CallOutcome:
     """One call of a file before any helper is known: the object its method is called on,
     and the call site when a detector took the call. A receiver kept in its JSON form
-    (``encoded``, from an earlier scan) is decoded when a helper lookup needs it."""
+    (``encoded``, from an earlier scan) is decoded when a helper lookup needs it. With
+    slots: a rerun makes one for each call of every file with calls (polar: 8,000), and
+    a record with slots stores its fields through their slots' setters, a third faster."""
 
     receiver: Obj | None
     site: CallSite | None = None
@@ -372,6 +376,23 @@ class CallResolver:
     # --- entry point -------------------------------------------------------------------------
 
     def resolve(self, memo: ResolutionMemo | None = None) -> Resolution:
+        """Every call site of the tree, its helpers and their invocations (see the module).
+
+        The cycle collector is off meanwhile: a rerun's resolution decodes the kept
+        resolutions of every file with calls (polar: 2 MB of JSON) and makes a site of each
+        call, and each collection of the older generations the collector makes on the way
+        walks every object alive that is not frozen, the facts included; resolving makes
+        no reference cycles to speak of, and what it leaves is collected once it ends (a
+        tenth of polar's resolution after an edit). A collector already off is left off."""
+        if not gc.isenabled():
+            return self._resolve(memo)
+        gc.disable()
+        try:
+            return self._resolve(memo)
+        finally:
+            gc.enable()
+
+    def _resolve(self, memo: ResolutionMemo | None) -> Resolution:
         drafts: list[tuple[FileFacts, CallSite]] = []
         wrappers: dict[str, Wrapper] = {}
         own_site: dict[str, int] = {}
@@ -451,15 +472,27 @@ class CallResolver:
         # times (polar: a tenth of its rerun's resolution); no file's lookups are recorded
         # apart from here on, so the answer of one is the answer of all
         self._methods = (wrappers, len(wrappers), {})
+        #: The pending calls no helper took at the last level (their positions in
+        #: ``pending``), and the last names of the helpers added since (None at the first
+        #: level): such a call is asked again only when a helper it could invoke was added.
+        untaken: set[int] = set()
+        added: set[str] | None = None
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
-            for facts, head, outcome in pending:
+            for at, (facts, head, outcome) in enumerate(pending):
                 key = (facts.path, head.line, head.col)
                 if key in finished:
                     continue
+                if added is not None and at in untaken and not _may_invoke(head, added):
+                    # the same answer (none) from the same lookups, which recorded their
+                    # reads and asks at the last level: a tree's calls are thousands, its
+                    # helpers' levels three or four (homeassistant: 35,000 lookups a rerun)
+                    continue
                 wrapper = self._wrapper_for(head, facts, wrappers, outcome)
                 if wrapper is None:
+                    untaken.add(at)
                     continue
+                untaken.discard(at)
                 call = whole_call(facts.calls, head)
                 if self._unpacked_test_use(facts, call, wrapper):
                     # a test running an SDK function with a table of arguments: the address
@@ -509,6 +542,7 @@ class CallResolver:
             if not new:
                 break
             wrappers.update(new)
+            added = {qualname.rpartition(".")[2] for qualname in new}
         self._methods = None
         live = _built_where_used(wrappers, uses_of, drafts, nested_in)
         for facts, call, wrapper in handed_in:
@@ -726,16 +760,36 @@ class CallResolver:
         for facts in self.index.facts:
             for short in shorts.intersection(facts.references):
                 out.setdefault(short, []).append((facts, None))
-            # the heads of calls still encoded: the file's calls are decoded only when one
-            # is named so
+            # the heads of calls still encoded (the file's calls decoded only when one is
+            # named so); a tree's every call passes here (polar: 14,000): the names tested
+            # one by one, and a decoded call's arguments walked without a tuple of them
             for call in call_heads(facts.calls):
-                named = {call.name, (call.func or "").rpartition(".")[2]} & shorts
+                named: set[str] = set()
+                if call.name in shorts:
+                    named.add(call.name)
+                tail = (call.func or "").rpartition(".")[2]
+                if tail in shorts:
+                    named.add(tail)
                 for short in named:
                     out.setdefault(short, []).append((facts, whole_call(facts.calls, call)))
-                for short in call.ref_names:
-                    if short in shorts and short not in named:
-                        named.add(short)
-                        out.setdefault(short, []).append((facts, None))
+                if isinstance(call, CallHead):
+                    for short in call.ref_names:
+                        if short in shorts and short not in named:
+                            named.add(short)
+                            out.setdefault(short, []).append((facts, None))
+                    continue
+                for value in call.args:
+                    if isinstance(value, Ref):
+                        short = value.qualname.rpartition(".")[2]
+                        if short in shorts and short not in named:
+                            named.add(short)
+                            out.setdefault(short, []).append((facts, None))
+                for _, value in call.kwargs:
+                    if isinstance(value, Ref):
+                        short = value.qualname.rpartition(".")[2]
+                        if short in shorts and short not in named:
+                            named.add(short)
+                            out.setdefault(short, []).append((facts, None))
         return out
 
     def _referenced(
@@ -1697,8 +1751,33 @@ class CallResolver:
                 url_key + (site.via_wrapper or ""),
                 nth,
             )
-            sites.append(replace(site, id=ident))
+            sites.append(_with_id(site, ident))
         return sites
+
+
+#: A call site's fields after its id, read in one call (see :func:`_with_id`).
+_AFTER_ID = operator.attrgetter(*(f.name for f in fields(CallSite)[1:]))
+
+
+def _with_id(site: CallSite, ident: str) -> CallSite:
+    """``replace(site, id=ident)``: the site made again with its other fields' values,
+    without ``dataclasses.replace``'s walk of the fields and call by keywords (every site
+    of a scan is given its id this way: a tenth of a rerun's resolution, polar)."""
+    return CallSite(ident, *_AFTER_ID(site))
+
+
+def _may_invoke(call: RawCall | CallHead, added: set[str]) -> bool:
+    """Whether ``CallResolver._wrapper_for`` may find for ``call`` one of helpers whose last
+    names are ``added``, having found none before they were: a helper it finds has the last
+    name of the function the call names (``call.func``, or its class's ``__init__``), else
+    of the method called (on ``self``, on its receiver's class or a base of it, on the
+    class a parameter is named after); a pytest fixture's helper is the function the
+    fixture returns, whose name the call does not say."""
+    if call.func is not None:
+        return call.func.rpartition(".")[2] in added or "__init__" in added
+    if call.name == CALL_PARAM and call.obj_type is not None:
+        return True
+    return call.name in added
 
 
 def _handed_names(

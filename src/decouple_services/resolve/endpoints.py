@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from decouple_services.core.model import UNKNOWN, Diagnostic, Endpoint, Severity
 from decouple_services.core.records import record
-from decouple_services.detect.facts import FileFacts, RawMount, RawRoute
+from decouple_services.detect.facts import Constant, FileFacts, RawMount, RawRoute
 from decouple_services.detect.receivers import follow
 from decouple_services.detect.values import Concat, Dyn, Env, Lit, Obj, Ref, Value, concat
 
@@ -83,12 +83,17 @@ def build_endpoints(
     lookup: Lookup,
     noted: Callable[[str], None] | None = None,
     protos: Sequence[ProtoService] = (),
+    defined: dict[str, list[tuple[str, Constant]]] | None = None,
 ) -> tuple[list[Endpoint], list[Diagnostic]]:
     """Every endpoint the files serve, sorted, with notes on what could not be resolved.
     ``noted`` is told each constant looked up in the files' own tables (``lookup`` is
     asked only when a service does not define it). ``protos`` name the gRPC services whose
-    generated modules are not in the repository."""
-    return _Builder(facts, service_of, lookup, noted, protos).build()
+    generated modules are not in the repository. ``defined``: the definitions of the
+    files' constants by qualified name, in the order of the files and then of their
+    definitions (the index's ``constants`` table, read without a lookup), when the
+    caller has them: a service's own constants are then found there rather than in a
+    table of every constant made again."""
+    return _Builder(facts, service_of, lookup, noted, protos, defined).build()
 
 
 @record
@@ -110,8 +115,11 @@ class _Builder:
         lookup: Lookup,
         noted: Callable[[str], None] | None = None,
         protos: Sequence[ProtoService] = (),
+        defined: dict[str, list[tuple[str, Constant]]] | None = None,
     ) -> None:
         self.facts = facts
+        #: Each file's service, in the order of the files.
+        self.services = [service_of(f.path) for f in facts]
         self.protos: Mapping[str, ProtoService] = {}
         if protos:  # the reader of .proto files imported for a tree that has some
             from decouple_services.discover.protos import by_name
@@ -123,10 +131,11 @@ class _Builder:
         #: Constants by (service, qualname): services often share module names (``app.api``),
         #: and a service's own definition is the one its routes mean.
         self.constants: dict[tuple[str | None, str], Value] = {}
-        for f in facts:
-            service = service_of(f.path)
-            for constant in f.constants:
-                self.constants.setdefault((service, constant.qualname), constant.value)
+        self.defined = defined
+        if defined is None:
+            for f, service in zip(facts, self.services, strict=True):
+                for constant in f.constants:
+                    self.constants.setdefault((service, constant.qualname), constant.value)
         self._lookups: dict[str | None, Lookup] = {}
         self.diagnostics: list[Diagnostic] = []
         #: Owner key -> the value it was recorded as (for its own prefix) and its service.
@@ -144,8 +153,7 @@ class _Builder:
         self._reported_cycles: set[tuple[str, int]] = set()
 
     def build(self) -> tuple[list[Endpoint], list[Diagnostic]]:
-        for f in self.facts:
-            service = self.service_of(f.path)
+        for f, service in zip(self.facts, self.services, strict=True):
             for g in f.grpc_methods:
                 self.rpcs[g.servicer][g.method] = g.path
                 self.rpc_services.setdefault(g.servicer, service)
@@ -163,13 +171,12 @@ class _Builder:
                 self.owners.setdefault(
                     self._key(mount.parent, f.module, service), (mount.parent, service)
                 )
-        for f in self.facts:
-            service = self.service_of(f.path)
+        for f, service in zip(self.facts, self.services, strict=True):
             for mount in f.mounts:
                 self._add_edge(mount, f, service)
         found: dict[tuple[str, str, str, str, str], Endpoint] = {}
-        for f in self.facts:
-            service = self.service_of(f.path) or UNKNOWN
+        for f, of in zip(self.facts, self.services, strict=True):
+            service = of or UNKNOWN
             for raw in f.routes:
                 if raw.framework in (_DJANGO_VIEW, _DRF_ACTION):
                     continue
@@ -222,11 +229,25 @@ class _Builder:
             def found(qualname: str) -> Value | None:
                 if self.noted is not None:
                     self.noted(qualname)
-                own = self.constants.get((service, qualname))
+                own = (
+                    self.constants.get((service, qualname))
+                    if self.defined is None
+                    else self._own(service, qualname)
+                )
                 return own if own is not None else self.lookup(qualname)
 
             self._lookups[service] = found
         return found
+
+    def _own(self, service: str | None, qualname: str) -> Value | None:
+        """The value of the first definition of ``qualname`` in a file of ``service`` (the
+        first in the order of the files, as the table of every constant holds it)."""
+        assert self.defined is not None
+        # dict.get: the index's raw table, without reporting the lookup (``noted`` is told)
+        for path, constant in dict.get(self.defined, qualname) or ():
+            if self.service_of(path) == service:
+                return constant.value
+        return None
 
     def _key(self, owner: Value, module: str, service: str | None) -> _Key:
         """Identity of an owner: a module-level name by its qualified name (through aliases)

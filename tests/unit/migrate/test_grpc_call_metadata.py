@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ def test_metadata_passed_by_position_is_read() -> None:
             "the call passes `credentials=grpc.access_token_call_credentials(token)` (line 7), "
             "call credentials that add metadata",
         ),
-        (", metadata=extra", "the call passes `metadata=extra` (line 7), which is not a literal"),
+        (", metadata=extra", "the call passes `metadata=extra` (line 7), a name the rewrite"),
         (
             ", metadata=auth_metadata(token)",
             "the call passes `metadata=auth_metadata(token)` (line 7), which is not a literal",
@@ -219,3 +220,189 @@ def test_call_credentials_refuse_that_call_alone(tmp_path: Path) -> None:
     assert "channel" not in reason
     assert {p.site.callee for p in migrated.plan.rewrites} == {"ledger"}
     assert all(p.plain_channel for p in migrated.plan.rewrites)
+
+
+def _with_local(*body: str) -> bytes:
+    """``body`` (lines, the last holding the call) in the function; the call at line 8."""
+    lines = "\n".join(f"    {line}" for line in body)
+    head = "import os\n\nimport grpc\n\n\ndef invite(stub, request, token, extra, new_id):\n"
+    source = (head + lines + "\n").encode()
+    assert source.splitlines()[SPEC.line - 1 + len(body) - 1].strip().startswith(b"stub.")
+    return source
+
+
+def _at(line: int) -> SendSpec:
+    return replace(SPEC, line=line, end_line=line)
+
+
+def test_metadata_made_once_above_the_call_is_read_as_written_in_it() -> None:
+    source = _with_local(
+        'metadata = [("x-request-id", extra), ("authorization", f"Bearer {token}")]',
+        "stub.CreateInvite(request, metadata=metadata)",
+    )
+    facts = inspect_calls(source, [_at(8)])[SPEC.site_id]
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers == (('"x-request-id"', "extra"), ('"authorization"', 'f"Bearer {token}"'))
+    rewritten = rewrite_source(source, [_at(8)])
+    code = rewritten.code.decode()
+    assert 'headers={"x-request-id": extra, "authorization": f"Bearer {token}"}' in code
+    # the list served the call alone: it goes with it, as a literal in the call would
+    assert "metadata" not in code
+    assert any(
+        "`metadata` in `invite` only served the old call: removed, its pairs written out in "
+        "the send at line 8" in note
+        for note in rewritten.notes[SPEC.site_id]
+    ), rewritten.notes
+
+
+def test_metadata_that_would_not_run_as_it_ran_is_read_from_the_local() -> None:
+    """A value made by a call, with a statement that may act in between: made again in the
+    send it would run later, so the send reads the local's pairs instead."""
+    source = _with_local(
+        'metadata = (("x-request-id", new_id()),)',
+        "print(token)",
+        "stub.CreateInvite(request, metadata=metadata)",
+    )
+    facts = inspect_calls(source, [_at(9)])[SPEC.site_id]
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers == (('"x-request-id"', "metadata[0][1]"),)
+    code = rewrite_source(source, [_at(9)]).code.decode()
+    assert 'headers={"x-request-id": metadata[0][1]}' in code
+    assert 'metadata = (("x-request-id", new_id()),)' in code
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (  # changed after it is made
+            ('metadata = [("x-request-id", extra)]', 'metadata.append(("authorization", token))'),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # handed to a function, which may add to it
+            ('metadata = [("x-request-id", extra)]', "add_credentials(metadata)"),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # two bindings may reach the call
+            ('metadata = [("x-request-id", extra)]', "if token: metadata = []"),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # an alias may change it
+            ('metadata = [("x-request-id", extra)]', "alias = metadata"),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # so may whoever it is stored for
+            ('metadata = [("x-request-id", extra)]', "self.metadata = metadata"),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # or a function handed it inside another value
+            ('metadata = [("x-request-id", extra)]', 'add_credentials({"md": metadata})'),
+            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+        ),
+        (  # read as written: its pairs are checked as a literal's
+            ('metadata = [("trace-bin", extra)]', "print(token)"),
+            "the call sends binary metadata `trace-bin` (line 7)",
+        ),
+        (  # the servicer reads both values; the event's headers hold one per name
+            ('metadata = [("x-forwarded-for", extra), ("X-Forwarded-For", token)]', "pass"),
+            "the call sends metadata `X-Forwarded-For` twice (lines 7 and 7)",
+        ),
+    ],
+)
+def test_metadata_the_rewrite_cannot_read_from_a_local_refuses_the_call(
+    body: tuple[str, str], said: str
+) -> None:
+    source = _with_local(*body, "stub.CreateInvite(request, metadata=metadata)")
+    found = inspect_calls(source, [_at(9)])[SPEC.site_id]
+    assert isinstance(found, Problem), found
+    assert found.code == "not-rewritable"
+    assert said in found
+
+
+def test_the_consumer_forwards_metadata_made_above_the_call(tmp_path: Path) -> None:
+    migrated = _migrate(
+        tmp_path,
+        'metadata = [("x-api-key", os.environ["INVITES_KEY"])]\n    '
+        + INVITE[:-1]
+        + ", metadata=metadata)",
+    )
+    (invite,) = [p for p in migrated.plan.rewrites if p.site.callee == "invites"]
+    assert invite.headers == ("x-api-key",)
+    files = {c.path: c.after.decode() for c in migrated.changes}
+    assert 'headers={"x-api-key": os.environ["INVITES_KEY"]}' in files[CALLS]
+    assert "metadata" not in files[CALLS]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "sent"),
+    [
+        (  # the local is read again after the call: made again, a new id would go
+            (
+                'metadata = [("x-request-id", new_id())]',
+                "stub.CreateInvite(request, metadata=metadata)",
+                "return metadata",
+            ),
+            3,
+            "metadata[0][1]",
+        ),
+        (  # what the value reads changes in between
+            (
+                'metadata = [("x-attempt", f"{self.attempts}")]',
+                "self.attempts += 1",
+                "stub.CreateInvite(request, metadata=metadata)",
+            ),
+            4,
+            "metadata[0][1]",
+        ),
+        (  # a later turn of the loop rebinds what it reads: the call sent the first
+            (
+                'metadata = [("x-tenant", token)]',
+                "for item in extra:",
+                "    stub.CreateInvite(request, metadata=metadata)",
+                "    token = item",
+            ),
+            4,
+            "metadata[0][1]",
+        ),
+        (  # it binds a name the call's request reads
+            (
+                'metadata = [("x-request-id", (rid := new_id()))]',
+                "stub.CreateInvite(make(rid), metadata=metadata)",
+            ),
+            3,
+            "metadata[0][1]",
+        ),
+        (  # the send leaves out the exchange's own header, whose value does something:
+            # the local stays, and made again the id would run twice
+            (
+                'metadata = [("x-request-id", new_id()), ("user-agent", agent())]',
+                "stub.CreateInvite(request, metadata=metadata)",
+            ),
+            3,
+            "metadata[0][1]",
+        ),
+        (  # an inert value in an ``if`` below: made again it reads the same
+            (
+                'metadata = [("x-tenant", extra.tenant)]',
+                "if token:",
+                "    stub.CreateInvite(request, metadata=metadata)",
+            ),
+            4,
+            "extra.tenant",
+        ),
+    ],
+)
+def test_pairs_are_made_again_only_where_that_sends_what_the_call_sent(
+    body: tuple[str, ...], line: int, sent: str
+) -> None:
+    lines = "\n".join(f"    {text}" for text in body)
+    source = (
+        "def invite(self, stub, request, token, extra, new_id, make, agent):\n" + lines + "\n"
+    ).encode()
+    spec = _at(line)  # the function starts at line 1 here
+    facts = inspect_calls(source, [spec])[SPEC.site_id]
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers[0][1] == sent
+    code = rewrite_source(source, [spec]).code.decode()
+    assert sent in code
+    # read from the local: it stays where it was made, and runs once
+    assert (body[0] in code) == sent.startswith("metadata[")

@@ -135,3 +135,43 @@ def test_a_kept_receiver_is_decoded_only_for_a_call_of_a_helper_of_its_class() -
     found = CallResolver._wrapper_for(resolver, call, facts, {"pkg.Client.get": helper}, kept)  # type: ignore[arg-type]
     assert found is helper
     assert kept.encoded is None and kept.receiver == Obj("pkg.Client", (Lit("x"),))
+
+
+def test_a_site_given_its_id_is_the_site_replace_makes() -> None:
+    # ids are given to every site of a scan without dataclasses.replace: the same site,
+    # every other field kept (the id first among the fields), the post-init checks run
+    from dataclasses import fields, replace
+
+    from decouple_services.core.model import CallSite, Category, Confidence, ResponseUse, Role
+    from decouple_services.resolve.calls import _with_id
+
+    assert fields(CallSite)[0].name == "id"
+    site = CallSite(
+        "",
+        "orders",
+        "orders/client.py",
+        3,
+        4,
+        "orders.client.go",
+        "requests",
+        "POST",
+        '"http://users/x"',
+        "http://users/x",
+        "users",
+        "POST /x",
+        evidence=("a",),
+        category=Category.TEST,
+        role=Role.WRAPPER,
+        via_wrapper="orders.client.call",
+        response_use=ResponseUse.STATUS,
+        confidence=Confidence.INFERRED,
+        suppressed=("DCP004",),
+        one_of="orders.client.HOSTS",
+        payload="json=x",
+        in_loop=True,
+    )
+    given_id = _with_id(site, "cs-1")
+    assert given_id == replace(site, id="cs-1")
+    assert [getattr(given_id, f.name) for f in fields(CallSite)][1:] == [
+        getattr(site, f.name) for f in fields(CallSite)
+    ][1:]

@@ -18,6 +18,7 @@ from decouple_services.resolve.endpoints import (
     path_length,
     template_length,
 )
+from decouple_services.resolve.index import ProjectIndex
 
 OPTIONS = ExtractOptions(server_extractors=SERVER_EXTRACTORS)
 
@@ -37,7 +38,18 @@ def _facts(files: dict[str, str]) -> list[FileFacts]:
 def _build(files: dict[str, str]) -> tuple[list[Endpoint], list[str]]:
     facts = _facts(files)
     constants = {c.qualname: c.value for f in facts for c in f.constants}
-    endpoints, diagnostics = build_endpoints(facts, lambda path: path.split("/")[0], constants.get)
+
+    def service_of(path: str) -> str:
+        return path.split("/")[0]
+
+    endpoints, diagnostics = build_endpoints(facts, service_of, constants.get)
+    # the same when a service's own constants are read from the index's table of every
+    # constant (what a scan hands it) instead of a table made again
+    defined = ProjectIndex(facts, [], service_of).table("constants")
+    assert build_endpoints(facts, service_of, constants.get, defined=defined) == (
+        endpoints,
+        diagnostics,
+    )
     return endpoints, [f"{d.file}:{d.line} {d.code}" for d in diagnostics]
 
 
@@ -827,3 +839,31 @@ def test_a_grpc_endpoint_matches_only_its_exact_path() -> None:
 
     assert match_endpoint("Charge", "/shop.payments.v1.PaymentService/Charge", [charge]) == charge
     assert match_endpoint("Charge", "/shop.payments.v1.PaymentService/Refund", [charge]) is None
+
+
+def test_two_services_with_a_module_of_one_name_read_their_own_constants() -> None:
+    # `app.config.PREFIX` in each: a service's routes read its own (the index's table of
+    # every constant holds both, in the order of the files)
+    api = """
+        from fastapi import APIRouter
+
+        from app.config import PREFIX
+
+        router = APIRouter(prefix=PREFIX)
+
+        @router.get("/items")
+        def items():
+            return []
+    """
+    endpoints, _ = _build(
+        {
+            "users/app/config.py": 'PREFIX = "/users"\n',
+            "users/app/api.py": api,
+            "orders/app/config.py": 'PREFIX = "/orders"\n',
+            "orders/app/api.py": api,
+        }
+    )
+    assert _labels(endpoints) == {
+        ("users", "GET", "/users/items"),
+        ("orders", "GET", "/orders/items"),
+    }
