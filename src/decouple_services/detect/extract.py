@@ -1113,43 +1113,56 @@ class _Extractor:
     # --- expressions -------------------------------------------------------------------------
 
     def _visit_exprs(self, stmt: ast.stmt, scope: Scope) -> None:
-        for name, value in ast.iter_fields(stmt):
-            if name in ("body", "orelse", "finalbody", "handlers", "cases"):
-                continue
+        """The expressions of a statement outside its bodies, in field order: a ``with``
+        item's context expression with the item on the stack, a keyword's value without."""
+        for name in _statement_fields(type(stmt)):
+            value = getattr(stmt, name, None)
             if isinstance(value, ast.expr):
-                self._visit_expr(value, scope)
-            elif isinstance(value, list):
+                if type(value) not in _LEAVES:
+                    self._visit_expr(value, scope)
+            elif type(value) is list:
                 for item in value:
                     if isinstance(item, ast.expr):
-                        self._visit_expr(item, scope)
+                        if type(item) not in _LEAVES:
+                            self._visit_expr(item, scope)
                     elif isinstance(item, ast.withitem):
                         self.stack.append(item)
-                        self._visit_expr(item.context_expr, scope)
+                        if type(item.context_expr) not in _LEAVES:
+                            self._visit_expr(item.context_expr, scope)
                         self.stack.pop()
-                    elif isinstance(item, ast.keyword):
+                    elif isinstance(item, ast.keyword) and type(item.value) not in _LEAVES:
                         self._visit_expr(item.value, scope)
 
     def _visit_expr(self, expr: ast.expr, scope: Scope) -> None:
-        # iterative over children, recursive only through the stack of ancestors we need
-        if type(expr) in _LEAVES:
-            return  # names and constants hold no call
-        self.stack.append(expr)
+        # recursive through the stack of ancestors the flags read; names and constants
+        # (most nodes) hold no call and are never entered
+        kind = type(expr)
+        if kind in _LEAVES:
+            return
+        stack = self.stack
+        stack.append(expr)
         try:
-            if isinstance(expr, ast.Call):
-                self._call(expr, scope)
-            elif isinstance(expr, ast.Yield) and isinstance(expr.value, ast.Dict):
-                self._lifespan_state(expr.value, scope)
-            for child in _children(expr):
-                if isinstance(child, ast.expr):
-                    self._visit_expr(child, scope)
-                elif isinstance(child, ast.keyword | ast.comprehension):
-                    self.stack.append(child)
-                    for grand in _children(child):
-                        if isinstance(grand, ast.expr):
-                            self._visit_expr(grand, scope)
-                    self.stack.pop()
+            if kind is ast.Call:
+                self._call(expr, scope)  # type: ignore[arg-type]
+            elif kind is ast.Yield and isinstance(expr.value, ast.Dict):  # type: ignore[attr-defined]
+                self._lifespan_state(expr.value, scope)  # type: ignore[attr-defined]
+            for name in _expression_fields(kind):
+                value = getattr(expr, name, None)
+                children: list[Any] | tuple[Any] = value if type(value) is list else (value,)
+                for child in children:
+                    child_kind = type(child)
+                    if child_kind in _LEAVES:
+                        continue
+                    if child_kind is ast.keyword or child_kind is ast.comprehension:
+                        stack.append(child)
+                        for grand in _children(child):
+                            if isinstance(grand, ast.expr) and type(grand) not in _LEAVES:
+                                self._visit_expr(grand, scope)
+                        stack.pop()
+                    elif isinstance(child, ast.expr):
+                        self._visit_expr(child, scope)
         finally:
-            self.stack.pop()
+            stack.pop()
 
     def _call(self, call: ast.Call, scope: Scope) -> None:
         if len(self.calls) >= MAX_CALLS_PER_FILE:
@@ -2084,6 +2097,37 @@ def _walk_statements(node: ast.AST) -> Iterator[ast.AST]:
 
 #: Expression nodes without children worth visiting.
 _LEAVES = frozenset({ast.Name, ast.Constant})
+
+#: Fields of an expression or statement that never hold an expression (operators, contexts,
+#: names and flags), left unread by the walk.
+_NOT_EXPRESSIONS = frozenset(
+    {"ctx", "op", "ops", "attr", "conversion", "kind", "is_async", "type_comment", "names"}
+)
+#: Fields of a statement holding its bodies, walked as statements.
+_BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_EXPRESSION_FIELDS: dict[type, tuple[str, ...]] = {}
+_STATEMENT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _expression_fields(kind: type) -> tuple[str, ...]:
+    """The fields of an expression node of ``kind`` that may hold one, in field order."""
+    found = _EXPRESSION_FIELDS.get(kind)
+    if found is None:
+        fields: tuple[str, ...] = getattr(kind, "_fields", ())
+        found = _EXPRESSION_FIELDS[kind] = tuple(f for f in fields if f not in _NOT_EXPRESSIONS)
+    return found
+
+
+def _statement_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a statement of ``kind`` outside its bodies that may hold an
+    expression, in field order."""
+    found = _STATEMENT_FIELDS.get(kind)
+    if found is None:
+        fields: tuple[str, ...] = getattr(kind, "_fields", ())
+        found = _STATEMENT_FIELDS[kind] = tuple(
+            f for f in fields if f not in _NOT_EXPRESSIONS and f not in _BODIES
+        )
+    return found
 
 
 def _children(node: ast.AST) -> Iterator[ast.AST]:
