@@ -718,15 +718,18 @@ class _Extractor:
 
     def _stmt(self, stmt: ast.stmt, scope: Scope) -> None:
         self.stack.append(stmt)
+        # dispatched on the node's exact type (``ast`` makes no subclasses of its nodes):
+        # cheaper than ``isinstance`` with a union, for every statement of the file
+        kind = type(stmt)
         try:
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                self._function(stmt, scope)
-            elif isinstance(stmt, ast.ClassDef):
-                self._class(stmt, scope)
-            elif isinstance(stmt, ast.With | ast.AsyncWith):
+            if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                self._function(stmt, scope)  # type: ignore[arg-type]
+            elif kind is ast.ClassDef:
+                self._class(stmt, scope)  # type: ignore[arg-type]
+            elif kind is ast.With or kind is ast.AsyncWith:
                 # Items bind in order: `with A() as s, s.get(url) as r` uses the first in
                 # the second, so each is visited, then bound.
-                for item in stmt.items:
+                for item in stmt.items:  # type: ignore[attr-defined]
                     self.stack.append(item)
                     self._visit_expr(item.context_expr, scope)
                     self.stack.pop()
@@ -742,34 +745,29 @@ class _Extractor:
                     self._walk_body(child_body, scope)
             else:
                 self._visit_exprs(stmt, scope)
-                if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
-                    self._bind(stmt, scope)
-                elif isinstance(stmt, ast.Return) and stmt.value is not None:
-                    self._factory_return(stmt.value, scope)
-                elif (
-                    isinstance(stmt, ast.Expr)
-                    and isinstance(stmt.value, ast.Yield)
-                    and stmt.value.value is not None
-                ):
-                    # a dependency or lifespan generator: what it yields is what users get
-                    self._factory_return(stmt.value.value, scope)
-                elif (
-                    isinstance(stmt, ast.For | ast.AsyncFor)
-                    and scope.kind == "function"
-                    and self._bind_only_element(stmt.target, stmt.iter, scope)
-                ):
-                    pass
-                elif (
-                    isinstance(stmt, ast.For | ast.AsyncFor)
-                    and isinstance(stmt.target, ast.Name)
-                    and scope.kind == "function"
-                ):
-                    answered = self._item_of(stmt.iter, scope)
-                    scope.locals[stmt.target.id] = (
-                        named_answer(answered, stmt.target.id)
-                        if answered is not None
-                        else Dyn(stmt.target.id)
-                    )
+                if kind is ast.Assign or kind is ast.AnnAssign:
+                    if stmt.value is not None:  # type: ignore[attr-defined]
+                        self._bind(stmt, scope)  # type: ignore[arg-type]
+                elif kind is ast.Return:
+                    if stmt.value is not None:  # type: ignore[attr-defined]
+                        self._factory_return(stmt.value, scope)  # type: ignore[attr-defined]
+                elif kind is ast.Expr:
+                    value = stmt.value  # type: ignore[attr-defined]
+                    if isinstance(value, ast.Yield) and value.value is not None:
+                        # a dependency or lifespan generator: what it yields is what users get
+                        self._factory_return(value.value, scope)
+                elif (kind is ast.For or kind is ast.AsyncFor) and scope.kind == "function":
+                    target = stmt.target  # type: ignore[attr-defined]
+                    iterable = stmt.iter  # type: ignore[attr-defined]
+                    if not self._bind_only_element(target, iterable, scope) and isinstance(
+                        target, ast.Name
+                    ):
+                        answered = self._item_of(iterable, scope)
+                        scope.locals[target.id] = (
+                            named_answer(answered, target.id)
+                            if answered is not None
+                            else Dyn(target.id)
+                        )
                 for child_body in child_bodies(stmt):
                     self._walk_body(child_body, scope)
         finally:
@@ -1069,8 +1067,11 @@ class _Extractor:
         if found is None:
             if self._binds_in_statements_only(func):
                 _statement_stores(func, self._stored)
-            else:
+            elif self._binding_lines is _EVERY_LINE:
                 _function_stores(func, self._stored)
+            else:
+                assert self._binding_lines is not None  # found by the test above
+                _line_stores(func, self._binding_lines, self._stored)
             found = self._stored[id(func)]
         return found
 
@@ -2050,6 +2051,84 @@ def _body_stores(
                     _target_stores(item.optional_vars, sets)
         for child in child_bodies(stmt):
             _body_stores(child, sets, out)
+
+
+def _line_stores(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int], out: dict[int, set[str]]
+) -> None:
+    """What :func:`_function_stores` finds, walking whole only the parts of ``func`` on
+    ``lines`` (``_expression_binding_lines``: where a comprehension or an assignment
+    expression may be): a statement whose lines hold neither stores names only as the
+    targets of its statements (``_statement_stores``), and a compound statement holding
+    one on some line has its own expressions walked whole and its bodies read the same way,
+    statement by statement. Most of a function holding one loop is read from statements."""
+    own: set[str] = set()
+    out[id(func)] = own
+    _heading_stores(func, (own,))
+    _lines_body_stores(func.body, (own,), lines, out)
+
+
+def _lines_body_stores(
+    body: Sequence[ast.stmt], sets: tuple[set[str], ...], lines: list[int], out: dict[int, set[str]]
+) -> None:
+    for stmt in body:
+        kind = type(stmt)
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            decorators: list[ast.expr] = stmt.decorator_list  # type: ignore[attr-defined]
+            first = min([stmt.lineno, *(d.lineno for d in decorators)])
+        else:
+            first = stmt.lineno
+        last = stmt.end_lineno
+        at = bisect.bisect_left(lines, first)
+        if last is not None and (at == len(lines) or lines[at] > last):
+            _body_stores([stmt], sets, out)  # no comprehension, no `:=` in it
+            continue
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            inner: set[str] = set()
+            out[id(stmt)] = inner
+            _heading_stores(stmt, (*sets, inner))
+            _lines_body_stores(stmt.body, (*sets, inner), lines, out)  # type: ignore[attr-defined]
+            continue
+        _heading_stores(stmt, sets)
+        for handler in getattr(stmt, "handlers", None) or ():
+            _heading_stores(handler, sets)
+            _lines_body_stores(handler.body, sets, lines, out)
+        for case in getattr(stmt, "cases", None) or ():
+            _heading_stores(case, sets)
+            _lines_body_stores(case.body, sets, lines, out)
+        for name in ("body", "orelse", "finalbody"):
+            value = getattr(stmt, name, None)
+            if type(value) is list and value and isinstance(value[0], ast.stmt):
+                _lines_body_stores(value, sets, lines, out)
+
+
+def _heading_stores(node: ast.AST, sets: tuple[set[str], ...]) -> None:
+    """The names stored in the fields of ``node`` outside its bodies (a ``def``'s
+    decorators and defaults, a loop's target and iterable, a test, an ``except``'s type, a
+    ``case``'s pattern and guard), walked whole: no statement is among them."""
+    todo: list[ast.AST] = []
+    for name in node._fields:
+        if name in _BODIES:
+            continue
+        value = getattr(node, name, None)
+        if type(value) is list:
+            todo.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            todo.append(value)
+    Name, Store, AST = ast.Name, ast.Store, ast.AST
+    while todo:
+        current = todo.pop()
+        if type(current) is Name:
+            if type(current.ctx) is Store:
+                for names in sets:
+                    names.add(current.id)
+            continue
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if type(value) is list:
+                todo.extend(item for item in value if isinstance(item, AST))
+            elif isinstance(value, AST):
+                todo.append(value)
 
 
 #: Statements with one ``target``.

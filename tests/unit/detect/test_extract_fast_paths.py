@@ -123,6 +123,28 @@ def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
 @pytest.mark.parametrize(
     "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
 )
+def test_stores_read_by_lines_agree_with_ast_walk(path: Path) -> None:
+    text = extract.decode_source(path.read_bytes())  # a sample is written in latin-1
+    tree = ast.parse(text)
+    lines = extract._expression_binding_lines(text)
+    assert lines is not extract._EVERY_LINE
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for order in (functions, functions[::-1]):
+        stored: dict[int, set[str]] = {}
+        for node in order:
+            if id(node) not in stored:
+                extract._line_stores(node, lines, stored)
+            expected = {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            assert stored[id(node)] == expected
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
+)
 def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
     tree = ast.parse(path.read_bytes())
     assert extract.parent_map(tree) == {
@@ -404,6 +426,35 @@ def _stored_by_ast_walk(source: str) -> dict[str, set[str]]:
         (
             "def f(xs):\n    return xs.format(before=1)\n\ndef g(ys):\n    for y in ys:\n        pass\n",
             {"f": True, "g": False},
+        ),
+        # a loop among statements: its heading is walked whole, the rest read from the
+        # statements, nested functions and `except`, `case` and `with` blocks included
+        (
+            """
+            def f(xs, ys):
+                a = 1
+                for x in xs:
+                    b = [c for c in x if (d := c)]
+                    @deco([e for e in ys])
+                    def inner(g=[h for h in ys]):
+                        i = 1
+                        return [j for j in g]
+                try:
+                    k = 2
+                except [l for l in ys][0] as m:
+                    n = 3
+                match xs:
+                    case [o, *p] if (q := o):
+                        r = 4
+                with open(a) as (s, t):
+                    while (u := next(xs)):
+                        v = 5
+                    else:
+                        w = 6
+                class C:
+                    y = [z for z in ys]
+            """,
+            {"f": False, "inner": False},
         ),
         # ast may count a lone \r as a line break: every line may hold one
         ("def f(xs):\n    y = 1\r    return y\n", {"f": False}),
