@@ -19,7 +19,7 @@ import sys
 import tokenize
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field, replace
 from typing import Any
 
@@ -54,7 +54,7 @@ from decouple_services.detect.facts import (
     RawRoute,
 )
 from decouple_services.detect.library_helper import looks_like_a_request
-from decouple_services.detect.response import classify, name_loads, parent_map
+from decouple_services.detect.response import classify, parent_map, parents_and_loads
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
     ANSWER,
@@ -440,18 +440,25 @@ def extract_facts(
 class _BodyParents:
     """``parent_of`` for the nodes of one body (a function's, or the module's), built one
     statement at a time: a node is looked for in the statement its line falls in, and in
-    every statement only when it is not there (a decorator sits above its ``def`` line)."""
+    every statement only when it is not there (a decorator sits above its ``def`` line).
+    The same walk of a statement finds its reads of names (:meth:`loads`)."""
 
     def __init__(self, owner: ast.AST, body: Sequence[ast.stmt]) -> None:
         self._body = body
         self._starts = [stmt.lineno for stmt in body]
         self._walked: set[int] = set()
         self._parents: dict[int, ast.AST] = {id(stmt): owner for stmt in body}
+        #: Per statement walked (by index): its reads of each name.
+        self._loads: dict[int, dict[str, list[ast.Name]]] = {}
+        #: Per name asked: its reads in the body.
+        self._by_name: dict[str, list[ast.Name]] = {}
 
     def _walk(self, index: int) -> None:
         if index not in self._walked:
             self._walked.add(index)
-            self._parents.update(parent_map(self._body[index]))
+            parents, loads = parents_and_loads(self._body[index])
+            self._parents.update(parents)
+            self._loads[index] = loads
 
     def get(self, node: ast.AST) -> ast.AST | None:
         found = self._parents.get(id(node))
@@ -469,6 +476,55 @@ class _BodyParents:
             for index in range(len(self._body)):
                 self._walk(index)
         return self._parents.get(id(node))
+
+    def loads(self, name: str, may_read: Callable[[str, int, int], bool]) -> list[ast.Name]:
+        """The reads of ``name`` in the body, in the order of :func:`name_loads`. A
+        statement whose lines ``may_read`` says do not hold the word is not walked."""
+        found = self._by_name.get(name)
+        if found is None:
+            found = self._by_name[name] = []
+            for index, stmt in enumerate(self._body):
+                last = stmt.end_lineno
+                if last is not None and not may_read(name, _first_line(stmt), last):
+                    continue
+                self._walk(index)
+                found.extend(self._loads[index].get(name, ()))
+        return found
+
+    def names(self) -> set[str]:
+        """Every name read in the body."""
+        for index in range(len(self._body)):
+            self._walk(index)
+        return {name for loads in self._loads.values() for name in loads}
+
+
+class _NameLoads(Mapping[str, Sequence[ast.Name]]):
+    """:func:`name_loads` of a body, each name's reads found when asked: ``classify`` asks
+    for the one name a response is bound to."""
+
+    def __init__(self, parents: _BodyParents, may_read: Callable[[str, int, int], bool]) -> None:
+        self._parents = parents
+        self._may_read = may_read
+
+    def __getitem__(self, name: str) -> Sequence[ast.Name]:
+        found = self._parents.loads(name, self._may_read)
+        if not found:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._parents.names()))
+
+    def __len__(self) -> int:
+        return len(self._parents.names())
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """A statement's first line, its decorators included."""
+    decorators: list[ast.expr] | None = getattr(stmt, "decorator_list", None)
+    if decorators:
+        return min(stmt.lineno, *(d.lineno for d in decorators))
+    return stmt.lineno
 
 
 class _Extractor:
@@ -509,8 +565,12 @@ class _Extractor:
         #: Ancestors of the node being visited, innermost last.
         self.stack: list[ast.AST] = []
         self._function_infos: dict[str, FunctionInfo] = {}
-        #: Per body (by id): the reads of each name (see _response_use).
-        self._name_loads: dict[int, dict[str, list[ast.Name]]] = {}
+        #: Where each line of ``text`` starts (``_may_read``), found when first asked.
+        self._line_starts: list[int] | None = None
+        #: Whether lines of ``text`` are counted as ``ast`` counts them and its words are
+        #: its identifiers as written: no ``\r`` (a line break to ``ast``) and ASCII (``ast``
+        #: folds identifiers to NFKC).
+        self._plain_text = text.isascii() and "\r" not in text
         #: Every node's parent (by id), built when the first candidate call is met.
         self._parents: dict[int, ast.AST] | None = None
         #: Per function (by id, the module's tree for module level): its body's parents.
@@ -1677,11 +1737,8 @@ class _Extractor:
                 self._parents = parent_map(self.tree)
             return self._parents.get(id(node))
 
-        def index() -> dict[str, list[ast.Name]]:
-            found = self._name_loads.get(id(body))
-            if found is None:
-                found = self._name_loads[id(body)] = name_loads(body)
-            return found
+        def index() -> Mapping[str, Sequence[ast.Name]]:
+            return _NameLoads(local, self._may_read)
 
         reading = classify(
             call,
@@ -1698,6 +1755,19 @@ class _Extractor:
         if reading.use is ResponseUse.NONE and self._response_read_later(call):
             return ResponseUse.BODY, checked
         return reading.use, checked
+
+    def _may_read(self, name: str, first: int, last: int) -> bool:
+        """Whether ``name`` is written on lines ``first`` to ``last`` (from 1): a read of it
+        there can be nowhere else. True when lines or words may not be ``ast``'s."""
+        if not self._plain_text:
+            return True
+        starts = self._line_starts
+        if starts is None:
+            text = self.text
+            starts = self._line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+            starts.append(len(text))
+        end = starts[last] if last < len(starts) else starts[-1]
+        return self.text.find(name, starts[first - 1] if first <= len(starts) else end, end) != -1
 
     def _response_read_later(self, call: ast.Call) -> bool:
         """http.client's ``conn.request(...)`` returns nothing: the response is read by a

@@ -10,7 +10,7 @@ import pytest
 
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
 from decouple_services.core.config import Config
-from decouple_services.detect import extract
+from decouple_services.detect import extract, response
 from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.registry import build_detectors
 
@@ -147,7 +147,7 @@ def test_stores_read_by_lines_agree_with_ast_walk(path: Path) -> None:
 )
 def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
     tree = ast.parse(path.read_bytes())
-    assert extract.parent_map(tree) == {
+    assert response.parent_map(tree) == {
         id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
     }
     bodies = [tree.body] + [
@@ -159,9 +159,32 @@ def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
             for n in ast.walk(statement):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                     expected.setdefault(n.id, []).append(n)
-        assert extract.name_loads(body) == expected
+        assert response.name_loads(body) == expected
+        for statement in body:
+            parents, loads = response.parents_and_loads(statement)
+            assert parents == response.parent_map(statement)
+            assert loads == response.name_loads([statement])
     statements = [id(n) for n in extract._statements(tree)]
     assert sorted(statements) == sorted(id(n) for n in ast.walk(tree) if isinstance(n, ast.stmt))
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
+)
+def test_reads_of_a_name_found_by_its_lines_agree_with_name_loads(path: Path) -> None:
+    text = extract.decode_source(path.read_bytes())
+    tree = ast.parse(text)
+    extractor = extract._Extractor(
+        tree, path.read_bytes(), text, "svc/client.py", "svc.client", options(), False
+    )
+    owners: list[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef] = [tree]
+    owners += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for owner in owners:
+        expected = response.name_loads(owner.body)
+        loads = extract._NameLoads(extract._BodyParents(owner, owner.body), extractor._may_read)
+        for name in [*expected, "not_read_anywhere"]:
+            assert loads.get(name, ()) == expected.get(name, ())
+        assert dict(loads) == expected
 
 
 STATEMENTS_SOURCE = """
