@@ -1,5 +1,5 @@
 """``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=True)``, the same text in
-a fifth of the time.
+two fifths of the time.
 
 The standard library encodes an indented document through its pure-Python encoder (the
 C one writes compact JSON only): a generator per container and a call per value. The
