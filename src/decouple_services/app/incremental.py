@@ -633,21 +633,30 @@ class SearchMemo:
             ]
         if self._last_paths == list(self.python):
             # the last scan's searches this one did not make (a rerun taking its helper
-            # passes as they were), for the files unchanged since: the same answers
-            for key, (tested_bits, found_at) in self._last.items():
-                if key in searches:
-                    continue
-                bits = bytearray(len(tested_bits))
-                for i in _set_bits(tested_bits):
-                    path = self.python[i]
-                    last = self._last_digests[i]
-                    if last is None or last != self.current(path):
-                        continue
+            # passes as they were), for the files unchanged since: the same answers. Each
+            # file they tested checked once, not once per search (a rerun keeps hundreds of
+            # fixture searches over the same test modules), and their tested files narrowed
+            # to those at once, as numbers of a bit per file
+            kept = [
+                (key, int.from_bytes(tested_bits, "little"), len(tested_bits), found_at)
+                for key, (tested_bits, found_at) in self._last.items()
+                if key not in searches
+            ]
+            tested_any = 0
+            for _, tested_at, _, _ in kept:
+                tested_any |= tested_at
+            unchanged = bytearray((tested_any.bit_length() + 7) // 8)
+            for i in _set_bits(tested_any.to_bytes(len(unchanged), "little")):
+                last = self._last_digests[i]
+                if last is not None and last == self.current(self.python[i]):
                     digests[i] = last
-                    bits[i >> 3] |= 1 << (i & 7)
+                    unchanged[i >> 3] |= 1 << (i & 7)
+            mask = int.from_bytes(unchanged, "little")
+            for key, tested_at, size, found_at in kept:
+                still = tested_at & mask
                 searches[key] = [
-                    base64.b64encode(bytes(bits)).decode(),
-                    sorted(i for i in found_at if bits[i >> 3] >> (i & 7) & 1),
+                    base64.b64encode(still.to_bytes(size, "little")).decode(),
+                    sorted(i for i in found_at if still >> i & 1),
                 ]
         write_cache_json(
             root_file(directory, "searches", root),
