@@ -671,8 +671,17 @@ def test_kept_searches_keep_exactly_their_unchanged_files(tmp_path: Path) -> Non
         found = [p for p in tested if rng.random() < 0.4]
         tested_by[f"w{n}"] = tested
         first.search("words", [f"w{n}"], tested, lambda paths, found=found: found)
+    digests["m05.py"] = None  # not read whole by this scan: read again by the next
     first.save(tmp_path, tmp_path)
     last = json.loads(root_file(tmp_path, "searches", tmp_path).read_text())
+    for n, (bits_text, found_at) in enumerate(last["searches"].values()):
+        positions = [python.index(p) for p in tested_by[f"w{n}"] if p != "m05.py"]
+        assert base64.b64decode(bits_text) == sum(1 << i for i in positions).to_bytes(3, "little")
+        assert all(i in positions for i in found_at)
+    assert last["digests"] == [
+        digests[p] if any(p in tested for tested in tested_by.values()) else None for p in python
+    ]
+    digests["m05.py"] = "d5"
     for edited in ("m03.py", "m09.py", "m17.py"):
         digests[edited] = "edited"
     digests["m12.py"] = None  # read again by every search

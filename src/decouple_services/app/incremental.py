@@ -618,18 +618,28 @@ class SearchMemo:
         at = {p: i for i, p in enumerate(self.python)}
         digests: list[str | None] = [None] * len(self.python)
         searches: dict[str, list[Any]] = {}
-        for key, (tested, found) in self.made.items():
+        # each file's digest asked once, not once per search that tested it
+        # (homeassistant: 42 searches, 50,000 files tested, 8,000 of them different)
+        made = [
+            (key, [i for p in tested if (i := at.get(p)) is not None], found)
+            for key, (tested, found) in self.made.items()
+        ]
+        now = {
+            i: self.current(self.python[i])
+            for i in {i for _, positions, _ in made for i in positions}
+        }
+        for key, positions, found in made:
             bits = bytearray((len(self.python) + 7) // 8)
-            for path in tested:
-                i = at.get(path)
-                digest_now = self.current(path) if i is not None else None
-                if i is None or digest_now is None:
+            for i in positions:
+                digest_now = now[i]
+                if digest_now is None:
                     continue  # answered again next time
                 digests[i] = digest_now
                 bits[i >> 3] |= 1 << (i & 7)
+            # what a search found it tested: its digest known by now, if it has one
             searches[key] = [
                 base64.b64encode(bytes(bits)).decode(),
-                sorted(at[p] for p in found if p in at and digests[at[p]] is not None),
+                sorted(at[p] for p in found if p in at and now.get(at[p]) is not None),
             ]
         if self._last_paths == list(self.python):
             # the last scan's searches this one did not make (a rerun taking its helper
