@@ -12,6 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import decouple_services
 import decouple_services.app.cache
@@ -19,6 +21,7 @@ import decouple_services.app.pipeline
 import decouple_services.detect.extract
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.cli import main
+from decouple_services.core import model
 from decouple_services.render.json import render_json
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
@@ -681,3 +684,69 @@ def test_a_cached_rerun_moves_the_facts_it_reads_out_of_the_collectors_sight_unt
         assert 0 < gc.get_freeze_count() <= before
     finally:
         gc.unfreeze()
+
+
+def test_the_stored_result_is_the_text_json_gives_its_encoding(repo: Path, tmp_path: Path) -> None:
+    from decouple_services.app.cache import code_version, encode_model
+
+    cache = tmp_path / "cache"
+    result = scan(repo, ScanOptions(cache_dir=cache, jobs=1))
+    (stored,) = cache.glob("result-*.json")
+    data = json.loads(stored.read_bytes())
+    document = {
+        "format": decouple_services.app.cache.FORMAT,
+        "version": code_version(),
+        "root": str(repo),
+        "id": data["id"],
+        "value": encode_model(result),
+    }
+    assert stored.read_bytes() == json.dumps(document, separators=(",", ":")).encode()
+
+
+_model_texts = st.text(alphabet=st.characters(codec=None), max_size=8) | st.sampled_from(
+    ["", "%s", "%", '"q"\\', "\ud800", "é\u2028"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.builds(
+        model.CallSite,
+        id=_model_texts,
+        caller=_model_texts,
+        file=_model_texts,
+        line=st.integers(),
+        end_line=st.integers(),
+        function=_model_texts,
+        client=_model_texts,
+        method=st.none() | _model_texts,
+        url=_model_texts,
+        url_template=st.none() | _model_texts,
+        callee=_model_texts,
+        endpoint=st.none() | _model_texts,
+        evidence=st.lists(_model_texts, max_size=3).map(tuple),
+        suppressed=st.lists(_model_texts, max_size=2),
+    ),
+    st.lists(
+        st.builds(
+            model.Diagnostic,
+            file=_model_texts,
+            line=st.integers(),
+            severity=st.sampled_from(model.Severity),
+            code=_model_texts,
+            message=_model_texts,
+        ),
+        max_size=2,
+    ),
+    st.none() | st.floats(allow_nan=False) | st.integers() | _model_texts,
+)
+def test_a_records_text_is_json_of_its_encoding(
+    site: model.CallSite, diagnostics: list[model.Diagnostic], plain: object
+) -> None:
+    from decouple_services.app.cache import encode_model, model_json
+
+    result = model.ScanResult(
+        root="r", call_sites=(site,), diagnostics=tuple(diagnostics), extra={"x": plain}
+    )
+    for value in (result, site, [site, plain], (plain,), model.Role.CALL):
+        assert model_json(value) == json.dumps(encode_model(value), separators=(",", ":"))

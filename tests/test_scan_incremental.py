@@ -717,6 +717,64 @@ def test_the_searches_a_rerun_did_not_make_are_kept_for_the_files_unchanged(
     assert read == ["c.py"]
 
 
+def test_kept_searches_keep_exactly_their_unchanged_files(tmp_path: Path) -> None:
+    """Over more files than a byte of bits holds: each kept search keeps the files it
+    tested whose content is unchanged (not one edited, nor one the scan could not read
+    whole), with what it found among them, and the digests of every file kept."""
+    import base64
+    import random
+
+    from decouple_services.app.cache import root_file
+    from decouple_services.app.incremental import SearchMemo
+
+    rng = random.Random(7)
+    python = [f"m{i:02}.py" for i in range(21)]
+    digests: dict[str, str | None] = {p: f"d{i}" for i, p in enumerate(python)}
+    first = SearchMemo(python, digests.get)
+    tested_by: dict[str, list[str]] = {}
+    for n in range(6):
+        tested = sorted(rng.sample(python, rng.randint(0, len(python))))
+        found = [p for p in tested if rng.random() < 0.4]
+        tested_by[f"w{n}"] = tested
+        first.search("words", [f"w{n}"], tested, lambda paths, found=found: found)
+    digests["m05.py"] = None  # not read whole by this scan: read again by the next
+    first.save(tmp_path, tmp_path)
+    last = json.loads(root_file(tmp_path, "searches", tmp_path).read_text())
+    for n, (bits_text, found_at) in enumerate(last["searches"].values()):
+        positions = [python.index(p) for p in tested_by[f"w{n}"] if p != "m05.py"]
+        assert base64.b64decode(bits_text) == sum(1 << i for i in positions).to_bytes(3, "little")
+        assert all(i in positions for i in found_at)
+    assert last["digests"] == [
+        digests[p] if any(p in tested for tested in tested_by.values()) else None for p in python
+    ]
+    digests["m05.py"] = "d5"
+    for edited in ("m03.py", "m09.py", "m17.py"):
+        digests[edited] = "edited"
+    digests["m12.py"] = None  # read again by every search
+    second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    second.save(tmp_path, tmp_path)
+    saved = json.loads(root_file(tmp_path, "searches", tmp_path).read_text())
+    kept_digests: list[str | None] = [None] * len(python)
+    for key, (bits_text, found_at) in last["searches"].items():
+        bits = base64.b64decode(bits_text)
+        kept = [
+            i
+            for i in range(len(python))
+            if bits[i >> 3] >> (i & 7) & 1 and digests[python[i]] == last["digests"][i]
+        ]
+        assert {python[i] for i in kept} <= set(tested_by[json.loads(json.loads(key)[1][0])])
+        expected = bytearray(len(bits))
+        for i in kept:
+            expected[i >> 3] |= 1 << (i & 7)
+            kept_digests[i] = last["digests"][i]
+        assert saved["searches"][key] == [
+            base64.b64encode(bytes(expected)).decode(),
+            [i for i in found_at if i in kept],
+        ]
+    assert saved["digests"] == kept_digests
+    assert saved["paths"] == python
+
+
 def test_a_search_for_several_terms_is_answered_from_the_last_scans_for_some_of_them(
     tmp_path: Path,
 ) -> None:

@@ -359,3 +359,43 @@ def test_after_an_edit_that_changes_nothing_another_command_line_renders_the_res
     narrowed = runs(str(repo), "--format", "json", "--cache-dir", cache, "--callee", "users")
     assert reuse.neutral[-1] not in (None, pipeline._KNOWN) and len(reuse.decoded) == 1
     assert narrowed == runs(str(repo), "--format", "json", "--no-cache", "--callee", "users")
+
+
+@pytest.mark.parametrize("by_folder", [True, False])
+def test_the_files_a_record_names_are_checked_by_stat_under_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_folder: bool
+) -> None:
+    """Each file as recorded (size and modification time), one recorded missing still
+    missing; stat'ed relative to the root opened once, or by path where the platform
+    cannot."""
+    from decouple_services.app import replay
+
+    if not by_folder:
+        monkeypatch.setattr(os, "supports_dir_fd", set())
+    root = tmp_path / "root"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("a = 1\n")
+    outside = tmp_path / "outside.py"
+    outside.write_text("b = 2\n")
+
+    def entry(path: Path) -> list[object]:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns, "digest"]
+
+    files: dict[str, object] = {
+        "pkg/a.py": entry(root / "pkg" / "a.py"),
+        str(outside): entry(outside),  # a file discovery read outside the tree
+        "pkg/gone.py": None,
+    }
+    assert replay._files_unchanged(str(root), files)
+    (root / "pkg" / "gone.py").write_text("")
+    assert not replay._files_unchanged(str(root), files)
+    (root / "pkg" / "gone.py").unlink()
+    outside.write_text("b = 22\n")
+    assert not replay._files_unchanged(str(root), files)
+    files[str(outside)] = entry(outside)
+    assert replay._files_unchanged(str(root), files)
+    (root / "pkg" / "a.py").unlink()
+    assert not replay._files_unchanged(str(root), files)
+    assert not replay._files_unchanged(str(tmp_path / "no-such-root"), files)
+    assert replay._files_unchanged(str(tmp_path / "no-such-root"), {"x.py": None})

@@ -557,7 +557,13 @@ def client_names(
             return found is not None and is_client(found, depth + 1)
         return False
 
-    holders = {q.removesuffix("()") for q, value in constants.items() if is_client(value)}
+    # only an object or a reference may be a client: the other values (most constants)
+    # are not asked, a call each
+    holders = {
+        q.removesuffix("()")
+        for q, value in constants.items()
+        if isinstance(value, Obj | Ref) and is_client(value)
+    }
     # a project's client class (`class InventoryClient(SwaggerClient)`): files building
     # objects of it are where they are used
     classes = {

@@ -1227,11 +1227,15 @@ class _Demand:
             # test modules not parsed are listed once (a rerun asks for hundreds of
             # fixtures at once: listing them again for each was 8% of polar's)
             modules = [p for p in sorted(unparsed - found) if _is_test_module(p)]
+            # and those under each folder once: a fixture is asked for in the folder of its
+            # conftest, and most share a few (listing them for each was 2% of polar's)
+            under_folder: dict[str, list[str]] = {"": modules}
             for name, folder in sorted(fixtures):
-                under = folder + "/"
-                tests = [
-                    p for p in modules if p not in found and (not folder or p.startswith(under))
-                ]
+                within = under_folder.get(folder)
+                if within is None:
+                    under = folder + "/"
+                    within = under_folder[folder] = [p for p in modules if p.startswith(under)]
+                tests = [p for p in within if p not in found]
                 found.update(
                     self.search(
                         # a kind of its own: its answers are narrower than a word search's
@@ -1809,6 +1813,8 @@ def _with_code_ports(
     extra: dict[str, set[int]] = {}
     evidence: dict[str, list[str]] = {}
     for f in facts:
+        if not f.ports:
+            continue  # most files: the owner not looked up (a tenth of a ms per file)
         owner = service_of(f.path)
         if owner is None:
             continue

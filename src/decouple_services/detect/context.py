@@ -14,7 +14,7 @@ import functools
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import field
 from typing import TypeGuard
 
@@ -98,12 +98,18 @@ def module_package(module: str, is_package: bool) -> str:
     return module.rpartition(".")[0]
 
 
-def build_imports(tree: ast.Module, module: str, is_package: bool) -> dict[str, str]:
-    """Local name -> qualified name for every import in the module (any nesting level)."""
+def build_imports(
+    tree: ast.Module,
+    module: str,
+    is_package: bool,
+    statements: Iterable[ast.AST] | None = None,
+) -> dict[str, str]:
+    """Local name -> qualified name for every import in the module (any nesting level).
+    ``statements``: :func:`statements_breadth_first` of ``tree``, when already listed."""
     table: dict[str, str] = {}
     stars: list[str] = []
     package = module_package(module, is_package)
-    for node in statements_breadth_first(tree):
+    for node in statements if statements is not None else statements_breadth_first(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -162,10 +168,11 @@ def _is_call_result(value: Value) -> TypeGuard[Obj]:
     return isinstance(value, Obj) and "()" not in value.type and not value.type.startswith("@")
 
 
-def _plain_imports(tree: ast.Module) -> frozenset[str]:
-    """What ``import a.b`` / ``import a.b as c`` statements name (``a.b`` and ``a``)."""
+def _plain_imports(statements: Iterable[ast.AST]) -> frozenset[str]:
+    """What ``import a.b`` / ``import a.b as c`` statements name (``a.b`` and ``a``), among
+    a module's ``statements``."""
     found: set[str] = set()
-    for node in statements_breadth_first(tree):
+    for node in statements:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.add(standard_name(alias.name))
@@ -208,14 +215,22 @@ def statements_breadth_first(tree: ast.Module) -> Iterator[ast.AST]:
     handlers and match cases that hold them): imports are statements, so the expressions,
     most of a tree, need not be visited."""
     queue: deque[ast.AST] = deque([tree])
+    pop, extend, AST = queue.popleft, queue.extend, ast.AST
     while queue:
-        node = queue.popleft()
+        node = pop()
         yield node
-        for name in node._fields:
-            if name in _BODY_FIELDS:
-                value = getattr(node, name, None)
-                if isinstance(value, list):
-                    queue.extend(v for v in value if isinstance(v, ast.AST))
+        kind = type(node)
+        names = _BODIES_OF.get(kind)
+        if names is None:
+            names = _BODIES_OF[kind] = tuple(n for n in kind._fields if n in _BODY_FIELDS)
+        for name in names:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(v for v in value if isinstance(v, AST))
+
+
+#: Per node type: its fields among ``_BODY_FIELDS``, in field order.
+_BODIES_OF: dict[type, tuple[str, ...]] = {}
 
 
 def iter_nodes(node: ast.AST) -> Iterator[ast.AST]:
@@ -293,9 +308,11 @@ class ModuleContext:
             [line.encode("utf-8") for line in text.splitlines(keepends=True)] if text else []
         )
         self.module = module
-        self.imports = build_imports(tree, module, is_package)
+        # both tables read the imports among the statements, listed once
+        statements = list(statements_breadth_first(tree))
+        self.imports = build_imports(tree, module, is_package, statements)
         #: What ``import a.b`` / ``import a.b as c`` statements name: modules for certain.
-        self.imported_modules = _plain_imports(tree)
+        self.imported_modules = _plain_imports(statements)
         self._stub: str | None = None
         #: Module-level assignments: name -> expression (the last one wins).
         self.globals: dict[str, ast.expr] = {}

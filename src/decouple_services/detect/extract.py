@@ -19,7 +19,7 @@ import sys
 import tokenize
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field, replace
 from typing import Any
 
@@ -54,7 +54,7 @@ from decouple_services.detect.facts import (
     RawRoute,
 )
 from decouple_services.detect.library_helper import looks_like_a_request
-from decouple_services.detect.response import classify, name_loads, parent_map
+from decouple_services.detect.response import classify, parent_map, parents_and_loads
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
     ANSWER,
@@ -440,18 +440,25 @@ def extract_facts(
 class _BodyParents:
     """``parent_of`` for the nodes of one body (a function's, or the module's), built one
     statement at a time: a node is looked for in the statement its line falls in, and in
-    every statement only when it is not there (a decorator sits above its ``def`` line)."""
+    every statement only when it is not there (a decorator sits above its ``def`` line).
+    The same walk of a statement finds its reads of names (:meth:`loads`)."""
 
     def __init__(self, owner: ast.AST, body: Sequence[ast.stmt]) -> None:
         self._body = body
         self._starts = [stmt.lineno for stmt in body]
         self._walked: set[int] = set()
         self._parents: dict[int, ast.AST] = {id(stmt): owner for stmt in body}
+        #: Per statement walked (by index): its reads of each name.
+        self._loads: dict[int, dict[str, list[ast.Name]]] = {}
+        #: Per name asked: its reads in the body.
+        self._by_name: dict[str, list[ast.Name]] = {}
 
     def _walk(self, index: int) -> None:
         if index not in self._walked:
             self._walked.add(index)
-            self._parents.update(parent_map(self._body[index]))
+            parents, loads = parents_and_loads(self._body[index])
+            self._parents.update(parents)
+            self._loads[index] = loads
 
     def get(self, node: ast.AST) -> ast.AST | None:
         found = self._parents.get(id(node))
@@ -469,6 +476,55 @@ class _BodyParents:
             for index in range(len(self._body)):
                 self._walk(index)
         return self._parents.get(id(node))
+
+    def loads(self, name: str, may_read: Callable[[str, int, int], bool]) -> list[ast.Name]:
+        """The reads of ``name`` in the body, in the order of :func:`name_loads`. A
+        statement whose lines ``may_read`` says do not hold the word is not walked."""
+        found = self._by_name.get(name)
+        if found is None:
+            found = self._by_name[name] = []
+            for index, stmt in enumerate(self._body):
+                last = stmt.end_lineno
+                if last is not None and not may_read(name, _first_line(stmt), last):
+                    continue
+                self._walk(index)
+                found.extend(self._loads[index].get(name, ()))
+        return found
+
+    def names(self) -> set[str]:
+        """Every name read in the body."""
+        for index in range(len(self._body)):
+            self._walk(index)
+        return {name for loads in self._loads.values() for name in loads}
+
+
+class _NameLoads(Mapping[str, Sequence[ast.Name]]):
+    """:func:`name_loads` of a body, each name's reads found when asked: ``classify`` asks
+    for the one name a response is bound to."""
+
+    def __init__(self, parents: _BodyParents, may_read: Callable[[str, int, int], bool]) -> None:
+        self._parents = parents
+        self._may_read = may_read
+
+    def __getitem__(self, name: str) -> Sequence[ast.Name]:
+        found = self._parents.loads(name, self._may_read)
+        if not found:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._parents.names()))
+
+    def __len__(self) -> int:
+        return len(self._parents.names())
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """A statement's first line, its decorators included."""
+    decorators: list[ast.expr] | None = getattr(stmt, "decorator_list", None)
+    if decorators:
+        return min(stmt.lineno, *(d.lineno for d in decorators))
+    return stmt.lineno
 
 
 class _Extractor:
@@ -509,8 +565,12 @@ class _Extractor:
         #: Ancestors of the node being visited, innermost last.
         self.stack: list[ast.AST] = []
         self._function_infos: dict[str, FunctionInfo] = {}
-        #: Per body (by id): the reads of each name (see _response_use).
-        self._name_loads: dict[int, dict[str, list[ast.Name]]] = {}
+        #: Where each line of ``text`` starts (``_may_read``), found when first asked.
+        self._line_starts: list[int] | None = None
+        #: Whether lines of ``text`` are counted as ``ast`` counts them and its words are
+        #: its identifiers as written: no ``\r`` (a line break to ``ast``) and ASCII (``ast``
+        #: folds identifiers to NFKC).
+        self._plain_text = text.isascii() and "\r" not in text
         #: Every node's parent (by id), built when the first candidate call is met.
         self._parents: dict[int, ast.AST] | None = None
         #: Per function (by id, the module's tree for module level): its body's parents.
@@ -718,15 +778,18 @@ class _Extractor:
 
     def _stmt(self, stmt: ast.stmt, scope: Scope) -> None:
         self.stack.append(stmt)
+        # dispatched on the node's exact type (``ast`` makes no subclasses of its nodes):
+        # cheaper than ``isinstance`` with a union, for every statement of the file
+        kind = type(stmt)
         try:
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                self._function(stmt, scope)
-            elif isinstance(stmt, ast.ClassDef):
-                self._class(stmt, scope)
-            elif isinstance(stmt, ast.With | ast.AsyncWith):
+            if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                self._function(stmt, scope)  # type: ignore[arg-type]
+            elif kind is ast.ClassDef:
+                self._class(stmt, scope)  # type: ignore[arg-type]
+            elif kind is ast.With or kind is ast.AsyncWith:
                 # Items bind in order: `with A() as s, s.get(url) as r` uses the first in
                 # the second, so each is visited, then bound.
-                for item in stmt.items:
+                for item in stmt.items:  # type: ignore[attr-defined]
                     self.stack.append(item)
                     self._visit_expr(item.context_expr, scope)
                     self.stack.pop()
@@ -742,34 +805,29 @@ class _Extractor:
                     self._walk_body(child_body, scope)
             else:
                 self._visit_exprs(stmt, scope)
-                if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
-                    self._bind(stmt, scope)
-                elif isinstance(stmt, ast.Return) and stmt.value is not None:
-                    self._factory_return(stmt.value, scope)
-                elif (
-                    isinstance(stmt, ast.Expr)
-                    and isinstance(stmt.value, ast.Yield)
-                    and stmt.value.value is not None
-                ):
-                    # a dependency or lifespan generator: what it yields is what users get
-                    self._factory_return(stmt.value.value, scope)
-                elif (
-                    isinstance(stmt, ast.For | ast.AsyncFor)
-                    and scope.kind == "function"
-                    and self._bind_only_element(stmt.target, stmt.iter, scope)
-                ):
-                    pass
-                elif (
-                    isinstance(stmt, ast.For | ast.AsyncFor)
-                    and isinstance(stmt.target, ast.Name)
-                    and scope.kind == "function"
-                ):
-                    answered = self._item_of(stmt.iter, scope)
-                    scope.locals[stmt.target.id] = (
-                        named_answer(answered, stmt.target.id)
-                        if answered is not None
-                        else Dyn(stmt.target.id)
-                    )
+                if kind is ast.Assign or kind is ast.AnnAssign:
+                    if stmt.value is not None:  # type: ignore[attr-defined]
+                        self._bind(stmt, scope)  # type: ignore[arg-type]
+                elif kind is ast.Return:
+                    if stmt.value is not None:  # type: ignore[attr-defined]
+                        self._factory_return(stmt.value, scope)  # type: ignore[attr-defined]
+                elif kind is ast.Expr:
+                    value = stmt.value  # type: ignore[attr-defined]
+                    if isinstance(value, ast.Yield) and value.value is not None:
+                        # a dependency or lifespan generator: what it yields is what users get
+                        self._factory_return(value.value, scope)
+                elif (kind is ast.For or kind is ast.AsyncFor) and scope.kind == "function":
+                    target = stmt.target  # type: ignore[attr-defined]
+                    iterable = stmt.iter  # type: ignore[attr-defined]
+                    if not self._bind_only_element(target, iterable, scope) and isinstance(
+                        target, ast.Name
+                    ):
+                        answered = self._item_of(iterable, scope)
+                        scope.locals[target.id] = (
+                            named_answer(answered, target.id)
+                            if answered is not None
+                            else Dyn(target.id)
+                        )
                 for child_body in child_bodies(stmt):
                     self._walk_body(child_body, scope)
         finally:
@@ -1069,8 +1127,11 @@ class _Extractor:
         if found is None:
             if self._binds_in_statements_only(func):
                 _statement_stores(func, self._stored)
-            else:
+            elif self._binding_lines is _EVERY_LINE:
                 _function_stores(func, self._stored)
+            else:
+                assert self._binding_lines is not None  # found by the test above
+                _line_stores(func, self._binding_lines, self._stored)
             found = self._stored[id(func)]
         return found
 
@@ -1113,43 +1174,56 @@ class _Extractor:
     # --- expressions -------------------------------------------------------------------------
 
     def _visit_exprs(self, stmt: ast.stmt, scope: Scope) -> None:
-        for name, value in ast.iter_fields(stmt):
-            if name in ("body", "orelse", "finalbody", "handlers", "cases"):
-                continue
+        """The expressions of a statement outside its bodies, in field order: a ``with``
+        item's context expression with the item on the stack, a keyword's value without."""
+        for name in _statement_fields(type(stmt)):
+            value = getattr(stmt, name, None)
             if isinstance(value, ast.expr):
-                self._visit_expr(value, scope)
-            elif isinstance(value, list):
+                if type(value) not in _LEAVES:
+                    self._visit_expr(value, scope)
+            elif type(value) is list:
                 for item in value:
                     if isinstance(item, ast.expr):
-                        self._visit_expr(item, scope)
+                        if type(item) not in _LEAVES:
+                            self._visit_expr(item, scope)
                     elif isinstance(item, ast.withitem):
                         self.stack.append(item)
-                        self._visit_expr(item.context_expr, scope)
+                        if type(item.context_expr) not in _LEAVES:
+                            self._visit_expr(item.context_expr, scope)
                         self.stack.pop()
-                    elif isinstance(item, ast.keyword):
+                    elif isinstance(item, ast.keyword) and type(item.value) not in _LEAVES:
                         self._visit_expr(item.value, scope)
 
     def _visit_expr(self, expr: ast.expr, scope: Scope) -> None:
-        # iterative over children, recursive only through the stack of ancestors we need
-        if type(expr) in _LEAVES:
-            return  # names and constants hold no call
-        self.stack.append(expr)
+        # recursive through the stack of ancestors the flags read; names and constants
+        # (most nodes) hold no call and are never entered
+        kind = type(expr)
+        if kind in _LEAVES:
+            return
+        stack = self.stack
+        stack.append(expr)
         try:
-            if isinstance(expr, ast.Call):
-                self._call(expr, scope)
-            elif isinstance(expr, ast.Yield) and isinstance(expr.value, ast.Dict):
-                self._lifespan_state(expr.value, scope)
-            for child in _children(expr):
-                if isinstance(child, ast.expr):
-                    self._visit_expr(child, scope)
-                elif isinstance(child, ast.keyword | ast.comprehension):
-                    self.stack.append(child)
-                    for grand in _children(child):
-                        if isinstance(grand, ast.expr):
-                            self._visit_expr(grand, scope)
-                    self.stack.pop()
+            if kind is ast.Call:
+                self._call(expr, scope)  # type: ignore[arg-type]
+            elif kind is ast.Yield and isinstance(expr.value, ast.Dict):  # type: ignore[attr-defined]
+                self._lifespan_state(expr.value, scope)  # type: ignore[attr-defined]
+            for name in _expression_fields(kind):
+                value = getattr(expr, name, None)
+                children: list[Any] | tuple[Any] = value if type(value) is list else (value,)
+                for child in children:
+                    child_kind = type(child)
+                    if child_kind in _LEAVES:
+                        continue
+                    if child_kind is ast.keyword or child_kind is ast.comprehension:
+                        stack.append(child)
+                        for grand in _children(child):
+                            if isinstance(grand, ast.expr) and type(grand) not in _LEAVES:
+                                self._visit_expr(grand, scope)
+                        stack.pop()
+                    elif isinstance(child, ast.expr):
+                        self._visit_expr(child, scope)
         finally:
-            self.stack.pop()
+            stack.pop()
 
     def _call(self, call: ast.Call, scope: Scope) -> None:
         if len(self.calls) >= MAX_CALLS_PER_FILE:
@@ -1663,11 +1737,8 @@ class _Extractor:
                 self._parents = parent_map(self.tree)
             return self._parents.get(id(node))
 
-        def index() -> dict[str, list[ast.Name]]:
-            found = self._name_loads.get(id(body))
-            if found is None:
-                found = self._name_loads[id(body)] = name_loads(body)
-            return found
+        def index() -> Mapping[str, Sequence[ast.Name]]:
+            return _NameLoads(local, self._may_read)
 
         reading = classify(
             call,
@@ -1684,6 +1755,19 @@ class _Extractor:
         if reading.use is ResponseUse.NONE and self._response_read_later(call):
             return ResponseUse.BODY, checked
         return reading.use, checked
+
+    def _may_read(self, name: str, first: int, last: int) -> bool:
+        """Whether ``name`` is written on lines ``first`` to ``last`` (from 1): a read of it
+        there can be nowhere else. True when lines or words may not be ``ast``'s."""
+        if not self._plain_text:
+            return True
+        starts = self._line_starts
+        if starts is None:
+            text = self.text
+            starts = self._line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+            starts.append(len(text))
+        end = starts[last] if last < len(starts) else starts[-1]
+        return self.text.find(name, starts[first - 1] if first <= len(starts) else end, end) != -1
 
     def _response_read_later(self, call: ast.Call) -> bool:
         """http.client's ``conn.request(...)`` returns nothing: the response is read by a
@@ -2039,6 +2123,84 @@ def _body_stores(
             _body_stores(child, sets, out)
 
 
+def _line_stores(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int], out: dict[int, set[str]]
+) -> None:
+    """What :func:`_function_stores` finds, walking whole only the parts of ``func`` on
+    ``lines`` (``_expression_binding_lines``: where a comprehension or an assignment
+    expression may be): a statement whose lines hold neither stores names only as the
+    targets of its statements (``_statement_stores``), and a compound statement holding
+    one on some line has its own expressions walked whole and its bodies read the same way,
+    statement by statement. Most of a function holding one loop is read from statements."""
+    own: set[str] = set()
+    out[id(func)] = own
+    _heading_stores(func, (own,))
+    _lines_body_stores(func.body, (own,), lines, out)
+
+
+def _lines_body_stores(
+    body: Sequence[ast.stmt], sets: tuple[set[str], ...], lines: list[int], out: dict[int, set[str]]
+) -> None:
+    for stmt in body:
+        kind = type(stmt)
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            decorators: list[ast.expr] = stmt.decorator_list  # type: ignore[attr-defined]
+            first = min([stmt.lineno, *(d.lineno for d in decorators)])
+        else:
+            first = stmt.lineno
+        last = stmt.end_lineno
+        at = bisect.bisect_left(lines, first)
+        if last is not None and (at == len(lines) or lines[at] > last):
+            _body_stores([stmt], sets, out)  # no comprehension, no `:=` in it
+            continue
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            inner: set[str] = set()
+            out[id(stmt)] = inner
+            _heading_stores(stmt, (*sets, inner))
+            _lines_body_stores(stmt.body, (*sets, inner), lines, out)  # type: ignore[attr-defined]
+            continue
+        _heading_stores(stmt, sets)
+        for handler in getattr(stmt, "handlers", None) or ():
+            _heading_stores(handler, sets)
+            _lines_body_stores(handler.body, sets, lines, out)
+        for case in getattr(stmt, "cases", None) or ():
+            _heading_stores(case, sets)
+            _lines_body_stores(case.body, sets, lines, out)
+        for name in ("body", "orelse", "finalbody"):
+            value = getattr(stmt, name, None)
+            if type(value) is list and value and isinstance(value[0], ast.stmt):
+                _lines_body_stores(value, sets, lines, out)
+
+
+def _heading_stores(node: ast.AST, sets: tuple[set[str], ...]) -> None:
+    """The names stored in the fields of ``node`` outside its bodies (a ``def``'s
+    decorators and defaults, a loop's target and iterable, a test, an ``except``'s type, a
+    ``case``'s pattern and guard), walked whole: no statement is among them."""
+    todo: list[ast.AST] = []
+    for name in node._fields:
+        if name in _BODIES:
+            continue
+        value = getattr(node, name, None)
+        if type(value) is list:
+            todo.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            todo.append(value)
+    Name, Store, AST = ast.Name, ast.Store, ast.AST
+    while todo:
+        current = todo.pop()
+        if type(current) is Name:
+            if type(current.ctx) is Store:
+                for names in sets:
+                    names.add(current.id)
+            continue
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if type(value) is list:
+                todo.extend(item for item in value if isinstance(item, AST))
+            elif isinstance(value, AST):
+                todo.append(value)
+
+
 #: Statements with one ``target``.
 _ONE_TARGET = frozenset({ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor})
 
@@ -2084,6 +2246,37 @@ def _walk_statements(node: ast.AST) -> Iterator[ast.AST]:
 
 #: Expression nodes without children worth visiting.
 _LEAVES = frozenset({ast.Name, ast.Constant})
+
+#: Fields of an expression or statement that never hold an expression (operators, contexts,
+#: names and flags), left unread by the walk.
+_NOT_EXPRESSIONS = frozenset(
+    {"ctx", "op", "ops", "attr", "conversion", "kind", "is_async", "type_comment", "names"}
+)
+#: Fields of a statement holding its bodies, walked as statements.
+_BODIES = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_EXPRESSION_FIELDS: dict[type, tuple[str, ...]] = {}
+_STATEMENT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _expression_fields(kind: type) -> tuple[str, ...]:
+    """The fields of an expression node of ``kind`` that may hold one, in field order."""
+    found = _EXPRESSION_FIELDS.get(kind)
+    if found is None:
+        fields: tuple[str, ...] = getattr(kind, "_fields", ())
+        found = _EXPRESSION_FIELDS[kind] = tuple(f for f in fields if f not in _NOT_EXPRESSIONS)
+    return found
+
+
+def _statement_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a statement of ``kind`` outside its bodies that may hold an
+    expression, in field order."""
+    found = _STATEMENT_FIELDS.get(kind)
+    if found is None:
+        fields: tuple[str, ...] = getattr(kind, "_fields", ())
+        found = _STATEMENT_FIELDS[kind] = tuple(
+            f for f in fields if f not in _NOT_EXPRESSIONS and f not in _BODIES
+        )
+    return found
 
 
 def _children(node: ast.AST) -> Iterator[ast.AST]:

@@ -499,6 +499,37 @@ def _caught(node: ast.expr | None) -> tuple[str, ...]:
     return tuple(ast.unparse(item) for item in items)
 
 
+def parents_and_loads(
+    statement: ast.AST,
+) -> tuple[dict[int, ast.AST], dict[str, list[ast.Name]]]:
+    """:func:`parent_map` of ``statement`` and :func:`name_loads` of ``[statement]``, from
+    one walk: the extraction asks both of the statements holding the reads of a response."""
+    out: dict[int, ast.AST] = {}
+    loads: dict[str, list[ast.Name]] = {}
+    Name, Load, AST = ast.Name, ast.Load, ast.AST
+    todo: deque[ast.AST] = deque((statement,))
+    pop, push = todo.popleft, todo.append
+    while todo:
+        node = pop()
+        if isinstance(node, Name):
+            # its fields are its identifier and its context, which holds nothing
+            out[id(node.ctx)] = node
+            if isinstance(node.ctx, Load):
+                loads.setdefault(node.id, []).append(node)
+            continue
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, AST):
+                out[id(value)] = node
+                push(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, AST):
+                        out[id(item)] = node
+                        push(item)
+    return out, loads
+
+
 def parent_map(tree: ast.AST) -> dict[int, ast.AST]:
     """``id(child) -> parent`` for every node of ``tree``, in the order of ``ast.walk``
     and ``ast.iter_child_nodes`` (written out: a node's children, a list of them included,

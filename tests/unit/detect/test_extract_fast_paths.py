@@ -10,7 +10,7 @@ import pytest
 
 from decouple_services.app.pipeline import ScanOptions, detection_options, scan
 from decouple_services.core.config import Config
-from decouple_services.detect import extract
+from decouple_services.detect import extract, response
 from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.registry import build_detectors
 
@@ -123,9 +123,31 @@ def test_one_walk_helpers_agree_with_ast_walk(path: Path) -> None:
 @pytest.mark.parametrize(
     "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
 )
+def test_stores_read_by_lines_agree_with_ast_walk(path: Path) -> None:
+    text = extract.decode_source(path.read_bytes())  # a sample is written in latin-1
+    tree = ast.parse(text)
+    lines = extract._expression_binding_lines(text)
+    assert lines is not extract._EVERY_LINE
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for order in (functions, functions[::-1]):
+        stored: dict[int, set[str]] = {}
+        for node in order:
+            if id(node) not in stored:
+                extract._line_stores(node, lines, stored)
+            expected = {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            assert stored[id(node)] == expected
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
+)
 def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
     tree = ast.parse(path.read_bytes())
-    assert extract.parent_map(tree) == {
+    assert response.parent_map(tree) == {
         id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
     }
     bodies = [tree.body] + [
@@ -137,9 +159,32 @@ def test_written_out_walks_agree_with_ast_walk(path: Path) -> None:
             for n in ast.walk(statement):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                     expected.setdefault(n.id, []).append(n)
-        assert extract.name_loads(body) == expected
+        assert response.name_loads(body) == expected
+        for statement in body:
+            parents, loads = response.parents_and_loads(statement)
+            assert parents == response.parent_map(statement)
+            assert loads == response.name_loads([statement])
     statements = [id(n) for n in extract._statements(tree)]
     assert sorted(statements) == sorted(id(n) for n in ast.walk(tree) if isinstance(n, ast.stmt))
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SAMPLE.rglob("*.py")) if _parseable(p)], ids=lambda p: p.name
+)
+def test_reads_of_a_name_found_by_its_lines_agree_with_name_loads(path: Path) -> None:
+    text = extract.decode_source(path.read_bytes())
+    tree = ast.parse(text)
+    extractor = extract._Extractor(
+        tree, path.read_bytes(), text, "svc/client.py", "svc.client", options(), False
+    )
+    owners: list[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef] = [tree]
+    owners += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for owner in owners:
+        expected = response.name_loads(owner.body)
+        loads = extract._NameLoads(extract._BodyParents(owner, owner.body), extractor._may_read)
+        for name in [*expected, "not_read_anywhere"]:
+            assert loads.get(name, ()) == expected.get(name, ())
+        assert dict(loads) == expected
 
 
 STATEMENTS_SOURCE = """
@@ -404,6 +449,35 @@ def _stored_by_ast_walk(source: str) -> dict[str, set[str]]:
         (
             "def f(xs):\n    return xs.format(before=1)\n\ndef g(ys):\n    for y in ys:\n        pass\n",
             {"f": True, "g": False},
+        ),
+        # a loop among statements: its heading is walked whole, the rest read from the
+        # statements, nested functions and `except`, `case` and `with` blocks included
+        (
+            """
+            def f(xs, ys):
+                a = 1
+                for x in xs:
+                    b = [c for c in x if (d := c)]
+                    @deco([e for e in ys])
+                    def inner(g=[h for h in ys]):
+                        i = 1
+                        return [j for j in g]
+                try:
+                    k = 2
+                except [l for l in ys][0] as m:
+                    n = 3
+                match xs:
+                    case [o, *p] if (q := o):
+                        r = 4
+                with open(a) as (s, t):
+                    while (u := next(xs)):
+                        v = 5
+                    else:
+                        w = 6
+                class C:
+                    y = [z for z in ys]
+            """,
+            {"f": False, "inner": False},
         ),
         # ast may count a lone \r as a line break: every line may hold one
         ("def f(xs):\n    y = 1\r    return y\n", {"f": False}),

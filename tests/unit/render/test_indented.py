@@ -84,3 +84,19 @@ def test_refusals_are_json_dumps_own() -> None:
     looped.append(looped)
     with pytest.raises(ValueError, match="Circular"):
         dumps_indented(looped)
+
+
+def test_dicts_of_one_shape_at_any_depth_and_key_order() -> None:
+    # each shape's template is kept: keys met again in another order, at another depth,
+    # or holding what a template would read as a slot
+    rows = [{"b": i, "a": [i, {"%s": "x", "%": None}]} for i in range(3)]
+    value = {"rows": rows, "deeper": {"rows": rows}, "swapped": [{"a": 1, "b": 2}]}
+    assert dumps_indented(value) == reference(value)
+    assert dumps_indented(rows) == reference(rows)
+
+
+def test_many_shapes() -> None:
+    # more shapes than the encoder keeps templates of
+    value = [{f"k{i}": i, "z": [i]} for i in range(1200)]
+    assert dumps_indented(value) == reference(value)
+    assert dumps_indented(value[::-1]) == reference(value[::-1])
