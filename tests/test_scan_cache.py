@@ -513,6 +513,48 @@ def test_damaged_packs_are_ignored_and_their_facts_rebuilt(
     assert cached(repo, cache) == expected
 
 
+def test_entries_whose_calls_do_not_decode_are_dropped_when_used_and_written_again(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun leaves the calls of the facts it reads encoded: a damaged entry whose other
+    facts decode shows only when its calls are first used. The scan then runs again
+    without it, and its facts are written again in place of the damaged ones."""
+    cache = tmp_path / "cache"
+    expected = uncached(repo)
+    cached(repo, cache)
+    monkeypatch.setattr(decouple_services.app.cache, "_PACKS", {})
+    for stale in [*cache.glob("manifest-*.json"), *cache.glob("sites-*.json")]:
+        stale.unlink()  # every file read again, and resolved afresh (its calls decoded)
+    (pack,) = (cache / "packs").glob("pack-*.jsonl")
+    lines = pack.read_bytes().split(b"\n")
+    with_calls = [i for i, line in enumerate(lines) if not line.endswith(b"\t[]\t[]")]
+    assert len(with_calls) >= 2
+    first, second = with_calls[:2]
+    lines[first] = lines[first].rsplit(b"\t", 1)[0] + b"\t[[1,2]"  # its calls' rest cut
+    key, rest, heads, tails = lines[second].split(b"\t")
+    lines[second] = b"\t".join([key, rest, heads.replace(b"[", b"{", 2), tails])
+    pack.write_bytes(b"\n".join(lines))
+    dropped: list[str] = []
+    drop = decouple_services.app.pipeline.drop_facts
+
+    def dropping(key: str) -> None:
+        dropped.append(key)
+        drop(key)
+
+    monkeypatch.setattr(decouple_services.app.pipeline, "drop_facts", dropping)
+    assert cached(repo, cache) == expected
+    assert sorted(dropped) == sorted(
+        line.split(b"\t")[0].decode() for line in (lines[first], lines[second])
+    )
+    # another process: the entries were written again, and decode
+    monkeypatch.setattr(decouple_services.app.cache, "_PACKS", {})
+    for stale in [*cache.glob("manifest-*.json"), *cache.glob("sites-*.json")]:
+        stale.unlink()
+    dropped.clear()
+    assert cached(repo, cache) == expected
+    assert dropped == []
+
+
 def test_one_entry_of_the_imports_cache_is_read_and_replaced_in_its_text(tmp_path: Path) -> None:
     """``ImportsEntries`` finds an entry by its path as a key of the file ``ImportsCache``
     writes, whatever the path holds, and replaces it leaving every other entry as it was;

@@ -449,6 +449,40 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     }
 
 
+def test_a_rerun_decodes_whole_only_the_calls_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facts a rerun reads from the cache keep their calls encoded: the heads are
+    decoded for looking up helpers' invocations, the calls whole only for the files where
+    one invokes a helper, and for the edited file's last facts, compared with its new
+    ones. A file whose resolution is recalled holds no call anything reads whole."""
+    from decouple_services.detect.facts import EncodedCalls
+
+    root, cache, files = settled(tmp_path)
+    cached(root, cache)
+    write(root, files, render(Tree(extra_calls=2)))
+    paths: dict[int, str] = {}
+    decoded: set[str] = set()
+    read = FileFacts.from_cache
+    decode = EncodedCalls.decoded
+
+    def reading(body: bytes, key: str = "") -> FileFacts:
+        facts = read(body, key)
+        if isinstance(facts.calls, EncodedCalls):
+            paths[id(facts.calls)] = facts.path.rpartition("/")[2]
+        return facts
+
+    def decoding(self: EncodedCalls) -> tuple[object, ...]:
+        decoded.add(paths[id(self)])
+        return decode(self)
+
+    monkeypatch.setattr(FileFacts, "from_cache", reading)
+    monkeypatch.setattr(EncodedCalls, "decoded", decoding)
+    assert fresh_resolutions(root, cache, monkeypatch) == {"client.py"}
+    assert {"api.py", "helpers.py", "refresh.py", "test_users.py"} <= set(paths.values())
+    assert decoded == {"client.py", "chained.py", "jobs.py", "paths.py", "via.py"}
+
+
 def test_a_rerun_takes_the_digests_of_unchanged_definitions_from_the_last_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,8 +3,11 @@
 Layout of the cache directory (``.decouple-cache/`` or ``--cache-dir``)::
 
     packs/pack-<random>.jsonl   facts of the files one scan parsed, a line each:
-                                key TAB facts-json, key = sha256(content digest, module
-                                name, decouple version and the detection options)
+                                key TAB facts TAB calls' heads TAB calls' rest (each a
+                                JSON text; the calls decoded when first used:
+                                decouple_services.detect.facts.cache_text), key =
+                                sha256(content digest, module name, decouple version
+                                and the detection options)
     manifest-<root>.json        per scanned root: path -> (size, mtime_ns, content digest),
                                 the digests the byte prefilter rejected, and the last result
     imports-<root>.json         per scanned root: each file's import targets, by digest
@@ -23,7 +26,8 @@ timestamps next time (an edit in the same clock tick keeps size and mtime): they
 and hashed again, as git does for its index.
 
 Everything here is an optimisation: a missing, corrupt or foreign file is ignored and
-rebuilt, writes go to a temporary file renamed into place (concurrent runs never read half a
+rebuilt (a facts entry whose calls do not decode when first used: dropped, and the scan run
+again), writes go to a temporary file renamed into place (concurrent runs never read half a
 file; the last manifest written wins), and an unwritable directory only costs speed. Nothing
 in the cache is executed or unpickled: it is JSON, decoded into decouple's own types.
 """
@@ -55,7 +59,7 @@ if TYPE_CHECKING:
     from decouple_services.discover.files import FileListing
 
 #: Bumped when the layout or the meaning of an entry changes.
-FORMAT = 3
+FORMAT = 4
 
 
 def root_file(directory: Path, kind: str, root: Path) -> Path:
@@ -79,10 +83,20 @@ def read_facts(folder: str, key: str, path: str) -> FileFacts | None:
     if body is None:
         return None
     try:
-        facts = FileFacts.from_json(json.loads(body))
+        # the calls left encoded: a damaged entry may show only when they are first used
+        # (``UndecodableFacts``, for which the scan drops it and runs again: ``drop_facts``)
+        facts = FileFacts.from_cache(body, key)
     except Exception:  # any content at all: corrupt or foreign
         return None  # rebuilt by the caller
     return facts if facts.path == path else None
+
+
+def drop_facts(key: str) -> None:
+    """Forget the facts cached under ``key`` (they did not decode), in every cache folder
+    this process read: it reads them no more, and the next facts it writes for the key
+    replace them on disk."""
+    for packs in _PACKS.values():
+        packs.drop(key)
 
 
 PACKS = "packs"
@@ -110,6 +124,8 @@ class _Packs:
         self.seen: set[str] = set()
         self.loaded = False
         self.searches = 0
+        #: Keys whose entries did not decode, until facts for them are written again.
+        self.dropped: set[str] = set()
 
     def names(self) -> list[str]:
         try:
@@ -139,7 +155,13 @@ class _Packs:
 
     def _put(self, key: bytes, body: bytes) -> None:
         if len(key) == 64:
-            self.entries.setdefault(key.decode("ascii", "replace"), body)
+            name = key.decode("ascii", "replace")
+            if name not in self.dropped:
+                self.entries.setdefault(name, body)
+
+    def drop(self, key: str) -> None:
+        self.dropped.add(key)
+        self.entries.pop(key, None)
 
     def get(self, key: str) -> bytes | None:
         if not self.loaded:
@@ -150,7 +172,7 @@ class _Packs:
         """:meth:`get`, searching each pack's bytes for the first few keys asked instead of
         loading every pack (a rerun checking one edited file asks for one); the first line
         for ``key`` in the packs by name, the one loading them keeps."""
-        if self.loaded:
+        if self.loaded or key in self.dropped:
             return self.entries.get(key)
         if key in self.entries:
             return self.entries[key]
@@ -181,11 +203,20 @@ class _Packs:
         # Line by line, never the pack as one text: a cold scan of a large tree writes tens
         # of megabytes of facts, and a text of them (and its encoding) was the scan's peak.
         lines = [(key.encode(), body.encode()) for key, body in items if "\n" not in body]
+        replaced = False
         for key, body in lines:
             if b"\t" not in key:
-                self._put(key, body)
+                name = key.decode("ascii", "replace")
+                if name in self.dropped:
+                    # an entry that did not decode, written again: it replaces the old
+                    # one in every pack (merged below), which the first pack would keep
+                    self.dropped.discard(name)
+                    self.entries[name] = body
+                    replaced = True
+                else:
+                    self._put(key, body)
         names = self.names()
-        if len(names) + 1 > MAX_PACKS:
+        if len(names) + 1 > MAX_PACKS or replaced:
             # merge what this process has read (every listed pack after a refresh) into
             # the new pack, then drop the merged files
             self.refresh()
@@ -899,6 +930,7 @@ __all__ = [
     "Manifest",
     "content_digest",
     "decode_model",
+    "drop_facts",
     "encode_model",
     "facts_key",
     "model_json",

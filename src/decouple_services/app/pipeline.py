@@ -27,6 +27,7 @@ from decouple_services.app.cache import (
     Manifest,
     collector_paused,
     content_digest,
+    drop_facts,
     facts_key,
     read_facts,
     refresh_facts,
@@ -310,7 +311,7 @@ def extract_all(
     :func:`scan_or_known`).
     """
     from decouple_services.app.demand import broad_prefilter
-    from decouple_services.detect.facts import FileFacts
+    from decouple_services.detect.facts import FileFacts, cache_text
 
     python_files = frozenset(all_files if all_files is not None else paths)
     work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
@@ -364,7 +365,7 @@ def extract_all(
         job: _Job, facts: FileFacts, info: _Seen, key: str | None, data: dict[str, Any] | None
     ) -> FileFacts:
         if key is not None and computed is not None:
-            computed.append((key, json.dumps(facts.to_json() if data is None else data)))
+            computed.append((key, facts.to_cache() if data is None else cache_text(data)))
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
         if keys is not None and info is not None and not info[3] and info[2]:
@@ -482,10 +483,26 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
         folder = options.cache_dir or Path(root).resolve() / CACHE_DIR_NAME
     try:
         with read_only_cache(folder):
-            try:
-                return _scan_or_known(root, options, freeze=freeze)
-            except _PassesDiffer:
-                return _scan_or_known(root, options, passes_as_kept=False, freeze=freeze)
+            passes_as_kept = True
+            dropped: set[str] = set()
+            while True:
+                try:
+                    return _scan_or_known(
+                        root, options, passes_as_kept=passes_as_kept, freeze=freeze
+                    )
+                except _PassesDiffer:
+                    passes_as_kept = False
+                except Exception as exc:
+                    # imported here: a rerun answered before extracting anything imports
+                    # no facts
+                    from decouple_services.detect.facts import UndecodableFacts
+
+                    # a damaged cache entry, found when its calls were first used: the
+                    # scan runs again without it (that file's facts extracted again)
+                    if not isinstance(exc, UndecodableFacts) or exc.key in dropped:
+                        raise
+                    dropped.add(exc.key)
+                    drop_facts(exc.key)
     finally:
         gc.set_threshold(*thresholds)
         if freeze:
@@ -1492,7 +1509,7 @@ def _after_neutral_edits(
                 old = read_facts(str(cache_dir), facts_key(before, module, fingerprint), path)
                 new = extract_facts(data, path, module, options, is_package=is_package)
                 # kept either way: the scan that runs when the edit is not neutral reads them
-                computed.append((facts_key(digest, module, fingerprint), json.dumps(new.to_json())))
+                computed.append((facts_key(digest, module, fingerprint), new.to_cache()))
                 if old is None or not neutral_facts(old, new, record):
                     return None
                 resolved_as[path] = facts_key(before, module, fingerprint)

@@ -6,13 +6,15 @@ serialisable to JSON, and small (whole syntax trees are never kept).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import field
-from typing import Any
+from typing import Any, overload
 
 from decouple_services.core.model import Diagnostic, Severity
 from decouple_services.core.records import record
 from decouple_services.detect.events import EventSend
-from decouple_services.detect.values import Value, decode, encode
+from decouple_services.detect.values import Obj, Param, Ref, Value, decode, encode
 
 #: The constant ``<class>.__bases__`` lists a class's project bases, as references.
 BASES = "__bases__"
@@ -69,6 +71,29 @@ class RawCall:
     #: The method is called on a parameter of the enclosing function other than
     #: ``self``/``cls``: an object handed in, built wherever the caller built it.
     handed_in: bool = False
+
+    @property
+    def param(self) -> Param | None:
+        """The receiver when it is a parameter of the enclosing function (as
+        :class:`CallHead` gives it)."""
+        receiver = self.receiver
+        return receiver if isinstance(receiver, Param) else None
+
+    @property
+    def obj_type(self) -> str | None:
+        """The class of the receiver when it is an object (as :class:`CallHead` gives it)."""
+        receiver = self.receiver
+        return receiver.type if isinstance(receiver, Obj) else None
+
+    @property
+    def ref_names(self) -> list[str]:
+        """The last names of the references among the arguments (``submit(tasks.sync)``:
+        ``sync``), in their order (as :class:`CallHead` gives them)."""
+        # without a generator: asked of every call of a scan without cache, in each round
+        found = [v.qualname.rpartition(".")[2] for v in self.args if isinstance(v, Ref)]
+        if self.kwargs:
+            found += [v.qualname.rpartition(".")[2] for _, v in self.kwargs if isinstance(v, Ref)]
+        return found
 
     def kwarg(self, key: str) -> Value | None:
         for k, v in self.kwargs:
@@ -168,7 +193,9 @@ class FileFacts:
     module: str
     constants: tuple[Constant, ...] = ()
     functions: tuple[FunctionInfo, ...] = ()
-    calls: tuple[RawCall, ...] = ()
+    #: A tuple, or for facts read from the cache the calls still encoded
+    #: (:class:`EncodedCalls`, decoded on first use).
+    calls: Sequence[RawCall] = ()
     routes: tuple[RawRoute, ...] = ()
     mounts: tuple[RawMount, ...] = ()
     grpc_methods: tuple[GrpcMethod, ...] = ()
@@ -189,7 +216,51 @@ class FileFacts:
     references: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return self._json([_call_to_json(c) for c in self.calls])
+
+    def to_cache(self) -> str:
+        """:func:`cache_text` of :meth:`to_json`, made from the calls themselves (a scan
+        writes the facts of every file it parses)."""
+        heads: list[list[Any]] = []
+        tails: list[list[Any]] = []
+        for c in self.calls:
+            receiver = None if c.receiver is None else encode(c.receiver)
+            heads.append(
+                [
+                    c.line,
+                    c.col,
+                    c.function,
+                    c.name,
+                    c.func,
+                    c.status_checked,
+                    _receiver_head(receiver),
+                    c.ref_names,
+                ]
+            )
+            tails.append(
+                [
+                    c.end_line,
+                    receiver,
+                    [encode(a) for a in c.args],
+                    [[k, encode(v)] for k, v in c.kwargs],
+                    list(c.arg_src),
+                    [list(kv) for kv in c.kwarg_src],
+                    c.result_used,
+                    c.in_loop,
+                    c.is_async,
+                    c.target_override,
+                    c.submitted,
+                    c.in_transaction,
+                    c.response_use,
+                    list(c.patched),
+                    c.handed_in,
+                ]
+            )
+        return _joined(self._json(None), heads, tails)
+
+    def _json(self, calls: list[Any] | None) -> dict[str, Any]:
+        """The JSON form, with ``calls`` (left out when None)."""
+        data = {
             "path": self.path,
             "module": self.module,
             "constants": [[c.qualname, encode(c.value), c.line] for c in self.constants],
@@ -204,7 +275,7 @@ class FileFacts:
                 ]
                 for f in self.functions
             ],
-            "calls": [_call_to_json(c) for c in self.calls],
+            "calls": calls,
             "routes": [
                 [
                     r.framework,
@@ -235,9 +306,29 @@ class FileFacts:
             "events": [e.to_json() for e in self.events],
             "references": list(self.references),
         }
+        if calls is None:
+            del data["calls"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileFacts:
+        return cls._from_parts(data, tuple([_call_from_json(c) for c in data["calls"]]))
+
+    @classmethod
+    def from_cache(cls, body: bytes, key: str = "") -> FileFacts:
+        """Facts from their cache form (:func:`cache_text`), the calls left encoded until
+        first used (:class:`EncodedCalls`); ``key`` names the entry in the error raised
+        should they not decode then."""
+        rest, tab, calls = body.partition(b"\t")
+        heads, tab2, tails = calls.partition(b"\t")
+        if not (tab and tab2):
+            raise ValueError("not the facts' cache form")
+        return cls._from_parts(
+            json.loads(rest), () if heads == b"[]" else EncodedCalls(heads, tails, key)
+        )
+
+    @classmethod
+    def _from_parts(cls, data: dict[str, Any], calls: Sequence[RawCall]) -> FileFacts:
         # lists built by comprehension, not by generators (a rerun decodes the facts of
         # every file it parsed)
         return cls(
@@ -250,7 +341,7 @@ class FileFacts:
                     for q, p, a, ln, m, d in data["functions"]
                 ]
             ),
-            tuple([_call_from_json(c) for c in data["calls"]]),
+            calls,
             tuple(
                 [
                     RawRoute(fw, decode(o), tuple(ms), decode(p), h, ln, proto)
@@ -337,3 +428,213 @@ def _call_from_json(d: list[Any]) -> RawCall:
 #: A call's JSON form, as the facts cache holds it (also for helpers kept by resolution).
 call_to_json = _call_to_json
 call_from_json = _call_from_json
+
+
+# --- the facts' cache form: the calls apart, left encoded until used -----------------------
+#
+# A rerun after an edit reads the facts of every file it parsed from the cache, and most
+# files' calls are never resolved again: their resolution is recalled as it was
+# (``app/incremental.py``). Those calls are still looked up as helpers' invocations, which
+# reads a few fields of each (:class:`CallHead`). The cache form keeps those fields of
+# every call apart from the rest, each part a JSON text of its own: the rest is decoded
+# (and the calls made whole) only for the files whose calls are resolved or a helper's
+# invocation (polar: the calls were half the cache's bytes, and decoding them two thirds
+# of decoding the facts).
+
+
+def cache_text(data: dict[str, Any]) -> str:
+    """The cache form of facts given as :meth:`FileFacts.to_json` gives them: the facts
+    but their calls, the calls' heads, the rest of the calls, as three JSON texts joined
+    by tabs (JSON text holds none)."""
+    calls = data["calls"]
+    heads = [
+        [c[0], c[2], c[3], c[4], c[5], c[18], _receiver_head(c[6]), _ref_names(c[7], c[8])]
+        for c in calls
+    ]
+    tails = [[c[1], c[6], *c[7:18], c[19], c[20] if len(c) > 20 else False] for c in calls]
+    return _joined({name: value for name, value in data.items() if name != "calls"}, heads, tails)
+
+
+def _joined(rest: dict[str, Any], heads: list[list[Any]], tails: list[list[Any]]) -> str:
+    # json.dumps as it is: given separators, it makes an encoder each time (slower)
+    return f"{json.dumps(rest)}\t{json.dumps(heads)}\t{json.dumps(tails)}"
+
+
+def _receiver_head(receiver: Any) -> Any:
+    """What a call's head keeps of its receiver: a parameter whole, an object's class,
+    the kind of anything else."""
+    if receiver is None:
+        return None
+    if receiver[0] == "P":
+        return receiver
+    if receiver[0] == "O":
+        return receiver[:2]
+    return receiver[:1]
+
+
+def _ref_names(args: list[Any], kwargs: list[list[Any]]) -> list[str]:
+    """:attr:`RawCall.ref_names` of a call's encoded arguments."""
+    values = [*args, *(value for _, value in kwargs)]
+    return [value[1].rpartition(".")[2] for value in values if value[0] == "R"]
+
+
+class CallHead:
+    """What looking a call up as a helper's invocation reads of it (``resolve/calls.py``'s
+    ``_wrapper_for``), decoded alone from the cache: the fields of :class:`RawCall` of
+    the same names, its receiver when that is a parameter (``param``) or the class of the
+    object it is (``obj_type``), the last names of the references it is given
+    (``ref_names``), and its place among the file's calls (``index``)."""
+
+    __slots__ = (
+        "col",
+        "func",
+        "function",
+        "index",
+        "line",
+        "name",
+        "obj_type",
+        "param",
+        "ref_names",
+        "status_checked",
+    )
+
+    def __init__(self, row: list[Any], index: int) -> None:
+        self.line: int = row[0]
+        self.col: int = row[1]
+        self.function: str = row[2]
+        self.name: str = row[3]
+        self.func: str | None = row[4]
+        self.status_checked: bool = row[5]
+        receiver = row[6]
+        self.param: Param | None = None
+        self.obj_type: str | None = None
+        if receiver is not None:
+            if receiver[0] == "P":
+                self.param = Param(receiver[1], receiver[2])
+            elif receiver[0] == "O":
+                self.obj_type = receiver[1]
+        self.ref_names: list[str] = row[7]
+        self.index = index
+
+
+class UndecodableFacts(ValueError):
+    """Facts read from the cache whose calls, left encoded, do not decode (a damaged or
+    foreign entry, found only when its calls are first used): ``key`` names the entry."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the cached facts {key} do not decode")
+        self.key = key
+
+
+class EncodedCalls(Sequence[RawCall]):
+    """A file's calls as the facts cache holds them (:func:`cache_text`): their heads
+    decoded on first use (:func:`call_heads`), the calls whole only when one is read.
+    Equal to, hashed and shown as the tuple of the calls."""
+
+    __slots__ = ("_calls", "_heads", "_raw_heads", "_raw_tails", "key")
+
+    def __init__(self, heads: bytes, tails: bytes, key: str = "") -> None:
+        self._raw_heads = heads
+        self._raw_tails = tails
+        self.key = key
+        self._heads: list[CallHead] | None = None
+        self._calls: tuple[RawCall, ...] | None = None
+
+    def heads(self) -> list[CallHead]:
+        found = self._heads
+        if found is None:
+            try:
+                rows = json.loads(self._raw_heads)
+                found = [CallHead(row, i) for i, row in enumerate(rows)]
+            except Exception as exc:  # any content at all: see UndecodableFacts
+                raise UndecodableFacts(self.key) from exc
+            self._heads = found
+        return found
+
+    def heads_unless_decoded(self) -> Sequence[RawCall | CallHead]:
+        """The calls when decoded already, else their heads."""
+        return self._calls if self._calls is not None else self.heads()
+
+    def decoded(self) -> tuple[RawCall, ...]:
+        found = self._calls
+        if found is None:
+            heads = self.heads()
+            try:
+                tails = json.loads(self._raw_tails)
+                found = tuple([_call_from_parts(h, t) for h, t in zip(heads, tails, strict=True)])
+            except Exception as exc:  # any content at all: see UndecodableFacts
+                raise UndecodableFacts(self.key) from exc
+            self._calls = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._calls if self._calls is not None else self.heads())
+
+    @overload
+    def __getitem__(self, index: int) -> RawCall: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[RawCall, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> RawCall | tuple[RawCall, ...]:
+        return self.decoded()[index]
+
+    def __iter__(self) -> Iterator[RawCall]:
+        return iter(self.decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EncodedCalls):
+            return self.decoded() == other.decoded()
+        if isinstance(other, tuple):
+            return self.decoded() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.decoded())
+
+    def __repr__(self) -> str:
+        return repr(self.decoded())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return EncodedCalls, (self._raw_heads, self._raw_tails, self.key)
+
+
+def _call_from_parts(h: CallHead, t: list[Any]) -> RawCall:
+    """A call from its head and the rest of its cache form (``_call_from_json``'s order)."""
+    return RawCall(
+        h.line,
+        t[0],
+        h.col,
+        h.function,
+        h.name,
+        h.func,
+        None if t[1] is None else decode(t[1]),
+        tuple([decode(a) for a in t[2]]) if t[2] else (),
+        tuple([(k, decode(v)) for k, v in t[3]]) if t[3] else (),
+        tuple(t[4]),
+        tuple(map(tuple, t[5])) if t[5] else (),
+        t[6],
+        t[7],
+        t[8],
+        t[9],
+        t[10],
+        t[11],
+        t[12],
+        h.status_checked,
+        tuple(t[13]),
+        t[14],
+    )
+
+
+def call_heads(calls: Sequence[RawCall]) -> Sequence[RawCall | CallHead]:
+    """What resolution reads of calls it may not resolve (their functions, names,
+    receivers' kinds): the calls themselves, or the heads of calls still encoded, the
+    rest left so."""
+    if type(calls) is EncodedCalls:
+        return calls.heads_unless_decoded()
+    return calls
+
+
+def whole_call(calls: Sequence[RawCall], call: RawCall | CallHead) -> RawCall:
+    """The call of ``calls`` that ``call`` (from :func:`call_heads`) is."""
+    return call if isinstance(call, RawCall) else calls[call.index]

@@ -34,7 +34,15 @@ from decouple_services.core.model import (
 from decouple_services.core.records import record
 from decouple_services.detect.base import Detector, Match
 from decouple_services.detect.events import EventSend
-from decouple_services.detect.facts import BASES, CALL_PARAM, FileFacts, RawCall
+from decouple_services.detect.facts import (
+    BASES,
+    CALL_PARAM,
+    CallHead,
+    FileFacts,
+    RawCall,
+    call_heads,
+    whole_call,
+)
 from decouple_services.detect.grpc_ import channel_target
 from decouple_services.detect.receivers import ParamsOf, follow, resolve_receiver
 from decouple_services.detect.registry import match_call
@@ -359,7 +367,10 @@ class CallResolver:
         #: (``shopcore.rpc.call_service``) defined in the repository and doing so aborts
         #: the callers that ignore its answer.
         self._checking = frozenset(
-            call.function for facts in index.facts for call in facts.calls if call.status_checked
+            call.function
+            for facts in index.facts
+            for call in call_heads(facts.calls)
+            if call.status_checked
         )
 
     # --- entry point -------------------------------------------------------------------------
@@ -397,7 +408,9 @@ class CallResolver:
         #: handing its parameters on, a use a test replaces with a mock).
         seen: dict[str, int] = defaultdict(int)
         uses_of: dict[str, list[int]] = defaultdict(list)
-        pending: list[tuple[FileFacts, RawCall, CallOutcome]] = []
+        #: Calls without a site of their own, looked up as helpers' invocations: of a file
+        #: whose first pass was recalled, the heads of calls still encoded (``call_heads``)
+        pending: list[tuple[FileFacts, RawCall | CallHead, CallOutcome]] = []
         handed: list[Wrapper] = []
         if memo is not None:
             memo.start(self.index, self._checking)
@@ -412,7 +425,7 @@ class CallResolver:
                 if memo is not None:
                     memo.keep(facts, done)
             handed.extend(done.handed)
-            for call, outcome in zip(facts.calls, done.outcomes, strict=True):
+            for call, outcome in zip(call_heads(facts.calls), done.outcomes, strict=True):
                 if outcome is None:
                     continue
                 if outcome.site is None:
@@ -466,20 +479,21 @@ class CallResolver:
         added: set[str] | None = None
         for _ in range(MAX_WRAPPER_LEVELS):
             new: dict[str, Wrapper] = {}
-            for at, (facts, call, outcome) in enumerate(pending):
-                key = (facts.path, call.line, call.col)
+            for at, (facts, head, outcome) in enumerate(pending):
+                key = (facts.path, head.line, head.col)
                 if key in finished:
                     continue
-                if added is not None and at in untaken and not _may_invoke(call, added):
+                if added is not None and at in untaken and not _may_invoke(head, added):
                     # the same answer (none) from the same lookups, which recorded their
                     # reads and asks at the last level: a tree's calls are thousands, its
                     # helpers' levels three or four (homeassistant: 35,000 lookups a rerun)
                     continue
-                wrapper = self._wrapper_for(call, facts, wrappers, outcome)
+                wrapper = self._wrapper_for(head, facts, wrappers, outcome)
                 if wrapper is None:
                     untaken.add(at)
                     continue
                 untaken.discard(at)
+                call = whole_call(facts.calls, head)
                 if self._unpacked_test_use(facts, call, wrapper):
                     # a test running an SDK function with a table of arguments: the address
                     # is not there, the function's own request is the call site
@@ -746,9 +760,10 @@ class CallResolver:
         for facts in self.index.facts:
             for short in shorts.intersection(facts.references):
                 out.setdefault(short, []).append((facts, None))
-            for call in facts.calls:
-                # a tree's every call passes here (polar: 14,000): the names tested one by
-                # one, and the arguments walked without a tuple of them made per call
+            # the heads of calls still encoded (the file's calls decoded only when one is
+            # named so); a tree's every call passes here (polar: 14,000): the names tested
+            # one by one, and a decoded call's arguments walked without a tuple of them
+            for call in call_heads(facts.calls):
                 named: set[str] = set()
                 if call.name in shorts:
                     named.add(call.name)
@@ -756,7 +771,13 @@ class CallResolver:
                 if tail in shorts:
                     named.add(tail)
                 for short in named:
-                    out.setdefault(short, []).append((facts, call))
+                    out.setdefault(short, []).append((facts, whole_call(facts.calls, call)))
+                if isinstance(call, CallHead):
+                    for short in call.ref_names:
+                        if short in shorts and short not in named:
+                            named.add(short)
+                            out.setdefault(short, []).append((facts, None))
+                    continue
                 for value in call.args:
                     if isinstance(value, Ref):
                         short = value.qualname.rpartition(".")[2]
@@ -951,9 +972,15 @@ class CallResolver:
         return call
 
     def _wrapper_for(
-        self, call: RawCall, facts: FileFacts, wrappers: dict[str, Wrapper], first: CallOutcome
+        self,
+        call: RawCall | CallHead,
+        facts: FileFacts,
+        wrappers: dict[str, Wrapper],
+        first: CallOutcome,
     ) -> Wrapper | None:
-        """The helper ``call`` invokes; ``first`` is what the first pass made of it."""
+        """The helper ``call`` invokes; ``first`` is what the first pass made of it. Reads
+        only what a call's head holds (a recalled file's calls are left encoded), but for
+        a damaged kept receiver."""
         if call.func is not None:
             # `from network import make_request` in a service whose files are modules of its
             # package (`gateway.network`): the import names the module as the service's own
@@ -966,13 +993,14 @@ class CallResolver:
                 found = wrappers.get(init) or self._by_suffix(wrappers, init)
             return found
         caller = self.index.service_of(facts.path)
-        if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
+        if call.name == CALL_PARAM and call.obj_type is not None:
             # a pytest fixture handing out a helper: the function it returns
-            handed = follow(Ref(f"{call.receiver.type}()"), self.index.lookup(caller))
+            handed = follow(Ref(f"{call.obj_type}()"), self.index.lookup(caller))
             if isinstance(handed, Ref):
                 return wrappers.get(handed.qualname) or self._by_suffix(wrappers, handed.qualname)
             return None
-        if isinstance(call.receiver, Param) and call.receiver.name in ("self", "cls"):
+        param = call.param
+        if param is not None and param.name in ("self", "cls"):
             owner = call.function.rpartition(".")[0]
             return self._method_wrapper(owner, call.name, wrappers, caller)
         encoded = first.encoded
@@ -992,16 +1020,18 @@ class CallResolver:
             receiver = first.receiver_value()
         except (ValueError, TypeError, IndexError, KeyError):  # a damaged cache entry
             receiver = resolve_receiver(
-                call.receiver, self.index.lookup(caller), self._params_of(caller)
+                whole_call(facts.calls, call).receiver,
+                self.index.lookup(caller),
+                self._params_of(caller),
             )
         if receiver is not None:
             return self._method_wrapper(receiver.type, call.name, wrappers, caller)
-        if isinstance(call.receiver, Param):
+        if param is not None:
             # `def load(self, fetcher): fetcher.fetch(path)`: a parameter named after the
             # one project class of that name (`Fetcher`) whose method is a helper
             named = [
                 w
-                for cls in self.index.classes_named(call.receiver.name)
+                for cls in self.index.classes_named(param.name)
                 if (w := self._method_wrapper(cls, call.name, wrappers, caller)) is not None
             ]
             if len(named) == 1:
@@ -1736,7 +1766,7 @@ def _with_id(site: CallSite, ident: str) -> CallSite:
     return CallSite(ident, *_AFTER_ID(site))
 
 
-def _may_invoke(call: RawCall, added: set[str]) -> bool:
+def _may_invoke(call: RawCall | CallHead, added: set[str]) -> bool:
     """Whether ``CallResolver._wrapper_for`` may find for ``call`` one of helpers whose last
     names are ``added``, having found none before they were: a helper it finds has the last
     name of the function the call names (``call.func``, or its class's ``__init__``), else
@@ -1745,7 +1775,7 @@ def _may_invoke(call: RawCall, added: set[str]) -> bool:
     fixture returns, whose name the call does not say."""
     if call.func is not None:
         return call.func.rpartition(".")[2] in added or "__init__" in added
-    if call.name == CALL_PARAM and isinstance(call.receiver, Obj):
+    if call.name == CALL_PARAM and call.obj_type is not None:
         return True
     return call.name in added
 
@@ -1797,10 +1827,10 @@ def _is_link_field(name: str) -> bool:
 
 
 def _by_file(
-    pending: Sequence[tuple[FileFacts, RawCall, CallOutcome]],
-) -> Iterator[tuple[FileFacts, list[tuple[RawCall, CallOutcome]]]]:
+    pending: Sequence[tuple[FileFacts, RawCall | CallHead, CallOutcome]],
+) -> Iterator[tuple[FileFacts, list[tuple[RawCall | CallHead, CallOutcome]]]]:
     """``pending`` (in file order) as runs of one file's calls."""
-    group: list[tuple[RawCall, CallOutcome]] = []
+    group: list[tuple[RawCall | CallHead, CallOutcome]] = []
     current: FileFacts | None = None
     for facts, call, outcome in pending:
         if facts is not current:
