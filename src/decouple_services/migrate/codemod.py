@@ -1679,6 +1679,15 @@ def _call_headers(
     if isinstance(given, cst.Name):
         made = _header_local(parsed, call)
         if made is None:
+            line = _read_before(parsed, call, arg)
+            if line is not None:
+                raise _NotRewritable(
+                    f"the call sends `headers={given.value}`, which the function reads "
+                    f"before the call (line {line}), where an alias or a function given it "
+                    "may change it: the rewrite cannot tell which headers the call sent, "
+                    "and the event would go without one it added; name the headers in the "
+                    "send's `headers=` by hand, or keep the call"
+                )
             _refuse_held_credential(parsed, call, given.value)
         else:
             if not made[1]:
@@ -1806,12 +1815,18 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
             local = cast(cst.Name, value).value
         value = made[0]
     if isinstance(value, cst.Name):
+        line = _read_before(parsed, call, given)
+        why = (
+            f"it is read before the call (line {line}), where an alias or a function given "
+            "it may change it"
+            if line is not None
+            else "it is a parameter or bound more than once (an annotated assignment too), "
+            "or changed after it is made"
+        )
         raise _NotRewritable(
             f"the call passes `metadata={value.value}` (line {line_of(given)}), a name the "
             "rewrite cannot read as one literal list of `(key, value)` pairs made above the "
-            "call and left as it is: it is a parameter or bound more than once (an annotated "
-            "assignment too), changed after it is made, or read before the call (an alias, "
-            f"or a function given it, may change it): {_UNREAD_METADATA}"
+            f"call and left as it is: {why}: {_UNREAD_METADATA}"
         )
     if not isinstance(value, cst.List | cst.Tuple):
         raise _NotRewritable(
@@ -2325,7 +2340,7 @@ def _literal_local(
     if found is None or _changed_in_place(name.value, call, parsed):
         return None
     before, elsewhere = _other_reads(name.value, arg, call, parsed)
-    if before:
+    if before is not None:
         return None
     value = found.value
     again = (
@@ -2337,11 +2352,25 @@ def _literal_local(
     return value, again
 
 
+def _read_before(parsed: ParsedSource, call: cst.Call, arg: cst.Arg) -> int | None:
+    """The line where the function reads the local ``arg`` names before the call, when one
+    assignment alone makes it and the function never changes it in place: what else
+    would have it read as its literal (:func:`_literal_local`)."""
+    name = arg.value
+    if not isinstance(name, cst.Name):
+        return None
+    found = _reaching_assignment(name.value, call, parsed.parents)
+    if found is None or _changed_in_place(name.value, call, parsed):
+        return None
+    return _other_reads(name.value, arg, call, parsed)[0]
+
+
 def _other_reads(
     name: str, arg: cst.Arg, call: cst.Call, parsed: ParsedSource
-) -> tuple[bool, bool]:
-    """Whether the function reads the local ``name`` other than as the call's ``arg``:
-    before the call (in a loop around the call, anywhere in that loop), and at all."""
+) -> tuple[int | None, bool]:
+    """Where the function first reads the local ``name`` before the call, other than as the
+    call's ``arg`` (the line; in the call's other arguments, which run first, or in a loop
+    around the call, anywhere in that loop), and whether it reads it elsewhere at all."""
     current = _enclosing_function(call, parsed.parents)
     at = parsed.positions[call].start
     loops = []
@@ -2350,7 +2379,8 @@ def _other_reads(
         if isinstance(node, cst.For | cst.While):
             loops.append(node)
         node = parsed.parents.get(node)
-    before = elsewhere = False
+    before: int | None = None
+    elsewhere = False
     for node in _walk(current) if current is not None else ():
         if (
             not isinstance(node, cst.Name)
@@ -2366,10 +2396,12 @@ def _other_reads(
             continue  # ``self.metadata``, ``metadata=``: not the local
         elsewhere = True
         where = parsed.positions[node].start
-        if (where.line, where.column) < (at.line, at.column) or any(
-            _within(node, loop, parsed.parents) for loop in loops
-        ):
-            before = True
+        if (
+            (where.line, where.column) < (at.line, at.column)
+            or _within(node, call, parsed.parents)
+            or any(_within(node, loop, parsed.parents) for loop in loops)
+        ) and (before is None or where.line < before):
+            before = where.line
     return before, elsewhere
 
 
@@ -2415,7 +2447,9 @@ def _runs_as_it_ran(
             if parent is block:
                 break
             owner = parents.get(parent)
-            if not inert or not isinstance(owner, cst.If | cst.Else):
+            if isinstance(owner, cst.Else):
+                owner = parents.get(owner)  # an ``if``'s, not a ``try``'s or a loop's
+            if not inert or not isinstance(owner, cst.If):
                 return False  # the call is inside a body the assignment's block holds
         if isinstance(parent, cst.If) and not _inert(parent.test):
             return False
@@ -3607,8 +3641,10 @@ class _UnwrapIdleClients(cst.CSTTransformer):
     use the channel. A client is taken out only when building it does nothing else
     (:func:`_builds_client`: not a channel given credentials read from a file), it is bound
     to a plain name (``as self.channel`` sets what other methods may read), and the
-    function reads that name nowhere else. ``markers``: this rewrite's sends (a block
-    around none is the repository's own); ``freed``: the names the items taken out read."""
+    function reads that name nowhere else (nor another item of the block). One whose
+    building does more keeps its effects and loses its unused name. ``markers``: this
+    rewrite's sends (a block around none is the repository's own); ``freed``: the names
+    the items taken out read."""
 
     def __init__(self, markers: tuple[str, ...]) -> None:
         self.markers = markers
@@ -3636,15 +3672,28 @@ class _UnwrapIdleClients(cst.CSTTransformer):
         if self.functions:
             read |= names_in([self.functions[-1].body], frozenset({id(original_node)}))
         kept = []
+        changed = False
         for item in updated_node.items:
             target = item.asname.name if item.asname is not None else None
-            if _builds_client(item.item) and (
-                target is None or (isinstance(target, cst.Name) and target.value not in read)
-            ):
+            others = names_in([o.item for o in updated_node.items if o is not item])
+            idle = target is None or (
+                isinstance(target, cst.Name) and target.value not in read | others
+            )
+            if idle and _builds_client(item.item):
                 self.freed |= names_in([item.item])
-            else:
-                kept.append(item)
-        if len(kept) == len(updated_node.items):
+                changed = True
+                continue
+            if (
+                idle
+                and target is not None
+                and isinstance(item.item, cst.Call)
+                and _CLIENT_BUILDERS.match(_dotted(item.item.func) or "") is not None
+            ):
+                # building it does more (reads a certificate): it stays, nameless
+                item = item.with_changes(asname=None)
+                changed = True
+            kept.append(item)
+        if not changed:
             return updated_node
         if not kept:
             return _unwrapped(updated_node)

@@ -118,3 +118,25 @@ def test_a_header_whose_name_the_rewrite_cannot_see_refuses_the_call() -> None:
     )
     assert isinstance(constant, CallFacts)
     assert any("header `TENANT_HEADER` is not carried" in n for n in constant.notes)
+
+
+def test_a_header_dict_read_before_the_call_refuses_naming_the_read() -> None:
+    """An alias, or a function given the dict, may add a header where the rewrite cannot
+    see: the headers the call sent are not known, and the refusal names the read."""
+    source = textwrap.dedent(
+        """\
+        import requests
+
+
+        def notify(user_id, sign):
+            headers = {"X-Tenant": "acme"}
+            sign(headers)
+            requests.post("http://users/notify", json={"user": user_id}, headers=headers)
+        """
+    ).encode()
+    refused = inspect_calls(source, [_spec(7)])["cs-00000007"]
+    assert isinstance(refused, str)
+    assert getattr(refused, "code", None) == "not-rewritable"
+    assert refused.startswith(
+        "the call sends `headers=headers`, which the function reads before the call (line 6)"
+    )

@@ -165,11 +165,16 @@ def test_an_idle_client_leaves_a_block_whose_other_items_stay() -> None:
             "return channel",
             'with grpc.insecure_channel("invites:50051") as channel:',
         ),
-        (  # building it reads a file
+        (  # building it reads a file: that stays, without the name nothing reads
             'with grpc.secure_channel("invites:50051", grpc.ssl_channel_credentials('
             'open("ca.pem", "rb").read())) as channel:',
             "return None",
-            'open("ca.pem", "rb").read()',
+            'open("ca.pem", "rb").read())):',
+        ),
+        (  # another item of the block reads it
+            'with grpc.insecure_channel("invites:50051") as channel, Tracker(channel) as t:',
+            "return t",
+            'with grpc.insecure_channel("invites:50051") as channel, Tracker(channel) as t:',
         ),
         (  # it sets what other methods may read
             'with grpc.insecure_channel("invites:50051") as self.channel:',

@@ -288,7 +288,7 @@ def test_metadata_that_would_not_run_as_it_ran_is_read_from_the_local() -> None:
         ),
         (  # an alias may change it
             ('metadata = [("x-request-id", extra)]', "alias = metadata"),
-            "the call passes `metadata=metadata` (line 9), a name the rewrite cannot read",
+            "it is read before the call (line 8), where an alias or a function given it",
         ),
         (  # so may whoever it is stored for
             ('metadata = [("x-request-id", extra)]', "self.metadata = metadata"),
@@ -406,3 +406,32 @@ def test_pairs_are_made_again_only_where_that_sends_what_the_call_sent(
     assert sent in code
     # read from the local: it stays where it was made, and runs once
     assert (body[0] in code) == sent.startswith("metadata[")
+
+
+def test_metadata_handed_to_the_calls_own_arguments_is_not_read_as_written() -> None:
+    """The call's other arguments run before it: ``sign`` may add to the list."""
+    source = _with_local(
+        'metadata = [("x-request-id", extra)]',
+        "stub.CreateInvite(sign(request, metadata), metadata=metadata)",
+    )
+    found = inspect_calls(source, [_at(8)])[SPEC.site_id]
+    assert isinstance(found, Problem), found
+    assert "it is read before the call (line 8)" in found
+
+
+def test_a_value_in_the_else_of_a_try_is_read_from_the_local() -> None:
+    """The ``try`` body runs between the assignment and the call: the token it refreshes
+    is not the one the call sent."""
+    source = _with_local(
+        'metadata = [("authorization", f"Bearer {self.token}")]',
+        "try:",
+        "    self.refresh()",
+        "except ValueError:",
+        "    pass",
+        "else:",
+        "    stub.CreateInvite(request, metadata=metadata)",
+    )
+    source = source.replace(b"def invite(", b"def invite(self, ")
+    facts = inspect_calls(source, [_at(13)])[SPEC.site_id]
+    assert isinstance(facts, CallFacts), facts
+    assert facts.headers == (('"authorization"', "metadata[0][1]"),)
