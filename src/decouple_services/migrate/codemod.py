@@ -1679,7 +1679,7 @@ def _call_headers(
     if isinstance(given, cst.Name):
         made = _header_local(parsed, call)
         if made is None:
-            line = _read_before(parsed, call, arg)
+            line = _local_read_before(parsed, call, arg)
             if line is not None:
                 raise _NotRewritable(
                     f"the call sends `headers={given.value}`, which the function reads "
@@ -2365,12 +2365,30 @@ def _read_before(parsed: ParsedSource, call: cst.Call, arg: cst.Arg) -> int | No
     return _other_reads(name.value, arg, call, parsed)[0]
 
 
+def _local_read_before(parsed: ParsedSource, call: cst.Call, arg: cst.Arg) -> int | None:
+    """The line where the function reads the local ``arg`` names before the call, however
+    it binds it or changes it (a name it never binds is a global, read as one)."""
+    name = arg.value
+    current = _enclosing_function(call, parsed.parents)
+    if not isinstance(name, cst.Name) or current is None:
+        return None
+    if not any(
+        isinstance(node, cst.Name) and node.value == name.value and _binds(node, parsed.parents)
+        for node in _walk(current)
+    ):
+        return None
+    return _other_reads(name.value, arg, call, parsed, escaping=True)[0]
+
+
 def _other_reads(
-    name: str, arg: cst.Arg, call: cst.Call, parsed: ParsedSource
+    name: str, arg: cst.Arg, call: cst.Call, parsed: ParsedSource, *, escaping: bool = False
 ) -> tuple[int | None, bool]:
     """Where the function first reads the local ``name`` before the call, other than as the
     call's ``arg`` (the line; in the call's other arguments, which run first, or in a loop
-    around the call, anywhere in that loop), and whether it reads it elsewhere at all."""
+    around the call, anywhere in that loop), and whether it reads it elsewhere at all.
+    ``escaping``: only reads that hand the object on count as before the call, not an item
+    or a method read on it (``headers["X"] = ...``, ``headers.update(...)``), which the
+    function's own changes are, seen and read as such."""
     current = _enclosing_function(call, parsed.parents)
     at = parsed.positions[call].start
     loops = []
@@ -2395,6 +2413,8 @@ def _other_reads(
         ):
             continue  # ``self.metadata``, ``metadata=``: not the local
         elsewhere = True
+        if escaping and isinstance(parent, cst.Attribute | cst.Subscript) and parent.value is node:
+            continue
         where = parsed.positions[node].start
         if (
             (where.line, where.column) < (at.line, at.column)
@@ -3049,10 +3069,13 @@ def _own_statements(
 
 def _suites(statement: cst.BaseStatement) -> Iterator[cst.BaseSuite]:
     """The blocks a compound statement holds directly: its body, ``elif``/``else``,
-    ``except`` and ``finally`` blocks."""
+    ``except`` and ``finally`` blocks, a ``match``'s cases."""
     if not isinstance(statement, cst.BaseCompoundStatement) or isinstance(
         statement, cst.FunctionDef | cst.ClassDef
     ):
+        return
+    if isinstance(statement, cst.Match):
+        yield from (case.body for case in statement.cases)
         return
     yield statement.body
     pending: list[cst.CSTNode] = [

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from decouple_services.migrate.codemod import CallFacts, SendSpec, inspect_calls
 
 SOURCE = textwrap.dedent(
@@ -120,21 +122,27 @@ def test_a_header_whose_name_the_rewrite_cannot_see_refuses_the_call() -> None:
     assert any("header `TENANT_HEADER` is not carried" in n for n in constant.notes)
 
 
-def test_a_header_dict_read_before_the_call_refuses_naming_the_read() -> None:
+@pytest.mark.parametrize(
+    "changed",
+    [
+        "",
+        '    headers["X-Request-Id"] = user_id\n',  # changed in place too
+        '    if user_id:\n        headers = {"X-Tenant": "other"}\n',  # bound twice
+    ],
+)
+def test_a_header_dict_read_before_the_call_refuses_naming_the_read(changed: str) -> None:
     """An alias, or a function given the dict, may add a header where the rewrite cannot
-    see: the headers the call sent are not known, and the refusal names the read."""
-    source = textwrap.dedent(
-        """\
-        import requests
-
-
-        def notify(user_id, sign):
-            headers = {"X-Tenant": "acme"}
-            sign(headers)
-            requests.post("http://users/notify", json={"user": user_id}, headers=headers)
-        """
+    see: the headers the call sent are not known, and the refusal names the read, however
+    else the function makes or changes the dict."""
+    source = (
+        "import requests\n\n\ndef notify(user_id, sign):\n"
+        '    headers = {"X-Tenant": "acme"}\n'
+        "    sign(headers)\n"
+        + changed
+        + '    requests.post("http://users/notify", json={"user": user_id}, headers=headers)\n'
     ).encode()
-    refused = inspect_calls(source, [_spec(7)])["cs-00000007"]
+    line = 7 + changed.count("\n")
+    refused = inspect_calls(source, [_spec(line)])[f"cs-{line:08x}"]
     assert isinstance(refused, str)
     assert getattr(refused, "code", None) == "not-rewritable"
     assert refused.startswith(

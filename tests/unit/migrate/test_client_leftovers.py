@@ -223,3 +223,25 @@ def test_a_same_named_function_elsewhere_is_none_of_the_rewrites() -> None:
     )
     assert 'metadata = [("x-audit", audit.record(entry))]' in code
     assert len([n for n in notes if "`metadata`" in n]) <= 1, notes
+
+
+def test_a_function_holding_a_match_statement_is_rewritten() -> None:
+    """The blocks of a ``match``'s cases are read as an ``if``'s are (they once failed the
+    rewrite of every call in the function)."""
+    code, _ = _rewrite(
+        """\
+        import requests
+
+
+        def invite(kind, data):
+            match kind:
+                case "admin":
+                    url = "http://invites/admin"
+                case _:
+                    url = "http://invites/invites"
+            requests.post(url, json=data)
+        """,
+        _spec(10, grpc=False),
+    )
+    assert '    match kind:\n        case "admin":\n' in code
+    assert "send_event(" in code
