@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sites import full_site
 
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.detect.facts import FileFacts
@@ -1222,30 +1223,8 @@ def test_a_kept_call_site_is_its_fields_values_in_order() -> None:
         decode_site,
         encode_site,
     )
-    from decouple_services.core.model import CallSite, Category, Confidence, ResponseUse, Role
 
-    site = CallSite(
-        "id1",
-        "orders",
-        "orders/client.py",
-        3,
-        4,
-        "orders.client.go",
-        "requests",
-        "POST",
-        '"http://users/x"',
-        "http://users/x",
-        "users",
-        "POST /x",
-        evidence=("a", "b"),
-        category=Category.TEST,
-        role=Role.WRAPPER,
-        via_wrapper="orders.client.call",
-        response_use=ResponseUse.STATUS,
-        confidence=Confidence.INFERRED,
-        suppressed=("DCP004",),
-        one_of="orders.client.HOSTS",
-    )
+    site = full_site()
     kept = encode_site(site)
     assert json.loads(json.dumps(kept)) == kept
     assert "caller" not in json.dumps(kept)

@@ -237,25 +237,7 @@ class FileFacts:
                     c.ref_names,
                 ]
             )
-            tails.append(
-                [
-                    c.end_line,
-                    receiver,
-                    [encode(a) for a in c.args],
-                    [[k, encode(v)] for k, v in c.kwargs],
-                    list(c.arg_src),
-                    [list(kv) for kv in c.kwarg_src],
-                    c.result_used,
-                    c.in_loop,
-                    c.is_async,
-                    c.target_override,
-                    c.submitted,
-                    c.in_transaction,
-                    c.response_use,
-                    list(c.patched),
-                    c.handed_in,
-                ]
-            )
+            tails.append([c.end_line, receiver, *_call_fields(c), list(c.patched), c.handed_in])
         return _joined(self._json(None), heads, tails)
 
     def _json(self, calls: list[Any] | None) -> dict[str, Any]:
@@ -380,6 +362,17 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.name,
         c.func,
         None if c.receiver is None else encode(c.receiver),
+        *_call_fields(c),
+        c.status_checked,
+        list(c.patched),
+        c.handed_in,
+    ]
+
+
+def _call_fields(c: RawCall) -> list[Any]:
+    """A call's arguments and flags, in the order both its JSON form and its cache tail
+    write them."""
+    return [
         [encode(a) for a in c.args],
         [[k, encode(v)] for k, v in c.kwargs],
         list(c.arg_src),
@@ -391,9 +384,6 @@ def _call_to_json(c: RawCall) -> list[Any]:
         c.submitted,
         c.in_transaction,
         c.response_use,
-        c.status_checked,
-        list(c.patched),
-        c.handed_in,
     ]
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sites import full_site
 
 from decouple_services.detect.facts import RawCall
 from decouple_services.detect.values import Concat, Join, Lit, Obj, Param, Ref, Value
@@ -142,34 +143,11 @@ def test_a_site_given_its_id_is_the_site_replace_makes() -> None:
     # every other field kept (the id first among the fields), the post-init checks run
     from dataclasses import fields, replace
 
-    from decouple_services.core.model import CallSite, Category, Confidence, ResponseUse, Role
+    from decouple_services.core.model import CallSite
     from decouple_services.resolve.calls import _with_id
 
     assert fields(CallSite)[0].name == "id"
-    site = CallSite(
-        "",
-        "orders",
-        "orders/client.py",
-        3,
-        4,
-        "orders.client.go",
-        "requests",
-        "POST",
-        '"http://users/x"',
-        "http://users/x",
-        "users",
-        "POST /x",
-        evidence=("a",),
-        category=Category.TEST,
-        role=Role.WRAPPER,
-        via_wrapper="orders.client.call",
-        response_use=ResponseUse.STATUS,
-        confidence=Confidence.INFERRED,
-        suppressed=("DCP004",),
-        one_of="orders.client.HOSTS",
-        payload="json=x",
-        in_loop=True,
-    )
+    site = full_site(id="", evidence=("a",), payload="json=x", in_loop=True)
     given_id = _with_id(site, "cs-1")
     assert given_id == replace(site, id="cs-1")
     assert [getattr(given_id, f.name) for f in fields(CallSite)][1:] == [
