@@ -1815,7 +1815,7 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
             local = cast(cst.Name, value).value
         value = made[0]
     if isinstance(value, cst.Name):
-        line = _read_before(parsed, call, given)
+        line = _local_read_before(parsed, call, given)
         why = (
             f"it is read before the call (line {line}), where an alias or a function given "
             "it may change it"
@@ -2282,8 +2282,9 @@ def _metadata_local(
 ) -> tuple[cst.List | cst.Tuple, bool] | None:
     """The list or tuple of a gRPC call's ``metadata=<name>`` when one assignment alone
     makes it (``metadata = [("x-request-id", rid)]`` above the call), the function never
-    changes it after, and hands it to no other call (a function given the list may append
-    to it); with whether the send may make it again in its place (:func:`_literal_local`)."""
+    changes it after, and reads it nowhere before the call (a function given the list may
+    append to it); with whether the send may make it again in its place
+    (:func:`_literal_local`)."""
     given = _grpc_argument(call, "metadata", 2)
     if given is None or not isinstance(given.value, cst.Name):
         return None
@@ -2327,10 +2328,10 @@ def _literal_local(
 
     Making it again is the same only when the local then goes (nothing else reads it), or
     making it does nothing (it calls nothing), and the value, made where the call was, is
-    the one the call sent: no name it reads is
-    bound anew in between, it binds none itself (a walrus the call's other arguments may
-    read), and it sits in the call's own block with nothing but assignments of values that
-    call nothing to plain names in between. ``headers = {"Authorization":
+    the one the call sent: no name it reads is bound anew in between, it binds none itself
+    (a walrus the call's other arguments may read), and it sits in the call's own block with
+    nothing but assignments of values that call nothing to plain names in between
+    (:func:`_runs_as_it_ran`). ``headers = {"Authorization":
     auth.mint_token(user)}`` in a loop around ``if user.active:`` ran for every user; made
     again in the send, it would run for the active ones only. ``("x-attempt",
     f"{self.attempts}")`` with ``self.attempts += 1`` in between would send the next one."""
@@ -2350,19 +2351,6 @@ def _literal_local(
         and _runs_as_it_ran(found, call, parsed.parents, inert=_inert(value))
     )
     return value, again
-
-
-def _read_before(parsed: ParsedSource, call: cst.Call, arg: cst.Arg) -> int | None:
-    """The line where the function reads the local ``arg`` names before the call, when one
-    assignment alone makes it and the function never changes it in place: what else
-    would have it read as its literal (:func:`_literal_local`)."""
-    name = arg.value
-    if not isinstance(name, cst.Name):
-        return None
-    found = _reaching_assignment(name.value, call, parsed.parents)
-    if found is None or _changed_in_place(name.value, call, parsed):
-        return None
-    return _other_reads(name.value, arg, call, parsed)[0]
 
 
 def _local_read_before(parsed: ParsedSource, call: cst.Call, arg: cst.Arg) -> int | None:
