@@ -22,8 +22,30 @@ def names_in(nodes: Iterable[cst.CSTNode], skip: frozenset[int] = frozenset()) -
     found: set[str] = set()
 
     class _Names(cst.CSTVisitor):
+        #: Inside an annotation, a string is code too (``client: "httpx.Client"``): ruff and
+        #: type checkers read the names in it, so an import they need stays.
+        annotations = 0
+
         def on_visit(self, node: cst.CSTNode) -> bool:
             return id(node) not in skip and super().on_visit(node)
+
+        def visit_Annotation(self, node: cst.Annotation) -> None:
+            self.annotations += 1
+
+        def leave_Annotation(self, original_node: cst.Annotation) -> None:
+            self.annotations -= 1
+
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            if not self.annotations:
+                return
+            text = node.evaluated_value
+            if not isinstance(text, str):
+                return
+            try:
+                written = cst.parse_expression(text.strip())
+            except cst.ParserSyntaxError:
+                return  # a string that is no expression names nothing
+            written.visit(self)
 
         def visit_Attribute(self, node: cst.Attribute) -> bool:
             node.value.visit(self)

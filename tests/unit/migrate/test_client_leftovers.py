@@ -245,3 +245,40 @@ def test_a_function_holding_a_match_statement_is_rewritten() -> None:
     )
     assert '    match kind:\n        case "admin":\n' in code
     assert "send_event(" in code
+
+
+def test_an_import_a_string_annotation_still_names_stays() -> None:
+    code, _ = _rewrite(
+        """\
+        from __future__ import annotations
+
+        import grpc
+
+        from web import invites_pb2, invites_pb2_grpc
+
+
+        def invite(invite_id) -> "grpc.Future | None":
+            channel = grpc.insecure_channel("invites:50051")
+            stub = invites_pb2_grpc.InvitesStub(channel)
+            stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+            return None
+        """,
+        _spec(11),
+    )
+    assert "Stub" not in code
+    assert "import grpc\n" in code  # the annotation still reads it
+    compile(code, "<rewritten>", "exec")
+
+
+def test_an_import_only_a_plain_string_spells_goes() -> None:
+    code, _ = _rewrite(
+        GRPC_HEAD
+        + """\
+        channel = grpc.insecure_channel("invites:50051")
+        stub = invites_pb2_grpc.InvitesStub(channel)
+        stub.CreateInvite(invites_pb2.Invite(invite_id=invite_id))
+        return "grpc.Channel"
+    """,
+        _spec(9),
+    )
+    assert "import grpc" not in code  # a string outside annotations is no code
