@@ -577,14 +577,10 @@ def _statement_of(
         if not isinstance(block, cst.With) or len(block.items) != 1:
             return None, "the call is opened in a `with` with other items"
         return _compound(block, parents)
-    if isinstance(parent, cst.Expr) or (
-        isinstance(parent, cst.Assign)
-        and len(parent.targets) == 1
-        and isinstance(parent.targets[0].target, cst.Name)
-        and (wait or unread or parent.targets[0].target.value == "_")
+    given = _assigned(parent) if isinstance(parent, cst.Assign | cst.AnnAssign) else None
+    if parent is None or not (
+        isinstance(parent, cst.Expr) or (given is not None and (wait or unread or given[0] == "_"))
     ):
-        pass
-    else:
         return None, "the call is part of a larger expression, not a statement of its own"
     line = parents.get(parent)
     if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
@@ -1254,20 +1250,47 @@ def _local_value(
     # (``token = refresh()`` after ``headers = {"Authorization": token}``), reads another
     current = _enclosing_function(at, parsed.parents)
     made, read = parsed.positions[found].end, parsed.positions[at].start
-    reads = names_in([found.value])
+    reads = names_in([_value(found)])
     for node in _walk(current) if current is not None else ():
         if isinstance(node, cst.Name) and node.value in reads and _binds(node, parsed.parents):
             where = parsed.positions[node].start
             if (made.line, made.column) < (where.line, where.column) < (read.line, read.column):
                 return value
-    return found.value
+    return _value(found)
+
+
+#: ``name = value`` or ``name: T = value``: a local annotated is bound the same way (the
+#: annotation of a local is never evaluated).
+Assignment = cst.Assign | cst.AnnAssign
+
+
+def _assigned(small: cst.BaseSmallStatement) -> tuple[str, cst.BaseExpression] | None:
+    """The name and value of ``name = value`` or ``name: T = value``; None for any other
+    statement (several targets, a target that is no plain name, ``name: T`` alone)."""
+    if isinstance(small, cst.Assign):
+        if len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+            return small.targets[0].target.value, small.value
+    elif (
+        isinstance(small, cst.AnnAssign)
+        and isinstance(small.target, cst.Name)
+        and small.value is not None
+    ):
+        return small.target.value, small.value
+    return None
+
+
+def _value(assignment: Assignment) -> cst.BaseExpression:
+    """The value of an assignment :func:`_reaching_assignment` found (an annotated one has
+    one)."""
+    assert assignment.value is not None
+    return assignment.value
 
 
 def _reaching_assignment(
     name: str, at: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
-) -> cst.Assign | None:
-    """The assignment ``name = <value>`` that is the only binding of ``name`` in the
-    function around ``at`` and comes before ``at`` in the block holding ``at`` or in a block
+) -> Assignment | None:
+    """The assignment ``name = <value>`` (or ``name: T = <value>``) that is the only binding
+    of ``name`` in the function around ``at`` and comes before ``at`` in the block holding ``at`` or in a block
     around it (``if``, ``with``, ``for``, ``try``): the value ``at`` sees, whichever way
     the function ran. ``None`` when another binding could reach it instead (a parameter,
     another branch, a loop target, ``+=``, ``global``/``nonlocal``, a second assignment)."""
@@ -1275,15 +1298,16 @@ def _reaching_assignment(
     if current is None:
         return None
     bindings = [n for n in _walk(current) if isinstance(n, cst.Name) and n.value == name]
-    bindings = [n for n in bindings if _binds(n, parents)]
+    # ``headers: dict[str, str]`` alone declares the local and gives it nothing
+    bindings = [n for n in bindings if _binds(n, parents) and not _declared(n, parents)]
     if len(bindings) != 1:
         return None
     target = parents.get(bindings[0])
-    assign = parents.get(target) if isinstance(target, cst.AssignTarget) else None
+    assign = parents.get(target) if isinstance(target, cst.AssignTarget) else target
     line = parents.get(assign) if assign is not None else None
     if not (
-        isinstance(assign, cst.Assign)
-        and len(assign.targets) == 1
+        isinstance(assign, cst.Assign | cst.AnnAssign)
+        and _assigned(assign) is not None
         and isinstance(line, cst.SimpleStatementLine)
     ):
         return None
@@ -1296,6 +1320,12 @@ def _reaching_assignment(
         return None
     body = list(block.body)
     return assign if body.index(line) < body.index(child) else None  # type: ignore[arg-type]
+
+
+def _declared(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    """Whether ``name`` is the target of an annotation without a value (``x: int``)."""
+    parent = parents.get(name)
+    return isinstance(parent, cst.AnnAssign) and parent.target is name and parent.value is None
 
 
 def _binds(name: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
@@ -1405,14 +1435,11 @@ def _number(value: cst.BaseExpression) -> str | None:
 def _module_number(module: cst.Module, name: str) -> bool:
     """Whether ``name`` is assigned a number once at module level."""
     values = [
-        small.value
+        assigned[1]
         for statement in module.body
         if isinstance(statement, cst.SimpleStatementLine)
         for small in statement.body
-        if isinstance(small, cst.Assign)
-        and len(small.targets) == 1
-        and isinstance(small.targets[0].target, cst.Name)
-        and small.targets[0].target.value == name
+        if (assigned := _assigned(small)) is not None and assigned[0] == name
     ]
     return len(values) == 1 and isinstance(values[0], cst.Integer | cst.Float)
 
@@ -1820,8 +1847,7 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
             f"it is read before the call (line {line}), where an alias or a function given "
             "it may change it"
             if line is not None
-            else "it is a parameter or bound more than once (an annotated assignment too), "
-            "or changed after it is made"
+            else "it is a parameter or bound more than once, or changed after it is made"
         )
         raise _NotRewritable(
             f"the call passes `metadata={value.value}` (line {line_of(given)}), a name the "
@@ -1857,10 +1883,12 @@ def _grpc_metadata(parsed: ParsedSource, call: cst.Call) -> tuple[tuple[str, str
                 f"{line_of(key)}), not a literal string: {_UNREAD_METADATA}"
             )
         if name.lower() in seen:
+            first, again = seen[name.lower()], line_of(key)
+            where = f"line {again}" if first == again else f"lines {first} and {again}"
             raise _NotRewritable(
-                f"the call sends metadata `{name}` twice (lines {seen[name.lower()]} and "
-                f"{line_of(key)}), which the servicer reads as two values and the event's "
-                "headers, one value per name, cannot carry; keep the call"
+                f"the call sends metadata `{name}` twice ({where}), which the servicer reads "
+                "as two values and the event's headers, one value per name, cannot carry; "
+                "keep the call"
             )
         seen[name.lower()] = line_of(key)
         if name.lower().endswith("-bin"):
@@ -2197,7 +2225,7 @@ def _refuse_unseen_headers(parsed: ParsedSource, call: cst.Call, given: cst.Base
             at = parsed.positions[found].start.line
             where = f"`{given.value}` (line {at}), a dict the function changes after making it"
         elif found is not None:
-            origin, at = found.value, parsed.positions[found].start.line
+            origin, at = _value(found), parsed.positions[found].start.line
         elif current is not None and given.value in {
             p.name.value for p in _parameters(current.params)
         }:
@@ -2343,7 +2371,7 @@ def _literal_local(
     before, elsewhere = _other_reads(name.value, arg, call, parsed)
     if before is not None:
         return None
-    value = found.value
+    value = _value(found)
     again = (
         (not elsewhere or _inert(value))
         and not any(isinstance(node, cst.NamedExpr) for node in _walk(value))
@@ -2425,7 +2453,7 @@ def _within(
 
 
 def _runs_as_it_ran(
-    assign: cst.Assign,
+    assign: Assignment,
     call: cst.Call,
     parents: Mapping[cst.CSTNode, cst.CSTNode],
     *,
@@ -2470,9 +2498,12 @@ def _runs_as_it_ran(
     return all(
         isinstance(statement, cst.SimpleStatementLine)
         and all(
-            isinstance(s, cst.Assign)
-            and _inert(s.value)
-            and all(isinstance(t.target, cst.Name) for t in s.targets)
+            (
+                isinstance(s, cst.Assign)
+                and _inert(s.value)
+                and all(isinstance(t.target, cst.Name) for t in s.targets)
+            )
+            or (isinstance(s, cst.AnnAssign) and (a := _assigned(s)) is not None and _inert(a[1]))
             for s in statement.body
         )
         for statement in between
@@ -2993,18 +3024,13 @@ def _left_over_locals(
                 blocks[id(statement)] = block
                 if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
                     continue
-                small = statement.body[0]
-                if (
-                    isinstance(small, cst.Assign)
-                    and len(small.targets) == 1
-                    and isinstance(small.targets[0].target, cst.Name)
-                    and small.targets[0].target.value in removed
-                ):
-                    assigned.setdefault(small.targets[0].target.value, []).append(statement)
+                found = _assigned(statement.body[0])
+                if found is not None and found[0] in removed:
+                    assigned.setdefault(found[0], []).append(statement)
             for name, statements in assigned.items():
                 if name in _names_outside(node, {id(s) for s in statements}):
                     continue
-                values = [cast(cst.Assign, s.body[0]).value for s in statements]
+                values = [_value(cast(Assignment, s.body[0])) for s in statements]
                 fate: _Fate = "kept"
                 mine = {id(s) for s in statements} | set(dead)
                 if any(
@@ -3162,8 +3188,10 @@ class _DropStatements(cst.CSTTransformer):
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
         if id(original_node) in self.dead:
             return cst.RemoveFromParent()
-        if id(original_node) in self.bare and isinstance(updated_node.body[0], cst.Assign):
-            return updated_node.with_changes(body=[cst.Expr(updated_node.body[0].value)])
+        if id(original_node) in self.bare:
+            found = _assigned(updated_node.body[0])
+            if found is not None:
+                return updated_node.with_changes(body=[cst.Expr(found[1])])
         return updated_node
 
     def leave_IndentedBlock(
@@ -3226,15 +3254,9 @@ def _left_over_globals(module: cst.Module, removed: set[str]) -> list[str]:
     for statement in module.body:
         if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
             continue
-        small = statement.body[0]
-        if (
-            isinstance(small, cst.Assign)
-            and len(small.targets) == 1
-            and isinstance(small.targets[0].target, cst.Name)
-        ):
-            name = small.targets[0].target.value
-            if name in removed:
-                assigned[name] = statement
+        found = _assigned(statement.body[0])
+        if found is not None and found[0] in removed:
+            assigned[found[0]] = statement
     out = []
     for name, assignment in assigned.items():
         others = [s for s in module.body if s is not assignment]

@@ -255,6 +255,18 @@ def test_metadata_made_once_above_the_call_is_read_as_written_in_it() -> None:
     ), rewritten.notes
 
 
+def test_annotated_metadata_made_once_above_the_call_is_read_as_written_in_it() -> None:
+    source = _with_local(
+        'metadata: list[tuple[str, str]] = [("x-request-id", extra)]',
+        "stub.CreateInvite(request, metadata=metadata)",
+    )
+    rewritten = rewrite_source(source, [_at(8)])
+    assert not rewritten.skipped, rewritten.skipped
+    code = rewritten.code.decode()
+    assert 'headers={"x-request-id": extra}' in code
+    assert "metadata" not in code  # no local left that nothing reads
+
+
 def test_metadata_that_would_not_run_as_it_ran_is_read_from_the_local() -> None:
     """A value made by a call, with a statement that may act in between: made again in the
     send it would run later, so the send reads the local's pairs instead."""
@@ -304,7 +316,7 @@ def test_metadata_that_would_not_run_as_it_ran_is_read_from_the_local() -> None:
         ),
         (  # the servicer reads both values; the event's headers hold one per name
             ('metadata = [("x-forwarded-for", extra), ("X-Forwarded-For", token)]', "pass"),
-            "the call sends metadata `X-Forwarded-For` twice (lines 7 and 7)",
+            "the call sends metadata `X-Forwarded-For` twice (line 7)",
         ),
     ],
 )
