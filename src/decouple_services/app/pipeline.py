@@ -607,7 +607,7 @@ def _scan_or_known(
     from decouple_services.app.rereads import select as select_rereads
     from decouple_services.detect.registry import build_detectors
     from decouple_services.discover.files import categorize
-    from decouple_services.discover.found import service_for_path
+    from decouple_services.discover.found import ServiceOwners
     from decouple_services.resolve.calls import CallResolver, EndpointMatches
     from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
     from decouple_services.resolve.hosts import HostMap
@@ -649,6 +649,7 @@ def _scan_or_known(
     owners: dict[str, str | None] = {}
     roots: dict[str, str] = {}
     owners_for: list[list[Service]] = [services]
+    by_folder: list[ServiceOwners] = []
 
     def service_of(path: str) -> str | None:
         # asked for every call, constant and route: remembered while `services` stays
@@ -656,15 +657,18 @@ def _scan_or_known(
             owners.clear()
             owners_for[0] = services
             roots.clear()
+            by_folder.clear()
         if not roots:
             roots.update((s.name, s.root) for s in services)
+        if not by_folder:
+            by_folder.append(ServiceOwners(services))
         if path in owners:
             return owners[path]
         # Code outside every service (scripts/, loadtest/) is named after its top folder (a
         # file at the top, `.`), and so is a top-level tests/ or scripts/ folder that only a
         # service rooted at the whole repository would hold: those are not part of what that
         # service deploys.
-        owner = service_for_path(services, path)
+        owner = by_folder[0].owner(path)
         top = path.split("/", 1)[0] if "/" in path else None
         if path in discovery.apart and top is not None:
             # a program of its own beside a server program: no part of that server
