@@ -25,6 +25,7 @@ from decouple_services.app.cache import (
     ImportsEntries,
     ListingCache,
     Manifest,
+    Stamp,
     collector_paused,
     content_digest,
     drop_facts,
@@ -1300,7 +1301,7 @@ class _Inputs:
         self.unchanged: dict[str, str] = {}
         #: What :meth:`changed_python` found (asked again by the scan after a failed
         #: neutral check), with each changed file's digest before.
-        self._changed: tuple[dict[str, tuple[bytes, os.stat_result, str]] | None] | None = None
+        self._changed: tuple[dict[str, tuple[bytes, Stamp, str]] | None] | None = None
         self.before: dict[str, str] = {}
 
     def _known_digest(self, path: str) -> str | None:
@@ -1372,7 +1373,7 @@ class _Inputs:
         """The inputs besides file contents (configuration, options, listing), as a digest."""
         return result_key([self.base])
 
-    def changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
+    def changed_python(self) -> dict[str, tuple[bytes, Stamp, str]] | None:
         """The Python files whose content changed since the stored result (their content,
         stat before reading and digest), when nothing else did: None when a deployment file
         or a file discovery read changed, a file is new, or no result is stored. Found
@@ -1381,7 +1382,7 @@ class _Inputs:
             self._changed = (self._changed_python(),)
         return self._changed[0]
 
-    def _changed_python(self) -> dict[str, tuple[bytes, os.stat_result, str]] | None:
+    def _changed_python(self) -> dict[str, tuple[bytes, Stamp, str]] | None:
         stored = self.manifest.result_extra
         if self.manifest.result_key is None or stored is None:
             return None
