@@ -104,3 +104,28 @@ def test_docs_detectors_md_is_up_to_date() -> None:
     expected = script.render()
     actual = (ROOT / "docs" / "detectors.md").read_text(encoding="utf-8")
     assert actual == expected
+
+
+def _library_examples() -> list[object]:
+    return [
+        pytest.param(detector, example, id=f"{detector.name}-example-{number}")
+        for detector in ALL
+        if detector.modules
+        for number, example in enumerate(detector.examples, start=1)
+    ]
+
+
+@pytest.mark.parametrize("detector, example", _library_examples())
+def test_a_library_example_is_a_candidate_of_on_demand_parsing(
+    detector: Detector, example: Example
+) -> None:
+    """What names a client library as code passes the candidate test: each example of a
+    detector taking a library's (or a configured client's) calls is a file that test
+    takes."""
+    from decouple_services.app.demand import candidate_prefilter
+    from decouple_services.detect.custom import CustomDetector
+    from decouple_services.detect.registry import extract_options
+
+    clients = detector.clients if isinstance(detector, CustomDetector) else {}
+    options = extract_options(ALL, custom_clients=frozenset(clients))
+    assert candidate_prefilter(options).passes(example.code.encode())

@@ -15,6 +15,7 @@ from decouple_services.app.demand import (
     Asked,
     RoundMemo,
     asked_paths,
+    broad_prefilter,
     candidate_prefilter,
     client_names,
     naming,
@@ -245,6 +246,132 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
 )
 def test_the_candidate_prefilter(text: str, passes: bool) -> None:
     assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        # a library's name inside a longer identifier binds nothing
+        ("from homeassistant.helpers.aiohttp_client import async_get_clientsession\n", False),
+        ("from .aiohttp_client import get\nget(hass)\n", False),
+        ("my_requests_helper(url)\n", False),
+        ("pool = my_urllib3_pool()\nhttpx_mock.add_response()\n", False),
+        # nor the word in a docstring, a comment or a string
+        ('"""Send requests to the hub."""\n', False),
+        ("# too many requests in a row\nrequests_made = 0\n", False),
+        ("log.info('urllib said %s', x)\n", False),
+        # nor an attribute of something else
+        ("self.requests.get(url)\n", False),
+        ("hass.helpers.aiohttp.ClientSession\n", False),
+        # every import form
+        ("import requests\n", True),
+        ("import os, requests as r\n", True),
+        ("import os.path, \\\n    httpx\n", True),
+        ("import urllib.request\n", True),
+        ("from aiohttp import ClientSession\n", True),
+        ("from requests.adapters import HTTPAdapter\n", True),
+        ("from . import requests\n", True),
+        ("from vendor import requests\n", True),
+        ("from pkg import (\n    get,  # the verb (GET)\n    requests as r,\n)\n", True),
+        ("from pkg import(httpx)\n", True),
+        ("def fetch(url):\n    import httpx\n    return httpx.get(url)\n", True),
+        ("x = 1; import urllib3\n", True),
+        ("try: import grpc\nexcept ImportError: grpc = None\n", True),
+        # names a compatibility layer binds to a standard module
+        ("from six.moves import urllib_request\n", True),
+        ("from future.moves.urllib.request import urlopen\n", True),
+        # a name held by another one passes its own files
+        ("from requests_oauthlib import OAuth2Session\n", True),
+        ("import urllib2\n", True),
+        # an attribute base
+        ("session = aiohttp.ClientSession()\n", True),
+        ("session = aiohttp . ClientSession()\n", True),
+        ("channel = grpc.insecure_channel(target)\n", True),
+        ("httpx_client.get(url)\n", False),
+        # aliasing: the name bound is the alias, the import names the library
+        ("import requests as http\nhttp.get(url)\n", True),
+        ("from httpx import AsyncClient as Client\n", True),
+        # tokens that are substrings by design keep their meaning
+        ("stub = users_pb2_grpc.UsersStub(channel)\n", True),
+        ("class Users(users_pb2_grpc.UsersServicer): ...\n", True),
+        ("conn = http.client.HTTPSConnection(host)\n", True),
+        # gRPC's calls are made on objects whose files name it in their identifiers
+        ("def check(grpc_clients: ClientParams):\n    grpc_clients.users.request().get(r)\n", True),
+    ],
+)
+def test_a_library_passes_a_file_only_named_as_code(text: str, passes: bool) -> None:
+    prefilter = candidate_prefilter(_options())  # type: ignore[arg-type]
+    assert prefilter.passes(text.encode()) is passes
+    # the everything-parsed path still takes every file naming it at all
+    broad = broad_prefilter(_options())  # type: ignore[arg-type]
+    assert broad.passes(text.encode()) or not passes
+
+
+def test_configured_clients_and_learned_helpers_pass_as_substrings() -> None:
+    from dataclasses import replace
+
+    from decouple_services.detect.registry import extract_options
+
+    options = extract_options(custom_clients={"shop.rpc.Client"}, wrapper_names={"call_api"})
+    # the configured client's detector takes its module, as a configured scan's does
+    options = replace(options, client_modules=options.client_modules | {"shop"})
+    prefilter = candidate_prefilter(options)
+    assert b"requests" in prefilter.names and b"shop" not in prefilter.names
+    assert prefilter.passes(b"self.call_api_v2(x)\n")
+    assert prefilter.passes(b"value = UsersClient(x)\n")
+    assert prefilter.passes(b"workshop = 1\n")
+    assert not prefilter.passes(b"my_requests_helper(url)\n")
+
+
+def test_a_call_through_a_client_made_elsewhere_is_found_without_the_library_named(
+    tmp_path: Path,
+) -> None:
+    """The file using the session names ``requests`` only in its docstring and inside a
+    longer identifier: not a candidate, yet asked for as a user of the client object, as
+    parsing everything finds it."""
+    orders = """\
+        \"\"\"Places orders: sends requests to the users service.\"\"\"
+        from app import settings
+        from app.http import session
+        from app.aiohttp_client import helper
+
+
+        def place(order_id):
+            session.post(settings.USERS_URL + "/orders", json={"id": order_id})
+        """
+    tree = {**TREE, "shop/app/orders.py": orders, "shop/app/aiohttp_client.py": "helper = 1\n"}
+    root = write(tmp_path / "repo", tree)
+    assert not candidate_prefilter(_options()).passes(textwrap.dedent(orders).encode())  # type: ignore[arg-type]
+    site = _the_one_site(root)
+    assert (site["file"], site["callee"]) == ("shop/app/orders.py", "users")
+
+
+def test_the_library_gate_finds_what_the_substring_test_found_on_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample scanned with the libraries' names as substrings (the test of earlier
+    versions) and as code: the same result, from fewer candidates. Every file of the copy
+    ends with a comment naming libraries as words, which only the substrings take."""
+    from decouple_services.app.demand import Prefilter
+
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    for path in root.rglob("*.py"):
+        with path.open("a", encoding="utf-8") as out:
+            out.write("\n# Sends requests through the aiohttp_client helpers (httpx_mock).\n")
+
+    def as_substrings(self: object, options: object) -> Prefilter:
+        new = candidate_prefilter(options)  # type: ignore[arg-type]
+        return Prefilter(tuple(sorted(new.tokens + new.names)), new.patterns, reexports=False)
+
+    gate = candidate_prefilter(_options())  # type: ignore[arg-type]
+    substrings = as_substrings(None, _options())
+    texts = [p.read_bytes() for p in root.rglob("*.py")]
+    assert sum(map(gate.passes, texts)) < sum(map(substrings.passes, texts)) == len(texts)
+    found = _comparable(root, full_parse=False)
+    assert found == _comparable(root, full_parse=True)
+    monkeypatch.setattr(decouple_services.app.pipeline._Demand, "candidates", as_substrings)
+    assert _comparable(root, full_parse=False) == found
 
 
 def test_asked_qualnames_map_to_every_module_of_that_name() -> None:

@@ -1,7 +1,8 @@
 """Which files a scan parses: the candidates up front, then what resolution asks for.
 
-A call to another service sits in a file that names its client: the client library, a
-configured client, a learned helper, or a client object defined elsewhere. Routes sit in files
+A call to another service sits in a file that names its client: the client library (as
+code: imported, or the base of an attribute; :func:`names_as_code`), a configured client, a
+learned helper, or a client object defined elsewhere. Routes sit in files
 that use a route-declaring construct, and code ports in ``run(port=...)``. Those files are
 the *candidates*, parsed first (:func:`candidate_prefilter`); in a large codebase they are a
 few percent of it. Everything else is parsed only when it is asked for:
@@ -23,6 +24,7 @@ Both are followed until nothing new is asked. The broad prefilter of older versi
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field
@@ -53,6 +55,9 @@ class Prefilter:
 
     tokens: tuple[bytes, ...]
     patterns: tuple[Pattern, ...] = ()
+    #: Names that pass a file only where it names one as code that can bind it
+    #: (:func:`names_as_code`): the client libraries' modules.
+    names: tuple[bytes, ...] = ()
     #: Whether a package's ``__init__.py`` importing names passes whatever else it holds
     #: (``pipeline.reexports``): the everything-parsed path reads what it re-exports up
     #: front; on-demand parsing parses it when resolution asks for its package, as any
@@ -61,7 +66,7 @@ class Prefilter:
 
     @property
     def everything(self) -> bool:
-        return not self.tokens and not self.patterns
+        return not self.tokens and not self.patterns and not self.names
 
     def passes(self, source: bytes) -> bool:
         if self.everything:
@@ -70,6 +75,8 @@ class Prefilter:
             lead in source and (not rest or _members(lead, rest).search(source) is not None)
             for lead, rest in _scan_plan(self.tokens)
         ):
+            return True
+        if self.names and names_as_code(self.names, source):
             return True
         return any(
             any(n in source for n in needles) and _compiled(regex).search(source) is not None
@@ -81,6 +88,7 @@ class Prefilter:
         return [
             *(t.decode("utf-8", "replace") for t in self.tokens),
             *(r.decode("utf-8", "replace") for _, r in self.patterns),
+            *(f"<code> {n.decode('utf-8', 'replace')}" for n in self.names),
             *([] if self.reexports else ["<no re-exports>"]),
         ]
 
@@ -121,6 +129,112 @@ def _members(lead: bytes, members: tuple[bytes, ...]) -> re.Pattern[bytes]:
 @lru_cache(maxsize=64)
 def _compiled(pattern: bytes) -> re.Pattern[bytes]:
     return re.compile(pattern, re.MULTILINE)
+
+
+#: Bytes that continue an identifier: ASCII word characters, and every byte of a non-ASCII
+#: character (an identifier may hold letters of any script, a library's name never does).
+_IDENTIFIER_BYTES = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+) | {*range(0x80, 0x100)}
+#: What follows a name used as an attribute base: ``x.get``, ``x . Session``.
+_ATTRIBUTE = re.compile(rb"[ \t]*\.[ \t]*[A-Za-z_\x80-\xff]")
+#: The names an ``import`` keyword binds: ``import a, x as y`` (lines joined by ``\``), and
+#: the names of a from-import, parenthesised over several lines with comments between.
+_IMPORTED_NAMES = re.compile(
+    rb"import(?:[ \t]*\((?:[\w\s.,\\]|#[^\n]*)*|(?:[ \t]|\\\r?\n)+(?:[\w. \t,]|\\\r?\n)*)"
+)
+#: The module a from-import reads: ``from x.sub import``, ``from . x import`` (as far as its
+#: ``import``, which ends the match).
+_FROM_MODULE = re.compile(
+    rb"from(?:[ \t]|\\\r?\n)+(?:\.[ \t]*)*(?:\w+(?:[ \t]*\.[ \t]*\w+)*)?"
+    rb"(?:[ \t]|\\\r?\n)+import(?![\w\x80-\xff])"
+)
+
+
+def _code_names(names: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """``names`` and the names a compatibility layer gives one of them (``from six.moves
+    import urllib_request`` binds ``urllib.request``: see ``detect.context.standard_name``)."""
+    from decouple_services.detect.context import moved_names
+
+    found = set(names)
+    for moved, standard in moved_names():
+        if standard.split(".", 1)[0].encode() in names:
+            found.add(moved.encode())
+    return tuple(sorted(found))
+
+
+@lru_cache(maxsize=16)
+def _name_plan(names: tuple[bytes, ...]) -> tuple[tuple[bytes, re.Pattern[bytes]], ...]:
+    """``names`` as scans: each name under the shortest of them it holds (``urllib3``,
+    ``urllib_request`` under ``urllib``; ``requests_oauthlib`` under ``requests``), found by
+    one substring test for that one and then one regular expression for any of them as a
+    name (no identifier byte after it: the byte before is tested by hand, a look-behind
+    first would cost the literal scan)."""
+    every = _code_names(names)
+    groups: dict[bytes, list[bytes]] = {}
+    for name in every:
+        lead = min((o for o in every if o in name), key=lambda o: (len(o), o))
+        groups.setdefault(lead, []).append(name)
+    plan = []
+    for lead, members in sorted(groups.items()):
+        longest_first = sorted(members, key=lambda m: (-len(m), m))
+        if all(m.startswith(lead) for m in members):
+            tails = b"|".join(re.escape(m[len(lead) :]) for m in longest_first if m != lead)
+            body = re.escape(lead) + (
+                b"(?:" + tails + b")" + (b"?" if lead in members else b"") if tails else b""
+            )
+        else:
+            body = b"(?:" + b"|".join(re.escape(m) for m in longest_first) + b")"
+        pattern = re.compile(body + rb"(?![\w\x80-\xff])")
+        plan.append((lead, pattern))
+    return tuple(plan)
+
+
+def names_as_code(names: tuple[bytes, ...], source: bytes) -> bool:
+    """Whether ``source`` names one of ``names`` (modules) where code can bind it or use
+    it: as a whole name (not inside ``aiohttp_client`` or ``my_requests_helper``) in an
+    import statement (``import x``, ``import a, x as y``, ``from x.sub import``, ``from pkg
+    import x``, from-imports over several lines), or as an attribute base (``x.get``, not
+    ``self.x.get``). A name is bound to a module only by an import (``detect.context``'s
+    ``build_imports``): the word in a docstring or a comment, or inside a longer
+    identifier, binds nothing."""
+    for lead, pattern in _name_plan(names):
+        if lead not in source:
+            continue
+        found = []
+        for match in pattern.finditer(source):
+            start, end = match.span()
+            if start and source[start - 1] in _IDENTIFIER_BYTES:
+                continue
+            if _ATTRIBUTE.match(source, end) is not None and not _after_dot(source, start):
+                return True
+            found.append(start)
+        if found and _imported(source, found):
+            return True
+    return False
+
+
+def _after_dot(source: bytes, start: int) -> bool:
+    """Whether a ``.`` comes before ``start`` (spaces and tabs between): ``self.x``."""
+    i = start - 1
+    while i >= 0 and source[i] in b" \t":
+        i -= 1
+    return i >= 0 and source[i] == 0x2E
+
+
+def _imported(source: bytes, found: list[int]) -> bool:
+    """Whether one of the names starting at ``found`` (in order) is in an import statement:
+    among the names an ``import`` binds, or in a from-import's module."""
+    for pattern, skip, back in ((_IMPORTED_NAMES, 6, 0), (_FROM_MODULE, 4, 6)):
+        for match in pattern.finditer(source):
+            start = match.start()
+            if start and source[start - 1] in _IDENTIFIER_BYTES:
+                continue
+            first, last = start + skip, match.end() - back
+            at = bisect.bisect_left(found, first)
+            if at < len(found) and found[at] < last:
+                return True
+    return False
 
 
 #: A module named ``config`` imported (``from . import config``, ``from app.config import
@@ -218,12 +332,44 @@ ROUTE_PATTERNS: tuple[Pattern, ...] = (
 )
 
 
+#: Libraries whose name passes a file as a substring still. A gRPC call is made on a stub,
+#: most often reached through an object whose type only resolution knows (a generic client
+#: keeping a stub, read through a parameter annotated with a class holding such clients:
+#: ``grpc_clients.users.request().get_user(...)``): extraction records it by its shape, and
+#: nothing a resolution asks for leads to the file. Such files name gRPC in their
+#: identifiers (``grpc_clients``, ``grpc_stub``), as its generated modules do (``_grpc``).
+SUBSTRING_LIBRARIES = frozenset({"grpc"})
+
+
+def _library_names(options: ExtractOptions) -> set[str]:
+    """The client libraries' modules among ``options``' that pass a file only named as
+    code (not the top modules of configured clients, nor the names of learned helpers,
+    which pass a file as substrings)."""
+    from decouple_services.detect.registry import DETECTORS, client_modules
+
+    tokens = _client_tokens(options)
+    configured = {q.split(".", 1)[0] for q in options.custom_clients}
+    return {
+        m
+        for m in options.client_modules & client_modules(DETECTORS)
+        if m in tokens
+        and m not in SUBSTRING_LIBRARIES
+        and m not in configured
+        and m not in options.wrapper_names
+    }
+
+
 def candidate_prefilter(options: ExtractOptions) -> Prefilter:
-    """Files that may hold a call (they name a client library, a configured client, a
-    learned helper, or carry a ``# decouple:`` directive), a route or a code port."""
-    tokens = _client_tokens(options) | {"decouple:", *ROUTE_TOKENS}
+    """Files that may hold a call (they name a client library as code, a configured
+    client, a learned helper, or carry a ``# decouple:`` directive), a route or a code
+    port."""
+    names = _library_names(options)
+    tokens = (_client_tokens(options) - names) | {"decouple:", *ROUTE_TOKENS}
     return Prefilter(
-        tuple(sorted(t.encode() for t in tokens if t)), ROUTE_PATTERNS, reexports=False
+        tuple(sorted(t.encode() for t in tokens if t)),
+        ROUTE_PATTERNS,
+        names=tuple(sorted(n.encode() for n in names)),
+        reexports=False,
     )
 
 

@@ -192,6 +192,12 @@ _MOVES = (
 )
 
 
+def moved_names() -> tuple[tuple[str, str], ...]:
+    """The names a compatibility layer gives a standard module (``urllib_request`` for
+    ``urllib.request``), with that module: what text binds it besides its own name."""
+    return tuple((moved.rpartition(".")[2], standard) for moved, standard in _MOVES if standard)
+
+
 def standard_name(qualname: str) -> str:
     """``six.moves.urllib.request`` -> ``urllib.request``: a name a compatibility layer
     re-exports, as the standard library names it; any other name as it is."""
