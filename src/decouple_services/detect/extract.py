@@ -17,7 +17,6 @@ import posixpath
 import re
 import sys
 import tokenize
-import unicodedata
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -54,7 +53,7 @@ from decouple_services.detect.facts import (
     RawMount,
     RawRoute,
 )
-from decouple_services.detect.library_helper import HELPER_NAMES, looks_like_a_request
+from decouple_services.detect.library_helper import looks_like_a_request
 from decouple_services.detect.response import classify, parent_map, parents_and_loads
 from decouple_services.detect.servers import SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.values import (
@@ -583,13 +582,6 @@ class _Extractor:
         #: The lines of ``text`` a comprehension or an assignment expression may be on
         #: (``_expression_binding_lines``), found when first asked.
         self._binding_lines: list[int] | None = None
-        #: Whether the statements being walked are in a function body whose text holds
-        #: nothing a call there could be recorded for (``_quiet_body``): their expressions
-        #: are not visited, their statements still bind names and record constants.
-        self._quiet = False
-        #: Where in the text something may make a body's calls recorded (``_body_gate``);
-        #: False until built, None when every body is visited.
-        self._gate: _BodyGate | bool | None = False
 
     def run(self) -> FileFacts:
         ctx = self.ctx
@@ -797,14 +789,12 @@ class _Extractor:
             elif kind is ast.With or kind is ast.AsyncWith:
                 # Items bind in order: `with A() as s, s.get(url) as r` uses the first in
                 # the second, so each is visited, then bound.
-                quiet = self._quiet
                 for item in stmt.items:  # type: ignore[attr-defined]
-                    if not quiet:
-                        self.stack.append(item)
-                        self._visit_expr(item.context_expr, scope)
-                        self.stack.pop()
-                        if item.optional_vars is not None:
-                            self._visit_expr(item.optional_vars, scope)
+                    self.stack.append(item)
+                    self._visit_expr(item.context_expr, scope)
+                    self.stack.pop()
+                    if item.optional_vars is not None:
+                        self._visit_expr(item.optional_vars, scope)
                     if isinstance(item.optional_vars, ast.Name):
                         value = entered(self.ctx.evaluate(item.context_expr, scope))
                         if scope.kind == "function":
@@ -814,8 +804,7 @@ class _Extractor:
                 for child_body in child_bodies(stmt):
                     self._walk_body(child_body, scope)
             else:
-                if not self._quiet:
-                    self._visit_exprs(stmt, scope)
+                self._visit_exprs(stmt, scope)
                 if kind is ast.Assign or kind is ast.AnnAssign:
                     if stmt.value is not None:  # type: ignore[attr-defined]
                         self._bind(stmt, scope)  # type: ignore[arg-type]
@@ -974,10 +963,8 @@ class _Extractor:
                 self._config_item(target, stmt.value, scope, stmt.lineno)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
-        outer_quiet = self._quiet
-        if not outer_quiet:
-            for deco in node.decorator_list:
-                self._visit_expr(deco, scope)
+        for deco in node.decorator_list:
+            self._visit_expr(deco, scope)
         qualname = f"{scope.qualname}.{node.name}"
         if scope.kind == "function":
             # a closure: `return inner` hands the function out (a fixture's request helper)
@@ -1082,137 +1069,13 @@ class _Extractor:
             is_method,
             tuple(self._followed_defaults(defaults, scope).items()),
         )
-        if not outer_quiet:
-            for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
-                self._visit_expr(default, scope)
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self._visit_expr(default, scope)
         self.stack.append(node)
-        self._quiet = self._quiet_body(node, scope, outer_quiet, typed)
         try:
             self._walk_body(node.body, inner)
         finally:
-            self._quiet = outer_quiet
             self.stack.pop()
-
-    def _quiet_body(
-        self,
-        node: ast.FunctionDef | ast.AsyncFunctionDef,
-        scope: Scope,
-        outer_quiet: bool,
-        typed: Mapping[str, str],
-    ) -> bool:
-        """Whether no expression of ``node``'s body can give a fact, so the walk of its
-        statements may leave them unvisited.
-
-        A function in a quiet one has no word and no shape of ``_body_gate`` in its
-        text (part of the outer's), and no name the outer (nested code included) assigns
-        has a method called in it. A function in a visited one may read the outer's locals:
-        visited. Past the cap on a file's calls the next call visited is reported: visited."""
-        if len(self.calls) >= MAX_CALLS_PER_FILE:
-            return False
-        # a parameter typed as another class is a `Ref` to the walk: only the method's
-        # name makes a call on it recorded
-        typed = {name: kind for name, kind in typed.items() if self._object_recorded(kind)}
-        if outer_quiet and not typed:
-            return True
-        if not outer_quiet:
-            parent: Scope | None = scope
-            while parent is not None:
-                if parent.kind == "function":
-                    return False
-                parent = parent.parent
-        gate = self._body_gate()
-        last = node.end_lineno
-        if gate is None or last is None:
-            return False
-        begin, end = gate.span(node.lineno, last)
-        if not outer_quiet and gate.triggered(begin, end):
-            return False
-        if typed and not (
-            gate.receivers(begin, end).isdisjoint(typed)
-            and gate.called(begin, end).isdisjoint(typed)
-        ):
-            # a parameter typed as a client (an annotation, a dependency, a fixture, a
-            # `session`) holds an object the text does not name: a method called on it,
-            # or it called, may be a request
-            return False
-        if outer_quiet:
-            return True
-        # `users = UsersStub(channel)` then `users.fetch_user(...)`: a local may hold an
-        # object of any type (a call's result, a client), whose methods are recorded
-        # whatever their names; `fetch = session.get` then `fetch(url)`: a function
-        assigned = self._assigned_names(node)
-        return gate.receivers(begin, end).isdisjoint(assigned) and gate.called(
-            begin, end
-        ).isdisjoint(assigned)
-
-    def _object_recorded(self, kind: str) -> bool:
-        """Whether a call on an object of type ``kind``, or of it, may be recorded for the
-        type (``_worth_recording``, a fixture called in ``_named_candidate``) rather than
-        for the method's name."""
-        options = self.options
-        return (
-            kind.split(".", 1)[0] in options.client_modules
-            or kind.endswith(("Stub", "()"))
-            or kind.startswith(FIXTURE)
-            or kind in options.custom_clients
-            or any(c.startswith(kind + ".") for c in options.custom_clients)
-        )
-
-    def _body_gate(self) -> _BodyGate | None:
-        """What in a function's text may make a call in it recorded, or a fact of its
-        expressions: None when the file's text cannot be read so (not ASCII, or a lone
-        ``\\r``: ``ast``'s identifiers and lines may not be the text's) or when almost any
-        call may be (the module's own package, or a package it star-imports, is a client
-        library's; a locust user's ``self.client``).
-
-        Besides a typed parameter (``_quiet_body``) and a local holding an object, a call
-        is recorded (``_candidate``) only for a name written in the text:
-
-        - its function's qualified name is a client library's, a configured client's, a
-          learned helper's, or a request helper's (``request``, ``fetch_*(headers=)``):
-          the text names it, or a name imported from it;
-        - its method's name is one clients have, a learned helper's, or capitalized
-          (a generated stub's ``Stub.GetUser``); or it is an operation of a resource
-          (``client.pet.getPetById``: two attributes before the call);
-        - its receiver is a call's result or an item (``get_stub().GetUser()``,
-          ``clients[0].get()``): a bracket before an attribute;
-        - it is ``getattr(...)``, a submitter's function (``pool.submit(fetch, url)``),
-          a request function handed in (``def _request(self, method, url)``).
-
-        And the other facts a body's expressions give: a ``run(port=...)``, a
-        ``super().__init__(...)``, a lifespan's ``yield {...}``."""
-        if self._gate is not False:
-            return self._gate  # type: ignore[return-value]
-        self._gate = None
-        ctx, options = self.ctx, self.options
-        clients = options.client_modules
-        star = ctx.imports.get(STAR)
-        if (
-            ctx.module.split(".", 1)[0] in clients
-            or (star and star.split(".", 1)[0] in clients)
-            or any(q == "locust" or q.startswith("locust.") for q in ctx.imports.values())
-        ):
-            return None
-        # names that count only where called (`session.get(`, `method(url)`, `fetch(`): a
-        # local bound to one and called is a local called (`_quiet_body`)
-        called = {
-            *options.method_names,
-            *options.wrapper_names,
-            *HELPER_NAMES,
-            *REQUEST_FUNCTION_PARAMS,
-        }
-        words = {*clients, *_SUBMITTERS, *_BODY_WORDS}
-        for custom in options.custom_clients:
-            words.update(custom.split("."))
-        # `from .http import request as fetch` names the helper `fetch` in the bodies
-        either = words | called
-        words.update(
-            local
-            for local, origin in ctx.imports.items()
-            if local != STAR and not either.isdisjoint(origin.split("."))
-        )
-        self._gate = _BodyGate.of(self.text, words, called)
-        return self._gate
 
     def _own_fixture_kind(self, name: str) -> str:
         """What a parameter naming a fixture of this module holds: what the module-level
@@ -2383,126 +2246,6 @@ def _walk_statements(node: ast.AST) -> Iterator[ast.AST]:
 
 #: Expression nodes without children worth visiting.
 _LEAVES = frozenset({ast.Name, ast.Constant})
-
-#: Words a function body's expressions give a fact for whatever the options
-#: (``_Extractor._body_gate``): ``super().__init__(...)``, ``run(port=...)``, a
-#: lifespan's ``yield {...}``, ``getattr(session, verb)(url)``, ``fetch_all(headers=h)``.
-_BODY_WORDS = frozenset({"super", "port", "yield", "getattr", "headers"})
-#: What may stand between the tokens of an attribute's chain: spaces, line breaks,
-#: continuations, comments and closing brackets (``(a.b).c(``). A comment runs to its
-#: line's end and the repetition is possessive: what follows can match none of it, so no
-#: backtracking into it can find another match.
-_GAP = r"(?:[\s\\)]|#[^\n]*\n)*+"
-#: A capitalized method called (``stub.GetUser(``: an upper case letter, then a lower case
-#: one, or any letter not ASCII), a method called on a call's result or an item
-#: (``get_stub().x(``, ``clients[0].x(``), an operation (``client.pet.getPetById(``):
-#: each its own expression, so each is searched for from its first character.
-_BODY_SHAPES = (
-    re.compile(rf"\.{_GAP}[^\W_a-z0-9][^\W_A-Z0-9]\w*+{_GAP}\("),
-    re.compile(rf"[)\]]{_GAP}\.{_GAP}\w++{_GAP}\("),
-    re.compile(rf"\.{_GAP}\w++{_GAP}\.{_GAP}\w++{_GAP}\("),
-)
-#: The names methods are called on (``session`` in ``session.get(``).
-_NAMED_RECEIVER = re.compile(rf"\b(\w++){_GAP}\.{_GAP}\w++{_GAP}\(")
-#: The names called (``fetch`` in ``fetch(url)``), methods' included.
-_CALLED = re.compile(rf"\b(\w++){_GAP}\(")
-
-
-class _BodyGate:
-    """Where in one file's text something may make a function body's calls recorded
-    (``_Extractor._quiet_body``): the spans of the words and shapes of
-    ``_Extractor._body_gate``, and of the names called or having a method called, each
-    found with one search of the whole text. A body is tested by its span of the text; a
-    match reaching into it counts, so a search of the whole text finds at least what one
-    of the body's text would."""
-
-    def __init__(self, text: str, starts: list[int], patterns: list[re.Pattern[str]]) -> None:
-        self._text = text
-        self._starts = starts
-        #: Per pattern: its matches' starts and ends (in order: matches do not overlap).
-        self._spans = [_spans(p.finditer(text)) for p in patterns]
-        self._receivers: tuple[list[int], list[int], list[str]] | None = None
-        self._called: tuple[list[int], list[int], list[str]] | None = None
-
-    @classmethod
-    def of(cls, text: str, words: set[str], called: set[str]) -> _BodyGate | None:
-        """The gate of ``text``, for bodies holding none of ``words`` and calling none of
-        ``called``; None when the text's lines or words cannot be read as ``ast``'s: a
-        ``\\r`` alone is a line break; identifiers are folded to NFKC (the text is read
-        folded when it is not ASCII)."""
-        if "\r" in text and text.count("\r") != text.count("\r\n"):
-            return None
-        if not text.isascii():
-            folded = unicodedata.normalize("NFKC", text)
-            if folded.count("\n") != text.count("\n"):
-                return None
-            text = folded
-        starts = [0, *(m.end() for m in re.finditer("\n", text))]
-        starts.append(len(text))
-        # most words are in no file, and `in` is a fast scan: only those present are searched
-        present = sorted(w for w in words if w in text)
-        present_called = sorted(w for w in called if w in text)
-        patterns = list(_BODY_SHAPES)
-        if present:
-            patterns.append(re.compile(rf"\b(?:{'|'.join(map(re.escape, present))})\b"))
-        if present_called:
-            names = "|".join(map(re.escape, present_called))
-            patterns.append(re.compile(rf"\b(?:{names}){_GAP}\("))
-        return cls(text, starts, patterns)
-
-    def span(self, first: int, last: int) -> tuple[int, int]:
-        """Where lines ``first`` to ``last`` (from 1) are in the text."""
-        starts = self._starts
-        begin = starts[first - 1] if first <= len(starts) else starts[-1]
-        end = starts[last] if last < len(starts) else starts[-1]
-        return begin, end
-
-    def triggered(self, begin: int, end: int) -> bool:
-        return any(_reaches(starts, ends, begin, end) for starts, ends in self._spans)
-
-    def receivers(self, begin: int, end: int) -> set[str]:
-        if self._receivers is None:
-            self._receivers = _named_spans(_NAMED_RECEIVER.finditer(self._text))
-        return _names_in(self._receivers, begin, end)
-
-    def called(self, begin: int, end: int) -> set[str]:
-        if self._called is None:
-            self._called = _named_spans(_CALLED.finditer(self._text))
-        return _names_in(self._called, begin, end)
-
-
-def _spans(matches: Iterator[re.Match[str]]) -> tuple[list[int], list[int]]:
-    starts: list[int] = []
-    ends: list[int] = []
-    for m in matches:
-        starts.append(m.start())
-        ends.append(m.end())
-    return starts, ends
-
-
-def _reaches(starts: list[int], ends: list[int], begin: int, end: int) -> bool:
-    """Whether a match (non-overlapping, in order) reaches into ``begin``..``end``."""
-    at = bisect.bisect_right(ends, begin)
-    return at < len(starts) and starts[at] < end
-
-
-def _named_spans(matches: Iterator[re.Match[str]]) -> tuple[list[int], list[int], list[str]]:
-    starts: list[int] = []
-    ends: list[int] = []
-    names: list[str] = []
-    for m in matches:
-        starts.append(m.start())
-        ends.append(m.end())
-        names.append(m.group(1))
-    return starts, ends, names
-
-
-def _names_in(found: tuple[list[int], list[int], list[str]], begin: int, end: int) -> set[str]:
-    starts, ends, names = found
-    at = bisect.bisect_right(ends, begin)
-    stop = bisect.bisect_left(starts, end, at)
-    return set(names[at:stop])
-
 
 #: Fields of an expression or statement that never hold an expression (operators, contexts,
 #: names and flags), left unread by the walk.
