@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
-    from decouple_services.app.demand import Asked, Prefilter, Search
+    from decouple_services.app.demand import Asked, ClientNames, Prefilter, Search
     from decouple_services.app.edits import EditRecord, KeptPasses, Query
     from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.base import Detector
@@ -1151,6 +1151,8 @@ class _Demand:
         self.built: set[str] = set()
         self.clients: set[str] = set()
         self.fixtures: set[tuple[str, str]] = set()
+        #: The client objects among the facts, asked after each round (for ``detectors``).
+        self.client_names: ClientNames | None = None
         #: The text searches made over unparsed files (``app/edits.py``).
         self.queries: list[Query] = []
         #: How they are made: with a cache, answered from the last scan's for the files
@@ -1178,8 +1180,8 @@ class _Demand:
     ) -> list[str]:
         """Unparsed files resolution asked for, and files that may use a client object."""
         from decouple_services.app.demand import (
+            ClientNames,
             asked_paths,
-            client_names,
             naming,
             naming_parameter,
             slot_words,
@@ -1245,7 +1247,9 @@ class _Demand:
                         functools.partial(naming_parameter, name=name, read=self.read),
                     )
                 )
-        clients = client_names(facts, self.options, self.detectors) - self.clients
+        if self.client_names is None or self.client_names.detectors is not self.detectors:
+            self.client_names = ClientNames(self.options, self.detectors)
+        clients = self.client_names(facts) - self.clients
         if clients:
             self.clients |= clients
             rest = sorted(unparsed - found)
