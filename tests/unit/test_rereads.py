@@ -311,3 +311,70 @@ def test_several_helpers_select_the_files_any_one_of_them_selects() -> None:
     assert set(pick(tree, *helpers)) == alone
     assert {"app/a.py", "app/b.py", "pkg/c.py", "app/d.py"} <= alone
     assert "app/f.py" not in alone
+
+
+def _connected_file_by_file(graph: ImportGraph, module: str) -> set[str]:
+    """The closure followed importer by importer (as ``connected`` was first written)."""
+    seen_modules = {module}
+    files = set(graph.files_of.get(module, ()))
+    queue = [module]
+    while queue:
+        current = queue.pop(0)
+        for path in set(graph.importing(current)):
+            if path in files:
+                continue
+            files.add(path)
+            importer = graph.modules.get(path)
+            if importer is not None and importer not in seen_modules:
+                seen_modules.add(importer)
+                files.update(graph.files_of.get(importer, ()))
+                queue.append(importer)
+    return files
+
+
+def test_a_closure_over_modules_holds_the_files_followed_one_by_one() -> None:
+    python = sorted(str(p.relative_to(SAMPLE)) for p in SAMPLE.rglob("*.py"))
+    files = frozenset(python)
+    named = {p: module_name(p, files) for p in python}
+    packages = frozenset(m for m, is_package in named.values() if is_package)
+    graph = ImportGraph(
+        {p: m for p, (m, _) in named.items()},
+        {
+            p: import_targets((SAMPLE / p).read_bytes(), m, is_package, packages)
+            for p, (m, is_package) in named.items()
+        },
+    )
+    asked = sorted({m for m, _ in named.values()} | {"nowhere", "services"})
+    sizes = []
+    for module in asked:
+        expected = _connected_file_by_file(graph, module)
+        assert graph.connected(module) == expected, module
+        assert graph._importing_set(module) == set(graph.importing(module))
+        sizes.append(len(expected))
+    # modules imported from elsewhere, and some imported by nothing
+    assert max(sizes) > 5 and min(sizes) <= 1
+
+
+def test_a_closure_over_varied_graphs_holds_the_files_followed_one_by_one() -> None:
+    import random
+
+    rng = random.Random(5)
+    names = ["a", "a.b", "a.b.c", "b", "b.c", "c", "x.a.b", "y", "y.z", "z.a"]
+    for _ in range(200):
+        paths = [f"f{i}.py" for i in range(rng.randint(1, 12))]
+        # several files of one module, and files of no module (an importer left out)
+        modules = {p: rng.choice(names) for p in paths if rng.random() < 0.9}
+        graph = ImportGraph(
+            modules,
+            {
+                p: frozenset(
+                    rng.choice(names) + rng.choice(["", ".f", ".g"])
+                    for _ in range(rng.randint(0, 3))
+                )
+                for p in paths
+            },
+        )
+        for module in rng.sample(names, 4):
+            assert graph.connected(module) == _connected_file_by_file(graph, module)
+        for module in names:
+            assert graph._importing_set(module) == set(graph.importing(module))
