@@ -378,3 +378,49 @@ def test_a_closure_over_varied_graphs_holds_the_files_followed_one_by_one() -> N
             assert graph.connected(module) == _connected_file_by_file(graph, module)
         for module in names:
             assert graph._importing_set(module) == set(graph.importing(module))
+
+
+def _heads_grouped(
+    source: bytes, module: str, is_package: bool, packages: frozenset[str]
+) -> set[str]:
+    """The names written through a bound package, with the bindings grouped by name first
+    (as ``import_targets`` was first written), added to its other targets."""
+    text = source.decode("utf-8", "replace")
+    package = rereads.module_package(module, is_package)
+    out: set[str] = set()
+    bound: dict[str, set[str]] = {}
+    for match in rereads._statements(text):
+        targets, bindings = rereads._read_statement(match, package)
+        out.update(targets)
+        for name, target in bindings:
+            bound.setdefault(name, set()).add(target)
+    for head in sorted(n for n, ts in bound.items() if any(t in packages for t in ts)):
+        for at in range(len(text)):
+            if text.startswith(head + ".", at) and (
+                at == 0 or not rereads._WORD_OR_DOT.match(text, at - 1)
+            ):
+                tail = rereads._ATTRIBUTES.match(text, at + len(head))
+                if tail is not None:
+                    out.update(f"{t}.{tail.group(0)[1:]}" for t in bound[head])
+    return out
+
+
+def test_names_through_a_package_are_those_of_the_bindings_grouped_by_name() -> None:
+    python = sorted(str(p.relative_to(SAMPLE)) for p in SAMPLE.rglob("*.py"))
+    files = frozenset(python)
+    named = {p: module_name(p, files) for p in python}
+    packages = frozenset(m for m, is_package in named.values() if is_package)
+    sources = {p: (SAMPLE / p).read_bytes() for p in python}
+    sources["pkg/made.py"] = (
+        b"import a.b\nfrom a import b as c, d\nfrom . import e\nimport a.b as c\n"
+        b"x = c.f.g(b.h, a.b.i)\ny = e.j + d.k\nzc.l\n.c.m\n"
+    )
+    named["pkg/made.py"] = ("pkg.made", False)
+    more = packages | {"a", "a.b", "pkg.e"}
+    through = 0
+    for path, (module, is_package) in named.items():
+        for known in (packages, more):
+            found = set(import_targets(sources[path], module, is_package, known))
+            assert found == _heads_grouped(sources[path], module, is_package, known), path
+            through += len(found - _heads_grouped(sources[path], module, is_package, frozenset()))
+    assert through, "some names are written through a bound package"

@@ -74,7 +74,7 @@ def import_targets(
     text = source.decode("utf-8", "replace")
     package = module_package(module, is_package)
     out: set[str] = set()
-    bound: dict[str, set[str]] = {}  # local name -> what it refers to
+    bound: list[tuple[str, str]] = []  # (local name, what it refers to), as bound
     known = _READ_STATEMENTS
     for match in _statements(text):
         statement = match.group(0)
@@ -88,21 +88,16 @@ def import_targets(
             read = known[key] = _read_statement(match, package)
         targets, bindings = read
         out.update(targets)
-        for name, target in bindings:
-            found = bound.get(name)
-            if found is None:
-                bound[name] = {target}
-            else:
-                found.add(target)
+        # kept as read (grouping them by name for every file was a tenth of its imports'
+        # reading): few names are bound to a package and written before a dot
+        bound += bindings
     # only a package has attributes that are modules of their own
     # (a name written before a dot somewhere: most files never write the ones they import so)
-    heads = sorted(
-        n for n, targets in bound.items() if any(t in packages for t in targets) and f"{n}." in text
-    )
+    heads = sorted(n for n in {n for n, t in bound if t in packages} if f"{n}." in text)
     # each `head.x.y` not written after a word character or a dot; no other can start
     # inside one (all word characters and dots), so one head at a time finds the same
     for head in heads:
-        bound_to = bound[head]
+        bound_to = {t for n, t in bound if n == head}
         written = head + "."
         at = text.find(written)
         while at != -1:
