@@ -864,3 +864,53 @@ def test_kept_texts_are_those_of_unparsed_files_within_the_budget(tmp_path: Path
     texts.forget(["a.py"])
     assert texts.read("a.py") == b"changed\n"
     assert texts.read("missing.py") is None
+
+
+def _reads_from_disk(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the scan's searches read from the disk (not from the texts it keeps)."""
+    read: list[str] = []
+    original = decouple_services.app.pipeline._read_in
+
+    def counting(root: str, path: str) -> bytes | None:
+        read.append(path)
+        return original(root, path)
+
+    monkeypatch.setattr(decouple_services.app.pipeline, "_read_in", counting)
+    return read
+
+
+def test_the_texts_extraction_rejected_are_searched_without_reading_them_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write(tmp_path / "repo", FIXTURE_TREE)
+    expected = _comparable(root, full_parse=False)
+    read = _reads_from_disk(monkeypatch)
+    assert _comparable(root, full_parse=False) == expected
+    # the fixture's search tests the test module never parsed: kept from extraction
+    assert "shop/tests/test_models.py" not in read
+    # a negative: nothing kept by extraction, the first search reads the files it tests
+    monkeypatch.setattr(decouple_services.app.pipeline._Texts, "keep", lambda *_: None)
+    read.clear()
+    assert _comparable(root, full_parse=False) == expected
+    assert "shop/tests/test_models.py" in read
+
+
+def test_kept_texts_and_searches_of_new_facts_alone_give_the_scan_it_gave_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample and the fixture tree scanned with the texts extraction read kept and
+    the fixtures looked for in the facts each round added, and as before: every file
+    read again by the first search, and every file's facts walked for fixtures."""
+    from decouple_services.app.pipeline import _Demand
+
+    trees = [SAMPLE, write(tmp_path / "repo", FIXTURE_TREE)]
+    now = [_comparable(root, full_parse=False) for root in trees]
+    original = _Demand.wanted
+
+    def walking_all(self: _Demand, asked: Asked, facts: list[FileFacts], *rest: object) -> object:
+        self.facts = []  # every fact new to it
+        return original(self, asked, facts, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_Demand, "wanted", walking_all)
+    monkeypatch.setattr(decouple_services.app.pipeline._Texts, "keep", lambda *_: None)
+    assert [_comparable(root, full_parse=False) for root in trees] == now

@@ -311,3 +311,116 @@ def test_several_helpers_select_the_files_any_one_of_them_selects() -> None:
     assert set(pick(tree, *helpers)) == alone
     assert {"app/a.py", "app/b.py", "pkg/c.py", "app/d.py"} <= alone
     assert "app/f.py" not in alone
+
+
+def _connected_file_by_file(graph: ImportGraph, module: str) -> set[str]:
+    """The closure followed importer by importer (as ``connected`` was first written)."""
+    seen_modules = {module}
+    files = set(graph.files_of.get(module, ()))
+    queue = [module]
+    while queue:
+        current = queue.pop(0)
+        for path in set(graph.importing(current)):
+            if path in files:
+                continue
+            files.add(path)
+            importer = graph.modules.get(path)
+            if importer is not None and importer not in seen_modules:
+                seen_modules.add(importer)
+                files.update(graph.files_of.get(importer, ()))
+                queue.append(importer)
+    return files
+
+
+def test_a_closure_over_modules_holds_the_files_followed_one_by_one() -> None:
+    python = sorted(str(p.relative_to(SAMPLE)) for p in SAMPLE.rglob("*.py"))
+    files = frozenset(python)
+    named = {p: module_name(p, files) for p in python}
+    packages = frozenset(m for m, is_package in named.values() if is_package)
+    graph = ImportGraph(
+        {p: m for p, (m, _) in named.items()},
+        {
+            p: import_targets((SAMPLE / p).read_bytes(), m, is_package, packages)
+            for p, (m, is_package) in named.items()
+        },
+    )
+    asked = sorted({m for m, _ in named.values()} | {"nowhere", "services"})
+    sizes = []
+    for module in asked:
+        expected = _connected_file_by_file(graph, module)
+        assert graph.connected(module) == expected, module
+        assert graph._importing_set(module) == set(graph.importing(module))
+        sizes.append(len(expected))
+    # modules imported from elsewhere, and some imported by nothing
+    assert max(sizes) > 5 and min(sizes) <= 1
+
+
+def test_a_closure_over_varied_graphs_holds_the_files_followed_one_by_one() -> None:
+    import random
+
+    rng = random.Random(5)
+    names = ["a", "a.b", "a.b.c", "b", "b.c", "c", "x.a.b", "y", "y.z", "z.a"]
+    for _ in range(200):
+        paths = [f"f{i}.py" for i in range(rng.randint(1, 12))]
+        # several files of one module, and files of no module (an importer left out)
+        modules = {p: rng.choice(names) for p in paths if rng.random() < 0.9}
+        graph = ImportGraph(
+            modules,
+            {
+                p: frozenset(
+                    rng.choice(names) + rng.choice(["", ".f", ".g"])
+                    for _ in range(rng.randint(0, 3))
+                )
+                for p in paths
+            },
+        )
+        for module in rng.sample(names, 4):
+            assert graph.connected(module) == _connected_file_by_file(graph, module)
+        for module in names:
+            assert graph._importing_set(module) == set(graph.importing(module))
+
+
+def _heads_grouped(
+    source: bytes, module: str, is_package: bool, packages: frozenset[str]
+) -> set[str]:
+    """The names written through a bound package, with the bindings grouped by name first
+    (as ``import_targets`` was first written), added to its other targets."""
+    text = source.decode("utf-8", "replace")
+    package = rereads.module_package(module, is_package)
+    out: set[str] = set()
+    bound: dict[str, set[str]] = {}
+    for match in rereads._statements(text):
+        targets, bindings = rereads._read_statement(match, package)
+        out.update(targets)
+        for name, target in bindings:
+            bound.setdefault(name, set()).add(target)
+    for head in sorted(n for n, ts in bound.items() if any(t in packages for t in ts)):
+        for at in range(len(text)):
+            if text.startswith(head + ".", at) and (
+                at == 0 or not rereads._WORD_OR_DOT.match(text, at - 1)
+            ):
+                tail = rereads._ATTRIBUTES.match(text, at + len(head))
+                if tail is not None:
+                    out.update(f"{t}.{tail.group(0)[1:]}" for t in bound[head])
+    return out
+
+
+def test_names_through_a_package_are_those_of_the_bindings_grouped_by_name() -> None:
+    python = sorted(str(p.relative_to(SAMPLE)) for p in SAMPLE.rglob("*.py"))
+    files = frozenset(python)
+    named = {p: module_name(p, files) for p in python}
+    packages = frozenset(m for m, is_package in named.values() if is_package)
+    sources = {p: (SAMPLE / p).read_bytes() for p in python}
+    sources["pkg/made.py"] = (
+        b"import a.b\nfrom a import b as c, d\nfrom . import e\nimport a.b as c\n"
+        b"x = c.f.g(b.h, a.b.i)\ny = e.j + d.k\nzc.l\n.c.m\n"
+    )
+    named["pkg/made.py"] = ("pkg.made", False)
+    more = packages | {"a", "a.b", "pkg.e"}
+    through = 0
+    for path, (module, is_package) in named.items():
+        for known in (packages, more):
+            found = set(import_targets(sources[path], module, is_package, known))
+            assert found == _heads_grouped(sources[path], module, is_package, known), path
+            through += len(found - _heads_grouped(sources[path], module, is_package, frozenset()))
+    assert through, "some names are written through a bound package"

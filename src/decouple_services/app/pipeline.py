@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
     # Analysis modules, and those of asking and of the scan's records, are imported where
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
-    from decouple_services.app.demand import Asked, Prefilter, Search
+    from decouple_services.app.demand import Asked, ClientNames, Prefilter, Search
     from decouple_services.app.edits import EditRecord, KeptPasses, Query
     from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.base import Detector
@@ -215,9 +215,11 @@ def _extract_one(
     prefilter: Prefilter,
     cache: str | None,
     fingerprint: str,
+    keep: Callable[[str, bytes], None] | None = None,
 ) -> tuple[FileFacts, _Seen, str | None]:
     """Facts of one file; every failure is a diagnostic (the file is the unit of failure).
-    The third item is the cache key of facts computed here, for the caller to store."""
+    The third item is the cache key of facts computed here, for the caller to store.
+    ``keep`` is given the text of a file the prefilter rejected."""
     from decouple_services.detect.extract import extract_facts
     from decouple_services.detect.facts import FileFacts
 
@@ -250,6 +252,8 @@ def _extract_one(
     if is_generated(source) or not (
         prefilter.passes(source) or (prefilter.reexports and reexports(job.path, source))
     ):
+        if keep is not None:
+            keep(job.path, source)
         return FileFacts(job.path, job.module), (*seen[:3], True), None
     key = None
     if cache is not None:
@@ -297,6 +301,7 @@ def extract_all(
     computed: list[tuple[str, str]] | None = None,
     keys: dict[str, str] | None = None,
     freeze: bool = False,
+    texts: Callable[[str, bytes], None] | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -309,7 +314,8 @@ def extract_all(
     the caller to store with those of its other passes. ``keys`` is given the cache key
     of each file's facts (by path) when a cache is used. With ``freeze``, the facts read
     from the cache are moved out of the cycle collector's sight (``gc.freeze``: see
-    :func:`scan_or_known`).
+    :func:`scan_or_known`). ``texts`` is given the text of each rejected file read in this
+    process (``_Texts.keep``: the scan's searches read them next).
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts, cache_text
@@ -383,7 +389,7 @@ def extract_all(
     workers = min(jobs, cpus) if jobs is not None else min(cpus, 8)
     if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
         for n, i in enumerate(pending, start=1):
-            facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+            facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint, texts)
             results[i] = seen(work[i], facts, info, key, None)
             if progress is not None and (n % 50 == 0 or n == len(pending)):
                 progress(done + n, total)
@@ -426,7 +432,9 @@ def extract_all(
                 if chunk is None:
                     break
                 for i in chunk:  # this process's share, while the workers do theirs
-                    facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint)
+                    facts, info, key = _extract_one(
+                        work[i], options, prefilter, cache, fingerprint, texts
+                    )
                     results[i] = seen(work[i], facts, info, key, None)
                 done += len(chunk)
             for future in list(queued):
@@ -717,6 +725,7 @@ def _scan_or_known(
             rejected=unparsed,
             keys=facts_keys,
             freeze=freeze,
+            texts=None if demand is None else demand.texts.keep,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -1156,6 +1165,10 @@ class _Demand:
         self.built: set[str] = set()
         self.clients: set[str] = set()
         self.fixtures: set[tuple[str, str]] = set()
+        #: The facts of the last call of :meth:`wanted`.
+        self.facts: list[FileFacts] = []
+        #: The client objects among the facts, asked after each round (for ``detectors``).
+        self.client_names: ClientNames | None = None
         #: The text searches made over unparsed files (``app/edits.py``).
         self.queries: list[Query] = []
         #: How they are made: with a cache, answered from the last scan's for the files
@@ -1183,8 +1196,8 @@ class _Demand:
     ) -> list[str]:
         """Unparsed files resolution asked for, and files that may use a client object."""
         from decouple_services.app.demand import (
+            ClientNames,
             asked_paths,
-            client_names,
             naming,
             naming_parameter,
             slot_words,
@@ -1217,10 +1230,16 @@ class _Demand:
         )
         from decouple_services.detect.values import FIXTURE
 
-        # pytest fixtures: a test asks for one by naming it, without importing anything
+        # pytest fixtures: a test asks for one by naming it, without importing anything.
+        # Those of facts given before were added then: only new facts can add one (each
+        # round parses a few files; homeassistant's 34,000 constants were walked each time)
+        last, self.facts = self.facts, list(facts)
+        new = facts
+        if len(last) == len(facts):
+            new = [f for f, old in zip(facts, last, strict=True) if f is not old]
         fixtures = {
             (const.qualname[len(FIXTURE) : -2], posixpath.dirname(f.path))
-            for f in facts
+            for f in new
             for const in f.constants
             if const.qualname.startswith(FIXTURE)
         } - self.fixtures
@@ -1250,7 +1269,9 @@ class _Demand:
                         functools.partial(naming_parameter, name=name, read=self.read),
                     )
                 )
-        clients = client_names(facts, self.options, self.detectors) - self.clients
+        if self.client_names is None or self.client_names.detectors is not self.detectors:
+            self.client_names = ClientNames(self.options, self.detectors)
+        clients = self.client_names(self.facts) - self.clients
         if clients:
             self.clients |= clients
             rest = sorted(unparsed - found)
@@ -1719,13 +1740,14 @@ KEPT_TEXT_BYTES = 32 * 2**20
 
 
 class _Texts:
-    """The texts of files the scan has not parsed, kept from their first read by a search
-    of on-demand parsing (``_Demand``) or the import graph to the last: each round of
-    asking searches every unparsed file again for what resolution asked in it (on
-    homeassistant 66,628 reads of its 7,978 files, 4% of a cold scan). A file is
+    """The texts of files the scan has not parsed, kept from their first read (by
+    extraction, which rejected them, or else by a search of on-demand parsing, ``_Demand``,
+    or the import graph) to the last: each round of asking searches every unparsed file
+    again for what resolution asked in it (on homeassistant 66,628 reads of its 7,978
+    files, 4% of a cold scan). A file is
     forgotten once parsed, since only the helper passes' selection and the import graph
     read a parsed file again, once each; and what is kept stays under ``budget`` bytes.
-    The searches of one scan then read each file as it was when first searched."""
+    The searches of one scan then read each file as it was when first read."""
 
     def __init__(self, root: str, budget: int = KEPT_TEXT_BYTES) -> None:
         self.root = root
@@ -1744,6 +1766,14 @@ class _Texts:
             self._kept[path] = data
             self._size += len(data)
         return data
+
+    def keep(self, path: str, data: bytes) -> None:
+        """The text of a file the candidates' prefilter rejected, as extraction read it:
+        the first search would read it again (homeassistant: 6,400 files, 2% of a cold
+        scan)."""
+        if path not in self._kept and self._size + len(data) <= self.budget:
+            self._kept[path] = data
+            self._size += len(data)
 
     def forget(self, paths: Iterable[str]) -> None:
         """``paths`` are parsed now: their texts are no longer kept."""
