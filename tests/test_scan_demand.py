@@ -346,6 +346,128 @@ def test_a_call_through_a_client_made_elsewhere_is_found_without_the_library_nam
     assert (site["file"], site["callee"]) == ("shop/app/orders.py", "users")
 
 
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        # what makes a request: the session class, the module's function, a session parameter
+        ("from aiohttp import ClientSession\n", True),
+        ("import aiohttp\nasync def f(s: aiohttp.ClientSession): ...\n", True),
+        ("import aiohttp as ah\nclass Api(ah.ClientSession): ...\n", True),
+        ('import aiohttp\ndef f(s: "aiohttp.ClientSession"): ...\n', True),
+        ("from aiohttp import ClientError, request\n", True),
+        ("from aiohttp import (\n    ClientError,  # raised\n    request,\n)\n", True),
+        ("from aiohttp.client import request as fetch\n", True),
+        ("from aiohttp import client\n", True),
+        ("from .aiohttp import request\n", True),
+        ("from aiohttp import *\n", True),
+        ("import aiohttp\nasync def f():\n    await aiohttp.request('GET', URL)\n", True),
+        ("import aiohttp as ah\nasync def f():\n    await ah . request('GET', URL)\n", True),
+        ("import aiohttp.client as c\nc.request\n", True),
+        ("import aiohttp.client\naiohttp.client.request\n", True),
+        ("from aiohttp import ClientError\nasync def f(session, url): ...\n", True),
+        ("from aiohttp import web\nasync def f(self, *, http_client=None): ...\n", True),
+        (
+            "from aiohttp import web\nasync def f(\n    x: int = len('(,'),\n    http\n): ...\n",
+            True,
+        ),
+        ("from aiohttp import web\ndef f(a,  # (\n      http_session): ...\n", True),
+        # what makes none: errors, the server side, types, a session named otherwise
+        ("from aiohttp import ClientError, ClientResponseError\n", False),
+        ("from aiohttp import web\nasync def handle(request):\n    return web.Response()\n", False),
+        ("import aiohttp\nexcept aiohttp.ClientError: pass\n", False),
+        ("from aiohttp.hdrs import AUTHORIZATION\n", False),
+        ("from aiohttp import ClientSessionTimeout\n", False),
+        ("from aiohttp import web_request\n", False),
+        ("from aiohttp import ClientError\nsession = get_session()\nsession.get(url)\n", False),
+        ("from aiohttp import ClientError\nasync def f(session: Api): ...\n", False),
+        ("from aiohttp import ClientError\nasync def f(x):\n    Api(session, x)\n", False),
+        ("from aiohttp import ClientError\nasync def f(x=g(session)): ...\n", False),
+        ("from aiohttp import ClientError\nasync def f(x):\n    y(session=session)\n", False),
+        ("from aiohttp import ClientError\nasync def f(my_session, url): ...\n", False),
+        ("from aiohttp import ClientError\nasync def f(x='(', y=')'): self.session\n", False),
+        ("from aiohttp import ClientError\nhass.request(x)\nself.aiohttp.request\n", False),
+        # without aiohttp named as code, its names pass nothing
+        ("# a ClientSession made elsewhere\n", False),
+        ("async def f(session, url): ...\n", False),
+    ],
+)
+def test_aiohttp_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
+    assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
+
+
+def test_the_aiohttp_gate_knows_every_parameter_name_a_session_is_given() -> None:
+    from decouple_services.detect.context import SESSION_PARAMS
+
+    prefilter = candidate_prefilter(_options())  # type: ignore[arg-type]
+    for name in SESSION_PARAMS:
+        text = f"from aiohttp import ClientError\nasync def f(url, {name}):\n    {name}.get(url)\n"
+        assert prefilter.passes(text.encode()), name
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "from aiohttp import ClientSession\n\nasync def go():\n"
+        "    async with ClientSession() as s:\n        await s.get(URL)\n",
+        "import aiohttp\n\nasync def go():\n    await aiohttp.request('GET', URL)\n",
+        "from aiohttp import ClientError\n\nasync def go(session):\n    await session.get(URL)\n",
+        "import aiohttp\n\nasync def go(s: aiohttp.ClientSession):\n    await s.post(URL)\n",
+        "from aiohttp import ClientError, web\n\nasync def go(s):\n    await s.get(URL)\n",
+        "from aiohttp import ClientError\n\nasync def go(session: Api):\n    await session.get(URL)\n",
+    ],
+)
+def test_a_file_the_aiohttp_gate_keeps_out_makes_no_request_of_its_own(
+    tmp_path: Path, body: str
+) -> None:
+    """What extraction takes from the file's own text, parsed whatever the gate says,
+    against the gate: a file it keeps out holds no aiohttp request."""
+    root = write(
+        tmp_path / "repo",
+        {
+            **TREE,
+            "shop/app/orders.py": 'URL = "http://users:8000/orders"\n' + body,
+        },
+    )
+    sites = _comparable(root, full_parse=True)["call_sites"]
+    assert isinstance(sites, list)
+    found = any(s["file"] == "shop/app/orders.py" for s in sites)
+    text = (root / "shop/app/orders.py").read_bytes()
+    assert candidate_prefilter(_options()).passes(text) is found  # type: ignore[arg-type]
+
+
+def test_a_call_on_an_aiohttp_session_made_elsewhere_is_found_in_a_file_importing_its_errors(
+    tmp_path: Path,
+) -> None:
+    """The file importing only ``ClientError`` from aiohttp is no candidate: it is asked for
+    as a user of the session another module makes, as parsing everything finds it."""
+    orders = """\
+        from aiohttp import ClientError
+        from app import settings
+        from app.http import session
+
+
+        async def place(order_id):
+            try:
+                await session.post(settings.USERS_URL + "/orders", json={"id": order_id})
+            except ClientError:
+                pass
+        """
+    http = """\
+        import aiohttp
+        session = aiohttp.ClientSession()
+        """
+    root = write(
+        tmp_path / "repo", {**TREE, "shop/app/orders.py": orders, "shop/app/http.py": http}
+    )
+    assert not candidate_prefilter(_options()).passes(textwrap.dedent(orders).encode())  # type: ignore[arg-type]
+    site = _the_one_site(root)
+    assert (site["file"], site["callee"], site["client"]) == (
+        "shop/app/orders.py",
+        "users",
+        "aiohttp",
+    )
+
+
 def test_the_library_gate_finds_what_the_substring_test_found_on_the_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

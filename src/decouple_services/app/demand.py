@@ -58,6 +58,9 @@ class Prefilter:
     #: Names that pass a file only where it names one as code that can bind it
     #: (:func:`names_as_code`): the client libraries' modules.
     names: tuple[bytes, ...] = ()
+    #: Those of ``names`` that pass a file only where it may also make a request of the
+    #: library (``MAY_CALL``: aiohttp's files mostly import it for its errors or its server).
+    calls: tuple[bytes, ...] = ()
     #: Whether a package's ``__init__.py`` importing names passes whatever else it holds
     #: (``pipeline.reexports``): the everything-parsed path reads what it re-exports up
     #: front; on-demand parsing parses it when resolution asks for its package, as any
@@ -76,8 +79,17 @@ class Prefilter:
             for lead, rest in _scan_plan(self.tokens)
         ):
             return True
-        if self.names and names_as_code(self.names, source):
-            return True
+        if self.names:
+            plain = _plain_names(self.names, self.calls)
+            if plain and names_as_code(plain, source):
+                return True
+            if any(
+                # named as code first: most files holding the name hold it in a longer one
+                # (homeassistant: 923 files hold `aiohttp`, 414 name it as code)
+                name in source and names_as_code((name,), source) and MAY_CALL[name](source)
+                for name in self.calls
+            ):
+                return True
         return any(
             any(n in source for n in needles) and _compiled(regex).search(source) is not None
             for needles, regex in self.patterns
@@ -89,11 +101,17 @@ class Prefilter:
             *(t.decode("utf-8", "replace") for t in self.tokens),
             *(r.decode("utf-8", "replace") for _, r in self.patterns),
             *(f"<code> {n.decode('utf-8', 'replace')}" for n in self.names),
+            *(f"<calls> {n.decode('utf-8', 'replace')}" for n in self.calls),
             *([] if self.reexports else ["<no re-exports>"]),
         ]
 
 
 EVERYTHING = Prefilter(())
+
+
+@lru_cache(maxsize=16)
+def _plain_names(names: tuple[bytes, ...], calls: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    return tuple(n for n in names if n not in calls)
 
 
 @lru_cache(maxsize=16)
@@ -237,6 +255,123 @@ def _imported(source: bytes, found: list[int]) -> bool:
     return False
 
 
+#: What a file naming aiohttp must name besides for a call in it to be taken as aiohttp's
+#: through its own text (``detect/aiohttp_.py``): a request is a method of a
+#: ``ClientSession`` (built, annotated, subclassed: the class named) or the function
+#: ``aiohttp.request`` (``aiohttp.client``'s); an unannotated ``session`` parameter holds
+#: the session of the one client library its module imports (``ModuleContext.session_type``),
+#: whatever it imports of it. A file importing only ``ClientError``, ``web`` or a type makes
+#: none: a session it uses from elsewhere is found as any client object is
+#: (``client_names``). Homeassistant: 365 of its 807 candidates passed through aiohttp.
+_AIOHTTP_SESSION = re.compile(rb"ClientSession(?![\w\x80-\xff])")
+#: The names a from-import of aiohttp or one of its modules binds (``*`` included); a
+#: relative one too (``from .aiohttp import request`` in a top-level module names aiohttp).
+_AIOHTTP_FROM = re.compile(
+    rb"from(?:[ \t]|\\\r?\n)+(?:\.[ \t]*)*aiohttp(?:[ \t]*\.[ \t]*\w+)*(?:[ \t]|\\\r?\n)+import"
+    rb"((?:[ \t]*\((?:[\w\s.,\\*]|#[^\n]*)*|(?:[ \t]|\\\r?\n)+(?:[\w. \t,*]|\\\r?\n)*))"
+)
+_AIOHTTP_FROM_NAMES = re.compile(rb"(?<![\w.])(?:request|client)(?![\w\x80-\xff])|\*")
+#: A name aiohttp (or one of its modules) is bound to: ``import aiohttp.client as http``.
+_AIOHTTP_ALIAS = re.compile(rb"aiohttp(?:[ \t]*\.[ \t]*\w+)*[ \t]+as[ \t]+(\w+)")
+#: An unannotated parameter's name, as ``ModuleContext.session_type`` types it (a default
+#: or the end of the parameter next).
+_SESSION_PARAMETERS = tuple(
+    re.compile(name + rb"(?![\w\x80-\xff])[ \t]*(?:[,)=#]|\\?\r?\n)")
+    for name in (rb"session", rb"http(?:_session|_client)?")
+)
+_DEF = re.compile(rb"def[ \t]+[\w\x80-\xff]+[ \t]*(?:\[[^\]\n]*\][ \t]*)?\(")
+
+
+def may_call_aiohttp(source: bytes) -> bool:
+    """Whether a file naming aiohttp as code may make a request of it through its own
+    text: it names ``ClientSession``, imports ``request``, ``client`` or ``*`` from aiohttp,
+    writes ``aiohttp.request`` or ``aiohttp.client`` (under any name it binds aiohttp or
+    one of its modules to), or has an unannotated ``session`` parameter."""
+    for match in _AIOHTTP_SESSION.finditer(source):
+        if not match.start() or source[match.start() - 1] not in _IDENTIFIER_BYTES:
+            return True
+    for match in _AIOHTTP_FROM.finditer(source):
+        start = match.start()
+        if (not start or source[start - 1] not in _IDENTIFIER_BYTES) and (
+            _AIOHTTP_FROM_NAMES.search(match.group(1)) is not None
+        ):
+            return True
+    bound = {b"aiohttp", *(m.group(1) for m in _AIOHTTP_ALIAS.finditer(source))}
+    for name in bound:
+        for match in _calling(name).finditer(source):
+            start = match.start()
+            if not start or (
+                source[start - 1] not in _IDENTIFIER_BYTES and source[start - 1] != 0x2E
+            ):
+                return True
+    return _session_parameter(source)
+
+
+@lru_cache(maxsize=256)
+def _calling(name: bytes) -> re.Pattern[bytes]:
+    """``name.request`` or ``name.client`` (the byte before ``name`` is tested by hand: a
+    look-behind first would cost the literal scan)."""
+    return re.compile(re.escape(name) + rb"[ \t]*\.[ \t]*(?:request|client)(?![\w\x80-\xff])")
+
+
+#: Libraries whose name passes a file only where it may also make one of their requests.
+MAY_CALL: dict[bytes, Callable[[bytes], bool]] = {b"aiohttp": may_call_aiohttp}
+
+
+def _session_parameter(source: bytes) -> bool:
+    """Whether a function of ``source`` has an unannotated parameter named as a session
+    (``SESSION_PARAMS``): one of those names in a ``def``'s parameters, at their top level,
+    after ``(`` or ``,``."""
+    defs: list[int] | None = None
+    for pattern in _SESSION_PARAMETERS:
+        for match in pattern.finditer(source):
+            start = match.start()
+            if start and (source[start - 1] in _IDENTIFIER_BYTES or source[start - 1] == 0x2E):
+                continue
+            if defs is None:
+                defs = [
+                    m.end() - 1
+                    for m in _DEF.finditer(source)
+                    if not m.start() or source[m.start() - 1] not in _IDENTIFIER_BYTES
+                ]
+            at = bisect.bisect_left(defs, start)
+            if at and _in_parameters(source, defs[at - 1], start):
+                return True
+    return False
+
+
+def _in_parameters(source: bytes, opening: int, at: int) -> bool:
+    """Whether ``at`` starts a parameter of the list opening at ``opening`` (``(``): the
+    list is still open there, at its top level, after ``(``, ``,`` or ``*``."""
+    depth = 0
+    last = 0
+    i = opening
+    while i < at:
+        c = source[i]
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+            if depth == 0:
+                return False
+        elif c == 0x23:  # a comment, to the end of its line
+            end = source.find(b"\n", i)
+            i = at if end < 0 else end
+            continue
+        elif c in b"'\"":
+            quote = source[i : i + 3] if source[i : i + 3] in (b"'''", b'"""') else bytes((c,))
+            i += len(quote)
+            while i < at and not source.startswith(quote, i):
+                i += 2 if source[i] == 0x5C else 1
+            i += len(quote)
+            last = c
+            continue
+        if c not in b" \t\r\n\\":
+            last = c
+        i += 1
+    return depth == 1 and last in b"(,*"
+
+
 #: A module named ``config`` imported (``from . import config``, ``from app.config import
 #: X``, ``import app.config as cfg``): its constants and client objects may be used here.
 #: The bare word would match ``config_entry`` and ``ConfigEntry`` in most files of some trees.
@@ -369,6 +504,7 @@ def candidate_prefilter(options: ExtractOptions) -> Prefilter:
         tuple(sorted(t.encode() for t in tokens if t)),
         ROUTE_PATTERNS,
         names=tuple(sorted(n.encode() for n in names)),
+        calls=tuple(sorted(n.encode() for n in names if n.encode() in MAY_CALL)),
         reexports=False,
     )
 
