@@ -1290,10 +1290,11 @@ def _reaching_assignment(
     name: str, at: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]
 ) -> Assignment | None:
     """The assignment ``name = <value>`` (or ``name: T = <value>``) that is the only binding
-    of ``name`` in the function around ``at`` and comes before ``at`` in the block holding ``at`` or in a block
-    around it (``if``, ``with``, ``for``, ``try``): the value ``at`` sees, whichever way
-    the function ran. ``None`` when another binding could reach it instead (a parameter,
-    another branch, a loop target, ``+=``, ``global``/``nonlocal``, a second assignment)."""
+    of ``name`` in the function around ``at`` and comes before ``at`` in the block holding
+    ``at`` or in a block around it (``if``, ``with``, ``for``, ``try``): the value ``at``
+    sees, whichever way the function ran. ``None`` when another binding could reach it
+    instead (a parameter, another branch, a loop target, ``+=``, ``global``/``nonlocal``, a
+    second assignment)."""
     current = _enclosing_function(at, parents)
     if current is None:
         return None
