@@ -295,6 +295,12 @@ def test_the_candidate_prefilter(text: str, passes: bool) -> None:
         ("stub = users_pb2_grpc.UsersStub(channel)\n", True),
         ("class Users(users_pb2_grpc.UsersServicer): ...\n", True),
         ("conn = http.client.HTTPSConnection(host)\n", True),
+        # the standard library's client by its module, not inside aiohttp's
+        ("import http.client\n", True),
+        ("from http.client import HTTPSConnection\n", True),
+        ("from http import client\n", True),
+        ("import http\nconn = http.client.HTTPConnection(host)\n", True),
+        ("from aiohttp.client_exceptions import ClientConnectorError\n", False),
         # gRPC's calls are made on objects whose files name it in their identifiers
         ("def check(grpc_clients: ClientParams):\n    grpc_clients.users.request().get(r)\n", True),
     ],

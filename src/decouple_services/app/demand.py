@@ -484,14 +484,20 @@ def _library_names(options: ExtractOptions) -> set[str]:
 
     tokens = _client_tokens(options)
     configured = {q.split(".", 1)[0] for q in options.custom_clients}
-    return {
+    libraries = options.client_modules & client_modules(DETECTORS)
+    names = {
         m
-        for m in options.client_modules & client_modules(DETECTORS)
+        for m in libraries
         if m in tokens
         and m not in SUBSTRING_LIBRARIES
         and m not in configured
         and m not in options.wrapper_names
     }
+    if "http" in libraries and "http.client" in tokens and "http" not in configured:
+        # the standard library's client, named by its module (``_client_tokens``): not
+        # inside ``aiohttp.client_exceptions`` (homeassistant: 40 files passed on that alone)
+        names.add("http.client")
+    return names
 
 
 def candidate_prefilter(options: ExtractOptions) -> Prefilter:
