@@ -271,31 +271,42 @@ class ImportGraph:
         #: of no module (see ``_connect``)
         self._adjacent: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
 
-    def importing(self, module: str) -> Iterator[str]:
+    def importing(self, module: str) -> set[str]:
         """Files importing ``module`` or a name in it (``module.func``, ``module.sub``).
 
         Also files of the same package importing it without the package's prefix: a
         service run from its own folder writes ``from network import x`` for the module
         ``gateway.network``; and any file importing it by a dotted tail that names no
-        other module (``from jobs.utils import x`` for ``apps.jobs.utils``).
+        other module (``from jobs.utils import x`` for ``apps.jobs.utils``); and files
+        naming it with more package in front.
+
+        Each target's importers are added at once (a package's range of targets holds
+        most of a tree's imports: yielding each importer of each was most of following
+        homeassistant's closures).
         """
-        yield from self._importing(module)
+        found: set[str] = set()
+        self._add_importing(module, found)
         head, _, tail = module.partition(".")
+        of = self.modules
         while tail:
             # A dotted tail no module of the scan is named (`jobs.utils` of
             # `apps.jobs.utils`) is that module to code run with the folder above it on
             # the path (`apps/` in a Django project, imported by top-level tests too).
-            anywhere = "." in tail and tail not in self.files_of
-            for path in self._importing(tail):
-                if anywhere or self.modules.get(path, "").startswith(head + "."):
-                    yield path
+            if "." in tail and tail not in self.files_of:
+                self._add_importing(tail, found)
+            else:
+                within: set[str] = set()
+                self._add_importing(tail, within)
+                prefix = head + "."
+                found.update(p for p in within if of.get(p, "").startswith(prefix))
             step, _, tail = tail.partition(".")
             head = f"{head}.{step}"
-        # And files naming it with more package in front: the scan names modules from the
-        # nearest folder without __init__.py (`clients.base`), code run from above it
-        # imports `src.clients.base`.
+        # The scan names modules from the nearest folder without __init__.py
+        # (`clients.base`), code run from above it imports `src.clients.base`.
+        importers = self.importers
         for target in self._prefixed().get(module, ()):
-            yield from self.importers[target]
+            found.update(importers[target])
+        return found
 
     def _prefixed(self) -> dict[str, list[str]]:
         """Each dotted tail of every import target (``b.c`` of ``a.b.c``, and of its
@@ -309,38 +320,8 @@ class ImportGraph:
                         self._tails.setdefault(".".join(parts[start:end]), []).append(target)
         return self._tails
 
-    def _importing(self, module: str) -> Iterator[str]:
-        yield from self.importers.get(module, ())
-        first = bisect_left(self.targets, module + ".")
-        last = bisect_left(self.targets, module + "/")
-        for target in self.targets[first:last]:
-            yield from self.importers[target]
-
-    def _importing_set(self, module: str) -> set[str]:
-        """The files :meth:`importing` gives, as a set: each target's importers added at
-        once (a package's range of targets holds most of a tree's imports: yielding each
-        importer of each was most of following homeassistant's closures)."""
-        found: set[str] = set()
-        self._add_importing(module, found)
-        head, _, tail = module.partition(".")
-        of = self.modules
-        while tail:
-            if "." in tail and tail not in self.files_of:
-                self._add_importing(tail, found)
-            else:
-                within: set[str] = set()
-                self._add_importing(tail, within)
-                prefix = head + "."
-                found.update(p for p in within if of.get(p, "").startswith(prefix))
-            step, _, tail = tail.partition(".")
-            head = f"{head}.{step}"
-        importers = self.importers
-        for target in self._prefixed().get(module, ()):
-            found.update(importers[target])
-        return found
-
     def _add_importing(self, module: str, found: set[str]) -> None:
-        """What :meth:`_importing` gives, added to ``found``."""
+        """Files importing ``module`` or a name in it, added to ``found``."""
         importers = self.importers
         direct = importers.get(module)
         if direct:
@@ -393,7 +374,7 @@ class ImportGraph:
         of = self.modules
         modules = set()
         orphans = []
-        for path in self._importing_set(module):
+        for path in self.importing(module):
             importer = of.get(path)
             if importer is None:
                 orphans.append(path)
@@ -491,7 +472,7 @@ class KeptGraph(ImportGraph):
             self._built = self._build()
         return self._built
 
-    def importing(self, module: str) -> Iterator[str]:
+    def importing(self, module: str) -> set[str]:
         return self._graph().importing(module)
 
     def connected(self, module: str) -> frozenset[str]:
