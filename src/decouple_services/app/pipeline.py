@@ -184,7 +184,6 @@ def _fingerprint(options: ExtractOptions) -> str:
             sorted(options.method_names),
             sorted(options.custom_clients),
             sorted(options.wrapper_names),
-            options.definitions_only,
             [f"{f.__module__}.{f.__qualname__}" for f in options.server_extractors],
         ]
     )
@@ -769,14 +768,7 @@ def _scan_or_known(
             Through the everything-parsed path's prefilter: a file that path would not
             parse gives nothing here either, so results agree."""
             passes[-1].extend(paths)
-            # Test modules whole: the fixture searches look for their calls among the
-            # files not parsed yet. The others for their definitions alone (measured
-            # and reverted: a helper's body in such a file is lost).
-            tests = [p for p in paths if _is_test_module(p)]
-            rest = [p for p in paths if not _is_test_module(p)]
-            changed = bool(tests) and reparse(tests, extract_options)
-            shallow = replace(extract_options, definitions_only=True)
-            changed = (bool(rest) and reparse(rest, shallow)) or changed
+            changed = reparse(paths, extract_options)
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 

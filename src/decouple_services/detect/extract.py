@@ -190,8 +190,6 @@ class ExtractOptions:
     wrapper_names: frozenset[str] = frozenset()
     #: Route extractors: ``(tree, context) -> (routes, mounts, grpc_methods)``.
     server_extractors: tuple[ServerExtractor, ...] = field(default=())
-    #: Calls not recorded (a file parsed for its definitions alone; part of the cache key).
-    definitions_only: bool = False
 
 
 def parse_source(source: bytes, path: str) -> tuple[ast.Module | None, str, Diagnostic | None]:
@@ -418,10 +416,6 @@ def extract_facts(
     tree, text, problem = parse_source(source, path)
     if tree is None:
         return FileFacts(path=path, module=module, diagnostics=(problem,) if problem else ())
-    # a file that may reach the cap on calls is read whole: the cap's diagnostic, and the
-    # ports and constants of calls past it left out, are a whole reading's
-    if options.definitions_only and text.count("(") > MAX_CALLS_PER_FILE:
-        options = replace(options, definitions_only=False)
     try:
         facts = _Extractor(tree, source, text, path, module, options, is_package).run()
         if EVENT_TOKEN in source:
@@ -1250,8 +1244,6 @@ class _Extractor:
         name = _call_name(func)
         self._maybe_port(call, name, scope)
         self._super_init(call, scope)
-        if self.options.definitions_only:
-            return
         if name in _SUBMITTERS and len(call.args) > _SUBMITTERS[name]:
             index = _SUBMITTERS[name]
             args, keywords = call.args[index + 1 :], call.keywords
