@@ -152,6 +152,80 @@ def test_files_nothing_asks_for_are_not_parsed(tmp_path: Path) -> None:
     assert not any(d.file == "shop/app/plain.py" for d in narrow.diagnostics)
 
 
+#: A module naming no client library, asked for the constant it defines, whose function
+#: is a helper: it calls the request function it is handed. Resolution learns the helper
+#: from that function's body, so a file parsed on demand is read whole, function bodies
+#: and their calls included, not for its module-level definitions alone.
+HELPER_ASKED = {
+    "docker-compose.yml": TREE["docker-compose.yml"],
+    "users/svc/__init__.py": "",
+    "users/svc/api.py": TREE["users/svc/api.py"],
+    "shop/app/__init__.py": "",
+    "shop/app/remote.py": """\
+        BASE = "http://users:8000"
+
+
+        def fetch(method, path):
+            return method(BASE + path)
+        """,
+    "shop/app/main.py": """\
+        import requests
+
+        from app import remote
+
+
+        def run():
+            requests.get(remote.BASE + "/health")
+            remote.fetch(requests.post, "/orders")
+        """,
+}
+
+
+def _sites(root: Path) -> list[dict[str, object]]:
+    """The tree's call sites, found the same with and without on-demand parsing."""
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    sites = narrow["call_sites"]
+    assert isinstance(sites, list)
+    return sites
+
+
+def test_a_helper_in_a_file_asked_for_a_definition_is_learned_from_its_body(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "repo", HELPER_ASKED)
+    remote = (root / "shop/app/remote.py").read_bytes()
+    # parsed on demand, not up front: no client library, helper or route in its text
+    assert not candidate_prefilter(_options()).passes(remote)  # type: ignore[arg-type]
+    sites = _sites(root)
+    # the definition it was asked for: the base of the first request's address
+    health = [s for s in sites if s["line"] == 7]
+    assert [s["url_template"] for s in health] == ["http://users:8000/health"]
+    # and the helper its function's body makes of it: the second request, at the call
+    # handing it `requests.post`, is lost if that body is not read
+    orders = [s for s in sites if s["line"] == 8]
+    assert [(s["method"], s["via_wrapper"], s["endpoint"]) for s in orders] == [
+        ("POST", "app.remote.fetch", "POST /orders")
+    ]
+
+
+def test_a_file_asked_for_a_name_it_does_not_define_still_gives_its_helpers(
+    tmp_path: Path,
+) -> None:
+    """The ask for ``app.remote.MISSING`` parses ``remote.py``, whose text does not hold
+    the name: its facts still join resolution, and its helper gives a call site. Parsing
+    is not spared by what the asked file's text defines."""
+    tree = {
+        **HELPER_ASKED,
+        "shop/app/main.py": HELPER_ASKED["shop/app/main.py"].replace("BASE", "MISSING"),
+    }
+    root = write(tmp_path / "repo", tree)
+    assert b"MISSING" not in (root / "shop/app/remote.py").read_bytes()
+    sites = _sites(root)
+    orders = [s for s in sites if s["line"] == 8]
+    assert [(s["method"], s["via_wrapper"]) for s in orders] == [("POST", "app.remote.fetch")]
+
+
 def test_a_package_init_is_parsed_when_its_package_is_asked_for(tmp_path: Path) -> None:
     """A package's ``__init__.py`` re-exporting a client object is read when a lookup goes
     through it; one nothing asks about is not parsed up front for what it imports (its
