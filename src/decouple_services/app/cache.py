@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import itertools
 import json
 import operator
 import os
@@ -134,6 +135,9 @@ class _Packs:
         self.searches = 0
         #: Keys whose entries did not decode, until facts for them are written again.
         self.dropped: set[str] = set()
+        #: Whether this process wrote a pack since it last read them (its entries are
+        #: not kept: :meth:`write`).
+        self.unread = False
 
     def names(self) -> list[str]:
         try:
@@ -145,6 +149,7 @@ class _Packs:
 
     def refresh(self) -> None:
         self.loaded = True
+        self.unread = False
         for name in self.names():
             if name in self.seen:
                 continue
@@ -172,7 +177,7 @@ class _Packs:
         self.entries.pop(key, None)
 
     def get(self, key: str) -> bytes | None:
-        if not self.loaded:
+        if not self.loaded or (self.unread and key not in self.entries):
             self.refresh()
         return self.entries.get(key)
 
@@ -180,8 +185,10 @@ class _Packs:
         """:meth:`get`, searching each pack's bytes for the first few keys asked instead of
         loading every pack (a rerun checking one edited file asks for one); the first line
         for ``key`` in the packs by name, the one loading them keeps."""
-        if self.loaded or key in self.dropped:
+        if key in self.dropped:
             return self.entries.get(key)
+        if self.loaded:
+            return self.get(key)
         if key in self.entries:
             return self.entries[key]
         self.searches += 1
@@ -210,23 +217,23 @@ class _Packs:
             return
         # Line by line, never the pack as one text: a cold scan of a large tree writes tens
         # of megabytes of facts, and a text of them (and its encoding) was the scan's peak.
-        lines = [(key.encode(), body.encode()) for key, body in items if "\n" not in body]
+        # Nor kept here once written: the next refresh reads the new pack like any other
+        # (its name is not among those seen), and what this scan computed it holds as facts.
         replaced = False
-        for key, body in lines:
-            if b"\t" not in key:
-                name = key.decode("ascii", "replace")
-                if name in self.dropped:
-                    # an entry that did not decode, written again: it replaces the old
-                    # one in every pack (merged below), which the first pack would keep
-                    self.dropped.discard(name)
-                    self.entries[name] = body
-                    replaced = True
-                else:
-                    self._put(key, body)
+        for key, body in items:
+            if key in self.dropped and "\t" not in key and "\n" not in body:
+                # an entry that did not decode, written again: it replaces the old one in
+                # every pack (merged below), which the first pack would keep
+                self.dropped.discard(key)
+                self.entries[key] = body.encode()
+                replaced = True
         names = self.names()
         if len(names) + 1 > MAX_PACKS or replaced:
-            # merge what this process has read (every listed pack after a refresh) into
-            # the new pack, then drop the merged files
+            # merge what this process has read (every listed pack after a refresh) and
+            # these items into the new pack, then drop the merged files
+            for key, body in items:
+                if "\n" not in body and "\t" not in key:
+                    self._put(key.encode(), body.encode())
             self.refresh()
             merged = ((k.encode(), v) for k, v in self.entries.items())
             if _write_lines(self._new_name(), merged):
@@ -234,13 +241,128 @@ class _Packs:
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(self.folder, name))
             return
-        _write_lines(self._new_name(), lines)
+        _write_lines(
+            self._new_name(),
+            ((key.encode(), body.encode()) for key, body in items if "\n" not in body),
+        )
+        self.unread = True
+
+    def write_pack(self, pack: FactsPack) -> None:
+        """:meth:`write` of the items ``pack`` wrote into its temporary file: that file
+        renamed into place, or read back to be merged as :meth:`write` merges."""
+        tmp = pack.close()
+        if tmp is None:
+            return
+        try:
+            replaced = False
+            for key, body in pack.replaced.items():
+                if key in self.dropped:
+                    self.dropped.discard(key)
+                    self.entries[key] = body
+                    replaced = True
+            names = self.names()
+            if len(names) + 1 > MAX_PACKS or replaced:
+                try:
+                    self._add(read_regular(tmp, MAX_CACHE_FILE_BYTES))
+                except OSError:
+                    return
+                self.refresh()
+                merged = ((k.encode(), v) for k, v in self.entries.items())
+                if _write_lines(self._new_name(), merged):
+                    for name in names:
+                        with contextlib.suppress(OSError):
+                            os.unlink(os.path.join(self.folder, name))
+                return
+            with contextlib.suppress(OSError):
+                os.replace(tmp, self._new_name())
+                self.unread = True
+        finally:
+            with contextlib.suppress(OSError):
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
 
     def _new_name(self) -> str:
         return os.path.join(self.folder, f"pack-{time.time_ns():x}-{os.urandom(4).hex()}.jsonl")
 
 
 _PACKS: dict[str, _Packs] = {}
+
+
+class FactsPack:
+    """The facts (key, facts JSON) one scan computes, written as they come into a
+    temporary file of the cache folder's packs, which :func:`write_facts` renames into
+    place when the scan is done (or merges, as it would merge the items given as a list):
+    a cold scan of a large tree computes tens of MB of facts, held as text until then
+    through extraction and resolution (a 51,000-file tree: 14 MB). The temporary file is
+    never read as a pack (its name is no pack's); :meth:`discard` removes it when the
+    scan does not finish."""
+
+    def __init__(self, folder: str) -> None:
+        self.packs = _packs(folder)
+        self.count = 0
+        #: Items whose keys did not decode when read (``drop_facts``): they replace the
+        #: old entries, as in :meth:`_Packs.write`.
+        self.replaced: dict[str, bytes] = {}
+        self._tmp: str | None = None
+        self._handle: Any = None
+        self._broken = False
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, item: tuple[str, str]) -> None:
+        key, body = item
+        if "\n" in body or self._broken:
+            return  # as _Packs.write leaves it out
+        if self._handle is None and not self._open():
+            return
+        line = body.encode()
+        if key in self.packs.dropped and "\t" not in key:
+            self.replaced[key] = line
+        try:
+            self._handle.write(b"".join((key.encode(), b"\t", line, b"\n")))
+        except OSError:
+            self.discard()
+            self._broken = True
+            return
+        self.count += 1
+
+    def _open(self) -> bool:
+        folder = self.packs.folder
+        try:
+            if (_READ_ONLY and _is_read_only(folder)) or os.path.islink(folder):
+                raise OSError("not written")  # as _write_chunks refuses
+            os.makedirs(folder, exist_ok=True)
+            fd, self._tmp = temporary_file(folder)
+            self._handle = os.fdopen(fd, "wb", buffering=2**16)
+        except OSError:
+            self._broken = True
+            return False
+        return True
+
+    def close(self) -> str | None:
+        """The temporary file, complete (None: nothing was written, or it failed)."""
+        if self._handle is None or self._broken:
+            self.discard()
+            return None
+        try:
+            self._handle.close()
+        except OSError:
+            self.discard()
+            return None
+        self._handle = None
+        return self._tmp
+
+    def discard(self) -> None:
+        """Remove the temporary file (the scan ends without writing it)."""
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()
+            self._handle = None
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
 
 
 def _packs(folder: str) -> _Packs:
@@ -255,9 +377,12 @@ def refresh_facts(folder: str) -> None:
     _packs(folder).refresh()
 
 
-def write_facts(folder: str, items: Sequence[tuple[str, str]]) -> None:
+def write_facts(folder: str, items: Sequence[tuple[str, str]] | FactsPack) -> None:
     """Store facts (key, JSON text) computed by one pass of a scan, as one pack file."""
-    _packs(folder).write(items)
+    if isinstance(items, FactsPack):
+        _packs(folder).write_pack(items)
+    else:
+        _packs(folder).write(items)
 
 
 #: A cache file larger than this is not read (a manifest with its last result is the largest).
@@ -303,8 +428,95 @@ def write_cache_text(path: Path, data: bytes) -> bool:
 
 
 def _write_json(target: str, data: object) -> None:
-    # dumps, not dump: json.dump streams through the pure-Python encoder
-    _write_text(target, json.dumps(data, separators=(",", ":")).encode())
+    _write_chunks(target, json_chunks(data))
+
+
+#: Items of a dict or list encoded together (:func:`json_chunks`).
+JSON_BATCH = 4096
+#: Records of a tuple encoded together (:func:`model_json_chunks`): a call site's text is
+#: near a kilobyte.
+MODEL_BATCH = 256
+#: Text encoded and written at a time (:func:`text_chunks`).
+TEXT_CHUNK = 2**20
+
+
+def json_chunks(data: object, batch: int = JSON_BATCH) -> Iterator[bytes]:
+    """``json.dumps(data, separators=(",", ":")).encode()``, byte for byte, in pieces: a
+    dict or list of more than ``batch`` items, or holding one, is encoded ``batch`` items
+    at a time, and those of its items that are such, a piece at a time. The manifest of a
+    51,000-file tree is 9 MB of JSON, and its text and bytes were both held at once at the
+    end of a scan, its peak. Each batch goes through ``json.dumps`` (``json.dump`` would
+    stream through the pure-Python encoder, much slower)."""
+    for text in _json_texts(data, batch, _compact, ",", ":", sort=False):
+        yield text.encode()
+
+
+def _json_texts(
+    data: object,
+    batch: int,
+    dumps: Callable[[object], str],
+    item_sep: str,
+    key_sep: str,
+    *,
+    sort: bool,
+) -> Iterator[str]:
+    """The text ``dumps(data)`` gives, in pieces (see :func:`json_chunks`); ``dumps``
+    writes with ``item_sep`` and ``key_sep``, and sorts the keys if ``sort``."""
+    if isinstance(data, dict) and _streamed(data, batch):
+        items = sorted(data.items()) if sort else list(data.items())
+        # the key as dumps writes it (a number as a string...): through a dict of it alone
+        key_end = -(len(key_sep) + len("null}"))
+        yield "{"
+        for start in range(0, len(items), batch):
+            part = items[start : start + batch]
+            if start:
+                yield item_sep
+            if any(_large(v, batch) for _, v in part):
+                for n, (key, value) in enumerate(part):
+                    yield (item_sep if n else "") + dumps({key: None})[1:key_end] + key_sep
+                    yield from _json_texts(value, batch, dumps, item_sep, key_sep, sort=sort)
+            else:
+                yield dumps(dict(part))[1:-1]
+        yield "}"
+    elif isinstance(data, list) and _streamed(data, batch):
+        yield "["
+        for start in range(0, len(data), batch):
+            part = data[start : start + batch]
+            if start:
+                yield item_sep
+            if any(_large(v, batch) for v in part):
+                for n, value in enumerate(part):
+                    if n:
+                        yield item_sep
+                    yield from _json_texts(value, batch, dumps, item_sep, key_sep, sort=sort)
+            else:
+                yield dumps(part)[1:-1]
+        yield "]"
+    else:
+        yield dumps(data)
+
+
+def _streamed(data: dict[Any, Any] | list[Any], batch: int) -> bool:
+    """Whether ``data`` is encoded a piece at a time: it is large, or holds a large item
+    (the manifest's few keys, one of them every file's entry)."""
+    if type(data) is not dict and type(data) is not list:
+        return False  # a subclass: as json.dumps writes it, whole
+    return len(data) > batch or any(
+        _large(v, batch) for v in (data.values() if isinstance(data, dict) else data)
+    )
+
+
+def _large(value: object, batch: int) -> bool:
+    """A dict or list (exactly: as ``json.dumps`` takes them) of more than ``batch`` items."""
+    kind = type(value)
+    return (kind is dict or kind is list) and len(value) > batch  # type: ignore[arg-type]
+
+
+def text_chunks(text: str, size: int = TEXT_CHUNK) -> Iterator[bytes]:
+    """``text.encode()`` in pieces of ``size`` characters: the same bytes (UTF-8 encodes
+    each character alone), without a copy of a large text held beside it."""
+    for start in range(0, len(text), size):
+        yield text[start : start + size].encode()
 
 
 def _write_lines(target: str, lines: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -447,8 +659,8 @@ class Manifest:
         self.result_extra: list[str] | None = None
         self.dirty = False
         self._result: Any = None
-        #: A new result's encoding as text (:func:`model_json`), once stored.
-        self._result_text = ""
+        #: A new result, once stored (encoded when written: :func:`model_json_chunks`).
+        self._result_value: model.ScanResult | None = None
         #: Whether a new result was stored since the manifest was read (its file is
         #: written by the next save that finds it unwritten), else whether ``_result``
         #: was read from its file yet.
@@ -542,7 +754,7 @@ class Manifest:
         """The stored result's encoding (read from its file on first use), or None."""
         if self._result_new:
             if self._result is None:
-                self._result = json.loads(self._result_text)
+                self._result = json.loads(model_json(self._result_value))
             return self._result
         if not self._result_read:
             self._result_read = True
@@ -572,9 +784,9 @@ class Manifest:
         one was found unreadable, or the scan would not have run)."""
         self.result_key = key
         self.result_id = key
-        # its text at once: the result is written, and read back only by a later scan
-        self._result_text = model_json(result)
-        self._result = None  # its encoding, made from the text if asked for
+        # encoded as it is written, a piece at a time: read back only by a later scan
+        self._result_value = result
+        self._result = None  # its encoding, made if asked for
         self._result_new = True
         self._result_written = False
         self.result_extra = extra
@@ -626,11 +838,10 @@ class Manifest:
             }
             _write_chunks(
                 str(self.result_path),
-                (
-                    json.dumps(head, separators=(",", ":"))[:-1].encode(),
-                    b',"value":',
-                    self._result_text.encode(),
-                    b"}",
+                itertools.chain(
+                    (json.dumps(head, separators=(",", ":"))[:-1].encode(), b',"value":'),
+                    model_json_chunks(self._result_value),
+                    (b"}",),
                 ),
             )
             self._result_written = True
@@ -772,7 +983,7 @@ class ImportsEntries:
 
     def save(self) -> None:
         if self.dirty and self.text is not None:
-            _write_text(str(self.path), self.text.encode())
+            _write_chunks(str(self.path), text_chunks(self.text))
             self.dirty = False
 
 
@@ -780,7 +991,16 @@ _DECODER = json.JSONDecoder()
 
 
 def result_key(parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+    """The digest of ``json.dumps(parts, sort_keys=True, default=repr)``, its text hashed
+    a piece at a time (every file's digest is among the parts: 5 MB for 51,000 files)."""
+    hashed = hashlib.sha256()
+    for text in _json_texts(parts, JSON_BATCH, _sorted_json, ", ", ": ", sort=True):
+        hashed.update(text.encode())
+    return hashed.hexdigest()
+
+
+def _sorted_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
 
 
 # --- ScanResult <-> JSON, generically (new model fields need no change here) ---------------
@@ -878,6 +1098,39 @@ def model_json(value: Any) -> str:
     return layout[1] % tuple(texts)
 
 
+def model_json_chunks(value: Any, batch: int = MODEL_BATCH) -> Iterator[bytes]:
+    """``model_json(value).encode()``, byte for byte, in pieces: a record's fields one at
+    a time, and a tuple or list of more than ``batch`` items ``batch`` items at a time (a
+    51,000-file tree's result is 11 MB of JSON, and its text, with the texts it was joined
+    from, was held at the end of a scan, its peak)."""
+    for text in _model_texts(value, batch):
+        yield text.encode()
+
+
+def _model_texts(value: Any, batch: int) -> Iterator[str]:
+    kind = type(value)
+    if (kind is tuple or kind is list) and len(value) > batch:
+        yield "["
+        for start in range(0, len(value), batch):
+            # model_json of the items alone: the same text as that of their tuple's, which
+            # writes each item as model_json does (a string, a constant, an enum inline)
+            texts = [model_json(item) for item in value[start : start + batch]]
+            yield ("," if start else "") + ",".join(texts)
+        yield "]"
+        return
+    layout = _TEXTS.get(kind) if kind not in PLAIN_TYPES else None
+    if layout is None and kind not in PLAIN_TYPES and kind is not tuple and kind is not list:
+        layout = _text_layout(value)
+    if layout is None or "%%" in layout[1]:
+        yield model_json(value)
+        return
+    parts = layout[1].split("%s")
+    for text, item in zip(parts, layout[0](value), strict=False):
+        yield text
+        yield from _model_texts(item, batch)
+    yield parts[-1]
+
+
 def _text_layout(value: Any) -> tuple[Callable[[Any], tuple[Any, ...]], str] | None:
     """The getter and template of a dataclass's encoding (None: not a dataclass)."""
     kind = type(value)
@@ -933,6 +1186,7 @@ def decode_model(value: Any) -> Any:
 __all__ = [
     "FORMAT",
     "PLAIN_TYPES",
+    "FactsPack",
     "ImportsCache",
     "ImportsEntries",
     "ListingCache",
@@ -942,7 +1196,9 @@ __all__ = [
     "drop_facts",
     "encode_model",
     "facts_key",
+    "json_chunks",
     "model_json",
+    "model_json_chunks",
     "prepare",
     "read_cache_bytes",
     "read_cache_json",
@@ -950,6 +1206,7 @@ __all__ = [
     "read_only",
     "refresh_facts",
     "result_key",
+    "text_chunks",
     "write_cache_chunks",
     "write_cache_json",
     "write_facts",

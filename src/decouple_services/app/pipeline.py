@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decouple_services.app.cache import (
+    FactsPack,
     ImportsCache,
     ImportsEntries,
     ListingCache,
@@ -196,8 +197,11 @@ def _reject_key(fingerprint: str, prefilter: Prefilter) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@record(slots=False)
+@record
 class _Job:
+    """One file to extract: one per file of the tree while extraction runs (a slot for
+    each field, the root's text shared: a 51,000-file tree's were 10 MB)."""
+
     root: str
     path: str
     module: str
@@ -298,7 +302,7 @@ def extract_all(
     manifest: Manifest | None = None,
     prefilter: Prefilter | None = None,
     rejected: set[str] | None = None,
-    computed: list[tuple[str, str]] | None = None,
+    computed: list[tuple[str, str]] | FactsPack | None = None,
     keys: dict[str, str] | None = None,
     freeze: bool = False,
     texts: Callable[[str, bytes], None] | None = None,
@@ -321,7 +325,8 @@ def extract_all(
     from decouple_services.detect.facts import FileFacts, cache_text
 
     python_files = frozenset(all_files if all_files is not None else paths)
-    work = [_Job(str(root), p, *module_name(p, python_files)) for p in paths]
+    root_text = str(root)
+    work = [_Job(root_text, p, *module_name(p, python_files)) for p in paths]
     if prefilter is None:
         prefilter = broad_prefilter(options)
     fingerprint = _fingerprint(options)
@@ -701,6 +706,11 @@ def _scan_or_known(
 
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
+    # one pack of new facts for the whole scan, written as they come and put in place when
+    # it is done
+    computed: list[tuple[str, str]] | FactsPack = (
+        [] if cache_dir is None else FactsPack(str(cache_dir))
+    )
     try:
         python = list(listing.python)
         extract_options = detection_options(detectors, config)
@@ -708,8 +718,6 @@ def _scan_or_known(
         unparsed: set[str] = set()
         if demand is not None:
             demand.texts.unparsed = unparsed
-        # one pack of new facts for the whole scan, written when it is done
-        computed: list[tuple[str, str]] = []
         #: path -> the cache key of its facts: what an earlier resolution of it is kept by
         facts_keys: dict[str, str] = {}
         facts = extract_all(
@@ -1005,8 +1013,20 @@ def _scan_or_known(
             kept_passes.replay(memo.scan_reads, memo.scan_foreign, memo.scan_walked, demand.queries)
             note("the helper passes before the last taken as the last scan's")
 
+    except BaseException:
+        if isinstance(computed, FactsPack):
+            computed.discard()
+        raise
     finally:
         gc.set_threshold(*thresholds)
+    if demand is not None:
+        from decouple_services.app.edits import FOLLOWING_IMPORTS
+
+        if graphs or not any(kind in FOLLOWING_IMPORTS for kind, _ in demand.queries):
+            # the searches are done, and the import graph, which reads the texts too, is
+            # built or will not be: the kept texts (up to KEPT_TEXT_BYTES) go before the
+            # writes, which are the scan's peak of memory
+            demand.texts.close()
     if cache_dir is not None and computed:
         write_facts(str(cache_dir), computed)
     if kept and not kept[0][0].built and entries is not None:
@@ -1019,6 +1039,7 @@ def _scan_or_known(
     if memo is not None and cache_dir is not None:
         note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
         memo.save(cache_dir, root, python)
+        memo.release(reads=False)
     if searches is not None and cache_dir is not None:
         note(
             f"text searches read {searches.read} files, took {searches.recalled} answers "
@@ -1064,6 +1085,8 @@ def _scan_or_known(
                 record.keep_graph(graph(), python, _packages(python))
             record.save(cache_dir, root)
         _vouch(options, root, listing_cache, manifest, listing)
+    if memo is not None:
+        memo.release()
     return result
 
 
@@ -1774,6 +1797,12 @@ class _Texts:
         if path not in self._kept and self._size + len(data) <= self.budget:
             self._kept[path] = data
             self._size += len(data)
+
+    def close(self) -> None:
+        """Keep no text from now on (a file asked for again is read again)."""
+        self._kept = {}
+        self._size = 0
+        self.budget = 0
 
     def forget(self, paths: Iterable[str]) -> None:
         """``paths`` are parsed now: their texts are no longer kept."""

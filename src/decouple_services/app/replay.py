@@ -330,11 +330,21 @@ class Recorder:
             or not self._still_valid()
         ):
             return False
-        from decouple_services.app.cache import write_cache_json, write_cache_text
+        from decouple_services.app.cache import text_chunks, write_cache_chunks, write_cache_json
 
         stdout = "".join(self._out.parts)
-        raw = (stdout + (self.output or "")).encode("utf-8")
-        digest = hashlib.sha256(raw).hexdigest()
+        output = self.output or ""
+
+        def raw() -> Iterator[bytes]:
+            # the texts' bytes a piece at a time, never joined: a large tree's output is
+            # tens of MB, and its copy and encoding were held with it at the run's end
+            yield from text_chunks(stdout)
+            yield from text_chunks(output)
+
+        hashed = hashlib.sha256()
+        for chunk in raw():
+            hashed.update(chunk)
+        digest = hashed.hexdigest()
         data = {
             "key": self.key,
             "config": self.config,
@@ -353,7 +363,9 @@ class Recorder:
             return False  # the scan made it, or found it unusable
         # the texts first: a record is never read with older texts (a run between the two
         # writes finds a digest that does not match, and scans)
-        if digest != self._texts_digest and not write_cache_text(Path(texts_path(self.path)), raw):
+        if digest != self._texts_digest and not write_cache_chunks(
+            Path(texts_path(self.path)), raw()
+        ):
             return False
         write_cache_json(Path(self.path), data)
         return True

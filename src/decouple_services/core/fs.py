@@ -110,6 +110,10 @@ def read_in_root(root: str | os.PathLike[str], rel: str, max_bytes: int = MAX_TE
     return read_regular(path, max_bytes)
 
 
+#: Characters of an output encoded and written at a time (:func:`write_output`).
+OUTPUT_CHUNK = 2**20
+
+
 def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     """Write an output where the user asked for it (see the module docstring).
 
@@ -119,9 +123,9 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     Raises:
         OSError: it cannot be written (a directory, a dangling link, no permission...).
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     name = os.fspath(path)
     if name == "-":
+        raw = data.encode("utf-8") if isinstance(data, str) else data
         sys.stdout.flush()
         sys.stdout.buffer.write(raw)
         sys.stdout.buffer.flush()
@@ -140,6 +144,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
         # Devices, FIFOs, /dev/stdout (also when it is a file the shell opened): through
         # the name, in place; never renamed over.
         flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+        raw = data.encode("utf-8") if isinstance(data, str) else data
         fd = os.open(name, flags)
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -149,7 +154,15 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     fd, tmp = temporary_file(str(target.parent), f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            if isinstance(data, str):
+                # encoded a piece at a time (the same bytes: UTF-8 encodes each character
+                # alone): a large tree's JSON is tens of MB, and its encoded copy was held
+                # beside it at the run's end; a text that cannot be encoded fails here, and
+                # the file it would replace is left as it was
+                for start in range(0, len(data), OUTPUT_CHUNK):
+                    handle.write(data[start : start + OUTPUT_CHUNK].encode("utf-8"))
+            else:
+                handle.write(data)
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
