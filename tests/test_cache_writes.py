@@ -126,7 +126,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file(tmp_path: Path, error: Ex
 def test_the_output_is_written_in_pieces_the_bytes_of_its_encoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fs_module, "OUTPUT_CHUNK", 3)
+    monkeypatch.setattr(fs_module, "TEXT_CHUNK", 3)
     target = tmp_path / "out.json"
     text = "é☃\u2028abc" * 50 + "\U0001f600"
     write_output(target, text)
@@ -136,7 +136,7 @@ def test_the_output_is_written_in_pieces_the_bytes_of_its_encoding(
 def test_an_output_that_cannot_be_encoded_leaves_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fs_module, "OUTPUT_CHUNK", 3)
+    monkeypatch.setattr(fs_module, "TEXT_CHUNK", 3)
     target = tmp_path / "out.json"
     target.write_bytes(b"old")
     with pytest.raises(UnicodeEncodeError):

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from decouple_services.core import model
-from decouple_services.core.fs import kind_of, read_regular, temporary_file
+from decouple_services.core.fs import kind_of, read_regular, temporary_file, text_chunks
 from decouple_services.core.model import Diagnostic
 from decouple_services.core.stamps import code_version, is_racy, stamp_of
 
@@ -436,8 +436,6 @@ JSON_BATCH = 4096
 #: Records of a tuple encoded together (:func:`model_json_chunks`): a call site's text is
 #: near a kilobyte.
 MODEL_BATCH = 256
-#: Text encoded and written at a time (:func:`text_chunks`).
-TEXT_CHUNK = 2**20
 
 
 def json_chunks(data: object, batch: int = JSON_BATCH) -> Iterator[bytes]:
@@ -510,13 +508,6 @@ def _large(value: object, batch: int) -> bool:
     """A dict or list (exactly: as ``json.dumps`` takes them) of more than ``batch`` items."""
     kind = type(value)
     return (kind is dict or kind is list) and len(value) > batch  # type: ignore[arg-type]
-
-
-def text_chunks(text: str, size: int = TEXT_CHUNK) -> Iterator[bytes]:
-    """``text.encode()`` in pieces of ``size`` characters: the same bytes (UTF-8 encodes
-    each character alone), without a copy of a large text held beside it."""
-    for start in range(0, len(text), size):
-        yield text[start : start + size].encode()
 
 
 def _write_lines(target: str, lines: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -1206,7 +1197,6 @@ __all__ = [
     "read_only",
     "refresh_facts",
     "result_key",
-    "text_chunks",
     "write_cache_chunks",
     "write_cache_json",
     "write_facts",

@@ -330,7 +330,8 @@ class Recorder:
             or not self._still_valid()
         ):
             return False
-        from decouple_services.app.cache import text_chunks, write_cache_chunks, write_cache_json
+        from decouple_services.app.cache import write_cache_chunks, write_cache_json
+        from decouple_services.core.fs import text_chunks
 
         stdout = "".join(self._out.parts)
         output = self.output or ""

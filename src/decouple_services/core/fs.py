@@ -19,6 +19,7 @@ import contextlib
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 #: What is read of one source, deployment, configuration or cache file at most.
@@ -110,8 +111,17 @@ def read_in_root(root: str | os.PathLike[str], rel: str, max_bytes: int = MAX_TE
     return read_regular(path, max_bytes)
 
 
-#: Characters of an output encoded and written at a time (:func:`write_output`).
-OUTPUT_CHUNK = 2**20
+#: Characters of a text encoded and written at a time (:func:`text_chunks`).
+TEXT_CHUNK = 2**20
+
+
+def text_chunks(text: str, size: int | None = None) -> Iterator[bytes]:
+    """``text.encode()`` in pieces of ``size`` characters: the same bytes (UTF-8 encodes
+    each character alone), without a copy of a large text held beside it (a large tree's
+    JSON is tens of MB); ``size`` defaults to :data:`TEXT_CHUNK`."""
+    size = size or TEXT_CHUNK
+    for start in range(0, len(text), size):
+        yield text[start : start + size].encode()
 
 
 def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
@@ -155,12 +165,10 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     try:
         with os.fdopen(fd, "wb") as handle:
             if isinstance(data, str):
-                # encoded a piece at a time (the same bytes: UTF-8 encodes each character
-                # alone): a large tree's JSON is tens of MB, and its encoded copy was held
-                # beside it at the run's end; a text that cannot be encoded fails here, and
-                # the file it would replace is left as it was
-                for start in range(0, len(data), OUTPUT_CHUNK):
-                    handle.write(data[start : start + OUTPUT_CHUNK].encode("utf-8"))
+                # a text that cannot be encoded fails here, and the file it would replace
+                # is left as it was
+                for chunk in text_chunks(data):
+                    handle.write(chunk)
             else:
                 handle.write(data)
         os.chmod(tmp, mode)
