@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,6 +178,25 @@ def test_facts_of_a_scan_that_does_not_finish_leave_no_file(tmp_path: Path) -> N
     pack.discard()
     assert not list(tmp_path.rglob("*.tmp"))
     assert not list(tmp_path.rglob("pack-*.jsonl"))
+
+
+def test_facts_a_killed_scan_left_are_removed_by_a_later_scan_once_old(tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    abandoned, running = packs / "a1b2c3.tmp", packs / "d4e5f6.tmp"
+    abandoned.write_bytes(b"k\t{}\n")
+    running.write_bytes(b"k\t{}\n")
+    keep = packs / "notes.txt"  # not a temporary file: never touched
+    keep.write_bytes(b"")
+    old = time.time() - cache_module.ABANDONED_AFTER - 60
+    os.utime(abandoned, (old, old))
+    os.utime(keep, (old, old))
+    pack = FactsPack(str(tmp_path))
+    pack.append(("a" * 64, "{}"))
+    assert not abandoned.exists()
+    assert running.exists() and keep.exists()
+    write_facts(str(tmp_path), pack)
+    assert running.exists()
 
 
 def test_facts_written_again_for_a_dropped_key_replace_the_old_entry(tmp_path: Path) -> None:

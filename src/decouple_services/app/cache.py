@@ -333,6 +333,7 @@ class FactsPack:
             if (_READ_ONLY and _is_read_only(folder)) or os.path.islink(folder):
                 raise OSError("not written")  # as _write_chunks refuses
             os.makedirs(folder, exist_ok=True)
+            _sweep_abandoned(folder)
             fd, self._tmp = temporary_file(folder)
             self._handle = os.fdopen(fd, "wb", buffering=2**16)
         except OSError:
@@ -363,6 +364,33 @@ class FactsPack:
             with contextlib.suppress(OSError):
                 os.unlink(self._tmp)
             self._tmp = None
+
+
+#: A pack's temporary file untouched this long (seconds) was left by a scan that was killed
+#: (a scan writes its facts into it as it extracts, and removes it when it fails).
+ABANDONED_AFTER = 6 * 3600
+
+
+def _sweep_abandoned(folder: str) -> None:
+    """Remove the temporary files of ``folder`` (a cache's packs) that no scan wrote to
+    for :data:`ABANDONED_AFTER`: a scan killed mid-way (SIGKILL, out of memory) leaves its
+    facts there, tens of MB on a large tree, which no later scan would read or remove.
+    A running scan's file is younger: it is written as files are extracted."""
+    limit = time.time() - ABANDONED_AFTER
+    try:
+        with os.scandir(folder) as found:
+            old = [
+                entry.path
+                for entry in found
+                if entry.name.endswith(".tmp")
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime < limit
+            ]
+    except OSError:
+        return
+    for path in old:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _packs(folder: str) -> _Packs:
