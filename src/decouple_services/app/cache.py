@@ -229,17 +229,10 @@ class _Packs:
                 replaced = True
         names = self.names()
         if len(names) + 1 > MAX_PACKS or replaced:
-            # merge what this process has read (every listed pack after a refresh) and
-            # these items into the new pack, then drop the merged files
             for key, body in items:
                 if "\n" not in body and "\t" not in key:
                     self._put(key.encode(), body.encode())
-            self.refresh()
-            merged = ((k.encode(), v) for k, v in self.entries.items())
-            if _write_lines(self._new_name(), merged):
-                for name in names:
-                    with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(self.folder, name))
+            self._merge(names)
             return
         _write_lines(
             self._new_name(),
@@ -266,12 +259,7 @@ class _Packs:
                     self._add(read_regular(tmp, MAX_CACHE_FILE_BYTES))
                 except OSError:
                     return
-                self.refresh()
-                merged = ((k.encode(), v) for k, v in self.entries.items())
-                if _write_lines(self._new_name(), merged):
-                    for name in names:
-                        with contextlib.suppress(OSError):
-                            os.unlink(os.path.join(self.folder, name))
+                self._merge(names)
                 return
             with contextlib.suppress(OSError):
                 os.replace(tmp, self._new_name())
@@ -280,6 +268,16 @@ class _Packs:
             with contextlib.suppress(OSError):
                 if os.path.exists(tmp):
                     os.unlink(tmp)
+
+    def _merge(self, names: list[str]) -> None:
+        """One new pack of what this process has read (every listed pack after a refresh)
+        and added, then the packs ``names`` merged into it removed."""
+        self.refresh()
+        merged = ((k.encode(), v) for k, v in self.entries.items())
+        if _write_lines(self._new_name(), merged):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.folder, name))
 
     def _new_name(self) -> str:
         return os.path.join(self.folder, f"pack-{time.time_ns():x}-{os.urandom(4).hex()}.jsonl")
