@@ -20,6 +20,9 @@ from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 from decouple_services.app.cache import (
     FactsPack,
     ImportsCache,
@@ -290,6 +293,35 @@ def _extract_chunk(args: tuple[list[_Job], ExtractOptions, Prefilter, str | None
     return out
 
 
+def _workers(jobs: int | None) -> int:
+    """How many processes extract in parallel, the calling one included."""
+    # More workers than CPUs only adds processes (and their memory) competing for them.
+    cpus = os.cpu_count() or 1
+    return min(jobs, cpus) if jobs is not None else min(cpus, 8)
+
+
+def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
+    """Extraction's worker processes for ``files`` to parse, started now (None when
+    :func:`extract_all` would parse them in this process alone).
+
+    A forked worker starts with the resident memory of the process it is forked from, and
+    the benchmark's peak is the sum over both: forked when extraction starts, it carries
+    the listing, the discovery, the prefilter and every module imported by then (a
+    51,000-file tree: 82 MiB at the end of extraction); forked before those, 49. An
+    executor no one holds any more shuts its workers down (``concurrent.futures``), so one
+    a failed scan drops does not outlive it."""
+    workers = _workers(jobs)
+    if workers <= 1 or files < PARALLEL_THRESHOLD:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers - 1)
+    # the workers are started by the first tasks given, not by the executor
+    for _ in range(workers - 1):
+        pool.submit(int)
+    return pool
+
+
 def extract_all(
     root: Path,
     paths: Sequence[str],
@@ -306,6 +338,7 @@ def extract_all(
     keys: dict[str, str] | None = None,
     freeze: bool = False,
     texts: Callable[[str, bytes], None] | None = None,
+    workers: ProcessPoolExecutor | None = None,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -319,7 +352,9 @@ def extract_all(
     of each file's facts (by path) when a cache is used. With ``freeze``, the facts read
     from the cache are moved out of the cycle collector's sight (``gc.freeze``: see
     :func:`scan_or_known`). ``texts`` is given the text of each rejected file read in this
-    process (``_Texts.keep``: the scan's searches read them next).
+    process (``_Texts.keep``: the scan's searches read them next). ``workers`` are worker
+    processes started earlier (:func:`start_workers`), used instead of new ones when the
+    files to parse are shared out, and shut down by this call either way.
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts, cache_text
@@ -389,10 +424,10 @@ def extract_all(
                 manifest.reject(reject_key, digest)
         return facts
 
-    # More workers than CPUs only adds processes (and their memory) competing for them.
-    cpus = os.cpu_count() or 1
-    workers = min(jobs, cpus) if jobs is not None else min(cpus, 8)
-    if workers <= 1 or len(pending) < PARALLEL_THRESHOLD:
+    count = _workers(jobs)  # as start_workers counted them for the same ``jobs``
+    if count <= 1 or len(pending) < PARALLEL_THRESHOLD:
+        if workers is not None:
+            workers.shutdown()
         for n, i in enumerate(pending, start=1):
             facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint, texts)
             results[i] = seen(work[i], facts, info, key, None)
@@ -403,9 +438,9 @@ def extract_all(
         # this call: the scan's later calls parse a few files each, in this process.
         from concurrent.futures import ProcessPoolExecutor
 
-        size = max(16, len(pending) // (workers * 8))
+        size = max(16, len(pending) // (count * 8))
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-        pool = ProcessPoolExecutor(max_workers=workers - 1)
+        pool = workers if workers is not None else ProcessPoolExecutor(max_workers=count - 1)
         try:
             queued: dict[Future[_Chunk], list[int]] = {}
             upcoming = iter(chunks)
@@ -427,7 +462,7 @@ def extract_all(
                 if progress is not None:
                     progress(done, total)
 
-            for _ in range(2 * (workers - 1)):
+            for _ in range(2 * (count - 1)):
                 submit()
             while True:
                 for future in [f for f in queued if f.done()]:
@@ -585,8 +620,12 @@ def _scan_or_known(
     entries: ImportsEntries | None = None
     #: The last scan's record, for the same base inputs.
     same_base: EditRecord | None = None
+    #: Whether the cache knows files of the tree from a last scan (which this one reads
+    #: instead of parsing them).
+    known_files = False
     if options.use_cache and cache_dir is not None:
         manifest = Manifest(cache_dir, root)
+        known_files = bool(manifest.files)
         inputs = _Inputs(root, listing, config, diagnostics, options, manifest)
         previous = inputs.previous_result()
         if previous is not None:
@@ -617,6 +656,9 @@ def _scan_or_known(
                         last.kept_graph, list(listing.python), edited, entries
                     )
         inputs.hash_deploy_files()
+    # A scan that parses the whole tree (none of it known from a last scan) starts its
+    # extraction's workers now, while this process holds little (see start_workers).
+    early_workers = None if known_files else start_workers(options.jobs, len(listing.python))
     from decouple_services.app.rereads import Helper
     from decouple_services.app.rereads import select as select_rereads
     from decouple_services.detect.registry import build_detectors
@@ -734,6 +776,7 @@ def _scan_or_known(
             keys=facts_keys,
             freeze=freeze,
             texts=None if demand is None else demand.texts.keep,
+            workers=early_workers,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -1087,6 +1130,11 @@ def _scan_or_known(
         _vouch(options, root, listing_cache, manifest, listing)
     if memo is not None:
         memo.release()
+    # held by the asking index's class too, until the collector's next full collection:
+    # let go before the output is rendered (see Asked.release)
+    asked.release()
+    if rounds is not None:
+        rounds.release()
     return result
 
 

@@ -64,7 +64,7 @@ from decouple_services.render._common import (
     sorted_services,
     summarise,
 )
-from decouple_services.render._indented import dumps_indented
+from decouple_services.render._indented import Rows, dumps_indented
 from decouple_services.render.options import RenderOptions
 from decouple_services.render.rules import Finding, find
 
@@ -83,15 +83,17 @@ def render_json(result: ScanResult, options: RenderOptions | None = None) -> str
         "root": portable_root(result.root),
         "files_scanned": result.files_scanned,
         "summary": summarise(result).as_dict(),
-        "services": [_service(s) for s in sorted_services(result.services)],
-        "endpoints": [_endpoint(e) for e in sorted_endpoints(result.endpoints)],
-        "call_sites": [_call_site(c) for c in sorted_call_sites(result.call_sites)],
-        "diagnostics": [_diagnostic(d) for d in sorted_diagnostics(result.diagnostics)],
-        "contract_violations": [
-            _violation(v)
-            for v in sorted(result.contract_violations, key=lambda v: (v.call_site, v.contract))
-        ],
-        "findings": [_finding(f) for f in find(result, options.selection)],
+        # each entry's dict made as it is written and let go: a large result's document
+        # is otherwise every dict and every text at once (see Rows)
+        "services": Rows(sorted_services(result.services), _service),
+        "endpoints": Rows(sorted_endpoints(result.endpoints), _endpoint),
+        "call_sites": Rows(sorted_call_sites(result.call_sites), _call_site),
+        "diagnostics": Rows(sorted_diagnostics(result.diagnostics), _diagnostic),
+        "contract_violations": Rows(
+            sorted(result.contract_violations, key=lambda v: (v.call_site, v.contract)),
+            _violation,
+        ),
+        "findings": Rows(find(result, options.selection), _finding),
     }
     # ensure_ascii: source decoded with surrogateescape can hold lone surrogates, which
     # would make the text unencodable as UTF-8 when the CLI writes it; escapes always work.
