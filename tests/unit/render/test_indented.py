@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decouple_services.render._indented import dumps_indented
+from decouple_services.render._indented import Rows, dumps_indented
 
 
 def reference(value: Any) -> str:
@@ -100,3 +100,45 @@ def test_many_shapes() -> None:
     value = [{f"k{i}": i, "z": [i]} for i in range(1200)]
     assert dumps_indented(value) == reference(value)
     assert dumps_indented(value[::-1]) == reference(value[::-1])
+
+
+def made(item: Any) -> Any:
+    return {"item": item, "twice": [item, item]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(values, max_size=6), values)
+def test_rows_written_as_the_list_they_stand_for(items: list[Any], other: Any) -> None:
+    # at the top, inside a dict, inside a list, and beside values of any kind
+    assert dumps_indented(Rows(items, made)) == reference([made(i) for i in items])
+    document = {"rows": Rows(items, made), "other": other}
+    assert dumps_indented(document) == reference({"rows": [made(i) for i in items], "other": other})
+    assert dumps_indented([Rows(items, str)]) == reference([[str(i) for i in items]])
+
+
+def test_rows_each_item_made_once_and_let_go() -> None:
+    calls: list[int] = []
+
+    def make(item: int) -> dict[str, int]:
+        calls.append(item)
+        return {"n": item}
+
+    assert dumps_indented({"a": Rows(range(5), make)}) == reference(
+        {"a": [{"n": n} for n in range(5)]}
+    )
+    assert calls == [0, 1, 2, 3, 4]
+    assert dumps_indented(Rows([], make)) == "[]"
+    assert calls == [0, 1, 2, 3, 4]
+
+
+def test_rows_of_what_json_dumps_writes_or_refuses() -> None:
+    # a value the encoder leaves to json.dumps, in a document holding rows: the same text,
+    # or json.dumps's own error
+    document = {"a": Rows([1, 2], made), "b": {1: "not a string key"}}
+    assert dumps_indented(document) == reference(
+        {"a": [made(1), made(2)], "b": {1: "not a string key"}}
+    )
+    with pytest.raises(TypeError):
+        dumps_indented({"a": Rows([Color.RED], lambda c: c)})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps_indented({"a": Rows([1], lambda _: object()), "b": {1: 2}})

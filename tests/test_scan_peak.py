@@ -1,0 +1,146 @@
+"""What a cold scan holds at its peaks of memory: its extraction's workers started before
+it holds much, what resolution asked let go before the output is rendered, the output's
+entries made as they are written. Each gives the result and the output it gave before."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import decouple_services.app.demand as demand_module
+import decouple_services.app.pipeline as pipeline
+from decouple_services.app.cache import model_json
+from decouple_services.app.demand import Asked, RoundMemo
+from decouple_services.app.pipeline import ScanOptions, scan
+from decouple_services.render.json import render_json
+
+SAMPLE = Path(__file__).parent / "fixtures" / "sample"
+
+
+def sample_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    return root
+
+
+def test_the_json_output_is_the_document_json_dumps_writes() -> None:
+    # the entries made as they are written give the text the whole document gives
+    result = scan(SAMPLE, ScanOptions(use_cache=False, jobs=1))
+    text = render_json(result)
+    assert len(json.loads(text)["call_sites"]) == len(result.call_sites) > 0
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def test_asked_and_round_memo_let_go() -> None:
+    asked = Asked(qualnames={"a.b"}, words={("state", "http")}, keys={"k"}, built={"C"})
+    asked.django_settings = True
+    asked.release()
+    assert (asked.qualnames, asked.words, asked.keys, asked.built) == (set(), set(), set(), set())
+    memo = RoundMemo()
+    memo._kept["a.py"] = object()  # type: ignore[assignment]
+    memo._reads = {("functions", "x")}
+    memo.release()
+    assert memo._kept == {} and memo._reads is None and memo._index is None
+
+
+def asked_of_scans(monkeypatch: pytest.MonkeyPatch) -> list[Asked]:
+    """The ``Asked`` each asking index of the scans that follow is made with."""
+    seen: list[Asked] = []
+    asking_index = demand_module.asking_index
+
+    def watched(index_type: Any, asked: Asked, tap: Any = None) -> Any:
+        seen.append(asked)
+        return asking_index(index_type, asked, tap)
+
+    monkeypatch.setattr(demand_module, "asking_index", watched)
+    return seen
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_a_scan_lets_go_of_what_it_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    root = sample_copy(tmp_path)
+    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    seen = asked_of_scans(monkeypatch)
+    options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=1)
+    assert model_json(scan(root, options)) == reference
+    assert seen
+    assert all(not (a.qualnames or a.words or a.keys or a.built) for a in seen)
+
+
+def test_without_the_release_what_was_asked_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the check above sees what a scan keeps: with the release undone, the sets are full
+    seen = asked_of_scans(monkeypatch)
+    monkeypatch.setattr(Asked, "release", lambda self: None)
+    scan(sample_copy(tmp_path), ScanOptions(use_cache=False, jobs=1))
+    assert any(a.qualnames for a in seen)
+
+
+def test_workers_started_only_for_enough_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pipeline.start_workers(1, 10_000) is None
+    assert pipeline.start_workers(None, pipeline.PARALLEL_THRESHOLD - 1) is None
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    pool = pipeline.start_workers(2, pipeline.PARALLEL_THRESHOLD)
+    assert pool is not None
+    try:
+        assert pool.submit(int, "7").result() == 7
+    finally:
+        pool.shutdown()
+
+
+def started_workers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The pools the scans that follow start early (every scan parallel from 2 files, on
+    2 processes)."""
+    started: list[Any] = []
+    start_workers = pipeline.start_workers
+
+    def watched(jobs: int | None, files: int) -> Any:
+        pool = start_workers(jobs, files)
+        started.append(pool)
+        return pool
+
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "start_workers", watched)
+    return started
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_early_workers_give_the_result_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    root = sample_copy(tmp_path)
+    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    started = started_workers(monkeypatch)
+    options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=2)
+    assert model_json(scan(root, options)) == reference
+    assert len(started) == 1 and started[0] is not None
+    assert started[0]._shutdown_thread  # extraction shut them down
+    if use_cache:
+        # a rerun knows the tree's files from the cache: no workers started for it
+        (root / "added.py").write_text("x = 1\n")
+        scan(root, options)
+        assert len(started) == 1
+
+
+def test_early_workers_not_needed_are_shut_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # started, then given too few files to parse in parallel: parsed here, workers ended
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    pool = pipeline.start_workers(2, pipeline.PARALLEL_THRESHOLD)
+    assert pool is not None
+    root = sample_copy(tmp_path)
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))[:3]
+    options = pipeline.detection_options([], pipeline.Config())
+    alone = pipeline.extract_all(root, paths, options, jobs=1)
+    given = pipeline.extract_all(root, paths, options, jobs=2, workers=pool)
+    assert [f.to_json() for f in given] == [f.to_json() for f in alone]
+    assert pool._shutdown_thread
