@@ -1,6 +1,7 @@
 """What a cold scan holds at its peaks of memory: its extraction's workers started before
 it holds much, what resolution asked let go before the output is rendered, the output's
-entries made as they are written. Each gives the result and the output it gave before."""
+entries made as they are written and written in pieces. Each gives the result and the
+output it gave before."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import pytest
 
 import decouple_services.app.demand as demand_module
 import decouple_services.app.pipeline as pipeline
+import decouple_services.core.fs as fs_module
 from decouple_services.app.cache import model_json
 from decouple_services.app.demand import Asked, RoundMemo
 from decouple_services.app.pipeline import ScanOptions, scan
-from decouple_services.render.json import render_json
+from decouple_services.cli.entry import main as cli_main
+from decouple_services.core.fs import write_output
+from decouple_services.render.json import render_json, render_json_pieces
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample"
 
@@ -144,3 +148,45 @@ def test_early_workers_not_needed_are_shut_down(
     given = pipeline.extract_all(root, paths, options, jobs=2, workers=pool)
     assert [f.to_json() for f in given] == [f.to_json() for f in alone]
     assert pool._shutdown_thread
+
+
+def test_the_json_output_in_pieces_is_its_text() -> None:
+    result = scan(SAMPLE, ScanOptions(use_cache=False, jobs=1))
+    pieces = render_json_pieces(result)
+    assert len(pieces) > len(result.call_sites)
+    assert "".join(pieces) == render_json(result)
+
+
+def test_an_output_written_from_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(fs_module, "TEXT_CHUNK", 3)
+    pieces = ["é☃", "", "\u2028abc" * 5, "\U0001f600"]
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+    write_output(target, pieces)
+    assert target.read_bytes() == "".join(pieces).encode()
+    write_output("-", pieces)
+    assert capfd.readouterr().out == "".join(pieces)
+    with pytest.raises(UnicodeEncodeError):
+        write_output(target, ["abc", "\ud800"])
+    assert target.read_bytes() == "".join(pieces).encode()
+
+
+@pytest.mark.parametrize("to_file", [True, False])
+def test_the_cli_writes_and_replays_the_json_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], to_file: bool
+) -> None:
+    root = sample_copy(tmp_path)
+    expected = render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    out = tmp_path / "out.json"
+    args = ["scan", str(root), "--format", "json", "--cache-dir", str(tmp_path / "cache")]
+    if to_file:
+        args += ["-o", str(out)]
+    for _ in range(2):  # the second run is answered by the replay record of the first
+        assert cli_main(args) == 0
+        written = capsys.readouterr().out
+        assert (out.read_text() if to_file else written) == expected
+        if to_file:
+            out.unlink()
+    assert list((tmp_path / "cache").glob("replay-*.json"))

@@ -248,7 +248,8 @@ class Recorder:
         #: The digest of the texts file as :meth:`known` found it.
         self._texts_digest: str | None = None
         #: What the run wrote to its ``--output`` file.
-        self.output: str | None = None
+        #: The ``--output`` file's text, or the pieces it was written from.
+        self.output: str | list[str] | None = None
         self._out: _Tee | None = None
         self._err: _Tee | None = None
 
@@ -303,7 +304,7 @@ class Recorder:
         status: int = data["status"]
         return status
 
-    def wrote(self, text: str) -> None:
+    def wrote(self, text: str | list[str]) -> None:
         """Told by the scan: ``text`` is what it wrote to the ``--output`` file."""
         self.output = text
 
@@ -334,13 +335,14 @@ class Recorder:
         from decouple_services.core.fs import text_chunks
 
         stdout = "".join(self._out.parts)
-        output = self.output or ""
+        output = [self.output] if isinstance(self.output, str) else self.output or []
 
         def raw() -> Iterator[bytes]:
             # the texts' bytes a piece at a time, never joined: a large tree's output is
             # tens of MB, and its copy and encoding were held with it at the run's end
             yield from text_chunks(stdout)
-            yield from text_chunks(output)
+            for piece in output:
+                yield from text_chunks(piece)
 
         hashed = hashlib.sha256()
         for chunk in raw():
@@ -354,7 +356,7 @@ class Recorder:
             "texts": {
                 "digest": digest,
                 "stdout": len(stdout),
-                "output": None if self.output is None else len(self.output),
+                "output": None if self.output is None else sum(map(len, output)),
             },
             "stderr": "".join(self._err.parts),
             "status": status,

@@ -201,7 +201,7 @@ def new_coupling(current: ScanResult, baseline: ScanResult) -> list[str]:
     return problems
 
 
-def write_output_noting_links(path: Path, data: str | bytes, err: IO[str]) -> None:
+def write_output_noting_links(path: Path, data: str | bytes | list[str], err: IO[str]) -> None:
     """:func:`write_output`, saying so on ``err`` when ``path`` is a symlink whose target
     was replaced."""
     target = write_output(path, data)
@@ -361,10 +361,16 @@ def _scan_command(command: ScanCommand, terminal: Terminal | None, replay: Recor
         selection=selection,
         uri_prefix=repository_prefix(root) if fmt in ("sarif", "github") else "",
     )
+    text: str | list[str]
     if fmt == "table":
         from decouple_services.render.table import render_table
 
         text = render_table(shown, options, color=term.color_stdout and command.output is None)
+    elif fmt == "json":
+        from decouple_services.render.json import render_json_pieces
+
+        # written a piece at a time: a large result's text is not also held whole
+        text = render_json_pieces(shown, options)
     else:
         text = RENDERERS[fmt](shown, options)
     if command.output is not None:
@@ -379,7 +385,8 @@ def _scan_command(command: ScanCommand, terminal: Terminal | None, replay: Recor
             replay.wrote(text)
         term.info(f"decouple: wrote {command.output}")
     else:
-        sys.stdout.write(text)
+        for piece in [text] if isinstance(text, str) else text:
+            sys.stdout.write(piece)
         sys.stdout.flush()
     failed = False
     if baseline is not None:

@@ -124,8 +124,9 @@ def text_chunks(text: str, size: int | None = None) -> Iterator[bytes]:
         yield text[start : start + size].encode()
 
 
-def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
-    """Write an output where the user asked for it (see the module docstring).
+def write_output(path: str | os.PathLike[str], data: str | bytes | list[str]) -> str | None:
+    """Write an output where the user asked for it (see the module docstring). A list is
+    the pieces of a text, written in turn (a regular file) or joined.
 
     Returns the file actually replaced when ``path`` is a symlink to it (for a message:
     the link stays, its target changes), else None.
@@ -135,6 +136,8 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     """
     name = os.fspath(path)
     if name == "-":
+        if isinstance(data, list):
+            data = "".join(data)
         raw = data.encode("utf-8") if isinstance(data, str) else data
         sys.stdout.flush()
         sys.stdout.buffer.write(raw)
@@ -154,6 +157,8 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
         # Devices, FIFOs, /dev/stdout (also when it is a file the shell opened): through
         # the name, in place; never renamed over.
         flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+        if isinstance(data, list):
+            data = "".join(data)
         raw = data.encode("utf-8") if isinstance(data, str) else data
         fd = os.open(name, flags)
         with os.fdopen(fd, "wb") as handle:
@@ -164,11 +169,12 @@ def write_output(path: str | os.PathLike[str], data: str | bytes) -> str | None:
     fd, tmp = temporary_file(str(target.parent), f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
-            if isinstance(data, str):
+            if isinstance(data, str | list):
                 # a text that cannot be encoded fails here, and the file it would replace
                 # is left as it was
-                for chunk in text_chunks(data):
-                    handle.write(chunk)
+                for piece in [data] if isinstance(data, str) else data:
+                    for chunk in text_chunks(piece):
+                        handle.write(chunk)
             else:
                 handle.write(data)
         os.chmod(tmp, mode)

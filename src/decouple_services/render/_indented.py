@@ -64,6 +64,38 @@ def dumps_indented(value: Any) -> str:
         return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=True, default=_whole)
 
 
+def pieces_indented(value: Any) -> list[str]:
+    """:func:`dumps_indented`'s text as pieces whose join is that text: a dict's values and
+    the entries of each :class:`Rows` in it, not joined. A large document is otherwise
+    held twice at its end: its text, and the texts it is joined from (the scan output of a
+    tree with 10,000 call sites: 19 MB each)."""
+    if type(value) is not dict or not value:
+        return [dumps_indented(value)]
+    try:
+        keys = tuple(value)
+        if any(type(key) is str and "%" in key for key in keys):
+            return [dumps_indented(value)]  # a key the template escapes
+        order, template = _LAYOUTS.get((keys, "\n")) or _layout(keys, "\n")
+        between = template.split("%s")
+        items = list(value.values())
+        pieces: list[str] = []
+        for before, at in zip(between, order, strict=False):
+            pieces.append(before)
+            item = items[at]
+            if type(item) is Rows and item.items:
+                pieces.append("[")
+                for n, row in enumerate(item.items):
+                    pieces.append("\n    " if n == 0 else ",\n    ")
+                    pieces.append(_text(item.make(row), "\n    "))
+                pieces.append("\n  ]")
+            else:
+                pieces.append(_text(item, "\n  "))
+        pieces.append(between[-1])
+        return pieces
+    except (_Unsupported, RecursionError):
+        return [dumps_indented(value)]
+
+
 def _scalar(value: Any, kind: type) -> str | None:
     """The JSON text of a string, number, boolean or None (exactly those types); None for
     anything else."""

@@ -64,7 +64,7 @@ from decouple_services.render._common import (
     sorted_services,
     summarise,
 )
-from decouple_services.render._indented import Rows, dumps_indented
+from decouple_services.render._indented import Rows, dumps_indented, pieces_indented
 from decouple_services.render.options import RenderOptions
 from decouple_services.render.rules import Finding, find
 
@@ -76,8 +76,21 @@ _MAX_PROBLEMS = 20
 
 def render_json(result: ScanResult, options: RenderOptions | None = None) -> str:
     """Render a scan as the versioned JSON document, byte-identical for equal input."""
-    options = options or RenderOptions()
-    document = {
+    # ensure_ascii: source decoded with surrogateescape can hold lone surrogates, which
+    # would make the text unencodable as UTF-8 when the CLI writes it; escapes always work.
+    # the text json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) gives
+    return dumps_indented(_document(result, options or RenderOptions())) + "\n"
+
+
+def render_json_pieces(result: ScanResult, options: RenderOptions | None = None) -> list[str]:
+    """:func:`render_json`'s text as pieces whose join is that text, for a caller that
+    writes them in turn: a large result's text is not held beside the texts it would be
+    joined from (``pieces_indented``)."""
+    return [*pieces_indented(_document(result, options or RenderOptions())), "\n"]
+
+
+def _document(result: ScanResult, options: RenderOptions) -> dict[str, Any]:
+    return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": decouple_services.__version__},
         "root": portable_root(result.root),
@@ -95,10 +108,6 @@ def render_json(result: ScanResult, options: RenderOptions | None = None) -> str
         ),
         "findings": Rows(find(result, options.selection), _finding),
     }
-    # ensure_ascii: source decoded with surrogateescape can hold lone surrogates, which
-    # would make the text unencodable as UTF-8 when the CLI writes it; escapes always work.
-    # the text json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) gives
-    return dumps_indented(document) + "\n"
 
 
 def portable_root(root: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decouple_services.render._indented import Rows, dumps_indented
+from decouple_services.render._indented import Rows, dumps_indented, pieces_indented
 
 
 def reference(value: Any) -> str:
@@ -142,3 +142,24 @@ def test_rows_of_what_json_dumps_writes_or_refuses() -> None:
         dumps_indented({"a": Rows([Color.RED], lambda c: c)})
     with pytest.raises(TypeError, match="not JSON serializable"):
         dumps_indented({"a": Rows([1], lambda _: object()), "b": {1: 2}})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(), values, max_size=5), st.lists(values, max_size=4))
+def test_pieces_join_to_the_text(document: dict[str, Any], items: list[Any]) -> None:
+    assert "".join(pieces_indented(document)) == dumps_indented(document)
+    with_rows = {**document, "rows": Rows(items, made), "none": Rows([], made)}
+    expected = reference({**document, "rows": [made(i) for i in items], "none": []})
+    assert "".join(pieces_indented(with_rows)) == expected
+
+
+def test_pieces_of_what_is_not_split() -> None:
+    # not a dict, an empty one, keys a template escapes, keys json.dumps would refuse
+    for value in ([1, {"a": 2}], {}, "text", {"%s": 1, "b": Rows([1], made)}):
+        assert pieces_indented(value) == [dumps_indented(value)]
+    document = {"rows": Rows(range(3), made), "b": 1}
+    assert len(pieces_indented(document)) > 3
+    with pytest.raises(TypeError):
+        pieces_indented({1: "a", "b": 2})
+    with pytest.raises(TypeError):
+        pieces_indented({"a": Rows([Color.RED], lambda c: c)})
