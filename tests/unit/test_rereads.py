@@ -99,11 +99,16 @@ def test_a_package_alone_does_not_reach_its_modules() -> None:
 # --- selection ----------------------------------------------------------------------------
 
 
-def pick(tree: dict[str, str], *helpers: Helper) -> list[str]:
-    paths = sorted(tree)
+def _modules(paths: list[str]) -> tuple[dict[str, tuple[str, bool]], frozenset[str]]:
+    """Each path's module name and whether it is a package, and the packages."""
     files = frozenset(paths)
     named = {p: module_name(p, files) for p in paths}
-    packages = frozenset(m for m, is_package in named.values() if is_package)
+    return named, frozenset(m for m, is_package in named.values() if is_package)
+
+
+def pick(tree: dict[str, str], *helpers: Helper) -> list[str]:
+    paths = sorted(tree)
+    named, packages = _modules(paths)
     graph = ImportGraph(
         {p: m for p, (m, _) in named.items()},
         {p: import_targets(tree[p].encode(), m, ip, packages) for p, (m, ip) in named.items()},
@@ -360,9 +365,7 @@ def _connected_file_by_file(graph: ImportGraph, module: str) -> set[str]:
 
 def test_a_closure_over_modules_holds_the_files_followed_one_by_one() -> None:
     python = sorted(str(p.relative_to(SAMPLE)) for p in SAMPLE.rglob("*.py"))
-    files = frozenset(python)
-    named = {p: module_name(p, files) for p in python}
-    packages = frozenset(m for m, is_package in named.values() if is_package)
+    named, packages = _modules(python)
     graph = ImportGraph(
         {p: m for p, (m, _) in named.items()},
         {
@@ -433,9 +436,7 @@ def _heads_grouped(
 
 def test_names_through_a_package_are_those_of_the_bindings_grouped_by_name() -> None:
     python = sorted(str(p.relative_to(SAMPLE)) for p in SAMPLE.rglob("*.py"))
-    files = frozenset(python)
-    named = {p: module_name(p, files) for p in python}
-    packages = frozenset(m for m, is_package in named.values() if is_package)
+    named, packages = _modules(python)
     sources = {p: (SAMPLE / p).read_bytes() for p in python}
     sources["pkg/made.py"] = (
         b"import a.b\nfrom a import b as c, d\nfrom . import e\nimport a.b as c\n"
