@@ -96,6 +96,47 @@ def build_endpoints(
     return _Builder(facts, service_of, lookup, noted, protos, defined).build()
 
 
+def _service_lookup(
+    service: str | None,
+    noted: Callable[[str], None] | None,
+    constants: Mapping[tuple[str | None, str], Value],
+    defined: dict[str, list[tuple[str, Constant]]] | None,
+    service_of: ServiceOf,
+    lookup: Lookup,
+) -> Lookup:
+    """Constants as ``service`` sees them (:meth:`_Builder._lookup_in`). It holds what it
+    reads, not the builder that keeps it: a builder in a cycle of references would keep
+    the index and the scan's memo behind ``lookup`` and ``noted`` until the cycle
+    collector's next full collection, long after the endpoints are built."""
+
+    def found(qualname: str) -> Value | None:
+        if noted is not None:
+            noted(qualname)
+        own = (
+            constants.get((service, qualname))
+            if defined is None
+            else _own(defined, service_of, service, qualname)
+        )
+        return own if own is not None else lookup(qualname)
+
+    return found
+
+
+def _own(
+    defined: dict[str, list[tuple[str, Constant]]],
+    service_of: ServiceOf,
+    service: str | None,
+    qualname: str,
+) -> Value | None:
+    """The value of the first definition of ``qualname`` in a file of ``service`` (the
+    first in the order of the files, as the table of every constant holds it)."""
+    # dict.get: the index's raw table, without reporting the lookup (``noted`` is told)
+    for path, constant in dict.get(defined, qualname) or ():
+        if service_of(path) == service:
+            return constant.value
+    return None
+
+
 @record
 class _Edge:
     """An owner mounted on ``parent`` under ``prefix``."""
@@ -225,29 +266,10 @@ class _Builder:
         """Constants as ``service`` sees them: its own first, then the project's."""
         found = self._lookups.get(service)
         if found is None:
-
-            def found(qualname: str) -> Value | None:
-                if self.noted is not None:
-                    self.noted(qualname)
-                own = (
-                    self.constants.get((service, qualname))
-                    if self.defined is None
-                    else self._own(service, qualname)
-                )
-                return own if own is not None else self.lookup(qualname)
-
-            self._lookups[service] = found
+            found = self._lookups[service] = _service_lookup(
+                service, self.noted, self.constants, self.defined, self.service_of, self.lookup
+            )
         return found
-
-    def _own(self, service: str | None, qualname: str) -> Value | None:
-        """The value of the first definition of ``qualname`` in a file of ``service`` (the
-        first in the order of the files, as the table of every constant holds it)."""
-        assert self.defined is not None
-        # dict.get: the index's raw table, without reporting the lookup (``noted`` is told)
-        for path, constant in dict.get(self.defined, qualname) or ():
-            if self.service_of(path) == service:
-                return constant.value
-        return None
 
     def _key(self, owner: Value, module: str, service: str | None) -> _Key:
         """Identity of an owner: a module-level name by its qualified name (through aliases)
