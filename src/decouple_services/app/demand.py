@@ -864,7 +864,7 @@ class ClientNames:
             self._classes.difference_update(changed)
             self.partial += 1
             todo = changed
-        self._search(self._constants, todo)
+        self._search(todo)
         return {q.removesuffix("()") for q in self._holders} | {
             q.removesuffix(f".{BASES}") for q in self._classes
         }
@@ -918,66 +918,94 @@ class ClientNames:
             and (old is missing or old != value)
         ]
 
-    def _search(self, constants: Mapping[str, Value], keys: Iterable[str]) -> None:
+    def _search(self, keys: Iterable[str]) -> None:
         from decouple_services.detect.facts import BASES
         from decouple_services.detect.values import Obj, Ref
 
-        probe = self._probe
-        custom = self._custom
-        found_from = self._found_from
-        refused_from = self._refused_from
-        consulted = self._consulted
-
-        def get(key: str) -> Value | None:
-            consulted.add(key)
-            return constants.get(key)
-
-        def is_client_type(kind: str, depth: int) -> bool:
-            if depth <= found_from.get(kind, -1):
-                return True
-            if depth >= refused_from.get(kind, 99):
-                return False
-            answer = search_type(kind, depth)
-            if answer:
-                found_from[kind] = max(depth, found_from.get(kind, -1))
-            else:
-                refused_from[kind] = min(depth, refused_from.get(kind, 99))
-            return answer
-
-        def search_type(kind: str, depth: int) -> bool:
-            if "()" in kind:
-                return False
-            if probe(kind) or kind.endswith("Stub") or kind in custom:
-                return True
-            if depth > 6:
-                return False
-            made = get(kind + "()")
-            if made is not None and is_client(made, depth + 1):
-                return True
-            bases = get(f"{kind}.{BASES}")
-            return isinstance(bases, Obj) and any(
-                isinstance(b, Ref) and is_client_type(b.qualname, depth + 1) for b in bases.args
-            )
-
-        def is_client(value: Value, depth: int = 0) -> bool:
-            if isinstance(value, Obj):
-                return value.type != BASES and is_client_type(value.type, depth)
-            if isinstance(value, Ref) and depth <= 6:
-                found = get(value.qualname)
-                return found is not None and is_client(found, depth + 1)
-            return False
-
+        constants = self._constants
+        search = _ClientSearch(self)
         suffix = f".{BASES}"
         for key in keys:
             value = constants[key]
             # only an object or a reference may be a client: the other values (most
             # constants) are not asked, a call each
-            if isinstance(value, (Obj, Ref)) and is_client(value):
+            if isinstance(value, (Obj, Ref)) and search.is_client(value):
                 self._holders.add(key)
             # a project's client class (`class InventoryClient(SwaggerClient)`): files
             # building objects of it are where they are used
-            if key.endswith(suffix) and is_client_type(key.removesuffix(suffix), 0):
+            if key.endswith(suffix) and search.is_client_type(key.removesuffix(suffix), 0):
                 self._classes.add(key)
+
+
+class _ClientSearch:
+    """One search of :class:`ClientNames`: whether a value or a type is a client. Methods
+    rather than closures calling each other, which are in a cycle of references and kept
+    the constants until the collector's next full collection."""
+
+    __slots__ = (
+        "_bases",
+        "_constants",
+        "_consulted",
+        "_custom",
+        "_found_from",
+        "_obj",
+        "_probe",
+        "_ref",
+        "_refused_from",
+    )
+
+    def __init__(self, names: ClientNames) -> None:
+        from decouple_services.detect.facts import BASES
+        from decouple_services.detect.values import Obj, Ref
+
+        self._bases, self._obj, self._ref = BASES, Obj, Ref
+        self._constants = names._constants
+        self._consulted = names._consulted
+        self._probe = names._probe
+        self._custom = names._custom
+        self._found_from = names._found_from
+        self._refused_from = names._refused_from
+
+    def get(self, key: str) -> Value | None:
+        self._consulted.add(key)
+        return self._constants.get(key)
+
+    def is_client_type(self, kind: str, depth: int) -> bool:
+        found_from, refused_from = self._found_from, self._refused_from
+        if depth <= found_from.get(kind, -1):
+            return True
+        if depth >= refused_from.get(kind, 99):
+            return False
+        answer = self.search_type(kind, depth)
+        if answer:
+            found_from[kind] = max(depth, found_from.get(kind, -1))
+        else:
+            refused_from[kind] = min(depth, refused_from.get(kind, 99))
+        return answer
+
+    def search_type(self, kind: str, depth: int) -> bool:
+        if "()" in kind:
+            return False
+        if self._probe(kind) or kind.endswith("Stub") or kind in self._custom:
+            return True
+        if depth > 6:
+            return False
+        made = self.get(kind + "()")
+        if made is not None and self.is_client(made, depth + 1):
+            return True
+        bases = self.get(f"{kind}.{self._bases}")
+        ref = self._ref
+        return isinstance(bases, self._obj) and any(
+            isinstance(b, ref) and self.is_client_type(b.qualname, depth + 1) for b in bases.args
+        )
+
+    def is_client(self, value: Value, depth: int = 0) -> bool:
+        if isinstance(value, self._obj):
+            return value.type != self._bases and self.is_client_type(value.type, depth)
+        if isinstance(value, self._ref) and depth <= 6:
+            found = self.get(value.qualname)
+            return found is not None and self.is_client(found, depth + 1)
+        return False
 
 
 _MISSING: Any = object()
