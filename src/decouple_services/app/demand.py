@@ -8,7 +8,7 @@ the *candidates*, parsed first (:func:`candidate_prefilter`); in a large codebas
 few percent of it. Everything else is parsed only when it is asked for:
 
 - :func:`asked_paths`: resolution runs on what is parsed, through an index that records
-  every lookup (:func:`asking_index`); the modules it looked in are parsed (a lookup of
+  every lookup (``app/asking.py``); the modules it looked in are parsed (a lookup of
   ``shop.config.USERS_URL`` asks for ``shop/config.py``), Django settings modules when it
   read ``settings.X``, files naming a Flask ``config[...]`` key or application slot it
   read; then resolution runs again, until it asks for nothing new.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -533,19 +533,10 @@ class Asked:
     #: build one (:func:`building`).
     built: set[str] = field(default_factory=set)
 
-    def release(self) -> None:
-        """Let go of what was asked, once the scan is done with it: the asking index's
-        class holds this (:func:`asking_index`), and a class is always in a cycle of
-        references, which the collector reaches late (a 51,000-file tree: 26 MB, which
-        rendering the output then allocated anew beside them)."""
-        self.qualnames = set()
-        self.words = set()
-        self.keys = set()
-        self.built = set()
-
 
 class Tap(Protocol):
-    """Told every lookup an asking index makes (see ``app/incremental.py``)."""
+    """Told every lookup an asking index makes (``app/asking.py``; see
+    ``app/incremental.py``)."""
 
     def read(self, table: str, key: Any) -> None:
         """``key`` looked up in the index's ``table`` (``"*"``: the table was walked)."""
@@ -568,53 +559,6 @@ WATCHED_TABLES: dict[str, bool] = {
     "settings_classes": False,
     "classes": False,
 }
-#: The tables whose keys are qualified names resolution asks for.
-_ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes", "constructions"})
-
-
-class _Watched(dict[Any, Any]):
-    """A table of the index that reports every key looked up in it."""
-
-    def __init__(self, data: Mapping[Any, Any], seen: Callable[[Any], None], listing: bool) -> None:
-        super().__init__(data)
-        self._seen = seen
-        self._listing = listing
-
-    def __missing__(self, key: Any) -> Any:
-        if self._listing:
-            return []
-        raise KeyError(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._seen(key)
-        return super().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self._seen(key)
-        return super().__contains__(key)
-
-    def __getitem__(self, key: Any) -> Any:
-        self._seen(key)
-        return super().__getitem__(key)
-
-    def __iter__(self) -> Iterator[Any]:
-        self._seen(_WALKED)
-        return super().__iter__()
-
-    def keys(self) -> Any:
-        self._seen(_WALKED)
-        return super().keys()
-
-    def values(self) -> Any:
-        self._seen(_WALKED)
-        return super().values()
-
-    def items(self) -> Any:
-        self._seen(_WALKED)
-        return super().items()
-
-
-_WALKED = object()
 
 
 def ask(asked: Asked, item: Ask) -> None:
@@ -630,69 +574,6 @@ def ask(asked: Asked, item: Ask) -> None:
         asked.built.add(item[1])
     else:
         _note_qualname(item[1], asked)
-
-
-def asking_index(
-    index_type: type[ProjectIndex], asked: Asked, tap: Tap | None = None
-) -> type[ProjectIndex]:
-    """``index_type`` whose lookups are recorded in ``asked``: what resolution needs is
-    what it looks up, hits and misses alike. ``tap`` is told every lookup, with the table
-    and key it read."""
-
-    def noted(item: Ask) -> None:
-        ask(asked, item)
-        if tap is not None:
-            tap.asks(item)
-
-    def note(key: Any) -> None:
-        if isinstance(key, tuple):
-            key = key[0]
-        if isinstance(key, str):
-            noted(("q", key))
-
-    def watcher(table: str) -> Callable[[Any], None]:
-        asking = table in _ASKING_TABLES
-
-        def seen(key: Any) -> None:
-            if tap is not None:
-                tap.read(table, "*" if key is _WALKED else key)
-            if asking and key is not _WALKED:
-                # the objects of a class are built in files naming it, wherever it is defined
-                (note_built if table == "constructions" else note)(key)
-
-        return seen
-
-    def note_built(key: Any) -> None:
-        if isinstance(key, str) and key.rpartition(".")[2]:
-            noted(("b", key.rpartition(".")[2]))
-
-    base: Any = index_type
-
-    class AskingIndex(base):  # type: ignore[misc]
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            for name, listing in WATCHED_TABLES.items():
-                if tap is not None or name in _ASKING_TABLES:
-                    setattr(self, name, _Watched(getattr(self, name), watcher(name), listing))
-
-        def constant(self, qualname: str, service: str | None) -> Any:
-            note(qualname)
-            return super().constant(qualname, service)
-
-        def setting(self, framework: str, key: str, service: str | None) -> Any:
-            noted(("s", framework, key))
-            return super().setting(framework, key, service)
-
-        def function(self, qualname: str, service: str | None) -> Any:
-            note(qualname)
-            return super().function(qualname, service)
-
-        def _defines(self, qualname: str) -> bool:
-            note(qualname)
-            return bool(super()._defines(qualname))
-
-    found: type[ProjectIndex] = AskingIndex
-    return found
 
 
 def _note_qualname(qualname: str, asked: Asked) -> None:
@@ -1291,16 +1172,6 @@ class RoundMemo:
         self._current: set[str] = set()
         self.fresh = 0
         self.reused = 0
-
-    def release(self) -> None:
-        """Let go of the kept resolutions and the last index once the scan is done: the
-        asking index's class holds this memo (see :meth:`Asked.release`)."""
-        self._kept = {}
-        self._matching = self._sites = None
-        self._checking = None
-        self._index = None
-        self._reads = None
-        self._current = set()
 
     def context(self, matching: object, sites: object) -> None:
         """The global inputs of the next resolution: what matching depends on, and what

@@ -145,36 +145,6 @@ class SiteMemo:
         self.fresh = 0
         self.reused = 0
 
-    def release(self, *, reads: bool = True) -> None:
-        """Let go of what the scan kept, once it is done with it (saved: the entries; with
-        ``reads``, the scan's reads too, which its edit record reads after). The asking
-        index's class holds this memo (``app.demand.asking_index``), and a class is always
-        in a cycle of references: without this, the memo, the last index it was told of and
-        every fact that index holds stay alive until the cycle collector's next full
-        collection, after the run's output is rendered and written (a 51,000-file tree:
-        100 MB, which the scan's last writes and the rendering then allocated anew beside
-        them)."""
-        self.index = None
-        self._bucket = None
-        self.sites_base = None
-        self.entries = {}
-        self._raw = {}
-        self._changed = set()
-        self._decoded = {}
-        self._current = {}
-        self._kept = {}
-        self._keys = {}
-        self._values = {}
-        self._tables = {}
-        self._origins = {}
-        self._last_origins = {}
-        self.facts_keys = {}
-        if not reads:
-            return
-        self.scan_reads = set()
-        self.scan_foreign = set()
-        self.scan_walked = set()
-
     # -- the scan's global inputs ---------------------------------------------------------
 
     def context(self, matching: object, sites: object) -> None:

@@ -823,12 +823,13 @@ def _scan_or_known(
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
-        from decouple_services.app.demand import Asked, RoundMemo, asking_index, searched
+        from decouple_services.app.asking import asking_index
+        from decouple_services.app.demand import Asked, RoundMemo, searched
         from decouple_services.app.edits import EditRecord
         from decouple_services.app.incremental import SearchMemo, SiteMemo
 
         asked = Asked()
-        index_type: type[ProjectIndex] = ProjectIndex
+        index_type: Callable[..., ProjectIndex] = ProjectIndex
         # With a cache, each file's resolution is kept with the definitions it read and
         # reused while they are unchanged (`app/incremental.py`); `--no-cache` resolves
         # everything afresh, the reference the reuse is tested against.
@@ -840,7 +841,7 @@ def _scan_or_known(
         rounds = RoundMemo() if memo is None and demand is not None else None
         reusing: SiteMemo | RoundMemo | None = memo if memo is not None else rounds
         if demand is not None or memo is not None:
-            index_type = asking_index(ProjectIndex, asked, reusing)
+            index_type = asking_index(asked, reusing)
         searches = None
         if demand is not None and cache_dir is not None and manifest is not None:
             files = manifest.files
@@ -1082,13 +1083,17 @@ def _scan_or_known(
     if memo is not None and cache_dir is not None:
         note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
         memo.save(cache_dir, root, python)
-        memo.release(reads=False)
     if searches is not None and cache_dir is not None:
         note(
             f"text searches read {searches.read} files, took {searches.recalled} answers "
             "from the last scan's"
         )
         searches.save(cache_dir, root)
+    # The edit record needs the memo's reads alone: the memo (its entries, its kept
+    # resolutions) goes now, before the last writes, which are the scan's peak of memory.
+    # Nothing else holds it (the indexes hold their tap weakly, ``app/asking.py``).
+    scan_reads = None if memo is None else (memo.scan_reads, memo.scan_foreign, memo.scan_walked)
+    memo = reusing = None
 
     for f in facts:
         diagnostics.extend(f.diagnostics)
@@ -1105,16 +1110,21 @@ def _scan_or_known(
     )
     if inputs is not None:
         key = inputs.store_result(result, discovery.files_read)
-        if key is not None and memo is not None and demand is not None and cache_dir is not None:
+        if (
+            key is not None
+            and scan_reads is not None
+            and demand is not None
+            and cache_dir is not None
+        ):
             from decouple_services.app.edits import FOLLOWING_IMPORTS, wrappers_key
             from decouple_services.app.incremental import digest
 
             record = EditRecord(
                 result_key=key,
                 base=inputs.base_digest(),
-                reads=_grouped(memo.scan_reads),
-                foreign=_grouped(memo.scan_foreign),
-                walked=sorted(memo.scan_walked),
+                reads=_grouped(scan_reads[0]),
+                foreign=_grouped(scan_reads[1]),
+                walked=sorted(scan_reads[2]),
                 queries=demand.queries,
                 parsed=sorted(p for p in python if p not in unparsed),
                 reread=sorted(reread),
@@ -1128,13 +1138,6 @@ def _scan_or_known(
                 record.keep_graph(graph(), python, _packages(python))
             record.save(cache_dir, root)
         _vouch(options, root, listing_cache, manifest, listing)
-    if memo is not None:
-        memo.release()
-    # held by the asking index's class too, until the collector's next full collection:
-    # let go before the output is rendered (see Asked.release)
-    asked.release()
-    if rounds is not None:
-        rounds.release()
     return result
 
 
