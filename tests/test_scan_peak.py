@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import shutil
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,37 @@ def test_early_workers_give_the_result_of_one_process(
         (root / "added.py").write_text("x = 1\n")
         scan(root, options)
         assert len(started) == 1
+
+
+@pytest.mark.parametrize("failing", ["discover_services", "extract_all"])
+def test_early_workers_shut_down_when_the_scan_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    # discovery runs between the workers' start and extraction, which shuts them down
+    import decouple_services.discover.services as services_module
+
+    started = started_workers(monkeypatch)
+    processes: list[Any] = []
+    start_workers = pipeline.start_workers
+
+    def watched(jobs: int | None, files: int) -> Any:
+        pool = start_workers(jobs, files)
+        processes.extend(pool._processes.values())
+        return pool
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("failed")
+
+    monkeypatch.setattr(pipeline, "start_workers", watched)
+    owner = services_module if failing == "discover_services" else pipeline
+    monkeypatch.setattr(owner, failing, fail)
+    options = ScanOptions(use_cache=False, jobs=2)
+    with pytest.raises(RuntimeError, match="failed"):
+        scan(sample_copy(tmp_path), options)
+    assert len(started) == 1 and processes
+    assert started[0]._shutdown_thread
+    assert not any(p.is_alive() for p in processes)
+    assert not set(processes) & set(multiprocessing.active_children())
 
 
 def test_early_workers_not_needed_are_shut_down(

@@ -307,9 +307,9 @@ def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
     A forked worker starts with the resident memory of the process it is forked from, and
     the benchmark's peak is the sum over both: forked when extraction starts, it carries
     the listing, the discovery, the prefilter and every module imported by then (a
-    51,000-file tree: 82 MiB at the end of extraction); forked before those, 49. An
-    executor no one holds any more shuts its workers down (``concurrent.futures``), so one
-    a failed scan drops does not outlive it."""
+    51,000-file tree: 82 MiB at the end of extraction); forked before those, 49.
+    Extraction shuts them down; a scan failing before or during it does
+    (:func:`stop_workers`)."""
     workers = _workers(jobs)
     if workers <= 1 or files < PARALLEL_THRESHOLD:
         return None
@@ -320,6 +320,13 @@ def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
     for _ in range(workers - 1):
         pool.submit(int)
     return pool
+
+
+def stop_workers(pool: ProcessPoolExecutor | None) -> None:
+    """Shut down ``pool``'s workers and wait for them to end (done already: nothing), on a
+    scan's failure: garbage collection or the end of the process would do it, later."""
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def extract_all(
@@ -659,92 +666,97 @@ def _scan_or_known(
     # A scan that parses the whole tree (none of it known from a last scan) starts its
     # extraction's workers now, while this process holds little (see start_workers).
     early_workers = None if known_files else start_workers(options.jobs, len(listing.python))
-    from decouple_services.app.rereads import Helper
-    from decouple_services.app.rereads import select as select_rereads
-    from decouple_services.detect.registry import build_detectors
-    from decouple_services.discover.files import categorize
-    from decouple_services.discover.found import ServiceOwners
-    from decouple_services.resolve.calls import CallResolver, EndpointMatches
-    from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
-    from decouple_services.resolve.hosts import HostMap
-    from decouple_services.resolve.index import IndexTables, ProjectIndex
+    try:
+        from decouple_services.app.rereads import Helper
+        from decouple_services.app.rereads import select as select_rereads
+        from decouple_services.detect.registry import build_detectors
+        from decouple_services.discover.files import categorize
+        from decouple_services.discover.found import ServiceOwners
+        from decouple_services.resolve.calls import CallResolver, EndpointMatches
+        from decouple_services.resolve.endpoints import build_endpoints, match_endpoint
+        from decouple_services.resolve.hosts import HostMap
+        from decouple_services.resolve.index import IndexTables, ProjectIndex
 
-    diagnostics.extend(listing.diagnostics)
-    discovery = None
-    #: What discovery found, as a digest (the edit record's), once known.
-    discovery_digest: str | None = None
-    if same_base is not None and cache_dir is not None and inputs is not None:
-        edited_now = inputs.changed_python()
-        if edited_now is not None and same_base.discovery_code_unread(edited_now):
-            # discovery read none of the edited files, and its other inputs are as they were
-            # (as for a neutral edit): it would find what the last scan's found
-            from decouple_services.app.edits import kept_discovery
+        diagnostics.extend(listing.diagnostics)
+        discovery = None
+        #: What discovery found, as a digest (the edit record's), once known.
+        discovery_digest: str | None = None
+        if same_base is not None and cache_dir is not None and inputs is not None:
+            edited_now = inputs.changed_python()
+            if edited_now is not None and same_base.discovery_code_unread(edited_now):
+                # discovery read none of the edited files, and its other inputs are as they were
+                # (as for a neutral edit): it would find what the last scan's found
+                from decouple_services.app.edits import kept_discovery
 
-            discovery = kept_discovery(cache_dir, root, same_base, _discovery_digest)
-            if discovery is not None:
-                discovery_digest = same_base.discovery
-                note("discovery as the last scan's")
-    if discovery is None:
-        # its readers of deployment formats imported only when it runs
-        from decouple_services.discover.services import discover_services
+                discovery = kept_discovery(cache_dir, root, same_base, _discovery_digest)
+                if discovery is not None:
+                    discovery_digest = same_base.discovery
+                    note("discovery as the last scan's")
+        if discovery is None:
+            # its readers of deployment formats imported only when it runs
+            from decouple_services.discover.services import discover_services
 
-        discovery = discover_services(
-            root, listing, config, None if manifest is None else _Programs(root, manifest)
-        )
-        if cache_dir is not None and not options.full_parse:
-            from decouple_services.app.edits import save_discovery
-
-            discovery_digest = _discovery_digest(discovery)
-            save_discovery(cache_dir, root, discovery, discovery_digest)
-    diagnostics.extend(discovery.diagnostics)
-    detectors = build_detectors(config)
-
-    services = list(discovery.services)
-    note(f"discovered {len(services)} services")
-
-    owners: dict[str, str | None] = {}
-    roots: dict[str, str] = {}
-    owners_for: list[list[Service]] = [services]
-    by_folder: list[ServiceOwners] = []
-
-    def service_of(path: str) -> str | None:
-        # asked for every call, constant and route: remembered while `services` stays
-        if owners_for[0] is not services:
-            owners.clear()
-            owners_for[0] = services
-            roots.clear()
-            by_folder.clear()
-        if not roots:
-            roots.update((s.name, s.root) for s in services)
-        if not by_folder:
-            by_folder.append(ServiceOwners(services))
-        if path in owners:
-            return owners[path]
-        # Code outside every service (scripts/, loadtest/) is named after its top folder (a
-        # file at the top, `.`), and so is a top-level tests/ or scripts/ folder that only a
-        # service rooted at the whole repository would hold: those are not part of what that
-        # service deploys.
-        owner = by_folder[0].owner(path)
-        top = path.split("/", 1)[0] if "/" in path else None
-        if path in discovery.apart and top is not None:
-            # a program of its own beside a server program: no part of that server
-            owner = top
-        elif owner is None:
-            owner = top or "."
-        elif (
-            top is not None
-            and roots.get(owner) == "."
-            and (
-                categorize(top + "/x.py", config) is not Category.PRODUCTION
-                or top in discovery.unshipped
+            discovery = discover_services(
+                root, listing, config, None if manifest is None else _Programs(root, manifest)
             )
-        ):
-            owner = top
-        owners[path] = owner
-        return owner
+            if cache_dir is not None and not options.full_parse:
+                from decouple_services.app.edits import save_discovery
 
-    def category_of(path: str) -> Category:
-        return categorize(path, config)
+                discovery_digest = _discovery_digest(discovery)
+                save_discovery(cache_dir, root, discovery, discovery_digest)
+        diagnostics.extend(discovery.diagnostics)
+        detectors = build_detectors(config)
+
+        services = list(discovery.services)
+        note(f"discovered {len(services)} services")
+
+        owners: dict[str, str | None] = {}
+        roots: dict[str, str] = {}
+        owners_for: list[list[Service]] = [services]
+        by_folder: list[ServiceOwners] = []
+
+        def service_of(path: str) -> str | None:
+            # asked for every call, constant and route: remembered while `services` stays
+            if owners_for[0] is not services:
+                owners.clear()
+                owners_for[0] = services
+                roots.clear()
+                by_folder.clear()
+            if not roots:
+                roots.update((s.name, s.root) for s in services)
+            if not by_folder:
+                by_folder.append(ServiceOwners(services))
+            if path in owners:
+                return owners[path]
+            # Code outside every service (scripts/, loadtest/) is named after its top folder (a
+            # file at the top, `.`), and so is a top-level tests/ or scripts/ folder that only a
+            # service rooted at the whole repository would hold: those are not part of what that
+            # service deploys.
+            owner = by_folder[0].owner(path)
+            top = path.split("/", 1)[0] if "/" in path else None
+            if path in discovery.apart and top is not None:
+                # a program of its own beside a server program: no part of that server
+                owner = top
+            elif owner is None:
+                owner = top or "."
+            elif (
+                top is not None
+                and roots.get(owner) == "."
+                and (
+                    categorize(top + "/x.py", config) is not Category.PRODUCTION
+                    or top in discovery.unshipped
+                )
+            ):
+                owner = top
+            owners[path] = owner
+            return owner
+
+        def category_of(path: str) -> Category:
+            return categorize(path, config)
+    except BaseException:
+        # handed to extraction below, which shuts them down: not reached
+        stop_workers(early_workers)
+        raise
 
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -1060,6 +1072,8 @@ def _scan_or_known(
     except BaseException:
         if isinstance(computed, FactsPack):
             computed.discard()
+        # not shut down by extraction when it failed, or was not reached
+        stop_workers(early_workers)
         raise
     finally:
         gc.set_threshold(*thresholds)
