@@ -105,9 +105,10 @@ def _service_lookup(
     lookup: Lookup,
 ) -> Lookup:
     """Constants as ``service`` sees them (:meth:`_Builder._lookup_in`). It holds what it
-    reads, not the builder that keeps it: a builder in a cycle of references would keep
-    the index and the scan's memo behind ``lookup`` and ``noted`` until the cycle
-    collector's next full collection, long after the endpoints are built."""
+    reads, not the builder that keeps it: a closure over the builder made a cycle of
+    references, which kept the index and the scan's memo (behind ``lookup`` and
+    ``noted``) until the cycle collector's next full collection, long after the endpoints
+    were built."""
 
     def found(qualname: str) -> Value | None:
         if noted is not None:
