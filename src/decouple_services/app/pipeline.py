@@ -754,7 +754,7 @@ def _scan_or_known(
         def category_of(path: str) -> Category:
             return categorize(path, config)
     except BaseException:
-        # handed to extraction below, which shuts them down: not reached
+        # extraction, which shuts the workers down, is not reached
         stop_workers(early_workers)
         raise
 
@@ -1072,7 +1072,7 @@ def _scan_or_known(
     except BaseException:
         if isinstance(computed, FactsPack):
             computed.discard()
-        # not shut down by extraction when it failed, or was not reached
+        # extraction shuts the workers down, but not when it fails or is not reached
         stop_workers(early_workers)
         raise
     finally:
