@@ -666,6 +666,11 @@ def _scan_or_known(
     # A scan that parses the whole tree (none of it known from a last scan) starts its
     # extraction's workers now, while this process holds little (see start_workers).
     early_workers = None if known_files else start_workers(options.jobs, len(listing.python))
+    # one pack of new facts for the whole scan, written as they come and put in place when
+    # it is done
+    computed: list[tuple[str, str]] | FactsPack = (
+        [] if cache_dir is None else FactsPack(str(cache_dir))
+    )
     try:
         from decouple_services.app.rereads import Helper
         from decouple_services.app.rereads import select as select_rereads
@@ -753,19 +758,7 @@ def _scan_or_known(
 
         def category_of(path: str) -> Category:
             return categorize(path, config)
-    except BaseException:
-        # extraction, which shuts the workers down, is not reached
-        stop_workers(early_workers)
-        raise
 
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    # one pack of new facts for the whole scan, written as they come and put in place when
-    # it is done
-    computed: list[tuple[str, str]] | FactsPack = (
-        [] if cache_dir is None else FactsPack(str(cache_dir))
-    )
-    try:
         python = list(listing.python)
         extract_options = detection_options(detectors, config)
         demand = None if options.full_parse else _Demand(root, python, config, extract_options)
@@ -1075,8 +1068,6 @@ def _scan_or_known(
         # extraction shuts the workers down, but not when it fails or is not reached
         stop_workers(early_workers)
         raise
-    finally:
-        gc.set_threshold(*thresholds)
     if demand is not None:
         from decouple_services.app.edits import FOLLOWING_IMPORTS
 

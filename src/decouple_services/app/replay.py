@@ -332,10 +332,10 @@ class Recorder:
         ):
             return False
         from decouple_services.app.cache import write_cache_chunks, write_cache_json
-        from decouple_services.core.fs import text_chunks
+        from decouple_services.core.fs import text_chunks, text_pieces
 
         stdout = "".join(self._out.parts)
-        output = [self.output] if isinstance(self.output, str) else self.output or []
+        output = [] if self.output is None else text_pieces(self.output)
 
         def raw() -> Iterator[bytes]:
             # the texts' bytes a piece at a time, never joined: a large tree's output is

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Literal, overload
 from decouple_services.app.terminal import Terminal
 from decouple_services.core.config import Config, Gates, rule_codes
 from decouple_services.core.errors import ConfigError, DecoupleError
-from decouple_services.core.fs import read_regular, write_output
+from decouple_services.core.fs import read_regular, text_pieces, write_output
 from decouple_services.core.git import git_argv, git_env
 from decouple_services.core.model import ScanResult
 from decouple_services.core.records import record
@@ -385,7 +385,7 @@ def _scan_command(command: ScanCommand, terminal: Terminal | None, replay: Recor
             replay.wrote(text)
         term.info(f"decouple: wrote {command.output}")
     else:
-        for piece in [text] if isinstance(text, str) else text:
+        for piece in text_pieces(text):
             sys.stdout.write(piece)
         sys.stdout.flush()
     failed = False

@@ -124,6 +124,11 @@ def text_chunks(text: str, size: int | None = None) -> Iterator[bytes]:
         yield text[start : start + size].encode()
 
 
+def text_pieces(text: str | list[str]) -> list[str]:
+    """A text given whole or as the pieces it is joined from, as pieces."""
+    return [text] if isinstance(text, str) else text
+
+
 def write_output(path: str | os.PathLike[str], data: str | bytes | list[str]) -> str | None:
     """Write an output where the user asked for it (see the module docstring). A list is
     the pieces of a text, written in turn (a regular file) or joined.
@@ -172,7 +177,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes | list[str]) ->
             if isinstance(data, str | list):
                 # a text that cannot be encoded fails here, and the file it would replace
                 # is left as it was
-                for piece in [data] if isinstance(data, str) else data:
+                for piece in text_pieces(data):
                     for chunk in text_chunks(piece):
                         handle.write(chunk)
             else:
