@@ -818,6 +818,47 @@ def test_a_search_for_several_terms_is_answered_from_the_last_scans_for_some_of_
     assert read == python
 
 
+def test_a_search_for_fewer_terms_is_answered_from_the_last_scans_for_more(
+    tmp_path: Path,
+) -> None:
+    """A search for some of the terms the last scan searched for at once: a file that search
+    tested and did not find has none of them; a file it found may have only a term not asked
+    now, and is read again (as is a term no search of the last scan covered)."""
+    from decouple_services.app.incremental import SearchMemo
+
+    python = ["a.py", "b.py", "c.py", "d.py"]
+    digests = {p: str(i) for i, p in enumerate(python)}
+    texts = {"a.py": "x", "b.py": "z", "c.py": "", "d.py": "y"}
+    words: list[str] = []
+
+    def finding(read: list[str]) -> Any:
+        def run(paths: list[str]) -> list[str]:
+            read.extend(paths)
+            return [p for p in paths if any(w in texts[p] for w in words)]
+
+        return run
+
+    first = SearchMemo(python, digests.get)
+    words = ["x", "y", "z"]
+    assert first.search("keys", ["x", "y", "z"], python, finding([])) == ["a.py", "b.py", "d.py"]
+    words = ["w"]
+    assert first.search("keys", ["w"], python[:3], finding([])) == []
+    first.save(tmp_path, tmp_path)
+    second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
+    read: list[str] = []
+    words = ["x"]
+    assert second.search("keys", ["x"], python, finding(read)) == ["a.py"]
+    assert read == ["a.py", "b.py", "d.py"]  # found for x, y or z: which is not known
+    read.clear()
+    words = ["x", "w"]
+    assert second.search("keys", ["x", "w"], python, finding(read)) == ["a.py"]
+    assert read == ["a.py", "b.py", "d.py"]  # d.py: never tested for w
+    read.clear()
+    words = ["v"]
+    assert second.search("keys", ["v"], python, finding(read)) == []
+    assert read == python
+
+
 def test_with_configured_clients_the_helper_passes_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

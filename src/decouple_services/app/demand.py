@@ -603,8 +603,9 @@ Search = Callable[
 #: The kinds of search whose answer for several terms is the files found for any one of
 #: them, each file tested for each term on its own (:func:`naming`'s groups,
 #: :func:`assigning`'s keys, :func:`building`'s classes): ``SearchMemo`` answers one from
-#: the last scan's searches of the same kind for some of its terms too (a rerun seeding
-#: the files the last scan parsed on demand asks in one round what it asked in several).
+#: the last scan's searches of the same kind sharing terms with it too (a rerun seeding
+#: the files the last scan parsed on demand asks in one round what it asked in several,
+#: or for fewer terms than a round of the last scan).
 ANY_TERM = frozenset({"words", "keys", "built"})
 
 
