@@ -160,8 +160,13 @@ class _Builder:
         defined: dict[str, list[tuple[str, Constant]]] | None = None,
     ) -> None:
         self.facts = facts
-        #: Each file's service, in the order of the files.
-        self.services = [service_of(f.path) for f in facts]
+        #: Each file's service, in the order of the files; None for a file giving nothing a
+        #: service is asked for (most of a large tree's files, which the scan never parsed:
+        #: finding each one's service was a twentieth of homeassistant's rerun after an edit).
+        self.services = [
+            service_of(f.path) if f.routes or f.mounts or f.constants or f.grpc_methods else None
+            for f in facts
+        ]
         self.protos: Mapping[str, ProtoService] = {}
         if protos:  # the reader of .proto files imported for a tree that has some
             from decouple_services.discover.protos import by_name
