@@ -340,8 +340,16 @@ def _importers_one_by_one(graph: ImportGraph, module: str) -> Iterator[str]:
                 yield path
         step, _, tail = tail.partition(".")
         head = f"{head}.{step}"
-    for target in graph._prefixed().get(module, ()):
-        yield from graph.importers[target]
+    # every dotted tail of every target, not starting with its first part
+    for target in graph.targets:
+        parts = target.split(".")
+        tails = {
+            ".".join(parts[start:end])
+            for start in range(1, len(parts))
+            for end in range(start + 1, len(parts) + 1)
+        }
+        if module in tails:
+            yield from graph.importers[target]
 
 
 def _connected_file_by_file(graph: ImportGraph, module: str) -> set[str]:

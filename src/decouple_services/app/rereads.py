@@ -265,6 +265,8 @@ class ImportGraph:
             for name in names:
                 self.importers.setdefault(name, []).append(path)
         self.targets = sorted(self.importers)
+        #: the first parts of the modules' names (see ``_prefixed``)
+        self._firsts = {module.partition(".")[0] for module in self.files_of}
         self._tails: dict[str, list[str]] | None = None
         self._connected: dict[str, frozenset[str]] = {}
         #: module -> the modules of the files ``importing`` gives for it, and those files
@@ -304,21 +306,35 @@ class ImportGraph:
         # The scan names modules from the nearest folder without __init__.py
         # (`clients.base`), code run from above it imports `src.clients.base`.
         importers = self.importers
-        for target in self._prefixed().get(module, ()):
+        for target in self._prefixed(module):
             found.update(importers[target])
         return found
 
-    def _prefixed(self) -> dict[str, list[str]]:
-        """Each dotted tail of every import target (``b.c`` of ``a.b.c``, and of its
-        names) -> the targets ending with it; built on first use."""
+    def _prefixed(self, module: str) -> list[str]:
+        """The import targets naming ``module`` with more package in front: ``b.c`` is
+        a dotted tail of ``a.b.c`` and of the names in it (``a.b.c.d``)."""
+        first = module.partition(".")[0]
+        if first not in self._firsts:
+            # asked of no module of the scan: each target tested (every caller asks of
+            # modules, and those are answered from the tails kept below)
+            within = f".{module}."
+            return [t for t in self.targets if f".{t}.".find(within, 1) != -1]
         if self._tails is None:
-            self._tails = {}
+            # Only the tails starting with a part some module's name starts with: the
+            # only ones a module can be. Every tail of every target was a fifth of
+            # following homeassistant's imports, and almost none start so (its targets
+            # start with `homeassistant`, their tails with `components`, `const`, ...).
+            tails: dict[str, list[str]] = {}
+            firsts = self._firsts
             for target in self.targets:
                 parts = target.split(".")
                 for start in range(1, len(parts)):
+                    if parts[start] not in firsts:
+                        continue
                     for end in range(start + 1, len(parts) + 1):
-                        self._tails.setdefault(".".join(parts[start:end]), []).append(target)
-        return self._tails
+                        tails.setdefault(".".join(parts[start:end]), []).append(target)
+            self._tails = tails
+        return self._tails.get(module, [])
 
     def _add_importing(self, module: str, found: set[str]) -> None:
         """Files importing ``module`` or a name in it, added to ``found``."""
