@@ -104,6 +104,11 @@ def test_the_same_relative_import_in_two_packages_reaches_each_its_own() -> None
     assert set(import_targets(source, "shop.views", False)) == {"shop.models.Item"}
     assert set(import_targets(source, "blog.views", False)) == {"blog.models.Item"}
     assert set(import_targets(source, "blog", True)) == {"blog.models.Item"}
+    # read once, resolved in each: a star, aliases, more dots than packages
+    source = b"from ..models import *\nfrom ... import a as b, c\n"
+    assert set(import_targets(source, "blog.api.views", False)) == {"blog.models", "a", "c"}
+    assert set(import_targets(source, "x.y.z", True)) == {"x.y.models", "x.a", "x.c"}
+    assert set(import_targets(source, "shop.views", False)) == {"models", "a", "c"}
 
 
 @pytest.mark.parametrize(

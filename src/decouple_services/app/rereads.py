@@ -128,18 +128,23 @@ _Read = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 #: statement was two thirds of finding a file's imports. Bounded: cleared when full.
 _READ_STATEMENTS: dict[str | tuple[str, str], _Read] = {}
 _MAX_READ_STATEMENTS = 200_000
+#: A relative import's text -> its dots, its module after them, and its (name, alias)
+#: pairs (``*`` for a star): read once, resolved in each package writing it (a third of
+#: homeassistant's different statements are ``from .const import DOMAIN`` and the like).
+_RELATIVE: dict[str, tuple[int, str, tuple[tuple[str, str], ...]]] = {}
 
 
 def _read_statement(match: re.Match[str], package: str) -> _Read:
     """One import statement's targets, and the (local name, target) it binds, in order."""
-    base, names, modules = match.group("base", "names", "modules")
     out: list[str] = []
     bound: list[tuple[str, str]] = []
+    modules = match.group("modules")
     if modules is not None:
         for item in _items(modules):
             if not _NAME.fullmatch(item):
                 continue  # prose: "import executor job for each platform." in a docstring
-            name, _, alias = (part.strip() for part in item.partition(" as "))
+            # items come with single spaces (`_items`), names and aliases hold none
+            name, _, alias = item.partition(" as ")
             out.append(name)
             if alias:
                 bound.append((alias, name))
@@ -147,26 +152,45 @@ def _read_statement(match: re.Match[str], package: str) -> _Read:
                 head = name.split(".")[0]
                 bound.append((head, head))
         return tuple(out), tuple(bound)
-    base = "".join(base.split())
-    level = len(base) - len(base.lstrip("."))
-    base = base[level:]
+    statement = match.group(0)
+    read = _RELATIVE.get(statement)
+    if read is None:
+        read = _read_from(*match.group("base", "names"))
+        if read[0]:
+            if len(_RELATIVE) >= _MAX_READ_STATEMENTS:
+                _RELATIVE.clear()
+            _RELATIVE[statement] = read
+    level, base, items = read
     if level:
         parts = package.split(".") if package else []
         if level > 1:
             parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
         base = ".".join([*parts, base] if base else parts)
-    for item in _items(names.strip().removeprefix("(").removesuffix(")")):
-        if item == "*":
+    for name, alias in items:
+        if name == "*":
             if base:
                 out.append(base)
             continue
-        if not _NAME.fullmatch(item) or "." in item.partition(" as ")[0]:
-            continue  # prose again
-        name, _, alias = (part.strip() for part in item.partition(" as "))
         target = f"{base}.{name}" if base else name
         out.append(target)
         bound.append((alias or name, target))
     return tuple(out), tuple(bound)
+
+
+def _read_from(base: str, names: str) -> tuple[int, str, tuple[tuple[str, str], ...]]:
+    """A ``from`` statement's dots, its module after them, and its (name, alias) pairs."""
+    base = "".join(base.split())
+    level = len(base) - len(base.lstrip("."))
+    items = []
+    for item in _items(names.strip().removeprefix("(").removesuffix(")")):
+        if item == "*":
+            items.append(("*", ""))
+            continue
+        name, _, alias = item.partition(" as ")
+        if not _NAME.fullmatch(item) or "." in name:
+            continue  # prose again
+        items.append((name, alias))
+    return level, base[level:], tuple(items)
 
 
 def _statements(text: str) -> Iterator[re.Match[str]]:
@@ -226,8 +250,11 @@ def _statements(text: str) -> Iterator[re.Match[str]]:
 
 def _items(names: str) -> list[str]:
     """``a as b, c`` (comments, continuations and a trailing comma allowed) -> items."""
-    lines = [line.partition("#")[0] for line in names.replace("\\\n", " ").splitlines()]
-    items = [" ".join(i.split()) for i in " ".join(lines).split(",")]
+    if "#" in names or "\\" in names:
+        lines = [line.partition("#")[0] for line in names.replace("\\\n", " ").splitlines()]
+        names = " ".join(lines)
+    # (line breaks are white space, to `split` too)
+    items = [" ".join(i.split()) for i in names.split(",")]
     if items and items[-1] == "":
         items.pop()  # trailing comma
     return items
