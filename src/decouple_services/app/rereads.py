@@ -316,6 +316,8 @@ class ImportGraph:
             for name in names:
                 self.importers.setdefault(name, []).append(path)
         self.targets = sorted(self.importers)
+        #: the first parts of the targets: a name none starts with has no importers
+        self._starts = {target.partition(".")[0] for target in self.targets}
         #: the first parts of the modules' names (see ``_prefixed``)
         self._firsts = {module.partition(".")[0] for module in self.files_of}
         self._tails: dict[str, list[str]] | None = None
@@ -389,6 +391,9 @@ class ImportGraph:
 
     def _add_importing(self, module: str, found: set[str]) -> None:
         """Files importing ``module`` or a name in it, added to ``found``."""
+        if module.partition(".")[0] not in self._starts:
+            # no target starts as it does (most dotted tails of a module's name: `hue.light`)
+            return
         importers = self.importers
         direct = importers.get(module)
         if direct:
