@@ -54,6 +54,38 @@ def test_import_targets(source: str, expected: set[str]) -> None:
     assert targets(source) == expected
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a parenthesis closed only inside a later comment, to the end of the text: the
+        # names run to that one (read a character at a time, backtracking into comments)
+        ("from a import (b,  # see f(x)\n    c,\n", {"a.b"}),
+        ("from a import (b,  # see f(x) and g(y)\n    c,  # h(z)\n    d\n", {"a.b", "a.c"}),
+        ("from a import (b  # f(x)\nimport d\n", {"a.b", "d"}),
+        ("from a import (b, c\nimport d\n", {"a.b", "a.c", "d"}),
+        ("from a import (\n  b, # (\n  c)\nimport d\n", {"a.b", "a.c", "d"}),
+        # the next line's statement, past blank lines, whatever ends the lines
+        ("import a\n\n\nimport b\n  \nfrom c import d\n", {"a", "b", "c.d"}),
+        ("import a\r\nimport b\r\n\r\nfrom c import d\r\n", {"a", "b", "c.d"}),
+        ("import a\n\timport b\n\f import c\n", {"a", "b", "c"}),
+        # no statement starts on a continued line
+        ("from a import (b)\\\nimport c\n", {"a.b"}),
+        ("from a import (b)\\\r\nimport c\n", {"a.b"}),
+        ("\nimport a\n\\\nimport b\n", {"a"}),
+        ("import a \\\nimport b\n", set()),  # one statement: `a import b` is no name
+        ("import a\\ \nimport b\n", {"b"}),
+        ("import a\\\rx\nimport b\n", {"b"}),
+        # one starting after a `;` or `:` on the line between, or on the statement's own
+        ("import a\n# note: import b\nimport c\n", {"a", "b", "c"}),
+        ("import a  # x; import b\nimport c\n", {"a", "b", "c"}),
+        ("from a import (b)  # : import c\nimport d\n", {"a.b", "c", "d"}),
+        ("from a import (b); import c\nimport d\n", {"a.b", "c", "d"}),
+    ],
+)
+def test_import_targets_where_statements_start_and_end(source: str, expected: set[str]) -> None:
+    assert targets(source) == expected
+
+
 def test_a_relative_import_in_a_package_starts_from_the_package_itself() -> None:
     got = import_targets(b"from . import mod\nfrom .sub import f\n", "pkg", True)
     assert set(got) == {"pkg.mod", "pkg.sub.f"}
@@ -72,6 +104,11 @@ def test_the_same_relative_import_in_two_packages_reaches_each_its_own() -> None
     assert set(import_targets(source, "shop.views", False)) == {"shop.models.Item"}
     assert set(import_targets(source, "blog.views", False)) == {"blog.models.Item"}
     assert set(import_targets(source, "blog", True)) == {"blog.models.Item"}
+    # read once, resolved in each: a star, aliases, more dots than packages
+    source = b"from ..models import *\nfrom ... import a as b, c\n"
+    assert set(import_targets(source, "blog.api.views", False)) == {"blog.models", "a", "c"}
+    assert set(import_targets(source, "x.y.z", True)) == {"x.y.models", "x.a", "x.c"}
+    assert set(import_targets(source, "shop.views", False)) == {"models", "a", "c"}
 
 
 @pytest.mark.parametrize(
@@ -340,8 +377,16 @@ def _importers_one_by_one(graph: ImportGraph, module: str) -> Iterator[str]:
                 yield path
         step, _, tail = tail.partition(".")
         head = f"{head}.{step}"
-    for target in graph._prefixed().get(module, ()):
-        yield from graph.importers[target]
+    # every dotted tail of every target, not starting with its first part
+    for target in graph.targets:
+        parts = target.split(".")
+        tails = {
+            ".".join(parts[start:end])
+            for start in range(1, len(parts))
+            for end in range(start + 1, len(parts) + 1)
+        }
+        if module in tails:
+            yield from graph.importers[target]
 
 
 def _connected_file_by_file(graph: ImportGraph, module: str) -> set[str]:

@@ -1899,7 +1899,10 @@ def _import_graph(
     base = str(root)
     for path, (module, is_package) in named.items():
         full = os.path.join(base, path)
-        if cache is not None and manifest is not None:
+        # only a file the imports cache holds can be answered from it (none, in a first
+        # scan): the others are not looked up, nor their stat taken (homeassistant: 8,000
+        # stats, 30 ms)
+        if cache is not None and manifest is not None and path in cache.files:
             try:
                 digest = manifest.digest(path, os.stat(full))
             except OSError:

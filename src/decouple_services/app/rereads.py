@@ -30,7 +30,9 @@ import functools
 import posixpath
 import re
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, repeat
 
 from decouple_services.app.demand import Search, searched
 from decouple_services.core.records import record
@@ -38,12 +40,21 @@ from decouple_services.core.records import record
 #: An import statement, matched from the start of a line or after ``;`` / ``:`` (``if x:
 #: import y``). ``from`` may be followed directly by dots (``from.mod import x``); the names
 #: run to the closing parenthesis, or to the end of the logical line (continuations joined).
+#:
+#: The names are read in runs of characters never given back (possessive: the names end
+#: the pattern, nothing after them can fail): half the time of reading them a character
+#: at a time. Where no ``)`` outside a comment closes a parenthesis, the names read a
+#: character at a time, backtracking into the comments, find one closing it in a later
+#: comment (``(a,  # b(c)``), as the possessive reading cannot.
 _IMPORT = re.compile(
     r"[ \t\f]*(?:"
     r"from(?P<base>[ \t\f]*\.[\w. \t\f]*?|[ \t\f]+[\w.]+)[ \t\f]*(?:\\\r?\n[ \t\f]*)?import\b"
-    r"(?P<names>[ \t\f]*\((?:#[^\n]*|[^)#])*\)|(?:\\\r?\n|[^\n;])*)"
-    r"|import\b(?P<modules>(?:\\\r?\n|[^\n;])*))"
+    r"(?P<names>[ \t\f]*+\((?:#[^\n]*+|[^)#]++)*+\)|[ \t\f]*\((?:#[^\n]*|[^)#])*\)"
+    r"|(?:[^\n;\\]++|\\(?:\r?\n)?)*+)"
+    r"|import\b(?P<modules>(?:[^\n;\\]++|\\(?:\r?\n)?)*+))"
 )
+#: The rest of a line holding nothing, and the blank lines after it.
+_GAP = re.compile(r"[ \t\f\r]*\n(?:[ \t\f\r]*\n)*")
 _NAME = re.compile(r"[^\W\d][\w.]*(?:\s+as\s+[^\W\d]\w*)?")
 #: What a name is read through after an import binds it (``.sub.func``), and what may not
 #: come before such a name.
@@ -119,18 +130,23 @@ _Read = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 #: statement was two thirds of finding a file's imports. Bounded: cleared when full.
 _READ_STATEMENTS: dict[str | tuple[str, str], _Read] = {}
 _MAX_READ_STATEMENTS = 200_000
+#: A relative import's text -> its dots, its module after them, and its (name, alias)
+#: pairs (``*`` for a star): read once, resolved in each package writing it (a third of
+#: homeassistant's different statements are ``from .const import DOMAIN`` and the like).
+_RELATIVE: dict[str, tuple[int, str, tuple[tuple[str, str], ...]]] = {}
 
 
 def _read_statement(match: re.Match[str], package: str) -> _Read:
     """One import statement's targets, and the (local name, target) it binds, in order."""
-    base, names, modules = match.group("base", "names", "modules")
     out: list[str] = []
     bound: list[tuple[str, str]] = []
+    modules = match.group("modules")
     if modules is not None:
         for item in _items(modules):
             if not _NAME.fullmatch(item):
                 continue  # prose: "import executor job for each platform." in a docstring
-            name, _, alias = (part.strip() for part in item.partition(" as "))
+            # items come with single spaces (`_items`), names and aliases hold none
+            name, _, alias = item.partition(" as ")
             out.append(name)
             if alias:
                 bound.append((alias, name))
@@ -138,26 +154,45 @@ def _read_statement(match: re.Match[str], package: str) -> _Read:
                 head = name.split(".")[0]
                 bound.append((head, head))
         return tuple(out), tuple(bound)
-    base = "".join(base.split())
-    level = len(base) - len(base.lstrip("."))
-    base = base[level:]
+    statement = match.group(0)
+    read = _RELATIVE.get(statement)
+    if read is None:
+        read = _read_from(*match.group("base", "names"))
+        if read[0]:
+            if len(_RELATIVE) >= _MAX_READ_STATEMENTS:
+                _RELATIVE.clear()
+            _RELATIVE[statement] = read
+    level, base, items = read
     if level:
         parts = package.split(".") if package else []
         if level > 1:
             parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
         base = ".".join([*parts, base] if base else parts)
-    for item in _items(names.strip().removeprefix("(").removesuffix(")")):
-        if item == "*":
+    for name, alias in items:
+        if name == "*":
             if base:
                 out.append(base)
             continue
-        if not _NAME.fullmatch(item) or "." in item.partition(" as ")[0]:
-            continue  # prose again
-        name, _, alias = (part.strip() for part in item.partition(" as "))
         target = f"{base}.{name}" if base else name
         out.append(target)
         bound.append((alias or name, target))
     return tuple(out), tuple(bound)
+
+
+def _read_from(base: str, names: str) -> tuple[int, str, tuple[tuple[str, str], ...]]:
+    """A ``from`` statement's dots, its module after them, and its (name, alias) pairs."""
+    base = "".join(base.split())
+    level = len(base) - len(base.lstrip("."))
+    items = []
+    for item in _items(names.strip().removeprefix("(").removesuffix(")")):
+        if item == "*":
+            items.append(("*", ""))
+            continue
+        name, _, alias = item.partition(" as ")
+        if not _NAME.fullmatch(item) or "." in name:
+            continue  # prose again
+        items.append((name, alias))
+    return level, base[level:], tuple(items)
 
 
 def _statements(text: str) -> Iterator[re.Match[str]]:
@@ -182,6 +217,21 @@ def _statements(text: str) -> Iterator[re.Match[str]]:
             if match is not None and match.end() > pos:
                 done = match.end()
                 yield match
+                # Imports come in blocks, a statement a line: the next line's start (past
+                # blank lines, where no statement starts) is the next place one can start,
+                # and one matched there the next statement. Tried before looking for the
+                # next `import` and its line's start: a sixth of finding a file's statements.
+                while (gap := _GAP.match(text, done)) is not None:
+                    at = gap.end()
+                    if text[at - 2] == "\\" or (
+                        text[at - 2] == "\r" and at > 2 and text[at - 3] == "\\"
+                    ):
+                        break  # a continued line: no statement starts there
+                    match = _IMPORT.match(text, at)
+                    if match is None:
+                        break
+                    done = match.end()
+                    yield match
                 pos = text.find("import", max(pos + 6, done))
                 continue
         candidates = [start]
@@ -202,8 +252,11 @@ def _statements(text: str) -> Iterator[re.Match[str]]:
 
 def _items(names: str) -> list[str]:
     """``a as b, c`` (comments, continuations and a trailing comma allowed) -> items."""
-    lines = [line.partition("#")[0] for line in names.replace("\\\n", " ").splitlines()]
-    items = [" ".join(i.split()) for i in " ".join(lines).split(",")]
+    if "#" in names or "\\" in names:
+        lines = [line.partition("#")[0] for line in names.replace("\\\n", " ").splitlines()]
+        names = " ".join(lines)
+    # (line breaks are white space, to `split` too)
+    items = [" ".join(i.split()) for i in names.split(",")]
     if items and items[-1] == "":
         items.pop()  # trailing comma
     return items
@@ -260,11 +313,16 @@ class ImportGraph:
             self.files_of.setdefault(module, []).append(path)
         #: target -> files importing it, and the targets sorted (those under ``m`` are the
         #: range from ``m.`` to ``m/``, "/" following "." in code point order)
-        self.importers: dict[str, list[str]] = {}
+        importers: defaultdict[str, list[str]] = defaultdict(list)
         for path, names in targets.items():
             for name in names:
-                self.importers.setdefault(name, []).append(path)
+                importers[name].append(path)
+        self.importers: dict[str, list[str]] = dict(importers)
         self.targets = sorted(self.importers)
+        #: the first parts of the targets: a name none starts with has no importers
+        self._starts = {target.partition(".")[0] for target in self.targets}
+        #: the first parts of the modules' names (see ``_prefixed``)
+        self._firsts = {module.partition(".")[0] for module in self.files_of}
         self._tails: dict[str, list[str]] | None = None
         self._connected: dict[str, frozenset[str]] = {}
         #: module -> the modules of the files ``importing`` gives for it, and those files
@@ -304,24 +362,41 @@ class ImportGraph:
         # The scan names modules from the nearest folder without __init__.py
         # (`clients.base`), code run from above it imports `src.clients.base`.
         importers = self.importers
-        for target in self._prefixed().get(module, ()):
+        for target in self._prefixed(module):
             found.update(importers[target])
         return found
 
-    def _prefixed(self) -> dict[str, list[str]]:
-        """Each dotted tail of every import target (``b.c`` of ``a.b.c``, and of its
-        names) -> the targets ending with it; built on first use."""
+    def _prefixed(self, module: str) -> list[str]:
+        """The import targets naming ``module`` with more package in front: ``b.c`` is
+        a dotted tail of ``a.b.c`` and of the names in it (``a.b.c.d``)."""
+        first = module.partition(".")[0]
+        if first not in self._firsts:
+            # asked of no module of the scan: each target tested (every caller asks of
+            # modules, and those are answered from the tails kept below)
+            within = f".{module}."
+            return [t for t in self.targets if f".{t}.".find(within, 1) != -1]
         if self._tails is None:
-            self._tails = {}
+            # Only the tails starting with a part some module's name starts with: the
+            # only ones a module can be. Every tail of every target was a fifth of
+            # following homeassistant's imports, and almost none start so (its targets
+            # start with `homeassistant`, their tails with `components`, `const`, ...).
+            tails: dict[str, list[str]] = {}
+            firsts = self._firsts
             for target in self.targets:
                 parts = target.split(".")
                 for start in range(1, len(parts)):
+                    if parts[start] not in firsts:
+                        continue
                     for end in range(start + 1, len(parts) + 1):
-                        self._tails.setdefault(".".join(parts[start:end]), []).append(target)
-        return self._tails
+                        tails.setdefault(".".join(parts[start:end]), []).append(target)
+            self._tails = tails
+        return self._tails.get(module, [])
 
     def _add_importing(self, module: str, found: set[str]) -> None:
         """Files importing ``module`` or a name in it, added to ``found``."""
+        if module.partition(".")[0] not in self._starts:
+            # no target starts as it does (most dotted tails of a module's name: `hue.light`)
+            return
         importers = self.importers
         direct = importers.get(module)
         if direct:
@@ -362,11 +437,8 @@ class ImportGraph:
             if new:
                 seen |= new
                 queue.extend(new)
-        files_of = self.files_of
-        for reached in seen:
-            found_files = files_of.get(reached)
-            if found_files:
-                files.update(found_files)
+        # (each module's files looked up in C: a closure reaches thousands of modules)
+        files.update(chain.from_iterable(map(self.files_of.get, seen, repeat((), len(seen)))))
         return files
 
     def _importing_modules(self, module: str) -> tuple[frozenset[str], tuple[str, ...]]:
