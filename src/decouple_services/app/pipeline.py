@@ -423,7 +423,8 @@ def extract_all(
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
         if keys is not None and info is not None and not info[3] and info[2]:
-            keys[job.path] = facts_key(info[2], job.module, fingerprint)
+            # the key the facts were computed under, made again only for facts the cache had
+            keys[job.path] = key if key is not None else facts_key(info[2], job.module, fingerprint)
         if manifest is not None and info is not None:
             size, mtime_ns, digest, was_rejected = info
             manifest.record_stat(job.path, size, mtime_ns, digest)
@@ -498,6 +499,9 @@ def _known(
 ) -> tuple[FileFacts | bool | None, str | None]:
     """Facts of a file the manifest knows unchanged, from the cache (False when the
     prefilter rejected it), with their cache key; None to read it."""
+    if job.path not in manifest.files:
+        # no digest to find by its stat (a cold scan: every file, a stat each for nothing)
+        return None, None
     try:
         stat = manifest.stat(job.path)
     except OSError:
@@ -1899,7 +1903,9 @@ def _import_graph(
     base = str(root)
     for path, (module, is_package) in named.items():
         full = os.path.join(base, path)
-        if cache is not None and manifest is not None:
+        if cache is not None and manifest is not None and path in cache.files:
+            # (a file the imports cache has no entry for, every file of a cold scan's, is
+            # not stat'ed for nothing)
             try:
                 digest = manifest.digest(path, os.stat(full))
             except OSError:
