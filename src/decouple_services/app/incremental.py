@@ -129,6 +129,9 @@ class SiteMemo:
         self._keys: dict[int, tuple[FileFacts, str]] = {}
         #: id of an entry -> (the entry, its result decoded)
         self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
+        #: id of an entry this scan made -> (the entry, each of its reads with the value
+        #: the read found, held: compared by identity, as ``_kept``)
+        self._made: dict[int, tuple[dict[str, Any], list[tuple[Read, Any]]]] = {}
         #: Path -> the cache key of the facts the scan holds for it (``extract_all``).
         self.facts_keys: dict[str, str] = {}
         #: Path -> the entry this round's resolution of the file used or made.
@@ -191,15 +194,26 @@ class SiteMemo:
         for entry in variants:
             if entry["key"] != key or entry["context"] != self._context(entry["sites"]):
                 continue
-            if self._signature(entry["reads"]) != entry["signature"]:
-                continue
-            try:
+            made = self._made.get(id(entry))
+            if made is not None and made[0] is entry:
+                # made by this scan: its asks are in ``asked`` and its reads among the
+                # scan's already, as they were made (a cold scan reuses most files'
+                # resolutions from one round of asking to the next: homeassistant 4,400)
+                if not self._same(made[1]) and (
+                    self._signature(entry["reads"]) != entry["signature"]
+                ):
+                    continue
                 found = self._decode(entry)
-            except Exception:  # a cache file may hold anything: resolved afresh
-                continue
-            for item in entry["asks"]:
-                ask(self.asked, tuple(item))
-            self._replayed(entry["reads"], facts.module)
+            else:
+                if self._signature(entry["reads"]) != entry["signature"]:
+                    continue
+                try:
+                    found = self._decode(entry)
+                except Exception:  # a cache file may hold anything: resolved afresh
+                    continue
+                for item in entry["asks"]:
+                    ask(self.asked, tuple(item))
+                self._replayed(entry["reads"], facts.module)
             self._current[facts.path] = entry
             self.reused += 1
             return found
@@ -240,6 +254,7 @@ class SiteMemo:
             "idle": None,
         }
         self._decoded[id(entry)] = (entry, result)
+        self._made[id(entry)] = (entry, self._held(reads))
         variants = [
             e
             for e in self.variants(facts.path)
@@ -372,12 +387,8 @@ class SiteMemo:
         found = self._values.get(read)
         if found is None:
             table, key = read
-            data = self._tables.get(table)
-            if data is None:
-                assert self.index is not None
-                data = self._tables[table] = self.index.table(table)
             # dict.get: the raw table, without reporting the lookup
-            value = dict.get(data, key)
+            value = dict.get(self._table(table), key)
             if value is None:
                 # most reads are misses (netbox: 1,936 of 2,353)
                 found = _NONE_DIGEST
@@ -419,6 +430,25 @@ class SiteMemo:
             made.append(entry[0])
             made.append(key)
         return digest(made)
+
+    def _table(self, name: str) -> dict[Any, Any]:
+        """This round's index's table ``name``, as its reads find it."""
+        data = self._tables.get(name)
+        if data is None:
+            assert self.index is not None
+            data = self._tables[name] = self.index.table(name)
+        return data
+
+    def _held(self, reads: Sequence[Read]) -> list[tuple[Read, Any]]:
+        """Each of ``reads`` with the value it finds in this round's index."""
+        # dict.get: the raw table, without reporting the lookup
+        return [(read, dict.get(self._table(read[0]), read[1])) for read in reads]
+
+    def _same(self, held: list[tuple[Read, Any]]) -> bool:
+        """Whether each read finds the very value it found (then each digest is the one
+        it had: a value of the index's tables is never changed in place, a definition's
+        list kept from round to round while no file of it changed, as ``_kept`` holds)."""
+        return all(dict.get(self._table(table), key) is value for (table, key), value in held)
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
         return digest([self._value(read) for read in reads])
