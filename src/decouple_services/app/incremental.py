@@ -129,9 +129,9 @@ class SiteMemo:
         self._keys: dict[int, tuple[FileFacts, str]] = {}
         #: id of an entry -> (the entry, its result decoded)
         self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
-        #: id of an entry this scan made -> (the entry, each of its reads with the value
-        #: the read found, held: compared by identity, as ``_kept``)
-        self._made: dict[int, tuple[dict[str, Any], list[tuple[Read, Any]]]] = {}
+        #: id of an entry this scan made -> (the entry, its reads, and the value each
+        #: found, held: compared by identity, as ``_kept``)
+        self._made: dict[int, tuple[dict[str, Any], list[Read], tuple[Any, ...]]] = {}
         #: Path -> the cache key of the facts the scan holds for it (``extract_all``).
         self.facts_keys: dict[str, str] = {}
         #: Path -> the entry this round's resolution of the file used or made.
@@ -199,7 +199,7 @@ class SiteMemo:
                 # made by this scan: its asks are in ``asked`` and its reads among the
                 # scan's already, as they were made (a cold scan reuses most files'
                 # resolutions from one round of asking to the next: homeassistant 4,400)
-                if not self._same(made[1]) and (
+                if not self._same(made[1], made[2]) and (
                     self._signature(entry["reads"]) != entry["signature"]
                 ):
                     continue
@@ -254,7 +254,7 @@ class SiteMemo:
             "idle": None,
         }
         self._decoded[id(entry)] = (entry, result)
-        self._made[id(entry)] = (entry, self._held(reads))
+        self._made[id(entry)] = (entry, reads, self._found(reads))
         variants = [
             e
             for e in self.variants(facts.path)
@@ -439,16 +439,21 @@ class SiteMemo:
             data = self._tables[name] = self.index.table(name)
         return data
 
-    def _held(self, reads: Sequence[Read]) -> list[tuple[Read, Any]]:
-        """Each of ``reads`` with the value it finds in this round's index."""
+    def _found(self, reads: Sequence[Read]) -> tuple[Any, ...]:
+        """The value each of ``reads`` finds in this round's index (one tuple: the
+        collector tracks fewer objects than a pair for each read)."""
         # dict.get: the raw table, without reporting the lookup
-        return [(read, dict.get(self._table(read[0]), read[1])) for read in reads]
+        return tuple([dict.get(self._table(table), key) for table, key in reads])
 
-    def _same(self, held: list[tuple[Read, Any]]) -> bool:
-        """Whether each read finds the very value it found (then each digest is the one
-        it had: a value of the index's tables is never changed in place, a definition's
-        list kept from round to round while no file of it changed, as ``_kept`` holds)."""
-        return all(dict.get(self._table(table), key) is value for (table, key), value in held)
+    def _same(self, reads: Sequence[Read], values: tuple[Any, ...]) -> bool:
+        """Whether each of ``reads`` finds the very value it found (then each digest is
+        the one it had: a value of the index's tables is never changed in place, a
+        definition's list kept from round to round while no file of it changed, as
+        ``_kept`` holds)."""
+        return all(
+            dict.get(self._table(table), key) is value
+            for (table, key), value in zip(reads, values, strict=True)
+        )
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
         return digest([self._value(read) for read in reads])
