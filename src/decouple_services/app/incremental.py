@@ -326,17 +326,19 @@ class SiteMemo:
     # -- Tap ------------------------------------------------------------------------------
 
     def read(self, table: str, key: Any) -> None:
+        bucket = self._bucket
         if key == "*":
             self.scan_walked.add(table)
-        else:
-            self.scan_reads.add((table, key))
-            if self._bucket is None or not _own(key, self._bucket.module):
-                self.scan_foreign.add((table, key))
-        if self._bucket is not None:
-            if key == "*":
-                self._bucket.walked = True
-            else:
-                self._bucket.reads.add((table, key))
+            if bucket is not None:
+                bucket.walked = True
+            return
+        # one tuple for the three sets: every lookup of the scan passes here
+        read = (table, key)
+        self.scan_reads.add(read)
+        if bucket is None or not _own(key, bucket.module):
+            self.scan_foreign.add(read)
+        if bucket is not None:
+            bucket.reads.add(read)
 
     def asks(self, item: Ask) -> None:
         if self._bucket is not None:
