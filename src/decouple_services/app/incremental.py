@@ -389,8 +389,11 @@ class SiteMemo:
         found = self._values.get(read)
         if found is None:
             table, key = read
+            data = self._tables.get(table)
+            if data is None:
+                data = self._table(table)
             # dict.get: the raw table, without reporting the lookup
-            value = dict.get(self._table(table), key)
+            value = dict.get(data, key)
             if value is None:
                 # most reads are misses (netbox: 1,936 of 2,353)
                 found = _NONE_DIGEST
@@ -452,10 +455,14 @@ class SiteMemo:
         the one it had: a value of the index's tables is never changed in place, a
         definition's list kept from round to round while no file of it changed, as
         ``_kept`` holds)."""
-        return all(
-            dict.get(self._table(table), key) is value
-            for (table, key), value in zip(reads, values, strict=True)
-        )
+        tables = self._tables
+        for (table, key), value in zip(reads, values, strict=True):
+            data = tables.get(table)
+            if data is None:
+                data = self._table(table)
+            if dict.get(data, key) is not value:
+                return False
+        return True
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
         return digest([self._value(read) for read in reads])
