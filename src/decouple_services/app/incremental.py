@@ -129,6 +129,9 @@ class SiteMemo:
         self._keys: dict[int, tuple[FileFacts, str]] = {}
         #: id of an entry -> (the entry, its result decoded)
         self._decoded: dict[int, tuple[dict[str, Any], FilePass]] = {}
+        #: id of an entry this scan made -> (the entry, its reads, and the value each
+        #: found, held: compared by identity, as ``_kept``)
+        self._made: dict[int, tuple[dict[str, Any], list[Read], tuple[Any, ...]]] = {}
         #: Path -> the cache key of the facts the scan holds for it (``extract_all``).
         self.facts_keys: dict[str, str] = {}
         #: Path -> the entry this round's resolution of the file used or made.
@@ -191,15 +194,26 @@ class SiteMemo:
         for entry in variants:
             if entry["key"] != key or entry["context"] != self._context(entry["sites"]):
                 continue
-            if self._signature(entry["reads"]) != entry["signature"]:
-                continue
-            try:
+            made = self._made.get(id(entry))
+            if made is not None and made[0] is entry:
+                # made by this scan: its asks are in ``asked`` and its reads among the
+                # scan's already, as they were made (a cold scan reuses most files'
+                # resolutions from one round of asking to the next: homeassistant 4,400)
+                if not self._same(made[1], made[2]) and (
+                    self._signature(entry["reads"]) != entry["signature"]
+                ):
+                    continue
                 found = self._decode(entry)
-            except Exception:  # a cache file may hold anything: resolved afresh
-                continue
-            for item in entry["asks"]:
-                ask(self.asked, tuple(item))
-            self._replayed(entry["reads"], facts.module)
+            else:
+                if self._signature(entry["reads"]) != entry["signature"]:
+                    continue
+                try:
+                    found = self._decode(entry)
+                except Exception:  # a cache file may hold anything: resolved afresh
+                    continue
+                for item in entry["asks"]:
+                    ask(self.asked, tuple(item))
+                self._replayed(entry["reads"], facts.module)
             self._current[facts.path] = entry
             self.reused += 1
             return found
@@ -240,6 +254,7 @@ class SiteMemo:
             "idle": None,
         }
         self._decoded[id(entry)] = (entry, result)
+        self._made[id(entry)] = (entry, reads, self._found(reads))
         variants = [
             e
             for e in self.variants(facts.path)
@@ -311,17 +326,19 @@ class SiteMemo:
     # -- Tap ------------------------------------------------------------------------------
 
     def read(self, table: str, key: Any) -> None:
+        bucket = self._bucket
         if key == "*":
             self.scan_walked.add(table)
-        else:
-            self.scan_reads.add((table, key))
-            if self._bucket is None or not _own(key, self._bucket.module):
-                self.scan_foreign.add((table, key))
-        if self._bucket is not None:
-            if key == "*":
-                self._bucket.walked = True
-            else:
-                self._bucket.reads.add((table, key))
+            if bucket is not None:
+                bucket.walked = True
+            return
+        # one tuple for the three sets: every lookup of the scan passes here
+        read = (table, key)
+        self.scan_reads.add(read)
+        if bucket is None or not _own(key, bucket.module):
+            self.scan_foreign.add(read)
+        if bucket is not None:
+            bucket.reads.add(read)
 
     def asks(self, item: Ask) -> None:
         if self._bucket is not None:
@@ -374,8 +391,7 @@ class SiteMemo:
             table, key = read
             data = self._tables.get(table)
             if data is None:
-                assert self.index is not None
-                data = self._tables[table] = self.index.table(table)
+                data = self._table(table)
             # dict.get: the raw table, without reporting the lookup
             value = dict.get(data, key)
             if value is None:
@@ -419,6 +435,34 @@ class SiteMemo:
             made.append(entry[0])
             made.append(key)
         return digest(made)
+
+    def _table(self, name: str) -> dict[Any, Any]:
+        """This round's index's table ``name``, as its reads find it."""
+        data = self._tables.get(name)
+        if data is None:
+            assert self.index is not None
+            data = self._tables[name] = self.index.table(name)
+        return data
+
+    def _found(self, reads: Sequence[Read]) -> tuple[Any, ...]:
+        """The value each of ``reads`` finds in this round's index (one tuple: the
+        collector tracks fewer objects than a pair for each read)."""
+        # dict.get: the raw table, without reporting the lookup
+        return tuple([dict.get(self._table(table), key) for table, key in reads])
+
+    def _same(self, reads: Sequence[Read], values: tuple[Any, ...]) -> bool:
+        """Whether each of ``reads`` finds the very value it found (then each digest is
+        the one it had: a value of the index's tables is never changed in place, a
+        definition's list kept from round to round while no file of it changed, as
+        ``_kept`` holds)."""
+        tables = self._tables
+        for (table, key), value in zip(reads, values, strict=True):
+            data = tables.get(table)
+            if data is None:
+                data = self._table(table)
+            if dict.get(data, key) is not value:
+                return False
+        return True
 
     def _signature_of(self, reads: Sequence[Read]) -> str:
         return digest([self._value(read) for read in reads])

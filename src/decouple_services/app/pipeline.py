@@ -423,7 +423,8 @@ def extract_all(
         if info is not None and info[3] and rejected is not None:
             rejected.add(job.path)
         if keys is not None and info is not None and not info[3] and info[2]:
-            keys[job.path] = facts_key(info[2], job.module, fingerprint)
+            # the key the facts were computed under, made again only for facts the cache had
+            keys[job.path] = key if key is not None else facts_key(info[2], job.module, fingerprint)
         if manifest is not None and info is not None:
             size, mtime_ns, digest, was_rejected = info
             manifest.record_stat(job.path, size, mtime_ns, digest)
@@ -498,6 +499,9 @@ def _known(
 ) -> tuple[FileFacts | bool | None, str | None]:
     """Facts of a file the manifest knows unchanged, from the cache (False when the
     prefilter rejected it), with their cache key; None to read it."""
+    if job.path not in manifest.files:
+        # no digest to find by its stat (a cold scan: every file, a stat each for nothing)
+        return None, None
     try:
         stat = manifest.stat(job.path)
     except OSError:
@@ -1076,24 +1080,29 @@ def _scan_or_known(
             # built or will not be: the kept texts (up to KEPT_TEXT_BYTES) go before the
             # writes, which are the scan's peak of memory
             demand.texts.close()
-    if cache_dir is not None and computed:
-        write_facts(str(cache_dir), computed)
-    if kept and not kept[0][0].built and entries is not None:
-        # the graph was not built, which writes every file's imports: the edited files'
-        # new entries, which the next rerun's checks compare with
-        for entry in kept[0][1]:
-            entries.put(*entry)
-        entries.save()
-        note("the last scan's import graph kept")
-    if memo is not None and cache_dir is not None:
-        note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
-        memo.save(cache_dir, root, python)
-    if searches is not None and cache_dir is not None:
-        note(
-            f"text searches read {searches.read} files, took {searches.recalled} answers "
-            "from the last scan's"
-        )
-        searches.save(cache_dir, root)
+    # The cache's writes with the collector off (as its decoding, ``collector_paused``):
+    # their encodings are acyclic pieces freed as they are written, and the collections
+    # they set off walked the scan's objects for none (homeassistant, a cold scan: one of
+    # them a full collection, a fifth of a second).
+    with collector_paused():
+        if cache_dir is not None and computed:
+            write_facts(str(cache_dir), computed)
+        if kept and not kept[0][0].built and entries is not None:
+            # the graph was not built, which writes every file's imports: the edited
+            # files' new entries, which the next rerun's checks compare with
+            for entry in kept[0][1]:
+                entries.put(*entry)
+            entries.save()
+            note("the last scan's import graph kept")
+        if memo is not None and cache_dir is not None:
+            note(f"resolved {memo.fresh} files afresh, reused {memo.reused} earlier resolutions")
+            memo.save(cache_dir, root, python)
+        if searches is not None and cache_dir is not None:
+            note(
+                f"text searches read {searches.read} files, took {searches.recalled} answers "
+                "from the last scan's"
+            )
+            searches.save(cache_dir, root)
     # The edit record needs the memo's reads alone: the memo (its entries, its kept
     # resolutions) goes now, before the last writes, which are the scan's peak of memory.
     # Nothing else holds it (the indexes hold their tap weakly, ``app/asking.py``).
@@ -1114,35 +1123,38 @@ def _scan_or_known(
         files_scanned=len(python),
     )
     if inputs is not None:
-        key = inputs.store_result(result, discovery.files_read)
-        if (
-            key is not None
-            and scan_reads is not None
-            and demand is not None
-            and cache_dir is not None
-        ):
-            from decouple_services.app.edits import FOLLOWING_IMPORTS, wrappers_key
-            from decouple_services.app.incremental import digest
+        # the collector off as for the writes above: the last of them, and the record
+        # of what the scan read, made to be written
+        with collector_paused():
+            key = inputs.store_result(result, discovery.files_read)
+            if (
+                key is not None
+                and scan_reads is not None
+                and demand is not None
+                and cache_dir is not None
+            ):
+                from decouple_services.app.edits import FOLLOWING_IMPORTS, wrappers_key
+                from decouple_services.app.incremental import digest
 
-            record = EditRecord(
-                result_key=key,
-                base=inputs.base_digest(),
-                reads=_grouped(scan_reads[0]),
-                foreign=_grouped(scan_reads[1]),
-                walked=sorted(scan_reads[2]),
-                queries=demand.queries,
-                parsed=sorted(p for p in python if p not in unparsed),
-                reread=sorted(reread),
-                discovery=discovery_digest or _discovery_digest(discovery),
-                discovery_code=sorted(discovery.code_read),
-                passes=[sorted(set(names)) for names in passes],
-                learned=learned if settled else None,
-                helpers=digest(wrappers_key(resolution.wrappers)),
-            )
-            if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
-                record.keep_graph(graph(), python, _packages(python))
-            record.save(cache_dir, root)
-        _vouch(options, root, listing_cache, manifest, listing)
+                record = EditRecord(
+                    result_key=key,
+                    base=inputs.base_digest(),
+                    reads=_grouped(scan_reads[0]),
+                    foreign=_grouped(scan_reads[1]),
+                    walked=sorted(scan_reads[2]),
+                    queries=demand.queries,
+                    parsed=sorted(p for p in python if p not in unparsed),
+                    reread=sorted(reread),
+                    discovery=discovery_digest or _discovery_digest(discovery),
+                    discovery_code=sorted(discovery.code_read),
+                    passes=[sorted(set(names)) for names in passes],
+                    learned=learned if settled else None,
+                    helpers=digest(wrappers_key(resolution.wrappers)),
+                )
+                if any(kind in FOLLOWING_IMPORTS for kind, _ in record.queries):
+                    record.keep_graph(graph(), python, _packages(python))
+                record.save(cache_dir, root)
+            _vouch(options, root, listing_cache, manifest, listing)
     return result
 
 

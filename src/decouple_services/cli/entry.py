@@ -277,6 +277,7 @@ def run_plain_scan(
 
     if recorder is None:
         return guarded(run)
+    from decouple_services.app.cache import collector_paused
     from decouple_services.app.pipeline import GC_THRESHOLDS
 
     # the scan's thresholds of the cycle collector (``run_scan_command``) until the record
@@ -286,7 +287,9 @@ def run_plain_scan(
     try:
         with recorder.capture():
             status = guarded(run)
-        recorder.save(status)
+        # the collector off, as for the scan's other writes to the cache
+        with collector_paused():
+            recorder.save(status)
     finally:
         gc.set_threshold(*thresholds)
     return status
