@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -776,6 +776,19 @@ def test_kept_searches_keep_exactly_their_unchanged_files(tmp_path: Path) -> Non
     assert saved["paths"] == python
 
 
+def _finding(
+    texts: dict[str, str], words: Sequence[str], read: list[str] | None = None
+) -> Callable[[list[str]], list[str]]:
+    """A text search of ``texts`` for any of ``words``, noting the files it reads."""
+
+    def run(paths: list[str]) -> list[str]:
+        if read is not None:
+            read.extend(paths)
+        return [p for p in paths if any(w in texts[p] for w in words)]
+
+    return run
+
+
 def test_a_search_for_several_terms_is_answered_from_the_last_scans_for_some_of_them(
     tmp_path: Path,
 ) -> None:
@@ -789,32 +802,21 @@ def test_a_search_for_several_terms_is_answered_from_the_last_scans_for_some_of_
     python = ["a.py", "b.py", "c.py", "d.py", "e.py"]
     digests = {"a.py": "1", "b.py": "2", "c.py": "3", "d.py": "4", "e.py": "5"}
     texts = {"a.py": "x", "b.py": "y", "c.py": "", "d.py": "", "e.py": "y"}
-
-    def finding(read: list[str]) -> Any:
-        def run(paths: list[str]) -> list[str]:
-            read.extend(paths)
-            return [p for p in paths if any(w in texts[p] for w in words)]
-
-        return run
-
     first = SearchMemo(python, digests.get)
-    words = ["x"]
-    assert first.search("words", [("x",)], python, finding([])) == ["a.py"]
-    words = ["y"]
-    assert first.search("words", [("y",)], python[:4], finding([])) == ["b.py"]
-    first.search("invokes", ["x"], python, finding([]))
+    assert first.search("words", [("x",)], python, _finding(texts, ["x"])) == ["a.py"]
+    assert first.search("words", [("y",)], python[:4], _finding(texts, ["y"])) == ["b.py"]
+    first.search("invokes", ["x"], python, _finding(texts, ["x"]))
     first.save(tmp_path, tmp_path)
     digests["d.py"] = "6"  # edited
     texts["d.py"] = "x"
     second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
     read: list[str] = []
-    words = ["x", "y"]
-    found = second.search("words", [("y",), ("x",)], python, finding(read))
+    found = second.search("words", [("y",), ("x",)], python, _finding(texts, ["x", "y"], read))
     assert found == ["a.py", "b.py", "d.py", "e.py"]
     assert read == ["d.py", "e.py"]  # edited; tested for x only, and not found
     read.clear()
     # a compound term: its search is not the union of its parts'
-    second.search("invokes", ["x", "y"], python, finding(read))
+    second.search("invokes", ["x", "y"], python, _finding(texts, ["x", "y"], read))
     assert read == python
 
 
@@ -829,33 +831,20 @@ def test_a_search_for_fewer_terms_is_answered_from_the_last_scans_for_more(
     python = ["a.py", "b.py", "c.py", "d.py"]
     digests = {p: str(i) for i, p in enumerate(python)}
     texts = {"a.py": "x", "b.py": "z", "c.py": "", "d.py": "y"}
-    words: list[str] = []
-
-    def finding(read: list[str]) -> Any:
-        def run(paths: list[str]) -> list[str]:
-            read.extend(paths)
-            return [p for p in paths if any(w in texts[p] for w in words)]
-
-        return run
-
     first = SearchMemo(python, digests.get)
-    words = ["x", "y", "z"]
-    assert first.search("keys", ["x", "y", "z"], python, finding([])) == ["a.py", "b.py", "d.py"]
-    words = ["w"]
-    assert first.search("keys", ["w"], python[:3], finding([])) == []
+    found = first.search("keys", ["x", "y", "z"], python, _finding(texts, ["x", "y", "z"]))
+    assert found == ["a.py", "b.py", "d.py"]
+    assert first.search("keys", ["w"], python[:3], _finding(texts, ["w"])) == []
     first.save(tmp_path, tmp_path)
     second = SearchMemo.load(tmp_path, tmp_path, python, digests.get)
     read: list[str] = []
-    words = ["x"]
-    assert second.search("keys", ["x"], python, finding(read)) == ["a.py"]
+    assert second.search("keys", ["x"], python, _finding(texts, ["x"], read)) == ["a.py"]
     assert read == ["a.py", "b.py", "d.py"]  # found for x, y or z: which is not known
     read.clear()
-    words = ["x", "w"]
-    assert second.search("keys", ["x", "w"], python, finding(read)) == ["a.py"]
+    assert second.search("keys", ["x", "w"], python, _finding(texts, ["x", "w"], read)) == ["a.py"]
     assert read == ["a.py", "b.py", "d.py"]  # d.py: never tested for w
     read.clear()
-    words = ["v"]
-    assert second.search("keys", ["v"], python, finding(read)) == []
+    assert second.search("keys", ["v"], python, _finding(texts, ["v"], read)) == []
     assert read == python
 
 
