@@ -271,6 +271,36 @@ def test_a_cached_on_demand_scan_equals_a_fresh_one_after_edits(tmp_path: Path) 
     assert _comparable(root, full_parse=False, cache=cache) == _comparable(root, full_parse=True)
 
 
+def test_a_text_a_frameworks_package_alone_passes_is_not_rejected_by_its_copy(
+    tmp_path: Path,
+) -> None:
+    """A route read through a relative import inside a framework's package, in a text whose
+    copy elsewhere is rejected: the cache remembers rejections by content, so a rerun must
+    not take the copy's for the package's module."""
+    routes = "from .routing import Route\n\nroutes = [Route('/orders', orders)]\n"
+    root = write(
+        tmp_path / "repo",
+        {
+            "starlette/__init__.py": "",
+            "starlette/routing.py": "class Route: ...\n",
+            "starlette/app.py": routes,
+            "shop/__init__.py": "",
+            "shop/app.py": routes,
+        },
+    )
+    cache = tmp_path / "cache"
+    fresh = _comparable(root, full_parse=False)
+    assert [e["path"] for e in fresh["endpoints"]] == ["/orders"]  # type: ignore[index]
+    assert _comparable(root, full_parse=False, cache=cache) == fresh
+    # a call added elsewhere: the unchanged files are taken from the cache, what it
+    # rejected included
+    (root / "shop/__init__.py").write_text("import requests\n\nrequests.get('http://a/x')\n")
+    again = _comparable(root, full_parse=False)
+    assert again["endpoints"] == fresh["endpoints"] and again["call_sites"]
+    assert _comparable(root, full_parse=False, cache=cache) == again
+    assert _comparable(root, full_parse=True) == again
+
+
 def test_the_cli_flag_selects_the_everything_parsed_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -304,8 +334,11 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
         ("from .base import thing\nthing.get(URL)  # decouple: target=users\n", True),
         ('@router.get("/items")\nasync def items(): ...\n', True),
         ('@ bp . route("/x")\ndef x(): ...\n', True),
-        ("urlpatterns = []\n", True),
-        ('urls = [path("a/", view)]\n', True),
+        ("from django.urls import path\nurlpatterns = []\n", True),
+        ('from django.urls import path\nurls = [path("a/", view)]\n', True),
+        ("from starlette.routing import Route\nroutes = [Route('/', home)]\n", True),
+        ("from rest_framework import routers\nrouter = routers.DefaultRouter()\n", True),
+        ("from aiohttp import web\nroutes = [web.get('/', index)]\n", True),
         ("app.run(port=5001)\n", True),
         ("class UsersServicer(pb2_grpc.UsersServicer): ...\n", True),
         # Flask-RESTful and Flask-RESTX routes added without a decorator
@@ -316,10 +349,26 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
         ('BASE_URL = "https://example.com"\nimport os\nos.environ["X"]\n', False),
         ("value = os.path.join(a, b)\nget_url(x)\n", False),
         ("@property\ndef name(self): return self.data.get('name')\n", False),
+        # a route construct's words where no import of its framework can give it meaning
+        ('AIRPORTS = {"HGU": ("Mount Hagen", "PG")}\n', False),
+        ("class NetBoxRouter(BaseRouter): ...\n", False),
+        ('urls = [path("a/", view)]\nurlpatterns = []\n', False),
+        ("routes = [web.get('/', index)]\n", False),
     ],
 )
 def test_the_candidate_prefilter(text: str, passes: bool) -> None:
     assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("module", "passes"),
+    [("starlette.applications", True), ("fastapi_users.router", True), ("shop.app", False)],
+)
+def test_a_relative_import_inside_a_frameworks_package_may_name_it(
+    module: str, passes: bool
+) -> None:
+    text = b"from .routing import Route\nroutes = [Route('/', home)]\n"
+    assert candidate_prefilter(_options()).passes(text, module) is passes  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 #: A regular expression over bytes, tried only on a file containing one of its needles
 #: (``bytes in`` is a fast scan; a regular expression over every file is not).
 Pattern = tuple[tuple[bytes, ...], bytes]
+#: A pattern with the frameworks one of which a file must be able to import for a match to
+#: mean anything (:func:`may_import`).
+Framed = tuple[tuple[bytes, ...], Pattern]
 
 
 @record(slots=False)
@@ -66,12 +69,17 @@ class Prefilter:
     #: front; on-demand parsing parses it when resolution asks for its package, as any
     #: module (homeassistant: 626 such files, a quarter of the first pass, most never asked).
     reexports: bool = True
+    #: Patterns read only in a file that may import one of their frameworks: a route
+    #: extractor finds nothing in a module importing none of its own (``ROUTE_FRAMED``).
+    framed: tuple[Framed, ...] = ()
 
     @property
     def everything(self) -> bool:
-        return not self.tokens and not self.patterns and not self.names
+        return not self.tokens and not self.patterns and not self.names and not self.framed
 
-    def passes(self, source: bytes) -> bool:
+    def passes(self, source: bytes, module: str = "") -> bool:
+        """Whether ``source`` passes; ``module`` (its dotted name) tells whether a relative
+        import in it may name a framework of ``framed``."""
         if self.everything:
             return True
         if any(
@@ -90,10 +98,14 @@ class Prefilter:
                 for name in self.calls
             ):
                 return True
-        return any(
-            any(n in source for n in needles) and _compiled(regex).search(source) is not None
-            for needles, regex in self.patterns
+        return any(_matches(pattern, source) for pattern in self.patterns) or any(
+            _matches(pattern, source, frameworks, module) for frameworks, pattern in self.framed
         )
+
+    def packages(self) -> tuple[str, ...]:
+        """The packages a module may lie in to pass where the same text elsewhere does not
+        (a relative import naming a framework of ``framed``: :func:`may_import`)."""
+        return tuple(sorted({f.decode() for frameworks, _ in self.framed for f in frameworks}))
 
     def key(self) -> list[str]:
         """What the prefilter is, for cache keys of what it rejected."""
@@ -102,11 +114,37 @@ class Prefilter:
             *(r.decode("utf-8", "replace") for _, r in self.patterns),
             *(f"<code> {n.decode('utf-8', 'replace')}" for n in self.names),
             *(f"<calls> {n.decode('utf-8', 'replace')}" for n in self.calls),
+            *(
+                f"<in {b','.join(f).decode()}> {r.decode('utf-8', 'replace')}"
+                for f, (_, r) in self.framed
+            ),
             *([] if self.reexports else ["<no re-exports>"]),
         ]
 
 
 EVERYTHING = Prefilter(())
+
+
+def _matches(
+    pattern: Pattern, source: bytes, frameworks: tuple[bytes, ...] = (), module: str = ""
+) -> bool:
+    """Whether ``source`` holds one of ``pattern``'s needles, may import one of
+    ``frameworks`` (when given) and matches its expression, in that order: the needles
+    are the rarest."""
+    needles, regex = pattern
+    return (
+        any(n in source for n in needles)
+        and (not frameworks or may_import(frameworks, source, module))
+        and _compiled(regex).search(source) is not None
+    )
+
+
+def may_import(frameworks: tuple[bytes, ...], source: bytes, module: str) -> bool:
+    """Whether a module may import one of ``frameworks`` (top package names, or their
+    leading part: ``fastapi`` for ``fastapi_users`` too): its text names one, or the module
+    is inside such a package, where a relative import names it without its text
+    (``from .routing import Route`` in ``starlette/applications.py``)."""
+    return any(f in source for f in frameworks) or module.encode().startswith(frameworks)
 
 
 @lru_cache(maxsize=16)
@@ -427,8 +465,6 @@ def broad_prefilter(options: ExtractOptions) -> Prefilter:
 #: of a Django project) are not enough. Django views (the methods a view accepts) are not
 #: candidates: the endpoints ask for their handlers' modules.
 ROUTE_TOKENS: tuple[str, ...] = (
-    "urlpatterns",
-    "include(",
     "add_url_rule",
     "register_blueprint",
     "add_resource",
@@ -449,21 +485,39 @@ _VERBS = rb"(?:route|get|post|put|patch|delete|head|options|trace|api_route|view
 # Each pattern runs only on the files holding one of its needles: a pattern that does not
 # start with a literal tries every position of the file (ten times slower than a scan).
 ROUTE_PATTERNS: tuple[Pattern, ...] = (
-    # `path(`, `re_path(`, `url(` as names of their own (not `os.path(` or `get_url(`); the
-    # look-behind after the literal keeps the fast scan for it
-    (
-        (b"path(", b"url("),
-        rb"path\((?<![\w.]path\()|re_path\((?<![\w.]re_path\()|url\((?<![\w.]url\()",
-    ),
     # a decorator naming a route method: `@app.get("/")`, `@bp.route(...)`
     ((b"@",), rb"@[^\n]*\.[ \t]*" + _VERBS + rb"\b"),
-    (
-        (b"Route", b"Mount", b"Starlette", b"FastAPI"),
-        rb"(?:Route|Mount|Router|Starlette|FastAPI)\b",
-    ),
-    ((b"web.",), rb"web\.(?:get|post|put|patch|delete|head|options|route|view)\b"),
     # `app.run(port=5001)`: a port only the code states
     ((b"port",), rb"port[ \t]*=[ \t]*\d"),
+)
+#: Route constructs named by the framework's own imports: each extractor reading them
+#: returns nothing for a module importing nothing of its framework (``starlette``,
+#: ``fastapi``; ``django``, ``rest_framework``; ``aiohttp``). Their words are common
+#: elsewhere: netbox's 483 KB airport table names a `Mount`, homeassistant's integrations
+#: a `Router` or `path(`; those files are parsed only when resolution asks for them.
+ROUTE_FRAMED: tuple[Framed, ...] = (
+    # Django URLconfs: `path(`, `re_path(`, `url(` as names of their own (not `os.path(`
+    # or `get_url(`; the look-behind after the literal keeps the fast scan for it)
+    (
+        (b"django", b"rest_framework"),
+        (
+            (b"path(", b"url(", b"urlpatterns", b"include("),
+            rb"path\((?<![\w.]path\()|re_path\((?<![\w.]re_path\()|url\((?<![\w.]url\()"
+            rb"|urlpatterns|include\(",
+        ),
+    ),
+    # Starlette and FastAPI route tables and applications, DRF's routers
+    (
+        (b"starlette", b"fastapi", b"rest_framework"),
+        (
+            (b"Route", b"Mount", b"Starlette", b"FastAPI"),
+            rb"(?:Route|Mount|Router|Starlette|FastAPI)\b",
+        ),
+    ),
+    (
+        (b"aiohttp",),
+        ((b"web.",), rb"web\.(?:get|post|put|patch|delete|head|options|route|view)\b"),
+    ),
 )
 
 
@@ -510,6 +564,7 @@ def candidate_prefilter(options: ExtractOptions) -> Prefilter:
         tuple(sorted(t.encode() for t in tokens if t)),
         ROUTE_PATTERNS,
         names=tuple(sorted(n.encode() for n in names)),
+        framed=ROUTE_FRAMED,
         calls=tuple(sorted(n.encode() for n in names if n.encode() in MAY_CALL)),
         reexports=False,
     )

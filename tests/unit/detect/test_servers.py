@@ -13,13 +13,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import decouple_services.detect.servers as servers
+from decouple_services.app.demand import candidate_prefilter
+from decouple_services.app.pipeline import detection_options
+from decouple_services.core.config import Config
 from decouple_services.detect.context import ModuleContext
 from decouple_services.detect.extract import ExtractOptions, extract_facts
 from decouple_services.detect.facts import FileFacts
+from decouple_services.detect.registry import build_detectors
 from decouple_services.detect.servers import FRAMEWORK_TOKENS, SERVER_EXTRACTORS, may_serve
 from decouple_services.detect.servers._common import Route, ServerExample, mount_of, route_of
+from decouple_services.detect.servers.django import ACTION_FACT, VIEW_FACT
 
 OPTIONS = ExtractOptions(server_extractors=SERVER_EXTRACTORS)
+CANDIDATES = candidate_prefilter(detection_options(build_detectors(Config()), Config()))
 
 
 def _modules() -> list[ModuleType]:
@@ -85,6 +91,42 @@ def test_a_counter_example_gives_no_route_mount_or_grpc_method(code: str) -> Non
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_an_example_passes_the_token_prefilter(example: ServerExample) -> None:
     assert may_serve(example.code.encode())
+
+
+def _serves(facts: FileFacts) -> bool:
+    """Whether ``facts`` hold a route, mount or gRPC method a file must be parsed up front
+    for: the methods a Django view or a DRF action accepts are read from the modules the
+    endpoints ask for."""
+    return bool(
+        facts.mounts
+        or facts.grpc_methods
+        or any(r.framework not in (VIEW_FACT, ACTION_FACT) for r in facts.routes)
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_an_example_passes_the_candidate_prefilter(example: ServerExample) -> None:
+    facts = _facts(example.code, example.module)
+
+    assert not _serves(facts) or CANDIDATES.passes(example.code.encode(), example.module)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_file_the_candidate_prefilter_rejects_gives_no_route(data: st.DataObject) -> None:
+    """The candidate prefilter's framework gates are the extractors' own: an example cut of
+    its framework's import (or of anything else) gives no route the prefilter would miss."""
+    example = data.draw(st.sampled_from([e for m in MODULES for e in m.EXAMPLES]))
+    lines = example.code.splitlines()
+    drop = data.draw(st.integers(0, len(lines) - 1))
+    variant = "\n".join(lines[:drop] + lines[drop + 1 :])
+    try:
+        ast.parse(variant)
+    except SyntaxError:
+        return
+    facts = _facts(variant, example.module)
+
+    assert not _serves(facts) or CANDIDATES.passes(variant.encode(), example.module)
 
 
 def test_every_extractor_module_is_registered_and_documented() -> None:
