@@ -390,7 +390,7 @@ def test_a_relative_import_inside_a_frameworks_package_may_name_it(
         ("import requests\n", True),
         ("import os, requests as r\n", True),
         ("import os.path, \\\n    httpx\n", True),
-        ("import urllib.request\n", True),
+        ("import urllib.request as r\nr.urlopen(URL)\n", True),
         ("from aiohttp import ClientSession\n", True),
         ("from requests.adapters import HTTPAdapter\n", True),
         ("from . import requests\n", True),
@@ -401,7 +401,7 @@ def test_a_relative_import_inside_a_frameworks_package_may_name_it(
         ("x = 1; import urllib3\n", True),
         ("try: import grpc\nexcept ImportError: grpc = None\n", True),
         # names a compatibility layer binds to a standard module
-        ("from six.moves import urllib_request\n", True),
+        ("from six.moves import urllib_request as ur\nur.urlopen(URL)\n", True),
         ("from future.moves.urllib.request import urlopen\n", True),
         # a name held by another one passes its own files
         ("from requests_oauthlib import OAuth2Session\n", True),
@@ -521,6 +521,28 @@ def test_a_call_through_a_client_made_elsewhere_is_found_without_the_library_nam
     ],
 )
 def test_aiohttp_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
+    assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        # what makes a request: a function, an opener (a Request is sent by one of them)
+        ("from urllib.request import urlopen\n", True),
+        ("import urllib.request\nopener = urllib.request.build_opener(handler)\n", True),
+        ("from urllib import request\nrequest.urlretrieve(URL, path)\n", True),
+        ("import urllib\nclass Fetch(urllib.request.OpenerDirector): ...\n", True),
+        ("from urllib2 import urlopen\n", True),
+        # what makes none: building urls, a request object alone
+        ("from urllib.parse import urlencode, urljoin\n", False),
+        ("import urllib.parse\nurllib.parse.quote(x)\n", False),
+        ("from six.moves.urllib.parse import urlparse\n", False),
+        ("from urllib.request import Request\nreq = Request(URL)\n", False),
+        # without urllib named as code, its names pass nothing
+        ("with urlopen(URL) as response: ...\n", False),
+    ],
+)
+def test_urllib_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
     assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
 
 

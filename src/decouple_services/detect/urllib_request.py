@@ -31,6 +31,11 @@ _REQUEST_TYPES = frozenset({"urllib.request.Request", "urllib2.Request"})
 _OPENER_TYPES = frozenset(
     {"urllib.request.build_opener", "urllib.request.OpenerDirector", "urllib2.build_opener"}
 )
+#: What a file making a request of urllib names: one of its request functions or opener
+#: types (a ``Request`` is sent by one of them). A file naming urllib for ``urllib.parse``
+#: alone makes none: the candidate prefilter passes it only with one of these
+#: (``app/demand.py``'s ``may_call_urllib``).
+CALL_NAMES = tuple(sorted({q.rpartition(".")[2] for q in _OPENERS_BY_NAME | _OPENER_TYPES}))
 
 
 class UrllibRequestDetector(Detector):
