@@ -330,7 +330,7 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
 @pytest.mark.parametrize(
     ("text", "passes"),
     [
-        ("import requests\n", True),
+        ("import httpx\n", True),
         ("from .base import thing\nthing.get(URL)  # decouple: target=users\n", True),
         ('@router.get("/items")\nasync def items(): ...\n', True),
         ('@ bp . route("/x")\ndef x(): ...\n', True),
@@ -387,15 +387,15 @@ def test_a_relative_import_inside_a_frameworks_package_may_name_it(
         ("self.requests.get(url)\n", False),
         ("hass.helpers.aiohttp.ClientSession\n", False),
         # every import form
-        ("import requests\n", True),
-        ("import os, requests as r\n", True),
+        ("import httpx\n", True),
+        ("import os, httpx as h\n", True),
         ("import os.path, \\\n    httpx\n", True),
         ("import urllib.request as r\nr.urlopen(URL)\n", True),
         ("from aiohttp import ClientSession\n", True),
-        ("from requests.adapters import HTTPAdapter\n", True),
-        ("from . import requests\n", True),
-        ("from vendor import requests\n", True),
-        ("from pkg import (\n    get,  # the verb (GET)\n    requests as r,\n)\n", True),
+        ("from httpx._client import Client\n", True),
+        ("from . import httpx\n", True),
+        ("from vendor import httpx\n", True),
+        ("from pkg import (\n    get,  # the verb (GET)\n    httpx as h,\n)\n", True),
         ("from pkg import(httpx)\n", True),
         ("def fetch(url):\n    import httpx\n    return httpx.get(url)\n", True),
         ("x = 1; import urllib3\n", True),
@@ -543,6 +543,41 @@ def test_aiohttp_passes_a_file_only_where_it_may_make_a_request(text: str, passe
     ],
 )
 def test_urllib_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
+    assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        # what makes a request: a module function, a session, a name bound to either
+        ("import requests\nrequests.get(URL)\n", True),
+        ("import requests\nwith requests.Session() as s: ...\n", True),
+        ("import requests\ns = requests . session()\n", True),
+        ("import requests\ndef f(s: requests.Session): ...\n", True),
+        ("import requests\nclass Api(requests.Session): ...\n", True),
+        ("import requests.sessions\nrequests.sessions.Session()\n", True),
+        ("import requests.api as api\napi.request('GET', URL)\n", True),
+        ("import os, requests as r\nr.post(URL)\n", True),
+        ("from requests import Session\n", True),
+        ("from requests import (\n    RequestException,  # raised\n    get,\n)\n", True),
+        ("from requests import post as send\n", True),
+        ("from requests import *\n", True),
+        ("from requests import sessions\n", True),
+        ("import requests\ngetattr(requests, method.lower())(URL)\n", True),
+        ("from requests import HTTPError\ndef f(session, url): ...\n", True),
+        # another package's request helper in a file that also names requests
+        ("from requests import HTTPError\napi.request('GET', url=URL)\n", True),
+        ("from requests import HTTPError\nget_items(token, headers=HEADERS)\n", True),
+        # what makes none: errors, status codes, adapters, a session named otherwise
+        ("from requests.exceptions import RequestException\n", False),
+        ("import requests\nexcept requests.exceptions.HTTPError: pass\n", False),
+        ("import requests\nif r.status_code == requests.codes.ok: pass\n", False),
+        ("from requests.adapters import HTTPAdapter\n", False),
+        ("import requests\nsession = make_session()\nsession.get(url)\n", False),
+        ("from requests import HTTPError\nself.requests.get(url)\n", False),
+    ],
+)
+def test_requests_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
     assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
 
 

@@ -278,9 +278,13 @@ def render(tree: Tree) -> dict[str, str]:
             'def chained():\n    return call_via(USERS_HOST, "/users/9")\n'
         )
     if tree.fetcher_class:
+        # a candidate for the request it makes: a class is seen by its name when its file
+        # is parsed
         files["services/orders/orders/fetchers.py"] = (
             "import requests\n\nfrom orders.basefetch import BaseFetcher\n\n\n"
-            "class Fetcher(BaseFetcher):\n    def get(self, path):\n        return path\n"
+            "class Fetcher(BaseFetcher):\n    def get(self, path):\n        return path\n\n"
+            "    def ping(self):\n"
+            '        return requests.head("http://users:5000/health", timeout=1)\n'
         )
     return files
 

@@ -20,13 +20,13 @@ def scan_codes(root: Path) -> tuple[set[tuple[str, str]], list[str]]:
 
 def test_every_kind_of_bad_file_is_a_diagnostic_and_good_files_still_count(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text(GOOD)
-    # Each mentions a client: files that cannot hold a call are not parsed at all.
-    (tmp_path / "syntax.py").write_text("import requests\ndef f(:\n")
-    (tmp_path / "py2.py").write_text('import requests\nprint "hello"\n')
-    (tmp_path / "nul.py").write_bytes(b"import requests\nx = 1\x00\n")
-    (tmp_path / "bytes.py").write_bytes(b"import requests\nx = '\xff\xfe'\n")
+    # Each imports a client's request: files that cannot hold a call are not parsed at all.
+    (tmp_path / "syntax.py").write_text("from requests import get\ndef f(:\n")
+    (tmp_path / "py2.py").write_text('from requests import get\nprint "hello"\n')
+    (tmp_path / "nul.py").write_bytes(b"from requests import get\nx = 1\x00\n")
+    (tmp_path / "bytes.py").write_bytes(b"from requests import get\nx = '\xff\xfe'\n")
     (tmp_path / "deep.py").write_text(
-        "import requests\nx = " + "(" * 3000 + "1" + ")" * 3000 + "\n"
+        "from requests import get\nx = " + "(" * 3000 + "1" + ")" * 3000 + "\n"
     )
     (tmp_path / "huge_pb2.py").write_text("requests = 1\n" * 1_700_000)  # ~22 MB, generated
     os.symlink(tmp_path, tmp_path / "loop")

@@ -302,15 +302,7 @@ def _imported(source: bytes, found: list[int]) -> bool:
 #: none: a session it uses from elsewhere is found as any client object is
 #: (``client_names``). Homeassistant: 365 of its 807 candidates passed through aiohttp.
 _AIOHTTP_SESSION = re.compile(rb"ClientSession(?![\w\x80-\xff])")
-#: The names a from-import of aiohttp or one of its modules binds (``*`` included); a
-#: relative one too (``from .aiohttp import request`` in a top-level module names aiohttp).
-_AIOHTTP_FROM = re.compile(
-    rb"from(?:[ \t]|\\\r?\n)+(?:\.[ \t]*)*aiohttp(?:[ \t]*\.[ \t]*\w+)*(?:[ \t]|\\\r?\n)+import"
-    rb"((?:[ \t]*\((?:[\w\s.,\\*]|#[^\n]*)*|(?:[ \t]|\\\r?\n)+(?:[\w. \t,*]|\\\r?\n)*))"
-)
-_AIOHTTP_FROM_NAMES = re.compile(rb"(?<![\w.])(?:request|client)(?![\w\x80-\xff])|\*")
-#: A name aiohttp (or one of its modules) is bound to: ``import aiohttp.client as http``.
-_AIOHTTP_ALIAS = re.compile(rb"aiohttp(?:[ \t]*\.[ \t]*\w+)*[ \t]+as[ \t]+(\w+)")
+_AIOHTTP_CALLS = rb"request|client"
 #: An unannotated parameter's name, as ``ModuleContext.session_type`` types it (a default
 #: or the end of the parameter next).
 _SESSION_PARAMETERS = tuple(
@@ -328,28 +320,85 @@ def may_call_aiohttp(source: bytes) -> bool:
     for match in _AIOHTTP_SESSION.finditer(source):
         if not match.start() or source[match.start() - 1] not in _IDENTIFIER_BYTES:
             return True
-    for match in _AIOHTTP_FROM.finditer(source):
+    return _library_used(source, b"aiohttp", _AIOHTTP_CALLS) or _session_parameter(source)
+
+
+#: What a request of requests is made with (``detect/requests_.py``): a module function
+#: (``requests.get``, ``requests.api.request``) or a method of a ``Session`` (built,
+#: annotated, subclassed; ``requests.session()``, ``requests.sessions.Session``).
+_REQUESTS_CALLS = rb"get|post|put|patch|delete|head|options|request|Session|session|api|sessions"
+#: What a file calls a request helper of another package by (``detect/library_helper.py``):
+#: ``request(`` (``make_request(``...), or a fetching helper handed ``headers``.
+_HELPER_SHAPES = (b"request(", b"headers")
+
+
+def may_call_requests(source: bytes) -> bool:
+    """Whether a file naming requests as code may make a request through its own text: it
+    imports one of ``_REQUESTS_CALLS`` (or ``*``) from requests, writes one after a name it
+    binds requests or one of its modules to, or hands that name to ``getattr``, has an
+    unannotated ``session`` parameter, or calls a request helper of another package. Most
+    of homeassistant's files naming it import its exceptions alone (97 of 149)."""
+    return (
+        _library_used(source, b"requests", _REQUESTS_CALLS, getattr_too=True)
+        or _session_parameter(source)
+        or any(shape in source for shape in _HELPER_SHAPES)
+    )
+
+
+def _library_used(source: bytes, library: bytes, names: bytes, getattr_too: bool = False) -> bool:
+    """Whether ``source`` imports one of ``names`` (an alternation) or ``*`` from
+    ``library`` or one of its modules, or writes ``bound.<name>`` (or, ``getattr_too``,
+    ``getattr(bound, ...)``) for a name ``bound`` to one of them."""
+    for match in _from_import(library).finditer(source):
         start = match.start()
         if (not start or source[start - 1] not in _IDENTIFIER_BYTES) and (
-            _AIOHTTP_FROM_NAMES.search(match.group(1)) is not None
+            _imported_names(names).search(match.group(1)) is not None
         ):
             return True
-    bound = {b"aiohttp", *(m.group(1) for m in _AIOHTTP_ALIAS.finditer(source))}
+    bound = {library, *(m.group(1) for m in _alias(library).finditer(source))}
     for name in bound:
-        for match in _calling(name).finditer(source):
+        for match in _calling(name, names, getattr_too).finditer(source):
             start = match.start()
             if not start or (
                 source[start - 1] not in _IDENTIFIER_BYTES and source[start - 1] != 0x2E
             ):
                 return True
-    return _session_parameter(source)
+    return False
+
+
+@lru_cache(maxsize=8)
+def _from_import(library: bytes) -> re.Pattern[bytes]:
+    """The names a from-import of ``library`` or one of its modules binds (``*`` included);
+    a relative one too (``from .aiohttp import request`` in a top-level module names
+    aiohttp)."""
+    return re.compile(
+        rb"from(?:[ \t]|\\\r?\n)+(?:\.[ \t]*)*"
+        + re.escape(library)
+        + rb"(?:[ \t]*\.[ \t]*\w+)*(?:[ \t]|\\\r?\n)+import"
+        rb"((?:[ \t]*\((?:[\w\s.,\\*]|#[^\n]*)*|(?:[ \t]|\\\r?\n)+(?:[\w. \t,*]|\\\r?\n)*))"
+    )
+
+
+@lru_cache(maxsize=8)
+def _imported_names(names: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"(?<![\w.])(?:" + names + rb")(?![\w\x80-\xff])|\*")
+
+
+@lru_cache(maxsize=8)
+def _alias(library: bytes) -> re.Pattern[bytes]:
+    """A name ``library`` (or one of its modules) is bound to: ``import aiohttp.client as
+    http``."""
+    return re.compile(re.escape(library) + rb"(?:[ \t]*\.[ \t]*\w+)*[ \t]+as[ \t]+(\w+)")
 
 
 @lru_cache(maxsize=256)
-def _calling(name: bytes) -> re.Pattern[bytes]:
-    """``name.request`` or ``name.client`` (the byte before ``name`` is tested by hand: a
-    look-behind first would cost the literal scan)."""
-    return re.compile(re.escape(name) + rb"[ \t]*\.[ \t]*(?:request|client)(?![\w\x80-\xff])")
+def _calling(name: bytes, names: bytes, getattr_too: bool) -> re.Pattern[bytes]:
+    """``name.<one of names>`` (the byte before ``name`` is tested by hand: a look-behind
+    first would cost the literal scan), or ``getattr(name, ...``."""
+    found = re.escape(name) + rb"[ \t]*\.[ \t]*(?:" + names + rb")(?![\w\x80-\xff])"
+    if getattr_too:
+        found = rb"getattr[ \t]*\([ \t]*" + re.escape(name) + rb"[ \t]*,|" + found
+    return re.compile(found)
 
 
 def may_call_urllib(source: bytes) -> bool:
@@ -370,6 +419,7 @@ def _urllib_calls() -> tuple[bytes, ...]:
 #: Libraries whose name passes a file only where it may also make one of their requests.
 MAY_CALL: dict[bytes, Callable[[bytes], bool]] = {
     b"aiohttp": may_call_aiohttp,
+    b"requests": may_call_requests,
     b"urllib": may_call_urllib,
 }
 
