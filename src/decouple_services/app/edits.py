@@ -376,7 +376,8 @@ class KeptPasses:
     ) -> KeptPasses | None:
         """For the edited files' facts ``now`` (path -> facts; each parsed as a candidate),
         given ``before(path)``: the facts of the last scan, their cache key and whether the
-        file was a candidate; None when a pass may learn otherwise."""
+        file was a candidate (not asked for a file the last scan never parsed); None when a
+        pass may learn otherwise."""
         if (
             record.learned is None
             or record.helpers is None
