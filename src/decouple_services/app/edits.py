@@ -452,10 +452,9 @@ class KeptPasses:
         """Whether the passes taken as they were are those the rerun would have made (see
         the class docstring): ``wrappers`` the last pass's helpers, ``parsed_in_rounds``
         whether its rounds of asking parsed any file holding something resolution reads,
-        ``entries(path)`` the kept
-        resolutions of a file, ``current(path)`` its resolution in the last pass (the
-        entry and its decoded result), ``facts(path)`` its facts now, ``clients()`` the
-        definitions holding a client object among the scan's facts
+        ``entries(path)`` the kept resolutions of a file, ``current(path)`` its resolution
+        in the last pass (the entry and its decoded result), ``facts(path)`` its facts
+        now, ``clients()`` the definitions holding a client object among the scan's facts
         (``app.demand.client_names``)."""
         from decouple_services.app.incremental import SITE_ONE_OF, digest
 
