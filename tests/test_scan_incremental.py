@@ -95,6 +95,15 @@ NOTES = {
     # searches' graph does not follow (the last scan's graph is kept)
     "request": "import requests\n\n\ndef ping():\n"
     '    requests.get("http://users:5000/users/7", timeout=1)\n',
+    # a request to an address a constant of hosts.py holds: a module the last scan parsed
+    # only in its last helper pass (the constant of a use of a helper learned in the second)
+    "request_hosts": "import requests\n\nfrom orders.hosts import USERS_HOST\n\n\n"
+    "def ping():\n"
+    '    requests.get(f"http://{USERS_HOST}/users/10", timeout=1)\n',
+    # a helper of its own: a request whose host is a parameter
+    "request_helper": "import requests\n\n\ndef fetch(host):\n"
+    '    return requests.get(f"http://{host}/users/11", timeout=1)\n\n\n'
+    'def poll():\n    return fetch("users:5000")\n',
     # a request with an import of a module of the tree (the graph is built again)
     "request_helpers": "import requests\n\nfrom orders import helpers\n\n\ndef ping():\n"
     '    requests.get("http://users:5000/users/8", timeout=1)\n'
@@ -691,6 +700,33 @@ def test_a_rerun_after_a_new_request_takes_the_helper_passes_as_the_last_scans(
             assert runs > 1, tree
         else:
             assert runs == expected, tree
+
+
+def test_a_rerun_after_a_request_in_a_file_never_parsed_takes_the_passes_when_sound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """notes.py, a file the last scan never parsed (no candidate, asked for by no lookup),
+    becomes a candidate with a request to a literal address: resolved alone in each helper
+    pass before the last, with that pass's files and helpers, it finds no helper and asks
+    for no file the last scan had not parsed by then, so the rerun takes the passes as the
+    last scan's and resolves once (``resolutions`` compares each result with a scan
+    without cache's). They run again when its resolution in an earlier pass would ask
+    for a file the last scan parsed only in a later pass (hosts.py, parsed in the last),
+    when it holds a helper of its own, or when a call without a site of its own may
+    invoke a helper of an earlier pass (``helpers.call``)."""
+    for notes, kept in (
+        ("request", True),
+        ("request_hosts", False),
+        ("request_helper", False),
+        ("request_helpers", False),
+    ):
+        root, cache, files = settled(tmp_path / notes)
+        cached(root, cache)
+        cached(root, cache)  # the record of a scan whose passes were kept: a rerun's
+        after = render(Tree(notes=notes))
+        write(root, files, after)
+        runs = resolutions(root, cache, monkeypatch)
+        assert (runs == 1) is kept, (notes, runs)
 
 
 def test_the_searches_a_rerun_did_not_make_are_kept_for_the_files_unchanged(

@@ -331,9 +331,23 @@ class KeptPasses:
     - its resolution asked for nothing the last one did not (no file parsed on demand
       earlier than in the last scan);
 
-    and the rerun parsed no file beyond those the last scan parsed in each pass, and its
-    last pass found the helpers the last scan's did. Otherwise the scan runs again pass
-    by pass (``app/pipeline.py``).
+    and the rerun parsed no file beyond those the last scan parsed in each pass (but files
+    holding nothing resolution reads), and its last pass found the helpers the last
+    scan's did.
+
+    An edited file the last scan never parsed (no candidate, asked for by no lookup: it
+    gave no pass anything) and that is a candidate now is taken as one whose facts were
+    empty: what it defines must be nothing another file's lookups read. Its resolutions
+    of the last scan, which the conditions above compare with, are none: instead, in each
+    pass before the last, with the files the last scan had parsed by the end of that pass
+    (the rerun parses them up front), it is resolved alone
+    (``resolve.calls.CallResolver.alone``) and must find no helper of its own, have no
+    call without a site of its own that one of that pass's helpers may take, and ask
+    for no file the last scan had not parsed by then (but files with no text); in the
+    last pass, resolved with the others, it must find no helper of its own. Then each
+    pass learns what it learned.
+
+    Otherwise the scan runs again pass by pass (``app/pipeline.py``).
     """
 
     def __init__(
@@ -349,6 +363,9 @@ class KeptPasses:
         self.learned: list[list[Any]] = record.learned
         self.edited = edited
         self.objects = objects
+        #: Of ``edited``, the files the last scan never parsed, which ``app/pipeline.py``
+        #: resolves alone in each pass before the last (see the class docstring).
+        self.unparsed = {path for path, (_, key) in edited.items() if not key}
 
     @classmethod
     def of(
@@ -359,7 +376,8 @@ class KeptPasses:
     ) -> KeptPasses | None:
         """For the edited files' facts ``now`` (path -> facts; each parsed as a candidate),
         given ``before(path)``: the facts of the last scan, their cache key and whether the
-        file was a candidate; None when a pass may learn otherwise."""
+        file was a candidate (not asked for a file the last scan never parsed); None when a
+        pass may learn otherwise."""
         if (
             record.learned is None
             or record.helpers is None
@@ -374,8 +392,17 @@ class KeptPasses:
         edited = {}
         objects: list[Constant] = []
         for path, new in now.items():
-            if path not in parsed or path in reread:
+            if path in reread:
                 return None
+            if path not in parsed:
+                from decouple_services.detect.facts import FileFacts as Facts
+
+                # no fact of it was in any pass: taken as a file with none (its key empty)
+                old = Facts(path, new.module)
+                if not neutral_facts(old, replace(new, calls=()), others, objects):
+                    return None
+                edited[path] = (old, "")
+                continue
             found = before(path)
             if found is None:
                 return None
@@ -424,10 +451,10 @@ class KeptPasses:
     ) -> bool:
         """Whether the passes taken as they were are those the rerun would have made (see
         the class docstring): ``wrappers`` the last pass's helpers, ``parsed_in_rounds``
-        whether its rounds of asking parsed any file, ``entries(path)`` the kept
-        resolutions of a file, ``current(path)`` its resolution in the last pass (the
-        entry and its decoded result), ``facts(path)`` its facts now, ``clients()`` the
-        definitions holding a client object among the scan's facts
+        whether its rounds of asking parsed any file holding something resolution reads,
+        ``entries(path)`` the kept resolutions of a file, ``current(path)`` its resolution
+        in the last pass (the entry and its decoded result), ``facts(path)`` its facts
+        now, ``clients()`` the definitions holding a client object among the scan's facts
         (``app.demand.client_names``)."""
         from decouple_services.app.incremental import SITE_ONE_OF, digest
 
@@ -460,6 +487,11 @@ class KeptPasses:
             for e in (*olds, *([entry] if found is not None else [])):
                 if e.get("handed") or any(o is not None and len(o) > 2 for o in e["outcomes"]):
                     return False  # a helper of its own
+            if path in self.unparsed:
+                # resolved alone in each pass before (``unparsed``); in this one, with
+                # the others: what it asked for was parsed in its rounds, its calls
+                # without a site gave no helper (the helpers are the last scan's)
+                continue
             asks = {tuple(a) for e in olds for a in e["asks"]}
             if not {tuple(a) for a in entry["asks"]} <= asks:
                 return False

@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     # used: a rerun that reuses its previous result, and `decouple --help`, never load them.
     from decouple_services.app.demand import Asked, ClientNames, Prefilter, Search
     from decouple_services.app.edits import EditRecord, KeptPasses, Query
+    from decouple_services.app.incremental import SiteMemo
     from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
@@ -574,6 +575,28 @@ def scan_or_known(root: Path | str, options: ScanOptions | None = None) -> ScanR
             gc.unfreeze()
 
 
+class _ReadsNoted:
+    """The tap of an index resolving edited files alone (``KeptPasses``): its reads are
+    the scan's (the record of what a rerun read holds every pass's), those of ``module``'s
+    own definitions apart, as a file's resolution notes them (``SiteMemo.read``)."""
+
+    def __init__(self, memo: SiteMemo, module: str) -> None:
+        self.memo = memo
+        self.prefix = module + "." if module else ""
+
+    def read(self, table: str, key: Any) -> None:
+        if key == "*":
+            self.memo.scan_walked.add(table)
+            return
+        read = (table, key)
+        self.memo.scan_reads.add(read)
+        if not (self.prefix and isinstance(key, str) and key.startswith(self.prefix)):
+            self.memo.scan_foreign.add(read)
+
+    def asks(self, item: Any) -> None:
+        pass
+
+
 class _PassesDiffer(Exception):
     """The helper passes a rerun took as the last scan's were not those it would have made
     (``app/edits.py``'s ``KeptPasses``): it runs again, pass by pass."""
@@ -936,8 +959,58 @@ def _scan_or_known(
             kept_passes = _kept_passes(
                 same_base, inputs, by_path, unparsed, extract_options, cache_dir, demand
             )
-        #: Whether a round of asking parsed files, each helper pass learned (new names,
-        #: helpers looked for), and whether the passes ended learning nothing new.
+
+        def alone(names: set[str]) -> bool:
+            """Whether the edited files the last scan never parsed, each resolved alone with
+            the files of a helper pass taken as the last scan's and that pass's helpers
+            (invoked by ``names``), find no helper and ask for no file the last scan had not
+            parsed by the end of that pass, but files with no text (``KeptPasses``)."""
+            assert kept_passes is not None and demand is not None and memo is not None
+            looked_up = Asked()
+            modules = {by_path[p].module for p in kept_passes.unparsed}
+            noted = _ReadsNoted(memo, next(iter(modules)) if len(modules) == 1 else "")
+            # the index and the endpoints of the pass's last round, its lookups noted apart
+            index = asking_index(looked_up, noted)(
+                facts,
+                services,
+                service_of,
+                discovery.global_env,
+                dict(discovery.infra_hosts),
+                is_test=lambda path: category_of(path) is Category.TEST,
+                prebuilt=tables,
+            )
+            found, _ = build_endpoints(
+                facts,
+                service_of,
+                index.lookup(None),
+                None,
+                discovery.proto_services,
+                index.table("constants"),
+            )
+            resolver = CallResolver(
+                index,
+                detectors,
+                hosts,
+                _at_handler_definitions(found, index),
+                category_of,
+                match_endpoint,
+                discovery.grpc_servicers,
+            )
+            if not all(resolver.alone(by_path[p], names) for p in sorted(kept_passes.unparsed)):
+                return False
+            asked_for = sorted(demand.asked_for(looked_up, unparsed))
+            # a file with no text gives no fact: parsed in this pass, as a scan would, it
+            # changes nothing any pass reads
+            texts = [demand.read(p) for p in asked_for]
+            if not all(text is not None and not text.strip() for text in texts):
+                return False
+            if asked_for:
+                parse(asked_for)
+            return True
+
+        #: Whether a round of asking parsed files that can change resolution, each helper
+        #: pass learned (new names, helpers looked for), and whether the passes ended
+        #: learning nothing new.
         parsed_in_rounds = False
         learned: list[list[Any]] = []
         settled = False
@@ -947,6 +1020,13 @@ def _scan_or_known(
                 passes.append([])
             seed(number)
             taken = None if kept_passes is None else kept_passes.helpers_of(number)
+            if (
+                taken is not None
+                and kept_passes is not None
+                and kept_passes.unparsed
+                and not alone(known_wrappers | taken[0])
+            ):
+                raise _PassesDiffer
             while taken is None:
                 index = index_type(
                     facts,
@@ -996,10 +1076,11 @@ def _scan_or_known(
                     )
                 resolution = resolver.resolve(reusing)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
-                parsed_in_rounds = parsed_in_rounds or bool(wanted)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
-                if not wanted or not parse(wanted):
+                more = bool(wanted) and parse(wanted)
+                parsed_in_rounds = parsed_in_rounds or more
+                if not more:
                     break
             if taken is not None:
                 # a pass before the last, as the last scan made it (``KeptPasses``)
@@ -1283,27 +1364,12 @@ class _Demand:
         asked = Asked(qualnames={c.qualname for c in self.config.clients})
         return sorted(asked_paths(asked, self.modules, unparsed, self.read))
 
-    def wanted(
-        self,
-        asked: Asked,
-        facts: Sequence[FileFacts],
-        unparsed: set[str],
-        graph: Callable[[], ImportGraph],
-    ) -> list[str]:
-        """Unparsed files resolution asked for, and files that may use a client object."""
-        from decouple_services.app.demand import (
-            ClientNames,
-            asked_paths,
-            naming,
-            naming_parameter,
-            slot_words,
-        )
+    def asked_for(self, asked: Asked, unparsed: set[str]) -> set[str]:
+        """Unparsed files resolution asked for (``app.demand.asked_paths``), its searches
+        recorded."""
+        from decouple_services.app.demand import asked_paths
         from decouple_services.app.edits import words_query
-        from decouple_services.app.rereads import Helper
-        from decouple_services.app.rereads import select as select_rereads
 
-        if not unparsed:
-            return []
         # a word or key looked for once was found wherever it is: not looked for again
         words = asked.words - self.searched
         keys = asked.keys - self.keys
@@ -1317,13 +1383,35 @@ class _Demand:
             self.queries.append(["keys", sorted(keys)])
         if built:
             self.queries.append(["built", sorted(built)])
-        found = asked_paths(
+        return asked_paths(
             replace(asked, words=words, keys=keys, built=built),
             self.modules,
             unparsed,
             self.read,
             self.search,
         )
+
+    def wanted(
+        self,
+        asked: Asked,
+        facts: Sequence[FileFacts],
+        unparsed: set[str],
+        graph: Callable[[], ImportGraph],
+    ) -> list[str]:
+        """Unparsed files resolution asked for, and files that may use a client object."""
+        from decouple_services.app.demand import (
+            ClientNames,
+            naming,
+            naming_parameter,
+            slot_words,
+        )
+        from decouple_services.app.edits import words_query
+        from decouple_services.app.rereads import Helper
+        from decouple_services.app.rereads import select as select_rereads
+
+        if not unparsed:
+            return []
+        found = self.asked_for(asked, unparsed)
         from decouple_services.detect.values import FIXTURE
 
         # pytest fixtures: a test asks for one by naming it, without importing anything.

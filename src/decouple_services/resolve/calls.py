@@ -392,6 +392,30 @@ class CallResolver:
         finally:
             gc.enable()
 
+    def alone(self, facts: FileFacts, names: set[str]) -> bool:
+        """Whether ``facts``, resolved in a round whose helpers are invoked by ``names``
+        (any of them), gives that round no helper: its first pass finds none of its own and
+        none handed a request function, its call sites are none a mapping's values fan out,
+        and none of its calls without a site may invoke one of those helpers
+        (:func:`_may_invoke`). The lookups are the round's for this file: its first pass,
+        then for each call without a site those of the helper it may invoke, which are the
+        same whatever helpers the round knows when none is found (the answer decides only
+        where the walk of a class's bases stops). No other file is resolved."""
+        done = self._first_pass(facts)
+        if done.handed:
+            return False
+        for call, outcome in zip(facts.calls, done.outcomes, strict=True):
+            if outcome is None:
+                continue
+            if outcome.site is not None:
+                if outcome.wrapper is not None or outcome.site.one_of is not None:
+                    return False
+                continue
+            if _may_invoke(call, names):
+                return False
+            self._wrapper_for(call, facts, {}, outcome)
+        return True
+
     def _resolve(self, memo: ResolutionMemo | None) -> Resolution:
         drafts: list[tuple[FileFacts, CallSite]] = []
         wrappers: dict[str, Wrapper] = {}
