@@ -960,6 +960,44 @@ def _scan_or_known(
                 same_base, inputs, by_path, unparsed, extract_options, cache_dir, demand
             )
 
+        def resolving(
+            make_index: Callable[..., ProjectIndex],
+            read: Callable[[str], Any] | None,
+            shared: EndpointMatches | None,
+        ) -> tuple[list[Endpoint], list[Diagnostic], CallResolver]:
+            """The endpoints of the files parsed so far, read through an index of them made
+            by ``make_index`` (their constants' reads noted by ``read``), and a resolver
+            over both."""
+            index = make_index(
+                facts,
+                services,
+                service_of,
+                discovery.global_env,
+                dict(discovery.infra_hosts),
+                is_test=lambda path: category_of(path) is Category.TEST,
+                prebuilt=tables,
+            )
+            found, diagnostics = build_endpoints(
+                facts,
+                service_of,
+                index.lookup(None),
+                read,
+                discovery.proto_services,
+                index.table("constants"),
+            )
+            found = _at_handler_definitions(found, index)
+            resolver = CallResolver(
+                index,
+                detectors,
+                hosts,
+                found,
+                category_of,
+                match_endpoint,
+                discovery.grpc_servicers,
+                shared,
+            )
+            return found, diagnostics, resolver
+
         def alone(names: set[str]) -> bool:
             """Whether the edited files the last scan never parsed, each resolved alone with
             the files of a helper pass taken as the last scan's and that pass's helpers
@@ -970,32 +1008,7 @@ def _scan_or_known(
             modules = {by_path[p].module for p in kept_passes.unparsed}
             noted = _ReadsNoted(memo, next(iter(modules)) if len(modules) == 1 else "")
             # the index and the endpoints of the pass's last round, its lookups noted apart
-            index = asking_index(looked_up, noted)(
-                facts,
-                services,
-                service_of,
-                discovery.global_env,
-                dict(discovery.infra_hosts),
-                is_test=lambda path: category_of(path) is Category.TEST,
-                prebuilt=tables,
-            )
-            found, _ = build_endpoints(
-                facts,
-                service_of,
-                index.lookup(None),
-                None,
-                discovery.proto_services,
-                index.table("constants"),
-            )
-            resolver = CallResolver(
-                index,
-                detectors,
-                hosts,
-                _at_handler_definitions(found, index),
-                category_of,
-                match_endpoint,
-                discovery.grpc_servicers,
-            )
+            resolver = resolving(asking_index(looked_up, noted), None, None)[2]
             if not all(resolver.alone(by_path[p], names) for p in sorted(kept_passes.unparsed)):
                 return False
             asked_for = sorted(demand.asked_for(looked_up, unparsed))
@@ -1028,32 +1041,9 @@ def _scan_or_known(
             ):
                 raise _PassesDiffer
             while taken is None:
-                index = index_type(
-                    facts,
-                    services,
-                    service_of,
-                    discovery.global_env,
-                    dict(discovery.infra_hosts),
-                    is_test=lambda path: category_of(path) is Category.TEST,
-                    prebuilt=tables,
-                )
-                endpoints, endpoint_diags = build_endpoints(
-                    facts,
-                    service_of,
-                    index.lookup(None),
+                endpoints, endpoint_diags, resolver = resolving(
+                    index_type,
                     None if memo is None else functools.partial(memo.read, "constants"),
-                    discovery.proto_services,
-                    index.table("constants"),
-                )
-                endpoints = _at_handler_definitions(endpoints, index)
-                resolver = CallResolver(
-                    index,
-                    detectors,
-                    hosts,
-                    endpoints,
-                    category_of,
-                    match_endpoint,
-                    discovery.grpc_servicers,
                     matches,
                 )
                 if reusing is not None:
