@@ -330,7 +330,7 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
 @pytest.mark.parametrize(
     ("text", "passes"),
     [
-        ("import httpx\n", True),
+        ("import urllib3\n", True),
         ("from .base import thing\nthing.get(URL)  # decouple: target=users\n", True),
         ('@router.get("/items")\nasync def items(): ...\n', True),
         ('@ bp . route("/x")\ndef x(): ...\n', True),
@@ -387,16 +387,16 @@ def test_a_relative_import_inside_a_frameworks_package_may_name_it(
         ("self.requests.get(url)\n", False),
         ("hass.helpers.aiohttp.ClientSession\n", False),
         # every import form
-        ("import httpx\n", True),
-        ("import os, httpx as h\n", True),
-        ("import os.path, \\\n    httpx\n", True),
+        ("import urllib3\n", True),
+        ("import os, urllib3 as u\n", True),
+        ("import os.path, \\\n    urllib3\n", True),
         ("import urllib.request as r\nr.urlopen(URL)\n", True),
         ("from aiohttp import ClientSession\n", True),
         ("from httpx._client import Client\n", True),
-        ("from . import httpx\n", True),
-        ("from vendor import httpx\n", True),
-        ("from pkg import (\n    get,  # the verb (GET)\n    httpx as h,\n)\n", True),
-        ("from pkg import(httpx)\n", True),
+        ("from . import urllib3\n", True),
+        ("from vendor import urllib3\n", True),
+        ("from pkg import (\n    get,  # the verb (GET)\n    urllib3 as u,\n)\n", True),
+        ("from pkg import(urllib3)\n", True),
         ("def fetch(url):\n    import httpx\n    return httpx.get(url)\n", True),
         ("x = 1; import urllib3\n", True),
         ("try: import grpc\nexcept ImportError: grpc = None\n", True),
@@ -575,9 +575,18 @@ def test_urllib_passes_a_file_only_where_it_may_make_a_request(text: str, passes
         ("from requests.adapters import HTTPAdapter\n", False),
         ("import requests\nsession = make_session()\nsession.get(url)\n", False),
         ("from requests import HTTPError\nself.requests.get(url)\n", False),
+        # httpx alike: its functions and clients, not its errors or its response type
+        ("import httpx\nasync with httpx.AsyncClient() as c: ...\n", True),
+        ("import httpx\nwith httpx.stream('GET', URL) as r: ...\n", True),
+        ("from httpx import AsyncClient\n", True),
+        ("from httpx._client import Client\n", True),
+        ("import httpx\nexcept httpx.HTTPStatusError: pass\n", False),
+        ("import httpx\ndef parse(response: httpx.Response): ...\n", False),
     ],
 )
-def test_requests_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
+def test_requests_and_httpx_pass_a_file_only_where_it_may_make_a_request(
+    text: str, passes: bool
+) -> None:
     assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
 
 
