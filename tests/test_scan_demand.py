@@ -527,28 +527,6 @@ def test_aiohttp_passes_a_file_only_where_it_may_make_a_request(text: str, passe
 @pytest.mark.parametrize(
     ("text", "passes"),
     [
-        # what makes a request: a function, an opener (a Request is sent by one of them)
-        ("from urllib.request import urlopen\n", True),
-        ("import urllib.request\nopener = urllib.request.build_opener(handler)\n", True),
-        ("from urllib import request\nrequest.urlretrieve(URL, path)\n", True),
-        ("import urllib\nclass Fetch(urllib.request.OpenerDirector): ...\n", True),
-        ("from urllib2 import urlopen\n", True),
-        # what makes none: building urls, a request object alone
-        ("from urllib.parse import urlencode, urljoin\n", False),
-        ("import urllib.parse\nurllib.parse.quote(x)\n", False),
-        ("from six.moves.urllib.parse import urlparse\n", False),
-        ("from urllib.request import Request\nreq = Request(URL)\n", False),
-        # without urllib named as code, its names pass nothing
-        ("with urlopen(URL) as response: ...\n", False),
-    ],
-)
-def test_urllib_passes_a_file_only_where_it_may_make_a_request(text: str, passes: bool) -> None:
-    assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("text", "passes"),
-    [
         # what makes a request: a module function, a session, a name bound to either
         ("import requests\nrequests.get(URL)\n", True),
         ("import requests\nwith requests.Session() as s: ...\n", True),
@@ -582,9 +560,22 @@ def test_urllib_passes_a_file_only_where_it_may_make_a_request(text: str, passes
         ("from httpx._client import Client\n", True),
         ("import httpx\nexcept httpx.HTTPStatusError: pass\n", False),
         ("import httpx\ndef parse(response: httpx.Response): ...\n", False),
+        # urllib: a function, an opener (a Request is sent by one of them)
+        ("from urllib.request import urlopen\n", True),
+        ("import urllib.request\nopener = urllib.request.build_opener(handler)\n", True),
+        ("from urllib import request\nrequest.urlretrieve(URL, path)\n", True),
+        ("import urllib\nclass Fetch(urllib.request.OpenerDirector): ...\n", True),
+        ("from urllib2 import urlopen\n", True),
+        # not urls built, a request object alone
+        ("from urllib.parse import urlencode, urljoin\n", False),
+        ("import urllib.parse\nurllib.parse.quote(x)\n", False),
+        ("from six.moves.urllib.parse import urlparse\n", False),
+        ("from urllib.request import Request\nreq = Request(URL)\n", False),
+        # nor its names without urllib named as code
+        ("with urlopen(URL) as response: ...\n", False),
     ],
 )
-def test_requests_and_httpx_pass_a_file_only_where_it_may_make_a_request(
+def test_requests_httpx_and_urllib_pass_a_file_only_where_they_may_make_a_request(
     text: str, passes: bool
 ) -> None:
     assert candidate_prefilter(_options()).passes(text.encode()) is passes  # type: ignore[arg-type]
