@@ -921,6 +921,53 @@ def test_a_field_is_read_from_the_objects_built_and_annotations_are_not_parsed(
     assert not any(d.file == "shop/app/describe.py" for d in scanned.diagnostics)
 
 
+#: A helper in a constructor, used by a function of its module that leaves the helper's
+#: ``pin`` unset: the objects of the class are read for it, not "objects" of the module,
+#: which would ask for every file calling a function named like it (``pins(...)``).
+MODULE_FUNCTION_USE = {
+    "docker-compose.yml": "services:\n  shop:\n    build: ./shop\n",
+    "shop/app/__init__.py": "",
+    "shop/app/pins.py": """\
+        import requests
+
+
+        class Pin:
+            def __init__(self, resource, pin=None):
+                if pin is not None:
+                    requests.get(f"{resource}/mode/{pin}", timeout=10)
+
+
+        def setup():
+            return Pin("http://users:8000")
+        """,
+    # mentions settings (the everything-parsed prefilter takes it), calls `pins(...)` and
+    # has a syntax error: reported only when it is parsed
+    "shop/app/wiring.py": """\
+        from app import settings
+
+
+        def wire(pins):
+            return pins(settings.BOARD)
+
+
+        def broken(:
+            pass
+        """,
+}
+
+
+def test_the_objects_of_a_class_are_read_for_its_constructor_not_of_the_users_module(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "repo", MODULE_FUNCTION_USE)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    templates = sorted(s["url_template"] for s in narrow["call_sites"])  # type: ignore[attr-defined]
+    assert templates == ["http://users:8000/mode/{pin}", "{resource}/mode/{pin}"]
+    scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert not any(d.file == "shop/app/wiring.py" for d in scanned.diagnostics)
+
+
 def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
     from decouple_services.app.demand import Prefilter, _scan_plan
 

@@ -1157,7 +1157,7 @@ class CallResolver:
         path (``call`` bound to this use's arguments); ``used_object`` the object a helper's
         use calls the method on."""
         caller = self.index.service_of(facts.path) or UNKNOWN
-        renderer = ValueRenderer(self.index, caller, call.function, facts.path)
+        renderer = ValueRenderer(self.index, caller, call.function, facts.path, facts.module)
         renderer.requesting = self._requesting
         renderer.object = used_object
         url = self._combined(match, renderer)

@@ -87,11 +87,13 @@ class ValueRenderer:
         service: str | None,
         function: str | None = None,
         path: str | None = None,
+        module: str | None = None,
     ) -> None:
         self.index = index
         self.service = service
-        #: The file the call is in.
+        #: The file the call is in, and its module.
         self.path = path
+        self.module = module
         #: Functions that make a request: what they return is another service's answer.
         self.requesting: Container[str] = frozenset()
         #: The function the call is in: only its parameters (or those of a function
@@ -300,8 +302,14 @@ class ValueRenderer:
         #: Every object read is one a function builds and returns to whoever calls it.
         returned = True
         classes = [init_class]
-        if here != init_class and self.index.function(f"{here}.__init__", self.service) is None:
-            # a subclass built through the `__init__` it inherits: its objects first
+        if (
+            here != init_class
+            and here != self.module
+            and self.index.function(f"{here}.__init__", self.service) is None
+        ):
+            # a subclass built through the `__init__` it inherits: its objects first (not
+            # the module of a function: no object of a module is built, and looking for
+            # one would parse every file calling a function of that name)
             classes.insert(0, here)
         for cls in classes:
             for path, const in self.index.constructions.get(cls, []):
