@@ -853,9 +853,17 @@ def test_the_objects_of_a_class_are_asked_from_the_files_that_may_build_one() ->
         "alias.py": b"from m import Organization as Org\nORG = Org(id=1)\n",
         "annotates.py": b"from m import Organization\ndef f(o: Organization) -> None: ...\n",
         "other.py": b"ORG = MyOrganization(id=1)\nx = Organizations(2)\n",
+        "named.py": b"from m import Organization\nORG = Organization(name='x')\n",
+        "compares.py": b"from m import Organization\nORG = Organization()\nok = ORG.id == 1\n",
     }
-    found = asked_paths(Asked(built={"Organization"}), {}, sorted(texts), texts.get)
-    assert found == {"call.py", "attr.py", "alias.py"}
+    built = {"call.py", "attr.py", "alias.py", "named.py", "compares.py"}
+    found = asked_paths(Asked(built={("Organization",)}), {}, sorted(texts), texts.get)
+    assert found == built
+    # a field read of them, given by keyword only: the files passing that keyword
+    found = asked_paths(Asked(built={("Organization", "id")}), {}, sorted(texts), texts.get)
+    assert found == built - {"named.py", "compares.py"}
+    both = Asked(built={("Organization", "id"), ("Organization",)})
+    assert asked_paths(both, {}, sorted(texts), texts.get) == built
 
 
 #: A call whose url is a field of an annotated parameter: the value every object of its
@@ -895,6 +903,16 @@ BUILT = {
         def broken(:
             pass
         """,
+    # builds one without the field as a keyword, which a field is read from only
+    "shop/app/fallback.py": """\
+        from app import settings
+        from app.commands import Command
+
+        FALLBACK = Command(settings.FALLBACK_URL)
+
+        def broken(:
+            pass
+        """,
     "users/svc/__init__.py": "",
     "users/svc/api.py": """\
         from flask import Flask
@@ -918,7 +936,8 @@ def test_a_field_is_read_from_the_objects_built_and_annotations_are_not_parsed(
     assert site["callee"] == "users"
     assert site["endpoint"] == "POST /orders"
     scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
-    assert not any(d.file == "shop/app/describe.py" for d in scanned.diagnostics)
+    unparsed = {"shop/app/describe.py", "shop/app/fallback.py"}
+    assert not any(d.file in unparsed for d in scanned.diagnostics)
 
 
 #: A helper in a constructor, used by a function of its module that leaves the helper's
@@ -1015,18 +1034,24 @@ def test_a_call_is_matched_to_the_endpoints_once_over_the_rounds_of_asking(
 def test_a_rerun_finds_an_unparsed_file_that_now_builds_a_class_looked_for() -> None:
     from decouple_services.app.edits import _query_ok, found_by_queries
 
-    query = ["built", ["Organization"]]
-    assert _query_ok(query)
+    query = ["built", [["Organization"]]]
+    keyword = ["built", [["Organization", "id"]]]
+    assert _query_ok(query) and _query_ok(keyword)
+    assert not _query_ok(["built", ["Organization"]])
     texts = {
         "a.py": b"def f(o: Organization) -> None: ...\n",
         "b.py": b"ORG = Organization(id=1)\n",
+        "c.py": b"ORG = Organization(name='x')\n",
     }
 
     def no_graph() -> object:
         raise AssertionError("a class search follows no imports")
 
-    assert not found_by_queries("a.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
-    assert found_by_queries("b.py", [query], texts.get, no_graph)  # type: ignore[arg-type]
+    def found(query: list[object]) -> set[str]:
+        return {p for p in texts if found_by_queries(p, [query], texts.get, no_graph)}  # type: ignore[arg-type]
+
+    assert found(query) == {"b.py", "c.py"}
+    assert found(keyword) == {"b.py"}
 
 
 class _Tables:

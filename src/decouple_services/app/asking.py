@@ -27,7 +27,9 @@ from decouple_services.app.demand import WATCHED_TABLES, Ask, Asked, Tap, ask
 from decouple_services.resolve.index import ProjectIndex
 
 #: The tables whose keys are qualified names resolution asks for.
-_ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes", "constructions"})
+#: (The objects built of a class are asked for by the index's methods, which know what the
+#: caller reads of them.)
+_ASKING_TABLES = frozenset({"functions", "grpc_methods", "settings_classes"})
 
 
 class Lookups:
@@ -57,10 +59,11 @@ class Lookups:
         if isinstance(key, str):
             self.noted(("q", key))
 
-    def note_built(self, key: Any) -> None:
+    def note_built(self, qualname: str, keyword: str | None) -> None:
         # the objects of a class are built in files naming it, wherever it is defined
-        if isinstance(key, str) and key.rpartition(".")[2]:
-            self.noted(("b", key.rpartition(".")[2]))
+        name = qualname.rpartition(".")[2]
+        if name:
+            self.noted(("b", name) if keyword is None else ("b", name, keyword))
 
 
 class _Watched(dict[Any, Any]):
@@ -81,10 +84,7 @@ class _Watched(dict[Any, Any]):
         if tap is not None:
             tap.read(self._table, "*" if key is _WALKED else key)
         if self._asking and key is not _WALKED:
-            if self._table == "constructions":
-                lookups.note_built(key)
-            else:
-                lookups.note(key)
+            lookups.note(key)
 
     def __missing__(self, key: Any) -> Any:
         if self._listing:
@@ -149,6 +149,15 @@ class AskingIndex(ProjectIndex):
     def function(self, qualname: str, service: str | None) -> Any:
         self._lookups.note(qualname)
         return super().function(qualname, service)
+
+    def constructions_of(self, qualname: str, keyword: str | None = None) -> Any:
+        if "." in qualname:  # a bare name is no class the tree imports
+            self._lookups.note_built(qualname, keyword)
+        return super().constructions_of(qualname, keyword)
+
+    def objects_of(self, qualname: str) -> Any:
+        self._lookups.note_built(qualname, None)
+        return super().objects_of(qualname)
 
     def _defines(self, qualname: str) -> bool:
         self._lookups.note(qualname)

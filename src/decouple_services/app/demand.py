@@ -673,9 +673,10 @@ class Asked:
     words: set[tuple[str, ...]] = field(default_factory=set)
     #: Keys of aiohttp application slots (``app["session"] = ...``, ``app[KEY] = ...``).
     keys: set[str] = field(default_factory=set)
-    #: Classes (their last name) whose objects resolution looked for: the files that may
-    #: build one (:func:`building`).
-    built: set[str] = field(default_factory=set)
+    #: Classes (their last name) whose objects resolution looked for, each with the field
+    #: it reads of them when it reads one given by keyword (``("Organization", "id")``):
+    #: the files that may build one (:func:`building`).
+    built: set[tuple[str, ...]] = field(default_factory=set)
 
 
 class Tap(Protocol):
@@ -690,7 +691,7 @@ class Tap(Protocol):
 
 
 #: One thing noted in ``Asked``: ``("q", qualname)``, ``("s", framework, key)``, ``("w",
-#: word, ...)`` or ``("b", class name)``.
+#: word, ...)``, ``("b", class name)`` or ``("b", class name, keyword)``.
 Ask = tuple[str, ...]
 
 #: The index's tables resolution reads by key, and whether a missing key reads as ``[]``.
@@ -715,7 +716,7 @@ def ask(asked: Asked, item: Ask) -> None:
     elif item[0] == "w":
         asked.words.add(item[1:])
     elif item[0] == "b":
-        asked.built.add(item[1])
+        asked.built.add(item[1:])
     else:
         _note_qualname(item[1], asked)
 
@@ -1145,25 +1146,35 @@ def _key_before(data: bytes, end: int, key: bytes) -> bool:
 
 
 def building(
-    paths: Sequence[str], classes: Iterable[str], read: Callable[[str], bytes | None]
+    paths: Sequence[str],
+    classes: Iterable[tuple[str, ...]],
+    read: Callable[[str], bytes | None],
 ) -> list[str]:
-    """Those of ``paths`` that may build an object of one of ``classes`` (last names): they
-    call it (``Organization(``, ``models.Organization(``, ``(Organization)(``,
-    ``Generic[T](``), or import it under another name (``Organization as Org``), which a
-    call may use. Extraction records an object's type through imports and attributes
-    only, never through a name assigned in the module (``Org = Organization`` makes
-    ``Org(...)`` an object of ``mod.Org``), so a file that names the class otherwise cannot
-    hold one. Naming the class is far more common than building it: polar's model
-    classes are named by hundreds of files that only annotate with them."""
-    names = sorted({c for c in classes if c})
-    if not names:
+    """Those of ``paths`` that may build an object of one of ``classes`` (last names, each
+    alone or with a keyword the object must be given): they call it (``Organization(``,
+    ``models.Organization(``, ``(Organization)(``, ``Generic[T](``), or import it under
+    another name (``Organization as Org``), which a call may use; and they pass the
+    keyword (``id=``) somewhere. Extraction records an object's type through imports and
+    attributes only, never through a name assigned in the module (``Org = Organization``
+    makes ``Org(...)`` an object of ``mod.Org``), so a file that names the class otherwise
+    cannot hold one. Naming the class is far more common than building it: polar's model
+    classes are named by hundreds of files that only annotate with them, and built with
+    their ``id`` by a few (the field a test's address reads)."""
+    wanted = sorted({c for c in classes if c and all(c)})
+    if not wanted:
         return []
-    needles = [(n.encode(), _building_pattern(n.encode())) for n in names]
+    needles = [
+        (c[0].encode(), _building_pattern(c[0].encode()), [_keyword_pattern(k) for k in c[1:]])
+        for c in wanted
+    ]
     out = []
     for path in paths:
         data = read(path)
         if data is not None and any(
-            needle in data and _whole(data, pattern) for needle, pattern in needles
+            needle in data
+            and _whole(data, pattern)
+            and all(_whole(data, keyword) for keyword in keywords)
+            for needle, pattern, keywords in needles
         ):
             out.append(path)
     return out
@@ -1172,6 +1183,12 @@ def building(
 @lru_cache(maxsize=256)
 def _building_pattern(name: bytes) -> re.Pattern[bytes]:
     return re.compile(re.escape(name) + rb"\b(?:[\s)]*[(\[]|\s+as\s)")
+
+
+@lru_cache(maxsize=256)
+def _keyword_pattern(name: str) -> re.Pattern[bytes]:
+    # `id=1` and `id = 1`, not `id == 1`
+    return re.compile(re.escape(name.encode()) + rb"\b\s*=(?!=)")
 
 
 @lru_cache(maxsize=1024)

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 #: A text search: of on-demand parsing over unparsed files, ``["words", groups]``,
 #: ``["keys", keys]`` (application slots filled), ``["fixtures", [[name, folder]]]`` (test
 #: modules under a conftest's folder naming its fixture), ``["built", classes]`` (files
-#: that may build an object of one of the classes) or ``["objects", [[qualname,
+#: that may build an object of one of the classes, each a list: its name, then the
+#: keyword it must be given, if any) or ``["objects", [[qualname,
 #: False]]]`` (files that may use a client object); of a helper pass over every file,
 #: ``["helpers", [[qualname, is_method]]]``.
 Query = list[Any]
@@ -585,7 +586,7 @@ def found_by_queries(
         elif kind == "keys":
             found = assigning([path], payload, read)
         elif kind == "built":
-            found = building([path], payload, read)
+            found = building([path], [tuple(c) for c in payload], read)
         else:
             from decouple_services.app.rereads import Helper
             from decouple_services.app.rereads import select as select_rereads
@@ -681,9 +682,9 @@ def _query_ok(query: Any) -> bool:
     if not (isinstance(query, list) and len(query) == 2 and isinstance(query[1], list)):
         return False
     kind, payload = query
-    if kind == "words":
+    if kind in ("words", "built"):
         return all(isinstance(g, list) and all(isinstance(w, str) for w in g) for g in payload)
-    if kind in ("keys", "built"):
+    if kind == "keys":
         return all(isinstance(k, str) for k in payload)
     if kind == "fixtures":
         return all(

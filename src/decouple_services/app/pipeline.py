@@ -1329,7 +1329,7 @@ class _Demand:
         #: Words (slots, config keys) and client objects already looked for.
         self.searched: set[tuple[str, ...]] = set()
         self.keys: set[str] = set()
-        self.built: set[str] = set()
+        self.built: set[tuple[str, ...]] = set()
         self.clients: set[str] = set()
         self.fixtures: set[tuple[str, str]] = set()
         #: The facts of the last call of :meth:`wanted`.
@@ -1372,7 +1372,7 @@ class _Demand:
         if keys:
             self.queries.append(["keys", sorted(keys)])
         if built:
-            self.queries.append(["built", sorted(built)])
+            self.queries.append(["built", [list(c) for c in sorted(built)]])
         return asked_paths(
             replace(asked, words=words, keys=keys, built=built),
             self.modules,

@@ -191,17 +191,25 @@ class ProjectIndex:
                 return tail
         return qualname
 
-    def constructions_of(self, qualname: str) -> list[tuple[str, Constant]]:
+    def constructions_of(
+        self, qualname: str, keyword: str | None = None
+    ) -> list[tuple[str, Constant]]:
         """The objects of the class ``qualname`` the tree builds, under the name it is
         imported by or, when the import has more package in front than the scan gives the
         module (``pkg.app.commands.Cmd`` for ``commands.py`` scanned as ``commands``), the
-        longest tail of it the scan knows."""
+        longest tail of it the scan knows. ``keyword``: the field the caller reads of them,
+        only ever given by keyword (an index parsing on demand looks for the objects in the
+        files passing it)."""
         parts = qualname.split(".")
         for start in range(len(parts) - 1):
             found: list[tuple[str, Constant]] = self.constructions.get(".".join(parts[start:]), [])
             if found:
                 return found
         return []
+
+    def objects_of(self, qualname: str) -> list[tuple[str, Constant]]:
+        """The objects the tree builds of the class ``qualname`` as the scan names it."""
+        return self.constructions.get(qualname, [])
 
     def setting(self, framework: str, key: str, service: str | None) -> tuple[str, Constant] | None:
         return self._pick(self.settings.get((framework, key), []), service)

@@ -202,7 +202,7 @@ class ValueRenderer:
         if not (isinstance(cls, Lit) and isinstance(attr, Lit)):
             return self._render(shown, out, depth)
         given: dict[Value, str] = {}
-        for path, const in self.index.constructions_of(cls.text):
+        for path, const in self.index.constructions_of(cls.text, attr.text):
             if self.index.is_test(path) and not self.index.is_test(self.path or ""):
                 continue
             obj = const.value
@@ -312,7 +312,7 @@ class ValueRenderer:
             # one would parse every file calling a function of that name)
             classes.insert(0, here)
         for cls in classes:
-            for path, const in self.index.constructions.get(cls, []):
+            for path, const in self.index.objects_of(cls):
                 if self.index.is_test(path) and not self.index.is_test(self.path or ""):
                     # a test's object (`EvalAI_Interface(token, "http://dummy")`) says
                     # nothing of where production code calls
