@@ -143,14 +143,14 @@ def _modules(paths: list[str]) -> tuple[dict[str, tuple[str, bool]], frozenset[s
     return named, frozenset(m for m, is_package in named.values() if is_package)
 
 
-def pick(tree: dict[str, str], *helpers: Helper) -> list[str]:
+def pick(tree: dict[str, str], *helpers: Helper, objects: bool = False) -> list[str]:
     paths = sorted(tree)
     named, packages = _modules(paths)
     graph = ImportGraph(
         {p: m for p, (m, _) in named.items()},
         {p: import_targets(tree[p].encode(), m, ip, packages) for p, (m, ip) in named.items()},
     )
-    return select(paths, helpers, graph, lambda p: tree[p].encode())
+    return select(paths, helpers, graph, lambda p: tree[p].encode(), objects=objects)
 
 
 BASE = {
@@ -234,6 +234,51 @@ def test_a_constructor_helper_is_looked_for_by_its_class_name_too() -> None:
         "app/other.py": "class Client:\n    pass\n\nClient()\n",
     }
     assert pick(tree, INIT) == ["app/main.py", "app/sub.py", "pkg/mod.py"]
+
+
+HOLDER = {
+    "pkg/__init__.py": "",
+    "pkg/coord.py": (
+        "import requests\n\n"
+        "class Coordinator:\n    def __init__(self):\n"
+        "        self.session = requests.Session()\n\n"
+        "def refresh(coordinator):\n    session = coordinator.session\n"
+        "    return session.get('http://a')\n"
+    ),
+    "pkg/http.py": "import requests\n\nsession = requests.Session()\n",
+}
+#: A client object held by a class, and one at the top level of its module.
+HELD = Helper("pkg.coord.Coordinator.session", is_method=False)
+TOP = Helper("pkg.http.session", is_method=False)
+
+
+@pytest.mark.parametrize(
+    ("source", "read"),
+    [
+        ("from pkg.coord import Coordinator\nCoordinator().session.get('http://a')\n", True),
+        ("from pkg import coord\n\ndef f(c):\n    return (c\n        .session.get('/a'))\n", True),
+        ("from pkg.coord import Coordinator\ngetattr(Coordinator(), 'session').get('/a')\n", True),
+        # names the word as a variable of its own only: reaches no object of the class
+        ("from pkg.coord import Coordinator\nsession = make()\nsession.get('http://a')\n", False),
+        ("from pkg import coord\n\ndef f(session):\n    return session.get('/a')\n", False),
+    ],
+)
+def test_a_client_object_a_class_holds_is_looked_for_named_as_an_attribute(
+    source: str, read: bool
+) -> None:
+    tree = {**HOLDER, "app/main.py": source}
+    # its own module names it as it likes
+    assert pick(tree, HELD, objects=True) == ["app/main.py", "pkg/coord.py"][1 - read :]
+    # a helper function of that name is looked for as before: a module may alias one
+    assert pick(tree, Helper("pkg.coord.Coordinator.session", is_method=True)) == [
+        "app/main.py",
+        "pkg/coord.py",
+    ]
+
+
+def test_a_client_object_at_the_top_of_its_module_is_looked_for_by_its_name() -> None:
+    tree = {**HOLDER, "app/main.py": "from pkg.http import session\nsession.get('/a')\n"}
+    assert pick(tree, TOP, objects=True) == ["app/main.py", "pkg/http.py"]
 
 
 def test_a_method_is_looked_for_where_a_parameter_named_after_its_class_holds_one() -> None:
@@ -321,14 +366,14 @@ def test_results_equal_those_of_rereading_every_file(
     chosen: list[list[str]] = []
     real = rereads.select
 
-    def spy(paths, helpers, graph, read, *search):  # type: ignore[no-untyped-def]
-        chosen.append(real(paths, helpers, graph, read, *search))
+    def spy(paths, helpers, graph, read, *search, **how):  # type: ignore[no-untyped-def]
+        chosen.append(real(paths, helpers, graph, read, *search, **how))
         return chosen[-1]
 
     monkeypatch.setattr(rereads, "select", spy)
     precise = render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
     assert chosen, "the tree has helpers: a helper pass ran"
-    monkeypatch.setattr(rereads, "select", lambda paths, *_: list(paths))
+    monkeypatch.setattr(rereads, "select", lambda paths, *_, **__: list(paths))
     everything = render_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
     assert precise == everything
     if tree == "helpers":

@@ -602,7 +602,7 @@ def found_by_queries(
             ]
             if not helpers:
                 continue
-            found = select_rereads([path], helpers, graph(), read)
+            found = select_rereads([path], helpers, graph(), read, objects=kind == "objects")
         if found:
             return True
     return False

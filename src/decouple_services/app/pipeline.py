@@ -1458,7 +1458,9 @@ class _Demand:
                 self.queries.append(words_query(g for g in slots if g))
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
             if helpers:
-                found.update(select_rereads(rest, helpers, graph(), self.read, self.search))
+                found.update(
+                    select_rereads(rest, helpers, graph(), self.read, self.search, objects=True)
+                )
                 self.queries.append(["objects", sorted([h.qualname, False] for h in helpers)])
         return sorted(found)
 

@@ -290,6 +290,14 @@ class Helper:
             return (short, prefix.rpartition(".")[2])
         return (short,)
 
+    def attribute_of(self, module: str) -> bool:
+        """For an object held in a variable (a client object), whether another file names
+        it only as an attribute (``coordinator.session``, ``getattr(c, "session")``), given
+        the module defining it: it is held by a class of that module, not at its top level
+        (``from .http import session``). (Not said of a function: a module may alias a
+        method for other files to import, ``fetch = _client.fetch``.)"""
+        return self.qualname.rpartition(".")[0] != module and not self.is_method
+
 
 def defining_module(qualname: str, modules: Iterable[str]) -> str | None:
     """The longest module name that is a dotted prefix of ``qualname``."""
@@ -578,14 +586,26 @@ def words_pattern(words: Iterable[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<!def )\b(?:" + alternatives + rb")\b")
 
 
+@functools.lru_cache(maxsize=256)
+def attributes_pattern(words: tuple[str, ...]) -> re.Pattern[bytes]:
+    """A mention of one of ``words`` as an attribute (``x.session``, ``x\n    .session``)
+    or a string (``getattr(x, "session")``). homeassistant names ``session`` as a
+    variable in hundreds of files that never read a class's ``session``."""
+    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(set(words)))
+    return re.compile(rb"(?:\.\s*|[\"'])(?:" + alternatives + rb")\b")
+
+
 def select(
     paths: Sequence[str],
     helpers: Iterable[Helper],
     graph: ImportGraph | RecordedGraph,
     read: Callable[[str], bytes | None],
     search: Search = searched,
+    *,
+    objects: bool = False,
 ) -> list[str]:
-    """The files of ``paths`` (in their order) that may invoke one of ``helpers``.
+    """The files of ``paths`` (in their order) that may invoke one of ``helpers``, or use
+    one when they are ``objects`` held in variables.
 
     Each file's text is tested for the words it must name and the holders it may have
     (what the import graph says of it): files tested alike are one text search of
@@ -593,15 +613,23 @@ def select(
     # The helpers by defining module: a file is connected to a module's helpers alike, so
     # each module's connected files are walked once (homeassistant asks for some thirty
     # helpers of twenty modules, each connected to thousands of files).
-    #: module (None: outside every known module) -> its helpers' words
+    #: module (None: outside every known module) -> its helpers' words (``.name`` for one
+    #: other files name only as an attribute, :meth:`Helper.attribute_of`)
     words_of: dict[str | None, set[str]] = {}
+    #: module -> the words of those, as its own files may name them (``session`` in the
+    #: function defining it)
+    own_of: dict[str, set[str]] = {}
     #: module -> (class name in snake case, method words) a parameter may hold and call
     holders_of: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     modules = set(graph.files_of)
     for helper in helpers:
         module = defining_module(helper.qualname, modules)
         words = helper.words
-        words_of.setdefault(module, set()).update(words)
+        if objects and module is not None and helper.attribute_of(module):
+            words_of.setdefault(module, set()).update(f".{w}" for w in words)
+            own_of.setdefault(module, set()).update(words)
+        else:
+            words_of.setdefault(module, set()).update(words)
         holder = helper.holder
         if holder is not None and module is not None:
             holders_of.setdefault(module, []).append((holder, words))
@@ -618,6 +646,12 @@ def select(
         # only the files of ``paths`` are tested: a rerun selects among its edited files
         # alone, whose helpers' modules may be connected to thousands
         for path in files if len(files) <= len(among) else among.intersection(files):
+            if path in among:
+                wanted.setdefault(path, []).append(at)
+    for module, module_words in own_of.items():
+        at = len(named_by)
+        named_by.append(module_words)
+        for path in graph.files_of.get(module, ()):
             if path in among:
                 wanted.setdefault(path, []).append(at)
     #: path -> (class name in snake case, method words) a parameter may hold and call
@@ -659,17 +693,22 @@ def _invoking(
     holders: tuple[tuple[str, tuple[str, ...]], ...],
     read: Callable[[str], bytes | None],
 ) -> list[str]:
-    """Those of ``paths`` naming one of ``words``, or one of ``holders`` with its words."""
+    """Those of ``paths`` naming one of ``words`` (``.name``: as an attribute), or one of
+    ``holders`` with its words."""
+    plain = [w for w in words if not w.startswith(".")]
+    attributes = tuple(w[1:] for w in words if w.startswith("."))
+    needles = [w.encode() for w in (*plain, *attributes)]
     out = []
     for path in paths:
         data = read(path)
         if data is None:
             continue
-        if words:
-            needles = [w.encode() for w in words]
-            if any(n in data for n in needles) and words_pattern(words).search(data):
-                out.append(path)
-                continue
+        if any(n in data for n in needles) and (
+            (plain and words_pattern(plain).search(data))
+            or (attributes and attributes_pattern(attributes).search(data))
+        ):
+            out.append(path)
+            continue
         if holders and any(
             holder.encode() in data
             and words_pattern([holder]).search(data)
