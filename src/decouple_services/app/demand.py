@@ -781,8 +781,11 @@ def asked_paths(
     todo = set(unparsed)
     out: set[str] = set()
     for qualname in asked.qualnames:
-        # the defining module: the longest prefix that is a module of the tree
+        # the defining module: the longest prefix that is a module of the tree; a module's
+        # own name is bound by its package, if anywhere (`from . import template`)
         name = qualname.removesuffix("()")
+        if name in modules:
+            name = name.rpartition(".")[0]
         while name and name not in modules:
             name = name.rpartition(".")[0]
         out.update(p for p in modules.get(name, ()) if p in todo)
