@@ -753,7 +753,7 @@ def test_django_settings_and_slots_are_asked_by_what_defines_them() -> None:
 
 @pytest.mark.parametrize(
     ("qualname", "words"),
-    [("@state.http", ("state", "http")), ("@app[session]", ("session",)), ("@state", ())],
+    [("@state.http", ("state", ".http")), ("@app[session]", ("session",)), ("@state", ())],
 )
 def test_slot_words(qualname: str, words: tuple[str, ...]) -> None:
     assert slot_words(qualname) == words
@@ -783,6 +783,19 @@ def test_naming_needs_every_word_of_a_group() -> None:
     texts = {"a.py": b"state.http = 1", "b.py": b"http = 1", "c.py": b"https = 1"}
     assert naming(sorted(texts), [("state", "http")], texts.get) == ["a.py"]
     assert naming(sorted(texts), ["http"], texts.get) == ["a.py", "b.py"]
+
+
+def test_a_state_slot_is_looked_for_where_a_file_may_fill_it() -> None:
+    texts = {
+        "assigns.py": b"request.app.state.http = make()\n",
+        "spaced.py": b"state = request.state\nstate . http = make()\n",
+        "lifespan.py": b"async def lifespan(app):  # request.state\n    yield {'http': make()}\n",
+        # names both words, neither way
+        "column.py": b"state = 1\nColumn('http')\n",
+        "variable.py": b"state = 1\nhttp = make()\n",
+    }
+    found = naming(sorted(texts), [slot_words("@state.http")], texts.get)
+    assert found == ["assigns.py", "lifespan.py", "spaced.py"]
 
 
 def test_a_fixture_is_looked_for_where_a_parameter_may_name_it() -> None:

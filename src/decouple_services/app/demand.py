@@ -728,9 +728,13 @@ def _note_qualname(qualname: str, asked: Asked) -> None:
             if key:
                 asked.keys.add(key)
             return
-        words = slot_words(qualname)
-        if words:
-            asked.words.add(words)
+        if qualname.startswith("@state."):
+            words = slot_words(qualname)
+            if words:
+                asked.words.add(words)
+        # The other names under "@" are kinds of value (`@answer.group`: a field of what a
+        # request answered), which no file's text names: looking for "answer" and
+        # "group" found polar's largest test modules.
     else:
         asked.qualnames.add(qualname)
 
@@ -809,14 +813,19 @@ def asked_paths(
 
 def slot_words(qualname: str) -> tuple[str, ...]:
     """What a file assigning an application slot names: ``@state.http`` -> ``("state",
-    "http")``; ``@app[session]`` -> ``("session",)``; nothing for a bare ``@state``."""
+    ".http")`` (:func:`naming`: ``http`` as an attribute, or a key a lifespan yields);
+    ``@app[session]`` -> ``("session",)``; nothing for a bare ``@state``."""
     body = qualname[1:]
     if body.startswith("app["):
         key = body[4:].rstrip("]").rpartition(".")[2]
         return (key,) if key else ()
     head, _, rest = body.partition(".")
     name = rest.partition(".")[0].partition("[")[0]
-    return (head, name) if name else ()
+    if not name:
+        return ()
+    # extraction fills `@state.http` from `<...>.state.http = ...` and from a lifespan's
+    # `yield {"http": ...}` alone
+    return (head, f".{name}") if head == "state" else (head, name)
 
 
 # --- client objects named elsewhere ------------------------------------------------------
@@ -1231,13 +1240,15 @@ def naming(
     read: Callable[[str], bytes | None],
 ) -> list[str]:
     """Those of ``paths`` whose text names, as whole words, every word of one of ``groups``
-    (a lone string is a group of one)."""
+    (a lone string is a group of one). A word written ``.http`` is named as an attribute
+    (``app.state.http``) or as a string in a file that yields (``yield {"http": ...}``):
+    polar's largest test modules name ``state`` and ``context``, none that way."""
     wanted = [(g,) if isinstance(g, str) else g for g in groups]
-    wanted = [g for g in wanted if g and all(g)]
+    wanted = [g for g in wanted if g and all(w.strip(".") for w in g)]
     if not wanted:
         return []
     words = sorted({w for g in wanted for w in g})
-    needles = [(w, w.encode()) for w in words]
+    needles = [(w, w.lstrip(".").encode()) for w in words]
     out = []
     for path in paths:
         data = read(path)
@@ -1248,10 +1259,27 @@ def naming(
         present = [(w, n) for w, n in needles if n in data]
         if not present or not any(all(w in dict(present) for w in g) for g in wanted):
             continue
-        named = {w for w, n in present if _names(data, n)}
+        named = {w for w, n in present if (_filled(data, n) if w[0] == "." else _names(data, n))}
         if any(all(w in named for w in g) for g in wanted):
             out.append(path)
     return out
+
+
+def _filled(data: bytes, name: bytes) -> bool:
+    """Whether ``data`` names ``name`` as an attribute, or as a string beside a ``yield``."""
+    if _attribute_pattern(name).search(data):
+        return True
+    return _names(data, b"yield") and _string_pattern(name).search(data) is not None
+
+
+@lru_cache(maxsize=256)
+def _attribute_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\.\s*" + re.escape(name) + rb"\b")
+
+
+@lru_cache(maxsize=256)
+def _string_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"[\"']" + re.escape(name) + rb"[\"']")
 
 
 def naming_parameter(
