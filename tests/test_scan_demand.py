@@ -13,6 +13,7 @@ import pytest
 import decouple_services.app.pipeline
 from decouple_services.app.demand import (
     Asked,
+    ClientNames,
     RoundMemo,
     asked_paths,
     broad_prefilter,
@@ -777,6 +778,11 @@ def test_client_objects_are_definitions_holding_a_client_not_what_its_calls_retu
     facts = extract_facts(source, "pkg/http.py", "pkg.http", _options())  # type: ignore[arg-type]
     names = client_names([facts], _options())  # type: ignore[arg-type]
     assert names == {"pkg.http.session", "pkg.http.alias", "pkg.http.make"}
+    # held in a variable, not a function returning one (a module may alias a function for
+    # other files to import by name: its users are not only those naming an attribute)
+    found = ClientNames(_options())  # type: ignore[arg-type]
+    assert found([facts]) == names
+    assert found.held() == {"pkg.http.session", "pkg.http.alias"}
 
 
 def test_naming_needs_every_word_of_a_group() -> None:

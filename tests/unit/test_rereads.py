@@ -143,7 +143,7 @@ def _modules(paths: list[str]) -> tuple[dict[str, tuple[str, bool]], frozenset[s
     return named, frozenset(m for m, is_package in named.values() if is_package)
 
 
-def pick(tree: dict[str, str], *helpers: Helper, objects: bool = False) -> list[str]:
+def pick(tree: dict[str, str], *helpers: Helper, objects: tuple[str, ...] = ()) -> list[str]:
     paths = sorted(tree)
     named, packages = _modules(paths)
     graph = ImportGraph(
@@ -268,17 +268,15 @@ def test_a_client_object_a_class_holds_is_looked_for_named_as_an_attribute(
 ) -> None:
     tree = {**HOLDER, "app/main.py": source}
     # its own module names it as it likes
-    assert pick(tree, HELD, objects=True) == ["app/main.py", "pkg/coord.py"][1 - read :]
-    # a helper function of that name is looked for as before: a module may alias one
-    assert pick(tree, Helper("pkg.coord.Coordinator.session", is_method=True)) == [
-        "app/main.py",
-        "pkg/coord.py",
-    ]
+    assert pick(tree, HELD, objects=(HELD.qualname,)) == ["app/main.py", "pkg/coord.py"][1 - read :]
+    # a function or method of that name returning a client is looked for as before: a
+    # module may alias one for other files to import
+    assert pick(tree, HELD) == ["app/main.py", "pkg/coord.py"]
 
 
 def test_a_client_object_at_the_top_of_its_module_is_looked_for_by_its_name() -> None:
     tree = {**HOLDER, "app/main.py": "from pkg.http import session\nsession.get('/a')\n"}
-    assert pick(tree, TOP, objects=True) == ["app/main.py", "pkg/http.py"]
+    assert pick(tree, TOP, objects=(TOP.qualname,)) == ["app/main.py", "pkg/http.py"]
 
 
 def test_a_method_is_looked_for_where_a_parameter_named_after_its_class_holds_one() -> None:

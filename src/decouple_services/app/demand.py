@@ -908,6 +908,11 @@ class ClientNames:
             q.removesuffix(f".{BASES}") for q in self._classes
         }
 
+    def held(self) -> set[str]:
+        """Those of the last call's names that hold a client object (``session =
+        requests.Session()``, ``self.session = ...``), not a function returning one."""
+        return {q for q in self._holders if not q.endswith("()")}
+
     def _gather(self, facts: Sequence[FileFacts]) -> list[str] | None:
         """Bring the constants (each qualified name's first value, in the order of
         ``facts``) up to ``facts``: the keys added or given another value since the last

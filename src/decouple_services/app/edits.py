@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 #: modules under a conftest's folder naming its fixture), ``["built", classes]`` (files
 #: that may build an object of one of the classes, each a list: its name, then the
 #: keyword it must be given, if any) or ``["objects", [[qualname,
-#: False]]]`` (files that may use a client object); of a helper pass over every file,
+#: held]]]`` (files that may use a client object; held: in a variable, not a function
+#: returning one); of a helper pass over every file,
 #: ``["helpers", [[qualname, is_method]]]``.
 Query = list[Any]
 #: The kinds of search that follow imports (to files connected to a module).
@@ -595,14 +596,18 @@ def found_by_queries(
             # them, a held object's too): only the others are asked about, and none of them
             # left needs no import graph, which costs reading every file's imports
             data = read(path) or b""
+            # a helper's flag: whether it is a method; a client object's: whether it is held
+            # in a variable (`ClientNames.held`), all of them are looked for as functions
+            objects = kind == "objects"
             helpers = [
                 helper
-                for helper in (Helper(q, m) for q, m in payload)
+                for helper in (Helper(q, m and not objects) for q, m in payload)
                 if any(w.encode() in data for w in helper.words)
             ]
             if not helpers:
                 continue
-            found = select_rereads([path], helpers, graph(), read, objects=kind == "objects")
+            held = {q for q, m in payload if m} if objects else frozenset()
+            found = select_rereads([path], helpers, graph(), read, objects=held)
         if found:
             return True
     return False

@@ -1458,10 +1458,13 @@ class _Demand:
                 self.queries.append(words_query(g for g in slots if g))
             helpers = [Helper(c, False) for c in clients if not c.startswith("@")]
             if helpers:
+                held = self.client_names.held()
                 found.update(
-                    select_rereads(rest, helpers, graph(), self.read, self.search, objects=True)
+                    select_rereads(rest, helpers, graph(), self.read, self.search, objects=held)
                 )
-                self.queries.append(["objects", sorted([h.qualname, False] for h in helpers)])
+                self.queries.append(
+                    ["objects", sorted([h.qualname, h.qualname in held] for h in helpers)]
+                )
         return sorted(found)
 
 

@@ -294,9 +294,9 @@ class Helper:
         """For an object held in a variable (a client object), whether another file names
         it only as an attribute (``coordinator.session``, ``getattr(c, "session")``), given
         the module defining it: it is held by a class of that module, not at its top level
-        (``from .http import session``). (Not said of a function: a module may alias a
-        method for other files to import, ``fetch = _client.fetch``.)"""
-        return self.qualname.rpartition(".")[0] != module and not self.is_method
+        (``from .http import session``). (Not said of a function or a method: a module may
+        alias one for other files to import, ``fetch = _client.fetch``.)"""
+        return self.qualname.rpartition(".")[0] != module
 
 
 def defining_module(qualname: str, modules: Iterable[str]) -> str | None:
@@ -602,10 +602,10 @@ def select(
     read: Callable[[str], bytes | None],
     search: Search = searched,
     *,
-    objects: bool = False,
+    objects: Container[str] = frozenset(),
 ) -> list[str]:
     """The files of ``paths`` (in their order) that may invoke one of ``helpers``, or use
-    one when they are ``objects`` held in variables.
+    one of them that is among ``objects``, client objects held in a variable.
 
     Each file's text is tested for the words it must name and the holders it may have
     (what the import graph says of it): files tested alike are one text search of
@@ -625,7 +625,7 @@ def select(
     for helper in helpers:
         module = defining_module(helper.qualname, modules)
         words = helper.words
-        if objects and module is not None and helper.attribute_of(module):
+        if helper.qualname in objects and module is not None and helper.attribute_of(module):
             words_of.setdefault(module, set()).update(f".{w}" for w in words)
             own_of.setdefault(module, set()).update(words)
         else:
