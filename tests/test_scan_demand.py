@@ -15,6 +15,7 @@ from decouple_services.app.demand import (
     Asked,
     ClientNames,
     RoundMemo,
+    ask,
     asked_paths,
     broad_prefilter,
     candidate_prefilter,
@@ -754,10 +755,23 @@ def test_django_settings_and_slots_are_asked_by_what_defines_them() -> None:
 
 @pytest.mark.parametrize(
     ("qualname", "words"),
-    [("@state.http", ("state", ".http")), ("@app[session]", ("session",)), ("@state", ())],
+    [
+        ("@state.http", ("state", ".http")),
+        ("@app[session]", ("session",)),
+        ("@app[shop.keys.SESSION].loop.call_later()", ("SESSION",)),
+        ("@state", ()),
+    ],
 )
 def test_slot_words(qualname: str, words: tuple[str, ...]) -> None:
     assert slot_words(qualname) == words
+
+
+def test_a_lookup_through_an_application_slot_asks_for_the_slots_key() -> None:
+    asked = Asked()
+    ask(asked, ("q", "@app[shop.keys.SESSION].loop.call_later()"))
+    ask(asked, ("q", "@answer.group"))
+    assert asked.keys == {"SESSION"}
+    assert not asked.words and not asked.qualnames
 
 
 def test_client_objects_are_definitions_holding_a_client_not_what_its_calls_return() -> None:

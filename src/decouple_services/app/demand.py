@@ -724,7 +724,7 @@ def ask(asked: Asked, item: Ask) -> None:
 def _note_qualname(qualname: str, asked: Asked) -> None:
     if qualname.startswith("@"):
         if qualname.startswith("@app["):
-            key = qualname[5:].rstrip("]").rpartition(".")[2]
+            key = _slot_key(qualname)
             if key:
                 asked.keys.add(key)
             return
@@ -817,7 +817,7 @@ def slot_words(qualname: str) -> tuple[str, ...]:
     ``@app[session]`` -> ``("session",)``; nothing for a bare ``@state``."""
     body = qualname[1:]
     if body.startswith("app["):
-        key = body[4:].rstrip("]").rpartition(".")[2]
+        key = _slot_key(qualname)
         return (key,) if key else ()
     head, _, rest = body.partition(".")
     name = rest.partition(".")[0].partition("[")[0]
@@ -826,6 +826,13 @@ def slot_words(qualname: str) -> tuple[str, ...]:
     # extraction fills `@state.http` from `<...>.state.http = ...` and from a lifespan's
     # `yield {"http": ...}` alone
     return (head, f".{name}") if head == "state" else (head, name)
+
+
+def _slot_key(qualname: str) -> str:
+    """The key of the aiohttp application slot ``qualname`` (``@app[...]``) reads, as a
+    file filling it writes it: ``session`` for ``@app[session]``, ``KEY_HASS`` for
+    ``@app[homeassistant.const.KEY_HASS].loop.call_later()`` (not ``call_later()``)."""
+    return qualname[5:].partition("]")[0].rpartition(".")[2]
 
 
 # --- client objects named elsewhere ------------------------------------------------------
