@@ -178,6 +178,97 @@ def test_early_workers_not_needed_are_shut_down(
     assert pool._shutdown_thread
 
 
+def test_late_workers_only_for_a_large_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "_main_guarded", lambda: True)
+    assert pipeline.late_workers(1, 10_000) is None
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    assert pipeline.late_workers(2, pipeline.LATE_PARALLEL_THRESHOLD - 1) is None
+    pool = pipeline.late_workers(2, pipeline.LATE_PARALLEL_THRESHOLD)
+    assert pool is not None
+    try:
+        # new interpreters, not copies of this process and what it holds
+        assert pool._mp_context.get_start_method() == "spawn"
+        assert pool.submit(int, "7").result() == 7
+    finally:
+        pool.shutdown()
+    # a program whose main module a new interpreter would run again: parsed here
+    monkeypatch.setattr(pipeline, "_main_guarded", lambda: False)
+    assert pipeline.late_workers(2, 10_000) is None
+
+
+def main_module(
+    monkeypatch: pytest.MonkeyPatch, *, file: str | None, spec: str | None, main: Any = None
+) -> None:
+    import importlib.machinery
+    import sys
+    import types
+
+    module = types.ModuleType("__main__")
+    if file is not None:
+        module.__file__ = file
+    module.__spec__ = None if spec is None else importlib.machinery.ModuleSpec(spec, None)
+    if main is not None:
+        module.main = main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "__main__", module)
+
+
+def test_workers_started_anew_only_under_a_guarded_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    guarded = pipeline._main_guarded
+    main_module(monkeypatch, file="/venv/bin/decouple", spec=None, main=cli_main)
+    assert guarded()  # the command's script
+    main_module(
+        monkeypatch, file="/x/decouple_services/__main__.py", spec="decouple_services.__main__"
+    )
+    assert guarded()  # python -m decouple_services
+    main_module(monkeypatch, file=None, spec=None)
+    assert guarded()  # python -c, a notebook: no main file to import
+    main_module(monkeypatch, file="/x/pytest/__main__.py", spec="pytest.__main__")
+    assert not guarded()
+    main_module(monkeypatch, file="/home/me/audit.py", spec=None, main=lambda: None)
+    assert not guarded()  # a script of its own, which may call scan() unguarded
+    main_module(monkeypatch, file="/home/me/audit.py", spec=None)
+    assert not guarded()
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    # the sample's second round asks for 20 files: shared out from 2 on, on 2 processes
+    root = sample_copy(tmp_path)
+    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    submitted: list[int] = []
+    late_workers = pipeline.late_workers
+
+    def watched(jobs: int | None, files: int) -> Any:
+        pool = late_workers(jobs, files)
+        if pool is not None:
+            submit = pool.submit
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                submitted.append(files)
+                return submit(*args, **kwargs)
+
+            pool.submit = counted  # type: ignore[method-assign]
+        return pool
+
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline, "LATE_PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "late_workers", watched)
+    monkeypatch.setattr(pipeline, "_main_guarded", lambda: True)  # pytest's, guarded
+    monkeypatch.setattr(pipeline, "start_workers", lambda jobs, files: None)
+    options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=2)
+    assert model_json(scan(root, options)) == reference
+    assert submitted and max(submitted) >= 20
+    assert not multiprocessing.active_children()
+    if use_cache:
+        # a rerun has the facts of those files from the cache: nothing to share out
+        submitted.clear()
+        assert model_json(scan(root, options)) == reference
+        assert not submitted
+
+
 def test_the_json_output_in_pieces_is_its_text() -> None:
     result = scan(SAMPLE, ScanOptions(use_cache=False, jobs=1))
     pieces = render_json_pieces(result)
