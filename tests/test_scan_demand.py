@@ -1068,6 +1068,65 @@ def test_the_objects_of_a_class_are_read_for_its_constructor_not_of_the_users_mo
     assert not any(d.file == "shop/app/wiring.py" for d in scanned.diagnostics)
 
 
+#: A helper whose host comes from its parameter, invoked in one file and only patched, by
+#: a dotted string, in another.
+PATCHED_HELPER = {
+    "docker-compose.yml": """\
+        services:
+          shop:
+            build: ./shop
+          users:
+            build: ./users
+        """,
+    "shop/app/__init__.py": "",
+    "shop/app/remote.py": """\
+        import requests
+
+
+        def fetch(url):
+            return requests.get(url, timeout=10)
+        """,
+    "shop/app/orders.py": """\
+        from app import remote
+
+
+        def order():
+            return remote.fetch("http://users:8000/users")
+        """,
+    # connected to the helper's module, names `fetch` only at the end of a string (and
+    # `settings`, which the everything-parsed prefilter takes); a syntax error: reported
+    # only when it is parsed
+    "shop/app/test_orders.py": """\
+        from unittest import mock
+
+        from app import remote, settings
+
+
+        def test_order():
+            with mock.patch("app.remote.fetch"):
+                assert remote
+
+
+        def broken(:
+            pass
+        """,
+}
+
+
+def test_a_helper_named_only_at_the_end_of_a_string_is_not_looked_for_there(
+    tmp_path: Path,
+) -> None:
+    root = write(tmp_path / "repo", PATCHED_HELPER)
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    sites = {(s["file"], s["url_template"]) for s in narrow["call_sites"]}  # type: ignore[attr-defined,index]
+    assert ("shop/app/orders.py", "http://users:8000/users") in sites
+    scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
+    assert not any(d.file == "shop/app/test_orders.py" for d in scanned.diagnostics)
+    full = scan(root, ScanOptions(jobs=1, use_cache=False, full_parse=True))
+    assert any(d.file == "shop/app/test_orders.py" for d in full.diagnostics)
+
+
 def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
     from decouple_services.app.demand import Prefilter, _scan_plan
 

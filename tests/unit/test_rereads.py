@@ -204,6 +204,37 @@ def test_a_file_that_cannot_invoke_the_helper_is_not_reread(source: str) -> None
     assert pick({**BASE, "app/main.py": source}, FUNC) == ["pkg/mod.py"]
 
 
+@pytest.mark.parametrize(
+    ("source", "read"),
+    [
+        # the end of a longer string: a patch target, a docstring, a message
+        ("from pkg import mod\nmock.patch('pkg.mod.update')\n", False),
+        ('from pkg import mod\nmock.patch("pkg.mod.Client.update")\n', False),
+        ('from pkg import mod\n\ndef f():\n    """Calls update"""\n', False),
+        # the word alone as a string, as getattr takes it; in an f-string's field
+        ("from pkg import mod\ngetattr(mod, 'update')('http://a')\n", True),
+        ("from pkg import mod\nfn = getattr(mod.Client('u'), \"update\")\n", True),
+        ("from pkg.mod import update\nprint(f'{update}')\n", True),
+        ("from pkg import mod\nmock.patch('pkg.mod.update')\nmod.update('http://a')\n", True),
+    ],
+)
+def test_a_word_ending_a_longer_string_invokes_nothing(source: str, read: bool) -> None:
+    # a name followed by a quote is no name of the code: the file's facts would be the same
+    tree = {**BASE, "app/main.py": source}
+    for helper in (FUNC, METHOD):
+        assert pick(tree, helper) == ["app/main.py", "pkg/mod.py"][1 - read :]
+
+
+def test_a_client_object_ending_a_dotted_string_is_not_looked_for() -> None:
+    tree = {
+        **HOLDER,
+        "app/main.py": "from pkg import coord\npatch('pkg.coord.Coordinator.session')\n",
+    }
+    assert pick(tree, HELD, objects=(HELD.qualname,)) == ["pkg/coord.py"]
+    tree["app/main.py"] += "patch('session.get')\n"  # a string starting with it: kept
+    assert pick(tree, HELD, objects=(HELD.qualname,)) == ["app/main.py", "pkg/coord.py"]
+
+
 def test_a_re_export_is_followed() -> None:
     tree = {
         **BASE,
