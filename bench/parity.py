@@ -27,14 +27,21 @@ sys.path.insert(0, str(HERE / "accuracy"))
 
 
 def scan(decouple: str, root: Path, out: Path, *extra: str) -> tuple[dict[str, Any], float]:
+    """The JSON of a scan of ``root``, and its wall time. A scan ends with status 0, or 1
+    when its findings fail the run; any other is an error (a path that is no folder):
+    raised, instead of reading the output an earlier scan left."""
+    out.unlink(missing_ok=True)
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [decouple, "scan", str(root), "--no-cache", "--format", "json", "-o", str(out), *extra],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         check=False,
     )
     took = time.perf_counter() - start
+    if done.returncode not in (0, 1) or not out.exists():
+        message = done.stderr.decode(errors="replace").strip()
+        raise SystemExit(f"{root}: scan failed ({done.returncode}): {message}")
     return json.loads(out.read_text(encoding="utf-8")), took
 
 
