@@ -178,12 +178,18 @@ def test_early_workers_not_needed_are_shut_down(
     assert pool._shutdown_thread
 
 
-def test_late_workers_only_for_a_large_round(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_late_workers_only_for_a_large_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pipeline, "_main_guarded", lambda: True)
-    assert pipeline.late_workers(1, 10_000) is None
+    monkeypatch.setattr(pipeline, "LATE_PARALLEL_BYTES", 1000)
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_bytes(b"x = 1\n" * 100)  # 600 bytes each
+    root = str(tmp_path)
+    assert pipeline.late_workers(1, root, ["a.py", "b.py"]) is None
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
-    assert pipeline.late_workers(2, pipeline.LATE_PARALLEL_THRESHOLD - 1) is None
-    pool = pipeline.late_workers(2, pipeline.LATE_PARALLEL_THRESHOLD)
+    assert pipeline.late_workers(2, root, ["a.py", "gone.py"]) is None
+    pool = pipeline.late_workers(2, root, ["a.py", "gone.py", "b.py"])
     assert pool is not None
     try:
         # new interpreters, not copies of this process and what it holds
@@ -193,7 +199,7 @@ def test_late_workers_only_for_a_large_round(monkeypatch: pytest.MonkeyPatch) ->
         pool.shutdown()
     # a program whose main module a new interpreter would run again: parsed here
     monkeypatch.setattr(pipeline, "_main_guarded", lambda: False)
-    assert pipeline.late_workers(2, 10_000) is None
+    assert pipeline.late_workers(2, root, ["a.py", "b.py"]) is None
 
 
 def main_module(
@@ -234,26 +240,27 @@ def test_workers_started_anew_only_under_a_guarded_main(monkeypatch: pytest.Monk
 def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
 ) -> None:
-    # the sample's second round asks for 20 files: shared out from 2 on, on 2 processes
+    # the sample's second round asks for 20 files: shared out from 2 on (any text), on 2
+    # processes
     root = sample_copy(tmp_path)
     reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
     submitted: list[int] = []
     late_workers = pipeline.late_workers
 
-    def watched(jobs: int | None, files: int) -> Any:
-        pool = late_workers(jobs, files)
+    def watched(jobs: int | None, root: str, paths: list[str]) -> Any:
+        pool = late_workers(jobs, root, paths)
         if pool is not None:
             submit = pool.submit
 
             def counted(*args: Any, **kwargs: Any) -> Any:
-                submitted.append(files)
+                submitted.append(len(paths))
                 return submit(*args, **kwargs)
 
             pool.submit = counted  # type: ignore[method-assign]
         return pool
 
     monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
-    monkeypatch.setattr(pipeline, "LATE_PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline, "LATE_PARALLEL_BYTES", 1)
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(pipeline, "late_workers", watched)
     monkeypatch.setattr(pipeline, "_main_guarded", lambda: True)  # pytest's, guarded

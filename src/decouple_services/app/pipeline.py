@@ -329,20 +329,32 @@ def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-#: At least this many files asked for in one round of on-demand parsing are shared out
-#: among worker processes: fewer cost less in this process than starting them.
-LATE_PARALLEL_THRESHOLD = 96
+#: At least this much text asked for in one round of on-demand parsing is shared out among
+#: worker processes (about 1.5 s of parsing here): starting one costs about 0.3 s of CPU
+#: and 30 to 40 MiB, which a smaller round does not win back. polar's second round asks
+#: for 4.1 MB, homeassistant's for 1.1 MB, prefect's for 13 MB.
+LATE_PARALLEL_BYTES = 2 * 2**20
 
 
-def late_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
-    """Worker processes for ``files`` asked for on demand (None: parse them in this
-    process), started small: new interpreters (``spawn``), not forked from this process,
+def late_workers(jobs: int | None, root: str, paths: Sequence[str]) -> ProcessPoolExecutor | None:
+    """Worker processes for ``paths`` (under ``root``) asked for on demand, when they hold
+    :data:`LATE_PARALLEL_BYTES` or more (None: parse them in this process), started small: new interpreters (``spawn``), not forked from this process,
     whose resident memory by then holds the facts, the index and the texts searched, and
     which a forked worker would carry as its own (the benchmark's peak counts both).
     prefect's second round asks for 632 files: parsed in this process, they made the
     on-demand scan slower than parsing everything up front."""
     workers = _workers(jobs)
-    if workers <= 1 or files < LATE_PARALLEL_THRESHOLD or not _main_guarded():
+    if workers <= 1 or not _main_guarded():
+        return None
+    size = 0
+    for path in paths:
+        try:
+            size += os.stat(os.path.join(root, path)).st_size
+        except OSError:
+            continue  # the extraction reports it
+        if size >= LATE_PARALLEL_BYTES:
+            break
+    else:
         return None
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -862,14 +874,14 @@ def _scan_or_known(
         # there, and a scan's later passes parse a few files each: those are parsed in this
         # process, and the workers end now instead of adding their memory to the peak of
         # resolution. (A worker forked later would start as large as this process: a round
-        # asking for many files shares them out among workers started small, `late_workers`.)
+        # asking for much text shares it out among workers started small, `late_workers`.)
 
         def reparse(paths: list[str], with_options: ExtractOptions) -> bool:
             """Extract ``paths`` again into the scan's facts; whether any gives something
             resolution reads."""
             nonlocal facts
             inert = True
-            pool = late_workers(options.jobs, len(paths))
+            pool = late_workers(options.jobs, str(root), paths)
             for fresh in extract_all(
                 root,
                 paths,
