@@ -6,9 +6,12 @@ written in pieces. Each gives the result and the output it gave before."""
 from __future__ import annotations
 
 import gc
+import importlib.machinery
 import json
 import multiprocessing
 import shutil
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -205,10 +208,6 @@ def test_late_workers_only_for_a_large_round(
 def main_module(
     monkeypatch: pytest.MonkeyPatch, *, file: str | None, spec: str | None, main: Any = None
 ) -> None:
-    import importlib.machinery
-    import sys
-    import types
-
     module = types.ModuleType("__main__")
     if file is not None:
         module.__file__ = file

@@ -338,11 +338,12 @@ LATE_PARALLEL_BYTES = 2 * 2**20
 
 def late_workers(jobs: int | None, root: str, paths: Sequence[str]) -> ProcessPoolExecutor | None:
     """Worker processes for ``paths`` (under ``root``) asked for on demand, when they hold
-    :data:`LATE_PARALLEL_BYTES` or more (None: parse them in this process), started small: new interpreters (``spawn``), not forked from this process,
-    whose resident memory by then holds the facts, the index and the texts searched, and
-    which a forked worker would carry as its own (the benchmark's peak counts both).
-    prefect's second round asks for 632 files: parsed in this process, they made the
-    on-demand scan slower than parsing everything up front."""
+    :data:`LATE_PARALLEL_BYTES` or more (None: parse them in this process), started
+    small: new interpreters (``spawn``), not forked from this process, whose resident
+    memory by then holds the facts, the index and the texts searched, and which a forked
+    worker would carry as its own (the benchmark's peak counts both). prefect's second
+    round asks for 632 files: parsed in this process, they made the on-demand scan slower
+    than parsing everything up front."""
     workers = _workers(jobs)
     if workers <= 1 or not _main_guarded():
         return None
