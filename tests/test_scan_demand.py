@@ -47,6 +47,21 @@ def _comparable(root: Path, *, full_parse: bool, cache: Path | None = None) -> d
     return {k: data[k] for k in ("call_sites", "endpoints", "services")}
 
 
+def both_ways(root: Path) -> dict[str, object]:
+    """The call sites, endpoints and services of on-demand parsing, checked equal to
+    parsing everything's."""
+    narrow = _comparable(root, full_parse=False)
+    assert narrow == _comparable(root, full_parse=True)
+    return narrow
+
+
+def parsed(root: Path, path: str, *, full_parse: bool = False) -> bool:
+    """Whether a scan of ``root`` parsed ``path``, a file with a syntax error (reported
+    only when it is parsed)."""
+    result = scan(root, ScanOptions(jobs=1, use_cache=False, full_parse=full_parse))
+    return any(d.file == path for d in result.diagnostics)
+
+
 def write(root: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         path = root / rel
@@ -1060,12 +1075,10 @@ def test_the_objects_of_a_class_are_read_for_its_constructor_not_of_the_users_mo
     tmp_path: Path,
 ) -> None:
     root = write(tmp_path / "repo", MODULE_FUNCTION_USE)
-    narrow = _comparable(root, full_parse=False)
-    assert narrow == _comparable(root, full_parse=True)
+    narrow = both_ways(root)
     templates = sorted(s["url_template"] for s in narrow["call_sites"])  # type: ignore[attr-defined]
     assert templates == ["http://users:8000/mode/{pin}", "{resource}/mode/{pin}"]
-    scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
-    assert not any(d.file == "shop/app/wiring.py" for d in scanned.diagnostics)
+    assert not parsed(root, "shop/app/wiring.py")
 
 
 #: A helper whose host comes from its parameter, invoked in one file and only patched, by
@@ -1117,14 +1130,11 @@ def test_a_helper_named_only_at_the_end_of_a_string_is_not_looked_for_there(
     tmp_path: Path,
 ) -> None:
     root = write(tmp_path / "repo", PATCHED_HELPER)
-    narrow = _comparable(root, full_parse=False)
-    assert narrow == _comparable(root, full_parse=True)
+    narrow = both_ways(root)
     sites = {(s["file"], s["url_template"]) for s in narrow["call_sites"]}  # type: ignore[attr-defined,index]
     assert ("shop/app/orders.py", "http://users:8000/users") in sites
-    scanned = scan(root, ScanOptions(jobs=1, use_cache=False))
-    assert not any(d.file == "shop/app/test_orders.py" for d in scanned.diagnostics)
-    full = scan(root, ScanOptions(jobs=1, use_cache=False, full_parse=True))
-    assert any(d.file == "shop/app/test_orders.py" for d in full.diagnostics)
+    assert not parsed(root, "shop/app/test_orders.py")
+    assert parsed(root, "shop/app/test_orders.py", full_parse=True)
 
 
 def test_the_prefilter_scans_grouped_tokens_and_passes_the_same_files() -> None:
