@@ -9,6 +9,7 @@ import gc
 import importlib.machinery
 import json
 import multiprocessing
+import os
 import shutil
 import sys
 import types
@@ -179,6 +180,28 @@ def test_early_workers_not_needed_are_shut_down(
     given = pipeline.extract_all(root, paths, options, jobs=2, workers=pool)
     assert [f.to_json() for f in given] == [f.to_json() for f in alone]
     assert pool._shutdown_thread
+
+
+def _dying(args: Any) -> Any:
+    os._exit(1)  # a worker killed in the middle of its chunk
+
+
+def test_files_a_worker_left_when_it_died_are_parsed_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    root = sample_copy(tmp_path)
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
+    options = pipeline.detection_options([], pipeline.Config())
+    alone = pipeline.extract_all(root, paths, options, jobs=1)
+    monkeypatch.setattr(pipeline, "_extract_chunk", _dying)
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    given = pipeline.extract_all(root, paths, options, jobs=2, workers=pool)
+    assert [f.to_json() for f in given] == [f.to_json() for f in alone]
+    assert pool._broken
+    assert not multiprocessing.active_children()
 
 
 def test_late_workers_only_for_a_large_round(

@@ -505,6 +505,7 @@ def extract_all(
         # The calling process works too: one worker process fewer. The workers end with
         # this call: the scan's later calls parse a few files each, in this process.
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         size = max(16, len(pending) // (count * 8))
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
@@ -547,6 +548,15 @@ def extract_all(
                 done += len(chunk)
             for future in list(queued):
                 collect(future)
+        except BrokenProcessPool:
+            # a worker ended before its work was done (killed for its memory, say): the
+            # files not parsed yet are parsed here, as with one process
+            for i in pending:
+                if results[i] is None:
+                    facts, info, key = _extract_one(
+                        work[i], options, prefilter, cache, fingerprint, texts
+                    )
+                    results[i] = seen(work[i], facts, info, key, None)
         finally:
             pool.shutdown()
     if cache is not None and store:
