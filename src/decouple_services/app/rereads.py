@@ -708,22 +708,26 @@ def _invoking(
     plain = [w for w in words if not w.startswith(".")]
     attributes = tuple(w[1:] for w in words if w.startswith("."))
     needles = [w.encode() for w in (*plain, *attributes)]
+    # each pattern made once for the group, not for each file that holds a needle
+    patterns = [
+        *([words_pattern(plain)] if plain else []),
+        *([attributes_pattern(attributes)] if attributes else []),
+    ]
+    held = [
+        (holder.encode(), words_pattern([holder]), words_pattern(names))
+        for holder, names in holders
+    ]
     out = []
     for path in paths:
         data = read(path)
         if data is None:
             continue
-        if any(n in data for n in needles) and (
-            (plain and words_pattern(plain).search(data))
-            or (attributes and attributes_pattern(attributes).search(data))
-        ):
+        if any(n in data for n in needles) and any(p.search(data) for p in patterns):
             out.append(path)
             continue
-        if holders and any(
-            holder.encode() in data
-            and words_pattern([holder]).search(data)
-            and words_pattern(names).search(data)
-            for holder, names in holders
+        if any(
+            needle in data and holder.search(data) and named.search(data)
+            for needle, holder, named in held
         ):
             out.append(path)
     return out
