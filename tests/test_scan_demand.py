@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import decouple_services.app.pipeline
 from decouple_services.app.demand import (
@@ -1444,3 +1446,43 @@ def test_kept_texts_and_searches_of_new_facts_alone_give_the_scan_it_gave_before
     monkeypatch.setattr(_Demand, "wanted", walking_all)
     monkeypatch.setattr(decouple_services.app.pipeline._Texts, "keep", lambda *_: None)
     assert [_comparable(root, full_parse=False) for root in trees] == now
+
+
+#: Short texts over three letters: needles nest and overlap (`port` in `import`).
+_ABC = st.text(alphabet="abc", max_size=4).map(str.encode)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ABC.filter(bool), max_size=6), st.text(alphabet="abc", max_size=30))
+def test_present_finds_every_needle_a_substring_test_finds(needles: list[bytes], text: str) -> None:
+    from decouple_services.app.demand import present
+
+    unique, source = tuple(sorted(set(needles))), text.encode()
+    assert present(unique, source) == {n for n in unique if n in source}
+
+
+def test_the_candidate_prefilter_asks_only_for_strings_it_scanned_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import decouple_services.app.demand as demand
+
+    prefilter = candidate_prefilter(_options())
+    needles = demand._needles(prefilter)
+    asked: set[bytes] = set()
+
+    class Found(set[bytes]):
+        def __contains__(self, item: object) -> bool:
+            asked.add(item)  # type: ignore[arg-type]
+            return super().__contains__(item)
+
+    monkeypatch.setattr(demand, "present", lambda n, s: Found(x for x in n if x in s))
+    texts = [p.read_bytes() for p in SAMPLE.rglob("*.py")] + [
+        b"import requests_oauthlib\n",
+        b"from django.urls import path\nurlpatterns = [path('a', v)]\n",
+        b"from starlette.routing import Route\n",
+        b"from aiohttp import web\nweb.get('/', h)\n",
+        b"",
+    ]
+    for text in texts:
+        prefilter.passes(text, "pkg.mod")
+    assert asked and asked <= set(needles)

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ahocorasick_rs import BytesAhoCorasick
 
 from decouple_services.core.records import record
 
@@ -82,24 +84,26 @@ class Prefilter:
         import in it may name a framework of ``framed``."""
         if self.everything:
             return True
+        found = present(_needles(self), source)
         if any(
-            lead in source and (not rest or _members(lead, rest).search(source) is not None)
+            lead in found and (not rest or _members(lead, rest).search(source) is not None)
             for lead, rest in _scan_plan(self.tokens)
         ):
             return True
         if self.names:
             plain = _plain_names(self.names, self.calls)
-            if plain and names_as_code(plain, source):
+            if plain and names_as_code(plain, source, found):
                 return True
             if any(
                 # named as code first: most files holding the name hold it in a longer one
                 # (homeassistant: 923 files hold `aiohttp`, 414 name it as code)
-                name in source and names_as_code((name,), source) and MAY_CALL[name](source)
+                name in found and names_as_code((name,), source) and MAY_CALL[name](source)
                 for name in self.calls
             ):
                 return True
-        return any(_matches(pattern, source) for pattern in self.patterns) or any(
-            _matches(pattern, source, frameworks, module) for frameworks, pattern in self.framed
+        return any(_matches(pattern, source, found=found) for pattern in self.patterns) or any(
+            _matches(pattern, source, frameworks, module, found)
+            for frameworks, pattern in self.framed
         )
 
     def packages(self) -> tuple[str, ...]:
@@ -126,25 +130,71 @@ EVERYTHING = Prefilter(())
 
 
 def _matches(
-    pattern: Pattern, source: bytes, frameworks: tuple[bytes, ...] = (), module: str = ""
+    pattern: Pattern,
+    source: bytes,
+    frameworks: tuple[bytes, ...] = (),
+    module: str = "",
+    found: Container[bytes] | None = None,
 ) -> bool:
     """Whether ``source`` holds one of ``pattern``'s needles, may import one of
     ``frameworks`` (when given) and matches its expression, in that order: the needles
-    are the rarest."""
+    are the rarest. ``found``: the needles and frameworks ``source`` holds, when known
+    (:func:`present`)."""
     needles, regex = pattern
+    held = source if found is None else found
     return (
-        any(n in source for n in needles)
-        and (not frameworks or may_import(frameworks, source, module))
+        any(n in held for n in needles)
+        and (not frameworks or may_import(frameworks, source, module, found))
         and _compiled(regex).search(source) is not None
     )
 
 
-def may_import(frameworks: tuple[bytes, ...], source: bytes, module: str) -> bool:
+def may_import(
+    frameworks: tuple[bytes, ...],
+    source: bytes,
+    module: str,
+    found: Container[bytes] | None = None,
+) -> bool:
     """Whether a module may import one of ``frameworks`` (top package names, or their
     leading part: ``fastapi`` for ``fastapi_users`` too): its text names one, or the module
     is inside such a package, where a relative import names it without its text
     (``from .routing import Route`` in ``starlette/applications.py``)."""
-    return any(f in source for f in frameworks) or module.encode().startswith(frameworks)
+    held = source if found is None else found
+    return any(f in held for f in frameworks) or module.encode().startswith(frameworks)
+
+
+@lru_cache(maxsize=16)
+def _needles(prefilter: Prefilter) -> tuple[bytes, ...]:
+    """Every string whose presence anywhere in a file :meth:`Prefilter.passes` tests,
+    for one scan of the file to find them all."""
+    plain = _plain_names(prefilter.names, prefilter.calls)
+    return tuple(
+        sorted(
+            {
+                *(lead for lead, _ in _scan_plan(prefilter.tokens)),
+                *(lead for lead, _ in _name_plan(plain)),
+                *prefilter.calls,
+                *(n for needles, _ in prefilter.patterns for n in needles),
+                *(n for frameworks, (needles, _) in prefilter.framed for n in needles),
+                *(f for frameworks, _ in prefilter.framed for f in frameworks),
+            }
+        )
+    )
+
+
+@lru_cache(maxsize=16)
+def _automaton(needles: tuple[bytes, ...]) -> BytesAhoCorasick:
+    return BytesAhoCorasick(needles)
+
+
+def present(needles: tuple[bytes, ...], source: bytes) -> set[bytes]:
+    """Which of ``needles`` occur in ``source`` (as substrings, overlapping ones too),
+    found in one scan: one ``in`` per needle scanned homeassistant's 38 MB thirty times
+    over (0.67 s of a 4.8 s scan; one scan of an automaton for all of them, 0.09 s)."""
+    if not needles:
+        return set()
+    matches = _automaton(needles).find_matches_as_indexes(source, overlapping=True)
+    return {needles[i] for i in {i for i, _, _ in matches}}
 
 
 @lru_cache(maxsize=16)
@@ -246,26 +296,30 @@ def _name_plan(names: tuple[bytes, ...]) -> tuple[tuple[bytes, re.Pattern[bytes]
     return tuple(plan)
 
 
-def names_as_code(names: tuple[bytes, ...], source: bytes) -> bool:
+def names_as_code(
+    names: tuple[bytes, ...], source: bytes, found: Container[bytes] | None = None
+) -> bool:
     """Whether ``source`` names one of ``names`` (modules) where code can bind it or use
     it: as a whole name (not inside ``aiohttp_client`` or ``my_requests_helper``) in an
     import statement (``import x``, ``import a, x as y``, ``from x.sub import``, ``from pkg
     import x``, from-imports over several lines), or as an attribute base (``x.get``, not
     ``self.x.get``). A name is bound to a module only by an import (``detect.context``'s
     ``build_imports``): the word in a docstring or a comment, or inside a longer
-    identifier, binds nothing."""
+    identifier, binds nothing. ``found``: the leads of :func:`_name_plan` ``source`` holds,
+    when known (:func:`present`)."""
+    held = source if found is None else found
     for lead, pattern in _name_plan(names):
-        if lead not in source:
+        if lead not in held:
             continue
-        found = []
+        starts = []
         for match in pattern.finditer(source):
             start, end = match.span()
             if start and source[start - 1] in _IDENTIFIER_BYTES:
                 continue
             if _ATTRIBUTE.match(source, end) is not None and not _after_dot(source, start):
                 return True
-            found.append(start)
-        if found and _imported(source, found):
+            starts.append(start)
+        if starts and _imported(source, starts):
             return True
     return False
 
