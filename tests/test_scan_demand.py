@@ -964,6 +964,24 @@ def test_the_objects_of_a_class_are_asked_from_the_files_that_may_build_one() ->
     assert asked_paths(both, {}, sorted(texts), texts.get) == built
 
 
+def test_many_classes_are_looked_for_in_one_scan_with_the_same_answers() -> None:
+    from decouple_services.app.demand import building
+
+    # past a few needles a file is scanned once for all of them (`holding`): each answer
+    # is still the union of the answers for each alone
+    classes = ["Org", "Organization", "User", "UserSeat", "Seat", "Account", "Acc"]
+    texts = {
+        f"f{i}.py": f"from m import {a}, {b}\nX = {a}(id=1)\ny: {b} = {b}s(2)\n".encode()
+        for i, (a, b) in enumerate(zip(classes, classes[1:] + classes[:1], strict=True))
+    } | {"none.py": b"pass\n", "as.py": b"from m import UserSeat as S\n"}
+    paths = sorted(texts)
+    asked = [(c,) for c in classes] + [(c, "id") for c in classes]
+    assert len(asked) > 6
+    each = {p for c in asked for p in building(paths, [c], texts.get)}
+    assert set(building(paths, asked, texts.get)) == each
+    assert each == {*(f"f{i}.py" for i in range(len(classes))), "as.py"}
+
+
 #: A call whose url is a field of an annotated parameter: the value every object of its
 #: class is built with, here in a module naming no client, under another name.
 BUILT = {
