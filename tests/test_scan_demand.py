@@ -9,8 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import decouple_services.app.pipeline
 from decouple_services.app.demand import (
@@ -1464,19 +1462,6 @@ def test_kept_texts_and_searches_of_new_facts_alone_give_the_scan_it_gave_before
     monkeypatch.setattr(_Demand, "wanted", walking_all)
     monkeypatch.setattr(decouple_services.app.pipeline._Texts, "keep", lambda *_: None)
     assert [_comparable(root, full_parse=False) for root in trees] == now
-
-
-#: Short texts over three letters: needles nest and overlap (`port` in `import`).
-_ABC = st.text(alphabet="abc", max_size=4).map(str.encode)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_ABC.filter(bool), max_size=6), st.text(alphabet="abc", max_size=30))
-def test_present_finds_every_needle_a_substring_test_finds(needles: list[bytes], text: str) -> None:
-    from decouple_services.app.demand import present
-
-    unique, source = tuple(sorted(set(needles))), text.encode()
-    assert present(unique, source) == {n for n in unique if n in source}
 
 
 def test_the_candidate_prefilter_asks_only_for_strings_it_scanned_for(

@@ -31,8 +31,7 @@ from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ahocorasick_rs import BytesAhoCorasick
-
+from decouple_services.core.needles import Holds, holding, present
 from decouple_services.core.records import record
 
 if TYPE_CHECKING:
@@ -42,13 +41,6 @@ if TYPE_CHECKING:
     from decouple_services.detect.values import Value
     from decouple_services.resolve.calls import FilePass
     from decouple_services.resolve.index import ProjectIndex
-
-
-class Holds(Protocol):
-    """What a needle is tested ``in``: a file's text, or the needles it was found to hold
-    (:func:`present`)."""
-
-    def __contains__(self, needle: bytes, /) -> bool: ...
 
 
 #: A regular expression over bytes, tried only on a file containing one of its needles
@@ -187,32 +179,6 @@ def _needles(prefilter: Prefilter) -> tuple[bytes, ...]:
             }
         )
     )
-
-
-@lru_cache(maxsize=16)
-def _automaton(needles: tuple[bytes, ...]) -> BytesAhoCorasick:
-    return BytesAhoCorasick(needles)
-
-
-def present(needles: tuple[bytes, ...], source: bytes) -> set[bytes]:
-    """Which of ``needles`` occur in ``source`` (as substrings, overlapping ones too),
-    found in one scan: one ``in`` per needle scanned homeassistant's 38 MB thirty times
-    over (0.67 s of a 4.8 s scan; one scan of an automaton for all of them, 0.09 s)."""
-    if not needles:
-        return set()
-    matches = _automaton(needles).find_matches_as_indexes(source, overlapping=True)
-    return {needles[i] for i in {i for i, _, _ in matches}}
-
-
-#: From this many needles on, one scan of an automaton beats one ``in`` each (it costs
-#: about five on homeassistant's files).
-_ONE_SCAN_FROM = 6
-
-
-def holding(needles: tuple[bytes, ...], source: bytes) -> Holds:
-    """What to test ``needle in`` for whether ``source`` holds one of ``needles``: the
-    set :func:`present` finds for many needles, ``source`` itself for a few."""
-    return present(needles, source) if len(needles) >= _ONE_SCAN_FROM else source
 
 
 @lru_cache(maxsize=16)
