@@ -258,6 +258,17 @@ def test_workers_started_anew_only_under_a_guarded_main(monkeypatch: pytest.Monk
     assert not guarded()
 
 
+#: A request to a new host, appended to a module of the sample.
+NEW_CALL = """
+
+import requests as _new_requests
+
+
+def _new_call(value):
+    return _new_requests.post("http://new-host.example/items", json=value)
+"""
+
+
 @pytest.mark.parametrize("use_cache", [False, True])
 def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
@@ -267,11 +278,13 @@ def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
     root = sample_copy(tmp_path)
     reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
     submitted: list[int] = []
+    started: list[int] = []
     late_workers = pipeline.late_workers
 
     def watched(jobs: int | None, root: str, paths: list[str]) -> Any:
         pool = late_workers(jobs, root, paths)
         if pool is not None:
+            started.append(len(paths))
             submit = pool.submit
 
             def counted(*args: Any, **kwargs: Any) -> Any:
@@ -292,10 +305,16 @@ def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
     assert submitted and max(submitted) >= 20
     assert not multiprocessing.active_children()
     if use_cache:
-        # a rerun has the facts of those files from the cache: nothing to share out
+        # a rerun after a new call asks for those files again, and has their facts from
+        # the cache: nothing to share out, and no worker started for it
+        edited = root / "services" / "frontend" / "frontend" / "clients.py"
+        edited.write_text(edited.read_text() + NEW_CALL)
         submitted.clear()
-        assert model_json(scan(root, options)) == reference
-        assert not submitted
+        started.clear()
+        rerun = model_json(scan(root, options))
+        assert rerun == model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+        assert rerun != reference
+        assert not submitted and not started
 
 
 def test_the_json_output_in_pieces_is_its_text() -> None:
