@@ -478,7 +478,7 @@ def extract_all(
     if late:
         # only the files to parse count: a rerun has most of a round's facts in the cache
         # (polar's first round, 326 files, 4.6 MB, started workers for none to parse)
-        if len(pending) >= PARALLEL_THRESHOLD:
+        if workers is None and len(pending) >= PARALLEL_THRESHOLD:
             workers = late_workers(jobs, root_text, [work[i].path for i in pending])
         if workers is None:
             jobs = 1
