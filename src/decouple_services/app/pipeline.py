@@ -329,21 +329,22 @@ def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-#: At least this much text asked for in one round of on-demand parsing is shared out among
-#: worker processes (about 1.5 s of parsing here): starting one costs about 0.3 s of CPU
-#: and 30 to 40 MiB, which a smaller round does not win back. polar's second round asks
-#: for 4.1 MB, homeassistant's for 1.1 MB, prefect's for 13 MB.
+#: At least this much text to parse in one round of on-demand parsing (the files whose
+#: facts the cache holds not counted) is shared out among worker processes (about 1.5 s
+#: of parsing here): starting one costs about 0.3 s of CPU and 30 to 40 MiB, which a
+#: smaller round does not win back. polar's second round asks for 4.1 MB, homeassistant's
+#: for 1.1 MB, prefect's for 13 MB.
 LATE_PARALLEL_BYTES = 2 * 2**20
 
 
 def late_workers(jobs: int | None, root: str, paths: Sequence[str]) -> ProcessPoolExecutor | None:
-    """Worker processes for ``paths`` (under ``root``) asked for on demand, when they hold
-    :data:`LATE_PARALLEL_BYTES` or more (None: parse them in this process), started
-    small: new interpreters (``spawn``), not forked from this process, whose resident
-    memory by then holds the facts, the index and the texts searched, and which a forked
-    worker would carry as its own (the benchmark's peak counts both). prefect's second
-    round asks for 632 files: parsed in this process, they made the on-demand scan slower
-    than parsing everything up front."""
+    """Worker processes for ``paths`` (under ``root``), files of a round asked for on
+    demand left to parse, when they hold :data:`LATE_PARALLEL_BYTES` or more (None: parse
+    them in this process), started small: new interpreters (``spawn``), not forked from
+    this process, whose resident memory by then holds the facts, the index and the texts
+    searched, and which a forked worker would carry as its own (the benchmark's peak
+    counts both). prefect's second round asks for 632 files: parsed in this process, they
+    made the on-demand scan slower than parsing everything up front."""
     workers = _workers(jobs)
     if workers <= 1 or not _main_guarded():
         return None
