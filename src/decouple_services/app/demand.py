@@ -93,7 +93,7 @@ class Prefilter:
             if any(
                 # named as code first: most files holding the name hold it in a longer one
                 # (homeassistant: 923 files hold `aiohttp`, 414 name it as code)
-                name in found and names_as_code((name,), source) and MAY_CALL[name](source)
+                name in found and names_as_code((name,), source, found) and MAY_CALL[name](source)
                 for name in self.calls
             ):
                 return True
@@ -170,6 +170,7 @@ def _needles(prefilter: Prefilter) -> tuple[bytes, ...]:
                 *prefilter.tokens,
                 *(lead for lead, _ in _name_plan(plain)),
                 *prefilter.calls,
+                *(lead for name in prefilter.calls for lead, _ in _name_plan((name,))),
                 *(n for needles, _ in prefilter.patterns for n in needles),
                 *(n for frameworks, (needles, _) in prefilter.framed for n in needles),
                 *(f for frameworks, _ in prefilter.framed for f in frameworks),
