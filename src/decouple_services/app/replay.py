@@ -320,7 +320,8 @@ class Recorder:
             sys.stdout, sys.stderr = out, err
 
     def save(self, status: int) -> bool:
-        """Write the record if the run can be replayed and no input changed during it."""
+        """Write the record if the run can be replayed and its inputs still vouch for it
+        (:meth:`_still_valid`)."""
         if (
             self.listing is None
             or self.files is None
