@@ -351,6 +351,51 @@ def test_a_module_imported_without_its_top_folder_is_reached_from_anywhere() -> 
     assert "tests/test_jobs.py" not in pick(shadowed, helper)
 
 
+def test_a_module_named_with_more_package_in_front_is_reached_from_above() -> None:
+    """``src/clients/base.py`` is ``clients.base`` to the scan; code run from above
+    ``src/`` imports ``src.clients.base``, and a package installed under another name
+    (``myproject`` for ``src``) may import ``myproject.clients.base``."""
+    tree = {
+        "src/clients/__init__.py": "",
+        "src/clients/base.py": "import requests\n\ndef fetch(url):\n    return requests.get(url)\n",
+        "app.py": "from src.clients.base import fetch\nfetch('http://a')\n",
+        "tool.py": "from myproject.clients.base import fetch\nfetch('http://a')\n",
+    }
+    helper = Helper("clients.base.fetch", is_method=False)
+    assert pick(tree, helper) == ["app.py", "tool.py"]
+
+
+def test_projects_with_modules_named_alike_are_not_joined_by_their_fronts() -> None:
+    """Each collection (each service) has its own ``plugins`` package: an import naming
+    another project's ``plugins.module_utils.client`` with its front is not an import of
+    this one's, and does not tie the other project's files to it."""
+    helper_module = (
+        "import requests\n\nclass Client:\n    def request(self, url):\n"
+        "        return requests.get(url)\n"
+    )
+    tree = {
+        "coll/a/plugins/__init__.py": "",
+        "coll/a/plugins/module_utils/__init__.py": "",
+        "coll/a/plugins/module_utils/client.py": helper_module,
+        "coll/a/plugins/modules/thing.py": (
+            "from coll.a.plugins.module_utils.client import Client\nClient().request('http://a')\n"
+        ),
+        # no `plugins/__init__.py`: its modules are `module_utils.client.discovery`...
+        "coll/b/plugins/module_utils/__init__.py": "",
+        "coll/b/plugins/module_utils/client/__init__.py": "",
+        "coll/b/plugins/module_utils/client/discovery.py": "def request(x):\n    return x\n",
+        "coll/b/plugins/modules/other.py": (
+            "from coll.b.plugins.module_utils.client.discovery import request\n"
+            "request('http://b')\n"
+        ),
+        "coll/b/plugins/modules/user.py": (
+            "from coll.b.plugins.modules.other import request\nrequest('x')\n"
+        ),
+    }
+    helper = Helper("plugins.module_utils.client.Client.request", is_method=True)
+    assert pick(tree, helper) == ["coll/a/plugins/modules/thing.py"]
+
+
 def test_an_unreadable_file_is_skipped() -> None:
     tree = {**BASE, "app/main.py": "from pkg.mod import update\nupdate('http://a')\n"}
     paths = sorted(tree)

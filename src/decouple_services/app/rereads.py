@@ -332,6 +332,10 @@ class ImportGraph:
         #: the first parts of the modules' names (see ``_prefixed``)
         self._firsts = {module.partition(".")[0] for module in self.files_of}
         self._tails: dict[str, list[str]] | None = None
+        #: every module's place in the tree and the folders above (see ``_elsewhere``),
+        #: and each module's own places
+        self._places: set[str] | None = None
+        self._own_places: dict[str, frozenset[str]] = {}
         self._connected: dict[str, frozenset[str]] = {}
         #: module -> the modules of the files ``importing`` gives for it, and those files
         #: of no module (see ``_connect``)
@@ -344,7 +348,8 @@ class ImportGraph:
         service run from its own folder writes ``from network import x`` for the module
         ``gateway.network``; and any file importing it by a dotted tail that names no
         other module (``from jobs.utils import x`` for ``apps.jobs.utils``); and files
-        naming it with more package in front.
+        naming it with more package in front, where that front does not lead elsewhere in
+        the tree (:meth:`_elsewhere`).
 
         Each target's importers are added at once (a package's range of targets holds
         most of a tree's imports: yielding each importer of each was most of following
@@ -371,8 +376,53 @@ class ImportGraph:
         # (`clients.base`), code run from above it imports `src.clients.base`.
         importers = self.importers
         for target in self._prefixed(module):
-            found.update(importers[target])
+            if not self._elsewhere(target, module):
+                found.update(importers[target])
         return found
+
+    def _elsewhere(self, target: str, module: str) -> bool:
+        """Whether ``target``, which names ``module`` with more package in front, names a
+        place in the tree other than ``module``'s: read as a path, the front it names
+        ``module`` with (or the longest tail of that front that is a folder or module of
+        the tree) leads elsewhere. A tree of projects whose modules are named alike
+        (ansible's collections, each a `plugins` package; services each with an `app`)
+        imports one as `ansible_collections.kubernetes.core.plugins.module_utils.client`,
+        which is not hetzner's `plugins.module_utils.client`, and each helper pass then
+        followed every project's imports. A front the tree has no path for (a package
+        installed under another name) still counts."""
+        if self._places is None:
+            places: set[str] = set()
+            for path in self.modules:
+                stem = path[:-3] if path.endswith(".py") else path
+                places.add(stem)
+                folder = posixpath.dirname(path)
+                while folder and folder not in places:
+                    places.add(folder)
+                    folder = posixpath.dirname(folder)
+            self._places = places
+        own = self._own_places.get(module)
+        if own is None:
+            stems = (p[:-3] if p.endswith(".py") else p for p in self.files_of.get(module, ()))
+            own = self._own_places[module] = frozenset(
+                posixpath.dirname(stem) if stem.endswith("/__init__") else stem for stem in stems
+            )
+        parts = target.split(".")
+        named = module.split(".")
+        size = len(named)
+        somewhere = False
+        for start in range(1, len(parts) - size + 1):
+            if parts[start : start + size] != named:
+                continue
+            for first in range(start):
+                place = "/".join(parts[first:start] + named)
+                if place in self._places:
+                    if place in own:
+                        return False
+                    somewhere = True
+                    break
+            else:
+                return False  # a front the tree has no path for
+        return somewhere
 
     def _prefixed(self, module: str) -> list[str]:
         """The import targets naming ``module`` with more package in front: ``b.c`` is
