@@ -115,6 +115,26 @@ def _library_examples() -> list[object]:
     ]
 
 
+@pytest.mark.parametrize(
+    "example",
+    next(d for d in ALL if d.name == "library_helper").examples,
+    ids=lambda example: example.client.rpartition(".")[2],
+)
+def test_a_library_helper_example_is_parsed_by_both_paths(example: Example) -> None:
+    """A request helper of another package is called in files that name no client
+    library (ansible's ``fetch_url``): its examples pass the candidate test of on-demand
+    parsing and the everything-parsed path's."""
+    from decouple_services.app.demand import broad_prefilter, candidate_prefilter
+    from decouple_services.app.pipeline import detection_options
+    from decouple_services.core.config import Config
+    from decouple_services.detect.registry import build_detectors
+
+    # the built-in detectors alone: the examples' package (`acme`) is no client of a scan
+    options = detection_options(build_detectors(Config()), Config())
+    assert candidate_prefilter(options).passes(example.code.encode())
+    assert broad_prefilter(options).passes(example.code.encode())
+
+
 @pytest.mark.parametrize("detector, example", _library_examples())
 def test_a_library_example_is_a_candidate_of_on_demand_parsing(
     detector: Detector, example: Example

@@ -403,6 +403,19 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
         # Flask-RESTful and Flask-RESTX routes added without a decorator
         ('api.add_resource(Users, "/users")\n', True),
         ('api.add_namespace(users_ns, path="/users")\n', True),
+        # a request helper of another package, in a file naming no client library
+        (
+            "from ansible.module_utils.urls import fetch_url\n"
+            "r, info = fetch_url(module, url, data=json.dumps(dict(a=f(1))), headers=h)\n",
+            True,
+        ),
+        ("from sdk import request\nrequest('POST', url, json=body)\n", True),
+        ("from sdk import http\nhttp.make_request(method, url = u)\n", True),
+        ("headers = {}\nget_thing(x)\n", False),
+        ("get_thing(x, f(headers=1))\n", False),
+        ("get_thing(headers == x)\n", False),
+        ("from sdk import request\nrequest(record)\n", False),
+        ("fetch(url, headers=h)\n", False),
         # what only the everything-parsed path takes
         ("from django.db import models\nfrom django.conf import settings\n", False),
         ('BASE_URL = "https://example.com"\nimport os\nos.environ["X"]\n', False),

@@ -73,10 +73,19 @@ class Prefilter:
     #: Patterns read only in a file that may import one of their frameworks: a route
     #: extractor finds nothing in a module importing none of its own (``ROUTE_FRAMED``).
     framed: tuple[Framed, ...] = ()
+    #: Whether a call of a request helper of another package passes a file
+    #: (:func:`calls_a_library_helper`).
+    library_helpers: bool = False
 
     @property
     def everything(self) -> bool:
-        return not self.tokens and not self.patterns and not self.names and not self.framed
+        return (
+            not self.tokens
+            and not self.patterns
+            and not self.names
+            and not self.framed
+            and not self.library_helpers
+        )
 
     def passes(self, source: bytes, module: str = "") -> bool:
         """Whether ``source`` passes; ``module`` (its dotted name) tells whether a relative
@@ -97,9 +106,13 @@ class Prefilter:
                 for name in self.calls
             ):
                 return True
-        return any(_matches(pattern, source, found=found) for pattern in self.patterns) or any(
-            _matches(pattern, source, frameworks, module, found)
-            for frameworks, pattern in self.framed
+        return (
+            any(_matches(pattern, source, found=found) for pattern in self.patterns)
+            or any(
+                _matches(pattern, source, frameworks, module, found)
+                for frameworks, pattern in self.framed
+            )
+            or (self.library_helpers and calls_a_library_helper(source, found))
         )
 
     def packages(self) -> tuple[str, ...]:
@@ -119,6 +132,7 @@ class Prefilter:
                 for f, (_, r) in self.framed
             ),
             *([] if self.reexports else ["<no re-exports>"]),
+            *(["<library helpers>"] if self.library_helpers else []),
         ]
 
 
@@ -173,6 +187,7 @@ def _needles(prefilter: Prefilter) -> tuple[bytes, ...]:
                 *(lead for name in prefilter.calls for lead, _ in _name_plan((name,))),
                 *(n for needles, _ in prefilter.patterns for n in needles),
                 *(n for frameworks, (needles, _) in prefilter.framed for n in needles),
+                *(HELPER_NEEDLES if prefilter.library_helpers else ()),
                 *(f for frameworks, _ in prefilter.framed for f in frameworks),
             }
         )
@@ -518,6 +533,68 @@ KEPT_CLIENT: Pattern = (
 )
 
 
+#: A call's own arguments up to where a keyword may be: read through three levels of
+#: parentheses inside them (``data=json.dumps(dict(a=f(1)))``).
+_ARGUMENTS = rb"\((?:[^()]|\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))*?"
+
+
+@lru_cache(maxsize=1)
+def _helper_calls() -> tuple[tuple[bytes, ...], re.Pattern[bytes], re.Pattern[bytes]]:
+    """What :func:`calls_a_library_helper` looks for: the fetching verbs' prefixes
+    (``get_``), what follows one in a call handed ``headers=``, and what follows
+    ``request`` in a call handed ``url=`` or an HTTP verb first."""
+    from decouple_services.detect.base import HTTP_VERBS
+    from decouple_services.detect.library_helper import FETCH_VERBS
+
+    verbs = b"|".join(sorted(v.encode() for v in HTTP_VERBS))
+    return (
+        tuple(sorted(f"{v}_".encode() for v in FETCH_VERBS)),
+        re.compile(rb"\w*\s*" + _ARGUMENTS + rb"\bheaders\s*=(?!=)"),
+        re.compile(
+            rb"\s*(?:\(\s*[rRbBuU]?[\"'](?i:"
+            + verbs
+            + rb")[\"']|"
+            + _ARGUMENTS
+            + rb"\burl\s*=(?!=))"
+        ),
+    )
+
+
+def calls_a_library_helper(source: bytes, found: Holds | None = None) -> bool:
+    """Whether ``source`` may call a request helper of another package
+    (``detect/library_helper.py``) in a file naming no client library: a helper named for
+    fetching handed ``headers=`` (ansible's ``fetch_url(module, url, headers=headers)``),
+    or ``request(``, ``make_request(`` or ``send_request(`` handed ``url=`` or an HTTP
+    verb first. Each is tried where its name starts (a search for the names anywhere
+    doubled the candidate test's time on homeassistant). ``found``: the strings of
+    :data:`HELPER_NEEDLES` ``source`` holds, when known."""
+    held = source if found is None else found
+    prefixes, fetching, requesting = _helper_calls()
+    if b"headers" in held:
+        for prefix in prefixes:
+            at = source.find(prefix)
+            while at != -1:
+                if (not at or source[at - 1] not in _IDENTIFIER_BYTES) and fetching.match(
+                    source, at + len(prefix)
+                ):
+                    return True
+                at = source.find(prefix, at + 1)
+    if b"request" in held:
+        at = source.find(b"request")
+        while at != -1:
+            start = at - 5 if source[max(at - 5, 0) : at] in (b"make_", b"send_") else at
+            if (not start or source[start - 1] not in _IDENTIFIER_BYTES) and requesting.match(
+                source, at + 7
+            ):
+                return True
+            at = source.find(b"request", at + 7)
+    return False
+
+
+#: The strings :func:`calls_a_library_helper` needs in a file to look further.
+HELPER_NEEDLES = (b"headers", b"request")
+
+
 def _client_tokens(options: ExtractOptions) -> set[str]:
     tokens = {*options.client_modules, *options.wrapper_names}
     if "http" in tokens:
@@ -549,7 +626,11 @@ def broad_prefilter(options: ExtractOptions) -> Prefilter:
             "decouple: migrated",  # sends an earlier migration wrote
         }
     )
-    return Prefilter(tuple(sorted(t.encode() for t in tokens if t)), (CONFIG_IMPORT, KEPT_CLIENT))
+    return Prefilter(
+        tuple(sorted(t.encode() for t in tokens if t)),
+        (CONFIG_IMPORT, KEPT_CLIENT),
+        library_helpers=True,
+    )
 
 
 #: What a route extractor reads (``detect/servers/``), as text a file must contain: Django
@@ -660,6 +741,7 @@ def candidate_prefilter(options: ExtractOptions) -> Prefilter:
         framed=ROUTE_FRAMED,
         calls=tuple(sorted(n.encode() for n in names if n.encode() in MAY_CALL)),
         reexports=False,
+        library_helpers=True,
     )
 
 

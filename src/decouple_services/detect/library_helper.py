@@ -21,7 +21,7 @@ HELPER_NAMES = frozenset({"request", "make_request", "send_request"})
 
 
 #: The first word of a fetching helper's name, and the method it stands for.
-_FETCH_VERBS = {
+FETCH_VERBS = {
     "get": "GET",
     "fetch": "GET",
     "download": "GET",
@@ -46,7 +46,7 @@ def looks_like_a_request(name: str, keywords: frozenset[str], first_arg: str | N
 def fetch_verb(name: str) -> str | None:
     """The HTTP method a helper named ``get_all_docs`` / ``fetch_json`` / ``post_event``
     stands for; None for other names."""
-    return _FETCH_VERBS.get(name.split("_", 1)[0]) if "_" in name else None
+    return FETCH_VERBS.get(name.split("_", 1)[0]) if "_" in name else None
 
 
 def _names_a_url(value: Value) -> bool:
