@@ -562,10 +562,10 @@ def _helper_calls() -> tuple[tuple[bytes, ...], re.Pattern[bytes], re.Pattern[by
 
 def calls_a_library_helper(source: bytes, found: Holds | None = None) -> bool:
     """Whether ``source`` may call a request helper of another package
-    (``detect/library_helper.py``) in a file naming no client library: a helper named for
-    fetching handed ``headers=`` (ansible's ``fetch_url(module, url, headers=headers)``),
-    or ``request(``, ``make_request(`` or ``send_request(`` handed ``url=`` or an HTTP
-    verb first. Each is tried where its name starts (a search for the names anywhere
+    (``detect/library_helper.py``), whatever else it names: a helper named for fetching
+    handed ``headers=`` (ansible's ``fetch_url(module, url, headers=headers)``, in files
+    naming no client library), or ``request(``, ``make_request(`` or ``send_request(``
+    handed ``url=`` or an HTTP verb first. Each is tried where its name starts (a search for the names anywhere
     doubled the candidate test's time on homeassistant). ``found``: the strings of
     :data:`HELPER_NEEDLES` ``source`` holds, when known."""
     held = source if found is None else found
@@ -730,8 +730,8 @@ def _library_names(options: ExtractOptions) -> set[str]:
 
 def candidate_prefilter(options: ExtractOptions) -> Prefilter:
     """Files that may hold a call (they name a client library as code, a configured
-    client, a learned helper, or carry a ``# decouple:`` directive), a route or a code
-    port."""
+    client, a learned helper, call a request helper of another package, or carry a
+    ``# decouple:`` directive), a route or a code port."""
     names = _library_names(options)
     tokens = (_client_tokens(options) - names) | {"decouple:", *ROUTE_TOKENS}
     return Prefilter(
