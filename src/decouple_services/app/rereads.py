@@ -384,12 +384,12 @@ class ImportGraph:
         """Whether ``target``, which names ``module`` with more package in front, names a
         place in the tree other than ``module``'s: read as a path, the front it names
         ``module`` with (or the longest tail of that front that is a folder or module of
-        the tree) leads elsewhere. A tree of projects whose modules are named alike
-        (ansible's collections, each a `plugins` package; services each with an `app`)
-        imports one as `ansible_collections.kubernetes.core.plugins.module_utils.client`,
-        which is not hetzner's `plugins.module_utils.client`, and each helper pass then
-        followed every project's imports. A front the tree has no path for (a package
-        installed under another name) still counts."""
+        the tree) leads elsewhere. A tree of projects whose packages are named alike
+        (ansible's collections, each with a `plugins` package) imports one project's
+        modules as `ansible_collections.kubernetes.core.plugins.module_utils.client...`,
+        which is not hetzner's `plugins.module_utils.client`: counted as an import of it,
+        every helper pass followed every project's imports. A front the tree has no path
+        for (a package installed under another name) still counts."""
         if self._places is None:
             places: set[str] = set()
             for path in self.modules:
