@@ -346,11 +346,6 @@ def may_call_aiohttp(source: bytes) -> bool:
 #: (``requests.get``, ``requests.api.request``) or a method of a ``Session`` (built,
 #: annotated, subclassed; ``requests.session()``, ``requests.sessions.Session``).
 _REQUESTS_CALLS = rb"get|post|put|patch|delete|head|options|request|Session|session|api|sessions"
-#: What a file calls a request helper of another package by (``detect/library_helper.py``):
-#: ``request(`` (``make_request(``...), or a fetching helper handed ``headers``.
-_HELPER_SHAPES = (b"request(", b"headers")
-
-
 #: The same of httpx (``detect/httpx_.py``): a module function (``httpx.stream`` too) or
 #: a method of a ``Client`` or ``AsyncClient`` (``httpx._client.Client`` where defined).
 _HTTPX_CALLS = (
@@ -375,13 +370,10 @@ def may_call_httpx(source: bytes) -> bool:
 def _may_call(source: bytes, library: bytes, names: bytes) -> bool:
     """Whether ``source`` imports one of ``names`` (or ``*``) from ``library``, writes one
     after a name it binds ``library`` or one of its modules to, or hands that name to
-    ``getattr``; has an unannotated ``session`` parameter (``ModuleContext.session_type``);
-    or calls a request helper of another package."""
-    return (
-        _library_used(source, library, names, getattr_too=True)
-        or _session_parameter(source)
-        or any(shape in source for shape in _HELPER_SHAPES)
-    )
+    ``getattr``; or has an unannotated ``session`` parameter
+    (``ModuleContext.session_type``). A call of a request helper of another package
+    passes any file, whatever it names (:func:`calls_a_library_helper`)."""
+    return _library_used(source, library, names, getattr_too=True) or _session_parameter(source)
 
 
 def _library_used(source: bytes, library: bytes, names: bytes, getattr_too: bool = False) -> bool:
@@ -565,9 +557,9 @@ def calls_a_library_helper(source: bytes, found: Holds | None = None) -> bool:
     (``detect/library_helper.py``), whatever else it names: a helper named for fetching
     handed ``headers=`` (ansible's ``fetch_url(module, url, headers=headers)``, in files
     naming no client library), or ``request(``, ``make_request(`` or ``send_request(``
-    handed ``url=`` or an HTTP verb first. Each is tried where its name starts (a search for the names anywhere
-    doubled the candidate test's time on homeassistant). ``found``: the strings of
-    :data:`HELPER_NEEDLES` ``source`` holds, when known."""
+    handed ``url=`` or an HTTP verb first. Each is tried where its name starts (a search
+    for the names anywhere doubled the candidate test's time on homeassistant).
+    ``found``: the strings of :data:`HELPER_NEEDLES` ``source`` holds, when known."""
     held = source if found is None else found
     prefixes, fetching, requesting = _helper_calls()
     if b"headers" in held:
