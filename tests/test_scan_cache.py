@@ -280,6 +280,27 @@ def test_cache_dir_option_keeps_the_tree_clean(repo: Path, tmp_path: Path) -> No
     assert status == 0 and not (repo / ".decouple-cache").exists()
 
 
+@pytest.mark.parametrize("made", [False, True], ids=["made by the scan", "made empty beforehand"])
+def test_a_folder_made_for_the_cache_is_ignored_by_git(
+    repo: Path, tmp_path: Path, made: bool
+) -> None:
+    cache = tmp_path / "cache"
+    if made:
+        cache.mkdir()
+    cached(repo, cache)
+    assert (cache / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
+
+
+def test_a_cache_dir_that_already_holds_files_is_given_no_gitignore(repo: Path) -> None:
+    # `--cache-dir services`: a `*` written there would hide the folder's code from git and
+    # from the next scan's own listing
+    folder = repo / "services"
+    expected = uncached(repo)
+    assert cached(repo, folder) == expected
+    assert not (folder / ".gitignore").exists()
+    assert cached(repo, folder) == expected
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -642,7 +642,15 @@ def prepare(path: Path, *, follow_link: bool = False) -> str | None:
     if _READ_ONLY and _is_read_only(str(path)):
         return None if os.path.isdir(path) else f"no cache folder {path} to read"
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            # A folder holding anything already is not the cache's alone (`--cache-dir .`
+            # names the repository itself): a `.gitignore` of `*` there would hide all of it
+            # from git, and from the next scan's listing.
+            with os.scandir(path) as entries:
+                if next(entries, None) is not None:
+                    return None
         # O_EXCL | O_NOFOLLOW: an existing .gitignore, or a link planted there, is left alone
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(path / ".gitignore", flags, 0o666)
