@@ -395,6 +395,8 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
         ('@ bp . route("/x")\ndef x(): ...\n', True),
         ("from django.urls import path\nurlpatterns = []\n", True),
         ('from django.urls import path\nurls = [path("a/", view)]\n', True),
+        ("from django.conf.urls import url\nurls = [url(r'^a/$', view)]\n", True),
+        ("from django.urls import include\nurls = [include(router.urls)]\n", True),
         ("from starlette.routing import Route\nroutes = [Route('/', home)]\n", True),
         ("from rest_framework import routers\nrouter = routers.DefaultRouter()\n", True),
         ("from aiohttp import web\nroutes = [web.get('/', index)]\n", True),
@@ -425,6 +427,11 @@ def test_the_cli_flag_selects_the_everything_parsed_path(
         ('AIRPORTS = {"HGU": ("Mount Hagen", "PG")}\n', False),
         ("class NetBoxRouter(BaseRouter): ...\n", False),
         ('urls = [path("a/", view)]\nurlpatterns = []\n', False),
+        # nor where Django's are not imported, or a name only looks like them
+        ('from django.db import models\nurls = [path("a/", view)]\n', False),
+        ("from django.urls import reverse\nclass M:\n    def path(self): ...\n", False),
+        ("from django.urls import reverse\nSVG = '<rect fill=\"url(#clip)\"/>'\n", False),
+        ("from django.urls import reverse\nself.include(x)\n", False),
         ("routes = [web.get('/', index)]\n", False),
     ],
 )

@@ -662,14 +662,18 @@ ROUTE_PATTERNS: tuple[Pattern, ...] = (
 #: elsewhere: netbox's 483 KB airport table names a `Mount`, homeassistant's integrations
 #: a `Router` or `path(`; those files are parsed only when resolution asks for them.
 ROUTE_FRAMED: tuple[Framed, ...] = (
-    # Django URLconfs: `path(`, `re_path(`, `url(` as names of their own (not `os.path(`
-    # or `get_url(`; the look-behind after the literal keeps the fast scan for it)
+    # Django URLconfs: `path(`, `re_path(`, `url(`, `include(` as names of their own (not
+    # `os.path(`, `get_url(`, `def path(self)` or CSS's `"url(#clip)"`; the look-behinds
+    # after the literal keep the fast scan for it), in a module importing them from
+    # `django.urls` or `django.conf.urls` (netbox: most of its models and tests import
+    # `django`, and a model's `def path(self)` passed them), or a DRF router's `urlpatterns`
     (
-        (b"django", b"rest_framework"),
+        (b"django.urls", b"django.conf.urls", b"rest_framework"),
         (
             (b"path(", b"url(", b"urlpatterns", b"include("),
-            rb"path\((?<![\w.]path\()|re_path\((?<![\w.]re_path\()|url\((?<![\w.]url\()"
-            rb"|urlpatterns|include\(",
+            rb"path\((?<![\w.]path\()(?<!def path\()|re_path\((?<![\w.]re_path\()(?<!def re_path\()"
+            rb"|url\((?<![\w.\"']url\()(?<!def url\()|urlpatterns|include\((?<![\w.]include\()"
+            rb"(?<!def include\()",
         ),
     ),
     # Starlette and FastAPI route tables and applications, DRF's routers
