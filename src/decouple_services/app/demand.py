@@ -664,9 +664,9 @@ ROUTE_PATTERNS: tuple[Pattern, ...] = (
 ROUTE_FRAMED: tuple[Framed, ...] = (
     # Django URLconfs: `path(`, `re_path(`, `url(`, `include(` as names of their own (not
     # `os.path(`, `get_url(`, `def path(self)` or CSS's `"url(#clip)"`; the look-behinds
-    # after the literal keep the fast scan for it), in a module importing them from
-    # `django.urls` or `django.conf.urls` (netbox: most of its models and tests import
-    # `django`, and a model's `def path(self)` passed them), or a DRF router's `urlpatterns`
+    # after the literal keep the fast scan for it), in a module naming the modules the
+    # extractor's names come from (`django` alone passed most of netbox's models and
+    # tests), or `rest_framework` (a DRF router's `urlpatterns`)
     (
         (b"django.urls", b"django.conf.urls", b"rest_framework"),
         (
