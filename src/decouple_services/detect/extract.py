@@ -25,6 +25,7 @@ from typing import Any
 
 from decouple_services.core.model import Diagnostic, ResponseUse, Severity
 from decouple_services.core.records import record
+from decouple_services.detect.base import HTTP_VERBS
 from decouple_services.detect.context import (
     GETATTR,
     SESSION_PARAMS,
@@ -1468,6 +1469,10 @@ class _Extractor:
             return False
         if isinstance(receiver, Obj):
             top = receiver.type.split(".", 1)[0]
+            if top in _RESPONSE_LIBRARIES and _a_response(receiver.type):
+                # `resp.json()`, `client.get(url).raise_for_status()`: a method of what a
+                # request returned (polar: 667 of the 5,510 calls recorded, none a request)
+                return False
             if (
                 top in options.client_modules
                 or receiver.type.endswith("Stub")
@@ -1950,6 +1955,19 @@ def _may_be_an_object(qualname: str, holder: ast.expr, ctx: ModuleContext) -> bo
 
 def _stub_param(name: str) -> bool:
     return name == "stub" or name.endswith("_stub")
+
+
+#: Libraries whose request methods return a response (or a context manager giving one),
+#: none of whose methods makes a request.
+_RESPONSE_LIBRARIES = frozenset({"requests", "httpx", "aiohttp", "urllib3"})
+_REQUEST_METHODS = HTTP_VERBS | {"request"}
+
+
+def _a_response(kind: str) -> bool:
+    """Whether an object of type ``kind`` is what a request returned: a request
+    function's (``requests.get``, as a class's object is of the class) or a client's
+    request method's (``httpx.AsyncClient.get()``)."""
+    return kind.removesuffix("()").rpartition(".")[2] in _REQUEST_METHODS
 
 
 def _is_rpc_name(name: str) -> bool:

@@ -247,6 +247,27 @@ def test_a_local_function_named_get_is_not_a_candidate() -> None:
     assert facts.calls == ()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "resp = requests.get(URL)\n    return resp.json()",
+        "requests.Session().post(URL).raise_for_status()",
+        "with httpx.Client() as c:\n        r = c.request('GET', URL)\n    return r.json()",
+    ],
+)
+def test_a_method_of_a_response_is_not_recorded(body: str) -> None:
+    facts = facts_of(f"import requests, httpx\ndef f():\n    {body}\n")
+    names = {c.name for c in facts.calls}
+    assert names & {"get", "post", "request"}
+    assert not names & {"json", "raise_for_status"}
+
+
+def test_a_method_of_what_a_client_method_other_than_a_request_returns_is_recorded() -> None:
+    # a client derived from another may make requests (`with_options`)
+    facts = facts_of("import httpx\ndef f(c: httpx.Client):\n    c.with_options(x=1).get(URL)\n")
+    assert "get" in {c.name for c in facts.calls}
+
+
 def test_a_shadowed_library_name_is_not_the_library() -> None:
     facts = facts_of(
         """
