@@ -23,17 +23,18 @@ CACHE_DIR = typer.Option(
     metavar="DIR",
     # an existing file is refused up front; an unwritable directory only costs speed
     file_okay=False,
-    help="Where to keep per-file results between runs (default: PATH/.decouple-cache). "
-    "Safe to delete; shared safely by concurrent runs.",
+    help="A folder of its own where to keep per-file results between runs (default: "
+    "PATH/.decouple-cache). Safe to delete; shared safely by concurrent runs.",
 )
 #: ``migrate``'s: a dry run writes nothing into the scanned tree, the cache included.
 MIGRATE_CACHE_DIR = typer.Option(
     "--cache-dir",
     metavar="DIR",
     file_okay=False,
-    help="Where to keep per-file results between runs (default: PATH/.decouple-cache, "
-    "which a dry run reads if a scan made it but never creates or writes: only --write "
-    "and --branch do). Safe to delete; shared safely by concurrent runs.",
+    help="A folder of its own where to keep per-file results between runs (default: "
+    "PATH/.decouple-cache, which a dry run reads if a scan made it but never creates or "
+    "writes: only --write and --branch do). Safe to delete; shared safely by concurrent "
+    "runs.",
 )
 QUIET = typer.Option(
     "--quiet",
