@@ -38,6 +38,7 @@ def fetch(method, url, session):
     session.get(url, hooks=tasks.on_done)
     response = requests.post(url, json={"a": 1}, timeout=5)
     response.raise_for_status()
+    httpx.Client().get(url)
 
 
 class Api:
