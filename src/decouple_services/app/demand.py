@@ -531,17 +531,21 @@ _ARGUMENTS = rb"\((?:[^()]|\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))*?"
 
 
 @lru_cache(maxsize=1)
-def _helper_calls() -> tuple[tuple[bytes, ...], re.Pattern[bytes], re.Pattern[bytes]]:
+def _helper_calls() -> tuple[
+    tuple[bytes, ...], re.Pattern[bytes], tuple[bytes, ...], re.Pattern[bytes]
+]:
     """What :func:`calls_a_library_helper` looks for: the fetching verbs' prefixes
-    (``get_``), what follows one in a call handed ``headers=``, and what follows
-    ``request`` in a call handed ``url=`` or an HTTP verb first."""
+    (``get_``), what follows one in a call handed ``headers=``, what the request helpers'
+    names hold before ``request`` (``make_``), and what follows ``request`` in a call
+    handed ``url=`` or an HTTP verb first."""
     from decouple_services.detect.base import HTTP_VERBS
-    from decouple_services.detect.library_helper import FETCH_VERBS
+    from decouple_services.detect.library_helper import FETCH_VERBS, HELPER_NAMES
 
     verbs = b"|".join(sorted(v.encode() for v in HTTP_VERBS))
     return (
         tuple(sorted(f"{v}_".encode() for v in FETCH_VERBS)),
         re.compile(rb"\w*\s*" + _ARGUMENTS + rb"\bheaders\s*=(?!=)"),
+        tuple(sorted(n.removesuffix("request").encode() for n in HELPER_NAMES if n != "request")),
         re.compile(
             rb"\s*(?:\(\s*[rRbBuU]?[\"'](?i:"
             + verbs
@@ -561,7 +565,7 @@ def calls_a_library_helper(source: bytes, found: Holds | None = None) -> bool:
     for the names anywhere doubled the candidate test's time on homeassistant).
     ``found``: the strings of :data:`HELPER_NEEDLES` ``source`` holds, when known."""
     held = source if found is None else found
-    prefixes, fetching, requesting = _helper_calls()
+    prefixes, fetching, fronts, requesting = _helper_calls()
     if b"headers" in held:
         for prefix in prefixes:
             at = source.find(prefix)
@@ -574,7 +578,7 @@ def calls_a_library_helper(source: bytes, found: Holds | None = None) -> bool:
     if b"request" in held:
         at = source.find(b"request")
         while at != -1:
-            start = at - 5 if source[max(at - 5, 0) : at] in (b"make_", b"send_") else at
+            start = next((at - len(f) for f in fronts if source.endswith(f, 0, at)), at)
             if (not start or source[start - 1] not in _IDENTIFIER_BYTES) and requesting.match(
                 source, at + 7
             ):

@@ -393,8 +393,7 @@ class ImportGraph:
         if self._places is None:
             places: set[str] = set()
             for path in self.modules:
-                stem = path[:-3] if path.endswith(".py") else path
-                places.add(stem)
+                places.add(path.removesuffix(".py"))
                 folder = posixpath.dirname(path)
                 while folder and folder not in places:
                     places.add(folder)
@@ -402,9 +401,9 @@ class ImportGraph:
             self._places = places
         own = self._own_places.get(module)
         if own is None:
-            stems = (p[:-3] if p.endswith(".py") else p for p in self.files_of.get(module, ()))
+            stems = (p.removesuffix(".py") for p in self.files_of.get(module, ()))
             own = self._own_places[module] = frozenset(
-                posixpath.dirname(stem) if stem.endswith("/__init__") else stem for stem in stems
+                stem.removesuffix("/__init__") for stem in stems
             )
         parts = target.split(".")
         named = module.split(".")
