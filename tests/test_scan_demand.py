@@ -861,9 +861,27 @@ def test_a_fixture_is_looked_for_where_a_parameter_may_name_it() -> None:
         "typed.py": b"def test_z(shop: Client) -> None: ...\n",
         "longer.py": b"def test_w(shop_api): shop_api.get()\n",
         "spaced.py": b"x = shop \n    .api\n",
+        # a word of a string, a comment, an import or a call's receiver: no parameter
+        "string.py": b"NAME = 'shop'\nassert kind == \"shop\"\n",
+        "comment.py": b"# the shop is closed\nimport shop\nfrom x import shop as s\n",
+        # every other place a parameter's name may stand in a signature
+        "default.py": b"def test_d(shop=None): ...\n",
+        "last.py": b"def test_l(user, shop): ...\n",
+        "keyword.py": b"def test_k(*, shop, user): ...\n",
+        "noted.py": b"def test_n(\n    shop  # the fixture\n): ...\n",
+        "continued.py": b"def test_c(shop \\\n, user): ...\n",
     }
     found = naming_parameter(sorted(texts), "shop", texts.get)
-    assert found == ["lines.py", "param.py", "typed.py"]
+    assert found == [
+        "continued.py",
+        "default.py",
+        "keyword.py",
+        "last.py",
+        "lines.py",
+        "noted.py",
+        "param.py",
+        "typed.py",
+    ]
 
 
 FIXTURE_TREE = {

@@ -1390,10 +1390,13 @@ def naming_parameter(
     paths: Sequence[str], name: str, read: Callable[[str], bytes | None]
 ) -> list[str]:
     """Those of ``paths`` that may have a parameter ``name``: they name it as a whole word
-    somewhere not followed by ``.``. A pytest fixture reaches a test only as a parameter of
-    that name, and a parameter's name is never followed by ``.``; the name of a package
-    (``polar``, a fixture of polar's tests) is, wherever a module imports from it
-    (``from polar.models import User``), in nearly every file of its tests."""
+    followed by what can follow a parameter's name in a signature (past blanks and line
+    ends): ``:``, ``,``, ``)``, ``=``, a comment's ``#``, a continuation's backslash. A
+    pytest fixture reaches a test only as a parameter of that name. The name of a package
+    (``polar``, a fixture of polar's tests) is followed by ``.`` wherever a module imports
+    from it (``from polar.models import User``), in nearly every file of its tests; a
+    fixture's name is often a word of strings, comments and imports (``"polar"``,
+    ``import redis``) in files that never take it."""
     needle = name.encode()
     pattern = _word_pattern(needle)
     out = []
@@ -1405,11 +1408,15 @@ def naming_parameter(
             start, end = match.span()
             if start and data[start - 1] in _WORD_BYTES:
                 continue
-            rest = data[end : end + 200].lstrip(b" \t\r\n")
-            if not rest.startswith(b"."):
+            rest = data[end : end + 200].lstrip(b" \t\f\r\n")
+            if not rest or rest[0] in _AFTER_PARAMETER:
                 out.append(path)
                 break
     return out
+
+
+#: What may follow a parameter's name in a signature, past blanks and line ends.
+_AFTER_PARAMETER = frozenset(b":,)=#\\")
 
 
 # --- resolution between rounds -------------------------------------------------------------
