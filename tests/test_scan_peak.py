@@ -127,7 +127,7 @@ def test_early_workers_give_the_result_of_one_process(
     options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=2)
     assert model_json(scan(root, options)) == reference
     assert len(started) == 1 and started[0] is not None
-    assert started[0]._shutdown_thread  # extraction shut them down
+    assert started[0]._shutdown_thread  # the scan shut them down
     if use_cache:
         # a rerun knows the tree's files from the cache: no workers started for it
         (root / "added.py").write_text("x = 1\n")
@@ -315,6 +315,100 @@ def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
         assert rerun == model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
         assert rerun != reference
         assert not submitted and not started
+
+
+def watched_rounds(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[tuple[bool, int]]]:
+    """The pools the scans that follow start early (every scan parallel from 2 files, on 2
+    processes), and for each round asked for on demand whether they were still there when
+    it began and how many chunks it gave them."""
+    started: list[Any] = []
+    rounds: list[tuple[bool, int]] = []
+    chunks = [0]
+    start_workers = pipeline.start_workers
+    extract_all = pipeline.extract_all
+
+    def watched_start(jobs: int | None, files: int) -> Any:
+        pool = start_workers(jobs, files)
+        submit = pool.submit
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            chunks[0] += 1
+            return submit(*args, **kwargs)
+
+        pool.submit = counted
+        started.append(pool)
+        return pool
+
+    def watched_extract(*args: Any, **kwargs: Any) -> Any:
+        before = chunks[0]
+        there = bool(started) and not started[0]._shutdown_thread
+        found = extract_all(*args, **kwargs)
+        if kwargs.get("late"):
+            rounds.append((there, chunks[0] - before))
+        return found
+
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "start_workers", watched_start)
+    monkeypatch.setattr(pipeline, "extract_all", watched_extract)
+    return started, rounds
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_the_first_round_of_asking_shares_out_among_the_first_rounds_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
+) -> None:
+    # the sample's first round of asking parses 20 files: shared out from 2 on (any text)
+    root = sample_copy(tmp_path)
+    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    started, rounds = watched_rounds(monkeypatch)
+    monkeypatch.setattr(pipeline, "WARM_PARALLEL_FILES", 2)
+    monkeypatch.setattr(pipeline, "WARM_PARALLEL_BYTES", 1)
+    options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=2)
+    assert model_json(scan(root, options)) == reference
+    assert len(started) == 1 and len(rounds) > 1
+    there, chunks = rounds[0]
+    assert there and chunks > 0
+    # they end with it: the later rounds find them gone
+    assert not any(there for there, _ in rounds[1:])
+    assert not multiprocessing.active_children()
+
+
+def test_a_small_first_round_of_asking_is_parsed_here_and_ends_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 20 files, fewer than WARM_PARALLEL_FILES
+    started, rounds = watched_rounds(monkeypatch)
+    scan(sample_copy(tmp_path), ScanOptions(use_cache=False, jobs=2))
+    assert len(started) == 1 and len(rounds) > 1
+    assert rounds[0] == (True, 0)
+    assert not any(there for there, _ in rounds[1:])
+    assert not multiprocessing.active_children()
+
+
+def test_workers_kept_by_their_caller_are_not_shut_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    root = sample_copy(tmp_path)
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
+    options = pipeline.detection_options([], pipeline.Config())
+    alone = pipeline.extract_all(root, paths, options, jobs=1)
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    try:
+        kept = pipeline.extract_all(root, paths, options, jobs=2, workers=pool, keep_workers=True)
+        assert [f.to_json() for f in kept] == [f.to_json() for f in alone]
+        assert pool.submit(int, "7").result() == 7  # still there
+        # a round asked for on demand, too small for them: parsed here, and they stay
+        small = pipeline.extract_all(
+            root, paths[:1], options, jobs=2, workers=pool, keep_workers=True, late=True
+        )
+        assert [f.to_json() for f in small] == [alone[0].to_json()]
+        assert pool.submit(int, "8").result() == 8
+    finally:
+        pool.shutdown()
 
 
 def test_the_json_output_in_pieces_is_its_text() -> None:

@@ -330,11 +330,31 @@ def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
 
 
 #: At least this much text to parse in one round of on-demand parsing (the files whose
-#: facts the cache holds not counted) is shared out among worker processes (about 1.5 s
-#: of parsing here): starting one costs about 0.3 s of CPU and 30 to 40 MiB, which a
+#: facts the cache holds not counted) is shared out among new worker processes (about
+#: 1.5 s of parsing here): starting one costs about 0.3 s of CPU and 30 to 40 MiB, which a
 #: smaller round does not win back. polar's second round asks for 4.1 MB, homeassistant's
 #: for 1.1 MB, prefect's for 13 MB.
 LATE_PARALLEL_BYTES = 2 * 2**20
+#: The same for the workers the scan started for its first round, still running: sharing
+#: out costs them only the facts sent back (decoded here). homeassistant's first round of
+#: asking parses 148 files (1.1 MB): shared out, 1.3 s of wall time instead of 1.6; netbox's
+#: 55 files (462 KB) took longer.
+WARM_PARALLEL_BYTES = 2**20
+#: And at least this many files (a chunk for the workers, the rest for this process).
+WARM_PARALLEL_FILES = 24
+
+
+def _text_reaches(root: str, paths: Sequence[str], size: int) -> bool:
+    """Whether the files ``paths`` under ``root`` hold ``size`` bytes or more."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(os.path.join(root, path)).st_size
+        except OSError:
+            continue  # the extraction reports it
+        if total >= size:
+            return True
+    return False
 
 
 def late_workers(jobs: int | None, root: str, paths: Sequence[str]) -> ProcessPoolExecutor | None:
@@ -346,17 +366,7 @@ def late_workers(jobs: int | None, root: str, paths: Sequence[str]) -> ProcessPo
     counts both). prefect's second round asks for 632 files: parsed in this process, they
     made the on-demand scan slower than parsing everything up front."""
     workers = _workers(jobs)
-    if workers <= 1 or not _main_guarded():
-        return None
-    size = 0
-    for path in paths:
-        try:
-            size += os.stat(os.path.join(root, path)).st_size
-        except OSError:
-            continue  # the extraction reports it
-        if size >= LATE_PARALLEL_BYTES:
-            break
-    else:
+    if workers <= 1 or not _main_guarded() or not _text_reaches(root, paths, LATE_PARALLEL_BYTES):
         return None
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -408,6 +418,7 @@ def extract_all(
     texts: Callable[[str, bytes], None] | None = None,
     workers: ProcessPoolExecutor | None = None,
     late: bool = False,
+    keep_workers: bool = False,
 ) -> list[FileFacts]:
     """Facts for every file in ``paths``, in the same order.
 
@@ -423,9 +434,11 @@ def extract_all(
     :func:`scan_or_known`). ``texts`` is given the text of each rejected file read in this
     process (``_Texts.keep``: the scan's searches read them next). ``workers`` are worker
     processes started earlier (:func:`start_workers`), used instead of new ones when the
-    files to parse are shared out, and shut down by this call either way. ``late``: the
-    files are a round asked for on demand, shared out only when those to parse are many
-    and large (:func:`late_workers`), parsed in this process otherwise.
+    files to parse are shared out, and shut down by this call unless ``keep_workers``
+    (the caller then does). ``late``: the files are a round asked for on demand, shared
+    out among ``workers`` when those to parse reach :data:`WARM_PARALLEL_FILES` and
+    :data:`WARM_PARALLEL_BYTES`, without them among new ones when they are many and large
+    (:func:`late_workers`), parsed in this process otherwise.
     """
     from decouple_services.app.demand import broad_prefilter
     from decouple_services.detect.facts import FileFacts, cache_text
@@ -476,11 +489,19 @@ def extract_all(
                 gc.freeze()
     else:
         pending = list(range(len(work)))
+    own_workers = workers is not None and not keep_workers
     if late:
         # only the files to parse count: a rerun has most of a round's facts in the cache
         # (polar's first round, 326 files, 4.6 MB, started workers for none to parse)
-        if workers is None and len(pending) >= PARALLEL_THRESHOLD:
-            workers = late_workers(jobs, root_text, [work[i].path for i in pending])
+        left = [work[i].path for i in pending]
+        if workers is not None:
+            if len(left) < WARM_PARALLEL_FILES or not _text_reaches(
+                root_text, left, WARM_PARALLEL_BYTES
+            ):
+                jobs = 1
+        elif len(left) >= PARALLEL_THRESHOLD:
+            workers = late_workers(jobs, root_text, left)
+            own_workers = workers is not None
         if workers is None:
             jobs = 1
     total = len(work)
@@ -504,8 +525,9 @@ def extract_all(
         return facts
 
     count = _workers(jobs)  # as start_workers counted them for the same ``jobs``
-    if count <= 1 or len(pending) < PARALLEL_THRESHOLD:
-        if workers is not None:
+    # (a round asked for on demand was decided on above)
+    if count <= 1 or (not late and len(pending) < PARALLEL_THRESHOLD):
+        if own_workers and workers is not None:
             workers.shutdown()
         for n, i in enumerate(pending, start=1):
             facts, info, key = _extract_one(work[i], options, prefilter, cache, fingerprint, texts)
@@ -569,7 +591,8 @@ def extract_all(
                     )
                     results[i] = seen(work[i], facts, info, key, None)
         finally:
-            pool.shutdown()
+            if pool is not workers or own_workers:
+                pool.shutdown()
     if cache is not None and store:
         write_facts(cache, computed)
     return [r for r in results if r is not None]
@@ -889,18 +912,22 @@ def _scan_or_known(
             freeze=freeze,
             texts=None if demand is None else demand.texts.keep,
             workers=early_workers,
+            keep_workers=demand is not None,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
-        # The worker processes keep in their heaps what parsing their share of the tree left
-        # there, and a scan's later passes parse a few files each: those are parsed in this
-        # process, and the workers end now instead of adding their memory to the peak of
-        # resolution. (A worker forked later would start as large as this process: a round
-        # asking for much text shares it out among workers started small, `late_workers`.)
+        # The first round's workers stay for the first round of asking, which shares out
+        # what it parses when it is much (`WARM_PARALLEL_BYTES`), and end with it: a worker
+        # holds some 30 MiB by then, less than a new one (polar's round of 242 files
+        # started one: 45 MiB with its resource tracker), and is ready at once. The later
+        # rounds parse a few files each, here, or share out much among workers started
+        # small (`late_workers`): one forked now would start as large as this process.
+        warm = [early_workers] if early_workers is not None and demand is not None else []
 
-        def reparse(paths: list[str], with_options: ExtractOptions) -> bool:
+        def reparse(paths: list[str], with_options: ExtractOptions, asking: bool = False) -> bool:
             """Extract ``paths`` again into the scan's facts; whether any gives something
-            resolution reads."""
+            resolution reads. A round of ``asking`` takes the first round's workers if they
+            are still there (`warm`): they end with it."""
             nonlocal facts
             inert = True
             for fresh in extract_all(
@@ -909,6 +936,7 @@ def _scan_or_known(
                 with_options,
                 jobs=options.jobs,
                 late=True,
+                workers=warm.pop() if asking and warm else None,
                 cache_dir=cache_dir,
                 all_files=python,
                 manifest=manifest,
@@ -927,13 +955,13 @@ def _scan_or_known(
         #: The files parsed on demand in each helper pass, for the next scan (see `seed`).
         passes: list[list[str]] = [[]]
 
-        def parse(paths: list[str]) -> bool:
+        def parse(paths: list[str], asking: bool = False) -> bool:
             """Parse what resolution asks for; whether any of it can change resolution.
 
             Through the everything-parsed path's prefilter: a file that path would not
             parse gives nothing here either, so results agree."""
             passes[-1].extend(paths)
-            changed = reparse(paths, extract_options)
+            changed = reparse(paths, extract_options, asking)
             note(f"parsed {len(paths)} more files that resolution asks for")
             return changed
 
@@ -1145,7 +1173,9 @@ def _scan_or_known(
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
                 # resolution just made stands
-                more = bool(wanted) and parse(wanted)
+                more = bool(wanted) and parse(wanted, asking=True)
+                if warm:  # the first round of asking asked for nothing
+                    stop_workers(warm.pop())
                 parsed_in_rounds = parsed_in_rounds or more
                 if not more:
                     break
@@ -1222,9 +1252,9 @@ def _scan_or_known(
     except BaseException:
         if isinstance(computed, FactsPack):
             computed.discard()
-        # extraction shuts the workers down, but not when it fails or is not reached
         stop_workers(early_workers)
         raise
+    stop_workers(early_workers)  # when the rounds of asking were not reached
     if demand is not None:
         from decouple_services.app.edits import FOLLOWING_IMPORTS
 
