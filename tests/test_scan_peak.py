@@ -186,15 +186,23 @@ def _dying(args: Any) -> Any:
     os._exit(1)  # a worker killed in the middle of its chunk
 
 
-def test_files_a_worker_left_when_it_died_are_parsed_here(
+def parallel_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Path, list[str], Any, list[Any]]:
+    """The sample's files, its options, and their facts as one process extracts them; the
+    extractions that follow parallel from 2 files, on 2 processes."""
     monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
     monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
     root = sample_copy(tmp_path)
     paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
     options = pipeline.detection_options([], pipeline.Config())
-    alone = pipeline.extract_all(root, paths, options, jobs=1)
+    return root, paths, options, pipeline.extract_all(root, paths, options, jobs=1)
+
+
+def test_files_a_worker_left_when_it_died_are_parsed_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, paths, options, alone = parallel_sample(tmp_path, monkeypatch)
     monkeypatch.setattr(pipeline, "_extract_chunk", _dying)
     pool = pipeline.start_workers(2, len(paths))
     assert pool is not None
@@ -318,16 +326,15 @@ def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
 
 
 def watched_rounds(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[tuple[bool, int]]]:
-    """The pools the scans that follow start early (every scan parallel from 2 files, on 2
-    processes), and for each round asked for on demand whether they were still there when
-    it began and how many chunks it gave them."""
-    started: list[Any] = []
+    """:func:`started_workers`, and for each round asked for on demand whether those
+    workers were still there when it began and how many chunks it gave them."""
+    started = started_workers(monkeypatch)
     rounds: list[tuple[bool, int]] = []
     chunks = [0]
     start_workers = pipeline.start_workers
     extract_all = pipeline.extract_all
 
-    def watched_start(jobs: int | None, files: int) -> Any:
+    def counting(jobs: int | None, files: int) -> Any:
         pool = start_workers(jobs, files)
         submit = pool.submit
 
@@ -336,7 +343,6 @@ def watched_rounds(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[tup
             return submit(*args, **kwargs)
 
         pool.submit = counted
-        started.append(pool)
         return pool
 
     def watched_extract(*args: Any, **kwargs: Any) -> Any:
@@ -347,9 +353,7 @@ def watched_rounds(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[tup
             rounds.append((there, chunks[0] - before))
         return found
 
-    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(pipeline, "start_workers", watched_start)
+    monkeypatch.setattr(pipeline, "start_workers", counting)
     monkeypatch.setattr(pipeline, "extract_all", watched_extract)
     return started, rounds
 
@@ -389,12 +393,7 @@ def test_a_small_first_round_of_asking_is_parsed_here_and_ends_the_workers(
 def test_workers_kept_by_their_caller_are_not_shut_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
-    root = sample_copy(tmp_path)
-    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
-    options = pipeline.detection_options([], pipeline.Config())
-    alone = pipeline.extract_all(root, paths, options, jobs=1)
+    root, paths, options, alone = parallel_sample(tmp_path, monkeypatch)
     pool = pipeline.start_workers(2, len(paths))
     assert pool is not None
     try:

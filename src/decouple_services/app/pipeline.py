@@ -332,8 +332,8 @@ def start_workers(jobs: int | None, files: int) -> ProcessPoolExecutor | None:
 #: At least this much text to parse in one round of on-demand parsing (the files whose
 #: facts the cache holds not counted) is shared out among new worker processes (about
 #: 1.5 s of parsing here): starting one costs about 0.3 s of CPU and 30 to 40 MiB, which a
-#: smaller round does not win back. polar's second round asks for 4.1 MB, homeassistant's
-#: for 1.1 MB, prefect's for 13 MB.
+#: smaller round does not win back. polar's first round of asking holds 4.1 MB, prefect's
+#: 13 MB: in a cold scan, the first round's workers take it (`WARM_PARALLEL_BYTES`).
 LATE_PARALLEL_BYTES = 2 * 2**20
 #: The same for the workers the scan started for its first round, still running: sharing
 #: out costs them only the facts sent back (decoded here). homeassistant's first round of
