@@ -212,6 +212,24 @@ def test_files_a_worker_left_when_it_died_are_parsed_here(
     assert not multiprocessing.active_children()
 
 
+def test_workers_that_died_in_the_first_round_leave_the_round_of_asking_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, paths, options, alone = parallel_sample(tmp_path, monkeypatch)
+    monkeypatch.setattr(pipeline, "WARM_PARALLEL_FILES", 2)
+    monkeypatch.setattr(pipeline, "WARM_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(pipeline, "_extract_chunk", _dying)
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    first = pipeline.extract_all(root, paths, options, jobs=2, workers=pool, keep_workers=True)
+    assert pool._broken
+    # the broken workers handed to the first round of asking, as a scan hands them on
+    asked = pipeline.extract_all(root, paths, options, jobs=2, workers=pool, late=True)
+    expected = [f.to_json() for f in alone]
+    assert [f.to_json() for f in first] == expected == [f.to_json() for f in asked]
+    assert not multiprocessing.active_children()
+
+
 def test_late_workers_only_for_a_large_round(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
