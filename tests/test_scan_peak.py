@@ -61,10 +61,16 @@ def left_in_cycles(root: Path, options: ScanOptions) -> tuple[set[str], str]:
             gc.enable()
 
 
+def sample_and_reference(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the sample, and its result as one process scans it without a cache: what
+    every other way of scanning it must give."""
+    root = sample_copy(tmp_path)
+    return root, model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+
+
 @pytest.mark.parametrize("use_cache", [False, True])
 def test_a_scan_leaves_nothing_it_resolved_with_in_a_cycle(tmp_path: Path, use_cache: bool) -> None:
-    root = sample_copy(tmp_path)
-    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    root, reference = sample_and_reference(tmp_path)
     options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=1)
     left, result = left_in_cycles(root, options)
     assert result == reference
@@ -121,8 +127,7 @@ def started_workers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 def test_early_workers_give_the_result_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
 ) -> None:
-    root = sample_copy(tmp_path)
-    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    root, reference = sample_and_reference(tmp_path)
     started = started_workers(monkeypatch)
     options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "cache", jobs=2)
     assert model_json(scan(root, options)) == reference
@@ -301,8 +306,7 @@ def test_a_round_asked_for_parsed_by_workers_gives_the_result_of_one_process(
 ) -> None:
     # the sample's second round asks for 20 files: shared out from 2 on (any text), on 2
     # processes
-    root = sample_copy(tmp_path)
-    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    root, reference = sample_and_reference(tmp_path)
     submitted: list[int] = []
     started: list[int] = []
     late_workers = pipeline.late_workers
@@ -381,8 +385,7 @@ def test_the_first_round_of_asking_shares_out_among_the_first_rounds_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_cache: bool
 ) -> None:
     # the sample's first round of asking parses 20 files: shared out from 2 on (any text)
-    root = sample_copy(tmp_path)
-    reference = model_json(scan(root, ScanOptions(use_cache=False, jobs=1)))
+    root, reference = sample_and_reference(tmp_path)
     started, rounds = watched_rounds(monkeypatch)
     monkeypatch.setattr(pipeline, "WARM_PARALLEL_FILES", 2)
     monkeypatch.setattr(pipeline, "WARM_PARALLEL_BYTES", 1)
