@@ -1,0 +1,197 @@
+"""The import graph's files read ahead by the first round's workers while they wait for the
+first round of asking (``_ImportsAhead`` in ``app/pipeline.py``): the graph, the imports
+cache and the scan's result are those of one process, whatever the workers started, were
+stopped before or failed."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import decouple_services.app.pipeline as pipeline
+from decouple_services.app.cache import model_json
+from decouple_services.app.pipeline import ScanOptions, scan
+
+SAMPLE = Path(__file__).parent / "fixtures" / "sample"
+
+
+@pytest.fixture
+def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+    """A copy of the sample and its Python files; workers for 2 files and more, on 2
+    processes."""
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns(".decouple-cache"))
+    return root, sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
+
+
+def graph_of(root: Path, paths: list[str], **kwargs: Any) -> tuple[Any, Any]:
+    graph = pipeline._import_graph(root, paths, **kwargs)
+    return graph.modules, graph.importers
+
+
+def read_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of files each call of ``_imports_of`` in this process reads (the
+    workers, forked before, call their own)."""
+    counts: list[int] = []
+    imports_of = pipeline._imports_of
+
+    def counted(job: Any, read: Any = None) -> Any:
+        counts.append(len(job[1]))
+        return imports_of(job, read)
+
+    monkeypatch.setattr(pipeline, "_imports_of", counted)
+    return counts
+
+
+def test_files_read_ahead_give_the_graph_of_one_process(
+    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, paths = sample
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_CHUNK", 7)
+    alone = graph_of(root, paths)
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    try:
+        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
+        for _, future in ahead.tasks:
+            assert future is not None
+            future.result()
+        counts = read_here(monkeypatch)
+        assert graph_of(root, paths, ahead=ahead) == alone
+        assert sum(counts) == 0  # every file read by the workers
+    finally:
+        pool.shutdown()
+
+
+def _slow(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_files_not_started_when_the_graph_is_wanted_are_read_here(
+    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, paths = sample
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_CHUNK", 3)
+    alone = graph_of(root, paths)
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    try:
+        busy = pool.submit(_slow, 1.0)  # the worker busy: the reading waits behind it
+        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
+        counts = read_here(monkeypatch)
+        assert graph_of(root, paths, ahead=ahead) == alone
+        futures = [f for _, f in ahead.tasks if f is not None]
+        assert len(futures) == len(ahead.tasks) > 2
+        assert all(f.cancelled() or f.done() for f in futures)
+        # the executor queues a task for the worker behind the one it runs: at most that
+        # one was waited for, the rest read here
+        assert sum(f.cancelled() for f in futures) >= len(futures) - 1
+        assert sum(counts) >= len(paths) - 3
+        assert not busy.cancelled()
+    finally:
+        pool.shutdown()
+
+
+def test_the_workers_taken_for_other_work_leave_the_rest_to_this_process(
+    sample: tuple[Path, list[str]],
+) -> None:
+    """The first round of asking takes the workers (the reading stopped, the pool shut
+    down with it) before any helper wants the graph."""
+    root, paths = sample
+    alone = graph_of(root, paths)
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
+    taken = pipeline._warm_workers([pool], ahead)
+    assert taken is pool
+    pipeline.stop_workers(taken)
+    assert graph_of(root, paths, ahead=ahead) == alone
+
+
+def _dying(job: Any) -> Any:
+    os._exit(1)  # a worker killed in the middle of its task
+
+
+def test_files_a_worker_failed_to_read_are_read_here(
+    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, paths = sample
+    alone = graph_of(root, paths)
+    monkeypatch.setattr(pipeline, "_imports_chunk", _dying)  # before the workers fork
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    try:
+        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
+        first = ahead.tasks[0][1]
+        assert first is not None and first.exception(10) is not None  # the worker died
+        assert graph_of(root, paths, ahead=ahead) == alone
+        assert pool._broken
+    finally:
+        pool.shutdown()
+    assert not multiprocessing.active_children()
+
+
+def test_digests_not_read_ahead_are_read_here_for_the_imports_cache(
+    sample: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    root, paths = sample
+    pipeline._import_graph(root, paths, tmp_path / "alone")
+    pool = pipeline.start_workers(2, len(paths))
+    assert pool is not None
+    try:
+        # read ahead without digests (a scan without a cache), asked with a cache
+        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
+        pipeline._import_graph(root, paths, tmp_path / "ahead", ahead=ahead)
+    finally:
+        pool.shutdown()
+    (alone,) = (tmp_path / "alone").glob("imports-*.json")
+    (given,) = (tmp_path / "ahead").glob("imports-*.json")
+    assert json.loads(given.read_text())["files"] == json.loads(alone.read_text())["files"]
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_a_scan_reading_ahead_gives_the_result_and_imports_cache_of_one_process(
+    sample: tuple[Path, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    use_cache: bool,
+) -> None:
+    root, _ = sample
+    reference = model_json(scan(root, ScanOptions(cache_dir=tmp_path / "one", jobs=1)))
+    made: list[Any] = []
+    imports_ahead = pipeline._ImportsAhead
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        made.append(imports_ahead(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(pipeline, "_ImportsAhead", watched)
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_FILES", 2)
+    options = ScanOptions(use_cache=use_cache, cache_dir=tmp_path / "two", jobs=2)
+    assert model_json(scan(root, options)) == reference
+    assert len(made) == 1 and made[0].tasks
+    assert not multiprocessing.active_children()
+    if use_cache:
+        (one,) = (tmp_path / "one").glob("imports-*.json")
+        (two,) = (tmp_path / "two").glob("imports-*.json")
+        assert json.loads(two.read_text())["files"] == json.loads(one.read_text())["files"]
+
+
+def test_a_small_tree_reads_no_file_ahead(
+    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, paths = sample
+    made: list[Any] = []
+    monkeypatch.setattr(pipeline, "_ImportsAhead", lambda *a, **k: made.append(a))
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_FILES", len(paths) + 1)
+    scan(root, ScanOptions(use_cache=False, jobs=2))
+    assert made == []
