@@ -2206,10 +2206,10 @@ def _imports_chunk(job: _ImportsJob) -> _Imports:
 
 class _ImportsAhead:
     """Every file's import targets, read by idle workers before the import graph is
-    wanted, in tasks of :data:`GRAPH_AHEAD_CHUNK` files; what they have not started by
-    then is read by the caller, and what they started is waited for. A file's targets are
-    what the caller would find in the text it reads: workers read the disk, as the caller
-    does for a file whose text the scan did not keep."""
+    wanted, in tasks of :data:`GRAPH_AHEAD_CHUNK` files; when it is wanted, the caller
+    reads the tasks they have not started, from the last, as they go on (:meth:`take`). A
+    file's targets are what the caller would find in the text it reads: workers read the
+    disk, as the caller does for a file whose text the scan did not keep."""
 
     def __init__(
         self, workers: ProcessPoolExecutor, root: Path, python: Sequence[str], digests: bool
@@ -2235,19 +2235,23 @@ class _ImportsAhead:
                 future.cancel()
 
     def take(self, job: _ImportsJob, read: Callable[[str], bytes | None] | None) -> _Imports:
-        """:func:`_imports_of` of ``job``: from the tasks the workers started, and read
-        here for the others (and for any a worker failed)."""
-        self.stop()
+        """:func:`_imports_of` of ``job``: each task from the last back that the workers
+        have not started is read here, while they go on from the first; then what they
+        read is taken (a task a worker failed is read here too)."""
         base, todo, packages, digests = job
-        started: list[tuple[list[tuple[str, str, bool]], Future[_Imports]]] = []
-        if packages == self.packages and (self.digests or not digests):
-            started = [(c, f) for c, f in self.tasks if f is not None and not f.cancelled()]
-        theirs = {path for chunk, _ in started for path, _, _ in chunk}
-        found = _imports_of(
-            (base, [e for e in todo if e[0] not in theirs], packages, digests), read
-        )
+        if packages != self.packages or (digests and not self.digests):
+            self.stop()
+            return _imports_of(job, read)
         wanted = {path for path, _, _ in todo}
-        for _, future in started:
+        found: _Imports = {}
+        started = []
+        for chunk, future in reversed(self.tasks):
+            if future is None or future.cancel():
+                mine = [entry for entry in chunk if entry[0] in wanted]
+                found.update(_imports_of((base, mine, packages, digests), read))
+            else:
+                started.append(future)
+        for future in started:
             try:
                 read_there = future.result()
             except Exception:  # a worker gone: its files are read below
