@@ -2183,6 +2183,7 @@ _Imports = dict[str, tuple[frozenset[str], str | None]]
 
 
 def _imports_of(job: _ImportsJob, read: Callable[[str], bytes | None] | None = None) -> _Imports:
+    """Each file's import targets, read by ``read`` (default: from the disk)."""
     from decouple_services.app.rereads import import_targets
 
     base, todo, packages, digests = job
@@ -2200,6 +2201,7 @@ def _imports_of(job: _ImportsJob, read: Callable[[str], bytes | None] | None = N
 
 
 def _imports_chunk(job: _ImportsJob) -> _Imports:
+    """:func:`_imports_of` in a worker process."""
     gc.set_threshold(*GC_THRESHOLDS)  # a worker process: see GC_THRESHOLDS
     return _imports_of(job)
 
