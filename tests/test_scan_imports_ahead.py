@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,15 @@ def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[
     return root, sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
 
 
+@pytest.fixture
+def pool(sample: tuple[Path, list[str]]) -> Iterator[Any]:
+    """The first round's workers of a scan of the sample (one process), shut down after."""
+    started = pipeline.start_workers(2, len(sample[1]))
+    assert started is not None
+    yield started
+    started.shutdown()
+
+
 def graph_of(root: Path, paths: list[str], **kwargs: Any) -> tuple[Any, Any]:
     graph = pipeline._import_graph(root, paths, **kwargs)
     return graph.modules, graph.importers
@@ -52,24 +62,26 @@ def read_here(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
-def test_files_read_ahead_give_the_graph_of_one_process(
-    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def reading_ahead(
+    sample: tuple[Path, list[str]], pool: Any, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> tuple[Any, Any]:
+    """The sample's graph made in one process, and its files read ahead by ``pool`` in
+    tasks of ``chunk`` files."""
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_CHUNK", chunk)
     root, paths = sample
-    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_CHUNK", 7)
-    alone = graph_of(root, paths)
-    pool = pipeline.start_workers(2, len(paths))
-    assert pool is not None
-    try:
-        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
-        for _, future in ahead.tasks:
-            assert future is not None
-            future.result()
-        counts = read_here(monkeypatch)
-        assert graph_of(root, paths, ahead=ahead) == alone
-        assert sum(counts) == 0  # every file read by the workers
-    finally:
-        pool.shutdown()
+    return graph_of(root, paths), pipeline._ImportsAhead(pool, root, paths, digests=False)
+
+
+def test_files_read_ahead_give_the_graph_of_one_process(
+    sample: tuple[Path, list[str]], pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone, ahead = reading_ahead(sample, pool, monkeypatch, 7)
+    for _, future in ahead.tasks:
+        assert future is not None
+        future.result()
+    counts = read_here(monkeypatch)
+    assert graph_of(*sample, ahead=ahead) == alone
+    assert sum(counts) == 0  # every file read by the workers
 
 
 def _slow(seconds: float) -> None:
@@ -77,40 +89,30 @@ def _slow(seconds: float) -> None:
 
 
 def test_files_not_started_when_the_graph_is_wanted_are_read_here(
-    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+    sample: tuple[Path, list[str]], pool: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, paths = sample
-    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_CHUNK", 3)
-    alone = graph_of(root, paths)
-    pool = pipeline.start_workers(2, len(paths))
-    assert pool is not None
-    try:
-        busy = pool.submit(_slow, 1.0)  # the worker busy: the reading waits behind it
-        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
-        counts = read_here(monkeypatch)
-        assert graph_of(root, paths, ahead=ahead) == alone
-        futures = [f for _, f in ahead.tasks if f is not None]
-        assert len(futures) == len(ahead.tasks) > 2
-        assert all(f.cancelled() or f.done() for f in futures)
-        # the tasks the worker had not started (the last ones, at least) were read here,
-        # and no other
-        cancelled = [chunk for chunk, f in ahead.tasks if f is not None and f.cancelled()]
-        assert ahead.tasks[-1][0] in cancelled
-        assert sum(counts) == sum(len(chunk) for chunk in cancelled)
-        assert not busy.cancelled()
-    finally:
-        pool.shutdown()
+    busy = pool.submit(_slow, 1.0)  # the worker busy: the reading waits behind it
+    alone, ahead = reading_ahead(sample, pool, monkeypatch, 3)
+    counts = read_here(monkeypatch)
+    assert graph_of(*sample, ahead=ahead) == alone
+    futures = [f for _, f in ahead.tasks if f is not None]
+    assert len(futures) == len(ahead.tasks) > 2
+    assert all(f.cancelled() or f.done() for f in futures)
+    # the tasks the worker had not started (the last ones, at least) were read here, and
+    # no other
+    cancelled = [chunk for chunk, f in ahead.tasks if f is not None and f.cancelled()]
+    assert ahead.tasks[-1][0] in cancelled
+    assert sum(counts) == sum(len(chunk) for chunk in cancelled)
+    assert not busy.cancelled()
 
 
 def test_the_workers_taken_for_other_work_leave_the_rest_to_this_process(
-    sample: tuple[Path, list[str]],
+    sample: tuple[Path, list[str]], pool: Any
 ) -> None:
     """The first round of asking takes the workers (the reading stopped, the pool shut
     down with it) before any helper wants the graph."""
     root, paths = sample
     alone = graph_of(root, paths)
-    pool = pipeline.start_workers(2, len(paths))
-    assert pool is not None
     ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
     taken = pipeline._warm_workers([pool], ahead)
     assert taken is pool
@@ -142,18 +144,13 @@ def test_files_a_worker_failed_to_read_are_read_here(
 
 
 def test_digests_not_read_ahead_are_read_here_for_the_imports_cache(
-    sample: tuple[Path, list[str]], tmp_path: Path
+    sample: tuple[Path, list[str]], pool: Any, tmp_path: Path
 ) -> None:
     root, paths = sample
     pipeline._import_graph(root, paths, tmp_path / "alone")
-    pool = pipeline.start_workers(2, len(paths))
-    assert pool is not None
-    try:
-        # read ahead without digests (a scan without a cache), asked with a cache
-        ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
-        pipeline._import_graph(root, paths, tmp_path / "ahead", ahead=ahead)
-    finally:
-        pool.shutdown()
+    # read ahead without digests (a scan without a cache), asked with a cache
+    ahead = pipeline._ImportsAhead(pool, root, paths, digests=False)
+    pipeline._import_graph(root, paths, tmp_path / "ahead", ahead=ahead)
     (alone,) = (tmp_path / "alone").glob("imports-*.json")
     (given,) = (tmp_path / "ahead").glob("imports-*.json")
     assert json.loads(given.read_text())["files"] == json.loads(alone.read_text())["files"]
