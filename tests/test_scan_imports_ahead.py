@@ -193,3 +193,21 @@ def test_a_small_tree_reads_no_file_ahead(
     monkeypatch.setattr(pipeline, "GRAPH_AHEAD_FILES", len(paths) + 1)
     scan(root, ScanOptions(use_cache=False, jobs=2))
     assert made == []
+
+
+def test_a_tree_whose_first_resolution_finds_no_helper_reads_no_file_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its helper passes need no import graph: the reading would be for nothing."""
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_FILES", 2)
+    for n in range(4):
+        (tmp_path / f"job{n}.py").write_text(
+            f"import requests\n\n\ndef run():\n    requests.get('http://users:8000/{n}')\n"
+        )
+    made: list[Any] = []
+    monkeypatch.setattr(pipeline, "_ImportsAhead", lambda *a, **k: made.append(a))
+    result = scan(tmp_path, ScanOptions(use_cache=False, jobs=2))
+    assert len(result.call_sites) == 4
+    assert made == []
