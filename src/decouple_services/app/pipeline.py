@@ -1174,12 +1174,8 @@ def _scan_or_known(
                         ],
                     )
                 resolution = resolver.resolve(reusing)
-                if (
-                    warm
-                    and ahead is None
-                    and resolution.wrappers
-                    and len(python) >= GRAPH_AHEAD_FILES
-                ):
+                # (the first round's workers are there in the first round of asking only)
+                if warm and resolution.wrappers and len(python) >= GRAPH_AHEAD_FILES:
                     ahead = _ImportsAhead(warm[0], root, python, digests=cache_dir is not None)
                 wanted = [] if demand is None else demand.wanted(asked, facts, unparsed, graph)
                 # files holding nothing resolution reads (an empty `__init__.py`): the
@@ -1952,14 +1948,9 @@ def _edit_record(cache_dir: Path, root: Path) -> EditRecord | None:
     return EditRecord.load(cache_dir, root)
 
 
-def _module_of(files: frozenset[str]) -> Callable[[str], tuple[str, bool]]:
-    return lambda path: module_name(path, files)
-
-
 def _packages(python: Sequence[str]) -> frozenset[str]:
     """The modules of the tree that are packages (what import targets depend on)."""
-    files = frozenset(python)
-    return frozenset(m for m, package in map(_module_of(files), python) if package)
+    return _graph_modules(python)[1]
 
 
 def _grouped(reads: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
