@@ -1281,9 +1281,11 @@ def _resolved(memo: RoundMemo, facts: FileFacts, reads: list[tuple[str, object]]
     return result
 
 
-def _round(memo: RoundMemo, index: _Tables, endpoints: object = ()) -> None:
+def _round(
+    memo: RoundMemo, index: _Tables, endpoints: object = (), checking: frozenset[str] = frozenset()
+) -> None:
     memo.context(["config"], [endpoints])
-    memo.start(index, frozenset())  # type: ignore[arg-type]
+    memo.start(index, checking)  # type: ignore[arg-type]
 
 
 def test_a_resolution_is_kept_between_rounds_while_what_it_read_is_the_same() -> None:
@@ -1320,6 +1322,32 @@ def test_a_call_site_is_resolved_again_when_the_endpoints_change() -> None:
     _round(memo, index, endpoints=("GET /a", "GET /b"))
     assert memo.recall(with_site) is None
     assert memo.recall(without) is plain
+
+
+def test_a_call_site_is_resolved_again_when_a_client_it_asked_about_checks_otherwise() -> None:
+    """Whether a client checks its requests' success is read client by client: functions
+    checking theirs found in a later round change only the sites through them."""
+    from decouple_services.resolve.calls import CallOutcome, FilePass
+
+    through, plain = FileFacts("a.py", "a"), FileFacts("b.py", "b")
+    index = _Tables(constants={})
+    memo = RoundMemo()
+    _round(memo, index)
+    memo.enter(through)
+    memo.checked("shop.rpc.call")
+    kept = FilePass((CallOutcome(None, object()),))  # type: ignore[arg-type]
+    memo.keep(through, kept)
+    other = _resolved(memo, plain, [], site=True)
+    # a function checking its requests, through which a.py asked nothing
+    _round(memo, index, checking=frozenset({"shop.jobs.sync"}))
+    assert memo.recall(through) is kept
+    assert memo.recall(plain) is other
+    # the client a.py asked about now checks its requests' success, and then no more
+    _round(memo, index, checking=frozenset({"shop.jobs.sync", "shop.rpc.call"}))
+    assert memo.recall(through) is None
+    assert memo.recall(plain) is other
+    _round(memo, index)
+    assert memo.recall(through) is kept
 
 
 def test_a_resolution_that_walked_a_table_is_not_kept() -> None:
@@ -1366,6 +1394,72 @@ def test_the_rounds_of_asking_resolve_again_only_files_whose_reads_changed(
     assert on_demand.count("shop/app/ping.py") == 1
     # orders.py reads the settings and the client object parsed in later rounds
     assert on_demand.count("shop/app/orders.py") > 1
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["no-cache", "cache"])
+def test_a_call_site_is_not_resolved_again_for_a_function_checking_other_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    """A later round parses a function that checks its own request's success: how a call
+    site reads depends on that only for a call through that function, so a site through
+    ``requests`` is not resolved again for it (the rounds' memo without a cache, the
+    cache's with one)."""
+    from decouple_services.app.incremental import SiteMemo
+    from decouple_services.resolve.calls import CallResolver
+
+    tree = {
+        **TREE,
+        # parsed in a later round: it defines the setting orders.py reads
+        "shop/app/settings.py": """\
+            import os
+            from app.http import session
+
+            USERS_URL = os.environ.get("USERS_URL", "http://users:8000")
+
+
+            def users_up():
+                session.get(USERS_URL + "/health").raise_for_status()
+            """,
+        "shop/app/ping.py": """\
+            import requests
+
+
+            def ping():
+                requests.get("http://users:8000/orders")
+            """,
+    }
+    root = write(tmp_path / "repo", tree)
+    resolved: list[str] = []
+    checking: list[frozenset[str]] = []
+    first_pass = CallResolver._first_pass
+
+    def counting(self: CallResolver, facts: FileFacts) -> object:
+        resolved.append(facts.path)
+        if self._checking not in checking:
+            checking.append(self._checking)
+        return first_pass(self, facts)
+
+    memo: type[RoundMemo | SiteMemo] = SiteMemo if cached else RoundMemo
+    checked = memo.checked
+    asked: list[str] = []
+
+    def noting(self: RoundMemo | SiteMemo, client: str) -> None:
+        asked.append(client)
+        checked(self, client)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CallResolver, "_first_pass", counting)
+    monkeypatch.setattr(memo, "checked", noting)
+    narrow = _comparable(root, full_parse=False, cache=tmp_path / "cache" if cached else None)
+    on_demand = list(resolved)
+    assert narrow == _comparable(root, full_parse=True)
+    # each site's client was asked about, for the memo to compare in the next round
+    assert {"requests", "requests.Session"} <= set(asked)
+    # the rounds saw the checking function appear
+    assert checking[0] == frozenset() and frozenset({"app.settings.users_up"}) in checking
+    assert on_demand.count("shop/app/ping.py") == 1
+    sites = narrow["call_sites"]
+    assert isinstance(sites, list)
+    assert {(s["file"], s["result_used"]) for s in sites} >= {("shop/app/settings.py", True)}
 
 
 def test_assigning_finds_what_each_keys_pattern_finds() -> None:

@@ -463,6 +463,45 @@ def test_a_rerun_resolves_again_only_the_files_whose_inputs_changed(
     }
 
 
+def test_a_rerun_resolves_again_the_sites_through_a_client_that_stops_checking_its_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a configured client checks its requests' success decides how the calls
+    through it read (their answer is used); the files holding them are resolved again
+    when that changes, though none of them changed, and the others are not."""
+    root, cache = tmp_path / "sample", tmp_path / "cache"
+    shutil.copytree(
+        Path(__file__).parent / "fixtures" / "sample",
+        root,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".decouple-cache"),
+    )
+    before = json.loads(cached(root, cache))
+    rpc = root / "libs/shopcore/shopcore/rpc.py"
+    text = rpc.read_text(encoding="utf-8")
+    unchecked = text.replace("    resp.raise_for_status()\n", "").replace(
+        "    if resp.status_code >= 500:\n", "    if False:\n"
+    )
+    assert unchecked != text
+    rpc.write_text(unchecked, encoding="utf-8")
+    fresh = fresh_resolutions(root, cache, monkeypatch)
+    after = json.loads(cached(root, cache))
+    assert json.loads(uncached(root)) == after
+
+    def through(result: dict[str, Any]) -> list[tuple[str, bool]]:
+        return sorted(
+            (site["file"], site["result_used"])
+            for site in result["call_sites"]
+            if site["client"] == "shopcore.rpc.call_service"
+        )
+
+    files = {file for file, _ in through(before)}
+    assert len(files) > 1 and through(after) != through(before)
+    # each file with a call through it, and rpc.py itself, not every file with a call
+    assert {f.rpartition("/")[2] for f in files} | {"rpc.py"} <= fresh
+    assert {"clients.py"}.isdisjoint(fresh)
+
+
 def test_a_rerun_decodes_whole_only_the_calls_it_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1007,6 +1046,7 @@ def test_every_kind_of_ask_is_kept_between_scans(tmp_path: Path) -> None:
         "signature": "s",
         "reads": [["constants", "a.X"]],
         "asks": [["b", "Client"], ["q", "a.X"], ["s", "django", "URL"], ["w", "state", "http"]],
+        "checked": [["a.call", True]],
         "outcomes": [None],
         "handed": [],
         "idle": None,

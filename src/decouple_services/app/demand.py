@@ -1424,6 +1424,8 @@ _AFTER_PARAMETER = frozenset(b":,)=#\\")
 
 #: One lookup a file's resolution made: the index's table and the key.
 Read = tuple[str, Any]
+#: The table of a :class:`Read` of whether a client checks its requests' success.
+_CHECKING = " checking"
 
 
 class _Kept:
@@ -1467,7 +1469,7 @@ class RoundMemo:
         self._sites: object = None
         self._same_matching = False
         self._same_sites = False
-        self._checking: frozenset[str] | None = None
+        self._checking: frozenset[str] = frozenset()
         self._index: ProjectIndex | None = None
         #: What the file being resolved read, and whether it walked a table.
         self._reads: set[Read] | None = None
@@ -1489,8 +1491,10 @@ class RoundMemo:
     def start(self, index: ProjectIndex, checking: frozenset[str]) -> None:
         self._index = index
         self._current.clear()
-        # the functions checking their requests' success decide how a call site reads
-        self._same_sites = self._same_sites and checking == self._checking
+        # the functions checking their requests' success decide how a call site reads: a
+        # read of its own for each client a resolution asked about (``checked``), not one
+        # of them all (a round adds functions of the files it parses, polar's each round,
+        # and its call sites were then all resolved again for clients none of them checks)
         self._checking = checking
 
     def recall(self, facts: FileFacts) -> FilePass | None:
@@ -1550,9 +1554,14 @@ class RoundMemo:
     def asks(self, item: Ask) -> None:
         """Noted in the scan's ``Asked``, which keeps it: nothing to add."""
 
+    def checked(self, client: str) -> None:
+        self.read(_CHECKING, client)
+
     # -- comparing --------------------------------------------------------------------------
 
     def _value(self, read: Read) -> Any:
+        if read[0] == _CHECKING:
+            return read[1] in self._checking
         assert self._index is not None
         # dict.get: the raw table, without reporting the lookup
         return dict.get(self._index.table(read[0]), read[1])

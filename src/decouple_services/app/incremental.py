@@ -87,6 +87,8 @@ class _Bucket:
     walked: bool = False
     #: The file's module: what it reads of its own definitions is no other file's input.
     module: str = ""
+    #: The clients it asked whether they check their requests' success, and the answers.
+    checked: dict[str, bool] = field(default_factory=dict)
 
 
 class SiteMemo:
@@ -117,6 +119,8 @@ class SiteMemo:
         self._changed: set[str] = set(self.entries)
         self.matching = ""
         self.sites = ""
+        #: The functions checking their requests' success (``start``).
+        self._checking: frozenset[str] = frozenset()
         self.sites_base: object = None
         self.index: ProjectIndex | None = None
         self._bucket: _Bucket | None = None
@@ -160,7 +164,12 @@ class SiteMemo:
 
     def start(self, index: ProjectIndex, checking: frozenset[str]) -> None:
         self.index = index
-        self.sites = digest([self.matching, self.sites_base, sorted(checking)])
+        # which functions check their requests' success is read client by client
+        # (``checked``): a round of asking or an edit adding one changes the sites
+        # through it alone (polar's rounds found some in each, and resolved every file with
+        # a call site again)
+        self.sites = digest([self.matching, self.sites_base])
+        self._checking = checking
         self._values.clear()
         self._tables.clear()
         self._current.clear()
@@ -191,8 +200,13 @@ class SiteMemo:
     def _recall(
         self, facts: FileFacts, key: str, variants: Iterable[dict[str, Any]]
     ) -> FilePass | None:
+        checking = self._checking
         for entry in variants:
-            if entry["key"] != key or entry["context"] != self._context(entry["sites"]):
+            if (
+                entry["key"] != key
+                or entry["context"] != self._context(entry["sites"])
+                or any((client in checking) is not found for client, found in entry["checked"])
+            ):
                 continue
             made = self._made.get(id(entry))
             if made is not None and made[0] is entry:
@@ -240,6 +254,7 @@ class SiteMemo:
             "reads": [[table, _to_json(key)] for table, key in reads],
             "signature": self._signature_of(reads),
             "asks": sorted(list(item) for item in bucket.asks),
+            "checked": sorted([client, found] for client, found in bucket.checked.items()),
             "outcomes": [
                 None
                 if o is None
@@ -343,6 +358,10 @@ class SiteMemo:
     def asks(self, item: Ask) -> None:
         if self._bucket is not None:
             self._bucket.asks.add(item)
+
+    def checked(self, client: str) -> None:
+        if self._bucket is not None:
+            self._bucket.checked[client] = client in self._checking
 
     def _replayed(self, reads: list[list[Any]], module: str) -> None:
         """A reused resolution's reads, as if made again."""
@@ -874,6 +893,14 @@ def _well_formed(entry: object) -> bool:
             and isinstance(entry["signature"], str)
             and _reads_ok(entry["reads"])
             and _asks_ok(entry["asks"])
+            and isinstance(entry["checked"], list)
+            and all(
+                isinstance(c, list)
+                and len(c) == 2
+                and isinstance(c[0], str)
+                and isinstance(c[1], bool)
+                for c in entry["checked"]
+            )
             and isinstance(entry["outcomes"], list)
             and all(
                 o is None or (isinstance(o, list) and len(o) in (2, 3)) for o in entry["outcomes"]

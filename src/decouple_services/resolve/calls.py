@@ -284,6 +284,10 @@ class ResolutionMemo(Protocol):
 
     def keep_idle(self, facts: FileFacts) -> None: ...
 
+    def checked(self, client: str) -> None:
+        """The resolution being made read whether ``client`` checks its requests'
+        success (is among :meth:`start`'s ``checking``)."""
+
 
 class EndpointMatches:
     """The endpoint each call reaches and the services routing each path, kept from one
@@ -363,6 +367,8 @@ class CallResolver:
         #: known only at run time (that answer, or a value no configuration names).
         self._last_from_response = False
         self._last_runtime_host = False
+        #: The memo of the resolution under way, told which clients' checking is read.
+        self._memo: ResolutionMemo | None = None
         #: Functions whose request's success they check themselves: a configured client
         #: (``shopcore.rpc.call_service``) defined in the repository and doing so aborts
         #: the callers that ignore its answer.
@@ -436,6 +442,7 @@ class CallResolver:
         #: whose first pass was recalled, the heads of calls still encoded (``call_heads``)
         pending: list[tuple[FileFacts, RawCall | CallHead, CallOutcome]] = []
         handed: list[Wrapper] = []
+        self._memo = memo
         if memo is not None:
             memo.start(self.index, self._checking)
         for facts in self.index.facts:
@@ -1292,6 +1299,9 @@ class CallResolver:
                 wrapper = self._helper(helper, call, receiver, match, caller, path_only=True)
         if callee != UNKNOWN and not callee.startswith(EXTERNAL_PREFIX):
             endpoint = self._endpoint(callee, match, target.path, grpc)
+        checking = match.client in self._checking
+        if self._memo is not None:
+            self._memo.checked(match.client)
         site = CallSite(
             id="",
             caller=caller,
@@ -1310,11 +1320,10 @@ class CallResolver:
             role=role,
             via_wrapper=via,
             # an exporter's answer is read by the library sending in the background
-            result_used=not match.background
-            and (call.result_used or match.client in self._checking),
+            result_used=not match.background and (call.result_used or checking),
             response_use=ResponseUse.NONE
             if match.background
-            else ResponseUse(_invocation_use(call.response_use, match.client in self._checking)),
+            else ResponseUse(_invocation_use(call.response_use, checking)),
             is_async=call.is_async or match.is_async,
             in_loop=call.in_loop,
             has_timeout=match.has_timeout,
