@@ -1459,8 +1459,9 @@ class RoundMemo:
     encoding anything: a file's facts are the same object (a helper pass extracting it
     again gives new ones), every table and key its resolution read holds the same object
     (misses included: ``None`` both times), the global inputs are equal (for a file with
-    a call site, the endpoints too), and it walked no table whole. The scan's asks are
-    kept in one ``Asked`` that only grows, so a reused resolution's asks are there."""
+    a call site, the endpoints too), each client it asked about checks its requests'
+    success or not as then (``checked``), and it walked no table whole. The scan's asks
+    are kept in one ``Asked`` that only grows, so a reused resolution's asks are there."""
 
     def __init__(self) -> None:
         self._kept: dict[str, _Kept] = {}
