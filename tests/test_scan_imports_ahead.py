@@ -211,3 +211,36 @@ def test_a_tree_whose_first_resolution_finds_no_helper_reads_no_file_ahead(
     result = scan(tmp_path, ScanOptions(use_cache=False, jobs=2))
     assert len(result.call_sites) == 4
     assert made == []
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_large_tree_ends_the_first_rounds_workers_with_its_extraction(
+    sample: tuple[Path, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    large: bool,
+) -> None:
+    """In a tree of more than ``WARM_MAX_FILES`` files no worker waits through the first
+    resolution (the scan's peak of memory there), so none reads ahead; the result is the
+    one process's."""
+    from decouple_services.resolve.calls import CallResolver
+
+    root, _ = sample
+    one = scan(root, ScanOptions(use_cache=False, jobs=1))
+    reference, files = model_json(one), one.files_scanned
+    made: list[Any] = []
+    alive: list[int] = []
+    resolve = CallResolver.resolve
+
+    def counted(self: CallResolver, memo: Any = None) -> Any:
+        alive.append(len(multiprocessing.active_children()))
+        return resolve(self, memo)
+
+    monkeypatch.setattr(CallResolver, "resolve", counted)
+    monkeypatch.setattr(pipeline, "_ImportsAhead", lambda *a, **k: made.append(a))
+    monkeypatch.setattr(pipeline, "GRAPH_AHEAD_FILES", 2)
+    monkeypatch.setattr(pipeline, "WARM_MAX_FILES", files - 1 if large else files)
+    assert model_json(scan(root, ScanOptions(use_cache=False, jobs=2))) == reference
+    # the sample's first resolution finds helpers: kept, the workers read ahead for them
+    assert (alive[0], len(made)) == ((0, 0) if large else (1, 1))
+    assert not multiprocessing.active_children()

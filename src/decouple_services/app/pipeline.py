@@ -342,6 +342,12 @@ LATE_PARALLEL_BYTES = 2 * 2**20
 WARM_PARALLEL_BYTES = 2**20
 #: And at least this many files (a chunk for the workers, the rest for this process).
 WARM_PARALLEL_FILES = 24
+#: The first round's workers are kept for the first round of asking only in a tree of at
+#: most this many Python files. The scan's memory peaks at its first resolution, while
+#: they wait idle for what it asks (each holds 40 to 60 MiB by then), and grows with the
+#: tree: a synthetic tree of 51,000 files peaked there at 255 MiB, 46 of them the
+#: worker's; homeassistant's 7,978 files at 190, 62 the worker's.
+WARM_MAX_FILES = 20_000
 
 
 def _text_reaches(root: str, paths: Sequence[str], size: int) -> bool:
@@ -897,6 +903,8 @@ def _scan_or_known(
             demand.texts.unparsed = unparsed
         #: path -> the cache key of its facts: what an earlier resolution of it is kept by
         facts_keys: dict[str, str] = {}
+        # (see `warm` below)
+        keep_warm = demand is not None and len(python) <= WARM_MAX_FILES
         facts = extract_all(
             root,
             python,
@@ -912,7 +920,7 @@ def _scan_or_known(
             freeze=freeze,
             texts=None if demand is None else demand.texts.keep,
             workers=early_workers,
-            keep_workers=demand is not None,
+            keep_workers=keep_warm,
         )
         by_path = {f.path: f for f in facts}
         note(f"read {len(facts)} files, parsed {len(facts) - len(unparsed)}")
@@ -922,7 +930,9 @@ def _scan_or_known(
         # started one: 45 MiB with its resource tracker), and is ready at once. The later
         # rounds parse a few files each, here, or share out much among workers started
         # small (`late_workers`): one forked now would start as large as this process.
-        warm = [early_workers] if early_workers is not None and demand is not None else []
+        # Not in a tree of more than WARM_MAX_FILES files, whose first resolution is the
+        # scan's peak of memory: the worker, idle then, would add its own to it.
+        warm = [early_workers] if early_workers is not None and keep_warm else []
         #: The import graph's files read by those workers meanwhile, once the first
         #: resolution found helpers to follow (the helper passes build the graph).
         ahead: _ImportsAhead | None = None
