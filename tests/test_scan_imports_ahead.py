@@ -215,10 +215,7 @@ def test_a_tree_whose_first_resolution_finds_no_helper_reads_no_file_ahead(
 
 @pytest.mark.parametrize("large", [False, True])
 def test_a_large_tree_ends_the_first_rounds_workers_with_its_extraction(
-    sample: tuple[Path, list[str]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    large: bool,
+    sample: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, large: bool
 ) -> None:
     """In a tree of more than ``WARM_MAX_FILES`` files no worker waits through the first
     resolution (the scan's peak of memory there), so none reads ahead; the result is the

@@ -345,7 +345,7 @@ WARM_PARALLEL_FILES = 24
 #: The first round's workers are kept for the first round of asking only in a tree of at
 #: most this many Python files. The scan's memory peaks at its first resolution, while
 #: they wait idle for what it asks (each holds 40 to 60 MiB by then), and grows with the
-#: tree: a synthetic tree of 51,000 files peaked there at 255 MiB, 46 of them the
+#: tree: a synthetic tree of 51,000 files peaked there at 254 MiB, 45 of them the
 #: worker's; homeassistant's 7,978 files at 190, 62 the worker's.
 WARM_MAX_FILES = 20_000
 
@@ -903,7 +903,7 @@ def _scan_or_known(
             demand.texts.unparsed = unparsed
         #: path -> the cache key of its facts: what an earlier resolution of it is kept by
         facts_keys: dict[str, str] = {}
-        # (see `warm` below)
+        # whether the workers stay for the first round of asking (see `warm` below)
         keep_warm = demand is not None and len(python) <= WARM_MAX_FILES
         facts = extract_all(
             root,
