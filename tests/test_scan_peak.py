@@ -79,6 +79,37 @@ def test_a_scan_leaves_nothing_it_resolved_with_in_a_cycle(tmp_path: Path, use_c
     assert not left
 
 
+def test_the_resolution_memo_is_let_go_before_the_last_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memo holds every kept resolution: the scan drops it before storing the result,
+    the last of its writes, and nothing else (its last resolver among them) holds it."""
+    import weakref
+
+    from decouple_services.app.incremental import SiteMemo
+
+    root, reference = sample_and_reference(tmp_path)
+    memos: list[weakref.ref[SiteMemo]] = []
+    alive: list[bool] = []
+    load = SiteMemo.load.__func__  # type: ignore[attr-defined]
+    store_result = pipeline._Inputs.store_result
+
+    def loading(cls: type[SiteMemo], *args: Any) -> SiteMemo:
+        memo = load(cls, *args)
+        memos.append(weakref.ref(memo))
+        return memo  # type: ignore[no-any-return]
+
+    def storing(self: Any, *args: Any) -> Any:
+        alive.append(any(ref() is not None for ref in memos))
+        return store_result(self, *args)
+
+    monkeypatch.setattr(SiteMemo, "load", classmethod(loading))
+    monkeypatch.setattr(pipeline._Inputs, "store_result", storing)
+    options = ScanOptions(cache_dir=tmp_path / "cache", jobs=1)
+    assert model_json(scan(root, options)) == reference
+    assert memos and alive == [False]
+
+
 def test_an_index_in_a_cycle_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the check above sees what a cycle keeps: an index referring to itself is left in one
     from decouple_services.app.asking import AskingIndex

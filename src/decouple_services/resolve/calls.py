@@ -390,13 +390,19 @@ class CallResolver:
         walks every object alive that is not frozen, the facts included; resolving makes
         no reference cycles to speak of, and what it leaves is collected once it ends (a
         tenth of polar's resolution after an edit). A collector already off is left off."""
-        if not gc.isenabled():
-            return self._resolve(memo)
-        gc.disable()
+        self._memo = memo
         try:
-            return self._resolve(memo)
+            if not gc.isenabled():
+                return self._resolve(memo)
+            gc.disable()
+            try:
+                return self._resolve(memo)
+            finally:
+                gc.enable()
         finally:
-            gc.enable()
+            # held for this resolution alone: the scan lets the memo (every kept
+            # resolution) go before its last writes, while the resolver may still be held
+            self._memo = None
 
     def alone(self, facts: FileFacts, names: set[str]) -> bool:
         """Whether ``facts``, resolved in a round whose helpers are invoked by ``names``
@@ -442,7 +448,6 @@ class CallResolver:
         #: whose first pass was recalled, the heads of calls still encoded (``call_heads``)
         pending: list[tuple[FileFacts, RawCall | CallHead, CallOutcome]] = []
         handed: list[Wrapper] = []
-        self._memo = memo
         if memo is not None:
             memo.start(self.index, self._checking)
         for facts in self.index.facts:
