@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import errno
 import functools
+import operator
 import os
 import posixpath
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -461,25 +462,28 @@ class _Walker:
             cached = self._excluded_dirs[rel] = bool(self.exclude.verdict(rel, True))
         return cached
 
-    def _skip_dir(self, rel: str) -> bool:
-        """Whether a directory never holds the project's own code."""
+    def _skip_dir(self, rel: str, names: Container[str] | None = None) -> bool:
+        """Whether a directory never holds the project's own code. ``names``: the names of
+        its entries, when its listing is at hand (the walk's): a marker file or folder not
+        among them is not looked for."""
         cached = self._skip_cache.get(rel)
         if cached is not None:
             return cached
         name = posixpath.basename(rel)
         absolute = self._abs(rel)
-        skip = name in _SKIP_DIR_NAMES or name.endswith(".egg-info")
+        skip = _skipped_name(name)
         if not skip:
             # decided by what the directory holds, and its bin/ and Scripts/ when they exist
             # (creating one changes the directory's own mtime)
             self._stamp(rel)
             for sub in ("bin", "Scripts"):
-                self._stamp(f"{rel}/{sub}" if rel else sub, only_existing=True)
+                if names is None or sub in names:
+                    self._stamp(f"{rel}/{sub}" if rel else sub, only_existing=True)
             skip = (
                 name in _BUILD_DIR_NAMES
-                and not os.path.exists(os.path.join(absolute, "__init__.py"))
+                and not _holds(absolute, "__init__.py", names)
                 and (name != "build" or _holds_setuptools_output(absolute))
-            ) or _is_virtualenv(absolute)
+            ) or _is_virtualenv(absolute, names)
         self._skip_cache[rel] = skip
         return skip
 
@@ -584,11 +588,16 @@ class _Walker:
         visited: set[str] = set()
         # An explicit stack keeps very deep trees from hitting the recursion limit. Only
         # real directories are pushed (links go through _take_link), so a child's real path
-        # is its parent's plus its name: one realpath call for the whole walk.
+        # is its parent's plus its name: one realpath call for the whole walk. A directory
+        # the ignore rules keep is pushed before it is known not to be skipped: whether it
+        # is a virtualenv or build output is read from its own listing (looking for each
+        # marker instead was most of a large tree's walk: homeassistant, 2,262 folders).
         start_real = os.path.realpath(self._abs(start))
-        stack: list[tuple[str, tuple[_IgnoreFile, ...], str]] = [(start, (), start_real)]
+        stack: list[tuple[str, tuple[_IgnoreFile, ...], str, bool]] = [
+            (start, (), start_real, False)
+        ]
         while stack:
-            rel, ignores, real = stack.pop()
+            rel, ignores, real, unchecked = stack.pop()
             absolute = self._abs(rel)
             if real in visited:
                 continue
@@ -596,11 +605,15 @@ class _Walker:
             self._stamp(rel)  # before listing: an entry added meanwhile leaves a newer mtime
             try:
                 with os.scandir(absolute) as iterator:
-                    entries = sorted(iterator, key=lambda e: e.name)
+                    entries = sorted(iterator, key=_BY_NAME)
             except OSError as exc:
+                if unchecked and self._skip_dir(rel):
+                    continue  # as when its markers were looked for before listing it
                 self._note(
                     rel or ".", "unreadable", f"directory not readable: {exc.strerror or exc}"
                 )
+                continue
+            if unchecked and self._skip_dir(rel, {e.name for e in entries}):
                 continue
             ignore = self._read_gitignore(rel, entries)
             if ignore is not None:
@@ -617,7 +630,11 @@ class _Walker:
                 if is_link:
                     self._take_link(child, ignores, real)
                 elif is_dir:
-                    if self._wanted_dir(child, ignores):
+                    if _skipped_name(entry.name):
+                        self._skip_cache[child] = True
+                    elif _ignored(ignores, child, True) or self._excluded(child, True):
+                        self._skip_dir(child)  # its stamps, as the rules' order has them
+                    else:
                         subdirs.append(child)
                 elif (
                     entry.is_file(follow_symlinks=False)
@@ -626,7 +643,8 @@ class _Walker:
                 ):
                     self.files.append(child)
             stack.extend(
-                (d, ignores, os.path.join(real, d.rpartition("/")[2])) for d in reversed(subdirs)
+                (d, ignores, os.path.join(real, d.rpartition("/")[2]), True)
+                for d in reversed(subdirs)
             )
 
     def _take_link(self, rel: str, ignores: tuple[_IgnoreFile, ...], parent_real: str) -> None:
@@ -719,17 +737,33 @@ def _ancestors(rel: str) -> list[str]:
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _is_virtualenv(directory: str) -> bool:
+def _is_virtualenv(directory: str, names: Container[str] | None = None) -> bool:
+    """Whether ``directory`` is a virtual environment (``names``: its entries' names, when
+    known)."""
     # pyvenv.cfg marks every venv/virtualenv>=20 environment; the activate scripts catch
     # older virtualenvs and conda-style layouts kept under arbitrary names such as ``env``.
-    return any(
-        os.path.exists(os.path.join(directory, marker))
-        for marker in (
-            "pyvenv.cfg",
-            os.path.join("bin", "activate"),
-            os.path.join("Scripts", "activate"),
-        )
+    return (
+        _holds(directory, "pyvenv.cfg", names)
+        or _holds(directory, "bin", names, "activate")
+        or _holds(directory, "Scripts", names, "activate")
     )
+
+
+def _holds(directory: str, name: str, names: Container[str] | None, *below: str) -> bool:
+    """Whether ``directory/name/*below`` exists (as ``os.path.exists`` says); not looked for
+    when ``names``, the directory's entries, do not hold ``name``."""
+    if names is not None and name not in names:
+        return False
+    return os.path.exists(os.path.join(directory, name, *below))
+
+
+def _skipped_name(name: str) -> bool:
+    """Whether a directory is skipped for its name alone (tools' state, caches, metadata)."""
+    return name in _SKIP_DIR_NAMES or name.endswith(".egg-info")
+
+
+#: Directory entries in the order of their names.
+_BY_NAME = operator.attrgetter("name")
 
 
 def _may_matter(rel: str) -> bool:
