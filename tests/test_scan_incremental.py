@@ -927,6 +927,40 @@ def test_a_search_for_fewer_terms_is_answered_from_the_last_scans_for_more(
     assert read == python
 
 
+def test_a_file_parsed_again_is_asked_again_whether_it_is_the_one_the_last_scan_tested(
+    tmp_path: Path,
+) -> None:
+    """Whether a file is as the last scan tested it is asked once for all of a scan's
+    searches, and again once the scan parses it (``forget``): its facts may then hold a
+    diagnostic, and such a file is read by every search."""
+    from decouple_services.app.incremental import SearchMemo
+
+    python = ["a.py", "b.py"]
+    digests: dict[str, str | None] = {"a.py": "1", "b.py": "2"}
+    texts = {"a.py": "x", "b.py": ""}
+    first = SearchMemo(python, digests.get)
+    first.search("words", [("x",)], python, _finding(texts, ["x"]))
+    first.search("keys", ["x"], python, _finding(texts, ["x"]))
+    first.save(tmp_path, tmp_path)
+    asked: list[str] = []
+
+    def current(path: str) -> str | None:
+        asked.append(path)
+        return digests[path]
+
+    second = SearchMemo.load(tmp_path, tmp_path, python, current)
+    read: list[str] = []
+    assert second.search("words", [("x",)], python, _finding(texts, ["x"], read)) == ["a.py"]
+    assert second.search("keys", ["x"], python, _finding(texts, ["x"], read)) == ["a.py"]
+    assert read == [] and asked == python  # both answered; each file asked about once
+    digests["a.py"] = None  # parsed now, with a diagnostic
+    assert second.search("keys", ["x"], python, _finding(texts, ["x"], read)) == ["a.py"]
+    assert read == []  # not parsed as far as the searches know
+    second.forget(["a.py"])
+    assert second.search("keys", ["x"], python, _finding(texts, ["x"], read)) == ["a.py"]
+    assert read == ["a.py"] and asked == [*python, "a.py"]
+
+
 def test_with_configured_clients_the_helper_passes_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

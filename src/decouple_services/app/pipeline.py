@@ -962,6 +962,8 @@ def _scan_or_known(
             unparsed.difference_update(paths)
             if demand is not None:
                 demand.texts.forget(paths)
+            if searches is not None:
+                searches.forget(paths)
             facts = [by_path[p] for p in python]
             return not inert
 
