@@ -139,6 +139,39 @@ def test_skipped_directories_are_skipped_in_git_mode_too(
     assert list_files(root).python == ("app/main.py",)
 
 
+def test_git_mode_tells_links_folders_and_deleted_files_from_their_folders_listings(
+    make_tree: Tree, git_init: GitInit
+) -> None:
+    """What git lists is read from each folder's listing, as an lstat of each path would
+    read it: a tracked file deleted since is left out, a data file replaced by a link to
+    a folder outside is a link (reported, not followed), a virtualenv and a package named
+    ``build`` are told by what they hold."""
+    import subprocess
+
+    outside = make_tree({"lib/secret.py": ""}, name="outside")
+    root = make_tree(
+        {
+            "app/main.py": "",
+            "app/gone.py": "",
+            "data/table.json": "{}",
+            "tools/pyvenv.cfg": "",
+            "tools/run.py": "",
+            "build/__init__.py": "",
+            "build/steps.py": "",
+        }
+    )
+    git_init(root)
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    (root / "app" / "gone.py").unlink()
+    (root / "data" / "table.json").unlink()
+    (root / "data" / "table.json").symlink_to(outside / "lib", target_is_directory=True)
+
+    listing = list_files(root)
+
+    assert listing.python == ("app/main.py", "build/__init__.py", "build/steps.py")
+    assert codes(listing) == [("data/table.json", "symlink-outside")]
+
+
 def test_a_package_named_build_or_env_is_kept(make_tree: Tree) -> None:
     """Only setuptools output and real environments are skipped, never a package of that name."""
     root = make_tree({"build/__init__.py": "", "build/steps.py": "", "config/env/prod.py": ""})
