@@ -798,8 +798,8 @@ def _ancestors(rel: str) -> list[str]:
 
 
 def _is_virtualenv(directory: str, names: Container[str] | None = None) -> bool:
-    """Whether ``directory`` is a virtual environment (``names``: its entries' names, when
-    known)."""
+    """Whether ``directory`` is a virtual environment (``names``: its entries' names in
+    lower case, when known)."""
     # pyvenv.cfg marks every venv/virtualenv>=20 environment; the activate scripts catch
     # older virtualenvs and conda-style layouts kept under arbitrary names such as ``env``.
     return (
