@@ -143,6 +143,140 @@ def test_a_change_to_any_input_makes_the_scan_run_with_a_fresh_answer(
     assert again == runs(str(repo), "--format", "json", "--no-cache")
 
 
+# -- a git work tree: git lists the files, and is asked again by the replay ------------------
+
+
+def _git(repo: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def git_repo(repo: Path) -> Path:
+    """The sample committed to a git work tree, with a folder git lists nothing in."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    (repo / "empty").mkdir()
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "sample")
+    age(repo)
+    return repo
+
+
+def _untracked_in_a_folder_git_listed_nothing_in(repo: Path) -> None:
+    (repo / "empty" / "calls.py").write_text(
+        "import requests\n\n\ndef ping():\n    requests.post('http://users:8000/users')\n"
+    )
+
+
+def _untracked(repo: Path) -> None:
+    _add_file(repo)
+
+
+def _ignored_by_git_s_configuration(repo: Path) -> None:
+    (repo.parent / "excludes").write_text("loadtest/\n")
+    _git(repo, "config", "core.excludesFile", str(repo.parent / "excludes"))
+
+
+def _no_longer_tracked(repo: Path) -> None:
+    _git(repo, "rm", "-q", "--cached", "-r", "loadtest")
+    with (repo / ".gitignore").open("a") as handle:
+        handle.write("\nloadtest/\n")
+
+
+def _a_tracked_file_turned_into_a_link_out_of_the_tree(repo: Path) -> None:
+    """git's answers are the same (the index is); the listing's are not."""
+    outside = repo.parent / "outside"
+    outside.mkdir()
+    (repo / "README.md").unlink()
+    (repo / "README.md").symlink_to(outside, target_is_directory=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _edit,
+        _untracked,
+        _untracked_in_a_folder_git_listed_nothing_in,
+        _remove_file,
+        _ignore,
+        _ignored_by_git_s_configuration,
+        _no_longer_tracked,
+        _a_tracked_file_turned_into_a_link_out_of_the_tree,
+    ],
+)
+def test_in_a_git_work_tree_a_change_makes_the_scan_run_with_a_fresh_answer(
+    git_repo: Path, tmp_path: Path, runs: Runs, change: Callable[[Path], None]
+) -> None:
+    args = (str(git_repo), "--format", "json", "--cache-dir", str(tmp_path / "cache"))
+    first = runs(*args)
+    assert runs(*args) == first and runs.scans == 1  # nothing changed: replayed
+    change(git_repo)
+    again = runs(*args)
+    assert runs.scans == 2
+    assert again == runs(str(git_repo), "--format", "json", "--no-cache")
+    if change is not _edit:  # a function nothing calls: the same output, scanned again
+        assert again != first
+
+
+def test_a_record_naming_a_git_command_the_listing_does_not_run_is_not_trusted(
+    git_repo: Path, tmp_path: Path, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache may be the scanned tree's own: a record's git commands are run again only
+    when they are the listing's own."""
+    import subprocess
+
+    cache = tmp_path / "cache"
+    args = (str(git_repo), "--format", "json", "--cache-dir", str(cache))
+    runs(*args)
+    (record,) = cache.glob("replay-*.json")
+    data = json.loads(record.read_text())
+    data["git"][0][0] = ["-c", "alias.x=!touch ran", "x"]
+    record.write_text(json.dumps(data))
+    ran: list[list[str]] = []
+    real = subprocess.run
+
+    def watched(argv: list[str], *a: object, **k: object) -> object:
+        ran.append(list(argv))
+        return real(argv, *a, **k)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "run", watched)
+    runs(*args)
+    assert runs.scans == 2
+    assert not any("alias.x=!touch ran" in argv for argv in ran)
+
+
+def test_in_a_git_work_tree_the_listing_is_kept_while_git_answers_as_it_did(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun after an edit lists from the kept listing when git's answers and the folders
+    read are as they were, and lists again when not."""
+    from decouple_services.discover import files
+
+    taken: list[int] = []
+    real = files._Walker.take_git_paths
+
+    def counted(self: files._Walker, paths: list[str]) -> None:
+        taken.append(len(paths))
+        real(self, paths)
+
+    monkeypatch.setattr(files._Walker, "take_git_paths", counted)
+    options = pipeline.ScanOptions(cache_dir=tmp_path / "cache")
+    pipeline.scan(git_repo, options)
+    _edit(git_repo)
+    pipeline.scan(git_repo, options)
+    assert len(taken) == 1
+    _untracked(git_repo)
+    pipeline.scan(git_repo, options)
+    assert len(taken) == 2
+
+
 def test_another_command_line_is_not_answered_with_this_ones_output(
     repo: Path, tmp_path: Path, runs: Runs
 ) -> None:

@@ -1238,9 +1238,9 @@ __all__ = [
 
 
 class ListingCache:
-    """The last walk's listing, reused while nothing it depends on changed.
+    """The last listing, reused while nothing it depends on changed.
 
-    Walk mode only (git lists a work tree itself). The listing depends on each directory's
+    A walk's listing depends on each directory's
     entries (their names and types) in the directories walked or checked for virtualenv and
     build markers, and on the ``.gitignore`` files read: a directory's mtime changes when an
     entry is created, deleted or renamed in it, and a ``.gitignore``'s when it is edited.
@@ -1249,6 +1249,14 @@ class ListingCache:
     met a symlink or an unreadable entry is not kept (a link's target can change elsewhere),
     nor one that saw a path modified within the racy window (an edit in the same timestamp
     tick would keep its mtime).
+
+    In a git work tree, git is asked every time (which files it tracks, which untracked
+    ones its ignore rules leave: the index, every ignore file and git's configuration are
+    its to read), and the listing is reused when each of its commands answers as it did
+    (the digests of :data:`~decouple_services.discover.files.GitAnswers`) and the folders
+    its paths were read from (what each path is: a file, gone; virtualenv and build
+    markers), and the ignore files read to decide on asking git, are stamped as they were.
+    A listing that met a link or a nested repository is not kept.
     """
 
     def __init__(self, directory: Path, root: Path, exclude: Sequence[str]) -> None:
@@ -1258,13 +1266,21 @@ class ListingCache:
         #: The stamps the listing of this run was vouched for by (loaded and found
         #: unchanged, or saved); None when it was not.
         self.stamps: dict[str, list[int] | None] | None = None
+        #: And git's answers, for a listing git made.
+        self.git: list[list[Any]] | None = None
 
     def load(self) -> FileListing | None:
+        return self._load(None)
+
+    def load_git(self, answers: list[list[Any]]) -> FileListing | None:
+        return self._load(answers)
+
+    def _load(self, answers: list[list[Any]] | None) -> FileListing | None:
         from decouple_services.discover.files import FileListing
 
         try:
             data = _read_json(str(self.path))
-            if data.get("key") != self.key:
+            if data.get("key") != self.key or data.get("git") != answers:
                 return None
             stamps = data["stamps"]
             if not isinstance(stamps, dict) or not stamps:
@@ -1279,15 +1295,28 @@ class ListingCache:
                 and all(isinstance(d, Diagnostic) for d in diagnostics)
             ):
                 return None
-            self.stamps = stamps
+            self.stamps, self.git = stamps, answers
             return FileListing(python=python, deploy=deploy, other=other, diagnostics=diagnostics)
         except Exception:  # a cache file may hold anything; it is rebuilt
             return None
 
     def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None:
+        self._save(listing, stamps, None)
+
+    def save_git(
+        self, listing: FileListing, answers: list[list[Any]], stamps: dict[str, list[int] | None]
+    ) -> None:
+        self._save(listing, stamps, answers)
+
+    def _save(
+        self,
+        listing: FileListing,
+        stamps: dict[str, list[int] | None],
+        answers: list[list[Any]] | None,
+    ) -> None:
         now = time.time_ns()
         if any(stamp is not None and is_racy(stamp[0], now) for stamp in stamps.values()):
-            return  # too recent to vouch for: walked again next time
+            return  # too recent to vouch for: listed again next time
         data = {
             "key": self.key,
             "stamps": stamps,
@@ -1295,6 +1324,8 @@ class ListingCache:
                 [listing.python, listing.deploy, listing.other, listing.diagnostics]
             ),
         }
+        if answers is not None:
+            data["git"] = answers
         prepare(self.path.parent)
         _write_json(str(self.path), data)
-        self.stamps = stamps
+        self.stamps, self.git = stamps, answers

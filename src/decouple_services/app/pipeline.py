@@ -114,9 +114,14 @@ class ScanOptions:
     notes: Callable[[str], None] | None = field(default=None, compare=False)
     #: Told, when the cache vouches for the returned result, what it depends on: the
     #: listing's stamps and ``[size, mtime_ns, digest]`` (None: missing) of each file read,
-    #: and the key the result is kept under (see ``app/replay.py``).
+    #: the key the result is kept under, and git's answers for a listing git made (see
+    #: ``app/replay.py``).
     vouch: (
-        Callable[[dict[str, list[int] | None], dict[str, list[Any] | None], str], None] | None
+        Callable[
+            [dict[str, list[int] | None], dict[str, list[Any] | None], str, list[list[Any]] | None],
+            None,
+        ]
+        | None
     ) = field(default=None, compare=False)
     #: Asked, by :func:`scan_or_known` only, with the key of a kept result that a rerun
     #: returns as it is: True when the caller holds that result's output already, so the
@@ -1368,7 +1373,8 @@ def _vouch(
     listing: FileListing,
 ) -> None:
     """Tell ``options.vouch`` what the result just kept or reused depends on, when the
-    cache can say it: a walk's listing and every file's recorded stat."""
+    cache can say it: the listing's stamps (and git's answers) and every file's recorded
+    stat."""
     if (
         options.vouch is None
         or listing_cache is None
@@ -1388,7 +1394,7 @@ def _vouch(
             files[path] = None
             continue
         files[path] = list(entry)
-    options.vouch(listing_cache.stamps, files, manifest.result_key)
+    options.vouch(listing_cache.stamps, files, manifest.result_key, listing_cache.git)
 
 
 def unknown_suppressions(call_sites: Sequence[CallSite]) -> list[Diagnostic]:

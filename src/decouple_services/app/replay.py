@@ -11,8 +11,11 @@ alone and, when none changed, writes the recorded text; nothing else is imported
 What the answer depends on, and how each is stamped:
 
 - the listing: the directories walked and the ``.gitignore`` files read, as the listing
-  cache stamps them (walk mode only: a tree git lists is never recorded, and a ``.git``
-  appearing around the root makes the record unusable);
+  cache stamps them (and a ``.git`` appearing around the root makes the record unusable);
+  in a git work tree, the folders the listing read and git's answers: each git command the
+  listing ran is run again and must answer as it did (which files git tracks, which
+  untracked ones its ignore rules leave: the index, every ignore file and git's
+  configuration are git's to read);
 - every Python and deployment file listed, and the files discovery read outside the
   listing: size and mtime, as the manifest vouches for their content;
 - the configuration files (``decouple.toml``, ``pyproject.toml`` at the root, or
@@ -148,7 +151,8 @@ def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
         if not isinstance(data, dict) or data.get("key") != key:
             return None
         root = key[3]
-        if may_be_in_work_tree(root):
+        git = data.get("git")
+        if git is None and may_be_in_work_tree(root):
             return None
         for where, stamp in data["config"].items():
             if stamp_of(where) != stamp:
@@ -157,6 +161,8 @@ def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
             if stamp_of(os.path.join(root, rel) if rel else root) != stamp:
                 return None
         if not _files_unchanged(root, data["files"]):
+            return None
+        if git is not None and not _git_answers_again(root, git):
             return None
         stderr, status, output = data["stderr"], data["status"], key[5]
         texts = _texts(texts_path(path), data)
@@ -180,6 +186,33 @@ def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
         except OSError:
             return None  # the scan reports it
     return stdout, stderr, status
+
+
+def _git_answers_again(root: str, answers: Sequence[Any]) -> bool:
+    """Whether each git command the listing ran (``[arguments, exit status, digest of its
+    output]``, in order) answers as it did; the last, run on the first's answer, the same
+    ones."""
+    import subprocess
+
+    from decouple_services.core.git import (
+        LISTING_COMMANDS,
+        git_answer_digest,
+        git_argv,
+        git_env,
+    )
+
+    if not answers:
+        return False
+    env = git_env()
+    for args, status, digest in answers:
+        if not isinstance(args, list) or tuple(args) not in LISTING_COMMANDS:
+            return False  # the listing's commands only: a record may hold anything
+        done = subprocess.run(
+            git_argv(root, *args), capture_output=True, timeout=120, check=False, env=env
+        )
+        if done.returncode != status or git_answer_digest(done.stdout, done.stderr) != digest:
+            return False
+    return True
 
 
 def _files_unchanged(root: str, files: Mapping[str, Any]) -> bool:
@@ -239,6 +272,8 @@ class Recorder:
         # stamped before the configuration is read: an edit meanwhile shows at save
         self.config: Stamps = {p: stamp_of(p) for p in config}
         self.listing: Stamps | None = None
+        #: git's answers, for a listing git made (see :func:`_git_answers_again`)
+        self.git: list[list[Any]] | None = None
         #: path -> [size, mtime_ns, digest] of what the scan read, or None (missing)
         self.files: dict[str, list[Any] | None] | None = None
         #: The key the scan's result is kept under in the cache's manifest.
@@ -253,10 +288,17 @@ class Recorder:
         self._out: _Tee | None = None
         self._err: _Tee | None = None
 
-    def vouch(self, listing: Stamps, files: Mapping[str, list[Any] | None], result: str) -> None:
+    def vouch(
+        self,
+        listing: Stamps,
+        files: Mapping[str, list[Any] | None],
+        result: str,
+        git: list[list[Any]] | None = None,
+    ) -> None:
         """Told by the scan: the result it returns is the one for these inputs, kept under
         the key ``result``."""
         self.listing, self.files, self.result = dict(listing), dict(files), result
+        self.git = git
 
     def known(self, result: str) -> bool:
         """Whether the last run recorded here ran this command on the result kept under
@@ -363,6 +405,8 @@ class Recorder:
             "status": status,
             "result": self.result,
         }
+        if self.git is not None:
+            data["git"] = self.git
         if not os.path.isdir(os.path.dirname(self.path)):
             return False  # the scan made it, or found it unusable
         # the texts first: a record is never read with older texts (a run between the two

@@ -43,3 +43,26 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+#: The commands a listing asks git, which a rerun asks again (``app/replay.py``): a record
+#: of answers naming any other is not trusted (the cache may be the scanned tree's own
+#: ``.decouple-cache``, and a command's options could name a program to run).
+IN_WORK_TREE = ("rev-parse", "--is-inside-work-tree")
+IGNORE_FILES = ("ls-files", "-z", "--cached", "--", ".gitignore", "**/.gitignore")
+INFO_EXCLUDE = ("rev-parse", "--git-path", "info/exclude")
+ROOT_IGNORED = ("check-ignore", "-q", ".")
+LISTED = ("ls-files", "--cached", "--others", "--exclude-standard", "-z")
+TRACKED_IGNORED = ("ls-files", "--cached", "--ignored", "--exclude-standard", "-z")
+LISTING_COMMANDS = (IN_WORK_TREE, IGNORE_FILES, INFO_EXCLUDE, ROOT_IGNORED, LISTED, TRACKED_IGNORED)
+
+
+def git_answer_digest(stdout: bytes, stderr: bytes) -> str:
+    """The digest a git command's answer is kept by: what it wrote to stdout, then to
+    stderr (the listing's, ``discover/files.py``, checked again by ``app/replay.py``)."""
+    import hashlib
+
+    hashed = hashlib.sha256(stdout)
+    hashed.update(b"\0")
+    hashed.update(stderr)
+    return hashed.hexdigest()

@@ -26,10 +26,11 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from decouple_services.core import git
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
-from decouple_services.core.git import git_argv, git_env
+from decouple_services.core.git import git_answer_digest, git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
 from decouple_services.core.records import record
 from decouple_services.core.stamps import may_be_in_work_tree, stamp_of
@@ -195,12 +196,23 @@ def _holds_setuptools_output(absolute: str) -> bool:
     return not names or any(_SETUPTOOLS_BUILD.fullmatch(n) for n in names)
 
 
+#: What git answered a listing: each command run (its arguments), its exit status and the
+#: digest of its output (stdout and stderr), in the order they ran.
+GitAnswers = list[list[Any]]
+
+
 class ListingStore(Protocol):
-    """Where a walk's listing is kept between runs (the app layer's cache)."""
+    """Where a listing is kept between runs (the app layer's cache)."""
 
     def load(self) -> FileListing | None: ...
 
     def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None: ...
+
+    def load_git(self, answers: GitAnswers) -> FileListing | None: ...
+
+    def save_git(
+        self, listing: FileListing, answers: GitAnswers, stamps: dict[str, list[int] | None]
+    ) -> None: ...
 
 
 def list_files(
@@ -221,9 +233,12 @@ def list_files(
     if not root.is_dir():
         raise PathError(f"{root}: not a directory")
     walker = _Walker(root, exclude)
-    listed = _git_listing(root, walker.diagnostics)
+    cache = listing_cache
+    #: git's answers and the ignore files read to decide on asking git, when kept
+    answers: GitAnswers | None = [] if cache is not None else None
+    read: dict[str, list[int] | None] = {}
+    listed = _git_listing(root, walker.diagnostics, answers, read)
     if listed is None:
-        cache = listing_cache
         if cache is not None:
             known = cache.load()
             if known is not None:
@@ -236,8 +251,20 @@ def list_files(
             return listing
     else:
         paths, diagnostics = listed
+        if cache is not None and answers is not None:
+            # git answered as it did for the kept listing, and the folders its paths were
+            # read from are as they were: the same paths, of the same kinds
+            known = cache.load_git(answers)
+            if known is not None:
+                return known
+            walker.stamps = dict(read)
         walker.diagnostics.extend(diagnostics)
-        walker.take_git_paths(paths)
+        walker.take_git_paths(paths())
+        if cache is not None and answers is not None and walker.cacheable:
+            assert walker.stamps is not None
+            listing = _listing(walker)
+            cache.save_git(listing, answers, walker.stamps)
+            return listing
     return _listing(walker)
 
 
@@ -256,17 +283,28 @@ def _listing(walker: _Walker) -> FileListing:
     )
 
 
-def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[Diagnostic]] | None:
-    """Paths git would track under ``root``, or ``None`` to fall back to walking."""
+def _git_listing(
+    root: Path,
+    notes: list[Diagnostic],
+    answers: GitAnswers | None = None,
+    read: dict[str, list[int] | None] | None = None,
+) -> tuple[Callable[[], list[str]], list[Diagnostic]] | None:
+    """Paths git would track under ``root`` (decoded when asked: a listing kept needs them
+    not), or ``None`` to fall back to walking. Each git command run is added to
+    ``answers`` (its answer digested), and the ignore files read to ``read`` (stamped
+    before they are read)."""
     if not may_be_in_work_tree(root):
         return None
     import subprocess
 
+    def ask(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return _git_answered(root, answers, *args)
+
     try:
-        inside = _git(root, "rev-parse", "--is-inside-work-tree")
+        inside = ask(*git.IN_WORK_TREE)
         if inside.returncode != 0 or inside.stdout.strip() != b"true":
             return None
-        costly = _costly_ignore_pattern(root)
+        costly = _costly_ignore_pattern(root, answers, read)
         if costly is not None:
             source, number, pattern = costly
             notes.append(
@@ -281,9 +319,9 @@ def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[D
             )
             return None
         # A root that the enclosing repository ignores would list as empty; walk it instead.
-        if _git(root, "check-ignore", "-q", ".").returncode == 0:
+        if ask(*git.ROOT_IGNORED).returncode == 0:
             return None
-        listed = _git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+        listed = ask(*git.LISTED)
     except (OSError, subprocess.SubprocessError):
         return None
     if listed.returncode != 0:
@@ -291,9 +329,7 @@ def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[D
     # Tracked files that the ignore rules match (generated code committed with `add -f`)
     # are left out too: the rules say what the team considers not its source.
     try:
-        ignored_tracked = _git(
-            root, "ls-files", "--cached", "--ignored", "--exclude-standard", "-z"
-        )
+        ignored_tracked = ask(*git.TRACKED_IGNORED)
         skip = (
             {p for p in ignored_tracked.stdout.split(b"\0") if p}
             if ignored_tracked.returncode == 0
@@ -301,10 +337,13 @@ def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[D
         )
     except (OSError, subprocess.SubprocessError):
         skip = set()
-    # A nested repository that is not a submodule is listed once, as ``inner/``.
-    paths = sorted(
-        {os.fsdecode(p).rstrip("/") for p in listed.stdout.split(b"\0") if p and p not in skip}
-    )
+
+    def paths() -> list[str]:
+        # A nested repository that is not a submodule is listed once, as ``inner/``.
+        return sorted(
+            {os.fsdecode(p).rstrip("/") for p in listed.stdout.split(b"\0") if p and p not in skip}
+        )
+
     diagnostics = []
     for line in listed.stderr.decode("utf-8", "replace").splitlines():
         # git skips directories it cannot open with a warning; keep that visible.
@@ -329,20 +368,26 @@ def _git_listing(root: Path, notes: list[Diagnostic]) -> tuple[list[str], list[D
 MAX_STARS_PER_SEGMENT = 3
 
 
-def _costly_ignore_pattern(root: Path) -> tuple[str, int, str] | None:
+def _costly_ignore_pattern(
+    root: Path,
+    answers: GitAnswers | None = None,
+    read: dict[str, list[int] | None] | None = None,
+) -> tuple[str, int, str] | None:
     """The first tracked ignore pattern (file, line, text) git would take too long to match,
     if any: git matches every tracked and untracked path against each, in C but without a
-    bound on backtracking."""
-    listed = _git(root, "ls-files", "-z", "--cached", "--", ".gitignore", "**/.gitignore")
+    bound on backtracking. ``answers`` and ``read`` as :func:`_git_listing`'s."""
+    listed = _git_answered(root, answers, *git.IGNORE_FILES)
     if listed.returncode != 0:
         return None
     names = [os.fsdecode(p) for p in listed.stdout.split(b"\0") if p]
-    exclude = _git(root, "rev-parse", "--git-path", "info/exclude")
+    exclude = _git_answered(root, answers, *git.INFO_EXCLUDE)
     sources = [(n, os.path.join(root, n)) for n in names]
     if exclude.returncode == 0 and exclude.stdout.strip():
         info = os.fsdecode(exclude.stdout.strip())
         sources.append((".git/info/exclude", os.path.join(root, info)))
     for shown, path in sources:
+        if read is not None:
+            read[os.path.relpath(path, root)] = stamp_of(path)
         try:
             text = read_regular(path, MAX_GITIGNORE_BYTES).decode("utf-8", "replace")
         except OSError:
@@ -371,6 +416,25 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         check=False,
         env=git_env(),
     )
+
+
+def _git_answered(
+    root: Path, answers: GitAnswers | None, *args: str
+) -> subprocess.CompletedProcess[bytes]:
+    """``_git(root, *args)``, its answer added to ``answers`` (see :data:`GitAnswers`; a
+    command that could not run with None for its status and digest, which no answer of a
+    command that runs equals)."""
+    import subprocess
+
+    try:
+        done = _git(root, *args)
+    except (OSError, subprocess.SubprocessError):
+        if answers is not None:
+            answers.append([list(args), None, None])
+        raise
+    if answers is not None:
+        answers.append([list(args), done.returncode, git_answer_digest(done.stdout, done.stderr)])
+    return done
 
 
 @record
@@ -558,7 +622,7 @@ class _Walker:
         # what each path is (a link, a folder, gone) read from its folder's listing, one
         # per folder instead of an lstat per path (homeassistant: 2,263 folders, 44,737
         # paths listed by git, most of them data never kept)
-        kinds = _EntryKinds(self._abs)
+        kinds = _EntryKinds(self._abs, self._stamp)
         for rel in paths:
             if not _listable(rel):
                 kind = kinds.of(rel)
@@ -575,6 +639,10 @@ class _Walker:
             if kind is None:
                 continue  # listed in the index but deleted from the work tree
             is_link, is_dir = kind
+            if is_link or is_dir:
+                # a link's target, and a nested repository's files, change where no stamp
+                # of this listing sees them: it is not kept
+                self.cacheable = False
             if is_link:
                 parent_real = os.path.realpath(self._abs(posixpath.dirname(rel)))
                 keep, _ = self._check_symlink(rel, parent_real)
@@ -736,8 +804,12 @@ class _EntryKinds:
     exist. A name its folder's listing does not hold (or a folder that cannot be listed)
     is asked of ``os.lstat`` itself: a file system may ignore case."""
 
-    def __init__(self, absolute: Callable[[str], str]) -> None:
+    def __init__(
+        self, absolute: Callable[[str], str], stamp: Callable[[str], None] | None = None
+    ) -> None:
         self.absolute = absolute
+        #: Told each folder before it is listed (a listing kept depends on it).
+        self.stamp = stamp
         self._folders: dict[str, dict[str, tuple[bool, bool]] | None] = {}
         self._names: dict[str, frozenset[str] | None] = {}
 
@@ -745,6 +817,8 @@ class _EntryKinds:
         if rel in self._folders:
             return self._folders[rel]
         found: dict[str, tuple[bool, bool]] = {}
+        if self.stamp is not None:
+            self.stamp(rel)
         try:
             with os.scandir(self.absolute(rel)) as iterator:
                 for entry in iterator:
