@@ -190,8 +190,8 @@ def answer(path: str, key: list[Any]) -> tuple[str, str, int] | None:
 
 def _git_answers_again(root: str, answers: Sequence[Any]) -> bool:
     """Whether each git command the listing ran (``[arguments, exit status, digest of its
-    output]``, in order) answers as it did; the last, run on the first's answer, the same
-    ones."""
+    output]``, in its order) answers as it did. Run in the same order: given the same
+    answers so far, the listing would ask the same next."""
     import subprocess
 
     from decouple_services.core.git import (
