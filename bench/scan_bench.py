@@ -21,9 +21,9 @@ then again), and the table shows medians:
 - semgrep: ``bench/semgrep-rules.yml``, the same call patterns, with 2 jobs.
 
 With ``--git``, each corpus is measured as a git work tree (a copy, every file committed):
-what a scan of a repository meets, where the files are listed by ``git ls-files`` on every
-run and a rerun with nothing changed does not write the last output again (the walk's
-listing is stamped, git's is not).
+what a scan of a repository meets, where git is asked for the files on every run (its
+answers decide whether the last listing and output still hold), instead of the walk's
+stamps alone.
 
 Wall and CPU time (user + system of the whole process tree) are measured from outside; peak
 memory is the largest sum of resident memory over the process tree, sampled every 10 ms.
