@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from decouple_services.core import model
 from decouple_services.core.fs import kind_of, read_regular, temporary_file, text_chunks
+from decouple_services.core.git import GitAnswers
 from decouple_services.core.model import Diagnostic
 from decouple_services.core.stamps import code_version, is_racy, stamp_of
 
@@ -1253,7 +1254,7 @@ class ListingCache:
     In a git work tree, git is asked every time (which files it tracks, which untracked
     ones its ignore rules leave: the index, every ignore file and git's configuration are
     its to read), and the listing is reused when each of its commands answers as it did
-    (the digests of :data:`~decouple_services.discover.files.GitAnswers`) and the folders
+    (the digests of :data:`~decouple_services.core.git.GitAnswers`) and the folders
     its paths were read from (what each path is: a file, gone; virtualenv and build
     markers), and the ignore files read to decide on asking git, are stamped as they were.
     A listing that met a link or a nested repository is not kept.
@@ -1267,15 +1268,11 @@ class ListingCache:
         #: unchanged, or saved); None when it was not.
         self.stamps: dict[str, list[int] | None] | None = None
         #: And git's answers, for a listing git made.
-        self.git: list[list[Any]] | None = None
+        self.git: GitAnswers | None = None
 
-    def load(self) -> FileListing | None:
-        return self._load(None)
-
-    def load_git(self, answers: list[list[Any]]) -> FileListing | None:
-        return self._load(answers)
-
-    def _load(self, answers: list[list[Any]] | None) -> FileListing | None:
+    def load(self, answers: GitAnswers | None = None) -> FileListing | None:
+        """The kept listing, when its stamps (and, for one git made, git's ``answers``) are
+        as they were."""
         from decouple_services.discover.files import FileListing
 
         try:
@@ -1300,19 +1297,11 @@ class ListingCache:
         except Exception:  # a cache file may hold anything; it is rebuilt
             return None
 
-    def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None:
-        self._save(listing, stamps, None)
-
-    def save_git(
-        self, listing: FileListing, answers: list[list[Any]], stamps: dict[str, list[int] | None]
-    ) -> None:
-        self._save(listing, stamps, answers)
-
-    def _save(
+    def save(
         self,
         listing: FileListing,
         stamps: dict[str, list[int] | None],
-        answers: list[list[Any]] | None,
+        answers: GitAnswers | None = None,
     ) -> None:
         now = time.time_ns()
         if any(stamp is not None and is_racy(stamp[0], now) for stamp in stamps.values()):

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from decouple_services.app.edits import EditRecord, KeptPasses, Query
     from decouple_services.app.incremental import SiteMemo
     from decouple_services.app.rereads import ImportGraph, KeptGraph, RecordedGraph
+    from decouple_services.core.git import GitAnswers
     from decouple_services.detect.base import Detector
     from decouple_services.detect.extract import ExtractOptions
     from decouple_services.detect.facts import FileFacts
@@ -118,7 +119,7 @@ class ScanOptions:
     #: ``app/replay.py``).
     vouch: (
         Callable[
-            [dict[str, list[int] | None], dict[str, list[Any] | None], str, list[list[Any]] | None],
+            [dict[str, list[int] | None], dict[str, list[Any] | None], str, GitAnswers | None],
             None,
         ]
         | None

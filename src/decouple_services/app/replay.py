@@ -42,9 +42,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from decouple_services.core.stamps import code_version, is_racy, may_be_in_work_tree, stamp_of
+
+if TYPE_CHECKING:
+    from decouple_services.core.git import GitAnswers
 
 #: Bumped when the record's layout or meaning changes.
 REPLAY_FORMAT = 2
@@ -273,7 +276,7 @@ class Recorder:
         self.config: Stamps = {p: stamp_of(p) for p in config}
         self.listing: Stamps | None = None
         #: git's answers, for a listing git made (see :func:`_git_answers_again`)
-        self.git: list[list[Any]] | None = None
+        self.git: GitAnswers | None = None
         #: path -> [size, mtime_ns, digest] of what the scan read, or None (missing)
         self.files: dict[str, list[Any] | None] | None = None
         #: The key the scan's result is kept under in the cache's manifest.
@@ -293,7 +296,7 @@ class Recorder:
         listing: Stamps,
         files: Mapping[str, list[Any] | None],
         result: str,
-        git: list[list[Any]] | None = None,
+        git: GitAnswers | None = None,
     ) -> None:
         """Told by the scan: the result it returns is the one for these inputs, kept under
         the key ``result``."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 #: ``-c`` settings given to every git call into a scanned repository.
 HARDENING = (
@@ -55,6 +56,11 @@ ROOT_IGNORED = ("check-ignore", "-q", ".")
 LISTED = ("ls-files", "--cached", "--others", "--exclude-standard", "-z")
 TRACKED_IGNORED = ("ls-files", "--cached", "--ignored", "--exclude-standard", "-z")
 LISTING_COMMANDS = (IN_WORK_TREE, IGNORE_FILES, INFO_EXCLUDE, ROOT_IGNORED, LISTED, TRACKED_IGNORED)
+
+
+#: What git answered a listing: each command run (its arguments), its exit status and the
+#: digest of its output (:func:`git_answer_digest`), in the order they ran.
+GitAnswers = list[list[Any]]
 
 
 def git_answer_digest(stdout: bytes, stderr: bytes) -> str:

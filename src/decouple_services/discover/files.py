@@ -30,7 +30,7 @@ from decouple_services.core import git
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
-from decouple_services.core.git import git_answer_digest, git_argv, git_env
+from decouple_services.core.git import GitAnswers, git_answer_digest, git_argv, git_env
 from decouple_services.core.model import Category, Diagnostic, Severity
 from decouple_services.core.records import record
 from decouple_services.core.stamps import may_be_in_work_tree, stamp_of
@@ -196,22 +196,17 @@ def _holds_setuptools_output(absolute: str) -> bool:
     return not names or any(_SETUPTOOLS_BUILD.fullmatch(n) for n in names)
 
 
-#: What git answered a listing: each command run (its arguments), its exit status and the
-#: digest of its output (stdout and stderr), in the order they ran.
-GitAnswers = list[list[Any]]
-
-
 class ListingStore(Protocol):
-    """Where a listing is kept between runs (the app layer's cache)."""
+    """Where a listing is kept between runs (the app layer's cache): a walk's, or with
+    ``answers`` one git made."""
 
-    def load(self) -> FileListing | None: ...
+    def load(self, answers: GitAnswers | None = None) -> FileListing | None: ...
 
-    def save(self, listing: FileListing, stamps: dict[str, list[int] | None]) -> None: ...
-
-    def load_git(self, answers: GitAnswers) -> FileListing | None: ...
-
-    def save_git(
-        self, listing: FileListing, answers: GitAnswers, stamps: dict[str, list[int] | None]
+    def save(
+        self,
+        listing: FileListing,
+        stamps: dict[str, list[int] | None],
+        answers: GitAnswers | None = None,
     ) -> None: ...
 
 
@@ -239,33 +234,25 @@ def list_files(
     read: dict[str, list[int] | None] = {}
     listed = _git_listing(root, walker.diagnostics, answers, read)
     if listed is None:
-        if cache is not None:
-            known = cache.load()
-            if known is not None:
-                return known
-            walker.stamps = {}
+        answers = None  # walked: the walk's stamps alone say whether it holds
+    if cache is not None:
+        # a walk's stamps as they were; or git answering as it did for the kept listing
+        # and the folders its paths were read from as they were (the same paths, of the
+        # same kinds)
+        known = cache.load(answers)
+        if known is not None:
+            return known
+        walker.stamps = dict(read) if listed is not None else {}
+    if listed is None:
         walker.walk("")
-        if cache is not None and walker.cacheable and walker.stamps is not None:
-            listing = _listing(walker)
-            cache.save(listing, walker.stamps)
-            return listing
     else:
         paths, diagnostics = listed
-        if cache is not None and answers is not None:
-            # git answered as it did for the kept listing, and the folders its paths were
-            # read from are as they were: the same paths, of the same kinds
-            known = cache.load_git(answers)
-            if known is not None:
-                return known
-            walker.stamps = dict(read)
         walker.diagnostics.extend(diagnostics)
         walker.take_git_paths(paths())
-        if cache is not None and answers is not None and walker.cacheable:
-            assert walker.stamps is not None
-            listing = _listing(walker)
-            cache.save_git(listing, answers, walker.stamps)
-            return listing
-    return _listing(walker)
+    listing = _listing(walker)
+    if cache is not None and walker.cacheable and walker.stamps is not None:
+        cache.save(listing, walker.stamps, answers)
+    return listing
 
 
 def _listing(walker: _Walker) -> FileListing:
