@@ -1725,14 +1725,13 @@ class _Inputs:
             entry = self.manifest.files.get(path)
             if entry is None:
                 return None
-            full = os.path.join(self.root, path)
             try:
                 stat = self.manifest.stat(path)
                 known = self.manifest.digest(path, stat)
                 if known is not None:
                     unchanged[path] = known
                     continue
-                data = read_regular(full, MAX_FILE_BYTES)
+                data = read_regular(os.path.join(self.root, path), MAX_FILE_BYTES)
             except OSError:
                 return None
             digest = content_digest(data)

@@ -948,10 +948,11 @@ def _glob_spec(globs: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
 
 
 #: The names :func:`module_name` gave for the last frozen set of files it was given (equal
-#: sets alike): a scan asks for every file's name in several places (reading the facts,
-#: on-demand parsing, the import graph, a rerun's checks), a twentieth of a rerun of
-#: homeassistant's 7,978 files when each climbed its folders again.
-_NAMES: list[Any] = [frozenset(), {}]
+#: sets alike), and its folders' packages (:func:`_packages_of`): a scan asks for every
+#: file's name in several places (reading the facts, on-demand parsing, the import graph, a
+#: rerun's checks), a twentieth of a rerun of homeassistant's 7,978 files when each climbed
+#: its folders again.
+_NAMES: list[Any] = [frozenset(), {}, {}]
 
 
 def module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str, bool]:
@@ -961,29 +962,45 @@ def module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str
     its files as scripts (no packages) gets top-level module names, as its imports expect.
     """
     if type(python_files) is not frozenset:
-        return _module_name(path, python_files)
-    known, names = _NAMES
+        return _module_name(path, python_files, {})
+    known, names, folders = _NAMES
     if known is not python_files:
         if known != python_files:
-            names = {}
-        _NAMES[:] = [python_files, names]
+            names, folders = {}, {}
+        _NAMES[:] = [python_files, names, folders]
     found: tuple[str, bool] | None = names.get(path)
     if found is None:
-        found = names[path] = _module_name(path, python_files)
+        found = names[path] = _module_name(path, python_files, folders)
     return found
 
 
-def _module_name(path: str, python_files: frozenset[str] | set[str]) -> tuple[str, bool]:
-    parts = path[:-3].split("/") if path.endswith(".py") else path.split("/")
-    is_package = parts[-1] == "__init__"
-    dirs = parts[:-1]
-    stem = [] if is_package else [parts[-1]]
-    i = len(dirs)
-    while i > 0 and "/".join(dirs[:i]) + "/__init__.py" in python_files:
-        i -= 1
+def _module_name(
+    path: str, python_files: frozenset[str] | set[str], folders: dict[str, tuple[str, ...]]
+) -> tuple[str, bool]:
+    folder, _, name = path.rpartition("/")
+    stem = name[:-3] if name.endswith(".py") else name
+    is_package = stem == "__init__"
+    packages = _packages_of(folder, python_files, folders)
     if is_package:
-        i = min(i, len(dirs) - 1) if dirs else 0
-        names = dirs[i:]
+        # a package's own name, even where its ``__init__.py`` is not among the files
+        names = packages or (folder.rpartition("/")[2].replace("-", "_"),) if folder else ()
     else:
-        names = dirs[i:] + stem
-    return ".".join(n.replace("-", "_") for n in names) or "__main__", is_package
+        names = (*packages, stem.replace("-", "_"))
+    return ".".join(names) or "__main__", is_package
+
+
+def _packages_of(
+    folder: str, python_files: frozenset[str] | set[str], folders: dict[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """The names (``-`` made ``_``) of the packages ``folder`` lies in, outermost first,
+    itself last: the folders from ``folder`` up that hold an ``__init__.py``, each found
+    once per set of files (``folders``)."""
+    found = folders.get(folder)
+    if found is None:
+        if folder and folder + "/__init__.py" in python_files:
+            parent, _, name = folder.rpartition("/")
+            found = (*_packages_of(parent, python_files, folders), name.replace("-", "_"))
+        else:
+            found = ()
+        folders[folder] = found
+    return found

@@ -15,6 +15,7 @@ from decouple_services.discover.files import (
     is_deploy_file,
     is_other_source,
     list_files,
+    module_name,
 )
 
 from .conftest import Tree
@@ -519,3 +520,44 @@ def test_a_nested_repository_is_walked_with_its_own_gitignore(
     git_init(root / "inner")
 
     assert list_files(root).python == ("inner/pkg/a.py", "top.py")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("app/pkg/sub/mod.py", ("pkg.sub.mod", False)),  # `app` holds no __init__.py
+        ("app/pkg/sub/__init__.py", ("pkg.sub", True)),
+        ("app/pkg/__init__.py", ("pkg", True)),
+        ("app/script.py", ("script", False)),  # a folder of scripts: top-level names
+        ("my-tool/run-it.py", ("run_it", False)),
+        ("my-tool/pkg-a/mod-b.py", ("pkg_a.mod_b", False)),
+        ("lonely/__init__.py", ("lonely", True)),  # its own file not among the files
+        ("top.py", ("top", False)),
+        ("__init__.py", ("__main__", True)),
+    ],
+)
+def test_a_module_is_named_as_its_siblings_would_import_it(
+    path: str, expected: tuple[str, bool]
+) -> None:
+    files = [
+        "app/pkg/__init__.py",
+        "app/pkg/sub/__init__.py",
+        "app/pkg/sub/mod.py",
+        "app/script.py",
+        "my-tool/run-it.py",
+        "my-tool/pkg-a/__init__.py",
+        "my-tool/pkg-a/mod-b.py",
+        "top.py",
+        "__init__.py",
+    ]
+    # a frozen set (names kept per set of files) and a plain one name alike
+    assert module_name(path, frozenset(files)) == expected
+    assert module_name(path, set(files)) == expected
+
+
+def test_module_names_follow_the_files_they_are_asked_with() -> None:
+    with_package = frozenset({"a/__init__.py", "a/b.py"})
+    without = frozenset({"a/b.py"})
+    assert module_name("a/b.py", with_package) == ("a.b", False)
+    assert module_name("a/b.py", without) == ("b", False)
+    assert module_name("a/b.py", frozenset(with_package)) == ("a.b", False)
