@@ -31,6 +31,7 @@ from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.needles import Holds, holding, present
 from decouple_services.core.records import record
 
@@ -218,7 +219,7 @@ _IMPORTED_NAMES = re.compile(
 )
 #: The module a from-import reads: ``from x.sub import``, ``from . x import`` (as far as its
 #: ``import``, which ends the match).
-_FROM_MODULE = re.compile(
+_FROM_MODULE = lazy_pattern(
     rb"from(?:[ \t]|\\\r?\n)+(?:\.[ \t]*)*(?:\w+(?:[ \t]*\.[ \t]*\w+)*)?"
     rb"(?:[ \t]|\\\r?\n)+import(?![\w\x80-\xff])"
 )
@@ -300,7 +301,7 @@ def _after_dot(source: bytes, start: int) -> bool:
 def _imported(source: bytes, found: list[int]) -> bool:
     """Whether one of the names starting at ``found`` (in order) is in an import statement:
     among the names an ``import`` binds, or in a from-import's module."""
-    for pattern, skip, back in ((_IMPORTED_NAMES, 6, 0), (_FROM_MODULE, 4, 6)):
+    for pattern, skip, back in ((_IMPORTED_NAMES, 6, 0), (_FROM_MODULE(), 4, 6)):
         for match in pattern.finditer(source):
             start = match.start()
             if start and source[start - 1] in _IDENTIFIER_BYTES:
@@ -328,7 +329,7 @@ _SESSION_PARAMETERS = tuple(
     re.compile(name + rb"(?![\w\x80-\xff])[ \t]*(?:[,)=#]|\\?\r?\n)")
     for name in (rb"session", rb"http(?:_session|_client)?")
 )
-_DEF = re.compile(rb"def[ \t]+[\w\x80-\xff]+[ \t]*(?:\[[^\]\n]*\][ \t]*)?\(")
+_DEF = lazy_pattern(rb"def[ \t]+[\w\x80-\xff]+[ \t]*(?:\[[^\]\n]*\][ \t]*)?\(")
 
 
 def may_call_aiohttp(source: bytes) -> bool:
@@ -469,7 +470,7 @@ def _session_parameter(source: bytes) -> bool:
             if defs is None:
                 defs = [
                     m.end() - 1
-                    for m in _DEF.finditer(source)
+                    for m in _DEF().finditer(source)
                     if not m.start() or source[m.start() - 1] not in _IDENTIFIER_BYTES
                 ]
             at = bisect.bisect_left(defs, start)
@@ -1227,7 +1228,7 @@ def assigning(
 #: What follows a key in an assignment of its subscript: a quote, the `]`, `=` (not `==`).
 _ASSIGNED = rb"['\"]?[ \t]*\][ \t]*(?::[^=\n]*)?=(?!=)"
 #: The `]` of every subscript's assignment (each only consumed: none hides the next).
-_SUBSCRIPT_ASSIGNED = re.compile(rb"\](?=[ \t]*(?::[^=\n]*)?=(?!=))")
+_SUBSCRIPT_ASSIGNED = lazy_pattern(rb"\](?=[ \t]*(?::[^=\n]*)?=(?!=))")
 
 
 @lru_cache(maxsize=256)
@@ -1239,7 +1240,7 @@ def _subscript_assignments(data: bytes) -> list[int]:
     """Where the text before each assigned subscript's `]` ends, its spaces and tabs left
     out: every match of a key's pattern has its `]` at one of them."""
     ends = []
-    for match in _SUBSCRIPT_ASSIGNED.finditer(data):
+    for match in _SUBSCRIPT_ASSIGNED().finditer(data):
         end = match.start()
         while end and data[end - 1] in b" \t":
             end -= 1

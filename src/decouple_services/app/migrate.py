@@ -289,7 +289,7 @@ def _factories(
     for one in given:
         name, _, target = one.partition("=")
         name, target = name.strip(), target.strip()
-        if not name or not FACTORY_TARGET.fullmatch(target):
+        if not name or not FACTORY_TARGET().fullmatch(target):
             raise SelectionError(
                 f"{option} {one}: expected NAME=MODULE:FUNCTION "
                 "(InviteService=app.wiring:make_invite_servicer)"

@@ -57,6 +57,7 @@ from typing import Any
 
 from decouple_services.core.errors import ConfigError
 from decouple_services.core.fs import read_regular
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.records import record
 
 ArgRef = int | str
@@ -373,7 +374,7 @@ MIGRATE_CLIENTS = ("kafka-python", "confluent-kafka")
 
 #: What a servicer factory is named by: ``package.module:function`` (a dotted attribute
 #: allowed: ``wiring:Servers.invite``), as the consumer's runtime loads it.
-FACTORY_TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+FACTORY_TARGET = lazy_pattern(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 def _migrate(
@@ -408,7 +409,7 @@ def _targets(
         problems.append(f"{where}.{key}: expected a table of name = module:function")
         raw = {}
     for name, target in sorted(raw.items()):
-        if not isinstance(target, str) or not FACTORY_TARGET.fullmatch(target):
+        if not isinstance(target, str) or not FACTORY_TARGET().fullmatch(target):
             problems.append(f"{where}.{key}.{name}: expected 'module:function', not {target!r}")
             continue
         out.append((name, target))

@@ -18,6 +18,7 @@ from collections.abc import Container, Iterable, Iterator
 from dataclasses import field
 from typing import TypeGuard
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.records import record
 from decouple_services.detect.values import (
     ANSWER,
@@ -440,7 +441,7 @@ class ModuleContext:
             return None
         if top in _CLIENT_MODULES or cls.endswith(("Stub", "Client", "Session")):
             return qual
-        if _HOLDS_CLIENTS.fullmatch(cls):
+        if _HOLDS_CLIENTS().fullmatch(cls):
             # `clients: GrpcClientParams`, `deps: ServiceClients`: an object holding clients,
             # read through what its class's `__init__` sets
             return qual
@@ -1077,7 +1078,7 @@ _REQUEST_VALUES = frozenset({"URL", "Request", "PreparedRequest"})
 
 
 #: Class names of objects that hold clients: `Clients`, `GrpcClientParams`, `ApiClients`.
-_HOLDS_CLIENTS = re.compile(r"[A-Z]\w*Clients?(?:Params|Container|Registry|Set|Pool)?|Clients")
+_HOLDS_CLIENTS = lazy_pattern(r"[A-Z]\w*Clients?(?:Params|Container|Registry|Set|Pool)?|Clients")
 
 
 def _is_none(node: ast.expr) -> bool:

@@ -11,11 +11,11 @@ the site is done. A marker with no send under it (the send was removed) is ignor
 from __future__ import annotations
 
 import ast
-import re
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.records import record
 
-MARKER = re.compile(
+MARKER = lazy_pattern(
     r"#\s*decouple:\s*migrated\s+(?P<id>cs-[0-9a-f]+)\s+to\s+(?P<topic>[A-Za-z0-9._-]+)"
     r"\s+\((?P<callee>[^\s)]+)(?:\s+(?P<endpoint>[^)]*))?\)"
 )
@@ -98,7 +98,7 @@ def find_event_sends(tree: ast.Module, text: str) -> tuple[EventSend, ...]:
     lines = text.splitlines()
     markers = []
     for number, line in enumerate(lines, start=1):
-        match = MARKER.search(line)
+        match = MARKER().search(line)
         if match:
             markers.append((number, match))
     if not markers:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field, replace
 from typing import Any
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import Diagnostic, ResponseUse, Severity
 from decouple_services.core.records import record
 from decouple_services.detect.base import HTTP_VERBS
@@ -109,7 +110,7 @@ def _opaque(value: Value) -> bool:
 
 #: ``# decouple: ignore`` (drop the call), ``# decouple: ignore[DCP004, DCP005]`` (keep the
 #: call, suppress those rules' findings at it) and ``# decouple: target=<service>``.
-_DIRECTIVE = re.compile(
+_DIRECTIVE = lazy_pattern(
     r"#\s*decouple:\s*(?:(ignore)\b(?:\s*\[([^\]]*)\])?|target\s*=\s*([A-Za-z0-9_.:\-]+))"
 )
 #: Last names of context managers and decorators that open a database transaction: Django's
@@ -2352,7 +2353,7 @@ def _directives(
     for number, raw in enumerate(source.splitlines(), start=1):
         if b"decouple:" not in raw:
             continue
-        match = _DIRECTIVE.search(raw.decode("utf-8", "replace"))
+        match = _DIRECTIVE().search(raw.decode("utf-8", "replace"))
         if match is None:
             continue
         if match.group(1) is None:

@@ -19,6 +19,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import ResponseUse
 from decouple_services.core.records import record
 
@@ -333,7 +334,7 @@ def _compare_polarity(test: ast.Compare) -> bool | None:
 
 
 #: Names of success codes (``HTTPStatus.ACCEPTED``, ``status.HTTP_201_CREATED``, ``codes.ok``).
-_SUCCESS_NAME = re.compile(r"(^|_)(ok|created|accepted|no_content|2\d\d)(_|$)", re.IGNORECASE)
+_SUCCESS_NAME = lazy_pattern(r"(^|_)(ok|created|accepted|no_content|2\d\d)(_|$)", re.IGNORECASE)
 
 
 def _is_success_code(node: ast.AST) -> bool:
@@ -342,7 +343,7 @@ def _is_success_code(node: ast.AST) -> bool:
     if isinstance(node, ast.Tuple | ast.List | ast.Set):
         return bool(node.elts) and all(_is_success_code(e) for e in node.elts)
     name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
-    return bool(_SUCCESS_NAME.search(name))
+    return bool(_SUCCESS_NAME().search(name))
 
 
 def _flipped(op: ast.cmpop) -> ast.cmpop:

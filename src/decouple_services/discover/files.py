@@ -31,6 +31,7 @@ from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
 from decouple_services.core.git import GitAnswers, git_answer_digest, git_argv, git_env
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import Category, Diagnostic, Severity
 from decouple_services.core.records import record
 from decouple_services.core.stamps import may_be_in_work_tree, stamp_of
@@ -96,7 +97,7 @@ _BUILD_DIR_NAMES = frozenset({"build", "dist"})
 
 #: What setuptools writes into ``build/``: ``lib``, ``lib.linux-x86_64-cpython-312``,
 #: ``bdist.linux-x86_64``, ``temp.*``, ``scripts-3.12``.
-_SETUPTOOLS_BUILD = re.compile(r"(?:lib|bdist|temp|scripts)(?:[.-].*)?")
+_SETUPTOOLS_BUILD = lazy_pattern(r"(?:lib|bdist|temp|scripts)(?:[.-].*)?")
 
 _DEPLOY_NAMES = frozenset(
     {"pyproject.toml", "setup.py", "setup.cfg", "manage.py", "Procfile", ".env"}
@@ -193,7 +194,7 @@ def _holds_setuptools_output(absolute: str) -> bool:
         names = os.listdir(absolute)
     except OSError:
         return True
-    return not names or any(_SETUPTOOLS_BUILD.fullmatch(n) for n in names)
+    return not names or any(_SETUPTOOLS_BUILD().fullmatch(n) for n in names)
 
 
 class ListingStore(Protocol):

@@ -87,7 +87,7 @@ _VENDORED = frozenset({"vendor", "third_party", "third-party", "node_modules", "
 
 
 #: Each language's naming of tests and test doubles: a server they start serves no one.
-_TEST_NAME = re.compile(
+_TEST_NAME = lazy_pattern(
     r"(?:_test\.(?:go|cc|cpp|cxx)|Tests?\.(?:java|kt)|\.(?:test|spec)\.(?:[cm]?js|ts))$"
 )
 _TEST_FOLDERS = frozenset({"__tests__", "testutil", "testutils", "testing", "mock", "mocks"})
@@ -96,7 +96,7 @@ _TEST_FOLDERS = frozenset({"__tests__", "testutil", "testutils", "testing", "moc
 def language_of(path: str) -> tuple[str, bytes] | None:
     """The language of a file that may register a servicer, and its byte token."""
     name = path.rpartition("/")[2]
-    if name.endswith((".pb.go", ".pb.gw.go", ".d.ts")) or _TEST_NAME.search(name):
+    if name.endswith((".pb.go", ".pb.gw.go", ".d.ts")) or _TEST_NAME().search(name):
         return None
     folders = path.split("/")[:-1]
     if any(part in _VENDORED or part in _TEST_FOLDERS for part in folders):

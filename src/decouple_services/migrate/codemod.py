@@ -1106,7 +1106,7 @@ class _DropMarkers(cst.CSTTransformer):
         self, original_node: cst.EmptyLine, updated_node: cst.EmptyLine
     ) -> cst.EmptyLine | cst.RemovalSentinel:
         comment = updated_node.comment
-        if comment is not None and MARKER.search(comment.value):
+        if comment is not None and MARKER().search(comment.value):
             return cst.RemoveFromParent()
         return updated_node
 
@@ -3792,7 +3792,7 @@ def find_markers(source: str) -> list[tuple[int, dict[str, str]]]:
     """``(line, fields)`` for each provenance marker in ``source`` (1-based lines)."""
     out = []
     for number, line in enumerate(source.splitlines(), start=1):
-        match = MARKER.search(line)
+        match = MARKER().search(line)
         if match:
             fields = {k: v for k, v in match.groupdict().items() if v is not None}
             out.append((number, fields))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields, replace
 from typing import Any, Protocol
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import (
     EXTERNAL_PREFIX,
     UNKNOWN,
@@ -1424,7 +1425,7 @@ class CallResolver:
         """``f"{request.scheme}://{request.get_host()}/graphql"``: a url on the host the
         service's own request came in on is the gateway in front of the service, when one
         gateway forwards to it."""
-        if not target.dynamic_host or _OWN_HOST.match(url) is None:
+        if not target.dynamic_host or _OWN_HOST().match(url) is None:
             return None
         return self.hosts.front_of(caller)
 
@@ -1842,7 +1843,7 @@ def _handed_names(
 
 #: A url whose host is the one the handled request was sent to: Django's
 #: ``request.get_host()``, Flask's ``request.host``, Starlette's ``request.url.netloc``.
-_OWN_HOST = re.compile(
+_OWN_HOST = lazy_pattern(
     r"(?:(?:https?|\{[\w.]*\bscheme\})://)?"
     r"\{(?:request|req)\.(?:get_host\(\)|host|url\.netloc|url\.hostname)\}"
 )
@@ -1857,11 +1858,11 @@ def _path_of(site: CallSite) -> str:
 #: How many answers a link is followed back through.
 _MAX_LINKS = 4
 #: Field names of links in a REST answer: ``url``, ``*_url``, ``href``, ``next``...
-_LINK_FIELD = re.compile(r"(?:.*_)?(?:url|uri|href|link)|next|previous|self", re.IGNORECASE)
+_LINK_FIELD = lazy_pattern(r"(?:.*_)?(?:url|uri|href|link)|next|previous|self", re.IGNORECASE)
 
 
 def _is_link_field(name: str) -> bool:
-    return bool(_LINK_FIELD.fullmatch(name))
+    return bool(_LINK_FIELD().fullmatch(name))
 
 
 def _by_file(
@@ -1949,7 +1950,7 @@ def _rendered_path_is_param(url: Rendered) -> bool:
     host = host_part(text)
     path = text[len(host) :].lstrip("/")
     # an API's version prefix is part of its base: `https://api.example.com/v3/{path}`
-    while path and _API_PREFIX.match(path):
+    while path and _API_PREFIX().match(path):
         path = path.partition("/")[2]
     return not path or any(path.startswith("{" + p + "}") for p in url.params)
 
@@ -1974,7 +1975,7 @@ _PATH_WORDS = frozenset({"url", "uri", "path", "endpoint", "route"})
 
 
 #: Path segments that say which API, not which resource: ``api/``, ``v3/``, ``rest/``.
-_API_PREFIX = re.compile(r"(?:api|rest|v?\d+(?:\.\d+)?)/", re.IGNORECASE)
+_API_PREFIX = lazy_pattern(r"(?:api|rest|v?\d+(?:\.\d+)?)/", re.IGNORECASE)
 
 
 def _by_suffix(wrappers: dict[str, Wrapper], name: str) -> Wrapper | None:
@@ -2161,7 +2162,7 @@ def _substitute_src(text: str, sources: dict[str, str]) -> str:
             begin = starts[tok.start[0] - 1] + tok.start[1]
             end = starts[tok.end[0] - 1] + tok.end[1]
             out.append(text[pos:begin])
-            out.append(_FIELD_NAME.sub(lambda m: _in_fields(m, sources), tok.string))
+            out.append(_FIELD_NAME().sub(lambda m: _in_fields(m, sources), tok.string))
             pos = end
             continue
         if tok.type != tokenize.NAME or tok.string not in sources:
@@ -2185,7 +2186,7 @@ def _is_fstring(token: str) -> bool:
 
 
 #: A name inside an f-string (Python 3.11 tokenizes the whole f-string as one token).
-_FIELD_NAME = re.compile(r"(?<![\w.\"'])([A-Za-z_]\w*)\b")
+_FIELD_NAME = lazy_pattern(r"(?<![\w.\"'])([A-Za-z_]\w*)\b")
 
 
 def _in_fields(match: re.Match[str], sources: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import EXTERNAL_PREFIX, UNKNOWN, Service
 from decouple_services.core.records import record
 from decouple_services.discover.nginx import GatewayRoute, route_for
@@ -54,11 +55,11 @@ def split_url(text: str, *, grpc: bool = False) -> Target:
     return _hostport(hostport, path or "/")
 
 
-_PORT_THEN_PLACEHOLDER = re.compile(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}(?=\{)")
+_PORT_THEN_PLACEHOLDER = lazy_pattern(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}(?=\{)")
 #: ``api.example.com{path}``: a whole public name, then a run-time part.
-_PUBLIC_THEN_PLACEHOLDER = re.compile(r"(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}(?=\{)")
+_PUBLIC_THEN_PLACEHOLDER = lazy_pattern(r"(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}(?=\{)")
 #: ``{tenant}.api.example.com``: run-time labels in front of a fixed domain.
-_PUBLIC_UNDER_PLACEHOLDER = re.compile(
+_PUBLIC_UNDER_PLACEHOLDER = lazy_pattern(
     r"(?:\{[^{}]*\}[A-Za-z0-9\-]*\.)+((?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,})"
 )
 
@@ -67,13 +68,13 @@ def _hostport(hostport: str, path: str) -> Target:
     if "{" in hostport:
         # `f"{BASE}{request.path}"` with BASE = "http://users:8000": after an explicit port,
         # a run-time part can only be the path.
-        after_port = _PORT_THEN_PLACEHOLDER.match(hostport)
-        public = _PUBLIC_UNDER_PLACEHOLDER.fullmatch(hostport)
+        after_port = _PORT_THEN_PLACEHOLDER().match(hostport)
+        public = _PUBLIC_UNDER_PLACEHOLDER().fullmatch(hostport)
         if after_port is None and public is not None and not _may_be_internal(public.group(1)):
             # `https://{key}.rest.akismet.com/1.1/`: a run-time subdomain of a public domain
             # is still that domain's
             return Target(public.group(1).lower(), None, path)
-        named = _PUBLIC_THEN_PLACEHOLDER.match(hostport) if after_port is None else None
+        named = _PUBLIC_THEN_PLACEHOLDER().match(hostport) if after_port is None else None
         if named is not None and public is None and not _may_be_internal(named.group(0)):
             # `f"{self.base_url}{path}"` with the base `https://docs.example.org`: after a
             # whole public name, a run-time part is the port or the path

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import EnvValue, Service
 from decouple_services.detect.facts import BASES, Constant, FileFacts, FunctionInfo, GrpcMethod
 from decouple_services.detect.values import Obj, Ref, Value
 
 #: A url whose host is an IPv4 address literal.
-_ADDRESS_HOST = re.compile(
+_ADDRESS_HOST = lazy_pattern(
     r"^(?:[a-z][a-z0-9+.-]*://)?\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/|$)", re.I
 )
 
@@ -237,7 +238,7 @@ class ProjectIndex:
             declared = [e for e in self.services_by_name[service].env if e.name == name]
             # compose's `USERS_URL=http://10.0.10.5:8001` (the author's machine) beside a
             # manifest's `http://users-service`: the name is what the deployment calls
-            named = [e for e in declared if _ADDRESS_HOST.search(e.value) is None]
+            named = [e for e in declared if _ADDRESS_HOST().search(e.value) is None]
             if declared:
                 return named[0] if named else declared[0]
             deployed = self._deployed_by(self.services_by_name[service], name)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
+from decouple_services.core.lazy import lazy_pattern
+
 MASK = "***"
 
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@{}]*@)")
-_SECRET_PARAM = re.compile(
+_SECRET_PARAM = lazy_pattern(
     r"(?i)^(?:.*[_-])?(?:token|key|secret|password|passwd|pwd|sig|signature|auth|"
     r"credentials?|apikey)$"
 )
@@ -47,7 +49,7 @@ def redact_url(url: str) -> str:
         pairs = []
         for pair in query.split("&"):
             name, eq, value = pair.partition("=")
-            masked = eq and value and _SECRET_PARAM.match(name) and "{" not in value
+            masked = eq and value and _SECRET_PARAM().match(name) and "{" not in value
             pairs.append(f"{name}={MASK}" if masked else pair)
         out += "?" + "&".join(pairs)
     return out + hash_mark + fragment

@@ -14,6 +14,7 @@ from collections.abc import Container, Sequence
 from dataclasses import field
 from urllib.parse import urljoin
 
+from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.records import record
 from decouple_services.detect.facts import BASES
 from decouple_services.detect.receivers import rebase_on_prefix
@@ -421,7 +422,7 @@ class ValueRenderer:
         returns no single value to follow (it joins its fragments in a loop), read as the
         fragments joined with ``/`` when the first one is an absolute url."""
         name = value.type.removesuffix("()").rpartition(".")[2].lower()
-        if not value.args or not _JOINER.search(name) or value.type.startswith("str."):
+        if not value.args or not _JOINER().search(name) or value.type.startswith("str."):
             return None
         if self.index.constant(f"{value.type.removesuffix('()')}()", self.service) is not None:
             return None  # it returns a value: followed as such
@@ -548,7 +549,7 @@ class ValueRenderer:
 
 
 #: Names of helpers that build a url from fragments: ``build_url``, ``join_url``, ``urljoin``.
-_JOINER = re.compile(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|for)")
+_JOINER = lazy_pattern(r"(?:build|join|make|concat)_?ur[li]|ur[li]_?(?:join|build|for)")
 
 
 def _same_class(imported: str, defined: str) -> bool:
