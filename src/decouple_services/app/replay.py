@@ -39,14 +39,17 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
 
 from decouple_services.core.stamps import code_version, is_racy, may_be_in_work_tree, stamp_of
 
+#: ``typing.TYPE_CHECKING`` without importing ``typing``: answering a rerun imports only
+#: what it needs, neither ``typing`` nor ``pathlib`` (see docs/performance.md, "Start-up")
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+    from typing import Any, TextIO
+
     from decouple_services.core.git import GitAnswers
 
 #: Bumped when the record's layout or meaning changes.
@@ -377,6 +380,8 @@ class Recorder:
             or not self._still_valid()
         ):
             return False
+        from pathlib import Path
+
         from decouple_services.app.cache import write_cache_chunks, write_cache_json
         from decouple_services.core.fs import text_chunks, text_pieces
 

@@ -7,11 +7,12 @@ command line runs without importing typer); ``app`` is the typer application
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from decouple_services.cli.entry import main
 from decouple_services.core.lazy import lazy_attributes
 
+#: ``typing.TYPE_CHECKING`` without importing ``typing``: a rerun answered from its record
+#: (``app/replay.py``) imports only what answering needs (see docs/performance.md)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from decouple_services.cli.commands import app
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+#: ``typing.TYPE_CHECKING`` without importing ``typing``: a rerun answered from its record
+#: (``app/replay.py``) imports only what answering needs (see docs/performance.md)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -168,6 +169,8 @@ def _replay_key(parsed: _Parsed) -> tuple[str, list[object]] | None:
 def _command(
     path: str, values: dict[str, str], lists: dict[str, list[str]], flags: dict[str, bool]
 ) -> tuple[ScanCommand, Verbosity] | None:
+    from pathlib import Path
+
     from decouple_services.app.scan import ScanCommand
     from decouple_services.app.terminal import Verbosity
 

@@ -20,7 +20,6 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 #: What is read of one source, deployment, configuration or cache file at most.
 MAX_TEXT_BYTES = 5 * 2**20
@@ -169,9 +168,9 @@ def write_output(path: str | os.PathLike[str], data: str | bytes | list[str]) ->
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
         return None
-    target = Path(os.path.realpath(name))  # a link to a regular file: replace the file
+    target = os.path.realpath(name)  # a link to a regular file: replace the file
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
-    fd, tmp = temporary_file(str(target.parent), f".{target.name}.")
+    fd, tmp = temporary_file(os.path.dirname(target), f".{os.path.basename(target)}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             if isinstance(data, str | list):
@@ -188,7 +187,7 @@ def write_output(path: str | os.PathLike[str], data: str | bytes | list[str]) ->
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return str(target) if os.path.islink(name) else None
+    return target if os.path.islink(name) else None
 
 
 def temporary_file(folder: str, prefix: str = "") -> tuple[int, str]:

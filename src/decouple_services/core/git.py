@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (see ``cli/__init__.py``)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
 #: ``-c`` settings given to every git call into a scanned repository.
 HARDENING = (
@@ -60,7 +64,7 @@ LISTING_COMMANDS = (IN_WORK_TREE, IGNORE_FILES, INFO_EXCLUDE, ROOT_IGNORED, LIST
 
 #: What git answered a listing: each command run (its arguments), its exit status and the
 #: digest of its output (:func:`git_answer_digest`), in the order they ran.
-GitAnswers = list[list[Any]]
+GitAnswers: TypeAlias = "list[list[Any]]"
 
 
 def git_answer_digest(stdout: bytes, stderr: bytes) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
-from typing import Any, overload
+
+#: ``typing.TYPE_CHECKING`` without importing ``typing`` (see ``cli/__init__.py``)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, AnyStr
 
 
 def lazy_attributes(
@@ -25,23 +29,15 @@ def lazy_attributes(
     return __getattr__
 
 
-@overload
-def lazy_pattern(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]: ...
-
-
-@overload
-def lazy_pattern(pattern: bytes, flags: int = 0) -> Callable[[], re.Pattern[bytes]]: ...
-
-
-def lazy_pattern(pattern: str | bytes, flags: int = 0) -> Callable[[], re.Pattern[Any]]:
+def lazy_pattern(pattern: AnyStr, flags: int = 0) -> Callable[[], re.Pattern[AnyStr]]:
     """``re.compile(pattern, flags)`` on the first call, then kept: the patterns of a module
     that reads one kind of file are compiled only when a file of that kind is read, and
     those a run may not need (a rerun after one edit imports most of decouple, and
     compiling the module-level patterns it never used was a thirtieth of netbox's) only
     when it does."""
-    compiled: list[re.Pattern[Any]] = []
+    compiled: list[re.Pattern[AnyStr]] = []
 
-    def get() -> re.Pattern[Any]:
+    def get() -> re.Pattern[AnyStr]:
         if not compiled:
             compiled.append(re.compile(pattern, flags))
         return compiled[0]
