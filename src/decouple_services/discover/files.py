@@ -984,7 +984,8 @@ def _module_name(
     packages = _packages_of(folder, python_files, folders)
     if is_package:
         # a package's own name, even where its ``__init__.py`` is not among the files
-        names = packages or (folder.rpartition("/")[2].replace("-", "_"),) if folder else ()
+        own = (folder.rpartition("/")[2].replace("-", "_"),)
+        names = (packages or own) if folder else ()
     else:
         names = (*packages, stem.replace("-", "_"))
     return ".".join(names) or "__main__", is_package
