@@ -198,25 +198,16 @@ def _git_answers_again(root: str, answers: Sequence[Any]) -> bool:
     """Whether each git command the listing ran (``[arguments, exit status, digest of its
     output]``, in its order) answers as it did. Run in the same order: given the same
     answers so far, the listing would ask the same next."""
-    import subprocess
-
-    from decouple_services.core.git import (
-        LISTING_COMMANDS,
-        git_answer_digest,
-        git_argv,
-        git_env,
-    )
+    from decouple_services.core.git import LISTING_COMMANDS, git_answer, git_env, run_git
 
     if not answers:
         return False
     env = git_env()
-    for args, status, digest in answers:
+    for kept in answers:
+        args = kept[0] if isinstance(kept, list) and len(kept) == 3 else None
         if not isinstance(args, list) or tuple(args) not in LISTING_COMMANDS:
             return False  # the listing's commands only: a record may hold anything
-        done = subprocess.run(
-            git_argv(root, *args), capture_output=True, timeout=120, check=False, env=env
-        )
-        if done.returncode != status or git_answer_digest(done.stdout, done.stderr) != digest:
+        if git_answer(args, run_git(root, *args, env=env)) != kept:
             return False
     return True
 

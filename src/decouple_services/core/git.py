@@ -21,6 +21,8 @@ from collections.abc import Mapping
 #: ``typing.TYPE_CHECKING`` without importing ``typing`` (see ``cli/__init__.py``)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Sequence
     from typing import Any, TypeAlias
 
 #: ``-c`` settings given to every git call into a scanned repository.
@@ -63,16 +65,34 @@ LISTING_COMMANDS = (IN_WORK_TREE, IGNORE_FILES, INFO_EXCLUDE, ROOT_IGNORED, LIST
 
 
 #: What git answered a listing: each command run (its arguments), its exit status and the
-#: digest of its output (:func:`git_answer_digest`), in the order they ran.
+#: digest of its output (:func:`git_answer`), in the order they ran.
 GitAnswers: TypeAlias = "list[list[Any]]"
 
 
-def git_answer_digest(stdout: bytes, stderr: bytes) -> str:
-    """The digest a git command's answer is kept by: what it wrote to stdout, then to
-    stderr (the listing's, ``discover/files.py``, checked again by ``app/replay.py``)."""
+def run_git(
+    root: str | os.PathLike[str], *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``git args`` in ``root`` (:func:`git_argv`), its output captured, within two minutes
+    (``subprocess.TimeoutExpired`` past them); ``env`` defaults to :func:`git_env`."""
+    import subprocess
+
+    return subprocess.run(
+        git_argv(root, *args),
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env=git_env() if env is None else env,
+    )
+
+
+def git_answer(args: Sequence[str], done: subprocess.CompletedProcess[bytes]) -> list[Any]:
+    """What a listing keeps of a command's answer (an item of :data:`GitAnswers`): its
+    arguments, exit status and a digest of what it wrote to stdout, then to stderr. The
+    listing (``discover/files.py``) keeps them, a replay (``app/replay.py``) compares them
+    with the answers of the same commands run again."""
     import hashlib
 
-    hashed = hashlib.sha256(stdout)
+    hashed = hashlib.sha256(done.stdout)
     hashed.update(b"\0")
-    hashed.update(stderr)
-    return hashed.hexdigest()
+    hashed.update(done.stderr)
+    return [list(args), done.returncode, hashed.hexdigest()]

@@ -30,7 +30,7 @@ from decouple_services.core import git
 from decouple_services.core.config import Config
 from decouple_services.core.errors import ConfigError, PathError
 from decouple_services.core.fs import read_regular
-from decouple_services.core.git import GitAnswers, git_answer_digest, git_argv, git_env
+from decouple_services.core.git import GitAnswers, git_answer, run_git
 from decouple_services.core.lazy import lazy_pattern
 from decouple_services.core.model import Category, Diagnostic, Severity
 from decouple_services.core.records import record
@@ -394,34 +394,22 @@ def is_costly_glob(pattern: str) -> bool:
     )
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    import subprocess
-
-    return subprocess.run(
-        git_argv(root, *args),
-        capture_output=True,
-        timeout=120,
-        check=False,
-        env=git_env(),
-    )
-
-
 def _git_answered(
     root: Path, answers: GitAnswers | None, *args: str
 ) -> subprocess.CompletedProcess[bytes]:
-    """``_git(root, *args)``, its answer added to ``answers`` (see :data:`GitAnswers`; a
+    """``run_git(root, *args)``, its answer added to ``answers`` (:func:`git_answer`; a
     command that could not run with None for its status and digest, which no answer of a
     command that runs equals)."""
     import subprocess
 
     try:
-        done = _git(root, *args)
+        done = run_git(root, *args)
     except (OSError, subprocess.SubprocessError):
         if answers is not None:
             answers.append([list(args), None, None])
         raise
     if answers is not None:
-        answers.append([list(args), done.returncode, git_answer_digest(done.stdout, done.stderr)])
+        answers.append(git_answer(args, done))
     return done
 
 
