@@ -9,7 +9,6 @@ they are cheap, pure and easy to test from examples.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -72,8 +71,20 @@ class Example:
 
 def snippet(code: str) -> str:
     """Example code written indented inside a class body, as it will be scanned: dedented,
-    starting at line 1 (the newline after the opening quotes is dropped)."""
-    return textwrap.dedent(code).lstrip("\n")
+    starting at line 1 (the newline after the opening quotes is dropped). The text
+    ``textwrap.dedent`` makes of it, which every run's import of the detectors paid for in
+    regular expressions over their 130 examples (3 ms, and 1.5 ms to import textwrap); a
+    margin of tabs is left to it."""
+    if "\t" in code:
+        import textwrap
+
+        return textwrap.dedent(code).lstrip("\n")
+    lines = code.split("\n")
+    # as dedent: lines of spaces alone are emptied and set no margin
+    margin = min(
+        (len(line) - len(line.lstrip(" ")) for line in lines if line.strip(" ")), default=0
+    )
+    return "\n".join(line[margin:] if line.strip(" ") else "" for line in lines).lstrip("\n")
 
 
 class Detector:

@@ -9,7 +9,6 @@ only at run time stays as a ``{placeholder}``. Every step taken is recorded as e
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Container, Sequence
 from dataclasses import field
 from urllib.parse import urljoin
@@ -247,6 +246,9 @@ class ValueRenderer:
         kwargs = dict(value.kwargs)
         pieces: list[str] = []
         auto = 0
+        # imported here: a scan resolves a ``format`` call seldom, and every run imports this
+        import string
+
         try:
             fields = list(string.Formatter().parse(template))
         except ValueError:
