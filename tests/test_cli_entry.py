@@ -165,6 +165,32 @@ def test_a_rerun_with_nothing_changed_imports_only_what_answering_needs(
     assert again.stdout.split() == ["0", "False", "False", "False", "False"]
 
 
+def test_a_rerun_after_a_new_call_imports_neither_textwrap_nor_threading(
+    tmp_path: Path,
+) -> None:
+    """A rerun after an edit extracts and resolves, so it imports the detectors: their
+    examples are dedented without ``textwrap``, and the walk the route extractors share
+    is remembered without ``threading``."""
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache, output = tmp_path / "cache", tmp_path / "o"
+    argv = ["scan", str(tree), "--cache-dir", str(cache), "-q", "-o", str(output)]
+    watched = ["decouple_services.detect.extract", "textwrap", "threading"]
+    code = (
+        "import sys\n"
+        "from decouple_services.cli.entry import main\n"
+        f"status = main({argv!r})\n"
+        f"print(status, *(name in sys.modules for name in {watched!r}))\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    run = [sys.executable, "-c", code]
+    subprocess.run(run, capture_output=True, text=True, env=env, check=True)
+    edited = tree / "edited.py"
+    edited.write_text('import requests\n\n\ndef f():\n    return requests.get("http://users/x")\n')
+    again = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
+    assert again.stdout.split() == ["0", "True", "False", "False"]
+
+
 def test_the_console_script_leaves_its_objects_to_the_exit(tmp_path: Path) -> None:
     """Run as the console script (no argv given), a scan freezes its objects before the
     process ends: the shutdown's collections do not walk them again. Called with argv

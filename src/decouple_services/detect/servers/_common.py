@@ -13,7 +13,6 @@ resolution; an object created inside a function (an application factory) is kept
 from __future__ import annotations
 
 import ast
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import field
 from typing import TypeAlias
@@ -147,8 +146,14 @@ class Frame:
         return None
 
 
-#: The last module walked, per thread: every extractor walks the same file in turn.
-_LAST_WALK = threading.local()
+# The last module walked, its definitions and its framework: every extractor walks the
+# same file in turn. Each is one tuple, replaced whole: a thread reading it sees one
+# file's, and another thread's file fails the identity test (its tree and context,
+# kept alive by the tuple, are no other file's). Not thread-local: ``threading`` was
+# imported for it alone by a rerun after an edit.
+_last_walk: tuple[ast.Module, ModuleContext, list[tuple[ast.AST, Frame]]] | None = None
+_last_definitions: tuple[ast.Module, ModuleContext, list[tuple[Definition, Frame]]] | None = None
+_last_framework: tuple[ModuleContext, str | None] | None = None
 
 
 def walk(tree: ast.Module, ctx: ModuleContext) -> list[tuple[ast.AST, Frame]]:
@@ -156,15 +161,14 @@ def walk(tree: ast.Module, ctx: ModuleContext) -> list[tuple[ast.AST, Frame]]:
 
     Decorators, default values and base classes belong to the enclosing frame.
     """
-    cached: tuple[ast.Module, ModuleContext, list[tuple[ast.AST, Frame]]] | None = getattr(
-        _LAST_WALK, "entry", None
-    )
+    global _last_walk
+    cached = _last_walk
     if cached is not None and cached[0] is tree and cached[1] is ctx:
         return cached[2]
     out: list[tuple[ast.AST, Frame]] = []
     root = Frame(ctx, "module", ctx.module, node=tree)
     _walk_body(tree.body, root, out)
-    _LAST_WALK.entry = (tree, ctx, out)
+    _last_walk = (tree, ctx, out)
     return out
 
 
@@ -216,14 +220,13 @@ def definitions(tree: ast.Module, ctx: ModuleContext) -> list[tuple[Definition, 
     """Every function and class definition, in source order, with its frame: what
     :func:`walk` gives without the calls, from the statements alone (no expression is
     visited, so it costs a small part of a walk)."""
-    cached: tuple[ast.Module, ModuleContext, list[tuple[Definition, Frame]]] | None = getattr(
-        _LAST_WALK, "definitions", None
-    )
+    global _last_definitions
+    cached = _last_definitions
     if cached is not None and cached[0] is tree and cached[1] is ctx:
         return cached[2]
     out: list[tuple[Definition, Frame]] = []
     _definitions(tree.body, Frame(ctx, "module", ctx.module, node=tree), out)
-    _LAST_WALK.definitions = (tree, ctx, out)
+    _last_definitions = (tree, ctx, out)
     return out
 
 
@@ -350,7 +353,8 @@ def framework_of(owner: ast.expr, frame: Frame) -> str | None:
 
 def imported_framework(ctx: ModuleContext) -> str | None:
     """The web framework the module imports, if any (remembered for the last module asked)."""
-    cached: tuple[ModuleContext, str | None] | None = getattr(_LAST_WALK, "framework", None)
+    global _last_framework
+    cached = _last_framework
     if cached is not None and cached[0] is ctx:
         return cached[1]
     found: str | None = None
@@ -359,7 +363,7 @@ def imported_framework(ctx: ModuleContext) -> str | None:
         if any(q == package or q.startswith(package + ".") for q in imported):
             found = framework
             break
-    _LAST_WALK.framework = (ctx, found)
+    _last_framework = (ctx, found)
     return found
 
 
