@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import decouple_services
 import decouple_services.app.cache
 import decouple_services.app.pipeline
+import decouple_services.app.rereads
 import decouple_services.detect.extract
 from decouple_services.app.pipeline import ScanOptions, scan
 from decouple_services.cli import main
@@ -639,6 +640,45 @@ def test_the_kept_import_graph_answers_a_helper_search_as_the_graph_does(tmp_pat
             assert select([path], [helper], kept, read) == found, (path, helper)
             selected += bool(found)
     assert selected > 0
+
+
+def test_a_rerun_taking_the_first_helper_pass_as_the_last_scans_searches_the_edited_file_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun whose edit leaves the helper passes as they were searches only the edited
+    files for the helpers a kept pass learned, from the first pass on: the import graph,
+    kept from the last scan, is made before the pass asks whether it was kept (it was
+    asked before the graph was first made, and the first pass searched every file)."""
+    root = tmp_path / "tree"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "lib.py").write_text(
+        "import requests\n\n\ndef call(url):\n    return requests.get(url)\n"
+    )
+    for n in range(1, 7):
+        (root / "app" / f"m{n}.py").write_text(
+            f'from app.lib import call\n\n\ndef f{n}():\n    return call("http://svc{n}:8000/x")\n'
+        )
+    other = root / "app" / "other.py"
+    other.write_text("def g():\n    return 1\n")
+    cache = tmp_path / "cache"
+    cached(root, cache)
+    with other.open("a") as handle:
+        handle.write(
+            '\n\nimport requests as _r\n\n\ndef e(v):\n    return _r.post("http://x.example/i", json=v)\n'
+        )
+    expected = uncached(root)
+    searched: list[list[str]] = []
+    select = decouple_services.app.rereads.select
+
+    def watched(paths: list[str], *args: object, **kwargs: object) -> list[str]:
+        if "objects" not in kwargs:  # a helper pass's search, not asking's for client objects
+            searched.append(list(paths))
+        return select(paths, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decouple_services.app.rereads, "select", watched)
+    assert cached(root, cache) == expected
+    assert searched == [["app/other.py"]]
 
 
 def test_the_collector_is_paused_while_the_cache_is_decoded_and_its_state_kept() -> None:
