@@ -642,6 +642,38 @@ def test_the_kept_import_graph_answers_a_helper_search_as_the_graph_does(tmp_pat
     assert selected > 0
 
 
+def test_the_kept_import_graph_is_recorded_again_from_its_bits_for_the_same_listing() -> None:
+    """A rerun's graph kept from the last scan (``KeptGraph``) is recorded for the next one
+    with the last record's bits as they are, without the graph built nor its files turned
+    into paths and back; for another listing, or another module, the graph is built."""
+    from decouple_services.app.rereads import KeptGraph, RecordedGraph
+
+    root = SAMPLE
+    python = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*.py") if ".decouple-cache" not in p.parts
+    )
+    graph = decouple_services.app.pipeline._import_graph(root, python)
+    modules = sorted(m for m in graph.files_of if graph.connected(m))[:6]
+    recorded = RecordedGraph.of(graph, python, modules)
+    built: list[bool] = []
+
+    def build() -> decouple_services.app.rereads.ImportGraph:
+        built.append(True)
+        return graph
+
+    kept = KeptGraph(graph.modules, recorded, build)
+    assert RecordedGraph.of(kept, list(python), modules).modules() == recorded.modules()
+    assert not built
+    other = sorted(m for m in graph.files_of if m not in modules)[0]
+    again = RecordedGraph.of(kept, python, [*modules, other]).modules()
+    assert again == RecordedGraph.of(graph, python, [*modules, other]).modules()
+    assert built
+    built.clear()
+    listing = [*python, "zz_new.py"]
+    assert kept.kept_bits(modules[0], listing) is None
+    assert kept.kept_bits(modules[0], python) == recorded.bits(modules[0])
+
+
 def test_a_rerun_taking_the_first_helper_pass_as_the_last_scans_searches_the_edited_file_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
