@@ -655,6 +655,7 @@ def test_the_kept_import_graph_is_recorded_again_from_its_bits_for_the_same_list
     graph = decouple_services.app.pipeline._import_graph(root, python)
     modules = sorted(m for m in graph.files_of if graph.connected(m))[:6]
     recorded = RecordedGraph.of(graph, python, modules)
+    assert all(recorded.connected(m) == graph.connected(m) for m in modules)
     built: list[bool] = []
 
     def build() -> decouple_services.app.rereads.ImportGraph:

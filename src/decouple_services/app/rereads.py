@@ -517,6 +517,10 @@ class ImportGraph:
         return frozenset(modules), tuple(orphans)
 
 
+#: The bits set in each byte, by position.
+_SET_BITS = tuple(tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256))
+
+
 class RecordedGraph:
     """What :func:`select` asks of an :class:`ImportGraph` (the files of a module, the files
     connected to it), for the helpers of one scan, kept with the scan's record of what it
@@ -562,14 +566,17 @@ class RecordedGraph:
         return self._bits[module]
 
     def connected(self, module: str) -> frozenset[str]:
-        # the bytes with a bit set only: a module is connected to few of a tree's files
+        # the bytes with a bit set only (a module is connected to few of a tree's files),
+        # their bits looked up (testing each of the eight: 22 ms for homeassistant's 39
+        # modules, 14 ms so)
         python = self.python
         return frozenset(
-            python[at * 8 + bit]
-            for at, byte in enumerate(self._bits[module])
-            if byte
-            for bit in range(8)
-            if byte >> bit & 1
+            [
+                python[at * 8 + bit]
+                for at, byte in enumerate(self._bits[module])
+                if byte
+                for bit in _SET_BITS[byte]
+            ]
         )
 
 
