@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,28 @@ def test_a_plain_scan_prints_and_exits_as_through_typer(
     assert capsys.readouterr() == through_typer
 
 
+def _scan_importing(tmp_path: Path, tree: Path, watched: list[str]) -> Callable[[], list[str]]:
+    """A scan of ``tree`` with a cache, each time in a new interpreter: its exit status and
+    whether it imported each of ``watched``."""
+    cache, output = tmp_path / "cache", tmp_path / "o"
+    argv = ["scan", str(tree), "--cache-dir", str(cache), "-q", "-o", str(output)]
+    code = (
+        "import sys\n"
+        "from decouple_services.cli.entry import main\n"
+        f"status = main({argv!r})\n"
+        f"print(status, *(name in sys.modules for name in {watched!r}))\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        return done.stdout.split()
+
+    return run
+
+
 @pytest.mark.parametrize("git", [True, False], ids=["git work tree", "plain folder"])
 def test_a_rerun_with_nothing_changed_imports_only_what_answering_needs(
     tmp_path: Path, git: bool
@@ -148,21 +171,11 @@ def test_a_rerun_with_nothing_changed_imports_only_what_answering_needs(
     if git:
         subprocess.run(["git", "init", "-q", str(tree)], check=True)
         subprocess.run(["git", "-C", str(tree), "add", "-A"], check=True)
-    cache, output = tmp_path / "cache", tmp_path / "o"
-    argv = ["scan", str(tree), "--cache-dir", str(cache), "-q", "-o", str(output)]
-    watched = ["typer", "decouple_services.detect.extract", "typing", "pathlib"]
-    code = (
-        "import sys\n"
-        "from decouple_services.cli.entry import main\n"
-        f"status = main({argv!r})\n"
-        f"print(status, *(name in sys.modules for name in {watched!r}))\n"
+    run = _scan_importing(
+        tmp_path, tree, ["typer", "decouple_services.detect.extract", "typing", "pathlib"]
     )
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    run = [sys.executable, "-c", code]
-    first = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
-    assert first.stdout.split() == ["0", "False", "True", "True", "True"]
-    again = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
-    assert again.stdout.split() == ["0", "False", "False", "False", "False"]
+    assert run() == ["0", "False", "True", "True", "True"]
+    assert run() == ["0", "False", "False", "False", "False"]
 
 
 def test_a_rerun_after_a_new_call_imports_neither_textwrap_nor_threading(
@@ -173,22 +186,13 @@ def test_a_rerun_after_a_new_call_imports_neither_textwrap_nor_threading(
     is remembered without ``threading``."""
     tree = tmp_path / "tree"
     shutil.copytree(SAMPLE, tree)
-    cache, output = tmp_path / "cache", tmp_path / "o"
-    argv = ["scan", str(tree), "--cache-dir", str(cache), "-q", "-o", str(output)]
-    watched = ["decouple_services.detect.extract", "textwrap", "threading"]
-    code = (
-        "import sys\n"
-        "from decouple_services.cli.entry import main\n"
-        f"status = main({argv!r})\n"
-        f"print(status, *(name in sys.modules for name in {watched!r}))\n"
+    run = _scan_importing(
+        tmp_path, tree, ["decouple_services.detect.extract", "textwrap", "threading"]
     )
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    run = [sys.executable, "-c", code]
-    subprocess.run(run, capture_output=True, text=True, env=env, check=True)
+    run()
     edited = tree / "edited.py"
     edited.write_text('import requests\n\n\ndef f():\n    return requests.get("http://users/x")\n')
-    again = subprocess.run(run, capture_output=True, text=True, env=env, check=True)
-    assert again.stdout.split() == ["0", "True", "False", "False"]
+    assert run() == ["0", "True", "False", "False"]
 
 
 def test_the_console_script_leaves_its_objects_to_the_exit(tmp_path: Path) -> None:
